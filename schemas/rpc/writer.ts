@@ -1,0 +1,78 @@
+import { Type } from 'typebox';
+import { Bytes, type MethodTable } from './envelope.js';
+
+/** Compare-and-set preconditions carried by conditional writes (SPEC §8.1). */
+const Preconditions = {
+  /** `"<hash>"` must equal the current ETag, or `*` = must exist. */
+  if_match: Type.Optional(Type.String()),
+  /** `*` = must not exist. */
+  if_none_match: Type.Optional(Type.String()),
+};
+
+const StateMeta = Type.Object({
+  key: Type.String(),
+  version: Type.Integer(),
+  hash: Type.String(),
+  content_type: Type.String(),
+  /** Storage text, `YYYY-MM-DD HH:MM:SS` UTC. */
+  updated_at: Type.String(),
+});
+
+const SpecMeta = Type.Object({
+  project: Type.String(),
+  name: Type.String(),
+  version: Type.Integer(),
+  hash: Type.String(),
+  updated_at: Type.String(),
+});
+
+/**
+ * The writer's method table: every write in the product goes through one of these,
+ * executed by the single SQLite writer worker inside a group-committed transaction.
+ */
+export const WriterMethods = {
+  'sys.ping': { req: Type.Object({}), res: Type.Object({ threadId: Type.Integer(), schema_version: Type.Integer() }) },
+  /** Blocks the writer for `ms` (max 5000). Used by tests to exercise deadlines and queueing. */
+  'sys.sleep': { req: Type.Object({ ms: Type.Integer({ minimum: 0, maximum: 5000 }) }), res: Type.Object({}) },
+
+  'state.put': {
+    req: Type.Object({
+      key: Type.String({ minLength: 1 }),
+      value: Bytes,
+      content_type: Type.String(),
+      updated_by: Type.String(),
+      ...Preconditions,
+    }),
+    res: StateMeta,
+  },
+  'state.delete': {
+    req: Type.Object({ key: Type.String({ minLength: 1 }), if_match: Type.Optional(Type.String()) }),
+    res: Type.Object({ key: Type.String() }),
+  },
+  'state.rollback': {
+    req: Type.Object({ key: Type.String({ minLength: 1 }), version: Type.Integer() }),
+    /** The new current row, value included so the front can refresh its cache. */
+    res: Type.Intersect([StateMeta, Type.Object({ rolled_back: Type.Integer(), value: Bytes })]),
+  },
+
+  'spec.put': {
+    req: Type.Object({
+      project: Type.String({ minLength: 1 }),
+      name: Type.String({ minLength: 1 }),
+      data: Bytes,
+      ...Preconditions,
+    }),
+    res: SpecMeta,
+  },
+  'spec.delete': {
+    req: Type.Object({
+      project: Type.String({ minLength: 1 }),
+      name: Type.String({ minLength: 1 }),
+      if_match: Type.Optional(Type.String()),
+    }),
+    res: Type.Object({ project: Type.String(), name: Type.String() }),
+  },
+} satisfies MethodTable;
+
+export type WriterMethods = typeof WriterMethods;
+export type WriterMethod = keyof WriterMethods;

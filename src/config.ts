@@ -1,0 +1,242 @@
+import fs from 'node:fs';
+import path from 'node:path';
+
+/**
+ * The one config module: flags > env (KOOR_*, non-empty) > settings.json (or --config) > defaults.
+ * Parsed once at boot, validated, frozen, passed down. No process.env reads elsewhere.
+ */
+
+export interface Bind {
+  /** Host as given ('' = all interfaces). */
+  host: string;
+  port: number;
+  /** The original text, e.g. "localhost:9800" (used verbatim in get_endpoints.api_base). */
+  text: string;
+}
+
+export interface Config {
+  bind: Bind;
+  /** null = dashboard listener disabled. */
+  dashboardBind: Bind | null;
+  dataDir: string;
+  authToken: string;
+  logLevel: 'debug' | 'info' | 'warn' | 'error';
+  /** Cap on every request body, bytes. */
+  maxBodyBytes: number;
+  /** Deadline of one writer RPC, ms. */
+  rpcDeadlineMs: number;
+  /** Max writer RPCs in flight before RESOURCE_EXHAUSTED. */
+  rpcMaxInFlight: number;
+  /** Byte budget of the front-process state cache. */
+  cacheBytes: number;
+  /** piscina threads for CPU jobs. */
+  poolThreads: number;
+  /** Deadline of one pool job, ms. */
+  poolDeadlineMs: number;
+  /** Events kept by the pruner (newest N). */
+  eventRetention: number;
+  /** Interval of the background event pruner, ms. */
+  pruneIntervalMs: number;
+  /** Per-subscriber WebSocket buffer: max queued events. */
+  wsBufferEvents: number;
+  /** Per-subscriber WebSocket buffer: max queued bytes. */
+  wsBufferBytes: number;
+  /** Liveness monitor interval and stale timeout, ms. */
+  livenessIntervalMs: number;
+  livenessTimeoutMs: number;
+  /** Idle MCP sessions are closed after this, ms. */
+  mcpSessionIdleMs: number;
+  /** Where the settings came from, for the startup log line. */
+  configFile: string | null;
+}
+
+export class ConfigError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode: 1 | 2 = 1,
+  ) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+type Kind = 'bind' | 'bind-or-off' | 'string' | 'level' | 'int' | 'duration' | 'bytes';
+
+interface Setting {
+  key: keyof Omit<Config, 'configFile'>;
+  flag: string;
+  env: string;
+  file: string;
+  kind: Kind;
+  def: string;
+  help: string;
+}
+
+/** Every setting, its sources and its default (with unit), in one table. */
+export const SETTINGS: readonly Setting[] = [
+  { key: 'bind', flag: 'bind', env: 'KOOR_BIND', file: 'bind', kind: 'bind', def: 'localhost:9800', help: 'API listen address host:port' },
+  { key: 'dashboardBind', flag: 'dashboard-bind', env: 'KOOR_DASHBOARD_BIND', file: 'dashboard_bind', kind: 'bind-or-off', def: 'localhost:9847', help: 'dashboard listen address ("" disables)' },
+  { key: 'dataDir', flag: 'data-dir', env: 'KOOR_DATA_DIR', file: 'data_dir', kind: 'string', def: '.', help: 'directory of data.db' },
+  { key: 'authToken', flag: 'auth-token', env: 'KOOR_AUTH_TOKEN', file: 'auth_token', kind: 'string', def: '', help: 'bearer token required on every route but /health ("" = open)' },
+  { key: 'logLevel', flag: 'log-level', env: 'KOOR_LOG_LEVEL', file: 'log_level', kind: 'level', def: 'info', help: 'debug|info|warn|error' },
+  { key: 'maxBodyBytes', flag: 'max-body-bytes', env: 'KOOR_MAX_BODY_BYTES', file: 'max_body_bytes', kind: 'bytes', def: '10485760', help: 'request body cap in bytes (suffixes k, m)' },
+  { key: 'rpcDeadlineMs', flag: 'rpc-deadline', env: 'KOOR_RPC_DEADLINE', file: 'rpc_deadline', kind: 'duration', def: '5s', help: 'deadline of one write' },
+  { key: 'rpcMaxInFlight', flag: 'rpc-max-in-flight', env: 'KOOR_RPC_MAX_IN_FLIGHT', file: 'rpc_max_in_flight', kind: 'int', def: '20000', help: 'writes in flight before 503' },
+  { key: 'cacheBytes', flag: 'cache-bytes', env: 'KOOR_CACHE_BYTES', file: 'cache_bytes', kind: 'bytes', def: '64m', help: 'state read cache budget in bytes' },
+  { key: 'poolThreads', flag: 'pool-threads', env: 'KOOR_POOL_THREADS', file: 'pool_threads', kind: 'int', def: '2', help: 'worker threads for CPU jobs' },
+  { key: 'poolDeadlineMs', flag: 'pool-deadline', env: 'KOOR_POOL_DEADLINE', file: 'pool_deadline', kind: 'duration', def: '2s', help: 'deadline of one CPU job' },
+  { key: 'eventRetention', flag: 'event-retention', env: 'KOOR_EVENT_RETENTION', file: 'event_retention', kind: 'int', def: '1000', help: 'events kept (newest N)' },
+  { key: 'pruneIntervalMs', flag: 'prune-interval', env: 'KOOR_PRUNE_INTERVAL', file: 'prune_interval', kind: 'duration', def: '60s', help: 'event pruning interval' },
+  { key: 'wsBufferEvents', flag: 'ws-buffer-events', env: 'KOOR_WS_BUFFER_EVENTS', file: 'ws_buffer_events', kind: 'int', def: '64', help: 'per-subscriber buffer, events' },
+  { key: 'wsBufferBytes', flag: 'ws-buffer-bytes', env: 'KOOR_WS_BUFFER_BYTES', file: 'ws_buffer_bytes', kind: 'bytes', def: '1m', help: 'per-subscriber buffer, bytes' },
+  { key: 'livenessIntervalMs', flag: 'liveness-interval', env: 'KOOR_LIVENESS_INTERVAL', file: 'liveness_interval', kind: 'duration', def: '60s', help: 'liveness check interval' },
+  { key: 'livenessTimeoutMs', flag: 'liveness-timeout', env: 'KOOR_LIVENESS_TIMEOUT', file: 'liveness_timeout', kind: 'duration', def: '5m', help: 'an active instance unseen this long goes stale' },
+  { key: 'mcpSessionIdleMs', flag: 'mcp-session-idle', env: 'KOOR_MCP_SESSION_IDLE', file: 'mcp_session_idle', kind: 'duration', def: '30m', help: 'idle MCP sessions are closed after this' },
+];
+
+export const USAGE = [
+  'usage: koor-server [flags]',
+  '',
+  ...SETTINGS.map((s) => `  --${s.flag.padEnd(20)} ${s.help} (env ${s.env}, default ${JSON.stringify(s.def)})`),
+  `  --${'config'.padEnd(20)} settings file (default ./settings.json)`,
+  `  --${'help'.padEnd(20)} show this help`,
+].join('\n');
+
+export function parseBind(text: string, what: string): Bind {
+  const m = /^(\[[^\]]*\]|[^:]*):(\d{1,5})$/.exec(text);
+  const port = m ? Number(m[2]) : NaN;
+  if (!m || !(port >= 0 && port <= 65535)) {
+    throw new ConfigError(`invalid ${what} "${text}": expected host:port`);
+  }
+  let host = m[1]!;
+  if (host.startsWith('[')) host = host.slice(1, -1);
+  return { host, port, text };
+}
+
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** Go-style duration ("500ms", "60s", "5m", "1h30m"); a bare number is seconds. */
+export function parseDuration(text: string, what: string): number {
+  if (/^\d+(\.\d+)?$/.test(text)) return Math.round(Number(text) * 1000);
+  const re = /(\d+(?:\.\d+)?)(ms|s|m|h)/gy;
+  let total = 0;
+  let end = 0;
+  for (let m = re.exec(text); m; m = re.exec(text)) {
+    total += Number(m[1]) * DURATION_UNITS[m[2]!]!;
+    end = re.lastIndex;
+  }
+  if (end !== text.length || text.length === 0) throw new ConfigError(`invalid ${what} "${text}": expected a duration like 500ms, 60s, 5m`);
+  return Math.round(total);
+}
+
+function parseBytes(text: string, what: string): number {
+  const m = /^(\d+)([kmg]?)(i?b)?$/i.exec(text.trim());
+  if (!m) throw new ConfigError(`invalid ${what} "${text}": expected bytes like 10485760, 64k, 10m`);
+  const mult = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[m[2]!.toLowerCase()]!;
+  const n = Number(m[1]) * mult;
+  if (n < 1) throw new ConfigError(`invalid ${what} "${text}": must be positive`);
+  return n;
+}
+
+function parseInt0(text: string, what: string): number {
+  if (!/^\d+$/.test(text.trim())) throw new ConfigError(`invalid ${what} "${text}": expected a non-negative integer`);
+  return Number(text);
+}
+
+function convert(s: Setting, raw: string): unknown {
+  const what = `--${s.flag}`;
+  switch (s.kind) {
+    case 'bind':
+      return parseBind(raw, what);
+    case 'bind-or-off':
+      return raw === '' ? null : parseBind(raw, what);
+    case 'string':
+      return raw;
+    case 'level': {
+      const l = raw.toLowerCase();
+      return l === 'debug' || l === 'warn' || l === 'error' ? l : 'info';
+    }
+    case 'int':
+      return parseInt0(raw, what);
+    case 'duration': {
+      const ms = parseDuration(raw, what);
+      if (ms <= 0) throw new ConfigError(`invalid ${what} "${raw}": must be positive`);
+      return ms;
+    }
+    case 'bytes':
+      return parseBytes(raw, what);
+  }
+}
+
+export interface ParsedArgs {
+  flags: Map<string, string>;
+  help: boolean;
+}
+
+/** `-x v`, `--x v`, `-x=v`, `--x=v`. Unknown flag → ConfigError with exit code 2. */
+export function parseArgs(argv: readonly string[], known: ReadonlySet<string>): ParsedArgs {
+  const flags = new Map<string, string>();
+  let help = false;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const m = /^--?([a-z][a-z0-9-]*)(?:=(.*))?$/s.exec(arg);
+    if (!m) throw new ConfigError(`unexpected argument "${arg}"\n${USAGE}`, 2);
+    const name = m[1]!;
+    if (name === 'help' || name === 'h') {
+      help = true;
+      continue;
+    }
+    if (!known.has(name)) throw new ConfigError(`unknown flag: -${arg.startsWith('--') ? '-' : ''}${name}\n${USAGE}`, 2);
+    let value = m[2];
+    if (value === undefined) {
+      if (i + 1 >= argv.length) throw new ConfigError(`flag needs an argument: ${arg}\n${USAGE}`, 2);
+      value = argv[++i]!;
+    }
+    flags.set(name, value);
+  }
+  return { flags, help };
+}
+
+export function readSettingsFile(file: string): Record<string, unknown> {
+  try {
+    const parsed: unknown = JSON.parse(fs.readFileSync(file, 'utf8'));
+    return parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : {};
+  } catch {
+    return {}; // missing or malformed settings file: silently ignored (SPEC §5)
+  }
+}
+
+function fileValue(v: unknown): string | undefined {
+  if (typeof v === 'string') return v;
+  if (typeof v === 'number' && Number.isFinite(v)) return String(v);
+  return undefined;
+}
+
+/** Builds the frozen Config. Throws ConfigError (one line, exit code) on bad values. */
+export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): Config & { help: boolean } {
+  const known = new Set([...SETTINGS.map((s) => s.flag), 'config']);
+  const { flags, help } = parseArgs(argv, known);
+  const configFile = path.resolve(cwd, flags.get('config') ?? 'settings.json');
+  const file = readSettingsFile(configFile);
+  const out: Record<string, unknown> = {};
+  for (const s of SETTINGS) {
+    const envValue = env[s.env];
+    const raw =
+      flags.get(s.flag) ??
+      (envValue !== undefined && envValue !== '' ? envValue : undefined) ??
+      fileValue(file[s.file]) ??
+      s.def;
+    out[s.key] = convert(s, raw);
+  }
+  if (out.dataDir === '') out.dataDir = '.';
+  out.dataDir = path.resolve(cwd, out.dataDir as string);
+  out.configFile = fs.existsSync(configFile) ? configFile : null;
+  out.help = help;
+  return Object.freeze(out) as unknown as Config & { help: boolean };
+}
+
+/** A config for tests and embedding: defaults, overridden by `over`. */
+export function testConfig(over: Partial<Config> = {}): Config {
+  const base = loadConfig([], {}, process.cwd());
+  return Object.freeze({ ...base, configFile: null, ...over });
+}

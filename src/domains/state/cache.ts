@@ -1,0 +1,77 @@
+/** One cached current value, with its response headers precomputed. */
+export interface CachedValue {
+  value: Uint8Array;
+  version: number;
+  hash: string;
+  contentType: string;
+  /** `"<hash>"` */
+  etag: string;
+  versionText: string;
+}
+
+/** Fixed per-entry overhead counted against the budget, bytes. */
+const ENTRY_OVERHEAD_BYTES = 200;
+
+/**
+ * LRU of current state values bounded in bytes. Kept coherent by the writer's replies (the
+ * only writer is behind this process); cleared whenever a write's outcome is uncertain.
+ */
+export class StateCache {
+  private readonly map = new Map<string, CachedValue>();
+  private bytes = 0;
+  readonly stats = { hits: 0, misses: 0 };
+
+  constructor(
+    private readonly budgetBytes: number,
+    /** Values larger than this are never cached, bytes. */
+    private readonly maxEntryBytes = Math.floor(budgetBytes / 8),
+  ) {}
+
+  get(key: string): CachedValue | undefined {
+    const v = this.map.get(key);
+    if (v === undefined) {
+      this.stats.misses++;
+      return undefined;
+    }
+    this.stats.hits++;
+    // Refresh recency: Map iteration order is insertion order.
+    this.map.delete(key);
+    this.map.set(key, v);
+    return v;
+  }
+
+  set(key: string, value: Uint8Array, version: number, hash: string, contentType: string): CachedValue {
+    const entry: CachedValue = { value, version, hash, contentType, etag: `"${hash}"`, versionText: String(version) };
+    this.delete(key);
+    const size = value.byteLength + key.length + ENTRY_OVERHEAD_BYTES;
+    if (size > this.maxEntryBytes) return entry;
+    this.map.set(key, entry);
+    this.bytes += size;
+    for (const [k, v] of this.map) {
+      if (this.bytes <= this.budgetBytes) break;
+      this.map.delete(k);
+      this.bytes -= v.value.byteLength + k.length + ENTRY_OVERHEAD_BYTES;
+    }
+    return entry;
+  }
+
+  delete(key: string): void {
+    const old = this.map.get(key);
+    if (old === undefined) return;
+    this.map.delete(key);
+    this.bytes -= old.value.byteLength + key.length + ENTRY_OVERHEAD_BYTES;
+  }
+
+  clear(): void {
+    this.map.clear();
+    this.bytes = 0;
+  }
+
+  get size(): number {
+    return this.map.size;
+  }
+
+  get usedBytes(): number {
+    return this.bytes;
+  }
+}

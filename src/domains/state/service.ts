@@ -1,0 +1,105 @@
+import { badRequest, notFound } from '../../errors.js';
+import type { PoolClient } from '../../rpc/pool-client.js';
+import type { WriterClient } from '../../rpc/writer-client.js';
+import { toRfc3339, type ReadDb } from '../../store.js';
+import { StateCache, type CachedValue } from './cache.js';
+import { stateReader } from './reader.js';
+
+export interface PutInput {
+  key: string;
+  value: Uint8Array;
+  contentType: string;
+  updatedBy: string;
+  ifMatch?: string;
+  ifNoneMatch?: string;
+}
+
+/** State store rules: reads from cache / read connection, writes through the writer RPC. */
+export class StateService {
+  private readonly reader;
+  readonly cache: StateCache;
+
+  constructor(
+    db: ReadDb,
+    private readonly writer: WriterClient,
+    private readonly pool: PoolClient,
+    cacheBytes: number,
+  ) {
+    this.reader = stateReader(db);
+    this.cache = new StateCache(cacheBytes);
+    writer.onUncertain(() => this.cache.clear());
+  }
+
+  /** Current value, from the cache or the read connection (which then fills the cache). */
+  current(key: string): CachedValue | undefined {
+    const hit = this.cache.get(key);
+    if (hit) return hit;
+    const row = this.reader.current(key);
+    if (!row) return undefined;
+    return this.cache.set(key, row.value, row.version, row.hash, row.content_type);
+  }
+
+  list() {
+    return this.reader.list().map((r) => ({ ...r, updated_at: toRfc3339(r.updated_at) }));
+  }
+
+  count(): number {
+    return this.reader.count();
+  }
+
+  history(key: string, limit: number) {
+    return this.reader.history(key, limit).map((r) => ({ ...r, updated_at: toRfc3339(r.updated_at) }));
+  }
+
+  atVersion(key: string, version: number) {
+    return this.reader.atVersion(key, version);
+  }
+
+  async diff(key: string, v1: number, v2: number) {
+    const a = this.reader.atVersion(key, v1);
+    if (!a) throw badRequest(`get version ${v1}: version ${v1} not found for key: ${key}`);
+    const b = this.reader.atVersion(key, v2);
+    if (!b) throw badRequest(`get version ${v2}: version ${v2} not found for key: ${key}`);
+    const r = await this.pool.run('diff', { a: a.value, b: b.value, v1, v2 });
+    if (!r.ok) throw badRequest(r.error);
+    return { key, v1, v2, diffs: r.diffs };
+  }
+
+  async put(input: PutInput) {
+    const res = await this.writer.call('state.put', {
+      key: input.key,
+      value: input.value,
+      content_type: input.contentType,
+      updated_by: input.updatedBy,
+      ...(input.ifMatch ? { if_match: input.ifMatch } : {}),
+      ...(input.ifNoneMatch ? { if_none_match: input.ifNoneMatch } : {}),
+    });
+    this.cache.set(input.key, input.value, res.version, res.hash, res.content_type);
+    return { ...res, updated_at: toRfc3339(res.updated_at) };
+  }
+
+  async delete(key: string, ifMatch?: string) {
+    try {
+      await this.writer.call('state.delete', { key, ...(ifMatch ? { if_match: ifMatch } : {}) });
+    } finally {
+      this.cache.delete(key);
+    }
+    return { deleted: key };
+  }
+
+  async rollback(key: string, version: number) {
+    const res = await this.writer.call('state.rollback', { key, version });
+    this.cache.set(key, res.value, res.version, res.hash, res.content_type);
+    return { key, version: res.version, hash: res.hash, rolled_back: res.rolled_back, updated_at: toRfc3339(res.updated_at) };
+  }
+}
+
+/** Go strconv.Atoi: optional sign and digits only (so `1.5` is rejected). */
+export function parseIntStrict(s: string): number | null {
+  return /^[+-]?\d{1,15}$/.test(s) ? Number(s) : null;
+}
+
+export function requireFound<T>(v: T | undefined, msg: string): T {
+  if (v === undefined) throw notFound(msg);
+  return v;
+}

@@ -1,0 +1,53 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { Ctx, Identity } from './context.js';
+
+const digest = (s: string): Buffer => createHash('sha256').update(s).digest();
+
+/** Resolves an Authorization header that is not the server token (e.g. an instance token). */
+export type TokenResolver = (authorization: string) => Identity | null;
+/** Resolves the X-Koor-Instance header to an agent identity. */
+export type InstanceResolver = (instanceId: string) => Identity | null;
+
+/**
+ * Bearer auth (SPEC §1.2, §8.4). The server token is compared in constant time (digests of
+ * equal length, so neither content nor length leaks). With no token set, every request passes.
+ */
+export class Authenticator {
+  private readonly expected: Buffer | null;
+  private tokenResolver: TokenResolver | null = null;
+  private instanceResolver: InstanceResolver | null = null;
+
+  constructor(token: string) {
+    this.expected = token === '' ? null : digest(`Bearer ${token}`);
+  }
+
+  get enabled(): boolean {
+    return this.expected !== null;
+  }
+
+  /** Lets the agents layer accept instance tokens and attribute requests. */
+  setResolvers(tokens: TokenResolver | null, instances: InstanceResolver | null): void {
+    this.tokenResolver = tokens;
+    this.instanceResolver = instances;
+  }
+
+  isServerToken(authorization: string): boolean {
+    return this.expected !== null && timingSafeEqual(digest(authorization), this.expected);
+  }
+
+  /** true if the request may proceed; sets ctx.identity when one is known. */
+  authorize(ctx: Ctx): boolean {
+    const auth = ctx.headers.authorization;
+    if (this.expected === null || this.isServerToken(auth)) {
+      // An instance token in open mode still identifies its agent.
+      const byToken = this.expected === null && auth !== '' && this.tokenResolver ? this.tokenResolver(auth) : null;
+      ctx.identity = byToken ?? (ctx.headers.instance !== '' && this.instanceResolver ? this.instanceResolver(ctx.headers.instance) : null);
+      return true;
+    }
+    // Not the server token: an instance's own token is accepted besides it (SPEC §8.4).
+    const id = auth !== '' && this.tokenResolver ? this.tokenResolver(auth) : null;
+    if (id === null) return false;
+    ctx.identity = id;
+    return true;
+  }
+}

@@ -1,0 +1,68 @@
+import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
+
+/** Request headers the REST layer uses, copied synchronously (HttpRequest dies after the handler). */
+export interface Headers {
+  authorization: string;
+  ifNoneMatch: string;
+  ifMatch: string;
+  contentType: string;
+  contentLength: string;
+  instance: string;
+}
+
+/** Who made the request (SPEC §8.4); empty until the agents layer resolves one. */
+export interface Identity {
+  instanceId: string;
+  name: string;
+}
+
+/** Per-request context handed to route handlers. */
+export interface Ctx {
+  readonly res: HttpResponse;
+  readonly method: string;
+  /** Path as sent (not decoded), without the query string. */
+  readonly url: string;
+  /** Raw query string without `?` ('' if none). */
+  readonly query: string;
+  readonly params: readonly string[];
+  readonly headers: Headers;
+  /** Set when the client went away; never touch `res` afterwards. */
+  aborted: boolean;
+  /** Set once a response was written. */
+  done: boolean;
+  /** Raw body for routes declared with a body. */
+  body: Buffer;
+  /** Parsed + schema-checked JSON body for routes declared `body: 'json'`. */
+  json: unknown;
+  identity: Identity | null;
+  /** true when served by the dashboard listener. */
+  readonly viaDashboard: boolean;
+}
+
+const EMPTY = Buffer.alloc(0);
+
+export function createCtx(res: HttpResponse, req: HttpRequest, paramCount: number, viaDashboard: boolean): Ctx {
+  const params: string[] = [];
+  for (let i = 0; i < paramCount; i++) params.push(req.getParameter(i) ?? '');
+  return {
+    res,
+    method: req.getCaseSensitiveMethod().toUpperCase(),
+    url: req.getUrl(),
+    query: req.getQuery() ?? '',
+    params,
+    headers: {
+      authorization: req.getHeader('authorization'),
+      ifNoneMatch: req.getHeader('if-none-match'),
+      ifMatch: req.getHeader('if-match'),
+      contentType: req.getHeader('content-type'),
+      contentLength: req.getHeader('content-length'),
+      instance: req.getHeader('x-koor-instance'),
+    },
+    aborted: false,
+    done: false,
+    body: EMPTY,
+    json: undefined,
+    identity: null,
+    viaDashboard,
+  };
+}

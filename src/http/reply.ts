@@ -1,0 +1,52 @@
+import { STATUS_CODES } from 'node:http';
+import { toAppError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { Ctx } from './context.js';
+
+/** "200 OK", "404 Not Found", … precomputed for uWS writeStatus. */
+const STATUS_LINE: Record<number, string> = {};
+for (const [code, text] of Object.entries(STATUS_CODES)) STATUS_LINE[Number(code)] = `${code} ${text}`;
+
+export type HeaderList = ReadonlyArray<readonly [string, string]>;
+const NO_HEADERS: HeaderList = [];
+const JSON_TYPE = 'application/json';
+
+/**
+ * Writes one complete response, corked, unless the client is gone or a response was already
+ * written. Every response in the server goes through here.
+ */
+export function send(ctx: Ctx, status: number, body: string | Uint8Array, contentType: string | null, headers: HeaderList = NO_HEADERS, closeConnection = false): void {
+  if (ctx.aborted || ctx.done) return;
+  ctx.done = true;
+  const res = ctx.res;
+  res.cork(() => {
+    res.writeStatus(STATUS_LINE[status] ?? String(status));
+    if (contentType !== null) res.writeHeader('Content-Type', contentType);
+    for (let i = 0; i < headers.length; i++) res.writeHeader(headers[i]![0], headers[i]![1]);
+    if (status === 304) res.endWithoutBody(0, closeConnection);
+    else res.end(body, closeConnection);
+  });
+}
+
+/** JSON reply; bodies end in '\n' (SPEC §1.3). */
+export function sendJson(ctx: Ctx, status: number, value: unknown, headers?: HeaderList): void {
+  send(ctx, status, `${JSON.stringify(value)}\n`, JSON_TYPE, headers);
+}
+
+/** The one error writer: `{"error": msg, "code": status}`; 5xx logged at error, 4xx at debug. */
+export function sendError(ctx: Ctx, err: unknown, log: Logger): void {
+  const e = toAppError(err);
+  const status = e.httpStatus;
+  if (status >= 500) log.error({ err: e.cause ?? e, method: ctx.method, url: ctx.url, status }, e.message);
+  else log.debug({ method: ctx.method, url: ctx.url, status, error: e.message }, 'request failed');
+  const headers: Array<[string, string]> = [];
+  if (status === 401) headers.push(['WWW-Authenticate', 'Bearer']);
+  if (status === 503) headers.push(['Retry-After', '1']);
+  if (e.status === 'FAILED_PRECONDITION' && e.detail) {
+    if (e.detail.hash !== undefined) headers.push(['ETag', `"${e.detail.hash}"`]);
+    if (e.detail.version !== undefined) headers.push(['X-Koor-Version', String(e.detail.version)]);
+  }
+  if (e.status === 'METHOD_NOT_ALLOWED' && e.detail?.allow !== undefined) headers.push(['Allow', String(e.detail.allow)]);
+  // 413 is sent before the body was read: close so the rest of the upload is not buffered.
+  send(ctx, status, `${JSON.stringify({ error: e.message, code: status })}\n`, JSON_TYPE, headers, status === 413);
+}

@@ -1,0 +1,114 @@
+import type { TemplatedApp } from 'uWebSockets.js';
+import type { TSchema } from 'typebox';
+import { Compile } from 'typebox/compile';
+import { AppError, invalidJson, routeNotFound, unauthenticated } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { Authenticator } from './auth.js';
+import { readBody } from './body.js';
+import { createCtx, type Ctx } from './context.js';
+import { sendError } from './reply.js';
+
+export type Method = 'GET' | 'PUT' | 'POST' | 'DELETE';
+
+export interface Route {
+  method: Method;
+  /** uWS pattern: literal segments, `:param`, trailing `*`. */
+  path: string;
+  /** Read the body first: raw bytes, or JSON parsed and checked against `schema`. */
+  body?: 'raw' | 'json';
+  schema?: TSchema;
+  /** No auth (only /health). */
+  public?: boolean;
+  /** Counts as a REST call for the token-tax figures (SPEC §1.8); default true. */
+  counted?: boolean;
+  handler: (ctx: Ctx) => void | Promise<void>;
+}
+
+export interface MountOptions {
+  auth: Authenticator;
+  log: Logger;
+  maxBodyBytes: number;
+  viaDashboard: boolean;
+  /** Called once per authorized request that reaches a counted route. */
+  onCall?: (ctx: Ctx) => void;
+  /** Patterns served outside this table (WebSocket, MCP), for 405 vs 404. */
+  extra?: ReadonlyArray<{ method: string; path: string }>;
+}
+
+const UWS_METHOD = { GET: 'get', PUT: 'put', POST: 'post', DELETE: 'del' } as const;
+
+function patternRegex(path: string): RegExp {
+  const src = path
+    .split('/')
+    .map((seg) => (seg === '*' ? '.*' : seg.startsWith(':') ? '[^/]+' : seg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
+    .join('/');
+  return new RegExp(`^${src}$`);
+}
+
+/** Registers `routes` on `app`, plus a catch-all answering JSON 404 / 405 (SPEC §7-4). */
+export function mount(app: TemplatedApp, routes: readonly Route[], opts: MountOptions): void {
+  const { auth, log, maxBodyBytes, viaDashboard } = opts;
+
+  for (const route of routes) {
+    const paramCount = route.path.split('/').filter((s) => s.startsWith(':')).length;
+    const check = route.schema ? Compile(route.schema) : null;
+    const counted = route.counted !== false && opts.onCall !== undefined;
+
+    const run = (ctx: Ctx): void => {
+      const r = route.handler(ctx);
+      if (r) r.catch((err: unknown) => sendError(ctx, err, log));
+    };
+
+    app[UWS_METHOD[route.method]](route.path, (res, req) => {
+      const ctx = createCtx(res, req, paramCount, viaDashboard);
+      res.onAborted(() => {
+        ctx.aborted = true;
+      });
+      try {
+        if (!route.public && !auth.authorize(ctx)) return sendError(ctx, unauthenticated(), log);
+        if (counted) opts.onCall!(ctx);
+        if (!route.body) return run(ctx);
+        readBody(ctx, maxBodyBytes)
+          .then((buf) => {
+            if (ctx.aborted) return;
+            ctx.body = buf;
+            if (route.body === 'json') {
+              let parsed: unknown;
+              try {
+                parsed = JSON.parse(buf.toString('utf8'));
+              } catch {
+                throw invalidJson();
+              }
+              if (check && !check.Check(parsed)) throw invalidJson();
+              ctx.json = parsed;
+            }
+            run(ctx);
+          })
+          .catch((err: unknown) => sendError(ctx, err, log));
+      } catch (err) {
+        sendError(ctx, err, log);
+      }
+    });
+  }
+
+  const known = [...routes, ...(opts.extra ?? [])].map((r) => ({ method: r.method, re: patternRegex(r.path) }));
+  app.any('/*', (res, req) => {
+    const ctx = createCtx(res, req, 0, viaDashboard);
+    res.onAborted(() => {
+      ctx.aborted = true;
+    });
+    try {
+      if (!auth.authorize(ctx)) return sendError(ctx, unauthenticated(), log);
+      const allow = [...new Set(known.filter((k) => k.re.test(ctx.url)).map((k) => k.method))];
+      if (allow.length === 0) return sendError(ctx, routeNotFound(), log);
+      sendError(ctx, new AppError('METHOD_NOT_ALLOWED', 'method not allowed', { detail: { allow: allow.join(', ') } }), log);
+    } catch (err) {
+      sendError(ctx, err, log);
+    }
+  });
+}
+
+/** Parses the raw query string (only called by handlers that read one). */
+export function queryParams(ctx: Ctx): URLSearchParams {
+  return new URLSearchParams(ctx.query);
+}

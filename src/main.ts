@@ -1,0 +1,56 @@
+#!/usr/bin/env node
+import { ConfigError, loadConfig, USAGE } from './config.js';
+import { createLogger } from './log.js';
+import { startServer } from './server.js';
+
+/** koor-server: parse config, start, stop cleanly on SIGINT/SIGTERM. */
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig(process.argv.slice(2));
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      process.stderr.write(`koor-server: ${e.message}\n`);
+      process.exit(e.exitCode);
+    }
+    throw e;
+  }
+  if (config.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return;
+  }
+  const log = createLogger(config.logLevel);
+  let server;
+  try {
+    server = await startServer(config, { log });
+  } catch (e) {
+    const msg = e instanceof ConfigError ? e.message : `failed to start: ${(e as Error).message}`;
+    process.stderr.write(`koor-server: ${msg}\n`);
+    process.exit(1);
+  }
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    server.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('uncaughtException', (err) => {
+    log.fatal({ err }, 'uncaught exception');
+    process.exit(1);
+  });
+  process.on('unhandledRejection', (err) => {
+    log.fatal({ err }, 'unhandled rejection');
+    process.exit(1);
+  });
+}
+
+void main();

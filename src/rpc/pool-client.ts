@@ -1,0 +1,62 @@
+import { Piscina } from 'piscina';
+import type { ReqOf, ResOf } from '../../schemas/rpc/envelope.js';
+import type { PoolMethods } from '../../schemas/rpc/pool.js';
+import { AppError, deadlineExceeded, exhausted, internal } from '../errors.js';
+import type { Logger } from '../log.js';
+
+const POOL_URL = new URL('../../workers/pool/main.js', import.meta.url).href;
+
+export interface PoolClientOptions {
+  threads: number;
+  deadlineMs: number;
+  /** Jobs waiting beyond the running ones before RESOURCE_EXHAUSTED. */
+  maxQueue: number;
+  log: Logger;
+}
+
+/**
+ * CPU jobs (diff, validation, compliance) on a piscina pool: bounded queue, per-job deadline
+ * (an overdue job's worker is terminated and replaced by piscina), status codes as AppError.
+ */
+export class PoolClient {
+  private readonly pool: Piscina;
+  readonly stats = { jobs: 0, timeouts: 0, rejectedFull: 0 };
+
+  constructor(private readonly opts: PoolClientOptions) {
+    this.pool = new Piscina({
+      filename: POOL_URL,
+      minThreads: opts.threads,
+      maxThreads: opts.threads,
+      maxQueue: opts.maxQueue,
+      idleTimeout: 60_000,
+    });
+  }
+
+  async run<K extends keyof PoolMethods>(name: K, req: ReqOf<PoolMethods, K>, opts?: { deadlineMs?: number }): Promise<ResOf<PoolMethods, K>> {
+    this.stats.jobs++;
+    try {
+      return await this.pool.run(req, { name, signal: AbortSignal.timeout(opts?.deadlineMs ?? this.opts.deadlineMs) });
+    } catch (err) {
+      if (err instanceof AppError) throw err;
+      const e = err as Error;
+      if (e.name === 'AbortError' || e.name === 'TimeoutError') {
+        this.stats.timeouts++;
+        throw deadlineExceeded(`${name}: job exceeded its time budget`);
+      }
+      if (/queue is at limit/i.test(e.message)) {
+        this.stats.rejectedFull++;
+        throw exhausted('worker pool queue full');
+      }
+      this.opts.log.error({ err, job: name }, 'pool job failed');
+      throw internal(name, err);
+    }
+  }
+
+  get queueSize(): number {
+    return this.pool.queueSize;
+  }
+
+  async close(): Promise<void> {
+    await this.pool.close({ force: true });
+  }
+}

@@ -1,0 +1,231 @@
+import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
+import type { ReplyEnvelope, ReqOf, ResOf, RequestEnvelope } from '../../schemas/rpc/envelope.js';
+import type { WriterMethod, WriterMethods } from '../../schemas/rpc/writer.js';
+import { AppError, deadlineExceeded, exhausted, unavailable } from '../errors.js';
+import type { Logger } from '../log.js';
+
+const WRITER_URL = new URL('../../workers/writer/main.js', import.meta.url);
+/** Wait before respawning a writer that died right after starting, ms (doubles up to the max). */
+const RESTART_BACKOFF_MS = 50;
+const RESTART_BACKOFF_MAX_MS = 2000;
+
+export interface WriterClientOptions {
+  dbPath: string;
+  logLevel: string;
+  deadlineMs: number;
+  maxInFlight: number;
+  log: Logger;
+}
+
+interface Pending {
+  resolve: (v: unknown) => void;
+  reject: (e: AppError) => void;
+  timer: NodeJS.Timeout;
+  method: string;
+}
+
+export interface WriterStats {
+  calls: number;
+  inFlight: number;
+  restarts: number;
+  deadlineExceeded: number;
+  rejectedFull: number;
+}
+
+/**
+ * Typed RPC client of the single SQLite writer worker: named methods, per-call deadline,
+ * in-flight cap, status codes as AppError. If the worker dies, in-flight calls fail with
+ * UNAVAILABLE (503) and a new writer is started; calls made meanwhile wait for it.
+ */
+export class WriterClient {
+  private worker: Worker | null = null;
+  private port: MessagePort | null = null;
+  private readonly pending = new Map<number, Pending>();
+  /** Envelopes accepted while the writer is (re)starting. */
+  private waiting: RequestEnvelope[] = [];
+  private nextId = 1;
+  private closing = false;
+  private backoff = RESTART_BACKOFF_MS;
+  private readonly uncertainListeners: Array<() => void> = [];
+  readonly stats: WriterStats = { calls: 0, inFlight: 0, restarts: 0, deadlineExceeded: 0, rejectedFull: 0 };
+
+  constructor(private readonly opts: WriterClientOptions) {}
+
+  /** Starts the worker; resolves when it has opened the DB and run migrations. */
+  async start(): Promise<void> {
+    await this.spawn();
+  }
+
+  /**
+   * Called whenever a write may have committed without its caller learning the outcome
+   * (writer death, a reply after the caller's deadline). Caches must drop what they hold.
+   */
+  onUncertain(fn: () => void): void {
+    this.uncertainListeners.push(fn);
+  }
+
+  call<K extends WriterMethod>(method: K, req: ReqOf<WriterMethods, K>, opts?: { deadlineMs?: number }): Promise<ResOf<WriterMethods, K>> {
+    if (this.closing) return Promise.reject(unavailable('server is shutting down'));
+    if (this.pending.size >= this.opts.maxInFlight) {
+      this.stats.rejectedFull++;
+      return Promise.reject(exhausted('writer queue full'));
+    }
+    const id = this.nextId++;
+    const timeoutMs = opts?.deadlineMs ?? this.opts.deadlineMs;
+    const env: RequestEnvelope = { id, method, deadline: Date.now() + timeoutMs, req };
+    this.stats.calls++;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        if (!this.pending.delete(id)) return;
+        this.stats.deadlineExceeded++;
+        reject(deadlineExceeded(`${method}: deadline exceeded`));
+      }, timeoutMs);
+      timer.unref();
+      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, timer, method });
+      this.stats.inFlight = this.pending.size;
+      if (this.port) this.port.postMessage(env);
+      else this.waiting.push(env);
+    });
+  }
+
+  /** Posts a raw message on the writer port (tests of envelope validation). */
+  postRaw(msg: unknown): void {
+    this.port?.postMessage(msg);
+  }
+
+  get inFlight(): number {
+    return this.pending.size;
+  }
+
+  get threadId(): number {
+    return this.worker?.threadId ?? -1;
+  }
+
+  /** Waits until nothing is in flight or `graceMs` passed. */
+  async drain(graceMs: number): Promise<void> {
+    const until = Date.now() + graceMs;
+    while (this.pending.size > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 5));
+  }
+
+  /** Orderly shutdown: the writer commits what it has, closes the DB, exits. */
+  async close(graceMs = 5000): Promise<void> {
+    await this.drain(graceMs);
+    this.closing = true;
+    const worker = this.worker;
+    const port = this.port;
+    if (!worker || !port) return;
+    const closed = new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, graceMs);
+      port.on('message', (m: { control?: string }) => {
+        if (m?.control === 'closed') {
+          clearTimeout(t);
+          resolve();
+        }
+      });
+      worker.once('exit', () => {
+        clearTimeout(t);
+        resolve();
+      });
+    });
+    port.postMessage({ control: 'close' });
+    await closed;
+    await worker.terminate();
+    this.failAll(unavailable('server is shutting down'));
+  }
+
+  /** Kills the worker abruptly (tests: writer death). */
+  async kill(): Promise<void> {
+    await this.worker?.terminate();
+  }
+
+  private spawn(): Promise<void> {
+    const { port1, port2 } = new MessageChannel();
+    const worker = new Worker(WRITER_URL, {
+      workerData: { port: port2, dbPath: this.opts.dbPath, logLevel: this.opts.logLevel },
+      transferList: [port2],
+    });
+    this.worker = worker;
+    return new Promise<void>((resolve, reject) => {
+      let ready = false;
+      port1.on('message', (msg: ReplyEnvelope | { control: string; message?: string }) => {
+        if ('control' in msg) {
+          if (msg.control === 'ready') {
+            ready = true;
+            this.port = port1;
+            const waiting = this.waiting;
+            this.waiting = [];
+            for (const env of waiting) if (this.pending.has(env.id)) port1.postMessage(env);
+            resolve();
+          } else if (msg.control === 'open-failed') {
+            reject(new Error(msg.message ?? 'failed to open database'));
+          }
+          return;
+        }
+        this.onReply(msg);
+      });
+      worker.on('error', (err) => {
+        this.opts.log.error({ err }, 'writer worker error');
+        if (!ready) reject(err);
+      });
+      worker.on('exit', (code) => {
+        port1.close();
+        if (this.worker !== worker) return;
+        this.worker = null;
+        this.port = null;
+        if (!ready || this.closing) return;
+        this.opts.log.error({ code, inFlight: this.pending.size }, 'writer worker died; restarting');
+        this.failAll(unavailable('writer unavailable'));
+        this.notifyUncertain();
+        this.restart();
+      });
+    });
+  }
+
+  private restart(): void {
+    this.stats.restarts++;
+    const delay = this.backoff;
+    this.backoff = Math.min(this.backoff * 2, RESTART_BACKOFF_MAX_MS);
+    setTimeout(() => {
+      if (this.closing) return;
+      this.spawn().then(
+        () => {
+          this.backoff = RESTART_BACKOFF_MS;
+          this.opts.log.info({ restarts: this.stats.restarts }, 'writer restarted');
+        },
+        (err) => {
+          this.opts.log.error({ err }, 'writer restart failed');
+          this.failAll(unavailable('writer unavailable'));
+          this.restart();
+        },
+      );
+    }, delay).unref();
+  }
+
+  private onReply(reply: ReplyEnvelope): void {
+    const p = this.pending.get(reply.id);
+    if (!p) {
+      // The caller already gave up (deadline). If it committed, readers' caches may be stale.
+      if (reply.ok) this.notifyUncertain();
+      return;
+    }
+    this.pending.delete(reply.id);
+    this.stats.inFlight = this.pending.size;
+    clearTimeout(p.timer);
+    if (reply.ok) p.resolve(reply.res);
+    else p.reject(AppError.fromWire(reply.err));
+  }
+
+  private failAll(err: AppError): void {
+    for (const [id, p] of this.pending) {
+      clearTimeout(p.timer);
+      this.pending.delete(id);
+      p.reject(err);
+    }
+    this.waiting = [];
+    this.stats.inFlight = 0;
+  }
+
+  private notifyUncertain(): void {
+    for (const fn of this.uncertainListeners) fn();
+  }
+}

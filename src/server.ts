@@ -1,0 +1,170 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import uWS from 'uWebSockets.js';
+import { ConfigError, type Bind, type Config } from './config.js';
+import { CallCounters } from './domains/system/metrics.js';
+import { systemRoutes } from './domains/system/routes.js';
+import { StateService } from './domains/state/service.js';
+import { stateRoutes } from './domains/state/routes.js';
+import { SpecService } from './domains/specs/service.js';
+import { specRoutes } from './domains/specs/routes.js';
+import { Authenticator } from './http/auth.js';
+import { mount, type Route } from './http/router.js';
+import { createLogger, type Logger } from './log.js';
+import { PoolClient } from './rpc/pool-client.js';
+import { WriterClient } from './rpc/writer-client.js';
+import { openReader, type ReadDb } from './store.js';
+
+/** Pending CPU jobs beyond the running ones before 503. */
+const POOL_MAX_QUEUE = 256;
+/** How long shutdown waits for in-flight writes, ms (SPEC §1.1: 5 s grace). */
+const SHUTDOWN_GRACE_MS = 5000;
+
+export interface KoorServer {
+  readonly config: Config;
+  /** Bound ports (useful with port 0). */
+  readonly port: number;
+  readonly dashboardPort: number | null;
+  /** `http://127.0.0.1:<port>` style base URL of the API listener. */
+  readonly url: string;
+  readonly dashboardUrl: string | null;
+  readonly writer: WriterClient;
+  readonly pool: PoolClient;
+  readonly log: Logger;
+  close(): Promise<void>;
+}
+
+/** The fallback JS build of uWS is far slower; refuse to run on it. */
+function assertNativeUws(): void {
+  if (typeof (uWS as unknown as { getParts?: unknown }).getParts !== 'function') {
+    throw new ConfigError('uWebSockets.js native binary not loaded (needs Node 20 on linux-x64); refusing the slow fallback');
+  }
+}
+
+function checkDataDir(dir: string): void {
+  try {
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    fs.accessSync(dir, fs.constants.W_OK);
+  } catch (e) {
+    throw new ConfigError(`data directory ${dir} is not writable: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+}
+
+function listen(app: uWS.TemplatedApp, bind: Bind, what: string): Promise<{ socket: uWS.us_listen_socket; port: number }> {
+  return new Promise((resolve, reject) => {
+    const done = (socket: uWS.us_listen_socket | false) => {
+      if (!socket) return reject(new ConfigError(`cannot listen on ${bind.text} (${what}): address in use or not available`));
+      resolve({ socket, port: uWS.us_socket_local_port(socket as unknown as uWS.us_socket) });
+    };
+    if (bind.host === '') app.listen(bind.port, done);
+    else app.listen(bind.host, bind.port, done);
+  });
+}
+
+function hostForUrl(bind: Bind): string {
+  if (bind.host === '' || bind.host === '0.0.0.0') return '127.0.0.1';
+  if (bind.host === '::') return '[::1]';
+  return bind.host.includes(':') ? `[${bind.host}]` : bind.host;
+}
+
+/** Composition root: config → logger → writer → pool → services → listeners. */
+export async function startServer(config: Config, opts: { log?: Logger } = {}): Promise<KoorServer> {
+  assertNativeUws();
+  const log = opts.log ?? createLogger(config.logLevel);
+  checkDataDir(config.dataDir);
+  const dbPath = path.join(config.dataDir, 'data.db');
+
+  const writer = new WriterClient({
+    dbPath,
+    logLevel: config.logLevel,
+    deadlineMs: config.rpcDeadlineMs,
+    maxInFlight: config.rpcMaxInFlight,
+    log: log.child({ component: 'rpc' }),
+  });
+  try {
+    await writer.start();
+  } catch (e) {
+    throw new ConfigError(`failed to open database ${dbPath}: ${(e as Error).message}`);
+  }
+  let reader: ReadDb;
+  try {
+    reader = openReader(dbPath);
+  } catch (e) {
+    await writer.close(0);
+    throw new ConfigError(`failed to open database ${dbPath}: ${(e as Error).message}`);
+  }
+  const pool = new PoolClient({ threads: config.poolThreads, deadlineMs: config.poolDeadlineMs, maxQueue: POOL_MAX_QUEUE, log: log.child({ component: 'pool' }) });
+
+  const startedAt = Date.now();
+  const counters = new CallCounters();
+  const auth = new Authenticator(config.authToken);
+  const state = new StateService(reader, writer, pool, config.cacheBytes);
+  const specs = new SpecService(reader, writer);
+
+  const routes: Route[] = [
+    ...systemRoutes({
+      startedAt,
+      counters,
+      apiBind: config.bind.text,
+      dashboardBind: config.dashboardBind?.text ?? '',
+      figures: () => ({ state_keys: state.count() }),
+    }),
+    ...stateRoutes(state),
+    ...specRoutes(specs),
+  ];
+
+  const httpLog = log.child({ component: 'http' });
+  const api = uWS.App();
+  mount(api, routes, { auth, log: httpLog, maxBodyBytes: config.maxBodyBytes, viaDashboard: false, onCall: () => counters.rest++ });
+  const sockets: uWS.us_listen_socket[] = [];
+  const apps: uWS.TemplatedApp[] = [api];
+  let port: number;
+  let dashboardPort: number | null = null;
+  try {
+    const l = await listen(api, config.bind, 'API');
+    sockets.push(l.socket);
+    port = l.port;
+    if (config.dashboardBind) {
+      const dash = uWS.App();
+      mount(dash, routes, { auth, log: httpLog, maxBodyBytes: config.maxBodyBytes, viaDashboard: true });
+      apps.push(dash);
+      const d = await listen(dash, config.dashboardBind, 'dashboard');
+      sockets.push(d.socket);
+      dashboardPort = d.port;
+    }
+  } catch (e) {
+    for (const s of sockets) uWS.us_listen_socket_close(s);
+    await writer.close(0);
+    await pool.close();
+    reader.close();
+    throw e;
+  }
+
+  let closing: Promise<void> | null = null;
+  const close = (): Promise<void> =>
+    (closing ??= (async () => {
+      // Stop accepting, let in-flight writes commit and their replies go out, then close.
+      for (const s of sockets) uWS.us_listen_socket_close(s);
+      await writer.drain(SHUTDOWN_GRACE_MS);
+      await new Promise((r) => setImmediate(r));
+      for (const app of apps) (app as unknown as { close(): void }).close();
+      await writer.close(SHUTDOWN_GRACE_MS);
+      await pool.close();
+      reader.close();
+      log.info('stopped');
+    })());
+
+  const server: KoorServer = {
+    config,
+    port,
+    dashboardPort,
+    url: `http://${hostForUrl(config.bind)}:${port}`,
+    dashboardUrl: config.dashboardBind && dashboardPort !== null ? `http://${hostForUrl(config.dashboardBind)}:${dashboardPort}` : null,
+    writer,
+    pool,
+    log,
+    close,
+  };
+  log.info({ api: `${config.bind.host}:${port}`, dashboard: dashboardPort === null ? 'off' : `${config.dashboardBind!.host}:${dashboardPort}`, dataDir: config.dataDir, auth: auth.enabled }, 'koor-server listening');
+  return server;
+}

@@ -1,0 +1,18 @@
+import Database from 'better-sqlite3';
+
+export type ReadDb = Database.Database;
+
+/**
+ * The front process's read-only connection (WAL readers never block the writer). Point reads
+ * are microseconds; anything heavier goes to the pool.
+ */
+export function openReader(file: string): ReadDb {
+  const db = new Database(file, { readonly: true, fileMustExist: true });
+  db.pragma('busy_timeout = 5000');
+  return db;
+}
+
+/** Storage text `YYYY-MM-DD HH:MM:SS` → RFC 3339 UTC `YYYY-MM-DDTHH:MM:SSZ`. */
+export function toRfc3339(storage: string): string {
+  return storage.length === 19 ? `${storage.slice(0, 10)}T${storage.slice(11)}Z` : storage;
+}

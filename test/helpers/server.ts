@@ -1,0 +1,87 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { parseBind, testConfig, type Config } from '../../src/config.js';
+import { silentLogger } from '../../src/log.js';
+import { startServer, type KoorServer } from '../../src/server.js';
+
+interface Teardown {
+  teardown(fn: () => unknown): void;
+}
+
+export function tempDir(t: Teardown, prefix = 'koor-test-'): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** A real server on an ephemeral loopback port with a temp data dir, closed at teardown. */
+export async function startTestServer(t: Teardown, over: Partial<Config> = {}): Promise<KoorServer> {
+  const config = testConfig({
+    bind: parseBind('127.0.0.1:0', 'bind'),
+    dashboardBind: null,
+    dataDir: over.dataDir ?? tempDir(t),
+    ...over,
+  });
+  const server = await startServer(config, { log: silentLogger() });
+  t.teardown(() => server.close());
+  return server;
+}
+
+export const MAIN_JS = new URL('../../dist/src/main.js', import.meta.url).pathname;
+
+export interface ServerProcess {
+  child: ChildProcess;
+  url: string;
+  stderr: () => string;
+}
+
+/** Runs the built koor-server as a subprocess on an ephemeral port; resolves once it listens. */
+export function spawnServer(args: string[], env: NodeJS.ProcessEnv = {}): Promise<ServerProcess> {
+  const child = spawn(process.execPath, [MAIN_JS, '--bind', '127.0.0.1:0', '--dashboard-bind', '', ...args], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let err = '';
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`server did not start: ${err}`)), 15_000);
+    child.stderr!.on('data', (d: Buffer) => {
+      err += d.toString();
+      const m = /"api":"127\.0\.0\.1:(\d+)"/.exec(err);
+      if (m) {
+        clearTimeout(timer);
+        resolve({ child, url: `http://127.0.0.1:${m[1]}`, stderr: () => err });
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`server exited ${code}: ${err}`));
+    });
+  });
+}
+
+/** Runs koor-server to completion (for config errors); returns exit code and output. */
+export function runServer(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number } = {}): Promise<{ code: number | null; stderr: string; stdout: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [MAIN_JS, ...args], {
+      env: { ...process.env, ...(opts.env ?? {}) },
+      cwd: opts.cwd,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    let stdout = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 10_000);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stderr, stdout });
+    });
+  });
+}
+
+export async function json(res: Response): Promise<any> {
+  const text = await res.text();
+  return JSON.parse(text);
+}

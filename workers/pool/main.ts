@@ -1,0 +1,17 @@
+import type { ReqOf, ResOf } from '../../schemas/rpc/envelope.js';
+import type { PoolMethods } from '../../schemas/rpc/pool.js';
+import { diffObjects, parseObject } from './diff.js';
+
+type M = PoolMethods;
+
+/** Pool job `diff`: the state diff of two stored versions (SPEC §2.2). */
+export function diff(req: ReqOf<M, 'diff'>): ResOf<M, 'diff'> {
+  const a = parseObject(req.a);
+  if (!a.ok) return { ok: false, error: `version ${req.v1} is not a JSON object: ${a.reason}` };
+  const b = parseObject(req.b);
+  if (!b.ok) return { ok: false, error: `version ${req.v2} is not a JSON object: ${b.reason}` };
+  return { ok: true, diffs: diffObjects(a.value, b.value) };
+}
+
+/** piscina calls the default export unless a `name` run option selects another export. */
+export default diff;

@@ -1,0 +1,96 @@
+import { Compile } from 'typebox/compile';
+import type { TSchema } from 'typebox';
+import { RequestEnvelope, type ReplyEnvelope, type ReqOf, type ResOf } from '../../schemas/rpc/envelope.js';
+import { WriterMethods, type WriterMethod } from '../../schemas/rpc/writer.js';
+import { schemaVersion, type DB } from './db.js';
+import { Fault } from './fault.js';
+import { stateStore } from './stores/state.js';
+import { specStore } from './stores/specs.js';
+import { threadId } from 'node:worker_threads';
+
+/** Most envelopes executed in one transaction; the rest wait for the next turn. */
+export const MAX_BATCH_ENVELOPES = 2000;
+
+type Handlers = { [K in WriterMethod]: (req: ReqOf<WriterMethods, K>) => ResOf<WriterMethods, K> };
+
+const checkEnvelope = Compile(RequestEnvelope);
+const checkReq = new Map<string, ReturnType<typeof Compile<TSchema>>>(
+  Object.entries(WriterMethods).map(([name, def]) => [name, Compile(def.req as TSchema)]),
+);
+
+function sleepSync(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+/**
+ * The writer's dispatcher: validates envelopes and requests, executes a batch inside ONE
+ * transaction (group commit), each envelope in its own savepoint so a failed one rolls back
+ * alone, and returns the replies. Replies must be posted only after this returns (= COMMIT).
+ */
+export function createDispatcher(db: DB) {
+  const state = stateStore(db);
+  const specs = specStore(db);
+  const handlers: Handlers = {
+    'sys.ping': () => ({ threadId, schema_version: schemaVersion(db) }),
+    'sys.sleep': (req) => {
+      sleepSync(req.ms);
+      return {};
+    },
+    'state.put': state.put,
+    'state.delete': state.delete,
+    'state.rollback': state.rollback,
+    'spec.put': specs.put,
+    'spec.delete': specs.delete,
+  };
+
+  const fail = (id: number, err: Fault): ReplyEnvelope => ({ id, ok: false, err: err.toWire() });
+
+  function execOne(raw: unknown, now: number): ReplyEnvelope | null {
+    if (!checkEnvelope.Check(raw)) {
+      const id = typeof (raw as { id?: unknown })?.id === 'number' ? (raw as { id: number }).id : 0;
+      return fail(id, new Fault('INVALID_ARGUMENT', 'malformed RPC envelope'));
+    }
+    const env = raw;
+    if (env.deadline < now) return fail(env.id, new Fault('DEADLINE_EXCEEDED', 'deadline exceeded before the write started'));
+    const check = checkReq.get(env.method);
+    const handler = (handlers as Record<string, (req: unknown) => unknown>)[env.method];
+    if (!check || !handler) return fail(env.id, new Fault('INVALID_ARGUMENT', `unknown method: ${env.method}`));
+    if (!check.Check(env.req)) {
+      const first = [...check.Errors(env.req)][0];
+      return fail(env.id, new Fault('INVALID_ARGUMENT', `invalid ${env.method} request: ${first?.instancePath || '/'} ${first?.message ?? ''}`.trim()));
+    }
+    try {
+      // Savepoint: a failed method rolls back its own partial writes, not the batch.
+      const res = db.transaction(() => handler(env.req))();
+      return { id: env.id, ok: true, res };
+    } catch (e) {
+      if (e instanceof Fault) return fail(env.id, e);
+      return { id: env.id, ok: false, err: { status: 'INTERNAL', message: `failed to ${env.method}` } };
+    }
+  }
+
+  return {
+    /**
+     * Runs `batch` in one IMMEDIATE transaction. If COMMIT itself fails, every reply that was
+     * going to be a success becomes INTERNAL: nothing is acknowledged that did not commit.
+     */
+    run(batch: readonly unknown[]): { replies: ReplyEnvelope[]; commitError?: unknown } {
+      const now = Date.now();
+      const replies: ReplyEnvelope[] = [];
+      try {
+        db.transaction(() => {
+          for (const raw of batch) {
+            const r = execOne(raw, now);
+            if (r) replies.push(r);
+          }
+        }).immediate();
+        return { replies };
+      } catch (commitError) {
+        return {
+          commitError,
+          replies: replies.map((r) => (r.ok ? { id: r.id, ok: false, err: { status: 'INTERNAL', message: 'failed to commit' } } : r)),
+        };
+      }
+    },
+  };
+}

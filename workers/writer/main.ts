@@ -1,0 +1,68 @@
+import { workerData, type MessagePort } from 'node:worker_threads';
+import pino from 'pino';
+import { openWriterDb } from './db.js';
+import { createDispatcher, MAX_BATCH_ENVELOPES } from './dispatch.js';
+
+/** Data handed to the writer thread by the front process. */
+export interface WriterData {
+  port: MessagePort;
+  dbPath: string;
+  logLevel: string;
+}
+
+/** Control messages (not RPC): orderly shutdown. */
+export type WriterControl = { control: 'close' };
+
+const { port, dbPath, logLevel } = workerData as WriterData;
+const log = pino({ level: logLevel, base: { pid: process.pid, component: 'writer' }, timestamp: pino.stdTimeFunctions.isoTime }, pino.destination({ fd: 2, sync: true }));
+
+let db: ReturnType<typeof openWriterDb>;
+try {
+  db = openWriterDb(dbPath);
+} catch (err) {
+  port.postMessage({ control: 'open-failed', message: (err as Error).message });
+  port.close();
+  throw err;
+}
+const dispatcher = createDispatcher(db);
+const queue: unknown[] = [];
+let scheduled = false;
+let closing = false;
+
+function flush(): void {
+  scheduled = false;
+  while (queue.length > 0) {
+    const batch = queue.splice(0, MAX_BATCH_ENVELOPES);
+    const { replies, commitError } = dispatcher.run(batch);
+    if (commitError) log.error({ err: commitError, batch: batch.length }, 'commit failed');
+    // Replies leave only after COMMIT returned: an acknowledged write is durable.
+    for (const r of replies) port.postMessage(r);
+    if (!closing && queue.length > 0) {
+      // Let the port deliver what arrived meanwhile, then commit the next group.
+      scheduled = true;
+      setImmediate(flush);
+      return;
+    }
+  }
+  if (closing) {
+    db.close();
+    port.postMessage({ control: 'closed' });
+    port.close();
+  }
+}
+
+port.on('message', (msg: unknown) => {
+  if (msg !== null && typeof msg === 'object' && (msg as WriterControl).control === 'close') {
+    closing = true;
+    if (!scheduled) flush();
+    return;
+  }
+  queue.push(msg);
+  if (!scheduled) {
+    scheduled = true;
+    setImmediate(flush);
+  }
+});
+
+port.postMessage({ control: 'ready' });
+log.debug({ dbPath }, 'writer ready');

@@ -1,0 +1,47 @@
+/**
+ * Versioned schema migrations, applied in order inside one transaction each; the applied
+ * version is PRAGMA user_version. Never edit a released migration: add a new one, so a live
+ * data file upgrades in place without losing data.
+ */
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'state and specs',
+    sql: `
+      CREATE TABLE state (
+        key          TEXT PRIMARY KEY NOT NULL,
+        value        BLOB NOT NULL,
+        version      INTEGER NOT NULL,
+        hash         TEXT NOT NULL,
+        content_type TEXT NOT NULL,
+        updated_at   TEXT NOT NULL,
+        updated_by   TEXT NOT NULL DEFAULT ''
+      );
+      CREATE TABLE state_history (
+        key          TEXT NOT NULL,
+        version      INTEGER NOT NULL,
+        value        BLOB NOT NULL,
+        hash         TEXT NOT NULL,
+        content_type TEXT NOT NULL,
+        updated_at   TEXT NOT NULL,
+        updated_by   TEXT NOT NULL DEFAULT '',
+        PRIMARY KEY (key, version)
+      );
+      CREATE TABLE specs (
+        project    TEXT NOT NULL,
+        name       TEXT NOT NULL,
+        data       BLOB NOT NULL,
+        version    INTEGER NOT NULL,
+        hash       TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (project, name)
+      );
+    `,
+  },
+];

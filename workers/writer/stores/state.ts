@@ -1,0 +1,79 @@
+import { createHash } from 'node:crypto';
+import type { ReqOf, ResOf } from '../../../schemas/rpc/envelope.js';
+import type { WriterMethods } from '../../../schemas/rpc/writer.js';
+import { storageNow, type DB } from '../db.js';
+import { Fault, checkPreconditions } from '../fault.js';
+
+type M = WriterMethods;
+
+interface Row {
+  value: Uint8Array;
+  version: number;
+  hash: string;
+  content_type: string;
+}
+
+export const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
+
+/** Prepared statements and write transactions of the state store (SPEC §2.2, §7-5, §8.1). */
+export function stateStore(db: DB) {
+  const meta = db.prepare<[string], { version: number; hash: string }>('SELECT version, hash FROM state WHERE key = ?');
+  const archive = db.prepare(
+    `INSERT OR IGNORE INTO state_history (key, version, value, hash, content_type, updated_at, updated_by)
+     SELECT key, version, value, hash, content_type, updated_at, updated_by FROM state WHERE key = ?`,
+  );
+  const upsert = db.prepare(
+    `INSERT INTO state (key, value, version, hash, content_type, updated_at, updated_by)
+     VALUES (@key, @value, @version, @hash, @content_type, @updated_at, @updated_by)
+     ON CONFLICT(key) DO UPDATE SET value = excluded.value, version = excluded.version, hash = excluded.hash,
+       content_type = excluded.content_type, updated_at = excluded.updated_at, updated_by = excluded.updated_by`,
+  );
+  const del = db.prepare('DELETE FROM state WHERE key = ?');
+  const delHistory = db.prepare('DELETE FROM state_history WHERE key = ?');
+  const versionRow = db.prepare<[string, number, string, number], Row>(
+    `SELECT value, version, hash, content_type FROM state WHERE key = ? AND version = ?
+     UNION ALL
+     SELECT value, version, hash, content_type FROM state_history WHERE key = ? AND version = ?
+     LIMIT 1`,
+  );
+
+  function write(key: string, value: Uint8Array, contentType: string, updatedBy: string, cur: { version: number } | undefined) {
+    if (cur) archive.run(key);
+    const row = {
+      key,
+      value,
+      version: cur ? cur.version + 1 : 1,
+      hash: sha256(value),
+      content_type: contentType,
+      updated_at: storageNow(),
+      updated_by: updatedBy,
+    };
+    upsert.run(row);
+    return { key, version: row.version, hash: row.hash, content_type: contentType, updated_at: row.updated_at };
+  }
+
+  return {
+    put(req: ReqOf<M, 'state.put'>): ResOf<M, 'state.put'> {
+      const cur = meta.get(req.key);
+      checkPreconditions(cur, req.if_match, req.if_none_match);
+      return write(req.key, req.value, req.content_type, req.updated_by, cur);
+    },
+
+    delete(req: ReqOf<M, 'state.delete'>): ResOf<M, 'state.delete'> {
+      const cur = meta.get(req.key);
+      if (!cur) throw new Fault('NOT_FOUND', `key not found: ${req.key}`);
+      checkPreconditions(cur, req.if_match, undefined);
+      del.run(req.key);
+      delHistory.run(req.key);
+      return { key: req.key };
+    },
+
+    rollback(req: ReqOf<M, 'state.rollback'>): ResOf<M, 'state.rollback'> {
+      const target = versionRow.get(req.key, req.version, req.key, req.version);
+      if (!target) throw new Fault('NOT_FOUND', `version ${req.version} not found for key: ${req.key}`);
+      const cur = meta.get(req.key);
+      const res = write(req.key, target.value, target.content_type, `rollback:v${req.version}`, cur);
+      return { ...res, rolled_back: req.version, value: target.value };
+    },
+  };
+}
