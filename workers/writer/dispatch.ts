@@ -45,13 +45,14 @@ export function createDispatcher(db: DB) {
 
   const fail = (id: number, err: Fault): ReplyEnvelope => ({ id, ok: false, err: err.toWire() });
 
-  function execOne(raw: unknown, now: number): ReplyEnvelope | null {
+  function execOne(raw: unknown): ReplyEnvelope | null {
     if (!checkEnvelope.Check(raw)) {
       const id = typeof (raw as { id?: unknown })?.id === 'number' ? (raw as { id: number }).id : 0;
       return fail(id, new Fault('INVALID_ARGUMENT', 'malformed RPC envelope'));
     }
     const env = raw;
-    if (env.deadline < now) return fail(env.id, new Fault('DEADLINE_EXCEEDED', 'deadline exceeded before the write started'));
+    // Checked per envelope: an earlier one in the same batch may have taken a while.
+    if (env.deadline < Date.now()) return fail(env.id, new Fault('DEADLINE_EXCEEDED', 'deadline exceeded before the write started'));
     const check = checkReq.get(env.method);
     const handler = (handlers as Record<string, (req: unknown) => unknown>)[env.method];
     if (!check || !handler) return fail(env.id, new Fault('INVALID_ARGUMENT', `unknown method: ${env.method}`));
@@ -75,12 +76,11 @@ export function createDispatcher(db: DB) {
      * going to be a success becomes INTERNAL: nothing is acknowledged that did not commit.
      */
     run(batch: readonly unknown[]): { replies: ReplyEnvelope[]; commitError?: unknown } {
-      const now = Date.now();
       const replies: ReplyEnvelope[] = [];
       try {
         db.transaction(() => {
           for (const raw of batch) {
-            const r = execOne(raw, now);
+            const r = execOne(raw);
             if (r) replies.push(r);
           }
         }).immediate();

@@ -16,14 +16,20 @@ export type WriterControl = { control: 'close' };
 const { port, dbPath, logLevel } = workerData as WriterData;
 const log = pino({ level: logLevel, base: { pid: process.pid, component: 'writer' }, timestamp: pino.stdTimeFunctions.isoTime }, pino.destination({ fd: 2, sync: true }));
 
-let db: ReturnType<typeof openWriterDb>;
-try {
-  db = openWriterDb(dbPath);
-} catch (err) {
-  port.postMessage({ control: 'open-failed', message: (err as Error).message });
-  port.close();
-  throw err;
+function open(): ReturnType<typeof openWriterDb> | null {
+  try {
+    return openWriterDb(dbPath);
+  } catch (err) {
+    // Reported to the front process, which turns it into one clear startup error.
+    port.postMessage({ control: 'open-failed', message: (err as Error).message });
+    port.close();
+    return null;
+  }
 }
+
+const opened = open();
+if (opened === null) process.exit(1);
+const db = opened!;
 const dispatcher = createDispatcher(db);
 const queue: unknown[] = [];
 let scheduled = false;

@@ -1,0 +1,87 @@
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import t from 'tap';
+import { loadConfig, parseBind, parseDuration } from '../../src/config.js';
+import { runServer, tempDir } from '../helpers/server.js';
+
+t.test('priority: flags > env > settings file > defaults', async (t) => {
+  const dir = tempDir(t);
+  const d = loadConfig([], {}, dir);
+  t.equal(d.bind.text, 'localhost:9800');
+  t.equal(d.dashboardBind?.text, 'localhost:9847');
+  t.equal(d.dataDir, dir);
+  t.equal(d.authToken, '');
+  t.equal(d.logLevel, 'info');
+  t.equal(d.maxBodyBytes, 10 * 1024 * 1024);
+  t.equal(d.eventRetention, 1000);
+
+  fs.writeFileSync(path.join(dir, 'settings.json'), JSON.stringify({ bind: 'localhost:1111', auth_token: 'file', log_level: 'WARN', dashboard_bind: '', server: 'cli-key-ignored', event_retention: 50 }));
+  const f = loadConfig([], {}, dir);
+  t.equal(f.bind.text, 'localhost:1111');
+  t.equal(f.authToken, 'file');
+  t.equal(f.logLevel, 'warn', 'level is case-insensitive');
+  t.equal(f.dashboardBind, null, 'dashboard_bind "" disables the dashboard');
+  t.equal(f.eventRetention, 50);
+
+  const e = loadConfig([], { KOOR_BIND: 'localhost:2222', KOOR_AUTH_TOKEN: 'env', KOOR_DASHBOARD_BIND: '' }, dir);
+  t.equal(e.bind.text, 'localhost:2222');
+  t.equal(e.authToken, 'env');
+  t.equal(e.dashboardBind, null, 'empty env is ignored; the file value stays');
+
+  const fl = loadConfig(['--bind', 'localhost:3333', '-auth-token=flag'], { KOOR_BIND: 'localhost:2222', KOOR_AUTH_TOKEN: 'env' }, dir);
+  t.equal(fl.bind.text, 'localhost:3333', 'an explicit flag beats env (SPEC §7-3)');
+  t.equal(fl.authToken, 'flag');
+
+  const other = path.join(dir, 'other.json');
+  fs.writeFileSync(other, JSON.stringify({ bind: 'localhost:4444' }));
+  t.equal(loadConfig(['--config', other], {}, dir).bind.text, 'localhost:4444');
+  fs.writeFileSync(other, '{not json');
+  t.equal(loadConfig(['--config', other], {}, dir).bind.text, 'localhost:9800', 'malformed file ignored');
+  t.equal(loadConfig(['--log-level', 'loud'], {}, dir).logLevel, 'info', 'unknown level → info');
+});
+
+t.test('value parsing', async (t) => {
+  t.same(parseBind(':9800', 'x'), { host: '', port: 9800, text: ':9800' });
+  t.same(parseBind('[::1]:80', 'x'), { host: '::1', port: 80, text: '[::1]:80' });
+  t.throws(() => parseBind('localhost', 'x'), /invalid x "localhost": expected host:port/);
+  t.throws(() => parseBind('localhost:99999', 'x'));
+  t.equal(parseDuration('60s', 'x'), 60_000);
+  t.equal(parseDuration('5m', 'x'), 300_000);
+  t.equal(parseDuration('1h30m', 'x'), 5_400_000);
+  t.equal(parseDuration('250ms', 'x'), 250);
+  t.equal(parseDuration('2', 'x'), 2000);
+  t.throws(() => parseDuration('5 minutes', 'x'));
+  t.throws(() => loadConfig(['--max-body-bytes', 'lots'], {}, '/'), /invalid --max-body-bytes/);
+  t.equal(loadConfig(['--max-body-bytes', '64k'], {}, '/').maxBodyBytes, 65536);
+  t.throws(() => loadConfig(['--nope'], {}, '/'), { exitCode: 2 });
+});
+
+t.test('bad values: one clear line on stderr and exit 1, no stack trace', async (t) => {
+  const dir = tempDir(t);
+  const bad = await runServer(['--bind', 'nonsense', '--data-dir', dir]);
+  t.equal(bad.code, 1);
+  t.equal(bad.stderr, 'koor-server: invalid --bind "nonsense": expected host:port\n');
+
+  const file = path.join(dir, 'a-file');
+  fs.writeFileSync(file, '');
+  const unwritable = await runServer(['--bind', '127.0.0.1:0', '--dashboard-bind', '', '--data-dir', path.join(file, 'sub')]);
+  t.equal(unwritable.code, 1);
+  t.match(unwritable.stderr, /^koor-server: data directory .* is not writable: ENOTDIR\n$/);
+
+  const blocker = net.createServer().listen(0, '127.0.0.1');
+  await new Promise((r) => blocker.once('listening', r));
+  t.teardown(() => blocker.close());
+  const port = (blocker.address() as net.AddressInfo).port;
+  const inUse = await runServer(['--bind', `127.0.0.1:${port}`, '--dashboard-bind', '', '--data-dir', dir]);
+  t.equal(inUse.code, 1);
+  t.match(inUse.stderr, new RegExp(`koor-server: cannot listen on 127\\.0\\.0\\.1:${port} \\(API\\): address in use or not available\\n$`));
+  t.notMatch(inUse.stderr, /\n\s+at /, 'no stack trace');
+
+  const unknown = await runServer(['--frobnicate', '1']);
+  t.equal(unknown.code, 2);
+  t.match(unknown.stderr, /unknown flag: --frobnicate/);
+  const help = await runServer(['--help']);
+  t.equal(help.code, 0);
+  t.match(help.stdout, /usage: koor-server/);
+});

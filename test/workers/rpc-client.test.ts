@@ -1,0 +1,80 @@
+import t from 'tap';
+import { AppError } from '../../src/errors.js';
+import { silentLogger } from '../../src/log.js';
+import { PoolClient } from '../../src/rpc/pool-client.js';
+import { startTestServer, json } from '../helpers/server.js';
+
+const put = (url: string, body: string) => fetch(url, { method: 'PUT', body: Buffer.from(body) as unknown as BodyInit });
+
+t.test('deadline exceeded → DEADLINE_EXCEEDED; an expired write never runs', async (t) => {
+  const s = await startTestServer(t);
+  const blocker = s.writer.call('sys.sleep', { ms: 400 });
+  const late = s.writer.call('state.put', { key: 'late', value: Buffer.from('x'), content_type: 'text/plain', updated_by: '' }, { deadlineMs: 50 });
+  await t.rejects(late, { status: 'DEADLINE_EXCEEDED' });
+  await blocker;
+  await s.writer.call('sys.ping', {});
+  t.equal((await fetch(`${s.url}/api/state/late`)).status, 404, 'writer skipped the expired envelope');
+});
+
+t.test('HTTP write past its deadline → 503 JSON', async (t) => {
+  const s = await startTestServer(t, { rpcDeadlineMs: 100 });
+  const blocker = s.writer.call('sys.sleep', { ms: 500 }, { deadlineMs: 5000 });
+  const r = await put(`${s.url}/api/state/slow`, 'x');
+  t.equal(r.status, 503);
+  t.equal(r.headers.get('retry-after'), '1');
+  t.same(await json(r), { error: 'state.put: deadline exceeded', code: 503 });
+  await blocker;
+});
+
+t.test('in-flight cap → RESOURCE_EXHAUSTED → 503', async (t) => {
+  const s = await startTestServer(t, { rpcMaxInFlight: 2 });
+  const a = s.writer.call('sys.sleep', { ms: 200 });
+  const b = s.writer.call('sys.ping', {});
+  const r = await put(`${s.url}/api/state/full`, 'x');
+  t.same([r.status, await json(r)], [503, { error: 'writer queue full', code: 503 }]);
+  await Promise.all([a, b]);
+  const ok = await put(`${s.url}/api/state/full`, 'x');
+  t.equal(ok.status, 200, 'accepted again once the queue drained');
+  await ok.arrayBuffer();
+});
+
+t.test('writer death: in-flight callers get 503, a new writer starts, nothing acknowledged is lost', async (t) => {
+  const s = await startTestServer(t);
+  const acked: string[] = [];
+  for (let i = 0; i < 20; i++) {
+    const r = await put(`${s.url}/api/state/before${i}`, `v${i}`);
+    t.equal(r.status, 200);
+    await r.arrayBuffer();
+    acked.push(`before${i}`);
+  }
+  const oldThread = s.writer.threadId;
+  const blocker = s.writer.call('sys.sleep', { ms: 2000 }).catch((e: AppError) => e);
+  const inflight = Array.from({ length: 5 }, (_, i) => put(`${s.url}/api/state/during${i}`, 'x'));
+  await new Promise((r) => setTimeout(r, 50));
+  await s.writer.kill();
+  const results = await Promise.all(inflight);
+  for (const r of results) {
+    t.equal(r.status, 503);
+    t.same(await json(r), { error: 'writer unavailable', code: 503 });
+  }
+  t.equal(((await blocker) as AppError).status, 'UNAVAILABLE');
+  // Calls made while it restarts wait for the new writer.
+  const after = await put(`${s.url}/api/state/after`, 'y');
+  t.equal(after.status, 200);
+  t.equal((await json(after)).version, 1);
+  t.not(s.writer.threadId, oldThread, 'a new writer thread');
+  t.equal(s.writer.stats.restarts, 1);
+  for (const k of acked) t.equal((await fetch(`${s.url}/api/state/${k}`)).status, 200, `${k} survived`);
+  const list = await json(await fetch(`${s.url}/api/state`));
+  t.equal(list.filter((e: any) => e.key.startsWith('during')).length, 0, 'the unacknowledged writes were behind the blocker and never ran');
+});
+
+t.test('pool job deadline → DEADLINE_EXCEEDED and the pool keeps working', async (t) => {
+  const pool = new PoolClient({ threads: 1, deadlineMs: 2000, maxQueue: 4, log: silentLogger() });
+  t.teardown(() => pool.close());
+  const a = Buffer.from('{"x":1}');
+  const b = Buffer.from('{"x":2}');
+  await t.rejects(pool.run('diff', { a, b, v1: 1, v2: 2 }, { deadlineMs: 0 }), { status: 'DEADLINE_EXCEEDED' });
+  const r = await pool.run('diff', { a, b, v1: 1, v2: 2 });
+  t.same(r, { ok: true, diffs: [{ path: 'x', old: 1, new: 2, kind: 'changed' }] });
+});

@@ -1,0 +1,89 @@
+import path from 'node:path';
+import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
+import t from 'tap';
+import Database from 'better-sqlite3';
+import { tempDir } from '../helpers/server.js';
+
+const WRITER = new URL('../../workers/writer/main.js', import.meta.url);
+
+/** The real writer thread on a real data file, driven through its port. */
+async function startWriter(t: Tap.Test, dbPath: string): Promise<{ port: MessagePort; call: (msg: unknown) => Promise<any>; worker: Worker }> {
+  const { port1, port2 } = new MessageChannel();
+  const worker = new Worker(WRITER, { workerData: { port: port2, dbPath, logLevel: 'silent' }, transferList: [port2] });
+  const waiters = new Map<number, (v: unknown) => void>();
+  await new Promise<void>((resolve, reject) => {
+    port1.on('message', (m: any) => {
+      if (m.control === 'ready') return resolve();
+      if (m.control === 'open-failed') return reject(new Error(m.message));
+      waiters.get(m.id)?.(m);
+      waiters.delete(m.id);
+    });
+  });
+  t.teardown(() => worker.terminate());
+  return {
+    port: port1,
+    worker,
+    call: (msg: any) =>
+      new Promise((resolve) => {
+        waiters.set(typeof msg?.id === 'number' ? msg.id : 0, resolve);
+        port1.postMessage(msg);
+      }),
+  };
+}
+
+declare namespace Tap {
+  type Test = { teardown(fn: () => unknown): void };
+}
+
+const far = () => Date.now() + 5000;
+
+t.test('writer validates envelopes and requests', async (t) => {
+  const w = await startWriter(t, path.join(tempDir(t), 'data.db'));
+  const r1 = await w.call({ id: 1, method: 42, deadline: far(), req: {} });
+  t.same(r1, { id: 1, ok: false, err: { status: 'INVALID_ARGUMENT', message: 'malformed RPC envelope' } });
+  const r0 = await w.call({ nonsense: true });
+  t.same(r0, { id: 0, ok: false, err: { status: 'INVALID_ARGUMENT', message: 'malformed RPC envelope' } });
+  const r2 = await w.call({ id: 2, method: 'state.nuke', deadline: far(), req: {} });
+  t.same(r2.err, { status: 'INVALID_ARGUMENT', message: 'unknown method: state.nuke' });
+  const r3 = await w.call({ id: 3, method: 'state.put', deadline: far(), req: { key: 'k', value: 'not bytes', content_type: 'x', updated_by: '' } });
+  t.equal(r3.err.status, 'INVALID_ARGUMENT');
+  t.match(r3.err.message, /^invalid state\.put request: \/value/);
+  const r4 = await w.call({ id: 4, method: 'state.put', deadline: Date.now() - 1, req: { key: 'k', value: Buffer.from('v'), content_type: 'x', updated_by: '' } });
+  t.same(r4.err, { status: 'DEADLINE_EXCEEDED', message: 'deadline exceeded before the write started' });
+  const ok = await w.call({ id: 5, method: 'state.put', deadline: far(), req: { key: 'k', value: Buffer.from('v'), content_type: 'text/plain', updated_by: '' } });
+  t.equal(ok.ok, true);
+  t.equal(ok.res.version, 1, 'the expired put never ran');
+  const ping = await w.call({ id: 6, method: 'sys.ping', deadline: far(), req: {} });
+  t.equal(ping.res.schema_version, 1);
+});
+
+t.test('group commit: one batch, each write isolated in its savepoint', async (t) => {
+  const dbPath = path.join(tempDir(t), 'data.db');
+  const w = await startWriter(t, dbPath);
+  const replies = new Map<number, any>();
+  const all = new Promise<void>((resolve) => {
+    w.port.on('message', (m: any) => {
+      replies.set(m.id, m);
+      if (replies.size === 100) resolve();
+    });
+  });
+  // 100 envelopes posted in one tick land in one transaction; #50 fails its precondition.
+  for (let i = 1; i <= 100; i++) {
+    const req = { key: `k${i}`, value: Buffer.from(String(i)), content_type: 'text/plain', updated_by: '', ...(i === 50 ? { if_match: '*' } : {}) };
+    w.port.postMessage({ id: 100 + i, method: 'state.put', deadline: far(), req });
+  }
+  await all;
+  t.equal([...replies.values()].filter((r) => r.ok).length, 99);
+  t.same(replies.get(150).err, { status: 'FAILED_PRECONDITION', message: 'precondition failed: current version 0', detail: { version: 0 } });
+  const db = new Database(dbPath, { readonly: true });
+  t.teardown(() => db.close());
+  t.equal(db.prepare('SELECT count(*) FROM state').pluck().get(), 99, 'every acknowledged write is committed, the failed one is not');
+});
+
+t.test('a data file from a newer server is refused', async (t) => {
+  const dbPath = path.join(tempDir(t), 'data.db');
+  const db = new Database(dbPath);
+  db.pragma('user_version = 999');
+  db.close();
+  await t.rejects(startWriter(t, dbPath), /newer than this server/);
+});
