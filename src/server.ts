@@ -8,6 +8,10 @@ import { StateService } from './domains/state/service.js';
 import { stateRoutes } from './domains/state/routes.js';
 import { SpecService } from './domains/specs/service.js';
 import { specRoutes } from './domains/specs/routes.js';
+import { EventService } from './domains/events/service.js';
+import { eventRoutes } from './domains/events/routes.js';
+import { Hub } from './bus/hub.js';
+import { mountSubscribe, slowConsumerLogger, SUBSCRIBE_PATH } from './ws/subscribe.js';
 import { Authenticator } from './http/auth.js';
 import { mount, type Route } from './http/router.js';
 import { createLogger, type Logger } from './log.js';
@@ -30,6 +34,8 @@ export interface KoorServer {
   readonly dashboardUrl: string | null;
   readonly writer: WriterClient;
   readonly pool: PoolClient;
+  readonly hub: Hub;
+  readonly events: EventService;
   readonly log: Logger;
   close(): Promise<void>;
 }
@@ -100,6 +106,9 @@ export async function startServer(config: Config, opts: { log?: Logger } = {}): 
   const auth = new Authenticator(config.authToken);
   const state = new StateService(reader, writer, pool, config.cacheBytes);
   const specs = new SpecService(reader, writer);
+  const wsLog = log.child({ component: 'ws' });
+  const hub = new Hub({ maxEvents: config.wsBufferEvents, maxBytes: config.wsBufferBytes }, slowConsumerLogger(wsLog));
+  const events = new EventService(reader, writer, hub, { retention: config.eventRetention, pruneIntervalMs: config.pruneIntervalMs, log: log.child({ component: 'events' }) });
 
   const routes: Route[] = [
     ...systemRoutes({
@@ -107,15 +116,24 @@ export async function startServer(config: Config, opts: { log?: Logger } = {}): 
       counters,
       apiBind: config.bind.text,
       dashboardBind: config.dashboardBind?.text ?? '',
-      figures: () => ({ state_keys: state.count() }),
+      figures: () => ({ state_keys: state.count(), last_event_id: events.lastId(), events: { ...hub.stats } }),
     }),
     ...stateRoutes(state),
     ...specRoutes(specs),
+    ...eventRoutes(events),
   ];
 
   const httpLog = log.child({ component: 'http' });
   const api = uWS.App();
-  mount(api, routes, { auth, log: httpLog, maxBodyBytes: config.maxBodyBytes, viaDashboard: false, onCall: () => counters.rest++ });
+  mountSubscribe(api, { auth, hub, events, maxBytes: config.wsBufferBytes, log: wsLog });
+  mount(api, routes, {
+    auth,
+    log: httpLog,
+    maxBodyBytes: config.maxBodyBytes,
+    viaDashboard: false,
+    onCall: () => counters.rest++,
+    extra: [{ method: 'GET', path: SUBSCRIBE_PATH }],
+  });
   const sockets: uWS.us_listen_socket[] = [];
   const apps: uWS.TemplatedApp[] = [api];
   let port: number;
@@ -140,12 +158,15 @@ export async function startServer(config: Config, opts: { log?: Logger } = {}): 
     throw e;
   }
 
+  events.start();
   let closing: Promise<void> | null = null;
   const close = (): Promise<void> =>
     (closing ??= (async () => {
       // Stop accepting, let in-flight writes commit and their replies go out, then close.
       for (const s of sockets) uWS.us_listen_socket_close(s);
+      events.stop();
       await writer.drain(SHUTDOWN_GRACE_MS);
+      hub.closeAll(1001, 'server shutting down');
       await new Promise((r) => setImmediate(r));
       for (const app of apps) (app as unknown as { close(): void }).close();
       await writer.close(SHUTDOWN_GRACE_MS);
@@ -162,6 +183,8 @@ export async function startServer(config: Config, opts: { log?: Logger } = {}): 
     dashboardUrl: config.dashboardBind && dashboardPort !== null ? `http://${hostForUrl(config.dashboardBind)}:${dashboardPort}` : null,
     writer,
     pool,
+    hub,
+    events,
     log,
     close,
   };

@@ -1,4 +1,4 @@
-import { Type } from 'typebox';
+import { Type, type Static } from 'typebox';
 import { Bytes, type MethodTable } from './envelope.js';
 
 /** Compare-and-set preconditions carried by conditional writes (SPEC §8.1). */
@@ -25,6 +25,16 @@ const SpecMeta = Type.Object({
   hash: Type.String(),
   updated_at: Type.String(),
 });
+
+/** A stored event; `data` is raw JSON text, `created_at` storage text. */
+export const Event = Type.Object({
+  id: Type.Integer(),
+  topic: Type.String(),
+  data: Type.String(),
+  source: Type.String(),
+  created_at: Type.String(),
+});
+export type Event = Static<typeof Event>;
 
 /**
  * The writer's method table: every write in the product goes through one of these,
@@ -71,6 +81,21 @@ export const WriterMethods = {
       if_match: Type.Optional(Type.String()),
     }),
     res: Type.Object({ project: Type.String(), name: Type.String() }),
+  },
+
+  'events.publish': {
+    req: Type.Object({
+      topic: Type.String({ minLength: 1 }),
+      /** Raw JSON text of the event data (`null` when absent), stored verbatim. */
+      data: Type.String({ minLength: 1 }),
+      source: Type.String(),
+    }),
+    res: Event,
+  },
+  /** Deletes up to `chunk` of the oldest events beyond the newest `keep` (called repeatedly). */
+  'events.prune': {
+    req: Type.Object({ keep: Type.Integer({ minimum: 0 }), chunk: Type.Integer({ minimum: 1 }) }),
+    res: Type.Object({ deleted: Type.Integer(), more: Type.Boolean() }),
   },
 } satisfies MethodTable;
 

@@ -1,7 +1,7 @@
 import type { TemplatedApp } from 'uWebSockets.js';
 import type { TSchema } from 'typebox';
 import { Compile } from 'typebox/compile';
-import { AppError, invalidJson, routeNotFound, unauthenticated } from '../errors.js';
+import { AppError, badRequest, invalidJson, routeNotFound, unauthenticated } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Authenticator } from './auth.js';
 import { readBody } from './body.js';
@@ -101,6 +101,8 @@ export function mount(app: TemplatedApp, routes: readonly Route[], opts: MountOp
       if (!auth.authorize(ctx)) return sendError(ctx, unauthenticated(), log);
       const allow = [...new Set(known.filter((k) => k.re.test(ctx.url)).map((k) => k.method))];
       if (allow.length === 0) return sendError(ctx, routeNotFound(), log);
+      // Only WebSocket routes reach here with an allowed method: the upgrade headers were missing.
+      if (allow.includes(ctx.method)) return sendError(ctx, badRequest('websocket upgrade required'), log);
       sendError(ctx, new AppError('METHOD_NOT_ALLOWED', 'method not allowed', { detail: { allow: allow.join(', ') } }), log);
     } catch (err) {
       sendError(ctx, err, log);

@@ -6,6 +6,7 @@ import { schemaVersion, type DB } from './db.js';
 import { Fault } from './fault.js';
 import { stateStore } from './stores/state.js';
 import { specStore } from './stores/specs.js';
+import { eventStore } from './stores/events.js';
 import { threadId } from 'node:worker_threads';
 
 /** Most envelopes executed in one transaction; the rest wait for the next turn. */
@@ -30,6 +31,7 @@ function sleepSync(ms: number): void {
 export function createDispatcher(db: DB) {
   const state = stateStore(db);
   const specs = specStore(db);
+  const events = eventStore(db);
   const handlers: Handlers = {
     'sys.ping': () => ({ threadId, schema_version: schemaVersion(db) }),
     'sys.sleep': (req) => {
@@ -41,6 +43,8 @@ export function createDispatcher(db: DB) {
     'state.rollback': state.rollback,
     'spec.put': specs.put,
     'spec.delete': specs.delete,
+    'events.publish': events.publish,
+    'events.prune': events.prune,
   };
 
   const fail = (id: number, err: Fault): ReplyEnvelope => ({ id, ok: false, err: err.toWire() });

@@ -44,4 +44,18 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    name: 'events',
+    sql: `
+      CREATE TABLE events (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,
+        topic      TEXT NOT NULL,
+        data       TEXT NOT NULL DEFAULT 'null',
+        source     TEXT NOT NULL DEFAULT '',
+        created_at TEXT NOT NULL
+      );
+      CREATE INDEX events_created_at ON events (created_at);
+    `,
+  },
 ];
