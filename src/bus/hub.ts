@@ -169,6 +169,13 @@ export class Hub {
     }
   }
 
+  /** Bytes queued across all subscribers right now (bounded by subscribers × budget). */
+  queuedBytes(): number {
+    let n = 0;
+    for (const g of this.groups.values()) for (const sub of g.subs) n += sub.queuedBytes;
+    return n;
+  }
+
   /** Closes every subscription (shutdown). */
   closeAll(code: number, reason: string): void {
     for (const g of [...this.groups.values()]) {

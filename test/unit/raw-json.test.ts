@@ -1,0 +1,21 @@
+import t from 'tap';
+import { compactJson, rawMember } from '../../src/domains/events/raw-json.js';
+
+t.test('rawMember returns the verbatim value text', async (t) => {
+  t.equal(rawMember('{"topic":"a","data":{"x": 1.0, "big": 12345678901234567890}}', 'data'), '{"x": 1.0, "big": 12345678901234567890}');
+  t.equal(rawMember('{"data": [1, {"a":"}"}] , "topic":"t"}', 'data'), '[1, {"a":"}"}]');
+  t.equal(rawMember('{"data":"str\\"ing","x":1}', 'data'), '"str\\"ing"');
+  t.equal(rawMember('{"data":null}', 'data'), 'null');
+  t.equal(rawMember('{"data":-1.5e10}', 'data'), '-1.5e10');
+  t.equal(rawMember('{"topic":"t"}', 'data'), undefined);
+  t.equal(rawMember('{"data":1,"data":2}', 'data'), '2', 'last wins, as JSON.parse');
+  t.equal(rawMember('{"\\u0064ata":true}', 'data'), 'true', 'escaped keys are decoded');
+  t.equal(rawMember('[1,2]', 'data'), undefined);
+  t.equal(rawMember(' \n{ "nested": {"data": 1}, "data" : false }', 'data'), 'false', 'only top-level members');
+});
+
+t.test('compactJson removes whitespace outside strings only', async (t) => {
+  t.equal(compactJson('{ "a" : [ 1 , 2 ],\n "b": "x y" }'), '{"a":[1,2],"b":"x y"}');
+  t.equal(compactJson('"a \\" b"'), '"a \\" b"');
+  t.equal(compactJson('1.0'), '1.0');
+});
