@@ -1,0 +1,19 @@
+import { UsageError, defineCommand } from '../lib/command.js';
+import { CONFIG_KEYS, updateSettings, type ConfigKey } from '../lib/config.js';
+
+export default defineCommand({
+  description: 'Set the server URL or token in ./settings.json',
+  details: 'Rewrites ./settings.json in the current directory (mode 0600), keeping every other key. `KOOR_SERVER` / `KOOR_TOKEN` in the environment override the file.',
+  examples: [
+    ['Point the CLI at another server', '$0 config set server http://10.0.0.5:9800'],
+    ['Store the bearer token', '$0 config set token s3cret'],
+  ],
+  positionals: [{ name: 'key' }, { name: 'value' }],
+  options: {},
+  async run({ pos, ctx }) {
+    if (!(CONFIG_KEYS as readonly string[]).includes(pos.key)) throw new UsageError(`unknown config key: ${pos.key} (valid: ${CONFIG_KEYS.join(', ')})`);
+    updateSettings(ctx.cwd, { [pos.key as ConfigKey]: pos.value });
+    process.stdout.write(`config ${pos.key} set to ${pos.value}\n`);
+    return 0;
+  },
+});

@@ -1,0 +1,16 @@
+import { call } from '../lib/api.js';
+import { defineCommand } from '../lib/command.js';
+import { query } from '../lib/http.js';
+
+export default defineCommand({
+  description: 'List instances, most recently seen first',
+  positionals: [],
+  options: {
+    name: { description: 'Exact name' },
+    workspace: { description: 'Exact workspace' },
+    stack: { description: 'Exact stack' },
+    capability: { description: 'Has this capability' },
+  },
+  run: ({ opt, ctx }) =>
+    call(ctx, 'GET', `/api/instances${query({ name: opt.name, workspace: opt.workspace, stack: opt.stack, capability: opt.capability })}`),
+});

@@ -1,0 +1,11 @@
+import { call } from '../lib/api.js';
+import { defineCommand } from '../lib/command.js';
+import { keyPath } from '../lib/http.js';
+
+export default defineCommand({
+  description: 'Print the current value of a state key (raw bytes)',
+  examples: [['Read a key (slashes allowed)', '$0 state get api/contract --pretty']],
+  positionals: [{ name: 'key' }],
+  options: {},
+  run: ({ pos, ctx }) => call(ctx, 'GET', `/api/state/${keyPath(pos.key)}`),
+});

@@ -1,0 +1,9 @@
+import { call } from '../lib/api.js';
+import { defineCommand } from '../lib/command.js';
+
+export default defineCommand({
+  description: 'List state keys with version, content type and update time',
+  positionals: [],
+  options: {},
+  run: ({ ctx }) => call(ctx, 'GET', '/api/state'),
+});

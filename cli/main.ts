@@ -1,0 +1,80 @@
+#!/usr/bin/env node
+/**
+ * koor-cli entry. Start-up is a feature (agents run it hundreds of times a session), so the common
+ * case never loads clipanion: find the command in the registry, load only its module, parse with
+ * the small SPEC §4.1 parser, run. Help, usage errors and anything that parser refuses go to
+ * clipanion, built from the same command definitions (cli/lib/clipanion.ts).
+ */
+import { parseArgs, ParseError } from './lib/args.js';
+import { CliError, UsageError, type RunContext } from './lib/command.js';
+import { loadConfig, type CliConfig } from './lib/config.js';
+import { GROUPS, loadDef, lookup } from './registry.js';
+
+function stderr(text: string): void {
+  process.stderr.write(text.endsWith('\n') ? text : text + '\n');
+}
+
+async function main(argv: string[]): Promise<number> {
+  const pretty = argv.includes('--pretty');
+  const args = argv.filter((a) => a !== '--pretty');
+  const cwd = process.cwd();
+  let config: CliConfig | undefined;
+  const ctx = (): RunContext => ({ config: (config ??= loadConfig(cwd, process.env)), pretty, cwd });
+  const clip = () => import('./lib/clipanion.js');
+
+  if (args.length === 0) {
+    stderr(await (await clip()).usageLines(ctx));
+    return 1;
+  }
+  if (args[0] === '--version') return (await clip()).runWithClipanion(['--version'], ctx);
+  if (args[0] === 'help') return (await clip()).runWithClipanion([...args.slice(1), '--help'], ctx);
+  if (args.includes('--help') || args.includes('-h')) {
+    // `koor-cli state --help`: the group's commands (clipanion has no group help of its own).
+    if (args.length === 2 && GROUPS.has(args[0]!) && lookup(args) === null) {
+      stderr(await (await clip()).usageLines(ctx, args[0]));
+      return 0;
+    }
+    return (await clip()).runWithClipanion(args, ctx);
+  }
+
+  const hit = lookup(args);
+  if (hit === null) {
+    const [first, second] = args as [string, string | undefined];
+    if (GROUPS.has(first)) {
+      stderr((second === undefined ? `missing ${first} command\n` : `unknown ${first} command: ${second}\n`) + (await (await clip()).usageLines(ctx, first)));
+    } else {
+      stderr(`unknown command: ${first}\n` + (await (await clip()).usageLines(ctx)));
+    }
+    return 1;
+  }
+  // Debug/test hook: KOOR_CLI_PARSER=clipanion runs every command line through clipanion.
+  if (process.env.KOOR_CLI_PARSER === 'clipanion') return (await clip()).runWithClipanion(args, ctx);
+
+  const def = await loadDef(hit.load);
+  let parsed;
+  try {
+    parsed = parseArgs(def, args.slice(hit.path.length));
+  } catch (e) {
+    if (e instanceof ParseError) return (await clip()).runRefused(args, hit.name, e.message, ctx);
+    throw e;
+  }
+  try {
+    return await def.run({ ...parsed, ctx: ctx() });
+  } catch (e) {
+    if (e instanceof UsageError) {
+      stderr(await (await clip()).usageErrorText(hit.name, e.message, ctx));
+      return 1;
+    }
+    throw e;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e: unknown) => {
+    stderr(`error: ${e instanceof CliError ? e.message : e instanceof Error ? e.message : String(e)}`);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,57 @@
+import type { AnyCommandDef } from './lib/command.js';
+
+/**
+ * Every command: its words → its module, loaded only when that command runs (or when clipanion
+ * needs them all for help). A new capability is one file in commands/ plus one line here.
+ */
+type Loader = () => Promise<{ default: unknown }>;
+
+export const COMMANDS: Readonly<Record<string, Loader>> = {
+  init: () => import('./commands/init.js'),
+  'config set': () => import('./commands/config-set.js'),
+  status: () => import('./commands/status.js'),
+
+  'state list': () => import('./commands/state-list.js'),
+  'state get': () => import('./commands/state-get.js'),
+  'state set': () => import('./commands/state-set.js'),
+  'state delete': () => import('./commands/state-delete.js'),
+  'state history': () => import('./commands/state-history.js'),
+  'state rollback': () => import('./commands/state-rollback.js'),
+  'state diff': () => import('./commands/state-diff.js'),
+
+  'specs list': () => import('./commands/specs-list.js'),
+  'specs get': () => import('./commands/specs-get.js'),
+  'specs set': () => import('./commands/specs-set.js'),
+  'specs delete': () => import('./commands/specs-delete.js'),
+
+  'events publish': () => import('./commands/events-publish.js'),
+  'events history': () => import('./commands/events-history.js'),
+  'events subscribe': () => import('./commands/events-subscribe.js'),
+
+  register: () => import('./commands/register.js'),
+  activate: () => import('./commands/activate.js'),
+  'instances list': () => import('./commands/instances-list.js'),
+  'instances get': () => import('./commands/instances-get.js'),
+  'instances stale': () => import('./commands/instances-stale.js'),
+};
+
+/** First words that only exist as the start of longer commands (`state`, `specs`, …). */
+export const GROUPS: ReadonlySet<string> = new Set(
+  Object.keys(COMMANDS)
+    .filter((k) => k.includes(' '))
+    .map((k) => k.split(' ')[0]!),
+);
+
+/** The command a command line starts with (two words before one), or null. */
+export function lookup(argv: readonly string[]): { name: string; path: string[]; load: Loader } | null {
+  if (argv.length >= 2) {
+    const two = `${argv[0]} ${argv[1]}`;
+    if (Object.hasOwn(COMMANDS, two)) return { name: two, path: [argv[0]!, argv[1]!], load: COMMANDS[two]! };
+  }
+  if (argv.length >= 1 && Object.hasOwn(COMMANDS, argv[0]!)) return { name: argv[0]!, path: [argv[0]!], load: COMMANDS[argv[0]!]! };
+  return null;
+}
+
+export async function loadDef(load: Loader): Promise<AnyCommandDef> {
+  return (await load()).default as AnyCommandDef;
+}
