@@ -11,6 +11,11 @@ import { specRoutes } from './domains/specs/routes.js';
 import { EventService } from './domains/events/service.js';
 import { eventRoutes } from './domains/events/routes.js';
 import { Hub } from './bus/hub.js';
+import { InstanceService } from './domains/instances/service.js';
+import { LivenessMonitor } from './domains/instances/liveness.js';
+import { instanceRoutes } from './domains/instances/routes.js';
+import { McpGateway } from './mcp/gateway.js';
+import { mountMcp } from './mcp/bridge.js';
 import { mountSubscribe, slowConsumerLogger, SUBSCRIBE_PATH } from './ws/subscribe.js';
 import { Authenticator } from './http/auth.js';
 import { mount, type Route } from './http/router.js';
@@ -36,6 +41,9 @@ export interface KoorServer {
   readonly pool: PoolClient;
   readonly hub: Hub;
   readonly events: EventService;
+  readonly instances: InstanceService;
+  readonly liveness: LivenessMonitor;
+  readonly mcp: McpGateway;
   readonly log: Logger;
   close(): Promise<void>;
 }
@@ -109,6 +117,15 @@ export async function startServer(config: Config, opts: { log?: Logger } = {}): 
   const wsLog = log.child({ component: 'ws' });
   const hub = new Hub({ maxEvents: config.wsBufferEvents, maxBytes: config.wsBufferBytes }, slowConsumerLogger(wsLog));
   const events = new EventService(reader, writer, hub, { retention: config.eventRetention, pruneIntervalMs: config.pruneIntervalMs, log: log.child({ component: 'events' }) });
+  const instances = new InstanceService(reader, writer, log.child({ component: 'liveness' }));
+  auth.setResolvers(instances.resolveToken, instances.resolveInstance, (id) => instances.seen(id));
+  const liveness = new LivenessMonitor(instances, (topic, data, source) => events.publish(topic, data, source), {
+    intervalMs: config.livenessIntervalMs,
+    timeoutMs: config.livenessTimeoutMs,
+    log: log.child({ component: 'liveness' }),
+  });
+
+  const mcp = new McpGateway({ instances, writer, apiBind: config.bind.text }, { idleMs: config.mcpSessionIdleMs, log: log.child({ component: 'mcp' }) });
 
   const routes: Route[] = [
     ...systemRoutes({
@@ -116,16 +133,19 @@ export async function startServer(config: Config, opts: { log?: Logger } = {}): 
       counters,
       apiBind: config.bind.text,
       dashboardBind: config.dashboardBind?.text ?? '',
-      figures: () => ({ state_keys: state.count(), last_event_id: events.lastId(), events: { ...hub.stats, queued_bytes: hub.queuedBytes() } }),
+      figures: () => ({ state_keys: state.count(), instances: instances.count(), last_event_id: events.lastId(), events: { ...hub.stats, queued_bytes: hub.queuedBytes() } }),
     }),
     ...stateRoutes(state),
     ...specRoutes(specs),
     ...eventRoutes(events),
+    ...instanceRoutes(instances, liveness),
   ];
 
   const httpLog = log.child({ component: 'http' });
   const api = uWS.App();
   mountSubscribe(api, { auth, hub, events, maxBytes: config.wsBufferBytes, log: wsLog });
+  let apiBase = '';
+  mountMcp(api, { auth, gateway: mcp, maxBodyBytes: config.maxBodyBytes, log: log.child({ component: 'mcp' }), onCall: () => counters.mcp++, baseUrl: () => apiBase });
   mount(api, routes, {
     auth,
     log: httpLog,
@@ -142,6 +162,7 @@ export async function startServer(config: Config, opts: { log?: Logger } = {}): 
     const l = await listen(api, config.bind, 'API');
     sockets.push(l.socket);
     port = l.port;
+    apiBase = `http://${hostForUrl(config.bind)}:${port}`;
     if (config.dashboardBind) {
       const dash = uWS.App();
       mount(dash, routes, { auth, log: httpLog, maxBodyBytes: config.maxBodyBytes, viaDashboard: true });
@@ -154,19 +175,23 @@ export async function startServer(config: Config, opts: { log?: Logger } = {}): 
     for (const s of sockets) uWS.us_listen_socket_close(s);
     await writer.close(0);
     await pool.close();
+    await mcp.close();
     reader.close();
     throw e;
   }
 
   events.start();
+  liveness.start();
   let closing: Promise<void> | null = null;
   const close = (): Promise<void> =>
     (closing ??= (async () => {
       // Stop accepting, let in-flight writes commit and their replies go out, then close.
       for (const s of sockets) uWS.us_listen_socket_close(s);
       events.stop();
+      liveness.stop();
       await writer.drain(SHUTDOWN_GRACE_MS);
       hub.closeAll(1001, 'server shutting down');
+      await mcp.close();
       await new Promise((r) => setImmediate(r));
       for (const app of apps) (app as unknown as { close(): void }).close();
       await writer.close(SHUTDOWN_GRACE_MS);
@@ -185,6 +210,9 @@ export async function startServer(config: Config, opts: { log?: Logger } = {}): 
     pool,
     hub,
     events,
+    instances,
+    liveness,
+    mcp,
     log,
     close,
   };

@@ -36,6 +36,21 @@ export const Event = Type.Object({
 });
 export type Event = Static<typeof Event>;
 
+/** An instance row; `capabilities` decoded, times in storage text. */
+export const Instance = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  workspace: Type.String(),
+  intent: Type.String(),
+  stack: Type.String(),
+  capabilities: Type.Array(Type.String()),
+  status: Type.String(),
+  token: Type.String(),
+  registered_at: Type.String(),
+  last_seen: Type.String(),
+});
+export type Instance = Static<typeof Instance>;
+
 /**
  * The writer's method table: every write in the product goes through one of these,
  * executed by the single SQLite writer worker inside a group-committed transaction.
@@ -96,6 +111,48 @@ export const WriterMethods = {
   'events.prune': {
     req: Type.Object({ keep: Type.Integer({ minimum: 0 }), chunk: Type.Integer({ minimum: 1 }) }),
     res: Type.Object({ deleted: Type.Integer(), more: Type.Boolean() }),
+  },
+
+  'instances.register': {
+    req: Type.Object({
+      name: Type.String({ minLength: 1 }),
+      workspace: Type.String(),
+      intent: Type.String(),
+      stack: Type.String(),
+      capabilities: Type.Array(Type.String()),
+    }),
+    /** The full row, token included (returned only at registration). */
+    res: Instance,
+  },
+  /** `op`: activate (→ active), heartbeat (stale → active), touch (last_seen only). */
+  'instances.touch': {
+    req: Type.Object({ id: Type.String(), op: Type.Union([Type.Literal('activate'), Type.Literal('heartbeat'), Type.Literal('touch')]) }),
+    res: Instance,
+  },
+  'instances.update': {
+    req: Type.Object({ id: Type.String(), capabilities: Type.Optional(Type.Array(Type.String())), intent: Type.Optional(Type.String()) }),
+    res: Instance,
+  },
+  'instances.deregister': { req: Type.Object({ id: Type.String() }), res: Type.Object({ id: Type.String() }) },
+  /** Active instances last seen before `cutoff` (storage text) become stale; returns them. */
+  'instances.mark_stale': {
+    req: Type.Object({ cutoff: Type.String() }),
+    res: Type.Object({ stale: Type.Array(Instance) }),
+  },
+
+  'rules.propose': {
+    req: Type.Object({
+      project: Type.String({ minLength: 1 }),
+      rule_id: Type.String({ minLength: 1 }),
+      pattern: Type.String({ minLength: 1 }),
+      message: Type.String(),
+      severity: Type.String(),
+      match_type: Type.String(),
+      stack: Type.String(),
+      proposed_by: Type.String(),
+      context: Type.String(),
+    }),
+    res: Type.Object({ project: Type.String(), rule_id: Type.String(), status: Type.Literal('proposed') }),
   },
 } satisfies MethodTable;
 

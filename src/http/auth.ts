@@ -16,6 +16,7 @@ export class Authenticator {
   private readonly expected: Buffer | null;
   private tokenResolver: TokenResolver | null = null;
   private instanceResolver: InstanceResolver | null = null;
+  private onIdentified: ((id: Identity) => void) | null = null;
 
   constructor(token: string) {
     this.expected = token === '' ? null : digest(`Bearer ${token}`);
@@ -25,10 +26,11 @@ export class Authenticator {
     return this.expected !== null;
   }
 
-  /** Lets the agents layer accept instance tokens and attribute requests. */
-  setResolvers(tokens: TokenResolver | null, instances: InstanceResolver | null): void {
+  /** Lets the agents layer accept instance tokens, attribute requests and see who is active. */
+  setResolvers(tokens: TokenResolver | null, instances: InstanceResolver | null, onIdentified: ((id: Identity) => void) | null = null): void {
     this.tokenResolver = tokens;
     this.instanceResolver = instances;
+    this.onIdentified = onIdentified;
   }
 
   isServerToken(authorization: string): boolean {
@@ -42,12 +44,14 @@ export class Authenticator {
       // An instance token in open mode still identifies its agent.
       const byToken = this.expected === null && auth !== '' && this.tokenResolver ? this.tokenResolver(auth) : null;
       ctx.identity = byToken ?? (ctx.headers.instance !== '' && this.instanceResolver ? this.instanceResolver(ctx.headers.instance) : null);
+      if (ctx.identity && this.onIdentified) this.onIdentified(ctx.identity);
       return true;
     }
     // Not the server token: an instance's own token is accepted besides it (SPEC §8.4).
     const id = auth !== '' && this.tokenResolver ? this.tokenResolver(auth) : null;
     if (id === null) return false;
     ctx.identity = id;
+    this.onIdentified?.(id);
     return true;
   }
 }

@@ -7,6 +7,8 @@ import type { Ctx } from './context.js';
 const STATUS_LINE: Record<number, string> = {};
 for (const [code, text] of Object.entries(STATUS_CODES)) STATUS_LINE[Number(code)] = `${code} ${text}`;
 
+export const statusLine = (status: number): string => STATUS_LINE[status] ?? String(status);
+
 export type HeaderList = ReadonlyArray<readonly [string, string]>;
 const NO_HEADERS: HeaderList = [];
 const JSON_TYPE = 'application/json';
@@ -20,7 +22,7 @@ export function send(ctx: Ctx, status: number, body: string | Uint8Array, conten
   ctx.done = true;
   const res = ctx.res;
   res.cork(() => {
-    res.writeStatus(STATUS_LINE[status] ?? String(status));
+    res.writeStatus(statusLine(status));
     if (contentType !== null) res.writeHeader('Content-Type', contentType);
     for (let i = 0; i < headers.length; i++) res.writeHeader(headers[i]![0], headers[i]![1]);
     if (status === 304) res.endWithoutBody(0, closeConnection);

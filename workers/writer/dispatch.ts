@@ -7,6 +7,8 @@ import { Fault } from './fault.js';
 import { stateStore } from './stores/state.js';
 import { specStore } from './stores/specs.js';
 import { eventStore } from './stores/events.js';
+import { instanceStore } from './stores/instances.js';
+import { ruleStore } from './stores/rules.js';
 import { threadId } from 'node:worker_threads';
 
 /** Most envelopes executed in one transaction; the rest wait for the next turn. */
@@ -32,6 +34,8 @@ export function createDispatcher(db: DB) {
   const state = stateStore(db);
   const specs = specStore(db);
   const events = eventStore(db);
+  const instances = instanceStore(db);
+  const rules = ruleStore(db);
   const handlers: Handlers = {
     'sys.ping': () => ({ threadId, schema_version: schemaVersion(db) }),
     'sys.sleep': (req) => {
@@ -45,6 +49,12 @@ export function createDispatcher(db: DB) {
     'spec.delete': specs.delete,
     'events.publish': events.publish,
     'events.prune': events.prune,
+    'instances.register': instances.register,
+    'instances.touch': instances.touch,
+    'instances.update': instances.update,
+    'instances.deregister': instances.deregister,
+    'instances.mark_stale': instances.markStale,
+    'rules.propose': rules.propose,
   };
 
   const fail = (id: number, err: Fault): ReplyEnvelope => ({ id, ok: false, err: err.toWire() });

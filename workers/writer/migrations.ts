@@ -58,4 +58,39 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX events_created_at ON events (created_at);
     `,
   },
+  {
+    version: 3,
+    name: 'instances and validation rules',
+    sql: `
+      CREATE TABLE instances (
+        id            TEXT PRIMARY KEY NOT NULL,
+        name          TEXT NOT NULL,
+        workspace     TEXT NOT NULL DEFAULT '',
+        intent        TEXT NOT NULL DEFAULT '',
+        stack         TEXT NOT NULL DEFAULT '',
+        capabilities  TEXT NOT NULL DEFAULT '[]',
+        status        TEXT NOT NULL DEFAULT 'pending',
+        token         TEXT NOT NULL,
+        registered_at TEXT NOT NULL,
+        last_seen     TEXT NOT NULL
+      );
+      CREATE INDEX instances_status ON instances (status, last_seen);
+      CREATE TABLE validation_rules (
+        project     TEXT NOT NULL,
+        rule_id     TEXT NOT NULL,
+        severity    TEXT NOT NULL DEFAULT 'error',
+        match_type  TEXT NOT NULL DEFAULT 'regex',
+        pattern     TEXT NOT NULL,
+        message     TEXT NOT NULL DEFAULT '',
+        stack       TEXT NOT NULL DEFAULT '',
+        applies_to  TEXT NOT NULL DEFAULT '["*"]',
+        source      TEXT NOT NULL DEFAULT 'local',
+        status      TEXT NOT NULL DEFAULT 'accepted',
+        proposed_by TEXT NOT NULL DEFAULT '',
+        context     TEXT NOT NULL DEFAULT '',
+        created_at  TEXT NOT NULL,
+        PRIMARY KEY (project, rule_id)
+      );
+    `,
+  },
 ];

@@ -1,0 +1,98 @@
+import { Type } from 'typebox';
+import { badRequest } from '../../errors.js';
+import type { Ctx } from '../../http/context.js';
+import { sendJson } from '../../http/reply.js';
+import { queryParams, type Route } from '../../http/router.js';
+import type { LivenessMonitor } from './liveness.js';
+import type { InstanceService } from './service.js';
+
+export const RegisterBody = Type.Object({
+  name: Type.Optional(Type.String()),
+  workspace: Type.Optional(Type.String()),
+  intent: Type.Optional(Type.String()),
+  stack: Type.Optional(Type.String()),
+  capabilities: Type.Optional(Type.Union([Type.Array(Type.String()), Type.Null()])),
+});
+
+export const CapabilitiesBody = Type.Object({
+  capabilities: Type.Optional(Type.Union([Type.Array(Type.String()), Type.Null()])),
+});
+
+const idOf = (ctx: Ctx): string => {
+  try {
+    return decodeURIComponent(ctx.params[0]!);
+  } catch {
+    throw badRequest('invalid URL encoding in path');
+  }
+};
+
+export function instanceRoutes(svc: InstanceService, liveness: LivenessMonitor): Route[] {
+  return [
+    {
+      method: 'GET',
+      path: '/api/instances',
+      handler: (ctx) => {
+        const q = queryParams(ctx);
+        const f = (k: string) => (q.get(k) ? q.get(k)! : undefined);
+        sendJson(ctx, 200, svc.list({ name: f('name'), workspace: f('workspace'), stack: f('stack'), capability: f('capability') }));
+      },
+    },
+    { method: 'GET', path: '/api/instances/stale', handler: (ctx) => sendJson(ctx, 200, svc.stale()) },
+    { method: 'GET', path: '/api/instances/:id', handler: (ctx) => sendJson(ctx, 200, svc.get(idOf(ctx))) },
+    {
+      method: 'POST',
+      path: '/api/instances/register',
+      body: 'json',
+      schema: RegisterBody,
+      handler: async (ctx) => {
+        const b = ctx.json as { name?: string; workspace?: string; intent?: string; stack?: string; capabilities?: string[] | null };
+        if (!b.name) throw badRequest('name is required');
+        sendJson(ctx, 200, await svc.register({ name: b.name, workspace: b.workspace ?? '', intent: b.intent ?? '', stack: b.stack ?? '', capabilities: b.capabilities ?? [] }));
+      },
+    },
+    {
+      method: 'POST',
+      path: '/api/instances/:id/activate',
+      handler: async (ctx) => {
+        const i = await svc.touch(idOf(ctx), 'activate');
+        sendJson(ctx, 200, { id: i.id, status: 'active' });
+      },
+    },
+    {
+      method: 'POST',
+      path: '/api/instances/:id/heartbeat',
+      handler: async (ctx) => {
+        const i = await svc.touch(idOf(ctx), 'heartbeat');
+        sendJson(ctx, 200, { id: i.id, status: 'ok' });
+      },
+    },
+    {
+      method: 'POST',
+      path: '/api/instances/:id/capabilities',
+      body: 'json',
+      schema: CapabilitiesBody,
+      handler: async (ctx) => {
+        const caps = (ctx.json as { capabilities?: string[] | null }).capabilities ?? [];
+        const i = await svc.update(idOf(ctx), { capabilities: caps });
+        sendJson(ctx, 200, { id: i.id, capabilities: i.capabilities });
+      },
+    },
+    {
+      method: 'DELETE',
+      path: '/api/instances/:id',
+      handler: async (ctx) => {
+        const id = idOf(ctx);
+        await svc.deregister(id);
+        sendJson(ctx, 200, { deleted: id });
+      },
+    },
+    {
+      method: 'POST',
+      path: '/api/liveness/check',
+      handler: async (ctx) => {
+        const stale = await liveness.check();
+        sendJson(ctx, 200, { checked: true, newly_stale: stale, count: stale.length });
+      },
+    },
+  ];
+}

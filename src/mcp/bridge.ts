@@ -1,0 +1,106 @@
+import type { HttpResponse, TemplatedApp } from 'uWebSockets.js';
+import { unauthenticated } from '../errors.js';
+import type { Authenticator } from '../http/auth.js';
+import { readBody } from '../http/body.js';
+import { createCtx, type Ctx } from '../http/context.js';
+import { send, sendError, statusLine } from '../http/reply.js';
+import type { Logger } from '../log.js';
+import type { McpGateway } from './gateway.js';
+
+export const MCP_PATH = '/mcp';
+/** Response headers passed back from the SDK transport (uWS sets length/encoding itself). */
+const PASS_HEADERS = ['content-type', 'mcp-session-id', 'cache-control', 'www-authenticate', 'mcp-protocol-version'];
+
+/**
+ * `/mcp` on uWS: the request is turned into a web-standard Request for the SDK's
+ * WebStandardStreamableHTTPServerTransport, and its Response (JSON or an SSE stream) is written
+ * back through uWS with backpressure and abort handling.
+ */
+export function mountMcp(app: TemplatedApp, deps: { auth: Authenticator; gateway: McpGateway; maxBodyBytes: number; log: Logger; onCall: () => void; baseUrl: () => string }): void {
+  const { auth, gateway, log } = deps;
+  app.any(MCP_PATH, (res, req) => {
+    const ctx = createCtx(res, req, 0, false);
+    let cancel: (() => void) | null = null;
+    res.onAborted(() => {
+      ctx.aborted = true;
+      cancel?.();
+    });
+    try {
+      if (!auth.authorize(ctx)) return sendError(ctx, unauthenticated(), log);
+      deps.onCall();
+      const headers = new Headers();
+      req.forEach((k, v) => headers.append(k, v));
+      const method = ctx.method;
+      const principal = auth.enabled ? (ctx.identity ? `instance:${ctx.identity.instanceId}` : 'server') : 'open';
+      const url = `${deps.baseUrl()}${MCP_PATH}${ctx.query ? `?${ctx.query}` : ''}`;
+      const body = method === 'POST' ? readBody(ctx, deps.maxBodyBytes) : Promise.resolve(undefined);
+      body
+        .then((buf) => gateway.handle(new Request(url, { method, headers, body: buf as BodyInit | undefined }), ctx.identity, principal))
+        .then((response) => writeResponse(ctx, response, (fn) => (cancel = fn)))
+        .catch((err: unknown) => sendError(ctx, err, log));
+    } catch (err) {
+      sendError(ctx, err, log);
+    }
+  });
+}
+
+function responseHeaders(r: Response): Array<[string, string]> {
+  const out: Array<[string, string]> = [];
+  for (const h of PASS_HEADERS) {
+    if (h === 'content-type') continue;
+    const v = r.headers.get(h);
+    if (v !== null) out.push([h, v]);
+  }
+  return out;
+}
+
+async function writeResponse(ctx: Ctx, response: Response, onCancel: (fn: () => void) => void): Promise<void> {
+  const type = response.headers.get('content-type');
+  if (ctx.aborted) {
+    await response.body?.cancel();
+    return;
+  }
+  if (!response.body || !type?.includes('text/event-stream')) {
+    const buf = Buffer.from(await response.arrayBuffer());
+    send(ctx, response.status, buf, type, responseHeaders(response));
+    return;
+  }
+  // Server-sent events: stream each chunk as it comes, waiting when the socket is full.
+  const res: HttpResponse = ctx.res;
+  const reader = response.body.getReader();
+  let wake: (() => void) | null = null;
+  onCancel(() => {
+    void reader.cancel().catch(() => {});
+    wake?.();
+  });
+  ctx.done = true;
+  res.cork(() => {
+    res.writeStatus(statusLine(response.status));
+    res.writeHeader('Content-Type', type);
+    for (const [k, v] of responseHeaders(response)) res.writeHeader(k, v);
+    // A comment line flushes the headers now (uWS has no beginWrite in this version).
+    res.write(':\n\n');
+  });
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (ctx.aborted) return;
+    if (done) {
+      res.cork(() => res.end());
+      return;
+    }
+    let ok = true;
+    res.cork(() => {
+      ok = res.write(value);
+    });
+    if (!ok) {
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+        res.onWritable(() => {
+          resolve();
+          return true;
+        });
+      });
+      wake = null;
+    }
+  }
+}

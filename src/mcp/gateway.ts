@@ -1,0 +1,114 @@
+import { randomUUID } from 'node:crypto';
+import { Server } from '@modelcontextprotocol/sdk/server/index.js';
+import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
+import { CallToolRequestSchema, ListToolsRequestSchema } from '@modelcontextprotocol/sdk/types.js';
+import { MCP_TOOLS } from '../../schemas/http/mcp.js';
+import type { Identity } from '../http/context.js';
+import type { Logger } from '../log.js';
+import { runTool, ToolError, type ToolDeps } from './tools.js';
+
+/** Open MCP sessions beyond this are refused (each holds a transport and a server). */
+export const MAX_MCP_SESSIONS = 1000;
+
+interface Session {
+  transport: WebStandardStreamableHTTPServerTransport;
+  server: Server;
+  /** Who opened it: later requests must come from the same principal. */
+  principal: string;
+  lastActive: number;
+}
+
+/** tools/list payload, built once from the TypeBox schemas (plain JSON Schema). */
+const TOOL_LIST = MCP_TOOLS.map((t) => ({ name: t.name, description: t.description, inputSchema: JSON.parse(JSON.stringify(t.inputSchema)) as Record<string, unknown> }));
+
+const jsonRpcError = (status: number, code: number, message: string): Response =>
+  new Response(JSON.stringify({ jsonrpc: '2.0', error: { code, message }, id: null }), { status, headers: { 'content-type': 'application/json' } });
+
+/**
+ * MCP control plane over Streamable HTTP (SPEC §3): stateful sessions keyed by Mcp-Session-Id,
+ * one low-level SDK Server per session with exactly the five tools, idle sessions closed.
+ */
+export class McpGateway {
+  private readonly sessions = new Map<string, Session>();
+  private readonly sweeper: NodeJS.Timeout;
+
+  constructor(
+    private readonly deps: ToolDeps,
+    private readonly opts: { idleMs: number; log: Logger },
+  ) {
+    this.sweeper = setInterval(() => this.sweep(), Math.max(50, Math.min(opts.idleMs / 2, 60_000)));
+    this.sweeper.unref();
+  }
+
+  get sessionCount(): number {
+    return this.sessions.size;
+  }
+
+  async handle(req: Request, identity: Identity | null, principal: string): Promise<Response> {
+    const sid = req.headers.get('mcp-session-id');
+    if (sid) {
+      const s = this.sessions.get(sid);
+      if (!s || s.principal !== principal) return jsonRpcError(404, -32001, 'Session not found');
+      s.lastActive = Date.now();
+      return s.transport.handleRequest(req, { authInfo: { token: principal, clientId: identity?.instanceId ?? principal, scopes: [] } });
+    }
+    if (req.method !== 'POST') return jsonRpcError(400, -32000, 'Bad Request: Mcp-Session-Id header is required');
+    if (this.sessions.size >= MAX_MCP_SESSIONS) return jsonRpcError(503, -32000, 'too many MCP sessions');
+    const session = this.open(principal);
+    return session.transport.handleRequest(req, { authInfo: { token: principal, clientId: identity?.instanceId ?? principal, scopes: [] } });
+  }
+
+  private open(principal: string): Session {
+    const server = new Server({ name: 'koor', version: '0.1.0' }, { capabilities: { tools: {} } });
+    const session: Session = {
+      server,
+      principal,
+      lastActive: Date.now(),
+      transport: new WebStandardStreamableHTTPServerTransport({
+        sessionIdGenerator: () => randomUUID(),
+        onsessioninitialized: (id) => {
+          this.sessions.set(id, session);
+        },
+        onsessionclosed: (id) => {
+          this.sessions.delete(id);
+        },
+      }),
+    };
+    session.transport.onclose = () => {
+      const id = session.transport.sessionId;
+      if (id) this.sessions.delete(id);
+    };
+    server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: TOOL_LIST }));
+    server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
+      const args = (request.params.arguments ?? {}) as Record<string, unknown>;
+      const caller = extra.authInfo?.clientId && extra.authInfo.clientId !== principal ? this.deps.instances.resolveInstance(extra.authInfo.clientId) : null;
+      try {
+        const value = await runTool(request.params.name, args, this.deps, caller);
+        return { content: [{ type: 'text', text: JSON.stringify(value, null, 2) }] };
+      } catch (e) {
+        if (!(e instanceof ToolError)) this.opts.log.error({ err: e, tool: request.params.name }, 'tool failed');
+        return { content: [{ type: 'text', text: e instanceof ToolError ? e.message : 'internal error' }], isError: true };
+      }
+    });
+    void server.connect(session.transport);
+    return session;
+  }
+
+  private sweep(): void {
+    const cutoff = Date.now() - this.opts.idleMs;
+    for (const [id, s] of this.sessions) {
+      if (s.lastActive >= cutoff) continue;
+      this.sessions.delete(id);
+      void s.transport.close().catch(() => {});
+      void s.server.close().catch(() => {});
+      this.opts.log.debug({ session: id }, 'idle MCP session closed');
+    }
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.sweeper);
+    const all = [...this.sessions.values()];
+    this.sessions.clear();
+    await Promise.allSettled(all.flatMap((s) => [s.transport.close(), s.server.close()]));
+  }
+}
