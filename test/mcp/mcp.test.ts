@@ -1,0 +1,119 @@
+import t from 'tap';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { spawnServer, tempDir, json } from '../helpers/server.js';
+
+async function connect(url: string, headers: Record<string, string> = {}) {
+  const client = new Client({ name: 'koor-test', version: '1.0.0' });
+  const transport = new StreamableHTTPClientTransport(new URL(`${url}/mcp`), { requestInit: { headers } });
+  await client.connect(transport);
+  return { client, transport };
+}
+
+const text = (r: any): string => r.content[0].text;
+const parsed = (r: any): any => JSON.parse(text(r));
+
+t.test('MCP over Streamable HTTP from a separate process', async (t) => {
+  const srv = await spawnServer(['--data-dir', tempDir(t)]);
+  t.teardown(() => srv.child.kill('SIGKILL'));
+  const { client, transport } = await connect(srv.url);
+  t.same(client.getServerVersion(), { name: 'koor', version: '0.1.0' });
+  t.ok(client.getServerCapabilities()?.tools, 'tools capability');
+
+  const { tools } = await client.listTools();
+  t.same(tools.map((x) => x.name), ['register_instance', 'discover_instances', 'set_intent', 'get_endpoints', 'propose_rule'], 'exactly five tools');
+  const required = Object.fromEntries(tools.map((x) => [x.name, (x.inputSchema as { required?: string[] }).required ?? []]));
+  t.same(required, {
+    register_instance: ['name'],
+    discover_instances: [],
+    set_intent: ['instance_id', 'intent'],
+    get_endpoints: [],
+    propose_rule: ['project', 'rule_id', 'pattern', 'message'],
+  });
+  for (const tool of tools) {
+    t.ok(tool.description && tool.description.length < 120, `${tool.name}: concise description`);
+    for (const p of Object.values((tool.inputSchema as { properties: Record<string, { type: string }> }).properties)) t.equal(p.type, 'string');
+  }
+
+  // register_instance → visible through REST
+  const reg = await client.callTool({ name: 'register_instance', arguments: { name: 'mcp-agent', workspace: 'w', intent: 'i', stack: 'go', capabilities: 'build, test,,x' } });
+  t.notOk(reg.isError);
+  t.match(text(reg), /^\{\n {2}"instance_id": /, 'pretty-printed with 2-space indent');
+  const r = parsed(reg);
+  t.same([r.status, r.capabilities, r.name], ['pending', ['build', 'test', '', 'x'], 'mcp-agent']);
+  t.match(r.message, /Activate via CLI: koor-cli activate /);
+  const viaRest = await json(await fetch(`${srv.url}/api/instances/${r.instance_id}`));
+  t.same([viaRest.name, viaRest.workspace, viaRest.stack], ['mcp-agent', 'w', 'go']);
+
+  const noName = await client.callTool({ name: 'register_instance', arguments: { name: 42 } });
+  t.same([noName.isError, text(noName)], [true, 'name is required'], 'non-string counts as absent');
+
+  // discover_instances
+  await client.callTool({ name: 'register_instance', arguments: { name: 'other', stack: 'react' } });
+  const all = parsed(await client.callTool({ name: 'discover_instances', arguments: {} }));
+  t.equal(all.count, 2);
+  const goOnly = parsed(await client.callTool({ name: 'discover_instances', arguments: { stack: 'go', capability: 'test' } }));
+  t.same(goOnly.instances.map((i: any) => i.id), [r.instance_id]);
+  t.notOk('token' in goOnly.instances[0], 'discovery never leaks tokens');
+
+  // set_intent → visible through REST
+  const si = await client.callTool({ name: 'set_intent', arguments: { instance_id: r.instance_id, intent: 'refactor auth' } });
+  t.same(parsed(si), { instance_id: r.instance_id, intent: 'refactor auth', message: 'Intent updated successfully.' });
+  t.equal((await json(await fetch(`${srv.url}/api/instances/${r.instance_id}`))).intent, 'refactor auth');
+  const siBad = await client.callTool({ name: 'set_intent', arguments: { instance_id: 'ghost', intent: 'x' } });
+  t.same([siBad.isError, text(siBad)], [true, 'set intent failed: instance not found: ghost']);
+  t.equal(text(await client.callTool({ name: 'set_intent', arguments: { instance_id: r.instance_id } })), 'intent is required');
+
+  // get_endpoints
+  const ep = parsed(await client.callTool({ name: 'get_endpoints', arguments: {} }));
+  t.equal(ep.api_base, 'http://127.0.0.1:0', 'api_base is "http://" + the bind text, verbatim');
+  t.equal(Object.keys(ep.endpoints).length, 16);
+  t.equal(ep.endpoints.state_get, 'GET /api/state/{key}');
+  t.equal(ep.cli.install, 'npm install -g koor');
+
+  // propose_rule (stored as proposed; duplicates and bad regexes refused)
+  const pr = await client.callTool({ name: 'propose_rule', arguments: { project: 'p', rule_id: 'no-inline-style', pattern: '(?i)style\\s*=', message: 'no inline styles', proposed_by: r.instance_id } });
+  t.same(parsed(pr), { project: 'p', rule_id: 'no-inline-style', status: 'proposed', message: 'Rule proposed successfully. It will be reviewed by the user before activation.' });
+  const dup = await client.callTool({ name: 'propose_rule', arguments: { project: 'p', rule_id: 'no-inline-style', pattern: 'x', message: 'm' } });
+  t.same([dup.isError, text(dup)], [true, 'propose rule failed: rule already exists: p/no-inline-style']);
+  const badRe = await client.callTool({ name: 'propose_rule', arguments: { project: 'p', rule_id: 'bad', pattern: '(unclosed', message: 'm' } });
+  t.equal(badRe.isError, true);
+  t.match(text(badRe), /^propose rule failed: invalid regex pattern: /);
+  t.equal(text(await client.callTool({ name: 'propose_rule', arguments: { project: 'p', pattern: 'x' } })), 'rule_id is required');
+
+  // Tools neither audit nor publish; every /mcp HTTP request counts.
+  t.same(await json(await fetch(`${srv.url}/api/events/history`)), []);
+  const m = await json(await fetch(`${srv.url}/api/metrics`));
+  t.ok(m.token_tax.mcp_calls >= 16, `mcp_calls counted: ${m.token_tax.mcp_calls}`);
+  t.equal(m.token_tax.rest_calls, 3, 'the three REST checks above (metrics itself is not counted)');
+
+  await transport.terminateSession();
+  await client.close();
+});
+
+t.test('MCP with auth: a client without the header is refused', async (t) => {
+  const srv = await spawnServer(['--data-dir', tempDir(t), '--auth-token', 'sekret']);
+  t.teardown(() => srv.child.kill('SIGKILL'));
+  await t.rejects(connect(srv.url), 'no Authorization header');
+  await t.rejects(connect(srv.url, { Authorization: 'Bearer wrong' }), 'wrong token');
+  const raw = await fetch(`${srv.url}/mcp`, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' }, body: '{}' });
+  t.equal(raw.status, 401);
+  t.equal(raw.headers.get('www-authenticate'), 'Bearer');
+  await raw.arrayBuffer();
+  const { client } = await connect(srv.url, { Authorization: 'Bearer sekret' });
+  t.equal((await client.listTools()).tools.length, 5);
+  await client.close();
+});
+
+t.test('idle MCP sessions expire', async (t) => {
+  const srv = await spawnServer(['--data-dir', tempDir(t), '--mcp-session-idle', '300ms']);
+  t.teardown(() => srv.child.kill('SIGKILL'));
+  const { client } = await connect(srv.url);
+  t.equal((await client.listTools()).tools.length, 5);
+  await new Promise((r) => setTimeout(r, 1000));
+  await t.rejects(client.listTools(), 'the expired session is gone');
+  await client.close().catch(() => {});
+  const { client: fresh } = await connect(srv.url);
+  t.equal((await fresh.listTools()).tools.length, 5, 'a new session works');
+  await fresh.close();
+});
