@@ -1,0 +1,138 @@
+/**
+ * The bare-uWS baseline of bench/http.ts, run as its own process:
+ *   node dist/bench/baseline-uws.js [port]
+ *
+ * Serves the state routes the benchmark drives with the smallest comparable work per request:
+ *   GET /api/state/{key...}  value from a Map; Content-Type, ETag, X-Koor-Version like koor;
+ *                            304 with ETag only when If-None-Match matches; 404 JSON if absent
+ *   PUT /api/state/{key...}  body into the Map (memory only, NOT durable), sha256 ETag, and a
+ *                            small JSON reply with the same fields and headers as koor's
+ * Logs `{"api":"127.0.0.1:<port>"}` on stderr once listening (the line spawnNode waits for).
+ * Loopback only. Refuses to run on the slow JS fallback of uWebSockets.js.
+ */
+import { createHash } from 'node:crypto';
+import uWS from 'uWebSockets.js';
+
+interface Entry {
+  value: Buffer;
+  version: number;
+  versionText: string;
+  hash: string;
+  etag: string;
+  contentType: string;
+}
+
+const PREFIX = '/api/state/';
+const JSON_TYPE = 'application/json';
+const MAX_BODY = 10 * 1024 * 1024;
+
+if (typeof (uWS as unknown as { getParts?: unknown }).getParts !== 'function') {
+  process.stderr.write('baseline-uws: native uWebSockets.js binary not loaded; refusing the slow fallback\n');
+  process.exit(1);
+}
+
+const map = new Map<string, Entry>();
+
+function fail(res: uWS.HttpResponse, status: string, message: string, code: number): void {
+  res.cork(() => {
+    res.writeStatus(status);
+    res.writeHeader('Content-Type', JSON_TYPE);
+    res.end(`${JSON.stringify({ error: message, code })}\n`);
+  });
+}
+
+function keyOf(url: string): string | null {
+  try {
+    const key = decodeURIComponent(url.slice(PREFIX.length));
+    return key === '' ? null : key;
+  } catch {
+    return null;
+  }
+}
+
+const app = uWS.App();
+
+app.get('/api/state/*', (res, req) => {
+  try {
+    const key = keyOf(req.getUrl());
+    const inm = req.getHeader('if-none-match');
+    if (key === null) return fail(res, '400 Bad Request', 'bad key', 400);
+    const e = map.get(key);
+    if (!e) return fail(res, '404 Not Found', `key not found: ${key}`, 404);
+    res.cork(() => {
+      if (inm === e.etag) {
+        res.writeStatus('304 Not Modified');
+        res.writeHeader('ETag', e.etag);
+        res.endWithoutBody(0);
+        return;
+      }
+      res.writeStatus('200 OK');
+      res.writeHeader('Content-Type', e.contentType);
+      res.writeHeader('ETag', e.etag);
+      res.writeHeader('X-Koor-Version', e.versionText);
+      res.end(e.value);
+    });
+  } catch (err) {
+    fail(res, '500 Internal Server Error', String(err), 500);
+  }
+});
+
+app.put('/api/state/*', (res, req) => {
+  let aborted = false;
+  res.onAborted(() => {
+    aborted = true;
+  });
+  try {
+    const key = keyOf(req.getUrl());
+    const contentType = req.getHeader('content-type') || JSON_TYPE;
+    const chunks: Buffer[] = [];
+    let total = 0;
+    res.onData((ab, isLast) => {
+      if (aborted) return;
+      try {
+        total += ab.byteLength;
+        if (total > MAX_BODY) {
+          aborted = true;
+          return fail(res, '413 Payload Too Large', 'request body too large', 413);
+        }
+        if (ab.byteLength > 0) chunks.push(Buffer.from(ab.slice(0)));
+        if (!isLast) return;
+        if (key === null) return fail(res, '400 Bad Request', 'bad key', 400);
+        const value = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total);
+        if (value.length === 0) return fail(res, '400 Bad Request', 'empty body', 400);
+        const hash = createHash('sha256').update(value).digest('hex');
+        const version = (map.get(key)?.version ?? 0) + 1;
+        const entry: Entry = { value, version, versionText: String(version), hash, etag: `"${hash}"`, contentType };
+        map.set(key, entry);
+        const body = `${JSON.stringify({ key, version, hash, content_type: contentType, updated_at: `${new Date().toISOString().slice(0, 19)}Z` })}\n`;
+        res.cork(() => {
+          res.writeStatus('200 OK');
+          res.writeHeader('Content-Type', JSON_TYPE);
+          res.writeHeader('ETag', entry.etag);
+          res.writeHeader('X-Koor-Version', entry.versionText);
+          res.end(body);
+        });
+      } catch (err) {
+        fail(res, '500 Internal Server Error', String(err), 500);
+      }
+    });
+  } catch (err) {
+    fail(res, '500 Internal Server Error', String(err), 500);
+  }
+});
+
+app.any('/*', (res) => {
+  fail(res, '404 Not Found', 'not found', 404);
+});
+
+const port = Number(process.argv[2] ?? 0);
+app.listen('127.0.0.1', port, (socket) => {
+  if (!socket) {
+    process.stderr.write(`baseline-uws: cannot listen on 127.0.0.1:${port}\n`);
+    process.exit(1);
+  }
+  const bound = uWS.us_socket_local_port(socket as unknown as uWS.us_socket);
+  process.stderr.write(`${JSON.stringify({ msg: 'baseline-uws listening', api: `127.0.0.1:${bound}`, pid: process.pid })}\n`);
+});
+
+for (const sig of ['SIGTERM', 'SIGINT'] as const) process.on(sig, () => process.exit(0));
