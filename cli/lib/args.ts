@@ -1,7 +1,9 @@
 import type { AnyCommandDef } from './command.js';
 
 /** The fast parser refused the command line; main.ts hands it to clipanion to explain. */
-export class ParseError extends Error {}
+export class ParseError extends Error {
+  override readonly name = 'ParseError';
+}
 
 export interface Parsed {
   pos: Record<string, string | undefined>;

@@ -1,0 +1,173 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { spawn, type ChildProcess } from 'node:child_process';
+
+/** The built CLI; `npm test` builds first (run `npx tsc -p tsconfig.json` before a single file). */
+export const CLI_JS = new URL('../../dist/cli/main.js', import.meta.url).pathname;
+
+if (!fs.existsSync(CLI_JS)) throw new Error(`${CLI_JS} is missing: build first (npx tsc -p tsconfig.json)`);
+
+export interface CliResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+export interface RunOptions {
+  cwd?: string;
+  /** Added to a clean environment (KOOR_SERVER / KOOR_TOKEN from the outside never leak in). */
+  env?: Record<string, string>;
+  timeoutMs?: number;
+}
+
+function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  for (const k of Object.keys(env)) if (k.startsWith('KOOR_')) delete env[k];
+  return { ...env, ...extra };
+}
+
+/** Runs `node dist/cli/main.js …args` to completion. */
+export function runCli(args: string[], opts: RunOptions = {}): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI_JS, ...args], { cwd: opts.cwd, env: cleanEnv(opts.env), stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 20_000);
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr });
+    });
+  });
+}
+
+/** `koor-cli` bound to one server (through KOOR_SERVER) and a working directory. */
+export function cliFor(server: string, cwd: string, env: Record<string, string> = {}) {
+  return (...args: string[]) => runCli(args, { cwd, env: { KOOR_SERVER: server, ...env } });
+}
+
+export function writeSettings(dir: string, value: unknown): void {
+  fs.writeFileSync(path.join(dir, 'settings.json'), typeof value === 'string' ? value : JSON.stringify(value));
+}
+
+/** A long-running CLI (events subscribe) with line access to its output. */
+export interface LiveCli {
+  child: ChildProcess;
+  /** Complete stdout lines so far. */
+  lines(): string[];
+  stderr(): string;
+  /** Resolves when `pred` holds for the output (checked on every chunk); rejects at the timeout. */
+  until(pred: () => boolean, what: string, timeoutMs?: number): Promise<void>;
+  /** Sends a signal and resolves with the exit status. */
+  stop(signal?: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+export function startCli(args: string[], opts: RunOptions & { teardown: (fn: () => unknown) => void }): LiveCli {
+  const child = spawn(process.execPath, [CLI_JS, ...args], { cwd: opts.cwd, env: cleanEnv(opts.env), stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  const checks = new Set<() => void>();
+  const tick = () => {
+    for (const c of [...checks]) c();
+  };
+  child.stdout!.on('data', (d: Buffer) => {
+    out += d.toString();
+    tick();
+  });
+  child.stderr!.on('data', (d: Buffer) => {
+    err += d.toString();
+    tick();
+  });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('close', (code, signal) => {
+    resolve({ code, signal });
+    tick();
+  }));
+  opts.teardown(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
+  const lines = () => out.split('\n').slice(0, -1);
+  return {
+    child,
+    lines,
+    stderr: () => err,
+    until(pred, what, timeoutMs = 20_000) {
+      return new Promise((resolve, reject) => {
+        const check = () => {
+          if (pred()) {
+            checks.delete(check);
+            clearTimeout(timer);
+            resolve();
+          } else if (child.exitCode !== null || child.signalCode !== null) {
+            checks.delete(check);
+            clearTimeout(timer);
+            reject(new Error(`CLI exited before: ${what}\nstdout: ${out.slice(-2000)}\nstderr: ${err}`));
+          }
+        };
+        const timer = setTimeout(() => {
+          checks.delete(check);
+          reject(new Error(`timed out waiting for: ${what}\nstdout: ${out.slice(-2000)}\nstderr: ${err}`));
+        }, timeoutMs);
+        checks.add(check);
+        check();
+      });
+    },
+    stop(signal = 'SIGINT') {
+      child.kill(signal);
+      return exited;
+    },
+    exited,
+  };
+}
+
+/**
+ * A TCP proxy in front of a server, to cut connections the way a network or a restart does:
+ * `drop()` destroys every proxied connection (the client sees an abrupt close), `refuse` makes it
+ * hang up on new ones, and `target` can move to another backend port (a restarted server).
+ */
+export interface Proxy {
+  url: string;
+  target: number;
+  refuse: boolean;
+  drop(): void;
+}
+
+export async function startProxy(t: { teardown(fn: () => unknown): void }, target: number): Promise<Proxy> {
+  const net = await import('node:net');
+  const sockets = new Set<import('node:net').Socket>();
+  const proxy: Proxy = {
+    url: '',
+    target,
+    refuse: false,
+    drop() {
+      for (const s of sockets) s.destroy();
+      sockets.clear();
+    },
+  };
+  const server = net.createServer((client) => {
+    if (proxy.refuse) return void client.destroy();
+    const upstream = net.connect(proxy.target, '127.0.0.1');
+    sockets.add(client);
+    sockets.add(upstream);
+    const end = () => {
+      client.destroy();
+      upstream.destroy();
+      sockets.delete(client);
+      sockets.delete(upstream);
+    };
+    client.on('error', end).on('close', end);
+    upstream.on('error', end).on('close', end);
+    client.pipe(upstream);
+    upstream.pipe(client);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  proxy.url = `http://127.0.0.1:${(server.address() as import('node:net').AddressInfo).port}`;
+  t.teardown(() => {
+    proxy.drop();
+    server.close();
+  });
+  return proxy;
+}

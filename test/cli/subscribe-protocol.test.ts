@@ -1,0 +1,148 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import t from 'tap';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { tempDir } from '../helpers/server.js';
+import { startCli } from './helpers.js';
+
+/**
+ * The subscriber's protocol against a scripted server, for the cases a real server produces only by
+ * accident: duplicates across a reconnect, a 4008 close followed by an abrupt drop, a refused
+ * upgrade (polling fallback), the pruned-history header.
+ */
+
+const ev = (id: number, topic = 'api.change') => JSON.stringify({ id, topic, data: { id }, source: '', created_at: '2026-01-01T00:00:00Z' });
+
+interface Scripted {
+  url: string;
+  upgrades: Array<{ query: URLSearchParams; auth: string | undefined }>;
+  requests: string[];
+}
+
+async function scriptedServer(
+  t: { teardown(fn: () => unknown): void },
+  opts: {
+    history: (query: URLSearchParams) => string;
+    onUpgrade: (n: number, ws: WebSocket, query: URLSearchParams) => void;
+    refuse?: (n: number) => { status: number; body: string } | null;
+    upgradeHeaders?: string[];
+  },
+): Promise<Scripted> {
+  const upgrades: Scripted['upgrades'] = [];
+  const requests: string[] = [];
+  const wss = new WebSocketServer({ noServer: true });
+  if (opts.upgradeHeaders) wss.on('headers', (headers) => headers.push(...opts.upgradeHeaders!));
+  const server = http.createServer((req, res) => {
+    requests.push(req.url!);
+    const u = new URL(req.url!, 'http://x');
+    if (u.pathname === '/api/events/history') {
+      res.writeHead(200, { 'content-type': 'application/json' }).end(opts.history(u.searchParams) + '\n');
+    } else {
+      res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"not found","code":404}\n');
+    }
+  });
+  server.on('upgrade', (req, socket, head) => {
+    const u = new URL(req.url!, 'http://x');
+    const n = upgrades.length;
+    upgrades.push({ query: u.searchParams, auth: req.headers.authorization });
+    const refusal = opts.refuse?.(n) ?? null;
+    if (refusal) {
+      socket.end(`HTTP/1.1 ${refusal.status} Refused\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(refusal.body)}\r\nConnection: close\r\n\r\n${refusal.body}`);
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => opts.onUpgrade(n, ws, u.searchParams));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => {
+    for (const c of wss.clients) c.terminate();
+    server.closeAllConnections();
+    server.close();
+  });
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, upgrades, requests };
+}
+
+t.test('resume after 4008 and after an abrupt drop; duplicates skipped; auth on every upgrade', async (t) => {
+  const srv = await scriptedServer(t, {
+    history: () => `[${ev(10)}]`,
+    onUpgrade(n, ws) {
+      if (n === 0) {
+        ws.send(ev(11));
+        ws.send(ev(12));
+        ws.close(4008, 'slow consumer: last delivered id 12');
+      } else if (n === 1) {
+        ws.send(ev(12)); // overlap with what was already printed
+        ws.send(ev(13));
+        setTimeout(() => ws.terminate(), 50); // no close frame
+      } else {
+        ws.send(ev(14, 'api.other'));
+        ws.send(ev(14, 'api.other'));
+        ws.send(ev(15));
+      }
+    },
+  });
+  const sub = startCli(['events', 'subscribe', 'api.*'], { cwd: tempDir(t), env: { KOOR_SERVER: srv.url, KOOR_TOKEN: 'tok' }, teardown: t.teardown.bind(t) });
+  await sub.until(() => sub.lines().length >= 5, 'five events');
+  t.same(sub.lines(), [ev(11), ev(12), ev(13), ev(14, 'api.other'), ev(15)], 'each id once, frames printed as sent');
+  t.same(srv.upgrades.map((u) => [u.query.get('pattern'), u.query.get('since')]), [
+    ['api.*', '10'],
+    ['api.*', '12'],
+    ['api.*', '13'],
+  ], 'first since = newest id before the start, then the last printed id');
+  t.ok(srv.upgrades.every((u) => u.auth === 'Bearer tok'), 'Authorization on every upgrade');
+  t.same(srv.requests, ['/api/events/history?last=1'], 'one history call for the starting point');
+  const err = sub.stderr();
+  t.match(err, /disconnected \(code 4008: slow consumer: last delivered id 12\); reconnecting in \d+ ms \(since=12\)/);
+  t.match(err, /disconnected \(code 1006\); reconnecting in \d+ ms \(since=13\)/);
+  t.equal((await sub.stop()).code, 0);
+  t.equal(sub.lines().length, 5);
+});
+
+t.test('pruned history: X-Koor-Oldest-Event on the upgrade → a warning on stderr', async (t) => {
+  const srv = await scriptedServer(t, {
+    history: () => `[${ev(10)}]`,
+    upgradeHeaders: ['X-Koor-Oldest-Event: 15'],
+    onUpgrade: (_n, ws) => ws.send(ev(15)),
+  });
+  const sub = startCli(['events', 'subscribe'], { cwd: tempDir(t), env: { KOOR_SERVER: srv.url }, teardown: t.teardown.bind(t) });
+  await sub.until(() => sub.lines().length === 1, 'one event');
+  t.match(sub.stderr(), /warning: events 11\.\.14 were pruned before they could be delivered/);
+  t.equal((await sub.stop()).code, 0);
+});
+
+t.test('upgrade refused (404): falls back to polling history after the last id', async (t) => {
+  let polls = 0;
+  const srv = await scriptedServer(t, {
+    history(q) {
+      if (q.get('last') === '1') return `[${ev(3)}]`;
+      polls++;
+      // Newest first and overlapping on purpose: the CLI sorts and skips what it printed.
+      if (q.get('since') === '3') return `[${ev(5)},${ev(4)}]`;
+      if (q.get('since') === '5') return `[${ev(6)},${ev(5)}]`;
+      return '[]';
+    },
+    refuse: () => ({ status: 404, body: '{"error":"not found","code":404}' }),
+    onUpgrade: () => undefined,
+  });
+  const sub = startCli(['events', 'subscribe', 'build.*'], { cwd: tempDir(t), env: { KOOR_SERVER: srv.url }, teardown: t.teardown.bind(t) });
+  await sub.until(() => sub.lines().length >= 3, 'three polled events');
+  t.same(sub.lines(), [ev(4), ev(5), ev(6)]);
+  t.match(sub.stderr(), /websocket upgrade refused \(HTTP 404\); falling back to polling history every 2 seconds\.\.\./);
+  t.ok(polls >= 2);
+  t.ok(srv.requests.includes('/api/events/history?since=3&topic=build.*'), `polls carry since and the pattern: ${srv.requests.join(' ')}`);
+  t.equal(srv.upgrades.length, 1, 'no WebSocket retries once polling');
+  t.equal((await sub.stop()).code, 0);
+});
+
+t.test('a 5xx on the upgrade is retried, not a reason to poll', async (t) => {
+  const srv = await scriptedServer(t, {
+    history: () => '[]',
+    refuse: (n) => (n < 2 ? { status: 503, body: '{"error":"busy","code":503}' } : null),
+    onUpgrade: (_n, ws) => ws.send(ev(1)),
+  });
+  const sub = startCli(['events', 'subscribe'], { cwd: tempDir(t), env: { KOOR_SERVER: srv.url }, teardown: t.teardown.bind(t) });
+  await sub.until(() => sub.lines().length === 1, 'an event after two refusals');
+  t.equal(srv.upgrades.length, 3);
+  t.same(srv.upgrades.map((u) => u.query.get('since')), ['0', '0', '0'], 'an empty history starts from 0');
+  t.equal((sub.stderr().match(/upgrade failed \(HTTP 503\); reconnecting in/g) ?? []).length, 2);
+  t.equal((await sub.stop()).code, 0);
+});

@@ -1,0 +1,113 @@
+import t from 'tap';
+import { COMMANDS } from '../../cli/registry.js';
+import { startTestServer, tempDir } from '../helpers/server.js';
+import { cliFor, runCli } from './helpers.js';
+
+t.test('--help on every command: usage and details on stderr, exit 0', async (t) => {
+  const dir = tempDir(t);
+  const names = Object.keys(COMMANDS);
+  t.ok(names.length >= 22, `${names.length} commands`);
+  for (const name of names) {
+    for (const flag of ['--help', '-h']) {
+      const r = await runCli([...name.split(' '), flag], { cwd: dir });
+      t.equal(r.code, 0, `${name} ${flag}`);
+      t.equal(r.stdout, '', `${name} ${flag}: nothing on stdout`);
+      t.match(r.stderr, `$ koor-cli ${name}`, `${name} ${flag}: its usage`);
+    }
+  }
+  const detailed = await runCli(['help', 'state', 'rollback'], { cwd: dir });
+  t.equal(detailed.code, 0);
+  t.match(detailed.stderr, /Write an old version's value as a new version[\s\S]*--version <version>\s+The version to restore[\s\S]*\$ koor-cli state rollback api\/contract --version 3/);
+});
+
+t.test('top-level usage', async (t) => {
+  const dir = tempDir(t);
+  for (const args of [['--help'], ['-h'], ['help']]) {
+    const r = await runCli(args, { cwd: dir });
+    t.equal(r.code, 0, args.join(' '));
+    t.equal(r.stdout, '');
+    for (const name of Object.keys(COMMANDS)) t.match(r.stderr, `koor-cli ${name}`, `${args.join(' ')} lists ${name}`);
+  }
+  const none = await runCli([], { cwd: dir });
+  t.equal(none.code, 1, 'no arguments → usage, exit 1');
+  t.match(none.stderr, /^usage: koor-cli init /m);
+  t.match(none.stderr, /^usage: koor-cli state get <key>$/m);
+
+  const group = await runCli(['state', '--help'], { cwd: dir });
+  t.equal(group.code, 0);
+  t.equal(group.stderr.split('\n').filter((l) => l.startsWith('usage: koor-cli state ')).length, 7, 'the seven state commands');
+
+  const version = await runCli(['--version'], { cwd: dir });
+  t.same([version.code, version.stderr.trim()], [0, '0.1.0']);
+});
+
+t.test('usage errors: stderr, exit 1, nothing on stdout', async (t) => {
+  const dir = tempDir(t);
+  const cases: Array<[string[], RegExp]> = [
+    [['frobnicate'], /^unknown command: frobnicate\nusage: koor-cli init/],
+    [['state', 'frob'], /^unknown state command: frob\nusage: koor-cli state list\n/],
+    [['state'], /^missing state command\nusage: koor-cli state list\n/],
+    [['state', 'get'], /^error: missing <key>\nusage: koor-cli state get <key>\n$/],
+    [['state', 'get', 'a', 'b'], /^error: unexpected argument: b\nusage: koor-cli state get <key>\n$/],
+    [['state', 'history', 'k', '--limit'], /^error: --limit needs a value\nusage: koor-cli state history \[--limit <limit>\] <key>\n$/],
+    [['state', 'rollback', 'k'], /^error: missing --version\nusage: koor-cli state rollback --version <version> <key>\n$/],
+    [['state', 'diff', 'k', '--v1', '1'], /^error: missing --v2\nusage: koor-cli state diff --v1 <v1> --v2 <v2> <key>\n$/],
+    [['events', 'publish'], /^error: missing <topic>\n/],
+    [['register'], /^error: missing <name>\n/],
+    [['activate'], /^error: missing <id>\n/],
+  ];
+  for (const [args, re] of cases) {
+    const r = await runCli(args, { cwd: dir, env: { KOOR_SERVER: 'http://127.0.0.1:9' } });
+    t.equal(r.code, 1, args.join(' '));
+    t.equal(r.stdout, '', `${args.join(' ')}: stdout empty`);
+    t.match(r.stderr, re, args.join(' '));
+  }
+});
+
+t.test('parsing: unknown flags ignored, later repeats win, --name=value, --pretty anywhere', async (t) => {
+  const s = await startTestServer(t);
+  const dir = tempDir(t);
+  const cli = cliFor(s.url, dir);
+  for (let i = 1; i <= 3; i++) await cli('state', 'set', 'k', '--data', `{"v":${i}}`);
+  const versions = (r: { stdout: string }) => (JSON.parse(r.stdout) as { versions: Array<{ version: number }> }).versions.map((v) => v.version);
+
+  const unknown = await cli('state', 'history', 'k', '--verbose', 'yes', '--limit', '1');
+  t.same([unknown.code, versions(unknown)], [0, [3]], 'unknown flag and its value ignored');
+  t.same(versions(await cli('state', 'history', 'k', '--limit', '1', '--limit', '2')), [3, 2], 'later repeat wins');
+  t.same(versions(await cli('state', 'history', 'k', '--limit=2')), [3, 2], '--name=value');
+  t.same(versions(await cli('state', 'history', '--limit', '2', 'k')), [3, 2], 'flags before the positional');
+  const dash = await cli('state', 'set', '--', '--odd-key', '--data', '1');
+  t.equal(dash.code, 1, 'after --, everything is positional');
+  const pretty = await cli('state', '--pretty', 'get', 'k');
+  t.equal(pretty.stdout, '{\n  "v": 3\n}\n', '--pretty between the words of the command');
+});
+
+t.test('one definition, two dispatchers: clipanion gives the same results as the fast path', async (t) => {
+  const s = await startTestServer(t);
+  const dir = tempDir(t);
+  const fast = cliFor(s.url, dir);
+  const slow = cliFor(s.url, dir, { KOOR_CLI_PARSER: 'clipanion' });
+  await fast('state', 'set', 'a/b', '--data', '{"x":[1,2]}');
+  await slow('state', 'set', 'a/b', '--data', '{"x":[1,3]}');
+  const lines: string[][] = [
+    ['status'],
+    ['state', 'list'],
+    ['state', 'get', 'a/b', '--pretty'],
+    ['state', 'history', 'a/b', '--limit', '1'],
+    ['state', 'diff', 'a/b', '--v1', '1', '--v2', '2'],
+    ['state', 'get', 'missing'],
+    ['specs', 'list', 'p'],
+  ];
+  for (const args of lines) {
+    const a = await fast(...args);
+    const b = await slow(...args);
+    if (args[0] === 'status') {
+      t.same([a.code, b.code], [0, 0], 'status');
+      continue;
+    }
+    t.same([b.code, b.stdout, b.stderr], [a.code, a.stdout, a.stderr], args.join(' '));
+  }
+  const err = await slow('state', 'set', 'k');
+  t.same([err.code, err.stdout], [1, '']);
+  t.match(err.stderr, /^error: expected --file or --data, got nothing\nusage: koor-cli state set/, 'run-time usage errors read the same');
+});
