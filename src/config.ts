@@ -60,7 +60,7 @@ export class ConfigError extends Error {
   }
 }
 
-type Kind = 'bind' | 'bind-or-off' | 'string' | 'level' | 'int' | 'duration' | 'bytes';
+type Kind = 'bind' | 'bind-or-off' | 'string' | 'level' | 'int' | 'posint' | 'duration' | 'bytes';
 
 interface Setting {
   key: keyof Omit<Config, 'configFile'>;
@@ -81,13 +81,13 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'logLevel', flag: 'log-level', env: 'KOOR_LOG_LEVEL', file: 'log_level', kind: 'level', def: 'info', help: 'debug|info|warn|error' },
   { key: 'maxBodyBytes', flag: 'max-body-bytes', env: 'KOOR_MAX_BODY_BYTES', file: 'max_body_bytes', kind: 'bytes', def: '10485760', help: 'request body cap in bytes (suffixes k, m)' },
   { key: 'rpcDeadlineMs', flag: 'rpc-deadline', env: 'KOOR_RPC_DEADLINE', file: 'rpc_deadline', kind: 'duration', def: '5s', help: 'deadline of one write' },
-  { key: 'rpcMaxInFlight', flag: 'rpc-max-in-flight', env: 'KOOR_RPC_MAX_IN_FLIGHT', file: 'rpc_max_in_flight', kind: 'int', def: '20000', help: 'writes in flight before 503' },
+  { key: 'rpcMaxInFlight', flag: 'rpc-max-in-flight', env: 'KOOR_RPC_MAX_IN_FLIGHT', file: 'rpc_max_in_flight', kind: 'posint', def: '20000', help: 'writes in flight before 503' },
   { key: 'cacheBytes', flag: 'cache-bytes', env: 'KOOR_CACHE_BYTES', file: 'cache_bytes', kind: 'bytes', def: '64m', help: 'state read cache budget in bytes' },
-  { key: 'poolThreads', flag: 'pool-threads', env: 'KOOR_POOL_THREADS', file: 'pool_threads', kind: 'int', def: '2', help: 'worker threads for CPU jobs' },
+  { key: 'poolThreads', flag: 'pool-threads', env: 'KOOR_POOL_THREADS', file: 'pool_threads', kind: 'posint', def: '2', help: 'worker threads for CPU jobs' },
   { key: 'poolDeadlineMs', flag: 'pool-deadline', env: 'KOOR_POOL_DEADLINE', file: 'pool_deadline', kind: 'duration', def: '2s', help: 'deadline of one CPU job' },
   { key: 'eventRetention', flag: 'event-retention', env: 'KOOR_EVENT_RETENTION', file: 'event_retention', kind: 'int', def: '1000', help: 'events kept (newest N)' },
   { key: 'pruneIntervalMs', flag: 'prune-interval', env: 'KOOR_PRUNE_INTERVAL', file: 'prune_interval', kind: 'duration', def: '60s', help: 'event pruning interval' },
-  { key: 'wsBufferEvents', flag: 'ws-buffer-events', env: 'KOOR_WS_BUFFER_EVENTS', file: 'ws_buffer_events', kind: 'int', def: '64', help: 'per-subscriber buffer, events' },
+  { key: 'wsBufferEvents', flag: 'ws-buffer-events', env: 'KOOR_WS_BUFFER_EVENTS', file: 'ws_buffer_events', kind: 'posint', def: '64', help: 'per-subscriber buffer, events' },
   { key: 'wsBufferBytes', flag: 'ws-buffer-bytes', env: 'KOOR_WS_BUFFER_BYTES', file: 'ws_buffer_bytes', kind: 'bytes', def: '1m', help: 'per-subscriber buffer, bytes' },
   { key: 'livenessIntervalMs', flag: 'liveness-interval', env: 'KOOR_LIVENESS_INTERVAL', file: 'liveness_interval', kind: 'duration', def: '60s', help: 'liveness check interval' },
   { key: 'livenessTimeoutMs', flag: 'liveness-timeout', env: 'KOOR_LIVENESS_TIMEOUT', file: 'liveness_timeout', kind: 'duration', def: '5m', help: 'an active instance unseen this long goes stale' },
@@ -158,6 +158,11 @@ function convert(s: Setting, raw: string): unknown {
     }
     case 'int':
       return parseInt0(raw, what);
+    case 'posint': {
+      const n = parseInt0(raw, what);
+      if (n < 1) throw new ConfigError(`invalid ${what} "${raw}": must be at least 1`);
+      return n;
+    }
     case 'duration': {
       const ms = parseDuration(raw, what);
       if (ms <= 0) throw new ConfigError(`invalid ${what} "${raw}": must be positive`);

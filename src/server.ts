@@ -95,20 +95,23 @@ export async function startServer(config: Config, opts: { log?: Logger } = {}): 
     maxInFlight: config.rpcMaxInFlight,
     log: log.child({ component: 'rpc' }),
   });
-  try {
-    await writer.start();
-  } catch (e) {
-    throw new ConfigError(`failed to open database ${dbPath}: ${(e as Error).message}`);
+  const pool = new PoolClient({ threads: config.poolThreads, deadlineMs: config.poolDeadlineMs, maxQueue: POOL_MAX_QUEUE, log: log.child({ component: 'pool' }) });
+  // Writer (DB open + migrations) and pool threads start in parallel; ready means both are up.
+  const [writerUp, poolUp] = await Promise.allSettled([writer.start(), pool.warmUp()]);
+  if (writerUp.status === 'rejected' || poolUp.status === 'rejected') {
+    await pool.close();
+    if (writerUp.status === 'rejected') throw new ConfigError(`failed to open database ${dbPath}: ${(writerUp.reason as Error).message}`);
+    await writer.close(0);
+    throw new ConfigError(`failed to start worker pool: ${((poolUp as PromiseRejectedResult).reason as Error).message}`);
   }
   let reader: ReadDb;
   try {
     reader = openReader(dbPath);
   } catch (e) {
     await writer.close(0);
+    await pool.close();
     throw new ConfigError(`failed to open database ${dbPath}: ${(e as Error).message}`);
   }
-  const pool = new PoolClient({ threads: config.poolThreads, deadlineMs: config.poolDeadlineMs, maxQueue: POOL_MAX_QUEUE, log: log.child({ component: 'pool' }) });
-
   const startedAt = Date.now();
   const counters = new CallCounters();
   const auth = new Authenticator(config.authToken);

@@ -12,6 +12,8 @@ export type DiffEntry = Static<typeof DiffEntry>;
 
 /** CPU jobs run on the piscina pool: pure input -> result, no DB. */
 export const PoolMethods = {
+  /** No-op used to bring every thread up before the server reports ready. */
+  ping: { req: Type.Object({}), res: Type.Object({ threadId: Type.Integer() }) },
   diff: {
     req: Type.Object({ a: Bytes, b: Bytes, v1: Type.Integer(), v2: Type.Integer() }),
     res: Type.Union([

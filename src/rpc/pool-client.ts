@@ -52,6 +52,15 @@ export class PoolClient {
     }
   }
 
+  /**
+   * Resolves once every thread has started and answered (a job's time budget should not include
+   * a worker's start-up). Bounded by `timeoutMs`.
+   */
+  async warmUp(timeoutMs = 30_000): Promise<void> {
+    const jobs = Array.from({ length: this.opts.threads }, () => this.run('ping', {}, { deadlineMs: timeoutMs }));
+    await Promise.all(jobs);
+  }
+
   get queueSize(): number {
     return this.pool.queueSize;
   }

@@ -55,6 +55,8 @@ t.test('value parsing', async (t) => {
   t.throws(() => loadConfig(['--max-body-bytes', 'lots'], {}, '/'), /invalid --max-body-bytes/);
   t.equal(loadConfig(['--max-body-bytes', '64k'], {}, '/').maxBodyBytes, 65536);
   t.throws(() => loadConfig(['--nope'], {}, '/'), { exitCode: 2 });
+  t.throws(() => loadConfig(['--pool-threads', '0'], {}, '/'), /invalid --pool-threads "0": must be at least 1/);
+  t.equal(loadConfig(['--event-retention', '0'], {}, '/').eventRetention, 0, 'retention 0 is allowed');
 });
 
 t.test('bad values: one clear line on stderr and exit 1, no stack trace', async (t) => {

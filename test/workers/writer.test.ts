@@ -3,6 +3,7 @@ import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import t from 'tap';
 import Database from 'better-sqlite3';
 import { tempDir } from '../helpers/server.js';
+import { MIGRATIONS } from '../../workers/writer/migrations.js';
 
 const WRITER = new URL('../../workers/writer/main.js', import.meta.url);
 
@@ -54,7 +55,7 @@ t.test('writer validates envelopes and requests', async (t) => {
   t.equal(ok.ok, true);
   t.equal(ok.res.version, 1, 'the expired put never ran');
   const ping = await w.call({ id: 6, method: 'sys.ping', deadline: far(), req: {} });
-  t.equal(ping.res.schema_version, 1);
+  t.equal(ping.res.schema_version, MIGRATIONS.at(-1)!.version, 'all migrations applied');
 });
 
 t.test('group commit: one batch, each write isolated in its savepoint', async (t) => {

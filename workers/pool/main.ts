@@ -1,5 +1,6 @@
 import type { ReqOf, ResOf } from '../../schemas/rpc/envelope.js';
 import type { PoolMethods } from '../../schemas/rpc/pool.js';
+import { threadId } from 'node:worker_threads';
 import { diffObjects, parseObject } from './diff.js';
 
 type M = PoolMethods;
@@ -11,6 +12,10 @@ export function diff(req: ReqOf<M, 'diff'>): ResOf<M, 'diff'> {
   const b = parseObject(req.b);
   if (!b.ok) return { ok: false, error: `version ${req.v2} is not a JSON object: ${b.reason}` };
   return { ok: true, diffs: diffObjects(a.value, b.value) };
+}
+
+export function ping(): ResOf<M, 'ping'> {
+  return { threadId };
 }
 
 /** piscina calls the default export unless a `name` run option selects another export. */
