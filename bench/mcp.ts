@@ -1,0 +1,435 @@
+/**
+ * MCP benchmark: what the control plane costs a model in tokens, and what an MCP round trip
+ * costs in time next to the equivalent REST call, against one spawned koor-server.
+ *
+ *   palette    the tools/list result (the `tools` array as compact JSON, what a client hands the
+ *              model) in o200k_base tokens (js-tiktoken), per tool, and by ablation: what the
+ *              tool descriptions, the parameter descriptions and the schemas cost
+ *   replies    each tool's typical reply text (register_instance, discover_instances with 3
+ *              instances, set_intent, get_endpoints, propose_rule) in tokens, and the same JSON
+ *              compact (what the SPEC's 2-space pretty-printing costs)
+ *   latency    N sequential calls, MCP and REST alternating (so drift hits both alike):
+ *                discover_instances   vs GET  /api/instances
+ *                set_intent           vs POST /api/instances/{id}/heartbeat   (both a durable write)
+ *                get_endpoints        vs GET  /api/state/{key}                 (cheapest round trips)
+ *              p50/p99 and the ratio, plus server CPU per call from separate blocks.
+ * The MCP side is the SDK's own Client + StreamableHTTPClientTransport; REST is fetch (the same
+ * undici the transport uses), keep-alive, in this process.
+ * Goals: palette <= 500 tokens (the seed claims ~750 for the original), each reply <= 200.
+ *
+ *   npm run bench -- mcp [--quick]
+ */
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { Tiktoken } from 'js-tiktoken/lite';
+import o200k_base from 'js-tiktoken/ranks/o200k_base';
+import { cpuWindow, fmtCores, fmtInt, fmtMs, fmtRatio, LatencyHistogram, ratio, spawnKoor, withTimeout, type BenchOptions, type BenchTable, type LatencySummary } from './lib.js';
+
+const PALETTE_GOAL = 500;
+const REPLY_GOAL = 200;
+const SEED_PALETTE_CLAIM = 750;
+const CONTAMINATED_CORES = 0.25;
+
+const enc = new Tiktoken(o200k_base);
+const tokens = (s: string): number => enc.encode(s).length;
+
+interface Tool {
+  name: string;
+  description?: string;
+  inputSchema: { type: string; properties?: Record<string, { type?: string; description?: string }>; required?: string[] };
+}
+
+interface CallResult {
+  content: Array<{ type: string; text?: string }>;
+  isError?: boolean;
+}
+
+const textOf = (r: CallResult): string => r.content.map((c) => c.text ?? '').join('');
+
+async function rest(url: string, init: RequestInit = {}): Promise<{ status: number; body: string }> {
+  const r = await fetch(url, { ...init, signal: AbortSignal.timeout(10_000) });
+  return { status: r.status, body: await r.text() };
+}
+
+/** Token cost of the palette and what each part contributes (by leaving it out). */
+function paletteCost(tools: Tool[]) {
+  const json = (ts: unknown) => JSON.stringify(ts);
+  const total = tokens(json(tools));
+  const noToolDesc = tokens(json(tools.map((t) => ({ ...t, description: '' }))));
+  const noParamDesc = tokens(
+    json(
+      tools.map((t) => ({
+        ...t,
+        inputSchema: { ...t.inputSchema, properties: Object.fromEntries(Object.entries(t.inputSchema.properties ?? {}).map(([k, v]) => [k, { type: v.type }])) },
+      })),
+    ),
+  );
+  const noSchema = tokens(json(tools.map((t) => ({ ...t, inputSchema: {} }))));
+  const perTool = tools.map((t) => {
+    const props = Object.entries(t.inputSchema.properties ?? {});
+    return {
+      name: t.name,
+      tokens: tokens(json(t)),
+      bytes: Buffer.byteLength(json(t)),
+      description_tokens: tokens(t.description ?? ''),
+      schema_tokens: tokens(json(t.inputSchema)),
+      params: props.length,
+      param_description_tokens: props.reduce((a, [, v]) => a + (v.description ? tokens(v.description) : 0), 0),
+    };
+  });
+  return {
+    total_tokens: total,
+    bytes: Buffer.byteLength(json(tools)),
+    pretty_tokens: tokens(JSON.stringify(tools, null, 2)),
+    tool_descriptions_tokens: total - noToolDesc,
+    param_descriptions_tokens: total - noParamDesc,
+    schemas_tokens: total - noSchema,
+    /** Names, empty schemas and JSON framing: what is left with no descriptions and no schemas. */
+    bare_tokens: tokens(json(tools.map((t) => ({ name: t.name, description: '', inputSchema: {} })))),
+    per_tool: perTool,
+  };
+}
+
+/** What each top-level member of a reply costs (pretty tokens with it minus without it), largest first. */
+function memberCost(value: Record<string, unknown>): Array<[string, number]> {
+  const full = tokens(JSON.stringify(value, null, 2));
+  return Object.keys(value)
+    .map((k): [string, number] => {
+      const rest = { ...value };
+      delete rest[k];
+      return [k, full - tokens(JSON.stringify(rest, null, 2))];
+    })
+    .sort((a, b) => b[1] - a[1]);
+}
+
+/** Same for a member of every element of a list (discover_instances: fields of the summaries). */
+function elementMemberCost(value: Record<string, unknown>, listKey: string): Array<[string, number]> {
+  const list = value[listKey] as Array<Record<string, unknown>>;
+  const full = tokens(JSON.stringify(value, null, 2));
+  const keys = [...new Set(list.flatMap((x) => Object.keys(x)))];
+  return keys
+    .map((k): [string, number] => {
+      const without = list.map((x) => {
+        const y = { ...x };
+        delete y[k];
+        return y;
+      });
+      return [k, full - tokens(JSON.stringify({ ...value, [listKey]: without }, null, 2))];
+    })
+    .sort((a, b) => b[1] - a[1]);
+}
+
+interface Pair {
+  id: string;
+  mcp: string;
+  rest: string;
+  callMcp: () => Promise<void>;
+  callRest: () => Promise<void>;
+}
+
+export async function run(opts: BenchOptions): Promise<Record<string, unknown>> {
+  const n = opts.quick ? 50 : 200;
+  const warm = opts.quick ? 10 : 30;
+  const cpuBlockMs = opts.quick ? 1000 : 3000;
+  const failures: string[] = [];
+  const noise: string[] = [];
+  const notes: string[] = [];
+
+  opts.log('starting koor-server');
+  const koor = await spawnKoor();
+  let client: Client | null = null;
+  let transport: StreamableHTTPClientTransport | null = null;
+  try {
+    const t0 = performance.now();
+    client = new Client({ name: 'koor-bench', version: '1.0.0' });
+    transport = new StreamableHTTPClientTransport(new URL(`${koor.url}/mcp`));
+    await withTimeout(client.connect(transport), 10_000, 'MCP initialize');
+    const connectMs = performance.now() - t0;
+    const c = client;
+    const call = async (name: string, args: Record<string, string>): Promise<CallResult> => {
+      const r = (await c.callTool({ name, arguments: args })) as CallResult;
+      if (r.isError) failures.push(`${name} → isError: ${textOf(r)}`);
+      return r;
+    };
+
+    // --- Palette
+    const { tools } = (await c.listTools()) as { tools: Tool[] };
+    const palette = paletteCost(tools);
+    if (tools.length !== 5) failures.push(`tools/list has ${tools.length} tools, want 5`);
+    opts.log(`palette: ${palette.total_tokens} tokens (${palette.bytes} bytes) for ${tools.length} tools`);
+
+    // --- Typical replies (a fresh server: these are the first instances)
+    const replies: Array<{ tool: string; args: Record<string, string>; text: string; tokens: number; compact_tokens: number; bytes: number }> = [];
+    const record = (tool: string, args: Record<string, string>, r: CallResult) => {
+      const text = textOf(r);
+      let compact = text;
+      try {
+        compact = JSON.stringify(JSON.parse(text));
+      } catch {
+        /* not JSON */
+      }
+      replies.push({ tool, args, text, tokens: tokens(text), compact_tokens: tokens(compact), bytes: Buffer.byteLength(text) });
+    };
+    const agents = [
+      { name: 'claude-frontend', workspace: 'koor', intent: 'Wire the dashboard state panel to /api/state', stack: 'react', capabilities: 'frontend,testing' },
+      { name: 'claude-backend', workspace: 'koor', intent: 'Add compare-and-set to PUT /api/state', stack: 'node', capabilities: 'backend,sqlite' },
+      { name: 'codex-docs', workspace: 'koor', intent: 'Document the MCP tools', stack: 'markdown', capabilities: 'docs' },
+    ];
+    const ids: string[] = [];
+    for (const [i, a] of agents.entries()) {
+      const r = await call('register_instance', a);
+      ids.push((JSON.parse(textOf(r)) as { instance_id: string }).instance_id);
+      if (i === 0) record('register_instance', a, r);
+    }
+    for (const id of ids) {
+      const act = await rest(`${koor.url}/api/instances/${id}/activate`, { method: 'POST' });
+      if (act.status !== 200) failures.push(`activate ${id} → ${act.status}`);
+    }
+    record('discover_instances', {}, await call('discover_instances', {}));
+    const intentArgs = { instance_id: ids[0]!, intent: 'Review the dashboard state panel PR' };
+    record('set_intent', intentArgs, await call('set_intent', intentArgs));
+    record('get_endpoints', {}, await call('get_endpoints', {}));
+    const ruleArgs = {
+      project: 'koor',
+      rule_id: 'no-inline-style',
+      pattern: 'style=\\{\\{',
+      message: 'Use CSS modules, not inline styles',
+      severity: 'warning',
+      match_type: 'regex',
+      stack: 'react',
+      proposed_by: ids[0]!,
+      context: 'Inline styles broke the dark theme in PR 42',
+    };
+    record('propose_rule', ruleArgs, await call('propose_rule', ruleArgs));
+    for (const r of replies) opts.log(`reply ${r.tool}: ${r.tokens} tokens (${r.compact_tokens} compact), ${r.bytes} bytes`);
+
+    // --- Latency: MCP vs REST
+    const stateKey = 'bench/mcp/doc';
+    const put = await rest(`${koor.url}/api/state/${stateKey}`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ owner: 'claude-frontend', task: 'dashboard' }) });
+    if (put.status !== 200) failures.push(`PUT state → ${put.status}`);
+    const expect = (what: string, r: { status: number }) => {
+      if (r.status !== 200) failures.push(`${what} → ${r.status}`);
+    };
+    let intentN = 0;
+    const pairs: Pair[] = [
+      {
+        id: 'discover',
+        mcp: 'discover_instances',
+        rest: 'GET /api/instances',
+        callMcp: async () => void (await call('discover_instances', {})),
+        callRest: async () => expect('GET /api/instances', await rest(`${koor.url}/api/instances`)),
+      },
+      {
+        id: 'write',
+        mcp: 'set_intent',
+        rest: 'POST /api/instances/{id}/heartbeat',
+        callMcp: async () => void (await call('set_intent', { instance_id: ids[1]!, intent: `step ${++intentN}` })),
+        callRest: async () => expect('heartbeat', await rest(`${koor.url}/api/instances/${ids[1]}/heartbeat`, { method: 'POST' })),
+      },
+      {
+        id: 'cheapest',
+        mcp: 'get_endpoints',
+        rest: 'GET /api/state/{key}',
+        callMcp: async () => void (await call('get_endpoints', {})),
+        callRest: async () => expect('GET state', await rest(`${koor.url}/api/state/${stateKey}`)),
+      },
+    ];
+
+    const latency: Array<{
+      id: string;
+      mcp: string;
+      rest: string;
+      mcp_ms: LatencySummary;
+      rest_ms: LatencySummary;
+      p50_ratio: number | null;
+      p99_ratio: number | null;
+      server_us_per_call: { mcp: number | null; rest: number | null };
+      client_us_per_call: { mcp: number | null; rest: number | null };
+      http_requests_per_mcp_call: number | null;
+      cpu_block_calls: { mcp: number; rest: number };
+      other_cores: number;
+    }> = [];
+    for (const p of pairs) {
+      for (let i = 0; i < warm; i++) {
+        await p.callMcp();
+        await p.callRest();
+      }
+      const hm = new LatencyHistogram();
+      const hr = new LatencyHistogram();
+      const stop = cpuWindow({ koor: koor.pid });
+      for (let i = 0; i < n; i++) {
+        let s = performance.now();
+        await p.callMcp();
+        hm.record(performance.now() - s);
+        s = performance.now();
+        await p.callRest();
+        hr.record(performance.now() - s);
+      }
+      const cpuAll = stop();
+      // CPU per call: one block each (the alternating loop above cannot split it).
+      // Time-bounded so the 10 ms CPU clock tick is small against the block's CPU time.
+      const block = async (fn: () => Promise<void>) => {
+        const m0 = (await (await fetch(`${koor.url}/api/metrics`)).json()) as { token_tax: { mcp_calls: number } };
+        const w = cpuWindow({ koor: koor.pid });
+        const end = performance.now() + cpuBlockMs;
+        let calls = 0;
+        while (performance.now() < end && calls < 100_000) {
+          await fn();
+          calls++;
+        }
+        const cpu = w();
+        const m1 = (await (await fetch(`${koor.url}/api/metrics`)).json()) as { token_tax: { mcp_calls: number } };
+        return {
+          calls,
+          server: Math.round(((cpu.procs.koor?.cpu_s ?? 0) / calls) * 1e6),
+          client: Math.round((cpu.loadgen.cpu_s / calls) * 1e6),
+          mcpHttp: Math.round(((m1.token_tax.mcp_calls - m0.token_tax.mcp_calls) / calls) * 100) / 100,
+          others: cpu.others.cores,
+        };
+      };
+      const bm = await block(p.callMcp);
+      const br = await block(p.callRest);
+      const mcp_ms = hm.summary();
+      const rest_ms = hr.summary();
+      latency.push({
+        id: p.id,
+        mcp: p.mcp,
+        rest: p.rest,
+        mcp_ms,
+        rest_ms,
+        p50_ratio: ratio(mcp_ms.p50 ?? 0, rest_ms.p50 ?? 0),
+        p99_ratio: ratio(mcp_ms.p99 ?? 0, rest_ms.p99 ?? 0),
+        server_us_per_call: { mcp: bm.server, rest: br.server },
+        client_us_per_call: { mcp: bm.client, rest: br.client },
+        http_requests_per_mcp_call: bm.mcpHttp,
+        cpu_block_calls: { mcp: bm.calls, rest: br.calls },
+        other_cores: cpuAll.others.cores,
+      });
+      if (cpuAll.others.cores > CONTAMINATED_CORES) {
+        const top = cpuAll.others.top.filter((o) => !o.kernel).slice(0, 3).map((o) => `${o.comm}[${o.pid}] ${fmtCores(o.cores)}`).join(', ');
+        noise.push(`${p.id}: other processes used ${fmtCores(cpuAll.others.cores)} cores during the latency loop (${top})`);
+      }
+      opts.log(`${p.mcp} p50 ${fmtMs(mcp_ms.p50)} ms vs ${p.rest} p50 ${fmtMs(rest_ms.p50)} ms; server CPU/call ${bm.server} vs ${br.server} us`);
+    }
+
+    // --- Findings
+    const overPalette = palette.total_tokens - PALETTE_GOAL;
+    if (overPalette > 0) {
+      const parts = [
+        ['tool descriptions', palette.tool_descriptions_tokens],
+        ['parameter descriptions', palette.param_descriptions_tokens],
+        ['schemas (incl. parameter descriptions)', palette.schemas_tokens],
+      ] as const;
+      notes.push(`palette exceeds the goal by ${overPalette} tokens; ${parts.map(([k, v]) => `${k} ${v}`).join(', ')}.`);
+    }
+    for (const r of replies) {
+      if (r.tokens > REPLY_GOAL) {
+        notes.push(`${r.tool} reply is ${r.tokens} tokens, ${r.tokens - REPLY_GOAL} over the goal (${r.compact_tokens} as compact JSON; pretty-printing costs ${r.tokens - r.compact_tokens}).`);
+      }
+    }
+    const costs: Record<string, Array<[string, number]>> = {};
+    for (const r of replies) {
+      try {
+        const v = JSON.parse(r.text) as Record<string, unknown>;
+        costs[r.tool] = r.tool === 'discover_instances' ? elementMemberCost(v, 'instances') : memberCost(v);
+      } catch {
+        /* not JSON */
+      }
+      if (r.tokens > REPLY_GOAL && costs[r.tool]) {
+        notes.push(`${r.tool}: costliest members${r.tool === 'discover_instances' ? ' (summed over the 3 instances)' : ''}: ${costs[r.tool]!.slice(0, 5).map(([k, v]) => `${k} ${v}`).join(', ')} tokens.`);
+      }
+    }
+    const ep = replies.find((r) => r.tool === 'get_endpoints');
+    if (ep) {
+      const v = JSON.parse(ep.text) as { api_base: string; endpoints: Record<string, string>; message: string };
+      if (/:0$/.test(v.api_base)) {
+        notes.push(`get_endpoints api_base is "${v.api_base}" (the --bind text verbatim) while the server listens on ${koor.url}: with an ephemeral port the agent is told an unusable address.`);
+      }
+      notes.push(
+        `get_endpoints: the endpoints map costs ${tokens(JSON.stringify(v.endpoints, null, 2))} tokens pretty (${tokens(JSON.stringify(v.endpoints))} compact), the message ${tokens(v.message)}.`,
+      );
+    }
+    const disc = replies.find((r) => r.tool === 'discover_instances');
+    if (disc) {
+      const v = JSON.parse(disc.text) as { instances: unknown[] };
+      const per = v.instances.length ? Math.round((disc.tokens - tokens(JSON.stringify({ count: 0, instances: [] }, null, 2))) / v.instances.length) : 0;
+      notes.push(`discover_instances grows ~${per} tokens per instance (pretty): ${Math.floor((REPLY_GOAL - 10) / Math.max(1, per))} instance(s) fit in ${REPLY_GOAL} tokens.`);
+    }
+    notes.push(
+      `tokens: o200k_base (js-tiktoken) of the tools array as compact JSON (pretty: ${palette.pretty_tokens}); reply tokens are the text item the model reads. MCP initialize (client connect) took ${fmtMs(connectMs)} ms.`,
+    );
+    notes.push('Latency: one client in this process, sequential calls, MCP and REST alternating; server/client us/call from separate time-bounded blocks of one kind of call each (CPU of the koor process / of this process, per call).');
+
+    const goalsMet = { palette: palette.total_tokens <= PALETTE_GOAL, replies: replies.every((r) => r.tokens <= REPLY_GOAL) };
+    const tables: BenchTable[] = [
+      {
+        title: `MCP palette (tools/list → tools as compact JSON, o200k_base): ${palette.total_tokens} tokens, ${fmtInt(palette.bytes)} bytes; goal <= ${PALETTE_GOAL} (seed claims ~${SEED_PALETTE_CLAIM} for the original)`,
+        columns: ['tool', 'tokens', 'bytes', 'description tok', 'schema tok', 'params', 'param desc tok'],
+        rows: [
+          ...palette.per_tool.map((t) => [t.name, t.tokens, t.bytes, t.description_tokens, t.schema_tokens, t.params, t.param_description_tokens]),
+          ['(whole array)', palette.total_tokens, palette.bytes, `${palette.tool_descriptions_tokens} (ablation)`, `${palette.schemas_tokens} (ablation)`, palette.per_tool.reduce((a, t) => a + t.params, 0), `${palette.param_descriptions_tokens} (ablation)`],
+        ],
+      },
+      {
+        title: `Typical replies (text item, 2-space pretty JSON as sent); goal <= ${REPLY_GOAL} tokens each`,
+        columns: ['tool', 'tokens', 'compact tokens', 'bytes', 'met'],
+        rows: replies.map((r) => [r.tool + (r.tool === 'discover_instances' ? ' (3 instances)' : ''), r.tokens, r.compact_tokens, r.bytes, r.tokens <= REPLY_GOAL ? 'yes' : 'NO']),
+      },
+      {
+        title: `Latency: ${n} sequential calls each, MCP (SDK Client, Streamable HTTP) and REST (fetch) alternating, after ${warm} warm-up pairs${opts.quick ? ' (quick)' : ''}`,
+        columns: ['MCP tool', 'p50 ms', 'p99 ms', 'REST call', 'p50 ms', 'p99 ms', 'MCP/REST p50', 'p99', 'srv us/call MCP', 'REST', 'client us/call MCP', 'REST', 'other cores'],
+        rows: latency.map((l) => [
+          l.mcp,
+          fmtMs(l.mcp_ms.p50),
+          fmtMs(l.mcp_ms.p99),
+          l.rest,
+          fmtMs(l.rest_ms.p50),
+          fmtMs(l.rest_ms.p99),
+          fmtRatio(l.p50_ratio),
+          fmtRatio(l.p99_ratio),
+          l.server_us_per_call.mcp ?? '-',
+          l.server_us_per_call.rest ?? '-',
+          l.client_us_per_call.mcp ?? '-',
+          l.client_us_per_call.rest ?? '-',
+          fmtCores(l.other_cores),
+        ]),
+      },
+      {
+        title: 'Goals',
+        columns: ['goal', 'target', 'measured', 'met'],
+        rows: [
+          ['palette tokens', `<= ${PALETTE_GOAL}`, palette.total_tokens, goalsMet.palette ? 'yes' : 'NO'],
+          ['largest reply tokens', `<= ${REPLY_GOAL}`, `${Math.max(...replies.map((r) => r.tokens))} (${replies.reduce((a, r) => (r.tokens > a.tokens ? r : a)).tool})`, goalsMet.replies ? 'yes' : 'NO'],
+        ],
+      },
+    ];
+
+    return {
+      suite: 'mcp',
+      ok: failures.length === 0,
+      config: { calls: n, warmup_pairs: warm, tokenizer: 'js-tiktoken o200k_base', client: '@modelcontextprotocol/sdk Client + StreamableHTTPClientTransport' },
+      server: { pid: koor.pid, data_dir: koor.dataDir },
+      connect_ms: Math.round(connectMs * 10) / 10,
+      palette,
+      tools,
+      replies,
+      reply_member_tokens: costs,
+      latency,
+      goals: {
+        palette_tokens: { target: PALETTE_GOAL, value: palette.total_tokens, met: goalsMet.palette },
+        reply_tokens: { target: REPLY_GOAL, value: Object.fromEntries(replies.map((r) => [r.tool, r.tokens])), met: goalsMet.replies },
+      },
+      notes,
+      warnings: [...failures, ...noise],
+      failures,
+      tables,
+    };
+  } catch (e) {
+    opts.log(`koor-server output (tail):\n${koor.output().slice(-4000)}`);
+    throw e;
+  } finally {
+    await transport?.terminateSession().catch(() => {});
+    await client?.close().catch(() => {});
+    await koor.stop();
+  }
+}
