@@ -168,7 +168,8 @@ export async function startServer(config: Config, opts: { log?: Logger } = {}): 
     apiBase = `http://${hostForUrl(config.bind)}:${port}`;
     if (config.dashboardBind) {
       const dash = uWS.App();
-      mount(dash, routes, { auth, log: httpLog, maxBodyBytes: config.maxBodyBytes, viaDashboard: true });
+      mountSubscribe(dash, { auth, hub, events, maxBytes: config.wsBufferBytes, log: wsLog });
+      mount(dash, routes, { auth, log: httpLog, maxBodyBytes: config.maxBodyBytes, viaDashboard: true, extra: [{ method: 'GET', path: SUBSCRIBE_PATH }] });
       apps.push(dash);
       const d = await listen(dash, config.dashboardBind, 'dashboard');
       sockets.push(d.socket);

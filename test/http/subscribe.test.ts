@@ -30,6 +30,16 @@ t.test('subscribers get matching events only, in id order', async (t) => {
   for (const c of [api, all, exact]) c.ws.close();
 });
 
+t.test('the dashboard listener serves subscriptions too', async (t) => {
+  const { parseBind } = await import('../../src/config.js');
+  const s = await startTestServer(t, { dashboardBind: parseBind('127.0.0.1:0', 'dashboard') });
+  const sub = await subscribe(s.dashboardUrl!, '?pattern=d.*');
+  await publish(s.url, 'd.1', 1);
+  await sub.waitFor(1);
+  t.equal(sub.events[0]!.topic, 'd.1');
+  sub.ws.close();
+});
+
 t.test('upgrade: auth, bad parameters, plain GET', async (t) => {
   const s = await startTestServer(t, { authToken: 'tok' });
   await t.rejects(subscribe(s.url, '?pattern=*'), { status: 401 });
