@@ -1,6 +1,6 @@
 import { Builtins, Cli, Command, Option, type CommandClass } from 'clipanion';
-import { COMMANDS, loadDef } from '../registry.js';
-import { CliError, UsageError, type AnyCommandDef, type RunContext } from './command.js';
+import { COMMANDS, loadDef } from './registry.js';
+import { CliError, UsageError, type AnyCommandDef, type RunContext } from './core.js';
 
 /**
  * The clipanion side of the one command definition: builds a Command class from each CommandDef

@@ -3,16 +3,10 @@
  * koor-cli entry. Start-up is a feature (agents run it hundreds of times a session), so the common
  * case never loads clipanion: find the command in the registry, load only its module, parse with
  * the small SPEC §4.1 parser, run. Help, usage errors and anything that parser refuses go to
- * clipanion, built from the same command definitions (cli/lib/clipanion.ts).
+ * clipanion, built from the same command definitions (cli/clipanion.ts).
  */
-import { parseArgs, ParseError } from './lib/args.js';
-import { CliError, UsageError, type RunContext } from './lib/command.js';
-import { loadConfig, type CliConfig } from './lib/config.js';
+import { CliError, loadConfig, parseArgs, ParseError, UsageError, writeErr, type CliConfig, type RunContext } from './core.js';
 import { GROUPS, loadDef, lookup } from './registry.js';
-
-function stderr(text: string): void {
-  process.stderr.write(text.endsWith('\n') ? text : text + '\n');
-}
 
 async function main(argv: string[]): Promise<number> {
   const pretty = argv.includes('--pretty');
@@ -20,10 +14,10 @@ async function main(argv: string[]): Promise<number> {
   const cwd = process.cwd();
   let config: CliConfig | undefined;
   const ctx = (): RunContext => ({ config: (config ??= loadConfig(cwd, process.env)), pretty, cwd });
-  const clip = () => import('./lib/clipanion.js');
+  const clip = () => import('./clipanion.js');
 
   if (args.length === 0) {
-    stderr(await (await clip()).usageLines(ctx));
+    writeErr(await (await clip()).usageLines(ctx));
     return 1;
   }
   if (args[0] === '--version') return (await clip()).runWithClipanion(['--version'], ctx);
@@ -31,7 +25,7 @@ async function main(argv: string[]): Promise<number> {
   if (args.includes('--help') || args.includes('-h')) {
     // `koor-cli state --help`: the group's commands (clipanion has no group help of its own).
     if (args.length === 2 && GROUPS.has(args[0]!) && lookup(args) === null) {
-      stderr(await (await clip()).usageLines(ctx, args[0]));
+      writeErr(await (await clip()).usageLines(ctx, args[0]));
       return 0;
     }
     return (await clip()).runWithClipanion(args, ctx);
@@ -41,9 +35,9 @@ async function main(argv: string[]): Promise<number> {
   if (hit === null) {
     const [first, second] = args as [string, string | undefined];
     if (GROUPS.has(first)) {
-      stderr((second === undefined ? `missing ${first} command\n` : `unknown ${first} command: ${second}\n`) + (await (await clip()).usageLines(ctx, first)));
+      writeErr((second === undefined ? `missing ${first} command\n` : `unknown ${first} command: ${second}\n`) + (await (await clip()).usageLines(ctx, first)));
     } else {
-      stderr(`unknown command: ${first}\n` + (await (await clip()).usageLines(ctx)));
+      writeErr(`unknown command: ${first}\n` + (await (await clip()).usageLines(ctx)));
     }
     return 1;
   }
@@ -58,15 +52,19 @@ async function main(argv: string[]): Promise<number> {
     if (e instanceof ParseError) return (await clip()).runRefused(args, hit.name, e.message, ctx);
     throw e;
   }
+  let code: number;
   try {
-    return await def.run({ ...parsed, ctx: ctx() });
+    code = await def.run({ ...parsed, ctx: ctx() });
   } catch (e) {
     if (e instanceof UsageError) {
-      stderr(await (await clip()).usageErrorText(hit.name, e.message, ctx));
+      writeErr(await (await clip()).usageErrorText(hit.name, e.message, ctx));
       return 1;
     }
     throw e;
   }
+  // Commands write their output synchronously (writeOut), so nothing is pending: leave now rather
+  // than wait for the event loop to wind down closed sockets (a measurable part of a short run).
+  process.exit(code);
 }
 
 main(process.argv.slice(2)).then(
@@ -74,7 +72,7 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (e: unknown) => {
-    stderr(`error: ${e instanceof CliError ? e.message : e instanceof Error ? e.message : String(e)}`);
+    writeErr(`error: ${e instanceof CliError ? e.message : e instanceof Error ? e.message : String(e)}`);
     process.exitCode = 1;
   },
 );

@@ -1,4 +1,4 @@
-import type { AnyCommandDef } from './lib/command.js';
+import type { AnyCommandDef } from './core.js';
 
 /**
  * Every command: its words → its module, loaded only when that command runs (or when clipanion

@@ -1,8 +1,6 @@
 import WebSocket from 'ws';
 import type { IncomingMessage } from 'node:http';
-import type { CliConfig } from './config.js';
-import { authHeaders, describeError, parseServer, query, request } from './http.js';
-import { formatBody, isJsonText, reindentJson } from './output.js';
+import { authHeaders, describeError, formatBody, isJsonText, parseServer, query, reindentJson, request, type CliConfig } from './core.js';
 
 /**
  * `koor-cli events subscribe` (SPEC §4.3, §7-15, §7-17, §8.2): a WebSocket client that prints one

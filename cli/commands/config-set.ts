@@ -1,5 +1,4 @@
-import { UsageError, defineCommand } from '../lib/command.js';
-import { CONFIG_KEYS, updateSettings, type ConfigKey } from '../lib/config.js';
+import { CONFIG_KEYS, type ConfigKey, defineCommand, updateSettings, UsageError, writeOut } from '../core.js';
 
 export default defineCommand({
   description: 'Set the server URL or token in ./settings.json',
@@ -13,7 +12,7 @@ export default defineCommand({
   async run({ pos, ctx }) {
     if (!(CONFIG_KEYS as readonly string[]).includes(pos.key)) throw new UsageError(`unknown config key: ${pos.key} (valid: ${CONFIG_KEYS.join(', ')})`);
     updateSettings(ctx.cwd, { [pos.key as ConfigKey]: pos.value });
-    process.stdout.write(`config ${pos.key} set to ${pos.value}\n`);
+    writeOut(`config ${pos.key} set to ${pos.value}\n`);
     return 0;
   },
 });

@@ -1,6 +1,4 @@
-import { call } from '../lib/api.js';
-import { defineCommand } from '../lib/command.js';
-import { query } from '../lib/http.js';
+import { call, defineCommand, query } from '../core.js';
 
 export default defineCommand({
   description: 'Recent events, newest first (oldest first after --since)',

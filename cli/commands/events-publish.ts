@@ -1,5 +1,4 @@
-import { call, readFileArg } from '../lib/api.js';
-import { defineCommand, UsageError } from '../lib/command.js';
+import { call, defineCommand, readFileArg, UsageError } from '../core.js';
 
 export default defineCommand({
   description: 'Publish an event',

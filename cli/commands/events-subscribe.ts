@@ -1,4 +1,4 @@
-import { defineCommand } from '../lib/command.js';
+import { defineCommand } from '../core.js';
 
 export default defineCommand({
   description: 'Stream events as they are published, one JSON per line',
@@ -14,7 +14,7 @@ export default defineCommand({
   options: {},
   async run({ pos, ctx }) {
     // ws is loaded only here, never on the start path of other commands (nor for --help).
-    const { subscribe } = await import('../lib/subscriber.js');
+    const { subscribe } = await import('../subscriber.js');
     return subscribe({ config: ctx.config, pattern: pos.pattern ?? '*', pretty: ctx.pretty });
   },
 });

@@ -1,7 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { CliError, defineCommand } from '../lib/command.js';
-import { updateSettings, type ConfigKey } from '../lib/config.js';
+import { CliError, type ConfigKey, defineCommand, updateSettings, writeErr, writeOut } from '../core.js';
 
 /**
  * Wires the current workspace to Koor: the MCP client config of Claude Code (.mcp.json) and Cursor
@@ -132,9 +131,9 @@ export default defineCommand({
     if (opt.token !== undefined) saved.token = token;
     if (Object.keys(saved).length > 0) updateSettings(ctx.cwd, saved);
 
-    for (const p of plans) process.stdout.write(`${p.outcome} ${path.relative(ctx.cwd, p.file)}\n`);
-    if (Object.keys(saved).length > 0) process.stdout.write(`saved ${Object.keys(saved).join(' and ')} to settings.json\n`);
-    if (token !== '') process.stderr.write('note: the MCP config files contain the token; keep them out of version control\n');
+    for (const p of plans) writeOut(`${p.outcome} ${path.relative(ctx.cwd, p.file)}\n`);
+    if (Object.keys(saved).length > 0) writeOut(`saved ${Object.keys(saved).join(' and ')} to settings.json\n`);
+    if (token !== '') writeErr('note: the MCP config files contain the token; keep them out of version control');
     return 0;
   },
 });

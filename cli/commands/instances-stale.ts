@@ -1,5 +1,4 @@
-import { call } from '../lib/api.js';
-import { defineCommand } from '../lib/command.js';
+import { call, defineCommand } from '../core.js';
 
 export default defineCommand({
   description: 'List instances marked stale',

@@ -1,6 +1,4 @@
-import { call, projectName } from '../lib/api.js';
-import { defineCommand } from '../lib/command.js';
-import { seg } from '../lib/http.js';
+import { call, defineCommand, projectName, seg } from '../core.js';
 
 export default defineCommand({
   description: 'Print a spec (raw bytes)',

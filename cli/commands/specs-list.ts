@@ -1,6 +1,4 @@
-import { call } from '../lib/api.js';
-import { defineCommand } from '../lib/command.js';
-import { seg } from '../lib/http.js';
+import { call, defineCommand, seg } from '../core.js';
 
 export default defineCommand({
   description: 'List the specs of a project',

@@ -1,6 +1,4 @@
-import { BODY_OPTIONS, bodyFrom, call, projectName } from '../lib/api.js';
-import { defineCommand } from '../lib/command.js';
-import { seg } from '../lib/http.js';
+import { BODY_OPTIONS, bodyFrom, call, defineCommand, projectName, seg } from '../core.js';
 
 export default defineCommand({
   description: 'Write a spec',

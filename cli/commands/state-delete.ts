@@ -1,6 +1,4 @@
-import { call } from '../lib/api.js';
-import { defineCommand } from '../lib/command.js';
-import { keyPath } from '../lib/http.js';
+import { call, defineCommand, keyPath } from '../core.js';
 
 export default defineCommand({
   description: 'Delete a state key',

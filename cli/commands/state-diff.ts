@@ -1,6 +1,4 @@
-import { call } from '../lib/api.js';
-import { defineCommand } from '../lib/command.js';
-import { keyPath, query } from '../lib/http.js';
+import { call, defineCommand, keyPath, query } from '../core.js';
 
 export default defineCommand({
   description: 'Structural diff between two versions of a JSON state value',

@@ -1,6 +1,4 @@
-import { BODY_OPTIONS, bodyFrom, call } from '../lib/api.js';
-import { defineCommand } from '../lib/command.js';
-import { keyPath } from '../lib/http.js';
+import { BODY_OPTIONS, bodyFrom, call, defineCommand, keyPath } from '../core.js';
 
 export default defineCommand({
   description: 'Write a new version of a state key',

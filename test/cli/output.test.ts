@@ -1,9 +1,6 @@
 import t from 'tap';
-import { formatBody, reindentJson } from '../../cli/lib/output.js';
-import { splitJsonArray } from '../../cli/lib/subscriber.js';
-import { parseArgs, ParseError } from '../../cli/lib/args.js';
-import { query, keyPath } from '../../cli/lib/http.js';
-import type { AnyCommandDef } from '../../cli/lib/command.js';
+import { decodeChunked, formatBody, keyPath, parseArgs, ParseError, parseReply, query, reindentJson, type AnyCommandDef } from '../../cli/core.js';
+import { splitJsonArray } from '../../cli/subscriber.js';
 
 t.test('reindentJson: same as JSON.stringify(…, 2) where JS would not change the text', async (t) => {
   const samples = [
@@ -77,4 +74,29 @@ t.test('parseArgs (the fast path parser)', async (t) => {
   refuses(['k', '--must'], '--must needs a value');
   refuses(['a', 'b', 'c', '--must', 'm'], 'unexpected argument: c');
   refuses(['k', '--must', 'm', '--all=1'], '--all takes no value');
+});
+
+t.test('HTTP reply parsing: Content-Length, chunked, until close, incomplete, malformed', async (t) => {
+  const head = (h: string) => Buffer.from(`HTTP/1.1 200 OK\r\n${h}\r\n\r\n`);
+  const cl = Buffer.concat([head('Content-Type: application/json\r\nContent-Length: 7\r\nX-A: 1\r\nx-a: 2'), Buffer.from('{"a":1}')]);
+  const r = parseReply(cl, false)!;
+  t.same([r.status, r.headers['content-type'], r.headers['x-a'], r.body.toString()], [200, 'application/json', '1, 2', '{"a":1}']);
+  t.equal(parseReply(cl.subarray(0, cl.length - 1), false), null, 'one byte short: wait');
+  t.throws(() => parseReply(cl.subarray(0, cl.length - 1), true), /connection closed mid-reply/);
+  t.equal(parseReply(cl.subarray(0, 10), false), null, 'head incomplete: wait');
+
+  const chunked = Buffer.concat([head('Transfer-Encoding: chunked'), Buffer.from('3\r\nabc\r\n10;ext=1\r\n0123456789abcdef\r\n0\r\n\r\n')]);
+  t.equal(parseReply(chunked, false)!.body.toString(), 'abc0123456789abcdef');
+  t.equal(parseReply(chunked.subarray(0, chunked.length - 3), false), null);
+  t.equal(decodeChunked(Buffer.from('3\r\nab')), null);
+  t.throws(() => decodeChunked(Buffer.from('zz\r\n')), /malformed chunked body/);
+
+  const untilClose = Buffer.concat([head('Content-Type: text/plain'), Buffer.from('rest of stream')]);
+  t.equal(parseReply(untilClose, false), null, 'no length: wait for the close');
+  t.equal(parseReply(untilClose, true)!.body.toString(), 'rest of stream');
+
+  const notModified = Buffer.from('HTTP/1.1 304 Not Modified\r\nETag: "x"\r\nContent-Length: 10\r\n\r\n');
+  t.same([parseReply(notModified, false)!.status, parseReply(notModified, false)!.body.length], [304, 0]);
+  t.throws(() => parseReply(Buffer.from('garbage\r\n\r\n'), false), /malformed HTTP response/);
+  t.throws(() => parseReply(Buffer.alloc(0), true), /connection closed without a reply/);
 });

@@ -10,7 +10,7 @@ t.test('--help on every command: usage and details on stderr, exit 0', async (t)
   for (const name of names) {
     for (const flag of ['--help', '-h']) {
       const r = await runCli([...name.split(' '), flag], { cwd: dir });
-      t.equal(r.code, 0, `${name} ${flag}`);
+      t.equal(r.code, 0, `${name} ${flag} (signal ${r.signal}, stderr: ${r.stderr.slice(0, 300)})`);
       t.equal(r.stdout, '', `${name} ${flag}: nothing on stdout`);
       t.match(r.stderr, `$ koor-cli ${name}`, `${name} ${flag}: its usage`);
     }
