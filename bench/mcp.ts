@@ -29,6 +29,8 @@ const PALETTE_GOAL = 500;
 const REPLY_GOAL = 200;
 const SEED_PALETTE_CLAIM = 750;
 const CONTAMINATED_CORES = 0.25;
+/** MCP calls per session in a CPU block (see connect(): undici's listeners on the shared signal). */
+const MCP_SESSION_CALLS = 1200;
 
 const enc = new Tiktoken(o200k_base);
 const tokens = (s: string): number => enc.encode(s).length;
@@ -137,23 +139,37 @@ export async function run(opts: BenchOptions): Promise<Record<string, unknown>> 
 
   opts.log('starting koor-server');
   const koor = await spawnKoor();
-  let client: Client | null = null;
-  let transport: StreamableHTTPClientTransport | null = null;
-  try {
+  /**
+   * The current MCP session. Each transport's fetches share one AbortSignal that undici only
+   * releases its per-request listener from at GC (MaxListenersExceededWarning past ~1500 calls,
+   * and a growing listener list), so the latency loops and CPU blocks each get a fresh session.
+   */
+  let session: { client: Client; transport: StreamableHTTPClientTransport } | null = null;
+  const closeSession = async () => {
+    const old = session;
+    session = null;
+    await old?.transport.terminateSession().catch(() => {});
+    await old?.client.close().catch(() => {});
+  };
+  const connect = async (): Promise<number> => {
+    await closeSession();
     const t0 = performance.now();
-    client = new Client({ name: 'koor-bench', version: '1.0.0' });
-    transport = new StreamableHTTPClientTransport(new URL(`${koor.url}/mcp`));
+    const client = new Client({ name: 'koor-bench', version: '1.0.0' });
+    const transport = new StreamableHTTPClientTransport(new URL(`${koor.url}/mcp`));
     await withTimeout(client.connect(transport), 10_000, 'MCP initialize');
-    const connectMs = performance.now() - t0;
-    const c = client;
+    session = { client, transport };
+    return performance.now() - t0;
+  };
+  try {
+    const connectMs = await connect();
     const call = async (name: string, args: Record<string, string>): Promise<CallResult> => {
-      const r = (await c.callTool({ name, arguments: args })) as CallResult;
+      const r = (await session!.client.callTool({ name, arguments: args })) as CallResult;
       if (r.isError) failures.push(`${name} → isError: ${textOf(r)}`);
       return r;
     };
 
     // --- Palette
-    const { tools } = (await c.listTools()) as { tools: Tool[] };
+    const { tools } = (await session!.client.listTools()) as { tools: Tool[] };
     const palette = paletteCost(tools);
     if (tools.length !== 5) failures.push(`tools/list has ${tools.length} tools, want 5`);
     opts.log(`palette: ${palette.total_tokens} tokens (${palette.bytes} bytes) for ${tools.length} tools`);
@@ -250,6 +266,7 @@ export async function run(opts: BenchOptions): Promise<Record<string, unknown>> 
       other_cores: number;
     }> = [];
     for (const p of pairs) {
+      await connect();
       for (let i = 0; i < warm; i++) {
         await p.callMcp();
         await p.callRest();
@@ -268,12 +285,12 @@ export async function run(opts: BenchOptions): Promise<Record<string, unknown>> 
       const cpuAll = stop();
       // CPU per call: one block each (the alternating loop above cannot split it).
       // Time-bounded so the 10 ms CPU clock tick is small against the block's CPU time.
-      const block = async (fn: () => Promise<void>) => {
+      const block = async (fn: () => Promise<void>, maxCalls: number) => {
         const m0 = (await (await fetch(`${koor.url}/api/metrics`)).json()) as { token_tax: { mcp_calls: number } };
         const w = cpuWindow({ koor: koor.pid });
         const end = performance.now() + cpuBlockMs;
         let calls = 0;
-        while (performance.now() < end && calls < 100_000) {
+        while (performance.now() < end && calls < maxCalls) {
           await fn();
           calls++;
         }
@@ -287,8 +304,10 @@ export async function run(opts: BenchOptions): Promise<Record<string, unknown>> 
           others: cpu.others.cores,
         };
       };
-      const bm = await block(p.callMcp);
-      const br = await block(p.callRest);
+      await connect();
+      for (let i = 0; i < warm; i++) await p.callMcp();
+      const bm = await block(p.callMcp, MCP_SESSION_CALLS);
+      const br = await block(p.callRest, 100_000);
       const mcp_ms = hm.summary();
       const rest_ms = hr.summary();
       latency.push({
@@ -428,8 +447,7 @@ export async function run(opts: BenchOptions): Promise<Record<string, unknown>> 
     opts.log(`koor-server output (tail):\n${koor.output().slice(-4000)}`);
     throw e;
   } finally {
-    await transport?.terminateSession().catch(() => {});
-    await client?.close().catch(() => {});
+    await closeSession();
     await koor.stop();
   }
 }
