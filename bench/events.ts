@@ -731,7 +731,7 @@ export async function run(opts: BenchOptions): Promise<Record<string, unknown>> 
               fmtRatio(stallRatios.find((s) => s.scenario === r.scenario && s.target === r.target)?.ratio),
               r.server_us_per_delivery ?? '-',
               fmtRatio(stallRatios.find((s) => s.scenario === r.scenario && s.target === r.target)?.cpu_ratio),
-              f?.outcome ?? '-',
+              f ? (f.server_closed_slow > 0 && f.close_code !== 4008 && r.target === 'koor' ? `4008 sent, client saw ${f.close_code}` : f.outcome) : '-',
               f ? `${fmtInt(f.frames)} of ${fmtInt(f.published_while_attached)}` : '-',
               f?.closed_after_ms !== null && f?.closed_after_ms !== undefined ? `${fmtInt(f.closed_after_ms)} ms` : '-',
               f?.server_dropped ?? '-',
