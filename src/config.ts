@@ -21,6 +21,12 @@ export interface Config {
   dataDir: string;
   authToken: string;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
+  /**
+   * SQLite synchronous mode of the writer. `full` (default): a COMMIT is fsync'd before the reply,
+   * so an acknowledged write survives power loss. `normal`: survives a crash or kill -9 of the
+   * server, not a power cut or kernel crash; no fsync on the commit path (checkpoints still sync).
+   */
+  sync: 'full' | 'normal';
   /** Cap on every request body, bytes. */
   maxBodyBytes: number;
   /** Deadline of one writer RPC, ms. */
@@ -60,7 +66,7 @@ export class ConfigError extends Error {
   }
 }
 
-type Kind = 'bind' | 'bind-or-off' | 'string' | 'level' | 'int' | 'posint' | 'duration' | 'bytes';
+type Kind = 'bind' | 'bind-or-off' | 'string' | 'level' | 'sync' | 'int' | 'posint' | 'duration' | 'bytes';
 
 interface Setting {
   key: keyof Omit<Config, 'configFile'>;
@@ -79,6 +85,7 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'dataDir', flag: 'data-dir', env: 'KOOR_DATA_DIR', file: 'data_dir', kind: 'string', def: '.', help: 'directory of data.db' },
   { key: 'authToken', flag: 'auth-token', env: 'KOOR_AUTH_TOKEN', file: 'auth_token', kind: 'string', def: '', help: 'bearer token required on every route but /health ("" = open)' },
   { key: 'logLevel', flag: 'log-level', env: 'KOOR_LOG_LEVEL', file: 'log_level', kind: 'level', def: 'info', help: 'debug|info|warn|error' },
+  { key: 'sync', flag: 'sync', env: 'KOOR_SYNC', file: 'sync', kind: 'sync', def: 'full', help: 'full (fsync each commit: survives power loss) | normal (survives kill -9 only)' },
   { key: 'maxBodyBytes', flag: 'max-body-bytes', env: 'KOOR_MAX_BODY_BYTES', file: 'max_body_bytes', kind: 'bytes', def: '10485760', help: 'request body cap in bytes (suffixes k, m)' },
   { key: 'rpcDeadlineMs', flag: 'rpc-deadline', env: 'KOOR_RPC_DEADLINE', file: 'rpc_deadline', kind: 'duration', def: '5s', help: 'deadline of one write' },
   { key: 'rpcMaxInFlight', flag: 'rpc-max-in-flight', env: 'KOOR_RPC_MAX_IN_FLIGHT', file: 'rpc_max_in_flight', kind: 'posint', def: '20000', help: 'writes in flight before 503' },
@@ -155,6 +162,11 @@ function convert(s: Setting, raw: string): unknown {
     case 'level': {
       const l = raw.toLowerCase();
       return l === 'debug' || l === 'warn' || l === 'error' ? l : 'info';
+    }
+    case 'sync': {
+      const v = raw.toLowerCase();
+      if (v !== 'full' && v !== 'normal') throw new ConfigError(`invalid ${what} "${raw}": expected full or normal`);
+      return v;
     }
     case 'int':
       return parseInt0(raw, what);

@@ -91,6 +91,7 @@ export async function startServer(config: Config, opts: { log?: Logger } = {}): 
   const writer = new WriterClient({
     dbPath,
     logLevel: config.logLevel,
+    sync: config.sync,
     deadlineMs: config.rpcDeadlineMs,
     maxInFlight: config.rpcMaxInFlight,
     log: log.child({ component: 'rpc' }),
@@ -220,6 +221,6 @@ export async function startServer(config: Config, opts: { log?: Logger } = {}): 
     log,
     close,
   };
-  log.info({ api: `${config.bind.host}:${port}`, dashboard: dashboardPort === null ? 'off' : `${config.dashboardBind!.host}:${dashboardPort}`, dataDir: config.dataDir, auth: auth.enabled }, 'koor-server listening');
+  log.info({ api: `${config.bind.host}:${port}`, dashboard: dashboardPort === null ? 'off' : `${config.dashboardBind!.host}:${dashboardPort}`, dataDir: config.dataDir, sync: config.sync, auth: auth.enabled }, 'koor-server listening');
   return server;
 }

@@ -12,6 +12,8 @@ const RESTART_BACKOFF_MAX_MS = 2000;
 export interface WriterClientOptions {
   dbPath: string;
   logLevel: string;
+  /** SQLite synchronous mode (default full). */
+  sync?: 'full' | 'normal';
   deadlineMs: number;
   maxInFlight: number;
   log: Logger;
@@ -43,6 +45,9 @@ export class WriterClient {
   private readonly pending = new Map<number, Pending>();
   /** Envelopes accepted while the writer is (re)starting. */
   private waiting: RequestEnvelope[] = [];
+  /** Envelopes of this turn, posted as one message (one structured clone, one wake-up). */
+  private outbox: RequestEnvelope[] = [];
+  private outboxScheduled = false;
   private nextId = 1;
   private closing = false;
   private backoff = RESTART_BACKOFF_MS;
@@ -83,10 +88,26 @@ export class WriterClient {
       timer.unref();
       this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, timer, method });
       this.stats.inFlight = this.pending.size;
-      if (this.port) this.port.postMessage(env);
-      else this.waiting.push(env);
+      if (!this.port) {
+        this.waiting.push(env);
+        return;
+      }
+      this.outbox.push(env);
+      if (!this.outboxScheduled) {
+        this.outboxScheduled = true;
+        setImmediate(this.flushOutbox);
+      }
     });
   }
+
+  private readonly flushOutbox = (): void => {
+    this.outboxScheduled = false;
+    if (this.outbox.length === 0) return;
+    const batch = this.outbox;
+    this.outbox = [];
+    if (this.port) this.port.postMessage(batch);
+    else this.waiting.push(...batch);
+  };
 
   /** Posts a raw message on the writer port (tests of envelope validation). */
   postRaw(msg: unknown): void {
@@ -141,20 +162,24 @@ export class WriterClient {
   private spawn(): Promise<void> {
     const { port1, port2 } = new MessageChannel();
     const worker = new Worker(WRITER_URL, {
-      workerData: { port: port2, dbPath: this.opts.dbPath, logLevel: this.opts.logLevel },
+      workerData: { port: port2, dbPath: this.opts.dbPath, logLevel: this.opts.logLevel, sync: this.opts.sync ?? 'full' },
       transferList: [port2],
     });
     this.worker = worker;
     return new Promise<void>((resolve, reject) => {
       let ready = false;
-      port1.on('message', (msg: ReplyEnvelope | { control: string; message?: string }) => {
+      port1.on('message', (msg: ReplyEnvelope[] | ReplyEnvelope | { control: string; message?: string }) => {
+        if (Array.isArray(msg)) {
+          for (const r of msg) this.onReply(r);
+          return;
+        }
         if ('control' in msg) {
           if (msg.control === 'ready') {
             ready = true;
             this.port = port1;
-            const waiting = this.waiting;
+            const waiting = this.waiting.filter((env) => this.pending.has(env.id));
             this.waiting = [];
-            for (const env of waiting) if (this.pending.has(env.id)) port1.postMessage(env);
+            if (waiting.length > 0) port1.postMessage(waiting);
             resolve();
           } else if (msg.control === 'open-failed') {
             reject(new Error(msg.message ?? 'failed to open database'));
@@ -222,6 +247,7 @@ export class WriterClient {
       p.reject(err);
     }
     this.waiting = [];
+    this.outbox = [];
     this.stats.inFlight = 0;
   }
 

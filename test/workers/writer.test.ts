@@ -16,8 +16,10 @@ async function startWriter(t: Tap.Test, dbPath: string): Promise<{ port: Message
     port1.on('message', (m: any) => {
       if (m.control === 'ready') return resolve();
       if (m.control === 'open-failed') return reject(new Error(m.message));
-      waiters.get(m.id)?.(m);
-      waiters.delete(m.id);
+      for (const r of Array.isArray(m) ? m : [m]) {
+        waiters.get(r.id)?.(r);
+        waiters.delete(r.id);
+      }
     });
   });
   t.teardown(() => worker.terminate());
@@ -64,15 +66,17 @@ t.test('group commit: one batch, each write isolated in its savepoint', async (t
   const replies = new Map<number, any>();
   const all = new Promise<void>((resolve) => {
     w.port.on('message', (m: any) => {
-      replies.set(m.id, m);
+      for (const r of Array.isArray(m) ? m : [m]) replies.set(r.id, r);
       if (replies.size === 100) resolve();
     });
   });
-  // 100 envelopes posted in one tick land in one transaction; #50 fails its precondition.
+  // 100 envelopes posted as one batch land in one transaction; #50 fails its precondition.
+  const batch = [];
   for (let i = 1; i <= 100; i++) {
     const req = { key: `k${i}`, value: Buffer.from(String(i)), content_type: 'text/plain', updated_by: '', ...(i === 50 ? { if_match: '*' } : {}) };
-    w.port.postMessage({ id: 100 + i, method: 'state.put', deadline: far(), req });
+    batch.push({ id: 100 + i, method: 'state.put', deadline: far(), req });
   }
+  w.port.postMessage(batch);
   await all;
   t.equal([...replies.values()].filter((r) => r.ok).length, 99);
   t.same(replies.get(150).err, { status: 'FAILED_PRECONDITION', message: 'precondition failed: current version 0', detail: { version: 0 } });

@@ -58,6 +58,14 @@ export function createDispatcher(db: DB) {
   };
 
   const fail = (id: number, err: Fault): ReplyEnvelope => ({ id, ok: false, err: err.toWire() });
+  // Built once: better-sqlite3's transaction() prepares its BEGIN/COMMIT/SAVEPOINT statements.
+  const inSavepoint = db.transaction((fn: () => unknown) => fn());
+  const inBatch = db.transaction((batch: readonly unknown[], replies: ReplyEnvelope[]) => {
+    for (const raw of batch) {
+      const r = execOne(raw);
+      if (r) replies.push(r);
+    }
+  });
 
   function execOne(raw: unknown): ReplyEnvelope | null {
     if (!checkEnvelope.Check(raw)) {
@@ -76,7 +84,7 @@ export function createDispatcher(db: DB) {
     }
     try {
       // Savepoint: a failed method rolls back its own partial writes, not the batch.
-      const res = db.transaction(() => handler(env.req))();
+      const res = inSavepoint(() => handler(env.req));
       return { id: env.id, ok: true, res };
     } catch (e) {
       if (e instanceof Fault) return fail(env.id, e);
@@ -92,12 +100,7 @@ export function createDispatcher(db: DB) {
     run(batch: readonly unknown[]): { replies: ReplyEnvelope[]; commitError?: unknown } {
       const replies: ReplyEnvelope[] = [];
       try {
-        db.transaction(() => {
-          for (const raw of batch) {
-            const r = execOne(raw);
-            if (r) replies.push(r);
-          }
-        }).immediate();
+        inBatch.immediate(batch, replies);
         return { replies };
       } catch (commitError) {
         return {

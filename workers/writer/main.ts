@@ -8,17 +8,18 @@ export interface WriterData {
   port: MessagePort;
   dbPath: string;
   logLevel: string;
+  sync: 'full' | 'normal';
 }
 
 /** Control messages (not RPC): orderly shutdown. */
 export type WriterControl = { control: 'close' };
 
-const { port, dbPath, logLevel } = workerData as WriterData;
+const { port, dbPath, logLevel, sync } = workerData as WriterData;
 const log = pino({ level: logLevel, base: { pid: process.pid, component: 'writer' }, timestamp: pino.stdTimeFunctions.isoTime }, pino.destination({ fd: 2, sync: true }));
 
 function open(): ReturnType<typeof openWriterDb> | null {
   try {
-    return openWriterDb(dbPath);
+    return openWriterDb(dbPath, undefined, sync ?? 'full');
   } catch (err) {
     // Reported to the front process, which turns it into one clear startup error.
     port.postMessage({ control: 'open-failed', message: (err as Error).message });
@@ -41,8 +42,9 @@ function flush(): void {
     const batch = queue.splice(0, MAX_BATCH_ENVELOPES);
     const { replies, commitError } = dispatcher.run(batch);
     if (commitError) log.error({ err: commitError, batch: batch.length }, 'commit failed');
-    // Replies leave only after COMMIT returned: an acknowledged write is durable.
-    for (const r of replies) port.postMessage(r);
+    // Replies leave only after COMMIT returned: an acknowledged write is durable. One message
+    // per batch: one structured clone and one wake-up of the front thread.
+    if (replies.length > 0) port.postMessage(replies);
     if (!closing && queue.length > 0) {
       // Let the port deliver what arrived meanwhile, then commit the next group.
       scheduled = true;
@@ -63,7 +65,9 @@ port.on('message', (msg: unknown) => {
     if (!scheduled) flush();
     return;
   }
-  queue.push(msg);
+  // The front posts each turn's envelopes as one array; a lone envelope is accepted too.
+  if (Array.isArray(msg)) for (const m of msg) queue.push(m);
+  else queue.push(msg);
   if (!scheduled) {
     scheduled = true;
     setImmediate(flush);
