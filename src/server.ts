@@ -129,7 +129,8 @@ export async function startServer(config: Config, opts: { log?: Logger } = {}): 
     log: log.child({ component: 'liveness' }),
   });
 
-  const mcp = new McpGateway({ instances, writer, apiBind: config.bind.text }, { idleMs: config.mcpSessionIdleMs, log: log.child({ component: 'mcp' }) });
+  let apiBindText = config.bind.text;
+  const mcp = new McpGateway({ instances, writer, apiBind: () => apiBindText }, { idleMs: config.mcpSessionIdleMs, log: log.child({ component: 'mcp' }) });
 
   const routes: Route[] = [
     ...systemRoutes({
@@ -167,6 +168,8 @@ export async function startServer(config: Config, opts: { log?: Logger } = {}): 
     sockets.push(l.socket);
     port = l.port;
     apiBase = `http://${hostForUrl(config.bind)}:${port}`;
+    // An ephemeral port (":0") is useless to agents: tell them the port actually bound.
+    if (config.bind.port === 0) apiBindText = config.bind.text.replace(/:0$/, `:${port}`);
     if (config.dashboardBind) {
       const dash = uWS.App();
       mountSubscribe(dash, { auth, hub, events, maxBytes: config.wsBufferBytes, log: wsLog });

@@ -11,8 +11,8 @@ export class ToolError extends Error {}
 export interface ToolDeps {
   instances: InstanceService;
   writer: WriterClient;
-  /** API bind text, verbatim (SPEC §3: api_base = "http://" + bind). */
-  apiBind: string;
+  /** API bind text, verbatim (SPEC §3: api_base = "http://" + bind); port 0 → the bound port. */
+  apiBind: () => string;
 }
 
 /** Install hint of our distribution (SPEC §7-20). */
@@ -96,10 +96,10 @@ export async function runTool(name: string, args: Record<string, unknown>, deps:
     }
     case 'get_endpoints':
       return {
-        api_base: `http://${deps.apiBind}`,
+        api_base: `http://${deps.apiBind()}`,
         endpoints: ENDPOINTS,
         cli: { install: CLI_INSTALL, usage: 'koor-cli --help' },
-        message: 'Use REST or koor-cli for all data (0 tokens); MCP is for discovery and proposals. Activate first: koor-cli activate <instance-id>',
+        message: 'Use REST or koor-cli for all data (0 tokens); MCP only for discovery and proposals. Activate first: koor-cli activate <instance-id>',
       };
     case 'propose_rule': {
       for (const k of ['project', 'rule_id', 'pattern'] as const) if (!str(args, k)) throw new ToolError(`${k} is required`);

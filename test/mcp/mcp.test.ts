@@ -66,7 +66,7 @@ t.test('MCP over Streamable HTTP from a separate process', async (t) => {
 
   // get_endpoints
   const ep = parsed(await client.callTool({ name: 'get_endpoints', arguments: {} }));
-  t.equal(ep.api_base, 'http://127.0.0.1:0', 'api_base is "http://" + the bind text, verbatim');
+  t.equal(ep.api_base, srv.url, 'api_base is the bind text, with the bound port when it was :0');
   t.equal(Object.keys(ep.endpoints).length, 16);
   t.equal(ep.endpoints.state_get, 'GET /api/state/{key}');
   t.equal(ep.cli.install, 'npm install -g koor');
