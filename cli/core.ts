@@ -375,18 +375,20 @@ export function parseReply(buf: Buffer, ended: boolean): Reply | null {
 /** `pathAndQuery` starts with `/`. Transport failures throw `request failed: <reason>`. */
 export async function request(config: CliConfig, method: string, pathAndQuery: string, opts: RequestOptions = {}): Promise<Reply> {
   const base = parseServer(config);
-  const url = new URL(base.origin + base.pathname.replace(/\/+$/, '') + pathAndQuery);
-  const tls = url.protocol === 'https:';
-  const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
-  const port = Number(url.port) || (tls ? 443 : 80);
-  const headers: Record<string, string> = { host: url.host, 'user-agent': 'koor-cli', accept: '*/*', connection: 'close', ...authHeaders(config), ...opts.headers };
+  // The request target is concatenated, never parsed as a URL: WHATWG URL parsing would resolve
+  // `.`/`..` segments, and a state key may well be `a/../b`.
+  const target = base.pathname.replace(/\/+$/, '') + pathAndQuery;
+  const tls = base.protocol === 'https:';
+  const host = base.hostname.replace(/^\[(.*)\]$/, '$1');
+  const port = Number(base.port) || (tls ? 443 : 80);
+  const headers: Record<string, string> = { host: base.host, 'user-agent': 'koor-cli', accept: '*/*', connection: 'close', ...authHeaders(config), ...opts.headers };
   let body: Buffer | undefined;
   if (opts.body !== undefined) {
     body = typeof opts.body === 'string' ? Buffer.from(opts.body) : opts.body;
     headers['content-type'] = opts.contentType ?? 'application/json';
   }
   if (body !== undefined || method === 'POST' || method === 'PUT') headers['content-length'] = String(body?.length ?? 0);
-  let requestHead = `${method} ${url.pathname}${url.search} HTTP/1.1\r\n`;
+  let requestHead = `${method} ${target} HTTP/1.1\r\n`;
   for (const [k, v] of Object.entries(headers)) {
     if (/[\r\n]/.test(v)) throw new CliError(`invalid ${k} header value`);
     requestHead += `${k}: ${v}\r\n`;
@@ -397,21 +399,28 @@ export async function request(config: CliConfig, method: string, pathAndQuery: s
     let received = 0;
     let head: Head | null = null;
     let settled = false;
+    const fail = (e: unknown) => {
+      if (settled) return;
+      settled = true;
+      socket.destroy();
+      reject(new CliError(`request failed: ${describeError(e)}`));
+    };
+    const bytesSoFar = () => {
+      const buf = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, received);
+      chunks.length = 0;
+      chunks.push(buf);
+      return buf;
+    };
     const finish = (ended: boolean) => {
       if (settled) return;
       try {
-        const buf = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, received);
-        chunks.length = 0;
-        chunks.push(buf);
-        const reply = parseReply(buf, ended);
+        const reply = parseReply(bytesSoFar(), ended);
         if (reply === null) return;
         settled = true;
         socket.destroy();
         resolve(reply);
       } catch (e) {
-        settled = true;
-        socket.destroy();
-        reject(new CliError(`request failed: ${describeError(e)}`));
+        fail(e);
       }
     };
     socket.on('data', (d: Buffer) => {
@@ -419,7 +428,11 @@ export async function request(config: CliConfig, method: string, pathAndQuery: s
       received += d.length;
       // Parse the head once; after that only look again when the body can be complete.
       if (head === null) {
-        head = parseHead(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, received));
+        try {
+          head = parseHead(bytesSoFar());
+        } catch (e) {
+          return fail(e);
+        }
         if (head !== null) finish(false);
         return;
       }
@@ -427,11 +440,7 @@ export async function request(config: CliConfig, method: string, pathAndQuery: s
       if (Number.isFinite(cl) ? received >= head.bodyStart + cl : d.subarray(-LAST_CHUNK_TAIL.length).equals(LAST_CHUNK_TAIL)) finish(false);
     });
     socket.on('end', () => finish(true));
-    socket.on('error', (e) => {
-      if (settled) return;
-      settled = true;
-      reject(new CliError(`request failed: ${describeError(e)}`));
-    });
+    socket.on('error', fail);
     socket.on('close', () => finish(true));
     socket.write(requestHead + '\r\n');
     if (body !== undefined && body.length > 0) socket.write(body);

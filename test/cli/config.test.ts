@@ -91,3 +91,17 @@ t.test('token: Authorization header from env or file; 401 → error JSON on stdo
   const health = await runCli(['status'], { cwd: dir, env });
   t.equal(health.code, 0, '/health needs no token');
 });
+
+t.test('transport errors: one error line, exit 1, nothing on stdout', async (t) => {
+  const net = await import('node:net');
+  const replies = ['garbage\r\n\r\n', '', 'HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort'];
+  const server = net.createServer((c) => c.once('data', () => c.end(replies.shift() ?? '')));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => server.close());
+  const env = { KOOR_SERVER: `http://127.0.0.1:${(server.address() as import('node:net').AddressInfo).port}` };
+  const dir = tempDir(t);
+  for (const want of ['malformed HTTP response', 'connection closed without a reply', 'connection closed mid-reply']) {
+    const r = await runCli(['status'], { cwd: dir, env });
+    t.same([r.code, r.stdout, r.stderr], [1, '', `error: request failed: ${want}\n`]);
+  }
+});

@@ -52,13 +52,14 @@ t.test('state commands against a real server', async (t) => {
     t.equal(r.headers.get('content-type'), 'application/json', 'Content-Type: application/json by default (SPEC §4.1)');
   });
 
-  await t.test('keys with spaces, ?, #, % and slashes round-trip (path segments encoded)', async (t) => {
-    const key = 'a b/c?d#e%20f';
-    t.equal((await cli('state', 'set', key, '--data', '"x"')).code, 0);
-    const list = JSON.parse((await cli('state', 'list')).stdout) as Array<{ key: string }>;
-    t.ok(list.some((e) => e.key === key), 'stored under the exact key');
-    t.equal((await cli('state', 'get', key)).stdout, '"x"');
-    t.equal(JSON.parse((await cli('state', 'delete', key)).stdout).deleted, key);
+  await t.test('keys with spaces, ?, #, %, slashes and dot segments round-trip', async (t) => {
+    for (const key of ['a b/c?d#e%20f', 'a/../b', './x']) {
+      t.equal((await cli('state', 'set', key, '--data', '"x"')).code, 0, key);
+      const list = JSON.parse((await cli('state', 'list')).stdout) as Array<{ key: string }>;
+      t.ok(list.some((e) => e.key === key), `stored under the exact key ${key}`);
+      t.equal((await cli('state', 'get', key)).stdout, '"x"');
+      t.equal(JSON.parse((await cli('state', 'delete', key)).stdout).deleted, key);
+    }
   });
 
   await t.test('history, diff, rollback', async (t) => {
