@@ -1,16 +1,10 @@
-import { Type } from 'typebox';
+import { PublishBody } from '../../../schemas/http/events.js';
 import { badRequest } from '../../errors.js';
 import { send } from '../../http/reply.js';
 import { queryParams, type Route } from '../../http/router.js';
 import { parseIntStrict } from '../state/service.js';
 import { compactJson, rawMember } from './raw-json.js';
 import { DEFAULT_HISTORY_LAST, rfc3339ToStorage, type EventService } from './service.js';
-
-/** POST /api/events/publish body; unknown members ignored, wrong types → 400 invalid JSON body. */
-export const PublishBody = Type.Object({
-  topic: Type.Optional(Type.String()),
-  source: Type.Optional(Type.String()),
-});
 
 export function eventRoutes(svc: EventService): Route[] {
   return [

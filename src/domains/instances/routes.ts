@@ -1,22 +1,10 @@
-import { Type } from 'typebox';
+import { CapabilitiesBody, RegisterBody } from '../../../schemas/http/instances.js';
 import { badRequest } from '../../errors.js';
 import type { Ctx } from '../../http/context.js';
 import { sendJson } from '../../http/reply.js';
 import { queryParams, type Route } from '../../http/router.js';
 import type { LivenessMonitor } from './liveness.js';
 import type { InstanceService } from './service.js';
-
-export const RegisterBody = Type.Object({
-  name: Type.Optional(Type.String()),
-  workspace: Type.Optional(Type.String()),
-  intent: Type.Optional(Type.String()),
-  stack: Type.Optional(Type.String()),
-  capabilities: Type.Optional(Type.Union([Type.Array(Type.String()), Type.Null()])),
-});
-
-export const CapabilitiesBody = Type.Object({
-  capabilities: Type.Optional(Type.Union([Type.Array(Type.String()), Type.Null()])),
-});
 
 const idOf = (ctx: Ctx): string => {
   try {

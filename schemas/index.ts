@@ -1,0 +1,8 @@
+/** Named re-exports of every shared schema (no logic, no I/O). */
+export { STATUS_NAMES, StatusName, ErrorBody, WireError } from './errors.js';
+export { Bytes, RequestEnvelope, ReplyEnvelope, type MethodDef, type MethodTable, type ReqOf, type ResOf } from './rpc/envelope.js';
+export { WriterMethods, Event, Instance, type WriterMethod } from './rpc/writer.js';
+export { PoolMethods, DiffEntry } from './rpc/pool.js';
+export { PublishBody } from './http/events.js';
+export { RegisterBody, CapabilitiesBody } from './http/instances.js';
+export { MCP_TOOLS, type ToolDef, type ToolName } from './http/mcp.js';
