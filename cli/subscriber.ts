@@ -104,9 +104,7 @@ class Subscriber {
     if (this.timer) clearTimeout(this.timer);
     if (this.heartbeat) clearInterval(this.heartbeat);
     this.ws?.terminate();
-    this.done(code);
-    // Nothing should keep the process alive now; if something does, do not hang on Ctrl-C.
-    setTimeout(() => process.exit(code), 1_000).unref();
+    this.done(code); // main.ts exits as soon as the command resolves
   }
 
   /** The newest event id, so the first connection already carries `since` (null if unknown). */
