@@ -17,7 +17,8 @@ export const PoolMethods = {
   diff: {
     req: Type.Object({ a: Bytes, b: Bytes, v1: Type.Integer(), v2: Type.Integer() }),
     res: Type.Union([
-      Type.Object({ ok: Type.Literal(true), diffs: Type.Array(DiffEntry) }),
+      /** `diffs`: the JSON text of DiffEntry[] (numbers kept exactly as stored). */
+      Type.Object({ ok: Type.Literal(true), diffs: Type.String() }),
       /** `version N is not a JSON object: <reason>` */
       Type.Object({ ok: Type.Literal(false), error: Type.String() }),
     ]),

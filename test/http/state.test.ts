@@ -165,3 +165,12 @@ t.test('state store over HTTP', async (t) => {
     t.equal((await fetch(u('/api/state/proj/a/b?version=2'))).status, 404);
   });
 });
+
+t.test('diff over HTTP keeps big integers exact', async (t) => {
+  const s = await startTestServer(t);
+  const put = (body: string) => fetch(`${s.url}/api/state/big`, { method: 'PUT', body: Buffer.from(body) as unknown as BodyInit }).then((r) => r.text());
+  await put('{"id":12345678901234567890}');
+  await put('{"id":12345678901234567891}');
+  const r = await fetch(`${s.url}/api/state/big?diff=1,2`);
+  t.equal(await r.text(), '{"key":"big","v1":1,"v2":2,"diffs":[{"path":"id","old":12345678901234567890,"new":12345678901234567891,"kind":"changed"}]}\n');
+});

@@ -1,10 +1,21 @@
-import type { DiffEntry } from '../../schemas/rpc/pool.js';
+import { Num, parseLossless, stringifyLossless, type LosslessValue } from './lossless-json.js';
+
+type Obj = { [k: string]: LosslessValue };
+
+/** One diff entry with its values still lossless; serialised by diffJson. */
+export interface RawDiffEntry {
+  path: string;
+  old?: LosslessValue;
+  new?: LosslessValue;
+  kind: 'added' | 'removed' | 'changed';
+}
 
 /**
  * JSON object diff (SPEC §2.2): walk the union of member names, sorted, at each level;
- * path = names joined by '.'. Arrays compare whole; `old`/`new` omitted when null.
+ * path = names joined by '.'. Arrays compare whole; `old`/`new` omitted when null. Numbers are
+ * compared and reported exactly (no rounding beyond 2^53).
  */
-export function diffObjects(a: Record<string, unknown>, b: Record<string, unknown>, prefix = '', out: DiffEntry[] = []): DiffEntry[] {
+export function diffObjects(a: Obj, b: Obj, prefix = '', out: RawDiffEntry[] = []): RawDiffEntry[] {
   const names = [...new Set([...Object.keys(a), ...Object.keys(b)])].sort();
   for (const name of names) {
     const path = prefix === '' ? name : `${prefix}.${name}`;
@@ -12,29 +23,29 @@ export function diffObjects(a: Record<string, unknown>, b: Record<string, unknow
     const inB = Object.prototype.hasOwnProperty.call(b, name);
     const va = a[name];
     const vb = b[name];
-    if (!inA) out.push(withValues({ path, kind: 'added' }, undefined, vb));
-    else if (!inB) out.push(withValues({ path, kind: 'removed' }, va, undefined));
+    if (!inA) out.push(entry(path, 'added', undefined, vb));
+    else if (!inB) out.push(entry(path, 'removed', va, undefined));
     else if (isObject(va) && isObject(vb)) diffObjects(va, vb, path, out);
-    else if (canonical(va) !== canonical(vb)) out.push(withValues({ path, kind: 'changed' }, va, vb));
+    else if (canonical(va) !== canonical(vb)) out.push(entry(path, 'changed', va, vb));
   }
   return out;
 }
 
-/** Builds an entry in the wire member order path, old, new, kind; null values omitted. */
-function withValues(e: Pick<DiffEntry, 'path' | 'kind'>, oldV: unknown, newV: unknown): DiffEntry {
-  const r: Partial<DiffEntry> = { path: e.path };
+/** `old`/`new` are omitted when null or absent (SPEC §2.2). */
+function entry(path: string, kind: RawDiffEntry['kind'], oldV: LosslessValue | undefined, newV: LosslessValue | undefined): RawDiffEntry {
+  const r: RawDiffEntry = { path, kind };
   if (oldV !== undefined && oldV !== null) r.old = oldV;
   if (newV !== undefined && newV !== null) r.new = newV;
-  r.kind = e.kind;
-  return r as DiffEntry;
+  return r;
 }
 
-function isObject(v: unknown): v is Record<string, unknown> {
-  return v !== null && typeof v === 'object' && !Array.isArray(v);
+function isObject(v: LosslessValue | undefined): v is Obj {
+  return v !== null && typeof v === 'object' && !Array.isArray(v) && !(v instanceof Num);
 }
 
-/** JSON with object keys sorted at every level (Go's json.Marshal of a map does this). */
-export function canonical(v: unknown): string {
+/** JSON with object keys sorted at every level and numbers by value (Go compares this way). */
+export function canonical(v: LosslessValue | undefined): string {
+  if (v instanceof Num) return v.key;
   if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
   if (isObject(v)) {
     return `{${Object.keys(v)
@@ -45,14 +56,26 @@ export function canonical(v: unknown): string {
   return JSON.stringify(v) ?? 'null';
 }
 
+/** The `diffs` array as JSON text (numbers verbatim). */
+export function diffJson(entries: readonly RawDiffEntry[]): string {
+  return `[${entries
+    .map((e) => {
+      let s = `{"path":${JSON.stringify(e.path)}`;
+      if (e.old !== undefined) s += `,"old":${stringifyLossless(e.old)}`;
+      if (e.new !== undefined) s += `,"new":${stringifyLossless(e.new)}`;
+      return `${s},"kind":"${e.kind}"}`;
+    })
+    .join(',')}]`;
+}
+
 /** Parses a stored version as a JSON object, or returns the reason it is not one. */
-export function parseObject(bytes: Uint8Array): { ok: true; value: Record<string, unknown> } | { ok: false; reason: string } {
-  let v: unknown;
+export function parseObject(bytes: Uint8Array): { ok: true; value: Obj } | { ok: false; reason: string } {
+  let v: LosslessValue;
   try {
-    v = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'));
+    v = parseLossless(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'));
   } catch (e) {
     return { ok: false, reason: (e as Error).message };
   }
-  if (!isObject(v)) return { ok: false, reason: `expected a JSON object, got ${Array.isArray(v) ? 'array' : v === null ? 'null' : typeof v}` };
+  if (!isObject(v)) return { ok: false, reason: `expected a JSON object, got ${Array.isArray(v) ? 'array' : v === null ? 'null' : v instanceof Num ? 'number' : typeof v}` };
   return { ok: true, value: v };
 }

@@ -1,7 +1,7 @@
 import type { ReqOf, ResOf } from '../../schemas/rpc/envelope.js';
 import type { PoolMethods } from '../../schemas/rpc/pool.js';
 import { threadId } from 'node:worker_threads';
-import { diffObjects, parseObject } from './diff.js';
+import { diffJson, diffObjects, parseObject } from './diff.js';
 
 type M = PoolMethods;
 
@@ -11,7 +11,7 @@ export function diff(req: ReqOf<M, 'diff'>): ResOf<M, 'diff'> {
   if (!a.ok) return { ok: false, error: `version ${req.v1} is not a JSON object: ${a.reason}` };
   const b = parseObject(req.b);
   if (!b.ok) return { ok: false, error: `version ${req.v2} is not a JSON object: ${b.reason}` };
-  return { ok: true, diffs: diffObjects(a.value, b.value) };
+  return { ok: true, diffs: diffJson(diffObjects(a.value, b.value)) };
 }
 
 export function ping(): ResOf<M, 'ping'> {

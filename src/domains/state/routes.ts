@@ -113,5 +113,5 @@ async function diff(ctx: Ctx, svc: StateService, key: string, spec: string): Pro
   const v1 = parseIntStrict(spec.slice(0, comma).trim());
   const v2 = parseIntStrict(spec.slice(comma + 1).trim());
   if (v1 === null || v2 === null) throw badRequest('diff versions must be integers');
-  sendJson(ctx, 200, await svc.diff(key, v1, v2));
+  send(ctx, 200, `${await svc.diff(key, v1, v2)}\n`, 'application/json');
 }

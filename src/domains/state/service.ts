@@ -55,14 +55,16 @@ export class StateService {
     return this.reader.atVersion(key, version);
   }
 
-  async diff(key: string, v1: number, v2: number) {
+  /** The diff reply as JSON text. */
+  async diff(key: string, v1: number, v2: number): Promise<string> {
     const a = this.reader.atVersion(key, v1);
     if (!a) throw badRequest(`get version ${v1}: version ${v1} not found for key: ${key}`);
     const b = this.reader.atVersion(key, v2);
     if (!b) throw badRequest(`get version ${v2}: version ${v2} not found for key: ${key}`);
     const r = await this.pool.run('diff', { a: a.value, b: b.value, v1, v2 });
     if (!r.ok) throw badRequest(r.error);
-    return { key, v1, v2, diffs: r.diffs };
+    // Spliced as text: the pool kept numbers exactly as stored.
+    return `{"key":${JSON.stringify(key)},"v1":${v1},"v2":${v2},"diffs":${r.diffs}}`;
   }
 
   async put(input: PutInput) {
