@@ -237,7 +237,11 @@ export class WriterClient {
     this.stats.inFlight = this.pending.size;
     clearTimeout(p.timer);
     if (reply.ok) p.resolve(reply.res);
-    else p.reject(AppError.fromWire(reply.err));
+    else {
+      // An internal failure (disk full, I/O error) leaves what the DB holds in doubt.
+      if (reply.err.status === 'INTERNAL') this.notifyUncertain();
+      p.reject(AppError.fromWire(reply.err));
+    }
   }
 
   private failAll(err: AppError): void {

@@ -92,3 +92,22 @@ t.test('a data file from a newer server is refused', async (t) => {
   db.close();
   await t.rejects(startWriter(t, dbPath), /newer than this server/);
 });
+
+t.test('a batch SQLite rolls back (disk full) acknowledges nothing and runs nothing after it', async (t) => {
+  const { openWriterDb } = await import('../../workers/writer/db.js');
+  const { createDispatcher } = await import('../../workers/writer/dispatch.js');
+  const db = openWriterDb(path.join(tempDir(t), 'data.db'));
+  t.teardown(() => db.close());
+  const d = createDispatcher(db);
+  // Simulate a full disk: the file may not grow past its current size.
+  const pages = db.pragma('page_count', { simple: true }) as number;
+  db.pragma(`max_page_count = ${pages + 2}`);
+  const env = (id: number, key: string, bytes: number) => ({ id, method: 'state.put', deadline: far(), req: { key, value: Buffer.alloc(bytes, 'x'), content_type: 'x', updated_by: '' } });
+  const { replies, commitError } = d.run([env(1, 'big', 512 * 1024), env(2, 'small', 10), env(3, 'small2', 10)]);
+  t.ok(commitError, 'the batch failed');
+  t.same(replies.map((r) => [r.id, r.ok]), [[1, false], [2, false], [3, false]], 'every envelope answered, none acknowledged');
+  t.same(db.prepare('SELECT key FROM state').pluck().all(), [], 'and none of them committed');
+  db.pragma('max_page_count = 1073741823');
+  const after = d.run([env(4, 'small', 10)]);
+  t.same(after.replies.map((r) => r.ok), [true], 'the writer works again once there is room');
+});

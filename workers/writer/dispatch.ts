@@ -11,6 +11,9 @@ import { instanceStore } from './stores/instances.js';
 import { ruleStore } from './stores/rules.js';
 import { threadId } from 'node:worker_threads';
 
+/** Thrown inside the batch when SQLite has already rolled the transaction back. */
+class BatchAborted extends Error {}
+
 /** Most envelopes executed in one transaction; the rest wait for the next turn. */
 export const MAX_BATCH_ENVELOPES = 2000;
 
@@ -64,6 +67,9 @@ export function createDispatcher(db: DB) {
     for (const raw of batch) {
       const r = execOne(raw);
       if (r) replies.push(r);
+      // Some errors (SQLITE_FULL, IOERR, NOMEM) make SQLite roll the whole transaction back.
+      // Running on would commit later envelopes one by one outside the batch: stop here.
+      if (!db.inTransaction) throw new BatchAborted();
     }
   });
 
@@ -94,8 +100,9 @@ export function createDispatcher(db: DB) {
 
   return {
     /**
-     * Runs `batch` in one IMMEDIATE transaction. If COMMIT itself fails, every reply that was
-     * going to be a success becomes INTERNAL: nothing is acknowledged that did not commit.
+     * Runs `batch` in one IMMEDIATE transaction. If the transaction fails (COMMIT, or SQLite
+     * rolled it back mid-batch), nothing in it is acknowledged: every envelope that had not
+     * already failed on its own gets INTERNAL, including those that never ran.
      */
     run(batch: readonly unknown[]): { replies: ReplyEnvelope[]; commitError?: unknown } {
       const replies: ReplyEnvelope[] = [];
@@ -103,10 +110,14 @@ export function createDispatcher(db: DB) {
         inBatch.immediate(batch, replies);
         return { replies };
       } catch (commitError) {
-        return {
-          commitError,
-          replies: replies.map((r) => (r.ok ? { id: r.id, ok: false, err: { status: 'INTERNAL', message: 'failed to commit' } } : r)),
-        };
+        const failed = new Map(replies.filter((r) => !r.ok).map((r) => [r.id, r]));
+        const all: ReplyEnvelope[] = [];
+        for (const raw of batch) {
+          const id = (raw as { id?: unknown })?.id;
+          if (typeof id !== 'number') continue;
+          all.push(failed.get(id) ?? { id, ok: false, err: { status: 'INTERNAL', message: 'failed to commit' } });
+        }
+        return { commitError, replies: all };
       }
     },
   };
