@@ -56,6 +56,8 @@ export function mountSubscribe(app: TemplatedApp, deps: { auth: Authenticator; h
         if (sinceRaw !== null && sinceRaw !== '') {
           since = parseIntStrict(sinceRaw);
           if (since === null || since < 0) throw badRequest('since must be a non-negative integer');
+          // An id beyond the newest (a restored or fresh data file) must not mute live events.
+          since = Math.min(since, events.lastId());
         }
         const sub = hub.create(pattern, overflow, since);
         let oldestHeader: string | null = null;

@@ -172,3 +172,29 @@ t.test('overflow=drop: a slow subscriber skips events but stays connected', asyn
   healthy.ws.close();
   dropper.ws.close();
 });
+
+t.test('since beyond the newest id does not mute live events', async (t) => {
+  const s = await startTestServer(t);
+  await publish(s.url, 'a', 1);
+  const sub = await subscribe(s.url, '?since=1000');
+  await publish(s.url, 'b', 2);
+  await sub.waitFor(1);
+  t.same(sub.events.map((e) => e.id), [2]);
+  sub.ws.close();
+});
+
+t.test('an event committed without its reply reaching the caller still reaches live subscribers, in order', async (t) => {
+  const s = await startTestServer(t);
+  const sub = await subscribe(s.url, '?pattern=*');
+  await publish(s.url, 'first', 1);
+  // Same batch: the publish runs at once, then a slow step delays the COMMIT past the
+  // publisher's deadline. Its caller hears DEADLINE_EXCEEDED; the event is committed anyway.
+  const lost = s.writer.call('events.publish', { topic: 'lost-reply', data: '2', source: '' }, { deadlineMs: 50 }).catch((e: { status?: string }) => e);
+  const blocker = s.writer.call('sys.sleep', { ms: 300 });
+  t.equal(((await lost) as { status?: string }).status, 'DEADLINE_EXCEEDED');
+  await blocker;
+  await publish(s.url, 'third', 3);
+  await sub.waitFor(3);
+  t.same(sub.events.map((e) => [e.id, e.topic]), [[1, 'first'], [2, 'lost-reply'], [3, 'third']]);
+  sub.ws.close();
+});

@@ -43,6 +43,8 @@ export class EventService {
   private readonly q;
   private pruneTimer: NodeJS.Timeout | null = null;
   private pruning: Promise<number> | null = null;
+  /** Highest id handed to the hub. A reply can be lost (deadline, writer death) after COMMIT. */
+  private lastFanned: number;
 
   constructor(
     db: ReadDb,
@@ -61,16 +63,23 @@ export class EventService {
          WHERE id > @since AND (@from IS NULL OR created_at >= @from) AND (@to IS NULL OR created_at <= @to) AND (@source IS NULL OR source = @source)
          ORDER BY id ASC`,
       ),
+      between: db.prepare<[number, number], Event>('SELECT id, topic, data, source, created_at FROM events WHERE id > ? AND id < ? ORDER BY id'),
       oldest: db.prepare<[], number | null>('SELECT min(id) FROM events').pluck(),
       lastId: db.prepare<[], number | null>("SELECT seq FROM sqlite_sequence WHERE name = 'events'").pluck(),
     };
+    this.lastFanned = this.lastId();
   }
 
   /** Stores the event (reply after COMMIT), then fans it out in id order. */
   publish(topic: string, data: string, source: string): Promise<{ event: Event; json: string }> {
     return this.writer.call('events.publish', { topic, data, source }).then((event) => {
       const json = eventJson(event);
+      // Committed events whose replies were lost come first, so live subscribers see no gap.
+      if (event.id > this.lastFanned + 1) {
+        for (const missed of this.q.between.all(this.lastFanned, event.id)) this.hub.publish(missed.id, missed.topic, Buffer.from(eventJson(missed)));
+      }
       this.hub.publish(event.id, event.topic, Buffer.from(json));
+      if (event.id > this.lastFanned) this.lastFanned = event.id;
       return { event, json };
     });
   }

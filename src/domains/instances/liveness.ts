@@ -21,7 +21,8 @@ export class LivenessMonitor {
     const stale = await this.instances.markStale(Date.now() - this.opts.timeoutMs);
     for (const i of stale) {
       const data = JSON.stringify({ instance_id: i.id, name: i.name, workspace: i.workspace, stack: i.stack, last_seen: i.last_seen });
-      await this.publish('agent.stale', data, 'liveness-monitor');
+      // The instance is already stale: one failed publish must not cost the others theirs.
+      await this.publish('agent.stale', data, 'liveness-monitor').catch((err: unknown) => this.opts.log.warn({ err, instance: i.id }, 'agent.stale publish failed'));
     }
     if (stale.length > 0) this.opts.log.info({ count: stale.length }, 'instances went stale');
     return stale;

@@ -65,6 +65,14 @@ export class InstanceService {
       all: db.prepare<[], { id: string; name: string; token: string }>('SELECT id, name, token FROM instances'),
       count: db.prepare<[], number>('SELECT count(*) FROM instances').pluck(),
     };
+    this.reindex();
+    // A register/deregister whose reply was lost may still have committed: trust the DB.
+    writer.onUncertain(() => this.reindex());
+  }
+
+  private reindex(): void {
+    this.byId.clear();
+    this.byToken.clear();
     for (const r of this.q.all.all()) this.index(r);
   }
 
