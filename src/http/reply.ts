@@ -25,7 +25,9 @@ export function send(ctx: Ctx, status: number, body: string | Uint8Array, conten
     res.writeStatus(statusLine(status));
     if (contentType !== null) res.writeHeader('Content-Type', contentType);
     for (let i = 0; i < headers.length; i++) res.writeHeader(headers[i]![0], headers[i]![1]);
-    if (status === 304) res.endWithoutBody(0, closeConnection);
+    // 304 carries no Content-Length; HEAD gets the GET headers without a body. Never pass a
+    // length to endWithoutBody: uWS then expects more bytes and aborts the process.
+    if (status === 304 || ctx.method === 'HEAD') res.endWithoutBody();
     else res.end(body, closeConnection);
   });
 }

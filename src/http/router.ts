@@ -1,4 +1,4 @@
-import type { TemplatedApp } from 'uWebSockets.js';
+import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import type { TSchema } from 'typebox';
 import { Compile } from 'typebox/compile';
 import { AppError, badRequest, invalidJson, routeNotFound, unauthenticated } from '../errors.js';
@@ -59,7 +59,7 @@ export function mount(app: TemplatedApp, routes: readonly Route[], opts: MountOp
       if (r) r.catch((err: unknown) => sendError(ctx, err, log));
     };
 
-    app[UWS_METHOD[route.method]](route.path, (res, req) => {
+    const handle = (res: HttpResponse, req: HttpRequest): void => {
       const ctx = createCtx(res, req, paramCount, viaDashboard);
       res.onAborted(() => {
         ctx.aborted = true;
@@ -88,10 +88,16 @@ export function mount(app: TemplatedApp, routes: readonly Route[], opts: MountOp
       } catch (err) {
         sendError(ctx, err, log);
       }
-    });
+    };
+    app[UWS_METHOD[route.method]](route.path, handle);
+    // HEAD runs the GET handler; reply.send() drops the body.
+    if (route.method === 'GET') app.head(route.path, handle);
   }
 
-  const known = [...routes, ...(opts.extra ?? [])].map((r) => ({ method: r.method, re: patternRegex(r.path) }));
+  const known = [...routes, ...(opts.extra ?? [])].flatMap((r) => {
+    const re = patternRegex(r.path);
+    return r.method === 'GET' ? [{ method: 'GET', re }, { method: 'HEAD', re }] : [{ method: r.method, re }];
+  });
   app.any('/*', (res, req) => {
     const ctx = createCtx(res, req, 0, viaDashboard);
     res.onAborted(() => {

@@ -11,10 +11,10 @@ t.test('unknown route and wrong method → JSON 404 / 405 with Allow', async (t)
   const r405 = await fetch(`${s.url}/api/state/x`, { method: 'PATCH' });
   t.equal(r405.status, 405);
   t.same(await json(r405), { error: 'method not allowed', code: 405 });
-  t.equal(r405.headers.get('allow'), 'GET, PUT, POST, DELETE');
+  t.equal(r405.headers.get('allow'), 'GET, HEAD, PUT, POST, DELETE');
   const list405 = await fetch(`${s.url}/api/state`, { method: 'DELETE' });
   t.equal(list405.status, 405);
-  t.equal(list405.headers.get('allow'), 'GET');
+  t.equal(list405.headers.get('allow'), 'GET, HEAD');
   await list405.arrayBuffer();
   const h405 = await fetch(`${s.url}/health`, { method: 'POST' });
   t.equal(h405.status, 405);
@@ -86,4 +86,39 @@ t.test('open mode: no token needed', async (t) => {
   const s = await startTestServer(t);
   t.equal((await fetch(`${s.url}/api/state`)).status, 200);
   t.equal((await fetch(`${s.url}/api/state`, { headers: { authorization: 'Bearer anything' } })).status, 200);
+});
+
+t.test('HEAD answers like GET without a body; 304 carries no Content-Length; keep-alive survives', async (t) => {
+  const net = await import('node:net');
+  const s = await startTestServer(t);
+  await fetch(`${s.url}/api/state/h`, { method: 'PUT', body: Buffer.from('{"a":1}') as unknown as BodyInit }).then((r) => r.text());
+  const etag = (await fetch(`${s.url}/api/state/h`)).headers.get('etag')!;
+  const port = Number(new URL(s.url).port);
+  // Three requests on one connection: if a HEAD or 304 reply carried a body, framing would break.
+  const raw = await new Promise<string>((resolve) => {
+    const sock = net.connect(port, '127.0.0.1', () =>
+      sock.write(`HEAD /health HTTP/1.1\r\nHost: x\r\n\r\nGET /api/state/h HTTP/1.1\r\nHost: x\r\nIf-None-Match: ${etag}\r\n\r\nHEAD /nope HTTP/1.1\r\nHost: x\r\n\r\nGET /api/state/h HTTP/1.1\r\nHost: x\r\n\r\n`),
+    );
+    let out = '';
+    sock.on('data', (d) => {
+      out += d.toString();
+      if (out.includes('{"a":1}')) {
+        sock.destroy();
+        resolve(out);
+      }
+    });
+    setTimeout(() => {
+      sock.destroy();
+      resolve(out);
+    }, 3000).unref();
+  });
+  const replies = raw.split(/(?=HTTP\/1\.1 )/);
+  t.equal(replies.length, 4, 'four replies on one connection');
+  t.match(replies[0], /^HTTP\/1\.1 200 OK\r\n/);
+  t.notMatch(replies[0], /"status"/, 'HEAD: no body');
+  t.match(replies[1], /^HTTP\/1\.1 304 Not Modified\r\n/);
+  t.notMatch(replies[1], /Content-Length/i, '304: no Content-Length');
+  t.match(replies[2], /^HTTP\/1\.1 404 Not Found\r\n/);
+  t.notMatch(replies[2], /not found"/, 'HEAD 404: no body');
+  t.match(replies[3], /^HTTP\/1\.1 200 OK\r\n[\s\S]*\r\n\r\n\{"a":1\}$/);
 });
