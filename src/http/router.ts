@@ -5,6 +5,7 @@ import { AppError, badRequest, invalidJson, routeNotFound, unauthenticated } fro
 import type { Logger } from '../log.js';
 import type { Authenticator } from './auth.js';
 import { readBody } from './body.js';
+import { parseFirstJson } from './raw-json.js';
 import { createCtx, type Ctx } from './context.js';
 import { sendError } from './reply.js';
 
@@ -75,10 +76,12 @@ export function mount(app: TemplatedApp, routes: readonly Route[], opts: MountOp
             if (route.body === 'json') {
               let parsed: unknown;
               try {
-                parsed = JSON.parse(buf.toString('utf8'));
+                parsed = parseFirstJson(buf.toString('utf8'));
               } catch {
                 throw invalidJson();
               }
+              // A JSON null body decodes like an empty object (Go decodes null into a zero struct).
+              if (parsed === null) parsed = {};
               if (check && !check.Check(parsed)) throw invalidJson();
               ctx.json = parsed;
             }

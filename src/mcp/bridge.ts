@@ -1,5 +1,5 @@
 import type { HttpResponse, TemplatedApp } from 'uWebSockets.js';
-import { unauthenticated } from '../errors.js';
+import { AppError, unauthenticated } from '../errors.js';
 import type { Authenticator } from '../http/auth.js';
 import { readBody } from '../http/body.js';
 import { createCtx, type Ctx } from '../http/context.js';
@@ -27,6 +27,9 @@ export function mountMcp(app: TemplatedApp, deps: { auth: Authenticator; gateway
     });
     try {
       if (!auth.authorize(ctx)) return sendError(ctx, unauthenticated(), log);
+      if (ctx.method !== 'GET' && ctx.method !== 'POST' && ctx.method !== 'DELETE') {
+        return sendError(ctx, new AppError('METHOD_NOT_ALLOWED', 'method not allowed', { detail: { allow: 'GET, POST, DELETE' } }), log);
+      }
       deps.onCall();
       const headers = new Headers();
       req.forEach((k, v) => headers.append(k, v));

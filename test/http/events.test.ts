@@ -29,6 +29,7 @@ t.test('publish errors', async (t) => {
     ['{"topic":5}', 'invalid JSON body'],
     ['{"topic":"x","source":7}', 'invalid JSON body'],
     ['{bad json', 'invalid JSON body'],
+    ['null', 'topic is required'],
     ['', 'invalid JSON body'],
     ['[1,2]', 'invalid JSON body'],
     ['"str"', 'invalid JSON body'],
@@ -38,6 +39,8 @@ t.test('publish errors', async (t) => {
     t.same([r.status, await json(r)], [400, { error: msg, code: 400 }], body || '(empty)');
   }
   t.equal(await (await fetch(`${s.url}/api/events/history`)).text(), '[]\n', 'nothing stored');
+  const trailing = await post(s.url, '{"topic":"t","data":[1]} and then some');
+  t.same((await json(trailing)).data, [1], 'only the first JSON value is read');
 });
 
 t.test('history: newest first, last, genuine topic matches, source, from/to, since', async (t) => {

@@ -34,6 +34,7 @@ t.test('instance lifecycle over REST', async (t) => {
   t.equal((await json(await fetch(u(`/api/instances/${b.id}`)))).status, 'pending', 'heartbeat keeps pending');
   t.same(await json(await req(u(`/api/instances/${a.id}/capabilities`), 'POST', { capabilities: ['ui', 'review'] })), { id: a.id, capabilities: ['ui', 'review'] });
   t.same(await json(await req(u(`/api/instances/${b.id}/capabilities`), 'POST', { capabilities: null })), { id: b.id, capabilities: [] });
+  t.same(await json(await req(u(`/api/instances/${b.id}/capabilities`), 'POST', 'null')), { id: b.id, capabilities: [] }, 'a null body is absent capabilities');
   const noBody = await req(u(`/api/instances/${b.id}/capabilities`), 'POST');
   t.equal(noBody.status, 400, 'capabilities needs a body');
   await noBody.arrayBuffer();

@@ -96,6 +96,8 @@ t.test('MCP with auth: a client without the header is refused', async (t) => {
   t.teardown(() => srv.child.kill('SIGKILL'));
   await t.rejects(connect(srv.url), 'no Authorization header');
   await t.rejects(connect(srv.url, { Authorization: 'Bearer wrong' }), 'wrong token');
+  const wrong = await fetch(`${srv.url}/mcp`, { method: 'PUT', headers: { authorization: 'Bearer sekret' } });
+  t.same([wrong.status, wrong.headers.get('allow'), await json(wrong)], [405, 'GET, POST, DELETE', { error: 'method not allowed', code: 405 }]);
   const raw = await fetch(`${srv.url}/mcp`, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' }, body: '{}' });
   t.equal(raw.status, 401);
   t.equal(raw.headers.get('www-authenticate'), 'Bearer');

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { compactJson, rawMember } from '../../src/domains/events/raw-json.js';
+import { compactJson, rawMember } from '../../src/http/raw-json.js';
 
 t.test('rawMember returns the verbatim value text', async (t) => {
   t.equal(rawMember('{"topic":"a","data":{"x": 1.0, "big": 12345678901234567890}}', 'data'), '{"x": 1.0, "big": 12345678901234567890}');
@@ -18,4 +18,13 @@ t.test('compactJson removes whitespace outside strings only', async (t) => {
   t.equal(compactJson('{ "a" : [ 1 , 2 ],\n "b": "x y" }'), '{"a":[1,2],"b":"x y"}');
   t.equal(compactJson('"a \\" b"'), '"a \\" b"');
   t.equal(compactJson('1.0'), '1.0');
+});
+
+t.test('parseFirstJson reads the first value and ignores the rest (SPEC §1.3)', async (t) => {
+  const { parseFirstJson } = await import('../../src/http/raw-json.js');
+  t.same(parseFirstJson(' {"topic":"a"} trailing'), { topic: 'a' });
+  t.same(parseFirstJson('{"a":"}"}{"b":2}'), { a: '}' });
+  t.equal(parseFirstJson('null'), null);
+  t.same(parseFirstJson('[1,[2]] x'), [1, [2]]);
+  for (const bad of ['', '   ', '{bad', '{"a":1', 'nul']) t.throws(() => parseFirstJson(bad), SyntaxError, JSON.stringify(bad));
 });

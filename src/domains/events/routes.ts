@@ -3,7 +3,7 @@ import { badRequest } from '../../errors.js';
 import { send } from '../../http/reply.js';
 import { queryParams, type Route } from '../../http/router.js';
 import { parseIntStrict } from '../state/service.js';
-import { compactJson, rawMember } from './raw-json.js';
+import { compactJson, rawMember } from '../../http/raw-json.js';
 import { DEFAULT_HISTORY_LAST, rfc3339ToStorage, type EventService } from './service.js';
 
 export function eventRoutes(svc: EventService): Route[] {

@@ -47,6 +47,16 @@ function endOfValue(s: string, i: number): number {
 }
 
 /**
+ * Parses the first JSON value of `text` and ignores what follows it, as Go's json.Decoder does
+ * (SPEC §1.3 "only the first JSON value is read"). Throws SyntaxError when that value is invalid.
+ */
+export function parseFirstJson(text: string): unknown {
+  const start = skipWs(text, 0);
+  if (start >= text.length) throw new SyntaxError('empty body');
+  return JSON.parse(text.slice(start, endOfValue(text, start)));
+}
+
+/**
  * The raw text of top-level member `name` of the JSON object `text` (the last one if repeated,
  * as JSON.parse does), or undefined when absent.
  */
