@@ -39,7 +39,7 @@ export function mountMcp(app: TemplatedApp, deps: { auth: Authenticator; gateway
       const body = method === 'POST' ? readBody(ctx, deps.maxBodyBytes) : Promise.resolve(undefined);
       body
         .then((buf) => gateway.handle(new Request(url, { method, headers, body: buf as BodyInit | undefined }), ctx.identity, principal))
-        .then((response) => writeResponse(ctx, response, (fn) => (cancel = fn)))
+        .then((response) => writeResponse(ctx, response, (fn) => (cancel = fn), () => gateway.streamOpened(response.headers.get('mcp-session-id') ?? headers.get('mcp-session-id'))))
         .catch((err: unknown) => sendError(ctx, err, log));
     } catch (err) {
       sendError(ctx, err, log);
@@ -57,7 +57,7 @@ function responseHeaders(r: Response): Array<[string, string]> {
   return out;
 }
 
-async function writeResponse(ctx: Ctx, response: Response, onCancel: (fn: () => void) => void): Promise<void> {
+async function writeResponse(ctx: Ctx, response: Response, onCancel: (fn: () => void) => void, holdSession: () => () => void): Promise<void> {
   const type = response.headers.get('content-type');
   if (ctx.aborted) {
     await response.body?.cancel();
@@ -71,6 +71,16 @@ async function writeResponse(ctx: Ctx, response: Response, onCancel: (fn: () => 
   // Server-sent events: stream each chunk as it comes, waiting when the socket is full.
   const res: HttpResponse = ctx.res;
   const reader = response.body.getReader();
+  const release = holdSession();
+  try {
+    await pump(ctx, res, reader, response, onCancel);
+  } finally {
+    release();
+  }
+}
+
+async function pump(ctx: Ctx, res: HttpResponse, reader: ReadableStreamDefaultReader<Uint8Array>, response: Response, onCancel: (fn: () => void) => void): Promise<void> {
+  const type = response.headers.get('content-type')!;
   let wake: (() => void) | null = null;
   onCancel(() => {
     void reader.cancel().catch(() => {});

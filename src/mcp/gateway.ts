@@ -16,6 +16,8 @@ interface Session {
   /** Who opened it: later requests must come from the same principal. */
   principal: string;
   lastActive: number;
+  /** Open server-sent-event streams: a client holding one is not idle. */
+  streams: number;
 }
 
 /** tools/list payload, built once from the TypeBox schemas (plain JSON Schema). */
@@ -64,6 +66,7 @@ export class McpGateway {
       server,
       principal,
       lastActive: Date.now(),
+      streams: 0,
       transport: new WebStandardStreamableHTTPServerTransport({
         sessionIdGenerator: () => randomUUID(),
         onsessioninitialized: (id) => {
@@ -94,10 +97,21 @@ export class McpGateway {
     return session;
   }
 
+  /** The bridge reports SSE streams it is writing; returns the matching release. */
+  streamOpened(sessionId: string | null): () => void {
+    const s = sessionId ? this.sessions.get(sessionId) : undefined;
+    if (!s) return () => {};
+    s.streams++;
+    return () => {
+      s.streams--;
+      s.lastActive = Date.now();
+    };
+  }
+
   private sweep(): void {
     const cutoff = Date.now() - this.opts.idleMs;
     for (const [id, s] of this.sessions) {
-      if (s.lastActive >= cutoff) continue;
+      if (s.lastActive >= cutoff || s.streams > 0) continue;
       this.sessions.delete(id);
       void s.transport.close().catch(() => {});
       void s.server.close().catch(() => {});

@@ -107,15 +107,32 @@ t.test('MCP with auth: a client without the header is refused', async (t) => {
   await client.close();
 });
 
-t.test('idle MCP sessions expire', async (t) => {
+t.test('idle MCP sessions expire, unless the client holds the event stream open', async (t) => {
   const srv = await spawnServer(['--data-dir', tempDir(t), '--mcp-session-idle', '300ms']);
   t.teardown(() => srv.child.kill('SIGKILL'));
+  // The SDK client keeps its GET event stream open: the session is in use, not idle.
   const { client } = await connect(srv.url);
   t.equal((await client.listTools()).tools.length, 5);
   await new Promise((r) => setTimeout(r, 1000));
-  await t.rejects(client.listTools(), 'the expired session is gone');
-  await client.close().catch(() => {});
-  const { client: fresh } = await connect(srv.url);
-  t.equal((await fresh.listTools()).tools.length, 5, 'a new session works');
-  await fresh.close();
+  t.equal((await client.listTools()).tools.length, 5, 'still there after 3x the idle timeout');
+  await client.close();
+
+  // A session nobody uses (no stream, no requests) is closed.
+  const headers = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
+  const init = await fetch(`${srv.url}/mcp`, {
+    method: 'POST',
+    headers,
+    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } }),
+  });
+  const sid = init.headers.get('mcp-session-id');
+  await init.text();
+  t.ok(sid, 'session created');
+  const list = () => fetch(`${srv.url}/mcp`, { method: 'POST', headers: { ...headers, 'mcp-session-id': sid!, 'mcp-protocol-version': '2025-06-18' }, body: JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/list' }) });
+  const live = await list();
+  t.equal(live.status, 200);
+  await live.text();
+  await new Promise((r) => setTimeout(r, 1000));
+  const gone = await list();
+  t.equal(gone.status, 404, 'expired');
+  await gone.text();
 });
