@@ -301,14 +301,16 @@ function allProcs(): Map<number, CpuSample> {
   return m;
 }
 
-/** Busy and total seconds of the whole machine (/proc/stat "cpu" line). */
-function systemCpu(): { busy: number; total: number } | null {
+/** Busy (without steal), steal and total seconds of the whole machine (/proc/stat "cpu" line). */
+function systemCpu(): { busy: number; steal: number; total: number } | null {
   try {
     const line = fs.readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!;
     const v = line.trim().split(/\s+/).slice(1).map(Number);
     const total = v.slice(0, 8).reduce((a, b) => a + b, 0);
     const idle = (v[3] ?? 0) + (v[4] ?? 0);
-    return { busy: (total - idle) / ticksPerSecond(), total: total / ticksPerSecond() };
+    const steal = v[7] ?? 0;
+    const tck = ticksPerSecond();
+    return { busy: (total - idle - steal) / tck, steal: steal / tck, total: total / tck };
   } catch {
     return null;
   }
@@ -351,14 +353,16 @@ export interface CpuReport {
   /** This process (autocannon + bench code). */
   loadgen: CpuUse;
   procs: Record<string, ProcCpuUse>;
-  /** Whole machine: busy cores (any process or kernel thread) out of `cores`. */
-  system: { busy_cores: number; cores: number } | null;
+  /** Whole machine: busy cores (any process or kernel thread) out of `cores`; steal = taken by the hypervisor. */
+  system: { busy_cores: number; steal_cores: number; cores: number } | null;
   /**
-   * Processes other than this one and `procs` that used CPU meanwhile (other work on a shared
-   * machine contaminates the figures). Processes that exited within the window are not seen.
-   * Kernel threads (I/O flush, softirq: partly our own fsync and loopback work) are apart.
+   * CPU used meanwhile by anything but this process, `procs` and kernel threads: other work on
+   * a shared machine, which contaminates the figures. `cores` = the larger of `seen_cores`
+   * (processes alive at both ends, listed in `top`) and machine busy minus everything
+   * accounted for (this also catches processes that started and exited within the window).
+   * Kernel threads (I/O flush: partly our own fsyncs) are apart in `kernel_cores`.
    */
-  others: { cores: number; kernel_cores: number; top: Array<{ pid: number; comm: string; cores: number; kernel: boolean }> };
+  others: { cores: number; seen_cores: number; kernel_cores: number; top: Array<{ pid: number; comm: string; cores: number; kernel: boolean }> };
   /**
    * Share of the window (%) in which some / all runnable tasks were stalled on CPU or I/O
    * (Linux PSI). High io_* during durable writes means the disk, not the CPU, set the pace.
@@ -420,12 +424,15 @@ export function cpuWindow(pids: Record<string, number>): () => CpuReport {
     others.sort((x, y) => y.cores - x.cores);
     const user = self.user / 1e6;
     const sys = self.system / 1e6;
+    const busy = sys0 && sys1 ? (sys1.busy - sys0.busy) / wall : null;
+    const ours = (user + sys) / wall + Object.values(procs).reduce((a, p) => a + p.cores, 0) + kernelS / wall;
+    const unseen = busy === null ? 0 : Math.max(0, busy - ours);
     return {
       wall_s: r3(wall),
       loadgen: { cpu_s: r3(user + sys), cores: r3((user + sys) / wall), user_cores: r3(user / wall), sys_cores: r3(sys / wall) },
       procs,
-      system: sys0 && sys1 ? { busy_cores: r3((sys1.busy - sys0.busy) / wall), cores: os.availableParallelism() } : null,
-      others: { cores: r3(otherS / wall), kernel_cores: r3(kernelS / wall), top: others.filter((o) => o.cores >= 0.01).slice(0, 5) },
+      system: sys0 && sys1 && busy !== null ? { busy_cores: r3(busy), steal_cores: r3((sys1.steal - sys0.steal) / wall), cores: os.availableParallelism() } : null,
+      others: { cores: r3(Math.max(otherS / wall, unseen)), seen_cores: r3(otherS / wall), kernel_cores: r3(kernelS / wall), top: others.filter((o) => o.cores >= 0.01).slice(0, 5) },
       pressure_pct: psi,
     };
   };
