@@ -34,11 +34,6 @@ export class SpecService {
     return row;
   }
 
-  /** Parsed spec JSON, or undefined if absent (used by contracts and MCP later). */
-  find(project: string, name: string): SpecRow | undefined {
-    return this.q.get.get(project, name);
-  }
-
   async put(project: string, name: string, data: Uint8Array, pre: { ifMatch?: string; ifNoneMatch?: string } = {}) {
     const r = await this.writer.call('spec.put', {
       project,

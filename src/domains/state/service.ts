@@ -1,4 +1,4 @@
-import { badRequest, notFound } from '../../errors.js';
+import { badRequest } from '../../errors.js';
 import type { PoolClient } from '../../rpc/pool-client.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
 import { toRfc3339, type ReadDb } from '../../store.js';
@@ -99,9 +99,4 @@ export class StateService {
 /** Go strconv.Atoi: optional sign and digits only (so `1.5` is rejected). */
 export function parseIntStrict(s: string): number | null {
   return /^[+-]?\d{1,15}$/.test(s) ? Number(s) : null;
-}
-
-export function requireFound<T>(v: T | undefined, msg: string): T {
-  if (v === undefined) throw notFound(msg);
-  return v;
 }
