@@ -37,6 +37,25 @@ export function sendJson(ctx: Ctx, status: number, value: unknown, headers?: Hea
   send(ctx, status, `${JSON.stringify(value)}\n`, JSON_TYPE, headers);
 }
 
+/** `ETag` + `X-Koor-Version` of a versioned value (state, specs). */
+export function versionHeaders(etag: string, version: number | string): HeaderList {
+  return [
+    ['ETag', etag],
+    ['X-Koor-Version', String(version)],
+  ];
+}
+
+/** A write's JSON reply, carrying the new value's ETag and version. */
+export function sendWritten(ctx: Ctx, r: { hash: string; version: number }): void {
+  sendJson(ctx, 200, r, versionHeaders(`"${r.hash}"`, r.version));
+}
+
+/** Current value with conditional GET: `If-None-Match` byte-equal to the ETag → 304 (ETag only). */
+export function sendVersioned(ctx: Ctx, body: Uint8Array, contentType: string, etag: string, version: number | string): void {
+  if (ctx.headers.ifNoneMatch === etag) return send(ctx, 304, '', null, [['ETag', etag]]);
+  send(ctx, 200, body, contentType, versionHeaders(etag, version));
+}
+
 /** The one error writer: `{"error": msg, "code": status}`; 5xx logged at error, 4xx at debug. */
 export function sendError(ctx: Ctx, err: unknown, log: Logger): void {
   const e = toAppError(err);

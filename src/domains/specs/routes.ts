@@ -1,6 +1,6 @@
 import { badRequest } from '../../errors.js';
 import type { Ctx } from '../../http/context.js';
-import { send, sendJson } from '../../http/reply.js';
+import { sendJson, sendVersioned, sendWritten } from '../../http/reply.js';
 import type { Route } from '../../http/router.js';
 import type { SpecService } from './service.js';
 
@@ -24,12 +24,7 @@ export function specRoutes(svc: SpecService): Route[] {
       path: '/api/specs/:project/:name',
       handler: (ctx) => {
         const row = svc.get(param(ctx, 0), param(ctx, 1));
-        const etag = `"${row.hash}"`;
-        if (ctx.headers.ifNoneMatch === etag) return send(ctx, 304, '', null, [['ETag', etag]]);
-        send(ctx, 200, row.data, 'application/json', [
-          ['ETag', etag],
-          ['X-Koor-Version', String(row.version)],
-        ]);
+        sendVersioned(ctx, row.data, 'application/json', `"${row.hash}"`, row.version);
       },
     },
     {
@@ -42,10 +37,7 @@ export function specRoutes(svc: SpecService): Route[] {
           ifMatch: ctx.headers.ifMatch,
           ifNoneMatch: ctx.headers.ifNoneMatch,
         });
-        sendJson(ctx, 200, r, [
-          ['ETag', `"${r.hash}"`],
-          ['X-Koor-Version', String(r.version)],
-        ]);
+        sendWritten(ctx, r);
       },
     },
     {

@@ -1,6 +1,6 @@
 import { badRequest, notFound } from '../../errors.js';
 import type { Ctx } from '../../http/context.js';
-import { send, sendJson } from '../../http/reply.js';
+import { send, sendJson, sendVersioned, sendWritten } from '../../http/reply.js';
 import { queryParams, type Route } from '../../http/router.js';
 import { parseIntStrict, type StateService } from './service.js';
 
@@ -51,11 +51,7 @@ export function stateRoutes(svc: StateService): Route[] {
         }
         const cur = svc.current(key);
         if (!cur) throw notFound(`key not found: ${key}`);
-        if (ctx.headers.ifNoneMatch === cur.etag) return send(ctx, 304, '', null, [['ETag', cur.etag]]);
-        send(ctx, 200, cur.value, cur.contentType, [
-          ['ETag', cur.etag],
-          ['X-Koor-Version', cur.versionText],
-        ]);
+        sendVersioned(ctx, cur.value, cur.contentType, cur.etag, cur.versionText);
       },
     },
     {
@@ -73,10 +69,7 @@ export function stateRoutes(svc: StateService): Route[] {
           ifMatch: ctx.headers.ifMatch,
           ifNoneMatch: ctx.headers.ifNoneMatch,
         });
-        sendJson(ctx, 200, r, [
-          ['ETag', `"${r.hash}"`],
-          ['X-Koor-Version', String(r.version)],
-        ]);
+        sendWritten(ctx, r);
       },
     },
     {
@@ -90,10 +83,7 @@ export function stateRoutes(svc: StateService): Route[] {
         const v = parseIntStrict(raw);
         if (v === null) throw badRequest('rollback version must be an integer');
         const r = await svc.rollback(key, v);
-        sendJson(ctx, 200, r, [
-          ['ETag', `"${r.hash}"`],
-          ['X-Koor-Version', String(r.version)],
-        ]);
+        sendWritten(ctx, r);
       },
     },
     {
