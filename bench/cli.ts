@@ -22,7 +22,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { REPO_ROOT, fmtMs, fmtRatio, ratio, spawnKoor, type BenchOptions, type BenchTable } from './lib.js';
 
-const CLI_JS = path.join(REPO_ROOT, 'dist', 'cli', 'main.js');
+const CLI_JS = path.join(REPO_ROOT, 'dist', 'cli-cjs', 'main.js');
 const RUNS = { quick: 10, full: 30 };
 const WARMUP_RUNS = 3;
 const RATIO_GOAL = 1.5;

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 
 /** The built CLI; `npm test` builds first (run `npx tsc -p tsconfig.json` before a single file). */
-export const CLI_JS = new URL('../../dist/cli/main.js', import.meta.url).pathname;
+export const CLI_JS = new URL('../../dist/cli-cjs/main.js', import.meta.url).pathname;
 
 if (!fs.existsSync(CLI_JS)) throw new Error(`${CLI_JS} is missing: build first (npx tsc -p tsconfig.json)`);
 
@@ -27,7 +27,7 @@ function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   return { ...env, ...extra };
 }
 
-/** Runs `node dist/cli/main.js …args` to completion. */
+/** Runs `node dist/cli-cjs/main.js …args` to completion. */
 export function runCli(args: string[], opts: RunOptions = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [CLI_JS, ...args], { cwd: opts.cwd, env: cleanEnv(opts.env), stdio: ['ignore', 'pipe', 'pipe'] });
