@@ -37,14 +37,21 @@ export interface Ctx {
   identity: Identity | null;
   /** true when served by the dashboard listener. */
   readonly viaDashboard: boolean;
+  /** Extra work when the client goes away (e.g. cancel a stream); `aborted` is set first. */
+  onAbort: (() => void) | null;
 }
 
 const EMPTY = Buffer.alloc(0);
 
+/**
+ * Copies what the handler needs from `req` and attaches the abort handler at once: uWS aborts the
+ * process if a handler returns without responding or without one, and `res` must never be
+ * touched after an abort (every writer checks `ctx.aborted`).
+ */
 export function createCtx(res: HttpResponse, req: HttpRequest, paramCount: number, viaDashboard: boolean): Ctx {
   const params: string[] = [];
   for (let i = 0; i < paramCount; i++) params.push(req.getParameter(i) ?? '');
-  return {
+  const ctx: Ctx = {
     res,
     method: req.getCaseSensitiveMethod().toUpperCase(),
     url: req.getUrl(),
@@ -64,5 +71,11 @@ export function createCtx(res: HttpResponse, req: HttpRequest, paramCount: numbe
     json: undefined,
     identity: null,
     viaDashboard,
+    onAbort: null,
   };
+  res.onAborted(() => {
+    ctx.aborted = true;
+    ctx.onAbort?.();
+  });
+  return ctx;
 }

@@ -62,9 +62,6 @@ export function mount(app: TemplatedApp, routes: readonly Route[], opts: MountOp
 
     const handle = (res: HttpResponse, req: HttpRequest): void => {
       const ctx = createCtx(res, req, paramCount, viaDashboard);
-      res.onAborted(() => {
-        ctx.aborted = true;
-      });
       try {
         if (!route.public && !auth.authorize(ctx)) return sendError(ctx, unauthenticated(), log);
         if (counted) opts.onCall!(ctx);
@@ -103,9 +100,6 @@ export function mount(app: TemplatedApp, routes: readonly Route[], opts: MountOp
   });
   app.any('/*', (res, req) => {
     const ctx = createCtx(res, req, 0, viaDashboard);
-    res.onAborted(() => {
-      ctx.aborted = true;
-    });
     try {
       if (!auth.authorize(ctx)) return sendError(ctx, unauthenticated(), log);
       const allow = [...new Set(known.filter((k) => k.re.test(ctx.url)).map((k) => k.method))];

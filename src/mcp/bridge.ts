@@ -20,11 +20,6 @@ export function mountMcp(app: TemplatedApp, deps: { auth: Authenticator; gateway
   const { auth, gateway, log } = deps;
   app.any(MCP_PATH, (res, req) => {
     const ctx = createCtx(res, req, 0, false);
-    let cancel: (() => void) | null = null;
-    res.onAborted(() => {
-      ctx.aborted = true;
-      cancel?.();
-    });
     try {
       if (!auth.authorize(ctx)) return sendError(ctx, unauthenticated(), log);
       if (ctx.method !== 'GET' && ctx.method !== 'POST' && ctx.method !== 'DELETE') {
@@ -39,7 +34,7 @@ export function mountMcp(app: TemplatedApp, deps: { auth: Authenticator; gateway
       const body = method === 'POST' ? readBody(ctx, deps.maxBodyBytes) : Promise.resolve(undefined);
       body
         .then((buf) => gateway.handle(new Request(url, { method, headers, body: buf as BodyInit | undefined }), ctx.identity, principal))
-        .then((response) => writeResponse(ctx, response, (fn) => (cancel = fn), () => gateway.streamOpened(response.headers.get('mcp-session-id') ?? headers.get('mcp-session-id'))))
+        .then((response) => writeResponse(ctx, response, () => gateway.streamOpened(response.headers.get('mcp-session-id') ?? headers.get('mcp-session-id'))))
         .catch((err: unknown) => sendError(ctx, err, log));
     } catch (err) {
       sendError(ctx, err, log);
@@ -57,7 +52,7 @@ function responseHeaders(r: Response): Array<[string, string]> {
   return out;
 }
 
-async function writeResponse(ctx: Ctx, response: Response, onCancel: (fn: () => void) => void, holdSession: () => () => void): Promise<void> {
+async function writeResponse(ctx: Ctx, response: Response, holdSession: () => () => void): Promise<void> {
   const type = response.headers.get('content-type');
   if (ctx.aborted) {
     await response.body?.cancel();
@@ -73,19 +68,20 @@ async function writeResponse(ctx: Ctx, response: Response, onCancel: (fn: () => 
   const reader = response.body.getReader();
   const release = holdSession();
   try {
-    await pump(ctx, res, reader, response, onCancel);
+    await pump(ctx, res, reader, response);
   } finally {
     release();
   }
 }
 
-async function pump(ctx: Ctx, res: HttpResponse, reader: ReadableStreamDefaultReader<Uint8Array>, response: Response, onCancel: (fn: () => void) => void): Promise<void> {
+async function pump(ctx: Ctx, res: HttpResponse, reader: ReadableStreamDefaultReader<Uint8Array>, response: Response): Promise<void> {
   const type = response.headers.get('content-type')!;
   let wake: (() => void) | null = null;
-  onCancel(() => {
+  // Client gone: end the SDK's stream (so the transport cleans up) and any wait for writability.
+  ctx.onAbort = () => {
     void reader.cancel().catch(() => {});
     wake?.();
-  });
+  };
   ctx.done = true;
   res.cork(() => {
     res.writeStatus(statusLine(response.status));

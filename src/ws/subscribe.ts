@@ -38,9 +38,6 @@ export function mountSubscribe(app: TemplatedApp, deps: { auth: Authenticator; h
 
     upgrade: (res, req, context) => {
       const ctx = createCtx(res, req, 0, false);
-      res.onAborted(() => {
-        ctx.aborted = true;
-      });
       try {
         const key = req.getHeader('sec-websocket-key');
         const protocol = req.getHeader('sec-websocket-protocol');
