@@ -117,3 +117,8 @@ export function mount(app: TemplatedApp, routes: readonly Route[], opts: MountOp
 export function queryParams(ctx: Ctx): URLSearchParams {
   return new URLSearchParams(ctx.query);
 }
+
+/** Go strconv.Atoi: optional sign and digits only (so `1.5` is rejected). */
+export function parseIntStrict(s: string): number | null {
+  return /^[+-]?\d{1,15}$/.test(s) ? Number(s) : null;
+}

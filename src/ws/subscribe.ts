@@ -1,8 +1,7 @@
 import type { TemplatedApp } from 'uWebSockets.js';
 import { badRequest, unauthenticated } from '../errors.js';
 import { CLOSE_SLOW_CONSUMER, WS_SOFT_BUFFER_BYTES, type Hub, type Overflow, type Subscriber } from '../bus/hub.js';
-import type { EventService } from '../domains/events/service.js';
-import { parseIntStrict } from '../domains/state/service.js';
+import { sinceParam, type EventService } from '../domains/events/service.js';
 import type { Authenticator } from '../http/auth.js';
 import { createCtx } from '../http/context.js';
 import { sendError } from '../http/reply.js';
@@ -48,22 +47,17 @@ export function mountSubscribe(app: TemplatedApp, deps: { auth: Authenticator; h
         const overflowRaw = q.get('overflow') ?? '';
         if (overflowRaw !== '' && overflowRaw !== 'drop' && overflowRaw !== 'close') throw badRequest('overflow must be "close" or "drop"');
         const overflow: Overflow = overflowRaw === 'drop' ? 'drop' : 'close';
-        const sinceRaw = q.get('since');
-        let since: number | null = null;
-        if (sinceRaw !== null && sinceRaw !== '') {
-          since = parseIntStrict(sinceRaw);
-          if (since === null || since < 0) throw badRequest('since must be a non-negative integer');
-          // An id beyond the newest (a restored or fresh data file) must not mute live events.
-          since = Math.min(since, events.lastId());
-        }
-        const sub = hub.create(pattern, overflow, since);
+        let since = sinceParam(q.get('since'));
         let oldestHeader: string | null = null;
         if (since !== null) {
-          const oldest = events.oldestId();
           const last = events.lastId();
+          // An id beyond the newest (a restored or fresh data file) must not mute live events.
+          since = Math.min(since, last);
+          const oldest = events.oldestId();
           if (oldest !== null && since < oldest - 1) oldestHeader = String(oldest);
           else if (oldest === null && since < last) oldestHeader = String(last + 1);
         }
+        const sub = hub.create(pattern, overflow, since);
         ctx.done = true;
         res.cork(() => {
           if (oldestHeader !== null) {

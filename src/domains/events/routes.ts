@@ -1,10 +1,9 @@
 import { PublishBody } from '../../../schemas/http/events.js';
 import { badRequest } from '../../errors.js';
 import { send } from '../../http/reply.js';
-import { queryParams, type Route } from '../../http/router.js';
-import { parseIntStrict } from '../state/service.js';
+import { parseIntStrict, queryParams, type Route } from '../../http/router.js';
 import { compactJson, rawMember } from '../../http/raw-json.js';
-import { DEFAULT_HISTORY_LAST, rfc3339ToStorage, type EventService } from './service.js';
+import { DEFAULT_HISTORY_LAST, rfc3339ToStorage, sinceParam, type EventService } from './service.js';
 
 export function eventRoutes(svc: EventService): Route[] {
   return [
@@ -29,19 +28,13 @@ export function eventRoutes(svc: EventService): Route[] {
       handler: (ctx) => {
         const q = queryParams(ctx);
         const last = parseIntStrict(q.get('last') ?? '') ?? 0;
-        const sinceRaw = q.get('since');
-        let since: number | null = null;
-        if (sinceRaw !== null && sinceRaw !== '') {
-          since = parseIntStrict(sinceRaw);
-          if (since === null || since < 0) throw badRequest('since must be a non-negative integer');
-        }
         const rows = svc.history({
           last: last > 0 ? last : DEFAULT_HISTORY_LAST,
           topic: q.get('topic') ?? '',
           from: rfc3339ToStorage(q.get('from')),
           to: rfc3339ToStorage(q.get('to')),
           source: q.has('source') && q.get('source') !== '' ? q.get('source') : null,
-          since,
+          since: sinceParam(q.get('since')),
         });
         send(ctx, 200, `[${rows.join(',')}]\n`, 'application/json');
       },

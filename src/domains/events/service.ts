@@ -1,6 +1,8 @@
 import type { Event } from '../../../schemas/rpc/writer.js';
 import type { Hub } from '../../bus/hub.js';
 import { matcherFor } from '../../bus/glob.js';
+import { badRequest } from '../../errors.js';
+import { parseIntStrict } from '../../http/router.js';
 import type { Logger } from '../../log.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
 import { toRfc3339, type ReadDb } from '../../store.js';
@@ -28,6 +30,14 @@ export interface HistoryQuery {
   to: string | null;
   source: string | null;
   since: number | null;
+}
+
+/** `since` (SPEC §8.2) from a query: null when absent or empty; 400 when not an id. */
+export function sinceParam(raw: string | null): number | null {
+  if (raw === null || raw === '') return null;
+  const since = parseIntStrict(raw);
+  if (since === null || since < 0) throw badRequest('since must be a non-negative integer');
+  return since;
 }
 
 /** RFC 3339 → storage text at UTC seconds; null if unparseable (then the filter is ignored). */

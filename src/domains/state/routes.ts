@@ -1,8 +1,8 @@
 import { badRequest, notFound } from '../../errors.js';
 import type { Ctx } from '../../http/context.js';
 import { send, sendJson, sendVersioned, sendWritten } from '../../http/reply.js';
-import { queryParams, type Route } from '../../http/router.js';
-import { parseIntStrict, type StateService } from './service.js';
+import { parseIntStrict, queryParams, type Route } from '../../http/router.js';
+import type { StateService } from './service.js';
 
 const PREFIX = '/api/state/';
 const DEFAULT_HISTORY_LIMIT = 50;

@@ -95,8 +95,3 @@ export class StateService {
     return { key, version: res.version, hash: res.hash, rolled_back: res.rolled_back, updated_at: toRfc3339(res.updated_at) };
   }
 }
-
-/** Go strconv.Atoi: optional sign and digits only (so `1.5` is rejected). */
-export function parseIntStrict(s: string): number | null {
-  return /^[+-]?\d{1,15}$/.test(s) ? Number(s) : null;
-}
