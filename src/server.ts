@@ -121,7 +121,7 @@ export async function startServer(config: Config, opts: { log?: Logger } = {}): 
   const wsLog = log.child({ component: 'ws' });
   const hub = new Hub({ maxEvents: config.wsBufferEvents, maxBytes: config.wsBufferBytes }, slowConsumerLogger(wsLog));
   const events = new EventService(reader, writer, hub, { retention: config.eventRetention, pruneIntervalMs: config.pruneIntervalMs, log: log.child({ component: 'events' }) });
-  const instances = new InstanceService(reader, writer, log.child({ component: 'liveness' }));
+  const instances = new InstanceService(reader, writer, log.child({ component: 'instances' }));
   auth.setResolvers(instances.resolveToken, instances.resolveInstance, (id) => instances.seen(id));
   const liveness = new LivenessMonitor(instances, (topic, data, source) => events.publish(topic, data, source), {
     intervalMs: config.livenessIntervalMs,
@@ -130,7 +130,8 @@ export async function startServer(config: Config, opts: { log?: Logger } = {}): 
   });
 
   let apiBindText = config.bind.text;
-  const mcp = new McpGateway({ instances, writer, apiBind: () => apiBindText }, { idleMs: config.mcpSessionIdleMs, log: log.child({ component: 'mcp' }) });
+  const mcpLog = log.child({ component: 'mcp' });
+  const mcp = new McpGateway({ instances, writer, apiBind: () => apiBindText }, { idleMs: config.mcpSessionIdleMs, log: mcpLog });
 
   const routes: Route[] = [
     ...systemRoutes({
@@ -147,18 +148,23 @@ export async function startServer(config: Config, opts: { log?: Logger } = {}): 
   ];
 
   const httpLog = log.child({ component: 'http' });
+  /** Both listeners serve /health and all of /api/* (REST + event subscriptions) alike. */
+  const mountApi = (app: uWS.TemplatedApp, viaDashboard: boolean): void => {
+    mountSubscribe(app, { auth, hub, events, maxBytes: config.wsBufferBytes, log: wsLog });
+    mount(app, routes, {
+      auth,
+      log: httpLog,
+      maxBodyBytes: config.maxBodyBytes,
+      viaDashboard,
+      // Dashboard-served calls are not counted (SPEC §1.8).
+      onCall: viaDashboard ? undefined : () => counters.rest++,
+      extra: [{ method: 'GET', path: SUBSCRIBE_PATH }],
+    });
+  };
   const api = uWS.App();
-  mountSubscribe(api, { auth, hub, events, maxBytes: config.wsBufferBytes, log: wsLog });
   let apiBase = '';
-  mountMcp(api, { auth, gateway: mcp, maxBodyBytes: config.maxBodyBytes, log: log.child({ component: 'mcp' }), onCall: () => counters.mcp++, baseUrl: () => apiBase });
-  mount(api, routes, {
-    auth,
-    log: httpLog,
-    maxBodyBytes: config.maxBodyBytes,
-    viaDashboard: false,
-    onCall: () => counters.rest++,
-    extra: [{ method: 'GET', path: SUBSCRIBE_PATH }],
-  });
+  mountMcp(api, { auth, gateway: mcp, maxBodyBytes: config.maxBodyBytes, log: mcpLog, onCall: () => counters.mcp++, baseUrl: () => apiBase });
+  mountApi(api, false);
   const sockets: uWS.us_listen_socket[] = [];
   const apps: uWS.TemplatedApp[] = [api];
   let port: number;
@@ -172,8 +178,7 @@ export async function startServer(config: Config, opts: { log?: Logger } = {}): 
     if (config.bind.port === 0) apiBindText = config.bind.text.replace(/:0$/, `:${port}`);
     if (config.dashboardBind) {
       const dash = uWS.App();
-      mountSubscribe(dash, { auth, hub, events, maxBytes: config.wsBufferBytes, log: wsLog });
-      mount(dash, routes, { auth, log: httpLog, maxBodyBytes: config.maxBodyBytes, viaDashboard: true, extra: [{ method: 'GET', path: SUBSCRIBE_PATH }] });
+      mountApi(dash, true);
       apps.push(dash);
       const d = await listen(dash, config.dashboardBind, 'dashboard');
       sockets.push(d.socket);
