@@ -131,7 +131,9 @@ export async function startServer(config: Config, opts: { log?: Logger } = {}): 
 
   let apiBindText = config.bind.text;
   const mcpLog = log.child({ component: 'mcp' });
-  const mcp = new McpGateway({ instances, writer, apiBind: () => apiBindText }, { idleMs: config.mcpSessionIdleMs, log: mcpLog });
+  // get_endpoints advertises only what is mounted: the REST routes below plus the WebSocket route.
+  const mounted = () => [...routes, { method: 'GET', path: SUBSCRIBE_PATH }];
+  const mcp = new McpGateway({ instances, writer, apiBind: () => apiBindText, mounted }, { idleMs: config.mcpSessionIdleMs, log: mcpLog });
 
   const routes: Route[] = [
     ...systemRoutes({

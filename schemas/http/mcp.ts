@@ -1,59 +1,67 @@
 import { Type, type TSchema } from 'typebox';
 
-/** The five MCP tools (SPEC §3, §7-2): names, one-line descriptions, string parameters. */
+/**
+ * The five MCP tools (SPEC §3, §7-2): names, descriptions, string parameters.
+ *
+ * Every word here is paid for in every session of every agent: the `tools/list` palette must stay
+ * ≤ 350 o200k_base tokens (SPEC §7-23; test/mcp/tokens.test.ts). The JSON frame alone (names,
+ * `{"type":"string"}` per parameter, `required`) is ~265 of them, so descriptions say what to call
+ * and when in a few words, and a parameter gets a description only when its name does not say
+ * how to fill it (a list in one string, a closed set of values, whose id).
+ */
 export interface ToolDef {
   name: string;
   description: string;
   inputSchema: TSchema;
 }
 
-const S = (description: string) => Type.String({ description });
+const S = (description?: string) => (description === undefined ? Type.String() : Type.String({ description }));
 
 export const MCP_TOOLS = [
   {
     name: 'register_instance',
-    description: 'Register this agent once at start. Returns instance_id and token.',
+    description: 'Call once at session start; keep the instance_id.',
     inputSchema: Type.Object({
-      name: S('Agent name, e.g. claude-frontend'),
-      workspace: Type.Optional(S('Workspace or project')),
-      intent: Type.Optional(S('Current task')),
-      stack: Type.Optional(S('Tech stack, e.g. react')),
+      name: S(),
+      workspace: Type.Optional(S()),
+      intent: Type.Optional(S()),
+      stack: Type.Optional(S()),
       capabilities: Type.Optional(S('Comma-separated')),
     }),
   },
   {
     name: 'discover_instances',
-    description: 'Find registered agents. Filters are exact; none = all.',
+    description: 'Who is working on what. Filters match exactly.',
     inputSchema: Type.Object({
-      name: Type.Optional(Type.String()),
-      workspace: Type.Optional(Type.String()),
-      stack: Type.Optional(Type.String()),
-      capability: Type.Optional(Type.String()),
+      name: Type.Optional(S()),
+      workspace: Type.Optional(S()),
+      stack: Type.Optional(S()),
+      capability: Type.Optional(S()),
     }),
   },
   {
     name: 'set_intent',
-    description: "Update an instance's current task (also a heartbeat).",
-    inputSchema: Type.Object({ instance_id: Type.String(), intent: Type.String() }),
+    description: 'Call when your task changes.',
+    inputSchema: Type.Object({ instance_id: S(), intent: S() }),
   },
   {
     name: 'get_endpoints',
-    description: 'REST endpoints and CLI usage for all data (state, specs, events). Use those, not MCP, for data.',
+    description: 'How to read/write shared state, specs and events: REST or CLI, not MCP.',
     inputSchema: Type.Object({}),
   },
   {
     name: 'propose_rule',
-    description: 'Propose a validation rule learned from a fix; a user accepts it later.',
+    description: 'After fixing a mistake others could repeat, propose a regex rule for the user to review.',
     inputSchema: Type.Object({
-      project: Type.String(),
-      rule_id: S('e.g. no-inline-style'),
-      pattern: S('Regex (RE2), or custom check name'),
-      message: S('Violation message'),
+      project: S(),
+      rule_id: S(),
+      pattern: S(),
+      message: S(),
       severity: Type.Optional(S('error|warning')),
-      match_type: Type.Optional(S('regex|missing|custom')),
-      stack: Type.Optional(Type.String()),
+      match_type: Type.Optional(S()),
+      stack: Type.Optional(S()),
       proposed_by: Type.Optional(S('Your instance_id')),
-      context: Type.Optional(S('What led to the rule')),
+      context: Type.Optional(S()),
     }),
   },
 ] as const satisfies readonly ToolDef[];

@@ -87,7 +87,8 @@ export class McpGateway {
       const caller = extra.authInfo?.clientId && extra.authInfo.clientId !== principal ? this.deps.instances.resolveInstance(extra.authInfo.clientId) : null;
       try {
         const value = await runTool(request.params.name, args, this.deps, caller);
-        return { content: [{ type: 'text', text: JSON.stringify(value, null, 2) }] };
+        // Compact JSON (SPEC §7-23): the model pays for every byte of indentation.
+        return { content: [{ type: 'text', text: JSON.stringify(value) }] };
       } catch (e) {
         if (!(e instanceof ToolError)) this.opts.log.error({ err: e, tool: request.params.name }, 'tool failed');
         return { content: [{ type: 'text', text: e instanceof ToolError ? e.message : 'internal error' }], isError: true };

@@ -1,5 +1,5 @@
 import { AppError } from '../errors.js';
-import type { InstanceService } from '../domains/instances/service.js';
+import type { InstanceService, Summary } from '../domains/instances/service.js';
 import { regexError } from '../domains/rules/regex.js';
 import type { WriterClient } from '../rpc/writer-client.js';
 import type { Identity } from '../http/context.js';
@@ -13,17 +13,26 @@ export interface ToolDeps {
   writer: WriterClient;
   /** API bind text, verbatim (SPEC §3: api_base = "http://" + bind); port 0 → the bound port. */
   apiBind: () => string;
+  /**
+   * The routes the API listener actually serves (uWS patterns: `:param`, trailing `*`), read on
+   * the first get_endpoints call: only endpoints a request would reach are advertised.
+   */
+  mounted: () => ReadonlyArray<{ method: string; path: string }>;
 }
 
 /** Install hint of our distribution (SPEC §7-20). */
 export const CLI_INSTALL = 'npm install -g koor';
 
-/** The data-plane map get_endpoints returns (SPEC §3: 16 names). */
+/**
+ * The data-plane map get_endpoints returns (SPEC §3: 16 names, paths as §2.0). Only the entries
+ * the server has mounted are advertised (see advertised()), so a route added later shows up here
+ * by itself.
+ */
 export const ENDPOINTS = {
   state_list: 'GET /api/state',
-  state_get: 'GET /api/state/{key}',
-  state_put: 'PUT /api/state/{key}',
-  state_delete: 'DELETE /api/state/{key}',
+  state_get: 'GET /api/state/{key...}',
+  state_put: 'PUT /api/state/{key...}',
+  state_delete: 'DELETE /api/state/{key...}',
   specs_list: 'GET /api/specs/{project}',
   specs_get: 'GET /api/specs/{project}/{name}',
   specs_put: 'PUT /api/specs/{project}/{name}',
@@ -36,7 +45,67 @@ export const ENDPOINTS = {
   instance_activate: 'POST /api/instances/{id}/activate',
   rules_export: 'GET /api/rules/export',
   rules_import: 'POST /api/rules/import',
-};
+} as const;
+
+/** A route's shape, comparable across notations: `{p}` and `:p` → `:`, `{p...}` (SPEC) → `*` (uWS). */
+const shape = (method: string, path: string): string =>
+  `${method} ${path.replace(/\{[^}]+\.\.\.\}/g, '*').replace(/\{[^}]+\}/g, ':').replace(/:[^/]+/g, ':')}`;
+
+/** The ENDPOINTS entries whose route (method and path pattern) is mounted. */
+export function advertised(mounted: ReadonlyArray<{ method: string; path: string }>): Partial<Record<keyof typeof ENDPOINTS, string>> {
+  const served = new Set(mounted.map((r) => shape(r.method, r.path)));
+  const out: Partial<Record<keyof typeof ENDPOINTS, string>> = {};
+  for (const [name, endpoint] of Object.entries(ENDPOINTS) as Array<[keyof typeof ENDPOINTS, string]>) {
+    const [method, path] = endpoint.split(' ') as [string, string];
+    if (served.has(shape(method, path))) out[name] = endpoint;
+  }
+  return out;
+}
+
+/** The route table is fixed once the server listens: filter it once per server. */
+const advertisedCache = new WeakMap<ToolDeps, ReturnType<typeof advertised>>();
+
+/** discover_instances columns, in this order (the SPEC §7-23 members). */
+const DISCOVER_COLUMNS = ['id', 'name', 'workspace', 'intent', 'stack', 'capabilities', 'status', 'last_seen'] as const;
+type DiscoverColumn = (typeof DISCOVER_COLUMNS)[number];
+
+/** How long ago an RFC 3339 time was, in its largest whole unit: "0s ago", "4m ago", "2h ago", "3d ago". */
+export function age(rfc3339: string, now: number): string {
+  const s = Math.max(0, Math.floor((now - Date.parse(rfc3339)) / 1000));
+  if (s < 60) return `${s}s ago`;
+  if (s < 3600) return `${Math.floor(s / 60)}m ago`;
+  if (s < 172_800) return `${Math.floor(s / 3600)}h ago`;
+  return `${Math.floor(s / 86_400)}d ago`;
+}
+
+/**
+ * discover_instances' reply, as a table: `columns` names the members once and each instance is
+ * one array in that order; a member with the same value for every listed instance (typically
+ * `workspace` and `status`) is given once, beside `count`, instead of in every row; `capabilities`
+ * only when some instance has any; `last_seen` as an age ("12s ago"), which is what a model
+ * without a clock can use. Why: with one object per instance the member names repeat per
+ * instance and an RFC 3339 time costs 13 tokens, so three instances cost ~250 tokens against the
+ * 200 budget of SPEC §7-23 (~190 even with empty names and intents).
+ *
+ *   {"count":3,"workspace":"shop","status":"active","columns":["id","name","intent",…],"instances":[["…","ui-agent","Fix…",…],…]}
+ */
+export function discoverReply(list: readonly Summary[], now: number): Record<string, unknown> {
+  const value = (i: Summary, c: DiscoverColumn): unknown => (c === 'last_seen' ? age(i.last_seen, now) : i[c]);
+  const same = (c: DiscoverColumn): boolean => {
+    const first = JSON.stringify(value(list[0]!, c));
+    return list.every((i) => JSON.stringify(value(i, c)) === first);
+  };
+  const out: Record<string, unknown> = { count: list.length };
+  const columns: DiscoverColumn[] = [];
+  for (const c of DISCOVER_COLUMNS) {
+    if (c === 'capabilities' && list.every((i) => i.capabilities.length === 0)) continue;
+    if (list.length >= 2 && same(c)) out[c] = value(list[0]!, c);
+    else columns.push(c);
+  }
+  out.columns = columns;
+  out.instances = list.map((i) => columns.map((c) => value(i, c)));
+  return out;
+}
 
 /** Arguments are strings; anything else counts as absent (SPEC §3). */
 function str(args: Record<string, unknown>, k: string): string {
@@ -46,7 +115,7 @@ function str(args: Record<string, unknown>, k: string): string {
 
 const failMessage = (e: unknown): string => (e instanceof AppError ? e.message : 'internal error');
 
-/** Runs one tool; returns the JSON value to pretty-print, or throws ToolError. */
+/** Runs one tool; returns the JSON value of its reply (sent compact, SPEC §7-23), or throws ToolError. */
 export async function runTool(name: string, args: Record<string, unknown>, deps: ToolDeps, caller: Identity | null): Promise<unknown> {
   switch (name as ToolName) {
     case 'register_instance': {
@@ -80,7 +149,7 @@ export async function runTool(name: string, args: Record<string, unknown>, deps:
     case 'discover_instances': {
       const f = (k: string) => str(args, k) || undefined;
       const list = deps.instances.list({ name: f('name'), workspace: f('workspace'), stack: f('stack'), capability: f('capability') });
-      return { count: list.length, instances: list };
+      return discoverReply(list, Date.now());
     }
     case 'set_intent': {
       const id = str(args, 'instance_id');
@@ -94,13 +163,15 @@ export async function runTool(name: string, args: Record<string, unknown>, deps:
       }
       return { instance_id: id, intent, message: 'Intent updated successfully.' };
     }
-    case 'get_endpoints':
-      return {
-        api_base: `http://${deps.apiBind()}`,
-        endpoints: ENDPOINTS,
-        cli: { install: CLI_INSTALL, usage: 'koor-cli --help' },
-        message: 'Use REST or koor-cli for all data (0 tokens); MCP only for discovery and proposals. Activate first: koor-cli activate <instance-id>',
-      };
+    case 'get_endpoints': {
+      let endpoints = advertisedCache.get(deps);
+      if (!endpoints) advertisedCache.set(deps, (endpoints = advertised(deps.mounted())));
+      // No `message` and no `cli.usage` (SPEC §7-23 allows dropping both): the map costs 166
+      // tokens with the 14 routes mounted today (186 with all 16), the whole reply 197 (217), so
+      // nothing else fits the 200 budget. The tool's description already says "REST or CLI, not
+      // MCP", and register_instance's reply says how to activate.
+      return { api_base: `http://${deps.apiBind()}`, endpoints, cli: { install: CLI_INSTALL } };
+    }
     case 'propose_rule': {
       for (const k of ['project', 'rule_id', 'pattern'] as const) if (!str(args, k)) throw new ToolError(`${k} is required`);
       const matchType = str(args, 'match_type') || 'regex';

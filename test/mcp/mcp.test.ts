@@ -38,7 +38,8 @@ t.test('MCP over Streamable HTTP from a separate process', async (t) => {
   // register_instance → visible through REST
   const reg = await client.callTool({ name: 'register_instance', arguments: { name: 'mcp-agent', workspace: 'w', intent: 'i', stack: 'go', capabilities: 'build, test,,x' } });
   t.notOk(reg.isError);
-  t.match(text(reg), /^\{\n {2}"instance_id": /, 'pretty-printed with 2-space indent');
+  t.match(text(reg), /^\{"instance_id":"[^"]+","token":/, 'compact JSON (SPEC §7-23)');
+  t.notMatch(text(reg), /\n/);
   const r = parsed(reg);
   t.same([r.status, r.capabilities, r.name], ['pending', ['build', 'test', '', 'x'], 'mcp-agent']);
   t.match(r.message, /Activate via CLI: koor-cli activate /);
@@ -52,9 +53,12 @@ t.test('MCP over Streamable HTTP from a separate process', async (t) => {
   await client.callTool({ name: 'register_instance', arguments: { name: 'other', stack: 'react' } });
   const all = parsed(await client.callTool({ name: 'discover_instances', arguments: {} }));
   t.equal(all.count, 2);
+  t.notOk(text(await client.callTool({ name: 'discover_instances', arguments: {} })).includes(r.token), 'discovery never leaks tokens');
   const goOnly = parsed(await client.callTool({ name: 'discover_instances', arguments: { stack: 'go', capability: 'test' } }));
-  t.same(goOnly.instances.map((i: any) => i.id), [r.instance_id]);
-  t.notOk('token' in goOnly.instances[0], 'discovery never leaks tokens');
+  t.same(goOnly.columns, ['id', 'name', 'workspace', 'intent', 'stack', 'capabilities', 'status', 'last_seen'], 'one instance: every member is a column');
+  t.equal(goOnly.count, 1);
+  t.same(goOnly.instances[0].slice(0, 7), [r.instance_id, 'mcp-agent', 'w', 'i', 'go', ['build', 'test', '', 'x'], 'pending']);
+  t.match(goOnly.instances[0][7], /^\d+s ago$/, 'last_seen as an age');
 
   // set_intent → visible through REST
   const si = await client.callTool({ name: 'set_intent', arguments: { instance_id: r.instance_id, intent: 'refactor auth' } });
@@ -67,8 +71,10 @@ t.test('MCP over Streamable HTTP from a separate process', async (t) => {
   // get_endpoints
   const ep = parsed(await client.callTool({ name: 'get_endpoints', arguments: {} }));
   t.equal(ep.api_base, srv.url, 'api_base is the bind text, with the bound port when it was :0');
-  t.equal(Object.keys(ep.endpoints).length, 16);
-  t.equal(ep.endpoints.state_get, 'GET /api/state/{key}');
+  t.equal(ep.endpoints.state_get, 'GET /api/state/{key...}', 'paths as SPEC §2.0');
+  t.equal(ep.endpoints.events_ws, 'GET /api/events/subscribe');
+  t.notOk('rules_export' in ep.endpoints || 'rules_import' in ep.endpoints, 'routes that are not mounted are not advertised');
+  t.equal(Object.keys(ep.endpoints).length, 14);
   t.equal(ep.cli.install, 'npm install -g koor');
 
   // propose_rule (stored as proposed; duplicates and bad regexes refused)
