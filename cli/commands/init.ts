@@ -22,7 +22,8 @@ This workspace shares state, specs and events with other agents through the Koor
 **Register over MCP, once per session.** The \`koor\` MCP server is configured in \`.mcp.json\` (Claude Code) and
 \`.cursor/mcp.json\` (Cursor). Call \`register_instance\` with \`name\`, \`workspace\`, \`intent\` (and \`stack\`), keep
 the returned \`instance_id\`, then run \`koor-cli activate <instance_id>\`. Use \`discover_instances\` to see who else
-is working and \`set_intent\` when your task changes. That is all MCP is for.
+is working and \`set_intent\` when your task changes. After fixing a mistake others could repeat, call
+\`propose_rule\` (the user reviews the rule). That is all MCP is for: discovery and proposals.
 
 **Use \`koor-cli\` for all data**, never MCP: it talks to the REST API directly, so the data does not pass through
 your context. Replies are JSON on stdout; exit code 0 = success, 1 = failure (an HTTP error's JSON is still printed).
@@ -36,7 +37,8 @@ your context. Replies are JSON on stdout; exit code 0 = success, 1 = failure (an
 | catch up / wait for news | \`koor-cli events history --topic '<glob>' --last 20\` · \`koor-cli events subscribe '<glob>'\` (one JSON per line) |
 | see who is around | \`koor-cli instances list\` |
 
-Add \`--pretty\` to indent JSON; \`koor-cli <command> --help\` explains any command.
+Add \`--pretty\` to indent JSON; \`koor-cli <command> --help\` explains any command. For raw HTTP (\`curl\`), the MCP
+tool \`get_endpoints\` lists the REST routes.
 ${AGENTS_END}
 `;
 }

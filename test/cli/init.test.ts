@@ -23,6 +23,8 @@ t.test('init in an empty workspace: both MCP configs and AGENTS.md, from the CLI
   t.match(agents, /`register_instance`/);
   t.match(agents, /koor-cli activate <instance_id>/);
   t.match(agents, /Use `koor-cli` for all data/);
+  t.match(agents, /That is all MCP is for: discovery and proposals\./, 'MCP is the control plane, the data goes over REST/CLI');
+  for (const tool of ['register_instance', 'discover_instances', 'set_intent', 'propose_rule', 'get_endpoints']) t.match(agents, `\`${tool}\``, `names ${tool}`);
   t.match(agents, /<!-- koor:end -->\n$/);
   t.notOk(fs.existsSync(path.join(dir, 'settings.json')), 'nothing saved when no flag was given');
 });
