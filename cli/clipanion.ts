@@ -1,3 +1,5 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import { Builtins, Cli, Command, Option, type CommandClass } from 'clipanion';
 import { COMMANDS, loadDef } from './registry.js';
 import { CliError, UsageError, type AnyCommandDef, type RunContext } from './core.js';
@@ -22,7 +24,9 @@ function readableUsage(text: string): string {
 
 class KoorCli extends Cli {
   override usage(command?: CommandClass | Command | null, opts?: { colored?: boolean; detailed?: boolean; prefix?: string }): string {
-    return readableUsage(super.usage(command, opts));
+    const text = readableUsage(super.usage(command, opts));
+    // The overview says "usage:" like every other usage text (SPEC §4.1), not clipanion's "$".
+    return command ? text : text.replace(/^ *\$ koor-cli <command>$/m, `usage: ${BIN} <command> [options]  (${BIN} <command> --help for one command)`);
   }
 
   override error(error: unknown, opts: { colored?: boolean; command?: Command | null } = {}): string {
@@ -103,7 +107,7 @@ export interface Clipanion {
 }
 
 export async function buildCli(ctx: () => RunContext): Promise<Clipanion> {
-  const cli = new KoorCli({ binaryName: BIN, binaryLabel: 'Koor CLI', binaryVersion: '0.1.0', enableColors: false });
+  const cli = new KoorCli({ binaryName: BIN, binaryLabel: 'Koor CLI', binaryVersion: packageVersion(), enableColors: false });
   cli.register(Builtins.HelpCommand);
   cli.register(Builtins.VersionCommand);
   const classes = new Map<string, CommandClass>();
@@ -118,6 +122,15 @@ export async function buildCli(ctx: () => RunContext): Promise<Clipanion> {
 }
 
 const CONTEXT = { stdout: process.stderr, stderr: process.stderr, colorDepth: 1 };
+
+/** The package's version (dist/cli-cjs/ → ../../package.json); '' if it cannot be read. */
+function packageVersion(): string {
+  try {
+    return (JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string }).version;
+  } catch {
+    return '';
+  }
+}
 
 /** Help goes to stderr; commands write to stdout themselves. */
 export async function runWithClipanion(argv: string[], ctx: () => RunContext): Promise<number> {

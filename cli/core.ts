@@ -99,6 +99,10 @@ export interface AnyCommandDef {
 export const SETTINGS_FILE = 'settings.json';
 export const DEFAULT_SERVER = 'http://localhost:9800';
 export const CONFIG_KEYS = ['server', 'token'] as const;
+/** A server that accepts no connection within this is reported, ms. */
+export const CONNECT_TIMEOUT_MS = 5_000;
+/** A reply that has not fully arrived this long after the request is reported (KOOR_TIMEOUT), ms. */
+export const DEFAULT_RESPONSE_TIMEOUT_MS = 30_000;
 export type ConfigKey = (typeof CONFIG_KEYS)[number];
 
 export interface CliConfig {
@@ -106,6 +110,8 @@ export interface CliConfig {
   readonly server: string;
   /** '' = no Authorization header. */
   readonly token: string;
+  /** Whole-reply timeout, ms (KOOR_TIMEOUT in seconds; default 30). */
+  readonly timeoutMs: number;
 }
 
 function nonEmptyString(v: unknown): string | undefined {
@@ -133,7 +139,14 @@ export function loadConfig(cwd: string, env: NodeJS.ProcessEnv): CliConfig {
   const file = readSettings(`${cwd}/${SETTINGS_FILE}`) ?? {};
   const server = nonEmptyString(env.KOOR_SERVER) ?? nonEmptyString(file.server) ?? DEFAULT_SERVER;
   const token = nonEmptyString(env.KOOR_TOKEN) ?? nonEmptyString(file.token) ?? '';
-  return { server: server.replace(/\/+$/, ''), token };
+  let timeoutMs = DEFAULT_RESPONSE_TIMEOUT_MS;
+  const t = nonEmptyString(env.KOOR_TIMEOUT);
+  if (t !== undefined) {
+    const s = Number(t);
+    if (!/^\d+(\.\d+)?$/.test(t) || !(s > 0)) throw new CliError(`invalid KOOR_TIMEOUT "${t}": expected seconds, e.g. 30`);
+    timeoutMs = s * 1000;
+  }
+  return { server: server.replace(/\/+$/, ''), token, timeoutMs };
 }
 
 /**
@@ -399,9 +412,18 @@ export async function request(config: CliConfig, method: string, pathAndQuery: s
     let received = 0;
     let head: Head | null = null;
     let settled = false;
+    // Two clocks: connecting, then the whole reply. Neither keeps the process alive on its own.
+    const seconds = (ms: number) => `${Number((ms / 1000).toFixed(3))}s`;
+    const connectTimer = setTimeout(() => fail(new Error(`timeout after ${seconds(CONNECT_TIMEOUT_MS)} connecting to ${base.host}`)), CONNECT_TIMEOUT_MS);
+    const replyTimer = setTimeout(() => fail(new Error(`timeout after ${seconds(config.timeoutMs)}`)), config.timeoutMs);
+    connectTimer.unref();
+    replyTimer.unref();
+    socket.once('connect', () => clearTimeout(connectTimer));
     const fail = (e: unknown) => {
       if (settled) return;
       settled = true;
+      clearTimeout(connectTimer);
+      clearTimeout(replyTimer);
       socket.destroy();
       reject(new CliError(`request failed: ${describeError(e)}`));
     };
@@ -417,6 +439,8 @@ export async function request(config: CliConfig, method: string, pathAndQuery: s
         const reply = parseReply(bytesSoFar(), ended);
         if (reply === null) return;
         settled = true;
+        clearTimeout(connectTimer);
+        clearTimeout(replyTimer);
         socket.destroy();
         resolve(reply);
       } catch (e) {

@@ -54,6 +54,11 @@ export interface Config {
   mcpSessionIdleMs: number;
   /** Where the settings came from, for the startup log line. */
   configFile: string | null;
+  /**
+   * Test-only hooks (the writer's sys.sleep). Not a setting: no flag, env or file key reaches it;
+   * only test code building a Config sets it.
+   */
+  testHooks?: boolean;
 }
 
 export class ConfigError extends Error {
@@ -69,7 +74,7 @@ export class ConfigError extends Error {
 type Kind = 'bind' | 'bind-or-off' | 'string' | 'level' | 'sync' | 'int' | 'posint' | 'duration' | 'bytes';
 
 interface Setting {
-  key: keyof Omit<Config, 'configFile'>;
+  key: keyof Omit<Config, 'configFile' | 'testHooks'>;
   flag: string;
   env: string;
   file: string;
@@ -107,6 +112,7 @@ export const USAGE = [
   ...SETTINGS.map((s) => `  --${s.flag.padEnd(20)} ${s.help} (env ${s.env}, default ${JSON.stringify(s.def)})`),
   `  --${'config'.padEnd(20)} settings file (default ./settings.json)`,
   `  --${'help'.padEnd(20)} show this help`,
+  `  --${'version'.padEnd(20)} print the version`,
 ].join('\n');
 
 export function parseBind(text: string, what: string): Bind {
@@ -160,8 +166,10 @@ function convert(s: Setting, raw: string): unknown {
     case 'string':
       return raw;
     case 'level': {
+      // Case-insensitive like the original, but an unknown level is an error, not a silent 'info'.
       const l = raw.toLowerCase();
-      return l === 'debug' || l === 'warn' || l === 'error' ? l : 'info';
+      if (l !== 'debug' && l !== 'info' && l !== 'warn' && l !== 'error') throw new ConfigError(`invalid ${what} "${raw}": expected debug, info, warn or error`);
+      return l;
     }
     case 'sync': {
       const v = raw.toLowerCase();
@@ -188,12 +196,14 @@ function convert(s: Setting, raw: string): unknown {
 export interface ParsedArgs {
   flags: Map<string, string>;
   help: boolean;
+  version: boolean;
 }
 
 /** `-x v`, `--x v`, `-x=v`, `--x=v`. Unknown flag → ConfigError with exit code 2. */
 export function parseArgs(argv: readonly string[], known: ReadonlySet<string>): ParsedArgs {
   const flags = new Map<string, string>();
   let help = false;
+  let version = false;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const m = /^--?([a-z][a-z0-9-]*)(?:=(.*))?$/s.exec(arg);
@@ -201,6 +211,10 @@ export function parseArgs(argv: readonly string[], known: ReadonlySet<string>): 
     const name = m[1]!;
     if (name === 'help' || name === 'h') {
       help = true;
+      continue;
+    }
+    if (name === 'version' || name === 'v') {
+      version = true;
       continue;
     }
     if (!known.has(name)) throw new ConfigError(`unknown flag: -${arg.startsWith('--') ? '-' : ''}${name}\n${USAGE}`, 2);
@@ -211,7 +225,7 @@ export function parseArgs(argv: readonly string[], known: ReadonlySet<string>): 
     }
     flags.set(name, value);
   }
-  return { flags, help };
+  return { flags, help, version };
 }
 
 export function readSettingsFile(file: string): Record<string, unknown> {
@@ -230,11 +244,17 @@ function fileValue(v: unknown): string | undefined {
 }
 
 /** Builds the frozen Config. Throws ConfigError (one line, exit code) on bad values. */
-export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): Config & { help: boolean } {
+export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): Config & { help: boolean; version: boolean } {
   const known = new Set([...SETTINGS.map((s) => s.flag), 'config']);
-  const { flags, help } = parseArgs(argv, known);
+  const { flags, help, version } = parseArgs(argv, known);
+  // --help / --version answer without reading (or judging) any setting.
+  if (help || version) return { ...testConfig(), testHooks: false, help, version };
   const configFile = path.resolve(cwd, flags.get('config') ?? 'settings.json');
   const file = readSettingsFile(configFile);
+  return { ...build(flags, env, file, cwd, fs.existsSync(configFile) ? configFile : null, help), version: false };
+}
+
+function build(flags: ReadonlyMap<string, string>, env: NodeJS.ProcessEnv, file: Record<string, unknown>, cwd: string, configFile: string | null, help: boolean): Config & { help: boolean } {
   const out: Record<string, unknown> = {};
   for (const s of SETTINGS) {
     const envValue = env[s.env];
@@ -247,13 +267,17 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
   }
   if (out.dataDir === '') out.dataDir = '.';
   out.dataDir = path.resolve(cwd, out.dataDir as string);
-  out.configFile = fs.existsSync(configFile) ? configFile : null;
+  out.configFile = configFile;
   out.help = help;
   return Object.freeze(out) as unknown as Config & { help: boolean };
 }
 
-/** A config for tests and embedding: defaults, overridden by `over`. */
+/**
+ * A config for tests and embedding: the defaults, overridden by `over`. Reads neither
+ * ./settings.json nor KOOR_* from the environment, so a developer's own settings cannot leak into
+ * a test. Test hooks are on unless `over` says otherwise.
+ */
 export function testConfig(over: Partial<Config> = {}): Config {
-  const base = loadConfig([], {}, process.cwd());
-  return Object.freeze({ ...base, configFile: null, ...over });
+  const { help: _help, ...base } = build(new Map(), {}, {}, process.cwd(), null, false);
+  return Object.freeze({ ...base, testHooks: true, ...over });
 }

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import fs from 'node:fs';
 import { ConfigError, loadConfig, USAGE } from './config.js';
 import { createLogger } from './log.js';
 import { startServer } from './server.js';
@@ -17,6 +18,11 @@ async function main(): Promise<void> {
   }
   if (config.help) {
     process.stdout.write(`${USAGE}\n`);
+    return;
+  }
+  if (config.version) {
+    const pkg = JSON.parse(fs.readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+    process.stdout.write(`koor-server ${pkg.version}\n`);
     return;
   }
   const log = createLogger(config.logLevel);

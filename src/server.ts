@@ -1,7 +1,8 @@
-import fs from 'node:fs';
 import path from 'node:path';
 import uWS from 'uWebSockets.js';
 import { ConfigError, type Bind, type Config } from './config.js';
+import { ensureDataDir } from './data-dir.js';
+import { POOL_MAX_QUEUE, SHUTDOWN_GRACE_MS, STARTUP_TIMEOUT_MS } from './limits.js';
 import { CallCounters } from './domains/system/metrics.js';
 import { systemRoutes } from './domains/system/routes.js';
 import { StateService } from './domains/state/service.js';
@@ -24,10 +25,6 @@ import { PoolClient } from './rpc/pool-client.js';
 import { WriterClient } from './rpc/writer-client.js';
 import { openReader, type ReadDb } from './store.js';
 
-/** Pending CPU jobs beyond the running ones before 503. */
-const POOL_MAX_QUEUE = 256;
-/** How long shutdown waits for in-flight writes, ms (SPEC §1.1: 5 s grace). */
-const SHUTDOWN_GRACE_MS = 5000;
 
 export interface KoorServer {
   readonly config: Config;
@@ -55,24 +52,34 @@ function assertNativeUws(): void {
   }
 }
 
-function checkDataDir(dir: string): void {
-  try {
-    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-    fs.accessSync(dir, fs.constants.W_OK);
-  } catch (e) {
-    throw new ConfigError(`data directory ${dir} is not writable: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-  }
-}
-
 function listen(app: uWS.TemplatedApp, bind: Bind, what: string): Promise<{ socket: uWS.us_listen_socket; port: number }> {
   return new Promise((resolve, reject) => {
     const done = (socket: uWS.us_listen_socket | false) => {
-      if (!socket) return reject(new ConfigError(`cannot listen on ${bind.text} (${what}): address in use or not available`));
+      if (!socket) return reject(new ConfigError(`cannot listen on ${bind.text} (${what}): address already in use or not available`));
       resolve({ socket, port: uWS.us_socket_local_port(socket as unknown as uWS.us_socket) });
     };
-    if (bind.host === '') app.listen(bind.port, done);
-    else app.listen(bind.host, bind.port, done);
+    // Exclusive: uWS otherwise sets SO_REUSEPORT, and a second server on the same port would start
+    // silently and share the connections (two databases answering one address).
+    if (bind.host === '') app.listen(bind.port, LISTEN_EXCLUSIVE, done);
+    else (app as unknown as ListenWithHost).listen(bind.host, bind.port, LISTEN_EXCLUSIVE, done);
   });
+}
+
+/** `listen(host, port, options, cb)` exists at runtime but is missing from the 20.30 typings. */
+interface ListenWithHost {
+  listen(host: string, port: number, options: number, cb: (socket: uWS.us_listen_socket | false) => void): unknown;
+}
+/** uWS ListenOptions.LIBUS_LISTEN_EXCLUSIVE_PORT (a const enum in the typings). */
+const LISTEN_EXCLUSIVE = 1;
+
+/** `p`, or a rejection once `ms` passed (the timer never keeps the process alive). */
+function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} took longer than ${ms / 1000} s`)), ms);
+    timer.unref();
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
 
 function hostForUrl(bind: Bind): string {
@@ -85,7 +92,7 @@ function hostForUrl(bind: Bind): string {
 export async function startServer(config: Config, opts: { log?: Logger } = {}): Promise<KoorServer> {
   assertNativeUws();
   const log = opts.log ?? createLogger(config.logLevel);
-  checkDataDir(config.dataDir);
+  ensureDataDir(config.dataDir);
   const dbPath = path.join(config.dataDir, 'data.db');
 
   const writer = new WriterClient({
@@ -95,13 +102,22 @@ export async function startServer(config: Config, opts: { log?: Logger } = {}): 
     deadlineMs: config.rpcDeadlineMs,
     maxInFlight: config.rpcMaxInFlight,
     log: log.child({ component: 'rpc' }),
+    testHooks: config.testHooks === true,
   });
   const pool = new PoolClient({ threads: config.poolThreads, deadlineMs: config.poolDeadlineMs, maxQueue: POOL_MAX_QUEUE, log: log.child({ component: 'pool' }) });
   // Writer (DB open + migrations) and pool threads start in parallel; ready means both are up.
-  const [writerUp, poolUp] = await Promise.allSettled([writer.start(), pool.warmUp()]);
+  // Bounded: a data file that cannot be opened (a lock held elsewhere, a hung file system) must
+  // end start-up with one line, never a hang.
+  const [writerUp, poolUp] = await Promise.allSettled([
+    within(writer.start(), STARTUP_TIMEOUT_MS, 'opening the database'),
+    within(pool.warmUp(), STARTUP_TIMEOUT_MS, 'starting the worker pool'),
+  ]);
   if (writerUp.status === 'rejected' || poolUp.status === 'rejected') {
     await pool.close();
-    if (writerUp.status === 'rejected') throw new ConfigError(`failed to open database ${dbPath}: ${(writerUp.reason as Error).message}`);
+    if (writerUp.status === 'rejected') {
+      void writer.kill();
+      throw new ConfigError(`failed to open database ${dbPath}: ${(writerUp.reason as Error).message}`);
+    }
     await writer.close(0);
     throw new ConfigError(`failed to start worker pool: ${((poolUp as PromiseRejectedResult).reason as Error).message}`);
   }

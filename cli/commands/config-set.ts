@@ -12,7 +12,8 @@ export default defineCommand({
   async run({ pos, ctx }) {
     if (!(CONFIG_KEYS as readonly string[]).includes(pos.key)) throw new UsageError(`unknown config key: ${pos.key} (valid: ${CONFIG_KEYS.join(', ')})`);
     updateSettings(ctx.cwd, { [pos.key as ConfigKey]: pos.value });
-    writeOut(`config ${pos.key} set to ${pos.value}\n`);
+    // A token is a secret: never echoed to a terminal, its scrollback or a CI log.
+    writeOut(`config ${pos.key} set to ${pos.key === 'token' ? '****' : pos.value}\n`);
     return 0;
   },
 });

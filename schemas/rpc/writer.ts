@@ -57,7 +57,10 @@ export type Instance = Static<typeof Instance>;
  */
 export const WriterMethods = {
   'sys.ping': { req: Type.Object({}), res: Type.Object({ threadId: Type.Integer(), schema_version: Type.Integer() }) },
-  /** Blocks the writer for `ms` (max 5000). Used by tests to exercise deadlines and queueing. */
+  /**
+   * Blocks the writer for `ms` (max 5000). A test hook (deadlines, queueing): the writer answers
+   * it only when started with `test_hooks`, which only test code sets; otherwise "unknown method".
+   */
   'sys.sleep': { req: Type.Object({ ms: Type.Integer({ minimum: 0, maximum: 5000 }) }), res: Type.Object({}) },
 
   'state.put': {
@@ -158,3 +161,23 @@ export const WriterMethods = {
 
 export type WriterMethods = typeof WriterMethods;
 export type WriterMethod = keyof WriterMethods;
+
+/** Fixed limits the front process hands the writer at start (values live in src/limits.ts). */
+export const WriterLimits = Type.Object({
+  max_batch_envelopes: Type.Integer({ minimum: 1 }),
+  wal_autocheckpoint_pages: Type.Integer({ minimum: 0 }),
+  journal_limit_bytes: Type.Integer({ minimum: -1 }),
+  busy_timeout_ms: Type.Integer({ minimum: 0 }),
+});
+export type WriterLimits = Static<typeof WriterLimits>;
+
+/** The writer thread's start-up data (workerData, besides its MessagePort). */
+export const WriterStartup = Type.Object({
+  db_path: Type.String({ minLength: 1 }),
+  log_level: Type.String(),
+  sync: Type.Union([Type.Literal('full'), Type.Literal('normal')]),
+  limits: WriterLimits,
+  /** Enables test-only methods (sys.sleep). Never set by the server's own start-up. */
+  test_hooks: Type.Boolean(),
+});
+export type WriterStartup = Static<typeof WriterStartup>;

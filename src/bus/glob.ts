@@ -1,3 +1,5 @@
+import { GLOB_CACHE_MAX_PATTERNS } from '../limits.js';
+
 /**
  * Glob matching as Go's path.Match (SPEC §1.6): `*` = any run of non-'/' characters (it crosses
  * '.'), `?` = one non-'/' character, `[abc]`, `[a-z]`, `[^a-z]` classes, `\x` = literal x.
@@ -8,8 +10,6 @@ export type Matcher = (s: string) => boolean;
 
 const MATCH_ALL: Matcher = () => true;
 const MATCH_NONE: Matcher = () => false;
-/** Compiled patterns kept; beyond this the cache is reset (patterns come from clients). */
-const MAX_CACHED_PATTERNS = 4096;
 const cache = new Map<string, Matcher>();
 
 const reEscape = (cp: number): string => `\\u{${cp.toString(16)}}`;
@@ -90,11 +90,16 @@ export function compileGlob(pattern: string): Matcher {
   return (s) => re.test(s);
 }
 
+/** true when `pattern` is well-formed (`""` and `*` are). Requests check with this first (§7-24). */
+export function isValidGlob(pattern: string): boolean {
+  return pattern === '' || pattern === '*' || globToRegExpSource(pattern) !== null;
+}
+
 /** Cached compile: one matcher per distinct pattern. */
 export function matcherFor(pattern: string): Matcher {
   let m = cache.get(pattern);
   if (m === undefined) {
-    if (cache.size >= MAX_CACHED_PATTERNS) cache.clear();
+    if (cache.size >= GLOB_CACHE_MAX_PATTERNS) cache.clear();
     m = compileGlob(pattern);
     cache.set(pattern, m);
   }
@@ -103,4 +108,54 @@ export function matcherFor(pattern: string): Matcher {
 
 export function globMatch(pattern: string, s: string): boolean {
   return matcherFor(pattern)(s);
+}
+
+/**
+ * A SQLite GLOB pattern that matches at least what the Go glob `pattern` matches (a superset:
+ * SQLite's `*` and `?` also match `/`), so SQL can discard most rows in C before the exact
+ * check runs in JS. `*` for a pattern it cannot translate safely. `pattern` must be valid.
+ */
+export function sqliteGlobOf(pattern: string): string {
+  let out = '';
+  let i = 0;
+  while (i < pattern.length) {
+    const c = pattern[i]!;
+    if (c === '*' || c === '?') {
+      out += c;
+      i++;
+    } else if (c === '\\') {
+      const e = pattern[i + 1]!;
+      out += e === '*' || e === '?' || e === '[' ? `[${e}]` : e;
+      i += 2;
+    } else if (c === '[') {
+      const end = pattern.indexOf(']', i + 2);
+      const body = end === -1 ? '' : pattern.slice(i + 1, end);
+      // Plain classes ([abc], [a-z], [^a-z]) mean the same in SQLite; anything with escapes or a
+      // leading ']' becomes "any one character".
+      if (end === -1 || body.includes('\\') || body === '' || body === '^') {
+        out += '?';
+        i = skipClass(pattern, i);
+      } else {
+        out += `[${body}]`;
+        i = end + 1;
+      }
+    } else {
+      out += c;
+      i++;
+    }
+  }
+  return out;
+}
+
+/** Index just past the class starting at `i` (the pattern is known to be valid). */
+function skipClass(p: string, i: number): number {
+  i++;
+  if (p[i] === '^') i++;
+  let n = 0;
+  while (i < p.length) {
+    if (p[i] === ']' && n > 0) return i + 1;
+    i += p[i] === '\\' ? 2 : 1;
+    n++;
+  }
+  return i;
 }

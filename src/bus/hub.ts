@@ -1,11 +1,7 @@
 import type { WebSocket } from 'uWebSockets.js';
+import { WS_SOFT_BUFFER_BYTES } from '../limits.js';
 import { matcherFor, type Matcher } from './glob.js';
 
-/**
- * Bytes uWS may hold for one socket before we stop writing to it and start counting against its
- * buffer budget. Past this the kernel socket buffer is full too: the consumer is not reading.
- */
-export const WS_SOFT_BUFFER_BYTES = 64 * 1024;
 /** WebSocket close code for a subscriber that fell behind its buffer (SPEC §7-17). */
 export const CLOSE_SLOW_CONSUMER = 4008;
 
@@ -23,15 +19,41 @@ interface Item {
   frame: Buffer;
 }
 
+/** One step of a replay read from the event log (see EventService.replayStep). */
+export interface ReplayStep {
+  items: Item[];
+  /** The id the following step starts after. */
+  next: number;
+  /** This step reached the newest committed event. */
+  done: boolean;
+  /** Events after the cursor were pruned before the subscriber got to them. */
+  gap: boolean;
+}
+
+/** Reads the replay step after `after` for one subscriber (its pattern is bound in). */
+export type ReplaySource = (after: number) => ReplayStep;
+
+/**
+ * Replay steps a subscriber may take in one turn before yielding the event loop (each step is
+ * at most WS_REPLAY_STEP_IDS events): a fast reader catching up on a large log never holds the
+ * front thread for long.
+ */
+const REPLAY_STEPS_PER_TURN = 4;
+
 /** One WebSocket subscription and its bounded buffer. */
 export class Subscriber {
   ws: WebSocket<{ sub: Subscriber }> | null = null;
   queue: Item[] = [];
   head = 0;
   queuedBytes = 0;
-  /** Replayed (since=) items still in the queue: they do not count against the live budget. */
-  replayLeft = 0;
-  replayBytesLeft = 0;
+  /**
+   * Catching up (since=): live events are not queued, the replay reads them from the log in
+   * steps, each only once the socket took the previous one. Live delivery starts when a step
+   * finds nothing more with the queue empty. Replayed items count against the buffer like any.
+   */
+  replay: ReplaySource | null = null;
+  /** Replay position: every event id ≤ cursor has been read from the log. */
+  cursor = 0;
   /** Highest id queued or sent: live events at or below it are duplicates of the replay. */
   lastQueuedId = 0;
   lastSentId = 0;
@@ -78,7 +100,7 @@ interface Group {
  */
 export class Hub {
   private readonly groups = new Map<string, Group>();
-  private readonly dirty = new Set<Subscriber>();
+  private dirty = new Set<Subscriber>();
   private flushScheduled = false;
   private nextId = 1;
   readonly stats: HubStats = { subscribers: 0, delivered: 0, dropped: 0, closed_slow: 0, replayed: 0 };
@@ -92,8 +114,11 @@ export class Hub {
     return new Subscriber(this.nextId++, pattern, overflow, since);
   }
 
-  /** Starts live delivery; `replay` are retained events after `since`, oldest first. */
-  attach(sub: Subscriber, ws: WebSocket<{ sub: Subscriber }>, replay: ReadonlyArray<{ id: number; frame: Buffer }>): void {
+  /**
+   * Starts delivery. With a `replay` source the subscriber first catches up from `start` (the
+   * retained events after it, read step by step), then goes live; without one it is live at once.
+   */
+  attach(sub: Subscriber, ws: WebSocket<{ sub: Subscriber }>, replay: ReplaySource | null = null, start = 0): void {
     sub.ws = ws;
     let g = this.groups.get(sub.pattern);
     if (!g) {
@@ -102,14 +127,12 @@ export class Hub {
     }
     g.subs.add(sub);
     this.stats.subscribers++;
-    for (const r of replay) {
-      if (r.id <= sub.lastQueuedId) continue;
-      this.push(sub, r.id, r.frame);
-      sub.replayLeft++;
-      sub.replayBytesLeft += r.frame.length;
-      this.stats.replayed++;
+    if (replay !== null) {
+      sub.replay = replay;
+      sub.cursor = start;
+      if (start > sub.lastQueuedId) sub.lastQueuedId = start;
+      this.markDirty(sub);
     }
-    if (sub.pending > 0) this.markDirty(sub);
   }
 
   detach(sub: Subscriber): void {
@@ -136,10 +159,52 @@ export class Hub {
     }
   }
 
-  /** Writes what a socket can take now (also called from the socket's drain). */
+  /**
+   * Writes what a socket can take now (also called from the socket's drain); while catching
+   * up, reads the next replay steps as the socket takes them, a few per turn.
+   */
   flushOne(sub: Subscriber): void {
+    for (let steps = 0; ; steps++) {
+      if (!this.write(sub) || sub.replay === null) return;
+      if (steps === REPLAY_STEPS_PER_TURN) {
+        this.markDirty(sub); // continue next turn
+        return;
+      }
+      if (!this.replayStep(sub)) return;
+    }
+  }
+
+  /** Reads replay steps until one yields events; false when there was nothing to queue. */
+  private replayStep(sub: Subscriber): boolean {
+    for (let empty = 0; empty < REPLAY_STEPS_PER_TURN; empty++) {
+      const step = sub.replay!(sub.cursor);
+      if (step.gap) {
+        // Pruned under a subscriber too slow to replay them: the same answer as a slow live
+        // subscriber, so the client resumes from what it got and learns what is gone.
+        this.closeSlow(sub);
+        return false;
+      }
+      sub.cursor = step.next;
+      for (const r of step.items) {
+        if (r.id <= sub.lastQueuedId) continue;
+        this.push(sub, r.id, r.frame);
+        this.stats.replayed++;
+      }
+      if (step.next > sub.lastQueuedId) sub.lastQueuedId = step.next;
+      if (sub.pending > 0) return true;
+      if (step.done) {
+        sub.replay = null; // caught up with an empty queue: live from here
+        return false;
+      }
+    }
+    this.markDirty(sub); // a long run of non-matching ids: continue next turn
+    return false;
+  }
+
+  /** Writes queued frames until the socket pushes back; true when the queue is empty. */
+  private write(sub: Subscriber): boolean {
     const ws = sub.ws;
-    if (!ws || sub.closed) return;
+    if (!ws || sub.closed) return false;
     ws.cork(() => {
       while (sub.head < sub.queue.length) {
         if (ws.getBufferedAmount() > WS_SOFT_BUFFER_BYTES) {
@@ -150,10 +215,6 @@ export class Hub {
         sub.queue[sub.head] = undefined as unknown as Item;
         sub.head++;
         sub.queuedBytes -= item.frame.length;
-        if (sub.replayLeft > 0) {
-          sub.replayLeft--;
-          sub.replayBytesLeft -= item.frame.length;
-        }
         ws.send(item.frame, false, false);
         sub.lastSentId = item.id;
         this.stats.delivered++;
@@ -163,10 +224,13 @@ export class Hub {
     if (sub.head === sub.queue.length) {
       sub.queue = [];
       sub.head = 0;
-    } else if (sub.head > 1024) {
+      return !sub.blocked;
+    }
+    if (sub.head > 1024) {
       sub.queue = sub.queue.slice(sub.head);
       sub.head = 0;
     }
+    return false;
   }
 
   /** Bytes queued across all subscribers right now (bounded by subscribers × budget). */
@@ -188,11 +252,10 @@ export class Hub {
   }
 
   private offer(sub: Subscriber, id: number, frame: Buffer): void {
-    if (sub.closed || id <= sub.lastQueuedId) return;
+    // While catching up, the replay reads this event from the log in its turn.
+    if (sub.closed || sub.replay !== null || id <= sub.lastQueuedId) return;
     if (sub.blocked) {
-      const liveEvents = sub.pending - sub.replayLeft;
-      const liveBytes = sub.queuedBytes - sub.replayBytesLeft;
-      if (liveEvents >= this.limits.maxEvents || liveBytes + frame.length > this.limits.maxBytes) {
+      if (sub.pending >= this.limits.maxEvents || sub.queuedBytes + frame.length > this.limits.maxBytes) {
         this.overflowed(sub, id);
         return;
       }
@@ -216,6 +279,11 @@ export class Hub {
       this.onSlow(sub, 'dropping');
       return;
     }
+    this.closeSlow(sub);
+  }
+
+  /** Closes a subscriber that fell behind with 4008 and its resume point (SPEC §7-17). */
+  private closeSlow(sub: Subscriber): void {
     const ws = sub.ws;
     const lastSent = sub.lastSentId;
     this.stats.closed_slow++;
@@ -234,7 +302,9 @@ export class Hub {
 
   private readonly flush = (): void => {
     this.flushScheduled = false;
-    for (const sub of this.dirty) this.flushOne(sub);
-    this.dirty.clear();
+    // Swapped first: a subscriber that yields (replay) marks itself dirty for the next turn.
+    const subs = this.dirty;
+    this.dirty = new Set();
+    for (const sub of subs) this.flushOne(sub);
   };
 }

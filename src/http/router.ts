@@ -46,6 +46,34 @@ function patternRegex(path: string): RegExp {
   return new RegExp(`^${src}$`);
 }
 
+interface SchemaError {
+  keyword: string;
+  instancePath: string;
+  params: Record<string, unknown>;
+  message: string;
+}
+
+/**
+ * The first schema violation of a JSON body as a 400 naming the member and what was expected
+ * (`topic: expected string`), rather than "invalid JSON body" for a body that is valid JSON.
+ */
+function fieldError(errors: Iterable<SchemaError>): AppError {
+  const all = [...errors];
+  const first = all[0];
+  if (!first) return invalidJson();
+  const field = first.instancePath
+    .split('/')
+    .slice(1)
+    .map((seg) => seg.replace(/~1/g, '/').replace(/~0/g, '~'))
+    .reduce((acc, seg) => (/^\d+$/.test(seg) ? `${acc}[${seg}]` : acc === '' ? seg : `${acc}.${seg}`), '');
+  const at = field === '' ? 'body' : field;
+  if (first.keyword === 'required') return badRequest(`${String((first.params.requiredProperties as string[] | undefined)?.[0] ?? at)} is required`);
+  if (first.keyword !== 'type') return badRequest(`${at}: ${first.message}`);
+  // A union reports one error per branch at the same place: "expected array or null".
+  const types = [...new Set(all.filter((e) => e.keyword === 'type' && e.instancePath === first.instancePath).map((e) => String(e.params.type)))];
+  return badRequest(`${at}: expected ${types.join(' or ')}`);
+}
+
 /** Registers `routes` on `app`, plus a catch-all answering JSON 404 / 405 (SPEC §7-4). */
 export function mount(app: TemplatedApp, routes: readonly Route[], opts: MountOptions): void {
   const { auth, log, maxBodyBytes, viaDashboard } = opts;
@@ -79,7 +107,7 @@ export function mount(app: TemplatedApp, routes: readonly Route[], opts: MountOp
               }
               // A JSON null body decodes like an empty object (Go decodes null into a zero struct).
               if (parsed === null) parsed = {};
-              if (check && !check.Check(parsed)) throw invalidJson();
+              if (check && !check.Check(parsed)) throw fieldError(check.Errors(parsed));
               ctx.json = parsed;
             }
             run(ctx);
@@ -111,14 +139,4 @@ export function mount(app: TemplatedApp, routes: readonly Route[], opts: MountOp
       sendError(ctx, err, log);
     }
   });
-}
-
-/** Parses the raw query string (only called by handlers that read one). */
-export function queryParams(ctx: Ctx): URLSearchParams {
-  return new URLSearchParams(ctx.query);
-}
-
-/** Go strconv.Atoi: optional sign and digits only (so `1.5` is rejected). */
-export function parseIntStrict(s: string): number | null {
-  return /^[+-]?\d{1,15}$/.test(s) ? Number(s) : null;
 }

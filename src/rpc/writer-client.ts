@@ -1,13 +1,26 @@
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import type { ReplyEnvelope, ReqOf, ResOf, RequestEnvelope } from '../../schemas/rpc/envelope.js';
-import type { WriterMethod, WriterMethods } from '../../schemas/rpc/writer.js';
+import type { WriterLimits, WriterMethod, WriterMethods, WriterStartup } from '../../schemas/rpc/writer.js';
 import { AppError, deadlineExceeded, exhausted, unavailable } from '../errors.js';
 import type { Logger } from '../log.js';
+import {
+  SQLITE_BUSY_TIMEOUT_MS,
+  WRITER_JOURNAL_LIMIT_BYTES,
+  WRITER_MAX_BATCH_ENVELOPES,
+  WRITER_RESTART_BACKOFF_MAX_MS,
+  WRITER_RESTART_BACKOFF_MS,
+  WRITER_WAL_AUTOCHECKPOINT_PAGES,
+} from '../limits.js';
+
+/** The writer's share of src/limits.ts, as it travels to the thread. */
+export const WRITER_LIMITS: WriterLimits = Object.freeze({
+  max_batch_envelopes: WRITER_MAX_BATCH_ENVELOPES,
+  wal_autocheckpoint_pages: WRITER_WAL_AUTOCHECKPOINT_PAGES,
+  journal_limit_bytes: WRITER_JOURNAL_LIMIT_BYTES,
+  busy_timeout_ms: SQLITE_BUSY_TIMEOUT_MS,
+});
 
 const WRITER_URL = new URL('../../workers/writer/main.js', import.meta.url);
-/** Wait before respawning a writer that died right after starting, ms (doubles up to the max). */
-const RESTART_BACKOFF_MS = 50;
-const RESTART_BACKOFF_MAX_MS = 2000;
 
 export interface WriterClientOptions {
   dbPath: string;
@@ -17,6 +30,8 @@ export interface WriterClientOptions {
   deadlineMs: number;
   maxInFlight: number;
   log: Logger;
+  /** Test-only writer methods (sys.sleep). Only test code sets this. */
+  testHooks?: boolean;
 }
 
 interface Pending {
@@ -50,7 +65,7 @@ export class WriterClient {
   private outboxScheduled = false;
   private nextId = 1;
   private closing = false;
-  private backoff = RESTART_BACKOFF_MS;
+  private backoff = WRITER_RESTART_BACKOFF_MS;
   private readonly uncertainListeners: Array<() => void> = [];
   readonly stats: WriterStats = { calls: 0, inFlight: 0, restarts: 0, deadlineExceeded: 0, rejectedFull: 0 };
 
@@ -161,10 +176,14 @@ export class WriterClient {
 
   private spawn(): Promise<void> {
     const { port1, port2 } = new MessageChannel();
-    const worker = new Worker(WRITER_URL, {
-      workerData: { port: port2, dbPath: this.opts.dbPath, logLevel: this.opts.logLevel, sync: this.opts.sync ?? 'full' },
-      transferList: [port2],
-    });
+    const startup: WriterStartup = {
+      db_path: this.opts.dbPath,
+      log_level: this.opts.logLevel,
+      sync: this.opts.sync ?? 'full',
+      limits: WRITER_LIMITS,
+      test_hooks: this.opts.testHooks === true,
+    };
+    const worker = new Worker(WRITER_URL, { workerData: { ...startup, port: port2 }, transferList: [port2] });
     this.worker = worker;
     return new Promise<void>((resolve, reject) => {
       let ready = false;
@@ -209,12 +228,12 @@ export class WriterClient {
   private restart(): void {
     this.stats.restarts++;
     const delay = this.backoff;
-    this.backoff = Math.min(this.backoff * 2, RESTART_BACKOFF_MAX_MS);
+    this.backoff = Math.min(this.backoff * 2, WRITER_RESTART_BACKOFF_MAX_MS);
     setTimeout(() => {
       if (this.closing) return;
       this.spawn().then(
         () => {
-          this.backoff = RESTART_BACKOFF_MS;
+          this.backoff = WRITER_RESTART_BACKOFF_MS;
           this.opts.log.info({ restarts: this.stats.restarts }, 'writer restarted');
         },
         (err) => {

@@ -1,17 +1,15 @@
 import type { TemplatedApp } from 'uWebSockets.js';
 import { badRequest, unauthenticated } from '../errors.js';
-import { CLOSE_SLOW_CONSUMER, WS_SOFT_BUFFER_BYTES, type Hub, type Overflow, type Subscriber } from '../bus/hub.js';
-import { sinceParam, type EventService } from '../domains/events/service.js';
+import { CLOSE_SLOW_CONSUMER, type Hub, type Overflow, type Subscriber } from '../bus/hub.js';
+import type { EventService } from '../domains/events/service.js';
+import { globParam, sinceParam } from '../http/query.js';
 import type { Authenticator } from '../http/auth.js';
 import { createCtx } from '../http/context.js';
 import { sendError } from '../http/reply.js';
 import { rateLimited, type Logger } from '../log.js';
+import { WS_IDLE_TIMEOUT_S, WS_MAX_CLIENT_FRAME_BYTES, WS_SOFT_BUFFER_BYTES } from '../limits.js';
 
 export const SUBSCRIBE_PATH = '/api/events/subscribe';
-/** Largest client frame accepted (clients send nothing meaningful), bytes. */
-const MAX_CLIENT_FRAME_BYTES = 4 * 1024;
-/** Idle timeout in seconds; uWS sends pings automatically so quiet subscriptions stay open. */
-const IDLE_TIMEOUT_S = 120;
 
 interface SubData {
   sub: Subscriber;
@@ -28,8 +26,8 @@ export function mountSubscribe(app: TemplatedApp, deps: { auth: Authenticator; h
 
   app.ws<SubData>(SUBSCRIBE_PATH, {
     compression: 0,
-    maxPayloadLength: MAX_CLIENT_FRAME_BYTES,
-    idleTimeout: IDLE_TIMEOUT_S,
+    maxPayloadLength: WS_MAX_CLIENT_FRAME_BYTES,
+    idleTimeout: WS_IDLE_TIMEOUT_S,
     sendPingsAutomatically: true,
     // uWS must never drop on its own: the hub bounds each subscriber below this.
     maxBackpressure: WS_SOFT_BUFFER_BYTES + deps.maxBytes + 1024 * 1024,
@@ -43,7 +41,7 @@ export function mountSubscribe(app: TemplatedApp, deps: { auth: Authenticator; h
         const extensions = req.getHeader('sec-websocket-extensions');
         if (!auth.authorize(ctx)) return sendError(ctx, unauthenticated(), log);
         const q = new URLSearchParams(ctx.query);
-        const pattern = q.get('pattern') || '*';
+        const pattern = globParam(q, 'pattern', '*');
         const overflowRaw = q.get('overflow') ?? '';
         if (overflowRaw !== '' && overflowRaw !== 'drop' && overflowRaw !== 'close') throw badRequest('overflow must be "close" or "drop"');
         const overflow: Overflow = overflowRaw === 'drop' ? 'drop' : 'close';
@@ -53,9 +51,15 @@ export function mountSubscribe(app: TemplatedApp, deps: { auth: Authenticator; h
           const last = events.lastId();
           // An id beyond the newest (a restored or fresh data file) must not mute live events.
           since = Math.min(since, last);
+          // Older than what is retained: say so, and start the replay at the oldest kept event.
           const oldest = events.oldestId();
-          if (oldest !== null && since < oldest - 1) oldestHeader = String(oldest);
-          else if (oldest === null && since < last) oldestHeader = String(last + 1);
+          if (oldest !== null && since < oldest - 1) {
+            oldestHeader = String(oldest);
+            since = oldest - 1;
+          } else if (oldest === null && since < last) {
+            oldestHeader = String(last + 1);
+            since = last;
+          }
         }
         const sub = hub.create(pattern, overflow, since);
         ctx.done = true;
@@ -75,8 +79,9 @@ export function mountSubscribe(app: TemplatedApp, deps: { auth: Authenticator; h
     open: (ws) => {
       const sub = ws.getUserData().sub;
       try {
-        const replay = sub.since === null ? [] : events.replay(sub.since, sub.pattern);
-        hub.attach(sub, ws, replay);
+        // Replay (since=) is read from the log step by step as the socket takes it, then live.
+        if (sub.since === null) hub.attach(sub, ws);
+        else hub.attach(sub, ws, (after) => events.replayStep(after, sub.pattern), sub.since);
       } catch (err) {
         log.error({ err }, 'failed to open subscription');
         ws.end(1011, 'failed to open subscription');

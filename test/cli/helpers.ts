@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { cleanEnv, emptyCwd } from '../helpers/server.js';
 
 /** The built CLI; `npm test` builds first (run `npx tsc -p tsconfig.json` before a single file). */
 export const CLI_JS = new URL('../../dist/cli-cjs/main.js', import.meta.url).pathname;
@@ -21,16 +22,10 @@ export interface RunOptions {
   timeoutMs?: number;
 }
 
-function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env };
-  for (const k of Object.keys(env)) if (k.startsWith('KOOR_')) delete env[k];
-  return { ...env, ...extra };
-}
-
 /** Runs `node dist/cli-cjs/main.js …args` to completion. */
 export function runCli(args: string[], opts: RunOptions = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI_JS, ...args], { cwd: opts.cwd, env: cleanEnv(opts.env), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI_JS, ...args], { cwd: opts.cwd ?? emptyCwd(), env: cleanEnv(opts.env), stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -67,7 +62,7 @@ export interface LiveCli {
 }
 
 export function startCli(args: string[], opts: RunOptions & { teardown: (fn: () => unknown) => void }): LiveCli {
-  const child = spawn(process.execPath, [CLI_JS, ...args], { cwd: opts.cwd, env: cleanEnv(opts.env), stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [CLI_JS, ...args], { cwd: opts.cwd ?? emptyCwd(), env: cleanEnv(opts.env), stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   const checks = new Set<() => void>();

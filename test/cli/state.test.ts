@@ -105,9 +105,9 @@ t.test('state commands against a real server', async (t) => {
   });
 
   await t.test('query values are URL-encoded (SPEC §7-14)', async (t) => {
-    // "1&limit=1" unescaped would be limit=1 (one version); encoded it is a bad limit → default 50.
+    // "1&limit=1" unescaped would be limit=1 (one version); encoded it is one bad limit → 400.
     const r = await cli('state', 'history', 'p', '--limit', '1&limit=1');
-    t.equal(JSON.parse(r.stdout).versions.length, 4);
+    t.same([r.code, JSON.parse(r.stdout)], [1, { error: 'limit must be a positive integer', code: 400 }]);
   });
 
   await t.test('local errors: one error line on stderr, exit 1, nothing sent', async (t) => {

@@ -31,6 +31,27 @@ export async function startTestServer(t: Teardown, over: Partial<Config> = {}): 
 
 export const MAIN_JS = new URL('../../dist/src/main.js', import.meta.url).pathname;
 
+/**
+ * The environment a server subprocess gets: this process's, minus every KOOR_* variable (a
+ * developer's shell must not change what a test sees), plus `extra`.
+ */
+export function cleanEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('KOOR_')) env[k] = v;
+  return { ...env, ...extra };
+}
+
+let emptyDir: string | null = null;
+/** An empty working directory for subprocesses: no ./settings.json of the developer's is read. */
+export function emptyCwd(): string {
+  if (emptyDir === null) {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'koor-cwd-'));
+    emptyDir = dir;
+    process.once('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+  }
+  return emptyDir;
+}
+
 export interface ServerProcess {
   child: ChildProcess;
   url: string;
@@ -40,7 +61,8 @@ export interface ServerProcess {
 /** Runs the built koor-server as a subprocess on an ephemeral port; resolves once it listens. */
 export function spawnServer(args: string[], env: NodeJS.ProcessEnv = {}): Promise<ServerProcess> {
   const child = spawn(process.execPath, [MAIN_JS, '--bind', '127.0.0.1:0', '--dashboard-bind', '', ...args], {
-    env: { ...process.env, ...env },
+    env: cleanEnv(env),
+    cwd: emptyCwd(),
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let err = '';
@@ -65,8 +87,8 @@ export function spawnServer(args: string[], env: NodeJS.ProcessEnv = {}): Promis
 export function runServer(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number } = {}): Promise<{ code: number | null; stderr: string; stdout: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [MAIN_JS, ...args], {
-      env: { ...process.env, ...(opts.env ?? {}) },
-      cwd: opts.cwd,
+      env: cleanEnv(opts.env),
+      cwd: opts.cwd ?? emptyCwd(),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stderr = '';

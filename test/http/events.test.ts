@@ -26,13 +26,14 @@ t.test('publish errors', async (t) => {
   const cases: Array<[string, string]> = [
     ['{"data":1}', 'topic is required'],
     ['{"topic":""}', 'topic is required'],
-    ['{"topic":5}', 'invalid JSON body'],
-    ['{"topic":"x","source":7}', 'invalid JSON body'],
+    // Valid JSON of the wrong shape names the member and what was expected.
+    ['{"topic":5}', 'topic: expected string'],
+    ['{"topic":"x","source":7}', 'source: expected string'],
     ['{bad json', 'invalid JSON body'],
     ['null', 'topic is required'],
     ['', 'invalid JSON body'],
-    ['[1,2]', 'invalid JSON body'],
-    ['"str"', 'invalid JSON body'],
+    ['[1,2]', 'body: expected object'],
+    ['"str"', 'body: expected object'],
   ];
   for (const [body, msg] of cases) {
     const r = await post(s.url, body);
@@ -50,7 +51,12 @@ t.test('history: newest first, last, genuine topic matches, source, from/to, sin
   const all = await json(await fetch(`${s.url}/api/events/history`));
   t.same(all.map((e: any) => e.id), [13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1]);
   t.same((await json(await fetch(`${s.url}/api/events/history?last=3`))).map((e: any) => e.id), [13, 12, 11]);
-  t.equal((await json(await fetch(`${s.url}/api/events/history?last=-1`))).length, 13, 'bad last → 50');
+  for (const bad of ['-1', '0', 'abc', '2.5']) {
+    const r = await fetch(`${s.url}/api/events/history?last=${bad}`);
+    t.same([r.status, await json(r)], [400, { error: 'last must be a positive integer', code: 400 }], `last=${bad} → 400 (§7-24)`);
+  }
+  const huge = await fetch(`${s.url}/api/events/history?last=10001`);
+  t.same([huge.status, (await json(huge)).error], [400, 'last must be at most 10000'], 'last is bounded');
   // Up to `last` genuine matches even when they are far apart (§7-8).
   const api = await json(await fetch(`${s.url}/api/events/history?topic=api.*&last=3`));
   t.same(api.map((e: any) => e.topic), ['api.x', 'api.change.12', 'api.change.8']);
@@ -60,10 +66,29 @@ t.test('history: newest first, last, genuine topic matches, source, from/to, sin
   const future = new Date(Date.parse(created) + 3600_000).toISOString().replace(/\.\d+Z$/, 'Z');
   t.same(await json(await fetch(`${s.url}/api/events/history?from=${future}`)), []);
   t.equal((await json(await fetch(`${s.url}/api/events/history?to=${future}&from=2000-01-01T00:00:00Z`))).length, 13);
-  t.equal((await json(await fetch(`${s.url}/api/events/history?from=yesterday`))).length, 13, 'unparseable from is ignored');
+  const yesterday = await fetch(`${s.url}/api/events/history?from=yesterday`);
+  t.same([yesterday.status, await json(yesterday)], [400, { error: 'from must be an RFC 3339 time', code: 400 }], 'unparseable from → 400');
+  const badTo = await fetch(`${s.url}/api/events/history?to=2026-13-45`);
+  t.same([badTo.status, (await json(badTo)).error], [400, 'to must be an RFC 3339 time']);
+  for (const p of ['%5Babc', 'api.%5B', 'x%5C']) {
+    const r = await fetch(`${s.url}/api/events/history?topic=${p}`);
+    t.same([r.status, await json(r)], [400, { error: `invalid pattern: ${decodeURIComponent(p)}`, code: 400 }], `malformed topic ${p} → 400`);
+  }
   const since = await json(await fetch(`${s.url}/api/events/history?since=10`));
   t.same(since.map((e: any) => e.id), [11, 12, 13], 'since: oldest first');
   t.same((await json(await fetch(`${s.url}/api/events/history?since=0&last=2`))).map((e: any) => e.id), [1, 2]);
+  // The SQL prefilter and the exact matcher agree: classes, '?', escapes, '/' never crossed.
+  await publish(s.url, 'dir/a.b', {});
+  await publish(s.url, 'v2.build', {});
+  await publish(s.url, 'a*b', {});
+  const topics = async (p: string) => (await json(await fetch(`${s.url}/api/events/history?topic=${encodeURIComponent(p)}`))).map((e: any) => e.topic);
+  t.same(await topics('*.b'), [], '`*` does not cross `/`');
+  t.same(await topics('dir/*'), ['dir/a.b']);
+  t.same(await topics('v[0-9].*'), ['v2.build']);
+  t.same(await topics('v[^0-9].*'), []);
+  t.same(await topics('a\\*b'), ['a*b'], 'escaped `*` is literal');
+  t.same(await topics('?2.build'), ['v2.build']);
+  t.same(await topics('*'), (await json(await fetch(`${s.url}/api/events/history`))).map((e: any) => e.topic));
   const bad = await fetch(`${s.url}/api/events/history?since=x`);
   t.equal(bad.status, 400);
   await bad.arrayBuffer();

@@ -22,7 +22,11 @@ t.test('instance lifecycle over REST', async (t) => {
   const bad = await req(u('/api/instances/register'), 'POST', { workspace: 'x' });
   t.same([bad.status, await json(bad)], [400, { error: 'name is required', code: 400 }]);
   const badType = await req(u('/api/instances/register'), 'POST', { name: 5 });
-  t.same([badType.status, await json(badType)], [400, { error: 'invalid JSON body', code: 400 }]);
+  t.same([badType.status, await json(badType)], [400, { error: 'name: expected string', code: 400 }]);
+  const badCaps = await req(u('/api/instances/register'), 'POST', { name: 'x', capabilities: 'go' });
+  t.same([badCaps.status, (await json(badCaps)).error], [400, 'capabilities: expected array or null']);
+  const badCap = await req(u('/api/instances/register'), 'POST', { name: 'x', capabilities: ['go', 7] });
+  t.same([badCap.status, (await json(badCap)).error], [400, 'capabilities[1]: expected string']);
 
   const got = await json(await fetch(u(`/api/instances/${a.id}`)));
   t.same(Object.keys(got).sort(), SUMMARY_KEYS, 'no token after registration');

@@ -38,7 +38,8 @@ t.test('priority: flags > env > settings file > defaults', async (t) => {
   t.equal(loadConfig(['--config', other], {}, dir).bind.text, 'localhost:4444');
   fs.writeFileSync(other, '{not json');
   t.equal(loadConfig(['--config', other], {}, dir).bind.text, 'localhost:9800', 'malformed file ignored');
-  t.equal(loadConfig(['--log-level', 'loud'], {}, dir).logLevel, 'info', 'unknown level → info');
+  t.equal(loadConfig(['--log-level', 'WARN'], {}, dir).logLevel, 'warn', 'levels are case-insensitive');
+  t.throws(() => loadConfig(['--log-level', 'loud'], {}, dir), { message: 'invalid --log-level "loud": expected debug, info, warn or error', exitCode: 1 }, 'unknown level is an error like any bad value');
 });
 
 t.test('value parsing', async (t) => {
@@ -69,7 +70,7 @@ t.test('bad values: one clear line on stderr and exit 1, no stack trace', async 
   fs.writeFileSync(file, '');
   const unwritable = await runServer(['--bind', '127.0.0.1:0', '--dashboard-bind', '', '--data-dir', path.join(file, 'sub')]);
   t.equal(unwritable.code, 1);
-  t.match(unwritable.stderr, /^koor-server: data directory .* is not writable: ENOTDIR\n$/);
+  t.equal(unwritable.stderr, `koor-server: data directory ${path.join(file, 'sub')} cannot hold a database: ${file} is not a directory\n`);
 
   const blocker = net.createServer().listen(0, '127.0.0.1');
   await new Promise((r) => blocker.once('listening', r));
@@ -77,7 +78,7 @@ t.test('bad values: one clear line on stderr and exit 1, no stack trace', async 
   const port = (blocker.address() as net.AddressInfo).port;
   const inUse = await runServer(['--bind', `127.0.0.1:${port}`, '--dashboard-bind', '', '--data-dir', dir]);
   t.equal(inUse.code, 1);
-  t.match(inUse.stderr, new RegExp(`koor-server: cannot listen on 127\\.0\\.0\\.1:${port} \\(API\\): address in use or not available\\n$`));
+  t.match(inUse.stderr, new RegExp(`koor-server: cannot listen on 127\\.0\\.0\\.1:${port} \\(API\\): address already in use or not available\\n$`));
   t.notMatch(inUse.stderr, /\n\s+at /, 'no stack trace');
 
   const unknown = await runServer(['--frobnicate', '1']);

@@ -4,13 +4,17 @@ import t from 'tap';
 import Database from 'better-sqlite3';
 import { tempDir } from '../helpers/server.js';
 import { MIGRATIONS } from '../../workers/writer/migrations.js';
+import { DEFAULT_WRITER_LIMITS } from '../../workers/writer/db.js';
+import { createDispatcher } from '../../workers/writer/dispatch.js';
+import type { WriterStartup } from '../../schemas/rpc/writer.js';
 
 const WRITER = new URL('../../workers/writer/main.js', import.meta.url);
 
 /** The real writer thread on a real data file, driven through its port. */
-async function startWriter(t: Tap.Test, dbPath: string): Promise<{ port: MessagePort; call: (msg: unknown) => Promise<any>; worker: Worker }> {
+async function startWriter(t: Tap.Test, dbPath: string, testHooks = false): Promise<{ port: MessagePort; call: (msg: unknown) => Promise<any>; worker: Worker }> {
   const { port1, port2 } = new MessageChannel();
-  const worker = new Worker(WRITER, { workerData: { port: port2, dbPath, logLevel: 'silent' }, transferList: [port2] });
+  const startup: WriterStartup = { db_path: dbPath, log_level: 'silent', sync: 'full', limits: DEFAULT_WRITER_LIMITS, test_hooks: testHooks };
+  const worker = new Worker(WRITER, { workerData: { ...startup, port: port2 }, transferList: [port2] });
   const waiters = new Map<number, (v: unknown) => void>();
   await new Promise<void>((resolve, reject) => {
     port1.on('message', (m: any) => {
@@ -110,4 +114,30 @@ t.test('a batch SQLite rolls back (disk full) acknowledges nothing and runs noth
   db.pragma('max_page_count = 1073741823');
   const after = d.run([env(4, 'small', 10)]);
   t.same(after.replies.map((r) => r.ok), [true], 'the writer works again once there is room');
+});
+
+t.test('the test-only sys.sleep cannot stall a production writer', async (t) => {
+  const prod = await startWriter(t, path.join(tempDir(t), 'data.db'));
+  const r = await prod.call({ id: 1, method: 'sys.sleep', deadline: far(), req: { ms: 5000 } });
+  t.same(r.err, { status: 'INVALID_ARGUMENT', message: 'unknown method: sys.sleep' }, 'refused without running');
+  const ping = await prod.call({ id: 2, method: 'sys.ping', deadline: far(), req: {} });
+  t.ok(ping.ok, 'the writer answers at once');
+  const test = await startWriter(t, path.join(tempDir(t), 'data.db'), true);
+  t.same((await test.call({ id: 1, method: 'sys.sleep', deadline: far(), req: { ms: 1 } })).ok, true, 'available when started for tests');
+});
+
+t.test('an unexpected writer failure is logged with its cause, stack and method', async (t) => {
+  const { openWriterDb } = await import('../../workers/writer/db.js');
+  const db = openWriterDb(path.join(tempDir(t), 'data.db'));
+  t.teardown(() => db.close());
+  const logged: Array<{ obj: Record<string, unknown>; msg: string }> = [];
+  const d = createDispatcher(db, { log: { error: (obj, msg) => logged.push({ obj, msg }) } });
+  db.exec('DROP TABLE events'); // an environment failure no writer method expects
+  const { replies } = d.run([{ id: 7, method: 'events.publish', deadline: far(), req: { topic: 't', data: 'null', source: '' } }]);
+  t.same(replies[0], { id: 7, ok: false, err: { status: 'INTERNAL', message: 'failed to events.publish' } }, 'the client gets a generic 500');
+  t.equal(logged.length, 1, 'one log line');
+  t.equal(logged[0]!.obj.method, 'events.publish');
+  const err = logged[0]!.obj.err as Error;
+  t.match(err.message, /no such table: events/, 'with the cause');
+  t.match(err.stack, /events/, 'and its stack');
 });

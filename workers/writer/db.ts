@@ -1,31 +1,34 @@
-import fs from 'node:fs';
-import path from 'node:path';
 import Database from 'better-sqlite3';
+import type { WriterLimits } from '../../schemas/rpc/writer.js';
 import { MIGRATIONS, type Migration } from './migrations.js';
 
 export type DB = Database.Database;
 
-/**
- * WAL pages before an automatic checkpoint (SQLite's default is 1000 ≈ 4 MiB). Measured with
- * 1 KB puts in batches of 50: bytes written per put 8.4 KB → 6.5 KB, because hot pages are
- * written back once per checkpoint rather than once per 4 MiB; the rarer checkpoint costs a
- * longer pause (max commit ~35 ms here). The WAL file is truncated back to JOURNAL_LIMIT_BYTES.
- */
-export const WAL_AUTOCHECKPOINT_PAGES = 10_000;
-const JOURNAL_LIMIT_BYTES = 64 * 1024 * 1024;
+/** The values src/limits.ts gives the writer; tests and benches that open a DB directly use these. */
+export const DEFAULT_WRITER_LIMITS: WriterLimits = {
+  max_batch_envelopes: 2000,
+  wal_autocheckpoint_pages: 10_000,
+  journal_limit_bytes: 64 * 1024 * 1024,
+  busy_timeout_ms: 5000,
+};
 
 /**
  * Opens the one read-write connection: WAL, synchronous=FULL by default (an acknowledged write
  * survives power loss; group commit amortises the fsync), busy timeout, then pending migrations.
  */
-export function openWriterDb(file: string, migrations: readonly Migration[] = MIGRATIONS, sync: 'full' | 'normal' = 'full'): DB {
-  if (file !== ':memory:') fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+export function openWriterDb(
+  file: string,
+  migrations: readonly Migration[] = MIGRATIONS,
+  sync: 'full' | 'normal' = 'full',
+  limits: WriterLimits = DEFAULT_WRITER_LIMITS,
+): DB {
+  // The directory is the front process's job (it checks it without trusting recursive mkdir).
   const db = new Database(file);
   db.pragma('journal_mode = WAL');
   db.pragma(`synchronous = ${sync === 'normal' ? 'NORMAL' : 'FULL'}`);
-  db.pragma(`wal_autocheckpoint = ${WAL_AUTOCHECKPOINT_PAGES}`);
-  db.pragma(`journal_size_limit = ${JOURNAL_LIMIT_BYTES}`);
-  db.pragma('busy_timeout = 5000');
+  db.pragma(`wal_autocheckpoint = ${limits.wal_autocheckpoint_pages}`);
+  db.pragma(`journal_size_limit = ${limits.journal_limit_bytes}`);
+  db.pragma(`busy_timeout = ${limits.busy_timeout_ms}`);
   db.pragma('foreign_keys = ON');
   migrate(db, migrations);
   return db;

@@ -11,11 +11,13 @@ import { instanceStore } from './stores/instances.js';
 import { ruleStore } from './stores/rules.js';
 import { threadId } from 'node:worker_threads';
 
+/** Where the dispatcher reports unexpected failures (the writer's pino logger). */
+export interface FaultLog {
+  error(obj: Record<string, unknown>, msg: string): void;
+}
+
 /** Thrown inside the batch when SQLite has already rolled the transaction back. */
 class BatchAborted extends Error {}
-
-/** Most envelopes executed in one transaction; the rest wait for the next turn. */
-export const MAX_BATCH_ENVELOPES = 2000;
 
 type Handlers = { [K in WriterMethod]: (req: ReqOf<WriterMethods, K>) => ResOf<WriterMethods, K> };
 
@@ -33,7 +35,7 @@ function sleepSync(ms: number): void {
  * transaction (group commit), each envelope in its own savepoint so a failed one rolls back
  * alone, and returns the replies. Replies must be posted only after this returns (= COMMIT).
  */
-export function createDispatcher(db: DB) {
+export function createDispatcher(db: DB, opts: { testHooks?: boolean; log?: FaultLog } = {}) {
   const state = stateStore(db);
   const specs = specStore(db);
   const events = eventStore(db);
@@ -42,6 +44,7 @@ export function createDispatcher(db: DB) {
   const handlers: Handlers = {
     'sys.ping': () => ({ threadId, schema_version: schemaVersion(db) }),
     'sys.sleep': (req) => {
+      if (!opts.testHooks) throw new Fault('INVALID_ARGUMENT', 'unknown method: sys.sleep');
       sleepSync(req.ms);
       return {};
     },
@@ -94,6 +97,9 @@ export function createDispatcher(db: DB) {
       return { id: env.id, ok: true, res };
     } catch (e) {
       if (e instanceof Fault) return fail(env.id, e);
+      // Not a known fault: a bug or an environment failure. The client gets a generic 500; the
+      // cause and stack go to the log with the method, so the operator can see what happened.
+      opts.log?.error({ err: e, method: env.method, id: env.id }, `writer method ${env.method} failed`);
       return { id: env.id, ok: false, err: { status: 'INTERNAL', message: `failed to ${env.method}` } };
     }
   }

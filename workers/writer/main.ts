@@ -1,25 +1,22 @@
 import { workerData, type MessagePort } from 'node:worker_threads';
 import pino from 'pino';
+import { Compile } from 'typebox/compile';
+import { WriterStartup } from '../../schemas/rpc/writer.js';
 import { openWriterDb } from './db.js';
-import { createDispatcher, MAX_BATCH_ENVELOPES } from './dispatch.js';
-
-/** Data handed to the writer thread by the front process. */
-export interface WriterData {
-  port: MessagePort;
-  dbPath: string;
-  logLevel: string;
-  sync: 'full' | 'normal';
-}
+import { createDispatcher } from './dispatch.js';
 
 /** Control messages (not RPC): orderly shutdown. */
 export type WriterControl = { control: 'close' };
 
-const { port, dbPath, logLevel, sync } = workerData as WriterData;
-const log = pino({ level: logLevel, base: { pid: process.pid, component: 'writer' }, timestamp: pino.stdTimeFunctions.isoTime }, pino.destination({ fd: 2, sync: true }));
+const { port, ...startup } = workerData as WriterStartup & { port: MessagePort };
+const log = pino({ level: startup.log_level, base: { pid: process.pid, component: 'writer' }, timestamp: pino.stdTimeFunctions.isoTime }, pino.destination({ fd: 2, sync: true }));
+const dbPath = startup.db_path;
 
 function open(): ReturnType<typeof openWriterDb> | null {
   try {
-    return openWriterDb(dbPath, undefined, sync ?? 'full');
+    const check = Compile(WriterStartup);
+    if (!check.Check(startup)) throw new Error(`invalid writer start-up data: ${[...check.Errors(startup)][0]?.instancePath ?? ''}`);
+    return openWriterDb(dbPath, undefined, startup.sync, startup.limits);
   } catch (err) {
     // Reported to the front process, which turns it into one clear startup error.
     port.postMessage({ control: 'open-failed', message: (err as Error).message });
@@ -31,7 +28,8 @@ function open(): ReturnType<typeof openWriterDb> | null {
 const opened = open();
 if (opened === null) process.exit(1);
 const db = opened!;
-const dispatcher = createDispatcher(db);
+const dispatcher = createDispatcher(db, { testHooks: startup.test_hooks, log });
+const maxBatch = startup.limits.max_batch_envelopes;
 const queue: unknown[] = [];
 let scheduled = false;
 let closing = false;
@@ -39,7 +37,7 @@ let closing = false;
 function flush(): void {
   scheduled = false;
   while (queue.length > 0) {
-    const batch = queue.splice(0, MAX_BATCH_ENVELOPES);
+    const batch = queue.splice(0, maxBatch);
     const { replies, commitError } = dispatcher.run(batch);
     if (commitError) log.error({ err: commitError, batch: batch.length }, 'commit failed');
     // Replies leave only after COMMIT returned: an acknowledged write is durable. One message

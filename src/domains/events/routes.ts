@@ -1,9 +1,11 @@
 import { PublishBody } from '../../../schemas/http/events.js';
 import { badRequest } from '../../errors.js';
 import { send } from '../../http/reply.js';
-import { parseIntStrict, queryParams, type Route } from '../../http/router.js';
+import type { Route } from '../../http/router.js';
+import { globParam, instantParam, positiveInt, queryParams, sinceParam } from '../../http/query.js';
 import { compactJson, rawMember } from '../../http/raw-json.js';
-import { DEFAULT_HISTORY_LAST, rfc3339ToStorage, sinceParam, type EventService } from './service.js';
+import { EVENTS_HISTORY_DEFAULT_LAST, EVENTS_HISTORY_MAX_LAST } from '../../limits.js';
+import type { EventService } from './service.js';
 
 export function eventRoutes(svc: EventService): Route[] {
   return [
@@ -27,12 +29,12 @@ export function eventRoutes(svc: EventService): Route[] {
       path: '/api/events/history',
       handler: (ctx) => {
         const q = queryParams(ctx);
-        const last = parseIntStrict(q.get('last') ?? '') ?? 0;
+        // Strict (SPEC §7-24): a value the server cannot use is a 400 naming it.
         const rows = svc.history({
-          last: last > 0 ? last : DEFAULT_HISTORY_LAST,
-          topic: q.get('topic') ?? '',
-          from: rfc3339ToStorage(q.get('from')),
-          to: rfc3339ToStorage(q.get('to')),
+          last: positiveInt(q, 'last', EVENTS_HISTORY_DEFAULT_LAST, EVENTS_HISTORY_MAX_LAST),
+          topic: globParam(q, 'topic', ''),
+          from: instantParam(q, 'from'),
+          to: instantParam(q, 'to'),
           source: q.has('source') && q.get('source') !== '' ? q.get('source') : null,
           since: sinceParam(q.get('since')),
         });

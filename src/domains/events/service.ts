@@ -1,51 +1,48 @@
 import type { Event } from '../../../schemas/rpc/writer.js';
-import type { Hub } from '../../bus/hub.js';
-import { matcherFor } from '../../bus/glob.js';
-import { badRequest } from '../../errors.js';
-import { parseIntStrict } from '../../http/router.js';
+import type { Hub, ReplayStep } from '../../bus/hub.js';
+import { matcherFor, sqliteGlobOf } from '../../bus/glob.js';
+import { EVENTS_PRUNE_CHUNK, WS_REPLAY_STEP_IDS } from '../../limits.js';
 import type { Logger } from '../../log.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
 import { toRfc3339, type ReadDb } from '../../store.js';
-
-/** Oldest events deleted per writer call while pruning: keeps each prune turn short. */
-export const PRUNE_CHUNK_EVENTS = 2000;
-export const DEFAULT_HISTORY_LAST = 50;
 
 /** The Event JSON of SPEC §2.4, built once per event; `data` is spliced in raw. */
 export function eventJson(e: Event): string {
   return `{"id":${e.id},"topic":${JSON.stringify(e.topic)},"data":${e.data},"source":${JSON.stringify(e.source)},"created_at":"${toRfc3339(e.created_at)}"}`;
 }
 
-interface Filters {
-  from: string | null;
-  to: string | null;
-  source: string | null;
-}
-
 export interface HistoryQuery {
   last: number;
+  /** Glob (already validated); '' or '*' = all. */
   topic: string;
-  /** Storage-text bounds (inclusive), already converted from RFC 3339. */
+  /** Storage-text bounds (inclusive). */
   from: string | null;
   to: string | null;
   source: string | null;
   since: number | null;
 }
 
-/** `since` (SPEC §8.2) from a query: null when absent or empty; 400 when not an id. */
-export function sinceParam(raw: string | null): number | null {
-  if (raw === null || raw === '') return null;
-  const since = parseIntStrict(raw);
-  if (since === null || since < 0) throw badRequest('since must be a non-negative integer');
-  return since;
+/** Named parameters of the filtered queries. */
+interface Filters {
+  from: string | null;
+  to: string | null;
+  source: string | null;
+  /** Go glob, or null for all topics. */
+  pattern: string | null;
+  /** SQLite GLOB prefilter of `pattern` (a superset, evaluated in C). */
+  sqlGlob: string | null;
 }
 
-/** RFC 3339 → storage text at UTC seconds; null if unparseable (then the filter is ignored). */
-export function rfc3339ToStorage(s: string | null): string | null {
-  if (!s || !/^\d{4}-\d\d-\d\d[Tt]\d\d:\d\d:\d\d(\.\d+)?([Zz]|[+-]\d\d:\d\d)$/.test(s)) return null;
-  const ms = Date.parse(s);
-  if (Number.isNaN(ms)) return null;
-  return new Date(ms).toISOString().slice(0, 19).replace('T', ' ');
+/**
+ * The topic filter in SQL: SQLite's GLOB discards non-matching rows in C; the exact Go-glob check
+ * (which differs only for topics containing '/') runs in JS on the survivors alone.
+ */
+const TOPIC_FILTER = `(@pattern IS NULL OR (topic GLOB @sqlGlob AND (instr(topic, '/') = 0 OR koor_glob(@pattern, topic))))`;
+const FILTERS = `(@from IS NULL OR created_at >= @from) AND (@to IS NULL OR created_at <= @to) AND (@source IS NULL OR source = @source) AND ${TOPIC_FILTER}`;
+const COLUMNS = 'id, topic, data, source, created_at';
+
+function topicFilter(pattern: string): Pick<Filters, 'pattern' | 'sqlGlob'> {
+  return pattern === '' || pattern === '*' ? { pattern: null, sqlGlob: null } : { pattern, sqlGlob: sqliteGlobOf(pattern) };
 }
 
 /** Event log: durable publish through the writer, history from the read connection, pruning. */
@@ -62,18 +59,14 @@ export class EventService {
     private readonly hub: Hub,
     private readonly opts: { retention: number; pruneIntervalMs: number; log: Logger },
   ) {
+    db.function('koor_glob', { deterministic: true }, (pattern, topic) => (matcherFor(String(pattern))(String(topic)) ? 1 : 0));
     this.q = {
-      newest: db.prepare<[Filters], Event>(
-        `SELECT id, topic, data, source, created_at FROM events
-         WHERE (@from IS NULL OR created_at >= @from) AND (@to IS NULL OR created_at <= @to) AND (@source IS NULL OR source = @source)
-         ORDER BY id DESC`,
+      newest: db.prepare<[Filters & { last: number }], Event>(`SELECT ${COLUMNS} FROM events WHERE ${FILTERS} ORDER BY id DESC LIMIT @last`),
+      after: db.prepare<[Filters & { since: number; last: number }], Event>(`SELECT ${COLUMNS} FROM events WHERE id > @since AND ${FILTERS} ORDER BY id ASC LIMIT @last`),
+      window: db.prepare<[Pick<Filters, 'pattern' | 'sqlGlob'> & { after: number; upto: number }], Event>(
+        `SELECT ${COLUMNS} FROM events WHERE id > @after AND id <= @upto AND ${TOPIC_FILTER} ORDER BY id`,
       ),
-      after: db.prepare<[Filters & { since: number }], Event>(
-        `SELECT id, topic, data, source, created_at FROM events
-         WHERE id > @since AND (@from IS NULL OR created_at >= @from) AND (@to IS NULL OR created_at <= @to) AND (@source IS NULL OR source = @source)
-         ORDER BY id ASC`,
-      ),
-      between: db.prepare<[number, number], Event>('SELECT id, topic, data, source, created_at FROM events WHERE id > ? AND id < ? ORDER BY id'),
+      between: db.prepare<[number, number], Event>(`SELECT ${COLUMNS} FROM events WHERE id > ? AND id < ? ORDER BY id`),
       oldest: db.prepare<[], number | null>('SELECT min(id) FROM events').pluck(),
       lastId: db.prepare<[], number | null>("SELECT seq FROM sqlite_sequence WHERE name = 'events'").pluck(),
     };
@@ -96,26 +89,25 @@ export class EventService {
 
   /** Up to `last` genuine matches: newest first, or oldest first after `since` (SPEC §7-8, §8.2). */
   history(q: HistoryQuery): string[] {
-    const match = matcherFor(q.topic);
-    const filters: Filters = { from: q.from, to: q.to, source: q.source };
-    const rows = q.since === null ? this.q.newest.iterate(filters) : this.q.after.iterate({ ...filters, since: q.since });
-    const out: string[] = [];
-    for (const e of rows) {
-      if (!match(e.topic)) continue;
-      out.push(eventJson(e));
-      if (out.length >= q.last) break;
-    }
-    return out;
+    const f: Filters = { from: q.from, to: q.to, source: q.source, ...topicFilter(q.topic) };
+    const rows = q.since === null ? this.q.newest.all({ ...f, last: q.last }) : this.q.after.all({ ...f, since: q.since, last: q.last });
+    return rows.map(eventJson);
   }
 
-  /** Every retained event after `since` matching `pattern`, oldest first, as frames. */
-  replay(since: number, pattern: string): Array<{ id: number; frame: Buffer }> {
-    const match = matcherFor(pattern);
-    const out: Array<{ id: number; frame: Buffer }> = [];
-    for (const e of this.q.after.iterate({ since, from: null, to: null, source: null })) {
-      if (match(e.topic)) out.push({ id: e.id, frame: Buffer.from(eventJson(e)) });
-    }
-    return out;
+  /**
+   * One step of a subscription replay (SPEC §8.2): the retained events matching `pattern` with
+   * ids in (after, after + WS_REPLAY_STEP_IDS], as frames. `next` is where the following step
+   * starts; `done` once the step reached the newest committed event. `gap` when events after
+   * `after` were pruned before the subscriber got to them.
+   */
+  replayStep(after: number, pattern: string): ReplayStep {
+    const last = this.lastId();
+    if (after >= last) return { items: [], next: after, done: true, gap: false };
+    const oldest = this.oldestId();
+    if (oldest === null || oldest > after + 1) return { items: [], next: after, done: false, gap: true };
+    const upto = Math.min(last, after + WS_REPLAY_STEP_IDS);
+    const rows = this.q.window.all({ ...topicFilter(pattern), after, upto });
+    return { items: rows.map((e) => ({ id: e.id, frame: Buffer.from(eventJson(e)) })), next: upto, done: upto >= last, gap: false };
   }
 
   oldestId(): number | null {
@@ -132,7 +124,7 @@ export class EventService {
       let total = 0;
       try {
         for (;;) {
-          const r = await this.writer.call('events.prune', { keep: this.opts.retention, chunk: PRUNE_CHUNK_EVENTS });
+          const r = await this.writer.call('events.prune', { keep: this.opts.retention, chunk: EVENTS_PRUNE_CHUNK });
           total += r.deleted;
           if (!r.more) break;
         }

@@ -2,7 +2,8 @@ import { CapabilitiesBody, RegisterBody } from '../../../schemas/http/instances.
 import { badRequest } from '../../errors.js';
 import type { Ctx } from '../../http/context.js';
 import { sendJson } from '../../http/reply.js';
-import { queryParams, type Route } from '../../http/router.js';
+import type { Route } from '../../http/router.js';
+import { queryParams } from '../../http/query.js';
 import type { LivenessMonitor } from './liveness.js';
 import type { InstanceService } from './service.js';
 

@@ -5,9 +5,7 @@ import type { Logger } from '../../log.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
 import { toRfc3339, type ReadDb } from '../../store.js';
 import { notFound } from '../../errors.js';
-
-/** An identified agent's last_seen is written at most this often, ms (a write per request is waste). */
-export const IDENTITY_TOUCH_INTERVAL_MS = 10_000;
+import { IDENTITY_TOUCH_INTERVAL_MS } from '../../limits.js';
 
 export interface InstanceFilter {
   name?: string;

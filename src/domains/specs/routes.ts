@@ -2,15 +2,10 @@ import { badRequest } from '../../errors.js';
 import type { Ctx } from '../../http/context.js';
 import { sendJson, sendVersioned, sendWritten } from '../../http/reply.js';
 import type { Route } from '../../http/router.js';
+import { pathName } from '../../http/path.js';
 import type { SpecService } from './service.js';
 
-function param(ctx: Ctx, i: number): string {
-  try {
-    return decodeURIComponent(ctx.params[i]!);
-  } catch {
-    throw badRequest('invalid URL encoding in path');
-  }
-}
+const param = (ctx: Ctx, i: number): string => pathName(ctx.params[i]!, i === 0 ? 'project' : 'name');
 
 export function specRoutes(svc: SpecService): Route[] {
   return [

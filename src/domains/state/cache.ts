@@ -1,3 +1,5 @@
+import { STATE_CACHE_ENTRY_OVERHEAD_BYTES } from '../../limits.js';
+
 /** One cached current value, with its response headers precomputed. */
 export interface CachedValue {
   value: Uint8Array;
@@ -8,9 +10,6 @@ export interface CachedValue {
   etag: string;
   versionText: string;
 }
-
-/** Fixed per-entry overhead counted against the budget, bytes. */
-const ENTRY_OVERHEAD_BYTES = 200;
 
 /**
  * LRU of current state values bounded in bytes. Kept coherent by the writer's replies (the
@@ -43,14 +42,14 @@ export class StateCache {
   set(key: string, value: Uint8Array, version: number, hash: string, contentType: string): CachedValue {
     const entry: CachedValue = { value, version, hash, contentType, etag: `"${hash}"`, versionText: String(version) };
     this.delete(key);
-    const size = value.byteLength + key.length + ENTRY_OVERHEAD_BYTES;
+    const size = value.byteLength + key.length + STATE_CACHE_ENTRY_OVERHEAD_BYTES;
     if (size > this.maxEntryBytes) return entry;
     this.map.set(key, entry);
     this.bytes += size;
     for (const [k, v] of this.map) {
       if (this.bytes <= this.budgetBytes) break;
       this.map.delete(k);
-      this.bytes -= v.value.byteLength + k.length + ENTRY_OVERHEAD_BYTES;
+      this.bytes -= v.value.byteLength + k.length + STATE_CACHE_ENTRY_OVERHEAD_BYTES;
     }
     return entry;
   }
@@ -59,7 +58,7 @@ export class StateCache {
     const old = this.map.get(key);
     if (old === undefined) return;
     this.map.delete(key);
-    this.bytes -= old.value.byteLength + key.length + ENTRY_OVERHEAD_BYTES;
+    this.bytes -= old.value.byteLength + key.length + STATE_CACHE_ENTRY_OVERHEAD_BYTES;
   }
 
   clear(): void {

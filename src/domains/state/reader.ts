@@ -18,8 +18,9 @@ export interface StateMetaRow {
 
 /** Read-only queries of the state store (front process, read connection). */
 export function stateReader(db: ReadDb) {
-  const list = db.prepare<[], Omit<StateMetaRow, 'hash' | 'updated_by'>>(
-    'SELECT key, version, content_type, updated_at FROM state ORDER BY key',
+  // Keyset paging on the primary key: each page is one index range, whatever the page number.
+  const list = db.prepare<[string, number], Omit<StateMetaRow, 'hash' | 'updated_by'>>(
+    'SELECT key, version, content_type, updated_at FROM state WHERE key > ? ORDER BY key LIMIT ?',
   );
   const current = db.prepare<[string], StateRow>('SELECT value, version, hash, content_type FROM state WHERE key = ?');
   const atVersion = db.prepare<[string, number, string, number], StateRow>(
@@ -37,7 +38,8 @@ export function stateReader(db: ReadDb) {
   const count = db.prepare<[], number>('SELECT count(*) FROM state').pluck();
 
   return {
-    list: () => list.all(),
+    /** Up to `limit` keys after `after` ('' = from the start), by key. */
+    list: (after: string, limit: number) => list.all(after, limit),
     current: (key: string) => current.get(key),
     atVersion: (key: string, v: number) => atVersion.get(key, v, key, v),
     history: (key: string, limit: number) => history.all(key, key, limit),

@@ -1,23 +1,16 @@
 import { badRequest, notFound } from '../../errors.js';
 import type { Ctx } from '../../http/context.js';
 import { send, sendJson, sendVersioned, sendWritten } from '../../http/reply.js';
-import { parseIntStrict, queryParams, type Route } from '../../http/router.js';
+import type { Route } from '../../http/router.js';
+import { pathName } from '../../http/path.js';
+import { parseIntStrict, positiveInt, queryParams } from '../../http/query.js';
+import { STATE_HISTORY_DEFAULT_LIMIT, STATE_HISTORY_MAX_LIMIT, STATE_LIST_DEFAULT_LIMIT, STATE_LIST_MAX_LIMIT } from '../../limits.js';
 import type { StateService } from './service.js';
 
 const PREFIX = '/api/state/';
-const DEFAULT_HISTORY_LIMIT = 50;
 
-/** `{key...}`: the rest of the path, URL-decoded, slashes allowed. */
-function keyOf(ctx: Ctx): string {
-  let key: string;
-  try {
-    key = decodeURIComponent(ctx.url.slice(PREFIX.length));
-  } catch {
-    throw badRequest('invalid URL encoding in key');
-  }
-  if (key === '') throw badRequest('key is required');
-  return key;
-}
+/** `{key...}`: the rest of the path, URL-decoded, slashes allowed; bounded length, no NUL. */
+const keyOf = (ctx: Ctx): string => pathName(ctx.url.slice(PREFIX.length), 'key');
 
 /** Identity of the writer for `updated_by`: the agent's name when known, else "". */
 const actor = (ctx: Ctx): string => ctx.identity?.name ?? '';
@@ -27,7 +20,15 @@ export function stateRoutes(svc: StateService): Route[] {
     {
       method: 'GET',
       path: '/api/state',
-      handler: (ctx) => sendJson(ctx, 200, svc.list()),
+      // Paged (keyset on the key): `limit` (default 1000, max 10000) and `after=<last key seen>`.
+      // More keys → `Link: </api/state?after=…&limit=…>; rel="next"`; the body stays a plain array.
+      handler: (ctx) => {
+        const q = queryParams(ctx);
+        const limit = positiveInt(q, 'limit', STATE_LIST_DEFAULT_LIMIT, STATE_LIST_MAX_LIMIT);
+        const { rows, more } = svc.list(q.get('after') ?? '', limit);
+        const next = more ? `</api/state?after=${encodeURIComponent(rows.at(-1)!.key)}&limit=${limit}>; rel="next"` : null;
+        sendJson(ctx, 200, rows, next === null ? undefined : [['Link', next]]);
+      },
     },
     {
       method: 'GET',
@@ -37,8 +38,8 @@ export function stateRoutes(svc: StateService): Route[] {
         if (ctx.query !== '') {
           const q = queryParams(ctx);
           if (q.get('history')) {
-            const limit = parseIntStrict(q.get('limit') ?? '') ?? 0;
-            return sendJson(ctx, 200, { key, versions: svc.history(key, limit > 0 ? limit : DEFAULT_HISTORY_LIMIT) });
+            const limit = positiveInt(q, 'limit', STATE_HISTORY_DEFAULT_LIMIT, STATE_HISTORY_MAX_LIMIT);
+            return sendJson(ctx, 200, { key, versions: svc.history(key, limit) });
           }
           if (q.has('diff')) return diff(ctx, svc, key, q.get('diff')!);
           if (q.has('version')) {

@@ -39,8 +39,12 @@ export class StateService {
     return this.cache.set(key, row.value, row.version, row.hash, row.content_type);
   }
 
-  list() {
-    return this.reader.list().map((r) => ({ ...r, updated_at: toRfc3339(r.updated_at) }));
+  /** One page of keys after `after`; `more` when another page follows. */
+  list(after: string, limit: number) {
+    const rows = this.reader.list(after, limit + 1);
+    const more = rows.length > limit;
+    if (more) rows.pop();
+    return { rows: rows.map((r) => ({ ...r, updated_at: toRfc3339(r.updated_at) })), more };
   }
 
   count(): number {

@@ -1,0 +1,63 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { ConfigError } from './config.js';
+
+const WORDS: Record<string, string> = {
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  EROFS: 'read-only file system',
+  ENOSPC: 'no space left on device',
+  ENOENT: 'no such file or directory',
+  EDQUOT: 'disk quota exceeded',
+};
+
+const reason = (e: unknown): string => {
+  const err = e as NodeJS.ErrnoException;
+  return err.code === undefined ? err.message : WORDS[err.code] ? `${WORDS[err.code]} (${err.code})` : err.code;
+};
+
+/**
+ * Makes sure `dir` exists and can hold a database, or throws one clear ConfigError. Never trusts
+ * `mkdirSync({ recursive: true })`: on /proc and similar file systems it loops forever at 100 %
+ * CPU. Instead: find the nearest existing ancestor, check it is a directory, create the missing
+ * levels one at a time (0700), then prove the directory is writable by creating a file in it
+ * (`access(W_OK)` says yes to root on a read-only mount's permission bits, and to nobody else).
+ */
+export function ensureDataDir(dir: string): void {
+  const fail = (why: string): never => {
+    throw new ConfigError(`data directory ${dir} cannot hold a database: ${why}`);
+  };
+  const missing: string[] = [];
+  for (let p = path.resolve(dir); ; ) {
+    let st: fs.Stats;
+    try {
+      st = fs.statSync(p);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      // ENOTDIR: some ancestor is a file; keep walking up to name it.
+      if (code !== 'ENOENT' && code !== 'ENOTDIR') return fail(`${p}: ${reason(e)}`);
+      missing.push(p);
+      const parent = path.dirname(p);
+      if (parent === p) return fail('no existing parent directory');
+      p = parent;
+      continue;
+    }
+    if (!st.isDirectory()) return fail(`${p} is not a directory`);
+    break;
+  }
+  for (const p of missing.reverse()) {
+    try {
+      fs.mkdirSync(p, { mode: 0o700 });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EEXIST' && fs.statSync(p).isDirectory()) continue;
+      return fail(`cannot create ${p}: ${reason(e)}`);
+    }
+  }
+  const probe = path.join(dir, `.koor-write-check-${process.pid}`);
+  try {
+    fs.writeFileSync(probe, '');
+  } catch (e) {
+    return fail(`not writable: ${reason(e)}`);
+  }
+  fs.rmSync(probe, { force: true });
+}

@@ -1,0 +1,20 @@
+import { badRequest } from '../errors.js';
+import { MAX_KEY_BYTES } from '../limits.js';
+
+/**
+ * A name taken from the URL path (state key, project, spec name): URL-decoded, at most
+ * MAX_KEY_BYTES of UTF-8, no NUL byte. Anything else is a 400 naming `what`.
+ */
+export function pathName(raw: string, what: string): string {
+  let name: string;
+  try {
+    name = decodeURIComponent(raw);
+  } catch {
+    throw badRequest(`invalid URL encoding in ${what}`);
+  }
+  if (name === '') throw badRequest(`${what} is required`);
+  if (name.includes('\0')) throw badRequest(`${what} must not contain NUL bytes`);
+  const bytes = Buffer.byteLength(name);
+  if (bytes > MAX_KEY_BYTES) throw badRequest(`${what} too long: ${bytes} bytes (max ${MAX_KEY_BYTES})`);
+  return name;
+}

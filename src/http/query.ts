@@ -1,0 +1,68 @@
+import { badRequest } from '../errors.js';
+import { isValidGlob } from '../bus/glob.js';
+import type { Ctx } from './context.js';
+
+/**
+ * Query values, strictly (SPEC §7-24): an absent or empty value takes its default; a value the
+ * server cannot use is a 400 naming the parameter, never silently replaced by a default.
+ */
+
+/** Parses the raw query string (only called by handlers that read one). */
+export function queryParams(ctx: Ctx): URLSearchParams {
+  return new URLSearchParams(ctx.query);
+}
+
+/** Go strconv.Atoi: optional sign and digits only (so `1.5` is rejected). */
+export function parseIntStrict(s: string): number | null {
+  return /^[+-]?\d{1,15}$/.test(s) ? Number(s) : null;
+}
+
+const given = (q: URLSearchParams, name: string): string | null => {
+  const v = q.get(name);
+  return v === null || v === '' ? null : v;
+};
+
+/** A positive integer no larger than `max`; `def` when absent. */
+export function positiveInt(q: URLSearchParams, name: string, def: number, max: number): number {
+  const raw = given(q, name);
+  if (raw === null) return def;
+  const n = parseIntStrict(raw);
+  if (n === null || n < 1) throw badRequest(`${name} must be a positive integer`);
+  if (n > max) throw badRequest(`${name} must be at most ${max}`);
+  return n;
+}
+
+/** An event id to resume after (SPEC §8.2): a non-negative integer, or null when absent. */
+export function sinceParam(raw: string | null): number | null {
+  if (raw === null || raw === '') return null;
+  const since = parseIntStrict(raw);
+  if (since === null || since < 0) throw badRequest('since must be a non-negative integer');
+  return since;
+}
+
+/** A glob (SPEC §1.6); `def` when absent; malformed → `400 "invalid pattern: <p>"`. */
+export function globParam(q: URLSearchParams, name: string, def: string): string {
+  const raw = given(q, name) ?? def;
+  if (!isValidGlob(raw)) throw badRequest(`invalid pattern: ${raw}`);
+  return raw;
+}
+
+const RFC3339 = /^\d{4}-\d\d-\d\d[Tt ]\d\d:\d\d:\d\d(\.\d+)?([Zz]|[+-]\d\d:\d\d)$/;
+const STORAGE_FORM = /^(\d{4}-\d\d-\d\d)(?: (\d\d:\d\d:\d\d))?$/;
+
+/**
+ * An instant as storage text (`YYYY-MM-DD HH:MM:SS` UTC, 1 s precision), or null when absent.
+ * Accepts RFC 3339 and, with `storageForm`, `YYYY-MM-DD[ HH:MM:SS]` read as UTC (SPEC §7-7).
+ */
+export function instantParam(q: URLSearchParams, name: string, storageForm = false): string | null {
+  const raw = given(q, name);
+  if (raw === null) return null;
+  let ms = Number.NaN;
+  if (RFC3339.test(raw)) ms = Date.parse(raw.replace(' ', 'T'));
+  else if (storageForm) {
+    const m = STORAGE_FORM.exec(raw);
+    if (m) ms = Date.parse(`${m[1]}T${m[2] ?? '00:00:00'}Z`);
+  }
+  if (Number.isNaN(ms)) throw badRequest(`${name} must be an RFC 3339 time${storageForm ? ' or YYYY-MM-DD[ HH:MM:SS]' : ''}`);
+  return new Date(ms).toISOString().slice(0, 19).replace('T', ' ');
+}

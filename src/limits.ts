@@ -1,0 +1,89 @@
+/**
+ * Every fixed limit of the server in one table, each with its unit and why it has that value
+ * (like nats-server's const.go). Limits a user may want to change are settings instead (see
+ * SETTINGS in config.ts, with their defaults); these are the ones that are not. Worker threads
+ * do not import src/: the writer's values travel in its start-up data (WriterLimits).
+ */
+
+// --- Requests and inputs --------------------------------------------------------------------
+
+/** Longest state key, in UTF-8 bytes. Keys are path-like names, not data; 1 KiB is generous. */
+export const MAX_KEY_BYTES = 1024;
+
+/** `GET /api/state` page size when `limit` is absent: large enough for any existing client. */
+export const STATE_LIST_DEFAULT_LIMIT = 1000;
+/** Largest `limit` of `GET /api/state`: one page stays a few ms of event-loop work. */
+export const STATE_LIST_MAX_LIMIT = 10_000;
+
+/** `?history=1` versions returned when `limit` is absent (SPEC §2.2). */
+export const STATE_HISTORY_DEFAULT_LIMIT = 50;
+/** Largest `limit` of `?history=1`. */
+export const STATE_HISTORY_MAX_LIMIT = 10_000;
+
+/** `GET /api/events/history` events returned when `last` is absent (SPEC §2.4). */
+export const EVENTS_HISTORY_DEFAULT_LAST = 50;
+/** Largest `last`: one reply stays a few ms of event-loop work. */
+export const EVENTS_HISTORY_MAX_LAST = 10_000;
+
+// --- WebSocket subscriptions ----------------------------------------------------------------
+
+/**
+ * Bytes uWS may hold for one socket before the hub stops writing to it and starts counting
+ * against its buffer budget. Past this the kernel socket buffer is full too: the consumer is
+ * not reading.
+ */
+export const WS_SOFT_BUFFER_BYTES = 64 * 1024;
+/** Largest client frame accepted (clients send nothing meaningful), bytes. */
+export const WS_MAX_CLIENT_FRAME_BYTES = 4 * 1024;
+/** Idle timeout in seconds; uWS pings automatically so quiet subscriptions stay open. */
+export const WS_IDLE_TIMEOUT_S = 120;
+/**
+ * Replay (`since=`) reads retained events in steps of this many ids: each step is one short
+ * indexed read, and the next step starts only once the subscriber has taken the previous one,
+ * so a replay never holds more than one step in memory per subscriber.
+ */
+export const WS_REPLAY_STEP_IDS = 512;
+
+// --- Writer thread (passed to the worker in WriterLimits) -----------------------------------
+
+/** Most envelopes executed in one writer transaction; the rest wait for the next turn. */
+export const WRITER_MAX_BATCH_ENVELOPES = 2000;
+/**
+ * WAL pages before an automatic checkpoint (SQLite's default is 1000 ≈ 4 MiB). Measured with
+ * 1 KB puts in batches of 50: bytes written per put 8.4 KB → 6.5 KB, because hot pages are
+ * written back once per checkpoint rather than once per 4 MiB; the rarer checkpoint costs a
+ * longer pause (max commit ~35 ms here).
+ */
+export const WRITER_WAL_AUTOCHECKPOINT_PAGES = 10_000;
+/** The WAL file is truncated back to this after a checkpoint, bytes. */
+export const WRITER_JOURNAL_LIMIT_BYTES = 64 * 1024 * 1024;
+/** How long a connection waits on a lock held by another before SQLITE_BUSY, ms. */
+export const SQLITE_BUSY_TIMEOUT_MS = 5000;
+/** Wait before respawning a writer that died, ms (doubles up to the max). */
+export const WRITER_RESTART_BACKOFF_MS = 50;
+export const WRITER_RESTART_BACKOFF_MAX_MS = 2000;
+
+// --- Background work ------------------------------------------------------------------------
+
+/** Oldest events deleted per writer call while pruning: keeps each prune turn short. */
+export const EVENTS_PRUNE_CHUNK = 2000;
+/** An identified agent's `last_seen` is written at most this often, ms. */
+export const IDENTITY_TOUCH_INTERVAL_MS = 10_000;
+
+// --- Pool, MCP, caches ----------------------------------------------------------------------
+
+/** Pending CPU jobs beyond the running ones before 503. */
+export const POOL_MAX_QUEUE = 256;
+/** Open MCP sessions at most; initialize beyond it gets 503. */
+export const MCP_MAX_SESSIONS = 1000;
+/** Compiled glob patterns kept; beyond this the cache is reset (patterns come from clients). */
+export const GLOB_CACHE_MAX_PATTERNS = 4096;
+/** Bookkeeping bytes counted per state-cache entry besides its value. */
+export const STATE_CACHE_ENTRY_OVERHEAD_BYTES = 200;
+
+// --- Lifecycle ------------------------------------------------------------------------------
+
+/** Start-up gives up (one line, exit 1) if the database is not open by then, ms. */
+export const STARTUP_TIMEOUT_MS = 15_000;
+/** How long shutdown waits for in-flight writes, ms (SPEC §1.1: 5 s grace). */
+export const SHUTDOWN_GRACE_MS = 5000;
