@@ -74,7 +74,7 @@ export const IDENTITY_TOUCH_INTERVAL_MS = 10_000;
 
 /** Pending CPU jobs beyond the running ones before 503. */
 export const POOL_MAX_QUEUE = 256;
-/** Open MCP sessions at most; initialize beyond it gets 503. */
+/** Open MCP sessions at most (each holds a transport and a server); initialize beyond gets 503. */
 export const MCP_MAX_SESSIONS = 1000;
 /** Compiled glob patterns kept; beyond this the cache is reset (patterns come from clients). */
 export const GLOB_CACHE_MAX_PATTERNS = 4096;

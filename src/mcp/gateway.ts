@@ -5,10 +5,8 @@ import { CallToolRequestSchema, ListToolsRequestSchema } from '@modelcontextprot
 import { MCP_TOOLS } from '../../schemas/http/mcp.js';
 import type { Identity } from '../http/context.js';
 import type { Logger } from '../log.js';
+import { MCP_MAX_SESSIONS } from '../limits.js';
 import { runTool, ToolError, type ToolDeps } from './tools.js';
-
-/** Open MCP sessions beyond this are refused (each holds a transport and a server). */
-export const MAX_MCP_SESSIONS = 1000;
 
 interface Session {
   transport: WebStandardStreamableHTTPServerTransport;
@@ -55,7 +53,7 @@ export class McpGateway {
       return s.transport.handleRequest(req, { authInfo: { token: principal, clientId: identity?.instanceId ?? principal, scopes: [] } });
     }
     if (req.method !== 'POST') return jsonRpcError(400, -32000, 'Bad Request: Mcp-Session-Id header is required');
-    if (this.sessions.size >= MAX_MCP_SESSIONS) return jsonRpcError(503, -32000, 'too many MCP sessions');
+    if (this.sessions.size >= MCP_MAX_SESSIONS) return jsonRpcError(503, -32000, 'too many MCP sessions');
     const session = this.open(principal);
     return session.transport.handleRequest(req, { authInfo: { token: principal, clientId: identity?.instanceId ?? principal, scopes: [] } });
   }

@@ -13,7 +13,7 @@ t.test('config set writes ./settings.json (0600, 2-space, other keys kept)', asy
   const r = await runCli(['config', 'set', 'server', 'http://10.1.2.3:9800'], { cwd: dir });
   t.same([r.code, r.stdout, r.stderr], [0, 'config server set to http://10.1.2.3:9800\n', '']);
   const r2 = await runCli(['config', 'set', 'token', 's3cret'], { cwd: dir });
-  t.equal(r2.stdout, 'config token set to s3cret\n');
+  t.same([r2.stdout, r2.stderr], ['config token set to ****\n', ''], 'the token is not echoed');
   const file = path.join(dir, 'settings.json');
   t.equal(
     fs.readFileSync(file, 'utf8'),

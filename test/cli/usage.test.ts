@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import t from 'tap';
 import { COMMANDS } from '../../cli/registry.js';
 import { startTestServer, tempDir } from '../helpers/server.js';
@@ -27,6 +28,7 @@ t.test('top-level usage', async (t) => {
     t.equal(r.code, 0, args.join(' '));
     t.equal(r.stdout, '');
     for (const name of Object.keys(COMMANDS)) t.match(r.stderr, `koor-cli ${name}`, `${args.join(' ')} lists ${name}`);
+    t.match(r.stderr, /^usage: koor-cli <command>/m, `${args.join(' ')} says "usage" (SPEC §4.1)`);
   }
   const none = await runCli([], { cwd: dir });
   t.equal(none.code, 1, 'no arguments → usage, exit 1');
@@ -38,7 +40,8 @@ t.test('top-level usage', async (t) => {
   t.equal(group.stderr.split('\n').filter((l) => l.startsWith('usage: koor-cli state ')).length, 7, 'the seven state commands');
 
   const version = await runCli(['--version'], { cwd: dir });
-  t.same([version.code, version.stderr.trim()], [0, '0.1.0']);
+  const pkg = JSON.parse(fs.readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  t.same([version.code, version.stderr.trim()], [0, pkg.version], 'the package version');
 });
 
 t.test('usage errors: stderr, exit 1, nothing on stdout', async (t) => {

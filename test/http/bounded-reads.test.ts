@@ -1,0 +1,143 @@
+import http from 'node:http';
+import t from 'tap';
+import { json, startTestServer } from '../helpers/server.js';
+import { publish, subscribe } from '../helpers/ws.js';
+
+/**
+ * No request makes the front process read an unbounded number of rows: key listing is paged,
+ * history is bounded and filtered in SQL, and a subscription replay streams in steps that count
+ * against the subscriber's budget.
+ */
+
+/** A WebSocket upgrade request whose refusal (a plain HTTP reply) is read in full. */
+function upgradeRequest(base: string, path: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(`${base}${path}`, {
+      headers: { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==' },
+    });
+    req.on('response', (res) => {
+      let body = '';
+      res.on('data', (d: Buffer) => (body += d.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('upgrade', () => reject(new Error('upgraded')));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+t.test('GET /api/state is paged: limit, after, Link rel="next"; every key once, in order', async (t) => {
+  const s = await startTestServer(t);
+  const keys = Array.from({ length: 25 }, (_, i) => `k/${String(i).padStart(2, '0')}`);
+  await Promise.all(keys.map((k) => fetch(`${s.url}/api/state/${k}`, { method: 'PUT', body: k }).then((r) => r.text())));
+
+  const all = await fetch(`${s.url}/api/state`);
+  t.equal(all.headers.get('link'), null, 'one page by default (default limit 1000): no Link');
+  t.same((await json(all)).map((r: any) => r.key), keys);
+
+  const seen: string[] = [];
+  let next: string | null = '/api/state?limit=10';
+  let pages = 0;
+  while (next !== null && pages < 10) {
+    const r: Response = await fetch(`${s.url}${next}`);
+    t.equal(r.status, 200);
+    const rows = (await json(r)) as Array<{ key: string }>;
+    t.ok(rows.length <= 10, 'a page holds at most limit keys');
+    seen.push(...rows.map((x) => x.key));
+    const link = r.headers.get('link');
+    next = link === null ? null : /^<([^>]+)>; rel="next"$/.exec(link)![1]!;
+    pages++;
+  }
+  t.equal(pages, 3, '25 keys in pages of 10');
+  t.same(seen, keys, 'following Link visits every key once, in key order');
+  t.same((await json(await fetch(`${s.url}/api/state?after=k/23`))).map((r: any) => r.key), ['k/24'], 'after is exclusive');
+
+  for (const [q, msg] of [
+    ['limit=0', 'limit must be a positive integer'],
+    ['limit=x', 'limit must be a positive integer'],
+    ['limit=10001', 'limit must be at most 10000'],
+  ] as const) {
+    const r = await fetch(`${s.url}/api/state?${q}`);
+    t.same([r.status, await json(r)], [400, { error: msg, code: 400 }], q);
+  }
+});
+
+t.test('keys: at most 1 KiB, no NUL; bad ones are 400 and store nothing', async (t) => {
+  const s = await startTestServer(t);
+  const longest = 'k'.repeat(1024);
+  t.equal((await fetch(`${s.url}/api/state/${longest}`, { method: 'PUT', body: 'v' })).status, 200, '1024 bytes is allowed');
+  const tooLong = await fetch(`${s.url}/api/state/${longest}x`, { method: 'PUT', body: 'v' });
+  t.same([tooLong.status, await json(tooLong)], [400, { error: 'key too long: 1025 bytes (max 1024)', code: 400 }]);
+  const multibyte = await fetch(`${s.url}/api/state/${encodeURIComponent('é'.repeat(513))}`, { method: 'PUT', body: 'v' });
+  t.same([multibyte.status, (await json(multibyte)).error], [400, 'key too long: 1026 bytes (max 1024)'], 'counted in UTF-8 bytes');
+  const nul = await fetch(`${s.url}/api/state/a%00b`, { method: 'PUT', body: 'v' });
+  t.same([nul.status, await json(nul)], [400, { error: 'key must not contain NUL bytes', code: 400 }]);
+  const nulGet = await fetch(`${s.url}/api/state/a%00b`);
+  t.equal(nulGet.status, 400, 'on reads too');
+  const spec = await fetch(`${s.url}/api/specs/p/n%00`, { method: 'PUT', body: '{}' });
+  t.same([spec.status, (await json(spec)).error], [400, 'name must not contain NUL bytes'], 'spec names follow the same rule');
+  t.same((await json(await fetch(`${s.url}/api/state`))).map((r: any) => r.key), [longest], 'nothing else was stored');
+});
+
+t.test('subscribe: a malformed pattern is refused at the upgrade, naming it', async (t) => {
+  const s = await startTestServer(t);
+  await t.rejects(subscribe(s.url, '?pattern=%5Babc'), { status: 400 });
+  const r = await upgradeRequest(s.url, '/api/events/subscribe?pattern=%5Babc');
+  t.same([r.status, JSON.parse(r.body)], [400, { error: 'invalid pattern: [abc', code: 400 }]);
+  const since = await upgradeRequest(s.url, '/api/events/subscribe?since=-1');
+  t.same([since.status, JSON.parse(since.body)], [400, { error: 'since must be a non-negative integer', code: 400 }]);
+});
+
+t.test('replay (since=) of a large log streams in steps, live events join with no gap and no duplicate', async (t) => {
+  const s = await startTestServer(t, { eventRetention: 100_000, wsBufferEvents: 16 });
+  const N = 3000;
+  // Published in the writer directly (same commits as HTTP publishes, faster to set up).
+  for (let i = 0; i < N; i += 500) {
+    await Promise.all(Array.from({ length: Math.min(500, N - i) }, (_, j) => s.events.publish(j % 3 === 0 ? 'job.a' : 'job.b', String(i + j), '')));
+  }
+  const all = await subscribe(s.url, '?since=0');
+  const some = await subscribe(s.url, '?since=0&pattern=job.a');
+  // Live events published while the replay is under way.
+  const live = Array.from({ length: 200 }, (_, i) => publish(s.url, i % 3 === 0 ? 'job.a' : 'job.b', N + i));
+  await Promise.all(live);
+  const total = N + 200;
+  await all.waitFor(total, 30_000);
+  t.same(all.events.map((e) => e.id), Array.from({ length: total }, (_, i) => i + 1), 'every event once, in id order, replay then live');
+  const aIds = all.events.filter((e) => e.topic === 'job.a').map((e) => e.id);
+  await some.waitFor(aIds.length, 30_000);
+  t.same(some.events.map((e) => e.id), aIds, 'a pattern filters the replay the same way as live delivery');
+  t.equal(s.hub.stats.closed_slow, 0, 'a subscriber that reads is never closed, though the replay is far larger than its 16-event budget');
+  all.ws.close();
+  some.ws.close();
+});
+
+t.test('a stalled replay holds at most one step in memory; events pruned under it end it with 4008 and a resume point', async (t) => {
+  const s = await startTestServer(t, { eventRetention: 2000, wsBufferEvents: 16, wsBufferBytes: 64 * 1024 });
+  // 2000 events of 16 KiB (32 MiB): far more than loopback socket buffers hold.
+  const payload = JSON.stringify('z'.repeat(16 * 1024));
+  for (let i = 0; i < 2000; i += 250) await Promise.all(Array.from({ length: 250 }, () => s.events.publish('bulk', payload, '')));
+  const stalled = await subscribe(s.url, '?since=0');
+  stalled.ws.pause();
+  // Give the server turns to fill the socket; it must stop at one step (512 events).
+  for (let i = 0; i < 50; i++) await new Promise((r) => setImmediate(r));
+  await new Promise((r) => setTimeout(r, 200));
+  const oneStep = 512 * (payload.length + 100);
+  t.ok(s.hub.queuedBytes() <= oneStep, `server holds ${s.hub.queuedBytes()} bytes for the stalled replay (≤ one step, ${oneStep})`);
+  t.ok(s.hub.stats.replayed < 2000, `only ${s.hub.stats.replayed} of 2000 events were read from the log for it`);
+
+  // The log moves on past the stalled reader's position.
+  for (let i = 0; i < 2000; i += 250) await Promise.all(Array.from({ length: 250 }, () => s.events.publish('bulk', payload, '')));
+  await s.events.prune();
+  stalled.ws.resume();
+  const close = await stalled.closed;
+  t.equal(close.code, 4008, 'closed like any slow consumer');
+  const m = /^slow consumer: last delivered id (\d+)$/.exec(close.reason);
+  t.ok(m, close.reason);
+  const last = Number(m![1]);
+  t.same(stalled.events.map((e) => e.id), Array.from({ length: last }, (_, i) => i + 1), 'it got exactly up to the id named');
+  const resumed = await subscribe(s.url, `?since=${last}`);
+  t.equal(resumed.headers['x-koor-oldest-event'], '2001', 'resuming says what was pruned');
+  await resumed.waitFor(2000, 30_000);
+  t.equal(resumed.events[0]!.id, 2001);
+  resumed.ws.close();
+});
