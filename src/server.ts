@@ -157,7 +157,7 @@ export async function startServer(config: Config, opts: { log?: Logger } = {}): 
       counters,
       apiBind: config.bind.text,
       dashboardBind: config.dashboardBind?.text ?? '',
-      figures: () => ({ state_keys: state.count(), instances: instances.count(), last_event_id: events.lastId(), events: { ...hub.stats, queued_bytes: hub.queuedBytes() } }),
+      figures: () => ({ state_keys: state.count(), instances: instances.count(), last_event_id: events.lastId(), mcp_sessions: mcp.sessionCount, events: { ...hub.stats, queued_bytes: hub.queuedBytes() } }),
     }),
     ...stateRoutes(state),
     ...specRoutes(specs),

@@ -1,6 +1,7 @@
 import t from 'tap';
 import { startTestServer, json } from '../helpers/server.js';
 import { subscribe } from '../helpers/ws.js';
+import { waitUntil } from '../helpers/wait.js';
 
 const req = (url: string, method: string, body?: unknown, headers: Record<string, string> = {}) =>
   fetch(url, { method, body: body === undefined ? undefined : (Buffer.from(typeof body === 'string' ? body : JSON.stringify(body)) as unknown as BodyInit), headers });
@@ -71,8 +72,11 @@ t.test('liveness: active instance goes stale and agent.stale is published; heart
   const sub = await subscribe(s.url, '?pattern=agent.*');
   const none = await json(await req(u('/api/liveness/check'), 'POST'));
   t.same(none, { checked: true, newly_stale: [], count: 0 }, 'fresh instances stay active');
-  await new Promise((r) => setTimeout(r, 2100)); // last_seen has 1 s precision
-  const check = await json(await req(u('/api/liveness/check'), 'POST'));
+  // last_seen has 1 s precision and the timeout is 1 s: run passes until the active one is stale.
+  const check = await waitUntil('the active instance to go stale', async () => {
+    const c = await json(await req(u('/api/liveness/check'), 'POST'));
+    return c.count > 0 ? c : false;
+  });
   t.equal(check.count, 1);
   t.same(check.newly_stale.map((i: any) => [i.id, i.status]), [[a.id, 'stale']], 'pending never goes stale');
   await sub.waitFor(1);
@@ -92,12 +96,8 @@ t.test('background liveness monitor runs on its interval', async (t) => {
   const s = await startTestServer(t, { livenessTimeoutMs: 500, livenessIntervalMs: 200 });
   const a = await json(await req(`${s.url}/api/instances/register`, 'POST', { name: 'bg' }));
   await req(`${s.url}/api/instances/${a.id}/activate`, 'POST').then((r) => r.text());
-  let status = 'active';
-  for (let i = 0; i < 60 && status !== 'stale'; i++) {
-    await new Promise((r) => setTimeout(r, 100));
-    status = (await json(await fetch(`${s.url}/api/instances/${a.id}`))).status;
-  }
-  t.equal(status, 'stale');
+  await waitUntil('the monitor to mark it stale', async () => (await json(await fetch(`${s.url}/api/instances/${a.id}`))).status === 'stale');
+  t.pass('stale without an explicit liveness check');
   const h = await json(await fetch(`${s.url}/api/events/history?topic=agent.stale`));
   t.equal(h.length, 1);
 });
@@ -139,13 +139,13 @@ t.test('agent identity: X-Koor-Instance or the instance token', async (t) => {
 t.test('identified requests refresh last_seen (throttled)', async (t) => {
   const s = await startTestServer(t);
   const a = await json(await req(`${s.url}/api/instances/register`, 'POST', { name: 'toucher' }));
-  await new Promise((r) => setTimeout(r, 1100));
+  // last_seen has 1 s precision: let the clock pass the registration's second first.
+  await waitUntil('the next second', () => Date.now() >= Date.parse(a.last_seen) + 1000);
   await fetch(`${s.url}/api/state`, { headers: { 'x-koor-instance': a.id } }).then((r) => r.text());
-  let seen = a.last_seen;
-  for (let i = 0; i < 50 && seen === a.last_seen; i++) {
-    await new Promise((r) => setTimeout(r, 20));
-    seen = (await json(await fetch(`${s.url}/api/instances/${a.id}`))).last_seen;
-  }
+  const seen = await waitUntil('last_seen to move', async () => {
+    const v = (await json(await fetch(`${s.url}/api/instances/${a.id}`))).last_seen as string;
+    return v > a.last_seen ? v : false;
+  });
   t.ok(seen > a.last_seen, `last_seen moved from ${a.last_seen} to ${seen}`);
 });
 

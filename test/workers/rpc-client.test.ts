@@ -3,6 +3,7 @@ import { AppError } from '../../src/errors.js';
 import { silentLogger } from '../../src/log.js';
 import { PoolClient } from '../../src/rpc/pool-client.js';
 import { startTestServer, json } from '../helpers/server.js';
+import { waitUntil } from '../helpers/wait.js';
 
 const put = (url: string, body: string) => fetch(url, { method: 'PUT', body: Buffer.from(body) as unknown as BodyInit });
 
@@ -50,7 +51,7 @@ t.test('writer death: in-flight callers get 503, a new writer starts, nothing ac
   const oldThread = s.writer.threadId;
   const blocker = s.writer.call('sys.sleep', { ms: 2000 }).catch((e: AppError) => e);
   const inflight = Array.from({ length: 5 }, (_, i) => put(`${s.url}/api/state/during${i}`, 'x'));
-  await new Promise((r) => setTimeout(r, 50));
+  await waitUntil('the five writes to be in flight behind the blocker', () => s.writer.inFlight === 6);
   await s.writer.kill();
   const results = await Promise.all(inflight);
   for (const r of results) {
