@@ -12,8 +12,9 @@ import { authHeaders, describeError, formatBody, isJsonText, parseServer, query,
  *   streams live. Ids already printed are skipped as well (bounded set), so an overlap cannot repeat.
  * - Reconnects back off exponentially from RECONNECT_MIN_MS to RECONNECT_MAX_MS (reset once a
  *   connection opens); a 4008 slow-consumer close reconnects at the minimum delay.
- * - 401/403 on the upgrade is fatal (reply on stdout, exit 1). Any other 4xx means the server (or a
- *   proxy) refuses WebSockets: fall back to polling `GET /api/events/history?since=` every 2 s.
+ * - 401/403 on the upgrade is fatal (reply on stdout, exit 1), and so is a 400 with Koor's error
+ *   JSON (a malformed pattern). Any other 4xx means the server (or a proxy) refuses WebSockets:
+ *   fall back to polling `GET /api/events/history?since=` every 2 s.
  * - SIGINT/SIGTERM exit 0; a closed stdout (`| head`) exits 0.
  */
 
@@ -191,7 +192,9 @@ class Subscriber {
 
   private onRefused(res: IncomingMessage, body: Buffer): void {
     const status = res.statusCode ?? 0;
-    if (status === 401 || status === 403) {
+    // A 400 carrying Koor's own error JSON (a malformed pattern, a bad since) is our mistake, not
+    // a server refusing WebSockets: polling would only repeat it. Fatal, like a refused token.
+    if (status === 401 || status === 403 || (status === 400 && isKoorError(body))) {
       const ct = res.headers['content-type'];
       process.stdout.write(formatBody(body, Array.isArray(ct) ? ct[0] : ct, this.opts.pretty));
       log(`error: subscribe refused (HTTP ${status})`);
@@ -248,5 +251,15 @@ function eventId(text: string): number | null {
     return typeof id === 'number' && Number.isSafeInteger(id) ? id : null;
   } catch {
     return null;
+  }
+}
+
+/** `{"error": "...", "code": N}`: the server's own error reply (not a proxy's page). */
+function isKoorError(body: Buffer): boolean {
+  try {
+    const v = JSON.parse(body.toString('utf8')) as { error?: unknown; code?: unknown };
+    return typeof v.error === 'string' && typeof v.code === 'number';
+  } catch {
+    return false;
   }
 }

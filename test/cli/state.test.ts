@@ -37,6 +37,15 @@ t.test('state commands against a real server', async (t) => {
     t.match(list.stdout, /^\[\n  \{\n    "key": "proj\/cfg",\n    "version": 1,\n/);
   });
 
+  await t.test('state list pages with --limit and --after', async (t) => {
+    for (const k of ['page/a', 'page/b', 'page/c']) await cli('state', 'set', k, '--data', '1');
+    const keys = async (...args: string[]) => (JSON.parse((await cli('state', 'list', ...args)).stdout) as Array<{ key: string }>).map((r) => r.key);
+    t.same(await keys('--after', 'page/', '--limit', '2'), ['page/a', 'page/b']);
+    t.same(await keys('--after', 'page/b', '--limit', '1'), ['page/c']);
+    const bad = await cli('state', 'list', '--limit', '0');
+    t.same([bad.code, JSON.parse(bad.stdout)], [1, { error: 'limit must be a positive integer', code: 400 }]);
+  });
+
   await t.test('--file sends raw bytes; --content-type is stored; non-JSON is never re-indented', async (t) => {
     const file = path.join(dir, 'notes.md');
     fs.writeFileSync(file, '# plan\n\n- one\n');

@@ -56,6 +56,16 @@ t.test('auth: token sent on the upgrade; a refused token is fatal (401 JSON on s
   t.match(bad.stderr(), /error: subscribe refused \(HTTP 401\)/);
 });
 
+t.test('a malformed pattern is fatal too: the server says which, the CLI exits 1 instead of polling', async (t) => {
+  const s = await startTestServer(t);
+  const bad = startCli(['events', 'subscribe', 'api.['], { cwd: tempDir(t), env: { KOOR_SERVER: s.url }, teardown: t.teardown.bind(t) });
+  const exit = await bad.exited;
+  t.equal(exit.code, 1);
+  t.same(bad.lines(), ['{"error":"invalid pattern: api.[","code":400}']);
+  t.match(bad.stderr(), /error: subscribe refused \(HTTP 400\)/);
+  t.notMatch(bad.stderr(), /polling/);
+});
+
 t.test('slow consumer: the server closes with 4008, the CLI resumes with since and loses or repeats nothing', async (t) => {
   const s = await startTestServer(t, { wsBufferEvents: 16, wsBufferBytes: 64 * 1024 });
   const sub = startCli(['events', 'subscribe'], { cwd: tempDir(t), env: { KOOR_SERVER: s.url }, teardown: t.teardown.bind(t) });

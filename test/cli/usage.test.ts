@@ -48,8 +48,8 @@ t.test('usage errors: stderr, exit 1, nothing on stdout', async (t) => {
   const dir = tempDir(t);
   const cases: Array<[string[], RegExp]> = [
     [['frobnicate'], /^unknown command: frobnicate\nusage: koor-cli init/],
-    [['state', 'frob'], /^unknown state command: frob\nusage: koor-cli state list\n/],
-    [['state'], /^missing state command\nusage: koor-cli state list\n/],
+    [['state', 'frob'], /^unknown state command: frob\nusage: koor-cli state list /],
+    [['state'], /^missing state command\nusage: koor-cli state list /],
     [['state', 'get'], /^error: missing <key>\nusage: koor-cli state get <key>\n$/],
     [['state', 'get', 'a', 'b'], /^error: unexpected argument: b\nusage: koor-cli state get <key>\n$/],
     [['state', 'history', 'k', '--limit'], /^error: --limit needs a value\nusage: koor-cli state history \[--limit <limit>\] <key>\n$/],
