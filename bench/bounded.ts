@@ -2,7 +2,7 @@
  * Bounded reads: does a large read stall everyone else? A server holding 100,000 keys and
  * 100,000 retained events (quick: 20,000 each) answers a probe — one client doing sequential
  * cached `GET /api/state/<key>` — while another process runs one heavy reader at a time:
- *   list     pages through every key (`GET /api/state?limit=10000`, following Link)
+ *   list     pages through every key (`GET /api/state?limit=5000`, the largest page, following Link)
  *   replay   a `since=0` subscriber reading every retained event, again and again
  *   history  `GET /api/events/history?topic=never.*` (a filter matching nothing, whole log)
  * The probe's p50/p99/max next to its own figures with no heavy reader (the baseline, same run).

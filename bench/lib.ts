@@ -191,7 +191,8 @@ export function spawnNode(name: string, script: string, args: string[], opts: { 
 export async function spawnKoor(extraArgs: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<ServerProc & { dataDir: string }> {
   const tmp = makeTempDir('koor-bench-');
   try {
-    const p = await spawnNode('koor-server', KOOR_MAIN_JS, ['--bind', '127.0.0.1:0', '--dashboard-bind', '', '--data-dir', tmp.dir, ...extraArgs], {
+    // KOOR_BENCH_SERVER: another build's dist/src/main.js, to measure it under the same harness.
+    const p = await spawnNode('koor-server', process.env.KOOR_BENCH_SERVER || KOOR_MAIN_JS, ['--bind', '127.0.0.1:0', '--dashboard-bind', '', '--data-dir', tmp.dir, ...extraArgs], {
       cwd: tmp.dir,
       env,
       dir: tmp.remove,

@@ -9,7 +9,7 @@ export default defineCommand({
   ],
   positionals: [],
   options: {
-    limit: { description: 'Keys per page (at most 10000)' },
+    limit: { description: 'Keys per page (at most 5000)' },
     after: { description: 'Start after this key' },
   },
   run: ({ opt, ctx }) => call(ctx, 'GET', `/api/state${query({ limit: opt.limit, after: opt.after })}`),

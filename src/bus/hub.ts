@@ -34,11 +34,11 @@ export interface ReplayStep {
 export type ReplaySource = (after: number) => ReplayStep;
 
 /**
- * Replay steps a subscriber may take in one turn before yielding the event loop (each step is
- * at most WS_REPLAY_STEP_IDS events): a fast reader catching up on a large log never holds the
- * front thread for long.
+ * Replay steps a subscriber may take in one turn before yielding the event loop (each step is at
+ * most WS_REPLAY_STEP_IDS events or WS_REPLAY_STEP_BYTES): a fast reader catching up on a large
+ * log never holds the front thread for long (npm run bench -- bounded).
  */
-const REPLAY_STEPS_PER_TURN = 4;
+const REPLAY_STEPS_PER_TURN = 2;
 
 /** One WebSocket subscription and its bounded buffer. */
 export class Subscriber {

@@ -55,11 +55,26 @@ t.test('GET /api/state is paged: limit, after, Link rel="next"; every key once, 
   for (const [q, msg] of [
     ['limit=0', 'limit must be a positive integer'],
     ['limit=x', 'limit must be a positive integer'],
-    ['limit=10001', 'limit must be at most 10000'],
+    ['limit=5001', 'limit must be at most 5000'],
   ] as const) {
     const r = await fetch(`${s.url}/api/state?${q}`);
     t.same([r.status, await json(r)], [400, { error: msg, code: 400 }], q);
   }
+});
+
+t.test('event history is bounded in bytes too: a cut reply says so and since= continues it', async (t) => {
+  const s = await startTestServer(t);
+  const big = JSON.stringify('e'.repeat(6 * 1024 * 1024)); // 6 MiB each; a reply stops past 16 MiB
+  for (let i = 0; i < 3; i++) await s.events.publish('big', big, '');
+  const newest = await fetch(`${s.url}/api/events/history`);
+  t.equal(newest.headers.get('x-koor-truncated'), 'bytes', 'newest first: cut short, and says so');
+  t.same((await json(newest)).map((e: any) => e.id), [3, 2]);
+  const first = await fetch(`${s.url}/api/events/history?since=0`);
+  t.equal(first.headers.get('x-koor-truncated'), 'bytes');
+  t.same((await json(first)).map((e: any) => e.id), [1, 2]);
+  const rest = await fetch(`${s.url}/api/events/history?since=2`);
+  t.equal(rest.headers.get('x-koor-truncated'), null, 'the rest fits');
+  t.same((await json(rest)).map((e: any) => e.id), [3]);
 });
 
 t.test('keys: at most 1 KiB, no NUL; bad ones are 400 and store nothing', async (t) => {
@@ -121,7 +136,7 @@ t.test('a stalled replay holds at most one step in memory; events pruned under i
   // Give the server turns to fill the socket; it must stop at one step (512 events).
   for (let i = 0; i < 50; i++) await new Promise((r) => setImmediate(r));
   await new Promise((r) => setTimeout(r, 200));
-  const oneStep = 512 * (payload.length + 100);
+  const oneStep = 256 * 1024 + payload.length + 100; // WS_REPLAY_STEP_BYTES, plus the event that crosses it
   t.ok(s.hub.queuedBytes() <= oneStep, `server holds ${s.hub.queuedBytes()} bytes for the stalled replay (≤ one step, ${oneStep})`);
   t.ok(s.hub.stats.replayed < 2000, `only ${s.hub.stats.replayed} of 2000 events were read from the log for it`);
 

@@ -1,11 +1,13 @@
 import { PublishBody } from '../../../schemas/http/events.js';
 import { badRequest } from '../../errors.js';
-import { send } from '../../http/reply.js';
+import { send, type HeaderList } from '../../http/reply.js';
 import type { Route } from '../../http/router.js';
 import { globParam, instantParam, positiveInt, queryParams, sinceParam } from '../../http/query.js';
 import { compactJson, rawMember } from '../../http/raw-json.js';
 import { EVENTS_HISTORY_DEFAULT_LAST, EVENTS_HISTORY_MAX_LAST } from '../../limits.js';
 import type { EventService } from './service.js';
+
+const TRUNCATED: HeaderList = [['X-Koor-Truncated', 'bytes']];
 
 export function eventRoutes(svc: EventService): Route[] {
   return [
@@ -30,7 +32,7 @@ export function eventRoutes(svc: EventService): Route[] {
       handler: (ctx) => {
         const q = queryParams(ctx);
         // Strict (SPEC §7-24): a value the server cannot use is a 400 naming it.
-        const rows = svc.history({
+        const { events, truncated } = svc.history({
           last: positiveInt(q, 'last', EVENTS_HISTORY_DEFAULT_LAST, EVENTS_HISTORY_MAX_LAST),
           topic: globParam(q, 'topic', ''),
           from: instantParam(q, 'from'),
@@ -38,7 +40,8 @@ export function eventRoutes(svc: EventService): Route[] {
           source: q.has('source') && q.get('source') !== '' ? q.get('source') : null,
           since: sinceParam(q.get('since')),
         });
-        send(ctx, 200, `[${rows.join(',')}]\n`, 'application/json');
+        // Cut short by the byte budget: say so; the client continues with since=/to= from there.
+        send(ctx, 200, `[${events.join(',')}]\n`, 'application/json', truncated ? TRUNCATED : undefined);
       },
     },
   ];

@@ -1,7 +1,7 @@
 import type { Event } from '../../../schemas/rpc/writer.js';
 import type { Hub, ReplayStep } from '../../bus/hub.js';
 import { matcherFor, sqliteGlobOf } from '../../bus/glob.js';
-import { EVENTS_PRUNE_CHUNK, WS_REPLAY_STEP_IDS } from '../../limits.js';
+import { EVENTS_HISTORY_MAX_BYTES, EVENTS_PRUNE_CHUNK, WS_REPLAY_STEP_BYTES, WS_REPLAY_STEP_IDS } from '../../limits.js';
 import type { Logger } from '../../log.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
 import { toRfc3339, type ReadDb } from '../../store.js';
@@ -88,10 +88,23 @@ export class EventService {
   }
 
   /** Up to `last` genuine matches: newest first, or oldest first after `since` (SPEC §7-8, §8.2). */
-  history(q: HistoryQuery): string[] {
+  history(q: HistoryQuery): { events: string[]; truncated: boolean } {
     const f: Filters = { from: q.from, to: q.to, source: q.source, ...topicFilter(q.topic) };
-    const rows = q.since === null ? this.q.newest.all({ ...f, last: q.last }) : this.q.after.all({ ...f, since: q.since, last: q.last });
-    return rows.map(eventJson);
+    const rows = q.since === null ? this.q.newest.iterate({ ...f, last: q.last }) : this.q.after.iterate({ ...f, since: q.since, last: q.last });
+    // Bounded in bytes as well as in count: events may be megabytes each. At least one is sent.
+    const events: string[] = [];
+    let bytes = 0;
+    let truncated = false;
+    for (const e of rows) {
+      const json = eventJson(e);
+      if (events.length > 0 && bytes + json.length > EVENTS_HISTORY_MAX_BYTES) {
+        truncated = true;
+        break; // ends the statement's iteration
+      }
+      events.push(json);
+      bytes += json.length;
+    }
+    return { events, truncated };
   }
 
   /**
@@ -106,8 +119,21 @@ export class EventService {
     const oldest = this.oldestId();
     if (oldest === null || oldest > after + 1) return { items: [], next: after, done: false, gap: true };
     const upto = Math.min(last, after + WS_REPLAY_STEP_IDS);
-    const rows = this.q.window.all({ ...topicFilter(pattern), after, upto });
-    return { items: rows.map((e) => ({ id: e.id, frame: Buffer.from(eventJson(e)) })), next: upto, done: upto >= last, gap: false };
+    // A step ends at WS_REPLAY_STEP_IDS ids or WS_REPLAY_STEP_BYTES of frames, whichever first
+    // (at least one event): large events cannot make one step hold megabytes per subscriber.
+    const items: ReplayStep['items'] = [];
+    let bytes = 0;
+    let next = upto;
+    for (const e of this.q.window.iterate({ ...topicFilter(pattern), after, upto })) {
+      const frame = Buffer.from(eventJson(e));
+      items.push({ id: e.id, frame });
+      bytes += frame.length;
+      if (bytes >= WS_REPLAY_STEP_BYTES && e.id < upto) {
+        next = e.id;
+        break;
+      }
+    }
+    return { items, next, done: next >= last, gap: false };
   }
 
   oldestId(): number | null {

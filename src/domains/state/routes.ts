@@ -1,6 +1,6 @@
 import { badRequest, notFound } from '../../errors.js';
 import type { Ctx } from '../../http/context.js';
-import { send, sendJson, sendVersioned, sendWritten } from '../../http/reply.js';
+import { send, sendJson, sendVersioned, sendWritten, type HeaderList } from '../../http/reply.js';
 import type { Route } from '../../http/router.js';
 import { pathName } from '../../http/path.js';
 import { parseIntStrict, positiveInt, queryParams } from '../../http/query.js';
@@ -25,9 +25,9 @@ export function stateRoutes(svc: StateService): Route[] {
       handler: (ctx) => {
         const q = queryParams(ctx);
         const limit = positiveInt(q, 'limit', STATE_LIST_DEFAULT_LIMIT, STATE_LIST_MAX_LIMIT);
-        const { rows, more } = svc.list(q.get('after') ?? '', limit);
-        const next = more ? `</api/state?after=${encodeURIComponent(rows.at(-1)!.key)}&limit=${limit}>; rel="next"` : null;
-        sendJson(ctx, 200, rows, next === null ? undefined : [['Link', next]]);
+        const page = svc.listPage(q.get('after') ?? '', limit);
+        const link: HeaderList = page.next === null ? [] : [['Link', `</api/state?after=${encodeURIComponent(page.next)}&limit=${limit}>; rel="next"`]];
+        send(ctx, 200, `${page.json}\n`, 'application/json', link);
       },
     },
     {

@@ -39,12 +39,9 @@ export class StateService {
     return this.cache.set(key, row.value, row.version, row.hash, row.content_type);
   }
 
-  /** One page of keys after `after`; `more` when another page follows. */
-  list(after: string, limit: number) {
-    const rows = this.reader.list(after, limit + 1);
-    const more = rows.length > limit;
-    if (more) rows.pop();
-    return { rows: rows.map((r) => ({ ...r, updated_at: toRfc3339(r.updated_at) })), more };
+  /** One page of keys after `after` as JSON text; `next` = the key to continue after, or null. */
+  listPage(after: string, limit: number): { json: string; next: string | null } {
+    return this.reader.listPage(after, limit);
   }
 
   count(): number {
