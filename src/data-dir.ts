@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import Database from 'better-sqlite3';
 import { ConfigError } from './config.js';
 
 const WORDS: Record<string, string> = {
@@ -60,4 +61,40 @@ export function ensureDataDir(dir: string): void {
     return fail(`not writable: ${reason(e)}`);
   }
   fs.rmSync(probe, { force: true });
+}
+
+/** The file whose lock says "a koor-server owns this data directory". */
+export const LOCK_FILE = 'koor.lock';
+
+/**
+ * Takes the data directory for this process, or throws a ConfigError naming it when another
+ * koor-server (on any port) already has it: two servers on one data file would each serve from
+ * their own cache and disagree. The lock is an exclusive SQLite transaction on `koor.lock`, held
+ * until release(): the operating system drops it when the process dies (kill -9 included), so
+ * a crash never leaves a stale lock behind.
+ */
+export function lockDataDir(dir: string): { release: () => void } {
+  const file = path.join(dir, LOCK_FILE);
+  let db: Database.Database;
+  try {
+    db = new Database(file, { timeout: 0 });
+    db.pragma('journal_mode = DELETE');
+    db.pragma('locking_mode = EXCLUSIVE');
+    db.exec('BEGIN EXCLUSIVE');
+  } catch (e) {
+    const code = (e as { code?: string }).code;
+    if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED') {
+      throw new ConfigError(`data directory ${dir} is in use by another koor-server (${file} is locked)`);
+    }
+    throw new ConfigError(`data directory ${dir} cannot be locked: ${(e as Error).message}`);
+  }
+  return {
+    release: () => {
+      try {
+        db.exec('ROLLBACK');
+      } finally {
+        db.close();
+      }
+    },
+  };
 }

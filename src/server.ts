@@ -1,7 +1,7 @@
 import path from 'node:path';
 import uWS from 'uWebSockets.js';
 import { ConfigError, type Bind, type Config } from './config.js';
-import { ensureDataDir } from './data-dir.js';
+import { ensureDataDir, lockDataDir } from './data-dir.js';
 import { POOL_MAX_QUEUE, SHUTDOWN_GRACE_MS, STARTUP_TIMEOUT_MS } from './limits.js';
 import { CallCounters } from './domains/system/metrics.js';
 import { systemRoutes } from './domains/system/routes.js';
@@ -93,6 +93,17 @@ export async function startServer(config: Config, opts: { log?: Logger } = {}): 
   assertNativeUws();
   const log = opts.log ?? createLogger(config.logLevel);
   ensureDataDir(config.dataDir);
+  // One server per data directory (as per port): held until close(), dropped by the OS on a crash.
+  const lock = lockDataDir(config.dataDir);
+  try {
+    return await startLocked(config, log, lock.release);
+  } catch (e) {
+    lock.release();
+    throw e;
+  }
+}
+
+async function startLocked(config: Config, log: Logger, releaseLock: () => void): Promise<KoorServer> {
   const dbPath = path.join(config.dataDir, 'data.db');
 
   const writer = new WriterClient({
@@ -228,6 +239,7 @@ export async function startServer(config: Config, opts: { log?: Logger } = {}): 
       await writer.close(SHUTDOWN_GRACE_MS);
       await pool.close();
       reader.close();
+      releaseLock();
       log.info('stopped');
     })());
 

@@ -48,6 +48,33 @@ t.test('one server per port: a second server on a taken port exits 1 and the fir
   t.equal(first.child.exitCode, null, 'the first server is still running');
 });
 
+t.test('one server per data directory: a second server on another port but the same data exits 1', async (t) => {
+  const dir = tempDir(t);
+  const first = await spawnServer(['--data-dir', dir]);
+  t.teardown(() => first.child.kill('SIGKILL'));
+  t.equal((await fetch(`${first.url}/api/state/k`, { method: 'PUT', body: 'one' })).status, 200);
+  const second = await runServer(['--bind', '127.0.0.1:0', '--dashboard-bind', '', '--data-dir', dir]);
+  t.equal(second.code, 1);
+  t.equal(second.stderr, `koor-server: data directory ${dir} is in use by another koor-server (${path.join(dir, 'koor.lock')} is locked)\n`);
+  t.equal(await (await fetch(`${first.url}/api/state/k`)).text(), 'one', 'the first server is unaffected');
+
+  // The lock dies with its process, even on kill -9: no stale lock to clean up by hand.
+  const gone = new Promise((r) => first.child.once('exit', r));
+  first.child.kill('SIGKILL');
+  await gone;
+  const after = await spawnServer(['--data-dir', dir]);
+  t.teardown(() => after.child.kill('SIGKILL'));
+  t.equal(await (await fetch(`${after.url}/api/state/k`)).text(), 'one', 'a new server takes over the data after a crash');
+
+  // In-process too (one process, two servers): refused; free again after close().
+  const dir2 = tempDir(t);
+  const a = await startTestServer(t, { dataDir: dir2 });
+  await t.rejects(startTestServer(t, { dataDir: dir2 }), { message: /is in use by another koor-server/ });
+  await a.close();
+  const b = await startTestServer(t, { dataDir: dir2 });
+  t.equal((await fetch(`${b.url}/health`)).status, 200, 'after close() the directory is free');
+});
+
 t.test('never hang at start-up: a data dir that cannot hold a database fails in one line', async (t) => {
   const dir = tempDir(t);
   const file = path.join(dir, 'a-file');
