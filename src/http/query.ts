@@ -55,8 +55,10 @@ const STORAGE_FORM = /^(\d{4}-\d\d-\d\d)(?: (\d\d:\d\d:\d\d))?$/;
  * Accepts RFC 3339 and, with `storageForm`, `YYYY-MM-DD[ HH:MM:SS]` read as UTC (SPEC §7-7).
  */
 export function instantParam(q: URLSearchParams, name: string, storageForm = false): string | null {
-  const raw = given(q, name);
+  let raw = given(q, name);
   if (raw === null) return null;
+  // An unencoded '+' of a zone offset arrives as a space (form encoding): read it back as '+'.
+  raw = raw.replace(/ (\d\d:\d\d)$/, '+$1');
   let ms = Number.NaN;
   if (RFC3339.test(raw)) ms = Date.parse(raw.replace(' ', 'T'));
   else if (storageForm) {

@@ -70,6 +70,8 @@ t.test('history: newest first, last, genuine topic matches, source, from/to, sin
   t.same([yesterday.status, await json(yesterday)], [400, { error: 'from must be an RFC 3339 time', code: 400 }], 'unparseable from → 400');
   const badTo = await fetch(`${s.url}/api/events/history?to=2026-13-45`);
   t.same([badTo.status, (await json(badTo)).error], [400, 'to must be an RFC 3339 time']);
+  const plus = await fetch(`${s.url}/api/events/history?from=2000-01-01T02:00:00+02:00`);
+  t.same([plus.status, (await json(plus)).length], [200, 13], 'an unencoded + in a zone offset (decoded as a space) is read back');
   for (const p of ['%5Babc', 'api.%5B', 'x%5C']) {
     const r = await fetch(`${s.url}/api/events/history?topic=${p}`);
     t.same([r.status, await json(r)], [400, { error: `invalid pattern: ${decodeURIComponent(p)}`, code: 400 }], `malformed topic ${p} → 400`);

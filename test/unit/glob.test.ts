@@ -1,5 +1,6 @@
 import t from 'tap';
-import { compileGlob, globMatch, globToRegExpSource } from '../../src/bus/glob.js';
+import Database from 'better-sqlite3';
+import { compileGlob, globMatch, globToRegExpSource, isValidGlob, sqliteGlobOf } from '../../src/bus/glob.js';
 
 /** [pattern, subject, expected] — SPEC §1.6 (a port of Go's path.Match). */
 const TABLE: Array<[string, string, boolean]> = [
@@ -61,4 +62,29 @@ t.test('malformed patterns compile to match-nothing, never throw', async (t) => 
     t.equal(globToRegExpSource(p), null, p);
     t.equal(compileGlob(p)('anything'), false);
   }
+});
+
+t.test('validity: what the server refuses with 400 "invalid pattern"', async (t) => {
+  for (const p of ['', '*', 'api.*', '[a-c]x', '\\*', '[^z-a]']) t.ok(isValidGlob(p), `${JSON.stringify(p)} is valid`);
+  for (const p of ['[', 'x[', '[abc', '[]', '[^]', 'a\\', '[a-']) t.notOk(isValidGlob(p), `${JSON.stringify(p)} is malformed`);
+});
+
+t.test('the SQLite prefilter never drops a match (it may keep more; the exact check runs after)', async (t) => {
+  const db = new Database(':memory:');
+  t.teardown(() => db.close());
+  const glob = db.prepare<[string, string], number>('SELECT ? GLOB ?').pluck();
+  const subjects = [...new Set(TABLE.map(([, s]) => s)), 'api.x/y', 'v2.build', 'a*b', 'dir/a.b', '', 'é', '[x]', 'ab]', 'a-b'];
+  let checked = 0;
+  for (const p of [...new Set(TABLE.map(([p]) => p)), 'dir/*', '?2.*', 'a\\*b', '*]', '[a\\]]*', '[^\\-]x', 'v[0-9].*']) {
+    if (!isValidGlob(p) || p === '' || p === '*') continue;
+    const sql = sqliteGlobOf(p);
+    for (const s of subjects) {
+      if (!globMatch(p, s)) continue;
+      t.equal(glob.get(s, sql), 1, `${JSON.stringify(p)} → GLOB ${JSON.stringify(sql)} keeps ${JSON.stringify(s)}`);
+      checked++;
+    }
+  }
+  t.ok(checked > 20, `${checked} matching pairs checked`);
+  t.equal(glob.get('api.change', sqliteGlobOf('api.*')), 1);
+  t.equal(glob.get('build.done', sqliteGlobOf('api.*')), 0, 'and it does discard what cannot match');
 });
