@@ -10,6 +10,8 @@
  *
  *   npm run bench -- http [--quick]
  */
+import fs from 'node:fs';
+import path from 'node:path';
 import type autocannon from 'autocannon';
 import {
   fmtCores,
@@ -159,6 +161,54 @@ const topOthers = (r: LoadResult): string => {
   return seen.join(', ');
 };
 
+/** Bytes of every file in `dir` (data.db, its WAL and shm). */
+function dirBytes(dir: string): number {
+  return fs.readdirSync(dir).reduce((n, f) => n + fs.statSync(path.join(dir, f)).size, 0);
+}
+
+/**
+ * The PUT run twice more, on two fresh servers: state-history retention active (the default keep
+ * of 100 versions, a pass every second) and off (keep 0). The warm-up writes every key past 100
+ * versions, so the measured run prunes on every write. Reports req/s, p50/p99 and the data
+ * directory's size before and after the measured run (SPEC §8.10).
+ */
+async function retentionPut(opts: BenchOptions, doc: string, durationS: number, warmupS: number, failures: string[]) {
+  const modes = [
+    { id: 'active', label: 'retention active (keep 100, pass every 1 s)', args: ['--state-history-keep', '100', '--prune-interval', '1s'] },
+    { id: 'off', label: 'retention off (keep 0)', args: ['--state-history-keep', '0'] },
+  ] as const;
+  const results: Record<string, unknown> = {};
+  const rows: BenchTable['rows'] = [];
+  for (const m of modes) {
+    const proc = await spawnKoor([...m.args]);
+    try {
+      const target: Target = { name: 'koor', proc, etag: '', getHeaders: [] };
+      const load = scenarios(doc).find((s) => s.id === 'put')!.load(target);
+      const common = { ...load, connections: CONNECTIONS, pipelining: PIPELINING, okStatuses: [200], timeoutS: 5 };
+      // Long enough to take every key past 100 versions (~15k PUT/s over 1000 keys).
+      opts.log(`put ${m.id}: filling history (${warmupS + 8}s)`);
+      await runLoad({ ...common, durationS: warmupS + 8 });
+      const before = dirBytes(proc.dataDir);
+      opts.log(`put ${m.id}: measuring ${durationS}s`);
+      const r = await runLoad({ ...common, durationS, pids: { koor: proc.pid } });
+      const after = dirBytes(proc.dataDir);
+      const metrics = (await (await fetch(`${proc.url}/api/metrics`)).json()) as { retention: { state_history_pruned: number } };
+      if (r.errors > 0 || r.unexpected > 0) failures.push(`put ${m.id}: ${r.errors} errors, ${r.unexpected} unexpected statuses`);
+      const okRps = Math.round(r.ok_responses / r.duration_s);
+      results[m.id] = { rps: okRps, latency_ms: r.latency_ms, dir_bytes_before: before, dir_bytes_after: after, state_history_pruned: metrics.retention.state_history_pruned, server_cores: r.cpu.procs.koor?.cores ?? null };
+      rows.push([m.label, fmtInt(okRps), fmtMs(r.latency_ms.p50), fmtMs(r.latency_ms.p99), (before / 1e6).toFixed(1), (after / 1e6).toFixed(1), fmtInt(metrics.retention.state_history_pruned)]);
+    } finally {
+      await proc.stop();
+    }
+  }
+  const table: BenchTable = {
+    title: `Durable PUT 1 KB over ${PUT_KEYS} keys with every key past 100 versions: retention active vs off, ${durationS}s each`,
+    columns: ['server', 'PUT/s', 'p50 ms', 'p99 ms', 'data dir MB before', 'after', 'history rows pruned'],
+    rows,
+  };
+  return { table, results };
+}
+
 export async function run(opts: BenchOptions): Promise<Record<string, unknown>> {
   const durationS = opts.quick ? 3 : 10;
   const warmupS = opts.quick ? 1 : 2;
@@ -244,7 +294,7 @@ export async function run(opts: BenchOptions): Promise<Record<string, unknown>> 
     // Every acknowledged PUT must be a committed version: sum of versions over the PUT keys
     // (each starts at 1 and is +1 per PUT) >= 200s counted; the excess is requests still in
     // flight when autocannon stopped (at most one per connection per run).
-    const listRes = await fetch(`${koorProc.url}/api/state`, { signal: AbortSignal.timeout(10_000) });
+    const listRes = await fetch(`${koorProc.url}/api/state?limit=5000`, { signal: AbortSignal.timeout(10_000) });
     if (listRes.status !== 200) throw new Error(`koor: GET /api/state → ${listRes.status} ${await listRes.text()}`);
     const list = (await listRes.json()) as Array<{ key: string; version: number }>;
     const putRows = list.filter((x) => x.key.startsWith('bench/put/'));
@@ -306,6 +356,9 @@ export async function run(opts: BenchOptions): Promise<Record<string, unknown>> 
     }
     notes.push('baseline PUT keeps the body in a Map (memory, not durable): the PUT ratio is durable SQLite vs memory, not a goal.');
 
+    opts.log('PUT with state-history retention active vs off (separate servers)');
+    const retention = await retentionPut(opts, doc, durationS, warmupS, failures);
+
     const titles = Object.fromEntries(scenarios(doc).map((x) => [x.id, x.title]));
     const tables: BenchTable[] = [
       {
@@ -340,6 +393,7 @@ export async function run(opts: BenchOptions): Promise<Record<string, unknown>> 
           ['durable PUT/s (koor)', `>= ${fmtInt(DURABLE_PUT_GOAL)}`, fmtInt(durablePut), goals.durable_put_per_s.met ? 'yes' : 'NO'],
         ],
       },
+      retention.table,
     ];
 
     return {
@@ -360,6 +414,7 @@ export async function run(opts: BenchOptions): Promise<Record<string, unknown>> 
       server_cpu_us_per_req: Object.fromEntries(ids.map((id) => [id, { koor: cpuPerReq(r(id, 'koor'), 'koor'), baseline: cpuPerReq(r(id, 'baseline'), 'baseline') }])),
       goals,
       put_check: putCheck,
+      retention: retention.results,
       scenarios: results,
       notes,
       warnings: [...failures, ...noise],

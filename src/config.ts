@@ -41,7 +41,9 @@ export interface Config {
   poolDeadlineMs: number;
   /** Events kept by the pruner (newest N). */
   eventRetention: number;
-  /** Interval of the background event pruner, ms. */
+  /** Versions kept per state key, the current one included (0 = all). */
+  stateHistoryKeep: number;
+  /** Interval of the background retention pass (events, state history, vacuum), ms. */
   pruneIntervalMs: number;
   /** Per-subscriber WebSocket buffer: max queued events. */
   wsBufferEvents: number;
@@ -98,7 +100,8 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'poolThreads', flag: 'pool-threads', env: 'KOOR_POOL_THREADS', file: 'pool_threads', kind: 'posint', def: '2', help: 'worker threads for CPU jobs' },
   { key: 'poolDeadlineMs', flag: 'pool-deadline', env: 'KOOR_POOL_DEADLINE', file: 'pool_deadline', kind: 'duration', def: '2s', help: 'deadline of one CPU job' },
   { key: 'eventRetention', flag: 'event-retention', env: 'KOOR_EVENT_RETENTION', file: 'event_retention', kind: 'int', def: '1000', help: 'events kept (newest N)' },
-  { key: 'pruneIntervalMs', flag: 'prune-interval', env: 'KOOR_PRUNE_INTERVAL', file: 'prune_interval', kind: 'duration', def: '60s', help: 'event pruning interval' },
+  { key: 'stateHistoryKeep', flag: 'state-history-keep', env: 'KOOR_STATE_HISTORY_KEEP', file: 'state_history_keep', kind: 'int', def: '100', help: 'versions kept per state key, current included (0 = all)' },
+  { key: 'pruneIntervalMs', flag: 'prune-interval', env: 'KOOR_PRUNE_INTERVAL', file: 'prune_interval', kind: 'duration', def: '60s', help: 'retention interval (events, state history, freed space)' },
   { key: 'wsBufferEvents', flag: 'ws-buffer-events', env: 'KOOR_WS_BUFFER_EVENTS', file: 'ws_buffer_events', kind: 'posint', def: '64', help: 'per-subscriber buffer, events' },
   { key: 'wsBufferBytes', flag: 'ws-buffer-bytes', env: 'KOOR_WS_BUFFER_BYTES', file: 'ws_buffer_bytes', kind: 'bytes', def: '1m', help: 'per-subscriber buffer, bytes' },
   { key: 'livenessIntervalMs', flag: 'liveness-interval', env: 'KOOR_LIVENESS_INTERVAL', file: 'liveness_interval', kind: 'duration', def: '60s', help: 'liveness check interval' },

@@ -77,6 +77,19 @@ export const WRITER_RESTART_BACKOFF_MAX_MS = 2000;
 
 /** Oldest events deleted per writer call while pruning: keeps each prune turn short. */
 export const EVENTS_PRUNE_CHUNK = 2000;
+/** Keys one state-history retention turn visits (one index seek each when nothing is due). */
+export const RETENTION_KEYS_PER_TURN = 512;
+/** Archived versions one retention turn deletes at most: a turn stays ~a millisecond. */
+export const RETENTION_ROWS_PER_TURN = 2000;
+/** Retention turns in one pass at most (the cursor carries on at the next pass). */
+export const RETENTION_MAX_TURNS_PER_PASS = 1000;
+/**
+ * Incremental vacuum: start once this many pages (4 KiB each) are free, leave this many for
+ * writes to reuse, and return at most this many per writer turn (each moved page is I/O).
+ */
+export const VACUUM_START_FREE_PAGES = 1024;
+export const VACUUM_KEEP_FREE_PAGES = 256;
+export const VACUUM_PAGES_PER_TURN = 256;
 /** An identified agent's `last_seen` is written at most this often, ms. */
 export const IDENTITY_TOUCH_INTERVAL_MS = 10_000;
 

@@ -5,6 +5,7 @@ import { ensureDataDir, lockDataDir } from './data-dir.js';
 import { POOL_MAX_QUEUE, SHUTDOWN_GRACE_MS, STARTUP_TIMEOUT_MS } from './limits.js';
 import { CallCounters } from './domains/system/metrics.js';
 import { systemRoutes } from './domains/system/routes.js';
+import { Retention } from './domains/system/retention.js';
 import { StateService } from './domains/state/service.js';
 import { stateRoutes } from './domains/state/routes.js';
 import { SpecService } from './domains/specs/service.js';
@@ -40,6 +41,7 @@ export interface KoorServer {
   readonly events: EventService;
   readonly instances: InstanceService;
   readonly liveness: LivenessMonitor;
+  readonly retention: Retention;
   readonly mcp: McpGateway;
   readonly log: Logger;
   close(): Promise<void>;
@@ -114,6 +116,7 @@ async function startLocked(config: Config, log: Logger, releaseLock: () => void)
     maxInFlight: config.rpcMaxInFlight,
     log: log.child({ component: 'rpc' }),
     testHooks: config.testHooks === true,
+    stateHistoryKeep: config.stateHistoryKeep,
   });
   const pool = new PoolClient({ threads: config.poolThreads, deadlineMs: config.poolDeadlineMs, maxQueue: POOL_MAX_QUEUE, log: log.child({ component: 'pool' }) });
   // Writer (DB open + migrations) and pool threads start in parallel; ready means both are up.
@@ -147,7 +150,14 @@ async function startLocked(config: Config, log: Logger, releaseLock: () => void)
   const specs = new SpecService(reader, writer);
   const wsLog = log.child({ component: 'ws' });
   const hub = new Hub({ maxEvents: config.wsBufferEvents, maxBytes: config.wsBufferBytes }, slowConsumerLogger(wsLog));
-  const events = new EventService(reader, writer, hub, { retention: config.eventRetention, pruneIntervalMs: config.pruneIntervalMs, log: log.child({ component: 'events' }) });
+  const events = new EventService(reader, writer, hub, { retention: config.eventRetention, log: log.child({ component: 'events' }) });
+  const retention = new Retention(writer, {
+    intervalMs: config.pruneIntervalMs,
+    stateHistoryKeep: config.stateHistoryKeep,
+    pruneEvents: () => events.prune(),
+    dataFile: dbPath,
+    log: log.child({ component: 'retention' }),
+  });
   const instances = new InstanceService(reader, writer, log.child({ component: 'instances' }));
   auth.setResolvers(instances.resolveToken, instances.resolveInstance, (id) => instances.seen(id));
   const liveness = new LivenessMonitor(instances, (topic, data, source) => events.publish(topic, data, source), {
@@ -168,7 +178,7 @@ async function startLocked(config: Config, log: Logger, releaseLock: () => void)
       counters,
       apiBind: config.bind.text,
       dashboardBind: config.dashboardBind?.text ?? '',
-      figures: () => ({ state_keys: state.count(), instances: instances.count(), last_event_id: events.lastId(), mcp_sessions: mcp.sessionCount, events: { ...hub.stats, queued_bytes: hub.queuedBytes() } }),
+      figures: () => ({ state_keys: state.count(), instances: instances.count(), last_event_id: events.lastId(), mcp_sessions: mcp.sessionCount, events: { ...hub.stats, queued_bytes: hub.queuedBytes() }, data_file_bytes: retention.fileBytes(), retention: { state_history_keep: config.stateHistoryKeep, event_retention: config.eventRetention, ...retention.stats } }),
     }),
     ...stateRoutes(state),
     ...specRoutes(specs),
@@ -222,14 +232,14 @@ async function startLocked(config: Config, log: Logger, releaseLock: () => void)
     throw e;
   }
 
-  events.start();
+  retention.start();
   liveness.start();
   let closing: Promise<void> | null = null;
   const close = (): Promise<void> =>
     (closing ??= (async () => {
       // Stop accepting, let in-flight writes commit and their replies go out, then close.
       for (const s of sockets) uWS.us_listen_socket_close(s);
-      events.stop();
+      retention.stop();
       liveness.stop();
       await writer.drain(SHUTDOWN_GRACE_MS);
       hub.closeAll(1001, 'server shutting down');
@@ -255,6 +265,7 @@ async function startLocked(config: Config, log: Logger, releaseLock: () => void)
     events,
     instances,
     liveness,
+    retention,
     mcp,
     log,
     close,

@@ -115,6 +115,21 @@ export const WriterMethods = {
     req: Type.Object({ keep: Type.Integer({ minimum: 0 }), chunk: Type.Integer({ minimum: 1 }) }),
     res: Type.Object({ deleted: Type.Integer(), more: Type.Boolean() }),
   },
+  /**
+   * One bounded turn of state-history retention (SPEC §8.10): visits up to `keys` keys after the
+   * cursor `after` ('' = from the start) and deletes their archived versions older than the
+   * newest `keep` (the current one counts), at most `rows` rows. `next` is the cursor of the
+   * following turn; `wrapped` when the sweep reached the last key.
+   */
+  'state.prune_history': {
+    req: Type.Object({ keep: Type.Integer({ minimum: 1 }), after: Type.String(), keys: Type.Integer({ minimum: 1 }), rows: Type.Integer({ minimum: 1 }) }),
+    res: Type.Object({ deleted: Type.Integer(), next: Type.String(), wrapped: Type.Boolean() }),
+  },
+  /** Returns up to `pages` free pages to the file system (incremental vacuum); 0 = only report. */
+  'db.vacuum': {
+    req: Type.Object({ pages: Type.Integer({ minimum: 0 }) }),
+    res: Type.Object({ freed: Type.Integer(), free_pages: Type.Integer(), page_count: Type.Integer(), page_size: Type.Integer() }),
+  },
 
   'instances.register': {
     req: Type.Object({
@@ -177,6 +192,8 @@ export const WriterStartup = Type.Object({
   log_level: Type.String(),
   sync: Type.Union([Type.Literal('full'), Type.Literal('normal')]),
   limits: WriterLimits,
+  /** Versions kept per state key, the current one included (0 = all): a write drops the one that falls out. */
+  state_history_keep: Type.Integer({ minimum: 0 }),
   /** Enables test-only methods (sys.sleep). Never set by the server's own start-up. */
   test_hooks: Type.Boolean(),
 });

@@ -32,6 +32,8 @@ export interface WriterClientOptions {
   log: Logger;
   /** Test-only writer methods (sys.sleep). Only test code sets this. */
   testHooks?: boolean;
+  /** Versions kept per state key (0 = all); each write drops the one that falls out. */
+  stateHistoryKeep?: number;
 }
 
 interface Pending {
@@ -181,6 +183,7 @@ export class WriterClient {
       log_level: this.opts.logLevel,
       sync: this.opts.sync ?? 'full',
       limits: WRITER_LIMITS,
+      state_history_keep: this.opts.stateHistoryKeep ?? 0,
       test_hooks: this.opts.testHooks === true,
     };
     const worker = new Worker(WRITER_URL, { workerData: { ...startup, port: port2 }, transferList: [port2] });

@@ -13,7 +13,7 @@ const WRITER = new URL('../../workers/writer/main.js', import.meta.url);
 /** The real writer thread on a real data file, driven through its port. */
 async function startWriter(t: Tap.Test, dbPath: string, testHooks = false): Promise<{ port: MessagePort; call: (msg: unknown) => Promise<any>; worker: Worker }> {
   const { port1, port2 } = new MessageChannel();
-  const startup: WriterStartup = { db_path: dbPath, log_level: 'silent', sync: 'full', limits: DEFAULT_WRITER_LIMITS, test_hooks: testHooks };
+  const startup: WriterStartup = { db_path: dbPath, log_level: 'silent', sync: 'full', limits: DEFAULT_WRITER_LIMITS, state_history_keep: 0, test_hooks: testHooks };
   const worker = new Worker(WRITER, { workerData: { ...startup, port: port2 }, transferList: [port2] });
   const waiters = new Map<number, (v: unknown) => void>();
   await new Promise<void>((resolve, reject) => {
@@ -140,4 +140,38 @@ t.test('an unexpected writer failure is logged with its cause, stack and method'
   const err = logged[0]!.obj.err as Error;
   t.match(err.message, /no such table: events/, 'with the cause');
   t.match(err.stack, /events/, 'and its stack');
+});
+
+t.test('state-history retention turns: bounded rows, a cursor that resumes mid-key, a sweep that wraps', async (t) => {
+  const { openWriterDb } = await import('../../workers/writer/db.js');
+  const db = openWriterDb(path.join(tempDir(t), 'data.db'));
+  t.teardown(() => db.close());
+  const d = createDispatcher(db); // keep 0 on writes: everything is archived
+  let id = 1;
+  const call = (method: string, req: unknown) => {
+    const r = d.run([{ id: id++, method, deadline: far(), req }]).replies[0]!;
+    if (!r.ok) throw new Error(JSON.stringify(r.err));
+    return r.res as { deleted: number; next: string; wrapped: boolean };
+  };
+  for (const key of ['a', 'b', 'c']) for (let v = 0; v < 51; v++) call('state.put', { key, value: Buffer.from(`${v}`), content_type: 'x', updated_by: '' });
+  // 50 archived + the current per key; keep 10 → 41 to delete per key, 123 in all.
+  const turns: Array<{ deleted: number; next: string; wrapped: boolean }> = [];
+  let after = '';
+  for (let i = 0; i < 20; i++) {
+    const r = call('state.prune_history', { keep: 10, after, keys: 2, rows: 30 });
+    turns.push(r);
+    after = r.next;
+    if (r.wrapped) break;
+  }
+  t.ok(turns.every((r) => r.deleted <= 30), 'no turn deletes more than its budget');
+  t.same(turns[0], { deleted: 30, next: '', wrapped: false }, 'out of budget inside "a": the next turn comes back to it');
+  t.equal(turns.reduce((n, r) => n + r.deleted, 0), 123, 'every version beyond the newest 10 is gone');
+  t.ok(turns.at(-1)!.wrapped, 'the sweep wrapped around');
+  const left = db.prepare('SELECT key, count(*) AS n, min(version) AS lo FROM state_history GROUP BY key ORDER BY key').all();
+  t.same(left, [
+    { key: 'a', n: 9, lo: 42 },
+    { key: 'b', n: 9, lo: 42 },
+    { key: 'c', n: 9, lo: 42 },
+  ], 'each key keeps versions 42..50 archived plus 51 current');
+  t.same(call('state.prune_history', { keep: 10, after: '', keys: 10, rows: 30 }), { deleted: 0, next: '', wrapped: true }, 'nothing left to do');
 });

@@ -21,9 +21,11 @@ export function openWriterDb(
   migrations: readonly Migration[] = MIGRATIONS,
   sync: 'full' | 'normal' = 'full',
   limits: WriterLimits = DEFAULT_WRITER_LIMITS,
+  log?: { info(obj: Record<string, unknown>, msg: string): void },
 ): DB {
   // The directory is the front process's job (it checks it without trusting recursive mkdir).
   const db = new Database(file);
+  enableIncrementalVacuum(db, log);
   db.pragma('journal_mode = WAL');
   db.pragma(`synchronous = ${sync === 'normal' ? 'NORMAL' : 'FULL'}`);
   db.pragma(`wal_autocheckpoint = ${limits.wal_autocheckpoint_pages}`);
@@ -32,6 +34,32 @@ export function openWriterDb(
   db.pragma('foreign_keys = ON');
   migrate(db, migrations);
   return db;
+}
+
+/** PRAGMA auto_vacuum value of INCREMENTAL. */
+const AUTO_VACUUM_INCREMENTAL = 2;
+
+/**
+ * Freed pages can go back to the file system only with auto_vacuum = INCREMENTAL (SPEC §8.10).
+ * A new file gets it before its first table; a file made by an older server is rebuilt once
+ * (VACUUM, roughly a second per few hundred MB, logged), after which it is never needed again.
+ */
+function enableIncrementalVacuum(db: DB, log?: { info(obj: Record<string, unknown>, msg: string): void }): void {
+  if (db.pragma('auto_vacuum', { simple: true }) === AUTO_VACUUM_INCREMENTAL) return;
+  db.pragma('auto_vacuum = INCREMENTAL');
+  const hasTables = db.prepare("SELECT count(*) FROM sqlite_master WHERE type = 'table'").pluck().get() as number;
+  if (hasTables === 0) return; // takes effect as the first table is created
+  const bytes = (db.pragma('page_count', { simple: true }) as number) * (db.pragma('page_size', { simple: true }) as number);
+  log?.info({ bytes }, 'one-time VACUUM of a data file from an older server, so freed space can be returned');
+  db.exec('VACUUM');
+}
+
+/** Returns up to `pages` free pages to the file system; what is left free after. */
+export function vacuumStep(db: DB, pages: number): { freed: number; free_pages: number; page_count: number; page_size: number } {
+  const before = db.pragma('freelist_count', { simple: true }) as number;
+  if (before > 0 && pages > 0) db.pragma(`incremental_vacuum(${pages})`);
+  const free = db.pragma('freelist_count', { simple: true }) as number;
+  return { freed: before - free, free_pages: free, page_count: db.pragma('page_count', { simple: true }) as number, page_size: db.pragma('page_size', { simple: true }) as number };
 }
 
 export function schemaVersion(db: DB): number {

@@ -2,7 +2,7 @@ import { Compile } from 'typebox/compile';
 import type { TSchema } from 'typebox';
 import { RequestEnvelope, type ReplyEnvelope, type ReqOf, type ResOf } from '../../schemas/rpc/envelope.js';
 import { WriterMethods, type WriterMethod } from '../../schemas/rpc/writer.js';
-import { schemaVersion, type DB } from './db.js';
+import { schemaVersion, vacuumStep, type DB } from './db.js';
 import { Fault } from './fault.js';
 import { stateStore } from './stores/state.js';
 import { specStore } from './stores/specs.js';
@@ -35,8 +35,8 @@ function sleepSync(ms: number): void {
  * transaction (group commit), each envelope in its own savepoint so a failed one rolls back
  * alone, and returns the replies. Replies must be posted only after this returns (= COMMIT).
  */
-export function createDispatcher(db: DB, opts: { testHooks?: boolean; log?: FaultLog } = {}) {
-  const state = stateStore(db);
+export function createDispatcher(db: DB, opts: { testHooks?: boolean; log?: FaultLog; stateHistoryKeep?: number } = {}) {
+  const state = stateStore(db, opts.stateHistoryKeep ?? 0);
   const specs = specStore(db);
   const events = eventStore(db);
   const instances = instanceStore(db);
@@ -51,6 +51,8 @@ export function createDispatcher(db: DB, opts: { testHooks?: boolean; log?: Faul
     'state.put': state.put,
     'state.delete': state.delete,
     'state.rollback': state.rollback,
+    'state.prune_history': state.pruneHistory,
+    'db.vacuum': (req) => vacuumStep(db, req.pages),
     'spec.put': specs.put,
     'spec.delete': specs.delete,
     'events.publish': events.publish,

@@ -16,7 +16,7 @@ function open(): ReturnType<typeof openWriterDb> | null {
   try {
     const check = Compile(WriterStartup);
     if (!check.Check(startup)) throw new Error(`invalid writer start-up data: ${[...check.Errors(startup)][0]?.instancePath ?? ''}`);
-    return openWriterDb(dbPath, undefined, startup.sync, startup.limits);
+    return openWriterDb(dbPath, undefined, startup.sync, startup.limits, log);
   } catch (err) {
     // Reported to the front process, which turns it into one clear startup error.
     port.postMessage({ control: 'open-failed', message: (err as Error).message });
@@ -28,7 +28,7 @@ function open(): ReturnType<typeof openWriterDb> | null {
 const opened = open();
 if (opened === null) process.exit(1);
 const db = opened!;
-const dispatcher = createDispatcher(db, { testHooks: startup.test_hooks, log });
+const dispatcher = createDispatcher(db, { testHooks: startup.test_hooks, log, stateHistoryKeep: startup.state_history_keep });
 const maxBatch = startup.limits.max_batch_envelopes;
 const queue: unknown[] = [];
 let scheduled = false;

@@ -48,7 +48,6 @@ function topicFilter(pattern: string): Pick<Filters, 'pattern' | 'sqlGlob'> {
 /** Event log: durable publish through the writer, history from the read connection, pruning. */
 export class EventService {
   private readonly q;
-  private pruneTimer: NodeJS.Timeout | null = null;
   private pruning: Promise<number> | null = null;
   /** Highest id handed to the hub. A reply can be lost (deadline, writer death) after COMMIT. */
   private lastFanned: number;
@@ -57,7 +56,7 @@ export class EventService {
     db: ReadDb,
     private readonly writer: WriterClient,
     private readonly hub: Hub,
-    private readonly opts: { retention: number; pruneIntervalMs: number; log: Logger },
+    private readonly opts: { retention: number; log: Logger },
   ) {
     db.function('koor_glob', { deterministic: true }, (pattern, topic) => (matcherFor(String(pattern))(String(topic)) ? 1 : 0));
     this.q = {
@@ -163,15 +162,5 @@ export class EventService {
       return total;
     })();
     return this.pruning;
-  }
-
-  start(): void {
-    this.pruneTimer = setInterval(() => void this.prune(), this.opts.pruneIntervalMs);
-    this.pruneTimer.unref();
-  }
-
-  stop(): void {
-    if (this.pruneTimer) clearInterval(this.pruneTimer);
-    this.pruneTimer = null;
   }
 }

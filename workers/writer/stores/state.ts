@@ -16,7 +16,7 @@ interface Row {
 export const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 
 /** Prepared statements and write transactions of the state store (SPEC §2.2, §7-5, §8.1). */
-export function stateStore(db: DB) {
+export function stateStore(db: DB, historyKeep = 0) {
   const meta = db.prepare<[string], { version: number; hash: string }>('SELECT version, hash FROM state WHERE key = ?');
   const archive = db.prepare(
     `INSERT OR IGNORE INTO state_history (key, version, value, hash, content_type, updated_at, updated_by)
@@ -29,6 +29,11 @@ export function stateStore(db: DB) {
        content_type = excluded.content_type, updated_at = excluded.updated_at, updated_by = excluded.updated_by`,
   );
   const del = db.prepare('DELETE FROM state WHERE key = ?');
+  // Retention (SPEC §8.10): the version a write pushes out of the newest `historyKeep`.
+  const dropOne = db.prepare<[string, number]>('DELETE FROM state_history WHERE key = ? AND version = ?');
+  const keysAfter = db.prepare<[string, number], { key: string; version: number }>('SELECT key, version FROM state WHERE key > ? ORDER BY key LIMIT ?');
+  const oldest = db.prepare<[string], number | null>('SELECT min(version) FROM state_history WHERE key = ?').pluck();
+  const dropRange = db.prepare<[string, number, number]>('DELETE FROM state_history WHERE key = ? AND version BETWEEN ? AND ?');
   const delHistory = db.prepare('DELETE FROM state_history WHERE key = ?');
   const versionRow = db.prepare<[string, number, string, number], Row>(
     `SELECT value, version, hash, content_type FROM state WHERE key = ? AND version = ?
@@ -49,6 +54,7 @@ export function stateStore(db: DB) {
       updated_by: updatedBy,
     };
     upsert.run(row);
+    if (historyKeep > 0 && row.version - historyKeep >= 1) dropOne.run(key, row.version - historyKeep);
     return { key, version: row.version, hash: row.hash, content_type: contentType, updated_at: row.updated_at };
   }
 
@@ -66,6 +72,31 @@ export function stateStore(db: DB) {
       del.run(req.key);
       delHistory.run(req.key);
       return { key: req.key };
+    },
+
+    /**
+     * One bounded retention turn: keys after the cursor, archived versions older than the newest
+     * `keep` (current included), at most `rows` deleted. Writes keep steady state themselves
+     * (dropOne); this clears backlogs (a lowered keep, an upgraded data file) a little per turn.
+     */
+    pruneHistory(req: ReqOf<M, 'state.prune_history'>): ResOf<M, 'state.prune_history'> {
+      let deleted = 0;
+      let next = req.after;
+      const keys = keysAfter.all(req.after, req.keys);
+      for (const { key, version } of keys) {
+        const upto = version - req.keep; // archived versions ≤ upto go
+        const lo = upto >= 1 ? oldest.get(key) : null;
+        if (lo !== null && lo !== undefined && lo <= upto) {
+          const hi = Math.min(upto, lo + (req.rows - deleted) - 1);
+          deleted += dropRange.run(key, lo, hi).changes;
+          // Out of budget within this key: the next turn comes back to it.
+          if (hi < upto) return { deleted, next, wrapped: false };
+        }
+        next = key;
+        if (deleted >= req.rows) return { deleted, next, wrapped: false };
+      }
+      const wrapped = keys.length < req.keys;
+      return { deleted, next: wrapped ? '' : next, wrapped };
     },
 
     rollback(req: ReqOf<M, 'state.rollback'>): ResOf<M, 'state.rollback'> {

@@ -1,0 +1,115 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import t from 'tap';
+import Database from 'better-sqlite3';
+import { json, startTestServer, tempDir } from '../helpers/server.js';
+import { MIGRATIONS } from '../../workers/writer/migrations.js';
+
+/** Bounded disk (SPEC §8.10): state history keeps the newest N versions; freed space goes back. */
+
+const put = (url: string, key: string, body: string | Buffer) =>
+  fetch(`${url}/api/state/${key}`, { method: 'PUT', body: body as unknown as BodyInit }).then(async (r) => {
+    await r.arrayBuffer();
+    if (r.status !== 200) throw new Error(`PUT ${key}: ${r.status}`);
+  });
+
+/** data.db alone, after folding the WAL into it (from our own connection, as any client may). */
+function dataFileBytes(dir: string): number {
+  const file = path.join(dir, 'data.db');
+  const db = new Database(file);
+  try {
+    db.pragma('busy_timeout = 5000');
+    db.pragma('wal_checkpoint(TRUNCATE)');
+  } finally {
+    db.close();
+  }
+  return fs.statSync(file).size;
+}
+
+t.test('250 writes with --state-history-keep 100: the newest 100 versions, older ones 404, rollback within works', async (t) => {
+  const s = await startTestServer(t, { stateHistoryKeep: 100 });
+  for (let v = 1; v <= 250; v++) await put(s.url, 'board', JSON.stringify({ v }));
+  const h = await json(await fetch(`${s.url}/api/state/board?history=1&limit=1000`));
+  t.same(h.versions.map((x: any) => x.version), Array.from({ length: 100 }, (_, i) => 250 - i), 'exactly the newest 100, current included');
+  const gone = await fetch(`${s.url}/api/state/board?version=1`);
+  t.same([gone.status, await json(gone)], [404, { error: 'version 1 not found for key: board', code: 404 }]);
+  t.equal(await (await fetch(`${s.url}/api/state/board?version=151`)).text(), '{"v":151}', 'the oldest kept version');
+  const diff = await fetch(`${s.url}/api/state/board?diff=150,250`);
+  t.same([diff.status, (await json(diff)).error], [400, 'get version 150: version 150 not found for key: board'], 'diff of a pruned version: the existing error');
+  const noRollback = await fetch(`${s.url}/api/state/board?rollback=150`, { method: 'POST' });
+  t.equal(noRollback.status, 404, 'rollback to a pruned version: 404');
+  await noRollback.arrayBuffer();
+  const rb = await json(await fetch(`${s.url}/api/state/board?rollback=151`, { method: 'POST' }));
+  t.same([rb.version, rb.rolled_back], [251, 151], 'rollback to a kept version works');
+  const after = await json(await fetch(`${s.url}/api/state/board?history=1&limit=1000`));
+  t.equal(after.versions.length, 100, 'still 100');
+  t.equal(after.versions.at(-1).version, 152, 'the window moved on');
+});
+
+t.test('a backlog (keep lowered on restart, or a data file from before retention) is cleared by the background pass; restart keeps the limit', async (t) => {
+  const dir = tempDir(t);
+  const big = 'x'.repeat(32 * 1024);
+  const all = await startTestServer(t, { dataDir: dir, stateHistoryKeep: 0 });
+  for (let v = 1; v <= 300; v++) await put(all.url, `k${v % 3}`, `${v}${big}`);
+  t.equal((await json(await fetch(`${all.url}/api/state/k0?history=1&limit=1000`))).versions.length, 100, 'keep 0 keeps everything');
+  await all.close();
+  const before = dataFileBytes(dir);
+
+  const s = await startTestServer(t, { dataDir: dir, stateHistoryKeep: 10, pruneIntervalMs: 3_600_000 });
+  t.equal((await json(await fetch(`${s.url}/api/state/k0?history=1&limit=1000`))).versions.length, 100, 'nothing is pruned at start-up (no pause)');
+  await s.retention.runPass();
+  for (const k of ['k0', 'k1', 'k2']) {
+    t.equal((await json(await fetch(`${s.url}/api/state/${k}?history=1&limit=1000`))).versions.length, 10, `${k}: the newest 10 after one pass`);
+  }
+  const m = await json(await fetch(`${s.url}/api/metrics`));
+  t.equal(m.retention.state_history_pruned, 270, 'pruned rows show in the metrics');
+  t.equal(m.retention.state_history_keep, 10);
+  t.ok(m.retention.vacuumed_pages > 0, `freed pages returned (${m.retention.vacuumed_pages})`);
+  t.ok(m.data_file_bytes > 0, 'and the data file size');
+  const after = dataFileBytes(dir);
+  t.ok(after < before / 3, `the file shrank: ${before} → ${after} bytes`);
+
+  await put(s.url, 'k0', 'one more');
+  await s.close();
+  const again = await startTestServer(t, { dataDir: dir, stateHistoryKeep: 10 });
+  await put(again.url, 'k0', 'and another');
+  t.equal((await json(await fetch(`${again.url}/api/state/k0?history=1&limit=1000`))).versions.length, 10, 'after restart the limit still holds');
+});
+
+t.test('under steady writes the data file plateaus with retention, and grows without it', async (t) => {
+  const grow = async (keep: number): Promise<number[]> => {
+    const dir = tempDir(t);
+    const s = await startTestServer(t, { dataDir: dir, stateHistoryKeep: keep, pruneIntervalMs: 3_600_000 });
+    const value = Buffer.alloc(32 * 1024, 'v');
+    const sizes: number[] = [];
+    for (let round = 0; round < 8; round++) {
+      // 20 hot keys, 10 versions each per round (~6.4 MB of values).
+      for (let i = 0; i < 10; i++) await Promise.all(Array.from({ length: 20 }, (_, k) => put(s.url, `hot/${k}`, value)));
+      await s.retention.runPass();
+      sizes.push(dataFileBytes(dir));
+    }
+    await s.close();
+    return sizes;
+  };
+  const kept = await grow(5);
+  const unbounded = await grow(0);
+  t.ok(Math.max(...kept.slice(2)) <= kept[2]! * 1.25, `keep 5: sizes after round 3..8 stay within 25 % of round 3: ${kept.join(', ')}`);
+  t.ok(unbounded.at(-1)! > unbounded[2]! * 2, `keep 0 (everything): the same writes keep growing the file: ${unbounded.join(', ')}`);
+});
+
+t.test('a data file from before incremental vacuum is converted once at start, data intact', async (t) => {
+  const dir = tempDir(t);
+  const file = path.join(dir, 'data.db');
+  const old = new Database(file);
+  old.pragma('journal_mode = WAL');
+  for (const m of MIGRATIONS) old.exec(m.sql);
+  old.pragma(`user_version = ${MIGRATIONS.at(-1)!.version}`);
+  old.prepare("INSERT INTO state (key, value, version, hash, content_type, updated_at) VALUES ('old', 'kept', 1, 'h', 'text/plain', '2026-01-01 00:00:00')").run();
+  t.equal(old.pragma('auto_vacuum', { simple: true }), 0, 'an old file: no auto_vacuum');
+  old.close();
+  const s = await startTestServer(t, { dataDir: dir });
+  t.equal(await (await fetch(`${s.url}/api/state/old`)).text(), 'kept');
+  const ro = new Database(file, { readonly: true });
+  t.teardown(() => ro.close());
+  t.equal(ro.pragma('auto_vacuum', { simple: true }), 2, 'now INCREMENTAL');
+});
