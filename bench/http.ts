@@ -185,9 +185,9 @@ async function retentionPut(opts: BenchOptions, doc: string, durationS: number, 
       const target: Target = { name: 'koor', proc, etag: '', getHeaders: [] };
       const load = scenarios(doc).find((s) => s.id === 'put')!.load(target);
       const common = { ...load, connections: CONNECTIONS, pipelining: PIPELINING, okStatuses: [200], timeoutS: 5 };
-      // Long enough to take every key past 100 versions (~15k PUT/s over 1000 keys).
-      opts.log(`put ${m.id}: filling history (${warmupS + 8}s)`);
-      await runLoad({ ...common, durationS: warmupS + 8 });
+      // Long enough to take every key past 100 versions (~10-15k PUT/s over 1000 keys).
+      opts.log(`put ${m.id}: filling history (12s)`);
+      await runLoad({ ...common, durationS: 12 });
       const before = dirBytes(proc.dataDir);
       opts.log(`put ${m.id}: measuring ${durationS}s`);
       const r = await runLoad({ ...common, durationS, pids: { koor: proc.pid } });

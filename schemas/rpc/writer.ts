@@ -123,7 +123,8 @@ export const WriterMethods = {
    */
   'state.prune_history': {
     req: Type.Object({ keep: Type.Integer({ minimum: 1 }), after: Type.String(), keys: Type.Integer({ minimum: 1 }), rows: Type.Integer({ minimum: 1 }) }),
-    res: Type.Object({ deleted: Type.Integer(), next: Type.String(), wrapped: Type.Boolean() }),
+    /** `dropped_by_writes`: versions writes dropped themselves since the previous turn. */
+    res: Type.Object({ deleted: Type.Integer(), next: Type.String(), wrapped: Type.Boolean(), dropped_by_writes: Type.Integer() }),
   },
   /** Returns up to `pages` free pages to the file system (incremental vacuum); 0 = only report. */
   'db.vacuum': {

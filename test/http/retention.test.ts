@@ -44,6 +44,8 @@ t.test('250 writes with --state-history-keep 100: the newest 100 versions, older
   const after = await json(await fetch(`${s.url}/api/state/board?history=1&limit=1000`));
   t.equal(after.versions.length, 100, 'still 100');
   t.equal(after.versions.at(-1).version, 152, 'the window moved on');
+  await s.retention.runPass();
+  t.equal((await json(await fetch(`${s.url}/api/metrics`))).retention.state_history_pruned, 151, 'versions the writes dropped themselves count as pruned');
 });
 
 t.test('a backlog (keep lowered on restart, or a data file from before retention) is cleared by the background pass; restart keeps the limit', async (t) => {

@@ -151,11 +151,11 @@ t.test('state-history retention turns: bounded rows, a cursor that resumes mid-k
   const call = (method: string, req: unknown) => {
     const r = d.run([{ id: id++, method, deadline: far(), req }]).replies[0]!;
     if (!r.ok) throw new Error(JSON.stringify(r.err));
-    return r.res as { deleted: number; next: string; wrapped: boolean };
+    return r.res as { deleted: number; next: string; wrapped: boolean; dropped_by_writes: number };
   };
   for (const key of ['a', 'b', 'c']) for (let v = 0; v < 51; v++) call('state.put', { key, value: Buffer.from(`${v}`), content_type: 'x', updated_by: '' });
   // 50 archived + the current per key; keep 10 → 41 to delete per key, 123 in all.
-  const turns: Array<{ deleted: number; next: string; wrapped: boolean }> = [];
+  const turns: Array<{ deleted: number; next: string; wrapped: boolean; dropped_by_writes: number }> = [];
   let after = '';
   for (let i = 0; i < 20; i++) {
     const r = call('state.prune_history', { keep: 10, after, keys: 2, rows: 30 });
@@ -164,7 +164,7 @@ t.test('state-history retention turns: bounded rows, a cursor that resumes mid-k
     if (r.wrapped) break;
   }
   t.ok(turns.every((r) => r.deleted <= 30), 'no turn deletes more than its budget');
-  t.same(turns[0], { deleted: 30, next: '', wrapped: false }, 'out of budget inside "a": the next turn comes back to it');
+  t.same(turns[0], { deleted: 30, next: '', wrapped: false, dropped_by_writes: 0 }, 'out of budget inside "a": the next turn comes back to it');
   t.equal(turns.reduce((n, r) => n + r.deleted, 0), 123, 'every version beyond the newest 10 is gone');
   t.ok(turns.at(-1)!.wrapped, 'the sweep wrapped around');
   const left = db.prepare('SELECT key, count(*) AS n, min(version) AS lo FROM state_history GROUP BY key ORDER BY key').all();
@@ -173,5 +173,5 @@ t.test('state-history retention turns: bounded rows, a cursor that resumes mid-k
     { key: 'b', n: 9, lo: 42 },
     { key: 'c', n: 9, lo: 42 },
   ], 'each key keeps versions 42..50 archived plus 51 current');
-  t.same(call('state.prune_history', { keep: 10, after: '', keys: 10, rows: 30 }), { deleted: 0, next: '', wrapped: true }, 'nothing left to do');
+  t.same(call('state.prune_history', { keep: 10, after: '', keys: 10, rows: 30 }), { deleted: 0, next: '', wrapped: true, dropped_by_writes: 0 }, 'nothing left to do');
 });

@@ -97,7 +97,7 @@ export class Retention {
     let deleted = 0;
     for (let turn = 0; turn < RETENTION_MAX_TURNS_PER_PASS; turn++) {
       const r = await this.writer.call('state.prune_history', { keep: this.opts.stateHistoryKeep, after: this.cursor, keys: RETENTION_KEYS_PER_TURN, rows: RETENTION_ROWS_PER_TURN });
-      deleted += r.deleted;
+      deleted += r.deleted + r.dropped_by_writes;
       this.cursor = r.next;
       if (r.wrapped) break;
     }

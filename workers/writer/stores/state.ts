@@ -34,6 +34,13 @@ export function stateStore(db: DB, historyKeep = 0) {
   const keysAfter = db.prepare<[string, number], { key: string; version: number }>('SELECT key, version FROM state WHERE key > ? ORDER BY key LIMIT ?');
   const oldest = db.prepare<[string], number | null>('SELECT min(version) FROM state_history WHERE key = ?').pluck();
   const dropRange = db.prepare<[string, number, number]>('DELETE FROM state_history WHERE key = ? AND version BETWEEN ? AND ?');
+  /** Versions writes dropped since the last retention turn reported them. */
+  let droppedByWrites = 0;
+  const report = () => {
+    const n = droppedByWrites;
+    droppedByWrites = 0;
+    return n;
+  };
   const delHistory = db.prepare('DELETE FROM state_history WHERE key = ?');
   const versionRow = db.prepare<[string, number, string, number], Row>(
     `SELECT value, version, hash, content_type FROM state WHERE key = ? AND version = ?
@@ -54,7 +61,7 @@ export function stateStore(db: DB, historyKeep = 0) {
       updated_by: updatedBy,
     };
     upsert.run(row);
-    if (historyKeep > 0 && row.version - historyKeep >= 1) dropOne.run(key, row.version - historyKeep);
+    if (historyKeep > 0 && row.version - historyKeep >= 1) droppedByWrites += dropOne.run(key, row.version - historyKeep).changes;
     return { key, version: row.version, hash: row.hash, content_type: contentType, updated_at: row.updated_at };
   }
 
@@ -90,13 +97,13 @@ export function stateStore(db: DB, historyKeep = 0) {
           const hi = Math.min(upto, lo + (req.rows - deleted) - 1);
           deleted += dropRange.run(key, lo, hi).changes;
           // Out of budget within this key: the next turn comes back to it.
-          if (hi < upto) return { deleted, next, wrapped: false };
+          if (hi < upto) return { deleted, next, wrapped: false, dropped_by_writes: report() };
         }
         next = key;
-        if (deleted >= req.rows) return { deleted, next, wrapped: false };
+        if (deleted >= req.rows) return { deleted, next, wrapped: false, dropped_by_writes: report() };
       }
       const wrapped = keys.length < req.keys;
-      return { deleted, next: wrapped ? '' : next, wrapped };
+      return { deleted, next: wrapped ? '' : next, wrapped, dropped_by_writes: report() };
     },
 
     rollback(req: ReqOf<M, 'state.rollback'>): ResOf<M, 'state.rollback'> {
