@@ -143,7 +143,8 @@ export function loadConfig(cwd: string, env: NodeJS.ProcessEnv): CliConfig {
   const t = nonEmptyString(env.KOOR_TIMEOUT);
   if (t !== undefined) {
     const s = Number(t);
-    if (!/^\d+(\.\d+)?$/.test(t) || !(s > 0)) throw new CliError(`invalid KOOR_TIMEOUT "${t}": expected seconds, e.g. 30`);
+    // Node timers hold at most 2^31-1 ms (~24.8 days); beyond, they fire at once.
+    if (!/^\d+(\.\d+)?$/.test(t) || !(s > 0) || s * 1000 > 2_147_483_647) throw new CliError(`invalid KOOR_TIMEOUT "${t}": expected seconds, e.g. 30 (at most 2147483)`);
     timeoutMs = s * 1000;
   }
   return { server: server.replace(/\/+$/, ''), token, timeoutMs };

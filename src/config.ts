@@ -116,6 +116,7 @@ export const USAGE = [
   `  --${'config'.padEnd(20)} settings file (default ./settings.json)`,
   `  --${'help'.padEnd(20)} show this help`,
   `  --${'version'.padEnd(20)} print the version`,
+  `  --${'vacuum'.padEnd(20)} compact data.db once and exit (server stopped; converts a file from an older version)`,
 ].join('\n');
 
 export function parseBind(text: string, what: string): Bind {
@@ -200,6 +201,7 @@ export interface ParsedArgs {
   flags: Map<string, string>;
   help: boolean;
   version: boolean;
+  vacuum: boolean;
 }
 
 /** `-x v`, `--x v`, `-x=v`, `--x=v`. Unknown flag → ConfigError with exit code 2. */
@@ -207,6 +209,7 @@ export function parseArgs(argv: readonly string[], known: ReadonlySet<string>): 
   const flags = new Map<string, string>();
   let help = false;
   let version = false;
+  let vacuum = false;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const m = /^--?([a-z][a-z0-9-]*)(?:=(.*))?$/s.exec(arg);
@@ -220,6 +223,10 @@ export function parseArgs(argv: readonly string[], known: ReadonlySet<string>): 
       version = true;
       continue;
     }
+    if (name === 'vacuum') {
+      vacuum = true;
+      continue;
+    }
     if (!known.has(name)) throw new ConfigError(`unknown flag: -${arg.startsWith('--') ? '-' : ''}${name}\n${USAGE}`, 2);
     let value = m[2];
     if (value === undefined) {
@@ -228,7 +235,7 @@ export function parseArgs(argv: readonly string[], known: ReadonlySet<string>): 
     }
     flags.set(name, value);
   }
-  return { flags, help, version };
+  return { flags, help, version, vacuum };
 }
 
 export function readSettingsFile(file: string): Record<string, unknown> {
@@ -247,14 +254,14 @@ function fileValue(v: unknown): string | undefined {
 }
 
 /** Builds the frozen Config. Throws ConfigError (one line, exit code) on bad values. */
-export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): Config & { help: boolean; version: boolean } {
+export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): Config & { help: boolean; version: boolean; vacuum: boolean } {
   const known = new Set([...SETTINGS.map((s) => s.flag), 'config']);
-  const { flags, help, version } = parseArgs(argv, known);
+  const { flags, help, version, vacuum } = parseArgs(argv, known);
   // --help / --version answer without reading (or judging) any setting.
-  if (help || version) return { ...testConfig(), testHooks: false, help, version };
+  if (help || version) return { ...testConfig(), testHooks: false, help, version, vacuum: false };
   const configFile = path.resolve(cwd, flags.get('config') ?? 'settings.json');
   const file = readSettingsFile(configFile);
-  return { ...build(flags, env, file, cwd, fs.existsSync(configFile) ? configFile : null, help), version: false };
+  return { ...build(flags, env, file, cwd, fs.existsSync(configFile) ? configFile : null, help), version: false, vacuum };
 }
 
 function build(flags: ReadonlyMap<string, string>, env: NodeJS.ProcessEnv, file: Record<string, unknown>, cwd: string, configFile: string | null, help: boolean): Config & { help: boolean } {

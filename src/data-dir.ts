@@ -75,26 +75,59 @@ export const LOCK_FILE = 'koor.lock';
  */
 export function lockDataDir(dir: string): { release: () => void } {
   const file = path.join(dir, LOCK_FILE);
-  let db: Database.Database;
+  let db: Database.Database | undefined;
   try {
     db = new Database(file, { timeout: 0 });
     db.pragma('journal_mode = DELETE');
     db.pragma('locking_mode = EXCLUSIVE');
     db.exec('BEGIN EXCLUSIVE');
   } catch (e) {
+    db?.close();
     const code = (e as { code?: string }).code;
     if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED') {
       throw new ConfigError(`data directory ${dir} is in use by another koor-server (${file} is locked)`);
     }
     throw new ConfigError(`data directory ${dir} cannot be locked: ${(e as Error).message}`);
   }
+  const held = db;
+  let released = false;
   return {
     release: () => {
+      if (released) return;
+      released = true;
       try {
-        db.exec('ROLLBACK');
+        held.exec('ROLLBACK');
       } finally {
-        db.close();
+        held.close();
       }
     },
   };
+}
+
+/**
+ * `koor-server --vacuum` (no server running on this directory): rebuilds data.db with incremental
+ * vacuum on and every free page returned. For data files from before retention that were too
+ * large to convert at start. Throws ConfigError with one line on failure.
+ */
+export function vacuumDataDir(dir: string): { before: number; after: number } {
+  const file = path.join(dir, 'data.db');
+  if (!fs.existsSync(file)) throw new ConfigError(`no data file at ${file}`);
+  const lock = lockDataDir(dir);
+  try {
+    const db = new Database(file, { fileMustExist: true });
+    try {
+      const size = () => (db.pragma('page_count', { simple: true }) as number) * (db.pragma('page_size', { simple: true }) as number);
+      const before = size();
+      db.pragma('auto_vacuum = INCREMENTAL');
+      db.exec('VACUUM');
+      return { before, after: size() };
+    } finally {
+      db.close();
+    }
+  } catch (e) {
+    if (e instanceof ConfigError) throw e;
+    throw new ConfigError(`vacuum of ${file} failed: ${(e as Error).message}`);
+  } finally {
+    lock.release();
+  }
 }

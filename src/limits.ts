@@ -10,8 +10,12 @@
 /** Longest state key, in UTF-8 bytes. Keys are path-like names, not data; 1 KiB is generous. */
 export const MAX_KEY_BYTES = 1024;
 
-/** `GET /api/state` page size when `limit` is absent: large enough for most existing clients. */
-export const STATE_LIST_DEFAULT_LIMIT = 1000;
+/**
+ * `GET /api/state` page size when `limit` is absent: the largest page, so clients of the original
+ * (which expect every key in one reply) see every key up to 5000; past that the reply carries a
+ * `Link` to the next page.
+ */
+export const STATE_LIST_DEFAULT_LIMIT = 5000;
 /**
  * Largest `limit` of `GET /api/state`. A page is built in SQLite at ~1 µs per key; 5000 keys keep
  * it near 5 ms of event-loop time (10,000 measured ~12 ms and a 20 ms p99 for others).
@@ -67,6 +71,12 @@ export const WRITER_MAX_BATCH_ENVELOPES = 2000;
 export const WRITER_WAL_AUTOCHECKPOINT_PAGES = 10_000;
 /** The WAL file is truncated back to this after a checkpoint, bytes. */
 export const WRITER_JOURNAL_LIMIT_BYTES = 64 * 1024 * 1024;
+/**
+ * A data file from before incremental vacuum is converted at start (a full VACUUM, ~140 MB/s
+ * here) only up to this size, well inside the start-up timeout; a larger one logs how to run
+ * `koor-server --vacuum` once instead.
+ */
+export const VACUUM_CONVERT_MAX_BYTES = 256 * 1024 * 1024;
 /** How long a connection waits on a lock held by another before SQLITE_BUSY, ms. */
 export const SQLITE_BUSY_TIMEOUT_MS = 5000;
 /** Wait before respawning a writer that died, ms (doubles up to the max). */

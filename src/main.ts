@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import fs from 'node:fs';
 import { ConfigError, loadConfig, USAGE } from './config.js';
+import { vacuumDataDir } from './data-dir.js';
 import { createLogger } from './log.js';
 import { startServer } from './server.js';
 
@@ -18,6 +19,17 @@ async function main(): Promise<void> {
   }
   if (config.help) {
     process.stdout.write(`${USAGE}\n`);
+    return;
+  }
+  if (config.vacuum) {
+    try {
+      const { before, after } = vacuumDataDir(config.dataDir);
+      const mb = (n: number) => (n / 1024 / 1024).toFixed(1);
+      process.stdout.write(`koor-server: ${config.dataDir}/data.db vacuumed: ${mb(before)} MB → ${mb(after)} MB\n`);
+    } catch (e) {
+      process.stderr.write(`koor-server: ${(e as Error).message}\n`);
+      process.exit(1);
+    }
     return;
   }
   if (config.version) {

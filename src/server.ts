@@ -97,15 +97,23 @@ export async function startServer(config: Config, opts: { log?: Logger } = {}): 
   ensureDataDir(config.dataDir);
   // One server per data directory (as per port): held until close(), dropped by the OS on a crash.
   const lock = lockDataDir(config.dataDir);
+  // What start-up has opened so far, undone in reverse if a later step fails.
+  const undo: Array<() => unknown> = [lock.release];
   try {
-    return await startLocked(config, log, lock.release);
+    return await startLocked(config, log, lock.release, undo);
   } catch (e) {
-    lock.release();
+    for (const step of undo.reverse()) {
+      try {
+        await step();
+      } catch (err) {
+        log.warn({ err }, 'cleanup after a failed start-up');
+      }
+    }
     throw e;
   }
 }
 
-async function startLocked(config: Config, log: Logger, releaseLock: () => void): Promise<KoorServer> {
+async function startLocked(config: Config, log: Logger, releaseLock: () => void, undo: Array<() => unknown>): Promise<KoorServer> {
   const dbPath = path.join(config.dataDir, 'data.db');
 
   const writer = new WriterClient({
@@ -119,6 +127,7 @@ async function startLocked(config: Config, log: Logger, releaseLock: () => void)
     stateHistoryKeep: config.stateHistoryKeep,
   });
   const pool = new PoolClient({ threads: config.poolThreads, deadlineMs: config.poolDeadlineMs, maxQueue: POOL_MAX_QUEUE, log: log.child({ component: 'pool' }) });
+  undo.push(() => pool.close());
   // Writer (DB open + migrations) and pool threads start in parallel; ready means both are up.
   // Bounded: a data file that cannot be opened (a lock held elsewhere, a hung file system) must
   // end start-up with one line, never a hang.
@@ -126,23 +135,19 @@ async function startLocked(config: Config, log: Logger, releaseLock: () => void)
     within(writer.start(), STARTUP_TIMEOUT_MS, 'opening the database'),
     within(pool.warmUp(), STARTUP_TIMEOUT_MS, 'starting the worker pool'),
   ]);
-  if (writerUp.status === 'rejected' || poolUp.status === 'rejected') {
-    await pool.close();
-    if (writerUp.status === 'rejected') {
-      void writer.kill();
-      throw new ConfigError(`failed to open database ${dbPath}: ${(writerUp.reason as Error).message}`);
-    }
-    await writer.close(0);
-    throw new ConfigError(`failed to start worker pool: ${((poolUp as PromiseRejectedResult).reason as Error).message}`);
+  if (writerUp.status === 'rejected') {
+    void writer.kill(); // it may be stuck in native code: do not wait for it
+    throw new ConfigError(`failed to open database ${dbPath}: ${(writerUp.reason as Error).message}`);
   }
+  undo.push(() => writer.close(0));
+  if (poolUp.status === 'rejected') throw new ConfigError(`failed to start worker pool: ${(poolUp.reason as Error).message}`);
   let reader: ReadDb;
   try {
     reader = openReader(dbPath);
   } catch (e) {
-    await writer.close(0);
-    await pool.close();
     throw new ConfigError(`failed to open database ${dbPath}: ${(e as Error).message}`);
   }
+  undo.push(() => reader.close());
   const startedAt = Date.now();
   const counters = new CallCounters();
   const auth = new Authenticator(config.authToken);
@@ -171,6 +176,7 @@ async function startLocked(config: Config, log: Logger, releaseLock: () => void)
   // get_endpoints advertises only what is mounted: the REST routes below plus the WebSocket route.
   const mounted = () => [...routes, { method: 'GET', path: SUBSCRIBE_PATH }];
   const mcp = new McpGateway({ instances, writer, apiBind: () => apiBindText, mounted }, { idleMs: config.mcpSessionIdleMs, log: mcpLog });
+  undo.push(() => mcp.close());
 
   const routes: Route[] = [
     ...systemRoutes({
@@ -225,11 +231,7 @@ async function startLocked(config: Config, log: Logger, releaseLock: () => void)
     }
   } catch (e) {
     for (const s of sockets) uWS.us_listen_socket_close(s);
-    await writer.close(0);
-    await pool.close();
-    await mcp.close();
-    reader.close();
-    throw e;
+    throw e; // startServer undoes the rest
   }
 
   retention.start();
@@ -247,9 +249,12 @@ async function startLocked(config: Config, log: Logger, releaseLock: () => void)
       await new Promise((r) => setImmediate(r));
       for (const app of apps) (app as unknown as { close(): void }).close();
       await writer.close(SHUTDOWN_GRACE_MS);
-      await pool.close();
-      reader.close();
-      releaseLock();
+      try {
+        await pool.close();
+        reader.close();
+      } finally {
+        releaseLock();
+      }
       log.info('stopped');
     })());
 

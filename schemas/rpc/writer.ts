@@ -184,6 +184,8 @@ export const WriterLimits = Type.Object({
   wal_autocheckpoint_pages: Type.Integer({ minimum: 0 }),
   journal_limit_bytes: Type.Integer({ minimum: -1 }),
   busy_timeout_ms: Type.Integer({ minimum: 0 }),
+  /** An older data file up to this size is converted to incremental vacuum at start. */
+  vacuum_convert_max_bytes: Type.Integer({ minimum: 0 }),
 });
 export type WriterLimits = Static<typeof WriterLimits>;
 

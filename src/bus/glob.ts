@@ -113,10 +113,13 @@ export function globMatch(pattern: string, s: string): boolean {
 /**
  * A SQLite GLOB pattern that matches at least what the Go glob `pattern` matches (a superset:
  * SQLite's `*` and `?` also match `/`), so SQL can discard most rows in C before the exact
- * check runs in JS. `*` for a pattern it cannot translate safely. `pattern` must be valid.
+ * check runs in JS. `exact`: for subjects without '/', the GLOB alone decides exactly (false when
+ * a class with escapes had to be widened to `?`). `pattern` must be valid.
  */
-export function sqliteGlobOf(pattern: string): string {
+export function sqliteGlobOf(pattern: string): { glob: string; exact: boolean } {
   let out = '';
+  /** false once a class had to be widened to '?': then only the JS check is exact. */
+  let exact = true;
   let i = 0;
   while (i < pattern.length) {
     const c = pattern[i]!;
@@ -134,6 +137,7 @@ export function sqliteGlobOf(pattern: string): string {
       // leading ']' becomes "any one character".
       if (end === -1 || body.includes('\\') || body === '' || body === '^') {
         out += '?';
+        exact = false;
         i = skipClass(pattern, i);
       } else {
         out += `[${body}]`;
@@ -144,7 +148,7 @@ export function sqliteGlobOf(pattern: string): string {
       i++;
     }
   }
-  return out;
+  return { glob: out, exact };
 }
 
 /** Index just past the class starting at `i` (the pattern is known to be valid). */

@@ -47,6 +47,13 @@ export function globParam(q: URLSearchParams, name: string, def: string): string
   return raw;
 }
 
+/** `YYYY-MM-DDTHH:MM:SS` names a real instant (Date would roll Feb 30 over into March). */
+function realDateTime(s: string): boolean {
+  const [y, mo, d, h, mi, se] = [s.slice(0, 4), s.slice(5, 7), s.slice(8, 10), s.slice(11, 13), s.slice(14, 16), s.slice(17, 19)].map(Number) as [number, number, number, number, number, number];
+  const t = new Date(Date.UTC(y, mo - 1, d, h, mi, se));
+  return t.getUTCFullYear() === y && t.getUTCMonth() === mo - 1 && t.getUTCDate() === d && t.getUTCHours() === h && t.getUTCMinutes() === mi && t.getUTCSeconds() === se;
+}
+
 const RFC3339 = /^\d{4}-\d\d-\d\d[Tt ]\d\d:\d\d:\d\d(\.\d+)?([Zz]|[+-]\d\d:\d\d)$/;
 const STORAGE_FORM = /^(\d{4}-\d\d-\d\d)(?: (\d\d:\d\d:\d\d))?$/;
 
@@ -60,10 +67,11 @@ export function instantParam(q: URLSearchParams, name: string, storageForm = fal
   // An unencoded '+' of a zone offset arrives as a space (form encoding): read it back as '+'.
   raw = raw.replace(/ (\d\d:\d\d)$/, '+$1');
   let ms = Number.NaN;
-  if (RFC3339.test(raw)) ms = Date.parse(raw.replace(' ', 'T'));
+  if (RFC3339.test(raw) && realDateTime(raw.slice(0, 19))) ms = Date.parse(raw.replace(' ', 'T'));
   else if (storageForm) {
     const m = STORAGE_FORM.exec(raw);
-    if (m) ms = Date.parse(`${m[1]}T${m[2] ?? '00:00:00'}Z`);
+    const text = `${m?.[1]}T${m?.[2] ?? '00:00:00'}`;
+    if (m && realDateTime(text)) ms = Date.parse(`${text}Z`);
   }
   if (Number.isNaN(ms)) throw badRequest(`${name} must be an RFC 3339 time${storageForm ? ' or YYYY-MM-DD[ HH:MM:SS]' : ''}`);
   return new Date(ms).toISOString().slice(0, 19).replace('T', ' ');

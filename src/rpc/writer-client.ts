@@ -5,6 +5,7 @@ import { AppError, deadlineExceeded, exhausted, unavailable } from '../errors.js
 import type { Logger } from '../log.js';
 import {
   SQLITE_BUSY_TIMEOUT_MS,
+  VACUUM_CONVERT_MAX_BYTES,
   WRITER_JOURNAL_LIMIT_BYTES,
   WRITER_MAX_BATCH_ENVELOPES,
   WRITER_RESTART_BACKOFF_MAX_MS,
@@ -18,6 +19,7 @@ export const WRITER_LIMITS: WriterLimits = Object.freeze({
   wal_autocheckpoint_pages: WRITER_WAL_AUTOCHECKPOINT_PAGES,
   journal_limit_bytes: WRITER_JOURNAL_LIMIT_BYTES,
   busy_timeout_ms: SQLITE_BUSY_TIMEOUT_MS,
+  vacuum_convert_max_bytes: VACUUM_CONVERT_MAX_BYTES,
 });
 
 const WRITER_URL = new URL('../../workers/writer/main.js', import.meta.url);

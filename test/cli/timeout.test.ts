@@ -37,5 +37,7 @@ t.test('a server that never replies: exit 1 with "request failed: timeout after 
 
 t.test('KOOR_TIMEOUT must be a number of seconds', async (t) => {
   const r = await runCli(['status'], { cwd: tempDir(t), env: { KOOR_TIMEOUT: 'soon' } });
-  t.same([r.code, r.stderr], [1, 'error: invalid KOOR_TIMEOUT "soon": expected seconds, e.g. 30\n']);
+  t.same([r.code, r.stderr], [1, 'error: invalid KOOR_TIMEOUT "soon": expected seconds, e.g. 30 (at most 2147483)\n']);
+  const huge = await runCli(['status'], { cwd: tempDir(t), env: { KOOR_TIMEOUT: '3000000' } });
+  t.same([huge.code, huge.stderr], [1, 'error: invalid KOOR_TIMEOUT "3000000": expected seconds, e.g. 30 (at most 2147483)\n'], 'beyond what a timer holds: refused, not a timeout at once');
 });

@@ -68,6 +68,11 @@ t.test('history: newest first, last, genuine topic matches, source, from/to, sin
   t.equal((await json(await fetch(`${s.url}/api/events/history?to=${future}&from=2000-01-01T00:00:00Z`))).length, 13);
   const yesterday = await fetch(`${s.url}/api/events/history?from=yesterday`);
   t.same([yesterday.status, await json(yesterday)], [400, { error: 'from must be an RFC 3339 time', code: 400 }], 'unparseable from → 400');
+  for (const impossible of ['2026-02-30T00:00:00Z', '2026-04-31T12:00:00Z', '2026-01-01T24:00:00Z']) {
+    const r = await fetch(`${s.url}/api/events/history?from=${impossible}`);
+    t.equal(r.status, 400, `${impossible} is not a time (not rolled over)`);
+    await r.arrayBuffer();
+  }
   const badTo = await fetch(`${s.url}/api/events/history?to=2026-13-45`);
   t.same([badTo.status, (await json(badTo)).error], [400, 'to must be an RFC 3339 time']);
   const plus = await fetch(`${s.url}/api/events/history?from=2000-01-01T02:00:00+02:00`);
@@ -90,6 +95,9 @@ t.test('history: newest first, last, genuine topic matches, source, from/to, sin
   t.same(await topics('v[^0-9].*'), []);
   t.same(await topics('a\\*b'), ['a*b'], 'escaped `*` is literal');
   t.same(await topics('?2.build'), ['v2.build']);
+  await publish(s.url, 'ab', {});
+  await publish(s.url, 'a]', {});
+  t.same(await topics('a[\\]x]'), ['a]'], 'a class with an escape: exact even where SQL widened it');
   t.same(await topics('*'), (await json(await fetch(`${s.url}/api/events/history`))).map((e: any) => e.topic));
   const bad = await fetch(`${s.url}/api/events/history?since=x`);
   t.equal(bad.status, 400);

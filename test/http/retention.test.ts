@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import Database from 'better-sqlite3';
-import { json, startTestServer, tempDir } from '../helpers/server.js';
+import { json, runServer, startTestServer, tempDir } from '../helpers/server.js';
 import { MIGRATIONS } from '../../workers/writer/migrations.js';
 
 /** Bounded disk (SPEC §8.10): state history keeps the newest N versions; freed space goes back. */
@@ -114,4 +114,33 @@ t.test('a data file from before incremental vacuum is converted once at start, d
   const ro = new Database(file, { readonly: true });
   t.teardown(() => ro.close());
   t.equal(ro.pragma('auto_vacuum', { simple: true }), 2, 'now INCREMENTAL');
+});
+
+t.test('koor-server --vacuum compacts a stopped server\'s data file once; refused while a server runs', async (t) => {
+  const dir = tempDir(t);
+  const file = path.join(dir, 'data.db');
+  const old = new Database(file);
+  for (const m of MIGRATIONS) old.exec(m.sql);
+  old.pragma(`user_version = ${MIGRATIONS.at(-1)!.version}`);
+  const ins = old.prepare("INSERT INTO state_history (key, version, value, hash, content_type, updated_at) VALUES ('k', ?, ?, 'h', 'x', '2026-01-01 00:00:00')");
+  for (let v = 1; v <= 200; v++) ins.run(v, Buffer.alloc(16 * 1024, 1));
+  old.prepare("INSERT INTO state (key, value, version, hash, content_type, updated_at) VALUES ('k', 'now', 201, 'h', 'text/plain', '2026-01-01 00:00:00')").run();
+  old.prepare('DELETE FROM state_history WHERE version < 190').run(); // space freed, but an old file keeps it
+  old.close();
+  const before = fs.statSync(file).size;
+
+  const running = await startTestServer(t, { dataDir: dir });
+  const refused = await runServer(['--vacuum', '--data-dir', dir]);
+  t.equal(refused.code, 1, 'not while a server owns the directory');
+  t.match(refused.stderr, /is in use by another koor-server/);
+  await running.close();
+
+  const r = await runServer(['--vacuum', '--data-dir', dir]);
+  t.equal(r.code, 0);
+  t.match(r.stdout, /^koor-server: .*data\.db vacuumed: [\d.]+ MB → [\d.]+ MB\n$/);
+  t.ok(fs.statSync(file).size < before / 4, `${before} → ${fs.statSync(file).size} bytes`);
+  const ro = new Database(file, { readonly: true });
+  t.teardown(() => ro.close());
+  t.equal(ro.pragma('auto_vacuum', { simple: true }), 2);
+  t.equal(ro.prepare("SELECT count(*) FROM state_history WHERE key = 'k'").pluck().get(), 11, 'data intact');
 });

@@ -10,6 +10,7 @@ export const DEFAULT_WRITER_LIMITS: WriterLimits = {
   wal_autocheckpoint_pages: 10_000,
   journal_limit_bytes: 64 * 1024 * 1024,
   busy_timeout_ms: 5000,
+  vacuum_convert_max_bytes: 256 * 1024 * 1024,
 };
 
 /**
@@ -21,11 +22,11 @@ export function openWriterDb(
   migrations: readonly Migration[] = MIGRATIONS,
   sync: 'full' | 'normal' = 'full',
   limits: WriterLimits = DEFAULT_WRITER_LIMITS,
-  log?: { info(obj: Record<string, unknown>, msg: string): void },
+  log?: NoticeLog,
 ): DB {
   // The directory is the front process's job (it checks it without trusting recursive mkdir).
   const db = new Database(file);
-  enableIncrementalVacuum(db, log);
+  enableIncrementalVacuum(db, limits.vacuum_convert_max_bytes, log);
   db.pragma('journal_mode = WAL');
   db.pragma(`synchronous = ${sync === 'normal' ? 'NORMAL' : 'FULL'}`);
   db.pragma(`wal_autocheckpoint = ${limits.wal_autocheckpoint_pages}`);
@@ -44,14 +45,30 @@ const AUTO_VACUUM_INCREMENTAL = 2;
  * A new file gets it before its first table; a file made by an older server is rebuilt once
  * (VACUUM, roughly a second per few hundred MB, logged), after which it is never needed again.
  */
-function enableIncrementalVacuum(db: DB, log?: { info(obj: Record<string, unknown>, msg: string): void }): void {
+function enableIncrementalVacuum(db: DB, maxBytes: number, log?: NoticeLog): void {
   if (db.pragma('auto_vacuum', { simple: true }) === AUTO_VACUUM_INCREMENTAL) return;
   db.pragma('auto_vacuum = INCREMENTAL');
   const hasTables = db.prepare("SELECT count(*) FROM sqlite_master WHERE type = 'table'").pluck().get() as number;
   if (hasTables === 0) return; // takes effect as the first table is created
   const bytes = (db.pragma('page_count', { simple: true }) as number) * (db.pragma('page_size', { simple: true }) as number);
+  if (bytes > maxBytes) {
+    // Too long for start-up (and it needs as much free disk again): the operator runs it once.
+    log?.warn({ bytes }, 'data file predates incremental vacuum: freed space is reused but not returned to the file system; stop the server and run `koor-server --vacuum` once');
+    return;
+  }
   log?.info({ bytes }, 'one-time VACUUM of a data file from an older server, so freed space can be returned');
-  db.exec('VACUUM');
+  try {
+    db.exec('VACUUM');
+  } catch (err) {
+    // Not fatal (a full disk, typically): the server runs, space is reused, just not returned.
+    log?.warn({ err }, 'one-time VACUUM failed; continuing without returning freed space');
+  }
+}
+
+/** Where the opener reports what it did to an older file. */
+export interface NoticeLog {
+  info(obj: Record<string, unknown>, msg: string): void;
+  warn(obj: Record<string, unknown>, msg: string): void;
 }
 
 /** Returns up to `pages` free pages to the file system; what is left free after. */

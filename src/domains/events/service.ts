@@ -31,18 +31,22 @@ interface Filters {
   pattern: string | null;
   /** SQLite GLOB prefilter of `pattern` (a superset, evaluated in C). */
   sqlGlob: string | null;
+  /** 1 when the GLOB alone is exact for topics without '/'. */
+  exact: number;
 }
 
 /**
  * The topic filter in SQL: SQLite's GLOB discards non-matching rows in C; the exact Go-glob check
  * (which differs only for topics containing '/') runs in JS on the survivors alone.
  */
-const TOPIC_FILTER = `(@pattern IS NULL OR (topic GLOB @sqlGlob AND (instr(topic, '/') = 0 OR koor_glob(@pattern, topic))))`;
+const TOPIC_FILTER = `(@pattern IS NULL OR (topic GLOB @sqlGlob AND ((@exact = 1 AND instr(topic, '/') = 0) OR koor_glob(@pattern, topic))))`;
 const FILTERS = `(@from IS NULL OR created_at >= @from) AND (@to IS NULL OR created_at <= @to) AND (@source IS NULL OR source = @source) AND ${TOPIC_FILTER}`;
 const COLUMNS = 'id, topic, data, source, created_at';
 
-function topicFilter(pattern: string): Pick<Filters, 'pattern' | 'sqlGlob'> {
-  return pattern === '' || pattern === '*' ? { pattern: null, sqlGlob: null } : { pattern, sqlGlob: sqliteGlobOf(pattern) };
+function topicFilter(pattern: string): Pick<Filters, 'pattern' | 'sqlGlob' | 'exact'> {
+  if (pattern === '' || pattern === '*') return { pattern: null, sqlGlob: null, exact: 1 };
+  const { glob, exact } = sqliteGlobOf(pattern);
+  return { pattern, sqlGlob: glob, exact: exact ? 1 : 0 };
 }
 
 /** Event log: durable publish through the writer, history from the read connection, pruning. */
@@ -62,7 +66,7 @@ export class EventService {
     this.q = {
       newest: db.prepare<[Filters & { last: number }], Event>(`SELECT ${COLUMNS} FROM events WHERE ${FILTERS} ORDER BY id DESC LIMIT @last`),
       after: db.prepare<[Filters & { since: number; last: number }], Event>(`SELECT ${COLUMNS} FROM events WHERE id > @since AND ${FILTERS} ORDER BY id ASC LIMIT @last`),
-      window: db.prepare<[Pick<Filters, 'pattern' | 'sqlGlob'> & { after: number; upto: number }], Event>(
+      window: db.prepare<[Pick<Filters, 'pattern' | 'sqlGlob' | 'exact'> & { after: number; upto: number }], Event>(
         `SELECT ${COLUMNS} FROM events WHERE id > @after AND id <= @upto AND ${TOPIC_FILTER} ORDER BY id`,
       ),
       between: db.prepare<[number, number], Event>(`SELECT ${COLUMNS} FROM events WHERE id > ? AND id < ? ORDER BY id`),
@@ -132,6 +136,10 @@ export class EventService {
         break;
       }
     }
+    // Pruning commits in the writer thread between our reads: if it passed the cursor meanwhile,
+    // what this step read may have holes. Pruning goes oldest first, so one re-read tells.
+    const oldestNow = this.oldestId();
+    if (oldestNow === null || oldestNow > after + 1) return { items: [], next: after, done: false, gap: true };
     return { items, next, done: next >= last, gap: false };
   }
 
@@ -145,6 +153,7 @@ export class EventService {
 
   /** Deletes all but the newest `retention` events, in short writer turns. */
   prune(): Promise<number> {
+    if (this.opts.retention === 0) return Promise.resolve(0); // 0 = keep everything (SPEC §8.10)
     this.pruning ??= (async () => {
       let total = 0;
       try {
