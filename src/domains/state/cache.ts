@@ -18,6 +18,8 @@ export interface CachedValue {
 export class StateCache {
   private readonly map = new Map<string, CachedValue>();
   private bytes = 0;
+  /** The most recently used key: a hit on it needs no reordering (the hot-key GET path). */
+  private newest: string | null = null;
   readonly stats = { hits: 0, misses: 0 };
 
   constructor(
@@ -33,9 +35,12 @@ export class StateCache {
       return undefined;
     }
     this.stats.hits++;
-    // Refresh recency: Map iteration order is insertion order.
-    this.map.delete(key);
-    this.map.set(key, v);
+    if (this.newest !== key) {
+      // Refresh recency: Map iteration order is insertion order.
+      this.map.delete(key);
+      this.map.set(key, v);
+      this.newest = key;
+    }
     return v;
   }
 
@@ -45,6 +50,7 @@ export class StateCache {
     const size = value.byteLength + key.length + STATE_CACHE_ENTRY_OVERHEAD_BYTES;
     if (size > this.maxEntryBytes) return entry;
     this.map.set(key, entry);
+    this.newest = key;
     this.bytes += size;
     for (const [k, v] of this.map) {
       if (this.bytes <= this.budgetBytes) break;

@@ -1,0 +1,14 @@
+import t from 'tap';
+import { Authenticator } from '../../src/http/auth.js';
+
+t.test('server token: exact bytes only, whatever the length or encoding of the attempt', async (t) => {
+  const a = new Authenticator('s3cret');
+  t.ok(a.isServerToken('Bearer s3cret'));
+  for (const bad of ['Bearer s3creT', 'Bearer s3cre', 'Bearer s3crets', 'bearer s3cret', 'Bearer  s3cret', '', 'Bearer s3cr€t', 's3cret']) {
+    t.notOk(a.isServerToken(bad), JSON.stringify(bad));
+  }
+  const multi = new Authenticator('pässwörd');
+  t.ok(multi.isServerToken('Bearer pässwörd'), 'non-ASCII tokens compare as UTF-8 bytes');
+  t.notOk(multi.isServerToken('Bearer passwoord'), 'same length in characters, other bytes');
+  t.notOk(new Authenticator('').isServerToken('Bearer '), 'open mode has no server token');
+});
