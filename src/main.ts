@@ -11,11 +11,9 @@ async function main(): Promise<void> {
   try {
     config = loadConfig(process.argv.slice(2));
   } catch (e) {
-    if (e instanceof ConfigError) {
-      process.stderr.write(`koor-server: ${e.message}\n`);
-      process.exit(e.exitCode);
-    }
-    throw e;
+    // One line, never a stack trace: a bad setting, or the environment itself (a deleted cwd).
+    process.stderr.write(`koor-server: ${e instanceof ConfigError ? e.message : `cannot read the configuration: ${(e as Error).message}`}\n`);
+    process.exit(e instanceof ConfigError ? e.exitCode : 1);
   }
   if (config.help) {
     process.stdout.write(`${USAGE}\n`);
