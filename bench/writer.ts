@@ -11,7 +11,7 @@
  */
 import path from 'node:path';
 import { silentLogger } from '../src/log.js';
-import { WriterClient } from '../src/rpc/writer-client.js';
+import { WRITER_LIMITS, WriterClient } from '../src/rpc/writer-client.js';
 import { openWriterDb } from '../workers/writer/db.js';
 import { createDispatcher } from '../workers/writer/dispatch.js';
 import { makeDoc } from './http.js';
@@ -48,7 +48,7 @@ function putReq(value: Uint8Array, i: number) {
 }
 
 async function dispatcherPoint(dir: string, batch: number, durationS: number, value: Uint8Array): Promise<PointResult> {
-  const db = openWriterDb(path.join(dir, `dispatcher-${batch}.db`));
+  const db = openWriterDb(path.join(dir, `dispatcher-${batch}.db`), WRITER_LIMITS);
   try {
     const d = createDispatcher(db);
     const hist = new LatencyHistogram();

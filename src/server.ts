@@ -26,7 +26,6 @@ import { PoolClient } from './rpc/pool-client.js';
 import { WriterClient } from './rpc/writer-client.js';
 import { openReader, type ReadDb } from './store.js';
 
-
 export interface KoorServer {
   readonly config: Config;
   /** Bound ports (useful with port 0). */

@@ -93,13 +93,7 @@ export function mount(app: TemplatedApp, routes: readonly Route[], opts: MountOp
       try {
         if (!route.public && !auth.authorize(ctx)) return sendError(ctx, unauthenticated(), log);
         if (counted) opts.onCall!(ctx);
-        if (!route.body) {
-          run(ctx);
-          // Answered later (an async handler): uWS needs the abort handler before we return.
-          if (!ctx.done) watchAbort(ctx);
-          return;
-        }
-        watchAbort(ctx);
+        if (!route.body) return run(ctx);
         readBody(ctx, maxBodyBytes)
           .then((buf) => {
             if (ctx.aborted) return;
@@ -121,8 +115,11 @@ export function mount(app: TemplatedApp, routes: readonly Route[], opts: MountOp
           .catch((err: unknown) => sendError(ctx, err, log));
       } catch (err) {
         sendError(ctx, err, log);
+      } finally {
+        // Not answered yet (an async handler, a body still arriving): uWS needs the abort
+        // handler before we return. A reply written at once (a cached GET) skips it.
+        if (!ctx.done) watchAbort(ctx);
       }
-      if (!ctx.done) watchAbort(ctx);
     };
     app[UWS_METHOD[route.method]](route.path, handle);
     // HEAD runs the GET handler; reply.send() drops the body.

@@ -4,7 +4,7 @@ import t from 'tap';
 import Database from 'better-sqlite3';
 import { tempDir } from '../helpers/server.js';
 import { MIGRATIONS } from '../../workers/writer/migrations.js';
-import { DEFAULT_WRITER_LIMITS } from '../../workers/writer/db.js';
+import { WRITER_LIMITS } from '../../src/rpc/writer-client.js';
 import { createDispatcher } from '../../workers/writer/dispatch.js';
 import type { WriterStartup } from '../../schemas/rpc/writer.js';
 
@@ -13,7 +13,7 @@ const WRITER = new URL('../../workers/writer/main.js', import.meta.url);
 /** The real writer thread on a real data file, driven through its port. */
 async function startWriter(t: Tap.Test, dbPath: string, testHooks = false): Promise<{ port: MessagePort; call: (msg: unknown) => Promise<any>; worker: Worker }> {
   const { port1, port2 } = new MessageChannel();
-  const startup: WriterStartup = { db_path: dbPath, log_level: 'silent', sync: 'full', limits: DEFAULT_WRITER_LIMITS, state_history_keep: 0, test_hooks: testHooks };
+  const startup: WriterStartup = { db_path: dbPath, log_level: 'silent', sync: 'full', limits: WRITER_LIMITS, state_history_keep: 0, test_hooks: testHooks };
   const worker = new Worker(WRITER, { workerData: { ...startup, port: port2 }, transferList: [port2] });
   const waiters = new Map<number, (v: unknown) => void>();
   await new Promise<void>((resolve, reject) => {
@@ -100,7 +100,7 @@ t.test('a data file from a newer server is refused', async (t) => {
 t.test('a batch SQLite rolls back (disk full) acknowledges nothing and runs nothing after it', async (t) => {
   const { openWriterDb } = await import('../../workers/writer/db.js');
   const { createDispatcher } = await import('../../workers/writer/dispatch.js');
-  const db = openWriterDb(path.join(tempDir(t), 'data.db'));
+  const db = openWriterDb(path.join(tempDir(t), 'data.db'), WRITER_LIMITS);
   t.teardown(() => db.close());
   const d = createDispatcher(db);
   // Simulate a full disk: the file may not grow past its current size.
@@ -128,7 +128,7 @@ t.test('the test-only sys.sleep cannot stall a production writer', async (t) => 
 
 t.test('an unexpected writer failure is logged with its cause, stack and method', async (t) => {
   const { openWriterDb } = await import('../../workers/writer/db.js');
-  const db = openWriterDb(path.join(tempDir(t), 'data.db'));
+  const db = openWriterDb(path.join(tempDir(t), 'data.db'), WRITER_LIMITS);
   t.teardown(() => db.close());
   const logged: Array<{ obj: Record<string, unknown>; msg: string }> = [];
   const d = createDispatcher(db, { log: { error: (obj, msg) => logged.push({ obj, msg }) } });
@@ -144,7 +144,7 @@ t.test('an unexpected writer failure is logged with its cause, stack and method'
 
 t.test('state-history retention turns: bounded rows, a cursor that resumes mid-key, a sweep that wraps', async (t) => {
   const { openWriterDb } = await import('../../workers/writer/db.js');
-  const db = openWriterDb(path.join(tempDir(t), 'data.db'));
+  const db = openWriterDb(path.join(tempDir(t), 'data.db'), WRITER_LIMITS);
   t.teardown(() => db.close());
   const d = createDispatcher(db); // keep 0 on writes: everything is archived
   let id = 1;

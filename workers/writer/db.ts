@@ -4,26 +4,17 @@ import { MIGRATIONS, type Migration } from './migrations.js';
 
 export type DB = Database.Database;
 
-/** The values src/limits.ts gives the writer; tests and benches that open a DB directly use these. */
-export const DEFAULT_WRITER_LIMITS: WriterLimits = {
-  max_batch_envelopes: 2000,
-  wal_autocheckpoint_pages: 10_000,
-  journal_limit_bytes: 64 * 1024 * 1024,
-  busy_timeout_ms: 5000,
-  vacuum_convert_max_bytes: 256 * 1024 * 1024,
-};
-
 /**
  * Opens the one read-write connection: WAL, synchronous=FULL by default (an acknowledged write
  * survives power loss; group commit amortises the fsync), busy timeout, then pending migrations.
  */
 export function openWriterDb(
   file: string,
-  migrations: readonly Migration[] = MIGRATIONS,
-  sync: 'full' | 'normal' = 'full',
-  limits: WriterLimits = DEFAULT_WRITER_LIMITS,
-  log?: NoticeLog,
+  /** The front process's values (src/limits.ts, WRITER_LIMITS): the writer has no defaults of its own. */
+  limits: WriterLimits,
+  opts: { migrations?: readonly Migration[]; sync?: 'full' | 'normal'; log?: NoticeLog } = {},
 ): DB {
+  const { migrations = MIGRATIONS, sync = 'full', log } = opts;
   // The directory is the front process's job (it checks it without trusting recursive mkdir).
   const db = new Database(file);
   enableIncrementalVacuum(db, limits.vacuum_convert_max_bytes, log);

@@ -16,7 +16,7 @@ function open(): ReturnType<typeof openWriterDb> | null {
   try {
     const check = Compile(WriterStartup);
     if (!check.Check(startup)) throw new Error(`invalid writer start-up data: ${[...check.Errors(startup)][0]?.instancePath ?? ''}`);
-    return openWriterDb(dbPath, undefined, startup.sync, startup.limits, log);
+    return openWriterDb(dbPath, startup.limits, { sync: startup.sync, log });
   } catch (err) {
     // Reported to the front process, which turns it into one clear startup error.
     port.postMessage({ control: 'open-failed', message: (err as Error).message });

@@ -19,8 +19,8 @@ export interface StateMetaRow {
 /** Read-only queries of the state store (front process, read connection). */
 export function stateReader(db: ReadDb) {
   // Keyset paging on the primary key: each page is one index range, whatever the page number.
-  // SQLite builds the page's JSON in C (no JS object per row): a 10,000-key page costs the event
-  // loop a few ms instead of tens (npm run bench -- bounded).
+  // SQLite builds the page's JSON in C (no JS object per row): ~1 µs per key, so the largest page
+  // (STATE_LIST_MAX_LIMIT) stays a few ms of event-loop time (npm run bench -- bounded).
   const listPage = db.prepare<[string, number], { json: string | null; last: string | null }>(
     `SELECT json_group_array(json_object('key', key, 'version', version, 'content_type', content_type,
               'updated_at', replace(updated_at, ' ', 'T') || 'Z') ORDER BY key) AS json, max(key) AS last

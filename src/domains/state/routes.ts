@@ -20,7 +20,7 @@ export function stateRoutes(svc: StateService): Route[] {
     {
       method: 'GET',
       path: '/api/state',
-      // Paged (keyset on the key): `limit` (default 1000, max 10000) and `after=<last key seen>`.
+      // Paged (keyset on the key): `limit` (default and max 5000) and `after=<last key seen>`.
       // More keys → `Link: </api/state?after=…&limit=…>; rel="next"`; the body stays a plain array.
       handler: (ctx) => {
         const q = queryParams(ctx);
