@@ -105,7 +105,8 @@ t.test('pruned history: X-Koor-Oldest-Event on the upgrade → a warning on stde
   });
   const sub = startCli(['events', 'subscribe'], { cwd: tempDir(t), env: { KOOR_SERVER: srv.url }, teardown: t.teardown.bind(t) });
   await sub.until(() => sub.lines().length === 1, 'one event');
-  t.match(sub.stderr(), /warning: events 11\.\.14 were pruned before they could be delivered/);
+  // stderr is its own pipe: wait for the warning rather than assume it was read before the event.
+  await sub.until(() => /warning: events 11\.\.14 were pruned before they could be delivered/.test(sub.stderr()), 'the warning');
   t.equal((await sub.stop()).code, 0);
 });
 

@@ -89,6 +89,8 @@ t.test('slow consumer: the server closes with 4008, the CLI resumes with since a
   n++;
   await sub.until(() => sub.lines().length >= n, `${n} events`, 60_000);
   t.same(ids(sub.lines()), range(1, n), 'every event exactly once, in order');
+  // stdout and stderr are two pipes: the events can be read here before the "connected" line.
+  await sub.until(() => count(sub.stderr(), /\nconnected/) >= 2, 'the reconnect logged');
   const err = sub.stderr();
   t.match(err, /disconnected \(code 4008: slow consumer: last delivered id (\d+)\); reconnecting in \d+ ms \(since=\d+\)/);
   const last = Number(/last delivered id (\d+)/.exec(err)![1]);
@@ -113,7 +115,7 @@ t.test('dropped connection: reconnects with backoff and resumes from the last id
   await sub.until(() => /connection failed: .*; reconnecting in \d+ ms \(since=1\)/.test(sub.stderr()), 'a failed reconnect');
   proxy.refuse = false;
   await sub.until(() => sub.lines().length >= 3, 'the missed events');
-  t.match(sub.stderr(), /\nconnected \(since=1\)\n/);
+  await sub.until(() => /\nconnected \(since=1\)\n/.test(sub.stderr()), 'the resume logged');
   await publish(s.url, 'a', 4);
   await sub.until(() => sub.lines().length >= 4, 'a live event after the resume');
   t.same(ids(sub.lines()), [1, 2, 3, 4], 'nothing lost, nothing repeated');
