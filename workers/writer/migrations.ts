@@ -93,4 +93,31 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 4,
+    name: 'compliance runs and templates',
+    sql: `
+      CREATE TABLE compliance_runs (
+        id          INTEGER PRIMARY KEY AUTOINCREMENT,
+        instance_id TEXT NOT NULL,
+        project     TEXT NOT NULL,
+        contract    TEXT NOT NULL,
+        pass        INTEGER NOT NULL,
+        violations  TEXT NOT NULL DEFAULT '[]',
+        run_at      TEXT NOT NULL
+      );
+      CREATE INDEX compliance_runs_instance ON compliance_runs (instance_id, contract, id);
+      CREATE TABLE templates (
+        id          TEXT PRIMARY KEY NOT NULL,
+        name        TEXT NOT NULL,
+        description TEXT NOT NULL DEFAULT '',
+        kind        TEXT NOT NULL DEFAULT 'rules',
+        data        TEXT NOT NULL,
+        tags        TEXT NOT NULL DEFAULT '[]',
+        version     INTEGER NOT NULL DEFAULT 1,
+        created_at  TEXT NOT NULL,
+        updated_at  TEXT NOT NULL
+      );
+    `,
+  },
 ];
