@@ -33,6 +33,15 @@ export const COMMANDS: Readonly<Record<string, Loader>> = {
   'instances list': () => import('./commands/instances-list.js'),
   'instances get': () => import('./commands/instances-get.js'),
   'instances stale': () => import('./commands/instances-stale.js'),
+
+  'rules import': () => import('./commands/rules-import.js'),
+  'rules export': () => import('./commands/rules-export.js'),
+
+  'templates list': () => import('./commands/templates-list.js'),
+  'templates get': () => import('./commands/templates-get.js'),
+  'templates delete': () => import('./commands/templates-delete.js'),
+  'templates apply': () => import('./commands/templates-apply.js'),
+  'templates create': () => import('./commands/templates-create.js'),
 };
 
 /** First words that only exist as the start of longer commands (`state`, `specs`, …). */

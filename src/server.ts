@@ -1,6 +1,7 @@
 import path from 'node:path';
 import uWS from 'uWebSockets.js';
 import { ConfigError, type Bind, type Config } from './config.js';
+import { unavailable } from './errors.js';
 import { ensureDataDir, lockDataDir } from './data-dir.js';
 import { POOL_MAX_QUEUE, SHUTDOWN_GRACE_MS, STARTUP_TIMEOUT_MS } from './limits.js';
 import { CallCounters } from './domains/system/metrics.js';
@@ -10,6 +11,8 @@ import { StateService } from './domains/state/service.js';
 import { stateRoutes } from './domains/state/routes.js';
 import { SpecService } from './domains/specs/service.js';
 import { specRoutes } from './domains/specs/routes.js';
+import { TemplateService } from './domains/templates/service.js';
+import { templateRoutes } from './domains/templates/routes.js';
 import { EventService } from './domains/events/service.js';
 import { eventRoutes } from './domains/events/routes.js';
 import { Hub } from './bus/hub.js';
@@ -152,6 +155,11 @@ async function startLocked(config: Config, log: Logger, releaseLock: () => void,
   const auth = new Authenticator(config.authToken);
   const state = new StateService(reader, writer, pool, config.cacheBytes);
   const specs = new SpecService(reader, writer);
+  const templates = new TemplateService(reader, writer, {
+    // Until the rules domain is wired here: RuleService.import.
+    importRules: () => Promise.reject(unavailable('rules not configured')),
+    putSpec: (project, name, data) => specs.put(project, name, data),
+  });
   const wsLog = log.child({ component: 'ws' });
   const hub = new Hub({ maxEvents: config.wsBufferEvents, maxBytes: config.wsBufferBytes }, slowConsumerLogger(wsLog));
   const events = new EventService(reader, writer, hub, { retention: config.eventRetention, log: log.child({ component: 'events' }) });
@@ -187,6 +195,7 @@ async function startLocked(config: Config, log: Logger, releaseLock: () => void,
     }),
     ...stateRoutes(state),
     ...specRoutes(specs),
+    ...templateRoutes(templates),
     ...eventRoutes(events),
     ...instanceRoutes(instances, liveness),
   ];

@@ -173,6 +173,24 @@ export const WriterMethods = {
     }),
     res: Type.Object({ project: Type.String(), rule_id: Type.String(), status: Type.Literal('proposed') }),
   },
+
+  /**
+   * A new template (SPEC §2.12); an existing id is ALREADY_EXISTS (§7-18), never overwritten.
+   * `data` is the JSON text as the client sent it; the reply leaves it out (the caller has it).
+   */
+  'templates.create': {
+    req: Type.Object({
+      id: Type.String({ minLength: 1 }),
+      name: Type.String({ minLength: 1 }),
+      description: Type.String(),
+      kind: Type.String({ minLength: 1 }),
+      data: Type.String({ minLength: 1 }),
+      tags: Type.Array(Type.String()),
+    }),
+    /** Times in storage text. */
+    res: Type.Object({ id: Type.String(), version: Type.Integer(), created_at: Type.String(), updated_at: Type.String() }),
+  },
+  'templates.delete': { req: Type.Object({ id: Type.String({ minLength: 1 }) }), res: Type.Object({ id: Type.String() }) },
 } satisfies MethodTable;
 
 export type WriterMethods = typeof WriterMethods;

@@ -9,6 +9,7 @@ import { specStore } from './stores/specs.js';
 import { eventStore } from './stores/events.js';
 import { instanceStore } from './stores/instances.js';
 import { ruleStore } from './stores/rules.js';
+import { templateStore } from './stores/templates.js';
 import { threadId } from 'node:worker_threads';
 
 /** Where the dispatcher reports unexpected failures (the writer's pino logger). */
@@ -41,6 +42,7 @@ export function createDispatcher(db: DB, opts: { testHooks?: boolean; log?: Faul
   const events = eventStore(db);
   const instances = instanceStore(db);
   const rules = ruleStore(db);
+  const templates = templateStore(db);
   const handlers: Handlers = {
     'sys.ping': () => ({ threadId, schema_version: schemaVersion(db) }),
     'sys.sleep': (req) => {
@@ -63,6 +65,8 @@ export function createDispatcher(db: DB, opts: { testHooks?: boolean; log?: Faul
     'instances.deregister': instances.deregister,
     'instances.mark_stale': instances.markStale,
     'rules.propose': rules.propose,
+    'templates.create': templates.create,
+    'templates.delete': templates.delete,
   };
 
   const fail = (id: number, err: Fault): ReplyEnvelope => ({ id, ok: false, err: err.toWire() });

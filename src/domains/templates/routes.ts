@@ -1,0 +1,73 @@
+import { TemplateApplyBody, TemplateCreateBody } from '../../../schemas/http/templates.js';
+import { badRequest } from '../../errors.js';
+import type { Ctx } from '../../http/context.js';
+import { pathName } from '../../http/path.js';
+import { queryParams } from '../../http/query.js';
+import { rawMember } from '../../http/raw-json.js';
+import { send, sendJson } from '../../http/reply.js';
+import type { Route } from '../../http/router.js';
+import type { TemplateService } from './service.js';
+
+const JSON_TYPE = 'application/json';
+const idOf = (ctx: Ctx): string => pathName(ctx.params[0]!, 'id');
+
+interface CreateBody {
+  id?: string | null;
+  name?: string | null;
+  description?: string | null;
+  kind?: string | null;
+  tags?: string[] | null;
+}
+
+export function templateRoutes(svc: TemplateService): Route[] {
+  return [
+    {
+      method: 'GET',
+      path: '/api/templates',
+      handler: (ctx) => {
+        const q = queryParams(ctx);
+        // Any string is a usable kind or tag (SPEC §7-24 has nothing to reject); '' = absent.
+        const f = (k: string) => q.get(k) || null;
+        sendJson(ctx, 200, svc.list({ kind: f('kind'), tag: f('tag') }));
+      },
+    },
+    {
+      method: 'POST',
+      path: '/api/templates',
+      body: 'json',
+      schema: TemplateCreateBody,
+      handler: async (ctx) => {
+        const b = ctx.json as CreateBody;
+        if (!b.id || !b.name) throw badRequest('id and name are required');
+        // The value's own text, so it comes back exactly as sent (SPEC §7-11); null counts as missing.
+        const data = rawMember(ctx.body.toString('utf8'), 'data');
+        if (data === undefined || data === 'null') throw badRequest('data is required');
+        const json = await svc.create({ id: b.id, name: b.name, description: b.description ?? '', kind: b.kind || 'rules', data, tags: b.tags ?? [] });
+        send(ctx, 200, `${json}\n`, JSON_TYPE);
+      },
+    },
+    {
+      method: 'GET',
+      path: '/api/templates/:id',
+      handler: (ctx) => send(ctx, 200, `${svc.get(idOf(ctx))}\n`, JSON_TYPE),
+    },
+    {
+      method: 'DELETE',
+      path: '/api/templates/:id',
+      handler: async (ctx) => sendJson(ctx, 200, await svc.delete(idOf(ctx))),
+    },
+    {
+      method: 'POST',
+      path: '/api/templates/:id/apply',
+      body: 'json',
+      schema: TemplateApplyBody,
+      handler: async (ctx) => {
+        const id = idOf(ctx);
+        // Checked before the lookup (SPEC §2.12).
+        const project = (ctx.json as { project?: string | null }).project;
+        if (!project) throw badRequest('project is required');
+        sendJson(ctx, 200, await svc.apply(id, project));
+      },
+    },
+  ];
+}

@@ -1,0 +1,165 @@
+import { Compile } from 'typebox/compile';
+import { RuleArray, type RuleInput } from '../../../schemas/http/rules.js';
+import { badRequest, notFound } from '../../errors.js';
+import { compactJson } from '../../http/raw-json.js';
+import { MAX_KEY_BYTES } from '../../limits.js';
+import type { WriterClient } from '../../rpc/writer-client.js';
+import { toRfc3339, type ReadDb } from '../../store.js';
+
+/**
+ * What applying a template needs from other domains, wired in server.ts (a domain never imports
+ * another): the rules import of SPEC §2.8 and the spec registry's put of §2.3.
+ */
+export interface TemplateDeps {
+  /** Upserts accepted rules with `project` forced; 400 for an invalid regex or glob, nothing stored. */
+  importRules(rules: RuleInput[], opts: { project: string }): Promise<{ imported: number }>;
+  putSpec(project: string, name: string, data: Uint8Array): Promise<unknown>;
+}
+
+export interface TemplateInput {
+  id: string;
+  name: string;
+  description: string;
+  kind: string;
+  /** Raw JSON text of `data`, as the client sent it. */
+  data: string;
+  tags: string[];
+}
+
+/** A list entry (SPEC §2.12: everything but `data`). */
+export interface TemplateSummary {
+  id: string;
+  name: string;
+  description: string;
+  kind: string;
+  tags: string[];
+  version: number;
+  created_at: string;
+  updated_at: string;
+}
+
+interface Row {
+  id: string;
+  name: string;
+  description: string;
+  kind: string;
+  /** JSON array text. */
+  tags: string;
+  version: number;
+  created_at: string;
+  updated_at: string;
+}
+
+const SUMMARY_COLUMNS = 'id, name, description, kind, tags, version, created_at, updated_at';
+
+const isRuleArray = Compile(RuleArray);
+
+/**
+ * A name that must also work as one URL path segment and as a spec name (template id, target
+ * project): the limits pathName puts on names taken from the path.
+ */
+export function checkName(value: string, what: string): string {
+  if (value.includes('\0')) throw badRequest(`${what} must not contain NUL bytes`);
+  const bytes = Buffer.byteLength(value);
+  if (bytes > MAX_KEY_BYTES) throw badRequest(`${what} too long: ${bytes} bytes (max ${MAX_KEY_BYTES})`);
+  return value;
+}
+
+function summary(r: Row): TemplateSummary {
+  return {
+    id: r.id,
+    name: r.name,
+    description: r.description,
+    kind: r.kind,
+    tags: JSON.parse(r.tags) as string[],
+    version: r.version,
+    created_at: toRfc3339(r.created_at),
+    updated_at: toRfc3339(r.updated_at),
+  };
+}
+
+/**
+ * The Template JSON of SPEC §2.12 with `data` spliced in as the JSON value it was created with
+ * (§7-11), its number text and member order untouched (whitespace removed).
+ */
+export function templateJson(t: Omit<TemplateSummary, 'tags'> & { tags: string; data: string }): string {
+  return (
+    `{"id":${JSON.stringify(t.id)},"name":${JSON.stringify(t.name)},"description":${JSON.stringify(t.description)},` +
+    `"kind":${JSON.stringify(t.kind)},"data":${compactJson(t.data)},"tags":${t.tags},"version":${t.version},` +
+    `"created_at":"${t.created_at}","updated_at":"${t.updated_at}"}`
+  );
+}
+
+/** Template registry (SPEC §2.12 as amended by §7-11, §7-18): writes through the writer, reads here. */
+export class TemplateService {
+  private readonly q;
+
+  constructor(
+    db: ReadDb,
+    private readonly writer: WriterClient,
+    private readonly deps: TemplateDeps,
+  ) {
+    this.q = {
+      // Newest first; rowid breaks ties within a second (the later insert has the larger rowid).
+      list: db.prepare<[{ kind: string | null; tag: string | null }], Row>(
+        `SELECT ${SUMMARY_COLUMNS} FROM templates
+         WHERE (@kind IS NULL OR kind = @kind)
+           AND (@tag IS NULL OR EXISTS (SELECT 1 FROM json_each(templates.tags) WHERE json_each.value = @tag))
+         ORDER BY updated_at DESC, rowid DESC`,
+      ),
+      get: db.prepare<[string], Row & { data: string }>(`SELECT ${SUMMARY_COLUMNS}, data FROM templates WHERE id = ?`),
+    };
+  }
+
+  /** Summaries, `kind` and `tag` (an exact member of tags) optional. */
+  list(filter: { kind: string | null; tag: string | null }): TemplateSummary[] {
+    return this.q.list.all(filter).map(summary);
+  }
+
+  private row(id: string): Row & { data: string } {
+    const row = this.q.get.get(id);
+    if (!row) throw notFound(`template not found: ${id}`);
+    return row;
+  }
+
+  /** The Template JSON text. */
+  get(id: string): string {
+    const r = this.row(id);
+    return templateJson({ ...r, created_at: toRfc3339(r.created_at), updated_at: toRfc3339(r.updated_at) });
+  }
+
+  /** Stores a new template; returns its Template JSON text. A duplicate id → 409. */
+  async create(t: TemplateInput): Promise<string> {
+    checkName(t.id, 'id');
+    const r = await this.writer.call('templates.create', t);
+    return templateJson({ ...t, tags: JSON.stringify(t.tags), version: r.version, created_at: toRfc3339(r.created_at), updated_at: toRfc3339(r.updated_at) });
+  }
+
+  async delete(id: string): Promise<{ deleted: string }> {
+    await this.writer.call('templates.delete', { id });
+    return { deleted: id };
+  }
+
+  /**
+   * Applies a template to `project`: a `rules` template imports its rules with the project forced
+   * (SPEC §2.8; an invalid pattern is a 400 and nothing is stored); any other kind is stored as
+   * the spec `<project>/<template id>`, its bytes as the template was created.
+   */
+  async apply(id: string, project: string): Promise<{ applied: string; project: string; kind: string }> {
+    checkName(project, 'project');
+    const t = this.row(id);
+    if (t.kind === 'rules') {
+      let rules: unknown;
+      try {
+        rules = JSON.parse(t.data);
+      } catch {
+        rules = undefined;
+      }
+      if (!isRuleArray.Check(rules)) throw badRequest('template data is not valid rules JSON');
+      await this.deps.importRules(rules, { project });
+    } else {
+      await this.deps.putSpec(project, id, Buffer.from(t.data));
+    }
+    return { applied: id, project, kind: t.kind };
+  }
+}
