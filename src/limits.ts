@@ -107,12 +107,30 @@ export const IDENTITY_TOUCH_INTERVAL_MS = 10_000;
 
 /** Pending CPU jobs beyond the running ones before 503. */
 export const POOL_MAX_QUEUE = 256;
+/** A clocked pool job (budget counted from its start) may wait this long in the queue first. */
+export const POOL_MAX_QUEUE_WAIT_MS = 10_000;
+/**
+ * Rules of one validation that may run over the job's time budget before the rest of that job
+ * is reported as timed out too (each costs a pool worker and one budget of waiting).
+ */
+export const VALIDATE_MAX_TIMEOUTS = 3;
 /** Open MCP sessions at most (each holds a transport and a server); initialize beyond gets 503. */
 export const MCP_MAX_SESSIONS = 1000;
 /** Compiled glob patterns kept; beyond this the cache is reset (patterns come from clients). */
 export const GLOB_CACHE_MAX_PATTERNS = 4096;
 /** Bookkeeping bytes counted per state-cache entry besides its value. */
 export const STATE_CACHE_ENTRY_OVERHEAD_BYTES = 200;
+
+// --- Contracts and compliance ----------------------------------------------------------------
+
+/** `GET /api/compliance/history` runs returned when `limit` is absent (SPEC §2.10). */
+export const COMPLIANCE_HISTORY_DEFAULT_LIMIT = 50;
+/** Largest `limit` of the compliance history: one reply stays a few ms of event-loop work. */
+export const COMPLIANCE_HISTORY_MAX_LIMIT = 10_000;
+/** A contract test gives up on the backend after this, ms (SPEC §2.9: 10 s, like the original). */
+export const CONTRACT_TEST_TIMEOUT_MS = 10_000;
+/** Bytes of a backend's reply a contract test reads (SPEC §2.9); the rest is not read. */
+export const CONTRACT_TEST_MAX_REPLY_BYTES = 10 * 1024 * 1024;
 
 // --- Lifecycle ------------------------------------------------------------------------------
 

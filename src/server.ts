@@ -1,7 +1,6 @@
 import path from 'node:path';
 import uWS from 'uWebSockets.js';
 import { ConfigError, type Bind, type Config } from './config.js';
-import { unavailable } from './errors.js';
 import { ensureDataDir, lockDataDir } from './data-dir.js';
 import { POOL_MAX_QUEUE, SHUTDOWN_GRACE_MS, STARTUP_TIMEOUT_MS } from './limits.js';
 import { CallCounters } from './domains/system/metrics.js';
@@ -11,6 +10,8 @@ import { StateService } from './domains/state/service.js';
 import { stateRoutes } from './domains/state/routes.js';
 import { SpecService } from './domains/specs/service.js';
 import { specRoutes } from './domains/specs/routes.js';
+import { RuleService } from './domains/rules/service.js';
+import { ruleRoutes } from './domains/rules/routes.js';
 import { TemplateService } from './domains/templates/service.js';
 import { templateRoutes } from './domains/templates/routes.js';
 import { EventService } from './domains/events/service.js';
@@ -19,6 +20,10 @@ import { Hub } from './bus/hub.js';
 import { InstanceService } from './domains/instances/service.js';
 import { LivenessMonitor } from './domains/instances/liveness.js';
 import { instanceRoutes } from './domains/instances/routes.js';
+import { ContractService } from './domains/contracts/service.js';
+import { contractRoutes } from './domains/contracts/routes.js';
+import { ComplianceService } from './domains/compliance/service.js';
+import { complianceRoutes } from './domains/compliance/routes.js';
 import { McpGateway } from './mcp/gateway.js';
 import { mountMcp } from './mcp/bridge.js';
 import { mountSubscribe, slowConsumerLogger, SUBSCRIBE_PATH } from './ws/subscribe.js';
@@ -43,6 +48,7 @@ export interface KoorServer {
   readonly events: EventService;
   readonly instances: InstanceService;
   readonly liveness: LivenessMonitor;
+  readonly compliance: ComplianceService;
   readonly retention: Retention;
   readonly mcp: McpGateway;
   readonly log: Logger;
@@ -155,9 +161,9 @@ async function startLocked(config: Config, log: Logger, releaseLock: () => void,
   const auth = new Authenticator(config.authToken);
   const state = new StateService(reader, writer, pool, config.cacheBytes);
   const specs = new SpecService(reader, writer);
+  const rules = new RuleService(reader, writer, pool);
   const templates = new TemplateService(reader, writer, {
-    // Until the rules domain is wired here: RuleService.import.
-    importRules: () => Promise.reject(unavailable('rules not configured')),
+    importRules: (list, opts) => rules.import(list, opts),
     putSpec: (project, name, data) => specs.put(project, name, data),
   });
   const wsLog = log.child({ component: 'ws' });
@@ -177,12 +183,18 @@ async function startLocked(config: Config, log: Logger, releaseLock: () => void,
     timeoutMs: config.livenessTimeoutMs,
     log: log.child({ component: 'liveness' }),
   });
+  const contracts = new ContractService(specs, pool);
+  const compliance = new ComplianceService(reader, writer, pool, instances, specs, (topic, data, source) => events.publish(topic, data, source), {
+    intervalMs: config.complianceIntervalMs,
+    keep: config.complianceKeep,
+    log: log.child({ component: 'compliance' }),
+  });
 
   let apiBindText = config.bind.text;
   const mcpLog = log.child({ component: 'mcp' });
   // get_endpoints advertises only what is mounted: the REST routes below plus the WebSocket route.
   const mounted = () => [...routes, { method: 'GET', path: SUBSCRIBE_PATH }];
-  const mcp = new McpGateway({ instances, writer, apiBind: () => apiBindText, mounted }, { idleMs: config.mcpSessionIdleMs, log: mcpLog });
+  const mcp = new McpGateway({ instances, rules, apiBind: () => apiBindText, mounted }, { idleMs: config.mcpSessionIdleMs, log: mcpLog });
   undo.push(() => mcp.close());
 
   const routes: Route[] = [
@@ -195,9 +207,12 @@ async function startLocked(config: Config, log: Logger, releaseLock: () => void,
     }),
     ...stateRoutes(state),
     ...specRoutes(specs),
+    ...ruleRoutes(rules),
     ...templateRoutes(templates),
     ...eventRoutes(events),
     ...instanceRoutes(instances, liveness),
+    ...contractRoutes(contracts),
+    ...complianceRoutes(compliance),
   ];
 
   const httpLog = log.child({ component: 'http' });
@@ -244,6 +259,7 @@ async function startLocked(config: Config, log: Logger, releaseLock: () => void,
 
   retention.start();
   liveness.start();
+  compliance.start();
   let closing: Promise<void> | null = null;
   const close = (): Promise<void> =>
     (closing ??= (async () => {
@@ -251,6 +267,7 @@ async function startLocked(config: Config, log: Logger, releaseLock: () => void,
       for (const s of sockets) uWS.us_listen_socket_close(s);
       retention.stop();
       liveness.stop();
+      compliance.stop();
       await writer.drain(SHUTDOWN_GRACE_MS);
       hub.closeAll(1001, 'server shutting down');
       await mcp.close();
@@ -278,6 +295,7 @@ async function startLocked(config: Config, log: Logger, releaseLock: () => void,
     events,
     instances,
     liveness,
+    compliance,
     retention,
     mcp,
     log,

@@ -51,6 +51,22 @@ export const Instance = Type.Object({
 });
 export type Instance = Static<typeof Instance>;
 
+/** A validation rule as written (defaults applied by the front); `status` set by the method. */
+export const RuleRow = Type.Object({
+  project: Type.String({ minLength: 1 }),
+  rule_id: Type.String(),
+  severity: Type.String(),
+  match_type: Type.String(),
+  pattern: Type.String(),
+  message: Type.String(),
+  stack: Type.String(),
+  applies_to: Type.Array(Type.String()),
+  source: Type.String(),
+  proposed_by: Type.String(),
+  context: Type.String(),
+});
+export type RuleRow = Static<typeof RuleRow>;
+
 /**
  * The writer's method table: every write in the product goes through one of these,
  * executed by the single SQLite writer worker inside a group-committed transaction.
@@ -159,6 +175,7 @@ export const WriterMethods = {
     res: Type.Object({ stale: Type.Array(Instance) }),
   },
 
+  /** A new `proposed` rule (source `learned`); an existing (project, rule_id) is never overwritten. */
   'rules.propose': {
     req: Type.Object({
       project: Type.String({ minLength: 1 }),
@@ -168,10 +185,29 @@ export const WriterMethods = {
       severity: Type.String(),
       match_type: Type.String(),
       stack: Type.String(),
+      applies_to: Type.Array(Type.String()),
       proposed_by: Type.String(),
       context: Type.String(),
     }),
     res: Type.Object({ project: Type.String(), rule_id: Type.String(), status: Type.Literal('proposed') }),
+  },
+  /** Replaces all of a project's rules (every status) with `rules`, all `accepted` (SPEC §2.7 PUT). */
+  'rules.replace': {
+    req: Type.Object({ project: Type.String({ minLength: 1 }), rules: Type.Array(RuleRow) }),
+    res: Type.Object({ count: Type.Integer() }),
+  },
+  /** A `proposed` rule becomes `accepted` or `rejected` (SPEC §2.8); anything else is NOT_FOUND. */
+  'rules.decide': {
+    req: Type.Object({ project: Type.String(), rule_id: Type.String(), status: Type.Union([Type.Literal('accepted'), Type.Literal('rejected')]) }),
+    res: Type.Object({ project: Type.String(), rule_id: Type.String(), status: Type.String() }),
+  },
+  /**
+   * Upserts `accepted` rules (SPEC §2.8 import): a new row keeps its proposed_by/context; an
+   * existing one gets the rule's fields and `accepted`, its proposed_by/context kept.
+   */
+  'rules.import': {
+    req: Type.Object({ rules: Type.Array(RuleRow) }),
+    res: Type.Object({ imported: Type.Integer() }),
   },
 
   /**
@@ -191,6 +227,24 @@ export const WriterMethods = {
     res: Type.Object({ id: Type.String(), version: Type.Integer(), created_at: Type.String(), updated_at: Type.String() }),
   },
   'templates.delete': { req: Type.Object({ id: Type.String({ minLength: 1 }) }), res: Type.Object({ id: Type.String() }) },
+
+  /**
+   * One compliance pass (SPEC §2.10, §8.10): inserts its runs, all with one `run_at`, and keeps
+   * the newest `keep` runs per (instance_id, contract) (0 = all), in the same transaction.
+   * `violations` is JSON text; `pruned` counts the rows retention removed.
+   */
+  'compliance.record': {
+    req: Type.Object({
+      runs: Type.Array(Type.Object({ instance_id: Type.String(), project: Type.String(), contract: Type.String(), pass: Type.Boolean(), violations: Type.String() })),
+      keep: Type.Integer({ minimum: 0 }),
+    }),
+    res: Type.Object({
+      runs: Type.Array(
+        Type.Object({ id: Type.Integer(), instance_id: Type.String(), project: Type.String(), contract: Type.String(), pass: Type.Boolean(), violations: Type.String(), run_at: Type.String() }),
+      ),
+      pruned: Type.Integer(),
+    }),
+  },
 } satisfies MethodTable;
 
 export type WriterMethods = typeof WriterMethods;

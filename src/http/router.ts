@@ -105,8 +105,9 @@ export function mount(app: TemplatedApp, routes: readonly Route[], opts: MountOp
               } catch {
                 throw invalidJson();
               }
-              // A JSON null body decodes like an empty object (Go decodes null into a zero struct).
-              if (parsed === null) parsed = {};
+              // A JSON null body decodes like an empty object (Go decodes null into a zero
+              // struct), unless the route's schema takes null itself (a list that may be null).
+              if (parsed === null && !check?.Check(null)) parsed = {};
               if (check && !check.Check(parsed)) throw fieldError(check.Errors(parsed));
               ctx.json = parsed;
             }

@@ -1,7 +1,6 @@
 import { AppError } from '../errors.js';
 import type { InstanceService, Summary } from '../domains/instances/service.js';
-import { regexError } from '../domains/rules/regex.js';
-import type { WriterClient } from '../rpc/writer-client.js';
+import type { RuleService } from '../domains/rules/service.js';
 import type { Identity } from '../http/context.js';
 import type { ToolName } from '../../schemas/http/mcp.js';
 
@@ -10,7 +9,7 @@ export class ToolError extends Error {}
 
 export interface ToolDeps {
   instances: InstanceService;
-  writer: WriterClient;
+  rules: RuleService;
   /** API bind text, verbatim (SPEC §3: api_base = "http://" + bind); port 0 → the bound port. */
   apiBind: () => string;
   /**
@@ -173,26 +172,18 @@ export async function runTool(name: string, args: Record<string, unknown>, deps:
       return { api_base: `http://${deps.apiBind()}`, endpoints, cli: { install: CLI_INSTALL } };
     }
     case 'propose_rule': {
-      for (const k of ['project', 'rule_id', 'pattern'] as const) if (!str(args, k)) throw new ToolError(`${k} is required`);
-      const matchType = str(args, 'match_type') || 'regex';
-      const pattern = str(args, 'pattern');
-      const checksRegex = matchType === 'regex' || matchType === 'missing' || (matchType === 'custom' && pattern !== 'no-console-log');
-      const bad = checksRegex ? regexError(pattern) : null;
-      if (bad !== null) throw new ToolError(`propose rule failed: invalid regex pattern: ${bad}`);
+      // Arguments are strings (SPEC §3); the rules service checks, defaults and stores them.
+      const f = (k: string) => str(args, k);
       try {
-        const r = await deps.writer.call('rules.propose', {
-          project: str(args, 'project'),
-          rule_id: str(args, 'rule_id'),
-          pattern,
-          message: str(args, 'message'),
-          severity: str(args, 'severity') || 'error',
-          match_type: matchType,
-          stack: str(args, 'stack'),
-          proposed_by: str(args, 'proposed_by') || (caller?.instanceId ?? ''),
-          context: str(args, 'context'),
-        });
+        const r = await deps.rules.propose(
+          { project: f('project'), rule_id: f('rule_id'), pattern: f('pattern'), message: f('message'), severity: f('severity'), match_type: f('match_type'), stack: f('stack'), proposed_by: f('proposed_by'), context: f('context') },
+          caller?.instanceId ?? '',
+        );
         return { ...r, message: 'Rule proposed successfully. It will be reviewed by the user before activation.' };
       } catch (e) {
+        // "project is required" and its siblings read as they are; anything else says what failed.
+        if (e instanceof AppError && / is required$/.test(e.message)) throw new ToolError(e.message);
+        if (e instanceof AppError && e.status === 'ALREADY_EXISTS') throw new ToolError(`propose rule failed: rule already exists: ${f('project')}/${f('rule_id')}`);
         throw new ToolError(`propose rule failed: ${failMessage(e)}`);
       }
     }

@@ -3,6 +3,7 @@ import type { ReqOf, ResOf } from '../../schemas/rpc/envelope.js';
 import type { PoolMethods } from '../../schemas/rpc/pool.js';
 import { AppError, deadlineExceeded, exhausted, internal } from '../errors.js';
 import type { Logger } from '../log.js';
+import { POOL_MAX_QUEUE_WAIT_MS } from '../limits.js';
 
 const POOL_URL = new URL('../../workers/pool/main.js', import.meta.url).href;
 
@@ -12,6 +13,24 @@ export interface PoolClientOptions {
   /** Jobs waiting beyond the running ones before RESOURCE_EXHAUSTED. */
   maxQueue: number;
   log: Logger;
+}
+
+/** An abort signal for a clocked job: fires `deadlineMs` after the job started running. */
+function clockedSignal(clock: { sab: SharedArrayBuffer; base: number }, deadlineMs: number): { signal: AbortSignal; done: () => void } {
+  const ac = new AbortController();
+  const started = new Int32Array(clock.sab);
+  let timer: NodeJS.Timeout;
+  const check = (): void => {
+    const at = Atomics.load(started, 0);
+    const now = Date.now();
+    const left = at < 0 ? Math.min(deadlineMs, clock.base + POOL_MAX_QUEUE_WAIT_MS - now) : clock.base + at + deadlineMs - now;
+    if (left <= 0) return ac.abort(new DOMException('job exceeded its time budget', 'TimeoutError'));
+    timer = setTimeout(check, left);
+    timer.unref();
+  };
+  timer = setTimeout(check, deadlineMs);
+  timer.unref();
+  return { signal: ac.signal, done: () => clearTimeout(timer) };
 }
 
 /**
@@ -32,10 +51,22 @@ export class PoolClient {
     });
   }
 
-  async run<K extends keyof PoolMethods>(name: K, req: ReqOf<PoolMethods, K>, opts?: { deadlineMs?: number }): Promise<ResOf<PoolMethods, K>> {
+  /**
+   * Runs a job under its deadline. With `clock` (a job that starts its JobClock, schemas/rpc/pool.ts)
+   * the deadline counts from when a worker started the job, so time spent queued (behind other
+   * jobs, or waiting for a replacement worker) is not charged to it; queued time is bounded by
+   * POOL_MAX_QUEUE_WAIT_MS instead.
+   */
+  async run<K extends keyof PoolMethods>(
+    name: K,
+    req: ReqOf<PoolMethods, K>,
+    opts?: { deadlineMs?: number; clock?: { sab: SharedArrayBuffer; base: number } },
+  ): Promise<ResOf<PoolMethods, K>> {
     this.stats.jobs++;
+    const deadlineMs = opts?.deadlineMs ?? this.opts.deadlineMs;
+    const timed = opts?.clock ? clockedSignal(opts.clock, deadlineMs) : { signal: AbortSignal.timeout(deadlineMs), done: () => {} };
     try {
-      return await this.pool.run(req, { name, signal: AbortSignal.timeout(opts?.deadlineMs ?? this.opts.deadlineMs) });
+      return await this.pool.run(req, { name, signal: timed.signal });
     } catch (err) {
       if (err instanceof AppError) throw err;
       const e = err as Error;
@@ -49,6 +80,8 @@ export class PoolClient {
       }
       this.opts.log.error({ err, job: name }, 'pool job failed');
       throw internal(name, err);
+    } finally {
+      timed.done();
     }
   }
 

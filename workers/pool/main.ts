@@ -3,6 +3,8 @@ import type { PoolMethods } from '../../schemas/rpc/pool.js';
 import { threadId } from 'node:worker_threads';
 import { diffJson, diffObjects, parseObject } from './diff.js';
 
+export { validate as 'rules.validate' } from './validate.js';
+
 type M = PoolMethods;
 
 /** Pool job `diff`: the state diff of two stored versions (SPEC §2.2). */
@@ -20,3 +22,6 @@ export function ping(): ResOf<M, 'ping'> {
 
 /** piscina calls the default export unless a `name` run option selects another export. */
 export default diff;
+
+/** Contract and compliance jobs (SPEC §2.9, §2.10). */
+export { validate as 'contract.validate', planTest as 'contract.plan_test', checkReply as 'contract.check_reply', complianceCheck as 'compliance.check' } from './contract.js';

@@ -10,6 +10,7 @@ import { eventStore } from './stores/events.js';
 import { instanceStore } from './stores/instances.js';
 import { ruleStore } from './stores/rules.js';
 import { templateStore } from './stores/templates.js';
+import { complianceStore } from './stores/compliance.js';
 import { threadId } from 'node:worker_threads';
 
 /** Where the dispatcher reports unexpected failures (the writer's pino logger). */
@@ -42,6 +43,7 @@ export function createDispatcher(db: DB, opts: { testHooks?: boolean; log?: Faul
   const events = eventStore(db);
   const instances = instanceStore(db);
   const rules = ruleStore(db);
+  const compliance = complianceStore(db);
   const templates = templateStore(db);
   const handlers: Handlers = {
     'sys.ping': () => ({ threadId, schema_version: schemaVersion(db) }),
@@ -65,8 +67,12 @@ export function createDispatcher(db: DB, opts: { testHooks?: boolean; log?: Faul
     'instances.deregister': instances.deregister,
     'instances.mark_stale': instances.markStale,
     'rules.propose': rules.propose,
+    'rules.replace': rules.replace,
+    'rules.decide': rules.decide,
+    'rules.import': rules.import,
     'templates.create': templates.create,
     'templates.delete': templates.delete,
+    'compliance.record': compliance.record,
   };
 
   const fail = (id: number, err: Fault): ReplyEnvelope => ({ id, ok: false, err: err.toWire() });

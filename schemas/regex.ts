@@ -1,0 +1,41 @@
+/**
+ * The rule regex dialect (SPEC §1.7, §7-9), shared by the front (patterns are checked when a rule
+ * is written) and the pool workers (patterns are evaluated there, off the event loop).
+ *
+ * RE2 → JS: leading inline flags `(?i)`, `(?s)`, `(?m)` (combined too) become flags,
+ * `(?P<name>` becomes `(?<name>`, `\A` → `^`, `\z` → `$`.
+ */
+export function re2ToJs(pattern: string): RegExp {
+  let src = pattern;
+  let flags = '';
+  const lead = /^\(\?([ims]+)\)/.exec(src);
+  if (lead) {
+    flags = [...new Set(lead[1]!.split(''))].join('');
+    src = src.slice(lead[0].length);
+  }
+  src = src.replace(/\(\?P</g, '(?<').replace(/\\A/g, '^').replace(/\\z/g, '$');
+  return new RegExp(src, flags);
+}
+
+/** null if the pattern compiles, else the reason. */
+export function regexError(pattern: string): string | null {
+  try {
+    re2ToJs(pattern);
+    return null;
+  } catch (e) {
+    return (e as Error).message;
+  }
+}
+
+/** `custom` rules: this pattern name stands for a built-in regex (SPEC §2.7 step 5). */
+export const CUSTOM_PATTERNS: Readonly<Record<string, string>> = { 'no-console-log': 'console\\.log\\(' };
+
+/**
+ * The regex a rule evaluates, or null when its match type is not evaluated (unknown types are
+ * ignored, SPEC §2.7): `regex`/`missing` use the pattern, `custom` a built-in name or the pattern.
+ */
+export function effectiveRegex(matchType: string, pattern: string): string | null {
+  if (matchType === 'regex' || matchType === 'missing') return pattern;
+  if (matchType === 'custom') return CUSTOM_PATTERNS[pattern] ?? pattern;
+  return null;
+}

@@ -1,0 +1,75 @@
+import { RuleInput, RulesImportBody, RulesPutBody, ValidateBody } from '../../../schemas/http/rules.js';
+import type { Ctx } from '../../http/context.js';
+import { pathName } from '../../http/path.js';
+import { queryParams } from '../../http/query.js';
+import { sendJson } from '../../http/reply.js';
+import type { Route } from '../../http/router.js';
+import type { RuleService } from './service.js';
+
+type Str = string | null | undefined;
+const s = (v: Str): string => v ?? '';
+const project = (ctx: Ctx): string => pathName(ctx.params[0]!, 'project');
+
+/** Sources exported when `?source=` is absent (SPEC §2.8). */
+const DEFAULT_EXPORT_SOURCES = ['local', 'learned'];
+
+/** Rules, validation and the rule lifecycle (SPEC §2.7–2.8). */
+export function ruleRoutes(svc: RuleService): Route[] {
+  return [
+    {
+      method: 'GET',
+      path: '/api/validate/:project/rules',
+      handler: (ctx) => sendJson(ctx, 200, svc.list(project(ctx), queryParams(ctx).get('stack') ?? '')),
+    },
+    {
+      method: 'PUT',
+      path: '/api/validate/:project/rules',
+      body: 'json',
+      schema: RulesPutBody,
+      handler: async (ctx) => sendJson(ctx, 200, await svc.replace(project(ctx), ctx.json as RuleInput[] | null)),
+    },
+    {
+      method: 'POST',
+      path: '/api/validate/:project',
+      body: 'json',
+      schema: ValidateBody,
+      handler: async (ctx) => {
+        const b = ctx.json as { filename?: Str; content?: Str; stack?: Str };
+        sendJson(ctx, 200, await svc.validate(project(ctx), { filename: s(b.filename), content: s(b.content), stack: s(b.stack) }));
+      },
+    },
+    {
+      method: 'POST',
+      path: '/api/rules/propose',
+      body: 'json',
+      schema: RuleInput,
+      handler: async (ctx) => sendJson(ctx, 200, await svc.propose(ctx.json as RuleInput, ctx.identity?.instanceId ?? '')),
+    },
+    {
+      method: 'POST',
+      path: '/api/rules/:project/:rule/accept',
+      handler: async (ctx) => sendJson(ctx, 200, await svc.decide(project(ctx), pathName(ctx.params[1]!, 'rule_id'), 'accepted')),
+    },
+    {
+      method: 'POST',
+      path: '/api/rules/:project/:rule/reject',
+      handler: async (ctx) => sendJson(ctx, 200, await svc.decide(project(ctx), pathName(ctx.params[1]!, 'rule_id'), 'rejected')),
+    },
+    {
+      method: 'GET',
+      path: '/api/rules/export',
+      handler: (ctx) => {
+        const raw = queryParams(ctx).get('source');
+        const sources = raw ? raw.split(',').map((x) => x.trim()) : DEFAULT_EXPORT_SOURCES;
+        sendJson(ctx, 200, svc.export(sources));
+      },
+    },
+    {
+      method: 'POST',
+      path: '/api/rules/import',
+      body: 'json',
+      schema: RulesImportBody,
+      handler: async (ctx) => sendJson(ctx, 200, await svc.import((ctx.json as RuleInput[] | null) ?? [])),
+    },
+  ];
+}

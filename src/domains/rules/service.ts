@@ -1,0 +1,244 @@
+import { effectiveRegex, regexError } from '../../../schemas/regex.js';
+import type { RuleInput } from '../../../schemas/http/rules.js';
+import type { ValidateRule, Violation } from '../../../schemas/rpc/pool.js';
+import type { RuleRow } from '../../../schemas/rpc/writer.js';
+import { isValidGlob, matcherFor } from '../../bus/glob.js';
+import { AppError, badRequest } from '../../errors.js';
+import { VALIDATE_MAX_TIMEOUTS } from '../../limits.js';
+import type { PoolClient } from '../../rpc/pool-client.js';
+import type { WriterClient } from '../../rpc/writer-client.js';
+import type { ReadDb } from '../../store.js';
+
+/** The project whose rules apply to every project (SPEC §2.7). */
+export const GLOBAL_PROJECT = '_global';
+
+/** A rule as the API returns it (SPEC §2.7): proposed_by, context, created_at only when set. */
+export interface Rule {
+  project: string;
+  rule_id: string;
+  severity: string;
+  match_type: string;
+  pattern: string;
+  message: string;
+  stack: string;
+  applies_to: string[];
+  source: string;
+  status: string;
+  proposed_by?: string;
+  context?: string;
+  /** Raw storage text `YYYY-MM-DD HH:MM:SS` (SPEC §1.4 ⚠). */
+  created_at?: string;
+}
+
+interface StoredRule {
+  project: string;
+  rule_id: string;
+  severity: string;
+  match_type: string;
+  pattern: string;
+  message: string;
+  stack: string;
+  applies_to: string;
+  source: string;
+  status: string;
+  proposed_by: string;
+  context: string;
+  created_at: string;
+}
+
+function toRule(r: StoredRule): Rule {
+  const out: Rule = {
+    project: r.project,
+    rule_id: r.rule_id,
+    severity: r.severity,
+    match_type: r.match_type,
+    pattern: r.pattern,
+    message: r.message,
+    stack: r.stack,
+    applies_to: JSON.parse(r.applies_to) as string[],
+    source: r.source,
+    status: r.status,
+  };
+  if (r.proposed_by !== '') out.proposed_by = r.proposed_by;
+  if (r.context !== '') out.context = r.context;
+  if (r.created_at !== '') out.created_at = r.created_at;
+  return out;
+}
+
+const s = (v: string | null | undefined): string => v ?? '';
+
+/**
+ * A rule's pattern and globs must be usable before it is stored (SPEC §7-9, §1.6): an invalid
+ * regex (after the RE2 → JS mapping) or `applies_to` glob is a 400 with the reason.
+ */
+function checkUsable(r: { rule_id: string; match_type: string; pattern: string; applies_to: readonly string[] }, label: string): void {
+  const re = effectiveRegex(r.match_type, r.pattern);
+  const bad = re === null ? null : regexError(re);
+  if (bad !== null) throw badRequest(`${label}invalid regex pattern: ${bad}`);
+  for (const g of r.applies_to) if (!isValidGlob(g)) throw badRequest(`${label}invalid pattern: ${g}`);
+}
+
+/** One rule of a list names itself in an error; a single-rule request does not need to. */
+const labelOf = (r: { rule_id: string }, many: boolean): string => (many ? `rule "${r.rule_id}": ` : '');
+
+/** `filename` selects a rule when an `applies_to` entry matches it or its basename (SPEC §2.7 step 4). */
+function appliesTo(globs: readonly string[], filename: string): boolean {
+  if (filename === '' || globs.length === 0) return true;
+  const base = filename.slice(filename.lastIndexOf('/') + 1);
+  for (const g of globs) {
+    if (g === '' || g === '*') return true;
+    const m = matcherFor(g);
+    if (m(filename) || m(base)) return true;
+  }
+  return false;
+}
+
+/** Validation rules, their lifecycle, and validation itself (SPEC §2.7–2.8, §7-9). */
+export class RuleService {
+  private readonly q;
+
+  constructor(
+    db: ReadDb,
+    private readonly writer: WriterClient,
+    private readonly pool: PoolClient,
+  ) {
+    this.q = {
+      list: db.prepare<[string], StoredRule>('SELECT * FROM validation_rules WHERE project = ? ORDER BY rule_id'),
+      // The project's rules by rule_id, then _global's (once, when the project is _global).
+      forValidation: db.prepare<[string, string], StoredRule>(
+        `SELECT * FROM validation_rules WHERE status = 'accepted' AND (project = ? OR project = ?)
+         ORDER BY project = '${GLOBAL_PROJECT}', rule_id`,
+      ),
+      exportAll: db.prepare<[], StoredRule>("SELECT * FROM validation_rules WHERE status = 'accepted' ORDER BY project, rule_id"),
+    };
+  }
+
+  list(project: string, stack: string): { project: string; rules: Rule[] } {
+    const rows = this.q.list.all(project).filter((r) => stack === '' || r.stack === '' || r.stack === stack);
+    return { project, rules: rows.map(toRule) };
+  }
+
+  /** PUT rules: replaces every rule of the project (any status) in one transaction. */
+  async replace(project: string, body: RuleInput[] | null): Promise<{ project: string; count: number }> {
+    const rules: RuleRow[] = (body ?? []).map((r) => ({
+      project,
+      rule_id: s(r.rule_id),
+      severity: r.severity || 'error',
+      match_type: r.match_type || 'regex',
+      pattern: s(r.pattern),
+      message: s(r.message),
+      stack: s(r.stack),
+      applies_to: r.applies_to ?? ['*'],
+      source: r.source || 'local',
+      proposed_by: '',
+      context: '',
+    }));
+    for (const r of rules) checkUsable(r, labelOf(r, rules.length > 1));
+    const res = await this.writer.call('rules.replace', { project, rules });
+    return { project, count: res.count };
+  }
+
+  /** A rule proposed by an agent (REST or MCP): stored `proposed`, fires only once accepted. */
+  async propose(r: RuleInput, proposer: string): Promise<{ project: string; rule_id: string; status: 'proposed' }> {
+    for (const k of ['project', 'rule_id', 'pattern'] as const) if (!r[k]) throw badRequest(`${k} is required`);
+    const row = {
+      project: r.project!,
+      rule_id: r.rule_id!,
+      pattern: r.pattern!,
+      message: s(r.message),
+      severity: r.severity || 'error',
+      match_type: r.match_type || 'regex',
+      stack: s(r.stack),
+      applies_to: r.applies_to ?? ['*'],
+      proposed_by: r.proposed_by || proposer,
+      context: s(r.context),
+    };
+    checkUsable(row, '');
+    return this.writer.call('rules.propose', row);
+  }
+
+  decide(project: string, ruleId: string, status: 'accepted' | 'rejected') {
+    return this.writer.call('rules.decide', { project, rule_id: ruleId, status });
+  }
+
+  /** Accepted rules of every project whose source is one of `sources`, by project and rule_id. */
+  export(sources: readonly string[]): Rule[] {
+    const want = new Set(sources);
+    return this.q.exportAll.all().filter((r) => want.has(r.source)).map(toRule);
+  }
+
+  /**
+   * Import (SPEC §2.8): entries without project, rule_id or pattern are skipped; the rest are
+   * upserted `accepted`. `opts.project` forces every entry's project (a rules template applied
+   * to a project).
+   */
+  async import(rules: readonly RuleInput[], opts: { project?: string } = {}): Promise<{ imported: number }> {
+    if (rules.length === 0) throw badRequest('empty rules array');
+    const rows: RuleRow[] = [];
+    for (const r of rules) {
+      const project = opts.project ?? s(r.project);
+      if (!project || !r.rule_id || !r.pattern) continue;
+      rows.push({
+        project,
+        rule_id: r.rule_id,
+        severity: r.severity || 'error',
+        match_type: r.match_type || 'regex',
+        pattern: r.pattern,
+        message: s(r.message),
+        stack: s(r.stack),
+        applies_to: r.applies_to ?? ['*'],
+        source: r.source || 'external',
+        proposed_by: s(r.proposed_by),
+        context: s(r.context),
+      });
+    }
+    for (const r of rows) checkUsable(r, labelOf(r, rows.length > 1));
+    if (rows.length === 0) return { imported: 0 };
+    return this.writer.call('rules.import', { rules: rows });
+  }
+
+  /**
+   * Validates a file against the project's and `_global`'s accepted rules (SPEC §2.7). Selection
+   * happens here; the patterns run in the pool under the job's time budget. A rule still running
+   * when the budget ends yields `pattern timed out` (its worker is replaced) and the job is run
+   * again without it, so the other rules still report.
+   */
+  async validate(project: string, req: { filename: string; content: string; stack: string }) {
+    const rules: ValidateRule[] = this.q
+      .forValidation.all(project, GLOBAL_PROJECT)
+      .filter((r) => (req.stack === '' || r.stack === '' || r.stack === req.stack) && appliesTo(JSON.parse(r.applies_to) as string[], req.filename))
+      .map((r) => ({ rule_id: r.rule_id, severity: r.severity, match_type: r.match_type, pattern: r.pattern, message: r.message }));
+    const violations = rules.length === 0 ? [] : await this.evaluate(rules, req.content);
+    return { project, violations, count: violations.length };
+  }
+
+  private async evaluate(rules: readonly ValidateRule[], content: string): Promise<Violation[]> {
+    const results: Array<Violation[] | 'timeout'> = rules.map(() => []);
+    let pending = rules.map((_, i) => i);
+    let timeouts = 0;
+    while (pending.length > 0) {
+      const clock = new SharedArrayBuffer(8);
+      const marks = new Int32Array(clock).fill(-1);
+      const base = Date.now();
+      try {
+        const res = await this.pool.run('rules.validate', { content, rules: pending.map((i) => rules[i]!), clock, clock_base: base }, { clock: { sab: clock, base } });
+        let at = 0;
+        pending.forEach((ruleIndex, k) => {
+          const n = res.counts[k]!;
+          results[ruleIndex] = res.violations.slice(at, at + n);
+          at += n;
+        });
+        break;
+      } catch (err) {
+        const running = Atomics.load(marks, 1);
+        // Over budget before a rule started (a long queue): the pool is busy, not the pattern.
+        if (!(err instanceof AppError) || err.status !== 'DEADLINE_EXCEEDED' || running < 0) throw err;
+        results[pending[running]!] = 'timeout';
+        // Too many runaway patterns: what had not run yet is reported as timed out as well.
+        if (++timeouts >= VALIDATE_MAX_TIMEOUTS) for (const i of pending.slice(running + 1)) results[i] = 'timeout';
+        pending = pending.filter((i) => results[i] !== 'timeout');
+      }
+    }
+    return results.flatMap((r, i) => (r === 'timeout' ? [{ rule_id: rules[i]!.rule_id, severity: 'error', message: 'pattern timed out' }] : r));
+  }
+}

@@ -1,0 +1,68 @@
+import type { ReqOf, ResOf } from '../../schemas/rpc/envelope.js';
+import type { PoolMethods, ValidateRule, Violation } from '../../schemas/rpc/pool.js';
+import { effectiveRegex, re2ToJs } from '../../schemas/regex.js';
+
+type M = PoolMethods;
+
+/** Compiled patterns kept per worker (a project's rules are re-used on every validation). */
+const REGEX_CACHE_ENTRIES = 1024;
+
+/** Compiled patterns of this worker, by pattern text (the flags come from the pattern itself). */
+const compiled = new Map<string, RegExp | string>();
+
+/** The compiled regex, or the reason it does not compile; cached, oldest entry evicted first. */
+function compile(pattern: string): RegExp | string {
+  let re = compiled.get(pattern);
+  if (re !== undefined) return re;
+  try {
+    re = re2ToJs(pattern);
+  } catch (e) {
+    re = (e as Error).message;
+  }
+  if (compiled.size >= REGEX_CACHE_ENTRIES) compiled.delete(compiled.keys().next().value!);
+  compiled.set(pattern, re);
+  return re;
+}
+
+/** One rule against the content's lines (SPEC §2.7 steps 5–6); appends to `out`. */
+export function checkRule(rule: ValidateRule, content: string, lines: readonly string[], out: Violation[]): void {
+  const source = effectiveRegex(rule.match_type, rule.pattern);
+  if (source === null) return; // an unknown match type is ignored
+  const re = compile(source);
+  if (typeof re === 'string') {
+    out.push({ rule_id: rule.rule_id, severity: 'error', message: `invalid regex pattern: ${re}` });
+    return;
+  }
+  if (rule.match_type === 'missing') {
+    if (!re.test(content)) {
+      out.push({ rule_id: rule.rule_id, severity: rule.severity, message: rule.message || `required pattern '${source}' not found` });
+    }
+    return;
+  }
+  const message = rule.message || `pattern '${source}' matched`;
+  for (let i = 0; i < lines.length; i++) {
+    const m = re.exec(lines[i]!);
+    // The leftmost match only; an empty one counts as no match (the original's quirk).
+    if (m === null || m[0] === '') continue;
+    out.push({ rule_id: rule.rule_id, severity: rule.severity, message, line: i + 1, match: m[0] });
+  }
+}
+
+/**
+ * Pool job `rules.validate`: every rule in order. Before each rule its index is published in the
+ * job's clock, so a caller whose job ran out of time knows which pattern was running.
+ */
+export function validate(req: ReqOf<M, 'rules.validate'>): ResOf<M, 'rules.validate'> {
+  const clock = new Int32Array(req.clock);
+  Atomics.store(clock, 0, Date.now() - req.clock_base);
+  const lines = req.content.split('\n');
+  const violations: Violation[] = [];
+  const counts: number[] = [];
+  for (let i = 0; i < req.rules.length; i++) {
+    Atomics.store(clock, 1, i);
+    const before = violations.length;
+    checkRule(req.rules[i]!, req.content, lines, violations);
+    counts.push(violations.length - before);
+  }
+  return { violations, counts };
+}
