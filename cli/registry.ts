@@ -42,6 +42,14 @@ export const COMMANDS: Readonly<Record<string, Loader>> = {
   'templates delete': () => import('./commands/templates-delete.js'),
   'templates apply': () => import('./commands/templates-apply.js'),
   'templates create': () => import('./commands/templates-create.js'),
+
+  'contract set': () => import('./commands/contract-set.js'),
+  'contract get': () => import('./commands/contract-get.js'),
+  'contract validate': () => import('./commands/contract-validate.js'),
+  'contract test': () => import('./commands/contract-test.js'),
+
+  'compliance history': () => import('./commands/compliance-history.js'),
+  'compliance run': () => import('./commands/compliance-run.js'),
 };
 
 /** First words that only exist as the start of longer commands (`state`, `specs`, …). */

@@ -54,6 +54,10 @@ export interface Config {
   livenessTimeoutMs: number;
   /** Idle MCP sessions are closed after this, ms. */
   mcpSessionIdleMs: number;
+  /** Interval of the background compliance pass (SPEC §2.10, §6), ms. */
+  complianceIntervalMs: number;
+  /** Compliance runs kept per (instance, contract), newest first (0 = all; SPEC §8.10). */
+  complianceKeep: number;
   /** Where the settings came from, for the startup log line. */
   configFile: string | null;
   /**
@@ -107,6 +111,8 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'livenessIntervalMs', flag: 'liveness-interval', env: 'KOOR_LIVENESS_INTERVAL', file: 'liveness_interval', kind: 'duration', def: '60s', help: 'liveness check interval' },
   { key: 'livenessTimeoutMs', flag: 'liveness-timeout', env: 'KOOR_LIVENESS_TIMEOUT', file: 'liveness_timeout', kind: 'duration', def: '5m', help: 'an active instance unseen this long goes stale' },
   { key: 'mcpSessionIdleMs', flag: 'mcp-session-idle', env: 'KOOR_MCP_SESSION_IDLE', file: 'mcp_session_idle', kind: 'duration', def: '30m', help: 'idle MCP sessions are closed after this' },
+  { key: 'complianceIntervalMs', flag: 'compliance-interval', env: 'KOOR_COMPLIANCE_INTERVAL', file: 'compliance_interval', kind: 'duration', def: '5m', help: 'compliance pass interval (contracts of active instances)' },
+  { key: 'complianceKeep', flag: 'compliance-keep', env: 'KOOR_COMPLIANCE_KEEP', file: 'compliance_keep', kind: 'int', def: '100', help: 'compliance runs kept per (instance, contract) (0 = all)' },
 ];
 
 export const USAGE = [

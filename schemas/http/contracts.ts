@@ -1,0 +1,21 @@
+import { Type } from 'typebox';
+
+/** A JSON object of any members, or null (Go decodes both into a map; null = absent). */
+const JsonObject = Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()]);
+
+/** POST /api/contracts/{project}/{name}/validate (SPEC §2.9); unknown members ignored. */
+export const ContractValidateBody = Type.Object({
+  endpoint: Type.Optional(Type.String()),
+  /** Default `request`. */
+  direction: Type.Optional(Type.String()),
+  /** Absent or null = `{}`. */
+  payload: Type.Optional(JsonObject),
+});
+
+/** POST /api/contracts/{project}/{name}/test (SPEC §2.9). */
+export const ContractTestBody = Type.Object({
+  endpoint: Type.Optional(Type.String()),
+  base_url: Type.Optional(Type.String()),
+  /** Checked as the endpoint's request and sent as the body of POST/PUT/PATCH. */
+  test_data: Type.Optional(JsonObject),
+});

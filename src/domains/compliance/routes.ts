@@ -1,0 +1,30 @@
+import { send, sendJson } from '../../http/reply.js';
+import type { Route } from '../../http/router.js';
+import { positiveInt, queryParams } from '../../http/query.js';
+import { COMPLIANCE_HISTORY_DEFAULT_LIMIT, COMPLIANCE_HISTORY_MAX_LIMIT } from '../../limits.js';
+import type { ComplianceService } from './service.js';
+
+/** SPEC §2.10: the history of compliance runs, and a pass on demand. */
+export function complianceRoutes(svc: ComplianceService): Route[] {
+  return [
+    {
+      method: 'GET',
+      path: '/api/compliance/history',
+      handler: (ctx) => {
+        const q = queryParams(ctx);
+        // Strict (SPEC §7-24): a bad limit is a 400 naming it; an empty instance_id = all.
+        const limit = positiveInt(q, 'limit', COMPLIANCE_HISTORY_DEFAULT_LIMIT, COMPLIANCE_HISTORY_MAX_LIMIT);
+        const instanceId = q.get('instance_id') || null;
+        send(ctx, 200, `${svc.historyJson(instanceId, limit)}\n`, 'application/json');
+      },
+    },
+    {
+      method: 'POST',
+      path: '/api/compliance/run',
+      handler: async (ctx) => {
+        const runs = await svc.run();
+        sendJson(ctx, 200, { checked: true, runs, count: runs.length });
+      },
+    },
+  ];
+}

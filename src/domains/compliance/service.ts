@@ -1,0 +1,183 @@
+import type { ContractViolation } from '../../../schemas/rpc/pool.js';
+import type { Logger } from '../../log.js';
+import type { PoolClient } from '../../rpc/pool-client.js';
+import type { WriterClient } from '../../rpc/writer-client.js';
+import { toRfc3339, type ReadDb } from '../../store.js';
+
+/** Agents to check: the instance registry (SPEC §2.5). Only `active` ones with a workspace count. */
+export interface InstanceSource {
+  list(filter: Record<string, never>): ReadonlyArray<{ id: string; workspace: string; status: string }>;
+}
+
+/** Where contracts live: the spec registry (SPEC §2.3). `get` throws when the spec is gone. */
+export interface SpecSource {
+  list(project: string): { specs: ReadonlyArray<{ name: string }> };
+  get(project: string, name: string): { data: Uint8Array; hash: string };
+}
+
+/** Publishes an event through the bus (wired to the events domain in server.ts). */
+export type Publish = (topic: string, data: string, source: string) => Promise<unknown>;
+
+/** A compliance run as the API shows it (SPEC §2.10); `run_at` RFC 3339 UTC. */
+export interface Run {
+  id: number;
+  instance_id: string;
+  project: string;
+  contract: string;
+  pass: boolean;
+  violations: ContractViolation[];
+  run_at: string;
+}
+
+export interface ComplianceOptions {
+  intervalMs: number;
+  /** Runs kept per (instance, contract); 0 = all. */
+  keep: number;
+  log: Logger;
+}
+
+interface Row {
+  id: number;
+  instance_id: string;
+  project: string;
+  contract: string;
+  pass: number;
+  violations: string;
+  run_at: string;
+}
+
+/**
+ * Compliance (SPEC §2.10, §6, §8.10): a pass checks the contracts of every active instance's
+ * project (its workspace) for well-formedness, records one run per (instance, contract) and
+ * publishes `compliance.violation` for each failing one. Passes run on a timer and on demand,
+ * one at a time: a scheduled tick while a pass is running (or queued) is skipped, and an
+ * on-demand run during a pass waits for it and then runs its own pass, which every caller
+ * arriving in the meantime shares (so a caller always sees a pass started after its request).
+ */
+export class ComplianceService {
+  /** Since start: passes, runs written, runs removed by retention (SPEC §8.10). */
+  readonly stats = { passes: 0, runs_recorded: 0, runs_pruned: 0 };
+  private readonly q;
+  private timer: NodeJS.Timeout | null = null;
+  private running: Promise<Run[]> | null = null;
+  private queued: Promise<Run[]> | null = null;
+  private stopped = false;
+
+  constructor(
+    db: ReadDb,
+    private readonly writer: WriterClient,
+    private readonly pool: PoolClient,
+    private readonly instances: InstanceSource,
+    private readonly specs: SpecSource,
+    private readonly publish: Publish,
+    private readonly opts: ComplianceOptions,
+  ) {
+    const COLS = 'id, instance_id, project, contract, pass, violations, run_at';
+    this.q = {
+      all: db.prepare<[number], Row>(`SELECT ${COLS} FROM compliance_runs ORDER BY id DESC LIMIT ?`),
+      byInstance: db.prepare<[string, number], Row>(`SELECT ${COLS} FROM compliance_runs WHERE instance_id = ? ORDER BY id DESC LIMIT ?`),
+    };
+  }
+
+  /** `GET /api/compliance/history` as JSON text: newest first, violations spliced as stored. */
+  historyJson(instanceId: string | null, limit: number): string {
+    const rows = instanceId === null ? this.q.all.all(limit) : this.q.byInstance.all(instanceId, limit);
+    const items = rows.map(
+      (r) =>
+        `{"id":${r.id},"instance_id":${JSON.stringify(r.instance_id)},"project":${JSON.stringify(r.project)},"contract":${JSON.stringify(r.contract)},` +
+        `"pass":${r.pass === 1},"violations":${r.violations},"run_at":"${toRfc3339(r.run_at)}"}`,
+    );
+    return `[${items.join(',')}]`;
+  }
+
+  /** A pass now (`POST /api/compliance/run`), after the one in progress if any. */
+  run(): Promise<Run[]> {
+    if (this.running === null) return this.begin();
+    this.queued ??= this.running
+      .catch(() => undefined)
+      .then(() => {
+        this.queued = null;
+        return this.begin();
+      });
+    return this.queued;
+  }
+
+  start(): void {
+    this.timer = setInterval(() => {
+      // Single flight: a slow pass is never overlapped; this tick is simply skipped.
+      if (this.running !== null || this.queued !== null) return void this.opts.log.debug('compliance pass still running; tick skipped');
+      this.begin().catch((err: unknown) => this.opts.log.warn({ err }, 'compliance pass failed'));
+    }, this.opts.intervalMs);
+    this.timer.unref();
+  }
+
+  /** No new pass starts; one in progress stops before its next write. */
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  private begin(): Promise<Run[]> {
+    const p = this.pass().finally(() => {
+      this.running = null;
+    });
+    this.running = p;
+    return p;
+  }
+
+  /** Contracts of a project with their violations (none when it has none, or its check failed). */
+  private async checkProject(project: string): Promise<Array<{ name: string; violations: ContractViolation[] }>> {
+    const specs: Array<{ name: string; data: Uint8Array; hash: string }> = [];
+    for (const { name } of this.specs.list(project).specs) {
+      try {
+        const s = this.specs.get(project, name);
+        specs.push({ name, data: s.data, hash: s.hash });
+      } catch {
+        // deleted since the list was read: not part of this pass
+      }
+    }
+    if (specs.length === 0) return [];
+    try {
+      return (await this.pool.run('compliance.check', { specs })).contracts;
+    } catch (err) {
+      // One project's failure (a full pool queue, a job over budget) must not cost the others.
+      this.opts.log.warn({ err, project }, 'compliance check of a project failed');
+      return [];
+    }
+  }
+
+  private async pass(): Promise<Run[]> {
+    if (this.stopped) return [];
+    const active = this.instances.list({}).filter((i) => i.status === 'active' && i.workspace !== '');
+    const byProject = new Map<string, Array<{ name: string; violations: ContractViolation[] }>>();
+    const rows: Array<{ instance_id: string; project: string; contract: string; pass: boolean; violations: ContractViolation[] }> = [];
+    for (const inst of active) {
+      // The workspace string is the project, verbatim (SPEC §2.10).
+      const project = inst.workspace;
+      let contracts = byProject.get(project);
+      if (contracts === undefined) {
+        contracts = await this.checkProject(project);
+        byProject.set(project, contracts);
+      }
+      for (const c of contracts) rows.push({ instance_id: inst.id, project, contract: c.name, pass: c.violations.length === 0, violations: c.violations });
+    }
+    this.stats.passes++;
+    if (rows.length === 0 || this.stopped) return [];
+    const rec = await this.writer.call('compliance.record', {
+      runs: rows.map((r) => ({ ...r, violations: JSON.stringify(r.violations) })),
+      keep: this.opts.keep,
+    });
+    this.stats.runs_recorded += rec.runs.length;
+    this.stats.runs_pruned += rec.pruned;
+    const runs: Run[] = rec.runs.map((r, i) => ({ ...r, violations: rows[i]!.violations, run_at: toRfc3339(r.run_at) }));
+    for (const r of runs) {
+      if (r.pass) continue;
+      const data = JSON.stringify({ instance_id: r.instance_id, project: r.project, contract: r.contract, violations: r.violations });
+      // The run is recorded: one failed publish must not cost the others theirs.
+      await this.publish('compliance.violation', data, 'compliance-scheduler').catch((err: unknown) => this.opts.log.warn({ err, run: r.id }, 'compliance.violation publish failed'));
+    }
+    if (runs.some((r) => !r.pass)) this.opts.log.info({ runs: runs.length, failing: runs.filter((r) => !r.pass).length }, 'compliance pass found violations');
+    return runs;
+  }
+}
