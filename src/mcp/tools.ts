@@ -46,6 +46,16 @@ export const ENDPOINTS = {
   rules_import: 'POST /api/rules/import',
 } as const;
 
+/** Every data-plane route lives under this prefix; get_endpoints puts it in api_base once. */
+const API_PREFIX = '/api';
+
+/** `GET /api/state/{key...}` → `GET /state/{key...}` (relative to an api_base ending in /api). */
+function relativeToApi<T extends Record<string, string>>(map: T): T {
+  const out: Record<string, string> = {};
+  for (const [name, endpoint] of Object.entries(map)) out[name] = endpoint.replace(` ${API_PREFIX}/`, ' /');
+  return out as T;
+}
+
 /** A route's shape, comparable across notations: `{p}` and `:p` → `:`, `{p...}` (SPEC) → `*` (uWS). */
 const shape = (method: string, path: string): string =>
   `${method} ${path.replace(/\{[^}]+\.\.\.\}/g, '*').replace(/\{[^}]+\}/g, ':').replace(/:[^/]+/g, ':')}`;
@@ -164,12 +174,12 @@ export async function runTool(name: string, args: Record<string, unknown>, deps:
     }
     case 'get_endpoints': {
       let endpoints = advertisedCache.get(deps);
-      if (!endpoints) advertisedCache.set(deps, (endpoints = advertised(deps.mounted())));
-      // No `message` and no `cli.usage` (SPEC §7-23 allows dropping both): the map costs 166
-      // tokens with the 14 routes mounted today (186 with all 16), the whole reply 197 (217), so
-      // nothing else fits the 200 budget. The tool's description already says "REST or CLI, not
-      // MCP", and register_instance's reply says how to activate.
-      return { api_base: `http://${deps.apiBind()}`, endpoints, cli: { install: CLI_INSTALL } };
+      if (!endpoints) advertisedCache.set(deps, (endpoints = relativeToApi(advertised(deps.mounted()))));
+      // No `message` and no `cli.usage` (SPEC §7-23 allows dropping both). With all 16 routes the
+      // map in §2.0 form costs ~186 tokens and the reply 217: over the 200 budget even without
+      // `cli`. So the common `/api` moves into api_base ("http://<bind>/api") and each path is
+      // relative to it — api_base + path is still the full URL — which brings the reply to ~191.
+      return { api_base: `http://${deps.apiBind()}${API_PREFIX}`, endpoints, cli: { install: CLI_INSTALL } };
     }
     case 'propose_rule': {
       // Arguments are strings (SPEC §3); the rules service checks, defaults and stores them.

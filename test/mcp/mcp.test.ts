@@ -71,11 +71,17 @@ t.test('MCP over Streamable HTTP from a separate process', async (t) => {
 
   // get_endpoints
   const ep = parsed(await client.callTool({ name: 'get_endpoints', arguments: {} }));
-  t.equal(ep.api_base, srv.url, 'api_base is the bind text, with the bound port when it was :0');
-  t.equal(ep.endpoints.state_get, 'GET /api/state/{key...}', 'paths as SPEC §2.0');
-  t.equal(ep.endpoints.events_ws, 'GET /api/events/subscribe');
-  t.notOk('rules_export' in ep.endpoints || 'rules_import' in ep.endpoints, 'routes that are not mounted are not advertised');
-  t.equal(Object.keys(ep.endpoints).length, 14);
+  t.equal(ep.api_base, `${srv.url}/api`, 'api_base is the bind text (with the bound port when it was :0) and the /api prefix');
+  t.equal(ep.endpoints.state_get, 'GET /state/{key...}', 'paths as SPEC §2.0, relative to api_base');
+  t.equal(ep.endpoints.events_ws, 'GET /events/subscribe');
+  t.same(Object.keys(ep.endpoints).sort(), [
+    'events_history', 'events_publish', 'events_ws', 'instance_activate', 'instance_get', 'instances_list', 'rules_export', 'rules_import',
+    'specs_delete', 'specs_get', 'specs_list', 'specs_put', 'state_delete', 'state_get', 'state_list', 'state_put',
+  ], 'the 16 names of SPEC §3');
+  const sg = ep.endpoints.state_get.split(' ');
+  const viaAdvert = await fetch(`${ep.api_base}${sg[1].replace('{key...}', 'nope')}`);
+  t.equal(viaAdvert.status, 404, 'api_base + path reaches the route (a 404 for a missing key, JSON)');
+  t.same(await viaAdvert.json(), { error: 'key not found: nope', code: 404 });
   t.equal(ep.cli.install, 'npm install -g koor');
 
   // propose_rule (stored as proposed; duplicates and bad regexes refused)
@@ -92,7 +98,7 @@ t.test('MCP over Streamable HTTP from a separate process', async (t) => {
   t.same(await json(await fetch(`${srv.url}/api/events/history`)), []);
   const m = await json(await fetch(`${srv.url}/api/metrics`));
   t.ok(m.token_tax.mcp_calls >= 16, `mcp_calls counted: ${m.token_tax.mcp_calls}`);
-  t.equal(m.token_tax.rest_calls, 3, 'the three REST checks above (metrics itself is not counted)');
+  t.equal(m.token_tax.rest_calls, 4, 'the four REST calls above (metrics itself is not counted)');
 
   await transport.terminateSession();
   await client.close();
