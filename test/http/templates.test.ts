@@ -153,3 +153,55 @@ t.test('apply: other kinds store a spec; errors', async (t) => {
     await expectError(t, await c.post(`/api/templates/${id}/apply`, '{"project":"p"}'), 400, 'template data is not valid rules JSON', id);
   }
 });
+
+t.test('apply: a rules template imports its rules into the project', async (t) => {
+  // A generous pool budget: the validate call below must not time out on a loaded test machine.
+  const s = await startTestServer(t, { poolDeadlineMs: 60_000 });
+  const c = client(s);
+  const rules = [
+    // project forced to the target, whatever the entry says (or lacks)
+    { project: 'elsewhere', rule_id: 'no-console', pattern: 'console\\.log\\(', message: 'no console.log', applies_to: ['*.ts'] },
+    { rule_id: 'no-todo', pattern: '(?i)todo', severity: 'warning', stack: 'node', source: 'shared' },
+    { rule_id: 'skipped-no-pattern' },
+  ];
+  t.equal((await c.create({ id: 'node-rules', name: 'Node rules', data: rules, tags: ['node'] })).status, 200);
+
+  const a = await c.post('/api/templates/node-rules/apply', '{"project":"web"}');
+  t.same([a.status, await json(a)], [200, { applied: 'node-rules', project: 'web', kind: 'rules' }]);
+
+  const got = await json(await c.get('/api/validate/web/rules'));
+  t.equal(got.project, 'web');
+  t.match(got.rules, [
+    { project: 'web', rule_id: 'no-console', severity: 'error', match_type: 'regex', pattern: 'console\\.log\\(', message: 'no console.log', applies_to: ['*.ts'], source: 'external', status: 'accepted' },
+    { project: 'web', rule_id: 'no-todo', severity: 'warning', pattern: '(?i)todo', stack: 'node', applies_to: ['*'], source: 'shared', status: 'accepted' },
+  ]);
+  t.equal(got.rules.length, 2, 'the entry without a pattern was skipped');
+  t.same((await json(await c.get('/api/validate/elsewhere/rules'))).rules, [], "the entry's own project is not used");
+  t.same(await json(await c.get('/api/specs/web')), { project: 'web', specs: [] }, 'a rules template stores no spec');
+
+  // The imported rules fire.
+  const vr = await c.post('/api/validate/web', JSON.stringify({ filename: 'src/a.ts', content: 'ok\nconsole.log(1) // TODO' }));
+  const v = await json(vr);
+  t.equal(vr.status, 200, JSON.stringify(v));
+  t.same(v.violations.map((x: { rule_id: string; line: number }) => [x.rule_id, x.line]).sort(), [['no-console', 2], ['no-todo', 2]]);
+});
+
+t.test('apply: an invalid regex in a rules template is a 400 and nothing is stored', async (t) => {
+  const s = await startTestServer(t);
+  const c = client(s);
+  const data = [
+    { rule_id: 'fine', pattern: 'fine' },
+    { rule_id: 'broken', pattern: 'a(b' },
+  ];
+  t.equal((await c.create({ id: 'broken', name: 'Broken', data })).status, 200);
+  const a = await c.post('/api/templates/broken/apply', '{"project":"web"}');
+  t.equal(a.status, 400);
+  const body = await json(a);
+  t.equal(body.code, 400);
+  t.match(body.error, /broken/, 'the reason names the rule');
+  t.match(body.error, /regex|pattern/i);
+  t.same((await json(await c.get('/api/validate/web/rules'))).rules, [], 'not even the valid rule was stored');
+
+  t.equal((await c.create({ id: 'empty', name: 'Empty', data: [] })).status, 200);
+  await expectError(t, await c.post('/api/templates/empty/apply', '{"project":"web"}'), 400, 'empty rules array', 'an empty rules template (SPEC §2.8 import)');
+});
