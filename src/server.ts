@@ -48,7 +48,6 @@ export interface KoorServer {
   readonly events: EventService;
   readonly instances: InstanceService;
   readonly liveness: LivenessMonitor;
-  readonly compliance: ComplianceService;
   readonly retention: Retention;
   readonly mcp: McpGateway;
   readonly log: Logger;
@@ -203,7 +202,7 @@ async function startLocked(config: Config, log: Logger, releaseLock: () => void,
       counters,
       apiBind: config.bind.text,
       dashboardBind: config.dashboardBind?.text ?? '',
-      figures: () => ({ state_keys: state.count(), instances: instances.count(), last_event_id: events.lastId(), mcp_sessions: mcp.sessionCount, events: { ...hub.stats, queued_bytes: hub.queuedBytes() }, data_file_bytes: retention.fileBytes(), retention: { state_history_keep: config.stateHistoryKeep, event_retention: config.eventRetention, ...retention.stats } }),
+      figures: () => ({ state_keys: state.count(), instances: instances.count(), last_event_id: events.lastId(), mcp_sessions: mcp.sessionCount, events: { ...hub.stats, queued_bytes: hub.queuedBytes() }, data_file_bytes: retention.fileBytes(), retention: { state_history_keep: config.stateHistoryKeep, event_retention: config.eventRetention, ...retention.stats, compliance_keep: config.complianceKeep, compliance_runs_pruned: compliance.stats.runs_pruned } }),
     }),
     ...stateRoutes(state),
     ...specRoutes(specs),
@@ -295,7 +294,6 @@ async function startLocked(config: Config, log: Logger, releaseLock: () => void,
     events,
     instances,
     liveness,
-    compliance,
     retention,
     mcp,
     log,

@@ -1,10 +1,13 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import t from 'tap';
+import { loadConfig } from '../../src/config.js';
 import { silentLogger } from '../../src/log.js';
 import { ComplianceService } from '../../src/domains/compliance/service.js';
 import type { PoolClient } from '../../src/rpc/pool-client.js';
 import type { WriterClient } from '../../src/rpc/writer-client.js';
 import type { ReadDb } from '../../src/store.js';
-import { startTestServer, json } from '../helpers/server.js';
+import { startTestServer, json, tempDir } from '../helpers/server.js';
 import { subscribe } from '../helpers/ws.js';
 import { waitUntil } from '../helpers/wait.js';
 
@@ -92,7 +95,8 @@ t.test('compliance runs on demand, history, filters, retention', async (t) => {
   t.same(mine.filter((r: any) => r.contract === 'bad').map((r: any) => r.id), ids.slice(-3).reverse(), 'the newest 3 runs of (a, bad) kept');
   t.equal(mine.filter((r: any) => r.contract === 'api').length, 3);
   t.equal((await call('GET', '/api/compliance/history?limit=100'))[1].length, 12, '3 per pair, 4 pairs');
-  t.equal(s.compliance.stats.runs_pruned, 20 - 12, 'pruned rows counted');
+  const metrics = await call('GET', '/api/metrics');
+  t.match(metrics[1].retention, { compliance_keep: 3, compliance_runs_pruned: 20 - 12 }, 'pruned rows show in the metrics');
 
   // A fixed contract passes from the next pass on.
   await put('web/bad', JSON.stringify(GOOD));
@@ -166,4 +170,18 @@ t.test('single flight: a run during a pass waits for it, then one pass serves ev
   t.equal(maxActive, 1, 'passes never overlapped');
   svc.stop();
   t.same(await svc.run(), [], 'no pass after stop');
+});
+
+t.test('settings: --compliance-interval and --compliance-keep by flag, env and file', async (t) => {
+  const dir = tempDir(t);
+  const def = loadConfig([], {}, dir);
+  t.same([def.complianceIntervalMs, def.complianceKeep], [300_000, 100], 'defaults: 5m, 100');
+  fs.writeFileSync(path.join(dir, 'settings.json'), JSON.stringify({ compliance_interval: '90s', compliance_keep: 7 }));
+  t.same([loadConfig([], {}, dir).complianceIntervalMs, loadConfig([], {}, dir).complianceKeep], [90_000, 7], 'file');
+  const env = { KOOR_COMPLIANCE_INTERVAL: '2m', KOOR_COMPLIANCE_KEEP: '0' };
+  t.same([loadConfig([], env, dir).complianceIntervalMs, loadConfig([], env, dir).complianceKeep], [120_000, 0], 'env over file; 0 = keep all');
+  const flags = loadConfig(['--compliance-interval', '1h', '--compliance-keep=5'], env, dir);
+  t.same([flags.complianceIntervalMs, flags.complianceKeep], [3_600_000, 5], 'flags over env');
+  t.throws(() => loadConfig(['--compliance-interval', '0s'], {}, dir), /invalid --compliance-interval "0s": must be positive/);
+  t.throws(() => loadConfig(['--compliance-keep', '-1'], {}, dir), /invalid --compliance-keep "-1"/);
 });
