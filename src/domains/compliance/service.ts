@@ -4,6 +4,9 @@ import type { PoolClient } from '../../rpc/pool-client.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
 import { toRfc3339, type ReadDb } from '../../store.js';
 
+/** The longest delay a Node timer honours, ms. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /** Agents to check: the instance registry (SPEC §2.5). Only `active` ones with a workspace count. */
 export interface InstanceSource {
   list(filter: Record<string, never>): ReadonlyArray<{ id: string; workspace: string; status: string }>;
@@ -103,11 +106,17 @@ export class ComplianceService {
   }
 
   start(): void {
+    // Node timers hold at most 2^31-1 ms (~24.8 days); a longer one would fire at once, forever.
+    const every = Math.min(this.opts.intervalMs, MAX_TIMER_MS);
     this.timer = setInterval(() => {
       // Single flight: a slow pass is never overlapped; this tick is simply skipped.
       if (this.running !== null || this.queued !== null) return void this.opts.log.debug('compliance pass still running; tick skipped');
-      this.begin().catch((err: unknown) => this.opts.log.warn({ err }, 'compliance pass failed'));
-    }, this.opts.intervalMs);
+      this.begin().catch((err: unknown) => {
+        // A pass cut short by shutdown (pool or writer closing) is expected, not a warning.
+        if (this.stopped) this.opts.log.debug({ err }, 'compliance pass ended by shutdown');
+        else this.opts.log.warn({ err }, 'compliance pass failed');
+      });
+    }, every);
     this.timer.unref();
   }
 
