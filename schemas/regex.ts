@@ -13,7 +13,11 @@ export function re2ToJs(pattern: string): RegExp {
     flags = [...new Set(lead[1]!.split(''))].join('');
     src = src.slice(lead[0].length);
   }
-  src = src.replace(/\(\?P</g, '(?<').replace(/\\A/g, '^').replace(/\\z/g, '$');
+  // One pass over escapes and groups, so `\\A` (an escaped backslash, then A) stays as it is.
+  src = src.replace(/\\([\s\S])|\(\?P</g, (m: string, escaped: string | undefined) => {
+    if (escaped === undefined) return '(?<';
+    return escaped === 'A' ? '^' : escaped === 'z' ? '$' : m;
+  });
   return new RegExp(src, flags);
 }
 

@@ -140,7 +140,7 @@ const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3
 
 /** Go-style duration ("500ms", "60s", "5m", "1h30m"); a bare number is seconds. */
 export function parseDuration(text: string, what: string): number {
-  if (/^\d+(\.\d+)?$/.test(text)) return Math.round(Number(text) * 1000);
+  if (/^\d+(\.\d+)?$/.test(text)) return capped(Math.round(Number(text) * 1000), text, what);
   const re = /(\d+(?:\.\d+)?)(ms|s|m|h)/gy;
   let total = 0;
   let end = 0;
@@ -149,7 +149,14 @@ export function parseDuration(text: string, what: string): number {
     end = re.lastIndex;
   }
   if (end !== text.length || text.length === 0) throw new ConfigError(`invalid ${what} "${text}": expected a duration like 500ms, 60s, 5m`);
-  return Math.round(total);
+  return capped(Math.round(total), text, what);
+}
+
+/** Node fires a timer longer than 2^31-1 ms at once (and a repeating one in a loop): refuse it. */
+const MAX_DURATION_MS = 2 ** 31 - 1;
+function capped(ms: number, text: string, what: string): number {
+  if (ms > MAX_DURATION_MS) throw new ConfigError(`invalid ${what} "${text}": at most 596h (the longest timer Node can run)`);
+  return ms;
 }
 
 function parseBytes(text: string, what: string): number {

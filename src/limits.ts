@@ -114,6 +114,12 @@ export const POOL_MAX_QUEUE_WAIT_MS = 10_000;
  * is reported as timed out too (each costs a pool worker and one budget of waiting).
  */
 export const VALIDATE_MAX_TIMEOUTS = 3;
+/**
+ * Violations one validation reports at most (a rule matching every line of a 10 MiB file would
+ * otherwise be millions, built, copied and serialised at the cost of every other request); the
+ * reply then says `"truncated":true`.
+ */
+export const VALIDATE_MAX_VIOLATIONS = 1000;
 /** Open MCP sessions at most (each holds a transport and a server); initialize beyond gets 503. */
 export const MCP_MAX_SESSIONS = 1000;
 /** Compiled glob patterns kept; beyond this the cache is reset (patterns come from clients). */

@@ -1,7 +1,7 @@
 import { Type, type Static } from 'typebox';
 
-/** A string member; JSON null decodes as absent (as the original's Go structs do). */
-const Str = Type.Optional(Type.Union([Type.String(), Type.Null()]));
+/** An optional string member; JSON null reads as absent (as the original's Go structs decode it). */
+export const Str = Type.Optional(Type.Union([Type.String(), Type.Null()]));
 
 /**
  * A rule as clients write it (SPEC §2.7, §2.8): PUT rules, propose, import, a rules template.

@@ -1,7 +1,5 @@
 import { Type } from 'typebox';
-
-/** A string member; JSON null decodes as absent (as the original's Go structs do). */
-const Str = Type.Optional(Type.Union([Type.String(), Type.Null()]));
+import { Str } from './rules.js';
 
 /**
  * POST /api/templates (SPEC §2.12, §7-11). `data` is any JSON value and is not declared here: the

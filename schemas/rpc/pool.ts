@@ -72,10 +72,15 @@ export const PoolMethods = {
     req: Type.Object({
       content: Type.String(),
       rules: Type.Array(ValidateRule),
+      /** Stop once this many violations are found (the reply and its cost stay bounded). */
+      max_violations: Type.Integer({ minimum: 1 }),
       ...JobClock,
     }),
-    /** `counts[i]`: how many of `violations` (in rule order) rule i produced. */
-    res: Type.Object({ violations: Type.Array(Violation), counts: Type.Array(Type.Integer()) }),
+    /**
+     * `counts[i]`: how many of `violations` (in rule order) rule i produced; `truncated`: the
+     * limit was reached, later lines and rules were not searched.
+     */
+    res: Type.Object({ violations: Type.Array(Violation), counts: Type.Array(Type.Integer()), truncated: Type.Boolean() }),
   },
   /** One payload against one endpoint's section (SPEC §2.9 validatePayload). */
   'contract.validate': {

@@ -13,6 +13,11 @@ export function pathName(raw: string, what: string): string {
     throw badRequest(`invalid URL encoding in ${what}`);
   }
   if (name === '') throw badRequest(`${what} is required`);
+  return checkName(name, what);
+}
+
+/** A name that becomes a path segment (or a key) later: at most MAX_KEY_BYTES of UTF-8, no NUL. */
+export function checkName(name: string, what: string): string {
   if (name.includes('\0')) throw badRequest(`${what} must not contain NUL bytes`);
   const bytes = Buffer.byteLength(name);
   if (bytes > MAX_KEY_BYTES) throw badRequest(`${what} too long: ${bytes} bytes (max ${MAX_KEY_BYTES})`);

@@ -53,6 +53,9 @@ t.test('value parsing', async (t) => {
   t.equal(parseDuration('250ms', 'x'), 250);
   t.equal(parseDuration('2', 'x'), 2000);
   t.throws(() => parseDuration('5 minutes', 'x'));
+  t.equal(parseDuration('596h', 'x'), 596 * 3_600_000, 'the longest a Node timer runs');
+  t.throws(() => parseDuration('600h', 'x'), /invalid x "600h": at most 596h/, 'longer would fire at once, in a loop');
+  t.throws(() => parseDuration('3000000', 'x'), /at most 596h/);
   t.throws(() => loadConfig(['--max-body-bytes', 'lots'], {}, '/'), /invalid --max-body-bytes/);
   t.equal(loadConfig(['--max-body-bytes', '64k'], {}, '/').maxBodyBytes, 65536);
   t.throws(() => loadConfig(['--nope'], {}, '/'), { exitCode: 2 });

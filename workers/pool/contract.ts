@@ -60,16 +60,23 @@ interface Note {
   element: boolean;
 }
 
-const ajv = new Ajv({
-  allErrors: true,
-  // Errors carry the failing value and the schema node (with its `contract` note).
-  verbose: true,
-  // `toString`, `constructor`… in a payload are members only when the payload has them.
-  ownProperties: true,
-  allowUnionTypes: true,
-  strictTypes: false,
-});
-ajv.addKeyword({ keyword: 'contract', schemaType: 'object' });
+/**
+ * One ajv instance per cached contract: ajv keeps internal state for every schema it compiled
+ * (removeSchema does not free it all), so evicting a contract drops its instance whole.
+ */
+function newAjv(): Ajv {
+  const ajv = new Ajv({
+    allErrors: true,
+    // Errors carry the failing value and the schema node (with its `contract` note).
+    verbose: true,
+    // `toString`, `constructor`… in a payload are members only when the payload has them.
+    ownProperties: true,
+    allowUnionTypes: true,
+    strictTypes: false,
+  });
+  ajv.addKeyword({ keyword: 'contract', schemaType: 'object' });
+  return ajv;
+}
 
 // ---------------------------------------------------------------------------------------------
 // Parsing (Go json.Unmarshal into the Contract struct, then the kind/endpoints checks)
@@ -358,7 +365,9 @@ function check(validate: ValidateFunction, data: unknown, base: string): Violati
 
 interface Entry {
   parsed: ReturnType<typeof parseContract>;
-  validators: Map<string, { validate: ValidateFunction; schema: SchemaObject }>;
+  /** Created with the first compiled section; dropped with the entry. */
+  ajv: Ajv | null;
+  validators: Map<string, ValidateFunction>;
 }
 
 const cache = new Map<string, Entry>();
@@ -372,12 +381,10 @@ export function loadContract(bytes: Uint8Array, hash: string): Entry {
     cache.set(hash, entry);
     return entry;
   }
-  entry = { parsed: parseContract(bytes), validators: new Map() };
+  entry = { parsed: parseContract(bytes), ajv: null, validators: new Map() };
   cache.set(hash, entry);
   if (cache.size > CONTRACT_CACHE_MAX) {
-    const [oldest, old] = cache.entries().next().value as [string, Entry];
-    cache.delete(oldest);
-    for (const v of old.validators.values()) ajv.removeSchema(v.schema);
+    cache.delete(cache.keys().next().value!);
   }
   return entry;
 }
@@ -391,11 +398,10 @@ function validatorFor(entry: Entry, endpoint: string, which: string, section: Se
   const key = `${endpoint}\n${which}`;
   let v = entry.validators.get(key);
   if (!v) {
-    const schema = objectSchema(section);
-    v = { validate: ajv.compile(schema), schema };
+    v = (entry.ajv ??= newAjv()).compile(objectSchema(section));
     entry.validators.set(key, v);
   }
-  return v.validate;
+  return v;
 }
 
 /** validatePayload (SPEC §2.9): one payload object against one endpoint's section. */

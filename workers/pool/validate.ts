@@ -25,7 +25,7 @@ function compile(pattern: string): RegExp | string {
 }
 
 /** One rule against the content's lines (SPEC §2.7 steps 5–6); appends to `out`. */
-export function checkRule(rule: ValidateRule, content: string, lines: readonly string[], out: Violation[]): void {
+export function checkRule(rule: ValidateRule, content: string, lines: readonly string[], out: Violation[], max = Infinity): void {
   const source = effectiveRegex(rule.match_type, rule.pattern);
   if (source === null) return; // an unknown match type is ignored
   const re = compile(source);
@@ -40,7 +40,7 @@ export function checkRule(rule: ValidateRule, content: string, lines: readonly s
     return;
   }
   const message = rule.message || `pattern '${source}' matched`;
-  for (let i = 0; i < lines.length; i++) {
+  for (let i = 0; i < lines.length && out.length < max; i++) {
     const m = re.exec(lines[i]!);
     // The leftmost match only; an empty one counts as no match (the original's quirk).
     if (m === null || m[0] === '') continue;
@@ -61,8 +61,8 @@ export function validate(req: ReqOf<M, 'rules.validate'>): ResOf<M, 'rules.valid
   for (let i = 0; i < req.rules.length; i++) {
     Atomics.store(clock, 1, i);
     const before = violations.length;
-    checkRule(req.rules[i]!, req.content, lines, violations);
+    if (before < req.max_violations) checkRule(req.rules[i]!, req.content, lines, violations, req.max_violations);
     counts.push(violations.length - before);
   }
-  return { violations, counts };
+  return { violations, counts, truncated: violations.length >= req.max_violations };
 }

@@ -4,7 +4,7 @@ import type { ValidateRule, Violation } from '../../../schemas/rpc/pool.js';
 import type { RuleRow } from '../../../schemas/rpc/writer.js';
 import { isValidGlob, matcherFor } from '../../bus/glob.js';
 import { AppError, badRequest } from '../../errors.js';
-import { VALIDATE_MAX_TIMEOUTS } from '../../limits.js';
+import { VALIDATE_MAX_TIMEOUTS, VALIDATE_MAX_VIOLATIONS } from '../../limits.js';
 import type { PoolClient } from '../../rpc/pool-client.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
 import type { ReadDb } from '../../store.js';
@@ -78,6 +78,25 @@ function checkUsable(r: { rule_id: string; match_type: string; pattern: string; 
   for (const g of r.applies_to) if (!isValidGlob(g)) throw badRequest(`${label}invalid pattern: ${g}`);
 }
 
+/**
+ * A written rule with the write defaults of SPEC §2.7 (severity `error`, match_type `regex`,
+ * applies_to `["*"]` when absent or null, an explicit `[]` kept); `over` sets what the route decides.
+ */
+function toRow(r: RuleInput, over: Pick<RuleRow, 'project' | 'source'> & Partial<RuleRow>): RuleRow {
+  return {
+    rule_id: s(r.rule_id),
+    severity: r.severity || 'error',
+    match_type: r.match_type || 'regex',
+    pattern: s(r.pattern),
+    message: s(r.message),
+    stack: s(r.stack),
+    applies_to: r.applies_to ?? ['*'],
+    proposed_by: s(r.proposed_by),
+    context: s(r.context),
+    ...over,
+  };
+}
+
 /** One rule of a list names itself in an error; a single-rule request does not need to. */
 const labelOf = (r: { rule_id: string }, many: boolean): string => (many ? `rule "${r.rule_id}": ` : '');
 
@@ -120,19 +139,8 @@ export class RuleService {
 
   /** PUT rules: replaces every rule of the project (any status) in one transaction. */
   async replace(project: string, body: RuleInput[] | null): Promise<{ project: string; count: number }> {
-    const rules: RuleRow[] = (body ?? []).map((r) => ({
-      project,
-      rule_id: s(r.rule_id),
-      severity: r.severity || 'error',
-      match_type: r.match_type || 'regex',
-      pattern: s(r.pattern),
-      message: s(r.message),
-      stack: s(r.stack),
-      applies_to: r.applies_to ?? ['*'],
-      source: r.source || 'local',
-      proposed_by: '',
-      context: '',
-    }));
+    // The path's project wins; proposed_by and context are not kept by a PUT.
+    const rules = (body ?? []).map((r) => toRow(r, { project, source: r.source || 'local', proposed_by: '', context: '' }));
     for (const r of rules) checkUsable(r, labelOf(r, rules.length > 1));
     const res = await this.writer.call('rules.replace', { project, rules });
     return { project, count: res.count };
@@ -141,18 +149,7 @@ export class RuleService {
   /** A rule proposed by an agent (REST or MCP): stored `proposed`, fires only once accepted. */
   async propose(r: RuleInput, proposer: string): Promise<{ project: string; rule_id: string; status: 'proposed' }> {
     for (const k of ['project', 'rule_id', 'pattern'] as const) if (!r[k]) throw badRequest(`${k} is required`);
-    const row = {
-      project: r.project!,
-      rule_id: r.rule_id!,
-      pattern: r.pattern!,
-      message: s(r.message),
-      severity: r.severity || 'error',
-      match_type: r.match_type || 'regex',
-      stack: s(r.stack),
-      applies_to: r.applies_to ?? ['*'],
-      proposed_by: r.proposed_by || proposer,
-      context: s(r.context),
-    };
+    const { source: _learned, ...row } = toRow(r, { project: r.project!, source: 'learned', proposed_by: r.proposed_by || proposer });
     checkUsable(row, '');
     return this.writer.call('rules.propose', row);
   }
@@ -178,19 +175,7 @@ export class RuleService {
     for (const r of rules) {
       const project = opts.project ?? s(r.project);
       if (!project || !r.rule_id || !r.pattern) continue;
-      rows.push({
-        project,
-        rule_id: r.rule_id,
-        severity: r.severity || 'error',
-        match_type: r.match_type || 'regex',
-        pattern: r.pattern,
-        message: s(r.message),
-        stack: s(r.stack),
-        applies_to: r.applies_to ?? ['*'],
-        source: r.source || 'external',
-        proposed_by: s(r.proposed_by),
-        context: s(r.context),
-      });
+      rows.push(toRow(r, { project, source: r.source || 'external' }));
     }
     for (const r of rows) checkUsable(r, labelOf(r, rows.length > 1));
     if (rows.length === 0) return { imported: 0 };
@@ -199,46 +184,55 @@ export class RuleService {
 
   /**
    * Validates a file against the project's and `_global`'s accepted rules (SPEC §2.7). Selection
-   * happens here; the patterns run in the pool under the job's time budget. A rule still running
-   * when the budget ends yields `pattern timed out` (its worker is replaced) and the job is run
-   * again without it, so the other rules still report.
+   * happens here; the patterns run in the pool under the job's time budget (counted from when a
+   * worker starts the job). A rule still running when the budget ends yields `pattern timed out`
+   * (its worker is replaced) and the job runs again without it, so the other rules still report.
+   * After VALIDATE_MAX_TIMEOUTS such rules, the rules the last job had not reached are reported as
+   * not run rather than tried again. At most VALIDATE_MAX_VIOLATIONS violations are reported; the
+   * reply then carries `"truncated":true`.
    */
   async validate(project: string, req: { filename: string; content: string; stack: string }) {
     const rules: ValidateRule[] = this.q
       .forValidation.all(project, GLOBAL_PROJECT)
       .filter((r) => (req.stack === '' || r.stack === '' || r.stack === req.stack) && appliesTo(JSON.parse(r.applies_to) as string[], req.filename))
       .map((r) => ({ rule_id: r.rule_id, severity: r.severity, match_type: r.match_type, pattern: r.pattern, message: r.message }));
-    const violations = rules.length === 0 ? [] : await this.evaluate(rules, req.content);
-    return { project, violations, count: violations.length };
+    const { violations, truncated } = rules.length === 0 ? { violations: [], truncated: false } : await this.evaluate(rules, req.content);
+    return truncated ? { project, violations, count: violations.length, truncated } : { project, violations, count: violations.length };
   }
 
-  private async evaluate(rules: readonly ValidateRule[], content: string): Promise<Violation[]> {
-    const results: Array<Violation[] | 'timeout'> = rules.map(() => []);
+  private async evaluate(rules: readonly ValidateRule[], content: string): Promise<{ violations: Violation[]; truncated: boolean }> {
+    const results: Array<Violation[] | string> = rules.map(() => []);
     let pending = rules.map((_, i) => i);
     let timeouts = 0;
+    let truncated = false;
     while (pending.length > 0) {
       const clock = new SharedArrayBuffer(8);
       const marks = new Int32Array(clock).fill(-1);
       const base = Date.now();
+      const job = { content, rules: pending.map((i) => rules[i]!), max_violations: VALIDATE_MAX_VIOLATIONS, clock, clock_base: base };
       try {
-        const res = await this.pool.run('rules.validate', { content, rules: pending.map((i) => rules[i]!), clock, clock_base: base }, { clock: { sab: clock, base } });
+        const res = await this.pool.run('rules.validate', job, { clock: { sab: clock, base } });
         let at = 0;
         pending.forEach((ruleIndex, k) => {
           const n = res.counts[k]!;
           results[ruleIndex] = res.violations.slice(at, at + n);
           at += n;
         });
+        truncated = res.truncated;
         break;
       } catch (err) {
         const running = Atomics.load(marks, 1);
         // Over budget before a rule started (a long queue): the pool is busy, not the pattern.
         if (!(err instanceof AppError) || err.status !== 'DEADLINE_EXCEEDED' || running < 0) throw err;
-        results[pending[running]!] = 'timeout';
-        // Too many runaway patterns: what had not run yet is reported as timed out as well.
-        if (++timeouts >= VALIDATE_MAX_TIMEOUTS) for (const i of pending.slice(running + 1)) results[i] = 'timeout';
-        pending = pending.filter((i) => results[i] !== 'timeout');
+        results[pending[running]!] = 'pattern timed out';
+        // Enough runaway patterns for one request: what the job had not reached is not run.
+        if (++timeouts >= VALIDATE_MAX_TIMEOUTS) for (const i of pending.slice(running + 1)) results[i] = 'pattern not run: the time budget went to patterns that timed out';
+        pending = pending.filter((i) => typeof results[i] !== 'string');
       }
     }
-    return results.flatMap((r, i) => (r === 'timeout' ? [{ rule_id: rules[i]!.rule_id, severity: 'error', message: 'pattern timed out' }] : r));
+    const violations = results.flatMap((r, i) => (typeof r === 'string' ? [{ rule_id: rules[i]!.rule_id, severity: 'error', message: r }] : r));
+    // Timed-out markers can push a reply over the limit by a few; keep the bound exact.
+    if (violations.length > VALIDATE_MAX_VIOLATIONS) return { violations: violations.slice(0, VALIDATE_MAX_VIOLATIONS), truncated: true };
+    return { violations, truncated };
   }
 }

@@ -2,7 +2,7 @@ import { Compile } from 'typebox/compile';
 import { RuleArray, type RuleInput } from '../../../schemas/http/rules.js';
 import { badRequest, notFound } from '../../errors.js';
 import { compactJson } from '../../http/raw-json.js';
-import { MAX_KEY_BYTES } from '../../limits.js';
+import { checkName } from '../../http/path.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
 import { toRfc3339, type ReadDb } from '../../store.js';
 
@@ -53,17 +53,6 @@ interface Row {
 const SUMMARY_COLUMNS = 'id, name, description, kind, tags, version, created_at, updated_at';
 
 const isRuleArray = Compile(RuleArray);
-
-/**
- * A name that must also work as one URL path segment and as a spec name (template id, target
- * project): the limits pathName puts on names taken from the path.
- */
-export function checkName(value: string, what: string): string {
-  if (value.includes('\0')) throw badRequest(`${what} must not contain NUL bytes`);
-  const bytes = Buffer.byteLength(value);
-  if (bytes > MAX_KEY_BYTES) throw badRequest(`${what} too long: ${bytes} bytes (max ${MAX_KEY_BYTES})`);
-  return value;
-}
 
 function summary(r: Row): TemplateSummary {
   return {
