@@ -10,20 +10,12 @@
  * replay) shows up as probe p99/max in the tens to hundreds of milliseconds.
  * Server pinned to core 0, probe and heavy reader to core 1 (taskset), when available.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import path from 'node:path';
-import { BENCH_DIST_DIR, LatencyHistogram, cpuWindow, fmtMs, fmtRatio, ratio, spawnKoor, withTimeout, type BenchOptions, type BenchTable, type LatencySummary } from './lib.js';
+import { BENCH_DIST_DIR, LatencyHistogram, cpuWindow, fmtMs, fmtRatio, pin, ratio, spawnKoor, withTimeout, type BenchOptions, type BenchTable, type LatencySummary } from './lib.js';
 
 const PROBE_KEY = 'k/000001';
 
-function pin(pid: number, cpu: number): boolean {
-  try {
-    execFileSync('taskset', ['-a', '-p', '-c', String(cpu), String(pid)], { stdio: 'ignore', timeout: 2000 });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** Runs `fn` over `items` with at most `width` in flight. */
 async function pooled<T>(items: readonly T[], width: number, fn: (x: T) => Promise<void>): Promise<void> {

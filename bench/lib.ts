@@ -209,6 +209,16 @@ export function spawnBenchScript(name: string, file: string, args: string[] = []
   return spawnNode(name, path.join(BENCH_DIST_DIR, file), args);
 }
 
+/** Pins every thread of process `pid` to `cpu` (taskset); false when taskset is unavailable. */
+export function pin(pid: number, cpu: number): boolean {
+  try {
+    execFileSync('taskset', ['-a', '-p', '-c', String(cpu), String(pid)], { stdio: 'ignore', timeout: 2000 });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // CPU accounting (/proc; Linux only, empty elsewhere)
 

@@ -13,23 +13,14 @@
  *
  *   npm run bench -- validate [--quick]
  */
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { LatencyHistogram, fmtInt, fmtMs, fmtRatio, makeTempDir, ratio, runLoad, spawnBenchScript, spawnKoor, type BenchOptions, type BenchTable, type LatencySummary, type LoadResult, type ServerProc } from './lib.js';
+import { LatencyHistogram, fmtInt, fmtMs, fmtRatio, makeTempDir, pin, ratio, runLoad, spawnBenchScript, spawnKoor, type BenchOptions, type BenchTable, type LatencySummary, type LoadResult, type ServerProc } from './lib.js';
 
 const PROJECT = 'bench';
 const CONNECTIONS = 16;
 const FILE_BYTES = 10 * 1024;
 
-function pin(pid: number, cpu: number): boolean {
-  try {
-    execFileSync('taskset', ['-a', '-p', '-c', String(cpu), String(pid)], { stdio: 'ignore', timeout: 2000 });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** 20 rules of the kinds teams write: case-insensitive regexes, required markers, custom. */
 function benchRules() {
