@@ -71,7 +71,11 @@ export const PoolMethods = {
   'rules.validate': {
     req: Type.Object({
       content: Type.String(),
-      rules: Type.Array(ValidateRule),
+      /**
+       * The ValidateRule[] as JSON text: one string is far cheaper to post than an array of
+       * objects, and the worker keeps the parsed form of the texts it has seen.
+       */
+      rules_json: Type.String(),
       /** Stop once this many violations are found (the reply and its cost stay bounded). */
       max_violations: Type.Integer({ minimum: 1 }),
       ...JobClock,

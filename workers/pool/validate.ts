@@ -24,6 +24,20 @@ function compile(pattern: string): RegExp | string {
   return re;
 }
 
+/** Parsed rule lists of this worker, by their JSON text (a project's selection repeats). */
+const RULE_LISTS_CACHED = 256;
+const ruleLists = new Map<string, ValidateRule[]>();
+
+function rulesOf(json: string): ValidateRule[] {
+  let list = ruleLists.get(json);
+  if (list === undefined) {
+    list = JSON.parse(json) as ValidateRule[];
+    if (ruleLists.size >= RULE_LISTS_CACHED) ruleLists.delete(ruleLists.keys().next().value!);
+    ruleLists.set(json, list);
+  }
+  return list;
+}
+
 /** One rule against the content's lines (SPEC §2.7 steps 5–6); appends to `out`. */
 export function checkRule(rule: ValidateRule, content: string, lines: readonly string[], out: Violation[], max = Infinity): void {
   const source = effectiveRegex(rule.match_type, rule.pattern);
@@ -58,10 +72,11 @@ export function validate(req: ReqOf<M, 'rules.validate'>): ResOf<M, 'rules.valid
   const lines = req.content.split('\n');
   const violations: Violation[] = [];
   const counts: number[] = [];
-  for (let i = 0; i < req.rules.length; i++) {
+  const rules = rulesOf(req.rules_json);
+  for (let i = 0; i < rules.length; i++) {
     Atomics.store(clock, 1, i);
     const before = violations.length;
-    if (before < req.max_violations) checkRule(req.rules[i]!, req.content, lines, violations, req.max_violations);
+    if (before < req.max_violations) checkRule(rules[i]!, req.content, lines, violations, req.max_violations);
     counts.push(violations.length - before);
   }
   return { violations, counts, truncated: violations.length >= req.max_violations };

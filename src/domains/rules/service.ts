@@ -4,7 +4,7 @@ import type { ValidateRule, Violation } from '../../../schemas/rpc/pool.js';
 import type { RuleRow } from '../../../schemas/rpc/writer.js';
 import { isValidGlob, matcherFor } from '../../bus/glob.js';
 import { AppError, badRequest } from '../../errors.js';
-import { VALIDATE_MAX_TIMEOUTS, VALIDATE_MAX_VIOLATIONS } from '../../limits.js';
+import { RULES_CACHE_PROJECTS, RULES_CACHE_SUBSETS, VALIDATE_MAX_TIMEOUTS, VALIDATE_MAX_VIOLATIONS } from '../../limits.js';
 import type { PoolClient } from '../../rpc/pool-client.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
 import type { ReadDb } from '../../store.js';
@@ -112,9 +112,21 @@ function appliesTo(globs: readonly string[], filename: string): boolean {
   return false;
 }
 
-/** Validation rules, their lifecycle, and validation itself (SPEC §2.7–2.8, §7-9). */
+/** A project's accepted rules (then `_global`'s) as validation selects among them. */
+interface Selection {
+  rules: Array<{ rule: ValidateRule; stack: string; globs: string[] }>;
+  /** The JSON text posted to the pool, per distinct subset (indices joined by ','). */
+  json: Map<string, string>;
+}
+
+/**
+ * Validation rules, their lifecycle, and validation itself (SPEC §2.7–2.8, §7-9). Every write of
+ * a rule goes through this service, which keeps the rules validation selects from in memory and
+ * drops them whenever a rule write settles.
+ */
 export class RuleService {
   private readonly q;
+  private readonly selections = new Map<string, Selection>();
 
   constructor(
     db: ReadDb,
@@ -132,6 +144,30 @@ export class RuleService {
     };
   }
 
+  /**
+   * A rule write: once it settles (committed, refused, or of unknown outcome) the cached
+   * selections are dropped. Reads are synchronous on this thread, so a selection read before the
+   * commit is dropped here before the write's reply is sent.
+   */
+  private write<T>(call: Promise<T>): Promise<T> {
+    return call.finally(() => this.selections.clear());
+  }
+
+  private selection(project: string): Selection {
+    let sel = this.selections.get(project);
+    if (!sel) {
+      const rules = this.q.forValidation.all(project, GLOBAL_PROJECT).map((r) => ({
+        rule: { rule_id: r.rule_id, severity: r.severity, match_type: r.match_type, pattern: r.pattern, message: r.message },
+        stack: r.stack,
+        globs: JSON.parse(r.applies_to) as string[],
+      }));
+      sel = { rules, json: new Map() };
+      if (this.selections.size >= RULES_CACHE_PROJECTS) this.selections.delete(this.selections.keys().next().value!);
+      this.selections.set(project, sel);
+    }
+    return sel;
+  }
+
   list(project: string, stack: string): { project: string; rules: Rule[] } {
     const rows = this.q.list.all(project).filter((r) => stack === '' || r.stack === '' || r.stack === stack);
     return { project, rules: rows.map(toRule) };
@@ -142,7 +178,7 @@ export class RuleService {
     // The path's project wins; proposed_by and context are not kept by a PUT.
     const rules = (body ?? []).map((r) => toRow(r, { project, source: r.source || 'local', proposed_by: '', context: '' }));
     for (const r of rules) checkUsable(r, labelOf(r, rules.length > 1));
-    const res = await this.writer.call('rules.replace', { project, rules });
+    const res = await this.write(this.writer.call('rules.replace', { project, rules }));
     return { project, count: res.count };
   }
 
@@ -151,11 +187,11 @@ export class RuleService {
     for (const k of ['project', 'rule_id', 'pattern'] as const) if (!r[k]) throw badRequest(`${k} is required`);
     const { source: _learned, ...row } = toRow(r, { project: r.project!, source: 'learned', proposed_by: r.proposed_by || proposer });
     checkUsable(row, '');
-    return this.writer.call('rules.propose', row);
+    return this.write(this.writer.call('rules.propose', row));
   }
 
   decide(project: string, ruleId: string, status: 'accepted' | 'rejected') {
-    return this.writer.call('rules.decide', { project, rule_id: ruleId, status });
+    return this.write(this.writer.call('rules.decide', { project, rule_id: ruleId, status }));
   }
 
   /** Accepted rules of every project whose source is one of `sources`, by project and rule_id. */
@@ -179,7 +215,7 @@ export class RuleService {
     }
     for (const r of rows) checkUsable(r, labelOf(r, rows.length > 1));
     if (rows.length === 0) return { imported: 0 };
-    return this.writer.call('rules.import', { rules: rows });
+    return this.write(this.writer.call('rules.import', { rules: rows }));
   }
 
   /**
@@ -192,15 +228,17 @@ export class RuleService {
    * reply then carries `"truncated":true`.
    */
   async validate(project: string, req: { filename: string; content: string; stack: string }) {
-    const rules: ValidateRule[] = this.q
-      .forValidation.all(project, GLOBAL_PROJECT)
-      .filter((r) => (req.stack === '' || r.stack === '' || r.stack === req.stack) && appliesTo(JSON.parse(r.applies_to) as string[], req.filename))
-      .map((r) => ({ rule_id: r.rule_id, severity: r.severity, match_type: r.match_type, pattern: r.pattern, message: r.message }));
-    const { violations, truncated } = rules.length === 0 ? { violations: [], truncated: false } : await this.evaluate(rules, req.content);
+    const sel = this.selection(project);
+    const picked: number[] = [];
+    sel.rules.forEach((r, i) => {
+      if ((req.stack === '' || r.stack === '' || r.stack === req.stack) && appliesTo(r.globs, req.filename)) picked.push(i);
+    });
+    const rules = picked.map((i) => sel.rules[i]!.rule);
+    const { violations, truncated } = rules.length === 0 ? { violations: [], truncated: false } : await this.evaluate(rules, req.content, sel, picked.join(','));
     return truncated ? { project, violations, count: violations.length, truncated } : { project, violations, count: violations.length };
   }
 
-  private async evaluate(rules: readonly ValidateRule[], content: string): Promise<{ violations: Violation[]; truncated: boolean }> {
+  private async evaluate(rules: readonly ValidateRule[], content: string, sel: Selection, subset: string): Promise<{ violations: Violation[]; truncated: boolean }> {
     const results: Array<Violation[] | string> = rules.map(() => []);
     let pending = rules.map((_, i) => i);
     let timeouts = 0;
@@ -209,7 +247,7 @@ export class RuleService {
       const clock = new SharedArrayBuffer(8);
       const marks = new Int32Array(clock).fill(-1);
       const base = Date.now();
-      const job = { content, rules: pending.map((i) => rules[i]!), max_violations: VALIDATE_MAX_VIOLATIONS, clock, clock_base: base };
+      const job = { content, rules_json: this.rulesJson(rules, pending, sel, subset), max_violations: VALIDATE_MAX_VIOLATIONS, clock, clock_base: base };
       try {
         const res = await this.pool.run('rules.validate', job, { clock: { sab: clock, base } });
         let at = 0;
@@ -234,5 +272,16 @@ export class RuleService {
     // Timed-out markers can push a reply over the limit by a few; keep the bound exact.
     if (violations.length > VALIDATE_MAX_VIOLATIONS) return { violations: violations.slice(0, VALIDATE_MAX_VIOLATIONS), truncated: true };
     return { violations, truncated };
+  }
+
+  /** The JSON of the rules to run: cached per selected subset while nothing timed out. */
+  private rulesJson(rules: readonly ValidateRule[], pending: readonly number[], sel: Selection, subset: string): string {
+    if (pending.length !== rules.length) return JSON.stringify(pending.map((i) => rules[i]!));
+    let json = sel.json.get(subset);
+    if (json === undefined) {
+      json = JSON.stringify(rules);
+      if (sel.json.size < RULES_CACHE_SUBSETS) sel.json.set(subset, json);
+    }
+    return json;
   }
 }
