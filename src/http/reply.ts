@@ -34,7 +34,12 @@ export function send(ctx: Ctx, status: number, body: string | Uint8Array, conten
 
 /** JSON reply; bodies end in '\n' (SPEC §1.3). */
 export function sendJson(ctx: Ctx, status: number, value: unknown, headers?: HeaderList): void {
-  send(ctx, status, `${JSON.stringify(value)}\n`, JSON_TYPE, headers);
+  sendJsonText(ctx, status, JSON.stringify(value), headers);
+}
+
+/** A JSON reply already serialised (built by SQLite, or with stored JSON spliced in verbatim). */
+export function sendJsonText(ctx: Ctx, status: number, json: string, headers?: HeaderList): void {
+  send(ctx, status, `${json}\n`, JSON_TYPE, headers);
 }
 
 /** `ETag` + `X-Koor-Version` of a versioned value (state, specs). */

@@ -1,4 +1,4 @@
-import { send, sendJson } from '../../http/reply.js';
+import { sendJson, sendJsonText } from '../../http/reply.js';
 import type { Route } from '../../http/router.js';
 import { positiveInt, queryParams } from '../../http/query.js';
 import { COMPLIANCE_HISTORY_DEFAULT_LIMIT, COMPLIANCE_HISTORY_MAX_LIMIT } from '../../limits.js';
@@ -15,7 +15,7 @@ export function complianceRoutes(svc: ComplianceService): Route[] {
         // Strict (SPEC §7-24): a bad limit is a 400 naming it; an empty instance_id = all.
         const limit = positiveInt(q, 'limit', COMPLIANCE_HISTORY_DEFAULT_LIMIT, COMPLIANCE_HISTORY_MAX_LIMIT);
         const instanceId = q.get('instance_id') || null;
-        send(ctx, 200, `${svc.historyJson(instanceId, limit)}\n`, 'application/json');
+        sendJsonText(ctx, 200, svc.historyJson(instanceId, limit));
       },
     },
     {

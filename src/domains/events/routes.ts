@@ -1,6 +1,6 @@
 import { PublishBody } from '../../../schemas/http/events.js';
 import { badRequest } from '../../errors.js';
-import { send, type HeaderList } from '../../http/reply.js';
+import { sendJsonText, type HeaderList } from '../../http/reply.js';
 import type { Route } from '../../http/router.js';
 import { globParam, instantParam, positiveInt, queryParams, sinceParam } from '../../http/query.js';
 import { compactJson, rawMember } from '../../http/raw-json.js';
@@ -23,7 +23,7 @@ export function eventRoutes(svc: EventService): Route[] {
         const data = raw === undefined ? 'null' : compactJson(raw);
         const source = body.source ?? ctx.identity?.name ?? '';
         const { json } = await svc.publish(body.topic, data, source);
-        send(ctx, 200, `${json}\n`, 'application/json');
+        sendJsonText(ctx, 200, json);
       },
     },
     {
@@ -41,7 +41,7 @@ export function eventRoutes(svc: EventService): Route[] {
           since: sinceParam(q.get('since')),
         });
         // Cut short by the byte budget: say so; the client continues with since=/to= from there.
-        send(ctx, 200, `[${events.join(',')}]\n`, 'application/json', truncated ? TRUNCATED : undefined);
+        sendJsonText(ctx, 200, `[${events.join(',')}]`, truncated ? TRUNCATED : undefined);
       },
     },
   ];

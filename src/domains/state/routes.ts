@@ -1,6 +1,6 @@
 import { badRequest, notFound } from '../../errors.js';
 import type { Ctx } from '../../http/context.js';
-import { send, sendJson, sendVersioned, sendWritten, type HeaderList } from '../../http/reply.js';
+import { send, sendJson, sendJsonText, sendVersioned, sendWritten, type HeaderList } from '../../http/reply.js';
 import type { Route } from '../../http/router.js';
 import { pathName } from '../../http/path.js';
 import { parseIntStrict, positiveInt, queryParams } from '../../http/query.js';
@@ -27,7 +27,7 @@ export function stateRoutes(svc: StateService): Route[] {
         const limit = positiveInt(q, 'limit', STATE_LIST_DEFAULT_LIMIT, STATE_LIST_MAX_LIMIT);
         const page = svc.listPage(q.get('after') ?? '', limit);
         const link: HeaderList = page.next === null ? [] : [['Link', `</api/state?after=${encodeURIComponent(page.next)}&limit=${limit}>; rel="next"`]];
-        send(ctx, 200, `${page.json}\n`, 'application/json', link);
+        sendJsonText(ctx, 200, page.json, link);
       },
     },
     {
@@ -104,5 +104,5 @@ async function diff(ctx: Ctx, svc: StateService, key: string, spec: string): Pro
   const v1 = parseIntStrict(spec.slice(0, comma).trim());
   const v2 = parseIntStrict(spec.slice(comma + 1).trim());
   if (v1 === null || v2 === null) throw badRequest('diff versions must be integers');
-  send(ctx, 200, `${await svc.diff(key, v1, v2)}\n`, 'application/json');
+  sendJsonText(ctx, 200, await svc.diff(key, v1, v2));
 }

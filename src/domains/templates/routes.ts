@@ -4,11 +4,10 @@ import type { Ctx } from '../../http/context.js';
 import { pathName } from '../../http/path.js';
 import { queryParams } from '../../http/query.js';
 import { rawMember } from '../../http/raw-json.js';
-import { send, sendJson } from '../../http/reply.js';
+import { sendJson, sendJsonText } from '../../http/reply.js';
 import type { Route } from '../../http/router.js';
 import type { TemplateService } from './service.js';
 
-const JSON_TYPE = 'application/json';
 const idOf = (ctx: Ctx): string => pathName(ctx.params[0]!, 'id');
 
 interface CreateBody {
@@ -43,13 +42,13 @@ export function templateRoutes(svc: TemplateService): Route[] {
         const data = rawMember(ctx.body.toString('utf8'), 'data');
         if (data === undefined || data === 'null') throw badRequest('data is required');
         const json = await svc.create({ id: b.id, name: b.name, description: b.description ?? '', kind: b.kind || 'rules', data, tags: b.tags ?? [] });
-        send(ctx, 200, `${json}\n`, JSON_TYPE);
+        sendJsonText(ctx, 200, json);
       },
     },
     {
       method: 'GET',
       path: '/api/templates/:id',
-      handler: (ctx) => send(ctx, 200, `${svc.get(idOf(ctx))}\n`, JSON_TYPE),
+      handler: (ctx) => sendJsonText(ctx, 200, svc.get(idOf(ctx))),
     },
     {
       method: 'DELETE',
