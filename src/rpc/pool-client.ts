@@ -52,19 +52,19 @@ export class PoolClient {
   }
 
   /**
-   * Runs a job under its deadline. With `clock` (a job that starts its JobClock, schemas/rpc/pool.ts)
-   * the deadline counts from when a worker started the job, so time spent queued (behind other
-   * jobs, or waiting for a replacement worker) is not charged to it; queued time is bounded by
+   * Runs a job under its deadline. For a job that carries a JobClock (schemas/rpc/pool.ts) the
+   * deadline counts from when a worker started it, so time spent queued (behind other jobs, or
+   * waiting for a replacement worker) is not charged to it; queued time is bounded by
    * POOL_MAX_QUEUE_WAIT_MS instead.
    */
-  async run<K extends keyof PoolMethods>(
-    name: K,
-    req: ReqOf<PoolMethods, K>,
-    opts?: { deadlineMs?: number; clock?: { sab: SharedArrayBuffer; base: number } },
-  ): Promise<ResOf<PoolMethods, K>> {
+  async run<K extends keyof PoolMethods>(name: K, req: ReqOf<PoolMethods, K>, opts?: { deadlineMs?: number }): Promise<ResOf<PoolMethods, K>> {
     this.stats.jobs++;
     const deadlineMs = opts?.deadlineMs ?? this.opts.deadlineMs;
-    const timed = opts?.clock ? clockedSignal(opts.clock, deadlineMs) : { signal: AbortSignal.timeout(deadlineMs), done: () => {} };
+    const clock = req as { clock?: unknown; clock_base?: number };
+    const timed =
+      clock.clock instanceof SharedArrayBuffer
+        ? clockedSignal({ sab: clock.clock, base: clock.clock_base! }, deadlineMs)
+        : { signal: AbortSignal.timeout(deadlineMs), done: () => {} };
     try {
       return await this.pool.run(req, { name, signal: timed.signal });
     } catch (err) {

@@ -4,9 +4,6 @@ import type { PoolClient } from '../../rpc/pool-client.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
 import { toRfc3339, type ReadDb } from '../../store.js';
 
-/** The longest delay a Node timer honours, ms. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
-
 /** Agents to check: the instance registry (SPEC §2.5). Only `active` ones with a workspace count. */
 export interface InstanceSource {
   list(filter: Record<string, never>): ReadonlyArray<{ id: string; workspace: string; status: string }>;
@@ -106,8 +103,7 @@ export class ComplianceService {
   }
 
   start(): void {
-    // Node timers hold at most 2^31-1 ms (~24.8 days); a longer one would fire at once, forever.
-    const every = Math.min(this.opts.intervalMs, MAX_TIMER_MS);
+    // The interval fits a Node timer: the config refuses durations over 2^31-1 ms.
     this.timer = setInterval(() => {
       // Single flight: a slow pass is never overlapped; this tick is simply skipped.
       if (this.running !== null || this.queued !== null) return void this.opts.log.debug('compliance pass still running; tick skipped');
@@ -116,7 +112,7 @@ export class ComplianceService {
         if (this.stopped) this.opts.log.debug({ err }, 'compliance pass ended by shutdown');
         else this.opts.log.warn({ err }, 'compliance pass failed');
       });
-    }, every);
+    }, this.opts.intervalMs);
     this.timer.unref();
   }
 

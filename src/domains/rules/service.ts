@@ -246,10 +246,9 @@ export class RuleService {
     while (pending.length > 0) {
       const clock = new SharedArrayBuffer(8);
       const marks = new Int32Array(clock).fill(-1);
-      const base = Date.now();
-      const job = { content, rules_json: this.rulesJson(rules, pending, sel, subset), max_violations: VALIDATE_MAX_VIOLATIONS, clock, clock_base: base };
+      const job = { content, rules_json: this.rulesJson(rules, pending, sel, subset), max_violations: VALIDATE_MAX_VIOLATIONS, clock, clock_base: Date.now() };
       try {
-        const res = await this.pool.run('rules.validate', job, { clock: { sab: clock, base } });
+        const res = await this.pool.run('rules.validate', job);
         let at = 0;
         pending.forEach((ruleIndex, k) => {
           const n = res.counts[k]!;
