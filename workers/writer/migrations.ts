@@ -120,4 +120,73 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 5,
+    name: 'operations: webhooks and their delivery outbox, audit log, agent metrics, LLM usage',
+    sql: `
+      CREATE TABLE webhooks (
+        id         TEXT PRIMARY KEY NOT NULL,
+        url        TEXT NOT NULL,
+        patterns   TEXT NOT NULL DEFAULT '["*"]',
+        secret     TEXT NOT NULL DEFAULT '',
+        active     INTEGER NOT NULL DEFAULT 1,
+        created_at TEXT NOT NULL,
+        last_fired TEXT,
+        fail_count INTEGER NOT NULL DEFAULT 0,
+        -- beyond the original: delivery state shown to operators
+        last_error TEXT NOT NULL DEFAULT '',
+        delivered  INTEGER NOT NULL DEFAULT 0,
+        failed     INTEGER NOT NULL DEFAULT 0
+      );
+      -- One row per (webhook, event) still to deliver, written in the transaction that stores the
+      -- event; the event's body is read from events (pruning keeps events the outbox references).
+      CREATE TABLE webhook_outbox (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,
+        webhook_id TEXT NOT NULL,
+        event_id   INTEGER NOT NULL,
+        attempts   INTEGER NOT NULL DEFAULT 0,
+        -- epoch ms of the next attempt
+        next_at    INTEGER NOT NULL DEFAULT 0
+      );
+      CREATE INDEX webhook_outbox_hook ON webhook_outbox (webhook_id, id);
+      CREATE INDEX webhook_outbox_event ON webhook_outbox (event_id);
+      CREATE TABLE audit_log (
+        id        INTEGER PRIMARY KEY AUTOINCREMENT,
+        timestamp TEXT NOT NULL,
+        actor     TEXT NOT NULL DEFAULT '',
+        action    TEXT NOT NULL,
+        resource  TEXT NOT NULL DEFAULT '',
+        detail    TEXT NOT NULL DEFAULT '{}',
+        outcome   TEXT NOT NULL DEFAULT 'success'
+      );
+      CREATE INDEX audit_log_timestamp ON audit_log (timestamp);
+      CREATE INDEX audit_log_actor ON audit_log (actor, id);
+      CREATE INDEX audit_log_action ON audit_log (action, id);
+      CREATE TABLE agent_metrics (
+        instance_id  TEXT NOT NULL,
+        metric_name  TEXT NOT NULL,
+        period       TEXT NOT NULL,
+        metric_value INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (instance_id, metric_name, period)
+      );
+      CREATE INDEX agent_metrics_period ON agent_metrics (period);
+      CREATE TABLE llm_usage (
+        id           INTEGER PRIMARY KEY AUTOINCREMENT,
+        instance_id  TEXT NOT NULL DEFAULT '',
+        project      TEXT NOT NULL DEFAULT '',
+        provider     TEXT NOT NULL,
+        model        TEXT NOT NULL,
+        tokens_in    INTEGER NOT NULL DEFAULT 0,
+        tokens_out   INTEGER NOT NULL DEFAULT 0,
+        cost_usd     REAL NOT NULL DEFAULT 0,
+        request_type TEXT NOT NULL DEFAULT 'completion',
+        session_tag  TEXT NOT NULL DEFAULT '',
+        created_at   TEXT NOT NULL
+      );
+      CREATE INDEX llm_usage_created ON llm_usage (created_at);
+      CREATE INDEX llm_usage_instance ON llm_usage (instance_id, created_at);
+      CREATE INDEX llm_usage_project ON llm_usage (project, created_at);
+      CREATE INDEX llm_usage_session ON llm_usage (session_tag, created_at);
+    `,
+  },
 ];
