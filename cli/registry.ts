@@ -50,6 +50,17 @@ export const COMMANDS: Readonly<Record<string, Loader>> = {
 
   'compliance history': () => import('./commands/compliance-history.js'),
   'compliance run': () => import('./commands/compliance-run.js'),
+
+  'webhooks list': () => import('./commands/webhooks-list.js'),
+  'webhooks add': () => import('./commands/webhooks-add.js'),
+  'webhooks delete': () => import('./commands/webhooks-delete.js'),
+  'webhooks test': () => import('./commands/webhooks-test.js'),
+
+  audit: () => import('./commands/audit.js'),
+  'audit summary': () => import('./commands/audit-summary.js'),
+  'metrics agents': () => import('./commands/metrics-agents.js'),
+  'llm usage': () => import('./commands/llm-usage.js'),
+  'llm summary': () => import('./commands/llm-summary.js'),
 };
 
 /** First words that only exist as the start of longer commands (`state`, `specs`, …). */

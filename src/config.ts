@@ -58,6 +58,14 @@ export interface Config {
   complianceIntervalMs: number;
   /** Compliance runs kept per (instance, contract), newest first (0 = all; SPEC §8.10). */
   complianceKeep: number;
+  /** Ages past which rows are pruned, ms (0 = keep all; SPEC §8.10): audit log, agent-metric buckets, LLM usage. */
+  auditRetentionMs: number;
+  agentMetricsRetentionMs: number;
+  llmRetentionMs: number;
+  /** Webhook delivery attempts per event before it is dropped, and the retry backoff (doubling from base, capped). */
+  webhookMaxAttempts: number;
+  webhookRetryBaseMs: number;
+  webhookRetryMaxMs: number;
   /** Where the settings came from, for the startup log line. */
   configFile: string | null;
   /**
@@ -77,7 +85,7 @@ export class ConfigError extends Error {
   }
 }
 
-type Kind = 'bind' | 'bind-or-off' | 'string' | 'level' | 'sync' | 'int' | 'posint' | 'duration' | 'bytes';
+type Kind = 'bind' | 'bind-or-off' | 'string' | 'level' | 'sync' | 'int' | 'posint' | 'duration' | 'age' | 'bytes';
 
 interface Setting {
   key: keyof Omit<Config, 'configFile' | 'testHooks'>;
@@ -113,6 +121,12 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'mcpSessionIdleMs', flag: 'mcp-session-idle', env: 'KOOR_MCP_SESSION_IDLE', file: 'mcp_session_idle', kind: 'duration', def: '30m', help: 'idle MCP sessions are closed after this' },
   { key: 'complianceIntervalMs', flag: 'compliance-interval', env: 'KOOR_COMPLIANCE_INTERVAL', file: 'compliance_interval', kind: 'duration', def: '5m', help: 'compliance pass interval (contracts of active instances)' },
   { key: 'complianceKeep', flag: 'compliance-keep', env: 'KOOR_COMPLIANCE_KEEP', file: 'compliance_keep', kind: 'int', def: '100', help: 'compliance runs kept per (instance, contract) (0 = all)' },
+  { key: 'auditRetentionMs', flag: 'audit-retention', env: 'KOOR_AUDIT_RETENTION', file: 'audit_retention', kind: 'age', def: '90d', help: 'audit entries kept this long (0 = all)' },
+  { key: 'agentMetricsRetentionMs', flag: 'agent-metrics-retention', env: 'KOOR_AGENT_METRICS_RETENTION', file: 'agent_metrics_retention', kind: 'age', def: '30d', help: 'per-agent metric buckets kept this long (0 = all)' },
+  { key: 'llmRetentionMs', flag: 'llm-retention', env: 'KOOR_LLM_RETENTION', file: 'llm_retention', kind: 'age', def: '0', help: 'LLM usage records kept this long (0 = all: the cost record)' },
+  { key: 'webhookMaxAttempts', flag: 'webhook-max-attempts', env: 'KOOR_WEBHOOK_MAX_ATTEMPTS', file: 'webhook_max_attempts', kind: 'posint', def: '5', help: 'delivery attempts per event before it is dropped' },
+  { key: 'webhookRetryBaseMs', flag: 'webhook-retry-base', env: 'KOOR_WEBHOOK_RETRY_BASE', file: 'webhook_retry_base', kind: 'duration', def: '1s', help: 'first webhook retry delay (doubles each attempt)' },
+  { key: 'webhookRetryMaxMs', flag: 'webhook-retry-max', env: 'KOOR_WEBHOOK_RETRY_MAX', file: 'webhook_retry_max', kind: 'duration', def: '5m', help: 'longest webhook retry delay' },
 ];
 
 export const USAGE = [
@@ -157,6 +171,21 @@ const MAX_DURATION_MS = 2 ** 31 - 1;
 function capped(ms: number, text: string, what: string): number {
   if (ms > MAX_DURATION_MS) throw new ConfigError(`invalid ${what} "${text}": at most 596h (the longest timer Node can run)`);
   return ms;
+}
+
+/** A retention age: a duration with `d` (days) allowed too ("90d", "12h", "0" = keep all); no timer cap. */
+export function parseAge(text: string, what: string): number {
+  if (/^\d+$/.test(text.trim()) && Number(text) === 0) return 0;
+  const re = /(\d+(?:\.\d+)?)(ms|s|m|h|d)/gy;
+  const units: Record<string, number> = { ...DURATION_UNITS, d: 86_400_000 };
+  let total = 0;
+  let end = 0;
+  for (let m = re.exec(text); m; m = re.exec(text)) {
+    total += Number(m[1]) * units[m[2]!]!;
+    end = re.lastIndex;
+  }
+  if (end !== text.length || text.length === 0) throw new ConfigError(`invalid ${what} "${text}": expected an age like 90d, 12h, 30m (0 = keep all)`);
+  return Math.round(total);
 }
 
 function parseBytes(text: string, what: string): number {
@@ -205,6 +234,8 @@ function convert(s: Setting, raw: string): unknown {
       if (ms <= 0) throw new ConfigError(`invalid ${what} "${raw}": must be positive`);
       return ms;
     }
+    case 'age':
+      return parseAge(raw, what);
     case 'bytes':
       return parseBytes(raw, what);
   }

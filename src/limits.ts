@@ -148,3 +148,31 @@ export const CONTRACT_TEST_MAX_REPLY_BYTES = 10 * 1024 * 1024;
 export const STARTUP_TIMEOUT_MS = 15_000;
 /** How long shutdown waits for in-flight writes, ms (SPEC §1.1: 5 s grace). */
 export const SHUTDOWN_GRACE_MS = 5000;
+
+// Operations (issue 10): webhooks, audit, agent metrics, LLM usage.
+/** One webhook delivery attempt may take this long (SPEC §2.11: success = status < 400 within 10 s). */
+export const WEBHOOK_TIMEOUT_MS = 10_000;
+/** Consecutive failed attempts that disable a webhook for good (SPEC §2.11). */
+export const WEBHOOK_DISABLE_AFTER_FAILURES = 10;
+/** Deliveries in flight at once across all webhooks (one per webhook at a time: order per webhook). */
+export const WEBHOOK_MAX_CONCURRENT = 64;
+/**
+ * Undelivered outbox rows kept per webhook. A live but slow endpoint behind a fast publisher
+ * would grow the outbox (and hold events from pruning) without bound: past this, the oldest
+ * undelivered row of that webhook is dropped (counted in koor_webhook_deliveries_total{outcome="dropped"}).
+ */
+export const WEBHOOK_OUTBOX_MAX_PER_HOOK = 10_000;
+/** Due outbox rows read per dispatcher pass. */
+export const WEBHOOK_DUE_BATCH = 256;
+/** A webhook receiver's reply body is read (and discarded) up to this many bytes. */
+export const WEBHOOK_MAX_REPLY_BYTES = 64 * 1024;
+/** `GET /api/audit` and `GET /api/llm/usage`: default and largest `limit` (SPEC §2.13, §2.15). */
+export const OPS_LIST_DEFAULT_LIMIT = 50;
+export const OPS_LIST_MAX_LIMIT = 10_000;
+/**
+ * Per-agent counters are added up in memory and written as one upsert per (agent, metric, hour)
+ * this often: never one extra write per request. A crash loses at most this much of the counts.
+ */
+export const AGENT_METRICS_FLUSH_MS = 1000;
+/** Rows deleted per retention turn of the audit log, agent metrics and LLM usage. */
+export const OPS_PRUNE_CHUNK = 2000;

@@ -24,6 +24,15 @@ import { ContractService } from './domains/contracts/service.js';
 import { contractRoutes } from './domains/contracts/routes.js';
 import { ComplianceService } from './domains/compliance/service.js';
 import { complianceRoutes } from './domains/compliance/routes.js';
+import { AuditService } from './domains/audit/service.js';
+import { auditRoutes } from './domains/audit/routes.js';
+import { AgentMetrics } from './domains/agent-metrics/service.js';
+import { agentMetricRoutes } from './domains/agent-metrics/routes.js';
+import { LlmService } from './domains/llm/service.js';
+import { llmRoutes } from './domains/llm/routes.js';
+import { WebhookService } from './domains/webhooks/service.js';
+import { WebhookDispatcher } from './domains/webhooks/dispatcher.js';
+import { webhookRoutes } from './domains/webhooks/routes.js';
 import { McpGateway } from './mcp/gateway.js';
 import { mountMcp } from './mcp/bridge.js';
 import { mountSubscribe, slowConsumerLogger, SUBSCRIBE_PATH } from './ws/subscribe.js';
@@ -50,6 +59,8 @@ export interface KoorServer {
   readonly liveness: LivenessMonitor;
   readonly retention: Retention;
   readonly mcp: McpGateway;
+  readonly webhooks: WebhookDispatcher;
+  readonly agentMetrics: AgentMetrics;
   readonly log: Logger;
   close(): Promise<void>;
 }
@@ -167,23 +178,37 @@ async function startLocked(config: Config, log: Logger, releaseLock: () => void,
   });
   const wsLog = log.child({ component: 'ws' });
   const hub = new Hub({ maxEvents: config.wsBufferEvents, maxBytes: config.wsBufferBytes }, slowConsumerLogger(wsLog));
-  const events = new EventService(reader, writer, hub, { retention: config.eventRetention, log: log.child({ component: 'events' }) });
+  const dispatcher = new WebhookDispatcher(reader, writer, {
+    retryBaseMs: config.webhookRetryBaseMs,
+    retryMaxMs: config.webhookRetryMaxMs,
+    maxAttempts: config.webhookMaxAttempts,
+    log: log.child({ component: 'webhooks' }),
+  });
+  const events = new EventService(reader, writer, hub, { retention: config.eventRetention, log: log.child({ component: 'events' }), onQueued: () => dispatcher.kick() });
+  const publish = (topic: string, data: string, source: string) => events.publish(topic, data, source);
+  const webhooks = new WebhookService(reader, writer);
+  const audit = new AuditService(reader);
+  const agentMetrics = new AgentMetrics(reader, writer, log.child({ component: 'agent-metrics' }));
+  const llm = new LlmService(reader, writer, publish);
   const retention = new Retention(writer, {
     intervalMs: config.pruneIntervalMs,
     stateHistoryKeep: config.stateHistoryKeep,
     pruneEvents: () => events.prune(),
+    auditRetentionMs: config.auditRetentionMs,
+    agentMetricsRetentionMs: config.agentMetricsRetentionMs,
+    llmRetentionMs: config.llmRetentionMs,
     dataFile: dbPath,
     log: log.child({ component: 'retention' }),
   });
   const instances = new InstanceService(reader, writer, log.child({ component: 'instances' }));
   auth.setResolvers(instances.resolveToken, instances.resolveInstance, (id) => instances.seen(id));
-  const liveness = new LivenessMonitor(instances, (topic, data, source) => events.publish(topic, data, source), {
+  const liveness = new LivenessMonitor(instances, publish, {
     intervalMs: config.livenessIntervalMs,
     timeoutMs: config.livenessTimeoutMs,
     log: log.child({ component: 'liveness' }),
   });
   const contracts = new ContractService(specs, pool);
-  const compliance = new ComplianceService(reader, writer, pool, instances, specs, (topic, data, source) => events.publish(topic, data, source), {
+  const compliance = new ComplianceService(reader, writer, pool, instances, specs, publish, {
     intervalMs: config.complianceIntervalMs,
     keep: config.complianceKeep,
     log: log.child({ component: 'compliance' }),
@@ -212,6 +237,10 @@ async function startLocked(config: Config, log: Logger, releaseLock: () => void,
     ...instanceRoutes(instances, liveness),
     ...contractRoutes(contracts),
     ...complianceRoutes(compliance),
+    ...webhookRoutes(webhooks),
+    ...auditRoutes(audit),
+    ...agentMetricRoutes(agentMetrics),
+    ...llmRoutes(llm),
   ];
 
   const httpLog = log.child({ component: 'http' });
@@ -224,13 +253,26 @@ async function startLocked(config: Config, log: Logger, releaseLock: () => void,
       maxBodyBytes: config.maxBodyBytes,
       viaDashboard,
       // Dashboard-served calls are not counted (SPEC §1.8).
-      onCall: viaDashboard ? undefined : () => counters.rest++,
+      onCall: viaDashboard
+        ? undefined
+        : (ctx) => {
+            counters.rest++;
+            // An identified agent's calls and writes count in its own metrics (SPEC §8.4).
+            if (ctx.identity) {
+              const id = ctx.identity.instanceId;
+              agentMetrics.add(id, 'rest_calls');
+              ctx.tally = (name, n = 1) => agentMetrics.add(id, name, n);
+            }
+          },
       extra: [{ method: 'GET', path: SUBSCRIBE_PATH }],
     });
   };
   const api = uWS.App();
   let apiBase = '';
-  mountMcp(api, { auth, gateway: mcp, maxBodyBytes: config.maxBodyBytes, log: mcpLog, onCall: () => counters.mcp++, baseUrl: () => apiBase });
+  mountMcp(api, { auth, gateway: mcp, maxBodyBytes: config.maxBodyBytes, log: mcpLog, onCall: (ctx) => {
+      counters.mcp++;
+      if (ctx.identity) agentMetrics.add(ctx.identity.instanceId, 'mcp_calls');
+    }, baseUrl: () => apiBase });
   mountApi(api, false);
   const sockets: uWS.us_listen_socket[] = [];
   const apps: uWS.TemplatedApp[] = [api];
@@ -259,6 +301,8 @@ async function startLocked(config: Config, log: Logger, releaseLock: () => void,
   retention.start();
   liveness.start();
   compliance.start();
+  dispatcher.start();
+  agentMetrics.start();
   let closing: Promise<void> | null = null;
   const close = (): Promise<void> =>
     (closing ??= (async () => {
@@ -267,7 +311,11 @@ async function startLocked(config: Config, log: Logger, releaseLock: () => void,
       retention.stop();
       liveness.stop();
       compliance.stop();
+      agentMetrics.stop();
+      await dispatcher.stop();
       await writer.drain(SHUTDOWN_GRACE_MS);
+      // Counts made up to now reach the file before the writer closes.
+      await agentMetrics.flush();
       hub.closeAll(1001, 'server shutting down');
       await mcp.close();
       await new Promise((r) => setImmediate(r));
@@ -296,6 +344,8 @@ async function startLocked(config: Config, log: Logger, releaseLock: () => void,
     liveness,
     retention,
     mcp,
+    webhooks: dispatcher,
+    agentMetrics,
     log,
     close,
   };

@@ -16,3 +16,8 @@ export function openReader(file: string): ReadDb {
 export function toRfc3339(storage: string): string {
   return storage.length === 19 ? `${storage.slice(0, 10)}T${storage.slice(11)}Z` : storage;
 }
+
+/** An instant (epoch ms) as storage text `YYYY-MM-DD HH:MM:SS` UTC (1 s precision, SPEC §1.4). */
+export function toStorage(ms: number): string {
+  return new Date(ms).toISOString().slice(0, 19).replace('T', ' ');
+}

@@ -8,12 +8,32 @@ export const Bytes = Type.Refine(
   () => 'expected bytes',
 );
 
+/**
+ * An audit entry to record with a write, in the same savepoint (SPEC §2.13). `actor` alone: the
+ * writer derives action, resource and detail from the method, its request and its result; a
+ * composed operation (template apply) names them itself. `detail` is compact JSON text.
+ */
+export const AuditTag = Type.Object({
+  actor: Type.String(),
+  action: Type.Optional(Type.String({ minLength: 1 })),
+  resource: Type.Optional(Type.String()),
+  detail: Type.Optional(Type.String()),
+});
+export type AuditTag = Static<typeof AuditTag>;
+
+/** An audit `detail`: compact JSON with sorted keys (SPEC §2.13). */
+export function sortedJson(o: Record<string, unknown>): string {
+  return JSON.stringify(Object.fromEntries(Object.keys(o).sort().map((k) => [k, o[k]])));
+}
+
 /** A request on an RPC port: named method, typed request, absolute deadline (epoch ms). */
 export const RequestEnvelope = Type.Object({
   id: Type.Integer({ minimum: 1 }),
   method: Type.String({ minLength: 1 }),
   deadline: Type.Number(),
   req: Type.Unknown(),
+  /** Present when the write is audited. */
+  audit: Type.Optional(AuditTag),
 });
 export type RequestEnvelope = Static<typeof RequestEnvelope>;
 

@@ -124,7 +124,8 @@ export const WriterMethods = {
       data: Type.String({ minLength: 1 }),
       source: Type.String(),
     }),
-    res: Event,
+    /** `queued`: webhook deliveries written to the outbox with the event (same transaction); `dropped`: older ones that overflowed. */
+    res: Type.Intersect([Event, Type.Object({ queued: Type.Integer(), dropped: Type.Integer() })]),
   },
   /** Deletes up to `chunk` of the oldest events beyond the newest `keep` (called repeatedly). */
   'events.prune': {
@@ -245,6 +246,70 @@ export const WriterMethods = {
       pruned: Type.Integer(),
     }),
   },
+
+  /** A new webhook (SPEC §2.11); an existing id is ALREADY_EXISTS (§7-18). Matching events are queued from the next publish on. */
+  'webhooks.create': {
+    req: Type.Object({ id: Type.String({ minLength: 1 }), url: Type.String({ minLength: 1 }), patterns: Type.Array(Type.String()), secret: Type.String() }),
+    res: Type.Object({ id: Type.String(), created_at: Type.String() }),
+  },
+  /** Deletes the webhook and its undelivered outbox rows. */
+  'webhooks.delete': { req: Type.Object({ id: Type.String({ minLength: 1 }) }), res: Type.Object({ id: Type.String(), dropped: Type.Integer() }) },
+  /**
+   * The outcome of one delivery attempt of an outbox row. success: the row goes, `last_fired` =
+   * `at`, `fail_count` 0. failure: `fail_count`+1; at WEBHOOK_DISABLE_AFTER_FAILURES the webhook
+   * is disabled and its outbox emptied; else the row is retried at `next_at` (epoch ms), or
+   * dropped once it has had `max_attempts`. skip: the row goes, counters untouched (its event is gone).
+   */
+  'webhooks.settle': {
+    req: Type.Object({
+      outbox_id: Type.Integer(),
+      webhook_id: Type.String(),
+      outcome: Type.Union([Type.Literal('success'), Type.Literal('failure'), Type.Literal('skip')]),
+      error: Type.String(),
+      at: Type.String(),
+      next_at: Type.Number(),
+      max_attempts: Type.Integer({ minimum: 1 }),
+    }),
+    res: Type.Object({ disabled: Type.Boolean(), dropped: Type.Integer() }),
+  },
+
+  /** Adds per-agent counter increments into their hourly buckets (SPEC §2.14, §8.4); one upsert each. */
+  'agent_metrics.add': {
+    req: Type.Object({
+      rows: Type.Array(Type.Object({ instance_id: Type.String(), metric_name: Type.String(), period: Type.String(), value: Type.Integer({ minimum: 1 }) })),
+    }),
+    res: Type.Object({ rows: Type.Integer() }),
+  },
+
+  /** One LLM usage record (SPEC §2.15). */
+  'llm.record': {
+    req: Type.Object({
+      instance_id: Type.String(),
+      project: Type.String(),
+      provider: Type.String({ minLength: 1 }),
+      model: Type.String({ minLength: 1 }),
+      tokens_in: Type.Integer(),
+      tokens_out: Type.Integer(),
+      cost_usd: Type.Number(),
+      request_type: Type.String(),
+      session_tag: Type.String(),
+    }),
+    res: Type.Object({ id: Type.Integer(), created_at: Type.String() }),
+  },
+
+  /**
+   * One bounded retention turn of an append-only operations table (SPEC §8.10): deletes up to
+   * `chunk` of its oldest rows older than `before` (storage text; for agent_metrics an hour
+   * period `YYYY-MM-DDTHH`). `more` when a full chunk went.
+   */
+  'ops.prune': {
+    req: Type.Object({
+      table: Type.Union([Type.Literal('audit_log'), Type.Literal('agent_metrics'), Type.Literal('llm_usage')]),
+      before: Type.String(),
+      chunk: Type.Integer({ minimum: 1 }),
+    }),
+    res: Type.Object({ deleted: Type.Integer(), more: Type.Boolean() }),
+  },
 } satisfies MethodTable;
 
 export type WriterMethods = typeof WriterMethods;
@@ -258,6 +323,10 @@ export const WriterLimits = Type.Object({
   busy_timeout_ms: Type.Integer({ minimum: 0 }),
   /** An older data file up to this size is converted to incremental vacuum at start. */
   vacuum_convert_max_bytes: Type.Integer({ minimum: 0 }),
+  /** Undelivered webhook outbox rows kept per webhook; past it the oldest is dropped. */
+  webhook_outbox_max: Type.Integer({ minimum: 1 }),
+  /** Consecutive failed attempts that disable a webhook. */
+  webhook_disable_after: Type.Integer({ minimum: 1 }),
 });
 export type WriterLimits = Static<typeof WriterLimits>;
 

@@ -10,6 +10,9 @@ export interface Headers {
   instance: string;
 }
 
+/** The per-agent counters of SPEC §8.4 (§2.14). */
+export type AgentMetricName = 'rest_calls' | 'mcp_calls' | 'state_writes' | 'events_published' | 'validations' | 'violations';
+
 /** Who made the request (SPEC §8.4); empty until the agents layer resolves one. */
 export interface Identity {
   instanceId: string;
@@ -41,6 +44,11 @@ export interface Ctx {
   onAbort: (() => void) | null;
   /** The abort handler is attached (see watchAbort). */
   watching: boolean;
+  /**
+   * Counts a per-agent metric for the identified caller (SPEC §8.4); null for anonymous requests,
+   * so handlers call `ctx.tally?.(…)` after a successful write and anonymous ones pay nothing.
+   */
+  tally: ((name: AgentMetricName, n?: number) => void) | null;
 }
 
 const EMPTY = Buffer.alloc(0);
@@ -77,6 +85,7 @@ export function createCtx(res: HttpResponse, req: HttpRequest, paramCount: numbe
     viaDashboard,
     onAbort: null,
     watching: false,
+    tally: null,
   };
   if (!lazyAbort) watchAbort(ctx);
   return ctx;

@@ -1,6 +1,7 @@
 import { badRequest } from '../errors.js';
 import { isValidGlob } from '../bus/glob.js';
 import type { Ctx } from './context.js';
+import { toStorage } from '../store.js';
 
 /**
  * Query values, strictly (SPEC §7-24): an absent or empty value takes its default; a value the
@@ -74,5 +75,5 @@ export function instantParam(q: URLSearchParams, name: string, storageForm = fal
     if (m && realDateTime(text)) ms = Date.parse(`${text}Z`);
   }
   if (Number.isNaN(ms)) throw badRequest(`${name} must be an RFC 3339 time${storageForm ? ' or YYYY-MM-DD[ HH:MM:SS]' : ''}`);
-  return new Date(ms).toISOString().slice(0, 19).replace('T', ' ');
+  return toStorage(ms);
 }

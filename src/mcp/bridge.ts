@@ -16,7 +16,7 @@ const PASS_HEADERS = ['content-type', 'mcp-session-id', 'cache-control', 'www-au
  * WebStandardStreamableHTTPServerTransport, and its Response (JSON or an SSE stream) is written
  * back through uWS with backpressure and abort handling.
  */
-export function mountMcp(app: TemplatedApp, deps: { auth: Authenticator; gateway: McpGateway; maxBodyBytes: number; log: Logger; onCall: () => void; baseUrl: () => string }): void {
+export function mountMcp(app: TemplatedApp, deps: { auth: Authenticator; gateway: McpGateway; maxBodyBytes: number; log: Logger; onCall: (ctx: Ctx) => void; baseUrl: () => string }): void {
   const { auth, gateway, log } = deps;
   app.any(MCP_PATH, (res, req) => {
     const ctx = createCtx(res, req, 0, false);
@@ -25,7 +25,7 @@ export function mountMcp(app: TemplatedApp, deps: { auth: Authenticator; gateway
       if (ctx.method !== 'GET' && ctx.method !== 'POST' && ctx.method !== 'DELETE') {
         return sendError(ctx, new AppError('METHOD_NOT_ALLOWED', 'method not allowed', { detail: { allow: 'GET, POST, DELETE' } }), log);
       }
-      deps.onCall();
+      deps.onCall(ctx);
       const headers = new Headers();
       req.forEach((k, v) => headers.append(k, v));
       const method = ctx.method;

@@ -1,5 +1,5 @@
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
-import type { ReplyEnvelope, ReqOf, ResOf, RequestEnvelope } from '../../schemas/rpc/envelope.js';
+import type { AuditTag, ReplyEnvelope, ReqOf, ResOf, RequestEnvelope } from '../../schemas/rpc/envelope.js';
 import type { WriterLimits, WriterMethod, WriterMethods, WriterStartup } from '../../schemas/rpc/writer.js';
 import { AppError, deadlineExceeded, exhausted, unavailable } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -11,6 +11,8 @@ import {
   WRITER_RESTART_BACKOFF_MAX_MS,
   WRITER_RESTART_BACKOFF_MS,
   WRITER_WAL_AUTOCHECKPOINT_PAGES,
+  WEBHOOK_DISABLE_AFTER_FAILURES,
+  WEBHOOK_OUTBOX_MAX_PER_HOOK,
 } from '../limits.js';
 
 /** The writer's share of src/limits.ts, as it travels to the thread. */
@@ -20,6 +22,8 @@ export const WRITER_LIMITS: WriterLimits = Object.freeze({
   journal_limit_bytes: WRITER_JOURNAL_LIMIT_BYTES,
   busy_timeout_ms: SQLITE_BUSY_TIMEOUT_MS,
   vacuum_convert_max_bytes: VACUUM_CONVERT_MAX_BYTES,
+  webhook_outbox_max: WEBHOOK_OUTBOX_MAX_PER_HOOK,
+  webhook_disable_after: WEBHOOK_DISABLE_AFTER_FAILURES,
 });
 
 const WRITER_URL = new URL('../../workers/writer/main.js', import.meta.url);
@@ -88,7 +92,8 @@ export class WriterClient {
     this.uncertainListeners.push(fn);
   }
 
-  call<K extends WriterMethod>(method: K, req: ReqOf<WriterMethods, K>, opts?: { deadlineMs?: number }): Promise<ResOf<WriterMethods, K>> {
+  /** `opts.audit`: record an audit entry with this write, in its savepoint (SPEC §2.13). */
+  call<K extends WriterMethod>(method: K, req: ReqOf<WriterMethods, K>, opts?: { deadlineMs?: number; audit?: AuditTag }): Promise<ResOf<WriterMethods, K>> {
     if (this.closing) return Promise.reject(unavailable('server is shutting down'));
     if (this.pending.size >= this.opts.maxInFlight) {
       this.stats.rejectedFull++;
@@ -97,6 +102,7 @@ export class WriterClient {
     const id = this.nextId++;
     const timeoutMs = opts?.deadlineMs ?? this.opts.deadlineMs;
     const env: RequestEnvelope = { id, method, deadline: Date.now() + timeoutMs, req };
+    if (opts?.audit) env.audit = opts.audit;
     this.stats.calls++;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {

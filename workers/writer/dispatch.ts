@@ -1,6 +1,6 @@
 import { Compile } from 'typebox/compile';
 import type { TSchema } from 'typebox';
-import { RequestEnvelope, type ReplyEnvelope, type ReqOf, type ResOf } from '../../schemas/rpc/envelope.js';
+import { RequestEnvelope, type AuditTag, type ReplyEnvelope, type ReqOf, type ResOf } from '../../schemas/rpc/envelope.js';
 import { WriterMethods, type WriterMethod } from '../../schemas/rpc/writer.js';
 import { schemaVersion, vacuumStep, type DB } from './db.js';
 import { Fault } from './fault.js';
@@ -11,6 +11,9 @@ import { instanceStore } from './stores/instances.js';
 import { ruleStore } from './stores/rules.js';
 import { templateStore } from './stores/templates.js';
 import { complianceStore } from './stores/compliance.js';
+import { webhookStore } from './stores/webhooks.js';
+import { auditStore } from './stores/audit.js';
+import { opsStore } from './stores/ops.js';
 import { threadId } from 'node:worker_threads';
 
 /** Where the dispatcher reports unexpected failures (the writer's pino logger). */
@@ -37,7 +40,10 @@ function sleepSync(ms: number): void {
  * transaction (group commit), each envelope in its own savepoint so a failed one rolls back
  * alone, and returns the replies. Replies must be posted only after this returns (= COMMIT).
  */
-export function createDispatcher(db: DB, opts: { testHooks?: boolean; log?: FaultLog; stateHistoryKeep?: number } = {}) {
+export function createDispatcher(
+  db: DB,
+  opts: { testHooks?: boolean; log?: FaultLog; stateHistoryKeep?: number; webhookOutboxMax?: number; webhookDisableAfter?: number } = {},
+) {
   const state = stateStore(db, opts.stateHistoryKeep ?? 0);
   const specs = specStore(db);
   const events = eventStore(db);
@@ -45,6 +51,9 @@ export function createDispatcher(db: DB, opts: { testHooks?: boolean; log?: Faul
   const rules = ruleStore(db);
   const compliance = complianceStore(db);
   const templates = templateStore(db);
+  const webhooks = webhookStore(db, { outboxMax: opts.webhookOutboxMax ?? 10_000, disableAfter: opts.webhookDisableAfter ?? 10 });
+  const audit = auditStore(db);
+  const ops = opsStore(db);
   const handlers: Handlers = {
     'sys.ping': () => ({ threadId, schema_version: schemaVersion(db) }),
     'sys.sleep': (req) => {
@@ -59,7 +68,10 @@ export function createDispatcher(db: DB, opts: { testHooks?: boolean; log?: Faul
     'db.vacuum': (req) => vacuumStep(db, req.pages),
     'spec.put': specs.put,
     'spec.delete': specs.delete,
-    'events.publish': events.publish,
+    'events.publish': (req) => {
+      const e = events.publish(req);
+      return { ...e, ...webhooks.onEvent(e.id, e.topic) };
+    },
     'events.prune': events.prune,
     'instances.register': instances.register,
     'instances.touch': instances.touch,
@@ -73,6 +85,12 @@ export function createDispatcher(db: DB, opts: { testHooks?: boolean; log?: Faul
     'templates.create': templates.create,
     'templates.delete': templates.delete,
     'compliance.record': compliance.record,
+    'webhooks.create': webhooks.create,
+    'webhooks.delete': webhooks.delete,
+    'webhooks.settle': webhooks.settle,
+    'agent_metrics.add': ops.addMetrics,
+    'llm.record': ops.recordLlm,
+    'ops.prune': ops.prune,
   };
 
   const fail = (id: number, err: Fault): ReplyEnvelope => ({ id, ok: false, err: err.toWire() });
@@ -87,6 +105,15 @@ export function createDispatcher(db: DB, opts: { testHooks?: boolean; log?: Faul
       if (!db.inTransaction) throw new BatchAborted();
     }
   });
+
+  /** An audit failure never fails the write it describes (SPEC §2.13); it is logged. */
+  function recordAudit(method: string, req: unknown, res: unknown, tag: AuditTag, id: number): void {
+    try {
+      audit.record(method, req, res, tag);
+    } catch (e) {
+      opts.log?.error({ err: e, method, id }, 'audit entry not recorded');
+    }
+  }
 
   function execOne(raw: unknown): ReplyEnvelope | null {
     if (!checkEnvelope.Check(raw)) {
@@ -105,7 +132,11 @@ export function createDispatcher(db: DB, opts: { testHooks?: boolean; log?: Faul
     }
     try {
       // Savepoint: a failed method rolls back its own partial writes, not the batch.
-      const res = inSavepoint(() => handler(env.req));
+      const res = inSavepoint(() => {
+        const r = handler(env.req);
+        if (env.audit) recordAudit(env.method, env.req, r, env.audit, env.id);
+        return r;
+      });
       return { id: env.id, ok: true, res };
     } catch (e) {
       if (e instanceof Fault) return fail(env.id, e);
@@ -128,6 +159,9 @@ export function createDispatcher(db: DB, opts: { testHooks?: boolean; log?: Faul
         inBatch.immediate(batch, replies);
         return { replies };
       } catch (commitError) {
+        // Nothing of the batch is in the file: the webhook matchers and outbox depths kept in
+        // memory may have moved with it, so read them back.
+        webhooks.reload();
         const failed = new Map(replies.filter((r) => !r.ok).map((r) => [r.id, r]));
         const all: ReplyEnvelope[] = [];
         for (const raw of batch) {

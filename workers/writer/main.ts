@@ -28,7 +28,13 @@ function open(): ReturnType<typeof openWriterDb> | null {
 const opened = open();
 if (opened === null) process.exit(1);
 const db = opened!;
-const dispatcher = createDispatcher(db, { testHooks: startup.test_hooks, log, stateHistoryKeep: startup.state_history_keep });
+const dispatcher = createDispatcher(db, {
+  testHooks: startup.test_hooks,
+  log,
+  stateHistoryKeep: startup.state_history_keep,
+  webhookOutboxMax: startup.limits.webhook_outbox_max,
+  webhookDisableAfter: startup.limits.webhook_disable_after,
+});
 const maxBatch = startup.limits.max_batch_envelopes;
 const queue: unknown[] = [];
 let scheduled = false;

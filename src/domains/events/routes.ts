@@ -23,6 +23,7 @@ export function eventRoutes(svc: EventService): Route[] {
         const data = raw === undefined ? 'null' : compactJson(raw);
         const source = body.source ?? ctx.identity?.name ?? '';
         const { json } = await svc.publish(body.topic, data, source);
+        ctx.tally?.('events_published');
         sendJsonText(ctx, 200, json);
       },
     },

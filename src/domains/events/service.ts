@@ -60,7 +60,7 @@ export class EventService {
     db: ReadDb,
     private readonly writer: WriterClient,
     private readonly hub: Hub,
-    private readonly opts: { retention: number; log: Logger },
+    private readonly opts: { retention: number; log: Logger; onQueued?: (queued: number, dropped: number) => void },
   ) {
     db.function('koor_glob', { deterministic: true }, (pattern, topic) => (matcherFor(String(pattern))(String(topic)) ? 1 : 0));
     this.q = {
@@ -86,6 +86,8 @@ export class EventService {
       }
       this.hub.publish(event.id, event.topic, Buffer.from(json));
       if (event.id > this.lastFanned) this.lastFanned = event.id;
+      // Webhook deliveries were queued in the same transaction: wake the dispatcher.
+      if (event.queued > 0) this.opts.onQueued?.(event.queued, event.dropped);
       return { event, json };
     });
   }

@@ -1,3 +1,4 @@
+import { auditBy } from '../../http/actor.js';
 import { CapabilitiesBody, RegisterBody } from '../../../schemas/http/instances.js';
 import { badRequest } from '../../errors.js';
 import type { Ctx } from '../../http/context.js';
@@ -36,14 +37,15 @@ export function instanceRoutes(svc: InstanceService, liveness: LivenessMonitor):
       handler: async (ctx) => {
         const b = ctx.json as { name?: string; workspace?: string; intent?: string; stack?: string; capabilities?: string[] | null };
         if (!b.name) throw badRequest('name is required');
-        sendJson(ctx, 200, await svc.register({ name: b.name, workspace: b.workspace ?? '', intent: b.intent ?? '', stack: b.stack ?? '', capabilities: b.capabilities ?? [] }));
+        // SPEC §2.13: the actor of a registration is the new instance's name.
+        sendJson(ctx, 200, await svc.register({ name: b.name, workspace: b.workspace ?? '', intent: b.intent ?? '', stack: b.stack ?? '', capabilities: b.capabilities ?? [] }, auditBy(ctx, b.name)));
       },
     },
     {
       method: 'POST',
       path: '/api/instances/:id/activate',
       handler: async (ctx) => {
-        const i = await svc.touch(idOf(ctx), 'activate');
+        const i = await svc.touch(idOf(ctx), 'activate', auditBy(ctx));
         sendJson(ctx, 200, { id: i.id, status: 'active' });
       },
     },
@@ -62,7 +64,7 @@ export function instanceRoutes(svc: InstanceService, liveness: LivenessMonitor):
       schema: CapabilitiesBody,
       handler: async (ctx) => {
         const caps = (ctx.json as { capabilities?: string[] | null }).capabilities ?? [];
-        const i = await svc.update(idOf(ctx), { capabilities: caps });
+        const i = await svc.update(idOf(ctx), { capabilities: caps }, auditBy(ctx));
         sendJson(ctx, 200, { id: i.id, capabilities: i.capabilities });
       },
     },
@@ -71,7 +73,7 @@ export function instanceRoutes(svc: InstanceService, liveness: LivenessMonitor):
       path: '/api/instances/:id',
       handler: async (ctx) => {
         const id = idOf(ctx);
-        await svc.deregister(id);
+        await svc.deregister(id, auditBy(ctx));
         sendJson(ctx, 200, { deleted: id });
       },
     },

@@ -1,9 +1,10 @@
+import type { AuditTag } from '../../../schemas/rpc/envelope.js';
 import { createHash } from 'node:crypto';
 import type { Instance } from '../../../schemas/rpc/writer.js';
 import type { Identity } from '../../http/context.js';
 import type { Logger } from '../../log.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
-import { toRfc3339, type ReadDb } from '../../store.js';
+import { toRfc3339, toStorage, type ReadDb } from '../../store.js';
 import { notFound } from '../../errors.js';
 import { IDENTITY_TOUCH_INTERVAL_MS } from '../../limits.js';
 
@@ -119,28 +120,28 @@ export class InstanceService {
     return this.q.count.get() ?? 0;
   }
 
-  async register(input: { name: string; workspace: string; intent: string; stack: string; capabilities: string[] }): Promise<Summary & { token: string }> {
-    const row = await this.writer.call('instances.register', input);
+  async register(input: { name: string; workspace: string; intent: string; stack: string; capabilities: string[] }, audit?: AuditTag): Promise<Summary & { token: string }> {
+    const row = await this.writer.call('instances.register', input, { audit });
     this.index(row);
     return { ...summary(row), token: row.token };
   }
 
-  async touch(id: string, op: 'activate' | 'heartbeat'): Promise<Summary> {
-    return summary(await this.writer.call('instances.touch', { id, op }));
+  async touch(id: string, op: 'activate' | 'heartbeat', audit?: AuditTag): Promise<Summary> {
+    return summary(await this.writer.call('instances.touch', { id, op }, { audit }));
   }
 
-  async update(id: string, change: { capabilities?: string[]; intent?: string }): Promise<Summary> {
-    return summary(await this.writer.call('instances.update', { id, ...change }));
+  async update(id: string, change: { capabilities?: string[]; intent?: string }, audit?: AuditTag): Promise<Summary> {
+    return summary(await this.writer.call('instances.update', { id, ...change }, { audit }));
   }
 
-  async deregister(id: string): Promise<void> {
-    await this.writer.call('instances.deregister', { id });
+  async deregister(id: string, audit?: AuditTag): Promise<void> {
+    await this.writer.call('instances.deregister', { id }, { audit });
     this.unindex(id);
   }
 
   /** Marks active instances unseen since `cutoffMs` stale; returns them. */
   async markStale(cutoffMs: number): Promise<Summary[]> {
-    const cutoff = new Date(cutoffMs).toISOString().slice(0, 19).replace('T', ' ');
+    const cutoff = toStorage(cutoffMs);
     const r = await this.writer.call('instances.mark_stale', { cutoff });
     return r.stale.map(summary);
   }

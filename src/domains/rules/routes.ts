@@ -1,3 +1,4 @@
+import { auditBy } from '../../http/actor.js';
 import { RuleInput, RulesImportBody, RulesPutBody, ValidateBody } from '../../../schemas/http/rules.js';
 import type { Ctx } from '../../http/context.js';
 import { pathName } from '../../http/path.js';
@@ -35,7 +36,10 @@ export function ruleRoutes(svc: RuleService): Route[] {
       schema: ValidateBody,
       handler: async (ctx) => {
         const b = ctx.json as { filename?: Str; content?: Str; stack?: Str };
-        sendJson(ctx, 200, await svc.validate(project(ctx), { filename: s(b.filename), content: s(b.content), stack: s(b.stack) }));
+        const r = await svc.validate(project(ctx), { filename: s(b.filename), content: s(b.content), stack: s(b.stack) });
+        ctx.tally?.('validations');
+        ctx.tally?.('violations', r.count);
+        sendJson(ctx, 200, r);
       },
     },
     {
@@ -43,17 +47,21 @@ export function ruleRoutes(svc: RuleService): Route[] {
       path: '/api/rules/propose',
       body: 'json',
       schema: RuleInput,
-      handler: async (ctx) => sendJson(ctx, 200, await svc.propose(ctx.json as RuleInput, ctx.identity?.instanceId ?? '')),
+      handler: async (ctx) => {
+        const r = ctx.json as RuleInput;
+        // SPEC §2.13: the actor is the body's proposed_by (else the calling agent).
+        sendJson(ctx, 200, await svc.propose(r, ctx.identity?.instanceId ?? '', auditBy(ctx, r.proposed_by ?? '')));
+      },
     },
     {
       method: 'POST',
       path: '/api/rules/:project/:rule/accept',
-      handler: async (ctx) => sendJson(ctx, 200, await svc.decide(project(ctx), pathName(ctx.params[1]!, 'rule_id'), 'accepted')),
+      handler: async (ctx) => sendJson(ctx, 200, await svc.decide(project(ctx), pathName(ctx.params[1]!, 'rule_id'), 'accepted', auditBy(ctx))),
     },
     {
       method: 'POST',
       path: '/api/rules/:project/:rule/reject',
-      handler: async (ctx) => sendJson(ctx, 200, await svc.decide(project(ctx), pathName(ctx.params[1]!, 'rule_id'), 'rejected')),
+      handler: async (ctx) => sendJson(ctx, 200, await svc.decide(project(ctx), pathName(ctx.params[1]!, 'rule_id'), 'rejected', auditBy(ctx))),
     },
     {
       method: 'GET',
@@ -69,7 +77,7 @@ export function ruleRoutes(svc: RuleService): Route[] {
       path: '/api/rules/import',
       body: 'json',
       schema: RulesImportBody,
-      handler: async (ctx) => sendJson(ctx, 200, await svc.import((ctx.json as RuleInput[] | null) ?? [])),
+      handler: async (ctx) => sendJson(ctx, 200, await svc.import((ctx.json as RuleInput[] | null) ?? [], { audit: auditBy(ctx) })),
     },
   ];
 }

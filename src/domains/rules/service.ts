@@ -1,3 +1,4 @@
+import type { AuditTag } from '../../../schemas/rpc/envelope.js';
 import { effectiveRegex, regexError } from '../../../schemas/regex.js';
 import type { RuleInput } from '../../../schemas/http/rules.js';
 import type { ValidateRule, Violation } from '../../../schemas/rpc/pool.js';
@@ -183,15 +184,15 @@ export class RuleService {
   }
 
   /** A rule proposed by an agent (REST or MCP): stored `proposed`, fires only once accepted. */
-  async propose(r: RuleInput, proposer: string): Promise<{ project: string; rule_id: string; status: 'proposed' }> {
+  async propose(r: RuleInput, proposer: string, audit?: AuditTag): Promise<{ project: string; rule_id: string; status: 'proposed' }> {
     for (const k of ['project', 'rule_id', 'pattern'] as const) if (!r[k]) throw badRequest(`${k} is required`);
     const { source: _learned, ...row } = toRow(r, { project: r.project!, source: 'learned', proposed_by: r.proposed_by || proposer });
     checkUsable(row, '');
-    return this.write(this.writer.call('rules.propose', row));
+    return this.write(this.writer.call('rules.propose', row, { audit }));
   }
 
-  decide(project: string, ruleId: string, status: 'accepted' | 'rejected') {
-    return this.write(this.writer.call('rules.decide', { project, rule_id: ruleId, status }));
+  decide(project: string, ruleId: string, status: 'accepted' | 'rejected', audit?: AuditTag) {
+    return this.write(this.writer.call('rules.decide', { project, rule_id: ruleId, status }, { audit }));
   }
 
   /** Accepted rules of every project whose source is one of `sources`, by project and rule_id. */
@@ -205,7 +206,7 @@ export class RuleService {
    * upserted `accepted`. `opts.project` forces every entry's project (a rules template applied
    * to a project).
    */
-  async import(rules: readonly RuleInput[], opts: { project?: string } = {}): Promise<{ imported: number }> {
+  async import(rules: readonly RuleInput[], opts: { project?: string; audit?: AuditTag } = {}): Promise<{ imported: number }> {
     if (rules.length === 0) throw badRequest('empty rules array');
     const rows: RuleRow[] = [];
     for (const r of rules) {
@@ -215,7 +216,7 @@ export class RuleService {
     }
     for (const r of rows) checkUsable(r, labelOf(r, rows.length > 1));
     if (rows.length === 0) return { imported: 0 };
-    return this.write(this.writer.call('rules.import', { rules: rows }));
+    return this.write(this.writer.call('rules.import', { rules: rows }, { audit: opts.audit }));
   }
 
   /**

@@ -1,3 +1,4 @@
+import { auditBy } from '../../http/actor.js';
 import { badRequest } from '../../errors.js';
 import type { Ctx } from '../../http/context.js';
 import { sendJson, sendVersioned, sendWritten } from '../../http/reply.js';
@@ -31,14 +32,14 @@ export function specRoutes(svc: SpecService): Route[] {
         const r = await svc.put(param(ctx, 0), param(ctx, 1), ctx.body, {
           ifMatch: ctx.headers.ifMatch,
           ifNoneMatch: ctx.headers.ifNoneMatch,
-        });
+        }, auditBy(ctx));
         sendWritten(ctx, r);
       },
     },
     {
       method: 'DELETE',
       path: '/api/specs/:project/:name',
-      handler: async (ctx) => sendJson(ctx, 200, await svc.delete(param(ctx, 0), param(ctx, 1), ctx.headers.ifMatch || undefined)),
+      handler: async (ctx) => sendJson(ctx, 200, await svc.delete(param(ctx, 0), param(ctx, 1), ctx.headers.ifMatch || undefined, auditBy(ctx))),
     },
   ];
 }

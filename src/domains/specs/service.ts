@@ -1,3 +1,4 @@
+import type { AuditTag } from '../../../schemas/rpc/envelope.js';
 import { notFound } from '../../errors.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
 import { toRfc3339, type ReadDb } from '../../store.js';
@@ -34,19 +35,19 @@ export class SpecService {
     return row;
   }
 
-  async put(project: string, name: string, data: Uint8Array, pre: { ifMatch?: string; ifNoneMatch?: string } = {}) {
+  async put(project: string, name: string, data: Uint8Array, pre: { ifMatch?: string; ifNoneMatch?: string } = {}, audit?: AuditTag) {
     const r = await this.writer.call('spec.put', {
       project,
       name,
       data,
       ...(pre.ifMatch ? { if_match: pre.ifMatch } : {}),
       ...(pre.ifNoneMatch ? { if_none_match: pre.ifNoneMatch } : {}),
-    });
+    }, { audit });
     return { ...r, updated_at: toRfc3339(r.updated_at) };
   }
 
-  async delete(project: string, name: string, ifMatch?: string) {
-    await this.writer.call('spec.delete', { project, name, ...(ifMatch ? { if_match: ifMatch } : {}) });
+  async delete(project: string, name: string, ifMatch?: string, audit?: AuditTag) {
+    await this.writer.call('spec.delete', { project, name, ...(ifMatch ? { if_match: ifMatch } : {}) }, { audit });
     return { deleted: `${project}/${name}` };
   }
 }

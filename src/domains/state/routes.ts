@@ -1,3 +1,4 @@
+import { auditBy } from '../../http/actor.js';
 import { badRequest, notFound } from '../../errors.js';
 import type { Ctx } from '../../http/context.js';
 import { send, sendJson, sendJsonText, sendVersioned, sendWritten, type HeaderList } from '../../http/reply.js';
@@ -69,7 +70,8 @@ export function stateRoutes(svc: StateService): Route[] {
           updatedBy: actor(ctx),
           ifMatch: ctx.headers.ifMatch,
           ifNoneMatch: ctx.headers.ifNoneMatch,
-        });
+        }, auditBy(ctx));
+        ctx.tally?.('state_writes');
         sendWritten(ctx, r);
       },
     },
@@ -83,7 +85,8 @@ export function stateRoutes(svc: StateService): Route[] {
         if (raw === null || raw === '') throw badRequest('rollback requires ?rollback=<version>');
         const v = parseIntStrict(raw);
         if (v === null) throw badRequest('rollback version must be an integer');
-        const r = await svc.rollback(key, v);
+        const r = await svc.rollback(key, v, auditBy(ctx));
+        ctx.tally?.('state_writes');
         sendWritten(ctx, r);
       },
     },
@@ -92,7 +95,9 @@ export function stateRoutes(svc: StateService): Route[] {
       path: '/api/state/*',
       handler: async (ctx) => {
         const key = keyOf(ctx);
-        sendJson(ctx, 200, await svc.delete(key, ctx.headers.ifMatch || undefined));
+        const r = await svc.delete(key, ctx.headers.ifMatch || undefined, auditBy(ctx));
+        ctx.tally?.('state_writes');
+        sendJson(ctx, 200, r);
       },
     },
   ];

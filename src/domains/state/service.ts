@@ -1,3 +1,4 @@
+import type { AuditTag } from '../../../schemas/rpc/envelope.js';
 import { badRequest } from '../../errors.js';
 import type { PoolClient } from '../../rpc/pool-client.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
@@ -68,7 +69,7 @@ export class StateService {
     return `{"key":${JSON.stringify(key)},"v1":${v1},"v2":${v2},"diffs":${r.diffs}}`;
   }
 
-  async put(input: PutInput) {
+  async put(input: PutInput, audit?: AuditTag) {
     const res = await this.writer.call('state.put', {
       key: input.key,
       value: input.value,
@@ -76,22 +77,22 @@ export class StateService {
       updated_by: input.updatedBy,
       ...(input.ifMatch ? { if_match: input.ifMatch } : {}),
       ...(input.ifNoneMatch ? { if_none_match: input.ifNoneMatch } : {}),
-    });
+    }, { audit });
     this.cache.set(input.key, input.value, res.version, res.hash, res.content_type);
     return { ...res, updated_at: toRfc3339(res.updated_at) };
   }
 
-  async delete(key: string, ifMatch?: string) {
+  async delete(key: string, ifMatch?: string, audit?: AuditTag) {
     try {
-      await this.writer.call('state.delete', { key, ...(ifMatch ? { if_match: ifMatch } : {}) });
+      await this.writer.call('state.delete', { key, ...(ifMatch ? { if_match: ifMatch } : {}) }, { audit });
     } finally {
       this.cache.delete(key);
     }
     return { deleted: key };
   }
 
-  async rollback(key: string, version: number) {
-    const res = await this.writer.call('state.rollback', { key, version });
+  async rollback(key: string, version: number, audit?: AuditTag) {
+    const res = await this.writer.call('state.rollback', { key, version }, { audit });
     this.cache.set(key, res.value, res.version, res.hash, res.content_type);
     return { key, version: res.version, hash: res.hash, rolled_back: res.rolled_back, updated_at: toRfc3339(res.updated_at) };
   }

@@ -7,8 +7,10 @@ import {
   VACUUM_KEEP_FREE_PAGES,
   VACUUM_PAGES_PER_TURN,
   VACUUM_START_FREE_PAGES,
+  OPS_PRUNE_CHUNK,
 } from '../../limits.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
+import { toStorage } from '../../store.js';
 
 export interface RetentionOptions {
   intervalMs: number;
@@ -16,6 +18,10 @@ export interface RetentionOptions {
   stateHistoryKeep: number;
   /** The event log's own pruning (its retention setting); resolves to the rows deleted. */
   pruneEvents: () => Promise<number>;
+  /** Ages past which rows go, ms (0 = keep everything): audit log, agent-metric buckets, LLM usage (SPEC §8.10). */
+  auditRetentionMs: number;
+  agentMetricsRetentionMs: number;
+  llmRetentionMs: number;
   /** data.db; its size (with the WAL) is reported. */
   dataFile: string;
   log: Logger;
@@ -26,6 +32,9 @@ export interface RetentionStats {
   passes: number;
   events_pruned: number;
   state_history_pruned: number;
+  audit_pruned: number;
+  agent_metrics_pruned: number;
+  llm_usage_pruned: number;
   vacuumed_pages: number;
   free_pages: number;
   last_pass_ms: number;
@@ -39,7 +48,7 @@ export interface RetentionStats {
  * added later adds its step here.
  */
 export class Retention {
-  readonly stats: RetentionStats = { passes: 0, events_pruned: 0, state_history_pruned: 0, vacuumed_pages: 0, free_pages: 0, last_pass_ms: 0 };
+  readonly stats: RetentionStats = { passes: 0, events_pruned: 0, state_history_pruned: 0, audit_pruned: 0, agent_metrics_pruned: 0, llm_usage_pruned: 0, vacuumed_pages: 0, free_pages: 0, last_pass_ms: 0 };
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<void> | null = null;
   /** State-history sweep position: keys after it are next. */
@@ -84,6 +93,7 @@ export class Retention {
     try {
       this.stats.events_pruned += await this.opts.pruneEvents();
       if (this.opts.stateHistoryKeep > 0) await this.pruneHistory();
+      await this.pruneOps();
       await this.vacuum();
       this.stats.passes++;
     } catch (err) {
@@ -103,6 +113,26 @@ export class Retention {
     }
     this.stats.state_history_pruned += deleted;
     if (deleted > 0) this.opts.log.debug({ deleted }, 'pruned state history');
+  }
+
+  /** Audit entries, agent-metric hours and LLM records older than their retention, oldest first. */
+  private async pruneOps(): Promise<void> {
+    const now = Date.now();
+    const steps = [
+      { table: 'audit_log', ms: this.opts.auditRetentionMs, stat: 'audit_pruned', before: (t: number) => toStorage(t) },
+      // Buckets are hours: one whose hour began before the cutoff hour goes.
+      { table: 'agent_metrics', ms: this.opts.agentMetricsRetentionMs, stat: 'agent_metrics_pruned', before: (t: number) => new Date(t).toISOString().slice(0, 13) },
+      { table: 'llm_usage', ms: this.opts.llmRetentionMs, stat: 'llm_usage_pruned', before: (t: number) => toStorage(t) },
+    ] as const;
+    for (const s of steps) {
+      if (s.ms === 0) continue;
+      const before = s.before(now - s.ms);
+      for (let turn = 0; turn < RETENTION_MAX_TURNS_PER_PASS; turn++) {
+        const r = await this.writer.call('ops.prune', { table: s.table, before, chunk: OPS_PRUNE_CHUNK });
+        this.stats[s.stat] += r.deleted;
+        if (!r.more) break;
+      }
+    }
   }
 
   private async vacuum(): Promise<void> {

@@ -1,3 +1,4 @@
+import { auditBy } from '../../http/actor.js';
 import { TemplateApplyBody, TemplateCreateBody } from '../../../schemas/http/templates.js';
 import { badRequest } from '../../errors.js';
 import type { Ctx } from '../../http/context.js';
@@ -41,7 +42,7 @@ export function templateRoutes(svc: TemplateService): Route[] {
         // The value's own text, so it comes back exactly as sent (SPEC §7-11); null counts as missing.
         const data = rawMember(ctx.body.toString('utf8'), 'data');
         if (data === undefined || data === 'null') throw badRequest('data is required');
-        const json = await svc.create({ id: b.id, name: b.name, description: b.description ?? '', kind: b.kind || 'rules', data, tags: b.tags ?? [] });
+        const json = await svc.create({ id: b.id, name: b.name, description: b.description ?? '', kind: b.kind || 'rules', data, tags: b.tags ?? [] }, auditBy(ctx));
         sendJsonText(ctx, 200, json);
       },
     },
@@ -53,7 +54,7 @@ export function templateRoutes(svc: TemplateService): Route[] {
     {
       method: 'DELETE',
       path: '/api/templates/:id',
-      handler: async (ctx) => sendJson(ctx, 200, await svc.delete(idOf(ctx))),
+      handler: async (ctx) => sendJson(ctx, 200, await svc.delete(idOf(ctx), auditBy(ctx))),
     },
     {
       method: 'POST',
@@ -65,7 +66,7 @@ export function templateRoutes(svc: TemplateService): Route[] {
         // Checked before the lookup (SPEC §2.12).
         const project = (ctx.json as { project?: string | null }).project;
         if (!project) throw badRequest('project is required');
-        sendJson(ctx, 200, await svc.apply(id, project));
+        sendJson(ctx, 200, await svc.apply(id, project, auditBy(ctx)));
       },
     },
   ];

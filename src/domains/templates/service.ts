@@ -1,3 +1,4 @@
+import { sortedJson, type AuditTag } from '../../../schemas/rpc/envelope.js';
 import { Compile } from 'typebox/compile';
 import { RuleArray, type RuleInput } from '../../../schemas/http/rules.js';
 import { badRequest, notFound } from '../../errors.js';
@@ -12,8 +13,8 @@ import { toRfc3339, type ReadDb } from '../../store.js';
  */
 export interface TemplateDeps {
   /** Upserts accepted rules with `project` forced; 400 for an invalid regex or glob, nothing stored. */
-  importRules(rules: RuleInput[], opts: { project: string }): Promise<{ imported: number }>;
-  putSpec(project: string, name: string, data: Uint8Array): Promise<unknown>;
+  importRules(rules: RuleInput[], opts: { project: string; audit?: AuditTag }): Promise<{ imported: number }>;
+  putSpec(project: string, name: string, data: Uint8Array, audit?: AuditTag): Promise<unknown>;
 }
 
 export interface TemplateInput {
@@ -118,14 +119,14 @@ export class TemplateService {
   }
 
   /** Stores a new template; returns its Template JSON text. A duplicate id → 409. */
-  async create(t: TemplateInput): Promise<string> {
+  async create(t: TemplateInput, audit?: AuditTag): Promise<string> {
     checkName(t.id, 'id');
-    const r = await this.writer.call('templates.create', t);
+    const r = await this.writer.call('templates.create', t, { audit });
     return templateJson({ ...t, tags: JSON.stringify(t.tags), version: r.version, created_at: toRfc3339(r.created_at), updated_at: toRfc3339(r.updated_at) });
   }
 
-  async delete(id: string): Promise<{ deleted: string }> {
-    await this.writer.call('templates.delete', { id });
+  async delete(id: string, audit?: AuditTag): Promise<{ deleted: string }> {
+    await this.writer.call('templates.delete', { id }, { audit });
     return { deleted: id };
   }
 
@@ -134,9 +135,11 @@ export class TemplateService {
    * (SPEC §2.8; an invalid pattern is a 400 and nothing is stored); any other kind is stored as
    * the spec `<project>/<template id>`, its bytes as the template was created.
    */
-  async apply(id: string, project: string): Promise<{ applied: string; project: string; kind: string }> {
+  async apply(id: string, project: string, by?: AuditTag): Promise<{ applied: string; project: string; kind: string }> {
     checkName(project, 'project');
     const t = this.row(id);
+    // One entry for the whole apply (SPEC §2.13), recorded with the write it makes.
+    const audit: AuditTag | undefined = by && { actor: by.actor, action: 'template.apply', resource: id, detail: sortedJson({ kind: t.kind, project }) };
     if (t.kind === 'rules') {
       let rules: unknown;
       try {
@@ -145,9 +148,9 @@ export class TemplateService {
         rules = undefined;
       }
       if (!isRuleArray.Check(rules)) throw badRequest('template data is not valid rules JSON');
-      await this.deps.importRules(rules, { project });
+      await this.deps.importRules(rules, { project, audit });
     } else {
-      await this.deps.putSpec(project, id, Buffer.from(t.data));
+      await this.deps.putSpec(project, id, Buffer.from(t.data), audit);
     }
     return { applied: id, project, kind: t.kind };
   }

@@ -1,0 +1,34 @@
+import { badRequest } from '../../errors.js';
+import { pathName } from '../../http/path.js';
+import { sendJson } from '../../http/reply.js';
+import type { Route } from '../../http/router.js';
+import { queryParams } from '../../http/query.js';
+import type { AgentMetrics } from './service.js';
+
+/** `?period=` is a prefix of `YYYY-MM-DDTHH` (SPEC §2.14): anything else can match nothing, so it is a 400 (§7-24). */
+function periodOf(q: URLSearchParams): string | null {
+  const p = q.get('period');
+  if (p === null || p === '') return null;
+  if (!/^\d{1,4}(-\d{0,2}(-\d{0,2}(T\d{0,2})?)?)?$/.test(p)) throw badRequest('period must be a prefix of YYYY-MM-DDTHH');
+  return p;
+}
+
+export function agentMetricRoutes(svc: AgentMetrics): Route[] {
+  return [
+    {
+      method: 'GET',
+      path: '/api/metrics/agents',
+      handler: async (ctx) => {
+        const q = queryParams(ctx);
+        const id = q.get('instance_id');
+        if (id) return sendJson(ctx, 200, await svc.rows(id, periodOf(q)));
+        sendJson(ctx, 200, await svc.totals(periodOf(q)));
+      },
+    },
+    {
+      method: 'GET',
+      path: '/api/metrics/agents/:id',
+      handler: async (ctx) => sendJson(ctx, 200, await svc.rows(pathName(ctx.params[0]!, 'id'), periodOf(queryParams(ctx)))),
+    },
+  ];
+}

@@ -1,0 +1,126 @@
+import { AGENT_METRICS_FLUSH_MS } from '../../limits.js';
+import type { Logger } from '../../log.js';
+import type { WriterClient } from '../../rpc/writer-client.js';
+import type { ReadDb } from '../../store.js';
+
+import type { AgentMetricName } from '../../http/context.js';
+
+interface Bucket {
+  instance_id: string;
+  metric_name: string;
+  period: string;
+  value: number;
+}
+
+export interface MetricRow {
+  instance_id: string;
+  metric_name: string;
+  metric_value: number;
+  period: string;
+}
+
+/**
+ * Per-agent metrics (SPEC §2.14, §7-13, §8.4): counters per (instance, metric, UTC hour). A request
+ * only adds to an in-memory bucket; every AGENT_METRICS_FLUSH_MS the buckets go to the writer as
+ * one batch of upserts (never one extra write per request). Reads flush first, so they see every
+ * count made before them. A crash loses at most one interval of counts.
+ */
+export class AgentMetrics {
+  private pending = new Map<string, Bucket>();
+  private hourEndsAt = 0;
+  private period = '';
+  private timer: NodeJS.Timeout | null = null;
+  private flushing: Promise<void> | null = null;
+  private readonly q;
+
+  constructor(
+    db: ReadDb,
+    private readonly writer: WriterClient,
+    private readonly log: Logger,
+  ) {
+    this.q = {
+      rows: db.prepare<[{ id: string | null; period: string | null }], MetricRow>(
+        `SELECT instance_id, metric_name, metric_value, period FROM agent_metrics
+         WHERE (@id IS NULL OR instance_id = @id) AND (@period IS NULL OR substr(period, 1, length(@period)) = @period)
+         ORDER BY period DESC, metric_name`,
+      ),
+      totals: db.prepare<[{ period: string | null }], { instance_id: string; metric_name: string; total: number }>(
+        `SELECT instance_id, metric_name, sum(metric_value) AS total FROM agent_metrics
+         WHERE (@period IS NULL OR substr(period, 1, length(@period)) = @period)
+         GROUP BY instance_id, metric_name ORDER BY instance_id, metric_name`,
+      ),
+    };
+  }
+
+  /** The UTC hour bucket `YYYY-MM-DDTHH` of now (recomputed once an hour). */
+  private currentPeriod(now: number): string {
+    if (now >= this.hourEndsAt) {
+      this.period = new Date(now).toISOString().slice(0, 13);
+      this.hourEndsAt = (Math.floor(now / 3_600_000) + 1) * 3_600_000;
+    }
+    return this.period;
+  }
+
+  add(instanceId: string, name: AgentMetricName, n = 1): void {
+    if (n <= 0) return;
+    const period = this.currentPeriod(Date.now());
+    const key = `${instanceId}\u0000${name}\u0000${period}`;
+    const b = this.pending.get(key);
+    if (b) b.value += n;
+    else this.pending.set(key, { instance_id: instanceId, metric_name: name, period, value: n });
+  }
+
+  start(): void {
+    this.timer ??= setInterval(() => void this.flush(), AGENT_METRICS_FLUSH_MS);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  /** Writes what is pending (one writer call). Counts of a failed call are kept for the next. */
+  flush(): Promise<void> {
+    if (this.flushing) return this.flushing.then(() => this.flush());
+    if (this.pending.size === 0) return Promise.resolve();
+    const batch = this.pending;
+    this.pending = new Map();
+    this.flushing = this.writer
+      .call('agent_metrics.add', { rows: [...batch.values()] })
+      .then(
+        () => undefined,
+        (err: unknown) => {
+          // Put them back (merged with what arrived meanwhile); the next flush retries.
+          for (const [k, b] of batch) {
+            const cur = this.pending.get(k);
+            if (cur) cur.value += b.value;
+            else this.pending.set(k, b);
+          }
+          this.log.warn({ err, buckets: batch.size }, 'agent metrics not written; retrying');
+        },
+      )
+      .finally(() => {
+        this.flushing = null;
+      });
+    return this.flushing;
+  }
+
+  /** Buckets, newest period first then by name; `period` is a prefix (`2026-02-16` = that day). */
+  async rows(instanceId: string | null, period: string | null): Promise<MetricRow[]> {
+    await this.flush();
+    return this.q.rows.all({ id: instanceId, period });
+  }
+
+  /** Sums per agent: `[{instance_id, metrics: {name: sum}}]` by instance_id. */
+  async totals(period: string | null): Promise<Array<{ instance_id: string; metrics: Record<string, number> }>> {
+    await this.flush();
+    const out: Array<{ instance_id: string; metrics: Record<string, number> }> = [];
+    for (const r of this.q.totals.all({ period })) {
+      let last = out.at(-1);
+      if (!last || last.instance_id !== r.instance_id) out.push((last = { instance_id: r.instance_id, metrics: {} }));
+      last.metrics[r.metric_name] = r.total;
+    }
+    return out;
+  }
+}

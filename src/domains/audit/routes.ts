@@ -1,0 +1,39 @@
+import { sendJson } from '../../http/reply.js';
+import type { Route } from '../../http/router.js';
+import { instantParam, positiveInt, queryParams } from '../../http/query.js';
+import { OPS_LIST_DEFAULT_LIMIT, OPS_LIST_MAX_LIMIT } from '../../limits.js';
+import type { AuditService } from './service.js';
+
+const exact = (q: URLSearchParams, k: string): string | null => (q.get(k) ? q.get(k)! : null);
+
+export function auditRoutes(svc: AuditService): Route[] {
+  return [
+    {
+      method: 'GET',
+      path: '/api/audit',
+      handler: (ctx) => {
+        const q = queryParams(ctx);
+        sendJson(
+          ctx,
+          200,
+          svc.list({
+            actor: exact(q, 'actor'),
+            action: exact(q, 'action'),
+            // Instants (SPEC §7-7): RFC 3339 or YYYY-MM-DD[ HH:MM:SS] (UTC).
+            from: instantParam(q, 'from', true),
+            to: instantParam(q, 'to', true),
+            limit: positiveInt(q, 'limit', OPS_LIST_DEFAULT_LIMIT, OPS_LIST_MAX_LIMIT),
+          }),
+        );
+      },
+    },
+    {
+      method: 'GET',
+      path: '/api/audit/summary',
+      handler: (ctx) => {
+        const q = queryParams(ctx);
+        sendJson(ctx, 200, svc.summary({ from: instantParam(q, 'from', true), to: instantParam(q, 'to', true) }));
+      },
+    },
+  ];
+}

@@ -1,0 +1,185 @@
+import type { Logger } from '../../log.js';
+import { WEBHOOK_MAX_CONCURRENT } from '../../limits.js';
+import type { WriterClient } from '../../rpc/writer-client.js';
+import { toRfc3339, toStorage, type ReadDb } from '../../store.js';
+import { deliver } from './deliver.js';
+
+export interface DispatchOptions {
+  /** First retry delay; each further one doubles, up to `retryMaxMs`. */
+  retryBaseMs: number;
+  retryMaxMs: number;
+  /** Attempts per event before it is dropped (the webhook stays active until its failures disable it). */
+  maxAttempts: number;
+  log: Logger;
+  /** Reports each settled attempt (metrics). */
+  onOutcome?: (outcome: 'success' | 'failure' | 'dropped' | 'disabled', n: number) => void;
+}
+
+interface Hook {
+  id: string;
+  url: string;
+  secret: string;
+}
+interface Head {
+  id: number;
+  event_id: number;
+  attempts: number;
+  next_at: number;
+}
+interface EventRow {
+  id: number;
+  topic: string;
+  data: string;
+  source: string;
+  created_at: string;
+}
+
+/** The delivery body of SPEC §2.11 with `event_id` for de-duplication; `data` spliced in raw. */
+export function deliveryBody(e: EventRow): string {
+  return `{"topic":${JSON.stringify(e.topic)},"data":${e.data},"source":${JSON.stringify(e.source)},"event_id":${e.id},"created_at":"${toRfc3339(e.created_at)}"}`;
+}
+
+/**
+ * Delivers the webhook outbox (issue 10). The writer queues one row per (webhook, event) in the
+ * transaction that stores the event; this loop, on the front's event loop, sends each webhook's
+ * oldest row (one at a time per webhook, so each receives its events in order; up to
+ * WEBHOOK_MAX_CONCURRENT webhooks at once, so a slow one never holds up another), settles the
+ * attempt through the writer (success, or a retry at an exponential backoff, or a drop after
+ * `maxAttempts`), and moves on. Nothing is queued in memory: the outbox is the queue, so a
+ * restart resumes where it stopped and a delivery is at least once.
+ */
+export class WebhookDispatcher {
+  private readonly busy = new Set<string>();
+  private readonly aborter = new AbortController();
+  private readonly inFlight = new Set<Promise<void>>();
+  private scheduled = false;
+  private timer: NodeJS.Timeout | null = null;
+  private timerAt = Infinity;
+  private running = false;
+  private readonly q;
+
+  constructor(
+    db: ReadDb,
+    private readonly writer: WriterClient,
+    private readonly opts: DispatchOptions,
+  ) {
+    this.q = {
+      hooks: db.prepare<[], Hook>('SELECT id, url, secret FROM webhooks WHERE active = 1'),
+      head: db.prepare<[string], Head>('SELECT id, event_id, attempts, next_at FROM webhook_outbox WHERE webhook_id = ? ORDER BY id LIMIT 1'),
+      event: db.prepare<[number], EventRow>('SELECT id, topic, data, source, created_at FROM events WHERE id = ?'),
+      depth: db.prepare<[], number>('SELECT count(*) FROM webhook_outbox').pluck(),
+    };
+  }
+
+  start(): void {
+    this.running = true;
+    this.kick();
+  }
+
+  /** Stops sending; attempts under way are aborted and stay in the outbox for the next start. */
+  async stop(): Promise<void> {
+    this.running = false;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    this.aborter.abort();
+    await Promise.allSettled([...this.inFlight]);
+  }
+
+  /** Undelivered rows across all webhooks. */
+  depth(): number {
+    return this.q.depth.get() ?? 0;
+  }
+
+  /** Looks for due deliveries soon (coalesced: at most one look per event-loop turn). */
+  kick(): void {
+    if (this.scheduled || !this.running) return;
+    this.scheduled = true;
+    setImmediate(this.pump);
+  }
+
+  private readonly pump = (): void => {
+    this.scheduled = false;
+    if (!this.running) return;
+    let wake = Infinity;
+    try {
+      const now = Date.now();
+      for (const hook of this.q.hooks.all()) {
+        if (this.busy.has(hook.id)) continue;
+        if (this.busy.size >= WEBHOOK_MAX_CONCURRENT) break; // a settle kicks again
+        const head = this.q.head.get(hook.id);
+        if (!head) continue;
+        if (head.next_at > now) {
+          wake = Math.min(wake, head.next_at);
+          continue;
+        }
+        this.send(hook, head);
+      }
+    } catch (err) {
+      this.opts.log.error({ err }, 'webhook dispatcher could not read the outbox; retrying');
+      wake = Date.now() + this.opts.retryBaseMs;
+    }
+    this.wakeAt(wake);
+  };
+
+  /** One timer for the earliest retry that is not due yet. */
+  private wakeAt(at: number): void {
+    if (at === Infinity || at >= this.timerAt) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timerAt = at;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.timerAt = Infinity;
+      this.kick();
+    }, Math.max(0, at - Date.now()));
+    this.timer.unref();
+  }
+
+  private send(hook: Hook, head: Head): void {
+    this.busy.add(hook.id);
+    const p = this.attempt(hook, head)
+      .catch((err: unknown) => {
+        // The settle did not reach the file (writer restarting): the row stays and is sent again.
+        this.opts.log.warn({ err, webhook: hook.id }, 'webhook delivery not settled; retrying');
+        this.wakeAt(Date.now() + this.opts.retryBaseMs);
+      })
+      .finally(() => {
+        this.busy.delete(hook.id);
+        this.inFlight.delete(p);
+        this.kick();
+      });
+    this.inFlight.add(p);
+  }
+
+  private async attempt(hook: Hook, head: Head): Promise<void> {
+    const settle = (outcome: 'success' | 'failure' | 'skip', error = '') =>
+      this.writer.call('webhooks.settle', {
+        outbox_id: head.id,
+        webhook_id: hook.id,
+        outcome,
+        error,
+        at: toStorage(Date.now()),
+        next_at: Date.now() + Math.min(this.opts.retryMaxMs, this.opts.retryBaseMs * 2 ** head.attempts),
+        max_attempts: this.opts.maxAttempts,
+      });
+    const event = this.q.event.get(head.event_id);
+    if (!event) {
+      await settle('skip');
+      this.opts.onOutcome?.('dropped', 1);
+      return;
+    }
+    const r = await deliver(hook.url, hook.secret, deliveryBody(event), this.aborter.signal);
+    if (!this.running) return; // shutting down: the row stays for the next start
+    if (r.ok) {
+      await settle('success');
+      this.opts.onOutcome?.('success', 1);
+      return;
+    }
+    const s = await settle('failure', r.error);
+    this.opts.onOutcome?.('failure', 1);
+    if (s.dropped > 0) this.opts.onOutcome?.('dropped', s.dropped);
+    if (s.disabled) {
+      this.opts.onOutcome?.('disabled', 1);
+      this.opts.log.warn({ webhook: hook.id, error: r.error }, 'webhook disabled after consecutive failures');
+    }
+  }
+}

@@ -1,0 +1,29 @@
+import { WebhookCreateBody } from '../../../schemas/http/ops.js';
+import { badRequest } from '../../errors.js';
+import { auditBy } from '../../http/actor.js';
+import type { Ctx } from '../../http/context.js';
+import { pathName } from '../../http/path.js';
+import { sendJson } from '../../http/reply.js';
+import type { Route } from '../../http/router.js';
+import type { WebhookService } from './service.js';
+
+const idOf = (ctx: Ctx): string => pathName(ctx.params[0]!, 'id');
+
+export function webhookRoutes(svc: WebhookService): Route[] {
+  return [
+    { method: 'GET', path: '/api/webhooks', handler: (ctx) => sendJson(ctx, 200, svc.list()) },
+    {
+      method: 'POST',
+      path: '/api/webhooks',
+      body: 'json',
+      schema: WebhookCreateBody,
+      handler: async (ctx) => {
+        const b = ctx.json as { id?: string | null; url?: string | null; patterns?: string[] | null; secret?: string | null };
+        if (!b.id || !b.url) throw badRequest('id and url are required');
+        sendJson(ctx, 200, await svc.create({ id: b.id, url: b.url, patterns: b.patterns ?? [], secret: b.secret ?? '' }, auditBy(ctx)));
+      },
+    },
+    { method: 'DELETE', path: '/api/webhooks/:id', handler: async (ctx) => sendJson(ctx, 200, await svc.delete(idOf(ctx), auditBy(ctx))) },
+    { method: 'POST', path: '/api/webhooks/:id/test', handler: async (ctx) => sendJson(ctx, 200, await svc.test(idOf(ctx))) },
+  ];
+}

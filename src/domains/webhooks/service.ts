@@ -1,0 +1,110 @@
+import type { AuditTag } from '../../../schemas/rpc/envelope.js';
+import { isValidGlob } from '../../bus/glob.js';
+import { badRequest, notFound } from '../../errors.js';
+import { checkName } from '../../http/path.js';
+import type { WriterClient } from '../../rpc/writer-client.js';
+import { toRfc3339, type ReadDb } from '../../store.js';
+import { deliver } from './deliver.js';
+
+/** An unset time (SPEC §1.4): `last_fired` until a first success. */
+const NEVER = '0001-01-01T00:00:00Z';
+
+interface Row {
+  id: string;
+  url: string;
+  patterns: string;
+  secret: string;
+  active: number;
+  created_at: string;
+  last_fired: string | null;
+  fail_count: number;
+  last_error: string;
+  delivered: number;
+  failed: number;
+  pending: number;
+}
+
+/**
+ * The Webhook of SPEC §2.11 as amended by §7-12 (no `secret`, `has_secret` instead), plus its
+ * delivery state: `pending` (undelivered outbox rows), `delivered` and `failed` attempts, and the
+ * `last_error` of the last failed attempt.
+ */
+export interface WebhookView {
+  id: string;
+  url: string;
+  patterns: string[];
+  active: boolean;
+  created_at: string;
+  last_fired: string;
+  fail_count: number;
+  has_secret: boolean;
+  pending: number;
+  delivered: number;
+  failed: number;
+  last_error: string;
+}
+
+const view = (r: Row): WebhookView => ({
+  id: r.id,
+  url: r.url,
+  patterns: JSON.parse(r.patterns) as string[],
+  active: r.active === 1,
+  created_at: toRfc3339(r.created_at),
+  last_fired: r.last_fired === null ? NEVER : toRfc3339(r.last_fired),
+  fail_count: r.fail_count,
+  has_secret: r.secret !== '',
+  pending: r.pending,
+  delivered: r.delivered,
+  failed: r.failed,
+  last_error: r.last_error,
+});
+
+const SELECT = `SELECT w.*, (SELECT count(*) FROM webhook_outbox o WHERE o.webhook_id = w.id) AS pending FROM webhooks w`;
+
+/** Webhook registry (SPEC §2.11): writes through the writer, reads here; delivery in dispatcher.ts. */
+export class WebhookService {
+  private readonly q;
+
+  constructor(
+    db: ReadDb,
+    private readonly writer: WriterClient,
+  ) {
+    this.q = {
+      // Newest first; rowid breaks ties within a second.
+      list: db.prepare<[], Row>(`${SELECT} ORDER BY w.created_at DESC, w.rowid DESC`),
+      get: db.prepare<[string], Row>(`${SELECT} WHERE w.id = ?`),
+    };
+  }
+
+  list(): WebhookView[] {
+    return this.q.list.all().map(view);
+  }
+
+  private row(id: string): Row {
+    const r = this.q.get.get(id);
+    if (!r) throw notFound(`webhook not found: ${id}`);
+    return r;
+  }
+
+  async create(input: { id: string; url: string; patterns: string[]; secret: string }, audit: AuditTag): Promise<WebhookView> {
+    checkName(input.id, 'id');
+    for (const p of input.patterns) if (!isValidGlob(p)) throw badRequest(`invalid pattern: ${p}`);
+    const patterns = input.patterns.length === 0 ? ['*'] : input.patterns;
+    const r = await this.writer.call('webhooks.create', { ...input, patterns }, { audit });
+    return view({ id: input.id, url: input.url, patterns: JSON.stringify(patterns), secret: input.secret, active: 1, created_at: r.created_at, last_fired: null, fail_count: 0, last_error: '', delivered: 0, failed: 0, pending: 0 });
+  }
+
+  async delete(id: string, audit: AuditTag): Promise<{ deleted: string }> {
+    await this.writer.call('webhooks.delete', { id }, { audit });
+    return { deleted: id };
+  }
+
+  /** Sends the test body (even to an inactive webhook); counters untouched (SPEC §2.11). */
+  async test(id: string): Promise<{ tested: string; status: 'ok' }> {
+    const w = this.row(id);
+    const body = JSON.stringify({ topic: 'webhook.test', data: { webhook_id: id, test: true }, source: 'koor' });
+    const r = await deliver(w.url, w.secret, body);
+    if (!r.ok) throw badRequest(`webhook test failed: ${r.error}`);
+    return { tested: id, status: 'ok' };
+  }
+}

@@ -1,0 +1,180 @@
+import t from 'tap';
+import { startTestServer, json, spawnServer, tempDir } from '../helpers/server.js';
+import { startReceiver, hmac } from '../helpers/receiver.js';
+import { waitUntil } from '../helpers/wait.js';
+
+/** Webhooks (SPEC §2.11, §7-12, §7-18) and their durable delivery outbox (issue 10). */
+
+type Server = { url: string };
+const post = (s: Server, p: string, body: unknown) => fetch(`${s.url}${p}`, { method: 'POST', body: typeof body === 'string' ? body : JSON.stringify(body), headers: { 'content-type': 'application/json' } });
+const get = async (s: Server, p: string) => json(await fetch(`${s.url}${p}`));
+const publish = (s: Server, topic: string, data: unknown) => post(s, '/api/events/publish', { topic, data });
+const hook = async (s: Server, id: string) => ((await get(s, '/api/webhooks')) as any[]).find((w) => w.id === id);
+
+t.test('create, list, delete, test: shapes and errors', async (t) => {
+  const s = await startTestServer(t);
+  const rx = await startReceiver(t);
+
+  const bad = async (body: unknown, status: number, error: string) => {
+    const r = await post(s, '/api/webhooks', body);
+    t.same([r.status, await json(r)], [status, { error, code: status }], error);
+  };
+  await bad({ url: rx.url }, 400, 'id and url are required');
+  await bad({ id: 'x' }, 400, 'id and url are required');
+  await bad({ id: 'x', url: rx.url, patterns: ['api.['] }, 400, 'invalid pattern: api.[');
+  await bad({ id: 'x', url: rx.url, patterns: 'api.*' }, 400, 'patterns: expected array or null');
+
+  const r = await post(s, '/api/webhooks', { id: 'ci', url: rx.url, secret: 's3cret' });
+  t.equal(r.status, 200);
+  const created = await json(r);
+  t.match(created, { id: 'ci', url: rx.url, patterns: ['*'], active: true, last_fired: '0001-01-01T00:00:00Z', fail_count: 0, has_secret: true, pending: 0 });
+  t.notOk('secret' in created, 'the secret is never echoed (§7-12)');
+  t.match(created.created_at, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+  await bad({ id: 'ci', url: rx.url }, 409, 'failed to create webhook');
+
+  await post(s, '/api/webhooks', { id: 'second', url: rx.url, patterns: [] });
+  const list = await get(s, '/api/webhooks');
+  t.same(list.map((w: any) => w.id), ['second', 'ci'], 'newest first');
+  t.same(list[0].patterns, ['*'], 'empty patterns mean every event');
+  t.equal(list[0].has_secret, false);
+  t.notOk(JSON.stringify(list).includes('s3cret'), 'no secret in the list');
+
+  // Test delivery: the SPEC body, signed, counters untouched.
+  const tr = await post(s, '/api/webhooks/ci/test', '');
+  t.same([tr.status, await json(tr)], [200, { tested: 'ci', status: 'ok' }]);
+  const d = rx.got.at(-1)!;
+  t.same(d.json, { topic: 'webhook.test', data: { webhook_id: 'ci', test: true }, source: 'koor' });
+  t.equal(d.headers['x-koor-event'], 'true');
+  t.equal(d.headers['content-type'], 'application/json');
+  t.equal(d.headers['x-koor-signature'], hmac('s3cret', d.body), 'HMAC-SHA256 hex of the exact body');
+  t.notOk('x-koor-signature' in (await (async () => (await post(s, '/api/webhooks/second/test', ''), rx.got.at(-1)!.headers))()), 'no signature without a secret');
+  t.match(await hook(s, 'ci'), { fail_count: 0, last_fired: '0001-01-01T00:00:00Z', delivered: 0 }, 'a test leaves the counters alone');
+
+  rx.setBehaviour(() => 500);
+  const failed = await post(s, '/api/webhooks/ci/test', '');
+  t.same([failed.status, await json(failed)], [400, { error: 'webhook test failed: webhook returned status 500', code: 400 }]);
+  await rx.close();
+  const down = await json(await post(s, '/api/webhooks/ci/test', ''));
+  t.match(down.error, /^webhook test failed: /, 'a transport error names its reason');
+  t.equal((await hook(s, 'ci')).fail_count, 0, 'failed tests leave fail_count alone');
+  t.same(await json(await post(s, '/api/webhooks/nope/test', '')), { error: 'webhook not found: nope', code: 404 });
+
+  const del = await fetch(`${s.url}/api/webhooks/ci`, { method: 'DELETE' });
+  t.same([del.status, await json(del)], [200, { deleted: 'ci' }]);
+  const again = await fetch(`${s.url}/api/webhooks/ci`, { method: 'DELETE' });
+  t.same([again.status, await json(again)], [404, { error: 'webhook not found: ci', code: 404 }]);
+});
+
+t.test('matching events are delivered in order, signed, server-published ones too', async (t) => {
+  const s = await startTestServer(t);
+  const rx = await startReceiver(t);
+  const other = await startReceiver(t);
+  await post(s, '/api/webhooks', { id: 'api', url: rx.url, patterns: ['api.*', 'llm.*'], secret: 'k' });
+  await post(s, '/api/webhooks', { id: 'all', url: other.url });
+  for (let i = 1; i <= 20; i++) t.equal((await publish(s, i % 5 === 0 ? 'build.done' : 'api.change', { i })).status, 200);
+  // A server-published event (SPEC §2.11: those too).
+  await post(s, '/api/llm/usage', { provider: 'anthropic', model: 'claude', tokens_in: 10, tokens_out: 5, cost_usd: 0.01, project: 'p' });
+
+  await waitUntil('17 deliveries to the api webhook', () => rx.ok().length === 17);
+  await waitUntil('21 deliveries to the catch-all webhook', () => other.ok().length === 21);
+  const ids = rx.ok().map((d) => d.json.event_id);
+  t.same(ids, [...ids].sort((a, b) => a - b), 'in event order');
+  t.equal(new Set(ids).size, 17, 'each once');
+  const first = rx.ok()[0]!;
+  t.same(Object.keys(first.json), ['topic', 'data', 'source', 'event_id', 'created_at']);
+  t.match(first.json, { topic: 'api.change', data: { i: 1 }, source: '' });
+  t.match(first.json.created_at, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+  for (const d of rx.ok()) t.equal(d.headers['x-koor-signature'], hmac('k', d.body), `signature of event ${d.json.event_id}`);
+  t.equal(rx.ok().at(-1)!.json.topic, 'llm.usage.recorded');
+  t.notOk(rx.ok().some((d) => d.json.topic === 'build.done'), 'non-matching topics are not sent');
+  const w = await hook(s, 'api');
+  t.match(w, { fail_count: 0, pending: 0, delivered: 17, active: true });
+  t.not(w.last_fired, '0001-01-01T00:00:00Z', 'last_fired set by a success');
+});
+
+t.test('retries with backoff: a receiver failing 3 times gets the event on the 4th attempt', async (t) => {
+  const s = await startTestServer(t, { webhookRetryBaseMs: 50, webhookMaxAttempts: 10 });
+  const rx = await startReceiver(t, (n) => (n <= 3 ? 503 : 200));
+  await post(s, '/api/webhooks', { id: 'flaky', url: rx.url });
+  await publish(s, 'a', 1);
+  await publish(s, 'b', 2);
+  await waitUntil('both delivered', () => rx.ok().length === 2);
+  t.same(rx.got.map((d) => [d.json.topic, d.status]), [['a', 503], ['a', 503], ['a', 503], ['a', 200], ['b', 200]], 'the first event retried until it succeeded, then the next (order kept)');
+  // Backoff: the gaps between attempts grow (50, 100, 200 ms nominal); only their order is asserted.
+  const w = await hook(s, 'flaky');
+  t.match(w, { fail_count: 0, failed: 3, delivered: 2, pending: 0, active: true, last_error: '' });
+});
+
+t.test('10 consecutive failures disable the webhook and drop what it had queued', async (t) => {
+  const s = await startTestServer(t, { webhookRetryBaseMs: 10, webhookRetryMaxMs: 20, webhookMaxAttempts: 3 });
+  const rx = await startReceiver(t, () => 500);
+  await post(s, '/api/webhooks', { id: 'dead', url: rx.url });
+  for (let i = 0; i < 6; i++) await publish(s, 'x', i);
+  const w = await waitUntil('disabled', async () => {
+    const h = await hook(s, 'dead');
+    return h.active === false ? h : undefined;
+  });
+  t.match(w, { fail_count: 10, pending: 0, last_error: 'webhook returned status 500' });
+  t.equal(rx.got.length, 10, 'exactly 10 attempts: 3 + 3 + 3 (each event dropped after 3) + 1');
+  t.same(rx.got.map((d) => d.json.event_id), [1, 1, 1, 2, 2, 2, 3, 3, 3, 4]);
+  await publish(s, 'x', 'after');
+  t.equal((await hook(s, 'dead')).pending, 0, 'an inactive webhook queues nothing');
+});
+
+t.test('a slow endpoint holds up neither publishing nor the other webhooks', async (t) => {
+  const s = await startTestServer(t);
+  const slow = await startReceiver(t, () => 'hold');
+  const fast = await startReceiver(t);
+  await post(s, '/api/webhooks', { id: 'slow', url: slow.url });
+  await post(s, '/api/webhooks', { id: 'fast', url: fast.url });
+  for (let i = 0; i < 30; i++) t.equal((await publish(s, 'e', i)).status, 200, `publish ${i} answered`);
+  await waitUntil('the fast webhook got all 30', () => fast.ok().length === 30);
+  t.equal(slow.got.length, 1, 'the slow one is still on its first delivery (one at a time, in order)');
+  t.equal((await hook(s, 'slow')).pending, 30, 'its deliveries wait in the outbox, not in memory');
+});
+
+t.test('undelivered events outlive event retention', async (t) => {
+  const s = await startTestServer(t, { eventRetention: 2 });
+  const rx = await startReceiver(t, () => 'hold');
+  await post(s, '/api/webhooks', { id: 'h', url: rx.url });
+  for (let i = 1; i <= 8; i++) await publish(s, 'e', i);
+  await (s as any).retention.runPass();
+  t.equal((await get(s, '/api/events/history?last=100')).length, 8, 'pruning keeps events a webhook has yet to receive');
+  rx.setBehaviour(() => 200);
+  await rx.close(); // the held request fails; the retry finds a receiver answering 200 again
+  const rx2 = await startReceiver(t);
+  await fetch(`${s.url}/api/webhooks/h`, { method: 'DELETE' });
+  await post(s, '/api/webhooks', { id: 'h2', url: rx2.url });
+  for (let i = 9; i <= 10; i++) await publish(s, 'e', i);
+  await waitUntil('h2 got its 2', () => rx2.ok().length === 2);
+  await (s as any).retention.runPass();
+  t.equal((await get(s, '/api/events/history?last=100')).length, 2, 'once delivered (or dropped with the webhook), events are pruned as usual');
+});
+
+t.test('kill -9 with undelivered deliveries: all are delivered after restart, in order', async (t) => {
+  const dir = tempDir(t);
+  const rx = await startReceiver(t, () => 'hold');
+  const args = ['--data-dir', dir, '--webhook-retry-base', '50ms'];
+  const first = await spawnServer(args);
+  t.teardown(() => first.child.kill('SIGKILL'));
+  await post(first, '/api/webhooks', { id: 'h', url: rx.url, secret: 'z' });
+  const acked: number[] = [];
+  for (let i = 1; i <= 25; i++) {
+    const r = await publish(first, 'deploy.step', { i });
+    if (r.status === 200) acked.push((await json(r)).id);
+  }
+  t.equal(acked.length, 25);
+  await waitUntil('the first delivery in flight', () => rx.got.length >= 1);
+  first.child.kill('SIGKILL');
+  await new Promise((r) => first.child.once('exit', r));
+
+  rx.setBehaviour(() => 200);
+  const second = await spawnServer(args);
+  t.teardown(() => second.child.kill('SIGKILL'));
+  await waitUntil('every acknowledged event delivered', () => new Set(rx.ok().map((d) => d.json.event_id)).size === 25, 20_000);
+  const firstSeen: number[] = [];
+  for (const d of rx.ok()) if (!firstSeen.includes(d.json.event_id)) firstSeen.push(d.json.event_id);
+  t.same(firstSeen, acked, 'every acknowledged event, in order (at least once: event_id de-duplicates)');
+  for (const d of rx.ok()) t.equal(d.headers['x-koor-signature'], hmac('z', d.body));
+  t.equal((await hook(second, 'h')).pending, 0);
+});

@@ -1,0 +1,48 @@
+import { sortedJson, type AuditTag } from '../../../schemas/rpc/envelope.js';
+import { storageNow, type DB } from '../db.js';
+
+type Entry = { action: string; resource: string; detail: string };
+type Req = Record<string, unknown>;
+type Res = Record<string, unknown>;
+
+const s = (v: unknown): string => String(v ?? '');
+
+/**
+ * The audit entry of each audited writer method (SPEC §2.13), from its request and result. A
+ * method absent here (or a request it does not describe, such as a heartbeat) records nothing.
+ */
+const DERIVE: Readonly<Record<string, (req: Req, res: Res) => Entry | null>> = {
+  'state.put': (req, res) => ({ action: 'state.put', resource: s(req.key), detail: sortedJson({ version: res.version }) }),
+  'state.delete': (req) => ({ action: 'state.delete', resource: s(req.key), detail: '{}' }),
+  'state.rollback': (req, res) => ({ action: 'state.rollback', resource: s(req.key), detail: sortedJson({ from_version: req.version, new_version: res.version }) }),
+  'spec.put': (req, res) => ({ action: 'spec.put', resource: `${s(req.project)}/${s(req.name)}`, detail: sortedJson({ version: res.version }) }),
+  'spec.delete': (req) => ({ action: 'spec.delete', resource: `${s(req.project)}/${s(req.name)}`, detail: '{}' }),
+  'instances.register': (req, res) => ({ action: 'instance.register', resource: s(res.id), detail: sortedJson({ workspace: req.workspace }) }),
+  'instances.touch': (req) => (req.op === 'activate' ? { action: 'instance.activate', resource: s(req.id), detail: '{}' } : null),
+  'instances.deregister': (req) => ({ action: 'instance.deregister', resource: s(req.id), detail: '{}' }),
+  'instances.update': (req, res) => (req.capabilities === undefined ? null : { action: 'instance.capabilities', resource: s(req.id), detail: sortedJson({ capabilities: res.capabilities }) }),
+  'rules.propose': (req) => ({ action: 'rule.propose', resource: `${s(req.project)}/${s(req.rule_id)}`, detail: '{}' }),
+  'rules.decide': (req) => ({ action: req.status === 'accepted' ? 'rule.accept' : 'rule.reject', resource: `${s(req.project)}/${s(req.rule_id)}`, detail: '{}' }),
+  'rules.import': (_req, res) => ({ action: 'rules.import', resource: 'bulk', detail: sortedJson({ count: res.imported }) }),
+  'webhooks.create': (req) => ({ action: 'webhook.create', resource: s(req.id), detail: sortedJson({ url: req.url }) }),
+  'webhooks.delete': (req) => ({ action: 'webhook.delete', resource: s(req.id), detail: '{}' }),
+  'templates.create': (req) => ({ action: 'template.create', resource: s(req.id), detail: sortedJson({ kind: req.kind }) }),
+  'templates.delete': (req) => ({ action: 'template.delete', resource: s(req.id), detail: '{}' }),
+  'llm.record': (req) => ({ action: 'llm.usage', resource: `${s(req.project)}/${s(req.model)}`, detail: sortedJson({ cost_usd: req.cost_usd, tokens_in: req.tokens_in, tokens_out: req.tokens_out }) }),
+};
+
+/** The append-only audit log (SPEC §2.13), written in the savepoint of the write it describes. */
+export function auditStore(db: DB) {
+  const insert = db.prepare<[string, string, string, string, string]>("INSERT INTO audit_log (timestamp, actor, action, resource, detail, outcome) VALUES (?, ?, ?, ?, ?, 'success')");
+  return {
+    /** Records the entry for `method`; false when there is nothing to record. */
+    record(method: string, req: unknown, res: unknown, tag: AuditTag): boolean {
+      const e: Entry | null = tag.action
+        ? { action: tag.action, resource: tag.resource ?? '', detail: tag.detail ?? '{}' }
+        : (DERIVE[method]?.(req as Req, res as Res) ?? null);
+      if (e === null) return false;
+      insert.run(storageNow(), tag.actor, e.action, e.resource, e.detail);
+      return true;
+    },
+  };
+}
