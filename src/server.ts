@@ -174,7 +174,7 @@ async function startLocked(config: Config, log: Logger, releaseLock: () => void,
   const rules = new RuleService(reader, writer, pool);
   const templates = new TemplateService(reader, writer, {
     importRules: (list, opts) => rules.import(list, opts),
-    putSpec: (project, name, data) => specs.put(project, name, data),
+    putSpec: (project, name, data, audit) => specs.put(project, name, data, {}, audit),
   });
   const wsLog = log.child({ component: 'ws' });
   const hub = new Hub({ maxEvents: config.wsBufferEvents, maxBytes: config.wsBufferBytes }, slowConsumerLogger(wsLog));
