@@ -209,6 +209,77 @@ async function retentionPut(opts: BenchOptions, doc: string, durationS: number, 
   return { table, results };
 }
 
+/**
+ * The cost of operations (issue 10): durable PUT/s and publish/s on fresh servers (a) as is (every
+ * PUT is audited, as SPEC §2.13 requires; no webhook), (b) with 5 active webhooks matching every
+ * event, delivered to a local receiver process (each publish queues 5 outbox rows in its
+ * transaction and causes 5 POSTs), (c) with every request identified as an agent
+ * (X-Koor-Instance: audit actor, per-agent metrics). Goal: each costs at most 10 % of (a).
+ */
+async function operationsCost(opts: BenchOptions, doc: string, durationS: number, warmupS: number, failures: string[]) {
+  const receiver = await spawnBenchScript('webhook-receiver', 'webhook-receiver.js');
+  const publishBody = JSON.stringify({ topic: 'bench.ops', data: { doc } });
+  const modes = [
+    { id: 'plain', label: 'no webhook, anonymous (audit on)' },
+    { id: 'webhooks', label: '5 webhooks → local receiver' },
+    { id: 'identified', label: 'identified agent (actor + agent metrics)' },
+  ] as const;
+  const results: Record<string, Record<string, unknown>> = {};
+  const rows: BenchTable['rows'] = [];
+  try {
+    for (const m of modes) {
+      const proc = await spawnKoor([]);
+      try {
+        const headers: Record<string, string> = { 'content-type': 'application/json' };
+        if (m.id === 'webhooks') {
+          for (let i = 0; i < 5; i++) {
+            const r = await fetch(`${proc.url}/api/webhooks`, { method: 'POST', headers, body: JSON.stringify({ id: `bench-${i}`, url: `${receiver.url}/hook`, secret: 'bench' }) });
+            if (r.status !== 200) throw new Error(`webhook create: ${r.status}`);
+          }
+        }
+        if (m.id === 'identified') {
+          const reg = (await (await fetch(`${proc.url}/api/instances/register`, { method: 'POST', headers, body: '{"name":"bench-agent"}' })).json()) as { instance_id: string };
+          headers['x-koor-instance'] = reg.instance_id;
+        }
+        const put = scenarios(doc).find((x) => x.id === 'put')!.load({ name: 'koor', proc, etag: '', getHeaders: [] });
+        const putSpec = { ...put, headers: { ...put.headers, ...headers }, setupClient: undefined, connections: CONNECTIONS, pipelining: PIPELINING, okStatuses: [200], timeoutS: 5 };
+        const pubSpec = { url: `${proc.url}/api/events/publish`, method: 'POST' as const, headers, body: publishBody, connections: CONNECTIONS, pipelining: PIPELINING, okStatuses: [200], timeoutS: 5 };
+        const before = ((await (await fetch(`${receiver.url}/count`)).json()) as { deliveries: number }).deliveries;
+        opts.log(`operations ${m.id}: PUT ${durationS}s`);
+        await runLoad({ ...putSpec, durationS: warmupS });
+        const p = await runLoad({ ...putSpec, durationS, pids: { koor: proc.pid } });
+        opts.log(`operations ${m.id}: publish ${durationS}s`);
+        await runLoad({ ...pubSpec, durationS: warmupS });
+        const e = await runLoad({ ...pubSpec, durationS, pids: { koor: proc.pid, receiver: receiver.pid } });
+        for (const [what, r] of [['put', p], ['publish', e]] as const) if (r.errors > 0 || r.unexpected > 0) failures.push(`operations ${m.id} ${what}: ${r.errors} errors, ${r.unexpected} unexpected statuses`);
+        // Deliveries made while the publishes ran, and what the outbox still held at the end.
+        const after = ((await (await fetch(`${receiver.url}/count`)).json()) as { deliveries: number }).deliveries;
+        const hooks = (await (await fetch(`${proc.url}/api/webhooks`)).json()) as Array<{ pending: number }>;
+        const pending = hooks.reduce((n, h) => n + h.pending, 0);
+        const putRps = Math.round(p.ok_responses / p.duration_s);
+        const pubRps = Math.round(e.ok_responses / e.duration_s);
+        results[m.id] = { put_rps: putRps, put_latency_ms: p.latency_ms, publish_rps: pubRps, publish_latency_ms: e.latency_ms, deliveries: after - before, outbox_pending_after: pending, server_cores_publish: e.cpu.procs.koor?.cores ?? null };
+        rows.push([m.label, fmtInt(putRps), fmtMs(p.latency_ms.p99), fmtInt(pubRps), fmtMs(e.latency_ms.p99), m.id === 'webhooks' ? fmtInt(after - before) : '-', m.id === 'webhooks' ? fmtInt(pending) : '-']);
+      } finally {
+        await proc.stop();
+      }
+    }
+  } finally {
+    await receiver.stop();
+  }
+  const plain = results.plain!;
+  const ratios = Object.fromEntries(
+    (['webhooks', 'identified'] as const).map((id) => [id, { put: ratio(results[id]!.put_rps as number, plain.put_rps as number), publish: ratio(results[id]!.publish_rps as number, plain.publish_rps as number) }]),
+  );
+  for (const id of ['webhooks', 'identified'] as const) rows.push([`${id} / plain`, fmtRatio(ratios[id]!.put), '', fmtRatio(ratios[id]!.publish), '', '', '']);
+  const table: BenchTable = {
+    title: `Cost of operations (goal: each >= 0.90x of plain), ${CONNECTIONS} connections, ${durationS}s per run`,
+    columns: ['server', 'PUT/s', 'PUT p99 ms', 'publish/s', 'publish p99 ms', 'deliveries', 'outbox left'],
+    rows,
+  };
+  return { table, results: { ...results, ratios } };
+}
+
 export async function run(opts: BenchOptions): Promise<Record<string, unknown>> {
   const durationS = opts.quick ? 3 : 10;
   const warmupS = opts.quick ? 1 : 2;
@@ -358,6 +429,8 @@ export async function run(opts: BenchOptions): Promise<Record<string, unknown>> 
 
     opts.log('PUT with state-history retention active vs off (separate servers)');
     const retention = await retentionPut(opts, doc, durationS, warmupS, failures);
+    opts.log('cost of operations: webhooks, identified agents (separate servers)');
+    const operations = await operationsCost(opts, doc, durationS, warmupS, failures);
 
     const titles = Object.fromEntries(scenarios(doc).map((x) => [x.id, x.title]));
     const tables: BenchTable[] = [
@@ -394,6 +467,7 @@ export async function run(opts: BenchOptions): Promise<Record<string, unknown>> 
         ],
       },
       retention.table,
+      operations.table,
     ];
 
     return {
@@ -415,6 +489,7 @@ export async function run(opts: BenchOptions): Promise<Record<string, unknown>> 
       goals,
       put_check: putCheck,
       retention: retention.results,
+      operations: operations.results,
       scenarios: results,
       notes,
       warnings: [...failures, ...noise],

@@ -162,8 +162,11 @@ export const WEBHOOK_MAX_CONCURRENT = 64;
  * undelivered row of that webhook is dropped (counted in koor_webhook_deliveries_total{outcome="dropped"}).
  */
 export const WEBHOOK_OUTBOX_MAX_PER_HOOK = 10_000;
-/** Due outbox rows read per dispatcher pass. */
-export const WEBHOOK_DUE_BATCH = 256;
+/**
+ * Deliveries one webhook makes in a row (in order, one at a time) before they are settled in one
+ * writer call: one commit per run instead of one per delivery.
+ */
+export const WEBHOOK_RUN_MAX = 64;
 /** A webhook receiver's reply body is read (and discarded) up to this many bytes. */
 export const WEBHOOK_MAX_REPLY_BYTES = 64 * 1024;
 /** `GET /api/audit` and `GET /api/llm/usage`: default and largest `limit` (SPEC §2.13, §2.15). */

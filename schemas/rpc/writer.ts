@@ -255,19 +255,20 @@ export const WriterMethods = {
   /** Deletes the webhook and its undelivered outbox rows. */
   'webhooks.delete': { req: Type.Object({ id: Type.String({ minLength: 1 }) }), res: Type.Object({ id: Type.String(), dropped: Type.Integer() }) },
   /**
-   * The outcome of one delivery attempt of an outbox row. success: the row goes, `last_fired` =
-   * `at`, `fail_count` 0. failure: `fail_count`+1; at WEBHOOK_DISABLE_AFTER_FAILURES the webhook
-   * is disabled and its outbox emptied; else the row is retried at `next_at` (epoch ms), or
-   * dropped once it has had `max_attempts`. skip: the row goes, counters untouched (its event is gone).
+   * The outcome of a run of delivery attempts of one webhook's outbox rows, in order.
+   * `delivered`: those rows go, `last_fired` = `at`, `fail_count` 0. `skipped`: rows whose event
+   * is gone, removed with counters untouched. `failure` (the attempt that ended the run):
+   * `fail_count`+1; at WEBHOOK_DISABLE_AFTER_FAILURES the webhook is disabled and its outbox
+   * emptied; else the row is retried at `next_at` (epoch ms), or dropped once it has had
+   * `max_attempts`.
    */
   'webhooks.settle': {
     req: Type.Object({
-      outbox_id: Type.Integer(),
       webhook_id: Type.String(),
-      outcome: Type.Union([Type.Literal('success'), Type.Literal('failure'), Type.Literal('skip')]),
-      error: Type.String(),
       at: Type.String(),
-      next_at: Type.Number(),
+      delivered: Type.Array(Type.Integer()),
+      skipped: Type.Array(Type.Integer()),
+      failure: Type.Optional(Type.Object({ outbox_id: Type.Integer(), error: Type.String(), next_at: Type.Number() })),
       max_attempts: Type.Integer({ minimum: 1 }),
     }),
     res: Type.Object({ disabled: Type.Boolean(), dropped: Type.Integer() }),

@@ -1,5 +1,5 @@
 import type { Logger } from '../../log.js';
-import { WEBHOOK_MAX_CONCURRENT } from '../../limits.js';
+import { WEBHOOK_MAX_CONCURRENT, WEBHOOK_RUN_MAX } from '../../limits.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
 import { toRfc3339, toStorage, type ReadDb } from '../../store.js';
 import { deliver } from './deliver.js';
@@ -66,6 +66,7 @@ export class WebhookDispatcher {
     this.q = {
       hooks: db.prepare<[], Hook>('SELECT id, url, secret FROM webhooks WHERE active = 1'),
       head: db.prepare<[string], Head>('SELECT id, event_id, attempts, next_at FROM webhook_outbox WHERE webhook_id = ? ORDER BY id LIMIT 1'),
+      run: db.prepare<[string, number], Head>('SELECT id, event_id, attempts, next_at FROM webhook_outbox WHERE webhook_id = ? ORDER BY id LIMIT ?'),
       event: db.prepare<[number], EventRow>('SELECT id, topic, data, source, created_at FROM events WHERE id = ?'),
       depth: db.prepare<[], number>('SELECT count(*) FROM webhook_outbox').pluck(),
     };
@@ -112,7 +113,7 @@ export class WebhookDispatcher {
           wake = Math.min(wake, head.next_at);
           continue;
         }
-        this.send(hook, head);
+        this.send(hook);
       }
     } catch (err) {
       this.opts.log.error({ err }, 'webhook dispatcher could not read the outbox; retrying');
@@ -134,9 +135,9 @@ export class WebhookDispatcher {
     this.timer.unref();
   }
 
-  private send(hook: Hook, head: Head): void {
+  private send(hook: Hook): void {
     this.busy.add(hook.id);
-    const p = this.attempt(hook, head)
+    const p = this.run(hook)
       .catch((err: unknown) => {
         // The settle did not reach the file (writer restarting): the row stays and is sent again.
         this.opts.log.warn({ err, webhook: hook.id }, 'webhook delivery not settled; retrying');
@@ -150,33 +151,39 @@ export class WebhookDispatcher {
     this.inFlight.add(p);
   }
 
-  private async attempt(hook: Hook, head: Head): Promise<void> {
-    const settle = (outcome: 'success' | 'failure' | 'skip', error = '') =>
-      this.writer.call('webhooks.settle', {
-        outbox_id: head.id,
-        webhook_id: hook.id,
-        outcome,
-        error,
-        at: toStorage(Date.now()),
-        next_at: Date.now() + Math.min(this.opts.retryMaxMs, this.opts.retryBaseMs * 2 ** head.attempts),
-        max_attempts: this.opts.maxAttempts,
-      });
-    const event = this.q.event.get(head.event_id);
-    if (!event) {
-      await settle('skip');
-      this.opts.onOutcome?.('dropped', 1);
-      return;
+  /**
+   * Delivers the webhook's oldest due rows one after another, in order, stopping at the first
+   * failure, then settles them all in one writer call. If the server dies before that commit,
+   * the delivered rows are sent again after the restart (at least once; `event_id` de-duplicates).
+   */
+  private async run(hook: Hook): Promise<void> {
+    const delivered: number[] = [];
+    const skipped: number[] = [];
+    let failure: { outbox_id: number; error: string; next_at: number } | undefined;
+    const now = Date.now();
+    for (const row of this.q.run.all(hook.id, WEBHOOK_RUN_MAX)) {
+      if (row.next_at > now) break; // a retry not due yet (only ever the first row)
+      const event = this.q.event.get(row.event_id);
+      if (!event) {
+        skipped.push(row.id);
+        continue;
+      }
+      const r = await deliver(hook.url, hook.secret, deliveryBody(event), this.aborter.signal);
+      if (!this.running) break; // shutting down: what was delivered is settled below
+      if (r.ok) {
+        delivered.push(row.id);
+        continue;
+      }
+      failure = { outbox_id: row.id, error: r.error, next_at: Date.now() + Math.min(this.opts.retryMaxMs, this.opts.retryBaseMs * 2 ** row.attempts) };
+      break;
     }
-    const r = await deliver(hook.url, hook.secret, deliveryBody(event), this.aborter.signal);
-    if (!this.running) return; // shutting down: the row stays for the next start
-    if (r.ok) {
-      await settle('success');
-      this.opts.onOutcome?.('success', 1);
-      return;
-    }
-    const s = await settle('failure', r.error);
-    this.opts.onOutcome?.('failure', 1);
+    if (delivered.length === 0 && skipped.length === 0 && !failure) return;
+    const s = await this.writer.call('webhooks.settle', { webhook_id: hook.id, at: toStorage(Date.now()), delivered, skipped, ...(failure ? { failure } : {}), max_attempts: this.opts.maxAttempts });
+    if (delivered.length > 0) this.opts.onOutcome?.('success', delivered.length);
+    if (failure) this.opts.onOutcome?.('failure', 1);
     if (s.dropped > 0) this.opts.onOutcome?.('dropped', s.dropped);
+    if (!failure) return;
+    const r = failure;
     if (s.disabled) {
       this.opts.onOutcome?.('disabled', 1);
       this.opts.log.warn({ webhook: hook.id, error: r.error }, 'webhook disabled after consecutive failures');

@@ -36,7 +36,7 @@ export function webhookStore(db: DB, limits: WebhookLimits) {
     row: db.prepare<[number], { webhook_id: string; attempts: number }>('SELECT webhook_id, attempts FROM webhook_outbox WHERE id = ?'),
     delRow: db.prepare<[number]>('DELETE FROM webhook_outbox WHERE id = ?'),
     retry: db.prepare<[number, number]>('UPDATE webhook_outbox SET attempts = attempts + 1, next_at = ? WHERE id = ?'),
-    success: db.prepare<[string, string]>("UPDATE webhooks SET last_fired = ?, fail_count = 0, delivered = delivered + 1, last_error = '' WHERE id = ?"),
+    success: db.prepare<[string, number, string]>("UPDATE webhooks SET last_fired = ?, fail_count = 0, delivered = delivered + ?, last_error = '' WHERE id = ?"),
     failure: db.prepare<[string, string], { fail_count: number }>('UPDATE webhooks SET fail_count = fail_count + 1, failed = failed + 1, last_error = ? WHERE id = ? RETURNING fail_count'),
     disable: db.prepare<[string]>('UPDATE webhooks SET active = 0 WHERE id = ?'),
   };
@@ -93,33 +93,40 @@ export function webhookStore(db: DB, limits: WebhookLimits) {
     },
 
     settle(req: ReqOf<M, 'webhooks.settle'>): ResOf<M, 'webhooks.settle'> {
-      const row = q.row.get(req.outbox_id);
-      // Already gone (the webhook was deleted or disabled meanwhile): nothing to settle.
-      if (!row || row.webhook_id !== req.webhook_id) return { disabled: false, dropped: 0 };
-      if (req.outcome === 'skip') {
-        removeRow(req.outbox_id, req.webhook_id);
-        return { disabled: false, dropped: 1 };
+      // Rows already gone (the webhook was deleted or disabled meanwhile) are simply not found.
+      const mine = (id: number) => q.row.get(id)?.webhook_id === req.webhook_id;
+      let delivered = 0;
+      for (const id of req.delivered) {
+        if (!mine(id)) continue;
+        removeRow(id, req.webhook_id);
+        delivered++;
       }
-      if (req.outcome === 'success') {
-        removeRow(req.outbox_id, req.webhook_id);
-        q.success.run(req.at, req.webhook_id);
-        return { disabled: false, dropped: 0 };
+      if (delivered > 0) q.success.run(req.at, delivered, req.webhook_id);
+      let dropped = 0;
+      for (const id of req.skipped) {
+        if (!mine(id)) continue;
+        removeRow(id, req.webhook_id);
+        dropped++;
       }
-      const failed = q.failure.get(req.error, req.webhook_id);
+      const f = req.failure;
+      if (!f) return { disabled: false, dropped };
+      const row = q.row.get(f.outbox_id);
+      if (!row || row.webhook_id !== req.webhook_id) return { disabled: false, dropped };
+      const failed = q.failure.get(f.error, req.webhook_id);
       if (failed && failed.fail_count >= limits.disableAfter) {
         // Disabled for good (delete + re-create to revive): what it had queued goes with it.
         q.disable.run(req.webhook_id);
-        const dropped = q.dropAll.run(req.webhook_id).changes;
+        dropped += q.dropAll.run(req.webhook_id).changes;
         hooks.delete(req.webhook_id);
         depth.delete(req.webhook_id);
         return { disabled: true, dropped };
       }
       if (row.attempts + 1 >= req.max_attempts) {
-        removeRow(req.outbox_id, req.webhook_id);
-        return { disabled: false, dropped: 1 };
+        removeRow(f.outbox_id, req.webhook_id);
+        return { disabled: false, dropped: dropped + 1 };
       }
-      q.retry.run(req.next_at, req.outbox_id);
-      return { disabled: false, dropped: 0 };
+      q.retry.run(f.next_at, f.outbox_id);
+      return { disabled: false, dropped };
     },
   };
 }
