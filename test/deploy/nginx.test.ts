@@ -52,21 +52,24 @@ async function ensureNginx(): Promise<{ bin: string } | { skip: string }> {
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
   const update = await run('apt-get', ['update', '-qq'], until - Date.now(), env);
   if (!update.ok) return { skip: `apt-get update failed: ${update.out.trim().slice(-300)}` };
-  const install = await run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', 'nginx'], until - Date.now(), env);
+  const install = await run('apt-get', ['install', '-y', '-qq', '-o', 'DPkg::Lock::Timeout=20', '--no-install-recommends', 'nginx'], until - Date.now(), env);
   const bin = findNginx();
   if (!bin) return { skip: `apt-get install nginx failed: ${install.out.trim().slice(-300)}` };
   return { bin };
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
+/** `n` distinct free loopback ports (all held open until each is known, then released). */
+async function freePorts(n: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from({ length: n }, () => new Promise<net.Server>((resolve, reject) => {
+      const s = net.createServer();
+      s.once('error', reject);
+      s.listen(0, '127.0.0.1', () => resolve(s));
+    })),
+  );
+  const ports = servers.map((s) => (s.address() as net.AddressInfo).port);
+  await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
+  return ports;
 }
 
 /** Fills every __PLACEHOLDER__ of the recipe; fails if one is left unfilled. */
@@ -150,8 +153,7 @@ t.test('deploy/nginx/koor.conf in front of koor: TLS, REST, WebSocket, MCP, dash
   const ca = fs.readFileSync(cert);
 
   const koor = await startTestServer(t, { authToken: TOKEN, dashboardBind: parseBind('127.0.0.1:0', 'dashboard') });
-  const apiPort = await freePort();
-  const dashPort = await freePort();
+  const [apiPort, dashPort] = (await freePorts(2)) as [number, number];
   const site = template(fs.readFileSync(RECIPE, 'utf8'), {
     KOOR_API: `127.0.0.1:${koor.port}`,
     KOOR_DASHBOARD: `127.0.0.1:${koor.dashboardPort}`,
