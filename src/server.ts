@@ -33,6 +33,9 @@ import { llmRoutes } from './domains/llm/routes.js';
 import { WebhookService } from './domains/webhooks/service.js';
 import { WebhookDispatcher } from './domains/webhooks/dispatcher.js';
 import { webhookRoutes } from './domains/webhooks/routes.js';
+import { HttpMetrics } from './metrics/http.js';
+import { apiFigures, defineKoorMetrics } from './metrics/koor.js';
+import { Metrics } from './metrics/registry.js';
 import { McpGateway } from './mcp/gateway.js';
 import { mountMcp } from './mcp/bridge.js';
 import { mountSubscribe, slowConsumerLogger, SUBSCRIBE_PATH } from './ws/subscribe.js';
@@ -61,6 +64,8 @@ export interface KoorServer {
   readonly mcp: McpGateway;
   readonly webhooks: WebhookDispatcher;
   readonly agentMetrics: AgentMetrics;
+  /** The one metrics registry (GET /metrics, GET /api/metrics). */
+  readonly metrics: Metrics;
   readonly log: Logger;
   close(): Promise<void>;
 }
@@ -221,13 +226,33 @@ async function startLocked(config: Config, log: Logger, releaseLock: () => void,
   const mcp = new McpGateway({ instances, rules, apiBind: () => apiBindText, mounted }, { idleMs: config.mcpSessionIdleMs, log: mcpLog });
   undo.push(() => mcp.close());
 
+  const http = new HttpMetrics();
+  const metrics = new Metrics();
+  defineKoorMetrics(metrics, {
+    http,
+    counters,
+    startedAt,
+    stateKeys: () => state.count(),
+    instances: () => instances.count(),
+    lastEventId: () => events.lastId(),
+    mcpSessions: () => mcp.sessionCount,
+    cache: state.cache,
+    writer,
+    pool,
+    hub,
+    webhooks: dispatcher,
+    retention,
+    compliance,
+  });
+
   const routes: Route[] = [
     ...systemRoutes({
       startedAt,
       counters,
       apiBind: config.bind.text,
       dashboardBind: config.dashboardBind?.text ?? '',
-      figures: () => ({ state_keys: state.count(), instances: instances.count(), last_event_id: events.lastId(), mcp_sessions: mcp.sessionCount, events: { ...hub.stats, queued_bytes: hub.queuedBytes() }, data_file_bytes: retention.fileBytes(), retention: { state_history_keep: config.stateHistoryKeep, event_retention: config.eventRetention, ...retention.stats, compliance_keep: config.complianceKeep, compliance_runs_pruned: compliance.stats.runs_pruned } }),
+      metrics,
+      figures: () => apiFigures(metrics, config),
     }),
     ...stateRoutes(state),
     ...specRoutes(specs),
@@ -265,6 +290,7 @@ async function startLocked(config: Config, log: Logger, releaseLock: () => void,
             }
           },
       extra: [{ method: 'GET', path: SUBSCRIBE_PATH }],
+      http,
     });
   };
   const api = uWS.App();
@@ -272,7 +298,7 @@ async function startLocked(config: Config, log: Logger, releaseLock: () => void,
   mountMcp(api, { auth, gateway: mcp, maxBodyBytes: config.maxBodyBytes, log: mcpLog, onCall: (ctx) => {
       counters.mcp++;
       if (ctx.identity) agentMetrics.add(ctx.identity.instanceId, 'mcp_calls');
-    }, baseUrl: () => apiBase });
+    }, baseUrl: () => apiBase, http });
   mountApi(api, false);
   const sockets: uWS.us_listen_socket[] = [];
   const apps: uWS.TemplatedApp[] = [api];
@@ -346,6 +372,7 @@ async function startLocked(config: Config, log: Logger, releaseLock: () => void,
     mcp,
     webhooks: dispatcher,
     agentMetrics,
+    metrics,
     log,
     close,
   };

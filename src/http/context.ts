@@ -49,6 +49,10 @@ export interface Ctx {
    * so handlers call `ctx.tally?.(…)` after a successful write and anonymous ones pay nothing.
    */
   tally: ((name: AgentMetricName, n?: number) => void) | null;
+  /** performance.now() when the request arrived (request latency metrics). */
+  readonly t0: number;
+  /** Called once the reply was written (request metrics); null when not measured. */
+  onSent: ((ctx: Ctx, status: number) => void) | null;
 }
 
 const EMPTY = Buffer.alloc(0);
@@ -86,6 +90,8 @@ export function createCtx(res: HttpResponse, req: HttpRequest, paramCount: numbe
     onAbort: null,
     watching: false,
     tally: null,
+    t0: performance.now(),
+    onSent: null,
   };
   if (!lazyAbort) watchAbort(ctx);
   return ctx;

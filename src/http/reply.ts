@@ -30,6 +30,7 @@ export function send(ctx: Ctx, status: number, body: string | Uint8Array, conten
     if (status === 304 || ctx.method === 'HEAD') res.endWithoutBody();
     else res.end(body, closeConnection);
   });
+  ctx.onSent?.(ctx, status);
 }
 
 /** JSON reply; bodies end in '\n' (SPEC §1.3). */

@@ -8,6 +8,7 @@ import { readBody } from './body.js';
 import { parseFirstJson } from './raw-json.js';
 import { createCtx, watchAbort, type Ctx } from './context.js';
 import { sendError } from './reply.js';
+import type { HttpMetrics } from '../metrics/http.js';
 
 export type Method = 'GET' | 'PUT' | 'POST' | 'DELETE';
 
@@ -34,7 +35,13 @@ export interface MountOptions {
   onCall?: (ctx: Ctx) => void;
   /** Patterns served outside this table (WebSocket, MCP), for 405 vs 404. */
   extra?: ReadonlyArray<{ method: string; path: string }>;
+  /** Request counts and latency by route (GET /metrics). */
+  http?: HttpMetrics;
 }
+
+const METHOD_LABELS = new Set(['GET', 'HEAD', 'PUT', 'POST', 'DELETE', 'PATCH', 'OPTIONS']);
+/** A bounded method label: clients may send any token as a method. */
+export const methodLabel = (m: string): string => (METHOD_LABELS.has(m) ? m : 'OTHER');
 
 const UWS_METHOD = { GET: 'get', PUT: 'put', POST: 'post', DELETE: 'del' } as const;
 
@@ -82,6 +89,8 @@ export function mount(app: TemplatedApp, routes: readonly Route[], opts: MountOp
     const paramCount = route.path.split('/').filter((s) => s.startsWith(':')).length;
     const check = route.schema ? Compile(route.schema) : null;
     const counted = route.counted !== false && opts.onCall !== undefined;
+    const recorded = opts.http?.recorder(route.method, route.path) ?? null;
+    const recordedHead = route.method === 'GET' ? (opts.http?.recorder('HEAD', route.path) ?? null) : null;
 
     const run = (ctx: Ctx): void => {
       const r = route.handler(ctx);
@@ -90,6 +99,7 @@ export function mount(app: TemplatedApp, routes: readonly Route[], opts: MountOp
 
     const handle = (res: HttpResponse, req: HttpRequest): void => {
       const ctx = createCtx(res, req, paramCount, viaDashboard, true);
+      ctx.onSent = ctx.method === 'HEAD' ? recordedHead : recorded;
       try {
         if (!route.public && !auth.authorize(ctx)) return sendError(ctx, unauthenticated(), log);
         if (counted) opts.onCall!(ctx);
@@ -133,6 +143,7 @@ export function mount(app: TemplatedApp, routes: readonly Route[], opts: MountOp
   });
   app.any('/*', (res, req) => {
     const ctx = createCtx(res, req, 0, viaDashboard);
+    if (opts.http) ctx.onSent = opts.http.recorder(methodLabel(ctx.method), '(unmatched)');
     try {
       if (!auth.authorize(ctx)) return sendError(ctx, unauthenticated(), log);
       const allow = [...new Set(known.filter((k) => k.re.test(ctx.url)).map((k) => k.method))];

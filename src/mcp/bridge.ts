@@ -4,7 +4,9 @@ import type { Authenticator } from '../http/auth.js';
 import { readBody } from '../http/body.js';
 import { createCtx, type Ctx } from '../http/context.js';
 import { send, sendError, statusLine } from '../http/reply.js';
+import { methodLabel } from '../http/router.js';
 import type { Logger } from '../log.js';
+import type { HttpMetrics } from '../metrics/http.js';
 import type { McpGateway } from './gateway.js';
 
 export const MCP_PATH = '/mcp';
@@ -16,10 +18,11 @@ const PASS_HEADERS = ['content-type', 'mcp-session-id', 'cache-control', 'www-au
  * WebStandardStreamableHTTPServerTransport, and its Response (JSON or an SSE stream) is written
  * back through uWS with backpressure and abort handling.
  */
-export function mountMcp(app: TemplatedApp, deps: { auth: Authenticator; gateway: McpGateway; maxBodyBytes: number; log: Logger; onCall: (ctx: Ctx) => void; baseUrl: () => string }): void {
+export function mountMcp(app: TemplatedApp, deps: { auth: Authenticator; gateway: McpGateway; maxBodyBytes: number; log: Logger; onCall: (ctx: Ctx) => void; baseUrl: () => string; http?: HttpMetrics }): void {
   const { auth, gateway, log } = deps;
   app.any(MCP_PATH, (res, req) => {
     const ctx = createCtx(res, req, 0, false);
+    if (deps.http) ctx.onSent = deps.http.recorder(methodLabel(ctx.method), MCP_PATH);
     try {
       if (!auth.authorize(ctx)) return sendError(ctx, unauthenticated(), log);
       if (ctx.method !== 'GET' && ctx.method !== 'POST' && ctx.method !== 'DELETE') {
@@ -90,6 +93,8 @@ async function pump(ctx: Ctx, res: HttpResponse, reader: ReadableStreamDefaultRe
     // A comment line flushes the headers now (uWS has no beginWrite in this version).
     res.write(':\n\n');
   });
+  // Measured to the first byte: the stream itself may stay open for minutes.
+  ctx.onSent?.(ctx, response.status);
   for (;;) {
     const { done, value } = await reader.read();
     if (ctx.aborted) return;

@@ -1,6 +1,7 @@
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import type { AuditTag, ReplyEnvelope, ReqOf, ResOf, RequestEnvelope } from '../../schemas/rpc/envelope.js';
 import type { WriterLimits, WriterMethod, WriterMethods, WriterStartup } from '../../schemas/rpc/writer.js';
+import { createWriterStatsBuffer, WriterStatsView } from '../../schemas/rpc/writer-stats.js';
 import { AppError, deadlineExceeded, exhausted, unavailable } from '../errors.js';
 import type { Logger } from '../log.js';
 import {
@@ -76,6 +77,9 @@ export class WriterClient {
   private backoff = WRITER_RESTART_BACKOFF_MS;
   private readonly uncertainListeners: Array<() => void> = [];
   readonly stats: WriterStats = { calls: 0, inFlight: 0, restarts: 0, deadlineExceeded: 0, rejectedFull: 0 };
+  /** Batch sizes and commit latency, kept by the writer thread itself (shared memory). */
+  private readonly batchStats = createWriterStatsBuffer();
+  readonly batches = new WriterStatsView(this.batchStats);
 
   constructor(private readonly opts: WriterClientOptions) {}
 
@@ -194,7 +198,7 @@ export class WriterClient {
       state_history_keep: this.opts.stateHistoryKeep ?? 0,
       test_hooks: this.opts.testHooks === true,
     };
-    const worker = new Worker(WRITER_URL, { workerData: { ...startup, port: port2 }, transferList: [port2] });
+    const worker = new Worker(WRITER_URL, { workerData: { ...startup, port: port2, stats: this.batchStats }, transferList: [port2] });
     this.worker = worker;
     return new Promise<void>((resolve, reject) => {
       let ready = false;

@@ -7,6 +7,7 @@ import { MIGRATIONS } from '../../workers/writer/migrations.js';
 import { WRITER_LIMITS } from '../../src/rpc/writer-client.js';
 import { createDispatcher } from '../../workers/writer/dispatch.js';
 import type { WriterStartup } from '../../schemas/rpc/writer.js';
+import { createWriterStatsBuffer } from '../../schemas/rpc/writer-stats.js';
 
 const WRITER = new URL('../../workers/writer/main.js', import.meta.url);
 
@@ -14,7 +15,7 @@ const WRITER = new URL('../../workers/writer/main.js', import.meta.url);
 async function startWriter(t: Tap.Test, dbPath: string, testHooks = false): Promise<{ port: MessagePort; call: (msg: unknown) => Promise<any>; worker: Worker }> {
   const { port1, port2 } = new MessageChannel();
   const startup: WriterStartup = { db_path: dbPath, log_level: 'silent', sync: 'full', limits: WRITER_LIMITS, state_history_keep: 0, test_hooks: testHooks };
-  const worker = new Worker(WRITER, { workerData: { ...startup, port: port2 }, transferList: [port2] });
+  const worker = new Worker(WRITER, { workerData: { ...startup, port: port2, stats: createWriterStatsBuffer() }, transferList: [port2] });
   const waiters = new Map<number, (v: unknown) => void>();
   await new Promise<void>((resolve, reject) => {
     port1.on('message', (m: any) => {

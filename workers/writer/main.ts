@@ -2,13 +2,15 @@ import { workerData, type MessagePort } from 'node:worker_threads';
 import pino from 'pino';
 import { Compile } from 'typebox/compile';
 import { WriterStartup } from '../../schemas/rpc/writer.js';
+import { WriterStatsView } from '../../schemas/rpc/writer-stats.js';
 import { openWriterDb } from './db.js';
 import { createDispatcher } from './dispatch.js';
 
 /** Control messages (not RPC): orderly shutdown. */
 export type WriterControl = { control: 'close' };
 
-const { port, ...startup } = workerData as WriterStartup & { port: MessagePort };
+const { port, stats: statsBuffer, ...startup } = workerData as WriterStartup & { port: MessagePort; stats: SharedArrayBuffer };
+const stats = new WriterStatsView(statsBuffer);
 const log = pino({ level: startup.log_level, base: { pid: process.pid, component: 'writer' }, timestamp: pino.stdTimeFunctions.isoTime }, pino.destination({ fd: 2, sync: true }));
 const dbPath = startup.db_path;
 
@@ -44,7 +46,9 @@ function flush(): void {
   scheduled = false;
   while (queue.length > 0) {
     const batch = queue.splice(0, maxBatch);
+    const t0 = performance.now();
     const { replies, commitError } = dispatcher.run(batch);
+    stats.recordBatch(batch.length, (performance.now() - t0) / 1000, commitError !== undefined);
     if (commitError) log.error({ err: commitError, batch: batch.length }, 'commit failed');
     // Replies leave only after COMMIT returned: an acknowledged write is durable. One message
     // per batch: one structured clone and one wake-up of the front thread.

@@ -10,18 +10,19 @@ export class CallCounters {
     this.rest = 0;
     this.mcp = 0;
   }
+}
 
-  tokenTax() {
-    const total = this.rest + this.mcp;
-    return {
-      mcp_calls: this.mcp,
-      rest_calls: this.rest,
-      total_calls: total,
-      mcp_estimated_tokens: this.mcp * TOKENS_PER_CALL,
-      rest_tokens_saved: this.rest * TOKENS_PER_CALL,
-      savings_percent: total === 0 ? 0 : (this.rest / total) * 100,
-    };
-  }
+/** SPEC §2.14's `token_tax` object from the two call counts. */
+export function tokenTax(rest: number, mcp: number) {
+  const total = rest + mcp;
+  return {
+    mcp_calls: mcp,
+    rest_calls: rest,
+    total_calls: total,
+    mcp_estimated_tokens: mcp * TOKENS_PER_CALL,
+    rest_tokens_saved: rest * TOKENS_PER_CALL,
+    savings_percent: total === 0 ? 0 : (rest / total) * 100,
+  };
 }
 
 /** Whole seconds in Go duration form: "0s", "1m0s", "26h3m7s" (SPEC §1.4). */

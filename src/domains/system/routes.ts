@@ -1,13 +1,16 @@
-import { sendJson } from '../../http/reply.js';
+import { send, sendJson } from '../../http/reply.js';
 import type { Route } from '../../http/router.js';
-import { goUptime, type CallCounters } from './metrics.js';
+import type { Metrics } from '../../metrics/registry.js';
+import { goUptime, tokenTax, type CallCounters } from './metrics.js';
 
 export interface SystemDeps {
   startedAt: number;
   counters: CallCounters;
   apiBind: string;
   dashboardBind: string;
-  /** Figures other domains contribute to /api/metrics (state_keys, instances, …). */
+  /** The server's one metrics registry: /metrics renders it, /api/metrics reads from it. */
+  metrics: Metrics;
+  /** Figures /api/metrics adds to SPEC §2.14's (events, writer, retention, …), from the registry. */
   figures: () => Record<string, unknown>;
 }
 
@@ -27,13 +30,10 @@ export function systemRoutes(d: SystemDeps): Route[] {
       handler: (ctx) =>
         sendJson(ctx, 200, {
           uptime: goUptime(Date.now() - d.startedAt),
-          state_keys: 0,
-          instances: 0,
-          last_event_id: 0,
           ...d.figures(),
           api_bind: d.apiBind,
           dashboard_bind: d.dashboardBind,
-          token_tax: d.counters.tokenTax(),
+          token_tax: tokenTax(d.metrics.value('koor_rest_calls_total'), d.metrics.value('koor_mcp_calls_total')),
         }),
     },
     {
@@ -43,6 +43,16 @@ export function systemRoutes(d: SystemDeps): Route[] {
       handler: (ctx) => {
         d.counters.reset();
         sendJson(ctx, 200, { reset: true });
+      },
+    },
+    {
+      // Prometheus text format; auth as /api/*, not a token-tax call.
+      method: 'GET',
+      path: '/metrics',
+      counted: false,
+      handler: async (ctx) => {
+        const text = await d.metrics.text();
+        send(ctx, 200, text, d.metrics.contentType);
       },
     },
   ];

@@ -11,8 +11,16 @@ export interface DispatchOptions {
   /** Attempts per event before it is dropped (the webhook stays active until its failures disable it). */
   maxAttempts: number;
   log: Logger;
-  /** Reports each settled attempt (metrics). */
-  onOutcome?: (outcome: 'success' | 'failure' | 'dropped' | 'disabled', n: number) => void;
+}
+
+/** Settled delivery attempts since start (metrics). */
+export interface DispatcherStats {
+  delivered: number;
+  failed: number;
+  /** Events given up after the last attempt. */
+  dropped: number;
+  /** Webhooks disabled after consecutive failures. */
+  disabled: number;
 }
 
 interface Hook {
@@ -57,6 +65,7 @@ export class WebhookDispatcher {
   private timerAt = Infinity;
   private running = false;
   private readonly q;
+  readonly stats: DispatcherStats = { delivered: 0, failed: 0, dropped: 0, disabled: 0 };
 
   constructor(
     db: ReadDb,
@@ -179,13 +188,13 @@ export class WebhookDispatcher {
     }
     if (delivered.length === 0 && skipped.length === 0 && !failure) return;
     const s = await this.writer.call('webhooks.settle', { webhook_id: hook.id, at: toStorage(Date.now()), delivered, skipped, ...(failure ? { failure } : {}), max_attempts: this.opts.maxAttempts });
-    if (delivered.length > 0) this.opts.onOutcome?.('success', delivered.length);
-    if (failure) this.opts.onOutcome?.('failure', 1);
-    if (s.dropped > 0) this.opts.onOutcome?.('dropped', s.dropped);
+    this.stats.delivered += delivered.length;
+    this.stats.dropped += s.dropped;
     if (!failure) return;
+    this.stats.failed++;
     const r = failure;
     if (s.disabled) {
-      this.opts.onOutcome?.('disabled', 1);
+      this.stats.disabled++;
       this.opts.log.warn({ webhook: hook.id, error: r.error }, 'webhook disabled after consecutive failures');
     }
   }

@@ -1,0 +1,88 @@
+/**
+ * Figures the writer thread keeps about its own work (batch sizes, commit latency), in shared
+ * memory the front reads when /metrics is scraped: no RPC, nothing queued behind writes, no cost
+ * per request in the front. The front allocates the buffer once and hands it to every writer it
+ * starts, so the counts run on across writer restarts. One writer thread writes; readers may see
+ * a scrape taken mid-update, which a monitoring sample tolerates (aligned doubles never tear).
+ */
+
+/** Upper bounds (envelopes) of the batch-size histogram buckets. */
+export const BATCH_SIZE_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512] as const;
+/** Upper bounds (seconds) of the commit-latency histogram buckets. */
+export const COMMIT_SECONDS_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5] as const;
+
+// Layout: fixed slots, then each histogram's buckets (one per bound plus +Inf, not cumulative).
+const BATCHES = 0;
+const ENVELOPES = 1;
+const COMMIT_SECONDS_SUM = 2;
+const COMMIT_FAILURES = 3;
+const BATCH_BUCKETS_AT = 4;
+const COMMIT_BUCKETS_AT = BATCH_BUCKETS_AT + BATCH_SIZE_BUCKETS.length + 1;
+const SLOTS = COMMIT_BUCKETS_AT + COMMIT_SECONDS_BUCKETS.length + 1;
+
+export function createWriterStatsBuffer(): SharedArrayBuffer {
+  return new SharedArrayBuffer(SLOTS * Float64Array.BYTES_PER_ELEMENT);
+}
+
+function bucketOf(bounds: readonly number[], v: number): number {
+  let i = 0;
+  while (i < bounds.length && v > bounds[i]!) i++;
+  return i;
+}
+
+/** A histogram as Prometheus wants it: cumulative counts per upper bound, then +Inf. */
+export interface HistogramSnapshot {
+  bounds: readonly number[];
+  cumulative: number[];
+  sum: number;
+  count: number;
+}
+
+export class WriterStatsView {
+  private readonly a: Float64Array;
+
+  constructor(buffer: SharedArrayBuffer) {
+    this.a = new Float64Array(buffer);
+  }
+
+  /** Writer side: one transaction of `envelopes` committed (or failed) after `seconds`. */
+  recordBatch(envelopes: number, seconds: number, failed: boolean): void {
+    const a = this.a;
+    a[BATCHES]!++;
+    a[ENVELOPES]! += envelopes;
+    a[COMMIT_SECONDS_SUM]! += seconds;
+    if (failed) a[COMMIT_FAILURES]!++;
+    a[BATCH_BUCKETS_AT + bucketOf(BATCH_SIZE_BUCKETS, envelopes)]!++;
+    a[COMMIT_BUCKETS_AT + bucketOf(COMMIT_SECONDS_BUCKETS, seconds)]!++;
+  }
+
+  get batches(): number {
+    return this.a[BATCHES]!;
+  }
+
+  get envelopes(): number {
+    return this.a[ENVELOPES]!;
+  }
+
+  get commitFailures(): number {
+    return this.a[COMMIT_FAILURES]!;
+  }
+
+  batchSizes(): HistogramSnapshot {
+    return this.snapshot(BATCH_SIZE_BUCKETS, BATCH_BUCKETS_AT, this.a[ENVELOPES]!);
+  }
+
+  commitSeconds(): HistogramSnapshot {
+    return this.snapshot(COMMIT_SECONDS_BUCKETS, COMMIT_BUCKETS_AT, this.a[COMMIT_SECONDS_SUM]!);
+  }
+
+  private snapshot(bounds: readonly number[], at: number, sum: number): HistogramSnapshot {
+    const cumulative: number[] = [];
+    let run = 0;
+    for (let i = 0; i <= bounds.length; i++) {
+      run += this.a[at + i]!;
+      cumulative.push(run);
+    }
+    return { bounds, cumulative, sum, count: run };
+  }
+}

@@ -1,0 +1,159 @@
+import type { Hub } from '../bus/hub.js';
+import type { CallCounters } from '../domains/system/metrics.js';
+import type { Retention } from '../domains/system/retention.js';
+import type { StateCache } from '../domains/state/cache.js';
+import type { WebhookDispatcher } from '../domains/webhooks/dispatcher.js';
+import type { PoolClient } from '../rpc/pool-client.js';
+import type { WriterClient } from '../rpc/writer-client.js';
+import type { HttpMetrics } from './http.js';
+import type { Metrics } from './registry.js';
+
+/** The components whose figures the registry reads. */
+export interface MetricSources {
+  http: HttpMetrics;
+  counters: CallCounters;
+  startedAt: number;
+  stateKeys: () => number;
+  instances: () => number;
+  lastEventId: () => number;
+  mcpSessions: () => number;
+  cache: StateCache;
+  writer: WriterClient;
+  pool: PoolClient;
+  hub: Hub;
+  webhooks: WebhookDispatcher;
+  retention: Retention;
+  compliance: { stats: { passes: number; runs_recorded: number; runs_pruned: number } };
+}
+
+/** Tables the retention pass prunes, as the `table` label, and where each count is kept. */
+const PRUNED = [
+  ['events', (s: MetricSources) => s.retention.stats.events_pruned],
+  ['state_history', (s: MetricSources) => s.retention.stats.state_history_pruned],
+  ['audit_log', (s: MetricSources) => s.retention.stats.audit_pruned],
+  ['agent_metrics', (s: MetricSources) => s.retention.stats.agent_metrics_pruned],
+  ['llm_usage', (s: MetricSources) => s.retention.stats.llm_usage_pruned],
+  ['compliance_runs', (s: MetricSources) => s.compliance.stats.runs_pruned],
+] as const;
+
+/** Every metric the server exports, defined once (names follow Prometheus conventions). */
+export function defineKoorMetrics(m: Metrics, s: MetricSources): void {
+  const { writer, pool, hub, cache, webhooks, retention } = s;
+  // HTTP (REST, MCP): by route pattern, never by URL.
+  m.labeled('koor_http_requests_total', 'HTTP requests answered, by method, route pattern and status.', 'counter', () => s.http.requests());
+  m.histogram('koor_http_request_duration_seconds', 'Time from request to reply written (to the first byte for streams).', () => s.http.latency());
+  m.counter('koor_rest_calls_total', 'REST calls counted for the token-tax figures (SPEC 1.8); zeroed by POST /api/metrics/reset.', () => s.counters.rest);
+  m.counter('koor_mcp_calls_total', 'MCP calls counted for the token-tax figures; zeroed by POST /api/metrics/reset.', () => s.counters.mcp);
+  m.gauge('koor_uptime_seconds', 'Seconds since the server started.', () => Math.floor((Date.now() - s.startedAt) / 1000));
+  // Data.
+  m.gauge('koor_state_keys', 'State keys stored.', s.stateKeys);
+  m.gauge('koor_instances', 'Registered agent instances.', s.instances);
+  m.gauge('koor_last_event_id', 'Id of the newest event (0 if none).', s.lastEventId);
+  m.gauge('koor_mcp_sessions', 'Open MCP sessions.', s.mcpSessions);
+  m.counter('koor_state_cache_hits_total', 'State reads answered from the front cache.', () => cache.stats.hits);
+  m.counter('koor_state_cache_misses_total', 'State reads that went to SQLite.', () => cache.stats.misses);
+  m.gauge('koor_state_cache_bytes', 'Bytes held by the state cache.', () => cache.usedBytes);
+  // The single writer.
+  m.counter('koor_writer_calls_total', 'Writer RPC calls made.', () => writer.stats.calls);
+  m.gauge('koor_writer_queue_depth', 'Writer calls in flight (sent, not yet answered).', () => writer.stats.inFlight);
+  m.counter('koor_writer_restarts_total', 'Times the writer thread died and was restarted.', () => writer.stats.restarts);
+  m.histogram('koor_writer_batch_size', 'Writes committed per transaction (group commit).', () => [{ labels: {}, h: writer.batches.batchSizes() }]);
+  m.histogram('koor_writer_commit_seconds', 'Time to run and commit one batch.', () => [{ labels: {}, h: writer.batches.commitSeconds() }]);
+  m.counter('koor_writer_commit_failures_total', 'Batches whose transaction failed (nothing in them acknowledged).', () => writer.batches.commitFailures);
+  m.labeled('koor_rpc_deadline_exceeded_total', 'Calls that exceeded their deadline, by target.', 'counter', () => [
+    { labels: { target: 'writer' }, value: writer.stats.deadlineExceeded },
+    { labels: { target: 'pool' }, value: pool.stats.timeouts },
+  ]);
+  m.labeled('koor_rpc_rejected_total', 'Calls refused because the target queue was full, by target.', 'counter', () => [
+    { labels: { target: 'writer' }, value: writer.stats.rejectedFull },
+    { labels: { target: 'pool' }, value: pool.stats.rejectedFull },
+  ]);
+  // The worker pool (validation, compliance, diff).
+  m.counter('koor_pool_jobs_total', 'Jobs sent to the worker pool.', () => pool.stats.jobs);
+  m.gauge('koor_pool_queue_depth', 'Jobs waiting for a pool thread.', () => pool.queueSize);
+  // Event subscribers.
+  m.gauge('koor_ws_subscribers', 'Open WebSocket event subscriptions.', () => hub.stats.subscribers);
+  m.gauge('koor_ws_queued_bytes', 'Event bytes queued for slow subscribers.', () => hub.queuedBytes());
+  m.counter('koor_events_delivered_total', 'Events written to subscribers.', () => hub.stats.delivered);
+  m.counter('koor_events_replayed_total', 'Events sent to subscribers from history (since=).', () => hub.stats.replayed);
+  m.counter('koor_events_dropped_total', 'Events dropped for subscribers past their buffer (policy drop).', () => hub.stats.dropped);
+  m.counter('koor_ws_closed_slow_total', 'Subscribers disconnected for not reading (policy close).', () => hub.stats.closed_slow);
+  // Webhooks.
+  m.labeled('koor_webhook_deliveries_total', 'Webhook delivery attempts settled, by outcome.', 'counter', () => [
+    { labels: { outcome: 'delivered' }, value: webhooks.stats.delivered },
+    { labels: { outcome: 'failed' }, value: webhooks.stats.failed },
+    { labels: { outcome: 'dropped' }, value: webhooks.stats.dropped },
+  ]);
+  m.counter('koor_webhooks_disabled_total', 'Webhooks disabled after consecutive failures.', () => webhooks.stats.disabled);
+  m.gauge('koor_webhook_outbox_depth', 'Webhook deliveries waiting in the outbox.', () => webhooks.depth());
+  // Bounded disk.
+  m.counter('koor_retention_passes_total', 'Retention passes completed.', () => retention.stats.passes);
+  m.labeled('koor_retention_pruned_total', 'Rows removed by retention, by table.', 'counter', () => PRUNED.map(([table, read]) => ({ labels: { table }, value: read(s) })));
+  m.gauge('koor_retention_last_pass_seconds', 'Duration of the last retention pass.', () => retention.stats.last_pass_ms / 1000);
+  m.counter('koor_vacuumed_pages_total', 'Free pages returned to the file system.', () => retention.stats.vacuumed_pages);
+  m.gauge('koor_data_file_free_pages', 'Free pages in the data file after the last pass.', () => retention.stats.free_pages);
+  m.gauge('koor_data_file_bytes', 'Size of the data file (data.db plus its WAL).', () => retention.fileBytes());
+  m.counter('koor_compliance_passes_total', 'Compliance passes run.', () => s.compliance.stats.passes);
+  m.counter('koor_compliance_runs_recorded_total', 'Compliance runs recorded.', () => s.compliance.stats.runs_recorded);
+}
+
+/**
+ * The figures `GET /api/metrics` adds to SPEC §2.14's fields, read from the registry by name so
+ * the JSON and the Prometheus text can never disagree.
+ */
+export function apiFigures(m: Metrics, settings: { stateHistoryKeep: number; eventRetention: number; complianceKeep: number }): Record<string, unknown> {
+  const v = (name: string, labels?: Record<string, string>) => m.value(name, labels);
+  const pruned = (table: string) => v('koor_retention_pruned_total', { table });
+  return {
+    state_keys: v('koor_state_keys'),
+    instances: v('koor_instances'),
+    last_event_id: v('koor_last_event_id'),
+    mcp_sessions: v('koor_mcp_sessions'),
+    events: {
+      subscribers: v('koor_ws_subscribers'),
+      delivered: v('koor_events_delivered_total'),
+      dropped: v('koor_events_dropped_total'),
+      closed_slow: v('koor_ws_closed_slow_total'),
+      replayed: v('koor_events_replayed_total'),
+      queued_bytes: v('koor_ws_queued_bytes'),
+    },
+    writer: {
+      calls: v('koor_writer_calls_total'),
+      queue_depth: v('koor_writer_queue_depth'),
+      restarts: v('koor_writer_restarts_total'),
+      commit_failures: v('koor_writer_commit_failures_total'),
+      deadline_exceeded: v('koor_rpc_deadline_exceeded_total', { target: 'writer' }),
+      rejected_full: v('koor_rpc_rejected_total', { target: 'writer' }),
+    },
+    pool: {
+      jobs: v('koor_pool_jobs_total'),
+      queue_depth: v('koor_pool_queue_depth'),
+      timeouts: v('koor_rpc_deadline_exceeded_total', { target: 'pool' }),
+      rejected_full: v('koor_rpc_rejected_total', { target: 'pool' }),
+    },
+    cache: { hits: v('koor_state_cache_hits_total'), misses: v('koor_state_cache_misses_total'), bytes: v('koor_state_cache_bytes') },
+    webhooks: {
+      delivered: v('koor_webhook_deliveries_total', { outcome: 'delivered' }),
+      failed: v('koor_webhook_deliveries_total', { outcome: 'failed' }),
+      dropped: v('koor_webhook_deliveries_total', { outcome: 'dropped' }),
+      disabled: v('koor_webhooks_disabled_total'),
+      outbox_depth: v('koor_webhook_outbox_depth'),
+    },
+    data_file_bytes: v('koor_data_file_bytes'),
+    retention: {
+      state_history_keep: settings.stateHistoryKeep,
+      event_retention: settings.eventRetention,
+      passes: v('koor_retention_passes_total'),
+      events_pruned: pruned('events'),
+      state_history_pruned: pruned('state_history'),
+      audit_pruned: pruned('audit_log'),
+      agent_metrics_pruned: pruned('agent_metrics'),
+      llm_usage_pruned: pruned('llm_usage'),
+      vacuumed_pages: v('koor_vacuumed_pages_total'),
+      free_pages: v('koor_data_file_free_pages'),
+      last_pass_ms: Math.round(v('koor_retention_last_pass_seconds') * 1000),
+      compliance_keep: settings.complianceKeep,
+      compliance_runs_pruned: pruned('compliance_runs'),
+    },
+  };
+}
