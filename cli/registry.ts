@@ -37,6 +37,9 @@ export const COMMANDS: Readonly<Record<string, Loader>> = {
   'rules import': () => import('./commands/rules-import.js'),
   'rules export': () => import('./commands/rules-export.js'),
 
+  backup: () => import('./commands/backup.js'),
+  restore: () => import('./commands/restore.js'),
+
   'templates list': () => import('./commands/templates-list.js'),
   'templates get': () => import('./commands/templates-get.js'),
   'templates delete': () => import('./commands/templates-delete.js'),

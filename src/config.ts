@@ -137,6 +137,7 @@ export const USAGE = [
   `  --${'help'.padEnd(20)} show this help`,
   `  --${'version'.padEnd(20)} print the version`,
   `  --${'vacuum'.padEnd(20)} compact data.db once and exit (server stopped; converts a file from an older version)`,
+  `  --${'restore FILE'.padEnd(20)} replace data.db with a backup and exit (server stopped; the current file is kept aside)`,
 ].join('\n');
 
 export function parseBind(text: string, what: string): Bind {
@@ -246,6 +247,8 @@ export interface ParsedArgs {
   help: boolean;
   version: boolean;
   vacuum: boolean;
+  /** `--restore FILE`: the backup to restore, or null. */
+  restore: string | null;
 }
 
 /** `-x v`, `--x v`, `-x=v`, `--x=v`. Unknown flag → ConfigError with exit code 2. */
@@ -254,6 +257,7 @@ export function parseArgs(argv: readonly string[], known: ReadonlySet<string>): 
   let help = false;
   let version = false;
   let vacuum = false;
+  let restore: string | null = null;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const m = /^--?([a-z][a-z0-9-]*)(?:=(.*))?$/s.exec(arg);
@@ -271,6 +275,12 @@ export function parseArgs(argv: readonly string[], known: ReadonlySet<string>): 
       vacuum = true;
       continue;
     }
+    if (name === 'restore') {
+      const inline = m[2];
+      if (inline === undefined && i + 1 >= argv.length) throw new ConfigError(`flag needs an argument: ${arg}\n${USAGE}`, 2);
+      restore = inline ?? argv[++i]!;
+      continue;
+    }
     if (!known.has(name)) throw new ConfigError(`unknown flag: -${arg.startsWith('--') ? '-' : ''}${name}\n${USAGE}`, 2);
     let value = m[2];
     if (value === undefined) {
@@ -279,7 +289,7 @@ export function parseArgs(argv: readonly string[], known: ReadonlySet<string>): 
     }
     flags.set(name, value);
   }
-  return { flags, help, version, vacuum };
+  return { flags, help, version, vacuum, restore };
 }
 
 export function readSettingsFile(file: string): Record<string, unknown> {
@@ -298,14 +308,14 @@ function fileValue(v: unknown): string | undefined {
 }
 
 /** Builds the frozen Config. Throws ConfigError (one line, exit code) on bad values. */
-export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): Config & { help: boolean; version: boolean; vacuum: boolean } {
+export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): Config & { help: boolean; version: boolean; vacuum: boolean; restore: string | null } {
   const known = new Set([...SETTINGS.map((s) => s.flag), 'config']);
-  const { flags, help, version, vacuum } = parseArgs(argv, known);
+  const { flags, help, version, vacuum, restore } = parseArgs(argv, known);
   // --help / --version answer without reading (or judging) any setting.
-  if (help || version) return { ...testConfig(), testHooks: false, help, version, vacuum: false };
+  if (help || version) return { ...testConfig(), testHooks: false, help, version, vacuum: false, restore: null };
   const configFile = path.resolve(cwd, flags.get('config') ?? 'settings.json');
   const file = readSettingsFile(configFile);
-  return { ...build(flags, env, file, cwd, fs.existsSync(configFile) ? configFile : null, help), version: false, vacuum };
+  return { ...build(flags, env, file, cwd, fs.existsSync(configFile) ? configFile : null, help), version: false, vacuum, restore: restore === null ? null : path.resolve(cwd, restore) };
 }
 
 function build(flags: ReadonlyMap<string, string>, env: NodeJS.ProcessEnv, file: Record<string, unknown>, cwd: string, configFile: string | null, help: boolean): Config & { help: boolean } {

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { ConfigError } from './config.js';
+import { inspectSnapshot, SnapshotError, type SnapshotInfo } from '../workers/backup/snapshot.js';
 
 const WORDS: Record<string, string> = {
   EACCES: 'permission denied',
@@ -127,6 +128,67 @@ export function vacuumDataDir(dir: string): { before: number; after: number } {
   } catch (e) {
     if (e instanceof ConfigError) throw e;
     throw new ConfigError(`vacuum of ${file} failed: ${(e as Error).message}`);
+  } finally {
+    lock.release();
+  }
+}
+
+function fsyncPath(p: string): void {
+  const fd = fs.openSync(p, 'r');
+  try {
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/**
+ * `koor-server --restore FILE` (server stopped): checks FILE is an intact Koor backup this
+ * version can open, keeps the current data.db aside as `data.db.before-restore-<stamp>` (its WAL
+ * folded in first), and puts a copy of FILE in its place (through SQLite's backup API, so a
+ * file with a WAL of its own is copied whole). The next start applies any newer migrations.
+ */
+export async function restoreDataDir(dir: string, from: string): Promise<{ info: SnapshotInfo; keptAs: string | null }> {
+  const file = path.join(dir, 'data.db');
+  if (path.resolve(from) === path.resolve(file)) throw new ConfigError(`${from} is the current data file; restore from a copy`);
+  let info: SnapshotInfo;
+  try {
+    info = inspectSnapshot(from);
+  } catch (e) {
+    throw new ConfigError(e instanceof SnapshotError ? e.message : `cannot read ${from}: ${(e as Error).message}`);
+  }
+  ensureDataDir(dir);
+  const lock = lockDataDir(dir);
+  const tmp = `${file}.restoring`;
+  let keptAs: string | null = null;
+  try {
+    if (fs.existsSync(file)) {
+      const db = new Database(file, { fileMustExist: true });
+      try {
+        db.pragma('wal_checkpoint(TRUNCATE)');
+      } finally {
+        db.close();
+      }
+      keptAs = `${file}.before-restore-${new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}`;
+      fs.renameSync(file, keptAs);
+      for (const ext of ['-wal', '-shm']) fs.rmSync(`${file}${ext}`, { force: true });
+    }
+    const src = new Database(from, { readonly: true, fileMustExist: true });
+    try {
+      await src.backup(tmp, { progress: () => 0x7fffffff });
+    } finally {
+      src.close();
+    }
+    fsyncPath(tmp);
+    fs.renameSync(tmp, file);
+    fsyncPath(dir);
+    return { info, keptAs };
+  } catch (e) {
+    fs.rmSync(tmp, { force: true });
+    // Put the previous file back: a failed restore leaves the data as it was.
+    if (keptAs !== null && !fs.existsSync(file)) fs.renameSync(keptAs, file);
+    if (e instanceof ConfigError) throw e;
+    throw new ConfigError(`restore into ${dir} failed: ${reason(e)}`);
   } finally {
     lock.release();
   }

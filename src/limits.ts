@@ -179,3 +179,6 @@ export const OPS_LIST_MAX_LIMIT = 10_000;
 export const AGENT_METRICS_FLUSH_MS = 1000;
 /** Rows deleted per retention turn of the audit log, agent metrics and LLM usage. */
 export const OPS_PRUNE_CHUNK = 2000;
+
+/** An online backup (GET /api/admin/backup) that has not finished copying by then is abandoned. */
+export const BACKUP_TIMEOUT_MS = 10 * 60_000;

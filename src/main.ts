@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import fs from 'node:fs';
 import { ConfigError, loadConfig, USAGE } from './config.js';
-import { vacuumDataDir } from './data-dir.js';
+import { restoreDataDir, vacuumDataDir } from './data-dir.js';
 import { createLogger } from './log.js';
 import { startServer } from './server.js';
 
@@ -24,6 +24,21 @@ async function main(): Promise<void> {
       const { before, after } = vacuumDataDir(config.dataDir);
       const mb = (n: number) => (n / 1024 / 1024).toFixed(1);
       process.stdout.write(`koor-server: ${config.dataDir}/data.db vacuumed: ${mb(before)} MB → ${mb(after)} MB\n`);
+    } catch (e) {
+      process.stderr.write(`koor-server: ${(e as Error).message}\n`);
+      process.exit(1);
+    }
+    return;
+  }
+  if (config.restore !== null) {
+    try {
+      const { info, keptAs } = await restoreDataDir(config.dataDir, config.restore);
+      const c = info.counts;
+      process.stdout.write(
+        `koor-server: restored ${config.dataDir}/data.db from ${config.restore}\n` +
+          (keptAs ? `  previous data file kept as ${keptAs}\n` : '') +
+          `  state keys: ${c.state_keys}\n  rules: ${c.rules}\n  specs: ${c.specs}\n  events: ${c.events}\n  instances: ${c.instances}\n`,
+      );
     } catch (e) {
       process.stderr.write(`koor-server: ${(e as Error).message}\n`);
       process.exit(1);

@@ -2,7 +2,9 @@ import path from 'node:path';
 import uWS from 'uWebSockets.js';
 import { ConfigError, type Bind, type Config } from './config.js';
 import { ensureDataDir, lockDataDir } from './data-dir.js';
-import { POOL_MAX_QUEUE, SHUTDOWN_GRACE_MS, STARTUP_TIMEOUT_MS } from './limits.js';
+import { BACKUP_TIMEOUT_MS, POOL_MAX_QUEUE, SHUTDOWN_GRACE_MS, STARTUP_TIMEOUT_MS } from './limits.js';
+import { AdminService } from './domains/admin/service.js';
+import { adminRoutes } from './domains/admin/routes.js';
 import { CallCounters } from './domains/system/metrics.js';
 import { systemRoutes } from './domains/system/routes.js';
 import { Retention } from './domains/system/retention.js';
@@ -219,6 +221,8 @@ async function startLocked(config: Config, log: Logger, releaseLock: () => void,
     log: log.child({ component: 'compliance' }),
   });
 
+  const admin = new AdminService({ dataDir: config.dataDir, dbPath, timeoutMs: BACKUP_TIMEOUT_MS, log: log.child({ component: 'admin' }) });
+
   let apiBindText = config.bind.text;
   const mcpLog = log.child({ component: 'mcp' });
   // get_endpoints advertises only what is mounted: the REST routes below plus the WebSocket route.
@@ -266,6 +270,7 @@ async function startLocked(config: Config, log: Logger, releaseLock: () => void,
     ...auditRoutes(audit),
     ...agentMetricRoutes(agentMetrics),
     ...llmRoutes(llm),
+    ...adminRoutes(admin),
   ];
 
   const httpLog = log.child({ component: 'http' });

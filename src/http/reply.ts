@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import { STATUS_CODES } from 'node:http';
 import { toAppError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -78,4 +79,82 @@ export function sendError(ctx: Ctx, err: unknown, log: Logger): void {
   if (e.status === 'METHOD_NOT_ALLOWED' && e.detail?.allow !== undefined) headers.push(['Allow', String(e.detail.allow)]);
   // 413 is sent before the body was read: close so the rest of the upload is not buffered.
   send(ctx, status, `${JSON.stringify({ error: e.message, code: status })}\n`, JSON_TYPE, headers, status === 413);
+}
+
+/** Bytes read from disk per write when streaming a file. */
+const FILE_CHUNK_BYTES = 256 * 1024;
+
+/**
+ * Streams `file` as the reply body with Content-Length, reading one chunk at a time and waiting
+ * whenever the socket is full (uWS tryEnd / onWritable), so a large file never sits in memory
+ * and a slow client holds back only its own download. Resolves when the body was handed to the
+ * socket or the client went away (`ctx.aborted`); the caller owns the file.
+ */
+export async function sendFile(ctx: Ctx, status: number, file: string, contentType: string, headers: HeaderList = NO_HEADERS): Promise<void> {
+  if (ctx.aborted || ctx.done) return;
+  const fh = await fs.promises.open(file, 'r');
+  try {
+    const size = (await fh.stat()).size;
+    if (ctx.aborted) return;
+    ctx.done = true;
+    const res = ctx.res;
+    if (ctx.method === 'HEAD' || size === 0) {
+      res.cork(() => {
+        res.writeStatus(statusLine(status));
+        res.writeHeader('Content-Type', contentType);
+        for (const [k, v] of headers) res.writeHeader(k, v);
+        if (ctx.method === 'HEAD') res.endWithoutBody();
+        else res.end();
+      });
+      ctx.onSent?.(ctx, status);
+      return;
+    }
+    let wake: ((offset: number | null) => void) | null = null;
+    const prevAbort = ctx.onAbort;
+    ctx.onAbort = () => {
+      prevAbort?.();
+      wake?.(null);
+    };
+    const buf = Buffer.allocUnsafe(Math.min(FILE_CHUNK_BYTES, size));
+    let pos = 0;
+    let first = true;
+    while (pos < size) {
+      const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, size - pos), pos);
+      if (ctx.aborted) return;
+      if (bytesRead === 0) throw new Error(`${file} shrank while being sent`);
+      let chunk = buf.subarray(0, bytesRead);
+      for (;;) {
+        let ok = false;
+        let start = 0;
+        res.cork(() => {
+          if (first) {
+            res.writeStatus(statusLine(status));
+            res.writeHeader('Content-Type', contentType);
+            for (const [k, v] of headers) res.writeHeader(k, v);
+            first = false;
+          }
+          start = res.getWriteOffset();
+          [ok] = res.tryEnd(chunk, size);
+        });
+        if (ok) break;
+        // Full: what went out is counted by the write offset; the rest is written when the
+        // socket drains (the chunk buffer is reused only after all of it was taken).
+        const offset = await new Promise<number | null>((resolve) => {
+          wake = resolve;
+          res.onWritable((off) => {
+            resolve(off);
+            return true;
+          });
+        });
+        wake = null;
+        if (offset === null || ctx.aborted) return;
+        chunk = chunk.subarray(offset - start);
+        if (chunk.length === 0) break;
+      }
+      pos += bytesRead;
+    }
+    ctx.onSent?.(ctx, status);
+  } finally {
+    await fh.close();
+  }
 }

@@ -1,0 +1,23 @@
+import { Type, type Static } from 'typebox';
+
+/** The backup thread's one job: copy the live database `source` into `dest` (a new file). */
+export const BackupJob = Type.Object({
+  source: Type.String({ minLength: 1 }),
+  dest: Type.String({ minLength: 1 }),
+});
+export type BackupJob = Static<typeof BackupJob>;
+
+export const SnapshotCounts = Type.Object({
+  state_keys: Type.Integer(),
+  rules: Type.Integer(),
+  specs: Type.Integer(),
+  events: Type.Integer(),
+  instances: Type.Integer(),
+});
+
+/** Its reply: the snapshot's size and contents, or why it failed. */
+export const BackupDone = Type.Union([
+  Type.Object({ ok: Type.Literal(true), bytes: Type.Integer(), version: Type.Integer(), counts: SnapshotCounts }),
+  Type.Object({ ok: Type.Literal(false), error: Type.String() }),
+]);
+export type BackupDone = Static<typeof BackupDone>;

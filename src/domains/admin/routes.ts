@@ -1,0 +1,31 @@
+import { sendFile } from '../../http/reply.js';
+import type { Route } from '../../http/router.js';
+import type { AdminService } from './service.js';
+
+/** `20261122T231501Z`: a UTC stamp that sorts and is safe in a file name. */
+const stamp = (d: Date): string => d.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+
+export function adminRoutes(svc: AdminService): Route[] {
+  return [
+    {
+      // A consistent snapshot of the whole database, taken online (SPEC §8.6). It holds tokens
+      // and webhook secrets: auth as every /api route, and keep the file private.
+      method: 'GET',
+      path: '/api/admin/backup',
+      counted: false,
+      handler: (ctx) =>
+        svc.withSnapshot((file, snap) =>
+          sendFile(ctx, 200, file, 'application/vnd.sqlite3', [
+            ['Content-Disposition', `attachment; filename="koor-backup-${stamp(new Date())}.db"`],
+            ['Cache-Control', 'no-store'],
+            ['X-Koor-Schema-Version', String(snap.version)],
+            ['X-Koor-State-Keys', String(snap.counts.state_keys)],
+            ['X-Koor-Rules', String(snap.counts.rules)],
+            ['X-Koor-Specs', String(snap.counts.specs)],
+            ['X-Koor-Events', String(snap.counts.events)],
+            ['X-Koor-Instances', String(snap.counts.instances)],
+          ]),
+        ),
+    },
+  ];
+}
