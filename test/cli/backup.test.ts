@@ -1,0 +1,83 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import t from 'tap';
+import { startTestServer, runServer, tempDir, json } from '../helpers/server.js';
+import { cliFor } from './helpers.js';
+
+/** `koor-cli backup` / `restore` as subprocesses (SPEC §4.2, §4.4, §8.6). */
+
+t.test('backup --output saves a private snapshot that koor-server --restore brings back', async (t) => {
+  const s = await startTestServer(t, { authToken: 'tok' });
+  const auth = { authorization: 'Bearer tok' };
+  await fetch(`${s.url}/api/state/a`, { method: 'PUT', body: '{"x":1}', headers: auth });
+  await fetch(`${s.url}/api/state/b`, { method: 'PUT', body: 'text', headers: auth });
+  await fetch(`${s.url}/api/validate/p/rules`, { method: 'PUT', body: JSON.stringify([{ rule_id: 'r', pattern: 'X', message: 'm' }]), headers: auth });
+  const cwd = tempDir(t);
+  const cli = cliFor(s.url, cwd, { KOOR_TOKEN: 'tok' });
+
+  const r = await cli('backup', '--output', 'koor.db');
+  t.equal(r.code, 0, r.stderr);
+  t.equal(r.stdout, 'backup saved to koor.db\n  state keys: 2\n  rules: 1\n  specs: 0\n  events: 0\n  instances: 0\n');
+  const file = path.join(cwd, 'koor.db');
+  t.equal(fs.statSync(file).mode & 0o777, 0o600, 'the snapshot holds secrets: owner-only');
+  t.notOk(fs.existsSync(`${file}.part`), 'no partial file left');
+
+  const bad = await cliFor(s.url, cwd, { KOOR_TOKEN: 'wrong' })('backup', '--output', 'x.db');
+  t.equal(bad.code, 1, 'an error reply is exit 1');
+  t.equal(JSON.parse(bad.stdout).code, 401, 'and printed, as every command does');
+  t.notOk(fs.existsSync(path.join(cwd, 'x.db')), 'nothing written');
+
+  const dir = tempDir(t);
+  t.equal((await runServer(['--restore', file, '--data-dir', dir], { timeoutMs: 30_000 })).code, 0);
+  const b = await startTestServer(t, { dataDir: dir });
+  t.same(await json(await fetch(`${b.url}/api/state/a`)), { x: 1 });
+  t.equal(await (await fetch(`${b.url}/api/state/b`)).text(), 'text');
+
+  const snap = await cli('restore', '--file', 'koor.db');
+  t.equal(snap.code, 1, 'a snapshot is not restored through the API');
+  t.match(snap.stderr, /koor-server --restore koor\.db/);
+});
+
+t.test('restore --file reads the original JSON format (SPEC §4.4)', async (t) => {
+  const s = await startTestServer(t);
+  const cwd = tempDir(t);
+  const cli = cliFor(s.url, cwd);
+  fs.writeFileSync(
+    path.join(cwd, 'backup.json'),
+    JSON.stringify(
+      {
+        rules: [
+          { project: 'p', rule_id: 'no-todo', pattern: 'TODO', message: 'no TODO', severity: 'error' },
+          { project: 'p', rule_id: 'no-fixme', pattern: 'FIXME', message: 'no FIXME', severity: 'warning' },
+        ],
+        state: { 'cfg/app': { port: 8080, big: 12345678901234567890 }, note: 'hello', list: [1, 2] },
+      },
+      null,
+      2,
+    ),
+  );
+  const r = await cli('restore', '--file', 'backup.json');
+  t.equal(r.code, 0, r.stderr);
+  t.equal(r.stdout, 'restore complete from backup.json\n  state keys: 3\n  rules: 2\n');
+  const v = await fetch(`${s.url}/api/state/cfg/app`);
+  t.equal(v.headers.get('content-type'), 'application/json');
+  t.same(await v.json(), { port: 8080, big: 12345678901234567890 });
+  t.equal(await (await fetch(`${s.url}/api/state/note`)).text(), '"hello"', 'a string value is stored as JSON text');
+  t.equal((await json(await fetch(`${s.url}/api/validate/p/rules`))).rules.length, 2);
+
+  // A per-key failure is a warning; the rest goes on.
+  fs.writeFileSync(path.join(cwd, 'partial.json'), JSON.stringify({ state: { ['k'.repeat(2000)]: 1, ok: 2 } }));
+  const p = await cli('restore', '--file', 'partial.json');
+  t.equal(p.code, 0);
+  t.match(p.stderr, /^warning: failed to restore key k+: /m);
+  t.equal(p.stdout, 'restore complete from partial.json\n  state keys: 2\n  rules: 0\n');
+  t.equal(await (await fetch(`${s.url}/api/state/ok`)).text(), '2');
+
+  fs.writeFileSync(path.join(cwd, 'junk.txt'), 'not json');
+  const j = await cli('restore', '--file', 'junk.txt');
+  t.equal(j.code, 1);
+  t.match(j.stderr, /^error: junk\.txt is neither a Koor snapshot nor a JSON backup/);
+  const missing = await cli('restore', '--file', 'nope.json');
+  t.equal(missing.code, 1);
+  t.match(missing.stderr, /^error: cannot read nope\.json: no such file/);
+});
