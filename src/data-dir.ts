@@ -193,3 +193,4 @@ export async function restoreDataDir(dir: string, from: string): Promise<{ info:
     lock.release();
   }
 }
+

@@ -182,3 +182,5 @@ export const OPS_PRUNE_CHUNK = 2000;
 
 /** An online backup (GET /api/admin/backup) that has not finished copying by then is abandoned. */
 export const BACKUP_TIMEOUT_MS = 10 * 60_000;
+/** Largest snapshot POST /api/admin/restore accepts (streamed to disk, never held in memory). */
+export const RESTORE_MAX_BYTES = 16 * 1024 ** 3;

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import { ConfigError, loadConfig, USAGE } from './config.js';
 import { restoreDataDir, vacuumDataDir } from './data-dir.js';
 import { createLogger } from './log.js';
-import { startServer } from './server.js';
+import { startSupervised } from './supervisor.js';
 
 /** koor-server: parse config, start, stop cleanly on SIGINT/SIGTERM. */
 async function main(): Promise<void> {
@@ -53,7 +53,13 @@ async function main(): Promise<void> {
   const log = createLogger(config.logLevel);
   let server;
   try {
-    server = await startServer(config, { log });
+    server = await startSupervised(config, {
+      log,
+      onFatal: (err) => {
+        process.stderr.write(`koor-server: failed to restart after a restore: ${(err as Error).message}\n`);
+        process.exit(1);
+      },
+    });
   } catch (e) {
     const msg = e instanceof ConfigError ? e.message : `failed to start: ${(e as Error).message}`;
     process.stderr.write(`koor-server: ${msg}\n`);

@@ -1,8 +1,9 @@
+import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import uWS from 'uWebSockets.js';
 import { ConfigError, type Bind, type Config } from './config.js';
 import { ensureDataDir, lockDataDir } from './data-dir.js';
-import { BACKUP_TIMEOUT_MS, POOL_MAX_QUEUE, SHUTDOWN_GRACE_MS, STARTUP_TIMEOUT_MS } from './limits.js';
+import { BACKUP_TIMEOUT_MS, RESTORE_MAX_BYTES, POOL_MAX_QUEUE, SHUTDOWN_GRACE_MS, STARTUP_TIMEOUT_MS } from './limits.js';
 import { AdminService } from './domains/admin/service.js';
 import { adminRoutes } from './domains/admin/routes.js';
 import { CallCounters } from './domains/system/metrics.js';
@@ -43,6 +44,10 @@ import { mountMcp } from './mcp/bridge.js';
 import { mountSubscribe, slowConsumerLogger, SUBSCRIBE_PATH } from './ws/subscribe.js';
 import { Authenticator } from './http/auth.js';
 import { mount, type Route } from './http/router.js';
+import { Slots } from './http/slots.js';
+import { createCtx } from './http/context.js';
+import { sendError } from './http/reply.js';
+import { unavailable } from './errors.js';
 import { createLogger, type Logger } from './log.js';
 import { PoolClient } from './rpc/pool-client.js';
 import { WriterClient } from './rpc/writer-client.js';
@@ -69,7 +74,32 @@ export interface KoorServer {
   /** The one metrics registry (GET /metrics, GET /api/metrics). */
   readonly metrics: Metrics;
   readonly log: Logger;
-  close(): Promise<void>;
+  /** Random per start: tells a restarted server from the one before (`X-Koor-Boot` on /health). */
+  readonly bootId: string;
+  readonly front: Front;
+  /** `restart`: subscribers are told the server restarts (close code 1012), not that it stops. */
+  close(opts?: { restart?: boolean }): Promise<void>;
+}
+
+export interface StartOptions {
+  log?: Logger;
+  /** Set by the supervisor: restart this server on an uploaded snapshot (live restore). */
+  onRestore?: (file: string) => void;
+  /** The listening side of the previous generation, to serve on (live restore). */
+  front?: Front;
+}
+
+/**
+ * What a server listens with, kept across generations by a live restore: the uWS apps (their
+ * routes in swappable slots) and their listening sockets, so clients keep the same address and
+ * connections while the data underneath is replaced.
+ */
+export interface Front {
+  readonly api: Slots;
+  readonly dash: Slots | null;
+  readonly sockets: uWS.us_listen_socket[];
+  readonly port: number;
+  readonly dashboardPort: number | null;
 }
 
 /** The fallback JS build of uWS is far slower; refuse to run on it. */
@@ -116,7 +146,7 @@ function hostForUrl(bind: Bind): string {
 }
 
 /** Composition root: config → logger → writer → pool → services → listeners. */
-export async function startServer(config: Config, opts: { log?: Logger } = {}): Promise<KoorServer> {
+export async function startServer(config: Config, opts: StartOptions = {}): Promise<KoorServer> {
   assertNativeUws();
   const log = opts.log ?? createLogger(config.logLevel);
   ensureDataDir(config.dataDir);
@@ -125,7 +155,7 @@ export async function startServer(config: Config, opts: { log?: Logger } = {}): 
   // What start-up has opened so far, undone in reverse if a later step fails.
   const undo: Array<() => unknown> = [lock.release];
   try {
-    return await startLocked(config, log, lock.release, undo);
+    return await startLocked(config, log, lock.release, undo, opts);
   } catch (e) {
     for (const step of undo.reverse()) {
       try {
@@ -138,7 +168,8 @@ export async function startServer(config: Config, opts: { log?: Logger } = {}): 
   }
 }
 
-async function startLocked(config: Config, log: Logger, releaseLock: () => void, undo: Array<() => unknown>): Promise<KoorServer> {
+async function startLocked(config: Config, log: Logger, releaseLock: () => void, undo: Array<() => unknown>, opts: StartOptions): Promise<KoorServer> {
+  const bootId = randomUUID();
   const dbPath = path.join(config.dataDir, 'data.db');
 
   const writer = new WriterClient({
@@ -221,7 +252,7 @@ async function startLocked(config: Config, log: Logger, releaseLock: () => void,
     log: log.child({ component: 'compliance' }),
   });
 
-  const admin = new AdminService({ dataDir: config.dataDir, dbPath, timeoutMs: BACKUP_TIMEOUT_MS, log: log.child({ component: 'admin' }) });
+  const admin = new AdminService({ dataDir: config.dataDir, dbPath, timeoutMs: BACKUP_TIMEOUT_MS, restoreMaxBytes: RESTORE_MAX_BYTES, log: log.child({ component: 'admin' }), ...(opts.onRestore ? { onRestore: opts.onRestore } : {}) });
 
   let apiBindText = config.bind.text;
   const mcpLog = log.child({ component: 'mcp' });
@@ -252,6 +283,7 @@ async function startLocked(config: Config, log: Logger, releaseLock: () => void,
   const routes: Route[] = [
     ...systemRoutes({
       startedAt,
+      bootId,
       counters,
       apiBind: config.bind.text,
       dashboardBind: config.dashboardBind?.text ?? '',
@@ -270,12 +302,12 @@ async function startLocked(config: Config, log: Logger, releaseLock: () => void,
     ...auditRoutes(audit),
     ...agentMetricRoutes(agentMetrics),
     ...llmRoutes(llm),
-    ...adminRoutes(admin),
+    ...adminRoutes(admin, bootId),
   ];
 
   const httpLog = log.child({ component: 'http' });
   /** Both listeners serve /health and all of /api/* (REST + event subscriptions) alike. */
-  const mountApi = (app: uWS.TemplatedApp, viaDashboard: boolean): void => {
+  const mountApi = (app: Slots, viaDashboard: boolean): void => {
     mountSubscribe(app, { auth, hub, events, maxBytes: config.wsBufferBytes, log: wsLog });
     mount(app, routes, {
       auth,
@@ -298,36 +330,42 @@ async function startLocked(config: Config, log: Logger, releaseLock: () => void,
       http,
     });
   };
-  const api = uWS.App();
+  const reuse = opts.front ?? null;
+  const api = reuse?.api ?? new Slots(uWS.App());
   let apiBase = '';
   mountMcp(api, { auth, gateway: mcp, maxBodyBytes: config.maxBodyBytes, log: mcpLog, onCall: (ctx) => {
       counters.mcp++;
       if (ctx.identity) agentMetrics.add(ctx.identity.instanceId, 'mcp_calls');
     }, baseUrl: () => apiBase, http });
   mountApi(api, false);
-  const sockets: uWS.us_listen_socket[] = [];
-  const apps: uWS.TemplatedApp[] = [api];
-  let port: number;
-  let dashboardPort: number | null = null;
-  try {
-    const l = await listen(api, config.bind, 'API');
-    sockets.push(l.socket);
-    port = l.port;
-    apiBase = `http://${hostForUrl(config.bind)}:${port}`;
-    // An ephemeral port (":0") is useless to agents: tell them the port actually bound.
-    if (config.bind.port === 0) apiBindText = config.bind.text.replace(/:0$/, `:${port}`);
-    if (config.dashboardBind) {
-      const dash = uWS.App();
-      mountApi(dash, true);
-      apps.push(dash);
-      const d = await listen(dash, config.dashboardBind, 'dashboard');
-      sockets.push(d.socket);
-      dashboardPort = d.port;
+  let front: Front;
+  if (reuse) {
+    if (reuse.dash) mountApi(reuse.dash, true);
+    front = reuse;
+  } else {
+    const sockets: uWS.us_listen_socket[] = [];
+    try {
+      const l = await listen(api.app, config.bind, 'API');
+      sockets.push(l.socket);
+      let dash: Slots | null = null;
+      let dashboardPort: number | null = null;
+      if (config.dashboardBind) {
+        dash = new Slots(uWS.App());
+        mountApi(dash, true);
+        const d = await listen(dash.app, config.dashboardBind, 'dashboard');
+        sockets.push(d.socket);
+        dashboardPort = d.port;
+      }
+      front = { api, dash, sockets, port: l.port, dashboardPort };
+    } catch (e) {
+      for (const s of sockets) uWS.us_listen_socket_close(s);
+      throw e; // startServer undoes the rest
     }
-  } catch (e) {
-    for (const s of sockets) uWS.us_listen_socket_close(s);
-    throw e; // startServer undoes the rest
   }
+  const { port, dashboardPort } = front;
+  apiBase = `http://${hostForUrl(config.bind)}:${port}`;
+  // An ephemeral port (":0") is useless to agents: tell them the port actually bound.
+  if (config.bind.port === 0) apiBindText = config.bind.text.replace(/:0$/, `:${port}`);
 
   retention.start();
   liveness.start();
@@ -335,10 +373,17 @@ async function startLocked(config: Config, log: Logger, releaseLock: () => void,
   dispatcher.start();
   agentMetrics.start();
   let closing: Promise<void> | null = null;
-  const close = (): Promise<void> =>
+  const close = (closeOpts: { restart?: boolean } = {}): Promise<void> =>
     (closing ??= (async () => {
-      // Stop accepting, let in-flight writes commit and their replies go out, then close.
-      for (const s of sockets) uWS.us_listen_socket_close(s);
+      // Stop accepting, let in-flight writes commit and their replies go out, then close. For a
+      // restart the listeners stay: new requests get 503 (retry) until the next generation mounts.
+      if (closeOpts.restart) {
+        const restarting = (res: uWS.HttpResponse, req: uWS.HttpRequest) => sendError(createCtx(res, req, 0, false), unavailable('server is restarting on a restored backup; retry'), httpLog);
+        front.api.park(restarting);
+        front.dash?.park(restarting);
+      } else {
+        for (const s of front.sockets) uWS.us_listen_socket_close(s);
+      }
       retention.stop();
       liveness.stop();
       compliance.stop();
@@ -347,10 +392,11 @@ async function startLocked(config: Config, log: Logger, releaseLock: () => void,
       await writer.drain(SHUTDOWN_GRACE_MS);
       // Counts made up to now reach the file before the writer closes.
       await agentMetrics.flush();
-      hub.closeAll(1001, 'server shutting down');
+      if (closeOpts.restart) hub.closeAll(1012, 'server restarting: resume with since=');
+      else hub.closeAll(1001, 'server shutting down');
       await mcp.close();
       await new Promise((r) => setImmediate(r));
-      for (const app of apps) (app as unknown as { close(): void }).close();
+      if (!closeOpts.restart) for (const slots of [front.api, front.dash]) (slots?.app as unknown as { close(): void } | undefined)?.close();
       await writer.close(SHUTDOWN_GRACE_MS);
       try {
         await pool.close();
@@ -379,6 +425,8 @@ async function startLocked(config: Config, log: Logger, releaseLock: () => void,
     agentMetrics,
     metrics,
     log,
+    bootId,
+    front,
     close,
   };
   log.info({ api: `${config.bind.host}:${port}`, dashboard: dashboardPort === null ? 'off' : `${config.dashboardBind!.host}:${dashboardPort}`, dataDir: config.dataDir, sync: config.sync, auth: auth.enabled }, 'koor-server listening');

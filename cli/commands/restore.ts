@@ -1,5 +1,55 @@
 import fs from 'node:fs';
-import { CliError, defineCommand, describeError, keyPath, readFileArg, request, writeErr, writeOut } from '../core.js';
+import http from 'node:http';
+import https from 'node:https';
+import { authHeaders, CliError, CONNECT_TIMEOUT_MS, defineCommand, describeError, exitCodeFor, formatBody, keyPath, parseServer, readFileArg, request, writeErr, writeOut, type CliConfig } from '../core.js';
+
+/** How long the CLI waits for the server to come back on the restored data. */
+const RESTART_WAIT_MS = 60_000;
+
+/** POSTs the snapshot to /api/admin/restore, streamed from disk. */
+function upload(config: CliConfig, file: string): Promise<{ status: number; contentType: string | undefined; body: Buffer }> {
+  const base = parseServer(config);
+  const lib = base.protocol === 'https:' ? https : http;
+  const size = fs.statSync(file).size;
+  return new Promise((resolve, reject) => {
+    const fail = (e: unknown) => reject(new CliError(`request failed: ${describeError(e)}`));
+    const req = lib.request(
+      {
+        method: 'POST',
+        protocol: base.protocol,
+        hostname: base.hostname.replace(/^\[(.*)\]$/, '$1'),
+        port: base.port,
+        path: `${base.pathname.replace(/\/+$/, '')}/api/admin/restore`,
+        headers: { 'user-agent': 'koor-cli', 'content-type': 'application/vnd.sqlite3', 'content-length': size, ...authHeaders(config) },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, contentType: res.headers['content-type'], body: Buffer.concat(chunks) }));
+        res.on('error', fail);
+      },
+    );
+    req.setTimeout(Math.max(config.timeoutMs, CONNECT_TIMEOUT_MS), () => req.destroy(new Error(`no progress for ${config.timeoutMs / 1000}s`)));
+    req.on('error', fail);
+    fs.createReadStream(file).on('error', fail).pipe(req);
+  });
+}
+
+/** Polls /health until a server with another boot id answers (the one started on the snapshot). */
+async function waitForRestart(config: CliConfig, oldBoot: string): Promise<void> {
+  const until = Date.now() + RESTART_WAIT_MS;
+  while (Date.now() < until) {
+    try {
+      const r = await request({ ...config, timeoutMs: 2_000 }, 'GET', '/health');
+      const boot = r.headers['x-koor-boot'];
+      if (r.status === 200 && boot !== undefined && boot !== oldBoot) return;
+    } catch {
+      // down while it restarts
+    }
+    await new Promise((res) => setTimeout(res, 100));
+  }
+  throw new CliError(`the server did not come back within ${RESTART_WAIT_MS / 1000} s after the restore`);
+}
 
 const SQLITE_HEADER = Buffer.from('SQLite format 3\0', 'latin1');
 
@@ -37,15 +87,28 @@ function parseJsonBackup(file: string): { rules: unknown[]; state: Record<string
 export default defineCommand({
   description: 'Restore a backup into the server',
   details:
-    'A Koor snapshot (from `koor-cli backup`) must be restored with the server stopped: `koor-server --restore FILE`. A JSON backup of the original format (`{"rules":[…],"state":{…}}`) is restored here through the API: each state key is PUT (as JSON), then the rules are imported. Per-key failures are printed as warnings and the rest goes on.',
-  examples: [['Restore a JSON backup', '$0 restore --file backup.json']],
+    'A Koor snapshot (from `koor-cli backup`) is uploaded to POST /api/admin/restore: the server checks it, keeps its current data file aside and restarts on it (same address; subscribers reconnect), and the command waits until it answers again. A JSON backup of the original format (`{"rules":[…],"state":{…}}`) is restored here through the API: each state key is PUT (as JSON), then the rules are imported. Per-key failures are printed as warnings and the rest goes on.',
+  examples: [
+    ['Restore a snapshot into the running server', '$0 restore --file koor.db'],
+    ['Restore a JSON backup', '$0 restore --file backup.json'],
+  ],
   positionals: [],
   options: {
     file: { description: 'The backup file', required: true },
   },
   async run({ opt, ctx }) {
     if (startsWithSqliteHeader(opt.file)) {
-      throw new CliError(`${opt.file} is a Koor snapshot: stop the server and run \`koor-server --restore ${opt.file}\` (it keeps the current data file aside)`);
+      // A snapshot: the server checks it, keeps its current data file aside and restarts on it.
+      const r = await upload(ctx.config, opt.file);
+      if (r.status !== 200) {
+        writeOut(formatBody(r.body, r.contentType, ctx.pretty));
+        return exitCodeFor(r.status);
+      }
+      const reply = JSON.parse(r.body.toString('utf8')) as { boot: string; counts: Record<string, number> };
+      await waitForRestart(ctx.config, reply.boot);
+      const c = reply.counts;
+      writeOut(`restore complete from ${opt.file}\n  state keys: ${c.state_keys}\n  rules: ${c.rules}\n  specs: ${c.specs}\n  events: ${c.events}\n  instances: ${c.instances}\n`);
+      return 0;
     }
     const { rules, state } = parseJsonBackup(opt.file);
     let sent = 0;

@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import { tooLarge } from '../errors.js';
 import type { Ctx } from './context.js';
 
@@ -29,6 +30,59 @@ export function readBody(ctx: Ctx, capBytes: number): Promise<Buffer> {
       // uWS neuters the ArrayBuffer after this callback: copy it.
       if (ab.byteLength > 0) chunks.push(Buffer.from(ab.slice(0)));
       if (isLast) resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total));
+    });
+  });
+}
+
+/**
+ * Streams the request body into `file` (created 0600, must not exist) without holding it in
+ * memory, up to `capBytes` (413 past it, the file removed). Each chunk is written before the next
+ * is taken, so a fast client is paced by the disk. Must be called in the synchronous part of
+ * the handler. Resolves with the byte count once the body is complete and flushed to disk.
+ */
+export function readBodyToFile(ctx: Ctx, capBytes: number, file: string): Promise<number> {
+  const declared = ctx.headers.contentLength === '' ? -1 : Number(ctx.headers.contentLength);
+  if (declared > capBytes) {
+    ctx.res.onData(() => {});
+    return Promise.reject(tooLarge());
+  }
+  let fd: number;
+  try {
+    fd = fs.openSync(file, 'wx', 0o600);
+  } catch (e) {
+    ctx.res.onData(() => {});
+    return Promise.reject(e);
+  }
+  return new Promise((resolve, reject) => {
+    let total = 0;
+    let finished = false;
+    const fail = (e: unknown) => {
+      if (finished) return;
+      finished = true;
+      fs.closeSync(fd);
+      fs.rmSync(file, { force: true });
+      reject(e);
+    };
+    const prevAbort = ctx.onAbort;
+    ctx.onAbort = () => {
+      prevAbort?.();
+      fail(new Error('client went away during upload'));
+    };
+    ctx.res.onData((ab, isLast) => {
+      if (finished) return;
+      total += ab.byteLength;
+      if (total > capBytes) return fail(tooLarge());
+      try {
+        if (ab.byteLength > 0) fs.writeSync(fd, new Uint8Array(ab));
+        if (isLast) {
+          fs.fsyncSync(fd);
+          fs.closeSync(fd);
+          finished = true;
+          resolve(total);
+        }
+      } catch (e) {
+        fail(e);
+      }
     });
   });
 }

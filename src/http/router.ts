@@ -1,4 +1,5 @@
-import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
+import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
+import type { Slots } from './slots.js';
 import type { TSchema } from 'typebox';
 import { Compile } from 'typebox/compile';
 import { AppError, badRequest, invalidJson, routeNotFound, unauthenticated } from '../errors.js';
@@ -82,7 +83,7 @@ function fieldError(errors: Iterable<SchemaError>): AppError {
 }
 
 /** Registers `routes` on `app`, plus a catch-all answering JSON 404 / 405 (SPEC §7-4). */
-export function mount(app: TemplatedApp, routes: readonly Route[], opts: MountOptions): void {
+export function mount(slots: Slots, routes: readonly Route[], opts: MountOptions): void {
   const { auth, log, maxBodyBytes, viaDashboard } = opts;
 
   for (const route of routes) {
@@ -132,16 +133,16 @@ export function mount(app: TemplatedApp, routes: readonly Route[], opts: MountOp
         if (!ctx.done) watchAbort(ctx);
       }
     };
-    app[UWS_METHOD[route.method]](route.path, handle);
+    slots.route(UWS_METHOD[route.method], route.path, handle);
     // HEAD runs the GET handler; reply.send() drops the body.
-    if (route.method === 'GET') app.head(route.path, handle);
+    if (route.method === 'GET') slots.route('head', route.path, handle);
   }
 
   const known = [...routes, ...(opts.extra ?? [])].flatMap((r) => {
     const re = patternRegex(r.path);
     return r.method === 'GET' ? [{ method: 'GET', re }, { method: 'HEAD', re }] : [{ method: r.method, re }];
   });
-  app.any('/*', (res, req) => {
+  slots.route('any', '/*', (res, req) => {
     const ctx = createCtx(res, req, 0, viaDashboard);
     if (opts.http) ctx.onSent = opts.http.recorder(methodLabel(ctx.method), '(unmatched)');
     try {

@@ -1,4 +1,5 @@
-import type { HttpResponse, TemplatedApp } from 'uWebSockets.js';
+import type { HttpResponse } from 'uWebSockets.js';
+import type { Slots } from '../http/slots.js';
 import { AppError, unauthenticated } from '../errors.js';
 import type { Authenticator } from '../http/auth.js';
 import { readBody } from '../http/body.js';
@@ -18,9 +19,9 @@ const PASS_HEADERS = ['content-type', 'mcp-session-id', 'cache-control', 'www-au
  * WebStandardStreamableHTTPServerTransport, and its Response (JSON or an SSE stream) is written
  * back through uWS with backpressure and abort handling.
  */
-export function mountMcp(app: TemplatedApp, deps: { auth: Authenticator; gateway: McpGateway; maxBodyBytes: number; log: Logger; onCall: (ctx: Ctx) => void; baseUrl: () => string; http?: HttpMetrics }): void {
+export function mountMcp(slots: Slots, deps: { auth: Authenticator; gateway: McpGateway; maxBodyBytes: number; log: Logger; onCall: (ctx: Ctx) => void; baseUrl: () => string; http?: HttpMetrics }): void {
   const { auth, gateway, log } = deps;
-  app.any(MCP_PATH, (res, req) => {
+  slots.route('any', MCP_PATH, (res, req) => {
     const ctx = createCtx(res, req, 0, false);
     if (deps.http) ctx.onSent = deps.http.recorder(methodLabel(ctx.method), MCP_PATH);
     try {

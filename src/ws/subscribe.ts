@@ -1,4 +1,4 @@
-import type { TemplatedApp } from 'uWebSockets.js';
+import type { Slots, WsCallbacks } from '../http/slots.js';
 import { badRequest, unauthenticated } from '../errors.js';
 import { CLOSE_SLOW_CONSUMER, type Hub, type Overflow, type Subscriber } from '../bus/hub.js';
 import type { EventService } from '../domains/events/service.js';
@@ -13,6 +13,7 @@ export const SUBSCRIBE_PATH = '/api/events/subscribe';
 
 interface SubData {
   sub: Subscriber;
+  cb: WsCallbacks<SubData>;
 }
 
 /**
@@ -21,19 +22,39 @@ interface SubData {
  * live ones: the replay is read in the same synchronous step that registers the subscriber, and
  * ids at or below the last one queued are skipped, so there is no gap and no duplicate.
  */
-export function mountSubscribe(app: TemplatedApp, deps: { auth: Authenticator; hub: Hub; events: EventService; maxBytes: number; log: Logger }): void {
+export function mountSubscribe(slots: Slots, deps: { auth: Authenticator; hub: Hub; events: EventService; maxBytes: number; log: Logger }): void {
   const { auth, hub, events, log } = deps;
 
-  app.ws<SubData>(SUBSCRIBE_PATH, {
-    compression: 0,
-    maxPayloadLength: WS_MAX_CLIENT_FRAME_BYTES,
-    idleTimeout: WS_IDLE_TIMEOUT_S,
-    sendPingsAutomatically: true,
-    // uWS must never drop on its own: the hub bounds each subscriber below this.
-    maxBackpressure: WS_SOFT_BUFFER_BYTES + deps.maxBytes + 1024 * 1024,
-    closeOnBackpressureLimit: 0,
+  // This generation's socket callbacks (a socket keeps them for its life).
+  const cb: WsCallbacks<SubData> = {
+    open: (ws) => {
+      const sub = ws.getUserData().sub;
+      try {
+        // Replay (since=) is read from the log step by step as the socket takes it, then live.
+        if (sub.since === null) hub.attach(sub, ws);
+        else hub.attach(sub, ws, (after) => events.replayStep(after, sub.pattern), sub.since);
+      } catch (err) {
+        log.error({ err }, 'failed to open subscription');
+        ws.end(1011, 'failed to open subscription');
+      }
+    },
+    drain: (ws) => hub.flushOne(ws.getUserData().sub),
+    // Client frames are ignored (SPEC §2.4).
+    close: (ws) => hub.detach(ws.getUserData().sub),
+  };
 
-    upgrade: (res, req, context) => {
+  slots.ws<SubData>(
+    SUBSCRIBE_PATH,
+    {
+      compression: 0,
+      maxPayloadLength: WS_MAX_CLIENT_FRAME_BYTES,
+      idleTimeout: WS_IDLE_TIMEOUT_S,
+      sendPingsAutomatically: true,
+      // uWS must never drop on its own: the hub bounds each subscriber below this.
+      maxBackpressure: WS_SOFT_BUFFER_BYTES + deps.maxBytes + 1024 * 1024,
+      closeOnBackpressureLimit: 0,
+    },
+    (res, req, context) => {
       const ctx = createCtx(res, req, 0, false);
       try {
         const key = req.getHeader('sec-websocket-key');
@@ -69,33 +90,13 @@ export function mountSubscribe(app: TemplatedApp, deps: { auth: Authenticator; h
             res.writeStatus('101 Switching Protocols');
             res.writeHeader('X-Koor-Oldest-Event', oldestHeader);
           }
-          res.upgrade<SubData>({ sub }, key, protocol, extensions, context);
+          res.upgrade<SubData>({ sub, cb }, key, protocol, extensions, context);
         });
       } catch (err) {
         sendError(ctx, err, log);
       }
     },
-
-    open: (ws) => {
-      const sub = ws.getUserData().sub;
-      try {
-        // Replay (since=) is read from the log step by step as the socket takes it, then live.
-        if (sub.since === null) hub.attach(sub, ws);
-        else hub.attach(sub, ws, (after) => events.replayStep(after, sub.pattern), sub.since);
-      } catch (err) {
-        log.error({ err }, 'failed to open subscription');
-        ws.end(1011, 'failed to open subscription');
-      }
-    },
-
-    drain: (ws) => hub.flushOne(ws.getUserData().sub),
-
-    message: () => {
-      // Client frames are ignored (SPEC §2.4).
-    },
-
-    close: (ws) => hub.detach(ws.getUserData().sub),
-  });
+  );
 }
 
 /** Logger hook for the hub: one rate-limited line for slow-consumer closes and drops. */

@@ -1,7 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
-import { startTestServer, runServer, tempDir, json } from '../helpers/server.js';
+import { startTestServer, runServer, spawnServer, tempDir, json } from '../helpers/server.js';
+import { subscribe } from '../helpers/ws.js';
 import { cliFor } from './helpers.js';
 
 /** `koor-cli backup` / `restore` as subprocesses (SPEC §4.2, §4.4, §8.6). */
@@ -33,9 +34,42 @@ t.test('backup --output saves a private snapshot that koor-server --restore brin
   t.same(await json(await fetch(`${b.url}/api/state/a`)), { x: 1 });
   t.equal(await (await fetch(`${b.url}/api/state/b`)).text(), 'text');
 
-  const snap = await cli('restore', '--file', 'koor.db');
-  t.equal(snap.code, 1, 'a snapshot is not restored through the API');
-  t.match(snap.stderr, /koor-server --restore koor\.db/);
+  const inProcess = await cli('restore', '--file', 'koor.db');
+  t.equal(inProcess.code, 1, 'a server without the koor-server supervisor cannot restart itself');
+  t.match(JSON.parse(inProcess.stdout).error, /koor-server --restore/);
+});
+
+t.test('restore --file of a snapshot restarts the running koor-server on it, same address', async (t) => {
+  const dir = tempDir(t);
+  const srv = await spawnServer(['--data-dir', dir, '--auth-token', 'tok']);
+  t.teardown(() => {
+    srv.child.kill('SIGKILL');
+  });
+  const auth = { authorization: 'Bearer tok' };
+  const put = (k: string, v: string) => fetch(`${srv.url}/api/state/${k}`, { method: 'PUT', body: v, headers: auth });
+  await put('a', '1');
+  const cwd = tempDir(t);
+  const cli = cliFor(srv.url, cwd, { KOOR_TOKEN: 'tok' });
+  t.equal((await cli('backup', '--output', 'snap.db')).code, 0);
+  await put('a', '9');
+  await put('b', '2');
+  const sub = await subscribe(srv.url, '', auth);
+
+  fs.writeFileSync(path.join(cwd, 'junk.db'), 'SQLite format 3\0 but then garbage, not a database at all');
+  const junk = await cli('restore', '--file', 'junk.db');
+  t.equal(junk.code, 1, 'a damaged snapshot is refused by the server');
+  t.equal(JSON.parse(junk.stdout).code, 400);
+  t.equal(await (await fetch(`${srv.url}/api/state/a`, { headers: auth })).text(), '9', 'and the data is untouched');
+
+  const r = await cli('restore', '--file', 'snap.db');
+  t.equal(r.code, 0, r.stderr);
+  t.equal(r.stdout, 'restore complete from snap.db\n  state keys: 1\n  rules: 0\n  specs: 0\n  events: 0\n  instances: 0\n');
+  t.same(await sub.closed, { code: 1012, reason: 'server restarting: resume with since=' }, 'subscribers are told to come back');
+  t.equal(await (await fetch(`${srv.url}/api/state/a`, { headers: auth })).text(), '1', 'reads show the snapshot, no stale cache');
+  t.equal((await fetch(`${srv.url}/api/state/b`, { headers: auth })).status, 404);
+  t.equal((await put('c', '3')).status, 200, 'and writes go on');
+  t.ok(fs.readdirSync(dir).some((f) => f.startsWith('data.db.before-restore-')), 'the previous data file is kept aside');
+  t.notOk(fs.readdirSync(dir).some((f) => f.startsWith('restore-')), 'no upload left behind');
 });
 
 t.test('restore --file reads the original JSON format (SPEC §4.4)', async (t) => {

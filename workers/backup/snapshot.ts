@@ -41,33 +41,33 @@ const count = (db: Database.Database, table: string): number => db.prepare(`SELE
  * Checks that `file` is an intact Koor database this version can open (SQLite header,
  * quick_check, a Koor schema no newer than ours) and counts what it holds. Read-only.
  */
-export function inspectSnapshot(file: string): SnapshotInfo {
+export function inspectSnapshot(file: string, name = file): SnapshotInfo {
   let st: fs.Stats;
   try {
     st = fs.statSync(file);
   } catch (e) {
-    throw new SnapshotError(`cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    throw new SnapshotError(`cannot read ${name}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
-  if (!st.isFile()) throw new SnapshotError(`${file} is not a file`);
-  if (!looksLikeSqlite(file)) throw new SnapshotError(`${file} is not a Koor backup (not an SQLite database)`);
+  if (!st.isFile()) throw new SnapshotError(`${name} is not a file`);
+  if (!looksLikeSqlite(file)) throw new SnapshotError(`${name} is not a Koor backup (not an SQLite database)`);
   let db: Database.Database;
   try {
     db = new Database(file, { readonly: true, fileMustExist: true });
   } catch (e) {
-    throw new SnapshotError(`${file} cannot be opened: ${(e as Error).message}`);
+    throw new SnapshotError(`${name} cannot be opened: ${(e as Error).message}`);
   }
   try {
     let check: unknown;
     try {
       check = db.pragma('quick_check', { simple: true });
     } catch (e) {
-      throw new SnapshotError(`${file} is damaged: ${(e as Error).message}`);
+      throw new SnapshotError(`${name} is damaged: ${(e as Error).message}`);
     }
-    if (check !== 'ok') throw new SnapshotError(`${file} is damaged: ${String(check)}`);
+    if (check !== 'ok') throw new SnapshotError(`${name} is damaged: ${String(check)}`);
     const version = db.pragma('user_version', { simple: true }) as number;
     const hasState = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'state'").get() !== undefined;
-    if (version < 1 || !hasState) throw new SnapshotError(`${file} is an SQLite database but not a Koor backup`);
-    if (version > NEWEST_SCHEMA) throw new SnapshotError(`${file} comes from a newer Koor (schema ${version}, this one knows up to ${NEWEST_SCHEMA}): upgrade koor-server first`);
+    if (version < 1 || !hasState) throw new SnapshotError(`${name} is an SQLite database but not a Koor backup`);
+    if (version > NEWEST_SCHEMA) throw new SnapshotError(`${name} comes from a newer Koor (schema ${version}, this one knows up to ${NEWEST_SCHEMA}): upgrade koor-server first`);
     return {
       version,
       bytes: st.size,

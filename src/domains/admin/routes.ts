@@ -1,12 +1,21 @@
-import { sendFile } from '../../http/reply.js';
+import { sendFile, sendJson } from '../../http/reply.js';
 import type { Route } from '../../http/router.js';
 import type { AdminService } from './service.js';
 
 /** `20261122T231501Z`: a UTC stamp that sorts and is safe in a file name. */
 const stamp = (d: Date): string => d.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
 
-export function adminRoutes(svc: AdminService): Route[] {
+export function adminRoutes(svc: AdminService, bootId: string): Route[] {
   return [
+    {
+      // The body is a snapshot from /api/admin/backup; the server restarts on it (SPEC §8.6). The
+      // reply names this server's boot id: the one that answers /health next has another.
+      method: 'POST',
+      path: '/api/admin/restore',
+      counted: false,
+      handler: (ctx) =>
+        svc.restore(ctx, (info) => sendJson(ctx, 200, { restoring: true, boot: bootId, schema_version: info.version, bytes: info.bytes, counts: info.counts })),
+    },
     {
       // A consistent snapshot of the whole database, taken online (SPEC §8.6). It holds tokens
       // and webhook secrets: auth as every /api route, and keep the file private.

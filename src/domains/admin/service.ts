@@ -3,7 +3,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { BackupDone, BackupJob } from '../../../schemas/rpc/backup.js';
-import { AppError, conflict, deadlineExceeded, internal } from '../../errors.js';
+import { AppError, badRequest, conflict, deadlineExceeded, internal, unavailable } from '../../errors.js';
+import type { Ctx } from '../../http/context.js';
+import { readBodyToFile } from '../../http/body.js';
+import { inspectSnapshot, SnapshotError, type SnapshotInfo } from '../../../workers/backup/snapshot.js';
 import type { Logger } from '../../log.js';
 
 const BACKUP_URL = new URL('../../../workers/backup/main.js', import.meta.url);
@@ -38,7 +41,54 @@ function runBackupThread(job: BackupJob, timeoutMs: number): Promise<BackupDone>
 export class AdminService {
   private busy = false;
 
-  constructor(private readonly opts: { dataDir: string; dbPath: string; timeoutMs: number; log: Logger }) {}
+  private restoring = false;
+
+  constructor(
+    private readonly opts: {
+      dataDir: string;
+      dbPath: string;
+      timeoutMs: number;
+      restoreMaxBytes: number;
+      log: Logger;
+      /** Restarts the server on the snapshot (the supervisor); absent = no live restore here. */
+      onRestore?: (file: string) => void;
+    },
+  ) {}
+
+  /**
+   * A live restore: the uploaded snapshot is written to the data directory and checked; `reply`
+   * answers the client, then the supervisor closes this server, swaps the data file (the
+   * current one kept aside) and starts a new server on the same ports, so no cache, session or
+   * subscription of the old data survives. Must be called in the synchronous part of the handler.
+   */
+  restore(ctx: Ctx, reply: (info: SnapshotInfo) => void): Promise<void> {
+    const onRestore = this.opts.onRestore;
+    if (!onRestore || this.restoring) {
+      ctx.res.onData(() => {});
+      return Promise.reject(
+        onRestore ? conflict('a restore is already under way') : unavailable('live restore needs koor-server itself; stop the server and run koor-server --restore FILE'),
+      );
+    }
+    this.restoring = true;
+    const file = path.join(this.opts.dataDir, `restore-${Date.now()}-${randomBytes(4).toString('hex')}.db`);
+    return readBodyToFile(ctx, this.opts.restoreMaxBytes, file)
+      .then(() => {
+        let info: SnapshotInfo;
+        try {
+          info = inspectSnapshot(file, 'the uploaded file');
+        } catch (e) {
+          throw e instanceof SnapshotError ? badRequest(e.message) : e;
+        }
+        reply(info);
+        this.opts.log.warn({ bytes: info.bytes, ...info.counts }, 'restoring a snapshot: restarting on it');
+        onRestore(file);
+      })
+      .catch((err: unknown) => {
+        this.restoring = false;
+        for (const f of [file, `${file}-wal`, `${file}-shm`]) fs.rmSync(f, { force: true });
+        throw err;
+      });
+  }
 
   /**
    * Takes a snapshot into a temp file in the data directory (same file system, no memory held),

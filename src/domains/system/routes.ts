@@ -5,6 +5,8 @@ import { goUptime, tokenTax, type CallCounters } from './metrics.js';
 
 export interface SystemDeps {
   startedAt: number;
+  /** Random per start (X-Koor-Boot on /health): a client can tell that the server restarted. */
+  bootId: string;
   counters: CallCounters;
   apiBind: string;
   dashboardBind: string;
@@ -21,7 +23,7 @@ export function systemRoutes(d: SystemDeps): Route[] {
       path: '/health',
       public: true,
       counted: false,
-      handler: (ctx) => sendJson(ctx, 200, { status: 'ok', uptime: goUptime(Date.now() - d.startedAt) }),
+      handler: (ctx) => sendJson(ctx, 200, { status: 'ok', uptime: goUptime(Date.now() - d.startedAt) }, [['X-Koor-Boot', d.bootId]]),
     },
     {
       method: 'GET',

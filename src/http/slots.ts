@@ -1,0 +1,68 @@
+import type { HttpRequest, HttpResponse, TemplatedApp, us_socket_context_t, WebSocket, WebSocketBehavior } from 'uWebSockets.js';
+
+export type HttpHandler = (res: HttpResponse, req: HttpRequest) => void;
+export type UpgradeHandler = (res: HttpResponse, req: HttpRequest, context: us_socket_context_t) => void;
+export type UwsMethod = 'get' | 'put' | 'post' | 'del' | 'head' | 'any';
+
+/** A WebSocket's callbacks, carried in its user data: a socket stays with the generation that opened it. */
+export interface WsCallbacks<T> {
+  open(ws: WebSocket<T>): void;
+  drain(ws: WebSocket<T>): void;
+  close(ws: WebSocket<T>): void;
+}
+export interface WsCarrier<T> {
+  cb: WsCallbacks<T>;
+}
+
+export type WsOptions = Pick<WebSocketBehavior<unknown>, 'compression' | 'maxPayloadLength' | 'idleTimeout' | 'sendPingsAutomatically' | 'maxBackpressure' | 'closeOnBackpressureLimit'>;
+
+/**
+ * The routes of one uWS app, registered once for the life of the process, each calling a handler
+ * that can be swapped. A live restore starts a new server generation on the same listening
+ * sockets (same address, same keep-alive connections): uWS can neither unregister a route nor
+ * register one twice, and in one process it could not listen on the port again at once after
+ * closing its connections. One extra call per request.
+ */
+export class Slots {
+  private readonly http = new Map<string, { fn: HttpHandler }>();
+  private readonly upgrades = new Map<string, { fn: UpgradeHandler }>();
+
+  constructor(readonly app: TemplatedApp) {}
+
+  route(method: UwsMethod, pattern: string, fn: HttpHandler): void {
+    const key = `${method} ${pattern}`;
+    const slot = this.http.get(key);
+    if (slot) {
+      slot.fn = fn;
+      return;
+    }
+    const s = { fn };
+    this.http.set(key, s);
+    this.app[method](pattern, (res, req) => s.fn(res, req));
+  }
+
+  /** A WebSocket route: `upgrade` is swapped per generation; the socket's own callbacks ride in its user data. */
+  ws<T extends WsCarrier<T>>(pattern: string, options: WsOptions, upgrade: UpgradeHandler): void {
+    const slot = this.upgrades.get(pattern);
+    if (slot) {
+      slot.fn = upgrade;
+      return;
+    }
+    const s = { fn: upgrade };
+    this.upgrades.set(pattern, s);
+    this.app.ws<T>(pattern, {
+      ...options,
+      upgrade: (res, req, context) => s.fn(res, req, context),
+      open: (ws) => ws.getUserData().cb.open(ws),
+      drain: (ws) => ws.getUserData().cb.drain(ws),
+      message: () => {},
+      close: (ws) => ws.getUserData().cb.close(ws),
+    });
+  }
+
+  /** Every route (and upgrade) answers with `fn` until the next generation mounts its own. */
+  park(fn: HttpHandler): void {
+    for (const s of this.http.values()) s.fn = fn;
+    for (const s of this.upgrades.values()) s.fn = (res, req) => fn(res, req);
+  }
+}
