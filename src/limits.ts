@@ -169,6 +169,8 @@ export const WEBHOOK_OUTBOX_MAX_PER_HOOK = 10_000;
 export const WEBHOOK_RUN_MAX = 64;
 /** A webhook receiver's reply body is read (and discarded) up to this many bytes. */
 export const WEBHOOK_MAX_REPLY_BYTES = 64 * 1024;
+/** Keep-alive connections the delivery thread keeps per receiver. */
+export const WEBHOOK_MAX_SOCKETS = 4;
 /** `GET /api/audit` and `GET /api/llm/usage`: default and largest `limit` (SPEC §2.13, §2.15). */
 export const OPS_LIST_DEFAULT_LIMIT = 50;
 export const OPS_LIST_MAX_LIMIT = 10_000;

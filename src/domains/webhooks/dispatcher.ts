@@ -2,7 +2,7 @@ import type { Logger } from '../../log.js';
 import { WEBHOOK_MAX_CONCURRENT, WEBHOOK_RUN_MAX } from '../../limits.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
 import { toRfc3339, toStorage, type ReadDb } from '../../store.js';
-import { deliver } from './deliver.js';
+import type { DeliveryClient } from '../../rpc/delivery-client.js';
 
 export interface DispatchOptions {
   /** First retry delay; each further one doubles, up to `retryMaxMs`. */
@@ -49,16 +49,15 @@ export function deliveryBody(e: EventRow): string {
 
 /**
  * Delivers the webhook outbox (issue 10). The writer queues one row per (webhook, event) in the
- * transaction that stores the event; this loop, on the front's event loop, sends each webhook's
- * oldest row (one at a time per webhook, so each receives its events in order; up to
- * WEBHOOK_MAX_CONCURRENT webhooks at once, so a slow one never holds up another), settles the
- * attempt through the writer (success, or a retry at an exponential backoff, or a drop after
+ * transaction that stores the event; this loop reads the outbox on the front's event loop and has
+ * the delivery thread POST each webhook's oldest rows (in order, up to the first failure, one run
+ * per webhook at a time; up to WEBHOOK_MAX_CONCURRENT webhooks at once, so a slow one never holds
+ * up another), settles the run through the writer (success, or a retry at an exponential backoff, or a drop after
  * `maxAttempts`), and moves on. Nothing is queued in memory: the outbox is the queue, so a
  * restart resumes where it stopped and a delivery is at least once.
  */
 export class WebhookDispatcher {
   private readonly busy = new Set<string>();
-  private readonly aborter = new AbortController();
   private readonly inFlight = new Set<Promise<void>>();
   private scheduled = false;
   private timer: NodeJS.Timeout | null = null;
@@ -70,6 +69,7 @@ export class WebhookDispatcher {
   constructor(
     db: ReadDb,
     private readonly writer: WriterClient,
+    private readonly delivery: DeliveryClient,
     private readonly opts: DispatchOptions,
   ) {
     this.q = {
@@ -91,7 +91,7 @@ export class WebhookDispatcher {
     this.running = false;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
-    this.aborter.abort();
+    this.delivery.abortAll();
     await Promise.allSettled([...this.inFlight]);
   }
 
@@ -170,21 +170,22 @@ export class WebhookDispatcher {
     const skipped: number[] = [];
     let failure: { outbox_id: number; error: string; next_at: number } | undefined;
     const now = Date.now();
+    const due: Array<{ row: Head; body: string }> = [];
     for (const row of this.q.run.all(hook.id, WEBHOOK_RUN_MAX)) {
       if (row.next_at > now) break; // a retry not due yet (only ever the first row)
       const event = this.q.event.get(row.event_id);
-      if (!event) {
-        skipped.push(row.id);
-        continue;
+      if (event) due.push({ row, body: deliveryBody(event) });
+      else skipped.push(row.id);
+    }
+    if (due.length > 0) {
+      // The POSTs run on the delivery thread, in order, up to the first failure.
+      const r = await this.delivery.run(hook.url, hook.secret, due.map((d) => d.body));
+      for (let i = 0; i < r.delivered; i++) delivered.push(due[i]!.row.id);
+      const failed = due[r.delivered]?.row;
+      // Shutting down aborts attempts: what got through is settled, the rest stays queued.
+      if (r.error !== undefined && failed && this.running) {
+        failure = { outbox_id: failed.id, error: r.error, next_at: Date.now() + Math.min(this.opts.retryMaxMs, this.opts.retryBaseMs * 2 ** failed.attempts) };
       }
-      const r = await deliver(hook.url, hook.secret, deliveryBody(event), this.aborter.signal);
-      if (!this.running) break; // shutting down: what was delivered is settled below
-      if (r.ok) {
-        delivered.push(row.id);
-        continue;
-      }
-      failure = { outbox_id: row.id, error: r.error, next_at: Date.now() + Math.min(this.opts.retryMaxMs, this.opts.retryBaseMs * 2 ** row.attempts) };
-      break;
     }
     if (delivered.length === 0 && skipped.length === 0 && !failure) return;
     const s = await this.writer.call('webhooks.settle', { webhook_id: hook.id, at: toStorage(Date.now()), delivered, skipped, ...(failure ? { failure } : {}), max_attempts: this.opts.maxAttempts });

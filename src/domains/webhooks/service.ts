@@ -4,7 +4,7 @@ import { badRequest, notFound } from '../../errors.js';
 import { checkName } from '../../http/path.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
 import { toRfc3339, type ReadDb } from '../../store.js';
-import { deliver } from './deliver.js';
+import type { DeliveryClient } from '../../rpc/delivery-client.js';
 
 /** An unset time (SPEC §1.4): `last_fired` until a first success. */
 const NEVER = '0001-01-01T00:00:00Z';
@@ -68,6 +68,7 @@ export class WebhookService {
   constructor(
     db: ReadDb,
     private readonly writer: WriterClient,
+    private readonly delivery: DeliveryClient,
   ) {
     this.q = {
       // Newest first; rowid breaks ties within a second.
@@ -103,8 +104,8 @@ export class WebhookService {
   async test(id: string): Promise<{ tested: string; status: 'ok' }> {
     const w = this.row(id);
     const body = JSON.stringify({ topic: 'webhook.test', data: { webhook_id: id, test: true }, source: 'koor' });
-    const r = await deliver(w.url, w.secret, body);
-    if (!r.ok) throw badRequest(`webhook test failed: ${r.error}`);
+    const r = await this.delivery.run(w.url, w.secret, [body]);
+    if (r.error !== undefined) throw badRequest(`webhook test failed: ${r.error}`);
     return { tested: id, status: 'ok' };
   }
 }

@@ -1,7 +1,6 @@
 import http from 'node:http';
 import https from 'node:https';
 import { createHmac } from 'node:crypto';
-import { WEBHOOK_MAX_REPLY_BYTES, WEBHOOK_TIMEOUT_MS } from '../../limits.js';
 
 export type DeliveryResult = { ok: true; status: number } | { ok: false; error: string };
 
@@ -10,21 +9,31 @@ export function signature(secret: string, body: string): string {
   return createHmac('sha256', secret).update(body).digest('hex');
 }
 
+export interface DeliverLimits {
+  timeoutMs: number;
+  maxReplyBytes: number;
+  /** Keep-alive connections per receiver. */
+  agents: { 'http:': http.Agent; 'https:': https.Agent };
+}
+
 /**
  * Keep-alive connections per receiver. node:http, not fetch: on Node 20 a fetch POST cost ~300 µs
- * of the event loop's CPU (bench http, operations cost), several times a plain http.request.
+ * of CPU (bench http, operations cost), several times a plain http.request.
  */
-const AGENTS = {
-  'http:': new http.Agent({ keepAlive: true, maxSockets: 4 }),
-  'https:': new https.Agent({ keepAlive: true, maxSockets: 4 }),
-} as const;
+export function deliverLimits(timeoutMs: number, maxReplyBytes: number, maxSockets: number): DeliverLimits {
+  return {
+    timeoutMs,
+    maxReplyBytes,
+    agents: { 'http:': new http.Agent({ keepAlive: true, maxSockets }), 'https:': new https.Agent({ keepAlive: true, maxSockets }) },
+  };
+}
 
 /**
  * One POST of `body` to `url` (SPEC §2.11): success = a status below 400 within
- * WEBHOOK_TIMEOUT_MS (the reply body, read and discarded up to WEBHOOK_MAX_REPLY_BYTES,
- * included). Redirects are not followed (a 3xx is a reply below 400). `signal` aborts it early.
+ * `limits.timeoutMs` (the reply body, read and discarded up to `limits.maxReplyBytes`, included).
+ * Redirects are not followed (a 3xx is a reply below 400). `signal` aborts it early.
  */
-export function deliver(url: string, secret: string, body: string, signal?: AbortSignal): Promise<DeliveryResult> {
+export function deliver(limits: DeliverLimits, url: string, secret: string, body: string, signal?: AbortSignal): Promise<DeliveryResult> {
   let target: URL;
   try {
     target = new URL(url);
@@ -35,7 +44,7 @@ export function deliver(url: string, secret: string, body: string, signal?: Abor
   const payload = Buffer.from(body);
   const headers: Record<string, string | number> = { 'Content-Type': 'application/json', 'Content-Length': payload.length, 'X-Koor-Event': 'true' };
   if (secret !== '') headers['X-Koor-Signature'] = signature(secret, body);
-  const timeout = AbortSignal.timeout(WEBHOOK_TIMEOUT_MS);
+  const timeout = AbortSignal.timeout(limits.timeoutMs);
   const lib = target.protocol === 'https:' ? https : http;
   return new Promise((resolve) => {
     let settled = false;
@@ -44,25 +53,25 @@ export function deliver(url: string, secret: string, body: string, signal?: Abor
       settled = true;
       resolve(r);
     };
-    const req = lib.request(target, { method: 'POST', headers, agent: AGENTS[target.protocol as 'http:' | 'https:'], signal: signal ? AbortSignal.any([signal, timeout]) : timeout }, (res) => {
+    const req = lib.request(target, { method: 'POST', headers, agent: limits.agents[target.protocol as 'http:' | 'https:'], signal: signal ? AbortSignal.any([signal, timeout]) : timeout }, (res) => {
       const status = res.statusCode ?? 0;
       const outcome: DeliveryResult = status >= 400 ? { ok: false, error: `webhook returned status ${status}` } : { ok: true, status };
       let read = 0;
       res.on('data', (chunk: Buffer) => {
         read += chunk.length;
-        if (read > WEBHOOK_MAX_REPLY_BYTES) res.destroy(); // enough: the status decides
+        if (read > limits.maxReplyBytes) res.destroy(); // enough: the status decides
       });
       res.on('end', () => finish(outcome));
-      res.on('close', () => finish(read > WEBHOOK_MAX_REPLY_BYTES || res.complete ? outcome : { ok: false, error: reasonOf(new Error('reply cut short'), timeout) }));
+      res.on('close', () => finish(read > limits.maxReplyBytes || res.complete ? outcome : { ok: false, error: reasonOf(new Error('reply cut short'), timeout, limits.timeoutMs) }));
       res.on('error', () => undefined); // 'close' follows and decides
     });
-    req.on('error', (e) => finish({ ok: false, error: reasonOf(e, timeout) }));
+    req.on('error', (e) => finish({ ok: false, error: reasonOf(e, timeout, limits.timeoutMs) }));
     req.end(payload);
   });
 }
 
-function reasonOf(e: unknown, timeout: AbortSignal): string {
-  if (timeout.aborted) return `no reply within ${WEBHOOK_TIMEOUT_MS / 1000} s`;
+function reasonOf(e: unknown, timeout: AbortSignal, timeoutMs: number): string {
+  if (timeout.aborted) return `no reply within ${timeoutMs / 1000} s`;
   const err = e as Error & { code?: string };
   if (err.name === 'AbortError') return 'delivery aborted';
   return err.code ? `request failed: ${err.code}` : `request failed: ${err.message}`;

@@ -1,0 +1,122 @@
+import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
+import type { DeliveryRun, DeliveryRunResult, DeliveryStartup } from '../../schemas/rpc/delivery.js';
+import { deadlineExceeded, exhausted, unavailable, type AppError } from '../errors.js';
+import type { Logger } from '../log.js';
+
+const DELIVERY_URL = new URL('../../workers/delivery/main.js', import.meta.url);
+
+export interface DeliveryClientOptions {
+  timeoutMs: number;
+  maxReplyBytes: number;
+  maxSockets: number;
+  /** Runs in flight at once; more are refused (the dispatcher never asks for more). */
+  maxInFlight: number;
+  log: Logger;
+}
+
+interface Pending {
+  resolve: (r: DeliveryRunResult) => void;
+  reject: (e: AppError) => void;
+  timer: NodeJS.Timeout;
+}
+
+/** What a run achieved: the first `delivered` bodies got through; `error` says why the next did not. */
+export type RunOutcome = Omit<DeliveryRunResult, 'id'>;
+
+/**
+ * Typed RPC client of the webhook delivery thread (schemas/rpc/delivery.ts): an id per run, a
+ * deadline per run (every body may take the whole timeout), an in-flight cap. If the thread
+ * dies, the runs in flight fail with UNAVAILABLE (their rows stay in the outbox and are sent
+ * again) and a new thread is started.
+ */
+export class DeliveryClient {
+  private worker: Worker | null = null;
+  private port: MessagePort | null = null;
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+  private closing = false;
+  private starting: Promise<void> | null = null;
+
+  constructor(private readonly opts: DeliveryClientOptions) {}
+
+  start(): Promise<void> {
+    return (this.starting ??= this.spawn().finally(() => (this.starting = null)));
+  }
+
+  async run(url: string, secret: string, bodies: string[]): Promise<RunOutcome> {
+    if (this.closing) throw unavailable('server is shutting down');
+    if (this.pending.size >= this.opts.maxInFlight) throw exhausted('webhook delivery queue full');
+    if (!this.port) await this.start();
+    const port = this.port;
+    if (!port) throw unavailable('webhook delivery thread not running');
+    const id = this.nextId++;
+    const msg: DeliveryRun = { id, url, secret, bodies };
+    const deadlineMs = bodies.length * (this.opts.timeoutMs + 1000) + 5000;
+    const r = await new Promise<DeliveryRunResult>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        if (!this.pending.delete(id)) return;
+        reject(deadlineExceeded('webhook delivery: deadline exceeded'));
+      }, deadlineMs);
+      timer.unref();
+      this.pending.set(id, { resolve, reject, timer });
+      port.postMessage(msg);
+    });
+    return r.error === undefined ? { delivered: r.delivered } : { delivered: r.delivered, error: r.error };
+  }
+
+  /** Aborts every attempt under way: their runs resolve with what got through. */
+  abortAll(): void {
+    this.port?.postMessage({ control: 'abort' });
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    this.failAll(unavailable('server is shutting down'));
+    const w = this.worker;
+    this.worker = null;
+    this.port = null;
+    await w?.terminate();
+  }
+
+  private failAll(err: AppError): void {
+    for (const p of this.pending.values()) {
+      clearTimeout(p.timer);
+      p.reject(err);
+    }
+    this.pending.clear();
+  }
+
+  private spawn(): Promise<void> {
+    const { port1, port2 } = new MessageChannel();
+    const startup: DeliveryStartup = { timeout_ms: this.opts.timeoutMs, max_reply_bytes: this.opts.maxReplyBytes, max_sockets: this.opts.maxSockets };
+    const worker = new Worker(DELIVERY_URL, { workerData: { ...startup, port: port2 }, transferList: [port2] });
+    worker.unref();
+    this.worker = worker;
+    return new Promise<void>((resolve, reject) => {
+      port1.on('message', (m: DeliveryRunResult | { control: 'ready' }) => {
+        if ('control' in m) {
+          this.port = port1;
+          resolve();
+          return;
+        }
+        const p = this.pending.get(m.id);
+        if (!p) return;
+        this.pending.delete(m.id);
+        clearTimeout(p.timer);
+        p.resolve(m);
+      });
+      worker.once('error', (err) => this.opts.log.error({ err }, 'webhook delivery thread failed'));
+      worker.once('exit', (code) => {
+        if (this.worker === worker) {
+          this.worker = null;
+          this.port = null;
+        }
+        port1.close();
+        if (this.closing) return;
+        this.opts.log.warn({ code }, 'webhook delivery thread exited; the next run starts a new one');
+        this.failAll(unavailable('webhook delivery thread exited'));
+        reject(new Error(`webhook delivery thread exited with code ${code}`));
+      });
+    });
+  }
+}

@@ -1,0 +1,41 @@
+import { workerData, type MessagePort } from 'node:worker_threads';
+import { Compile } from 'typebox/compile';
+import { DeliveryRun, type DeliveryRunResult, type DeliveryStartup } from '../../schemas/rpc/delivery.js';
+import { deliver, deliverLimits } from './deliver.js';
+
+/**
+ * The webhook delivery thread: HTTP POSTs to receivers (request building, HMAC, reply parsing,
+ * keep-alive sockets) run here, off the front's event loop, which only reads the outbox and
+ * settles what this thread reports. One message per run of a webhook's events; the runs of
+ * different webhooks proceed concurrently, each in order.
+ */
+const { port, ...startup } = workerData as DeliveryStartup & { port: MessagePort };
+const limits = deliverLimits(startup.timeout_ms, startup.max_reply_bytes, startup.max_sockets);
+const check = Compile(DeliveryRun);
+let aborter = new AbortController();
+
+async function run(job: DeliveryRun): Promise<DeliveryRunResult> {
+  const signal = aborter.signal;
+  let delivered = 0;
+  for (const body of job.bodies) {
+    const r = await deliver(limits, job.url, job.secret, body, signal);
+    if (!r.ok) return { id: job.id, delivered, error: r.error };
+    delivered++;
+  }
+  return { id: job.id, delivered };
+}
+
+port.on('message', (msg: unknown) => {
+  if ((msg as { control?: unknown })?.control === 'abort') {
+    aborter.abort();
+    aborter = new AbortController();
+    return;
+  }
+  if (!check.Check(msg)) {
+    const id = (msg as { id?: unknown })?.id;
+    if (typeof id === 'number') port.postMessage({ id, delivered: 0, error: 'invalid delivery request' } satisfies DeliveryRunResult);
+    return;
+  }
+  void run(msg).then((r) => port.postMessage(r));
+});
+port.postMessage({ control: 'ready' });
