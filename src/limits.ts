@@ -157,11 +157,14 @@ export const WEBHOOK_DISABLE_AFTER_FAILURES = 10;
 /** Deliveries in flight at once across all webhooks (one per webhook at a time: order per webhook). */
 export const WEBHOOK_MAX_CONCURRENT = 64;
 /**
- * Undelivered outbox rows kept per webhook. A live but slow endpoint behind a fast publisher
- * would grow the outbox (and hold events from pruning) without bound: past this, the oldest
- * undelivered row of that webhook is dropped (counted in koor_webhook_deliveries_total{outcome="dropped"}).
+ * Events a webhook may fall behind the newest one. A webhook reads the event log from its own
+ * cursor, so a live but slow endpoint behind a fast publisher would hold events from pruning
+ * without bound: past this, it skips to this many events behind the newest (the matching events
+ * passed over are counted in koor_webhook_deliveries_total{outcome="dropped"}).
  */
-export const WEBHOOK_OUTBOX_MAX_PER_HOOK = 10_000;
+export const WEBHOOK_BACKLOG_MAX = 10_000;
+/** Events a webhook's dispatcher reads from the log per look (matching ones are delivered). */
+export const WEBHOOK_SCAN_MAX = 1024;
 /**
  * Deliveries one webhook makes in a row (in order, one at a time) before they are settled in one
  * writer call: one commit per run instead of one per delivery.

@@ -225,7 +225,7 @@ async function startLocked(config: Config, log: Logger, releaseLock: () => void,
     maxAttempts: config.webhookMaxAttempts,
     log: log.child({ component: 'webhooks' }),
   });
-  const events = new EventService(reader, writer, hub, { retention: config.eventRetention, log: log.child({ component: 'events' }), onQueued: () => dispatcher.kick() });
+  const events = new EventService(reader, writer, hub, { retention: config.eventRetention, log: log.child({ component: 'events' }), onPublished: () => dispatcher.kick() });
   const publish = (topic: string, data: string, source: string) => events.publish(topic, data, source);
   const webhooks = new WebhookService(reader, writer, delivery);
   const audit = new AuditService(reader);

@@ -124,8 +124,7 @@ export const WriterMethods = {
       data: Type.String({ minLength: 1 }),
       source: Type.String(),
     }),
-    /** `queued`: webhook deliveries written to the outbox with the event (same transaction); `dropped`: older ones that overflowed. */
-    res: Type.Intersect([Event, Type.Object({ queued: Type.Integer(), dropped: Type.Integer() })]),
+    res: Event,
   },
   /** Deletes up to `chunk` of the oldest events beyond the newest `keep` (called repeatedly). */
   'events.prune': {
@@ -252,23 +251,25 @@ export const WriterMethods = {
     req: Type.Object({ id: Type.String({ minLength: 1 }), url: Type.String({ minLength: 1 }), patterns: Type.Array(Type.String()), secret: Type.String() }),
     res: Type.Object({ id: Type.String(), created_at: Type.String() }),
   },
-  /** Deletes the webhook and its undelivered outbox rows. */
-  'webhooks.delete': { req: Type.Object({ id: Type.String({ minLength: 1 }) }), res: Type.Object({ id: Type.String(), dropped: Type.Integer() }) },
+  /** Deletes the webhook (its cursor goes with it). */
+  'webhooks.delete': { req: Type.Object({ id: Type.String({ minLength: 1 }) }), res: Type.Object({ id: Type.String() }) },
   /**
-   * The outcome of a run of delivery attempts of one webhook's outbox rows, in order.
-   * `delivered`: those rows go, `last_fired` = `at`, `fail_count` 0. `skipped`: rows whose event
-   * is gone, removed with counters untouched. `failure` (the attempt that ended the run):
-   * `fail_count`+1; at WEBHOOK_DISABLE_AFTER_FAILURES the webhook is disabled and its outbox
-   * emptied; else the row is retried at `next_at` (epoch ms), or dropped once it has had
-   * `max_attempts`.
+   * The outcome of a run of delivery attempts of one webhook, in event order. `cursor`: the last
+   * event the webhook is done with (delivered, or not matching its patterns); `delivered`: how
+   * many POSTs succeeded (`last_fired` = `at`, `fail_count` 0); `dropped`: matching events passed
+   * over because the webhook fell more than the backlog bound behind. `failure` (the attempt that
+   * ended the run, on event `event_id`, the one after `cursor`): `fail_count`+1; at
+   * WEBHOOK_DISABLE_AFTER_FAILURES the webhook is disabled; else the event is retried at
+   * `next_at` (epoch ms), or passed over once it has had `max_attempts`.
    */
   'webhooks.settle': {
     req: Type.Object({
       webhook_id: Type.String(),
       at: Type.String(),
-      delivered: Type.Array(Type.Integer()),
-      skipped: Type.Array(Type.Integer()),
-      failure: Type.Optional(Type.Object({ outbox_id: Type.Integer(), error: Type.String(), next_at: Type.Number() })),
+      cursor: Type.Integer({ minimum: 0 }),
+      delivered: Type.Integer({ minimum: 0 }),
+      dropped: Type.Integer({ minimum: 0 }),
+      failure: Type.Optional(Type.Object({ event_id: Type.Integer(), error: Type.String(), next_at: Type.Number() })),
       max_attempts: Type.Integer({ minimum: 1 }),
     }),
     res: Type.Object({ disabled: Type.Boolean(), dropped: Type.Integer() }),
@@ -324,8 +325,8 @@ export const WriterLimits = Type.Object({
   busy_timeout_ms: Type.Integer({ minimum: 0 }),
   /** An older data file up to this size is converted to incremental vacuum at start. */
   vacuum_convert_max_bytes: Type.Integer({ minimum: 0 }),
-  /** Undelivered webhook outbox rows kept per webhook; past it the oldest is dropped. */
-  webhook_outbox_max: Type.Integer({ minimum: 1 }),
+  /** Events a webhook may fall behind the newest: event pruning keeps no more than this for webhooks. */
+  webhook_backlog_max: Type.Integer({ minimum: 1 }),
   /** Consecutive failed attempts that disable a webhook. */
   webhook_disable_after: Type.Integer({ minimum: 1 }),
 });

@@ -85,7 +85,7 @@ export function defineKoorMetrics(m: Metrics, s: MetricSources): void {
     { labels: { outcome: 'dropped' }, value: webhooks.stats.dropped },
   ]);
   m.counter('koor_webhooks_disabled_total', 'Webhooks disabled after consecutive failures.', () => webhooks.stats.disabled);
-  m.gauge('koor_webhook_outbox_depth', 'Webhook deliveries waiting in the outbox.', () => webhooks.depth());
+  m.gauge('koor_webhook_pending_events', 'Events the active webhooks have yet to receive (matching, after their cursors).', () => webhooks.depth());
   // Bounded disk.
   m.counter('koor_retention_passes_total', 'Retention passes completed.', () => retention.stats.passes);
   m.labeled('koor_retention_pruned_total', 'Rows removed by retention, by table.', 'counter', () => PRUNED.map(([table, read]) => ({ labels: { table }, value: read(s) })));
@@ -137,7 +137,7 @@ export function apiFigures(m: Metrics, settings: { stateHistoryKeep: number; eve
       failed: v('koor_webhook_deliveries_total', { outcome: 'failed' }),
       dropped: v('koor_webhook_deliveries_total', { outcome: 'dropped' }),
       disabled: v('koor_webhooks_disabled_total'),
-      outbox_depth: v('koor_webhook_outbox_depth'),
+      pending: v('koor_webhook_pending_events'),
     },
     data_file_bytes: v('koor_data_file_bytes'),
     retention: {

@@ -26,7 +26,7 @@ export type RunOutcome = Omit<DeliveryRunResult, 'id'>;
 /**
  * Typed RPC client of the webhook delivery thread (schemas/rpc/delivery.ts): an id per run, a
  * deadline per run (every body may take the whole timeout), an in-flight cap. If the thread
- * dies, the runs in flight fail with UNAVAILABLE (their rows stay in the outbox and are sent
+ * dies, the runs in flight fail with UNAVAILABLE (the webhooks' cursors do not move: sent
  * again) and a new thread is started.
  */
 export class DeliveryClient {

@@ -13,7 +13,7 @@ import {
   WRITER_RESTART_BACKOFF_MS,
   WRITER_WAL_AUTOCHECKPOINT_PAGES,
   WEBHOOK_DISABLE_AFTER_FAILURES,
-  WEBHOOK_OUTBOX_MAX_PER_HOOK,
+  WEBHOOK_BACKLOG_MAX,
 } from '../limits.js';
 
 /** The writer's share of src/limits.ts, as it travels to the thread. */
@@ -23,7 +23,7 @@ export const WRITER_LIMITS: WriterLimits = Object.freeze({
   journal_limit_bytes: WRITER_JOURNAL_LIMIT_BYTES,
   busy_timeout_ms: SQLITE_BUSY_TIMEOUT_MS,
   vacuum_convert_max_bytes: VACUUM_CONVERT_MAX_BYTES,
-  webhook_outbox_max: WEBHOOK_OUTBOX_MAX_PER_HOOK,
+  webhook_backlog_max: WEBHOOK_BACKLOG_MAX,
   webhook_disable_after: WEBHOOK_DISABLE_AFTER_FAILURES,
 });
 

@@ -83,7 +83,7 @@ t.test('cache, pool, subscribers, events and webhooks report into the same regis
   t.equal(sample(m, 'koor_pool_queue_depth'), 0);
   t.equal(sample(m, 'koor_events_delivered_total'), 2);
   t.equal(sample(m, 'koor_events_dropped_total'), 0);
-  t.equal(sample(m, 'koor_webhook_outbox_depth'), 0);
+  t.equal(sample(m, 'koor_webhook_pending_events'), 0);
   t.equal(sample(m, 'koor_webhook_deliveries_total', { outcome: 'failed' }), 0);
   t.equal(sample(m, 'koor_state_keys'), 1);
   t.ok(sample(m, 'koor_last_event_id') >= 2);
@@ -98,11 +98,11 @@ t.test('cache, pool, subscribers, events and webhooks report into the same regis
   t.ok(api.writer.calls >= sample(m, 'koor_writer_calls_total'));
   t.equal(api.token_tax.rest_calls, sample(m, 'koor_rest_calls_total'));
 
-  // A dead endpoint: the failure is counted and the delivery waits in the outbox.
+  // A dead endpoint: the failure is counted and the event waits for the webhook.
   hook.setBehaviour(() => 500);
   await fetch(`${s.url}/api/events/publish`, { method: 'POST', body: JSON.stringify({ topic: 'build.fail' }) });
   await waitUntil('failure counted', async () => sample(await scrape(s.url), 'koor_webhook_deliveries_total', { outcome: 'failed' }) >= 1);
-  t.equal(sample(await scrape(s.url), 'koor_webhook_outbox_depth'), 1, 'the undelivered event waits in the outbox');
+  t.equal(sample(await scrape(s.url), 'koor_webhook_pending_events'), 1, 'the undelivered event is pending');
 });
 
 t.test('/metrics: auth as /api/*, not a token-tax call, served by the dashboard listener too', async (t) => {

@@ -5,7 +5,7 @@ import { deliver, deliverLimits } from './deliver.js';
 
 /**
  * The webhook delivery thread: HTTP POSTs to receivers (request building, HMAC, reply parsing,
- * keep-alive sockets) run here, off the front's event loop, which only reads the outbox and
+ * keep-alive sockets) run here, off the front's event loop, which only reads the event log and
  * settles what this thread reports. One message per run of a webhook's events; the runs of
  * different webhooks proceed concurrently, each in order.
  */

@@ -42,16 +42,16 @@ function sleepSync(ms: number): void {
  */
 export function createDispatcher(
   db: DB,
-  opts: { testHooks?: boolean; log?: FaultLog; stateHistoryKeep?: number; webhookOutboxMax?: number; webhookDisableAfter?: number } = {},
+  opts: { testHooks?: boolean; log?: FaultLog; stateHistoryKeep?: number; webhookBacklogMax?: number; webhookDisableAfter?: number } = {},
 ) {
   const state = stateStore(db, opts.stateHistoryKeep ?? 0);
   const specs = specStore(db);
-  const events = eventStore(db);
+  const events = eventStore(db, { webhookBacklogMax: opts.webhookBacklogMax ?? 10_000 });
   const instances = instanceStore(db);
   const rules = ruleStore(db);
   const compliance = complianceStore(db);
   const templates = templateStore(db);
-  const webhooks = webhookStore(db, { outboxMax: opts.webhookOutboxMax ?? 10_000, disableAfter: opts.webhookDisableAfter ?? 10 });
+  const webhooks = webhookStore(db, { disableAfter: opts.webhookDisableAfter ?? 10 });
   const audit = auditStore(db);
   const ops = opsStore(db);
   const handlers: Handlers = {
@@ -68,10 +68,7 @@ export function createDispatcher(
     'db.vacuum': (req) => vacuumStep(db, req.pages),
     'spec.put': specs.put,
     'spec.delete': specs.delete,
-    'events.publish': (req) => {
-      const e = events.publish(req);
-      return { ...e, ...webhooks.onEvent(e.id, e.topic) };
-    },
+    'events.publish': events.publish,
     'events.prune': events.prune,
     'instances.register': instances.register,
     'instances.touch': instances.touch,
@@ -159,9 +156,6 @@ export function createDispatcher(
         inBatch.immediate(batch, replies);
         return { replies };
       } catch (commitError) {
-        // Nothing of the batch is in the file: the webhook matchers and outbox depths kept in
-        // memory may have moved with it, so read them back.
-        webhooks.reload();
         const failed = new Map(replies.filter((r) => !r.ok).map((r) => [r.id, r]));
         const all: ReplyEnvelope[] = [];
         for (const raw of batch) {

@@ -34,7 +34,7 @@ const dispatcher = createDispatcher(db, {
   testHooks: startup.test_hooks,
   log,
   stateHistoryKeep: startup.state_history_keep,
-  webhookOutboxMax: startup.limits.webhook_outbox_max,
+  webhookBacklogMax: startup.limits.webhook_backlog_max,
   webhookDisableAfter: startup.limits.webhook_disable_after,
 });
 const maxBatch = startup.limits.max_batch_envelopes;

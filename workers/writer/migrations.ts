@@ -189,4 +189,22 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX llm_usage_session ON llm_usage (session_tag, created_at);
     `,
   },
+  {
+    version: 6,
+    name: 'webhook cursors instead of a per-(webhook, event) outbox',
+    // A webhook is a reader of the event log with a durable cursor (the last event it has had):
+    // publishing writes nothing for webhooks, and delivery resumes from the cursor after a crash.
+    // Rows still in the old outbox become the cursor just before the oldest of them.
+    sql: `
+      ALTER TABLE webhooks ADD COLUMN cursor INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE webhooks ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE webhooks ADD COLUMN next_at INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE webhooks ADD COLUMN dropped INTEGER NOT NULL DEFAULT 0;
+      UPDATE webhooks SET cursor = coalesce(
+        (SELECT min(o.event_id) - 1 FROM webhook_outbox o WHERE o.webhook_id = webhooks.id),
+        (SELECT seq FROM sqlite_sequence WHERE name = 'events'),
+        0);
+      DROP TABLE webhook_outbox;
+    `,
+  },
 ];

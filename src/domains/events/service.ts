@@ -60,7 +60,7 @@ export class EventService {
     db: ReadDb,
     private readonly writer: WriterClient,
     private readonly hub: Hub,
-    private readonly opts: { retention: number; log: Logger; onQueued?: (queued: number, dropped: number) => void },
+    private readonly opts: { retention: number; log: Logger; onPublished?: () => void },
   ) {
     db.function('koor_glob', { deterministic: true }, (pattern, topic) => (matcherFor(String(pattern))(String(topic)) ? 1 : 0));
     this.q = {
@@ -86,8 +86,8 @@ export class EventService {
       }
       this.hub.publish(event.id, event.topic, Buffer.from(json));
       if (event.id > this.lastFanned) this.lastFanned = event.id;
-      // Webhook deliveries were queued in the same transaction: wake the dispatcher.
-      if (event.queued > 0) this.opts.onQueued?.(event.queued, event.dropped);
+      // Webhooks read the log from their cursors: tell the dispatcher there is more.
+      this.opts.onPublished?.();
       return { event, json };
     });
   }

@@ -1,5 +1,6 @@
 import type { Logger } from '../../log.js';
-import { WEBHOOK_MAX_CONCURRENT, WEBHOOK_RUN_MAX } from '../../limits.js';
+import { WEBHOOK_BACKLOG_MAX, WEBHOOK_MAX_CONCURRENT, WEBHOOK_RUN_MAX, WEBHOOK_SCAN_MAX } from '../../limits.js';
+import { Backlog, patternsMatcher, type EventRow } from './backlog.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
 import { toRfc3339, toStorage, type ReadDb } from '../../store.js';
 import type { DeliveryClient } from '../../rpc/delivery-client.js';
@@ -27,19 +28,10 @@ interface Hook {
   id: string;
   url: string;
   secret: string;
-}
-interface Head {
-  id: number;
-  event_id: number;
+  patterns: string;
+  cursor: number;
   attempts: number;
   next_at: number;
-}
-interface EventRow {
-  id: number;
-  topic: string;
-  data: string;
-  source: string;
-  created_at: string;
 }
 
 /** The delivery body of SPEC §2.11 with `event_id` for de-duplication; `data` spliced in raw. */
@@ -48,22 +40,26 @@ export function deliveryBody(e: EventRow): string {
 }
 
 /**
- * Delivers the webhook outbox (issue 10). The writer queues one row per (webhook, event) in the
- * transaction that stores the event; this loop reads the outbox on the front's event loop and has
- * the delivery thread POST each webhook's oldest rows (in order, up to the first failure, one run
- * per webhook at a time; up to WEBHOOK_MAX_CONCURRENT webhooks at once, so a slow one never holds
- * up another), settles the run through the writer (success, or a retry at an exponential backoff, or a drop after
- * `maxAttempts`), and moves on. Nothing is queued in memory: the outbox is the queue, so a
- * restart resumes where it stopped and a delivery is at least once.
+ * Delivers webhooks (issue 10). Each active webhook reads the event log from its durable cursor
+ * (the last event it has had): this loop, on the front's event loop, reads the events after it,
+ * has the delivery thread POST the matching ones in order (up to WEBHOOK_RUN_MAX, stopping at the
+ * first failure; one run per webhook at a time, up to WEBHOOK_MAX_CONCURRENT webhooks at once, so
+ * a slow one never holds up another) and settles the run through the writer: the cursor moves
+ * past what got through; a failure is retried at an exponential backoff, passed over after
+ * `maxAttempts`, and 10 in a row disable the webhook. Nothing is queued in memory or written at
+ * publish: the log is the queue, so a restart resumes at the cursor (at least once).
  */
 export class WebhookDispatcher {
   private readonly busy = new Set<string>();
   private readonly inFlight = new Set<Promise<void>>();
+  /** Per webhook: how far past its stored cursor the log was read without finding a match. */
+  private readonly scanned = new Map<string, number>();
   private scheduled = false;
   private timer: NodeJS.Timeout | null = null;
   private timerAt = Infinity;
   private running = false;
   private readonly q;
+  private readonly log: Backlog;
   readonly stats: DispatcherStats = { delivered: 0, failed: 0, dropped: 0, disabled: 0 };
 
   constructor(
@@ -73,12 +69,9 @@ export class WebhookDispatcher {
     private readonly opts: DispatchOptions,
   ) {
     this.q = {
-      hooks: db.prepare<[], Hook>('SELECT id, url, secret FROM webhooks WHERE active = 1'),
-      head: db.prepare<[string], Head>('SELECT id, event_id, attempts, next_at FROM webhook_outbox WHERE webhook_id = ? ORDER BY id LIMIT 1'),
-      run: db.prepare<[string, number], Head>('SELECT id, event_id, attempts, next_at FROM webhook_outbox WHERE webhook_id = ? ORDER BY id LIMIT ?'),
-      event: db.prepare<[number], EventRow>('SELECT id, topic, data, source, created_at FROM events WHERE id = ?'),
-      depth: db.prepare<[], number>('SELECT count(*) FROM webhook_outbox').pluck(),
+      hooks: db.prepare<[], Hook>('SELECT id, url, secret, patterns, cursor, attempts, next_at FROM webhooks WHERE active = 1'),
     };
+    this.log = new Backlog(db);
   }
 
   start(): void {
@@ -86,7 +79,7 @@ export class WebhookDispatcher {
     this.kick();
   }
 
-  /** Stops sending; attempts under way are aborted and stay in the outbox for the next start. */
+  /** Stops sending; attempts under way are aborted, and what did not get through is sent after the next start. */
   async stop(): Promise<void> {
     this.running = false;
     if (this.timer) clearTimeout(this.timer);
@@ -95,9 +88,12 @@ export class WebhookDispatcher {
     await Promise.allSettled([...this.inFlight]);
   }
 
-  /** Undelivered rows across all webhooks. */
+  /** Events the active webhooks have yet to receive (matching their patterns), in total. */
   depth(): number {
-    return this.q.depth.get() ?? 0;
+    const newest = this.log.newest();
+    let n = 0;
+    for (const h of this.q.hooks.all()) n += this.log.countMatching(patternsMatcher(h.patterns), Math.max(h.cursor, newest - WEBHOOK_BACKLOG_MAX), newest);
+    return n;
   }
 
   /** Looks for due deliveries soon (coalesced: at most one look per event-loop turn). */
@@ -113,19 +109,19 @@ export class WebhookDispatcher {
     let wake = Infinity;
     try {
       const now = Date.now();
+      const newest = this.log.newest();
       for (const hook of this.q.hooks.all()) {
         if (this.busy.has(hook.id)) continue;
         if (this.busy.size >= WEBHOOK_MAX_CONCURRENT) break; // a settle kicks again
-        const head = this.q.head.get(hook.id);
-        if (!head) continue;
-        if (head.next_at > now) {
-          wake = Math.min(wake, head.next_at);
+        if (Math.max(hook.cursor, this.scanned.get(hook.id) ?? 0) >= newest) continue; // nothing new
+        if (hook.attempts > 0 && hook.next_at > now) {
+          wake = Math.min(wake, hook.next_at);
           continue;
         }
         this.send(hook);
       }
     } catch (err) {
-      this.opts.log.error({ err }, 'webhook dispatcher could not read the outbox; retrying');
+      this.opts.log.error({ err }, 'webhook dispatcher could not read the event log; retrying');
       wake = Date.now() + this.opts.retryBaseMs;
     }
     this.wakeAt(wake);
@@ -148,7 +144,8 @@ export class WebhookDispatcher {
     this.busy.add(hook.id);
     const p = this.run(hook)
       .catch((err: unknown) => {
-        // The settle did not reach the file (writer restarting): the row stays and is sent again.
+        // Not settled (writer restarting, delivery thread gone): the cursor did not move, so the
+        // events are sent again.
         this.opts.log.warn({ err, webhook: hook.id }, 'webhook delivery not settled; retrying');
         this.wakeAt(Date.now() + this.opts.retryBaseMs);
       })
@@ -161,42 +158,68 @@ export class WebhookDispatcher {
   }
 
   /**
-   * Delivers the webhook's oldest due rows one after another, in order, stopping at the first
-   * failure, then settles them all in one writer call. If the server dies before that commit,
-   * the delivered rows are sent again after the restart (at least once; `event_id` de-duplicates).
+   * Delivers the next matching events after the webhook's cursor, in order, stopping at the
+   * first failure, then settles the run in one writer call. If the server dies before that
+   * commit, the cursor has not moved and the events are sent again (`event_id` de-duplicates).
    */
   private async run(hook: Hook): Promise<void> {
-    const delivered: number[] = [];
-    const skipped: number[] = [];
-    let failure: { outbox_id: number; error: string; next_at: number } | undefined;
-    const now = Date.now();
-    const due: Array<{ row: Head; body: string }> = [];
-    for (const row of this.q.run.all(hook.id, WEBHOOK_RUN_MAX)) {
-      if (row.next_at > now) break; // a retry not due yet (only ever the first row)
-      const event = this.q.event.get(row.event_id);
-      if (event) due.push({ row, body: deliveryBody(event) });
-      else skipped.push(row.id);
+    const matches = patternsMatcher(hook.patterns);
+    const newest = this.log.newest();
+    let cursor = hook.cursor;
+    let dropped = 0;
+    // Fallen too far behind: skip to the backlog bound, counting the matching events passed over.
+    if (newest - cursor > WEBHOOK_BACKLOG_MAX) {
+      const to = newest - WEBHOOK_BACKLOG_MAX;
+      dropped = this.log.countMatching(matches, cursor, to);
+      cursor = to;
     }
-    if (due.length > 0) {
-      // The POSTs run on the delivery thread, in order, up to the first failure.
-      const r = await this.delivery.run(hook.url, hook.secret, due.map((d) => d.body));
-      for (let i = 0; i < r.delivered; i++) delivered.push(due[i]!.row.id);
-      const failed = due[r.delivered]?.row;
-      // Shutting down aborts attempts: what got through is settled, the rest stays queued.
-      if (r.error !== undefined && failed && this.running) {
-        failure = { outbox_id: failed.id, error: r.error, next_at: Date.now() + Math.min(this.opts.retryMaxMs, this.opts.retryBaseMs * 2 ** failed.attempts) };
+    const from = Math.max(cursor, this.scanned.get(hook.id) ?? 0);
+    const rows = this.log.after(from, WEBHOOK_SCAN_MAX);
+    const due: EventRow[] = [];
+    let scannedTo = from;
+    for (const e of rows) {
+      if (matches(e.topic)) {
+        if (due.length === WEBHOOK_RUN_MAX) break;
+        due.push(e);
+      }
+      scannedTo = e.id;
+    }
+    if (due.length === 0) {
+      // Nothing for this webhook so far: remember how far it was read; write the cursor down
+      // now and then (it holds events from pruning).
+      this.scanned.set(hook.id, scannedTo);
+      if (scannedTo - hook.cursor < WEBHOOK_SCAN_MAX && dropped === 0) return;
+      await this.settle(hook, { cursor: scannedTo, delivered: 0, dropped });
+      this.scanned.delete(hook.id);
+      return;
+    }
+    // The POSTs run on the delivery thread, in order, up to the first failure.
+    const r = await this.delivery.run(hook.url, hook.secret, due.map(deliveryBody));
+    const failed = due[r.delivered];
+    let settle: { cursor: number; delivered: number; dropped: number; failure?: { event_id: number; error: string; next_at: number } };
+    if (!failed) settle = { cursor: scannedTo, delivered: r.delivered, dropped };
+    else {
+      // Up to just before the event that did not get through; shutting down aborts attempts,
+      // which are not failures of the webhook.
+      settle = { cursor: failed.id - 1, delivered: r.delivered, dropped };
+      if (r.error !== undefined && this.running) {
+        const attempts = r.delivered > 0 ? 0 : hook.attempts;
+        settle.failure = { event_id: failed.id, error: r.error, next_at: Date.now() + Math.min(this.opts.retryMaxMs, this.opts.retryBaseMs * 2 ** attempts) };
       }
     }
-    if (delivered.length === 0 && skipped.length === 0 && !failure) return;
-    const s = await this.writer.call('webhooks.settle', { webhook_id: hook.id, at: toStorage(Date.now()), delivered, skipped, ...(failure ? { failure } : {}), max_attempts: this.opts.maxAttempts });
-    this.stats.delivered += delivered.length;
+    this.scanned.delete(hook.id);
+    await this.settle(hook, settle);
+  }
+
+  private async settle(hook: Hook, run: { cursor: number; delivered: number; dropped: number; failure?: { event_id: number; error: string; next_at: number } }): Promise<void> {
+    const s = await this.writer.call('webhooks.settle', { webhook_id: hook.id, at: toStorage(Date.now()), ...run, max_attempts: this.opts.maxAttempts });
+    this.stats.delivered += run.delivered;
     this.stats.dropped += s.dropped;
-    if (!failure) return;
+    if (!run.failure) return;
     this.stats.failed++;
-    const r = failure;
     if (s.disabled) {
       this.stats.disabled++;
-      this.opts.log.warn({ webhook: hook.id, error: r.error }, 'webhook disabled after consecutive failures');
+      this.opts.log.warn({ webhook: hook.id, error: run.failure.error }, 'webhook disabled after consecutive failures');
     }
   }
 }

@@ -5,6 +5,8 @@ import { checkName } from '../../http/path.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
 import { toRfc3339, type ReadDb } from '../../store.js';
 import type { DeliveryClient } from '../../rpc/delivery-client.js';
+import { WEBHOOK_BACKLOG_MAX } from '../../limits.js';
+import { Backlog, patternsMatcher } from './backlog.js';
 
 /** An unset time (SPEC §1.4): `last_fired` until a first success. */
 const NEVER = '0001-01-01T00:00:00Z';
@@ -21,12 +23,12 @@ interface Row {
   last_error: string;
   delivered: number;
   failed: number;
-  pending: number;
+  cursor: number;
 }
 
 /**
  * The Webhook of SPEC §2.11 as amended by §7-12 (no `secret`, `has_secret` instead), plus its
- * delivery state: `pending` (undelivered outbox rows), `delivered` and `failed` attempts, and the
+ * delivery state: `pending` (matching events after its cursor), `delivered` and `failed` attempts, and the
  * `last_error` of the last failed attempt.
  */
 export interface WebhookView {
@@ -44,7 +46,7 @@ export interface WebhookView {
   last_error: string;
 }
 
-const view = (r: Row): WebhookView => ({
+const view = (r: Row & { pending: number }): WebhookView => ({
   id: r.id,
   url: r.url,
   patterns: JSON.parse(r.patterns) as string[],
@@ -59,11 +61,12 @@ const view = (r: Row): WebhookView => ({
   last_error: r.last_error,
 });
 
-const SELECT = `SELECT w.*, (SELECT count(*) FROM webhook_outbox o WHERE o.webhook_id = w.id) AS pending FROM webhooks w`;
+const SELECT = 'SELECT w.* FROM webhooks w';
 
 /** Webhook registry (SPEC §2.11): writes through the writer, reads here; delivery in dispatcher.ts. */
 export class WebhookService {
   private readonly q;
+  private readonly log: Backlog;
 
   constructor(
     db: ReadDb,
@@ -75,10 +78,18 @@ export class WebhookService {
       list: db.prepare<[], Row>(`${SELECT} ORDER BY w.created_at DESC, w.rowid DESC`),
       get: db.prepare<[string], Row>(`${SELECT} WHERE w.id = ?`),
     };
+    this.log = new Backlog(db);
   }
 
   list(): WebhookView[] {
-    return this.q.list.all().map(view);
+    const newest = this.log.newest();
+    return this.q.list.all().map((r) => view(this.withPending(r, newest)));
+  }
+
+  /** `pending`: the events an active webhook has yet to receive (matching, after its cursor). */
+  private withPending(r: Row, newest: number): Row & { pending: number } {
+    const pending = r.active === 1 ? this.log.countMatching(patternsMatcher(r.patterns), Math.max(r.cursor, newest - WEBHOOK_BACKLOG_MAX), newest) : 0;
+    return { ...r, pending };
   }
 
   private row(id: string): Row {
@@ -92,7 +103,7 @@ export class WebhookService {
     for (const p of input.patterns) if (!isValidGlob(p)) throw badRequest(`invalid pattern: ${p}`);
     const patterns = input.patterns.length === 0 ? ['*'] : input.patterns;
     const r = await this.writer.call('webhooks.create', { ...input, patterns }, { audit });
-    return view({ id: input.id, url: input.url, patterns: JSON.stringify(patterns), secret: input.secret, active: 1, created_at: r.created_at, last_fired: null, fail_count: 0, last_error: '', delivered: 0, failed: 0, pending: 0 });
+    return view({ id: input.id, url: input.url, patterns: JSON.stringify(patterns), secret: input.secret, active: 1, created_at: r.created_at, last_fired: null, fail_count: 0, last_error: '', delivered: 0, failed: 0, cursor: 0, pending: 0 });
   }
 
   async delete(id: string, audit: AuditTag): Promise<{ deleted: string }> {
