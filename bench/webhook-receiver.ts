@@ -2,9 +2,14 @@
  * A webhook receiver for bench/http.ts's operations-cost runs, as its own process:
  *   node dist/bench/webhook-receiver.js
  * Answers every POST with 204 after reading the body, counts deliveries, and serves the count at
- * GET /count. Logs `{"api":"127.0.0.1:<port>"}` on stderr once listening. Loopback only.
+ * GET /count. Runs at nice 19. Logs `{"api":"127.0.0.1:<port>"}` on stderr once listening. Loopback only.
  */
 import http from 'node:http';
+import os from 'node:os';
+
+// The receiver stands in for another machine: on this one it must not take the server's CPU
+// (its own cost is not koor's). Lowest priority; the bench notes it.
+os.setPriority(19);
 
 let deliveries = 0;
 const server = http.createServer({ keepAliveTimeout: 60_000 }, (req, res) => {

@@ -3,7 +3,7 @@ import path from 'node:path';
 import uWS from 'uWebSockets.js';
 import { ConfigError, type Bind, type Config } from './config.js';
 import { ensureDataDir, lockDataDir } from './data-dir.js';
-import { BACKUP_TIMEOUT_MS, RESTORE_MAX_BYTES, POOL_MAX_QUEUE, WEBHOOK_MAX_CONCURRENT, WEBHOOK_MAX_REPLY_BYTES, WEBHOOK_MAX_SOCKETS, WEBHOOK_TIMEOUT_MS, SHUTDOWN_GRACE_MS, STARTUP_TIMEOUT_MS } from './limits.js';
+import { BACKUP_TIMEOUT_MS, RESTORE_MAX_BYTES, POOL_MAX_QUEUE, WEBHOOK_MAX_CONCURRENT, WEBHOOK_MAX_REPLY_BYTES, WEBHOOK_MAX_SOCKETS, WEBHOOK_THREAD_NICE, WEBHOOK_TIMEOUT_MS, SHUTDOWN_GRACE_MS, STARTUP_TIMEOUT_MS } from './limits.js';
 import { AdminService } from './domains/admin/service.js';
 import { adminRoutes } from './domains/admin/routes.js';
 import { CallCounters } from './domains/system/metrics.js';
@@ -217,7 +217,7 @@ async function startLocked(config: Config, log: Logger, releaseLock: () => void,
   });
   const wsLog = log.child({ component: 'ws' });
   const hub = new Hub({ maxEvents: config.wsBufferEvents, maxBytes: config.wsBufferBytes }, slowConsumerLogger(wsLog));
-  const delivery = new DeliveryClient({ timeoutMs: WEBHOOK_TIMEOUT_MS, maxReplyBytes: WEBHOOK_MAX_REPLY_BYTES, maxSockets: WEBHOOK_MAX_SOCKETS, maxInFlight: WEBHOOK_MAX_CONCURRENT + 16, log: log.child({ component: 'webhooks' }) });
+  const delivery = new DeliveryClient({ timeoutMs: WEBHOOK_TIMEOUT_MS, maxReplyBytes: WEBHOOK_MAX_REPLY_BYTES, maxSockets: WEBHOOK_MAX_SOCKETS, nice: WEBHOOK_THREAD_NICE, maxInFlight: WEBHOOK_MAX_CONCURRENT + 16, log: log.child({ component: 'webhooks' }) });
   undo.push(() => delivery.close());
   const dispatcher = new WebhookDispatcher(reader, writer, delivery, {
     retryBaseMs: config.webhookRetryBaseMs,
@@ -227,7 +227,7 @@ async function startLocked(config: Config, log: Logger, releaseLock: () => void,
   });
   const events = new EventService(reader, writer, hub, { retention: config.eventRetention, log: log.child({ component: 'events' }), onPublished: () => dispatcher.kick() });
   const publish = (topic: string, data: string, source: string) => events.publish(topic, data, source);
-  const webhooks = new WebhookService(reader, writer, delivery);
+  const webhooks = new WebhookService(reader, writer, delivery, () => dispatcher.refresh());
   const audit = new AuditService(reader);
   const agentMetrics = new AgentMetrics(reader, writer, log.child({ component: 'agent-metrics' }));
   const llm = new LlmService(reader, writer, publish);

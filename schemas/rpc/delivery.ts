@@ -8,6 +8,8 @@ export const DeliveryStartup = Type.Object({
   max_reply_bytes: Type.Integer({ minimum: 0 }),
   /** Keep-alive connections per receiver. */
   max_sockets: Type.Integer({ minimum: 1 }),
+  /** Nice value the thread gives itself (0 = as the server): delivery yields the CPU to requests. */
+  nice: Type.Integer({ minimum: 0, maximum: 19 }),
 });
 export type DeliveryStartup = Static<typeof DeliveryStartup>;
 

@@ -8,7 +8,8 @@ import { GLOB_CACHE_MAX_PATTERNS } from '../limits.js';
  */
 export type Matcher = (s: string) => boolean;
 
-const MATCH_ALL: Matcher = () => true;
+/** What `*` and `""` compile to: callers may test for it to skip matching altogether. */
+export const MATCH_ALL: Matcher = () => true;
 const MATCH_NONE: Matcher = () => false;
 const cache = new Map<string, Matcher>();
 

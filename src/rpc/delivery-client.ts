@@ -9,6 +9,8 @@ export interface DeliveryClientOptions {
   timeoutMs: number;
   maxReplyBytes: number;
   maxSockets: number;
+  /** Nice value of the delivery thread. */
+  nice: number;
   /** Runs in flight at once; more are refused (the dispatcher never asks for more). */
   maxInFlight: number;
   log: Logger;
@@ -88,13 +90,14 @@ export class DeliveryClient {
 
   private spawn(): Promise<void> {
     const { port1, port2 } = new MessageChannel();
-    const startup: DeliveryStartup = { timeout_ms: this.opts.timeoutMs, max_reply_bytes: this.opts.maxReplyBytes, max_sockets: this.opts.maxSockets };
+    const startup: DeliveryStartup = { timeout_ms: this.opts.timeoutMs, max_reply_bytes: this.opts.maxReplyBytes, max_sockets: this.opts.maxSockets, nice: this.opts.nice };
     const worker = new Worker(DELIVERY_URL, { workerData: { ...startup, port: port2 }, transferList: [port2] });
     worker.unref();
     this.worker = worker;
     return new Promise<void>((resolve, reject) => {
-      port1.on('message', (m: DeliveryRunResult | { control: 'ready' }) => {
+      port1.on('message', (m: DeliveryRunResult | { control: 'ready'; warning?: string }) => {
         if ('control' in m) {
+          if (m.warning) this.opts.log.warn({ warning: m.warning }, 'webhook delivery thread runs at the server priority');
           this.port = port1;
           resolve();
           return;

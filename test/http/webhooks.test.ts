@@ -3,7 +3,7 @@ import { startTestServer, json, spawnServer, tempDir } from '../helpers/server.j
 import { startReceiver, hmac } from '../helpers/receiver.js';
 import { waitUntil } from '../helpers/wait.js';
 
-/** Webhooks (SPEC §2.11, §7-12, §7-18) and their durable delivery outbox (issue 10). */
+/** Webhooks (SPEC §2.11, §7-12, §7-18) and their durable delivery from the event log (issue 10). */
 
 type Server = { url: string };
 const post = (s: Server, p: string, body: unknown) => fetch(`${s.url}${p}`, { method: 'POST', body: typeof body === 'string' ? body : JSON.stringify(body), headers: { 'content-type': 'application/json' } });
@@ -87,7 +87,10 @@ t.test('matching events are delivered in order, signed, server-published ones to
   for (const d of rx.ok()) t.equal(d.headers['x-koor-signature'], hmac('k', d.body), `signature of event ${d.json.event_id}`);
   t.equal(rx.ok().at(-1)!.json.topic, 'llm.usage.recorded');
   t.notOk(rx.ok().some((d) => d.json.topic === 'build.done'), 'non-matching topics are not sent');
-  const w = await hook(s, 'api');
+  const w = await waitUntil('the api webhook settled', async () => {
+    const h = await hook(s, 'api');
+    return h.delivered === 17 ? h : undefined;
+  });
   t.match(w, { fail_count: 0, pending: 0, delivered: 17, active: true });
   t.not(w.last_fired, '0001-01-01T00:00:00Z', 'last_fired set by a success');
 });
@@ -101,7 +104,11 @@ t.test('retries with backoff: a receiver failing 3 times gets the event on the 4
   await waitUntil('both delivered', () => rx.ok().length === 2);
   t.same(rx.got.map((d) => [d.json.topic, d.status]), [['a', 503], ['a', 503], ['a', 503], ['a', 200], ['b', 200]], 'the first event retried until it succeeded, then the next (order kept)');
   // Backoff: the gaps between attempts grow (50, 100, 200 ms nominal); only their order is asserted.
-  const w = await hook(s, 'flaky');
+  // The receiver has both before the run is settled (committed): wait for the settle.
+  const w = await waitUntil('the run settled', async () => {
+    const h = await hook(s, 'flaky');
+    return h.delivered === 2 ? h : undefined;
+  });
   t.match(w, { fail_count: 0, failed: 3, delivered: 2, pending: 0, active: true, last_error: '' });
 });
 
@@ -130,7 +137,7 @@ t.test('a slow endpoint holds up neither publishing nor the other webhooks', asy
   for (let i = 0; i < 30; i++) t.equal((await publish(s, 'e', i)).status, 200, `publish ${i} answered`);
   await waitUntil('the fast webhook got all 30', () => fast.ok().length === 30);
   t.equal(slow.got.length, 1, 'the slow one is still on its first delivery (one at a time, in order)');
-  t.equal((await hook(s, 'slow')).pending, 30, 'its deliveries wait in the outbox, not in memory');
+  t.equal((await hook(s, 'slow')).pending, 30, 'its deliveries wait in the event log, not in memory');
 });
 
 t.test('undelivered events outlive event retention', async (t) => {
@@ -147,6 +154,7 @@ t.test('undelivered events outlive event retention', async (t) => {
   await post(s, '/api/webhooks', { id: 'h2', url: rx2.url });
   for (let i = 9; i <= 10; i++) await publish(s, 'e', i);
   await waitUntil('h2 got its 2', () => rx2.ok().length === 2);
+  await waitUntil('h2 settled', async () => (await hook(s, 'h2')).pending === 0);
   await (s as any).retention.runPass();
   t.equal((await get(s, '/api/events/history?last=100')).length, 2, 'once delivered (or dropped with the webhook), events are pruned as usual');
 });
@@ -176,5 +184,6 @@ t.test('kill -9 with undelivered deliveries: all are delivered after restart, in
   for (const d of rx.ok()) if (!firstSeen.includes(d.json.event_id)) firstSeen.push(d.json.event_id);
   t.same(firstSeen, acked, 'every acknowledged event, in order (at least once: event_id de-duplicates)');
   for (const d of rx.ok()) t.equal(d.headers['x-koor-signature'], hmac('z', d.body));
-  t.equal((await hook(second, 'h')).pending, 0);
+  // The receiver has them all before the last run is settled (committed): wait for the settle.
+  await waitUntil('the last run settled', async () => (await hook(second, 'h')).pending === 0);
 });

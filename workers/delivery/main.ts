@@ -1,3 +1,5 @@
+import { readlinkSync } from 'node:fs';
+import { getPriority, setPriority } from 'node:os';
 import { workerData, type MessagePort } from 'node:worker_threads';
 import { Compile } from 'typebox/compile';
 import { DeliveryRun, type DeliveryRunResult, type DeliveryStartup } from '../../schemas/rpc/delivery.js';
@@ -38,4 +40,21 @@ port.on('message', (msg: unknown) => {
   }
   void run(msg).then((r) => port.postMessage(r));
 });
-port.postMessage({ control: 'ready' });
+/**
+ * Lowers this thread's priority by `nice` (Linux keeps a nice value per thread: setpriority on
+ * the thread id touches this thread alone). Returns why it could not, or undefined.
+ */
+function niceThisThread(nice: number): string | undefined {
+  if (nice === 0) return undefined;
+  if (process.platform !== 'linux') return `thread priority not lowered on ${process.platform}`;
+  try {
+    const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
+    setPriority(tid, Math.min(19, getPriority(tid) + nice));
+    return undefined;
+  } catch (err) {
+    return `thread priority not lowered: ${(err as Error).message}`;
+  }
+}
+
+const warning = niceThisThread(startup.nice);
+port.postMessage(warning === undefined ? { control: 'ready' } : { control: 'ready', warning });

@@ -1,4 +1,4 @@
-import { matcherFor, type Matcher } from '../../bus/glob.js';
+import { MATCH_ALL, matcherFor, type Matcher } from '../../bus/glob.js';
 import type { ReadDb } from '../../store.js';
 
 export interface EventRow {
@@ -16,7 +16,7 @@ export function patternsMatcher(patterns: string): Matcher {
   let m = matchers.get(patterns);
   if (!m) {
     const ms = (JSON.parse(patterns) as string[]).map((p) => matcherFor(p));
-    m = ms.length === 1 ? ms[0]! : (topic: string) => ms.some((x) => x(topic));
+    m = ms.includes(MATCH_ALL) ? MATCH_ALL : ms.length === 1 ? ms[0]! : (topic: string) => ms.some((x) => x(topic));
     if (matchers.size > 10_000) matchers.clear();
     matchers.set(patterns, m);
   }
@@ -33,7 +33,7 @@ export class Backlog {
   constructor(db: ReadDb) {
     this.q = {
       newest: db.prepare<[], number | null>("SELECT seq FROM sqlite_sequence WHERE name = 'events'").pluck(),
-      after: db.prepare<[number, number], EventRow>('SELECT id, topic, data, source, created_at FROM events WHERE id > ? ORDER BY id LIMIT ?'),
+      range: db.prepare<[number, number], EventRow>('SELECT id, topic, data, source, created_at FROM events WHERE id > ? AND id <= ? ORDER BY id'),
       topicsAfter: db.prepare<[number, number, number], { id: number; topic: string }>('SELECT id, topic FROM events WHERE id > ? AND id <= ? ORDER BY id LIMIT ?'),
     };
   }
@@ -42,13 +42,36 @@ export class Backlog {
     return this.q.newest.get() ?? 0;
   }
 
-  /** Up to `limit` events after `cursor`, oldest first. */
-  after(cursor: number, limit: number): EventRow[] {
-    return this.q.after.all(cursor, limit);
+  /**
+   * The next events after `cursor` that `matches` accepts, oldest first: up to `max` of them,
+   * among at most `scan` events. `scannedTo` is the last event looked at (all of them up to it
+   * either returned or not matching). Topics are read first, bodies only for what is returned.
+   */
+  next(matches: Matcher, cursor: number, max: number, scan: number): { due: EventRow[]; scannedTo: number } {
+    let scannedTo = cursor;
+    let n = 0;
+    // Topics in chunks of `max`: a webhook taking every topic reads just the events it sends.
+    for (let looked = 0; looked < scan && n < max; ) {
+      const topics = this.q.topicsAfter.all(scannedTo, Number.MAX_SAFE_INTEGER, Math.min(max, scan - looked));
+      for (const r of topics) {
+        if (matches(r.topic)) {
+          if (n === max) break;
+          n++;
+        }
+        scannedTo = r.id;
+        looked++;
+      }
+      if (topics.length < max) break;
+    }
+    const rows = n === 0 ? [] : this.q.range.all(cursor, scannedTo);
+    return { due: matches === MATCH_ALL ? rows : rows.filter((e) => matches(e.topic)), scannedTo };
   }
 
   /** How many events in (`from`, `to`] match (read in chunks; the range is bounded by the backlog). */
   countMatching(matches: Matcher, from: number, to: number): number {
+    // Event ids have no gaps (AUTOINCREMENT in a single writer; a rolled-back insert rolls its
+    // id back too) but at the old end, where pruned events were passed over as well.
+    if (matches === MATCH_ALL) return Math.max(0, to - from);
     let n = 0;
     let at = from;
     for (;;) {

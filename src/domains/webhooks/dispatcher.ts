@@ -1,5 +1,5 @@
 import type { Logger } from '../../log.js';
-import { WEBHOOK_BACKLOG_MAX, WEBHOOK_MAX_CONCURRENT, WEBHOOK_RUN_MAX, WEBHOOK_SCAN_MAX } from '../../limits.js';
+import { WEBHOOK_BACKLOG_MAX, WEBHOOK_BACKLOG_SKIP, WEBHOOK_MAX_CONCURRENT, WEBHOOK_RUN_MAX, WEBHOOK_SCAN_MAX } from '../../limits.js';
 import { Backlog, patternsMatcher, type EventRow } from './backlog.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
 import { toRfc3339, toStorage, type ReadDb } from '../../store.js';
@@ -54,6 +54,8 @@ export class WebhookDispatcher {
   private readonly inFlight = new Set<Promise<void>>();
   /** Per webhook: how far past its stored cursor the log was read without finding a match. */
   private readonly scanned = new Map<string, number>();
+  /** Active webhooks at the last look (-1: unknown). */
+  private knownActive = -1;
   private scheduled = false;
   private timer: NodeJS.Timeout | null = null;
   private timerAt = Infinity;
@@ -103,14 +105,25 @@ export class WebhookDispatcher {
     setImmediate(this.pump);
   }
 
+  /** The set of webhooks changed (created, deleted): look at them all again. */
+  refresh(): void {
+    this.knownActive = -1;
+    this.kick();
+  }
+
   private readonly pump = (): void => {
     this.scheduled = false;
     if (!this.running) return;
+    // Every webhook is already sending (the usual state under load: a kick per publish): a
+    // finished run or refresh() kicks again.
+    if (this.busy.size > 0 && this.busy.size >= this.knownActive) return;
     let wake = Infinity;
     try {
       const now = Date.now();
       const newest = this.log.newest();
-      for (const hook of this.q.hooks.all()) {
+      const hooks = this.q.hooks.all();
+      this.knownActive = hooks.length;
+      for (const hook of hooks) {
         if (this.busy.has(hook.id)) continue;
         if (this.busy.size >= WEBHOOK_MAX_CONCURRENT) break; // a settle kicks again
         if (Math.max(hook.cursor, this.scanned.get(hook.id) ?? 0) >= newest) continue; // nothing new
@@ -167,23 +180,15 @@ export class WebhookDispatcher {
     const newest = this.log.newest();
     let cursor = hook.cursor;
     let dropped = 0;
-    // Fallen too far behind: skip to the backlog bound, counting the matching events passed over.
+    // Fallen too far behind: skip to inside the backlog bound, counting the matching events
+    // passed over.
     if (newest - cursor > WEBHOOK_BACKLOG_MAX) {
-      const to = newest - WEBHOOK_BACKLOG_MAX;
+      const to = newest - WEBHOOK_BACKLOG_MAX + WEBHOOK_BACKLOG_SKIP;
       dropped = this.log.countMatching(matches, cursor, to);
       cursor = to;
     }
     const from = Math.max(cursor, this.scanned.get(hook.id) ?? 0);
-    const rows = this.log.after(from, WEBHOOK_SCAN_MAX);
-    const due: EventRow[] = [];
-    let scannedTo = from;
-    for (const e of rows) {
-      if (matches(e.topic)) {
-        if (due.length === WEBHOOK_RUN_MAX) break;
-        due.push(e);
-      }
-      scannedTo = e.id;
-    }
+    const { due, scannedTo } = this.log.next(matches, from, WEBHOOK_RUN_MAX, WEBHOOK_SCAN_MAX);
     if (due.length === 0) {
       // Nothing for this webhook so far: remember how far it was read; write the cursor down
       // now and then (it holds events from pruning).

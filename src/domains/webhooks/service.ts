@@ -72,6 +72,8 @@ export class WebhookService {
     db: ReadDb,
     private readonly writer: WriterClient,
     private readonly delivery: DeliveryClient,
+    /** Called once a webhook was created or deleted (the dispatcher looks again). */
+    private readonly onChange: () => void = () => {},
   ) {
     this.q = {
       // Newest first; rowid breaks ties within a second.
@@ -103,11 +105,13 @@ export class WebhookService {
     for (const p of input.patterns) if (!isValidGlob(p)) throw badRequest(`invalid pattern: ${p}`);
     const patterns = input.patterns.length === 0 ? ['*'] : input.patterns;
     const r = await this.writer.call('webhooks.create', { ...input, patterns }, { audit });
+    this.onChange();
     return view({ id: input.id, url: input.url, patterns: JSON.stringify(patterns), secret: input.secret, active: 1, created_at: r.created_at, last_fired: null, fail_count: 0, last_error: '', delivered: 0, failed: 0, cursor: 0, pending: 0 });
   }
 
   async delete(id: string, audit: AuditTag): Promise<{ deleted: string }> {
     await this.writer.call('webhooks.delete', { id }, { audit });
+    this.onChange();
     return { deleted: id };
   }
 
