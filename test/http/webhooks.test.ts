@@ -1,4 +1,5 @@
 import t from 'tap';
+import fs from 'node:fs';
 import { startTestServer, json, spawnServer, tempDir } from '../helpers/server.js';
 import { startReceiver, hmac } from '../helpers/receiver.js';
 import { waitUntil } from '../helpers/wait.js';
@@ -186,4 +187,20 @@ t.test('kill -9 with undelivered deliveries: all are delivered after restart, in
   for (const d of rx.ok()) t.equal(d.headers['x-koor-signature'], hmac('z', d.body));
   // The receiver has them all before the last run is settled (committed): wait for the settle.
   await waitUntil('the last run settled', async () => (await hook(second, 'h')).pending === 0);
+});
+
+t.test('deliveries run on a thread of lower priority than the request path', { skip: process.platform !== 'linux' && 'per-thread nice values are a Linux feature' }, async (t) => {
+  const rx = await startReceiver(t);
+  const s = await spawnServer(['--data-dir', tempDir(t)]);
+  t.teardown(() => s.child.kill('SIGKILL'));
+  await post(s, '/api/webhooks', { id: 'h', url: rx.url });
+  await publish(s, 'a', 1);
+  await waitUntil('delivered', () => rx.ok().length === 1);
+  // Field 19 of /proc/<pid>/task/<tid>/stat is the thread's nice value.
+  const nice = (tid: string) => Number(fs.readFileSync(`/proc/${s.child.pid}/task/${tid}/stat`, 'utf8').split(') ')[1]!.split(' ')[16]);
+  const tids = fs.readdirSync(`/proc/${s.child.pid}/task`);
+  const main = nice(String(s.child.pid));
+  const lowered = tids.filter((tid) => nice(tid) === Math.min(19, main + 10));
+  t.equal(lowered.length, 1, 'one thread (the delivery thread) runs at nice +10');
+  t.ok(tids.filter((tid) => nice(tid) === main).length >= 3, 'the main thread, the writer and the rest at the server priority');
 });
