@@ -141,6 +141,19 @@ t.test('a slow endpoint holds up neither publishing nor the other webhooks', asy
   t.equal((await hook(s, 'slow')).pending, 30, 'its deliveries wait in the event log, not in memory');
 });
 
+t.test('a webhook created while another one is stuck sending starts receiving at once', async (t) => {
+  const s = await startTestServer(t);
+  const slow = await startReceiver(t, () => 'hold');
+  await post(s, '/api/webhooks', { id: 'slow', url: slow.url });
+  await publish(s, 'e', 0);
+  await waitUntil('the slow one is sending', () => slow.got.length === 1);
+  const late = await startReceiver(t);
+  await post(s, '/api/webhooks', { id: 'late', url: late.url });
+  await publish(s, 'e', 1);
+  await waitUntil('the new webhook got the event published after it', () => late.ok().length === 1);
+  t.same(late.ok()[0]!.json.data, 1);
+});
+
 t.test('undelivered events outlive event retention', async (t) => {
   const s = await startTestServer(t, { eventRetention: 2 });
   const rx = await startReceiver(t, () => 'hold');

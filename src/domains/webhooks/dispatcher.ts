@@ -116,7 +116,7 @@ export class WebhookDispatcher {
     if (!this.running) return;
     // Every webhook is already sending (the usual state under load: a kick per publish): a
     // finished run or refresh() kicks again.
-    if (this.busy.size > 0 && this.busy.size >= this.knownActive) return;
+    if (this.knownActive >= 0 && this.busy.size > 0 && this.busy.size >= this.knownActive) return;
     let wake = Infinity;
     try {
       const now = Date.now();
