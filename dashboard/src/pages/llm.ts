@@ -47,7 +47,8 @@ export function bucketCost(records: readonly LlmRecord[], field: (typeof GROUPS)
   const index = new Map(top.map((k, i) => [k, i]));
   const buckets = new Map<number, number[]>();
   for (const r of records) {
-    const t = Math.floor(Date.parse(r.created_at) / 1000 / bucketS) * bucketS;
+    // Plotted at the middle of its hour or day, so the bar covers the bucket it counts.
+    const t = Math.floor(Date.parse(r.created_at) / 1000 / bucketS) * bucketS + bucketS / 2;
     let row = buckets.get(t);
     if (!row) buckets.set(t, (row = new Array<number>(top.length + (other ? 1 : 0)).fill(0)));
     row[index.get(r[field]) ?? top.length] += r.cost_usd;
@@ -77,17 +78,22 @@ function Chart({ series, bucket, range }: { series: Series; bucket: string; rang
         const el = box.current;
         if (cancelled || !el) return;
         const width = Math.max(280, el.clientWidth);
+        // Stacked bars: each group's bar stands on the ones before it; the tallest (the bucket's
+        // total) is drawn first so the smaller stacks show in front of it.
+        const stacked = series.ys.map((_, i) => series.xs.map((_x, j) => series.ys.slice(0, i + 1).reduce((a, y) => a + y[j]!, 0)));
+        const order = series.names.map((_, i) => i).reverse();
+        const bars = UPlot.paths.bars!({ size: [0.7, 40] });
         plot = new UPlot(
           {
             width,
             height: 300,
             // The span asked for (a single point would otherwise stretch over years).
             scales: { x: { time: true, range: () => range }, y: { range: (_u: uPlot, _min: number, max: number) => [0, max > 0 ? max * 1.15 : 1] } },
-            series: [{}, ...series.names.map((n, i) => ({ label: n, stroke: COLORS[i % COLORS.length], width: 2, points: { show: true, size: 5 } }))],
+            series: [{}, ...order.map((i) => ({ label: series.names[i], stroke: COLORS[i % COLORS.length], fill: COLORS[i % COLORS.length], width: 1, paths: bars, points: { show: false } }))],
             axes: [{}, { label: `USD per ${bucket}`, values: (_u: uPlot, vals: number[]) => vals.map((v) => fmtUsd(v)), size: 70 }],
             legend: { live: false },
           },
-          [series.xs, ...series.ys],
+          [series.xs, ...order.map((i) => stacked[i]!)],
           el,
         );
         observer = new ResizeObserver(() => plot?.setSize({ width: Math.max(280, el.clientWidth), height: 300 }));
@@ -138,7 +144,7 @@ export function LlmPage() {
         </dl>`
       : null}
     <section class="panel" aria-labelledby="llm-chart-h">
-      <h2 id="llm-chart-h">Cost per ${bucketS === 3600 ? 'hour' : 'day'} and ${g.label.toLowerCase()} (UTC)</h2>
+      <h2 id="llm-chart-h">Cost per ${bucketS === 3600 ? 'hour' : 'day'} and ${g.label.toLowerCase()} (UTC, stacked)</h2>
       <${Status} loading=${records.loading && !records.data} error=${records.error} />
       ${recs.length >= LLM_CHART_MAX_RECORDS ? html`<p class="muted small">The chart shows the newest ${fmtInt(LLM_CHART_MAX_RECORDS)} records of the span; the table below counts them all.</p>` : null}
       ${series ? html`<${Chart} series=${series} bucket=${bucketS === 3600 ? 'hour' : 'day'} range=${chartRange(series.xs, spec.ms, now, bucketS)} />` : !records.loading ? html`<p class="muted">No LLM usage recorded in this span. Agents record it with <code>POST /api/llm/usage</code>.</p>` : null}

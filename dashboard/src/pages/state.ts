@@ -117,7 +117,7 @@ function DiffView({ diffs }: { diffs: Diff[] }) {
       <thead><tr><th scope="col">Path</th><th scope="col">Change</th><th scope="col">Old</th><th scope="col">New</th></tr></thead>
       <tbody>
         ${diffs.map(
-          (d) => html`<tr class=${`diff-${d.kind}`}><th scope="row"><code>${d.path}</code></th><td>${d.kind}</td><td><code>${'old' in d ? brief(d.old, 300) : ''}</code></td><td><code>${'new' in d ? brief(d.new, 300) : ''}</code></td></tr>`,
+          (d) => html`<tr class=${`diff-${d.kind}`}><th scope="row"><code>${d.path}</code></th><td>${d.kind}</td><td><code>${'old' in d ? brief(JSON.stringify(d.old), 300) : ''}</code></td><td><code>${'new' in d ? brief(JSON.stringify(d.new), 300) : ''}</code></td></tr>`,
         )}
       </tbody>
     </table>
