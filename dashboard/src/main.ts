@@ -98,7 +98,12 @@ function Shell({ metrics, live }: { metrics: Metrics; live: LiveStream }) {
   const route = useRoute();
   const [liveState, setLiveState] = useState<LiveState>(live.state);
   const main = useRef<HTMLElement>(null);
-  useEffect(() => live.onState(setLiveState), [live]);
+  useEffect(() => {
+    const off = live.onState(setLiveState);
+    // It may have changed between the first render and this subscription.
+    setLiveState(live.state);
+    return off;
+  }, [live]);
   // Focus the new page's content on navigation, so keyboard and screen-reader users land on it.
   const first = useRef(true);
   useEffect(() => {

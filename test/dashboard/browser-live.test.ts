@@ -70,6 +70,10 @@ else {
     await api('POST', '/api/instances/register', JSON.stringify({ name: 'seed-agent' }));
     await page.reload();
     await page.getByRole('heading', { name: 'Overview' }).waitFor();
+    // Whatever the live stream did before the page's components subscribed is shown.
+    await page.locator('.live-badge.live').waitFor();
+    await page.locator('table.events tr[data-event]').first().waitFor();
+    t.same(await page.locator('table.events code.topic').allInnerTexts(), ['seed.two', 'seed.one'], 'the recent history, newest first');
     // The first figures are read before the page's own subscription opens; wait for a poll after.
     await waitUntil('the page to count its own subscription', async () => (await figure('subscribers')) === '1', 15_000, 200);
     const m = await api('GET', '/api/metrics');

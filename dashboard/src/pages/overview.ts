@@ -117,14 +117,15 @@ function EventStream() {
   const [missed, setMissed] = useState(0);
   const pausedRef = useRef(paused);
   pausedRef.current = paused;
-  useEffect(
-    () =>
-      live.subscribe((fresh) => {
-        if (pausedRef.current) setMissed((n) => n + fresh.length);
-        else setEvents(live.events);
-      }),
-    [live],
-  );
+  useEffect(() => {
+    const off = live.subscribe((fresh) => {
+      if (pausedRef.current) setMissed((n) => n + fresh.length);
+      else setEvents(live.events);
+    });
+    // Events that arrived between the first render and this subscription.
+    if (!pausedRef.current) setEvents(live.events);
+    return off;
+  }, [live]);
   const togglePause = () => {
     if (paused) {
       setEvents(live.events);
@@ -188,7 +189,11 @@ export function Overview({ initial }: { initial: Metrics }) {
     );
   useEffect(() => void poll(), []);
   useVisibleInterval(() => void poll(), METRICS_POLL_MS);
-  useEffect(() => live.subscribe(() => setLastEventId(live.lastId)), [live]);
+  useEffect(() => {
+    const off = live.subscribe(() => setLastEventId(live.lastId));
+    setLastEventId(live.lastId);
+    return off;
+  }, [live]);
   const reset = async () => {
     if (await confirm('Zero the REST and MCP call counters (the token-tax figures)?', 'Reset counters')) await run(() => send('POST', '/api/metrics/reset').then(poll));
   };
