@@ -8,7 +8,7 @@
 import { ApiError, getJson, getToken, request, type KoorEvent } from './api.js';
 
 /** Events kept in the page (the server's default retention). */
-export const LIVE_BUFFER_EVENTS = 1000;
+const LIVE_BUFFER_EVENTS = 1000;
 /** Events read from history when the page opens. */
 const HISTORY_EVENTS = 200;
 const RECONNECT_MIN_MS = 1000;

@@ -18,7 +18,7 @@ export function useLive(): LiveStream {
   return live;
 }
 
-export interface Loaded<T> {
+interface Loaded<T> {
   data: T | null;
   error: string | null;
   loading: boolean;
@@ -36,7 +36,6 @@ export function useLoad<T>(load: () => Promise<T>, deps: readonly unknown[]): Lo
       (data) => n === seq.current && setState({ data, error: null, loading: false }),
       (e: unknown) => n === seq.current && setState((s) => ({ data: s.data, error: message(e), loading: false })),
     );
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, deps);
   useEffect(run, [run]);
   return { ...state, reload: run };

@@ -129,10 +129,6 @@ export class DashboardAssets {
     return new DashboardAssets(files, null);
   }
 
-  get size(): number {
-    return this.files.size;
-  }
-
   /** Answers GET/HEAD of `urlPath`: the best encoding the client accepts, 304 when unchanged. */
   serve(ctx: Ctx, urlPath: string, acceptEncoding: string, ifNoneMatch: string): void {
     const a = this.files.get(urlPath);

@@ -25,7 +25,7 @@ const SPANS = [
 type SpanKey = (typeof SPANS)[number]['key'];
 
 /** Records read for the chart (the API's largest page). */
-export const LLM_CHART_MAX_RECORDS = 10_000;
+const LLM_CHART_MAX_RECORDS = 10_000;
 /** Series drawn; smaller groups are summed as "other". */
 const CHART_SERIES = 6;
 /** Colour-blind-safe palette (Okabe–Ito), readable on white. */
@@ -38,7 +38,7 @@ interface Series {
 }
 
 /** Cost per bucket (hour or day, UTC) and group; the biggest groups first. */
-export function bucketCost(records: readonly LlmRecord[], field: (typeof GROUPS)[number]['field'], bucketS: number, label: (v: string) => string): Series {
+function bucketCost(records: readonly LlmRecord[], field: (typeof GROUPS)[number]['field'], bucketS: number, label: (v: string) => string): Series {
   const totals = new Map<string, number>();
   for (const r of records) totals.set(r[field], (totals.get(r[field]) ?? 0) + r.cost_usd);
   const ranked = [...totals.entries()].sort((a, b) => b[1] - a[1]).map(([k]) => k);

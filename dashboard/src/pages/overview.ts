@@ -10,9 +10,11 @@ import { isValidGlob, matcherFor } from '../../../src/bus/glob.js';
 import { ageMs, brief, ErrorNote, fmtAge, fmtBytes, fmtInt, fmtTime, html, message, TableWrap, useAction, useConfirm, useLive, useLoad, useOnEvents, useVisibleInterval } from '../ui.js';
 
 /** /api/metrics is read this often while the overview is visible. */
-export const METRICS_POLL_MS = 5000;
+const METRICS_POLL_MS = 5000;
 /** The roster is read again at least this often (heartbeats move last_seen without an event). */
 const ROSTER_REFRESH_MS = 30_000;
+/** Events that concern agents are gathered this long before the roster is read again. */
+const ROSTER_EVENT_DELAY_MS = 1000;
 /** Rows of the event table (the filter runs over the whole buffer). */
 const EVENT_ROWS = 200;
 
@@ -70,9 +72,14 @@ function Roster({ instancesCount }: { instancesCount: number }) {
   const names = useRef(new Set<string>());
   names.current = new Set((roster.data ?? []).map((i) => i.name));
   // agent.stale, or anything an agent of the roster published (it was just seen).
-  useOnEvents('*', (events) => {
-    if (events.some((e) => e.topic.startsWith('agent.') || (e.source !== '' && names.current.has(e.source)))) roster.reload();
-  });
+  // At most one read per ROSTER_EVENT_DELAY_MS however busy the stream is.
+  useOnEvents(
+    '*',
+    (events) => {
+      if (events.some((e) => e.topic.startsWith('agent.') || (e.source !== '' && names.current.has(e.source)))) roster.reload();
+    },
+    ROSTER_EVENT_DELAY_MS,
+  );
   const known = useRef(instancesCount);
   useEffect(() => {
     if (known.current !== instancesCount) roster.reload();

@@ -8,7 +8,7 @@ import { getJson, request, seg, type Instance, type LlmSum, type Rule } from '..
 import { ErrorNote, fmtTime, html, Status, TableWrap, useLoad } from '../ui.js';
 
 /** Project names the server mentions anywhere the dashboard can read, sorted. */
-export async function knownProjects(): Promise<string[]> {
+async function knownProjects(): Promise<string[]> {
   const names = new Set<string>();
   const [rules, instances, llm] = await Promise.allSettled([
     getJson<Rule[]>('/api/rules'),

@@ -12,7 +12,7 @@ const SHOW_MAX_BYTES = 1024 * 1024;
 
 /** A key as a URL path (its `/` kept as separators; the server decodes the rest of the path). */
 const keyPath = (key: string): string => key.split('/').map(encodeURIComponent).join('/');
-export const keyHref = (key: string): string => `#/state/${keyPath(key)}`;
+const keyHref = (key: string): string => `#/state/${keyPath(key)}`;
 const keyUrl = (key: string, q = ''): string => `/api/state/${keyPath(key)}${q}`;
 
 function KeyList() {

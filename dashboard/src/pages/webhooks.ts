@@ -14,7 +14,7 @@ export function WebhooksPage() {
   const [error, busy, run] = useAction();
   useVisibleInterval(() => hooks.reload(), REFRESH_MS);
   // Every event may be one a webhook has yet to receive: the pending counts change.
-  useOnEvents('*', () => hooks.reload(), 1000);
+  useOnEvents('*', () => hooks.reload(), 2000);
 
   const add = (e: Event) => {
     e.preventDefault();
