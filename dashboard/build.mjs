@@ -2,7 +2,8 @@
  * Builds the dashboard client (dashboard/src) into dist/dashboard with esbuild: hashed,
  * minified ES modules and CSS under assets/, an index.html naming them, and a `.br` and a `.gz`
  * of every text file worth compressing, so koor-server serves them as they are (no build and no
- * compression at request time). Run by `npm run build`; `node dashboard/build.mjs` alone works too.
+ * compression at request time). Run by `npm run build` (a no-op when dist/dashboard is newer than
+ * its sources; `--force` rebuilds); `node dashboard/build.mjs` alone works too.
  *
  * Writes into a fresh temporary directory and swaps it in at the end, so a server starting
  * meanwhile reads either the old build or the new one, never half of one.
@@ -19,6 +20,25 @@ const OUT = path.join(ROOT, 'dist', 'dashboard');
 /** Below this a compressed copy saves less than its headers cost. */
 const COMPRESS_MIN_BYTES = 512;
 const COMPRESSIBLE = new Set(['.html', '.js', '.css', '.json', '.svg', '.txt']);
+
+/** What the bundle is made of: the client, the server module it shares, the locked dependencies. */
+const SOURCES = [path.join(HERE), path.join(ROOT, 'src', 'bus', 'glob.ts'), path.join(ROOT, 'src', 'limits.ts'), path.join(ROOT, 'package-lock.json')];
+
+function newest(p) {
+  const st = fs.statSync(p);
+  if (!st.isDirectory()) return st.mtimeMs;
+  let t = st.mtimeMs;
+  for (const name of fs.readdirSync(p)) t = Math.max(t, newest(path.join(p, name)));
+  return t;
+}
+
+/** The build in dist/dashboard is newer than every source: nothing to do. */
+export function upToDate() {
+  const index = path.join(OUT, 'index.html');
+  if (!fs.existsSync(index)) return false;
+  const built = fs.statSync(index).mtimeMs;
+  return SOURCES.every((p) => !fs.existsSync(p) || newest(p) <= built);
+}
 
 export async function build({ quiet = false } = {}) {
   fs.mkdirSync(path.join(ROOT, 'dist'), { recursive: true });
@@ -80,6 +100,8 @@ export async function build({ quiet = false } = {}) {
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  // Like tsc -b, only when something changed (npm start builds first); --force rebuilds anyway.
+  if (!process.argv.includes('--force') && upToDate()) process.exit(0);
   build().catch((e) => {
     process.stderr.write(`dashboard build failed: ${e?.message ?? e}\n`);
     process.exit(1);

@@ -16,15 +16,15 @@ export const SUBSCRIBE_PATH = '/api/events/subscribe';
  * may offer the subprotocols `koor` and `koor.bearer.<base64url of the token>` instead of an
  * Authorization header; the server answers with `koor` (never echoing the token).
  */
-export const WS_PROTOCOL = 'koor';
-export const WS_BEARER_PREFIX = 'koor.bearer.';
+const WS_PROTOCOL = 'koor';
+const WS_BEARER_PREFIX = 'koor.bearer.';
 
 /**
  * The Authorization value a subprotocol offer carries (`Bearer <token>`), and the protocol to
  * answer with: `koor` when a token rides in the offer (a browser refuses an answer naming none of
  * its offers), else the offer unchanged (as before).
  */
-export function protocolAuth(offer: string): { authorization: string | null; answer: string } {
+function protocolAuth(offer: string): { authorization: string | null; answer: string } {
   if (!offer.includes(WS_BEARER_PREFIX)) return { authorization: null, answer: offer };
   let authorization: string | null = null;
   let koor = false;
@@ -43,9 +43,10 @@ interface SubData {
 
 /**
  * `GET /api/events/subscribe?pattern=P[&since=ID][&overflow=drop]` (SPEC §2.4, §7-17, §8.2).
- * Auth checked at the upgrade (header, or the token in the subprotocol offer). With `since`, retained events after it are replayed first, then
- * live ones: the replay is read in the same synchronous step that registers the subscriber, and
- * ids at or below the last one queued are skipped, so there is no gap and no duplicate.
+ * Auth checked at the upgrade (the Authorization header, or the token in the subprotocol offer).
+ * With `since`, retained events after it are replayed first, then live ones: the replay is read
+ * in the same synchronous step that registers the subscriber, and ids at or below the last one
+ * queued are skipped, so there is no gap and no duplicate.
  */
 export function mountSubscribe(slots: Slots, deps: { auth: Authenticator; hub: Hub; events: EventService; maxBytes: number; log: Logger }): void {
   const { auth, hub, events, log } = deps;

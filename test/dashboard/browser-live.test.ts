@@ -18,7 +18,7 @@ import { publish } from '../helpers/ws.js';
 const TOKEN = 'live-dashboard-token';
 const AUTH = { authorization: `Bearer ${TOKEN}` };
 
-ensureDashboardBuilt();
+await ensureDashboardBuilt();
 const browser = await launchBrowser(t);
 if ('skip' in browser) t.plan(0, browser.skip);
 else {

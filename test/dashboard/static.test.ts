@@ -15,7 +15,7 @@ import { ensureDashboardBuilt } from '../helpers/dashboard.js';
 import { startTestServer, tempDir } from '../helpers/server.js';
 import { publish } from '../helpers/ws.js';
 
-ensureDashboardBuilt();
+await ensureDashboardBuilt();
 
 const TOKEN = 'dash s3cret/+=~';
 const AUTH = { authorization: `Bearer ${TOKEN}` };

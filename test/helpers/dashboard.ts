@@ -1,27 +1,42 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { spawnSync } from 'node:child_process';
+// @ts-expect-error: a plain ES module without types (the build script)
+import { build, upToDate } from '../../dashboard/build.mjs';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
-export const DASHBOARD_DIST = path.join(ROOT, 'dist', 'dashboard');
-
-function newest(dir: string): number {
-  let t = 0;
-  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
-    const p = path.join(dir, e.name);
-    t = Math.max(t, e.isDirectory() ? newest(p) : fs.statSync(p).mtimeMs);
-  }
-  return t;
-}
+const LOCK = path.join(ROOT, 'dist', '.dashboard-build.lock');
+/** A lock older than this was left by a killed run. */
+const LOCK_STALE_MS = 120_000;
+const LOCK_WAIT_MS = 90_000;
 
 /**
  * The built dashboard the server under test serves: `npm test` builds it first; a single test file
- * run after editing dashboard/ gets a fresh build here (esbuild, well under a second).
+ * run after editing dashboard/ gets a fresh build here (esbuild, about a second). Test files run
+ * in parallel, so one builds while the others wait on a lock file (bounded), then look again.
  */
-export function ensureDashboardBuilt(): void {
-  const index = path.join(DASHBOARD_DIST, 'index.html');
-  const sources = Math.max(newest(path.join(ROOT, 'dashboard')), fs.statSync(path.join(ROOT, 'src', 'bus', 'glob.ts')).mtimeMs);
-  if (fs.existsSync(index) && fs.statSync(index).mtimeMs >= sources) return;
-  const r = spawnSync(process.execPath, [path.join(ROOT, 'dashboard', 'build.mjs')], { encoding: 'utf8', timeout: 60_000 });
-  if (r.status !== 0) throw new Error(`dashboard build failed: ${r.stderr || r.error?.message}`);
+export async function ensureDashboardBuilt(): Promise<void> {
+  if (upToDate()) return;
+  fs.mkdirSync(path.dirname(LOCK), { recursive: true });
+  const until = Date.now() + LOCK_WAIT_MS;
+  let fd: number | null = null;
+  while (fd === null) {
+    try {
+      fd = fs.openSync(LOCK, 'wx');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      try {
+        if (Date.now() - fs.statSync(LOCK).mtimeMs > LOCK_STALE_MS) fs.rmSync(LOCK, { force: true });
+      } catch {
+        // Removed by its owner meanwhile: try again.
+      }
+      if (Date.now() > until) throw new Error(`waited ${LOCK_WAIT_MS} ms for another test's dashboard build (${LOCK})`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  try {
+    if (!upToDate()) await build({ quiet: true });
+  } finally {
+    fs.closeSync(fd);
+    fs.rmSync(LOCK, { force: true });
+  }
 }

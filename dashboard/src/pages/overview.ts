@@ -86,7 +86,8 @@ function Roster({ instancesCount }: { instancesCount: number }) {
     known.current = instancesCount;
   }, [instancesCount]);
   useVisibleInterval(() => roster.reload(), ROSTER_REFRESH_MS);
-  useVisibleInterval(() => setNow(Date.now()), 1000);
+  // "Last seen" ages move on without a request.
+  useVisibleInterval(() => setNow(Date.now()), 5000);
   const list = roster.data ?? [];
   const stale = list.filter((i) => i.status === 'stale').length;
   return html`<section aria-labelledby="roster-h" class="panel">

@@ -3,7 +3,7 @@
  * projects, so the picker suggests the projects the server knows of elsewhere: rules, agents'
  * workspaces (compliance reads contracts there) and LLM usage.
  */
-import { useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import { getJson, request, seg, type Instance, type LlmSum, type Rule } from '../api.js';
 import { ErrorNote, fmtTime, html, Status, TableWrap, useLoad } from '../ui.js';
 
@@ -82,6 +82,7 @@ function SpecList({ project }: { project: string }) {
 
 export function SpecsPage({ project, name }: { project: string; name: string }) {
   const [typed, setTyped] = useState(project);
+  useEffect(() => setTyped(project), [project]);
   const projects = useLoad(knownProjects, []);
   if (project !== '' && name !== '') return html`<${SpecView} project=${project} name=${name} />`;
   const open = (e: Event) => {
