@@ -14,21 +14,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { chromium, type Browser, type Request } from 'playwright-core';
-import { REPO_ROOT, cpuWindow, fmtCores, fmtInt, fmtMs, pin, sleep, spawnKoor, withTimeout, type BenchOptions, type BenchTable } from './lib.js';
+import { REPO_ROOT, cpuWindow, fmtCores, fmtInt, fmtMs, pin, pooled, sleep, spawnKoor, withTimeout, type BenchOptions, type BenchTable } from './lib.js';
 
 const KEYS = 1000;
 const AGENTS = 200;
 const EVENTS = 1000;
 const CHROMIUM = ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/lib/chromium/chromium'];
 const DIST = path.join(REPO_ROOT, 'dist', 'dashboard');
-
-/** Runs `fn` over `items` with at most `width` in flight. */
-async function pooled<T>(items: readonly T[], width: number, fn: (x: T) => Promise<void>): Promise<void> {
-  let i = 0;
-  await Promise.all(Array.from({ length: width }, async () => {
-    while (i < items.length) await fn(items[i++]!);
-  }));
-}
 
 async function ok(r: Promise<Response>, what: string): Promise<any> {
   const res = await r;

@@ -12,12 +12,13 @@ import https from 'node:https';
 import net from 'node:net';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import t from 'tap';
 import WebSocket from 'ws';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { parseBind } from '../../src/config.js';
+import { aptProvide } from '../helpers/apt.js';
 import { startTestServer, tempDir } from '../helpers/server.js';
 import { waitUntil } from '../helpers/wait.js';
 
@@ -34,28 +35,9 @@ function findNginx(): string | null {
   return r.status === 0 && r.stdout.trim() !== '' ? r.stdout.trim() : null;
 }
 
-function run(cmd: string, args: string[], timeoutMs: number, env: NodeJS.ProcessEnv = process.env): Promise<{ ok: boolean; out: string }> {
-  return new Promise((resolve) => {
-    execFile(cmd, args, { timeout: Math.max(1, timeoutMs), killSignal: 'SIGTERM', env, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
-      resolve({ ok: err === null, out: `${stdout}${stderr}${err && (err as { killed?: boolean }).killed ? '\n(timed out)' : ''}` });
-    });
-  });
-}
-
 /** nginx's path, or why it cannot be had. Installs Debian's package when root. */
-async function ensureNginx(): Promise<{ bin: string } | { skip: string }> {
-  const found = findNginx();
-  if (found) return { bin: found };
-  if (process.getuid?.() !== 0) return { skip: 'nginx is not installed and this is not root (cannot apt-get install nginx)' };
-  if (!fs.existsSync('/usr/bin/apt-get')) return { skip: 'nginx is not installed and there is no apt-get' };
-  const until = Date.now() + APT_BUDGET_MS;
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  const update = await run('apt-get', ['update', '-qq'], until - Date.now(), env);
-  if (!update.ok) return { skip: `apt-get update failed: ${update.out.trim().slice(-300)}` };
-  const install = await run('apt-get', ['install', '-y', '-qq', '-o', 'DPkg::Lock::Timeout=20', '--no-install-recommends', 'nginx'], until - Date.now(), env);
-  const bin = findNginx();
-  if (!bin) return { skip: `apt-get install nginx failed: ${install.out.trim().slice(-300)}` };
-  return { bin };
+function ensureNginx(): Promise<{ path: string } | { skip: string }> {
+  return aptProvide('nginx', findNginx, APT_BUDGET_MS);
 }
 
 /** `n` distinct free loopback ports (all held open until each is known, then released). */
@@ -184,10 +166,10 @@ t.test('deploy/nginx/koor.conf in front of koor: TLS, REST, WebSocket, MCP, dash
   );
   const args = ['-p', dir, '-c', temp('nginx.conf'), '-e', temp('error.log')];
 
-  const check = spawnSync(nginx.bin, [...args, '-t'], { encoding: 'utf8' });
+  const check = spawnSync(nginx.path, [...args, '-t'], { encoding: 'utf8' });
   t.equal(check.status, 0, `nginx -t accepts the templated recipe: ${check.stderr}`);
 
-  const proc: ChildProcess = spawn(nginx.bin, [...args, '-g', 'daemon off;'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const proc: ChildProcess = spawn(nginx.path, [...args, '-g', 'daemon off;'], { stdio: ['ignore', 'ignore', 'pipe'] });
   let nginxErr = '';
   proc.stderr!.on('data', (d: Buffer) => (nginxErr += d.toString()));
   let exited = false;

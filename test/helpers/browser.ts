@@ -8,8 +8,8 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { execFile } from 'node:child_process';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { aptProvide } from './apt.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 /** Screenshots and setup notes (gitignored). */
@@ -23,30 +23,9 @@ export function findChromium(): string | null {
   return CANDIDATES.find((p) => fs.existsSync(p)) ?? null;
 }
 
-function run(cmd: string, args: string[], timeoutMs: number): Promise<{ ok: boolean; out: string }> {
-  return new Promise((resolve) => {
-    execFile(cmd, args, { timeout: Math.max(1, timeoutMs), env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
-      resolve({ ok: err === null, out: `${stdout}${stderr}${err && (err as { killed?: boolean }).killed ? '\n(timed out)' : ''}` });
-    });
-  });
-}
-
-/**
- * chromium's path, installing Debian's package when it is absent and this is root; or why not.
- * Bounded by `budgetMs`; waits for a dpkg lock another apt run holds (up to the budget).
- */
-export async function ensureChromium(budgetMs: number): Promise<{ path: string } | { skip: string }> {
-  const found = findChromium();
-  if (found) return { path: found };
-  if (process.getuid?.() !== 0) return { skip: 'chromium is not installed and this is not root (cannot apt-get install chromium)' };
-  if (!fs.existsSync('/usr/bin/apt-get')) return { skip: 'chromium is not installed and there is no apt-get' };
-  const until = Date.now() + budgetMs;
-  const lockWaitS = String(Math.max(1, Math.floor(budgetMs / 3000)));
-  const update = await run('apt-get', ['update', '-qq', '-o', `DPkg::Lock::Timeout=${lockWaitS}`], until - Date.now());
-  if (!update.ok) return { skip: `apt-get update failed: ${update.out.trim().slice(-300)}` };
-  const install = await run('apt-get', ['install', '-y', '-qq', '-o', `DPkg::Lock::Timeout=${lockWaitS}`, '--no-install-recommends', 'chromium'], until - Date.now());
-  const p = findChromium();
-  return p ? { path: p } : { skip: `apt-get install chromium failed: ${install.out.trim().slice(-300)}` };
+/** chromium's path, installing Debian's package when it is absent and this is root; or why not. */
+export function ensureChromium(budgetMs: number): Promise<{ path: string } | { skip: string }> {
+  return aptProvide('chromium', findChromium, budgetMs, Math.max(1, Math.floor(budgetMs / 3000)));
 }
 
 export function writeSetupNote(note: string | null): void {
