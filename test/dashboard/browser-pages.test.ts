@@ -78,7 +78,7 @@ else {
     await form.getByLabel('Message').fill('no TODOs');
     await form.getByLabel('Applies to').fill('*.ts, *.js');
     await form.getByRole('button', { name: 'Add rule' }).click();
-    await page.getByText('web/no-todo saved').waitFor();
+    await page.getByText('web/no-todo added (accepted).').waitFor();
     const stored = (await call('GET', '/api/validate/web/rules')).json().rules.find((r: any) => r.rule_id === 'no-todo');
     t.match(stored, { status: 'accepted', source: 'local', pattern: 'TODO', message: 'no TODOs', applies_to: ['*.ts', '*.js'] }, 'added as an accepted local rule');
 
@@ -86,7 +86,7 @@ else {
     t.equal(await form.getByLabel('Rule id').getAttribute('readonly'), '', 'the rule id of an edited rule is fixed');
     await form.getByLabel('Message').fill('no TODO comments');
     await form.getByRole('button', { name: 'Save changes' }).click();
-    await page.getByText('web/no-todo saved').waitFor();
+    await page.getByText('web/no-todo saved (accepted).').waitFor();
     t.equal((await call('GET', '/api/validate/web/rules')).json().rules.find((r: any) => r.rule_id === 'no-todo').message, 'no TODO comments', 'edited');
 
     await page.getByLabel('Text').fill('todo');

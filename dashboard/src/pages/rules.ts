@@ -162,7 +162,7 @@ export function RulesPage() {
           <//>`}
     </section>
 
-    ${form ? html`<${RuleForm} initial=${form.initial} editing=${form.editing} onCancel=${() => setForm(null)} onSaved=${(name: string) => (setForm(null), setNotice(`${name} saved (accepted).`), rules.reload())} />` : null}
+    ${form ? html`<${RuleForm} initial=${form.initial} editing=${form.editing} onCancel=${() => setForm(null)} onSaved=${(name: string) => (setNotice(`${name} ${form.editing ? 'saved' : 'added'} (accepted).`), setForm(null), rules.reload())} />` : null}
 
     <section class="panel" aria-labelledby="accepted-h">
       <div class="panel-head">
