@@ -12,20 +12,9 @@
  */
 import { spawn } from 'node:child_process';
 import path from 'node:path';
-import { BENCH_DIST_DIR, LatencyHistogram, cpuWindow, fmtMs, fmtRatio, pin, ratio, spawnKoor, withTimeout, type BenchOptions, type BenchTable, type LatencySummary } from './lib.js';
+import { BENCH_DIST_DIR, LatencyHistogram, cpuWindow, fmtMs, fmtRatio, pin, pooled, ratio, spawnKoor, withTimeout, type BenchOptions, type BenchTable, type LatencySummary } from './lib.js';
 
 const PROBE_KEY = 'k/000001';
-
-
-/** Runs `fn` over `items` with at most `width` in flight. */
-async function pooled<T>(items: readonly T[], width: number, fn: (x: T) => Promise<void>): Promise<void> {
-  let i = 0;
-  await Promise.all(
-    Array.from({ length: width }, async () => {
-      while (i < items.length) await fn(items[i++]!);
-    }),
-  );
-}
 
 async function probe(url: string, ms: number): Promise<{ latency: LatencySummary; count: number }> {
   const h = new LatencyHistogram();

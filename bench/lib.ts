@@ -51,6 +51,16 @@ export function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/** Runs `fn` over `items` with at most `width` in flight. */
+export async function pooled<T>(items: readonly T[], width: number, fn: (x: T) => Promise<void>): Promise<void> {
+  let i = 0;
+  await Promise.all(
+    Array.from({ length: width }, async () => {
+      while (i < items.length) await fn(items[i++]!);
+    }),
+  );
+}
+
 // ---------------------------------------------------------------------------------------------
 // Cleanup registry
 

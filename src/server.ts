@@ -42,6 +42,7 @@ import { Metrics } from './metrics/registry.js';
 import { McpGateway } from './mcp/gateway.js';
 import { mountMcp } from './mcp/bridge.js';
 import { mountSubscribe, slowConsumerLogger, SUBSCRIBE_PATH } from './ws/subscribe.js';
+import { DASHBOARD_ROUTES, DashboardAssets, defaultDashboardDir, mountDashboard } from './dashboard/static.js';
 import { Authenticator } from './http/auth.js';
 import { mount, type Route } from './http/router.js';
 import { Slots } from './http/slots.js';
@@ -88,6 +89,8 @@ export interface StartOptions {
   onRestore?: (file: string) => void;
   /** The listening side of the previous generation, to serve on (live restore). */
   front?: Front;
+  /** Where the built dashboard is (default: dist/dashboard of this checkout or install). */
+  dashboardDir?: string;
 }
 
 /**
@@ -309,8 +312,15 @@ async function startLocked(config: Config, log: Logger, releaseLock: () => void,
   ];
 
   const httpLog = log.child({ component: 'http' });
-  /** Both listeners serve /health and all of /api/* (REST + event subscriptions) alike. */
+  // The dashboard's built client app (SPEC §7-21), read once when the listener is on.
+  const dashboardAssets = config.dashboardBind ? DashboardAssets.load(opts.dashboardDir ?? defaultDashboardDir()) : null;
+  if (dashboardAssets?.missing) log.warn(dashboardAssets.missing);
+  /**
+   * Both listeners serve /health and all of /api/* (REST + event subscriptions) alike; the
+   * dashboard listener serves the dashboard's page and assets too.
+   */
   const mountApi = (app: Slots, viaDashboard: boolean): void => {
+    if (viaDashboard && dashboardAssets) mountDashboard(app, dashboardAssets, { log: httpLog, http });
     mountSubscribe(app, { auth, hub, events, maxBytes: config.wsBufferBytes, log: wsLog });
     mount(app, routes, {
       auth,
@@ -329,7 +339,7 @@ async function startLocked(config: Config, log: Logger, releaseLock: () => void,
               ctx.tally = (name, n = 1) => agentMetrics.add(id, name, n);
             }
           },
-      extra: [{ method: 'GET', path: SUBSCRIBE_PATH }],
+      extra: viaDashboard ? [{ method: 'GET', path: SUBSCRIBE_PATH }, ...DASHBOARD_ROUTES] : [{ method: 'GET', path: SUBSCRIBE_PATH }],
       http,
     });
   };

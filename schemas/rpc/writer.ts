@@ -201,6 +201,11 @@ export const WriterMethods = {
     req: Type.Object({ project: Type.String(), rule_id: Type.String(), status: Type.Union([Type.Literal('accepted'), Type.Literal('rejected')]) }),
     res: Type.Object({ project: Type.String(), rule_id: Type.String(), status: Type.String() }),
   },
+  /** Deletes one rule, whatever its status; an absent one is NOT_FOUND. */
+  'rules.delete': {
+    req: Type.Object({ project: Type.String({ minLength: 1 }), rule_id: Type.String({ minLength: 1 }) }),
+    res: Type.Object({ project: Type.String(), rule_id: Type.String() }),
+  },
   /**
    * Upserts `accepted` rules (SPEC §2.8 import): a new row keeps its proposed_by/context; an
    * existing one gets the rule's fields and `accepted`, its proposed_by/context kept.

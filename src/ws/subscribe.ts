@@ -11,6 +11,31 @@ import { WS_IDLE_TIMEOUT_S, WS_MAX_CLIENT_FRAME_BYTES, WS_SOFT_BUFFER_BYTES } fr
 
 export const SUBSCRIBE_PATH = '/api/events/subscribe';
 
+/**
+ * Browsers cannot set headers on a WebSocket, and a token in the URL lands in logs. So a client
+ * may offer the subprotocols `koor` and `koor.bearer.<base64url of the token>` instead of an
+ * Authorization header; the server answers with `koor` (never echoing the token).
+ */
+const WS_PROTOCOL = 'koor';
+const WS_BEARER_PREFIX = 'koor.bearer.';
+
+/**
+ * The Authorization value a subprotocol offer carries (`Bearer <token>`), and the protocol to
+ * answer with: `koor` when a token rides in the offer (a browser refuses an answer naming none of
+ * its offers), else the offer unchanged (as before).
+ */
+function protocolAuth(offer: string): { authorization: string | null; answer: string } {
+  if (!offer.includes(WS_BEARER_PREFIX)) return { authorization: null, answer: offer };
+  let authorization: string | null = null;
+  let koor = false;
+  for (const raw of offer.split(',')) {
+    const p = raw.trim();
+    if (p === WS_PROTOCOL) koor = true;
+    else if (p.startsWith(WS_BEARER_PREFIX) && authorization === null) authorization = `Bearer ${Buffer.from(p.slice(WS_BEARER_PREFIX.length), 'base64url').toString('utf8')}`;
+  }
+  return { authorization, answer: koor ? WS_PROTOCOL : '' };
+}
+
 interface SubData {
   sub: Subscriber;
   cb: WsCallbacks<SubData>;
@@ -18,9 +43,10 @@ interface SubData {
 
 /**
  * `GET /api/events/subscribe?pattern=P[&since=ID][&overflow=drop]` (SPEC §2.4, §7-17, §8.2).
- * Auth checked at the upgrade. With `since`, retained events after it are replayed first, then
- * live ones: the replay is read in the same synchronous step that registers the subscriber, and
- * ids at or below the last one queued are skipped, so there is no gap and no duplicate.
+ * Auth checked at the upgrade (the Authorization header, or the token in the subprotocol offer).
+ * With `since`, retained events after it are replayed first, then live ones: the replay is read
+ * in the same synchronous step that registers the subscriber, and ids at or below the last one
+ * queued are skipped, so there is no gap and no duplicate.
  */
 export function mountSubscribe(slots: Slots, deps: { auth: Authenticator; hub: Hub; events: EventService; maxBytes: number; log: Logger }): void {
   const { auth, hub, events, log } = deps;
@@ -58,8 +84,11 @@ export function mountSubscribe(slots: Slots, deps: { auth: Authenticator; hub: H
       const ctx = createCtx(res, req, 0, false);
       try {
         const key = req.getHeader('sec-websocket-key');
-        const protocol = req.getHeader('sec-websocket-protocol');
+        const offered = protocolAuth(req.getHeader('sec-websocket-protocol'));
+        const protocol = offered.answer;
         const extensions = req.getHeader('sec-websocket-extensions');
+        // A header, when sent, wins over a token in the offer.
+        if (offered.authorization !== null && ctx.headers.authorization === '') ctx.headers.authorization = offered.authorization;
         if (!auth.authorize(ctx)) return sendError(ctx, unauthenticated(), log);
         const q = new URLSearchParams(ctx.query);
         const pattern = globParam(q, 'pattern', '*');

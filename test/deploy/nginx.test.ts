@@ -12,12 +12,13 @@ import https from 'node:https';
 import net from 'node:net';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import t from 'tap';
 import WebSocket from 'ws';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { parseBind } from '../../src/config.js';
+import { aptProvide } from '../helpers/apt.js';
 import { startTestServer, tempDir } from '../helpers/server.js';
 import { waitUntil } from '../helpers/wait.js';
 
@@ -34,28 +35,9 @@ function findNginx(): string | null {
   return r.status === 0 && r.stdout.trim() !== '' ? r.stdout.trim() : null;
 }
 
-function run(cmd: string, args: string[], timeoutMs: number, env: NodeJS.ProcessEnv = process.env): Promise<{ ok: boolean; out: string }> {
-  return new Promise((resolve) => {
-    execFile(cmd, args, { timeout: Math.max(1, timeoutMs), killSignal: 'SIGTERM', env, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
-      resolve({ ok: err === null, out: `${stdout}${stderr}${err && (err as { killed?: boolean }).killed ? '\n(timed out)' : ''}` });
-    });
-  });
-}
-
 /** nginx's path, or why it cannot be had. Installs Debian's package when root. */
-async function ensureNginx(): Promise<{ bin: string } | { skip: string }> {
-  const found = findNginx();
-  if (found) return { bin: found };
-  if (process.getuid?.() !== 0) return { skip: 'nginx is not installed and this is not root (cannot apt-get install nginx)' };
-  if (!fs.existsSync('/usr/bin/apt-get')) return { skip: 'nginx is not installed and there is no apt-get' };
-  const until = Date.now() + APT_BUDGET_MS;
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  const update = await run('apt-get', ['update', '-qq'], until - Date.now(), env);
-  if (!update.ok) return { skip: `apt-get update failed: ${update.out.trim().slice(-300)}` };
-  const install = await run('apt-get', ['install', '-y', '-qq', '-o', 'DPkg::Lock::Timeout=20', '--no-install-recommends', 'nginx'], until - Date.now(), env);
-  const bin = findNginx();
-  if (!bin) return { skip: `apt-get install nginx failed: ${install.out.trim().slice(-300)}` };
-  return { bin };
+function ensureNginx(): Promise<{ path: string } | { skip: string }> {
+  return aptProvide('nginx', findNginx, APT_BUDGET_MS);
 }
 
 /** `n` distinct free loopback ports (all held open until each is known, then released). */
@@ -140,16 +122,12 @@ t.test('deploy/nginx/koor.conf in front of koor: TLS, REST, WebSocket, MCP, dash
     return;
   }
 
-  // Throwaway CA-less self-signed certificate for 127.0.0.1, and a dashboard user.
+  // Throwaway CA-less self-signed certificate for 127.0.0.1.
   const dir = tempDir(t, 'koor-nginx-');
   const cert = path.join(dir, 'cert.pem');
   const key = path.join(dir, 'key.pem');
   const mk = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost', '-keyout', key, '-out', cert], { encoding: 'utf8' });
   t.equal(mk.status, 0, `openssl made the certificate${mk.status === 0 ? '' : `: ${mk.stderr}`}`);
-  const pw = spawnSync('openssl', ['passwd', '-apr1', 'dash-pw'], { encoding: 'utf8' });
-  t.equal(pw.status, 0, 'openssl hashed the dashboard password');
-  const htpasswd = path.join(dir, 'htpasswd');
-  fs.writeFileSync(htpasswd, `dash:${pw.stdout.trim()}\n`);
   const ca = fs.readFileSync(cert);
 
   const koor = await startTestServer(t, { authToken: TOKEN, dashboardBind: parseBind('127.0.0.1:0', 'dashboard') });
@@ -162,15 +140,13 @@ t.test('deploy/nginx/koor.conf in front of koor: TLS, REST, WebSocket, MCP, dash
     SERVER_NAME: 'localhost',
     TLS_CERT: cert,
     TLS_KEY: key,
-    DASHBOARD_HTPASSWD: htpasswd,
-    KOOR_AUTH_TOKEN: TOKEN,
   });
   fs.writeFileSync(path.join(dir, 'koor.conf'), site);
   const temp = (n: string) => path.join(dir, n);
   fs.writeFileSync(
     path.join(dir, 'nginx.conf'),
     [
-      // As root, workers keep root's rights: the temp dir and the htpasswd are private to it.
+      // As root, workers keep root's rights: the temp dir is private to it.
       process.getuid?.() === 0 ? 'user root root;' : '',
       'worker_processes 1;',
       `pid ${temp('nginx.pid')};`,
@@ -190,10 +166,10 @@ t.test('deploy/nginx/koor.conf in front of koor: TLS, REST, WebSocket, MCP, dash
   );
   const args = ['-p', dir, '-c', temp('nginx.conf'), '-e', temp('error.log')];
 
-  const check = spawnSync(nginx.bin, [...args, '-t'], { encoding: 'utf8' });
+  const check = spawnSync(nginx.path, [...args, '-t'], { encoding: 'utf8' });
   t.equal(check.status, 0, `nginx -t accepts the templated recipe: ${check.stderr}`);
 
-  const proc: ChildProcess = spawn(nginx.bin, [...args, '-g', 'daemon off;'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const proc: ChildProcess = spawn(nginx.path, [...args, '-g', 'daemon off;'], { stdio: ['ignore', 'ignore', 'pipe'] });
   let nginxErr = '';
   proc.stderr!.on('data', (d: Buffer) => (nginxErr += d.toString()));
   let exited = false;
@@ -341,23 +317,42 @@ t.test('deploy/nginx/koor.conf in front of koor: TLS, REST, WebSocket, MCP, dash
     await after.arrayBuffer();
   });
 
-  t.test('dashboard site: basic auth, token added by nginx, read-only API', async (t) => {
+  t.test('dashboard site: the page is public, its API calls and live stream carry the token', async (t) => {
+    const page = await fetchTls(`${dash}/`);
+    t.equal(page.status, 200, 'the page needs no token');
+    t.match(page.headers.get('content-type'), /^text\/html/);
+    const js = /src="(\/assets\/[^"]+\.js)"/.exec(await page.text())?.[1];
+    t.ok(js, 'it names its script');
+    const asset = await fetchTls(`${dash}${js}`, { headers: { 'accept-encoding': 'br' } });
+    t.equal(asset.status, 200);
+    t.equal(asset.headers.get('content-encoding'), 'br', "koor's compressed copy passes through");
+    t.match(asset.headers.get('cache-control'), /immutable/);
+    await asset.arrayBuffer();
+
     const anon = await fetchTls(`${dash}/api/state`);
-    t.equal(anon.status, 401, 'no password: nginx refuses');
+    t.equal(anon.status, 401, 'the API without the token: 401 from koor');
     await anon.arrayBuffer();
-    const basic = { authorization: `Basic ${Buffer.from('dash:dash-pw').toString('base64')}` };
-    const bad = await fetchTls(`${dash}/api/state`, { headers: { authorization: `Basic ${Buffer.from('dash:wrong').toString('base64')}` } });
-    t.equal(bad.status, 401, 'wrong password: refused');
-    await bad.arrayBuffer();
-    const list = await fetchTls(`${dash}/api/state`, { headers: basic });
-    t.equal(list.status, 200, "with the password, koor's token-protected /api answers (nginx added the token)");
+    const list = await fetchTls(`${dash}/api/state`, { headers: AUTH });
+    t.equal(list.status, 200, 'with the bearer token the page sends');
     const keys = (await list.json()) as Array<{ key: string }>;
     t.ok(keys.some((k) => k.key === 'deploy/config'), 'the dashboard sees the state written through the API site');
-    const write = await fetchTls(`${dash}/api/state/deploy/config`, { method: 'PUT', headers: basic, body: '{}' });
-    t.equal(write.status, 403, 'writes through the dashboard site are refused');
+    const write = await fetchTls(`${dash}/api/state/deploy/dash-note`, { method: 'PUT', headers: AUTH, body: '{}' });
+    t.equal(write.status, 200, 'the page may write (accept a rule, roll back) with the token');
     await write.arrayBuffer();
-    const reset = await fetchTls(`${dash}/api/metrics/reset`, { method: 'POST', headers: basic });
-    t.equal(reset.status, 200, 'the metrics reset button works');
-    await reset.arrayBuffer();
+
+    // As a browser does it: the token in the subprotocol offer, not in a header or the URL.
+    const offer = ['koor', `koor.bearer.${Buffer.from(TOKEN).toString('base64url')}`];
+    const ws = new WebSocket(`wss://127.0.0.1:${dashPort}/api/events/subscribe?pattern=dash.*`, offer, { ca });
+    t.teardown(() => ws.terminate());
+    const got = new Promise<{ topic: string }>((resolve) => ws.once('message', (m) => resolve(JSON.parse(m.toString()))));
+    await new Promise<void>((resolve, reject) => {
+      ws.once('open', () => resolve());
+      ws.once('unexpected-response', (_req, res) => reject(new Error(`upgrade refused: ${res.statusCode}`)));
+      ws.once('error', reject);
+    });
+    t.equal(ws.protocol, 'koor', 'the live stream opens through nginx');
+    const pub = await fetchTls(`${base}/api/events/publish`, { method: 'POST', headers: AUTH, body: '{"topic":"dash.hello"}' });
+    await pub.arrayBuffer();
+    t.equal((await got).topic, 'dash.hello', 'and carries events');
   });
 });

@@ -192,6 +192,32 @@ t.test('export and import (SPEC §2.8)', async (t) => {
   t.same((await api(s2).call('GET', '/api/rules/export?source=local,learned,external')).body.map((r: any) => [r.project, r.rule_id, r.pattern]), all.map((r: any) => [r.project, r.rule_id, r.pattern]));
 });
 
+t.test('every project\'s rules by status, and deleting one rule (extensions for the dashboard)', async (t) => {
+  const s = await startTestServer(t);
+  const a = api(s);
+  await a.put('b', [{ rule_id: 'acc', pattern: 'a' }]);
+  await a.propose({ project: 'a', rule_id: 'wait', pattern: 'w', proposed_by: 'bot' });
+  await a.propose({ project: 'c', rule_id: 'nope', pattern: 'n' });
+  await a.call('POST', '/api/rules/c/nope/reject');
+
+  const all = await a.call('GET', '/api/rules');
+  t.equal(all.status, 200);
+  t.same(all.body.map((r: any) => [r.project, r.rule_id, r.status]), [['a', 'wait', 'proposed'], ['b', 'acc', 'accepted'], ['c', 'nope', 'rejected']], 'every status, by project and rule_id');
+  t.match((await a.call('GET', '/api/rules?status=proposed')).body, [{ project: 'a', rule_id: 'wait', status: 'proposed', proposed_by: 'bot' }]);
+  t.same((await a.call('GET', '/api/rules?status=accepted')).body.map((r: any) => r.rule_id), ['acc']);
+  t.same(await a.call('GET', '/api/rules?status=maybe'), err(400, 'status must be accepted, proposed or rejected'));
+
+  t.same(await a.call('DELETE', '/api/rules/a/wait'), { status: 200, body: { deleted: 'a/wait' } }, 'a proposed rule can be deleted');
+  t.same(await a.call('DELETE', '/api/rules/b/acc'), { status: 200, body: { deleted: 'b/acc' } });
+  t.same(await a.call('DELETE', '/api/rules/b/acc'), err(404, 'rule not found: b/acc'));
+  t.same((await a.validate('b', { content: 'a' })).body.count, 0, 'a deleted rule no longer fires');
+  t.same((await a.call('GET', '/api/rules')).body.map((r: any) => r.rule_id), ['nope']);
+  const audit = (await a.call('GET', '/api/audit?action=rule.delete')).body;
+  t.same(audit.map((e: any) => e.resource), ['b/acc', 'a/wait'], 'audited as rule.delete');
+  const wrong = await a.call('PUT', '/api/rules/b/acc');
+  t.equal(wrong.status, 405, 'other methods: 405');
+});
+
 t.test('a catastrophic pattern times out in the pool; the server keeps answering; other rules still report', async (t) => {
   const s = await startTestServer(t, { poolDeadlineMs: 1000 }); // microseconds of work for the fine rules: a wide margin on a loaded machine
   const a = api(s);

@@ -78,6 +78,7 @@ export function createDispatcher(
     'rules.propose': rules.propose,
     'rules.replace': rules.replace,
     'rules.decide': rules.decide,
+    'rules.delete': rules.delete,
     'rules.import': rules.import,
     'templates.create': templates.create,
     'templates.delete': templates.delete,

@@ -5,7 +5,8 @@ import { pathName } from '../../http/path.js';
 import { queryParams } from '../../http/query.js';
 import { sendJson } from '../../http/reply.js';
 import type { Route } from '../../http/router.js';
-import type { RuleService } from './service.js';
+import { RULE_STATUSES, type RuleService, type RuleStatus } from './service.js';
+import { badRequest } from '../../errors.js';
 
 type Str = string | null | undefined;
 const s = (v: Str): string => v ?? '';
@@ -62,6 +63,22 @@ export function ruleRoutes(svc: RuleService): Route[] {
       method: 'POST',
       path: '/api/rules/:project/:rule/reject',
       handler: async (ctx) => sendJson(ctx, 200, await svc.decide(project(ctx), pathName(ctx.params[1]!, 'rule_id'), 'rejected', auditBy(ctx))),
+    },
+    {
+      // Every project's rules, optionally of one status (an extension: what the dashboard lists
+      // as waiting for a decision); by project, rule_id.
+      method: 'GET',
+      path: '/api/rules',
+      handler: (ctx) => {
+        const raw = queryParams(ctx).get('status') || null;
+        if (raw !== null && !(RULE_STATUSES as readonly string[]).includes(raw)) throw badRequest('status must be accepted, proposed or rejected');
+        sendJson(ctx, 200, svc.listAll(raw as RuleStatus | null));
+      },
+    },
+    {
+      method: 'DELETE',
+      path: '/api/rules/:project/:rule',
+      handler: async (ctx) => sendJson(ctx, 200, await svc.delete(project(ctx), pathName(ctx.params[1]!, 'rule_id'), auditBy(ctx))),
     },
     {
       method: 'GET',

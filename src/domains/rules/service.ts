@@ -10,6 +10,10 @@ import type { PoolClient } from '../../rpc/pool-client.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
 import type { ReadDb } from '../../store.js';
 
+/** A rule's lifecycle status (SPEC §2.7). */
+export const RULE_STATUSES = ['accepted', 'proposed', 'rejected'] as const;
+export type RuleStatus = (typeof RULE_STATUSES)[number];
+
 /** The project whose rules apply to every project (SPEC §2.7). */
 export const GLOBAL_PROJECT = '_global';
 
@@ -142,6 +146,8 @@ export class RuleService {
          ORDER BY project = '${GLOBAL_PROJECT}', rule_id`,
       ),
       exportAll: db.prepare<[], StoredRule>("SELECT * FROM validation_rules WHERE status = 'accepted' ORDER BY project, rule_id"),
+      byStatus: db.prepare<[string], StoredRule>('SELECT * FROM validation_rules WHERE status = ? ORDER BY project, rule_id'),
+      all: db.prepare<[], StoredRule>('SELECT * FROM validation_rules ORDER BY project, rule_id'),
     };
   }
 
@@ -193,6 +199,16 @@ export class RuleService {
 
   decide(project: string, ruleId: string, status: 'accepted' | 'rejected', audit?: AuditTag) {
     return this.write(this.writer.call('rules.decide', { project, rule_id: ruleId, status }, { audit }));
+  }
+
+  /** Every project's rules (of one status, or all), by project and rule_id: what waits for a decision. */
+  listAll(status: RuleStatus | null): Rule[] {
+    return (status === null ? this.q.all.all() : this.q.byStatus.all(status)).map(toRule);
+  }
+
+  /** Deletes one rule, whatever its status (audited `rule.delete`). */
+  delete(project: string, ruleId: string, audit?: AuditTag): Promise<{ deleted: string }> {
+    return this.write(this.writer.call('rules.delete', { project, rule_id: ruleId }, { audit })).then((r) => ({ deleted: `${r.project}/${r.rule_id}` }));
   }
 
   /** Accepted rules of every project whose source is one of `sources`, by project and rule_id. */

@@ -23,6 +23,7 @@ const DERIVE: Readonly<Record<string, (req: Req, res: Res) => Entry | null>> = {
   'instances.update': (req, res) => (req.capabilities === undefined ? null : { action: 'instance.capabilities', resource: s(req.id), detail: sortedJson({ capabilities: res.capabilities }) }),
   'rules.propose': (req) => ({ action: 'rule.propose', resource: `${s(req.project)}/${s(req.rule_id)}`, detail: '{}' }),
   'rules.decide': (req) => ({ action: req.status === 'accepted' ? 'rule.accept' : 'rule.reject', resource: `${s(req.project)}/${s(req.rule_id)}`, detail: '{}' }),
+  'rules.delete': (req) => ({ action: 'rule.delete', resource: `${s(req.project)}/${s(req.rule_id)}`, detail: '{}' }),
   'rules.import': (_req, res) => ({ action: 'rules.import', resource: 'bulk', detail: sortedJson({ count: res.imported }) }),
   'webhooks.create': (req) => ({ action: 'webhook.create', resource: s(req.id), detail: sortedJson({ url: req.url }) }),
   'webhooks.delete': (req) => ({ action: 'webhook.delete', resource: s(req.id), detail: '{}' }),

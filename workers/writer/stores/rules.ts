@@ -13,6 +13,7 @@ export function ruleStore(db: DB) {
      VALUES (@project, @rule_id, @severity, @match_type, @pattern, @message, @stack, @applies_to, @source, @status, @proposed_by, @context, @created_at)`,
   );
   const deleteProject = db.prepare('DELETE FROM validation_rules WHERE project = ?');
+  const deleteOne = db.prepare('DELETE FROM validation_rules WHERE project = ? AND rule_id = ?');
   const decide = db.prepare("UPDATE validation_rules SET status = ? WHERE project = ? AND rule_id = ? AND status = 'proposed'");
   const upsert = db.prepare(
     `INSERT INTO validation_rules (project, rule_id, severity, match_type, pattern, message, stack, applies_to, source, status, proposed_by, context, created_at)
@@ -46,6 +47,11 @@ export function ruleStore(db: DB) {
         throw new Fault('NOT_FOUND', `proposed rule not found: ${req.project}/${req.rule_id}`);
       }
       return { project: req.project, rule_id: req.rule_id, status: req.status };
+    },
+
+    delete(req: ReqOf<M, 'rules.delete'>): ResOf<M, 'rules.delete'> {
+      if (deleteOne.run(req.project, req.rule_id).changes === 0) throw new Fault('NOT_FOUND', `rule not found: ${req.project}/${req.rule_id}`);
+      return { project: req.project, rule_id: req.rule_id };
     },
 
     import(req: ReqOf<M, 'rules.import'>): ResOf<M, 'rules.import'> {

@@ -1,0 +1,256 @@
+/**
+ * The dashboard's pages in a real browser against a real server with a token (set in the tab's
+ * sessionStorage, as the prompt leaves it): a proposed rule accepted in the UI then fires in
+ * POST /api/validate; rules added, edited, filtered, exported, deleted; state paging, history,
+ * diff and rollback (confirmed, and cancelled); a binary value downloaded; specs and contracts,
+ * webhooks with a live receiver, compliance, audit filters, the LLM cost chart; keyboard
+ * navigation and labels; nothing leaving 127.0.0.1. Screenshots go to test-output/dashboard/.
+ */
+import fs from 'node:fs';
+import t from 'tap';
+import type { Page } from 'playwright-core';
+import { parseBind } from '../../src/config.js';
+import { launchBrowser, newContext, shot, unlabelled } from '../helpers/browser.js';
+import { ensureDashboardBuilt } from '../helpers/dashboard.js';
+import { startReceiver } from '../helpers/receiver.js';
+import { startTestServer } from '../helpers/server.js';
+import { waitUntil } from '../helpers/wait.js';
+import { publish } from '../helpers/ws.js';
+
+const TOKEN = 'pages-dashboard-token';
+const AUTH = { authorization: `Bearer ${TOKEN}` };
+
+await ensureDashboardBuilt();
+const browser = await launchBrowser(t);
+if ('skip' in browser) t.plan(0, browser.skip);
+else {
+  const s = await startTestServer(t, { authToken: TOKEN, dashboardBind: parseBind('127.0.0.1:0', 'dashboard') });
+  const dash = s.dashboardUrl!;
+  const { context, page, rec } = await newContext(browser);
+  await context.addInitScript((token) => sessionStorage.setItem('koor.token', token), TOKEN);
+
+  const call = async (method: string, p: string, body?: unknown, headers: Record<string, string> = {}) => {
+    const r = await fetch(`${s.url}${p}`, { method, headers: { ...AUTH, ...headers }, ...(body === undefined ? {} : { body: typeof body === 'string' || Buffer.isBuffer(body) ? (body as BodyInit) : JSON.stringify(body) }) });
+    const text = await r.text();
+    return { status: r.status, headers: r.headers, text, json: () => JSON.parse(text) };
+  };
+  const open = async (hash: string, heading: string | RegExp) => {
+    await page.goto(`${dash}/#/${hash}`);
+    await page.getByRole('heading', { level: 1, name: heading }).waitFor();
+  };
+  /** Clicks `button`, then answers the confirmation dialog with `answer` (its action button) or Escape. */
+  const confirmWith = async (p: Page, click: () => Promise<void>, answer: string | null) => {
+    await click();
+    const dialog = p.locator('dialog.confirm[open]');
+    await dialog.waitFor();
+    const text = await dialog.innerText();
+    if (answer === null) await p.keyboard.press('Escape');
+    else await dialog.getByRole('button', { name: answer }).click();
+    await dialog.waitFor({ state: 'detached' });
+    return text;
+  };
+
+  t.test('rules: a proposed rule accepted in the UI fires in POST /api/validate', async (t) => {
+    const proposed = await call('POST', '/api/rules/propose', { project: 'web', rule_id: 'no-console', pattern: 'console\\.log\\(', message: 'no console.log', proposed_by: 'reviewer-bot', context: 'noise in prod logs' });
+    t.equal(proposed.status, 200);
+    const validate = async () => (await call('POST', '/api/validate/web', { filename: 'a.js', content: 'let a = 1;\nconsole.log(a)' })).json();
+    t.equal((await validate()).count, 0, 'proposed: it does not fire');
+
+    await open('rules', 'Rules');
+    const row = page.locator('tr[data-rule="web/no-console"]');
+    await row.waitFor();
+    t.match(await row.innerText(), /reviewer-bot[\s\S]*noise in prod logs/, 'who proposed it and why');
+    await shot(page, 'rules-proposed');
+    await page.getByRole('button', { name: 'Accept web/no-console' }).click();
+    await page.getByText('web/no-console accepted').waitFor();
+    const after = await validate();
+    t.same(after.violations, [{ rule_id: 'no-console', severity: 'error', message: 'no console.log', line: 2, match: 'console.log(' }], 'accepted in the UI: it fires');
+    await page.locator('#accepted-h').waitFor();
+    t.equal(await page.locator('section[aria-labelledby="accepted-h"] tr[data-rule="web/no-console"]').count(), 1, 'now listed as accepted');
+  });
+
+  t.test('rules: add, edit, filter, export and delete', async (t) => {
+    await page.getByRole('button', { name: 'Add rule' }).first().click();
+    const form = page.locator('form.rule-form');
+    await form.getByLabel('Project').fill('web');
+    await form.getByLabel('Rule id').fill('no-todo');
+    await form.getByLabel('Pattern').fill('TODO');
+    await form.getByLabel('Message').fill('no TODOs');
+    await form.getByLabel('Applies to').fill('*.ts, *.js');
+    await form.getByRole('button', { name: 'Add rule' }).click();
+    await page.getByText('web/no-todo added (accepted).').waitFor();
+    const stored = (await call('GET', '/api/validate/web/rules')).json().rules.find((r: any) => r.rule_id === 'no-todo');
+    t.match(stored, { status: 'accepted', source: 'local', pattern: 'TODO', message: 'no TODOs', applies_to: ['*.ts', '*.js'] }, 'added as an accepted local rule');
+
+    await page.getByRole('button', { name: 'Edit web/no-todo' }).click();
+    t.equal(await form.getByLabel('Rule id').getAttribute('readonly'), '', 'the rule id of an edited rule is fixed');
+    await form.getByLabel('Message').fill('no TODO comments');
+    await form.getByRole('button', { name: 'Save changes' }).click();
+    await page.getByText('web/no-todo saved (accepted).').waitFor();
+    t.equal((await call('GET', '/api/validate/web/rules')).json().rules.find((r: any) => r.rule_id === 'no-todo').message, 'no TODO comments', 'edited');
+
+    await page.getByLabel('Text').fill('todo');
+    await waitUntil('the text filter', async () => (await page.locator('section[aria-labelledby="accepted-h"] tbody tr').count()) === 1, 5000);
+    t.pass('the filter narrows the table');
+    await page.getByLabel('Text').fill('');
+
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export JSON' }).click()]);
+    const exported = JSON.parse(fs.readFileSync((await download.path())!, 'utf8'));
+    t.same(exported.map((r: any) => r.rule_id).sort(), ['no-console', 'no-todo'], 'the export holds the accepted rules');
+    await shot(page, 'rules');
+
+    const asked = await confirmWith(page, () => page.getByRole('button', { name: 'Delete web/no-todo' }).click(), 'Delete rule');
+    t.match(asked, /Delete the rule web\/no-todo\?/, 'asked first');
+    await page.getByText('web/no-todo deleted').waitFor();
+    t.notOk((await call('GET', '/api/validate/web/rules')).json().rules.some((r: any) => r.rule_id === 'no-todo'), 'deleted on the server');
+    t.same(await unlabelled(page), [], 'every control has a name');
+  });
+
+  t.test('state: pages of keys, a value, history, diff, rollback', async (t) => {
+    for (let i = 0; i < 55; i++) await call('PUT', `/api/state/page/k${String(i).padStart(2, '0')}`, '{}');
+    await call('PUT', '/api/state/cfg/app', { name: 'A', age: 30 });
+    await call('PUT', '/api/state/cfg/app', { name: 'A', age: 31, city: 'L' });
+    await call('PUT', '/api/state/cfg/app', { name: 'B', age: 31, city: 'L' });
+
+    await open('state', 'State');
+    const keys = page.locator('table tbody tr');
+    await page.getByRole('link', { name: 'cfg/app' }).waitFor();
+    t.equal(await keys.count(), 50, 'a page of 50 keys');
+    await page.getByRole('button', { name: 'Next page' }).click();
+    await page.getByRole('link', { name: 'page/k54' }).waitFor();
+    t.equal(await keys.count(), 6, 'the rest on the next page');
+    await page.getByRole('button', { name: 'Previous page' }).click();
+    await page.getByRole('link', { name: 'cfg/app' }).click();
+
+    await page.getByRole('heading', { level: 1, name: 'cfg/app' }).waitFor();
+    const value = page.locator('pre.value').first();
+    await value.waitFor();
+    t.equal(await value.innerText(), JSON.stringify({ name: 'B', age: 31, city: 'L' }, null, 2), 'pretty JSON');
+    const versions = page.locator('table.history tbody tr');
+    await waitUntil('three versions', async () => (await versions.count()) === 3, 5000);
+    await page.getByLabel('Version 1 as A').check();
+    await page.getByLabel('Version 3 as B').check();
+    await page.getByRole('button', { name: 'Diff A → B' }).click();
+    const diff = page.locator('table.diff tbody tr');
+    await diff.first().waitFor();
+    t.same(await diff.allInnerTexts().then((rows) => rows.map((r) => r.split('\t').map((c) => c.trim()))), [
+      ['age', 'changed', '30', '31'],
+      ['city', 'added', '', '"L"'],
+      ['name', 'changed', '"A"', '"B"'],
+    ], 'the server diff, as a table');
+    await shot(page, 'state-diff');
+
+    const cancelled = await confirmWith(page, () => page.locator('tr[data-version="2"]').getByRole('button', { name: 'Roll back' }).click(), null);
+    t.match(cancelled, /Write version 2 of "cfg\/app" again/, 'asked first');
+    t.equal((await call('GET', '/api/state/cfg/app')).headers.get('x-koor-version'), '3', 'cancelled: nothing written');
+
+    await confirmWith(page, () => page.locator('tr[data-version="1"]').getByRole('button', { name: 'Roll back' }).click(), 'Roll back to v1');
+    await page.getByText('Rolled back: version 4 now holds the value of version 1.').waitFor();
+    const now = await call('GET', '/api/state/cfg/app');
+    t.equal(now.headers.get('x-koor-version'), '4', 'a new version');
+    t.same(now.json(), { name: 'A', age: 30 }, "with version 1's value");
+    await waitUntil('the history to show v4', async () => (await versions.count()) === 4, 5000);
+    t.equal(await value.innerText(), JSON.stringify({ name: 'A', age: 30 }, null, 2), 'the page shows the new current value');
+    await shot(page, 'state-rollback');
+  });
+
+  t.test('state: a binary value is offered as a download', async (t) => {
+    const bytes = Buffer.from([0, 1, 2, 250, 255, 0, 7]);
+    await call('PUT', '/api/state/bin/blob', bytes, { 'content-type': 'application/octet-stream' });
+    await open('state/bin/blob', 'bin/blob');
+    await page.getByText('Binary value').waitFor();
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download' }).first().click()]);
+    t.ok(fs.readFileSync((await download.path())!).equals(bytes), 'the bytes as stored');
+  });
+
+  t.test('specs, webhooks, compliance, audit, LLM cost', async (t) => {
+    const contract = { kind: 'contract', version: 1, endpoints: { 'POST /api/trucks': { request: { plate: { type: 'string', required: true } }, response_status: 201 }, 'GET /api/trucks': {} } };
+    await call('PUT', '/api/specs/web/trucks', contract);
+    await open('specs/web', 'Specs and contracts');
+    await page.getByRole('link', { name: 'trucks' }).click();
+    await page.getByRole('heading', { name: 'Endpoints' }).waitFor();
+    t.match(await page.locator('h1').innerText(), /trucks\s*contract/, 'marked as a contract');
+    t.equal(await page.locator('table tbody tr').count(), 2, 'its endpoints listed');
+    await shot(page, 'specs-contract');
+
+    const receiver = await startReceiver(t);
+    await open('webhooks', 'Webhooks');
+    await page.getByLabel('Id').fill('ci');
+    await page.getByLabel('URL').fill(receiver.url);
+    await page.getByLabel('Topic patterns').fill('ui.*');
+    await page.getByRole('button', { name: 'Add webhook' }).click();
+    const hook = page.locator('tr[data-webhook="ci"]');
+    await hook.waitFor();
+    await publish(s.url, 'ui.deliver-me', { n: 1 }, AUTH);
+    await waitUntil('the delivery', () => receiver.ok().length === 1, 10_000);
+    await waitUntil('the page to show it delivered', async () => (await hook.locator('td').nth(3).innerText()) === '1', 20_000, 200);
+    t.pass('the webhook shows its delivery');
+    await page.getByRole('button', { name: 'Send a test to ci' }).click();
+    await page.getByText('Test delivery to ci succeeded.').waitFor();
+    t.equal(receiver.got.at(-1)?.json?.topic, 'webhook.test', 'the test reached the receiver');
+    await shot(page, 'webhooks');
+
+    const reg = (await call('POST', '/api/instances/register', { name: 'builder', workspace: 'web' })).json();
+    await call('POST', `/api/instances/${reg.id}/activate`);
+    await open('compliance', 'Compliance');
+    await page.getByRole('button', { name: 'Run a pass now' }).click();
+    await page.getByText('Pass done: 1 contract check, 1 failing.').waitFor();
+    await page.locator('table tbody tr').first().waitFor();
+    t.match(await page.locator('table tbody tr').first().innerText(), /builder[\s\S]*web\/trucks[\s\S]*fail[\s\S]*endpoints\.GET \/api\/trucks/, 'the failing run and why');
+    await shot(page, 'compliance');
+
+    await open('audit', 'Audit log');
+    await page.getByLabel('Action').fill('rule.accept');
+    await page.getByRole('button', { name: 'Apply' }).click();
+    await waitUntil('the filtered log', async () => {
+      const rows = await page.locator('section[aria-label="Entries"] tbody tr').allInnerTexts();
+      return rows.length === 1 && /rule\.accept\s+web\/no-console/.test(rows[0]!);
+    }, 5000);
+    t.pass('the audit filter is applied by the server');
+    await shot(page, 'audit');
+
+    for (const [project, model, cost] of [['web', 'claude', 0.12], ['web', 'gpt', 0.05], ['api', 'claude', 0.3]] as const) {
+      await call('POST', '/api/llm/usage', { project, provider: 'p', model, tokens_in: 1000, tokens_out: 100, cost_usd: cost, instance_id: reg.id });
+    }
+    await open('llm', 'LLM usage and cost');
+    await page.locator('.chart canvas').waitFor();
+    t.pass('the cost chart is drawn');
+    t.equal(await page.locator('[data-llm="cost"]').innerText(), '$0.47', 'the total cost');
+    const groups = () => page.locator('section[aria-labelledby="llm-table-h"] tbody th').allInnerTexts();
+    t.same(await groups(), ['api', 'web'], 'per project, the costliest first');
+    await page.getByLabel('Per', { exact: true }).selectOption('model');
+    await waitUntil('per model', async () => JSON.stringify(await groups()) === '["claude","gpt"]', 5000);
+    await page.getByLabel('Per', { exact: true }).selectOption('instance');
+    await waitUntil('per agent, by name', async () => JSON.stringify(await groups()) === '["builder"]', 5000);
+    t.pass('per model and per agent');
+    await shot(page, 'llm');
+  });
+
+  t.test('keyboard: skip link first, the navigation reachable by Tab, every control named', async (t) => {
+    await page.goto(`${dash}/`);
+    await page.reload();
+    await page.getByRole('heading', { level: 1, name: 'Overview' }).waitFor();
+    await page.keyboard.press('Tab');
+    t.equal(await page.evaluate(() => document.activeElement?.textContent), 'Skip to content', 'the first stop skips to the content');
+    let reached = false;
+    for (let i = 0; i < 20 && !reached; i++) {
+      await page.keyboard.press('Tab');
+      reached = (await page.evaluate(() => document.activeElement?.textContent)) === 'Rules';
+    }
+    t.ok(reached, 'the Rules link is reachable by Tab');
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { level: 1, name: 'Rules' }).waitFor();
+    t.equal(await page.evaluate(() => document.activeElement?.id), 'main', 'focus moves to the new page');
+    for (const [hash, h1] of [['state', 'State'], ['specs', 'Specs and contracts'], ['webhooks', 'Webhooks'], ['compliance', 'Compliance'], ['audit', 'Audit log'], ['llm', 'LLM usage and cost']] as const) {
+      await open(hash, h1);
+      t.same(await unlabelled(page), [], `${h1}: every control has a name`);
+    }
+  });
+
+  t.test('nothing leaves 127.0.0.1', async (t) => {
+    t.same(rec.blocked, [], 'no request to another host');
+    t.same([...new Set(rec.urls.map((u) => new URL(u).hostname))], ['127.0.0.1']);
+    t.same(rec.urls.filter((u) => u.includes(TOKEN)), [], 'the token is in no URL');
+    t.same(rec.errors, [], 'no script error');
+  });
+}
