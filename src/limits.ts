@@ -128,6 +128,12 @@ export const RULES_CACHE_SUBSETS = 64;
 export const MCP_MAX_SESSIONS = 1000;
 /** Compiled glob patterns kept; beyond this the cache is reset (patterns come from clients). */
 export const GLOB_CACHE_MAX_PATTERNS = 4096;
+/**
+ * State pairs one lease-overlap test may visit (a power of two). Real globs visit tens; only long
+ * runs of wildcards on both sides come near (~5 ms at the bound, in the writer thread); past it
+ * the two globs count as overlapping, the safe answer for a lock.
+ */
+export const GLOB_OVERLAP_MAX_PAIRS = 1 << 16;
 /** Bookkeeping bytes counted per state-cache entry besides its value. */
 export const STATE_CACHE_ENTRY_OVERHEAD_BYTES = 200;
 
