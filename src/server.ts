@@ -53,6 +53,7 @@ import { PoolClient } from './rpc/pool-client.js';
 import { WriterClient } from './rpc/writer-client.js';
 import { DeliveryClient } from './rpc/delivery-client.js';
 import { openReader, type ReadDb } from './store.js';
+import type { Event } from '../schemas/rpc/writer.js';
 
 export interface KoorServer {
   readonly config: Config;
@@ -241,9 +242,10 @@ async function startLocked(config: Config, log: Logger, releaseLock: () => void,
     dataFile: dbPath,
     log: log.child({ component: 'retention' }),
   });
-  const instances = new InstanceService(reader, writer, log.child({ component: 'instances' }));
+  const announce = (list: readonly Event[]) => events.announce(list);
+  const instances = new InstanceService(reader, writer, log.child({ component: 'instances' }), announce);
   auth.setResolvers(instances.resolveToken, instances.resolveInstance, (id) => instances.seen(id));
-  const liveness = new LivenessMonitor(instances, publish, {
+  const liveness = new LivenessMonitor(instances, {
     intervalMs: config.livenessIntervalMs,
     timeoutMs: config.livenessTimeoutMs,
     log: log.child({ component: 'liveness' }),
