@@ -242,9 +242,9 @@ export const WriterMethods = {
     }),
     res: Type.Union([Type.Object({ lease: LeaseRow }), Type.Object({ conflict: Type.Object({ resource: Type.String(), leases: Type.Array(LeaseRow) }) })]),
   },
-  /** Pushes a lease's expiry to now + TTL (`ttl_ms` replaces it when given); holder only. */
+  /** Pushes a lease's expiry to now + TTL (`ttl_ms` replaces it when given; 0 = no TTL any more); holder only. */
   'leases.renew': {
-    req: Type.Object({ id: Type.String(), holder: Type.String({ minLength: 1 }), ttl_ms: Type.Optional(Type.Integer({ minimum: 1 })) }),
+    req: Type.Object({ id: Type.String(), holder: Type.String({ minLength: 1 }), ttl_ms: Type.Optional(Type.Integer({ minimum: 0 })) }),
     res: Type.Object({ lease: LeaseRow }),
   },
   /** Releases a lease (holder only); `lease.released` with reason `released`. */

@@ -22,7 +22,7 @@ const decode = (r: Row): LeaseRow => ({ ...r, resources: JSON.parse(r.resources)
  */
 export function leaseStore(db: DB, events: EventStore) {
   const get = db.prepare<[string], Row>(`SELECT ${COLS} FROM leases WHERE id = ?`);
-  const byHolder = db.prepare<[string], Row>(`SELECT ${COLS} FROM leases WHERE holder = ? ORDER BY acquired_at, id`);
+  const byHolder = db.prepare<[string], Row>(`SELECT ${COLS} FROM leases WHERE holder = ? ORDER BY rowid`);
   const due = db.prepare<[number, number], Row>(`SELECT ${COLS} FROM leases WHERE expires_ms > 0 AND expires_ms <= ? ORDER BY expires_ms LIMIT ?`);
   const insert = db.prepare(`INSERT INTO leases (${COLS}) VALUES (@id, @holder, @holder_name, @resources, @exclusive, @reason, @ttl_ms, @acquired_at, @expires_ms)`);
   const insertResource = db.prepare<[Buffer, string, string]>('INSERT OR IGNORE INTO lease_resources (prefix, lease_id, resource) VALUES (?, ?, ?)');
@@ -35,10 +35,10 @@ export function leaseStore(db: DB, events: EventStore) {
   const keyAtMost = db.prepare<[Buffer], Buffer>('SELECT prefix FROM lease_resources WHERE prefix <= ? ORDER BY prefix DESC LIMIT 1').pluck();
   const keyBelow = db.prepare<[Buffer], Buffer>('SELECT prefix FROM lease_resources WHERE prefix < ? ORDER BY prefix DESC LIMIT 1').pluck();
   // Resources of live leases of other holders that could be in the way of a request.
-  const CANDIDATE = `SELECT r.resource AS held, ${COLS.split(', ').map((c) => `l.${c}`).join(', ')}
+  const CANDIDATE = `SELECT r.resource AS held, l.rowid AS seq, ${COLS.split(', ').map((c) => `l.${c}`).join(', ')}
     FROM lease_resources r JOIN leases l ON l.id = r.lease_id
     WHERE l.holder <> @holder AND (l.exclusive = 1 OR @exclusive = 1) AND (l.expires_ms = 0 OR l.expires_ms > @now) AND`;
-  type Candidate = Row & { held: string };
+  type Candidate = Row & { held: string; seq: number };
   type Filter = { holder: string; exclusive: number; now: number };
   const atPrefix = db.prepare<[Filter & { p: Buffer }], Candidate>(`${CANDIDATE} r.prefix = @p`);
   const under = db.prepare<[Filter & { p: Buffer; end: Buffer }], Candidate>(`${CANDIDATE} r.prefix > @p AND r.prefix < @end`);
@@ -47,7 +47,7 @@ export function leaseStore(db: DB, events: EventStore) {
   const seek = (x: Buffer, inclusive: boolean): Buffer | undefined => (inclusive ? keyAtMost : keyBelow).get(x);
 
   /** Live leases of other holders with a resource that overlaps `resource` (only prefix-compatible rows are read). */
-  function inTheWay(resource: string, f: Filter): Row[] {
+  function inTheWay(resource: string, f: Filter): Candidate[] {
     const prefix = Buffer.from(pathGlob(resource)!.prefix);
     const rows: Candidate[] = [];
     for (const key of prefixKeysOf(prefix, seek)) rows.push(...atPrefix.all({ ...f, p: key }));
@@ -81,15 +81,20 @@ export function leaseStore(db: DB, events: EventStore) {
       for (const r of resources) if (pathGlob(r) === null) throw new Fault('INVALID_ARGUMENT', `invalid pattern: ${r}`);
       const now = Date.now();
       const f: Filter = { holder: req.holder, exclusive: req.exclusive ? 1 : 0, now };
+      // Every lease in the way, oldest first, but those blocking the first refused resource
+      // before the rest: the reply's message names that resource and the first lease's holder.
       let first: string | null = null;
-      const conflicts = new Map<string, LeaseRow>();
+      const conflicts = new Map<string, Candidate & { rank: number }>();
       for (const r of resources) {
         for (const c of inTheWay(r, f)) {
           first ??= r;
-          if (!conflicts.has(c.id)) conflicts.set(c.id, decode(c));
+          if (!conflicts.has(c.id)) conflicts.set(c.id, { ...c, rank: r === first ? 0 : 1 });
         }
       }
-      if (first !== null) return { conflict: { resource: first, leases: [...conflicts.values()] } };
+      if (first !== null) {
+        const leases = [...conflicts.values()].sort((a, b) => a.rank - b.rank || a.seq - b.seq).map(({ held: _h, seq: _s, rank: _r, ...l }) => decode(l));
+        return { conflict: { resource: first, leases } };
+      }
       const row: Row = {
         id: randomUUID(),
         holder: req.holder,
