@@ -61,7 +61,6 @@ export const routeNotFound = (): AppError => new AppError('NOT_FOUND', 'not foun
 export const tooLarge = (): AppError => new AppError('PAYLOAD_TOO_LARGE', 'body too large');
 export const invalidJson = (): AppError => new AppError('INVALID_ARGUMENT', 'invalid JSON body');
 export const conflict = (msg: string, body?: Record<string, unknown>): AppError => new AppError('ALREADY_EXISTS', msg, body === undefined ? undefined : { body });
-export const forbidden = (msg: string): AppError => new AppError('PERMISSION_DENIED', msg);
 export const preconditionFailed = (version: number, hash?: string): AppError =>
   new AppError('FAILED_PRECONDITION', `precondition failed: current version ${version}`, {
     detail: hash === undefined ? { version } : { version, hash },

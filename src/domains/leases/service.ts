@@ -1,5 +1,6 @@
 import type { AuditTag } from '../../../schemas/rpc/envelope.js';
 import type { Event, LeaseRow } from '../../../schemas/rpc/writer.js';
+import { LEASE_COLUMNS as COLS, LEASE_INDEX_SQL, LEASE_LIVE_SQL, decodeLease as decode, type LeaseCandidate as Candidate, type LeaseDbRow } from '../../../schemas/db/coord.js';
 import { pathGlob, pathGlobMatch, globsOverlap, prefixEnd, prefixKeysOf } from '../../bus/path-glob.js';
 import { parseDuration } from '../../config.js';
 import { badRequest, conflict, notFound } from '../../errors.js';
@@ -24,14 +25,6 @@ export function leaseJson(r: LeaseRow) {
 }
 export type Lease = ReturnType<typeof leaseJson>;
 
-type Row = Omit<LeaseRow, 'resources' | 'exclusive'> & { resources: string; exclusive: number };
-/** Rows carry `seq` (the rowid: acquisition order, finer than acquired_at's second). */
-type Seq = { seq: number };
-/** A lease with one of its resources (`held`), as the prefix index finds it. */
-type Candidate = Row & Seq & { held: string };
-const decode = (r: Row): LeaseRow => ({ ...r, resources: JSON.parse(r.resources) as string[], exclusive: r.exclusive === 1 });
-const COLS = 'id, holder, holder_name, resources, exclusive, reason, ttl_ms, acquired_at, expires_ms';
-const LIVE = '(expires_ms = 0 OR expires_ms > @now)';
 
 export interface AcquireInput {
   resources: string[];
@@ -68,8 +61,8 @@ function checkResource(r: string): string {
   return r;
 }
 
-/** Oldest first: the order of every lease list. */
-const byAge = (a: Seq, b: Seq): number => a.seq - b.seq;
+/** Oldest first (by rowid: acquisition order, finer than acquired_at's second): every lease list. */
+const byAge = (a: Candidate, b: Candidate): number => a.seq - b.seq;
 
 /**
  * Leases on path globs (SPEC §8.8). Grants, renewals and releases are decided by the writer (one
@@ -90,19 +83,15 @@ export class LeaseService {
   ) {
     type Params = { now: number };
     this.q = {
-      get: db.prepare<[Params & { id: string }], Row>(`SELECT ${COLS} FROM leases WHERE id = @id AND ${LIVE}`),
-      list: db.prepare<[Params & { holder: string | null; limit: number }], Row>(
-        `SELECT ${COLS} FROM leases WHERE (@holder IS NULL OR holder = @holder) AND ${LIVE} ORDER BY rowid LIMIT @limit`,
+      get: db.prepare<[Params & { id: string }], LeaseDbRow>(`SELECT ${COLS} FROM leases l WHERE id = @id AND ${LEASE_LIVE_SQL}`),
+      list: db.prepare<[Params & { holder: string | null; limit: number }], LeaseDbRow>(
+        `SELECT ${COLS} FROM leases l WHERE (@holder IS NULL OR holder = @holder) AND ${LEASE_LIVE_SQL} ORDER BY rowid LIMIT @limit`,
       ),
-      keyAtMost: db.prepare<[Buffer], Buffer>('SELECT prefix FROM lease_resources WHERE prefix <= ? ORDER BY prefix DESC LIMIT 1').pluck(),
-      keyBelow: db.prepare<[Buffer], Buffer>('SELECT prefix FROM lease_resources WHERE prefix < ? ORDER BY prefix DESC LIMIT 1').pluck(),
-      atPrefix: db.prepare<[Params & { p: Buffer }], Candidate>(
-        `SELECT r.resource AS held, l.rowid AS seq, l.* FROM lease_resources r JOIN leases l ON l.id = r.lease_id WHERE r.prefix = @p AND ${LIVE}`,
-      ),
-      under: db.prepare<[Params & { p: Buffer; end: Buffer }], Candidate>(
-        `SELECT r.resource AS held, l.rowid AS seq, l.* FROM lease_resources r JOIN leases l ON l.id = r.lease_id WHERE r.prefix > @p AND r.prefix < @end AND ${LIVE}`,
-      ),
-      everything: db.prepare<[Params], Candidate>(`SELECT r.resource AS held, l.rowid AS seq, l.* FROM lease_resources r JOIN leases l ON l.id = r.lease_id WHERE r.prefix > x'' AND ${LIVE}`),
+      keyAtMost: db.prepare<[Buffer], Buffer>(LEASE_INDEX_SQL.keyAtMost).pluck(),
+      keyBelow: db.prepare<[Buffer], Buffer>(LEASE_INDEX_SQL.keyBelow).pluck(),
+      atPrefix: db.prepare<[Params & { p: Buffer }], Candidate>(LEASE_INDEX_SQL.candidates('at', LEASE_LIVE_SQL)),
+      under: db.prepare<[Params & { p: Buffer; end: Buffer }], Candidate>(LEASE_INDEX_SQL.candidates('under', LEASE_LIVE_SQL)),
+      everything: db.prepare<[Params], Candidate>(LEASE_INDEX_SQL.candidates('all', LEASE_LIVE_SQL)),
       due: db.prepare<[number], number>('SELECT 1 FROM leases WHERE expires_ms > 0 AND expires_ms <= ? LIMIT 1').pluck(),
     };
   }

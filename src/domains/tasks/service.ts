@@ -1,5 +1,6 @@
 import type { AuditTag } from '../../../schemas/rpc/envelope.js';
 import type { Event, TaskRow } from '../../../schemas/rpc/writer.js';
+import { TASK_COLUMNS as COLS, decodeTask as decode, type TaskDbRow as Row } from '../../../schemas/db/coord.js';
 import { badRequest, notFound } from '../../errors.js';
 import { checkName } from '../../http/path.js';
 import { TASK_MAX_CAPABILITIES, TASK_MAX_DEPS } from '../../limits.js';
@@ -18,9 +19,6 @@ export function taskJson(t: TaskRow): string {
   );
 }
 
-type Row = Omit<TaskRow, 'deps' | 'capabilities'> & { deps: string; capabilities: string };
-const decode = (r: Row): TaskRow => ({ ...r, deps: JSON.parse(r.deps) as number[], capabilities: JSON.parse(r.capabilities) as string[] });
-const COLS = 'id, project, title, data, priority, deps, capabilities, status, claimed_by, claimed_by_name, attempts, max_attempts, reason, created_at, updated_at';
 
 export interface NewTask {
   project: string;

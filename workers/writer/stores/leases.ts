@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ReqOf, ResOf } from '../../../schemas/rpc/envelope.js';
-import type { Event, LeaseRow, WriterMethods } from '../../../schemas/rpc/writer.js';
+import type { Event, WriterMethods } from '../../../schemas/rpc/writer.js';
+import { LEASE_COLUMNS as COLS, LEASE_INDEX_SQL, LEASE_LIVE_SQL, decodeLease as decode, type LeaseCandidate as Candidate, type LeaseDbRow as Row } from '../../../schemas/db/coord.js';
 // The one module of src/ the writer loads: the glob dialect and its overlap test (pure code).
 import { globsOverlap, pathGlob, prefixEnd, prefixKeysOf } from '../../../src/bus/path-glob.js';
 import { storageNow, type DB } from '../db.js';
@@ -8,12 +9,8 @@ import { Fault } from '../fault.js';
 import type { EventStore } from './events.js';
 
 type M = WriterMethods;
-type Row = Omit<LeaseRow, 'resources' | 'exclusive'> & { resources: string; exclusive: number };
 /** Why a lease ended (the `reason` of its `lease.released` event). */
 export type LeaseEnd = 'released' | 'expired' | 'stale' | 'deregistered';
-
-const COLS = 'id, holder, holder_name, resources, exclusive, reason, ttl_ms, acquired_at, expires_ms';
-const decode = (r: Row): LeaseRow => ({ ...r, resources: JSON.parse(r.resources) as string[], exclusive: r.exclusive === 1 });
 
 /**
  * Leases on path globs (SPEC §8.8). Every decision — conflict check and grant, renew, release,
@@ -31,18 +28,14 @@ export function leaseStore(db: DB, events: EventStore) {
   const renewHolder = db.prepare<{ holder: string; now: number }>('UPDATE leases SET expires_ms = @now + ttl_ms WHERE holder = @holder AND ttl_ms > 0 AND expires_ms > @now');
   const holderName = db.prepare<[string], string>('SELECT name FROM instances WHERE id = ?').pluck();
   const revive = db.prepare<[string, string]>("UPDATE instances SET status = 'active', last_seen = ? WHERE id = ?");
-  // The literal-prefix index: the largest key at most / below a given one (one seek each).
-  const keyAtMost = db.prepare<[Buffer], Buffer>('SELECT prefix FROM lease_resources WHERE prefix <= ? ORDER BY prefix DESC LIMIT 1').pluck();
-  const keyBelow = db.prepare<[Buffer], Buffer>('SELECT prefix FROM lease_resources WHERE prefix < ? ORDER BY prefix DESC LIMIT 1').pluck();
+  const keyAtMost = db.prepare<[Buffer], Buffer>(LEASE_INDEX_SQL.keyAtMost).pluck();
+  const keyBelow = db.prepare<[Buffer], Buffer>(LEASE_INDEX_SQL.keyBelow).pluck();
   // Resources of live leases of other holders that could be in the way of a request.
-  const CANDIDATE = `SELECT r.resource AS held, l.rowid AS seq, ${COLS.split(', ').map((c) => `l.${c}`).join(', ')}
-    FROM lease_resources r JOIN leases l ON l.id = r.lease_id
-    WHERE l.holder <> @holder AND (l.exclusive = 1 OR @exclusive = 1) AND (l.expires_ms = 0 OR l.expires_ms > @now) AND`;
-  type Candidate = Row & { held: string; seq: number };
+  const IN_THE_WAY = `l.holder <> @holder AND (l.exclusive = 1 OR @exclusive = 1) AND ${LEASE_LIVE_SQL}`;
   type Filter = { holder: string; exclusive: number; now: number };
-  const atPrefix = db.prepare<[Filter & { p: Buffer }], Candidate>(`${CANDIDATE} r.prefix = @p`);
-  const under = db.prepare<[Filter & { p: Buffer; end: Buffer }], Candidate>(`${CANDIDATE} r.prefix > @p AND r.prefix < @end`);
-  const everything = db.prepare<[Filter], Candidate>(`${CANDIDATE} r.prefix > x''`);
+  const atPrefix = db.prepare<[Filter & { p: Buffer }], Candidate>(LEASE_INDEX_SQL.candidates('at', IN_THE_WAY));
+  const under = db.prepare<[Filter & { p: Buffer; end: Buffer }], Candidate>(LEASE_INDEX_SQL.candidates('under', IN_THE_WAY));
+  const everything = db.prepare<[Filter], Candidate>(LEASE_INDEX_SQL.candidates('all', IN_THE_WAY));
 
   const seek = (x: Buffer, inclusive: boolean): Buffer | undefined => (inclusive ? keyAtMost : keyBelow).get(x);
 
@@ -92,7 +85,7 @@ export function leaseStore(db: DB, events: EventStore) {
         }
       }
       if (first !== null) {
-        const leases = [...conflicts.values()].sort((a, b) => a.rank - b.rank || a.seq - b.seq).map(({ held: _h, seq: _s, rank: _r, ...l }) => decode(l));
+        const leases = [...conflicts.values()].sort((a, b) => a.rank - b.rank || a.seq - b.seq).map(decode);
         return { conflict: { resource: first, leases } };
       }
       const row: Row = {

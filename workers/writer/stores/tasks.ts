@@ -1,15 +1,13 @@
 import type { ReqOf, ResOf } from '../../../schemas/rpc/envelope.js';
 import type { Event, TaskRow, WriterMethods } from '../../../schemas/rpc/writer.js';
+import { TASK_COLUMNS as COLS, decodeTask as decode, type TaskDbRow as Row } from '../../../schemas/db/coord.js';
 import { storageNow, type DB } from '../db.js';
 import { Fault } from '../fault.js';
 import type { EventStore } from './events.js';
 
 type M = WriterMethods;
-type Row = Omit<TaskRow, 'deps' | 'capabilities'> & { deps: string; capabilities: string };
 type Settled = { task: TaskRow; events: Event[] };
 
-const COLS = 'id, project, title, data, priority, deps, capabilities, status, claimed_by, claimed_by_name, attempts, max_attempts, reason, created_at, updated_at';
-const decode = (r: Row): TaskRow => ({ ...r, deps: JSON.parse(r.deps) as number[], capabilities: JSON.parse(r.capabilities) as string[] });
 
 /**
  * Task queues per project (SPEC §8.8): create, claim (the best ready task whose capabilities the
