@@ -1,5 +1,6 @@
 import t from 'tap';
 import { json, startTestServer, tempDir } from '../helpers/server.js';
+import { parsePrometheus, valueOf } from '../helpers/prometheus.js';
 import { waitUntil } from '../helpers/wait.js';
 
 type Headers = Record<string, string>;
@@ -98,6 +99,8 @@ t.test('leases: identity, shapes, all-or-nothing, conflicts decided on the globs
   t.ok(audit.length >= 5 && audit.every((e: any) => e.actor === 'alice' || e.actor === 'bob'), 'acquisitions are audited with the agent as actor');
   t.same((await call('GET', '/api/audit?action=lease.release')).body.map((e: any) => [e.actor, e.resource]), [['alice', a1.body.id]]);
   t.equal((await call('PUT', '/api/leases')).status, 405);
+  const metrics = parsePrometheus(await (await fetch(`${s.url}/metrics`)).text());
+  t.equal(valueOf(metrics, 'koor_leases'), (await call('GET', '/api/leases')).body.length, 'the koor_leases gauge counts the live leases');
 });
 
 /** [held by alice (shared), requested by bob (exclusive), conflict?] — through the lease index. */

@@ -92,6 +92,7 @@ export class LeaseService {
       atPrefix: db.prepare<[Params & { p: Buffer }], Candidate>(LEASE_INDEX_SQL.candidates('at', LEASE_LIVE_SQL)),
       under: db.prepare<[Params & { p: Buffer; end: Buffer }], Candidate>(LEASE_INDEX_SQL.candidates('under', LEASE_LIVE_SQL)),
       everything: db.prepare<[Params], Candidate>(LEASE_INDEX_SQL.candidates('all', LEASE_LIVE_SQL)),
+      count: db.prepare<[Params], number>(`SELECT count(*) FROM leases l WHERE ${LEASE_LIVE_SQL}`).pluck(),
       due: db.prepare<[number], number>('SELECT 1 FROM leases WHERE expires_ms > 0 AND expires_ms <= ? LIMIT 1').pluck(),
     };
   }
@@ -142,6 +143,11 @@ export class LeaseService {
     const hits = new Map<string, Candidate>();
     for (const r of rows) if ((f.holder === null || r.holder === f.holder) && !hits.has(r.id) && globsOverlap(glob, r.held)) hits.set(r.id, r);
     return [...hits.values()].sort(byAge).slice(0, f.limit).map((r) => leaseJson(decode(r)));
+  }
+
+  /** Live leases (the koor_leases gauge). */
+  count(): number {
+    return this.q.count.get({ now: Date.now() }) ?? 0;
   }
 
   /** Live leases with a resource matching the file `path`, oldest first. */
