@@ -39,6 +39,12 @@ export const LEASE_INDEX_SQL = {
 /** A lease has not expired at `@now` (0 = no TTL). */
 export const LEASE_LIVE_SQL = '(l.expires_ms = 0 OR l.expires_ms > @now)';
 
+/**
+ * Taking or settling a lease or a task is a sign of life: the agent (`@id`) becomes active and
+ * seen `@now`. Nothing is written when that is already so (within the same second).
+ */
+export const REVIVE_SQL = "UPDATE instances SET status = 'active', last_seen = @now WHERE id = @id AND (status <> 'active' OR last_seen <> @now)";
+
 export const TASK_COLUMNS = 'id, project, title, data, priority, deps, capabilities, status, claimed_by, claimed_by_name, attempts, max_attempts, reason, created_at, updated_at';
 /** A tasks row as SQLite returns it. */
 export type TaskDbRow = Omit<TaskRow, 'deps' | 'capabilities'> & { deps: string; capabilities: string };

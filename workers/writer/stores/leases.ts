@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ReqOf, ResOf } from '../../../schemas/rpc/envelope.js';
 import type { Event, WriterMethods } from '../../../schemas/rpc/writer.js';
-import { LEASE_COLUMNS as COLS, LEASE_INDEX_SQL, LEASE_LIVE_SQL, decodeLease as decode, type LeaseCandidate as Candidate, type LeaseDbRow as Row } from '../../../schemas/db/coord.js';
+import { LEASE_COLUMNS as COLS, LEASE_INDEX_SQL, LEASE_LIVE_SQL, REVIVE_SQL, decodeLease as decode, type LeaseCandidate as Candidate, type LeaseDbRow as Row } from '../../../schemas/db/coord.js';
 // The one module of src/ the writer loads: the glob dialect and its overlap test (pure code).
 import { globsOverlap, pathGlob, prefixEnd, prefixKeysOf } from '../../../src/bus/path-glob.js';
 import { storageNow, type DB } from '../db.js';
@@ -27,7 +27,7 @@ export function leaseStore(db: DB, events: EventStore) {
   const setExpiry = db.prepare<[number, number, string]>('UPDATE leases SET ttl_ms = ?, expires_ms = ? WHERE id = ?');
   const renewHolder = db.prepare<{ holder: string; now: number }>('UPDATE leases SET expires_ms = @now + ttl_ms WHERE holder = @holder AND ttl_ms > 0 AND expires_ms > @now');
   const holderName = db.prepare<[string], string>('SELECT name FROM instances WHERE id = ?').pluck();
-  const revive = db.prepare<[string, string]>("UPDATE instances SET status = 'active', last_seen = ? WHERE id = ?");
+  const revive = db.prepare<{ now: string; id: string }>(REVIVE_SQL);
   const keyAtMost = db.prepare<[Buffer], Buffer>(LEASE_INDEX_SQL.keyAtMost).pluck();
   const keyBelow = db.prepare<[Buffer], Buffer>(LEASE_INDEX_SQL.keyBelow).pluck();
   // Resources of live leases of other holders that could be in the way of a request.
@@ -101,7 +101,7 @@ export function leaseStore(db: DB, events: EventStore) {
       };
       insert.run(row);
       for (const r of resources) insertResource.run(Buffer.from(pathGlob(r)!.prefix), row.id, r);
-      revive.run(storageNow(now), req.holder);
+      revive.run({ now: storageNow(now), id: req.holder });
       return { lease: decode(row) };
     },
 
@@ -112,7 +112,7 @@ export function leaseStore(db: DB, events: EventStore) {
       const ttl = req.ttl_ms ?? r.ttl_ms;
       const expires = ttl > 0 ? now + ttl : 0;
       setExpiry.run(ttl, expires, r.id);
-      revive.run(storageNow(now), req.holder);
+      revive.run({ now: storageNow(now), id: req.holder });
       return { lease: decode({ ...r, ttl_ms: ttl, expires_ms: expires }) };
     },
 

@@ -1,6 +1,6 @@
 import type { ReqOf, ResOf } from '../../../schemas/rpc/envelope.js';
 import type { Event, TaskRow, WriterMethods } from '../../../schemas/rpc/writer.js';
-import { TASK_COLUMNS as COLS, decodeTask as decode, type TaskDbRow as Row } from '../../../schemas/db/coord.js';
+import { REVIVE_SQL, TASK_COLUMNS as COLS, decodeTask as decode, type TaskDbRow as Row } from '../../../schemas/db/coord.js';
 import { storageNow, type DB } from '../db.js';
 import { Fault } from '../fault.js';
 import type { EventStore } from './events.js';
@@ -48,7 +48,7 @@ export function taskStore(db: DB, events: EventStore) {
   ).pluck();
   const unblock = db.prepare<[string, number]>("UPDATE tasks SET status = 'ready', updated_at = ? WHERE id = ?");
   const claimedBy = db.prepare<[string], Row>(`SELECT ${COLS} FROM tasks WHERE claimed_by = ? AND status = 'claimed' ORDER BY id`);
-  const revive = db.prepare<[string, string]>("UPDATE instances SET status = 'active', last_seen = ? WHERE id = ?");
+  const revive = db.prepare<{ now: string; id: string }>(REVIVE_SQL);
 
   /** Stores `task.<what>` for the task as it now is (without its data, which may be large). */
   function announce(what: string, r: Row): Event {
@@ -84,7 +84,7 @@ export function taskStore(db: DB, events: EventStore) {
   function settleTo(r: Row, req: ReqOf<M, 'tasks.fail'>, status: string, what: string): Settled {
     const now = storageNow();
     settle.run({ id: r.id, status, reason: req.reason, now });
-    revive.run(now, req.holder);
+    revive.run({ now, id: req.holder });
     if (status === 'done') for (const id of unblockable.all(r.id)) unblock.run(now, id);
     const after = mustGet(r.id);
     return { task: decode(after), events: [announce(what, after)] };
@@ -119,7 +119,7 @@ export function taskStore(db: DB, events: EventStore) {
       if (!r) throw new Fault('NOT_FOUND', `no task ready in ${req.project}`);
       const now = storageNow();
       claim.run({ id: r.id, holder: req.holder, name: who.name, now });
-      revive.run(now, req.holder);
+      revive.run({ now, id: req.holder });
       const row = mustGet(r.id);
       return { task: decode(row), events: [announce('claimed', row)] };
     },
