@@ -8,7 +8,6 @@ import type { EventStore } from './events.js';
 type M = WriterMethods;
 type Settled = { task: TaskRow; events: Event[] };
 
-
 /**
  * Task queues per project (SPEC §8.8): create, claim (the best ready task whose capabilities the
  * claimer has, exactly once: the choice and the update are one writer transaction), complete,
