@@ -532,7 +532,10 @@ export interface LoadSpec {
   setupClient?: (client: autocannon.Client) => void;
   connections: number;
   pipelining?: number;
+  /** Time bound of the run, s; with `amount`, only the bound of the guard timeout. */
   durationS: number;
+  /** Stop after this many requests instead of after `durationS` (autocannon's `amount`). */
+  amount?: number;
   /** Per-request timeout, s (default 5). */
   timeoutS?: number;
   /** Statuses that count as success; any other status is reported as unexpected. */
@@ -581,6 +584,7 @@ export function runLoad(spec: LoadSpec): Promise<LoadResult> {
     ...(spec.headers ? { headers: spec.headers } : {}),
     ...(spec.body !== undefined ? { body: spec.body } : {}),
     ...(spec.setupClient ? { setupClient: spec.setupClient } : {}),
+    ...(spec.amount !== undefined ? { amount: spec.amount } : {}),
   };
   const run = new Promise<LoadResult>((resolve, reject) => {
     const instance = autocannon(opts, (err: unknown, res: autocannon.Result) => {
@@ -617,7 +621,7 @@ export function runLoad(spec: LoadSpec): Promise<LoadResult> {
       else unexpected++;
     });
   });
-  // autocannon stops itself at `duration`; this only guards against a wedged run.
+  // autocannon stops itself at `duration` (or `amount`); this only guards against a wedged run.
   return withTimeout(run, (spec.durationS + (spec.timeoutS ?? 5) + 15) * 1000, `load run ${spec.method ?? 'GET'} ${spec.url}`);
 }
 

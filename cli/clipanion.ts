@@ -66,6 +66,8 @@ const CATEGORIES: Record<string, string> = {
   register: 'Instances',
   activate: 'Instances',
   instances: 'Instances',
+  lease: 'Leases and tasks',
+  task: 'Leases and tasks',
 };
 
 function toCommandClass(path: string[], def: AnyCommandDef, ctx: () => RunContext): CommandClass {

@@ -112,6 +112,8 @@ export interface CliConfig {
   readonly token: string;
   /** Whole-reply timeout, ms (KOOR_TIMEOUT in seconds; default 30). */
   readonly timeoutMs: number;
+  /** The agent this CLI speaks for (KOOR_INSTANCE, or `--instance` where a command has it): sent as X-Koor-Instance; '' = none. */
+  readonly instance: string;
 }
 
 function nonEmptyString(v: unknown): string | undefined {
@@ -147,7 +149,7 @@ export function loadConfig(cwd: string, env: NodeJS.ProcessEnv): CliConfig {
     if (!/^\d+(\.\d+)?$/.test(t) || !(s > 0) || s * 1000 > 2_147_483_647) throw new CliError(`invalid KOOR_TIMEOUT "${t}": expected seconds, e.g. 30 (at most 2147483)`);
     timeoutMs = s * 1000;
   }
-  return { server: server.replace(/\/+$/, ''), token, timeoutMs };
+  return { server: server.replace(/\/+$/, ''), token, timeoutMs, instance: nonEmptyString(env.KOOR_INSTANCE) ?? '' };
 }
 
 /**
@@ -396,6 +398,7 @@ export async function request(config: CliConfig, method: string, pathAndQuery: s
   const host = base.hostname.replace(/^\[(.*)\]$/, '$1');
   const port = Number(base.port) || (tls ? 443 : 80);
   const headers: Record<string, string> = { host: base.host, 'user-agent': 'koor-cli', accept: '*/*', connection: 'close', ...authHeaders(config), ...opts.headers };
+  if (config.instance !== '') headers['x-koor-instance'] = config.instance;
   let body: Buffer | undefined;
   if (opts.body !== undefined) {
     body = typeof opts.body === 'string' ? Buffer.from(opts.body) : opts.body;
@@ -620,6 +623,28 @@ export function bodyFrom(opt: { file?: string | undefined; data?: string | undef
   if (opt.file !== undefined) return readFileArg(opt.file);
   if (opt.data !== undefined) return Buffer.from(opt.data);
   throw new UsageError(`expected --file or --data, got ${ignored[0] ?? 'nothing'}`);
+}
+
+/** The `--instance` option of the commands that act for an agent (leases, tasks). */
+export const INSTANCE_OPTION = { instance: { description: 'Act as this agent (instance id; default $KOOR_INSTANCE)' } } as const;
+
+/** The context of a command acting for an agent: `--instance` wins over KOOR_INSTANCE. */
+export function asAgent(ctx: RunContext, instance: string | undefined): RunContext {
+  return instance === undefined || instance === '' ? ctx : { ...ctx, config: { ...ctx.config, instance } };
+}
+
+/** A comma-separated list (`a,b`), items trimmed, empty ones dropped. */
+export function commaList(s: string): string[] {
+  return s
+    .split(',')
+    .map((x) => x.trim())
+    .filter((x) => x !== '');
+}
+
+/** A whole number given on the command line, else a usage error naming the option. */
+export function intOption(name: string, v: string): number {
+  if (!/^-?\d{1,15}$/.test(v)) throw new UsageError(`--${name} must be a whole number, got ${v}`);
+  return Number(v);
 }
 
 /** `P/N` split at the first `/`; both parts non-empty. */

@@ -34,6 +34,20 @@ export const COMMANDS: Readonly<Record<string, Loader>> = {
   'instances get': () => import('./commands/instances-get.js'),
   'instances stale': () => import('./commands/instances-stale.js'),
 
+  'lease acquire': () => import('./commands/lease-acquire.js'),
+  'lease release': () => import('./commands/lease-release.js'),
+  'lease renew': () => import('./commands/lease-renew.js'),
+  'lease list': () => import('./commands/lease-list.js'),
+  'lease check': () => import('./commands/lease-check.js'),
+  'lease guard': () => import('./commands/lease-guard.js'),
+  'task add': () => import('./commands/task-add.js'),
+  'task claim': () => import('./commands/task-claim.js'),
+  'task done': () => import('./commands/task-done.js'),
+  'task fail': () => import('./commands/task-fail.js'),
+  'task release': () => import('./commands/task-release.js'),
+  'task list': () => import('./commands/task-list.js'),
+  'task get': () => import('./commands/task-get.js'),
+
   'rules import': () => import('./commands/rules-import.js'),
   'rules export': () => import('./commands/rules-export.js'),
 

@@ -7,6 +7,7 @@ import { Type, type Static } from 'typebox';
 export const STATUS_NAMES = [
   'INVALID_ARGUMENT',
   'UNAUTHENTICATED',
+  'PERMISSION_DENIED',
   'NOT_FOUND',
   'METHOD_NOT_ALLOWED',
   'ALREADY_EXISTS',

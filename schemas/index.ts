@@ -1,8 +1,9 @@
 /** Named re-exports of every shared schema (no logic, no I/O). */
 export { STATUS_NAMES, StatusName, ErrorBody, WireError } from './errors.js';
 export { Bytes, RequestEnvelope, ReplyEnvelope, type MethodDef, type MethodTable, type ReqOf, type ResOf } from './rpc/envelope.js';
-export { WriterMethods, Event, Instance, type WriterMethod } from './rpc/writer.js';
+export { WriterMethods, Event, Instance, LeaseRow, TaskRow, type WriterMethod } from './rpc/writer.js';
 export { PoolMethods, DiffEntry } from './rpc/pool.js';
 export { PublishBody } from './http/events.js';
 export { RegisterBody, CapabilitiesBody } from './http/instances.js';
+export { LeaseBody, RenewBody, CheckBody, TaskBody, ClaimBody, SettleBody } from './http/coord.js';
 export { MCP_TOOLS, type ToolDef, type ToolName } from './http/mcp.js';

@@ -4,6 +4,7 @@ import type { StatusName, WireError } from '../schemas/errors.js';
 export const HTTP_STATUS: Readonly<Record<StatusName, number>> = Object.freeze({
   INVALID_ARGUMENT: 400,
   UNAUTHENTICATED: 401,
+  PERMISSION_DENIED: 403,
   NOT_FOUND: 404,
   METHOD_NOT_ALLOWED: 405,
   ALREADY_EXISTS: 409,
@@ -19,12 +20,15 @@ export const HTTP_STATUS: Readonly<Record<StatusName, number>> = Object.freeze({
 export class AppError extends Error {
   readonly status: StatusName;
   readonly detail: Readonly<Record<string, string | number>> | undefined;
+  /** Members the HTTP error body carries besides `error` and `code` (a lease conflict's `conflicts`). */
+  readonly body: Readonly<Record<string, unknown>> | undefined;
 
-  constructor(status: StatusName, message: string, opts?: { cause?: unknown; detail?: Record<string, string | number> }) {
+  constructor(status: StatusName, message: string, opts?: { cause?: unknown; detail?: Record<string, string | number>; body?: Record<string, unknown> }) {
     super(message, opts?.cause === undefined ? undefined : { cause: opts.cause });
     this.name = 'AppError';
     this.status = status;
     this.detail = opts?.detail;
+    this.body = opts?.body;
   }
 
   get httpStatus(): number {
@@ -56,7 +60,7 @@ export const methodNotAllowed = (): AppError => new AppError('METHOD_NOT_ALLOWED
 export const routeNotFound = (): AppError => new AppError('NOT_FOUND', 'not found');
 export const tooLarge = (): AppError => new AppError('PAYLOAD_TOO_LARGE', 'body too large');
 export const invalidJson = (): AppError => new AppError('INVALID_ARGUMENT', 'invalid JSON body');
-export const conflict = (msg: string): AppError => new AppError('ALREADY_EXISTS', msg);
+export const conflict = (msg: string, body?: Record<string, unknown>): AppError => new AppError('ALREADY_EXISTS', msg, body === undefined ? undefined : { body });
 export const preconditionFailed = (version: number, hash?: string): AppError =>
   new AppError('FAILED_PRECONDITION', `precondition failed: current version ${version}`, {
     detail: hash === undefined ? { version } : { version, hash },

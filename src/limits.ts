@@ -128,6 +128,12 @@ export const RULES_CACHE_SUBSETS = 64;
 export const MCP_MAX_SESSIONS = 1000;
 /** Compiled glob patterns kept; beyond this the cache is reset (patterns come from clients). */
 export const GLOB_CACHE_MAX_PATTERNS = 4096;
+/**
+ * State pairs one lease-overlap test may visit (a power of two). Real globs visit tens; only long
+ * runs of wildcards on both sides come near (~5 ms at the bound, in the writer thread); past it
+ * the two globs count as overlapping, the safe answer for a lock.
+ */
+export const GLOB_OVERLAP_MAX_PAIRS = 1 << 16;
 /** Bookkeeping bytes counted per state-cache entry besides its value. */
 export const STATE_CACHE_ENTRY_OVERHEAD_BYTES = 200;
 
@@ -202,3 +208,23 @@ export const OPS_PRUNE_CHUNK = 2000;
 export const BACKUP_TIMEOUT_MS = 10 * 60_000;
 /** Largest snapshot POST /api/admin/restore accepts (streamed to disk, never held in memory). */
 export const RESTORE_MAX_BYTES = 16 * 1024 ** 3;
+
+// Leases and task queues (issue 13, SPEC §8.8).
+/** Resources (path globs) in one lease: a lease is a working set, not a file list of the repo. */
+export const LEASE_MAX_RESOURCES = 100;
+/** Longest lease TTL, ms: a TTL only bounds how long a lease outlives its holder's heartbeats. */
+export const LEASE_MAX_TTL_MS = 7 * 24 * 3_600_000;
+/** How often the front looks for leases past their TTL (a read; the writer is called only then), ms. */
+export const LEASE_EXPIRY_CHECK_MS = 1000;
+/** Expired leases released per writer call (each stores one event): keeps a turn short. */
+export const LEASE_EXPIRE_CHUNK = 500;
+/** `GET /api/leases` and `GET /api/tasks`: default and largest `limit`. */
+export const COORD_LIST_DEFAULT_LIMIT = 1000;
+export const COORD_LIST_MAX_LIMIT = 10_000;
+/** Paths one `POST /api/leases/check` may ask about (a pre-commit hook sends the staged files). */
+export const LEASE_CHECK_MAX_PATHS = 10_000;
+/** Attempts a task gets when its creator does not say (SPEC §8.8: fail retries until then). */
+export const TASK_DEFAULT_MAX_ATTEMPTS = 3;
+/** Dependencies and required capabilities of one task at most. */
+export const TASK_MAX_DEPS = 256;
+export const TASK_MAX_CAPABILITIES = 64;

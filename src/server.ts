@@ -3,7 +3,7 @@ import path from 'node:path';
 import uWS from 'uWebSockets.js';
 import { ConfigError, type Bind, type Config } from './config.js';
 import { ensureDataDir, lockDataDir } from './data-dir.js';
-import { BACKUP_TIMEOUT_MS, RESTORE_MAX_BYTES, POOL_MAX_QUEUE, WEBHOOK_MAX_CONCURRENT, WEBHOOK_MAX_REPLY_BYTES, WEBHOOK_MAX_SOCKETS, WEBHOOK_THREAD_NICE, WEBHOOK_TIMEOUT_MS, SHUTDOWN_GRACE_MS, STARTUP_TIMEOUT_MS } from './limits.js';
+import { LEASE_EXPIRY_CHECK_MS, BACKUP_TIMEOUT_MS, RESTORE_MAX_BYTES, POOL_MAX_QUEUE, WEBHOOK_MAX_CONCURRENT, WEBHOOK_MAX_REPLY_BYTES, WEBHOOK_MAX_SOCKETS, WEBHOOK_THREAD_NICE, WEBHOOK_TIMEOUT_MS, SHUTDOWN_GRACE_MS, STARTUP_TIMEOUT_MS } from './limits.js';
 import { AdminService } from './domains/admin/service.js';
 import { adminRoutes } from './domains/admin/routes.js';
 import { CallCounters } from './domains/system/metrics.js';
@@ -33,6 +33,10 @@ import { AgentMetrics } from './domains/agent-metrics/service.js';
 import { agentMetricRoutes } from './domains/agent-metrics/routes.js';
 import { LlmService } from './domains/llm/service.js';
 import { llmRoutes } from './domains/llm/routes.js';
+import { LeaseService } from './domains/leases/service.js';
+import { leaseRoutes } from './domains/leases/routes.js';
+import { TaskService } from './domains/tasks/service.js';
+import { taskRoutes } from './domains/tasks/routes.js';
 import { WebhookService } from './domains/webhooks/service.js';
 import { WebhookDispatcher } from './domains/webhooks/dispatcher.js';
 import { webhookRoutes } from './domains/webhooks/routes.js';
@@ -54,6 +58,7 @@ import { PoolClient } from './rpc/pool-client.js';
 import { WriterClient } from './rpc/writer-client.js';
 import { DeliveryClient } from './rpc/delivery-client.js';
 import { openReader, type ReadDb } from './store.js';
+import type { Event } from '../schemas/rpc/writer.js';
 
 export interface KoorServer {
   readonly config: Config;
@@ -244,13 +249,16 @@ async function startLocked(config: Config, log: Logger, releaseLock: () => void,
     dataFile: dbPath,
     log: log.child({ component: 'retention' }),
   });
-  const instances = new InstanceService(reader, writer, log.child({ component: 'instances' }));
+  const announce = (list: readonly Event[]) => events.announce(list);
+  const instances = new InstanceService(reader, writer, log.child({ component: 'instances' }), announce);
   auth.setResolvers(instances.resolveToken, instances.resolveInstance, (id) => instances.seen(id));
-  const liveness = new LivenessMonitor(instances, publish, {
+  const liveness = new LivenessMonitor(instances, {
     intervalMs: config.livenessIntervalMs,
     timeoutMs: config.livenessTimeoutMs,
     log: log.child({ component: 'liveness' }),
   });
+  const leases = new LeaseService(reader, writer, announce, { checkEveryMs: LEASE_EXPIRY_CHECK_MS, log: log.child({ component: 'leases' }) });
+  const tasks = new TaskService(reader, writer, announce);
   const contracts = new ContractService(specs, pool);
   const compliance = new ComplianceService(reader, writer, pool, instances, specs, publish, {
     intervalMs: config.complianceIntervalMs,
@@ -275,6 +283,7 @@ async function startLocked(config: Config, log: Logger, releaseLock: () => void,
     startedAt,
     stateKeys: () => state.count(),
     instances: () => instances.count(),
+    leases: () => leases.count(),
     lastEventId: () => events.lastId(),
     mcpSessions: () => mcp.sessionCount,
     cache: state.cache,
@@ -302,6 +311,8 @@ async function startLocked(config: Config, log: Logger, releaseLock: () => void,
     ...templateRoutes(templates),
     ...eventRoutes(events),
     ...instanceRoutes(instances, liveness),
+    ...leaseRoutes(leases),
+    ...taskRoutes(tasks),
     ...contractRoutes(contracts),
     ...complianceRoutes(compliance),
     ...webhookRoutes(webhooks),
@@ -382,6 +393,7 @@ async function startLocked(config: Config, log: Logger, releaseLock: () => void,
 
   retention.start();
   liveness.start();
+  leases.start();
   compliance.start();
   dispatcher.start();
   agentMetrics.start();
@@ -399,6 +411,7 @@ async function startLocked(config: Config, log: Logger, releaseLock: () => void,
       }
       retention.stop();
       liveness.stop();
+      leases.stop();
       compliance.stop();
       agentMetrics.stop();
       await dispatcher.stop();

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { CliError, type ConfigKey, defineCommand, updateSettings, writeErr, writeOut } from '../core.js';
@@ -37,6 +38,20 @@ your context. Replies are JSON on stdout; exit code 0 = success, 1 = failure (an
 | catch up / wait for news | \`koor-cli events history --topic '<glob>' --last 20\` · \`koor-cli events subscribe '<glob>'\` (one JSON per line) |
 | see who is around | \`koor-cli instances list\` |
 
+**Share the work: claim → lease → work → done.** Say who you are once per shell: \`export KOOR_INSTANCE=<instance_id>\`
+(or add \`--instance <instance_id>\` to each \`task\`/\`lease\` command). Then, for each piece of work:
+
+1. \`koor-cli task claim <project>\` takes the next ready task, yours alone (exit 1: nothing ready; \`koor-cli task list <project>\`).
+2. \`koor-cli lease acquire '<glob>,<glob>' --reason 'task <id>'\` before editing files (paths from the repository root;
+   \`*\` stays in one directory, \`**\` crosses them). Exit 1 = another agent holds some of them: the reply names who and
+   what. Take other work or wait; never edit files leased by someone else. \`koor-cli lease check <path>\` tells who holds a file.
+3. Do the work and commit (the pre-commit hook refuses files another agent has leased).
+4. \`koor-cli lease release <lease_id>\`, then \`koor-cli task done <task_id>\` — or \`koor-cli task fail <task_id> --reason '…'\`
+   (retried later) or \`koor-cli task release <task_id>\` (someone else takes it).
+
+Leases and claims last while you are alive: every \`koor-cli\` call with your identity counts; after minutes of silence they
+are released for others. Add tasks with \`koor-cli task add <project> '<title>' [--deps 3,4] [--priority 5]\`.
+
 Add \`--pretty\` to indent JSON; \`koor-cli <command> --help\` explains any command. For raw HTTP (\`curl\`), the MCP
 tool \`get_endpoints\` lists the REST routes.
 ${AGENTS_END}
@@ -50,6 +65,8 @@ interface Planned {
   text: string;
   outcome: Outcome;
   mode: number;
+  /** Must end up executable (the git hook). */
+  executable?: boolean;
 }
 
 function readIfExists(file: string): string | null {
@@ -81,6 +98,37 @@ function planMcp(cwd: string, rel: string, entry: Record<string, unknown>, secre
   return { file, text, outcome: before === null ? 'created' : before === text ? 'unchanged' : 'updated', mode: secret ? 0o600 : 0o644 };
 }
 
+/** Marks the pre-commit hook `init --hooks` wrote (and may rewrite). */
+const HOOK_MARK = '# koor: lease guard, installed by `koor-cli init --hooks` (rerunning it rewrites this file)';
+
+const shQuote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
+
+/**
+ * The git pre-commit hook running `koor-cli lease guard` with this very node and CLI (no PATH
+ * lookup at commit time). Refuses to replace a hook it did not write.
+ */
+function planHook(cwd: string): Planned {
+  let hooks: string;
+  try {
+    hooks = execFileSync('git', ['rev-parse', '--git-path', 'hooks'], { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+  } catch {
+    throw new CliError('--hooks: not inside a git repository (run git init first)');
+  }
+  const file = path.resolve(cwd, hooks, 'pre-commit');
+  const before = readIfExists(file);
+  if (before !== null && !before.includes(HOOK_MARK)) {
+    throw new CliError(`${path.relative(cwd, file)} exists and is not Koor's; add this line to it instead: koor-cli lease guard`);
+  }
+  const cli = fs.realpathSync(process.argv[1]!);
+  const text = `#!/bin/sh
+${HOOK_MARK}
+# Refuses the commit when a staged file is leased exclusively by another agent. Set KOOR_INSTANCE to
+# your instance id so that your own leases do not count. The server comes from the CLI config.
+exec ${shQuote(process.execPath)} ${shQuote(cli)} lease guard
+`;
+  return { file, text, outcome: before === null ? 'created' : before === text ? 'unchanged' : 'updated', mode: 0o755, executable: true };
+}
+
 function planAgents(cwd: string, server: string): Planned {
   const file = path.join(cwd, 'AGENTS.md');
   const before = readIfExists(file);
@@ -97,15 +145,18 @@ export default defineCommand({
   details:
     'Writes the `koor` entry into `.mcp.json` and `.cursor/mcp.json` (other MCP servers are kept) and a marked section into `AGENTS.md` ' +
     'that tells agents to register over MCP and use koor-cli for data. Rerunning replaces only what it wrote. ' +
-    'The server and token default to the CLI config; `--server`/`--token` given here are also saved to ./settings.json.',
+    'The server and token default to the CLI config; `--server`/`--token` given here are also saved to ./settings.json. ' +
+    'With --hooks, also installs a git pre-commit hook that runs `koor-cli lease guard` (commits touching files another agent leased are refused).',
   examples: [
     ['Local server, no auth', '$0 init'],
     ['Shared server with a token', '$0 init --server http://10.0.0.5:9800 --token s3cret'],
+    ['Also guard commits against leased files', '$0 init --hooks'],
   ],
   positionals: [],
   options: {
     server: { description: 'Server URL (default: the CLI config)' },
     token: { description: 'Bearer token (default: the CLI config)' },
+    hooks: { description: 'Install the git pre-commit hook `koor-cli lease guard`', boolean: true },
   },
   async run({ opt, ctx }) {
     const server = (opt.server ?? ctx.config.server).replace(/\/+$/, '');
@@ -119,11 +170,13 @@ export default defineCommand({
     if (token !== '') entry.headers = { Authorization: `Bearer ${token}` };
 
     const plans = [...MCP_FILES.map((rel) => planMcp(ctx.cwd, rel, entry, token !== '')), planAgents(ctx.cwd, server)];
+    if (opt.hooks) plans.push(planHook(ctx.cwd));
     for (const p of plans) {
       if (p.outcome === 'unchanged') continue;
       try {
         fs.mkdirSync(path.dirname(p.file), { recursive: true });
         fs.writeFileSync(p.file, p.text, { mode: p.mode });
+        if (p.executable) fs.chmodSync(p.file, p.mode); // an existing file would keep its old mode
       } catch (e) {
         throw new CliError(`cannot write ${path.relative(ctx.cwd, p.file)}: ${(e as Error).message}`);
       }

@@ -67,6 +67,52 @@ export const RuleRow = Type.Object({
 });
 export type RuleRow = Static<typeof RuleRow>;
 
+/** A lease row (SPEC §8.8): `acquired_at` storage text, `expires_ms` epoch ms (0 = no TTL). */
+export const LeaseRow = Type.Object({
+  id: Type.String(),
+  holder: Type.String(),
+  holder_name: Type.String(),
+  resources: Type.Array(Type.String()),
+  exclusive: Type.Boolean(),
+  reason: Type.String(),
+  ttl_ms: Type.Integer(),
+  acquired_at: Type.String(),
+  expires_ms: Type.Integer(),
+});
+export type LeaseRow = Static<typeof LeaseRow>;
+
+/** A task row (SPEC §8.8): `data` raw JSON text, times storage text. */
+export const TaskRow = Type.Object({
+  id: Type.Integer(),
+  project: Type.String(),
+  title: Type.String(),
+  data: Type.String(),
+  priority: Type.Integer(),
+  deps: Type.Array(Type.Integer()),
+  capabilities: Type.Array(Type.String()),
+  status: Type.String(),
+  claimed_by: Type.String(),
+  claimed_by_name: Type.String(),
+  attempts: Type.Integer(),
+  max_attempts: Type.Integer(),
+  reason: Type.String(),
+  created_at: Type.String(),
+  updated_at: Type.String(),
+});
+export type TaskRow = Static<typeof TaskRow>;
+
+/** Events a method stored in its own transaction, for the front to fan out (in id order). */
+const Events = Type.Array(Event);
+
+/** complete / fail / release of a claimed task, by its claimer (`holder`). */
+const TaskSettle = Type.Object({
+  id: Type.Integer(),
+  holder: Type.String({ minLength: 1 }),
+  reason: Type.String(),
+  /** fail only: false = failed for good; else back to ready while attempts < max_attempts. */
+  retry: Type.Boolean(),
+});
+
 /**
  * The writer's method table: every write in the product goes through one of these,
  * executed by the single SQLite writer worker inside a group-committed transaction.
@@ -168,12 +214,77 @@ export const WriterMethods = {
     req: Type.Object({ id: Type.String(), capabilities: Type.Optional(Type.Array(Type.String())), intent: Type.Optional(Type.String()) }),
     res: Instance,
   },
-  'instances.deregister': { req: Type.Object({ id: Type.String() }), res: Type.Object({ id: Type.String() }) },
-  /** Active instances last seen before `cutoff` (storage text) become stale; returns them. */
+  /** Deletes the instance; its leases are released and its claimed tasks return to ready (`events`). */
+  'instances.deregister': { req: Type.Object({ id: Type.String() }), res: Type.Object({ id: Type.String(), events: Events }) },
+  /**
+   * Active instances last seen before `cutoff` (storage text) become stale; returns them. In the
+   * same transaction: one `agent.stale` event each, then their leases released and their claimed
+   * tasks back to ready (`events`, in that order).
+   */
   'instances.mark_stale': {
     req: Type.Object({ cutoff: Type.String() }),
-    res: Type.Object({ stale: Type.Array(Instance) }),
+    res: Type.Object({ stale: Type.Array(Instance), events: Events }),
   },
+
+  /**
+   * A lease for `holder` (an instance) on path globs, all or nothing (SPEC §8.8): granted unless a
+   * resource overlaps a live lease of another holder where either side is exclusive; then nothing
+   * is taken and `conflict` names the first such resource and every lease in the way. Taking a
+   * lease is a sign of life: the holder becomes active.
+   */
+  'leases.acquire': {
+    req: Type.Object({
+      holder: Type.String({ minLength: 1 }),
+      resources: Type.Array(Type.String({ minLength: 1 }), { minItems: 1 }),
+      exclusive: Type.Boolean(),
+      ttl_ms: Type.Integer({ minimum: 0 }),
+      reason: Type.String(),
+    }),
+    res: Type.Union([Type.Object({ lease: LeaseRow }), Type.Object({ conflict: Type.Object({ resource: Type.String(), leases: Type.Array(LeaseRow) }) })]),
+  },
+  /** Pushes a lease's expiry to now + TTL (`ttl_ms` replaces it when given; 0 = no TTL any more); holder only. */
+  'leases.renew': {
+    req: Type.Object({ id: Type.String(), holder: Type.String({ minLength: 1 }), ttl_ms: Type.Optional(Type.Integer({ minimum: 0 })) }),
+    res: Type.Object({ lease: LeaseRow }),
+  },
+  /** Releases a lease (holder only); `lease.released` with reason `released`. */
+  'leases.release': {
+    req: Type.Object({ id: Type.String(), holder: Type.String({ minLength: 1 }) }),
+    res: Type.Object({ lease: LeaseRow, events: Events }),
+  },
+  /** Releases up to `limit` leases whose TTL ran out (`lease.released`, reason `expired`); `more` when the limit was hit. */
+  'leases.expire': {
+    req: Type.Object({ limit: Type.Integer({ minimum: 1 }) }),
+    res: Type.Object({ released: Type.Integer(), more: Type.Boolean(), events: Events }),
+  },
+
+  /** A new task: `ready`, or `blocked` until every task in `deps` (which must exist) is done. */
+  'tasks.create': {
+    req: Type.Object({
+      project: Type.String({ minLength: 1 }),
+      title: Type.String({ minLength: 1 }),
+      data: Type.String({ minLength: 1 }),
+      priority: Type.Integer(),
+      deps: Type.Array(Type.Integer()),
+      capabilities: Type.Array(Type.String()),
+      max_attempts: Type.Integer({ minimum: 1 }),
+    }),
+    res: Type.Object({ task: TaskRow, events: Events }),
+  },
+  /**
+   * Hands `holder` the best ready task of `project` whose capabilities it has (highest priority,
+   * then oldest), or NOT_FOUND. One writer transaction: each task is claimed exactly once.
+   */
+  'tasks.claim': {
+    req: Type.Object({ project: Type.String({ minLength: 1 }), holder: Type.String({ minLength: 1 }) }),
+    res: Type.Object({ task: TaskRow, events: Events }),
+  },
+  /** Done; the tasks waiting on it whose deps are now all done become ready. */
+  'tasks.complete': { req: TaskSettle, res: Type.Object({ task: TaskRow, events: Events }) },
+  /** Back to ready (attempts left and `retry`), else failed for good. */
+  'tasks.fail': { req: TaskSettle, res: Type.Object({ task: TaskRow, events: Events }) },
+  /** Back to ready, unfinished. */
+  'tasks.release': { req: TaskSettle, res: Type.Object({ task: TaskRow, events: Events }) },
 
   /** A new `proposed` rule (source `learned`); an existing (project, rule_id) is never overwritten. */
   'rules.propose': {

@@ -28,23 +28,46 @@ function classChar(p: string, i: number): { cp: number; next: number } | null {
   return { cp: c, next: i + (c > 0xffff ? 2 : 1) };
 }
 
-/** Translates a Go glob to an anchored RegExp source, or null if the pattern is malformed. */
-export function globToRegExpSource(p: string): string | null {
-  let out = '';
+/**
+ * One element of a glob. `ranges` are inclusive code point ranges with lo <= hi (Go accepts a
+ * reversed range and never matches it: it is dropped). `globstar` exists only in the path dialect.
+ */
+export type GlobToken =
+  | { kind: 'char'; cp: number }
+  | { kind: 'one' }
+  | { kind: 'class'; negated: boolean; ranges: Array<[number, number]> }
+  | { kind: 'star' }
+  /** `**`: any run of characters, '/' included; `dir`: written `**\/` at the start of a segment, which may also match nothing at all (`src/**\/*.ts` matches `src/a.ts`). */
+  | { kind: 'globstar'; dir: boolean };
+
+/**
+ * Parses a glob of SPEC §1.6 into tokens, or null if it is malformed. With `globstar` (the path
+ * dialect of leases, SPEC §8.8) a run of two or more `*` is a globstar; otherwise it is just stars.
+ */
+export function parseGlob(p: string, globstar = false): GlobToken[] | null {
+  const out: GlobToken[] = [];
   let i = 0;
   while (i < p.length) {
     const c = p.codePointAt(i)!;
-    const w = c > 0xffff ? 2 : 1;
     if (c === 0x2a /* * */) {
-      out += '[^/]*';
-      i += 1;
+      if (globstar && p[i + 1] === '*') {
+        let j = i;
+        while (p[j] === '*') j++;
+        const segmentStart = i === 0 || p[i - 1] === '/';
+        const dir = segmentStart && p[j] === '/';
+        out.push({ kind: 'globstar', dir });
+        i = dir ? j + 1 : j;
+      } else {
+        out.push({ kind: 'star' });
+        i += 1;
+      }
     } else if (c === 0x3f /* ? */) {
-      out += '[^/]';
+      out.push({ kind: 'one' });
       i += 1;
     } else if (c === 0x5c /* \ */) {
       if (i + 1 >= p.length) return null;
       const e = p.codePointAt(i + 1)!;
-      out += reEscape(e);
+      out.push({ kind: 'char', cp: e });
       i += 1 + (e > 0xffff ? 2 : 1);
     } else if (c === 0x5b /* [ */) {
       i += 1;
@@ -53,7 +76,7 @@ export function globToRegExpSource(p: string): string | null {
         negated = true;
         i += 1;
       }
-      let ranges = '';
+      const ranges: Array<[number, number]> = [];
       let n = 0;
       for (;;) {
         if (i < p.length && p[i] === ']' && n > 0) {
@@ -70,17 +93,49 @@ export function globToRegExpSource(p: string): string | null {
           hi = h.cp;
           i = h.next;
         }
-        // Go accepts lo > hi and simply never matches it; a JS range would throw.
-        if (lo.cp <= hi) ranges += lo.cp === hi ? reEscape(lo.cp) : `${reEscape(lo.cp)}-${reEscape(hi)}`;
+        if (lo.cp <= hi) ranges.push([lo.cp, hi]);
         n++;
       }
-      out += negated ? `[^${ranges}]` : ranges === '' ? '(?!)' : `[${ranges}]`;
+      out.push({ kind: 'class', negated, ranges });
     } else {
-      out += reEscape(c);
-      i += w;
+      out.push({ kind: 'char', cp: c });
+      i += c > 0xffff ? 2 : 1;
+    }
+  }
+  return out;
+}
+
+/** The anchored RegExp source of parsed tokens (flags `su`). */
+export function tokensToRegExpSource(tokens: readonly GlobToken[]): string {
+  let out = '';
+  for (const t of tokens) {
+    switch (t.kind) {
+      case 'char':
+        out += reEscape(t.cp);
+        break;
+      case 'one':
+        out += '[^/]';
+        break;
+      case 'star':
+        out += '[^/]*';
+        break;
+      case 'globstar':
+        out += t.dir ? '(?:.*/)?' : '.*';
+        break;
+      case 'class': {
+        const ranges = t.ranges.map(([lo, hi]) => (lo === hi ? reEscape(lo) : `${reEscape(lo)}-${reEscape(hi)}`)).join('');
+        out += t.negated ? `[^${ranges}]` : ranges === '' ? '(?!)' : `[${ranges}]`;
+        break;
+      }
     }
   }
   return `^${out}$`;
+}
+
+/** Translates a Go glob to an anchored RegExp source, or null if the pattern is malformed. */
+export function globToRegExpSource(p: string): string | null {
+  const tokens = parseGlob(p);
+  return tokens === null ? null : tokensToRegExpSource(tokens);
 }
 
 export function compileGlob(pattern: string): Matcher {

@@ -78,7 +78,8 @@ export function sendError(ctx: Ctx, err: unknown, log: Logger): void {
   }
   if (e.status === 'METHOD_NOT_ALLOWED' && e.detail?.allow !== undefined) headers.push(['Allow', String(e.detail.allow)]);
   // 413 is sent before the body was read: close so the rest of the upload is not buffered.
-  send(ctx, status, `${JSON.stringify({ error: e.message, code: status })}\n`, JSON_TYPE, headers, status === 413);
+  const body = e.body === undefined ? { error: e.message, code: status } : { error: e.message, code: status, ...e.body };
+  send(ctx, status, `${JSON.stringify(body)}\n`, JSON_TYPE, headers, status === 413);
 }
 
 /** Bytes read from disk per write when streaming a file. */

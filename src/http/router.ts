@@ -20,6 +20,8 @@ export interface Route {
   /** Read the body first: raw bytes, or JSON parsed and checked against `schema`. */
   body?: 'raw' | 'json';
   schema?: TSchema;
+  /** A JSON body may be left out: an empty body reads as `{}`. */
+  optionalBody?: boolean;
   /** No auth (only /health). */
   public?: boolean;
   /** Counts as a REST call for the token-tax figures (SPEC §1.8); default true. */
@@ -110,11 +112,13 @@ export function mount(slots: Slots, routes: readonly Route[], opts: MountOptions
             if (ctx.aborted) return;
             ctx.body = buf;
             if (route.body === 'json') {
-              let parsed: unknown;
-              try {
-                parsed = parseFirstJson(buf.toString('utf8'));
-              } catch {
-                throw invalidJson();
+              let parsed: unknown = {};
+              if (!(route.optionalBody && buf.length === 0)) {
+                try {
+                  parsed = parseFirstJson(buf.toString('utf8'));
+                } catch {
+                  throw invalidJson();
+                }
               }
               // A JSON null body decodes like an empty object (Go decodes null into a zero
               // struct), unless the route's schema takes null itself (a list that may be null).

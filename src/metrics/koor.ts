@@ -15,6 +15,7 @@ export interface MetricSources {
   startedAt: number;
   stateKeys: () => number;
   instances: () => number;
+  leases: () => number;
   lastEventId: () => number;
   mcpSessions: () => number;
   cache: StateCache;
@@ -48,6 +49,7 @@ export function defineKoorMetrics(m: Metrics, s: MetricSources): void {
   // Data.
   m.gauge('koor_state_keys', 'State keys stored.', s.stateKeys);
   m.gauge('koor_instances', 'Registered agent instances.', s.instances);
+  m.gauge('koor_leases', 'Live leases (SPEC 8.8): taken, not released, not past their TTL.', s.leases);
   m.gauge('koor_last_event_id', 'Id of the newest event (0 if none).', s.lastEventId);
   m.gauge('koor_mcp_sessions', 'Open MCP sessions.', s.mcpSessions);
   m.counter('koor_state_cache_hits_total', 'State reads answered from the front cache.', () => cache.stats.hits);

@@ -7,6 +7,7 @@ t.test('every status name maps to an HTTP status', async (t) => {
   t.same(HTTP_STATUS, {
     INVALID_ARGUMENT: 400,
     UNAUTHENTICATED: 401,
+    PERMISSION_DENIED: 403,
     NOT_FOUND: 404,
     METHOD_NOT_ALLOWED: 405,
     ALREADY_EXISTS: 409,

@@ -89,6 +89,11 @@ export function migrate(db: DB, migrations: readonly Migration[]): void {
   }
 }
 
+/** Storage text `YYYY-MM-DD HH:MM:SS` → RFC 3339 `YYYY-MM-DDTHH:MM:SSZ` (SPEC §1.4), for event data. */
+export function rfc3339(storage: string): string {
+  return `${storage.slice(0, 10)}T${storage.slice(11)}Z`;
+}
+
 /** `YYYY-MM-DD HH:MM:SS` UTC, the storage form of every timestamp. */
 export function storageNow(ms = Date.now()): string {
   return new Date(ms).toISOString().slice(0, 19).replace('T', ' ');

@@ -14,6 +14,8 @@ import { complianceStore } from './stores/compliance.js';
 import { webhookStore } from './stores/webhooks.js';
 import { auditStore } from './stores/audit.js';
 import { opsStore } from './stores/ops.js';
+import { leaseStore } from './stores/leases.js';
+import { taskStore } from './stores/tasks.js';
 import { threadId } from 'node:worker_threads';
 
 /** Where the dispatcher reports unexpected failures (the writer's pino logger). */
@@ -47,7 +49,11 @@ export function createDispatcher(
   const state = stateStore(db, opts.stateHistoryKeep ?? 0);
   const specs = specStore(db);
   const events = eventStore(db, { webhookBacklogMax: opts.webhookBacklogMax ?? 10_000 });
-  const instances = instanceStore(db);
+  const instances = instanceStore(db, events);
+  const leases = leaseStore(db, events);
+  const tasks = taskStore(db, events);
+  /** An agent that went stale or was deregistered holds nothing any more (SPEC §8.8). */
+  const letGo = (holder: string, why: 'stale' | 'deregistered') => [...leases.releaseHolder(holder, why), ...tasks.releaseHolder(holder, why)];
   const rules = ruleStore(db);
   const compliance = complianceStore(db);
   const templates = templateStore(db);
@@ -71,10 +77,27 @@ export function createDispatcher(
     'events.publish': events.publish,
     'events.prune': events.prune,
     'instances.register': instances.register,
-    'instances.touch': instances.touch,
+    'instances.touch': (req) => {
+      const r = instances.touch(req);
+      // A heartbeat (or activate) is the sign of life that renews the holder's TTL leases.
+      if (req.op !== 'touch') leases.renewHolder(req.id);
+      return r;
+    },
     'instances.update': instances.update,
-    'instances.deregister': instances.deregister,
-    'instances.mark_stale': instances.markStale,
+    'instances.deregister': (req) => ({ ...instances.deregister(req), events: letGo(req.id, 'deregistered') }),
+    'instances.mark_stale': (req) => {
+      const r = instances.markStale(req);
+      return { stale: r.stale, events: [...r.events, ...r.stale.flatMap((i) => letGo(i.id, 'stale'))] };
+    },
+    'leases.acquire': leases.acquire,
+    'leases.renew': leases.renew,
+    'leases.release': leases.release,
+    'leases.expire': leases.expire,
+    'tasks.create': tasks.create,
+    'tasks.claim': tasks.claim,
+    'tasks.complete': tasks.complete,
+    'tasks.fail': tasks.fail,
+    'tasks.release': tasks.release,
     'rules.propose': rules.propose,
     'rules.replace': rules.replace,
     'rules.decide': rules.decide,

@@ -207,4 +207,59 @@ export const MIGRATIONS: readonly Migration[] = [
       DROP TABLE webhook_outbox;
     `,
   },
+  {
+    version: 7,
+    name: 'leases on path globs and task queues (SPEC §8.8)',
+    // A lease's resources are also rows of lease_resources keyed by their literal prefix (the
+    // UTF-8 bytes before the first wildcard): two globs can only overlap when one prefix starts
+    // the other, so a conflict check seeks the few candidate rows instead of comparing them all.
+    sql: `
+      CREATE TABLE leases (
+        id          TEXT PRIMARY KEY NOT NULL,
+        holder      TEXT NOT NULL,
+        holder_name TEXT NOT NULL,
+        resources   TEXT NOT NULL,
+        exclusive   INTEGER NOT NULL,
+        reason      TEXT NOT NULL DEFAULT '',
+        -- 0 = no TTL; else expires_ms (epoch ms) = last renewal + ttl_ms
+        ttl_ms      INTEGER NOT NULL DEFAULT 0,
+        acquired_at TEXT NOT NULL,
+        expires_ms  INTEGER NOT NULL DEFAULT 0
+      );
+      CREATE INDEX leases_holder ON leases (holder);
+      CREATE INDEX leases_expiry ON leases (expires_ms) WHERE expires_ms > 0;
+      CREATE TABLE lease_resources (
+        prefix   BLOB NOT NULL,
+        lease_id TEXT NOT NULL REFERENCES leases (id) ON DELETE CASCADE,
+        resource TEXT NOT NULL,
+        PRIMARY KEY (prefix, lease_id, resource)
+      ) WITHOUT ROWID;
+      CREATE INDEX lease_resources_lease ON lease_resources (lease_id);
+      CREATE TABLE tasks (
+        id              INTEGER PRIMARY KEY AUTOINCREMENT,
+        project         TEXT NOT NULL,
+        title           TEXT NOT NULL,
+        data            TEXT NOT NULL DEFAULT 'null',
+        priority        INTEGER NOT NULL DEFAULT 0,
+        deps            TEXT NOT NULL DEFAULT '[]',
+        capabilities    TEXT NOT NULL DEFAULT '[]',
+        status          TEXT NOT NULL,
+        claimed_by      TEXT NOT NULL DEFAULT '',
+        claimed_by_name TEXT NOT NULL DEFAULT '',
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        max_attempts    INTEGER NOT NULL,
+        reason          TEXT NOT NULL DEFAULT '',
+        created_at      TEXT NOT NULL,
+        updated_at      TEXT NOT NULL
+      );
+      -- the claim order: best priority first, then oldest
+      CREATE INDEX tasks_queue ON tasks (project, status, priority DESC, id);
+      CREATE INDEX tasks_claimed ON tasks (claimed_by) WHERE status = 'claimed';
+      CREATE TABLE task_deps (
+        dep_id  INTEGER NOT NULL,
+        task_id INTEGER NOT NULL,
+        PRIMARY KEY (dep_id, task_id)
+      ) WITHOUT ROWID;
+    `,
+  },
 ];

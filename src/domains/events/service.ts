@@ -80,16 +80,31 @@ export class EventService {
   publish(topic: string, data: string, source: string): Promise<{ event: Event; json: string }> {
     return this.writer.call('events.publish', { topic, data, source }).then((event) => {
       const json = eventJson(event);
-      // Committed events whose replies were lost come first, so live subscribers see no gap.
-      if (event.id > this.lastFanned + 1) {
-        for (const missed of this.q.between.all(this.lastFanned, event.id)) this.hub.publish(missed.id, missed.topic, Buffer.from(eventJson(missed)));
-      }
-      this.hub.publish(event.id, event.topic, Buffer.from(json));
-      if (event.id > this.lastFanned) this.lastFanned = event.id;
+      this.fanOut(event, json);
       // Webhooks read the log from their cursors: tell the dispatcher there is more.
       this.opts.onPublished?.();
       return { event, json };
     });
+  }
+
+  /**
+   * Fans out events another writer method stored in its own transaction (a lease released with
+   * its holder, a task claimed), once that transaction committed; in id order.
+   */
+  announce(events: readonly Event[]): void {
+    if (events.length === 0) return;
+    for (const e of events) this.fanOut(e, eventJson(e));
+    this.opts.onPublished?.();
+  }
+
+  private fanOut(event: Event, json: string): void {
+    // Committed events whose replies were lost come first, so live subscribers see no gap.
+    if (event.id > this.lastFanned + 1) {
+      for (const missed of this.q.between.all(this.lastFanned, event.id)) this.hub.publish(missed.id, missed.topic, Buffer.from(eventJson(missed)));
+    }
+    if (event.id <= this.lastFanned) return; // already sent as a missed one
+    this.hub.publish(event.id, event.topic, Buffer.from(json));
+    this.lastFanned = event.id;
   }
 
   /** Up to `last` genuine matches: newest first, or oldest first after `since` (SPEC §7-8, §8.2). */

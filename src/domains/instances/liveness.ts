@@ -1,29 +1,21 @@
 import type { Logger } from '../../log.js';
 import type { InstanceService, Summary } from './service.js';
 
-/** Publishes an event through the bus (wired to the events domain in main). */
-export type Publish = (topic: string, data: string, source: string) => Promise<unknown>;
-
 /**
  * Liveness monitor (SPEC §2.6, §6): every interval, active instances unseen for the timeout
- * become stale and one `agent.stale` event is published for each.
+ * become stale. Their `agent.stale` events, and the release of their leases and claimed tasks
+ * (SPEC §8.8), are stored by the writer in the same transaction and fanned out by the service.
  */
 export class LivenessMonitor {
   private timer: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly instances: InstanceService,
-    private readonly publish: Publish,
     private readonly opts: { intervalMs: number; timeoutMs: number; log: Logger },
   ) {}
 
   async check(): Promise<Summary[]> {
     const stale = await this.instances.markStale(Date.now() - this.opts.timeoutMs);
-    for (const i of stale) {
-      const data = JSON.stringify({ instance_id: i.id, name: i.name, workspace: i.workspace, stack: i.stack, last_seen: i.last_seen });
-      // The instance is already stale: one failed publish must not cost the others theirs.
-      await this.publish('agent.stale', data, 'liveness-monitor').catch((err: unknown) => this.opts.log.warn({ err, instance: i.id }, 'agent.stale publish failed'));
-    }
     if (stale.length > 0) this.opts.log.info({ count: stale.length }, 'instances went stale');
     return stale;
   }

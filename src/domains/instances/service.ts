@@ -1,6 +1,6 @@
 import type { AuditTag } from '../../../schemas/rpc/envelope.js';
 import { createHash } from 'node:crypto';
-import type { Instance } from '../../../schemas/rpc/writer.js';
+import type { Event, Instance } from '../../../schemas/rpc/writer.js';
 import type { Identity } from '../../http/context.js';
 import type { Logger } from '../../log.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
@@ -49,6 +49,8 @@ export class InstanceService {
     db: ReadDb,
     private readonly writer: WriterClient,
     private readonly log: Logger,
+    /** Fans out events the writer stored with an instance change (wired to the events domain). */
+    private readonly announce: (events: readonly Event[]) => void = () => {},
   ) {
     const COLS = 'id, name, workspace, intent, stack, capabilities, status, token, registered_at, last_seen';
     this.q = {
@@ -134,15 +136,21 @@ export class InstanceService {
     return summary(await this.writer.call('instances.update', { id, ...change }, { audit }));
   }
 
+  /** Deletes the instance; what it held (leases, claimed tasks) is released in the same write. */
   async deregister(id: string, audit?: AuditTag): Promise<void> {
-    await this.writer.call('instances.deregister', { id }, { audit });
+    const r = await this.writer.call('instances.deregister', { id }, { audit });
     this.unindex(id);
+    this.announce(r.events);
   }
 
-  /** Marks active instances unseen since `cutoffMs` stale; returns them. */
+  /**
+   * Marks active instances unseen since `cutoffMs` stale; returns them. The writer stores their
+   * `agent.stale` events and releases what they held in the same transaction; those go out here.
+   */
   async markStale(cutoffMs: number): Promise<Summary[]> {
     const cutoff = toStorage(cutoffMs);
     const r = await this.writer.call('instances.mark_stale', { cutoff });
+    this.announce(r.events);
     return r.stale.map(summary);
   }
 }

@@ -29,6 +29,16 @@ const DERIVE: Readonly<Record<string, (req: Req, res: Res) => Entry | null>> = {
   'webhooks.delete': (req) => ({ action: 'webhook.delete', resource: s(req.id), detail: '{}' }),
   'templates.create': (req) => ({ action: 'template.create', resource: s(req.id), detail: sortedJson({ kind: req.kind }) }),
   'templates.delete': (req) => ({ action: 'template.delete', resource: s(req.id), detail: '{}' }),
+  'leases.acquire': (req, res) => {
+    const lease = res.lease as { id: string } | undefined;
+    return lease ? { action: 'lease.acquire', resource: lease.id, detail: sortedJson({ exclusive: req.exclusive, resources: req.resources }) } : null;
+  },
+  'leases.release': (req) => ({ action: 'lease.release', resource: s(req.id), detail: '{}' }),
+  'tasks.create': (req, res) => ({ action: 'task.create', resource: s((res.task as Res).id), detail: sortedJson({ project: req.project }) }),
+  'tasks.claim': (req, res) => ({ action: 'task.claim', resource: s((res.task as Res).id), detail: sortedJson({ project: req.project }) }),
+  'tasks.complete': (req) => ({ action: 'task.complete', resource: s(req.id), detail: '{}' }),
+  'tasks.fail': (req, res) => ({ action: 'task.fail', resource: s(req.id), detail: sortedJson({ reason: req.reason, status: (res.task as Res).status }) }),
+  'tasks.release': (req) => ({ action: 'task.release', resource: s(req.id), detail: '{}' }),
   'llm.record': (req) => ({ action: 'llm.usage', resource: `${s(req.project)}/${s(req.model)}`, detail: sortedJson({ cost_usd: req.cost_usd, tokens_in: req.tokens_in, tokens_out: req.tokens_out }) }),
 };
 

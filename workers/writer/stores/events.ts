@@ -4,6 +4,8 @@ import { storageNow, type DB } from '../db.js';
 
 type M = WriterMethods;
 
+export type EventStore = ReturnType<typeof eventStore>;
+
 /** Event log writes (SPEC §2.4, §6, §8.3): append, and prune in bounded chunks. */
 export function eventStore(db: DB, limits: { webhookBacklogMax: number }) {
   const insert = db.prepare<[string, string, string, string]>('INSERT INTO events (topic, data, source, created_at) VALUES (?, ?, ?, ?)');

@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { ReqOf, ResOf } from '../../../schemas/rpc/envelope.js';
 import type { Instance, WriterMethods } from '../../../schemas/rpc/writer.js';
-import { storageNow, type DB } from '../db.js';
+import { rfc3339, storageNow, type DB } from '../db.js';
 import { Fault } from '../fault.js';
+import type { EventStore } from './events.js';
 
 type M = WriterMethods;
 type Row = Omit<Instance, 'capabilities'> & { capabilities: string };
@@ -10,7 +11,7 @@ type Row = Omit<Instance, 'capabilities'> & { capabilities: string };
 const decode = (r: Row): Instance => ({ ...r, capabilities: JSON.parse(r.capabilities) as string[] });
 
 /** Agent instances (SPEC §2.5, §6): lifecycle pending → active ⇄ stale; deregister deletes. */
-export function instanceStore(db: DB) {
+export function instanceStore(db: DB, events: EventStore) {
   const COLS = 'id, name, workspace, intent, stack, capabilities, status, token, registered_at, last_seen';
   const get = db.prepare<[string], Row>(`SELECT ${COLS} FROM instances WHERE id = ?`);
   const insert = db.prepare(
@@ -53,15 +54,20 @@ export function instanceStore(db: DB) {
       return decode(mustGet(req.id));
     },
 
-    deregister(req: ReqOf<M, 'instances.deregister'>): ResOf<M, 'instances.deregister'> {
+    deregister(req: ReqOf<M, 'instances.deregister'>): { id: string } {
       if (del.run(req.id).changes === 0) throw new Fault('NOT_FOUND', `instance not found: ${req.id}`);
       return { id: req.id };
     },
 
+    /** Marks them stale and stores one `agent.stale` event each (SPEC §2.4), in this transaction. */
     markStale(req: ReqOf<M, 'instances.mark_stale'>): ResOf<M, 'instances.mark_stale'> {
       const rows = staleCandidates.all(req.cutoff);
-      for (const r of rows) markStale.run(r.id);
-      return { stale: rows.map((r) => decode({ ...r, status: 'stale' })) };
+      const published = rows.map((r) => {
+        markStale.run(r.id);
+        const data = JSON.stringify({ instance_id: r.id, name: r.name, workspace: r.workspace, stack: r.stack, last_seen: rfc3339(r.last_seen) });
+        return events.publish({ topic: 'agent.stale', data, source: 'liveness-monitor' });
+      });
+      return { stale: rows.map((r) => decode({ ...r, status: 'stale' })), events: published };
     },
   };
 }

@@ -1,0 +1,84 @@
+import { CheckBody, LeaseBody, RenewBody } from '../../../schemas/http/coord.js';
+import { badRequest } from '../../errors.js';
+import { auditBy } from '../../http/actor.js';
+import type { Ctx } from '../../http/context.js';
+import { checkName, pathName } from '../../http/path.js';
+import { positiveInt, queryParams } from '../../http/query.js';
+import { sendJson } from '../../http/reply.js';
+import type { Route } from '../../http/router.js';
+import { COORD_LIST_DEFAULT_LIMIT, COORD_LIST_MAX_LIMIT, LEASE_CHECK_MAX_PATHS } from '../../limits.js';
+import { ttlParam, type LeaseService } from './service.js';
+
+/** The calling agent (SPEC §8.4): leases are held by identified agents only. */
+function holderOf(ctx: Ctx): string {
+  if (!ctx.identity) throw badRequest('lease requires an agent identity');
+  return ctx.identity.instanceId;
+}
+
+/** A file path to check: non-empty, at most MAX_KEY_BYTES, no NUL. */
+const checkPath = (p: string | null | undefined): string => {
+  if (!p) throw badRequest('path is required');
+  return checkName(p, 'path');
+};
+
+export function leaseRoutes(svc: LeaseService): Route[] {
+  return [
+    {
+      method: 'POST',
+      path: '/api/leases',
+      body: 'json',
+      schema: LeaseBody,
+      handler: async (ctx) => {
+        const holder = holderOf(ctx);
+        const b = ctx.json as { resources?: string[]; exclusive?: boolean; ttl?: unknown; reason?: string };
+        const lease = await svc.acquire(holder, { resources: b.resources ?? [], exclusive: b.exclusive ?? true, ttlMs: ttlParam(b.ttl), reason: b.reason ?? '' }, auditBy(ctx));
+        sendJson(ctx, 200, lease);
+      },
+    },
+    {
+      method: 'GET',
+      path: '/api/leases',
+      handler: (ctx) => {
+        const q = queryParams(ctx);
+        sendJson(ctx, 200, svc.list({ holder: q.get('holder') || null, resource: q.get('resource') || null, limit: positiveInt(q, 'limit', COORD_LIST_DEFAULT_LIMIT, COORD_LIST_MAX_LIMIT) }));
+      },
+    },
+    { method: 'GET', path: '/api/leases/check', handler: (ctx) => sendJson(ctx, 200, svc.check(checkPath(queryParams(ctx).get('path')))) },
+    {
+      // Many paths at once (a pre-commit hook's staged files): only the leased ones come back.
+      method: 'POST',
+      path: '/api/leases/check',
+      body: 'json',
+      schema: CheckBody,
+      handler: (ctx) => {
+        const paths = (ctx.json as { paths?: string[] }).paths ?? [];
+        if (paths.length > LEASE_CHECK_MAX_PATHS) throw badRequest(`too many paths: ${paths.length} (max ${LEASE_CHECK_MAX_PATHS})`);
+        const held = paths.map((p) => ({ path: p, leases: svc.check(checkPath(p)) })).filter((h) => h.leases.length > 0);
+        sendJson(ctx, 200, held);
+      },
+    },
+    { method: 'GET', path: '/api/leases/:id', handler: (ctx) => sendJson(ctx, 200, svc.get(pathName(ctx.params[0]!, 'lease id'))) },
+    {
+      method: 'POST',
+      path: '/api/leases/:id/renew',
+      body: 'json',
+      schema: RenewBody,
+      optionalBody: true,
+      handler: async (ctx) => {
+        const holder = holderOf(ctx);
+        const { ttl } = ctx.json as { ttl?: unknown };
+        sendJson(ctx, 200, await svc.renew(holder, pathName(ctx.params[0]!, 'lease id'), ttl === undefined ? undefined : ttlParam(ttl)));
+      },
+    },
+    {
+      method: 'DELETE',
+      path: '/api/leases/:id',
+      handler: async (ctx) => {
+        const holder = holderOf(ctx);
+        const id = pathName(ctx.params[0]!, 'lease id');
+        await svc.release(holder, id, auditBy(ctx));
+        sendJson(ctx, 200, { released: id });
+      },
+    },
+  ];
+}

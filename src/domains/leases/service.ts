@@ -1,0 +1,191 @@
+import type { AuditTag } from '../../../schemas/rpc/envelope.js';
+import type { Event, LeaseRow } from '../../../schemas/rpc/writer.js';
+import { LEASE_COLUMNS as COLS, LEASE_INDEX_SQL, LEASE_LIVE_SQL, decodeLease as decode, type LeaseCandidate as Candidate, type LeaseDbRow } from '../../../schemas/db/coord.js';
+import { pathGlob, pathGlobMatch, globsOverlap, prefixEnd, prefixKeysOf } from '../../bus/path-glob.js';
+import { parseDuration } from '../../config.js';
+import { badRequest, conflict, notFound } from '../../errors.js';
+import { checkName } from '../../http/path.js';
+import { LEASE_EXPIRE_CHUNK, LEASE_MAX_RESOURCES, LEASE_MAX_TTL_MS } from '../../limits.js';
+import type { Logger } from '../../log.js';
+import type { WriterClient } from '../../rpc/writer-client.js';
+import { toRfc3339, toStorage, type ReadDb } from '../../store.js';
+
+/** The public shape (SPEC §8.8). */
+export function leaseJson(r: LeaseRow) {
+  return {
+    id: r.id,
+    holder: r.holder,
+    holder_name: r.holder_name,
+    resources: r.resources,
+    exclusive: r.exclusive,
+    reason: r.reason,
+    acquired_at: toRfc3339(r.acquired_at),
+    expires_at: r.expires_ms > 0 ? toRfc3339(toStorage(r.expires_ms)) : '',
+  };
+}
+export type Lease = ReturnType<typeof leaseJson>;
+
+
+export interface AcquireInput {
+  resources: string[];
+  exclusive: boolean;
+  ttlMs: number;
+  reason: string;
+}
+
+/**
+ * A lease TTL from a request: Go-style text ("90s", "10m") or seconds as a number; absent, null
+ * or "" = none (0). At least 1 s, at most LEASE_MAX_TTL_MS.
+ */
+export function ttlParam(v: unknown): number {
+  if (v === undefined || v === null || v === '') return 0;
+  let ms: number;
+  if (typeof v === 'number') ms = Math.round(v * 1000);
+  else {
+    try {
+      ms = parseDuration(String(v), 'ttl');
+    } catch (e) {
+      throw badRequest((e as Error).message);
+    }
+  }
+  if (!(ms >= 1000)) throw badRequest('ttl must be at least 1s');
+  if (ms > LEASE_MAX_TTL_MS) throw badRequest(`ttl must be at most ${LEASE_MAX_TTL_MS / 3_600_000}h`);
+  return ms;
+}
+
+/** A lease resource: a well-formed, non-empty path glob of at most MAX_KEY_BYTES. */
+function checkResource(r: string): string {
+  if (r === '') throw badRequest('resource must not be empty');
+  checkName(r, 'resource');
+  if (pathGlob(r) === null) throw badRequest(`invalid pattern: ${r}`);
+  return r;
+}
+
+/** Oldest first (by rowid: acquisition order, finer than acquired_at's second): every lease list. */
+const byAge = (a: Candidate, b: Candidate): number => a.seq - b.seq;
+
+/**
+ * Leases on path globs (SPEC §8.8). Grants, renewals and releases are decided by the writer (one
+ * transaction each); reads use the read connection and, like the writer, find candidate leases
+ * through the literal-prefix index rather than scanning them all. A background check releases
+ * leases whose TTL ran out.
+ */
+export class LeaseService {
+  private readonly q;
+  private timer: NodeJS.Timeout | null = null;
+  private sweeping: Promise<void> | null = null;
+
+  constructor(
+    db: ReadDb,
+    private readonly writer: WriterClient,
+    private readonly announce: (events: readonly Event[]) => void,
+    private readonly opts: { checkEveryMs: number; log: Logger },
+  ) {
+    type Params = { now: number };
+    this.q = {
+      get: db.prepare<[Params & { id: string }], LeaseDbRow>(`SELECT ${COLS} FROM leases l WHERE id = @id AND ${LEASE_LIVE_SQL}`),
+      list: db.prepare<[Params & { holder: string | null; limit: number }], LeaseDbRow>(
+        `SELECT ${COLS} FROM leases l WHERE (@holder IS NULL OR holder = @holder) AND ${LEASE_LIVE_SQL} ORDER BY rowid LIMIT @limit`,
+      ),
+      keyAtMost: db.prepare<[Buffer], Buffer>(LEASE_INDEX_SQL.keyAtMost).pluck(),
+      keyBelow: db.prepare<[Buffer], Buffer>(LEASE_INDEX_SQL.keyBelow).pluck(),
+      atPrefix: db.prepare<[Params & { p: Buffer }], Candidate>(LEASE_INDEX_SQL.candidates('at', LEASE_LIVE_SQL)),
+      under: db.prepare<[Params & { p: Buffer; end: Buffer }], Candidate>(LEASE_INDEX_SQL.candidates('under', LEASE_LIVE_SQL)),
+      everything: db.prepare<[Params], Candidate>(LEASE_INDEX_SQL.candidates('all', LEASE_LIVE_SQL)),
+      count: db.prepare<[Params], number>(`SELECT count(*) FROM leases l WHERE ${LEASE_LIVE_SQL}`).pluck(),
+      due: db.prepare<[number], number>('SELECT 1 FROM leases WHERE expires_ms > 0 AND expires_ms <= ? LIMIT 1').pluck(),
+    };
+  }
+
+  private readonly seek = (x: Buffer, inclusive: boolean): Buffer | undefined => (inclusive ? this.q.keyAtMost : this.q.keyBelow).get(x);
+
+  /** Live leases with a resource whose literal prefix starts `prefix` (the only ones that can match a path with it). */
+  private startingBefore(prefix: Buffer, now: number): Candidate[] {
+    return prefixKeysOf(prefix, this.seek).flatMap((p) => this.q.atPrefix.all({ p, now }));
+  }
+
+  async acquire(holder: string, input: AcquireInput, audit: AuditTag): Promise<Lease> {
+    if (input.resources.length === 0) throw badRequest('resources is required');
+    if (input.resources.length > LEASE_MAX_RESOURCES) throw badRequest(`too many resources: ${input.resources.length} (max ${LEASE_MAX_RESOURCES})`);
+    input.resources.forEach(checkResource);
+    checkName(input.reason, 'reason');
+    const r = await this.writer.call('leases.acquire', { holder, resources: input.resources, exclusive: input.exclusive, ttl_ms: input.ttlMs, reason: input.reason }, { audit });
+    if ('conflict' in r) {
+      const { resource, leases } = r.conflict;
+      throw conflict(`lease conflict: ${resource} held by ${leases[0]!.holder_name}`, { conflicts: leases.map(leaseJson) });
+    }
+    return leaseJson(r.lease);
+  }
+
+  async renew(holder: string, id: string, ttlMs: number | undefined): Promise<Lease> {
+    const r = await this.writer.call('leases.renew', ttlMs === undefined ? { id, holder } : { id, holder, ttl_ms: ttlMs });
+    return leaseJson(r.lease);
+  }
+
+  async release(holder: string, id: string, audit: AuditTag): Promise<void> {
+    const r = await this.writer.call('leases.release', { id, holder }, { audit });
+    this.announce(r.events);
+  }
+
+  get(id: string): Lease {
+    const r = this.q.get.get({ id, now: Date.now() });
+    if (!r) throw notFound(`lease not found: ${id}`);
+    return leaseJson(decode(r));
+  }
+
+  /** Live leases, oldest first; `resource`: only those with a resource overlapping that glob. */
+  list(f: { holder: string | null; resource: string | null; limit: number }): Lease[] {
+    const now = Date.now();
+    if (f.resource === null) return this.q.list.all({ holder: f.holder, limit: f.limit, now }).map((r) => leaseJson(decode(r)));
+    const glob = checkResource(f.resource);
+    const prefix = Buffer.from(pathGlob(glob)!.prefix);
+    const rows = [...this.startingBefore(prefix, now), ...(prefix.length === 0 ? this.q.everything.all({ now }) : this.q.under.all({ p: prefix, end: prefixEnd(prefix), now }))];
+    const hits = new Map<string, Candidate>();
+    for (const r of rows) if ((f.holder === null || r.holder === f.holder) && !hits.has(r.id) && globsOverlap(glob, r.held)) hits.set(r.id, r);
+    return [...hits.values()].sort(byAge).slice(0, f.limit).map((r) => leaseJson(decode(r)));
+  }
+
+  /** Live leases (the koor_leases gauge). */
+  count(): number {
+    return this.q.count.get({ now: Date.now() }) ?? 0;
+  }
+
+  /** Live leases with a resource matching the file `path`, oldest first. */
+  check(path: string): Lease[] {
+    const hits = new Map<string, Candidate>();
+    for (const r of this.startingBefore(Buffer.from(path), Date.now())) if (!hits.has(r.id) && pathGlobMatch(r.held, path)) hits.set(r.id, r);
+    return [...hits.values()].sort(byAge).map((r) => leaseJson(decode(r)));
+  }
+
+  /** Releases leases past their TTL; the writer is called only when the index says some are due. */
+  sweep(): Promise<void> {
+    if (this.sweeping) return this.sweeping;
+    if (this.q.due.get(Date.now()) === undefined) return Promise.resolve();
+    this.sweeping = this.expireDue().finally(() => {
+      this.sweeping = null;
+    });
+    return this.sweeping;
+  }
+
+  private async expireDue(): Promise<void> {
+    try {
+      for (;;) {
+        const r = await this.writer.call('leases.expire', { limit: LEASE_EXPIRE_CHUNK });
+        this.announce(r.events);
+        if (!r.more) return;
+      }
+    } catch (err) {
+      this.opts.log.warn({ err }, 'lease expiry failed; retrying at the next check');
+    }
+  }
+
+  start(): void {
+    this.timer = setInterval(() => void this.sweep(), this.opts.checkEveryMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+}

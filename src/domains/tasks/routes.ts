@@ -1,0 +1,107 @@
+import { ClaimBody, SettleBody, TaskBody } from '../../../schemas/http/coord.js';
+import { badRequest } from '../../errors.js';
+import { auditBy } from '../../http/actor.js';
+import type { Ctx } from '../../http/context.js';
+import { parseIntStrict, positiveInt, queryParams } from '../../http/query.js';
+import { compactJson, rawMember } from '../../http/raw-json.js';
+import { sendJsonText } from '../../http/reply.js';
+import type { Route } from '../../http/router.js';
+import { COORD_LIST_DEFAULT_LIMIT, COORD_LIST_MAX_LIMIT, TASK_DEFAULT_MAX_ATTEMPTS } from '../../limits.js';
+import { TASK_STATUSES, taskId, type TaskService } from './service.js';
+
+/** The calling agent (SPEC §8.4): claims and their outcomes belong to identified agents. */
+function agentOf(ctx: Ctx, action: string): string {
+  if (!ctx.identity) throw badRequest(`task ${action} requires an agent identity`);
+  return ctx.identity.instanceId;
+}
+
+/** `after`: the last task id of the previous page (0 = from the start). */
+function afterParam(raw: string | null): number {
+  if (raw === null || raw === '') return 0;
+  const n = parseIntStrict(raw);
+  if (n === null || n < 0) throw badRequest('after must be a task id');
+  return n;
+}
+
+function statusesParam(raw: string | null): string[] | null {
+  if (raw === null || raw === '') return null;
+  const list = raw.split(',');
+  for (const s of list) if (!(TASK_STATUSES as readonly string[]).includes(s)) throw badRequest(`status must be one of ${TASK_STATUSES.join(', ')} (comma-separated): ${s}`);
+  return list;
+}
+
+function settleRoute(how: 'complete' | 'fail' | 'release', svc: TaskService): Route {
+  return {
+    method: 'POST',
+    path: `/api/tasks/:id/${how}`,
+    body: 'json',
+    schema: SettleBody,
+    optionalBody: true,
+    handler: async (ctx) => {
+      const holder = agentOf(ctx, how);
+      const b = ctx.json as { reason?: string; retry?: boolean };
+      sendJsonText(ctx, 200, await svc.settle(how, holder, taskId(ctx.params[0]!), b.reason ?? '', b.retry ?? true, auditBy(ctx)));
+    },
+  };
+}
+
+export function taskRoutes(svc: TaskService): Route[] {
+  return [
+    {
+      method: 'POST',
+      path: '/api/tasks',
+      body: 'json',
+      schema: TaskBody,
+      handler: async (ctx) => {
+        const b = ctx.json as { project?: string; title?: string; priority?: number; deps?: number[] | null; capabilities?: string[] | null; max_attempts?: number };
+        if (!b.project) throw badRequest('project is required');
+        if (!b.title) throw badRequest('title is required');
+        const raw = rawMember(ctx.body.toString('utf8'), 'data');
+        const task = await svc.create(
+          {
+            project: b.project,
+            title: b.title,
+            data: raw === undefined ? 'null' : compactJson(raw),
+            priority: b.priority ?? 0,
+            deps: b.deps ?? [],
+            capabilities: b.capabilities ?? [],
+            maxAttempts: b.max_attempts ?? TASK_DEFAULT_MAX_ATTEMPTS,
+          },
+          auditBy(ctx),
+        );
+        sendJsonText(ctx, 200, task);
+      },
+    },
+    {
+      method: 'GET',
+      path: '/api/tasks',
+      handler: (ctx) => {
+        const q = queryParams(ctx);
+        const tasks = svc.list({
+          project: q.get('project') || null,
+          statuses: statusesParam(q.get('status')),
+          claimedBy: q.get('claimed_by') || null,
+          after: afterParam(q.get('after')),
+          limit: positiveInt(q, 'limit', COORD_LIST_DEFAULT_LIMIT, COORD_LIST_MAX_LIMIT),
+        });
+        sendJsonText(ctx, 200, `[${tasks.join(',')}]`);
+      },
+    },
+    {
+      method: 'POST',
+      path: '/api/tasks/claim',
+      body: 'json',
+      schema: ClaimBody,
+      handler: async (ctx) => {
+        const holder = agentOf(ctx, 'claim');
+        const { project } = ctx.json as { project?: string };
+        if (!project) throw badRequest('project is required');
+        sendJsonText(ctx, 200, await svc.claim(holder, project, auditBy(ctx)));
+      },
+    },
+    { method: 'GET', path: '/api/tasks/:id', handler: (ctx) => sendJsonText(ctx, 200, svc.get(taskId(ctx.params[0]!))) },
+    settleRoute('complete', svc),
+    settleRoute('fail', svc),
+    settleRoute('release', svc),
+  ];
+}

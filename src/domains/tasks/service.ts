@@ -1,0 +1,114 @@
+import type { AuditTag } from '../../../schemas/rpc/envelope.js';
+import type { Event, TaskRow } from '../../../schemas/rpc/writer.js';
+import { TASK_COLUMNS as COLS, decodeTask as decode, type TaskDbRow as Row } from '../../../schemas/db/coord.js';
+import { badRequest, notFound } from '../../errors.js';
+import { checkName } from '../../http/path.js';
+import { TASK_MAX_CAPABILITIES, TASK_MAX_DEPS } from '../../limits.js';
+import type { WriterClient } from '../../rpc/writer-client.js';
+import { toRfc3339, type ReadDb } from '../../store.js';
+
+export const TASK_STATUSES = ['ready', 'blocked', 'claimed', 'done', 'failed'] as const;
+
+/** The Task JSON of SPEC §8.8, `data` spliced in as it was sent. */
+export function taskJson(t: TaskRow): string {
+  return (
+    `{"id":${t.id},"project":${JSON.stringify(t.project)},"title":${JSON.stringify(t.title)},"data":${t.data},"priority":${t.priority},` +
+    `"deps":${JSON.stringify(t.deps)},"capabilities":${JSON.stringify(t.capabilities)},"status":"${t.status}",` +
+    `"claimed_by":${JSON.stringify(t.claimed_by)},"claimed_by_name":${JSON.stringify(t.claimed_by_name)},"attempts":${t.attempts},` +
+    `"max_attempts":${t.max_attempts},"reason":${JSON.stringify(t.reason)},"created_at":"${toRfc3339(t.created_at)}","updated_at":"${toRfc3339(t.updated_at)}"}`
+  );
+}
+
+
+export interface NewTask {
+  project: string;
+  title: string;
+  /** Raw JSON text. */
+  data: string;
+  priority: number;
+  deps: number[];
+  capabilities: string[];
+  maxAttempts: number;
+}
+
+export interface TaskFilter {
+  project: string | null;
+  statuses: string[] | null;
+  claimedBy: string | null;
+  after: number;
+  limit: number;
+}
+
+/** A task id from a path: a positive integer, else the task does not exist. */
+export function taskId(raw: string): number {
+  if (!/^[1-9]\d{0,14}$/.test(raw)) throw notFound(`task not found: ${raw}`);
+  return Number(raw);
+}
+
+/**
+ * Task queues per project (SPEC §8.8). Every change is one writer method, decided inside its
+ * transaction (a claim picks and takes a task in one step, so each is claimed exactly once);
+ * lists and gets read the read connection.
+ */
+export class TaskService {
+  private readonly q;
+
+  constructor(
+    db: ReadDb,
+    private readonly writer: WriterClient,
+    private readonly announce: (events: readonly Event[]) => void,
+  ) {
+    this.q = {
+      get: db.prepare<[number], Row>(`SELECT ${COLS} FROM tasks WHERE id = ?`),
+      list: db.prepare<[{ project: string | null; statuses: string | null; claimed_by: string | null; after: number; limit: number }], Row>(
+        `SELECT ${COLS} FROM tasks
+         WHERE id > @after AND (@project IS NULL OR project = @project) AND (@claimed_by IS NULL OR claimed_by = @claimed_by)
+           AND (@statuses IS NULL OR status IN (SELECT value FROM json_each(@statuses)))
+         ORDER BY id LIMIT @limit`,
+      ),
+    };
+  }
+
+  async create(t: NewTask, audit: AuditTag): Promise<string> {
+    checkName(t.project, 'project');
+    checkName(t.title, 'title');
+    if (t.deps.length > TASK_MAX_DEPS) throw badRequest(`too many deps: ${t.deps.length} (max ${TASK_MAX_DEPS})`);
+    if (t.capabilities.length > TASK_MAX_CAPABILITIES) throw badRequest(`too many capabilities: ${t.capabilities.length} (max ${TASK_MAX_CAPABILITIES})`);
+    for (const c of t.capabilities) checkName(c, 'capability');
+    const r = await this.writer.call(
+      'tasks.create',
+      { project: t.project, title: t.title, data: t.data, priority: t.priority, deps: t.deps, capabilities: t.capabilities, max_attempts: t.maxAttempts },
+      { audit },
+    );
+    this.announce(r.events);
+    return taskJson(r.task);
+  }
+
+  async claim(holder: string, project: string, audit: AuditTag): Promise<string> {
+    checkName(project, 'project');
+    const r = await this.writer.call('tasks.claim', { project, holder }, { audit });
+    this.announce(r.events);
+    return taskJson(r.task);
+  }
+
+  /** complete / fail / release, by the claimer. */
+  async settle(how: 'complete' | 'fail' | 'release', holder: string, id: number, reason: string, retry: boolean, audit: AuditTag): Promise<string> {
+    checkName(reason, 'reason');
+    const r = await this.writer.call(`tasks.${how}`, { id, holder, reason, retry }, { audit });
+    this.announce(r.events);
+    return taskJson(r.task);
+  }
+
+  get(id: number): string {
+    const r = this.q.get.get(id);
+    if (!r) throw notFound(`task not found: ${id}`);
+    return taskJson(decode(r));
+  }
+
+  /** Tasks by id; `after` = the last id of the previous page. */
+  list(f: TaskFilter): string[] {
+    return this.q.list
+      .all({ project: f.project, statuses: f.statuses === null ? null : JSON.stringify(f.statuses), claimed_by: f.claimedBy, after: f.after, limit: f.limit })
+      .map((r) => taskJson(decode(r)));
+  }
+}
