@@ -229,3 +229,35 @@ export interface LlmSum {
   total_cost_usd: number;
   request_count: number;
 }
+
+export interface Lease {
+  id: string;
+  holder: string;
+  holder_name: string;
+  resources: string[];
+  exclusive: boolean;
+  reason: string;
+  acquired_at: string;
+  /** `""` without a TTL. */
+  expires_at: string;
+}
+
+export type TaskStatus = 'ready' | 'blocked' | 'claimed' | 'done' | 'failed';
+
+export interface Task {
+  id: number;
+  project: string;
+  title: string;
+  data: unknown;
+  priority: number;
+  deps: number[];
+  capabilities: string[];
+  status: TaskStatus;
+  claimed_by: string;
+  claimed_by_name: string;
+  attempts: number;
+  max_attempts: number;
+  reason: string;
+  created_at: string;
+  updated_at: string;
+}

@@ -16,12 +16,16 @@ import { WebhooksPage } from './pages/webhooks.js';
 import { CompliancePage } from './pages/compliance.js';
 import { AuditPage } from './pages/audit.js';
 import { LlmPage } from './pages/llm.js';
+import { LeasesPage } from './pages/leases.js';
+import { TasksPage } from './pages/tasks.js';
 
 const PAGES = [
   { path: '', label: 'Overview' },
   { path: 'state', label: 'State' },
   { path: 'specs', label: 'Specs' },
   { path: 'rules', label: 'Rules' },
+  { path: 'leases', label: 'Leases' },
+  { path: 'tasks', label: 'Tasks' },
   { path: 'webhooks', label: 'Webhooks' },
   { path: 'compliance', label: 'Compliance' },
   { path: 'audit', label: 'Audit' },
@@ -125,6 +129,12 @@ function Shell({ metrics, live }: { metrics: Metrics; live: LiveStream }) {
       break;
     case 'rules':
       view = html`<${RulesPage} />`;
+      break;
+    case 'leases':
+      view = html`<${LeasesPage} />`;
+      break;
+    case 'tasks':
+      view = html`<${TasksPage} project=${rest.join('/')} />`;
       break;
     case 'webhooks':
       view = html`<${WebhooksPage} />`;

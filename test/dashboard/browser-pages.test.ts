@@ -226,6 +226,58 @@ else {
     await shot(page, 'llm');
   });
 
+  t.test('leases: taken over REST shows without reload, gone when the holder deregisters', async (t) => {
+    const agent = (await call('POST', '/api/instances/register', { name: 'lease-holder', workspace: 'web' })).json();
+    await open('leases', 'Leases');
+    await page.getByText('No agent holds a lease.').waitFor();
+    const taken = await call('POST', '/api/leases', { resources: ['src/api/**', 'docs/api.md'], reason: 'task 17' }, { 'x-koor-instance': agent.id });
+    t.equal(taken.status, 200, 'lease taken');
+    const row = page.locator(`section[aria-labelledby="le-list-h"] tr[data-lease="${taken.json().id}"]`);
+    await row.waitFor({ timeout: 15_000 });
+    t.match(await row.innerText(), /lease-holder[\s\S]*src\/api\/\*\*[\s\S]*docs\/api\.md[\s\S]*exclusive[\s\S]*task 17/, 'holder, resources, mode, reason');
+    await page.getByLabel('File path').fill('src/api/trucks.ts');
+    await page.getByRole('button', { name: 'Check' }).click();
+    await page.locator('[data-check="held"]').getByText('lease-holder').waitFor();
+    await page.getByLabel('Holder').selectOption({ label: 'lease-holder' });
+    await page.getByLabel('Overlapping').fill('docs/*');
+    await page.getByRole('button', { name: 'Apply' }).click();
+    await page.locator('section[aria-labelledby="le-list-h"]').getByText('1', { exact: true }).waitFor();
+    await page.getByLabel('Overlapping').fill('web/*');
+    await page.getByRole('button', { name: 'Apply' }).click();
+    await page.getByText('No live lease matches.').waitFor();
+    t.pass('filtered by holder and by overlapping path on the server');
+    await page.getByRole('button', { name: 'Clear' }).click();
+    await row.waitFor();
+    await shot(page, 'leases');
+    t.equal((await call('DELETE', `/api/instances/${agent.id}`)).status, 200);
+    await row.waitFor({ state: 'detached', timeout: 5000 });
+    t.pass('released with its deregistered holder, live');
+    await page.locator('[data-check="free"]').waitFor({ timeout: 5000 });
+  });
+
+  t.test('tasks: a task created and claimed over REST moves across the board', async (t) => {
+    const agent = (await call('POST', '/api/instances/register', { name: 'worker', workspace: 'board' })).json();
+    const first = (await call('POST', '/api/tasks', { project: 'board', title: 'Paginate trucks', priority: 2 })).json();
+    const second = (await call('POST', '/api/tasks', { project: 'board', title: 'Document paging', deps: [first.id] })).json();
+    await open('tasks', 'Tasks');
+    await page.getByLabel('Project').fill('board');
+    await page.getByRole('button', { name: 'Show the board' }).click();
+    const card = (id: number, status: string) => page.locator(`.board-col[data-status="${status}"] [data-task="${id}"]`);
+    await card(first.id, 'ready').waitFor();
+    await card(second.id, 'blocked').waitFor();
+    t.match(await card(second.id, 'blocked').innerText(), new RegExp(`Document paging[\\s\\S]*Deps\\s*#${first.id}`), 'a blocked task shows its deps');
+    const claimed = await call('POST', '/api/tasks/claim', { project: 'board' }, { 'x-koor-instance': agent.id });
+    t.equal(claimed.json().id, first.id, 'claimed over REST');
+    await card(first.id, 'claimed').waitFor({ timeout: 5000 });
+    t.match(await card(first.id, 'claimed').innerText(), /Paginate trucks[\s\S]*Priority\s*2[\s\S]*Attempts\s*1 \/ 3[\s\S]*Claimed by\s*worker/, 'in Claimed, by whom');
+    await shot(page, 'tasks-claimed');
+    t.equal((await call('POST', `/api/tasks/${first.id}/complete`, {}, { 'x-koor-instance': agent.id })).status, 200);
+    await card(first.id, 'done').waitFor({ timeout: 5000 });
+    await card(second.id, 'ready').waitFor({ timeout: 5000 });
+    t.pass('done, and the task waiting on it ready, without reload');
+    await shot(page, 'tasks');
+  });
+
   t.test('keyboard: skip link first, the navigation reachable by Tab, every control named', async (t) => {
     await page.goto(`${dash}/`);
     await page.reload();
@@ -241,7 +293,7 @@ else {
     await page.keyboard.press('Enter');
     await page.getByRole('heading', { level: 1, name: 'Rules' }).waitFor();
     t.equal(await page.evaluate(() => document.activeElement?.id), 'main', 'focus moves to the new page');
-    for (const [hash, h1] of [['state', 'State'], ['specs', 'Specs and contracts'], ['webhooks', 'Webhooks'], ['compliance', 'Compliance'], ['audit', 'Audit log'], ['llm', 'LLM usage and cost']] as const) {
+    for (const [hash, h1] of [['state', 'State'], ['specs', 'Specs and contracts'], ['leases', 'Leases'], ['tasks', 'Tasks'], ['webhooks', 'Webhooks'], ['compliance', 'Compliance'], ['audit', 'Audit log'], ['llm', 'LLM usage and cost']] as const) {
       await open(hash, h1);
       t.same(await unlabelled(page), [], `${h1}: every control has a name`);
     }
