@@ -240,7 +240,7 @@ export const WriterMethods = {
       ttl_ms: Type.Integer({ minimum: 0 }),
       reason: Type.String(),
     }),
-    res: Type.Union([Type.Object({ lease: LeaseRow }), Type.Object({ conflict: Type.Object({ resource: Type.String(), leases: Type.Array(LeaseRow) }) })]),
+    res: Type.Union([Type.Object({ lease: LeaseRow, events: Events }), Type.Object({ conflict: Type.Object({ resource: Type.String(), leases: Type.Array(LeaseRow) }) })]),
   },
   /** Pushes a lease's expiry to now + TTL (`ttl_ms` replaces it when given; 0 = no TTL any more); holder only. */
   'leases.renew': {

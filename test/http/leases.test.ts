@@ -95,6 +95,10 @@ t.test('leases: identity, shapes, all-or-nothing, conflicts decided on the globs
 
   const released = (await call('GET', '/api/events/history?topic=lease.released')).body;
   t.same(released.map((e: any) => [e.source, e.data]), [['leases', { id: a1.body.id, holder: alice.id, holder_name: 'alice', resources: ['src/**/*.ts'], exclusive: true, reason: 'released' }]]);
+  // Every lease taken is announced too (newest first in history), conflicts are not.
+  const acquired = (await call('GET', '/api/events/history?topic=lease.acquired')).body;
+  t.same(acquired.at(-1).data, { id: a1.body.id, holder: alice.id, holder_name: 'alice', resources: ['src/**/*.ts'], exclusive: true, reason: a1.body.reason });
+  t.equal(acquired.length, (await call('GET', '/api/audit?action=lease.acquire')).body.length, 'one lease.acquired per lease taken');
   const audit = (await call('GET', '/api/audit?action=lease.acquire')).body;
   t.ok(audit.length >= 5 && audit.every((e: any) => e.actor === 'alice' || e.actor === 'bob'), 'acquisitions are audited with the agent as actor');
   t.same((await call('GET', '/api/audit?action=lease.release')).body.map((e: any) => [e.actor, e.resource]), [['alice', a1.body.id]]);

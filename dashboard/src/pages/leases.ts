@@ -1,15 +1,11 @@
 /**
  * Live leases (GET /api/leases) filtered by holder or by a glob they overlap, and "who holds this
  * file" (GET /api/leases/check?path=). Read-only: releasing needs the holder's identity.
- * Releases come as `lease.released` events; taking a lease publishes none, so the list is also
- * read again every few seconds while the tab is visible.
+ * Read again on `lease.acquired` and `lease.released` events (expiry included).
  */
 import { useState } from 'preact/hooks';
 import { getJson, query, type Instance, type Lease } from '../api.js';
-import { ErrorNote, fmtTime, html, Status, TableWrap, useLoad, useOnEvents, useVisibleInterval } from '../ui.js';
-
-/** New leases have no event of their own: read again this often while visible. */
-const REFRESH_MS = 5000;
+import { ErrorNote, fmtTime, html, Status, TableWrap, useLoad, useOnEvents } from '../ui.js';
 
 interface Filters {
   holder: string;
@@ -54,7 +50,6 @@ export function LeasesPage() {
   useOnEvents('lease.*', reload, 500);
   // A new agent may be about to take leases: the holder list follows the roster.
   useOnEvents('agent.*', () => agents.reload(), 1000);
-  useVisibleInterval(reload, REFRESH_MS);
 
   const set = (k: keyof Filters) => (e: Event) => setDraft({ ...draft, [k]: (e.target as HTMLInputElement).value });
   const apply = (e: Event) => {

@@ -114,6 +114,7 @@ export class LeaseService {
       const { resource, leases } = r.conflict;
       throw conflict(`lease conflict: ${resource} held by ${leases[0]!.holder_name}`, { conflicts: leases.map(leaseJson) });
     }
+    this.announce(r.events);
     return leaseJson(r.lease);
   }
 

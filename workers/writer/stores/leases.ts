@@ -102,7 +102,8 @@ export function leaseStore(db: DB, events: EventStore) {
       insert.run(row);
       for (const r of resources) insertResource.run(Buffer.from(pathGlob(r)!.prefix), row.id, r);
       revive.run({ now: storageNow(now), id: req.holder });
-      return { lease: decode(row) };
+      const data = `{"id":${JSON.stringify(row.id)},"holder":${JSON.stringify(row.holder)},"holder_name":${JSON.stringify(name)},"resources":${row.resources},"exclusive":${req.exclusive},"reason":${JSON.stringify(req.reason)}}`;
+      return { lease: decode(row), events: [events.publish({ topic: 'lease.acquired', data, source: 'leases' })] };
     },
 
     renew(req: ReqOf<M, 'leases.renew'>): ResOf<M, 'leases.renew'> {
