@@ -1,5 +1,6 @@
 import { MATCH_ALL, matcherFor, type Matcher } from '../../bus/glob.js';
 import type { ReadDb } from '../../store.js';
+import { WEBHOOK_BACKLOG_MAX } from '../../limits.js';
 
 export interface EventRow {
   id: number;
@@ -65,6 +66,14 @@ export class Backlog {
     }
     const rows = n === 0 ? [] : this.q.range.all(cursor, scannedTo);
     return { due: matches === MATCH_ALL ? rows : rows.filter((e) => matches(e.topic)), scannedTo };
+  }
+
+  /**
+   * What a webhook has yet to receive: the events after its cursor that match its `patterns`,
+   * within the backlog bound behind `newest` (older ones will be passed over).
+   */
+  pending(patterns: string, cursor: number, newest: number): number {
+    return this.countMatching(patternsMatcher(patterns), Math.max(cursor, newest - WEBHOOK_BACKLOG_MAX), newest);
   }
 
   /** How many events in (`from`, `to`] match (read in chunks; the range is bounded by the backlog). */

@@ -94,7 +94,7 @@ export class WebhookDispatcher {
   depth(): number {
     const newest = this.log.newest();
     let n = 0;
-    for (const h of this.q.hooks.all()) n += this.log.countMatching(patternsMatcher(h.patterns), Math.max(h.cursor, newest - WEBHOOK_BACKLOG_MAX), newest);
+    for (const h of this.q.hooks.all()) n += this.log.pending(h.patterns, h.cursor, newest);
     return n;
   }
 

@@ -5,8 +5,7 @@ import { checkName } from '../../http/path.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
 import { toRfc3339, type ReadDb } from '../../store.js';
 import type { DeliveryClient } from '../../rpc/delivery-client.js';
-import { WEBHOOK_BACKLOG_MAX } from '../../limits.js';
-import { Backlog, patternsMatcher } from './backlog.js';
+import { Backlog } from './backlog.js';
 
 /** An unset time (SPEC §1.4): `last_fired` until a first success. */
 const NEVER = '0001-01-01T00:00:00Z';
@@ -90,7 +89,7 @@ export class WebhookService {
 
   /** `pending`: the events an active webhook has yet to receive (matching, after its cursor). */
   private withPending(r: Row, newest: number): Row & { pending: number } {
-    const pending = r.active === 1 ? this.log.countMatching(patternsMatcher(r.patterns), Math.max(r.cursor, newest - WEBHOOK_BACKLOG_MAX), newest) : 0;
+    const pending = r.active === 1 ? this.log.pending(r.patterns, r.cursor, newest) : 0;
     return { ...r, pending };
   }
 
