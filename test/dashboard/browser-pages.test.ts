@@ -292,6 +292,8 @@ else {
     t.ok(reached, 'the Rules link is reachable by Tab');
     await page.keyboard.press('Enter');
     await page.getByRole('heading', { level: 1, name: 'Rules' }).waitFor();
+    // Focus moves in an effect after the page renders: wait for it (bounded) before asserting.
+    await page.waitForFunction(() => document.activeElement?.id === 'main', undefined, { timeout: 5000 }).catch(() => {});
     t.equal(await page.evaluate(() => document.activeElement?.id), 'main', 'focus moves to the new page');
     for (const [hash, h1] of [['state', 'State'], ['specs', 'Specs and contracts'], ['leases', 'Leases'], ['tasks', 'Tasks'], ['webhooks', 'Webhooks'], ['compliance', 'Compliance'], ['audit', 'Audit log'], ['llm', 'LLM usage and cost']] as const) {
       await open(hash, h1);
