@@ -76,9 +76,10 @@ t.test('group commit: one batch, each write isolated in its savepoint', async (t
     });
   });
   // 100 envelopes posted as one batch land in one transaction; #50 fails its precondition.
+  // 2 KB values: the batch's page images pass the 64 KiB at which a sub-journal would spill.
   const batch = [];
   for (let i = 1; i <= 100; i++) {
-    const req = { key: `k${i}`, value: Buffer.from(String(i)), content_type: 'text/plain', updated_by: '', ...(i === 50 ? { if_match: '*' } : {}) };
+    const req = { key: `k${i}`, value: Buffer.from(String(i).padEnd(2048, '.')), content_type: 'text/plain', updated_by: '', ...(i === 50 ? { if_match: '*' } : {}) };
     batch.push({ id: 100 + i, method: 'state.put', deadline: far(), req });
   }
   w.port.postMessage(batch);
