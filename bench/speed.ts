@@ -17,7 +17,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { makeDoc } from './http.js';
-import { fmtInt, fmtMs, fmtRatio, makeTempDir, pin, ratio, sleep, spawnBenchScript, spawnKoor, type BenchOptions, type BenchTable, type ServerProc } from './lib.js';
+import { BENCH_DIST_DIR, fmtInt, fmtMs, fmtRatio, makeTempDir, pin, procCpu, ratio, sleep, spawnBenchScript, spawnKoor, type BenchOptions, type BenchTable, type ServerProc } from './lib.js';
 
 const CONNECTIONS = 50;
 const TOKEN = 'bench-token';
@@ -34,6 +34,10 @@ function have(cmd: string): boolean {
 
 interface Wrk {
   rps: number;
+  requests: number;
+  /** CPU of the server per request, µs: its main thread, and all its other threads (writer, GC). */
+  main_us?: number;
+  other_us?: number;
   p50_ms: number | null;
   p99_ms: number | null;
   non2xx: number;
@@ -53,7 +57,25 @@ function wrk(url: string, script: string, durationS: number): Wrk {
     return m ? Math.round(unitMs(m[1]!, m[2]!) * 1000) / 1000 : null;
   };
   const non2xx = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(out)?.[1] ?? 0);
-  return { rps: Math.round(rps), p50_ms: pct('50'), p99_ms: pct('99'), non2xx };
+  const requests = Number(/(\d+) requests in/.exec(out)?.[1] ?? 0);
+  return { rps: Math.round(rps), requests, p50_ms: pct('50'), p99_ms: pct('99'), non2xx };
+}
+
+/** wrk against `pid`'s server, with the server's CPU per request split main thread / the rest. */
+function wrkCpu(pid: number, url: string, script: string, durationS: number): Wrk {
+  const a = procCpu(pid);
+  const r = wrk(url, script, durationS);
+  const b = procCpu(pid);
+  let main = 0;
+  let other = 0;
+  for (const [tid, t] of b.threads) {
+    const t0 = a.threads.get(tid);
+    const s = t.user + t.sys - (t0 ? t0.user + t0.sys : 0);
+    if (tid === pid) main += s;
+    else other += s;
+  }
+  const us = (sec: number) => (r.requests > 0 ? Math.round((sec / r.requests) * 1e7) / 10 : 0);
+  return { ...r, main_us: us(main), other_us: us(other) };
 }
 
 /** A wrk Lua script: fixed method/headers/body, or a PUT cycling over KEYS keys. */
@@ -155,18 +177,18 @@ export async function run(opts: BenchOptions): Promise<Record<string, unknown>> 
       opts.log(`  ${name}…`);
       results[name] = f();
     };
-    step('koor_get', () => wrk(`${koorFull.url}/api/state/bench/doc`, s.koorGet, durationS));
+    step('koor_get', () => wrkCpu(koorFull.pid, `${koorFull.url}/api/state/bench/doc`, s.koorGet, durationS));
     step('bare_get', () => wrk(`${bare.url}/api/state/bench/doc`, s.bareGet, durationS));
-    step('koor_304', () => wrk(`${koorFull.url}/api/state/bench/doc`, s.koor304, durationS));
+    step('koor_304', () => wrkCpu(koorFull.pid, `${koorFull.url}/api/state/bench/doc`, s.koor304, durationS));
     step('bare_304', () => wrk(`${bare.url}/api/state/bench/doc`, s.bare304, durationS));
-    step('koor_put_full', () => wrk(`${koorFull.url}/api/state/bench/put/0`, s.put, durationS));
-    step('koor_publish', () => wrk(koorFull.url, s.publish, durationS));
+    step('koor_put_full', () => wrkCpu(koorFull.pid, `${koorFull.url}/api/state/bench/put/0`, s.put, durationS));
+    step('koor_publish', () => wrkCpu(koorFull.pid, koorFull.url, s.publish, durationS));
     await koorFull.stop();
     procs.splice(procs.indexOf(koorFull), 1);
     const koorNormal = await spawnKoor(['--auth-token', TOKEN, '--sync', 'normal']);
     procs.push(koorNormal);
     pin(koorNormal.pid, 0);
-    step('koor_put_normal', () => wrk(`${koorNormal.url}/api/state/bench/put/0`, s.put, durationS));
+    step('koor_put_normal', () => wrkCpu(koorNormal.pid, `${koorNormal.url}/api/state/bench/put/0`, s.put, durationS));
 
     let redisAlways: Record<string, number> = {};
     let redisEverysec: Record<string, number> = {};
@@ -184,6 +206,19 @@ export async function run(opts: BenchOptions): Promise<Record<string, unknown>> 
         into(redisBench(r.port, fsync === 'always' ? 'get,set,lpush' : 'set', redisN));
         r.child.kill('SIGTERM');
       }
+    }
+
+    // The storage ceilings, on the server's core once the servers are gone (baseline-sqlite.ts).
+    opts.log('  SQLite ceilings (bare append loop, koor writer without HTTP)…');
+    let sqlite: Record<string, { rows_per_s: number; user_us: number; sys_us: number }> = {};
+    try {
+      const out = execFileSync('taskset', ['-c', '0', process.execPath, path.join(BENCH_DIST_DIR, 'baseline-sqlite.js'), path.join(tmp.dir, 'sqlite'), String(Math.max(2, durationS / 2))], {
+        encoding: 'utf8',
+        timeout: 120_000,
+      });
+      sqlite = JSON.parse(out);
+    } catch (e) {
+      warnings.push(`SQLite ceilings not measured: ${(e as Error).message.split('\n')[0]}`);
     }
 
     const w = (k: string) => results[k] as Wrk;
@@ -209,7 +244,23 @@ export async function run(opts: BenchOptions): Promise<Record<string, unknown>> 
           row('PUT --sync full', w('koor_put_full'), 'Redis SET always', redisAlways.set, '>= 1.0x'),
           row('PUT --sync normal', w('koor_put_normal'), 'Redis SET everysec', redisEverysec.set, '>= 0.5x'),
           row('publish (durable)', w('koor_publish'), 'Redis LPUSH always', redisAlways.lpush, '>= 1.0x'),
+          row('PUT --sync full', w('koor_put_full'), 'bare SQLite 64/tx', sqlite.bare_append?.rows_per_s, '>= 0.5x'),
+          row('PUT --sync full', w('koor_put_full'), 'koor writer alone', sqlite.writer_put?.rows_per_s, 'ceiling'),
+          row('publish (durable)', w('koor_publish'), 'koor writer alone', sqlite.writer_publish?.rows_per_s, 'ceiling'),
         ],
+      },
+      {
+        title: 'Server CPU per request (µs; main = the uWS/JS thread, other = writer thread, GC helpers, pool)',
+        columns: ['path', 'main µs', 'other µs', 'total µs', 'req/s'],
+        rows: (['koor_get', 'koor_304', 'koor_put_full', 'koor_put_normal', 'koor_publish'] as const).map((k) => {
+          const r = w(k);
+          return [k.slice(5), String(r.main_us ?? '-'), String(r.other_us ?? '-'), r.main_us === undefined ? '-' : (r.main_us + (r.other_us ?? 0)).toFixed(1), fmtInt(r.rps)];
+        }),
+      },
+      {
+        title: 'Storage ceilings on core 0 (no HTTP, no thread hop; batches as 50 connections make them)',
+        columns: ['loop', 'rows/s', 'user µs/row', 'sys µs/row'],
+        rows: Object.entries(sqlite).map(([k, v]) => [k, fmtInt(v.rows_per_s), String(v.user_us), String(v.sys_us)]),
       },
     ];
     return {
@@ -217,6 +268,7 @@ export async function run(opts: BenchOptions): Promise<Record<string, unknown>> 
       duration_s: durationS,
       koor: results,
       redis: { always: redisAlways, everysec: redisEverysec },
+      sqlite,
       tables,
       warnings,
       notes: ['Fan-out (100 subscribers) is measured by `npm run bench -- events`.'],
