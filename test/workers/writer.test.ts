@@ -118,6 +118,30 @@ t.test('a batch SQLite rolls back (disk full) acknowledges nothing and runs noth
   t.same(after.replies.map((r) => r.ok), [true], 'the writer works again once there is room');
 });
 
+t.test('a method that fails after writing part of its work leaves nothing behind; the others commit', async (t) => {
+  const { openWriterDb } = await import('../../workers/writer/db.js');
+  const db = openWriterDb(path.join(tempDir(t), 'data.db'), WRITER_LIMITS);
+  t.teardown(() => db.close());
+  const d = createDispatcher(db, { stateHistoryKeep: 2 });
+  const put = (id: number, key: string, v: string) => ({ id, method: 'state.put', deadline: far(), req: { key, value: Buffer.from(v), content_type: 'text/plain', updated_by: '' } });
+  t.same(d.run([put(1, 'boom', 'v1'), put(2, 'a', 'v1'), put(3, 'a', 'v2')]).replies.map((r) => r.ok), [true, true, true]);
+  // A PUT over an existing key archives the old version first, then updates: make the update fail.
+  db.exec("CREATE TRIGGER no_boom BEFORE UPDATE ON state WHEN NEW.key = 'boom' BEGIN SELECT RAISE(ABORT, 'boom refused'); END");
+  // `a` v3 pushes v1 out of the 2 kept versions: one version dropped by a write.
+  const { replies, commitError } = d.run([put(4, 'a', 'v3'), put(5, 'boom', 'v2'), put(6, 'b', 'v1')]);
+  t.notOk(commitError);
+  t.same(replies.map((r) => [r.id, r.ok]), [[4, true], [5, false], [6, true]], 'only the failing method fails');
+  t.equal(replies[1]!.ok === false && replies[1]!.err.status, 'INTERNAL');
+  t.same(db.prepare("SELECT count(*) FROM state_history WHERE key = 'boom'").pluck().get(), 0, 'its archived copy (written before it failed) is gone');
+  t.same(db.prepare("SELECT key, version FROM state ORDER BY key").all(), [{ key: 'a', version: 3 }, { key: 'b', version: 1 }, { key: 'boom', version: 1 }]);
+  // The batch ran twice (a fast attempt, then guarded): the drop is counted once.
+  const turn = d.run([{ id: 7, method: 'state.prune_history', deadline: far(), req: { keep: 2, after: '', keys: 10, rows: 10 } }]);
+  t.equal((turn.replies[0] as { res: { dropped_by_writes: number } }).res.dropped_by_writes, 1, 'versions dropped by writes, counted once');
+  db.exec('DROP TRIGGER no_boom');
+  t.same(d.run([put(8, 'boom', 'v2'), put(9, 'a', 'v4')]).replies.map((r) => r.ok), [true, true], 'later batches run normally');
+  t.equal(db.prepare("SELECT version FROM state WHERE key = 'boom'").pluck().get(), 2);
+});
+
 t.test('the test-only sys.sleep cannot stall a production writer', async (t) => {
   const prod = await startWriter(t, path.join(tempDir(t), 'data.db'));
   const r = await prod.call({ id: 1, method: 'sys.sleep', deadline: far(), req: { ms: 5000 } });

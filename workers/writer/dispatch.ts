@@ -25,6 +25,9 @@ export interface FaultLog {
 
 /** Thrown inside the batch when SQLite has already rolled the transaction back. */
 class BatchAborted extends Error {}
+/** Thrown inside a fast batch when a method failed: roll back, run the batch again guarded. */
+class Replay extends Error {}
+const REPLAY = Symbol('replay');
 
 type Handlers = { [K in WriterMethod]: (req: ReqOf<WriterMethods, K>) => ResOf<WriterMethods, K> };
 
@@ -39,8 +42,8 @@ function sleepSync(ms: number): void {
 
 /**
  * The writer's dispatcher: validates envelopes and requests, executes a batch inside ONE
- * transaction (group commit), each envelope in its own savepoint so a failed one rolls back
- * alone, and returns the replies. Replies must be posted only after this returns (= COMMIT).
+ * transaction (group commit) so that a failed envelope rolls back alone (see inBatch), and
+ * returns the replies. Replies must be posted only after this returns (= COMMIT).
  */
 export function createDispatcher(
   db: DB,
@@ -117,15 +120,25 @@ export function createDispatcher(
   const fail = (id: number, err: Fault): ReplyEnvelope => ({ id, ok: false, err: err.toWire() });
   // Built once: better-sqlite3's transaction() prepares its BEGIN/COMMIT/SAVEPOINT statements.
   const inSavepoint = db.transaction((fn: () => unknown) => fn());
-  const inBatch = db.transaction((batch: readonly unknown[], replies: ReplyEnvelope[]) => {
+  /**
+   * Two ways to run a batch. Fast: methods run straight in the batch transaction; the first one
+   * that throws aborts the attempt (it may have written part of its work), the transaction rolls
+   * back and the batch is run again guarded. Guarded: each envelope in its own savepoint, so a
+   * failed one rolls back alone (a SAVEPOINT + RELEASE pair costs ~2 µs per write).
+   */
+  const inBatch = db.transaction((batch: readonly unknown[], replies: ReplyEnvelope[], guarded: boolean) => {
     for (const raw of batch) {
-      const r = execOne(raw);
-      if (r) replies.push(r);
+      const r = execOne(raw, guarded);
+      if (r === REPLAY) throw new Replay();
+      replies.push(r);
       // Some errors (SQLITE_FULL, IOERR, NOMEM) make SQLite roll the whole transaction back.
       // Running on would commit later envelopes one by one outside the batch: stop here.
       if (!db.inTransaction) throw new BatchAborted();
     }
   });
+  /** A method failed in the last guarded batch: stay guarded until a batch runs without one. */
+  let guardedNext = false;
+  let methodFailed = false;
 
   /** An audit failure never fails the write it describes (SPEC §2.13); it is logged. */
   function recordAudit(method: string, req: unknown, res: unknown, tag: AuditTag, id: number): void {
@@ -136,7 +149,7 @@ export function createDispatcher(
     }
   }
 
-  function execOne(raw: unknown): ReplyEnvelope | null {
+  function execOne(raw: unknown, guarded: boolean): ReplyEnvelope | typeof REPLAY {
     if (!checkEnvelope.Check(raw)) {
       const id = typeof (raw as { id?: unknown })?.id === 'number' ? (raw as { id: number }).id : 0;
       return fail(id, new Fault('INVALID_ARGUMENT', 'malformed RPC envelope'));
@@ -151,20 +164,41 @@ export function createDispatcher(
       const first = [...check.Errors(env.req)][0];
       return fail(env.id, new Fault('INVALID_ARGUMENT', `invalid ${env.method} request: ${first?.instancePath || '/'} ${first?.message ?? ''}`.trim()));
     }
+    const exec = () => {
+      const r = handler(env.req);
+      if (env.audit) recordAudit(env.method, env.req, r, env.audit, env.id);
+      return r;
+    };
+    if (!guarded) {
+      try {
+        return { id: env.id, ok: true, res: exec() };
+      } catch {
+        return REPLAY;
+      }
+    }
     try {
       // Savepoint: a failed method rolls back its own partial writes, not the batch.
-      const res = inSavepoint(() => {
-        const r = handler(env.req);
-        if (env.audit) recordAudit(env.method, env.req, r, env.audit, env.id);
-        return r;
-      });
-      return { id: env.id, ok: true, res };
+      return { id: env.id, ok: true, res: inSavepoint(exec) };
     } catch (e) {
+      methodFailed = true;
       if (e instanceof Fault) return fail(env.id, e);
       // Not a known fault: a bug or an environment failure. The client gets a generic 500; the
       // cause and stack go to the log with the method, so the operator can see what happened.
       opts.log?.error({ err: e, method: env.method, id: env.id }, `writer method ${env.method} failed`);
       return { id: env.id, ok: false, err: { status: 'INTERNAL', message: `failed to ${env.method}` } };
+    }
+  }
+
+  /** One attempt at the batch; false when the fast attempt must be replayed guarded. */
+  function attempt(batch: readonly unknown[], replies: ReplyEnvelope[], guarded: boolean): boolean {
+    try {
+      inBatch.immediate(batch, replies, guarded);
+      state.endBatch(true);
+      return true;
+    } catch (e) {
+      state.endBatch(false);
+      if (e instanceof Replay) return false;
+      throw e;
     }
   }
 
@@ -175,9 +209,13 @@ export function createDispatcher(
      * already failed on its own gets INTERNAL, including those that never ran.
      */
     run(batch: readonly unknown[]): { replies: ReplyEnvelope[]; commitError?: unknown } {
-      const replies: ReplyEnvelope[] = [];
+      let replies: ReplyEnvelope[] = [];
       try {
-        inBatch.immediate(batch, replies);
+        if (!guardedNext && attempt(batch, replies, false)) return { replies };
+        replies = [];
+        methodFailed = false;
+        attempt(batch, replies, true);
+        guardedNext = methodFailed;
         return { replies };
       } catch (commitError) {
         const failed = new Map(replies.filter((r) => !r.ok).map((r) => [r.id, r]));

@@ -34,8 +34,10 @@ export function stateStore(db: DB, historyKeep = 0) {
   const keysAfter = db.prepare<[string, number], { key: string; version: number }>('SELECT key, version FROM state WHERE key > ? ORDER BY key LIMIT ?');
   const oldest = db.prepare<[string], number | null>('SELECT min(version) FROM state_history WHERE key = ?').pluck();
   const dropRange = db.prepare<[string, number, number]>('DELETE FROM state_history WHERE key = ? AND version BETWEEN ? AND ?');
-  /** Versions writes dropped since the last retention turn reported them. */
+  /** Versions writes dropped (committed) since the last retention turn reported them. */
   let droppedByWrites = 0;
+  /** Dropped in the batch now running: counted once it commits, forgotten if it rolls back. */
+  let droppedInBatch = 0;
   const report = () => {
     const n = droppedByWrites;
     droppedByWrites = 0;
@@ -61,11 +63,17 @@ export function stateStore(db: DB, historyKeep = 0) {
       updated_by: updatedBy,
     };
     upsert.run(row);
-    if (historyKeep > 0 && row.version - historyKeep >= 1) droppedByWrites += dropOne.run(key, row.version - historyKeep).changes;
+    if (historyKeep > 0 && row.version - historyKeep >= 1) droppedInBatch += dropOne.run(key, row.version - historyKeep).changes;
     return { key, version: row.version, hash: row.hash, content_type: contentType, updated_at: row.updated_at };
   }
 
   return {
+    /** The dispatcher's end of a batch transaction: whether it committed. */
+    endBatch(committed: boolean): void {
+      if (committed) droppedByWrites += droppedInBatch;
+      droppedInBatch = 0;
+    },
+
     put(req: ReqOf<M, 'state.put'>): ResOf<M, 'state.put'> {
       const cur = meta.get(req.key);
       checkPreconditions(cur, req.if_match, req.if_none_match);
