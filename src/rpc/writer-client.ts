@@ -46,7 +46,8 @@ export interface WriterClientOptions {
 interface Pending {
   resolve: (v: unknown) => void;
   reject: (e: AppError) => void;
-  timer: NodeJS.Timeout;
+  /** Date.now() past which the caller gets DEADLINE_EXCEEDED. */
+  deadline: number;
   method: string;
 }
 
@@ -76,6 +77,9 @@ export class WriterClient {
   private closing = false;
   private backoff = WRITER_RESTART_BACKOFF_MS;
   private readonly uncertainListeners: Array<() => void> = [];
+  /** One timer for every deadline: armed for the earliest pending one (see sweepDeadlines). */
+  private deadlineTimer: NodeJS.Timeout | null = null;
+  private deadlineAt = Infinity;
   readonly stats: WriterStats = { calls: 0, inFlight: 0, restarts: 0, deadlineExceeded: 0, rejectedFull: 0 };
   /** Batch sizes and commit latency, kept by the writer thread itself (shared memory). */
   private readonly batchStats = createWriterStatsBuffer();
@@ -104,19 +108,14 @@ export class WriterClient {
       return Promise.reject(exhausted('writer queue full'));
     }
     const id = this.nextId++;
-    const timeoutMs = opts?.deadlineMs ?? this.opts.deadlineMs;
-    const env: RequestEnvelope = { id, method, deadline: Date.now() + timeoutMs, req };
+    const deadline = Date.now() + (opts?.deadlineMs ?? this.opts.deadlineMs);
+    const env: RequestEnvelope = { id, method, deadline, req };
     if (opts?.audit) env.audit = opts.audit;
     this.stats.calls++;
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        if (!this.pending.delete(id)) return;
-        this.stats.deadlineExceeded++;
-        reject(deadlineExceeded(`${method}: deadline exceeded`));
-      }, timeoutMs);
-      timer.unref();
-      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, timer, method });
+      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, deadline, method });
       this.stats.inFlight = this.pending.size;
+      if (deadline < this.deadlineAt) this.armDeadline(deadline);
       if (!this.port) {
         this.waiting.push(env);
         return;
@@ -128,6 +127,34 @@ export class WriterClient {
       }
     });
   }
+
+  private armDeadline(at: number): void {
+    if (this.deadlineTimer) clearTimeout(this.deadlineTimer);
+    this.deadlineAt = at;
+    this.deadlineTimer = setTimeout(this.sweepDeadlines, Math.max(0, at - Date.now()));
+    this.deadlineTimer.unref();
+  }
+
+  /**
+   * Fails every call past its deadline and re-arms for the earliest left. A timer per call cost
+   * a timer-list insert and removal per write; this one fires about once per deadline period
+   * under load and scans at most maxInFlight entries when it does.
+   */
+  private readonly sweepDeadlines = (): void => {
+    this.deadlineTimer = null;
+    this.deadlineAt = Infinity;
+    const now = Date.now();
+    let next = Infinity;
+    for (const [id, p] of this.pending) {
+      if (p.deadline <= now) {
+        this.pending.delete(id);
+        this.stats.deadlineExceeded++;
+        p.reject(deadlineExceeded(`${p.method}: deadline exceeded`));
+      } else if (p.deadline < next) next = p.deadline;
+    }
+    this.stats.inFlight = this.pending.size;
+    if (next !== Infinity) this.armDeadline(next);
+  };
 
   private readonly flushOutbox = (): void => {
     this.outboxScheduled = false;
@@ -269,7 +296,6 @@ export class WriterClient {
     }
     this.pending.delete(reply.id);
     this.stats.inFlight = this.pending.size;
-    clearTimeout(p.timer);
     if (reply.ok) p.resolve(reply.res);
     else {
       // An internal failure (disk full, I/O error) leaves what the DB holds in doubt.
@@ -280,7 +306,6 @@ export class WriterClient {
 
   private failAll(err: AppError): void {
     for (const [id, p] of this.pending) {
-      clearTimeout(p.timer);
       this.pending.delete(id);
       p.reject(err);
     }

@@ -11,10 +11,17 @@ t.test('deadline exceeded → DEADLINE_EXCEEDED; an expired write never runs', a
   const s = await startTestServer(t);
   const blocker = s.writer.call('sys.sleep', { ms: 400 });
   const late = s.writer.call('state.put', { key: 'late', value: Buffer.from('x'), content_type: 'text/plain', updated_by: '' }, { deadlineMs: 50 });
+  // A second deadline, later than the first: still enforced after the first one fired.
+  const later = s.writer.call('state.put', { key: 'later', value: Buffer.from('x'), content_type: 'text/plain', updated_by: '' }, { deadlineMs: 200 });
+  let laterSettled = false;
+  later.catch(() => {}).finally(() => (laterSettled = true));
   await t.rejects(late, { status: 'DEADLINE_EXCEEDED' });
+  t.notOk(laterSettled, 'the later call is still waiting when the first expires');
+  await t.rejects(later, { status: 'DEADLINE_EXCEEDED' });
   await blocker;
   await s.writer.call('sys.ping', {});
   t.equal((await fetch(`${s.url}/api/state/late`)).status, 404, 'writer skipped the expired envelope');
+  t.equal((await fetch(`${s.url}/api/state/later`)).status, 404, 'and the later one too');
 });
 
 t.test('HTTP write past its deadline → 503 JSON', async (t) => {
