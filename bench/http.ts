@@ -11,6 +11,8 @@
  *   npm run bench -- http [--quick]
  */
 import fs from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
 import path from 'node:path';
 import type autocannon from 'autocannon';
 import {
@@ -18,11 +20,17 @@ import {
   fmtInt,
   fmtMs,
   fmtRatio,
+  have,
+  makeTempDir,
+  pin,
   ratio,
   runLoad,
   spawnBenchScript,
   spawnKoor,
   withTimeout,
+  wrk,
+  wrkCpu,
+  wrkScript,
   type BenchOptions,
   type BenchTable,
   type LoadResult,
@@ -217,8 +225,32 @@ async function retentionPut(opts: BenchOptions, doc: string, durationS: number, 
  * thread from the webhooks' cursors in the event log), (c) with every request identified as an agent
  * (X-Koor-Instance: audit actor, per-agent metrics). Goal: each costs at most 10 % of (a).
  */
+/**
+ * The receiver's delivery count, on a connection of its own: uWS closes idle keep-alive
+ * connections after 10 s, and fetch fails on one it reuses after a 10 s run.
+ */
+function deliveredTo(url: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    http
+      .get(`${url}/count`, { agent: false }, (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => (text += d));
+        res.on('end', () => resolve((JSON.parse(text) as { deliveries: number }).deliveries));
+      })
+      .on('error', reject);
+  });
+}
+
 export async function operationsCost(opts: BenchOptions, doc: string, durationS: number, warmupS: number, failures: string[]) {
   const receiver = await spawnBenchScript('webhook-receiver', 'webhook-receiver.js');
+  // wrk pinned to core 1 (with the receiver, at nice 19), the server on core 0, when the machine
+  // has them: autocannon shares the cores with the server, the deliveries and the receiver, and a
+  // generator that slows down reads as a slower server.
+  const pinned = have('wrk') && have('taskset') && os.availableParallelism() >= 2;
+  if (pinned) pin(receiver.pid, 1);
+  else opts.log('operations: wrk/taskset or a second core missing: autocannon, unpinned (noisier)');
+  const tmp = makeTempDir('koor-bench-ops-');
   const publishBody = JSON.stringify({ topic: 'bench.ops', data: { doc } });
   const modes = [
     { id: 'plain', label: 'no webhook, anonymous (audit on)' },
@@ -230,6 +262,7 @@ export async function operationsCost(opts: BenchOptions, doc: string, durationS:
   try {
     for (const m of modes) {
       const proc = await spawnKoor([]);
+      if (pinned) pin(proc.pid, 0);
       try {
         const headers: Record<string, string> = { 'content-type': 'application/json' };
         if (m.id === 'webhooks') {
@@ -245,49 +278,58 @@ export async function operationsCost(opts: BenchOptions, doc: string, durationS:
         const put = scenarios(doc).find((x) => x.id === 'put')!.load({ name: 'koor', proc, etag: '', getHeaders: [] });
         const putSpec = { ...put, headers: { ...put.headers, ...headers }, setupClient: undefined, connections: CONNECTIONS, pipelining: PIPELINING, okStatuses: [200], timeoutS: 5 };
         const pubSpec = { url: `${proc.url}/api/events/publish`, method: 'POST' as const, headers, body: publishBody, connections: CONNECTIONS, pipelining: PIPELINING, okStatuses: [200], timeoutS: 5 };
-        const before = ((await (await fetch(`${receiver.url}/count`)).json()) as { deliveries: number }).deliveries;
-        opts.log(`operations ${m.id}: PUT ${durationS}s`);
-        await runLoad({ ...putSpec, durationS: warmupS });
-        const p = await runLoad({ ...putSpec, durationS, pids: { koor: proc.pid } });
-        opts.log(`operations ${m.id}: publish ${durationS}s`);
-        await runLoad({ ...pubSpec, durationS: warmupS });
-        const e = await runLoad({ ...pubSpec, durationS, pids: { koor: proc.pid, receiver: receiver.pid } });
-        for (const [what, r] of [['put', p], ['publish', e]] as const) if (r.errors > 0 || r.unexpected > 0) failures.push(`operations ${m.id} ${what}: ${r.errors} errors, ${r.unexpected} unexpected statuses`);
+        const before = await deliveredTo(receiver.url);
+        /** One measured run: requests/s, p99, CPU of the server's main thread per request. */
+        type Run = { rps: number; p99_ms: number | null; main_us: number | null };
+        const measure = async (what: 'put' | 'publish'): Promise<Run> => {
+          opts.log(`operations ${m.id}: ${what} ${durationS}s${pinned ? ' (wrk, pinned)' : ''}`);
+          if (pinned) {
+            const file = wrkScript(tmp.dir, `${m.id}-${what}`, what === 'put' ? { method: 'PUT', headers, body: doc, cycleKeys: '/api/state/bench/put/', keys: PUT_KEYS } : { method: 'POST', headers, body: publishBody });
+            const url = what === 'put' ? `${proc.url}/api/state/bench/put/0` : `${proc.url}/api/events/publish`;
+            wrk(url, file, warmupS, CONNECTIONS);
+            const r = wrkCpu(proc.pid, url, file, durationS, CONNECTIONS);
+            if (r.non2xx > 0) failures.push(`operations ${m.id} ${what}: ${r.non2xx} non-2xx replies`);
+            return { rps: r.rps, p99_ms: r.p99_ms, main_us: r.main_us ?? null };
+          }
+          const spec = what === 'put' ? putSpec : pubSpec;
+          await runLoad({ ...spec, durationS: warmupS });
+          const r = await runLoad({ ...spec, durationS, pids: { koor: proc.pid } });
+          if (r.errors > 0 || r.unexpected > 0) failures.push(`operations ${m.id} ${what}: ${r.errors} errors, ${r.unexpected} unexpected statuses`);
+          const main = r.cpu.procs.koor?.threads.find((t) => t.main);
+          return { rps: Math.round(r.ok_responses / r.duration_s), p99_ms: r.latency_ms.p99, main_us: main && r.ok_responses > 0 ? (main.cores * r.duration_s * 1e6) / r.ok_responses : null };
+        };
+        const p = await measure('put');
+        const e = await measure('publish');
         // Deliveries made while the publishes ran, and what the outbox still held at the end.
-        const after = ((await (await fetch(`${receiver.url}/count`)).json()) as { deliveries: number }).deliveries;
+        const after = await deliveredTo(receiver.url);
         const hooks = (await (await fetch(`${proc.url}/api/webhooks`)).json()) as Array<{ pending: number }>;
         const pending = hooks.reduce((n, h) => n + h.pending, 0);
-        const putRps = Math.round(p.ok_responses / p.duration_s);
-        const pubRps = Math.round(e.ok_responses / e.duration_s);
+        const putRps = p.rps;
+        const pubRps = e.rps;
         // CPU of the server's main (JS) thread per request: the request path's own cost, which a
         // shared machine disturbs far less than req/s (background threads are reported apart).
-        const mainUs = (r: LoadResult) => {
-          const main = r.cpu.procs.koor?.threads.find((t) => t.main);
-          return main && r.ok_responses > 0 ? (main.cores * r.duration_s * 1e6) / r.ok_responses : null;
-        };
-        const putMainUs = mainUs(p);
-        const pubMainUs = mainUs(e);
+        const putMainUs = p.main_us;
+        const pubMainUs = e.main_us;
         results[m.id] = {
           put_rps: putRps,
-          put_latency_ms: p.latency_ms,
+          put_p99_ms: p.p99_ms,
           put_main_thread_us: putMainUs,
           publish_rps: pubRps,
-          publish_latency_ms: e.latency_ms,
+          publish_p99_ms: e.p99_ms,
           publish_main_thread_us: pubMainUs,
           deliveries: after - before,
           pending_after: pending,
-          server_cores_publish: e.cpu.procs.koor?.cores ?? null,
-          receiver_cores_publish: e.cpu.procs.receiver?.cores ?? null,
-          others_cores_publish: e.cpu.others.cores,
+          driver: pinned ? 'wrk, server core 0, wrk + receiver core 1' : 'autocannon, unpinned',
         };
         const us = (x: number | null) => (x === null ? '-' : x.toFixed(1));
-        rows.push([m.label, fmtInt(putRps), fmtMs(p.latency_ms.p99), us(putMainUs), fmtInt(pubRps), fmtMs(e.latency_ms.p99), us(pubMainUs), m.id === 'webhooks' ? fmtInt(after - before) : '-', m.id === 'webhooks' ? fmtInt(pending) : '-']);
+        rows.push([m.label, fmtInt(putRps), fmtMs(p.p99_ms), us(putMainUs), fmtInt(pubRps), fmtMs(e.p99_ms), us(pubMainUs), m.id === 'webhooks' ? fmtInt(after - before) : '-', m.id === 'webhooks' ? fmtInt(pending) : '-']);
       } finally {
         await proc.stop();
       }
     }
   } finally {
     await receiver.stop();
+    tmp.remove();
   }
   const plain = results.plain!;
   const ratios = Object.fromEntries(
@@ -299,13 +341,13 @@ export async function operationsCost(opts: BenchOptions, doc: string, durationS:
     rows.push([`${id} / plain`, fmtRatio(ratios[id]!.put), '', fmtRatio(cpuRatios[id]!.put), fmtRatio(ratios[id]!.publish), '', fmtRatio(cpuRatios[id]!.publish), '', '']);
   }
   const table: BenchTable = {
-    title: `Cost of operations (goal: each >= 0.90x of plain), ${CONNECTIONS} connections, ${durationS}s per run`,
+    title: `Cost of operations (goal: each >= 0.90x of plain), ${CONNECTIONS} connections, ${durationS}s per run, ${pinned ? 'wrk on core 1, server on core 0' : 'autocannon, unpinned'}`,
     columns: ['server', 'PUT/s', 'PUT p99 ms', 'PUT main us', 'publish/s', 'publish p99 ms', 'pub main us', 'deliveries', 'pending after'],
     rows,
   };
   const notes = [
     "'main us' = CPU of koor's main thread per request; its ratio row is plain / mode (1.00x = no extra request-path CPU). On a busy machine req/s ratios are noisy, the CPU ratios much less.",
-    `webhooks: each publish matches all 5 webhooks (5 POSTs to a receiver process on this machine, at nice 19: it stands in for another host). The delivery thread runs at nice +${WEBHOOK_THREAD_NICE}: when the cores are busy, publishing wins and deliveries wait in the backlog (at most ${WEBHOOK_BACKLOG_MAX.toLocaleString('en')} events per webhook; 'pending after' = what is left to deliver).`,
+    `webhooks: each publish matches all 5 webhooks (5 POSTs to a uWS receiver process on this machine, at nice 19 on the generator's core: it stands in for another host). The delivery thread runs at nice +${WEBHOOK_THREAD_NICE}: when the cores are busy, publishing wins and deliveries wait in the backlog (at most ${WEBHOOK_BACKLOG_MAX.toLocaleString('en')} events per webhook; 'pending after' = what is left to deliver).`,
   ];
   return { table, notes, results: { ...results, ratios, main_thread_cpu_ratios: cpuRatios } };
 }

@@ -1,29 +1,42 @@
 /**
  * A webhook receiver for bench/http.ts's operations-cost runs, as its own process:
  *   node dist/bench/webhook-receiver.js
- * Answers every POST with 204 after reading the body, counts deliveries, and serves the count at
- * GET /count. Runs at nice 19. Logs `{"api":"127.0.0.1:<port>"}` on stderr once listening. Loopback only.
+ * Answers every POST with 204 once its body is in, counts deliveries, and serves the count at
+ * GET /count. Logs `{"api":"127.0.0.1:<port>"}` on stderr once listening. Loopback only.
+ *
+ * It stands in for another machine, so on this one it must cost as little as it can: uWS (about
+ * a fifth of node:http's CPU per request) at nice 19. Its own cost is not koor's.
  */
-import http from 'node:http';
 import os from 'node:os';
+import uWS from 'uWebSockets.js';
 
-// The receiver stands in for another machine: on this one it must not take the server's CPU
-// (its own cost is not koor's). Lowest priority; the bench notes it.
 os.setPriority(19);
 
 let deliveries = 0;
-const server = http.createServer({ keepAliveTimeout: 60_000 }, (req, res) => {
-  if (req.method === 'GET') {
-    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ deliveries }));
-    return;
-  }
-  req.resume();
-  req.on('end', () => {
-    deliveries++;
-    res.writeHead(204).end();
+const app = uWS.App();
+app.get('/count', (res) => {
+  res.cork(() => {
+    res.writeHeader('Content-Type', 'application/json');
+    res.end(JSON.stringify({ deliveries }));
   });
 });
-server.listen(0, '127.0.0.1', () => {
-  process.stderr.write(`${JSON.stringify({ api: `127.0.0.1:${(server.address() as { port: number }).port}` })}\n`);
+app.post('/*', (res) => {
+  let aborted = false;
+  res.onAborted(() => (aborted = true));
+  res.onData((_chunk, last) => {
+    if (!last || aborted) return;
+    deliveries++;
+    res.cork(() => {
+      res.writeStatus('204 No Content');
+      res.endWithoutBody();
+    });
+  });
+});
+app.listen('127.0.0.1', 0, (socket) => {
+  if (!socket) {
+    process.stderr.write('webhook-receiver: cannot listen\n');
+    process.exit(1);
+  }
+  process.stderr.write(`${JSON.stringify({ api: `127.0.0.1:${uWS.us_socket_local_port(socket)}` })}\n`);
 });
 process.on('SIGTERM', () => process.exit(0));

@@ -225,7 +225,7 @@ async function startLocked(config: Config, log: Logger, releaseLock: () => void,
   });
   const wsLog = log.child({ component: 'ws' });
   const hub = new Hub({ maxEvents: config.wsBufferEvents, maxBytes: config.wsBufferBytes }, slowConsumerLogger(wsLog));
-  const delivery = new DeliveryClient({ timeoutMs: WEBHOOK_TIMEOUT_MS, maxReplyBytes: WEBHOOK_MAX_REPLY_BYTES, maxSockets: WEBHOOK_MAX_SOCKETS, nice: WEBHOOK_THREAD_NICE, maxInFlight: WEBHOOK_MAX_CONCURRENT + 16, log: log.child({ component: 'webhooks' }) });
+  const delivery = new DeliveryClient({ dbPath, timeoutMs: WEBHOOK_TIMEOUT_MS, maxReplyBytes: WEBHOOK_MAX_REPLY_BYTES, maxSockets: WEBHOOK_MAX_SOCKETS, nice: WEBHOOK_THREAD_NICE, maxInFlight: WEBHOOK_MAX_CONCURRENT + 16, log: log.child({ component: 'webhooks' }) });
   undo.push(() => delivery.close());
   const dispatcher = new WebhookDispatcher(reader, writer, delivery, {
     retryBaseMs: config.webhookRetryBaseMs,

@@ -1,11 +1,13 @@
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
-import type { DeliveryRun, DeliveryRunResult, DeliveryStartup } from '../../schemas/rpc/delivery.js';
+import type { DeliveryEvents, DeliveryRun, DeliveryRunResult, DeliveryStartup } from '../../schemas/rpc/delivery.js';
 import { deadlineExceeded, exhausted, unavailable, type AppError } from '../errors.js';
 import type { Logger } from '../log.js';
 
 const DELIVERY_URL = new URL('../../workers/delivery/main.js', import.meta.url);
 
 export interface DeliveryClientOptions {
+  /** The data file: the thread reads logged events' bodies from it (read-only). */
+  dbPath: string;
   timeoutMs: number;
   maxReplyBytes: number;
   maxSockets: number;
@@ -45,15 +47,17 @@ export class DeliveryClient {
     return (this.starting ??= this.spawn().finally(() => (this.starting = null)));
   }
 
-  async run(url: string, secret: string, bodies: string[]): Promise<RunOutcome> {
+  /** POSTs `what` to `url`: given bodies, or logged events the thread reads itself. */
+  async run(url: string, secret: string, what: { bodies: string[] } | { events: DeliveryEvents }): Promise<RunOutcome> {
     if (this.closing) throw unavailable('server is shutting down');
     if (this.pending.size >= this.opts.maxInFlight) throw exhausted('webhook delivery queue full');
     if (!this.port) await this.start();
     const port = this.port;
     if (!port) throw unavailable('webhook delivery thread not running');
     const id = this.nextId++;
-    const msg: DeliveryRun = { id, url, secret, bodies };
-    const deadlineMs = bodies.length * (this.opts.timeoutMs + 1000) + 5000;
+    const msg: DeliveryRun = 'bodies' in what ? { id, url, secret, bodies: what.bodies } : { id, url, secret, events: what.events };
+    const count = 'bodies' in what ? what.bodies.length : (what.events.ids?.length ?? what.events.upto - what.events.after);
+    const deadlineMs = count * (this.opts.timeoutMs + 1000) + 5000;
     const r = await new Promise<DeliveryRunResult>((resolve, reject) => {
       const timer = setTimeout(() => {
         if (!this.pending.delete(id)) return;
@@ -63,7 +67,10 @@ export class DeliveryClient {
       this.pending.set(id, { resolve, reject, timer });
       port.postMessage(msg);
     });
-    return r.error === undefined ? { delivered: r.delivered } : { delivered: r.delivered, error: r.error };
+    if (r.error === undefined) return { delivered: r.delivered };
+    // An events run that failed with no event to blame could not read the log: not settled.
+    if ('events' in what && r.failed_event === undefined) throw unavailable(r.error);
+    return r.failed_event === undefined ? { delivered: r.delivered, error: r.error } : { delivered: r.delivered, error: r.error, failed_event: r.failed_event };
   }
 
   /** Aborts every attempt under way: their runs resolve with what got through. */
@@ -90,7 +97,7 @@ export class DeliveryClient {
 
   private spawn(): Promise<void> {
     const { port1, port2 } = new MessageChannel();
-    const startup: DeliveryStartup = { timeout_ms: this.opts.timeoutMs, max_reply_bytes: this.opts.maxReplyBytes, max_sockets: this.opts.maxSockets, nice: this.opts.nice };
+    const startup: DeliveryStartup = { timeout_ms: this.opts.timeoutMs, max_reply_bytes: this.opts.maxReplyBytes, max_sockets: this.opts.maxSockets, nice: this.opts.nice, db_path: this.opts.dbPath };
     const worker = new Worker(DELIVERY_URL, { workerData: { ...startup, port: port2 }, transferList: [port2] });
     worker.unref();
     this.worker = worker;

@@ -2,14 +2,6 @@ import { MATCH_ALL, matcherFor, type Matcher } from '../../bus/glob.js';
 import type { ReadDb } from '../../store.js';
 import { WEBHOOK_BACKLOG_MAX } from '../../limits.js';
 
-export interface EventRow {
-  id: number;
-  topic: string;
-  data: string;
-  source: string;
-  created_at: string;
-}
-
 const matchers = new Map<string, Matcher>();
 
 /** The matcher of a webhook's `patterns` column (a JSON array of globs), compiled once per distinct value. */
@@ -34,7 +26,6 @@ export class Backlog {
   constructor(db: ReadDb) {
     this.q = {
       newest: db.prepare<[], number | null>("SELECT seq FROM sqlite_sequence WHERE name = 'events'").pluck(),
-      range: db.prepare<[number, number], EventRow>('SELECT id, topic, data, source, created_at FROM events WHERE id > ? AND id <= ? ORDER BY id'),
       topicsAfter: db.prepare<[number, number, number], { id: number; topic: string }>('SELECT id, topic FROM events WHERE id > ? AND id <= ? ORDER BY id LIMIT ?'),
     };
   }
@@ -45,27 +36,28 @@ export class Backlog {
 
   /**
    * The next events after `cursor` that `matches` accepts, oldest first: up to `max` of them,
-   * among at most `scan` events. `scannedTo` is the last event looked at (all of them up to it
-   * either returned or not matching). Topics are read first, bodies only for what is returned.
+   * among at most `scan` events, by topic alone (the delivery thread reads the bodies). `scannedTo`
+   * is the last event looked at (all of them up to it either selected or not matching); `ids`
+   * lists the selected ones, null when every event in (cursor, scannedTo] is selected.
    */
-  next(matches: Matcher, cursor: number, max: number, scan: number): { due: EventRow[]; scannedTo: number } {
+  next(matches: Matcher, cursor: number, max: number, scan: number): { count: number; ids: number[] | null; scannedTo: number } {
     let scannedTo = cursor;
-    let n = 0;
-    // Topics in chunks of `max`: a webhook taking every topic reads just the events it sends.
-    for (let looked = 0; looked < scan && n < max; ) {
+    const ids: number[] = [];
+    let all = true;
+    // Topics in chunks of `max`: a webhook taking every topic looks at just the events it sends.
+    for (let looked = 0; looked < scan && ids.length < max; ) {
       const topics = this.q.topicsAfter.all(scannedTo, Number.MAX_SAFE_INTEGER, Math.min(max, scan - looked));
       for (const r of topics) {
         if (matches(r.topic)) {
-          if (n === max) break;
-          n++;
-        }
+          if (ids.length === max) break;
+          ids.push(r.id);
+        } else all = false;
         scannedTo = r.id;
         looked++;
       }
       if (topics.length < max) break;
     }
-    const rows = n === 0 ? [] : this.q.range.all(cursor, scannedTo);
-    return { due: matches === MATCH_ALL ? rows : rows.filter((e) => matches(e.topic)), scannedTo };
+    return { count: ids.length, ids: all ? null : ids, scannedTo };
   }
 
   /**

@@ -1,8 +1,8 @@
 import type { Logger } from '../../log.js';
 import { WEBHOOK_BACKLOG_MAX, WEBHOOK_BACKLOG_SKIP, WEBHOOK_MAX_CONCURRENT, WEBHOOK_RUN_MAX, WEBHOOK_SCAN_MAX } from '../../limits.js';
-import { Backlog, patternsMatcher, type EventRow } from './backlog.js';
+import { Backlog, patternsMatcher } from './backlog.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
-import { toRfc3339, toStorage, type ReadDb } from '../../store.js';
+import { toStorage, type ReadDb } from '../../store.js';
 import type { DeliveryClient } from '../../rpc/delivery-client.js';
 
 export interface DispatchOptions {
@@ -32,11 +32,6 @@ interface Hook {
   cursor: number;
   attempts: number;
   next_at: number;
-}
-
-/** The delivery body of SPEC §2.11 with `event_id` for de-duplication; `data` spliced in raw. */
-export function deliveryBody(e: EventRow): string {
-  return `{"topic":${JSON.stringify(e.topic)},"data":${e.data},"source":${JSON.stringify(e.source)},"event_id":${e.id},"created_at":"${toRfc3339(e.created_at)}"}`;
 }
 
 /**
@@ -188,8 +183,8 @@ export class WebhookDispatcher {
       cursor = to;
     }
     const from = Math.max(cursor, this.scanned.get(hook.id) ?? 0);
-    const { due, scannedTo } = this.log.next(matches, from, WEBHOOK_RUN_MAX, WEBHOOK_SCAN_MAX);
-    if (due.length === 0) {
+    const { count, ids, scannedTo } = this.log.next(matches, from, WEBHOOK_RUN_MAX, WEBHOOK_SCAN_MAX);
+    if (count === 0) {
       // Nothing for this webhook so far: remember how far it was read; write the cursor down
       // now and then (it holds events from pruning).
       this.scanned.set(hook.id, scannedTo);
@@ -198,18 +193,17 @@ export class WebhookDispatcher {
       this.scanned.delete(hook.id);
       return;
     }
-    // The POSTs run on the delivery thread, in order, up to the first failure.
-    const r = await this.delivery.run(hook.url, hook.secret, due.map(deliveryBody));
-    const failed = due[r.delivered];
+    // The delivery thread reads the events' bodies and POSTs them, in order, up to the first failure.
+    const r = await this.delivery.run(hook.url, hook.secret, { events: ids ? { after: from, upto: scannedTo, ids } : { after: from, upto: scannedTo } });
     let settle: { cursor: number; delivered: number; dropped: number; failure?: { event_id: number; error: string; next_at: number } };
-    if (!failed) settle = { cursor: scannedTo, delivered: r.delivered, dropped };
+    if (r.failed_event === undefined) settle = { cursor: scannedTo, delivered: r.delivered, dropped };
     else {
       // Up to just before the event that did not get through; shutting down aborts attempts,
       // which are not failures of the webhook.
-      settle = { cursor: failed.id - 1, delivered: r.delivered, dropped };
+      settle = { cursor: r.failed_event - 1, delivered: r.delivered, dropped };
       if (r.error !== undefined && this.running) {
         const attempts = r.delivered > 0 ? 0 : hook.attempts;
-        settle.failure = { event_id: failed.id, error: r.error, next_at: Date.now() + Math.min(this.opts.retryMaxMs, this.opts.retryBaseMs * 2 ** attempts) };
+        settle.failure = { event_id: r.failed_event, error: r.error, next_at: Date.now() + Math.min(this.opts.retryMaxMs, this.opts.retryBaseMs * 2 ** attempts) };
       }
     }
     this.scanned.delete(hook.id);

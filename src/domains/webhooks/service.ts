@@ -118,7 +118,7 @@ export class WebhookService {
   async test(id: string): Promise<{ tested: string; status: 'ok' }> {
     const w = this.row(id);
     const body = JSON.stringify({ topic: 'webhook.test', data: { webhook_id: id, test: true }, source: 'koor' });
-    const r = await this.delivery.run(w.url, w.secret, [body]);
+    const r = await this.delivery.run(w.url, w.secret, { bodies: [body] });
     if (r.error !== undefined) throw badRequest(`webhook test failed: ${r.error}`);
     return { tested: id, status: 'ok' };
   }
