@@ -37,6 +37,8 @@ export interface Ctx {
   body: Buffer;
   /** Parsed + schema-checked JSON body for routes declared `body: 'json'`. */
   json: unknown;
+  /** The body as UTF-8 text, decoded once for routes declared `body: 'json'` ('' otherwise). */
+  text: string;
   identity: Identity | null;
   /** true when served by the dashboard listener. */
   readonly viaDashboard: boolean;
@@ -85,6 +87,7 @@ export function createCtx(res: HttpResponse, req: HttpRequest, paramCount: numbe
     done: false,
     body: EMPTY,
     json: undefined,
+    text: '',
     identity: null,
     viaDashboard,
     onAbort: null,

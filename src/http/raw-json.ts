@@ -11,14 +11,19 @@ function skipWs(s: string, i: number): number {
   return i;
 }
 
-/** Index just past the string literal starting at i (s[i] === '"'). */
+/**
+ * Index just past the string literal starting at i (s[i] === '"'). Jumps from quote to quote
+ * (indexOf is native); a quote preceded by an odd number of backslashes is escaped.
+ */
 function endOfString(s: string, i: number): number {
-  for (i++; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c === 0x5c) i++;
-    else if (c === 0x22) return i + 1;
+  for (;;) {
+    const q = s.indexOf('"', i + 1);
+    if (q < 0) return s.length;
+    let b = q - 1;
+    while (s.charCodeAt(b) === 0x5c) b--;
+    if ((q - 1 - b) % 2 === 0) return q + 1;
+    i = q;
   }
-  return s.length;
 }
 
 /** Index just past the JSON value starting at i. */
@@ -51,9 +56,15 @@ function endOfValue(s: string, i: number): number {
  * (SPEC §1.3 "only the first JSON value is read"). Throws SyntaxError when that value is invalid.
  */
 export function parseFirstJson(text: string): unknown {
-  const start = skipWs(text, 0);
-  if (start >= text.length) throw new SyntaxError('empty body');
-  return JSON.parse(text.slice(start, endOfValue(text, start)));
+  // The usual body is one value: JSON.parse alone (native) says so; only a body it refuses is
+  // cut after its first value and parsed again.
+  try {
+    return JSON.parse(text);
+  } catch {
+    const start = skipWs(text, 0);
+    if (start >= text.length) throw new SyntaxError('empty body');
+    return JSON.parse(text.slice(start, endOfValue(text, start)));
+  }
 }
 
 /**
@@ -79,24 +90,18 @@ export function rawMember(text: string, name: string): string | undefined {
   return found;
 }
 
-/** Removes insignificant whitespace (outside strings). */
+/** Removes insignificant whitespace (outside strings); strings are copied as slices. */
 export function compactJson(raw: string): string {
-  let fast = true;
-  for (let i = 0; i < raw.length; i++) {
-    if (isWs(raw.charCodeAt(i))) {
-      fast = false;
-      break;
-    }
-  }
-  if (fast) return raw;
   let out = '';
+  let from = 0; // start of the run not yet copied
   for (let i = 0; i < raw.length; i++) {
     const c = raw.charCodeAt(i);
-    if (c === 0x22) {
-      const end = endOfString(raw, i);
-      out += raw.slice(i, end);
-      i = end - 1;
-    } else if (!isWs(c)) out += raw[i];
+    if (c === 0x22) i = endOfString(raw, i) - 1;
+    else if (isWs(c)) {
+      out += raw.slice(from, i);
+      while (i + 1 < raw.length && isWs(raw.charCodeAt(i + 1))) i++;
+      from = i + 1;
+    }
   }
-  return out;
+  return from === 0 ? raw : out + raw.slice(from);
 }

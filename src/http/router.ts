@@ -114,8 +114,9 @@ export function mount(slots: Slots, routes: readonly Route[], opts: MountOptions
             if (route.body === 'json') {
               let parsed: unknown = {};
               if (!(route.optionalBody && buf.length === 0)) {
+                ctx.text = buf.toString('utf8');
                 try {
-                  parsed = parseFirstJson(buf.toString('utf8'));
+                  parsed = parseFirstJson(ctx.text);
                 } catch {
                   throw invalidJson();
                 }

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { compactJson, rawMember } from '../../src/http/raw-json.js';
+import { compactJson, parseFirstJson, rawMember } from '../../src/http/raw-json.js';
 
 t.test('rawMember returns the verbatim value text', async (t) => {
   t.equal(rawMember('{"topic":"a","data":{"x": 1.0, "big": 12345678901234567890}}', 'data'), '{"x": 1.0, "big": 12345678901234567890}');
@@ -27,4 +27,18 @@ t.test('parseFirstJson reads the first value and ignores the rest (SPEC §1.3)',
   t.equal(parseFirstJson('null'), null);
   t.same(parseFirstJson('[1,[2]] x'), [1, [2]]);
   for (const bad of ['', '   ', '{bad', '{"a":1', 'nul']) t.throws(() => parseFirstJson(bad), SyntaxError, JSON.stringify(bad));
+});
+
+t.test('strings ending in escaped backslashes, and whitespace runs, are told apart', (t) => {
+  // "a\\" ends at its second quote: the backslash before it is itself escaped.
+  t.equal(rawMember('{"data":"a\\\\","x":"b"}', 'data'), '"a\\\\"');
+  t.equal(rawMember('{"data":"a\\\\\\"b","x":1}', 'data'), '"a\\\\\\"b"', 'three backslashes: the quote is escaped');
+  t.equal(rawMember('{"x":"\\\\\\\\","data":[1, "]", {"y": "}"}]}', 'data'), '[1, "]", {"y": "}"}]');
+  t.equal(compactJson('{ "a" :\n\t[ 1 ,  "x  y" ] ,"b\\\\" : "c \\" d" }'), '{"a":[1,"x  y"],"b\\\\":"c \\" d"}');
+  t.equal(compactJson('{"a":"no change"}'), '{"a":"no change"}');
+  t.same(parseFirstJson('{"a":1} {"b":2}'), { a: 1 }, 'only the first value is read');
+  t.same(parseFirstJson('  [1,2]  '), [1, 2]);
+  t.throws(() => parseFirstJson('   '));
+  t.throws(() => parseFirstJson('{"a":'));
+  t.end();
 });

@@ -19,7 +19,7 @@ export function eventRoutes(svc: EventService): Route[] {
       handler: async (ctx) => {
         const body = ctx.json as { topic?: string; source?: string };
         if (!body.topic) throw badRequest('topic is required');
-        const raw = rawMember(ctx.body.toString('utf8'), 'data');
+        const raw = rawMember(ctx.text, 'data');
         const data = raw === undefined ? 'null' : compactJson(raw);
         const source = body.source ?? ctx.identity?.name ?? '';
         const { json } = await svc.publish(body.topic, data, source);

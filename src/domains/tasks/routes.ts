@@ -56,7 +56,7 @@ export function taskRoutes(svc: TaskService): Route[] {
         const b = ctx.json as { project?: string; title?: string; priority?: number; deps?: number[] | null; capabilities?: string[] | null; max_attempts?: number };
         if (!b.project) throw badRequest('project is required');
         if (!b.title) throw badRequest('title is required');
-        const raw = rawMember(ctx.body.toString('utf8'), 'data');
+        const raw = rawMember(ctx.text, 'data');
         const task = await svc.create(
           {
             project: b.project,

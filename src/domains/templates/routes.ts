@@ -40,7 +40,7 @@ export function templateRoutes(svc: TemplateService): Route[] {
         const b = ctx.json as CreateBody;
         if (!b.id || !b.name) throw badRequest('id and name are required');
         // The value's own text, so it comes back exactly as sent (SPEC §7-11); null counts as missing.
-        const data = rawMember(ctx.body.toString('utf8'), 'data');
+        const data = rawMember(ctx.text, 'data');
         if (data === undefined || data === 'null') throw badRequest('data is required');
         const json = await svc.create({ id: b.id, name: b.name, description: b.description ?? '', kind: b.kind || 'rules', data, tags: b.tags ?? [] }, auditBy(ctx));
         sendJsonText(ctx, 200, json);
