@@ -101,5 +101,13 @@ export function rfc3339(storage: string): string {
 
 /** `YYYY-MM-DD HH:MM:SS` UTC, the storage form of every timestamp. */
 export function storageNow(ms = Date.now()): string {
-  return new Date(ms).toISOString().slice(0, 19).replace('T', ' ');
+  const sec = Math.floor(ms / 1000);
+  if (sec !== nowSec) {
+    nowSec = sec;
+    nowText = new Date(sec * 1000).toISOString().slice(0, 19).replace('T', ' ');
+  }
+  return nowText;
 }
+/** The last second storageNow formatted (a burst of writes formats it once). */
+let nowSec = -1;
+let nowText = '';

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import crypto from 'node:crypto';
 import type { ReqOf, ResOf } from '../../../schemas/rpc/envelope.js';
 import type { WriterMethods } from '../../../schemas/rpc/writer.js';
 import { storageNow, type DB } from '../db.js';
@@ -13,7 +13,9 @@ interface Row {
   content_type: string;
 }
 
-export const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
+/** One-shot crypto.hash where Node has it (20.12+): no Hash object per value. */
+const oneShot = (crypto as { hash?: (alg: string, data: Uint8Array, enc: 'hex') => string }).hash;
+export const sha256 = oneShot ? (b: Uint8Array): string => oneShot('sha256', b, 'hex') : (b: Uint8Array): string => crypto.createHash('sha256').update(b).digest('hex');
 
 /** Prepared statements and write transactions of the state store (SPEC §2.2, §7-5, §8.1). */
 export function stateStore(db: DB, historyKeep = 0) {
@@ -22,9 +24,9 @@ export function stateStore(db: DB, historyKeep = 0) {
     `INSERT OR IGNORE INTO state_history (key, version, value, hash, content_type, updated_at, updated_by)
      SELECT key, version, value, hash, content_type, updated_at, updated_by FROM state WHERE key = ?`,
   );
-  const upsert = db.prepare(
+  const upsert = db.prepare<[string, Uint8Array, number, string, string, string, string]>(
     `INSERT INTO state (key, value, version, hash, content_type, updated_at, updated_by)
-     VALUES (@key, @value, @version, @hash, @content_type, @updated_at, @updated_by)
+     VALUES (?, ?, ?, ?, ?, ?, ?)
      ON CONFLICT(key) DO UPDATE SET value = excluded.value, version = excluded.version, hash = excluded.hash,
        content_type = excluded.content_type, updated_at = excluded.updated_at, updated_by = excluded.updated_by`,
   );
@@ -53,18 +55,13 @@ export function stateStore(db: DB, historyKeep = 0) {
 
   function write(key: string, value: Uint8Array, contentType: string, updatedBy: string, cur: { version: number } | undefined) {
     if (cur) archive.run(key);
-    const row = {
-      key,
-      value,
-      version: cur ? cur.version + 1 : 1,
-      hash: sha256(value),
-      content_type: contentType,
-      updated_at: storageNow(),
-      updated_by: updatedBy,
-    };
-    upsert.run(row);
-    if (historyKeep > 0 && row.version - historyKeep >= 1) droppedInBatch += dropOne.run(key, row.version - historyKeep).changes;
-    return { key, version: row.version, hash: row.hash, content_type: contentType, updated_at: row.updated_at };
+    const version = cur ? cur.version + 1 : 1;
+    const hash = sha256(value);
+    const updatedAt = storageNow();
+    // Positional parameters: binding an object looks each name up.
+    upsert.run(key, value, version, hash, contentType, updatedAt, updatedBy);
+    if (historyKeep > 0 && version - historyKeep >= 1) droppedInBatch += dropOne.run(key, version - historyKeep).changes;
+    return { key, version, hash, content_type: contentType, updated_at: updatedAt };
   }
 
   return {
