@@ -17,7 +17,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { makeDoc } from './http.js';
-import { BENCH_DIST_DIR, fmtInt, fmtMs, fmtRatio, have, makeTempDir, pin, ratio, sleep, spawnBenchScript, spawnKoor, wrkCpu as wrkCpuN, wrk as wrkN, wrkScript, type BenchOptions, type BenchTable, type ServerProc, type Wrk } from './lib.js';
+import { BENCH_DIST_DIR, fmtInt, fmtMs, fmtRatio, have, makeTempDir, pin, procCpu, ratio, sleep, spawnBenchScript, spawnKoor, wrkCpu as wrkCpuN, wrk as wrkN, wrkScript, type BenchOptions, type BenchTable, type ServerProc, type Wrk } from './lib.js';
 
 const CONNECTIONS = 50;
 const TOKEN = 'bench-token';
@@ -66,6 +66,117 @@ function redisBench(port: number, tests: string, n: number): Record<string, numb
     if (m) res[m[1]!.toLowerCase()] = Math.round(Number(m[2]));
   }
   return res;
+}
+
+/** Subscriber processes per fan-out run (each holds count / SUB_PROCS subscriptions). */
+const SUB_PROCS = 2;
+const FANOUT_TOPIC = 'bench.fan';
+
+async function ctl<T>(url: string, method = 'GET', body?: unknown): Promise<T> {
+  const r = await fetch(url, { method, ...(body !== undefined ? { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } } : {}), signal: AbortSignal.timeout(30_000) });
+  if (!r.ok) throw new Error(`${method} ${url}: HTTP ${r.status}`);
+  return (await r.json()) as T;
+}
+
+/** Frames received so far by every subscriber process, and their bytes. */
+async function frames(subs: ServerProc[], kind: 'koor' | 'redis'): Promise<{ frames: number; bytes: number }> {
+  let n = 0;
+  let bytes = 0;
+  for (const p of subs) {
+    if (kind === 'koor') {
+      const snap = await ctl<{ frames: number; bytes: number }>(`${p.url}/snap`);
+      n += snap.frames;
+      bytes += snap.bytes;
+    } else n += (await ctl<{ messages: number }>(`${p.url}/snap`)).messages;
+  }
+  return { frames: n, bytes };
+}
+
+interface FanoutRun {
+  subscribers: number;
+  publishes_per_s: number;
+  deliveries_per_s: number;
+  frame_bytes: number;
+  /** Server CPU (all threads) per delivered frame, µs: comparable even when the clients set the pace. */
+  server_us_per_delivery: number;
+}
+
+const cpuSeconds = (pid: number): number => {
+  const t = procCpu(pid).total;
+  return t ? t.user + t.sys : 0;
+};
+
+/**
+ * Fan-out to `count` subscribers: koor (WebSocket, durable publish over HTTP by wrk) against Redis
+ * pub/sub (SUBSCRIBE, PUBLISH by redis-benchmark) with payloads of koor's frame size. Servers on
+ * core 0; the publisher and SUB_PROCS subscriber processes (minimal frame counters) on core 1.
+ */
+async function fanout(dir: string, count: number, durationS: number, warnings: string[]): Promise<{ koor: FanoutRun; redis: FanoutRun | null }> {
+  const procs: ServerProc[] = [];
+  try {
+    const koor = await spawnKoor(['--sync', 'full']);
+    procs.push(koor);
+    pin(koor.pid, 0);
+    const subs: ServerProc[] = [];
+    for (let i = 0; i < SUB_PROCS; i++) {
+      const p = await spawnBenchScript(`subscriber-${i}`, 'fanout/subscriber.js');
+      procs.push(p);
+      subs.push(p);
+      pin(p.pid, 1);
+      const url = `${koor.url.replace(/^http/, 'ws')}/api/events/subscribe?pattern=${encodeURIComponent('bench.*')}`;
+      const r = await ctl<{ opened: number; errors: string[] }>(`${p.url}/open`, 'POST', { url, count: count / SUB_PROCS, client: 'raw' });
+      if (r.opened !== count / SUB_PROCS) throw new Error(`koor subscribers: ${r.opened} opened, ${r.errors.slice(0, 2).join('; ')}`);
+    }
+    const body = JSON.stringify({ topic: FANOUT_TOPIC, data: { agent: 'bench', note: 'fan-out' } });
+    const pub = script(dir, 'fanout-publish', { method: 'POST', path: '/api/events/publish', headers: { 'Content-Type': 'application/json' }, body });
+    wrk(koor.url, pub, 1);
+    const a = await frames(subs, 'koor');
+    const c0 = cpuSeconds(koor.pid);
+    const r = wrk(koor.url, pub, durationS);
+    await sleep(300); // frames still in flight when wrk stopped
+    const b = await frames(subs, 'koor');
+    const c1 = cpuSeconds(koor.pid);
+    const delivered = Math.max(1, b.frames - a.frames);
+    const frameBytes = Math.round((b.bytes - a.bytes) / delivered);
+    const koorRun = { subscribers: count, publishes_per_s: r.rps, deliveries_per_s: Math.round((b.frames - a.frames) / durationS), frame_bytes: frameBytes, server_us_per_delivery: Math.round(((c1 - c0) / delivered) * 1e7) / 10 };
+    for (const p of procs.splice(0)) await p.stop();
+
+    const redisDir = path.join(dir, `redis-pubsub-${count}`);
+    fs.mkdirSync(redisDir);
+    const redis = await startRedis(redisDir, 'everysec');
+    if (!redis) {
+      warnings.push('redis-server did not start: no pub/sub reference');
+      return { koor: koorRun, redis: null };
+    }
+    try {
+      const rsubs: ServerProc[] = [];
+      for (let i = 0; i < SUB_PROCS; i++) {
+        const p = await spawnBenchScript(`redis-subscriber-${i}`, 'fanout/redis-subscriber.js', [String(redis.port), FANOUT_TOPIC, String(count / SUB_PROCS)]);
+        procs.push(p);
+        rsubs.push(p);
+        pin(p.pid, 1);
+      }
+      const payload = 'x'.repeat(Math.max(1, frameBytes));
+      const n = Math.max(10_000, Math.round(koorRun.publishes_per_s * durationS));
+      const x0 = await frames(rsubs, 'redis');
+      const rc0 = cpuSeconds(redis.child.pid!);
+      const t0 = performance.now();
+      execFileSync('taskset', ['-c', '1', 'redis-benchmark', '-p', String(redis.port), '-c', String(CONNECTIONS), '-n', String(n), '-q', 'PUBLISH', FANOUT_TOPIC, payload], { stdio: 'ignore', timeout: 300_000 });
+      const wall = (performance.now() - t0) / 1000;
+      await sleep(300);
+      const x1 = await frames(rsubs, 'redis');
+      const rc1 = cpuSeconds(redis.child.pid!);
+      const rDelivered = Math.max(1, x1.frames - x0.frames);
+      return {
+        koor: koorRun,
+        redis: { subscribers: count, publishes_per_s: Math.round(n / wall), deliveries_per_s: Math.round((x1.frames - x0.frames) / wall), frame_bytes: frameBytes, server_us_per_delivery: Math.round(((rc1 - rc0) / rDelivered) * 1e7) / 10 },
+      };
+    } finally {
+      redis.child.kill('SIGKILL');
+    }
+  } finally {
+    for (const p of procs) await p.stop();
+  }
 }
 
 export async function run(opts: BenchOptions): Promise<Record<string, unknown>> {
@@ -144,6 +255,18 @@ export async function run(opts: BenchOptions): Promise<Record<string, unknown>> 
       }
     }
 
+    const fan: Array<{ koor: FanoutRun; redis: FanoutRun | null }> = [];
+    if (!noRedis) {
+      for (const count of opts.quick ? [100] : [100, 1000]) {
+        opts.log(`  fan-out to ${count} subscribers: koor, then Redis pub/sub…`);
+        try {
+          fan.push(await fanout(tmp.dir, count, durationS, warnings));
+        } catch (e) {
+          warnings.push(`fan-out ${count}: ${(e as Error).message}`);
+        }
+      }
+    }
+
     // The storage ceilings, on the server's core once the servers are gone (baseline-sqlite.ts).
     opts.log('  SQLite ceilings (bare append loop, koor writer without HTTP)…');
     let sqlite: Record<string, { rows_per_s: number; user_us: number; sys_us: number }> = {};
@@ -186,6 +309,23 @@ export async function run(opts: BenchOptions): Promise<Record<string, unknown>> 
         ],
       },
       {
+        title: `Fan-out: koor WebSocket subscribers vs Redis pub/sub (servers core 0; publisher + ${SUB_PROCS} subscriber processes core 1)`,
+        columns: ['subscribers', 'frame B', 'koor publishes/s', 'koor deliveries/s', 'Redis publishes/s', 'Redis deliveries/s', 'ratio', 'goal', 'srv µs/dlv koor', 'Redis', 'cpu ratio'],
+        rows: fan.map((f) => [
+          String(f.koor.subscribers),
+          String(f.koor.frame_bytes),
+          fmtInt(f.koor.publishes_per_s),
+          fmtInt(f.koor.deliveries_per_s),
+          f.redis ? fmtInt(f.redis.publishes_per_s) : '-',
+          f.redis ? fmtInt(f.redis.deliveries_per_s) : '-',
+          f.redis ? fmtRatio(ratio(f.koor.deliveries_per_s, f.redis.deliveries_per_s)) : '-',
+          '>= 1.0x',
+          String(f.koor.server_us_per_delivery),
+          f.redis ? String(f.redis.server_us_per_delivery) : '-',
+          f.redis ? fmtRatio(ratio(f.redis.server_us_per_delivery, f.koor.server_us_per_delivery)) : '-',
+        ]),
+      },
+      {
         title: 'Server CPU per request (µs; main = the uWS/JS thread, other = writer thread, GC helpers, pool)',
         columns: ['path', 'main µs', 'other µs', 'total µs', 'req/s'],
         rows: (['koor_get', 'koor_304', 'koor_put_full', 'koor_put_normal', 'koor_publish'] as const).map((k) => {
@@ -205,9 +345,13 @@ export async function run(opts: BenchOptions): Promise<Record<string, unknown>> 
       koor: results,
       redis: { always: redisAlways, everysec: redisEverysec },
       sqlite,
+      fanout: fan,
       tables,
       warnings,
-      notes: ['Fan-out (100 subscribers) is measured by `npm run bench -- events`.'],
+      notes: [
+        'Fan-out: koor publishes are durable (SQLite, synchronous=FULL) before they fan out; Redis pub/sub keeps nothing. Deliveries/s counts frames received by the subscribers; when core 1 (publisher + subscribers) is saturated it sets the pace for both, and the server CPU per delivery (cpu ratio = Redis µs / koor µs) is the comparison that stays meaningful.',
+        'Fan-out against bare uWS app.publish at 10/100/1000 subscribers and the stalled-subscriber cost are measured by `npm run bench -- events`.',
+      ],
     };
   } finally {
     for (const r of redises) r.kill('SIGKILL');
