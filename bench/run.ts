@@ -16,7 +16,7 @@ import { pathToFileURL } from 'node:url';
 import { BENCH_DIST_DIR, REPO_ROOT, RESULTS_DIR, cleanupAll, cleanupAllSync, renderTable, withTimeout, type BenchOptions, type BenchTable, type Suite } from './lib.js';
 
 /** Modules in the bench dir that are not suites. */
-const NOT_SUITES = new Set(['run', 'lib', 'baseline-uws', 'baseline-validate', 'bounded-load']);
+const NOT_SUITES = new Set(['run', 'lib', 'baseline-uws', 'baseline-validate', 'baseline-sqlite', 'bounded-load', 'postgres', 'webhook-receiver']);
 /** Hard wall-clock limit of one suite, ms. */
 const SUITE_TIMEOUT_MS = { quick: 150_000, full: 900_000 };
 
