@@ -14,6 +14,7 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -728,4 +729,16 @@ export function wrkScript(dir: string, name: string, opts: { method: string; pat
   const file = path.join(dir, `${name}.lua`);
   fs.writeFileSync(file, `${lines.join('\n')}\n`);
   return file;
+}
+
+/** A loopback port free right now (for servers that must be told their port up front). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
 }

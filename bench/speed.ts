@@ -14,10 +14,9 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { makeDoc } from './http.js';
-import { BENCH_DIST_DIR, fmtInt, fmtMs, fmtRatio, have, makeTempDir, pin, procCpu, ratio, sleep, spawnBenchScript, spawnKoor, wrkCpu as wrkCpuN, wrk as wrkN, wrkScript, type BenchOptions, type BenchTable, type ServerProc, type Wrk } from './lib.js';
+import { BENCH_DIST_DIR, fmtInt, freePort, fmtMs, fmtRatio, have, makeTempDir, pin, procCpu, ratio, sleep, spawnBenchScript, spawnKoor, wrkCpu as wrkCpuN, wrk as wrkN, wrkScript, type BenchOptions, type BenchTable, type ServerProc, type Wrk } from './lib.js';
 
 const CONNECTIONS = 50;
 const TOKEN = 'bench-token';
@@ -25,17 +24,6 @@ const KEYS = 1000;
 const wrk = (url: string, script: string, durationS: number): Wrk => wrkN(url, script, durationS, CONNECTIONS);
 const wrkCpu = (pid: number, url: string, script: string, durationS: number): Wrk => wrkCpuN(pid, url, script, durationS, CONNECTIONS);
 const script = (dir: string, name: string, opts: Parameters<typeof wrkScript>[2]): string => wrkScript(dir, name, { ...opts, keys: KEYS });
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** redis-server on core 0 with an append-only file fsynced `always` or `everysec`; null if absent. */
 async function startRedis(dir: string, fsync: 'always' | 'everysec'): Promise<{ port: number; child: ChildProcess } | null> {
