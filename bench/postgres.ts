@@ -16,6 +16,8 @@ export interface Postgres {
   /** The postmaster's pid (its backends are its children). */
   pid: number;
   version: string;
+  /** pg_ctl restart (fast): every session ends; the server is back when this returns. */
+  restart(): void;
   stop(): void;
 }
 
@@ -70,6 +72,9 @@ export async function startPostgres(settings: Record<string, string> = {}): Prom
     port,
     pid,
     version,
+    restart: () => {
+      asPostgres(path.join(bin, 'pg_ctl'), ['-D', data, '-l', path.join(dir, 'server.log'), '-m', 'fast', '-w', '-t', '60', 'restart']);
+    },
     stop: () => {
       try {
         asPostgres(path.join(bin, 'pg_ctl'), ['-D', data, '-m', 'fast', '-w', 'stop']);

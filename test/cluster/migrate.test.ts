@@ -1,15 +1,12 @@
 import t from 'tap';
 import postgres from 'postgres';
-import { postgresBinDir, startPostgres } from '../../bench/postgres.js';
-import { aptProvide } from '../helpers/apt.js';
+import { providePostgres } from '../helpers/postgres.js';
 import { migratePg } from '../../workers/pg/migrate.js';
 import { PG_MIGRATIONS } from '../../workers/pg/schema.js';
 
 /** Cluster mode (issue 14): schema migrations on a real PostgreSQL, several nodes starting at once. */
 
-// Debian's postgresql, installed with apt-get when absent (root), else skipped with the reason.
-const provided = await aptProvide('postgresql', postgresBinDir, 240_000);
-const started = 'skip' in provided ? { skipped: provided.skip } : await startPostgres();
+const started = await providePostgres();
 if ('skipped' in started) {
   t.skip(`PostgreSQL migrations: ${started.skipped}`);
 } else {
