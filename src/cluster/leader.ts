@@ -13,8 +13,8 @@ import type { Sql } from 'postgres';
  *
  * The one unsafe moment is a leader that is alive but lost its session (the connection cut from
  * PostgreSQL's side): the lock is free at once, the node learns it only at its next check. So:
- * a leader checks every `checkMs` and steps down when a check fails or has not answered within
- * `checkMs` (a lease it renews by checking); and a node that takes the lock waits 3 × `checkMs`
+ * a leader checks every `checkMs` and steps down when a check fails or none has answered for
+ * 2 × `checkMs` (a lease it renews by checking); and a node that takes the lock waits 3 × `checkMs`
  * before it starts the jobs — by then a previous leader has stepped down, unless its event loop
  * stalled for longer than that. The jobs koor runs this way are idempotent or at-least-once by
  * design (marking agents stale, pruning, webhook runs settled by cursor), so such a stall costs a
@@ -27,7 +27,7 @@ import type { Sql } from 'postgres';
  * closed throws outside the query's promise.)
  */
 export interface LeaderOptions {
-  /** Advisory lock key: one per election (one per cluster today). */
+  /** Advisory lock key, a positive int32 (the check reads it back as pg_locks.objid): one per election. */
   key: number;
   /** How often a follower tries for the lock. */
   retryMs: number;
@@ -46,7 +46,7 @@ export class LeaderElection {
   private leading = false;
   /** Holds the lock, waiting out the grace before leading. */
   private electedAt = 0;
-  /** When the last leader check answered (the lead lapses `checkMs` after it). */
+  /** When the last leader check answered (the lead lapses 2 × `checkMs` after it). */
   private checkedAt = 0;
   private stopped = false;
   private busy = false;
