@@ -31,7 +31,7 @@ function open(): Promise<void> {
     sock.on('connect', () => sock.write(`SUBSCRIBE ${channel}\r\n`));
     sock.on('error', reject);
     sock.on('data', (chunk: Buffer) => {
-      let b = pending ? Buffer.concat([pending, chunk]) : chunk;
+      const b = pending ? Buffer.concat([pending, chunk]) : chunk;
       pending = null;
       let i = 0;
       while (i < b.length) {
@@ -65,7 +65,6 @@ function open(): Promise<void> {
         }
       }
       if (i < b.length) pending = Buffer.from(b.subarray(i));
-      b = Buffer.alloc(0);
     });
   });
 }

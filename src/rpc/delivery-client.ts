@@ -55,7 +55,7 @@ export class DeliveryClient {
     const port = this.port;
     if (!port) throw unavailable('webhook delivery thread not running');
     const id = this.nextId++;
-    const msg: DeliveryRun = 'bodies' in what ? { id, url, secret, bodies: what.bodies } : { id, url, secret, events: what.events };
+    const msg: DeliveryRun = { id, url, secret, ...what };
     const count = 'bodies' in what ? what.bodies.length : (what.events.ids?.length ?? what.events.upto - what.events.after);
     const deadlineMs = count * (this.opts.timeoutMs + 1000) + 5000;
     const r = await new Promise<DeliveryRunResult>((resolve, reject) => {
@@ -67,10 +67,10 @@ export class DeliveryClient {
       this.pending.set(id, { resolve, reject, timer });
       port.postMessage(msg);
     });
-    if (r.error === undefined) return { delivered: r.delivered };
     // An events run that failed with no event to blame could not read the log: not settled.
-    if ('events' in what && r.failed_event === undefined) throw unavailable(r.error);
-    return r.failed_event === undefined ? { delivered: r.delivered, error: r.error } : { delivered: r.delivered, error: r.error, failed_event: r.failed_event };
+    if (r.error !== undefined && 'events' in what && r.failed_event === undefined) throw unavailable(r.error);
+    const { id: _id, ...outcome } = r;
+    return outcome;
   }
 
   /** Aborts every attempt under way: their runs resolve with what got through. */

@@ -46,14 +46,14 @@ export function deliver(limits: DeliverLimits, url: string, secret: string, body
     return Promise.resolve({ ok: false, error: `invalid URL: ${url}` });
   }
   if (target.protocol !== 'http:' && target.protocol !== 'https:') return Promise.resolve({ ok: false, error: `unsupported URL scheme: ${target.protocol}` });
+  // The headers of SPEC §2.11, whichever client sends them.
+  const head: Array<[string, string]> = [['Content-Type', 'application/json'], ['X-Koor-Event', 'true']];
+  if (secret !== '') head.push(['X-Koor-Signature', signature(secret, body)]);
   if (target.protocol === 'http:' && target.username === '' && target.password === '') {
-    const head: Array<[string, string]> = [['Content-Type', 'application/json'], ['X-Koor-Event', 'true']];
-    if (secret !== '') head.push(['X-Koor-Signature', signature(secret, body)]);
     return post(limits, target, Buffer.from(requestHead(target, head, Buffer.byteLength(body)) + body), signal);
   }
   const payload = Buffer.from(body);
-  const headers: Record<string, string | number> = { 'Content-Type': 'application/json', 'Content-Length': payload.length, 'X-Koor-Event': 'true' };
-  if (secret !== '') headers['X-Koor-Signature'] = signature(secret, body);
+  const headers = { ...Object.fromEntries(head), 'Content-Length': payload.length };
   const timeout = AbortSignal.timeout(limits.timeoutMs);
   const lib = target.protocol === 'https:' ? https : http;
   return new Promise((resolve) => {

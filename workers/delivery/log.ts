@@ -23,7 +23,6 @@ export function deliveryBody(e: LoggedEvent): string {
  * run are read here, so the front's event loop never reads or copies them.
  */
 export class EventLog {
-  private db: Database.Database | null = null;
   private range: Database.Statement<[number, number], LoggedEvent> | null = null;
 
   constructor(private readonly file: string) {}
@@ -31,19 +30,13 @@ export class EventLog {
   /** The events of `sel` still in the log (pruned ones are gone), oldest first. */
   read(sel: DeliveryEvents): LoggedEvent[] {
     if (!this.range) {
-      this.db = new Database(this.file, { readonly: true, fileMustExist: true });
-      this.db.pragma('busy_timeout = 5000');
-      this.range = this.db.prepare('SELECT id, topic, data, source, created_at FROM events WHERE id > ? AND id <= ? ORDER BY id');
+      const db = new Database(this.file, { readonly: true, fileMustExist: true });
+      db.pragma('busy_timeout = 5000');
+      this.range = db.prepare('SELECT id, topic, data, source, created_at FROM events WHERE id > ? AND id <= ? ORDER BY id');
     }
     const rows = this.range.all(sel.after, sel.upto);
     if (!sel.ids) return rows;
     const want = new Set(sel.ids);
     return rows.filter((r) => want.has(r.id));
-  }
-
-  close(): void {
-    this.db?.close();
-    this.db = null;
-    this.range = null;
   }
 }

@@ -38,9 +38,9 @@ export class Backlog {
    * The next events after `cursor` that `matches` accepts, oldest first: up to `max` of them,
    * among at most `scan` events, by topic alone (the delivery thread reads the bodies). `scannedTo`
    * is the last event looked at (all of them up to it either selected or not matching); `ids`
-   * lists the selected ones, null when every event in (cursor, scannedTo] is selected.
+   * lists the selected ones, and `all` says every event in (cursor, scannedTo] is among them.
    */
-  next(matches: Matcher, cursor: number, max: number, scan: number): { count: number; ids: number[] | null; scannedTo: number } {
+  next(matches: Matcher, cursor: number, max: number, scan: number): { ids: number[]; all: boolean; scannedTo: number } {
     let scannedTo = cursor;
     const ids: number[] = [];
     let all = true;
@@ -57,7 +57,7 @@ export class Backlog {
       }
       if (topics.length < max) break;
     }
-    return { count: ids.length, ids: all ? null : ids, scannedTo };
+    return { ids, all, scannedTo };
   }
 
   /**

@@ -183,8 +183,8 @@ export class WebhookDispatcher {
       cursor = to;
     }
     const from = Math.max(cursor, this.scanned.get(hook.id) ?? 0);
-    const { count, ids, scannedTo } = this.log.next(matches, from, WEBHOOK_RUN_MAX, WEBHOOK_SCAN_MAX);
-    if (count === 0) {
+    const { ids, all, scannedTo } = this.log.next(matches, from, WEBHOOK_RUN_MAX, WEBHOOK_SCAN_MAX);
+    if (ids.length === 0) {
       // Nothing for this webhook so far: remember how far it was read; write the cursor down
       // now and then (it holds events from pruning).
       this.scanned.set(hook.id, scannedTo);
@@ -194,7 +194,7 @@ export class WebhookDispatcher {
       return;
     }
     // The delivery thread reads the events' bodies and POSTs them, in order, up to the first failure.
-    const r = await this.delivery.run(hook.url, hook.secret, { events: ids ? { after: from, upto: scannedTo, ids } : { after: from, upto: scannedTo } });
+    const r = await this.delivery.run(hook.url, hook.secret, { events: all ? { after: from, upto: scannedTo } : { after: from, upto: scannedTo, ids } });
     let settle: { cursor: number; delivered: number; dropped: number; failure?: { event_id: number; error: string; next_at: number } };
     if (r.failed_event === undefined) settle = { cursor: scannedTo, delivered: r.delivered, dropped };
     else {
