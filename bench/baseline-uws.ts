@@ -7,10 +7,16 @@
  *                            304 with ETag only when If-None-Match matches; 404 JSON if absent
  *   PUT /api/state/{key...}  body into the Map (memory only, NOT durable), sha256 ETag, and a
  *                            small JSON reply with the same fields and headers as koor's
+ * With a second argument, a SQLite file, PUT is durable instead — the floor of any server that
+ * answers PUT from uWS after SQLite has it on disk: the PUTs that arrive in one event-loop turn
+ * are upserted in one WAL transaction (in this thread: no hop, no versions history, no auth) and
+ * answered after its COMMIT; synchronous=FULL (fsync before the reply) unless `normal` is given.
+ *   node dist/bench/baseline-uws.js [port] [sqlite-file [full|normal]]
  * Logs `{"api":"127.0.0.1:<port>"}` on stderr once listening (the line spawnNode waits for).
  * Loopback only. Refuses to run on the slow JS fallback of uWebSockets.js.
  */
 import { createHash } from 'node:crypto';
+import Database from 'better-sqlite3';
 import uWS from 'uWebSockets.js';
 
 interface Entry {
@@ -32,6 +38,50 @@ if (typeof (uWS as unknown as { getParts?: unknown }).getParts !== 'function') {
 }
 
 const map = new Map<string, Entry>();
+
+/** The durable mode's group commit: PUTs wait in `pending` until the turn's transaction commits. */
+interface Pending {
+  key: string;
+  entry: Entry;
+  res: uWS.HttpResponse;
+  aborted: () => boolean;
+  body: string;
+}
+const dbFile = process.argv[3];
+let pending: Pending[] = [];
+let commit: ((batch: Pending[]) => void) | null = null;
+if (dbFile) {
+  const db = new Database(dbFile);
+  db.pragma('journal_mode = WAL');
+  db.pragma(`synchronous = ${process.argv[4] === 'normal' ? 'NORMAL' : 'FULL'}`);
+  db.exec('CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value BLOB NOT NULL, hash TEXT NOT NULL, version INTEGER NOT NULL)');
+  const upsert = db.prepare('INSERT INTO kv (key, value, hash, version) VALUES (?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value, hash = excluded.hash, version = excluded.version');
+  commit = db.transaction((batch: Pending[]) => {
+    for (const p of batch) upsert.run(p.key, p.entry.value, p.entry.hash, p.entry.version);
+  }).immediate;
+}
+
+function flush(): void {
+  const batch = pending;
+  pending = [];
+  try {
+    commit!(batch);
+  } catch (err) {
+    for (const p of batch) if (!p.aborted()) fail(p.res, '500 Internal Server Error', String(err), 500);
+    return;
+  }
+  for (const p of batch) if (!p.aborted()) answerPut(p.res, p.entry, p.body);
+}
+
+function answerPut(res: uWS.HttpResponse, entry: Entry, body: string): void {
+  res.cork(() => {
+    res.writeStatus('200 OK');
+    res.writeHeader('Content-Type', JSON_TYPE);
+    res.writeHeader('ETag', entry.etag);
+    res.writeHeader('X-Koor-Version', entry.versionText);
+    res.end(body);
+  });
+}
 
 function fail(res: uWS.HttpResponse, status: string, message: string, code: number): void {
   res.cork(() => {
@@ -105,13 +155,9 @@ app.put('/api/state/*', (res, req) => {
         const entry: Entry = { value, version, versionText: String(version), hash, etag: `"${hash}"`, contentType };
         map.set(key, entry);
         const body = `${JSON.stringify({ key, version, hash, content_type: contentType, updated_at: `${new Date().toISOString().slice(0, 19)}Z` })}\n`;
-        res.cork(() => {
-          res.writeStatus('200 OK');
-          res.writeHeader('Content-Type', JSON_TYPE);
-          res.writeHeader('ETag', entry.etag);
-          res.writeHeader('X-Koor-Version', entry.versionText);
-          res.end(body);
-        });
+        if (!commit) return answerPut(res, entry, body);
+        if (pending.length === 0) setImmediate(flush);
+        pending.push({ key, entry, res, aborted: () => aborted, body });
       } catch (err) {
         fail(res, '500 Internal Server Error', String(err), 500);
       }
