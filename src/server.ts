@@ -58,6 +58,7 @@ import { PoolClient } from './rpc/pool-client.js';
 import { WriterClient } from './rpc/writer-client.js';
 import { DeliveryClient } from './rpc/delivery-client.js';
 import { openReader, type ReadDb } from './store.js';
+import { sqliteReaders } from './backend/readers.js';
 import type { Event } from '../schemas/rpc/writer.js';
 
 export interface KoorServer {
@@ -216,7 +217,8 @@ async function startLocked(config: Config, log: Logger, releaseLock: () => void,
   const startedAt = Date.now();
   const counters = new CallCounters();
   const auth = new Authenticator(config.authToken);
-  const state = new StateService(reader, writer, pool, config.cacheBytes);
+  const readers = sqliteReaders(reader);
+  const state = new StateService(readers.state, writer, pool, config.cacheBytes);
   const specs = new SpecService(reader, writer);
   const rules = new RuleService(reader, writer, pool);
   const templates = new TemplateService(reader, writer, {
@@ -303,7 +305,7 @@ async function startLocked(config: Config, log: Logger, releaseLock: () => void,
       apiBind: config.bind.text,
       dashboardBind: config.dashboardBind?.text ?? '',
       metrics,
-      figures: () => apiFigures(metrics, config),
+      figures: (v) => apiFigures(v, config),
     }),
     ...stateRoutes(state),
     ...specRoutes(specs),

@@ -6,17 +6,18 @@ import type { WebhookDispatcher } from '../domains/webhooks/dispatcher.js';
 import type { PoolClient } from '../rpc/pool-client.js';
 import type { WriterClient } from '../rpc/writer-client.js';
 import type { HttpMetrics } from './http.js';
-import type { Metrics } from './registry.js';
+import type { Metrics, MetricsSnapshot } from './registry.js';
+import type { Awaitable } from '../store.js';
 
 /** The components whose figures the registry reads. */
 export interface MetricSources {
   http: HttpMetrics;
   counters: CallCounters;
   startedAt: number;
-  stateKeys: () => number;
-  instances: () => number;
-  leases: () => number;
-  lastEventId: () => number;
+  stateKeys: () => Awaitable<number>;
+  instances: () => Awaitable<number>;
+  leases: () => Awaitable<number>;
+  lastEventId: () => Awaitable<number>;
   mcpSessions: () => number;
   cache: StateCache;
   writer: WriterClient;
@@ -103,8 +104,7 @@ export function defineKoorMetrics(m: Metrics, s: MetricSources): void {
  * The figures `GET /api/metrics` adds to SPEC §2.14's fields, read from the registry by name so
  * the JSON and the Prometheus text can never disagree.
  */
-export function apiFigures(m: Metrics, settings: { stateHistoryKeep: number; eventRetention: number; complianceKeep: number }): Record<string, unknown> {
-  const v = (name: string, labels?: Record<string, string>) => m.value(name, labels);
+export function apiFigures(v: MetricsSnapshot, settings: { stateHistoryKeep: number; eventRetention: number; complianceKeep: number }): Record<string, unknown> {
   const pruned = (table: string) => v('koor_retention_pruned_total', { table });
   return {
     state_keys: v('koor_state_keys'),

@@ -1,5 +1,6 @@
 import { collectDefaultMetrics, Registry, type Metric } from 'prom-client';
 import type { HistogramSnapshot } from '../../schemas/rpc/writer-stats.js';
+import type { Awaitable } from '../store.js';
 
 export type Labels = Readonly<Record<string, string | number>>;
 export interface Sample {
@@ -20,6 +21,9 @@ interface MetricValue {
 
 const NO_LABELS: Labels = Object.freeze({});
 
+/** A counter's or gauge's value by name and labels, as read at one moment. */
+export type MetricsSnapshot = (name: string, labels?: Labels) => number;
+
 /**
  * A metric whose values are read from their source when scraped. Hot paths (a cached GET, an
  * event fanned out to a thousand subscribers) keep counting into plain numbers and typed arrays,
@@ -33,11 +37,11 @@ class Sampled {
     readonly name: string,
     readonly help: string,
     readonly type: Kind,
-    readonly read: () => MetricValue[],
+    readonly read: () => Awaitable<MetricValue[]>,
   ) {}
 
-  get(): Promise<{ name: string; help: string; type: Kind; aggregator: string; values: MetricValue[] }> {
-    return Promise.resolve({ name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values: this.read() });
+  async get(): Promise<{ name: string; help: string; type: Kind; aggregator: string; values: MetricValue[] }> {
+    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values: await this.read() };
   }
 
   reset(): void {}
@@ -79,8 +83,14 @@ export class Metrics {
     this.add(new Sampled(name, help, 'counter', () => [{ labels: NO_LABELS, value: read() }]));
   }
 
-  gauge(name: string, help: string, read: () => number): void {
-    this.add(new Sampled(name, help, 'gauge', () => [{ labels: NO_LABELS, value: read() }]));
+  /** A gauge read when scraped; a count the database answers asynchronously (cluster mode) may be a promise. */
+  gauge(name: string, help: string, read: () => Awaitable<number>): void {
+    this.add(
+      new Sampled(name, help, 'gauge', () => {
+        const v = read();
+        return v instanceof Promise ? v.then((value) => [{ labels: NO_LABELS, value }]) : [{ labels: NO_LABELS, value: v }];
+      }),
+    );
   }
 
   /** A counter or gauge with labels: one sample per label set. */
@@ -92,11 +102,18 @@ export class Metrics {
     this.add(new Sampled(name, help, 'histogram', () => histogramValues(name, read())));
   }
 
-  /** The current value of a counter or gauge defined here (0 if it has no such sample). */
-  value(name: string, labels: Labels = NO_LABELS): number {
-    const m = this.sampled.get(name);
-    if (!m) throw new Error(`no metric named ${name}`);
-    return m.read().find((v) => v.metricName === undefined && sameLabels(v.labels, labels))?.value ?? 0;
+  /**
+   * Every counter and gauge defined here read once, then looked up by name and labels (0 when it
+   * has no such sample): what `GET /api/metrics` reports, consistent within one reply.
+   */
+  async snapshot(): Promise<MetricsSnapshot> {
+    const read = new Map<string, MetricValue[]>();
+    for (const [name, m] of this.sampled) if (m.type !== 'histogram') read.set(name, await m.read());
+    return (name, labels = NO_LABELS) => {
+      const values = read.get(name);
+      if (!values) throw new Error(`no metric named ${name}`);
+      return values.find((v) => v.metricName === undefined && sameLabels(v.labels, labels))?.value ?? 0;
+    };
   }
 
   get contentType(): string {

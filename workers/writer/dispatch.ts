@@ -1,7 +1,6 @@
-import { Compile } from 'typebox/compile';
-import type { TSchema } from 'typebox';
-import { RequestEnvelope, type AuditTag, type ReplyEnvelope, type ReqOf, type ResOf } from '../../schemas/rpc/envelope.js';
-import { WriterMethods, type WriterMethod } from '../../schemas/rpc/writer.js';
+import type { AuditTag, ReplyEnvelope, ReqOf, ResOf } from '../../schemas/rpc/envelope.js';
+import type { WriterMethod, WriterMethods } from '../../schemas/rpc/writer.js';
+import { admit, failReply as fail, failedBatch } from './check.js';
 import { schemaVersion, vacuumStep, type DB } from './db.js';
 import { Fault } from './fault.js';
 import { stateStore } from './stores/state.js';
@@ -30,11 +29,6 @@ class Replay extends Error {}
 const REPLAY = Symbol('replay');
 
 type Handlers = { [K in WriterMethod]: (req: ReqOf<WriterMethods, K>) => ResOf<WriterMethods, K> };
-
-const checkEnvelope = Compile(RequestEnvelope);
-const checkReq = new Map<string, ReturnType<typeof Compile<TSchema>>>(
-  Object.entries(WriterMethods).map(([name, def]) => [name, Compile(def.req as TSchema)]),
-);
 
 function sleepSync(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
@@ -117,7 +111,6 @@ export function createDispatcher(
     'ops.prune': ops.prune,
   };
 
-  const fail = (id: number, err: Fault): ReplyEnvelope => ({ id, ok: false, err: err.toWire() });
   // Built once: better-sqlite3's transaction() prepares its BEGIN/COMMIT/SAVEPOINT statements.
   const inSavepoint = db.transaction((fn: () => unknown) => fn());
   /**
@@ -150,20 +143,10 @@ export function createDispatcher(
   }
 
   function execOne(raw: unknown, guarded: boolean): ReplyEnvelope | typeof REPLAY {
-    if (!checkEnvelope.Check(raw)) {
-      const id = typeof (raw as { id?: unknown })?.id === 'number' ? (raw as { id: number }).id : 0;
-      return fail(id, new Fault('INVALID_ARGUMENT', 'malformed RPC envelope'));
-    }
-    const env = raw;
-    // Checked per envelope: an earlier one in the same batch may have taken a while.
-    if (env.deadline < Date.now()) return fail(env.id, new Fault('DEADLINE_EXCEEDED', 'deadline exceeded before the write started'));
-    const check = checkReq.get(env.method);
-    const handler = (handlers as Record<string, (req: unknown) => unknown>)[env.method];
-    if (!check || !handler) return fail(env.id, new Fault('INVALID_ARGUMENT', `unknown method: ${env.method}`));
-    if (!check.Check(env.req)) {
-      const first = [...check.Errors(env.req)][0];
-      return fail(env.id, new Fault('INVALID_ARGUMENT', `invalid ${env.method} request: ${first?.instancePath || '/'} ${first?.message ?? ''}`.trim()));
-    }
+    const admitted = admit(raw, (m) => m in handlers);
+    if ('reply' in admitted) return admitted.reply;
+    const env = admitted.env;
+    const handler = (handlers as Record<string, (req: unknown) => unknown>)[env.method]!;
     const exec = () => {
       const r = handler(env.req);
       if (env.audit) recordAudit(env.method, env.req, r, env.audit, env.id);
@@ -218,14 +201,7 @@ export function createDispatcher(
         guardedNext = methodFailed;
         return { replies };
       } catch (commitError) {
-        const failed = new Map(replies.filter((r) => !r.ok).map((r) => [r.id, r]));
-        const all: ReplyEnvelope[] = [];
-        for (const raw of batch) {
-          const id = (raw as { id?: unknown })?.id;
-          if (typeof id !== 'number') continue;
-          all.push(failed.get(id) ?? { id, ok: false, err: { status: 'INTERNAL', message: 'failed to commit' } });
-        }
-        return { commitError, replies: all };
+        return { commitError, replies: failedBatch(batch, replies, { status: 'INTERNAL', message: 'failed to commit' }) };
       }
     },
   };

@@ -1,4 +1,5 @@
-import type { ReadDb } from '../../store.js';
+import type { Sql } from 'postgres';
+import type { Awaitable, ReadDb } from '../../store.js';
 
 export interface StateRow {
   value: Buffer;
@@ -16,8 +17,21 @@ export interface StateMetaRow {
   updated_by: string;
 }
 
-/** Read-only queries of the state store (front process, read connection). */
-export function stateReader(db: ReadDb) {
+/** Read-only queries of the state store; SQLite answers at once, PostgreSQL with a promise. */
+export interface StateReader {
+  /**
+   * Up to `limit` keys after `after` ('' = from the start), by key, as the JSON array text of
+   * SPEC §2.2; `next` is the page's last key when more keys follow it, else null.
+   */
+  listPage(after: string, limit: number): Awaitable<{ json: string; next: string | null }>;
+  current(key: string): Awaitable<StateRow | undefined>;
+  atVersion(key: string, v: number): Awaitable<StateRow | undefined>;
+  history(key: string, limit: number): Awaitable<StateMetaRow[]>;
+  count(): Awaitable<number>;
+}
+
+/** The state store on the front process's SQLite read connection. */
+export function sqliteStateReader(db: ReadDb): StateReader {
   // Keyset paging on the primary key: each page is one index range, whatever the page number.
   // SQLite builds the page's JSON in C (no JS object per row): ~1 µs per key, so the largest page
   // (STATE_LIST_MAX_LIMIT) stays a few ms of event-loop time (npm run bench -- bounded).
@@ -43,19 +57,50 @@ export function stateReader(db: ReadDb) {
   const count = db.prepare<[], number>('SELECT count(*) FROM state').pluck();
 
   return {
-    /**
-     * Up to `limit` keys after `after` ('' = from the start), by key, as the JSON array text of
-     * SPEC §2.2; `last` is the page's last key when more keys follow it, else null.
-     */
-    listPage: (after: string, limit: number): { json: string; next: string | null } => {
+    listPage: (after, limit) => {
       const r = listPage.get(after, limit)!;
       const last = r.last;
       return { json: r.json ?? '[]', next: last !== null && hasAfter.get(last) !== undefined ? last : null };
     },
-    current: (key: string) => current.get(key),
-    atVersion: (key: string, v: number) => atVersion.get(key, v, key, v),
-    history: (key: string, limit: number) => history.all(key, key, limit),
+    current: (key) => current.get(key),
+    atVersion: (key, v) => atVersion.get(key, v, key, v),
+    history: (key, limit) => history.all(key, key, limit),
     count: () => count.get() ?? 0,
   };
 }
-export type StateReader = ReturnType<typeof stateReader>;
+
+/** The same queries on PostgreSQL (cluster mode); the page's JSON is built here, as SQLite spells it. */
+export function pgStateReader(sql: Sql): StateReader {
+  return {
+    async listPage(after, limit) {
+      const rows = await sql<{ key: string; version: number; content_type: string; updated_at: string }[]>`
+        SELECT key, version, content_type, updated_at FROM state WHERE key > ${after} ORDER BY key LIMIT ${limit + 1}`;
+      const page = rows.slice(0, limit);
+      const json = `[${page.map((r) => JSON.stringify({ key: r.key, version: r.version, content_type: r.content_type, updated_at: `${r.updated_at.replace(' ', 'T')}Z` })).join(',')}]`;
+      return { json, next: rows.length > limit ? page.at(-1)!.key : null };
+    },
+    async current(key) {
+      return (await sql<StateRow[]>`SELECT value, version, hash, content_type FROM state WHERE key = ${key}`)[0];
+    },
+    async atVersion(key, v) {
+      const rows = await sql<StateRow[]>`
+        SELECT value, version, hash, content_type FROM state WHERE key = ${key} AND version = ${v}
+        UNION ALL
+        SELECT value, version, hash, content_type FROM state_history WHERE key = ${key} AND version = ${v}
+        LIMIT 1`;
+      return rows[0];
+    },
+    async history(key, limit) {
+      return [
+        ...(await sql<StateMetaRow[]>`
+          SELECT key, version, hash, content_type, updated_at, updated_by FROM state WHERE key = ${key}
+          UNION ALL
+          SELECT key, version, hash, content_type, updated_at, updated_by FROM state_history WHERE key = ${key}
+          ORDER BY version DESC LIMIT ${limit}`),
+      ];
+    },
+    async count() {
+      return (await sql<{ n: number }[]>`SELECT count(*)::int AS n FROM state`)[0]!.n;
+    },
+  };
+}

@@ -6,6 +6,7 @@ import type { Route } from '../../http/router.js';
 import { pathName } from '../../http/path.js';
 import { parseIntStrict, positiveInt, queryParams } from '../../http/query.js';
 import { STATE_HISTORY_DEFAULT_LIMIT, STATE_HISTORY_MAX_LIMIT, STATE_LIST_DEFAULT_LIMIT, STATE_LIST_MAX_LIMIT } from '../../limits.js';
+import type { CachedValue } from './cache.js';
 import type { StateService } from './service.js';
 
 const PREFIX = '/api/state/';
@@ -23,10 +24,10 @@ export function stateRoutes(svc: StateService): Route[] {
       path: '/api/state',
       // Paged (keyset on the key): `limit` (default and max 5000) and `after=<last key seen>`.
       // More keys → `Link: </api/state?after=…&limit=…>; rel="next"`; the body stays a plain array.
-      handler: (ctx) => {
+      handler: async (ctx) => {
         const q = queryParams(ctx);
         const limit = positiveInt(q, 'limit', STATE_LIST_DEFAULT_LIMIT, STATE_LIST_MAX_LIMIT);
-        const page = svc.listPage(q.get('after') ?? '', limit);
+        const page = await svc.listPage(q.get('after') ?? '', limit);
         const link: HeaderList = page.next === null ? [] : [['Link', `</api/state?after=${encodeURIComponent(page.next)}&limit=${limit}>; rel="next"`]];
         sendJsonText(ctx, 200, page.json, link);
       },
@@ -38,22 +39,18 @@ export function stateRoutes(svc: StateService): Route[] {
         const key = keyOf(ctx);
         if (ctx.query !== '') {
           const q = queryParams(ctx);
-          if (q.get('history')) {
-            const limit = positiveInt(q, 'limit', STATE_HISTORY_DEFAULT_LIMIT, STATE_HISTORY_MAX_LIMIT);
-            return sendJson(ctx, 200, { key, versions: svc.history(key, limit) });
-          }
+          if (q.get('history')) return history(ctx, svc, key, positiveInt(q, 'limit', STATE_HISTORY_DEFAULT_LIMIT, STATE_HISTORY_MAX_LIMIT));
           if (q.has('diff')) return diff(ctx, svc, key, q.get('diff')!);
           if (q.has('version')) {
             const v = parseIntStrict(q.get('version')!);
             if (v === null) throw badRequest('version must be an integer');
-            const row = svc.atVersion(key, v);
-            if (!row) throw notFound(`version ${v} not found for key: ${key}`);
-            return send(ctx, 200, row.value, row.content_type, [['X-Koor-Version', String(row.version)]]);
+            return atVersion(ctx, svc, key, v);
           }
         }
+        // The hot path: a cache hit (or SQLite) answers before this handler returns.
         const cur = svc.current(key);
-        if (!cur) throw notFound(`key not found: ${key}`);
-        sendVersioned(ctx, cur.value, cur.contentType, cur.etag, cur.versionText);
+        if (cur instanceof Promise) return cur.then((c) => sendCurrent(ctx, key, c));
+        sendCurrent(ctx, key, cur);
       },
     },
     {
@@ -101,6 +98,21 @@ export function stateRoutes(svc: StateService): Route[] {
       },
     },
   ];
+}
+
+function sendCurrent(ctx: Ctx, key: string, cur: CachedValue | undefined): void {
+  if (!cur) throw notFound(`key not found: ${key}`);
+  sendVersioned(ctx, cur.value, cur.contentType, cur.etag, cur.versionText);
+}
+
+async function history(ctx: Ctx, svc: StateService, key: string, limit: number): Promise<void> {
+  sendJson(ctx, 200, { key, versions: await svc.history(key, limit) });
+}
+
+async function atVersion(ctx: Ctx, svc: StateService, key: string, v: number): Promise<void> {
+  const row = await svc.atVersion(key, v);
+  if (!row) throw notFound(`version ${v} not found for key: ${key}`);
+  send(ctx, 200, row.value, row.content_type, [['X-Koor-Version', String(row.version)]]);
 }
 
 async function diff(ctx: Ctx, svc: StateService, key: string, spec: string): Promise<void> {

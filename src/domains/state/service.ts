@@ -2,9 +2,9 @@ import type { AuditTag } from '../../../schemas/rpc/envelope.js';
 import { badRequest } from '../../errors.js';
 import type { PoolClient } from '../../rpc/pool-client.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
-import { toRfc3339, type ReadDb } from '../../store.js';
+import { toRfc3339, type Awaitable } from '../../store.js';
 import { StateCache, type CachedValue } from './cache.js';
-import { stateReader } from './reader.js';
+import type { StateReader, StateRow } from './reader.js';
 
 export interface PutInput {
   key: string;
@@ -17,51 +17,55 @@ export interface PutInput {
 
 /** State store rules: reads from cache / read connection, writes through the writer RPC. */
 export class StateService {
-  private readonly reader;
   readonly cache: StateCache;
 
   constructor(
-    db: ReadDb,
+    private readonly reader: StateReader,
     private readonly writer: WriterClient,
     private readonly pool: PoolClient,
     cacheBytes: number,
   ) {
-    this.reader = stateReader(db);
     this.cache = new StateCache(cacheBytes);
     writer.onUncertain(() => this.cache.clear());
   }
 
-  /** Current value, from the cache or the read connection (which then fills the cache). */
-  current(key: string): CachedValue | undefined {
+  /**
+   * Current value, from the cache or the reader (which then fills the cache): at once on a hit
+   * and on SQLite, a promise on PostgreSQL.
+   */
+  current(key: string): Awaitable<CachedValue | undefined> {
     const hit = this.cache.get(key);
     if (hit) return hit;
     const row = this.reader.current(key);
-    if (!row) return undefined;
-    return this.cache.set(key, row.value, row.version, row.hash, row.content_type);
+    return row instanceof Promise ? row.then((r) => this.fill(key, r)) : this.fill(key, row);
+  }
+
+  private fill(key: string, row: StateRow | undefined): CachedValue | undefined {
+    return row ? this.cache.set(key, row.value, row.version, row.hash, row.content_type) : undefined;
   }
 
   /** One page of keys after `after` as JSON text; `next` = the key to continue after, or null. */
-  listPage(after: string, limit: number): { json: string; next: string | null } {
+  async listPage(after: string, limit: number): Promise<{ json: string; next: string | null }> {
     return this.reader.listPage(after, limit);
   }
 
-  count(): number {
+  async count(): Promise<number> {
     return this.reader.count();
   }
 
-  history(key: string, limit: number) {
-    return this.reader.history(key, limit).map((r) => ({ ...r, updated_at: toRfc3339(r.updated_at) }));
+  async history(key: string, limit: number) {
+    return (await this.reader.history(key, limit)).map((r) => ({ ...r, updated_at: toRfc3339(r.updated_at) }));
   }
 
-  atVersion(key: string, version: number) {
+  async atVersion(key: string, version: number) {
     return this.reader.atVersion(key, version);
   }
 
   /** The diff reply as JSON text. */
   async diff(key: string, v1: number, v2: number): Promise<string> {
-    const a = this.reader.atVersion(key, v1);
+    const a = await this.reader.atVersion(key, v1);
     if (!a) throw badRequest(`get version ${v1}: version ${v1} not found for key: ${key}`);
-    const b = this.reader.atVersion(key, v2);
+    const b = await this.reader.atVersion(key, v2);
     if (!b) throw badRequest(`get version ${v2}: version ${v2} not found for key: ${key}`);
     const r = await this.pool.run('diff', { a: a.value, b: b.value, v1, v2 });
     if (!r.ok) throw badRequest(r.error);

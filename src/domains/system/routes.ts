@@ -1,6 +1,6 @@
 import { send, sendJson } from '../../http/reply.js';
 import type { Route } from '../../http/router.js';
-import type { Metrics } from '../../metrics/registry.js';
+import type { Metrics, MetricsSnapshot } from '../../metrics/registry.js';
 import { goUptime, tokenTax, type CallCounters } from './metrics.js';
 
 export interface SystemDeps {
@@ -13,7 +13,7 @@ export interface SystemDeps {
   /** The server's one metrics registry: /metrics renders it, /api/metrics reads from it. */
   metrics: Metrics;
   /** Figures /api/metrics adds to SPEC §2.14's (events, writer, retention, …), from the registry. */
-  figures: () => Record<string, unknown>;
+  figures: (v: MetricsSnapshot) => Record<string, unknown>;
 }
 
 export function systemRoutes(d: SystemDeps): Route[] {
@@ -29,14 +29,16 @@ export function systemRoutes(d: SystemDeps): Route[] {
       method: 'GET',
       path: '/api/metrics',
       counted: false,
-      handler: (ctx) =>
+      handler: async (ctx) => {
+        const v = await d.metrics.snapshot();
         sendJson(ctx, 200, {
           uptime: goUptime(Date.now() - d.startedAt),
-          ...d.figures(),
+          ...d.figures(v),
           api_bind: d.apiBind,
           dashboard_bind: d.dashboardBind,
-          token_tax: tokenTax(d.metrics.value('koor_rest_calls_total'), d.metrics.value('koor_mcp_calls_total')),
-        }),
+          token_tax: tokenTax(v('koor_rest_calls_total'), v('koor_mcp_calls_total')),
+        });
+      },
     },
     {
       method: 'POST',

@@ -42,15 +42,18 @@ const DERIVE: Readonly<Record<string, (req: Req, res: Res) => Entry | null>> = {
   'llm.record': (req) => ({ action: 'llm.usage', resource: `${s(req.project)}/${s(req.model)}`, detail: sortedJson({ cost_usd: req.cost_usd, tokens_in: req.tokens_in, tokens_out: req.tokens_out }) }),
 };
 
+/** The audit entry a write records (both backends), or null when it records none. */
+export function auditEntry(method: string, req: unknown, res: unknown, tag: AuditTag): Entry | null {
+  return tag.action ? { action: tag.action, resource: tag.resource ?? '', detail: tag.detail ?? '{}' } : (DERIVE[method]?.(req as Req, res as Res) ?? null);
+}
+
 /** The append-only audit log (SPEC §2.13), written in the savepoint of the write it describes. */
 export function auditStore(db: DB) {
   const insert = db.prepare<[string, string, string, string, string]>("INSERT INTO audit_log (timestamp, actor, action, resource, detail, outcome) VALUES (?, ?, ?, ?, ?, 'success')");
   return {
     /** Records the entry for `method`; false when there is nothing to record. */
     record(method: string, req: unknown, res: unknown, tag: AuditTag): boolean {
-      const e: Entry | null = tag.action
-        ? { action: tag.action, resource: tag.resource ?? '', detail: tag.detail ?? '{}' }
-        : (DERIVE[method]?.(req as Req, res as Res) ?? null);
+      const e = auditEntry(method, req, res, tag);
       if (e === null) return false;
       insert.run(storageNow(), tag.actor, e.action, e.resource, e.detail);
       return true;

@@ -1,0 +1,45 @@
+import { Compile } from 'typebox/compile';
+import type { TSchema } from 'typebox';
+import { RequestEnvelope, type ReplyEnvelope } from '../../schemas/rpc/envelope.js';
+import { WriterMethods } from '../../schemas/rpc/writer.js';
+import { Fault } from './fault.js';
+
+const checkEnvelope = Compile(RequestEnvelope);
+const checkReq = new Map<string, ReturnType<typeof Compile<TSchema>>>(
+  Object.entries(WriterMethods).map(([name, def]) => [name, Compile(def.req as TSchema)]),
+);
+
+export const failReply = (id: number, err: Fault): ReplyEnvelope => ({ id, ok: false, err: err.toWire() });
+
+/**
+ * The checks every writer backend makes before it runs an envelope: its shape, its deadline
+ * (per envelope: an earlier one in the same batch may have taken a while), a method this
+ * backend has, a request of that method's schema. The envelope, or the reply refusing it.
+ */
+export function admit(raw: unknown, has: (method: string) => boolean): { env: RequestEnvelope } | { reply: ReplyEnvelope } {
+  if (!checkEnvelope.Check(raw)) {
+    const id = typeof (raw as { id?: unknown })?.id === 'number' ? (raw as { id: number }).id : 0;
+    return { reply: failReply(id, new Fault('INVALID_ARGUMENT', 'malformed RPC envelope')) };
+  }
+  const env = raw;
+  if (env.deadline < Date.now()) return { reply: failReply(env.id, new Fault('DEADLINE_EXCEEDED', 'deadline exceeded before the write started')) };
+  const check = checkReq.get(env.method);
+  if (!check || !has(env.method)) return { reply: failReply(env.id, new Fault('INVALID_ARGUMENT', `unknown method: ${env.method}`)) };
+  if (!check.Check(env.req)) {
+    const first = [...check.Errors(env.req)][0];
+    return { reply: failReply(env.id, new Fault('INVALID_ARGUMENT', `invalid ${env.method} request: ${first?.instancePath || '/'} ${first?.message ?? ''}`.trim())) };
+  }
+  return { env };
+}
+
+/** Replies for a batch whose transaction failed: nothing in it acknowledged, own failures kept. */
+export function failedBatch(batch: readonly unknown[], replies: readonly ReplyEnvelope[], err: { status: 'INTERNAL' | 'UNAVAILABLE'; message: string }): ReplyEnvelope[] {
+  const failed = new Map(replies.filter((r) => !r.ok).map((r) => [r.id, r]));
+  const all: ReplyEnvelope[] = [];
+  for (const raw of batch) {
+    const id = (raw as { id?: unknown })?.id;
+    if (typeof id !== 'number') continue;
+    all.push(failed.get(id) ?? { id, ok: false, err });
+  }
+  return all;
+}
