@@ -17,7 +17,7 @@ import { RuleService } from './domains/rules/service.js';
 import { ruleRoutes } from './domains/rules/routes.js';
 import { TemplateService } from './domains/templates/service.js';
 import { templateRoutes } from './domains/templates/routes.js';
-import { EventService } from './domains/events/service.js';
+import { EventService, LocalFanout } from './domains/events/service.js';
 import { eventRoutes } from './domains/events/routes.js';
 import { Hub } from './bus/hub.js';
 import { InstanceService } from './domains/instances/service.js';
@@ -235,7 +235,7 @@ async function startLocked(config: Config, log: Logger, releaseLock: () => void,
     maxAttempts: config.webhookMaxAttempts,
     log: log.child({ component: 'webhooks' }),
   });
-  const events = new EventService(reader, writer, hub, { retention: config.eventRetention, log: log.child({ component: 'events' }), onPublished: () => dispatcher.kick() });
+  const events = new EventService(readers.events, writer, new LocalFanout(readers.events, hub), { retention: config.eventRetention, log: log.child({ component: 'events' }), onPublished: () => dispatcher.kick() });
   const publish = (topic: string, data: string, source: string) => events.publish(topic, data, source);
   const webhooks = new WebhookService(reader, writer, delivery, () => dispatcher.refresh());
   const audit = new AuditService(reader);

@@ -138,6 +138,18 @@ export function globToRegExpSource(p: string): string | null {
   return tokens === null ? null : tokensToRegExpSource(tokens);
 }
 
+/**
+ * The same match as a PostgreSQL regular expression (ARE, for `topic ~ re`), or null when
+ * nothing can match (a malformed pattern, an empty class). `pattern` is neither '' nor '*'.
+ */
+export function postgresRegexOf(pattern: string): string | null {
+  const src = globToRegExpSource(pattern);
+  if (src === null || src.includes('(?!)')) return null;
+  // JS `\u{hex}` → ARE `\Uhhhhhhhh`; JS `[^]` (a negated empty class: any character) → ARE `.`
+  // (which matches newlines too); everything else the translation emits means the same in both.
+  return src.replace(/\\u\{([0-9a-f]+)\}/g, (_m, hex: string) => `\\U${hex.padStart(8, '0')}`).replaceAll('[^]', '.');
+}
+
 export function compileGlob(pattern: string): Matcher {
   if (pattern === '' || pattern === '*') return MATCH_ALL;
   const src = globToRegExpSource(pattern);

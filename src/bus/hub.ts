@@ -30,8 +30,14 @@ export interface ReplayStep {
   gap: boolean;
 }
 
-/** Reads the replay step after `after` for one subscriber (its pattern is bound in). */
-export type ReplaySource = (after: number) => ReplayStep;
+/**
+ * Reads the replay step after `after` for one subscriber (its pattern is bound in): at once
+ * (SQLite), or a promise (PostgreSQL) — the subscriber then waits for it, one read at a time.
+ */
+export type ReplaySource = (after: number) => ReplayStep | Promise<ReplayStep>;
+
+/** Close code when a replay read failed (the database unreachable): resume with since= later. */
+export const CLOSE_REPLAY_FAILED = 1011;
 
 /**
  * Replay steps a subscriber may take in one turn before yielding the event loop (each step is at
@@ -54,6 +60,8 @@ export class Subscriber {
   replay: ReplaySource | null = null;
   /** Replay position: every event id ≤ cursor has been read from the log. */
   cursor = 0;
+  /** An asynchronous replay read is under way: nothing more is read until it lands. */
+  reading = false;
   /** Highest id queued or sent: live events at or below it are duplicates of the replay. */
   lastQueuedId = 0;
   lastSentId = 0;
@@ -177,28 +185,56 @@ export class Hub {
   /** Reads replay steps until one yields events; false when there was nothing to queue. */
   private replayStep(sub: Subscriber): boolean {
     for (let empty = 0; empty < REPLAY_STEPS_PER_TURN; empty++) {
+      if (sub.reading) return false;
       const step = sub.replay!(sub.cursor);
-      if (step.gap) {
-        // Pruned under a subscriber too slow to replay them: the same answer as a slow live
-        // subscriber, so the client resumes from what it got and learns what is gone.
-        this.closeSlow(sub);
+      if (step instanceof Promise) {
+        sub.reading = true;
+        step.then(
+          (s) => {
+            sub.reading = false;
+            if (sub.closed || sub.replay === null) return;
+            this.applyStep(sub, s);
+            // Write what it queued and read on, in the next flush turn.
+            this.markDirty(sub);
+          },
+          () => {
+            sub.reading = false;
+            const ws = sub.ws;
+            this.detach(sub);
+            ws?.end(CLOSE_REPLAY_FAILED, 'event log unavailable: resume with since=');
+          },
+        );
         return false;
       }
-      sub.cursor = step.next;
-      for (const r of step.items) {
-        if (r.id <= sub.lastQueuedId) continue;
-        this.push(sub, r.id, r.frame);
-        this.stats.replayed++;
-      }
-      if (step.next > sub.lastQueuedId) sub.lastQueuedId = step.next;
-      if (sub.pending > 0) return true;
-      if (step.done) {
-        sub.replay = null; // caught up with an empty queue: live from here
-        return false;
-      }
+      const r = this.applyStep(sub, step);
+      if (r === 'queued') return true;
+      if (r !== 'empty') return false;
     }
     this.markDirty(sub); // a long run of non-matching ids: continue next turn
     return false;
+  }
+
+  /** Queues a step's events; what the subscriber does next. */
+  private applyStep(sub: Subscriber, step: ReplayStep): 'gap' | 'queued' | 'live' | 'empty' {
+    if (step.gap) {
+      // Pruned under a subscriber too slow to replay them: the same answer as a slow live
+      // subscriber, so the client resumes from what it got and learns what is gone.
+      this.closeSlow(sub);
+      return 'gap';
+    }
+    sub.cursor = step.next;
+    for (const r of step.items) {
+      if (r.id <= sub.lastQueuedId) continue;
+      this.push(sub, r.id, r.frame);
+      this.stats.replayed++;
+    }
+    if (step.next > sub.lastQueuedId) sub.lastQueuedId = step.next;
+    if (sub.pending > 0) return 'queued';
+    if (step.done) {
+      sub.replay = null; // caught up with an empty queue: live from here
+      return 'live';
+    }
+    return 'empty';
   }
 
   /** Writes queued frames until the socket pushes back; true when the queue is empty. */

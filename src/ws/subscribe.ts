@@ -95,32 +95,54 @@ export function mountSubscribe(slots: Slots, deps: { auth: Authenticator; hub: H
         const overflowRaw = q.get('overflow') ?? '';
         if (overflowRaw !== '' && overflowRaw !== 'drop' && overflowRaw !== 'close') throw badRequest('overflow must be "close" or "drop"');
         const overflow: Overflow = overflowRaw === 'drop' ? 'drop' : 'close';
-        let since = sinceParam(q.get('since'));
-        let oldestHeader: string | null = null;
-        if (since !== null) {
-          const last = events.lastId();
-          // An id beyond the newest (a restored or fresh data file) must not mute live events.
-          since = Math.min(since, last);
-          // Older than what is retained: say so, and start the replay at the oldest kept event.
-          const oldest = events.oldestId();
-          if (oldest !== null && since < oldest - 1) {
-            oldestHeader = String(oldest);
-            since = oldest - 1;
-          } else if (oldest === null && since < last) {
-            oldestHeader = String(last + 1);
-            since = last;
+        const requested = sinceParam(q.get('since'));
+        const upgrade = (oldest: number | null) => {
+          let since = requested;
+          let oldestHeader: string | null = null;
+          if (since !== null) {
+            const last = events.lastId();
+            // An id beyond the newest (a restored or fresh data file) must not mute live events.
+            since = Math.min(since, last);
+            // Older than what is retained: say so, and start the replay at the oldest kept event.
+            if (oldest !== null && since < oldest - 1) {
+              oldestHeader = String(oldest);
+              since = oldest - 1;
+            } else if (oldest === null && since < last) {
+              oldestHeader = String(last + 1);
+              since = last;
+            }
           }
-        }
-        const sub = hub.create(pattern, overflow, since);
-        ctx.done = true;
-        res.cork(() => {
-          if (oldestHeader !== null) {
-            // Writing the 101 status first lets a custom header ride on the upgrade response.
-            res.writeStatus('101 Switching Protocols');
-            res.writeHeader('X-Koor-Oldest-Event', oldestHeader);
-          }
-          res.upgrade<SubData>({ sub, cb }, key, protocol, extensions, context);
+          const sub = hub.create(pattern, overflow, since);
+          ctx.done = true;
+          res.cork(() => {
+            if (oldestHeader !== null) {
+              // Writing the 101 status first lets a custom header ride on the upgrade response.
+              res.writeStatus('101 Switching Protocols');
+              res.writeHeader('X-Koor-Oldest-Event', oldestHeader);
+            }
+            res.upgrade<SubData>({ sub, cb }, key, protocol, extensions, context);
+          });
+        };
+        const oldest = requested === null ? null : events.oldestId();
+        if (!(oldest instanceof Promise)) return upgrade(oldest);
+        // PostgreSQL answers later: the request may be gone by then.
+        let aborted = false;
+        res.onAborted(() => {
+          aborted = true;
         });
+        oldest.then(
+          (o) => {
+            if (aborted) return;
+            try {
+              upgrade(o);
+            } catch (err) {
+              sendError(ctx, err, log);
+            }
+          },
+          (err) => {
+            if (!aborted) sendError(ctx, err, log);
+          },
+        );
       } catch (err) {
         sendError(ctx, err, log);
       }

@@ -30,10 +30,10 @@ export function eventRoutes(svc: EventService): Route[] {
     {
       method: 'GET',
       path: '/api/events/history',
-      handler: (ctx) => {
+      handler: async (ctx) => {
         const q = queryParams(ctx);
         // Strict (SPEC §7-24): a value the server cannot use is a 400 naming it.
-        const { events, truncated } = svc.history({
+        const { events, truncated } = await svc.history({
           last: positiveInt(q, 'last', EVENTS_HISTORY_DEFAULT_LAST, EVENTS_HISTORY_MAX_LAST),
           topic: globParam(q, 'topic', ''),
           from: instantParam(q, 'from'),

@@ -1,0 +1,174 @@
+import type { Sql } from 'postgres';
+import type { Event } from '../../../schemas/rpc/writer.js';
+import { matcherFor, postgresRegexOf, sqliteGlobOf } from '../../bus/glob.js';
+import type { Awaitable, ReadDb } from '../../store.js';
+
+/** What a history read selects (SPEC §2.4): all bounds inclusive, storage-text instants. */
+export interface HistoryFilter {
+  /** Glob (already validated); '' or '*' = all. */
+  topic: string;
+  from: string | null;
+  to: string | null;
+  source: string | null;
+  /** null: the newest `last`, newest first; else the first `last` after it, oldest first. */
+  since: number | null;
+  last: number;
+}
+
+/** One replay step's read: the matching events in (after, upto] and the log's bounds, alike. */
+export interface WindowRead {
+  events: Event[];
+  /** The oldest id retained when the step was read (null: none). */
+  oldest: number | null;
+  /** The newest id handed out when the step was read. */
+  newest: number;
+}
+
+/**
+ * Read-only queries of the event log. `take` receives rows in order until it returns false (the
+ * caller's byte budget): the SQLite reader stops its statement there, the PostgreSQL one its
+ * cursor, so a large log is never loaded whole.
+ */
+export interface EventsReader {
+  history(f: HistoryFilter, take: (e: Event) => boolean): Awaitable<void>;
+  window(pattern: string, after: number, upto: number, take: (e: Event) => boolean): Awaitable<WindowRead>;
+  /** Every event with an id in (after, before), in id order. */
+  between(after: number, before: number): Awaitable<Event[]>;
+  oldest(): Awaitable<number | null>;
+  /** The newest id handed out (0 when none ever was). */
+  newest(): Awaitable<number>;
+}
+
+/** The SQLite reader answers at once (the local fan-out relies on it). */
+export interface SyncEventsReader extends EventsReader {
+  history(f: HistoryFilter, take: (e: Event) => boolean): void;
+  window(pattern: string, after: number, upto: number, take: (e: Event) => boolean): WindowRead;
+  between(after: number, before: number): Event[];
+  oldest(): number | null;
+  newest(): number;
+}
+
+/** Named parameters of the filtered SQLite queries. */
+interface Filters {
+  from: string | null;
+  to: string | null;
+  source: string | null;
+  /** Go glob, or null for all topics. */
+  pattern: string | null;
+  /** SQLite GLOB prefilter of `pattern` (a superset, evaluated in C). */
+  sqlGlob: string | null;
+  /** 1 when the GLOB alone is exact for topics without '/'. */
+  exact: number;
+}
+
+/**
+ * The topic filter in SQL: SQLite's GLOB discards non-matching rows in C; the exact Go-glob check
+ * (which differs only for topics containing '/') runs in JS on the survivors alone.
+ */
+const TOPIC_FILTER = `(@pattern IS NULL OR (topic GLOB @sqlGlob AND ((@exact = 1 AND instr(topic, '/') = 0) OR koor_glob(@pattern, topic))))`;
+const FILTERS = `(@from IS NULL OR created_at >= @from) AND (@to IS NULL OR created_at <= @to) AND (@source IS NULL OR source = @source) AND ${TOPIC_FILTER}`;
+const COLUMNS = 'id, topic, data, source, created_at';
+
+const allTopics = (pattern: string) => pattern === '' || pattern === '*';
+
+function topicFilter(pattern: string): Pick<Filters, 'pattern' | 'sqlGlob' | 'exact'> {
+  if (allTopics(pattern)) return { pattern: null, sqlGlob: null, exact: 1 };
+  const { glob, exact } = sqliteGlobOf(pattern);
+  return { pattern, sqlGlob: glob, exact: exact ? 1 : 0 };
+}
+
+/** Hands rows to `take` until it declines; stopping ends the statement's iteration. */
+function feed(rows: Iterable<Event>, take: (e: Event) => boolean): void {
+  for (const e of rows) if (!take(e)) break;
+}
+
+export function sqliteEventsReader(db: ReadDb): SyncEventsReader {
+  db.function('koor_glob', { deterministic: true }, (pattern, topic) => (matcherFor(String(pattern))(String(topic)) ? 1 : 0));
+  const q = {
+    newest: db.prepare<[Filters & { last: number }], Event>(`SELECT ${COLUMNS} FROM events WHERE ${FILTERS} ORDER BY id DESC LIMIT @last`),
+    after: db.prepare<[Filters & { since: number; last: number }], Event>(`SELECT ${COLUMNS} FROM events WHERE id > @since AND ${FILTERS} ORDER BY id ASC LIMIT @last`),
+    window: db.prepare<[Pick<Filters, 'pattern' | 'sqlGlob' | 'exact'> & { after: number; upto: number }], Event>(
+      `SELECT ${COLUMNS} FROM events WHERE id > @after AND id <= @upto AND ${TOPIC_FILTER} ORDER BY id`,
+    ),
+    between: db.prepare<[number, number], Event>(`SELECT ${COLUMNS} FROM events WHERE id > ? AND id < ? ORDER BY id`),
+    oldest: db.prepare<[], number | null>('SELECT min(id) FROM events').pluck(),
+    lastId: db.prepare<[], number | null>("SELECT seq FROM sqlite_sequence WHERE name = 'events'").pluck(),
+  };
+  const oldest = () => q.oldest.get() ?? null;
+  const newest = () => q.lastId.get() ?? 0;
+  return {
+    history(h, take) {
+      const f: Filters = { from: h.from, to: h.to, source: h.source, ...topicFilter(h.topic) };
+      feed(h.since === null ? q.newest.iterate({ ...f, last: h.last }) : q.after.iterate({ ...f, since: h.since, last: h.last }), take);
+    },
+    window(pattern, after, upto, take) {
+      // The writer thread may commit or prune between these reads: the newest before the rows,
+      // the oldest after them (pruning goes oldest first, so a hole in the rows shows there).
+      const last = newest();
+      const events: Event[] = [];
+      feed(q.window.iterate({ ...topicFilter(pattern), after, upto }), (e) => {
+        events.push(e);
+        return take(e);
+      });
+      return { events, oldest: oldest(), newest: last };
+    },
+    between: (after, before) => q.between.all(after, before),
+    oldest,
+    newest,
+  };
+}
+
+/** Rows per round trip of a PostgreSQL cursor. */
+const CURSOR_ROWS = 64;
+
+/**
+ * The event log on PostgreSQL (cluster mode). The topic glob runs in the server as a regular
+ * expression (postgresRegexOf: the same match); a replay step reads its rows and the log's bounds
+ * in one REPEATABLE READ snapshot.
+ */
+export function pgEventsReader(sql: Sql): EventsReader {
+  const topicSql = (pattern: string) => {
+    if (allTopics(pattern)) return sql`true`;
+    const re = postgresRegexOf(pattern);
+    return re === null ? sql`false` : sql`topic ~ ${re}`;
+  };
+  async function drain(cursor: AsyncIterable<Event[]>, take: (e: Event) => boolean): Promise<void> {
+    for await (const rows of cursor) for (const e of rows) if (!take(e)) return; // leaving the loop closes the cursor
+  }
+  return {
+    async history(h, take) {
+      const where = sql`${topicSql(h.topic)}
+        AND (${h.from}::text IS NULL OR created_at >= ${h.from}) AND (${h.to}::text IS NULL OR created_at <= ${h.to})
+        AND (${h.source}::text IS NULL OR source = ${h.source})`;
+      const q =
+        h.since === null
+          ? sql<Event[]>`SELECT id, topic, data, source, created_at FROM events WHERE ${where} ORDER BY id DESC LIMIT ${h.last}`
+          : sql<Event[]>`SELECT id, topic, data, source, created_at FROM events WHERE id > ${h.since} AND ${where} ORDER BY id ASC LIMIT ${h.last}`;
+      await drain(q.cursor(CURSOR_ROWS), take);
+    },
+    async window(pattern, after, upto, take) {
+      return sql.begin('ISOLATION LEVEL REPEATABLE READ READ ONLY', async (tx) => {
+        const [b] = await tx<{ oldest: number | null; newest: number }[]>`
+          SELECT (SELECT min(id) FROM events) AS oldest, (SELECT value FROM koor_counters WHERE name = 'events') AS newest`;
+        const events: Event[] = [];
+        await drain(
+          tx<Event[]>`SELECT id, topic, data, source, created_at FROM events WHERE id > ${after} AND id <= ${upto} AND ${topicSql(pattern)} ORDER BY id`.cursor(CURSOR_ROWS),
+          (e) => {
+            events.push(e);
+            return take(e);
+          },
+        );
+        return { events, oldest: b!.oldest, newest: b!.newest };
+      });
+    },
+    async between(after, before) {
+      return [...(await sql<Event[]>`SELECT id, topic, data, source, created_at FROM events WHERE id > ${after} AND id < ${before} ORDER BY id`)];
+    },
+    async oldest() {
+      return (await sql<{ v: number | null }[]>`SELECT min(id) AS v FROM events`)[0]!.v;
+    },
+    async newest() {
+      return (await sql<{ v: number }[]>`SELECT value AS v FROM koor_counters WHERE name = 'events'`)[0]!.v;
+    },
+  };
+}
