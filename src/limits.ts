@@ -58,6 +58,15 @@ export const WS_REPLAY_STEP_IDS = 512;
 /** …or this many bytes of frames, whichever comes first (at least one event per step). */
 export const WS_REPLAY_STEP_BYTES = 256 * 1024;
 
+/**
+ * Cluster mode: a node reads the shared event log for its subscribers in pages of at most this
+ * many events or bytes (at least one event), so a node catching up never holds more than one
+ * page; and retries a failed read after EVENT_FEED_RETRY_MS.
+ */
+export const EVENT_FEED_PAGE = 256;
+export const EVENT_FEED_PAGE_BYTES = 4 * 1024 * 1024;
+export const EVENT_FEED_RETRY_MS = 1000;
+
 // --- Writer thread (passed to the worker in WriterLimits) -----------------------------------
 
 /** Most envelopes executed in one writer transaction; the rest wait for the next turn. */

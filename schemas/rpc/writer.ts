@@ -458,5 +458,7 @@ export const WriterStartup = Type.Object({
   state_history_keep: Type.Integer({ minimum: 0 }),
   /** Enables test-only methods (sys.sleep). Never set by the server's own start-up. */
   test_hooks: Type.Boolean(),
+  /** Cluster mode: the PostgreSQL URL the writer commits to (workers/pg/main.ts); db_path is then unused. */
+  database_url: Type.Optional(Type.String({ minLength: 1 })),
 });
 export type WriterStartup = Static<typeof WriterStartup>;

@@ -28,6 +28,8 @@ export const WRITER_LIMITS: WriterLimits = Object.freeze({
 });
 
 const WRITER_URL = new URL('../../workers/writer/main.js', import.meta.url);
+/** Cluster mode's writer thread: the same protocol, committing to PostgreSQL. */
+const PG_WRITER_URL = new URL('../../workers/pg/main.js', import.meta.url);
 
 export interface WriterClientOptions {
   dbPath: string;
@@ -41,6 +43,8 @@ export interface WriterClientOptions {
   testHooks?: boolean;
   /** Versions kept per state key (0 = all); each write drops the one that falls out. */
   stateHistoryKeep?: number;
+  /** Cluster mode: commit to this PostgreSQL instead of the SQLite file at dbPath. */
+  databaseUrl?: string;
 }
 
 interface Pending {
@@ -224,8 +228,9 @@ export class WriterClient {
       limits: WRITER_LIMITS,
       state_history_keep: this.opts.stateHistoryKeep ?? 0,
       test_hooks: this.opts.testHooks === true,
+      ...(this.opts.databaseUrl ? { database_url: this.opts.databaseUrl } : {}),
     };
-    const worker = new Worker(WRITER_URL, { workerData: { ...startup, port: port2, stats: this.batchStats }, transferList: [port2] });
+    const worker = new Worker(this.opts.databaseUrl ? PG_WRITER_URL : WRITER_URL, { workerData: { ...startup, port: port2, stats: this.batchStats }, transferList: [port2] });
     this.worker = worker;
     return new Promise<void>((resolve, reject) => {
       let ready = false;

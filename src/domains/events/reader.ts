@@ -34,6 +34,8 @@ export interface EventsReader {
   window(pattern: string, after: number, upto: number, take: (e: Event) => boolean): Awaitable<WindowRead>;
   /** Every event with an id in (after, before), in id order. */
   between(after: number, before: number): Awaitable<Event[]>;
+  /** Events after `after` in id order: at most `limit`, and no more once `maxBytes` of data are reached (at least one). */
+  since(after: number, limit: number, maxBytes: number): Awaitable<Event[]>;
   oldest(): Awaitable<number | null>;
   /** The newest id handed out (0 when none ever was). */
   newest(): Awaitable<number>;
@@ -44,6 +46,7 @@ export interface SyncEventsReader extends EventsReader {
   history(f: HistoryFilter, take: (e: Event) => boolean): void;
   window(pattern: string, after: number, upto: number, take: (e: Event) => boolean): WindowRead;
   between(after: number, before: number): Event[];
+  since(after: number, limit: number, maxBytes: number): Event[];
   oldest(): number | null;
   newest(): number;
 }
@@ -91,6 +94,7 @@ export function sqliteEventsReader(db: ReadDb): SyncEventsReader {
       `SELECT ${COLUMNS} FROM events WHERE id > @after AND id <= @upto AND ${TOPIC_FILTER} ORDER BY id`,
     ),
     between: db.prepare<[number, number], Event>(`SELECT ${COLUMNS} FROM events WHERE id > ? AND id < ? ORDER BY id`),
+    since: db.prepare<[number, number], Event>(`SELECT ${COLUMNS} FROM events WHERE id > ? ORDER BY id LIMIT ?`),
     oldest: db.prepare<[], number | null>('SELECT min(id) FROM events').pluck(),
     lastId: db.prepare<[], number | null>("SELECT seq FROM sqlite_sequence WHERE name = 'events'").pluck(),
   };
@@ -113,6 +117,17 @@ export function sqliteEventsReader(db: ReadDb): SyncEventsReader {
       return { events, oldest: oldest(), newest: last };
     },
     between: (after, before) => q.between.all(after, before),
+    since(after, limit, maxBytes) {
+      const out: Event[] = [];
+      let bytes = 0;
+      feed(q.since.iterate(after, limit), (e) => {
+        if (out.length > 0 && bytes >= maxBytes) return false;
+        out.push(e);
+        bytes += Buffer.byteLength(e.data);
+        return true;
+      });
+      return out;
+    },
     oldest,
     newest,
   };
@@ -163,6 +178,16 @@ export function pgEventsReader(sql: Sql): EventsReader {
     },
     async between(after, before) {
       return [...(await sql<Event[]>`SELECT id, topic, data, source, created_at FROM events WHERE id > ${after} AND id < ${before} ORDER BY id`)];
+    },
+    async since(after, limit, maxBytes) {
+      // The running total of data bytes before each row decides, in the server, which rows come.
+      return [
+        ...(await sql<Event[]>`
+          SELECT id, topic, data, source, created_at FROM (
+            SELECT id, topic, data, source, created_at, sum(octet_length(data)) OVER (ORDER BY id) - octet_length(data) AS before
+              FROM (SELECT id, topic, data, source, created_at FROM events WHERE id > ${after} ORDER BY id LIMIT ${limit}) page
+          ) w WHERE before < ${maxBytes} OR before = 0 ORDER BY id`),
+      ];
     },
     async oldest() {
       return (await sql<{ v: number | null }[]>`SELECT min(id) AS v FROM events`)[0]!.v;

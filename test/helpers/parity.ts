@@ -1,0 +1,168 @@
+import path from 'node:path';
+import type { AuditTag, ReplyEnvelope } from '../../schemas/rpc/envelope.js';
+import type { WriterMethod } from '../../schemas/rpc/writer.js';
+import { WRITER_LIMITS } from '../../src/rpc/writer-client.js';
+import { openWriterDb } from '../../workers/writer/db.js';
+import { createDispatcher } from '../../workers/writer/dispatch.js';
+import { openPg } from '../../workers/pg/connect.js';
+import { createPgDispatcher } from '../../workers/pg/dispatch.js';
+import { migratePg } from '../../workers/pg/migrate.js';
+import type { Postgres } from '../../bench/postgres.js';
+import { pgReaders, sqliteReaders, type Readers } from '../../src/backend/readers.js';
+import { openReader, type Awaitable } from '../../src/store.js';
+import { tempDir } from './server.js';
+
+/**
+ * Backend parity (cluster mode, issue 14): one scenario of writer calls, run on a fresh SQLite
+ * file through the SQLite dispatcher and on a fresh PostgreSQL database through the PostgreSQL
+ * dispatcher; the test compares the two transcripts (every reply, in order) and the two
+ * databases' tables at the end. Random ids, tokens, timestamps and epoch-ms instants are
+ * normalised (ids numbered by first appearance), nothing else.
+ */
+export interface Call {
+  (method: WriterMethod | string, req: unknown, opts?: { audit?: AuditTag; deadline?: number }): Promise<ReplyEnvelope>;
+}
+/** Several envelopes in one batch (one transaction), replies in order. */
+export type Batch = (envs: Array<{ method: WriterMethod | string; req: unknown; audit?: AuditTag }>) => Promise<ReplyEnvelope[]>;
+/** A read through the backend's readers (src/backend/readers.ts); its answer joins the transcript. */
+export type Read = <T>(f: (r: Readers) => Awaitable<T>) => Promise<T>;
+export type Scenario = (call: Call, batch: Batch, read: Read) => Promise<void>;
+
+/** Tables whose rows both backends must hold alike after a scenario. */
+export const PARITY_TABLES = ['state', 'state_history', 'specs', 'events', 'instances', 'validation_rules', 'compliance_runs', 'templates', 'webhooks', 'audit_log', 'agent_metrics', 'llm_usage', 'leases', 'lease_resources', 'tasks', 'task_deps'] as const;
+
+/** PostgreSQL-only columns (workers/pg/schema.ts: `seq` stands for SQLite's rowid), left out of the comparison. */
+export const PG_ONLY_COLUMNS: Readonly<Record<string, readonly string[]>> = { instances: ['seq'], leases: ['seq'] };
+
+export interface Run {
+  transcript: unknown[];
+  tables: Record<string, unknown[]>;
+}
+
+interface Tap {
+  teardown(fn: () => unknown): void;
+}
+
+const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g;
+const TIME = /^\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\dZ?$/;
+const TIME_IN = /\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\dZ?/g;
+
+/** Ids numbered by first appearance (shared by a run's transcript and tables), times blanked. */
+function normaliser() {
+  const ids = new Map<string, string>();
+  const id = (u: string) => {
+    let n = ids.get(u);
+    if (n === undefined) ids.set(u, (n = `<id${ids.size + 1}>`));
+    return n;
+  };
+  const norm = (v: unknown): unknown => {
+    if (v instanceof Uint8Array) return `bytes:${Buffer.from(v).toString('hex')}`;
+    if (typeof v === 'string') {
+      if (TIME.test(v)) return '<time>';
+      return v.replace(UUID, id).replace(TIME_IN, '<time>');
+    }
+    if (typeof v === 'bigint') return norm(Number(v));
+    if (typeof v === 'number') return v > 1e12 ? '<ms>' : v;
+    if (Array.isArray(v)) return v.map(norm);
+    if (v !== null && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, norm(x)]));
+    return v;
+  };
+  return norm;
+}
+
+/** JSON with keys sorted: rows compare (and sort) alike whatever each backend's column order. */
+const canon = (v: unknown): string => JSON.stringify(v, (_k, x) => (x !== null && typeof x === 'object' && !Array.isArray(x) ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => (a < b ? -1 : 1))) : x));
+/** Scenarios run so far in this process: each gets its own file and database. */
+let n = 0;
+
+const byJson = (a: unknown, b: unknown) => (canon(a) < canon(b) ? -1 : 1);
+
+export async function parity(t: Tap, pg: Postgres, opts: { stateHistoryKeep?: number } = {}) {
+  const admin = openPg(pg.url, { max: 1, name: 'koor-parity-admin' });
+  t.teardown(() => admin.end({ timeout: 1 }));
+  async function onSqlite(scenario: Scenario): Promise<Run> {
+    const file = path.join(tempDir(t as never), `parity-${n}.db`);
+    const db = openWriterDb(file, WRITER_LIMITS);
+    try {
+      const d = createDispatcher(db, { stateHistoryKeep: opts.stateHistoryKeep ?? 0 });
+      const norm = normaliser();
+      const transcript: unknown[] = [];
+      let id = 1;
+      const batch: Batch = async (envs) => {
+        const { replies } = d.run(envs.map((e) => ({ id: id++, method: e.method, deadline: Date.now() + 60_000, req: e.req, ...(e.audit ? { audit: e.audit } : {}) })));
+        for (const r of replies) transcript.push(norm(r));
+        return replies;
+      };
+      const call: Call = async (method, req, o) => {
+        const { replies } = d.run([{ id: id++, method, deadline: o?.deadline ?? Date.now() + 60_000, req, ...(o?.audit ? { audit: o.audit } : {}) }]);
+        transcript.push(norm(replies[0]));
+        return replies[0]!;
+      };
+      const readDb = openReader(file);
+      const readers = sqliteReaders(readDb);
+      const read: Read = async (f) => {
+        const r = await f(readers);
+        transcript.push(norm(r));
+        return r;
+      };
+      try {
+        await scenario(call, batch, read);
+      } finally {
+        readDb.close();
+      }
+      const tables: Record<string, unknown[]> = {};
+      for (const name of PARITY_TABLES) tables[name] = (db.prepare(`SELECT * FROM ${name}`).all() as unknown[]).map(norm).sort(byJson);
+      return { transcript, tables };
+    } finally {
+      db.close();
+    }
+  }
+
+  async function onPostgres(scenario: Scenario): Promise<Run> {
+    const name = `parity_${process.pid}_${n}`;
+    // An ICU English collation where the server has ICU: the schema must order text by bytes (as
+    // SQLite does) whatever collation the database has.
+    await admin.unsafe(`CREATE DATABASE ${name} TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C.utf8'`).catch(() => admin.unsafe(`CREATE DATABASE ${name}`));
+    const url = pg.url.replace(/\/[^/?]*(\?|$)/, `/${name}$1`);
+    const sql = openPg(url, { max: 2, name: 'koor-parity' });
+    try {
+      await migratePg(sql);
+      const d = createPgDispatcher(sql, { stateHistoryKeep: opts.stateHistoryKeep ?? 0 });
+      const norm = normaliser();
+      const transcript: unknown[] = [];
+      let id = 1;
+      const batch: Batch = async (envs) => {
+        const { replies } = await d.run(envs.map((e) => ({ id: id++, method: e.method, deadline: Date.now() + 60_000, req: e.req, ...(e.audit ? { audit: e.audit } : {}) })));
+        for (const r of replies) transcript.push(norm(r));
+        return replies;
+      };
+      const call: Call = async (method, req, o) => {
+        const { replies } = await d.run([{ id: id++, method, deadline: o?.deadline ?? Date.now() + 60_000, req, ...(o?.audit ? { audit: o.audit } : {}) }]);
+        transcript.push(norm(replies[0]));
+        return replies[0]!;
+      };
+      const readers = pgReaders(sql);
+      const read: Read = async (f) => {
+        const r = await f(readers);
+        transcript.push(norm(r));
+        return r;
+      };
+      await scenario(call, batch, read);
+      const tables: Record<string, unknown[]> = {};
+      const pgOnly = (table: string, r: object) => Object.fromEntries(Object.entries(r).filter(([k]) => !PG_ONLY_COLUMNS[table]?.includes(k)));
+      for (const table of PARITY_TABLES) tables[table] = ((await sql.unsafe(`SELECT * FROM ${table}`)) as unknown[]).map((r) => norm(pgOnly(table, r as object))).sort(byJson);
+      return { transcript, tables };
+    } finally {
+      await sql.end({ timeout: 1 });
+    }
+  }
+
+  return {
+    /** The scenario on both backends: what each answered and held. */
+    async run(scenario: Scenario): Promise<{ sqlite: Run; pg: Run }> {
+      n++;
+      return { sqlite: await onSqlite(scenario), pg: await onPostgres(scenario) };
+    },
+  };
+}
+

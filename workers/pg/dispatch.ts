@@ -1,0 +1,145 @@
+import type { Sql, TransactionSql } from 'postgres';
+import type { AuditTag, ReplyEnvelope, ReqOf, ResOf } from '../../schemas/rpc/envelope.js';
+import type { WriterMethod, WriterMethods } from '../../schemas/rpc/writer.js';
+import { auditEntry } from '../writer/stores/audit.js';
+import { admit, failReply, failedBatch } from '../writer/check.js';
+import { Fault } from '../writer/fault.js';
+import { storageNow } from '../writer/db.js';
+import { isUnavailable, WRITE_LOCK } from './connect.js';
+import { pgStores, type PgStoreOptions } from './stores/index.js';
+
+/** Where the dispatcher reports unexpected failures (the writer's pino logger). */
+export interface FaultLog {
+  error(obj: Record<string, unknown>, msg: string): void;
+}
+
+/** A writer method on PostgreSQL: runs inside the batch's transaction. */
+export type PgHandler<K extends WriterMethod> = (tx: TransactionSql, req: ReqOf<WriterMethods, K>) => Promise<ResOf<WriterMethods, K>>;
+export type PgHandlers = { [K in WriterMethod]: PgHandler<K> };
+
+/** Thrown inside a fast batch when a method failed: roll back, run the batch again guarded. */
+class Replay extends Error {}
+const REPLAY = Symbol('replay');
+
+/**
+ * The PostgreSQL writer's dispatcher (cluster mode): the same contract as the SQLite one
+ * (workers/writer/dispatch.ts) — a batch runs in ONE transaction (group commit), replies count
+ * only once COMMIT returned, a failed method leaves no trace and does not fail the others —
+ * with async methods. Each batch first takes the cluster-wide write lock (WRITE_LOCK), so
+ * batches of every node apply one after another, as behind SQLite's single writer.
+ *
+ * Fast path: methods run straight in the transaction; the first that throws aborts the attempt,
+ * the transaction rolls back and the batch runs again guarded (a savepoint per envelope), and
+ * batches stay guarded while failures continue.
+ */
+export function createPgDispatcher(sql: Sql, opts: PgStoreOptions & { testHooks?: boolean; log?: FaultLog } = {}) {
+  const stores = pgStores(opts);
+  const handlers: PgHandlers = {
+    ...stores.handlers,
+    'sys.ping': async (tx) => {
+      const [r] = await tx<{ v: number }[]>`SELECT coalesce(max(version), 0)::int AS v FROM koor_schema`;
+      return { threadId: 0, schema_version: r?.v ?? 0 };
+    },
+    'sys.sleep': async (tx, req) => {
+      if (!opts.testHooks) throw new Fault('INVALID_ARGUMENT', 'unknown method: sys.sleep');
+      await tx`SELECT pg_sleep(${req.ms / 1000})`;
+      return {};
+    },
+    // PostgreSQL's autovacuum returns space on its own; there is nothing to step through.
+    'db.vacuum': async () => ({ freed: 0, free_pages: 0, page_count: 0, page_size: 8192 }),
+  };
+  const has = (m: string) => Object.prototype.hasOwnProperty.call(handlers, m);
+  let guardedNext = false;
+  let methodFailed = false;
+
+  /**
+   * An audit failure never fails the write it describes (SPEC §2.13). Fast path: a plain INSERT
+   * (a failure aborts the attempt and the batch is replayed guarded); guarded: in its own
+   * savepoint, so a failing INSERT is logged and the write stands.
+   */
+  async function recordAudit(tx: TransactionSql, env: { method: string; req: unknown; id: number }, res: unknown, tag: AuditTag, guarded: boolean): Promise<void> {
+    const e = auditEntry(env.method, env.req, res, tag);
+    if (e === null) return;
+    const insert = (t: TransactionSql) => t`INSERT INTO audit_log (timestamp, actor, action, resource, detail, outcome) VALUES (${storageNow()}, ${tag.actor}, ${e.action}, ${e.resource}, ${e.detail}, 'success')`;
+    if (!guarded) {
+      await insert(tx);
+      return;
+    }
+    try {
+      await tx.savepoint(insert);
+    } catch (err) {
+      if (isUnavailable(err)) throw err;
+      opts.log?.error({ err, method: env.method, id: env.id }, 'audit entry not recorded');
+    }
+  }
+
+  async function execOne(tx: TransactionSql, raw: unknown, guarded: boolean): Promise<ReplyEnvelope | typeof REPLAY> {
+    const admitted = admit(raw, has);
+    if ('reply' in admitted) return admitted.reply;
+    const env = admitted.env;
+    const handler = (handlers as unknown as Record<string, (tx: TransactionSql, req: unknown) => Promise<unknown>>)[env.method]!;
+    const exec = async (t: TransactionSql) => {
+      const r = await handler(t, env.req);
+      if (env.audit) await recordAudit(t, env, r, env.audit, guarded);
+      return r;
+    };
+    if (!guarded) {
+      try {
+        return { id: env.id, ok: true, res: await exec(tx) };
+      } catch (e) {
+        if (isUnavailable(e)) throw e;
+        return REPLAY;
+      }
+    }
+    try {
+      return { id: env.id, ok: true, res: await tx.savepoint((sp) => exec(sp)) };
+    } catch (e) {
+      if (isUnavailable(e)) throw e;
+      methodFailed = true;
+      if (e instanceof Fault) return failReply(env.id, e);
+      opts.log?.error({ err: e, method: env.method, id: env.id }, `writer method ${env.method} failed`);
+      return { id: env.id, ok: false, err: { status: 'INTERNAL', message: `failed to ${env.method}` } };
+    }
+  }
+
+  async function attempt(batch: readonly unknown[], replies: ReplyEnvelope[], guarded: boolean): Promise<boolean> {
+    try {
+      await sql.begin(async (tx) => {
+        await tx`SELECT pg_advisory_xact_lock(${WRITE_LOCK})`;
+        for (const raw of batch) {
+          const r = await execOne(tx, raw, guarded);
+          if (r === REPLAY) throw new Replay();
+          replies.push(r);
+        }
+      });
+      stores.endBatch(true);
+      return true;
+    } catch (e) {
+      stores.endBatch(false);
+      if (e instanceof Replay) return false;
+      throw e;
+    }
+  }
+
+  return {
+    /**
+     * Runs `batch` in one transaction. If the transaction fails (PostgreSQL unreachable, COMMIT
+     * refused), nothing in it is acknowledged: UNAVAILABLE when PostgreSQL could not be reached
+     * (retry later; a COMMIT whose answer was lost may or may not have applied), else INTERNAL.
+     */
+    async run(batch: readonly unknown[]): Promise<{ replies: ReplyEnvelope[]; commitError?: unknown }> {
+      let replies: ReplyEnvelope[] = [];
+      try {
+        if (!guardedNext && (await attempt(batch, replies, false))) return { replies };
+        replies = [];
+        methodFailed = false;
+        await attempt(batch, replies, true);
+        guardedNext = methodFailed;
+        return { replies };
+      } catch (commitError) {
+        const err = isUnavailable(commitError) ? ({ status: 'UNAVAILABLE', message: 'database unavailable' } as const) : ({ status: 'INTERNAL', message: 'failed to commit' } as const);
+        return { commitError, replies: failedBatch(batch, replies, err) };
+      }
+    },
+  };
+}
