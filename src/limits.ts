@@ -111,6 +111,8 @@ export const VACUUM_KEEP_FREE_PAGES = 256;
 export const VACUUM_PAGES_PER_TURN = 256;
 /** An identified agent's `last_seen` is written at most this often, ms. */
 export const IDENTITY_TOUCH_INTERVAL_MS = 10_000;
+/** Cluster mode: unknown tokens / instance ids remembered per node (cleared when full), so a bad token costs one lookup. */
+export const IDENTITY_MISSES_MAX = 10_000;
 
 // --- Pool, MCP, caches ----------------------------------------------------------------------
 

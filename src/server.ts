@@ -219,9 +219,9 @@ async function startLocked(config: Config, log: Logger, releaseLock: () => void,
   const auth = new Authenticator(config.authToken);
   const readers = sqliteReaders(reader);
   const state = new StateService(readers.state, writer, pool, config.cacheBytes);
-  const specs = new SpecService(reader, writer);
-  const rules = new RuleService(reader, writer, pool);
-  const templates = new TemplateService(reader, writer, {
+  const specs = new SpecService(readers.specs, writer);
+  const rules = new RuleService(readers.rules, writer, pool);
+  const templates = new TemplateService(readers.templates, writer, {
     importRules: (list, opts) => rules.import(list, opts),
     putSpec: (project, name, data, audit) => specs.put(project, name, data, {}, audit),
   });
@@ -238,9 +238,9 @@ async function startLocked(config: Config, log: Logger, releaseLock: () => void,
   const events = new EventService(readers.events, writer, new LocalFanout(readers.events, hub), { retention: config.eventRetention, log: log.child({ component: 'events' }), onPublished: () => dispatcher.kick() });
   const publish = (topic: string, data: string, source: string) => events.publish(topic, data, source);
   const webhooks = new WebhookService(reader, writer, delivery, () => dispatcher.refresh());
-  const audit = new AuditService(reader);
-  const agentMetrics = new AgentMetrics(reader, writer, log.child({ component: 'agent-metrics' }));
-  const llm = new LlmService(reader, writer, publish);
+  const audit = new AuditService(readers.audit);
+  const agentMetrics = new AgentMetrics(readers.agentMetrics, writer, log.child({ component: 'agent-metrics' }));
+  const llm = new LlmService(readers.llm, writer, publish);
   const retention = new Retention(writer, {
     intervalMs: config.pruneIntervalMs,
     stateHistoryKeep: config.stateHistoryKeep,
@@ -252,17 +252,17 @@ async function startLocked(config: Config, log: Logger, releaseLock: () => void,
     log: log.child({ component: 'retention' }),
   });
   const announce = (list: readonly Event[]) => events.announce(list);
-  const instances = new InstanceService(reader, writer, log.child({ component: 'instances' }), announce);
+  const instances = new InstanceService(readers.instances, writer, log.child({ component: 'instances' }), announce);
   auth.setResolvers(instances.resolveToken, instances.resolveInstance, (id) => instances.seen(id));
   const liveness = new LivenessMonitor(instances, {
     intervalMs: config.livenessIntervalMs,
     timeoutMs: config.livenessTimeoutMs,
     log: log.child({ component: 'liveness' }),
   });
-  const leases = new LeaseService(reader, writer, announce, { checkEveryMs: LEASE_EXPIRY_CHECK_MS, log: log.child({ component: 'leases' }) });
-  const tasks = new TaskService(reader, writer, announce);
+  const leases = new LeaseService(readers.leases, writer, announce, { checkEveryMs: LEASE_EXPIRY_CHECK_MS, log: log.child({ component: 'leases' }) });
+  const tasks = new TaskService(readers.tasks, writer, announce);
   const contracts = new ContractService(specs, pool);
-  const compliance = new ComplianceService(reader, writer, pool, instances, specs, publish, {
+  const compliance = new ComplianceService(readers.compliance, writer, pool, instances, specs, publish, {
     intervalMs: config.complianceIntervalMs,
     keep: config.complianceKeep,
     log: log.child({ component: 'compliance' }),

@@ -1,10 +1,14 @@
 import { timingSafeEqual } from 'node:crypto';
+import type { Awaitable } from '../store.js';
 import type { Ctx, Identity } from './context.js';
 
-/** Resolves an Authorization header that is not the server token (e.g. an instance token). */
-export type TokenResolver = (authorization: string) => Identity | null;
+/**
+ * Resolves an Authorization header that is not the server token (e.g. an instance token): at
+ * once from the node's index, or a promise when a cluster node asks the database about a miss.
+ */
+export type TokenResolver = (authorization: string) => Awaitable<Identity | null>;
 /** Resolves the X-Koor-Instance header to an agent identity. */
-export type InstanceResolver = (instanceId: string) => Identity | null;
+export type InstanceResolver = (instanceId: string) => Awaitable<Identity | null>;
 
 /**
  * Bearer auth (SPEC §1.2, §8.4). The server token is compared in constant time against the
@@ -39,21 +43,32 @@ export class Authenticator {
     return timingSafeEqual(Buffer.from(authorization), expected);
   }
 
-  /** true if the request may proceed; sets ctx.identity when one is known. */
-  authorize(ctx: Ctx): boolean {
+  /**
+   * true if the request may proceed; sets ctx.identity when one is known. A promise only when an
+   * identity had to be looked up (cluster mode, a token this node has not seen yet).
+   */
+  authorize(ctx: Ctx): boolean | Promise<boolean> {
     const auth = ctx.headers.authorization;
     if (this.expected === null || this.isServerToken(auth)) {
       // An instance token in open mode still identifies its agent.
       const byToken = this.expected === null && auth !== '' && this.tokenResolver ? this.tokenResolver(auth) : null;
-      ctx.identity = byToken ?? (ctx.headers.instance !== '' && this.instanceResolver ? this.instanceResolver(ctx.headers.instance) : null);
-      if (ctx.identity && this.onIdentified) this.onIdentified(ctx.identity);
-      return true;
+      const identify = (found: Identity | null) => found ?? (ctx.headers.instance !== '' && this.instanceResolver ? this.instanceResolver(ctx.headers.instance) : null);
+      const settle = (id: Identity | null): true => {
+        ctx.identity = id;
+        if (id && this.onIdentified) this.onIdentified(id);
+        return true;
+      };
+      const first = byToken instanceof Promise ? byToken.then(identify) : identify(byToken);
+      return first instanceof Promise ? first.then(settle) : settle(first);
     }
     // Not the server token: an instance's own token is accepted besides it (SPEC §8.4).
     const id = auth !== '' && this.tokenResolver ? this.tokenResolver(auth) : null;
-    if (id === null) return false;
-    ctx.identity = id;
-    this.onIdentified?.(id);
-    return true;
+    const settle = (found: Identity | null): boolean => {
+      if (found === null) return false;
+      ctx.identity = found;
+      this.onIdentified?.(found);
+      return true;
+    };
+    return id instanceof Promise ? id.then(settle) : settle(id);
   }
 }

@@ -100,34 +100,51 @@ export function mount(slots: Slots, routes: readonly Route[], opts: MountOptions
       if (r) r.catch((err: unknown) => sendError(ctx, err, log));
     };
 
+    /** Reads the body (as the route wants it) and runs the handler. */
+    const proceed = (ctx: Ctx, body: Promise<Buffer> | null): void => {
+      if (counted) opts.onCall!(ctx);
+      if (!body) return run(ctx);
+      body
+        .then((buf) => {
+          if (ctx.aborted) return;
+          ctx.body = buf;
+          if (route.body === 'json') {
+            let parsed: unknown = {};
+            if (!(route.optionalBody && buf.length === 0)) {
+              ctx.text = buf.toString('utf8');
+              try {
+                parsed = parseFirstJson(ctx.text);
+              } catch {
+                throw invalidJson();
+              }
+            }
+            // A JSON null body decodes like an empty object (Go decodes null into a zero
+            // struct), unless the route's schema takes null itself (a list that may be null).
+            if (parsed === null && !check?.Check(null)) parsed = {};
+            if (check && !check.Check(parsed)) throw fieldError(check.Errors(parsed));
+            ctx.json = parsed;
+          }
+          run(ctx);
+        })
+        .catch((err: unknown) => sendError(ctx, err, log));
+    };
+
     const handle = (res: HttpResponse, req: HttpRequest): void => {
       const ctx = createCtx(res, req, paramCount, viaDashboard, true);
       ctx.onSent = ctx.method === 'HEAD' ? recordedHead : recorded;
       try {
-        if (!route.public && !auth.authorize(ctx)) return sendError(ctx, unauthenticated(), log);
-        if (counted) opts.onCall!(ctx);
-        if (!route.body) return run(ctx);
-        readBody(ctx, maxBodyBytes)
-          .then((buf) => {
+        const authorized = route.public ? true : auth.authorize(ctx);
+        if (authorized === false) return sendError(ctx, unauthenticated(), log);
+        // uWS takes the body only from handlers attached now: it is read while auth settles.
+        const body = route.body ? readBody(ctx, maxBodyBytes) : null;
+        if (authorized === true) return proceed(ctx, body);
+        // An identity looked up in the database (cluster mode): decide once it is known.
+        body?.catch(() => {});
+        authorized
+          .then((ok) => {
             if (ctx.aborted) return;
-            ctx.body = buf;
-            if (route.body === 'json') {
-              let parsed: unknown = {};
-              if (!(route.optionalBody && buf.length === 0)) {
-                ctx.text = buf.toString('utf8');
-                try {
-                  parsed = parseFirstJson(ctx.text);
-                } catch {
-                  throw invalidJson();
-                }
-              }
-              // A JSON null body decodes like an empty object (Go decodes null into a zero
-              // struct), unless the route's schema takes null itself (a list that may be null).
-              if (parsed === null && !check?.Check(null)) parsed = {};
-              if (check && !check.Check(parsed)) throw fieldError(check.Errors(parsed));
-              ctx.json = parsed;
-            }
-            run(ctx);
+            if (!ok) return sendError(ctx, unauthenticated(), log);
+            proceed(ctx, body);
           })
           .catch((err: unknown) => sendError(ctx, err, log));
       } catch (err) {
@@ -150,13 +167,19 @@ export function mount(slots: Slots, routes: readonly Route[], opts: MountOptions
   slots.route('any', '/*', (res, req) => {
     const ctx = createCtx(res, req, 0, viaDashboard);
     if (opts.http) ctx.onSent = opts.http.recorder(methodLabel(ctx.method), '(unmatched)');
-    try {
-      if (!auth.authorize(ctx)) return sendError(ctx, unauthenticated(), log);
+    const answer = (ok: boolean): void => {
+      if (!ok) return sendError(ctx, unauthenticated(), log);
       const allow = [...new Set(known.filter((k) => k.re.test(ctx.url)).map((k) => k.method))];
       if (allow.length === 0) return sendError(ctx, routeNotFound(), log);
       // Only WebSocket routes reach here with an allowed method: the upgrade headers were missing.
       if (allow.includes(ctx.method)) return sendError(ctx, badRequest('websocket upgrade required'), log);
       sendError(ctx, new AppError('METHOD_NOT_ALLOWED', 'method not allowed', { detail: { allow: allow.join(', ') } }), log);
+    };
+    try {
+      const authorized = auth.authorize(ctx);
+      if (typeof authorized === 'boolean') return answer(authorized);
+      watchAbort(ctx);
+      authorized.then((ok) => ctx.aborted || answer(ok)).catch((err: unknown) => sendError(ctx, err, log));
     } catch (err) {
       sendError(ctx, err, log);
     }

@@ -25,19 +25,28 @@ export function mountMcp(slots: Slots, deps: { auth: Authenticator; gateway: Mcp
     const ctx = createCtx(res, req, 0, false);
     if (deps.http) ctx.onSent = deps.http.recorder(methodLabel(ctx.method), MCP_PATH);
     try {
-      if (!auth.authorize(ctx)) return sendError(ctx, unauthenticated(), log);
+      const authorized = auth.authorize(ctx);
+      if (authorized === false) return sendError(ctx, unauthenticated(), log);
       if (ctx.method !== 'GET' && ctx.method !== 'POST' && ctx.method !== 'DELETE') {
         return sendError(ctx, new AppError('METHOD_NOT_ALLOWED', 'method not allowed', { detail: { allow: 'GET, POST, DELETE' } }), log);
       }
-      deps.onCall(ctx);
+      // The request's headers and body are taken now (uWS hands them out only during this call),
+      // even when the caller's identity is still being looked up (cluster mode).
       const headers = new Headers();
       req.forEach((k, v) => headers.append(k, v));
       const method = ctx.method;
-      const principal = auth.enabled ? (ctx.identity ? `instance:${ctx.identity.instanceId}` : 'server') : 'open';
       const url = `${deps.baseUrl()}${MCP_PATH}${ctx.query ? `?${ctx.query}` : ''}`;
       const body = method === 'POST' ? readBody(ctx, deps.maxBodyBytes) : Promise.resolve(undefined);
-      body
-        .then((buf) => gateway.handle(new Request(url, { method, headers, body: buf as BodyInit | undefined }), ctx.identity, principal))
+      Promise.resolve(authorized)
+        .then((ok) => {
+          if (!ok) throw unauthenticated();
+          deps.onCall(ctx);
+          return body;
+        })
+        .then((buf) => {
+          const principal = auth.enabled ? (ctx.identity ? `instance:${ctx.identity.instanceId}` : 'server') : 'open';
+          return gateway.handle(new Request(url, { method, headers, body: buf as BodyInit | undefined }), ctx.identity, principal);
+        })
         .then((response) => writeResponse(ctx, response, () => gateway.streamOpened(response.headers.get('mcp-session-id') ?? headers.get('mcp-session-id'))))
         .catch((err: unknown) => sendError(ctx, err, log));
     } catch (err) {

@@ -82,7 +82,7 @@ export class McpGateway {
     server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: TOOL_LIST }));
     server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
       const args = (request.params.arguments ?? {}) as Record<string, unknown>;
-      const caller = extra.authInfo?.clientId && extra.authInfo.clientId !== principal ? this.deps.instances.resolveInstance(extra.authInfo.clientId) : null;
+      const caller = extra.authInfo?.clientId && extra.authInfo.clientId !== principal ? await this.deps.instances.resolveInstance(extra.authInfo.clientId) : null;
       try {
         const value = await runTool(request.params.name, args, this.deps, caller);
         // Compact JSON (SPEC §7-23): the model pays for every byte of indentation.

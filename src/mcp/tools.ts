@@ -157,7 +157,7 @@ export async function runTool(name: string, args: Record<string, unknown>, deps:
     }
     case 'discover_instances': {
       const f = (k: string) => str(args, k) || undefined;
-      const list = deps.instances.list({ name: f('name'), workspace: f('workspace'), stack: f('stack'), capability: f('capability') });
+      const list = await deps.instances.list({ name: f('name'), workspace: f('workspace'), stack: f('stack'), capability: f('capability') });
       return discoverReply(list, Date.now());
     }
     case 'set_intent': {

@@ -89,60 +89,74 @@ export function mountSubscribe(slots: Slots, deps: { auth: Authenticator; hub: H
         const extensions = req.getHeader('sec-websocket-extensions');
         // A header, when sent, wins over a token in the offer.
         if (offered.authorization !== null && ctx.headers.authorization === '') ctx.headers.authorization = offered.authorization;
-        if (!auth.authorize(ctx)) return sendError(ctx, unauthenticated(), log);
-        const q = new URLSearchParams(ctx.query);
-        const pattern = globParam(q, 'pattern', '*');
-        const overflowRaw = q.get('overflow') ?? '';
-        if (overflowRaw !== '' && overflowRaw !== 'drop' && overflowRaw !== 'close') throw badRequest('overflow must be "close" or "drop"');
-        const overflow: Overflow = overflowRaw === 'drop' ? 'drop' : 'close';
-        const requested = sinceParam(q.get('since'));
-        const upgrade = (oldest: number | null) => {
-          let since = requested;
-          let oldestHeader: string | null = null;
-          if (since !== null) {
-            const last = events.lastId();
-            // An id beyond the newest (a restored or fresh data file) must not mute live events.
-            since = Math.min(since, last);
-            // Older than what is retained: say so, and start the replay at the oldest kept event.
-            if (oldest !== null && since < oldest - 1) {
-              oldestHeader = String(oldest);
-              since = oldest - 1;
-            } else if (oldest === null && since < last) {
-              oldestHeader = String(last + 1);
-              since = last;
-            }
-          }
-          const sub = hub.create(pattern, overflow, since);
-          ctx.done = true;
-          res.cork(() => {
-            if (oldestHeader !== null) {
-              // Writing the 101 status first lets a custom header ride on the upgrade response.
-              res.writeStatus('101 Switching Protocols');
-              res.writeHeader('X-Koor-Oldest-Event', oldestHeader);
-            }
-            res.upgrade<SubData>({ sub, cb }, key, protocol, extensions, context);
-          });
-        };
-        const oldest = requested === null ? null : events.oldestId();
-        if (!(oldest instanceof Promise)) return upgrade(oldest);
-        // PostgreSQL answers later: the request may be gone by then.
+        // Anything answered later (an identity or the oldest id read from the database, cluster
+        // mode) needs the abort handler now; the upgrade then uses what was read above.
         let aborted = false;
-        res.onAborted(() => {
-          aborted = true;
-        });
-        oldest.then(
-          (o) => {
-            if (aborted) return;
-            try {
-              upgrade(o);
-            } catch (err) {
-              sendError(ctx, err, log);
+        let watching = false;
+        const later = <T>(p: Promise<T>, then: (v: T) => void) => {
+          if (!watching) {
+            watching = true;
+            res.onAborted(() => {
+              aborted = true;
+            });
+          }
+          p.then(
+            (v) => {
+              if (aborted) return;
+              try {
+                then(v);
+              } catch (err) {
+                sendError(ctx, err, log);
+              }
+            },
+            (err) => {
+              if (!aborted) sendError(ctx, err, log);
+            },
+          );
+        };
+        const authorized = auth.authorize(ctx);
+        if (authorized === false) return sendError(ctx, unauthenticated(), log);
+        if (authorized !== true) return later(authorized, (ok) => (ok ? opened() : sendError(ctx, unauthenticated(), log)));
+        opened();
+
+        function opened(): void {
+          const q = new URLSearchParams(ctx.query);
+          const pattern = globParam(q, 'pattern', '*');
+          const overflowRaw = q.get('overflow') ?? '';
+          if (overflowRaw !== '' && overflowRaw !== 'drop' && overflowRaw !== 'close') throw badRequest('overflow must be "close" or "drop"');
+          const overflow: Overflow = overflowRaw === 'drop' ? 'drop' : 'close';
+          const requested = sinceParam(q.get('since'));
+          const upgrade = (oldest: number | null) => {
+            let since = requested;
+            let oldestHeader: string | null = null;
+            if (since !== null) {
+              const last = events.lastId();
+              // An id beyond the newest (a restored or fresh data file) must not mute live events.
+              since = Math.min(since, last);
+              // Older than what is retained: say so, and start the replay at the oldest kept event.
+              if (oldest !== null && since < oldest - 1) {
+                oldestHeader = String(oldest);
+                since = oldest - 1;
+              } else if (oldest === null && since < last) {
+                oldestHeader = String(last + 1);
+                since = last;
+              }
             }
-          },
-          (err) => {
-            if (!aborted) sendError(ctx, err, log);
-          },
-        );
+            const sub = hub.create(pattern, overflow, since);
+            ctx.done = true;
+            res.cork(() => {
+              if (oldestHeader !== null) {
+                // Writing the 101 status first lets a custom header ride on the upgrade response.
+                res.writeStatus('101 Switching Protocols');
+                res.writeHeader('X-Koor-Oldest-Event', oldestHeader);
+              }
+              res.upgrade<SubData>({ sub, cb }, key, protocol, extensions, context);
+            });
+          };
+          const oldest = requested === null ? null : events.oldestId();
+          if (oldest instanceof Promise) later(oldest, upgrade);
+          else upgrade(oldest);
+        }
       } catch (err) {
         sendError(ctx, err, log);
       }

@@ -3,10 +3,10 @@ import path from 'node:path';
 import t from 'tap';
 import { loadConfig } from '../../src/config.js';
 import { silentLogger } from '../../src/log.js';
+import type { ComplianceReader } from '../../src/domains/compliance/reader.js';
 import { ComplianceService } from '../../src/domains/compliance/service.js';
 import type { PoolClient } from '../../src/rpc/pool-client.js';
 import type { WriterClient } from '../../src/rpc/writer-client.js';
-import type { ReadDb } from '../../src/store.js';
 import { startTestServer, json, tempDir } from '../helpers/server.js';
 import { subscribe } from '../helpers/ws.js';
 import { waitUntil } from '../helpers/wait.js';
@@ -146,9 +146,9 @@ t.test('single flight: a run during a pass waits for it, then one pass serves ev
   const writer = {
     call: async (_m: string, req: { runs: Array<Record<string, unknown>> }) => ({ runs: req.runs.map((r) => ({ ...r, id: nextId++, run_at: '2026-01-01 00:00:00' })), pruned: 0 }),
   } as unknown as WriterClient;
-  const db = { prepare: () => ({ all: () => [] }) } as unknown as ReadDb;
+  const reader: ComplianceReader = { history: () => [] };
   const svc = new ComplianceService(
-    db,
+    reader,
     writer,
     pool,
     { list: () => [{ id: 'i1', workspace: 'web', status: 'active' }] },

@@ -1,22 +1,15 @@
 import { AGENT_METRICS_FLUSH_MS } from '../../limits.js';
 import type { Logger } from '../../log.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
-import type { ReadDb } from '../../store.js';
 
 import type { AgentMetricName } from '../../http/context.js';
+import type { AgentMetricsReader, MetricRow } from './reader.js';
 
 interface Bucket {
   instance_id: string;
   metric_name: string;
   period: string;
   value: number;
-}
-
-export interface MetricRow {
-  instance_id: string;
-  metric_name: string;
-  metric_value: number;
-  period: string;
 }
 
 /**
@@ -31,26 +24,12 @@ export class AgentMetrics {
   private period = '';
   private timer: NodeJS.Timeout | null = null;
   private flushing: Promise<void> | null = null;
-  private readonly q;
 
   constructor(
-    db: ReadDb,
+    private readonly reader: AgentMetricsReader,
     private readonly writer: WriterClient,
     private readonly log: Logger,
-  ) {
-    this.q = {
-      rows: db.prepare<[{ id: string | null; period: string | null }], MetricRow>(
-        `SELECT instance_id, metric_name, metric_value, period FROM agent_metrics
-         WHERE (@id IS NULL OR instance_id = @id) AND (@period IS NULL OR substr(period, 1, length(@period)) = @period)
-         ORDER BY period DESC, metric_name`,
-      ),
-      totals: db.prepare<[{ period: string | null }], { instance_id: string; metric_name: string; total: number }>(
-        `SELECT instance_id, metric_name, sum(metric_value) AS total FROM agent_metrics
-         WHERE (@period IS NULL OR substr(period, 1, length(@period)) = @period)
-         GROUP BY instance_id, metric_name ORDER BY instance_id, metric_name`,
-      ),
-    };
-  }
+  ) {}
 
   /** The UTC hour bucket `YYYY-MM-DDTHH` of now (recomputed once an hour). */
   private currentPeriod(now: number): string {
@@ -106,17 +85,17 @@ export class AgentMetrics {
     return this.flushing;
   }
 
-  /** Buckets, newest period first then by name; `period` is a prefix (`2026-02-16` = that day). */
-  async rows(instanceId: string | null, period: string | null): Promise<MetricRow[]> {
+  /** One agent's buckets, newest period first then by name; `period` is a prefix (`2026-02-16` = that day). */
+  async rows(instanceId: string, period: string | null): Promise<MetricRow[]> {
     await this.flush();
-    return this.q.rows.all({ id: instanceId, period });
+    return this.reader.rows(instanceId, period);
   }
 
   /** Sums per agent: `[{instance_id, metrics: {name: sum}}]` by instance_id. */
   async totals(period: string | null): Promise<Array<{ instance_id: string; metrics: Record<string, number> }>> {
     await this.flush();
     const out: Array<{ instance_id: string; metrics: Record<string, number> }> = [];
-    for (const r of this.q.totals.all({ period })) {
+    for (const r of await this.reader.totals(period)) {
       let last = out.at(-1);
       if (!last || last.instance_id !== r.instance_id) out.push((last = { instance_id: r.instance_id, metrics: {} }));
       last.metrics[r.metric_name] = r.total;

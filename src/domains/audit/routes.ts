@@ -11,12 +11,12 @@ export function auditRoutes(svc: AuditService): Route[] {
     {
       method: 'GET',
       path: '/api/audit',
-      handler: (ctx) => {
+      handler: async (ctx) => {
         const q = queryParams(ctx);
         sendJson(
           ctx,
           200,
-          svc.list({
+          await svc.list({
             actor: exact(q, 'actor'),
             action: exact(q, 'action'),
             // Instants (SPEC §7-7): RFC 3339 or YYYY-MM-DD[ HH:MM:SS] (UTC).
@@ -30,9 +30,9 @@ export function auditRoutes(svc: AuditService): Route[] {
     {
       method: 'GET',
       path: '/api/audit/summary',
-      handler: (ctx) => {
+      handler: async (ctx) => {
         const q = queryParams(ctx);
-        sendJson(ctx, 200, svc.summary({ from: instantParam(q, 'from', true), to: instantParam(q, 'to', true) }));
+        sendJson(ctx, 200, await svc.summary({ from: instantParam(q, 'from', true), to: instantParam(q, 'to', true) }));
       },
     },
   ];

@@ -10,12 +10,12 @@ export function complianceRoutes(svc: ComplianceService): Route[] {
     {
       method: 'GET',
       path: '/api/compliance/history',
-      handler: (ctx) => {
+      handler: async (ctx) => {
         const q = queryParams(ctx);
         // Strict (SPEC §7-24): a bad limit is a 400 naming it; an empty instance_id = all.
         const limit = positiveInt(q, 'limit', COMPLIANCE_HISTORY_DEFAULT_LIMIT, COMPLIANCE_HISTORY_MAX_LIMIT);
         const instanceId = q.get('instance_id') || null;
-        sendJsonText(ctx, 200, svc.historyJson(instanceId, limit));
+        sendJsonText(ctx, 200, await svc.historyJson(instanceId, limit));
       },
     },
     {

@@ -2,17 +2,18 @@ import type { ContractViolation } from '../../../schemas/rpc/pool.js';
 import type { Logger } from '../../log.js';
 import type { PoolClient } from '../../rpc/pool-client.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
-import { toRfc3339, type ReadDb } from '../../store.js';
+import { toRfc3339, type Awaitable } from '../../store.js';
+import type { ComplianceReader } from './reader.js';
 
 /** Agents to check: the instance registry (SPEC §2.5). Only `active` ones with a workspace count. */
 export interface InstanceSource {
-  list(filter: Record<string, never>): ReadonlyArray<{ id: string; workspace: string; status: string }>;
+  list(filter: Record<string, never>): ReadonlyArray<{ id: string; workspace: string; status: string }> | Promise<ReadonlyArray<{ id: string; workspace: string; status: string }>>;
 }
 
 /** Where contracts live: the spec registry (SPEC §2.3). `get` throws when the spec is gone. */
 export interface SpecSource {
-  list(project: string): { specs: ReadonlyArray<{ name: string }> };
-  get(project: string, name: string): { data: Uint8Array; hash: string };
+  list(project: string): Awaitable<{ specs: ReadonlyArray<{ name: string }> }>;
+  get(project: string, name: string): Awaitable<{ data: Uint8Array; hash: string }>;
 }
 
 /** Publishes an event through the bus (wired to the events domain in server.ts). */
@@ -36,16 +37,6 @@ export interface ComplianceOptions {
   log: Logger;
 }
 
-interface Row {
-  id: number;
-  instance_id: string;
-  project: string;
-  contract: string;
-  pass: number;
-  violations: string;
-  run_at: string;
-}
-
 /**
  * Compliance (SPEC §2.10, §6, §8.10): a pass checks the contracts of every active instance's
  * project (its workspace) for well-formedness, records one run per (instance, contract) and
@@ -57,31 +48,24 @@ interface Row {
 export class ComplianceService {
   /** Since start: passes, runs written, runs removed by retention (SPEC §8.10). */
   readonly stats = { passes: 0, runs_recorded: 0, runs_pruned: 0 };
-  private readonly q;
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<Run[]> | null = null;
   private queued: Promise<Run[]> | null = null;
   private stopped = false;
 
   constructor(
-    db: ReadDb,
+    private readonly reader: ComplianceReader,
     private readonly writer: WriterClient,
     private readonly pool: PoolClient,
     private readonly instances: InstanceSource,
     private readonly specs: SpecSource,
     private readonly publish: Publish,
     private readonly opts: ComplianceOptions,
-  ) {
-    const COLS = 'id, instance_id, project, contract, pass, violations, run_at';
-    this.q = {
-      all: db.prepare<[number], Row>(`SELECT ${COLS} FROM compliance_runs ORDER BY id DESC LIMIT ?`),
-      byInstance: db.prepare<[string, number], Row>(`SELECT ${COLS} FROM compliance_runs WHERE instance_id = ? ORDER BY id DESC LIMIT ?`),
-    };
-  }
+  ) {}
 
   /** `GET /api/compliance/history` as JSON text: newest first, violations spliced as stored. */
-  historyJson(instanceId: string | null, limit: number): string {
-    const rows = instanceId === null ? this.q.all.all(limit) : this.q.byInstance.all(instanceId, limit);
+  async historyJson(instanceId: string | null, limit: number): Promise<string> {
+    const rows = await this.reader.history(instanceId, limit);
     const items = rows.map(
       (r) =>
         `{"id":${r.id},"instance_id":${JSON.stringify(r.instance_id)},"project":${JSON.stringify(r.project)},"contract":${JSON.stringify(r.contract)},` +
@@ -134,9 +118,9 @@ export class ComplianceService {
   /** Contracts of a project with their violations (none when it has none, or its check failed). */
   private async checkProject(project: string): Promise<Array<{ name: string; violations: ContractViolation[] }>> {
     const specs: Array<{ name: string; data: Uint8Array; hash: string }> = [];
-    for (const { name } of this.specs.list(project).specs) {
+    for (const { name } of (await this.specs.list(project)).specs) {
       try {
-        const s = this.specs.get(project, name);
+        const s = await this.specs.get(project, name);
         specs.push({ name, data: s.data, hash: s.hash });
       } catch {
         // deleted since the list was read: not part of this pass
@@ -154,7 +138,7 @@ export class ComplianceService {
 
   private async pass(): Promise<Run[]> {
     if (this.stopped) return [];
-    const active = this.instances.list({}).filter((i) => i.status === 'active' && i.workspace !== '');
+    const active = (await this.instances.list({})).filter((i) => i.status === 'active' && i.workspace !== '');
     const byProject = new Map<string, Array<{ name: string; violations: ContractViolation[] }>>();
     const rows: Array<{ instance_id: string; project: string; contract: string; pass: boolean; violations: ContractViolation[] }> = [];
     for (const inst of active) {

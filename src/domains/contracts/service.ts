@@ -2,10 +2,11 @@ import type { ContractViolation } from '../../../schemas/rpc/pool.js';
 import { AppError, badRequest, notFound } from '../../errors.js';
 import { CONTRACT_TEST_MAX_REPLY_BYTES, CONTRACT_TEST_TIMEOUT_MS } from '../../limits.js';
 import type { PoolClient } from '../../rpc/pool-client.js';
+import type { Awaitable } from '../../store.js';
 
 /** Where contracts are stored: the spec registry (SPEC §2.3); `get` throws NOT_FOUND when absent. */
 export interface SpecSource {
-  get(project: string, name: string): { data: Uint8Array; hash: string };
+  get(project: string, name: string): Awaitable<{ data: Uint8Array; hash: string }>;
 }
 
 /** The reply of POST …/test (SPEC §2.9). */
@@ -64,9 +65,9 @@ export class ContractService {
     private readonly pool: PoolClient,
   ) {}
 
-  private load(project: string, name: string): { data: Uint8Array; hash: string } {
+  private async load(project: string, name: string): Promise<{ data: Uint8Array; hash: string }> {
     try {
-      return this.specs.get(project, name);
+      return await this.specs.get(project, name);
     } catch (e) {
       if (e instanceof AppError && e.status === 'NOT_FOUND') throw notFound(`contract not found: ${project}/${name}`);
       throw e;
@@ -79,7 +80,7 @@ export class ContractService {
 
   /** `POST …/validate`: spec errors first, then the body's (SPEC §2.9). */
   async validate(project: string, name: string, body: { endpoint?: string; direction?: string; payload?: Record<string, unknown> | null }) {
-    const spec = this.load(project, name);
+    const spec = await this.load(project, name);
     const endpoint = body.endpoint ?? '';
     const r = await this.pool.run('contract.validate', {
       contract: spec.data,
@@ -98,7 +99,7 @@ export class ContractService {
    * path (10 s, redirects followed), and checks the status and the reply (at most 10 MiB).
    */
   async test(project: string, name: string, body: { endpoint?: string; base_url?: string; test_data?: Record<string, unknown> | null }): Promise<TestResult> {
-    const spec = this.load(project, name);
+    const spec = await this.load(project, name);
     const endpoint = body.endpoint ?? '';
     const testData = isJsonObject(body.test_data) ? body.test_data : undefined;
     const plan = await this.pool.run('contract.plan_test', { contract: spec.data, hash: spec.hash, endpoint, ...(testData ? { test_data: testData } : {}) });

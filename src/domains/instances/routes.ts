@@ -21,14 +21,14 @@ export function instanceRoutes(svc: InstanceService, liveness: LivenessMonitor):
     {
       method: 'GET',
       path: '/api/instances',
-      handler: (ctx) => {
+      handler: async (ctx) => {
         const q = queryParams(ctx);
         const f = (k: string) => (q.get(k) ? q.get(k)! : undefined);
-        sendJson(ctx, 200, svc.list({ name: f('name'), workspace: f('workspace'), stack: f('stack'), capability: f('capability') }));
+        sendJson(ctx, 200, await svc.list({ name: f('name'), workspace: f('workspace'), stack: f('stack'), capability: f('capability') }));
       },
     },
-    { method: 'GET', path: '/api/instances/stale', handler: (ctx) => sendJson(ctx, 200, svc.stale()) },
-    { method: 'GET', path: '/api/instances/:id', handler: (ctx) => sendJson(ctx, 200, svc.get(idOf(ctx))) },
+    { method: 'GET', path: '/api/instances/stale', handler: async (ctx) => sendJson(ctx, 200, await svc.stale()) },
+    { method: 'GET', path: '/api/instances/:id', handler: async (ctx) => sendJson(ctx, 200, await svc.get(idOf(ctx))) },
     {
       method: 'POST',
       path: '/api/instances/register',

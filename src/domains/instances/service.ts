@@ -4,16 +4,12 @@ import type { Event, Instance } from '../../../schemas/rpc/writer.js';
 import type { Identity } from '../../http/context.js';
 import type { Logger } from '../../log.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
-import { toRfc3339, toStorage, type ReadDb } from '../../store.js';
+import { toRfc3339, toStorage, type Awaitable } from '../../store.js';
 import { notFound } from '../../errors.js';
-import { IDENTITY_TOUCH_INTERVAL_MS } from '../../limits.js';
+import { IDENTITY_MISSES_MAX, IDENTITY_TOUCH_INTERVAL_MS } from '../../limits.js';
+import type { InstanceFilter, InstanceReader, InstanceRow, TokenRow } from './reader.js';
 
-export interface InstanceFilter {
-  name?: string;
-  workspace?: string;
-  stack?: string;
-  capability?: string;
-}
+export type { InstanceFilter } from './reader.js';
 
 /** The public shape (SPEC §2.5): no token, RFC 3339 times. */
 export function summary(i: Instance) {
@@ -31,56 +27,56 @@ export function summary(i: Instance) {
 }
 export type Summary = ReturnType<typeof summary>;
 
-type Row = Omit<Instance, 'capabilities'> & { capabilities: string };
-const decode = (r: Row): Instance => ({ ...r, capabilities: JSON.parse(r.capabilities) as string[] });
+const decode = (r: InstanceRow): Instance => ({ ...r, capabilities: JSON.parse(r.capabilities) as string[] });
 const tokenKey = (bearer: string): string => createHash('sha256').update(bearer).digest('hex');
 
 /**
- * Agent instances: registry over the writer, reads from the read connection, and the identity
- * index used by auth (SPEC §8.4): instance id → agent, digest of "Bearer <instance token>" → agent.
+ * Agent instances: registry over the writer, reads from the reader, and the identity index used
+ * by auth (SPEC §8.4): instance id → agent, digest of "Bearer <instance token>" → agent.
+ *
+ * Cluster mode (`shared`): other nodes register and deregister agents too. The index is rebuilt
+ * when PostgreSQL notifies a change (refresh()), and a token or id it does not know is looked up
+ * in the database before the request is refused or left unattributed: an agent registered on
+ * one node is known on every other at once. Unknown ones are remembered (bounded): tokens and
+ * ids are random, one that was unknown does not turn up later.
  */
 export class InstanceService {
-  private readonly q;
   private readonly byId = new Map<string, Identity>();
   private readonly byToken = new Map<string, Identity>();
   private readonly lastTouch = new Map<string, number>();
+  private readonly misses = new Set<string>();
 
   constructor(
-    db: ReadDb,
+    private readonly reader: InstanceReader,
     private readonly writer: WriterClient,
     private readonly log: Logger,
     /** Fans out events the writer stored with an instance change (wired to the events domain). */
     private readonly announce: (events: readonly Event[]) => void = () => {},
+    private readonly shared = false,
   ) {
-    const COLS = 'id, name, workspace, intent, stack, capabilities, status, token, registered_at, last_seen';
-    this.q = {
-      list: db.prepare<[Record<keyof InstanceFilter, string | null>], Row>(
-        `SELECT ${COLS} FROM instances
-         WHERE (@name IS NULL OR name = @name) AND (@workspace IS NULL OR workspace = @workspace)
-           AND (@stack IS NULL OR stack = @stack)
-           AND (@capability IS NULL OR EXISTS (SELECT 1 FROM json_each(instances.capabilities) WHERE value = @capability))
-         ORDER BY last_seen DESC, registered_at DESC`,
-      ),
-      stale: db.prepare<[], Row>(`SELECT ${COLS} FROM instances WHERE status = 'stale' ORDER BY last_seen DESC`),
-      get: db.prepare<[string], Row>(`SELECT ${COLS} FROM instances WHERE id = ?`),
-      all: db.prepare<[], { id: string; name: string; token: string }>('SELECT id, name, token FROM instances'),
-      count: db.prepare<[], number>('SELECT count(*) FROM instances').pluck(),
-    };
-    this.reindex();
+    const done = this.refresh();
+    if (done instanceof Promise) done.catch((err: unknown) => log.warn({ err }, 'loading the agent identity index failed'));
     // A register/deregister whose reply was lost may still have committed: trust the DB.
-    writer.onUncertain(() => this.reindex());
+    writer.onUncertain(() => void this.refresh());
   }
 
-  private reindex(): void {
-    this.byId.clear();
-    this.byToken.clear();
-    for (const r of this.q.all.all()) this.index(r);
+  /** Rebuilds the identity index from the database. */
+  refresh(): Awaitable<void> {
+    const apply = (rows: TokenRow[]) => {
+      this.byId.clear();
+      this.byToken.clear();
+      this.misses.clear();
+      for (const r of rows) this.index(r);
+    };
+    const rows = this.reader.tokens();
+    return rows instanceof Promise ? rows.then(apply) : apply(rows);
   }
 
-  private index(r: { id: string; name: string; token: string }): void {
+  private index(r: { id: string; name: string; token: string }): Identity {
     const id: Identity = { instanceId: r.id, name: r.name };
     this.byId.set(r.id, id);
     this.byToken.set(tokenKey(`Bearer ${r.token}`), id);
+    return id;
   }
 
   private unindex(id: string): void {
@@ -89,11 +85,28 @@ export class InstanceService {
     for (const [k, v] of this.byToken) if (v.instanceId === id) this.byToken.delete(k);
   }
 
+  /** Looks a miss up in the shared database (cluster mode); remembers what is not there. */
+  private lookup(key: string, find: () => Awaitable<TokenRow | undefined>): Awaitable<Identity | null> {
+    if (!this.shared || this.misses.has(key)) return null;
+    const found = (r: TokenRow | undefined): Identity | null => {
+      if (r) return this.index(r);
+      if (this.misses.size >= IDENTITY_MISSES_MAX) this.misses.clear();
+      this.misses.add(key);
+      return null;
+    };
+    const r = find();
+    return r instanceof Promise ? r.then(found) : found(r);
+  }
+
   /** Authorization header carrying an instance token → its agent (never after deregistration). */
-  readonly resolveToken = (authorization: string): Identity | null => (authorization.startsWith('Bearer ') ? (this.byToken.get(tokenKey(authorization)) ?? null) : null);
+  readonly resolveToken = (authorization: string): Awaitable<Identity | null> => {
+    if (!authorization.startsWith('Bearer ')) return null;
+    const key = tokenKey(authorization);
+    return this.byToken.get(key) ?? this.lookup(key, () => this.reader.byToken(authorization.slice(7)));
+  };
 
   /** X-Koor-Instance header → agent; unknown ids are not attributed. */
-  readonly resolveInstance = (instanceId: string): Identity | null => this.byId.get(instanceId) ?? null;
+  readonly resolveInstance = (instanceId: string): Awaitable<Identity | null> => this.byId.get(instanceId) ?? this.lookup(`id:${instanceId}`, () => this.reader.byId(instanceId));
 
   /** Refreshes an identified agent's last_seen (throttled, fire and forget). */
   seen(identity: Identity): void {
@@ -103,23 +116,22 @@ export class InstanceService {
     this.writer.call('instances.touch', { id: identity.instanceId, op: 'touch' }).catch((err: unknown) => this.log.debug({ err, id: identity.instanceId }, 'last_seen refresh failed'));
   }
 
-  list(f: InstanceFilter): Summary[] {
-    const p = { name: f.name ?? null, workspace: f.workspace ?? null, stack: f.stack ?? null, capability: f.capability ?? null };
-    return this.q.list.all(p).map((r) => summary(decode(r)));
+  async list(f: InstanceFilter): Promise<Summary[]> {
+    return (await this.reader.list(f)).map((r) => summary(decode(r)));
   }
 
-  stale(): Summary[] {
-    return this.q.stale.all().map((r) => summary(decode(r)));
+  async stale(): Promise<Summary[]> {
+    return (await this.reader.stale()).map((r) => summary(decode(r)));
   }
 
-  get(id: string): Summary {
-    const r = this.q.get.get(id);
+  async get(id: string): Promise<Summary> {
+    const r = await this.reader.get(id);
     if (!r) throw notFound(`instance not found: ${id}`);
     return summary(decode(r));
   }
 
-  count(): number {
-    return this.q.count.get() ?? 0;
+  count(): Awaitable<number> {
+    return this.reader.count();
   }
 
   async register(input: { name: string; workspace: string; intent: string; stack: string; capabilities: string[] }, audit?: AuditTag): Promise<Summary & { token: string }> {

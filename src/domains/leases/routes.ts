@@ -38,26 +38,27 @@ export function leaseRoutes(svc: LeaseService): Route[] {
     {
       method: 'GET',
       path: '/api/leases',
-      handler: (ctx) => {
+      handler: async (ctx) => {
         const q = queryParams(ctx);
-        sendJson(ctx, 200, svc.list({ holder: q.get('holder') || null, resource: q.get('resource') || null, limit: positiveInt(q, 'limit', COORD_LIST_DEFAULT_LIMIT, COORD_LIST_MAX_LIMIT) }));
+        sendJson(ctx, 200, await svc.list({ holder: q.get('holder') || null, resource: q.get('resource') || null, limit: positiveInt(q, 'limit', COORD_LIST_DEFAULT_LIMIT, COORD_LIST_MAX_LIMIT) }));
       },
     },
-    { method: 'GET', path: '/api/leases/check', handler: (ctx) => sendJson(ctx, 200, svc.check(checkPath(queryParams(ctx).get('path')))) },
+    { method: 'GET', path: '/api/leases/check', handler: async (ctx) => sendJson(ctx, 200, await svc.check(checkPath(queryParams(ctx).get('path')))) },
     {
       // Many paths at once (a pre-commit hook's staged files): only the leased ones come back.
       method: 'POST',
       path: '/api/leases/check',
       body: 'json',
       schema: CheckBody,
-      handler: (ctx) => {
+      handler: async (ctx) => {
         const paths = (ctx.json as { paths?: string[] }).paths ?? [];
         if (paths.length > LEASE_CHECK_MAX_PATHS) throw badRequest(`too many paths: ${paths.length} (max ${LEASE_CHECK_MAX_PATHS})`);
-        const held = paths.map((p) => ({ path: p, leases: svc.check(checkPath(p)) })).filter((h) => h.leases.length > 0);
+        const checked = paths.map((p) => ({ path: p, name: checkPath(p) }));
+        const held = (await Promise.all(checked.map(async ({ path, name }) => ({ path, leases: await svc.check(name) })))).filter((h) => h.leases.length > 0);
         sendJson(ctx, 200, held);
       },
     },
-    { method: 'GET', path: '/api/leases/:id', handler: (ctx) => sendJson(ctx, 200, svc.get(pathName(ctx.params[0]!, 'lease id'))) },
+    { method: 'GET', path: '/api/leases/:id', handler: async (ctx) => sendJson(ctx, 200, await svc.get(pathName(ctx.params[0]!, 'lease id'))) },
     {
       method: 'POST',
       path: '/api/leases/:id/renew',

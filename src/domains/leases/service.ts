@@ -1,14 +1,15 @@
 import type { AuditTag } from '../../../schemas/rpc/envelope.js';
 import type { Event, LeaseRow } from '../../../schemas/rpc/writer.js';
-import { LEASE_COLUMNS as COLS, LEASE_INDEX_SQL, LEASE_LIVE_SQL, decodeLease as decode, type LeaseCandidate as Candidate, type LeaseDbRow } from '../../../schemas/db/coord.js';
-import { pathGlob, pathGlobMatch, globsOverlap, prefixEnd, prefixKeysOf } from '../../bus/path-glob.js';
+import { decodeLease as decode, type LeaseCandidate as Candidate } from '../../../schemas/db/coord.js';
+import { pathGlob, pathGlobMatch, globsOverlap } from '../../bus/path-glob.js';
 import { parseDuration } from '../../config.js';
 import { badRequest, conflict, notFound } from '../../errors.js';
 import { checkName } from '../../http/path.js';
 import { LEASE_EXPIRE_CHUNK, LEASE_MAX_RESOURCES, LEASE_MAX_TTL_MS } from '../../limits.js';
 import type { Logger } from '../../log.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
-import { toRfc3339, toStorage, type ReadDb } from '../../store.js';
+import { toRfc3339, toStorage, type Awaitable } from '../../store.js';
+import type { LeaseReader } from './reader.js';
 
 /** The public shape (SPEC §8.8). */
 export function leaseJson(r: LeaseRow) {
@@ -71,38 +72,15 @@ const byAge = (a: Candidate, b: Candidate): number => a.seq - b.seq;
  * leases whose TTL ran out.
  */
 export class LeaseService {
-  private readonly q;
   private timer: NodeJS.Timeout | null = null;
   private sweeping: Promise<void> | null = null;
 
   constructor(
-    db: ReadDb,
+    private readonly reader: LeaseReader,
     private readonly writer: WriterClient,
     private readonly announce: (events: readonly Event[]) => void,
     private readonly opts: { checkEveryMs: number; log: Logger },
-  ) {
-    type Params = { now: number };
-    this.q = {
-      get: db.prepare<[Params & { id: string }], LeaseDbRow>(`SELECT ${COLS} FROM leases l WHERE id = @id AND ${LEASE_LIVE_SQL}`),
-      list: db.prepare<[Params & { holder: string | null; limit: number }], LeaseDbRow>(
-        `SELECT ${COLS} FROM leases l WHERE (@holder IS NULL OR holder = @holder) AND ${LEASE_LIVE_SQL} ORDER BY rowid LIMIT @limit`,
-      ),
-      keyAtMost: db.prepare<[Buffer], Buffer>(LEASE_INDEX_SQL.keyAtMost).pluck(),
-      keyBelow: db.prepare<[Buffer], Buffer>(LEASE_INDEX_SQL.keyBelow).pluck(),
-      atPrefix: db.prepare<[Params & { p: Buffer }], Candidate>(LEASE_INDEX_SQL.candidates('at', LEASE_LIVE_SQL)),
-      under: db.prepare<[Params & { p: Buffer; end: Buffer }], Candidate>(LEASE_INDEX_SQL.candidates('under', LEASE_LIVE_SQL)),
-      everything: db.prepare<[Params], Candidate>(LEASE_INDEX_SQL.candidates('all', LEASE_LIVE_SQL)),
-      count: db.prepare<[Params], number>(`SELECT count(*) FROM leases l WHERE ${LEASE_LIVE_SQL}`).pluck(),
-      due: db.prepare<[number], number>('SELECT 1 FROM leases WHERE expires_ms > 0 AND expires_ms <= ? LIMIT 1').pluck(),
-    };
-  }
-
-  private readonly seek = (x: Buffer, inclusive: boolean): Buffer | undefined => (inclusive ? this.q.keyAtMost : this.q.keyBelow).get(x);
-
-  /** Live leases with a resource whose literal prefix starts `prefix` (the only ones that can match a path with it). */
-  private startingBefore(prefix: Buffer, now: number): Candidate[] {
-    return prefixKeysOf(prefix, this.seek).flatMap((p) => this.q.atPrefix.all({ p, now }));
-  }
+  ) {}
 
   async acquire(holder: string, input: AcquireInput, audit: AuditTag): Promise<Lease> {
     if (input.resources.length === 0) throw badRequest('resources is required');
@@ -128,41 +106,42 @@ export class LeaseService {
     this.announce(r.events);
   }
 
-  get(id: string): Lease {
-    const r = this.q.get.get({ id, now: Date.now() });
+  async get(id: string): Promise<Lease> {
+    const r = await this.reader.get(id, Date.now());
     if (!r) throw notFound(`lease not found: ${id}`);
     return leaseJson(decode(r));
   }
 
   /** Live leases, oldest first; `resource`: only those with a resource overlapping that glob. */
-  list(f: { holder: string | null; resource: string | null; limit: number }): Lease[] {
+  async list(f: { holder: string | null; resource: string | null; limit: number }): Promise<Lease[]> {
     const now = Date.now();
-    if (f.resource === null) return this.q.list.all({ holder: f.holder, limit: f.limit, now }).map((r) => leaseJson(decode(r)));
+    if (f.resource === null) return (await this.reader.list(f.holder, f.limit, now)).map((r) => leaseJson(decode(r)));
     const glob = checkResource(f.resource);
     const prefix = Buffer.from(pathGlob(glob)!.prefix);
-    const rows = [...this.startingBefore(prefix, now), ...(prefix.length === 0 ? this.q.everything.all({ now }) : this.q.under.all({ p: prefix, end: prefixEnd(prefix), now }))];
+    const rows = [...(await this.reader.startingBefore(prefix, now)), ...(await this.reader.under(prefix, now))];
     const hits = new Map<string, Candidate>();
     for (const r of rows) if ((f.holder === null || r.holder === f.holder) && !hits.has(r.id) && globsOverlap(glob, r.held)) hits.set(r.id, r);
     return [...hits.values()].sort(byAge).slice(0, f.limit).map((r) => leaseJson(decode(r)));
   }
 
   /** Live leases (the koor_leases gauge). */
-  count(): number {
-    return this.q.count.get({ now: Date.now() }) ?? 0;
+  count(): Awaitable<number> {
+    return this.reader.count(Date.now());
   }
 
   /** Live leases with a resource matching the file `path`, oldest first. */
-  check(path: string): Lease[] {
+  async check(path: string): Promise<Lease[]> {
     const hits = new Map<string, Candidate>();
-    for (const r of this.startingBefore(Buffer.from(path), Date.now())) if (!hits.has(r.id) && pathGlobMatch(r.held, path)) hits.set(r.id, r);
+    for (const r of await this.reader.startingBefore(Buffer.from(path), Date.now())) if (!hits.has(r.id) && pathGlobMatch(r.held, path)) hits.set(r.id, r);
     return [...hits.values()].sort(byAge).map((r) => leaseJson(decode(r)));
   }
 
   /** Releases leases past their TTL; the writer is called only when the index says some are due. */
   sweep(): Promise<void> {
     if (this.sweeping) return this.sweeping;
-    if (this.q.due.get(Date.now()) === undefined) return Promise.resolve();
-    this.sweeping = this.expireDue().finally(() => {
+    const due = this.reader.due(Date.now());
+    if (due === false) return Promise.resolve();
+    this.sweeping = (due === true ? this.expireDue() : due.then((d) => (d ? this.expireDue() : undefined), (err: unknown) => this.opts.log.warn({ err }, 'lease expiry check failed'))).finally(() => {
       this.sweeping = null;
     });
     return this.sweeping;

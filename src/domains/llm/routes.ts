@@ -46,7 +46,7 @@ export function llmRoutes(svc: LlmService): Route[] {
     {
       method: 'GET',
       path: '/api/llm/usage',
-      handler: (ctx) => {
+      handler: async (ctx) => {
         const q = queryParams(ctx);
         let by: ListFilter['by'] = null;
         if (q.get('instance')) by = { column: 'instance_id', value: q.get('instance')! };
@@ -55,20 +55,20 @@ export function llmRoutes(svc: LlmService): Route[] {
         sendJson(
           ctx,
           200,
-          svc.list({ by, from: instantParam(q, 'from', true), to: instantParam(q, 'to', true), limit: positiveInt(q, 'limit', OPS_LIST_DEFAULT_LIMIT, OPS_LIST_MAX_LIMIT) }),
+          await svc.list({ by, from: instantParam(q, 'from', true), to: instantParam(q, 'to', true), limit: positiveInt(q, 'limit', OPS_LIST_DEFAULT_LIMIT, OPS_LIST_MAX_LIMIT) }),
         );
       },
     },
     {
       method: 'GET',
       path: '/api/llm/usage/summary',
-      handler: (ctx) => {
+      handler: async (ctx) => {
         const q = queryParams(ctx);
         const groupBy = q.get('group_by') || 'project';
         if (!isGroupBy(groupBy)) throw badRequest('invalid group_by: must be instance, project, model, or session_tag');
         const span = { from: instantParam(q, 'from', true), to: instantParam(q, 'to', true) };
         // from/to echoed as given ("" when absent).
-        sendJson(ctx, 200, { group_by: groupBy, from: q.get('from') ?? '', to: q.get('to') ?? '', ...svc.summary(groupBy, span) });
+        sendJson(ctx, 200, { group_by: groupBy, from: q.get('from') ?? '', to: q.get('to') ?? '', ...(await svc.summary(groupBy, span)) });
       },
     },
   ];

@@ -21,7 +21,7 @@ export function ruleRoutes(svc: RuleService): Route[] {
     {
       method: 'GET',
       path: '/api/validate/:project/rules',
-      handler: (ctx) => sendJson(ctx, 200, svc.list(project(ctx), queryParams(ctx).get('stack') ?? '')),
+      handler: async (ctx) => sendJson(ctx, 200, await svc.list(project(ctx), queryParams(ctx).get('stack') ?? '')),
     },
     {
       method: 'PUT',
@@ -69,10 +69,10 @@ export function ruleRoutes(svc: RuleService): Route[] {
       // as waiting for a decision); by project, rule_id.
       method: 'GET',
       path: '/api/rules',
-      handler: (ctx) => {
+      handler: async (ctx) => {
         const raw = queryParams(ctx).get('status') || null;
         if (raw !== null && !(RULE_STATUSES as readonly string[]).includes(raw)) throw badRequest('status must be accepted, proposed or rejected');
-        sendJson(ctx, 200, svc.listAll(raw as RuleStatus | null));
+        sendJson(ctx, 200, await svc.listAll(raw as RuleStatus | null));
       },
     },
     {
@@ -83,10 +83,10 @@ export function ruleRoutes(svc: RuleService): Route[] {
     {
       method: 'GET',
       path: '/api/rules/export',
-      handler: (ctx) => {
+      handler: async (ctx) => {
         const raw = queryParams(ctx).get('source');
         const sources = raw ? raw.split(',').map((x) => x.trim()) : DEFAULT_EXPORT_SOURCES;
-        sendJson(ctx, 200, svc.export(sources));
+        sendJson(ctx, 200, await svc.export(sources));
       },
     },
     {

@@ -8,7 +8,7 @@ import { AppError, badRequest } from '../../errors.js';
 import { RULES_CACHE_PROJECTS, RULES_CACHE_SUBSETS, VALIDATE_MAX_TIMEOUTS, VALIDATE_MAX_VIOLATIONS } from '../../limits.js';
 import type { PoolClient } from '../../rpc/pool-client.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
-import type { ReadDb } from '../../store.js';
+import type { RuleReader, StoredRule } from './reader.js';
 
 /** A rule's lifecycle status (SPEC §2.7). */
 export const RULE_STATUSES = ['accepted', 'proposed', 'rejected'] as const;
@@ -35,21 +35,6 @@ export interface Rule {
   created_at?: string;
 }
 
-interface StoredRule {
-  project: string;
-  rule_id: string;
-  severity: string;
-  match_type: string;
-  pattern: string;
-  message: string;
-  stack: string;
-  applies_to: string;
-  source: string;
-  status: string;
-  proposed_by: string;
-  context: string;
-  created_at: string;
-}
 
 function toRule(r: StoredRule): Rule {
   const out: Rule = {
@@ -130,26 +115,18 @@ interface Selection {
  * drops them whenever a rule write settles.
  */
 export class RuleService {
-  private readonly q;
   private readonly selections = new Map<string, Selection>();
 
   constructor(
-    db: ReadDb,
+    private readonly reader: RuleReader,
     private readonly writer: WriterClient,
     private readonly pool: PoolClient,
-  ) {
-    this.q = {
-      list: db.prepare<[string], StoredRule>('SELECT * FROM validation_rules WHERE project = ? ORDER BY rule_id'),
-      // The project's rules by rule_id, then _global's (once, when the project is _global).
-      forValidation: db.prepare<[string, string], StoredRule>(
-        `SELECT * FROM validation_rules WHERE status = 'accepted' AND (project = ? OR project = ?)
-         ORDER BY project = '${GLOBAL_PROJECT}', rule_id`,
-      ),
-      exportAll: db.prepare<[], StoredRule>("SELECT * FROM validation_rules WHERE status = 'accepted' ORDER BY project, rule_id"),
-      byStatus: db.prepare<[string], StoredRule>('SELECT * FROM validation_rules WHERE status = ? ORDER BY project, rule_id'),
-      all: db.prepare<[], StoredRule>('SELECT * FROM validation_rules ORDER BY project, rule_id'),
-    };
-  }
+    /**
+     * Cluster mode: other nodes write rules too, so nothing read is kept across requests (a
+     * selection lives for one validation); the JSON per subset is still built once per request.
+     */
+    private readonly shared = false,
+  ) {}
 
   /**
    * A rule write: once it settles (committed, refused, or of unknown outcome) the cached
@@ -160,23 +137,32 @@ export class RuleService {
     return call.finally(() => this.selections.clear());
   }
 
-  private selection(project: string): Selection {
-    let sel = this.selections.get(project);
-    if (!sel) {
-      const rules = this.q.forValidation.all(project, GLOBAL_PROJECT).map((r) => ({
-        rule: { rule_id: r.rule_id, severity: r.severity, match_type: r.match_type, pattern: r.pattern, message: r.message },
-        stack: r.stack,
-        globs: JSON.parse(r.applies_to) as string[],
-      }));
-      sel = { rules, json: new Map() };
-      if (this.selections.size >= RULES_CACHE_PROJECTS) this.selections.delete(this.selections.keys().next().value!);
-      this.selections.set(project, sel);
-    }
-    return sel;
+  private selection(project: string): Selection | Promise<Selection> {
+    const cached = this.selections.get(project);
+    if (cached) return cached;
+    const build = (rows: StoredRule[]): Selection => {
+      const sel: Selection = {
+        rules: rows.map((r) => ({
+          rule: { rule_id: r.rule_id, severity: r.severity, match_type: r.match_type, pattern: r.pattern, message: r.message },
+          stack: r.stack,
+          globs: JSON.parse(r.applies_to) as string[],
+        })),
+        json: new Map(),
+      };
+      // Kept only when nothing can change it unseen: one writer behind this process, and a read
+      // that answered at once (SQLite), so no rule write settled between the read and here.
+      if (!this.shared) {
+        if (this.selections.size >= RULES_CACHE_PROJECTS) this.selections.delete(this.selections.keys().next().value!);
+        this.selections.set(project, sel);
+      }
+      return sel;
+    };
+    const rows = this.reader.forValidation(project, GLOBAL_PROJECT);
+    return rows instanceof Promise ? rows.then(build) : build(rows);
   }
 
-  list(project: string, stack: string): { project: string; rules: Rule[] } {
-    const rows = this.q.list.all(project).filter((r) => stack === '' || r.stack === '' || r.stack === stack);
+  async list(project: string, stack: string): Promise<{ project: string; rules: Rule[] }> {
+    const rows = (await this.reader.list(project)).filter((r) => stack === '' || r.stack === '' || r.stack === stack);
     return { project, rules: rows.map(toRule) };
   }
 
@@ -202,8 +188,8 @@ export class RuleService {
   }
 
   /** Every project's rules (of one status, or all), by project and rule_id: what waits for a decision. */
-  listAll(status: RuleStatus | null): Rule[] {
-    return (status === null ? this.q.all.all() : this.q.byStatus.all(status)).map(toRule);
+  async listAll(status: RuleStatus | null): Promise<Rule[]> {
+    return (await this.reader.all(status)).map(toRule);
   }
 
   /** Deletes one rule, whatever its status (audited `rule.delete`). */
@@ -212,9 +198,9 @@ export class RuleService {
   }
 
   /** Accepted rules of every project whose source is one of `sources`, by project and rule_id. */
-  export(sources: readonly string[]): Rule[] {
+  async export(sources: readonly string[]): Promise<Rule[]> {
     const want = new Set(sources);
-    return this.q.exportAll.all().filter((r) => want.has(r.source)).map(toRule);
+    return (await this.reader.all('accepted')).filter((r) => want.has(r.source)).map(toRule);
   }
 
   /**
@@ -245,7 +231,7 @@ export class RuleService {
    * reply then carries `"truncated":true`.
    */
   async validate(project: string, req: { filename: string; content: string; stack: string }) {
-    const sel = this.selection(project);
+    const sel = await this.selection(project);
     const picked: number[] = [];
     sel.rules.forEach((r, i) => {
       if ((req.stack === '' || r.stack === '' || r.stack === req.stack) && appliesTo(r.globs, req.filename)) picked.push(i);

@@ -13,13 +13,13 @@ export function specRoutes(svc: SpecService): Route[] {
     {
       method: 'GET',
       path: '/api/specs/:project',
-      handler: (ctx) => sendJson(ctx, 200, svc.list(param(ctx, 0))),
+      handler: async (ctx) => sendJson(ctx, 200, await svc.list(param(ctx, 0))),
     },
     {
       method: 'GET',
       path: '/api/specs/:project/:name',
-      handler: (ctx) => {
-        const row = svc.get(param(ctx, 0), param(ctx, 1));
+      handler: async (ctx) => {
+        const row = await svc.get(param(ctx, 0), param(ctx, 1));
         sendVersioned(ctx, row.data, 'application/json', `"${row.hash}"`, row.version);
       },
     },

@@ -1,36 +1,22 @@
 import type { AuditTag } from '../../../schemas/rpc/envelope.js';
 import { notFound } from '../../errors.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
-import { toRfc3339, type ReadDb } from '../../store.js';
-
-export interface SpecRow {
-  data: Buffer;
-  version: number;
-  hash: string;
-}
+import { toRfc3339 } from '../../store.js';
+import type { SpecRow, SpecsReader } from './reader.js';
 
 /** Spec registry (SPEC §2.3): per-project blobs, no history, CAS on writes. */
 export class SpecService {
-  private readonly q;
-
   constructor(
-    db: ReadDb,
+    private readonly reader: SpecsReader,
     private readonly writer: WriterClient,
-  ) {
-    this.q = {
-      list: db.prepare<[string], { name: string; version: number; updated_at: string }>(
-        'SELECT name, version, updated_at FROM specs WHERE project = ? ORDER BY name',
-      ),
-      get: db.prepare<[string, string], SpecRow>('SELECT data, version, hash FROM specs WHERE project = ? AND name = ?'),
-    };
+  ) {}
+
+  async list(project: string) {
+    return { project, specs: (await this.reader.list(project)).map((r) => ({ ...r, updated_at: toRfc3339(r.updated_at) })) };
   }
 
-  list(project: string) {
-    return { project, specs: this.q.list.all(project).map((r) => ({ ...r, updated_at: toRfc3339(r.updated_at) })) };
-  }
-
-  get(project: string, name: string): SpecRow {
-    const row = this.q.get.get(project, name);
+  async get(project: string, name: string): Promise<SpecRow> {
+    const row = await this.reader.get(project, name);
     if (!row) throw notFound(`spec not found: ${project}/${name}`);
     return row;
   }

@@ -75,9 +75,9 @@ export function taskRoutes(svc: TaskService): Route[] {
     {
       method: 'GET',
       path: '/api/tasks',
-      handler: (ctx) => {
+      handler: async (ctx) => {
         const q = queryParams(ctx);
-        const tasks = svc.list({
+        const tasks = await svc.list({
           project: q.get('project') || null,
           statuses: statusesParam(q.get('status')),
           claimedBy: q.get('claimed_by') || null,
@@ -99,7 +99,7 @@ export function taskRoutes(svc: TaskService): Route[] {
         sendJsonText(ctx, 200, await svc.claim(holder, project, auditBy(ctx)));
       },
     },
-    { method: 'GET', path: '/api/tasks/:id', handler: (ctx) => sendJsonText(ctx, 200, svc.get(taskId(ctx.params[0]!))) },
+    { method: 'GET', path: '/api/tasks/:id', handler: async (ctx) => sendJsonText(ctx, 200, await svc.get(taskId(ctx.params[0]!))) },
     settleRoute('complete', svc),
     settleRoute('fail', svc),
     settleRoute('release', svc),

@@ -1,11 +1,12 @@
 import type { AuditTag } from '../../../schemas/rpc/envelope.js';
 import type { Event, TaskRow } from '../../../schemas/rpc/writer.js';
-import { TASK_COLUMNS as COLS, decodeTask as decode, type TaskDbRow as Row } from '../../../schemas/db/coord.js';
+import { decodeTask as decode } from '../../../schemas/db/coord.js';
 import { badRequest, notFound } from '../../errors.js';
 import { checkName } from '../../http/path.js';
 import { TASK_MAX_CAPABILITIES, TASK_MAX_DEPS } from '../../limits.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
-import { toRfc3339, type ReadDb } from '../../store.js';
+import { toRfc3339 } from '../../store.js';
+import type { TaskFilter, TaskReader } from './reader.js';
 
 export const TASK_STATUSES = ['ready', 'blocked', 'claimed', 'done', 'failed'] as const;
 
@@ -31,13 +32,7 @@ export interface NewTask {
   maxAttempts: number;
 }
 
-export interface TaskFilter {
-  project: string | null;
-  statuses: string[] | null;
-  claimedBy: string | null;
-  after: number;
-  limit: number;
-}
+export type { TaskFilter } from './reader.js';
 
 /** A task id from a path: a positive integer, else the task does not exist. */
 export function taskId(raw: string): number {
@@ -51,23 +46,11 @@ export function taskId(raw: string): number {
  * lists and gets read the read connection.
  */
 export class TaskService {
-  private readonly q;
-
   constructor(
-    db: ReadDb,
+    private readonly reader: TaskReader,
     private readonly writer: WriterClient,
     private readonly announce: (events: readonly Event[]) => void,
-  ) {
-    this.q = {
-      get: db.prepare<[number], Row>(`SELECT ${COLS} FROM tasks WHERE id = ?`),
-      list: db.prepare<[{ project: string | null; statuses: string | null; claimed_by: string | null; after: number; limit: number }], Row>(
-        `SELECT ${COLS} FROM tasks
-         WHERE id > @after AND (@project IS NULL OR project = @project) AND (@claimed_by IS NULL OR claimed_by = @claimed_by)
-           AND (@statuses IS NULL OR status IN (SELECT value FROM json_each(@statuses)))
-         ORDER BY id LIMIT @limit`,
-      ),
-    };
-  }
+  ) {}
 
   async create(t: NewTask, audit: AuditTag): Promise<string> {
     checkName(t.project, 'project');
@@ -99,16 +82,14 @@ export class TaskService {
     return taskJson(r.task);
   }
 
-  get(id: number): string {
-    const r = this.q.get.get(id);
+  async get(id: number): Promise<string> {
+    const r = await this.reader.get(id);
     if (!r) throw notFound(`task not found: ${id}`);
     return taskJson(decode(r));
   }
 
   /** Tasks by id; `after` = the last id of the previous page. */
-  list(f: TaskFilter): string[] {
-    return this.q.list
-      .all({ project: f.project, statuses: f.statuses === null ? null : JSON.stringify(f.statuses), claimed_by: f.claimedBy, after: f.after, limit: f.limit })
-      .map((r) => taskJson(decode(r)));
+  async list(f: TaskFilter): Promise<string[]> {
+    return (await this.reader.list(f)).map((r) => taskJson(decode(r)));
   }
 }

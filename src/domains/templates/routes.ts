@@ -24,11 +24,11 @@ export function templateRoutes(svc: TemplateService): Route[] {
     {
       method: 'GET',
       path: '/api/templates',
-      handler: (ctx) => {
+      handler: async (ctx) => {
         const q = queryParams(ctx);
         // Any string is a usable kind or tag (SPEC §7-24 has nothing to reject); '' = absent.
         const f = (k: string) => q.get(k) || null;
-        sendJson(ctx, 200, svc.list({ kind: f('kind'), tag: f('tag') }));
+        sendJson(ctx, 200, await svc.list({ kind: f('kind'), tag: f('tag') }));
       },
     },
     {
@@ -49,7 +49,7 @@ export function templateRoutes(svc: TemplateService): Route[] {
     {
       method: 'GET',
       path: '/api/templates/:id',
-      handler: (ctx) => sendJsonText(ctx, 200, svc.get(idOf(ctx))),
+      handler: async (ctx) => sendJsonText(ctx, 200, await svc.get(idOf(ctx))),
     },
     {
       method: 'DELETE',

@@ -5,7 +5,8 @@ import { badRequest, notFound } from '../../errors.js';
 import { compactJson } from '../../http/raw-json.js';
 import { checkName } from '../../http/path.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
-import { toRfc3339, type ReadDb } from '../../store.js';
+import { toRfc3339 } from '../../store.js';
+import type { TemplateFilter, TemplateRow, TemplatesReader } from './reader.js';
 
 /**
  * What applying a template needs from other domains, wired in server.ts (a domain never imports
@@ -39,23 +40,9 @@ export interface TemplateSummary {
   updated_at: string;
 }
 
-interface Row {
-  id: string;
-  name: string;
-  description: string;
-  kind: string;
-  /** JSON array text. */
-  tags: string;
-  version: number;
-  created_at: string;
-  updated_at: string;
-}
-
-const SUMMARY_COLUMNS = 'id, name, description, kind, tags, version, created_at, updated_at';
-
 const isRuleArray = Compile(RuleArray);
 
-function summary(r: Row): TemplateSummary {
+function summary(r: TemplateRow): TemplateSummary {
   return {
     id: r.id,
     name: r.name,
@@ -82,39 +69,26 @@ export function templateJson(t: Omit<TemplateSummary, 'tags'> & { tags: string; 
 
 /** Template registry (SPEC §2.12 as amended by §7-11, §7-18): writes through the writer, reads here. */
 export class TemplateService {
-  private readonly q;
-
   constructor(
-    db: ReadDb,
+    private readonly reader: TemplatesReader,
     private readonly writer: WriterClient,
     private readonly deps: TemplateDeps,
-  ) {
-    this.q = {
-      // Newest first; rowid breaks ties within a second (the later insert has the larger rowid).
-      list: db.prepare<[{ kind: string | null; tag: string | null }], Row>(
-        `SELECT ${SUMMARY_COLUMNS} FROM templates
-         WHERE (@kind IS NULL OR kind = @kind)
-           AND (@tag IS NULL OR EXISTS (SELECT 1 FROM json_each(templates.tags) WHERE json_each.value = @tag))
-         ORDER BY updated_at DESC, rowid DESC`,
-      ),
-      get: db.prepare<[string], Row & { data: string }>(`SELECT ${SUMMARY_COLUMNS}, data FROM templates WHERE id = ?`),
-    };
+  ) {}
+
+  /** Summaries, newest first, `kind` and `tag` (an exact member of tags) optional. */
+  async list(filter: TemplateFilter): Promise<TemplateSummary[]> {
+    return (await this.reader.list(filter)).map(summary);
   }
 
-  /** Summaries, `kind` and `tag` (an exact member of tags) optional. */
-  list(filter: { kind: string | null; tag: string | null }): TemplateSummary[] {
-    return this.q.list.all(filter).map(summary);
-  }
-
-  private row(id: string): Row & { data: string } {
-    const row = this.q.get.get(id);
+  private async row(id: string): Promise<TemplateRow & { data: string }> {
+    const row = await this.reader.get(id);
     if (!row) throw notFound(`template not found: ${id}`);
     return row;
   }
 
   /** The Template JSON text. */
-  get(id: string): string {
-    const r = this.row(id);
+  async get(id: string): Promise<string> {
+    const r = await this.row(id);
     return templateJson({ ...r, created_at: toRfc3339(r.created_at), updated_at: toRfc3339(r.updated_at) });
   }
 
@@ -137,7 +111,7 @@ export class TemplateService {
    */
   async apply(id: string, project: string, by?: AuditTag): Promise<{ applied: string; project: string; kind: string }> {
     checkName(project, 'project');
-    const t = this.row(id);
+    const t = await this.row(id);
     // One entry for the whole apply (SPEC §2.13), recorded with the write it makes.
     const audit: AuditTag | undefined = by && { actor: by.actor, action: 'template.apply', resource: id, detail: sortedJson({ kind: t.kind, project }) };
     if (t.kind === 'rules') {
