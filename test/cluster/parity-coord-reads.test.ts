@@ -1,7 +1,7 @@
 import t from 'tap';
 import type { ReplyEnvelope } from '../../schemas/rpc/envelope.js';
 import { providePostgres } from '../helpers/postgres.js';
-import { parity, type Call, type Scenario } from '../helpers/parity.js';
+import { checkParity, type Call, type Scenario } from '../helpers/parity.js';
 
 /** Cluster mode (issue 14): the instance, rule, lease and task readers answer alike on both backends. */
 
@@ -15,13 +15,7 @@ if ('skipped' in started) {
   /** Just past the next second boundary: what follows shares one storage second on both backends. */
   const nextSecond = () => sleep(1020 - (Date.now() % 1000));
 
-  const check = async (t: Tap.Test, name: string, scenario: Scenario) => {
-    const p = await parity(t, pg);
-    const { sqlite, pg: onPg } = await p.run(scenario);
-    t.same(onPg.transcript, sqlite.transcript, `${name}: the same replies and reads`);
-    t.same(onPg.tables, sqlite.tables, `${name}: the same rows`);
-    return sqlite;
-  };
+  const check = (t: Tap.Test, name: string, scenario: Scenario) => checkParity(t, pg, name, scenario);
   const res = <T>(r: ReplyEnvelope): T => {
     if (!r.ok) throw new Error(`unexpected failure: ${r.err.status} ${r.err.message}`);
     return r.res as T;

@@ -1,7 +1,7 @@
 import t from 'tap';
 import type { ReplyEnvelope } from '../../schemas/rpc/envelope.js';
 import { providePostgres } from '../helpers/postgres.js';
-import { parity, type Call, type Scenario } from '../helpers/parity.js';
+import { checkParity, type Call, type Scenario } from '../helpers/parity.js';
 
 /** Cluster mode (issue 14): the instance, lease and task writer methods answer and store alike on both backends. */
 
@@ -16,13 +16,7 @@ if ('skipped' in started) {
   /** Just past the next second boundary: the steps that follow share one storage second (last_seen) on both backends. */
   const nextSecond = () => sleep(1020 - (Date.now() % 1000));
 
-  const check = async (t: Tap.Test, name: string, scenario: Scenario) => {
-    const p = await parity(t, pg);
-    const { sqlite, pg: onPg } = await p.run(scenario);
-    t.same(onPg.transcript, sqlite.transcript, `${name}: the same replies`);
-    t.same(onPg.tables, sqlite.tables, `${name}: the same rows`);
-    return sqlite;
-  };
+  const check = (t: Tap.Test, name: string, scenario: Scenario) => checkParity(t, pg, name, scenario);
   /** The failure statuses of a transcript, in order (what the scenario exercised). */
   const errors = (transcript: unknown[]) => transcript.flatMap((r) => ((r as ReplyEnvelope).ok ? [] : [(r as { err: { status: string } }).err.status]));
   const res = <T>(r: ReplyEnvelope): T => {

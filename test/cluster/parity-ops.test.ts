@@ -1,6 +1,6 @@
 import t from 'tap';
 import { providePostgres } from '../helpers/postgres.js';
-import { parity, type Call, type Scenario } from '../helpers/parity.js';
+import { checkParity, type Call, type Scenario } from '../helpers/parity.js';
 
 /**
  * Cluster mode (issue 14): the rule, template, spec, compliance, webhook and operations writer
@@ -16,13 +16,7 @@ if ('skipped' in started) {
   const bytes = (s: string) => Buffer.from(s);
   const agent = { actor: 'agent-1' };
 
-  const check = async (t: Tap.Test, name: string, scenario: Scenario) => {
-    const p = await parity(t, pg);
-    const { sqlite, pg: onPg } = await p.run(scenario);
-    t.same(onPg.transcript, sqlite.transcript, `${name}: the same replies`);
-    t.same(onPg.tables, sqlite.tables, `${name}: the same rows`);
-    return sqlite;
-  };
+  const check = (t: Tap.Test, name: string, scenario: Scenario) => checkParity(t, pg, name, scenario);
   const errors = (transcript: unknown[]) => transcript.flatMap((r) => ((r as { ok: boolean; err?: { status: string } }).ok ? [] : [(r as { err: { status: string } }).err.status]));
 
   const rule = (project: string, rule_id: string, extra: Record<string, unknown> = {}) => ({

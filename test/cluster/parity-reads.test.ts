@@ -1,6 +1,6 @@
 import t from 'tap';
 import { providePostgres } from '../helpers/postgres.js';
-import { parity, type Scenario } from '../helpers/parity.js';
+import { checkParity, type Scenario } from '../helpers/parity.js';
 import { roundedSum } from '../../src/domains/llm/reader.js';
 
 /**
@@ -17,13 +17,7 @@ if ('skipped' in started) {
   const bytes = (s: string) => Buffer.from(s);
   const agent = { actor: 'agent-1' };
 
-  const check = async (t: Tap.Test, name: string, scenario: Scenario) => {
-    const p = await parity(t, pg);
-    const { sqlite, pg: onPg } = await p.run(scenario);
-    t.same(onPg.transcript, sqlite.transcript, `${name}: the same replies and reads`);
-    t.same(onPg.tables, sqlite.tables, `${name}: the same rows`);
-    return sqlite;
-  };
+  const check = (t: Tap.Test, name: string, scenario: Scenario) => checkParity(t, pg, name, scenario);
 
   t.test('specs: list by name, get', async (t) => {
     const run = await check(t, 'specs', async (call, _batch, read) => {

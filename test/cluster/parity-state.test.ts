@@ -1,6 +1,6 @@
 import t from 'tap';
 import { providePostgres } from '../helpers/postgres.js';
-import { parity, type Scenario } from '../helpers/parity.js';
+import { checkParity, type Scenario } from '../helpers/parity.js';
 
 /** Cluster mode (issue 14): the state and event-log writer methods answer and store alike on both backends. */
 
@@ -12,13 +12,7 @@ if ('skipped' in started) {
   t.teardown(() => pg.stop());
   const bytes = (s: string) => Buffer.from(s);
 
-  const check = async (t: Tap.Test, name: string, scenario: Scenario, opts: { stateHistoryKeep?: number } = {}) => {
-    const p = await parity(t, pg, opts);
-    const { sqlite, pg: onPg } = await p.run(scenario);
-    t.same(onPg.transcript, sqlite.transcript, `${name}: the same replies`);
-    t.same(onPg.tables, sqlite.tables, `${name}: the same rows`);
-    return sqlite;
-  };
+  const check = (t: Tap.Test, name: string, scenario: Scenario, opts: { stateHistoryKeep?: number } = {}) => checkParity(t, pg, name, scenario, opts);
 
   t.test('state: versions, CAS, delete, rollback, audit', async (t) => {
     const run = await check(t, 'state', async (call, _batch, read) => {

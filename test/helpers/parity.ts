@@ -166,3 +166,15 @@ export async function parity(t: Tap, pg: Postgres, opts: { stateHistoryKeep?: nu
   };
 }
 
+
+/**
+ * Runs `scenario` on both backends and asserts the same transcript (replies and reads) and the
+ * same rows; the SQLite run is returned for checks that the scenario did what it meant to.
+ */
+export async function checkParity(t: Tap & { same(a: unknown, b: unknown, msg: string): unknown }, pg: Postgres, name: string, scenario: Scenario, opts: { stateHistoryKeep?: number } = {}): Promise<Run> {
+  const p = await parity(t, pg, opts);
+  const { sqlite, pg: onPg } = await p.run(scenario);
+  t.same(onPg.transcript, sqlite.transcript, `${name}: the same replies and reads`);
+  t.same(onPg.tables, sqlite.tables, `${name}: the same rows`);
+  return sqlite;
+}
