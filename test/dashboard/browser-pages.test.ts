@@ -260,6 +260,9 @@ else {
     const first = (await call('POST', '/api/tasks', { project: 'board', title: 'Paginate trucks', priority: 2 })).json();
     const second = (await call('POST', '/api/tasks', { project: 'board', title: 'Document paging', deps: [first.id] })).json();
     await open('tasks', 'Tasks');
+    // The page's first effects (the field set from the URL) run after it renders: typing before
+    // them could be undone on a loaded machine. The project list arriving comes after them.
+    await page.locator('#task-projects option[value="board"]').waitFor({ state: 'attached' });
     await page.getByLabel('Project').fill('board');
     await page.getByRole('button', { name: 'Show the board' }).click();
     const card = (id: number, status: string) => page.locator(`.board-col[data-status="${status}"] [data-task="${id}"]`);
