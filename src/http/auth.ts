@@ -52,23 +52,28 @@ export class Authenticator {
     if (this.expected === null || this.isServerToken(auth)) {
       // An instance token in open mode still identifies its agent.
       const byToken = this.expected === null && auth !== '' && this.tokenResolver ? this.tokenResolver(auth) : null;
-      const identify = (found: Identity | null) => found ?? (ctx.headers.instance !== '' && this.instanceResolver ? this.instanceResolver(ctx.headers.instance) : null);
-      const settle = (id: Identity | null): true => {
-        ctx.identity = id;
-        if (id && this.onIdentified) this.onIdentified(id);
-        return true;
-      };
-      const first = byToken instanceof Promise ? byToken.then(identify) : identify(byToken);
-      return first instanceof Promise ? first.then(settle) : settle(first);
+      return byToken instanceof Promise ? byToken.then((id) => this.attribute(ctx, id)) : this.attribute(ctx, byToken);
     }
     // Not the server token: an instance's own token is accepted besides it (SPEC §8.4).
     const id = auth !== '' && this.tokenResolver ? this.tokenResolver(auth) : null;
-    const settle = (found: Identity | null): boolean => {
-      if (found === null) return false;
-      ctx.identity = found;
-      this.onIdentified?.(found);
-      return true;
-    };
-    return id instanceof Promise ? id.then(settle) : settle(id);
+    return id instanceof Promise ? id.then((found) => this.accept(ctx, found)) : this.accept(ctx, id);
+  }
+
+  /** Allowed (server token, or open mode): the agent by its token, else by X-Koor-Instance. */
+  private attribute(ctx: Ctx, byToken: Identity | null): true | Promise<true> {
+    const id = byToken ?? (ctx.headers.instance !== '' && this.instanceResolver ? this.instanceResolver(ctx.headers.instance) : null);
+    return id instanceof Promise ? id.then((found) => this.identify(ctx, found)) : this.identify(ctx, id);
+  }
+
+  private identify(ctx: Ctx, id: Identity | null): true {
+    ctx.identity = id;
+    if (id && this.onIdentified) this.onIdentified(id);
+    return true;
+  }
+
+  /** An instance's own token: allowed when it names a known agent. */
+  private accept(ctx: Ctx, id: Identity | null): boolean {
+    if (id === null) return false;
+    return this.identify(ctx, id);
   }
 }
