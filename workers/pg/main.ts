@@ -1,9 +1,5 @@
-import { workerData, type MessagePort } from 'node:worker_threads';
-import pino from 'pino';
-import { Compile } from 'typebox/compile';
 import type { Sql } from 'postgres';
-import { WriterStartup } from '../../schemas/rpc/writer.js';
-import { WriterStatsView } from '../../schemas/rpc/writer-stats.js';
+import { writerThread } from '../writer/startup.js';
 import { openPg } from './connect.js';
 import { createPgDispatcher } from './dispatch.js';
 import { migratePg } from './migrate.js';
@@ -14,15 +10,13 @@ import { migratePg } from './migrate.js';
  * to PostgreSQL. One batch at a time: envelopes that arrive while a batch commits form the next
  * one (group commit), and a reply leaves only after its batch's COMMIT returned.
  */
-const { port, stats: statsBuffer, ...startup } = workerData as WriterStartup & { port: MessagePort; stats: SharedArrayBuffer };
-const stats = new WriterStatsView(statsBuffer);
-const log = pino({ level: startup.log_level, base: { pid: process.pid, component: 'writer' }, timestamp: pino.stdTimeFunctions.isoTime }, pino.destination({ fd: 2, sync: true }));
+const thread = writerThread();
+const { port, stats, startup, log } = thread;
 
 async function open(): Promise<Sql | null> {
   let sql: Sql | null = null;
   try {
-    const check = Compile(WriterStartup);
-    if (!check.Check(startup)) throw new Error(`invalid writer start-up data: ${[...check.Errors(startup)][0]?.instancePath ?? ''}`);
+    thread.check();
     if (!startup.database_url) throw new Error('no database URL');
     sql = openPg(startup.database_url, { max: 2, name: 'koor-writer' });
     await migratePg(sql);
@@ -37,13 +31,7 @@ async function open(): Promise<Sql | null> {
 
 const sql = await open();
 if (sql === null) process.exit(1);
-const dispatcher = createPgDispatcher(sql!, {
-  testHooks: startup.test_hooks,
-  log,
-  stateHistoryKeep: startup.state_history_keep,
-  webhookBacklogMax: startup.limits.webhook_backlog_max,
-  webhookDisableAfter: startup.limits.webhook_disable_after,
-});
+const dispatcher = createPgDispatcher(sql!, thread.options);
 const maxBatch = startup.limits.max_batch_envelopes;
 const queue: unknown[] = [];
 let running = false;

@@ -1,23 +1,17 @@
-import { workerData, type MessagePort } from 'node:worker_threads';
-import pino from 'pino';
-import { Compile } from 'typebox/compile';
-import { WriterStartup } from '../../schemas/rpc/writer.js';
-import { WriterStatsView } from '../../schemas/rpc/writer-stats.js';
 import { openWriterDb } from './db.js';
 import { createDispatcher } from './dispatch.js';
+import { writerThread } from './startup.js';
 
 /** Control messages (not RPC): orderly shutdown. */
 export type WriterControl = { control: 'close' };
 
-const { port, stats: statsBuffer, ...startup } = workerData as WriterStartup & { port: MessagePort; stats: SharedArrayBuffer };
-const stats = new WriterStatsView(statsBuffer);
-const log = pino({ level: startup.log_level, base: { pid: process.pid, component: 'writer' }, timestamp: pino.stdTimeFunctions.isoTime }, pino.destination({ fd: 2, sync: true }));
+const thread = writerThread();
+const { port, stats, startup, log } = thread;
 const dbPath = startup.db_path;
 
 function open(): ReturnType<typeof openWriterDb> | null {
   try {
-    const check = Compile(WriterStartup);
-    if (!check.Check(startup)) throw new Error(`invalid writer start-up data: ${[...check.Errors(startup)][0]?.instancePath ?? ''}`);
+    thread.check();
     return openWriterDb(dbPath, startup.limits, { sync: startup.sync, log });
   } catch (err) {
     // Reported to the front process, which turns it into one clear startup error.
@@ -30,13 +24,7 @@ function open(): ReturnType<typeof openWriterDb> | null {
 const opened = open();
 if (opened === null) process.exit(1);
 const db = opened!;
-const dispatcher = createDispatcher(db, {
-  testHooks: startup.test_hooks,
-  log,
-  stateHistoryKeep: startup.state_history_keep,
-  webhookBacklogMax: startup.limits.webhook_backlog_max,
-  webhookDisableAfter: startup.limits.webhook_disable_after,
-});
+const dispatcher = createDispatcher(db, thread.options);
 const maxBatch = startup.limits.max_batch_envelopes;
 const queue: unknown[] = [];
 let scheduled = false;

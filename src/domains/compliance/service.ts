@@ -7,7 +7,7 @@ import type { ComplianceReader } from './reader.js';
 
 /** Agents to check: the instance registry (SPEC §2.5). Only `active` ones with a workspace count. */
 export interface InstanceSource {
-  list(filter: Record<string, never>): ReadonlyArray<{ id: string; workspace: string; status: string }> | Promise<ReadonlyArray<{ id: string; workspace: string; status: string }>>;
+  list(filter: Record<string, never>): Awaitable<ReadonlyArray<{ id: string; workspace: string; status: string }>>;
 }
 
 /** Where contracts live: the spec registry (SPEC §2.3). `get` throws when the spec is gone. */
