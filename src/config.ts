@@ -19,6 +19,11 @@ export interface Config {
   /** null = dashboard listener disabled. */
   dashboardBind: Bind | null;
   dataDir: string;
+  /**
+   * Cluster mode: a PostgreSQL URL (`postgres://user:pass@host:5432/db`) shared by every node;
+   * '' = the embedded SQLite file in `dataDir` (the default).
+   */
+  database: string;
   authToken: string;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   /**
@@ -85,7 +90,7 @@ export class ConfigError extends Error {
   }
 }
 
-type Kind = 'bind' | 'bind-or-off' | 'string' | 'level' | 'sync' | 'int' | 'posint' | 'duration' | 'age' | 'bytes';
+type Kind = 'bind' | 'bind-or-off' | 'string' | 'database' | 'level' | 'sync' | 'int' | 'posint' | 'duration' | 'age' | 'bytes';
 
 interface Setting {
   key: keyof Omit<Config, 'configFile' | 'testHooks'>;
@@ -102,6 +107,7 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'bind', flag: 'bind', env: 'KOOR_BIND', file: 'bind', kind: 'bind', def: 'localhost:9800', help: 'API listen address host:port' },
   { key: 'dashboardBind', flag: 'dashboard-bind', env: 'KOOR_DASHBOARD_BIND', file: 'dashboard_bind', kind: 'bind-or-off', def: 'localhost:9847', help: 'dashboard listen address ("" disables)' },
   { key: 'dataDir', flag: 'data-dir', env: 'KOOR_DATA_DIR', file: 'data_dir', kind: 'string', def: '.', help: 'directory of data.db' },
+  { key: 'database', flag: 'database', env: 'KOOR_DATABASE_URL', file: 'database', kind: 'database', def: '', help: 'cluster mode: PostgreSQL URL postgres://user:pass@host:port/db shared by every node ("" = embedded SQLite in --data-dir)' },
   { key: 'authToken', flag: 'auth-token', env: 'KOOR_AUTH_TOKEN', file: 'auth_token', kind: 'string', def: '', help: 'bearer token required on every route but /health ("" = open)' },
   { key: 'logLevel', flag: 'log-level', env: 'KOOR_LOG_LEVEL', file: 'log_level', kind: 'level', def: 'info', help: 'debug|info|warn|error' },
   { key: 'sync', flag: 'sync', env: 'KOOR_SYNC', file: 'sync', kind: 'sync', def: 'full', help: 'full (fsync each commit: survives power loss) | normal (survives kill -9 only)' },
@@ -189,6 +195,32 @@ export function parseAge(text: string, what: string): number {
   return Math.round(total);
 }
 
+/** '' (embedded SQLite) or a postgres:// / postgresql:// URL with a host. */
+export function parseDatabaseUrl(text: string, what: string): string {
+  if (text === '') return '';
+  let u: URL;
+  try {
+    u = new URL(text);
+  } catch {
+    throw new ConfigError(`invalid ${what} "${redactUrl(text)}": expected a URL like postgres://user:password@host:5432/koor`);
+  }
+  if (u.protocol !== 'postgres:' && u.protocol !== 'postgresql:') throw new ConfigError(`invalid ${what} "${redactUrl(text)}": only PostgreSQL URLs (postgres://…) are supported`);
+  if (u.hostname === '') throw new ConfigError(`invalid ${what} "${redactUrl(text)}": the URL names no host`);
+  return text;
+}
+
+/** A database URL fit for logs and error lines: the password replaced by `***`. */
+export function redactUrl(text: string): string {
+  try {
+    const u = new URL(text);
+    if (u.password === '') return text;
+    u.password = '***';
+    return u.toString();
+  } catch {
+    return text.replace(/\/\/([^:/@]*):[^@]*@/, '//$1:***@');
+  }
+}
+
 function parseBytes(text: string, what: string): number {
   const m = /^(\d+)([kmg]?)(i?b)?$/i.exec(text.trim());
   if (!m) throw new ConfigError(`invalid ${what} "${text}": expected bytes like 10485760, 64k, 10m`);
@@ -212,6 +244,8 @@ function convert(s: Setting, raw: string): unknown {
       return raw === '' ? null : parseBind(raw, what);
     case 'string':
       return raw;
+    case 'database':
+      return parseDatabaseUrl(raw, what);
     case 'level': {
       // Case-insensitive like the original, but an unknown level is an error, not a silent 'info'.
       const l = raw.toLowerCase();

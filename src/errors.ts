@@ -46,9 +46,24 @@ export class AppError extends Error {
   }
 }
 
-/** Anything thrown becomes an AppError; unknown errors become a generic INTERNAL one. */
+/**
+ * A broken or restarting PostgreSQL (cluster mode): SQLSTATE classes of connection failures,
+ * shutdown and recovery, too many connections, and postgres.js's socket errors.
+ */
+export function isDatabaseUnavailable(err: unknown): boolean {
+  const e = err as { code?: unknown } | null;
+  const code = typeof e?.code === 'string' ? e.code : '';
+  if (code.startsWith('08') || code === '57P01' || code === '57P02' || code === '57P03' || code === '53300') return true;
+  return ['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED', 'CONNECT_TIMEOUT'].includes(code);
+}
+
+/**
+ * Anything thrown becomes an AppError: a database that cannot be reached is UNAVAILABLE (retry),
+ * other unknown errors a generic INTERNAL one.
+ */
 export function toAppError(err: unknown, operation = 'handle request'): AppError {
   if (err instanceof AppError) return err;
+  if (isDatabaseUnavailable(err)) return new AppError('UNAVAILABLE', 'database unavailable', { cause: err });
   return new AppError('INTERNAL', `failed to ${operation}`, { cause: err });
 }
 

@@ -66,6 +66,16 @@ export const WS_REPLAY_STEP_BYTES = 256 * 1024;
 export const EVENT_FEED_PAGE = 256;
 export const EVENT_FEED_PAGE_BYTES = 4 * 1024 * 1024;
 export const EVENT_FEED_RETRY_MS = 1000;
+/**
+ * Cluster mode's leader election (src/cluster/leader.ts): a follower tries for the lock every
+ * CLUSTER_LEADER_RETRY_MS; the leader checks its session every CLUSTER_LEADER_CHECK_MS, lapses
+ * after 2 checks without an answer, and a new leader waits 3 checks before it starts the jobs:
+ * the jobs move to another node within ~5 s of the leader's death.
+ */
+export const CLUSTER_LEADER_RETRY_MS = 1000;
+export const CLUSTER_LEADER_CHECK_MS = 1000;
+/** Connections of a node's PostgreSQL read pool (plus 2 for its writer, 1 for LISTEN, 1 for the election). */
+export const CLUSTER_READ_CONNECTIONS = 8;
 
 // --- Writer thread (passed to the worker in WriterLimits) -----------------------------------
 

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import uWS from 'uWebSockets.js';
-import { ConfigError, type Bind, type Config } from './config.js';
+import { ConfigError, redactUrl, type Bind, type Config } from './config.js';
 import { ensureDataDir, lockDataDir } from './data-dir.js';
 import { LEASE_EXPIRY_CHECK_MS, BACKUP_TIMEOUT_MS, RESTORE_MAX_BYTES, POOL_MAX_QUEUE, WEBHOOK_MAX_CONCURRENT, WEBHOOK_MAX_REPLY_BYTES, WEBHOOK_MAX_SOCKETS, WEBHOOK_THREAD_NICE, WEBHOOK_TIMEOUT_MS, SHUTDOWN_GRACE_MS, STARTUP_TIMEOUT_MS } from './limits.js';
 import { AdminService } from './domains/admin/service.js';
@@ -58,7 +58,9 @@ import { PoolClient } from './rpc/pool-client.js';
 import { WriterClient } from './rpc/writer-client.js';
 import { DeliveryClient } from './rpc/delivery-client.js';
 import { openReader, type ReadDb } from './store.js';
-import { sqliteReaders } from './backend/readers.js';
+import { pgReaders, sqliteReaders, type Readers, type SqliteReaders } from './backend/readers.js';
+import { ClusterNode, type Job } from './cluster/node.js';
+import { EventFeed } from './domains/events/feed.js';
 import type { Event } from '../schemas/rpc/writer.js';
 
 export interface KoorServer {
@@ -159,9 +161,9 @@ function hostForUrl(bind: Bind): string {
 export async function startServer(config: Config, opts: StartOptions = {}): Promise<KoorServer> {
   assertNativeUws();
   const log = opts.log ?? createLogger(config.logLevel);
-  ensureDataDir(config.dataDir);
   // One server per data directory (as per port): held until close(), dropped by the OS on a crash.
-  const lock = lockDataDir(config.dataDir);
+  // Cluster mode keeps nothing there: nodes of one machine may share it.
+  const lock = config.database ? { release: () => {} } : (ensureDataDir(config.dataDir), lockDataDir(config.dataDir));
   // What start-up has opened so far, undone in reverse if a later step fails.
   const undo: Array<() => unknown> = [lock.release];
   try {
@@ -182,8 +184,10 @@ async function startLocked(config: Config, log: Logger, releaseLock: () => void,
   const bootId = randomUUID();
   const dbPath = path.join(config.dataDir, 'data.db');
 
+  const shared = config.database !== '';
   const writer = new WriterClient({
     dbPath,
+    ...(shared ? { databaseUrl: config.database } : {}),
     logLevel: config.logLevel,
     sync: config.sync,
     deadlineMs: config.rpcDeadlineMs,
@@ -197,47 +201,66 @@ async function startLocked(config: Config, log: Logger, releaseLock: () => void,
   // Writer (DB open + migrations) and pool threads start in parallel; ready means both are up.
   // Bounded: a data file that cannot be opened (a lock held elsewhere, a hung file system) must
   // end start-up with one line, never a hang.
+  const dbName = shared ? redactUrl(config.database) : dbPath;
   const [writerUp, poolUp] = await Promise.allSettled([
     within(writer.start(), STARTUP_TIMEOUT_MS, 'opening the database'),
     within(pool.warmUp(), STARTUP_TIMEOUT_MS, 'starting the worker pool'),
   ]);
   if (writerUp.status === 'rejected') {
     void writer.kill(); // it may be stuck in native code: do not wait for it
-    throw new ConfigError(`failed to open database ${dbPath}: ${(writerUp.reason as Error).message}`);
+    throw new ConfigError(`failed to open database ${dbName}: ${(writerUp.reason as Error).message}`);
   }
   undo.push(() => writer.close(0));
   if (poolUp.status === 'rejected') throw new ConfigError(`failed to start worker pool: ${(poolUp.reason as Error).message}`);
-  let reader: ReadDb;
+  // Reads: the front's own read-only SQLite connection, or (cluster mode) a PostgreSQL pool.
+  let reader: ReadDb | null = null;
+  let cluster: ClusterNode | null = null;
+  let readers: Readers;
   try {
-    reader = openReader(dbPath);
+    if (shared) {
+      cluster = await within(ClusterNode.open(config.database, log.child({ component: 'cluster' })), STARTUP_TIMEOUT_MS, 'connecting to the database');
+      readers = pgReaders(cluster.sql);
+    } else {
+      reader = openReader(dbPath);
+      readers = sqliteReaders(reader);
+    }
   } catch (e) {
-    throw new ConfigError(`failed to open database ${dbPath}: ${(e as Error).message}`);
+    throw new ConfigError(`failed to open database ${dbName}: ${(e as Error).message}`);
   }
-  undo.push(() => reader.close());
+  const node = cluster;
+  undo.push(() => (reader ? reader.close() : node?.end()));
   const startedAt = Date.now();
   const counters = new CallCounters();
   const auth = new Authenticator(config.authToken);
-  const readers = sqliteReaders(reader);
-  const state = new StateService(readers.state, writer, pool, config.cacheBytes);
+  // Cluster mode: other nodes write too, so no state value is kept across requests (a budget of 0).
+  const state = new StateService(readers.state, writer, pool, shared ? 0 : config.cacheBytes);
   const specs = new SpecService(readers.specs, writer);
-  const rules = new RuleService(readers.rules, writer, pool);
+  const rules = new RuleService(readers.rules, writer, pool, shared);
   const templates = new TemplateService(readers.templates, writer, {
     importRules: (list, opts) => rules.import(list, opts),
     putSpec: (project, name, data, audit) => specs.put(project, name, data, {}, audit),
   });
   const wsLog = log.child({ component: 'ws' });
   const hub = new Hub({ maxEvents: config.wsBufferEvents, maxBytes: config.wsBufferBytes }, slowConsumerLogger(wsLog));
-  const delivery = new DeliveryClient({ dbPath, timeoutMs: WEBHOOK_TIMEOUT_MS, maxReplyBytes: WEBHOOK_MAX_REPLY_BYTES, maxSockets: WEBHOOK_MAX_SOCKETS, nice: WEBHOOK_THREAD_NICE, maxInFlight: WEBHOOK_MAX_CONCURRENT + 16, log: log.child({ component: 'webhooks' }) });
+  const delivery = new DeliveryClient({ dbPath: shared ? '' : dbPath, timeoutMs: WEBHOOK_TIMEOUT_MS, maxReplyBytes: WEBHOOK_MAX_REPLY_BYTES, maxSockets: WEBHOOK_MAX_SOCKETS, nice: WEBHOOK_THREAD_NICE, maxInFlight: WEBHOOK_MAX_CONCURRENT + 16, log: log.child({ component: 'webhooks' }) });
   undo.push(() => delivery.close());
-  const dispatcher = new WebhookDispatcher(reader, writer, delivery, {
+  const dispatcher = new WebhookDispatcher(readers.webhooks, writer, delivery, {
     retryBaseMs: config.webhookRetryBaseMs,
     retryMaxMs: config.webhookRetryMaxMs,
     maxAttempts: config.webhookMaxAttempts,
+    handBodies: shared,
     log: log.child({ component: 'webhooks' }),
   });
-  const events = new EventService(readers.events, writer, new LocalFanout(readers.events, hub), { retention: config.eventRetention, log: log.child({ component: 'events' }), onPublished: () => dispatcher.kick() });
+  const onPublished = () => dispatcher.kick();
+  // How committed events reach this node's subscribers: the writer's replies (SQLite), or the
+  // shared log read in id order on PostgreSQL's notifications (cluster mode).
+  const feed = node ? new EventFeed(node.sql, readers.events, hub, { log: log.child({ component: 'events' }), onPublished }) : null;
+  if (feed) await within(feed.start(), STARTUP_TIMEOUT_MS, 'listening for events');
+  undo.push(() => feed?.stop());
+  const fanout = feed ?? new LocalFanout((readers as SqliteReaders).events, hub);
+  const events = new EventService(readers.events, writer, fanout, { retention: config.eventRetention, log: log.child({ component: 'events' }), onPublished });
   const publish = (topic: string, data: string, source: string) => events.publish(topic, data, source);
-  const webhooks = new WebhookService(reader, writer, delivery, () => dispatcher.refresh());
+  const webhooks = new WebhookService(readers.webhooks, writer, delivery, () => dispatcher.refresh());
   const audit = new AuditService(readers.audit);
   const agentMetrics = new AgentMetrics(readers.agentMetrics, writer, log.child({ component: 'agent-metrics' }));
   const llm = new LlmService(readers.llm, writer, publish);
@@ -248,11 +271,11 @@ async function startLocked(config: Config, log: Logger, releaseLock: () => void,
     auditRetentionMs: config.auditRetentionMs,
     agentMetricsRetentionMs: config.agentMetricsRetentionMs,
     llmRetentionMs: config.llmRetentionMs,
-    dataFile: dbPath,
+    dataFile: shared ? null : dbPath,
     log: log.child({ component: 'retention' }),
   });
   const announce = (list: readonly Event[]) => events.announce(list);
-  const instances = new InstanceService(readers.instances, writer, log.child({ component: 'instances' }), announce);
+  const instances = new InstanceService(readers.instances, writer, log.child({ component: 'instances' }), announce, shared);
   auth.setResolvers(instances.resolveToken, instances.resolveInstance, (id) => instances.seen(id));
   const liveness = new LivenessMonitor(instances, {
     intervalMs: config.livenessIntervalMs,
@@ -268,7 +291,7 @@ async function startLocked(config: Config, log: Logger, releaseLock: () => void,
     log: log.child({ component: 'compliance' }),
   });
 
-  const admin = new AdminService({ dataDir: config.dataDir, dbPath, timeoutMs: BACKUP_TIMEOUT_MS, restoreMaxBytes: RESTORE_MAX_BYTES, log: log.child({ component: 'admin' }), ...(opts.onRestore ? { onRestore: opts.onRestore } : {}) });
+  const admin = new AdminService({ dataDir: config.dataDir, dbPath, timeoutMs: BACKUP_TIMEOUT_MS, restoreMaxBytes: RESTORE_MAX_BYTES, log: log.child({ component: 'admin' }), cluster: shared, ...(opts.onRestore ? { onRestore: opts.onRestore } : {}) });
 
   let apiBindText = config.bind.text;
   const mcpLog = log.child({ component: 'mcp' });
@@ -393,11 +416,10 @@ async function startLocked(config: Config, log: Logger, releaseLock: () => void,
   // An ephemeral port (":0") is useless to agents: tell them the port actually bound.
   if (config.bind.port === 0) apiBindText = config.bind.text.replace(/:0$/, `:${port}`);
 
-  retention.start();
-  liveness.start();
-  leases.start();
-  compliance.start();
-  dispatcher.start();
+  // The background jobs run once per deployment: here, or on the elected node of a cluster.
+  const jobs: Job[] = [retention, liveness, leases, compliance, dispatcher];
+  if (node) await node.start(jobs, (id) => instances.forget(id));
+  else for (const j of jobs) j.start();
   agentMetrics.start();
   let closing: Promise<void> | null = null;
   const close = (closeOpts: { restart?: boolean } = {}): Promise<void> =>
@@ -411,12 +433,14 @@ async function startLocked(config: Config, log: Logger, releaseLock: () => void,
       } else {
         for (const s of front.sockets) uWS.us_listen_socket_close(s);
       }
+      if (node) await node.stop();
       retention.stop();
       liveness.stop();
       leases.stop();
       compliance.stop();
       agentMetrics.stop();
       await dispatcher.stop();
+      await feed?.stop();
       await delivery.close();
       await writer.drain(SHUTDOWN_GRACE_MS);
       // Counts made up to now reach the file before the writer closes.
@@ -429,7 +453,8 @@ async function startLocked(config: Config, log: Logger, releaseLock: () => void,
       await writer.close(SHUTDOWN_GRACE_MS);
       try {
         await pool.close();
-        reader.close();
+        reader?.close();
+        await node?.end();
       } finally {
         releaseLock();
       }
@@ -458,6 +483,6 @@ async function startLocked(config: Config, log: Logger, releaseLock: () => void,
     front,
     close,
   };
-  log.info({ api: `${config.bind.host}:${port}`, dashboard: dashboardPort === null ? 'off' : `${config.dashboardBind!.host}:${dashboardPort}`, dataDir: config.dataDir, sync: config.sync, auth: auth.enabled }, 'koor-server listening');
+  log.info({ api: `${config.bind.host}:${port}`, dashboard: dashboardPort === null ? 'off' : `${config.dashboardBind!.host}:${dashboardPort}`, ...(shared ? { database: dbName } : { dataDir: config.dataDir, sync: config.sync }), auth: auth.enabled }, 'koor-server listening');
   return server;
 }

@@ -12,6 +12,7 @@ import { pgLeaseReader, sqliteLeaseReader, type LeaseReader } from '../domains/l
 import { pgTaskReader, sqliteTaskReader, type TaskReader } from '../domains/tasks/reader.js';
 import { pgRuleReader, sqliteRuleReader, type RuleReader } from '../domains/rules/reader.js';
 import { pgComplianceReader, sqliteComplianceReader, type ComplianceReader } from '../domains/compliance/reader.js';
+import { pgWebhookReader, sqliteWebhookReader, type WebhookReader } from '../domains/webhooks/reader.js';
 
 /**
  * Every domain's read queries, from one backend: the front's SQLite read connection, or a
@@ -31,6 +32,7 @@ export interface Readers {
   rules: RuleReader;
   leases: LeaseReader;
   tasks: TaskReader;
+  webhooks: WebhookReader;
 }
 
 /** SQLite's readers answer synchronously; the event log's local fan-out relies on it. */
@@ -52,6 +54,7 @@ export function sqliteReaders(db: ReadDb): SqliteReaders {
     rules: sqliteRuleReader(db),
     leases: sqliteLeaseReader(db),
     tasks: sqliteTaskReader(db),
+    webhooks: sqliteWebhookReader(db),
   };
 }
 
@@ -69,5 +72,6 @@ export function pgReaders(sql: Sql): Readers {
     rules: pgRuleReader(sql),
     leases: pgLeaseReader(sql),
     tasks: pgTaskReader(sql),
+    webhooks: pgWebhookReader(sql),
   };
 }

@@ -5,12 +5,12 @@ import { roundedSum } from '../../src/domains/llm/reader.js';
 
 /**
  * Cluster mode (issue 14): the spec, template, audit, LLM usage, agent metric and compliance
- * readers answer alike on both backends, for every method, filter and ordering tie.
+ * and webhook readers answer alike on both backends, for every method, filter and ordering tie.
  */
 
 const started = await providePostgres();
 if ('skipped' in started) {
-  t.skip(`reader parity (specs, templates, audit, llm, agent metrics, compliance): ${started.skipped}`);
+  t.skip(`reader parity (specs, templates, audit, llm, agent metrics, compliance, webhooks): ${started.skipped}`);
 } else {
   const pg = started;
   t.teardown(() => pg.stop());
@@ -18,6 +18,31 @@ if ('skipped' in started) {
   const agent = { actor: 'agent-1' };
 
   const check = (t: Tap.Test, name: string, scenario: Scenario) => checkParity(t, pg, name, scenario);
+
+  t.test('webhooks: list newest first with ties in creation order, get, active, the log as webhooks read it', async (t) => {
+    const run = await check(t, 'webhooks', async (call, _batch, read) => {
+      const hook = (id: string, patterns: string[], secret = '') => call('webhooks.create', { id, url: `http://127.0.0.1:9/${id}`, patterns, secret }, { audit: agent });
+      await call('events.publish', { topic: 'a.one', data: '{"n":1}', source: 's' });
+      await hook('h2', ['task.*'], 'sec');
+      await hook('h1', ['*']);
+      await hook('h0', ['a.*', 'b']);
+      for (const topic of ['a.two', 'b', 'task.x', 'c', 'a.three']) await call('events.publish', { topic, data: `{"t":"${topic}"}`, source: '' });
+      await call('webhooks.settle', { webhook_id: 'h1', at: '2024-05-01 10:00:00', cursor: 3, delivered: 2, dropped: 0, max_attempts: 3, failure: { event_id: 4, error: 'HTTP 500', next_at: 1714557600000 } });
+      await call('webhooks.delete', { id: 'h2' });
+      await hook('h2', ['c']);
+      await read((r) => r.webhooks.list());
+      await read((r) => r.webhooks.get('h1'));
+      await read((r) => r.webhooks.get('none'));
+      await read(async (r) => (await r.webhooks.active()).sort((a, b) => (a.id < b.id ? -1 : 1)));
+      await read((r) => r.webhooks.newestEvent());
+      await read((r) => r.webhooks.topicsAfter(0, Number.MAX_SAFE_INTEGER, 100));
+      await read((r) => r.webhooks.topicsAfter(2, 5, 2));
+      await read((r) => r.webhooks.events([2, 4, 6]));
+      await read((r) => r.webhooks.events([]));
+      await read((r) => r.webhooks.events([99]));
+    });
+    t.equal(run.transcript.length, 12 + 10, 'every read recorded');
+  });
 
   t.test('specs: list by name, get', async (t) => {
     const run = await check(t, 'specs', async (call, _batch, read) => {

@@ -30,10 +30,5 @@ export function bytea(v: Uint8Array): Buffer {
  */
 export const WRITE_LOCK = 0x6b777274;
 
-/** SQLSTATE classes a broken or restarting PostgreSQL gives (connection, shutdown, recovery). */
-export function isUnavailable(err: unknown): boolean {
-  const e = err as { code?: string; errno?: string } | null;
-  const code = e?.code ?? '';
-  if (code.startsWith('08') || code === '57P01' || code === '57P02' || code === '57P03' || code === '53300') return true;
-  return ['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED', 'CONNECT_TIMEOUT'].includes(code);
-}
+/** Connection-level failures of PostgreSQL; one definition in src/errors.ts (it maps them to 503). */
+export { isDatabaseUnavailable as isUnavailable } from '../../src/errors.js';

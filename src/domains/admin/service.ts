@@ -37,6 +37,8 @@ function runBackupThread(job: BackupJob, timeoutMs: number): Promise<BackupDone>
   });
 }
 
+const CLUSTER_BACKUP = badRequest('backup and restore through the API need the embedded SQLite store; in cluster mode back up PostgreSQL itself (pg_dump, or its replication and PITR tooling)');
+
 /** Online backups (SPEC §8.6): one at a time, each a consistent snapshot in a temp file. */
 export class AdminService {
   private busy = false;
@@ -52,6 +54,8 @@ export class AdminService {
       log: Logger;
       /** Restarts the server on the snapshot (the supervisor); absent = no live restore here. */
       onRestore?: (file: string) => void;
+      /** Cluster mode: the data is PostgreSQL's; these routes answer what to use instead. */
+      cluster?: boolean;
     },
   ) {}
 
@@ -62,6 +66,10 @@ export class AdminService {
    * subscription of the old data survives. Must be called in the synchronous part of the handler.
    */
   restore(ctx: Ctx, reply: (info: SnapshotInfo) => void): Promise<void> {
+    if (this.opts.cluster) {
+      ctx.res.onData(() => {});
+      return Promise.reject(CLUSTER_BACKUP);
+    }
     const onRestore = this.opts.onRestore;
     if (!onRestore || this.restoring) {
       ctx.res.onData(() => {});
@@ -95,6 +103,7 @@ export class AdminService {
    * hands it to `use` (which streams it), and removes it whatever happens.
    */
   async withSnapshot(use: (file: string, snap: Snapshot) => Promise<void>): Promise<void> {
+    if (this.opts.cluster) throw CLUSTER_BACKUP;
     if (this.busy) throw conflict('a backup is already running; try again when it has finished');
     this.busy = true;
     const file = path.join(this.opts.dataDir, `backup-${Date.now()}-${randomBytes(4).toString('hex')}.db.part`);

@@ -1,12 +1,11 @@
 import type { Sql } from 'postgres';
+import { EVENTS_CHANNEL } from '../../../schemas/rpc/cluster.js';
 import { CLOSE_SLOW_CONSUMER, type Hub } from '../../bus/hub.js';
 import { EVENT_FEED_PAGE, EVENT_FEED_PAGE_BYTES, EVENT_FEED_RETRY_MS } from '../../limits.js';
 import type { Logger } from '../../log.js';
 import type { EventsReader } from './reader.js';
 import { eventJson, type Fanout } from './service.js';
 
-/** The channel the PostgreSQL writer notifies with each committed event's id (workers/pg/stores/events.ts). */
-export const EVENTS_CHANNEL = 'koor_events';
 
 /**
  * Cluster mode's fan-out: the events table is the source of truth, a notification only the

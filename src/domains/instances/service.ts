@@ -34,8 +34,8 @@ const tokenKey = (bearer: string): string => createHash('sha256').update(bearer)
  * Agent instances: registry over the writer, reads from the reader, and the identity index used
  * by auth (SPEC §8.4): instance id → agent, digest of "Bearer <instance token>" → agent.
  *
- * Cluster mode (`shared`): other nodes register and deregister agents too. The index is rebuilt
- * when PostgreSQL notifies a change (refresh()), and a token or id it does not know is looked up
+ * Cluster mode (`shared`): other nodes register and deregister agents too. A deregistration
+ * reaches every node's index by a PostgreSQL notification (forget()), and a token or id it does not know is looked up
  * in the database before the request is refused or left unattributed: an agent registered on
  * one node is known on every other at once. Unknown ones are remembered (bounded): tokens and
  * ids are random, one that was unknown does not turn up later.
@@ -77,6 +77,11 @@ export class InstanceService {
     this.byId.set(r.id, id);
     this.byToken.set(tokenKey(`Bearer ${r.token}`), id);
     return id;
+  }
+
+  /** Another node deregistered this agent (cluster mode): its token and id stop working here too. */
+  forget(id: string): void {
+    this.unindex(id);
   }
 
   private unindex(id: string): void {

@@ -22,8 +22,8 @@ export interface RetentionOptions {
   auditRetentionMs: number;
   agentMetricsRetentionMs: number;
   llmRetentionMs: number;
-  /** data.db; its size (with the WAL) is reported. */
-  dataFile: string;
+  /** data.db; its size (with the WAL) is reported. null in cluster mode (PostgreSQL's files are its own). */
+  dataFile: string | null;
   log: Logger;
 }
 
@@ -75,8 +75,9 @@ export class Retention {
     return this.running;
   }
 
-  /** Bytes of data.db plus its WAL right now. */
+  /** Bytes of data.db plus its WAL right now (0 in cluster mode). */
   fileBytes(): number {
+    if (this.opts.dataFile === null) return 0;
     let n = 0;
     for (const f of [this.opts.dataFile, `${this.opts.dataFile}-wal`]) {
       try {

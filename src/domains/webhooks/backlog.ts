@@ -1,5 +1,6 @@
 import { MATCH_ALL, matcherFor, type Matcher } from '../../bus/glob.js';
-import type { ReadDb } from '../../store.js';
+import type { Awaitable } from '../../store.js';
+import type { WebhookReader } from './reader.js';
 import { WEBHOOK_BACKLOG_MAX } from '../../limits.js';
 
 const matchers = new Map<string, Matcher>();
@@ -21,32 +22,26 @@ export function patternsMatcher(patterns: string): Matcher {
  * that match its patterns are what it has yet to receive.
  */
 export class Backlog {
-  private readonly q;
+  constructor(private readonly reader: WebhookReader) {}
 
-  constructor(db: ReadDb) {
-    this.q = {
-      newest: db.prepare<[], number | null>("SELECT seq FROM sqlite_sequence WHERE name = 'events'").pluck(),
-      topicsAfter: db.prepare<[number, number, number], { id: number; topic: string }>('SELECT id, topic FROM events WHERE id > ? AND id <= ? ORDER BY id LIMIT ?'),
-    };
-  }
-
-  newest(): number {
-    return this.q.newest.get() ?? 0;
+  newest(): Awaitable<number> {
+    return this.reader.newestEvent();
   }
 
   /**
    * The next events after `cursor` that `matches` accepts, oldest first: up to `max` of them,
-   * among at most `scan` events, by topic alone (the delivery thread reads the bodies). `scannedTo`
-   * is the last event looked at (all of them up to it either selected or not matching); `ids`
-   * lists the selected ones, and `all` says every event in (cursor, scannedTo] is among them.
+   * among at most `scan` events, by topic alone (bodies are read only for the selected ones).
+   * `scannedTo` is the last event looked at (all of them up to it either selected or not
+   * matching); `ids` lists the selected ones, and `all` says every event in (cursor, scannedTo]
+   * is among them.
    */
-  next(matches: Matcher, cursor: number, max: number, scan: number): { ids: number[]; all: boolean; scannedTo: number } {
+  async next(matches: Matcher, cursor: number, max: number, scan: number): Promise<{ ids: number[]; all: boolean; scannedTo: number }> {
     let scannedTo = cursor;
     const ids: number[] = [];
     let all = true;
     // Topics in chunks of `max`: a webhook taking every topic looks at just the events it sends.
     for (let looked = 0; looked < scan && ids.length < max; ) {
-      const topics = this.q.topicsAfter.all(scannedTo, Number.MAX_SAFE_INTEGER, Math.min(max, scan - looked));
+      const topics = await this.reader.topicsAfter(scannedTo, Number.MAX_SAFE_INTEGER, Math.min(max, scan - looked));
       for (const r of topics) {
         if (matches(r.topic)) {
           if (ids.length === max) break;
@@ -64,19 +59,23 @@ export class Backlog {
    * What a webhook has yet to receive: the events after its cursor that match its `patterns`,
    * within the backlog bound behind `newest` (older ones will be passed over).
    */
-  pending(patterns: string, cursor: number, newest: number): number {
+  pending(patterns: string, cursor: number, newest: number): Awaitable<number> {
     return this.countMatching(patternsMatcher(patterns), Math.max(cursor, newest - WEBHOOK_BACKLOG_MAX), newest);
   }
 
   /** How many events in (`from`, `to`] match (read in chunks; the range is bounded by the backlog). */
-  countMatching(matches: Matcher, from: number, to: number): number {
-    // Event ids have no gaps (AUTOINCREMENT in a single writer; a rolled-back insert rolls its
-    // id back too) but at the old end, where pruned events were passed over as well.
+  countMatching(matches: Matcher, from: number, to: number): Awaitable<number> {
+    // Event ids have no gaps (one writer hands them out in commit order; a rolled-back insert
+    // gives its id back) but at the old end, where pruned events were passed over as well.
     if (matches === MATCH_ALL) return Math.max(0, to - from);
+    return this.count(matches, from, to);
+  }
+
+  private async count(matches: Matcher, from: number, to: number): Promise<number> {
     let n = 0;
     let at = from;
     for (;;) {
-      const rows = this.q.topicsAfter.all(at, to, 4096);
+      const rows = await this.reader.topicsAfter(at, to, 4096);
       for (const r of rows) if (matches(r.topic)) n++;
       if (rows.length < 4096) return n;
       at = rows[rows.length - 1]!.id;

@@ -2,8 +2,10 @@ import type { Logger } from '../../log.js';
 import { WEBHOOK_BACKLOG_MAX, WEBHOOK_BACKLOG_SKIP, WEBHOOK_MAX_CONCURRENT, WEBHOOK_RUN_MAX, WEBHOOK_SCAN_MAX } from '../../limits.js';
 import { Backlog, patternsMatcher } from './backlog.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
-import { toStorage, type ReadDb } from '../../store.js';
+import { toStorage } from '../../store.js';
 import type { DeliveryClient } from '../../rpc/delivery-client.js';
+import { deliveryBody } from '../../../workers/delivery/log.js';
+import type { ActiveHook, WebhookReader } from './reader.js';
 
 export interface DispatchOptions {
   /** First retry delay; each further one doubles, up to `retryMaxMs`. */
@@ -11,6 +13,11 @@ export interface DispatchOptions {
   retryMaxMs: number;
   /** Attempts per event before it is dropped (the webhook stays active until its failures disable it). */
   maxAttempts: number;
+  /**
+   * The front reads the events' bodies and hands them to the delivery thread (cluster mode: the
+   * log is in PostgreSQL); otherwise the thread reads them from the SQLite file itself.
+   */
+  handBodies?: boolean;
   log: Logger;
 }
 
@@ -24,15 +31,7 @@ export interface DispatcherStats {
   disabled: number;
 }
 
-interface Hook {
-  id: string;
-  url: string;
-  secret: string;
-  patterns: string;
-  cursor: number;
-  attempts: number;
-  next_at: number;
-}
+type Hook = ActiveHook;
 
 /**
  * Delivers webhooks (issue 10). Each active webhook reads the event log from its durable cursor
@@ -52,23 +51,22 @@ export class WebhookDispatcher {
   /** Active webhooks at the last look (-1: unknown). */
   private knownActive = -1;
   private scheduled = false;
+  /** A look at the webhooks is under way (reads may be asynchronous); `kick` while it runs looks again after it. */
+  private looking = false;
+  private lookAgain = false;
   private timer: NodeJS.Timeout | null = null;
   private timerAt = Infinity;
   private running = false;
-  private readonly q;
   private readonly log: Backlog;
   readonly stats: DispatcherStats = { delivered: 0, failed: 0, dropped: 0, disabled: 0 };
 
   constructor(
-    db: ReadDb,
+    private readonly reader: WebhookReader,
     private readonly writer: WriterClient,
     private readonly delivery: DeliveryClient,
     private readonly opts: DispatchOptions,
   ) {
-    this.q = {
-      hooks: db.prepare<[], Hook>('SELECT id, url, secret, patterns, cursor, attempts, next_at FROM webhooks WHERE active = 1'),
-    };
-    this.log = new Backlog(db);
+    this.log = new Backlog(reader);
   }
 
   start(): void {
@@ -86,15 +84,19 @@ export class WebhookDispatcher {
   }
 
   /** Events the active webhooks have yet to receive (matching their patterns), in total. */
-  depth(): number {
-    const newest = this.log.newest();
+  async depth(): Promise<number> {
+    const newest = await this.log.newest();
     let n = 0;
-    for (const h of this.q.hooks.all()) n += this.log.pending(h.patterns, h.cursor, newest);
+    for (const h of await this.reader.active()) n += await this.log.pending(h.patterns, h.cursor, newest);
     return n;
   }
 
   /** Looks for due deliveries soon (coalesced: at most one look per event-loop turn). */
   kick(): void {
+    if (this.looking) {
+      this.lookAgain = true;
+      return;
+    }
     if (this.scheduled || !this.running) return;
     this.scheduled = true;
     setImmediate(this.pump);
@@ -112,13 +114,23 @@ export class WebhookDispatcher {
     // Every webhook is already sending (the usual state under load: a kick per publish): a
     // finished run or refresh() kicks again.
     if (this.knownActive >= 0 && this.busy.size > 0 && this.busy.size >= this.knownActive) return;
+    this.looking = true;
+    this.lookAgain = false;
+    void this.look().finally(() => {
+      this.looking = false;
+      if (this.lookAgain) this.kick();
+    });
+  };
+
+  private async look(): Promise<void> {
     let wake = Infinity;
     try {
       const now = Date.now();
-      const newest = this.log.newest();
-      const hooks = this.q.hooks.all();
+      const newest = await this.log.newest();
+      const hooks = await this.reader.active();
       this.knownActive = hooks.length;
       for (const hook of hooks) {
+        if (!this.running) return;
         if (this.busy.has(hook.id)) continue;
         if (this.busy.size >= WEBHOOK_MAX_CONCURRENT) break; // a settle kicks again
         if (Math.max(hook.cursor, this.scanned.get(hook.id) ?? 0) >= newest) continue; // nothing new
@@ -133,7 +145,7 @@ export class WebhookDispatcher {
       wake = Date.now() + this.opts.retryBaseMs;
     }
     this.wakeAt(wake);
-  };
+  }
 
   /** One timer for the earliest retry that is not due yet. */
   private wakeAt(at: number): void {
@@ -172,18 +184,18 @@ export class WebhookDispatcher {
    */
   private async run(hook: Hook): Promise<void> {
     const matches = patternsMatcher(hook.patterns);
-    const newest = this.log.newest();
+    const newest = await this.log.newest();
     let cursor = hook.cursor;
     let dropped = 0;
     // Fallen too far behind: skip to inside the backlog bound, counting the matching events
     // passed over.
     if (newest - cursor > WEBHOOK_BACKLOG_MAX) {
       const to = newest - WEBHOOK_BACKLOG_MAX + WEBHOOK_BACKLOG_SKIP;
-      dropped = this.log.countMatching(matches, cursor, to);
+      dropped = await this.log.countMatching(matches, cursor, to);
       cursor = to;
     }
     const from = Math.max(cursor, this.scanned.get(hook.id) ?? 0);
-    const { ids, all, scannedTo } = this.log.next(matches, from, WEBHOOK_RUN_MAX, WEBHOOK_SCAN_MAX);
+    const { ids, all, scannedTo } = await this.log.next(matches, from, WEBHOOK_RUN_MAX, WEBHOOK_SCAN_MAX);
     if (ids.length === 0) {
       // Nothing for this webhook so far: remember how far it was read; write the cursor down
       // now and then (it holds events from pruning).
@@ -193,8 +205,9 @@ export class WebhookDispatcher {
       this.scanned.delete(hook.id);
       return;
     }
-    // The delivery thread reads the events' bodies and POSTs them, in order, up to the first failure.
-    const r = await this.delivery.run(hook.url, hook.secret, { events: all ? { after: from, upto: scannedTo } : { after: from, upto: scannedTo, ids } });
+    // The delivery thread POSTs the events in order, up to the first failure; it reads their
+    // bodies itself from the SQLite file, or is handed them (cluster mode).
+    const r = this.opts.handBodies ? await this.deliverBodies(hook, ids) : await this.delivery.run(hook.url, hook.secret, { events: all ? { after: from, upto: scannedTo } : { after: from, upto: scannedTo, ids } });
     let settle: { cursor: number; delivered: number; dropped: number; failure?: { event_id: number; error: string; next_at: number } };
     if (r.failed_event === undefined) settle = { cursor: scannedTo, delivered: r.delivered, dropped };
     else {
@@ -208,6 +221,15 @@ export class WebhookDispatcher {
     }
     this.scanned.delete(hook.id);
     await this.settle(hook, settle);
+  }
+
+  /** Cluster mode: the bodies read here, the outcome told as for logged events (the event that failed). */
+  private async deliverBodies(hook: Hook, ids: number[]): Promise<{ delivered: number; error?: string; failed_event?: number }> {
+    // Pruned meanwhile: passed over as the thread passes them over when it reads the file.
+    const events = await this.reader.events(ids);
+    if (events.length === 0) return { delivered: 0 };
+    const r = await this.delivery.run(hook.url, hook.secret, { bodies: events.map(deliveryBody) });
+    return r.error === undefined ? { delivered: r.delivered } : { delivered: r.delivered, error: r.error, failed_event: events[r.delivered]!.id };
   }
 
   private async settle(hook: Hook, run: { cursor: number; delivered: number; dropped: number; failure?: { event_id: number; error: string; next_at: number } }): Promise<void> {

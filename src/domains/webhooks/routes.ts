@@ -11,7 +11,7 @@ const idOf = (ctx: Ctx): string => pathName(ctx.params[0]!, 'id');
 
 export function webhookRoutes(svc: WebhookService): Route[] {
   return [
-    { method: 'GET', path: '/api/webhooks', handler: (ctx) => sendJson(ctx, 200, svc.list()) },
+    { method: 'GET', path: '/api/webhooks', handler: async (ctx) => sendJson(ctx, 200, await svc.list()) },
     {
       method: 'POST',
       path: '/api/webhooks',

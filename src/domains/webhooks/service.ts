@@ -3,27 +3,13 @@ import { isValidGlob } from '../../bus/glob.js';
 import { badRequest, notFound } from '../../errors.js';
 import { checkName } from '../../http/path.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
-import { toRfc3339, type ReadDb } from '../../store.js';
+import { toRfc3339 } from '../../store.js';
 import type { DeliveryClient } from '../../rpc/delivery-client.js';
 import { Backlog } from './backlog.js';
+import type { WebhookReader, WebhookRow } from './reader.js';
 
 /** An unset time (SPEC §1.4): `last_fired` until a first success. */
 const NEVER = '0001-01-01T00:00:00Z';
-
-interface Row {
-  id: string;
-  url: string;
-  patterns: string;
-  secret: string;
-  active: number;
-  created_at: string;
-  last_fired: string | null;
-  fail_count: number;
-  last_error: string;
-  delivered: number;
-  failed: number;
-  cursor: number;
-}
 
 /**
  * The Webhook of SPEC §2.11 as amended by §7-12 (no `secret`, `has_secret` instead), plus its
@@ -45,7 +31,7 @@ export interface WebhookView {
   last_error: string;
 }
 
-const view = (r: Row & { pending: number }): WebhookView => ({
+const view = (r: WebhookRow & { pending: number }): WebhookView => ({
   id: r.id,
   url: r.url,
   patterns: JSON.parse(r.patterns) as string[],
@@ -60,43 +46,25 @@ const view = (r: Row & { pending: number }): WebhookView => ({
   last_error: r.last_error,
 });
 
-const SELECT = 'SELECT w.* FROM webhooks w';
-
-/** Webhook registry (SPEC §2.11): writes through the writer, reads here; delivery in dispatcher.ts. */
+/** Webhook registry (SPEC §2.11): writes through the writer, reads from its reader; delivery in dispatcher.ts. */
 export class WebhookService {
-  private readonly q;
   private readonly log: Backlog;
 
   constructor(
-    db: ReadDb,
+    private readonly reader: WebhookReader,
     private readonly writer: WriterClient,
     private readonly delivery: DeliveryClient,
     /** Called once a webhook was created or deleted (the dispatcher looks again). */
     private readonly onChange: () => void = () => {},
   ) {
-    this.q = {
-      // Newest first; rowid breaks ties within a second.
-      list: db.prepare<[], Row>(`${SELECT} ORDER BY w.created_at DESC, w.rowid DESC`),
-      get: db.prepare<[string], Row>(`${SELECT} WHERE w.id = ?`),
-    };
-    this.log = new Backlog(db);
+    this.log = new Backlog(reader);
   }
 
-  list(): WebhookView[] {
-    const newest = this.log.newest();
-    return this.q.list.all().map((r) => view(this.withPending(r, newest)));
-  }
-
-  /** `pending`: the events an active webhook has yet to receive (matching, after its cursor). */
-  private withPending(r: Row, newest: number): Row & { pending: number } {
-    const pending = r.active === 1 ? this.log.pending(r.patterns, r.cursor, newest) : 0;
-    return { ...r, pending };
-  }
-
-  private row(id: string): Row {
-    const r = this.q.get.get(id);
-    if (!r) throw notFound(`webhook not found: ${id}`);
-    return r;
+  async list(): Promise<WebhookView[]> {
+    const newest = await this.log.newest();
+    const rows = await this.reader.list();
+    // `pending`: the events an active webhook has yet to receive (matching, after its cursor).
+    return Promise.all(rows.map(async (r) => view({ ...r, pending: r.active === 1 ? await this.log.pending(r.patterns, r.cursor, newest) : 0 })));
   }
 
   async create(input: { id: string; url: string; patterns: string[]; secret: string }, audit: AuditTag): Promise<WebhookView> {
@@ -105,7 +73,7 @@ export class WebhookService {
     const patterns = input.patterns.length === 0 ? ['*'] : input.patterns;
     const r = await this.writer.call('webhooks.create', { ...input, patterns }, { audit });
     this.onChange();
-    return view({ id: input.id, url: input.url, patterns: JSON.stringify(patterns), secret: input.secret, active: 1, created_at: r.created_at, last_fired: null, fail_count: 0, last_error: '', delivered: 0, failed: 0, cursor: 0, pending: 0 });
+    return view({ id: input.id, url: input.url, patterns: JSON.stringify(patterns), secret: input.secret, active: 1, created_at: r.created_at, last_fired: null, fail_count: 0, last_error: '', delivered: 0, failed: 0, cursor: 0, attempts: 0, next_at: 0, pending: 0 });
   }
 
   async delete(id: string, audit: AuditTag): Promise<{ deleted: string }> {
@@ -116,7 +84,8 @@ export class WebhookService {
 
   /** Sends the test body (even to an inactive webhook); counters untouched (SPEC §2.11). */
   async test(id: string): Promise<{ tested: string; status: 'ok' }> {
-    const w = this.row(id);
+    const w = await this.reader.get(id);
+    if (!w) throw notFound(`webhook not found: ${id}`);
     const body = JSON.stringify({ topic: 'webhook.test', data: { webhook_id: id, test: true }, source: 'koor' });
     const r = await this.delivery.run(w.url, w.secret, { bodies: [body] });
     if (r.error !== undefined) throw badRequest(`webhook test failed: ${r.error}`);

@@ -1,4 +1,5 @@
 import type { TransactionSql } from 'postgres';
+import { EVENTS_CHANNEL } from '../../../schemas/rpc/cluster.js';
 import type { ReqOf, ResOf } from '../../../schemas/rpc/envelope.js';
 import type { WriterMethods } from '../../../schemas/rpc/writer.js';
 import { storageNow } from '../../writer/db.js';
@@ -19,7 +20,7 @@ export function pgEventStore(limits: { webhookBacklogMax: number }) {
       const [c] = await tx<{ id: number }[]>`UPDATE koor_counters SET value = value + 1 WHERE name = 'events' RETURNING value AS id`;
       const id = c!.id;
       await tx`INSERT INTO events (id, topic, data, source, created_at) VALUES (${id}, ${req.topic}, ${req.data}, ${req.source}, ${created_at})`;
-      await tx`SELECT pg_notify('koor_events', ${String(id)})`;
+      await tx`SELECT pg_notify(${EVENTS_CHANNEL}, ${String(id)})`;
       return { id, topic: req.topic, data: req.data, source: req.source, created_at };
     },
 

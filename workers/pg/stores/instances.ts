@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { TransactionSql } from 'postgres';
+import { CHANGES_CHANNEL } from '../../../schemas/rpc/cluster.js';
 import type { ReqOf, ResOf } from '../../../schemas/rpc/envelope.js';
 import type { Instance, WriterMethods } from '../../../schemas/rpc/writer.js';
 import { rfc3339, storageNow } from '../../writer/db.js';
@@ -51,6 +52,8 @@ export function pgInstanceStore(events: ReturnType<typeof pgEventStore>) {
 
     async deregister(tx: Tx, req: ReqOf<M, 'instances.deregister'>): Promise<{ id: string }> {
       if ((await tx`DELETE FROM instances WHERE id = ${req.id}`).count === 0) throw new Fault('NOT_FOUND', `instance not found: ${req.id}`);
+      // Every node drops the agent from its identity index once this commits (src/cluster/node.ts).
+      await tx`SELECT pg_notify(${CHANGES_CHANNEL}, ${`instance:${req.id}`})`;
       return { id: req.id };
     },
 

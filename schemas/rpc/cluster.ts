@@ -1,0 +1,10 @@
+/**
+ * The PostgreSQL notification channels of cluster mode: the writer thread notifies them in the
+ * transaction of a write (so a notification is sent only once it committed), every node listens.
+ */
+
+/** Payload: the id of a committed event (a wake-up only: nodes read the events table by id). */
+export const EVENTS_CHANNEL = 'koor_events';
+
+/** Payload `instance:<id>`: the agent was deregistered; nodes drop it from their identity index. */
+export const CHANGES_CHANNEL = 'koor_changes';

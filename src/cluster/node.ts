@@ -1,0 +1,96 @@
+import type { Sql } from 'postgres';
+import { CHANGES_CHANNEL } from '../../schemas/rpc/cluster.js';
+import { CLUSTER_LEADER_CHECK_MS, CLUSTER_LEADER_RETRY_MS, CLUSTER_READ_CONNECTIONS } from '../limits.js';
+import type { Logger } from '../log.js';
+import { openPg } from '../../workers/pg/connect.js';
+import { LeaderElection } from './leader.js';
+
+/** A background job: started on the leader alone (cluster mode), on every start otherwise. */
+export interface Job {
+  start(): void;
+  stop(): unknown;
+}
+
+/** The advisory lock key of the background jobs' election ("kldr"; the write lock is another). */
+const JOBS_LEADER_KEY = 0x6b6c6472;
+
+/**
+ * What a node of cluster mode holds besides its writer thread: the read pool its readers query,
+ * the LISTEN for changes other nodes make that this node keeps in memory (deregistered agents),
+ * and the election that runs the cluster-wide background jobs on one node at a time.
+ */
+export class ClusterNode {
+  private election: LeaderElection | null = null;
+  private listening: { unlisten(): Promise<void> } | null = null;
+  private jobs: readonly Job[] = [];
+  private running = false;
+
+  private constructor(
+    /** The read pool (readers, the event feed and its LISTEN). */
+    readonly sql: Sql,
+    /** One connection: the session that holds the leader lock. */
+    private readonly leaderSql: Sql,
+    private readonly log: Logger,
+  ) {}
+
+  /** Opens the pools and checks PostgreSQL answers (start-up fails with its reason otherwise). */
+  static async open(url: string, log: Logger): Promise<ClusterNode> {
+    const sql = openPg(url, { max: CLUSTER_READ_CONNECTIONS, name: 'koor-reader' });
+    const leaderSql = openPg(url, { max: 1, name: 'koor-leader' });
+    try {
+      await sql`SELECT 1`;
+      return new ClusterNode(sql, leaderSql, log);
+    } catch (e) {
+      await Promise.allSettled([sql.end({ timeout: 1 }), leaderSql.end({ timeout: 1 })]);
+      throw e;
+    }
+  }
+
+  get isLeader(): boolean {
+    return this.running;
+  }
+
+  /**
+   * Listens for other nodes' changes (`forget`: an agent deregistered anywhere) and enters the
+   * election for `jobs`.
+   */
+  async start(jobs: readonly Job[], forget: (instanceId: string) => void): Promise<void> {
+    this.jobs = jobs;
+    this.listening = await this.sql.listen(CHANGES_CHANNEL, (payload) => {
+      if (payload.startsWith('instance:')) forget(payload.slice('instance:'.length));
+    });
+    this.election = new LeaderElection(this.leaderSql, {
+      key: JOBS_LEADER_KEY,
+      retryMs: CLUSTER_LEADER_RETRY_MS,
+      checkMs: CLUSTER_LEADER_CHECK_MS,
+      onElected: () => {
+        this.log.info('elected leader: running the background jobs');
+        this.running = true;
+        for (const j of this.jobs) j.start();
+      },
+      onDeposed: (why) => {
+        if (why !== 'stopped') this.log.warn({ why }, 'no longer the leader: background jobs stopped');
+        this.stopJobs();
+      },
+      onError: (err) => this.log.debug({ err }, 'leader election: PostgreSQL did not answer'),
+    });
+    this.election.start();
+  }
+
+  private stopJobs(): void {
+    if (!this.running) return;
+    this.running = false;
+    for (const j of this.jobs) void Promise.resolve(j.stop()).catch((err: unknown) => this.log.warn({ err }, 'stopping a background job failed'));
+  }
+
+  /** Steps down (the next node takes the lead at once) and stops listening; the pools stay open. */
+  async stop(): Promise<void> {
+    await this.election?.stop();
+    this.stopJobs();
+    await this.listening?.unlisten().catch(() => {});
+  }
+
+  async end(): Promise<void> {
+    await Promise.allSettled([this.sql.end({ timeout: 5 }), this.leaderSql.end({ timeout: 5 })]);
+  }
+}
