@@ -4,7 +4,8 @@
  * loopback only, durable settings (fsync, synchronous_commit on, full_page_writes). Returns null
  * with the reason when the binaries or the user are missing; the caller says so and skips.
  */
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
+import { promisify } from 'node:util';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -18,6 +19,8 @@ export interface Postgres {
   version: string;
   /** pg_ctl restart (fast): every session ends; the server is back when this returns. */
   restart(): void;
+  /** The same without blocking this process's event loop; `downMs`: stay stopped this long first. */
+  restartAsync(downMs?: number): Promise<void>;
   stop(): void;
 }
 
@@ -36,6 +39,8 @@ export function postgresBinDir(): string | null {
   return null;
 }
 
+const execFileAsync = promisify(execFile);
+const asPostgresAsync = (bin: string, args: string[]) => execFileAsync('runuser', ['-u', 'postgres', '--', bin, ...args], { encoding: 'utf8', timeout: 120_000 });
 const asPostgres = (bin: string, args: string[]) => execFileSync('runuser', ['-u', 'postgres', '--', bin, ...args], { encoding: 'utf8', timeout: 120_000, stdio: ['ignore', 'pipe', 'pipe'] });
 
 /** Starts a fresh server; `settings` are extra `-c name=value` pairs. */
@@ -56,9 +61,9 @@ export async function startPostgres(settings: Record<string, string> = {}): Prom
   execFileSync('chown', ['-R', 'postgres:postgres', dir]);
   const port = await freePort();
   const remove = () => fs.rmSync(dir, { recursive: true, force: true });
+  const opts = [`-p ${port}`, `-k ${dir}`, '-c listen_addresses=127.0.0.1', '-c fsync=on', '-c synchronous_commit=on', '-c full_page_writes=on', ...Object.entries(settings).map(([k, v]) => `-c ${k}=${v}`)];
   try {
     asPostgres(path.join(bin, 'initdb'), ['-D', data, '-A', 'trust', '-U', 'postgres', '-E', 'UTF8', '--no-instructions']);
-    const opts = [`-p ${port}`, `-k ${dir}`, '-c listen_addresses=127.0.0.1', '-c fsync=on', '-c synchronous_commit=on', '-c full_page_writes=on', ...Object.entries(settings).map(([k, v]) => `-c ${k}=${v}`)];
     asPostgres(path.join(bin, 'pg_ctl'), ['-D', data, '-l', path.join(dir, 'server.log'), '-o', opts.join(' '), '-w', '-t', '60', 'start']);
   } catch (e) {
     const log = fs.existsSync(path.join(dir, 'server.log')) ? fs.readFileSync(path.join(dir, 'server.log'), 'utf8').slice(-500) : '';
@@ -74,6 +79,12 @@ export async function startPostgres(settings: Record<string, string> = {}): Prom
     version,
     restart: () => {
       asPostgres(path.join(bin, 'pg_ctl'), ['-D', data, '-l', path.join(dir, 'server.log'), '-m', 'fast', '-w', '-t', '60', 'restart']);
+    },
+    restartAsync: async (downMs = 0) => {
+      const ctl = path.join(bin, 'pg_ctl');
+      await asPostgresAsync(ctl, ['-D', data, '-m', 'fast', '-w', '-t', '60', 'stop']);
+      if (downMs > 0) await new Promise((r) => setTimeout(r, downMs));
+      await asPostgresAsync(ctl, ['-D', data, '-l', path.join(dir, 'server.log'), '-o', opts.join(' '), '-w', '-t', '60', 'start']);
     },
     stop: () => {
       try {

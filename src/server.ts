@@ -87,6 +87,8 @@ export interface KoorServer {
   /** Random per start: tells a restarted server from the one before (`X-Koor-Boot` on /health). */
   readonly bootId: string;
   readonly front: Front;
+  /** Cluster mode: whether this node runs the background jobs now; null on SQLite. */
+  readonly cluster: { readonly isLeader: boolean } | null;
   /** `restart`: subscribers are told the server restarts (close code 1012), not that it stops. */
   close(opts?: { restart?: boolean }): Promise<void>;
 }
@@ -318,6 +320,7 @@ async function startLocked(config: Config, log: Logger, releaseLock: () => void,
     webhooks: dispatcher,
     retention,
     compliance,
+    cluster: node,
   });
 
   const routes: Route[] = [
@@ -481,6 +484,7 @@ async function startLocked(config: Config, log: Logger, releaseLock: () => void,
     log,
     bootId,
     front,
+    cluster: node,
     close,
   };
   log.info({ api: `${config.bind.host}:${port}`, dashboard: dashboardPort === null ? 'off' : `${config.dashboardBind!.host}:${dashboardPort}`, ...(shared ? { database: dbName } : { dataDir: config.dataDir, sync: config.sync }), auth: auth.enabled }, 'koor-server listening');

@@ -26,6 +26,8 @@ export interface MetricSources {
   webhooks: WebhookDispatcher;
   retention: Retention;
   compliance: { stats: { passes: number; runs_recorded: number; runs_pruned: number } };
+  /** Cluster mode's node (absent on SQLite). */
+  cluster?: { readonly isLeader: boolean } | null;
 }
 
 /** Tables the retention pass prunes, as the `table` label, and where each count is kept. */
@@ -53,6 +55,8 @@ export function defineKoorMetrics(m: Metrics, s: MetricSources): void {
   m.gauge('koor_leases', 'Live leases (SPEC 8.8): taken, not released, not past their TTL.', s.leases);
   m.gauge('koor_last_event_id', 'Id of the newest event (0 if none).', s.lastEventId);
   m.gauge('koor_mcp_sessions', 'Open MCP sessions.', s.mcpSessions);
+  const cluster = s.cluster;
+  if (cluster) m.gauge('koor_cluster_leader', 'Cluster mode: 1 while this node is the elected one running the background jobs.', () => (cluster.isLeader ? 1 : 0));
   m.counter('koor_state_cache_hits_total', 'State reads answered from the front cache.', () => cache.stats.hits);
   m.counter('koor_state_cache_misses_total', 'State reads that went to SQLite.', () => cache.stats.misses);
   m.gauge('koor_state_cache_bytes', 'Bytes held by the state cache.', () => cache.usedBytes);

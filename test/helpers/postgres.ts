@@ -1,5 +1,6 @@
 import { postgresBinDir, startPostgres, type Postgres } from '../../bench/postgres.js';
 import { aptProvide } from './apt.js';
+import { openPg } from '../../workers/pg/connect.js';
 
 /**
  * A throwaway PostgreSQL for a test file (cluster mode): Debian's postgresql, installed with
@@ -8,4 +9,17 @@ import { aptProvide } from './apt.js';
 export async function providePostgres(): Promise<Postgres | { skipped: string }> {
   const provided = await aptProvide('postgresql', postgresBinDir, 240_000);
   return 'skip' in provided ? { skipped: provided.skip } : startPostgres();
+}
+
+let databases = 0;
+/** A new empty database on `pg` (one per test, so nodes of one test share it and no other); its URL. */
+export async function freshDatabase(pg: Postgres, prefix = 'koor'): Promise<string> {
+  const name = `${prefix}_${process.pid}_${++databases}`;
+  const admin = openPg(pg.url, { max: 1, name: 'koor-test-admin' });
+  try {
+    await admin.unsafe(`CREATE DATABASE ${name}`);
+  } finally {
+    await admin.end({ timeout: 1 });
+  }
+  return pg.url.replace(/\/[^/?]*(\?|$)/, `/${name}$1`);
 }
