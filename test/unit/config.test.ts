@@ -91,3 +91,25 @@ t.test('bad values: one clear line on stderr and exit 1, no stack trace', async 
   t.equal(help.code, 0);
   t.match(help.stdout, /usage: koor-server/);
 });
+
+t.test('database (cluster mode): flag > KOOR_DATABASE_URL > settings database > embedded SQLite', async (t) => {
+  const dir = tempDir(t);
+  t.equal(loadConfig([], {}, dir).database, '', 'SQLite by default');
+  fs.writeFileSync(path.join(dir, 'settings.json'), JSON.stringify({ database: 'postgres://file@db/koor' }));
+  t.equal(loadConfig([], {}, dir).database, 'postgres://file@db/koor');
+  t.equal(loadConfig([], { KOOR_DATABASE_URL: 'postgresql://env@db:5433/koor' }, dir).database, 'postgresql://env@db:5433/koor');
+  t.equal(loadConfig(['--database', 'postgres://flag@db/koor'], { KOOR_DATABASE_URL: 'postgres://env@db/koor' }, dir).database, 'postgres://flag@db/koor');
+  const multi = 'postgres://u:p@h1:5432,h2:5432/koor?target_session_attrs=primary';
+  t.equal(loadConfig(['--database', multi], {}, dir).database, multi, 'a host list is passed on as given');
+  for (const bad of ['mysql://u@h/db', 'h:5432/db', 'postgres:///koor', 'postgres://u:secret@/koor']) {
+    t.throws(() => loadConfig(['--database', bad], {}, dir), { name: 'ConfigError' }, bad);
+  }
+  let message = '';
+  try {
+    loadConfig(['--database', 'postgres://u:secret@/koor'], {}, dir);
+  } catch (e) {
+    message = (e as Error).message;
+  }
+  t.match(message, /postgres:\/\/u:\*\*\*@\/koor/, 'the error line names the URL');
+  t.notMatch(message, /secret/, 'without its password');
+});

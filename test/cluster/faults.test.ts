@@ -1,0 +1,139 @@
+import t from 'tap';
+import { freshDatabase, providePostgres } from '../helpers/postgres.js';
+import { spawnServer, type ServerProcess } from '../helpers/server.js';
+import { publish, subscribe } from '../helpers/ws.js';
+import { waitUntil } from '../helpers/wait.js';
+
+/**
+ * Cluster mode's faults (issue 14), with koor-server as real processes on one PostgreSQL:
+ * kill -9 of a node under load (its clients retry on another node; no acknowledged write is
+ * lost; the other node never stops serving), and a PostgreSQL restart under load (nodes answer
+ * 503 while it is down and recover by themselves; no acknowledged write lost; subscribers keep
+ * receiving events afterwards).
+ */
+const started = await providePostgres();
+if ('skipped' in started) {
+  t.skip(`cluster faults: ${started.skipped}`);
+} else {
+  const pg = started;
+  t.teardown(() => pg.stop());
+
+  const node = async (t: Tap.Test, database: string): Promise<ServerProcess> => {
+    const s = await spawnServer(['--database', database]);
+    t.teardown(() => {
+      s.child.kill('SIGKILL');
+    });
+    return s;
+  };
+
+  /** PUT with a client-side bound; a connection error (node gone) is `0`. */
+  const put = async (url: string, key: string, body: string): Promise<number> => {
+    try {
+      const r = await fetch(`${url}/api/state/${key}`, { method: 'PUT', body, signal: AbortSignal.timeout(15_000) });
+      await r.arrayBuffer();
+      return r.status;
+    } catch {
+      return 0;
+    }
+  };
+
+  t.test('kill -9 of a node under load: clients move to another node, no acknowledged write is lost', async (t) => {
+    const database = await freshDatabase(pg, 'faults');
+    const a = await node(t, database);
+    const b = await node(t, database);
+    const acked = new Map<string, string>();
+    const onB = { ok: 0, other: 0 };
+    let killed = false;
+    let moved = 0;
+    const CLIENTS = 8;
+    const PER_CLIENT = 150;
+    const deadline = Date.now() + 60_000;
+    const client = async (c: number) => {
+      for (let i = 0; i < PER_CLIENT && Date.now() < deadline; i++) {
+        const key = `k-${c}-${i}`;
+        const body = `value ${c}/${i}`;
+        // Half the clients start on A; after a connection error they use B.
+        let target = c % 2 === 0 && !killed ? a.url : b.url;
+        let status = await put(target, key, body);
+        if (status === 0 && target === a.url) {
+          moved++;
+          target = b.url;
+          status = await put(target, key, body);
+        }
+        if (target === b.url) {
+          if (status === 200) onB.ok++;
+          else onB.other++;
+        }
+        if (status === 200) acked.set(key, body);
+      }
+    };
+    const load = Promise.all(Array.from({ length: CLIENTS }, (_, c) => client(c)));
+    await waitUntil('some writes acknowledged', () => acked.size >= 200, 30_000);
+    a.child.kill('SIGKILL');
+    killed = true;
+    await load;
+    t.ok(acked.size >= 200, `${acked.size} writes acknowledged`);
+    t.ok(moved > 0, `the kill hit requests in flight (${moved} retried on the other node)`);
+    t.equal(onB.other, 0, 'the surviving node answered every request it got with 200');
+    let lost = 0;
+    for (const [key, body] of acked) {
+      const r = await fetch(`${b.url}/api/state/${key}`);
+      if (r.status !== 200 || (await r.text()) !== body) lost++;
+    }
+    t.equal(lost, 0, 'every acknowledged write is on the surviving node');
+    // A node started anew on the same database serves it all.
+    const c = await node(t, database);
+    const some = [...acked.keys()].slice(-5);
+    for (const key of some) t.equal(await (await fetch(`${c.url}/api/state/${key}`)).text(), acked.get(key), `${key} on a new node`);
+  });
+
+  t.test('a PostgreSQL restart under load: 503 while it is down, recovery by itself, nothing acknowledged lost', async (t) => {
+    const database = await freshDatabase(pg, 'faults');
+    const a = await node(t, database);
+    const b = await node(t, database);
+    const sub = await subscribe(b.url, '?pattern=after.*');
+    t.teardown(() => sub.ws.close());
+    const acked = new Map<string, string>();
+    const statuses = new Map<number, number>();
+    let stop = false;
+    const deadline = Date.now() + 60_000;
+    const client = async (c: number) => {
+      for (let i = 0; !stop && Date.now() < deadline && i < 5000; i++) {
+        const key = `p-${c}-${i}`;
+        const body = `value ${c}/${i}`;
+        const status = await put(c % 2 === 0 ? a.url : b.url, key, body);
+        statuses.set(status, (statuses.get(status) ?? 0) + 1);
+        if (status === 200) acked.set(key, body);
+        if (status !== 200) await new Promise((r) => setTimeout(r, 20));
+      }
+    };
+    const load = Promise.all(Array.from({ length: 6 }, (_, c) => client(c)));
+    await waitUntil('writes flowing', () => acked.size >= 100, 30_000);
+    const before = acked.size;
+    await pg.restartAsync(1500);
+    // Recovered: writes are acknowledged again on both nodes.
+    await waitUntil('writes acknowledged again after the restart', () => acked.size >= before + 200, 30_000);
+    stop = true;
+    await load;
+    t.ok((statuses.get(503) ?? 0) > 0, `503 while PostgreSQL was down (${statuses.get(503) ?? 0} of them)`);
+    const others = [...statuses.keys()].filter((s) => s !== 200 && s !== 503);
+    t.same(others, [], 'nothing but 200 and 503 (no 500, no dropped connection)');
+    let lost = 0;
+    for (const [key, body] of acked) {
+      const r = await fetch(`${a.url}/api/state/${key}`);
+      if (r.status !== 200 || (await r.text()) !== body) lost++;
+    }
+    t.equal(lost, 0, `all ${acked.size} acknowledged writes are there`);
+    // Subscribers on the other node get events published after the restart.
+    const e = await waitUntil('publishing works again', async () => {
+      try {
+        return await publish(a.url, 'after.restart', { ok: true });
+      } catch {
+        return undefined;
+      }
+    }, 20_000);
+    await sub.waitFor(1, 10_000);
+    t.equal(sub.events[0]!.id, e.id, 'the subscriber on the other node receives it');
+    for (const s of [a, b]) t.equal((await fetch(`${s.url}/health`)).status, 200, 'both nodes alive');
+  });
+}
