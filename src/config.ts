@@ -143,7 +143,8 @@ export const USAGE = [
   `  --${'help'.padEnd(20)} show this help`,
   `  --${'version'.padEnd(20)} print the version`,
   `  --${'vacuum'.padEnd(20)} compact data.db once and exit (server stopped; converts a file from an older version)`,
-  `  --${'restore FILE'.padEnd(20)} replace data.db with a backup and exit (server stopped; the current file is kept aside)`,
+  `  --${'restore FILE'.padEnd(20)} replace data.db with a backup and exit (server stopped; the current file is kept aside); with --database, replace the PostgreSQL data`,
+  `  --${'migrate-from FILE'.padEnd(20)} with --database: copy a SQLite data file (or backup) into the empty PostgreSQL database, then serve`,
 ].join('\n');
 
 export function parseBind(text: string, what: string): Bind {
@@ -275,6 +276,8 @@ export interface ParsedArgs {
   vacuum: boolean;
   /** `--restore FILE`: the backup to restore, or null. */
   restore: string | null;
+  /** `--migrate-from FILE`: a SQLite data file to copy into the PostgreSQL database first, or null. */
+  migrateFrom: string | null;
 }
 
 /** `-x v`, `--x v`, `-x=v`, `--x=v`. Unknown flag → ConfigError with exit code 2. */
@@ -284,6 +287,7 @@ export function parseArgs(argv: readonly string[], known: ReadonlySet<string>): 
   let version = false;
   let vacuum = false;
   let restore: string | null = null;
+  let migrateFrom: string | null = null;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const m = /^--?([a-z][a-z0-9-]*)(?:=(.*))?$/s.exec(arg);
@@ -301,10 +305,12 @@ export function parseArgs(argv: readonly string[], known: ReadonlySet<string>): 
       vacuum = true;
       continue;
     }
-    if (name === 'restore') {
+    if (name === 'restore' || name === 'migrate-from') {
       const inline = m[2];
       if (inline === undefined && i + 1 >= argv.length) throw new ConfigError(`flag needs an argument: ${arg}\n${USAGE}`, 2);
-      restore = inline ?? argv[++i]!;
+      const file = inline ?? argv[++i]!;
+      if (name === 'restore') restore = file;
+      else migrateFrom = file;
       continue;
     }
     if (!known.has(name)) throw new ConfigError(`unknown flag: -${arg.startsWith('--') ? '-' : ''}${name}\n${USAGE}`, 2);
@@ -315,7 +321,7 @@ export function parseArgs(argv: readonly string[], known: ReadonlySet<string>): 
     }
     flags.set(name, value);
   }
-  return { flags, help, version, vacuum, restore };
+  return { flags, help, version, vacuum, restore, migrateFrom };
 }
 
 export function readSettingsFile(file: string): Record<string, unknown> {
@@ -334,14 +340,17 @@ function fileValue(v: unknown): string | undefined {
 }
 
 /** Builds the frozen Config. Throws ConfigError (one line, exit code) on bad values. */
-export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): Config & { help: boolean; version: boolean; vacuum: boolean; restore: string | null } {
+export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): Config & { help: boolean; version: boolean; vacuum: boolean; restore: string | null; migrateFrom: string | null } {
   const known = new Set([...SETTINGS.map((s) => s.flag), 'config']);
-  const { flags, help, version, vacuum, restore } = parseArgs(argv, known);
+  const { flags, help, version, vacuum, restore, migrateFrom } = parseArgs(argv, known);
   // --help / --version answer without reading (or judging) any setting.
-  if (help || version) return { ...testConfig(), testHooks: false, help, version, vacuum: false, restore: null };
+  if (help || version) return { ...testConfig(), testHooks: false, help, version, vacuum: false, restore: null, migrateFrom: null };
   const configFile = path.resolve(cwd, flags.get('config') ?? 'settings.json');
   const file = readSettingsFile(configFile);
-  return { ...build(flags, env, file, cwd, fs.existsSync(configFile) ? configFile : null, help), version: false, vacuum, restore: restore === null ? null : path.resolve(cwd, restore) };
+  const config = build(flags, env, file, cwd, fs.existsSync(configFile) ? configFile : null, help);
+  if (migrateFrom !== null && config.database === '') throw new ConfigError('--migrate-from copies into PostgreSQL: give --database postgres://… (or KOOR_DATABASE_URL) too', 2);
+  const resolve = (f: string | null) => (f === null ? null : path.resolve(cwd, f));
+  return { ...config, version: false, vacuum, restore: resolve(restore), migrateFrom: resolve(migrateFrom) };
 }
 
 function build(flags: ReadonlyMap<string, string>, env: NodeJS.ProcessEnv, file: Record<string, unknown>, cwd: string, configFile: string | null, help: boolean): Config & { help: boolean } {

@@ -1,6 +1,9 @@
 #!/usr/bin/env node
 import fs from 'node:fs';
-import { ConfigError, loadConfig, USAGE } from './config.js';
+import { ConfigError, loadConfig, redactUrl, USAGE } from './config.js';
+import { inspectSnapshot, type SnapshotCounts, type SnapshotInfo } from '../workers/backup/snapshot.js';
+import { openPg } from '../workers/pg/connect.js';
+import { sqliteIntoPg } from '../workers/pg/copy.js';
 import { restoreDataDir, vacuumDataDir } from './data-dir.js';
 import { createLogger } from './log.js';
 import { startSupervised } from './supervisor.js';
@@ -30,6 +33,17 @@ async function main(): Promise<void> {
     }
     return;
   }
+  if (config.restore !== null && config.database !== '') {
+    // Cluster mode: the backup replaces the PostgreSQL data (running nodes resume on it).
+    try {
+      const { info, rows } = await copyIntoDatabase(config.restore, config.database, true);
+      process.stdout.write(`koor-server: restored ${redactUrl(config.database)} from ${config.restore} (${rows} rows)\n${countsText(info.counts)}`);
+    } catch (e) {
+      process.stderr.write(`koor-server: ${(e as Error).message}\n`);
+      process.exit(1);
+    }
+    return;
+  }
   if (config.restore !== null) {
     try {
       const { info, keptAs } = await restoreDataDir(config.dataDir, config.restore);
@@ -37,7 +51,7 @@ async function main(): Promise<void> {
       process.stdout.write(
         `koor-server: restored ${config.dataDir}/data.db from ${config.restore}\n` +
           (keptAs ? `  previous data file kept as ${keptAs}\n` : '') +
-          `  state keys: ${c.state_keys}\n  rules: ${c.rules}\n  specs: ${c.specs}\n  events: ${c.events}\n  instances: ${c.instances}\n`,
+          countsText(c),
       );
     } catch (e) {
       process.stderr.write(`koor-server: ${(e as Error).message}\n`);
@@ -49,6 +63,15 @@ async function main(): Promise<void> {
     const pkg = JSON.parse(fs.readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
     process.stdout.write(`koor-server ${pkg.version}\n`);
     return;
+  }
+  if (config.migrateFrom !== null) {
+    try {
+      const { info, rows } = await copyIntoDatabase(config.migrateFrom, config.database, false);
+      process.stdout.write(`koor-server: copied ${config.migrateFrom} into ${redactUrl(config.database)} (${rows} rows)\n${countsText(info.counts)}`);
+    } catch (e) {
+      process.stderr.write(`koor-server: --migrate-from ${config.migrateFrom}: ${(e as Error).message}\n`);
+      process.exit(1);
+    }
   }
   const log = createLogger(config.logLevel);
   let server;
@@ -88,6 +111,22 @@ async function main(): Promise<void> {
     log.fatal({ err }, 'unhandled rejection');
     process.exit(1);
   });
+}
+
+function countsText(c: SnapshotCounts): string {
+  return `  state keys: ${c.state_keys}\n  rules: ${c.rules}\n  specs: ${c.specs}\n  events: ${c.events}\n  instances: ${c.instances}\n`;
+}
+
+/** A SQLite data file or backup into PostgreSQL: checked first, then copied in one transaction. */
+async function copyIntoDatabase(file: string, url: string, replace: boolean): Promise<{ info: SnapshotInfo; rows: number }> {
+  const info = inspectSnapshot(file);
+  const sql = openPg(url, { max: 1, name: 'koor-copy' });
+  try {
+    const { rows } = await sqliteIntoPg(file, sql, { replace });
+    return { info, rows };
+  } finally {
+    await sql.end({ timeout: 5 });
+  }
 }
 
 void main();

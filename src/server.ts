@@ -293,7 +293,7 @@ async function startLocked(config: Config, log: Logger, releaseLock: () => void,
     log: log.child({ component: 'compliance' }),
   });
 
-  const admin = new AdminService({ dataDir: config.dataDir, dbPath, timeoutMs: BACKUP_TIMEOUT_MS, restoreMaxBytes: RESTORE_MAX_BYTES, log: log.child({ component: 'admin' }), cluster: shared, ...(opts.onRestore ? { onRestore: opts.onRestore } : {}) });
+  const admin = new AdminService({ dataDir: config.dataDir, dbPath, timeoutMs: BACKUP_TIMEOUT_MS, restoreMaxBytes: RESTORE_MAX_BYTES, log: log.child({ component: 'admin' }), ...(shared ? { databaseUrl: config.database } : {}), ...(opts.onRestore ? { onRestore: opts.onRestore } : {}) });
 
   let apiBindText = config.bind.text;
   const mcpLog = log.child({ component: 'mcp' });
@@ -421,8 +421,19 @@ async function startLocked(config: Config, log: Logger, releaseLock: () => void,
 
   // The background jobs run once per deployment: here, or on the elected node of a cluster.
   const jobs: Job[] = [retention, liveness, leases, compliance, dispatcher];
-  if (node) await node.start(jobs, (id) => instances.forget(id));
-  else for (const j of jobs) j.start();
+  if (node) {
+    await node.start(jobs, {
+      forget: (id) => instances.forget(id),
+      // A backup replaced the database (any node's restore): like SQLite's restart on a restore,
+      // subscribers resume with since= on the new log and identities are read anew.
+      restored: () => {
+        log.warn('the database was restored from a backup: subscribers closed to resume, identities reloaded');
+        feed?.reset();
+        hub.closeAll(1012, 'data restored from a backup: resume with since=');
+        void Promise.resolve(instances.refresh()).catch((err: unknown) => log.warn({ err }, 'reloading identities after a restore failed'));
+      },
+    });
+  } else for (const j of jobs) j.start();
   agentMetrics.start();
   let closing: Promise<void> | null = null;
   const close = (closeOpts: { restart?: boolean } = {}): Promise<void> =>

@@ -1,10 +1,14 @@
 import { Type, type Static } from 'typebox';
 
-/** The backup thread's one job: copy the live database `source` into `dest` (a new file). */
-export const BackupJob = Type.Object({
-  source: Type.String({ minLength: 1 }),
-  dest: Type.String({ minLength: 1 }),
-});
+/**
+ * The backup thread's one job: copy the live database `source` into `dest` (a new file); in
+ * cluster mode, copy the PostgreSQL database into `dest`, or the snapshot `restore` into it.
+ */
+export const BackupJob = Type.Union([
+  Type.Object({ source: Type.String({ minLength: 1 }), dest: Type.String({ minLength: 1 }) }),
+  Type.Object({ database_url: Type.String({ minLength: 1 }), dest: Type.String({ minLength: 1 }) }),
+  Type.Object({ database_url: Type.String({ minLength: 1 }), restore: Type.String({ minLength: 1 }) }),
+]);
 export type BackupJob = Static<typeof BackupJob>;
 
 export const SnapshotCounts = Type.Object({

@@ -6,5 +6,9 @@
 /** Payload: the id of a committed event (a wake-up only: nodes read the events table by id). */
 export const EVENTS_CHANNEL = 'koor_events';
 
-/** Payload `instance:<id>`: the agent was deregistered; nodes drop it from their identity index. */
+/**
+ * Payload `instance:<id>`: the agent was deregistered; nodes drop it from their identity index.
+ * Payload `restored`: a backup replaced the whole database; nodes drop what they hold of the old
+ * data (identity index, event feed position) and close subscriptions so they resume.
+ */
 export const CHANGES_CHANNEL = 'koor_changes';

@@ -2,6 +2,8 @@ import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import type { BackupDone, BackupJob } from '../../schemas/rpc/backup.js';
 import { inspectSnapshot } from './snapshot.js';
+import { openPg } from '../pg/connect.js';
+import { pgIntoSqlite, sqliteIntoPg } from '../pg/copy.js';
 
 /**
  * A short-lived thread that takes one online snapshot with SQLite's backup API, off the front's
@@ -12,12 +14,27 @@ import { inspectSnapshot } from './snapshot.js';
 const ALL_PAGES = 0x7fffffff;
 
 async function run(job: BackupJob): Promise<BackupDone> {
-  const db = new Database(job.source, { readonly: true, fileMustExist: true });
-  try {
-    // better-sqlite3 copies 100 pages, then asks progress() how many next: "all of them".
-    await db.backup(job.dest, { progress: () => ALL_PAGES });
-  } finally {
-    db.close();
+  if ('database_url' in job) {
+    // Cluster mode: the same snapshot format, copied from (or into) PostgreSQL.
+    const sql = openPg(job.database_url, { max: 1, name: 'koor-backup' });
+    try {
+      if ('restore' in job) {
+        const info = inspectSnapshot(job.restore);
+        await sqliteIntoPg(job.restore, sql, { replace: true });
+        return { ok: true, bytes: info.bytes, version: info.version, counts: info.counts };
+      }
+      await pgIntoSqlite(sql, job.dest);
+    } finally {
+      await sql.end({ timeout: 5 });
+    }
+  } else {
+    const db = new Database(job.source, { readonly: true, fileMustExist: true });
+    try {
+      // better-sqlite3 copies 100 pages, then asks progress() how many next: "all of them".
+      await db.backup(job.dest, { progress: () => ALL_PAGES });
+    } finally {
+      db.close();
+    }
   }
   const info = inspectSnapshot(job.dest);
   return { ok: true, bytes: info.bytes, version: info.version, counts: info.counts };

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { BackupDone, BackupJob } from '../../../schemas/rpc/backup.js';
@@ -37,8 +38,6 @@ function runBackupThread(job: BackupJob, timeoutMs: number): Promise<BackupDone>
   });
 }
 
-const CLUSTER_BACKUP = badRequest('backup and restore through the API need the embedded SQLite store; in cluster mode back up PostgreSQL itself (pg_dump, or its replication and PITR tooling)');
-
 /** Online backups (SPEC §8.6): one at a time, each a consistent snapshot in a temp file. */
 export class AdminService {
   private busy = false;
@@ -54,8 +53,11 @@ export class AdminService {
       log: Logger;
       /** Restarts the server on the snapshot (the supervisor); absent = no live restore here. */
       onRestore?: (file: string) => void;
-      /** Cluster mode: the data is PostgreSQL's; these routes answer what to use instead. */
-      cluster?: boolean;
+      /**
+       * Cluster mode: the data is in this PostgreSQL. A backup is copied from it into a SQLite
+       * snapshot (the same format), a restore copied into it; temp files go to the OS temp dir.
+       */
+      databaseUrl?: string;
     },
   ) {}
 
@@ -66,19 +68,16 @@ export class AdminService {
    * subscription of the old data survives. Must be called in the synchronous part of the handler.
    */
   restore(ctx: Ctx, reply: (info: SnapshotInfo) => void): Promise<void> {
-    if (this.opts.cluster) {
-      ctx.res.onData(() => {});
-      return Promise.reject(CLUSTER_BACKUP);
-    }
     const onRestore = this.opts.onRestore;
-    if (!onRestore || this.restoring) {
+    const databaseUrl = this.opts.databaseUrl;
+    if ((!onRestore && !databaseUrl) || this.restoring) {
       ctx.res.onData(() => {});
       return Promise.reject(
         onRestore ? conflict('a restore is already under way') : unavailable('live restore needs koor-server itself; stop the server and run koor-server --restore FILE'),
       );
     }
     this.restoring = true;
-    const file = path.join(this.opts.dataDir, `restore-${Date.now()}-${randomBytes(4).toString('hex')}.db`);
+    const file = path.join(this.tempDir(), `restore-${Date.now()}-${randomBytes(4).toString('hex')}.db`);
     return readBodyToFile(ctx, this.opts.restoreMaxBytes, file)
       .then(() => {
         let info: SnapshotInfo;
@@ -87,9 +86,10 @@ export class AdminService {
         } catch (e) {
           throw e instanceof SnapshotError ? badRequest(e.message) : e;
         }
+        if (databaseUrl) return this.restoreIntoDatabase(databaseUrl, file, info, reply);
         reply(info);
         this.opts.log.warn({ bytes: info.bytes, ...info.counts }, 'restoring a snapshot: restarting on it');
-        onRestore(file);
+        onRestore!(file);
       })
       .catch((err: unknown) => {
         this.restoring = false;
@@ -98,18 +98,42 @@ export class AdminService {
       });
   }
 
+  /** Where snapshots are staged: the data directory (same file system as data.db), or in cluster mode the OS temp dir. */
+  private tempDir(): string {
+    return this.opts.databaseUrl ? os.tmpdir() : this.opts.dataDir;
+  }
+
+  /**
+   * Cluster mode's live restore: the checked snapshot replaces the database in one transaction
+   * (the backup thread copies it); every node then drops what it held of the old data (a
+   * notification in that transaction). The reply comes after the commit.
+   */
+  private async restoreIntoDatabase(databaseUrl: string, file: string, info: SnapshotInfo, reply: (info: SnapshotInfo) => void): Promise<void> {
+    try {
+      const done = await runBackupThread({ database_url: databaseUrl, restore: file }, this.opts.timeoutMs).catch((err: unknown) => {
+        throw err instanceof AppError ? err : internal('restore the backup', err);
+      });
+      if (!done.ok) throw internal('restore the backup', new Error(done.error));
+      this.opts.log.warn({ bytes: info.bytes, ...info.counts }, 'the database was replaced by an uploaded snapshot');
+      reply(info);
+    } finally {
+      this.restoring = false;
+      fs.rmSync(file, { force: true });
+    }
+  }
+
   /**
    * Takes a snapshot into a temp file in the data directory (same file system, no memory held),
    * hands it to `use` (which streams it), and removes it whatever happens.
    */
   async withSnapshot(use: (file: string, snap: Snapshot) => Promise<void>): Promise<void> {
-    if (this.opts.cluster) throw CLUSTER_BACKUP;
     if (this.busy) throw conflict('a backup is already running; try again when it has finished');
     this.busy = true;
-    const file = path.join(this.opts.dataDir, `backup-${Date.now()}-${randomBytes(4).toString('hex')}.db.part`);
+    const file = path.join(this.tempDir(), `backup-${Date.now()}-${randomBytes(4).toString('hex')}.db.part`);
     try {
       const t0 = Date.now();
-      const done = await runBackupThread({ source: this.opts.dbPath, dest: file }, this.opts.timeoutMs).catch((err: unknown) => {
+      const job: BackupJob = this.opts.databaseUrl ? { database_url: this.opts.databaseUrl, dest: file } : { source: this.opts.dbPath, dest: file };
+      const done = await runBackupThread(job, this.opts.timeoutMs).catch((err: unknown) => {
         throw err instanceof AppError ? err : internal('take a backup', err);
       });
       if (!done.ok) throw internal('take a backup', new Error(done.error));

@@ -19,6 +19,8 @@ export class EventFeed implements Fanout {
   private lastFanned = 0;
   private pulling = false;
   private again = false;
+  /** A restore replaced the log: the next read starts after its newest event. */
+  private resetPending = false;
   private stopped = false;
   private retry: NodeJS.Timeout | null = null;
   private listening: { unlisten(): Promise<void> } | null = null;
@@ -47,6 +49,12 @@ export class EventFeed implements Fanout {
     return this.lastFanned;
   }
 
+  /** The log was replaced (a restored backup): live delivery continues from its newest event. */
+  reset(): void {
+    this.resetPending = true;
+    this.poke();
+  }
+
   committed(): void {
     this.poke();
   }
@@ -66,6 +74,10 @@ export class EventFeed implements Fanout {
     try {
       do {
         this.again = false;
+        if (this.resetPending) {
+          this.resetPending = false;
+          this.lastFanned = await this.reader.newest();
+        }
         this.stats.reads++;
         const rows = await this.reader.since(this.lastFanned, EVENT_FEED_PAGE, EVENT_FEED_PAGE_BYTES);
         if (rows.length > 0 && rows[0]!.id > this.lastFanned + 1 && this.lastFanned > 0) {
