@@ -430,7 +430,7 @@ async function startLocked(config: Config, log: Logger, releaseLock: () => void,
         log.warn('the database was restored from a backup: subscribers closed to resume, identities reloaded');
         feed?.reset();
         hub.closeAll(1012, 'data restored from a backup: resume with since=');
-        void Promise.resolve(instances.refresh()).catch((err: unknown) => log.warn({ err }, 'reloading identities after a restore failed'));
+        instances.reload();
       },
     });
   } else for (const j of jobs) j.start();

@@ -1,11 +1,21 @@
 import type { Sql } from 'postgres';
 import { EVENTS_CHANNEL } from '../../../schemas/rpc/cluster.js';
 import { CLOSE_SLOW_CONSUMER, type Hub } from '../../bus/hub.js';
-import { EVENT_FEED_PAGE, EVENT_FEED_PAGE_BYTES, EVENT_FEED_RETRY_MS } from '../../limits.js';
+import { EVENT_FEED_PAGE, EVENT_FEED_PAGE_BYTES, EVENT_FEED_POLL_MS, EVENT_FEED_READ_TIMEOUT_MS, EVENT_FEED_RETRY_MS } from '../../limits.js';
 import type { Logger } from '../../log.js';
 import type { EventsReader } from './reader.js';
 import { eventJson, type Fanout } from './service.js';
 
+
+/** `p`, or a rejection after `ms` (the timer never keeps the process alive). */
+function within<T>(p: Promise<T> | T, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`reading the event log took longer than ${ms} ms`)), ms);
+    timer.unref();
+  });
+  return Promise.race([Promise.resolve(p), late]).finally(() => clearTimeout(timer));
+}
 
 /**
  * Cluster mode's fan-out: the events table is the source of truth, a notification only the
@@ -23,6 +33,7 @@ export class EventFeed implements Fanout {
   private resetPending = false;
   private stopped = false;
   private retry: NodeJS.Timeout | null = null;
+  private poll: NodeJS.Timeout | null = null;
   private listening: { unlisten(): Promise<void> } | null = null;
   readonly stats = { reads: 0, failures: 0, gaps: 0 };
 
@@ -37,11 +48,16 @@ export class EventFeed implements Fanout {
   async start(): Promise<void> {
     this.lastFanned = await this.reader.newest();
     this.listening = await this.sql.listen(EVENTS_CHANNEL, () => this.poke(), () => this.poke());
+    // A notification is only the fast path: a LISTEN connection that broke without a sign (a
+    // proxy dropping notifications, a reconnect that did not happen) costs at most this delay.
+    this.poll = setInterval(() => this.poke(), EVENT_FEED_POLL_MS);
+    this.poll.unref();
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.retry) clearTimeout(this.retry);
+    if (this.poll) clearInterval(this.poll);
     await this.listening?.unlisten().catch(() => {});
   }
 
@@ -79,7 +95,8 @@ export class EventFeed implements Fanout {
           this.lastFanned = await this.reader.newest();
         }
         this.stats.reads++;
-        const rows = await this.reader.since(this.lastFanned, EVENT_FEED_PAGE, EVENT_FEED_PAGE_BYTES);
+        // Bounded: a read stuck on a dead connection must not hold every later read back.
+        const rows = await within(this.reader.since(this.lastFanned, EVENT_FEED_PAGE, EVENT_FEED_PAGE_BYTES), EVENT_FEED_READ_TIMEOUT_MS);
         if (rows.length > 0 && rows[0]!.id > this.lastFanned + 1 && this.lastFanned > 0) {
           // Pruned before this node read them (it was cut off longer than retention lasts):
           // live subscribers would miss them unknowingly. They resume with since= and are told.

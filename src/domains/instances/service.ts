@@ -54,10 +54,22 @@ export class InstanceService {
     private readonly announce: (events: readonly Event[]) => void = () => {},
     private readonly shared = false,
   ) {
-    const done = this.refresh();
-    if (done instanceof Promise) done.catch((err: unknown) => log.warn({ err }, 'loading the agent identity index failed'));
+    this.reload();
     // A register/deregister whose reply was lost may still have committed: trust the DB.
-    writer.onUncertain(() => void this.refresh());
+    writer.onUncertain(() => this.reload());
+  }
+
+  /**
+   * refresh() whose failure is only logged (the database unreachable: the index stays as it was,
+   * lookups of unknown identities still go to the database).
+   */
+  reload(): void {
+    try {
+      const done = this.refresh();
+      if (done instanceof Promise) done.catch((err: unknown) => this.log.warn({ err }, 'loading the agent identity index failed'));
+    } catch (err) {
+      this.log.warn({ err }, 'loading the agent identity index failed');
+    }
   }
 
   /** Rebuilds the identity index from the database. */
