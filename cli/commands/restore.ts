@@ -104,8 +104,9 @@ export default defineCommand({
         writeOut(formatBody(r.body, r.contentType, ctx.pretty));
         return exitCodeFor(r.status);
       }
-      const reply = JSON.parse(r.body.toString('utf8')) as { boot: string; counts: Record<string, number> };
-      await waitForRestart(ctx.config, reply.boot);
+      const reply = JSON.parse(r.body.toString('utf8')) as { restoring?: boolean; boot: string; counts: Record<string, number> };
+      // A cluster node answers once the database was replaced (`restoring: false`): nothing restarts.
+      if (reply.restoring !== false) await waitForRestart(ctx.config, reply.boot);
       const c = reply.counts;
       writeOut(`restore complete from ${opt.file}\n  state keys: ${c.state_keys}\n  rules: ${c.rules}\n  specs: ${c.specs}\n  events: ${c.events}\n  instances: ${c.instances}\n`);
       return 0;

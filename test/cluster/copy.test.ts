@@ -4,6 +4,7 @@ import t from 'tap';
 import { freshDatabase, providePostgres } from '../helpers/postgres.js';
 import { runServer, spawnServer, startTestServer, tempDir } from '../helpers/server.js';
 import { subscribe } from '../helpers/ws.js';
+import { runCli } from '../cli/helpers.js';
 
 /**
  * Moving data between the two stores (issue 14): `--migrate-from data.db` copies a SQLite data
@@ -113,9 +114,12 @@ if ('skipped' in started) {
     await send(b.url, 'DELETE', '/api/specs/proj/api');
     const sub = await subscribe(b.url, '?pattern=copy.*');
     const closed = sub.closed;
-    const res = await fetch(`${a.url}/api/admin/restore`, { method: 'POST', body: snapshot });
-    t.equal(res.status, 200, 'restored');
-    t.match((await res.json()) as object, { restoring: true, counts: { state_keys: 2, events: newest } });
+    // Through koor-cli, as a user restores (it uploads the snapshot to POST /api/admin/restore).
+    const file = path.join(tempDir(t), 'snapshot.db');
+    fs.writeFileSync(file, snapshot);
+    const cli = await runCli(['restore', '--file', file], { env: { KOOR_SERVER: a.url } });
+    t.equal(cli.code, 0, cli.stderr);
+    t.match(cli.stdout, new RegExp(`restore complete from .*\\n  state keys: 2\\n(.|\\n)*events: ${newest}\\n`), 'the CLI prints what the snapshot holds');
     t.equal((await closed).code, 1012, 'subscribers on the other node are told to resume');
     compare(t, atBackup, await answers(b.url), 'the other node serves the restored data');
     compare(t, atBackup, await answers(a.url), 'and so does the restoring node');

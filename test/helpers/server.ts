@@ -16,13 +16,51 @@ export function tempDir(t: Teardown, prefix = 'koor-test-'): string {
   return dir;
 }
 
+/**
+ * The backend the suite runs on: `KOOR_TEST_BACKEND=postgres` (`npm run test:postgres`) runs every
+ * server startTestServer makes in cluster mode on a PostgreSQL of this test process, one database
+ * per data directory (a server started again on the same directory finds its data, as on SQLite).
+ */
+export const TEST_BACKEND: 'sqlite' | 'postgres' = process.env.KOOR_TEST_BACKEND === 'postgres' ? 'postgres' : 'sqlite';
+
+/** Skips `t` when the suite runs on PostgreSQL: it tests the SQLite store itself (its file, its writer thread). */
+export function sqliteOnly(t: { skip(msg: string): void }, why: string): boolean {
+  if (TEST_BACKEND === 'sqlite') return false;
+  t.skip(`SQLite store only: ${why}`);
+  return true;
+}
+
+let testPg: Promise<{ url: string; stop(): void }> | null = null;
+const databases = new Map<string, string>();
+
+async function databaseFor(dataDir: string): Promise<string> {
+  testPg ??= (async () => {
+    const { providePostgres } = await import('./postgres.js');
+    const pg = await providePostgres();
+    if ('skipped' in pg) throw new Error(`KOOR_TEST_BACKEND=postgres, but no PostgreSQL: ${pg.skipped}`);
+    process.once('exit', () => pg.stop());
+    return pg;
+  })();
+  const pg = await testPg;
+  let url = databases.get(dataDir);
+  if (!url) {
+    const { freshDatabase } = await import('./postgres.js');
+    url = await freshDatabase(pg as Parameters<typeof freshDatabase>[0], 'suite');
+    databases.set(dataDir, url);
+  }
+  return url;
+}
+
 /** A real server on an ephemeral loopback port with a temp data dir, closed at teardown. */
 export async function startTestServer(t: Teardown, over: Partial<Config> = {}): Promise<KoorServer> {
+  const dataDir = over.dataDir ?? tempDir(t);
+  const database = over.database ?? (TEST_BACKEND === 'postgres' ? await databaseFor(dataDir) : '');
   const config = testConfig({
     bind: parseBind('127.0.0.1:0', 'bind'),
     dashboardBind: null,
-    dataDir: over.dataDir ?? tempDir(t),
     ...over,
+    dataDir,
+    database,
   });
   const server = await startServer(config, { log: silentLogger() });
   t.teardown(() => server.close());

@@ -9,12 +9,14 @@ export function adminRoutes(svc: AdminService, bootId: string): Route[] {
   return [
     {
       // The body is a snapshot from /api/admin/backup; the server restarts on it (SPEC §8.6). The
-      // reply names this server's boot id: the one that answers /health next has another.
+      // reply names this server's boot id: the one that answers /health next has another. In
+      // cluster mode nothing restarts: the database was replaced when the reply comes
+      // (`restoring: false`).
       method: 'POST',
       path: '/api/admin/restore',
       counted: false,
       handler: (ctx) =>
-        svc.restore(ctx, (info) => sendJson(ctx, 200, { restoring: true, boot: bootId, schema_version: info.version, bytes: info.bytes, counts: info.counts })),
+        svc.restore(ctx, (info, restarting) => sendJson(ctx, 200, { restoring: restarting, boot: bootId, schema_version: info.version, bytes: info.bytes, counts: info.counts })),
     },
     {
       // A consistent snapshot of the whole database, taken online (SPEC §8.6). It holds tokens

@@ -67,7 +67,7 @@ export class AdminService {
    * current one kept aside) and starts a new server on the same ports, so no cache, session or
    * subscription of the old data survives. Must be called in the synchronous part of the handler.
    */
-  restore(ctx: Ctx, reply: (info: SnapshotInfo) => void): Promise<void> {
+  restore(ctx: Ctx, reply: (info: SnapshotInfo, restarting: boolean) => void): Promise<void> {
     const onRestore = this.opts.onRestore;
     const databaseUrl = this.opts.databaseUrl;
     if ((!onRestore && !databaseUrl) || this.restoring) {
@@ -87,7 +87,7 @@ export class AdminService {
           throw e instanceof SnapshotError ? badRequest(e.message) : e;
         }
         if (databaseUrl) return this.restoreIntoDatabase(databaseUrl, file, info, reply);
-        reply(info);
+        reply(info, true);
         this.opts.log.warn({ bytes: info.bytes, ...info.counts }, 'restoring a snapshot: restarting on it');
         onRestore!(file);
       })
@@ -108,14 +108,14 @@ export class AdminService {
    * (the backup thread copies it); every node then drops what it held of the old data (a
    * notification in that transaction). The reply comes after the commit.
    */
-  private async restoreIntoDatabase(databaseUrl: string, file: string, info: SnapshotInfo, reply: (info: SnapshotInfo) => void): Promise<void> {
+  private async restoreIntoDatabase(databaseUrl: string, file: string, info: SnapshotInfo, reply: (info: SnapshotInfo, restarting: boolean) => void): Promise<void> {
     try {
       const done = await runBackupThread({ database_url: databaseUrl, restore: file }, this.opts.timeoutMs).catch((err: unknown) => {
         throw err instanceof AppError ? err : internal('restore the backup', err);
       });
       if (!done.ok) throw internal('restore the backup', new Error(done.error));
       this.opts.log.warn({ bytes: info.bytes, ...info.counts }, 'the database was replaced by an uploaded snapshot');
-      reply(info);
+      reply(info, false);
     } finally {
       this.restoring = false;
       fs.rmSync(file, { force: true });
