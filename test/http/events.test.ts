@@ -131,6 +131,6 @@ t.test('pruning in chunks removes everything beyond retention', async (t) => {
   const s = await startTestServer(t, { eventRetention: 10, pruneIntervalMs: 3_600_000 });
   await Promise.all(Array.from({ length: 2500 }, (_, i) => publish(s.url, 'bulk', i)));
   t.equal(await s.events.prune(), 2490);
-  t.equal(s.events.oldestId(), 2491);
+  t.equal(await s.events.oldestId(), 2491);
   t.equal(await s.events.prune(), 0);
 });

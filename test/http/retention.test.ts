@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import Database from 'better-sqlite3';
-import { json, runServer, startTestServer, tempDir } from '../helpers/server.js';
+import { json, runServer, sqliteOnly, startTestServer, tempDir } from '../helpers/server.js';
 import { MIGRATIONS } from '../../workers/writer/migrations.js';
 
 /** Bounded disk (SPEC §8.10): state history keeps the newest N versions; freed space goes back. */
@@ -49,6 +49,7 @@ t.test('250 writes with --state-history-keep 100: the newest 100 versions, older
 });
 
 t.test('a backlog (keep lowered on restart, or a data file from before retention) is cleared by the background pass; restart keeps the limit', async (t) => {
+  if (sqliteOnly(t, 'the data file and its free pages')) return;
   const dir = tempDir(t);
   const big = 'x'.repeat(32 * 1024);
   const all = await startTestServer(t, { dataDir: dir, stateHistoryKeep: 0 });
@@ -79,6 +80,7 @@ t.test('a backlog (keep lowered on restart, or a data file from before retention
 });
 
 t.test('under steady writes the data file plateaus with retention, and grows without it', async (t) => {
+  if (sqliteOnly(t, 'the data file and its free pages')) return;
   const grow = async (keep: number): Promise<number[]> => {
     const dir = tempDir(t);
     const s = await startTestServer(t, { dataDir: dir, stateHistoryKeep: keep, pruneIntervalMs: 3_600_000 });
@@ -100,6 +102,7 @@ t.test('under steady writes the data file plateaus with retention, and grows wit
 });
 
 t.test('a data file from before incremental vacuum is converted once at start, data intact', async (t) => {
+  if (sqliteOnly(t, 'the data file and its free pages')) return;
   const dir = tempDir(t);
   const file = path.join(dir, 'data.db');
   const old = new Database(file);
@@ -117,6 +120,7 @@ t.test('a data file from before incremental vacuum is converted once at start, d
 });
 
 t.test('koor-server --vacuum compacts a stopped server\'s data file once; refused while a server runs', async (t) => {
+  if (sqliteOnly(t, 'the data file and its free pages')) return;
   const dir = tempDir(t);
   const file = path.join(dir, 'data.db');
   const old = new Database(file);

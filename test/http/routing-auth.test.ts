@@ -1,6 +1,6 @@
 import t from 'tap';
 import { parseBind } from '../../src/config.js';
-import { startTestServer, json } from '../helpers/server.js';
+import { startTestServer, json, sqliteOnly } from '../helpers/server.js';
 
 t.test('unknown route and wrong method → JSON 404 / 405 with Allow', async (t) => {
   const s = await startTestServer(t);
@@ -89,6 +89,9 @@ t.test('open mode: no token needed', async (t) => {
 });
 
 t.test('HEAD answers like GET without a body; 304 carries no Content-Length; keep-alive survives', async (t) => {
+  // Pipelined: uWS aborts requests queued behind a deferred reply (uWebSockets.js #277, #1301),
+  // and every read is deferred on PostgreSQL.
+  if (sqliteOnly(t, 'HTTP pipelining needs replies given at once')) return;
   const net = await import('node:net');
   const s = await startTestServer(t);
   await fetch(`${s.url}/api/state/h`, { method: 'PUT', body: Buffer.from('{"a":1}') as unknown as BodyInit }).then((r) => r.text());

@@ -4,6 +4,7 @@ import Database from 'better-sqlite3';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { startTestServer, json } from '../helpers/server.js';
+import { openPg } from '../../workers/pg/connect.js';
 
 type Server = Awaited<ReturnType<typeof startTestServer>>;
 
@@ -113,9 +114,16 @@ t.test('validate: regex, missing, custom, _global, stack and applies_to (SPEC §
   t.same(await a.validate('web', '{"content":'), err(400, 'invalid JSON body'));
 
   // A stored pattern that does not compile (written behind the API's back) reports itself.
-  const db = new Database(path.join(s.config.dataDir, 'data.db'));
-  db.prepare("INSERT INTO validation_rules (project, rule_id, pattern, created_at) VALUES ('legacy', 'broken', '(x', '2026-01-01 00:00:00')").run();
-  db.close();
+  const legacy = "INSERT INTO validation_rules (project, rule_id, pattern, created_at) VALUES ('legacy', 'broken', '(x', '2026-01-01 00:00:00')";
+  if (s.config.database) {
+    const pg = openPg(s.config.database, { max: 1, name: 'koor-test' });
+    await pg.unsafe(legacy);
+    await pg.end();
+  } else {
+    const db = new Database(path.join(s.config.dataDir, 'data.db'));
+    db.prepare(legacy).run();
+    db.close();
+  }
   const broken = await a.validate('legacy', { content: 'x' });
   t.equal(broken.body.violations.length, 1);
   t.match(broken.body.violations[0], { rule_id: 'broken', severity: 'error', message: /^invalid regex pattern: / });
