@@ -21,7 +21,7 @@ import t from 'tap';
 import WebSocket, { WebSocketServer } from 'ws';
 import { parse as parseYaml } from 'yaml';
 import { loadConfig } from '../../src/config.js';
-import { aptProvide } from '../helpers/apt.js';
+import { ensureNginx, freePorts } from '../helpers/nginx.js';
 import { tempDir } from '../helpers/server.js';
 import { waitUntil } from '../helpers/wait.js';
 
@@ -29,7 +29,6 @@ const DIR = new URL('../../deploy/cluster/', import.meta.url).pathname;
 const COMPOSE = path.join(DIR, 'compose.yaml');
 const CONF = path.join(DIR, 'nginx.conf');
 const BODY_CAP = 10 * 1024 * 1024;
-const APT_BUDGET_MS = 75_000;
 
 type Service = Record<string, unknown> & {
   image?: string;
@@ -142,25 +141,6 @@ t.test('docker compose config accepts compose.yaml', async (t) => {
 });
 
 // ---------------------------------------------------------------- nginx, run for real
-
-function findNginx(): string | null {
-  for (const p of ['/usr/sbin/nginx', '/usr/bin/nginx', '/usr/local/sbin/nginx', '/usr/local/bin/nginx']) if (fs.existsSync(p)) return p;
-  const r = spawnSync('sh', ['-c', 'command -v nginx'], { encoding: 'utf8' });
-  return r.status === 0 && r.stdout.trim() !== '' ? r.stdout.trim() : null;
-}
-
-async function freePorts(n: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from({ length: n }, () => new Promise<net.Server>((resolve, reject) => {
-      const s = net.createServer();
-      s.once('error', reject);
-      s.listen(0, '127.0.0.1', () => resolve(s));
-    })),
-  );
-  const ports = servers.map((s) => (s.address() as net.AddressInfo).port);
-  await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
-  return ports;
-}
 
 /** Replaces every match of `re` (global), failing unless it matched exactly `count` times. */
 function swap(text: string, re: RegExp, count: number, by: (m: RegExpMatchArray) => string): string {
@@ -293,7 +273,7 @@ function request(url: string, opts: { method?: string; id?: string; body?: Buffe
 }
 
 t.test('nginx.conf in front of three stand-in nodes', async (t) => {
-  const provided = await aptProvide('nginx', findNginx, APT_BUDGET_MS);
+  const provided = await ensureNginx();
   if ('skip' in provided) {
     t.skip(provided.skip);
     return;

@@ -18,7 +18,7 @@ import WebSocket from 'ws';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { parseBind } from '../../src/config.js';
-import { aptProvide } from '../helpers/apt.js';
+import { ensureNginx, freePorts } from '../helpers/nginx.js';
 import { startTestServer, tempDir } from '../helpers/server.js';
 import { waitUntil } from '../helpers/wait.js';
 
@@ -26,33 +26,6 @@ const RECIPE = new URL('../../deploy/nginx/koor.conf', import.meta.url).pathname
 const TOKEN = 'deploy-test-token';
 const AUTH = { authorization: `Bearer ${TOKEN}` };
 const BODY_CAP = 10 * 1024 * 1024; // koor's default --max-body-bytes, and the recipe's client_max_body_size
-/** apt-get update + install together get at most this long (the file's tap timeout is 120 s). */
-const APT_BUDGET_MS = 75_000;
-
-function findNginx(): string | null {
-  for (const p of ['/usr/sbin/nginx', '/usr/bin/nginx', '/usr/local/sbin/nginx', '/usr/local/bin/nginx']) if (fs.existsSync(p)) return p;
-  const r = spawnSync('sh', ['-c', 'command -v nginx'], { encoding: 'utf8' });
-  return r.status === 0 && r.stdout.trim() !== '' ? r.stdout.trim() : null;
-}
-
-/** nginx's path, or why it cannot be had. Installs Debian's package when root. */
-function ensureNginx(): Promise<{ path: string } | { skip: string }> {
-  return aptProvide('nginx', findNginx, APT_BUDGET_MS);
-}
-
-/** `n` distinct free loopback ports (all held open until each is known, then released). */
-async function freePorts(n: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from({ length: n }, () => new Promise<net.Server>((resolve, reject) => {
-      const s = net.createServer();
-      s.once('error', reject);
-      s.listen(0, '127.0.0.1', () => resolve(s));
-    })),
-  );
-  const ports = servers.map((s) => (s.address() as net.AddressInfo).port);
-  await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
-  return ports;
-}
 
 /** Fills every __PLACEHOLDER__ of the recipe; fails if one is left unfilled. */
 function template(recipe: string, values: Record<string, string>): string {
