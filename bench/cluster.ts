@@ -31,8 +31,8 @@ import { promisify } from 'node:util';
 import WebSocket from 'ws';
 import { openPg } from '../workers/pg/connect.js';
 import { makeDoc } from './http.js';
-import { LatencyHistogram, fmtCores, fmtInt, fmtMs, fmtRatio, have, makeTempDir, pin, pooled, procCpu, ratio, sleep, spawnKoor, withTimeout, type BenchOptions, type BenchTable, type LatencySummary, type ServerProc } from './lib.js';
-import { postgresCpu, startPostgres, type Postgres } from './postgres.js';
+import { allProcs, LatencyHistogram, fmtCores, fmtInt, fmtMs, fmtRatio, have, makeTempDir, pin, pooled, procCpu, ratio, sleep, spawnKoor, withTimeout, type BenchOptions, type BenchTable, type LatencySummary, type ServerProc } from './lib.js';
+import { createDatabase, postgresCpu, startPostgres, type Postgres } from './postgres.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -91,34 +91,6 @@ const cpuOf = (pid: number): number => {
   return t ? t.user + t.sys : 0;
 };
 
-interface ProcRow {
-  cpu: number;
-  ppid: number;
-  comm: string;
-}
-
-/** Every process on the machine: CPU seconds, parent, name. */
-function procTable(): Map<number, ProcRow> {
-  const m = new Map<number, ProcRow>();
-  let names: string[] = [];
-  try {
-    names = fs.readdirSync('/proc');
-  } catch {
-    return m;
-  }
-  for (const n of names) {
-    if (!/^\d+$/.test(n)) continue;
-    try {
-      const s = fs.readFileSync(`/proc/${n}/stat`, 'utf8');
-      const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
-      m.set(Number(n), { cpu: (Number(f[11]) + Number(f[12])) / 100, ppid: Number(f[1]), comm: s.slice(s.indexOf('(') + 1, s.lastIndexOf(')')) });
-    } catch {
-      // exited meanwhile
-    }
-  }
-  return m;
-}
-
 interface CpuFigures {
   /** The window, s; the shares below are over `active_s` (the load's own duration, e.g. wrk's). */
   wall_s: number;
@@ -154,7 +126,7 @@ function cpuSpan(nodePids: number[], pgPid: number | null): (wrkCpuS?: number, a
   const p0 = pgPid === null ? 0 : postgresCpu(pgPid);
   const b0 = process.cpuUsage();
   const c0 = coreBusy();
-  const all0 = procTable();
+  const all0 = allProcs();
   return (wrkCpuS = 0, activeS?: number) => {
     const window = (performance.now() - t0) / 1000;
     const wall = Math.min(window, activeS ?? window);
@@ -162,7 +134,7 @@ function cpuSpan(nodePids: number[], pgPid: number | null): (wrkCpuS?: number, a
     const p1 = pgPid === null ? 0 : postgresCpu(pgPid);
     const b = process.cpuUsage(b0);
     const c1 = coreBusy();
-    const all1 = procTable();
+    const all1 = allProcs();
     const r = (x: number) => Math.round((x / wall) * 100) / 100;
     const roots = new Set([process.pid, ...nodePids, ...(pgPid === null ? [] : [pgPid])]);
     const ours = (pid: number): boolean => {
@@ -176,7 +148,8 @@ function cpuSpan(nodePids: number[], pgPid: number | null): (wrkCpuS?: number, a
     const top: Array<[string, number]> = [];
     for (const [pid, row] of all1) {
       if (pid === 2 || row.ppid === 2 || ours(pid)) continue;
-      const d = row.cpu - (all0.get(pid)?.cpu ?? 0);
+      const was = all0.get(pid);
+      const d = row.user + row.sys - (was ? was.user + was.sys : 0);
       if (d <= 0) continue;
       others += d;
       top.push([`${row.comm}(${pid})`, d]);
@@ -690,27 +663,7 @@ function fsyncProbe(dir: string, seconds: number): { fsyncs_per_s: number; p50_m
 /** Pins PostgreSQL's postmaster and every process it has forked so far (new backends inherit). */
 function pinPostgres(pgPid: number, cpu: number): void {
   pin(pgPid, cpu);
-  for (const name of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const stat = fs.readFileSync(`/proc/${name}/stat`, 'utf8');
-      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pgPid) pin(Number(name), cpu);
-    } catch {
-      // exited meanwhile
-    }
-  }
-}
-
-/** A new empty database for one configuration; its URL. */
-async function freshDatabase(pg: Postgres, name: string): Promise<string> {
-  const admin = openPg(pg.url, { max: 1, name: 'koor-bench-admin' });
-  try {
-    await admin.unsafe(`DROP DATABASE IF EXISTS ${name}`);
-    await admin.unsafe(`CREATE DATABASE ${name}`);
-  } finally {
-    await admin.end({ timeout: 1 });
-  }
-  return pg.url.replace(/\/[^/?]*(\?|$)/, `/${name}$1`);
+  for (const [pid, c] of allProcs()) if (c.ppid === pgPid) pin(pid, cpu);
 }
 
 interface ConfigResult {
@@ -740,7 +693,7 @@ async function runConfig(cfg: Config, pg: Postgres | null, dir: string, o: Durat
     let database = '';
     if (cfg.postgres) {
       if (!pg) throw new Error('no PostgreSQL');
-      database = await freshDatabase(pg, `koor_bench_${cfg.key}`);
+      database = await createDatabase(pg, `koor_bench_${cfg.key}`);
     }
     // One after another: the first applies the migrations.
     for (let i = 0; i < cfg.nodes; i++) {

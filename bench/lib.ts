@@ -257,7 +257,7 @@ function statCpu(file: string): CpuSample | null {
   }
 }
 
-interface CpuSample {
+export interface CpuSample {
   user: number;
   sys: number;
   comm: string;
@@ -307,7 +307,7 @@ export function procCpu(pid: number): ProcCpuSnap {
 }
 
 /** CPU of every process on the machine (pid → sample). */
-function allProcs(): Map<number, CpuSample> {
+export function allProcs(): Map<number, CpuSample> {
   const m = new Map<number, CpuSample>();
   let names: string[] = [];
   try {

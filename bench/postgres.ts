@@ -9,7 +9,8 @@ import { promisify } from 'node:util';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { freePort } from './lib.js';
+import { openPg } from '../workers/pg/connect.js';
+import { allProcs, freePort } from './lib.js';
 
 export interface Postgres {
   url: string;
@@ -103,19 +104,19 @@ export async function startPostgres(settings: Record<string, string> = {}): Prom
 
 /** CPU seconds (user + system) of the postmaster and all its backends. */
 export function postgresCpu(pid: number): number {
-  const tck = 100; // USER_HZ on Linux
   let total = 0;
-  for (const name of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const stat = fs.readFileSync(`/proc/${name}/stat`, 'utf8');
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      const ppid = Number(f[1]);
-      if (Number(name) !== pid && ppid !== pid) continue;
-      total += (Number(f[11]) + Number(f[12])) / tck;
-    } catch {
-      // exited meanwhile
-    }
-  }
+  for (const [p, c] of allProcs()) if (p === pid || c.ppid === pid) total += c.user + c.sys;
   return total;
+}
+
+/** A new empty database `name` on the server `pg` (dropped first if it exists); its URL. */
+export async function createDatabase(pg: { url: string }, name: string): Promise<string> {
+  const admin = openPg(pg.url, { max: 1, name: 'koor-admin' });
+  try {
+    await admin.unsafe(`DROP DATABASE IF EXISTS ${name}`);
+    await admin.unsafe(`CREATE DATABASE ${name}`);
+  } finally {
+    await admin.end({ timeout: 1 });
+  }
+  return pg.url.replace(/\/[^/?]*(\?|$)/, `/${name}$1`);
 }

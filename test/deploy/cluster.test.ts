@@ -16,12 +16,12 @@ import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import t from 'tap';
 import WebSocket, { WebSocketServer } from 'ws';
 import { parse as parseYaml } from 'yaml';
 import { loadConfig } from '../../src/config.js';
-import { ensureNginx, freePorts } from '../helpers/nginx.js';
+import { ensureNginx, freePorts, runNginx } from '../helpers/nginx.js';
 import { tempDir } from '../helpers/server.js';
 import { waitUntil } from '../helpers/wait.js';
 
@@ -230,21 +230,9 @@ async function startNginx(t: Tap.Test, nginxPath: string, nodePorts: number[], d
   const p = await prepare(t, nodePorts, dashPort);
   const tested = nginxTest(nginxPath, p);
   if (tested.status !== 0) throw new Error(`nginx -t failed: ${tested.stderr}`);
-  const proc: ChildProcess = spawn(nginxPath, [...p.args, '-g', `${p.globals} daemon off;`], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let err = '';
-  proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-  let exited = false;
-  const exit = new Promise<void>((resolve) => proc.once('exit', () => ((exited = true), resolve())));
-  t.teardown(async () => {
-    if (!exited) {
-      proc.kill('SIGTERM');
-      const timer = setTimeout(() => proc.kill('SIGKILL'), 5_000);
-      await exit;
-      clearTimeout(timer);
-    }
-  });
+  const nginx = runNginx(t, nginxPath, p.args, p.globals);
   await waitUntil('nginx to listen', async () => {
-    if (exited) throw new Error(`nginx exited: ${err}`);
+    if (nginx.exited()) throw new Error(`nginx exited: ${nginx.stderr()}`);
     return new Promise<boolean>((resolve) => {
       const s = net.connect(p.api, '127.0.0.1', () => (s.destroy(), resolve(true)));
       s.once('error', () => resolve(false));

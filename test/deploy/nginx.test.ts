@@ -12,13 +12,13 @@ import https from 'node:https';
 import net from 'node:net';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import t from 'tap';
 import WebSocket from 'ws';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { parseBind } from '../../src/config.js';
-import { ensureNginx, freePorts } from '../helpers/nginx.js';
+import { ensureNginx, freePorts, runNginx } from '../helpers/nginx.js';
 import { startTestServer, tempDir } from '../helpers/server.js';
 import { waitUntil } from '../helpers/wait.js';
 
@@ -142,19 +142,7 @@ t.test('deploy/nginx/koor.conf in front of koor: TLS, REST, WebSocket, MCP, dash
   const check = spawnSync(nginx.path, [...args, '-t'], { encoding: 'utf8' });
   t.equal(check.status, 0, `nginx -t accepts the templated recipe: ${check.stderr}`);
 
-  const proc: ChildProcess = spawn(nginx.path, [...args, '-g', 'daemon off;'], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let nginxErr = '';
-  proc.stderr!.on('data', (d: Buffer) => (nginxErr += d.toString()));
-  let exited = false;
-  const exit = new Promise<void>((resolve) => proc.once('exit', () => ((exited = true), resolve())));
-  t.teardown(async () => {
-    if (!exited) {
-      proc.kill('SIGTERM');
-      const timer = setTimeout(() => proc.kill('SIGKILL'), 5_000);
-      await exit;
-      clearTimeout(timer);
-    }
-  });
+  const running = runNginx(t, nginx.path, args);
 
   const agent = new https.Agent({ ca, keepAlive: true });
   t.teardown(() => agent.destroy());
@@ -164,7 +152,7 @@ t.test('deploy/nginx/koor.conf in front of koor: TLS, REST, WebSocket, MCP, dash
   const dash = `https://127.0.0.1:${dashPort}`;
 
   await waitUntil('nginx to answer /health over TLS', async () => {
-    if (exited) throw new Error(`nginx exited: ${nginxErr}${fs.existsSync(temp('error.log')) ? fs.readFileSync(temp('error.log'), 'utf8') : ''}`);
+    if (running.exited()) throw new Error(`nginx exited: ${running.stderr()}${fs.existsSync(temp('error.log')) ? fs.readFileSync(temp('error.log'), 'utf8') : ''}`);
     try {
       return (await fetchTls(`${base}/health`)).status === 200;
     } catch {

@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import { aptProvide } from './apt.js';
@@ -29,4 +29,24 @@ export async function freePorts(n: number): Promise<number[]> {
   const ports = servers.map((s) => (s.address() as net.AddressInfo).port);
   await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
   return ports;
+}
+
+/**
+ * nginx in the foreground (`daemon off;` appended to `globals`), stopped at teardown (SIGTERM, then
+ * SIGKILL after 5 s). `exited` and `stderr` tell a caller waiting for it to listen why it did not.
+ */
+export function runNginx(t: { teardown(fn: () => unknown): void }, nginxPath: string, args: string[], globals = ''): { exited: () => boolean; stderr: () => string } {
+  const proc = spawn(nginxPath, [...args, '-g', `${globals}${globals ? ' ' : ''}daemon off;`], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  let exited = false;
+  const exit = new Promise<void>((resolve) => proc.once('exit', () => ((exited = true), resolve())));
+  t.teardown(async () => {
+    if (exited) return;
+    proc.kill('SIGTERM');
+    const timer = setTimeout(() => proc.kill('SIGKILL'), 5_000);
+    await exit;
+    clearTimeout(timer);
+  });
+  return { exited: () => exited, stderr: () => err };
 }

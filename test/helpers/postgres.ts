@@ -1,6 +1,5 @@
-import { postgresBinDir, startPostgres, type Postgres } from '../../bench/postgres.js';
+import { createDatabase, postgresBinDir, startPostgres, type Postgres } from '../../bench/postgres.js';
 import { aptProvide } from './apt.js';
-import { openPg } from '../../workers/pg/connect.js';
 
 /**
  * A throwaway PostgreSQL for a test file (cluster mode): Debian's postgresql, installed with
@@ -13,13 +12,6 @@ export async function providePostgres(): Promise<Postgres | { skipped: string }>
 
 let databases = 0;
 /** A new empty database on `pg` (one per test, so nodes of one test share it and no other); its URL. */
-export async function freshDatabase(pg: Postgres, prefix = 'koor'): Promise<string> {
-  const name = `${prefix}_${process.pid}_${++databases}`;
-  const admin = openPg(pg.url, { max: 1, name: 'koor-test-admin' });
-  try {
-    await admin.unsafe(`CREATE DATABASE ${name}`);
-  } finally {
-    await admin.end({ timeout: 1 });
-  }
-  return pg.url.replace(/\/[^/?]*(\?|$)/, `/${name}$1`);
+export function freshDatabase(pg: Postgres, prefix = 'koor'): Promise<string> {
+  return createDatabase(pg, `${prefix}_${process.pid}_${++databases}`);
 }
