@@ -1,9 +1,8 @@
 #!/usr/bin/env node
 import fs from 'node:fs';
 import { ConfigError, loadConfig, redactUrl, USAGE } from './config.js';
-import { inspectSnapshot, type SnapshotCounts, type SnapshotInfo } from '../workers/backup/snapshot.js';
-import { openPg } from '../workers/pg/connect.js';
-import { sqliteIntoPg } from '../workers/pg/copy.js';
+import type { SnapshotCounts } from '../workers/backup/snapshot.js';
+import { copySnapshotInto } from '../workers/pg/copy.js';
 import { restoreDataDir, vacuumDataDir } from './data-dir.js';
 import { createLogger } from './log.js';
 import { startSupervised } from './supervisor.js';
@@ -36,7 +35,7 @@ async function main(): Promise<void> {
   if (config.restore !== null && config.database !== '') {
     // Cluster mode: the backup replaces the PostgreSQL data (running nodes resume on it).
     try {
-      const { info, rows } = await copyIntoDatabase(config.restore, config.database, true);
+      const { info, rows } = await copySnapshotInto(config.database, config.restore, { replace: true });
       process.stdout.write(`koor-server: restored ${redactUrl(config.database)} from ${config.restore} (${rows} rows)\n${countsText(info.counts)}`);
     } catch (e) {
       process.stderr.write(`koor-server: ${(e as Error).message}\n`);
@@ -66,7 +65,7 @@ async function main(): Promise<void> {
   }
   if (config.migrateFrom !== null) {
     try {
-      const { info, rows } = await copyIntoDatabase(config.migrateFrom, config.database, false);
+      const { info, rows } = await copySnapshotInto(config.database, config.migrateFrom, { replace: false });
       process.stdout.write(`koor-server: copied ${config.migrateFrom} into ${redactUrl(config.database)} (${rows} rows)\n${countsText(info.counts)}`);
     } catch (e) {
       process.stderr.write(`koor-server: --migrate-from ${config.migrateFrom}: ${(e as Error).message}\n`);
@@ -115,18 +114,6 @@ async function main(): Promise<void> {
 
 function countsText(c: SnapshotCounts): string {
   return `  state keys: ${c.state_keys}\n  rules: ${c.rules}\n  specs: ${c.specs}\n  events: ${c.events}\n  instances: ${c.instances}\n`;
-}
-
-/** A SQLite data file or backup into PostgreSQL: checked first, then copied in one transaction. */
-async function copyIntoDatabase(file: string, url: string, replace: boolean): Promise<{ info: SnapshotInfo; rows: number }> {
-  const info = inspectSnapshot(file);
-  const sql = openPg(url, { max: 1, name: 'koor-copy' });
-  try {
-    const { rows } = await sqliteIntoPg(file, sql, { replace });
-    return { info, rows };
-  } finally {
-    await sql.end({ timeout: 5 });
-  }
 }
 
 void main();

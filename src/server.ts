@@ -61,6 +61,7 @@ import { openReader, type ReadDb } from './store.js';
 import { pgReaders, sqliteReaders, type Readers, type SqliteReaders } from './backend/readers.js';
 import { ClusterNode, type Job } from './cluster/node.js';
 import { EventFeed } from './domains/events/feed.js';
+import { within } from './within.js';
 import type { Event } from '../schemas/rpc/writer.js';
 
 export interface KoorServer {
@@ -142,16 +143,6 @@ interface ListenWithHost {
 }
 /** uWS ListenOptions.LIBUS_LISTEN_EXCLUSIVE_PORT (a const enum in the typings). */
 const LISTEN_EXCLUSIVE = 1;
-
-/** `p`, or a rejection once `ms` passed (the timer never keeps the process alive). */
-function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} took longer than ${ms / 1000} s`)), ms);
-    timer.unref();
-  });
-  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
-}
 
 function hostForUrl(bind: Bind): string {
   if (bind.host === '' || bind.host === '0.0.0.0') return '127.0.0.1';

@@ -5,6 +5,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { parseBind, testConfig, type Config } from '../../src/config.js';
 import { silentLogger } from '../../src/log.js';
 import { startServer, type KoorServer } from '../../src/server.js';
+import type { Postgres } from '../../bench/postgres.js';
+import { freshDatabase, providePostgres } from './postgres.js';
 
 interface Teardown {
   teardown(fn: () => unknown): void;
@@ -30,22 +32,19 @@ export function sqliteOnly(t: { skip(msg: string): void }, why: string): boolean
   return true;
 }
 
-let testPg: Promise<{ url: string; stop(): void }> | null = null;
+let testPg: Promise<Postgres> | null = null;
 const databases = new Map<string, string>();
 
 async function databaseFor(dataDir: string): Promise<string> {
-  testPg ??= (async () => {
-    const { providePostgres } = await import('./postgres.js');
-    const pg = await providePostgres();
+  testPg ??= providePostgres().then((pg) => {
     if ('skipped' in pg) throw new Error(`KOOR_TEST_BACKEND=postgres, but no PostgreSQL: ${pg.skipped}`);
     process.once('exit', () => pg.stop());
     return pg;
-  })();
+  });
   const pg = await testPg;
   let url = databases.get(dataDir);
   if (!url) {
-    const { freshDatabase } = await import('./postgres.js');
-    url = await freshDatabase(pg as Parameters<typeof freshDatabase>[0], 'suite');
+    url = await freshDatabase(pg, 'suite');
     databases.set(dataDir, url);
   }
   return url;

@@ -3,7 +3,7 @@ import Database from 'better-sqlite3';
 import type { BackupDone, BackupJob } from '../../schemas/rpc/backup.js';
 import { inspectSnapshot } from './snapshot.js';
 import { openPg } from '../pg/connect.js';
-import { pgIntoSqlite, sqliteIntoPg } from '../pg/copy.js';
+import { copySnapshotInto, pgIntoSqlite } from '../pg/copy.js';
 
 /**
  * A short-lived thread that takes one online snapshot with SQLite's backup API, off the front's
@@ -14,15 +14,15 @@ import { pgIntoSqlite, sqliteIntoPg } from '../pg/copy.js';
 const ALL_PAGES = 0x7fffffff;
 
 async function run(job: BackupJob): Promise<BackupDone> {
+  if ('restore' in job) {
+    // Cluster mode: the snapshot replaces the PostgreSQL data.
+    const { info } = await copySnapshotInto(job.database_url, job.restore, { replace: true });
+    return { ok: true, bytes: info.bytes, version: info.version, counts: info.counts };
+  }
   if ('database_url' in job) {
-    // Cluster mode: the same snapshot format, copied from (or into) PostgreSQL.
+    // Cluster mode: the same snapshot format, copied from PostgreSQL.
     const sql = openPg(job.database_url, { max: 1, name: 'koor-backup' });
     try {
-      if ('restore' in job) {
-        const info = inspectSnapshot(job.restore);
-        await sqliteIntoPg(job.restore, sql, { replace: true });
-        return { ok: true, bytes: info.bytes, version: info.version, counts: info.counts };
-      }
       await pgIntoSqlite(sql, job.dest);
     } finally {
       await sql.end({ timeout: 5 });

@@ -29,6 +29,3 @@ export function bytea(v: Uint8Array): Buffer {
  * out in commit order) without per-method locking. Reads never take it. ("kwrt" in ASCII.)
  */
 export const WRITE_LOCK = 0x6b777274;
-
-/** Connection-level failures of PostgreSQL; one definition in src/errors.ts (it maps them to 503). */
-export { isDatabaseUnavailable as isUnavailable } from '../../src/errors.js';

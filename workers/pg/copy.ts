@@ -6,7 +6,8 @@ import type { Sql, TransactionSql } from 'postgres';
 import { WRITER_LIMITS } from '../../src/rpc/writer-client.js';
 import { openWriterDb, type DB } from '../writer/db.js';
 import { CHANGES_CHANNEL } from '../../schemas/rpc/cluster.js';
-import { WRITE_LOCK } from './connect.js';
+import { inspectSnapshot, type SnapshotInfo } from '../backup/snapshot.js';
+import { openPg, WRITE_LOCK } from './connect.js';
 import { migratePg } from './migrate.js';
 
 /**
@@ -116,6 +117,22 @@ export async function sqliteIntoPg(file: string, sql: Sql, opts: { replace: bool
     });
   } finally {
     done();
+  }
+}
+
+/**
+ * A SQLite snapshot (a backup or a data file) into the PostgreSQL at `url`: checked first
+ * (inspectSnapshot: intact, a Koor schema this version knows), then copied by sqliteIntoPg on a
+ * connection of its own. What the snapshot holds, and the rows copied.
+ */
+export async function copySnapshotInto(url: string, file: string, opts: { replace: boolean }): Promise<{ info: SnapshotInfo; rows: number }> {
+  const info = inspectSnapshot(file);
+  const sql = openPg(url, { max: 1, name: 'koor-copy' });
+  try {
+    const { rows } = await sqliteIntoPg(file, sql, opts);
+    return { info, rows };
+  } finally {
+    await sql.end({ timeout: 5 });
   }
 }
 

@@ -5,7 +5,8 @@ import { auditEntry } from '../writer/stores/audit.js';
 import { admit, failReply, failedBatch } from '../writer/check.js';
 import { Fault } from '../writer/fault.js';
 import { storageNow } from '../writer/db.js';
-import { isUnavailable, WRITE_LOCK } from './connect.js';
+import { isDatabaseUnavailable } from '../../src/errors.js';
+import { WRITE_LOCK } from './connect.js';
 import { pgStores, type PgStoreOptions } from './stores/index.js';
 
 /** Where the dispatcher reports unexpected failures (the writer's pino logger). */
@@ -68,7 +69,7 @@ export function createPgDispatcher(sql: Sql, opts: PgStoreOptions & { testHooks?
     try {
       await tx.savepoint(insert);
     } catch (err) {
-      if (isUnavailable(err)) throw err;
+      if (isDatabaseUnavailable(err)) throw err;
       opts.log?.error({ err, method: env.method, id: env.id }, 'audit entry not recorded');
     }
   }
@@ -87,14 +88,14 @@ export function createPgDispatcher(sql: Sql, opts: PgStoreOptions & { testHooks?
       try {
         return { id: env.id, ok: true, res: await exec(tx) };
       } catch (e) {
-        if (isUnavailable(e)) throw e;
+        if (isDatabaseUnavailable(e)) throw e;
         return REPLAY;
       }
     }
     try {
       return { id: env.id, ok: true, res: await tx.savepoint((sp) => exec(sp)) };
     } catch (e) {
-      if (isUnavailable(e)) throw e;
+      if (isDatabaseUnavailable(e)) throw e;
       methodFailed = true;
       if (e instanceof Fault) return failReply(env.id, e);
       opts.log?.error({ err: e, method: env.method, id: env.id }, `writer method ${env.method} failed`);
@@ -137,7 +138,7 @@ export function createPgDispatcher(sql: Sql, opts: PgStoreOptions & { testHooks?
         guardedNext = methodFailed;
         return { replies };
       } catch (commitError) {
-        const err = isUnavailable(commitError) ? ({ status: 'UNAVAILABLE', message: 'database unavailable' } as const) : ({ status: 'INTERNAL', message: 'failed to commit' } as const);
+        const err = isDatabaseUnavailable(commitError) ? ({ status: 'UNAVAILABLE', message: 'database unavailable' } as const) : ({ status: 'INTERNAL', message: 'failed to commit' } as const);
         return { commitError, replies: failedBatch(batch, replies, err) };
       }
     },

@@ -65,7 +65,9 @@ export class AdminService {
    * A live restore: the uploaded snapshot is written to the data directory and checked; `reply`
    * answers the client, then the supervisor closes this server, swaps the data file (the
    * current one kept aside) and starts a new server on the same ports, so no cache, session or
-   * subscription of the old data survives. Must be called in the synchronous part of the handler.
+   * subscription of the old data survives. In cluster mode the snapshot replaces the database
+   * first (restoreIntoDatabase) and nothing restarts. Must be called in the synchronous part of
+   * the handler.
    */
   restore(ctx: Ctx, reply: (info: SnapshotInfo, restarting: boolean) => void): Promise<void> {
     const onRestore = this.opts.onRestore;
@@ -73,7 +75,7 @@ export class AdminService {
     if ((!onRestore && !databaseUrl) || this.restoring) {
       ctx.res.onData(() => {});
       return Promise.reject(
-        onRestore ? conflict('a restore is already under way') : unavailable('live restore needs koor-server itself; stop the server and run koor-server --restore FILE'),
+        onRestore || databaseUrl ? conflict('a restore is already under way') : unavailable('live restore needs koor-server itself; stop the server and run koor-server --restore FILE'),
       );
     }
     this.restoring = true;
@@ -109,17 +111,21 @@ export class AdminService {
    * notification in that transaction). The reply comes after the commit.
    */
   private async restoreIntoDatabase(databaseUrl: string, file: string, info: SnapshotInfo, reply: (info: SnapshotInfo, restarting: boolean) => void): Promise<void> {
-    try {
-      const done = await runBackupThread({ database_url: databaseUrl, restore: file }, this.opts.timeoutMs).catch((err: unknown) => {
-        throw err instanceof AppError ? err : internal('restore the backup', err);
-      });
-      if (!done.ok) throw internal('restore the backup', new Error(done.error));
-      this.opts.log.warn({ bytes: info.bytes, ...info.counts }, 'the database was replaced by an uploaded snapshot');
-      reply(info, false);
-    } finally {
-      this.restoring = false;
-      fs.rmSync(file, { force: true });
-    }
+    // A failure is cleaned up by restore()'s catch; success here.
+    await this.runThread({ database_url: databaseUrl, restore: file }, 'restore the backup');
+    this.restoring = false;
+    fs.rmSync(file, { force: true });
+    this.opts.log.warn({ bytes: info.bytes, ...info.counts }, 'the database was replaced by an uploaded snapshot');
+    reply(info, false);
+  }
+
+  /** One backup-thread job; its failure as an AppError naming `what`. */
+  private async runThread(job: BackupJob, what: string): Promise<Snapshot> {
+    const done = await runBackupThread(job, this.opts.timeoutMs).catch((err: unknown) => {
+      throw err instanceof AppError ? err : internal(what, err);
+    });
+    if (!done.ok) throw internal(what, new Error(done.error));
+    return done;
   }
 
   /**
@@ -133,10 +139,7 @@ export class AdminService {
     try {
       const t0 = Date.now();
       const job: BackupJob = this.opts.databaseUrl ? { database_url: this.opts.databaseUrl, dest: file } : { source: this.opts.dbPath, dest: file };
-      const done = await runBackupThread(job, this.opts.timeoutMs).catch((err: unknown) => {
-        throw err instanceof AppError ? err : internal('take a backup', err);
-      });
-      if (!done.ok) throw internal('take a backup', new Error(done.error));
+      const done = await this.runThread(job, 'take a backup');
       this.opts.log.info({ bytes: done.bytes, ms: Date.now() - t0, ...done.counts }, 'backup taken');
       await use(file, done);
     } finally {

@@ -5,17 +5,7 @@ import { EVENT_FEED_PAGE, EVENT_FEED_PAGE_BYTES, EVENT_FEED_POLL_MS, EVENT_FEED_
 import type { Logger } from '../../log.js';
 import type { EventsReader } from './reader.js';
 import { eventJson, type Fanout } from './service.js';
-
-
-/** `p`, or a rejection after `ms` (the timer never keeps the process alive). */
-function within<T>(p: Promise<T> | T, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`reading the event log took longer than ${ms} ms`)), ms);
-    timer.unref();
-  });
-  return Promise.race([Promise.resolve(p), late]).finally(() => clearTimeout(timer));
-}
+import { within } from '../../within.js';
 
 /**
  * Cluster mode's fan-out: the events table is the source of truth, a notification only the
@@ -96,7 +86,7 @@ export class EventFeed implements Fanout {
         }
         this.stats.reads++;
         // Bounded: a read stuck on a dead connection must not hold every later read back.
-        const rows = await within(this.reader.since(this.lastFanned, EVENT_FEED_PAGE, EVENT_FEED_PAGE_BYTES), EVENT_FEED_READ_TIMEOUT_MS);
+        const rows = await within(this.reader.since(this.lastFanned, EVENT_FEED_PAGE, EVENT_FEED_PAGE_BYTES), EVENT_FEED_READ_TIMEOUT_MS, 'reading the event log');
         if (rows.length > 0 && rows[0]!.id > this.lastFanned + 1 && this.lastFanned > 0) {
           // Pruned before this node read them (it was cut off longer than retention lasts):
           // live subscribers would miss them unknowingly. They resume with since= and are told.

@@ -31,8 +31,6 @@ export interface DispatcherStats {
   disabled: number;
 }
 
-type Hook = ActiveHook;
-
 /**
  * Delivers webhooks (issue 10). Each active webhook reads the event log from its durable cursor
  * (the last event it has had): this loop, on the front's event loop, reads the events after it,
@@ -160,7 +158,7 @@ export class WebhookDispatcher {
     this.timer.unref();
   }
 
-  private send(hook: Hook): void {
+  private send(hook: ActiveHook): void {
     this.busy.add(hook.id);
     const p = this.run(hook)
       .catch((err: unknown) => {
@@ -182,7 +180,7 @@ export class WebhookDispatcher {
    * first failure, then settles the run in one writer call. If the server dies before that
    * commit, the cursor has not moved and the events are sent again (`event_id` de-duplicates).
    */
-  private async run(hook: Hook): Promise<void> {
+  private async run(hook: ActiveHook): Promise<void> {
     const matches = patternsMatcher(hook.patterns);
     const newest = await this.log.newest();
     let cursor = hook.cursor;
@@ -224,7 +222,7 @@ export class WebhookDispatcher {
   }
 
   /** Cluster mode: the bodies read here, the outcome told as for logged events (the event that failed). */
-  private async deliverBodies(hook: Hook, ids: number[]): Promise<{ delivered: number; error?: string; failed_event?: number }> {
+  private async deliverBodies(hook: ActiveHook, ids: number[]): Promise<{ delivered: number; error?: string; failed_event?: number }> {
     // Pruned meanwhile: passed over as the thread passes them over when it reads the file.
     const events = await this.reader.events(ids);
     if (events.length === 0) return { delivered: 0 };
@@ -232,7 +230,7 @@ export class WebhookDispatcher {
     return r.error === undefined ? { delivered: r.delivered } : { delivered: r.delivered, error: r.error, failed_event: events[r.delivered]!.id };
   }
 
-  private async settle(hook: Hook, run: { cursor: number; delivered: number; dropped: number; failure?: { event_id: number; error: string; next_at: number } }): Promise<void> {
+  private async settle(hook: ActiveHook, run: { cursor: number; delivered: number; dropped: number; failure?: { event_id: number; error: string; next_at: number } }): Promise<void> {
     const s = await this.writer.call('webhooks.settle', { webhook_id: hook.id, at: toStorage(Date.now()), ...run, max_attempts: this.opts.maxAttempts });
     this.stats.delivered += run.delivered;
     this.stats.dropped += s.dropped;
