@@ -61,6 +61,24 @@ if ('skipped' in started) {
     );
   });
 
+  // Keeping 1 version (none in history) and 2: the edges of the one-statement write on PostgreSQL
+  // (the previous version archived and dropped at once is not archived, and still counts).
+  for (const keep of [1, 2]) {
+    t.test(`state: history retention keeping ${keep}`, async (t) => {
+      await check(
+        t,
+        `retention-${keep}`,
+        async (call, _batch, read) => {
+          for (let i = 1; i <= 4; i++) await call('state.put', { key: 'r', value: bytes(String(i)), content_type: 'text/plain', updated_by: '' });
+          await call('state.rollback', { key: 'r', version: 4 });
+          await call('state.prune_history', { keep: 1, after: '', keys: 10, rows: 100 });
+          await read((r) => r.state.history('r', 10));
+        },
+        { stateHistoryKeep: keep },
+      );
+    });
+  }
+
   t.test('a batch: a failing method rolls back alone, the others commit', async (t) => {
     await check(t, 'batch', async (_call, batch) => {
       await batch([

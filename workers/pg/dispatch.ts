@@ -106,12 +106,17 @@ export function createPgDispatcher(sql: Sql, opts: PgStoreOptions & { testHooks?
   async function attempt(batch: readonly unknown[], replies: ReplyEnvelope[], guarded: boolean): Promise<boolean> {
     try {
       await sql.begin(async (tx) => {
-        await tx`SELECT pg_advisory_xact_lock(${WRITE_LOCK})`;
+        // Sent, not awaited: the batch's first statement follows it in the same round trip
+        // (postgres.js pipelines a connection's queries; PostgreSQL runs them in order, so that
+        // statement runs once the lock is held, and fails if taking it failed).
+        const locked = tx`SELECT pg_advisory_xact_lock(${WRITE_LOCK})`.execute();
+        locked.catch(() => {});
         for (const raw of batch) {
           const r = await execOne(tx, raw, guarded);
           if (r === REPLAY) throw new Replay();
           replies.push(r);
         }
+        await locked;
       });
       stores.endBatch(true);
       return true;

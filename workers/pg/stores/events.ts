@@ -17,10 +17,12 @@ export function pgEventStore(limits: { webhookBacklogMax: number }) {
   return {
     async publish(tx: Tx, req: ReqOf<M, 'events.publish'>): Promise<ResOf<M, 'events.publish'>> {
       const created_at = storageNow();
-      const [c] = await tx<{ id: number }[]>`UPDATE koor_counters SET value = value + 1 WHERE name = 'events' RETURNING value AS id`;
+      // The id taken, the event stored and every node woken in one statement (one round trip).
+      const [c] = await tx<{ id: number }[]>`
+        WITH counter AS (UPDATE koor_counters SET value = value + 1 WHERE name = 'events' RETURNING value AS id),
+        stored AS (INSERT INTO events (id, topic, data, source, created_at) SELECT id, ${req.topic}, ${req.data}, ${req.source}, ${created_at} FROM counter RETURNING id)
+        SELECT id, pg_notify(${EVENTS_CHANNEL}, id::text)::text AS woken FROM stored`;
       const id = c!.id;
-      await tx`INSERT INTO events (id, topic, data, source, created_at) VALUES (${id}, ${req.topic}, ${req.data}, ${req.source}, ${created_at})`;
-      await tx`SELECT pg_notify(${EVENTS_CHANNEL}, ${String(id)})`;
       return { id, topic: req.topic, data: req.data, source: req.source, created_at };
     },
 

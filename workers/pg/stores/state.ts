@@ -25,22 +25,33 @@ export function pgStateStore(historyKeep = 0) {
   };
   const meta = async (tx: Tx, key: string): Promise<Meta | undefined> => (await tx<Meta[]>`SELECT version, hash FROM state WHERE key = ${key}`)[0];
 
-  async function write(tx: Tx, key: string, value: Uint8Array, contentType: string, updatedBy: string, cur: Meta | undefined) {
-    if (cur) {
-      await tx`INSERT INTO state_history (key, version, value, hash, content_type, updated_at, updated_by)
-               SELECT key, version, value, hash, content_type, updated_at, updated_by FROM state WHERE key = ${key}
-               ON CONFLICT DO NOTHING`;
-    }
-    const version = cur ? cur.version + 1 : 1;
+  /**
+   * The next version of `key` in ONE statement (one round trip while the cluster write lock is
+   * held): its number taken from the current row, the current row archived into history, the row
+   * replaced, and the version that falls out of the kept history deleted. The parts see the same
+   * snapshot, so the archive copies the row as it was before. Keeping 1 version, the previous one
+   * would be archived and dropped at once: it is not archived, and counts as dropped (as on SQLite).
+   */
+  async function write(tx: Tx, key: string, value: Uint8Array, contentType: string, updatedBy: string) {
     const hash = sha256(value);
     const updatedAt = storageNow();
-    await tx`INSERT INTO state (key, value, version, hash, content_type, updated_at, updated_by)
-             VALUES (${key}, ${bytea(value)}, ${version}, ${hash}, ${contentType}, ${updatedAt}, ${updatedBy})
-             ON CONFLICT (key) DO UPDATE SET value = excluded.value, version = excluded.version, hash = excluded.hash,
-               content_type = excluded.content_type, updated_at = excluded.updated_at, updated_by = excluded.updated_by`;
-    if (historyKeep > 0 && version - historyKeep >= 1) {
-      droppedInBatch += (await tx`DELETE FROM state_history WHERE key = ${key} AND version = ${version - historyKeep}`).count;
-    }
+    const [r] = await tx<{ version: number; dropped: number }[]>`
+      WITH next AS (SELECT coalesce((SELECT version FROM state WHERE key = ${key}), 0) + 1 AS version),
+      archived AS (
+        INSERT INTO state_history (key, version, value, hash, content_type, updated_at, updated_by)
+        SELECT key, version, value, hash, content_type, updated_at, updated_by FROM state WHERE key = ${key} AND ${historyKeep}::int <> 1
+        ON CONFLICT DO NOTHING),
+      written AS (
+        INSERT INTO state (key, value, version, hash, content_type, updated_at, updated_by)
+        SELECT ${key}, ${bytea(value)}, version, ${hash}, ${contentType}, ${updatedAt}, ${updatedBy} FROM next
+        ON CONFLICT (key) DO UPDATE SET value = excluded.value, version = excluded.version, hash = excluded.hash,
+          content_type = excluded.content_type, updated_at = excluded.updated_at, updated_by = excluded.updated_by),
+      dropped AS (
+        DELETE FROM state_history WHERE key = ${key} AND ${historyKeep}::int > 0 AND version = (SELECT version FROM next) - ${historyKeep}::int
+        RETURNING 1)
+      SELECT (SELECT version FROM next) AS version, (SELECT count(*) FROM dropped)::int AS dropped`;
+    const { version } = r!;
+    if (historyKeep > 0 && version - historyKeep >= 1) droppedInBatch += historyKeep === 1 ? 1 : r!.dropped;
     return { key, version, hash, content_type: contentType, updated_at: updatedAt };
   }
 
@@ -51,9 +62,9 @@ export function pgStateStore(historyKeep = 0) {
     },
 
     async put(tx: Tx, req: ReqOf<M, 'state.put'>): Promise<ResOf<M, 'state.put'>> {
-      const cur = await meta(tx, req.key);
-      checkPreconditions(cur, req.if_match, req.if_none_match);
-      return write(tx, req.key, req.value, req.content_type, req.updated_by, cur);
+      // The current version is read first only when the write is conditional: a plain PUT is one statement.
+      if (req.if_match !== undefined || req.if_none_match !== undefined) checkPreconditions(await meta(tx, req.key), req.if_match, req.if_none_match);
+      return write(tx, req.key, req.value, req.content_type, req.updated_by);
     },
 
     async delete(tx: Tx, req: ReqOf<M, 'state.delete'>): Promise<ResOf<M, 'state.delete'>> {
@@ -91,8 +102,7 @@ export function pgStateStore(historyKeep = 0) {
         SELECT value, content_type FROM state_history WHERE key = ${req.key} AND version = ${req.version}
         LIMIT 1`;
       if (!target) throw new Fault('NOT_FOUND', `version ${req.version} not found for key: ${req.key}`);
-      const cur = await meta(tx, req.key);
-      const res = await write(tx, req.key, target.value, target.content_type, `rollback:v${req.version}`, cur);
+      const res = await write(tx, req.key, target.value, target.content_type, `rollback:v${req.version}`);
       return { ...res, rolled_back: req.version, value: target.value };
     },
   };

@@ -54,17 +54,18 @@ export function pgTaskStore(events: ReturnType<typeof pgEventStore>) {
   }
 
   /** Settles a claimed task: claimed_by is kept for done/failed (who did it), cleared when it goes back to ready. */
-  async function settle(tx: Tx, id: number, status: string, reason: string, now: string): Promise<void> {
-    await tx`UPDATE tasks SET status = ${status}, reason = ${reason}, updated_at = ${now},
+  async function settle(tx: Tx, id: number, status: string, reason: string, now: string): Promise<Row> {
+    const [r] = await tx<Row[]>`UPDATE tasks SET status = ${status}, reason = ${reason}, updated_at = ${now},
                claimed_by = CASE WHEN ${status}::text = 'ready' THEN '' ELSE claimed_by END,
                claimed_by_name = CASE WHEN ${status}::text = 'ready' THEN '' ELSE claimed_by_name END
-             WHERE id = ${id}`;
+             WHERE id = ${id} RETURNING ${tx.unsafe(COLS)}`;
+    return r!;
   }
 
   /** The claimed task `r` becomes `status`, announced as `task.<what>`; done unblocks its dependents. */
   async function settleTo(tx: Tx, r: Row, req: ReqOf<M, 'tasks.fail'>, status: string, what: string): Promise<Settled> {
     const now = storageNow();
-    await settle(tx, r.id, status, req.reason, now);
+    const after = await settle(tx, r.id, status, req.reason, now);
     await revive(tx, req.holder, now);
     if (status === 'done') {
       // Waiting tasks of this one whose deps are now all done.
@@ -74,7 +75,6 @@ export function pgTaskStore(events: ReturnType<typeof pgEventStore>) {
           AND NOT EXISTS (SELECT 1 FROM jsonb_array_elements_text(t.deps::jsonb) j(value) JOIN tasks x ON x.id = j.value::bigint WHERE x.status <> 'done')`;
       for (const { id } of ready) await tx`UPDATE tasks SET status = 'ready', updated_at = ${now} WHERE id = ${id}`;
     }
-    const after = await mustGet(tx, r.id);
     return { task: decode(after), events: [await announce(tx, what, after)] };
   }
 
@@ -111,11 +111,10 @@ export function pgTaskStore(events: ReturnType<typeof pgEventStore>) {
         ORDER BY priority DESC, id LIMIT 1`;
       if (!r) throw new Fault('NOT_FOUND', `no task ready in ${req.project}`);
       const now = storageNow();
-      await tx`UPDATE tasks SET status = 'claimed', claimed_by = ${req.holder}, claimed_by_name = ${who.name}, attempts = attempts + 1, reason = '', updated_at = ${now}
-               WHERE id = ${r.id}`;
+      const [row] = await tx<Row[]>`UPDATE tasks SET status = 'claimed', claimed_by = ${req.holder}, claimed_by_name = ${who.name}, attempts = attempts + 1, reason = '', updated_at = ${now}
+               WHERE id = ${r.id} RETURNING ${tx.unsafe(COLS)}`;
       await revive(tx, req.holder, now);
-      const row = await mustGet(tx, r.id);
-      return { task: decode(row), events: [await announce(tx, 'claimed', row)] };
+      return { task: decode(row!), events: [await announce(tx, 'claimed', row!)] };
     },
 
     complete: async (tx: Tx, req: ReqOf<M, 'tasks.complete'>): Promise<Settled> => settleTo(tx, await claimedTask(tx, req), req, 'done', 'completed'),
@@ -132,8 +131,7 @@ export function pgTaskStore(events: ReturnType<typeof pgEventStore>) {
       const now = storageNow();
       const out: Event[] = [];
       for (const r of await tx<Row[]>`SELECT ${tx.unsafe(COLS)} FROM tasks WHERE claimed_by = ${holder} AND status = 'claimed' ORDER BY id`) {
-        await settle(tx, r.id, 'ready', why, now);
-        out.push(await announce(tx, 'released', await mustGet(tx, r.id)));
+        out.push(await announce(tx, 'released', await settle(tx, r.id, 'ready', why, now)));
       }
       return out;
     },
