@@ -265,6 +265,7 @@ async function startLocked(config: Config, log: Logger, releaseLock: () => void,
     agentMetricsRetentionMs: config.agentMetricsRetentionMs,
     llmRetentionMs: config.llmRetentionMs,
     dataFile: shared ? null : dbPath,
+    ...(node ? { databaseBytes: async () => Number((await node.sql<{ n: string }[]>`SELECT pg_database_size(current_database()) AS n`)[0]!.n) } : {}),
     log: log.child({ component: 'retention' }),
   });
   const announce = (list: readonly Event[]) => events.announce(list);

@@ -99,7 +99,7 @@ export function defineKoorMetrics(m: Metrics, s: MetricSources): void {
   m.gauge('koor_retention_last_pass_seconds', 'Duration of the last retention pass.', () => retention.stats.last_pass_ms / 1000);
   m.counter('koor_vacuumed_pages_total', 'Free pages returned to the file system.', () => retention.stats.vacuumed_pages);
   m.gauge('koor_data_file_free_pages', 'Free pages in the data file after the last pass.', () => retention.stats.free_pages);
-  m.gauge('koor_data_file_bytes', 'Size of the data file (data.db plus its WAL).', () => retention.fileBytes());
+  m.gauge('koor_data_file_bytes', 'Size of the stored data: data.db plus its WAL, or the PostgreSQL database in cluster mode.', () => retention.fileBytes());
   m.counter('koor_compliance_passes_total', 'Compliance passes run.', () => s.compliance.stats.passes);
   m.counter('koor_compliance_runs_recorded_total', 'Compliance runs recorded.', () => s.compliance.stats.runs_recorded);
 }

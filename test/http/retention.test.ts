@@ -1,3 +1,4 @@
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
@@ -46,6 +47,22 @@ t.test('250 writes with --state-history-keep 100: the newest 100 versions, older
   t.equal(after.versions.at(-1).version, 152, 'the window moved on');
   await s.retention.runPass();
   t.equal((await json(await fetch(`${s.url}/api/metrics`))).retention.state_history_pruned, 151, 'versions the writes dropped themselves count as pruned');
+});
+
+t.test('the metrics report the size of the stored data and follow its growth (data.db, or the PostgreSQL database)', async (t) => {
+  const s = await startTestServer(t);
+  const size = async () => {
+    const m = await json(await fetch(`${s.url}/api/metrics`));
+    const text = await (await fetch(`${s.url}/metrics`)).text();
+    t.equal(Number(/^koor_data_file_bytes (\d+)$/m.exec(text)?.[1]), m.data_file_bytes, 'the same figure on /metrics');
+    return m.data_file_bytes as number;
+  };
+  const before = await size();
+  t.ok(before > 0, `${before} bytes`);
+  // Random bytes: PostgreSQL would compress a repeated value to nothing.
+  for (let i = 0; i < 64; i++) await put(s.url, `grow${i}`, crypto.randomBytes(64 * 1024));
+  const after = await size();
+  t.ok(after > before + 1024 * 1024, `4 MB written: ${before} → ${after} bytes`);
 });
 
 t.test('a backlog (keep lowered on restart, or a data file from before retention) is cleared by the background pass; restart keeps the limit', async (t) => {

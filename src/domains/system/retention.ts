@@ -24,6 +24,8 @@ export interface RetentionOptions {
   llmRetentionMs: number;
   /** data.db; its size (with the WAL) is reported. null in cluster mode (PostgreSQL's files are its own). */
   dataFile: string | null;
+  /** Cluster mode: the size of the PostgreSQL database, reported instead. */
+  databaseBytes?: () => Promise<number>;
   log: Logger;
 }
 
@@ -75,9 +77,9 @@ export class Retention {
     return this.running;
   }
 
-  /** Bytes of data.db plus its WAL right now (0 in cluster mode). */
-  fileBytes(): number {
-    if (this.opts.dataFile === null) return 0;
+  /** Bytes the data takes right now: data.db plus its WAL, or (cluster mode) the PostgreSQL database. */
+  fileBytes(): number | Promise<number> {
+    if (this.opts.dataFile === null) return this.opts.databaseBytes?.() ?? 0;
     let n = 0;
     for (const f of [this.opts.dataFile, `${this.opts.dataFile}-wal`]) {
       try {
