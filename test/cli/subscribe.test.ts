@@ -3,6 +3,9 @@ import { spawnServer, startTestServer, tempDir } from '../helpers/server.js';
 import { publish } from '../helpers/ws.js';
 import { startCli, startProxy } from './helpers.js';
 
+/** The restart test stops and starts one server process. */
+const ONE_PROCESS = { oneNode: 'one server process, stopped and started again' };
+
 /** `events subscribe` against the real server: live delivery, slow-consumer close and server restart. */
 
 const ids = (lines: string[]) => lines.map((l) => (JSON.parse(l) as { id: number }).id);
@@ -67,7 +70,7 @@ t.test('a malformed pattern is fatal too: the server says which, the CLI exits 1
 });
 
 t.test('slow consumer: the server closes with 4008, the CLI resumes with since and loses or repeats nothing', async (t) => {
-  const s = await startTestServer(t, { wsBufferEvents: 16, wsBufferBytes: 64 * 1024 });
+  const s = await startTestServer(t, { wsBufferEvents: 16, wsBufferBytes: 64 * 1024 }, { oneNode: "a stalled reader's backpressure reaches the node only on a direct socket; the hub is its node's own" });
   const sub = startCli(['events', 'subscribe'], { cwd: tempDir(t), env: { KOOR_SERVER: s.url }, teardown: t.teardown.bind(t) });
   await sub.until(() => sub.stderr().includes('connected'), 'connected');
   await publish(s.url, 'first', 0);
@@ -124,7 +127,7 @@ t.test('dropped connection: reconnects with backoff and resumes from the last id
 
 t.test('server restart: the server closes the socket (1001); the CLI comes back and resumes', async (t) => {
   const dataDir = tempDir(t);
-  const first = await spawnServer(['--data-dir', dataDir]);
+  const first = await spawnServer(['--data-dir', dataDir], {}, ONE_PROCESS);
   t.teardown(() => first.child.kill('SIGKILL'));
   const proxy = await startProxy(t, Number(new URL(first.url).port)); // a stable address across the restart
   const sub = startCli(['events', 'subscribe'], { cwd: tempDir(t), env: { KOOR_SERVER: proxy.url }, teardown: t.teardown.bind(t) });
@@ -139,7 +142,7 @@ t.test('server restart: the server closes the socket (1001); the CLI comes back 
   await sub.until(() => /disconnected \(code 1001: server shutting down\)/.test(sub.stderr()), 'the server closed the socket');
   await sub.until(() => /connection failed: /.test(sub.stderr()), 'a failed reconnect while the server is down');
 
-  const second = await spawnServer(['--data-dir', dataDir]);
+  const second = await spawnServer(['--data-dir', dataDir], {}, ONE_PROCESS);
   t.teardown(() => second.child.kill('SIGKILL'));
   proxy.target = Number(new URL(second.url).port);
   await publish(second.url, 'a', 3); // probably before the CLI is back: then it comes from the since= replay

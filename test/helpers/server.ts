@@ -7,6 +7,7 @@ import { silentLogger } from '../../src/log.js';
 import { startServer, type KoorServer } from '../../src/server.js';
 import type { Postgres } from '../../bench/postgres.js';
 import { freshDatabase, providePostgres } from './postgres.js';
+import { roundRobin } from './round-robin.js';
 
 interface Teardown {
   teardown(fn: () => unknown): void;
@@ -19,11 +20,16 @@ export function tempDir(t: Teardown, prefix = 'koor-test-'): string {
 }
 
 /**
- * The backend the suite runs on: `KOOR_TEST_BACKEND=postgres` (`npm run test:postgres`) runs every
- * server startTestServer makes in cluster mode on a PostgreSQL of this test process, one database
- * per data directory (a server started again on the same directory finds its data, as on SQLite).
+ * The backend the suite runs on: `KOOR_TEST_BACKEND=postgres` runs every server startTestServer
+ * makes in cluster mode on a PostgreSQL of this test process, one database per data directory (a
+ * server started again on the same directory finds its data, as on SQLite); `cluster` makes each
+ * of them three nodes on that database behind a round-robin balancer (test/helpers/round-robin.ts),
+ * so consecutive requests of a test land on different nodes.
  */
-export const TEST_BACKEND: 'sqlite' | 'postgres' = process.env.KOOR_TEST_BACKEND === 'postgres' ? 'postgres' : 'sqlite';
+export const TEST_BACKEND: 'sqlite' | 'postgres' | 'cluster' =
+  process.env.KOOR_TEST_BACKEND === 'postgres' || process.env.KOOR_TEST_BACKEND === 'cluster' ? process.env.KOOR_TEST_BACKEND : 'sqlite';
+/** Nodes per test server when TEST_BACKEND is `cluster`. */
+export const CLUSTER_NODES = 3;
 
 /** Skips `t` when the suite runs on PostgreSQL: it tests the SQLite store itself (its file, its writer thread). */
 export function sqliteOnly(t: { skip(msg: string): void }, why: string): boolean {
@@ -50,10 +56,27 @@ async function databaseFor(dataDir: string): Promise<string> {
   return url;
 }
 
-/** A real server on an ephemeral loopback port with a temp data dir, closed at teardown. */
-export async function startTestServer(t: Teardown, over: Partial<Config> = {}): Promise<KoorServer> {
+export interface TestServerOptions {
+  /**
+   * In the cluster pass, run this server as one node (still on PostgreSQL), and why: the test
+   * reads figures a node keeps for itself (its hub's subscribers, its counters, its token tax) or
+   * speaks raw bytes to one listener.
+   */
+  oneNode?: string;
+}
+
+/**
+ * A real server on an ephemeral loopback port with a temp data dir, closed at teardown. In the
+ * cluster pass its `url` is the balancer's and the other fields are the first node's.
+ */
+export interface TestServer extends KoorServer {
+  /** Each node's own URL (one in a single-node run): for the figures a node keeps for itself, summed. */
+  readonly nodeUrls: readonly string[];
+}
+
+export async function startTestServer(t: Teardown, over: Partial<Config> = {}, opts: TestServerOptions = {}): Promise<TestServer> {
   const dataDir = over.dataDir ?? tempDir(t);
-  const database = over.database ?? (TEST_BACKEND === 'postgres' ? await databaseFor(dataDir) : '');
+  const database = over.database ?? (TEST_BACKEND !== 'sqlite' ? await databaseFor(dataDir) : '');
   const config = testConfig({
     bind: parseBind('127.0.0.1:0', 'bind'),
     dashboardBind: null,
@@ -61,9 +84,30 @@ export async function startTestServer(t: Teardown, over: Partial<Config> = {}): 
     dataDir,
     database,
   });
-  const server = await startServer(config, { log: silentLogger() });
-  t.teardown(() => server.close());
-  return server;
+  if (TEST_BACKEND !== 'cluster' || opts.oneNode !== undefined || over.database !== undefined) {
+    const server = await startServer(config, { log: silentLogger() });
+    t.teardown(() => server.close());
+    return { ...server, nodeUrls: [server.url] };
+  }
+  // The first node alone (it applies the migrations and becomes the leader), then the others at once.
+  const nodes: KoorServer[] = [];
+  t.teardown(() => Promise.all(nodes.map((n) => n.close())));
+  const startNode = async (i: number) => {
+    const node = await startServer({ ...config, bind: { ...config.bind, port: 0 }, dashboardBind: i === 0 ? config.dashboardBind : null }, { log: silentLogger() });
+    nodes[i] = node;
+  };
+  await startNode(0);
+  const rest = await Promise.allSettled(Array.from({ length: CLUSTER_NODES - 1 }, (_, i) => startNode(i + 1)));
+  for (const r of rest) if (r.status === 'rejected') throw r.reason;
+  const balancer = await roundRobin(
+    nodes.map((n) => n.port),
+    config.bind.port,
+  );
+  let closing: Promise<void> | null = null;
+  const close: KoorServer['close'] = (o) =>
+    (closing ??= balancer.close().then(() => Promise.all(nodes.map((n) => n.close(o))).then(() => undefined)));
+  t.teardown(() => close());
+  return { ...nodes[0]!, port: balancer.port, url: `http://127.0.0.1:${balancer.port}`, close, nodeUrls: nodes.map((n) => n.url) };
 }
 
 export const MAIN_JS = new URL('../../dist/src/main.js', import.meta.url).pathname;
@@ -93,10 +137,53 @@ export interface ServerProcess {
   child: ChildProcess;
   url: string;
   stderr: () => string;
+  /** Each node's own URL (one unless the cluster pass runs the server as several nodes). */
+  nodeUrls: readonly string[];
 }
 
-/** Runs the built koor-server as a subprocess on an ephemeral port; resolves once it listens. */
-export function spawnServer(args: string[], env: NodeJS.ProcessEnv = {}): Promise<ServerProcess> {
+/**
+ * Runs the built koor-server as a subprocess on an ephemeral port; resolves once it listens. In
+ * the PostgreSQL and cluster passes a server given `--data-dir` (and no `--database`) runs on that
+ * directory's database, and in the cluster pass as three node processes behind the round-robin
+ * balancer: `child` is the first node's, and when it exits (a test kills it) the others go too.
+ */
+export async function spawnServer(args: string[], env: NodeJS.ProcessEnv = {}, opts: TestServerOptions = {}): Promise<ServerProcess> {
+  const dirAt = args.indexOf('--data-dir');
+  if (TEST_BACKEND === 'sqlite' || dirAt < 0 || args.includes('--database')) return spawnNode(args, env);
+  const full = [...args, '--database', await databaseFor(args[dirAt + 1]!)];
+  if (TEST_BACKEND === 'postgres' || opts.oneNode !== undefined || args.includes('--bind')) return spawnNode(full, env);
+  const first = await spawnNode(full, env);
+  const rest = await Promise.allSettled(Array.from({ length: CLUSTER_NODES - 1 }, () => spawnNode(full, env)));
+  const others = rest.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+  const stopOthers = () => {
+    for (const o of others) {
+      o.child.kill('SIGKILL');
+      extraNodes.delete(o.child);
+    }
+  };
+  const failed = rest.find((r) => r.status === 'rejected');
+  if (failed) {
+    first.child.kill('SIGKILL');
+    stopOthers();
+    throw (failed as PromiseRejectedResult).reason;
+  }
+  const nodes = [first, ...others];
+  const balancer = await roundRobin(nodes.map((n) => Number(new URL(n.url).port)));
+  for (const o of others) extraNodes.add(o.child);
+  first.child.once('exit', () => {
+    stopOthers();
+    void balancer.close();
+  });
+  return { child: first.child, url: `http://127.0.0.1:${balancer.port}`, stderr: first.stderr, nodeUrls: nodes.map((n) => n.url) };
+}
+
+/** The cluster pass's node processes besides each server's first: never left running after this process. */
+const extraNodes = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const c of extraNodes) c.kill('SIGKILL');
+});
+
+function spawnNode(args: string[], env: NodeJS.ProcessEnv): Promise<ServerProcess> {
   const child = spawn(process.execPath, [MAIN_JS, '--bind', '127.0.0.1:0', '--dashboard-bind', '', ...args], {
     env: cleanEnv(env),
     cwd: emptyCwd(),
@@ -110,7 +197,8 @@ export function spawnServer(args: string[], env: NodeJS.ProcessEnv = {}): Promis
       const m = /"api":"127\.0\.0\.1:(\d+)"/.exec(err);
       if (m) {
         clearTimeout(timer);
-        resolve({ child, url: `http://127.0.0.1:${m[1]}`, stderr: () => err });
+        const url = `http://127.0.0.1:${m[1]}`;
+        resolve({ child, url, stderr: () => err, nodeUrls: [url] });
       }
     });
     child.once('exit', (code) => {

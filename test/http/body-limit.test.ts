@@ -20,7 +20,7 @@ t.test('bodies over the cap → 413, nothing stored, server keeps serving', asyn
 });
 
 t.test('chunked upload past the cap is cut off without a Content-Length', async (t) => {
-  const s = await startTestServer(t, { maxBodyBytes: 64 * 1024 });
+  const s = await startTestServer(t, { maxBodyBytes: 64 * 1024 }, { oneNode: 'raw bytes to one listener' });
   const port = Number(new URL(s.url).port);
   const reply = await new Promise<string>((resolve, reject) => {
     const sock = net.connect(port, '127.0.0.1');
@@ -55,7 +55,7 @@ t.test('chunked upload past the cap is cut off without a Content-Length', async 
 });
 
 t.test('a client that aborts mid-body does not crash the server', async (t) => {
-  const s = await startTestServer(t);
+  const s = await startTestServer(t, {}, { oneNode: 'raw bytes to one listener' });
   const port = Number(new URL(s.url).port);
   for (let i = 0; i < 20; i++) {
     await new Promise<void>((resolve) => {

@@ -3,6 +3,9 @@ import t from 'tap';
 import { json, startTestServer } from '../helpers/server.js';
 import { publish, subscribe } from '../helpers/ws.js';
 
+/** The replay tests read the hub of the node their subscriber is on. */
+const OWN_HUB = { oneNode: "the subscriber's node's own hub" };
+
 /**
  * No request makes the front process read an unbounded number of rows: key listing is paged,
  * history is bounded and filtered in SQL, and a subscription replay streams in steps that count
@@ -104,7 +107,7 @@ t.test('subscribe: a malformed pattern is refused at the upgrade, naming it', as
 });
 
 t.test('replay (since=) of a large log streams in steps, live events join with no gap and no duplicate', async (t) => {
-  const s = await startTestServer(t, { eventRetention: 100_000, wsBufferEvents: 16 });
+  const s = await startTestServer(t, { eventRetention: 100_000, wsBufferEvents: 16 }, OWN_HUB);
   const N = 3000;
   // Published in the writer directly (same commits as HTTP publishes, faster to set up).
   for (let i = 0; i < N; i += 500) {
@@ -127,7 +130,7 @@ t.test('replay (since=) of a large log streams in steps, live events join with n
 });
 
 t.test('a stalled replay holds at most one step in memory; events pruned under it end it with 4008 and a resume point', async (t) => {
-  const s = await startTestServer(t, { eventRetention: 2000, wsBufferEvents: 16, wsBufferBytes: 64 * 1024 });
+  const s = await startTestServer(t, { eventRetention: 2000, wsBufferEvents: 16, wsBufferBytes: 64 * 1024 }, OWN_HUB);
   // 2000 events of 16 KiB (32 MiB): far more than loopback socket buffers hold.
   const payload = JSON.stringify('z'.repeat(16 * 1024));
   for (let i = 0; i < 2000; i += 250) await Promise.all(Array.from({ length: 250 }, () => s.events.publish('bulk', payload, '')));

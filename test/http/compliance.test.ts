@@ -30,7 +30,7 @@ async function setup(url: string) {
 }
 
 t.test('compliance runs on demand, history, filters, retention', async (t) => {
-  const s = await startTestServer(t, { complianceKeep: 3 });
+  const s = await startTestServer(t, { complianceKeep: 3 }, { oneNode: "reads a node's own pruning counter in /api/metrics" });
   const { call, register } = await setup(s.url);
   const put = (p: string, body: string) => call('PUT', `/api/specs/${p}`, body);
 

@@ -5,6 +5,9 @@ import { subscribe } from '../helpers/ws.js';
 import { waitUntil } from '../helpers/wait.js';
 import { histogramOf, parsePrometheus, valueOf as sample, type Family } from '../helpers/prometheus.js';
 
+/** Every figure here is the node's own (one registry per node, as Prometheus scrapes each node). */
+const OWN_FIGURES = { oneNode: "a node's own metrics registry" };
+
 /** GET /metrics (SPEC §8.5): Prometheus text from the one registry, read by a strict parser. */
 
 async function scrape(url: string, headers: Record<string, string> = {}): Promise<Map<string, Family>> {
@@ -17,7 +20,7 @@ async function scrape(url: string, headers: Record<string, string> = {}): Promis
 const put = (url: string, key: string, body: string, headers: Record<string, string> = {}) => fetch(`${url}/api/state/${key}`, { method: 'PUT', body, headers });
 
 t.test('requests by route pattern and status, with a latency histogram per route', async (t) => {
-  const s = await startTestServer(t);
+  const s = await startTestServer(t, {}, OWN_FIGURES);
   for (const k of ['a', 'b', 'c']) t.equal((await put(s.url, k, 'v')).status, 200);
   t.equal((await fetch(`${s.url}/api/state/a`)).status, 200);
   t.equal((await fetch(`${s.url}/api/state/missing`)).status, 404);
@@ -37,7 +40,7 @@ t.test('requests by route pattern and status, with a latency histogram per route
 });
 
 t.test('writer batches and commit latency come from the writer thread; queue depth, restarts, RPC figures', async (t) => {
-  const s = await startTestServer(t);
+  const s = await startTestServer(t, {}, OWN_FIGURES);
   // 40 concurrent writes share transactions (group commit).
   const replies = await Promise.all(Array.from({ length: 40 }, (_, i) => put(s.url, `k${i}`, String(i))));
   t.ok(replies.every((r) => r.status === 200));
@@ -63,7 +66,7 @@ t.test('writer batches and commit latency come from the writer thread; queue dep
 });
 
 t.test('cache, pool, subscribers, events and webhooks report into the same registry as /api/metrics', async (t) => {
-  const s = await startTestServer(t);
+  const s = await startTestServer(t, {}, OWN_FIGURES);
   const hook = await startReceiver(t);
   t.equal((await fetch(`${s.url}/api/webhooks`, { method: 'POST', body: JSON.stringify({ id: 'h', url: hook.url, events: ['build.*'] }) })).status, 200);
   await put(s.url, 'hot', 'v');
@@ -107,7 +110,7 @@ t.test('cache, pool, subscribers, events and webhooks report into the same regis
 });
 
 t.test('/metrics: auth as /api/*, not a token-tax call, served by the dashboard listener too', async (t) => {
-  const s = await startTestServer(t, { authToken: 'sekrit', dashboardBind: { host: '127.0.0.1', port: 0, text: '127.0.0.1:0' } });
+  const s = await startTestServer(t, { authToken: 'sekrit', dashboardBind: { host: '127.0.0.1', port: 0, text: '127.0.0.1:0' } }, OWN_FIGURES);
   const auth = { authorization: 'Bearer sekrit' };
   const r = await fetch(`${s.url}/metrics`);
   t.equal(r.status, 401);

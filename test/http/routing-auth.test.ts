@@ -2,6 +2,9 @@ import t from 'tap';
 import { parseBind } from '../../src/config.js';
 import { startTestServer, json, sqliteOnly } from '../helpers/server.js';
 
+/** Token-tax call counts are each node's own (/api/metrics). */
+const TOKEN_TAX = { oneNode: "a node's own token-tax counts" };
+
 t.test('unknown route and wrong method → JSON 404 / 405 with Allow', async (t) => {
   const s = await startTestServer(t);
   const r404 = await fetch(`${s.url}/nope/at/all`);
@@ -21,8 +24,19 @@ t.test('unknown route and wrong method → JSON 404 / 405 with Allow', async (t)
   await h405.arrayBuffer();
 });
 
-t.test('health and metrics', async (t) => {
+t.test('each node answers /health with its own boot id; consecutive requests reach every node (cluster pass) or the one server', async (t) => {
   const s = await startTestServer(t);
+  const boots = new Set<string>();
+  for (let i = 0; i < 3 * s.nodeUrls.length; i++) {
+    const r = await fetch(`${s.url}/health`);
+    await r.arrayBuffer();
+    boots.add(r.headers.get('x-koor-boot')!);
+  }
+  t.equal(boots.size, s.nodeUrls.length, `${boots.size} boot ids over ${s.nodeUrls.length} node(s)`);
+});
+
+t.test('health and metrics', async (t) => {
+  const s = await startTestServer(t, {}, TOKEN_TAX);
   const h = await json(await fetch(`${s.url}/health`));
   t.equal(h.status, 'ok');
   t.match(h.uptime, /^\d+s$/);
@@ -40,7 +54,7 @@ t.test('health and metrics', async (t) => {
 });
 
 t.test('auth token: every route but /health needs the bearer token', async (t) => {
-  const s = await startTestServer(t, { authToken: 's3cret', dashboardBind: parseBind('127.0.0.1:0', 'dashboard') });
+  const s = await startTestServer(t, { authToken: 's3cret', dashboardBind: parseBind('127.0.0.1:0', 'dashboard') }, TOKEN_TAX);
   const bases = [s.url, s.dashboardUrl!];
   for (const base of bases) {
     t.equal((await fetch(`${base}/health`)).status, 200, `${base} health is public`);

@@ -71,7 +71,8 @@ t.test('MCP over Streamable HTTP from a separate process', async (t) => {
 
   // get_endpoints
   const ep = parsed(await client.callTool({ name: 'get_endpoints', arguments: {} }));
-  t.equal(ep.api_base, `${srv.url}/api`, 'api_base is the bind text (with the bound port when it was :0) and the /api prefix');
+  // (Several nodes: the bind of the node holding the session — SPEC §3 reports a node's own bind.)
+  t.ok(srv.nodeUrls.map((u) => `${u}/api`).includes(ep.api_base), `api_base ${ep.api_base} is the bind text (with the bound port when it was :0) and the /api prefix`);
   t.equal(ep.endpoints.state_get, 'GET /state/{key...}', 'paths as SPEC §2.0, relative to api_base');
   t.equal(ep.endpoints.events_ws, 'GET /events/subscribe');
   t.same(Object.keys(ep.endpoints).sort(), [
@@ -96,9 +97,15 @@ t.test('MCP over Streamable HTTP from a separate process', async (t) => {
 
   // Tools neither audit nor publish; every /mcp HTTP request counts.
   t.same(await json(await fetch(`${srv.url}/api/events/history`)), []);
-  const m = await json(await fetch(`${srv.url}/api/metrics`));
-  t.ok(m.token_tax.mcp_calls >= 16, `mcp_calls counted: ${m.token_tax.mcp_calls}`);
-  t.equal(m.token_tax.rest_calls, 4, 'the four REST calls above (metrics itself is not counted)');
+  // Each node counts the calls it served: summed over the nodes.
+  const tax = { mcp_calls: 0, rest_calls: 0 };
+  for (const u of srv.nodeUrls) {
+    const m = await json(await fetch(`${u}/api/metrics`));
+    tax.mcp_calls += m.token_tax.mcp_calls;
+    tax.rest_calls += m.token_tax.rest_calls;
+  }
+  t.ok(tax.mcp_calls >= 16, `mcp_calls counted: ${tax.mcp_calls}`);
+  t.equal(tax.rest_calls, 4, 'the four REST calls above (metrics itself is not counted)');
 
   await transport.terminateSession();
   await client.close();
@@ -137,7 +144,12 @@ t.test('idle MCP sessions expire, unless the client holds the event stream open'
   const sid = init.headers.get('mcp-session-id');
   await init.text();
   t.ok(sid, 'session created');
-  const sessions = async () => (await json(await fetch(`${srv.url}/api/metrics`))).mcp_sessions as number;
+  // Sessions live on the node that made them: summed over the nodes.
+  const sessions = async () => {
+    let n = 0;
+    for (const u of srv.nodeUrls) n += (await json(await fetch(`${u}/api/metrics`))).mcp_sessions as number;
+    return n;
+  };
   // Observed, not guessed: watch the session count (a request on the idle session would refresh it).
   await waitUntil('the idle sweep to close the unused session', async () => (await sessions()) === 1, 10_000, 50);
   const gone = await fetch(`${srv.url}/mcp`, { method: 'POST', headers: { ...headers, 'mcp-session-id': sid!, 'mcp-protocol-version': '2025-06-18' }, body: JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/list' }) });

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The contract suites (test/http, test/mcp, test/cli) again in cluster mode: every server a test
+# starts is three koor nodes on one throwaway PostgreSQL behind a round-robin balancer, so each
+# request of a test may land on another node (KOOR_TEST_BACKEND=cluster; see test/helpers/server.ts
+# and test/helpers/round-robin.ts). Tests that read figures a node keeps for itself run on one node,
+# still on PostgreSQL, and say why. npm test runs this after the main pass, whose cluster tests
+# install Debian's postgresql when it is absent and this is root. Without PostgreSQL server
+# binaries or root it says why and skips: it never passes silently.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+pg_ctl=$(ls /usr/lib/postgresql/*/bin/pg_ctl 2>/dev/null | sort -V | tail -1)
+if [ -z "$pg_ctl" ]; then
+  echo "# Cluster pass SKIPPED: no PostgreSQL server binaries (apt-get install postgresql)"
+  exit 0
+fi
+if [ "$(id -u)" != 0 ] || ! id postgres >/dev/null 2>&1; then
+  echo "# Cluster pass SKIPPED: starting a throwaway PostgreSQL needs root and the postgres user"
+  exit 0
+fi
+echo "# Cluster pass: test/http, test/mcp and test/cli on 3 nodes per server, one PostgreSQL ($pg_ctl)"
+KOOR_TEST_BACKEND=cluster exec npx tap test/http test/mcp test/cli
