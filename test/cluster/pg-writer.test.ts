@@ -1,7 +1,10 @@
 import t from 'tap';
 import { WriterClient } from '../../src/rpc/writer-client.js';
 import { silentLogger } from '../../src/log.js';
-import { providePostgres } from '../helpers/postgres.js';
+import { openPg } from '../../workers/pg/connect.js';
+import { createPgDispatcher } from '../../workers/pg/dispatch.js';
+import { migratePg } from '../../workers/pg/migrate.js';
+import { freshDatabase, providePostgres } from '../helpers/postgres.js';
 
 /**
  * Cluster mode's writer thread (workers/pg/main.ts) through the same client as SQLite's: it
@@ -25,6 +28,33 @@ if ('skipped' in started) {
     const e = await writer.call('events.publish', { topic: 't', data: '{}', source: '' });
     t.equal(e.id, 1, 'the first event id');
     await t.rejects(writer.call('sys.sleep', { ms: 1 }), { status: 'INVALID_ARGUMENT' }, 'test hooks off');
+  });
+
+  t.test('audit entries ride with the writes; one that fails is logged and its write still stands', async (t) => {
+    const sql = openPg(await freshDatabase(pg, 'audit'), { max: 2, name: 'koor-test' });
+    t.teardown(() => sql.end({ timeout: 1 }));
+    await migratePg(sql);
+    const logged: string[] = [];
+    const d = createPgDispatcher(sql, { log: { error: (_o, msg) => logged.push(msg) } });
+    let id = 0;
+    const put = (key: string, actor?: string) => ({ id: ++id, method: 'state.put', deadline: Date.now() + 60_000, req: { key, value: Buffer.from(key), content_type: 'text/plain', updated_by: '' }, ...(actor ? { audit: { actor } } : {}) });
+    // Sent without waiting for them: every entry of a batch is there after its commit.
+    const ok = await d.run(['a', 'b', 'c', 'd'].map((k) => put(k, `agent-${k}`)));
+    t.same(ok.replies.map((r) => r.ok), [true, true, true, true]);
+    t.same((await sql`SELECT actor FROM audit_log ORDER BY id`).map((r) => r.actor), ['agent-a', 'agent-b', 'agent-c', 'agent-d']);
+    // An entry PostgreSQL refuses: the batch is replayed guarded; the writes all stand.
+    await sql.unsafe(`CREATE FUNCTION refuse_boom() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN IF NEW.actor = 'boom' THEN RAISE EXCEPTION 'no'; END IF; RETURN NEW; END $$`);
+    await sql.unsafe(`CREATE TRIGGER refuse_boom BEFORE INSERT ON audit_log FOR EACH ROW EXECUTE FUNCTION refuse_boom()`);
+    const mixed = await d.run([put('e', 'boom'), put('f', 'agent-f'), put('g'), put('h', 'boom')]);
+    t.same(mixed.replies.map((r) => r.ok), [true, true, true, true], 'every write acknowledged');
+    t.same((await sql`SELECT key FROM state WHERE key IN ('e', 'f', 'g', 'h') ORDER BY key`).map((r) => r.key), ['e', 'f', 'g', 'h'], 'and committed');
+    t.same((await sql`SELECT actor FROM audit_log WHERE id > 4 ORDER BY id`).map((r) => r.actor), ['agent-f'], 'the refused entries alone are missing (the first and the last of the batch)');
+    t.same(logged, ['audit entry not recorded', 'audit entry not recorded']);
+    // Only the batch's last entry refused: found when the batch ends, before COMMIT.
+    const last = await d.run([put('i', 'agent-i'), put('j', 'boom')]);
+    t.same(last.replies.map((r) => r.ok), [true, true], 'both acknowledged');
+    t.same((await sql`SELECT key FROM state WHERE key IN ('i', 'j') ORDER BY key`).map((r) => r.key), ['i', 'j'], 'both committed');
+    t.equal(logged.length, 3, 'the refusal logged');
   });
 
   t.test('an unreachable database fails the start with its reason', async (t) => {

@@ -54,16 +54,20 @@ export function createPgDispatcher(sql: Sql, opts: PgStoreOptions & { testHooks?
   let methodFailed = false;
 
   /**
-   * An audit failure never fails the write it describes (SPEC §2.13). Fast path: a plain INSERT
-   * (a failure aborts the attempt and the batch is replayed guarded); guarded: in its own
-   * savepoint, so a failing INSERT is logged and the write stands.
+   * An audit failure never fails the write it describes (SPEC §2.13). Fast path: a plain INSERT,
+   * sent and not awaited (it rides with the next statement, no round trip of its own; `sent`
+   * collects it for the end of the batch) — a failure aborts the transaction, so the attempt fails
+   * and the batch is replayed guarded; guarded: in its own savepoint, so a failing INSERT is
+   * logged and the write stands.
    */
-  async function recordAudit(tx: TransactionSql, env: { method: string; req: unknown; id: number }, res: unknown, tag: AuditTag, guarded: boolean): Promise<void> {
+  async function recordAudit(tx: TransactionSql, env: { method: string; req: unknown; id: number }, res: unknown, tag: AuditTag, sent: Promise<unknown>[] | null): Promise<void> {
     const e = auditEntry(env.method, env.req, res, tag);
     if (e === null) return;
     const insert = (t: TransactionSql) => t`INSERT INTO audit_log (timestamp, actor, action, resource, detail, outcome) VALUES (${storageNow()}, ${tag.actor}, ${e.action}, ${e.resource}, ${e.detail}, 'success')`;
-    if (!guarded) {
-      await insert(tx);
+    if (sent !== null) {
+      const p = insert(tx).execute();
+      p.catch(() => {});
+      sent.push(p);
       return;
     }
     try {
@@ -74,14 +78,14 @@ export function createPgDispatcher(sql: Sql, opts: PgStoreOptions & { testHooks?
     }
   }
 
-  async function execOne(tx: TransactionSql, raw: unknown, guarded: boolean): Promise<ReplyEnvelope | typeof REPLAY> {
+  async function execOne(tx: TransactionSql, raw: unknown, guarded: boolean, sent: Promise<unknown>[]): Promise<ReplyEnvelope | typeof REPLAY> {
     const admitted = admit(raw, has);
     if ('reply' in admitted) return admitted.reply;
     const env = admitted.env;
     const handler = (handlers as unknown as Record<string, (tx: TransactionSql, req: unknown) => Promise<unknown>>)[env.method]!;
     const exec = async (t: TransactionSql) => {
       const r = await handler(t, env.req);
-      if (env.audit) await recordAudit(t, env, r, env.audit, guarded);
+      if (env.audit) await recordAudit(t, env, r, env.audit, guarded ? null : sent);
       return r;
     };
     if (!guarded) {
@@ -111,12 +115,20 @@ export function createPgDispatcher(sql: Sql, opts: PgStoreOptions & { testHooks?
         // statement runs once the lock is held, and fails if taking it failed).
         const locked = tx`SELECT pg_advisory_xact_lock(${WRITE_LOCK})`.execute();
         locked.catch(() => {});
+        const sent: Promise<unknown>[] = [];
         for (const raw of batch) {
-          const r = await execOne(tx, raw, guarded);
+          const r = await execOne(tx, raw, guarded, sent);
           if (r === REPLAY) throw new Replay();
           replies.push(r);
         }
         await locked;
+        // Statements sent without waiting (fast-path audit entries): one that failed fails the attempt.
+        try {
+          await Promise.all(sent);
+        } catch (e) {
+          if (isDatabaseUnavailable(e)) throw e;
+          throw new Replay();
+        }
       });
       stores.endBatch(true);
       return true;
