@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import { STATUS_CODES } from 'node:http';
 import { toAppError } from '../errors.js';
-import type { Logger } from '../log.js';
+import { rateLimited, type Logger } from '../log.js';
 import type { Ctx } from './context.js';
 
 /** "200 OK", "404 Not Found", … precomputed for uWS writeStatus. */
@@ -63,11 +63,21 @@ export function sendVersioned(ctx: Ctx, body: Uint8Array, contentType: string, e
   send(ctx, 200, body, contentType, versionHeaders(etag, version));
 }
 
-/** The one error writer: `{"error": msg, "code": status}`; 5xx logged at error, 4xx at debug. */
+/** One warning per 10 s per logger for 503s (the database down, a restart, a full queue), with how many it stood for. */
+const unavailableLogs = new WeakMap<Logger, ReturnType<typeof rateLimited>>();
+
+/**
+ * The one error writer: `{"error": msg, "code": status}`; 5xx logged at error (503, which an
+ * outage answers to every request, as one rate-limited warning), 4xx at debug.
+ */
 export function sendError(ctx: Ctx, err: unknown, log: Logger): void {
   const e = toAppError(err);
   const status = e.httpStatus;
-  if (status >= 500) log.error({ err: e.cause ?? e, method: ctx.method, url: ctx.url, status }, e.message);
+  if (status === 503) {
+    let warn = unavailableLogs.get(log);
+    if (!warn) unavailableLogs.set(log, (warn = rateLimited(log)));
+    warn({ method: ctx.method, url: ctx.url, status, error: e.message, cause: (e.cause as Error | undefined)?.message }, 'service unavailable (503)');
+  } else if (status >= 500) log.error({ err: e.cause ?? e, method: ctx.method, url: ctx.url, status }, e.message);
   else log.debug({ method: ctx.method, url: ctx.url, status, error: e.message }, 'request failed');
   const headers: Array<[string, string]> = [];
   if (status === 401) headers.push(['WWW-Authenticate', 'Bearer']);

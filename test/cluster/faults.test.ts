@@ -120,6 +120,15 @@ if ('skipped' in started) {
     await load;
     for (const s of [a, b]) t.equal(s.child.exitCode, null, `the node lives on ${s.child.exitCode === null ? '' : s.stderr().split('\n').filter((l) => /"level":60|uncaught|unhandled/.test(l)).join(' ').slice(0, 3000)}`);
     t.ok((statuses.get(503) ?? 0) > 0, `503 while PostgreSQL was down (${statuses.get(503) ?? 0} of them)`);
+    // An outage answers every request 503: the log says so in rate-limited warnings (one per 10 s
+    // per component), not a line per request and per failed batch.
+    for (const s of [a, b]) {
+      const lines = s.stderr().split('\n');
+      const answered = lines.filter((l) => l.includes('service unavailable (503)')).length;
+      const batches = lines.filter((l) => l.includes('database unavailable: writes answered 503')).length;
+      t.ok(answered >= 1 && answered <= 2 && batches <= 2, `503s logged in ${answered} line(s), failed batches in ${batches}, for ${statuses.get(503) ?? 0} answers 503`);
+      t.notOk(lines.some((l) => l.includes('"msg":"commit failed"')), 'no error line per failed batch');
+    }
     const others = [...statuses.keys()].filter((s) => s !== 200 && s !== 503);
     t.same(others, [], `nothing but 200 and 503 (no 500, no dropped connection) ${failures.join('; ')}`);
     let lost = 0;

@@ -1,4 +1,6 @@
 import type { Sql } from 'postgres';
+import { isDatabaseUnavailable } from '../../src/errors.js';
+import { rateLimited } from '../../src/log.js';
 import { writerThread } from '../writer/startup.js';
 import { openPg } from './connect.js';
 import { createPgDispatcher } from './dispatch.js';
@@ -12,6 +14,7 @@ import { migratePg } from './migrate.js';
  */
 const thread = writerThread();
 const { port, stats, startup, log } = thread;
+const unreachable = rateLimited(log);
 
 async function open(): Promise<Sql | null> {
   let sql: Sql | null = null;
@@ -44,7 +47,11 @@ async function pump(): Promise<void> {
     const t0 = performance.now();
     const { replies, commitError } = await dispatcher.run(batch);
     stats.recordBatch(batch.length, (performance.now() - t0) / 1000, commitError !== undefined);
-    if (commitError) log.error({ err: commitError, batch: batch.length }, 'commit failed');
+    if (commitError) {
+      // PostgreSQL out of reach: every batch fails until it is back — one warning per 10 s, not one per batch.
+      if (isDatabaseUnavailable(commitError)) unreachable({ error: (commitError as Error).message, batch: batch.length }, 'database unavailable: writes answered 503');
+      else log.error({ err: commitError, batch: batch.length }, 'commit failed');
+    }
     if (replies.length > 0) port.postMessage(replies);
   }
   running = false;
