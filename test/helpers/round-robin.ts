@@ -26,7 +26,9 @@ function forwardable(raw: string[]): string[] {
 }
 
 export function roundRobin(ports: number[], listenPort = 0): Promise<RoundRobin> {
-  const agents = ports.map(() => new http.Agent({ keepAlive: true }));
+  // Kept-alive connections to the nodes are dropped after 4 s idle, before a node's own 10 s idle
+  // close could race a reuse (a request sent on a socket the node is closing).
+  const agents = ports.map(() => new http.Agent({ keepAlive: true, timeout: 4_000 }));
   const sessions = new Map<string, number>();
   const sockets = new Set<net.Socket>();
   let next = 0;

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import t from 'tap';
 import { startTestServer, json } from '../helpers/server.js';
+import { waitUntil } from '../helpers/wait.js';
 import { publish, subscribe } from '../helpers/ws.js';
 
 /** A stalled reader's backpressure reaches the node only on a direct socket (a relay buffers); its hub is the node's own. */
@@ -128,7 +129,10 @@ t.test('slow subscriber: closed with 4008 naming the last delivered id; others u
     n += 50;
   }
   t.equal(s.hub.stats.closed_slow, 1, `stalled subscriber closed after ${n} events`);
-  t.ok(s.hub.queuedBytes() <= 64 * 1024 + 16 * 1024, 'the server holds no more than the budget for the remaining subscriber');
+  // A page of events just handed to the healthy subscriber may sit in its queue until the next
+  // flush (on PostgreSQL the feed hands over up to a page at once): what must hold is that the
+  // server comes back to at most the budget, i.e. keeps nothing for the closed one.
+  await waitUntil('the server to hold no more than the budget for the remaining subscriber', () => s.hub.queuedBytes() <= 64 * 1024 + 16 * 1024, 5_000);
   await healthy.waitFor(n, 20_000);
   t.same(healthy.events.map((e) => e.id), Array.from({ length: n }, (_, i) => i + 1), 'the healthy subscriber got every event in order');
   stalled.ws.resume();
@@ -161,7 +165,7 @@ t.test('overflow=drop: a slow subscriber skips events but stays connected', asyn
   }
   t.ok(s.hub.stats.dropped >= 100, `dropped ${s.hub.stats.dropped} of ${n}`);
   t.equal(s.hub.stats.closed_slow, 0);
-  t.ok(s.hub.queuedBytes() <= 64 * 1024 + 16 * 1024, 'server-side buffer stays within its budget');
+  await waitUntil('the server-side buffer to be within its budget', () => s.hub.queuedBytes() <= 64 * 1024 + 16 * 1024, 5_000);
   await healthy.waitFor(n, 20_000);
   t.equal(healthy.events.length, n);
   dropper.ws.resume();
