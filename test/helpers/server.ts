@@ -65,15 +65,15 @@ export interface TestServerOptions {
   oneNode?: string;
 }
 
-/**
- * A real server on an ephemeral loopback port with a temp data dir, closed at teardown. In the
- * cluster pass its `url` is the balancer's and the other fields are the first node's.
- */
 export interface TestServer extends KoorServer {
   /** Each node's own URL (one in a single-node run): for the figures a node keeps for itself, summed. */
   readonly nodeUrls: readonly string[];
 }
 
+/**
+ * A real server on an ephemeral loopback port with a temp data dir, closed at teardown. In the
+ * cluster pass its `url` is the balancer's and the other fields are the first node's.
+ */
 export async function startTestServer(t: Teardown, over: Partial<Config> = {}, opts: TestServerOptions = {}): Promise<TestServer> {
   const dataDir = over.dataDir ?? tempDir(t);
   const database = over.database ?? (TEST_BACKEND !== 'sqlite' ? await databaseFor(dataDir) : '');
@@ -231,4 +231,10 @@ export function runServer(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?:
 export async function json(res: Response): Promise<any> {
   const text = await res.text();
   return JSON.parse(text);
+}
+
+/** A figure each node keeps for itself (`GET /api/metrics`), summed over the nodes of a test server. */
+export async function summedMetric(nodeUrls: readonly string[], pick: (metrics: any) => number): Promise<number> {
+  const all = await Promise.all(nodeUrls.map(async (u) => json(await fetch(`${u}/api/metrics`))));
+  return all.reduce((n: number, m) => n + pick(m), 0);
 }

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import t from 'tap';
-import { startTestServer, json } from '../helpers/server.js';
+import { startTestServer, json, summedMetric } from '../helpers/server.js';
 import { waitUntil } from '../helpers/wait.js';
 import { publish, subscribe } from '../helpers/ws.js';
 
@@ -29,9 +29,8 @@ t.test('subscribers get matching events only, in id order', async (t) => {
   const ids = all.events.map((e) => e.id);
   t.same(ids, Array.from({ length: 306 }, (_, i) => i + 1), 'every event once, in order');
   // Each node counts its own subscribers and deliveries: summed over the nodes.
-  const ms = await Promise.all(s.nodeUrls.map(async (u) => json(await fetch(`${u}/api/metrics`))));
-  t.equal(ms.reduce((n, m) => n + m.events.subscribers, 0), 3);
-  t.ok(ms.reduce((n, m) => n + m.events.delivered, 0) >= 306 + 303 + 1);
+  t.equal(await summedMetric(s.nodeUrls, (m) => m.events.subscribers), 3);
+  t.ok((await summedMetric(s.nodeUrls, (m) => m.events.delivered)) >= 306 + 303 + 1);
   for (const c of [api, all, exact]) c.ws.close();
 });
 
@@ -66,7 +65,7 @@ t.test('a command-line client (wscat) run as a subprocess receives matching even
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
   // wait until the subscription is registered
-  const subscribers = async () => (await Promise.all(s.nodeUrls.map(async (u) => (await json(await fetch(`${u}/api/metrics`))).events.subscribers as number))).reduce((a, b) => a + b, 0);
+  const subscribers = () => summedMetric(s.nodeUrls, (m) => m.events.subscribers);
   for (let i = 0; i < 200 && (await subscribers()) < 1; i++) await new Promise((r) => setTimeout(r, 25));
   t.equal(await subscribers(), 1, 'wscat connected');
   await publish(s.url, 'deploy.start', { v: 1 });

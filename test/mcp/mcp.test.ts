@@ -1,7 +1,7 @@
 import t from 'tap';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { spawnServer, tempDir, json } from '../helpers/server.js';
+import { spawnServer, summedMetric, tempDir, json } from '../helpers/server.js';
 import { waitUntil } from '../helpers/wait.js';
 
 async function connect(url: string, headers: Record<string, string> = {}) {
@@ -98,14 +98,9 @@ t.test('MCP over Streamable HTTP from a separate process', async (t) => {
   // Tools neither audit nor publish; every /mcp HTTP request counts.
   t.same(await json(await fetch(`${srv.url}/api/events/history`)), []);
   // Each node counts the calls it served: summed over the nodes.
-  const tax = { mcp_calls: 0, rest_calls: 0 };
-  for (const u of srv.nodeUrls) {
-    const m = await json(await fetch(`${u}/api/metrics`));
-    tax.mcp_calls += m.token_tax.mcp_calls;
-    tax.rest_calls += m.token_tax.rest_calls;
-  }
-  t.ok(tax.mcp_calls >= 16, `mcp_calls counted: ${tax.mcp_calls}`);
-  t.equal(tax.rest_calls, 4, 'the four REST calls above (metrics itself is not counted)');
+  const mcpCalls = await summedMetric(srv.nodeUrls, (m) => m.token_tax.mcp_calls);
+  t.ok(mcpCalls >= 16, `mcp_calls counted: ${mcpCalls}`);
+  t.equal(await summedMetric(srv.nodeUrls, (m) => m.token_tax.rest_calls), 4, 'the four REST calls above (metrics itself is not counted)');
 
   await transport.terminateSession();
   await client.close();
@@ -145,11 +140,7 @@ t.test('idle MCP sessions expire, unless the client holds the event stream open'
   await init.text();
   t.ok(sid, 'session created');
   // Sessions live on the node that made them: summed over the nodes.
-  const sessions = async () => {
-    let n = 0;
-    for (const u of srv.nodeUrls) n += (await json(await fetch(`${u}/api/metrics`))).mcp_sessions as number;
-    return n;
-  };
+  const sessions = () => summedMetric(srv.nodeUrls, (m) => m.mcp_sessions);
   // Observed, not guessed: watch the session count (a request on the idle session would refresh it).
   await waitUntil('the idle sweep to close the unused session', async () => (await sessions()) === 1, 10_000, 50);
   const gone = await fetch(`${srv.url}/mcp`, { method: 'POST', headers: { ...headers, 'mcp-session-id': sid!, 'mcp-protocol-version': '2025-06-18' }, body: JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/list' }) });
