@@ -387,6 +387,11 @@ export const WriterMethods = {
       dropped: Type.Integer({ minimum: 0 }),
       failure: Type.Optional(Type.Object({ event_id: Type.Integer(), error: Type.String(), next_at: Type.Number() })),
       max_attempts: Type.Integer({ minimum: 1 }),
+      /**
+       * Cluster mode: the live-restore count the run's reads were made under (ActiveHook.restores).
+       * A restore since replaced the log the run read: nothing is recorded.
+       */
+      restores: Type.Optional(Type.Integer({ minimum: 0 })),
     }),
     res: Type.Object({ disabled: Type.Boolean(), dropped: Type.Integer() }),
   },

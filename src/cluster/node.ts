@@ -58,7 +58,10 @@ export class ClusterNode {
     this.jobs = jobs;
     this.listening = await this.sql.listen(CHANGES_CHANNEL, (payload) => {
       if (payload.startsWith('instance:')) on.forget(payload.slice('instance:'.length));
-      else if (payload === 'restored') on.restored();
+      else if (payload === 'restored') {
+        on.restored();
+        void this.restartJobs();
+      }
     });
     this.election = new LeaderElection(this.leaderSql, {
       key: JOBS_LEADER_KEY,
@@ -76,6 +79,21 @@ export class ClusterNode {
       onError: (err) => this.log.debug({ err }, 'leader election: PostgreSQL did not answer'),
     });
     this.election.start();
+  }
+
+  /**
+   * A backup replaced the database: the leader's jobs start again on it, as after a restart (what
+   * they kept in memory — how far each webhook read the log — belonged to the data replaced).
+   */
+  private async restartJobs(): Promise<void> {
+    if (!this.running) return;
+    this.running = false;
+    await Promise.allSettled(this.jobs.map((j) => Promise.resolve().then(() => j.stop())));
+    // Deposed meanwhile: the next leader starts them.
+    if (this.running || !this.election?.isLeader) return;
+    this.log.info('the database was restored: background jobs started again on it');
+    this.running = true;
+    for (const j of this.jobs) j.start();
   }
 
   private stopJobs(): void {

@@ -5,6 +5,8 @@ import { freshDatabase, providePostgres } from '../helpers/postgres.js';
 import { runServer, spawnServer, startTestServer, tempDir } from '../helpers/server.js';
 import { subscribe } from '../helpers/ws.js';
 import { runCli } from '../cli/helpers.js';
+import { startReceiver } from '../helpers/receiver.js';
+import { waitUntil } from '../helpers/wait.js';
 
 /**
  * Moving data between the two stores (issue 14): `--migrate-from data.db` copies a SQLite data
@@ -135,5 +137,34 @@ if ('skipped' in started) {
     for (let i = 0; i < 4; i++) await send(a.url, 'POST', '/api/events/publish', { topic: 'copy.live' });
     await live.waitFor(4, 10_000);
     t.same(live.events.map((x) => x.id), [newest + 2, newest + 3, newest + 4, newest + 5], 'every later event, live, in order');
+  });
+
+  t.test('after a live restore, webhooks deliver the restored log from their restored cursors', async (t) => {
+    const database = await freshDatabase(pg, 'copy');
+    const node = await startTestServer(t, { database });
+    const copies = await startReceiver(t);
+    const others = await startReceiver(t);
+    await send(node.url, 'POST', '/api/webhooks', { id: 'copies', url: copies.url, patterns: ['copy.*'] });
+    await send(node.url, 'POST', '/api/webhooks', { id: 'others', url: others.url, patterns: ['other.*'] });
+    const delivered = async (id: string) => ((await (await fetch(`${node.url}/api/webhooks`)).json()) as Array<{ id: string; delivered: number }>).find((w) => w.id === id)!.delivered;
+    await send(node.url, 'POST', '/api/events/publish', { topic: 'copy.first' });
+    await waitUntil('the first delivery settled', async () => (await delivered('copies')) === 1);
+    const snapshot = path.join(tempDir(t), 'snapshot.db');
+    fs.writeFileSync(snapshot, Buffer.from(await (await fetch(`${node.url}/api/admin/backup`)).arrayBuffer()));
+    const newest = await newestEvent(node.url);
+    // Read past by both webhooks, then undone by the restore: 'others' had nothing in them.
+    for (let i = 0; i < 3; i++) await send(node.url, 'POST', '/api/events/publish', { topic: 'copy.later' });
+    await waitUntil('the later events settled', async () => (await delivered('copies')) === 4);
+    const cli = await runCli(['restore', '--file', snapshot], { env: { KOOR_SERVER: node.url } });
+    t.equal(cli.code, 0, cli.stderr);
+    // The restored log's next ids are the ones the undone events had.
+    const other = (await (await send(node.url, 'POST', '/api/events/publish', { topic: 'other.x' })).json()) as { id: number };
+    const copy = (await (await send(node.url, 'POST', '/api/events/publish', { topic: 'copy.after' })).json()) as { id: number };
+    t.same([other.id, copy.id], [newest + 1, newest + 2]);
+    const got = (rx: typeof copies, topic: string) => rx.ok().find((d) => d.json?.topic === topic)?.json as { event_id: number } | undefined;
+    t.equal((await waitUntil('other.x delivered', () => got(others, 'other.x'))).event_id, newest + 1, 'a webhook that had read past these ids before the restore gets them');
+    t.equal((await waitUntil('copy.after delivered', () => got(copies, 'copy.after'))).event_id, newest + 2, 'and one that had had events there');
+    await waitUntil('the run settled', async () => (await delivered('copies')) === 2);
+    t.same(copies.ok().map((d) => (d.json as { topic: string }).topic), ['copy.first', 'copy.later', 'copy.later', 'copy.later', 'copy.after'], 'nothing twice, nothing skipped');
   });
 }

@@ -33,7 +33,8 @@ if ('skipped' in started) {
       await read((r) => r.webhooks.list());
       await read((r) => r.webhooks.get('h1'));
       await read((r) => r.webhooks.get('none'));
-      await read(async (r) => (await r.webhooks.active()).sort((a, b) => (a.id < b.id ? -1 : 1)));
+      // The live-restore count is PostgreSQL's alone (0 here; SQLite restores by a restart).
+      await read(async (r) => (await r.webhooks.active()).map(({ restores, ...h }) => (restores === undefined || restores === 0 ? h : { ...h, restores })).sort((a, b) => (a.id < b.id ? -1 : 1)));
       await read((r) => r.webhooks.newestEvent());
       await read((r) => r.webhooks.topicsAfter(0, Number.MAX_SAFE_INTEGER, 100));
       await read((r) => r.webhooks.topicsAfter(2, 5, 2));

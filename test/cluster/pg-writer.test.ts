@@ -57,6 +57,32 @@ if ('skipped' in started) {
     t.equal(logged.length, 3, 'the refusal logged');
   });
 
+  t.test('a webhook run read before a live restore is not recorded on the restored data', async (t) => {
+    const sql = openPg(await freshDatabase(pg, 'restores'), { max: 2, name: 'koor-test' });
+    t.teardown(() => sql.end({ timeout: 1 }));
+    await migratePg(sql);
+    const d = createPgDispatcher(sql, { log: { error: () => {} } });
+    let id = 0;
+    const call = async (method: string, req: unknown) => {
+      const r = (await d.run([{ id: ++id, method, deadline: Date.now() + 60_000, req }])).replies[0]!;
+      if (!r.ok) throw new Error(JSON.stringify(r));
+      return r.res as { disabled: boolean; dropped: number };
+    };
+    await call('webhooks.create', { id: 'w', url: 'http://127.0.0.1:9/', patterns: ['*'], secret: '' });
+    for (let i = 0; i < 3; i++) await call('events.publish', { topic: 't', data: '{}', source: '' });
+    const hook = async () => (await sql<{ cursor: number; delivered: number; attempts: number; last_error: string }[]>`SELECT cursor, delivered, attempts, last_error FROM webhooks WHERE id = 'w'`)[0]!;
+    const settle = (restores: number | undefined, over: object) => call('webhooks.settle', { webhook_id: 'w', at: '2026-01-01 00:00:00', cursor: 3, delivered: 3, dropped: 0, max_attempts: 5, ...(restores === undefined ? {} : { restores }), ...over });
+    // What a restore does in its transaction (workers/pg/copy.ts), besides replacing the rows.
+    await sql`UPDATE koor_counters SET value = value + 1 WHERE name = 'restores'`;
+    await settle(0, {});
+    await settle(0, { cursor: 0, delivered: 0, failure: { event_id: 1, error: 'refused', next_at: 1 } });
+    t.same(await hook(), { cursor: 0, delivered: 0, attempts: 0, last_error: '' }, 'runs read under the replaced data: nothing recorded');
+    await settle(1, { cursor: 2, delivered: 2 });
+    t.same(await hook(), { cursor: 2, delivered: 2, attempts: 0, last_error: '' }, 'a run read after the restore is');
+    await settle(undefined, { cursor: 3, delivered: 1 });
+    t.same(await hook(), { cursor: 3, delivered: 3, attempts: 0, last_error: '' }, 'and one that does not say (SQLite has no live restore under a running writer)');
+  });
+
   t.test('an unreachable database fails the start with its reason', async (t) => {
     const writer = new WriterClient({ dbPath: 'unused', databaseUrl: 'postgres://postgres@127.0.0.1:1/none', logLevel: 'silent', deadlineMs: 5000, maxInFlight: 100, log: silentLogger() });
     await t.rejects(writer.start(), /ECONNREFUSED|connect/);

@@ -111,8 +111,12 @@ export async function sqliteIntoPg(file: string, sql: Sql, opts: { replace: bool
       for (const { table_name: t, column_name: c } of identities) {
         await tx.unsafe(`SELECT setval(pg_get_serial_sequence('${t}', '${c}'), coalesce((SELECT max("${c}") FROM ${t}), 0) + 1, false)`);
       }
-      // Running nodes drop what they keep of the old data once this commits (src/cluster/node.ts).
-      if (opts.replace) await tx`SELECT pg_notify(${CHANGES_CHANNEL}, 'restored')`;
+      // Running nodes drop what they keep of the old data once this commits (src/cluster/node.ts),
+      // and the writers refuse work derived from it (webhook runs read before: `restores`).
+      if (opts.replace) {
+        await tx`UPDATE koor_counters SET value = value + 1 WHERE name = 'restores'`;
+        await tx`SELECT pg_notify(${CHANGES_CHANNEL}, 'restored')`;
+      }
       return { tables: COPIED_TABLES.length, rows };
     });
   } finally {

@@ -132,4 +132,11 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
       CREATE TABLE task_deps (dep_id bigint NOT NULL, task_id bigint NOT NULL, PRIMARY KEY (dep_id, task_id));
     `,
   },
+  {
+    version: 2,
+    name: 'a count of live restores (koor_counters "restores")',
+    // A live restore adds one in its transaction; work derived from the data it replaced (a
+    // webhook run read before it) carries the count it read, and is not recorded on top.
+    sql: `INSERT INTO koor_counters (name, value) VALUES ('restores', 0) ON CONFLICT (name) DO NOTHING;`,
+  },
 ];

@@ -68,6 +68,9 @@ export class WebhookDispatcher {
   }
 
   start(): void {
+    // What the last run read of the log may be stale (a live restore replaced it in cluster mode).
+    this.scanned.clear();
+    this.knownActive = -1;
     this.running = true;
     this.kick();
   }
@@ -231,7 +234,7 @@ export class WebhookDispatcher {
   }
 
   private async settle(hook: ActiveHook, run: { cursor: number; delivered: number; dropped: number; failure?: { event_id: number; error: string; next_at: number } }): Promise<void> {
-    const s = await this.writer.call('webhooks.settle', { webhook_id: hook.id, at: toStorage(Date.now()), ...run, max_attempts: this.opts.maxAttempts });
+    const s = await this.writer.call('webhooks.settle', { webhook_id: hook.id, at: toStorage(Date.now()), ...run, max_attempts: this.opts.maxAttempts, ...(hook.restores === undefined ? {} : { restores: hook.restores }) });
     this.stats.delivered += run.delivered;
     this.stats.dropped += s.dropped;
     if (!run.failure) return;

@@ -23,8 +23,11 @@ export interface WebhookRow {
   next_at: number;
 }
 
-/** An active webhook as the dispatcher needs it. */
-export type ActiveHook = Pick<WebhookRow, 'id' | 'url' | 'secret' | 'patterns' | 'cursor' | 'attempts' | 'next_at'>;
+/**
+ * An active webhook as the dispatcher needs it; in cluster mode with the count of live restores
+ * when it was read (a run's settle carries it: the writer refuses one a restore has overtaken).
+ */
+export type ActiveHook = Pick<WebhookRow, 'id' | 'url' | 'secret' | 'patterns' | 'cursor' | 'attempts' | 'next_at'> & { restores?: number };
 
 /**
  * Read-only queries of the webhook registry and of the event log as webhooks read it; SQLite
@@ -81,7 +84,7 @@ export function pgWebhookReader(sql: Sql): WebhookReader {
       return (await sql<WebhookRow[]>`SELECT ${cols} FROM webhooks WHERE id = ${id}`)[0];
     },
     async active() {
-      return [...(await sql.unsafe<ActiveHook[]>(ACTIVE))];
+      return [...(await sql.unsafe<ActiveHook[]>(`SELECT id, url, secret, patterns, cursor, attempts, next_at, (SELECT value FROM koor_counters WHERE name = 'restores') AS restores FROM webhooks WHERE active = 1`))];
     },
     async newestEvent() {
       return (await sql<{ v: number }[]>`SELECT value AS v FROM koor_counters WHERE name = 'events'`)[0]?.v ?? 0;

@@ -31,9 +31,11 @@ export function pgWebhookStore(limits: { disableAfter: number }) {
 
     async settle(tx: Tx, req: ReqOf<M, 'webhooks.settle'>): Promise<ResOf<M, 'webhooks.settle'>> {
       const id = req.webhook_id;
-      const [w] = await tx<{ attempts: number; active: number }[]>`SELECT attempts, active FROM webhooks WHERE id = ${id}`;
-      // Deleted or disabled meanwhile: nothing to record.
-      if (!w || w.active !== 1) return { disabled: false, dropped: 0 };
+      const [w] = await tx<{ attempts: number; active: number; restores: number }[]>`
+        SELECT attempts, active, (SELECT value FROM koor_counters WHERE name = 'restores') AS restores FROM webhooks WHERE id = ${id}`;
+      // Deleted or disabled meanwhile, or the run read a log a live restore has since replaced
+      // (its cursor would skip the restored log's next events): nothing to record.
+      if (!w || w.active !== 1 || (req.restores !== undefined && req.restores !== w.restores)) return { disabled: false, dropped: 0 };
       // The cursor only moves forward (a late settle never rewinds it).
       await tx`UPDATE webhooks SET cursor = greatest(cursor, ${req.cursor}), dropped = dropped + ${req.dropped} WHERE id = ${id}`;
       if (req.delivered > 0) {
