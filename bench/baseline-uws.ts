@@ -11,11 +11,15 @@
  * answers PUT from uWS after SQLite has it on disk: the PUTs that arrive in one event-loop turn
  * are upserted in one WAL transaction (in this thread: no hop, no versions history, no auth) and
  * answered after its COMMIT; synchronous=FULL (fsync before the reply) unless `normal` is given.
- *   node dist/bench/baseline-uws.js [port] [sqlite-file [full|normal]]
+ * With `thread`, the transactions run in a worker thread instead (the shape koor is built to: one
+ * SQLite writer thread behind the uWS thread): the PUTs gathered while one batch commits go over
+ * as the next batch in one message, answered when its acknowledgement comes back.
+ *   node dist/bench/baseline-uws.js [port] [sqlite-file [full|normal [thread]]]
  * Logs `{"api":"127.0.0.1:<port>"}` on stderr once listening (the line spawnNode waits for).
  * Loopback only. Refuses to run on the slow JS fallback of uWebSockets.js.
  */
 import { createHash } from 'node:crypto';
+import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import uWS from 'uWebSockets.js';
 
@@ -50,7 +54,26 @@ interface Pending {
 const dbFile = process.argv[3];
 let pending: Pending[] = [];
 let commit: ((batch: Pending[]) => void) | null = null;
-if (dbFile) {
+/** Thread mode: the writer thread, and whether a batch is with it. */
+let writer: Worker | null = null;
+let inFlight: Pending[] | null = null;
+if (dbFile && process.argv[5] === 'thread') {
+  writer = new Worker(new URL('./baseline-uws-writer.js', import.meta.url), { argv: [dbFile, process.argv[4] ?? 'full'] });
+  writer.on('message', (ack: { ok: boolean; error?: string }) => {
+    const batch = inFlight!;
+    inFlight = null;
+    for (const p of batch) {
+      if (p.aborted()) continue;
+      if (ack.ok) answerPut(p.res, p.entry, p.body);
+      else fail(p.res, '500 Internal Server Error', ack.error ?? 'commit failed', 500);
+    }
+    if (pending.length > 0) send();
+  });
+  writer.on('error', (err) => {
+    process.stderr.write(`baseline-uws: writer thread failed: ${String(err)}\n`);
+    process.exit(1);
+  });
+} else if (dbFile) {
   const db = new Database(dbFile);
   db.pragma('journal_mode = WAL');
   db.pragma(`synchronous = ${process.argv[4] === 'normal' ? 'NORMAL' : 'FULL'}`);
@@ -59,6 +82,13 @@ if (dbFile) {
   commit = db.transaction((batch: Pending[]) => {
     for (const p of batch) upsert.run(p.key, p.entry.value, p.entry.hash, p.entry.version);
   }).immediate;
+}
+
+/** Thread mode: what waited while the previous batch committed goes over in one message. */
+function send(): void {
+  inFlight = pending;
+  pending = [];
+  writer!.postMessage({ keys: inFlight.map((p) => p.key), values: inFlight.map((p) => p.entry.value), hashes: inFlight.map((p) => p.entry.hash), versions: inFlight.map((p) => p.entry.version) });
 }
 
 function flush(): void {
@@ -155,6 +185,11 @@ app.put('/api/state/*', (res, req) => {
         const entry: Entry = { value, version, versionText: String(version), hash, etag: `"${hash}"`, contentType };
         map.set(key, entry);
         const body = `${JSON.stringify({ key, version, hash, content_type: contentType, updated_at: `${new Date().toISOString().slice(0, 19)}Z` })}\n`;
+        if (writer) {
+          pending.push({ key, entry, res, aborted: () => aborted, body });
+          if (inFlight === null) send();
+          return;
+        }
         if (!commit) return answerPut(res, entry, body);
         if (pending.length === 0) setImmediate(flush);
         pending.push({ key, entry, res, aborted: () => aborted, body });

@@ -8,7 +8,8 @@
  *   put_normal the same, --sync normal               koor | Redis SET appendfsync everysec
  *   publish    POST /api/events/publish (durable)    koor | Redis LPUSH appendfsync always
  *   floors     bare uWS PUT into a Map (memory only), and bare uWS + a minimal SQLite upsert per
- *              PUT committed FULL / NORMAL per event-loop turn: what no koor PUT can beat
+ *              PUT committed FULL / NORMAL per event-loop turn, in its own thread and in a
+ *              writer thread (koor's shape): what no koor PUT can beat
  * 50 connections everywhere. Needs `wrk`, `redis-server`, `redis-benchmark` (Debian: apt-get
  * install wrk redis-server); a missing tool skips its rows with the reason, it never fakes them.
  *
@@ -229,14 +230,18 @@ export async function run(opts: BenchOptions): Promise<Record<string, unknown>> 
     step('koor_put_normal', () => wrkCpu(koorNormal.pid, `${koorNormal.url}/api/state/bench/put/0`, s.put, durationS));
     await koorNormal.stop();
     procs.splice(procs.indexOf(koorNormal), 1);
-    // The durable floors: bare uWS answering each PUT after a minimal SQLite upsert commits.
+    // The durable floors: bare uWS answering each PUT after a minimal SQLite upsert commits, in
+    // its own thread, then in a writer thread (koor's shape).
     for (const sync of ['full', 'normal'] as const) {
-      const floor = await spawnBenchScript(`baseline-uws-${sync}`, 'baseline-uws.js', ['0', path.join(tmp.dir, `floor-${sync}.db`), sync]);
-      procs.push(floor);
-      pin(floor.pid, 0);
-      step(`bare_put_sqlite_${sync}`, () => wrkCpu(floor.pid, `${floor.url}/api/state/bench/put/0`, s.put, durationS));
-      await floor.stop();
-      procs.splice(procs.indexOf(floor), 1);
+      for (const where of ['', 'thread'] as const) {
+        const name = `bare_put_sqlite_${sync}${where ? `_${where}` : ''}`;
+        const floor = await spawnBenchScript(name.replace(/_/g, '-'), 'baseline-uws.js', ['0', path.join(tmp.dir, `${name}.db`), sync, ...(where ? [where] : [])]);
+        procs.push(floor);
+        pin(floor.pid, 0);
+        step(name, () => wrkCpu(floor.pid, `${floor.url}/api/state/bench/put/0`, s.put, durationS));
+        await floor.stop();
+        procs.splice(procs.indexOf(floor), 1);
+      }
     }
 
     let redisAlways: Record<string, number> = {};
@@ -311,6 +316,10 @@ export async function run(opts: BenchOptions): Promise<Record<string, unknown>> 
           row('floor: uWS PUT, memory only', w('bare_put_memory'), 'Redis SET always', redisAlways.set, 'reachable?'),
           row('floor: uWS+SQLite FULL', w('bare_put_sqlite_full'), 'Redis SET always', redisAlways.set, 'reachable?'),
           row('floor: uWS+SQLite NORMAL', w('bare_put_sqlite_normal'), 'Redis SET everysec', redisEverysec.set, 'reachable?'),
+          row('PUT --sync full', w('koor_put_full'), 'floor: FULL, writer thread', w('bare_put_sqlite_full_thread').rps, 'floor'),
+          row('PUT --sync normal', w('koor_put_normal'), 'floor: NORMAL, writer thread', w('bare_put_sqlite_normal_thread').rps, 'floor'),
+          row('floor: FULL, writer thread', w('bare_put_sqlite_full_thread'), 'Redis SET always', redisAlways.set, 'reachable?'),
+          row('floor: NORMAL, writer thread', w('bare_put_sqlite_normal_thread'), 'Redis SET everysec', redisEverysec.set, 'reachable?'),
           row('PUT --sync full', w('koor_put_full'), 'koor writer alone', sqlite.writer_put?.rows_per_s, 'ceiling'),
           row('publish (durable)', w('koor_publish'), 'koor writer alone', sqlite.writer_publish?.rows_per_s, 'ceiling'),
         ],
@@ -335,7 +344,7 @@ export async function run(opts: BenchOptions): Promise<Record<string, unknown>> 
       {
         title: 'Server CPU per request (µs; main = the uWS/JS thread, other = writer thread, GC helpers, pool)',
         columns: ['path', 'main µs', 'other µs', 'total µs', 'req/s'],
-        rows: (['koor_get', 'koor_304', 'koor_put_full', 'koor_put_normal', 'koor_publish', 'bare_put_memory', 'bare_put_sqlite_full', 'bare_put_sqlite_normal'] as const).map((k) => {
+        rows: (['koor_get', 'koor_304', 'koor_put_full', 'koor_put_normal', 'koor_publish', 'bare_put_memory', 'bare_put_sqlite_full', 'bare_put_sqlite_normal', 'bare_put_sqlite_full_thread', 'bare_put_sqlite_normal_thread'] as const).map((k) => {
           const r = w(k);
           return [k.startsWith('koor_') ? k.slice(5) : k, String(r.main_us ?? '-'), String(r.other_us ?? '-'), r.main_us === undefined ? '-' : (r.main_us + (r.other_us ?? 0)).toFixed(1), fmtInt(r.rps)];
         }),
@@ -357,7 +366,7 @@ export async function run(opts: BenchOptions): Promise<Record<string, unknown>> 
       warnings,
       notes: [
         'Fan-out: koor publishes are durable (SQLite, synchronous=FULL) before they fan out; Redis pub/sub keeps nothing. Deliveries/s counts frames received by the subscribers; when core 1 (publisher + subscribers) is saturated it sets the pace for both, and the server CPU per delivery (cpu ratio = Redis µs / koor µs) is the comparison that stays meaningful.',
-        'Floors: bare uWS PUT into a Map (memory only) is the HTTP floor of any PUT on this stack; uWS+SQLite FULL/NORMAL upserts the PUTs of one event-loop turn in one transaction in the same thread (no auth, no history, no thread hop) and answers after COMMIT: no koor PUT can beat its floor, so a floor below its Redis reference means that goal is out of reach of uWS+SQLite on one core.',
+        'Floors: bare uWS PUT into a Map (memory only) is the HTTP floor of any PUT on this stack; uWS+SQLite FULL/NORMAL upserts the PUTs of one event-loop turn in one transaction in the same thread (no auth, no history, no thread hop) and answers after COMMIT: no koor PUT can beat its floor, so a floor below its Redis reference means that goal is out of reach of uWS+SQLite on one core. The writer-thread floors do the same upserts in a worker thread (the batch gathered while the previous one commits, one message each way): the least the shape koor is built to (uWS front, one SQLite writer thread) costs.',
         'Fan-out against bare uWS app.publish at 10/100/1000 subscribers and the stalled-subscriber cost are measured by `npm run bench -- events`.',
       ],
     };
