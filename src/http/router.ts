@@ -129,9 +129,10 @@ export function mount(slots: Slots, routes: readonly Route[], opts: MountOptions
         .catch((err: unknown) => sendError(ctx, err, log));
     };
 
-    const handle = (res: HttpResponse, req: HttpRequest): void => {
-      const ctx = createCtx(res, req, paramCount, viaDashboard, true);
-      ctx.onSent = ctx.method === 'HEAD' ? recordedHead : recorded;
+    const reading = route.method === 'GET';
+    const handleAs = (method: string) => (res: HttpResponse, req: HttpRequest): void => {
+      const ctx = createCtx(res, req, paramCount, viaDashboard, true, method, !reading);
+      ctx.onSent = method === 'HEAD' ? recordedHead : recorded;
       try {
         const authorized = route.public ? true : auth.authorize(ctx);
         if (authorized === false) return sendError(ctx, unauthenticated(), log);
@@ -155,9 +156,9 @@ export function mount(slots: Slots, routes: readonly Route[], opts: MountOptions
         if (!ctx.done) watchAbort(ctx);
       }
     };
-    slots.route(UWS_METHOD[route.method], route.path, handle);
+    slots.route(UWS_METHOD[route.method], route.path, handleAs(route.method));
     // HEAD runs the GET handler; reply.send() drops the body.
-    if (route.method === 'GET') slots.route('head', route.path, handle);
+    if (reading) slots.route('head', route.path, handleAs('HEAD'));
   }
 
   const known = [...routes, ...(opts.extra ?? [])].flatMap((r) => {

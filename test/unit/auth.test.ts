@@ -8,7 +8,8 @@ t.test('server token: exact bytes only, whatever the length or encoding of the a
     t.notOk(a.isServerToken(bad), JSON.stringify(bad));
   }
   const multi = new Authenticator('pässwörd');
-  t.ok(multi.isServerToken('Bearer pässwörd'), 'non-ASCII tokens compare as UTF-8 bytes');
-  t.notOk(multi.isServerToken('Bearer passwoord'), 'same length in characters, other bytes');
+  t.ok(multi.isServerToken('Bearer pässwörd'), 'non-ASCII tokens compare exactly');
+  t.notOk(multi.isServerToken('Bearer passswoord'), 'the same length in UTF-8 bytes (10), other characters');
+  t.notOk(multi.isServerToken('Bearer passwörd'), 'the same length in characters, one other');
   t.notOk(new Authenticator('').isServerToken('Bearer '), 'open mode has no server token');
 });
