@@ -19,6 +19,12 @@ interface Item {
   frame: Buffer;
 }
 
+/** What a sent slot of a queue holds until the queue is reset (the frame itself is let go). */
+const SENT = Buffer.alloc(0);
+
+/** uWS `send` status when the frame went into the socket's buffers without backpressure. */
+const SEND_SUCCESS = 1;
+
 /** One step of a replay read from the event log (see EventService.replayStep). */
 export interface ReplayStep {
   items: Item[];
@@ -49,7 +55,9 @@ const REPLAY_STEPS_PER_TURN = 2;
 /** One WebSocket subscription and its bounded buffer. */
 export class Subscriber {
   ws: WebSocket<{ sub: Subscriber }> | null = null;
-  queue: Item[] = [];
+  /** The queue: event ids and their frames, in two arrays (no object per queued frame); sent up to `head`. */
+  ids: number[] = [];
+  frames: Buffer[] = [];
   head = 0;
   queuedBytes = 0;
   /**
@@ -67,6 +75,8 @@ export class Subscriber {
   lastSentId = 0;
   /** The last flush stopped on backpressure. */
   blocked = false;
+  /** In the hub's list of subscribers to flush this turn. */
+  dirty = false;
   closed = false;
   dropped = 0;
 
@@ -82,7 +92,7 @@ export class Subscriber {
   }
 
   get pending(): number {
-    return this.queue.length - this.head;
+    return this.ids.length - this.head;
   }
 }
 
@@ -108,8 +118,11 @@ interface Group {
  */
 export class Hub {
   private readonly groups = new Map<string, Group>();
-  private dirty = new Set<Subscriber>();
+  /** Subscribers to flush next turn (each once: `Subscriber.dirty`). */
+  private dirty: Subscriber[] = [];
   private flushScheduled = false;
+  /** The subscriber `corkedWrite` writes for (one cork callback for all, not a closure per write). */
+  private writing: Subscriber | null = null;
   private nextId = 1;
   readonly stats: HubStats = { subscribers: 0, delivered: 0, dropped: 0, closed_slow: 0, replayed: 0 };
 
@@ -148,9 +161,10 @@ export class Hub {
     sub.closed = true;
     if (sub.ws === null) return; // never attached
     sub.ws = null;
-    sub.queue = [];
+    sub.ids = [];
+    sub.frames = [];
     sub.head = 0;
-    this.dirty.delete(sub);
+    // Left in `dirty` if there: a flush passes over a closed subscriber.
     const g = this.groups.get(sub.pattern);
     if (g) {
       g.subs.delete(sub);
@@ -241,33 +255,64 @@ export class Hub {
   private write(sub: Subscriber): boolean {
     const ws = sub.ws;
     if (!ws || sub.closed) return false;
-    ws.cork(() => {
-      while (sub.head < sub.queue.length) {
-        if (ws.getBufferedAmount() > WS_SOFT_BUFFER_BYTES) {
-          sub.blocked = true;
-          return;
-        }
-        const item = sub.queue[sub.head]!;
-        sub.queue[sub.head] = undefined as unknown as Item;
-        sub.head++;
-        sub.queuedBytes -= item.frame.length;
-        ws.send(item.frame, false, false);
-        sub.lastSentId = item.id;
-        this.stats.delivered++;
-      }
+    if (sub.head === sub.ids.length) {
       sub.blocked = false;
-    });
-    if (sub.head === sub.queue.length) {
-      sub.queue = [];
+      return true;
+    }
+    if (ws.getBufferedAmount() > WS_SOFT_BUFFER_BYTES) {
+      sub.blocked = true;
+      return false;
+    }
+    this.writing = sub;
+    ws.cork(this.corkedWrite);
+    this.writing = null;
+    if (sub.head === sub.ids.length) {
+      // Emptied: the arrays are kept (no allocation per subscriber per turn).
+      sub.ids.length = 0;
+      sub.frames.length = 0;
       sub.head = 0;
       return !sub.blocked;
     }
     if (sub.head > 1024) {
-      sub.queue = sub.queue.slice(sub.head);
+      sub.ids = sub.ids.slice(sub.head);
+      sub.frames = sub.frames.slice(sub.head);
       sub.head = 0;
     }
     return false;
   }
+
+  /**
+   * The body of write() under one cork. The socket's buffered amount is read again only when a
+   * send reports backpressure (a send into the cork buffer reports success), so a subscriber
+   * stops within a frame and a cork buffer of the soft limit, as before, for one native call per
+   * frame instead of two.
+   */
+  private readonly corkedWrite = (): void => {
+    const sub = this.writing!;
+    const ws = sub.ws!;
+    const { ids, frames } = sub;
+    const end = ids.length;
+    let i = sub.head;
+    let blocked = false;
+    let bytes = 0;
+    while (i < end) {
+      const frame = frames[i]!;
+      frames[i] = SENT;
+      bytes += frame.length;
+      i++;
+      if (ws.send(frame, false, false) !== SEND_SUCCESS && ws.getBufferedAmount() > WS_SOFT_BUFFER_BYTES) {
+        blocked = true;
+        break;
+      }
+    }
+    if (i > sub.head) {
+      this.stats.delivered += i - sub.head;
+      sub.lastSentId = ids[i - 1]!;
+      sub.queuedBytes -= bytes;
+      sub.head = i;
+    }
+    sub.blocked = blocked && i < end;
+  };
 
   /** Bytes queued across all subscribers right now (bounded by subscribers × budget). */
   queuedBytes(): number {
@@ -301,7 +346,8 @@ export class Hub {
   }
 
   private push(sub: Subscriber, id: number, frame: Buffer): void {
-    sub.queue.push({ id, frame });
+    sub.ids.push(id);
+    sub.frames.push(frame);
     sub.queuedBytes += frame.length;
     sub.lastQueuedId = id;
   }
@@ -329,7 +375,9 @@ export class Hub {
   }
 
   private markDirty(sub: Subscriber): void {
-    this.dirty.add(sub);
+    if (sub.dirty) return;
+    sub.dirty = true;
+    this.dirty.push(sub);
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       setImmediate(this.flush);
@@ -340,7 +388,10 @@ export class Hub {
     this.flushScheduled = false;
     // Swapped first: a subscriber that yields (replay) marks itself dirty for the next turn.
     const subs = this.dirty;
-    this.dirty = new Set();
-    for (const sub of subs) this.flushOne(sub);
+    this.dirty = [];
+    for (const sub of subs) {
+      sub.dirty = false;
+      if (!sub.closed) this.flushOne(sub);
+    }
   };
 }
