@@ -129,7 +129,7 @@ async function fanout(dir: string, count: number, durationS: number, warnings: s
     const c1 = cpuSeconds(koor.pid);
     const delivered = Math.max(1, b.frames - a.frames);
     const frameBytes = Math.round((b.bytes - a.bytes) / delivered);
-    const koorRun = { subscribers: count, publishes_per_s: r.rps, deliveries_per_s: Math.round((b.frames - a.frames) / durationS), frame_bytes: frameBytes, server_us_per_delivery: Math.round(((c1 - c0) / delivered) * 1e7) / 10 };
+    const koorRun = { subscribers: count, publishes_per_s: r.rps, deliveries_per_s: Math.round((b.frames - a.frames) / durationS), frame_bytes: frameBytes, server_us_per_delivery: Math.round(((c1 - c0) / delivered) * 1e8) / 100 };
     for (const p of procs.splice(0)) await p.stop();
 
     const redisDir = path.join(dir, `redis-pubsub-${count}`);
@@ -160,7 +160,7 @@ async function fanout(dir: string, count: number, durationS: number, warnings: s
       const rDelivered = Math.max(1, x1.frames - x0.frames);
       return {
         koor: koorRun,
-        redis: { subscribers: count, publishes_per_s: Math.round(n / wall), deliveries_per_s: Math.round((x1.frames - x0.frames) / wall), frame_bytes: frameBytes, server_us_per_delivery: Math.round(((rc1 - rc0) / rDelivered) * 1e7) / 10 },
+        redis: { subscribers: count, publishes_per_s: Math.round(n / wall), deliveries_per_s: Math.round((x1.frames - x0.frames) / wall), frame_bytes: frameBytes, server_us_per_delivery: Math.round(((rc1 - rc0) / rDelivered) * 1e8) / 100 },
       };
     } finally {
       redis.child.kill('SIGKILL');

@@ -1,5 +1,5 @@
 import type { Logger } from '../../log.js';
-import { WEBHOOK_BACKLOG_MAX, WEBHOOK_BACKLOG_SKIP, WEBHOOK_MAX_CONCURRENT, WEBHOOK_RUN_MAX, WEBHOOK_SCAN_MAX } from '../../limits.js';
+import { WEBHOOK_BACKLOG_MAX, WEBHOOK_BACKLOG_SKIP, WEBHOOK_IDLE_RECHECK_MS, WEBHOOK_MAX_CONCURRENT, WEBHOOK_RUN_MAX, WEBHOOK_SCAN_MAX } from '../../limits.js';
 import { Backlog, patternsMatcher } from './backlog.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
 import { toStorage } from '../../store.js';
@@ -46,8 +46,11 @@ export class WebhookDispatcher {
   private readonly inFlight = new Set<Promise<void>>();
   /** Per webhook: how far past its stored cursor the log was read without finding a match. */
   private readonly scanned = new Map<string, number>();
-  /** Active webhooks at the last look (-1: unknown). */
+  /** Active webhooks at the last look (-1: unknown), and when it was (epoch ms). */
   private knownActive = -1;
+  private lookedAt = 0;
+  /** refresh() calls so far: a look that overlapped one does not count as recent. */
+  private refreshes = 0;
   private scheduled = false;
   /** A look at the webhooks is under way (reads may be asynchronous); `kick` while it runs looks again after it. */
   private looking = false;
@@ -106,6 +109,7 @@ export class WebhookDispatcher {
   /** The set of webhooks changed (created, deleted): look at them all again. */
   refresh(): void {
     this.knownActive = -1;
+    this.refreshes++;
     this.kick();
   }
 
@@ -115,6 +119,12 @@ export class WebhookDispatcher {
     // Every webhook is already sending (the usual state under load: a kick per publish): a
     // finished run or refresh() kicks again.
     if (this.knownActive >= 0 && this.busy.size > 0 && this.busy.size >= this.knownActive) return;
+    // None at the last look: publishes do not read the registry again for a while (refresh()
+    // looks at once; the timer catches one created through another cluster node).
+    if (this.knownActive === 0) {
+      const at = this.lookedAt + WEBHOOK_IDLE_RECHECK_MS;
+      if (Date.now() < at) return this.wakeAt(at);
+    }
     this.looking = true;
     this.lookAgain = false;
     void this.look().finally(() => {
@@ -125,11 +135,13 @@ export class WebhookDispatcher {
 
   private async look(): Promise<void> {
     let wake = Infinity;
+    const refreshes = this.refreshes;
     try {
       const now = Date.now();
       const newest = await this.log.newest();
       const hooks = await this.reader.active();
       this.knownActive = hooks.length;
+      this.lookedAt = refreshes === this.refreshes ? now : 0;
       for (const hook of hooks) {
         if (!this.running) return;
         if (this.busy.has(hook.id)) continue;
