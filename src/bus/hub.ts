@@ -111,10 +111,11 @@ interface Group {
 
 /**
  * Fan-out of committed events to WebSocket subscribers, in id order. Subscribers sharing a
- * pattern share one compiled matcher. Frames are queued per subscriber and written once per
- * turn under one cork per socket. A subscriber that stops reading is bounded: past its budget it
- * is closed with 4008 (default) or, with overflow=drop, skips events; the publisher and the other
- * subscribers never wait for it.
+ * pattern share one compiled matcher. The events of a turn are matched once per pattern group at
+ * the end of the turn and written under one cork per socket; a subscriber whose socket pushes
+ * back (or that is catching up) queues them. A subscriber that stops reading is bounded: past its
+ * budget it is closed with 4008 (default) or, with overflow=drop, skips events; the publisher and
+ * the other subscribers never wait for it.
  */
 export class Hub {
   private readonly groups = new Map<string, Group>();
@@ -123,6 +124,14 @@ export class Hub {
   private flushScheduled = false;
   /** The subscriber `corkedWrite` writes for (one cork callback for all, not a closure per write). */
   private writing: Subscriber | null = null;
+  /** Events published this turn, in id order: fanned out at the flush, once per pattern group. */
+  private turnIds: number[] = [];
+  private turnTopics: string[] = [];
+  private turnFrames: Buffer[] = [];
+  /** A group's matching events of the turn (reused); `corkedSend` sends them from `sendAt`. */
+  private matchIds: number[] = [];
+  private matchFrames: Buffer[] = [];
+  private sendAt = 0;
   private nextId = 1;
   readonly stats: HubStats = { subscribers: 0, delivered: 0, dropped: 0, closed_slow: 0, replayed: 0 };
 
@@ -173,13 +182,97 @@ export class Hub {
     this.stats.subscribers--;
   }
 
-  /** Fans one committed event out to every matching subscriber. Call in id order. */
+  /**
+   * Fans one committed event out to every matching subscriber, at the end of this turn with the
+   * turn's other events. Call in id order.
+   */
   publish(id: number, topic: string, frame: Buffer): void {
-    for (const g of this.groups.values()) {
-      if (!g.matcher(topic)) continue;
-      for (const sub of g.subs) this.offer(sub, id, frame);
+    this.turnIds.push(id);
+    this.turnTopics.push(topic);
+    this.turnFrames.push(frame);
+    this.schedule();
+  }
+
+  /**
+   * The turn's events, group by group: each group's matching events are picked once; a
+   * subscriber with nothing queued and a socket taking frames gets them sent at once under one
+   * cork (no copy into its queue); the others queue them within their budgets, as offer() does.
+   */
+  private fanTurn(): void {
+    const ids = this.turnIds;
+    const n = ids.length;
+    if (n === 0) return;
+    const topics = this.turnTopics;
+    const frames = this.turnFrames;
+    const mIds = this.matchIds;
+    const mFrames = this.matchFrames;
+    try {
+      for (const g of this.groups.values()) {
+        mIds.length = 0;
+        mFrames.length = 0;
+        for (let i = 0; i < n; i++) {
+          if (!g.matcher(topics[i]!)) continue;
+          mIds.push(ids[i]!);
+          mFrames.push(frames[i]!);
+        }
+        if (mIds.length === 0) continue;
+        for (const sub of g.subs) this.deliver(sub, mIds, mFrames);
+      }
+    } finally {
+      // Handed out once, whatever happened (the arrays are kept: no allocation per turn).
+      ids.length = 0;
+      topics.length = 0;
+      frames.length = 0;
+      mFrames.length = 0;
     }
   }
+
+  /** A group's events of the turn to one of its subscribers (see fanTurn). */
+  private deliver(sub: Subscriber, ids: number[], frames: Buffer[]): void {
+    // While catching up, the replay reads these from the log in its turn.
+    if (sub.closed || sub.replay !== null) return;
+    const n = ids.length;
+    let i = 0;
+    while (i < n && ids[i]! <= sub.lastQueuedId) i++;
+    if (i < n && sub.pending === 0 && !sub.blocked) {
+      const ws = sub.ws!;
+      if (ws.getBufferedAmount() > WS_SOFT_BUFFER_BYTES) sub.blocked = true;
+      else {
+        this.writing = sub;
+        this.sendAt = i;
+        ws.cork(this.corkedSend);
+        this.writing = null;
+        i = this.sendAt;
+      }
+    }
+    for (; i < n; i++) this.offer(sub, ids[i]!, frames[i]!);
+  }
+
+  /** The body of deliver()'s cork: the group's frames from `sendAt` until the socket pushes back. */
+  private readonly corkedSend = (): void => {
+    const sub = this.writing!;
+    const ws = sub.ws!;
+    const ids = this.matchIds;
+    const frames = this.matchFrames;
+    const from = this.sendAt;
+    const n = ids.length;
+    let i = from;
+    while (i < n) {
+      const frame = frames[i]!;
+      i++;
+      if (ws.send(frame, false, false) !== SEND_SUCCESS && ws.getBufferedAmount() > WS_SOFT_BUFFER_BYTES) {
+        // What is left queues within the budget (offer) and is written on drain.
+        sub.blocked = i < n;
+        break;
+      }
+    }
+    if (i > from) {
+      this.stats.delivered += i - from;
+      sub.lastSentId = ids[i - 1]!;
+      sub.lastQueuedId = sub.lastSentId;
+    }
+    this.sendAt = i;
+  };
 
   /**
    * Writes what a socket can take now (also called from the socket's drain); while catching
@@ -378,6 +471,10 @@ export class Hub {
     if (sub.dirty) return;
     sub.dirty = true;
     this.dirty.push(sub);
+    this.schedule();
+  }
+
+  private schedule(): void {
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       setImmediate(this.flush);
@@ -385,7 +482,13 @@ export class Hub {
   }
 
   private readonly flush = (): void => {
-    this.flushScheduled = false;
+    // The turn's events first (still scheduled: what they mark dirty is taken below, not next
+    // turn), then every subscriber with something queued, in the order it was queued.
+    try {
+      this.fanTurn();
+    } finally {
+      this.flushScheduled = false;
+    }
     // Swapped first: a subscriber that yields (replay) marks itself dirty for the next turn.
     const subs = this.dirty;
     this.dirty = [];
