@@ -116,12 +116,10 @@ export class WebhookDispatcher {
   private readonly pump = (): void => {
     this.scheduled = false;
     if (!this.running) return;
-    // Every webhook is already sending (the usual state under load: a kick per publish): a
-    // finished run or refresh() kicks again.
-    if (this.knownActive >= 0 && this.busy.size > 0 && this.busy.size >= this.knownActive) return;
-    // None at the last look: publishes do not read the registry again for a while (refresh()
-    // looks at once; the timer catches one created through another cluster node).
-    if (this.knownActive === 0) {
+    // None at the last look, or every one already sending (the usual state under load: a kick
+    // per publish): publishes do not read the registry again for a while. A finished run or
+    // refresh() looks at once; the timer catches a webhook created through another cluster node.
+    if (this.knownActive >= 0 && this.busy.size >= this.knownActive) {
       const at = this.lookedAt + WEBHOOK_IDLE_RECHECK_MS;
       if (Date.now() < at) return this.wakeAt(at);
     }
