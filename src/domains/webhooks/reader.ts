@@ -47,7 +47,8 @@ export interface WebhookReader {
 }
 
 const COLS = 'id, url, patterns, secret, active, created_at, last_fired, fail_count, last_error, delivered, failed, cursor, attempts, next_at';
-const ACTIVE = 'SELECT id, url, secret, patterns, cursor, attempts, next_at FROM webhooks WHERE active = 1';
+const ACTIVE_COLS = 'id, url, secret, patterns, cursor, attempts, next_at';
+const ACTIVE = `SELECT ${ACTIVE_COLS} FROM webhooks WHERE active = 1`;
 
 export function sqliteWebhookReader(db: ReadDb): WebhookReader {
   const q = {
@@ -84,7 +85,7 @@ export function pgWebhookReader(sql: Sql): WebhookReader {
       return (await sql<WebhookRow[]>`SELECT ${cols} FROM webhooks WHERE id = ${id}`)[0];
     },
     async active() {
-      return [...(await sql.unsafe<ActiveHook[]>(`SELECT id, url, secret, patterns, cursor, attempts, next_at, (SELECT value FROM koor_counters WHERE name = 'restores') AS restores FROM webhooks WHERE active = 1`))];
+      return [...(await sql.unsafe<ActiveHook[]>(`SELECT ${ACTIVE_COLS}, (SELECT value FROM koor_counters WHERE name = 'restores') AS restores FROM webhooks WHERE active = 1`))];
     },
     async newestEvent() {
       return (await sql<{ v: number }[]>`SELECT value AS v FROM koor_counters WHERE name = 'events'`)[0]?.v ?? 0;
