@@ -344,7 +344,7 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
   const known = new Set([...SETTINGS.map((s) => s.flag), 'config']);
   const { flags, help, version, vacuum, restore, migrateFrom } = parseArgs(argv, known);
   // --help / --version answer without reading (or judging) any setting.
-  if (help || version) return { ...testConfig(), testHooks: false, help, version, vacuum: false, restore: null, migrateFrom: null };
+  if (help || version) return { ...defaultConfig(), help, version, vacuum: false, restore: null, migrateFrom: null };
   const configFile = path.resolve(cwd, flags.get('config') ?? 'settings.json');
   const file = readSettingsFile(configFile);
   const config = build(flags, env, file, cwd, fs.existsSync(configFile) ? configFile : null, help);
@@ -371,18 +371,11 @@ function build(flags: ReadonlyMap<string, string>, env: NodeJS.ProcessEnv, file:
   return Object.freeze(out) as unknown as Config & { help: boolean };
 }
 
-/** The CPU-job budget under test (see testConfig). */
-const TEST_POOL_DEADLINE_MS = 30_000;
-
 /**
- * A config for tests and embedding: the defaults, overridden by `over`. Reads neither
- * ./settings.json nor KOOR_* from the environment, so a developer's own settings cannot leak into
- * a test. Test hooks are on unless `over` says otherwise.
+ * The defaults, overridden by `over`: for embedding and tests. Reads neither ./settings.json nor
+ * KOOR_* from the environment, so a developer's own settings cannot leak in.
  */
-export function testConfig(over: Partial<Config> = {}): Config {
+export function defaultConfig(over: Partial<Config> = {}): Config {
   const { help: _help, ...base } = build(new Map(), {}, {}, process.cwd(), null, false);
-  // A CPU job's 2 s budget is for production; a test machine running many servers at once can
-  // stall a thread that long, which would read as "pattern timed out". Tests that exercise the
-  // budget set their own.
-  return Object.freeze({ ...base, testHooks: true, poolDeadlineMs: TEST_POOL_DEADLINE_MS, ...over });
+  return Object.freeze({ ...base, ...over });
 }

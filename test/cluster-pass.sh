@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
-# The contract suites (test/http, test/mcp, test/cli) again in cluster mode: every server a test
-# starts is three koor nodes on one throwaway PostgreSQL behind a round-robin balancer, so each
-# request of a test may land on another node (KOOR_TEST_BACKEND=cluster; see test/helpers/server.ts
-# and test/helpers/round-robin.ts). Tests that read figures a node keeps for itself run on one node,
-# still on PostgreSQL, and say why. npm test runs this after the main pass, whose cluster tests
-# install Debian's postgresql when it is absent and this is root. Without PostgreSQL server
-# binaries or root it says why and skips: it never passes silently.
+# The contract suites (test/http, test/mcp) again in cluster mode, plus one CLI file as a smoke
+# test: every server a test starts is three koor nodes on one throwaway PostgreSQL behind a
+# round-robin balancer, so each request of a test may land on another node
+# (KOOR_TEST_BACKEND=cluster; see test/helpers/server.ts and test/helpers/round-robin.ts). Tests
+# that read figures a node keeps for itself run on one node, still on PostgreSQL, and say why.
+# The CLI is a plain HTTP client of the routes test/http covers here, so of test/cli only
+# coord.test (an agent's leases and tasks and the pre-commit lease guard, each command landing on
+# another node) runs again; the other CLI files run once, in the main pass.
+# Runs the compiled suite (dist/test, built by `npm run build:test`). npm test runs this after the
+# main pass, whose cluster tests install Debian's postgresql when it is absent and this is root.
+# Without PostgreSQL server binaries or root it says why and skips: it never passes silently.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 pg_ctl=$(ls /usr/lib/postgresql/*/bin/pg_ctl 2>/dev/null | sort -V | tail -1)
@@ -17,5 +21,5 @@ if [ "$(id -u)" != 0 ] || ! id postgres >/dev/null 2>&1; then
   echo "# Cluster pass SKIPPED: starting a throwaway PostgreSQL needs root and the postgres user"
   exit 0
 fi
-echo "# Cluster pass: test/http, test/mcp and test/cli on 3 nodes per server, one PostgreSQL ($pg_ctl)"
-KOOR_TEST_BACKEND=cluster exec npx tap test/http test/mcp test/cli
+echo "# Cluster pass: test/http, test/mcp and test/cli/coord on 3 nodes per server, one PostgreSQL ($pg_ctl)"
+KOOR_TEST_BACKEND=cluster exec npx tap dist/test/http dist/test/mcp dist/test/cli/coord.test.js

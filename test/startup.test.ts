@@ -4,10 +4,10 @@ import { execFileSync, spawn } from 'node:child_process';
 import net from 'node:net';
 import t from 'tap';
 import { cleanEnv, MAIN_JS, runServer, spawnServer, startTestServer, tempDir } from './helpers/server.js';
+import { REPO } from './helpers/paths.js';
 
 /** Start-up and shutdown as an operator sees them: one server per port, no hangs, clean stops. */
 
-const REPO = new URL('..', import.meta.url).pathname;
 const PKG = JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8')) as { version: string };
 
 /** Answers on fresh connections (a shared port would spread them over both processes). */

@@ -2,11 +2,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { cleanEnv, emptyCwd } from '../helpers/server.js';
+import { repoPath } from '../helpers/paths.js';
 
-/** The built CLI; `npm test` builds first (run `npx tsc -p tsconfig.json` before a single file). */
-export const CLI_JS = new URL('../../dist/cli-cjs/main.js', import.meta.url).pathname;
+/** The built CLI; `npm test` builds first (`npm run build` before a single file). */
+export const CLI_JS = repoPath('dist', 'cli-cjs', 'main.js');
 
-if (!fs.existsSync(CLI_JS)) throw new Error(`${CLI_JS} is missing: build first (npx tsc -p tsconfig.json)`);
+if (!fs.existsSync(CLI_JS)) throw new Error(`${CLI_JS} is missing: build first (npm run build)`);
 
 export interface CliResult {
   code: number | null;

@@ -3,6 +3,7 @@ import t from 'tap';
 import { COMMANDS } from '../../cli/registry.js';
 import { startTestServer, tempDir } from '../helpers/server.js';
 import { cliFor, runCli } from './helpers.js';
+import { repoPath } from '../helpers/paths.js';
 
 t.test('--help on every command: usage and details on stderr, exit 0', async (t) => {
   const dir = tempDir(t);
@@ -40,7 +41,7 @@ t.test('top-level usage', async (t) => {
   t.equal(group.stderr.split('\n').filter((l) => l.startsWith('usage: koor-cli state ')).length, 7, 'the seven state commands');
 
   const version = await runCli(['--version'], { cwd: dir });
-  const pkg = JSON.parse(fs.readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  const pkg = JSON.parse(fs.readFileSync(repoPath('package.json'), 'utf8')) as { version: string };
   t.same([version.code, version.stderr.trim()], [0, pkg.version], 'the package version');
 });
 

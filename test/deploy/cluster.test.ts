@@ -8,8 +8,8 @@
  * refused connection, /mcp sticky and unbuffered, the WebSocket upgrade, the 10 MiB cap, the
  * dashboard on koor-1. The real file is used; only the node names (which resolve inside Compose
  * only), listen ports, temp paths and pid file are swapped for local ones. Debian's nginx is
- * installed with apt-get when absent (root only); without it those parts are skipped with the
- * reason. `docker compose config` runs when Docker Compose is installed, else is skipped.
+ * installed by the test setup (test/setup/install.ts) when absent and root; without it those
+ * parts are skipped with the reason. `docker compose config` runs when Docker Compose is installed, else is skipped.
  */
 import fs from 'node:fs';
 import http from 'node:http';
@@ -24,8 +24,9 @@ import { loadConfig } from '../../src/config.js';
 import { ensureNginx, freePorts, runNginx } from '../helpers/nginx.js';
 import { tempDir } from '../helpers/server.js';
 import { waitUntil } from '../helpers/wait.js';
+import { repoPath } from '../helpers/paths.js';
 
-const DIR = new URL('../../deploy/cluster/', import.meta.url).pathname;
+const DIR = `${repoPath('deploy', 'cluster')}/`;
 const COMPOSE = path.join(DIR, 'compose.yaml');
 const CONF = path.join(DIR, 'nginx.conf');
 const BODY_CAP = 10 * 1024 * 1024;
@@ -77,7 +78,7 @@ t.test('compose.yaml: PostgreSQL, three hardened nodes with one token and a data
   for (const name of nodeNames) {
     const s = services[name]!;
     const env = s.environment!;
-    t.equal(path.resolve(DIR, s.build!.context, s.build!.dockerfile), new URL('../../deploy/Dockerfile', import.meta.url).pathname, `${name}: built from deploy/Dockerfile`);
+    t.equal(path.resolve(DIR, s.build!.context, s.build!.dockerfile), repoPath('deploy', 'Dockerfile'), `${name}: built from deploy/Dockerfile`);
     t.match(env.KOOR_AUTH_TOKEN, /^\$\{KOOR_AUTH_TOKEN:\?.+\}$/, `${name}: KOOR_AUTH_TOKEN is required`);
     tokens.add(env.KOOR_AUTH_TOKEN!);
     t.match(env.KOOR_DATABASE_URL, /^postgres:\/\/koor:\$\{KOOR_PG_PASSWORD(:\?[^}]*)?\}@postgres:5432\/koor$/, `${name}: KOOR_DATABASE_URL points at the postgres service with the same password`);
@@ -261,7 +262,7 @@ function request(url: string, opts: { method?: string; id?: string; body?: Buffe
 }
 
 t.test('nginx.conf in front of three stand-in nodes', async (t) => {
-  const provided = await ensureNginx();
+  const provided = ensureNginx();
   if ('skip' in provided) {
     t.skip(provided.skip);
     return;

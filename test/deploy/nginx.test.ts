@@ -2,9 +2,9 @@
  * The nginx recipe (deploy/nginx/koor.conf) in front of a live koor-server on loopback, over TLS:
  * REST with the bearer token, the body cap, a WebSocket subscription, an MCP session with the
  * official SDK client (its server-sent-event stream unbuffered), and the dashboard site.
- * The real recipe file is templated here, never a copy of it. Debian's nginx is installed with
- * apt-get when absent (root only, bounded in time); without nginx or openssl the test is skipped
- * with the reason.
+ * The real recipe file is templated here, never a copy of it. Debian's nginx is installed by the
+ * test setup (test/setup/install.ts) when absent and root; without nginx or openssl the test is
+ * skipped with the reason.
  */
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
@@ -21,8 +21,9 @@ import { parseBind } from '../../src/config.js';
 import { ensureNginx, freePorts, runNginx } from '../helpers/nginx.js';
 import { startTestServer, tempDir } from '../helpers/server.js';
 import { waitUntil } from '../helpers/wait.js';
+import { repoPath } from '../helpers/paths.js';
 
-const RECIPE = new URL('../../deploy/nginx/koor.conf', import.meta.url).pathname;
+const RECIPE = repoPath('deploy', 'nginx', 'koor.conf');
 const TOKEN = 'deploy-test-token';
 const AUTH = { authorization: `Bearer ${TOKEN}` };
 const BODY_CAP = 10 * 1024 * 1024; // koor's default --max-body-bytes, and the recipe's client_max_body_size
@@ -89,7 +90,7 @@ t.test('deploy/nginx/koor.conf in front of koor: TLS, REST, WebSocket, MCP, dash
     t.skip('openssl is not installed: cannot make the throwaway TLS certificate');
     return;
   }
-  const nginx = await ensureNginx();
+  const nginx = ensureNginx();
   if ('skip' in nginx) {
     t.skip(nginx.skip);
     return;

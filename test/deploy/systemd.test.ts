@@ -6,8 +6,9 @@
  */
 import { spawnSync } from 'node:child_process';
 import t from 'tap';
+import { repoPath } from '../helpers/paths.js';
 
-const UNIT = new URL('../../deploy/koor.service', import.meta.url).pathname;
+const UNIT = repoPath('deploy', 'koor.service');
 
 const analyze = (args: string[]) => spawnSync('systemd-analyze', args, { encoding: 'utf8', timeout: 30_000 });
 

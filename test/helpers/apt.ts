@@ -1,5 +1,16 @@
 import fs from 'node:fs';
+import path from 'node:path';
 import { execFile } from 'node:child_process';
+import { REPO } from './paths.js';
+
+/** A Debian package some tests need, and how to find its program once installed. */
+export interface Needed {
+  pkg: string;
+  find: () => string | null;
+}
+
+/** Why the setup could not provide a package (gitignored test-output/setup/<pkg>.txt). */
+const NOTES = path.join(REPO, 'test-output', 'setup');
 
 function run(cmd: string, args: string[], timeoutMs: number): Promise<{ ok: boolean; out: string }> {
   return new Promise((resolve) => {
@@ -9,21 +20,50 @@ function run(cmd: string, args: string[], timeoutMs: number): Promise<{ ok: bool
   });
 }
 
+function note(pkg: string, why: string | null): void {
+  fs.mkdirSync(NOTES, { recursive: true });
+  const file = path.join(NOTES, `${pkg}.txt`);
+  if (why === null) fs.rmSync(file, { force: true });
+  else fs.writeFileSync(file, `${why}\n`);
+}
+
 /**
- * A program the tests need from Debian: `find()`'s path, else `pkg` installed with apt-get when
- * this is root (update + install bounded by `budgetMs` together, waiting for a dpkg lock held by
- * another apt run up to `lockWaitS`), else why not — for a skip with the reason.
+ * Run once before the test files (test/setup/install.ts): installs every package of `needed`
+ * that is absent with one apt-get update and one apt-get install, when this is root (bounded by
+ * `budgetMs` together, waiting up to `lockWaitS` for a dpkg lock another apt run holds). What
+ * could not be had is written down for provided(), so the tests that need it skip with the
+ * reason. Returns the reason per package (null: there).
  */
-export async function aptProvide(pkg: string, find: () => string | null, budgetMs: number, lockWaitS = 20): Promise<{ path: string } | { skip: string }> {
-  const found = find();
+export async function aptInstall(needed: readonly Needed[], budgetMs: number, lockWaitS = 60): Promise<Map<string, string | null>> {
+  const out = new Map<string, string | null>();
+  const missing = needed.filter((n) => n.find() === null);
+  for (const n of needed) out.set(n.pkg, null);
+  if (missing.length > 0) {
+    const names = missing.map((n) => n.pkg);
+    let why: string | null = null;
+    if (process.getuid?.() !== 0) why = 'is not installed and this is not root (cannot apt-get install it)';
+    else if (!fs.existsSync('/usr/bin/apt-get')) why = 'is not installed and there is no apt-get';
+    else {
+      const until = Date.now() + budgetMs;
+      const lock = `DPkg::Lock::Timeout=${lockWaitS}`;
+      const update = await run('apt-get', ['update', '-qq', '-o', lock], until - Date.now());
+      if (!update.ok) why = `could not be installed: apt-get update failed: ${update.out.trim().slice(-300)}`;
+      else {
+        const install = await run('apt-get', ['install', '-y', '-qq', '-o', lock, '--no-install-recommends', ...names], until - Date.now());
+        if (!install.ok) why = `could not be installed: apt-get install failed: ${install.out.trim().slice(-300)}`;
+      }
+    }
+    for (const n of missing) if (n.find() === null) out.set(n.pkg, `${n.pkg} ${why ?? 'was not found after apt-get install'}`);
+  }
+  for (const [pkg, why] of out) note(pkg, why);
+  return out;
+}
+
+/** The program of a needed package, or why the tests that need it skip (never a silent pass). */
+export function provided(n: Needed): { path: string } | { skip: string } {
+  const found = n.find();
   if (found) return { path: found };
-  if (process.getuid?.() !== 0) return { skip: `${pkg} is not installed and this is not root (cannot apt-get install ${pkg})` };
-  if (!fs.existsSync('/usr/bin/apt-get')) return { skip: `${pkg} is not installed and there is no apt-get` };
-  const until = Date.now() + budgetMs;
-  const lock = `DPkg::Lock::Timeout=${lockWaitS}`;
-  const update = await run('apt-get', ['update', '-qq', '-o', lock], until - Date.now());
-  if (!update.ok) return { skip: `apt-get update failed: ${update.out.trim().slice(-300)}` };
-  const install = await run('apt-get', ['install', '-y', '-qq', '-o', lock, '--no-install-recommends', pkg], until - Date.now());
-  const p = find();
-  return p ? { path: p } : { skip: `apt-get install ${pkg} failed: ${install.out.trim().slice(-300)}` };
+  const file = path.join(NOTES, `${n.pkg}.txt`);
+  const why = fs.existsSync(file) ? fs.readFileSync(file, 'utf8').trim() : `${n.pkg} is not installed (the test setup, test/setup/install.ts, installs it with apt-get as root)`;
+  return { skip: why };
 }

@@ -1,6 +1,6 @@
 /**
  * A real browser for the dashboard tests: Debian's chromium driven by playwright-core (which
- * downloads nothing). test/setup/browser.ts installs it before the test files run when it is
+ * downloads nothing). test/setup/install.ts installs it before the test files run when it is
  * absent (apt-get, as root); when it still cannot be had, the browser tests skip with the reason.
  *
  * Every page records each request and WebSocket it opens, and any request to a host other than
@@ -9,13 +9,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { aptProvide } from './apt.js';
+import { provided, type Needed } from './apt.js';
+import { REPO } from './paths.js';
 
-const ROOT = new URL('../../', import.meta.url).pathname;
-/** Screenshots and setup notes (gitignored). */
-export const TEST_OUTPUT = path.join(ROOT, 'test-output', 'dashboard');
-/** Why the setup could not provide a browser, for the skip message. */
-const SETUP_NOTE = path.join(TEST_OUTPUT, 'browser-setup.txt');
+/** Screenshots (gitignored). */
+export const TEST_OUTPUT = path.join(REPO, 'test-output', 'dashboard');
 
 const CANDIDATES = ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/lib/chromium/chromium'];
 
@@ -23,16 +21,7 @@ export function findChromium(): string | null {
   return CANDIDATES.find((p) => fs.existsSync(p)) ?? null;
 }
 
-/** chromium's path, installing Debian's package when it is absent and this is root; or why not. */
-export function ensureChromium(budgetMs: number): Promise<{ path: string } | { skip: string }> {
-  return aptProvide('chromium', findChromium, budgetMs, Math.max(1, Math.floor(budgetMs / 3000)));
-}
-
-export function writeSetupNote(note: string | null): void {
-  fs.mkdirSync(TEST_OUTPUT, { recursive: true });
-  if (note === null) fs.rmSync(SETUP_NOTE, { force: true });
-  else fs.writeFileSync(SETUP_NOTE, `${note}\n`);
-}
+export const CHROMIUM: Needed = { pkg: 'chromium', find: findChromium };
 
 interface Tap {
   teardown(fn: () => unknown): void;
@@ -40,11 +29,9 @@ interface Tap {
 
 /** The browser, or the reason the browser tests skip (never a silent pass). */
 export async function launchBrowser(t: Tap): Promise<Browser | { skip: string }> {
-  const exe = findChromium();
-  if (!exe) {
-    const note = fs.existsSync(SETUP_NOTE) ? fs.readFileSync(SETUP_NOTE, 'utf8').trim() : 'chromium is not installed (the test setup installs it with apt-get as root)';
-    return { skip: `no browser: ${note}` };
-  }
+  const found = provided(CHROMIUM);
+  if ('skip' in found) return { skip: `no browser: ${found.skip}` };
+  const exe = found.path;
   const args = ['--disable-dev-shm-usage', '--disable-background-networking', '--disable-component-update', '--no-first-run'];
   if (process.getuid?.() === 0) args.push('--no-sandbox');
   const browser = await chromium.launch({ executablePath: exe, args, timeout: 60_000 });

@@ -1,10 +1,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { REPO } from './paths.js';
 // @ts-expect-error: a plain ES module without types (the build script)
 import { build, upToDate } from '../../dashboard/build.mjs';
 
-const ROOT = new URL('../../', import.meta.url).pathname;
-const LOCK = path.join(ROOT, 'dist', '.dashboard-build.lock');
+const LOCK = path.join(REPO, 'dist', '.dashboard-build.lock');
 /** A lock older than this was left by a killed run. */
 const LOCK_STALE_MS = 120_000;
 const LOCK_WAIT_MS = 90_000;

@@ -1,10 +1,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
-import { aptProvide } from './apt.js';
-
-/** apt-get update + install together get at most this long (the deploy tests' tap timeout is 120 s). */
-const APT_BUDGET_MS = 75_000;
+import { provided, type Needed } from './apt.js';
 
 export function findNginx(): string | null {
   for (const p of ['/usr/sbin/nginx', '/usr/bin/nginx', '/usr/local/sbin/nginx', '/usr/local/bin/nginx']) if (fs.existsSync(p)) return p;
@@ -12,9 +9,11 @@ export function findNginx(): string | null {
   return r.status === 0 && r.stdout.trim() !== '' ? r.stdout.trim() : null;
 }
 
-/** nginx's path, or why it cannot be had. Installs Debian's package when root. */
-export function ensureNginx(): Promise<{ path: string } | { skip: string }> {
-  return aptProvide('nginx', findNginx, APT_BUDGET_MS);
+export const NGINX: Needed = { pkg: 'nginx', find: findNginx };
+
+/** nginx's path (installed by the test setup, test/setup/install.ts), or why it cannot be had. */
+export function ensureNginx(): { path: string } | { skip: string } {
+  return provided(NGINX);
 }
 
 /** `n` distinct free loopback ports (all held open until each is known, then released). */

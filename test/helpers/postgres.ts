@@ -1,13 +1,23 @@
 import { createDatabase, postgresBinDir, startPostgres, type Postgres } from '../../bench/postgres.js';
-import { aptProvide } from './apt.js';
+import { provided, type Needed } from './apt.js';
+
+export const POSTGRESQL: Needed = { pkg: 'postgresql', find: postgresBinDir };
 
 /**
- * A throwaway PostgreSQL for a test file (cluster mode): Debian's postgresql, installed with
- * apt-get when absent (root), started in a temp dir on loopback; or why it cannot be had.
+ * What a test server's PostgreSQL skips: the fsyncs and full-page images that only an OS crash or
+ * a power cut needs. A commit still reaches the kernel before it is acknowledged, so a kill -9 of
+ * PostgreSQL or of a node (test/cluster/faults.test.ts) loses nothing acknowledged, as in
+ * production; the benchmarks keep the durable settings.
+ */
+const TEST_SETTINGS = { fsync: 'off', full_page_writes: 'off' };
+
+/**
+ * A throwaway PostgreSQL for a test file (cluster mode): Debian's postgresql (installed by the test
+ * setup, test/setup/install.ts), started in a temp dir on loopback; or why it cannot be had.
  */
 export async function providePostgres(): Promise<Postgres | { skipped: string }> {
-  const provided = await aptProvide('postgresql', postgresBinDir, 240_000);
-  return 'skip' in provided ? { skipped: provided.skip } : startPostgres();
+  const bin = provided(POSTGRESQL);
+  return 'skip' in bin ? { skipped: bin.skip } : startPostgres(TEST_SETTINGS);
 }
 
 let databases = 0;

@@ -2,12 +2,14 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { parseBind, testConfig, type Config } from '../../src/config.js';
+import { parseBind, type Config } from '../../src/config.js';
+import { testConfig } from './config.js';
 import { silentLogger } from '../../src/log.js';
 import { startServer, type KoorServer } from '../../src/server.js';
 import type { Postgres } from '../../bench/postgres.js';
 import { freshDatabase, providePostgres } from './postgres.js';
 import { roundRobin } from './round-robin.js';
+import { repoPath } from './paths.js';
 
 interface Teardown {
   teardown(fn: () => unknown): void;
@@ -110,7 +112,7 @@ export async function startTestServer(t: Teardown, over: Partial<Config> = {}, o
   return { ...nodes[0]!, port: balancer.port, url: `http://127.0.0.1:${balancer.port}`, close, nodeUrls: nodes.map((n) => n.url) };
 }
 
-export const MAIN_JS = new URL('../../dist/src/main.js', import.meta.url).pathname;
+export const MAIN_JS = repoPath('dist', 'src', 'main.js');
 
 /**
  * The environment a server subprocess gets: this process's, minus every KOOR_* variable (a

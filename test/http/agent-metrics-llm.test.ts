@@ -3,7 +3,8 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { startTestServer, json, tempDir } from '../helpers/server.js';
 import { startServer } from '../../src/server.js';
-import { parseBind, testConfig } from '../../src/config.js';
+import { parseBind } from '../../src/config.js';
+import { testConfig } from '../helpers/config.js';
 import { silentLogger } from '../../src/log.js';
 
 /** Per-agent metrics (SPEC §2.14, §7-13, §8.4) and LLM usage (§2.15). */

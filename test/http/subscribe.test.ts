@@ -3,11 +3,12 @@ import t from 'tap';
 import { startTestServer, json, summedMetric } from '../helpers/server.js';
 import { waitUntil } from '../helpers/wait.js';
 import { publish, subscribe } from '../helpers/ws.js';
+import { repoPath } from '../helpers/paths.js';
 
 /** A stalled reader's backpressure reaches the node only on a direct socket (a relay buffers); its hub is the node's own. */
 const OWN_SOCKETS = { oneNode: "a subscriber's socket and the hub of its node" };
 
-const WSCAT = new URL('../../node_modules/wscat/bin/wscat', import.meta.url).pathname;
+const WSCAT = repoPath('node_modules', 'wscat', 'bin', 'wscat');
 
 t.test('subscribers get matching events only, in id order', async (t) => {
   const s = await startTestServer(t);
