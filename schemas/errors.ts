@@ -1,4 +1,4 @@
-import { Type, type Static } from 'typebox';
+import { Type, type Static } from './typebox.js';
 
 /**
  * Status codes shared by every internal RPC and the HTTP layer (gRPC-style names).

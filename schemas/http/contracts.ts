@@ -1,4 +1,4 @@
-import { Type } from 'typebox';
+import { Type } from '../typebox.js';
 
 /** A JSON object of any members, or null (Go decodes both into a map; null = absent). */
 const JsonObject = Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()]);

@@ -1,4 +1,4 @@
-import { Type } from 'typebox';
+import { Type } from '../typebox.js';
 
 /** A duration: Go-style text ("90s", "10m", "1h30m") or a number of seconds; null/"" = none. */
 const Ttl = Type.Optional(Type.Union([Type.String(), Type.Number(), Type.Null()]));

@@ -1,4 +1,4 @@
-import { Type } from 'typebox';
+import { Type } from '../typebox.js';
 
 /** POST /api/instances/register (SPEC §2.5); `capabilities` is an extension (absent/null → []). */
 export const RegisterBody = Type.Object({

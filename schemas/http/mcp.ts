@@ -1,4 +1,4 @@
-import { Type, type TSchema } from 'typebox';
+import { Type, type TSchema } from '../typebox.js';
 
 /**
  * The five MCP tools (SPEC §3, §7-2): names, descriptions, string parameters.

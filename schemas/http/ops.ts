@@ -1,4 +1,4 @@
-import { Type } from 'typebox';
+import { Type } from '../typebox.js';
 import { Str } from './rules.js';
 
 /** POST /api/webhooks (SPEC §2.11). What is required (id, url) is the route's to say, in SPEC order. */

@@ -1,4 +1,4 @@
-import { Type, type Static } from 'typebox';
+import { Type, type Static } from '../typebox.js';
 
 /** An optional string member; JSON null reads as absent (as the original's Go structs decode it). */
 export const Str = Type.Optional(Type.Union([Type.String(), Type.Null()]));

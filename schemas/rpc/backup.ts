@@ -1,4 +1,4 @@
-import { Type, type Static } from 'typebox';
+import { Type, type Static } from '../typebox.js';
 
 /**
  * The backup thread's one job: copy the live database `source` into `dest` (a new file); in

@@ -1,4 +1,4 @@
-import { Type, type Static } from 'typebox';
+import { Type, type Static } from '../typebox.js';
 
 /** Start-up data of the webhook delivery thread. */
 export const DeliveryStartup = Type.Object({

@@ -1,4 +1,4 @@
-import { Type, type Static, type TSchema } from 'typebox';
+import { Type, type Static, type TSchema } from '../typebox.js';
 import { WireError } from '../errors.js';
 
 /** Raw bytes (Buffer / Uint8Array) as they survive structured clone. */

@@ -1,4 +1,4 @@
-import { Type, type Static } from 'typebox';
+import { Type, type Static } from '../typebox.js';
 import { Bytes, type MethodTable } from './envelope.js';
 
 /** One entry of a state diff (SPEC §2.2). `old`/`new` are omitted when null. */

@@ -1,4 +1,4 @@
-import { Type, type Static } from 'typebox';
+import { Type, type Static } from '../typebox.js';
 import { Bytes, type MethodTable } from './envelope.js';
 
 /** Compare-and-set preconditions carried by conditional writes (SPEC §8.1). */

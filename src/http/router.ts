@@ -1,7 +1,6 @@
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import type { Slots } from './slots.js';
-import type { TSchema } from 'typebox';
-import { Compile } from 'typebox/compile';
+import { Compile, type TSchema } from '../../schemas/typebox.js';
 import { AppError, badRequest, invalidJson, routeNotFound, unauthenticated } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Authenticator } from './auth.js';

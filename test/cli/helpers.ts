@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { cleanEnv, emptyCwd } from '../helpers/server.js';
+import { cleanEnv, emptyCwd, nodeCommand } from '../helpers/server.js';
 import { repoPath } from '../helpers/paths.js';
 
 /** The built CLI; `npm test` builds first (`npm run build` before a single file). */
@@ -26,7 +26,7 @@ export interface RunOptions {
 /** Runs `node dist/cli-cjs/main.js …args` to completion. */
 export function runCli(args: string[], opts: RunOptions = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI_JS, ...args], { cwd: opts.cwd ?? emptyCwd(), env: cleanEnv(opts.env), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(...nodeCommand(CLI_JS, args), { cwd: opts.cwd ?? emptyCwd(), env: cleanEnv(opts.env), stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -63,7 +63,7 @@ export interface LiveCli {
 }
 
 export function startCli(args: string[], opts: RunOptions & { teardown: (fn: () => unknown) => void }): LiveCli {
-  const child = spawn(process.execPath, [CLI_JS, ...args], { cwd: opts.cwd ?? emptyCwd(), env: cleanEnv(opts.env), stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(...nodeCommand(CLI_JS, args), { cwd: opts.cwd ?? emptyCwd(), env: cleanEnv(opts.env), stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   const checks = new Set<() => void>();

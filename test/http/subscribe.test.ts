@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import t from 'tap';
-import { startTestServer, json, summedMetric } from '../helpers/server.js';
+import { nodeCommand, startTestServer, json, summedMetric } from '../helpers/server.js';
 import { waitUntil } from '../helpers/wait.js';
 import { publish, subscribe } from '../helpers/ws.js';
 import { repoPath } from '../helpers/paths.js';
@@ -61,7 +61,7 @@ t.test('upgrade: auth, bad parameters, plain GET', async (t) => {
 
 t.test('a command-line client (wscat) run as a subprocess receives matching events', async (t) => {
   const s = await startTestServer(t);
-  const child = spawn(process.execPath, [WSCAT, '-c', `${s.url.replace('http', 'ws')}/api/events/subscribe?pattern=deploy.*`], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn(...nodeCommand(WSCAT, ['-c', `${s.url.replace('http', 'ws')}/api/events/subscribe?pattern=deploy.*`]), { stdio: ['pipe', 'pipe', 'pipe'] });
   t.teardown(() => child.kill('SIGKILL'));
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));

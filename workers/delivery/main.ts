@@ -1,7 +1,7 @@
 import { readlinkSync } from 'node:fs';
 import { getPriority, setPriority } from 'node:os';
 import { workerData, type MessagePort } from 'node:worker_threads';
-import { Compile } from 'typebox/compile';
+import { Compile } from '../../schemas/typebox.js';
 import { DeliveryRun, type DeliveryRunResult, type DeliveryStartup } from '../../schemas/rpc/delivery.js';
 import { deliver, deliverLimits } from './deliver.js';
 import { EventLog, deliveryBody } from './log.js';

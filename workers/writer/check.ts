@@ -1,5 +1,4 @@
-import { Compile } from 'typebox/compile';
-import type { TSchema } from 'typebox';
+import { Compile, type TSchema } from '../../schemas/typebox.js';
 import { RequestEnvelope, type ReplyEnvelope } from '../../schemas/rpc/envelope.js';
 import { WriterMethods } from '../../schemas/rpc/writer.js';
 import { Fault } from './fault.js';

@@ -1,6 +1,6 @@
 import { workerData, type MessagePort } from 'node:worker_threads';
 import pino from 'pino';
-import { Compile } from 'typebox/compile';
+import { Compile } from '../../schemas/typebox.js';
 import { WriterStartup } from '../../schemas/rpc/writer.js';
 import { WriterStatsView } from '../../schemas/rpc/writer-stats.js';
 

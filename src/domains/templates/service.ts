@@ -1,5 +1,5 @@
 import { sortedJson, type AuditTag } from '../../../schemas/rpc/envelope.js';
-import { Compile } from 'typebox/compile';
+import { Compile } from '../../../schemas/typebox.js';
 import { RuleArray, type RuleInput } from '../../../schemas/http/rules.js';
 import { badRequest, notFound } from '../../errors.js';
 import { compactJson } from '../../http/raw-json.js';
