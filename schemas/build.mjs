@@ -27,19 +27,24 @@ function upToDate() {
 }
 
 if (process.argv.includes('--force') || !upToDate()) {
-  // Written beside and renamed into place: a server starting meanwhile reads one whole file.
-  const tmp = `${OUT}.${process.pid}.tmp`;
-  await esbuild.build({
+  const result = await esbuild.build({
     entryPoints: [SOURCE],
-    outfile: tmp,
+    outfile: OUT,
+    write: false,
     bundle: true,
     format: 'esm',
     platform: 'node',
     target: 'node20',
+    sourcemap: 'linked',
+    sourcesContent: false,
     banner: { js: BANNER },
     logLevel: 'warning',
   });
-  fs.renameSync(tmp, OUT);
-  // tsc's map describes the re-export, not the bundle.
-  fs.rmSync(`${OUT}.map`, { force: true });
+  // The map first (it replaces tsc's, which tsc -b looks for), then the module, written beside
+  // and renamed into place: a server starting meanwhile reads one whole file.
+  for (const f of [...result.outputFiles].sort((a) => (a.path.endsWith('.map') ? -1 : 1))) {
+    const tmp = `${f.path}.${process.pid}.tmp`;
+    fs.writeFileSync(tmp, f.contents);
+    fs.renameSync(tmp, f.path);
+  }
 }
