@@ -14,7 +14,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { WRITER_LIMITS } from '../src/rpc/writer-client.js';
+import { WRITER_LIMITS } from '../src/shared/limits.js';
 import { openWriterDb } from '../workers/writer/db.js';
 import { createDispatcher } from '../workers/writer/dispatch.js';
 import { makeDoc } from './http.js';

@@ -29,7 +29,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import WebSocket from 'ws';
-import { openPg } from '../workers/pg/connect.js';
+import { openPg } from '../src/shared/pg.js';
 import { makeDoc } from './http.js';
 import { allProcs, LatencyHistogram, fmtCores, fmtInt, fmtMs, fmtRatio, have, makeTempDir, pin, pooled, procCpu, ratio, sleep, spawnKoor, withTimeout, type BenchOptions, type BenchTable, type LatencySummary, type ServerProc } from './lib.js';
 import { createDatabase, postgresCpu, startPostgres, type Postgres } from './postgres.js';

@@ -9,7 +9,7 @@ import { promisify } from 'node:util';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { openPg } from '../workers/pg/connect.js';
+import { openPg } from '../src/shared/pg.js';
 import { allProcs, freePort } from './lib.js';
 
 export interface Postgres {

@@ -11,7 +11,8 @@
  */
 import path from 'node:path';
 import { silentLogger } from '../src/log.js';
-import { WRITER_LIMITS, WriterClient } from '../src/rpc/writer-client.js';
+import { WriterClient } from '../src/rpc/writer-client.js';
+import { WRITER_LIMITS } from '../src/shared/limits.js';
 import { openWriterDb } from '../workers/writer/db.js';
 import { createDispatcher } from '../workers/writer/dispatch.js';
 import { makeDoc } from './http.js';

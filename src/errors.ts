@@ -1,4 +1,5 @@
 import type { StatusName, WireError } from '../schemas/errors.js';
+import { isDatabaseUnavailable } from './shared/pg.js';
 
 /** HTTP status for each status name: the only place this mapping exists. */
 export const HTTP_STATUS: Readonly<Record<StatusName, number>> = Object.freeze({
@@ -44,17 +45,6 @@ export class AppError extends Error {
   static fromWire(w: WireError): AppError {
     return new AppError(w.status, w.message, w.detail === undefined ? undefined : { detail: w.detail });
   }
-}
-
-/**
- * A broken or restarting PostgreSQL (cluster mode): SQLSTATE classes of connection failures,
- * shutdown and recovery, too many connections, and postgres.js's socket errors.
- */
-export function isDatabaseUnavailable(err: unknown): boolean {
-  const e = err as { code?: unknown } | null;
-  const code = typeof e?.code === 'string' ? e.code : '';
-  if (code.startsWith('08') || code === '57P01' || code === '57P02' || code === '57P03' || code === '53300') return true;
-  return ['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED', 'CONNECT_TIMEOUT'].includes(code);
 }
 
 /**

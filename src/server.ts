@@ -3,7 +3,7 @@ import path from 'node:path';
 import uWS from 'uWebSockets.js';
 import { ConfigError, redactUrl, type Bind, type Config } from './config.js';
 import { ensureDataDir, lockDataDir } from './data-dir.js';
-import { LEASE_EXPIRY_CHECK_MS, BACKUP_TIMEOUT_MS, RESTORE_MAX_BYTES, POOL_MAX_QUEUE, WEBHOOK_MAX_CONCURRENT, WEBHOOK_MAX_REPLY_BYTES, WEBHOOK_MAX_SOCKETS, WEBHOOK_THREAD_NICE, WEBHOOK_TIMEOUT_MS, SHUTDOWN_GRACE_MS, STARTUP_TIMEOUT_MS } from './limits.js';
+import { LEASE_EXPIRY_CHECK_MS, BACKUP_TIMEOUT_MS, RESTORE_MAX_BYTES, POOL_MAX_QUEUE, WEBHOOK_MAX_CONCURRENT, WEBHOOK_MAX_REPLY_BYTES, WEBHOOK_MAX_SOCKETS, WEBHOOK_THREAD_NICE, WEBHOOK_TIMEOUT_MS, SHUTDOWN_GRACE_MS, STARTUP_TIMEOUT_MS } from './shared/limits.js';
 import { AdminService } from './domains/admin/service.js';
 import { adminRoutes } from './domains/admin/routes.js';
 import { CallCounters } from './domains/system/metrics.js';

@@ -5,7 +5,7 @@ import { createContext } from 'preact';
 import { useCallback, useContext, useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError } from './api.js';
 import type { LiveStream } from './live.js';
-import { matcherFor } from '../../src/bus/glob.js';
+import { matcherFor } from '../../src/shared/glob.js';
 import type { KoorEvent } from './api.js';
 
 export { html };

@@ -438,7 +438,7 @@ export const WriterMethods = {
 export type WriterMethods = typeof WriterMethods;
 export type WriterMethod = keyof WriterMethods;
 
-/** Fixed limits the front process hands the writer at start (values live in src/limits.ts). */
+/** Fixed limits the front process hands the writer at start (values live in src/shared/limits.ts). */
 export const WriterLimits = Type.Object({
   max_batch_envelopes: Type.Integer({ minimum: 1 }),
   wal_autocheckpoint_pages: Type.Integer({ minimum: 0 }),

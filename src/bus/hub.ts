@@ -1,6 +1,6 @@
 import type { WebSocket } from 'uWebSockets.js';
-import { WS_SOFT_BUFFER_BYTES } from '../limits.js';
-import { matcherFor, type Matcher } from './glob.js';
+import { WS_SOFT_BUFFER_BYTES } from '../shared/limits.js';
+import { matcherFor, type Matcher } from '../shared/glob.js';
 
 /** WebSocket close code for a subscriber that fell behind its buffer (SPEC §7-17). */
 export const CLOSE_SLOW_CONSUMER = 4008;

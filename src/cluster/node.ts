@@ -1,8 +1,8 @@
 import type { Sql } from 'postgres';
 import { CHANGES_CHANNEL } from '../../schemas/rpc/cluster.js';
-import { CLUSTER_LEADER_CHECK_MS, CLUSTER_LEADER_RETRY_MS, CLUSTER_READ_CONNECTIONS } from '../limits.js';
+import { CLUSTER_LEADER_CHECK_MS, CLUSTER_LEADER_RETRY_MS, CLUSTER_READ_CONNECTIONS } from '../shared/limits.js';
 import type { Logger } from '../log.js';
-import { openPg } from '../../workers/pg/connect.js';
+import { openPg } from '../shared/pg.js';
 import { LeaderElection } from './leader.js';
 
 /** A background job: started on the leader alone (cluster mode), on every start otherwise. */

@@ -1,5 +1,5 @@
 import { badRequest } from '../errors.js';
-import { MAX_KEY_BYTES } from '../limits.js';
+import { MAX_KEY_BYTES } from '../shared/limits.js';
 
 /**
  * A name taken from the URL path (state key, project, spec name): URL-decoded, at most

@@ -1,5 +1,5 @@
 import { badRequest } from '../errors.js';
-import { isValidGlob } from '../bus/glob.js';
+import { isValidGlob } from '../shared/glob.js';
 import type { Ctx } from './context.js';
 import { toStorage } from '../store.js';
 

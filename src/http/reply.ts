@@ -1,7 +1,8 @@
 import fs from 'node:fs';
 import { STATUS_CODES } from 'node:http';
 import { toAppError } from '../errors.js';
-import { rateLimited, type Logger } from '../log.js';
+import type { Logger } from '../log.js';
+import { rateLimited } from '../shared/rate-limited.js';
 import type { Ctx } from './context.js';
 
 /** "200 OK", "404 Not Found", … precomputed for uWS writeStatus. */

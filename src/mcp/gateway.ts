@@ -5,7 +5,7 @@ import { CallToolRequestSchema, ListToolsRequestSchema } from '@modelcontextprot
 import { MCP_TOOLS } from '../../schemas/http/mcp.js';
 import type { Identity } from '../http/context.js';
 import type { Logger } from '../log.js';
-import { MCP_MAX_SESSIONS } from '../limits.js';
+import { MCP_MAX_SESSIONS } from '../shared/limits.js';
 import { runTool, ToolError, type ToolDeps } from './tools.js';
 
 interface Session {

@@ -3,7 +3,7 @@ import type { ReqOf, ResOf } from '../../schemas/rpc/envelope.js';
 import type { PoolMethods } from '../../schemas/rpc/pool.js';
 import { AppError, deadlineExceeded, exhausted, internal } from '../errors.js';
 import type { Logger } from '../log.js';
-import { POOL_MAX_QUEUE_WAIT_MS } from '../limits.js';
+import { POOL_MAX_QUEUE_WAIT_MS } from '../shared/limits.js';
 
 const POOL_URL = new URL('../../workers/pool/main.js', import.meta.url).href;
 

@@ -1,31 +1,10 @@
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import type { AuditTag, ReplyEnvelope, ReqOf, ResOf, RequestEnvelope } from '../../schemas/rpc/envelope.js';
-import type { WriterLimits, WriterMethod, WriterMethods, WriterStartup } from '../../schemas/rpc/writer.js';
+import type { WriterMethod, WriterMethods, WriterStartup } from '../../schemas/rpc/writer.js';
 import { createWriterStatsBuffer, WriterStatsView } from '../../schemas/rpc/writer-stats.js';
 import { AppError, deadlineExceeded, exhausted, unavailable } from '../errors.js';
 import type { Logger } from '../log.js';
-import {
-  SQLITE_BUSY_TIMEOUT_MS,
-  VACUUM_CONVERT_MAX_BYTES,
-  WRITER_JOURNAL_LIMIT_BYTES,
-  WRITER_MAX_BATCH_ENVELOPES,
-  WRITER_RESTART_BACKOFF_MAX_MS,
-  WRITER_RESTART_BACKOFF_MS,
-  WRITER_WAL_AUTOCHECKPOINT_PAGES,
-  WEBHOOK_DISABLE_AFTER_FAILURES,
-  WEBHOOK_BACKLOG_MAX,
-} from '../limits.js';
-
-/** The writer's share of src/limits.ts, as it travels to the thread. */
-export const WRITER_LIMITS: WriterLimits = Object.freeze({
-  max_batch_envelopes: WRITER_MAX_BATCH_ENVELOPES,
-  wal_autocheckpoint_pages: WRITER_WAL_AUTOCHECKPOINT_PAGES,
-  journal_limit_bytes: WRITER_JOURNAL_LIMIT_BYTES,
-  busy_timeout_ms: SQLITE_BUSY_TIMEOUT_MS,
-  vacuum_convert_max_bytes: VACUUM_CONVERT_MAX_BYTES,
-  webhook_backlog_max: WEBHOOK_BACKLOG_MAX,
-  webhook_disable_after: WEBHOOK_DISABLE_AFTER_FAILURES,
-});
+import { WRITER_LIMITS, WRITER_RESTART_BACKOFF_MAX_MS, WRITER_RESTART_BACKOFF_MS } from '../shared/limits.js';
 
 const WRITER_URL = new URL('../../workers/writer/main.js', import.meta.url);
 /** Cluster mode's writer thread: the same protocol, committing to PostgreSQL. */

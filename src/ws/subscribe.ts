@@ -6,8 +6,9 @@ import { globParam, sinceParam } from '../http/query.js';
 import type { Authenticator } from '../http/auth.js';
 import { createCtx } from '../http/context.js';
 import { sendError } from '../http/reply.js';
-import { rateLimited, type Logger } from '../log.js';
-import { WS_IDLE_TIMEOUT_S, WS_MAX_CLIENT_FRAME_BYTES, WS_SOFT_BUFFER_BYTES } from '../limits.js';
+import type { Logger } from '../log.js';
+import { rateLimited } from '../shared/rate-limited.js';
+import { WS_IDLE_TIMEOUT_S, WS_MAX_CLIENT_FRAME_BYTES, WS_SOFT_BUFFER_BYTES } from '../shared/limits.js';
 
 export const SUBSCRIBE_PATH = '/api/events/subscribe';
 

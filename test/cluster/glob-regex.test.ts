@@ -1,6 +1,6 @@
 import t from 'tap';
-import { globMatch, postgresRegexOf } from '../../src/bus/glob.js';
-import { openPg } from '../../workers/pg/connect.js';
+import { globMatch, postgresRegexOf } from '../../src/shared/glob.js';
+import { openPg } from '../../src/shared/pg.js';
 import { GLOB_TABLE } from '../helpers/glob-table.js';
 import { providePostgres } from '../helpers/postgres.js';
 

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { WriterClient } from '../../src/rpc/writer-client.js';
 import { silentLogger } from '../../src/log.js';
-import { openPg } from '../../workers/pg/connect.js';
+import { openPg } from '../../src/shared/pg.js';
 import { createPgDispatcher } from '../../workers/pg/dispatch.js';
 import { migratePg } from '../../workers/pg/migrate.js';
 import { freshDatabase, providePostgres } from '../helpers/postgres.js';

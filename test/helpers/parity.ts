@@ -1,10 +1,10 @@
 import path from 'node:path';
 import type { AuditTag, ReplyEnvelope } from '../../schemas/rpc/envelope.js';
 import type { WriterMethod } from '../../schemas/rpc/writer.js';
-import { WRITER_LIMITS } from '../../src/rpc/writer-client.js';
+import { WRITER_LIMITS } from '../../src/shared/limits.js';
 import { openWriterDb } from '../../workers/writer/db.js';
 import { createDispatcher } from '../../workers/writer/dispatch.js';
-import { openPg } from '../../workers/pg/connect.js';
+import { openPg } from '../../src/shared/pg.js';
 import { createPgDispatcher } from '../../workers/pg/dispatch.js';
 import { migratePg } from '../../workers/pg/migrate.js';
 import type { Postgres } from '../../bench/postgres.js';

@@ -4,7 +4,7 @@ import Database from 'better-sqlite3';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { startTestServer, json } from '../helpers/server.js';
-import { openPg } from '../../workers/pg/connect.js';
+import { openPg } from '../../src/shared/pg.js';
 
 type Server = Awaited<ReturnType<typeof startTestServer>>;
 

@@ -1,7 +1,7 @@
 import t from 'tap';
 import Database from 'better-sqlite3';
 import { GLOB_TABLE as TABLE } from '../helpers/glob-table.js';
-import { compileGlob, globMatch, globToRegExpSource, isValidGlob, sqliteGlobOf } from '../../src/bus/glob.js';
+import { compileGlob, globMatch, globToRegExpSource, isValidGlob, sqliteGlobOf } from '../../src/shared/glob.js';
 
 
 t.test('glob table', async (t) => {

@@ -1,7 +1,7 @@
 import t from 'tap';
 import fc from 'fast-check';
-import { parseGlob } from '../../src/bus/glob.js';
-import { globIntersection, globsOverlap, isValidPathGlob, pathGlob, pathGlobMatch, prefixEnd, prefixKeysOf } from '../../src/bus/path-glob.js';
+import { parseGlob } from '../../src/shared/glob.js';
+import { globIntersection, globsOverlap, isValidPathGlob, pathGlob, pathGlobMatch, prefixEnd, prefixKeysOf } from '../../src/shared/path-glob.js';
 
 /** [glob, path, matches] — the lease dialect: SPEC §1.6 plus `**` (SPEC §8.8). */
 const MATCH: Array<[string, string, boolean]> = [

@@ -4,7 +4,7 @@ import t from 'tap';
 import Database from 'better-sqlite3';
 import { tempDir } from '../helpers/server.js';
 import { MIGRATIONS } from '../../workers/writer/migrations.js';
-import { WRITER_LIMITS } from '../../src/rpc/writer-client.js';
+import { WRITER_LIMITS } from '../../src/shared/limits.js';
 import { createDispatcher } from '../../workers/writer/dispatch.js';
 import type { WriterStartup } from '../../schemas/rpc/writer.js';
 import { createWriterStatsBuffer } from '../../schemas/rpc/writer-stats.js';

@@ -2,7 +2,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import type { BackupDone, BackupJob } from '../../schemas/rpc/backup.js';
 import { inspectSnapshot } from './snapshot.js';
-import { openPg } from '../pg/connect.js';
+import { openPg } from '../../src/shared/pg.js';
 import { copySnapshotInto, pgIntoSqlite } from '../pg/copy.js';
 
 /**

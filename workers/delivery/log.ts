@@ -1,22 +1,6 @@
 import Database from 'better-sqlite3';
 import type { DeliveryEvents } from '../../schemas/rpc/delivery.js';
-
-export interface LoggedEvent {
-  id: number;
-  topic: string;
-  data: string;
-  source: string;
-  created_at: string;
-}
-
-/**
- * The delivery body of SPEC §2.11 with `event_id` for de-duplication; `data` spliced in as stored
- * (it is JSON text), `created_at` from storage text `YYYY-MM-DD HH:MM:SS` to RFC 3339.
- */
-export function deliveryBody(e: LoggedEvent): string {
-  const at = e.created_at.length === 19 ? `${e.created_at.slice(0, 10)}T${e.created_at.slice(11)}Z` : e.created_at;
-  return `{"topic":${JSON.stringify(e.topic)},"data":${e.data},"source":${JSON.stringify(e.source)},"event_id":${e.id},"created_at":"${at}"}`;
-}
+import type { LoggedEvent } from '../../src/shared/webhook-body.js';
 
 /**
  * The delivery thread's read-only view of the event log (opened on first use): the bodies of a

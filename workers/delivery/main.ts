@@ -4,7 +4,8 @@ import { workerData, type MessagePort } from 'node:worker_threads';
 import { Compile } from '../../schemas/typebox.js';
 import { DeliveryRun, type DeliveryRunResult, type DeliveryStartup } from '../../schemas/rpc/delivery.js';
 import { deliver, deliverLimits } from './deliver.js';
-import { EventLog, deliveryBody } from './log.js';
+import { deliveryBody } from '../../src/shared/webhook-body.js';
+import { EventLog } from './log.js';
 
 /**
  * The webhook delivery thread: HTTP POSTs to receivers (request building, HMAC, reply parsing,

@@ -3,11 +3,12 @@ import os from 'node:os';
 import path from 'node:path';
 import type postgres from 'postgres';
 import type { Sql, TransactionSql } from 'postgres';
-import { WRITER_LIMITS } from '../../src/rpc/writer-client.js';
+import { WRITER_LIMITS } from '../../src/shared/limits.js';
 import { openWriterDb, type DB } from '../writer/db.js';
 import { CHANGES_CHANNEL } from '../../schemas/rpc/cluster.js';
 import { inspectSnapshot, type SnapshotInfo } from '../backup/snapshot.js';
-import { openPg, WRITE_LOCK } from './connect.js';
+import { openPg } from '../../src/shared/pg.js';
+import { WRITE_LOCK } from './tx.js';
 import { migratePg } from './migrate.js';
 
 /**

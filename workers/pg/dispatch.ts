@@ -1,22 +1,18 @@
 import type { Sql, TransactionSql } from 'postgres';
-import type { AuditTag, ReplyEnvelope, ReqOf, ResOf } from '../../schemas/rpc/envelope.js';
-import type { WriterMethod, WriterMethods } from '../../schemas/rpc/writer.js';
+import type { AuditTag, ReplyEnvelope } from '../../schemas/rpc/envelope.js';
 import { auditEntry } from '../writer/stores/audit.js';
 import { admit, failReply, failedBatch } from '../writer/check.js';
 import { Fault } from '../writer/fault.js';
 import { storageNow } from '../writer/db.js';
-import { isDatabaseUnavailable } from '../../src/errors.js';
-import { WRITE_LOCK } from './connect.js';
-import { pgStores, type PgStoreOptions } from './stores/index.js';
+import { isDatabaseUnavailable } from '../../src/shared/pg.js';
+import { WRITE_LOCK } from './tx.js';
+import { pgStores, type PgHandlers, type PgStoreOptions } from './stores/index.js';
 
 /** Where the dispatcher reports unexpected failures (the writer's pino logger). */
 export interface FaultLog {
   error(obj: Record<string, unknown>, msg: string): void;
 }
 
-/** A writer method on PostgreSQL: runs inside the batch's transaction. */
-export type PgHandler<K extends WriterMethod> = (tx: TransactionSql, req: ReqOf<WriterMethods, K>) => Promise<ResOf<WriterMethods, K>>;
-export type PgHandlers = { [K in WriterMethod]: PgHandler<K> };
 
 /** Thrown inside a fast batch when a method failed: roll back, run the batch again guarded. */
 class Replay extends Error {}

@@ -1,8 +1,8 @@
 import type { Sql } from 'postgres';
-import { isDatabaseUnavailable } from '../../src/errors.js';
-import { rateLimited } from '../../src/log.js';
+import { isDatabaseUnavailable } from '../../src/shared/pg.js';
+import { rateLimited } from '../../src/shared/rate-limited.js';
 import { writerThread } from '../writer/startup.js';
-import { openPg } from './connect.js';
+import { openPg } from '../../src/shared/pg.js';
 import { createPgDispatcher } from './dispatch.js';
 import { migratePg } from './migrate.js';
 

@@ -10,7 +10,7 @@ export type DB = Database.Database;
  */
 export function openWriterDb(
   file: string,
-  /** The front process's values (src/limits.ts, WRITER_LIMITS): the writer has no defaults of its own. */
+  /** The front process's values (src/shared/limits.ts, WRITER_LIMITS): the writer has no defaults of its own. */
   limits: WriterLimits,
   opts: { migrations?: readonly Migration[]; sync?: 'full' | 'normal'; log?: NoticeLog } = {},
 ): DB {

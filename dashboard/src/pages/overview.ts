@@ -6,7 +6,7 @@
  */
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { getJson, send, type Instance, type KoorEvent, type Metrics } from '../api.js';
-import { isValidGlob, matcherFor } from '../../../src/bus/glob.js';
+import { isValidGlob, matcherFor } from '../../../src/shared/glob.js';
 import { ageMs, brief, ErrorNote, fmtAge, fmtBytes, fmtInt, fmtTime, html, message, TableWrap, useAction, useConfirm, useLive, useLoad, useOnEvents, useVisibleInterval } from '../ui.js';
 
 /** /api/metrics is read this often while the overview is visible. */

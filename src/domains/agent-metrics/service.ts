@@ -1,4 +1,4 @@
-import { AGENT_METRICS_FLUSH_MS } from '../../limits.js';
+import { AGENT_METRICS_FLUSH_MS } from '../../shared/limits.js';
 import type { Logger } from '../../log.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
 

@@ -1,7 +1,7 @@
 import { sendJson } from '../../http/reply.js';
 import type { Route } from '../../http/router.js';
 import { instantParam, positiveInt, queryParams } from '../../http/query.js';
-import { OPS_LIST_DEFAULT_LIMIT, OPS_LIST_MAX_LIMIT } from '../../limits.js';
+import { OPS_LIST_DEFAULT_LIMIT, OPS_LIST_MAX_LIMIT } from '../../shared/limits.js';
 import type { AuditService } from './service.js';
 
 const exact = (q: URLSearchParams, k: string): string | null => (q.get(k) ? q.get(k)! : null);

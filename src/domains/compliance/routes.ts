@@ -1,7 +1,7 @@
 import { sendJson, sendJsonText } from '../../http/reply.js';
 import type { Route } from '../../http/router.js';
 import { positiveInt, queryParams } from '../../http/query.js';
-import { COMPLIANCE_HISTORY_DEFAULT_LIMIT, COMPLIANCE_HISTORY_MAX_LIMIT } from '../../limits.js';
+import { COMPLIANCE_HISTORY_DEFAULT_LIMIT, COMPLIANCE_HISTORY_MAX_LIMIT } from '../../shared/limits.js';
 import type { ComplianceService } from './service.js';
 
 /** SPEC §2.10: the history of compliance runs, and a pass on demand. */

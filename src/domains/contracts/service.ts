@@ -1,6 +1,6 @@
 import type { ContractViolation } from '../../../schemas/rpc/pool.js';
 import { AppError, badRequest, notFound } from '../../errors.js';
-import { CONTRACT_TEST_MAX_REPLY_BYTES, CONTRACT_TEST_TIMEOUT_MS } from '../../limits.js';
+import { CONTRACT_TEST_MAX_REPLY_BYTES, CONTRACT_TEST_TIMEOUT_MS } from '../../shared/limits.js';
 import type { PoolClient } from '../../rpc/pool-client.js';
 import type { Awaitable } from '../../store.js';
 

@@ -1,7 +1,7 @@
 import type { Sql } from 'postgres';
 import { EVENTS_CHANNEL } from '../../../schemas/rpc/cluster.js';
 import { CLOSE_SLOW_CONSUMER, type Hub } from '../../bus/hub.js';
-import { EVENT_FEED_PAGE, EVENT_FEED_PAGE_BYTES, EVENT_FEED_POLL_MS, EVENT_FEED_READ_TIMEOUT_MS, EVENT_FEED_RETRY_MS } from '../../limits.js';
+import { EVENT_FEED_PAGE, EVENT_FEED_PAGE_BYTES, EVENT_FEED_POLL_MS, EVENT_FEED_READ_TIMEOUT_MS, EVENT_FEED_RETRY_MS } from '../../shared/limits.js';
 import type { Logger } from '../../log.js';
 import type { EventsReader } from './reader.js';
 import { eventJson, type Fanout } from './service.js';

@@ -1,6 +1,6 @@
 import type { Sql } from 'postgres';
 import type { Event } from '../../../schemas/rpc/writer.js';
-import { matcherFor, postgresRegexOf, sqliteGlobOf } from '../../bus/glob.js';
+import { matcherFor, postgresRegexOf, sqliteGlobOf } from '../../shared/glob.js';
 import type { Awaitable, ReadDb } from '../../store.js';
 
 /** What a history read selects (SPEC §2.4): all bounds inclusive, storage-text instants. */

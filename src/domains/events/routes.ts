@@ -4,7 +4,7 @@ import { sendJsonText, type HeaderList } from '../../http/reply.js';
 import type { Route } from '../../http/router.js';
 import { globParam, instantParam, positiveInt, queryParams, sinceParam } from '../../http/query.js';
 import { compactJson, rawMember } from '../../http/raw-json.js';
-import { EVENTS_HISTORY_DEFAULT_LAST, EVENTS_HISTORY_MAX_LAST } from '../../limits.js';
+import { EVENTS_HISTORY_DEFAULT_LAST, EVENTS_HISTORY_MAX_LAST } from '../../shared/limits.js';
 import type { EventService } from './service.js';
 
 const TRUNCATED: HeaderList = [['X-Koor-Truncated', 'bytes']];

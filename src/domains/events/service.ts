@@ -1,6 +1,6 @@
 import type { Event } from '../../../schemas/rpc/writer.js';
 import type { Hub, ReplayStep } from '../../bus/hub.js';
-import { EVENTS_HISTORY_MAX_BYTES, EVENTS_PRUNE_CHUNK, WS_REPLAY_STEP_BYTES, WS_REPLAY_STEP_IDS } from '../../limits.js';
+import { EVENTS_HISTORY_MAX_BYTES, EVENTS_PRUNE_CHUNK, WS_REPLAY_STEP_BYTES, WS_REPLAY_STEP_IDS } from '../../shared/limits.js';
 import type { Logger } from '../../log.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
 import { toRfc3339, type Awaitable } from '../../store.js';

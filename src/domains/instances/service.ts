@@ -6,7 +6,7 @@ import type { Logger } from '../../log.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
 import { toRfc3339, toStorage, type Awaitable } from '../../store.js';
 import { notFound } from '../../errors.js';
-import { IDENTITY_MISSES_MAX, IDENTITY_TOUCH_INTERVAL_MS } from '../../limits.js';
+import { IDENTITY_MISSES_MAX, IDENTITY_TOUCH_INTERVAL_MS } from '../../shared/limits.js';
 import type { InstanceFilter, InstanceReader, InstanceRow, TokenRow } from './reader.js';
 
 export type { InstanceFilter } from './reader.js';

@@ -1,6 +1,6 @@
 import type { Sql } from 'postgres';
 import { LEASE_COLUMNS as COLS, LEASE_INDEX_SQL, LEASE_LIVE_SQL, type LeaseCandidate, type LeaseDbRow } from '../../../schemas/db/coord.js';
-import { prefixEnd, prefixKeysOf } from '../../bus/path-glob.js';
+import { prefixEnd, prefixKeysOf } from '../../shared/path-glob.js';
 import type { Awaitable, ReadDb } from '../../store.js';
 
 /**

@@ -6,7 +6,7 @@ import { checkName, pathName } from '../../http/path.js';
 import { positiveInt, queryParams } from '../../http/query.js';
 import { sendJson } from '../../http/reply.js';
 import type { Route } from '../../http/router.js';
-import { COORD_LIST_DEFAULT_LIMIT, COORD_LIST_MAX_LIMIT, LEASE_CHECK_MAX_PATHS } from '../../limits.js';
+import { COORD_LIST_DEFAULT_LIMIT, COORD_LIST_MAX_LIMIT, LEASE_CHECK_MAX_PATHS } from '../../shared/limits.js';
 import { ttlParam, type LeaseService } from './service.js';
 
 /** The calling agent (SPEC §8.4): leases are held by identified agents only. */

@@ -1,11 +1,11 @@
 import type { AuditTag } from '../../../schemas/rpc/envelope.js';
 import type { Event, LeaseRow } from '../../../schemas/rpc/writer.js';
 import { decodeLease as decode, type LeaseCandidate as Candidate } from '../../../schemas/db/coord.js';
-import { pathGlob, pathGlobMatch, globsOverlap } from '../../bus/path-glob.js';
+import { pathGlob, pathGlobMatch, globsOverlap } from '../../shared/path-glob.js';
 import { parseDuration } from '../../config.js';
 import { badRequest, conflict, notFound } from '../../errors.js';
 import { checkName } from '../../http/path.js';
-import { LEASE_EXPIRE_CHUNK, LEASE_MAX_RESOURCES, LEASE_MAX_TTL_MS } from '../../limits.js';
+import { LEASE_EXPIRE_CHUNK, LEASE_MAX_RESOURCES, LEASE_MAX_TTL_MS } from '../../shared/limits.js';
 import type { Logger } from '../../log.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
 import { toRfc3339, toStorage, type Awaitable } from '../../store.js';

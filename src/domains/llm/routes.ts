@@ -4,7 +4,7 @@ import { auditBy } from '../../http/actor.js';
 import { sendJson } from '../../http/reply.js';
 import type { Route } from '../../http/router.js';
 import { instantParam, positiveInt, queryParams } from '../../http/query.js';
-import { OPS_LIST_DEFAULT_LIMIT, OPS_LIST_MAX_LIMIT } from '../../limits.js';
+import { OPS_LIST_DEFAULT_LIMIT, OPS_LIST_MAX_LIMIT } from '../../shared/limits.js';
 import { isGroupBy, type ListFilter, type LlmService } from './service.js';
 
 type Body = { [K in 'instance_id' | 'project' | 'provider' | 'model' | 'request_type' | 'session_tag']?: string | null } & {

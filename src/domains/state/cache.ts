@@ -1,4 +1,4 @@
-import { STATE_CACHE_ENTRY_OVERHEAD_BYTES } from '../../limits.js';
+import { STATE_CACHE_ENTRY_OVERHEAD_BYTES } from '../../shared/limits.js';
 
 /** One cached current value, with its response headers precomputed. */
 export interface CachedValue {

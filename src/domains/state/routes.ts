@@ -5,7 +5,7 @@ import { send, sendJson, sendJsonText, sendVersioned, sendWritten, type HeaderLi
 import type { Route } from '../../http/router.js';
 import { pathName } from '../../http/path.js';
 import { parseIntStrict, positiveInt, queryParams } from '../../http/query.js';
-import { STATE_HISTORY_DEFAULT_LIMIT, STATE_HISTORY_MAX_LIMIT, STATE_LIST_DEFAULT_LIMIT, STATE_LIST_MAX_LIMIT } from '../../limits.js';
+import { STATE_HISTORY_DEFAULT_LIMIT, STATE_HISTORY_MAX_LIMIT, STATE_LIST_DEFAULT_LIMIT, STATE_LIST_MAX_LIMIT } from '../../shared/limits.js';
 import type { CachedValue } from './cache.js';
 import type { StateService } from './service.js';
 

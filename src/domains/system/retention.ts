@@ -8,7 +8,7 @@ import {
   VACUUM_PAGES_PER_TURN,
   VACUUM_START_FREE_PAGES,
   OPS_PRUNE_CHUNK,
-} from '../../limits.js';
+} from '../../shared/limits.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
 import { toStorage } from '../../store.js';
 

@@ -6,7 +6,7 @@ import { parseIntStrict, positiveInt, queryParams } from '../../http/query.js';
 import { compactJson, rawMember } from '../../http/raw-json.js';
 import { sendJsonText } from '../../http/reply.js';
 import type { Route } from '../../http/router.js';
-import { COORD_LIST_DEFAULT_LIMIT, COORD_LIST_MAX_LIMIT, TASK_DEFAULT_MAX_ATTEMPTS } from '../../limits.js';
+import { COORD_LIST_DEFAULT_LIMIT, COORD_LIST_MAX_LIMIT, TASK_DEFAULT_MAX_ATTEMPTS } from '../../shared/limits.js';
 import { TASK_STATUSES, taskId, type TaskService } from './service.js';
 
 /** The calling agent (SPEC §8.4): claims and their outcomes belong to identified agents. */

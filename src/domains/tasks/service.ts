@@ -3,7 +3,7 @@ import type { Event, TaskRow } from '../../../schemas/rpc/writer.js';
 import { decodeTask as decode } from '../../../schemas/db/coord.js';
 import { badRequest, notFound } from '../../errors.js';
 import { checkName } from '../../http/path.js';
-import { TASK_MAX_CAPABILITIES, TASK_MAX_DEPS } from '../../limits.js';
+import { TASK_MAX_CAPABILITIES, TASK_MAX_DEPS } from '../../shared/limits.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
 import { toRfc3339 } from '../../store.js';
 import type { TaskFilter, TaskReader } from './reader.js';

@@ -1,5 +1,5 @@
 import type { AuditTag } from '../../../schemas/rpc/envelope.js';
-import { isValidGlob } from '../../bus/glob.js';
+import { isValidGlob } from '../../shared/glob.js';
 import { badRequest, notFound } from '../../errors.js';
 import { checkName } from '../../http/path.js';
 import type { WriterClient } from '../../rpc/writer-client.js';

@@ -1,6 +1,6 @@
 import type { TransactionSql } from 'postgres';
-import type { Event } from '../../../schemas/rpc/writer.js';
-import type { PgHandlers } from '../dispatch.js';
+import type { ReqOf, ResOf } from '../../../schemas/rpc/envelope.js';
+import type { Event, WriterMethod, WriterMethods } from '../../../schemas/rpc/writer.js';
 import { pgComplianceStore } from './compliance.js';
 import { pgEventStore } from './events.js';
 import { pgInstanceStore } from './instances.js';
@@ -12,6 +12,10 @@ import { pgStateStore } from './state.js';
 import { pgTaskStore } from './tasks.js';
 import { pgTemplateStore } from './templates.js';
 import { pgWebhookStore } from './webhooks.js';
+
+/** A writer method on PostgreSQL: runs inside the batch's transaction. */
+export type PgHandler<K extends WriterMethod> = (tx: TransactionSql, req: ReqOf<WriterMethods, K>) => Promise<ResOf<WriterMethods, K>>;
+export type PgHandlers = { [K in WriterMethod]: PgHandler<K> };
 
 export interface PgStoreOptions {
   stateHistoryKeep?: number;

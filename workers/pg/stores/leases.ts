@@ -3,7 +3,7 @@ import type { TransactionSql } from 'postgres';
 import type { ReqOf, ResOf } from '../../../schemas/rpc/envelope.js';
 import type { Event, WriterMethods } from '../../../schemas/rpc/writer.js';
 import { LEASE_COLUMNS as COLS, decodeLease as decode, type LeaseCandidate as Candidate, type LeaseDbRow as Row } from '../../../schemas/db/coord.js';
-import { globsOverlap, pathGlob, prefixEnd } from '../../../src/bus/path-glob.js';
+import { globsOverlap, pathGlob, prefixEnd } from '../../../src/shared/path-glob.js';
 import { storageNow } from '../../writer/db.js';
 import { Fault } from '../../writer/fault.js';
 import type { LeaseEnd } from '../../writer/stores/leases.js';

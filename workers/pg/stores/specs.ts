@@ -4,7 +4,7 @@ import type { WriterMethods } from '../../../schemas/rpc/writer.js';
 import { storageNow } from '../../writer/db.js';
 import { Fault, checkPreconditions } from '../../writer/fault.js';
 import { sha256 } from '../../writer/stores/state.js';
-import { bytea } from '../connect.js';
+import { bytea } from '../tx.js';
 
 type M = WriterMethods;
 type Tx = TransactionSql;

@@ -3,7 +3,7 @@ import type { ReqOf, ResOf } from '../../../schemas/rpc/envelope.js';
 import type { Event, WriterMethods } from '../../../schemas/rpc/writer.js';
 import { LEASE_COLUMNS as COLS, LEASE_INDEX_SQL, LEASE_LIVE_SQL, REVIVE_SQL, decodeLease as decode, type LeaseCandidate as Candidate, type LeaseDbRow as Row } from '../../../schemas/db/coord.js';
 // The one module of src/ the writer loads: the glob dialect and its overlap test (pure code).
-import { globsOverlap, pathGlob, prefixEnd, prefixKeysOf } from '../../../src/bus/path-glob.js';
+import { globsOverlap, pathGlob, prefixEnd, prefixKeysOf } from '../../../src/shared/path-glob.js';
 import { storageNow, type DB } from '../db.js';
 import { Fault } from '../fault.js';
 import type { EventStore } from './events.js';

@@ -1,9 +1,11 @@
 /**
  * Every fixed limit of the server in one table, each with its unit and why it has that value
  * (like nats-server's const.go). Limits a user may want to change are settings instead (see
- * SETTINGS in config.ts, with their defaults); these are the ones that are not. Worker threads
- * do not import src/: the writer's values travel in its start-up data (WriterLimits).
+ * SETTINGS in config.ts, with their defaults); these are the ones that are not. Shared code
+ * (src/shared): any process may import it. The writer thread takes its values from its start-up
+ * data (WRITER_LIMITS, below), so a test can start it with others.
  */
+import type { WriterLimits } from '../../schemas/rpc/writer.js';
 
 // --- Requests and inputs --------------------------------------------------------------------
 
@@ -260,3 +262,14 @@ export const TASK_DEFAULT_MAX_ATTEMPTS = 3;
 /** Dependencies and required capabilities of one task at most. */
 export const TASK_MAX_DEPS = 256;
 export const TASK_MAX_CAPABILITIES = 64;
+
+/** The writer's share of the limits above, as it travels to the thread in its start-up data. */
+export const WRITER_LIMITS: WriterLimits = Object.freeze({
+  max_batch_envelopes: WRITER_MAX_BATCH_ENVELOPES,
+  wal_autocheckpoint_pages: WRITER_WAL_AUTOCHECKPOINT_PAGES,
+  journal_limit_bytes: WRITER_JOURNAL_LIMIT_BYTES,
+  busy_timeout_ms: SQLITE_BUSY_TIMEOUT_MS,
+  vacuum_convert_max_bytes: VACUUM_CONVERT_MAX_BYTES,
+  webhook_backlog_max: WEBHOOK_BACKLOG_MAX,
+  webhook_disable_after: WEBHOOK_DISABLE_AFTER_FAILURES,
+});

@@ -1,4 +1,4 @@
-import { GLOB_CACHE_MAX_PATTERNS } from '../limits.js';
+import { GLOB_CACHE_MAX_PATTERNS } from './limits.js';
 
 /**
  * Glob matching as Go's path.Match (SPEC §1.6): `*` = any run of non-'/' characters (it crosses

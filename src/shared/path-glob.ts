@@ -1,4 +1,4 @@
-import { GLOB_CACHE_MAX_PATTERNS, GLOB_OVERLAP_MAX_PAIRS } from '../limits.js';
+import { GLOB_CACHE_MAX_PATTERNS, GLOB_OVERLAP_MAX_PAIRS } from './limits.js';
 import { parseGlob, tokensToRegExpSource, type GlobToken } from './glob.js';
 
 /**
