@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { ConfigError } from './config.js';
-import { inspectSnapshot, SnapshotError, type SnapshotInfo } from '../workers/backup/snapshot.js';
+import { inspectSnapshot, SnapshotError, type SnapshotInfo } from './shared/snapshot.js';
 
 const WORDS: Record<string, string> = {
   EACCES: 'permission denied',

@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 import fs from 'node:fs';
 import { ConfigError, loadConfig, redactUrl, USAGE } from './config.js';
-import type { SnapshotCounts } from '../workers/backup/snapshot.js';
-import { copySnapshotInto } from '../workers/pg/copy.js';
+import type { SnapshotCounts } from './shared/snapshot.js';
+import { runBackupThread } from './rpc/backup-client.js';
 import { restoreDataDir, vacuumDataDir } from './data-dir.js';
 import { createLogger } from './log.js';
 import { startSupervised } from './supervisor.js';
@@ -35,8 +35,8 @@ async function main(): Promise<void> {
   if (config.restore !== null && config.database !== '') {
     // Cluster mode: the backup replaces the PostgreSQL data (running nodes resume on it).
     try {
-      const { info, rows } = await copySnapshotInto(config.database, config.restore, { replace: true });
-      process.stdout.write(`koor-server: restored ${redactUrl(config.database)} from ${config.restore} (${rows} rows)\n${countsText(info.counts)}`);
+      const { counts, rows } = await copyIntoDatabase(config.database, config.restore, true);
+      process.stdout.write(`koor-server: restored ${redactUrl(config.database)} from ${config.restore} (${rows} rows)\n${countsText(counts)}`);
     } catch (e) {
       process.stderr.write(`koor-server: ${(e as Error).message}\n`);
       process.exit(1);
@@ -65,8 +65,8 @@ async function main(): Promise<void> {
   }
   if (config.migrateFrom !== null) {
     try {
-      const { info, rows } = await copySnapshotInto(config.database, config.migrateFrom, { replace: false });
-      process.stdout.write(`koor-server: copied ${config.migrateFrom} into ${redactUrl(config.database)} (${rows} rows)\n${countsText(info.counts)}`);
+      const { counts, rows } = await copyIntoDatabase(config.database, config.migrateFrom, false);
+      process.stdout.write(`koor-server: copied ${config.migrateFrom} into ${redactUrl(config.database)} (${rows} rows)\n${countsText(counts)}`);
     } catch (e) {
       process.stderr.write(`koor-server: --migrate-from ${config.migrateFrom}: ${(e as Error).message}\n`);
       process.exit(1);
@@ -110,6 +110,16 @@ async function main(): Promise<void> {
     log.fatal({ err }, 'unhandled rejection');
     process.exit(1);
   });
+}
+
+/**
+ * --restore and --migrate-from in cluster mode: the snapshot copied into PostgreSQL on a backup
+ * thread (as a live restore does), before any server starts; no deadline (the operator waits).
+ */
+async function copyIntoDatabase(url: string, file: string, replace: boolean): Promise<{ counts: SnapshotCounts; rows: number }> {
+  const done = await runBackupThread({ database_url: url, restore: file, replace }, null);
+  if (!done.ok) throw new Error(done.error);
+  return { counts: done.counts, rows: done.rows ?? 0 };
 }
 
 function countsText(c: SnapshotCounts): string {

@@ -7,7 +7,8 @@ import { Type, type Static } from '../typebox.js';
 export const BackupJob = Type.Union([
   Type.Object({ source: Type.String({ minLength: 1 }), dest: Type.String({ minLength: 1 }) }),
   Type.Object({ database_url: Type.String({ minLength: 1 }), dest: Type.String({ minLength: 1 }) }),
-  Type.Object({ database_url: Type.String({ minLength: 1 }), restore: Type.String({ minLength: 1 }) }),
+  // A snapshot copied into PostgreSQL: replacing its data (a restore), or into an empty database (--migrate-from).
+  Type.Object({ database_url: Type.String({ minLength: 1 }), restore: Type.String({ minLength: 1 }), replace: Type.Boolean() }),
 ]);
 export type BackupJob = Static<typeof BackupJob>;
 
@@ -21,7 +22,7 @@ export const SnapshotCounts = Type.Object({
 
 /** Its reply: the snapshot's size and contents, or why it failed. */
 export const BackupDone = Type.Union([
-  Type.Object({ ok: Type.Literal(true), bytes: Type.Integer(), version: Type.Integer(), counts: SnapshotCounts }),
+  Type.Object({ ok: Type.Literal(true), bytes: Type.Integer(), version: Type.Integer(), counts: SnapshotCounts, rows: Type.Optional(Type.Integer()) }),
   Type.Object({ ok: Type.Literal(false), error: Type.String() }),
 ]);
 export type BackupDone = Static<typeof BackupDone>;

@@ -31,7 +31,7 @@ export type Scenario = (call: Call, batch: Batch, read: Read) => Promise<void>;
 /** Tables whose rows both backends must hold alike after a scenario. */
 export const PARITY_TABLES = ['state', 'state_history', 'specs', 'events', 'instances', 'validation_rules', 'compliance_runs', 'templates', 'webhooks', 'audit_log', 'agent_metrics', 'llm_usage', 'leases', 'lease_resources', 'tasks', 'task_deps'] as const;
 
-/** PostgreSQL-only columns (workers/pg/schema.ts: `seq` stands for SQLite's rowid), left out of the comparison. */
+/** PostgreSQL-only columns (schemas/db/pg-migrations.ts: `seq` stands for SQLite's rowid), left out of the comparison. */
 export const PG_ONLY_COLUMNS: Readonly<Record<string, readonly string[]>> = { instances: ['seq'], leases: ['seq'], templates: ['seq'], webhooks: ['seq'] };
 
 export interface Run {

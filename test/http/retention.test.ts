@@ -4,7 +4,7 @@ import path from 'node:path';
 import t from 'tap';
 import Database from 'better-sqlite3';
 import { json, runServer, sqliteOnly, startTestServer, tempDir } from '../helpers/server.js';
-import { MIGRATIONS } from '../../workers/writer/migrations.js';
+import { MIGRATIONS } from '../../schemas/db/sqlite-migrations.js';
 
 /** Bounded disk (SPEC §8.10): state history keeps the newest N versions; freed space goes back. */
 

@@ -32,17 +32,10 @@ const ALLOWED: Readonly<Record<string, readonly string[]>> = {
 };
 
 /**
- * Crossings that are still there, each to be removed (issue 27): the snapshot format needs the
- * newest SQLite schema version (workers/writer/migrations.ts), and the offline restore runs the
- * copy between the stores in the front process. Listed exactly, so the list can only shrink: a
- * pair here that no longer exists fails too.
+ * Crossings still to be removed (issue 27), listed exactly so the list can only shrink: a pair
+ * here that no longer exists fails too. None today.
  */
-const KNOWN: readonly string[] = [
-  'src/data-dir.ts -> workers/backup/snapshot.ts',
-  'src/domains/admin/service.ts -> workers/backup/snapshot.ts',
-  'src/main.ts -> workers/backup/snapshot.ts',
-  'src/main.ts -> workers/pg/copy.ts',
-];
+const KNOWN: readonly string[] = [];
 
 const ROOTS = ['schemas', 'src', 'workers', 'cli', 'dashboard/src'];
 const IMPORT = /(?:^|\n)\s*(?:import|export)\s[^'";]*?from\s*['"](\.{1,2}\/[^'"]+)['"]|\bimport\s*\(\s*['"](\.{1,2}\/[^'"]+)['"]\s*\)|(?:^|\n)\s*import\s*['"](\.{1,2}\/[^'"]+)['"]/g;

@@ -3,7 +3,7 @@ import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import t from 'tap';
 import Database from 'better-sqlite3';
 import { tempDir } from '../helpers/server.js';
-import { MIGRATIONS } from '../../workers/writer/migrations.js';
+import { MIGRATIONS } from '../../schemas/db/sqlite-migrations.js';
 import { WRITER_LIMITS } from '../../src/shared/limits.js';
 import { createDispatcher } from '../../workers/writer/dispatch.js';
 import type { WriterStartup } from '../../schemas/rpc/writer.js';

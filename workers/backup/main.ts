@@ -1,7 +1,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import type { BackupDone, BackupJob } from '../../schemas/rpc/backup.js';
-import { inspectSnapshot } from './snapshot.js';
+import { inspectSnapshot } from '../../src/shared/snapshot.js';
 import { openPg } from '../../src/shared/pg.js';
 import { copySnapshotInto, pgIntoSqlite } from '../pg/copy.js';
 
@@ -15,9 +15,9 @@ const ALL_PAGES = 0x7fffffff;
 
 async function run(job: BackupJob): Promise<BackupDone> {
   if ('restore' in job) {
-    // Cluster mode: the snapshot replaces the PostgreSQL data.
-    const { info } = await copySnapshotInto(job.database_url, job.restore, { replace: true });
-    return { ok: true, bytes: info.bytes, version: info.version, counts: info.counts };
+    // Cluster mode: the snapshot replaces the PostgreSQL data, or fills an empty database.
+    const { info, rows } = await copySnapshotInto(job.database_url, job.restore, { replace: job.replace });
+    return { ok: true, bytes: info.bytes, version: info.version, counts: info.counts, rows };
   }
   if ('database_url' in job) {
     // Cluster mode: the same snapshot format, copied from PostgreSQL.

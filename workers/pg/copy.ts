@@ -6,7 +6,7 @@ import type { Sql, TransactionSql } from 'postgres';
 import { WRITER_LIMITS } from '../../src/shared/limits.js';
 import { openWriterDb, type DB } from '../writer/db.js';
 import { CHANGES_CHANNEL } from '../../schemas/rpc/cluster.js';
-import { inspectSnapshot, type SnapshotInfo } from '../backup/snapshot.js';
+import { inspectSnapshot, type SnapshotInfo } from '../../src/shared/snapshot.js';
 import { openPg } from '../../src/shared/pg.js';
 import { WRITE_LOCK } from './tx.js';
 import { migratePg } from './migrate.js';

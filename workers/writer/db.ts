@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3';
 import type { WriterLimits } from '../../schemas/rpc/writer.js';
-import { MIGRATIONS, type Migration } from './migrations.js';
+import { MIGRATIONS, type Migration } from '../../schemas/db/sqlite-migrations.js';
 
 export type DB = Database.Database;
 

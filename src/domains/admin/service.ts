@@ -2,41 +2,15 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Worker } from 'node:worker_threads';
 import type { BackupDone, BackupJob } from '../../../schemas/rpc/backup.js';
-import { AppError, badRequest, conflict, deadlineExceeded, internal, unavailable } from '../../errors.js';
+import { AppError, badRequest, conflict, internal, unavailable } from '../../errors.js';
 import type { Ctx } from '../../http/context.js';
 import { readBodyToFile } from '../../http/body.js';
-import { inspectSnapshot, SnapshotError, type SnapshotInfo } from '../../../workers/backup/snapshot.js';
+import { inspectSnapshot, SnapshotError, type SnapshotInfo } from '../../shared/snapshot.js';
 import type { Logger } from '../../log.js';
-
-const BACKUP_URL = new URL('../../../workers/backup/main.js', import.meta.url);
+import { runBackupThread } from '../../rpc/backup-client.js';
 
 export type Snapshot = Extract<BackupDone, { ok: true }>;
-
-/** A backup thread's result, bounded by `timeoutMs` (the thread is stopped past it). */
-function runBackupThread(job: BackupJob, timeoutMs: number): Promise<BackupDone> {
-  return new Promise((resolve, reject) => {
-    const worker = new Worker(BACKUP_URL, { workerData: job });
-    const timer = setTimeout(() => {
-      void worker.terminate();
-      reject(deadlineExceeded(`backup took longer than ${timeoutMs / 1000} s`));
-    }, timeoutMs);
-    timer.unref();
-    worker.once('message', (m: BackupDone) => {
-      clearTimeout(timer);
-      resolve(m);
-    });
-    worker.once('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    worker.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`backup thread exited with code ${code}`));
-    });
-  });
-}
 
 /** Online backups (SPEC §8.6): one at a time, each a consistent snapshot in a temp file. */
 export class AdminService {
@@ -112,7 +86,7 @@ export class AdminService {
    */
   private async restoreIntoDatabase(databaseUrl: string, file: string, info: SnapshotInfo, reply: (info: SnapshotInfo, restarting: boolean) => void): Promise<void> {
     // A failure is cleaned up by restore()'s catch; success here.
-    await this.runThread({ database_url: databaseUrl, restore: file }, 'restore the backup');
+    await this.runThread({ database_url: databaseUrl, restore: file, replace: true }, 'restore the backup');
     this.restoring = false;
     fs.rmSync(file, { force: true });
     this.opts.log.warn({ bytes: info.bytes, ...info.counts }, 'the database was replaced by an uploaded snapshot');

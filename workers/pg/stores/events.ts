@@ -9,7 +9,7 @@ type Tx = TransactionSql;
 
 /**
  * The event log on PostgreSQL (workers/writer/stores/events.ts). Ids come from the `events`
- * counter row (workers/pg/schema.ts): taken under the write lock, they are gapless and commit in
+ * counter row (schemas/db/pg-migrations.ts): taken under the write lock, they are gapless and commit in
  * id order. Each publish notifies `koor_events` with its id: PostgreSQL delivers notifications
  * at COMMIT, in commit order, to every node listening (their subscribers' wake-up).
  */

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import Database from 'better-sqlite3';
-import { MIGRATIONS } from '../writer/migrations.js';
+import { MIGRATIONS } from '../../schemas/db/sqlite-migrations.js';
 
 /** What a snapshot holds, as `koor-cli backup` and `restore` print it. */
 export interface SnapshotCounts {

@@ -1,6 +1,6 @@
 /**
  * koor's schema on PostgreSQL (cluster mode, issue 14). The SQLite migrations
- * (workers/writer/migrations.ts) are the history of one embedded file; a PostgreSQL database starts
+ * (schemas/db/sqlite-migrations.ts) are the history of one embedded file; a PostgreSQL database starts
  * at their end state, so its list restarts at 1 = "SQLite user_version 7". Never edit a released
  * one: add a new one. Types: TEXT → text, INTEGER → bigint, BLOB → bytea, REAL → double precision;
  * timestamps stay storage text `YYYY-MM-DD HH:MM:SS` UTC, as in SQLite, so both backends answer
