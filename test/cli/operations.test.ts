@@ -40,7 +40,12 @@ t.test('webhooks, audit, metrics agents, llm commands', async (t) => {
   const badFrom = await cli('audit', '--from', 'nope');
   t.equal(badFrom.code, 1);
 
-  const totals = JSON.parse((await cli('metrics', 'agents')).stdout);
+  // A node writes its agent counts once a second (README: agent metrics); on several nodes the
+  // read may land on one that has not seen the writer's node flush yet.
+  const totals = await waitUntil('the agent counts written', async () => {
+    const list = JSON.parse((await cli('metrics', 'agents')).stdout) as Array<{ instance_id: string }>;
+    return list.some((r) => r.instance_id === id) ? list : false;
+  });
   t.match(totals, [{ instance_id: id, metrics: { state_writes: 1 } }]);
   const mine = JSON.parse((await cli('metrics', 'agents', id, '--period', new Date().toISOString().slice(0, 10))).stdout);
   t.ok(mine.some((r: any) => r.metric_name === 'state_writes' && r.metric_value === 1));
