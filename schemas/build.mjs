@@ -2,7 +2,7 @@
  * Replaces tsc's output for schemas/typebox.ts (a re-export of 'typebox' and 'typebox/compile')
  * with one esbuild bundle of the same exports, so a thread loads TypeBox as one module instead of
  * ~700 (see schemas/typebox.ts). Run by `npm run build` after tsc; a no-op when the bundle is
- * already there and newer than its source and package-lock.json (`--force` rebuilds).
+ * already there and newer than its source, this script and package-lock.json (`--force` rebuilds).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -23,7 +23,7 @@ function upToDate() {
   fs.closeSync(fd);
   if (head.toString() !== BANNER) return false; // tsc wrote its re-export again
   const built = fs.statSync(OUT).mtimeMs;
-  return [SOURCE, path.join(ROOT, 'package-lock.json')].every((f) => fs.statSync(f).mtimeMs <= built);
+  return [SOURCE, fileURLToPath(import.meta.url), path.join(ROOT, 'package-lock.json')].every((f) => fs.statSync(f).mtimeMs <= built);
 }
 
 if (process.argv.includes('--force') || !upToDate()) {

@@ -3,7 +3,7 @@
  * tap runs plain JavaScript against the server, workers and CLI that `tsc -b` has just compiled
  * into dist/. Nothing is compiled at run time, in the test processes or in the worker threads
  * their servers start (that was most of the suite's time). Type-stripping only, as the TypeScript
- * loader tap used before did (transpile-only); `npm run typecheck` checks types.
+ * loader tap used before did (transpile-only): the tests' types are not checked.
  *
  * A relative import keeps pointing at what it named in the source tree: `../../src/x.js` from
  * dist/test/<dir>/ is dist/src/x.js (tsc's output, same layout); `../../cli/x.js` becomes
@@ -12,7 +12,8 @@
  * --enable-source-maps) keep stack traces pointing at test/*.ts.
  *
  * Run by `npm run build:test` (and so by `npm test`), after `npm run build`: about a second, and
- * only files changed since their last build are compiled again; outputs of deleted tests are removed.
+ * only files changed since their last build (or all, when this script changed) are compiled again;
+ * outputs of deleted tests are removed.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -46,16 +47,24 @@ function rewrite(spec, from, outFile) {
   return rel.startsWith('.') ? rel : `./${rel}`;
 }
 
+function write(file, text) {
+  const tmp = `${file}.${process.pid}.tmp`;
+  fs.writeFileSync(tmp, text);
+  fs.renameSync(tmp, file);
+}
+
 const IMPORT = /(\bfrom\s*|\bimport\s*\(\s*|\bimport\s+)(['"])(\.\.?\/[^'"]+)\2/g;
 
 const sources = walk(HERE, (n) => n.endsWith('.ts') && !n.endsWith('.d.ts'));
+/** An output older than its source or than this script is compiled again. */
+const SELF = fs.statSync(fileURLToPath(import.meta.url)).mtimeMs;
 const written = new Set();
 await Promise.all(
   sources.map(async (src) => {
     const outFile = path.join(OUT, path.relative(HERE, src)).replace(/\.ts$/, '.js');
     written.add(outFile).add(`${outFile}.map`);
     // Unchanged since its last build: left as it is (a run of tap may be reading it).
-    if (fs.existsSync(outFile) && fs.statSync(outFile).mtimeMs >= fs.statSync(src).mtimeMs) return;
+    if (fs.existsSync(outFile) && fs.statSync(outFile).mtimeMs >= Math.max(fs.statSync(src).mtimeMs, SELF)) return;
     const r = await esbuild.transform(fs.readFileSync(src, 'utf8'), {
       loader: 'ts',
       format: 'esm',
@@ -67,8 +76,10 @@ await Promise.all(
     });
     const code = r.code.replace(IMPORT, (_, lead, q, spec) => `${lead}${q}${rewrite(spec, src, outFile)}${q}`);
     fs.mkdirSync(path.dirname(outFile), { recursive: true });
-    fs.writeFileSync(outFile, `${code}//# sourceMappingURL=${path.basename(outFile)}.map\n`);
-    fs.writeFileSync(`${outFile}.map`, r.map);
+    // The map, then the module, each written beside and renamed into place: an interrupted build
+    // leaves no half-written file that looks current.
+    write(`${outFile}.map`, r.map);
+    write(outFile, `${code}//# sourceMappingURL=${path.basename(outFile)}.map\n`);
   }),
 );
 // A test deleted or renamed in test/ must not keep running from an old output.

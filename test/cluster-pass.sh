@@ -8,7 +8,8 @@
 # coord.test (an agent's leases and tasks and the pre-commit lease guard, each command landing on
 # another node) runs again; the other CLI files run once, in the main pass.
 # Runs the compiled suite (dist/test, built by `npm run build:test`). npm test runs this after the
-# main pass, whose cluster tests install Debian's postgresql when it is absent and this is root.
+# main pass; tap's setup step (test/setup/install.ts) installs Debian's postgresql when it is
+# absent and this is root.
 # Without PostgreSQL server binaries or root it says why and skips: it never passes silently.
 set -uo pipefail
 cd "$(dirname "$0")/.."

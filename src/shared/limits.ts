@@ -2,7 +2,7 @@
  * Every fixed limit of the server in one table, each with its unit and why it has that value
  * (like nats-server's const.go). Limits a user may want to change are settings instead (see
  * SETTINGS in config.ts, with their defaults); these are the ones that are not. Shared code
- * (src/shared): any process may import it. The writer thread takes its values from its start-up
+ * (src/shared): every process of the server may import it. The writer thread takes its values from its start-up
  * data (WRITER_LIMITS, below), so a test can start it with others.
  */
 import type { WriterLimits } from '../../schemas/rpc/writer.js';

@@ -40,8 +40,8 @@ t.test('webhooks, audit, metrics agents, llm commands', async (t) => {
   const badFrom = await cli('audit', '--from', 'nope');
   t.equal(badFrom.code, 1);
 
-  // A node writes its agent counts once a second (README: agent metrics); on several nodes the
-  // read may land on one that has not seen the writer's node flush yet.
+  // A node writes its agent counts once a second (README: agent metrics); with the server as
+  // several nodes (KOOR_TEST_BACKEND=cluster) the read may come before the other node's flush.
   const totals = await waitUntil('the agent counts written', async () => {
     const list = JSON.parse((await cli('metrics', 'agents')).stdout) as Array<{ instance_id: string }>;
     return list.some((r) => r.instance_id === id) ? list : false;

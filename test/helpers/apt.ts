@@ -28,8 +28,9 @@ function note(pkg: string, why: string | null): void {
 }
 
 /**
- * Run once before the test files (test/setup/install.ts): installs every package of `needed`
- * that is absent with one apt-get update and one apt-get install, when this is root (bounded by
+ * Run once before the test files (`npm run test:setup`, test/setup/install.ts): installs every package of `needed`
+ * that is absent with one apt-get update and one apt-get install (each package alone if that
+ * fails, so one that cannot be had costs only its own tests), when this is root (bounded by
  * `budgetMs` together, waiting up to `lockWaitS` for a dpkg lock another apt run holds). What
  * could not be had is written down for provided(), so the tests that need it skip with the
  * reason. Returns the reason per package (null: there).
@@ -49,11 +50,19 @@ export async function aptInstall(needed: readonly Needed[], budgetMs: number, lo
       const update = await run('apt-get', ['update', '-qq', '-o', lock], until - Date.now());
       if (!update.ok) why = `could not be installed: apt-get update failed: ${update.out.trim().slice(-300)}`;
       else {
-        const install = await run('apt-get', ['install', '-y', '-qq', '-o', lock, '--no-install-recommends', ...names], until - Date.now());
-        if (!install.ok) why = `could not be installed: apt-get install failed: ${install.out.trim().slice(-300)}`;
+        const install = (pkgs: string[]) => run('apt-get', ['install', '-y', '-qq', '-o', lock, '--no-install-recommends', ...pkgs], until - Date.now());
+        const all = await install(names);
+        if (!all.ok) {
+          // One package that cannot be had must not cost the others: each on its own, with its reason.
+          for (const n of missing) {
+            if (n.find() !== null) continue;
+            const one = await install([n.pkg]);
+            if (!one.ok) out.set(n.pkg, `${n.pkg} could not be installed: apt-get install failed: ${one.out.trim().slice(-300)}`);
+          }
+        }
       }
     }
-    for (const n of missing) if (n.find() === null) out.set(n.pkg, `${n.pkg} ${why ?? 'was not found after apt-get install'}`);
+    for (const n of missing) if (n.find() === null && out.get(n.pkg) === null) out.set(n.pkg, `${n.pkg} ${why ?? 'was not found after apt-get install'}`);
   }
   for (const [pkg, why] of out) note(pkg, why);
   return out;
@@ -64,6 +73,6 @@ export function provided(n: Needed): { path: string } | { skip: string } {
   const found = n.find();
   if (found) return { path: found };
   const file = path.join(NOTES, `${n.pkg}.txt`);
-  const why = fs.existsSync(file) ? fs.readFileSync(file, 'utf8').trim() : `${n.pkg} is not installed (the test setup, test/setup/install.ts, installs it with apt-get as root)`;
+  const why = fs.existsSync(file) ? fs.readFileSync(file, 'utf8').trim() : `${n.pkg} is not installed (`npm run test:setup` installs it with apt-get as root)`;
   return { skip: why };
 }

@@ -1,6 +1,6 @@
 /**
  * A real browser for the dashboard tests: Debian's chromium driven by playwright-core (which
- * downloads nothing). test/setup/install.ts installs it before the test files run when it is
+ * downloads nothing). the test setup (npm run test:setup) installs it before the test files run when it is
  * absent (apt-get, as root); when it still cannot be had, the browser tests skip with the reason.
  *
  * Every page records each request and WebSocket it opens, and any request to a host other than

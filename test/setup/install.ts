@@ -1,10 +1,12 @@
 /**
- * Runs once before the test files (package.json "tap.before"): installs the Debian packages some
- * tests drive for real — chromium (dashboard browser tests), postgresql (cluster mode and the
+ * `npm run test:setup`, which npm test runs once before the test files: installs the Debian
+ * packages some tests drive for real — chromium (dashboard browser tests), postgresql (cluster mode and the
  * cluster pass), nginx (deploy recipes) — with one apt-get update and one apt-get install of
  * those that are absent, when this is root (bounded; it waits for a dpkg lock held by another apt
  * run). The tests themselves install nothing: what could not be had is written down
  * (test/helpers/apt.ts), and the tests that need it skip with the reason. Never fails the run.
+ * Not tap's `before` hook: tap runs that with coverage on, and the coverage report of the compiled
+ * setup then fails the whole run.
  */
 import { aptInstall } from '../helpers/apt.js';
 import { CHROMIUM } from '../helpers/browser.js';
@@ -13,10 +15,12 @@ import { POSTGRESQL } from '../helpers/postgres.js';
 
 /** apt-get update + install of all three on a fresh machine. */
 const INSTALL_BUDGET_MS = 10 * 60_000;
+/** A machine that has just booted may still be running its own apt for a while. */
+const LOCK_WAIT_S = 180;
 
 try {
   const started = Date.now();
-  const results = await aptInstall([CHROMIUM, POSTGRESQL, NGINX], INSTALL_BUDGET_MS);
+  const results = await aptInstall([CHROMIUM, POSTGRESQL, NGINX], INSTALL_BUDGET_MS, LOCK_WAIT_S);
   for (const [pkg, why] of results) if (why !== null) process.stderr.write(`# tests that need ${pkg} will skip: ${why}\n`);
   const took = Date.now() - started;
   if (took > 1000) process.stderr.write(`# test setup: installing packages took ${(took / 1000).toFixed(0)} s\n`);
