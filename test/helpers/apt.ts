@@ -73,6 +73,6 @@ export function provided(n: Needed): { path: string } | { skip: string } {
   const found = n.find();
   if (found) return { path: found };
   const file = path.join(NOTES, `${n.pkg}.txt`);
-  const why = fs.existsSync(file) ? fs.readFileSync(file, 'utf8').trim() : `${n.pkg} is not installed (`npm run test:setup` installs it with apt-get as root)`;
+  const why = fs.existsSync(file) ? fs.readFileSync(file, 'utf8').trim() : `${n.pkg} is not installed ("npm run test:setup" installs it with apt-get as root)`;
   return { skip: why };
 }
