@@ -40,11 +40,12 @@ if (process.argv.includes('--force') || !upToDate()) {
     banner: { js: BANNER },
     logLevel: 'warning',
   });
-  // The map first (it replaces tsc's, which tsc -b looks for), then the module, written beside
-  // and renamed into place: a server starting meanwhile reads one whole file.
-  for (const f of [...result.outputFiles].sort((a) => (a.path.endsWith('.map') ? -1 : 1))) {
-    const tmp = `${f.path}.${process.pid}.tmp`;
-    fs.writeFileSync(tmp, f.contents);
-    fs.renameSync(tmp, f.path);
+  // The map first (it replaces tsc's, which tsc -b looks for), then the module, each written
+  // beside and renamed into place: a server starting meanwhile reads one whole file.
+  const byPath = new Map(result.outputFiles.map((f) => [f.path, f.contents]));
+  for (const file of [`${OUT}.map`, OUT]) {
+    const tmp = `${file}.${process.pid}.tmp`;
+    fs.writeFileSync(tmp, byPath.get(file));
+    fs.renameSync(tmp, file);
   }
 }

@@ -20,16 +20,18 @@ function run(cmd: string, args: string[], timeoutMs: number): Promise<{ ok: bool
   });
 }
 
+const noteFile = (pkg: string): string => path.join(NOTES, `${pkg}.txt`);
+
 function note(pkg: string, why: string | null): void {
   fs.mkdirSync(NOTES, { recursive: true });
-  const file = path.join(NOTES, `${pkg}.txt`);
+  const file = noteFile(pkg);
   if (why === null) fs.rmSync(file, { force: true });
   else fs.writeFileSync(file, `${why}\n`);
 }
 
 /**
- * Run once before the test files (`npm run test:setup`, test/setup/install.ts): installs every package of `needed`
- * that is absent with one apt-get update and one apt-get install (each package alone if that
+ * Run once before the test files (`npm run test:setup`, test/setup/install.ts): installs every
+ * package of `needed` that is absent with one apt-get update and one apt-get install (each package alone if that
  * fails, so one that cannot be had costs only its own tests), when this is root (bounded by
  * `budgetMs` together, waiting up to `lockWaitS` for a dpkg lock another apt run holds). What
  * could not be had is written down for provided(), so the tests that need it skip with the
@@ -72,7 +74,7 @@ export async function aptInstall(needed: readonly Needed[], budgetMs: number, lo
 export function provided(n: Needed): { path: string } | { skip: string } {
   const found = n.find();
   if (found) return { path: found };
-  const file = path.join(NOTES, `${n.pkg}.txt`);
+  const file = noteFile(n.pkg);
   const why = fs.existsSync(file) ? fs.readFileSync(file, 'utf8').trim() : `${n.pkg} is not installed ("npm run test:setup" installs it with apt-get as root)`;
   return { skip: why };
 }

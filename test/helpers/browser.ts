@@ -1,7 +1,8 @@
 /**
  * A real browser for the dashboard tests: Debian's chromium driven by playwright-core (which
- * downloads nothing). the test setup (npm run test:setup) installs it before the test files run when it is
- * absent (apt-get, as root); when it still cannot be had, the browser tests skip with the reason.
+ * downloads nothing). The test setup (`npm run test:setup`) installs it before the test files run
+ * when it is absent (apt-get, as root); when it still cannot be had, the browser tests skip with
+ * the reason.
  *
  * Every page records each request and WebSocket it opens, and any request to a host other than
  * 127.0.0.1 is refused and recorded, so a test can check that nothing leaves the machine.
