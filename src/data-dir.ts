@@ -169,7 +169,11 @@ export async function restoreDataDir(dir: string, from: string): Promise<{ info:
       } finally {
         db.close();
       }
-      keptAs = `${file}.before-restore-${new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}`;
+      // Never an existing name: two restores within a second (or one from a kept file) would
+      // otherwise rename the current file over the one kept before, or over the very file restored from.
+      const stamp = `${file}.before-restore-${new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}`;
+      keptAs = stamp;
+      for (let n = 1; fs.existsSync(keptAs); n++) keptAs = `${stamp}.${n}`;
       fs.renameSync(file, keptAs);
       for (const ext of ['-wal', '-shm']) fs.rmSync(`${file}${ext}`, { force: true });
     }
