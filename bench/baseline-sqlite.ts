@@ -15,7 +15,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { WRITER_LIMITS } from '../src/shared/limits.js';
-import { openWriterDb } from '../workers/writer/db.js';
+import { openWriterDb } from '../workers/writer/sqlite/db.js';
+import { sqliteDriver } from '../workers/writer/sqlite/driver.js';
 import { createDispatcher } from '../workers/writer/dispatch.js';
 import { makeDoc } from './http.js';
 
@@ -26,15 +27,15 @@ interface Point {
 }
 
 /** Runs `step` (which commits `rows` rows) for `seconds` after a 1/4 warm-up; rows/s and CPU. */
-function measure(seconds: number, rows: number, step: () => void): Point {
+async function measure(seconds: number, rows: number, step: () => void | Promise<void>): Promise<Point> {
   const warmUntil = performance.now() + (seconds * 1000) / 4;
-  while (performance.now() < warmUntil) step();
+  while (performance.now() < warmUntil) await step();
   let n = 0;
   const u0 = process.cpuUsage();
   const t0 = performance.now();
   const until = t0 + seconds * 1000;
   while (performance.now() < until) {
-    step();
+    await step();
     n += rows;
   }
   const wall = (performance.now() - t0) / 1000;
@@ -42,7 +43,7 @@ function measure(seconds: number, rows: number, step: () => void): Point {
   return { rows_per_s: Math.round(n / wall), user_us: Math.round((u.user / n) * 10) / 10, sys_us: Math.round((u.system / n) * 10) / 10 };
 }
 
-function bareAppend(file: string, seconds: number, value: Buffer): Point {
+async function bareAppend(file: string, seconds: number, value: Buffer): Promise<Point> {
   const db = new Database(file);
   try {
     db.pragma('journal_mode = WAL');
@@ -52,26 +53,26 @@ function bareAppend(file: string, seconds: number, value: Buffer): Point {
     const tx = db.transaction(() => {
       for (let i = 0; i < 64; i++) ins.run(value);
     });
-    return measure(seconds, 64, () => tx.immediate());
+    return await measure(seconds, 64, () => tx.immediate());
   } finally {
     db.close();
   }
 }
 
-function writerLoop(file: string, seconds: number, method: 'state.put' | 'events.publish', value: Buffer): Point {
+async function writerLoop(file: string, seconds: number, method: 'state.put' | 'events.publish', value: Buffer): Promise<Point> {
   const db = openWriterDb(file, WRITER_LIMITS);
   try {
-    const d = createDispatcher(db, { stateHistoryKeep: 100 });
+    const d = createDispatcher(sqliteDriver(db), { stateHistoryKeep: 100 });
     const data = value.toString('utf8');
     let id = 1;
     const BATCH = 34;
-    return measure(seconds, BATCH, () => {
+    return await measure(seconds, BATCH, async () => {
       const envs = [];
       for (let j = 0; j < BATCH; j++, id++) {
         const req = method === 'state.put' ? { key: `bench/put/${id % 1000}`, value: new Uint8Array(value), content_type: 'application/json', updated_by: '' } : { topic: 'bench.publish', data, source: '' };
         envs.push({ id, method, deadline: Date.now() + 60_000, req });
       }
-      const { commitError } = d.run(envs);
+      const { commitError } = await d.run(envs);
       if (commitError) throw commitError;
     });
   } finally {
@@ -88,8 +89,8 @@ const seconds = Number(secondsText);
 const value = Buffer.from(makeDoc());
 fs.mkdirSync(dir, { recursive: true });
 const out = {
-  bare_append: bareAppend(path.join(dir, 'bare.db'), seconds, value),
-  writer_put: writerLoop(path.join(dir, 'put.db'), seconds, 'state.put', value),
-  writer_publish: writerLoop(path.join(dir, 'publish.db'), seconds, 'events.publish', value),
+  bare_append: await bareAppend(path.join(dir, 'bare.db'), seconds, value),
+  writer_put: await writerLoop(path.join(dir, 'put.db'), seconds, 'state.put', value),
+  writer_publish: await writerLoop(path.join(dir, 'publish.db'), seconds, 'events.publish', value),
 };
 process.stdout.write(`${JSON.stringify(out)}\n`);

@@ -13,7 +13,8 @@ import path from 'node:path';
 import { silentLogger } from '../src/log.js';
 import { WriterClient } from '../src/rpc/writer-client.js';
 import { WRITER_LIMITS } from '../src/shared/limits.js';
-import { openWriterDb } from '../workers/writer/db.js';
+import { openWriterDb } from '../workers/writer/sqlite/db.js';
+import { sqliteDriver } from '../workers/writer/sqlite/driver.js';
 import { createDispatcher } from '../workers/writer/dispatch.js';
 import { makeDoc } from './http.js';
 import { LatencyHistogram, cpuWindow, fmtCores, fmtInt, fmtMs, makeTempDir, withTimeout, type BenchOptions, type BenchTable } from './lib.js';
@@ -51,7 +52,7 @@ function putReq(value: Uint8Array, i: number) {
 async function dispatcherPoint(dir: string, batch: number, durationS: number, value: Uint8Array): Promise<PointResult> {
   const db = openWriterDb(path.join(dir, `dispatcher-${batch}.db`), WRITER_LIMITS);
   try {
-    const d = createDispatcher(db);
+    const d = createDispatcher(sqliteDriver(db));
     const hist = new LatencyHistogram();
     let id = 1;
     let puts = 0;
@@ -66,7 +67,7 @@ async function dispatcherPoint(dir: string, batch: number, durationS: number, va
         id++;
       }
       const a = performance.now();
-      const { replies, commitError } = d.run(envs);
+      const { replies, commitError } = await d.run(envs);
       hist.record(performance.now() - a);
       if (commitError) failed += batch;
       else for (const r of replies) r.ok ? puts++ : failed++;
@@ -197,7 +198,7 @@ export async function run(opts: BenchOptions): Promise<Record<string, unknown>> 
       dispatcher,
       rpc,
       notes: [
-        'dispatcher: createDispatcher(db).run(batch) in the bench thread = SQLite + fsync + schema, no messaging; latency is per commit.',
+        'dispatcher: createDispatcher(sqliteDriver(db)).run(batch) in the bench thread = SQLite + fsync + schema, no messaging; latency is per commit.',
         'rpc: WriterClient with N callers awaiting state.put in a loop = worker thread + MessagePort + group commit, no HTTP; latency is per call.',
         'No load generator runs here: both layers have the 2 cores to themselves (other processes permitting).',
       ],

@@ -6,9 +6,8 @@ import { AppError, deadlineExceeded, exhausted, unavailable } from '../errors.js
 import type { Logger } from '../log.js';
 import { WRITER_LIMITS, WRITER_RESTART_BACKOFF_MAX_MS, WRITER_RESTART_BACKOFF_MS } from '../shared/limits.js';
 
+/** The writer thread, for both backends (the start-up data's database URL selects PostgreSQL). */
 const WRITER_URL = new URL('../../workers/writer/main.js', import.meta.url);
-/** Cluster mode's writer thread: the same protocol, committing to PostgreSQL. */
-const PG_WRITER_URL = new URL('../../workers/pg/main.js', import.meta.url);
 
 export interface WriterClientOptions {
   dbPath: string;
@@ -209,7 +208,7 @@ export class WriterClient {
       test_hooks: this.opts.testHooks === true,
       ...(this.opts.databaseUrl ? { database_url: this.opts.databaseUrl } : {}),
     };
-    const worker = new Worker(this.opts.databaseUrl ? PG_WRITER_URL : WRITER_URL, { workerData: { ...startup, port: port2, stats: this.batchStats }, transferList: [port2] });
+    const worker = new Worker(WRITER_URL, { workerData: { ...startup, port: port2, stats: this.batchStats }, transferList: [port2] });
     this.worker = worker;
     return new Promise<void>((resolve, reject) => {
       let ready = false;

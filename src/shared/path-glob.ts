@@ -269,11 +269,22 @@ function search(A: Nfa, B: Nfa): SearchResult {
  * prefix of p longer than c: the search continues at p[0..c]. Each step shortens x or passes a key.
  */
 export function prefixKeysOf(p: Buffer, atMost: (x: Buffer, inclusive: boolean) => Buffer | undefined): Buffer[] {
+  const seeks = prefixKeySeeks(p);
+  let step = seeks.next();
+  while (!step.done) step = seeks.next(atMost(...step.value));
+  return step.value;
+}
+
+/**
+ * prefixKeysOf's seeks, for a caller whose index answers asynchronously: yields each seek
+ * `[x, inclusive]`, is resumed with its answer, returns the keys found.
+ */
+export function* prefixKeySeeks(p: Buffer): Generator<[x: Buffer, inclusive: boolean], Buffer[], Buffer | undefined> {
   const found: Buffer[] = [];
   let x = p;
   let inclusive = true;
   for (;;) {
-    const k = atMost(x, inclusive);
+    const k = yield [x, inclusive];
     if (k === undefined) return found;
     let c = 0;
     while (c < k.length && c < p.length && k[c] === p[c]) c++;

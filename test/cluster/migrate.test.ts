@@ -1,7 +1,7 @@
 import t from 'tap';
 import postgres from 'postgres';
 import { providePostgres } from '../helpers/postgres.js';
-import { migratePg } from '../../workers/pg/migrate.js';
+import { migratePg } from '../../workers/writer/pg/migrate.js';
 import { PG_MIGRATIONS } from '../../schemas/db/pg-migrations.js';
 
 /** Cluster mode (issue 14): schema migrations on a real PostgreSQL, several nodes starting at once. */

@@ -2,12 +2,13 @@ import t from 'tap';
 import { WriterClient } from '../../src/rpc/writer-client.js';
 import { silentLogger } from '../../src/log.js';
 import { openPg } from '../../src/shared/pg.js';
-import { createPgDispatcher } from '../../workers/pg/dispatch.js';
-import { migratePg } from '../../workers/pg/migrate.js';
+import { createDispatcher } from '../../workers/writer/dispatch.js';
+import { pgDriver } from '../../workers/writer/pg/driver.js';
+import { migratePg } from '../../workers/writer/pg/migrate.js';
 import { freshDatabase, providePostgres } from '../helpers/postgres.js';
 
 /**
- * Cluster mode's writer thread (workers/pg/main.ts) through the same client as SQLite's: it
+ * Cluster mode's writer thread (workers/writer/main.ts) through the same client as SQLite's: it
  * migrates the database, commits, answers, refuses what the SQLite writer refuses, and closes.
  */
 const started = await providePostgres();
@@ -35,7 +36,7 @@ if ('skipped' in started) {
     t.teardown(() => sql.end({ timeout: 1 }));
     await migratePg(sql);
     const logged: string[] = [];
-    const d = createPgDispatcher(sql, { log: { error: (_o, msg) => logged.push(msg) } });
+    const d = createDispatcher(pgDriver(sql), { log: { error: (_o, msg) => logged.push(msg) } });
     let id = 0;
     const put = (key: string, actor?: string) => ({ id: ++id, method: 'state.put', deadline: Date.now() + 60_000, req: { key, value: Buffer.from(key), content_type: 'text/plain', updated_by: '' }, ...(actor ? { audit: { actor } } : {}) });
     // Sent without waiting for them: every entry of a batch is there after its commit.
@@ -61,7 +62,7 @@ if ('skipped' in started) {
     const sql = openPg(await freshDatabase(pg, 'restores'), { max: 2, name: 'koor-test' });
     t.teardown(() => sql.end({ timeout: 1 }));
     await migratePg(sql);
-    const d = createPgDispatcher(sql, { log: { error: () => {} } });
+    const d = createDispatcher(pgDriver(sql), { log: { error: () => {} } });
     let id = 0;
     const call = async (method: string, req: unknown) => {
       const r = (await d.run([{ id: ++id, method, deadline: Date.now() + 60_000, req }])).replies[0]!;
@@ -72,7 +73,7 @@ if ('skipped' in started) {
     for (let i = 0; i < 3; i++) await call('events.publish', { topic: 't', data: '{}', source: '' });
     const hook = async () => (await sql<{ cursor: number; delivered: number; attempts: number; last_error: string }[]>`SELECT cursor, delivered, attempts, last_error FROM webhooks WHERE id = 'w'`)[0]!;
     const settle = (restores: number | undefined, over: object) => call('webhooks.settle', { webhook_id: 'w', at: '2026-01-01 00:00:00', cursor: 3, delivered: 3, dropped: 0, max_attempts: 5, ...(restores === undefined ? {} : { restores }), ...over });
-    // What a restore does in its transaction (workers/pg/copy.ts), besides replacing the rows.
+    // What a restore does in its transaction (workers/backup/pg-copy.ts), besides replacing the rows.
     await sql`UPDATE koor_counters SET value = value + 1 WHERE name = 'restores'`;
     await settle(0, {});
     await settle(0, { cursor: 0, delivered: 0, failure: { event_id: 1, error: 'refused', next_at: 1 } });

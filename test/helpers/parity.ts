@@ -2,11 +2,12 @@ import path from 'node:path';
 import type { AuditTag, ReplyEnvelope } from '../../schemas/rpc/envelope.js';
 import type { WriterMethod } from '../../schemas/rpc/writer.js';
 import { WRITER_LIMITS } from '../../src/shared/limits.js';
-import { openWriterDb } from '../../workers/writer/db.js';
+import { openWriterDb } from '../../workers/writer/sqlite/db.js';
+import { sqliteDriver } from '../../workers/writer/sqlite/driver.js';
 import { createDispatcher } from '../../workers/writer/dispatch.js';
 import { openPg } from '../../src/shared/pg.js';
-import { createPgDispatcher } from '../../workers/pg/dispatch.js';
-import { migratePg } from '../../workers/pg/migrate.js';
+import { pgDriver } from '../../workers/writer/pg/driver.js';
+import { migratePg } from '../../workers/writer/pg/migrate.js';
 import type { Postgres } from '../../bench/postgres.js';
 import { pgReaders, sqliteReaders, type Readers } from '../../src/backend/readers.js';
 import { openReader, type Awaitable } from '../../src/store.js';
@@ -14,9 +15,8 @@ import { tempDir } from './server.js';
 
 /**
  * Backend parity (cluster mode, issue 14): one scenario of writer calls, run on a fresh SQLite
- * file through the SQLite dispatcher and on a fresh PostgreSQL database through the PostgreSQL
- * dispatcher; the test compares the two transcripts (every reply, in order) and the two
- * databases' tables at the end. Random ids, tokens, timestamps and epoch-ms instants are
+ * file and on a fresh PostgreSQL database, through the one writer with each driver; the test
+ * compares the two transcripts (every reply, in order) and the two databases' tables at the end. Random ids, tokens, timestamps and epoch-ms instants are
  * normalised (ids numbered by first appearance), nothing else.
  */
 export interface Call {
@@ -84,17 +84,17 @@ export async function parity(t: Tap, pg: Postgres, opts: { stateHistoryKeep?: nu
     const file = path.join(tempDir(t as never), `parity-${n}.db`);
     const db = openWriterDb(file, WRITER_LIMITS);
     try {
-      const d = createDispatcher(db, { stateHistoryKeep: opts.stateHistoryKeep ?? 0 });
+      const d = createDispatcher(sqliteDriver(db), { stateHistoryKeep: opts.stateHistoryKeep ?? 0 });
       const norm = normaliser();
       const transcript: unknown[] = [];
       let id = 1;
       const batch: Batch = async (envs) => {
-        const { replies } = d.run(envs.map((e) => ({ id: id++, method: e.method, deadline: Date.now() + 60_000, req: e.req, ...(e.audit ? { audit: e.audit } : {}) })));
+        const { replies } = await d.run(envs.map((e) => ({ id: id++, method: e.method, deadline: Date.now() + 60_000, req: e.req, ...(e.audit ? { audit: e.audit } : {}) })));
         for (const r of replies) transcript.push(norm(r));
         return replies;
       };
       const call: Call = async (method, req, o) => {
-        const { replies } = d.run([{ id: id++, method, deadline: o?.deadline ?? Date.now() + 60_000, req, ...(o?.audit ? { audit: o.audit } : {}) }]);
+        const { replies } = await d.run([{ id: id++, method, deadline: o?.deadline ?? Date.now() + 60_000, req, ...(o?.audit ? { audit: o.audit } : {}) }]);
         transcript.push(norm(replies[0]));
         return replies[0]!;
       };
@@ -127,7 +127,7 @@ export async function parity(t: Tap, pg: Postgres, opts: { stateHistoryKeep?: nu
     const sql = openPg(url, { max: 2, name: 'koor-parity' });
     try {
       await migratePg(sql);
-      const d = createPgDispatcher(sql, { stateHistoryKeep: opts.stateHistoryKeep ?? 0 });
+      const d = createDispatcher(pgDriver(sql), { stateHistoryKeep: opts.stateHistoryKeep ?? 0 });
       const norm = normaliser();
       const transcript: unknown[] = [];
       let id = 1;

@@ -128,7 +128,7 @@ t.test('no import cycle between files', async (t) => {
 });
 
 t.test('the checker sees what it checks: a made-up crossing and cycle are caught', async (t) => {
-  t.equal(target('src/x/y.ts', '../../workers/writer/db.js'), 'workers/writer/db.ts', 'a .js specifier names its .ts source');
+  t.equal(target('src/x/y.ts', '../../workers/writer/sql.js'), 'workers/writer/sql.ts', 'a .js specifier names its .ts source');
   const sample = "import a from './a.js';\nimport type { B } from '../b.js';\nexport { c } from './c.js';\nconst d = await import('./d.js');\nimport './e.js';\nimport x from 'pkg';";
   t.same([...sample.matchAll(IMPORT)].map((m) => m[1] ?? m[2] ?? m[3]), ['./a.js', '../b.js', './c.js', './d.js', './e.js'], 'static, type-only, re-export, dynamic and bare imports are read; packages are not');
   const made = new Map<string, string[]>([

@@ -6,6 +6,7 @@ import { tempDir } from '../helpers/server.js';
 import { MIGRATIONS } from '../../schemas/db/sqlite-migrations.js';
 import { WRITER_LIMITS } from '../../src/shared/limits.js';
 import { createDispatcher } from '../../workers/writer/dispatch.js';
+import { sqliteDriver } from '../../workers/writer/sqlite/driver.js';
 import type { WriterStartup } from '../../schemas/rpc/writer.js';
 import { createWriterStatsBuffer } from '../../schemas/rpc/writer-stats.js';
 
@@ -100,45 +101,44 @@ t.test('a data file from a newer server is refused', async (t) => {
 });
 
 t.test('a batch SQLite rolls back (disk full) acknowledges nothing and runs nothing after it', async (t) => {
-  const { openWriterDb } = await import('../../workers/writer/db.js');
-  const { createDispatcher } = await import('../../workers/writer/dispatch.js');
+  const { openWriterDb } = await import('../../workers/writer/sqlite/db.js');
   const db = openWriterDb(path.join(tempDir(t), 'data.db'), WRITER_LIMITS);
   t.teardown(() => db.close());
-  const d = createDispatcher(db);
+  const d = createDispatcher(sqliteDriver(db));
   // Simulate a full disk: the file may not grow past its current size.
   const pages = db.pragma('page_count', { simple: true }) as number;
   db.pragma(`max_page_count = ${pages + 2}`);
   const env = (id: number, key: string, bytes: number) => ({ id, method: 'state.put', deadline: far(), req: { key, value: Buffer.alloc(bytes, 'x'), content_type: 'x', updated_by: '' } });
-  const { replies, commitError } = d.run([env(1, 'big', 512 * 1024), env(2, 'small', 10), env(3, 'small2', 10)]);
+  const { replies, commitError } = await d.run([env(1, 'big', 512 * 1024), env(2, 'small', 10), env(3, 'small2', 10)]);
   t.ok(commitError, 'the batch failed');
   t.same(replies.map((r) => [r.id, r.ok]), [[1, false], [2, false], [3, false]], 'every envelope answered, none acknowledged');
   t.same(db.prepare('SELECT key FROM state').pluck().all(), [], 'and none of them committed');
   db.pragma('max_page_count = 1073741823');
-  const after = d.run([env(4, 'small', 10)]);
+  const after = await d.run([env(4, 'small', 10)]);
   t.same(after.replies.map((r) => r.ok), [true], 'the writer works again once there is room');
 });
 
 t.test('a method that fails after writing part of its work leaves nothing behind; the others commit', async (t) => {
-  const { openWriterDb } = await import('../../workers/writer/db.js');
+  const { openWriterDb } = await import('../../workers/writer/sqlite/db.js');
   const db = openWriterDb(path.join(tempDir(t), 'data.db'), WRITER_LIMITS);
   t.teardown(() => db.close());
-  const d = createDispatcher(db, { stateHistoryKeep: 2 });
+  const d = createDispatcher(sqliteDriver(db), { stateHistoryKeep: 2 });
   const put = (id: number, key: string, v: string) => ({ id, method: 'state.put', deadline: far(), req: { key, value: Buffer.from(v), content_type: 'text/plain', updated_by: '' } });
-  t.same(d.run([put(1, 'boom', 'v1'), put(2, 'a', 'v1'), put(3, 'a', 'v2')]).replies.map((r) => r.ok), [true, true, true]);
+  t.same((await d.run([put(1, 'boom', 'v1'), put(2, 'a', 'v1'), put(3, 'a', 'v2')])).replies.map((r) => r.ok), [true, true, true]);
   // A PUT over an existing key archives the old version first, then updates: make the update fail.
   db.exec("CREATE TRIGGER no_boom BEFORE UPDATE ON state WHEN NEW.key = 'boom' BEGIN SELECT RAISE(ABORT, 'boom refused'); END");
   // `a` v3 pushes v1 out of the 2 kept versions: one version dropped by a write.
-  const { replies, commitError } = d.run([put(4, 'a', 'v3'), put(5, 'boom', 'v2'), put(6, 'b', 'v1')]);
+  const { replies, commitError } = await d.run([put(4, 'a', 'v3'), put(5, 'boom', 'v2'), put(6, 'b', 'v1')]);
   t.notOk(commitError);
   t.same(replies.map((r) => [r.id, r.ok]), [[4, true], [5, false], [6, true]], 'only the failing method fails');
   t.equal(replies[1]!.ok === false && replies[1]!.err.status, 'INTERNAL');
   t.same(db.prepare("SELECT count(*) FROM state_history WHERE key = 'boom'").pluck().get(), 0, 'its archived copy (written before it failed) is gone');
   t.same(db.prepare("SELECT key, version FROM state ORDER BY key").all(), [{ key: 'a', version: 3 }, { key: 'b', version: 1 }, { key: 'boom', version: 1 }]);
   // The batch ran twice (a fast attempt, then guarded): the drop is counted once.
-  const turn = d.run([{ id: 7, method: 'state.prune_history', deadline: far(), req: { keep: 2, after: '', keys: 10, rows: 10 } }]);
+  const turn = await d.run([{ id: 7, method: 'state.prune_history', deadline: far(), req: { keep: 2, after: '', keys: 10, rows: 10 } }]);
   t.equal((turn.replies[0] as { res: { dropped_by_writes: number } }).res.dropped_by_writes, 1, 'versions dropped by writes, counted once');
   db.exec('DROP TRIGGER no_boom');
-  t.same(d.run([put(8, 'boom', 'v2'), put(9, 'a', 'v4')]).replies.map((r) => r.ok), [true, true], 'later batches run normally');
+  t.same((await d.run([put(8, 'boom', 'v2'), put(9, 'a', 'v4')])).replies.map((r) => r.ok), [true, true], 'later batches run normally');
   t.equal(db.prepare("SELECT version FROM state WHERE key = 'boom'").pluck().get(), 2);
 });
 
@@ -153,13 +153,13 @@ t.test('the test-only sys.sleep cannot stall a production writer', async (t) => 
 });
 
 t.test('an unexpected writer failure is logged with its cause, stack and method', async (t) => {
-  const { openWriterDb } = await import('../../workers/writer/db.js');
+  const { openWriterDb } = await import('../../workers/writer/sqlite/db.js');
   const db = openWriterDb(path.join(tempDir(t), 'data.db'), WRITER_LIMITS);
   t.teardown(() => db.close());
   const logged: Array<{ obj: Record<string, unknown>; msg: string }> = [];
-  const d = createDispatcher(db, { log: { error: (obj, msg) => logged.push({ obj, msg }) } });
+  const d = createDispatcher(sqliteDriver(db), { log: { error: (obj, msg) => logged.push({ obj, msg }) } });
   db.exec('DROP TABLE events'); // an environment failure no writer method expects
-  const { replies } = d.run([{ id: 7, method: 'events.publish', deadline: far(), req: { topic: 't', data: 'null', source: '' } }]);
+  const { replies } = await d.run([{ id: 7, method: 'events.publish', deadline: far(), req: { topic: 't', data: 'null', source: '' } }]);
   t.same(replies[0], { id: 7, ok: false, err: { status: 'INTERNAL', message: 'failed to events.publish' } }, 'the client gets a generic 500');
   t.equal(logged.length, 1, 'one log line');
   t.equal(logged[0]!.obj.method, 'events.publish');
@@ -169,22 +169,22 @@ t.test('an unexpected writer failure is logged with its cause, stack and method'
 });
 
 t.test('state-history retention turns: bounded rows, a cursor that resumes mid-key, a sweep that wraps', async (t) => {
-  const { openWriterDb } = await import('../../workers/writer/db.js');
+  const { openWriterDb } = await import('../../workers/writer/sqlite/db.js');
   const db = openWriterDb(path.join(tempDir(t), 'data.db'), WRITER_LIMITS);
   t.teardown(() => db.close());
-  const d = createDispatcher(db); // keep 0 on writes: everything is archived
+  const d = createDispatcher(sqliteDriver(db)); // keep 0 on writes: everything is archived
   let id = 1;
-  const call = (method: string, req: unknown) => {
-    const r = d.run([{ id: id++, method, deadline: far(), req }]).replies[0]!;
+  const call = async (method: string, req: unknown) => {
+    const r = (await d.run([{ id: id++, method, deadline: far(), req }])).replies[0]!;
     if (!r.ok) throw new Error(JSON.stringify(r.err));
     return r.res as { deleted: number; next: string; wrapped: boolean; dropped_by_writes: number };
   };
-  for (const key of ['a', 'b', 'c']) for (let v = 0; v < 51; v++) call('state.put', { key, value: Buffer.from(`${v}`), content_type: 'x', updated_by: '' });
+  for (const key of ['a', 'b', 'c']) for (let v = 0; v < 51; v++) await call('state.put', { key, value: Buffer.from(`${v}`), content_type: 'x', updated_by: '' });
   // 50 archived + the current per key; keep 10 → 41 to delete per key, 123 in all.
   const turns: Array<{ deleted: number; next: string; wrapped: boolean; dropped_by_writes: number }> = [];
   let after = '';
   for (let i = 0; i < 20; i++) {
-    const r = call('state.prune_history', { keep: 10, after, keys: 2, rows: 30 });
+    const r = await call('state.prune_history', { keep: 10, after, keys: 2, rows: 30 });
     turns.push(r);
     after = r.next;
     if (r.wrapped) break;
@@ -199,5 +199,5 @@ t.test('state-history retention turns: bounded rows, a cursor that resumes mid-k
     { key: 'b', n: 9, lo: 42 },
     { key: 'c', n: 9, lo: 42 },
   ], 'each key keeps versions 42..50 archived plus 51 current');
-  t.same(call('state.prune_history', { keep: 10, after: '', keys: 10, rows: 30 }), { deleted: 0, next: '', wrapped: true, dropped_by_writes: 0 }, 'nothing left to do');
+  t.same(await call('state.prune_history', { keep: 10, after: '', keys: 10, rows: 30 }), { deleted: 0, next: '', wrapped: true, dropped_by_writes: 0 }, 'nothing left to do');
 });

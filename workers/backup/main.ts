@@ -3,7 +3,7 @@ import Database from 'better-sqlite3';
 import type { BackupDone, BackupJob } from '../../schemas/rpc/backup.js';
 import { inspectSnapshot } from '../../src/shared/snapshot.js';
 import { openPg } from '../../src/shared/pg.js';
-import { copySnapshotInto, pgIntoSqlite } from '../pg/copy.js';
+import { copySnapshotInto, pgIntoSqlite } from './pg-copy.js';
 
 /**
  * A short-lived thread that takes one online snapshot with SQLite's backup API, off the front's

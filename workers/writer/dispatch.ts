@@ -1,170 +1,85 @@
-import type { AuditTag, ReplyEnvelope, ReqOf, ResOf } from '../../schemas/rpc/envelope.js';
-import type { WriterMethod, WriterMethods } from '../../schemas/rpc/writer.js';
-import { admit, failReply as fail, failedBatch } from './check.js';
-import { schemaVersion, vacuumStep, type DB } from './db.js';
+import type { AuditTag, ReplyEnvelope, RequestEnvelope } from '../../schemas/rpc/envelope.js';
+import { admit, failReply, failedBatch } from './check.js';
 import { Fault } from './fault.js';
-import { stateStore } from './stores/state.js';
-import { specStore } from './stores/specs.js';
-import { eventStore } from './stores/events.js';
-import { instanceStore } from './stores/instances.js';
-import { ruleStore } from './stores/rules.js';
-import { templateStore } from './stores/templates.js';
-import { complianceStore } from './stores/compliance.js';
-import { webhookStore } from './stores/webhooks.js';
-import { auditStore } from './stores/audit.js';
-import { opsStore } from './stores/ops.js';
-import { leaseStore } from './stores/leases.js';
-import { taskStore } from './stores/tasks.js';
-import { threadId } from 'node:worker_threads';
+import { writerMethods, type MethodOptions } from './methods.js';
+import type { Driver, Tx } from './sql.js';
+import { AUDIT_INSERT, auditEntry } from './stores/audit.js';
+import { storageNow } from './time.js';
 
 /** Where the dispatcher reports unexpected failures (the writer's pino logger). */
 export interface FaultLog {
   error(obj: Record<string, unknown>, msg: string): void;
 }
 
-/** Thrown inside the batch when SQLite has already rolled the transaction back. */
+/** Thrown inside the batch when the database has already rolled the transaction back. */
 class BatchAborted extends Error {}
 /** Thrown inside a fast batch when a method failed: roll back, run the batch again guarded. */
 class Replay extends Error {}
 const REPLAY = Symbol('replay');
 
-type Handlers = { [K in WriterMethod]: (req: ReqOf<WriterMethods, K>) => ResOf<WriterMethods, K> };
-
-function sleepSync(ms: number): void {
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
-}
+type AnyHandler = (tx: Tx, req: unknown) => Promise<unknown>;
 
 /**
- * The writer's dispatcher: validates envelopes and requests, executes a batch inside ONE
- * transaction (group commit) so that a failed envelope rolls back alone (see inBatch), and
- * returns the replies. Replies must be posted only after this returns (= COMMIT).
+ * The writer's dispatcher, one for both backends: validates envelopes and requests, executes a
+ * batch inside ONE transaction (group commit) so that a failed envelope rolls back alone, and
+ * returns the replies. Replies must be posted only after `run` resolved (= COMMIT returned).
+ *
+ * Two ways to run a batch. Fast: methods run straight in the batch transaction; the first one
+ * that throws aborts the attempt (it may have written part of its work), the transaction rolls
+ * back and the batch is run again guarded: each envelope in its own savepoint, so a failed one
+ * rolls back alone (a savepoint costs ~2 µs per write on SQLite, a round trip on PostgreSQL).
+ * Batches stay guarded while failures continue.
  */
-export function createDispatcher(
-  db: DB,
-  opts: { testHooks?: boolean; log?: FaultLog; stateHistoryKeep?: number; webhookBacklogMax?: number; webhookDisableAfter?: number } = {},
-) {
-  const state = stateStore(db, opts.stateHistoryKeep ?? 0);
-  const specs = specStore(db);
-  const events = eventStore(db, { webhookBacklogMax: opts.webhookBacklogMax ?? 10_000 });
-  const instances = instanceStore(db, events);
-  const leases = leaseStore(db, events);
-  const tasks = taskStore(db, events);
-  /** An agent that went stale or was deregistered holds nothing any more (SPEC §8.8). */
-  const letGo = (holder: string, why: 'stale' | 'deregistered') => [...leases.releaseHolder(holder, why), ...tasks.releaseHolder(holder, why)];
-  const rules = ruleStore(db);
-  const compliance = complianceStore(db);
-  const templates = templateStore(db);
-  const webhooks = webhookStore(db, { disableAfter: opts.webhookDisableAfter ?? 10 });
-  const audit = auditStore(db);
-  const ops = opsStore(db);
-  const handlers: Handlers = {
-    'sys.ping': () => ({ threadId, schema_version: schemaVersion(db) }),
-    'sys.sleep': (req) => {
-      if (!opts.testHooks) throw new Fault('INVALID_ARGUMENT', 'unknown method: sys.sleep');
-      sleepSync(req.ms);
-      return {};
-    },
-    'state.put': state.put,
-    'state.delete': state.delete,
-    'state.rollback': state.rollback,
-    'state.prune_history': state.pruneHistory,
-    'db.vacuum': (req) => vacuumStep(db, req.pages),
-    'spec.put': specs.put,
-    'spec.delete': specs.delete,
-    'events.publish': events.publish,
-    'events.prune': events.prune,
-    'instances.register': instances.register,
-    'instances.touch': (req) => {
-      const r = instances.touch(req);
-      // A heartbeat (or activate) is the sign of life that renews the holder's TTL leases.
-      if (req.op !== 'touch') leases.renewHolder(req.id);
-      return r;
-    },
-    'instances.update': instances.update,
-    'instances.deregister': (req) => ({ ...instances.deregister(req), events: letGo(req.id, 'deregistered') }),
-    'instances.mark_stale': (req) => {
-      const r = instances.markStale(req);
-      return { stale: r.stale, events: [...r.events, ...r.stale.flatMap((i) => letGo(i.id, 'stale'))] };
-    },
-    'leases.acquire': leases.acquire,
-    'leases.renew': leases.renew,
-    'leases.release': leases.release,
-    'leases.expire': leases.expire,
-    'tasks.create': tasks.create,
-    'tasks.claim': tasks.claim,
-    'tasks.complete': tasks.complete,
-    'tasks.fail': tasks.fail,
-    'tasks.release': tasks.release,
-    'rules.propose': rules.propose,
-    'rules.replace': rules.replace,
-    'rules.decide': rules.decide,
-    'rules.delete': rules.delete,
-    'rules.import': rules.import,
-    'templates.create': templates.create,
-    'templates.delete': templates.delete,
-    'compliance.record': compliance.record,
-    'webhooks.create': webhooks.create,
-    'webhooks.delete': webhooks.delete,
-    'webhooks.settle': webhooks.settle,
-    'agent_metrics.add': ops.addMetrics,
-    'llm.record': ops.recordLlm,
-    'ops.prune': ops.prune,
-  };
-
-  // Built once: better-sqlite3's transaction() prepares its BEGIN/COMMIT/SAVEPOINT statements.
-  const inSavepoint = db.transaction((fn: () => unknown) => fn());
-  /**
-   * Two ways to run a batch. Fast: methods run straight in the batch transaction; the first one
-   * that throws aborts the attempt (it may have written part of its work), the transaction rolls
-   * back and the batch is run again guarded. Guarded: each envelope in its own savepoint, so a
-   * failed one rolls back alone (a SAVEPOINT + RELEASE pair costs ~2 µs per write).
-   */
-  const inBatch = db.transaction((batch: readonly unknown[], replies: ReplyEnvelope[], guarded: boolean) => {
-    for (const raw of batch) {
-      const r = execOne(raw, guarded);
-      if (r === REPLAY) throw new Replay();
-      replies.push(r);
-      // Some errors (SQLITE_FULL, IOERR, NOMEM) make SQLite roll the whole transaction back.
-      // Running on would commit later envelopes one by one outside the batch: stop here.
-      if (!db.inTransaction) throw new BatchAborted();
-    }
-  });
+export function createDispatcher(driver: Driver, opts: MethodOptions & { log?: FaultLog } = {}) {
+  const { handlers, endBatch } = writerMethods(driver, opts);
+  const has = (m: string) => Object.prototype.hasOwnProperty.call(handlers, m);
   /** A method failed in the last guarded batch: stay guarded until a batch runs without one. */
   let guardedNext = false;
   let methodFailed = false;
 
-  /** An audit failure never fails the write it describes (SPEC §2.13); it is logged. */
-  function recordAudit(method: string, req: unknown, res: unknown, tag: AuditTag, id: number): void {
+  /**
+   * An audit failure never fails the write it describes (SPEC §2.13). Fast path: sent with the
+   * write (on PostgreSQL without a round trip of its own); if it fails, the attempt fails and the
+   * batch is replayed guarded. Guarded: in its own savepoint, so a failing entry is logged and
+   * the write stands.
+   */
+  async function recordAudit(tx: Tx, env: RequestEnvelope, res: unknown, tag: AuditTag, guarded: boolean): Promise<void> {
+    const e = auditEntry(env.method, env.req, res, tag);
+    if (e === null) return;
+    const params = [storageNow(), tag.actor, e.action, e.resource, e.detail] as const;
+    if (!guarded) return tx.send(AUDIT_INSERT, ...params);
     try {
-      audit.record(method, req, res, tag);
-    } catch (e) {
-      opts.log?.error({ err: e, method, id }, 'audit entry not recorded');
+      await tx.savepoint(() => tx.run(AUDIT_INSERT, ...params));
+    } catch (err) {
+      if (driver.unavailable(err) || driver.aborted()) throw err;
+      opts.log?.error({ err, method: env.method, id: env.id }, 'audit entry not recorded');
     }
   }
 
-  function execOne(raw: unknown, guarded: boolean): ReplyEnvelope | typeof REPLAY {
-    const admitted = admit(raw, (m) => m in handlers);
+  async function execOne(tx: Tx, raw: unknown, guarded: boolean): Promise<ReplyEnvelope | typeof REPLAY> {
+    const admitted = admit(raw, has);
     if ('reply' in admitted) return admitted.reply;
     const env = admitted.env;
-    const handler = (handlers as Record<string, (req: unknown) => unknown>)[env.method]!;
-    const exec = () => {
-      const r = handler(env.req);
-      if (env.audit) recordAudit(env.method, env.req, r, env.audit, env.id);
+    const handler = (handlers as unknown as Record<string, AnyHandler>)[env.method]!;
+    const exec = async () => {
+      const r = await handler(tx, env.req);
+      if (env.audit) await recordAudit(tx, env, r, env.audit, guarded);
       return r;
     };
     if (!guarded) {
       try {
-        return { id: env.id, ok: true, res: exec() };
-      } catch {
+        return { id: env.id, ok: true, res: await exec() };
+      } catch (e) {
+        if (driver.unavailable(e)) throw e;
         return REPLAY;
       }
     }
     try {
-      // Savepoint: a failed method rolls back its own partial writes, not the batch.
-      return { id: env.id, ok: true, res: inSavepoint(exec) };
+      return { id: env.id, ok: true, res: await tx.savepoint(exec) };
     } catch (e) {
+      if (driver.unavailable(e)) throw e;
       methodFailed = true;
-      if (e instanceof Fault) return fail(env.id, e);
+      if (e instanceof Fault) return failReply(env.id, e);
       // Not a known fault: a bug or an environment failure. The client gets a generic 500; the
       // cause and stack go to the log with the method, so the operator can see what happened.
       opts.log?.error({ err: e, method: env.method, id: env.id }, `writer method ${env.method} failed`);
@@ -173,13 +88,29 @@ export function createDispatcher(
   }
 
   /** One attempt at the batch; false when the fast attempt must be replayed guarded. */
-  function attempt(batch: readonly unknown[], replies: ReplyEnvelope[], guarded: boolean): boolean {
+  async function attempt(batch: readonly unknown[], replies: ReplyEnvelope[], guarded: boolean): Promise<boolean> {
     try {
-      inBatch.immediate(batch, replies, guarded);
-      state.endBatch(true);
+      await driver.transaction(async (tx) => {
+        for (const raw of batch) {
+          const r = await execOne(tx, raw, guarded);
+          if (r === REPLAY) throw new Replay();
+          replies.push(r);
+          // Some errors (SQLite's FULL, IOERR, NOMEM) roll the whole transaction back. Running on
+          // would commit later envelopes one by one outside the batch: stop here.
+          if (driver.aborted()) throw new BatchAborted();
+        }
+        // What was sent without waiting (fast-path audit entries): one that failed fails the attempt.
+        try {
+          await tx.flush();
+        } catch (e) {
+          if (driver.unavailable(e)) throw e;
+          throw new Replay();
+        }
+      });
+      endBatch(true);
       return true;
     } catch (e) {
-      state.endBatch(false);
+      endBatch(false);
       if (e instanceof Replay) return false;
       throw e;
     }
@@ -187,21 +118,23 @@ export function createDispatcher(
 
   return {
     /**
-     * Runs `batch` in one IMMEDIATE transaction. If the transaction fails (COMMIT, or SQLite
-     * rolled it back mid-batch), nothing in it is acknowledged: every envelope that had not
-     * already failed on its own gets INTERNAL, including those that never ran.
+     * Runs `batch` in one transaction. If the transaction fails (COMMIT, the database rolled it
+     * back mid-batch, or it is out of reach), nothing in it is acknowledged: every envelope that
+     * had not already failed on its own gets INTERNAL — UNAVAILABLE when the database could not
+     * be reached (retry later; a COMMIT whose answer was lost may or may not have applied).
      */
-    run(batch: readonly unknown[]): { replies: ReplyEnvelope[]; commitError?: unknown } {
+    async run(batch: readonly unknown[]): Promise<{ replies: ReplyEnvelope[]; commitError?: unknown }> {
       let replies: ReplyEnvelope[] = [];
       try {
-        if (!guardedNext && attempt(batch, replies, false)) return { replies };
+        if (!guardedNext && (await attempt(batch, replies, false))) return { replies };
         replies = [];
         methodFailed = false;
-        attempt(batch, replies, true);
+        await attempt(batch, replies, true);
         guardedNext = methodFailed;
         return { replies };
       } catch (commitError) {
-        return { commitError, replies: failedBatch(batch, replies, { status: 'INTERNAL', message: 'failed to commit' }) };
+        const err = driver.unavailable(commitError) ? ({ status: 'UNAVAILABLE', message: 'database unavailable' } as const) : ({ status: 'INTERNAL', message: 'failed to commit' } as const);
+        return { commitError, replies: failedBatch(batch, replies, err) };
       }
     },
   };

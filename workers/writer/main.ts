@@ -1,18 +1,33 @@
-import { openWriterDb } from './db.js';
+import { isDatabaseUnavailable } from '../../src/shared/pg.js';
+import { rateLimited } from '../../src/shared/rate-limited.js';
 import { createDispatcher } from './dispatch.js';
+import type { Driver } from './sql.js';
 import { writerThread } from './startup.js';
 
 /** Control messages (not RPC): orderly shutdown. */
 export type WriterControl = { control: 'close' };
 
+/**
+ * The writer thread, one for both backends: arrays of envelopes in, arrays of replies out,
+ * `ready` / `open-failed` / `closed` controls. One batch at a time: envelopes that arrive while a
+ * batch runs form the next one (group commit), and a reply leaves only after its batch's COMMIT
+ * returned. The backend is the start-up data's: a database URL (cluster mode, PostgreSQL) or a
+ * data file (SQLite); each driver loads only when used.
+ */
 const thread = writerThread();
 const { port, stats, startup, log } = thread;
-const dbPath = startup.db_path;
+const unreachable = rateLimited(log);
 
-function open(): ReturnType<typeof openWriterDb> | null {
+async function open(): Promise<Driver | null> {
   try {
     thread.check();
-    return openWriterDb(dbPath, startup.limits, { sync: startup.sync, log });
+    if (startup.database_url) {
+      const { openPgDriver } = await import('./pg/open.js');
+      return await openPgDriver(startup.database_url);
+    }
+    const { openWriterDb } = await import('./sqlite/db.js');
+    const { sqliteDriver } = await import('./sqlite/driver.js');
+    return sqliteDriver(openWriterDb(startup.db_path, startup.limits, { sync: startup.sync, log }));
   } catch (err) {
     // Reported to the front process, which turns it into one clear startup error.
     port.postMessage({ control: 'open-failed', message: (err as Error).message });
@@ -21,35 +36,39 @@ function open(): ReturnType<typeof openWriterDb> | null {
   }
 }
 
-const opened = open();
+const opened = await open();
 if (opened === null) process.exit(1);
-const db = opened!;
-const dispatcher = createDispatcher(db, thread.options);
+const driver = opened!;
+const dispatcher = createDispatcher(driver, thread.options);
 const maxBatch = startup.limits.max_batch_envelopes;
 const queue: unknown[] = [];
-let scheduled = false;
+let running = false;
 let closing = false;
 
-function flush(): void {
-  scheduled = false;
+/** Lets the port deliver what arrived meanwhile (on SQLite a batch runs within one turn). */
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+async function pump(): Promise<void> {
+  running = true;
+  await nextTurn();
   while (queue.length > 0) {
     const batch = queue.splice(0, maxBatch);
     const t0 = performance.now();
-    const { replies, commitError } = dispatcher.run(batch);
+    const { replies, commitError } = await dispatcher.run(batch);
     stats.recordBatch(batch.length, (performance.now() - t0) / 1000, commitError !== undefined);
-    if (commitError) log.error({ err: commitError, batch: batch.length }, 'commit failed');
+    if (commitError) {
+      // PostgreSQL out of reach: every batch fails until it is back — one warning per 10 s, not one per batch.
+      if (isDatabaseUnavailable(commitError)) unreachable({ error: (commitError as Error).message, batch: batch.length }, 'database unavailable: writes answered 503');
+      else log.error({ err: commitError, batch: batch.length }, 'commit failed');
+    }
     // Replies leave only after COMMIT returned: an acknowledged write is durable. One message
     // per batch: one structured clone and one wake-up of the front thread.
     if (replies.length > 0) port.postMessage(replies);
-    if (!closing && queue.length > 0) {
-      // Let the port deliver what arrived meanwhile, then commit the next group.
-      scheduled = true;
-      setImmediate(flush);
-      return;
-    }
+    if (!closing && queue.length > 0) await nextTurn();
   }
+  running = false;
   if (closing) {
-    db.close();
+    await driver.close();
     port.postMessage({ control: 'closed' });
     port.close();
   }
@@ -58,17 +77,14 @@ function flush(): void {
 port.on('message', (msg: unknown) => {
   if (msg !== null && typeof msg === 'object' && (msg as WriterControl).control === 'close') {
     closing = true;
-    if (!scheduled) flush();
+    if (!running) void pump();
     return;
   }
   // The front posts each turn's envelopes as one array; a lone envelope is accepted too.
   if (Array.isArray(msg)) for (const m of msg) queue.push(m);
   else queue.push(msg);
-  if (!scheduled) {
-    scheduled = true;
-    setImmediate(flush);
-  }
+  if (!running) void pump();
 });
 
 port.postMessage({ control: 'ready' });
-log.debug({ dbPath }, 'writer ready');
+log.debug(startup.database_url ? { backend: 'postgresql' } : { dbPath: startup.db_path }, 'writer ready');

@@ -1,5 +1,5 @@
 import { sortedJson, type AuditTag } from '../../../schemas/rpc/envelope.js';
-import { storageNow, type DB } from '../db.js';
+import { sql } from '../sql.js';
 
 type Entry = { action: string; resource: string; detail: string };
 type Req = Record<string, unknown>;
@@ -47,16 +47,5 @@ export function auditEntry(method: string, req: unknown, res: unknown, tag: Audi
   return tag.action ? { action: tag.action, resource: tag.resource ?? '', detail: tag.detail ?? '{}' } : (DERIVE[method]?.(req as Req, res as Res) ?? null);
 }
 
-/** The append-only audit log (SPEC §2.13), written in the savepoint of the write it describes. */
-export function auditStore(db: DB) {
-  const insert = db.prepare<[string, string, string, string, string]>("INSERT INTO audit_log (timestamp, actor, action, resource, detail, outcome) VALUES (?, ?, ?, ?, ?, 'success')");
-  return {
-    /** Records the entry for `method`; false when there is nothing to record. */
-    record(method: string, req: unknown, res: unknown, tag: AuditTag): boolean {
-      const e = auditEntry(method, req, res, tag);
-      if (e === null) return false;
-      insert.run(storageNow(), tag.actor, e.action, e.resource, e.detail);
-      return true;
-    },
-  };
-}
+/** The append-only audit log (SPEC §2.13): one row per audited write, in that write's transaction. */
+export const AUDIT_INSERT = sql("INSERT INTO audit_log (timestamp, actor, action, resource, detail, outcome) VALUES (?, ?, ?, ?, ?, 'success')");

@@ -1,35 +1,33 @@
 import type { ReqOf, ResOf } from '../../../schemas/rpc/envelope.js';
 import type { WriterMethods } from '../../../schemas/rpc/writer.js';
-import { storageNow, type DB } from '../db.js';
+import { sql, type Tx } from '../sql.js';
+import { storageNow } from '../time.js';
 
 type M = WriterMethods;
 
-/** Compliance runs (SPEC §2.10, §8.10): a pass's rows in one call, retention per (instance, contract). */
-export function complianceStore(db: DB) {
-  const insert = db.prepare<[string, string, string, number, string, string]>(
-    'INSERT INTO compliance_runs (instance_id, project, contract, pass, violations, run_at) VALUES (?, ?, ?, ?, ?, ?)',
-  );
-  // The (keep+1)-th newest id of a pair: it and everything older go. Both use the
-  // (instance_id, contract, id) index.
-  const cutoff = db
-    .prepare<[string, string, number], number>('SELECT id FROM compliance_runs WHERE instance_id = ? AND contract = ? ORDER BY id DESC LIMIT 1 OFFSET ?')
-    .pluck();
-  const prune = db.prepare<[string, string, number]>('DELETE FROM compliance_runs WHERE instance_id = ? AND contract = ? AND id <= ?');
+const INSERT = sql('INSERT INTO compliance_runs (instance_id, project, contract, pass, violations, run_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING id');
+// The (keep+1)-th newest id of a pair: it and everything older go. Both use the
+// (instance_id, contract, id) index.
+const CUTOFF = sql('SELECT id FROM compliance_runs WHERE instance_id = ? AND contract = ? ORDER BY id DESC LIMIT 1 OFFSET ?');
+const PRUNE = sql('DELETE FROM compliance_runs WHERE instance_id = ? AND contract = ? AND id <= ?');
 
+/** Compliance runs (SPEC §2.10, §8.10): a pass's rows in one call, retention per (instance, contract). */
+export function complianceStore() {
   return {
-    record(req: ReqOf<M, 'compliance.record'>): ResOf<M, 'compliance.record'> {
+    async record(tx: Tx, req: ReqOf<M, 'compliance.record'>): Promise<ResOf<M, 'compliance.record'>> {
       const run_at = storageNow();
-      const runs = req.runs.map((r) => {
-        const id = Number(insert.run(r.instance_id, r.project, r.contract, r.pass ? 1 : 0, r.violations, run_at).lastInsertRowid);
-        return { id, ...r, run_at };
-      });
+      const runs = [];
+      for (const r of req.runs) {
+        const row = await tx.get<{ id: number }>(INSERT, r.instance_id, r.project, r.contract, r.pass ? 1 : 0, r.violations, run_at);
+        runs.push({ id: row!.id, ...r, run_at });
+      }
       let pruned = 0;
       if (req.keep > 0) {
         const pairs = new Map<string, [string, string]>();
         for (const r of req.runs) pairs.set(`${r.instance_id}\n${r.contract}`, [r.instance_id, r.contract]);
         for (const [instance, contract] of pairs.values()) {
-          const last = cutoff.get(instance, contract, req.keep);
-          if (last !== undefined) pruned += prune.run(instance, contract, last).changes;
+          const last = await tx.get<{ id: number }>(CUTOFF, instance, contract, req.keep);
+          if (last !== undefined) pruned += await tx.run(PRUNE, instance, contract, last.id);
         }
       }
       return { runs, pruned };

@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto';
+import { CHANGES_CHANNEL } from '../../../schemas/rpc/cluster.js';
 import type { ReqOf, ResOf } from '../../../schemas/rpc/envelope.js';
 import type { Instance, WriterMethods } from '../../../schemas/rpc/writer.js';
-import { rfc3339, storageNow, type DB } from '../db.js';
 import { Fault } from '../fault.js';
+import { dialects, sql, type Tx } from '../sql.js';
+import { rfc3339, storageNow } from '../time.js';
 import type { EventStore } from './events.js';
 
 type M = WriterMethods;
@@ -10,63 +12,70 @@ type Row = Omit<Instance, 'capabilities'> & { capabilities: string };
 
 const decode = (r: Row): Instance => ({ ...r, capabilities: JSON.parse(r.capabilities) as string[] });
 
-/** Agent instances (SPEC §2.5, §6): lifecycle pending → active ⇄ stale; deregister deletes. */
-export function instanceStore(db: DB, events: EventStore) {
-  const COLS = 'id, name, workspace, intent, stack, capabilities, status, token, registered_at, last_seen';
-  const get = db.prepare<[string], Row>(`SELECT ${COLS} FROM instances WHERE id = ?`);
-  const insert = db.prepare(
-    `INSERT INTO instances (${COLS}) VALUES (@id, @name, @workspace, @intent, @stack, @capabilities, 'pending', @token, @now, @now)`,
-  );
-  const activate = db.prepare<[string, string]>("UPDATE instances SET status = 'active', last_seen = ? WHERE id = ?");
-  const heartbeat = db.prepare<[string, string]>("UPDATE instances SET status = CASE WHEN status = 'stale' THEN 'active' ELSE status END, last_seen = ? WHERE id = ?");
-  const touch = db.prepare<[string, string]>('UPDATE instances SET last_seen = ? WHERE id = ?');
-  const setCaps = db.prepare<[string, string, string]>('UPDATE instances SET capabilities = ?, last_seen = ? WHERE id = ?');
-  const setIntent = db.prepare<[string, string, string]>('UPDATE instances SET intent = ?, last_seen = ? WHERE id = ?');
-  const del = db.prepare<[string]>('DELETE FROM instances WHERE id = ?');
-  const staleCandidates = db.prepare<[string], Row>(`SELECT ${COLS} FROM instances WHERE status = 'active' AND last_seen < ? ORDER BY last_seen`);
-  const markStale = db.prepare<[string]>("UPDATE instances SET status = 'stale' WHERE id = ?");
+const COLS = 'id, name, workspace, intent, stack, capabilities, status, token, registered_at, last_seen';
+const GET = sql(`SELECT ${COLS} FROM instances WHERE id = ?`);
+const INSERT = sql(`INSERT INTO instances (${COLS}) VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)`);
+const TOUCH = {
+  activate: sql("UPDATE instances SET status = 'active', last_seen = ? WHERE id = ?"),
+  heartbeat: sql("UPDATE instances SET status = CASE WHEN status = 'stale' THEN 'active' ELSE status END, last_seen = ? WHERE id = ?"),
+  touch: sql('UPDATE instances SET last_seen = ? WHERE id = ?'),
+};
+const SET_CAPS = sql('UPDATE instances SET capabilities = ?, last_seen = ? WHERE id = ?');
+const SET_INTENT = sql('UPDATE instances SET intent = ?, last_seen = ? WHERE id = ?');
+const DELETE = sql('DELETE FROM instances WHERE id = ?');
+/** In the (status, last_seen) index's order, ties in insertion order (SQLite's rowid, PostgreSQL's seq). */
+const STALE_CANDIDATES = dialects({
+  sqlite: `SELECT ${COLS} FROM instances WHERE status = 'active' AND last_seen < ? ORDER BY last_seen`,
+  pg: `SELECT ${COLS} FROM instances WHERE status = 'active' AND last_seen < ? ORDER BY last_seen, seq`,
+});
+const MARK_STALE = sql("UPDATE instances SET status = 'stale' WHERE id = ?");
 
-  const mustGet = (id: string): Row => {
-    const r = get.get(id);
+/** Agent instances (SPEC §2.5, §6): lifecycle pending → active ⇄ stale; deregister deletes. */
+export function instanceStore(events: EventStore) {
+  const mustGet = async (tx: Tx, id: string): Promise<Row> => {
+    const r = await tx.get<Row>(GET, id);
     if (!r) throw new Fault('NOT_FOUND', `instance not found: ${id}`);
     return r;
   };
 
   return {
-    register(req: ReqOf<M, 'instances.register'>): ResOf<M, 'instances.register'> {
+    async register(tx: Tx, req: ReqOf<M, 'instances.register'>): Promise<ResOf<M, 'instances.register'>> {
       const id = randomUUID();
-      insert.run({ ...req, id, token: randomUUID(), capabilities: JSON.stringify(req.capabilities), now: storageNow() });
-      return decode(mustGet(id));
-    },
-
-    touch(req: ReqOf<M, 'instances.touch'>): ResOf<M, 'instances.touch'> {
-      mustGet(req.id);
-      const stmt = req.op === 'activate' ? activate : req.op === 'heartbeat' ? heartbeat : touch;
-      stmt.run(storageNow(), req.id);
-      return decode(mustGet(req.id));
-    },
-
-    update(req: ReqOf<M, 'instances.update'>): ResOf<M, 'instances.update'> {
-      mustGet(req.id);
       const now = storageNow();
-      if (req.capabilities !== undefined) setCaps.run(JSON.stringify(req.capabilities), now, req.id);
-      if (req.intent !== undefined) setIntent.run(req.intent, now, req.id);
-      return decode(mustGet(req.id));
+      await tx.run(INSERT, id, req.name, req.workspace, req.intent, req.stack, JSON.stringify(req.capabilities), randomUUID(), now, now);
+      return decode(await mustGet(tx, id));
     },
 
-    deregister(req: ReqOf<M, 'instances.deregister'>): { id: string } {
-      if (del.run(req.id).changes === 0) throw new Fault('NOT_FOUND', `instance not found: ${req.id}`);
+    async touch(tx: Tx, req: ReqOf<M, 'instances.touch'>): Promise<ResOf<M, 'instances.touch'>> {
+      await mustGet(tx, req.id);
+      await tx.run(TOUCH[req.op], storageNow(), req.id);
+      return decode(await mustGet(tx, req.id));
+    },
+
+    async update(tx: Tx, req: ReqOf<M, 'instances.update'>): Promise<ResOf<M, 'instances.update'>> {
+      await mustGet(tx, req.id);
+      const now = storageNow();
+      if (req.capabilities !== undefined) await tx.run(SET_CAPS, JSON.stringify(req.capabilities), now, req.id);
+      if (req.intent !== undefined) await tx.run(SET_INTENT, req.intent, now, req.id);
+      return decode(await mustGet(tx, req.id));
+    },
+
+    async deregister(tx: Tx, req: ReqOf<M, 'instances.deregister'>): Promise<{ id: string }> {
+      if ((await tx.run(DELETE, req.id)) === 0) throw new Fault('NOT_FOUND', `instance not found: ${req.id}`);
+      // Every node drops the agent from its identity index once this commits (src/cluster/node.ts).
+      await tx.notify(CHANGES_CHANNEL, `instance:${req.id}`);
       return { id: req.id };
     },
 
     /** Marks them stale and stores one `agent.stale` event each (SPEC §2.4), in this transaction. */
-    markStale(req: ReqOf<M, 'instances.mark_stale'>): ResOf<M, 'instances.mark_stale'> {
-      const rows = staleCandidates.all(req.cutoff);
-      const published = rows.map((r) => {
-        markStale.run(r.id);
+    async markStale(tx: Tx, req: ReqOf<M, 'instances.mark_stale'>): Promise<ResOf<M, 'instances.mark_stale'>> {
+      const rows = await tx.all<Row>(STALE_CANDIDATES, req.cutoff);
+      const published = [];
+      for (const r of rows) {
+        await tx.run(MARK_STALE, r.id);
         const data = JSON.stringify({ instance_id: r.id, name: r.name, workspace: r.workspace, stack: r.stack, last_seen: rfc3339(r.last_seen) });
-        return events.publish({ topic: 'agent.stale', data, source: 'liveness-monitor' });
-      });
+        published.push(await events.publish(tx, { topic: 'agent.stale', data, source: 'liveness-monitor' }));
+      }
       return { stale: rows.map((r) => decode({ ...r, status: 'stale' })), events: published };
     },
   };

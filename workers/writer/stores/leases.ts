@@ -1,63 +1,119 @@
 import { randomUUID } from 'node:crypto';
 import type { ReqOf, ResOf } from '../../../schemas/rpc/envelope.js';
 import type { Event, WriterMethods } from '../../../schemas/rpc/writer.js';
-import { LEASE_COLUMNS as COLS, LEASE_INDEX_SQL, LEASE_LIVE_SQL, REVIVE_SQL, decodeLease as decode, type LeaseCandidate as Candidate, type LeaseDbRow as Row } from '../../../schemas/db/coord.js';
-// The one module of src/ the writer loads: the glob dialect and its overlap test (pure code).
-import { globsOverlap, pathGlob, prefixEnd, prefixKeysOf } from '../../../src/shared/path-glob.js';
-import { storageNow, type DB } from '../db.js';
+import { LEASE_COLUMNS as COLS, decodeLease as decode, type LeaseCandidate as Candidate, type LeaseDbRow as Row } from '../../../schemas/db/coord.js';
+import { globsOverlap, pathGlob, prefixEnd, prefixKeySeeks } from '../../../src/shared/path-glob.js';
 import { Fault } from '../fault.js';
+import { dialects, only, sql, type Dialect, type Tx } from '../sql.js';
+import { storageNow } from '../time.js';
 import type { EventStore } from './events.js';
 
 type M = WriterMethods;
 /** Why a lease ended (the `reason` of its `lease.released` event). */
 export type LeaseEnd = 'released' | 'expired' | 'stale' | 'deregistered';
+type Filter = { holder: string; exclusive: number; now: number };
+
+/**
+ * Taking or settling a lease or a task is a sign of life: the agent becomes active and seen now.
+ * Nothing is written when that is already so (within the same second). Parameters: now, id, now.
+ */
+export const REVIVE = sql("UPDATE instances SET status = 'active', last_seen = ? WHERE id = ? AND (status <> 'active' OR last_seen <> ?)");
+export const revive = (tx: Tx, id: string, now: string): Promise<number> => tx.run(REVIVE, now, id, now);
+
+const GET = sql(`SELECT ${COLS} FROM leases WHERE id = ?`);
+/** Acquisition order: SQLite's rowid, PostgreSQL's seq. */
+const BY_HOLDER = dialects({
+  sqlite: `SELECT ${COLS} FROM leases WHERE holder = ? ORDER BY rowid`,
+  pg: `SELECT ${COLS} FROM leases WHERE holder = ? ORDER BY seq`,
+});
+/** Through the expires_ms index, ties in acquisition order. */
+const DUE = dialects({
+  sqlite: `SELECT ${COLS} FROM leases WHERE expires_ms > 0 AND expires_ms <= ? ORDER BY expires_ms LIMIT ?`,
+  pg: `SELECT ${COLS} FROM leases WHERE expires_ms > 0 AND expires_ms <= ? ORDER BY expires_ms, seq LIMIT ?`,
+});
+const INSERT = sql(`INSERT INTO leases (${COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+const INSERT_RESOURCE = sql('INSERT INTO lease_resources (prefix, lease_id, resource) VALUES (?, ?, ?) ON CONFLICT DO NOTHING');
+const DELETE = sql('DELETE FROM leases WHERE id = ?');
+const SET_EXPIRY = sql('UPDATE leases SET ttl_ms = ?, expires_ms = ? WHERE id = ?');
+const RENEW_HOLDER = sql('UPDATE leases SET expires_ms = ? + ttl_ms WHERE holder = ? AND ttl_ms > 0 AND expires_ms > ?');
+const HOLDER_NAME = sql('SELECT name FROM instances WHERE id = ?');
+
+/**
+ * Leases of other holders, live, that could be in the way of a request, through the literal-prefix
+ * index (lease_resources.prefix, UTF-8 bytes; PostgreSQL's bytea orders bytewise as SQLite's BLOB):
+ * those at an index key the request's prefix starts with, and those under the prefix. SQLite finds
+ * the first set by seeks (prefixKeysOf: one each), PostgreSQL both in one statement (one round
+ * trip). Their order does not matter: conflicts are sorted by seq. Filter parameters: holder, exclusive, now.
+ */
+const IN_THE_WAY = `l.holder <> ? AND (l.exclusive = 1 OR CAST(? AS integer) = 1) AND (l.expires_ms = 0 OR l.expires_ms > ?)`;
+const CANDIDATE = (seq: string) => `SELECT r.resource AS held, ${seq} AS seq, ${COLS.split(', ').map((c) => `l.${c}`).join(', ')} FROM lease_resources r JOIN leases l ON l.id = r.lease_id`;
+const SQLITE_SEEK = {
+  keyAtMost: only('sqlite', 'SELECT prefix FROM lease_resources WHERE prefix <= ? ORDER BY prefix DESC LIMIT 1'),
+  keyBelow: only('sqlite', 'SELECT prefix FROM lease_resources WHERE prefix < ? ORDER BY prefix DESC LIMIT 1'),
+  at: only('sqlite', `${CANDIDATE('l.rowid')} WHERE r.prefix = ? AND ${IN_THE_WAY}`),
+  under: only('sqlite', `${CANDIDATE('l.rowid')} WHERE r.prefix > ? AND r.prefix < ? AND ${IN_THE_WAY}`),
+  all: only('sqlite', `${CANDIDATE('l.rowid')} WHERE r.prefix > x'' AND ${IN_THE_WAY}`),
+};
+const PG_CANDIDATES = {
+  all: only('pg', `${CANDIDATE('l.seq')} WHERE ${IN_THE_WAY}`),
+  /** Parameters: prefix, prefix length, prefix, prefix end, then the filter. */
+  keyed: only(
+    'pg',
+    `${CANDIDATE('l.seq')}
+     WHERE (r.prefix = ANY (ARRAY(SELECT substring(CAST(? AS bytea) FROM 1 FOR n) FROM generate_series(0, CAST(? AS integer)) n))
+            OR (r.prefix > CAST(? AS bytea) AND r.prefix < CAST(? AS bytea)))
+       AND ${IN_THE_WAY}`,
+  ),
+};
+const candidates: Record<Dialect, (tx: Tx, prefix: Buffer, f: Filter) => Promise<Candidate[]>> = {
+  async sqlite(tx, prefix, f) {
+    const rows: Candidate[] = [];
+    const seeks = prefixKeySeeks(prefix);
+    let step = seeks.next();
+    while (!step.done) {
+      const [x, inclusive] = step.value;
+      step = seeks.next((await tx.get<{ prefix: Buffer }>(inclusive ? SQLITE_SEEK.keyAtMost : SQLITE_SEEK.keyBelow, x))?.prefix);
+    }
+    const keys = step.value;
+    for (const key of keys) rows.push(...(await tx.all<Candidate>(SQLITE_SEEK.at, key, f.holder, f.exclusive, f.now)));
+    if (prefix.length === 0) rows.push(...(await tx.all<Candidate>(SQLITE_SEEK.all, f.holder, f.exclusive, f.now)));
+    else rows.push(...(await tx.all<Candidate>(SQLITE_SEEK.under, prefix, prefixEnd(prefix), f.holder, f.exclusive, f.now)));
+    return rows;
+  },
+  async pg(tx, prefix, f) {
+    if (prefix.length === 0) return tx.all<Candidate>(PG_CANDIDATES.all, f.holder, f.exclusive, f.now);
+    return tx.all<Candidate>(PG_CANDIDATES.keyed, prefix, prefix.length, prefix, prefixEnd(prefix), f.holder, f.exclusive, f.now);
+  },
+};
 
 /**
  * Leases on path globs (SPEC §8.8). Every decision — conflict check and grant, renew, release,
  * expiry — runs here, inside the writer's transaction, so two agents can never both be granted
  * overlapping exclusive leases. Expired leases (TTL past, not yet swept) count as gone everywhere.
  */
-export function leaseStore(db: DB, events: EventStore) {
-  const get = db.prepare<[string], Row>(`SELECT ${COLS} FROM leases WHERE id = ?`);
-  const byHolder = db.prepare<[string], Row>(`SELECT ${COLS} FROM leases WHERE holder = ? ORDER BY rowid`);
-  const due = db.prepare<[number, number], Row>(`SELECT ${COLS} FROM leases WHERE expires_ms > 0 AND expires_ms <= ? ORDER BY expires_ms LIMIT ?`);
-  const insert = db.prepare(`INSERT INTO leases (${COLS}) VALUES (@id, @holder, @holder_name, @resources, @exclusive, @reason, @ttl_ms, @acquired_at, @expires_ms)`);
-  const insertResource = db.prepare<[Buffer, string, string]>('INSERT OR IGNORE INTO lease_resources (prefix, lease_id, resource) VALUES (?, ?, ?)');
-  const del = db.prepare<[string]>('DELETE FROM leases WHERE id = ?');
-  const setExpiry = db.prepare<[number, number, string]>('UPDATE leases SET ttl_ms = ?, expires_ms = ? WHERE id = ?');
-  const renewHolder = db.prepare<{ holder: string; now: number }>('UPDATE leases SET expires_ms = @now + ttl_ms WHERE holder = @holder AND ttl_ms > 0 AND expires_ms > @now');
-  const holderName = db.prepare<[string], string>('SELECT name FROM instances WHERE id = ?').pluck();
-  const revive = db.prepare<{ now: string; id: string }>(REVIVE_SQL);
-  const keyAtMost = db.prepare<[Buffer], Buffer>(LEASE_INDEX_SQL.keyAtMost).pluck();
-  const keyBelow = db.prepare<[Buffer], Buffer>(LEASE_INDEX_SQL.keyBelow).pluck();
-  // Resources of live leases of other holders that could be in the way of a request.
-  const IN_THE_WAY = `l.holder <> @holder AND (l.exclusive = 1 OR @exclusive = 1) AND ${LEASE_LIVE_SQL}`;
-  type Filter = { holder: string; exclusive: number; now: number };
-  const atPrefix = db.prepare<[Filter & { p: Buffer }], Candidate>(LEASE_INDEX_SQL.candidates('at', IN_THE_WAY));
-  const under = db.prepare<[Filter & { p: Buffer; end: Buffer }], Candidate>(LEASE_INDEX_SQL.candidates('under', IN_THE_WAY));
-  const everything = db.prepare<[Filter], Candidate>(LEASE_INDEX_SQL.candidates('all', IN_THE_WAY));
-
-  const seek = (x: Buffer, inclusive: boolean): Buffer | undefined => (inclusive ? keyAtMost : keyBelow).get(x);
-
-  /** Live leases of other holders with a resource that overlaps `resource` (only prefix-compatible rows are read). */
-  function inTheWay(resource: string, f: Filter): Candidate[] {
-    const prefix = Buffer.from(pathGlob(resource)!.prefix);
-    const rows: Candidate[] = [];
-    for (const key of prefixKeysOf(prefix, seek)) rows.push(...atPrefix.all({ ...f, p: key }));
-    rows.push(...(prefix.length === 0 ? everything.all(f) : under.all({ ...f, p: prefix, end: prefixEnd(prefix) })));
+export function leaseStore(events: EventStore) {
+  /** Live leases of other holders with a resource that overlaps `resource`. */
+  async function inTheWay(tx: Tx, resource: string, f: Filter): Promise<Candidate[]> {
+    const rows = await candidates[tx.dialect](tx, Buffer.from(pathGlob(resource)!.prefix), f);
     return rows.filter((r) => globsOverlap(resource, r.held));
   }
 
   /** Deletes the lease and stores its `lease.released` event. */
-  function end(r: Row, why: LeaseEnd): Event {
-    del.run(r.id);
+  async function end(tx: Tx, r: Row, why: LeaseEnd): Promise<Event> {
+    await tx.run(DELETE, r.id);
     const data = `{"id":${JSON.stringify(r.id)},"holder":${JSON.stringify(r.holder)},"holder_name":${JSON.stringify(r.holder_name)},"resources":${r.resources},"exclusive":${r.exclusive === 1},"reason":"${why}"}`;
-    return events.publish({ topic: 'lease.released', data, source: 'leases' });
+    return events.publish(tx, { topic: 'lease.released', data, source: 'leases' });
+  }
+
+  async function endAll(tx: Tx, rows: Row[], why: LeaseEnd): Promise<Event[]> {
+    const out: Event[] = [];
+    for (const r of rows) out.push(await end(tx, r, why));
+    return out;
   }
 
   /** The lease if it is live (present and not past its TTL). */
-  function live(id: string, now: number): Row {
-    const r = get.get(id);
+  async function live(tx: Tx, id: string, now: number): Promise<Row> {
+    const r = await tx.get<Row>(GET, id);
     if (!r || (r.expires_ms > 0 && r.expires_ms <= now)) throw new Fault('NOT_FOUND', `lease not found: ${id}`);
     return r;
   }
@@ -67,8 +123,8 @@ export function leaseStore(db: DB, events: EventStore) {
   }
 
   return {
-    acquire(req: ReqOf<M, 'leases.acquire'>): ResOf<M, 'leases.acquire'> {
-      const name = holderName.get(req.holder);
+    async acquire(tx: Tx, req: ReqOf<M, 'leases.acquire'>): Promise<ResOf<M, 'leases.acquire'>> {
+      const name = (await tx.get<{ name: string }>(HOLDER_NAME, req.holder))?.name;
       if (name === undefined) throw new Fault('INVALID_ARGUMENT', 'lease requires an agent identity');
       const resources = [...new Set(req.resources)];
       for (const r of resources) if (pathGlob(r) === null) throw new Fault('INVALID_ARGUMENT', `invalid pattern: ${r}`);
@@ -79,7 +135,7 @@ export function leaseStore(db: DB, events: EventStore) {
       let first: string | null = null;
       const conflicts = new Map<string, Candidate & { rank: number }>();
       for (const r of resources) {
-        for (const c of inTheWay(r, f)) {
+        for (const c of await inTheWay(tx, r, f)) {
           first ??= r;
           if (!conflicts.has(c.id)) conflicts.set(c.id, { ...c, rank: r === first ? 0 : 1 });
         }
@@ -99,43 +155,42 @@ export function leaseStore(db: DB, events: EventStore) {
         acquired_at: storageNow(now),
         expires_ms: req.ttl_ms > 0 ? now + req.ttl_ms : 0,
       };
-      insert.run(row);
-      for (const r of resources) insertResource.run(Buffer.from(pathGlob(r)!.prefix), row.id, r);
-      revive.run({ now: storageNow(now), id: req.holder });
+      await tx.run(INSERT, row.id, row.holder, row.holder_name, row.resources, row.exclusive, row.reason, row.ttl_ms, row.acquired_at, row.expires_ms);
+      for (const r of resources) await tx.run(INSERT_RESOURCE, Buffer.from(pathGlob(r)!.prefix), row.id, r);
+      await revive(tx, req.holder, row.acquired_at);
       const data = `{"id":${JSON.stringify(row.id)},"holder":${JSON.stringify(row.holder)},"holder_name":${JSON.stringify(name)},"resources":${row.resources},"exclusive":${req.exclusive},"reason":${JSON.stringify(req.reason)}}`;
-      return { lease: decode(row), events: [events.publish({ topic: 'lease.acquired', data, source: 'leases' })] };
+      return { lease: decode(row), events: [await events.publish(tx, { topic: 'lease.acquired', data, source: 'leases' })] };
     },
 
-    renew(req: ReqOf<M, 'leases.renew'>): ResOf<M, 'leases.renew'> {
+    async renew(tx: Tx, req: ReqOf<M, 'leases.renew'>): Promise<ResOf<M, 'leases.renew'>> {
       const now = Date.now();
-      const r = live(req.id, now);
+      const r = await live(tx, req.id, now);
       heldBy(r, req.holder);
       const ttl = req.ttl_ms ?? r.ttl_ms;
       const expires = ttl > 0 ? now + ttl : 0;
-      setExpiry.run(ttl, expires, r.id);
-      revive.run({ now: storageNow(now), id: req.holder });
+      await tx.run(SET_EXPIRY, ttl, expires, r.id);
+      await revive(tx, req.holder, storageNow(now));
       return { lease: decode({ ...r, ttl_ms: ttl, expires_ms: expires }) };
     },
 
-    release(req: ReqOf<M, 'leases.release'>): ResOf<M, 'leases.release'> {
-      const r = live(req.id, Date.now());
+    async release(tx: Tx, req: ReqOf<M, 'leases.release'>): Promise<ResOf<M, 'leases.release'>> {
+      const r = await live(tx, req.id, Date.now());
       heldBy(r, req.holder);
-      return { lease: decode(r), events: [end(r, 'released')] };
+      return { lease: decode(r), events: [await end(tx, r, 'released')] };
     },
 
-    expire(req: ReqOf<M, 'leases.expire'>): ResOf<M, 'leases.expire'> {
-      const rows = due.all(Date.now(), req.limit);
-      return { released: rows.length, more: rows.length === req.limit, events: rows.map((r) => end(r, 'expired')) };
+    async expire(tx: Tx, req: ReqOf<M, 'leases.expire'>): Promise<ResOf<M, 'leases.expire'>> {
+      const rows = await tx.all<Row>(DUE, Date.now(), req.limit);
+      return { released: rows.length, more: rows.length === req.limit, events: await endAll(tx, rows, 'expired') };
     },
 
     /** Ends every lease of `holder` (it went stale or was deregistered). */
-    releaseHolder(holder: string, why: LeaseEnd): Event[] {
-      return byHolder.all(holder).map((r) => end(r, why));
-    },
+    releaseHolder: async (tx: Tx, holder: string, why: LeaseEnd): Promise<Event[]> => endAll(tx, await tx.all<Row>(BY_HOLDER, holder), why),
 
     /** The holder was seen alive (heartbeat, activate): its TTL leases run from now again. */
-    renewHolder(holder: string): void {
-      renewHolder.run({ holder, now: Date.now() });
+    async renewHolder(tx: Tx, holder: string): Promise<void> {
+      const now = Date.now();
+      await tx.run(RENEW_HOLDER, now, holder, now);
     },
   };
 }

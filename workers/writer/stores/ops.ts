@@ -1,39 +1,54 @@
 import type { ReqOf, ResOf } from '../../../schemas/rpc/envelope.js';
 import type { WriterMethods } from '../../../schemas/rpc/writer.js';
-import { storageNow, type DB } from '../db.js';
+import { dialects, sql, type Tx } from '../sql.js';
+import { storageNow } from '../time.js';
 
 type M = WriterMethods;
 
-/** Agent metric buckets, LLM usage records and the retention of the append-only operations tables. */
-export function opsStore(db: DB) {
-  const addMetric = db.prepare(
-    `INSERT INTO agent_metrics (instance_id, metric_name, period, metric_value) VALUES (@instance_id, @metric_name, @period, @value)
-     ON CONFLICT (instance_id, metric_name, period) DO UPDATE SET metric_value = metric_value + excluded.metric_value`,
-  );
-  const insertLlm = db.prepare(
-    `INSERT INTO llm_usage (instance_id, project, provider, model, tokens_in, tokens_out, cost_usd, request_type, session_tag, created_at)
-     VALUES (@instance_id, @project, @provider, @model, @tokens_in, @tokens_out, @cost_usd, @request_type, @session_tag, @created_at)`,
-  );
-  const prune = {
-    audit_log: db.prepare<[string, number]>('DELETE FROM audit_log WHERE id IN (SELECT id FROM audit_log WHERE timestamp < ? ORDER BY timestamp LIMIT ?)'),
-    llm_usage: db.prepare<[string, number]>('DELETE FROM llm_usage WHERE id IN (SELECT id FROM llm_usage WHERE created_at < ? ORDER BY created_at LIMIT ?)'),
-    agent_metrics: db.prepare<[string, number]>('DELETE FROM agent_metrics WHERE rowid IN (SELECT rowid FROM agent_metrics WHERE period < ? ORDER BY period LIMIT ?)'),
-  };
+const ADD_METRIC = sql(
+  `INSERT INTO agent_metrics (instance_id, metric_name, period, metric_value) VALUES (?, ?, ?, ?)
+   ON CONFLICT (instance_id, metric_name, period) DO UPDATE SET metric_value = agent_metrics.metric_value + excluded.metric_value`,
+);
+const INSERT_LLM = sql(
+  `INSERT INTO llm_usage (instance_id, project, provider, model, tokens_in, tokens_out, cost_usd, request_type, session_tag, created_at)
+   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+);
+/**
+ * Chunks of rows older than a time, oldest first: ties broken as SQLite's index walk does (by id
+ * for the logs); agent_metrics has no insertion order on PostgreSQL, so by its primary key there.
+ */
+const PRUNE = {
+  audit_log: dialects({
+    sqlite: 'DELETE FROM audit_log WHERE id IN (SELECT id FROM audit_log WHERE timestamp < ? ORDER BY timestamp LIMIT ?)',
+    pg: 'DELETE FROM audit_log WHERE id IN (SELECT id FROM audit_log WHERE timestamp < ? ORDER BY timestamp, id LIMIT ?)',
+  }),
+  llm_usage: dialects({
+    sqlite: 'DELETE FROM llm_usage WHERE id IN (SELECT id FROM llm_usage WHERE created_at < ? ORDER BY created_at LIMIT ?)',
+    pg: 'DELETE FROM llm_usage WHERE id IN (SELECT id FROM llm_usage WHERE created_at < ? ORDER BY created_at, id LIMIT ?)',
+  }),
+  agent_metrics: dialects({
+    sqlite: 'DELETE FROM agent_metrics WHERE rowid IN (SELECT rowid FROM agent_metrics WHERE period < ? ORDER BY period LIMIT ?)',
+    pg: `DELETE FROM agent_metrics WHERE (instance_id, metric_name, period) IN (
+           SELECT instance_id, metric_name, period FROM agent_metrics WHERE period < ? ORDER BY period, instance_id, metric_name LIMIT ?)`,
+  }),
+};
 
+/** Agent metric buckets, LLM usage records and the retention of the append-only operations tables. */
+export function opsStore() {
   return {
-    addMetrics(req: ReqOf<M, 'agent_metrics.add'>): ResOf<M, 'agent_metrics.add'> {
-      for (const r of req.rows) addMetric.run(r);
+    async addMetrics(tx: Tx, req: ReqOf<M, 'agent_metrics.add'>): Promise<ResOf<M, 'agent_metrics.add'>> {
+      for (const r of req.rows) await tx.run(ADD_METRIC, r.instance_id, r.metric_name, r.period, r.value);
       return { rows: req.rows.length };
     },
 
-    recordLlm(req: ReqOf<M, 'llm.record'>): ResOf<M, 'llm.record'> {
+    async recordLlm(tx: Tx, req: ReqOf<M, 'llm.record'>): Promise<ResOf<M, 'llm.record'>> {
       const created_at = storageNow();
-      const r = insertLlm.run({ ...req, created_at });
-      return { id: Number(r.lastInsertRowid), created_at };
+      const r = await tx.get<{ id: number }>(INSERT_LLM, req.instance_id, req.project, req.provider, req.model, req.tokens_in, req.tokens_out, req.cost_usd, req.request_type, req.session_tag, created_at);
+      return { id: r!.id, created_at };
     },
 
-    prune(req: ReqOf<M, 'ops.prune'>): ResOf<M, 'ops.prune'> {
-      const deleted = prune[req.table].run(req.before, req.chunk).changes;
+    async prune(tx: Tx, req: ReqOf<M, 'ops.prune'>): Promise<ResOf<M, 'ops.prune'>> {
+      const deleted = await tx.run(PRUNE[req.table], req.before, req.chunk);
       return { deleted, more: deleted === req.chunk };
     },
   };

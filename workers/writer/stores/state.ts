@@ -1,41 +1,69 @@
 import crypto from 'node:crypto';
 import type { ReqOf, ResOf } from '../../../schemas/rpc/envelope.js';
 import type { WriterMethods } from '../../../schemas/rpc/writer.js';
-import { storageNow, type DB } from '../db.js';
 import { Fault, checkPreconditions } from '../fault.js';
+import { only, sql, type Dialect, type Tx } from '../sql.js';
+import { storageNow } from '../time.js';
 
 type M = WriterMethods;
-
-interface Row {
-  value: Uint8Array;
-  version: number;
-  hash: string;
-  content_type: string;
-}
+type Meta = { version: number; hash: string };
 
 /** One-shot crypto.hash where Node has it (20.12+): no Hash object per value. */
 const oneShot = (crypto as { hash?: (alg: string, data: Uint8Array, enc: 'hex') => string }).hash;
 export const sha256 = oneShot ? (b: Uint8Array): string => oneShot('sha256', b, 'hex') : (b: Uint8Array): string => crypto.createHash('sha256').update(b).digest('hex');
 
-/** Prepared statements and write transactions of the state store (SPEC §2.2, §7-5, §8.1). */
-export function stateStore(db: DB, historyKeep = 0) {
-  const meta = db.prepare<[string], { version: number; hash: string }>('SELECT version, hash FROM state WHERE key = ?');
-  const archive = db.prepare(
-    `INSERT OR IGNORE INTO state_history (key, version, value, hash, content_type, updated_at, updated_by)
-     SELECT key, version, value, hash, content_type, updated_at, updated_by FROM state WHERE key = ?`,
-  );
-  const upsert = db.prepare<[string, Uint8Array, number, string, string, string, string]>(
-    `INSERT INTO state (key, value, version, hash, content_type, updated_at, updated_by)
-     VALUES (?, ?, ?, ?, ?, ?, ?)
-     ON CONFLICT(key) DO UPDATE SET value = excluded.value, version = excluded.version, hash = excluded.hash,
-       content_type = excluded.content_type, updated_at = excluded.updated_at, updated_by = excluded.updated_by`,
-  );
-  const del = db.prepare('DELETE FROM state WHERE key = ?');
-  // Retention (SPEC §8.10): the version a write pushes out of the newest `historyKeep`.
-  const dropOne = db.prepare<[string, number]>('DELETE FROM state_history WHERE key = ? AND version = ?');
-  const keysAfter = db.prepare<[string, number], { key: string; version: number }>('SELECT key, version FROM state WHERE key > ? ORDER BY key LIMIT ?');
-  const oldest = db.prepare<[string], number | null>('SELECT min(version) FROM state_history WHERE key = ?').pluck();
-  const dropRange = db.prepare<[string, number, number]>('DELETE FROM state_history WHERE key = ? AND version BETWEEN ? AND ?');
+const META = sql('SELECT version, hash FROM state WHERE key = ?');
+const ARCHIVE = sql(
+  `INSERT INTO state_history (key, version, value, hash, content_type, updated_at, updated_by)
+   SELECT key, version, value, hash, content_type, updated_at, updated_by FROM state WHERE key = ? ON CONFLICT DO NOTHING`,
+);
+const UPSERT = sql(
+  `INSERT INTO state (key, value, version, hash, content_type, updated_at, updated_by)
+   VALUES (?, ?, ?, ?, ?, ?, ?)
+   ON CONFLICT(key) DO UPDATE SET value = excluded.value, version = excluded.version, hash = excluded.hash,
+     content_type = excluded.content_type, updated_at = excluded.updated_at, updated_by = excluded.updated_by`,
+);
+/** The version a write pushes out of the newest `historyKeep` (SPEC §8.10). */
+const DROP_ONE = sql('DELETE FROM state_history WHERE key = ? AND version = ?');
+/**
+ * PostgreSQL: the next version of a key in ONE statement (one round trip while the cluster write
+ * lock is held): its number taken from the current row, the current row archived, the row
+ * replaced, and the version that falls out of the kept history deleted. The parts see the same
+ * snapshot, so the archive copies the row as it was before. Keeping 1 version, the previous one
+ * would be archived and dropped at once: it is not archived, and counts as dropped (as on SQLite).
+ * Parameters: key, keep, key, value, hash, content_type, updated_at, updated_by, key, keep, keep.
+ */
+const WRITE_PG = only(
+  'pg',
+  `WITH next AS (SELECT coalesce((SELECT version FROM state WHERE key = ?), 0) + 1 AS version),
+    archived AS (
+      INSERT INTO state_history (key, version, value, hash, content_type, updated_at, updated_by)
+      SELECT key, version, value, hash, content_type, updated_at, updated_by FROM state WHERE key = ? AND CAST(? AS integer) <> 1
+      ON CONFLICT DO NOTHING),
+    written AS (
+      INSERT INTO state (key, value, version, hash, content_type, updated_at, updated_by)
+      SELECT ?, CAST(? AS bytea), version, ?, ?, ?, ? FROM next
+      ON CONFLICT (key) DO UPDATE SET value = excluded.value, version = excluded.version, hash = excluded.hash,
+        content_type = excluded.content_type, updated_at = excluded.updated_at, updated_by = excluded.updated_by),
+    dropped AS (
+      DELETE FROM state_history WHERE key = ? AND CAST(? AS integer) > 0 AND version = (SELECT version FROM next) - CAST(? AS integer)
+      RETURNING 1)
+    SELECT (SELECT version FROM next) AS version, (SELECT count(*) FROM dropped)::int AS dropped`,
+);
+const DELETE = sql('DELETE FROM state WHERE key = ?');
+const DELETE_HISTORY = sql('DELETE FROM state_history WHERE key = ?');
+const KEYS_AFTER = sql('SELECT key, version FROM state WHERE key > ? ORDER BY key LIMIT ?');
+const OLDEST = sql('SELECT min(version) AS lo FROM state_history WHERE key = ?');
+const DROP_RANGE = sql('DELETE FROM state_history WHERE key = ? AND version BETWEEN ? AND ?');
+const VERSION = sql(
+  `SELECT value, content_type FROM state WHERE key = ? AND version = ?
+   UNION ALL
+   SELECT value, content_type FROM state_history WHERE key = ? AND version = ?
+   LIMIT 1`,
+);
+
+/** The state store's writes (SPEC §2.2, §7-5, §8.1): put, delete, rollback, history retention. */
+export function stateStore(historyKeep = 0) {
   /** Versions writes dropped (committed) since the last retention turn reported them. */
   let droppedByWrites = 0;
   /** Dropped in the batch now running: counted once it commits, forgotten if it rolls back. */
@@ -45,22 +73,33 @@ export function stateStore(db: DB, historyKeep = 0) {
     droppedByWrites = 0;
     return n;
   };
-  const delHistory = db.prepare('DELETE FROM state_history WHERE key = ?');
-  const versionRow = db.prepare<[string, number, string, number], Row>(
-    `SELECT value, version, hash, content_type FROM state WHERE key = ? AND version = ?
-     UNION ALL
-     SELECT value, version, hash, content_type FROM state_history WHERE key = ? AND version = ?
-     LIMIT 1`,
-  );
 
-  function write(key: string, value: Uint8Array, contentType: string, updatedBy: string, cur: { version: number } | undefined) {
-    if (cur) archive.run(key);
-    const version = cur ? cur.version + 1 : 1;
+  /**
+   * Writes the next version of `key`; `cur` is its current version when already read (a
+   * conditional write). SQLite runs the steps one by one (each a prepared statement, no round
+   * trip); PostgreSQL in one statement.
+   */
+  const writeSteps: Record<Dialect, (tx: Tx, key: string, value: Uint8Array, hash: string, contentType: string, at: string, by: string, cur: Meta | undefined | null) => Promise<number>> = {
+    async sqlite(tx, key, value, hash, contentType, at, by, known) {
+      const cur = known === null ? await tx.get<Meta>(META, key) : known;
+      if (cur) await tx.run(ARCHIVE, key);
+      const version = cur ? cur.version + 1 : 1;
+      await tx.run(UPSERT, key, value, version, hash, contentType, at, by);
+      if (historyKeep > 0 && version - historyKeep >= 1) droppedInBatch += await tx.run(DROP_ONE, key, version - historyKeep);
+      return version;
+    },
+    async pg(tx, key, value, hash, contentType, at, by) {
+      const k = historyKeep;
+      const r = (await tx.get<{ version: number; dropped: number }>(WRITE_PG, key, key, k, key, value, hash, contentType, at, by, key, k, k))!;
+      if (k > 0 && r.version - k >= 1) droppedInBatch += k === 1 ? 1 : r.dropped;
+      return r.version;
+    },
+  };
+
+  async function write(tx: Tx, key: string, value: Uint8Array, contentType: string, updatedBy: string, cur: Meta | undefined | null) {
     const hash = sha256(value);
     const updatedAt = storageNow();
-    // Positional parameters: binding an object looks each name up.
-    upsert.run(key, value, version, hash, contentType, updatedAt, updatedBy);
-    if (historyKeep > 0 && version - historyKeep >= 1) droppedInBatch += dropOne.run(key, version - historyKeep).changes;
+    const version = await writeSteps[tx.dialect](tx, key, value, hash, contentType, updatedAt, updatedBy, cur);
     return { key, version, hash, content_type: contentType, updated_at: updatedAt };
   }
 
@@ -71,36 +110,40 @@ export function stateStore(db: DB, historyKeep = 0) {
       droppedInBatch = 0;
     },
 
-    put(req: ReqOf<M, 'state.put'>): ResOf<M, 'state.put'> {
-      const cur = meta.get(req.key);
-      checkPreconditions(cur, req.if_match, req.if_none_match);
-      return write(req.key, req.value, req.content_type, req.updated_by, cur);
+    async put(tx: Tx, req: ReqOf<M, 'state.put'>): Promise<ResOf<M, 'state.put'>> {
+      // The current version is read first only when the write is conditional (else `write` reads it, or not at all).
+      let cur: Meta | undefined | null = null;
+      if (req.if_match !== undefined || req.if_none_match !== undefined) {
+        cur = await tx.get<Meta>(META, req.key);
+        checkPreconditions(cur, req.if_match, req.if_none_match);
+      }
+      return write(tx, req.key, req.value, req.content_type, req.updated_by, cur);
     },
 
-    delete(req: ReqOf<M, 'state.delete'>): ResOf<M, 'state.delete'> {
-      const cur = meta.get(req.key);
+    async delete(tx: Tx, req: ReqOf<M, 'state.delete'>): Promise<ResOf<M, 'state.delete'>> {
+      const cur = await tx.get<Meta>(META, req.key);
       if (!cur) throw new Fault('NOT_FOUND', `key not found: ${req.key}`);
       checkPreconditions(cur, req.if_match, undefined);
-      del.run(req.key);
-      delHistory.run(req.key);
+      await tx.run(DELETE, req.key);
+      await tx.run(DELETE_HISTORY, req.key);
       return { key: req.key };
     },
 
     /**
      * One bounded retention turn: keys after the cursor, archived versions older than the newest
      * `keep` (current included), at most `rows` deleted. Writes keep steady state themselves
-     * (dropOne); this clears backlogs (a lowered keep, an upgraded data file) a little per turn.
+     * (DROP_ONE); this clears backlogs (a lowered keep, an upgraded data file) a little per turn.
      */
-    pruneHistory(req: ReqOf<M, 'state.prune_history'>): ResOf<M, 'state.prune_history'> {
+    async pruneHistory(tx: Tx, req: ReqOf<M, 'state.prune_history'>): Promise<ResOf<M, 'state.prune_history'>> {
       let deleted = 0;
       let next = req.after;
-      const keys = keysAfter.all(req.after, req.keys);
+      const keys = await tx.all<{ key: string; version: number }>(KEYS_AFTER, req.after, req.keys);
       for (const { key, version } of keys) {
         const upto = version - req.keep; // archived versions ≤ upto go
-        const lo = upto >= 1 ? oldest.get(key) : null;
-        if (lo !== null && lo !== undefined && lo <= upto) {
+        const lo = upto >= 1 ? ((await tx.get<{ lo: number | null }>(OLDEST, key))?.lo ?? null) : null;
+        if (lo !== null && lo <= upto) {
           const hi = Math.min(upto, lo + (req.rows - deleted) - 1);
-          deleted += dropRange.run(key, lo, hi).changes;
+          deleted += await tx.run(DROP_RANGE, key, lo, hi);
           // Out of budget within this key: the next turn comes back to it.
           if (hi < upto) return { deleted, next, wrapped: false, dropped_by_writes: report() };
         }
@@ -111,11 +154,10 @@ export function stateStore(db: DB, historyKeep = 0) {
       return { deleted, next: wrapped ? '' : next, wrapped, dropped_by_writes: report() };
     },
 
-    rollback(req: ReqOf<M, 'state.rollback'>): ResOf<M, 'state.rollback'> {
-      const target = versionRow.get(req.key, req.version, req.key, req.version);
+    async rollback(tx: Tx, req: ReqOf<M, 'state.rollback'>): Promise<ResOf<M, 'state.rollback'>> {
+      const target = await tx.get<{ value: Uint8Array; content_type: string }>(VERSION, req.key, req.version, req.key, req.version);
       if (!target) throw new Fault('NOT_FOUND', `version ${req.version} not found for key: ${req.key}`);
-      const cur = meta.get(req.key);
-      const res = write(req.key, target.value, target.content_type, `rollback:v${req.version}`, cur);
+      const res = await write(tx, req.key, target.value, target.content_type, `rollback:v${req.version}`, null);
       return { ...res, rolled_back: req.version, value: target.value };
     },
   };

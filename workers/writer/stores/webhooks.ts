@@ -1,7 +1,9 @@
 import type { ReqOf, ResOf } from '../../../schemas/rpc/envelope.js';
 import type { WriterMethods } from '../../../schemas/rpc/writer.js';
-import { storageNow, type DB } from '../db.js';
 import { Fault } from '../fault.js';
+import { dialects, sql, type Tx } from '../sql.js';
+import { storageNow } from '../time.js';
+import { NEWEST_EVENT } from './events.js';
 
 type M = WriterMethods;
 
@@ -10,6 +12,24 @@ export interface WebhookLimits {
   disableAfter: number;
 }
 
+const INSERT = sql(
+  `INSERT INTO webhooks (id, url, patterns, secret, active, created_at, fail_count, cursor)
+   VALUES (?, ?, ?, ?, 1, ?, 0, ?) ON CONFLICT(id) DO NOTHING`,
+);
+const DELETE = sql('DELETE FROM webhooks WHERE id = ?');
+/** With the count of live restores in cluster mode (PostgreSQL's `restores` counter; none on SQLite). */
+const GET = dialects({
+  sqlite: 'SELECT attempts, active, NULL AS restores FROM webhooks WHERE id = ?',
+  pg: "SELECT attempts, active, (SELECT value FROM koor_counters WHERE name = 'restores') AS restores FROM webhooks WHERE id = ?",
+});
+// The cursor only moves forward (a late settle never rewinds it).
+const ADVANCE = sql('UPDATE webhooks SET cursor = CASE WHEN cursor > ? THEN cursor ELSE ? END, dropped = dropped + ? WHERE id = ?');
+const SUCCESS = sql("UPDATE webhooks SET last_fired = ?, fail_count = 0, delivered = delivered + ?, last_error = '', attempts = 0, next_at = 0 WHERE id = ?");
+const FAILURE = sql('UPDATE webhooks SET fail_count = fail_count + 1, failed = failed + 1, last_error = ? WHERE id = ? RETURNING fail_count');
+const RETRY = sql('UPDATE webhooks SET attempts = attempts + 1, next_at = ? WHERE id = ?');
+const GIVE_UP = sql('UPDATE webhooks SET cursor = CASE WHEN cursor > ? THEN cursor ELSE ? END, attempts = 0, next_at = 0, dropped = dropped + 1 WHERE id = ?');
+const DISABLE = sql('UPDATE webhooks SET active = 0 WHERE id = ?');
+
 /**
  * Webhooks (SPEC §2.11, issue 10). A webhook reads the event log from a durable cursor (the id of
  * the last event it has had, delivered or passed over): publishing an event writes nothing for
@@ -17,58 +37,43 @@ export interface WebhookLimits {
  * is delivered at least once), and the front's dispatcher settles each run of attempts here.
  * `attempts`/`next_at` belong to the event just after the cursor while it is being retried.
  */
-export function webhookStore(db: DB, limits: WebhookLimits) {
-  const q = {
-    lastEvent: db.prepare<[], number | null>("SELECT seq FROM sqlite_sequence WHERE name = 'events'").pluck(),
-    insert: db.prepare(
-      `INSERT INTO webhooks (id, url, patterns, secret, active, created_at, fail_count, cursor)
-       VALUES (@id, @url, @patterns, @secret, 1, @now, 0, @cursor) ON CONFLICT(id) DO NOTHING`,
-    ),
-    del: db.prepare<[string]>('DELETE FROM webhooks WHERE id = ?'),
-    get: db.prepare<[string], { cursor: number; attempts: number; active: number }>('SELECT cursor, attempts, active FROM webhooks WHERE id = ?'),
-    advance: db.prepare<[number, number, string]>('UPDATE webhooks SET cursor = max(cursor, ?), dropped = dropped + ? WHERE id = ?'),
-    success: db.prepare<[string, number, string]>("UPDATE webhooks SET last_fired = ?, fail_count = 0, delivered = delivered + ?, last_error = '', attempts = 0, next_at = 0 WHERE id = ?"),
-    failure: db.prepare<[string, string], { fail_count: number }>('UPDATE webhooks SET fail_count = fail_count + 1, failed = failed + 1, last_error = ? WHERE id = ? RETURNING fail_count'),
-    retry: db.prepare<[number, string]>('UPDATE webhooks SET attempts = attempts + 1, next_at = ? WHERE id = ?'),
-    giveUp: db.prepare<[number, string]>('UPDATE webhooks SET cursor = max(cursor, ?), attempts = 0, next_at = 0, dropped = dropped + 1 WHERE id = ?'),
-    disable: db.prepare<[string]>('UPDATE webhooks SET active = 0 WHERE id = ?'),
-  };
-
+export function webhookStore(limits: WebhookLimits) {
   return {
-    create(req: ReqOf<M, 'webhooks.create'>): ResOf<M, 'webhooks.create'> {
+    async create(tx: Tx, req: ReqOf<M, 'webhooks.create'>): Promise<ResOf<M, 'webhooks.create'>> {
       const now = storageNow();
       // A new webhook receives the events published from now on.
-      const r = q.insert.run({ id: req.id, url: req.url, patterns: JSON.stringify(req.patterns), secret: req.secret, now, cursor: q.lastEvent.get() ?? 0 });
-      if (r.changes === 0) throw new Fault('ALREADY_EXISTS', 'failed to create webhook');
+      const cursor = (await tx.get<{ id: number | null }>(NEWEST_EVENT))?.id ?? 0;
+      if ((await tx.run(INSERT, req.id, req.url, JSON.stringify(req.patterns), req.secret, now, cursor)) === 0) throw new Fault('ALREADY_EXISTS', 'failed to create webhook');
       return { id: req.id, created_at: now };
     },
 
-    delete(req: ReqOf<M, 'webhooks.delete'>): ResOf<M, 'webhooks.delete'> {
-      if (q.del.run(req.id).changes === 0) throw new Fault('NOT_FOUND', `webhook not found: ${req.id}`);
+    async delete(tx: Tx, req: ReqOf<M, 'webhooks.delete'>): Promise<ResOf<M, 'webhooks.delete'>> {
+      if ((await tx.run(DELETE, req.id)) === 0) throw new Fault('NOT_FOUND', `webhook not found: ${req.id}`);
       return { id: req.id };
     },
 
-    settle(req: ReqOf<M, 'webhooks.settle'>): ResOf<M, 'webhooks.settle'> {
-      const w = q.get.get(req.webhook_id);
-      // Deleted or disabled meanwhile: nothing to record.
-      if (!w || w.active !== 1) return { disabled: false, dropped: 0 };
-      // The cursor only moves forward (a late settle never rewinds it).
-      q.advance.run(req.cursor, req.dropped, req.webhook_id);
-      if (req.delivered > 0) q.success.run(req.at, req.delivered, req.webhook_id);
+    async settle(tx: Tx, req: ReqOf<M, 'webhooks.settle'>): Promise<ResOf<M, 'webhooks.settle'>> {
+      const id = req.webhook_id;
+      const w = await tx.get<{ attempts: number; active: number; restores: number | null }>(GET, id);
+      // Deleted or disabled meanwhile, or (cluster mode) the run read a log a live restore has
+      // since replaced (its cursor would skip the restored log's next events): nothing to record.
+      if (!w || w.active !== 1 || (req.restores !== undefined && req.restores !== w.restores)) return { disabled: false, dropped: 0 };
+      await tx.run(ADVANCE, req.cursor, req.cursor, req.dropped, id);
+      if (req.delivered > 0) await tx.run(SUCCESS, req.at, req.delivered, id);
       const f = req.failure;
       if (!f) return { disabled: false, dropped: req.dropped };
-      const failed = q.failure.get(f.error, req.webhook_id);
+      const failed = await tx.get<{ fail_count: number }>(FAILURE, f.error, id);
       if (failed && failed.fail_count >= limits.disableAfter) {
-        q.disable.run(req.webhook_id);
+        await tx.run(DISABLE, id);
         return { disabled: true, dropped: req.dropped };
       }
       const attempts = req.delivered > 0 ? 0 : w.attempts;
       if (attempts + 1 >= req.max_attempts) {
         // Given up: the event is passed over and the next one is tried.
-        q.giveUp.run(f.event_id, req.webhook_id);
+        await tx.run(GIVE_UP, f.event_id, f.event_id, id);
         return { disabled: false, dropped: req.dropped + 1 };
       }
-      q.retry.run(f.next_at, req.webhook_id);
+      await tx.run(RETRY, f.next_at, id);
       return { disabled: false, dropped: req.dropped };
     },
   };

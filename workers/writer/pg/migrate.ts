@@ -1,5 +1,5 @@
 import type { Sql } from 'postgres';
-import { PG_MIGRATIONS, type PgMigration } from '../../schemas/db/pg-migrations.js';
+import { PG_MIGRATIONS, type PgMigration } from '../../../schemas/db/pg-migrations.js';
 
 /**
  * The advisory lock key migrations hold (any constant; "koor" in ASCII). Every node that starts

@@ -4,12 +4,12 @@ import path from 'node:path';
 import type postgres from 'postgres';
 import type { Sql, TransactionSql } from 'postgres';
 import { WRITER_LIMITS } from '../../src/shared/limits.js';
-import { openWriterDb, type DB } from '../writer/db.js';
+import { openWriterDb, type DB } from '../writer/sqlite/db.js';
 import { CHANGES_CHANNEL } from '../../schemas/rpc/cluster.js';
 import { inspectSnapshot, type SnapshotInfo } from '../../src/shared/snapshot.js';
 import { openPg } from '../../src/shared/pg.js';
-import { WRITE_LOCK } from './tx.js';
-import { migratePg } from './migrate.js';
+import { WRITE_LOCK } from '../writer/pg/locks.js';
+import { migratePg } from '../writer/pg/migrate.js';
 
 /**
  * The one copy between koor's two stores (cluster mode, issue 14): a SQLite data file or backup

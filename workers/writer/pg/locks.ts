@@ -1,4 +1,4 @@
-/** What the PostgreSQL writer's transactions share (workers/pg only). */
+/** The advisory locks of cluster mode's writes (the writer and a restore's copy). */
 
 /**
  * The advisory lock every write transaction takes first: writes serialise cluster-wide, one

@@ -1,0 +1,18 @@
+import type { Sql } from 'postgres';
+import { openPg } from '../../../src/shared/pg.js';
+import type { Driver } from '../sql.js';
+import { pgDriver } from './driver.js';
+import { migratePg } from './migrate.js';
+
+/** Connects the writer to PostgreSQL (two connections: a batch's and the next one's) and applies missing migrations. */
+export async function openPgDriver(url: string): Promise<Driver> {
+  let sql: Sql | null = null;
+  try {
+    sql = openPg(url, { max: 2, name: 'koor-writer' });
+    await migratePg(sql);
+    return pgDriver(sql);
+  } catch (err) {
+    await sql?.end({ timeout: 1 }).catch(() => {});
+    throw err;
+  }
+}

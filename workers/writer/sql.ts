@@ -1,0 +1,50 @@
+/**
+ * The one writer's view of a database (issue 27): statements written once (src/shared/sql.ts),
+ * run by either backend. A store method receives a Tx and awaits its statements; the SQLite
+ * driver answers them at once from prepared statements, the PostgreSQL driver over the
+ * connection of the batch's transaction.
+ */
+import type { Dialect, Param, Query } from '../../src/shared/sql.js';
+
+export { dialects, only, sql, type Dialect, type Param, type Query } from '../../src/shared/sql.js';
+
+/** A write transaction, as store code sees it. Every statement belongs to the batch's transaction. */
+export interface Tx {
+  readonly dialect: Dialect;
+  /** The first row, or undefined. */
+  get<T>(q: Query, ...params: Param[]): Promise<T | undefined>;
+  all<T>(q: Query, ...params: Param[]): Promise<T[]>;
+  /** Runs a statement that returns no rows; the number of rows it changed. */
+  run(q: Query, ...params: Param[]): Promise<number>;
+  /**
+   * Runs a statement whose result nobody waits for: on PostgreSQL it rides with the next one (no
+   * round trip of its own) and a failure fails the transaction at `flush`; on SQLite it runs now.
+   */
+  send(q: Query, ...params: Param[]): void;
+  /** Waits for what `send` sent; throws the first failure. */
+  flush(): Promise<void>;
+  /** `fn` in a savepoint: if it throws, its writes are undone and the rest of the transaction stands. */
+  savepoint<T>(fn: () => Promise<T>): Promise<T>;
+  /** Tells every node of the cluster once this commits (PostgreSQL NOTIFY); nothing to tell on SQLite. */
+  notify(channel: string, payload: string): Promise<void>;
+}
+
+/** What a backend gives the one writer (workers/writer/sqlite/driver.ts, workers/writer/pg/driver.ts). */
+export interface Driver {
+  readonly dialect: Dialect;
+  /**
+   * Runs `fn` in one write transaction (on PostgreSQL under the cluster-wide write lock); resolves
+   * once COMMIT returned, rejects (rolled back) when `fn` or COMMIT failed.
+   */
+  transaction(fn: (tx: Tx) => Promise<void>): Promise<void>;
+  /** The database is out of reach (not a method's failure): the whole batch fails, UNAVAILABLE. */
+  unavailable(err: unknown): boolean;
+  /** The database already rolled the transaction back on its own (SQLite on a full disk, an I/O error). */
+  aborted(): boolean;
+  schemaVersion(tx: Tx): Promise<number>;
+  /** Test hook: holds the writer (and, on PostgreSQL, the write lock) for `ms`. */
+  sleep(tx: Tx, ms: number): Promise<void>;
+  /** Returns up to `pages` free pages to the file system (SQLite); PostgreSQL's autovacuum does it. */
+  vacuum(tx: Tx, pages: number): Promise<{ freed: number; free_pages: number; page_count: number; page_size: number }>;
+  close(): Promise<void>;
+}

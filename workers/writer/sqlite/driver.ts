@@ -1,0 +1,75 @@
+import type { Statement } from 'better-sqlite3';
+import type { Driver, Param, Query, Tx } from '../sql.js';
+import { schemaVersion, vacuumStep, type DB } from './db.js';
+
+function sleepSync(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+/**
+ * The one writer on SQLite: every statement of a store is prepared once (on first use) and run
+ * synchronously; the promises store code awaits are already settled, so a whole batch runs in
+ * one turn of the thread, between port messages, as the synchronous writer did.
+ */
+export function sqliteDriver(db: DB): Driver {
+  const prepared = new Map<Query, Statement<Param[]>>();
+  const prep = (q: Query): Statement<Param[]> => {
+    let s = prepared.get(q);
+    if (s === undefined) {
+      s = db.prepare<Param[]>(q.sqlite);
+      prepared.set(q, s);
+    }
+    return s;
+  };
+  const begin = db.prepare('BEGIN IMMEDIATE');
+  const commit = db.prepare('COMMIT');
+  const rollback = db.prepare('ROLLBACK');
+  const savepoint = db.prepare('SAVEPOINT w');
+  const release = db.prepare('RELEASE w');
+  const rollbackTo = db.prepare('ROLLBACK TO w');
+
+  const tx: Tx = {
+    dialect: 'sqlite',
+    get: async <T>(q: Query, ...params: Param[]) => prep(q).get(...params) as T | undefined,
+    all: async <T>(q: Query, ...params: Param[]) => prep(q).all(...params) as T[],
+    run: async (q: Query, ...params: Param[]) => prep(q).run(...params).changes,
+    send: (q: Query, ...params: Param[]) => void prep(q).run(...params),
+    flush: async () => {},
+    async savepoint<T>(fn: () => Promise<T>): Promise<T> {
+      savepoint.run();
+      try {
+        const r = await fn();
+        release.run();
+        return r;
+      } catch (e) {
+        // A full disk or I/O error may have rolled the whole transaction back: nothing to undo then.
+        if (db.inTransaction) {
+          rollbackTo.run();
+          release.run();
+        }
+        throw e;
+      }
+    },
+    notify: async () => {},
+  };
+
+  return {
+    dialect: 'sqlite',
+    async transaction(fn: (tx: Tx) => Promise<void>): Promise<void> {
+      begin.run();
+      try {
+        await fn(tx);
+        commit.run();
+      } catch (e) {
+        if (db.inTransaction) rollback.run();
+        throw e;
+      }
+    },
+    unavailable: () => false,
+    aborted: () => !db.inTransaction,
+    schemaVersion: async () => schemaVersion(db),
+    sleep: async (_tx, ms) => sleepSync(ms),
+    vacuum: async (_tx, pages) => vacuumStep(db, pages),
+    close: async () => void db.close(),
+  };
+}
