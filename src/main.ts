@@ -1,9 +1,8 @@
 #!/usr/bin/env node
 import fs from 'node:fs';
-import { ConfigError, loadConfig, redactUrl, USAGE } from './config.js';
-import type { SnapshotCounts } from './shared/snapshot.js';
-import { runBackupThread } from './rpc/backup-client.js';
-import { restoreDataDir, vacuumDataDir } from './data-dir.js';
+import { ConfigError, loadConfig, USAGE } from './config.js';
+import { migrateIntoDatabase, restoreOffline } from './backend/choose.js';
+import { vacuumDataDir } from './data-dir.js';
 import { createLogger } from './log.js';
 import { startSupervised } from './supervisor.js';
 
@@ -32,26 +31,9 @@ async function main(): Promise<void> {
     }
     return;
   }
-  if (config.restore !== null && config.database !== '') {
-    // Cluster mode: the backup replaces the PostgreSQL data (running nodes resume on it).
-    try {
-      const { counts, rows } = await copyIntoDatabase(config.database, config.restore, true);
-      process.stdout.write(`koor-server: restored ${redactUrl(config.database)} from ${config.restore} (${rows} rows)\n${countsText(counts)}`);
-    } catch (e) {
-      process.stderr.write(`koor-server: ${(e as Error).message}\n`);
-      process.exit(1);
-    }
-    return;
-  }
   if (config.restore !== null) {
     try {
-      const { info, keptAs } = await restoreDataDir(config.dataDir, config.restore);
-      const c = info.counts;
-      process.stdout.write(
-        `koor-server: restored ${config.dataDir}/data.db from ${config.restore}\n` +
-          (keptAs ? `  previous data file kept as ${keptAs}\n` : '') +
-          countsText(c),
-      );
+      process.stdout.write(await restoreOffline(config, config.restore));
     } catch (e) {
       process.stderr.write(`koor-server: ${(e as Error).message}\n`);
       process.exit(1);
@@ -65,8 +47,7 @@ async function main(): Promise<void> {
   }
   if (config.migrateFrom !== null) {
     try {
-      const { counts, rows } = await copyIntoDatabase(config.database, config.migrateFrom, false);
-      process.stdout.write(`koor-server: copied ${config.migrateFrom} into ${redactUrl(config.database)} (${rows} rows)\n${countsText(counts)}`);
+      process.stdout.write(await migrateIntoDatabase(config, config.migrateFrom));
     } catch (e) {
       process.stderr.write(`koor-server: --migrate-from ${config.migrateFrom}: ${(e as Error).message}\n`);
       process.exit(1);
@@ -110,20 +91,6 @@ async function main(): Promise<void> {
     log.fatal({ err }, 'unhandled rejection');
     process.exit(1);
   });
-}
-
-/**
- * --restore and --migrate-from in cluster mode: the snapshot copied into PostgreSQL on a backup
- * thread (as a live restore does), before any server starts; no deadline (the operator waits).
- */
-async function copyIntoDatabase(url: string, file: string, replace: boolean): Promise<{ counts: SnapshotCounts; rows: number }> {
-  const done = await runBackupThread({ database_url: url, restore: file, replace }, null);
-  if (!done.ok) throw new Error(done.error);
-  return { counts: done.counts, rows: done.rows ?? 0 };
-}
-
-function countsText(c: SnapshotCounts): string {
-  return `  state keys: ${c.state_keys}\n  rules: ${c.rules}\n  specs: ${c.specs}\n  events: ${c.events}\n  instances: ${c.instances}\n`;
 }
 
 void main();

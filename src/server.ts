@@ -1,8 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import path from 'node:path';
 import uWS from 'uWebSockets.js';
-import { ConfigError, redactUrl, type Bind, type Config } from './config.js';
-import { ensureDataDir, lockDataDir } from './data-dir.js';
+import { ConfigError, type Bind, type Config } from './config.js';
 import { LEASE_EXPIRY_CHECK_MS, BACKUP_TIMEOUT_MS, RESTORE_MAX_BYTES, POOL_MAX_QUEUE, WEBHOOK_MAX_CONCURRENT, WEBHOOK_MAX_REPLY_BYTES, WEBHOOK_MAX_SOCKETS, WEBHOOK_THREAD_NICE, WEBHOOK_TIMEOUT_MS, SHUTDOWN_GRACE_MS, STARTUP_TIMEOUT_MS } from './shared/limits.js';
 import { AdminService } from './domains/admin/service.js';
 import { adminRoutes } from './domains/admin/routes.js';
@@ -17,7 +15,7 @@ import { RuleService } from './domains/rules/service.js';
 import { ruleRoutes } from './domains/rules/routes.js';
 import { TemplateService } from './domains/templates/service.js';
 import { templateRoutes } from './domains/templates/routes.js';
-import { EventService, LocalFanout } from './domains/events/service.js';
+import { EventService } from './domains/events/service.js';
 import { eventRoutes } from './domains/events/routes.js';
 import { Hub } from './bus/hub.js';
 import { InstanceService } from './domains/instances/service.js';
@@ -57,10 +55,10 @@ import { createLogger, type Logger } from './log.js';
 import { PoolClient } from './rpc/pool-client.js';
 import { WriterClient } from './rpc/writer-client.js';
 import { DeliveryClient } from './rpc/delivery-client.js';
-import { openReader, type ReadDb } from './store.js';
-import { pgReaders, sqliteReaders, type Readers, type SqliteReaders } from './backend/readers.js';
-import { ClusterNode, type Job } from './cluster/node.js';
-import { EventFeed } from './domains/events/feed.js';
+import type { Backend } from './backend/backend.js';
+import { chooseBackend } from './backend/choose.js';
+import type { Readers } from './backend/readers.js';
+import type { Job } from './cluster/node.js';
 import { within } from './within.js';
 import type { Event } from '../schemas/rpc/writer.js';
 
@@ -154,13 +152,12 @@ function hostForUrl(bind: Bind): string {
 export async function startServer(config: Config, opts: StartOptions = {}): Promise<KoorServer> {
   assertNativeUws();
   const log = opts.log ?? createLogger(config.logLevel);
-  // One server per data directory (as per port): held until close(), dropped by the OS on a crash.
-  // Cluster mode keeps nothing there: nodes of one machine may share it.
-  const lock = config.database ? { release: () => {} } : (ensureDataDir(config.dataDir), lockDataDir(config.dataDir));
+  // SQLite: one server per data directory (as per port), locked until close().
+  const backend = await chooseBackend(config);
   // What start-up has opened so far, undone in reverse if a later step fails.
-  const undo: Array<() => unknown> = [lock.release];
+  const undo: Array<() => unknown> = [() => backend.close()];
   try {
-    return await startLocked(config, log, lock.release, undo, opts);
+    return await startLocked(config, log, backend, undo, opts);
   } catch (e) {
     for (const step of undo.reverse()) {
       try {
@@ -173,14 +170,10 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   }
 }
 
-async function startLocked(config: Config, log: Logger, releaseLock: () => void, undo: Array<() => unknown>, opts: StartOptions): Promise<KoorServer> {
+async function startLocked(config: Config, log: Logger, backend: Backend, undo: Array<() => unknown>, opts: StartOptions): Promise<KoorServer> {
   const bootId = randomUUID();
-  const dbPath = path.join(config.dataDir, 'data.db');
-
-  const shared = config.database !== '';
   const writer = new WriterClient({
-    dbPath,
-    ...(shared ? { databaseUrl: config.database } : {}),
+    ...backend.writerTarget,
     logLevel: config.logLevel,
     sync: config.sync,
     deadlineMs: config.rpcDeadlineMs,
@@ -194,7 +187,7 @@ async function startLocked(config: Config, log: Logger, releaseLock: () => void,
   // Writer (DB open + migrations) and pool threads start in parallel; ready means both are up.
   // Bounded: a data file that cannot be opened (a lock held elsewhere, a hung file system) must
   // end start-up with one line, never a hang.
-  const dbName = shared ? redactUrl(config.database) : dbPath;
+  const dbName = backend.label;
   const [writerUp, poolUp] = await Promise.allSettled([
     within(writer.start(), STARTUP_TIMEOUT_MS, 'opening the database'),
     within(pool.warmUp(), STARTUP_TIMEOUT_MS, 'starting the worker pool'),
@@ -206,51 +199,36 @@ async function startLocked(config: Config, log: Logger, releaseLock: () => void,
   undo.push(() => writer.close(0));
   if (poolUp.status === 'rejected') throw new ConfigError(`failed to start worker pool: ${(poolUp.reason as Error).message}`);
   // Reads: the front's own read-only SQLite connection, or (cluster mode) a PostgreSQL pool.
-  let reader: ReadDb | null = null;
-  let cluster: ClusterNode | null = null;
   let readers: Readers;
   try {
-    if (shared) {
-      cluster = await within(ClusterNode.open(config.database, log.child({ component: 'cluster' })), STARTUP_TIMEOUT_MS, 'connecting to the database');
-      readers = pgReaders(cluster.sql);
-    } else {
-      reader = openReader(dbPath);
-      readers = sqliteReaders(reader);
-    }
+    readers = await backend.open(log);
   } catch (e) {
     throw new ConfigError(`failed to open database ${dbName}: ${(e as Error).message}`);
   }
-  const node = cluster;
-  undo.push(() => (reader ? reader.close() : node?.end()));
   const startedAt = Date.now();
   const counters = new CallCounters();
   const auth = new Authenticator(config.authToken);
-  // Cluster mode: other nodes write too, so no state value is kept across requests (a budget of 0).
-  const state = new StateService(readers.state, writer, pool, shared ? 0 : config.cacheBytes);
+  const state = new StateService(readers.state, writer, pool, config.cacheBytes, backend.othersWrite);
   const specs = new SpecService(readers.specs, writer);
-  const rules = new RuleService(readers.rules, writer, pool, shared);
+  const rules = new RuleService(readers.rules, writer, pool, backend.othersWrite);
   const templates = new TemplateService(readers.templates, writer, {
     importRules: (list, opts) => rules.import(list, opts),
     putSpec: (project, name, data, audit) => specs.put(project, name, data, {}, audit),
   });
   const wsLog = log.child({ component: 'ws' });
   const hub = new Hub({ maxEvents: config.wsBufferEvents, maxBytes: config.wsBufferBytes }, slowConsumerLogger(wsLog));
-  const delivery = new DeliveryClient({ dbPath: shared ? '' : dbPath, timeoutMs: WEBHOOK_TIMEOUT_MS, maxReplyBytes: WEBHOOK_MAX_REPLY_BYTES, maxSockets: WEBHOOK_MAX_SOCKETS, nice: WEBHOOK_THREAD_NICE, maxInFlight: WEBHOOK_MAX_CONCURRENT + 16, log: log.child({ component: 'webhooks' }) });
+  const delivery = new DeliveryClient({ dbPath: backend.deliveryDbPath, timeoutMs: WEBHOOK_TIMEOUT_MS, maxReplyBytes: WEBHOOK_MAX_REPLY_BYTES, maxSockets: WEBHOOK_MAX_SOCKETS, nice: WEBHOOK_THREAD_NICE, maxInFlight: WEBHOOK_MAX_CONCURRENT + 16, log: log.child({ component: 'webhooks' }) });
   undo.push(() => delivery.close());
   const dispatcher = new WebhookDispatcher(readers.webhooks, writer, delivery, {
     retryBaseMs: config.webhookRetryBaseMs,
     retryMaxMs: config.webhookRetryMaxMs,
     maxAttempts: config.webhookMaxAttempts,
-    handBodies: shared,
+    handBodies: backend.deliveryDbPath === '',
     log: log.child({ component: 'webhooks' }),
   });
   const onPublished = () => dispatcher.kick();
-  // How committed events reach this node's subscribers: the writer's replies (SQLite), or the
-  // shared log read in id order on PostgreSQL's notifications (cluster mode).
-  const feed = node ? new EventFeed(node.sql, readers.events, hub, { log: log.child({ component: 'events' }), onPublished }) : null;
-  if (feed) await within(feed.start(), STARTUP_TIMEOUT_MS, 'listening for events');
-  undo.push(() => feed?.stop());
-  const fanout = feed ?? new LocalFanout((readers as SqliteReaders).events, hub);
+  const fanout = await backend.fanout(readers, hub, { log: log.child({ component: 'events' }), onPublished });
+  undo.push(() => fanout.stop?.());
   const events = new EventService(readers.events, writer, fanout, { retention: config.eventRetention, log: log.child({ component: 'events' }), onPublished });
   const publish = (topic: string, data: string, source: string) => events.publish(topic, data, source);
   const webhooks = new WebhookService(readers.webhooks, writer, delivery, () => dispatcher.refresh());
@@ -264,12 +242,11 @@ async function startLocked(config: Config, log: Logger, releaseLock: () => void,
     auditRetentionMs: config.auditRetentionMs,
     agentMetricsRetentionMs: config.agentMetricsRetentionMs,
     llmRetentionMs: config.llmRetentionMs,
-    dataFile: shared ? null : dbPath,
-    ...(node ? { databaseBytes: async () => Number((await node.sql<{ n: string }[]>`SELECT pg_database_size(current_database()) AS n`)[0]!.n) } : {}),
+    size: () => backend.size(),
     log: log.child({ component: 'retention' }),
   });
   const announce = (list: readonly Event[]) => events.announce(list);
-  const instances = new InstanceService(readers.instances, writer, log.child({ component: 'instances' }), announce, shared);
+  const instances = new InstanceService(readers.instances, writer, log.child({ component: 'instances' }), announce, backend.othersWrite);
   auth.setResolvers(instances.resolveToken, instances.resolveInstance, (id) => instances.seen(id));
   const liveness = new LivenessMonitor(instances, {
     intervalMs: config.livenessIntervalMs,
@@ -285,7 +262,7 @@ async function startLocked(config: Config, log: Logger, releaseLock: () => void,
     log: log.child({ component: 'compliance' }),
   });
 
-  const admin = new AdminService({ dataDir: config.dataDir, dbPath, timeoutMs: BACKUP_TIMEOUT_MS, restoreMaxBytes: RESTORE_MAX_BYTES, log: log.child({ component: 'admin' }), ...(shared ? { databaseUrl: config.database } : {}), ...(opts.onRestore ? { onRestore: opts.onRestore } : {}) });
+  const admin = new AdminService({ snapshots: backend.snapshots, timeoutMs: BACKUP_TIMEOUT_MS, restoreMaxBytes: RESTORE_MAX_BYTES, log: log.child({ component: 'admin' }), ...(opts.onRestore ? { onRestore: opts.onRestore } : {}) });
 
   let apiBindText = config.bind.text;
   const mcpLog = log.child({ component: 'mcp' });
@@ -312,7 +289,7 @@ async function startLocked(config: Config, log: Logger, releaseLock: () => void,
     webhooks: dispatcher,
     retention,
     compliance,
-    cluster: node,
+    cluster: backend.leader,
   });
 
   const routes: Route[] = [
@@ -413,19 +390,17 @@ async function startLocked(config: Config, log: Logger, releaseLock: () => void,
 
   // The background jobs run once per deployment: here, or on the elected node of a cluster.
   const jobs: Job[] = [retention, liveness, leases, compliance, dispatcher];
-  if (node) {
-    await node.start(jobs, {
-      forget: (id) => instances.forget(id),
-      // A backup replaced the database (any node's restore): like SQLite's restart on a restore,
-      // subscribers resume with since= on the new log and identities are read anew.
-      restored: () => {
-        log.warn('the database was restored from a backup: subscribers closed to resume, identities reloaded');
-        feed?.reset();
-        hub.closeAll(1012, 'data restored from a backup: resume with since=');
-        instances.reload();
-      },
-    });
-  } else for (const j of jobs) j.start();
+  await backend.startJobs(jobs, {
+    forget: (id) => instances.forget(id),
+    // Another node's restore replaced the database: like a restart on a restore, subscribers
+    // resume with since= on the new log and identities are read anew.
+    restored: () => {
+      log.warn('the database was restored from a backup: subscribers closed to resume, identities reloaded');
+      fanout.reset?.();
+      hub.closeAll(1012, 'data restored from a backup: resume with since=');
+      instances.reload();
+    },
+  });
   agentMetrics.start();
   let closing: Promise<void> | null = null;
   const close = (closeOpts: { restart?: boolean } = {}): Promise<void> =>
@@ -439,14 +414,14 @@ async function startLocked(config: Config, log: Logger, releaseLock: () => void,
       } else {
         for (const s of front.sockets) uWS.us_listen_socket_close(s);
       }
-      if (node) await node.stop();
+      await backend.stopJobs();
       retention.stop();
       liveness.stop();
       leases.stop();
       compliance.stop();
       agentMetrics.stop();
       await dispatcher.stop();
-      await feed?.stop();
+      await fanout.stop?.();
       await delivery.close();
       await writer.drain(SHUTDOWN_GRACE_MS);
       // Counts made up to now reach the file before the writer closes.
@@ -459,10 +434,8 @@ async function startLocked(config: Config, log: Logger, releaseLock: () => void,
       await writer.close(SHUTDOWN_GRACE_MS);
       try {
         await pool.close();
-        reader?.close();
-        await node?.end();
       } finally {
-        releaseLock();
+        await backend.close();
       }
       log.info('stopped');
     })());
@@ -487,9 +460,9 @@ async function startLocked(config: Config, log: Logger, releaseLock: () => void,
     log,
     bootId,
     front,
-    cluster: node,
+    cluster: backend.leader,
     close,
   };
-  log.info({ api: `${config.bind.host}:${port}`, dashboard: dashboardPort === null ? 'off' : `${config.dashboardBind!.host}:${dashboardPort}`, ...(shared ? { database: dbName } : { dataDir: config.dataDir, sync: config.sync }), auth: auth.enabled }, 'koor-server listening');
+  log.info({ api: `${config.bind.host}:${port}`, dashboard: dashboardPort === null ? 'off' : `${config.dashboardBind!.host}:${dashboardPort}`, ...backend.logFields, auth: auth.enabled }, 'koor-server listening');
   return server;
 }

@@ -2,12 +2,7 @@ import Database from 'better-sqlite3';
 
 export type ReadDb = Database.Database;
 
-/**
- * What a reader returns: the value itself from SQLite (a synchronous read on the front's own
- * connection), a promise of it from PostgreSQL (cluster mode). Callers `await` it; the hot paths
- * (a cached GET) look before they await, so SQLite's answer stays synchronous.
- */
-export type Awaitable<T> = T | Promise<T>;
+export type { Awaitable } from './backend/awaitable.js';
 
 /**
  * The front process's read-only connection (WAL readers never block the writer). Point reads

@@ -1,4 +1,5 @@
 import type { LeaseRow, TaskRow } from '../rpc/writer.js';
+import { dialects, only, sql, type Query } from './sql.js';
 
 /**
  * The lease and task tables (migration 7) as both sides use them: the writer (decisions) and the
@@ -24,26 +25,39 @@ export const decodeLease = (r: LeaseDbRow): LeaseRow => ({
 });
 
 /**
- * The literal-prefix index (lease_resources.prefix, UTF-8 bytes): the largest key at most / below
- * a given one (one seek each, for prefixKeysOf), and the leases with a resource at a key or in a
- * range of keys. `where` is ANDed after the key condition.
+ * The literal-prefix index (lease_resources.prefix, UTF-8 bytes; PostgreSQL's bytea orders
+ * bytewise, as SQLite's BLOB): the leases with a resource at index keys, found without scanning
+ * every lease. A candidate row is a lease with one of its resources (`held`) and its acquisition
+ * order (`seq`: SQLite's rowid, PostgreSQL's seq column). `where` (on `r` the resource, `l` the
+ * lease) per dialect; the parameters are the same in both.
  */
-export const LEASE_INDEX_SQL = {
-  keyAtMost: 'SELECT prefix FROM lease_resources WHERE prefix <= ? ORDER BY prefix DESC LIMIT 1',
-  keyBelow: 'SELECT prefix FROM lease_resources WHERE prefix < ? ORDER BY prefix DESC LIMIT 1',
-  candidates: (keys: 'at' | 'under' | 'all', where: string): string =>
-    `SELECT r.resource AS held, l.rowid AS seq, l.* FROM lease_resources r JOIN leases l ON l.id = r.lease_id
-     WHERE ${keys === 'at' ? 'r.prefix = @p' : keys === 'under' ? 'r.prefix > @p AND r.prefix < @end' : "r.prefix > x''"} AND ${where}`,
-};
+export function leaseCandidates(where: { sqlite: string; pg: string }): Query {
+  const cols = LEASE_COLUMNS.split(', ').map((c) => `l.${c}`).join(', ');
+  const from = 'FROM lease_resources r JOIN leases l ON l.id = r.lease_id';
+  return dialects({
+    sqlite: `SELECT r.resource AS held, l.rowid AS seq, ${cols} ${from} WHERE ${where.sqlite}`,
+    pg: `SELECT r.resource AS held, l.seq AS seq, ${cols} ${from} WHERE ${where.pg}`,
+  });
+}
 
-/** A lease has not expired at `@now` (0 = no TTL). */
-export const LEASE_LIVE_SQL = '(l.expires_ms = 0 OR l.expires_ms > @now)';
+/** SQLite's seeks for prefixKeysOf: the largest index key at most / below a given one. */
+export const LEASE_KEY_SEEK = {
+  atMost: only('sqlite', 'SELECT prefix FROM lease_resources WHERE prefix <= ? ORDER BY prefix DESC LIMIT 1'),
+  below: only('sqlite', 'SELECT prefix FROM lease_resources WHERE prefix < ? ORDER BY prefix DESC LIMIT 1'),
+};
+/** PostgreSQL finds at once what those seeks find: the keys that are byte prefixes of `?` (parameters: prefix, its length). */
+export const LEASE_KEYS_STARTING_PG = 'r.prefix = ANY (ARRAY(SELECT substring(CAST(? AS bytea) FROM 1 FOR n) FROM generate_series(0, CAST(? AS integer)) n))';
+/** Keys under a prefix: parameters prefix, prefixEnd(prefix). */
+export const LEASE_KEYS_UNDER = 'r.prefix > ? AND r.prefix < ?';
+
+/** A lease has not expired at `?` (epoch ms; 0 = no TTL). */
+export const LEASE_LIVE = '(l.expires_ms = 0 OR l.expires_ms > ?)';
 
 /**
- * Taking or settling a lease or a task is a sign of life: the agent (`@id`) becomes active and
- * seen `@now`. Nothing is written when that is already so (within the same second).
+ * Taking or settling a lease or a task is a sign of life: the agent becomes active and seen now.
+ * Nothing is written when that is already so (within the same second). Parameters: now, id, now.
  */
-export const REVIVE_SQL = "UPDATE instances SET status = 'active', last_seen = @now WHERE id = @id AND (status <> 'active' OR last_seen <> @now)";
+export const REVIVE = sql("UPDATE instances SET status = 'active', last_seen = ? WHERE id = ? AND (status <> 'active' OR last_seen <> ?)");
 
 export const TASK_COLUMNS = 'id, project, title, data, priority, deps, capabilities, status, claimed_by, claimed_by_name, attempts, max_attempts, reason, created_at, updated_at';
 /** A tasks row as SQLite returns it. */

@@ -455,7 +455,8 @@ export type WriterLimits = Static<typeof WriterLimits>;
 
 /** The writer thread's start-up data (workerData, besides its MessagePort). */
 export const WriterStartup = Type.Object({
-  db_path: Type.String({ minLength: 1 }),
+  /** The SQLite data file; '' in cluster mode (database_url). */
+  db_path: Type.String(),
   log_level: Type.String(),
   sync: Type.Union([Type.Literal('full'), Type.Literal('normal')]),
   limits: WriterLimits,
@@ -463,7 +464,7 @@ export const WriterStartup = Type.Object({
   state_history_keep: Type.Integer({ minimum: 0 }),
   /** Enables test-only methods (sys.sleep). Never set by the server's own start-up. */
   test_hooks: Type.Boolean(),
-  /** Cluster mode: the PostgreSQL URL the writer commits to (workers/pg/main.ts); db_path is then unused. */
+  /** Cluster mode: the PostgreSQL URL the writer commits to instead of a file. */
   database_url: Type.Optional(Type.String({ minLength: 1 })),
 });
 export type WriterStartup = Static<typeof WriterStartup>;

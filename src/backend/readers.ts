@@ -1,23 +1,26 @@
 import type { Sql } from 'postgres';
 import type { ReadDb } from '../store.js';
-import { pgStateReader, sqliteStateReader, type StateReader } from '../domains/state/reader.js';
-import { pgInstanceReader, sqliteInstanceReader, type InstanceReader } from '../domains/instances/reader.js';
+import { stateReader, type StateReader } from '../domains/state/reader.js';
+import { instanceReader, type InstanceReader } from '../domains/instances/reader.js';
 import { pgEventsReader, sqliteEventsReader, type EventsReader, type SyncEventsReader } from '../domains/events/reader.js';
-import { pgSpecsReader, sqliteSpecsReader, type SpecsReader } from '../domains/specs/reader.js';
-import { pgTemplatesReader, sqliteTemplatesReader, type TemplatesReader } from '../domains/templates/reader.js';
-import { pgAuditReader, sqliteAuditReader, type AuditReader } from '../domains/audit/reader.js';
-import { pgLlmReader, sqliteLlmReader, type LlmReader } from '../domains/llm/reader.js';
-import { pgAgentMetricsReader, sqliteAgentMetricsReader, type AgentMetricsReader } from '../domains/agent-metrics/reader.js';
-import { pgLeaseReader, sqliteLeaseReader, type LeaseReader } from '../domains/leases/reader.js';
-import { pgTaskReader, sqliteTaskReader, type TaskReader } from '../domains/tasks/reader.js';
-import { pgRuleReader, sqliteRuleReader, type RuleReader } from '../domains/rules/reader.js';
-import { pgComplianceReader, sqliteComplianceReader, type ComplianceReader } from '../domains/compliance/reader.js';
-import { pgWebhookReader, sqliteWebhookReader, type WebhookReader } from '../domains/webhooks/reader.js';
+import { specsReader, type SpecsReader } from '../domains/specs/reader.js';
+import { templatesReader, type TemplatesReader } from '../domains/templates/reader.js';
+import { auditReader, type AuditReader } from '../domains/audit/reader.js';
+import { llmReader, type LlmReader } from '../domains/llm/reader.js';
+import { agentMetricsReader, type AgentMetricsReader } from '../domains/agent-metrics/reader.js';
+import { leaseReader, type LeaseReader } from '../domains/leases/reader.js';
+import { taskReader, type TaskReader } from '../domains/tasks/reader.js';
+import { ruleReader, type RuleReader } from '../domains/rules/reader.js';
+import { complianceReader, type ComplianceReader } from '../domains/compliance/reader.js';
+import { webhookReader, type WebhookReader } from '../domains/webhooks/reader.js';
+import { pgReads, sqliteReads, type Reads } from './reads.js';
 
 /**
  * Every domain's read queries, from one backend: the front's SQLite read connection, or a
- * PostgreSQL pool (cluster mode). The domain services take their reader from here and never
- * learn which backend answers.
+ * PostgreSQL pool (cluster mode). Each reader is written once over `Reads` (statements in both
+ * dialects); the event log's alone has a half per backend (a glob filter in C with a streaming
+ * statement, against a regular expression with a cursor in a snapshot). The domain services take
+ * their reader from here and never learn which backend answers.
  */
 export interface Readers {
   state: StateReader;
@@ -40,38 +43,28 @@ export interface SqliteReaders extends Readers {
   events: SyncEventsReader;
 }
 
-export function sqliteReaders(db: ReadDb): SqliteReaders {
+/** The readers written once, over either backend's `Reads`. */
+function readersOver(db: Reads): Omit<Readers, 'events'> {
   return {
-    state: sqliteStateReader(db),
-    events: sqliteEventsReader(db),
-    instances: sqliteInstanceReader(db),
-    specs: sqliteSpecsReader(db),
-    templates: sqliteTemplatesReader(db),
-    audit: sqliteAuditReader(db),
-    llm: sqliteLlmReader(db),
-    agentMetrics: sqliteAgentMetricsReader(db),
-    compliance: sqliteComplianceReader(db),
-    rules: sqliteRuleReader(db),
-    leases: sqliteLeaseReader(db),
-    tasks: sqliteTaskReader(db),
-    webhooks: sqliteWebhookReader(db),
+    state: stateReader(db),
+    instances: instanceReader(db),
+    specs: specsReader(db),
+    templates: templatesReader(db),
+    audit: auditReader(db),
+    llm: llmReader(db),
+    agentMetrics: agentMetricsReader(db),
+    compliance: complianceReader(db),
+    rules: ruleReader(db),
+    leases: leaseReader(db),
+    tasks: taskReader(db),
+    webhooks: webhookReader(db),
   };
 }
 
+export function sqliteReaders(db: ReadDb): SqliteReaders {
+  return { ...readersOver(sqliteReads(db)), events: sqliteEventsReader(db) };
+}
+
 export function pgReaders(sql: Sql): Readers {
-  return {
-    state: pgStateReader(sql),
-    events: pgEventsReader(sql),
-    instances: pgInstanceReader(sql),
-    specs: pgSpecsReader(sql),
-    templates: pgTemplatesReader(sql),
-    audit: pgAuditReader(sql),
-    llm: pgLlmReader(sql),
-    agentMetrics: pgAgentMetricsReader(sql),
-    compliance: pgComplianceReader(sql),
-    rules: pgRuleReader(sql),
-    leases: pgLeaseReader(sql),
-    tasks: pgTaskReader(sql),
-    webhooks: pgWebhookReader(sql),
-  };
+  return { ...readersOver(pgReads(sql)), events: pgEventsReader(sql) };
 }

@@ -1,5 +1,6 @@
 import type { Awaitable } from '../store.js';
 import type { Ctx, Identity } from './context.js';
+import { then } from '../backend/awaitable.js';
 
 /**
  * Resolves an Authorization header that is not the server token (e.g. an instance token): at
@@ -54,17 +55,17 @@ export class Authenticator {
     if (this.expected === null || this.isServerToken(auth)) {
       // An instance token in open mode still identifies its agent.
       const byToken = this.expected === null && auth !== '' && this.tokenResolver ? this.tokenResolver(auth) : null;
-      return byToken instanceof Promise ? byToken.then((id) => this.attribute(ctx, id)) : this.attribute(ctx, byToken);
+      return then(byToken, (id) => this.attribute(ctx, id));
     }
     // Not the server token: an instance's own token is accepted besides it (SPEC §8.4).
     const id = auth !== '' && this.tokenResolver ? this.tokenResolver(auth) : null;
-    return id instanceof Promise ? id.then((found) => this.accept(ctx, found)) : this.accept(ctx, id);
+    return then(id, (found) => this.accept(ctx, found));
   }
 
   /** Allowed (server token, or open mode): the agent by its token, else by X-Koor-Instance. */
   private attribute(ctx: Ctx, byToken: Identity | null): true | Promise<true> {
     const id = byToken ?? (ctx.headers.instance !== '' && this.instanceResolver ? this.instanceResolver(ctx.headers.instance) : null);
-    return id instanceof Promise ? id.then((found) => this.identify(ctx, found)) : this.identify(ctx, id);
+    return then(id, (found) => this.identify(ctx, found));
   }
 
   private identify(ctx: Ctx, id: Identity | null): true {

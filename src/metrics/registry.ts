@@ -1,6 +1,7 @@
 import { collectDefaultMetrics, Registry, type Metric } from 'prom-client';
 import type { HistogramSnapshot } from '../../schemas/rpc/writer-stats.js';
 import type { Awaitable } from '../store.js';
+import { then } from '../backend/awaitable.js';
 
 export type Labels = Readonly<Record<string, string | number>>;
 export interface Sample {
@@ -87,8 +88,7 @@ export class Metrics {
   gauge(name: string, help: string, read: () => Awaitable<number>): void {
     this.add(
       new Sampled(name, help, 'gauge', () => {
-        const v = read();
-        return v instanceof Promise ? v.then((value) => [{ labels: NO_LABELS, value }]) : [{ labels: NO_LABELS, value: v }];
+        return then(read(), (value) => [{ labels: NO_LABELS, value }]);
       }),
     );
   }

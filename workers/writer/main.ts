@@ -25,6 +25,7 @@ async function open(): Promise<Driver | null> {
       const { openPgDriver } = await import('./pg/open.js');
       return await openPgDriver(startup.database_url);
     }
+    if (startup.db_path === '') throw new Error('no data file and no database URL');
     const { openWriterDb } = await import('./sqlite/db.js');
     const { sqliteDriver } = await import('./sqlite/driver.js');
     return sqliteDriver(openWriterDb(startup.db_path, startup.limits, { sync: startup.sync, log }));

@@ -4,9 +4,9 @@
  * driver answers them at once from prepared statements, the PostgreSQL driver over the
  * connection of the batch's transaction.
  */
-import type { Dialect, Param, Query } from '../../src/shared/sql.js';
+import type { Dialect, Param, Query } from '../../schemas/db/sql.js';
 
-export { dialects, only, sql, type Dialect, type Param, type Query } from '../../src/shared/sql.js';
+export { dialects, only, sql, type Dialect, type Param, type Query } from '../../schemas/db/sql.js';
 
 /** A write transaction, as store code sees it. Every statement belongs to the batch's transaction. */
 export interface Tx {

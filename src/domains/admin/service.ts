@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import type { BackupDone, BackupJob } from '../../../schemas/rpc/backup.js';
 import { AppError, badRequest, conflict, internal, unavailable } from '../../errors.js';
@@ -12,6 +11,19 @@ import { runBackupThread } from '../../rpc/backup-client.js';
 
 export type Snapshot = Extract<BackupDone, { ok: true }>;
 
+/** What a backup copies and a live restore replaces: the backend's (src/backend/backend.ts). */
+export interface Snapshots {
+  /** Where snapshots are staged: beside data.db (same file system), or the OS temp dir. */
+  readonly stagingDir: string;
+  /** The backup thread's job copying the data into a SQLite snapshot at `dest`. */
+  backupJob(dest: string): BackupJob;
+  /**
+   * The job replacing the data with a checked snapshot in place (PostgreSQL: one transaction,
+   * nothing restarts); null where the server restarts on the file instead (SQLite).
+   */
+  readonly restoreJob: ((file: string) => BackupJob) | null;
+}
+
 /** Online backups (SPEC §8.6): one at a time, each a consistent snapshot in a temp file. */
 export class AdminService {
   private busy = false;
@@ -20,18 +32,12 @@ export class AdminService {
 
   constructor(
     private readonly opts: {
-      dataDir: string;
-      dbPath: string;
+      snapshots: Snapshots;
       timeoutMs: number;
       restoreMaxBytes: number;
       log: Logger;
       /** Restarts the server on the snapshot (the supervisor); absent = no live restore here. */
       onRestore?: (file: string) => void;
-      /**
-       * Cluster mode: the data is in this PostgreSQL. A backup is copied from it into a SQLite
-       * snapshot (the same format), a restore copied into it; temp files go to the OS temp dir.
-       */
-      databaseUrl?: string;
     },
   ) {}
 
@@ -39,21 +45,21 @@ export class AdminService {
    * A live restore: the uploaded snapshot is written to the data directory and checked; `reply`
    * answers the client, then the supervisor closes this server, swaps the data file (the
    * current one kept aside) and starts a new server on the same ports, so no cache, session or
-   * subscription of the old data survives. In cluster mode the snapshot replaces the database
-   * first (restoreIntoDatabase) and nothing restarts. Must be called in the synchronous part of
-   * the handler.
+   * subscription of the old data survives. Where the backend restores in place (cluster mode)
+   * the snapshot replaces the database first (restoreInPlace) and nothing restarts. Must be
+   * called in the synchronous part of the handler.
    */
   restore(ctx: Ctx, reply: (info: SnapshotInfo, restarting: boolean) => void): Promise<void> {
     const onRestore = this.opts.onRestore;
-    const databaseUrl = this.opts.databaseUrl;
-    if ((!onRestore && !databaseUrl) || this.restoring) {
+    const inPlace = this.opts.snapshots.restoreJob;
+    if ((!onRestore && !inPlace) || this.restoring) {
       ctx.res.onData(() => {});
       return Promise.reject(
-        onRestore || databaseUrl ? conflict('a restore is already under way') : unavailable('live restore needs koor-server itself; stop the server and run koor-server --restore FILE'),
+        onRestore || inPlace ? conflict('a restore is already under way') : unavailable('live restore needs koor-server itself; stop the server and run koor-server --restore FILE'),
       );
     }
     this.restoring = true;
-    const file = path.join(this.tempDir(), `restore-${Date.now()}-${randomBytes(4).toString('hex')}.db`);
+    const file = path.join(this.opts.snapshots.stagingDir, `restore-${Date.now()}-${randomBytes(4).toString('hex')}.db`);
     return readBodyToFile(ctx, this.opts.restoreMaxBytes, file)
       .then(() => {
         let info: SnapshotInfo;
@@ -62,7 +68,7 @@ export class AdminService {
         } catch (e) {
           throw e instanceof SnapshotError ? badRequest(e.message) : e;
         }
-        if (databaseUrl) return this.restoreIntoDatabase(databaseUrl, file, info, reply);
+        if (inPlace) return this.restoreInPlace(inPlace(file), file, info, reply);
         reply(info, true);
         this.opts.log.warn({ bytes: info.bytes, ...info.counts }, 'restoring a snapshot: restarting on it');
         onRestore!(file);
@@ -74,19 +80,14 @@ export class AdminService {
       });
   }
 
-  /** Where snapshots are staged: the data directory (same file system as data.db), or in cluster mode the OS temp dir. */
-  private tempDir(): string {
-    return this.opts.databaseUrl ? os.tmpdir() : this.opts.dataDir;
-  }
-
   /**
-   * Cluster mode's live restore: the checked snapshot replaces the database in one transaction
-   * (the backup thread copies it); every node then drops what it held of the old data (a
-   * notification in that transaction). The reply comes after the commit.
+   * A live restore in place (cluster mode): the checked snapshot replaces the database in one
+   * transaction (the backup thread copies it); every node then drops what it held of the old
+   * data (a notification in that transaction). The reply comes after the commit.
    */
-  private async restoreIntoDatabase(databaseUrl: string, file: string, info: SnapshotInfo, reply: (info: SnapshotInfo, restarting: boolean) => void): Promise<void> {
+  private async restoreInPlace(job: BackupJob, file: string, info: SnapshotInfo, reply: (info: SnapshotInfo, restarting: boolean) => void): Promise<void> {
     // A failure is cleaned up by restore()'s catch; success here.
-    await this.runThread({ database_url: databaseUrl, restore: file, replace: true }, 'restore the backup');
+    await this.runThread(job, 'restore the backup');
     this.restoring = false;
     fs.rmSync(file, { force: true });
     this.opts.log.warn({ bytes: info.bytes, ...info.counts }, 'the database was replaced by an uploaded snapshot');
@@ -103,17 +104,16 @@ export class AdminService {
   }
 
   /**
-   * Takes a snapshot into a temp file in the data directory (same file system, no memory held),
+   * Takes a snapshot into a temp file in the staging directory (no memory held),
    * hands it to `use` (which streams it), and removes it whatever happens.
    */
   async withSnapshot(use: (file: string, snap: Snapshot) => Promise<void>): Promise<void> {
     if (this.busy) throw conflict('a backup is already running; try again when it has finished');
     this.busy = true;
-    const file = path.join(this.tempDir(), `backup-${Date.now()}-${randomBytes(4).toString('hex')}.db.part`);
+    const file = path.join(this.opts.snapshots.stagingDir, `backup-${Date.now()}-${randomBytes(4).toString('hex')}.db.part`);
     try {
       const t0 = Date.now();
-      const job: BackupJob = this.opts.databaseUrl ? { database_url: this.opts.databaseUrl, dest: file } : { source: this.opts.dbPath, dest: file };
-      const done = await this.runThread(job, 'take a backup');
+      const done = await this.runThread(this.opts.snapshots.backupJob(file), 'take a backup');
       this.opts.log.info({ bytes: done.bytes, ms: Date.now() - t0, ...done.counts }, 'backup taken');
       await use(file, done);
     } finally {

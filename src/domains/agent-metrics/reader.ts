@@ -1,5 +1,6 @@
-import type { Sql } from 'postgres';
-import type { Awaitable, ReadDb } from '../../store.js';
+import type { Awaitable } from '../../backend/awaitable.js';
+import type { Reads } from '../../backend/reads.js';
+import { sql } from '../../../schemas/db/sql.js';
 
 export interface MetricRow {
   instance_id: string;
@@ -22,41 +23,20 @@ export interface AgentMetricsReader {
   totals(period: string | null): Awaitable<MetricTotal[]>;
 }
 
-/** The agent metric buckets on the front process's SQLite read connection. */
-export function sqliteAgentMetricsReader(db: ReadDb): AgentMetricsReader {
-  const rows = db.prepare<[{ id: string; period: string | null }], MetricRow>(
-    `SELECT instance_id, metric_name, metric_value, period FROM agent_metrics
-     WHERE instance_id = @id AND (@period IS NULL OR substr(period, 1, length(@period)) = @period)
-     ORDER BY period DESC, metric_name`,
-  );
-  const totals = db.prepare<[{ period: string | null }], MetricTotal>(
-    `SELECT instance_id, metric_name, sum(metric_value) AS total FROM agent_metrics
-     WHERE (@period IS NULL OR substr(period, 1, length(@period)) = @period)
-     GROUP BY instance_id, metric_name ORDER BY instance_id, metric_name`,
-  );
-  return {
-    rows: (id, period) => rows.all({ id, period }),
-    totals: (period) => totals.all({ period }),
-  };
-}
+/** `period` a prefix, or null for all: parameters period, period, period. */
+const IN_PERIOD = '(CAST(? AS text) IS NULL OR substr(period, 1, length(CAST(? AS text))) = CAST(? AS text))';
+const ROWS = sql(`SELECT instance_id, metric_name, metric_value, period FROM agent_metrics WHERE instance_id = ? AND ${IN_PERIOD} ORDER BY period DESC, metric_name`);
+const TOTALS = sql(
+  `SELECT instance_id, metric_name, CAST(sum(metric_value) AS bigint) AS total FROM agent_metrics
+   WHERE ${IN_PERIOD} GROUP BY instance_id, metric_name ORDER BY instance_id, metric_name`,
+);
 
-/** The same queries on PostgreSQL (cluster mode). */
-export function pgAgentMetricsReader(sql: Sql): AgentMetricsReader {
-  const inPeriod = (p: string | null) => sql`(${p}::text IS NULL OR substr(period, 1, length(${p}::text)) = ${p}::text)`;
+/** The agent metric buckets' reads, on either backend. */
+export function agentMetricsReader(db: Reads): AgentMetricsReader {
+  const rows = db.statement<MetricRow>(ROWS);
+  const totals = db.statement<MetricTotal>(TOTALS);
   return {
-    async rows(id, period) {
-      return [
-        ...(await sql<MetricRow[]>`
-          SELECT instance_id, metric_name, metric_value, period FROM agent_metrics
-           WHERE instance_id = ${id} AND ${inPeriod(period)} ORDER BY period DESC, metric_name`),
-      ];
-    },
-    async totals(period) {
-      return [
-        ...(await sql<MetricTotal[]>`
-          SELECT instance_id, metric_name, sum(metric_value)::bigint AS total FROM agent_metrics
-           WHERE ${inPeriod(period)} GROUP BY instance_id, metric_name ORDER BY instance_id, metric_name`),
-      ];
-    },
+    rows: (id, period) => rows.all(id, period, period, period),
+    totals: (period) => totals.all(period, period, period),
   };
 }

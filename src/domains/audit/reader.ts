@@ -1,5 +1,6 @@
-import type { Sql } from 'postgres';
-import type { Awaitable, ReadDb } from '../../store.js';
+import { then, type Awaitable } from '../../backend/awaitable.js';
+import type { Reads } from '../../backend/reads.js';
+import { sql } from '../../../schemas/db/sql.js';
 
 /** An audit entry as stored: `timestamp` is storage text. */
 export interface AuditRow {
@@ -43,53 +44,29 @@ export interface AuditReader {
 }
 
 const COLUMNS = 'id, timestamp, actor, action, resource, detail, outcome';
-const SPAN = '(@from IS NULL OR timestamp >= @from) AND (@to IS NULL OR timestamp <= @to)';
+/** Parameters: from ×2, to ×2. */
+const SPAN = '(CAST(? AS text) IS NULL OR timestamp >= ?) AND (CAST(? AS text) IS NULL OR timestamp <= ?)';
+const LIST = sql(`SELECT ${COLUMNS} FROM audit_log WHERE (CAST(? AS text) IS NULL OR actor = ?) AND (CAST(? AS text) IS NULL OR action = ?) AND ${SPAN} ORDER BY id DESC LIMIT ?`);
+const TOTALS = sql(`SELECT count(*) AS total, count(DISTINCT actor) AS actors, count(DISTINCT resource) AS resources FROM audit_log WHERE ${SPAN}`);
+const BY_ACTION = sql(`SELECT action AS k, count(*) AS n FROM audit_log WHERE ${SPAN} GROUP BY action ORDER BY action`);
+const BY_OUTCOME = sql(`SELECT outcome AS k, count(*) AS n FROM audit_log WHERE ${SPAN} GROUP BY outcome ORDER BY outcome`);
 
-/** The audit log on the front process's SQLite read connection. */
-export function sqliteAuditReader(db: ReadDb): AuditReader {
-  const q = {
-    list: db.prepare<[AuditFilter], AuditRow>(
-      `SELECT ${COLUMNS} FROM audit_log
-       WHERE (@actor IS NULL OR actor = @actor) AND (@action IS NULL OR action = @action) AND ${SPAN}
-       ORDER BY id DESC LIMIT @limit`,
-    ),
-    totals: db.prepare<[Span], { total: number; actors: number; resources: number }>(
-      `SELECT count(*) AS total, count(DISTINCT actor) AS actors, count(DISTINCT resource) AS resources FROM audit_log WHERE ${SPAN}`,
-    ),
-    byAction: db.prepare<[Span], { k: string; n: number }>(`SELECT action AS k, count(*) AS n FROM audit_log WHERE ${SPAN} GROUP BY action ORDER BY action`),
-    byOutcome: db.prepare<[Span], { k: string; n: number }>(`SELECT outcome AS k, count(*) AS n FROM audit_log WHERE ${SPAN} GROUP BY outcome ORDER BY outcome`),
-  };
-  return {
-    list: (f) => q.list.all(f),
-    counts(span) {
-      const s = { from: span.from, to: span.to };
-      return { ...q.totals.get(s)!, actions: q.byAction.all(s), outcomes: q.byOutcome.all(s) };
-    },
-  };
-}
+const span = (s: Span) => [s.from, s.from, s.to, s.to];
 
-/** The same queries on PostgreSQL (cluster mode); the counts read one snapshot. */
-export function pgAuditReader(sql: Sql): AuditReader {
-  const span = (s: Span) => sql`(${s.from}::text IS NULL OR timestamp >= ${s.from}) AND (${s.to}::text IS NULL OR timestamp <= ${s.to})`;
+/** The audit log's reads, on either backend; the counts read one snapshot (`db.consistent`). */
+export function auditReader(db: Reads): AuditReader {
+  const list = db.statement<AuditRow>(LIST);
+  const totals = db.statement<{ total: number; actors: number; resources: number }>(TOTALS);
+  const byAction = db.statement<{ k: string; n: number }>(BY_ACTION);
+  const byOutcome = db.statement<{ k: string; n: number }>(BY_OUTCOME);
   return {
-    async list(f) {
-      return [
-        ...(await sql<AuditRow[]>`
-          SELECT ${sql.unsafe(COLUMNS)} FROM audit_log
-           WHERE (${f.actor}::text IS NULL OR actor = ${f.actor}) AND (${f.action}::text IS NULL OR action = ${f.action}) AND ${span(f)}
-           ORDER BY id DESC LIMIT ${f.limit}`),
-      ];
-    },
-    async counts(s) {
-      return sql.begin('ISOLATION LEVEL REPEATABLE READ READ ONLY', async (tx) => {
-        const [[t], actions, outcomes] = await Promise.all([
-          tx<{ total: number; actors: number; resources: number }[]>`
-            SELECT count(*)::int AS total, count(DISTINCT actor)::int AS actors, count(DISTINCT resource)::int AS resources FROM audit_log WHERE ${span(s)}`,
-          tx<{ k: string; n: number }[]>`SELECT action AS k, count(*)::int AS n FROM audit_log WHERE ${span(s)} GROUP BY action ORDER BY action`,
-          tx<{ k: string; n: number }[]>`SELECT outcome AS k, count(*)::int AS n FROM audit_log WHERE ${span(s)} GROUP BY outcome ORDER BY outcome`,
-        ]);
-        return { ...t!, actions: [...actions], outcomes: [...outcomes] };
-      });
-    },
+    list: (f) => list.all(f.actor, f.actor, f.action, f.action, ...span(f), f.limit),
+    counts: (s) =>
+      db.consistent(() => {
+        const t = totals.get(...span(s));
+        const a = byAction.all(...span(s));
+        const o = byOutcome.all(...span(s));
+        return then(t, (totals) => then(a, (actions) => then(o, (outcomes) => ({ ...totals!, actions, outcomes }))));
+      }),
   };
 }

@@ -1,5 +1,6 @@
-import type { Sql } from 'postgres';
-import type { Awaitable, ReadDb } from '../../store.js';
+import type { Awaitable } from '../../backend/awaitable.js';
+import type { Reads } from '../../backend/reads.js';
+import { sql } from '../../../schemas/db/sql.js';
 
 /** A compliance run as stored: `pass` 0/1, `violations` JSON text, `run_at` storage text. */
 export interface RunRow {
@@ -21,20 +22,14 @@ export interface ComplianceReader {
 const COLUMNS = 'id, instance_id, project, contract, pass, violations, run_at';
 
 /** The compliance runs on the front process's SQLite read connection. */
-export function sqliteComplianceReader(db: ReadDb): ComplianceReader {
-  const all = db.prepare<[number], RunRow>(`SELECT ${COLUMNS} FROM compliance_runs ORDER BY id DESC LIMIT ?`);
-  const byInstance = db.prepare<[string, number], RunRow>(`SELECT ${COLUMNS} FROM compliance_runs WHERE instance_id = ? ORDER BY id DESC LIMIT ?`);
+const ALL = sql(`SELECT ${COLUMNS} FROM compliance_runs ORDER BY id DESC LIMIT ?`);
+const BY_INSTANCE = sql(`SELECT ${COLUMNS} FROM compliance_runs WHERE instance_id = ? ORDER BY id DESC LIMIT ?`);
+
+/** The compliance runs' reads, on either backend. */
+export function complianceReader(db: Reads): ComplianceReader {
+  const all = db.statement<RunRow>(ALL);
+  const byInstance = db.statement<RunRow>(BY_INSTANCE);
   return {
     history: (instanceId, limit) => (instanceId === null ? all.all(limit) : byInstance.all(instanceId, limit)),
-  };
-}
-
-/** The same queries on PostgreSQL (cluster mode). */
-export function pgComplianceReader(sql: Sql): ComplianceReader {
-  return {
-    async history(instanceId, limit) {
-      const where = instanceId === null ? sql`true` : sql`instance_id = ${instanceId}`;
-      return [...(await sql<RunRow[]>`SELECT ${sql.unsafe(COLUMNS)} FROM compliance_runs WHERE ${where} ORDER BY id DESC LIMIT ${limit}`)];
-    },
   };
 }

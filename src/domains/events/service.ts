@@ -5,6 +5,7 @@ import type { Logger } from '../../log.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
 import { toRfc3339, type Awaitable } from '../../store.js';
 import type { EventsReader, HistoryFilter, SyncEventsReader, WindowRead } from './reader.js';
+import { then } from '../../backend/awaitable.js';
 
 /** The Event JSON of SPEC §2.4, built once per event; `data` is spliced in raw. */
 export function eventJson(e: Event): string {
@@ -137,7 +138,7 @@ export class EventService {
       if (w.oldest === null || w.oldest > after + 1) return { items: [], next: after, done: false, gap: true };
       return { items, next, done: next >= this.fanout.lastId(), gap: false };
     };
-    return read instanceof Promise ? read.then(finish) : finish(read);
+    return then(read, finish);
   }
 
   oldestId(): Awaitable<number | null> {

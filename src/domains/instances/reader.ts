@@ -1,6 +1,8 @@
-import type { Sql } from 'postgres';
+import { then } from '../../backend/awaitable.js';
+import type { Reads } from '../../backend/reads.js';
+import { dialects, sql } from '../../../schemas/db/sql.js';
 import type { Instance } from '../../../schemas/rpc/writer.js';
-import type { Awaitable, ReadDb } from '../../store.js';
+import type { Awaitable } from '../../backend/awaitable.js';
 
 export interface InstanceFilter {
   name?: string;
@@ -34,69 +36,51 @@ export interface InstanceReader {
 const COLS = 'id, name, workspace, intent, stack, capabilities, status, token, registered_at, last_seen';
 const filterOf = (f: InstanceFilter) => ({ name: f.name ?? null, workspace: f.workspace ?? null, stack: f.stack ?? null, capability: f.capability ?? null });
 
-export function sqliteInstanceReader(db: ReadDb): InstanceReader {
-  const q = {
-    list: db.prepare<[Record<keyof InstanceFilter, string | null>], InstanceRow>(
-      `SELECT ${COLS} FROM instances
-       WHERE (@name IS NULL OR name = @name) AND (@workspace IS NULL OR workspace = @workspace)
-         AND (@stack IS NULL OR stack = @stack)
-         AND (@capability IS NULL OR EXISTS (SELECT 1 FROM json_each(instances.capabilities) WHERE value = @capability))
-       ORDER BY last_seen DESC, registered_at DESC`,
-    ),
-    stale: db.prepare<[], InstanceRow>(`SELECT ${COLS} FROM instances WHERE status = 'stale' ORDER BY last_seen DESC`),
-    get: db.prepare<[string], InstanceRow>(`SELECT ${COLS} FROM instances WHERE id = ?`),
-    tokens: db.prepare<[], TokenRow>('SELECT id, name, token FROM instances'),
-    byToken: db.prepare<[string], TokenRow>('SELECT id, name, token FROM instances WHERE token = ?'),
-    byId: db.prepare<[string], TokenRow>('SELECT id, name, token FROM instances WHERE id = ?'),
-    count: db.prepare<[], number>('SELECT count(*) FROM instances').pluck(),
-  };
-  return {
-    list: (f) => q.list.all(filterOf(f)),
-    stale: () => q.stale.all(),
-    get: (id) => q.get.get(id),
-    tokens: () => q.tokens.all(),
-    byToken: (token) => q.byToken.get(token),
-    byId: (id) => q.byId.get(id),
-    count: () => q.count.get() ?? 0,
-  };
-}
-
 /**
- * The same on PostgreSQL (cluster mode). Ties in last_seen (1 s precision) end as SQLite ends
- * them, by `seq` (its rowid): ascending in a list (its sorter keeps the table's order),
- * descending among the stale (it walks the (status, last_seen) index backwards).
+ * Parameters: name ×2, workspace ×2, stack ×2, capability ×2. Ties in last_seen (1 s precision)
+ * end in insertion order (SQLite's rowid, PostgreSQL's seq): ascending in a list (SQLite's sorter
+ * keeps the table's order), descending among the stale (it walks the (status, last_seen) index
+ * backwards). Capabilities are JSON text: SQLite's json_each, PostgreSQL's jsonb_array_elements_text.
  */
-export function pgInstanceReader(sql: Sql): InstanceReader {
-  const cols = sql.unsafe(COLS);
+const LIST = dialects({
+  sqlite: `SELECT ${COLS} FROM instances
+           WHERE (? IS NULL OR name = ?) AND (? IS NULL OR workspace = ?) AND (? IS NULL OR stack = ?)
+             AND (? IS NULL OR EXISTS (SELECT 1 FROM json_each(instances.capabilities) WHERE value = ?))
+           ORDER BY last_seen DESC, registered_at DESC`,
+  pg: `SELECT ${COLS} FROM instances
+       WHERE (CAST(? AS text) IS NULL OR name = ?) AND (CAST(? AS text) IS NULL OR workspace = ?) AND (CAST(? AS text) IS NULL OR stack = ?)
+         AND (CAST(? AS text) IS NULL OR EXISTS (SELECT 1 FROM jsonb_array_elements_text(capabilities::jsonb) c WHERE c = ?))
+       ORDER BY last_seen DESC, registered_at DESC, seq`,
+});
+const STALE = dialects({
+  sqlite: `SELECT ${COLS} FROM instances WHERE status = 'stale' ORDER BY last_seen DESC`,
+  pg: `SELECT ${COLS} FROM instances WHERE status = 'stale' ORDER BY last_seen DESC, seq DESC`,
+});
+const GET = sql(`SELECT ${COLS} FROM instances WHERE id = ?`);
+const TOKENS = sql('SELECT id, name, token FROM instances');
+const BY_TOKEN = sql('SELECT id, name, token FROM instances WHERE token = ?');
+const BY_ID = sql('SELECT id, name, token FROM instances WHERE id = ?');
+const COUNT = sql('SELECT count(*) AS n FROM instances');
+
+/** The instance registry's reads, on either backend. */
+export function instanceReader(db: Reads): InstanceReader {
+  const list = db.statement<InstanceRow>(LIST);
+  const stale = db.statement<InstanceRow>(STALE);
+  const get = db.statement<InstanceRow>(GET);
+  const tokens = db.statement<TokenRow>(TOKENS);
+  const byToken = db.statement<TokenRow>(BY_TOKEN);
+  const byId = db.statement<TokenRow>(BY_ID);
+  const count = db.statement<{ n: number }>(COUNT);
   return {
-    async list(f) {
+    list(f) {
       const p = filterOf(f);
-      return [
-        ...(await sql<InstanceRow[]>`
-          SELECT ${cols} FROM instances
-          WHERE (${p.name}::text IS NULL OR name = ${p.name}) AND (${p.workspace}::text IS NULL OR workspace = ${p.workspace})
-            AND (${p.stack}::text IS NULL OR stack = ${p.stack})
-            AND (${p.capability}::text IS NULL OR EXISTS (SELECT 1 FROM jsonb_array_elements_text(capabilities::jsonb) c WHERE c = ${p.capability}))
-          ORDER BY last_seen DESC, registered_at DESC, seq`),
-      ];
+      return list.all(p.name, p.name, p.workspace, p.workspace, p.stack, p.stack, p.capability, p.capability);
     },
-    async stale() {
-      return [...(await sql<InstanceRow[]>`SELECT ${cols} FROM instances WHERE status = 'stale' ORDER BY last_seen DESC, seq DESC`)];
-    },
-    async get(id) {
-      return (await sql<InstanceRow[]>`SELECT ${cols} FROM instances WHERE id = ${id}`)[0];
-    },
-    async tokens() {
-      return [...(await sql<TokenRow[]>`SELECT id, name, token FROM instances`)];
-    },
-    async byToken(token) {
-      return (await sql<TokenRow[]>`SELECT id, name, token FROM instances WHERE token = ${token}`)[0];
-    },
-    async byId(id) {
-      return (await sql<TokenRow[]>`SELECT id, name, token FROM instances WHERE id = ${id}`)[0];
-    },
-    async count() {
-      return (await sql<{ n: number }[]>`SELECT count(*)::int AS n FROM instances`)[0]!.n;
-    },
+    stale: () => stale.all(),
+    get: (id) => get.get(id),
+    tokens: () => tokens.all(),
+    byToken: (token) => byToken.get(token),
+    byId: (id) => byId.get(id),
+    count: () => then(count.get(), (r) => r?.n ?? 0),
   };
 }

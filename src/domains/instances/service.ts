@@ -8,6 +8,7 @@ import { toRfc3339, toStorage, type Awaitable } from '../../store.js';
 import { notFound } from '../../errors.js';
 import { IDENTITY_MISSES_MAX, IDENTITY_TOUCH_INTERVAL_MS } from '../../shared/limits.js';
 import type { InstanceFilter, InstanceReader, InstanceRow, TokenRow } from './reader.js';
+import { then } from '../../backend/awaitable.js';
 
 export type { InstanceFilter } from './reader.js';
 
@@ -34,7 +35,7 @@ const tokenKey = (bearer: string): string => createHash('sha256').update(bearer)
  * Agent instances: registry over the writer, reads from the reader, and the identity index used
  * by auth (SPEC §8.4): instance id → agent, digest of "Bearer <instance token>" → agent.
  *
- * Cluster mode (`shared`): other nodes register and deregister agents too. A deregistration
+ * Cluster mode (`othersWrite`): other nodes register and deregister agents too. A deregistration
  * reaches every node's index by a PostgreSQL notification (forget()), and a token or id it does not know is looked up
  * in the database before the request is refused or left unattributed: an agent registered on
  * one node is known on every other at once. Unknown ones are remembered (bounded): tokens and
@@ -52,7 +53,7 @@ export class InstanceService {
     private readonly log: Logger,
     /** Fans out events the writer stored with an instance change (wired to the events domain). */
     private readonly announce: (events: readonly Event[]) => void = () => {},
-    private readonly shared = false,
+    private readonly othersWrite = false,
   ) {
     this.reload();
     // A register/deregister whose reply was lost may still have committed: trust the DB.
@@ -65,8 +66,8 @@ export class InstanceService {
    */
   reload(): void {
     try {
-      const done = this.refresh();
-      if (done instanceof Promise) done.catch((err: unknown) => this.log.warn({ err }, 'loading the agent identity index failed'));
+      // Loaded at once (SQLite) or when the database answers (cluster mode).
+      void Promise.resolve(this.refresh()).catch((err: unknown) => this.log.warn({ err }, 'loading the agent identity index failed'));
     } catch (err) {
       this.log.warn({ err }, 'loading the agent identity index failed');
     }
@@ -81,7 +82,7 @@ export class InstanceService {
       for (const r of rows) this.index(r);
     };
     const rows = this.reader.tokens();
-    return rows instanceof Promise ? rows.then(apply) : apply(rows);
+    return then(rows, apply);
   }
 
   private index(r: { id: string; name: string; token: string }): Identity {
@@ -104,7 +105,7 @@ export class InstanceService {
 
   /** Looks a miss up in the shared database (cluster mode); remembers what is not there. */
   private lookup(key: string, find: () => Awaitable<TokenRow | undefined>): Awaitable<Identity | null> {
-    if (!this.shared || this.misses.has(key)) return null;
+    if (!this.othersWrite || this.misses.has(key)) return null;
     const found = (r: TokenRow | undefined): Identity | null => {
       if (r) return this.index(r);
       if (this.misses.size >= IDENTITY_MISSES_MAX) this.misses.clear();
@@ -112,7 +113,7 @@ export class InstanceService {
       return null;
     };
     const r = find();
-    return r instanceof Promise ? r.then(found) : found(r);
+    return then(r, found);
   }
 
   /** Authorization header carrying an instance token → its agent (never after deregistration). */

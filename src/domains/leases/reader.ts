@@ -1,7 +1,8 @@
-import type { Sql } from 'postgres';
-import { LEASE_COLUMNS as COLS, LEASE_INDEX_SQL, LEASE_LIVE_SQL, type LeaseCandidate, type LeaseDbRow } from '../../../schemas/db/coord.js';
+import { LEASE_COLUMNS as COLS, LEASE_KEY_SEEK, LEASE_KEYS_STARTING_PG, LEASE_KEYS_UNDER, LEASE_LIVE, leaseCandidates, type LeaseCandidate, type LeaseDbRow } from '../../../schemas/db/coord.js';
+import { dialects, sql } from '../../../schemas/db/sql.js';
+import { then, type Awaitable } from '../../backend/awaitable.js';
+import type { Reads } from '../../backend/reads.js';
 import { prefixEnd, prefixKeysOf } from '../../shared/path-glob.js';
-import type { Awaitable, ReadDb } from '../../store.js';
 
 /**
  * Read-only queries of the lease table; SQLite answers at once, PostgreSQL with a promise. Leases
@@ -21,63 +22,53 @@ export interface LeaseReader {
   due(now: number): Awaitable<boolean>;
 }
 
-export function sqliteLeaseReader(db: ReadDb): LeaseReader {
-  type Params = { now: number };
-  const q = {
-    get: db.prepare<[Params & { id: string }], LeaseDbRow>(`SELECT ${COLS} FROM leases l WHERE id = @id AND ${LEASE_LIVE_SQL}`),
-    list: db.prepare<[Params & { holder: string | null; limit: number }], LeaseDbRow>(
-      `SELECT ${COLS} FROM leases l WHERE (@holder IS NULL OR holder = @holder) AND ${LEASE_LIVE_SQL} ORDER BY rowid LIMIT @limit`,
-    ),
-    keyAtMost: db.prepare<[Buffer], Buffer>(LEASE_INDEX_SQL.keyAtMost).pluck(),
-    keyBelow: db.prepare<[Buffer], Buffer>(LEASE_INDEX_SQL.keyBelow).pluck(),
-    atPrefix: db.prepare<[Params & { p: Buffer }], LeaseCandidate>(LEASE_INDEX_SQL.candidates('at', LEASE_LIVE_SQL)),
-    under: db.prepare<[Params & { p: Buffer; end: Buffer }], LeaseCandidate>(LEASE_INDEX_SQL.candidates('under', LEASE_LIVE_SQL)),
-    everything: db.prepare<[Params], LeaseCandidate>(LEASE_INDEX_SQL.candidates('all', LEASE_LIVE_SQL)),
-    count: db.prepare<[Params], number>(`SELECT count(*) FROM leases l WHERE ${LEASE_LIVE_SQL}`).pluck(),
-    due: db.prepare<[number], number>('SELECT 1 FROM leases WHERE expires_ms > 0 AND expires_ms <= ? LIMIT 1').pluck(),
-  };
-  const seek = (x: Buffer, inclusive: boolean): Buffer | undefined => (inclusive ? q.keyAtMost : q.keyBelow).get(x);
-  return {
-    get: (id, now) => q.get.get({ id, now }),
-    list: (holder, limit, now) => q.list.all({ holder, limit, now }),
-    startingBefore: (prefix, now) => prefixKeysOf(prefix, seek).flatMap((p) => q.atPrefix.all({ p, now })),
-    under: (prefix, now) => (prefix.length === 0 ? q.everything.all({ now }) : q.under.all({ p: prefix, end: prefixEnd(prefix), now })),
-    count: (now) => q.count.get({ now }) ?? 0,
-    due: (now) => q.due.get(now) !== undefined,
-  };
-}
+const GET = sql(`SELECT ${COLS} FROM leases l WHERE id = ? AND ${LEASE_LIVE}`);
+/** Acquisition order (SQLite's rowid, PostgreSQL's seq). Parameters: holder ×2, now, limit. */
+const LIST = dialects({
+  sqlite: `SELECT ${COLS} FROM leases l WHERE (? IS NULL OR holder = ?) AND ${LEASE_LIVE} ORDER BY rowid LIMIT ?`,
+  pg: `SELECT ${COLS} FROM leases l WHERE (CAST(? AS text) IS NULL OR holder = ?) AND ${LEASE_LIVE} ORDER BY seq LIMIT ?`,
+});
+const AT_KEY = leaseCandidates({ sqlite: `r.prefix = ? AND ${LEASE_LIVE}`, pg: '' });
+/** Parameters: prefix, its length, now. */
+const STARTING_PG = leaseCandidates({ sqlite: '', pg: `${LEASE_KEYS_STARTING_PG} AND ${LEASE_LIVE}` });
+const UNDER = leaseCandidates({ sqlite: `${LEASE_KEYS_UNDER} AND ${LEASE_LIVE}`, pg: `${LEASE_KEYS_UNDER} AND ${LEASE_LIVE}` });
+/** Every key but the empty one (startingBefore finds that one). */
+const UNDER_ALL = leaseCandidates({ sqlite: `r.prefix > x'' AND ${LEASE_LIVE}`, pg: `r.prefix > CAST('' AS bytea) AND ${LEASE_LIVE}` });
+const COUNT = sql(`SELECT count(*) AS n FROM leases l WHERE ${LEASE_LIVE}`);
+const DUE = sql('SELECT 1 AS found FROM leases WHERE expires_ms > 0 AND expires_ms <= ? LIMIT 1');
 
 /**
- * The same on PostgreSQL (cluster mode). `seq` is SQLite's rowid (acquisition order); the keys
- * prefixKeysOf finds by seeking are, here, the byte prefixes of `prefix` looked up at once.
+ * Leases with a resource at an index key that is a prefix of `prefix`: SQLite seeks the keys
+ * (prefixKeysOf: a few seeks, answered at once), PostgreSQL finds them in the same statement.
  */
-export function pgLeaseReader(sql: Sql): LeaseReader {
-  const cols = sql.unsafe(COLS);
-  const lcols = sql.unsafe(COLS.split(', ').map((c) => `l.${c}`).join(', '));
-  const live = (now: number) => sql`(l.expires_ms = 0 OR l.expires_ms > ${now})`;
+const startingBefore = {
+  sqlite(db: Reads): (prefix: Buffer, now: number) => Awaitable<LeaseCandidate[]> {
+    const atMost = db.statement<{ prefix: Buffer }>(LEASE_KEY_SEEK.atMost);
+    const below = db.statement<{ prefix: Buffer }>(LEASE_KEY_SEEK.below);
+    const atKey = db.statement<LeaseCandidate>(AT_KEY);
+    const seek = (x: Buffer, inclusive: boolean) => ((inclusive ? atMost : below).get(x) as { prefix: Buffer } | undefined)?.prefix;
+    return (prefix, now) => prefixKeysOf(prefix, seek).flatMap((p) => atKey.all(p, now) as LeaseCandidate[]);
+  },
+  pg(db: Reads): (prefix: Buffer, now: number) => Awaitable<LeaseCandidate[]> {
+    const starting = db.statement<LeaseCandidate>(STARTING_PG);
+    return (prefix, now) => starting.all(prefix, prefix.length, now);
+  },
+};
+
+/** The lease table's reads, on either backend. */
+export function leaseReader(db: Reads): LeaseReader {
+  const get = db.statement<LeaseDbRow>(GET);
+  const list = db.statement<LeaseDbRow>(LIST);
+  const under = db.statement<LeaseCandidate>(UNDER);
+  const underAll = db.statement<LeaseCandidate>(UNDER_ALL);
+  const count = db.statement<{ n: number }>(COUNT);
+  const due = db.statement<{ found: number }>(DUE);
   return {
-    async get(id, now) {
-      return (await sql<LeaseDbRow[]>`SELECT ${cols} FROM leases l WHERE id = ${id} AND ${live(now)}`)[0];
-    },
-    async list(holder, limit, now) {
-      return [...(await sql<LeaseDbRow[]>`SELECT ${cols} FROM leases l WHERE (${holder}::text IS NULL OR holder = ${holder}) AND ${live(now)} ORDER BY seq LIMIT ${limit}`)];
-    },
-    async startingBefore(prefix, now) {
-      return [
-        ...(await sql<LeaseCandidate[]>`
-          SELECT r.resource AS held, l.seq, ${lcols} FROM lease_resources r JOIN leases l ON l.id = r.lease_id
-          WHERE r.prefix = ANY (ARRAY(SELECT substring(${prefix}::bytea FROM 1 FOR n) FROM generate_series(0, ${prefix.length}::int) n)) AND ${live(now)}`),
-      ];
-    },
-    async under(prefix, now) {
-      const keys = prefix.length === 0 ? sql`r.prefix > ''::bytea` : sql`r.prefix > ${prefix}::bytea AND r.prefix < ${prefixEnd(prefix)}::bytea`;
-      return [...(await sql<LeaseCandidate[]>`SELECT r.resource AS held, l.seq, ${lcols} FROM lease_resources r JOIN leases l ON l.id = r.lease_id WHERE ${keys} AND ${live(now)}`)];
-    },
-    async count(now) {
-      return (await sql<{ n: number }[]>`SELECT count(*)::int AS n FROM leases l WHERE ${live(now)}`)[0]!.n;
-    },
-    async due(now) {
-      return (await sql`SELECT 1 FROM leases WHERE expires_ms > 0 AND expires_ms <= ${now} LIMIT 1`).length > 0;
-    },
+    get: (id, now) => get.get(id, now),
+    list: (holder, limit, now) => list.all(holder, holder, now, limit),
+    startingBefore: startingBefore[db.dialect](db),
+    under: (prefix, now) => (prefix.length === 0 ? underAll.all(now) : under.all(prefix, prefixEnd(prefix), now)),
+    count: (now) => then(count.get(now), (r) => r?.n ?? 0),
+    due: (now) => then(due.get(now), (r) => r !== undefined),
   };
 }

@@ -1,5 +1,6 @@
-import type { Sql } from 'postgres';
-import type { Awaitable, ReadDb } from '../../store.js';
+import { only, sql } from '../../../schemas/db/sql.js';
+import { then, type Awaitable } from '../../backend/awaitable.js';
+import type { ReadStatement, Reads } from '../../backend/reads.js';
 
 export interface LlmInput {
   instance_id: string;
@@ -48,25 +49,71 @@ export interface LlmReader {
 }
 
 const COLUMNS = 'id, instance_id, project, provider, model, tokens_in, tokens_out, cost_usd, request_type, session_tag, created_at';
-const SPAN = '(@from IS NULL OR created_at >= @from) AND (@to IS NULL OR created_at <= @to)';
-const SUMS = 'coalesce(sum(tokens_in), 0) AS total_tokens_in, coalesce(sum(tokens_out), 0) AS total_tokens_out, coalesce(sum(cost_usd), 0) AS total_cost_usd, count(*) AS request_count';
+/** Storage-text bounds, inclusive: parameters from ×2, to ×2. */
+const SPAN = '(CAST(? AS text) IS NULL OR created_at >= ?) AND (CAST(? AS text) IS NULL OR created_at <= ?)';
+const span = (s: Span) => [s.from, s.from, s.to, s.to];
+const listBy = (where: string) => sql(`SELECT ${COLUMNS} FROM llm_usage WHERE ${where} AND ${SPAN} ORDER BY created_at DESC, id DESC LIMIT ?`);
+/** The list by its one filter (parameters: the filter's value, unless all, then the span and the limit). */
+const LISTS = { all: listBy('1 = 1'), instance_id: listBy('instance_id = ?'), project: listBy('project = ?'), session_tag: listBy('session_tag = ?') };
+const GROUP_COLUMNS: readonly GroupColumn[] = ['instance_id', 'project', 'model', 'session_tag'];
 
-/** The LLM usage log on the front process's SQLite read connection. */
-export function sqliteLlmReader(db: ReadDb): LlmReader {
-  const list = (where: string) =>
-    db.prepare<[{ v: string | null; from: string | null; to: string | null; limit: number }], LlmRecord>(
-      `SELECT ${COLUMNS} FROM llm_usage WHERE ${where} AND ${SPAN} ORDER BY created_at DESC, id DESC LIMIT @limit`,
-    );
-  const lists = { all: list('1 = 1'), instance_id: list('instance_id = @v'), project: list('project = @v'), session_tag: list('session_tag = @v') };
-  const group = (col: GroupColumn) => db.prepare<[Span], Sum & { g: string }>(`SELECT ${col} AS g, ${SUMS} FROM llm_usage WHERE ${SPAN} GROUP BY ${col} ORDER BY ${col}`);
-  const groups = { instance_id: group('instance_id'), project: group('project'), model: group('model'), session_tag: group('session_tag') };
-  const total = db.prepare<[Span], Sum>(`SELECT ${SUMS} FROM llm_usage WHERE ${SPAN}`);
+/**
+ * Sums per value of a column and over the span. SQLite sums REAL with Kahan-Babuska-Neumaier
+ * compensation (the correctly rounded sum, but for pathological inputs); PostgreSQL's sum(float8)
+ * adds naively (0.1 + 0.2 + 0.3 = 0.6000000000000001), so there the costs are summed exactly
+ * instead: their integer significands in SQL per group and exponent, the few parts here, rounded once.
+ */
+const summaries = {
+  sqlite(db: Reads): LlmReader['summary'] {
+    const SUMS = 'coalesce(sum(tokens_in), 0) AS total_tokens_in, coalesce(sum(tokens_out), 0) AS total_tokens_out, coalesce(sum(cost_usd), 0) AS total_cost_usd, count(*) AS request_count';
+    const groups = Object.fromEntries(
+      GROUP_COLUMNS.map((col) => [col, db.statement<Sum & { g: string }>(only('sqlite', `SELECT ${col} AS g, ${SUMS} FROM llm_usage WHERE ${SPAN} GROUP BY ${col} ORDER BY ${col}`))]),
+    ) as Record<GroupColumn, ReadStatement<Sum & { g: string }>>;
+    const total = db.statement<Sum>(only('sqlite', `SELECT ${SUMS} FROM llm_usage WHERE ${SPAN}`));
+    return (column, s) => ({ groups: groups[column].all(...span(s)) as Array<Sum & { g: string }>, total: total.get(...span(s)) as Sum });
+  },
+  pg(db: Reads): LlmReader['summary'] {
+    const parts = Object.fromEntries(
+      GROUP_COLUMNS.map((col) => [
+        col,
+        db.statement<Part>(
+          only(
+            'pg',
+            `SELECT g, e, sum(m)::text AS m, sum(tokens_in)::bigint AS tokens_in, sum(tokens_out)::bigint AS tokens_out, count(*)::int AS n
+               FROM (SELECT g, tokens_in, tokens_out, ((bits >> 52) & 2047)::int AS e,
+                            (CASE WHEN bits < 0 THEN -1 ELSE 1 END) * ((bits & 4503599627370495) | (CASE WHEN (bits >> 52) & 2047 = 0 THEN 0 ELSE 4503599627370496 END)) AS m
+                       FROM (SELECT ${col} AS g, tokens_in, tokens_out, ('x' || encode(float8send(cost_usd), 'hex'))::bit(64)::bigint AS bits
+                               FROM llm_usage WHERE ${SPAN}) r) p
+              GROUP BY g, e ORDER BY g`,
+          ),
+        ),
+      ]),
+    ) as Record<GroupColumn, ReadStatement<Part>>;
+    const sums = (list: Part[]): Sum => ({
+      total_tokens_in: list.reduce((a, p) => a + p.tokens_in, 0),
+      total_tokens_out: list.reduce((a, p) => a + p.tokens_out, 0),
+      total_cost_usd: roundedSum(list),
+      request_count: list.reduce((a, p) => a + p.n, 0),
+    });
+    return (column, s) =>
+      then(parts[column].all(...span(s)), (rows) => {
+        const byGroup = new Map<string, Part[]>();
+        for (const p of rows) {
+          const list = byGroup.get(p.g);
+          if (list) list.push(p);
+          else byGroup.set(p.g, [p]);
+        }
+        return { groups: [...byGroup].map(([g, list]) => ({ g, ...sums(list) })), total: sums(rows) };
+      });
+  },
+};
+
+/** The LLM usage log's reads, on either backend. */
+export function llmReader(db: Reads): LlmReader {
+  const lists = { all: db.statement<LlmRecord>(LISTS.all), instance_id: db.statement<LlmRecord>(LISTS.instance_id), project: db.statement<LlmRecord>(LISTS.project), session_tag: db.statement<LlmRecord>(LISTS.session_tag) };
   return {
-    list: (f) => (f.by === null ? lists.all : lists[f.by.column]).all({ v: f.by?.value ?? null, from: f.from, to: f.to, limit: f.limit }),
-    summary(column, span) {
-      const s = { from: span.from, to: span.to };
-      return { groups: groups[column].all(s), total: total.get(s)! };
-    },
+    list: (f) => (f.by === null ? lists.all.all(...span(f), f.limit) : lists[f.by.column].all(f.by.value, ...span(f), f.limit)),
+    summary: summaries[db.dialect](db),
   };
 }
 
@@ -96,45 +143,4 @@ export function roundedSum(parts: ReadonlyArray<{ e: number; m: string }>): numb
   } else shift = 0;
   const x = Number(n) * 2 ** (shift - 1074);
   return neg ? -x : x;
-}
-
-/**
- * The same queries on PostgreSQL (cluster mode). SQLite sums REAL with Kahan-Babuska-Neumaier
- * compensation (the correctly rounded sum, but for pathological inputs), PostgreSQL's sum(float8)
- * adds naively (0.1 + 0.2 + 0.3 = 0.6000000000000001): so the costs are summed exactly instead,
- * their integer significands in SQL per group and exponent, the few parts here, rounded once.
- */
-export function pgLlmReader(sql: Sql): LlmReader {
-  const span = (s: Span) => sql`(${s.from}::text IS NULL OR created_at >= ${s.from}) AND (${s.to}::text IS NULL OR created_at <= ${s.to})`;
-  const sums = (parts: Part[]): Sum => ({
-    total_tokens_in: parts.reduce((a, p) => a + p.tokens_in, 0),
-    total_tokens_out: parts.reduce((a, p) => a + p.tokens_out, 0),
-    total_cost_usd: roundedSum(parts),
-    request_count: parts.reduce((a, p) => a + p.n, 0),
-  });
-  return {
-    async list(f) {
-      const by = f.by === null ? sql`true` : sql`${sql(f.by.column)} = ${f.by.value}`;
-      return [
-        ...(await sql<LlmRecord[]>`
-          SELECT ${sql.unsafe(COLUMNS)} FROM llm_usage WHERE ${by} AND ${span(f)} ORDER BY created_at DESC, id DESC LIMIT ${f.limit}`),
-      ];
-    },
-    async summary(column, s) {
-      const parts = await sql<Part[]>`
-        SELECT g, e, sum(m)::text AS m, sum(tokens_in)::bigint AS tokens_in, sum(tokens_out)::bigint AS tokens_out, count(*)::int AS n
-          FROM (SELECT g, tokens_in, tokens_out, ((bits >> 52) & 2047)::int AS e,
-                       (CASE WHEN bits < 0 THEN -1 ELSE 1 END) * ((bits & 4503599627370495) | (CASE WHEN (bits >> 52) & 2047 = 0 THEN 0 ELSE 4503599627370496 END)) AS m
-                  FROM (SELECT ${sql(column)} AS g, tokens_in, tokens_out, ('x' || encode(float8send(cost_usd), 'hex'))::bit(64)::bigint AS bits
-                          FROM llm_usage WHERE ${span(s)}) r) p
-         GROUP BY g, e ORDER BY g`;
-      const byGroup = new Map<string, Part[]>();
-      for (const p of parts) {
-        const list = byGroup.get(p.g);
-        if (list) list.push(p);
-        else byGroup.set(p.g, [p]);
-      }
-      return { groups: [...byGroup].map(([g, list]) => ({ g, ...sums(list) })), total: sums([...parts]) };
-    },
-  };
 }

@@ -1,5 +1,6 @@
-import type { Sql } from 'postgres';
-import type { Awaitable, ReadDb } from '../../store.js';
+import type { Awaitable } from '../../backend/awaitable.js';
+import type { Reads } from '../../backend/reads.js';
+import { sql } from '../../../schemas/db/sql.js';
 
 /** A validation_rules row as stored (`applies_to` JSON text). */
 export interface StoredRule {
@@ -30,42 +31,21 @@ export interface RuleReader {
 
 const COLS = 'project, rule_id, severity, match_type, pattern, message, stack, applies_to, source, status, proposed_by, context, created_at';
 
-export function sqliteRuleReader(db: ReadDb): RuleReader {
-  const q = {
-    list: db.prepare<[string], StoredRule>(`SELECT ${COLS} FROM validation_rules WHERE project = ? ORDER BY rule_id`),
-    forValidation: db.prepare<[string, string, string], StoredRule>(
-      `SELECT ${COLS} FROM validation_rules WHERE status = 'accepted' AND (project = ? OR project = ?) ORDER BY project = ?, rule_id`,
-    ),
-    byStatus: db.prepare<[string], StoredRule>(`SELECT ${COLS} FROM validation_rules WHERE status = ? ORDER BY project, rule_id`),
-    all: db.prepare<[], StoredRule>(`SELECT ${COLS} FROM validation_rules ORDER BY project, rule_id`),
-  };
-  return {
-    list: (project) => q.list.all(project),
-    forValidation: (project, global) => q.forValidation.all(project, global, global),
-    all: (status) => (status === null ? q.all.all() : q.byStatus.all(status)),
-  };
-}
+const LIST = sql(`SELECT ${COLS} FROM validation_rules WHERE project = ? ORDER BY rule_id`);
+/** Parameters: project, global, global. Text collates "C" on PostgreSQL, so the order is SQLite's. */
+const FOR_VALIDATION = sql(`SELECT ${COLS} FROM validation_rules WHERE status = 'accepted' AND (project = ? OR project = ?) ORDER BY project = ?, rule_id`);
+const BY_STATUS = sql(`SELECT ${COLS} FROM validation_rules WHERE status = ? ORDER BY project, rule_id`);
+const ALL = sql(`SELECT ${COLS} FROM validation_rules ORDER BY project, rule_id`);
 
-/** The same on PostgreSQL (cluster mode): text collates "C", so the order is SQLite's. */
-export function pgRuleReader(sql: Sql): RuleReader {
-  const cols = sql.unsafe(COLS);
+/** The rule store's reads, on either backend. */
+export function ruleReader(db: Reads): RuleReader {
+  const list = db.statement<StoredRule>(LIST);
+  const forValidation = db.statement<StoredRule>(FOR_VALIDATION);
+  const byStatus = db.statement<StoredRule>(BY_STATUS);
+  const all = db.statement<StoredRule>(ALL);
   return {
-    async list(project) {
-      return [...(await sql<StoredRule[]>`SELECT ${cols} FROM validation_rules WHERE project = ${project} ORDER BY rule_id`)];
-    },
-    async forValidation(project, global) {
-      return [
-        ...(await sql<StoredRule[]>`
-          SELECT ${cols} FROM validation_rules WHERE status = 'accepted' AND (project = ${project} OR project = ${global})
-          ORDER BY project = ${global}, rule_id`),
-      ];
-    },
-    async all(status) {
-      return [
-        ...(status === null
-          ? await sql<StoredRule[]>`SELECT ${cols} FROM validation_rules ORDER BY project, rule_id`
-          : await sql<StoredRule[]>`SELECT ${cols} FROM validation_rules WHERE status = ${status} ORDER BY project, rule_id`),
-      ];
-    },
+    list: (project) => list.all(project),
+    forValidation: (project, global) => forValidation.all(project, global, global),
+    all: (status) => (status === null ? all.all() : byStatus.all(status)),
   };
 }

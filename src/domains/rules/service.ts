@@ -9,6 +9,7 @@ import { RULES_CACHE_PROJECTS, RULES_CACHE_SUBSETS, VALIDATE_MAX_TIMEOUTS, VALID
 import type { PoolClient } from '../../rpc/pool-client.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
 import type { RuleReader, StoredRule } from './reader.js';
+import { then } from '../../backend/awaitable.js';
 
 /** A rule's lifecycle status (SPEC §2.7). */
 export const RULE_STATUSES = ['accepted', 'proposed', 'rejected'] as const;
@@ -125,7 +126,8 @@ export class RuleService {
      * Cluster mode: other nodes write rules too, so nothing read is kept across requests (a
      * selection lives for one validation); the JSON per subset is still built once per request.
      */
-    private readonly shared = false,
+    /** Other processes write to the database too (cluster mode): no selection is kept. */
+    private readonly othersWrite = false,
   ) {}
 
   /**
@@ -151,14 +153,14 @@ export class RuleService {
       };
       // Kept only when nothing can change it unseen: one writer behind this process, and a read
       // that answered at once (SQLite), so no rule write settled between the read and here.
-      if (!this.shared) {
+      if (!this.othersWrite) {
         if (this.selections.size >= RULES_CACHE_PROJECTS) this.selections.delete(this.selections.keys().next().value!);
         this.selections.set(project, sel);
       }
       return sel;
     };
     const rows = this.reader.forValidation(project, GLOBAL_PROJECT);
-    return rows instanceof Promise ? rows.then(build) : build(rows);
+    return then(rows, build);
   }
 
   async list(project: string, stack: string): Promise<{ project: string; rules: Rule[] }> {

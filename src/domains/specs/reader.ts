@@ -1,5 +1,6 @@
-import type { Sql } from 'postgres';
-import type { Awaitable, ReadDb } from '../../store.js';
+import type { Awaitable } from '../../backend/awaitable.js';
+import type { Reads } from '../../backend/reads.js';
+import { sql } from '../../../schemas/db/sql.js';
 
 export interface SpecRow {
   data: Buffer;
@@ -21,24 +22,15 @@ export interface SpecsReader {
   get(project: string, name: string): Awaitable<SpecRow | undefined>;
 }
 
-/** The spec registry on the front process's SQLite read connection. */
-export function sqliteSpecsReader(db: ReadDb): SpecsReader {
-  const list = db.prepare<[string], SpecListRow>('SELECT name, version, updated_at FROM specs WHERE project = ? ORDER BY name');
-  const get = db.prepare<[string, string], SpecRow>('SELECT data, version, hash FROM specs WHERE project = ? AND name = ?');
+const LIST = sql('SELECT name, version, updated_at FROM specs WHERE project = ? ORDER BY name');
+const GET = sql('SELECT data, version, hash FROM specs WHERE project = ? AND name = ?');
+
+/** The spec registry's reads, on either backend. */
+export function specsReader(db: Reads): SpecsReader {
+  const list = db.statement<SpecListRow>(LIST);
+  const get = db.statement<SpecRow>(GET);
   return {
     list: (project) => list.all(project),
     get: (project, name) => get.get(project, name),
-  };
-}
-
-/** The same queries on PostgreSQL (cluster mode). */
-export function pgSpecsReader(sql: Sql): SpecsReader {
-  return {
-    async list(project) {
-      return [...(await sql<SpecListRow[]>`SELECT name, version, updated_at FROM specs WHERE project = ${project} ORDER BY name`)];
-    },
-    async get(project, name) {
-      return (await sql<SpecRow[]>`SELECT data, version, hash FROM specs WHERE project = ${project} AND name = ${name}`)[0];
-    },
   };
 }

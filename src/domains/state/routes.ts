@@ -8,6 +8,7 @@ import { parseIntStrict, positiveInt, queryParams } from '../../http/query.js';
 import { STATE_HISTORY_DEFAULT_LIMIT, STATE_HISTORY_MAX_LIMIT, STATE_LIST_DEFAULT_LIMIT, STATE_LIST_MAX_LIMIT } from '../../shared/limits.js';
 import type { CachedValue } from './cache.js';
 import type { StateService } from './service.js';
+import { then } from '../../backend/awaitable.js';
 
 const PREFIX = '/api/state/';
 
@@ -48,9 +49,7 @@ export function stateRoutes(svc: StateService): Route[] {
           }
         }
         // The hot path: a cache hit (or SQLite) answers before this handler returns.
-        const cur = svc.current(key);
-        if (cur instanceof Promise) return cur.then((c) => sendCurrent(ctx, key, c));
-        sendCurrent(ctx, key, cur);
+        return then(svc.current(key), (c) => sendCurrent(ctx, key, c));
       },
     },
     {

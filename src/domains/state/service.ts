@@ -5,6 +5,7 @@ import type { WriterClient } from '../../rpc/writer-client.js';
 import { toRfc3339, type Awaitable } from '../../store.js';
 import { StateCache, type CachedValue } from './cache.js';
 import type { StateReader, StateRow } from './reader.js';
+import { then } from '../../backend/awaitable.js';
 
 export interface PutInput {
   key: string;
@@ -24,8 +25,10 @@ export class StateService {
     private readonly writer: WriterClient,
     private readonly pool: PoolClient,
     cacheBytes: number,
+    /** Other processes write to the database too (cluster mode): no value is kept across requests. */
+    othersWrite = false,
   ) {
-    this.cache = new StateCache(cacheBytes);
+    this.cache = new StateCache(othersWrite ? 0 : cacheBytes);
     writer.onUncertain(() => this.cache.clear());
   }
 
@@ -37,7 +40,7 @@ export class StateService {
     const hit = this.cache.get(key);
     if (hit) return hit;
     const row = this.reader.current(key);
-    return row instanceof Promise ? row.then((r) => this.fill(key, r)) : this.fill(key, row);
+    return then(row, (r) => this.fill(key, r));
   }
 
   private fill(key: string, row: StateRow | undefined): CachedValue | undefined {

@@ -1,4 +1,3 @@
-import fs from 'node:fs';
 import type { Logger } from '../../log.js';
 import {
   RETENTION_KEYS_PER_TURN,
@@ -22,10 +21,8 @@ export interface RetentionOptions {
   auditRetentionMs: number;
   agentMetricsRetentionMs: number;
   llmRetentionMs: number;
-  /** data.db; its size (with the WAL) is reported. null in cluster mode (PostgreSQL's files are its own). */
-  dataFile: string | null;
-  /** Cluster mode: the size of the PostgreSQL database, reported instead. */
-  databaseBytes?: () => Promise<number>;
+  /** Bytes the data takes now (the backend's figure: data.db with its WAL, or the PostgreSQL database). */
+  size: () => number | Promise<number>;
   log: Logger;
 }
 
@@ -77,18 +74,9 @@ export class Retention {
     return this.running;
   }
 
-  /** Bytes the data takes right now: data.db plus its WAL, or (cluster mode) the PostgreSQL database. */
+  /** Bytes the data takes right now. */
   fileBytes(): number | Promise<number> {
-    if (this.opts.dataFile === null) return this.opts.databaseBytes?.() ?? 0;
-    let n = 0;
-    for (const f of [this.opts.dataFile, `${this.opts.dataFile}-wal`]) {
-      try {
-        n += fs.statSync(f).size;
-      } catch {
-        // absent (no WAL yet)
-      }
-    }
-    return n;
+    return this.opts.size();
   }
 
   private async pass(): Promise<void> {

@@ -1,6 +1,7 @@
-import type { Sql } from 'postgres';
 import { TASK_COLUMNS as COLS, type TaskDbRow } from '../../../schemas/db/coord.js';
-import type { Awaitable, ReadDb } from '../../store.js';
+import type { Awaitable } from '../../backend/awaitable.js';
+import type { Reads } from '../../backend/reads.js';
+import { dialects, sql } from '../../../schemas/db/sql.js';
 
 export interface TaskFilter {
   project: string | null;
@@ -17,35 +18,32 @@ export interface TaskReader {
   list(f: TaskFilter): Awaitable<TaskDbRow[]>;
 }
 
-export function sqliteTaskReader(db: ReadDb): TaskReader {
-  const get = db.prepare<[number], TaskDbRow>(`SELECT ${COLS} FROM tasks WHERE id = ?`);
-  const list = db.prepare<[{ project: string | null; statuses: string | null; claimed_by: string | null; after: number; limit: number }], TaskDbRow>(
-    `SELECT ${COLS} FROM tasks
-     WHERE id > @after AND (@project IS NULL OR project = @project) AND (@claimed_by IS NULL OR claimed_by = @claimed_by)
-       AND (@statuses IS NULL OR status IN (SELECT value FROM json_each(@statuses)))
-     ORDER BY id LIMIT @limit`,
-  );
-  return {
-    get: (id) => get.get(id),
-    list: (f) => list.all({ project: f.project, statuses: f.statuses === null ? null : JSON.stringify(f.statuses), claimed_by: f.claimedBy, after: f.after, limit: f.limit }),
-  };
-}
+const GET = sql(`SELECT ${COLS} FROM tasks WHERE id = ?`);
+/**
+ * Parameters: after, project, project, claimed_by, claimed_by, statuses (a JSON array, or null),
+ * statuses. The status list is JSON text: SQLite's json_each, PostgreSQL's jsonb_array_elements_text.
+ */
+const LIST = dialects({
+  sqlite: `SELECT ${COLS} FROM tasks
+           WHERE id > ? AND (? IS NULL OR project = ?) AND (? IS NULL OR claimed_by = ?)
+             AND (? IS NULL OR status IN (SELECT value FROM json_each(?)))
+           ORDER BY id LIMIT ?`,
+  pg: `SELECT ${COLS} FROM tasks
+       WHERE id > ? AND (CAST(? AS text) IS NULL OR project = ?) AND (CAST(? AS text) IS NULL OR claimed_by = ?)
+         AND (CAST(? AS text) IS NULL OR status IN (SELECT jsonb_array_elements_text(CAST(? AS text)::jsonb)))
+       ORDER BY id LIMIT ?`,
+});
 
-export function pgTaskReader(sql: Sql): TaskReader {
-  const cols = sql.unsafe(COLS);
+/** The task queues' reads, on either backend. */
+export function taskReader(db: Reads): TaskReader {
+  const get = db.statement<TaskDbRow>(GET);
+  const list = db.statement<TaskDbRow>(LIST);
   return {
-    async get(id) {
-      return (await sql<TaskDbRow[]>`SELECT ${cols} FROM tasks WHERE id = ${id}`)[0];
-    },
-    async list(f) {
-      const statuses = f.statuses === null ? sql`true` : sql`status = ANY (${f.statuses}::text[])`;
-      return [
-        ...(await sql<TaskDbRow[]>`
-          SELECT ${cols} FROM tasks
-          WHERE id > ${f.after} AND (${f.project}::text IS NULL OR project = ${f.project}) AND (${f.claimedBy}::text IS NULL OR claimed_by = ${f.claimedBy})
-            AND ${statuses}
-          ORDER BY id LIMIT ${f.limit}`),
-      ];
+    // An id no row can have (beyond int8, where PostgreSQL would refuse the parameter) finds nothing.
+    get: (id) => (Number.isSafeInteger(id) ? get.get(id) : undefined),
+    list(f) {
+      const statuses = f.statuses === null ? null : JSON.stringify(f.statuses);
+      return list.all(f.after, f.project, f.project, f.claimedBy, f.claimedBy, statuses, statuses, f.limit);
     },
   };
 }

@@ -1,5 +1,6 @@
-import type { Sql } from 'postgres';
-import type { Awaitable, ReadDb } from '../../store.js';
+import { then, type Awaitable } from '../../backend/awaitable.js';
+import type { Reads } from '../../backend/reads.js';
+import { dialects, sql } from '../../../schemas/db/sql.js';
 
 /** A stored template without its data; times are storage text. */
 export interface TemplateRow {
@@ -29,21 +30,20 @@ export interface TemplatesReader {
 
 const COLUMNS = 'id, name, description, kind, tags, version, created_at, updated_at';
 
-/** The template registry on the front process's SQLite read connection. */
-export function sqliteTemplatesReader(db: ReadDb): TemplatesReader {
-  // Newest first; rowid breaks ties within a second (the later insert has the larger rowid).
-  const list = db.prepare<[TemplateFilter], TemplateRow>(
-    `SELECT ${COLUMNS} FROM templates
-     WHERE (@kind IS NULL OR kind = @kind)
-       AND (@tag IS NULL OR EXISTS (SELECT 1 FROM json_each(templates.tags) WHERE json_each.value = @tag))
-     ORDER BY updated_at DESC, rowid DESC`,
-  );
-  const get = db.prepare<[string], TemplateRow & { data: string }>(`SELECT ${COLUMNS}, data FROM templates WHERE id = ?`);
-  return {
-    list: (filter) => list.all(filter),
-    get: (id) => get.get(id),
-  };
-}
+/**
+ * Newest first; ties within a second in insertion order, the later first (SQLite's rowid,
+ * PostgreSQL's seq). Parameters: kind ×2 (and on SQLite tag ×2: a member of the stored JSON array;
+ * PostgreSQL's tag is matched here, on the parsed array: jsonb would refuse a stored "\u0000"
+ * that SQLite accepts).
+ */
+const LIST = dialects({
+  sqlite: `SELECT ${COLUMNS} FROM templates
+           WHERE (? IS NULL OR kind = ?)
+             AND (? IS NULL OR EXISTS (SELECT 1 FROM json_each(templates.tags) WHERE json_each.value = ?))
+           ORDER BY updated_at DESC, rowid DESC`,
+  pg: `SELECT ${COLUMNS} FROM templates WHERE (CAST(? AS text) IS NULL OR kind = ?) ORDER BY updated_at DESC, seq DESC`,
+});
+const GET = sql(`SELECT ${COLUMNS}, data FROM templates WHERE id = ?`);
 
 /** A member of the stored JSON array equal to `tag` (json_each's values are the decoded strings). */
 const hasTag = (tags: string, tag: string): boolean => {
@@ -51,19 +51,15 @@ const hasTag = (tags: string, tag: string): boolean => {
   return Array.isArray(list) && list.includes(tag);
 };
 
-/**
- * The same queries on PostgreSQL (cluster mode). `seq` stands for SQLite's rowid; the tag is
- * matched here on the parsed array (jsonb would refuse a stored "\u0000" that SQLite accepts).
- */
-export function pgTemplatesReader(sql: Sql): TemplatesReader {
+/** The template registry's reads, on either backend. */
+export function templatesReader(db: Reads): TemplatesReader {
+  const list = db.statement<TemplateRow>(LIST);
+  const get = db.statement<TemplateRow & { data: string }>(GET);
   return {
-    async list(f) {
-      const rows = await sql<TemplateRow[]>`
-        SELECT ${sql.unsafe(COLUMNS)} FROM templates WHERE (${f.kind}::text IS NULL OR kind = ${f.kind}) ORDER BY updated_at DESC, seq DESC`;
-      return f.tag === null ? [...rows] : rows.filter((r) => hasTag(r.tags, f.tag!));
-    },
-    async get(id) {
-      return (await sql<(TemplateRow & { data: string })[]>`SELECT ${sql.unsafe(COLUMNS)}, data FROM templates WHERE id = ${id}`)[0];
-    },
+    list: (f) =>
+      db.dialect === 'sqlite'
+        ? list.all(f.kind, f.kind, f.tag, f.tag)
+        : then(list.all(f.kind, f.kind), (rows) => (f.tag === null ? rows : rows.filter((r) => hasTag(r.tags, f.tag!)))),
+    get: (id) => get.get(id),
   };
 }

@@ -1,6 +1,7 @@
-import type { Sql } from 'postgres';
+import { then, type Awaitable } from '../../backend/awaitable.js';
+import type { Reads } from '../../backend/reads.js';
+import { dialects, only, sql } from '../../../schemas/db/sql.js';
 import type { Event } from '../../../schemas/rpc/writer.js';
-import type { Awaitable, ReadDb } from '../../store.js';
 
 /** A stored webhook, times as storage text. */
 export interface WebhookRow {
@@ -48,54 +49,56 @@ export interface WebhookReader {
 
 const COLS = 'id, url, patterns, secret, active, created_at, last_fired, fail_count, last_error, delivered, failed, cursor, attempts, next_at';
 const ACTIVE_COLS = 'id, url, secret, patterns, cursor, attempts, next_at';
-const ACTIVE = `SELECT ${ACTIVE_COLS} FROM webhooks WHERE active = 1`;
-
-export function sqliteWebhookReader(db: ReadDb): WebhookReader {
-  const q = {
-    // Newest first; rowid breaks ties within a second.
-    list: db.prepare<[], WebhookRow>(`SELECT ${COLS} FROM webhooks ORDER BY created_at DESC, rowid DESC`),
-    get: db.prepare<[string], WebhookRow>(`SELECT ${COLS} FROM webhooks WHERE id = ?`),
-    active: db.prepare<[], ActiveHook>(ACTIVE),
-    newest: db.prepare<[], number | null>("SELECT seq FROM sqlite_sequence WHERE name = 'events'").pluck(),
-    topicsAfter: db.prepare<[number, number, number], { id: number; topic: string }>('SELECT id, topic FROM events WHERE id > ? AND id <= ? ORDER BY id LIMIT ?'),
-    range: db.prepare<[number, number], Event>('SELECT id, topic, data, source, created_at FROM events WHERE id >= ? AND id <= ? ORDER BY id'),
-  };
-  return {
-    list: () => q.list.all(),
-    get: (id) => q.get.get(id),
-    active: () => q.active.all(),
-    newestEvent: () => q.newest.get() ?? 0,
-    topicsAfter: (after, upto, limit) => q.topicsAfter.all(after, upto, limit),
-    events(ids) {
-      if (ids.length === 0) return [];
+/** Newest first; ties within a second in insertion order, the later first (SQLite's rowid, PostgreSQL's seq). */
+const LIST = dialects({
+  sqlite: `SELECT ${COLS} FROM webhooks ORDER BY created_at DESC, rowid DESC`,
+  pg: `SELECT ${COLS} FROM webhooks ORDER BY created_at DESC, seq DESC`,
+});
+const GET = sql(`SELECT ${COLS} FROM webhooks WHERE id = ?`);
+/** With the count of live restores in cluster mode (PostgreSQL's `restores` counter; none on SQLite). */
+const ACTIVE = dialects({
+  sqlite: `SELECT ${ACTIVE_COLS} FROM webhooks WHERE active = 1`,
+  pg: `SELECT ${ACTIVE_COLS}, (SELECT value FROM koor_counters WHERE name = 'restores') AS restores FROM webhooks WHERE active = 1`,
+});
+const NEWEST = dialects({
+  sqlite: "SELECT seq AS id FROM sqlite_sequence WHERE name = 'events'",
+  pg: "SELECT value AS id FROM koor_counters WHERE name = 'events'",
+});
+const TOPICS_AFTER = sql('SELECT id, topic FROM events WHERE id > ? AND id <= ? ORDER BY id LIMIT ?');
+/**
+ * Events by id: SQLite reads the range between the first and the last wanted (one index range,
+ * no round trip) and drops the few not wanted; PostgreSQL fetches just those (an array literal).
+ */
+const RANGE = only('sqlite', 'SELECT id, topic, data, source, created_at FROM events WHERE id >= ? AND id <= ? ORDER BY id');
+const BY_IDS = only('pg', 'SELECT id, topic, data, source, created_at FROM events WHERE id = ANY (CAST(? AS bigint[])) ORDER BY id');
+const eventsByIds = {
+  sqlite(db: Reads): (ids: readonly number[]) => Awaitable<Event[]> {
+    const range = db.statement<Event>(RANGE);
+    return (ids) => {
       const want = new Set(ids);
-      return q.range.all(ids[0]!, ids[ids.length - 1]!).filter((e) => want.has(e.id));
-    },
-  };
-}
+      return then(range.all(ids[0]!, ids[ids.length - 1]!), (rows) => rows.filter((e) => want.has(e.id)));
+    };
+  },
+  pg(db: Reads): (ids: readonly number[]) => Awaitable<Event[]> {
+    const byIds = db.statement<Event>(BY_IDS);
+    return (ids) => byIds.all(`{${ids.join(',')}}`);
+  },
+};
 
-/** The same on PostgreSQL (cluster mode); `seq` stands for SQLite's rowid. */
-export function pgWebhookReader(sql: Sql): WebhookReader {
-  const cols = sql.unsafe(COLS);
+/** The webhook registry's reads, and the event log as webhooks read it, on either backend. */
+export function webhookReader(db: Reads): WebhookReader {
+  const list = db.statement<WebhookRow>(LIST);
+  const get = db.statement<WebhookRow>(GET);
+  const active = db.statement<ActiveHook>(ACTIVE);
+  const newest = db.statement<{ id: number | null }>(NEWEST);
+  const topicsAfter = db.statement<{ id: number; topic: string }>(TOPICS_AFTER);
+  const byIds = eventsByIds[db.dialect](db);
   return {
-    async list() {
-      return [...(await sql<WebhookRow[]>`SELECT ${cols} FROM webhooks ORDER BY created_at DESC, seq DESC`)];
-    },
-    async get(id) {
-      return (await sql<WebhookRow[]>`SELECT ${cols} FROM webhooks WHERE id = ${id}`)[0];
-    },
-    async active() {
-      return [...(await sql.unsafe<ActiveHook[]>(`SELECT ${ACTIVE_COLS}, (SELECT value FROM koor_counters WHERE name = 'restores') AS restores FROM webhooks WHERE active = 1`))];
-    },
-    async newestEvent() {
-      return (await sql<{ v: number }[]>`SELECT value AS v FROM koor_counters WHERE name = 'events'`)[0]?.v ?? 0;
-    },
-    async topicsAfter(after, upto, limit) {
-      return [...(await sql<Array<{ id: number; topic: string }>>`SELECT id, topic FROM events WHERE id > ${after} AND id <= ${upto} ORDER BY id LIMIT ${limit}`)];
-    },
-    async events(ids) {
-      if (ids.length === 0) return [];
-      return [...(await sql<Event[]>`SELECT id, topic, data, source, created_at FROM events WHERE id = ANY(${sql.array([...ids], 20)}) ORDER BY id`)];
-    },
+    list: () => list.all(),
+    get: (id) => get.get(id),
+    active: () => active.all(),
+    newestEvent: () => then(newest.get(), (r) => r?.id ?? 0),
+    topicsAfter: (after, upto, limit) => topicsAfter.all(after, upto, limit),
+    events: (ids) => (ids.length === 0 ? [] : byIds(ids)),
   };
 }

@@ -1,10 +1,21 @@
 import { randomUUID } from 'node:crypto';
 import type { ReqOf, ResOf } from '../../../schemas/rpc/envelope.js';
 import type { Event, WriterMethods } from '../../../schemas/rpc/writer.js';
-import { LEASE_COLUMNS as COLS, decodeLease as decode, type LeaseCandidate as Candidate, type LeaseDbRow as Row } from '../../../schemas/db/coord.js';
+import {
+  LEASE_COLUMNS as COLS,
+  LEASE_KEY_SEEK,
+  LEASE_KEYS_STARTING_PG,
+  LEASE_KEYS_UNDER,
+  LEASE_LIVE,
+  REVIVE,
+  decodeLease as decode,
+  leaseCandidates,
+  type LeaseCandidate as Candidate,
+  type LeaseDbRow as Row,
+} from '../../../schemas/db/coord.js';
 import { globsOverlap, pathGlob, prefixEnd, prefixKeySeeks } from '../../../src/shared/path-glob.js';
 import { Fault } from '../fault.js';
-import { dialects, only, sql, type Dialect, type Tx } from '../sql.js';
+import { dialects, sql, type Dialect, type Tx } from '../sql.js';
 import { storageNow } from '../time.js';
 import type { EventStore } from './events.js';
 
@@ -13,11 +24,6 @@ type M = WriterMethods;
 export type LeaseEnd = 'released' | 'expired' | 'stale' | 'deregistered';
 type Filter = { holder: string; exclusive: number; now: number };
 
-/**
- * Taking or settling a lease or a task is a sign of life: the agent becomes active and seen now.
- * Nothing is written when that is already so (within the same second). Parameters: now, id, now.
- */
-export const REVIVE = sql("UPDATE instances SET status = 'active', last_seen = ? WHERE id = ? AND (status <> 'active' OR last_seen <> ?)");
 export const revive = (tx: Tx, id: string, now: string): Promise<number> => tx.run(REVIVE, now, id, now);
 
 const GET = sql(`SELECT ${COLS} FROM leases WHERE id = ?`);
@@ -39,32 +45,18 @@ const RENEW_HOLDER = sql('UPDATE leases SET expires_ms = ? + ttl_ms WHERE holder
 const HOLDER_NAME = sql('SELECT name FROM instances WHERE id = ?');
 
 /**
- * Leases of other holders, live, that could be in the way of a request, through the literal-prefix
- * index (lease_resources.prefix, UTF-8 bytes; PostgreSQL's bytea orders bytewise as SQLite's BLOB):
- * those at an index key the request's prefix starts with, and those under the prefix. SQLite finds
- * the first set by seeks (prefixKeysOf: one each), PostgreSQL both in one statement (one round
- * trip). Their order does not matter: conflicts are sorted by seq. Filter parameters: holder, exclusive, now.
+ * Leases of other holders, live, that could be in the way of a request: those at an index key the
+ * request's prefix starts with, and those under the prefix. SQLite finds the first set by seeks
+ * (prefixKeysOf: one each), PostgreSQL both in one statement (one round trip). Their order does
+ * not matter: conflicts are sorted by seq. Filter parameters: holder, exclusive, now.
  */
-const IN_THE_WAY = `l.holder <> ? AND (l.exclusive = 1 OR CAST(? AS integer) = 1) AND (l.expires_ms = 0 OR l.expires_ms > ?)`;
-const CANDIDATE = (seq: string) => `SELECT r.resource AS held, ${seq} AS seq, ${COLS.split(', ').map((c) => `l.${c}`).join(', ')} FROM lease_resources r JOIN leases l ON l.id = r.lease_id`;
-const SQLITE_SEEK = {
-  keyAtMost: only('sqlite', 'SELECT prefix FROM lease_resources WHERE prefix <= ? ORDER BY prefix DESC LIMIT 1'),
-  keyBelow: only('sqlite', 'SELECT prefix FROM lease_resources WHERE prefix < ? ORDER BY prefix DESC LIMIT 1'),
-  at: only('sqlite', `${CANDIDATE('l.rowid')} WHERE r.prefix = ? AND ${IN_THE_WAY}`),
-  under: only('sqlite', `${CANDIDATE('l.rowid')} WHERE r.prefix > ? AND r.prefix < ? AND ${IN_THE_WAY}`),
-  all: only('sqlite', `${CANDIDATE('l.rowid')} WHERE r.prefix > x'' AND ${IN_THE_WAY}`),
-};
-const PG_CANDIDATES = {
-  all: only('pg', `${CANDIDATE('l.seq')} WHERE ${IN_THE_WAY}`),
-  /** Parameters: prefix, prefix length, prefix, prefix end, then the filter. */
-  keyed: only(
-    'pg',
-    `${CANDIDATE('l.seq')}
-     WHERE (r.prefix = ANY (ARRAY(SELECT substring(CAST(? AS bytea) FROM 1 FOR n) FROM generate_series(0, CAST(? AS integer)) n))
-            OR (r.prefix > CAST(? AS bytea) AND r.prefix < CAST(? AS bytea)))
-       AND ${IN_THE_WAY}`,
-  ),
-};
+const IN_THE_WAY = `l.holder <> ? AND (l.exclusive = 1 OR CAST(? AS integer) = 1) AND ${LEASE_LIVE}`;
+const AT_KEY = leaseCandidates({ sqlite: `r.prefix = ? AND ${IN_THE_WAY}`, pg: '' });
+const UNDER = leaseCandidates({ sqlite: `${LEASE_KEYS_UNDER} AND ${IN_THE_WAY}`, pg: '' });
+/** Keys longer than the empty one (SQLite: the seeks found that one); on PostgreSQL every key. */
+const ALL = leaseCandidates({ sqlite: `r.prefix > x'' AND ${IN_THE_WAY}`, pg: IN_THE_WAY });
+/** Parameters: prefix, prefix length, prefix, prefix end, then the filter. */
+const KEYED_PG = leaseCandidates({ sqlite: '', pg: `(${LEASE_KEYS_STARTING_PG} OR (${LEASE_KEYS_UNDER})) AND ${IN_THE_WAY}` });
 const candidates: Record<Dialect, (tx: Tx, prefix: Buffer, f: Filter) => Promise<Candidate[]>> = {
   async sqlite(tx, prefix, f) {
     const rows: Candidate[] = [];
@@ -72,17 +64,16 @@ const candidates: Record<Dialect, (tx: Tx, prefix: Buffer, f: Filter) => Promise
     let step = seeks.next();
     while (!step.done) {
       const [x, inclusive] = step.value;
-      step = seeks.next((await tx.get<{ prefix: Buffer }>(inclusive ? SQLITE_SEEK.keyAtMost : SQLITE_SEEK.keyBelow, x))?.prefix);
+      step = seeks.next((await tx.get<{ prefix: Buffer }>(inclusive ? LEASE_KEY_SEEK.atMost : LEASE_KEY_SEEK.below, x))?.prefix);
     }
-    const keys = step.value;
-    for (const key of keys) rows.push(...(await tx.all<Candidate>(SQLITE_SEEK.at, key, f.holder, f.exclusive, f.now)));
-    if (prefix.length === 0) rows.push(...(await tx.all<Candidate>(SQLITE_SEEK.all, f.holder, f.exclusive, f.now)));
-    else rows.push(...(await tx.all<Candidate>(SQLITE_SEEK.under, prefix, prefixEnd(prefix), f.holder, f.exclusive, f.now)));
+    for (const key of step.value) rows.push(...(await tx.all<Candidate>(AT_KEY, key, f.holder, f.exclusive, f.now)));
+    if (prefix.length === 0) rows.push(...(await tx.all<Candidate>(ALL, f.holder, f.exclusive, f.now)));
+    else rows.push(...(await tx.all<Candidate>(UNDER, prefix, prefixEnd(prefix), f.holder, f.exclusive, f.now)));
     return rows;
   },
   async pg(tx, prefix, f) {
-    if (prefix.length === 0) return tx.all<Candidate>(PG_CANDIDATES.all, f.holder, f.exclusive, f.now);
-    return tx.all<Candidate>(PG_CANDIDATES.keyed, prefix, prefix.length, prefix, prefixEnd(prefix), f.holder, f.exclusive, f.now);
+    if (prefix.length === 0) return tx.all<Candidate>(ALL, f.holder, f.exclusive, f.now);
+    return tx.all<Candidate>(KEYED_PG, prefix, prefix.length, prefix, prefixEnd(prefix), f.holder, f.exclusive, f.now);
   },
 };
 

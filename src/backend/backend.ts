@@ -1,0 +1,57 @@
+import type { Hub } from '../bus/hub.js';
+import type { Job } from '../cluster/node.js';
+import type { Snapshots } from '../domains/admin/service.js';
+import type { Fanout } from '../domains/events/service.js';
+import type { Logger } from '../log.js';
+import type { SnapshotCounts } from '../shared/snapshot.js';
+import type { Awaitable } from './awaitable.js';
+import type { Readers } from './readers.js';
+
+/**
+ * Where Koor keeps its data, as one object chosen at start-up (issue 27): the embedded SQLite
+ * file (src/backend/sqlite.ts) or a PostgreSQL database shared by the nodes of a cluster
+ * (src/backend/postgres.ts). The composition root and the services take what they need from
+ * it; no other part of the front asks which backend it runs on.
+ */
+export interface Backend {
+  /** The database as messages name it: the data file, or the URL without its password. */
+  readonly label: string;
+  /** What the start-up log line says of it. */
+  readonly logFields: Readonly<Record<string, unknown>>;
+  /** What the writer thread opens (src/rpc/writer-client.ts). */
+  readonly writerTarget: { dbPath: string; databaseUrl?: string };
+  /** The file the webhook delivery thread reads event bodies from; '' when the dispatcher hands them over. */
+  readonly deliveryDbPath: string;
+  /** What a backup copies and a live restore replaces (src/domains/admin/service.ts). */
+  readonly snapshots: Snapshots;
+  /**
+   * Other processes write to this database too (cluster mode): nothing read may be kept across
+   * requests (no state values, no rule selections), and a token or id this process does not know
+   * may be an agent another node registered (looked up, not refused).
+   */
+  readonly othersWrite: boolean;
+  /** Opens the read side, once the writer thread has the database open and migrated. */
+  open(log: Logger): Promise<Readers>;
+  /**
+   * How committed events reach this node's subscribers, started: each write's reply (one writer
+   * behind this process), or the shared log read in id order on PostgreSQL's notifications.
+   */
+  fanout(readers: Readers, hub: Hub, opts: { log: Logger; onPublished: () => void }): Promise<Fanout & { stop?(): Promise<void>; reset?(): void }>;
+  /** Bytes the data takes now (retention's figure): the file and its WAL, or the PostgreSQL database. */
+  size(): Awaitable<number>;
+  /**
+   * Runs the background jobs once per deployment: here, or on the elected node of a cluster.
+   * `forget`: an agent deregistered on another node; `restored`: another node's restore replaced the data.
+   */
+  startJobs(jobs: readonly Job[], on: { forget(id: string): void; restored(): void }): Promise<void>;
+  stopJobs(): Promise<void>;
+  /** Cluster mode: whether this node runs the background jobs now; null on SQLite. */
+  readonly leader: { readonly isLeader: boolean } | null;
+  /** Closes the read side and lets go of the data directory. */
+  close(): Promise<void>;
+}
+
+/** The snapshot's counts as `koor-server --restore` prints them. */
+export function countsText(c: SnapshotCounts): string {
+  return `  state keys: ${c.state_keys}\n  rules: ${c.rules}\n  specs: ${c.specs}\n  events: ${c.events}\n  instances: ${c.instances}\n`;
+}

@@ -1,0 +1,66 @@
+import type { Sql, TransactionSql } from 'postgres';
+import type { Dialect, Param, Query } from '../../schemas/db/sql.js';
+import type { ReadDb } from '../store.js';
+import type { Awaitable } from './awaitable.js';
+
+/** One read statement, prepared once: SQLite answers at once, PostgreSQL with a promise. */
+export interface ReadStatement<T> {
+  get(...params: Param[]): Awaitable<T | undefined>;
+  all(...params: Param[]): Awaitable<T[]>;
+}
+
+/**
+ * The front's read side of a backend, as a domain's reader sees it: statements written once
+ * (src/shared/sql.ts), prepared on the front's own SQLite connection or run on the PostgreSQL
+ * pool. A reader prepares its statements when it is made, so a read costs what a prepared
+ * statement costs.
+ */
+export interface Reads {
+  readonly dialect: Dialect;
+  statement<T>(q: Query): ReadStatement<T>;
+  /**
+   * `fn`'s reads from one snapshot of the database. On PostgreSQL a read-only REPEATABLE READ
+   * transaction, which `fn` must start all its statements in before it awaits anything; on
+   * SQLite as they come (the front's reads answer within one turn, as they always have).
+   */
+  consistent<T>(fn: () => Awaitable<T>): Awaitable<T>;
+}
+
+export function sqliteReads(db: ReadDb): Reads {
+  return {
+    dialect: 'sqlite',
+    statement<T>(q: Query): ReadStatement<T> {
+      const s = db.prepare<Param[], T>(q.sqlite);
+      return { get: (...params) => s.get(...params), all: (...params) => s.all(...params) };
+    },
+    consistent: (fn) => fn(),
+  };
+}
+
+export function pgReads(sql: Sql): Reads {
+  /** Where statements go: the pool, or the transaction of a `consistent` read while it starts them. */
+  let scope: Sql | TransactionSql = sql;
+  return {
+    dialect: 'pg',
+    statement<T>(q: Query): ReadStatement<T> {
+      const run = (params: Param[]) => scope.unsafe<T[]>(q.pg, params as never[], { prepare: true });
+      return {
+        get: async (...params) => (await run(params))[0],
+        // A plain array (postgres.js's row list carries more).
+        all: async (...params) => [...(await run(params))],
+      };
+    },
+    consistent<T>(fn: () => Awaitable<T>): Promise<T> {
+      return sql.begin('ISOLATION LEVEL REPEATABLE READ READ ONLY', async (tx) => {
+        scope = tx;
+        let r: Awaitable<T>;
+        try {
+          r = fn();
+        } finally {
+          scope = sql;
+        }
+        return await r;
+      }) as Promise<T>;
+    },
+  };
+}

@@ -1,0 +1,66 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Config } from '../config.js';
+import { ensureDataDir, lockDataDir, restoreDataDir } from '../data-dir.js';
+import { LocalFanout } from '../domains/events/service.js';
+import { openReader, type ReadDb } from '../store.js';
+import { countsText, type Backend } from './backend.js';
+import { sqliteReaders } from './readers.js';
+
+/**
+ * The embedded SQLite file (data.db in the data directory): one server per directory (a lock
+ * held until close, dropped by the OS on a crash), this process's writer thread the only writer,
+ * reads on the front's own read-only connection.
+ */
+export function sqliteBackend(config: Config): Backend {
+  const dbPath = path.join(config.dataDir, 'data.db');
+  ensureDataDir(config.dataDir);
+  const lock = lockDataDir(config.dataDir);
+  let reader: ReadDb | null = null;
+  let readers: ReturnType<typeof sqliteReaders> | null = null;
+  return {
+    label: dbPath,
+    logFields: { dataDir: config.dataDir, sync: config.sync },
+    writerTarget: { dbPath },
+    deliveryDbPath: dbPath,
+    // Staged beside data.db (same file system); a restore restarts the server on the file.
+    snapshots: { stagingDir: config.dataDir, backupJob: (dest) => ({ source: dbPath, dest }), restoreJob: null },
+    othersWrite: false,
+    async open() {
+      reader = openReader(dbPath);
+      readers = sqliteReaders(reader);
+      return readers;
+    },
+    // One writer behind this process: a write's reply is the whole story, answered synchronously.
+    fanout: async (_readers, hub) => new LocalFanout(readers!.events, hub),
+    size() {
+      let n = 0;
+      for (const f of [dbPath, `${dbPath}-wal`]) {
+        try {
+          n += fs.statSync(f).size;
+        } catch {
+          // absent (no WAL yet)
+        }
+      }
+      return n;
+    },
+    async startJobs(jobs) {
+      for (const j of jobs) j.start();
+    },
+    async stopJobs() {},
+    leader: null,
+    async close() {
+      try {
+        reader?.close();
+      } finally {
+        lock.release();
+      }
+    },
+  };
+}
+
+/** --restore on SQLite: the backup becomes data.db, the current file kept aside. */
+export async function restoreDataFile(config: Config, file: string): Promise<string> {
+  const { info, keptAs } = await restoreDataDir(config.dataDir, file);
+  return `koor-server: restored ${config.dataDir}/data.db from ${file}\n` + (keptAs ? `  previous data file kept as ${keptAs}\n` : '') + countsText(info.counts);
+}
