@@ -1,13 +1,9 @@
 import { matcherFor, type Matcher } from '../shared/glob.js';
+import { CLOSES, closeAllReason, noCloses, type CloseCounts, type CloseReason } from './closes.js';
 import { Subscriber, type HubLimits, type Outlet, type Overflow, type ReplaySource, type ReplayStep } from './subscriber.js';
 
+export { CLOSE_REPLAY_FAILED, CLOSE_SLOW_CONSUMER, type CloseReason } from './closes.js';
 export { Subscriber, type HubLimits, type Outlet, type Overflow, type ReplaySource, type ReplayStep } from './subscriber.js';
-
-/** WebSocket close code for a subscriber that fell behind its buffer (SPEC §7-17). */
-export const CLOSE_SLOW_CONSUMER = 4008;
-
-/** Close code when a replay read failed (the database unreachable): resume with since= later. */
-export const CLOSE_REPLAY_FAILED = 1011;
 
 /** What a sent slot of a queue holds until the queue is reset (the frame itself is let go). */
 const SENT = Buffer.alloc(0);
@@ -25,6 +21,8 @@ export interface HubStats {
   dropped: number;
   closed_slow: number;
   replayed: number;
+  /** Subscriber sockets closed by the server, by reason (./closes.ts). */
+  closes: CloseCounts;
 }
 
 interface Group {
@@ -38,7 +36,8 @@ interface Group {
  * the end of the turn and handed to each socket in one batch (its Outlet); a subscriber whose
  * socket pushes back (or that is catching up) queues them. A subscriber that stops reading is
  * bounded: past its budget it is closed with 4008 (default) or, with overflow=drop, skips events;
- * the publisher and the other subscribers never wait for it.
+ * the publisher and the other subscribers never wait for it. Every close the hub makes is counted
+ * by reason in `stats.closes`.
  */
 export class Hub {
   private readonly groups = new Map<string, Group>();
@@ -53,7 +52,7 @@ export class Hub {
   private matchIds: number[] = [];
   private matchFrames: Buffer[] = [];
   private nextId = 1;
-  readonly stats: HubStats = { subscribers: 0, delivered: 0, dropped: 0, closed_slow: 0, replayed: 0 };
+  readonly stats: HubStats = { subscribers: 0, delivered: 0, dropped: 0, closed_slow: 0, replayed: 0, closes: noCloses() };
 
   constructor(
     private readonly limits: HubLimits,
@@ -205,9 +204,7 @@ export class Hub {
           },
           () => {
             sub.reading = false;
-            const out = sub.out;
-            this.detach(sub);
-            out?.close(CLOSE_REPLAY_FAILED, 'event log unavailable: resume with since=');
+            this.close(sub, 'replay_failed', 'event log unavailable: resume with since=');
           },
         );
         return false;
@@ -293,15 +290,30 @@ export class Hub {
     return n;
   }
 
-  /** Closes every subscription (shutdown). */
+  /**
+   * Closes every subscription (shutdown, restart, a node behind the log) with `code`; `reason`
+   * is the close text the client reads. Counted under the reason ./closes.ts lists for the code.
+   */
   closeAll(code: number, reason: string): void {
-    for (const g of [...this.groups.values()]) {
-      for (const sub of [...g.subs]) {
-        const out = sub.out;
-        this.detach(sub);
-        out?.close(code, reason);
-      }
-    }
+    const why = closeAllReason(code);
+    for (const g of [...this.groups.values()]) for (const sub of [...g.subs]) this.end(sub, sub.out, why, code, reason);
+  }
+
+  /**
+   * Ends one subscription from the server's side with the code of `why` (./closes.ts), counted.
+   * `out` is for a socket whose attach failed (the subscriber does not hold it then).
+   */
+  close(sub: Subscriber, why: Exclude<CloseReason, 'other'>, text: string, out: Outlet | null = sub.out): void {
+    this.end(sub, out, why, CLOSES[why].code, text);
+  }
+
+  /** Detached first, so nothing more is written to it and its socket's close callback finds it gone. */
+  private end(sub: Subscriber, out: Outlet | null, why: CloseReason, code: number, text: string): void {
+    if (sub.closed) return;
+    this.detach(sub);
+    if (out === null) return;
+    this.stats.closes[why]++;
+    out.close(code, text);
   }
 
   private offer(sub: Subscriber, id: number, frame: Buffer): void {
@@ -338,12 +350,9 @@ export class Hub {
 
   /** Closes a subscriber that fell behind with 4008 and its resume point (SPEC §7-17). */
   private closeSlow(sub: Subscriber): void {
-    const out = sub.out;
-    const lastSent = sub.lastSentId;
     this.stats.closed_slow++;
-    this.detach(sub);
+    this.close(sub, 'slow_consumer', `slow consumer: last delivered id ${sub.lastSentId}`);
     this.onSlow(sub, 'closed');
-    out?.close(CLOSE_SLOW_CONSUMER, `slow consumer: last delivered id ${lastSent}`);
   }
 
   private markDirty(sub: Subscriber): void {

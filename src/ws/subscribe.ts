@@ -64,7 +64,7 @@ export function mountSubscribe(slots: Slots, deps: { auth: Authenticator; hub: H
         else hub.attach(sub, out, (after) => events.replayStep(after, sub.pattern), sub.since);
       } catch (err) {
         log.error({ err }, 'failed to open subscription');
-        out.close(1011, 'failed to open subscription');
+        hub.close(sub, 'open_failed', 'failed to open subscription', out);
       }
     },
     drain: (ws) => hub.flushOne(ws.getUserData().sub),
