@@ -52,7 +52,7 @@ const DURABLE_PUBLISH_GOAL = 35_000;
 const CONTAMINATED_CORES = 0.25;
 /** Load-generator CPU above this (cores): autocannon may be the limit. */
 const LOADGEN_SATURATED_CORES = 0.9;
-/** koor's defaults (src/config.ts) and its uWS soft limit (src/bus/hub.ts). */
+/** koor's defaults (src/config.ts) and its uWS soft limit (src/shared/limits.ts, applied in src/ws/outlet.ts). */
 const KOOR_BUFFER_EVENTS = 64;
 const KOOR_SOFT_BUFFER_BYTES = 64 * 1024;
 /** What a paused loopback socket absorbs before the server's own buffer starts to grow (measured ~3.8 MiB: tcp_wmem max 4 MiB). */

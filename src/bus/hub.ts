@@ -1,49 +1,12 @@
-import type { WebSocket } from 'uWebSockets.js';
-import { WS_SOFT_BUFFER_BYTES } from '../shared/limits.js';
 import { matcherFor, type Matcher } from '../shared/glob.js';
+import { CLOSES, closeAllReason, noCloses, type CloseCounts, type CloseReason } from './closes.js';
+import { Subscriber, type HubLimits, type Outlet, type Overflow, type ReplaySource, type ReplayStep } from './subscriber.js';
 
-/** WebSocket close code for a subscriber that fell behind its buffer (SPEC §7-17). */
-export const CLOSE_SLOW_CONSUMER = 4008;
-
-export type Overflow = 'close' | 'drop';
-
-export interface HubLimits {
-  /** Max events queued for a subscriber that is not keeping up. */
-  maxEvents: number;
-  /** Max bytes queued for a subscriber that is not keeping up. */
-  maxBytes: number;
-}
-
-interface Item {
-  id: number;
-  frame: Buffer;
-}
+export { CLOSE_REPLAY_FAILED, CLOSE_SLOW_CONSUMER, type CloseReason } from './closes.js';
+export { Subscriber, type HubLimits, type Outlet, type Overflow, type ReplaySource, type ReplayStep } from './subscriber.js';
 
 /** What a sent slot of a queue holds until the queue is reset (the frame itself is let go). */
 const SENT = Buffer.alloc(0);
-
-/** uWS `send` status when the frame went into the socket's buffers without backpressure. */
-const SEND_SUCCESS = 1;
-
-/** One step of a replay read from the event log (see EventService.replayStep). */
-export interface ReplayStep {
-  items: Item[];
-  /** The id the following step starts after. */
-  next: number;
-  /** This step reached the newest committed event. */
-  done: boolean;
-  /** Events after the cursor were pruned before the subscriber got to them. */
-  gap: boolean;
-}
-
-/**
- * Reads the replay step after `after` for one subscriber (its pattern is bound in): at once
- * (SQLite), or a promise (PostgreSQL) — the subscriber then waits for it, one read at a time.
- */
-export type ReplaySource = (after: number) => ReplayStep | Promise<ReplayStep>;
-
-/** Close code when a replay read failed (the database unreachable): resume with since= later. */
-export const CLOSE_REPLAY_FAILED = 1011;
 
 /**
  * Replay steps a subscriber may take in one turn before yielding the event loop (each step is at
@@ -52,56 +15,14 @@ export const CLOSE_REPLAY_FAILED = 1011;
  */
 const REPLAY_STEPS_PER_TURN = 2;
 
-/** One WebSocket subscription and its bounded buffer. */
-export class Subscriber {
-  ws: WebSocket<{ sub: Subscriber }> | null = null;
-  /** The queue: event ids and their frames, in two arrays (no object per queued frame); sent up to `head`. */
-  ids: number[] = [];
-  frames: Buffer[] = [];
-  head = 0;
-  queuedBytes = 0;
-  /**
-   * Catching up (since=): live events are not queued, the replay reads them from the log in
-   * steps, each only once the socket took the previous one. Live delivery starts when a step
-   * finds nothing more with the queue empty. Replayed items count against the buffer like any.
-   */
-  replay: ReplaySource | null = null;
-  /** Replay position: every event id ≤ cursor has been read from the log. */
-  cursor = 0;
-  /** An asynchronous replay read is under way: nothing more is read until it lands. */
-  reading = false;
-  /** Highest id queued or sent: live events at or below it are duplicates of the replay. */
-  lastQueuedId = 0;
-  lastSentId = 0;
-  /** The last flush stopped on backpressure. */
-  blocked = false;
-  /** In the hub's list of subscribers to flush this turn. */
-  dirty = false;
-  closed = false;
-  dropped = 0;
-
-  constructor(
-    readonly id: number,
-    readonly pattern: string,
-    readonly overflow: Overflow,
-    /** Resume point (SPEC §8.2), or null for live-only. */
-    readonly since: number | null,
-  ) {
-    this.lastQueuedId = since ?? 0;
-    this.lastSentId = since ?? 0;
-  }
-
-  get pending(): number {
-    return this.ids.length - this.head;
-  }
-}
-
 export interface HubStats {
   subscribers: number;
   delivered: number;
   dropped: number;
   closed_slow: number;
   replayed: number;
+  /** Subscriber sockets closed by the server, by reason (./closes.ts). */
+  closes: CloseCounts;
 }
 
 interface Group {
@@ -112,28 +33,26 @@ interface Group {
 /**
  * Fan-out of committed events to WebSocket subscribers, in id order. Subscribers sharing a
  * pattern share one compiled matcher. The events of a turn are matched once per pattern group at
- * the end of the turn and written under one cork per socket; a subscriber whose socket pushes
- * back (or that is catching up) queues them. A subscriber that stops reading is bounded: past its
- * budget it is closed with 4008 (default) or, with overflow=drop, skips events; the publisher and
- * the other subscribers never wait for it.
+ * the end of the turn and handed to each socket in one batch (its Outlet); a subscriber whose
+ * socket pushes back (or that is catching up) queues them. A subscriber that stops reading is
+ * bounded: past its budget it is closed with 4008 (default) or, with overflow=drop, skips events;
+ * the publisher and the other subscribers never wait for it. Every close the hub makes is counted
+ * by reason in `stats.closes`.
  */
 export class Hub {
   private readonly groups = new Map<string, Group>();
   /** Subscribers to flush next turn (each once: `Subscriber.dirty`). */
   private dirty: Subscriber[] = [];
   private flushScheduled = false;
-  /** The subscriber `corkedWrite` writes for (one cork callback for all, not a closure per write). */
-  private writing: Subscriber | null = null;
   /** Events published this turn, in id order: fanned out at the flush, once per pattern group. */
   private turnIds: number[] = [];
   private turnTopics: string[] = [];
   private turnFrames: Buffer[] = [];
-  /** A group's matching events of the turn (reused); `corkedSend` sends them from `sendAt`. */
+  /** A group's matching events of the turn (reused). */
   private matchIds: number[] = [];
   private matchFrames: Buffer[] = [];
-  private sendAt = 0;
   private nextId = 1;
-  readonly stats: HubStats = { subscribers: 0, delivered: 0, dropped: 0, closed_slow: 0, replayed: 0 };
+  readonly stats: HubStats = { subscribers: 0, delivered: 0, dropped: 0, closed_slow: 0, replayed: 0, closes: noCloses() };
 
   constructor(
     private readonly limits: HubLimits,
@@ -148,13 +67,14 @@ export class Hub {
    * Starts delivery. With a `replay` source the subscriber first catches up from `start` (the
    * retained events after it, read step by step), then goes live; without one it is live at once.
    */
-  attach(sub: Subscriber, ws: WebSocket<{ sub: Subscriber }>, replay: ReplaySource | null = null, start = 0): void {
-    sub.ws = ws;
+  attach(sub: Subscriber, out: Outlet, replay: ReplaySource | null = null, start = 0): void {
     let g = this.groups.get(sub.pattern);
     if (!g) {
       g = { matcher: matcherFor(sub.pattern), subs: new Set() };
       this.groups.set(sub.pattern, g);
     }
+    // Only once nothing above can throw: a subscriber with its socket set is counted as attached.
+    sub.out = out;
     g.subs.add(sub);
     this.stats.subscribers++;
     if (replay !== null) {
@@ -168,8 +88,8 @@ export class Hub {
   detach(sub: Subscriber): void {
     if (sub.closed) return;
     sub.closed = true;
-    if (sub.ws === null) return; // never attached
-    sub.ws = null;
+    if (sub.out === null) return; // never attached
+    sub.out = null;
     sub.ids = [];
     sub.frames = [];
     sub.head = 0;
@@ -195,8 +115,8 @@ export class Hub {
 
   /**
    * The turn's events, group by group: each group's matching events are picked once; a
-   * subscriber with nothing queued and a socket taking frames gets them sent at once under one
-   * cork (no copy into its queue); the others queue them within their budgets, as offer() does.
+   * subscriber with nothing queued and a socket taking frames gets them sent at once in one
+   * batch (no copy into its queue); the others queue them within their budgets, as offer() does.
    */
   private fanTurn(): void {
     const ids = this.turnIds;
@@ -235,44 +155,22 @@ export class Hub {
     let i = 0;
     while (i < n && ids[i]! <= sub.lastQueuedId) i++;
     if (i < n && sub.pending === 0 && !sub.blocked) {
-      const ws = sub.ws!;
-      if (ws.getBufferedAmount() > WS_SOFT_BUFFER_BYTES) sub.blocked = true;
+      const out = sub.out!;
+      if (out.full()) sub.blocked = true;
       else {
-        this.writing = sub;
-        this.sendAt = i;
-        ws.cork(this.corkedSend);
-        this.writing = null;
-        i = this.sendAt;
+        const to = out.send(frames, i, n);
+        if (to > i) {
+          this.stats.delivered += to - i;
+          sub.lastSentId = ids[to - 1]!;
+          sub.lastQueuedId = sub.lastSentId;
+        }
+        // What is left queues within the budget (offer) and is written on drain.
+        sub.blocked = out.pushedBack && to < n;
+        i = to;
       }
     }
     for (; i < n; i++) this.offer(sub, ids[i]!, frames[i]!);
   }
-
-  /** The body of deliver()'s cork: the group's frames from `sendAt` until the socket pushes back. */
-  private readonly corkedSend = (): void => {
-    const sub = this.writing!;
-    const ws = sub.ws!;
-    const ids = this.matchIds;
-    const frames = this.matchFrames;
-    const from = this.sendAt;
-    const n = ids.length;
-    let i = from;
-    while (i < n) {
-      const frame = frames[i]!;
-      i++;
-      if (ws.send(frame, false, false) !== SEND_SUCCESS && ws.getBufferedAmount() > WS_SOFT_BUFFER_BYTES) {
-        // What is left queues within the budget (offer) and is written on drain.
-        sub.blocked = i < n;
-        break;
-      }
-    }
-    if (i > from) {
-      this.stats.delivered += i - from;
-      sub.lastSentId = ids[i - 1]!;
-      sub.lastQueuedId = sub.lastSentId;
-    }
-    this.sendAt = i;
-  };
 
   /**
    * Writes what a socket can take now (also called from the socket's drain); while catching
@@ -306,9 +204,7 @@ export class Hub {
           },
           () => {
             sub.reading = false;
-            const ws = sub.ws;
-            this.detach(sub);
-            ws?.end(CLOSE_REPLAY_FAILED, 'event log unavailable: resume with since=');
+            this.close(sub, 'replay_failed', 'event log unavailable: resume with since=');
           },
         );
         return false;
@@ -346,19 +242,32 @@ export class Hub {
 
   /** Writes queued frames until the socket pushes back; true when the queue is empty. */
   private write(sub: Subscriber): boolean {
-    const ws = sub.ws;
-    if (!ws || sub.closed) return false;
-    if (sub.head === sub.ids.length) {
+    const out = sub.out;
+    if (!out || sub.closed) return false;
+    const { ids, frames } = sub;
+    const from = sub.head;
+    const end = ids.length;
+    if (from === end) {
       sub.blocked = false;
       return true;
     }
-    if (ws.getBufferedAmount() > WS_SOFT_BUFFER_BYTES) {
+    if (out.full()) {
       sub.blocked = true;
       return false;
     }
-    this.writing = sub;
-    ws.cork(this.corkedWrite);
-    this.writing = null;
+    const to = out.send(frames, from, end);
+    let bytes = 0;
+    for (let i = from; i < to; i++) {
+      bytes += frames[i]!.length;
+      frames[i] = SENT;
+    }
+    if (to > from) {
+      this.stats.delivered += to - from;
+      sub.lastSentId = ids[to - 1]!;
+      sub.queuedBytes -= bytes;
+      sub.head = to;
+    }
+    sub.blocked = out.pushedBack && to < end;
     if (sub.head === sub.ids.length) {
       // Emptied: the arrays are kept (no allocation per subscriber per turn).
       sub.ids.length = 0;
@@ -374,39 +283,6 @@ export class Hub {
     return false;
   }
 
-  /**
-   * The body of write() under one cork. The socket's buffered amount is read again only when a
-   * send reports backpressure (a send into the cork buffer reports success), so a subscriber
-   * stops within a frame and a cork buffer of the soft limit, as before, for one native call per
-   * frame instead of two.
-   */
-  private readonly corkedWrite = (): void => {
-    const sub = this.writing!;
-    const ws = sub.ws!;
-    const { ids, frames } = sub;
-    const end = ids.length;
-    let i = sub.head;
-    let blocked = false;
-    let bytes = 0;
-    while (i < end) {
-      const frame = frames[i]!;
-      frames[i] = SENT;
-      bytes += frame.length;
-      i++;
-      if (ws.send(frame, false, false) !== SEND_SUCCESS && ws.getBufferedAmount() > WS_SOFT_BUFFER_BYTES) {
-        blocked = true;
-        break;
-      }
-    }
-    if (i > sub.head) {
-      this.stats.delivered += i - sub.head;
-      sub.lastSentId = ids[i - 1]!;
-      sub.queuedBytes -= bytes;
-      sub.head = i;
-    }
-    sub.blocked = blocked && i < end;
-  };
-
   /** Bytes queued across all subscribers right now (bounded by subscribers × budget). */
   queuedBytes(): number {
     let n = 0;
@@ -414,15 +290,30 @@ export class Hub {
     return n;
   }
 
-  /** Closes every subscription (shutdown). */
+  /**
+   * Closes every subscription (shutdown, restart, a node behind the log) with `code`; `reason`
+   * is the close text the client reads. Counted under the reason ./closes.ts lists for the code.
+   */
   closeAll(code: number, reason: string): void {
-    for (const g of [...this.groups.values()]) {
-      for (const sub of [...g.subs]) {
-        const ws = sub.ws;
-        this.detach(sub);
-        ws?.end(code, reason);
-      }
-    }
+    const why = closeAllReason(code);
+    for (const g of [...this.groups.values()]) for (const sub of [...g.subs]) this.end(sub, sub.out, why, code, reason);
+  }
+
+  /**
+   * Ends one subscription from the server's side with the code of `why` (./closes.ts), counted.
+   * `out` is for a socket whose attach failed (the subscriber does not hold it then).
+   */
+  close(sub: Subscriber, why: Exclude<CloseReason, 'other'>, text: string, out: Outlet | null = sub.out): void {
+    this.end(sub, out, why, CLOSES[why].code, text);
+  }
+
+  /** Detached first, so nothing more is written to it and its socket's close callback finds it gone. */
+  private end(sub: Subscriber, out: Outlet | null, why: CloseReason, code: number, text: string): void {
+    if (sub.closed) return;
+    this.detach(sub);
+    if (out === null) return;
+    this.stats.closes[why]++;
+    out.close(code, text);
   }
 
   private offer(sub: Subscriber, id: number, frame: Buffer): void {
@@ -459,12 +350,9 @@ export class Hub {
 
   /** Closes a subscriber that fell behind with 4008 and its resume point (SPEC §7-17). */
   private closeSlow(sub: Subscriber): void {
-    const ws = sub.ws;
-    const lastSent = sub.lastSentId;
     this.stats.closed_slow++;
-    this.detach(sub);
+    this.close(sub, 'slow_consumer', `slow consumer: last delivered id ${sub.lastSentId}`);
     this.onSlow(sub, 'closed');
-    ws?.end(CLOSE_SLOW_CONSUMER, `slow consumer: last delivered id ${lastSent}`);
   }
 
   private markDirty(sub: Subscriber): void {

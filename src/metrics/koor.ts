@@ -1,3 +1,4 @@
+import { CLOSE_REASONS } from '../bus/closes.js';
 import type { Hub } from '../bus/hub.js';
 import type { CallCounters } from '../domains/system/metrics.js';
 import type { Retention } from '../domains/system/retention.js';
@@ -85,6 +86,7 @@ export function defineKoorMetrics(m: Metrics, s: MetricSources): void {
   m.counter('koor_events_replayed_total', 'Events sent to subscribers from history (since=).', () => hub.stats.replayed);
   m.counter('koor_events_dropped_total', 'Events dropped for subscribers past their buffer (policy drop).', () => hub.stats.dropped);
   m.counter('koor_ws_closed_slow_total', 'Subscribers disconnected for not reading (policy close).', () => hub.stats.closed_slow);
+  m.labeled('koor_ws_closed_total', 'Subscriber sockets the server closed, by reason (src/bus/closes.ts gives the close code of each).', 'counter', () => CLOSE_REASONS.map((reason) => ({ labels: { reason }, value: hub.stats.closes[reason] })));
   // Webhooks.
   m.labeled('koor_webhook_deliveries_total', 'Webhook delivery attempts settled, by outcome.', 'counter', () => [
     { labels: { outcome: 'delivered' }, value: webhooks.stats.delivered },

@@ -8,6 +8,7 @@ import { createCtx } from '../http/context.js';
 import { sendError } from '../http/reply.js';
 import type { Logger } from '../log.js';
 import { rateLimited } from '../shared/rate-limited.js';
+import { SocketOutlet } from './outlet.js';
 import { WS_IDLE_TIMEOUT_S, WS_MAX_CLIENT_FRAME_BYTES, WS_SOFT_BUFFER_BYTES } from '../shared/limits.js';
 
 export const SUBSCRIBE_PATH = '/api/events/subscribe';
@@ -56,13 +57,14 @@ export function mountSubscribe(slots: Slots, deps: { auth: Authenticator; hub: H
   const cb: WsCallbacks<SubData> = {
     open: (ws) => {
       const sub = ws.getUserData().sub;
+      const out = new SocketOutlet(ws);
       try {
         // Replay (since=) is read from the log step by step as the socket takes it, then live.
-        if (sub.since === null) hub.attach(sub, ws);
-        else hub.attach(sub, ws, (after) => events.replayStep(after, sub.pattern), sub.since);
+        if (sub.since === null) hub.attach(sub, out);
+        else hub.attach(sub, out, (after) => events.replayStep(after, sub.pattern), sub.since);
       } catch (err) {
         log.error({ err }, 'failed to open subscription');
-        ws.end(1011, 'failed to open subscription');
+        hub.close(sub, 'open_failed', 'failed to open subscription', out);
       }
     },
     drain: (ws) => hub.flushOne(ws.getUserData().sub),
