@@ -1,17 +1,8 @@
+import type { ContractTestReply } from '../../schemas/http/contracts.js';
 import { CliError, defineCommand, projectName, request, seg, writeOut } from '../core.js';
 
-interface Violation {
-  path: string;
-  message: string;
-}
-
-interface TestResult {
-  valid?: boolean;
-  status_code?: number;
-  error?: string;
-  request_violations?: Violation[];
-  response_violations?: Violation[];
-}
+/** A 200 is a ContractTestReply; an error reply ({"error","code"}) has only `error` of it. */
+type TestResult = Partial<ContractTestReply>;
 
 export default defineCommand({
   description: 'Test a live backend against every endpoint of a contract',

@@ -1,9 +1,5 @@
+import type { ContractValidateReply } from '../../schemas/http/contracts.js';
 import { CliError, UsageError, defineCommand, projectName, readFileArg, request, seg, writeOut } from '../core.js';
-
-interface Violation {
-  path: string;
-  message: string;
-}
 
 export default defineCommand({
   description: 'Validate a payload against one endpoint of a contract',
@@ -43,7 +39,7 @@ export default defineCommand({
       writeOut(reply.body);
       return 1;
     }
-    let result: { valid?: boolean; violations?: Violation[] };
+    let result: Partial<ContractValidateReply>;
     try {
       result = JSON.parse(reply.body.toString('utf8')) as typeof result;
     } catch (e) {

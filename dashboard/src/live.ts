@@ -5,7 +5,8 @@
  * `koor.bearer.<base64url>`): browsers cannot set headers on a WebSocket, and a URL would put it
  * in logs. Pages read the buffer and subscribe to changes; nothing here polls.
  */
-import { ApiError, getJson, getToken, request, type KoorEvent } from './api.js';
+import type { EventReply as KoorEvent } from '../../schemas/http/events.js';
+import { ApiError, getJson, getToken, request } from './api.js';
 
 /** Events kept in the page (the server's default retention). */
 const LIVE_BUFFER_EVENTS = 1000;

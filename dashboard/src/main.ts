@@ -5,7 +5,8 @@
 import './style.css';
 import { render } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { ApiError, getJson, getToken, onUnauthorized, setToken, type Metrics } from './api.js';
+import type { MetricsReply } from '../../schemas/http/system.js';
+import { ApiError, getJson, getToken, onUnauthorized, setToken } from './api.js';
 import { LiveStream, type LiveState } from './live.js';
 import { html, LiveContext, message } from './ui.js';
 import { Overview } from './pages/overview.js';
@@ -55,9 +56,9 @@ function useRoute(): string[] {
   return route;
 }
 
-type Boot = { phase: 'checking' } | { phase: 'token'; note: string | null } | { phase: 'ready'; metrics: Metrics } | { phase: 'unreachable'; error: string };
+type Boot = { phase: 'checking' } | { phase: 'token'; note: string | null } | { phase: 'ready'; metrics: MetricsReply } | { phase: 'unreachable'; error: string };
 
-function TokenPrompt({ note, onDone }: { note: string | null; onDone: (m: Metrics) => void }) {
+function TokenPrompt({ note, onDone }: { note: string | null; onDone: (m: MetricsReply) => void }) {
   const [value, setValue] = useState('');
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
@@ -70,7 +71,7 @@ function TokenPrompt({ note, onDone }: { note: string | null; onDone: (m: Metric
     setBusy(true);
     setError(null);
     try {
-      const m = await getJson<Metrics>('/api/metrics', { token: candidate, quiet401: true });
+      const m = await getJson<MetricsReply>('/api/metrics', { token: candidate, quiet401: true });
       setToken(candidate);
       onDone(m);
     } catch (err) {
@@ -98,7 +99,7 @@ function LiveBadge({ state }: { state: LiveState }) {
   return html`<span class=${`live-badge ${state}`} role="status" aria-live="polite"><span class="dot" aria-hidden="true"></span>${text}</span>`;
 }
 
-function Shell({ metrics, live }: { metrics: Metrics; live: LiveStream }) {
+function Shell({ metrics, live }: { metrics: MetricsReply; live: LiveStream }) {
   const route = useRoute();
   const [liveState, setLiveState] = useState<LiveState>(live.state);
   const main = useRef<HTMLElement>(null);
@@ -175,7 +176,7 @@ function App() {
 
   const check = async () => {
     try {
-      const metrics = await getJson<Metrics>('/api/metrics', { quiet401: true });
+      const metrics = await getJson<MetricsReply>('/api/metrics', { quiet401: true });
       setBoot({ phase: 'ready', metrics });
     } catch (e) {
       if (e instanceof ApiError && e.status === 401) setBoot({ phase: 'token', note: getToken() === '' ? null : 'The saved token is no longer accepted by the server: enter it again.' });
@@ -214,7 +215,7 @@ function App() {
     case 'unreachable':
       return html`<main class="token-page" id="main"><div class="card"><h1>Koor dashboard</h1><p class="error" role="alert">The server did not answer: ${boot.error}</p><button type="button" class="primary" onClick=${() => void check()}>Try again</button></div></main>`;
     case 'token':
-      return html`<${TokenPrompt} note=${boot.note} onDone=${(metrics: Metrics) => setBoot({ phase: 'ready', metrics })} />`;
+      return html`<${TokenPrompt} note=${boot.note} onDone=${(metrics: MetricsReply) => setBoot({ phase: 'ready', metrics })} />`;
     case 'ready':
       return live ? html`<${Shell} metrics=${boot.metrics} live=${live} />` : html`<p class="boot">Connecting to Koor…</p>`;
   }

@@ -6,7 +6,7 @@ import { useCallback, useContext, useEffect, useRef, useState } from 'preact/hoo
 import { ApiError } from './api.js';
 import type { LiveStream } from './live.js';
 import { matcherFor } from '../../src/shared/glob.js';
-import type { KoorEvent } from './api.js';
+import type { EventReply as KoorEvent } from '../../schemas/http/events.js';
 
 export { html };
 

@@ -1,4 +1,5 @@
-import { Type } from '../typebox.js';
+import { Type, type Static } from '../typebox.js';
+import { Instant } from './common.js';
 
 /** A duration: Go-style text ("90s", "10m", "1h30m") or a number of seconds; null/"" = none. */
 const Ttl = Type.Optional(Type.Union([Type.String(), Type.Number(), Type.Null()]));
@@ -35,3 +36,51 @@ export const SettleBody = Type.Object({
   reason: Type.Optional(Type.String()),
   retry: Type.Optional(Type.Boolean()),
 });
+
+/** A lease (SPEC §8.8); `expires_at` is `""` without a TTL. */
+export const Lease = Type.Object({
+  id: Type.String(),
+  holder: Type.String(),
+  holder_name: Type.String(),
+  resources: Type.Array(Type.String()),
+  exclusive: Type.Boolean(),
+  reason: Type.String(),
+  acquired_at: Instant,
+  expires_at: Type.String(),
+});
+export type Lease = Static<typeof Lease>;
+
+/** GET /api/leases and GET /api/leases/check?path=P (the leases covering P). */
+export const LeaseListReply = Type.Array(Lease);
+
+/** POST /api/leases/check: only the paths someone holds, each with its leases. */
+export const LeaseCheckReply = Type.Array(Type.Object({ path: Type.String(), leases: LeaseListReply }));
+export type LeaseCheckReply = Static<typeof LeaseCheckReply>;
+
+/** DELETE /api/leases/{id}. */
+export const LeaseReleasedReply = Type.Object({ released: Type.String() });
+export type LeaseReleasedReply = Static<typeof LeaseReleasedReply>;
+
+export const TASK_STATUSES = ['ready', 'blocked', 'claimed', 'done', 'failed'] as const;
+export type TaskStatus = (typeof TASK_STATUSES)[number];
+
+/** A task (SPEC §8.8): every task route's reply, each element of GET /api/tasks. `data` is any JSON. */
+export const Task = Type.Object({
+  id: Type.Integer(),
+  project: Type.String(),
+  title: Type.String(),
+  data: Type.Unknown(),
+  priority: Type.Integer(),
+  deps: Type.Array(Type.Integer()),
+  capabilities: Type.Array(Type.String()),
+  status: Type.Unsafe<TaskStatus>(Type.Union(TASK_STATUSES.map((s) => Type.Literal(s)))),
+  claimed_by: Type.String(),
+  claimed_by_name: Type.String(),
+  attempts: Type.Integer(),
+  max_attempts: Type.Integer(),
+  reason: Type.String(),
+  created_at: Instant,
+  updated_at: Instant,
+});
+export type Task = Static<typeof Task>;
+export const TaskListReply = Type.Array(Task);

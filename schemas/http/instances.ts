@@ -1,4 +1,5 @@
-import { Type } from '../typebox.js';
+import { Type, type Static } from '../typebox.js';
+import { Instant } from './common.js';
 
 /** POST /api/instances/register (SPEC §2.5); `capabilities` is an extension (absent/null → []). */
 export const RegisterBody = Type.Object({
@@ -13,3 +14,35 @@ export const RegisterBody = Type.Object({
 export const CapabilitiesBody = Type.Object({
   capabilities: Type.Optional(Type.Union([Type.Array(Type.String()), Type.Null()])),
 });
+
+/** An instance as GET replies show it (SPEC §2.5): no token. */
+export const InstanceSummary = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  workspace: Type.String(),
+  intent: Type.String(),
+  stack: Type.String(),
+  capabilities: Type.Array(Type.String()),
+  /** `pending`, `active` or `stale`. */
+  status: Type.String(),
+  registered_at: Instant,
+  last_seen: Instant,
+});
+export type InstanceSummary = Static<typeof InstanceSummary>;
+export const InstanceListReply = Type.Array(InstanceSummary);
+
+/** POST /api/instances/register: the summary and the instance's token (its Bearer, SPEC §8.4). */
+export const RegisterReply = Type.Object({ ...InstanceSummary.properties, token: Type.String() });
+export type RegisterReply = Static<typeof RegisterReply>;
+
+/** POST /api/instances/{id}/activate (`active`) and …/heartbeat (`ok`). */
+export const InstanceStatusReply = Type.Object({ id: Type.String(), status: Type.String() });
+export type InstanceStatusReply = Static<typeof InstanceStatusReply>;
+
+/** POST /api/instances/{id}/capabilities. */
+export const CapabilitiesReply = Type.Object({ id: Type.String(), capabilities: Type.Array(Type.String()) });
+export type CapabilitiesReply = Static<typeof CapabilitiesReply>;
+
+/** POST /api/liveness/check (SPEC §2.6): the instances this pass marked stale. */
+export const LivenessReply = Type.Object({ checked: Type.Literal(true), newly_stale: InstanceListReply, count: Type.Integer() });
+export type LivenessReply = Static<typeof LivenessReply>;

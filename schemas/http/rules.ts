@@ -38,3 +38,63 @@ export const ValidateBody = Type.Object({
   content: Str,
   stack: Str,
 });
+
+/**
+ * A rule as replies show it (SPEC §2.7): `proposed_by`, `context` and `created_at` are omitted
+ * when empty.
+ */
+export const Rule = Type.Object({
+  project: Type.String(),
+  rule_id: Type.String(),
+  severity: Type.String(),
+  match_type: Type.String(),
+  pattern: Type.String(),
+  message: Type.String(),
+  stack: Type.String(),
+  applies_to: Type.Array(Type.String()),
+  source: Type.String(),
+  /** `accepted`, `proposed` or `rejected`. */
+  status: Type.String(),
+  proposed_by: Type.Optional(Type.String()),
+  context: Type.Optional(Type.String()),
+  created_at: Type.Optional(Type.String()),
+});
+export type Rule = Static<typeof Rule>;
+
+/** GET /api/rules/export and GET /api/rules: by project, rule_id. */
+export const RuleListReply = Type.Array(Rule);
+
+/** GET /api/validate/{project}/rules: every status, by rule_id. */
+export const ProjectRulesReply = Type.Object({ project: Type.String(), rules: RuleListReply });
+export type ProjectRulesReply = Static<typeof ProjectRulesReply>;
+
+/** PUT /api/validate/{project}/rules. */
+export const RulesPutReply = Type.Object({ project: Type.String(), count: Type.Integer() });
+export type RulesPutReply = Static<typeof RulesPutReply>;
+
+/** A rule a file breaks; `line` and `match` omitted when 0/empty (SPEC §2.7). */
+export const RuleViolation = Type.Object({
+  rule_id: Type.String(),
+  severity: Type.String(),
+  message: Type.String(),
+  line: Type.Optional(Type.Integer()),
+  match: Type.Optional(Type.String()),
+});
+export type RuleViolation = Static<typeof RuleViolation>;
+
+/** POST /api/validate/{project}; `truncated` only when the content hit the violation cap. */
+export const ValidateReply = Type.Object({
+  project: Type.String(),
+  violations: Type.Array(RuleViolation),
+  count: Type.Integer(),
+  truncated: Type.Optional(Type.Boolean()),
+});
+export type ValidateReply = Static<typeof ValidateReply>;
+
+/** POST /api/rules/propose (`proposed`), …/accept and …/reject (SPEC §2.8). */
+export const RuleDecisionReply = Type.Object({ project: Type.String(), rule_id: Type.String(), status: Type.String() });
+export type RuleDecisionReply = Static<typeof RuleDecisionReply>;
+
+/** POST /api/rules/import. */
+export const RulesImportReply = Type.Object({ imported: Type.Integer() });
+export type RulesImportReply = Static<typeof RulesImportReply>;

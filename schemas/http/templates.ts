@@ -1,4 +1,5 @@
-import { Type } from '../typebox.js';
+import { Type, type Static } from '../typebox.js';
+import { Instant } from './common.js';
 import { Str } from './rules.js';
 
 /**
@@ -20,3 +21,25 @@ export const TemplateCreateBody = Type.Object({
 export const TemplateApplyBody = Type.Object({
   project: Str,
 });
+
+/** An entry of GET /api/templates (SPEC §2.12): a template without its data. */
+export const TemplateSummary = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  description: Type.String(),
+  kind: Type.String(),
+  tags: Type.Array(Type.String()),
+  version: Type.Integer(),
+  created_at: Instant,
+  updated_at: Instant,
+});
+export type TemplateSummary = Static<typeof TemplateSummary>;
+export const TemplateListReply = Type.Array(TemplateSummary);
+
+/** POST /api/templates and GET /api/templates/{id}: `data` is the JSON as it was sent (SPEC §7-11). */
+export const Template = Type.Object({ ...TemplateSummary.properties, data: Type.Unknown() });
+export type Template = Static<typeof Template>;
+
+/** POST /api/templates/{id}/apply. */
+export const TemplateApplyReply = Type.Object({ applied: Type.String(), project: Type.String(), kind: Type.String() });
+export type TemplateApplyReply = Static<typeof TemplateApplyReply>;

@@ -8,7 +8,9 @@ import { REPO } from '../helpers/paths.js';
  * table. Each process's code stays its own — the front (src/), the threads (workers/), the CLI,
  * the dashboard client — and what more than one of them needs lives in src/shared/, which imports
  * only schemas/. A thread is reached through its client in src/rpc/ (a `new URL(…)` of its entry,
- * not an import). A new crossing fails here; so does a cycle between files.
+ * not an import). The CLI and the dashboard read the reply types of schemas/http/, as types only.
+ * A new crossing fails here; so does a cycle between files, and a run-time import of schemas/ from
+ * the CLI or the dashboard.
  */
 
 /** Zone of a file: the first rule whose prefix it starts with. */
@@ -27,8 +29,18 @@ const ALLOWED: Readonly<Record<string, readonly string[]>> = {
   shared: ['shared', 'schemas'],
   front: ['front', 'shared', 'schemas'],
   threads: ['threads', 'shared', 'schemas'],
-  cli: ['cli'],
-  dashboard: ['dashboard', 'shared'],
+  cli: ['cli', 'schemas'],
+  dashboard: ['dashboard', 'shared', 'schemas'],
+};
+
+/**
+ * Zones a zone may import types from only (`import type` / `export type`): the CLI and the
+ * dashboard read the reply schemas' types, but loading TypeBox would cost the CLI's start-up and
+ * the dashboard's bundle, and neither validates anything.
+ */
+const TYPES_ONLY: Readonly<Record<string, readonly string[]>> = {
+  cli: ['schemas'],
+  dashboard: ['schemas'],
 };
 
 /**
@@ -61,11 +73,18 @@ function zoneOf(file: string): string | null {
   return ZONES.find(([, prefix]) => file.startsWith(prefix))?.[0] ?? null;
 }
 
+/** An import that leaves nothing at run time: `import type {…} from` or `export type {…} from`. */
+const isTypeOnly = (statement: string): boolean => /^\s*(?:import|export)\s+type\s/.test(statement);
+
 const files = ROOTS.flatMap(sources);
 const graph = new Map<string, string[]>();
+/** Per file, the targets it imports at run time (not type-only). */
+const valueGraph = new Map<string, string[]>();
 for (const file of files) {
   const text = fs.readFileSync(path.join(REPO, file), 'utf8');
-  graph.set(file, [...text.matchAll(IMPORT)].map((m) => target(file, (m[1] ?? m[2] ?? m[3])!)));
+  const found = [...text.matchAll(IMPORT)].map((m) => ({ dep: target(file, (m[1] ?? m[2] ?? m[3])!), typeOnly: isTypeOnly(m[0]) }));
+  graph.set(file, found.map((f) => f.dep));
+  valueGraph.set(file, found.filter((f) => !f.typeOnly).map((f) => f.dep));
 }
 
 /** Every import that leaves what its file's zone may import, as `file -> target`, sorted. */
@@ -77,6 +96,16 @@ function crossingsOf(g: ReadonlyMap<string, readonly string[]>): string[] {
       const to = zoneOf(dep);
       if (to === null || !ALLOWED[from]!.includes(to)) out.add(`${file} -> ${dep}`);
     }
+  }
+  return [...out].sort();
+}
+
+/** Every run-time import of a zone that TYPES_ONLY restricts to types, as `file -> target`, sorted. */
+function valueImportsOf(g: ReadonlyMap<string, readonly string[]>): string[] {
+  const out = new Set<string>();
+  for (const [file, deps] of g) {
+    const typesOnly = TYPES_ONLY[zoneOf(file)!] ?? [];
+    for (const dep of deps) if (typesOnly.includes(zoneOf(dep) ?? '')) out.add(`${file} -> ${dep}`);
   }
   return [...out].sort();
 }
@@ -123,6 +152,10 @@ t.test('every import stays within what its zone may import', async (t) => {
   t.same(KNOWN.filter((c) => !found.includes(c)), [], 'every listed crossing still exists (remove it from KNOWN once it is gone)');
 });
 
+t.test('the CLI and the dashboard import schemas/ with `import type` only', async (t) => {
+  t.same(valueImportsOf(valueGraph), [], 'no run-time import of schemas/ from cli/ or dashboard/src/');
+});
+
 t.test('no import cycle between files', async (t) => {
   t.same(cyclesOf(graph), [], 'no cycles');
 });
@@ -136,14 +169,24 @@ t.test('the checker sees what it checks: a made-up crossing and cycle are caught
     ['src/shared/glob.ts', ['src/shared/limits.ts', 'src/log.ts']],
     ['src/shared/limits.ts', ['src/shared/glob.ts']],
     ['src/server.ts', ['workers/writer/db.ts', 'src/shared/glob.ts']],
-    ['cli/main.ts', ['schemas/errors.ts']],
+    ['cli/main.ts', ['src/errors.ts']],
     ['dashboard/src/ui.ts', ['src/shared/glob.ts', 'bench/lib.ts']],
     ['schemas/errors.ts', []],
   ]);
   t.same(
     crossingsOf(made),
-    ['cli/main.ts -> schemas/errors.ts', 'dashboard/src/ui.ts -> bench/lib.ts', 'src/server.ts -> workers/writer/db.ts', 'src/shared/glob.ts -> src/log.ts', 'workers/pool/main.ts -> src/server.ts'],
-    'a thread importing the front, the front a thread, shared code the front, the CLI the schemas, the dashboard outside any zone',
+    ['cli/main.ts -> src/errors.ts', 'dashboard/src/ui.ts -> bench/lib.ts', 'src/server.ts -> workers/writer/db.ts', 'src/shared/glob.ts -> src/log.ts', 'workers/pool/main.ts -> src/server.ts'],
+    'a thread importing the front, the front a thread, shared code the front, the CLI the server, the dashboard outside any zone',
+  );
+  t.same(
+    ['import type { A } from "./a.js"', 'export type { B } from "./b.js"', 'import { type C } from "./c.js"', 'import d from "./d.js"', 'export { e } from "./e.js"'].map(isTypeOnly),
+    [true, true, false, false, false],
+    'type-only: `import type` and `export type`, not an inline `type` (which may leave an import behind)',
+  );
+  t.same(
+    valueImportsOf(new Map([['cli/x.ts', ['schemas/http/coord.ts', 'cli/core.ts']], ['dashboard/src/y.ts', ['schemas/errors.ts']], ['src/z.ts', ['schemas/errors.ts']]])),
+    ['cli/x.ts -> schemas/http/coord.ts', 'dashboard/src/y.ts -> schemas/errors.ts'],
+    'a run-time import of schemas/ from the CLI or the dashboard is caught; the front may',
   );
   t.same(cyclesOf(made), [['src/shared/glob.ts', 'src/shared/limits.ts']], 'a two-file cycle');
 });

@@ -1,6 +1,7 @@
 /** The audit log with its filters (actor, action, from, to, limit) and the summary of the span. */
 import { useState } from 'preact/hooks';
-import { getJson, query, type AuditEntry } from '../api.js';
+import type { AuditEntry, AuditSummaryReply } from '../../../schemas/http/ops.js';
+import { getJson, query } from '../api.js';
 import { fmtInt, fmtTime, html, Status, TableWrap, useLoad } from '../ui.js';
 
 interface Filters {
@@ -11,14 +12,6 @@ interface Filters {
   limit: string;
 }
 
-interface Summary {
-  total_entries: number;
-  action_counts: Record<string, number>;
-  outcome_counts: Record<string, number>;
-  unique_actors: number;
-  unique_resources: number;
-}
-
 const EMPTY: Filters = { actor: '', action: '', from: '', to: '', limit: '100' };
 
 export function AuditPage() {
@@ -26,7 +19,7 @@ export function AuditPage() {
   const [applied, setApplied] = useState<Filters>(EMPTY);
   const span = { from: applied.from, to: applied.to };
   const entries = useLoad(() => getJson<AuditEntry[]>(`/api/audit${query({ ...applied })}`), [applied]);
-  const summary = useLoad(() => getJson<Summary>(`/api/audit/summary${query(span)}`), [applied.from, applied.to]);
+  const summary = useLoad(() => getJson<AuditSummaryReply>(`/api/audit/summary${query(span)}`), [applied.from, applied.to]);
   const set = (k: keyof Filters) => (e: Event) => setDraft({ ...draft, [k]: (e.target as HTMLInputElement).value });
   const apply = (e: Event) => {
     e.preventDefault();

@@ -4,7 +4,9 @@
  * Read again on `lease.acquired` and `lease.released` events (expiry included).
  */
 import { useState } from 'preact/hooks';
-import { getJson, query, type Instance, type Lease } from '../api.js';
+import type { Lease } from '../../../schemas/http/coord.js';
+import type { InstanceSummary } from '../../../schemas/http/instances.js';
+import { getJson, query } from '../api.js';
 import { ErrorNote, fmtTime, html, Status, TableWrap, useLoad, useOnEvents } from '../ui.js';
 
 interface Filters {
@@ -41,7 +43,7 @@ export function LeasesPage() {
   const [path, setPath] = useState('');
   const [checked, setChecked] = useState('');
   const leases = useLoad(() => getJson<Lease[]>(`/api/leases${query({ ...applied })}`), [applied]);
-  const agents = useLoad(() => getJson<Instance[]>('/api/instances'), []);
+  const agents = useLoad(() => getJson<InstanceSummary[]>('/api/instances'), []);
   const holders = useLoad(() => (checked === '' ? Promise.resolve(null) : getJson<Lease[]>(`/api/leases/check${query({ path: checked })}`)), [checked]);
   const reload = () => {
     leases.reload();

@@ -5,7 +5,9 @@
  */
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import type uPlot from 'uplot';
-import { getJson, query, type Instance, type LlmRecord, type LlmSum } from '../api.js';
+import type { InstanceSummary } from '../../../schemas/http/instances.js';
+import type { LlmRecord, LlmSum, LlmSummaryReply } from '../../../schemas/http/ops.js';
+import { getJson, query } from '../api.js';
 import { ErrorNote, fmtInt, fmtUsd, html, message, Status, TableWrap, useLoad, useOnEvents } from '../ui.js';
 
 const GROUPS = [
@@ -117,9 +119,9 @@ export function LlmPage() {
   const spec = SPANS.find((s) => s.key === span)!;
   const from = spec.ms === 0 ? '' : new Date(now - spec.ms).toISOString().replace(/\.\d+Z$/, 'Z');
   const g = GROUPS.find((x) => x.key === group)!;
-  const summary = useLoad(() => getJson<{ groups: Record<string, LlmSum>; total: LlmSum }>(`/api/llm/usage/summary${query({ group_by: group, from })}`), [group, from]);
+  const summary = useLoad(() => getJson<LlmSummaryReply>(`/api/llm/usage/summary${query({ group_by: group, from })}`), [group, from]);
   const records = useLoad(() => getJson<LlmRecord[]>(`/api/llm/usage${query({ from, limit: LLM_CHART_MAX_RECORDS })}`), [from]);
-  const agents = useLoad(() => getJson<Instance[]>('/api/instances'), []);
+  const agents = useLoad(() => getJson<InstanceSummary[]>('/api/instances'), []);
   useOnEvents('llm.usage.recorded', () => setNow(Date.now()), 1000);
 
   const names = new Map((agents.data ?? []).map((a) => [a.id, a.name]));

@@ -5,7 +5,10 @@
  * the stream itself is pushed over the WebSocket.
  */
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
-import { getJson, send, type Instance, type KoorEvent, type Metrics } from '../api.js';
+import type { EventReply as KoorEvent } from '../../../schemas/http/events.js';
+import type { InstanceSummary } from '../../../schemas/http/instances.js';
+import type { MetricsReply } from '../../../schemas/http/system.js';
+import { getJson, send } from '../api.js';
 import { isValidGlob, matcherFor } from '../../../src/shared/glob.js';
 import { ageMs, brief, ErrorNote, fmtAge, fmtBytes, fmtInt, fmtTime, html, message, TableWrap, useAction, useConfirm, useLive, useLoad, useOnEvents, useVisibleInterval } from '../ui.js';
 
@@ -22,7 +25,7 @@ function Figure({ label, value, metric, hint }: { label: string; value: string; 
   return html`<div class="figure"><dt>${label}</dt><dd data-metric=${metric} title=${hint}>${value}</dd></div>`;
 }
 
-function Figures({ m, healthy, lastEventId, onReset }: { m: Metrics; healthy: boolean; lastEventId: number; onReset: () => void }) {
+function Figures({ m, healthy, lastEventId, onReset }: { m: MetricsReply; healthy: boolean; lastEventId: number; onReset: () => void }) {
   const t = m.token_tax;
   const writerOk = m.writer.restarts === 0 && m.writer.commit_failures === 0 && m.writer.deadline_exceeded === 0 && m.writer.rejected_full === 0;
   const subsOk = m.events.closed_slow === 0 && m.events.dropped === 0;
@@ -67,7 +70,7 @@ function Figures({ m, healthy, lastEventId, onReset }: { m: Metrics; healthy: bo
 }
 
 function Roster({ instancesCount }: { instancesCount: number }) {
-  const roster = useLoad(() => getJson<Instance[]>('/api/instances'), []);
+  const roster = useLoad(() => getJson<InstanceSummary[]>('/api/instances'), []);
   const [now, setNow] = useState(Date.now());
   const names = useRef(new Set<string>());
   names.current = new Set((roster.data ?? []).map((i) => i.name));
@@ -180,15 +183,15 @@ function EventStream() {
   </section>`;
 }
 
-export function Overview({ initial }: { initial: Metrics }) {
+export function Overview({ initial }: { initial: MetricsReply }) {
   const live = useLive();
-  const [metrics, setMetrics] = useState<Metrics>(initial);
+  const [metrics, setMetrics] = useState<MetricsReply>(initial);
   const [error, setError] = useState<string | null>(null);
   const [lastEventId, setLastEventId] = useState(live.lastId);
   const [confirmEl, confirm] = useConfirm();
   const [actionError, , run] = useAction();
   const poll = () =>
-    getJson<Metrics>('/api/metrics').then(
+    getJson<MetricsReply>('/api/metrics').then(
       (m) => {
         setMetrics(m);
         setError(null);

@@ -3,7 +3,8 @@
  * add / edit (POST /api/rules/import upserts a rule as accepted) / delete, and an export.
  */
 import { useEffect, useMemo, useState } from 'preact/hooks';
-import { getJson, request, send, seg, type Rule } from '../api.js';
+import type { Rule, RulesImportReply } from '../../../schemas/http/rules.js';
+import { getJson, request, send, seg } from '../api.js';
 import { download, ErrorNote, fmtTime, html, Status, TableWrap, useAction, useConfirm, useLoad } from '../ui.js';
 
 interface Form {
@@ -53,7 +54,7 @@ function RuleForm({ initial, editing, onSaved, onCancel }: { initial: Form; edit
           .map((s) => s.trim())
           .filter((s) => s !== ''),
       };
-      const r = await send<{ imported: number }>('POST', '/api/rules/import', [rule]);
+      const r = await send<RulesImportReply>('POST', '/api/rules/import', [rule]);
       if (r.imported !== 1) throw new Error('The server skipped the rule: project, rule id and pattern are required.');
       onSaved(ruleName(f));
     });

@@ -4,7 +4,11 @@
  * workspaces (compliance reads contracts there) and LLM usage.
  */
 import { useEffect, useState } from 'preact/hooks';
-import { getJson, request, seg, type Instance, type LlmSum, type Rule } from '../api.js';
+import type { InstanceSummary } from '../../../schemas/http/instances.js';
+import type { LlmSummaryReply } from '../../../schemas/http/ops.js';
+import type { Rule } from '../../../schemas/http/rules.js';
+import type { SpecListReply } from '../../../schemas/http/specs.js';
+import { getJson, request, seg } from '../api.js';
 import { ErrorNote, fmtTime, html, Status, TableWrap, useLoad } from '../ui.js';
 
 /** Project names the server mentions anywhere the dashboard can read, sorted. */
@@ -12,8 +16,8 @@ async function knownProjects(): Promise<string[]> {
   const names = new Set<string>();
   const [rules, instances, llm] = await Promise.allSettled([
     getJson<Rule[]>('/api/rules'),
-    getJson<Instance[]>('/api/instances'),
-    getJson<{ groups: Record<string, LlmSum> }>('/api/llm/usage/summary?group_by=project'),
+    getJson<InstanceSummary[]>('/api/instances'),
+    getJson<LlmSummaryReply>('/api/llm/usage/summary?group_by=project'),
   ]);
   if (rules.status === 'fulfilled') for (const r of rules.value) names.add(r.project);
   if (instances.status === 'fulfilled') for (const i of instances.value) if (i.workspace) names.add(i.workspace);
@@ -64,7 +68,7 @@ function SpecView({ project, name }: { project: string; name: string }) {
 
 function SpecList({ project }: { project: string }) {
   const list = useLoad(
-    () => (project === '' ? Promise.resolve(null) : getJson<{ project: string; specs: Array<{ name: string; version: number; updated_at: string }> }>(`/api/specs/${seg(project)}`)),
+    () => (project === '' ? Promise.resolve(null) : getJson<SpecListReply>(`/api/specs/${seg(project)}`)),
     [project],
   );
   const specs = list.data?.specs ?? [];

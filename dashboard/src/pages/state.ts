@@ -3,7 +3,8 @@
  * download for binary), its version history, a diff between two versions, and a rollback.
  */
 import { useEffect, useState } from 'preact/hooks';
-import { getJson, query, request, send, type Diff, type StateEntry, type StateVersion } from '../api.js';
+import type { StateDiff, StateDiffReply, StateEntry, StateHistoryReply, StateRollbackReply } from '../../../schemas/http/state.js';
+import { getJson, query, request, send } from '../api.js';
 import { brief, download, ErrorNote, fmtBytes, fmtTime, html, Status, TableWrap, useAction, useConfirm, useLoad } from '../ui.js';
 
 const PAGE_KEYS = 50;
@@ -110,7 +111,7 @@ function ValueView({ k, v, label }: { k: string; v: Value; label: string }) {
   </section>`;
 }
 
-function DiffView({ diffs }: { diffs: Diff[] }) {
+function DiffView({ diffs }: { diffs: StateDiff[] }) {
   if (diffs.length === 0) return html`<p class="muted">The two versions are equal.</p>`;
   return html`<${TableWrap} label="Differences">
     <table class="diff">
@@ -127,13 +128,13 @@ function DiffView({ diffs }: { diffs: Diff[] }) {
 function KeyView({ k }: { k: string }) {
   const [shown, setShown] = useState<number | null>(null);
   const [pair, setPair] = useState<{ a: number | null; b: number | null }>({ a: null, b: null });
-  const [diff, setDiff] = useState<{ a: number; b: number; diffs: Diff[] } | null>(null);
+  const [diff, setDiff] = useState<{ a: number; b: number; diffs: StateDiff[] } | null>(null);
   const [confirmEl, confirm] = useConfirm();
   const [actionError, busy, run, setActionError] = useAction();
   const [notice, setNotice] = useState<string | null>(null);
   const current = useLoad(async () => readValue(await request('GET', keyUrl(k))), [k]);
   const old = useLoad(async () => (shown === null ? null : readValue(await request('GET', keyUrl(k, `?version=${shown}`)))), [k, shown]);
-  const history = useLoad(() => getJson<{ key: string; versions: StateVersion[] }>(keyUrl(k, '?history=1&limit=100')), [k]);
+  const history = useLoad(() => getJson<StateHistoryReply>(keyUrl(k, '?history=1&limit=100')), [k]);
   useEffect(() => {
     setShown(null);
     setDiff(null);
@@ -150,14 +151,14 @@ function KeyView({ k }: { k: string }) {
   const showDiff = () =>
     run(async () => {
       if (pair.a === null || pair.b === null) throw new Error('Choose two versions (A and B) first.');
-      const r = await getJson<{ diffs: Diff[] }>(keyUrl(k, `?diff=${pair.a},${pair.b}`));
+      const r = await getJson<StateDiffReply>(keyUrl(k, `?diff=${pair.a},${pair.b}`));
       setDiff({ a: pair.a, b: pair.b, diffs: r.diffs });
     });
   const rollback = async (v: number) => {
     setActionError(null);
     if (!(await confirm(`Write version ${v} of "${k}" again, as a new version? The current value stays in the history.`, `Roll back to v${v}`))) return;
     const ok = await run(async () => {
-      const r = await send<{ version: number }>('POST', keyUrl(k, `?rollback=${v}`));
+      const r = await send<StateRollbackReply>('POST', keyUrl(k, `?rollback=${v}`));
       setNotice(`Rolled back: version ${r.version} now holds the value of version ${v}.`);
     });
     if (ok) {

@@ -3,7 +3,8 @@
  * order the server hands them out (priority, then age). Read again on `task.*` events.
  */
 import { useEffect, useState } from 'preact/hooks';
-import { getJson, query, seg, type Task, type TaskStatus } from '../api.js';
+import type { Task, TaskStatus } from '../../../schemas/http/coord.js';
+import { getJson, query, seg } from '../api.js';
 import { ErrorNote, fmtInt, fmtTime, html, Status, useLoad, useOnEvents } from '../ui.js';
 
 const COLUMNS: ReadonlyArray<{ status: TaskStatus; label: string }> = [

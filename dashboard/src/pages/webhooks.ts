@@ -1,6 +1,7 @@
 /** Webhooks with their delivery state; add, test, delete. */
 import { useState } from 'preact/hooks';
-import { getJson, send, seg, type Webhook } from '../api.js';
+import type { Webhook } from '../../../schemas/http/ops.js';
+import { getJson, send, seg } from '../api.js';
 import { ErrorNote, fmtInt, fmtTime, html, Status, TableWrap, useAction, useConfirm, useLoad, useOnEvents, useVisibleInterval } from '../ui.js';
 
 /** Delivery counters move without events of their own: read again this often while visible. */

@@ -1,0 +1,62 @@
+/** Helpers shared by the commands. */
+import fs from 'node:fs';
+import { CliError, UsageError, type RunContext } from './command.js';
+import { request, type RequestOptions } from './http.js';
+import { printReply } from './output.js';
+
+/** The usual command: one request, body to stdout (pretty if asked), exit code from the status. */
+export async function call(ctx: RunContext, method: string, pathAndQuery: string, opts?: RequestOptions): Promise<number> {
+  return printReply(await request(ctx.config, method, pathAndQuery, opts), ctx.pretty);
+}
+
+export function readFileArg(file: string): Buffer {
+  try {
+    return fs.readFileSync(file);
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    throw new CliError(`cannot read ${file}: ${err.code === 'ENOENT' ? 'no such file' : err.code === 'EISDIR' ? 'is a directory' : err.message}`);
+  }
+}
+
+/** Options every `set` command shares (SPEC §4.2). */
+export const BODY_OPTIONS = {
+  file: { description: 'Read the value from this file (raw bytes)' },
+  data: { description: 'The value as text' },
+} as const;
+
+/** The body of a `set` command: `--file <path>` (raw bytes) or `--data <text>`. */
+export function bodyFrom(opt: { file?: string | undefined; data?: string | undefined }, ignored: readonly string[]): Buffer {
+  if (opt.file !== undefined && opt.data !== undefined) throw new UsageError('use either --file or --data, not both');
+  if (opt.file !== undefined) return readFileArg(opt.file);
+  if (opt.data !== undefined) return Buffer.from(opt.data);
+  throw new UsageError(`expected --file or --data, got ${ignored[0] ?? 'nothing'}`);
+}
+
+/** The `--instance` option of the commands that act for an agent (leases, tasks). */
+export const INSTANCE_OPTION = { instance: { description: 'Act as this agent (instance id; default $KOOR_INSTANCE)' } } as const;
+
+/** The context of a command acting for an agent: `--instance` wins over KOOR_INSTANCE. */
+export function asAgent(ctx: RunContext, instance: string | undefined): RunContext {
+  return instance === undefined || instance === '' ? ctx : { ...ctx, config: { ...ctx.config, instance } };
+}
+
+/** A comma-separated list (`a,b`), items trimmed, empty ones dropped. */
+export function commaList(s: string): string[] {
+  return s
+    .split(',')
+    .map((x) => x.trim())
+    .filter((x) => x !== '');
+}
+
+/** A whole number given on the command line, else a usage error naming the option. */
+export function intOption(name: string, v: string): number {
+  if (!/^-?\d{1,15}$/.test(v)) throw new UsageError(`--${name} must be a whole number, got ${v}`);
+  return Number(v);
+}
+
+/** `P/N` split at the first `/`; both parts non-empty. */
+export function projectName(arg: string): { project: string; name: string } {
+  const i = arg.indexOf('/');
+  if (i <= 0 || i === arg.length - 1) throw new UsageError(`expected <project>/<name>, got ${arg}`);
+  return { project: arg.slice(0, i), name: arg.slice(i + 1) };
+}

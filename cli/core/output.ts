@@ -1,0 +1,110 @@
+/** Output: what the CLI prints, and how it writes it. */
+import fs from 'node:fs';
+import type { Reply } from './http.js';
+
+/**
+ * Re-indents JSON text without parsing it into JS values, so member order, number spelling and
+ * big integers survive exactly (SPEC §7-19: --pretty preserves server order). `indent` 0 = compact.
+ * The caller guarantees `text` is valid JSON.
+ */
+export function reindentJson(text: string, indent: number): string {
+  const pad = (depth: number) => (indent === 0 ? '' : '\n' + ' '.repeat(depth * indent));
+  let out = '';
+  let depth = 0;
+  let i = 0;
+  const n = text.length;
+  while (i < n) {
+    const c = text[i]!;
+    if (c === '"') {
+      let j = i + 1;
+      while (j < n && text[j] !== '"') j += text[j] === '\\' ? 2 : 1;
+      out += text.slice(i, j + 1);
+      i = j + 1;
+      continue;
+    }
+    if (c === ' ' || c === '\t' || c === '\n' || c === '\r') {
+      i++;
+      continue;
+    }
+    if (c === '{' || c === '[') {
+      let j = i + 1;
+      while (j < n && ' \t\n\r'.includes(text[j]!)) j++;
+      const close = c === '{' ? '}' : ']';
+      if (text[j] === close) {
+        out += c + close;
+        i = j + 1;
+        continue;
+      }
+      depth++;
+      out += c + pad(depth);
+    } else if (c === '}' || c === ']') {
+      depth--;
+      out += pad(depth) + c;
+    } else if (c === ',') {
+      out += ',' + pad(depth);
+    } else if (c === ':') {
+      out += indent === 0 ? ':' : ': ';
+    } else {
+      out += c;
+    }
+    i++;
+  }
+  return out;
+}
+
+export function isJsonText(text: string): boolean {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** What the CLI prints for a reply body: unchanged, or with --pretty and a JSON body, 2-space + `\n`. */
+export function formatBody(body: Buffer, contentType: string | undefined, pretty: boolean): Buffer | string {
+  if (!pretty || body.length === 0 || !/json/i.test(contentType ?? '')) return body;
+  const text = body.toString('utf8');
+  return isJsonText(text) ? reindentJson(text, 2) + '\n' : body;
+}
+
+/** SPEC §7-18: 0 for a 2xx/3xx reply, 1 for ≥ 400 (whose error JSON still goes to stdout). */
+export function exitCodeFor(status: number): number {
+  return status >= 400 ? 1 : 0;
+}
+
+/**
+ * Writes to a file descriptor synchronously, without creating process.stdout/stderr (their stream
+ * machinery is start-up time the one-shot commands do not need, and a synchronous write is done
+ * when it returns, so main.ts may exit right after the command). A reader that went away
+ * (`| head`) ends the output quietly; a full non-blocking pipe is retried.
+ */
+function writeFd(fd: 1 | 2, data: Buffer | string): void {
+  let buf = typeof data === 'string' ? Buffer.from(data) : data;
+  while (buf.length > 0) {
+    try {
+      buf = buf.subarray(fs.writeSync(fd, buf));
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'EAGAIN') continue;
+      if (code === 'EPIPE') return;
+      throw e;
+    }
+  }
+}
+
+/** Command output (stdout). */
+export function writeOut(data: Buffer | string): void {
+  writeFd(1, data);
+}
+
+/** One status or error line (stderr). */
+export function writeErr(line: string): void {
+  writeFd(2, line.endsWith('\n') ? line : line + '\n');
+}
+
+/** Prints a reply the standard way and returns the exit code. */
+export function printReply(reply: Reply, pretty: boolean): number {
+  writeOut(formatBody(reply.body, reply.headers['content-type'], pretty));
+  return exitCodeFor(reply.status);
+}

@@ -1,0 +1,61 @@
+import { Type, type Static } from '../typebox.js';
+import { DiffEntry } from '../rpc/pool.js';
+import { Instant } from './common.js';
+
+/*
+ * Replies of the state store (SPEC §2.2). The current value and `?version=N` are the stored bytes
+ * themselves, not JSON of the server's: no schema.
+ */
+
+/** GET /api/state: one entry per key, by key. */
+export const StateEntry = Type.Object({
+  key: Type.String(),
+  version: Type.Integer(),
+  content_type: Type.String(),
+  updated_at: Instant,
+});
+export type StateEntry = Static<typeof StateEntry>;
+export const StateListReply = Type.Array(StateEntry);
+
+/** One version in `?history=1`, current and archived. */
+export const StateVersion = Type.Object({
+  key: Type.String(),
+  version: Type.Integer(),
+  hash: Type.String(),
+  content_type: Type.String(),
+  updated_at: Instant,
+  updated_by: Type.String(),
+});
+export type StateVersion = Static<typeof StateVersion>;
+
+/** GET /api/state/{key}?history=1: version desc; an unknown key has none. */
+export const StateHistoryReply = Type.Object({ key: Type.String(), versions: Type.Array(StateVersion) });
+export type StateHistoryReply = Static<typeof StateHistoryReply>;
+
+/** One difference between two JSON objects; `old`/`new` are absent when null (SPEC §2.2). The pool computes it. */
+export const StateDiff = DiffEntry;
+export type StateDiff = Static<typeof StateDiff>;
+
+/** GET /api/state/{key}?diff=A,B. */
+export const StateDiffReply = Type.Object({ key: Type.String(), v1: Type.Integer(), v2: Type.Integer(), diffs: Type.Array(StateDiff) });
+export type StateDiffReply = Static<typeof StateDiffReply>;
+
+/** PUT /api/state/{key}. */
+export const StatePutReply = Type.Object({
+  key: Type.String(),
+  version: Type.Integer(),
+  hash: Type.String(),
+  content_type: Type.String(),
+  updated_at: Instant,
+});
+export type StatePutReply = Static<typeof StatePutReply>;
+
+/** POST /api/state/{key}?rollback=N: the new version, a copy of N. */
+export const StateRollbackReply = Type.Object({
+  key: Type.String(),
+  version: Type.Integer(),
+  hash: Type.String(),
+  rolled_back: Type.Integer(),
+  updated_at: Instant,
+});
+export type StateRollbackReply = Static<typeof StateRollbackReply>;

@@ -1,0 +1,64 @@
+import { Type, type Static } from '../typebox.js';
+
+/*
+ * Replies of the server's own routes: health, metrics (SPEC §2.1, §2.14) and restore (§8.6).
+ * GET /metrics is Prometheus text and GET /api/admin/backup a database file: no schema.
+ */
+
+/** GET /health (both listeners); the boot id is a header, not a member. */
+export const HealthReply = Type.Object({ status: Type.Literal('ok'), uptime: Type.String() });
+export type HealthReply = Static<typeof HealthReply>;
+
+/** An object of numbers, by name: a group of figures. */
+const Figures = <K extends string>(...names: K[]) => Type.Object(Object.fromEntries(names.map((n) => [n, Type.Number()])) as Record<K, ReturnType<typeof Type.Number>>);
+
+/**
+ * GET /api/metrics: SPEC §2.14's figures (uptime … token_tax), then this server's own (events,
+ * writer, pool, cache, webhooks, data file, retention), which the dashboard's overview shows.
+ */
+export const MetricsReply = Type.Object({
+  uptime: Type.String(),
+  state_keys: Type.Integer(),
+  instances: Type.Integer(),
+  last_event_id: Type.Integer(),
+  mcp_sessions: Type.Integer(),
+  events: Figures('subscribers', 'delivered', 'dropped', 'closed_slow', 'replayed', 'queued_bytes'),
+  writer: Figures('calls', 'queue_depth', 'restarts', 'commit_failures', 'deadline_exceeded', 'rejected_full'),
+  pool: Figures('jobs', 'queue_depth', 'timeouts', 'rejected_full'),
+  cache: Figures('hits', 'misses', 'bytes'),
+  webhooks: Figures('delivered', 'failed', 'dropped', 'disabled', 'pending'),
+  data_file_bytes: Type.Number(),
+  /** Settings and counts of the retention job (SPEC §8.10), by name. */
+  retention: Type.Record(Type.String(), Type.Number()),
+  api_bind: Type.String(),
+  dashboard_bind: Type.String(),
+  token_tax: Figures('mcp_calls', 'rest_calls', 'total_calls', 'mcp_estimated_tokens', 'rest_tokens_saved', 'savings_percent'),
+});
+export type MetricsReply = Static<typeof MetricsReply>;
+
+/** POST /api/metrics/reset. */
+export const MetricsResetReply = Type.Object({ reset: Type.Literal(true) });
+export type MetricsResetReply = Static<typeof MetricsResetReply>;
+
+/** GET /api/metrics/agents?instance_id=X and GET /api/metrics/agents/{id}: hourly counters. */
+export const AgentMetricRows = Type.Array(
+  Type.Object({ instance_id: Type.String(), metric_name: Type.String(), metric_value: Type.Number(), period: Type.String() }),
+);
+export type AgentMetricRows = Static<typeof AgentMetricRows>;
+
+/** GET /api/metrics/agents: each instance's counters summed, by name. */
+export const AgentMetricTotals = Type.Array(Type.Object({ instance_id: Type.String(), metrics: Type.Record(Type.String(), Type.Number()) }));
+export type AgentMetricTotals = Static<typeof AgentMetricTotals>;
+
+/**
+ * POST /api/admin/restore: `restoring` says the server restarts on the snapshot (false in cluster
+ * mode, where the database was replaced already); `boot` is the id of the server that answered.
+ */
+export const RestoreReply = Type.Object({
+  restoring: Type.Boolean(),
+  boot: Type.String(),
+  schema_version: Type.Integer(),
+  bytes: Type.Integer(),
+  counts: Type.Record(Type.String(), Type.Integer()),
+});
+export type RestoreReply = Static<typeof RestoreReply>;
