@@ -1,0 +1,11 @@
+import type { Event } from '../../../schemas/rpc/writer.js';
+import { LEASE_EXPIRY_CHECK_MS } from '../../shared/limits.js';
+import type { Domain, Platform } from '../domain.js';
+import { leaseRoutes } from './routes.js';
+import { LeaseService } from './service.js';
+
+/** Leases on path globs (SPEC §8.8), and the job that releases those past their TTL. */
+export function leasesDomain(p: Platform, d: { announce: (list: readonly Event[]) => void }): Domain & { leases: LeaseService } {
+  const leases = new LeaseService(p.readers.leases, p.writer, d.announce, { checkEveryMs: LEASE_EXPIRY_CHECK_MS, log: p.log.child({ component: 'leases' }) });
+  return { leases, routes: leaseRoutes(leases), jobs: [leases] };
+}

@@ -1,0 +1,9 @@
+import type { Domain, Platform } from '../domain.js';
+import { specRoutes } from './routes.js';
+import { SpecService } from './service.js';
+
+/** The spec registry (SPEC §2.3). */
+export function specsDomain(p: Platform): Domain & { specs: SpecService } {
+  const specs = new SpecService(p.readers.specs, p.writer);
+  return { specs, routes: specRoutes(specs) };
+}

@@ -1,0 +1,40 @@
+import { WEBHOOK_MAX_CONCURRENT, WEBHOOK_MAX_REPLY_BYTES, WEBHOOK_MAX_SOCKETS, WEBHOOK_THREAD_NICE, WEBHOOK_TIMEOUT_MS } from '../../shared/limits.js';
+import { DeliveryClient } from '../../rpc/delivery-client.js';
+import type { Domain, Platform } from '../domain.js';
+import { WebhookDispatcher } from './dispatcher.js';
+import { webhookRoutes } from './routes.js';
+import { WebhookService } from './service.js';
+
+/**
+ * Webhooks (SPEC §2.11): the registry, and the dispatcher that reads the event log from each
+ * webhook's cursor and hands deliveries to the delivery thread. `kick`: an event was published.
+ */
+export function webhooksDomain(p: Platform): Domain & { dispatcher: WebhookDispatcher; kick(): void } {
+  const log = p.log.child({ component: 'webhooks' });
+  const delivery = new DeliveryClient({
+    dbPath: p.backend.deliveryDbPath,
+    timeoutMs: WEBHOOK_TIMEOUT_MS,
+    maxReplyBytes: WEBHOOK_MAX_REPLY_BYTES,
+    maxSockets: WEBHOOK_MAX_SOCKETS,
+    nice: WEBHOOK_THREAD_NICE,
+    maxInFlight: WEBHOOK_MAX_CONCURRENT + 16,
+    log,
+  });
+  const dispatcher = new WebhookDispatcher(p.readers.webhooks, p.writer, delivery, {
+    retryBaseMs: p.config.webhookRetryBaseMs,
+    retryMaxMs: p.config.webhookRetryMaxMs,
+    maxAttempts: p.config.webhookMaxAttempts,
+    // No data file for the delivery thread to read (cluster mode): the dispatcher hands it the bodies.
+    handBodies: p.backend.deliveryDbPath === '',
+    log,
+  });
+  const webhooks = new WebhookService(p.readers.webhooks, p.writer, delivery, () => dispatcher.refresh());
+  return {
+    dispatcher,
+    kick: () => dispatcher.kick(),
+    routes: webhookRoutes(webhooks),
+    jobs: [dispatcher],
+    // The dispatcher is a job (stopped with the jobs); the delivery thread goes after it.
+    close: () => delivery.close(),
+  };
+}

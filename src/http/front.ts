@@ -1,0 +1,103 @@
+import uWS from 'uWebSockets.js';
+import type { Config } from '../config.js';
+import { DASHBOARD_ROUTES, DashboardAssets, defaultDashboardDir, mountDashboard } from '../dashboard/static.js';
+import type { AgentMetrics } from '../domains/agent-metrics/service.js';
+import type { EventService } from '../domains/events/service.js';
+import type { CallCounters } from '../domains/system/metrics.js';
+import type { Hub } from '../bus/hub.js';
+import type { Logger } from '../log.js';
+import { mountMcp } from '../mcp/bridge.js';
+import type { McpGateway } from '../mcp/gateway.js';
+import type { HttpMetrics } from '../metrics/http.js';
+import { mountSubscribe, SUBSCRIBE_PATH } from '../ws/subscribe.js';
+import type { Authenticator } from './auth.js';
+import { hostForUrl, listen, type Front } from './listen.js';
+import { mount, type Route } from './router.js';
+import { Slots } from './slots.js';
+
+export interface FrontDeps {
+  config: Config;
+  log: Logger;
+  auth: Authenticator;
+  routes: readonly Route[];
+  hub: Hub;
+  events: EventService;
+  mcp: McpGateway;
+  counters: CallCounters;
+  agentMetrics: AgentMetrics;
+  http: HttpMetrics;
+  /** Where the built dashboard is (default: dist/dashboard of this checkout or install). */
+  dashboardDir?: string;
+  /** The previous generation's listeners (live restore): mounted anew, not opened. */
+  reuse: Front | null;
+}
+
+/**
+ * Mounts the server's routes and opens its listeners. Both listeners serve /health and all of
+ * /api/* (REST + event subscriptions) alike; the API listener serves MCP, the dashboard listener
+ * the dashboard's page and assets. Calls through the API listener count in the token-tax figures
+ * and in the calling agent's own metrics; dashboard-served calls do not (SPEC §1.8, §8.4).
+ */
+export async function openFront(d: FrontDeps): Promise<Front> {
+  const { config, log, auth, hub, http } = d;
+  const httpLog = log.child({ component: 'http' });
+  // The dashboard's built client app (SPEC §7-21), read once when the listener is on.
+  const assets = config.dashboardBind ? DashboardAssets.load(d.dashboardDir ?? defaultDashboardDir()) : null;
+  if (assets?.missing) log.warn(assets.missing);
+  const mountApi = (app: Slots, viaDashboard: boolean): void => {
+    if (viaDashboard && assets) mountDashboard(app, assets, { log: httpLog, http });
+    mountSubscribe(app, { auth, hub, events: d.events, maxBytes: config.wsBufferBytes, log: log.child({ component: 'ws' }) });
+    mount(app, d.routes, {
+      auth,
+      log: httpLog,
+      maxBodyBytes: config.maxBodyBytes,
+      viaDashboard,
+      onCall: viaDashboard
+        ? undefined
+        : (ctx) => {
+            d.counters.rest++;
+            if (ctx.identity) {
+              const id = ctx.identity.instanceId;
+              d.agentMetrics.add(id, 'rest_calls');
+              ctx.tally = (name, n = 1) => d.agentMetrics.add(id, name, n);
+            }
+          },
+      extra: viaDashboard ? [{ method: 'GET', path: SUBSCRIBE_PATH }, ...DASHBOARD_ROUTES] : [{ method: 'GET', path: SUBSCRIBE_PATH }],
+      http,
+    });
+  };
+  const api = d.reuse?.api ?? new Slots(uWS.App());
+  let apiBase = '';
+  const onMcpCall = (ctx: { identity?: { instanceId: string } | null }) => {
+    d.counters.mcp++;
+    if (ctx.identity) d.agentMetrics.add(ctx.identity.instanceId, 'mcp_calls');
+  };
+  mountMcp(api, { auth, gateway: d.mcp, maxBodyBytes: config.maxBodyBytes, log: log.child({ component: 'mcp' }), onCall: onMcpCall, baseUrl: () => apiBase, http });
+  mountApi(api, false);
+  let front: Front;
+  if (d.reuse) {
+    if (d.reuse.dash) mountApi(d.reuse.dash, true);
+    front = d.reuse;
+  } else {
+    const sockets: uWS.us_listen_socket[] = [];
+    try {
+      const l = await listen(api.app, config.bind, 'API');
+      sockets.push(l.socket);
+      let dash: Slots | null = null;
+      let dashboardPort: number | null = null;
+      if (config.dashboardBind) {
+        dash = new Slots(uWS.App());
+        mountApi(dash, true);
+        const dl = await listen(dash.app, config.dashboardBind, 'dashboard');
+        sockets.push(dl.socket);
+        dashboardPort = dl.port;
+      }
+      front = { api, dash, sockets, port: l.port, dashboardPort };
+    } catch (e) {
+      for (const s of sockets) uWS.us_listen_socket_close(s);
+      throw e; // the caller undoes the rest
+    }
+  }
+  apiBase = `http://${hostForUrl(config.bind)}:${front.port}`;
+  return front;
+}

@@ -1,0 +1,31 @@
+import type { Backend } from '../backend/backend.js';
+import { ConfigError, type Config } from '../config.js';
+import type { Logger } from '../log.js';
+import { POOL_MAX_QUEUE, STARTUP_TIMEOUT_MS } from '../shared/limits.js';
+import { within } from '../within.js';
+import { PoolClient } from './pool-client.js';
+import { WriterClient } from './writer-client.js';
+
+/** The writer thread (database open + migrations) and the pool, started together, each bounded: one line, never a hang. */
+export async function startThreads(backend: Backend, config: Config, log: Logger, undo: Array<() => unknown>): Promise<{ writer: WriterClient; pool: PoolClient }> {
+  const writer = new WriterClient({
+    ...backend.writerTarget,
+    logLevel: config.logLevel,
+    sync: config.sync,
+    deadlineMs: config.rpcDeadlineMs,
+    maxInFlight: config.rpcMaxInFlight,
+    log: log.child({ component: 'rpc' }),
+    testHooks: config.testHooks === true,
+    stateHistoryKeep: config.stateHistoryKeep,
+  });
+  const pool = new PoolClient({ threads: config.poolThreads, deadlineMs: config.poolDeadlineMs, maxQueue: POOL_MAX_QUEUE, log: log.child({ component: 'pool' }) });
+  undo.push(() => pool.close());
+  const [writerUp, poolUp] = await Promise.allSettled([within(writer.start(), STARTUP_TIMEOUT_MS, 'opening the database'), within(pool.warmUp(), STARTUP_TIMEOUT_MS, 'starting the worker pool')]);
+  if (writerUp.status === 'rejected') {
+    void writer.kill(); // it may be stuck in native code: do not wait for it
+    throw new ConfigError(`failed to open database ${backend.label}: ${(writerUp.reason as Error).message}`);
+  }
+  undo.push(() => writer.close(0));
+  if (poolUp.status === 'rejected') throw new ConfigError(`failed to start worker pool: ${(poolUp.reason as Error).message}`);
+  return { writer, pool };
+}
