@@ -1,13 +1,14 @@
 import type { LeaseRow, TaskRow } from '../rpc/writer.js';
 import { dialects, only, sql, type Query } from './sql.js';
+import { LEASES, TASKS } from './tables/coord.js';
 
 /**
- * The lease and task tables (migration 7) as both sides use them: the writer (decisions) and the
- * front's read connection (lists, checks). Columns, row codecs and the SQL of the lease index
+ * The lease and task tables (schemas/db/tables/coord.ts) as both sides use them: the writer
+ * (decisions) and the front's readers (lists, checks). Row codecs and the SQL of the lease index
  * are declared once here.
  */
 
-export const LEASE_COLUMNS = 'id, holder, holder_name, resources, exclusive, reason, ttl_ms, acquired_at, expires_ms';
+export const LEASE_COLUMNS = Object.keys(LEASES.columns).join(', ');
 /** A leases row as SQLite returns it. */
 export type LeaseDbRow = Omit<LeaseRow, 'resources' | 'exclusive'> & { resources: string; exclusive: number };
 /** A lease with one of its resources (`held`) and `seq` (its rowid: acquisition order), as the prefix index finds it. */
@@ -59,7 +60,7 @@ export const LEASE_LIVE = '(l.expires_ms = 0 OR l.expires_ms > ?)';
  */
 export const REVIVE = sql("UPDATE instances SET status = 'active', last_seen = ? WHERE id = ? AND (status <> 'active' OR last_seen <> ?)");
 
-export const TASK_COLUMNS = 'id, project, title, data, priority, deps, capabilities, status, claimed_by, claimed_by_name, attempts, max_attempts, reason, created_at, updated_at';
+export const TASK_COLUMNS = Object.keys(TASKS.columns).join(', ');
 /** A tasks row as SQLite returns it. */
 export type TaskDbRow = Omit<TaskRow, 'deps' | 'capabilities'> & { deps: string; capabilities: string };
 export const decodeTask = (r: TaskDbRow): TaskRow => ({ ...r, deps: JSON.parse(r.deps) as number[], capabilities: JSON.parse(r.capabilities) as string[] });

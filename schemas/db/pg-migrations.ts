@@ -2,7 +2,8 @@
  * koor's schema on PostgreSQL (cluster mode, issue 14). The SQLite migrations
  * (schemas/db/sqlite-migrations.ts) are the history of one embedded file; a PostgreSQL database starts
  * at their end state, so its list restarts at 1 = "SQLite user_version 7". Never edit a released
- * one: add a new one. Types: TEXT → text, INTEGER → bigint, BLOB → bytea, REAL → double precision;
+ * one: add a new one. The tables are declared once in schemas/db/tables (a new table's step is
+ * `createTable(TABLE, 'pg')`); test/cluster/db-schema.test.ts checks this history arrives there. Types: TEXT → text, INTEGER → bigint, BLOB → bytea, REAL → double precision;
  * timestamps stay storage text `YYYY-MM-DD HH:MM:SS` UTC, as in SQLite, so both backends answer
  * alike.
  *

@@ -1,7 +1,9 @@
 /**
  * Versioned schema migrations, applied in order inside one transaction each; the applied
  * version is PRAGMA user_version. Never edit a released migration: add a new one, so a live
- * data file upgrades in place without losing data.
+ * data file upgrades in place without losing data. The tables themselves are declared once in
+ * schemas/db/tables (a new table's step is `createTable(TABLE, 'sqlite')`, and its PostgreSQL
+ * step `createTable(TABLE, 'pg')`); test/unit/db-schema.test.ts checks this history arrives there.
  */
 export interface Migration {
   version: number;

@@ -11,6 +11,7 @@ import { migratePg } from '../../workers/writer/pg/migrate.js';
 import type { Postgres } from '../../bench/postgres.js';
 import { pgReaders, sqliteReaders, type Readers } from '../../src/backend/readers.js';
 import { openReader, type Awaitable } from '../../src/store.js';
+import { TABLES } from '../../schemas/db/tables/index.js';
 import { tempDir } from './server.js';
 
 /**
@@ -28,11 +29,11 @@ export type Batch = (envs: Array<{ method: WriterMethod | string; req: unknown; 
 export type Read = <T>(f: (r: Readers) => Awaitable<T>) => Promise<T>;
 export type Scenario = (call: Call, batch: Batch, read: Read) => Promise<void>;
 
-/** Tables whose rows both backends must hold alike after a scenario. */
-export const PARITY_TABLES = ['state', 'state_history', 'specs', 'events', 'instances', 'validation_rules', 'compliance_runs', 'templates', 'webhooks', 'audit_log', 'agent_metrics', 'llm_usage', 'leases', 'lease_resources', 'tasks', 'task_deps'] as const;
+/** Tables whose rows both backends must hold alike after a scenario: every table both have (schemas/db/tables). */
+export const PARITY_TABLES: readonly string[] = TABLES.filter((x) => x.onlyIn === undefined).map((x) => x.name);
 
-/** PostgreSQL-only columns (schemas/db/pg-migrations.ts: `seq` stands for SQLite's rowid), left out of the comparison. */
-export const PG_ONLY_COLUMNS: Readonly<Record<string, readonly string[]>> = { instances: ['seq'], leases: ['seq'], templates: ['seq'], webhooks: ['seq'] };
+/** PostgreSQL-only columns (`seq` stands for SQLite's rowid), left out of the comparison. */
+export const PG_ONLY_COLUMNS: Readonly<Record<string, readonly string[]>> = Object.fromEntries(TABLES.filter((x) => x.seq).map((x) => [x.name, ['seq']]));
 
 export interface Run {
   transcript: unknown[];

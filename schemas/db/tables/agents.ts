@@ -1,0 +1,76 @@
+import type { Table } from '../table.js';
+
+/** Agent instances (SPEC §2.5): lifecycle pending → active ⇄ stale. */
+export const INSTANCES: Table = {
+  name: 'instances',
+  columns: {
+    id: { type: 'text', primaryKey: true },
+    name: { type: 'text' },
+    workspace: { type: 'text', default: "''" },
+    intent: { type: 'text', default: "''" },
+    stack: { type: 'text', default: "''" },
+    capabilities: { type: 'text', default: "'[]'" },
+    status: { type: 'text', default: "'pending'" },
+    token: { type: 'text' },
+    registered_at: { type: 'text' },
+    last_seen: { type: 'text' },
+  },
+  seq: 'plain',
+  indexes: [{ name: 'instances_status', on: 'status, last_seen', pgOn: 'status, last_seen, seq' }],
+};
+
+/** Per-agent counters in hour buckets (SPEC §8.4). */
+export const AGENT_METRICS: Table = {
+  name: 'agent_metrics',
+  columns: {
+    instance_id: { type: 'text' },
+    metric_name: { type: 'text' },
+    period: { type: 'text' },
+    metric_value: { type: 'int', default: 0 },
+  },
+  primaryKey: ['instance_id', 'metric_name', 'period'],
+  indexes: [{ name: 'agent_metrics_period', on: 'period' }],
+};
+
+/** LLM usage records (SPEC §2.15). */
+export const LLM_USAGE: Table = {
+  name: 'llm_usage',
+  columns: {
+    id: { type: 'int', id: 'log' },
+    instance_id: { type: 'text', default: "''" },
+    project: { type: 'text', default: "''" },
+    provider: { type: 'text' },
+    model: { type: 'text' },
+    tokens_in: { type: 'int', default: 0 },
+    tokens_out: { type: 'int', default: 0 },
+    cost_usd: { type: 'real', default: 0 },
+    request_type: { type: 'text', default: "'completion'" },
+    session_tag: { type: 'text', default: "''" },
+    created_at: { type: 'text' },
+  },
+  indexes: [
+    { name: 'llm_usage_created', on: 'created_at' },
+    { name: 'llm_usage_instance', on: 'instance_id, created_at' },
+    { name: 'llm_usage_project', on: 'project, created_at' },
+    { name: 'llm_usage_session', on: 'session_tag, created_at' },
+  ],
+};
+
+/** The audit log (SPEC §2.13). */
+export const AUDIT_LOG: Table = {
+  name: 'audit_log',
+  columns: {
+    id: { type: 'int', id: 'log' },
+    timestamp: { type: 'text' },
+    actor: { type: 'text', default: "''" },
+    action: { type: 'text' },
+    resource: { type: 'text', default: "''" },
+    detail: { type: 'text', default: "'{}'" },
+    outcome: { type: 'text', default: "'success'" },
+  },
+  indexes: [
+    { name: 'audit_log_timestamp', on: 'timestamp' },
+    { name: 'audit_log_actor', on: 'actor, id' },
+    { name: 'audit_log_action', on: 'action, id' },
+  ],
+};

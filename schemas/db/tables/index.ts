@@ -1,0 +1,27 @@
+import type { Table } from '../table.js';
+import { AGENT_METRICS, AUDIT_LOG, INSTANCES, LLM_USAGE } from './agents.js';
+import { LEASES, LEASE_RESOURCES, TASKS, TASK_DEPS } from './coord.js';
+import { EVENTS, KOOR_COUNTERS, WEBHOOKS } from './events.js';
+import { COMPLIANCE_RUNS, TEMPLATES, VALIDATION_RULES } from './rules.js';
+import { SPECS, STATE, STATE_HISTORY } from './state.js';
+
+/** Every table Koor keeps, by domain (a backend creates those not `onlyIn` another). */
+export const TABLES: readonly Table[] = [
+  STATE,
+  STATE_HISTORY,
+  SPECS,
+  EVENTS,
+  WEBHOOKS,
+  KOOR_COUNTERS,
+  INSTANCES,
+  AGENT_METRICS,
+  LLM_USAGE,
+  AUDIT_LOG,
+  VALIDATION_RULES,
+  TEMPLATES,
+  COMPLIANCE_RUNS,
+  LEASES,
+  LEASE_RESOURCES,
+  TASKS,
+  TASK_DEPS,
+];

@@ -1,0 +1,62 @@
+import Database from 'better-sqlite3';
+import t from 'tap';
+import { MIGRATIONS } from '../../schemas/db/sqlite-migrations.js';
+import { createTable } from '../../schemas/db/table.js';
+import { TABLES } from '../../schemas/db/tables/index.js';
+
+/**
+ * The tables are declared once (schemas/db/tables, issue 27) and the migrations that data files
+ * out there have been through are history that never changes: the two must describe the same
+ * database, column for column and index for index. (The PostgreSQL twin is
+ * test/cluster/db-schema.test.ts.)
+ */
+
+type Db = Database.Database;
+
+function describe(db: Db): Record<string, unknown> {
+  const tables = db.prepare<[], string>("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name").pluck().all();
+  const info = (sql: string) => db.pragma(sql) as Array<Record<string, unknown>>;
+  return Object.fromEntries(
+    tables.map((name) => [
+      name,
+      {
+        columns: info(`table_xinfo(${name})`),
+        withoutRowid: info(`table_list(${name})`)[0]!.wr,
+        foreignKeys: info(`foreign_key_list(${name})`),
+        indexes: info(`index_list(${name})`)
+          .filter((i) => i.origin === 'c')
+          .map((i) => ({
+            name: i.name,
+            unique: i.unique,
+            // The partial index's WHERE, as written (whitespace aside).
+            where: String(db.prepare<[string], string>("SELECT sql FROM sqlite_master WHERE type = 'index' AND name = ?").pluck().get(String(i.name))).replace(/\s+/g, ' ').replace(/^.*?\)( WHERE|$)/, '$1'),
+            key: info(`index_xinfo(${String(i.name)})`).filter((c) => c.key === 1).map((c) => [c.name, c.desc]),
+          }))
+          .sort((a, b) => String(a.name).localeCompare(String(b.name))),
+      },
+    ]),
+  );
+}
+
+t.test('the SQLite migrations arrive at the declared tables, column for column and index for index', async (t) => {
+  const migrated = new Database(':memory:');
+  for (const m of MIGRATIONS) migrated.exec(m.sql);
+  const declared = new Database(':memory:');
+  for (const table of TABLES) if (table.onlyIn !== 'pg') declared.exec(createTable(table, 'sqlite'));
+  const a = describe(migrated);
+  const b = describe(declared);
+  t.same(Object.keys(b), Object.keys(a), 'the same tables');
+  for (const name of Object.keys(a)) t.same(b[name], a[name], name);
+  migrated.close();
+  declared.close();
+});
+
+t.test('the check sees a difference: a column declared with another default fails it', async (t) => {
+  const migrated = new Database(':memory:');
+  for (const m of MIGRATIONS) migrated.exec(m.sql);
+  const changed = TABLES.map((x) => (x.name === 'state' ? { ...x, columns: { ...x.columns, updated_by: { type: 'text' as const, default: "'someone'" } } } : x));
+  const declared = new Database(':memory:');
+  for (const table of changed) if (table.onlyIn !== 'pg') declared.exec(createTable(table, 'sqlite'));
+  t.notSame(describe(declared).state, describe(migrated).state);
+  t.same(describe(declared).specs, describe(migrated).specs, 'the others still agree');
+});
