@@ -85,7 +85,7 @@ async function startOn(backend: Backend, config: Config, log: Logger, undo: Arra
   const leases = leasesDomain(p, { announce });
   const agentMetrics = agentMetricsDomain(p);
   const compliance = complianceDomain(p, { instances: instances.instances, specs: specs.specs, publish: events.publish });
-  const system = systemDomain(p, { startedAt, bootId, counters, metrics, figures: (v) => apiFigures(v, config), pruneEvents: () => events.events.prune() });
+  const system = systemDomain(p, { startedAt, bootId, counters, metrics, figures: (v) => apiFigures(v, config), pruneEvents: () => events.events.prune(), compliancePruned: () => compliance.compliance.stats.runs_pruned });
   const templates = templatesDomain(p, { rules: rules.rules, specs: specs.specs });
   const [tasks, contracts, audit, llm] = [tasksDomain(p, { announce }), contractsDomain(p, { specs: specs.specs }), auditDomain(p), llmDomain(p, { publish: events.publish })];
   const admin = adminDomain(p, { bootId, ...(opts.onRestore ? { onRestore: opts.onRestore } : {}) });
@@ -101,24 +101,8 @@ async function startOn(backend: Backend, config: Config, log: Logger, undo: Arra
   const mcp = new McpGateway({ instances: ids, rules: rules.rules, apiBind: () => apiBind, mounted: () => [...routes, { method: 'GET', path: SUBSCRIBE_PATH }] }, { idleMs: config.mcpSessionIdleMs, log: log.child({ component: 'mcp' }) });
   undo.push(() => mcp.close());
   const http = new HttpMetrics();
-  defineKoorMetrics(metrics, {
-    http,
-    counters,
-    startedAt,
-    stateKeys: () => state.state.count(),
-    instances: () => ids.count(),
-    leases: () => leases.leases.count(),
-    lastEventId: () => events.events.lastId(),
-    mcpSessions: () => mcp.sessionCount,
-    cache: state.state.cache,
-    writer,
-    pool,
-    hub,
-    webhooks: webhooks.dispatcher,
-    retention: system.retention,
-    compliance: compliance.compliance,
-    cluster: backend.leader,
-  });
+  defineKoorMetrics(metrics, { http, counters, startedAt, mcpSessions: () => mcp.sessionCount, writer, pool, hub, cluster: backend.leader });
+  for (const d of domains) d.metrics?.(metrics);
 
   const front = await openFront({ config, log, auth, routes, hub, events: events.events, mcp, counters, agentMetrics: agentMetrics.agentMetrics, http, reuse: opts.front ?? null, ...(opts.dashboardDir ? { dashboardDir: opts.dashboardDir } : {}) });
   const { port, dashboardPort } = front;

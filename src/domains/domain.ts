@@ -5,6 +5,7 @@ import type { Job } from '../cluster/node.js';
 import type { Config } from '../config.js';
 import type { Route } from '../http/router.js';
 import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics/registry.js';
 import type { PoolClient } from '../rpc/pool-client.js';
 import type { WriterClient } from '../rpc/writer-client.js';
 
@@ -20,8 +21,8 @@ export interface Platform {
 }
 
 /**
- * A domain as the server mounts it (src/server.ts lists them): its REST routes, the background
- * jobs it runs once per deployment (here, or on the elected node of a cluster), what it starts
+ * A domain as the server mounts it (src/server.ts lists them): its REST routes, its metrics, the
+ * background jobs it runs once per deployment (here, or on the elected node of a cluster), what it starts
  * on every node once the server listens, and what it stops when the server closes (after the
  * jobs stopped and in-flight writes drained, before the writer closes).
  */
@@ -29,5 +30,7 @@ export interface Domain {
   readonly routes: readonly Route[];
   readonly jobs?: readonly Job[];
   start?(): void;
+  /** Defines its metrics on the server's one registry (read when scraped). */
+  metrics?(m: Metrics): void;
   close?(): unknown;
 }

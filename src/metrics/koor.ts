@@ -1,66 +1,36 @@
 import { CLOSE_REASONS } from '../bus/closes.js';
 import type { Hub } from '../bus/hub.js';
 import type { CallCounters } from '../domains/system/metrics.js';
-import type { Retention } from '../domains/system/retention.js';
-import type { StateCache } from '../domains/state/cache.js';
-import type { WebhookDispatcher } from '../domains/webhooks/dispatcher.js';
 import type { PoolClient } from '../rpc/pool-client.js';
 import type { WriterClient } from '../rpc/writer-client.js';
 import type { HttpMetrics } from './http.js';
 import type { Metrics, MetricsSnapshot } from './registry.js';
-import type { Awaitable } from '../store.js';
 
-/** The components whose figures the registry reads. */
+/** The components whose figures the registry reads (each domain adds its own: Domain.metrics). */
 export interface MetricSources {
   http: HttpMetrics;
   counters: CallCounters;
   startedAt: number;
-  stateKeys: () => Awaitable<number>;
-  instances: () => Awaitable<number>;
-  leases: () => Awaitable<number>;
-  lastEventId: () => Awaitable<number>;
   mcpSessions: () => number;
-  cache: StateCache;
   writer: WriterClient;
   pool: PoolClient;
   hub: Hub;
-  webhooks: WebhookDispatcher;
-  retention: Retention;
-  compliance: { stats: { passes: number; runs_recorded: number; runs_pruned: number } };
   /** Cluster mode's node (absent on SQLite). */
   cluster?: { readonly isLeader: boolean } | null;
 }
 
-/** Tables the retention pass prunes, as the `table` label, and where each count is kept. */
-const PRUNED = [
-  ['events', (s: MetricSources) => s.retention.stats.events_pruned],
-  ['state_history', (s: MetricSources) => s.retention.stats.state_history_pruned],
-  ['audit_log', (s: MetricSources) => s.retention.stats.audit_pruned],
-  ['agent_metrics', (s: MetricSources) => s.retention.stats.agent_metrics_pruned],
-  ['llm_usage', (s: MetricSources) => s.retention.stats.llm_usage_pruned],
-  ['compliance_runs', (s: MetricSources) => s.compliance.stats.runs_pruned],
-] as const;
-
-/** Every metric the server exports, defined once (names follow Prometheus conventions). */
+/** The server's own metrics, defined once (names follow Prometheus conventions); the domains define theirs. */
 export function defineKoorMetrics(m: Metrics, s: MetricSources): void {
-  const { writer, pool, hub, cache, webhooks, retention } = s;
+  const { writer, pool, hub } = s;
   // HTTP (REST, MCP): by route pattern, never by URL.
   m.labeled('koor_http_requests_total', 'HTTP requests answered, by method, route pattern and status.', 'counter', () => s.http.requests());
   m.histogram('koor_http_request_duration_seconds', 'Time from request to reply written (to the first byte for streams).', () => s.http.latency());
   m.counter('koor_rest_calls_total', 'REST calls counted for the token-tax figures (SPEC 1.8); zeroed by POST /api/metrics/reset.', () => s.counters.rest);
   m.counter('koor_mcp_calls_total', 'MCP calls counted for the token-tax figures; zeroed by POST /api/metrics/reset.', () => s.counters.mcp);
   m.gauge('koor_uptime_seconds', 'Seconds since the server started.', () => Math.floor((Date.now() - s.startedAt) / 1000));
-  // Data.
-  m.gauge('koor_state_keys', 'State keys stored.', s.stateKeys);
-  m.gauge('koor_instances', 'Registered agent instances.', s.instances);
-  m.gauge('koor_leases', 'Live leases (SPEC 8.8): taken, not released, not past their TTL.', s.leases);
-  m.gauge('koor_last_event_id', 'Id of the newest event (0 if none).', s.lastEventId);
   m.gauge('koor_mcp_sessions', 'Open MCP sessions.', s.mcpSessions);
   const cluster = s.cluster;
   if (cluster) m.gauge('koor_cluster_leader', 'Cluster mode: 1 while this node is the elected one running the background jobs.', () => (cluster.isLeader ? 1 : 0));
-  m.counter('koor_state_cache_hits_total', 'State reads answered from the front cache.', () => cache.stats.hits);
-  m.counter('koor_state_cache_misses_total', 'State reads that went to SQLite.', () => cache.stats.misses);
-  m.gauge('koor_state_cache_bytes', 'Bytes held by the state cache.', () => cache.usedBytes);
   // The single writer.
   m.counter('koor_writer_calls_total', 'Writer RPC calls made.', () => writer.stats.calls);
   m.gauge('koor_writer_queue_depth', 'Writer calls in flight (sent, not yet answered).', () => writer.stats.inFlight);
@@ -87,23 +57,6 @@ export function defineKoorMetrics(m: Metrics, s: MetricSources): void {
   m.counter('koor_events_dropped_total', 'Events dropped for subscribers past their buffer (policy drop).', () => hub.stats.dropped);
   m.counter('koor_ws_closed_slow_total', 'Subscribers disconnected for not reading (policy close).', () => hub.stats.closed_slow);
   m.labeled('koor_ws_closed_total', 'Subscriber sockets the server closed, by reason (src/bus/closes.ts gives the close code of each).', 'counter', () => CLOSE_REASONS.map((reason) => ({ labels: { reason }, value: hub.stats.closes[reason] })));
-  // Webhooks.
-  m.labeled('koor_webhook_deliveries_total', 'Webhook delivery attempts settled, by outcome.', 'counter', () => [
-    { labels: { outcome: 'delivered' }, value: webhooks.stats.delivered },
-    { labels: { outcome: 'failed' }, value: webhooks.stats.failed },
-    { labels: { outcome: 'dropped' }, value: webhooks.stats.dropped },
-  ]);
-  m.counter('koor_webhooks_disabled_total', 'Webhooks disabled after consecutive failures.', () => webhooks.stats.disabled);
-  m.gauge('koor_webhook_pending_events', 'Events the active webhooks have yet to receive (matching, after their cursors).', () => webhooks.depth());
-  // Bounded disk.
-  m.counter('koor_retention_passes_total', 'Retention passes completed.', () => retention.stats.passes);
-  m.labeled('koor_retention_pruned_total', 'Rows removed by retention, by table.', 'counter', () => PRUNED.map(([table, read]) => ({ labels: { table }, value: read(s) })));
-  m.gauge('koor_retention_last_pass_seconds', 'Duration of the last retention pass.', () => retention.stats.last_pass_ms / 1000);
-  m.counter('koor_vacuumed_pages_total', 'Free pages returned to the file system.', () => retention.stats.vacuumed_pages);
-  m.gauge('koor_data_file_free_pages', 'Free pages in the data file after the last pass.', () => retention.stats.free_pages);
-  m.gauge('koor_data_file_bytes', 'Size of the stored data: data.db plus its WAL, or the PostgreSQL database in cluster mode.', () => retention.fileBytes());
-  m.counter('koor_compliance_passes_total', 'Compliance passes run.', () => s.compliance.stats.passes);
-  m.counter('koor_compliance_runs_recorded_total', 'Compliance runs recorded.', () => s.compliance.stats.runs_recorded);
 }
 
 /**

@@ -11,5 +11,13 @@ export function complianceDomain(p: Platform, d: { instances: InstanceService; s
     keep: p.config.complianceKeep,
     log: p.log.child({ component: 'compliance' }),
   });
-  return { compliance, routes: complianceRoutes(compliance), jobs: [compliance] };
+  return {
+    compliance,
+    routes: complianceRoutes(compliance),
+    jobs: [compliance],
+    metrics(m) {
+      m.counter('koor_compliance_passes_total', 'Compliance passes run.', () => compliance.stats.passes);
+      m.counter('koor_compliance_runs_recorded_total', 'Compliance runs recorded.', () => compliance.stats.runs_recorded);
+    },
+  };
 }

@@ -17,6 +17,7 @@ export async function eventsDomain(p: Platform, d: { onPublished: () => void }):
     announce: (list) => events.announce(list),
     resetFeed: () => fanout.reset?.(),
     routes: eventRoutes(events),
+    metrics: (m) => m.gauge('koor_last_event_id', 'Id of the newest event (0 if none).', () => events.lastId()),
     close: () => fanout.stop?.(),
   };
 }

@@ -8,5 +8,11 @@ import { InstanceService } from './service.js';
 export function instancesDomain(p: Platform, d: { announce: (list: readonly Event[]) => void }): Domain & { instances: InstanceService; liveness: LivenessMonitor } {
   const instances = new InstanceService(p.readers.instances, p.writer, p.log.child({ component: 'instances' }), d.announce, p.backend.othersWrite);
   const liveness = new LivenessMonitor(instances, { intervalMs: p.config.livenessIntervalMs, timeoutMs: p.config.livenessTimeoutMs, log: p.log.child({ component: 'liveness' }) });
-  return { instances, liveness, routes: instanceRoutes(instances, liveness), jobs: [liveness] };
+  return {
+    instances,
+    liveness,
+    routes: instanceRoutes(instances, liveness),
+    jobs: [liveness],
+    metrics: (m) => m.gauge('koor_instances', 'Registered agent instances.', () => instances.count()),
+  };
 }

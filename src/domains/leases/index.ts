@@ -7,5 +7,10 @@ import { LeaseService } from './service.js';
 /** Leases on path globs (SPEC §8.8), and the job that releases those past their TTL. */
 export function leasesDomain(p: Platform, d: { announce: (list: readonly Event[]) => void }): Domain & { leases: LeaseService } {
   const leases = new LeaseService(p.readers.leases, p.writer, d.announce, { checkEveryMs: LEASE_EXPIRY_CHECK_MS, log: p.log.child({ component: 'leases' }) });
-  return { leases, routes: leaseRoutes(leases), jobs: [leases] };
+  return {
+    leases,
+    routes: leaseRoutes(leases),
+    jobs: [leases],
+    metrics: (m) => m.gauge('koor_leases', 'Live leases (SPEC 8.8): taken, not released, not past their TTL.', () => leases.count()),
+  };
 }

@@ -34,6 +34,16 @@ export function webhooksDomain(p: Platform): Domain & { dispatcher: WebhookDispa
     kick: () => dispatcher.kick(),
     routes: webhookRoutes(webhooks),
     jobs: [dispatcher],
+    metrics(m) {
+      const s = dispatcher.stats;
+      m.labeled('koor_webhook_deliveries_total', 'Webhook delivery attempts settled, by outcome.', 'counter', () => [
+        { labels: { outcome: 'delivered' }, value: s.delivered },
+        { labels: { outcome: 'failed' }, value: s.failed },
+        { labels: { outcome: 'dropped' }, value: s.dropped },
+      ]);
+      m.counter('koor_webhooks_disabled_total', 'Webhooks disabled after consecutive failures.', () => s.disabled);
+      m.gauge('koor_webhook_pending_events', 'Events the active webhooks have yet to receive (matching, after their cursors).', () => dispatcher.depth());
+    },
     // The dispatcher is a job (stopped with the jobs); the delivery thread goes after it.
     close: () => delivery.close(),
   };
