@@ -1,5 +1,9 @@
 import { Type, type Static } from '../typebox.js';
 import { Bytes, type MethodTable } from './envelope.js';
+import { Event, Instance, LeaseRow, RuleRow, TaskRow } from './writer-rows.js';
+
+export * from './writer-rows.js';
+export * from './writer-startup.js';
 
 /** Compare-and-set preconditions carried by conditional writes (SPEC §8.1). */
 const Preconditions = {
@@ -26,81 +30,6 @@ const SpecMeta = Type.Object({
   updated_at: Type.String(),
 });
 
-/** A stored event; `data` is raw JSON text, `created_at` storage text. */
-export const Event = Type.Object({
-  id: Type.Integer(),
-  topic: Type.String(),
-  data: Type.String(),
-  source: Type.String(),
-  created_at: Type.String(),
-});
-export type Event = Static<typeof Event>;
-
-/** An instance row; `capabilities` decoded, times in storage text. */
-export const Instance = Type.Object({
-  id: Type.String(),
-  name: Type.String(),
-  workspace: Type.String(),
-  intent: Type.String(),
-  stack: Type.String(),
-  capabilities: Type.Array(Type.String()),
-  status: Type.String(),
-  token: Type.String(),
-  registered_at: Type.String(),
-  last_seen: Type.String(),
-});
-export type Instance = Static<typeof Instance>;
-
-/** A validation rule as written (defaults applied by the front); `status` set by the method. */
-export const RuleRow = Type.Object({
-  project: Type.String({ minLength: 1 }),
-  rule_id: Type.String(),
-  severity: Type.String(),
-  match_type: Type.String(),
-  pattern: Type.String(),
-  message: Type.String(),
-  stack: Type.String(),
-  applies_to: Type.Array(Type.String()),
-  source: Type.String(),
-  proposed_by: Type.String(),
-  context: Type.String(),
-});
-export type RuleRow = Static<typeof RuleRow>;
-
-/** A lease row (SPEC §8.8): `acquired_at` storage text, `expires_ms` epoch ms (0 = no TTL). */
-export const LeaseRow = Type.Object({
-  id: Type.String(),
-  holder: Type.String(),
-  holder_name: Type.String(),
-  resources: Type.Array(Type.String()),
-  exclusive: Type.Boolean(),
-  reason: Type.String(),
-  ttl_ms: Type.Integer(),
-  acquired_at: Type.String(),
-  expires_ms: Type.Integer(),
-});
-export type LeaseRow = Static<typeof LeaseRow>;
-
-/** A task row (SPEC §8.8): `data` raw JSON text, times storage text. */
-export const TaskRow = Type.Object({
-  id: Type.Integer(),
-  project: Type.String(),
-  title: Type.String(),
-  data: Type.String(),
-  priority: Type.Integer(),
-  deps: Type.Array(Type.Integer()),
-  capabilities: Type.Array(Type.String()),
-  status: Type.String(),
-  claimed_by: Type.String(),
-  claimed_by_name: Type.String(),
-  attempts: Type.Integer(),
-  max_attempts: Type.Integer(),
-  reason: Type.String(),
-  created_at: Type.String(),
-  updated_at: Type.String(),
-});
-export type TaskRow = Static<typeof TaskRow>;
-
 /** Events a method stored in its own transaction, for the front to fan out (in id order). */
 const Events = Type.Array(Event);
 
@@ -115,7 +44,7 @@ const TaskSettle = Type.Object({
 
 /**
  * The writer's method table: every write in the product goes through one of these,
- * executed by the single SQLite writer worker inside a group-committed transaction.
+ * executed by the single writer thread inside a group-committed transaction (either backend).
  */
 export const WriterMethods = {
   'sys.ping': { req: Type.Object({}), res: Type.Object({ threadId: Type.Integer(), schema_version: Type.Integer() }) },
@@ -437,34 +366,3 @@ export const WriterMethods = {
 
 export type WriterMethods = typeof WriterMethods;
 export type WriterMethod = keyof WriterMethods;
-
-/** Fixed limits the front process hands the writer at start (values live in src/shared/limits.ts). */
-export const WriterLimits = Type.Object({
-  max_batch_envelopes: Type.Integer({ minimum: 1 }),
-  wal_autocheckpoint_pages: Type.Integer({ minimum: 0 }),
-  journal_limit_bytes: Type.Integer({ minimum: -1 }),
-  busy_timeout_ms: Type.Integer({ minimum: 0 }),
-  /** An older data file up to this size is converted to incremental vacuum at start. */
-  vacuum_convert_max_bytes: Type.Integer({ minimum: 0 }),
-  /** Events a webhook may fall behind the newest: event pruning keeps no more than this for webhooks. */
-  webhook_backlog_max: Type.Integer({ minimum: 1 }),
-  /** Consecutive failed attempts that disable a webhook. */
-  webhook_disable_after: Type.Integer({ minimum: 1 }),
-});
-export type WriterLimits = Static<typeof WriterLimits>;
-
-/** The writer thread's start-up data (workerData, besides its MessagePort). */
-export const WriterStartup = Type.Object({
-  /** The SQLite data file; '' in cluster mode (database_url). */
-  db_path: Type.String(),
-  log_level: Type.String(),
-  sync: Type.Union([Type.Literal('full'), Type.Literal('normal')]),
-  limits: WriterLimits,
-  /** Versions kept per state key, the current one included (0 = all): a write drops the one that falls out. */
-  state_history_keep: Type.Integer({ minimum: 0 }),
-  /** Enables test-only methods (sys.sleep). Never set by the server's own start-up. */
-  test_hooks: Type.Boolean(),
-  /** Cluster mode: the PostgreSQL URL the writer commits to instead of a file. */
-  database_url: Type.Optional(Type.String({ minLength: 1 })),
-});
-export type WriterStartup = Static<typeof WriterStartup>;
