@@ -43,13 +43,16 @@ export function createDispatcher(driver: Driver, opts: MethodOptions & { log?: F
    * batch is replayed guarded. Guarded: in its own savepoint, so a failing entry is logged and
    * the write stands.
    */
-  async function recordAudit(tx: Tx, env: RequestEnvelope, res: unknown, tag: AuditTag, guarded: boolean): Promise<void> {
+  function recordAuditFast(tx: Tx, env: RequestEnvelope, res: unknown, tag: AuditTag): void {
+    const e = auditEntry(env.method, env.req, res, tag);
+    if (e !== null) tx.send(AUDIT_INSERT, storageNow(), tag.actor, e.action, e.resource, e.detail);
+  }
+
+  async function recordAuditGuarded(tx: Tx, env: RequestEnvelope, res: unknown, tag: AuditTag): Promise<void> {
     const e = auditEntry(env.method, env.req, res, tag);
     if (e === null) return;
-    const params = [storageNow(), tag.actor, e.action, e.resource, e.detail] as const;
-    if (!guarded) return tx.send(AUDIT_INSERT, ...params);
     try {
-      await tx.savepoint(() => tx.run(AUDIT_INSERT, ...params));
+      await tx.savepoint(() => tx.run(AUDIT_INSERT, storageNow(), tag.actor, e.action, e.resource, e.detail));
     } catch (err) {
       if (driver.unavailable(err) || driver.aborted()) throw err;
       opts.log?.error({ err, method: env.method, id: env.id }, 'audit entry not recorded');
@@ -61,20 +64,22 @@ export function createDispatcher(driver: Driver, opts: MethodOptions & { log?: F
     if ('reply' in admitted) return admitted.reply;
     const env = admitted.env;
     const handler = (handlers as unknown as Record<string, AnyHandler>)[env.method]!;
-    const exec = async () => {
-      const r = await handler(tx, env.req);
-      if (env.audit) await recordAudit(tx, env, r, env.audit, guarded);
-      return r;
-    };
     if (!guarded) {
       try {
-        return { id: env.id, ok: true, res: await exec() };
+        const res = await handler(tx, env.req);
+        if (env.audit) recordAuditFast(tx, env, res, env.audit);
+        return { id: env.id, ok: true, res };
       } catch (e) {
         if (driver.unavailable(e)) throw e;
         return REPLAY;
       }
     }
     try {
+      const exec = async () => {
+        const r = await handler(tx, env.req);
+        if (env.audit) await recordAuditGuarded(tx, env, r, env.audit);
+        return r;
+      };
       return { id: env.id, ok: true, res: await tx.savepoint(exec) };
     } catch (e) {
       if (driver.unavailable(e)) throw e;

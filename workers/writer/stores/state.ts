@@ -13,9 +13,11 @@ const oneShot = (crypto as { hash?: (alg: string, data: Uint8Array, enc: 'hex') 
 export const sha256 = oneShot ? (b: Uint8Array): string => oneShot('sha256', b, 'hex') : (b: Uint8Array): string => crypto.createHash('sha256').update(b).digest('hex');
 
 const META = sql('SELECT version, hash FROM state WHERE key = ?');
-const ARCHIVE = sql(
-  `INSERT INTO state_history (key, version, value, hash, content_type, updated_at, updated_by)
-   SELECT key, version, value, hash, content_type, updated_at, updated_by FROM state WHERE key = ? ON CONFLICT DO NOTHING`,
+/** SQLite: the current row copied into the history (PostgreSQL does it inside WRITE_PG). OR IGNORE: ON CONFLICT DO NOTHING costs ~0.6 µs more per write here. */
+const ARCHIVE = only(
+  'sqlite',
+  `INSERT OR IGNORE INTO state_history (key, version, value, hash, content_type, updated_at, updated_by)
+   SELECT key, version, value, hash, content_type, updated_at, updated_by FROM state WHERE key = ?`,
 );
 const UPSERT = sql(
   `INSERT INTO state (key, value, version, hash, content_type, updated_at, updated_by)
@@ -74,34 +76,32 @@ export function stateStore(historyKeep = 0) {
     return n;
   };
 
+  type Written = { key: string; version: number; hash: string; content_type: string; updated_at: string };
   /**
-   * Writes the next version of `key`; `cur` is its current version when already read (a
-   * conditional write). SQLite runs the steps one by one (each a prepared statement, no round
-   * trip); PostgreSQL in one statement.
+   * Writes the next version of `key`; `known` is its current version when already read (a
+   * conditional write), null when not. SQLite runs the steps one by one (each a prepared
+   * statement, no round trip); PostgreSQL in one statement.
    */
-  const writeSteps: Record<Dialect, (tx: Tx, key: string, value: Uint8Array, hash: string, contentType: string, at: string, by: string, cur: Meta | undefined | null) => Promise<number>> = {
-    async sqlite(tx, key, value, hash, contentType, at, by, known) {
+  const write: Record<Dialect, (tx: Tx, key: string, value: Uint8Array, contentType: string, by: string, known: Meta | undefined | null) => Promise<Written>> = {
+    async sqlite(tx, key, value, contentType, by, known) {
+      const hash = sha256(value);
+      const at = storageNow();
       const cur = known === null ? await tx.get<Meta>(META, key) : known;
       if (cur) await tx.run(ARCHIVE, key);
       const version = cur ? cur.version + 1 : 1;
       await tx.run(UPSERT, key, value, version, hash, contentType, at, by);
       if (historyKeep > 0 && version - historyKeep >= 1) droppedInBatch += await tx.run(DROP_ONE, key, version - historyKeep);
-      return version;
+      return { key, version, hash, content_type: contentType, updated_at: at };
     },
-    async pg(tx, key, value, hash, contentType, at, by) {
+    async pg(tx, key, value, contentType, by) {
+      const hash = sha256(value);
+      const at = storageNow();
       const k = historyKeep;
       const r = (await tx.get<{ version: number; dropped: number }>(WRITE_PG, key, key, k, key, value, hash, contentType, at, by, key, k, k))!;
       if (k > 0 && r.version - k >= 1) droppedInBatch += k === 1 ? 1 : r.dropped;
-      return r.version;
+      return { key, version: r.version, hash, content_type: contentType, updated_at: at };
     },
   };
-
-  async function write(tx: Tx, key: string, value: Uint8Array, contentType: string, updatedBy: string, cur: Meta | undefined | null) {
-    const hash = sha256(value);
-    const updatedAt = storageNow();
-    const version = await writeSteps[tx.dialect](tx, key, value, hash, contentType, updatedAt, updatedBy, cur);
-    return { key, version, hash, content_type: contentType, updated_at: updatedAt };
-  }
 
   return {
     /** The dispatcher's end of a batch transaction: whether it committed. */
@@ -117,7 +117,7 @@ export function stateStore(historyKeep = 0) {
         cur = await tx.get<Meta>(META, req.key);
         checkPreconditions(cur, req.if_match, req.if_none_match);
       }
-      return write(tx, req.key, req.value, req.content_type, req.updated_by, cur);
+      return write[tx.dialect](tx, req.key, req.value, req.content_type, req.updated_by, cur);
     },
 
     async delete(tx: Tx, req: ReqOf<M, 'state.delete'>): Promise<ResOf<M, 'state.delete'>> {
@@ -157,7 +157,7 @@ export function stateStore(historyKeep = 0) {
     async rollback(tx: Tx, req: ReqOf<M, 'state.rollback'>): Promise<ResOf<M, 'state.rollback'>> {
       const target = await tx.get<{ value: Uint8Array; content_type: string }>(VERSION, req.key, req.version, req.key, req.version);
       if (!target) throw new Fault('NOT_FOUND', `version ${req.version} not found for key: ${req.key}`);
-      const res = await write(tx, req.key, target.value, target.content_type, `rollback:v${req.version}`, null);
+      const res = await write[tx.dialect](tx, req.key, target.value, target.content_type, `rollback:v${req.version}`, null);
       return { ...res, rolled_back: req.version, value: target.value };
     },
   };
