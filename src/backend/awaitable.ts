@@ -7,5 +7,10 @@ export type Awaitable<T> = T | Promise<T>;
 
 /** `f` of an awaitable: at once for a value (SQLite), once it resolves for a promise (PostgreSQL). */
 export function then<T, U>(v: Awaitable<T>, f: (x: T) => Awaitable<U>): Awaitable<U> {
-  return v instanceof Promise ? v.then(f) : f(v);
+  return pending(v) ? v.then(f) : f(v);
+}
+
+/** Whether the answer is still to come (PostgreSQL), for a caller whose next step depends on it. */
+export function pending<T>(v: Awaitable<T>): v is Promise<T> {
+  return v instanceof Promise;
 }

@@ -1,6 +1,7 @@
 import { matcherFor, type Matcher } from '../shared/glob.js';
 import { CLOSES, closeAllReason, noCloses, type CloseCounts, type CloseReason } from './closes.js';
 import { Subscriber, type HubLimits, type Outlet, type Overflow, type ReplaySource, type ReplayStep } from './subscriber.js';
+import { pending } from '../backend/awaitable.js';
 
 export { CLOSE_REPLAY_FAILED, CLOSE_SLOW_CONSUMER, type CloseReason } from './closes.js';
 export { Subscriber, type HubLimits, type Outlet, type Overflow, type ReplaySource, type ReplayStep } from './subscriber.js';
@@ -192,7 +193,7 @@ export class Hub {
     for (let empty = 0; empty < REPLAY_STEPS_PER_TURN; empty++) {
       if (sub.reading) return false;
       const step = sub.replay!(sub.cursor);
-      if (step instanceof Promise) {
+      if (pending(step)) {
         sub.reading = true;
         step.then(
           (s) => {

@@ -10,6 +10,7 @@ import type { Logger } from '../log.js';
 import { rateLimited } from '../shared/rate-limited.js';
 import { SocketOutlet } from './outlet.js';
 import { WS_IDLE_TIMEOUT_S, WS_MAX_CLIENT_FRAME_BYTES, WS_SOFT_BUFFER_BYTES } from '../shared/limits.js';
+import { pending } from '../backend/awaitable.js';
 
 export const SUBSCRIBE_PATH = '/api/events/subscribe';
 
@@ -157,7 +158,7 @@ export function mountSubscribe(slots: Slots, deps: { auth: Authenticator; hub: H
             });
           };
           const oldest = requested === null ? null : events.oldestId();
-          if (oldest instanceof Promise) later(oldest, upgrade);
+          if (pending(oldest)) later(oldest, upgrade);
           else upgrade(oldest);
         }
       } catch (err) {
