@@ -7,7 +7,8 @@ import type { StatusName } from './errors.js';
  * named parameters instead of `%s`, so a call site cannot pass the wrong number or kind of them.
  *
  * The front raises these with `fail(code, …)` (src/errors.ts), the writer thread's stores with
- * `fault(code, …)` (workers/writer/fault.ts); a message both of them send is one entry here. The
+ * `fault(code, …)` (workers/writer/fault.ts), the MCP tools with `ToolError.of(code, …)`
+ * (src/mcp/tools.ts); a message more than one of them sends is one entry here. The
  * messages are part of the contract (SPEC and the tests quote many of them), so changing one here
  * is a contract change; test/unit/errors-catalogue.test.ts pins every entry.
  */
@@ -145,6 +146,19 @@ export const ERRORS = {
   TOKENS_NEGATIVE: def('INVALID_ARGUMENT', () => 'tokens must not be negative'),
   GROUP_BY_INVALID: def('INVALID_ARGUMENT', () => 'invalid group_by: must be instance, project, model, or session_tag'),
   PERIOD_INVALID: def('INVALID_ARGUMENT', () => 'period must be a prefix of YYYY-MM-DDTHH'),
+
+  // ── MCP (SPEC §3). A tool failure reaches the model as text only (`isError: true`), so a tool
+  // entry's status is what the same failure would answer over HTTP; session errors are JSON-RPC
+  // replies whose HTTP status follows from theirs. ──
+  /** `action` ("registration", "set intent", "propose rule") and the failure under it. */
+  TOOL_FAILED: def('INVALID_ARGUMENT', (action: string, reason: string) => `${action} failed: ${reason}`),
+  UNKNOWN_TOOL: def('INVALID_ARGUMENT', (name: string) => `unknown tool: ${name}`),
+  RULE_ALREADY_EXISTS: def('ALREADY_EXISTS', (project: string, ruleId: string) => `rule already exists: ${project}/${ruleId}`),
+  /** An unexpected tool failure: the cause goes to the log, never to the model. */
+  TOOL_INTERNAL: def('INTERNAL', () => 'internal error'),
+  MCP_SESSION_NOT_FOUND: def('NOT_FOUND', () => 'Session not found'),
+  MCP_SESSION_REQUIRED: def('INVALID_ARGUMENT', () => 'Bad Request: Mcp-Session-Id header is required'),
+  MCP_TOO_MANY_SESSIONS: def('RESOURCE_EXHAUSTED', () => 'too many MCP sessions'),
 } as const;
 
 export type ErrorCode = keyof typeof ERRORS;
