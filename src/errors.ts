@@ -1,3 +1,4 @@
+import { ERRORS, errorMessage, type ErrorCode, type ErrorParams } from '../schemas/error-catalogue.js';
 import type { StatusName, WireError } from '../schemas/errors.js';
 import { isDatabaseUnavailable } from './shared/pg.js';
 
@@ -53,25 +54,29 @@ export class AppError extends Error {
  */
 export function toAppError(err: unknown, operation = 'handle request'): AppError {
   if (err instanceof AppError) return err;
-  if (isDatabaseUnavailable(err)) return new AppError('UNAVAILABLE', 'database unavailable', { cause: err });
-  return new AppError('INTERNAL', `failed to ${operation}`, { cause: err });
+  if (isDatabaseUnavailable(err)) return failWith('DATABASE_UNAVAILABLE', { cause: err });
+  return internal(operation, err);
 }
 
-// Named constructors for the cases the product uses.
-export const badRequest = (msg: string): AppError => new AppError('INVALID_ARGUMENT', msg);
-export const notFound = (msg: string): AppError => new AppError('NOT_FOUND', msg);
-export const unauthenticated = (): AppError => new AppError('UNAUTHENTICATED', 'invalid or missing bearer token');
-export const methodNotAllowed = (): AppError => new AppError('METHOD_NOT_ALLOWED', 'method not allowed');
-export const routeNotFound = (): AppError => new AppError('NOT_FOUND', 'not found');
-export const tooLarge = (): AppError => new AppError('PAYLOAD_TOO_LARGE', 'body too large');
-export const invalidJson = (): AppError => new AppError('INVALID_ARGUMENT', 'invalid JSON body');
-export const conflict = (msg: string, body?: Record<string, unknown>): AppError => new AppError('ALREADY_EXISTS', msg, body === undefined ? undefined : { body });
-export const preconditionFailed = (version: number, hash?: string): AppError =>
-  new AppError('FAILED_PRECONDITION', `precondition failed: current version ${version}`, {
-    detail: hash === undefined ? { version } : { version, hash },
-  });
-export const unavailable = (msg: string): AppError => new AppError('UNAVAILABLE', msg);
-export const exhausted = (msg: string): AppError => new AppError('RESOURCE_EXHAUSTED', msg);
-export const deadlineExceeded = (msg: string): AppError => new AppError('DEADLINE_EXCEEDED', msg);
-export const internal = (operation: string, cause?: unknown): AppError =>
-  new AppError('INTERNAL', `failed to ${operation}`, { cause });
+/**
+ * The error `code` names in the catalogue (schemas/error-catalogue.ts), its message written from
+ * `params`: the only way the front raises an error a client reads, so each message has one spelling.
+ */
+export function fail<C extends ErrorCode>(code: C, ...params: ErrorParams<C>): AppError {
+  return new AppError(ERRORS[code].status, errorMessage(code, ...params));
+}
+
+/** `fail` with what some errors carry besides their message: a cause for the log, `detail`, body members. */
+export function failWith<C extends ErrorCode>(
+  code: C,
+  opts: { cause?: unknown; detail?: Record<string, string | number>; body?: Record<string, unknown> },
+  ...params: ErrorParams<C>
+): AppError {
+  return new AppError(ERRORS[code].status, errorMessage(code, ...params), opts);
+}
+
+/**
+ * A failure the client cannot act on: a generic `failed to <operation>` (the cause goes to the log
+ * through `cause`, never to the client).
+ */
+export const internal = (operation: string, cause?: unknown): AppError => failWith('OPERATION_FAILED', { cause }, operation);

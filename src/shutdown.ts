@@ -3,7 +3,7 @@ import type { Backend } from './backend/backend.js';
 import type { Hub } from './bus/hub.js';
 import type { Job } from './cluster/node.js';
 import type { Domain } from './domains/domain.js';
-import { unavailable } from './errors.js';
+import { fail } from './errors.js';
 import { createCtx } from './http/context.js';
 import type { Front } from './http/listen.js';
 import { sendError } from './http/reply.js';
@@ -38,7 +38,7 @@ export function closer(s: Parts): (opts?: { restart?: boolean }) => Promise<void
   return (closeOpts: { restart?: boolean } = {}): Promise<void> =>
     (closing ??= (async () => {
       if (closeOpts.restart) {
-        const restarting = (res: uWS.HttpResponse, req: uWS.HttpRequest) => sendError(createCtx(res, req, 0, false), unavailable('server is restarting on a restored backup; retry'), httpLog);
+        const restarting = (res: uWS.HttpResponse, req: uWS.HttpRequest) => sendError(createCtx(res, req, 0, false), fail('RESTARTING'), httpLog);
         front.api.park(restarting);
         front.dash?.park(restarting);
       } else {

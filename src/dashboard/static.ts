@@ -3,7 +3,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
-import { notFound } from '../errors.js';
+import { errorMessage } from '../../schemas/error-catalogue.js';
+import { fail } from '../errors.js';
 import { createCtx, type Ctx } from '../http/context.js';
 import { send, sendError, type HeaderList } from '../http/reply.js';
 import type { Slots } from '../http/slots.js';
@@ -84,14 +85,19 @@ function variant(body: Buffer, etag: string, common: HeaderList, encoding: strin
 export class DashboardAssets {
   private constructor(
     private readonly files: Map<string, Asset>,
-    /** Why there is nothing to serve (not built), or null. */
-    readonly missing: string | null,
+    /** The index.html that was not there (the dashboard is not built), or null. */
+    private readonly missingIndex: string | null,
   ) {}
+
+  /** Why there is nothing to serve (not built), or null: the message a request for a page gets. */
+  get missing(): string | null {
+    return this.missingIndex === null ? null : errorMessage('DASHBOARD_NOT_BUILT', this.missingIndex);
+  }
 
   /** Reads `dir` (synchronously: a handful of small files, once per start). */
   static load(dir: string): DashboardAssets {
     const index = path.join(dir, 'index.html');
-    if (!fs.existsSync(index)) return new DashboardAssets(new Map(), `dashboard not built: ${index} is missing (run npm run build)`);
+    if (!fs.existsSync(index)) return new DashboardAssets(new Map(), index);
     const files = new Map<string, Asset>();
     const add = (urlPath: string, file: string, cache: string, extra: HeaderList) => {
       const type = TYPES[path.extname(file)] ?? 'application/octet-stream';
@@ -132,7 +138,7 @@ export class DashboardAssets {
   /** Answers GET/HEAD of `urlPath`: the best encoding the client accepts, 304 when unchanged. */
   serve(ctx: Ctx, urlPath: string, acceptEncoding: string, ifNoneMatch: string): void {
     const a = this.files.get(urlPath);
-    if (!a) throw notFound(this.missing ?? 'not found');
+    if (!a) throw this.missingIndex === null ? fail('ROUTE_NOT_FOUND') : fail('DASHBOARD_NOT_BUILT', this.missingIndex);
     const v = (a.br && accepts(acceptEncoding, 'br') ? a.br : null) ?? (a.gzip && accepts(acceptEncoding, 'gzip') ? a.gzip : null) ?? a.identity;
     if (ifNoneMatch !== '' && matchesAny(ifNoneMatch, a.etags)) return send(ctx, 304, '', null, v.notModified);
     send(ctx, 200, v.body, a.type, v.headers);

@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import { tooLarge } from '../errors.js';
+import { fail } from '../errors.js';
 import type { Ctx } from './context.js';
 
 /**
@@ -12,7 +12,7 @@ export function readBody(ctx: Ctx, capBytes: number): Promise<Buffer> {
   if (declared > capBytes) {
     // Do not even start reading; the connection is closed after the 413.
     ctx.res.onData(() => {});
-    return Promise.reject(tooLarge());
+    return Promise.reject(fail('BODY_TOO_LARGE'));
   }
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
@@ -24,7 +24,7 @@ export function readBody(ctx: Ctx, capBytes: number): Promise<Buffer> {
       if (total > capBytes) {
         over = true;
         chunks.length = 0;
-        reject(tooLarge());
+        reject(fail('BODY_TOO_LARGE'));
         return;
       }
       // uWS neuters the ArrayBuffer after this callback: copy it.
@@ -44,7 +44,7 @@ export function readBodyToFile(ctx: Ctx, capBytes: number, file: string): Promis
   const declared = ctx.headers.contentLength === '' ? -1 : Number(ctx.headers.contentLength);
   if (declared > capBytes) {
     ctx.res.onData(() => {});
-    return Promise.reject(tooLarge());
+    return Promise.reject(fail('BODY_TOO_LARGE'));
   }
   let fd: number;
   try {
@@ -56,7 +56,7 @@ export function readBodyToFile(ctx: Ctx, capBytes: number, file: string): Promis
   return new Promise((resolve, reject) => {
     let total = 0;
     let finished = false;
-    const fail = (e: unknown) => {
+    const abandon = (e: unknown) => {
       if (finished) return;
       finished = true;
       fs.closeSync(fd);
@@ -66,12 +66,12 @@ export function readBodyToFile(ctx: Ctx, capBytes: number, file: string): Promis
     const prevAbort = ctx.onAbort;
     ctx.onAbort = () => {
       prevAbort?.();
-      fail(new Error('client went away during upload'));
+      abandon(new Error('client went away during upload'));
     };
     ctx.res.onData((ab, isLast) => {
       if (finished) return;
       total += ab.byteLength;
-      if (total > capBytes) return fail(tooLarge());
+      if (total > capBytes) return abandon(fail('BODY_TOO_LARGE'));
       try {
         if (ab.byteLength > 0) fs.writeSync(fd, new Uint8Array(ab));
         if (isLast) {
@@ -81,7 +81,7 @@ export function readBodyToFile(ctx: Ctx, capBytes: number, file: string): Promis
           resolve(total);
         }
       } catch (e) {
-        fail(e);
+        abandon(e);
       }
     });
   });

@@ -1,4 +1,4 @@
-import { badRequest } from '../errors.js';
+import { fail } from '../errors.js';
 import { MAX_KEY_BYTES } from '../shared/limits.js';
 
 /**
@@ -10,16 +10,16 @@ export function pathName(raw: string, what: string): string {
   try {
     name = decodeURIComponent(raw);
   } catch {
-    throw badRequest(`invalid URL encoding in ${what}`);
+    throw fail('INVALID_URL_ENCODING', what);
   }
-  if (name === '') throw badRequest(`${what} is required`);
+  if (name === '') throw fail('FIELD_REQUIRED', what);
   return checkName(name, what);
 }
 
 /** A name that becomes a path segment (or a key) later: at most MAX_KEY_BYTES of UTF-8, no NUL. */
 export function checkName(name: string, what: string): string {
-  if (name.includes('\0')) throw badRequest(`${what} must not contain NUL bytes`);
+  if (name.includes('\0')) throw fail('NAME_HAS_NUL', what);
   const bytes = Buffer.byteLength(name);
-  if (bytes > MAX_KEY_BYTES) throw badRequest(`${what} too long: ${bytes} bytes (max ${MAX_KEY_BYTES})`);
+  if (bytes > MAX_KEY_BYTES) throw fail('NAME_TOO_LONG', what, bytes, MAX_KEY_BYTES);
   return name;
 }

@@ -1,4 +1,4 @@
-import { badRequest } from '../errors.js';
+import { fail } from '../errors.js';
 import { isValidGlob } from '../shared/glob.js';
 import type { Ctx } from './context.js';
 import { toStorage } from '../store.js';
@@ -28,8 +28,8 @@ export function positiveInt(q: URLSearchParams, name: string, def: number, max: 
   const raw = given(q, name);
   if (raw === null) return def;
   const n = parseIntStrict(raw);
-  if (n === null || n < 1) throw badRequest(`${name} must be a positive integer`);
-  if (n > max) throw badRequest(`${name} must be at most ${max}`);
+  if (n === null || n < 1) throw fail('NOT_POSITIVE_INTEGER', name);
+  if (n > max) throw fail('ABOVE_MAXIMUM', name, max);
   return n;
 }
 
@@ -37,14 +37,14 @@ export function positiveInt(q: URLSearchParams, name: string, def: number, max: 
 export function sinceParam(raw: string | null): number | null {
   if (raw === null || raw === '') return null;
   const since = parseIntStrict(raw);
-  if (since === null || since < 0) throw badRequest('since must be a non-negative integer');
+  if (since === null || since < 0) throw fail('SINCE_INVALID');
   return since;
 }
 
 /** A glob (SPEC §1.6); `def` when absent; malformed → `400 "invalid pattern: <p>"`. */
 export function globParam(q: URLSearchParams, name: string, def: string): string {
   const raw = given(q, name) ?? def;
-  if (!isValidGlob(raw)) throw badRequest(`invalid pattern: ${raw}`);
+  if (!isValidGlob(raw)) throw fail('INVALID_PATTERN', raw);
   return raw;
 }
 
@@ -74,6 +74,6 @@ export function instantParam(q: URLSearchParams, name: string, storageForm = fal
     const text = `${m?.[1]}T${m?.[2] ?? '00:00:00'}`;
     if (m && realDateTime(text)) ms = Date.parse(`${text}Z`);
   }
-  if (Number.isNaN(ms)) throw badRequest(`${name} must be an RFC 3339 time${storageForm ? ' or YYYY-MM-DD[ HH:MM:SS]' : ''}`);
+  if (Number.isNaN(ms)) throw fail('INVALID_TIME', name, storageForm);
   return toStorage(ms);
 }

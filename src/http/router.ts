@@ -1,7 +1,7 @@
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import type { Slots } from './slots.js';
 import { Compile, type TSchema } from '../../schemas/typebox.js';
-import { AppError, badRequest, invalidJson, routeNotFound, unauthenticated } from '../errors.js';
+import { type AppError, fail, failWith } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Authenticator } from './auth.js';
 import { readBody } from './body.js';
@@ -69,18 +69,18 @@ interface SchemaError {
 function fieldError(errors: Iterable<SchemaError>): AppError {
   const all = [...errors];
   const first = all[0];
-  if (!first) return invalidJson();
+  if (!first) return fail('INVALID_JSON');
   const field = first.instancePath
     .split('/')
     .slice(1)
     .map((seg) => seg.replace(/~1/g, '/').replace(/~0/g, '~'))
     .reduce((acc, seg) => (/^\d+$/.test(seg) ? `${acc}[${seg}]` : acc === '' ? seg : `${acc}.${seg}`), '');
   const at = field === '' ? 'body' : field;
-  if (first.keyword === 'required') return badRequest(`${String((first.params.requiredProperties as string[] | undefined)?.[0] ?? at)} is required`);
-  if (first.keyword !== 'type') return badRequest(`${at}: ${first.message}`);
+  if (first.keyword === 'required') return fail('FIELD_REQUIRED', String((first.params.requiredProperties as string[] | undefined)?.[0] ?? at));
+  if (first.keyword !== 'type') return fail('FIELD_INVALID', at, first.message);
   // A union reports one error per branch at the same place: "expected array or null".
   const types = [...new Set(all.filter((e) => e.keyword === 'type' && e.instancePath === first.instancePath).map((e) => String(e.params.type)))];
-  return badRequest(`${at}: expected ${types.join(' or ')}`);
+  return fail('FIELD_WRONG_TYPE', at, types);
 }
 
 /** Registers `routes` on `app`, plus a catch-all answering JSON 404 / 405 (SPEC §7-4). */
@@ -114,7 +114,7 @@ export function mount(slots: Slots, routes: readonly Route[], opts: MountOptions
               try {
                 parsed = parseFirstJson(ctx.text);
               } catch {
-                throw invalidJson();
+                throw fail('INVALID_JSON');
               }
             }
             // A JSON null body decodes like an empty object (Go decodes null into a zero
@@ -134,7 +134,7 @@ export function mount(slots: Slots, routes: readonly Route[], opts: MountOptions
       ctx.onSent = method === 'HEAD' ? recordedHead : recorded;
       try {
         const authorized = route.public ? true : auth.authorize(ctx);
-        if (authorized === false) return sendError(ctx, unauthenticated(), log);
+        if (authorized === false) return sendError(ctx, fail('UNAUTHENTICATED'), log);
         // uWS takes the body only from handlers attached now: it is read while auth settles.
         const body = route.body ? readBody(ctx, maxBodyBytes) : null;
         if (authorized === true) return proceed(ctx, body);
@@ -143,7 +143,7 @@ export function mount(slots: Slots, routes: readonly Route[], opts: MountOptions
         authorized
           .then((ok) => {
             if (ctx.aborted) return;
-            if (!ok) return sendError(ctx, unauthenticated(), log);
+            if (!ok) return sendError(ctx, fail('UNAUTHENTICATED'), log);
             proceed(ctx, body);
           })
           .catch((err: unknown) => sendError(ctx, err, log));
@@ -168,12 +168,12 @@ export function mount(slots: Slots, routes: readonly Route[], opts: MountOptions
     const ctx = createCtx(res, req, 0, viaDashboard);
     if (opts.http) ctx.onSent = opts.http.recorder(methodLabel(ctx.method), '(unmatched)');
     const answer = (ok: boolean): void => {
-      if (!ok) return sendError(ctx, unauthenticated(), log);
+      if (!ok) return sendError(ctx, fail('UNAUTHENTICATED'), log);
       const allow = [...new Set(known.filter((k) => k.re.test(ctx.url)).map((k) => k.method))];
-      if (allow.length === 0) return sendError(ctx, routeNotFound(), log);
+      if (allow.length === 0) return sendError(ctx, fail('ROUTE_NOT_FOUND'), log);
       // Only WebSocket routes reach here with an allowed method: the upgrade headers were missing.
-      if (allow.includes(ctx.method)) return sendError(ctx, badRequest('websocket upgrade required'), log);
-      sendError(ctx, new AppError('METHOD_NOT_ALLOWED', 'method not allowed', { detail: { allow: allow.join(', ') } }), log);
+      if (allow.includes(ctx.method)) return sendError(ctx, fail('WEBSOCKET_REQUIRED'), log);
+      sendError(ctx, failWith('METHOD_NOT_ALLOWED', { detail: { allow: allow.join(', ') } }), log);
     };
     try {
       const authorized = auth.authorize(ctx);

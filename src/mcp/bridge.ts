@@ -1,6 +1,6 @@
 import type { HttpResponse } from 'uWebSockets.js';
 import type { Slots } from '../http/slots.js';
-import { AppError, unauthenticated } from '../errors.js';
+import { fail, failWith } from '../errors.js';
 import type { Authenticator } from '../http/auth.js';
 import { readBody } from '../http/body.js';
 import { createCtx, type Ctx } from '../http/context.js';
@@ -26,9 +26,9 @@ export function mountMcp(slots: Slots, deps: { auth: Authenticator; gateway: Mcp
     if (deps.http) ctx.onSent = deps.http.recorder(methodLabel(ctx.method), MCP_PATH);
     try {
       const authorized = auth.authorize(ctx);
-      if (authorized === false) return sendError(ctx, unauthenticated(), log);
+      if (authorized === false) return sendError(ctx, fail('UNAUTHENTICATED'), log);
       if (ctx.method !== 'GET' && ctx.method !== 'POST' && ctx.method !== 'DELETE') {
-        return sendError(ctx, new AppError('METHOD_NOT_ALLOWED', 'method not allowed', { detail: { allow: 'GET, POST, DELETE' } }), log);
+        return sendError(ctx, failWith('METHOD_NOT_ALLOWED', { detail: { allow: 'GET, POST, DELETE' } }), log);
       }
       // The request's headers and body are taken now (uWS hands them out only during this call),
       // even when the caller's identity is still being looked up (cluster mode).
@@ -39,7 +39,7 @@ export function mountMcp(slots: Slots, deps: { auth: Authenticator; gateway: Mcp
       const body = method === 'POST' ? readBody(ctx, deps.maxBodyBytes) : Promise.resolve(undefined);
       Promise.resolve(authorized)
         .then((ok) => {
-          if (!ok) throw unauthenticated();
+          if (!ok) throw fail('UNAUTHENTICATED');
           deps.onCall(ctx);
           return body;
         })

@@ -2,7 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
 import { CallToolRequestSchema, ListToolsRequestSchema } from '@modelcontextprotocol/sdk/types.js';
+import { ERRORS, errorMessage } from '../../schemas/error-catalogue.js';
 import { MCP_TOOLS } from '../../schemas/http/mcp.js';
+import { HTTP_STATUS } from '../errors.js';
 import type { Identity } from '../http/context.js';
 import type { Logger } from '../log.js';
 import { MCP_MAX_SESSIONS } from '../shared/limits.js';
@@ -21,8 +23,12 @@ interface Session {
 /** tools/list payload, built once from the TypeBox schemas (plain JSON Schema). */
 const TOOL_LIST = MCP_TOOLS.map((t) => ({ name: t.name, description: t.description, inputSchema: JSON.parse(JSON.stringify(t.inputSchema)) as Record<string, unknown> }));
 
-const jsonRpcError = (status: number, code: number, message: string): Response =>
-  new Response(JSON.stringify({ jsonrpc: '2.0', error: { code, message }, id: null }), { status, headers: { 'content-type': 'application/json' } });
+/** A JSON-RPC error reply: the catalogue's message of `error`, and its HTTP status. */
+const jsonRpcError = (error: 'MCP_SESSION_NOT_FOUND' | 'MCP_SESSION_REQUIRED' | 'MCP_TOO_MANY_SESSIONS', code: number): Response =>
+  new Response(JSON.stringify({ jsonrpc: '2.0', error: { code, message: errorMessage(error) }, id: null }), {
+    status: HTTP_STATUS[ERRORS[error].status],
+    headers: { 'content-type': 'application/json' },
+  });
 
 /**
  * MCP control plane over Streamable HTTP (SPEC §3): stateful sessions keyed by Mcp-Session-Id,
@@ -48,12 +54,12 @@ export class McpGateway {
     const sid = req.headers.get('mcp-session-id');
     if (sid) {
       const s = this.sessions.get(sid);
-      if (!s || s.principal !== principal) return jsonRpcError(404, -32001, 'Session not found');
+      if (!s || s.principal !== principal) return jsonRpcError('MCP_SESSION_NOT_FOUND', -32001);
       s.lastActive = Date.now();
       return s.transport.handleRequest(req, { authInfo: { token: principal, clientId: identity?.instanceId ?? principal, scopes: [] } });
     }
-    if (req.method !== 'POST') return jsonRpcError(400, -32000, 'Bad Request: Mcp-Session-Id header is required');
-    if (this.sessions.size >= MCP_MAX_SESSIONS) return jsonRpcError(503, -32000, 'too many MCP sessions');
+    if (req.method !== 'POST') return jsonRpcError('MCP_SESSION_REQUIRED', -32000);
+    if (this.sessions.size >= MCP_MAX_SESSIONS) return jsonRpcError('MCP_TOO_MANY_SESSIONS', -32000);
     const session = this.open(principal);
     return session.transport.handleRequest(req, { authInfo: { token: principal, clientId: identity?.instanceId ?? principal, scopes: [] } });
   }
@@ -89,7 +95,7 @@ export class McpGateway {
         return { content: [{ type: 'text', text: JSON.stringify(value) }] };
       } catch (e) {
         if (!(e instanceof ToolError)) this.opts.log.error({ err: e, tool: request.params.name }, 'tool failed');
-        return { content: [{ type: 'text', text: e instanceof ToolError ? e.message : 'internal error' }], isError: true };
+        return { content: [{ type: 'text', text: e instanceof ToolError ? e.message : errorMessage('TOOL_INTERNAL') }], isError: true };
       }
     });
     void server.connect(session.transport);

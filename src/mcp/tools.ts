@@ -1,3 +1,4 @@
+import { errorMessage, type ErrorCode, type ErrorParams } from '../../schemas/error-catalogue.js';
 import { AppError } from '../errors.js';
 import type { InstanceService, Summary } from '../domains/instances/service.js';
 import type { RuleService } from '../domains/rules/service.js';
@@ -5,7 +6,25 @@ import type { Identity } from '../http/context.js';
 import type { ToolName } from '../../schemas/http/mcp.js';
 
 /** A tool failure the model sees as `isError: true` with this text (never a JSON-RPC error). */
-export class ToolError extends Error {}
+export class ToolError extends Error {
+  // Private: a tool failure's text is a catalogue message (schemas/error-catalogue.ts), never free text.
+  private constructor(message: string) {
+    super(message);
+  }
+
+  /** The failure `code` names in the catalogue, its message written from `params`. */
+  static of<C extends ErrorCode>(code: C, ...params: ErrorParams<C>): ToolError {
+    return new ToolError(errorMessage(code, ...params));
+  }
+
+  /** A front error passed on as it reads (its message is already the catalogue's). */
+  static relay(e: AppError): ToolError {
+    return new ToolError(e.message);
+  }
+}
+
+/** How a missing-argument error of the front ends ("project is required"), from the catalogue. */
+const REQUIRED = errorMessage('FIELD_REQUIRED', '');
 
 export interface ToolDeps {
   instances: InstanceService;
@@ -122,14 +141,14 @@ function str(args: Record<string, unknown>, k: string): string {
   return typeof v === 'string' ? v : '';
 }
 
-const failMessage = (e: unknown): string => (e instanceof AppError ? e.message : 'internal error');
+const failMessage = (e: unknown): string => (e instanceof AppError ? e.message : errorMessage('TOOL_INTERNAL'));
 
 /** Runs one tool; returns the JSON value of its reply (sent compact, SPEC §7-23), or throws ToolError. */
 export async function runTool(name: string, args: Record<string, unknown>, deps: ToolDeps, caller: Identity | null): Promise<unknown> {
   switch (name as ToolName) {
     case 'register_instance': {
       const n = str(args, 'name');
-      if (!n) throw new ToolError('name is required');
+      if (!n) throw ToolError.of('FIELD_REQUIRED', 'name');
       const caps = str(args, 'capabilities');
       try {
         const r = await deps.instances.register({
@@ -152,7 +171,7 @@ export async function runTool(name: string, args: Record<string, unknown>, deps:
           message: `Registered (status: pending). Activate via CLI: koor-cli activate ${r.id}`,
         };
       } catch (e) {
-        throw new ToolError(`registration failed: ${failMessage(e)}`);
+        throw ToolError.of('TOOL_FAILED', 'registration', failMessage(e));
       }
     }
     case 'discover_instances': {
@@ -163,12 +182,12 @@ export async function runTool(name: string, args: Record<string, unknown>, deps:
     case 'set_intent': {
       const id = str(args, 'instance_id');
       const intent = str(args, 'intent');
-      if (!id) throw new ToolError('instance_id is required');
-      if (!intent) throw new ToolError('intent is required');
+      if (!id) throw ToolError.of('FIELD_REQUIRED', 'instance_id');
+      if (!intent) throw ToolError.of('FIELD_REQUIRED', 'intent');
       try {
         await deps.instances.update(id, { intent });
       } catch (e) {
-        throw new ToolError(`set intent failed: ${failMessage(e)}`);
+        throw ToolError.of('TOOL_FAILED', 'set intent', failMessage(e));
       }
       return { instance_id: id, intent, message: 'Intent updated successfully.' };
     }
@@ -192,12 +211,12 @@ export async function runTool(name: string, args: Record<string, unknown>, deps:
         return { ...r, message: 'Rule proposed successfully. It will be reviewed by the user before activation.' };
       } catch (e) {
         // "project is required" and its siblings read as they are; anything else says what failed.
-        if (e instanceof AppError && / is required$/.test(e.message)) throw new ToolError(e.message);
-        if (e instanceof AppError && e.status === 'ALREADY_EXISTS') throw new ToolError(`propose rule failed: rule already exists: ${f('project')}/${f('rule_id')}`);
-        throw new ToolError(`propose rule failed: ${failMessage(e)}`);
+        if (e instanceof AppError && e.message.endsWith(REQUIRED)) throw ToolError.relay(e);
+        if (e instanceof AppError && e.status === 'ALREADY_EXISTS') throw ToolError.of('TOOL_FAILED', 'propose rule', errorMessage('RULE_ALREADY_EXISTS', f('project'), f('rule_id')));
+        throw ToolError.of('TOOL_FAILED', 'propose rule', failMessage(e));
       }
     }
     default:
-      throw new ToolError(`unknown tool: ${name}`);
+      throw ToolError.of('UNKNOWN_TOOL', name);
   }
 }

@@ -1,6 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import type { BackupDone, BackupJob } from '../../schemas/rpc/backup.js';
-import { deadlineExceeded } from '../errors.js';
+import { fail } from '../errors.js';
 
 const BACKUP_URL = new URL('../../workers/backup/main.js', import.meta.url);
 
@@ -18,7 +18,7 @@ export function runBackupThread(job: BackupJob, timeoutMs: number | null): Promi
         ? null
         : setTimeout(() => {
             void worker.terminate();
-            reject(deadlineExceeded(`backup took longer than ${timeoutMs / 1000} s`));
+            reject(fail('BACKUP_TIMED_OUT', timeoutMs / 1000));
           }, timeoutMs);
     timer?.unref();
     worker.once('message', (m: BackupDone) => {

@@ -1,6 +1,6 @@
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import type { DeliveryEvents, DeliveryRun, DeliveryRunResult, DeliveryStartup } from '../../schemas/rpc/delivery.js';
-import { deadlineExceeded, exhausted, unavailable, type AppError } from '../errors.js';
+import { type AppError, fail } from '../errors.js';
 import type { Logger } from '../log.js';
 
 const DELIVERY_URL = new URL('../../workers/delivery/main.js', import.meta.url);
@@ -49,11 +49,11 @@ export class DeliveryClient {
 
   /** POSTs `what` to `url`: given bodies, or logged events the thread reads itself. */
   async run(url: string, secret: string, what: { bodies: string[] } | { events: DeliveryEvents }): Promise<RunOutcome> {
-    if (this.closing) throw unavailable('server is shutting down');
-    if (this.pending.size >= this.opts.maxInFlight) throw exhausted('webhook delivery queue full');
+    if (this.closing) throw fail('SHUTTING_DOWN');
+    if (this.pending.size >= this.opts.maxInFlight) throw fail('DELIVERY_QUEUE_FULL');
     if (!this.port) await this.start();
     const port = this.port;
-    if (!port) throw unavailable('webhook delivery thread not running');
+    if (!port) throw fail('DELIVERY_NOT_RUNNING');
     const id = this.nextId++;
     const msg: DeliveryRun = { id, url, secret, ...what };
     const count = 'bodies' in what ? what.bodies.length : (what.events.ids?.length ?? what.events.upto - what.events.after);
@@ -61,14 +61,14 @@ export class DeliveryClient {
     const r = await new Promise<DeliveryRunResult>((resolve, reject) => {
       const timer = setTimeout(() => {
         if (!this.pending.delete(id)) return;
-        reject(deadlineExceeded('webhook delivery: deadline exceeded'));
+        reject(fail('DEADLINE_EXCEEDED', 'webhook delivery'));
       }, deadlineMs);
       timer.unref();
       this.pending.set(id, { resolve, reject, timer });
       port.postMessage(msg);
     });
     // An events run that failed with no event to blame could not read the log: not settled.
-    if (r.error !== undefined && 'events' in what && r.failed_event === undefined) throw unavailable(r.error);
+    if (r.error !== undefined && 'events' in what && r.failed_event === undefined) throw fail('DELIVERY_LOG_UNREADABLE', r.error);
     const { id: _id, ...outcome } = r;
     return outcome;
   }
@@ -80,7 +80,7 @@ export class DeliveryClient {
 
   async close(): Promise<void> {
     this.closing = true;
-    this.failAll(unavailable('server is shutting down'));
+    this.failAll(fail('SHUTTING_DOWN'));
     const w = this.worker;
     this.worker = null;
     this.port = null;
@@ -124,7 +124,7 @@ export class DeliveryClient {
         port1.close();
         if (this.closing) return;
         this.opts.log.warn({ code }, 'webhook delivery thread exited; the next run starts a new one');
-        this.failAll(unavailable('webhook delivery thread exited'));
+        this.failAll(fail('DELIVERY_EXITED'));
         reject(new Error(`webhook delivery thread exited with code ${code}`));
       });
     });

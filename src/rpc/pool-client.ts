@@ -1,7 +1,7 @@
 import { Piscina } from 'piscina';
 import type { ReqOf, ResOf } from '../../schemas/rpc/envelope.js';
 import type { PoolMethods } from '../../schemas/rpc/pool.js';
-import { AppError, deadlineExceeded, exhausted, internal } from '../errors.js';
+import { AppError, fail, internal } from '../errors.js';
 import type { Logger } from '../log.js';
 import { POOL_MAX_QUEUE_WAIT_MS } from '../shared/limits.js';
 
@@ -72,11 +72,11 @@ export class PoolClient {
       const e = err as Error;
       if (e.name === 'AbortError' || e.name === 'TimeoutError') {
         this.stats.timeouts++;
-        throw deadlineExceeded(`${name}: job exceeded its time budget`);
+        throw fail('JOB_OVER_BUDGET', name);
       }
       if (/queue is at limit/i.test(e.message)) {
         this.stats.rejectedFull++;
-        throw exhausted('worker pool queue full');
+        throw fail('POOL_QUEUE_FULL');
       }
       this.opts.log.error({ err, job: name }, 'pool job failed');
       throw internal(name, err);

@@ -2,7 +2,7 @@ import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import type { AuditTag, ReplyEnvelope, ReqOf, ResOf, RequestEnvelope } from '../../schemas/rpc/envelope.js';
 import type { WriterMethod, WriterMethods, WriterStartup } from '../../schemas/rpc/writer.js';
 import { createWriterStatsBuffer, WriterStatsView } from '../../schemas/rpc/writer-stats.js';
-import { AppError, deadlineExceeded, exhausted, unavailable } from '../errors.js';
+import { AppError, fail } from '../errors.js';
 import type { Logger } from '../log.js';
 import { WRITER_LIMITS, WRITER_RESTART_BACKOFF_MAX_MS, WRITER_RESTART_BACKOFF_MS } from '../shared/limits.js';
 
@@ -84,10 +84,10 @@ export class WriterClient {
 
   /** `opts.audit`: record an audit entry with this write, in its savepoint (SPEC §2.13). */
   call<K extends WriterMethod>(method: K, req: ReqOf<WriterMethods, K>, opts?: { deadlineMs?: number; audit?: AuditTag }): Promise<ResOf<WriterMethods, K>> {
-    if (this.closing) return Promise.reject(unavailable('server is shutting down'));
+    if (this.closing) return Promise.reject(fail('SHUTTING_DOWN'));
     if (this.pending.size >= this.opts.maxInFlight) {
       this.stats.rejectedFull++;
-      return Promise.reject(exhausted('writer queue full'));
+      return Promise.reject(fail('WRITER_QUEUE_FULL'));
     }
     const id = this.nextId++;
     const deadline = Date.now() + (opts?.deadlineMs ?? this.opts.deadlineMs);
@@ -131,7 +131,7 @@ export class WriterClient {
       if (p.deadline <= now) {
         this.pending.delete(id);
         this.stats.deadlineExceeded++;
-        p.reject(deadlineExceeded(`${p.method}: deadline exceeded`));
+        p.reject(fail('DEADLINE_EXCEEDED', p.method));
       } else if (p.deadline < next) next = p.deadline;
     }
     this.stats.inFlight = this.pending.size;
@@ -189,7 +189,7 @@ export class WriterClient {
     port.postMessage({ control: 'close' });
     await closed;
     await worker.terminate();
-    this.failAll(unavailable('server is shutting down'));
+    this.failAll(fail('SHUTTING_DOWN'));
   }
 
   /** Kills the worker abruptly (tests: writer death). */
@@ -243,7 +243,7 @@ export class WriterClient {
         this.port = null;
         if (!ready || this.closing) return;
         this.opts.log.error({ code, inFlight: this.pending.size }, 'writer worker died; restarting');
-        this.failAll(unavailable('writer unavailable'));
+        this.failAll(fail('WRITER_UNAVAILABLE'));
         this.notifyUncertain();
         this.restart();
       });
@@ -263,7 +263,7 @@ export class WriterClient {
         },
         (err) => {
           this.opts.log.error({ err }, 'writer restart failed');
-          this.failAll(unavailable('writer unavailable'));
+          this.failAll(fail('WRITER_UNAVAILABLE'));
           this.restart();
         },
       );

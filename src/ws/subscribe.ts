@@ -1,5 +1,5 @@
 import type { Slots, WsCallbacks } from '../http/slots.js';
-import { badRequest, unauthenticated } from '../errors.js';
+import { fail } from '../errors.js';
 import { CLOSE_SLOW_CONSUMER, type Hub, type Overflow, type Subscriber } from '../bus/hub.js';
 import type { EventService } from '../domains/events/service.js';
 import { globParam, sinceParam } from '../http/query.js';
@@ -119,15 +119,15 @@ export function mountSubscribe(slots: Slots, deps: { auth: Authenticator; hub: H
           );
         };
         const authorized = auth.authorize(ctx);
-        if (authorized === false) return sendError(ctx, unauthenticated(), log);
-        if (authorized !== true) return later(authorized, (ok) => (ok ? opened() : sendError(ctx, unauthenticated(), log)));
+        if (authorized === false) return sendError(ctx, fail('UNAUTHENTICATED'), log);
+        if (authorized !== true) return later(authorized, (ok) => (ok ? opened() : sendError(ctx, fail('UNAUTHENTICATED'), log)));
         opened();
 
         function opened(): void {
           const q = new URLSearchParams(ctx.query);
           const pattern = globParam(q, 'pattern', '*');
           const overflowRaw = q.get('overflow') ?? '';
-          if (overflowRaw !== '' && overflowRaw !== 'drop' && overflowRaw !== 'close') throw badRequest('overflow must be "close" or "drop"');
+          if (overflowRaw !== '' && overflowRaw !== 'drop' && overflowRaw !== 'close') throw fail('OVERFLOW_INVALID');
           const overflow: Overflow = overflowRaw === 'drop' ? 'drop' : 'close';
           const requested = sinceParam(q.get('since'));
           const upgrade = (oldest: number | null) => {

@@ -1,7 +1,7 @@
 import { Compile, type TSchema } from '../../schemas/typebox.js';
 import { RequestEnvelope, type ReplyEnvelope } from '../../schemas/rpc/envelope.js';
 import { WriterMethods } from '../../schemas/rpc/writer.js';
-import { Fault } from './fault.js';
+import { fault, type Fault } from './fault.js';
 
 const checkEnvelope = Compile(RequestEnvelope);
 const checkReq = new Map<string, ReturnType<typeof Compile<TSchema>>>(
@@ -18,27 +18,28 @@ export const failReply = (id: number, err: Fault): ReplyEnvelope => ({ id, ok: f
 export function admit(raw: unknown, has: (method: string) => boolean): { env: RequestEnvelope } | { reply: ReplyEnvelope } {
   if (!checkEnvelope.Check(raw)) {
     const id = typeof (raw as { id?: unknown })?.id === 'number' ? (raw as { id: number }).id : 0;
-    return { reply: failReply(id, new Fault('INVALID_ARGUMENT', 'malformed RPC envelope')) };
+    return { reply: failReply(id, fault('MALFORMED_ENVELOPE')) };
   }
   const env = raw;
-  if (env.deadline < Date.now()) return { reply: failReply(env.id, new Fault('DEADLINE_EXCEEDED', 'deadline exceeded before the write started')) };
+  if (env.deadline < Date.now()) return { reply: failReply(env.id, fault('DEADLINE_BEFORE_WRITE')) };
   const check = checkReq.get(env.method);
-  if (!check || !has(env.method)) return { reply: failReply(env.id, new Fault('INVALID_ARGUMENT', `unknown method: ${env.method}`)) };
+  if (!check || !has(env.method)) return { reply: failReply(env.id, fault('UNKNOWN_METHOD', env.method)) };
   if (!check.Check(env.req)) {
     const first = [...check.Errors(env.req)][0];
-    return { reply: failReply(env.id, new Fault('INVALID_ARGUMENT', `invalid ${env.method} request: ${first?.instancePath || '/'} ${first?.message ?? ''}`.trim())) };
+    return { reply: failReply(env.id, fault('INVALID_REQUEST', env.method, first?.instancePath || '/', first?.message ?? '')) };
   }
   return { env };
 }
 
 /** Replies for a batch whose transaction failed: nothing in it acknowledged, own failures kept. */
-export function failedBatch(batch: readonly unknown[], replies: readonly ReplyEnvelope[], err: { status: 'INTERNAL' | 'UNAVAILABLE'; message: string }): ReplyEnvelope[] {
+export function failedBatch(batch: readonly unknown[], replies: readonly ReplyEnvelope[], err: Fault): ReplyEnvelope[] {
+  const wire = err.toWire();
   const failed = new Map(replies.filter((r) => !r.ok).map((r) => [r.id, r]));
   const all: ReplyEnvelope[] = [];
   for (const raw of batch) {
     const id = (raw as { id?: unknown })?.id;
     if (typeof id !== 'number') continue;
-    all.push(failed.get(id) ?? { id, ok: false, err });
+    all.push(failed.get(id) ?? { id, ok: false, err: wire });
   }
   return all;
 }

@@ -1,6 +1,6 @@
 import type { AuditTag, ReplyEnvelope, RequestEnvelope } from '../../schemas/rpc/envelope.js';
 import { admit, failReply, failedBatch } from './check.js';
-import { Fault } from './fault.js';
+import { Fault, fault } from './fault.js';
 import { writerMethods, type MethodOptions } from './methods.js';
 import type { Driver, Tx } from './sql.js';
 import { AUDIT_INSERT, auditEntry } from './stores/audit.js';
@@ -88,7 +88,7 @@ export function createDispatcher(driver: Driver, opts: MethodOptions & { log?: F
       // Not a known fault: a bug or an environment failure. The client gets a generic 500; the
       // cause and stack go to the log with the method, so the operator can see what happened.
       opts.log?.error({ err: e, method: env.method, id: env.id }, `writer method ${env.method} failed`);
-      return { id: env.id, ok: false, err: { status: 'INTERNAL', message: `failed to ${env.method}` } };
+      return { id: env.id, ok: false, err: fault('OPERATION_FAILED', env.method).toWire() };
     }
   }
 
@@ -138,7 +138,7 @@ export function createDispatcher(driver: Driver, opts: MethodOptions & { log?: F
         guardedNext = methodFailed;
         return { replies };
       } catch (commitError) {
-        const err = driver.unavailable(commitError) ? ({ status: 'UNAVAILABLE', message: 'database unavailable' } as const) : ({ status: 'INTERNAL', message: 'failed to commit' } as const);
+        const err = driver.unavailable(commitError) ? fault('DATABASE_UNAVAILABLE') : fault('OPERATION_FAILED', 'commit');
         return { commitError, replies: failedBatch(batch, replies, err) };
       }
     },

@@ -1,3 +1,4 @@
+import { ERRORS, errorMessage, type ErrorCode, type ErrorParams } from '../../schemas/error-catalogue.js';
 import type { StatusName, WireError } from '../../schemas/errors.js';
 
 /** An expected failure of a writer method; crosses the port as a WireError. */
@@ -17,10 +18,19 @@ export class Fault extends Error {
   }
 }
 
+/**
+ * The fault `code` names in the catalogue (schemas/error-catalogue.ts), its message written from
+ * `params`: the only way a store raises an error the client reads, so the front and the stores
+ * spell a shared message (`task not found: 7`) once.
+ */
+export function fault<C extends ErrorCode>(code: C, ...params: ErrorParams<C>): Fault {
+  return new Fault(ERRORS[code].status, errorMessage(code, ...params));
+}
+
 export const preconditionFailed = (cur: { version: number; hash: string } | undefined): Fault =>
   new Fault(
-    'FAILED_PRECONDITION',
-    `precondition failed: current version ${cur?.version ?? 0}`,
+    ERRORS.PRECONDITION_FAILED.status,
+    errorMessage('PRECONDITION_FAILED', cur?.version ?? 0),
     cur ? { version: cur.version, hash: cur.hash } : { version: 0 },
   );
 

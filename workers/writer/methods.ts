@@ -1,7 +1,7 @@
 import { threadId } from 'node:worker_threads';
 import type { ReqOf, ResOf } from '../../schemas/rpc/envelope.js';
 import type { Event, WriterMethod, WriterMethods } from '../../schemas/rpc/writer.js';
-import { Fault } from './fault.js';
+import { fault } from './fault.js';
 import type { Driver, Tx } from './sql.js';
 import { complianceStore } from './stores/compliance.js';
 import { eventStore } from './stores/events.js';
@@ -49,7 +49,7 @@ export function writerMethods(driver: Driver, opts: MethodOptions = {}) {
   const handlers: Handlers = {
     'sys.ping': async (tx) => ({ threadId, schema_version: await driver.schemaVersion(tx) }),
     'sys.sleep': async (tx, req) => {
-      if (!opts.testHooks) throw new Fault('INVALID_ARGUMENT', 'unknown method: sys.sleep');
+      if (!opts.testHooks) throw fault('UNKNOWN_METHOD', 'sys.sleep');
       await driver.sleep(tx, req.ms);
       return {};
     },

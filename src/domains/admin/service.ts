@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { BackupDone, BackupJob } from '../../../schemas/rpc/backup.js';
-import { AppError, badRequest, conflict, internal, unavailable } from '../../errors.js';
+import { AppError, fail, internal } from '../../errors.js';
 import type { Ctx } from '../../http/context.js';
 import { readBodyToFile } from '../../http/body.js';
 import { inspectSnapshot, SnapshotError, type SnapshotInfo } from '../../shared/snapshot.js';
@@ -55,7 +55,7 @@ export class AdminService {
     if ((!onRestore && !inPlace) || this.restoring) {
       ctx.res.onData(() => {});
       return Promise.reject(
-        onRestore || inPlace ? conflict('a restore is already under way') : unavailable('live restore needs koor-server itself; stop the server and run koor-server --restore FILE'),
+        onRestore || inPlace ? fail('RESTORE_UNDER_WAY') : fail('RESTORE_NEEDS_SERVER'),
       );
     }
     this.restoring = true;
@@ -66,7 +66,7 @@ export class AdminService {
         try {
           info = inspectSnapshot(file, 'the uploaded file');
         } catch (e) {
-          throw e instanceof SnapshotError ? badRequest(e.message) : e;
+          throw e instanceof SnapshotError ? fail('SNAPSHOT_INVALID', e.message) : e;
         }
         if (inPlace) return this.restoreInPlace(inPlace(file), file, info, reply);
         reply(info, true);
@@ -108,7 +108,7 @@ export class AdminService {
    * hands it to `use` (which streams it), and removes it whatever happens.
    */
   async withSnapshot(use: (file: string, snap: Snapshot) => Promise<void>): Promise<void> {
-    if (this.busy) throw conflict('a backup is already running; try again when it has finished');
+    if (this.busy) throw fail('BACKUP_RUNNING');
     this.busy = true;
     const file = path.join(this.opts.snapshots.stagingDir, `backup-${Date.now()}-${randomBytes(4).toString('hex')}.db.part`);
     try {

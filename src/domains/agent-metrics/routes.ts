@@ -1,4 +1,4 @@
-import { badRequest } from '../../errors.js';
+import { fail } from '../../errors.js';
 import { pathName } from '../../http/path.js';
 import { sendJson } from '../../http/reply.js';
 import type { Route } from '../../http/router.js';
@@ -9,7 +9,7 @@ import type { AgentMetrics } from './service.js';
 function periodOf(q: URLSearchParams): string | null {
   const p = q.get('period');
   if (p === null || p === '') return null;
-  if (!/^\d{1,4}(-\d{0,2}(-\d{0,2}(T\d{0,2})?)?)?$/.test(p)) throw badRequest('period must be a prefix of YYYY-MM-DDTHH');
+  if (!/^\d{1,4}(-\d{0,2}(-\d{0,2}(T\d{0,2})?)?)?$/.test(p)) throw fail('PERIOD_INVALID');
   return p;
 }
 

@@ -1,5 +1,5 @@
 import type { ContractViolation } from '../../../schemas/rpc/pool.js';
-import { AppError, badRequest, notFound } from '../../errors.js';
+import { AppError, fail } from '../../errors.js';
 import { CONTRACT_TEST_MAX_REPLY_BYTES, CONTRACT_TEST_TIMEOUT_MS } from '../../shared/limits.js';
 import type { PoolClient } from '../../rpc/pool-client.js';
 import type { Awaitable } from '../../store.js';
@@ -21,7 +21,6 @@ export interface TestResult {
   error: string;
 }
 
-const q = (s: string): string => JSON.stringify(s);
 const isJsonObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 
 /** Why a fetch failed, in a line: the socket error behind undici's "fetch failed", or the timeout. */
@@ -69,13 +68,13 @@ export class ContractService {
     try {
       return await this.specs.get(project, name);
     } catch (e) {
-      if (e instanceof AppError && e.status === 'NOT_FOUND') throw notFound(`contract not found: ${project}/${name}`);
+      if (e instanceof AppError && e.status === 'NOT_FOUND') throw fail('CONTRACT_NOT_FOUND', project, name);
       throw e;
     }
   }
 
   private static notContract(reason: string): AppError {
-    return badRequest(`stored spec is not a valid contract: ${reason}`);
+    return fail('CONTRACT_INVALID', reason);
   }
 
   /** `POST …/validate`: spec errors first, then the body's (SPEC §2.9). */
@@ -90,7 +89,7 @@ export class ContractService {
       payload: body.payload ?? {},
     });
     if (!r.ok) throw ContractService.notContract(r.error);
-    if (endpoint === '') throw badRequest('endpoint is required');
+    if (endpoint === '') throw fail('FIELD_REQUIRED', 'endpoint');
     return { valid: r.violations.length === 0, violations: r.violations };
   }
 
@@ -104,12 +103,12 @@ export class ContractService {
     const testData = isJsonObject(body.test_data) ? body.test_data : undefined;
     const plan = await this.pool.run('contract.plan_test', { contract: spec.data, hash: spec.hash, endpoint, ...(testData ? { test_data: testData } : {}) });
     if (!plan.ok) throw ContractService.notContract(plan.error);
-    if (endpoint === '') throw badRequest('endpoint is required');
+    if (endpoint === '') throw fail('FIELD_REQUIRED', 'endpoint');
     const baseUrl = body.base_url ?? '';
-    if (baseUrl === '') throw badRequest('base_url is required');
-    if (!plan.found) throw badRequest(`endpoint ${q(endpoint)} not in contract`);
+    if (baseUrl === '') throw fail('FIELD_REQUIRED', 'base_url');
+    if (!plan.found) throw fail('ENDPOINT_NOT_IN_CONTRACT', endpoint);
     const space = endpoint.indexOf(' ');
-    if (space === -1) throw badRequest(`invalid endpoint format ${q(endpoint)} (expected "METHOD /path")`);
+    if (space === -1) throw fail('ENDPOINT_FORMAT', endpoint);
     const method = endpoint.slice(0, space);
     const url = baseUrl.replace(/\/+$/, '') + endpoint.slice(space + 1);
 

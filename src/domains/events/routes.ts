@@ -1,5 +1,5 @@
 import { PublishBody } from '../../../schemas/http/events.js';
-import { badRequest } from '../../errors.js';
+import { fail } from '../../errors.js';
 import { sendJsonText, type HeaderList } from '../../http/reply.js';
 import type { Route } from '../../http/router.js';
 import { globParam, instantParam, positiveInt, queryParams, sinceParam } from '../../http/query.js';
@@ -18,7 +18,7 @@ export function eventRoutes(svc: EventService): Route[] {
       schema: PublishBody,
       handler: async (ctx) => {
         const body = ctx.json as { topic?: string; source?: string };
-        if (!body.topic) throw badRequest('topic is required');
+        if (!body.topic) throw fail('FIELD_REQUIRED', 'topic');
         const raw = rawMember(ctx.text, 'data');
         const data = raw === undefined ? 'null' : compactJson(raw);
         const source = body.source ?? ctx.identity?.name ?? '';

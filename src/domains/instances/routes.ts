@@ -1,6 +1,6 @@
 import { auditBy } from '../../http/actor.js';
 import { CapabilitiesBody, RegisterBody } from '../../../schemas/http/instances.js';
-import { badRequest } from '../../errors.js';
+import { fail } from '../../errors.js';
 import type { Ctx } from '../../http/context.js';
 import { sendJson } from '../../http/reply.js';
 import type { Route } from '../../http/router.js';
@@ -12,7 +12,7 @@ const idOf = (ctx: Ctx): string => {
   try {
     return decodeURIComponent(ctx.params[0]!);
   } catch {
-    throw badRequest('invalid URL encoding in path');
+    throw fail('INVALID_URL_ENCODING', 'path');
   }
 };
 
@@ -36,7 +36,7 @@ export function instanceRoutes(svc: InstanceService, liveness: LivenessMonitor):
       schema: RegisterBody,
       handler: async (ctx) => {
         const b = ctx.json as { name?: string; workspace?: string; intent?: string; stack?: string; capabilities?: string[] | null };
-        if (!b.name) throw badRequest('name is required');
+        if (!b.name) throw fail('FIELD_REQUIRED', 'name');
         // SPEC §2.13: the actor of a registration is the new instance's name.
         sendJson(ctx, 200, await svc.register({ name: b.name, workspace: b.workspace ?? '', intent: b.intent ?? '', stack: b.stack ?? '', capabilities: b.capabilities ?? [] }, auditBy(ctx, b.name)));
       },

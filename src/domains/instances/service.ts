@@ -5,7 +5,7 @@ import type { Identity } from '../../http/context.js';
 import type { Logger } from '../../log.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
 import { toRfc3339, toStorage, type Awaitable } from '../../store.js';
-import { notFound } from '../../errors.js';
+import { fail } from '../../errors.js';
 import { IDENTITY_MISSES_MAX, IDENTITY_TOUCH_INTERVAL_MS } from '../../shared/limits.js';
 import type { InstanceFilter, InstanceReader, InstanceRow, TokenRow } from './reader.js';
 import { then } from '../../backend/awaitable.js';
@@ -144,7 +144,7 @@ export class InstanceService {
 
   async get(id: string): Promise<Summary> {
     const r = await this.reader.get(id);
-    if (!r) throw notFound(`instance not found: ${id}`);
+    if (!r) throw fail('INSTANCE_NOT_FOUND', id);
     return summary(decode(r));
   }
 

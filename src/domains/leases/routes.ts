@@ -1,5 +1,5 @@
 import { CheckBody, LeaseBody, RenewBody } from '../../../schemas/http/coord.js';
-import { badRequest } from '../../errors.js';
+import { fail } from '../../errors.js';
 import { auditBy } from '../../http/actor.js';
 import type { Ctx } from '../../http/context.js';
 import { checkName, pathName } from '../../http/path.js';
@@ -11,13 +11,13 @@ import { ttlParam, type LeaseService } from './service.js';
 
 /** The calling agent (SPEC §8.4): leases are held by identified agents only. */
 function holderOf(ctx: Ctx): string {
-  if (!ctx.identity) throw badRequest('lease requires an agent identity');
+  if (!ctx.identity) throw fail('IDENTITY_REQUIRED', 'lease');
   return ctx.identity.instanceId;
 }
 
 /** A file path to check: non-empty, at most MAX_KEY_BYTES, no NUL. */
 const checkPath = (p: string | null | undefined): string => {
-  if (!p) throw badRequest('path is required');
+  if (!p) throw fail('FIELD_REQUIRED', 'path');
   return checkName(p, 'path');
 };
 
@@ -52,7 +52,7 @@ export function leaseRoutes(svc: LeaseService): Route[] {
       schema: CheckBody,
       handler: async (ctx) => {
         const paths = (ctx.json as { paths?: string[] }).paths ?? [];
-        if (paths.length > LEASE_CHECK_MAX_PATHS) throw badRequest(`too many paths: ${paths.length} (max ${LEASE_CHECK_MAX_PATHS})`);
+        if (paths.length > LEASE_CHECK_MAX_PATHS) throw fail('TOO_MANY', 'paths', paths.length, LEASE_CHECK_MAX_PATHS);
         const checked = paths.map((p) => ({ path: p, name: checkPath(p) }));
         const held = (await Promise.all(checked.map(async ({ path, name }) => ({ path, leases: await svc.check(name) })))).filter((h) => h.leases.length > 0);
         sendJson(ctx, 200, held);

@@ -3,7 +3,7 @@ import type { Event, LeaseRow } from '../../../schemas/rpc/writer.js';
 import { decodeLease as decode, type LeaseCandidate as Candidate } from '../../../schemas/db/coord.js';
 import { pathGlob, pathGlobMatch, globsOverlap } from '../../shared/path-glob.js';
 import { parseDuration } from '../../config.js';
-import { badRequest, conflict, notFound } from '../../errors.js';
+import { fail, failWith } from '../../errors.js';
 import { checkName } from '../../http/path.js';
 import { LEASE_EXPIRE_CHUNK, LEASE_MAX_RESOURCES, LEASE_MAX_TTL_MS } from '../../shared/limits.js';
 import type { Logger } from '../../log.js';
@@ -46,19 +46,19 @@ export function ttlParam(v: unknown): number {
     try {
       ms = parseDuration(String(v), 'ttl');
     } catch (e) {
-      throw badRequest((e as Error).message);
+      throw fail('TTL_INVALID', (e as Error).message);
     }
   }
-  if (!(ms >= 1000)) throw badRequest('ttl must be at least 1s');
-  if (ms > LEASE_MAX_TTL_MS) throw badRequest(`ttl must be at most ${LEASE_MAX_TTL_MS / 3_600_000}h`);
+  if (!(ms >= 1000)) throw fail('TTL_TOO_SHORT');
+  if (ms > LEASE_MAX_TTL_MS) throw fail('TTL_TOO_LONG', LEASE_MAX_TTL_MS / 3_600_000);
   return ms;
 }
 
 /** A lease resource: a well-formed, non-empty path glob of at most MAX_KEY_BYTES. */
 function checkResource(r: string): string {
-  if (r === '') throw badRequest('resource must not be empty');
+  if (r === '') throw fail('RESOURCE_EMPTY');
   checkName(r, 'resource');
-  if (pathGlob(r) === null) throw badRequest(`invalid pattern: ${r}`);
+  if (pathGlob(r) === null) throw fail('INVALID_PATTERN', r);
   return r;
 }
 
@@ -83,14 +83,14 @@ export class LeaseService {
   ) {}
 
   async acquire(holder: string, input: AcquireInput, audit: AuditTag): Promise<Lease> {
-    if (input.resources.length === 0) throw badRequest('resources is required');
-    if (input.resources.length > LEASE_MAX_RESOURCES) throw badRequest(`too many resources: ${input.resources.length} (max ${LEASE_MAX_RESOURCES})`);
+    if (input.resources.length === 0) throw fail('FIELD_REQUIRED', 'resources');
+    if (input.resources.length > LEASE_MAX_RESOURCES) throw fail('TOO_MANY', 'resources', input.resources.length, LEASE_MAX_RESOURCES);
     input.resources.forEach(checkResource);
     checkName(input.reason, 'reason');
     const r = await this.writer.call('leases.acquire', { holder, resources: input.resources, exclusive: input.exclusive, ttl_ms: input.ttlMs, reason: input.reason }, { audit });
     if ('conflict' in r) {
       const { resource, leases } = r.conflict;
-      throw conflict(`lease conflict: ${resource} held by ${leases[0]!.holder_name}`, { conflicts: leases.map(leaseJson) });
+      throw failWith('LEASE_CONFLICT', { body: { conflicts: leases.map(leaseJson) } }, resource, leases[0]!.holder_name);
     }
     this.announce(r.events);
     return leaseJson(r.lease);
@@ -108,7 +108,7 @@ export class LeaseService {
 
   async get(id: string): Promise<Lease> {
     const r = await this.reader.get(id, Date.now());
-    if (!r) throw notFound(`lease not found: ${id}`);
+    if (!r) throw fail('LEASE_NOT_FOUND', id);
     return leaseJson(decode(r));
   }
 

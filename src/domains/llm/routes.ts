@@ -1,5 +1,5 @@
 import { LlmUsageBody } from '../../../schemas/http/ops.js';
-import { badRequest } from '../../errors.js';
+import { fail } from '../../errors.js';
 import { auditBy } from '../../http/actor.js';
 import { sendJson } from '../../http/reply.js';
 import type { Route } from '../../http/router.js';
@@ -22,8 +22,8 @@ export function llmRoutes(svc: LlmService): Route[] {
       schema: LlmUsageBody,
       handler: async (ctx) => {
         const b = ctx.json as Body;
-        if (!b.provider) throw badRequest('provider is required');
-        if (!b.model) throw badRequest('model is required');
+        if (!b.provider) throw fail('FIELD_REQUIRED', 'provider');
+        if (!b.model) throw fail('FIELD_REQUIRED', 'model');
         // An identified agent that leaves instance_id out records usage as itself (SPEC §8.4).
         const instanceId = b.instance_id || ctx.identity?.instanceId || '';
         const r = await svc.record(
@@ -65,7 +65,7 @@ export function llmRoutes(svc: LlmService): Route[] {
       handler: async (ctx) => {
         const q = queryParams(ctx);
         const groupBy = q.get('group_by') || 'project';
-        if (!isGroupBy(groupBy)) throw badRequest('invalid group_by: must be instance, project, model, or session_tag');
+        if (!isGroupBy(groupBy)) throw fail('GROUP_BY_INVALID');
         const span = { from: instantParam(q, 'from', true), to: instantParam(q, 'to', true) };
         // from/to echoed as given ("" when absent).
         sendJson(ctx, 200, { group_by: groupBy, from: q.get('from') ?? '', to: q.get('to') ?? '', ...(await svc.summary(groupBy, span)) });

@@ -1,5 +1,5 @@
 import type { AuditTag } from '../../../schemas/rpc/envelope.js';
-import { badRequest } from '../../errors.js';
+import { fail } from '../../errors.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
 import { toRfc3339 } from '../../store.js';
 import type { ListFilter, LlmInput, LlmReader, LlmRecord, Sum } from './reader.js';
@@ -22,7 +22,7 @@ export class LlmService {
 
   /** Stores the record, then publishes `llm.usage.recorded` with it (after commit). */
   async record(input: LlmInput, audit: AuditTag): Promise<{ id: number; recorded: true }> {
-    if (input.tokens_in < 0 || input.tokens_out < 0) throw badRequest('tokens must not be negative');
+    if (input.tokens_in < 0 || input.tokens_out < 0) throw fail('TOKENS_NEGATIVE');
     const r = await this.writer.call('llm.record', input, { audit });
     const rec: LlmRecord = { id: r.id, ...input, created_at: toRfc3339(r.created_at) };
     // The record is committed: a failed publish must not turn it into an error for the caller.

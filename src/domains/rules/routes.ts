@@ -6,7 +6,7 @@ import { queryParams } from '../../http/query.js';
 import { sendJson } from '../../http/reply.js';
 import type { Route } from '../../http/router.js';
 import { RULE_STATUSES, type RuleService, type RuleStatus } from './service.js';
-import { badRequest } from '../../errors.js';
+import { fail } from '../../errors.js';
 
 type Str = string | null | undefined;
 const s = (v: Str): string => v ?? '';
@@ -71,7 +71,7 @@ export function ruleRoutes(svc: RuleService): Route[] {
       path: '/api/rules',
       handler: async (ctx) => {
         const raw = queryParams(ctx).get('status') || null;
-        if (raw !== null && !(RULE_STATUSES as readonly string[]).includes(raw)) throw badRequest('status must be accepted, proposed or rejected');
+        if (raw !== null && !(RULE_STATUSES as readonly string[]).includes(raw)) throw fail('RULE_STATUS_INVALID');
         sendJson(ctx, 200, await svc.listAll(raw as RuleStatus | null));
       },
     },

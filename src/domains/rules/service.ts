@@ -4,7 +4,7 @@ import type { RuleInput } from '../../../schemas/http/rules.js';
 import type { ValidateRule, Violation } from '../../../schemas/rpc/pool.js';
 import type { RuleRow } from '../../../schemas/rpc/writer.js';
 import { isValidGlob, matcherFor } from '../../shared/glob.js';
-import { AppError, badRequest } from '../../errors.js';
+import { AppError, fail } from '../../errors.js';
 import { RULES_CACHE_PROJECTS, RULES_CACHE_SUBSETS, VALIDATE_MAX_TIMEOUTS, VALIDATE_MAX_VIOLATIONS } from '../../shared/limits.js';
 import type { PoolClient } from '../../rpc/pool-client.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
@@ -65,8 +65,8 @@ const s = (v: string | null | undefined): string => v ?? '';
 function checkUsable(r: { rule_id: string; match_type: string; pattern: string; applies_to: readonly string[] }, label: string): void {
   const re = effectiveRegex(r.match_type, r.pattern);
   const bad = re === null ? null : regexError(re);
-  if (bad !== null) throw badRequest(`${label}invalid regex pattern: ${bad}`);
-  for (const g of r.applies_to) if (!isValidGlob(g)) throw badRequest(`${label}invalid pattern: ${g}`);
+  if (bad !== null) throw fail('INVALID_REGEX', bad, label);
+  for (const g of r.applies_to) if (!isValidGlob(g)) throw fail('INVALID_PATTERN', g, label);
 }
 
 /**
@@ -179,7 +179,7 @@ export class RuleService {
 
   /** A rule proposed by an agent (REST or MCP): stored `proposed`, fires only once accepted. */
   async propose(r: RuleInput, proposer: string, audit?: AuditTag): Promise<{ project: string; rule_id: string; status: 'proposed' }> {
-    for (const k of ['project', 'rule_id', 'pattern'] as const) if (!r[k]) throw badRequest(`${k} is required`);
+    for (const k of ['project', 'rule_id', 'pattern'] as const) if (!r[k]) throw fail('FIELD_REQUIRED', k);
     const { source: _learned, ...row } = toRow(r, { project: r.project!, source: 'learned', proposed_by: r.proposed_by || proposer });
     checkUsable(row, '');
     return this.write(this.writer.call('rules.propose', row, { audit }));
@@ -211,7 +211,7 @@ export class RuleService {
    * to a project).
    */
   async import(rules: readonly RuleInput[], opts: { project?: string; audit?: AuditTag } = {}): Promise<{ imported: number }> {
-    if (rules.length === 0) throw badRequest('empty rules array');
+    if (rules.length === 0) throw fail('EMPTY_RULES');
     const rows: RuleRow[] = [];
     for (const r of rules) {
       const project = opts.project ?? s(r.project);

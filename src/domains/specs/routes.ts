@@ -1,5 +1,5 @@
 import { auditBy } from '../../http/actor.js';
-import { badRequest } from '../../errors.js';
+import { fail } from '../../errors.js';
 import type { Ctx } from '../../http/context.js';
 import { sendJson, sendVersioned, sendWritten } from '../../http/reply.js';
 import type { Route } from '../../http/router.js';
@@ -28,7 +28,7 @@ export function specRoutes(svc: SpecService): Route[] {
       path: '/api/specs/:project/:name',
       body: 'raw',
       handler: async (ctx) => {
-        if (ctx.body.length === 0) throw badRequest('empty body');
+        if (ctx.body.length === 0) throw fail('EMPTY_BODY');
         const r = await svc.put(param(ctx, 0), param(ctx, 1), ctx.body, {
           ifMatch: ctx.headers.ifMatch,
           ifNoneMatch: ctx.headers.ifNoneMatch,

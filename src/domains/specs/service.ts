@@ -1,5 +1,5 @@
 import type { AuditTag } from '../../../schemas/rpc/envelope.js';
-import { notFound } from '../../errors.js';
+import { fail } from '../../errors.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
 import { toRfc3339 } from '../../store.js';
 import type { SpecRow, SpecsReader } from './reader.js';
@@ -17,7 +17,7 @@ export class SpecService {
 
   async get(project: string, name: string): Promise<SpecRow> {
     const row = await this.reader.get(project, name);
-    if (!row) throw notFound(`spec not found: ${project}/${name}`);
+    if (!row) throw fail('SPEC_NOT_FOUND', project, name);
     return row;
   }
 

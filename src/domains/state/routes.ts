@@ -1,5 +1,5 @@
 import { auditBy } from '../../http/actor.js';
-import { badRequest, notFound } from '../../errors.js';
+import { fail } from '../../errors.js';
 import type { Ctx } from '../../http/context.js';
 import { send, sendJson, sendJsonText, sendVersioned, sendWritten, type HeaderList } from '../../http/reply.js';
 import type { Route } from '../../http/router.js';
@@ -44,7 +44,7 @@ export function stateRoutes(svc: StateService): Route[] {
           if (q.has('diff')) return diff(ctx, svc, key, q.get('diff')!);
           if (q.has('version')) {
             const v = parseIntStrict(q.get('version')!);
-            if (v === null) throw badRequest('version must be an integer');
+            if (v === null) throw fail('VERSION_NOT_INTEGER');
             return atVersion(ctx, svc, key, v);
           }
         }
@@ -58,7 +58,7 @@ export function stateRoutes(svc: StateService): Route[] {
       body: 'raw',
       handler: async (ctx) => {
         const key = keyOf(ctx);
-        if (ctx.body.length === 0) throw badRequest('empty body');
+        if (ctx.body.length === 0) throw fail('EMPTY_BODY');
         const r = await svc.put({
           key,
           value: ctx.body,
@@ -78,9 +78,9 @@ export function stateRoutes(svc: StateService): Route[] {
       handler: async (ctx) => {
         const key = keyOf(ctx);
         const raw = queryParams(ctx).get('rollback');
-        if (raw === null || raw === '') throw badRequest('rollback requires ?rollback=<version>');
+        if (raw === null || raw === '') throw fail('ROLLBACK_REQUIRED');
         const v = parseIntStrict(raw);
-        if (v === null) throw badRequest('rollback version must be an integer');
+        if (v === null) throw fail('ROLLBACK_NOT_INTEGER');
         const r = await svc.rollback(key, v, auditBy(ctx));
         ctx.tally?.('state_writes');
         sendWritten(ctx, r);
@@ -100,7 +100,7 @@ export function stateRoutes(svc: StateService): Route[] {
 }
 
 function sendCurrent(ctx: Ctx, key: string, cur: CachedValue | undefined): void {
-  if (!cur) throw notFound(`key not found: ${key}`);
+  if (!cur) throw fail('KEY_NOT_FOUND', key);
   sendVersioned(ctx, cur.value, cur.contentType, cur.etag, cur.versionText);
 }
 
@@ -110,15 +110,15 @@ async function history(ctx: Ctx, svc: StateService, key: string, limit: number):
 
 async function atVersion(ctx: Ctx, svc: StateService, key: string, v: number): Promise<void> {
   const row = await svc.atVersion(key, v);
-  if (!row) throw notFound(`version ${v} not found for key: ${key}`);
+  if (!row) throw fail('VERSION_NOT_FOUND', v, key);
   send(ctx, 200, row.value, row.content_type, [['X-Koor-Version', String(row.version)]]);
 }
 
 async function diff(ctx: Ctx, svc: StateService, key: string, spec: string): Promise<void> {
   const comma = spec.indexOf(',');
-  if (comma < 0) throw badRequest('diff requires two versions: ?diff=v1,v2');
+  if (comma < 0) throw fail('DIFF_NEEDS_TWO');
   const v1 = parseIntStrict(spec.slice(0, comma).trim());
   const v2 = parseIntStrict(spec.slice(comma + 1).trim());
-  if (v1 === null || v2 === null) throw badRequest('diff versions must be integers');
+  if (v1 === null || v2 === null) throw fail('DIFF_NOT_INTEGERS');
   sendJsonText(ctx, 200, await svc.diff(key, v1, v2));
 }

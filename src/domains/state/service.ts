@@ -1,5 +1,5 @@
 import type { AuditTag } from '../../../schemas/rpc/envelope.js';
-import { badRequest } from '../../errors.js';
+import { fail } from '../../errors.js';
 import type { PoolClient } from '../../rpc/pool-client.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
 import { toRfc3339, type Awaitable } from '../../store.js';
@@ -67,11 +67,11 @@ export class StateService {
   /** The diff reply as JSON text. */
   async diff(key: string, v1: number, v2: number): Promise<string> {
     const a = await this.reader.atVersion(key, v1);
-    if (!a) throw badRequest(`get version ${v1}: version ${v1} not found for key: ${key}`);
+    if (!a) throw fail('DIFF_VERSION_NOT_FOUND', v1, key);
     const b = await this.reader.atVersion(key, v2);
-    if (!b) throw badRequest(`get version ${v2}: version ${v2} not found for key: ${key}`);
+    if (!b) throw fail('DIFF_VERSION_NOT_FOUND', v2, key);
     const r = await this.pool.run('diff', { a: a.value, b: b.value, v1, v2 });
-    if (!r.ok) throw badRequest(r.error);
+    if (!r.ok) throw fail('DIFF_FAILED', r.error);
     // Spliced as text: the pool kept numbers exactly as stored.
     return `{"key":${JSON.stringify(key)},"v1":${v1},"v2":${v2},"diffs":${r.diffs}}`;
   }

@@ -1,5 +1,5 @@
 import { ClaimBody, SettleBody, TaskBody } from '../../../schemas/http/coord.js';
-import { badRequest } from '../../errors.js';
+import { fail } from '../../errors.js';
 import { auditBy } from '../../http/actor.js';
 import type { Ctx } from '../../http/context.js';
 import { parseIntStrict, positiveInt, queryParams } from '../../http/query.js';
@@ -11,7 +11,7 @@ import { TASK_STATUSES, taskId, type TaskService } from './service.js';
 
 /** The calling agent (SPEC §8.4): claims and their outcomes belong to identified agents. */
 function agentOf(ctx: Ctx, action: string): string {
-  if (!ctx.identity) throw badRequest(`task ${action} requires an agent identity`);
+  if (!ctx.identity) throw fail('IDENTITY_REQUIRED', `task ${action}`);
   return ctx.identity.instanceId;
 }
 
@@ -19,14 +19,14 @@ function agentOf(ctx: Ctx, action: string): string {
 function afterParam(raw: string | null): number {
   if (raw === null || raw === '') return 0;
   const n = parseIntStrict(raw);
-  if (n === null || n < 0) throw badRequest('after must be a task id');
+  if (n === null || n < 0) throw fail('AFTER_INVALID');
   return n;
 }
 
 function statusesParam(raw: string | null): string[] | null {
   if (raw === null || raw === '') return null;
   const list = raw.split(',');
-  for (const s of list) if (!(TASK_STATUSES as readonly string[]).includes(s)) throw badRequest(`status must be one of ${TASK_STATUSES.join(', ')} (comma-separated): ${s}`);
+  for (const s of list) if (!(TASK_STATUSES as readonly string[]).includes(s)) throw fail('TASK_STATUS_INVALID', TASK_STATUSES, s);
   return list;
 }
 
@@ -54,8 +54,8 @@ export function taskRoutes(svc: TaskService): Route[] {
       schema: TaskBody,
       handler: async (ctx) => {
         const b = ctx.json as { project?: string; title?: string; priority?: number; deps?: number[] | null; capabilities?: string[] | null; max_attempts?: number };
-        if (!b.project) throw badRequest('project is required');
-        if (!b.title) throw badRequest('title is required');
+        if (!b.project) throw fail('FIELD_REQUIRED', 'project');
+        if (!b.title) throw fail('FIELD_REQUIRED', 'title');
         const raw = rawMember(ctx.text, 'data');
         const task = await svc.create(
           {
@@ -95,7 +95,7 @@ export function taskRoutes(svc: TaskService): Route[] {
       handler: async (ctx) => {
         const holder = agentOf(ctx, 'claim');
         const { project } = ctx.json as { project?: string };
-        if (!project) throw badRequest('project is required');
+        if (!project) throw fail('FIELD_REQUIRED', 'project');
         sendJsonText(ctx, 200, await svc.claim(holder, project, auditBy(ctx)));
       },
     },

@@ -1,7 +1,7 @@
 import type { AuditTag } from '../../../schemas/rpc/envelope.js';
 import type { Event, TaskRow } from '../../../schemas/rpc/writer.js';
 import { decodeTask as decode } from '../../../schemas/db/coord.js';
-import { badRequest, notFound } from '../../errors.js';
+import { fail } from '../../errors.js';
 import { checkName } from '../../http/path.js';
 import { TASK_MAX_CAPABILITIES, TASK_MAX_DEPS } from '../../shared/limits.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
@@ -36,7 +36,7 @@ export type { TaskFilter } from './reader.js';
 
 /** A task id from a path: a positive integer, else the task does not exist. */
 export function taskId(raw: string): number {
-  if (!/^[1-9]\d{0,14}$/.test(raw)) throw notFound(`task not found: ${raw}`);
+  if (!/^[1-9]\d{0,14}$/.test(raw)) throw fail('TASK_NOT_FOUND', raw);
   return Number(raw);
 }
 
@@ -55,8 +55,8 @@ export class TaskService {
   async create(t: NewTask, audit: AuditTag): Promise<string> {
     checkName(t.project, 'project');
     checkName(t.title, 'title');
-    if (t.deps.length > TASK_MAX_DEPS) throw badRequest(`too many deps: ${t.deps.length} (max ${TASK_MAX_DEPS})`);
-    if (t.capabilities.length > TASK_MAX_CAPABILITIES) throw badRequest(`too many capabilities: ${t.capabilities.length} (max ${TASK_MAX_CAPABILITIES})`);
+    if (t.deps.length > TASK_MAX_DEPS) throw fail('TOO_MANY', 'deps', t.deps.length, TASK_MAX_DEPS);
+    if (t.capabilities.length > TASK_MAX_CAPABILITIES) throw fail('TOO_MANY', 'capabilities', t.capabilities.length, TASK_MAX_CAPABILITIES);
     for (const c of t.capabilities) checkName(c, 'capability');
     const r = await this.writer.call(
       'tasks.create',
@@ -84,7 +84,7 @@ export class TaskService {
 
   async get(id: number): Promise<string> {
     const r = await this.reader.get(id);
-    if (!r) throw notFound(`task not found: ${id}`);
+    if (!r) throw fail('TASK_NOT_FOUND', id);
     return taskJson(decode(r));
   }
 

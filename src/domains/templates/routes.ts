@@ -1,6 +1,6 @@
 import { auditBy } from '../../http/actor.js';
 import { TemplateApplyBody, TemplateCreateBody } from '../../../schemas/http/templates.js';
-import { badRequest } from '../../errors.js';
+import { fail } from '../../errors.js';
 import type { Ctx } from '../../http/context.js';
 import { pathName } from '../../http/path.js';
 import { queryParams } from '../../http/query.js';
@@ -38,10 +38,10 @@ export function templateRoutes(svc: TemplateService): Route[] {
       schema: TemplateCreateBody,
       handler: async (ctx) => {
         const b = ctx.json as CreateBody;
-        if (!b.id || !b.name) throw badRequest('id and name are required');
+        if (!b.id || !b.name) throw fail('FIELDS_REQUIRED', 'id', 'name');
         // The value's own text, so it comes back exactly as sent (SPEC §7-11); null counts as missing.
         const data = rawMember(ctx.text, 'data');
-        if (data === undefined || data === 'null') throw badRequest('data is required');
+        if (data === undefined || data === 'null') throw fail('FIELD_REQUIRED', 'data');
         const json = await svc.create({ id: b.id, name: b.name, description: b.description ?? '', kind: b.kind || 'rules', data, tags: b.tags ?? [] }, auditBy(ctx));
         sendJsonText(ctx, 200, json);
       },
@@ -65,7 +65,7 @@ export function templateRoutes(svc: TemplateService): Route[] {
         const id = idOf(ctx);
         // Checked before the lookup (SPEC §2.12).
         const project = (ctx.json as { project?: string | null }).project;
-        if (!project) throw badRequest('project is required');
+        if (!project) throw fail('FIELD_REQUIRED', 'project');
         sendJson(ctx, 200, await svc.apply(id, project, auditBy(ctx)));
       },
     },

@@ -1,7 +1,7 @@
 import { sortedJson, type AuditTag } from '../../../schemas/rpc/envelope.js';
 import { Compile } from '../../../schemas/typebox.js';
 import { RuleArray, type RuleInput } from '../../../schemas/http/rules.js';
-import { badRequest, notFound } from '../../errors.js';
+import { fail } from '../../errors.js';
 import { compactJson } from '../../http/raw-json.js';
 import { checkName } from '../../http/path.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
@@ -82,7 +82,7 @@ export class TemplateService {
 
   private async row(id: string): Promise<TemplateRow & { data: string }> {
     const row = await this.reader.get(id);
-    if (!row) throw notFound(`template not found: ${id}`);
+    if (!row) throw fail('TEMPLATE_NOT_FOUND', id);
     return row;
   }
 
@@ -121,7 +121,7 @@ export class TemplateService {
       } catch {
         rules = undefined;
       }
-      if (!isRuleArray.Check(rules)) throw badRequest('template data is not valid rules JSON');
+      if (!isRuleArray.Check(rules)) throw fail('TEMPLATE_DATA_INVALID');
       await this.deps.importRules(rules, { project, audit });
     } else {
       await this.deps.putSpec(project, id, Buffer.from(t.data), audit);

@@ -1,5 +1,5 @@
 import { WebhookCreateBody } from '../../../schemas/http/ops.js';
-import { badRequest } from '../../errors.js';
+import { fail } from '../../errors.js';
 import { auditBy } from '../../http/actor.js';
 import type { Ctx } from '../../http/context.js';
 import { pathName } from '../../http/path.js';
@@ -19,7 +19,7 @@ export function webhookRoutes(svc: WebhookService): Route[] {
       schema: WebhookCreateBody,
       handler: async (ctx) => {
         const b = ctx.json as { id?: string | null; url?: string | null; patterns?: string[] | null; secret?: string | null };
-        if (!b.id || !b.url) throw badRequest('id and url are required');
+        if (!b.id || !b.url) throw fail('FIELDS_REQUIRED', 'id', 'url');
         sendJson(ctx, 200, await svc.create({ id: b.id, url: b.url, patterns: b.patterns ?? [], secret: b.secret ?? '' }, auditBy(ctx)));
       },
     },

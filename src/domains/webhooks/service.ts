@@ -1,6 +1,6 @@
 import type { AuditTag } from '../../../schemas/rpc/envelope.js';
 import { isValidGlob } from '../../shared/glob.js';
-import { badRequest, notFound } from '../../errors.js';
+import { fail } from '../../errors.js';
 import { checkName } from '../../http/path.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
 import { toRfc3339 } from '../../store.js';
@@ -69,7 +69,7 @@ export class WebhookService {
 
   async create(input: { id: string; url: string; patterns: string[]; secret: string }, audit: AuditTag): Promise<WebhookView> {
     checkName(input.id, 'id');
-    for (const p of input.patterns) if (!isValidGlob(p)) throw badRequest(`invalid pattern: ${p}`);
+    for (const p of input.patterns) if (!isValidGlob(p)) throw fail('INVALID_PATTERN', p);
     const patterns = input.patterns.length === 0 ? ['*'] : input.patterns;
     const r = await this.writer.call('webhooks.create', { ...input, patterns }, { audit });
     this.onChange();
@@ -85,10 +85,10 @@ export class WebhookService {
   /** Sends the test body (even to an inactive webhook); counters untouched (SPEC §2.11). */
   async test(id: string): Promise<{ tested: string; status: 'ok' }> {
     const w = await this.reader.get(id);
-    if (!w) throw notFound(`webhook not found: ${id}`);
+    if (!w) throw fail('WEBHOOK_NOT_FOUND', id);
     const body = JSON.stringify({ topic: 'webhook.test', data: { webhook_id: id, test: true }, source: 'koor' });
     const r = await this.delivery.run(w.url, w.secret, { bodies: [body] });
-    if (r.error !== undefined) throw badRequest(`webhook test failed: ${r.error}`);
+    if (r.error !== undefined) throw fail('WEBHOOK_TEST_FAILED', r.error);
     return { tested: id, status: 'ok' };
   }
 }

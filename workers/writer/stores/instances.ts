@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { CHANGES_CHANNEL } from '../../../schemas/rpc/cluster.js';
 import type { ReqOf, ResOf } from '../../../schemas/rpc/envelope.js';
 import type { Instance, WriterMethods } from '../../../schemas/rpc/writer.js';
-import { Fault } from '../fault.js';
+import { fault } from '../fault.js';
 import { dialects, sql, type Tx } from '../sql.js';
 import { rfc3339, storageNow } from '../time.js';
 import type { EventStore } from './events.js';
@@ -34,7 +34,7 @@ const MARK_STALE = sql("UPDATE instances SET status = 'stale' WHERE id = ?");
 export function instanceStore(events: EventStore) {
   const mustGet = async (tx: Tx, id: string): Promise<Row> => {
     const r = await tx.get<Row>(GET, id);
-    if (!r) throw new Fault('NOT_FOUND', `instance not found: ${id}`);
+    if (!r) throw fault('INSTANCE_NOT_FOUND', id);
     return r;
   };
 
@@ -61,7 +61,7 @@ export function instanceStore(events: EventStore) {
     },
 
     async deregister(tx: Tx, req: ReqOf<M, 'instances.deregister'>): Promise<{ id: string }> {
-      if ((await tx.run(DELETE, req.id)) === 0) throw new Fault('NOT_FOUND', `instance not found: ${req.id}`);
+      if ((await tx.run(DELETE, req.id)) === 0) throw fault('INSTANCE_NOT_FOUND', req.id);
       // Every node drops the agent from its identity index once this commits (src/cluster/node.ts).
       await tx.notify(CHANGES_CHANNEL, `instance:${req.id}`);
       return { id: req.id };

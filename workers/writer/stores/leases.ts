@@ -14,7 +14,7 @@ import {
   type LeaseDbRow as Row,
 } from '../../../schemas/db/coord.js';
 import { globsOverlap, pathGlob, prefixEnd, prefixKeySeeks } from '../../../src/shared/path-glob.js';
-import { Fault } from '../fault.js';
+import { fault } from '../fault.js';
 import { dialects, sql, type Dialect, type Tx } from '../sql.js';
 import { storageNow } from '../time.js';
 import type { EventStore } from './events.js';
@@ -105,20 +105,20 @@ export function leaseStore(events: EventStore) {
   /** The lease if it is live (present and not past its TTL). */
   async function live(tx: Tx, id: string, now: number): Promise<Row> {
     const r = await tx.get<Row>(GET, id);
-    if (!r || (r.expires_ms > 0 && r.expires_ms <= now)) throw new Fault('NOT_FOUND', `lease not found: ${id}`);
+    if (!r || (r.expires_ms > 0 && r.expires_ms <= now)) throw fault('LEASE_NOT_FOUND', id);
     return r;
   }
 
   function heldBy(r: Row, holder: string): void {
-    if (r.holder !== holder) throw new Fault('PERMISSION_DENIED', `lease ${r.id} is held by ${r.holder_name}`);
+    if (r.holder !== holder) throw fault('LEASE_HELD_BY_OTHER', r.id, r.holder_name);
   }
 
   return {
     async acquire(tx: Tx, req: ReqOf<M, 'leases.acquire'>): Promise<ResOf<M, 'leases.acquire'>> {
       const name = (await tx.get<{ name: string }>(HOLDER_NAME, req.holder))?.name;
-      if (name === undefined) throw new Fault('INVALID_ARGUMENT', 'lease requires an agent identity');
+      if (name === undefined) throw fault('IDENTITY_REQUIRED', 'lease');
       const resources = [...new Set(req.resources)];
-      for (const r of resources) if (pathGlob(r) === null) throw new Fault('INVALID_ARGUMENT', `invalid pattern: ${r}`);
+      for (const r of resources) if (pathGlob(r) === null) throw fault('INVALID_PATTERN', r);
       const now = Date.now();
       const f: Filter = { holder: req.holder, exclusive: req.exclusive ? 1 : 0, now };
       // Every lease in the way, oldest first, but those blocking the first refused resource

@@ -1,6 +1,6 @@
 import type { ReqOf, ResOf } from '../../../schemas/rpc/envelope.js';
 import type { RuleRow, WriterMethods } from '../../../schemas/rpc/writer.js';
-import { Fault } from '../fault.js';
+import { fault } from '../fault.js';
 import { sql, type Param, type Tx } from '../sql.js';
 import { storageNow } from '../time.js';
 
@@ -29,7 +29,7 @@ export function ruleStore() {
   return {
     async propose(tx: Tx, req: ReqOf<M, 'rules.propose'>): Promise<ResOf<M, 'rules.propose'>> {
       // SPEC §7-18: a duplicate proposal is a conflict (409), never an overwrite.
-      if (await tx.get(EXISTS, req.project, req.rule_id)) throw new Fault('ALREADY_EXISTS', 'failed to propose rule');
+      if (await tx.get(EXISTS, req.project, req.rule_id)) throw fault('RULE_EXISTS');
       await tx.run(INSERT, ...row({ ...req, source: 'learned' }, 'proposed', storageNow()));
       return { project: req.project, rule_id: req.rule_id, status: 'proposed' };
     },
@@ -37,7 +37,7 @@ export function ruleStore() {
     async replace(tx: Tx, req: ReqOf<M, 'rules.replace'>): Promise<ResOf<M, 'rules.replace'>> {
       const ids = new Set(req.rules.map((r) => r.rule_id));
       // The original fails the whole PUT on a repeated rule_id (its primary key), nothing changed.
-      if (ids.size !== req.rules.length) throw new Fault('INTERNAL', 'failed to save rules');
+      if (ids.size !== req.rules.length) throw fault('OPERATION_FAILED', 'save rules');
       await tx.run(DELETE_PROJECT, req.project);
       const now = storageNow();
       for (const r of req.rules) await tx.run(INSERT, ...row({ ...r, project: req.project, proposed_by: '', context: '' }, 'accepted', now));
@@ -46,13 +46,13 @@ export function ruleStore() {
 
     async decide(tx: Tx, req: ReqOf<M, 'rules.decide'>): Promise<ResOf<M, 'rules.decide'>> {
       if ((await tx.run(DECIDE, req.status, req.project, req.rule_id)) === 0) {
-        throw new Fault('NOT_FOUND', `proposed rule not found: ${req.project}/${req.rule_id}`);
+        throw fault('PROPOSED_RULE_NOT_FOUND', req.project, req.rule_id);
       }
       return { project: req.project, rule_id: req.rule_id, status: req.status };
     },
 
     async delete(tx: Tx, req: ReqOf<M, 'rules.delete'>): Promise<ResOf<M, 'rules.delete'>> {
-      if ((await tx.run(DELETE_ONE, req.project, req.rule_id)) === 0) throw new Fault('NOT_FOUND', `rule not found: ${req.project}/${req.rule_id}`);
+      if ((await tx.run(DELETE_ONE, req.project, req.rule_id)) === 0) throw fault('RULE_NOT_FOUND', req.project, req.rule_id);
       return { project: req.project, rule_id: req.rule_id };
     },
 

@@ -1,6 +1,6 @@
 import type { ReqOf, ResOf } from '../../../schemas/rpc/envelope.js';
 import type { WriterMethods } from '../../../schemas/rpc/writer.js';
-import { Fault, checkPreconditions } from '../fault.js';
+import { fault, checkPreconditions } from '../fault.js';
 import { sql, type Tx } from '../sql.js';
 import { storageNow } from '../time.js';
 import { sha256 } from './state.js';
@@ -30,7 +30,7 @@ export function specStore() {
 
     async delete(tx: Tx, req: ReqOf<M, 'spec.delete'>): Promise<ResOf<M, 'spec.delete'>> {
       const cur = await tx.get<{ version: number; hash: string }>(META, req.project, req.name);
-      if (!cur) throw new Fault('NOT_FOUND', `spec not found: ${req.project}/${req.name}`);
+      if (!cur) throw fault('SPEC_NOT_FOUND', req.project, req.name);
       checkPreconditions(cur, req.if_match, undefined);
       await tx.run(DELETE, req.project, req.name);
       return { project: req.project, name: req.name };

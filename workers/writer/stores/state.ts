@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 import type { ReqOf, ResOf } from '../../../schemas/rpc/envelope.js';
 import type { WriterMethods } from '../../../schemas/rpc/writer.js';
-import { Fault, checkPreconditions } from '../fault.js';
+import { fault, checkPreconditions } from '../fault.js';
 import { only, sql, type Dialect, type Tx } from '../sql.js';
 import { storageNow } from '../time.js';
 
@@ -122,7 +122,7 @@ export function stateStore(historyKeep = 0) {
 
     async delete(tx: Tx, req: ReqOf<M, 'state.delete'>): Promise<ResOf<M, 'state.delete'>> {
       const cur = await tx.get<Meta>(META, req.key);
-      if (!cur) throw new Fault('NOT_FOUND', `key not found: ${req.key}`);
+      if (!cur) throw fault('KEY_NOT_FOUND', req.key);
       checkPreconditions(cur, req.if_match, undefined);
       await tx.run(DELETE, req.key);
       await tx.run(DELETE_HISTORY, req.key);
@@ -156,7 +156,7 @@ export function stateStore(historyKeep = 0) {
 
     async rollback(tx: Tx, req: ReqOf<M, 'state.rollback'>): Promise<ResOf<M, 'state.rollback'>> {
       const target = await tx.get<{ value: Uint8Array; content_type: string }>(VERSION, req.key, req.version, req.key, req.version);
-      if (!target) throw new Fault('NOT_FOUND', `version ${req.version} not found for key: ${req.key}`);
+      if (!target) throw fault('VERSION_NOT_FOUND', req.version, req.key);
       const res = await write[tx.dialect](tx, req.key, target.value, target.content_type, `rollback:v${req.version}`, null);
       return { ...res, rolled_back: req.version, value: target.value };
     },

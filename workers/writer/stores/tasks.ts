@@ -1,7 +1,7 @@
 import type { ReqOf, ResOf } from '../../../schemas/rpc/envelope.js';
 import type { Event, TaskRow, WriterMethods } from '../../../schemas/rpc/writer.js';
 import { TASK_COLUMNS as COLS, decodeTask as decode, type TaskDbRow as Row } from '../../../schemas/db/coord.js';
-import { Fault } from '../fault.js';
+import { fault } from '../fault.js';
 import { dialects, sql, type Tx } from '../sql.js';
 import { storageNow } from '../time.js';
 import type { EventStore } from './events.js';
@@ -91,15 +91,15 @@ export function taskStore(events: EventStore) {
 
   async function mustGet(tx: Tx, id: number): Promise<Row> {
     const r = findable(id) ? await tx.get<Row>(GET, id) : undefined;
-    if (!r) throw new Fault('NOT_FOUND', `task not found: ${id}`);
+    if (!r) throw fault('TASK_NOT_FOUND', id);
     return r;
   }
 
   /** The task, checked to be claimed by `holder`. */
   async function claimedTask(tx: Tx, req: { id: number; holder: string }): Promise<Row> {
     const r = await mustGet(tx, req.id);
-    if (r.status !== 'claimed') throw new Fault('ALREADY_EXISTS', `task ${r.id} is not claimed (status: ${r.status})`);
-    if (r.claimed_by !== req.holder) throw new Fault('PERMISSION_DENIED', `task ${r.id} is claimed by ${r.claimed_by_name}`);
+    if (r.status !== 'claimed') throw fault('TASK_NOT_CLAIMED', r.id, r.status);
+    if (r.claimed_by !== req.holder) throw fault('TASK_CLAIMED_BY_OTHER', r.id, r.claimed_by_name);
     return r;
   }
 
@@ -120,7 +120,7 @@ export function taskStore(events: EventStore) {
       let ready = true;
       for (const d of deps) {
         const s = findable(d) ? (await tx.get<{ status: string }>(STATUS, d))?.status : undefined;
-        if (s === undefined) throw new Fault('INVALID_ARGUMENT', `unknown task in deps: ${d}`);
+        if (s === undefined) throw fault('UNKNOWN_DEP', d);
         if (s !== 'done') ready = false;
       }
       const now = storageNow();
@@ -134,9 +134,9 @@ export function taskStore(events: EventStore) {
 
     async claim(tx: Tx, req: ReqOf<M, 'tasks.claim'>): Promise<ResOf<M, 'tasks.claim'>> {
       const who = await tx.get<{ name: string; capabilities: string }>(CLAIMER, req.holder);
-      if (!who) throw new Fault('INVALID_ARGUMENT', 'task claim requires an agent identity');
+      if (!who) throw fault('IDENTITY_REQUIRED', 'task claim');
       const r = await tx.get<Row>(NEXT, req.project, who.capabilities);
-      if (!r) throw new Fault('NOT_FOUND', `no task ready in ${req.project}`);
+      if (!r) throw fault('NO_TASK_READY', req.project);
       const now = storageNow();
       const row = (await tx.get<Row>(CLAIM, req.holder, who.name, now, r.id))!;
       await revive(tx, req.holder, now);

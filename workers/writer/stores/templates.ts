@@ -1,6 +1,6 @@
 import type { ReqOf, ResOf } from '../../../schemas/rpc/envelope.js';
 import type { WriterMethods } from '../../../schemas/rpc/writer.js';
-import { Fault } from '../fault.js';
+import { fault } from '../fault.js';
 import { sql, type Tx } from '../sql.js';
 import { storageNow } from '../time.js';
 
@@ -19,13 +19,13 @@ export function templateStore() {
     async create(tx: Tx, req: ReqOf<M, 'templates.create'>): Promise<ResOf<M, 'templates.create'>> {
       const now = storageNow();
       if ((await tx.run(INSERT, req.id, req.name, req.description, req.kind, req.data, JSON.stringify(req.tags), now, now)) === 0) {
-        throw new Fault('ALREADY_EXISTS', 'failed to create template');
+        throw fault('TEMPLATE_EXISTS');
       }
       return { id: req.id, version: 1, created_at: now, updated_at: now };
     },
 
     async delete(tx: Tx, req: ReqOf<M, 'templates.delete'>): Promise<ResOf<M, 'templates.delete'>> {
-      if ((await tx.run(DELETE, req.id)) === 0) throw new Fault('NOT_FOUND', `template not found: ${req.id}`);
+      if ((await tx.run(DELETE, req.id)) === 0) throw fault('TEMPLATE_NOT_FOUND', req.id);
       return { id: req.id };
     },
   };

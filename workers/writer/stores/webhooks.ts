@@ -1,6 +1,6 @@
 import type { ReqOf, ResOf } from '../../../schemas/rpc/envelope.js';
 import type { WriterMethods } from '../../../schemas/rpc/writer.js';
-import { Fault } from '../fault.js';
+import { fault } from '../fault.js';
 import { dialects, sql, type Tx } from '../sql.js';
 import { storageNow } from '../time.js';
 import { NEWEST_EVENT } from './events.js';
@@ -43,12 +43,12 @@ export function webhookStore(limits: WebhookLimits) {
       const now = storageNow();
       // A new webhook receives the events published from now on.
       const cursor = (await tx.get<{ id: number | null }>(NEWEST_EVENT))?.id ?? 0;
-      if ((await tx.run(INSERT, req.id, req.url, JSON.stringify(req.patterns), req.secret, now, cursor)) === 0) throw new Fault('ALREADY_EXISTS', 'failed to create webhook');
+      if ((await tx.run(INSERT, req.id, req.url, JSON.stringify(req.patterns), req.secret, now, cursor)) === 0) throw fault('WEBHOOK_EXISTS');
       return { id: req.id, created_at: now };
     },
 
     async delete(tx: Tx, req: ReqOf<M, 'webhooks.delete'>): Promise<ResOf<M, 'webhooks.delete'>> {
-      if ((await tx.run(DELETE, req.id)) === 0) throw new Fault('NOT_FOUND', `webhook not found: ${req.id}`);
+      if ((await tx.run(DELETE, req.id)) === 0) throw fault('WEBHOOK_NOT_FOUND', req.id);
       return { id: req.id };
     },
 

@@ -1,0 +1,170 @@
+import type { StatusName } from './errors.js';
+
+/**
+ * Every error message a client can see, defined once (issue 27; after fastify's lib/errors.js,
+ * where each error is `createError(code, message, statusCode)`): a stable code, its status name
+ * (the HTTP status follows from src/errors.ts, the one mapping) and its message written from typed,
+ * named parameters instead of `%s`, so a call site cannot pass the wrong number or kind of them.
+ *
+ * The front raises these with `fail(code, …)` (src/errors.ts), the writer thread's stores with
+ * `fault(code, …)` (workers/writer/fault.ts), the MCP tools with `ToolError.of(code, …)`
+ * (src/mcp/tools.ts); a message more than one of them sends is one entry here. The
+ * messages are part of the contract (SPEC and the tests quote many of them), so changing one here
+ * is a contract change; test/unit/errors-catalogue.test.ts pins every entry.
+ */
+export interface ErrorDef<P extends readonly unknown[] = never[]> {
+  readonly status: StatusName;
+  readonly message: (...params: P) => string;
+}
+
+const def = <P extends unknown[]>(status: StatusName, message: (...params: P) => string): ErrorDef<P> => ({ status, message });
+
+/** Quoted as JSON, so an endpoint with spaces or quotes stays readable in the message. */
+const q = (s: string): string => JSON.stringify(s);
+const versionNotFound = (version: number, key: string): string => `version ${version} not found for key: ${key}`;
+
+export const ERRORS = {
+  // ── HTTP layer: routing, authentication, bodies, request fields ──
+  UNAUTHENTICATED: def('UNAUTHENTICATED', () => 'invalid or missing bearer token'),
+  ROUTE_NOT_FOUND: def('NOT_FOUND', () => 'not found'),
+  /** Sent with `detail.allow` (the methods the path has). */
+  METHOD_NOT_ALLOWED: def('METHOD_NOT_ALLOWED', () => 'method not allowed'),
+  WEBSOCKET_REQUIRED: def('INVALID_ARGUMENT', () => 'websocket upgrade required'),
+  BODY_TOO_LARGE: def('PAYLOAD_TOO_LARGE', () => 'body too large'),
+  INVALID_JSON: def('INVALID_ARGUMENT', () => 'invalid JSON body'),
+  EMPTY_BODY: def('INVALID_ARGUMENT', () => 'empty body'),
+  /** A missing member, query parameter or path segment. */
+  FIELD_REQUIRED: def('INVALID_ARGUMENT', (field: string) => `${field} is required`),
+  FIELDS_REQUIRED: def('INVALID_ARGUMENT', (first: string, second: string) => `${first} and ${second} are required`),
+  /** A body member breaking its schema; `problem` is the validator's wording. */
+  FIELD_INVALID: def('INVALID_ARGUMENT', (at: string, problem: string) => `${at}: ${problem}`),
+  FIELD_WRONG_TYPE: def('INVALID_ARGUMENT', (at: string, types: readonly string[]) => `${at}: expected ${types.join(' or ')}`),
+  INVALID_URL_ENCODING: def('INVALID_ARGUMENT', (what: string) => `invalid URL encoding in ${what}`),
+  NAME_HAS_NUL: def('INVALID_ARGUMENT', (what: string) => `${what} must not contain NUL bytes`),
+  NAME_TOO_LONG: def('INVALID_ARGUMENT', (what: string, bytes: number, max: number) => `${what} too long: ${bytes} bytes (max ${max})`),
+  TOO_MANY: def('INVALID_ARGUMENT', (what: string, count: number, max: number) => `too many ${what}: ${count} (max ${max})`),
+  NOT_POSITIVE_INTEGER: def('INVALID_ARGUMENT', (name: string) => `${name} must be a positive integer`),
+  ABOVE_MAXIMUM: def('INVALID_ARGUMENT', (name: string, max: number) => `${name} must be at most ${max}`),
+  SINCE_INVALID: def('INVALID_ARGUMENT', () => 'since must be a non-negative integer'),
+  /** `where` prefixes the message when a batch names the item at fault ("rules[2]: "). */
+  INVALID_PATTERN: def('INVALID_ARGUMENT', (pattern: string, where = '') => `${where}invalid pattern: ${pattern}`),
+  INVALID_REGEX: def('INVALID_ARGUMENT', (reason: string, where = '') => `${where}invalid regex pattern: ${reason}`),
+  INVALID_TIME: def('INVALID_ARGUMENT', (name: string, storageForm: boolean) => `${name} must be an RFC 3339 time${storageForm ? ' or YYYY-MM-DD[ HH:MM:SS]' : ''}`),
+  IDENTITY_REQUIRED: def('INVALID_ARGUMENT', (action: string) => `${action} requires an agent identity`),
+  OVERFLOW_INVALID: def('INVALID_ARGUMENT', () => 'overflow must be "close" or "drop"'),
+  DASHBOARD_NOT_BUILT: def('NOT_FOUND', (index: string) => `dashboard not built: ${index} is missing (run npm run build)`),
+
+  // ── Availability and limits of the server's threads ──
+  DATABASE_UNAVAILABLE: def('UNAVAILABLE', () => 'database unavailable'),
+  /** A failure the client cannot act on; the cause goes to the log, never to the client. */
+  OPERATION_FAILED: def('INTERNAL', (operation: string) => `failed to ${operation}`),
+  SHUTTING_DOWN: def('UNAVAILABLE', () => 'server is shutting down'),
+  RESTARTING: def('UNAVAILABLE', () => 'server is restarting on a restored backup; retry'),
+  WRITER_UNAVAILABLE: def('UNAVAILABLE', () => 'writer unavailable'),
+  WRITER_QUEUE_FULL: def('RESOURCE_EXHAUSTED', () => 'writer queue full'),
+  DEADLINE_EXCEEDED: def('DEADLINE_EXCEEDED', (what: string) => `${what}: deadline exceeded`),
+  DEADLINE_BEFORE_WRITE: def('DEADLINE_EXCEEDED', () => 'deadline exceeded before the write started'),
+  JOB_OVER_BUDGET: def('DEADLINE_EXCEEDED', (job: string) => `${job}: job exceeded its time budget`),
+  POOL_QUEUE_FULL: def('RESOURCE_EXHAUSTED', () => 'worker pool queue full'),
+  DELIVERY_QUEUE_FULL: def('RESOURCE_EXHAUSTED', () => 'webhook delivery queue full'),
+  DELIVERY_NOT_RUNNING: def('UNAVAILABLE', () => 'webhook delivery thread not running'),
+  DELIVERY_EXITED: def('UNAVAILABLE', () => 'webhook delivery thread exited'),
+  /** The delivery thread could not read the event log; `reason` is its own account. */
+  DELIVERY_LOG_UNREADABLE: def('UNAVAILABLE', (reason: string) => reason),
+  MALFORMED_ENVELOPE: def('INVALID_ARGUMENT', () => 'malformed RPC envelope'),
+  UNKNOWN_METHOD: def('INVALID_ARGUMENT', (method: string) => `unknown method: ${method}`),
+  INVALID_REQUEST: def('INVALID_ARGUMENT', (method: string, at: string, problem: string) => `invalid ${method} request: ${at} ${problem}`.trim()),
+
+  // ── Admin: backups and restores ──
+  BACKUP_RUNNING: def('ALREADY_EXISTS', () => 'a backup is already running; try again when it has finished'),
+  BACKUP_TIMED_OUT: def('DEADLINE_EXCEEDED', (seconds: number) => `backup took longer than ${seconds} s`),
+  RESTORE_UNDER_WAY: def('ALREADY_EXISTS', () => 'a restore is already under way'),
+  RESTORE_NEEDS_SERVER: def('UNAVAILABLE', () => 'live restore needs koor-server itself; stop the server and run koor-server --restore FILE'),
+  /** An uploaded file that is not a usable snapshot; `reason` is the snapshot reader's. */
+  SNAPSHOT_INVALID: def('INVALID_ARGUMENT', (reason: string) => reason),
+
+  // ── State ──
+  KEY_NOT_FOUND: def('NOT_FOUND', (key: string) => `key not found: ${key}`),
+  VERSION_NOT_FOUND: def('NOT_FOUND', versionNotFound),
+  /** A diff naming a version that does not exist is a bad request, not a missing resource. */
+  DIFF_VERSION_NOT_FOUND: def('INVALID_ARGUMENT', (version: number, key: string) => `get version ${version}: ${versionNotFound(version, key)}`),
+  /** The diff job's own account of two values it cannot compare. */
+  DIFF_FAILED: def('INVALID_ARGUMENT', (reason: string) => reason),
+  VERSION_NOT_INTEGER: def('INVALID_ARGUMENT', () => 'version must be an integer'),
+  ROLLBACK_REQUIRED: def('INVALID_ARGUMENT', () => 'rollback requires ?rollback=<version>'),
+  ROLLBACK_NOT_INTEGER: def('INVALID_ARGUMENT', () => 'rollback version must be an integer'),
+  DIFF_NEEDS_TWO: def('INVALID_ARGUMENT', () => 'diff requires two versions: ?diff=v1,v2'),
+  DIFF_NOT_INTEGERS: def('INVALID_ARGUMENT', () => 'diff versions must be integers'),
+  /** Sent with `detail.version` (and `detail.hash` when the key exists). */
+  PRECONDITION_FAILED: def('FAILED_PRECONDITION', (version: number) => `precondition failed: current version ${version}`),
+
+  // ── Leases ──
+  LEASE_NOT_FOUND: def('NOT_FOUND', (id: string) => `lease not found: ${id}`),
+  /** Sent with the `conflicts` body member (the leases in the way). */
+  LEASE_CONFLICT: def('ALREADY_EXISTS', (resource: string, holder: string) => `lease conflict: ${resource} held by ${holder}`),
+  LEASE_HELD_BY_OTHER: def('PERMISSION_DENIED', (id: string, holder: string) => `lease ${id} is held by ${holder}`),
+  RESOURCE_EMPTY: def('INVALID_ARGUMENT', () => 'resource must not be empty'),
+  /** The duration parser's account of an unreadable ttl. */
+  TTL_INVALID: def('INVALID_ARGUMENT', (reason: string) => reason),
+  TTL_TOO_SHORT: def('INVALID_ARGUMENT', () => 'ttl must be at least 1s'),
+  TTL_TOO_LONG: def('INVALID_ARGUMENT', (hours: number) => `ttl must be at most ${hours}h`),
+
+  // ── Tasks ──
+  TASK_NOT_FOUND: def('NOT_FOUND', (id: string | number) => `task not found: ${id}`),
+  NO_TASK_READY: def('NOT_FOUND', (project: string) => `no task ready in ${project}`),
+  TASK_NOT_CLAIMED: def('ALREADY_EXISTS', (id: string | number, status: string) => `task ${id} is not claimed (status: ${status})`),
+  TASK_CLAIMED_BY_OTHER: def('PERMISSION_DENIED', (id: string | number, holder: string) => `task ${id} is claimed by ${holder}`),
+  UNKNOWN_DEP: def('INVALID_ARGUMENT', (dep: string | number) => `unknown task in deps: ${dep}`),
+  AFTER_INVALID: def('INVALID_ARGUMENT', () => 'after must be a task id'),
+  TASK_STATUS_INVALID: def('INVALID_ARGUMENT', (statuses: readonly string[], got: string) => `status must be one of ${statuses.join(', ')} (comma-separated): ${got}`),
+
+  // ── Rules and templates ──
+  RULE_NOT_FOUND: def('NOT_FOUND', (project: string, ruleId: string) => `rule not found: ${project}/${ruleId}`),
+  PROPOSED_RULE_NOT_FOUND: def('NOT_FOUND', (project: string, ruleId: string) => `proposed rule not found: ${project}/${ruleId}`),
+  /** The rule id is taken in the project. The wording predates the catalogue and is kept. */
+  RULE_EXISTS: def('ALREADY_EXISTS', () => 'failed to propose rule'),
+  EMPTY_RULES: def('INVALID_ARGUMENT', () => 'empty rules array'),
+  RULE_STATUS_INVALID: def('INVALID_ARGUMENT', () => 'status must be accepted, proposed or rejected'),
+  TEMPLATE_NOT_FOUND: def('NOT_FOUND', (id: string) => `template not found: ${id}`),
+  /** The template id is taken. The wording predates the catalogue and is kept. */
+  TEMPLATE_EXISTS: def('ALREADY_EXISTS', () => 'failed to create template'),
+  TEMPLATE_DATA_INVALID: def('INVALID_ARGUMENT', () => 'template data is not valid rules JSON'),
+
+  // ── Specs and contracts ──
+  SPEC_NOT_FOUND: def('NOT_FOUND', (project: string, name: string) => `spec not found: ${project}/${name}`),
+  CONTRACT_NOT_FOUND: def('NOT_FOUND', (project: string, name: string) => `contract not found: ${project}/${name}`),
+  CONTRACT_INVALID: def('INVALID_ARGUMENT', (reason: string) => `stored spec is not a valid contract: ${reason}`),
+  ENDPOINT_NOT_IN_CONTRACT: def('INVALID_ARGUMENT', (endpoint: string) => `endpoint ${q(endpoint)} not in contract`),
+  ENDPOINT_FORMAT: def('INVALID_ARGUMENT', (endpoint: string) => `invalid endpoint format ${q(endpoint)} (expected "METHOD /path")`),
+
+  // ── Instances, webhooks, LLM usage, agent metrics ──
+  INSTANCE_NOT_FOUND: def('NOT_FOUND', (id: string) => `instance not found: ${id}`),
+  WEBHOOK_NOT_FOUND: def('NOT_FOUND', (id: string) => `webhook not found: ${id}`),
+  /** The webhook id is taken. The wording predates the catalogue and is kept. */
+  WEBHOOK_EXISTS: def('ALREADY_EXISTS', () => 'failed to create webhook'),
+  WEBHOOK_TEST_FAILED: def('INVALID_ARGUMENT', (reason: string) => `webhook test failed: ${reason}`),
+  TOKENS_NEGATIVE: def('INVALID_ARGUMENT', () => 'tokens must not be negative'),
+  GROUP_BY_INVALID: def('INVALID_ARGUMENT', () => 'invalid group_by: must be instance, project, model, or session_tag'),
+  PERIOD_INVALID: def('INVALID_ARGUMENT', () => 'period must be a prefix of YYYY-MM-DDTHH'),
+
+  // ── MCP (SPEC §3). A tool failure reaches the model as text only (`isError: true`), so a tool
+  // entry's status is what the same failure would answer over HTTP; session errors are JSON-RPC
+  // replies whose HTTP status follows from theirs. ──
+  /** `action` ("registration", "set intent", "propose rule") and the failure under it. */
+  TOOL_FAILED: def('INVALID_ARGUMENT', (action: string, reason: string) => `${action} failed: ${reason}`),
+  UNKNOWN_TOOL: def('INVALID_ARGUMENT', (name: string) => `unknown tool: ${name}`),
+  RULE_ALREADY_EXISTS: def('ALREADY_EXISTS', (project: string, ruleId: string) => `rule already exists: ${project}/${ruleId}`),
+  /** An unexpected tool failure: the cause goes to the log, never to the model. */
+  TOOL_INTERNAL: def('INTERNAL', () => 'internal error'),
+  MCP_SESSION_NOT_FOUND: def('NOT_FOUND', () => 'Session not found'),
+  MCP_SESSION_REQUIRED: def('INVALID_ARGUMENT', () => 'Bad Request: Mcp-Session-Id header is required'),
+  MCP_TOO_MANY_SESSIONS: def('RESOURCE_EXHAUSTED', () => 'too many MCP sessions'),
+} as const;
+
+export type ErrorCode = keyof typeof ERRORS;
+export type ErrorParams<C extends ErrorCode> = Parameters<(typeof ERRORS)[C]['message']>;
+
+/** The message of `code` with `params`: what the client reads. */
+export function errorMessage<C extends ErrorCode>(code: C, ...params: ErrorParams<C>): string {
+  return (ERRORS[code].message as (...p: readonly unknown[]) => string)(...params);
+}
