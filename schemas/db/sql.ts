@@ -37,6 +37,14 @@ export function dialects(q: { sqlite: string; pg: string }): Query {
   return { sqlite: q.sqlite, pg: numbered(q.pg) };
 }
 
+/**
+ * An INSERT whose new row id the writer wants (Tx.insert): SQLite reads it from the connection
+ * (RETURNING would cost ~1.7 µs more per row), PostgreSQL returns it (`RETURNING id`).
+ */
+export function inserting(text: string): Query {
+  return { sqlite: text, pg: numbered(`${text} RETURNING id`) };
+}
+
 /** A statement only one dialect runs: a store's step that dialect takes its own way (chosen by `tx.dialect`). */
 export function only(dialect: Dialect, text: string): Query {
   return dialect === 'pg' ? { sqlite: '', pg: numbered(text) } : { sqlite: text, pg: '' };

@@ -6,7 +6,7 @@
  */
 import type { Dialect, Param, Query } from '../../schemas/db/sql.js';
 
-export { dialects, only, sql, type Dialect, type Param, type Query } from '../../schemas/db/sql.js';
+export { dialects, inserting, only, sql, type Dialect, type Param, type Query } from '../../schemas/db/sql.js';
 
 /** A write transaction, as store code sees it. Every statement belongs to the batch's transaction. */
 export interface Tx {
@@ -16,6 +16,8 @@ export interface Tx {
   all<T>(q: Query, ...params: Param[]): Promise<T[]>;
   /** Runs a statement that returns no rows; the number of rows it changed. */
   run(q: Query, ...params: Param[]): Promise<number>;
+  /** Runs an INSERT built with `inserting()` (or one whose PostgreSQL text returns `id`); the new row's id. */
+  insert(q: Query, ...params: Param[]): Promise<number>;
   /**
    * Runs a statement whose result nobody waits for: on PostgreSQL it rides with the next one (no
    * round trip of its own) and a failure fails the transaction at `flush`; on SQLite it runs now.

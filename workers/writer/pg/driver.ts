@@ -19,6 +19,7 @@ function pgTx(t: TransactionSql): Tx {
     get: async <T>(q: Query, ...params: Param[]) => ((await exec(q, params)) as unknown as T[])[0],
     all: async <T>(q: Query, ...params: Param[]) => [...((await exec(q, params)) as unknown as T[])],
     run: async (q: Query, ...params: Param[]) => (await exec(q, params)).count,
+    insert: async (q: Query, ...params: Param[]) => ((await exec(q, params)) as unknown as Array<{ id: number }>)[0]!.id,
     send(q: Query, ...params: Param[]): void {
       const p = exec(q, params).execute();
       p.catch(() => {});

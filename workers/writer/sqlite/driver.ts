@@ -33,6 +33,7 @@ export function sqliteDriver(db: DB): Driver {
     get: async <T>(q: Query, ...params: Param[]) => prep(q).get(...params) as T | undefined,
     all: async <T>(q: Query, ...params: Param[]) => prep(q).all(...params) as T[],
     run: async (q: Query, ...params: Param[]) => prep(q).run(...params).changes,
+    insert: async (q: Query, ...params: Param[]) => Number(prep(q).run(...params).lastInsertRowid),
     send: (q: Query, ...params: Param[]) => void prep(q).run(...params),
     flush: async () => {},
     async savepoint<T>(fn: () => Promise<T>): Promise<T> {

@@ -1,11 +1,11 @@
 import type { ReqOf, ResOf } from '../../../schemas/rpc/envelope.js';
 import type { WriterMethods } from '../../../schemas/rpc/writer.js';
-import { sql, type Tx } from '../sql.js';
+import { inserting, sql, type Tx } from '../sql.js';
 import { storageNow } from '../time.js';
 
 type M = WriterMethods;
 
-const INSERT = sql('INSERT INTO compliance_runs (instance_id, project, contract, pass, violations, run_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING id');
+const INSERT = inserting('INSERT INTO compliance_runs (instance_id, project, contract, pass, violations, run_at) VALUES (?, ?, ?, ?, ?, ?)');
 // The (keep+1)-th newest id of a pair: it and everything older go. Both use the
 // (instance_id, contract, id) index.
 const CUTOFF = sql('SELECT id FROM compliance_runs WHERE instance_id = ? AND contract = ? ORDER BY id DESC LIMIT 1 OFFSET ?');
@@ -18,8 +18,8 @@ export function complianceStore() {
       const run_at = storageNow();
       const runs = [];
       for (const r of req.runs) {
-        const row = await tx.get<{ id: number }>(INSERT, r.instance_id, r.project, r.contract, r.pass ? 1 : 0, r.violations, run_at);
-        runs.push({ id: row!.id, ...r, run_at });
+        const id = await tx.insert(INSERT, r.instance_id, r.project, r.contract, r.pass ? 1 : 0, r.violations, run_at);
+        runs.push({ id, ...r, run_at });
       }
       let pruned = 0;
       if (req.keep > 0) {

@@ -15,7 +15,7 @@ export type EventStore = ReturnType<typeof eventStore>;
  * The id taken, the event stored and every node woken in one statement (one round trip).
  */
 const PUBLISH = dialects({
-  sqlite: 'INSERT INTO events (topic, data, source, created_at) VALUES (?, ?, ?, ?) RETURNING id',
+  sqlite: 'INSERT INTO events (topic, data, source, created_at) VALUES (?, ?, ?, ?)',
   pg: `WITH counter AS (UPDATE koor_counters SET value = value + 1 WHERE name = 'events' RETURNING value AS id),
        stored AS (INSERT INTO events (id, topic, data, source, created_at) SELECT id, ?, ?, ?, ? FROM counter RETURNING id)
        SELECT id, pg_notify('${EVENTS_CHANNEL}', id::text)::text AS woken FROM stored`,
@@ -35,8 +35,8 @@ export function eventStore(limits: { webhookBacklogMax: number }) {
   return {
     async publish(tx: Tx, req: ReqOf<M, 'events.publish'>): Promise<Omit<ResOf<M, 'events.publish'>, 'queued' | 'dropped'>> {
       const created_at = storageNow();
-      const r = await tx.get<{ id: number }>(PUBLISH, req.topic, req.data, req.source, created_at);
-      return { id: r!.id, topic: req.topic, data: req.data, source: req.source, created_at };
+      const id = await tx.insert(PUBLISH, req.topic, req.data, req.source, created_at);
+      return { id, topic: req.topic, data: req.data, source: req.source, created_at };
     },
 
     async prune(tx: Tx, req: ReqOf<M, 'events.prune'>): Promise<ResOf<M, 'events.prune'>> {

@@ -1,6 +1,6 @@
 import type { ReqOf, ResOf } from '../../../schemas/rpc/envelope.js';
 import type { WriterMethods } from '../../../schemas/rpc/writer.js';
-import { dialects, sql, type Tx } from '../sql.js';
+import { dialects, inserting, sql, type Tx } from '../sql.js';
 import { storageNow } from '../time.js';
 
 type M = WriterMethods;
@@ -9,9 +9,9 @@ const ADD_METRIC = sql(
   `INSERT INTO agent_metrics (instance_id, metric_name, period, metric_value) VALUES (?, ?, ?, ?)
    ON CONFLICT (instance_id, metric_name, period) DO UPDATE SET metric_value = agent_metrics.metric_value + excluded.metric_value`,
 );
-const INSERT_LLM = sql(
+const INSERT_LLM = inserting(
   `INSERT INTO llm_usage (instance_id, project, provider, model, tokens_in, tokens_out, cost_usd, request_type, session_tag, created_at)
-   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 );
 /**
  * Chunks of rows older than a time, oldest first: ties broken as SQLite's index walk does (by id
@@ -43,8 +43,8 @@ export function opsStore() {
 
     async recordLlm(tx: Tx, req: ReqOf<M, 'llm.record'>): Promise<ResOf<M, 'llm.record'>> {
       const created_at = storageNow();
-      const r = await tx.get<{ id: number }>(INSERT_LLM, req.instance_id, req.project, req.provider, req.model, req.tokens_in, req.tokens_out, req.cost_usd, req.request_type, req.session_tag, created_at);
-      return { id: r!.id, created_at };
+      const id = await tx.insert(INSERT_LLM, req.instance_id, req.project, req.provider, req.model, req.tokens_in, req.tokens_out, req.cost_usd, req.request_type, req.session_tag, created_at);
+      return { id, created_at };
     },
 
     async prune(tx: Tx, req: ReqOf<M, 'ops.prune'>): Promise<ResOf<M, 'ops.prune'>> {

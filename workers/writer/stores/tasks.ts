@@ -15,7 +15,7 @@ const STATUS = sql('SELECT status FROM tasks WHERE id = ?');
 /** Ids: SQLite's AUTOINCREMENT; PostgreSQL's `tasks` counter row (as AUTOINCREMENT, a rolled-back create gives its id back). */
 const INSERT = dialects({
   sqlite: `INSERT INTO tasks (project, title, data, priority, deps, capabilities, status, max_attempts, created_at, updated_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   pg: `WITH c AS (UPDATE koor_counters SET value = value + 1 WHERE name = 'tasks' RETURNING value)
        INSERT INTO tasks (id, project, title, data, priority, deps, capabilities, status, max_attempts, created_at, updated_at)
        SELECT value, ?, ?, ?, CAST(? AS bigint), ?, ?, ?, CAST(? AS bigint), ?, ? FROM c RETURNING id`,
@@ -126,7 +126,7 @@ export function taskStore(events: EventStore) {
       const now = storageNow();
       const status = ready ? 'ready' : 'blocked';
       const caps = JSON.stringify([...new Set(req.capabilities)]);
-      const { id } = (await tx.get<{ id: number }>(INSERT, req.project, req.title, req.data, req.priority, JSON.stringify(deps), caps, status, req.max_attempts, now, now))!;
+      const id = await tx.insert(INSERT, req.project, req.title, req.data, req.priority, JSON.stringify(deps), caps, status, req.max_attempts, now, now);
       for (const d of deps) await tx.run(INSERT_DEP, d, id);
       const row = await mustGet(tx, id);
       return { task: decode(row), events: [await announce(tx, 'created', row)] };
