@@ -118,6 +118,14 @@ export const ERRORS = {
   AFTER_INVALID: def('INVALID_ARGUMENT', () => 'after must be a task id'),
   TASK_STATUS_INVALID: def('INVALID_ARGUMENT', (statuses: readonly string[], got: string) => `status must be one of ${statuses.join(', ')} (comma-separated): ${got}`),
 
+  // ── The agent inbox (issue 28) ──
+  /** Also what a non-recipient is told of a message it may not see: it cannot learn that the id exists. */
+  MESSAGE_NOT_FOUND: def('NOT_FOUND', (id: string | number) => `message not found: ${id}`),
+  UNKNOWN_RECIPIENTS: def('INVALID_ARGUMENT', (recipients: readonly string[]) => `unknown recipients: ${recipients.join(', ')}`),
+  UNKNOWN_THREAD: def('INVALID_ARGUMENT', (id: string | number) => `unknown thread: ${id}`),
+  UNKNOWN_REPLY_TO: def('INVALID_ARGUMENT', (id: string | number) => `unknown message in reply_to: ${id}`),
+  REPLY_OTHER_THREAD: def('INVALID_ARGUMENT', (replyTo: string | number, thread: string | number) => `message ${replyTo} is not in thread ${thread}`),
+
   // ── Rules and templates ──
   RULE_NOT_FOUND: def('NOT_FOUND', (project: string, ruleId: string) => `rule not found: ${project}/${ruleId}`),
   PROPOSED_RULE_NOT_FOUND: def('NOT_FOUND', (project: string, ruleId: string) => `proposed rule not found: ${project}/${ruleId}`),

@@ -22,6 +22,9 @@
  * candidates, expiring leases, templates updated in the same second) and orders leases by
  * acquisition. PostgreSQL only.
  */
+import { createTable } from './table.js';
+import { MESSAGES, MESSAGE_RECIPIENTS } from './tables/messages.js';
+
 export interface PgMigration {
   version: number;
   name: string;
@@ -139,5 +142,12 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
     // A live restore adds one in its transaction; work derived from the data it replaced (a
     // webhook run read before it) carries the count it read, and is not recorded on top.
     sql: `INSERT INTO koor_counters (name, value) VALUES ('restores', 0) ON CONFLICT (name) DO NOTHING;`,
+  },
+  {
+    version: 3,
+    name: 'the agent inbox: messages and their recipients (issue 28)',
+    // Message ids come from the `messages` counter row, as event ids do: a recipient's push
+    // stream resumes after an id, so ids must become visible in id order (schemas/db/tables/messages.ts).
+    sql: [createTable(MESSAGES, 'pg'), createTable(MESSAGE_RECIPIENTS, 'pg'), "INSERT INTO koor_counters (name, value) VALUES ('messages', 0) ON CONFLICT (name) DO NOTHING;"].join('\n'),
   },
 ];

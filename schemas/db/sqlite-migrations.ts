@@ -5,6 +5,9 @@
  * schemas/db/tables (a new table's step is `createTable(TABLE, 'sqlite')`, and its PostgreSQL
  * step `createTable(TABLE, 'pg')`); test/unit/db-schema.test.ts checks this history arrives there.
  */
+import { createTable } from './table.js';
+import { MESSAGES, MESSAGE_RECIPIENTS } from './tables/messages.js';
+
 export interface Migration {
   version: number;
   name: string;
@@ -263,5 +266,10 @@ export const MIGRATIONS: readonly Migration[] = [
         PRIMARY KEY (dep_id, task_id)
       ) WITHOUT ROWID;
     `,
+  },
+  {
+    version: 8,
+    name: 'the agent inbox: messages and their recipients (issue 28)',
+    sql: [createTable(MESSAGES, 'sqlite'), createTable(MESSAGE_RECIPIENTS, 'sqlite')].join('\n'),
   },
 ];

@@ -1,8 +1,10 @@
 import { Type, type Static } from '../typebox.js';
 import { Bytes, type MethodTable } from './envelope.js';
 import { Event, Instance, LeaseRow, RuleRow, TaskRow } from './writer-rows.js';
+import { MessageMethods } from './writer-messages.js';
 
 export * from './writer-rows.js';
+export * from './writer-messages.js';
 export * from './writer-startup.js';
 
 /** Compare-and-set preconditions carried by conditional writes (SPEC §8.1). */
@@ -362,6 +364,8 @@ export const WriterMethods = {
     }),
     res: Type.Object({ deleted: Type.Integer(), more: Type.Boolean() }),
   },
+
+  ...MessageMethods,
 } satisfies MethodTable;
 
 export type WriterMethods = typeof WriterMethods;

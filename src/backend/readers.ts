@@ -10,6 +10,7 @@ import { llmReader, type LlmReader } from '../domains/llm/reader.js';
 import { agentMetricsReader, type AgentMetricsReader } from '../domains/agent-metrics/reader.js';
 import { leaseReader, type LeaseReader } from '../domains/leases/reader.js';
 import { taskReader, type TaskReader } from '../domains/tasks/reader.js';
+import { messageReader, type MessageReader } from '../domains/messages/reader.js';
 import { ruleReader, type RuleReader } from '../domains/rules/reader.js';
 import { complianceReader, type ComplianceReader } from '../domains/compliance/reader.js';
 import { webhookReader, type WebhookReader } from '../domains/webhooks/reader.js';
@@ -35,6 +36,7 @@ export interface Readers {
   rules: RuleReader;
   leases: LeaseReader;
   tasks: TaskReader;
+  messages: MessageReader;
   webhooks: WebhookReader;
 }
 
@@ -57,6 +59,7 @@ function readersOver(db: Reads): Omit<Readers, 'events'> {
     rules: ruleReader(db),
     leases: leaseReader(db),
     tasks: taskReader(db),
+    messages: messageReader(db),
     webhooks: webhookReader(db),
   };
 }

@@ -7,6 +7,7 @@ import { complianceStore } from './stores/compliance.js';
 import { eventStore } from './stores/events.js';
 import { instanceStore } from './stores/instances.js';
 import { leaseStore } from './stores/leases.js';
+import { messageStore } from './stores/messages.js';
 import { opsStore } from './stores/ops.js';
 import { ruleStore } from './stores/rules.js';
 import { specStore } from './stores/specs.js';
@@ -28,7 +29,7 @@ export interface MethodOptions {
 /**
  * The writer's method table, for both backends: each method's store, and the steps that cross
  * domains — an agent that goes stale or deregisters lets go of its leases and tasks (SPEC §8.8),
- * a heartbeat renews its leases.
+ * a deregistered one's inbox goes with it (issue 28), a heartbeat renews its leases.
  */
 export function writerMethods(driver: Driver, opts: MethodOptions = {}) {
   const state = stateStore(opts.stateHistoryKeep ?? 0);
@@ -37,6 +38,7 @@ export function writerMethods(driver: Driver, opts: MethodOptions = {}) {
   const instances = instanceStore(events);
   const leases = leaseStore(events);
   const tasks = taskStore(events);
+  const messages = messageStore(events);
   const rules = ruleStore();
   const templates = templateStore();
   const compliance = complianceStore();
@@ -70,7 +72,12 @@ export function writerMethods(driver: Driver, opts: MethodOptions = {}) {
       return r;
     },
     'instances.update': instances.update,
-    'instances.deregister': async (tx, req) => ({ ...(await instances.deregister(tx, req)), events: await letGo(tx, req.id, 'deregistered') }),
+    'instances.deregister': async (tx, req) => {
+      const r = await instances.deregister(tx, req);
+      // Only deregistration drops the inbox: a stale agent may come back and read it.
+      await messages.dropInbox(tx, req.id);
+      return { ...r, events: await letGo(tx, req.id, 'deregistered') };
+    },
     'instances.mark_stale': async (tx, req) => {
       const r = await instances.markStale(tx, req);
       const released: Event[] = [];
@@ -100,6 +107,10 @@ export function writerMethods(driver: Driver, opts: MethodOptions = {}) {
     'agent_metrics.add': ops.addMetrics,
     'llm.record': ops.recordLlm,
     'ops.prune': ops.prune,
+    'messages.send': messages.send,
+    'inbox.mark_read': messages.markRead,
+    'inbox.ack': messages.ack,
+    'messages.prune': messages.prune,
   };
   return { handlers, endBatch: (committed: boolean) => state.endBatch(committed) };
 }

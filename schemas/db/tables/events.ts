@@ -37,7 +37,7 @@ export const WEBHOOKS: Table = {
   seq: 'plain',
 };
 
-/** PostgreSQL's id counters (events, tasks) and the count of live restores. */
+/** PostgreSQL's id counters (events, tasks, messages) and the count of live restores. */
 export const KOOR_COUNTERS: Table = {
   name: 'koor_counters',
   onlyIn: 'pg',

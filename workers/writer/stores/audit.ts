@@ -39,6 +39,11 @@ const DERIVE: Readonly<Record<string, (req: Req, res: Res) => Entry | null>> = {
   'tasks.complete': (req) => ({ action: 'task.complete', resource: s(req.id), detail: '{}' }),
   'tasks.fail': (req, res) => ({ action: 'task.fail', resource: s(req.id), detail: sortedJson({ reason: req.reason, status: (res.task as Res).status }) }),
   'tasks.release': (req) => ({ action: 'task.release', resource: s(req.id), detail: '{}' }),
+  'messages.send': (_req, res) => {
+    const m = res.message as Res;
+    return { action: 'message.send', resource: s(m.id), detail: sortedJson({ recipients: (m.recipients as unknown[]).length, thread_id: m.thread_id }) };
+  },
+  'inbox.ack': (req) => ({ action: 'message.ack', resource: s(req.id), detail: '{}' }),
   'llm.record': (req) => ({ action: 'llm.usage', resource: `${s(req.project)}/${s(req.model)}`, detail: sortedJson({ cost_usd: req.cost_usd, tokens_in: req.tokens_in, tokens_out: req.tokens_out }) }),
 };
 

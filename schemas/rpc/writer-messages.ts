@@ -1,0 +1,76 @@
+import { Type, type Static } from '../typebox.js';
+import type { MethodTable } from './envelope.js';
+import { Event } from './writer-rows.js';
+
+/** The agent inbox's writer methods (issue 28), part of WriterMethods (schemas/rpc/writer.ts). */
+
+/** A message as sent (the REST `Message`): times storage text, `reply_to` 0 when it answers none. */
+export const Message = Type.Object({
+  id: Type.Integer(),
+  /** The sender's instance id, or `human` (the operator). */
+  from: Type.String(),
+  from_name: Type.String(),
+  /** The `to` entries as written: ids, names, `project:<p>`, `*`. */
+  to: Type.Array(Type.String()),
+  /** The instance ids they resolved to. */
+  recipients: Type.Array(Type.String()),
+  thread_id: Type.Integer(),
+  reply_to: Type.Integer(),
+  subject: Type.String(),
+  body: Type.String(),
+  importance: Type.Union([Type.Literal('normal'), Type.Literal('high')]),
+  ack_required: Type.Boolean(),
+  created_at: Type.String(),
+});
+export type Message = Static<typeof Message>;
+
+const Recipient = Type.String({ minLength: 1 });
+
+export const MessageMethods = {
+  /**
+   * Stores a message and one inbox row per recipient, with a `message.sent` event (ids and
+   * names, never the subject or body: the event bus is public). The front has resolved `to` into
+   * instance ids; each must still be registered when this commits, or nothing is stored. Without
+   * `thread_id` or `reply_to` the message starts a thread (its own id); `reply_to` joins the
+   * thread of the message it answers.
+   */
+  'messages.send': {
+    req: Type.Object({
+      from: Type.String({ minLength: 1 }),
+      from_name: Type.String(),
+      to: Type.Array(Type.String()),
+      recipients: Type.Array(Recipient, { minItems: 1 }),
+      subject: Type.String(),
+      body: Type.String(),
+      thread_id: Type.Optional(Type.Integer()),
+      reply_to: Type.Optional(Type.Integer()),
+      importance: Type.Union([Type.Literal('normal'), Type.Literal('high')]),
+      ack_required: Type.Boolean(),
+    }),
+    res: Type.Object({ message: Message, events: Type.Array(Event) }),
+  },
+  /**
+   * Marks the recipient's items read: the listed ones, or every one up to an id. Already read
+   * ones keep their first read time. `unread`: what the recipient has left unread after.
+   */
+  'inbox.mark_read': {
+    req: Type.Union([
+      Type.Object({ recipient: Recipient, ids: Type.Array(Type.Integer(), { maxItems: 1000 }) }),
+      Type.Object({ recipient: Recipient, up_to: Type.Integer() }),
+    ]),
+    res: Type.Object({ marked: Type.Integer(), unread: Type.Integer() }),
+  },
+  /** Acknowledges one item (and so reads it); again keeps the first times. NOT_FOUND unless a recipient. */
+  'inbox.ack': {
+    req: Type.Object({ recipient: Recipient, id: Type.Integer() }),
+    res: Type.Object({ id: Type.Integer(), recipient: Type.String(), read_at: Type.String(), acked_at: Type.String() }),
+  },
+  /**
+   * One bounded retention turn (SPEC §8.10): deletes up to `chunk` of the oldest messages older
+   * than `before` (storage text), their inbox rows with them. `more` when a full chunk went.
+   */
+  'messages.prune': {
+    req: Type.Object({ before: Type.String(), chunk: Type.Integer({ minimum: 1 }) }),
+    res: Type.Object({ deleted: Type.Integer(), more: Type.Boolean() }),
+  },
+} satisfies MethodTable;
