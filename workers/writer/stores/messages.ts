@@ -8,13 +8,13 @@ import type { EventStore } from './events.js';
 type M = WriterMethods;
 
 /**
- * Ids: SQLite's AUTOINCREMENT; on PostgreSQL the `messages` counter row, taken under the write
+ * Ids (Tx.insert): SQLite's AUTOINCREMENT; on PostgreSQL the `messages` counter row, taken under the write
  * lock, so ids commit in id order and a recipient's `since` cursor never skips one (as event ids).
  * `thread_id` is set after the insert when the message starts its own thread.
  */
 const INSERT = dialects({
   sqlite: `INSERT INTO messages (from_id, from_name, to_json, recipients, subject, body, thread_id, reply_to, importance, ack_required, created_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   pg: `WITH c AS (UPDATE koor_counters SET value = value + 1 WHERE name = 'messages' RETURNING value)
        INSERT INTO messages (id, from_id, from_name, to_json, recipients, subject, body, thread_id, reply_to, importance, ack_required, created_at)
        SELECT value, ?, ?, ?, ?, ?, ?, CAST(? AS bigint), CAST(? AS bigint), ?, CAST(? AS bigint), ? FROM c RETURNING id`,
@@ -83,10 +83,10 @@ export function messageStore(events: EventStore) {
       const thread = await threadFor(tx, req);
       const created_at = storageNow();
       const reply_to = req.reply_to ?? 0;
-      const { id } = (await tx.get<{ id: number }>(
+      const id = await tx.insert(
         INSERT, req.from, req.from_name, JSON.stringify(req.to), JSON.stringify(recipients), req.subject, req.body,
         thread, reply_to, req.importance, req.ack_required ? 1 : 0, created_at,
-      ))!;
+      );
       if (thread === 0) await tx.run(OWN_THREAD, id);
       for (const r of recipients) await tx.run(INSERT_RECIPIENT, r, id);
       const message: Message = {
