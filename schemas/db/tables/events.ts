@@ -1,3 +1,4 @@
+import { dialects } from '../sql.js';
 import type { Table } from '../table.js';
 
 /** The event log (SPEC §2.4): ids gapless and visible in id order (see Column.id). */
@@ -43,3 +44,9 @@ export const KOOR_COUNTERS: Table = {
   onlyIn: 'pg',
   columns: { name: { type: 'text', primaryKey: true }, value: { type: 'int' } },
 };
+
+/** The newest event id ever handed out (no row before the first): SQLite's AUTOINCREMENT sequence, PostgreSQL's counter. */
+export const NEWEST_EVENT = dialects({
+  sqlite: "SELECT seq AS id FROM sqlite_sequence WHERE name = 'events'",
+  pg: "SELECT value AS id FROM koor_counters WHERE name = 'events'",
+});

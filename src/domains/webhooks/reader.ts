@@ -1,6 +1,7 @@
 import { then, type Awaitable } from '../../backend/awaitable.js';
 import type { Reads } from '../../backend/reads.js';
 import { dialects, only, sql } from '../../../schemas/db/sql.js';
+import { NEWEST_EVENT } from '../../../schemas/db/tables/events.js';
 import type { Event } from '../../../schemas/rpc/writer.js';
 
 /** A stored webhook, times as storage text. */
@@ -60,10 +61,6 @@ const ACTIVE = dialects({
   sqlite: `SELECT ${ACTIVE_COLS} FROM webhooks WHERE active = 1`,
   pg: `SELECT ${ACTIVE_COLS}, (SELECT value FROM koor_counters WHERE name = 'restores') AS restores FROM webhooks WHERE active = 1`,
 });
-const NEWEST = dialects({
-  sqlite: "SELECT seq AS id FROM sqlite_sequence WHERE name = 'events'",
-  pg: "SELECT value AS id FROM koor_counters WHERE name = 'events'",
-});
 const TOPICS_AFTER = sql('SELECT id, topic FROM events WHERE id > ? AND id <= ? ORDER BY id LIMIT ?');
 /**
  * Events by id: SQLite reads the range between the first and the last wanted (one index range,
@@ -90,7 +87,7 @@ export function webhookReader(db: Reads): WebhookReader {
   const list = db.statement<WebhookRow>(LIST);
   const get = db.statement<WebhookRow>(GET);
   const active = db.statement<ActiveHook>(ACTIVE);
-  const newest = db.statement<{ id: number | null }>(NEWEST);
+  const newest = db.statement<{ id: number | null }>(NEWEST_EVENT);
   const topicsAfter = db.statement<{ id: number; topic: string }>(TOPICS_AFTER);
   const byIds = eventsByIds[db.dialect](db);
   return {

@@ -1,6 +1,7 @@
 import { EVENTS_CHANNEL } from '../../../schemas/rpc/cluster.js';
 import type { ReqOf, ResOf } from '../../../schemas/rpc/envelope.js';
 import type { WriterMethods } from '../../../schemas/rpc/writer.js';
+import { NEWEST_EVENT } from '../../../schemas/db/tables/events.js';
 import { dialects, sql, type Tx } from '../sql.js';
 import { storageNow } from '../time.js';
 
@@ -19,11 +20,6 @@ const PUBLISH = dialects({
   pg: `WITH counter AS (UPDATE koor_counters SET value = value + 1 WHERE name = 'events' RETURNING value AS id),
        stored AS (INSERT INTO events (id, topic, data, source, created_at) SELECT id, ?, ?, ?, ? FROM counter RETURNING id)
        SELECT id, pg_notify('${EVENTS_CHANNEL}', id::text)::text AS woken FROM stored`,
-});
-/** The newest event id ever handed out (0 before the first). */
-export const NEWEST_EVENT = dialects({
-  sqlite: "SELECT seq AS id FROM sqlite_sequence WHERE name = 'events'",
-  pg: "SELECT value AS id FROM koor_counters WHERE name = 'events'",
 });
 const CUTOFF = sql('SELECT id FROM events ORDER BY id DESC LIMIT 1 OFFSET ?');
 /** The oldest cursor of an active webhook: the events after it are yet to be delivered. */

@@ -3,7 +3,7 @@ import type { WriterMethods } from '../../../schemas/rpc/writer.js';
 import { fault } from '../fault.js';
 import { dialects, sql, type Tx } from '../sql.js';
 import { storageNow } from '../time.js';
-import { NEWEST_EVENT } from './events.js';
+import { NEWEST_EVENT } from '../../../schemas/db/tables/events.js';
 
 type M = WriterMethods;
 
