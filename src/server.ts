@@ -14,6 +14,7 @@ import { eventsDomain } from './domains/events/index.js';
 import { instancesDomain } from './domains/instances/index.js';
 import { leasesDomain } from './domains/leases/index.js';
 import { llmDomain } from './domains/llm/index.js';
+import { messagesDomain } from './domains/messages/index.js';
 import { rulesDomain } from './domains/rules/index.js';
 import { specsDomain } from './domains/specs/index.js';
 import { stateDomain } from './domains/state/index.js';
@@ -88,9 +89,11 @@ async function startOn(backend: Backend, config: Config, log: Logger, undo: Arra
   const system = systemDomain(p, { startedAt, bootId, counters, metrics, figures: (v) => apiFigures(v, config), pruneEvents: () => events.events.prune(), compliancePruned: () => compliance.compliance.stats.runs_pruned });
   const templates = templatesDomain(p, { rules: rules.rules, specs: specs.specs });
   const [tasks, contracts, audit, llm] = [tasksDomain(p, { announce }), contractsDomain(p, { specs: specs.specs }), auditDomain(p), llmDomain(p, { publish: events.publish })];
+  const messages = messagesDomain(p, { announce });
   const admin = adminDomain(p, { bootId, ...(opts.onRestore ? { onRestore: opts.onRestore } : {}) });
-  const domains: Domain[] = [system, state, specs, rules, templates, events, instances, leases, tasks, contracts, compliance, webhooks, audit, agentMetrics, llm, admin];
+  const domains: Domain[] = [system, state, specs, rules, templates, events, instances, leases, tasks, messages, contracts, compliance, webhooks, audit, agentMetrics, llm, admin];
   const routes = domains.flatMap((d) => d.routes);
+  const sockets = domains.flatMap((d) => d.sockets ?? []);
   const jobs = domains.flatMap((d) => d.jobs ?? []);
 
   const auth = new Authenticator(config.authToken);
@@ -98,13 +101,13 @@ async function startOn(backend: Backend, config: Config, log: Logger, undo: Arra
   auth.setResolvers(ids.resolveToken, ids.resolveInstance, (id) => ids.seen(id));
   let apiBind = config.bind.text;
   // get_endpoints advertises only what is mounted: the REST routes plus the WebSocket route.
-  const mcp = new McpGateway({ instances: ids, rules: rules.rules, apiBind: () => apiBind, mounted: () => [...routes, { method: 'GET', path: SUBSCRIBE_PATH }] }, { idleMs: config.mcpSessionIdleMs, log: log.child({ component: 'mcp' }) });
+  const mcp = new McpGateway({ instances: ids, rules: rules.rules, apiBind: () => apiBind, mounted: () => [...routes, ...[SUBSCRIBE_PATH, ...sockets.map((x) => x.path)].map((path) => ({ method: 'GET', path }))] }, { idleMs: config.mcpSessionIdleMs, log: log.child({ component: 'mcp' }) });
   undo.push(() => mcp.close());
   const http = new HttpMetrics();
   defineKoorMetrics(metrics, { http, counters, startedAt, mcpSessions: () => mcp.sessionCount, writer, pool, hub, cluster: backend.leader });
   for (const d of domains) d.metrics?.(metrics);
 
-  const front = await openFront({ config, log, auth, routes, hub, events: events.events, mcp, counters, agentMetrics: agentMetrics.agentMetrics, http, reuse: opts.front ?? null, ...(opts.dashboardDir ? { dashboardDir: opts.dashboardDir } : {}) });
+  const front = await openFront({ config, log, auth, routes, sockets, hub, events: events.events, mcp, counters, agentMetrics: agentMetrics.agentMetrics, http, reuse: opts.front ?? null, ...(opts.dashboardDir ? { dashboardDir: opts.dashboardDir } : {}) });
   const { port, dashboardPort } = front;
   // An ephemeral port (":0") is useless to agents: tell them the port actually bound.
   if (config.bind.port === 0) apiBind = config.bind.text.replace(/:0$/, `:${port}`);

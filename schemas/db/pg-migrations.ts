@@ -23,6 +23,7 @@
  * acquisition. PostgreSQL only.
  */
 import { createTable } from './table.js';
+import { IDEMPOTENCY_KEYS } from './tables/idempotency.js';
 import { MESSAGES, MESSAGE_RECIPIENTS } from './tables/messages.js';
 
 export interface PgMigration {
@@ -149,5 +150,10 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
     // Message ids come from the `messages` counter row, as event ids do: a recipient's push
     // stream resumes after an id, so ids must become visible in id order (schemas/db/tables/messages.ts).
     sql: [createTable(MESSAGES, 'pg'), createTable(MESSAGE_RECIPIENTS, 'pg'), "INSERT INTO koor_counters (name, value) VALUES ('messages', 0) ON CONFLICT (name) DO NOTHING;"].join('\n'),
+  },
+  {
+    version: 4,
+    name: 'replies of writes sent with an Idempotency-Key (issue 28)',
+    sql: createTable(IDEMPOTENCY_KEYS, 'pg'),
   },
 ];

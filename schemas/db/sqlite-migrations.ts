@@ -6,6 +6,7 @@
  * step `createTable(TABLE, 'pg')`); test/unit/db-schema.test.ts checks this history arrives there.
  */
 import { createTable } from './table.js';
+import { IDEMPOTENCY_KEYS } from './tables/idempotency.js';
 import { MESSAGES, MESSAGE_RECIPIENTS } from './tables/messages.js';
 
 export interface Migration {
@@ -271,5 +272,10 @@ export const MIGRATIONS: readonly Migration[] = [
     version: 8,
     name: 'the agent inbox: messages and their recipients (issue 28)',
     sql: [createTable(MESSAGES, 'sqlite'), createTable(MESSAGE_RECIPIENTS, 'sqlite')].join('\n'),
+  },
+  {
+    version: 9,
+    name: 'replies of writes sent with an Idempotency-Key (issue 28)',
+    sql: createTable(IDEMPOTENCY_KEYS, 'sqlite'),
   },
 ];

@@ -3,6 +3,7 @@ import { DeletedReply } from './common.js';
 import { ContractTestReply, ContractValidateReply } from './contracts.js';
 import { Lease, LeaseCheckReply, LeaseListReply, LeaseReleasedReply, Task, TaskListReply } from './coord.js';
 import { EventListReply, EventReply } from './events.js';
+import { AckReply, InboxReply, Message, MessageReceiptsReply, ReadReply, ThreadReply } from './messages.js';
 import { CapabilitiesReply, InstanceListReply, InstanceStatusReply, InstanceSummary, LivenessReply, RegisterReply } from './instances.js';
 import {
   AuditListReply,
@@ -75,6 +76,12 @@ export const REPLIES = {
   'POST /api/tasks/:id/complete': Task,
   'POST /api/tasks/:id/fail': Task,
   'POST /api/tasks/:id/release': Task,
+  'POST /api/messages': Message,
+  'GET /api/inbox': InboxReply,
+  'POST /api/inbox/read': ReadReply,
+  'POST /api/inbox/:id/ack': AckReply,
+  'GET /api/messages/:id': MessageReceiptsReply,
+  'GET /api/threads/:id': ThreadReply,
 
   'GET /api/validate/:project/rules': ProjectRulesReply,
   'PUT /api/validate/:project/rules': RulesPutReply,

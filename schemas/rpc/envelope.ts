@@ -26,6 +26,17 @@ export function sortedJson(o: Record<string, unknown>): string {
   return JSON.stringify(Object.fromEntries(Object.keys(o).sort().map((k) => [k, o[k]])));
 }
 
+/**
+ * An idempotent write (issue 28): `caller` and `key` name it, `hash` its request (the same key for
+ * another request is refused). A retry gets the first result, marked `replayed`.
+ */
+export const IdemTag = Type.Object({
+  caller: Type.String({ minLength: 1 }),
+  key: Type.String({ minLength: 1, maxLength: 255 }),
+  hash: Type.String(),
+});
+export type IdemTag = Static<typeof IdemTag>;
+
 /** A request on an RPC port: named method, typed request, absolute deadline (epoch ms). */
 export const RequestEnvelope = Type.Object({
   id: Type.Integer({ minimum: 1 }),
@@ -34,11 +45,14 @@ export const RequestEnvelope = Type.Object({
   req: Type.Unknown(),
   /** Present when the write is audited. */
   audit: Type.Optional(AuditTag),
+  /** Present when the write was sent with an Idempotency-Key (workers/writer/idempotency.ts). */
+  idem: Type.Optional(IdemTag),
 });
 export type RequestEnvelope = Static<typeof RequestEnvelope>;
 
 export const ReplyEnvelope = Type.Union([
-  Type.Object({ id: Type.Integer(), ok: Type.Literal(true), res: Type.Unknown() }),
+  /** `replayed`: an idempotent write's retry, answered with the first result (nothing written). */
+  Type.Object({ id: Type.Integer(), ok: Type.Literal(true), res: Type.Unknown(), replayed: Type.Optional(Type.Literal(true)) }),
   Type.Object({ id: Type.Integer(), ok: Type.Literal(false), err: WireError }),
 ]);
 export type ReplyEnvelope = Static<typeof ReplyEnvelope>;

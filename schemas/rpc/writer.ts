@@ -358,7 +358,7 @@ export const WriterMethods = {
    */
   'ops.prune': {
     req: Type.Object({
-      table: Type.Union([Type.Literal('audit_log'), Type.Literal('agent_metrics'), Type.Literal('llm_usage')]),
+      table: Type.Union([Type.Literal('audit_log'), Type.Literal('agent_metrics'), Type.Literal('llm_usage'), Type.Literal('idempotency_keys')]),
       before: Type.String(),
       chunk: Type.Integer({ minimum: 1 }),
     }),

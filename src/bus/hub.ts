@@ -53,12 +53,31 @@ export class Hub {
   private matchIds: number[] = [];
   private matchFrames: Buffer[] = [];
   private nextId = 1;
+  /** In-process listeners by exact topic (the inbox's push wakes on `message.sent`). */
+  private readonly taps = new Map<string, Array<(id: number, frame: Buffer) => void>>();
+  /** Told of every closeAll: sockets kept outside the hub close with the hub's subscribers. */
+  private readonly closeAllHooks: Array<(code: number, reason: string) => void> = [];
   readonly stats: HubStats = { subscribers: 0, delivered: 0, dropped: 0, closed_slow: 0, replayed: 0, closes: noCloses() };
 
   constructor(
     private readonly limits: HubLimits,
     private readonly onSlow: (sub: Subscriber, action: 'closed' | 'dropping') => void = () => {},
   ) {}
+
+  /**
+   * Calls `fn` with every event of exactly `topic` as it is published here (in id order, from
+   * this node's writer or, in cluster mode, the event feed), before subscribers get it.
+   */
+  tap(topic: string, fn: (id: number, frame: Buffer) => void): void {
+    const list = this.taps.get(topic);
+    if (list) list.push(fn);
+    else this.taps.set(topic, [fn]);
+  }
+
+  /** `fn` runs at every closeAll (shutdown 1001, restart 1012, …) with its code and reason. */
+  onCloseAll(fn: (code: number, reason: string) => void): void {
+    this.closeAllHooks.push(fn);
+  }
 
   create(pattern: string, overflow: Overflow, since: number | null): Subscriber {
     return new Subscriber(this.nextId++, pattern, overflow, since);
@@ -108,6 +127,10 @@ export class Hub {
    * turn's other events. Call in id order.
    */
   publish(id: number, topic: string, frame: Buffer): void {
+    if (this.taps.size > 0) {
+      const fns = this.taps.get(topic);
+      if (fns) for (const fn of fns) fn(id, frame);
+    }
     this.turnIds.push(id);
     this.turnTopics.push(topic);
     this.turnFrames.push(frame);
@@ -296,6 +319,7 @@ export class Hub {
    * is the close text the client reads. Counted under the reason ./closes.ts lists for the code.
    */
   closeAll(code: number, reason: string): void {
+    for (const fn of this.closeAllHooks) fn(code, reason);
     const why = closeAllReason(code);
     for (const g of [...this.groups.values()]) for (const sub of [...g.subs]) this.end(sub, sub.out, why, code, reason);
   }

@@ -3,7 +3,9 @@ import type { Readers } from '../backend/readers.js';
 import type { Hub } from '../bus/hub.js';
 import type { Job } from '../cluster/node.js';
 import type { Config } from '../config.js';
+import type { Authenticator } from '../http/auth.js';
 import type { Route } from '../http/router.js';
+import type { Slots } from '../http/slots.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics/registry.js';
 import type { PoolClient } from '../rpc/pool-client.js';
@@ -26,8 +28,15 @@ export interface Platform {
  * on every node once the server listens, and what it stops when the server closes (after the
  * jobs stopped and in-flight writes drained, before the writer closes).
  */
+/** A WebSocket route a domain serves besides its REST routes (mounted on every listener). */
+export interface SocketRoute {
+  readonly path: string;
+  mount(slots: Slots, deps: { auth: Authenticator; log: Logger }): void;
+}
+
 export interface Domain {
   readonly routes: readonly Route[];
+  readonly sockets?: readonly SocketRoute[];
   readonly jobs?: readonly Job[];
   start?(): void;
   /** Defines its metrics on the server's one registry (read when scraped). */

@@ -8,10 +8,12 @@ export interface Headers {
   contentType: string;
   contentLength: string;
   instance: string;
+  /** Idempotency-Key (issue 28): read for requests with a body only. */
+  idempotencyKey: string;
 }
 
 /** The per-agent counters of SPEC §8.4 (§2.14). */
-export type AgentMetricName = 'rest_calls' | 'mcp_calls' | 'state_writes' | 'events_published' | 'validations' | 'violations';
+export type AgentMetricName = 'rest_calls' | 'mcp_calls' | 'state_writes' | 'events_published' | 'validations' | 'violations' | 'messages_sent';
 
 /** Who made the request (SPEC §8.4); empty until the agents layer resolves one. */
 export interface Identity {
@@ -85,6 +87,7 @@ export function createCtx(res: HttpResponse, req: HttpRequest, paramCount: numbe
       contentType: writeHeaders ? req.getHeader('content-type') : '',
       contentLength: writeHeaders ? req.getHeader('content-length') : '',
       instance: req.getHeader('x-koor-instance'),
+      idempotencyKey: writeHeaders ? req.getHeader('idempotency-key') : '',
     },
     aborted: false,
     done: false,

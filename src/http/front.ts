@@ -2,6 +2,7 @@ import uWS from 'uWebSockets.js';
 import type { Config } from '../config.js';
 import { DASHBOARD_ROUTES, DashboardAssets, defaultDashboardDir, mountDashboard } from '../dashboard/static.js';
 import type { AgentMetrics } from '../domains/agent-metrics/service.js';
+import type { SocketRoute } from '../domains/domain.js';
 import type { EventService } from '../domains/events/service.js';
 import type { CallCounters } from '../domains/system/metrics.js';
 import type { Hub } from '../bus/hub.js';
@@ -20,6 +21,8 @@ export interface FrontDeps {
   log: Logger;
   auth: Authenticator;
   routes: readonly Route[];
+  /** WebSocket routes of the domains (the inbox's push). */
+  sockets: readonly SocketRoute[];
   hub: Hub;
   events: EventService;
   mcp: McpGateway;
@@ -47,6 +50,8 @@ export async function openFront(d: FrontDeps): Promise<Front> {
   const mountApi = (app: Slots, viaDashboard: boolean): void => {
     if (viaDashboard && assets) mountDashboard(app, assets, { log: httpLog, http });
     mountSubscribe(app, { auth, hub, events: d.events, maxBytes: config.wsBufferBytes, log: log.child({ component: 'ws' }) });
+    for (const s of d.sockets) s.mount(app, { auth, log: log.child({ component: 'ws' }) });
+    const wsRoutes = [SUBSCRIBE_PATH, ...d.sockets.map((s) => s.path)].map((path) => ({ method: 'GET', path }));
     mount(app, d.routes, {
       auth,
       log: httpLog,
@@ -62,7 +67,7 @@ export async function openFront(d: FrontDeps): Promise<Front> {
               ctx.tally = (name, n = 1) => d.agentMetrics.add(id, name, n);
             }
           },
-      extra: viaDashboard ? [{ method: 'GET', path: SUBSCRIBE_PATH }, ...DASHBOARD_ROUTES] : [{ method: 'GET', path: SUBSCRIBE_PATH }],
+      extra: viaDashboard ? [...wsRoutes, ...DASHBOARD_ROUTES] : wsRoutes,
       http,
     });
   };

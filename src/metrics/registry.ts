@@ -94,7 +94,7 @@ export class Metrics {
   }
 
   /** A counter or gauge with labels: one sample per label set. */
-  labeled(name: string, help: string, type: 'counter' | 'gauge', read: () => Sample[]): void {
+  labeled(name: string, help: string, type: 'counter' | 'gauge', read: () => Awaitable<Sample[]>): void {
     this.add(new Sampled(name, help, type, read));
   }
 

@@ -1,5 +1,5 @@
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
-import type { AuditTag, ReplyEnvelope, ReqOf, ResOf, RequestEnvelope } from '../../schemas/rpc/envelope.js';
+import type { AuditTag, IdemTag, ReplyEnvelope, ReqOf, ResOf, RequestEnvelope } from '../../schemas/rpc/envelope.js';
 import type { WriterMethod, WriterMethods, WriterStartup } from '../../schemas/rpc/writer.js';
 import { createWriterStatsBuffer, WriterStatsView } from '../../schemas/rpc/writer-stats.js';
 import { AppError, fail } from '../errors.js';
@@ -27,6 +27,8 @@ export interface WriterClientOptions {
 
 interface Pending {
   resolve: (v: unknown) => void;
+  /** Resolve with `{ res, replayed }` (callIdempotent). */
+  wrap: boolean;
   reject: (e: AppError) => void;
   /** Date.now() past which the caller gets DEADLINE_EXCEEDED. */
   deadline: number;
@@ -84,18 +86,32 @@ export class WriterClient {
 
   /** `opts.audit`: record an audit entry with this write, in its savepoint (SPEC §2.13). */
   call<K extends WriterMethod>(method: K, req: ReqOf<WriterMethods, K>, opts?: { deadlineMs?: number; audit?: AuditTag }): Promise<ResOf<WriterMethods, K>> {
+    return this.post(method, req, opts ?? {}, false) as Promise<ResOf<WriterMethods, K>>;
+  }
+
+  /**
+   * A write sent with an Idempotency-Key (issue 28; `idem` null: an ordinary call): `replayed` when
+   * this is a retry answered with the first write's result, nothing written.
+   */
+  callIdempotent<K extends WriterMethod>(method: K, req: ReqOf<WriterMethods, K>, idem: IdemTag | null, opts?: { audit?: AuditTag }): Promise<{ res: ResOf<WriterMethods, K>; replayed: boolean }> {
+    if (idem === null) return this.call(method, req, opts).then((res) => ({ res, replayed: false }));
+    return this.post(method, req, { ...opts, idem }, true) as Promise<{ res: ResOf<WriterMethods, K>; replayed: boolean }>;
+  }
+
+  private post(method: string, req: unknown, opts: { deadlineMs?: number; audit?: AuditTag; idem?: IdemTag }, wrap: boolean): Promise<unknown> {
     if (this.closing) return Promise.reject(fail('SHUTTING_DOWN'));
     if (this.pending.size >= this.opts.maxInFlight) {
       this.stats.rejectedFull++;
       return Promise.reject(fail('WRITER_QUEUE_FULL'));
     }
     const id = this.nextId++;
-    const deadline = Date.now() + (opts?.deadlineMs ?? this.opts.deadlineMs);
+    const deadline = Date.now() + (opts.deadlineMs ?? this.opts.deadlineMs);
     const env: RequestEnvelope = { id, method, deadline, req };
-    if (opts?.audit) env.audit = opts.audit;
+    if (opts.audit) env.audit = opts.audit;
+    if (opts.idem) env.idem = opts.idem;
     this.stats.calls++;
     return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, deadline, method });
+      this.pending.set(id, { resolve: resolve as (v: unknown) => void, wrap, reject, deadline, method });
       this.stats.inFlight = this.pending.size;
       if (deadline < this.deadlineAt) this.armDeadline(deadline);
       if (!this.port) {
@@ -279,7 +295,7 @@ export class WriterClient {
     }
     this.pending.delete(reply.id);
     this.stats.inFlight = this.pending.size;
-    if (reply.ok) p.resolve(reply.res);
+    if (reply.ok) p.resolve(p.wrap ? { res: reply.res, replayed: reply.replayed === true } : reply.res);
     else {
       // An internal failure (disk full, I/O error) leaves what the DB holds in doubt.
       if (reply.err.status === 'INTERNAL') this.notifyUncertain();

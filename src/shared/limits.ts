@@ -238,6 +238,25 @@ export const AGENT_METRICS_FLUSH_MS = 1000;
 /** Rows deleted per retention turn of the audit log, agent metrics and LLM usage. */
 export const OPS_PRUNE_CHUNK = 2000;
 
+// The agent inbox (issue 28).
+/** Largest message body, bytes (UTF-8). */
+export const MESSAGE_MAX_BODY_BYTES = 64 * 1024;
+/** Recipients one message may reach once resolved (`*` on a large team included). */
+export const MESSAGE_MAX_RECIPIENTS = 100;
+/** `to` entries one message may name. */
+export const MESSAGE_MAX_TO = 100;
+/** `GET /api/inbox` and `GET /api/threads/{id}`: default and largest `limit`. */
+export const INBOX_DEFAULT_LIMIT = 100;
+export const INBOX_MAX_LIMIT = 1000;
+/** Items one inbox push read takes from the database (a slow socket waits between reads). */
+export const INBOX_PUSH_PAGE = 100;
+/** `POST /api/inbox/read {"ids"}`: ids per call. */
+export const INBOX_READ_MAX_IDS = 1000;
+/** An Idempotency-Key is honoured this long (its reply kept), ms. */
+export const IDEMPOTENCY_KEEP_MS = 24 * 3_600_000;
+/** Longest Idempotency-Key, characters. */
+export const IDEMPOTENCY_KEY_MAX = 255;
+
 /** An online backup (GET /api/admin/backup) that has not finished copying by then is abandoned. */
 export const BACKUP_TIMEOUT_MS = 10 * 60_000;
 /** Largest snapshot POST /api/admin/restore accepts (streamed to disk, never held in memory). */

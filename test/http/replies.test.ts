@@ -129,6 +129,15 @@ t.test('every REST reply fits its schema', async (t) => {
   await call('POST /api/tasks/:id/complete', `/api/tasks/${claimed.id}/complete`, { headers: A });
   const other = await call('POST /api/tasks/claim', '/api/tasks/claim', { body: { project: 'api' }, headers: B });
   await call('POST /api/tasks/:id/fail', `/api/tasks/${other.id}/fail`, { body: { reason: 'broken', retry: false }, headers: B });
+
+  // The agent inbox (issue 28).
+  const msg = await call('POST /api/messages', '/api/messages', { body: { to: ['bob'], subject: 's', body: 'hello', ack_required: true }, headers: A });
+  await call('POST /api/messages', '/api/messages', { body: { to: [alice.id], body: 'hi', reply_to: msg.id }, headers: B });
+  await call('GET /api/inbox', '/api/inbox', { headers: B, nonEmpty: true });
+  await call('POST /api/inbox/read', '/api/inbox/read', { body: { up_to: msg.id }, headers: B });
+  await call('POST /api/inbox/:id/ack', `/api/inbox/${msg.id}/ack`, { headers: B });
+  await call('GET /api/messages/:id', `/api/messages/${msg.id}`, { headers: A });
+  await call('GET /api/threads/:id', `/api/threads/${msg.id}`, { headers: A, nonEmpty: true });
   const third = await call('POST /api/tasks/claim', '/api/tasks/claim', { body: { project: 'ops' }, headers: B });
   await call('POST /api/tasks/:id/release', `/api/tasks/${third.id}/release`, { headers: B });
 

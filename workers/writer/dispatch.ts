@@ -1,9 +1,10 @@
-import type { AuditTag, ReplyEnvelope, RequestEnvelope } from '../../schemas/rpc/envelope.js';
+import type { AuditTag, IdemTag, ReplyEnvelope, RequestEnvelope } from '../../schemas/rpc/envelope.js';
 import { admit, failReply, failedBatch } from './check.js';
 import { Fault, fault } from './fault.js';
 import { writerMethods, type MethodOptions } from './methods.js';
 import type { Driver, Tx } from './sql.js';
 import { AUDIT_INSERT, auditEntry } from './stores/audit.js';
+import { FIRST, priorResult, recordResult } from './idempotency.js';
 import { storageNow } from './time.js';
 
 /** Where the dispatcher reports unexpected failures (the writer's pino logger). */
@@ -64,9 +65,14 @@ export function createDispatcher(driver: Driver, opts: MethodOptions & { log?: F
     if ('reply' in admitted) return admitted.reply;
     const env = admitted.env;
     const handler = (handlers as unknown as Record<string, AnyHandler>)[env.method]!;
+    const idem = env.idem ? (env as RequestEnvelope & { idem: IdemTag }) : null;
     if (!guarded) {
       try {
+        // A retry of an idempotent write: its first result, nothing written, nothing audited.
+        const prior = idem ? await priorResult(tx, idem) : FIRST;
+        if (prior !== FIRST) return { id: env.id, ok: true, res: prior, replayed: true };
         const res = await handler(tx, env.req);
+        if (idem) recordResult(tx, idem, res, false);
         if (env.audit) recordAuditFast(tx, env, res, env.audit);
         return { id: env.id, ok: true, res };
       } catch (e) {
@@ -75,12 +81,20 @@ export function createDispatcher(driver: Driver, opts: MethodOptions & { log?: F
       }
     }
     try {
+      let replayed = false;
       const exec = async () => {
+        const prior = idem ? await priorResult(tx, idem) : FIRST;
+        if (prior !== FIRST) {
+          replayed = true;
+          return prior;
+        }
         const r = await handler(tx, env.req);
+        if (idem) await recordResult(tx, idem, r, true);
         if (env.audit) await recordAuditGuarded(tx, env, r, env.audit);
         return r;
       };
-      return { id: env.id, ok: true, res: await tx.savepoint(exec) };
+      const res = await tx.savepoint(exec);
+      return replayed ? { id: env.id, ok: true, res, replayed: true } : { id: env.id, ok: true, res };
     } catch (e) {
       if (driver.unavailable(e)) throw e;
       methodFailed = true;

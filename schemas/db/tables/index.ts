@@ -2,6 +2,7 @@ import type { Table } from '../table.js';
 import { AGENT_METRICS, AUDIT_LOG, INSTANCES, LLM_USAGE } from './agents.js';
 import { LEASES, LEASE_RESOURCES, TASKS, TASK_DEPS } from './coord.js';
 import { EVENTS, KOOR_COUNTERS, WEBHOOKS } from './events.js';
+import { IDEMPOTENCY_KEYS } from './idempotency.js';
 import { MESSAGES, MESSAGE_RECIPIENTS } from './messages.js';
 import { COMPLIANCE_RUNS, TEMPLATES, VALIDATION_RULES } from './rules.js';
 import { SPECS, STATE, STATE_HISTORY } from './state.js';
@@ -27,4 +28,5 @@ export const TABLES: readonly Table[] = [
   TASK_DEPS,
   MESSAGES,
   MESSAGE_RECIPIENTS,
+  IDEMPOTENCY_KEYS,
 ];

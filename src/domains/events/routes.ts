@@ -6,6 +6,7 @@ import { globParam, instantParam, positiveInt, queryParams, sinceParam } from '.
 import { compactJson, rawMember } from '../../http/raw-json.js';
 import { EVENTS_HISTORY_DEFAULT_LAST, EVENTS_HISTORY_MAX_LAST } from '../../shared/limits.js';
 import type { EventService } from './service.js';
+import { idemTag, REPLAYED } from '../../http/idempotency.js';
 
 const TRUNCATED: HeaderList = [['X-Koor-Truncated', 'bytes']];
 
@@ -22,9 +23,10 @@ export function eventRoutes(svc: EventService): Route[] {
         const raw = rawMember(ctx.text, 'data');
         const data = raw === undefined ? 'null' : compactJson(raw);
         const source = body.source ?? ctx.identity?.name ?? '';
-        const { json } = await svc.publish(body.topic, data, source);
-        ctx.tally?.('events_published');
-        sendJsonText(ctx, 200, json);
+        const idem = idemTag(ctx, { topic: body.topic, data, source });
+        const { json, replayed } = idem === null ? { ...(await svc.publish(body.topic, data, source)), replayed: false } : await svc.publishIdempotent(body.topic, data, source, idem);
+        if (!replayed) ctx.tally?.('events_published');
+        sendJsonText(ctx, 200, json, replayed ? REPLAYED : undefined);
       },
     },
     {

@@ -1,3 +1,4 @@
+import type { IdemTag } from '../../../schemas/rpc/envelope.js';
 import type { Event } from '../../../schemas/rpc/writer.js';
 import type { Hub, ReplayStep } from '../../bus/hub.js';
 import { EVENTS_HISTORY_MAX_BYTES, EVENTS_PRUNE_CHUNK, WS_REPLAY_STEP_BYTES, WS_REPLAY_STEP_IDS } from '../../shared/limits.js';
@@ -70,13 +71,24 @@ export class EventService {
 
   /** Stores the event (reply after COMMIT), then fans it out in id order. */
   publish(topic: string, data: string, source: string): Promise<{ event: Event; json: string }> {
-    return this.writer.call('events.publish', { topic, data, source }).then((event) => {
-      const json = eventJson(event);
-      this.fanout.committed([event], [json]);
-      // Webhooks read the log from their cursors: tell the dispatcher there is more.
-      this.opts.onPublished?.();
-      return { event, json };
-    });
+    return this.writer.call('events.publish', { topic, data, source }).then((event) => this.published(event));
+  }
+
+  /**
+   * A publish sent with an Idempotency-Key (issue 28; `idem` null: none): a retry gets the first
+   * publish's event, `replayed`, and nothing is stored or fanned out again.
+   */
+  async publishIdempotent(topic: string, data: string, source: string, idem: IdemTag | null): Promise<{ event: Event; json: string; replayed: boolean }> {
+    const { res, replayed } = await this.writer.callIdempotent('events.publish', { topic, data, source }, idem);
+    return replayed ? { event: res, json: eventJson(res), replayed } : { ...this.published(res), replayed };
+  }
+
+  private published(event: Event): { event: Event; json: string } {
+    const json = eventJson(event);
+    this.fanout.committed([event], [json]);
+    // Webhooks read the log from their cursors: tell the dispatcher there is more.
+    this.opts.onPublished?.();
+    return { event, json };
   }
 
   /**

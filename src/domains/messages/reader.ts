@@ -26,6 +26,10 @@ export interface MessageReader {
   /** Whether `who` sent or still receives a message of the thread (who may read it). */
   inThread(threadId: number, who: string): Awaitable<boolean>;
   unread(recipient: string): Awaitable<number>;
+  /** Unread items per recipient that has any (the `koor_inbox_unread` gauge). */
+  unreadByRecipient(): Awaitable<Array<{ recipient: string; n: number }>>;
+  /** The newest message id in `recipient`'s inbox (0: none): where a push stream without `since` starts. */
+  newest(recipient: string): Awaitable<number>;
 }
 
 /**
@@ -50,6 +54,8 @@ const IN_THREAD = sql(
      AND (m.from_id = ? OR EXISTS (SELECT 1 FROM message_recipients r WHERE r.recipient = ? AND r.message_id = m.id)) LIMIT 1`,
 );
 const UNREAD = sql("SELECT count(*) AS n FROM message_recipients WHERE recipient = ? AND read_at = ''");
+const UNREAD_BY = sql("SELECT recipient, count(*) AS n FROM message_recipients WHERE read_at = '' GROUP BY recipient ORDER BY recipient");
+const NEWEST = sql('SELECT coalesce(max(message_id), 0) AS n FROM message_recipients WHERE recipient = ?');
 
 /** An id no row can have (beyond int8, where PostgreSQL would refuse the parameter) finds nothing. */
 const findable = (id: number): boolean => Number.isSafeInteger(id);
@@ -63,6 +69,8 @@ export function messageReader(db: Reads): MessageReader {
   const thread = db.statement<MessageDbRow>(THREAD);
   const inThread = db.statement<{ found: number }>(IN_THREAD);
   const unread = db.statement<{ n: number }>(UNREAD);
+  const unreadBy = db.statement<{ recipient: string; n: number }>(UNREAD_BY);
+  const newest = db.statement<{ n: number }>(NEWEST);
   return {
     inbox(recipient, f) {
       if (!findable(f.since) || (f.thread !== null && !findable(f.thread))) return [];
@@ -79,6 +87,8 @@ export function messageReader(db: Reads): MessageReader {
     },
     thread: (threadId, after, limit) => (findable(threadId) && findable(after) ? thread.all(threadId, after, limit) : []),
     inThread: (threadId, who) => (findable(threadId) ? then(inThread.get(threadId, who, who), (r) => r !== undefined) : false),
-    unread: (recipient) => then(unread.get(recipient), (r) => r!.n),
+    unread: (recipient) => then(unread.get(recipient), (r) => Number(r!.n)),
+    unreadByRecipient: () => then(unreadBy.all(), (rows) => rows.map((r) => ({ recipient: r.recipient, n: Number(r.n) }))),
+    newest: (recipient) => then(newest.get(recipient), (r) => Number(r!.n)),
   };
 }

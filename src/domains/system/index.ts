@@ -26,6 +26,7 @@ export function systemDomain(
     auditRetentionMs: c.auditRetentionMs,
     agentMetricsRetentionMs: c.agentMetricsRetentionMs,
     llmRetentionMs: c.llmRetentionMs,
+    messageRetentionMs: c.messageRetentionMs,
     size: () => p.backend.size(),
     log: p.log.child({ component: 'retention' }),
   });
@@ -38,6 +39,8 @@ export function systemDomain(
     ['audit_log', () => r.audit_pruned],
     ['agent_metrics', () => r.agent_metrics_pruned],
     ['llm_usage', () => r.llm_usage_pruned],
+    ['messages', () => r.messages_pruned],
+    ['idempotency_keys', () => r.idempotency_keys_pruned],
     ['compliance_runs', d.compliancePruned],
   ];
   return {

@@ -7,6 +7,7 @@ import {
   VACUUM_PAGES_PER_TURN,
   VACUUM_START_FREE_PAGES,
   OPS_PRUNE_CHUNK,
+  IDEMPOTENCY_KEEP_MS,
 } from '../../shared/limits.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
 import { toStorage } from '../../store.js';
@@ -21,6 +22,8 @@ export interface RetentionOptions {
   auditRetentionMs: number;
   agentMetricsRetentionMs: number;
   llmRetentionMs: number;
+  /** Agent inbox messages (issue 28); their recipients' rows go with them. */
+  messageRetentionMs: number;
   /** Bytes the data takes now (the backend's figure: data.db with its WAL, or the PostgreSQL database). */
   size: () => number | Promise<number>;
   log: Logger;
@@ -34,6 +37,8 @@ export interface RetentionStats {
   audit_pruned: number;
   agent_metrics_pruned: number;
   llm_usage_pruned: number;
+  messages_pruned: number;
+  idempotency_keys_pruned: number;
   vacuumed_pages: number;
   free_pages: number;
   last_pass_ms: number;
@@ -47,7 +52,7 @@ export interface RetentionStats {
  * added later adds its step here.
  */
 export class Retention {
-  readonly stats: RetentionStats = { passes: 0, events_pruned: 0, state_history_pruned: 0, audit_pruned: 0, agent_metrics_pruned: 0, llm_usage_pruned: 0, vacuumed_pages: 0, free_pages: 0, last_pass_ms: 0 };
+  readonly stats: RetentionStats = { passes: 0, events_pruned: 0, state_history_pruned: 0, audit_pruned: 0, agent_metrics_pruned: 0, llm_usage_pruned: 0, messages_pruned: 0, idempotency_keys_pruned: 0, vacuumed_pages: 0, free_pages: 0, last_pass_ms: 0 };
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<void> | null = null;
   /** State-history sweep position: keys after it are next. */
@@ -106,20 +111,26 @@ export class Retention {
     if (deleted > 0) this.opts.log.debug({ deleted }, 'pruned state history');
   }
 
-  /** Audit entries, agent-metric hours and LLM records older than their retention, oldest first. */
+  /**
+   * Audit entries, agent-metric hours, LLM records, inbox messages and idempotency keys older than
+   * their retention, oldest first, in bounded turns.
+   */
   private async pruneOps(): Promise<void> {
     const now = Date.now();
+    const ops = (table: 'audit_log' | 'agent_metrics' | 'llm_usage' | 'idempotency_keys') => (before: string) => this.writer.call('ops.prune', { table, before, chunk: OPS_PRUNE_CHUNK });
     const steps = [
-      { table: 'audit_log', ms: this.opts.auditRetentionMs, stat: 'audit_pruned', before: (t: number) => toStorage(t) },
+      { ms: this.opts.auditRetentionMs, stat: 'audit_pruned', before: toStorage, turn: ops('audit_log') },
       // Buckets are hours: one whose hour began before the cutoff hour goes.
-      { table: 'agent_metrics', ms: this.opts.agentMetricsRetentionMs, stat: 'agent_metrics_pruned', before: (t: number) => new Date(t).toISOString().slice(0, 13) },
-      { table: 'llm_usage', ms: this.opts.llmRetentionMs, stat: 'llm_usage_pruned', before: (t: number) => toStorage(t) },
+      { ms: this.opts.agentMetricsRetentionMs, stat: 'agent_metrics_pruned', before: (t: number) => new Date(t).toISOString().slice(0, 13), turn: ops('agent_metrics') },
+      { ms: this.opts.llmRetentionMs, stat: 'llm_usage_pruned', before: toStorage, turn: ops('llm_usage') },
+      { ms: this.opts.messageRetentionMs, stat: 'messages_pruned', before: toStorage, turn: (before: string) => this.writer.call('messages.prune', { before, chunk: OPS_PRUNE_CHUNK }) },
+      { ms: IDEMPOTENCY_KEEP_MS, stat: 'idempotency_keys_pruned', before: toStorage, turn: ops('idempotency_keys') },
     ] as const;
     for (const s of steps) {
       if (s.ms === 0) continue;
       const before = s.before(now - s.ms);
       for (let turn = 0; turn < RETENTION_MAX_TURNS_PER_PASS; turn++) {
-        const r = await this.writer.call('ops.prune', { table: s.table, before, chunk: OPS_PRUNE_CHUNK });
+        const r = await s.turn(before);
         this.stats[s.stat] += r.deleted;
         if (!r.more) break;
       }

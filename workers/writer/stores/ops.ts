@@ -26,6 +26,10 @@ const PRUNE = {
     sqlite: 'DELETE FROM llm_usage WHERE id IN (SELECT id FROM llm_usage WHERE created_at < ? ORDER BY created_at LIMIT ?)',
     pg: 'DELETE FROM llm_usage WHERE id IN (SELECT id FROM llm_usage WHERE created_at < ? ORDER BY created_at, id LIMIT ?)',
   }),
+  // by their primary key: WITHOUT ROWID on SQLite
+  idempotency_keys: sql(
+    'DELETE FROM idempotency_keys WHERE (caller, key) IN (SELECT caller, key FROM idempotency_keys WHERE created_at < ? ORDER BY created_at, caller, key LIMIT ?)',
+  ),
   agent_metrics: dialects({
     sqlite: 'DELETE FROM agent_metrics WHERE rowid IN (SELECT rowid FROM agent_metrics WHERE period < ? ORDER BY period LIMIT ?)',
     pg: `DELETE FROM agent_metrics WHERE (instance_id, metric_name, period) IN (

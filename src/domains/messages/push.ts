@@ -1,0 +1,191 @@
+import type { WebSocket } from 'uWebSockets.js';
+import type { Hub } from '../../bus/hub.js';
+import { fail } from '../../errors.js';
+import type { Authenticator } from '../../http/auth.js';
+import { sinceParam } from '../../http/query.js';
+import type { Slots, WsCallbacks } from '../../http/slots.js';
+import type { Logger } from '../../log.js';
+import { INBOX_PUSH_PAGE, MESSAGE_MAX_BODY_BYTES, WS_IDLE_TIMEOUT_S, WS_MAX_CLIENT_FRAME_BYTES, WS_SOFT_BUFFER_BYTES } from '../../shared/limits.js';
+import { acceptUpgrade } from '../../ws/upgrade.js';
+import { pending, then } from '../../backend/awaitable.js';
+import type { MessageReader } from './reader.js';
+import { inboxItemJson } from './service.js';
+
+export const INBOX_SUBSCRIBE_PATH = '/api/inbox/subscribe';
+
+/** uWS `send` status when the frame went into the socket's buffers without backpressure. */
+const SEND_SUCCESS = 1;
+
+/** One connected recipient: where its stream stands, read from the database as it can take it. */
+interface Stream {
+  readonly recipient: string;
+  /** The last message id sent (or the start: `since`, else the newest at connect). */
+  cursor: number;
+  readonly unreadOnly: boolean;
+  ws: WebSocket<StreamData> | null;
+  pulling: boolean;
+  again: boolean;
+  closed: boolean;
+}
+
+interface StreamData {
+  stream: Stream;
+  cb: WsCallbacks<StreamData>;
+}
+
+/**
+ * The inbox's live push (issue 28): `ws://…/api/inbox/subscribe[?since=<id>][&unread=1]` streams
+ * the caller's inbox items (the GET /api/inbox item JSON, one per frame) as they commit.
+ *
+ * Nothing is queued in memory: the database is the queue. A committed `message.sent` event (this
+ * node's writer, or in cluster mode the event feed) wakes the streams of its recipients; each
+ * reads its items after its cursor in id order (message ids commit in id order on both
+ * backends), so a stream has no gap and no duplicate, and a reconnect with `since=<last id>`
+ * resumes exactly. A socket past its buffer is not written to until it drains; then reading goes
+ * on from the cursor — a slow recipient holds at most its socket's buffer, loses nothing, and is
+ * never closed for it. Messages never go through the event bus (only ids and names do).
+ */
+export class InboxPush {
+  private readonly streams = new Map<string, Set<Stream>>();
+  readonly stats = { subscribers: 0, pushed: 0, reads: 0, failures: 0 };
+
+  constructor(
+    private readonly reader: MessageReader,
+    hub: Hub,
+    private readonly log: Logger,
+  ) {
+    hub.tap('message.sent', (_id, frame) => this.sent(frame));
+    hub.onCloseAll((code, reason) => this.closeAll(code, reason));
+  }
+
+  /** A `message.sent` event's frame: wake its recipients' streams. */
+  private sent(frame: Buffer): void {
+    if (this.streams.size === 0) return;
+    let recipients: unknown;
+    try {
+      recipients = (JSON.parse(frame.toString('utf8')) as { data?: { recipients?: unknown } }).data?.recipients;
+    } catch {
+      return;
+    }
+    if (!Array.isArray(recipients)) return;
+    for (const r of recipients) {
+      const set = typeof r === 'string' ? this.streams.get(r) : undefined;
+      if (set) for (const s of set) this.pull(s);
+    }
+  }
+
+  closeAll(code: number, reason: string): void {
+    for (const set of [...this.streams.values()]) for (const s of [...set]) s.ws?.end(code, reason);
+  }
+
+  /** Reads and sends what the stream has not had yet, page by page, while its socket takes it. */
+  private pull(s: Stream): void {
+    if (s.closed || s.ws === null) return;
+    if (s.pulling) {
+      s.again = true;
+      return;
+    }
+    s.pulling = true;
+    s.again = false;
+    this.stats.reads++;
+    let rows;
+    try {
+      rows = this.reader.inbox(s.recipient, { since: s.cursor, unread: s.unreadOnly, thread: null, limit: INBOX_PUSH_PAGE });
+    } catch (err) {
+      this.failed(s, err);
+      return;
+    }
+    const done = then(rows, (page) => {
+      s.pulling = false;
+      if (s.closed || s.ws === null) return;
+      const ws = s.ws;
+      let backedUp = false;
+      let sent = 0;
+      ws.cork(() => {
+        for (const r of page) {
+          const ok = ws.send(inboxItemJson(r), false, false) === SEND_SUCCESS;
+          s.cursor = r.id;
+          sent++;
+          if (!ok && ws.getBufferedAmount() > WS_SOFT_BUFFER_BYTES) {
+            backedUp = true;
+            break;
+          }
+        }
+      });
+      this.stats.pushed += sent;
+      // Past its buffer: the drain callback reads on. A full page may have more behind it.
+      if (backedUp) return;
+      if (s.again || page.length === INBOX_PUSH_PAGE) this.pull(s);
+    });
+    if (pending(done)) done.catch((err: unknown) => this.failed(s, err));
+  }
+
+  private failed(s: Stream, err: unknown): void {
+    s.pulling = false;
+    this.stats.failures++;
+    this.log.warn({ err, recipient: s.recipient }, 'reading an inbox for its push stream failed; closing it to resume');
+    s.ws?.end(1011, `reading the inbox failed: resume with since=${s.cursor}`);
+  }
+
+  private add(s: Stream): void {
+    let set = this.streams.get(s.recipient);
+    if (!set) this.streams.set(s.recipient, (set = new Set()));
+    set.add(s);
+    this.stats.subscribers++;
+  }
+
+  private remove(s: Stream): void {
+    s.closed = true;
+    s.ws = null;
+    const set = this.streams.get(s.recipient);
+    if (set?.delete(s)) {
+      this.stats.subscribers--;
+      if (set.size === 0) this.streams.delete(s.recipient);
+    }
+  }
+
+  /** Mounts the WebSocket route on a listener (identity required: an inbox is an agent's own). */
+  mount(slots: Slots, deps: { auth: Authenticator; log: Logger }): void {
+    const cb: WsCallbacks<StreamData> = {
+      open: (ws) => {
+        const s = ws.getUserData().stream;
+        s.ws = ws;
+        this.add(s);
+        this.pull(s);
+      },
+      drain: (ws) => this.pull(ws.getUserData().stream),
+      // Client frames are ignored.
+      close: (ws) => this.remove(ws.getUserData().stream),
+    };
+    slots.ws<StreamData>(
+      INBOX_SUBSCRIBE_PATH,
+      {
+        compression: 0,
+        maxPayloadLength: WS_MAX_CLIENT_FRAME_BYTES,
+        idleTimeout: WS_IDLE_TIMEOUT_S,
+        sendPingsAutomatically: true,
+        // uWS must never drop on its own: a stream stops writing past the soft limit, after at most one item.
+        maxBackpressure: WS_SOFT_BUFFER_BYTES + 8 * MESSAGE_MAX_BODY_BYTES + 1024 * 1024,
+        closeOnBackpressureLimit: 0,
+      },
+      (res, req, context) =>
+        acceptUpgrade(res, req, context, deps, (u) => {
+          const identity = u.ctx.identity;
+          if (!identity) throw fail('IDENTITY_REQUIRED', 'an inbox subscription');
+          const q = new URLSearchParams(u.ctx.query);
+          const since = sinceParam(q.get('since'));
+          const unread = q.get('unread');
+          const unreadOnly = unread !== null && unread !== '' && unread !== '0' && unread !== 'false';
+          const start = (cursor: number) => {
+            const stream: Stream = { recipient: identity.instanceId, cursor, unreadOnly, ws: null, pulling: false, again: false, closed: false };
+            u.upgrade<StreamData>({ stream, cb });
+          };
+          if (since !== null) return start(since);
+          // Live from now: after the newest item the inbox holds.
+          const newest = this.reader.newest(identity.instanceId);
+          if (pending(newest)) u.later(newest, start);
+          else start(newest);
+        }),
+    );
+  }
+}

@@ -1,0 +1,163 @@
+import type { AuditTag, IdemTag } from '../../../schemas/rpc/envelope.js';
+import type { Event, Message as StoredMessage } from '../../../schemas/rpc/writer.js';
+import { decodeMessage, type MessageDbRow } from '../../../schemas/db/messages.js';
+import type { Importance, ReadReply } from '../../../schemas/http/messages.js';
+import { fail } from '../../errors.js';
+import { checkName } from '../../http/path.js';
+import type { WriterClient } from '../../rpc/writer-client.js';
+import { HUMAN } from '../../http/idempotency.js';
+import { MESSAGE_MAX_BODY_BYTES, MESSAGE_MAX_RECIPIENTS, MESSAGE_MAX_TO } from '../../shared/limits.js';
+import { toRfc3339 } from '../../store.js';
+import type { InstanceReader, InstanceRow } from '../instances/reader.js';
+import type { InboxDbRow, InboxFilter, MessageReader } from './reader.js';
+
+
+/** Who calls: an agent, or the operator (`null`: the server token, or open mode without an identity). */
+export type Caller = { id: string; name: string } | null;
+
+export interface NewMessage {
+  to: string[];
+  subject: string;
+  body: string;
+  thread_id: number | null;
+  reply_to: number | null;
+  importance: Importance;
+  ack_required: boolean;
+}
+
+/** The Message JSON (schemas/http/messages.ts) of a stored message; `extra` adds members (an inbox item's state). */
+export function messageJson(m: StoredMessage, extra = ''): string {
+  return (
+    `{"id":${m.id},"from":${JSON.stringify(m.from)},"from_name":${JSON.stringify(m.from_name)},"to":${JSON.stringify(m.to)},` +
+    `"recipients":${JSON.stringify(m.recipients)},"thread_id":${m.thread_id},"reply_to":${m.reply_to === 0 ? 'null' : m.reply_to},` +
+    `"subject":${JSON.stringify(m.subject)},"body":${JSON.stringify(m.body)},"importance":"${m.importance}",` +
+    `"ack_required":${m.ack_required},"created_at":"${toRfc3339(m.created_at)}"${extra}}`
+  );
+}
+
+/** An inbox item: the message and the reader's own read/ack times, RFC 3339 ("" until then). */
+export function inboxItemJson(r: InboxDbRow): string {
+  const at = (t: string) => (t === '' ? '""' : `"${toRfc3339(t)}"`);
+  return messageJson(decodeMessage(r), `,"read_at":${at(r.read_at)},"acked_at":${at(r.acked_at)}`);
+}
+
+const rfc = (t: string): string => (t === '' ? '' : toRfc3339(t));
+const live = (i: InstanceRow): boolean => i.status !== 'stale';
+/** `project:<p>` matches a workspace equal to p or whose last path segment is p (a repository's folder name). */
+const inProject = (workspace: string, p: string): boolean => workspace === p || workspace.replace(/[\\/]+$/, '').split(/[\\/]/).pop() === p;
+
+/**
+ * The agent inbox (issue 28): addressed messages, threads, per-recipient read and ack state.
+ * Sending resolves `to` here (ids, names, `project:<p>`, `*`) against the registry as this node
+ * reads it; the writer stores the message only if every recipient is still registered when it
+ * commits. Reads never change state.
+ */
+export class MessageService {
+  constructor(
+    private readonly reader: MessageReader,
+    private readonly instances: InstanceReader,
+    private readonly writer: WriterClient,
+    private readonly announce: (events: readonly Event[]) => void,
+  ) {}
+
+  /** The instance ids `to` names, the sender left out of group addresses; unknown entries are a 400 naming them. */
+  async resolve(to: readonly string[], sender: string | null): Promise<string[]> {
+    const all = await this.instances.list({});
+    const out = new Set<string>();
+    const unknown: string[] = [];
+    for (const entry of to) {
+      let found: InstanceRow[];
+      if (entry === '*') found = all.filter((i) => live(i) && i.id !== sender);
+      else if (entry.startsWith('project:')) {
+        const p = entry.slice('project:'.length);
+        found = p === '' ? [] : all.filter((i) => live(i) && i.id !== sender && inProject(i.workspace, p));
+      } else {
+        const byId = all.find((i) => i.id === entry);
+        if (byId) found = [byId];
+        else {
+          // Every live instance of the name; an agent only stale for now still gets its mail.
+          const named = all.filter((i) => i.name === entry);
+          found = named.some(live) ? named.filter(live) : named;
+        }
+      }
+      if (found.length === 0) unknown.push(entry);
+      for (const i of found) out.add(i.id);
+    }
+    if (unknown.length > 0) throw fail('UNKNOWN_RECIPIENTS', unknown);
+    if (out.size > MESSAGE_MAX_RECIPIENTS) throw fail('TOO_MANY', 'recipients', out.size, MESSAGE_MAX_RECIPIENTS);
+    return [...out];
+  }
+
+  /** Stores and commits the message, then announces its `message.sent` event (ids and names only). */
+  async send(caller: Caller, m: NewMessage, idem: (req: unknown) => IdemTag | null, audit: AuditTag): Promise<{ json: string; replayed: boolean }> {
+    if (m.to.length === 0) throw fail('FIELD_REQUIRED', 'to');
+    if (m.to.length > MESSAGE_MAX_TO) throw fail('TOO_MANY', 'to entries', m.to.length, MESSAGE_MAX_TO);
+    for (const t of m.to) checkName(t, 'to');
+    if (m.body === '') throw fail('FIELD_REQUIRED', 'body');
+    const bytes = Buffer.byteLength(m.body);
+    if (bytes > MESSAGE_MAX_BODY_BYTES) throw fail('MESSAGE_BODY_TOO_LARGE', bytes, MESSAGE_MAX_BODY_BYTES);
+    checkName(m.subject, 'subject');
+    const from = caller?.id ?? HUMAN;
+    const recipients = await this.resolve(m.to, caller?.id ?? null);
+    const req = {
+      from,
+      from_name: caller?.name ?? HUMAN,
+      to: m.to,
+      recipients,
+      subject: m.subject,
+      body: m.body,
+      ...(m.thread_id !== null ? { thread_id: m.thread_id } : {}),
+      ...(m.reply_to !== null ? { reply_to: m.reply_to } : {}),
+      importance: m.importance,
+      ack_required: m.ack_required,
+    };
+    // The key covers what was asked (`to` as written), not what it resolved to this time.
+    const { res, replayed } = await this.writer.callIdempotent('messages.send', req, idem({ ...req, recipients: undefined }), { audit });
+    if (!replayed) this.announce(res.events);
+    return { json: messageJson(res.message), replayed };
+  }
+
+  /** The caller's items after `since`, oldest first. Never changes state. */
+  async inbox(recipient: string, f: InboxFilter): Promise<string[]> {
+    return (await this.reader.inbox(recipient, f)).map(inboxItemJson);
+  }
+
+  async markRead(recipient: string, what: { ids: number[] } | { up_to: number }): Promise<ReadReply> {
+    return this.writer.call('inbox.mark_read', { recipient, ...what });
+  }
+
+  async ack(recipient: string, id: number, audit: AuditTag): Promise<string> {
+    const r = await this.writer.call('inbox.ack', { recipient, id }, { audit });
+    return JSON.stringify({ id: r.id, read_at: rfc(r.read_at), acked_at: rfc(r.acked_at) });
+  }
+
+  /** The message and each recipient's read/ack state, for its sender, a recipient or the operator. */
+  async get(id: number, viewer: Caller): Promise<string> {
+    const r = await this.reader.withRecipients(id);
+    if (!r || !this.mayRead(r.message, viewer)) throw fail('MESSAGE_NOT_FOUND', id);
+    const names = new Map<string, string>();
+    for (const s of r.recipients) {
+      const i = await this.instances.get(s.recipient);
+      names.set(s.recipient, i?.name ?? '');
+    }
+    const receipts = r.recipients.map((s) => ({ recipient: s.recipient, name: names.get(s.recipient) ?? '', read_at: rfc(s.read_at), acked_at: rfc(s.acked_at) }));
+    return messageJson(decodeMessage(r.message), `,"receipts":${JSON.stringify(receipts)}`);
+  }
+
+  /** A thread's messages after `after`, for a participant (sender or recipient of one of them) or the operator. */
+  async thread(threadId: number, viewer: Caller, after: number, limit: number): Promise<string[]> {
+    if (viewer !== null && !(await this.reader.inThread(threadId, viewer.id))) throw fail('THREAD_NOT_FOUND', threadId);
+    const rows = await this.reader.thread(threadId, after, limit);
+    if (rows.length === 0 && after === 0) throw fail('THREAD_NOT_FOUND', threadId);
+    return rows.map((r) => messageJson(decodeMessage(r)));
+  }
+
+  unread(recipient: string): Promise<number> {
+    return Promise.resolve(this.reader.unread(recipient));
+  }
+
+  private mayRead(m: MessageDbRow, viewer: Caller): boolean {
+    if (viewer === null || m.from_id === viewer.id) return true;
+    return (JSON.parse(m.recipients) as string[]).includes(viewer.id);
+  }
+}

@@ -1,0 +1,31 @@
+import type { IdemTag, RequestEnvelope } from '../../schemas/rpc/envelope.js';
+import { fault } from './fault.js';
+import { sql, type Tx } from './sql.js';
+import { storageNow } from './time.js';
+
+const GET = sql('SELECT method, request_hash, reply FROM idempotency_keys WHERE caller = ? AND key = ?');
+const PUT = sql('INSERT INTO idempotency_keys (caller, key, method, request_hash, reply, created_at) VALUES (?, ?, ?, ?, ?, ?)');
+
+/** No earlier write under this key: run the method. */
+export const FIRST = Symbol('first');
+
+/**
+ * Writes sent with an Idempotency-Key (issue 28), for every writer method alike: inside the
+ * write's transaction the key is looked up first; a retry of the same request gets the stored
+ * result, the same key for another method or request is refused, and a first write stores its
+ * result with it — so a committed write always has its key and a rolled-back one never does.
+ * Retention (24 h) prunes the keys (ops.prune).
+ */
+export async function priorResult(tx: Tx, env: RequestEnvelope & { idem: IdemTag }): Promise<unknown> {
+  const r = await tx.get<{ method: string; request_hash: string; reply: string }>(GET, env.idem.caller, env.idem.key);
+  if (!r) return FIRST;
+  if (r.method !== env.method || r.request_hash !== env.idem.hash) throw fault('IDEMPOTENCY_KEY_REUSED', env.idem.key);
+  return JSON.parse(r.reply) as unknown;
+}
+
+/** The key's row for a first write's result; `wait` false sends it with the batch (the fast path). */
+export function recordResult(tx: Tx, env: RequestEnvelope & { idem: IdemTag }, res: unknown, wait: boolean): Promise<unknown> | void {
+  const args = [env.idem.caller, env.idem.key, env.method, env.idem.hash, JSON.stringify(res), storageNow()];
+  if (wait) return tx.run(PUT, ...args);
+  tx.send(PUT, ...args);
+}
