@@ -106,3 +106,47 @@ t.test('SIGTERM: stops accepting, finishes in-flight writes, restart sees them',
   }
   t.equal(present, ok.length, 'every acknowledged write is present after restart');
 });
+
+t.test('SIGKILL mid-flight: every acknowledged message is in its recipient inbox after restart (issue 28)', async (t) => {
+  const dataDir = tempDir(t);
+  const srv = await spawnServer(['--data-dir', dataDir]);
+  const reg = async (url: string, name: string) => (await (await fetch(`${url}/api/instances/register`, { method: 'POST', body: Buffer.from(JSON.stringify({ name })) as unknown as BodyInit })).json()) as { id: string };
+  const inbox = await reg(srv.url, 'inbox');
+  const senders = await Promise.all(Array.from({ length: 20 }, (_, i) => reg(srv.url, `s${i}`)));
+  const acked: Array<{ id: number; body: string }> = [];
+  let stop = false;
+  let errors = 0;
+  const clients = senders.map(async (s, c) => {
+    for (let i = 0; !stop && i < 10_000; i++) {
+      const body = `from ${c} #${i}`;
+      try {
+        const r = await fetch(`${srv.url}/api/messages`, { method: 'POST', headers: { 'x-koor-instance': s.id }, body: Buffer.from(JSON.stringify({ to: [inbox.id], body })) as unknown as BodyInit });
+        if (r.status !== 200) break;
+        acked.push({ id: ((await r.json()) as { id: number }).id, body });
+      } catch {
+        errors++;
+        break;
+      }
+    }
+  });
+  await new Promise((r) => setTimeout(r, PHASE_MS));
+  const dead = new Promise((r) => srv.child.once('exit', r));
+  srv.child.kill('SIGKILL');
+  await dead;
+  stop = true;
+  await Promise.all(clients);
+  t.ok(acked.length > 50, `acknowledged ${acked.length} sends before the kill`);
+  t.ok(errors > 0, 'some sends were in flight at the kill');
+
+  const again = await spawnServer(['--data-dir', dataDir]);
+  t.teardown(() => again.child.kill('SIGKILL'));
+  const got = new Map<number, string>();
+  for (let since = 0; ; ) {
+    const page = (await (await fetch(`${again.url}/api/inbox?since=${since}&limit=1000`, { headers: { 'x-koor-instance': inbox.id } })).json()) as Array<{ id: number; body: string }>;
+    for (const m of page) got.set(m.id, m.body);
+    if (page.length < 1000) break;
+    since = page.at(-1)!.id;
+  }
+  const lost = acked.filter((a) => got.get(a.id) !== a.body);
+  t.same(lost, [], `all ${acked.length} acknowledged messages kept (${got.size} stored)`);
+});

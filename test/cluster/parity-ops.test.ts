@@ -183,6 +183,27 @@ if ('skipped' in started) {
     t.equal(run.tables.audit_log!.length, 2, 'one audit chunk pruned');
   });
 
+  t.test('idempotent writes: stored once, replayed, refused for another request, pruned (issue 28)', async (t) => {
+    const idem = (key: string, hash: string, caller = 'agent-a') => ({ idem: { caller, key, hash } });
+    const run = await check(t, 'idempotency', async (call, batch) => {
+      await call('events.publish', { topic: 'a', data: '1', source: '' }, idem('k1', 'h1'));
+      await call('events.publish', { topic: 'a', data: '1', source: '' }, idem('k1', 'h1'));
+      await call('events.publish', { topic: 'b', data: '2', source: '' }, idem('k1', 'h2'));
+      await call('events.publish', { topic: 'a', data: '1', source: '' }, idem('k1', 'h1', 'agent-b'));
+      // guarded: a failing envelope in the batch
+      await batch([
+        { method: 'events.publish', req: { topic: 'c', data: '3', source: '' }, ...idem('k2', 'h3') },
+        { method: 'templates.delete', req: { id: 'missing' } },
+        { method: 'events.publish', req: { topic: 'c', data: '3', source: '' }, ...idem('k2', 'h3') },
+      ]);
+      await call('ops.prune', { table: 'idempotency_keys', before: '2000-01-01 00:00:00', chunk: 10 });
+      await call('ops.prune', { table: 'idempotency_keys', before: '9999-12-31 23:59:59', chunk: 2 });
+    });
+    t.same(errors(run.transcript), ['ALREADY_EXISTS', 'NOT_FOUND'], 'the reused key and the failing envelope');
+    t.equal(run.tables.events!.length, 3, 'one event per first write');
+    t.equal(run.tables.idempotency_keys!.length, 1, 'three keys stored, a chunk of two pruned');
+  });
+
   t.test('a batch: failing methods roll back alone, the others commit', async (t) => {
     const run = await check(t, 'batch', async (call, batch) => {
       await propose(call, 'p', 'dup');

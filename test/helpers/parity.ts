@@ -1,5 +1,5 @@
 import path from 'node:path';
-import type { AuditTag, ReplyEnvelope } from '../../schemas/rpc/envelope.js';
+import type { AuditTag, IdemTag, ReplyEnvelope } from '../../schemas/rpc/envelope.js';
 import type { WriterMethod } from '../../schemas/rpc/writer.js';
 import { WRITER_LIMITS } from '../../src/shared/limits.js';
 import { openWriterDb } from '../../workers/writer/sqlite/db.js';
@@ -21,10 +21,10 @@ import { tempDir } from './server.js';
  * normalised (ids numbered by first appearance), nothing else.
  */
 export interface Call {
-  (method: WriterMethod | string, req: unknown, opts?: { audit?: AuditTag; deadline?: number }): Promise<ReplyEnvelope>;
+  (method: WriterMethod | string, req: unknown, opts?: { audit?: AuditTag; deadline?: number; idem?: IdemTag }): Promise<ReplyEnvelope>;
 }
 /** Several envelopes in one batch (one transaction), replies in order. */
-export type Batch = (envs: Array<{ method: WriterMethod | string; req: unknown; audit?: AuditTag }>) => Promise<ReplyEnvelope[]>;
+export type Batch = (envs: Array<{ method: WriterMethod | string; req: unknown; audit?: AuditTag; idem?: IdemTag }>) => Promise<ReplyEnvelope[]>;
 /** A read through the backend's readers (src/backend/readers.ts); its answer joins the transcript. */
 export type Read = <T>(f: (r: Readers) => Awaitable<T>) => Promise<T>;
 export type Scenario = (call: Call, batch: Batch, read: Read) => Promise<void>;
@@ -90,12 +90,12 @@ export async function parity(t: Tap, pg: Postgres, opts: { stateHistoryKeep?: nu
       const transcript: unknown[] = [];
       let id = 1;
       const batch: Batch = async (envs) => {
-        const { replies } = await d.run(envs.map((e) => ({ id: id++, method: e.method, deadline: Date.now() + 60_000, req: e.req, ...(e.audit ? { audit: e.audit } : {}) })));
+        const { replies } = await d.run(envs.map((e) => ({ id: id++, method: e.method, deadline: Date.now() + 60_000, req: e.req, ...(e.audit ? { audit: e.audit } : {}), ...(e.idem ? { idem: e.idem } : {}) })));
         for (const r of replies) transcript.push(norm(r));
         return replies;
       };
       const call: Call = async (method, req, o) => {
-        const { replies } = await d.run([{ id: id++, method, deadline: o?.deadline ?? Date.now() + 60_000, req, ...(o?.audit ? { audit: o.audit } : {}) }]);
+        const { replies } = await d.run([{ id: id++, method, deadline: o?.deadline ?? Date.now() + 60_000, req, ...(o?.audit ? { audit: o.audit } : {}), ...(o?.idem ? { idem: o.idem } : {}) }]);
         transcript.push(norm(replies[0]));
         return replies[0]!;
       };
@@ -133,12 +133,12 @@ export async function parity(t: Tap, pg: Postgres, opts: { stateHistoryKeep?: nu
       const transcript: unknown[] = [];
       let id = 1;
       const batch: Batch = async (envs) => {
-        const { replies } = await d.run(envs.map((e) => ({ id: id++, method: e.method, deadline: Date.now() + 60_000, req: e.req, ...(e.audit ? { audit: e.audit } : {}) })));
+        const { replies } = await d.run(envs.map((e) => ({ id: id++, method: e.method, deadline: Date.now() + 60_000, req: e.req, ...(e.audit ? { audit: e.audit } : {}), ...(e.idem ? { idem: e.idem } : {}) })));
         for (const r of replies) transcript.push(norm(r));
         return replies;
       };
       const call: Call = async (method, req, o) => {
-        const { replies } = await d.run([{ id: id++, method, deadline: o?.deadline ?? Date.now() + 60_000, req, ...(o?.audit ? { audit: o.audit } : {}) }]);
+        const { replies } = await d.run([{ id: id++, method, deadline: o?.deadline ?? Date.now() + 60_000, req, ...(o?.audit ? { audit: o.audit } : {}), ...(o?.idem ? { idem: o.idem } : {}) }]);
         transcript.push(norm(replies[0]));
         return replies[0]!;
       };

@@ -91,6 +91,8 @@ t.test('inbox: send by id, name, project and *, read without consuming, read/ack
   t.same(Object.keys(inbox[0]!).sort(), [...MESSAGE_KEYS, 'acked_at', 'read_at'].sort());
   t.same(inbox.map((i) => [i.read_at, i.acked_at]), Array(4).fill(['', '']));
   t.same((await call('GET', '/api/inbox?unread=1', undefined, as(ben.id))).body.length, 4, 'still unread after a GET');
+  const scraped = await (await fetch(`${s.url}/metrics`)).text();
+  t.match(scraped, new RegExp(`koor_inbox_unread\\{agent="${ben.id}"\\} 4\\n`), 'unread per agent on /metrics');
   t.same((await call('GET', `/api/inbox?since=${m2.id}&limit=1`, undefined, as(ben.id))).body.map((i: { id: number }) => i.id), [m3.id]);
   t.same((await call('GET', '/api/inbox', undefined, as(cat.id))).body.map((i: { id: number }) => i.id), [m4.id, m5.id], 'cat sees only its own');
   t.same((await call('GET', '/api/inbox')).body, { error: 'reading the inbox requires an agent identity', code: 400 });
@@ -247,4 +249,20 @@ t.test('inbox push: live items, resume with since after a forced disconnect, no 
   await waitUntil('the burst', () => slow.items.length >= 100, 20_000);
   t.same(slow.items.map((i) => i.id), burst, 'every item, in order, after the socket drained');
   for (const x of [resumed, catStream, unread, slow]) x.ws.close();
+});
+
+t.test('inbox: messages older than --message-retention are pruned with their inbox rows', async (t) => {
+  const s = await startTestServer(t, { messageRetentionMs: 1000 });
+  const { call, register, as } = client(s.url);
+  const [ann, ben] = [await register('ann'), await register('ben')];
+  const old = (await call('POST', '/api/messages', { to: [ben.id], body: 'old' }, as(ann.id))).body;
+  // Times are kept to the second: two seconds on, `old` is past a one-second retention.
+  await new Promise((r) => setTimeout(r, 2100));
+  const fresh = (await call('POST', '/api/messages', { to: [ben.id], body: 'fresh' }, as(ann.id))).body;
+  await s.retention.runPass();
+  t.same((await call('GET', '/api/inbox', undefined, as(ben.id))).body.map((m: { id: number }) => m.id), [fresh.id], 'the old one is gone from the inbox');
+  t.equal((await call('GET', `/api/messages/${old.id}`)).status, 404);
+  t.equal(s.retention.stats.messages_pruned, 1);
+  const metrics = await (await fetch(`${s.nodeUrls[0]}/metrics`)).text();
+  t.match(metrics, /koor_retention_pruned_total\{table="messages"\} 1/);
 });
