@@ -324,6 +324,13 @@ export interface RunResult {
   ms: number;
 }
 
+/** A fresh temp directory for one run (a project, a HOME), removed at teardown. */
+export function claudeTempDir(t: { teardown(fn: () => unknown): void }, prefix = 'koor-cc-'): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
 /**
  * Runs `claude -p <prompt> --output-format json --permission-mode acceptEdits` once against the
  * fake API, with its own HOME and no telemetry or other traffic; bounded by `timeoutMs`.
