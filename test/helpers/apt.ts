@@ -22,7 +22,8 @@ function run(cmd: string, args: string[], timeoutMs: number): Promise<{ ok: bool
 
 const noteFile = (pkg: string): string => path.join(NOTES, `${pkg}.txt`);
 
-function note(pkg: string, why: string | null): void {
+/** Writes down why `pkg` could not be had for provided() (null: it is there, the note goes). */
+export function note(pkg: string, why: string | null): void {
   fs.mkdirSync(NOTES, { recursive: true });
   const file = noteFile(pkg);
   if (why === null) fs.rmSync(file, { force: true });

@@ -3,13 +3,16 @@
  * packages some tests drive for real — chromium (dashboard browser tests), postgresql (cluster mode and the
  * cluster pass), nginx (deploy recipes) — with one apt-get update and one apt-get install of
  * those that are absent, when this is root (bounded; it waits for a dpkg lock held by another apt
- * run). The tests themselves install nothing: what could not be had is written down
+ * run); and the pinned Claude Code client (npm, into gitignored test-output/claude-code/, never a
+ * dependency of the package: ~360 MB a user's npm install must not fetch), which the tests that
+ * drive the real client run (test/helpers/claude-code.ts). The tests themselves install nothing: what could not be had is written down
  * (test/helpers/apt.ts), and the tests that need it skip with the reason. Never fails the run.
  * Not tap's `before` hook: tap runs that with coverage on, and the coverage report of the compiled
  * setup then fails the whole run.
  */
 import { aptInstall } from '../helpers/apt.js';
 import { CHROMIUM } from '../helpers/browser.js';
+import { CLAUDE_CODE_PACKAGE, installClaudeCode } from '../helpers/claude-code.js';
 import { NGINX } from '../helpers/nginx.js';
 import { POSTGRESQL } from '../helpers/postgres.js';
 
@@ -17,11 +20,15 @@ import { POSTGRESQL } from '../helpers/postgres.js';
 const INSTALL_BUDGET_MS = 10 * 60_000;
 /** A machine that has just booted may still be running its own apt for a while. */
 const LOCK_WAIT_S = 180;
+/** npm fetching the client (two packages, ~360 MB) on a slow line. */
+const CLAUDE_CODE_BUDGET_MS = 5 * 60_000;
 
 try {
   const started = Date.now();
   const results = await aptInstall([CHROMIUM, POSTGRESQL, NGINX], INSTALL_BUDGET_MS, LOCK_WAIT_S);
   for (const [pkg, why] of results) if (why !== null) process.stderr.write(`# tests that need ${pkg} will skip: ${why}\n`);
+  const cc = await installClaudeCode(CLAUDE_CODE_BUDGET_MS);
+  if (cc !== null) process.stderr.write(`# tests that drive ${CLAUDE_CODE_PACKAGE} will skip: ${cc}\n`);
   const took = Date.now() - started;
   if (took > 1000) process.stderr.write(`# test setup: installing packages took ${(took / 1000).toFixed(0)} s\n`);
 } catch (e) {
