@@ -17,7 +17,7 @@
  *              same machine; the sockets live in 2 processes (bench/fanout/latency-subscriber.ts)
  *              and stamp arrivals with the monotonic clock this process stamps its sends with.
  *
- *   npm run bench -- inbox [--quick]      (about 35 s quick, 80 s full: not among CI's quick suites)
+ *   npm run bench -- inbox [--quick]      (about 35 s quick, 90 s full: not among CI's quick suites)
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
