@@ -19,6 +19,7 @@ import { AuditPage } from './pages/audit.js';
 import { LlmPage } from './pages/llm.js';
 import { LeasesPage } from './pages/leases.js';
 import { TasksPage } from './pages/tasks.js';
+import { InboxPage } from './pages/inbox.js';
 
 const PAGES = [
   { path: '', label: 'Overview' },
@@ -27,6 +28,7 @@ const PAGES = [
   { path: 'rules', label: 'Rules' },
   { path: 'leases', label: 'Leases' },
   { path: 'tasks', label: 'Tasks' },
+  { path: 'inbox', label: 'Inbox' },
   { path: 'webhooks', label: 'Webhooks' },
   { path: 'compliance', label: 'Compliance' },
   { path: 'audit', label: 'Audit' },
@@ -136,6 +138,9 @@ function Shell({ metrics, live }: { metrics: MetricsReply; live: LiveStream }) {
       break;
     case 'tasks':
       view = html`<${TasksPage} project=${rest.join('/')} />`;
+      break;
+    case 'inbox':
+      view = html`<${InboxPage} thread=${rest[0] ?? ''} />`;
       break;
     case 'webhooks':
       view = html`<${WebhooksPage} />`;

@@ -18,7 +18,7 @@ export function useLive(): LiveStream {
   return live;
 }
 
-interface Loaded<T> {
+export interface Loaded<T> {
   data: T | null;
   error: string | null;
   loading: boolean;

@@ -298,7 +298,7 @@ else {
     // Focus moves in an effect after the page renders: wait for it (bounded) before asserting.
     await page.waitForFunction(() => document.activeElement?.id === 'main', undefined, { timeout: 5000 }).catch(() => {});
     t.equal(await page.evaluate(() => document.activeElement?.id), 'main', 'focus moves to the new page');
-    for (const [hash, h1] of [['state', 'State'], ['specs', 'Specs and contracts'], ['leases', 'Leases'], ['tasks', 'Tasks'], ['webhooks', 'Webhooks'], ['compliance', 'Compliance'], ['audit', 'Audit log'], ['llm', 'LLM usage and cost']] as const) {
+    for (const [hash, h1] of [['state', 'State'], ['specs', 'Specs and contracts'], ['leases', 'Leases'], ['tasks', 'Tasks'], ['inbox', 'Inbox'], ['webhooks', 'Webhooks'], ['compliance', 'Compliance'], ['audit', 'Audit log'], ['llm', 'LLM usage and cost']] as const) {
       await open(hash, h1);
       t.same(await unlabelled(page), [], `${h1}: every control has a name`);
     }

@@ -10,7 +10,8 @@ import type { InstanceSummary } from '../../../schemas/http/instances.js';
 import type { MetricsReply } from '../../../schemas/http/system.js';
 import { getJson, send } from '../api.js';
 import { isValidGlob, matcherFor } from '../../../src/shared/glob.js';
-import { ageMs, brief, ErrorNote, fmtAge, fmtBytes, fmtInt, fmtTime, html, message, TableWrap, useAction, useConfirm, useLive, useLoad, useOnEvents, useVisibleInterval } from '../ui.js';
+import { AgentRef, namesOf, withNames } from '../names.js';
+import { ageMs, brief, ErrorNote, fmtAge, fmtBytes, fmtInt, fmtTime, html, message, TableWrap, useAction, useConfirm, useLive, useLoad, useOnEvents, useVisibleInterval, type Loaded } from '../ui.js';
 
 /** /api/metrics is read this often while the overview is visible. */
 const METRICS_POLL_MS = 5000;
@@ -20,6 +21,9 @@ const ROSTER_REFRESH_MS = 30_000;
 const ROSTER_EVENT_DELAY_MS = 1000;
 /** Rows of the event table (the filter runs over the whole buffer). */
 const EVENT_ROWS = 200;
+/** Characters of an event's data shown in its row (all of it in the tooltip). */
+const DATA_CHARS = 120;
+const NO_AGENTS: readonly InstanceSummary[] = [];
 
 function Figure({ label, value, metric, hint }: { label: string; value: string; metric?: string; hint?: string }) {
   return html`<div class="figure"><dt>${label}</dt><dd data-metric=${metric} title=${hint}>${value}</dd></div>`;
@@ -69,9 +73,9 @@ function Figures({ m, healthy, lastEventId, onReset }: { m: MetricsReply; health
   </section>`;
 }
 
-function Roster({ instancesCount }: { instancesCount: number }) {
+/** The roster, read again when the event stream or the figures say it changed. */
+function useRoster(instancesCount: number): Loaded<InstanceSummary[]> {
   const roster = useLoad(() => getJson<InstanceSummary[]>('/api/instances'), []);
-  const [now, setNow] = useState(Date.now());
   const names = useRef(new Set<string>());
   names.current = new Set((roster.data ?? []).map((i) => i.name));
   // agent.stale, or anything an agent of the roster published (it was just seen).
@@ -89,6 +93,11 @@ function Roster({ instancesCount }: { instancesCount: number }) {
     known.current = instancesCount;
   }, [instancesCount]);
   useVisibleInterval(() => roster.reload(), ROSTER_REFRESH_MS);
+  return roster;
+}
+
+function Roster({ roster }: { roster: Loaded<InstanceSummary[]> }) {
+  const [now, setNow] = useState(Date.now());
   // "Last seen" ages move on without a request.
   useVisibleInterval(() => setNow(Date.now()), 5000);
   const list = roster.data ?? [];
@@ -120,7 +129,7 @@ function Roster({ instancesCount }: { instancesCount: number }) {
   </section>`;
 }
 
-function EventStream() {
+function EventStream({ roster }: { roster: readonly InstanceSummary[] }) {
   const live = useLive();
   const [events, setEvents] = useState<KoorEvent[]>(live.events);
   const [paused, setPaused] = useState(false);
@@ -151,6 +160,8 @@ function EventStream() {
     for (let i = events.length - 1; i >= 0 && out.length < EVENT_ROWS; i--) if (!match || match(events[i]!.topic)) out.push(events[i]!);
     return out;
   }, [events, filter, valid]);
+  // Agent ids in the rows read as names (the id stays in the tooltip).
+  const names = useMemo(() => namesOf(roster, events), [roster, events]);
   return html`<section aria-labelledby="events-h" class="panel">
     <div class="panel-head">
       <h2 id="events-h">Live events</h2>
@@ -173,8 +184,8 @@ function EventStream() {
                   <td class="num">${e.id}</td>
                   <td class="nowrap">${fmtTime(e.created_at)}</td>
                   <td><code class="topic">${e.topic}</code></td>
-                  <td>${e.source || html`<span class="muted">—</span>`}</td>
-                  <td><code class="data" title=${brief(e.data, 2000)}>${brief(e.data)}</code></td>
+                  <td>${e.source === '' ? html`<span class="muted">—</span>` : names.has(e.source) ? html`<${AgentRef} id=${e.source} names=${names} />` : e.source}</td>
+                  <td><code class="data" title=${brief(e.data, 2000)}>${withNames(brief(e.data, 100_000), names, DATA_CHARS)}</code></td>
                 </tr>`,
               )}
             </tbody>
@@ -190,6 +201,7 @@ export function Overview({ initial }: { initial: MetricsReply }) {
   const [lastEventId, setLastEventId] = useState(live.lastId);
   const [confirmEl, confirm] = useConfirm();
   const [actionError, , run] = useAction();
+  const roster = useRoster(metrics.instances);
   const poll = () =>
     getJson<MetricsReply>('/api/metrics').then(
       (m) => {
@@ -213,8 +225,8 @@ export function Overview({ initial }: { initial: MetricsReply }) {
     <${ErrorNote} error=${actionError} />
     <${Figures} m=${metrics} healthy=${error === null} lastEventId=${lastEventId} onReset=${reset} />
     <div class="two-cols">
-      <${Roster} instancesCount=${metrics.instances} />
-      <${EventStream} />
+      <${Roster} roster=${roster} />
+      <${EventStream} roster=${roster.data ?? NO_AGENTS} />
     </div>
     ${confirmEl}`;
 }
