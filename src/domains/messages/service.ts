@@ -62,21 +62,23 @@ export class MessageService {
 
   /** The instance ids `to` names, the sender left out of group addresses; unknown entries are a 400 naming them. */
   async resolve(to: readonly string[], sender: string | null): Promise<string[]> {
-    const all = await this.instances.list({});
+    // The whole registry only for group addresses; an id is one point read, a name one filtered read.
+    let all: InstanceRow[] | null = null;
+    const everyone = async (): Promise<InstanceRow[]> => (all ??= await this.instances.list({}));
     const out = new Set<string>();
     const unknown: string[] = [];
     for (const entry of to) {
       let found: InstanceRow[];
-      if (entry === '*') found = all.filter((i) => live(i) && i.id !== sender);
+      if (entry === '*') found = (await everyone()).filter((i) => live(i) && i.id !== sender);
       else if (entry.startsWith('project:')) {
         const p = entry.slice('project:'.length);
-        found = p === '' ? [] : all.filter((i) => live(i) && i.id !== sender && inProject(i.workspace, p));
+        found = p === '' ? [] : (await everyone()).filter((i) => live(i) && i.id !== sender && inProject(i.workspace, p));
       } else {
-        const byId = all.find((i) => i.id === entry);
+        const byId = await this.instances.get(entry);
         if (byId) found = [byId];
         else {
           // Every live instance of the name; an agent only stale for now still gets its mail.
-          const named = all.filter((i) => i.name === entry);
+          const named = await this.instances.list({ name: entry });
           found = named.some(live) ? named.filter(live) : named;
         }
       }
