@@ -128,6 +128,7 @@ export const ERRORS = {
   IDEMPOTENCY_KEY_INVALID: def('INVALID_ARGUMENT', (max: number) => `Idempotency-Key must be 1 to ${max} visible ASCII characters`),
   MESSAGE_BODY_TOO_LARGE: def('PAYLOAD_TOO_LARGE', (bytes: number, max: number) => `message body too large: ${bytes} bytes (max ${max})`),
   THREAD_NOT_FOUND: def('NOT_FOUND', (id: string | number) => `thread not found: ${id}`),
+  HOOK_SESSION_NOT_FOUND: def('NOT_FOUND', (id: string) => `hook session not found: ${id}`),
   IDEMPOTENCY_KEY_REUSED: def('ALREADY_EXISTS', (key: string) => `Idempotency-Key ${q(key)} was already used for a different request`),
   REPLY_OTHER_THREAD: def('INVALID_ARGUMENT', (replyTo: string | number, thread: string | number) => `message ${replyTo} is not in thread ${thread}`),
 

@@ -32,6 +32,8 @@ export interface Config {
    * server, not a power cut or kernel crash; no fsync on the commit path (checkpoints still sync).
    */
   sync: 'full' | 'normal';
+  /** What an edit hook does with a file (issue 29): refuse it when another agent leases it, or also lease a free file to the editor. */
+  hookEdits: 'deny' | 'auto-lease';
   /** Cap on every request body, bytes. */
   maxBodyBytes: number;
   /** Deadline of one writer RPC, ms. */
@@ -92,7 +94,7 @@ export class ConfigError extends Error {
   }
 }
 
-type Kind = 'bind' | 'bind-or-off' | 'string' | 'database' | 'level' | 'sync' | 'int' | 'posint' | 'duration' | 'age' | 'bytes';
+type Kind = 'bind' | 'bind-or-off' | 'string' | 'database' | 'level' | 'sync' | 'hook-edits' | 'int' | 'posint' | 'duration' | 'age' | 'bytes';
 
 interface Setting {
   key: keyof Omit<Config, 'configFile' | 'testHooks'>;
@@ -113,6 +115,7 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'authToken', flag: 'auth-token', env: 'KOOR_AUTH_TOKEN', file: 'auth_token', kind: 'string', def: '', help: 'bearer token required on every route but /health ("" = open)' },
   { key: 'logLevel', flag: 'log-level', env: 'KOOR_LOG_LEVEL', file: 'log_level', kind: 'level', def: 'info', help: 'debug|info|warn|error' },
   { key: 'sync', flag: 'sync', env: 'KOOR_SYNC', file: 'sync', kind: 'sync', def: 'full', help: 'full (fsync each commit: survives power loss) | normal (survives kill -9 only)' },
+  { key: 'hookEdits', flag: 'hook-edits', env: 'KOOR_HOOK_EDITS', file: 'hook_edits', kind: 'hook-edits', def: 'auto-lease', help: 'edit hooks: auto-lease (the first edit of a free file leases it to the editor) | deny (refuse only files others leased)' },
   { key: 'maxBodyBytes', flag: 'max-body-bytes', env: 'KOOR_MAX_BODY_BYTES', file: 'max_body_bytes', kind: 'bytes', def: '10485760', help: 'request body cap in bytes (suffixes k, m)' },
   { key: 'rpcDeadlineMs', flag: 'rpc-deadline', env: 'KOOR_RPC_DEADLINE', file: 'rpc_deadline', kind: 'duration', def: '5s', help: 'deadline of one write' },
   { key: 'rpcMaxInFlight', flag: 'rpc-max-in-flight', env: 'KOOR_RPC_MAX_IN_FLIGHT', file: 'rpc_max_in_flight', kind: 'posint', def: '20000', help: 'writes in flight before 503' },
@@ -251,6 +254,11 @@ function convert(s: Setting, raw: string): unknown {
     case 'sync': {
       const v = raw.toLowerCase();
       if (v !== 'full' && v !== 'normal') throw new ConfigError(`invalid ${what} "${raw}": expected full or normal`);
+      return v;
+    }
+    case 'hook-edits': {
+      const v = raw.toLowerCase();
+      if (v !== 'deny' && v !== 'auto-lease') throw new ConfigError(`invalid ${what} "${raw}": expected deny or auto-lease`);
       return v;
     }
     case 'int':

@@ -11,6 +11,7 @@ import { complianceDomain } from './domains/compliance/index.js';
 import { contractsDomain } from './domains/contracts/index.js';
 import type { Domain, Platform } from './domains/domain.js';
 import { eventsDomain } from './domains/events/index.js';
+import { hooksDomain } from './domains/hooks/index.js';
 import { instancesDomain } from './domains/instances/index.js';
 import { leasesDomain } from './domains/leases/index.js';
 import { llmDomain } from './domains/llm/index.js';
@@ -90,8 +91,9 @@ async function startOn(backend: Backend, config: Config, log: Logger, undo: Arra
   const templates = templatesDomain(p, { rules: rules.rules, specs: specs.specs });
   const [tasks, contracts, audit, llm] = [tasksDomain(p, { announce }), contractsDomain(p, { specs: specs.specs }), auditDomain(p), llmDomain(p, { publish: events.publish })];
   const messages = messagesDomain(p, { announce });
+  const hooks = hooksDomain(p, { leases: leases.leases, instances: instances.instances, announce });
   const admin = adminDomain(p, { bootId, ...(opts.onRestore ? { onRestore: opts.onRestore } : {}) });
-  const domains: Domain[] = [system, state, specs, rules, templates, events, instances, leases, tasks, messages, contracts, compliance, webhooks, audit, agentMetrics, llm, admin];
+  const domains: Domain[] = [system, state, specs, rules, templates, events, instances, leases, tasks, messages, hooks, contracts, compliance, webhooks, audit, agentMetrics, llm, admin];
   const routes = domains.flatMap((d) => d.routes);
   const sockets = domains.flatMap((d) => d.sockets ?? []);
   const jobs = domains.flatMap((d) => d.jobs ?? []);

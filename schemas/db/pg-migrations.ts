@@ -23,6 +23,7 @@
  * acquisition. PostgreSQL only.
  */
 import { createTable } from './table.js';
+import { HOOK_SESSIONS } from './tables/hooks.js';
 import { IDEMPOTENCY_KEYS } from './tables/idempotency.js';
 import { MESSAGES, MESSAGE_RECIPIENTS } from './tables/messages.js';
 
@@ -155,5 +156,10 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
     version: 4,
     name: 'replies of writes sent with an Idempotency-Key (issue 28)',
     sql: createTable(IDEMPOTENCY_KEYS, 'pg'),
+  },
+  {
+    version: 5,
+    name: 'coding-agent sessions bound to agent instances by their hooks (issue 29)',
+    sql: createTable(HOOK_SESSIONS, 'pg'),
   },
 ];

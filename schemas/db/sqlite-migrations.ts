@@ -6,6 +6,7 @@
  * step `createTable(TABLE, 'pg')`); test/unit/db-schema.test.ts checks this history arrives there.
  */
 import { createTable } from './table.js';
+import { HOOK_SESSIONS } from './tables/hooks.js';
 import { IDEMPOTENCY_KEYS } from './tables/idempotency.js';
 import { MESSAGES, MESSAGE_RECIPIENTS } from './tables/messages.js';
 
@@ -277,5 +278,10 @@ export const MIGRATIONS: readonly Migration[] = [
     version: 9,
     name: 'replies of writes sent with an Idempotency-Key (issue 28)',
     sql: createTable(IDEMPOTENCY_KEYS, 'sqlite'),
+  },
+  {
+    version: 10,
+    name: 'coding-agent sessions bound to agent instances by their hooks (issue 29)',
+    sql: createTable(HOOK_SESSIONS, 'sqlite'),
   },
 ];

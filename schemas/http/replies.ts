@@ -3,6 +3,7 @@ import { DeletedReply } from './common.js';
 import { ContractTestReply, ContractValidateReply } from './contracts.js';
 import { Lease, LeaseCheckReply, LeaseListReply, LeaseReleasedReply, Task, TaskListReply } from './coord.js';
 import { EventListReply, EventReply } from './events.js';
+import { ClaudeHookOutput, DigestReply, HookSessionReply } from './hooks.js';
 import { AckReply, InboxReply, Message, MessageReceiptsReply, ReadReply, ThreadReply } from './messages.js';
 import { CapabilitiesReply, InstanceListReply, InstanceStatusReply, InstanceSummary, LivenessReply, RegisterReply } from './instances.js';
 import {
@@ -82,6 +83,9 @@ export const REPLIES = {
   'POST /api/inbox/:id/ack': AckReply,
   'GET /api/messages/:id': MessageReceiptsReply,
   'GET /api/threads/:id': ThreadReply,
+  'POST /api/hooks/claude-code': ClaudeHookOutput,
+  'GET /api/hooks/claude-code/sessions/:id': HookSessionReply,
+  'GET /api/agents/:id/digest': DigestReply,
 
   'GET /api/validate/:project/rules': ProjectRulesReply,
   'PUT /api/validate/:project/rules': RulesPutReply,

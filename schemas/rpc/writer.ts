@@ -1,10 +1,12 @@
 import { Type, type Static } from '../typebox.js';
 import { Bytes, type MethodTable } from './envelope.js';
 import { Event, Instance, LeaseRow, RuleRow, TaskRow } from './writer-rows.js';
+import { HookMethods } from './writer-hooks.js';
 import { MessageMethods } from './writer-messages.js';
 
 export * from './writer-rows.js';
 export * from './writer-messages.js';
+export * from './writer-hooks.js';
 export * from './writer-startup.js';
 
 /** Compare-and-set preconditions carried by conditional writes (SPEC §8.1). */
@@ -366,6 +368,7 @@ export const WriterMethods = {
   },
 
   ...MessageMethods,
+  ...HookMethods,
 } satisfies MethodTable;
 
 export type WriterMethods = typeof WriterMethods;

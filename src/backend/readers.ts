@@ -10,6 +10,7 @@ import { llmReader, type LlmReader } from '../domains/llm/reader.js';
 import { agentMetricsReader, type AgentMetricsReader } from '../domains/agent-metrics/reader.js';
 import { leaseReader, type LeaseReader } from '../domains/leases/reader.js';
 import { taskReader, type TaskReader } from '../domains/tasks/reader.js';
+import { hookReader, type HookReader } from '../domains/hooks/reader.js';
 import { messageReader, type MessageReader } from '../domains/messages/reader.js';
 import { ruleReader, type RuleReader } from '../domains/rules/reader.js';
 import { complianceReader, type ComplianceReader } from '../domains/compliance/reader.js';
@@ -37,6 +38,7 @@ export interface Readers {
   leases: LeaseReader;
   tasks: TaskReader;
   messages: MessageReader;
+  hooks: HookReader;
   webhooks: WebhookReader;
 }
 
@@ -60,6 +62,7 @@ function readersOver(db: Reads): Omit<Readers, 'events'> {
     leases: leaseReader(db),
     tasks: taskReader(db),
     messages: messageReader(db),
+    hooks: hookReader(db),
     webhooks: webhookReader(db),
   };
 }

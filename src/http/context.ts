@@ -31,6 +31,8 @@ export interface Ctx {
   readonly query: string;
   readonly params: readonly string[];
   readonly headers: Headers;
+  /** Headers a route asked for by name (Route.headers), '' when absent. */
+  readonly extraHeaders: Record<string, string>;
   /** Set when the client went away; never touch `res` afterwards. */
   aborted: boolean;
   /** Set once a response was written. */
@@ -60,6 +62,8 @@ export interface Ctx {
 }
 
 const EMPTY = Buffer.alloc(0);
+/** Shared by routes that ask for no extra headers; a route that does gets its own object (router). */
+const NO_EXTRA: Record<string, string> = Object.freeze({}) as Record<string, string>;
 
 /**
  * Copies what the handler needs from `req` and, unless `lazyAbort`, attaches the abort handler at
@@ -89,6 +93,7 @@ export function createCtx(res: HttpResponse, req: HttpRequest, paramCount: numbe
       instance: req.getHeader('x-koor-instance'),
       idempotencyKey: writeHeaders ? req.getHeader('idempotency-key') : '',
     },
+    extraHeaders: NO_EXTRA,
     aborted: false,
     done: false,
     body: EMPTY,

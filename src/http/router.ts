@@ -19,6 +19,8 @@ export interface Route {
   /** Read the body first: raw bytes, or JSON parsed and checked against `schema`. */
   body?: 'raw' | 'json';
   schema?: TSchema;
+  /** More request headers the handler reads (lower case), copied into `ctx.extraHeaders`. */
+  headers?: readonly string[];
   /** A JSON body may be left out: an empty body reads as `{}`. */
   optionalBody?: boolean;
   /** No auth (only /health). */
@@ -129,8 +131,14 @@ export function mount(slots: Slots, routes: readonly Route[], opts: MountOptions
     };
 
     const reading = route.method === 'GET';
+    const extraHeaders = route.headers;
     const handleAs = (method: string) => (res: HttpResponse, req: HttpRequest): void => {
       const ctx = createCtx(res, req, paramCount, viaDashboard, true, method, !reading);
+      if (extraHeaders) {
+        const x: Record<string, string> = {};
+        for (const h of extraHeaders) x[h] = req.getHeader(h);
+        (ctx as { extraHeaders: Record<string, string> }).extraHeaders = x;
+      }
       ctx.onSent = method === 'HEAD' ? recordedHead : recorded;
       try {
         const authorized = route.public ? true : auth.authorize(ctx);

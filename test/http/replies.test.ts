@@ -138,6 +138,13 @@ t.test('every REST reply fits its schema', async (t) => {
   await call('POST /api/inbox/:id/ack', `/api/inbox/${msg.id}/ack`, { headers: B });
   await call('GET /api/messages/:id', `/api/messages/${msg.id}`, { headers: A });
   await call('GET /api/threads/:id', `/api/threads/${msg.id}`, { headers: A, nonEmpty: true });
+
+  // Coding-agent hooks (issue 29).
+  const hookInput = { session_id: 'replies-session-1', hook_event_name: 'UserPromptSubmit', cwd: '/w/shop', prompt: 'hi' };
+  await call('POST /api/hooks/claude-code', '/api/hooks/claude-code', { body: hookInput });
+  await call('POST /api/hooks/claude-code', '/api/hooks/claude-code', { body: { ...hookInput, hook_event_name: 'PreToolUse', tool_name: 'Write', tool_input: { file_path: '/w/shop/a.ts' } } });
+  const hs = await call('GET /api/hooks/claude-code/sessions/:id', '/api/hooks/claude-code/sessions/replies-session-1');
+  await call('GET /api/agents/:id/digest', `/api/agents/${hs.instance_id}/digest`);
   const third = await call('POST /api/tasks/claim', '/api/tasks/claim', { body: { project: 'ops' }, headers: B });
   await call('POST /api/tasks/:id/release', `/api/tasks/${third.id}/release`, { headers: B });
 

@@ -93,6 +93,7 @@ const TABLE: ReadonlyArray<[code: ErrorCode, params: readonly unknown[], status:
   ['IDEMPOTENCY_KEY_INVALID', [255], 'INVALID_ARGUMENT', 400, 'Idempotency-Key must be 1 to 255 visible ASCII characters'],
   ['MESSAGE_BODY_TOO_LARGE', [70000, 65536], 'PAYLOAD_TOO_LARGE', 413, 'message body too large: 70000 bytes (max 65536)'],
   ['THREAD_NOT_FOUND', [7], 'NOT_FOUND', 404, 'thread not found: 7'],
+  ['HOOK_SESSION_NOT_FOUND', ['s-1'], 'NOT_FOUND', 404, 'hook session not found: s-1'],
   ['IDEMPOTENCY_KEY_REUSED', ['k-1'], 'ALREADY_EXISTS', 409, 'Idempotency-Key "k-1" was already used for a different request'],
   ['REPLY_OTHER_THREAD', [41, 3], 'INVALID_ARGUMENT', 400, 'message 41 is not in thread 3'],
   ['RULE_NOT_FOUND', ['koor', 'no-todo'], 'NOT_FOUND', 404, 'rule not found: koor/no-todo'],

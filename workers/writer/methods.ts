@@ -5,6 +5,7 @@ import { fault } from './fault.js';
 import type { Driver, Tx } from './sql.js';
 import { complianceStore } from './stores/compliance.js';
 import { eventStore } from './stores/events.js';
+import { hookStore } from './stores/hooks.js';
 import { instanceStore } from './stores/instances.js';
 import { leaseStore } from './stores/leases.js';
 import { messageStore } from './stores/messages.js';
@@ -29,7 +30,8 @@ export interface MethodOptions {
 /**
  * The writer's method table, for both backends: each method's store, and the steps that cross
  * domains — an agent that goes stale or deregisters lets go of its leases and tasks (SPEC §8.8),
- * a deregistered one's inbox goes with it (issue 28), a heartbeat renews its leases.
+ * a deregistered one's inbox and hook sessions go with it (issues 28, 29), a heartbeat renews its
+ * leases, a hook session binds, shows progress and ends through its instance (issue 29).
  */
 export function writerMethods(driver: Driver, opts: MethodOptions = {}) {
   const state = stateStore(opts.stateHistoryKeep ?? 0);
@@ -44,10 +46,19 @@ export function writerMethods(driver: Driver, opts: MethodOptions = {}) {
   const compliance = complianceStore();
   const webhooks = webhookStore({ disableAfter: opts.webhookDisableAfter ?? 10 });
   const ops = opsStore();
+  const hooks = hookStore(events);
   const letGo = async (tx: Tx, holder: string, why: 'stale' | 'deregistered'): Promise<Event[]> => [
     ...(await leases.releaseHolder(tx, holder, why)),
     ...(await tasks.releaseHolder(tx, holder, why)),
   ];
+  const deregister = async (tx: Tx, id: string): Promise<{ id: string; events: Event[] }> => {
+    const r = await instances.deregister(tx, { id });
+    // Only deregistration drops the inbox: a stale agent may come back and read it.
+    await messages.dropInbox(tx, id);
+    // A session bound to it binds anew at its next hook (issue 29).
+    await hooks.dropFor(tx, id);
+    return { ...r, events: await letGo(tx, id, 'deregistered') };
+  };
   const handlers: Handlers = {
     'sys.ping': async (tx) => ({ threadId, schema_version: await driver.schemaVersion(tx) }),
     'sys.sleep': async (tx, req) => {
@@ -72,12 +83,7 @@ export function writerMethods(driver: Driver, opts: MethodOptions = {}) {
       return r;
     },
     'instances.update': instances.update,
-    'instances.deregister': async (tx, req) => {
-      const r = await instances.deregister(tx, req);
-      // Only deregistration drops the inbox: a stale agent may come back and read it.
-      await messages.dropInbox(tx, req.id);
-      return { ...r, events: await letGo(tx, req.id, 'deregistered') };
-    },
+    'instances.deregister': (tx, req) => deregister(tx, req.id),
     'instances.mark_stale': async (tx, req) => {
       const r = await instances.markStale(tx, req);
       const released: Event[] = [];
@@ -111,6 +117,30 @@ export function writerMethods(driver: Driver, opts: MethodOptions = {}) {
     'inbox.mark_read': messages.markRead,
     'inbox.ack': messages.ack,
     'messages.prune': messages.prune,
+    'hooks.bind': async (tx, req) => {
+      const bound = await hooks.live(tx, req.session_id);
+      if (bound) return { session: bound, instance: await instances.touch(tx, { id: bound.instance_id, op: 'heartbeat' }), created: false };
+      const registered = await instances.register(tx, { name: req.name, workspace: req.workspace, intent: '', stack: '', capabilities: [] });
+      const instance = await instances.touch(tx, { id: registered.id, op: 'activate' });
+      return { session: await hooks.insert(tx, req, registered.id), instance, created: true };
+    },
+    'hooks.progress': async (tx, req) => {
+      const s = await hooks.get(tx, req.session_id);
+      if (!s || !(await hooks.progress(tx, req.session_id))) return { found: false };
+      // As a heartbeat: back to active if it had gone stale, its TTL leases renewed.
+      if (!(await hooks.instanceExists(tx, s.instance_id))) return { found: false };
+      await instances.touch(tx, { id: s.instance_id, op: 'heartbeat' });
+      await leases.renewHolder(tx, s.instance_id);
+      return { found: true };
+    },
+    'hooks.advance': hooks.advance,
+    'hooks.end': async (tx, req) => {
+      const s = await hooks.remove(tx, req.session_id);
+      // Deregistered by hand before the session ended: nothing more to let go.
+      if (!(await hooks.instanceExists(tx, s.instance_id))) return { instance_id: s.instance_id, events: [] };
+      return { instance_id: s.instance_id, events: (await deregister(tx, s.instance_id)).events };
+    },
+    'hooks.denied': hooks.denied,
   };
   return { handlers, endBatch: (committed: boolean) => state.endBatch(committed) };
 }

@@ -2,6 +2,7 @@ import type { Table } from '../table.js';
 import { AGENT_METRICS, AUDIT_LOG, INSTANCES, LLM_USAGE } from './agents.js';
 import { LEASES, LEASE_RESOURCES, TASKS, TASK_DEPS } from './coord.js';
 import { EVENTS, KOOR_COUNTERS, WEBHOOKS } from './events.js';
+import { HOOK_SESSIONS } from './hooks.js';
 import { IDEMPOTENCY_KEYS } from './idempotency.js';
 import { MESSAGES, MESSAGE_RECIPIENTS } from './messages.js';
 import { COMPLIANCE_RUNS, TEMPLATES, VALIDATION_RULES } from './rules.js';
@@ -29,4 +30,5 @@ export const TABLES: readonly Table[] = [
   MESSAGES,
   MESSAGE_RECIPIENTS,
   IDEMPOTENCY_KEYS,
+  HOOK_SESSIONS,
 ];

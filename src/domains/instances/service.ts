@@ -92,6 +92,11 @@ export class InstanceService {
     return id;
   }
 
+  /** An instance registered by another path of this node (a hook session's binding): known to the identity index at once. */
+  remember(r: { id: string; name: string; token: string }): void {
+    this.index(r);
+  }
+
   /** Another node deregistered this agent (cluster mode): its token and id stop working here too. */
   forget(id: string): void {
     this.unindex(id);

@@ -43,6 +43,12 @@ const DERIVE: Readonly<Record<string, (req: Req, res: Res) => Entry | null>> = {
     const m = res.message as Res;
     return { action: 'message.send', resource: s(m.id), detail: sortedJson({ recipients: (m.recipients as unknown[]).length, thread_id: m.thread_id }) };
   },
+  'hooks.bind': (req, res) => {
+    if (!res.created) return null;
+    return { action: 'instance.register', resource: s((res.instance as Res).id), detail: sortedJson({ client: req.client, workspace: req.workspace }) };
+  },
+  'hooks.denied': (req) => ({ action: 'lease.denied', resource: s(req.lease_id), detail: sortedJson({ path: req.path, tool: req.tool, holder: req.holder_name }) }),
+  'hooks.end': (req, res) => ({ action: 'instance.deregister', resource: s(res.instance_id), detail: sortedJson({ session_id: req.session_id }) }),
   'inbox.ack': (req) => ({ action: 'message.ack', resource: s(req.id), detail: '{}' }),
   'llm.record': (req) => ({ action: 'llm.usage', resource: `${s(req.project)}/${s(req.model)}`, detail: sortedJson({ cost_usd: req.cost_usd, tokens_in: req.tokens_in, tokens_out: req.tokens_out }) }),
 };

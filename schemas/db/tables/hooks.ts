@@ -1,0 +1,31 @@
+import type { Table } from '../table.js';
+
+/**
+ * A coding-agent session bound to the agent instance its hooks act as (issue 29): Claude Code's
+ * `session_id` → an instance registered at its first hook. The cursors say what the session's
+ * digests have already told the model (news is what comes after them); `edited` the
+ * repository-relative files it changed (the leases of others touching them are news). A row
+ * goes with its instance (SessionEnd deregisters it; so does a deregistration by hand).
+ */
+export const HOOK_SESSIONS: Table = {
+  name: 'hook_sessions',
+  columns: {
+    session_id: { type: 'text', primaryKey: true },
+    /** `claude-code`, `cursor`, `codex`. */
+    client: { type: 'text' },
+    instance_id: { type: 'text' },
+    /** The project its tasks and rules are in (the repository's folder name unless set). */
+    project: { type: 'text', default: "''" },
+    /** The repository root on the agent's machine: tool paths are matched relative to it. */
+    repo_root: { type: 'text', default: "''" },
+    event_cursor: { type: 'int', default: 0 },
+    audit_cursor: { type: 'int', default: 0 },
+    message_cursor: { type: 'int', default: 0 },
+    /** JSON text: the newest files it edited, repository-relative, oldest first (bounded). */
+    edited: { type: 'text', default: "'[]'" },
+    created_at: { type: 'text' },
+    /** The last hook that showed the agent at work (beside the instance's last_seen). */
+    last_progress_at: { type: 'text' },
+  },
+  indexes: [{ name: 'hook_sessions_instance', on: 'instance_id' }],
+};

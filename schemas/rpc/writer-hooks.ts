@@ -1,0 +1,84 @@
+import { Type, type Static } from '../typebox.js';
+import type { MethodTable } from './envelope.js';
+import { Event, Instance } from './writer-rows.js';
+
+/** The coding-agent hooks' writer methods (issue 29), part of WriterMethods (schemas/rpc/writer.ts). */
+
+/** A session bound to its agent instance (schemas/db/tables/hooks.ts); times storage text. */
+export const HookSession = Type.Object({
+  session_id: Type.String(),
+  client: Type.String(),
+  instance_id: Type.String(),
+  project: Type.String(),
+  repo_root: Type.String(),
+  event_cursor: Type.Integer(),
+  audit_cursor: Type.Integer(),
+  message_cursor: Type.Integer(),
+  /** Repository-relative paths, oldest first. */
+  edited: Type.Array(Type.String()),
+  created_at: Type.String(),
+  last_progress_at: Type.String(),
+});
+export type HookSession = Static<typeof HookSession>;
+
+const SessionId = Type.String({ minLength: 1, maxLength: 200 });
+
+export const HookMethods = {
+  /**
+   * The session's binding, made at its first hook: registers and activates an instance (name,
+   * workspace) and stores the session with cursors at the newest event, audit entry and message,
+   * so its first digest tells only what happens from now on (the session start tells the rest).
+   * A session already bound to a live instance gets its binding back (`created` false).
+   */
+  'hooks.bind': {
+    req: Type.Object({
+      session_id: SessionId,
+      client: Type.String({ minLength: 1 }),
+      name: Type.String({ minLength: 1 }),
+      workspace: Type.String(),
+      project: Type.String(),
+      repo_root: Type.String(),
+    }),
+    res: Type.Object({ session: HookSession, instance: Instance, created: Type.Boolean() }),
+  },
+  /**
+   * A sign of life and of progress: the session's last_progress_at, its instance back to active
+   * if it had gone stale, its TTL leases renewed (as a heartbeat does).
+   */
+  'hooks.progress': {
+    req: Type.Object({ session_id: SessionId }),
+    res: Type.Object({ found: Type.Boolean() }),
+  },
+  /** What the session's digests have told (cursors move forward only) and a file it edited. */
+  'hooks.advance': {
+    req: Type.Object({
+      session_id: SessionId,
+      event_cursor: Type.Optional(Type.Integer({ minimum: 0 })),
+      audit_cursor: Type.Optional(Type.Integer({ minimum: 0 })),
+      message_cursor: Type.Optional(Type.Integer({ minimum: 0 })),
+      edited: Type.Optional(Type.String({ minLength: 1 })),
+    }),
+    res: Type.Object({ found: Type.Boolean() }),
+  },
+  /** The session ended: its instance is deregistered (leases and claimed tasks let go, `events`) and the binding dropped. */
+  'hooks.end': {
+    req: Type.Object({ session_id: SessionId }),
+    res: Type.Object({ instance_id: Type.String(), events: Type.Array(Event) }),
+  },
+  /**
+   * An edit a hook refused because another agent's exclusive lease covers the file: one
+   * `lease.denied` event (ids, names and the path), audited by the caller's tag.
+   */
+  'hooks.denied': {
+    req: Type.Object({
+      agent: Type.String(),
+      agent_name: Type.String(),
+      path: Type.String(),
+      lease_id: Type.String(),
+      holder: Type.String(),
+      holder_name: Type.String(),
+      tool: Type.String(),
+    }),
+    res: Type.Object({ events: Type.Array(Event) }),
+  },
+} satisfies MethodTable;

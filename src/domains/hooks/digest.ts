@@ -1,0 +1,164 @@
+import type { Event } from '../../../schemas/rpc/writer.js';
+import { pathGlobMatch } from '../../shared/path-glob.js';
+import type { InboxDbRow } from '../messages/reader.js';
+import type { AuditNews } from './reader.js';
+
+/**
+ * The text Koor puts into a model's context (issue 29): what concerns one agent since its last
+ * digest, in as few tokens as it takes, and nothing at all when nothing does. Budgets are in
+ * o200k tokens (test/http/hooks.test.ts measures every shape with the real tokenizer); the text is
+ * cut by an upper estimate of its tokens (tokenEstimate), line by line, most important first.
+ */
+
+/** Tokens a digest may take: on a prompt, a tool call, a stop. */
+export const DIGEST_TOKENS = 200;
+/** Tokens the session-start orientation may take. */
+export const ORIENTATION_TOKENS = 400;
+/** A message's subject or body as quoted in a digest. */
+const PREVIEW_CHARS = 80;
+/** Items of one kind listed before "and N more". */
+const LIST_MAX = 3;
+
+export interface Me {
+  id: string;
+  name: string;
+  project: string;
+  /** The repository's folder name: other agents "in this repository" registered with a workspace of that name. */
+  repo: string;
+}
+
+export interface DigestInput {
+  me: Me;
+  /** Unread messages after the session's cursor. */
+  messages: readonly InboxDbRow[];
+  /** Events after the session's cursor. */
+  events: readonly Event[];
+  /** Audit entries after the session's cursor (DIGEST_AUDIT_ACTIONS). */
+  audit: readonly AuditNews[];
+  /** Files this session edited, repository-relative. */
+  edited: readonly string[];
+}
+
+const quote = (s: string): string => {
+  const one = s.replace(/\s+/g, ' ').trim();
+  return JSON.stringify(one.length > PREVIEW_CHARS ? `${one.slice(0, PREVIEW_CHARS - 1)}…` : one);
+};
+const folder = (workspace: string): string => workspace.replace(/[\\/]+$/, '').split(/[\\/]/).pop() ?? '';
+const parse = (text: string): Record<string, unknown> => {
+  try {
+    const v = JSON.parse(text) as unknown;
+    return v !== null && typeof v === 'object' ? (v as Record<string, unknown>) : {};
+  } catch {
+    return {};
+  }
+};
+const str = (v: unknown): string => (typeof v === 'string' ? v : '');
+const more = (n: number): string => (n > LIST_MAX ? ` and ${n - LIST_MAX} more` : '');
+
+/** One line per kind of news, most pressing first; empty when nothing concerns the agent. */
+export function digestLines(d: DigestInput): string[] {
+  const lines: string[] = [];
+  const { me } = d;
+
+  if (d.messages.length > 0) {
+    const items = d.messages.slice(0, LIST_MAX).map((m) => {
+      const marks = [`#${m.id}`, ...(m.importance === 'high' ? ['high'] : []), ...(m.ack_required === 1 ? ['ack requested'] : [])].join(', ');
+      return `${m.from_name}: ${quote(m.subject !== '' ? m.subject : m.body)} (${marks})`;
+    });
+    const n = d.messages.length;
+    lines.push(`${n} new message${n === 1 ? '' : 's'}: ${items.join('; ')}${more(n)}. Read: koor-cli inbox`);
+  }
+
+  const ready = new Map<number, string>();
+  const leasedOver: string[] = [];
+  for (const e of d.events) {
+    if (e.topic.startsWith('task.')) {
+      const t = parse(e.data);
+      const id = Number(t.id);
+      if (t.status === 'ready' && t.project === me.project) ready.set(id, str(t.title));
+      else ready.delete(id);
+    } else if (e.topic === 'lease.acquired') {
+      const l = parse(e.data);
+      if (l.holder === me.id) continue;
+      const held = Array.isArray(l.resources) ? (l.resources as unknown[]).map(str) : [];
+      const hit = d.edited.find((p) => held.some((g) => pathGlobMatch(g, p)));
+      if (hit !== undefined) leasedOver.push(`${str(l.holder_name)} leased ${held.slice(0, 2).join(', ')}${str(l.reason) ? ` (${quote(str(l.reason))})` : ''}, covering ${hit} you edited`);
+    }
+  }
+  if (ready.size > 0) {
+    const items = [...ready].slice(0, LIST_MAX).map(([id, title]) => `#${id} ${quote(title)}`);
+    lines.push(`Task${ready.size === 1 ? '' : 's'} ready in ${me.project}: ${items.join('; ')}${more(ready.size)}. Claim: koor-cli task claim ${me.project}`);
+  }
+  for (const l of leasedOver.slice(0, LIST_MAX)) lines.push(`${l}. Coordinate before editing it again: koor-cli send <name> "<text>"`);
+
+  const rules: string[] = [];
+  const specs: string[] = [];
+  const joined: string[] = [];
+  for (const a of d.audit) {
+    const [project = '', name = ''] = a.resource.split('/');
+    if (a.action === 'rule.accept' && project === me.project) rules.push(name);
+    else if ((a.action === 'spec.put' || a.action === 'spec.delete') && project === me.project && a.actor !== me.name) {
+      specs.push(`${project}/${name} ${a.action === 'spec.put' ? 'updated' : 'deleted'}${a.actor ? ` by ${a.actor}` : ''}`);
+    } else if (a.action === 'instance.register' && a.resource !== me.id && a.actor !== '' && folder(str(parse(a.detail).workspace)) === me.repo) joined.push(a.actor);
+  }
+  if (rules.length > 0) lines.push(`Rule${rules.length === 1 ? '' : 's'} accepted in ${me.project}: ${rules.slice(0, LIST_MAX).join(', ')}${more(rules.length)}. See: koor-cli rules list ${me.project}`);
+  if (specs.length > 0) lines.push(`Spec${specs.length === 1 ? '' : 's'} ${specs.slice(0, LIST_MAX).join('; ')}${more(specs.length)}.`);
+  if (joined.length > 0) lines.push(`Now also working in this repository: ${[...new Set(joined)].slice(0, LIST_MAX).join(', ')}${more(new Set(joined).size)}.`);
+  return lines;
+}
+
+/**
+ * An upper estimate of a text's o200k tokens without the tokenizer (2 MB of ranks the server does
+ * not load): letters and digits at most 2.2 to a token (names, paths and words take more per
+ * token; ids mixing letters and digits and long runs of one letter tokenize worst, at about 2.3),
+ * other ASCII (spaces, punctuation, quotes) at most 1.2 to a token, anything else a token per
+ * UTF-16 unit (CJK, emoji, `…`).
+ */
+export function tokenEstimate(s: string): number {
+  let word = 0;
+  let other = 0;
+  let wide = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if ((c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122)) word++;
+    else if (c < 128) other++;
+    else wide++;
+  }
+  return Math.ceil(word / 2.2 + other / 1.2 + wide);
+}
+
+/** `s` cut to an estimate of at most `tokens`, ending in `…` when cut. */
+function cut(s: string, tokens: number): string {
+  if (tokenEstimate(s) <= tokens) return s;
+  let lo = 0;
+  let hi = s.length;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    if (tokenEstimate(s.slice(0, mid)) + 1 <= tokens) lo = mid;
+    else hi = mid - 1;
+  }
+  return `${s.slice(0, lo)}…`;
+}
+
+/** The lines as one text within `tokens` (estimated from above), or null when there are none. */
+export function digestText(lines: readonly string[], tokens: number, heading = 'Koor:'): string | null {
+  if (lines.length === 0) return null;
+  const more = '\n- more: koor-cli digest';
+  const room = tokens - tokenEstimate(heading) - tokenEstimate(more);
+  // One long line (many long names) must not crowd out the others: each gets a fair share.
+  const share = Math.max(40, Math.floor(room / Math.min(lines.length, 3)));
+  let text = heading;
+  let used = 0;
+  let shown = 0;
+  for (const full of lines) {
+    const line = `\n- ${cut(full, share - 2)}`;
+    const cost = tokenEstimate(line);
+    if (used + cost > room) break;
+    text += line;
+    used += cost;
+    shown++;
+  }
+  if (shown === 0) text += `\n- ${cut(lines[0]!, room - 2)}`;
+  if (shown < lines.length) text += more;
+  return text;
+}

@@ -1,0 +1,34 @@
+import type { Event } from '../../../schemas/rpc/writer.js';
+import type { Domain, Platform } from '../domain.js';
+import type { InstanceService } from '../instances/service.js';
+import type { LeaseService } from '../leases/service.js';
+import { hookRoutes } from './routes.js';
+import { HookService } from './service.js';
+
+/** Coding-agent hooks (issue 29): Claude Code's hook endpoint, the edit guard, the digests. */
+export function hooksDomain(p: Platform, d: { leases: LeaseService; instances: InstanceService; announce: (list: readonly Event[]) => void }): Domain & { hooks: HookService } {
+  const r = p.readers;
+  const hooks = new HookService({
+    reader: r.hooks,
+    events: r.events,
+    messages: r.messages,
+    instances: r.instances,
+    tasks: r.tasks,
+    leases: d.leases,
+    writer: p.writer,
+    announce: d.announce,
+    remember: (i) => d.instances.remember(i),
+    edits: p.config.hookEdits,
+    log: p.log.child({ component: 'hooks' }),
+  });
+  return {
+    hooks,
+    routes: hookRoutes(hooks),
+    metrics: (m) => {
+      m.labeled('koor_hook_calls_total', 'Coding-agent hook calls by event (issue 29).', 'counter', () => [...hooks.stats.calls].map(([event, value]) => ({ labels: { event }, value })));
+      m.counter('koor_hook_denials_total', 'Edits refused by a hook because another agent leases the file.', () => hooks.stats.denied);
+      m.counter('koor_hook_auto_leases_total', 'Leases taken by a hook on the first edit of a free file (--hook-edits auto-lease).', () => hooks.stats.auto_leased);
+      m.counter('koor_hook_digests_total', 'Digests put into a model context by hooks.', () => hooks.stats.digests);
+    },
+  };
+}

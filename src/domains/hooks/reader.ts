@@ -1,0 +1,54 @@
+import { dialects, sql } from '../../../schemas/db/sql.js';
+import type { HookSession } from '../../../schemas/rpc/writer.js';
+import { then, type Awaitable } from '../../backend/awaitable.js';
+import type { Reads } from '../../backend/reads.js';
+
+type SessionRow = Omit<HookSession, 'edited'> & { edited: string };
+
+/** An audit entry a digest reports (rules accepted, specs changed, agents joining). */
+export interface AuditNews {
+  id: number;
+  actor: string;
+  action: string;
+  resource: string;
+  detail: string;
+}
+
+/** Read-only queries of the hooks' sessions and of what their digests report; nothing here changes state. */
+export interface HookReader {
+  session(id: string): Awaitable<HookSession | undefined>;
+  /** The newest session bound to an instance, if any. */
+  sessionOf(instanceId: string): Awaitable<HookSession | undefined>;
+  /** The entries after `after` with one of the actions a digest reports, oldest first. */
+  auditAfter(after: number, limit: number): Awaitable<AuditNews[]>;
+  /** The newest audit entry's id (0: none). */
+  newestAudit(): Awaitable<number>;
+}
+
+const COLS = 'session_id, client, instance_id, project, repo_root, event_cursor, audit_cursor, message_cursor, edited, created_at, last_progress_at';
+const SESSION = sql(`SELECT ${COLS} FROM hook_sessions WHERE session_id = ?`);
+const SESSION_OF = sql(`SELECT ${COLS} FROM hook_sessions WHERE instance_id = ? ORDER BY created_at DESC LIMIT 1`);
+/** The audit actions a digest reports (SPEC §2.13 names). */
+export const DIGEST_AUDIT_ACTIONS = ['rule.accept', 'spec.put', 'spec.delete', 'instance.register'] as const;
+const AUDIT_AFTER = sql(
+  `SELECT id, actor, action, resource, detail FROM audit_log WHERE id > ? AND action IN (${DIGEST_AUDIT_ACTIONS.map((a) => `'${a}'`).join(', ')}) ORDER BY id LIMIT ?`,
+);
+const NEWEST_AUDIT = dialects({
+  sqlite: "SELECT seq AS id FROM sqlite_sequence WHERE name = 'audit_log'",
+  pg: 'SELECT coalesce(max(id), 0) AS id FROM audit_log',
+});
+
+export function hookReader(db: Reads): HookReader {
+  const session = db.statement<SessionRow>(SESSION);
+  const sessionOf = db.statement<SessionRow>(SESSION_OF);
+  const decode = (r: SessionRow | undefined): HookSession | undefined =>
+    r ? { ...r, event_cursor: Number(r.event_cursor), audit_cursor: Number(r.audit_cursor), message_cursor: Number(r.message_cursor), edited: JSON.parse(r.edited) as string[] } : undefined;
+  const audit = db.statement<AuditNews>(AUDIT_AFTER);
+  const newestAudit = db.statement<{ id: number }>(NEWEST_AUDIT);
+  return {
+    session: (id) => then(session.get(id), decode),
+    sessionOf: (id) => then(sessionOf.get(id), decode),
+    auditAfter: (after, limit) => then(audit.all(after, limit), (rows) => rows.map((r) => ({ ...r, id: Number(r.id) }))),
+    newestAudit: () => then(newestAudit.get(), (r) => Number(r?.id ?? 0)),
+  };
+}

@@ -1,0 +1,43 @@
+import { ClaudeHookInput } from '../../../schemas/http/hooks.js';
+import { fail } from '../../errors.js';
+import type { Ctx } from '../../http/context.js';
+import { pathName } from '../../http/path.js';
+import { sendJson, sendJsonText } from '../../http/reply.js';
+import type { Route } from '../../http/router.js';
+import type { HookInput, HookService } from './service.js';
+
+/** Headers the installer fills from the agent's environment (`$KOOR_AGENT_NAME` …; empty when unset). */
+const CONTEXT_HEADERS = ['x-koor-agent-name', 'x-koor-project', 'x-koor-repo-root'] as const;
+const contextOf = (ctx: Ctx) => ({
+  agentName: (ctx.extraHeaders['x-koor-agent-name'] ?? '').trim(),
+  project: (ctx.extraHeaders['x-koor-project'] ?? '').trim(),
+  repoRoot: (ctx.extraHeaders['x-koor-repo-root'] ?? '').trim(),
+});
+
+export function hookRoutes(svc: HookService): Route[] {
+  return [
+    {
+      method: 'POST',
+      path: '/api/hooks/claude-code',
+      body: 'json',
+      schema: ClaudeHookInput,
+      headers: CONTEXT_HEADERS,
+      handler: async (ctx) => {
+        const b = ctx.json as Partial<HookInput>;
+        if (!b.session_id) throw fail('FIELD_REQUIRED', 'session_id');
+        if (!b.hook_event_name) throw fail('FIELD_REQUIRED', 'hook_event_name');
+        sendJson(ctx, 200, await svc.handle(b as HookInput, { ...contextOf(ctx), client: 'claude-code' }));
+      },
+    },
+    {
+      method: 'GET',
+      path: '/api/hooks/claude-code/sessions/:id',
+      handler: async (ctx) => sendJsonText(ctx, 200, await svc.session(pathName(ctx.params[0]!, 'session_id'))),
+    },
+    {
+      method: 'GET',
+      path: '/api/agents/:id/digest',
+      handler: async (ctx) => sendJsonText(ctx, 200, await svc.digestOf(pathName(ctx.params[0]!, 'agent id'))),
+    },
+  ];
+}

@@ -1,0 +1,308 @@
+import path from 'node:path';
+import type { Event, HookSession, LeaseRow } from '../../../schemas/rpc/writer.js';
+import { fail } from '../../errors.js';
+import { checkName } from '../../http/path.js';
+import type { Logger } from '../../log.js';
+import type { WriterClient } from '../../rpc/writer-client.js';
+import { EVENT_FEED_PAGE_BYTES, IDENTITY_TOUCH_INTERVAL_MS } from '../../shared/limits.js';
+import { toRfc3339 } from '../../store.js';
+import type { EventsReader } from '../events/reader.js';
+import type { InstanceReader } from '../instances/reader.js';
+import type { Lease, LeaseService } from '../leases/service.js';
+import type { MessageReader } from '../messages/reader.js';
+import type { TaskReader } from '../tasks/reader.js';
+import { digestLines, digestText, DIGEST_TOKENS, ORIENTATION_TOKENS, type Me } from './digest.js';
+import type { HookReader } from './reader.js';
+
+/** The tools that change a file, and where their input names it (Claude Code's documented tool inputs). */
+const EDIT_TOOLS: Readonly<Record<string, string>> = { Edit: 'file_path', Write: 'file_path', MultiEdit: 'file_path', NotebookEdit: 'notebook_path' };
+/** News read per digest: events and audit entries after the session's cursors (the cursors then move past them). */
+const SCAN_EVENTS = 500;
+const SCAN_AUDIT = 200;
+const SCAN_MESSAGES = 20;
+/** A quiet session's cursors are written forward once this far behind, so its scans stay short. */
+const CURSOR_LAG = 400;
+
+/** The part of a hook's input Koor reads (Claude Code's documented hook input; other members are ignored). */
+export interface HookInput {
+  session_id: string;
+  hook_event_name: string;
+  cwd?: string;
+  tool_name?: string;
+  tool_input?: Record<string, unknown>;
+  stop_hook_active?: boolean;
+  source?: string;
+}
+
+/** What the installer passes in headers: the agent's name, its project, the repository root on its machine. */
+export interface HookContext {
+  agentName: string;
+  project: string;
+  repoRoot: string;
+  client: string;
+}
+
+type Output = Record<string, unknown>;
+const NOTHING: Output = {};
+
+const folder = (p: string): string => p.replace(/[\\/]+$/, '').split(/[\\/]/).pop() ?? '';
+/** A path Claude Code gave (absolute, or relative to the session's cwd) relative to the repository root; null outside it. */
+export function repoRelative(root: string, cwd: string, file: string): string | null {
+  const abs = path.resolve(cwd || root, file);
+  const rel = path.relative(root, abs).split(path.sep).join('/');
+  if (rel === '' || rel.startsWith('../') || rel === '..' || path.isAbsolute(rel)) return null;
+  return rel;
+}
+
+/** `HH:MM UTC` of a lease's RFC 3339 time. */
+const clock = (rfc: string): string => `${rfc.slice(11, 16)} UTC`;
+
+/**
+ * Coding-agent hooks (issue 29): one endpoint takes every hook event of a session, binds the
+ * session to an agent instance at its first hook, guards edits against other agents' leases
+ * before they happen, and answers the model with a digest of what concerns it — only when
+ * something does. Every hook is a sign of life and of progress.
+ */
+export class HookService {
+  /** Sessions this node has seen bound: session id → instance (immutable once bound; dropped at its end). */
+  private readonly bound = new Map<string, { instanceId: string; name: string }>();
+  private readonly lastProgress = new Map<string, number>();
+  readonly stats = { calls: new Map<string, number>(), denied: 0, auto_leased: 0, digests: 0, bound: 0 };
+
+  constructor(
+    private readonly d: {
+      reader: HookReader;
+      events: EventsReader;
+      messages: MessageReader;
+      instances: InstanceReader;
+      tasks: TaskReader;
+      leases: LeaseService;
+      writer: WriterClient;
+      announce: (events: readonly Event[]) => void;
+      /** An instance a binding registered, for the identity index (its token and id work at once). */
+      remember: (r: { id: string; name: string; token: string }) => void;
+      edits: 'deny' | 'auto-lease';
+      log: Logger;
+    },
+  ) {}
+
+  async handle(input: HookInput, ctx: HookContext): Promise<Output> {
+    const event = input.hook_event_name;
+    this.stats.calls.set(event, (this.stats.calls.get(event) ?? 0) + 1);
+    if (event === 'SessionEnd') return this.end(input.session_id);
+    const s = await this.bind(input, ctx);
+    this.progress(s);
+    switch (event) {
+      case 'PreToolUse':
+        return this.guard(s, input);
+      case 'SessionStart':
+        return this.orientation(s, event);
+      case 'UserPromptSubmit':
+        return this.news(s, event, null);
+      case 'PostToolUse':
+        return this.news(s, event, this.editedPath(s, input));
+      case 'Stop':
+        // Never keeps a session from stopping twice in a row (`stop_hook_active`): at most one more turn per stop.
+        return input.stop_hook_active === true ? NOTHING : this.news(s, event, null);
+      default:
+        return NOTHING;
+    }
+  }
+
+  /** The session's binding (made at its first hook: an instance registered and activated for it). */
+  private async bind(input: HookInput, ctx: HookContext): Promise<HookSession> {
+    const known = await this.d.reader.session(input.session_id);
+    if (known) return known;
+    const root = ctx.repoRoot || input.cwd || '';
+    const repo = folder(root) || 'repo';
+    const name = ctx.agentName || `${ctx.client === 'claude-code' ? 'claude' : ctx.client}-${repo}-${input.session_id.replace(/[^A-Za-z0-9]/g, '').slice(0, 8)}`;
+    checkName(name, 'agent name');
+    const project = ctx.project || repo;
+    checkName(project, 'project');
+    const r = await this.d.writer.call(
+      'hooks.bind',
+      { session_id: input.session_id, client: ctx.client, name, workspace: root, project, repo_root: root },
+      { audit: { actor: name } },
+    );
+    if (r.created) {
+      this.stats.bound++;
+      this.d.remember(r.instance);
+    }
+    return r.session;
+  }
+
+  /** A sign of life and progress, at most one write per session per interval (fire and forget). */
+  private progress(s: HookSession): void {
+    const now = Date.now();
+    if (now - (this.lastProgress.get(s.session_id) ?? 0) < IDENTITY_TOUCH_INTERVAL_MS) return;
+    this.lastProgress.set(s.session_id, now);
+    this.d.writer.call('hooks.progress', { session_id: s.session_id }).catch((err: unknown) => this.d.log.debug({ err, session: s.session_id }, 'hook progress not recorded'));
+  }
+
+  private async me(s: HookSession): Promise<Me> {
+    let b = this.bound.get(s.session_id);
+    if (!b) {
+      const i = await this.d.instances.get(s.instance_id);
+      b = { instanceId: s.instance_id, name: i?.name ?? '' };
+      this.bound.set(s.session_id, b);
+    }
+    return { id: b.instanceId, name: b.name, project: s.project, repo: folder(s.repo_root) };
+  }
+
+  private editedPath(s: HookSession, input: HookInput): string | null {
+    const field = input.tool_name !== undefined ? EDIT_TOOLS[input.tool_name] : undefined;
+    const file = field !== undefined ? input.tool_input?.[field] : undefined;
+    if (typeof file !== 'string' || s.repo_root === '') return null;
+    return repoRelative(s.repo_root, input.cwd ?? '', file);
+  }
+
+  /**
+   * PreToolUse of an edit: refused when another agent holds an exclusive lease on the file; with
+   * `auto-lease`, the first edit of a file nobody leases takes an exclusive lease on it for this
+   * agent (held while it lives: released when its session ends or it goes stale).
+   */
+  private async guard(s: HookSession, input: HookInput): Promise<Output> {
+    const rel = this.editedPath(s, input);
+    if (rel === null) return NOTHING;
+    const me = await this.me(s);
+    const leases = await this.d.leases.check(rel);
+    const blocking = leases.find((l) => l.holder !== me.id && l.exclusive);
+    if (blocking) return this.deny(me, rel, blocking, input.tool_name ?? '');
+    if (this.d.edits !== 'auto-lease' || leases.length > 0) return NOTHING;
+    const r = await this.d.writer.call('leases.acquire', { holder: me.id, resources: [rel], exclusive: true, ttl_ms: 0, reason: 'editing (auto-lease)' }, { audit: { actor: me.name } });
+    if ('conflict' in r) {
+      // Taken by another agent between the check and the acquire.
+      const other = r.conflict.leases.find((l: LeaseRow) => l.holder !== me.id);
+      if (other) return this.deny(me, rel, { ...other, acquired_at: toRfc3339(other.acquired_at) } as unknown as Lease, input.tool_name ?? '');
+      return NOTHING;
+    }
+    this.stats.auto_leased++;
+    this.d.announce(r.events);
+    return NOTHING;
+  }
+
+  private async deny(me: Me, rel: string, lease: Pick<Lease, 'id' | 'holder' | 'holder_name' | 'reason' | 'acquired_at'>, tool: string): Promise<Output> {
+    this.stats.denied++;
+    const r = await this.d.writer.call(
+      'hooks.denied',
+      { agent: me.id, agent_name: me.name, path: rel, lease_id: lease.id, holder: lease.holder, holder_name: lease.holder_name, tool },
+      { audit: { actor: me.name } },
+    );
+    this.d.announce(r.events);
+    const why = lease.reason !== '' ? ` (${JSON.stringify(lease.reason)})` : '';
+    return {
+      hookSpecificOutput: {
+        hookEventName: 'PreToolUse',
+        permissionDecision: 'deny',
+        permissionDecisionReason:
+          `Koor: ${rel} is leased by agent ${lease.holder_name} since ${clock(lease.acquired_at)}${why}. Do not edit it now: work on other files, ` +
+          `or ask them: koor-cli send ${lease.holder_name} "<your request>". Check again: koor-cli lease check ${rel}`,
+      },
+    };
+  }
+
+  /** What concerns the agent since its last digest, as this event's output; nothing when nothing does. */
+  private async news(s: HookSession, event: string, edited: string | null): Promise<Output> {
+    const me = await this.me(s);
+    const [messages, events, audit] = await Promise.all([
+      this.d.messages.inbox(me.id, { since: s.message_cursor, unread: true, thread: null, limit: SCAN_MESSAGES }),
+      this.d.events.since(s.event_cursor, SCAN_EVENTS, EVENT_FEED_PAGE_BYTES),
+      this.d.reader.auditAfter(s.audit_cursor, SCAN_AUDIT),
+    ]);
+    const editedNow = edited !== null && !s.edited.includes(edited) ? edited : null;
+    const lines = digestLines({ me, messages, events, audit, edited: editedNow === null ? s.edited : [...s.edited, editedNow] });
+    const text = digestText(lines, DIGEST_TOKENS);
+    const cursors = {
+      event_cursor: events.at(-1)?.id ?? s.event_cursor,
+      audit_cursor: audit.at(-1)?.id ?? s.audit_cursor,
+      message_cursor: messages.at(-1)?.id ?? s.message_cursor,
+    };
+    const lagging = cursors.event_cursor - s.event_cursor >= CURSOR_LAG || cursors.audit_cursor - s.audit_cursor >= CURSOR_LAG;
+    if (text !== null || lagging || editedNow !== null) {
+      await this.d.writer.call('hooks.advance', { session_id: s.session_id, ...(text !== null || lagging ? cursors : {}), ...(editedNow !== null ? { edited: editedNow } : {}) });
+    }
+    if (text === null) return NOTHING;
+    this.stats.digests++;
+    if (event === 'Stop') return { decision: 'block', reason: text };
+    return { hookSpecificOutput: { hookEventName: event, additionalContext: text } };
+  }
+
+  /**
+   * SessionStart: who else works in this repository, what they hold, what is ready to claim, what
+   * is unread — within ORIENTATION_TOKENS, and nothing when there is none of it.
+   */
+  private async orientation(s: HookSession, event: string): Promise<Output> {
+    const me = await this.me(s);
+    const [instances, leases, tasks, unread] = await Promise.all([
+      this.d.instances.list({}),
+      this.d.leases.list({ holder: null, resource: null, limit: 50 }),
+      this.d.tasks.list({ project: me.project, statuses: ['ready'], claimedBy: null, after: 0, limit: 4 }),
+      this.d.messages.inbox(me.id, { since: 0, unread: true, thread: null, limit: SCAN_MESSAGES }),
+    ]);
+    const lines: string[] = [];
+    const others = instances.filter((i) => i.id !== me.id && i.status !== 'stale' && folder(i.workspace) === me.repo);
+    if (others.length > 0) lines.push(`Also working in this repository: ${others.slice(0, 4).map((i) => (i.intent ? `${i.name} (${JSON.stringify(i.intent.slice(0, 60))})` : i.name)).join(', ')}${others.length > 4 ? ` and ${others.length - 4} more` : ''}.`);
+    const held = leases.filter((l) => l.holder !== me.id);
+    if (held.length > 0) lines.push(`Files leased by others (edits to them are refused): ${held.slice(0, 4).map((l) => `${l.resources.slice(0, 3).join(', ')} (${l.holder_name})`).join('; ')}${held.length > 4 ? ` and ${held.length - 4} more: koor-cli lease list` : ''}.`);
+    if (tasks.length > 0) lines.push(`Tasks ready in ${me.project}: ${tasks.slice(0, 3).map((t) => `#${t.id} ${JSON.stringify(t.title.slice(0, 60))}`).join('; ')}. Claim one: koor-cli task claim ${me.project}`);
+    const news = digestLines({ me, messages: unread, events: [], audit: [], edited: [] });
+    lines.push(...news);
+    if (lines.length === 0) return NOTHING;
+    lines.push(`Message an agent: koor-cli send <name> "<text>".`);
+    const text = digestText(lines, ORIENTATION_TOKENS, `Koor: you are agent ${me.name} (project ${me.project}).`)!;
+    if (unread.length > 0) await this.d.writer.call('hooks.advance', { session_id: s.session_id, message_cursor: unread.at(-1)!.id });
+    this.stats.digests++;
+    return { hookSpecificOutput: { hookEventName: event, additionalContext: text } };
+  }
+
+  /** SessionEnd: the session's instance is deregistered, its leases (auto-leases included) and claimed tasks let go. */
+  private async end(sessionId: string): Promise<Output> {
+    this.bound.delete(sessionId);
+    this.lastProgress.delete(sessionId);
+    if (!(await this.d.reader.session(sessionId))) return NOTHING;
+    const r = await this.d.writer.call('hooks.end', { session_id: sessionId }, { audit: { actor: '' } }).catch((e: unknown) => {
+      if ((e as { status?: string }).status === 'NOT_FOUND') return null; // ended on another node meanwhile
+      throw e;
+    });
+    if (r) this.d.announce(r.events);
+    return NOTHING;
+  }
+
+  /**
+   * `GET /api/agents/{id}/digest`: what a digest would tell the agent now (since its session's
+   * cursors; without a hook session, its unread messages and the recent log). Changes nothing.
+   */
+  async digestOf(instanceId: string): Promise<string> {
+    const i = await this.d.instances.get(instanceId);
+    if (!i) throw fail('INSTANCE_NOT_FOUND', instanceId);
+    const s = await this.d.reader.sessionOf(instanceId);
+    const recent = async (newest: Promise<number> | number) => Math.max(0, (await newest) - SCAN_AUDIT);
+    const cursors = s ?? { event_cursor: await recent(this.d.events.newest()), audit_cursor: await recent(this.d.reader.newestAudit()), message_cursor: 0, edited: [], project: folder(i.workspace), repo_root: i.workspace };
+    const me: Me = { id: i.id, name: i.name, project: cursors.project, repo: folder(cursors.repo_root) };
+    const [messages, events, audit] = await Promise.all([
+      this.d.messages.inbox(me.id, { since: cursors.message_cursor, unread: true, thread: null, limit: SCAN_MESSAGES }),
+      this.d.events.since(cursors.event_cursor, SCAN_EVENTS, EVENT_FEED_PAGE_BYTES),
+      this.d.reader.auditAfter(cursors.audit_cursor, SCAN_AUDIT),
+    ]);
+    const lines = digestLines({ me, messages, events, audit, edited: cursors.edited });
+    return JSON.stringify({ agent: i.id, name: i.name, text: digestText(lines, DIGEST_TOKENS), lines });
+  }
+
+  /** The binding of a session, for the CLI's wake-up hook (which needs the session's agent and where its digests stand). */
+  async session(id: string): Promise<string> {
+    const s = await this.d.reader.session(id);
+    if (!s) throw fail('HOOK_SESSION_NOT_FOUND', id);
+    const me = await this.me(s);
+    return JSON.stringify({
+      session_id: s.session_id,
+      client: s.client,
+      instance_id: s.instance_id,
+      name: me.name,
+      project: s.project,
+      repo_root: s.repo_root,
+      message_cursor: s.message_cursor,
+      created_at: toRfc3339(s.created_at),
+      last_progress_at: toRfc3339(s.last_progress_at),
+    });
+  }
+}

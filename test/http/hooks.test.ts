@@ -1,0 +1,214 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { Tiktoken } from 'js-tiktoken/lite';
+import o200k_base from 'js-tiktoken/ranks/o200k_base';
+import t from 'tap';
+import { Compile } from '../../schemas/typebox.js';
+import { ClaudeHookOutput } from '../../schemas/http/hooks.js';
+import { REPO } from '../helpers/paths.js';
+import { startTestServer } from '../helpers/server.js';
+import { waitUntil } from '../helpers/wait.js';
+
+/**
+ * The Claude Code hook endpoint (issue 29) through HTTP, fed the hook input the real client sends
+ * (test/fixtures/claude-code, captured from Claude Code 2.1.328): binding a session to an agent,
+ * the edit guard and auto-leases, digests only when there is news, within their token budgets
+ * (o200k). The same endpoint driven by the real client: test/e2e/claude-code-hooks.test.ts.
+ */
+
+const enc = new Tiktoken(o200k_base);
+const tokens = (s: string): number => enc.encode(s).length;
+const fitsOutput = Compile(ClaudeHookOutput);
+const FIXTURES = path.join(REPO, 'test', 'fixtures', 'claude-code');
+const fixture = (event: string): Record<string, any> => JSON.parse(fs.readFileSync(path.join(FIXTURES, `${event}.json`), 'utf8'));
+
+type Headers = Record<string, string>;
+
+function client(base: string) {
+  const call = async (method: string, p: string, body?: unknown, headers: Headers = {}) => {
+    const r = await fetch(`${base}${p}`, { method, headers, body: body === undefined ? undefined : (Buffer.from(JSON.stringify(body)) as unknown as BodyInit) });
+    const text = await r.text();
+    return { status: r.status, body: text === '' ? null : JSON.parse(text), text };
+  };
+  /** A Claude Code session in `root` (a clone of the repository on some machine) as its hooks call Koor. */
+  const session = (id: string, root: string, name = '') => {
+    const headers: Headers = { 'x-koor-repo-root': root, ...(name ? { 'x-koor-agent-name': name } : {}) };
+    const hook = async (event: string, extra: Record<string, unknown> = {}) => {
+      const input = { ...fixture(event), session_id: id, cwd: root, transcript_path: `/tmp/${id}.jsonl`, ...extra };
+      const r = await call('POST', '/api/hooks/claude-code', input, headers);
+      if (r.status !== 200) throw new Error(`${event}: ${r.status} ${r.text}`);
+      if (!fitsOutput.Check(r.body)) throw new Error(`${event}: not Claude Code's hook output: ${r.text}`);
+      return r.body as { hookSpecificOutput?: { additionalContext?: string; permissionDecision?: string; permissionDecisionReason?: string }; decision?: string; reason?: string };
+    };
+    const edit = (file: string, tool = 'Write') => hook('PreToolUse', { tool_name: tool, tool_input: { file_path: path.isAbsolute(file) ? file : path.join(root, file), content: 'x' } });
+    const edited = (file: string) => hook('PostToolUse', { tool_name: 'Write', tool_input: { file_path: path.join(root, file), content: 'x' } });
+    return { id, hook, edit, edited };
+  };
+  return { call, session };
+}
+
+const context = (o: { hookSpecificOutput?: { additionalContext?: string } }): string | undefined => o.hookSpecificOutput?.additionalContext;
+
+t.test('hooks: a session binds to an agent at its first hook, every event answers Claude Code output', async (t) => {
+  const s = await startTestServer(t);
+  const { call, session } = client(s.url);
+  const a = session('0e3c7a52-1111-4c7e-9a55-aaaaaaaaaaaa', '/home/ann/shop');
+  t.same(await a.hook('UserPromptSubmit'), {}, 'a quiet session: nothing to say');
+  const bound = (await call('GET', `/api/hooks/claude-code/sessions/${a.id}`)).body;
+  t.match(bound, { session_id: a.id, client: 'claude-code', name: 'claude-shop-0e3c7a52', project: 'shop', repo_root: '/home/ann/shop' });
+  const inst = (await call('GET', `/api/instances/${bound.instance_id}`)).body;
+  t.match(inst, { name: 'claude-shop-0e3c7a52', workspace: '/home/ann/shop', status: 'active' });
+  for (const event of ['SessionStart', 'PreToolUse', 'PostToolUse', 'PostToolUseFailure', 'PostToolBatch', 'MessageDisplay', 'Stop']) t.same(await a.hook(event), {}, `${event}: {}`);
+  t.equal((await call('GET', '/api/instances')).body.length, 1, 'one instance per session, however many hooks');
+
+  const named = session('5f00ba11-2222-4c7e-9a55-bbbbbbbbbbbb', '/home/ben/shop', 'ben');
+  await named.hook('UserPromptSubmit');
+  t.match((await call('GET', `/api/hooks/claude-code/sessions/${named.id}`)).body, { name: 'ben' }, 'X-Koor-Agent-Name names it');
+
+  // SessionEnd deregisters the instance (and so lets go of what it held)
+  t.same(await a.hook('SessionEnd'), {});
+  t.equal((await call('GET', `/api/instances/${bound.instance_id}`)).status, 404);
+  t.equal((await call('GET', `/api/hooks/claude-code/sessions/${a.id}`)).status, 404);
+  t.same(await a.hook('SessionEnd'), {}, 'again: nothing to end');
+
+  // bad input: a JSON error naming what was wrong (Claude Code treats any non-2xx as "no opinion")
+  t.same((await call('POST', '/api/hooks/claude-code', { hook_event_name: 'Stop' })).body, { error: 'session_id is required', code: 400 });
+  t.same((await call('POST', '/api/hooks/claude-code', { session_id: 'x' })).body, { error: 'hook_event_name is required', code: 400 });
+  t.equal((await call('POST', '/api/hooks/claude-code', { session_id: 'x', hook_event_name: 'Stop', stop_hook_active: 'yes' })).status, 400);
+  t.equal((await call('GET', '/api/hooks/claude-code/sessions/nope')).status, 404);
+});
+
+t.test('hooks: edits guarded before they happen — auto-lease, a refusal naming the holder, freed at session end', async (t) => {
+  const s = await startTestServer(t);
+  const { call, session } = client(s.url);
+  const bus = [] as string[];
+  const a = session('aaaa0000-0000-4000-8000-000000000001', '/clone-a/shop', 'agent-a');
+  const b = session('bbbb0000-0000-4000-8000-000000000002', '/machine-b/work/shop', 'agent-b');
+  await a.hook('UserPromptSubmit');
+  await b.hook('UserPromptSubmit');
+
+  t.same(await a.edit('src/app.ts'), {}, "A's first edit of a free file is allowed");
+  const leases = (await call('GET', '/api/leases')).body;
+  t.match(leases, [{ holder_name: 'agent-a', resources: ['src/app.ts'], exclusive: true, reason: 'editing (auto-lease)', expires_at: '' }], 'and leases it to A (repository-relative)');
+  t.same(await a.edit('src/app.ts', 'Edit'), {}, 'A edits it again');
+  t.equal((await call('GET', '/api/leases')).body.length, 1, 'one lease');
+
+  // B, in another clone on another machine, edits the same repository-relative file: refused
+  const denied = await b.edit('/machine-b/work/shop/src/app.ts');
+  t.equal(denied.hookSpecificOutput?.permissionDecision, 'deny');
+  const reason = denied.hookSpecificOutput!.permissionDecisionReason!;
+  t.match(reason, /^Koor: src\/app\.ts is leased by agent agent-a since \d\d:\d\d UTC \("editing \(auto-lease\)"\)\. .*koor-cli send agent-a/);
+  t.ok(tokens(reason) <= 80, `the reason is short: ${tokens(reason)} tokens`);
+  t.same(await b.edit('src/other.ts'), {}, 'another file is fine');
+  t.same(await b.edit('/elsewhere/notes.txt'), {}, 'a file outside the repository is not guarded');
+  t.same(await b.hook('PreToolUse', { tool_name: 'Bash', tool_input: { command: 'echo x > src/app.ts' } }), {}, 'Bash is not parsed (the pre-commit guard is the backstop)');
+  t.same(await b.edit('../shop/src/app.ts'.replace('../shop/', '')), denied, 'a path relative to the session cwd');
+
+  const history = (await call('GET', '/api/events/history?topic=lease.denied')).body;
+  t.equal(history.length, 2);
+  t.match(history[0].data, { path: 'src/app.ts', tool: 'Write', agent_name: 'agent-b', holder_name: 'agent-a' });
+  const audit = (await call('GET', '/api/audit?action=lease.denied')).body;
+  t.equal(audit.length, 2, 'audited');
+  t.match(await (await fetch(`${s.nodeUrls[0]}/metrics`)).text(), /koor_hook_denials_total [12]/);
+  void bus;
+
+  // A's session ends: its lease goes; B's next edit takes it
+  await a.hook('SessionEnd');
+  t.same(await b.edit('src/app.ts'), {}, 'free again');
+  t.match((await call('GET', '/api/leases')).body.map((l: { holder_name: string; resources: string[] }) => [l.holder_name, l.resources[0]]).sort(), [
+    ['agent-b', 'src/app.ts'],
+    ['agent-b', 'src/other.ts'],
+  ]);
+});
+
+t.test('hooks: --hook-edits deny refuses only files others leased, and takes no lease itself', async (t) => {
+  const s = await startTestServer(t, { hookEdits: 'deny' });
+  const { call, session } = client(s.url);
+  const holder = (await call('POST', '/api/instances/register', { name: 'human-ish' })).body;
+  await call('POST', '/api/leases', { resources: ['docs/**'], exclusive: true, reason: 'rewriting docs' }, { 'x-koor-instance': holder.id });
+  const a = session('cccc0000-0000-4000-8000-000000000003', '/r/shop', 'agent-c');
+  t.same(await a.edit('src/x.ts'), {});
+  t.equal((await call('GET', '/api/leases')).body.length, 1, 'no auto-lease');
+  const d = await a.edit('docs/guide/intro.md', 'MultiEdit');
+  t.match(d.hookSpecificOutput?.permissionDecisionReason, /docs\/guide\/intro\.md is leased by agent human-ish .*"rewriting docs"/);
+  t.same(await a.hook('PreToolUse', { tool_name: 'NotebookEdit', tool_input: { notebook_path: '/r/shop/docs/a.ipynb' } }).then((o) => o.hookSpecificOutput?.permissionDecision), 'deny', 'NotebookEdit: notebook_path');
+});
+
+t.test('hooks: digests put news into the model context once, within budget, and nothing otherwise', async (t) => {
+  const s = await startTestServer(t);
+  const { call, session } = client(s.url);
+  const a = session('dddd0000-0000-4000-8000-000000000004', '/x/shop', 'agent-a');
+  const b = session('eeee0000-0000-4000-8000-000000000005', '/y/shop', 'agent-b');
+  await a.hook('UserPromptSubmit');
+  t.match(context(await b.hook('SessionStart')), /Also working in this repository: agent-a/, 'session start: who else is here');
+  const aId = (await call('GET', `/api/hooks/claude-code/sessions/${a.id}`)).body.instance_id;
+  t.same(await b.hook('UserPromptSubmit'), {}, 'nothing new since');
+
+  // a message to B: in B's next context, not in A's, and only once
+  const bId = (await call('GET', `/api/hooks/claude-code/sessions/${b.id}`)).body.instance_id;
+  await call('POST', '/api/messages', { to: ['agent-b'], subject: 'users contract', body: 'the /users contract changed, please regenerate the client', ack_required: true }, { 'x-koor-instance': aId });
+  const news = context(await b.hook('PostToolUse'));
+  t.match(news, /^Koor:\n- 1 new message: agent-a: "users contract" \(#\d+, ack requested\)\. Read: koor-cli inbox$/);
+  t.notMatch(JSON.stringify(await a.hook('UserPromptSubmit')), /contract/, "not in A's");
+  t.same(await b.hook('PostToolUse'), {}, 'told once');
+  t.equal((await call('GET', '/api/inbox?unread=1', undefined, { 'x-koor-instance': bId })).body.length, 1, 'still unread: a digest does not read it for the agent');
+
+  // Stop: news keeps the agent at work for one more turn; never twice in a row
+  await call('POST', '/api/tasks', { project: 'shop', title: 'login page' });
+  const stop = await b.hook('Stop', { stop_hook_active: true });
+  t.same(stop, {}, 'stop_hook_active: let it stop');
+  const block = await b.hook('Stop', { stop_hook_active: false });
+  t.equal(block.decision, 'block');
+  t.match(block.reason, /Task ready in shop: #\d+ "login page"\. Claim: koor-cli task claim shop/);
+
+  // leases of others on a file this session edited; rules accepted, specs changed in its project
+  await b.edited('src/api/users.ts');
+  await a.edit('lib/orders.ts');
+  const cId = (await call('POST', '/api/instances/register', { name: 'agent-c', workspace: '/z/shop' })).body.id;
+  await call('POST', '/api/leases', { resources: ['src/api/*.ts'], exclusive: true, reason: 'api refactor' }, { 'x-koor-instance': cId });
+  await call('POST', '/api/rules/propose', { project: 'shop', rule_id: 'no-console', pattern: 'console\\.log', message: 'no console', severity: 'error' });
+  await call('POST', '/api/rules/shop/no-console/accept', {});
+  await call('PUT', '/api/specs/shop/users', { openapi: '3.1.0' }, { 'x-koor-instance': cId });
+  const many = context(await b.hook('UserPromptSubmit'))!;
+  t.match(many, /agent-c leased src\/api\/\*\.ts \("api refactor"\), covering src\/api\/users\.ts you edited/);
+  t.match(many, /Rule accepted in shop: no-console/);
+  t.match(many, /Spec shop\/users updated by agent-c/);
+  t.match(many, /Now also working in this repository: agent-c/);
+  t.notMatch(many, /agent-a leased/, "A's auto-lease of a file B never edited is not B's news");
+  t.ok(tokens(many) <= 200, `${tokens(many)} tokens`);
+
+  const digest = (await call('GET', `/api/agents/${bId}/digest`)).body;
+  t.match(digest, { agent: bId, name: 'agent-b', text: null, lines: [] }, 'the same digest over REST: nothing since the last one');
+});
+
+t.test('hooks: every digest shape stays within its token budget at its largest', async (t) => {
+  const s = await startTestServer(t);
+  const { call, session } = client(s.url);
+  const long = (n: number) => `${'x'.repeat(n - 8)}-agent-1`;
+  const me = session('ffff0000-0000-4000-8000-000000000006', '/w/a-repository-with-a-rather-long-name', long(60));
+  await me.hook('UserPromptSubmit');
+  const meId = (await call('GET', `/api/hooks/claude-code/sessions/${me.id}`)).body.instance_id;
+  for (let i = 0; i < 12; i++) await me.edited(`src/very/deeply/nested/module-${i}/implementation-file-${i}.ts`);
+  const others: string[] = [];
+  for (let i = 0; i < 10; i++) {
+    const o = (await call('POST', '/api/instances/register', { name: `${long(50)}${i}`, workspace: '/v/a-repository-with-a-rather-long-name', intent: 'implementing something fairly elaborate with a long description' })).body.id;
+    others.push(o);
+    await call('POST', '/api/messages', { to: [meId], subject: `subject ${'s'.repeat(150)}`, body: 'b'.repeat(5000), importance: 'high', ack_required: true }, { 'x-koor-instance': o });
+    await call('POST', '/api/leases', { resources: [`src/very/deeply/nested/module-${i}/**`, `docs/${i}/**`, `tests/${i}/**`], exclusive: true, reason: 'r'.repeat(200) }, { 'x-koor-instance': o });
+    await call('POST', '/api/tasks', { project: 'a-repository-with-a-rather-long-name', title: `t${'t'.repeat(300)}` });
+    await call('POST', '/api/rules/propose', { project: 'a-repository-with-a-rather-long-name', rule_id: `rule-${i}-${'q'.repeat(80)}`, pattern: 'x', message: 'm' });
+    await call('POST', `/api/rules/a-repository-with-a-rather-long-name/rule-${i}-${'q'.repeat(80)}/accept`, {});
+    await call('PUT', `/api/specs/a-repository-with-a-rather-long-name/spec-${i}-${'n'.repeat(80)}`, { a: 1 }, { 'x-koor-instance': o });
+  }
+  const fresh = session('ffff0000-0000-4000-8000-000000000007', '/w2/a-repository-with-a-rather-long-name', long(60).replace('agent-1', 'agent-2'));
+  const orientation = context(await fresh.hook('SessionStart'))!;
+  t.ok(orientation, 'session start has much to say');
+  t.ok(tokens(orientation) <= 400, `session start: ${tokens(orientation)} tokens (budget 400)`);
+  t.comment(orientation);
+  const news = context(await me.hook('UserPromptSubmit'))!;
+  t.ok(tokens(news) <= 200, `digest: ${tokens(news)} tokens (budget 200)`);
+  t.comment(news);
+  t.match(news, /10 new messages/);
+  t.match(news, /more: koor-cli digest|and \d+ more/);
+  await waitUntil('nothing more', async () => (await me.hook('UserPromptSubmit')).hookSpecificOutput === undefined);
+});

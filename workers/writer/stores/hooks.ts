@@ -1,0 +1,110 @@
+import type { ReqOf, ResOf } from '../../../schemas/rpc/envelope.js';
+import type { HookSession, WriterMethods } from '../../../schemas/rpc/writer.js';
+import { NEWEST_EVENT } from '../../../schemas/db/tables/events.js';
+import { fault } from '../fault.js';
+import { dialects, sql, type Tx } from '../sql.js';
+import { storageNow } from '../time.js';
+import type { EventStore } from './events.js';
+
+type M = WriterMethods;
+type Row = Omit<HookSession, 'edited'> & { edited: string };
+
+/** Files a session remembers having edited (the newest), for the leases of others touching them. */
+export const HOOK_EDITED_KEEP = 100;
+
+const COLS = 'session_id, client, instance_id, project, repo_root, event_cursor, audit_cursor, message_cursor, edited, created_at, last_progress_at';
+const GET = sql(`SELECT ${COLS} FROM hook_sessions WHERE session_id = ?`);
+const INSERT = sql(`INSERT INTO hook_sessions (${COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, '[]', ?, ?)`);
+const DELETE = sql('DELETE FROM hook_sessions WHERE session_id = ?');
+const DELETE_FOR = sql('DELETE FROM hook_sessions WHERE instance_id = ?');
+const INSTANCE_LIVE = sql('SELECT 1 AS found FROM instances WHERE id = ?');
+const PROGRESS = sql('UPDATE hook_sessions SET last_progress_at = ? WHERE session_id = ?');
+/** Cursors only move forward (two nodes may digest the same session at once). */
+const ADVANCE = sql(
+  `UPDATE hook_sessions SET event_cursor = CASE WHEN ? > event_cursor THEN ? ELSE event_cursor END,
+     audit_cursor = CASE WHEN ? > audit_cursor THEN ? ELSE audit_cursor END,
+     message_cursor = CASE WHEN ? > message_cursor THEN ? ELSE message_cursor END
+   WHERE session_id = ?`,
+);
+const SET_EDITED = sql('UPDATE hook_sessions SET edited = ? WHERE session_id = ?');
+const NEWEST_AUDIT = dialects({
+  sqlite: "SELECT seq AS id FROM sqlite_sequence WHERE name = 'audit_log'",
+  pg: 'SELECT coalesce(max(id), 0) AS id FROM audit_log',
+});
+const NEWEST_MESSAGE = dialects({
+  sqlite: "SELECT seq AS id FROM sqlite_sequence WHERE name = 'messages'",
+  pg: "SELECT value AS id FROM koor_counters WHERE name = 'messages'",
+});
+
+const decode = (r: Row): HookSession => ({ ...r, edited: JSON.parse(r.edited) as string[] });
+const newest = async (tx: Tx, q: typeof NEWEST_AUDIT): Promise<number> => Number((await tx.get<{ id: number }>(q))?.id ?? 0);
+
+/**
+ * Coding-agent sessions bound to agent instances by their hooks (issue 29). Registering the
+ * instance, its heartbeat and its deregistration are the instance and lease stores' (wired in
+ * ../methods.ts); this store keeps the binding and what the session's digests have told.
+ */
+export function hookStore(events: EventStore) {
+  return {
+    async get(tx: Tx, sessionId: string): Promise<HookSession | undefined> {
+      const r = await tx.get<Row>(GET, sessionId);
+      return r ? decode(r) : undefined;
+    },
+
+    /** The binding of a session whose instance still exists, if any; a stale binding (its instance deregistered) is dropped. */
+    async live(tx: Tx, sessionId: string): Promise<HookSession | undefined> {
+      const r = await tx.get<Row>(GET, sessionId);
+      if (!r) return undefined;
+      if (await tx.get(INSTANCE_LIVE, r.instance_id)) return decode(r);
+      await tx.run(DELETE, sessionId);
+      return undefined;
+    },
+
+    async insert(tx: Tx, req: ReqOf<M, 'hooks.bind'>, instanceId: string): Promise<HookSession> {
+      const now = storageNow();
+      const cursors = [await newest(tx, NEWEST_EVENT), await newest(tx, NEWEST_AUDIT), await newest(tx, NEWEST_MESSAGE)];
+      await tx.run(INSERT, req.session_id, req.client, instanceId, req.project, req.repo_root, ...cursors, now, now);
+      return decode((await tx.get<Row>(GET, req.session_id))!);
+    },
+
+    async progress(tx: Tx, sessionId: string): Promise<boolean> {
+      return (await tx.run(PROGRESS, storageNow(), sessionId)) > 0;
+    },
+
+    async advance(tx: Tx, req: ReqOf<M, 'hooks.advance'>): Promise<ResOf<M, 'hooks.advance'>> {
+      const r = await tx.get<Row>(GET, req.session_id);
+      if (!r) return { found: false };
+      const e = req.event_cursor ?? 0;
+      const a = req.audit_cursor ?? 0;
+      const m = req.message_cursor ?? 0;
+      if (e > r.event_cursor || a > r.audit_cursor || m > r.message_cursor) await tx.run(ADVANCE, e, e, a, a, m, m, req.session_id);
+      if (req.edited !== undefined) {
+        const list = (JSON.parse(r.edited) as string[]).filter((p) => p !== req.edited);
+        list.push(req.edited);
+        await tx.run(SET_EDITED, JSON.stringify(list.slice(-HOOK_EDITED_KEEP)), req.session_id);
+      }
+      return { found: true };
+    },
+
+    async remove(tx: Tx, sessionId: string): Promise<HookSession> {
+      const r = await tx.get<Row>(GET, sessionId);
+      if (!r) throw fault('HOOK_SESSION_NOT_FOUND', sessionId);
+      await tx.run(DELETE, sessionId);
+      return decode(r);
+    },
+
+    async instanceExists(tx: Tx, id: string): Promise<boolean> {
+      return (await tx.get(INSTANCE_LIVE, id)) !== undefined;
+    },
+
+    /** A deregistered instance's bindings go with it (its session's next hook binds anew). */
+    async dropFor(tx: Tx, instanceId: string): Promise<void> {
+      await tx.run(DELETE_FOR, instanceId);
+    },
+
+    async denied(tx: Tx, req: ReqOf<M, 'hooks.denied'>): Promise<ResOf<M, 'hooks.denied'>> {
+      const data = JSON.stringify({ path: req.path, tool: req.tool, agent: req.agent, agent_name: req.agent_name, lease_id: req.lease_id, holder: req.holder, holder_name: req.holder_name });
+      return { events: [await events.publish(tx, { topic: 'lease.denied', data, source: 'hooks' })] };
+    },
+  };
+}
