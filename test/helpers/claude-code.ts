@@ -304,6 +304,8 @@ export interface RunOptions {
   input?: string | object[];
   /** Stdin is closed this long after `input` was written (default at once; stream-json ends when it closes). */
   holdStdinMs?: number;
+  /** Stdin is closed when this settles (before holdStdinMs, if that comes first): a kept-open session ended on cue. */
+  closeStdin?: Promise<unknown>;
   /** Killed (SIGKILL) when still running after this. */
   timeoutMs: number;
 }
@@ -377,6 +379,7 @@ export async function runClaude(o: RunOptions): Promise<RunResult> {
   const input = o.input === undefined ? '' : typeof o.input === 'string' ? o.input : o.input.map((m) => `${JSON.stringify(m)}\n`).join('');
   child.stdin.write(input);
   const holdTimer = setTimeout(() => child.stdin.end(), o.holdStdinMs ?? 0);
+  void o.closeStdin?.finally(() => child.stdin.end());
   let timedOut = false;
   const timer = setTimeout(() => {
     timedOut = true;

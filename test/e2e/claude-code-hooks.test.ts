@@ -1,0 +1,126 @@
+/**
+ * Koor's Claude Code hooks end to end (issue 29), with the real client (pinned, offline against the
+ * scripted fake Messages API; test/helpers/claude-code.ts) and a real Koor server, the hooks as
+ * `koor-cli init --claude-code` writes them: two sessions in two clones of one repository — A's
+ * edit leases the file, B's edit of it is refused naming A and the file stays as it was, A's
+ * session end frees it and B's next edit succeeds; a message to B reaches B's next request to
+ * the model and no other session's; a quiet session's requests carry no Koor text at all.
+ * Skips with the reason when the client could not be installed (`npm run test:setup`).
+ */
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import t from 'tap';
+import { claudeCode, claudeTempDir, requestText, runClaude, startFakeApi, toolResults, type ApiRequest, type FakeApi } from '../helpers/claude-code.js';
+import { installHooks } from '../helpers/koor-hooks.js';
+import { startTestServer } from '../helpers/server.js';
+import { waitUntil } from '../helpers/wait.js';
+
+/** One run of the client; far above the ~1 s it takes. */
+const RUN_MS = 60_000;
+
+/** A clone of the repository `shop` at `<dir>/shop`, its hooks installed for the server at `url`. */
+function clone(dir: string, url: string): string {
+  const root = path.join(dir, 'shop');
+  fs.mkdirSync(path.join(root, 'src'), { recursive: true });
+  execFileSync('git', ['init', '-q', root]);
+  fs.writeFileSync(path.join(root, 'src', 'app.ts'), 'export const app = 1;\n');
+  installHooks(root, url);
+  return root;
+}
+
+/** Every text the model was sent in this session's requests. */
+const sent = (api: FakeApi): string => api.agentRequests().map(requestText).join('\n');
+
+const cc = claudeCode();
+if ('skip' in cc) t.plan(0, cc.skip);
+else {
+  t.test('two clones: an edit leased by A is refused for B before it happens, and free again when A ends', async (t) => {
+    const s = await startTestServer(t);
+    const a = clone(claudeTempDir(t), s.url);
+    const b = clone(claudeTempDir(t), s.url);
+    const target = 'src/app.ts';
+
+    // A: a session kept open (stream-json input held) until endA, whose first turn writes the file.
+    let endA: () => void = () => {};
+    const closeA = new Promise<void>((r) => (endA = r));
+    const apiA = await startFakeApi(t, [{ tool: 'Write', input: { file_path: path.join(a, target), content: 'export const app = "A";\n' } }, 'A wrote it.']);
+    const runA = runClaude({
+      cwd: a,
+      api: apiA,
+      env: { KOOR_AGENT_NAME: 'agent-a' },
+      inputFormat: 'stream-json',
+      outputFormat: 'stream-json',
+      input: [{ type: 'user', message: { role: 'user', content: 'Update src/app.ts' } }],
+      holdStdinMs: RUN_MS,
+      closeStdin: closeA,
+      timeoutMs: RUN_MS * 2,
+    });
+    await waitUntil('A wrote src/app.ts', () => fs.readFileSync(path.join(a, target), 'utf8') === 'export const app = "A";\n', 30_000);
+    const held = (await (await fetch(`${s.url}/api/leases`)).json()) as Array<{ holder_name: string; resources: string[] }>;
+    t.match(held, [{ holder_name: 'agent-a', resources: [target] }], "A's first edit leased the file to A (repository-relative)");
+
+    // B, in the other clone, edits the same file while A lives: refused, the file unchanged.
+    const apiB = await startFakeApi(t, [{ tool: 'Write', input: { file_path: path.join(b, target), content: 'export const app = "B";\n' } }, 'I will wait.']);
+    const rB = await runClaude({ cwd: b, prompt: 'Update src/app.ts', api: apiB, env: { KOOR_AGENT_NAME: 'agent-b' }, timeoutMs: RUN_MS });
+    t.equal(rB.code, 0, rB.stderr);
+    t.equal(fs.readFileSync(path.join(b, target), 'utf8'), 'export const app = 1;\n', "B's file is unchanged");
+    const [denial] = toolResults(apiB.agentRequests()[1]!);
+    t.match(denial, { is_error: true, text: /^PreToolUse:Write hook error: Koor: src\/app\.ts is leased by agent agent-a since .*koor-cli send agent-a/ }, 'the model reads who holds it and how to reach them');
+    t.match(rB.json?.permission_denials, [{ tool_name: 'Write' }]);
+
+    // A's session ends (stdin closes): its lease goes, B's next edit succeeds.
+    const ended = await Promise.race([runA.then(() => true), new Promise((r) => setTimeout(() => r(false), 100))]);
+    t.notOk(ended, 'A was alive while B was refused');
+    endA();
+    const rA = await runA;
+    t.equal(rA.code, 0, rA.stderr);
+    const leasesAfter = (await (await fetch(`${s.url}/api/leases`)).json()) as unknown[];
+    t.same(leasesAfter, [], "A's session end released its lease");
+    const apiB2 = await startFakeApi(t, [{ tool: 'Write', input: { file_path: path.join(b, target), content: 'export const app = "B";\n' } }, 'Done.']);
+    const rB2 = await runClaude({ cwd: b, prompt: 'Update src/app.ts again', api: apiB2, env: { KOOR_AGENT_NAME: 'agent-b' }, timeoutMs: RUN_MS });
+    t.equal(rB2.code, 0, rB2.stderr);
+    t.equal(fs.readFileSync(path.join(b, target), 'utf8'), 'export const app = "B";\n', 'now B writes it');
+  });
+
+  t.test('a message to B reaches B’s next request to the model, and no other session’s; a quiet session sees no Koor text', async (t) => {
+    const s = await startTestServer(t);
+    const b = clone(claudeTempDir(t), s.url);
+    const c = clone(claudeTempDir(t), s.url);
+    const body = 'the users contract changed, please regenerate the client';
+    let sentMessage: Promise<unknown> | null = null;
+    const apiB = await startFakeApi(t, async (_req: ApiRequest, turn: number) => {
+      if (turn === 0) {
+        // The message arrives while B is at work: B's next request carries it.
+        sentMessage = fetch(`${s.url}/api/messages`, { method: 'POST', body: JSON.stringify({ to: ['agent-b'], subject: 'users contract', body }) });
+        await sentMessage;
+        return { tool: 'Write', input: { file_path: path.join(b, 'src', 'client.ts'), content: 'export {};\n' } };
+      }
+      return 'Regenerating.';
+    });
+    const apiC = await startFakeApi(t, [{ tool: 'Write', input: { file_path: path.join(c, 'src', 'other.ts'), content: 'export {};\n' } }, 'Done.']);
+    const [rB, rC] = await Promise.all([
+      runClaude({ cwd: b, prompt: 'Work on the client', api: apiB, env: { KOOR_AGENT_NAME: 'agent-b' }, timeoutMs: RUN_MS }),
+      runClaude({ cwd: c, prompt: 'Work on other things', api: apiC, env: { KOOR_AGENT_NAME: 'agent-c' }, timeoutMs: RUN_MS }),
+    ]);
+    t.equal(rB.code, 0, rB.stderr);
+    t.equal(rC.code, 0, rC.stderr);
+    t.ok(sentMessage, 'the message was sent during B’s session');
+    const requests = apiB.agentRequests();
+    t.notMatch(requestText(requests[0]!), /users contract/, 'not before it was sent');
+    t.match(requestText(requests[1]!), /PostToolUse:Write hook additional context: Koor:\n- 1 new message: human: "users contract" \(#\d+\)\. Read: koor-cli inbox/);
+    t.notMatch(sent(apiC), /users contract/, 'no other session sees it');
+
+    // A session alone, with nothing going on: not one Koor word reaches its model.
+    const quietServer = await startTestServer(t);
+    const q = clone(claudeTempDir(t), quietServer.url);
+    const apiQ = await startFakeApi(t, [{ tool: 'Write', input: { file_path: path.join(q, 'src', 'app.ts'), content: 'export const app = 2;\n' } }, 'Done.']);
+    const rQ = await runClaude({ cwd: q, prompt: 'Change src/app.ts', api: apiQ, timeoutMs: RUN_MS });
+    t.equal(rQ.code, 0, rQ.stderr);
+    t.equal(apiQ.agentRequests().length, 2);
+    t.notMatch(sent(apiQ), /Koor:|koor-cli|hook additional context/, 'no Koor text in any request');
+    t.equal(fs.readFileSync(path.join(q, 'src', 'app.ts'), 'utf8'), 'export const app = 2;\n');
+    const instances = (await (await fetch(`${quietServer.url}/api/instances`)).json()) as unknown[];
+    t.same(instances, [], 'and its agent is gone with its session');
+  });
+}
