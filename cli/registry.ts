@@ -8,6 +8,7 @@ type Loader = () => Promise<{ default: unknown }>;
 
 export const COMMANDS: Readonly<Record<string, Loader>> = {
   init: () => import('./commands/init.js'),
+  hook: () => import('./commands/hook.js'),
   'config set': () => import('./commands/config-set.js'),
   status: () => import('./commands/status.js'),
 

@@ -2,6 +2,8 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { CliError, type ConfigKey, defineCommand, updateSettings, writeErr, writeOut } from '../core.js';
+import { planClient, repoRoot } from '../hooks/install.js';
+import { CLIENTS, type Client } from '../hooks/translate.js';
 
 /**
  * Wires the current workspace to Koor: the MCP client config of Claude Code (.mcp.json) and Cursor
@@ -58,11 +60,12 @@ ${AGENTS_END}
 `;
 }
 
-type Outcome = 'created' | 'updated' | 'unchanged';
+type Outcome = 'created' | 'updated' | 'unchanged' | 'removed';
 
 interface Planned {
   file: string;
-  text: string;
+  /** null: the file is deleted. */
+  text: string | null;
   outcome: Outcome;
   mode: number;
   /** Must end up executable (the git hook). */
@@ -78,7 +81,7 @@ function readIfExists(file: string): string | null {
   }
 }
 
-function planMcp(cwd: string, rel: string, entry: Record<string, unknown>, secret: boolean): Planned {
+function planMcp(cwd: string, rel: string, entry: Record<string, unknown> | null, secret: boolean): Planned {
   const file = path.join(cwd, rel);
   const before = readIfExists(file);
   let doc: Record<string, unknown> = {};
@@ -94,6 +97,15 @@ function planMcp(cwd: string, rel: string, entry: Record<string, unknown>, secre
   }
   const servers = doc.mcpServers ?? {};
   if (servers === null || typeof servers !== 'object' || Array.isArray(servers)) throw new CliError(`"mcpServers" in ${rel} is not an object; not touching it`);
+  if (entry === null) {
+    // --remove: the koor entry out; an mcpServers (and a file) left empty with it goes too.
+    if (before === null || !Object.hasOwn(servers, 'koor')) return { file, text: before, outcome: 'unchanged', mode: 0o644 };
+    const { koor: _koor, ...others } = servers as Record<string, unknown>;
+    const { mcpServers: _servers, ...rest } = doc;
+    const next = Object.keys(others).length > 0 ? { ...doc, mcpServers: others } : rest;
+    if (Object.keys(next).length === 0) return { file, text: null, outcome: 'removed', mode: 0o644 };
+    return { file, text: JSON.stringify(next, null, 2) + '\n', outcome: 'updated', mode: 0o644 };
+  }
   const text = JSON.stringify({ ...doc, mcpServers: { ...(servers as Record<string, unknown>), koor: entry } }, null, 2) + '\n';
   return { file, text, outcome: before === null ? 'created' : before === text ? 'unchanged' : 'updated', mode: secret ? 0o600 : 0o644 };
 }
@@ -107,7 +119,7 @@ const shQuote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
  * The git pre-commit hook running `koor-cli lease guard` with this very node and CLI (no PATH
  * lookup at commit time). Refuses to replace a hook it did not write.
  */
-function planHook(cwd: string): Planned {
+function planHook(cwd: string, remove = false): Planned {
   let hooks: string;
   try {
     hooks = execFileSync('git', ['rev-parse', '--git-path', 'hooks'], { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
@@ -116,6 +128,7 @@ function planHook(cwd: string): Planned {
   }
   const file = path.resolve(cwd, hooks, 'pre-commit');
   const before = readIfExists(file);
+  if (remove) return before !== null && before.includes(HOOK_MARK) ? { file, text: null, outcome: 'removed', mode: 0o755 } : { file, text: before, outcome: 'unchanged', mode: 0o755 };
   if (before !== null && !before.includes(HOOK_MARK)) {
     throw new CliError(`${path.relative(cwd, file)} exists and is not Koor's; add this line to it instead: koor-cli lease guard`);
   }
@@ -129,9 +142,15 @@ exec ${shQuote(process.execPath)} ${shQuote(cli)} lease guard
   return { file, text, outcome: before === null ? 'created' : before === text ? 'unchanged' : 'updated', mode: 0o755, executable: true };
 }
 
-function planAgents(cwd: string, server: string): Planned {
+function planAgents(cwd: string, server: string, remove = false): Planned {
   const file = path.join(cwd, 'AGENTS.md');
   const before = readIfExists(file);
+  if (remove) {
+    if (before === null || !SECTION_RE.test(before)) return { file, text: before, outcome: 'unchanged', mode: 0o644 };
+    // The section and the blank line init put before it.
+    const text = before.replace(new RegExp(`\\n?${SECTION_RE.source}`), '');
+    return text.trim() === '' ? { file, text: null, outcome: 'removed', mode: 0o644 } : { file, text, outcome: 'updated', mode: 0o644 };
+  }
   const section = agentsSection(server);
   let text: string;
   if (before === null || before.trim() === '') text = section;
@@ -146,17 +165,26 @@ export default defineCommand({
     'Writes the `koor` entry into `.mcp.json` and `.cursor/mcp.json` (other MCP servers are kept) and a marked section into `AGENTS.md` ' +
     'that tells agents to register over MCP and use koor-cli for data. Rerunning replaces only what it wrote. ' +
     'The server and token default to the CLI config; `--server`/`--token` given here are also saved to ./settings.json. ' +
-    'With --hooks, also installs a git pre-commit hook that runs `koor-cli lease guard` (commits touching files another agent leased are refused).',
+    'With --hooks, also installs a git pre-commit hook that runs `koor-cli lease guard` (commits touching files another agent leased are refused). ' +
+    'With --claude-code, --cursor or --codex, also installs that client\'s hooks in the repository root (edits of files leased by others denied ' +
+    'before they happen, news put into the model\'s context, an idle Claude Code session woken); they and the MCP configs then name $KOOR_TOKEN, ' +
+    'never the token. --remove takes Koor\'s entries out again and leaves the rest of each file as it was.',
   examples: [
     ['Local server, no auth', '$0 init'],
     ['Shared server with a token', '$0 init --server http://10.0.0.5:9800 --token s3cret'],
     ['Also guard commits against leased files', '$0 init --hooks'],
+    ['Claude Code hooks (export KOOR_TOKEN first when the server has auth)', '$0 init --claude-code'],
+    ['Take the Claude Code hooks out again', '$0 init --remove --claude-code'],
   ],
   positionals: [],
   options: {
     server: { description: 'Server URL (default: the CLI config)' },
     token: { description: 'Bearer token (default: the CLI config)' },
     hooks: { description: 'Install the git pre-commit hook `koor-cli lease guard`', boolean: true },
+    'claude-code': { description: 'Also install Claude Code hooks (.claude/settings.json, .claude/settings.local.json)', boolean: true },
+    cursor: { description: 'Also install Cursor hooks (.cursor/hooks.json)', boolean: true },
+    codex: { description: 'Also install Codex hooks (.codex/hooks.json)', boolean: true },
+    remove: { description: "Take Koor's entries out again (of the named clients' hooks; with none named, of everything init writes)", boolean: true },
   },
   async run({ opt, ctx }) {
     const server = (opt.server ?? ctx.config.server).replace(/\/+$/, '');
@@ -166,29 +194,61 @@ export default defineCommand({
     } catch {
       throw new CliError(`invalid server URL: ${server}`);
     }
-    const entry: Record<string, unknown> = { type: 'http', url: `${server}/mcp` };
-    if (token !== '') entry.headers = { Authorization: `Bearer ${token}` };
-
-    const plans = [...MCP_FILES.map((rel) => planMcp(ctx.cwd, rel, entry, token !== '')), planAgents(ctx.cwd, server)];
-    if (opt.hooks) plans.push(planHook(ctx.cwd));
+    const clients = CLIENTS.filter((c) => opt[c]);
+    const root = clients.length > 0 || opt.remove ? repoRoot(ctx.cwd) : ctx.cwd;
+    const read = (file: string) => readIfExists(file);
+    const plans: Planned[] = [];
+    if (opt.remove) {
+      // --remove: Koor's entries of the named clients out; with none named, everything init writes.
+      const which: readonly Client[] = clients.length > 0 ? clients : CLIENTS;
+      if (clients.length === 0) {
+        plans.push(...MCP_FILES.map((rel) => planMcp(ctx.cwd, rel, null, false)), planAgents(ctx.cwd, server, true));
+        try {
+          plans.push(planHook(ctx.cwd, true));
+        } catch {
+          // not a git repository: no pre-commit hook to remove
+        }
+      }
+      for (const c of which) plans.push(...planClient(c, root, ctx.cwd, { server, install: false, read }));
+    } else {
+      // With client hooks, the MCP configs name the token's variable too (each client's own syntax), never the token.
+      const mcpEntry = (rel: string): Record<string, unknown> => {
+        const entry: Record<string, unknown> = { type: 'http', url: `${server}/mcp` };
+        if (token !== '') entry.headers = { Authorization: clients.length === 0 ? `Bearer ${token}` : rel === '.mcp.json' ? 'Bearer ${KOOR_TOKEN}' : 'Bearer ${env:KOOR_TOKEN}' };
+        return entry;
+      };
+      plans.push(...MCP_FILES.map((rel) => planMcp(ctx.cwd, rel, mcpEntry(rel), token !== '' && clients.length === 0)), planAgents(ctx.cwd, server));
+      if (opt.hooks) plans.push(planHook(ctx.cwd));
+      for (const c of clients) plans.push(...planClient(c, root, ctx.cwd, { server, install: true, read }));
+    }
     for (const p of plans) {
       if (p.outcome === 'unchanged') continue;
       try {
+        if (p.text === null) {
+          fs.rmSync(p.file, { force: true });
+          // A directory Koor's file was alone in (.claude/, .cursor/, .codex/) goes with it.
+          if (['.claude', '.cursor', '.codex'].includes(path.basename(path.dirname(p.file)))) fs.rmdirSync(path.dirname(p.file));
+          continue;
+        }
         fs.mkdirSync(path.dirname(p.file), { recursive: true });
         fs.writeFileSync(p.file, p.text, { mode: p.mode });
         if (p.executable) fs.chmodSync(p.file, p.mode); // an existing file would keep its old mode
       } catch (e) {
+        if (p.text === null && ['ENOTEMPTY', 'EEXIST', 'ENOENT'].includes((e as NodeJS.ErrnoException).code ?? '')) continue;
         throw new CliError(`cannot write ${path.relative(ctx.cwd, p.file)}: ${(e as Error).message}`);
       }
     }
     const saved: Partial<Record<ConfigKey, string>> = {};
     if (opt.server !== undefined) saved.server = server;
     if (opt.token !== undefined) saved.token = token;
-    if (Object.keys(saved).length > 0) updateSettings(ctx.cwd, saved);
+    if (!opt.remove && Object.keys(saved).length > 0) updateSettings(ctx.cwd, saved);
 
-    for (const p of plans) writeOut(`${p.outcome} ${path.relative(ctx.cwd, p.file)}\n`);
-    if (Object.keys(saved).length > 0) writeOut(`saved ${Object.keys(saved).join(' and ')} to settings.json\n`);
-    if (token !== '') writeErr('note: the MCP config files contain the token; keep them out of version control');
+    for (const p of plans) if (!(opt.remove && p.outcome === 'unchanged' && p.text === null)) writeOut(`${p.outcome} ${path.relative(ctx.cwd, p.file)}\n`);
+    if (!opt.remove && Object.keys(saved).length > 0) writeOut(`saved ${Object.keys(saved).join(' and ')} to settings.json\n`);
+    if (!opt.remove && token !== '') {
+      if (clients.length === 0) writeErr('note: the MCP config files contain the token; keep them out of version control');
+      else writeErr('note: the hooks and MCP configs read the token from the environment: export KOOR_TOKEN=<token> in the shell that starts the agent');
+    }
     return 0;
   },
 });

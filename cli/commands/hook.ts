@@ -1,0 +1,133 @@
+import { CliError, defineCommand, request, UsageError, writeErr, writeOut, type CliConfig } from '../core.js';
+import { HOOK_PATH } from '../hooks/files.js';
+import { CLIENTS, failOpen, plan, reply, repoRootOf, type Client } from '../hooks/translate.js';
+
+/**
+ * The bridge for command hooks (`koor-cli init --claude-code/--cursor/--codex` installs it): the
+ * client's hook input on stdin → POST /api/hooks/claude-code (translated for Cursor and Codex) →
+ * the reply on stdout, in the client's format. Fail-open: whatever goes wrong (no server, a slow
+ * one, an error status, bad input), it prints nothing (Cursor: `{}`) and exits 0 within ~5 s, so a
+ * coordination outage never breaks the user's session.
+ */
+
+/** Everything, stdin included, is over by then; the process is gone a little later whatever happens. */
+const BUDGET_MS = 5_000;
+const HARD_EXIT_MS = BUDGET_MS + 1_000;
+
+function readStdin(until: number): Promise<string> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    const done = () => {
+      clearTimeout(timer);
+      process.stdin.pause();
+      resolve(Buffer.concat(chunks).toString('utf8'));
+    };
+    const timer = setTimeout(done, Math.max(0, until - Date.now()));
+    process.stdin.on('data', (c: Buffer) => chunks.push(c));
+    process.stdin.once('end', done);
+    process.stdin.once('error', done);
+  });
+}
+
+/** X-Koor-* headers from the environment; the repository root falls back to the client's project dir, then to the enclosing repository. */
+function koorHeaders(env: NodeJS.ProcessEnv, cwd: string): Record<string, string> {
+  const h: Record<string, string> = {};
+  const clean = (v: string | undefined) => (v === undefined ? '' : v.replace(/[\r\n]/g, '').trim());
+  const name = clean(env.KOOR_AGENT_NAME);
+  const project = clean(env.KOOR_PROJECT);
+  const root = clean(env.KOOR_REPO_ROOT) || clean(env.CLAUDE_PROJECT_DIR) || repoRootOf(cwd);
+  if (name !== '') h['x-koor-agent-name'] = name;
+  if (project !== '') h['x-koor-project'] = project;
+  if (root !== '') h['x-koor-repo-root'] = root;
+  return h;
+}
+
+export default defineCommand({
+  description: "Bridge a coding agent's command hook to Koor (stdin → server → stdout); never fails the session",
+  details:
+    'Reads the hook input JSON of <client> (claude-code, cursor or codex) from stdin, posts it to the server as Claude Code hook input ' +
+    '(POST /api/hooks/claude-code; Cursor and Codex input translated), and prints the reply in the client\'s own output format. ' +
+    'Headers come from the environment: KOOR_TOKEN (or the CLI config), KOOR_AGENT_NAME, KOOR_PROJECT, KOOR_REPO_ROOT (default: ' +
+    'CLAUDE_PROJECT_DIR, else the repository of the session\'s directory). Fail-open: when the server is down, slow (~5 s) or answers ' +
+    'an error, it prints nothing (Cursor: {}), notes it in one stderr line and exits 0. Installed by `koor-cli init --claude-code|--cursor|--codex`.',
+  examples: [['Claude Code SessionStart hook', 'koor-cli hook claude-code']],
+  positionals: [{ name: 'client' }],
+  options: {},
+  async run({ pos, ctx }) {
+    if (!(CLIENTS as readonly string[]).includes(pos.client)) throw new UsageError(`unknown client ${pos.client}: expected ${CLIENTS.join(', ')}`);
+    const client = pos.client as Client;
+    const until = Date.now() + BUDGET_MS;
+    // Whatever hangs (a stdin never closed, a socket), the session gets its answer: none.
+    setTimeout(() => process.exit(0), HARD_EXIT_MS);
+    const note = (why: string) => writeErr(`koor: hook not delivered (${why}); the session goes on`);
+
+    const raw = await readStdin(until);
+    let input: unknown;
+    try {
+      input = JSON.parse(raw);
+    } catch {
+      note(raw.trim() === '' ? 'no hook input on stdin' : 'hook input is not JSON');
+      return 0;
+    }
+    if (input === null || typeof input !== 'object' || Array.isArray(input)) {
+      note('hook input is not a JSON object');
+      return 0;
+    }
+    const p = plan(client, input as Record<string, unknown>, ctx.cwd);
+    const print = (out: Record<string, unknown> | null) => {
+      if (out !== null) writeOut(`${JSON.stringify(out)}\n`);
+    };
+
+    const headers = koorHeaders(process.env, p.cwd);
+    const replies: Record<string, unknown>[] = [];
+    for (const body of p.inputs) {
+      const left = until - Date.now();
+      if (left <= 0) {
+        note('timeout');
+        print(failOpen(client, p));
+        return 0;
+      }
+      const config: CliConfig = { ...ctx.config, timeoutMs: left };
+      let status: number;
+      let text: string;
+      try {
+        // Claude Code's input goes as received; the others as translated.
+        const r = await request(config, 'POST', HOOK_PATH, { body: client === 'claude-code' ? raw : JSON.stringify(body), headers });
+        status = r.status;
+        text = r.body.toString('utf8');
+      } catch (e) {
+        note(e instanceof CliError ? e.message : String(e));
+        print(failOpen(client, p));
+        return 0;
+      }
+      if (status < 200 || status > 299) {
+        note(`HTTP ${status} from ${config.server}${HOOK_PATH}`);
+        print(failOpen(client, p));
+        return 0;
+      }
+      let parsed: unknown = {};
+      if (text.trim() !== '') {
+        try {
+          parsed = JSON.parse(text);
+        } catch {
+          parsed = null;
+        }
+      }
+      if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+        note('the reply is not a JSON object');
+        print(failOpen(client, p));
+        return 0;
+      }
+      replies.push(parsed as Record<string, unknown>);
+      const hso = (parsed as { hookSpecificOutput?: { permissionDecision?: unknown } }).hookSpecificOutput;
+      // An edit touching several files is denied as soon as one of them is.
+      if (hso?.permissionDecision === 'deny') break;
+    }
+    if (p.inputs.length === 0) {
+      print(failOpen(client, p));
+      return 0;
+    }
+    print(reply(client, p, replies));
+    return 0;
+  },
+});
