@@ -217,7 +217,10 @@ export default defineCommand({
         if (token !== '') entry.headers = { Authorization: clients.length === 0 ? `Bearer ${token}` : rel === '.mcp.json' ? 'Bearer ${KOOR_TOKEN}' : 'Bearer ${env:KOOR_TOKEN}' };
         return entry;
       };
-      plans.push(...MCP_FILES.map((rel) => planMcp(ctx.cwd, rel, mcpEntry(rel), token !== '' && clients.length === 0)), planAgents(ctx.cwd, server));
+      plans.push(...MCP_FILES.map((rel) => planMcp(ctx.cwd, rel, mcpEntry(rel), token !== '' && clients.length === 0)));
+      // With client hooks, no AGENTS.md section: the client reads it into every request (~600
+      // tokens), while the hooks tell the model what concerns it, with the command to run, when it does.
+      if (clients.length === 0) plans.push(planAgents(ctx.cwd, server));
       if (opt.hooks) plans.push(planHook(ctx.cwd));
       for (const c of clients) plans.push(...planClient(c, root, ctx.cwd, { server, install: true, read }));
     }

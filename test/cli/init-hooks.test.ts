@@ -150,7 +150,7 @@ t.test('the token never lands in a file: hooks and MCP configs name $KOOR_TOKEN,
   t.equal(r.stderr, 'note: the hooks and MCP configs read the token from the environment: export KOOR_TOKEN=<token> in the shell that starts the agent\n');
   t.notMatch(r.stderr + r.stdout, token, 'not printed either');
   const files = snapshot(dir);
-  t.same(Object.keys(files).sort(), ['.claude/settings.json', '.claude/settings.local.json', '.codex/hooks.json', '.cursor/hooks.json', '.cursor/mcp.json', '.mcp.json', 'AGENTS.md']);
+  t.same(Object.keys(files).sort(), ['.claude/settings.json', '.claude/settings.local.json', '.codex/hooks.json', '.cursor/hooks.json', '.cursor/mcp.json', '.mcp.json'], 'no AGENTS.md section with client hooks (read into every request)');
   for (const [f, text] of Object.entries(files)) t.notMatch(text, token, `${f} holds no token`);
   t.same(readJson(dir, '.mcp.json').mcpServers.koor.headers, { Authorization: 'Bearer ${KOOR_TOKEN}' }, "Claude Code's .mcp.json expansion");
   t.same(readJson(dir, '.cursor/mcp.json').mcpServers.koor.headers, { Authorization: 'Bearer ${env:KOOR_TOKEN}' }, "Cursor's mcp.json interpolation");
@@ -224,7 +224,7 @@ t.test('init --remove alone takes out everything init wrote, and the files and d
     [
       'updated .mcp.json',
       'removed .cursor/mcp.json',
-      'updated AGENTS.md',
+      'unchanged AGENTS.md',
       'removed .git/hooks/pre-commit',
       'removed .claude/settings.json',
       'removed .claude/settings.local.json',

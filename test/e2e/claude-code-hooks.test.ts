@@ -1,7 +1,7 @@
 /**
  * Koor's Claude Code hooks end to end (issue 29), with the real client (pinned, offline against the
  * scripted fake Messages API; test/helpers/claude-code.ts) and a real Koor server, the hooks as
- * `koor-cli init --claude-code` writes them: two sessions in two clones of one repository — A's
+ * `koor-cli init --claude-code` writes them (the installer run in each clone, `koor-cli` on the client's PATH): two sessions in two clones of one repository — A's
  * edit leases the file, B's edit of it is refused naming A and the file stays as it was, A's
  * session end frees it and B's next edit succeeds; a message to B reaches B's next request to
  * the model and no other session's; a quiet session's requests carry no Koor text at all.
@@ -19,13 +19,17 @@ import { waitUntil } from '../helpers/wait.js';
 /** One run of the client; far above the ~1 s it takes. */
 const RUN_MS = 60_000;
 
-/** A clone of the repository `shop` at `<dir>/shop`, its hooks installed for the server at `url`. */
+/** Where the `koor-cli` shim of every session lives (on the client's PATH). */
+let BIN = '';
+let PATH = '';
+
+/** A clone of the repository `shop` at `<dir>/shop`, its hooks installed for the server at `url` by `koor-cli init --claude-code`. */
 function clone(dir: string, url: string): string {
-  const root = path.join(dir, 'shop');
+  const root = path.join(fs.realpathSync(dir), 'shop');
   fs.mkdirSync(path.join(root, 'src'), { recursive: true });
   execFileSync('git', ['init', '-q', root]);
   fs.writeFileSync(path.join(root, 'src', 'app.ts'), 'export const app = 1;\n');
-  installHooks(root, url);
+  PATH = installHooks(root, url, BIN).PATH;
   return root;
 }
 
@@ -35,6 +39,7 @@ const sent = (api: FakeApi): string => api.agentRequests().map(requestText).join
 const cc = claudeCode();
 if ('skip' in cc) t.plan(0, cc.skip);
 else {
+  BIN = claudeTempDir(t, 'koor-cc-bin-');
   t.test('two clones: an edit leased by A is refused for B before it happens, and free again when A ends', async (t) => {
     const s = await startTestServer(t);
     const a = clone(claudeTempDir(t), s.url);
@@ -48,7 +53,7 @@ else {
     const runA = runClaude({
       cwd: a,
       api: apiA,
-      env: { KOOR_AGENT_NAME: 'agent-a' },
+      env: { PATH, KOOR_AGENT_NAME: 'agent-a' },
       inputFormat: 'stream-json',
       outputFormat: 'stream-json',
       input: [{ type: 'user', message: { role: 'user', content: 'Update src/app.ts' } }],
@@ -62,7 +67,7 @@ else {
 
     // B, in the other clone, edits the same file while A lives: refused, the file unchanged.
     const apiB = await startFakeApi(t, [{ tool: 'Write', input: { file_path: path.join(b, target), content: 'export const app = "B";\n' } }, 'I will wait.']);
-    const rB = await runClaude({ cwd: b, prompt: 'Update src/app.ts', api: apiB, env: { KOOR_AGENT_NAME: 'agent-b' }, timeoutMs: RUN_MS });
+    const rB = await runClaude({ cwd: b, prompt: 'Update src/app.ts', api: apiB, env: { PATH, KOOR_AGENT_NAME: 'agent-b' }, timeoutMs: RUN_MS });
     t.equal(rB.code, 0, rB.stderr);
     t.equal(fs.readFileSync(path.join(b, target), 'utf8'), 'export const app = 1;\n', "B's file is unchanged");
     const [denial] = toolResults(apiB.agentRequests()[1]!);
@@ -78,7 +83,7 @@ else {
     const leasesAfter = (await (await fetch(`${s.url}/api/leases`)).json()) as unknown[];
     t.same(leasesAfter, [], "A's session end released its lease");
     const apiB2 = await startFakeApi(t, [{ tool: 'Write', input: { file_path: path.join(b, target), content: 'export const app = "B";\n' } }, 'Done.']);
-    const rB2 = await runClaude({ cwd: b, prompt: 'Update src/app.ts again', api: apiB2, env: { KOOR_AGENT_NAME: 'agent-b' }, timeoutMs: RUN_MS });
+    const rB2 = await runClaude({ cwd: b, prompt: 'Update src/app.ts again', api: apiB2, env: { PATH, KOOR_AGENT_NAME: 'agent-b' }, timeoutMs: RUN_MS });
     t.equal(rB2.code, 0, rB2.stderr);
     t.equal(fs.readFileSync(path.join(b, target), 'utf8'), 'export const app = "B";\n', 'now B writes it');
   });
@@ -100,8 +105,8 @@ else {
     });
     const apiC = await startFakeApi(t, [{ tool: 'Write', input: { file_path: path.join(c, 'src', 'other.ts'), content: 'export {};\n' } }, 'Done.']);
     const [rB, rC] = await Promise.all([
-      runClaude({ cwd: b, prompt: 'Work on the client', api: apiB, env: { KOOR_AGENT_NAME: 'agent-b' }, timeoutMs: RUN_MS }),
-      runClaude({ cwd: c, prompt: 'Work on other things', api: apiC, env: { KOOR_AGENT_NAME: 'agent-c' }, timeoutMs: RUN_MS }),
+      runClaude({ cwd: b, prompt: 'Work on the client', api: apiB, env: { PATH, KOOR_AGENT_NAME: 'agent-b' }, timeoutMs: RUN_MS }),
+      runClaude({ cwd: c, prompt: 'Work on other things', api: apiC, env: { PATH, KOOR_AGENT_NAME: 'agent-c' }, timeoutMs: RUN_MS }),
     ]);
     t.equal(rB.code, 0, rB.stderr);
     t.equal(rC.code, 0, rC.stderr);
@@ -115,10 +120,11 @@ else {
     const quietServer = await startTestServer(t);
     const q = clone(claudeTempDir(t), quietServer.url);
     const apiQ = await startFakeApi(t, [{ tool: 'Write', input: { file_path: path.join(q, 'src', 'app.ts'), content: 'export const app = 2;\n' } }, 'Done.']);
-    const rQ = await runClaude({ cwd: q, prompt: 'Change src/app.ts', api: apiQ, timeoutMs: RUN_MS });
+    const rQ = await runClaude({ cwd: q, prompt: 'Change src/app.ts', api: apiQ, env: { PATH }, timeoutMs: RUN_MS });
     t.equal(rQ.code, 0, rQ.stderr);
     t.equal(apiQ.agentRequests().length, 2);
-    t.notMatch(sent(apiQ), /Koor:|koor-cli|hook additional context/, 'no Koor text in any request');
+    const koorText = sent(apiQ).match(/.{0,80}(Koor:|koor-cli|hook additional context|hook success).{0,80}/s);
+    t.equal(koorText?.[0] ?? null, null, 'no Koor text in any request');
     t.equal(fs.readFileSync(path.join(q, 'src', 'app.ts'), 'utf8'), 'export const app = 2;\n');
     const instances = (await (await fetch(`${quietServer.url}/api/instances`)).json()) as unknown[];
     t.same(instances, [], 'and its agent is gone with its session');

@@ -1,29 +1,16 @@
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { CLI_JS } from '../cli/helpers.js';
 
 /**
- * Koor's Claude Code hooks in a repository, as `koor-cli init --claude-code` writes them
- * (.claude/settings.json; the repository root in .claude/settings.local.json's env).
- * TEMPORARY: until the installer lands, the same settings written here.
+ * Koor's Claude Code hooks in a repository, installed as a user does: `koor-cli init --claude-code
+ * --server <url>` run in it (the built CLI). Returns what the client's environment needs to run
+ * the command hooks: `koor-cli` first on PATH (a shim to the built CLI in `bin`).
  */
-export function installHooks(root: string, url: string): void {
-  const http = {
-    type: 'http',
-    url: `${url}/api/hooks/claude-code`,
-    headers: { Authorization: 'Bearer $KOOR_TOKEN', 'X-Koor-Agent-Name': '$KOOR_AGENT_NAME', 'X-Koor-Project': '$KOOR_PROJECT', 'X-Koor-Repo-Root': '$KOOR_REPO_ROOT' },
-    allowedEnvVars: ['KOOR_TOKEN', 'KOOR_AGENT_NAME', 'KOOR_PROJECT', 'KOOR_REPO_ROOT'],
-    timeout: 5,
-  };
-  const settings = {
-    hooks: {
-      UserPromptSubmit: [{ hooks: [http] }],
-      PreToolUse: [{ matcher: 'Edit|Write|MultiEdit|NotebookEdit', hooks: [http] }],
-      PostToolUse: [{ hooks: [http] }],
-      Stop: [{ hooks: [http] }],
-      SessionEnd: [{ hooks: [http] }],
-    },
-  };
-  fs.mkdirSync(path.join(root, '.claude'), { recursive: true });
-  fs.writeFileSync(path.join(root, '.claude', 'settings.json'), JSON.stringify(settings, null, 2));
-  fs.writeFileSync(path.join(root, '.claude', 'settings.local.json'), JSON.stringify({ env: { KOOR_REPO_ROOT: root } }, null, 2));
+export function installHooks(root: string, url: string, bin: string): { PATH: string } {
+  execFileSync(process.execPath, [CLI_JS, 'init', '--claude-code', '--server', url], { cwd: root, stdio: 'pipe', timeout: 30_000 });
+  const shim = path.join(bin, 'koor-cli');
+  if (!fs.existsSync(shim)) fs.writeFileSync(shim, `#!/bin/sh\nexec '${process.execPath}' '${CLI_JS}' "$@"\n`, { mode: 0o755 });
+  return { PATH: `${bin}:${process.env.PATH ?? '/usr/bin:/bin'}` };
 }
