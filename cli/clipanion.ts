@@ -72,6 +72,7 @@ const CATEGORIES: Record<string, string> = {
   inbox: 'Inbox',
   ack: 'Inbox',
   thread: 'Inbox',
+  wait: 'Inbox',
 };
 
 function toCommandClass(path: string[], def: AnyCommandDef, ctx: () => RunContext): CommandClass {

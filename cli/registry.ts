@@ -52,6 +52,7 @@ export const COMMANDS: Readonly<Record<string, Loader>> = {
   inbox: () => import('./commands/inbox.js'),
   ack: () => import('./commands/ack.js'),
   thread: () => import('./commands/thread.js'),
+  wait: () => import('./commands/wait.js'),
 
   'rules import': () => import('./commands/rules-import.js'),
   'rules export': () => import('./commands/rules-export.js'),
