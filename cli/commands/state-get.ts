@@ -1,4 +1,4 @@
-import { defineCommand, exitCodeFor, formatBody, keyPath, request, writeOut } from '../core.js';
+import { defineCommand, endLineOnTerminal, exitCodeFor, formatBody, keyPath, request, writeOut } from '../core.js';
 
 export default defineCommand({
   description: 'Print the current value of a state key (raw bytes)',
@@ -11,9 +11,7 @@ export default defineCommand({
     const reply = await request(ctx.config, 'GET', `/api/state/${keyPath(pos.key)}`);
     const out = formatBody(reply.body, reply.headers['content-type'], ctx.pretty);
     writeOut(out);
-    const last = typeof out === 'string' ? out.charCodeAt(out.length - 1) : out[out.length - 1];
-    // node:tty only when it matters (a value without a final newline).
-    if (out.length > 0 && last !== 0x0a && (await import('node:tty')).isatty(1)) writeOut('\n');
+    await endLineOnTerminal(out);
     return exitCodeFor(reply.status);
   },
 });
