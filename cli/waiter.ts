@@ -72,6 +72,7 @@ class Waiter {
   private gathering: NodeJS.Timeout | null = null;
   private checking = false;
   private checkAgain = false;
+  private retryCheck: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly opts: WaitOptions,
@@ -137,6 +138,7 @@ class Waiter {
   private halt(): void {
     if (this.timer) clearTimeout(this.timer);
     if (this.gathering) clearTimeout(this.gathering);
+    if (this.retryCheck) clearTimeout(this.retryCheck);
     for (const s of this.sources) s.stop();
   }
 
@@ -199,8 +201,12 @@ class Waiter {
         if (ready.length > 0) return this.reportTasks(ready);
       } while (this.checkAgain && !this.finished);
     } catch (e) {
-      // The server went away mid-check: the reconnect (or the next poll) checks again.
+      // The server did not answer: look again shortly (a reconnect would too).
       this.sources.find((s) => s.name === 'task events')?.note(`reading the tasks failed: ${describeError(e)}`);
+      if (!this.finished) this.retryCheck ??= setTimeout(() => {
+        this.retryCheck = null;
+        void this.checkTasks();
+      }, POLL_INTERVAL_MS);
     } finally {
       this.checking = false;
     }
