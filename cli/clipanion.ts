@@ -68,6 +68,11 @@ const CATEGORIES: Record<string, string> = {
   instances: 'Instances',
   lease: 'Leases and tasks',
   task: 'Leases and tasks',
+  send: 'Inbox',
+  inbox: 'Inbox',
+  ack: 'Inbox',
+  thread: 'Inbox',
+  wait: 'Inbox',
 };
 
 function toCommandClass(path: string[], def: AnyCommandDef, ctx: () => RunContext): CommandClass {

@@ -14,3 +14,4 @@ export * from './core/args.js';
 export * from './core/http.js';
 export * from './core/output.js';
 export * from './core/helpers.js';
+export * from './core/inbox.js';

@@ -49,6 +49,12 @@ export const COMMANDS: Readonly<Record<string, Loader>> = {
   'task list': () => import('./commands/task-list.js'),
   'task get': () => import('./commands/task-get.js'),
 
+  send: () => import('./commands/send.js'),
+  inbox: () => import('./commands/inbox.js'),
+  ack: () => import('./commands/ack.js'),
+  thread: () => import('./commands/thread.js'),
+  wait: () => import('./commands/wait.js'),
+
   'rules import': () => import('./commands/rules-import.js'),
   'rules export': () => import('./commands/rules-export.js'),
 

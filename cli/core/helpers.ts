@@ -1,7 +1,7 @@
 /** Helpers shared by the commands. */
 import fs from 'node:fs';
 import { CliError, UsageError, type RunContext } from './command.js';
-import { request, type RequestOptions } from './http.js';
+import { request, type Reply, type RequestOptions } from './http.js';
 import { printReply } from './output.js';
 
 /** The usual command: one request, body to stdout (pretty if asked), exit code from the status. */
@@ -59,4 +59,25 @@ export function projectName(arg: string): { project: string; name: string } {
   const i = arg.indexOf('/');
   if (i <= 0 || i === arg.length - 1) throw new UsageError(`expected <project>/<name>, got ${arg}`);
   return { project: arg.slice(0, i), name: arg.slice(i + 1) };
+}
+
+/** A reply's JSON when it is a success; else its error JSON goes to stdout as usual and null is returned. */
+export function okJson<T>(reply: Reply): T | null {
+  if (reply.status >= 200 && reply.status < 300) return JSON.parse(reply.body.toString('utf8')) as T;
+  printReply(reply, false);
+  return null;
+}
+
+/** A duration on the command line: `90s`, `10m`, `2h`, `500ms` or plain seconds; in ms, > 0. */
+export function durationOption(name: string, v: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(v.trim());
+  const ms = m ? Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(m[2] ?? 's') as 'ms' | 's' | 'm' | 'h'] : NaN;
+  // Node timers hold at most 2^31-1 ms (~24.8 days).
+  if (!(ms >= 1 && ms <= 2_147_483_647)) throw new UsageError(`--${name} must be a duration such as 90s, 10m or 2h, got ${v}`);
+  return Math.round(ms);
+}
+
+/** A word as a shell would need it quoted to read it back (for the commands the CLI suggests). */
+export function shellWord(s: string): string {
+  return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
 }

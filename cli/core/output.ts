@@ -108,3 +108,14 @@ export function printReply(reply: Reply, pretty: boolean): number {
   writeOut(formatBody(reply.body, reply.headers['content-type'], pretty));
   return exitCodeFor(reply.status);
 }
+
+/**
+ * Ends terminal output on a line of its own: writes a newline when stdout is a terminal and `out`
+ * (just written) did not end with one. Piped or redirected output is left exactly as it was.
+ * node:tty is loaded only when it matters.
+ */
+export async function endLineOnTerminal(out: Buffer | string): Promise<void> {
+  if (out.length === 0) return;
+  const last = typeof out === 'string' ? out.charCodeAt(out.length - 1) : out[out.length - 1];
+  if (last !== 0x0a && (await import('node:tty')).isatty(1)) writeOut('\n');
+}

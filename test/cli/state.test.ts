@@ -1,8 +1,27 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
-import { startTestServer, tempDir } from '../helpers/server.js';
-import { cliFor } from './helpers.js';
+import { spawn } from 'node:child_process';
+import { cleanEnv, nodeCommand, startTestServer, tempDir } from '../helpers/server.js';
+import { CLI_JS, cliFor } from './helpers.js';
+
+/** Runs the CLI with stdout on a terminal (util-linux `script` gives it a pty); null without `script`. */
+function onTerminal(args: string[], cwd: string, env: Record<string, string>): Promise<string | null> {
+  if (!fs.existsSync('/usr/bin/script')) return Promise.resolve(null);
+  const [cmd, argv] = nodeCommand(CLI_JS, args);
+  const line = [cmd, ...argv].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
+  return new Promise((resolve, reject) => {
+    const child = spawn('/usr/bin/script', ['-qec', line, '/dev/null'], { cwd, env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+    child.on('error', reject);
+    child.on('close', () => {
+      clearTimeout(timer);
+      resolve(out);
+    });
+  });
+}
 
 t.test('state commands against a real server', async (t) => {
   const s = await startTestServer(t);
@@ -24,6 +43,10 @@ t.test('state commands against a real server', async (t) => {
 
     const get = await cli('state', 'get', 'proj/cfg');
     t.same([get.code, get.stdout], [0, value], 'raw bytes, no newline added');
+    const tty = await onTerminal(['state', 'get', 'proj/cfg'], dir, { KOOR_SERVER: s.url });
+    if (tty === null) t.comment('no /usr/bin/script: the terminal case is not tested');
+    // The pty turns \n into \r\n.
+    else t.equal(tty, `${value}\r\n`, 'on a terminal: a newline after a value without one');
 
     const pretty = await cli('state', 'get', 'proj/cfg', '--pretty');
     t.equal(
@@ -53,6 +76,8 @@ t.test('state commands against a real server', async (t) => {
     t.equal(JSON.parse(set.stdout).content_type, 'text/markdown');
     const get = await cli('state', 'get', 'notes', '--pretty');
     t.equal(get.stdout, '# plan\n\n- one\n');
+    const tty = await onTerminal(['state', 'get', 'notes'], dir, { KOOR_SERVER: s.url });
+    if (tty !== null) t.equal(tty, '# plan\r\n\r\n- one\r\n', 'on a terminal: no second newline after one that ends the value');
     const bin = path.join(dir, 'bin');
     fs.writeFileSync(bin, Buffer.from([0, 1, 2, 255, 10]));
     await cli('state', 'set', 'bin', '--file', bin);
