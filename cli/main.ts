@@ -5,7 +5,7 @@
  * the small SPEC §4.1 parser, run. Help, usage errors and anything that parser refuses go to
  * clipanion, built from the same command definitions (cli/clipanion.ts).
  */
-import { CliError, loadConfig, parseArgs, ParseError, UsageError, writeErr, type CliConfig, type RunContext } from './core.js';
+import { CliError, loadConfig, parseArgs, ParseError, sessionAgent, UsageError, writeErr, type CliConfig, type RunContext } from './core.js';
 import { GROUPS, loadDef, lookup } from './registry.js';
 
 async function main(argv: string[]): Promise<number> {
@@ -54,7 +54,8 @@ async function main(argv: string[]): Promise<number> {
   }
   let code: number;
   try {
-    code = await def.run({ ...parsed, ctx: ctx() });
+    const run = ctx();
+    code = await def.run({ ...parsed, ctx: hit.name === 'hook' ? run : { ...run, config: await sessionAgent(run.config, process.env) } });
   } catch (e) {
     if (e instanceof UsageError) {
       writeErr(await (await clip()).usageErrorText(hit.name, e.message, ctx));

@@ -46,6 +46,8 @@ export interface WaitOptions {
   timeoutText: string;
   /** Claude Code's asyncRewake: what arrived goes to stderr with exit 2; the timeout exits 0, silently. */
   hook: boolean;
+  /** Only messages after this id count (a hook session's digest cursor: what the model was already told); 0 = every unread one. */
+  since?: number;
   /** Appended to the commands suggested (`--instance X` when the agent was given that way). */
   agentArgs: string;
 }
@@ -86,7 +88,7 @@ class Waiter {
     this.timer = setTimeout(() => this.finish(null), this.opts.timeoutMs);
     if (this.opts.messages) {
       this.sources.push(
-        new Source(this, 'inbox', `${this.wsBase}/api/inbox/subscribe?since=0&unread=1`, this.headers, {
+        new Source(this, 'inbox', `${this.wsBase}/api/inbox/subscribe?since=${this.opts.since ?? 0}&unread=1`, this.headers, {
           open: () => {},
           frame: (text) => this.onItem(text),
           poll: () => this.pollInbox(),
@@ -157,7 +159,7 @@ class Waiter {
   }
 
   private async pollInbox(): Promise<void> {
-    const r = await request(this.opts.config, 'GET', '/api/inbox?unread=1&limit=100');
+    const r = await request(this.opts.config, 'GET', `/api/inbox?unread=1&limit=100&since=${this.opts.since ?? 0}`);
     if (r.status === 400 || r.status === 401 || r.status === 403) return this.fatal(`reading the inbox refused (HTTP ${r.status})`, r.body);
     if (r.status !== 200) throw new Error(`HTTP ${r.status}`);
     const items = JSON.parse(r.body.toString('utf8')) as InboxItem[];

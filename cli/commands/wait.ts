@@ -1,6 +1,8 @@
 import { INSTANCE_OPTION, UsageError, asAgent, commaList, defineCommand, durationOption, okJson, request, seg, shellWord } from '../core.js';
 
 const KINDS = ['messages', 'tasks'] as const;
+/** How often `wait --hook` looks whether its session still exists. */
+const SESSION_CHECK_MS = 10_000;
 
 /** The project of a workspace: its last path segment (`/home/ann/shop` → `shop`), as `project:<p>` addressing reads it. */
 function projectOf(workspace: string): string | undefined {
@@ -37,9 +39,40 @@ export default defineCommand({
       const bad = kinds.find((k) => !(KINDS as readonly string[]).includes(k));
       if (bad !== undefined || kinds.length === 0) throw new UsageError(`--for takes messages, tasks or both, got ${opt.for}`);
     }
-    const agent = asAgent(ctx, opt.instance);
-    const wantTasks = kinds === null ? undefined : kinds.includes('tasks');
     let project = opt.project;
+    let agent = asAgent(ctx, opt.instance);
+    let since = 0;
+    let release = () => {};
+    if (opt.hook) {
+      // Claude Code's Stop hook (asyncRewake): the session's own agent, woken only by what its digests have not told it.
+      const { readHookInput, runsInForeground, singleWaiter } = await import('../hooks/wake.js');
+      const input = await readHookInput(1000);
+      // `claude -p "…"` runs this hook in the foreground: waiting would hold the run, and there is no later turn to wake.
+      if (runsInForeground()) return 0;
+      if (input?.session_id) {
+        const s = okJson<{ instance_id: string; project: string; message_cursor: number }>(await request(ctx.config, 'GET', `/api/hooks/claude-code/sessions/${seg(input.session_id)}`));
+        // Not bound (Koor unreachable, or no hook reached it yet): nothing to wait for as this session.
+        if (s === null) return 0;
+        agent = asAgent(ctx, s.instance_id);
+        since = s.message_cursor;
+        project ??= s.project;
+        release = singleWaiter(input.session_id);
+        // The session ended (SessionEnd unbinds it): nothing left to wake; a headless client waits for this hook before it exits.
+        const sessionId = input.session_id;
+        const bound = setInterval(() => {
+          void request(ctx.config, 'GET', `/api/hooks/claude-code/sessions/${seg(sessionId)}`).then(
+            (r) => {
+              if (r.status !== 404) return;
+              release();
+              process.exit(0);
+            },
+            () => {},
+          );
+        }, SESSION_CHECK_MS);
+        bound.unref();
+      }
+    }
+    const wantTasks = kinds === null ? undefined : kinds.includes('tasks');
     let capabilities: string[] | null = null;
     // Who this agent is (its capabilities, its project), when tasks may be watched and the id is known.
     if (wantTasks !== false && agent.config.instance !== '') {
@@ -50,7 +83,8 @@ export default defineCommand({
     }
     if (wantTasks === true && project === undefined) throw new UsageError('--for tasks needs --project (or an agent registered with a workspace)');
     const { wait } = await import('../waiter.js');
-    return wait({
+    const code = await wait({
+      since,
       config: agent.config,
       messages: kinds === null || kinds.includes('messages'),
       tasks: (wantTasks ?? project !== undefined) && project !== undefined ? { project, capabilities } : null,
@@ -59,5 +93,7 @@ export default defineCommand({
       hook: opt.hook,
       agentArgs: opt.instance === undefined || opt.instance === '' ? '' : ` --instance ${shellWord(opt.instance)}`,
     });
+    release();
+    return code;
   },
 });

@@ -229,3 +229,26 @@ export function describeError(e: unknown): string {
   if (e instanceof Error) return e.message !== '' ? e.message : ((e as NodeJS.ErrnoException).code ?? e.name);
   return String(e);
 }
+
+/**
+ * Inside a Claude Code session (its Bash tool's environment names the session: CLAUDE_CODE_SESSION_ID)
+ * and with no agent named (--instance, KOOR_INSTANCE), the agent is the one Koor's hooks bound to
+ * that session (issue 29): the model runs `koor-cli inbox` as itself without an id in its context.
+ * One lookup per run; the config as it was when there is no such binding (or no server).
+ */
+export async function sessionAgent(config: CliConfig, env: NodeJS.ProcessEnv): Promise<CliConfig> {
+  const session = env.CLAUDE_CODE_SESSION_ID;
+  if (config.instance !== '' || session === undefined || session === '') return config;
+  try {
+    const r = await Promise.race([
+      request(config, 'GET', `/api/hooks/claude-code/sessions/${encodeURIComponent(session)}`),
+      new Promise<null>((resolve) => setTimeout(() => resolve(null), 2000).unref()),
+    ]);
+    if (r === null || r.status !== 200) return config;
+    const id = (JSON.parse(r.body.toString('utf8')) as { instance_id?: unknown }).instance_id;
+    return typeof id === 'string' && id !== '' ? { ...config, instance: id } : config;
+  } catch {
+    return config;
+  }
+}
+

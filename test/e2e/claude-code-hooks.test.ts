@@ -129,4 +129,40 @@ else {
     const instances = (await (await fetch(`${quietServer.url}/api/instances`)).json()) as unknown[];
     t.same(instances, [], 'and its agent is gone with its session');
   });
+
+  t.test('an idle session is woken by a message: the Stop hook `koor-cli wait --hook` (asyncRewake) starts a new turn with it', async (t) => {
+    const s = await startTestServer(t);
+    const root = clone(claudeTempDir(t), s.url);
+    let woken: () => void = () => {};
+    const wokenUp = new Promise<void>((r) => (woken = r));
+    const api = await startFakeApi(t, (req: ApiRequest, turn: number) => {
+      if (turn > 0 && /wake me: build is green/.test(requestText(req))) woken();
+      return turn === 0 ? 'Nothing to do; waiting.' : 'Thanks, on it.';
+    });
+    const run = runClaude({
+      cwd: root,
+      api,
+      env: { PATH, KOOR_AGENT_NAME: 'idle-agent' },
+      inputFormat: 'stream-json',
+      outputFormat: 'stream-json',
+      input: [{ type: 'user', message: { role: 'user', content: 'Wait for news' } }],
+      holdStdinMs: RUN_MS,
+      closeStdin: wokenUp,
+      timeoutMs: RUN_MS * 2,
+    });
+    // The turn ended (its Stop hook now waits in the background); then a message arrives.
+    await waitUntil('the first turn ended', () => api.agentRequests().length >= 1 && fs.existsSync(path.join(root, '.claude')), 30_000);
+    await waitUntil('the agent is bound', async () => (await fetch(`${s.url}/api/instances?name=idle-agent`).then((r) => r.json()) as unknown[]).length === 1, 30_000);
+    await new Promise((r) => setTimeout(r, 1500));
+    const sentAt = Date.now();
+    const r = await fetch(`${s.url}/api/messages`, { method: 'POST', body: JSON.stringify({ to: ['idle-agent'], subject: 'wake me: build is green', body: 'you can deploy now' }) });
+    t.equal(r.status, 200);
+    await Promise.race([wokenUp, new Promise((_, rej) => setTimeout(() => rej(new Error('not woken within 30 s')), 30_000))]);
+    t.pass(`woken ${Date.now() - sentAt} ms after the message was sent`);
+    const rr = await run;
+    t.equal(rr.code, 0, rr.stderr);
+    const wake = api.agentRequests().find((q) => /wake me: build is green/.test(requestText(q)))!;
+    t.match(requestText(wake), /Stop hook blocking error from command "Stop": message #\d+ human \(\d+s ago\): wake me: build is green/, 'the model is told what arrived and how to read it');
+    t.match(requestText(wake), /read it: koor-cli inbox/);
+  });
 }
