@@ -52,6 +52,7 @@ export const COMMANDS: Readonly<Record<string, Loader>> = {
   send: () => import('./commands/send.js'),
   inbox: () => import('./commands/inbox.js'),
   ack: () => import('./commands/ack.js'),
+  digest: () => import('./commands/digest.js'),
   thread: () => import('./commands/thread.js'),
   wait: () => import('./commands/wait.js'),
 

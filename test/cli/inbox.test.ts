@@ -269,3 +269,24 @@ t.test('wait: a dropped connection reconnects; a message sent meanwhile still en
   t.same(await Promise.race([w.exited, sleep(15_000).then(() => null)]), { code: 0, signal: null }, 'back, and the message ends the wait');
   t.match(w.lines()[0], new RegExp(`^message #${m.id} ann \\(\\d+s ago\\)$`));
 });
+
+t.test('digest: what the hooks would tell the agent, nothing when there is no news; inside a Claude Code session the session is the agent', async (t) => {
+  const s = await startTestServer(t);
+  const dir = tempDir(t);
+  // A Claude Code session bound by its first hook (issue 29).
+  const session = 'cli-digest-session-0001';
+  const hook = await fetch(`${s.url}/api/hooks/claude-code`, { method: 'POST', headers: { 'x-koor-agent-name': 'cc-agent' }, body: JSON.stringify({ session_id: session, hook_event_name: 'UserPromptSubmit', cwd: '/w/shop', prompt: 'hi' }) });
+  t.equal(hook.status, 200);
+  const bound = (await api(s.url, 'GET', `/api/hooks/claude-code/sessions/${session}`)) as { instance_id: string };
+  const quiet = await cliFor(s.url, dir, { CLAUDE_CODE_SESSION_ID: session })('digest');
+  t.same([quiet.code, quiet.stdout], [0, ''], 'no news: no output');
+  await api(s.url, 'POST', '/api/messages', undefined, { to: ['cc-agent'], subject: 'schema', body: 'who owns the schema?' });
+  const news = await cliFor(s.url, dir, { CLAUDE_CODE_SESSION_ID: session })('digest');
+  t.equal(news.code, 0, news.stderr);
+  t.match(news.stdout, /^- 1 new message: human: "schema" \(#\d+\)\. Read: koor-cli inbox\n$/);
+  const inbox = await cliFor(s.url, dir, { CLAUDE_CODE_SESSION_ID: session })('inbox');
+  t.match(inbox.stdout, /who owns the schema\?/, '`koor-cli inbox` in the session reads the session agent’s inbox');
+  t.same(await unreadIds(s.url, { id: bound.instance_id, name: 'cc-agent', token: '' }), [], 'and marks it read');
+  const none = await cliFor(s.url, dir)('digest');
+  t.equal(none.code, 1, 'no identity: a usage error');
+});
