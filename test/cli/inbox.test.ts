@@ -3,6 +3,7 @@ import http from 'node:http';
 import t from 'tap';
 import { cleanEnv, nodeCommand, startTestServer, tempDir } from '../helpers/server.js';
 import { CLI_JS, cliFor, startCli, startProxy, type CliResult } from './helpers.js';
+import { waitUntil } from '../helpers/wait.js';
 
 /**
  * The agent inbox through koor-cli (issue 28): send, inbox, ack, thread and wait, each a
@@ -258,7 +259,13 @@ t.test('wait: a dropped connection reconnects; a message sent meanwhile still en
   const ann = await register(s.url, 'ann');
   const ben = await register(s.url, 'ben', '/home/ben/web');
   const w = startCli(['wait', '--timeout', '30s'], { cwd: tempDir(t), env: { KOOR_SERVER: proxy.url, KOOR_INSTANCE: ben.id }, teardown: t.teardown.bind(t) });
-  await sleep(500);
+  // Cut only once it is waiting (its inbox stream open): on a loaded machine start-up can take longer than any fixed sleep.
+  await waitUntil('the wait is connected', async () => {
+    let open = 0;
+    for (const u of s.nodeUrls) open += Number(/^koor_inbox_subscribers (\d+)$/m.exec(await (await fetch(`${u}/metrics`)).text())?.[1] ?? 0);
+    return open >= 1;
+  }, 15_000);
+  await sleep(200);
   proxy.refuse = true;
   proxy.drop(); // abrupt: both streams (inbox and task events) cut
   await w.until(() => /koor: inbox: disconnected \(code 1006\); retrying/.test(w.stderr()), 'the drop noticed', 10_000);

@@ -31,8 +31,8 @@ export interface DigestInput {
   me: Me;
   /** Unread messages after the session's cursor. */
   messages: readonly InboxDbRow[];
-  /** Events after the session's cursor. */
-  events: readonly Event[];
+  /** Events after the session's cursor (the topics a digest reads). */
+  events: ReadonlyArray<Pick<Event, 'id' | 'topic' | 'data'>>;
   /** Audit entries after the session's cursor (DIGEST_AUDIT_ACTIONS). */
   audit: readonly AuditNews[];
   /** Files this session edited, repository-relative. */

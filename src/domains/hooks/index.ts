@@ -10,7 +10,6 @@ export function hooksDomain(p: Platform, d: { leases: LeaseService; instances: I
   const r = p.readers;
   const hooks = new HookService({
     reader: r.hooks,
-    events: r.events,
     messages: r.messages,
     instances: r.instances,
     tasks: r.tasks,

@@ -1,4 +1,5 @@
 import { dialects, sql } from '../../../schemas/db/sql.js';
+import { NEWEST_EVENT } from '../../../schemas/db/tables/events.js';
 import type { HookSession } from '../../../schemas/rpc/writer.js';
 import { then, type Awaitable } from '../../backend/awaitable.js';
 import type { Reads } from '../../backend/reads.js';
@@ -19,10 +20,14 @@ export interface HookReader {
   session(id: string): Awaitable<HookSession | undefined>;
   /** The newest session bound to an instance, if any. */
   sessionOf(instanceId: string): Awaitable<HookSession | undefined>;
-  /** The entries after `after` with one of the actions a digest reports, oldest first. */
-  auditAfter(after: number, limit: number): Awaitable<AuditNews[]>;
+  /** The entries after `after` up to `upto` with one of the actions a digest reports, oldest first. */
+  auditAfter(after: number, upto: number, limit: number): Awaitable<AuditNews[]>;
   /** The newest audit entry's id (0: none). */
   newestAudit(): Awaitable<number>;
+  /** The events a digest reads (tasks, leases taken) after `after` up to `upto`, oldest first: the others are not read at all. */
+  eventsAfter(after: number, upto: number, limit: number): Awaitable<Array<{ id: number; topic: string; data: string }>>;
+  /** The newest event id handed out (0: none). */
+  newestEvent(): Awaitable<number>;
 }
 
 const COLS = 'session_id, client, instance_id, project, repo_root, event_cursor, audit_cursor, message_cursor, edited, created_at, last_progress_at';
@@ -31,7 +36,11 @@ const SESSION_OF = sql(`SELECT ${COLS} FROM hook_sessions WHERE instance_id = ? 
 /** The audit actions a digest reports (SPEC §2.13 names). */
 export const DIGEST_AUDIT_ACTIONS = ['rule.accept', 'spec.put', 'spec.delete', 'instance.register'] as const;
 const AUDIT_AFTER = sql(
-  `SELECT id, actor, action, resource, detail FROM audit_log WHERE id > ? AND action IN (${DIGEST_AUDIT_ACTIONS.map((a) => `'${a}'`).join(', ')}) ORDER BY id LIMIT ?`,
+  `SELECT id, actor, action, resource, detail FROM audit_log WHERE id > ? AND id <= ? AND action IN (${DIGEST_AUDIT_ACTIONS.map((a) => `'${a}'`).join(', ')}) ORDER BY id LIMIT ?`,
+);
+/** The topics a digest reads (src/domains/hooks/digest.ts): substr works alike in both dialects. */
+const EVENTS_AFTER = sql(
+  "SELECT id, topic, data FROM events WHERE id > ? AND id <= ? AND (substr(topic, 1, 5) = 'task.' OR topic = 'lease.acquired') ORDER BY id LIMIT ?",
 );
 const NEWEST_AUDIT = dialects({
   sqlite: "SELECT seq AS id FROM sqlite_sequence WHERE name = 'audit_log'",
@@ -45,10 +54,14 @@ export function hookReader(db: Reads): HookReader {
     r ? { ...r, event_cursor: Number(r.event_cursor), audit_cursor: Number(r.audit_cursor), message_cursor: Number(r.message_cursor), edited: JSON.parse(r.edited) as string[] } : undefined;
   const audit = db.statement<AuditNews>(AUDIT_AFTER);
   const newestAudit = db.statement<{ id: number }>(NEWEST_AUDIT);
+  const eventsAfter = db.statement<{ id: number; topic: string; data: string }>(EVENTS_AFTER);
+  const newestEvent = db.statement<{ id: number }>(NEWEST_EVENT);
   return {
     session: (id) => then(session.get(id), decode),
     sessionOf: (id) => then(sessionOf.get(id), decode),
-    auditAfter: (after, limit) => then(audit.all(after, limit), (rows) => rows.map((r) => ({ ...r, id: Number(r.id) }))),
+    auditAfter: (after, upto, limit) => then(audit.all(after, upto, limit), (rows) => rows.map((r) => ({ ...r, id: Number(r.id) }))),
     newestAudit: () => then(newestAudit.get(), (r) => Number(r?.id ?? 0)),
+    eventsAfter: (after, upto, limit) => then(eventsAfter.all(after, upto, limit), (rows) => rows.map((r) => ({ ...r, id: Number(r.id) }))),
+    newestEvent: () => then(newestEvent.get(), (r) => Number(r?.id ?? 0)),
   };
 }

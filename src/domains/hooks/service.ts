@@ -4,9 +4,8 @@ import { fail } from '../../errors.js';
 import { checkName } from '../../http/path.js';
 import type { Logger } from '../../log.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
-import { EVENT_FEED_PAGE_BYTES, IDENTITY_TOUCH_INTERVAL_MS } from '../../shared/limits.js';
+import { IDENTITY_TOUCH_INTERVAL_MS } from '../../shared/limits.js';
 import { toRfc3339 } from '../../store.js';
-import type { EventsReader } from '../events/reader.js';
 import type { InstanceReader } from '../instances/reader.js';
 import type { Lease, LeaseService } from '../leases/service.js';
 import type { MessageReader } from '../messages/reader.js';
@@ -20,8 +19,10 @@ const EDIT_TOOLS: Readonly<Record<string, string>> = { Edit: 'file_path', Write:
 const SCAN_EVENTS = 500;
 const SCAN_AUDIT = 200;
 const SCAN_MESSAGES = 20;
-/** A quiet session's cursors are written forward once this far behind, so its scans stay short. */
+/** A quiet session's cursors are written forward once this far behind, so another node's scans stay short too. */
 const CURSOR_LAG = 400;
+/** Sessions whose scan positions a node remembers (past it, it forgets them all and rescans from the cursors). */
+const SCANNED_MAX = 10_000;
 
 /** The part of a hook's input Koor reads (Claude Code's documented hook input; other members are ignored). */
 export interface HookInput {
@@ -67,12 +68,13 @@ export class HookService {
   /** Sessions this node has seen bound: session id → instance (immutable once bound; dropped at its end). */
   private readonly bound = new Map<string, { instanceId: string; name: string }>();
   private readonly lastProgress = new Map<string, number>();
+  /** How far this node has read the event log and audit log for a session's digests (see gather). */
+  private readonly scanned = new Map<string, { event: number; audit: number }>();
   readonly stats = { calls: new Map<string, number>(), denied: 0, auto_leased: 0, digests: 0, bound: 0 };
 
   constructor(
     private readonly d: {
       reader: HookReader;
-      events: EventsReader;
       messages: MessageReader;
       instances: InstanceReader;
       tasks: TaskReader;
@@ -201,23 +203,39 @@ export class HookService {
     };
   }
 
+  /**
+   * The news after a session's cursors: its unread messages after the message cursor, and the
+   * events and audit entries a digest reads after the event and audit cursors — or after what
+   * this node already scanned for the session (`scanned`), so a quiet session on a busy bus does
+   * not read the same stretch of the log at every hook. `*Through`: how far the scans reached.
+   */
+  private async gather(s: HookSession, me: Me) {
+    const hint = this.scanned.get(s.session_id);
+    const eventFrom = Math.max(s.event_cursor, hint?.event ?? 0);
+    const auditFrom = Math.max(s.audit_cursor, hint?.audit ?? 0);
+    const [newestEvent, newestAudit] = await Promise.all([this.d.reader.newestEvent(), this.d.reader.newestAudit()]);
+    const [messages, events, audit] = await Promise.all([
+      this.d.messages.inbox(me.id, { since: s.message_cursor, unread: true, thread: null, limit: SCAN_MESSAGES }),
+      this.d.reader.eventsAfter(eventFrom, newestEvent, SCAN_EVENTS),
+      this.d.reader.auditAfter(auditFrom, newestAudit, SCAN_AUDIT),
+    ]);
+    const eventThrough = events.length === SCAN_EVENTS ? events.at(-1)!.id : Math.max(eventFrom, newestEvent);
+    const auditThrough = audit.length === SCAN_AUDIT ? audit.at(-1)!.id : Math.max(auditFrom, newestAudit);
+    return { messages, events, audit, eventThrough, auditThrough };
+  }
+
   /** What concerns the agent since its last digest, as this event's output; nothing when nothing does. */
   private async news(s: HookSession, event: string, edited: string | null): Promise<Output> {
     const me = await this.me(s);
-    const [messages, events, audit] = await Promise.all([
-      this.d.messages.inbox(me.id, { since: s.message_cursor, unread: true, thread: null, limit: SCAN_MESSAGES }),
-      this.d.events.since(s.event_cursor, SCAN_EVENTS, EVENT_FEED_PAGE_BYTES),
-      this.d.reader.auditAfter(s.audit_cursor, SCAN_AUDIT),
-    ]);
+    const g = await this.gather(s, me);
     const editedNow = edited !== null && !s.edited.includes(edited) ? edited : null;
-    const lines = digestLines({ me, messages, events, audit, edited: editedNow === null ? s.edited : [...s.edited, editedNow] });
+    const lines = digestLines({ me, messages: g.messages, events: g.events, audit: g.audit, edited: editedNow === null ? s.edited : [...s.edited, editedNow] });
     const text = digestText(lines, DIGEST_TOKENS);
-    const cursors = {
-      event_cursor: events.at(-1)?.id ?? s.event_cursor,
-      audit_cursor: audit.at(-1)?.id ?? s.audit_cursor,
-      message_cursor: messages.at(-1)?.id ?? s.message_cursor,
-    };
-    const lagging = cursors.event_cursor - s.event_cursor >= CURSOR_LAG || cursors.audit_cursor - s.audit_cursor >= CURSOR_LAG;
+    const cursors = { event_cursor: g.eventThrough, audit_cursor: g.auditThrough, message_cursor: g.messages.at(-1)?.id ?? s.message_cursor };
+    if (this.scanned.size >= SCANNED_MAX) this.scanned.clear();
+    this.scanned.set(s.session_id, { event: g.eventThrough, audit: g.auditThrough });
+    // Written with news; a quiet session's cursors now and then, so another node or a restart starts near the end.
+    const lagging = g.eventThrough - s.event_cursor >= CURSOR_LAG || g.auditThrough - s.audit_cursor >= CURSOR_LAG;
     if (text !== null || lagging || editedNow !== null) {
       await this.d.writer.call('hooks.advance', { session_id: s.session_id, ...(text !== null || lagging ? cursors : {}), ...(editedNow !== null ? { edited: editedNow } : {}) });
     }
@@ -259,6 +277,7 @@ export class HookService {
   private async end(sessionId: string): Promise<Output> {
     this.bound.delete(sessionId);
     this.lastProgress.delete(sessionId);
+    this.scanned.delete(sessionId);
     if (!(await this.d.reader.session(sessionId))) return NOTHING;
     const r = await this.d.writer.call('hooks.end', { session_id: sessionId }, { audit: { actor: '' } }).catch((e: unknown) => {
       if ((e as { status?: string }).status === 'NOT_FOUND') return null; // ended on another node meanwhile
@@ -277,12 +296,13 @@ export class HookService {
     if (!i) throw fail('INSTANCE_NOT_FOUND', instanceId);
     const s = await this.d.reader.sessionOf(instanceId);
     const recent = async (newest: Promise<number> | number) => Math.max(0, (await newest) - SCAN_AUDIT);
-    const cursors = s ?? { event_cursor: await recent(this.d.events.newest()), audit_cursor: await recent(this.d.reader.newestAudit()), message_cursor: 0, edited: [], project: folder(i.workspace), repo_root: i.workspace };
+    const cursors = s ?? { event_cursor: await recent(this.d.reader.newestEvent()), audit_cursor: await recent(this.d.reader.newestAudit()), message_cursor: 0, edited: [], project: folder(i.workspace), repo_root: i.workspace };
     const me: Me = { id: i.id, name: i.name, project: cursors.project, repo: folder(cursors.repo_root) };
+    const [newestEvent, newestAudit] = await Promise.all([this.d.reader.newestEvent(), this.d.reader.newestAudit()]);
     const [messages, events, audit] = await Promise.all([
       this.d.messages.inbox(me.id, { since: cursors.message_cursor, unread: true, thread: null, limit: SCAN_MESSAGES }),
-      this.d.events.since(cursors.event_cursor, SCAN_EVENTS, EVENT_FEED_PAGE_BYTES),
-      this.d.reader.auditAfter(cursors.audit_cursor, SCAN_AUDIT),
+      this.d.reader.eventsAfter(cursors.event_cursor, newestEvent, SCAN_EVENTS),
+      this.d.reader.auditAfter(cursors.audit_cursor, newestAudit, SCAN_AUDIT),
     ]);
     const lines = digestLines({ me, messages, events, audit, edited: cursors.edited });
     return JSON.stringify({ agent: i.id, name: i.name, text: digestText(lines, DIGEST_TOKENS), lines });
