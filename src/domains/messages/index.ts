@@ -9,21 +9,13 @@ import { MessageService } from './service.js';
 export function messagesDomain(p: Platform, d: { announce: (list: readonly Event[]) => void }): Domain & { messages: MessageService; push: InboxPush } {
   const messages = new MessageService(p.readers.messages, p.readers.instances, p.writer, d.announce);
   const push = new InboxPush(p.readers.messages, p.hub, p.log.child({ component: 'inbox' }));
-  const sent = { n: 0 };
-  const svc = Object.assign(Object.create(messages) as MessageService, {
-    send: async (...args: Parameters<MessageService['send']>) => {
-      const r = await messages.send(...args);
-      if (!r.replayed) sent.n++;
-      return r;
-    },
-  });
   return {
     messages,
     push,
-    routes: messageRoutes(svc),
+    routes: messageRoutes(messages),
     sockets: [{ path: INBOX_SUBSCRIBE_PATH, mount: (slots, deps) => push.mount(slots, deps) }],
     metrics: (m) => {
-      m.counter('koor_messages_sent_total', 'Inbox messages sent through this node (idempotent retries not counted).', () => sent.n);
+      m.counter('koor_messages_sent_total', 'Inbox messages sent through this node (idempotent retries not counted).', () => messages.stats.sent);
       m.gauge('koor_inbox_subscribers', 'Open inbox push streams (/api/inbox/subscribe) on this node.', () => push.stats.subscribers);
       m.counter('koor_inbox_pushed_total', 'Inbox items written to push streams on this node.', () => push.stats.pushed);
       m.labeled('koor_inbox_unread', 'Unread inbox items per agent (agents with none are left out).', 'gauge', () =>

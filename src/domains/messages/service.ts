@@ -53,6 +53,9 @@ const inProject = (workspace: string, p: string): boolean => workspace === p || 
  * commits. Reads never change state.
  */
 export class MessageService {
+  /** Messages this node stored (idempotent retries not counted). */
+  readonly stats = { sent: 0 };
+
   constructor(
     private readonly reader: MessageReader,
     private readonly instances: InstanceReader,
@@ -115,7 +118,10 @@ export class MessageService {
     };
     // The key covers what was asked (`to` as written), not what it resolved to this time.
     const { res, replayed } = await this.writer.callIdempotent('messages.send', req, idem({ ...req, recipients: undefined }), { audit });
-    if (!replayed) this.announce(res.events);
+    if (!replayed) {
+      this.stats.sent++;
+      this.announce(res.events);
+    }
     return { json: messageJson(res.message), replayed };
   }
 
