@@ -1,4 +1,6 @@
 import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import type { AddressInfo } from 'node:net';
 import { once } from 'node:events';
 import http from 'node:http';
 import https from 'node:https';
@@ -9,7 +11,7 @@ import { silentLogger } from '../../src/log.js';
 import { startSupervised } from '../../src/supervisor.js';
 import { testConfig } from '../helpers/config.js';
 import { repoPath } from '../helpers/paths.js';
-import { cleanEnv, runServer, startTestServer, tempDir } from '../helpers/server.js';
+import { cleanEnv, runServer, spawnServer, startTestServer, tempDir } from '../helpers/server.js';
 import { httpsRequest, selfSignedCert, type TestCert } from '../helpers/tls.js';
 
 /**
@@ -144,6 +146,39 @@ t.test('a live restore keeps serving TLS on the same listeners', async (t) => {
   t.teardown(() => again.terminate());
   await once(again, 'open');
   t.pass('a new wss:// subscription after the restore');
+});
+
+t.test('webhooks to an https:// receiver with a self-signed certificate: trusted through NODE_EXTRA_CA_CERTS', async (t) => {
+  const pem = certOrSkip(t);
+  if (!pem) return;
+  const got: string[] = [];
+  const rx = https.createServer({ cert: fs.readFileSync(pem.cert), key: fs.readFileSync(pem.key) }, (req, res) => {
+    let body = '';
+    req.on('data', (d: Buffer) => (body += d.toString()));
+    req.on('end', () => {
+      got.push(body);
+      res.end('ok');
+    });
+  });
+  await new Promise<void>((resolve) => rx.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => rx.close());
+  const url = `https://127.0.0.1:${(rx.address() as AddressInfo).port}/hook`;
+  const post = (base: string, p: string, body: unknown) => fetch(`${base}${p}`, { method: 'POST', body: JSON.stringify(body) }).then(async (r) => [r.status, await r.json()] as const);
+
+  // The delivery thread is Node's https: the server process trusts what its environment names.
+  const trusted = await spawnServer(['--data-dir', tempDir(t)], { NODE_EXTRA_CA_CERTS: pem.cert }, ONE_NODE);
+  t.teardown(() => trusted.child.kill('SIGKILL'));
+  t.match(await post(trusted.url, '/api/webhooks', { id: 'tls', url }), [200, { id: 'tls', url }]);
+  t.same(await post(trusted.url, '/api/webhooks/tls/test', {}), [200, { tested: 'tls', status: 'ok' }], 'the test delivery reached the https:// receiver');
+  await post(trusted.url, '/api/events/publish', { topic: 'tls.hook', data: { n: 1 } });
+  for (let i = 0; i < 200 && !got.some((b) => b.includes('tls.hook')); i++) await new Promise((r) => setTimeout(r, 50));
+  t.ok(got.some((b) => b.includes('"topic":"tls.hook"')), 'a published event was delivered over https://');
+
+  const untrusted = await spawnServer(['--data-dir', tempDir(t)], {}, ONE_NODE);
+  t.teardown(() => untrusted.child.kill('SIGKILL'));
+  await post(untrusted.url, '/api/webhooks', { id: 'tls', url });
+  const [status, body] = await post(untrusted.url, '/api/webhooks/tls/test', {});
+  t.same([status, body], [400, { error: 'webhook test failed: request failed: DEPTH_ZERO_SELF_SIGNED_CERT (self-signed certificate)', code: 400 }], 'without it, the reason is named');
 });
 
 t.test('TLS settings: both or neither, files judged at start in one line', async (t) => {
