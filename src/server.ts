@@ -45,8 +45,9 @@ export type { KoorServer, StartOptions } from './server-api.js';
 /** Composition root: config → backend → writer and pool threads → domains → listeners. */
 export async function startServer(config: Config, opts: StartOptions = {}): Promise<KoorServer> {
   assertNativeUws();
-  // Bad TLS files are reported before anything is opened (the database, its lock).
-  const tls = tlsOptions(config);
+  // Bad TLS files are reported before anything is opened (the database, its lock). A live
+  // restore keeps its listeners, certificate included: the files are not needed (nor read) again.
+  const tls = opts.front ? null : tlsOptions(config);
   const log = opts.log ?? createLogger(config.logLevel);
   // SQLite: one server per data directory (as per port), locked until close().
   const backend = await chooseBackend(config);
