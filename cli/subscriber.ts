@@ -1,6 +1,6 @@
 import WebSocket from 'ws';
 import type { IncomingMessage } from 'node:http';
-import { authHeaders, describeError, formatBody, isJsonText, parseServer, query, reindentJson, request, type CliConfig } from './core.js';
+import { authHeaders, describeError, formatBody, isCertificateError, isJsonText, parseServer, query, reindentJson, request, serverCa, tlsHint, type CliConfig } from './core.js';
 
 /**
  * `koor-cli events subscribe` (SPEC §4.3, §7-15, §7-17, §8.2): a WebSocket client that prints one
@@ -36,6 +36,7 @@ export interface SubscribeOptions {
 
 export function subscribe(opts: SubscribeOptions): Promise<number> {
   parseServer(opts.config);
+  serverCa(opts.config); // an unreadable CA file is reported now, once
   return new Promise((resolve) => new Subscriber(opts, resolve).start());
 }
 
@@ -127,7 +128,8 @@ class Subscriber {
     if (this.stopped) return;
     const since = this.lastId;
     const url = since === null ? this.wsBase : `${this.wsBase}&since=${since}`;
-    const ws = new WebSocket(url, { headers: authHeaders(this.opts.config), perMessageDeflate: false, handshakeTimeout: HANDSHAKE_TIMEOUT_MS });
+    const ca = serverCa(this.opts.config);
+    const ws = new WebSocket(url, { headers: authHeaders(this.opts.config), perMessageDeflate: false, handshakeTimeout: HANDSHAKE_TIMEOUT_MS, ...(ca === undefined ? {} : { ca }) });
     this.ws = ws;
     let opened = false;
     let handled = false;
@@ -170,7 +172,14 @@ class Subscriber {
         this.retry(`upgrade failed (HTTP ${res.statusCode})`);
       });
     });
-    ws.on('error', (e) => (lastError = describeError(e)));
+    ws.on('error', (e) => {
+      lastError = describeError(e);
+      // An untrusted certificate stays untrusted: one line and exit, never a retry loop.
+      if (!isCertificateError(e)) return;
+      handled = true;
+      log(`error: connection failed: ${lastError}${tlsHint(e, this.opts.config)}`);
+      this.stop(1);
+    });
     ws.on('close', (code: number, reason: Buffer) => {
       if (this.heartbeat) clearInterval(this.heartbeat);
       this.heartbeat = null;

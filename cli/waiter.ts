@@ -2,7 +2,7 @@ import WebSocket from 'ws';
 import type { IncomingMessage } from 'node:http';
 import type { Task } from '../schemas/http/coord.js';
 import type { InboxItem } from '../schemas/http/messages.js';
-import { authHeaders, describeError, messageHeader, preview, query, request, shellWord, writeErr, writeOut, type CliConfig } from './core.js';
+import { authHeaders, describeError, isCertificateError, messageHeader, preview, query, request, serverCa, shellWord, tlsHint, writeErr, writeOut, type CliConfig } from './core.js';
 
 /**
  * `koor-cli wait` (issue 28): blocks until something arrives for this agent, says what in a few
@@ -53,6 +53,7 @@ export interface WaitOptions {
 }
 
 export function wait(opts: WaitOptions): Promise<number> {
+  serverCa(opts.config); // an unreadable CA file is reported now, once
   return new Promise((resolve) => new Waiter(opts, resolve).start());
 }
 
@@ -109,6 +110,10 @@ class Waiter {
 
   get stopped(): boolean {
     return this.finished;
+  }
+
+  get config(): CliConfig {
+    return this.opts.config;
   }
 
   /** Something arrived (`text`), or the time is up (null). */
@@ -263,7 +268,8 @@ class Source {
 
   connect(): void {
     if (this.stopped) return;
-    const ws = new WebSocket(this.url, { headers: this.headers, perMessageDeflate: false, handshakeTimeout: HANDSHAKE_TIMEOUT_MS });
+    const ca = serverCa(this.waiter.config);
+    const ws = new WebSocket(this.url, { headers: this.headers, perMessageDeflate: false, handshakeTimeout: HANDSHAKE_TIMEOUT_MS, ...(ca === undefined ? {} : { ca }) });
     this.ws = ws;
     let opened = false;
     let handled = false;
@@ -299,7 +305,13 @@ class Source {
         this.retry(`upgrade failed (HTTP ${res.statusCode})`);
       });
     });
-    ws.on('error', (e) => (lastError = describeError(e)));
+    ws.on('error', (e) => {
+      lastError = describeError(e);
+      // An untrusted certificate stays untrusted: waiting longer would not help.
+      if (!isCertificateError(e)) return;
+      handled = true;
+      this.waiter.fatal(`the ${this.name} stream failed: ${lastError}${tlsHint(e, this.waiter.config)}`);
+    });
     ws.on('close', (code: number, reason: Buffer) => {
       if (this.heartbeat) clearInterval(this.heartbeat);
       this.heartbeat = null;

@@ -25,6 +25,13 @@ export interface Config {
    */
   database: string;
   authToken: string;
+  /**
+   * TLS (issue 30): PEM certificate (chain) and private key files, absolute; both '' = plain HTTP.
+   * When set, both listeners serve HTTPS and WSS. The passphrase decrypts an encrypted key.
+   */
+  tlsCert: string;
+  tlsKey: string;
+  tlsKeyPassphrase: string;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   /**
    * SQLite synchronous mode of the writer. `full` (default): a COMMIT is fsync'd before the reply,
@@ -113,6 +120,9 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'dataDir', flag: 'data-dir', env: 'KOOR_DATA_DIR', file: 'data_dir', kind: 'string', def: '.', help: 'directory of data.db' },
   { key: 'database', flag: 'database', env: 'KOOR_DATABASE_URL', file: 'database', kind: 'database', def: '', help: 'cluster mode: PostgreSQL URL postgres://user:pass@host:port/db shared by every node ("" = embedded SQLite in --data-dir)' },
   { key: 'authToken', flag: 'auth-token', env: 'KOOR_AUTH_TOKEN', file: 'auth_token', kind: 'string', def: '', help: 'bearer token required on every route but /health ("" = open)' },
+  { key: 'tlsCert', flag: 'tls-cert', env: 'KOOR_TLS_CERT', file: 'tls_cert', kind: 'string', def: '', help: 'PEM certificate file: both listeners serve HTTPS/WSS (needs --tls-key)' },
+  { key: 'tlsKey', flag: 'tls-key', env: 'KOOR_TLS_KEY', file: 'tls_key', kind: 'string', def: '', help: 'PEM private key file of --tls-cert' },
+  { key: 'tlsKeyPassphrase', flag: 'tls-key-passphrase', env: 'KOOR_TLS_KEY_PASSPHRASE', file: 'tls_key_passphrase', kind: 'string', def: '', help: 'passphrase of an encrypted --tls-key (prefer the env or file: flags show in ps)' },
   { key: 'logLevel', flag: 'log-level', env: 'KOOR_LOG_LEVEL', file: 'log_level', kind: 'level', def: 'info', help: 'debug|info|warn|error' },
   { key: 'sync', flag: 'sync', env: 'KOOR_SYNC', file: 'sync', kind: 'sync', def: 'full', help: 'full (fsync each commit: survives power loss) | normal (survives kill -9 only)' },
   { key: 'hookEdits', flag: 'hook-edits', env: 'KOOR_HOOK_EDITS', file: 'hook_edits', kind: 'hook-edits', def: 'auto-lease', help: 'edit hooks: auto-lease (the first edit of a free file leases it to the editor) | deny (refuse only files others leased)' },
@@ -377,6 +387,9 @@ function build(flags: ReadonlyMap<string, string>, env: NodeJS.ProcessEnv, file:
   }
   if (out.dataDir === '') out.dataDir = '.';
   out.dataDir = path.resolve(cwd, out.dataDir as string);
+  // TLS needs both files; one alone is a mistake, not a silent plain-HTTP server.
+  if ((out.tlsCert === '') !== (out.tlsKey === '')) throw new ConfigError(out.tlsCert === '' ? '--tls-key needs --tls-cert (the certificate it belongs to)' : '--tls-cert needs --tls-key (its private key)');
+  for (const k of ['tlsCert', 'tlsKey'] as const) if (out[k] !== '') out[k] = path.resolve(cwd, out[k] as string);
   out.configFile = configFile;
   out.help = help;
   return Object.freeze(out) as unknown as Config & { help: boolean };

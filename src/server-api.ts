@@ -19,7 +19,7 @@ export interface KoorServer {
   /** Bound ports (useful with port 0). */
   readonly port: number;
   readonly dashboardPort: number | null;
-  /** `http://127.0.0.1:<port>` style base URL of the API listener. */
+  /** `http://127.0.0.1:<port>` style base URL of the API listener (`https://` with --tls-cert). */
   readonly url: string;
   readonly dashboardUrl: string | null;
   readonly writer: WriterClient;

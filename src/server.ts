@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { AppOptions } from 'uWebSockets.js';
 import type { Event } from '../schemas/rpc/writer.js';
 import type { Backend } from './backend/backend.js';
 import { chooseBackend } from './backend/choose.js';
@@ -26,7 +27,8 @@ import { templatesDomain } from './domains/templates/index.js';
 import { webhooksDomain } from './domains/webhooks/index.js';
 import { Authenticator } from './http/auth.js';
 import { openFront } from './http/front.js';
-import { assertNativeUws, hostForUrl } from './http/listen.js';
+import { assertNativeUws, hostForUrl, urlScheme } from './http/listen.js';
+import { tlsOptions } from './http/tls.js';
 import { createLogger, type Logger } from './log.js';
 import { McpGateway } from './mcp/gateway.js';
 import { HttpMetrics } from './metrics/http.js';
@@ -43,13 +45,16 @@ export type { KoorServer, StartOptions } from './server-api.js';
 /** Composition root: config → backend → writer and pool threads → domains → listeners. */
 export async function startServer(config: Config, opts: StartOptions = {}): Promise<KoorServer> {
   assertNativeUws();
+  // Bad TLS files are reported before anything is opened (the database, its lock). A live
+  // restore keeps its listeners, certificate included: the files are not needed (nor read) again.
+  const tls = opts.front ? null : tlsOptions(config);
   const log = opts.log ?? createLogger(config.logLevel);
   // SQLite: one server per data directory (as per port), locked until close().
   const backend = await chooseBackend(config);
   // What start-up has opened so far, undone in reverse if a later step fails.
   const undo: Array<() => unknown> = [() => backend.close()];
   try {
-    return await startOn(backend, config, log, undo, opts);
+    return await startOn(backend, config, log, undo, opts, tls);
   } catch (e) {
     for (const step of undo.reverse()) {
       try {
@@ -62,7 +67,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   }
 }
 
-async function startOn(backend: Backend, config: Config, log: Logger, undo: Array<() => unknown>, opts: StartOptions): Promise<KoorServer> {
+async function startOn(backend: Backend, config: Config, log: Logger, undo: Array<() => unknown>, opts: StartOptions, tls: AppOptions | null): Promise<KoorServer> {
   const bootId = randomUUID();
   const startedAt = Date.now();
   const { writer, pool } = await startThreads(backend, config, log, undo);
@@ -103,13 +108,13 @@ async function startOn(backend: Backend, config: Config, log: Logger, undo: Arra
   auth.setResolvers(ids.resolveToken, ids.resolveInstance, (id) => ids.seen(id));
   let apiBind = config.bind.text;
   // get_endpoints advertises only what is mounted: the REST routes plus the WebSocket route.
-  const mcp = new McpGateway({ instances: ids, rules: rules.rules, apiBind: () => apiBind, mounted: () => [...routes, ...[SUBSCRIBE_PATH, ...sockets.map((x) => x.path)].map((path) => ({ method: 'GET', path }))] }, { idleMs: config.mcpSessionIdleMs, log: log.child({ component: 'mcp' }) });
+  const mcp = new McpGateway({ instances: ids, rules: rules.rules, apiBind: () => apiBind, scheme: urlScheme(config), mounted: () => [...routes, ...[SUBSCRIBE_PATH, ...sockets.map((x) => x.path)].map((path) => ({ method: 'GET', path }))] }, { idleMs: config.mcpSessionIdleMs, log: log.child({ component: 'mcp' }) });
   undo.push(() => mcp.close());
   const http = new HttpMetrics();
   defineKoorMetrics(metrics, { http, counters, startedAt, mcpSessions: () => mcp.sessionCount, writer, pool, hub, cluster: backend.leader });
   for (const d of domains) d.metrics?.(metrics);
 
-  const front = await openFront({ config, log, auth, routes, sockets, hub, events: events.events, mcp, counters, agentMetrics: agentMetrics.agentMetrics, http, reuse: opts.front ?? null, ...(opts.dashboardDir ? { dashboardDir: opts.dashboardDir } : {}) });
+  const front = await openFront({ config, log, auth, routes, sockets, hub, events: events.events, mcp, counters, agentMetrics: agentMetrics.agentMetrics, http, reuse: opts.front ?? null, tls, ...(opts.dashboardDir ? { dashboardDir: opts.dashboardDir } : {}) });
   const { port, dashboardPort } = front;
   // An ephemeral port (":0") is useless to agents: tell them the port actually bound.
   if (config.bind.port === 0) apiBind = config.bind.text.replace(/:0$/, `:${port}`);
@@ -129,13 +134,15 @@ async function startOn(backend: Backend, config: Config, log: Logger, undo: Arra
 
   const close = closer({ front, backend, jobs, domains, writer, pool, hub, mcp, log });
 
-  log.info({ api: `${config.bind.host}:${port}`, dashboard: dashboardPort === null ? 'off' : `${config.dashboardBind!.host}:${dashboardPort}`, ...backend.logFields, auth: auth.enabled }, 'koor-server listening');
+  const scheme = urlScheme(config);
+  const url = `${scheme}://${hostForUrl(config.bind)}:${port}`;
+  log.info({ api: `${config.bind.host}:${port}`, dashboard: dashboardPort === null ? 'off' : `${config.dashboardBind!.host}:${dashboardPort}`, url, ...backend.logFields, auth: auth.enabled }, 'koor-server listening');
   return {
     config,
     port,
     dashboardPort,
-    url: `http://${hostForUrl(config.bind)}:${port}`,
-    dashboardUrl: config.dashboardBind && dashboardPort !== null ? `http://${hostForUrl(config.dashboardBind)}:${dashboardPort}` : null,
+    url,
+    dashboardUrl: config.dashboardBind && dashboardPort !== null ? `${scheme}://${hostForUrl(config.dashboardBind)}:${dashboardPort}` : null,
     writer,
     pool,
     hub,

@@ -168,10 +168,12 @@ export default defineCommand({
     'With --hooks, also installs a git pre-commit hook that runs `koor-cli lease guard` (commits touching files another agent leased are refused). ' +
     'With --claude-code, --cursor or --codex, also installs that client\'s hooks in the repository root (edits of files leased by others denied ' +
     'before they happen, news put into the model\'s context, an idle Claude Code session woken); they and the MCP configs then name $KOOR_TOKEN, ' +
-    'never the token. --remove takes Koor\'s entries out again and leaves the rest of each file as it was.',
+    'never the token. --remove takes Koor\'s entries out again and leaves the rest of each file as it was. ' +
+    'An https:// server goes into every file as given; --ca-file (saved as ca_file) makes koor-cli trust a self-signed one.',
   examples: [
     ['Local server, no auth', '$0 init'],
     ['Shared server with a token', '$0 init --server http://10.0.0.5:9800 --token s3cret'],
+    ['A server with a self-signed certificate', '$0 init --server https://10.0.0.5:9800 --ca-file koor-ca.pem'],
     ['Also guard commits against leased files', '$0 init --hooks'],
     ['Claude Code hooks (export KOOR_TOKEN first when the server has auth)', '$0 init --claude-code'],
     ['Take the Claude Code hooks out again', '$0 init --remove --claude-code'],
@@ -180,6 +182,7 @@ export default defineCommand({
   options: {
     server: { description: 'Server URL (default: the CLI config)' },
     token: { description: 'Bearer token (default: the CLI config)' },
+    'ca-file': { description: "PEM file of an https:// server's CA or self-signed certificate, for koor-cli (saved to ./settings.json)" },
     hooks: { description: 'Install the git pre-commit hook `koor-cli lease guard`', boolean: true },
     'claude-code': { description: 'Also install Claude Code hooks (.claude/settings.json, .claude/settings.local.json)', boolean: true },
     cursor: { description: 'Also install Cursor hooks (.cursor/hooks.json)', boolean: true },
@@ -189,11 +192,15 @@ export default defineCommand({
   async run({ opt, ctx }) {
     const server = (opt.server ?? ctx.config.server).replace(/\/+$/, '');
     const token = opt.token ?? ctx.config.token;
+    let scheme: string;
     try {
-      new URL(server);
+      scheme = new URL(server).protocol;
     } catch {
       throw new CliError(`invalid server URL: ${server}`);
     }
+    if (scheme !== 'http:' && scheme !== 'https:') throw new CliError(`invalid server URL: ${server} (http or https only)`);
+    const caFile = opt['ca-file'] !== undefined ? path.resolve(ctx.cwd, opt['ca-file']) : ctx.config.caFile;
+    if (opt['ca-file'] !== undefined && !fs.existsSync(caFile)) throw new CliError(`--ca-file ${opt['ca-file']}: no such file`);
     const clients = CLIENTS.filter((c) => opt[c]);
     const root = clients.length > 0 || opt.remove ? repoRoot(ctx.cwd) : ctx.cwd;
     const read = (file: string) => readIfExists(file);
@@ -244,10 +251,13 @@ export default defineCommand({
     const saved: Partial<Record<ConfigKey, string>> = {};
     if (opt.server !== undefined) saved.server = server;
     if (opt.token !== undefined) saved.token = token;
+    if (opt['ca-file'] !== undefined) saved.ca_file = caFile;
     if (!opt.remove && Object.keys(saved).length > 0) updateSettings(ctx.cwd, saved);
 
     for (const p of plans) if (!(opt.remove && p.outcome === 'unchanged' && p.text === null)) writeOut(`${p.outcome} ${path.relative(ctx.cwd, p.file)}\n`);
     if (!opt.remove && Object.keys(saved).length > 0) writeOut(`saved ${Object.keys(saved).join(' and ')} to settings.json\n`);
+    // The IDE's own MCP client and HTTP hooks do not read settings.json; Node-based ones (Claude Code) honour this.
+    if (!opt.remove && scheme === 'https:' && caFile !== '') writeErr(`note: the agent's MCP client and HTTP hooks must trust ${caFile} too: start the agent with NODE_EXTRA_CA_CERTS=${caFile}`);
     if (!opt.remove && token !== '') {
       if (clients.length === 0) writeErr('note: the MCP config files contain the token; keep them out of version control');
       else writeErr('note: the hooks and MCP configs read the token from the environment: export KOOR_TOKEN=<token> in the shell that starts the agent');

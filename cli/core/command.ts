@@ -89,6 +89,12 @@ export interface CliConfig {
   readonly token: string;
   /** Whole-reply timeout, ms (KOOR_TIMEOUT in seconds; default 30). */
   readonly timeoutMs: number;
+  /**
+   * KOOR_CA_FILE / `ca_file`: a PEM file of the CA (or the self-signed certificate) that vouches for
+   * an https:// server, trusted instead of Node's public CAs (like curl --cacert); '' = Node's own
+   * trust (its public CAs plus NODE_EXTRA_CA_CERTS). An absolute path.
+   */
+  readonly caFile: string;
   /** The agent this CLI speaks for (KOOR_INSTANCE, or `--instance` where a command has it): sent as X-Koor-Instance; '' = none. */
   readonly instance: string;
 }

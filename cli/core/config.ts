@@ -1,11 +1,12 @@
 /** Config: ./settings.json and the environment (SPEC §4.1). */
 import fs from 'node:fs';
+import path from 'node:path';
 import { CliError, type CliConfig } from './command.js';
 
 /** SPEC §4.1: `./settings.json` in the current directory, shared with the server's keys. */
 export const SETTINGS_FILE = 'settings.json';
 export const DEFAULT_SERVER = 'http://localhost:9800';
-export const CONFIG_KEYS = ['server', 'token'] as const;
+export const CONFIG_KEYS = ['server', 'token', 'ca_file'] as const;
 /** A server that accepts no connection within this is reported, ms. */
 export const CONNECT_TIMEOUT_MS = 5_000;
 /** A reply that has not fully arrived this long after the request is reported (KOOR_TIMEOUT), ms. */
@@ -46,7 +47,9 @@ export function loadConfig(cwd: string, env: NodeJS.ProcessEnv): CliConfig {
     if (!/^\d+(\.\d+)?$/.test(t) || !(s > 0) || s * 1000 > 2_147_483_647) throw new CliError(`invalid KOOR_TIMEOUT "${t}": expected seconds, e.g. 30 (at most 2147483)`);
     timeoutMs = s * 1000;
   }
-  return { server: server.replace(/\/+$/, ''), token, timeoutMs, instance: nonEmptyString(env.KOOR_INSTANCE) ?? '' };
+  // Relative to the directory of settings.json (the current one), like the file itself.
+  const caFile = nonEmptyString(env.KOOR_CA_FILE) ?? nonEmptyString(file.ca_file) ?? '';
+  return { server: server.replace(/\/+$/, ''), token, timeoutMs, caFile: caFile === '' ? '' : path.resolve(cwd, caFile), instance: nonEmptyString(env.KOOR_INSTANCE) ?? '' };
 }
 
 /**

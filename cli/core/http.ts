@@ -1,4 +1,5 @@
 /** HTTP: one exchange over a plain socket. */
+import fs from 'node:fs';
 import net from 'node:net';
 import { CliError, type CliConfig } from './command.js';
 import { CONNECT_TIMEOUT_MS } from './config.js';
@@ -156,7 +157,8 @@ export async function request(config: CliConfig, method: string, pathAndQuery: s
     if (/[\r\n]/.test(v)) throw new CliError(`invalid ${k} header value`);
     requestHead += `${k}: ${v}\r\n`;
   }
-  const socket = tls ? (await import('node:tls')).connect({ host, port, servername: net.isIP(host) ? undefined : host }) : net.connect({ host, port });
+  const ca = tls ? serverCa(config) : undefined;
+  const socket = tls ? (await import('node:tls')).connect({ host, port, servername: net.isIP(host) ? undefined : host, ...(ca === undefined ? {} : { ca }) }) : net.connect({ host, port });
   return new Promise<Reply>((resolve, reject) => {
     const chunks: Buffer[] = [];
     let received = 0;
@@ -175,7 +177,7 @@ export async function request(config: CliConfig, method: string, pathAndQuery: s
       clearTimeout(connectTimer);
       clearTimeout(replyTimer);
       socket.destroy();
-      reject(new CliError(`request failed: ${describeError(e)}`));
+      reject(new CliError(`request failed: ${describeError(e)}${tlsHint(e, config)}`));
     };
     const bytesSoFar = () => {
       const buf = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, received);
@@ -219,6 +221,51 @@ export async function request(config: CliConfig, method: string, pathAndQuery: s
     socket.write(requestHead + '\r\n');
     if (body !== undefined && body.length > 0) socket.write(body);
   });
+}
+
+let caRead: { file: string; pem: string } | null = null;
+
+/**
+ * The `ca` of a TLS connection to the server: the certificates of KOOR_CA_FILE / `ca_file`, read
+ * once; undefined = Node's own trust. They replace Node's public CAs rather than join them (as
+ * curl --cacert does): adding ~140 public roots to every connection costs ~25 ms a run, and the
+ * file is there for a server whose certificate no public CA signed.
+ */
+export function serverCa(config: CliConfig): string | undefined {
+  if (config.caFile === '') return undefined;
+  if (caRead?.file !== config.caFile) {
+    let pem: string;
+    try {
+      pem = fs.readFileSync(config.caFile, 'utf8');
+    } catch (e) {
+      throw new CliError(`cannot read the CA file ${config.caFile} (KOOR_CA_FILE / ca_file): ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : describeError(e)}`);
+    }
+    if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw new CliError(`the CA file ${config.caFile} (KOOR_CA_FILE / ca_file) holds no PEM certificate`);
+    caRead = { file: config.caFile, pem };
+  }
+  return caRead.pem;
+}
+
+/** Node's (OpenSSL's) codes for a server certificate that is not trusted or does not fit. */
+const CERT_ERROR = /^(DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_(GET_ISSUER_CERT(_LOCALLY)?|VERIFY_LEAF_SIGNATURE)|CERT_[A-Z_]+|ERR_TLS_CERT_ALTNAME_INVALID)$/;
+
+/** The server's certificate was refused: nothing a retry changes. */
+export function isCertificateError(e: unknown): boolean {
+  return CERT_ERROR.test(String((e as { code?: unknown } | null)?.code ?? ''));
+}
+
+/** What to do about a TLS failure, appended to its message ('' for other failures). */
+export function tlsHint(e: unknown, config: CliConfig): string {
+  const code = String((e as { code?: unknown } | null)?.code ?? '');
+  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') return ' (the certificate does not name this host: use the name or address it was made for)';
+  if (CERT_ERROR.test(code)) {
+    return config.caFile === ''
+      ? ' (the server certificate is not trusted: set KOOR_CA_FILE, or ca_file in settings.json, to the PEM file of its CA or self-signed certificate)'
+      : ` (the server certificate is not vouched for by the CA file ${config.caFile})`;
+  }
+  if (config.server.startsWith('http:') && (e as Error | null)?.message === 'connection closed without a reply') return ' (if the server serves TLS, use https://)';
+  if (code === 'ERR_SSL_WRONG_VERSION_NUMBER' || /wrong version number/i.test((e as Error | null)?.message ?? '')) return ' (the server does not speak TLS here: try http://)';
+  return '';
 }
 
 /** Node's happy-eyeballs connect failure is an AggregateError with an empty message. */

@@ -1,5 +1,5 @@
 import uWS from 'uWebSockets.js';
-import type { Config } from '../config.js';
+import { ConfigError, type Config } from '../config.js';
 import { DASHBOARD_ROUTES, DashboardAssets, defaultDashboardDir, mountDashboard } from '../dashboard/static.js';
 import type { AgentMetrics } from '../domains/agent-metrics/service.js';
 import type { SocketRoute } from '../domains/domain.js';
@@ -12,7 +12,7 @@ import type { McpGateway } from '../mcp/gateway.js';
 import type { HttpMetrics } from '../metrics/http.js';
 import { mountSubscribe, SUBSCRIBE_PATH } from '../ws/subscribe.js';
 import type { Authenticator } from './auth.js';
-import { hostForUrl, listen, type Front } from './listen.js';
+import { hostForUrl, listen, urlScheme, type Front } from './listen.js';
 import { mount, type Route } from './router.js';
 import { Slots } from './slots.js';
 
@@ -33,6 +33,8 @@ export interface FrontDeps {
   dashboardDir?: string;
   /** The previous generation's listeners (live restore): mounted anew, not opened. */
   reuse: Front | null;
+  /** The listeners' TLS options (tlsOptions of tls.ts), null = plain HTTP. */
+  tls: uWS.AppOptions | null;
 }
 
 /**
@@ -71,7 +73,17 @@ export async function openFront(d: FrontDeps): Promise<Front> {
       http,
     });
   };
-  const api = d.reuse?.api ?? new Slots(uWS.App());
+  // TLS (issue 30): both listeners are SSL apps; a live restore keeps the apps it was given.
+  const tls = d.tls;
+  const newApp = (): uWS.TemplatedApp => {
+    if (tls === null) return uWS.App();
+    try {
+      return uWS.SSLApp(tls);
+    } catch (e) {
+      throw new ConfigError(`cannot serve TLS with --tls-cert ${config.tlsCert} and --tls-key ${config.tlsKey}: ${(e as Error).message}`);
+    }
+  };
+  const api = d.reuse?.api ?? new Slots(newApp());
   let apiBase = '';
   const onMcpCall = (ctx: { identity?: { instanceId: string } | null }) => {
     d.counters.mcp++;
@@ -91,7 +103,7 @@ export async function openFront(d: FrontDeps): Promise<Front> {
       let dash: Slots | null = null;
       let dashboardPort: number | null = null;
       if (config.dashboardBind) {
-        dash = new Slots(uWS.App());
+        dash = new Slots(newApp());
         mountApi(dash, true);
         const dl = await listen(dash.app, config.dashboardBind, 'dashboard');
         sockets.push(dl.socket);
@@ -103,6 +115,6 @@ export async function openFront(d: FrontDeps): Promise<Front> {
       throw e; // the caller undoes the rest
     }
   }
-  apiBase = `http://${hostForUrl(config.bind)}:${front.port}`;
+  apiBase = `${urlScheme(config)}://${hostForUrl(config.bind)}:${front.port}`;
   return front;
 }

@@ -1,5 +1,5 @@
 import uWS from 'uWebSockets.js';
-import { ConfigError, type Bind } from '../config.js';
+import { ConfigError, type Bind, type Config } from '../config.js';
 import type { Slots } from './slots.js';
 
 /**
@@ -47,4 +47,9 @@ export function hostForUrl(bind: Bind): string {
   if (bind.host === '' || bind.host === '0.0.0.0') return '127.0.0.1';
   if (bind.host === '::') return '[::1]';
   return bind.host.includes(':') ? `[${bind.host}]` : bind.host;
+}
+
+/** `https` when the listeners serve TLS (--tls-cert), else `http`; `wss`/`ws` likewise. */
+export function urlScheme(config: Pick<Config, 'tlsCert'>): 'http' | 'https' {
+  return config.tlsCert === '' ? 'http' : 'https';
 }

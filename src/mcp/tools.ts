@@ -31,6 +31,8 @@ export interface ToolDeps {
   rules: RuleService;
   /** API bind text, verbatim (SPEC §3: api_base = "http://" + bind); port 0 → the bound port. */
   apiBind: () => string;
+  /** `https` when the listener serves TLS (issue 30); default `http`. */
+  scheme?: 'http' | 'https';
   /**
    * The routes the API listener actually serves (uWS patterns: `:param`, trailing `*`), read on
    * the first get_endpoints call: only endpoints a request would reach are advertised.
@@ -198,7 +200,7 @@ export async function runTool(name: string, args: Record<string, unknown>, deps:
       // map in §2.0 form costs ~186 tokens and the reply 217: over the 200 budget even without
       // `cli`. So the common `/api` moves into api_base ("http://<bind>/api") and each path is
       // relative to it — api_base + path is still the full URL — which brings the reply to ~191.
-      return { api_base: `http://${deps.apiBind()}${API_PREFIX}`, endpoints, cli: { install: CLI_INSTALL } };
+      return { api_base: `${deps.scheme ?? 'http'}://${deps.apiBind()}${API_PREFIX}`, endpoints, cli: { install: CLI_INSTALL } };
     }
     case 'propose_rule': {
       // Arguments are strings (SPEC §3); the rules service checks, defaults and stores them.

@@ -84,5 +84,10 @@ function reasonOf(e: unknown, timeout: AbortSignal, timeoutMs: number): string {
   if (timeout.aborted) return `no reply within ${timeoutMs / 1000} s`;
   const err = e as Error & { code?: string };
   if (err.name === 'AbortError') return 'delivery aborted';
+  // A refused certificate's code alone (DEPTH_ZERO_SELF_SIGNED_CERT) hides the reason: both.
+  if (err.code && CERT_ERROR.test(err.code)) return `request failed: ${err.code} (${err.message})`;
   return err.code ? `request failed: ${err.code}` : `request failed: ${err.message}`;
 }
+
+/** Node's (OpenSSL's) codes for a receiver certificate that is not trusted or does not fit. */
+const CERT_ERROR = /^(DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_(GET_ISSUER_CERT(_LOCALLY)?|VERIFY_LEAF_SIGNATURE)|CERT_[A-Z_]+|ERR_TLS_CERT_ALTNAME_INVALID)$/;
