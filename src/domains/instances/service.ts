@@ -1,7 +1,7 @@
 import type { AuditTag } from '../../../schemas/rpc/envelope.js';
 import { createHash } from 'node:crypto';
 import type { Event, Instance } from '../../../schemas/rpc/writer.js';
-import type { Identity } from '../../http/context.js';
+import { AGENT, type Identity, type Resolved } from '../../http/context.js';
 import type { Logger } from '../../log.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
 import { toRfc3339, toStorage, type Awaitable } from '../../store.js';
@@ -122,10 +122,12 @@ export class InstanceService {
   }
 
   /** Authorization header carrying an instance token → its agent (never after deregistration). */
-  readonly resolveToken = (authorization: string): Awaitable<Identity | null> => {
+  readonly resolveToken = (authorization: string): Awaitable<Resolved | null> => {
     if (!authorization.startsWith('Bearer ')) return null;
     const key = tokenKey(authorization);
-    return this.byToken.get(key) ?? this.lookup(key, () => this.reader.byToken(authorization.slice(7)));
+    const known = this.byToken.get(key);
+    if (known) return { identity: known, principal: AGENT };
+    return then(this.lookup(key, () => this.reader.byToken(authorization.slice(7))), (identity) => (identity ? { identity, principal: AGENT } : null));
   };
 
   /** X-Koor-Instance header → agent; unknown ids are not attributed. */
