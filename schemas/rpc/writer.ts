@@ -3,10 +3,12 @@ import { Bytes, type MethodTable } from './envelope.js';
 import { Event, Instance, LeaseRow, RuleRow, TaskRow } from './writer-rows.js';
 import { HookMethods } from './writer-hooks.js';
 import { MessageMethods } from './writer-messages.js';
+import { TokenMethods } from './writer-tokens.js';
 
 export * from './writer-rows.js';
 export * from './writer-messages.js';
 export * from './writer-hooks.js';
+export * from './writer-tokens.js';
 export * from './writer-startup.js';
 
 /** Compare-and-set preconditions carried by conditional writes (SPEC §8.1). */
@@ -135,8 +137,8 @@ export const WriterMethods = {
       stack: Type.String(),
       capabilities: Type.Array(Type.String()),
     }),
-    /** The full row, token included (returned only at registration). */
-    res: Instance,
+    /** The full row and its token (made here, returned only at registration; the row keeps its hash). */
+    res: Type.Object({ ...Instance.properties, token: Type.String() }),
   },
   /** `op`: activate (→ active), heartbeat (stale → active), touch (last_seen only). */
   'instances.touch': {
@@ -369,6 +371,7 @@ export const WriterMethods = {
 
   ...MessageMethods,
   ...HookMethods,
+  ...TokenMethods,
 } satisfies MethodTable;
 
 export type WriterMethods = typeof WriterMethods;
