@@ -25,6 +25,14 @@ export interface Config {
    */
   database: string;
   authToken: string;
+  /** A file holding the server token (issue 30): kept out of the command line, which `ps` shows. Read into `authToken`. */
+  authTokenFile: string;
+  /**
+   * The key that encrypts webhook secrets at rest (issue 30): a file of 64 hex characters. ''
+   * = `<data dir>/secret.key`, made at first start (SQLite); cluster mode has no default (every
+   * node must share one: without it webhooks cannot have secrets).
+   */
+  secretKeyFile: string;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   /**
    * SQLite synchronous mode of the writer. `full` (default): a COMMIT is fsync'd before the reply,
@@ -113,6 +121,8 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'dataDir', flag: 'data-dir', env: 'KOOR_DATA_DIR', file: 'data_dir', kind: 'string', def: '.', help: 'directory of data.db' },
   { key: 'database', flag: 'database', env: 'KOOR_DATABASE_URL', file: 'database', kind: 'database', def: '', help: 'cluster mode: PostgreSQL URL postgres://user:pass@host:port/db shared by every node ("" = embedded SQLite in --data-dir)' },
   { key: 'authToken', flag: 'auth-token', env: 'KOOR_AUTH_TOKEN', file: 'auth_token', kind: 'string', def: '', help: 'bearer token required on every route but /health ("" = open)' },
+  { key: 'authTokenFile', flag: 'auth-token-file', env: 'KOOR_AUTH_TOKEN_FILE', file: 'auth_token_file', kind: 'string', def: '', help: 'read the bearer token from this file (not visible in ps)' },
+  { key: 'secretKeyFile', flag: 'secret-key-file', env: 'KOOR_SECRET_KEY_FILE', file: 'secret_key_file', kind: 'string', def: '', help: 'key encrypting webhook secrets at rest, 64 hex chars ("" = <data-dir>/secret.key, made at first start; cluster mode: required for webhook secrets, the same file on every node)' },
   { key: 'logLevel', flag: 'log-level', env: 'KOOR_LOG_LEVEL', file: 'log_level', kind: 'level', def: 'info', help: 'debug|info|warn|error' },
   { key: 'sync', flag: 'sync', env: 'KOOR_SYNC', file: 'sync', kind: 'sync', def: 'full', help: 'full (fsync each commit: survives power loss) | normal (survives kill -9 only)' },
   { key: 'hookEdits', flag: 'hook-edits', env: 'KOOR_HOOK_EDITS', file: 'hook_edits', kind: 'hook-edits', def: 'auto-lease', help: 'edit hooks: auto-lease (the first edit of a free file leases it to the editor) | deny (refuse only files others leased)' },
@@ -377,9 +387,25 @@ function build(flags: ReadonlyMap<string, string>, env: NodeJS.ProcessEnv, file:
   }
   if (out.dataDir === '') out.dataDir = '.';
   out.dataDir = path.resolve(cwd, out.dataDir as string);
+  if (out.authTokenFile !== '') out.authToken = readAuthTokenFile(path.resolve(cwd, out.authTokenFile as string), out.authToken as string);
+  if (out.secretKeyFile !== '') out.secretKeyFile = path.resolve(cwd, out.secretKeyFile as string);
   out.configFile = configFile;
   out.help = help;
   return Object.freeze(out) as unknown as Config & { help: boolean };
+}
+
+/** The server token from --auth-token-file: its first line, without surrounding whitespace. */
+function readAuthTokenFile(file: string, given: string): string {
+  if (given !== '') throw new ConfigError('give the server token once: --auth-token (KOOR_AUTH_TOKEN) or --auth-token-file (KOOR_AUTH_TOKEN_FILE), not both', 2);
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new ConfigError(`cannot read --auth-token-file ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  const token = (text.split(/\r?\n/, 1)[0] ?? '').trim();
+  if (token === '') throw new ConfigError(`--auth-token-file ${file} is empty`);
+  return token;
 }
 
 /**
