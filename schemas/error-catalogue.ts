@@ -141,6 +141,9 @@ export const ERRORS = {
   /** Until the permission table (issue 30) says who may do what, the token routes say it themselves. */
   TOKENS_ADMIN_ONLY: def('PERMISSION_DENIED', (role: string) => `${role} token may not manage tokens`),
 
+  WEBHOOK_SECRET_NEEDS_KEY: def('FAILED_PRECONDITION', () => 'webhook secrets are stored encrypted: in cluster mode give every node the same --secret-key-file'),
+  WEBHOOK_SECRET_SEALED_ELSEWHERE: def('FAILED_PRECONDITION', () => 'the webhook secret was encrypted with another secret key (a backup restored without its key?): start with that --secret-key-file, or create the webhook again'),
+
   // ── Rules and templates ──
   RULE_NOT_FOUND: def('NOT_FOUND', (project: string, ruleId: string) => `rule not found: ${project}/${ruleId}`),
   PROPOSED_RULE_NOT_FOUND: def('NOT_FOUND', (project: string, ruleId: string) => `proposed rule not found: ${project}/${ruleId}`),

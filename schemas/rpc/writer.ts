@@ -302,6 +302,14 @@ export const WriterMethods = {
     req: Type.Object({ id: Type.String({ minLength: 1 }), url: Type.String({ minLength: 1 }), patterns: Type.Array(Type.String()), secret: Type.String() }),
     res: Type.Object({ id: Type.String(), created_at: Type.String() }),
   },
+  /**
+   * Replaces a webhook's secret stored in plain text by its sealed form (issue 30), only if it is
+   * still `was` (another node may have sealed it first). `sealed` false: nothing changed.
+   */
+  'webhooks.seal_secret': {
+    req: Type.Object({ id: Type.String({ minLength: 1 }), was: Type.String({ minLength: 1 }), secret: Type.String({ minLength: 1 }) }),
+    res: Type.Object({ sealed: Type.Boolean() }),
+  },
   /** Deletes the webhook (its cursor goes with it). */
   'webhooks.delete': { req: Type.Object({ id: Type.String({ minLength: 1 }) }), res: Type.Object({ id: Type.String() }) },
   /**

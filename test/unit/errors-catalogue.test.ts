@@ -102,6 +102,8 @@ const TABLE: ReadonlyArray<[code: ErrorCode, params: readonly unknown[], status:
   ['TOKEN_SCOPE_INVALID', ['topic:[', 'not a glob'], 'INVALID_ARGUMENT', 400, 'invalid scope "topic:[": not a glob'],
   ['TOKEN_TTL_INVALID', ['soon'], 'INVALID_ARGUMENT', 400, 'ttl must be a positive number of seconds or a duration like 90d, 12h, 30m: "soon"'],
   ['TOKENS_ADMIN_ONLY', ['agent'], 'PERMISSION_DENIED', 403, 'agent token may not manage tokens'],
+  ['WEBHOOK_SECRET_NEEDS_KEY', [], 'FAILED_PRECONDITION', 412, 'webhook secrets are stored encrypted: in cluster mode give every node the same --secret-key-file'],
+  ['WEBHOOK_SECRET_SEALED_ELSEWHERE', [], 'FAILED_PRECONDITION', 412, 'the webhook secret was encrypted with another secret key (a backup restored without its key?): start with that --secret-key-file, or create the webhook again'],
   ['RULE_NOT_FOUND', ['koor', 'no-todo'], 'NOT_FOUND', 404, 'rule not found: koor/no-todo'],
   ['PROPOSED_RULE_NOT_FOUND', ['koor', 'no-todo'], 'NOT_FOUND', 404, 'proposed rule not found: koor/no-todo'],
   ['RULE_EXISTS', [], 'ALREADY_EXISTS', 409, 'failed to propose rule'],

@@ -112,6 +112,7 @@ export function writerMethods(driver: Driver, opts: MethodOptions = {}) {
     'webhooks.create': webhooks.create,
     'webhooks.delete': webhooks.delete,
     'webhooks.settle': webhooks.settle,
+    'webhooks.seal_secret': webhooks.sealSecret,
     'agent_metrics.add': ops.addMetrics,
     'llm.record': ops.recordLlm,
     'ops.prune': ops.prune,
