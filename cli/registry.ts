@@ -81,6 +81,10 @@ export const COMMANDS: Readonly<Record<string, Loader>> = {
   'webhooks delete': () => import('./commands/webhooks-delete.js'),
   'webhooks test': () => import('./commands/webhooks-test.js'),
 
+  'token create': () => import('./commands/token-create.js'),
+  'token list': () => import('./commands/token-list.js'),
+  'token revoke': () => import('./commands/token-revoke.js'),
+
   audit: () => import('./commands/audit.js'),
   'audit summary': () => import('./commands/audit-summary.js'),
   'metrics agents': () => import('./commands/metrics-agents.js'),

@@ -132,6 +132,18 @@ export const ERRORS = {
   IDEMPOTENCY_KEY_REUSED: def('ALREADY_EXISTS', (key: string) => `Idempotency-Key ${q(key)} was already used for a different request`),
   REPLY_OTHER_THREAD: def('INVALID_ARGUMENT', (replyTo: string | number, thread: string | number) => `message ${replyTo} is not in thread ${thread}`),
 
+  // ── Created tokens (issue 30) ──
+  TOKEN_NOT_FOUND: def('NOT_FOUND', (id: string) => `token not found: ${id}`),
+  TOKEN_ROLE_INVALID: def('INVALID_ARGUMENT', (role: string) => `role must be admin, agent or reader: ${q(role)}`),
+  TOKEN_SCOPE_KINDS_UNKNOWN: def('INVALID_ARGUMENT', (kinds: readonly string[]) => `unknown scope kind${kinds.length === 1 ? '' : 's'}: ${kinds.join(', ')} (known: project, state, topic)`),
+  TOKEN_SCOPE_INVALID: def('INVALID_ARGUMENT', (scope: string, why: string) => `invalid scope ${q(scope)}: ${why}`),
+  TOKEN_TTL_INVALID: def('INVALID_ARGUMENT', (ttl: string) => `ttl must be a positive number of seconds or a duration like 90d, 12h, 30m: ${q(ttl)}`),
+  /** Until the permission table (issue 30) says who may do what, the token routes say it themselves. */
+  TOKENS_ADMIN_ONLY: def('PERMISSION_DENIED', (role: string) => `${role} token may not manage tokens`),
+
+  WEBHOOK_SECRET_NEEDS_KEY: def('FAILED_PRECONDITION', () => 'webhook secrets are stored encrypted: in cluster mode give every node the same --secret-key-file'),
+  WEBHOOK_SECRET_SEALED_ELSEWHERE: def('FAILED_PRECONDITION', () => 'the webhook secret was encrypted with another secret key (a backup restored without its key?): start with that --secret-key-file, or create the webhook again'),
+
   // ── Rules and templates ──
   RULE_NOT_FOUND: def('NOT_FOUND', (project: string, ruleId: string) => `rule not found: ${project}/${ruleId}`),
   PROPOSED_RULE_NOT_FOUND: def('NOT_FOUND', (project: string, ruleId: string) => `proposed rule not found: ${project}/${ruleId}`),

@@ -32,6 +32,14 @@ export interface Config {
   tlsCert: string;
   tlsKey: string;
   tlsKeyPassphrase: string;
+  /** A file holding the server token (issue 30): kept out of the command line, which `ps` shows. Read into `authToken`. */
+  authTokenFile: string;
+  /**
+   * The key that encrypts webhook secrets at rest (issue 30): a file of 64 hex characters. ''
+   * = `<data dir>/secret.key`, made at first start (SQLite); cluster mode has no default (every
+   * node must share one: without it webhooks cannot have secrets).
+   */
+  secretKeyFile: string;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   /**
    * SQLite synchronous mode of the writer. `full` (default): a COMMIT is fsync'd before the reply,
@@ -123,6 +131,8 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'tlsCert', flag: 'tls-cert', env: 'KOOR_TLS_CERT', file: 'tls_cert', kind: 'string', def: '', help: 'PEM certificate file: both listeners serve HTTPS/WSS (needs --tls-key)' },
   { key: 'tlsKey', flag: 'tls-key', env: 'KOOR_TLS_KEY', file: 'tls_key', kind: 'string', def: '', help: 'PEM private key file of --tls-cert' },
   { key: 'tlsKeyPassphrase', flag: 'tls-key-passphrase', env: 'KOOR_TLS_KEY_PASSPHRASE', file: 'tls_key_passphrase', kind: 'string', def: '', help: 'passphrase of an encrypted --tls-key (prefer the env or file: flags show in ps)' },
+  { key: 'authTokenFile', flag: 'auth-token-file', env: 'KOOR_AUTH_TOKEN_FILE', file: 'auth_token_file', kind: 'string', def: '', help: 'read the bearer token from this file (not visible in ps)' },
+  { key: 'secretKeyFile', flag: 'secret-key-file', env: 'KOOR_SECRET_KEY_FILE', file: 'secret_key_file', kind: 'string', def: '', help: 'key encrypting webhook secrets at rest, 64 hex chars ("" = <data-dir>/secret.key, made at first start; cluster mode: required for webhook secrets, the same file on every node)' },
   { key: 'logLevel', flag: 'log-level', env: 'KOOR_LOG_LEVEL', file: 'log_level', kind: 'level', def: 'info', help: 'debug|info|warn|error' },
   { key: 'sync', flag: 'sync', env: 'KOOR_SYNC', file: 'sync', kind: 'sync', def: 'full', help: 'full (fsync each commit: survives power loss) | normal (survives kill -9 only)' },
   { key: 'hookEdits', flag: 'hook-edits', env: 'KOOR_HOOK_EDITS', file: 'hook_edits', kind: 'hook-edits', def: 'auto-lease', help: 'edit hooks: auto-lease (the first edit of a free file leases it to the editor) | deny (refuse only files others leased)' },
@@ -390,9 +400,25 @@ function build(flags: ReadonlyMap<string, string>, env: NodeJS.ProcessEnv, file:
   // TLS needs both files; one alone is a mistake, not a silent plain-HTTP server.
   if ((out.tlsCert === '') !== (out.tlsKey === '')) throw new ConfigError(out.tlsCert === '' ? '--tls-key needs --tls-cert (the certificate it belongs to)' : '--tls-cert needs --tls-key (its private key)');
   for (const k of ['tlsCert', 'tlsKey'] as const) if (out[k] !== '') out[k] = path.resolve(cwd, out[k] as string);
+  if (out.authTokenFile !== '') out.authToken = readAuthTokenFile(path.resolve(cwd, out.authTokenFile as string), out.authToken as string);
+  if (out.secretKeyFile !== '') out.secretKeyFile = path.resolve(cwd, out.secretKeyFile as string);
   out.configFile = configFile;
   out.help = help;
   return Object.freeze(out) as unknown as Config & { help: boolean };
+}
+
+/** The server token from --auth-token-file: its first line, without surrounding whitespace. */
+function readAuthTokenFile(file: string, given: string): string {
+  if (given !== '') throw new ConfigError('give the server token once: --auth-token (KOOR_AUTH_TOKEN) or --auth-token-file (KOOR_AUTH_TOKEN_FILE), not both', 2);
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new ConfigError(`cannot read --auth-token-file ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  const token = (text.split(/\r?\n/, 1)[0] ?? '').trim();
+  if (token === '') throw new ConfigError(`--auth-token-file ${file} is empty`);
+  return token;
 }
 
 /**

@@ -24,6 +24,7 @@ import { systemDomain } from './domains/system/index.js';
 import { CallCounters } from './domains/system/metrics.js';
 import { tasksDomain } from './domains/tasks/index.js';
 import { templatesDomain } from './domains/templates/index.js';
+import { tokensDomain } from './domains/tokens/index.js';
 import { webhooksDomain } from './domains/webhooks/index.js';
 import { Authenticator } from './http/auth.js';
 import { openFront } from './http/front.js';
@@ -98,14 +99,17 @@ async function startOn(backend: Backend, config: Config, log: Logger, undo: Arra
   const messages = messagesDomain(p, { announce });
   const hooks = hooksDomain(p, { leases: leases.leases, instances: instances.instances, announce });
   const admin = adminDomain(p, { bootId, ...(opts.onRestore ? { onRestore: opts.onRestore } : {}) });
-  const domains: Domain[] = [system, state, specs, rules, templates, events, instances, leases, tasks, messages, hooks, contracts, compliance, webhooks, audit, agentMetrics, llm, admin];
+  const tokens = tokensDomain(p);
+  const domains: Domain[] = [system, state, specs, rules, templates, events, instances, leases, tasks, messages, hooks, contracts, compliance, webhooks, audit, agentMetrics, llm, tokens, admin];
   const routes = domains.flatMap((d) => d.routes);
   const sockets = domains.flatMap((d) => d.sockets ?? []);
   const jobs = domains.flatMap((d) => d.jobs ?? []);
 
   const auth = new Authenticator(config.authToken);
   const ids = instances.instances;
-  auth.setResolvers(ids.resolveToken, ids.resolveInstance, (id) => ids.seen(id));
+  // A created token (`koor_…`, issue 30) or an instance token: each asks its own index.
+  const created = tokens.tokens;
+  auth.setResolvers((a) => (created.owns(a) ? created.resolve(a) : ids.resolveToken(a)), ids.resolveInstance, (id) => ids.seen(id));
   let apiBind = config.bind.text;
   // get_endpoints advertises only what is mounted: the REST routes plus the WebSocket route.
   const mcp = new McpGateway({ instances: ids, rules: rules.rules, apiBind: () => apiBind, scheme: urlScheme(config), mounted: () => [...routes, ...[SUBSCRIBE_PATH, ...sockets.map((x) => x.path)].map((path) => ({ method: 'GET', path }))] }, { idleMs: config.mcpSessionIdleMs, log: log.child({ component: 'mcp' }) });
@@ -121,6 +125,7 @@ async function startOn(backend: Backend, config: Config, log: Logger, undo: Arra
 
   await backend.startJobs(jobs, {
     forget: (id) => ids.forget(id),
+    revoked: (id) => created.forget(id),
     // Another node's restore replaced the database: like a restart on a restore, subscribers
     // resume with since= on the new log and identities are read anew.
     restored: () => {
@@ -128,6 +133,7 @@ async function startOn(backend: Backend, config: Config, log: Logger, undo: Arra
       events.resetFeed();
       hub.closeAll(1012, 'data restored from a backup: resume with since=');
       ids.reload();
+      created.reload();
     },
   });
   for (const d of domains) d.start?.();

@@ -67,7 +67,7 @@ function fsyncFile(file: string): void {
 export default defineCommand({
   description: 'Save a consistent snapshot of everything on the server to a file',
   details:
-    'Downloads GET /api/admin/backup: one SQLite file with state and its history, specs, events, instances, rules, templates, webhooks, audit, metrics, taken online while the server keeps serving. It holds tokens and webhook secrets: it is written with mode 0600. Restore with `koor-server --restore FILE` (server stopped) or `koor-cli restore --file FILE`.',
+    'Downloads GET /api/admin/backup: one SQLite file with state and its history, specs, events, instances, rules, templates, webhooks, audit, metrics, taken online while the server keeps serving. Tokens are in it only as hashes and webhook secrets only encrypted, yet it is written with mode 0600. Restore with `koor-server --restore FILE` (server stopped) or `koor-cli restore --file FILE`.',
   examples: [['Back up the server', '$0 backup --output koor-backup.db']],
   positionals: [],
   options: {

@@ -26,6 +26,7 @@ import { createTable } from './table.js';
 import { HOOK_SESSIONS } from './tables/hooks.js';
 import { IDEMPOTENCY_KEYS } from './tables/idempotency.js';
 import { MESSAGES, MESSAGE_RECIPIENTS } from './tables/messages.js';
+import { API_TOKENS } from './tables/tokens.js';
 
 export interface PgMigration {
   version: number;
@@ -161,5 +162,19 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
     version: 5,
     name: 'coding-agent sessions bound to agent instances by their hooks (issue 29)',
     sql: createTable(HOOK_SESSIONS, 'pg'),
+  },
+  {
+    version: 6,
+    name: 'tokens an admin created, with a role and scopes, stored hashed (issue 30)',
+    sql: createTable(API_TOKENS, 'pg'),
+  },
+  {
+    version: 7,
+    name: 'instance tokens stored as their SHA-256, looked up by it (issue 30)',
+    sql: `
+      ALTER TABLE instances RENAME COLUMN token TO token_hash;
+      UPDATE instances SET token_hash = encode(sha256(convert_to(token_hash, 'UTF8')), 'hex');
+      CREATE INDEX instances_token_hash ON instances (token_hash);
+    `,
   },
 ];

@@ -9,11 +9,22 @@ import { createTable } from './table.js';
 import { HOOK_SESSIONS } from './tables/hooks.js';
 import { IDEMPOTENCY_KEYS } from './tables/idempotency.js';
 import { MESSAGES, MESSAGE_RECIPIENTS } from './tables/messages.js';
+import { API_TOKENS, tokenHash } from './tables/tokens.js';
 
 export interface Migration {
   version: number;
   name: string;
   sql: string;
+  /**
+   * A step SQL cannot say (SQLite has no SHA-256), run after `sql` in the same transaction, with
+   * `PRAGMA secure_delete` on: what it overwrites is zeroed, not left in free space.
+   */
+  run?: (db: MigrationDb) => void;
+}
+
+/** What a JS step may use of the connection (better-sqlite3's Database). */
+export interface MigrationDb {
+  prepare(sql: string): { all(...params: unknown[]): unknown[]; run(...params: unknown[]): unknown };
 }
 
 export const MIGRATIONS: readonly Migration[] = [
@@ -283,5 +294,23 @@ export const MIGRATIONS: readonly Migration[] = [
     version: 10,
     name: 'coding-agent sessions bound to agent instances by their hooks (issue 29)',
     sql: createTable(HOOK_SESSIONS, 'sqlite'),
+  },
+  {
+    version: 11,
+    name: 'tokens an admin created, with a role and scopes, stored hashed (issue 30)',
+    sql: createTable(API_TOKENS, 'sqlite'),
+  },
+  {
+    version: 12,
+    name: 'instance tokens stored as their SHA-256, looked up by it (issue 30)',
+    sql: `
+      ALTER TABLE instances RENAME COLUMN token TO token_hash;
+      CREATE INDEX instances_token_hash ON instances (token_hash);
+    `,
+    run: (db) => {
+      const rows = db.prepare('SELECT id, token_hash FROM instances').all() as Array<{ id: string; token_hash: string }>;
+      const set = db.prepare('UPDATE instances SET token_hash = ? WHERE id = ?');
+      for (const r of rows) set.run(tokenHash(r.token_hash), r.id);
+    },
   },
 ];

@@ -4,6 +4,7 @@ import { ContractTestReply, ContractValidateReply } from './contracts.js';
 import { Lease, LeaseCheckReply, LeaseListReply, LeaseReleasedReply, Task, TaskListReply } from './coord.js';
 import { EventListReply, EventReply } from './events.js';
 import { ClaudeHookOutput, DigestReply, HookSessionReply } from './hooks.js';
+import { TokenCreatedReply, TokenListReply, TokenRevokedReply } from './tokens.js';
 import { AckReply, InboxReply, Message, MessageReceiptsReply, ReadReply, ThreadReply } from './messages.js';
 import { CapabilitiesReply, InstanceListReply, InstanceStatusReply, InstanceSummary, LivenessReply, RegisterReply } from './instances.js';
 import {
@@ -128,6 +129,10 @@ export const REPLIES = {
   'GET /api/llm/usage': LlmListReply,
   'POST /api/llm/usage': LlmRecordedReply,
   'GET /api/llm/usage/summary': LlmSummaryReply,
+
+  'POST /api/tokens': TokenCreatedReply,
+  'GET /api/tokens': TokenListReply,
+  'DELETE /api/tokens/:id': TokenRevokedReply,
 
   'GET /api/admin/backup': null,
   'POST /api/admin/restore': RestoreReply,

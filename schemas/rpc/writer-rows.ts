@@ -21,7 +21,8 @@ export const Instance = Type.Object({
   stack: Type.String(),
   capabilities: Type.Array(Type.String()),
   status: Type.String(),
-  token: Type.String(),
+  /** SHA-256 of its token, hex (issue 30): the token itself is only in the registration's reply. */
+  token_hash: Type.String(),
   registered_at: Type.String(),
   last_seen: Type.String(),
 });

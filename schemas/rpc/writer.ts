@@ -3,10 +3,12 @@ import { Bytes, type MethodTable } from './envelope.js';
 import { Event, Instance, LeaseRow, RuleRow, TaskRow } from './writer-rows.js';
 import { HookMethods } from './writer-hooks.js';
 import { MessageMethods } from './writer-messages.js';
+import { TokenMethods } from './writer-tokens.js';
 
 export * from './writer-rows.js';
 export * from './writer-messages.js';
 export * from './writer-hooks.js';
+export * from './writer-tokens.js';
 export * from './writer-startup.js';
 
 /** Compare-and-set preconditions carried by conditional writes (SPEC §8.1). */
@@ -135,8 +137,8 @@ export const WriterMethods = {
       stack: Type.String(),
       capabilities: Type.Array(Type.String()),
     }),
-    /** The full row, token included (returned only at registration). */
-    res: Instance,
+    /** The full row and its token (made here, returned only at registration; the row keeps its hash). */
+    res: Type.Object({ ...Instance.properties, token: Type.String() }),
   },
   /** `op`: activate (→ active), heartbeat (stale → active), touch (last_seen only). */
   'instances.touch': {
@@ -300,6 +302,14 @@ export const WriterMethods = {
     req: Type.Object({ id: Type.String({ minLength: 1 }), url: Type.String({ minLength: 1 }), patterns: Type.Array(Type.String()), secret: Type.String() }),
     res: Type.Object({ id: Type.String(), created_at: Type.String() }),
   },
+  /**
+   * Replaces a webhook's secret stored in plain text by its sealed form (issue 30), only if it is
+   * still `was` (another node may have sealed it first). `sealed` false: nothing changed.
+   */
+  'webhooks.seal_secret': {
+    req: Type.Object({ id: Type.String({ minLength: 1 }), was: Type.String({ minLength: 1 }), secret: Type.String({ minLength: 1 }) }),
+    res: Type.Object({ sealed: Type.Boolean() }),
+  },
   /** Deletes the webhook (its cursor goes with it). */
   'webhooks.delete': { req: Type.Object({ id: Type.String({ minLength: 1 }) }), res: Type.Object({ id: Type.String() }) },
   /**
@@ -369,6 +379,7 @@ export const WriterMethods = {
 
   ...MessageMethods,
   ...HookMethods,
+  ...TokenMethods,
 } satisfies MethodTable;
 
 export type WriterMethods = typeof WriterMethods;

@@ -41,9 +41,9 @@ export interface Backend {
   size(): Awaitable<number>;
   /**
    * Runs the background jobs once per deployment: here, or on the elected node of a cluster.
-   * `forget`: an agent deregistered on another node; `restored`: another node's restore replaced the data.
+   * `forget`: an agent deregistered on another node; `revoked`: a created token revoked on another; `restored`: another node's restore replaced the data.
    */
-  startJobs(jobs: readonly Job[], on: { forget(id: string): void; restored(): void }): Promise<void>;
+  startJobs(jobs: readonly Job[], on: { forget(id: string): void; revoked?(tokenId: string): void; restored(): void }): Promise<void>;
   stopJobs(): Promise<void>;
   /** Cluster mode: whether this node runs the background jobs now; null on SQLite. */
   readonly leader: { readonly isLeader: boolean } | null;

@@ -11,6 +11,7 @@ import { agentMetricsReader, type AgentMetricsReader } from '../domains/agent-me
 import { leaseReader, type LeaseReader } from '../domains/leases/reader.js';
 import { taskReader, type TaskReader } from '../domains/tasks/reader.js';
 import { hookReader, type HookReader } from '../domains/hooks/reader.js';
+import { tokenReader, type TokenReader } from '../domains/tokens/reader.js';
 import { messageReader, type MessageReader } from '../domains/messages/reader.js';
 import { ruleReader, type RuleReader } from '../domains/rules/reader.js';
 import { complianceReader, type ComplianceReader } from '../domains/compliance/reader.js';
@@ -39,6 +40,7 @@ export interface Readers {
   tasks: TaskReader;
   messages: MessageReader;
   hooks: HookReader;
+  tokens: TokenReader;
   webhooks: WebhookReader;
 }
 
@@ -63,6 +65,7 @@ function readersOver(db: Reads): Omit<Readers, 'events'> {
     tasks: taskReader(db),
     messages: messageReader(db),
     hooks: hookReader(db),
+    tokens: tokenReader(db),
     webhooks: webhookReader(db),
   };
 }

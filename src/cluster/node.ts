@@ -51,13 +51,15 @@ export class ClusterNode {
   }
 
   /**
-   * Listens for other nodes' changes (`forget`: an agent deregistered anywhere; `restored`: a
-   * backup replaced the database) and enters the election for `jobs`.
+   * Listens for other nodes' changes (`forget`: an agent deregistered anywhere; `revoked`: a
+   * created token revoked anywhere; `restored`: a backup replaced the database) and enters the
+   * election for `jobs`.
    */
-  async start(jobs: readonly Job[], on: { forget: (instanceId: string) => void; restored: () => void }): Promise<void> {
+  async start(jobs: readonly Job[], on: { forget: (instanceId: string) => void; revoked?: (tokenId: string) => void; restored: () => void }): Promise<void> {
     this.jobs = jobs;
     this.listening = await this.sql.listen(CHANGES_CHANNEL, (payload) => {
       if (payload.startsWith('instance:')) on.forget(payload.slice('instance:'.length));
+      else if (payload.startsWith('token:')) on.revoked?.(payload.slice('token:'.length));
       else if (payload === 'restored') {
         on.restored();
         void this.restartJobs();

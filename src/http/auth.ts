@@ -1,12 +1,13 @@
 import type { Awaitable } from '../store.js';
-import type { Ctx, Identity } from './context.js';
+import { ADMIN, type Ctx, type Identity, type Resolved } from './context.js';
 import { then } from '../backend/awaitable.js';
 
 /**
- * Resolves an Authorization header that is not the server token (e.g. an instance token): at
- * once from the node's index, or a promise when a cluster node asks the database about a miss.
+ * Resolves an Authorization header that is not the server token (an instance token, a created
+ * token): its agent and its rights, at once from the node's index, or a promise when a cluster
+ * node asks the database about a miss.
  */
-export type TokenResolver = (authorization: string) => Awaitable<Identity | null>;
+export type TokenResolver = (authorization: string) => Awaitable<Resolved | null>;
 /** Resolves the X-Koor-Instance header to an agent identity. */
 export type InstanceResolver = (instanceId: string) => Awaitable<Identity | null>;
 
@@ -53,16 +54,17 @@ export class Authenticator {
   authorize(ctx: Ctx): boolean | Promise<boolean> {
     const auth = ctx.headers.authorization;
     if (this.expected === null || this.isServerToken(auth)) {
+      ctx.principal = ADMIN;
       // An instance token in open mode still identifies its agent.
       const byToken = this.expected === null && auth !== '' && this.tokenResolver ? this.tokenResolver(auth) : null;
-      return then(byToken, (id) => this.attribute(ctx, id));
+      return then(byToken, (r) => this.attribute(ctx, r?.identity ?? null));
     }
-    // Not the server token: an instance's own token is accepted besides it (SPEC §8.4).
-    const id = auth !== '' && this.tokenResolver ? this.tokenResolver(auth) : null;
-    return then(id, (found) => this.accept(ctx, found));
+    // Not the server token: an instance's own token, or a created one (issue 30).
+    const r = auth !== '' && this.tokenResolver ? this.tokenResolver(auth) : null;
+    return then(r, (found) => this.accept(ctx, found));
   }
 
-  /** Allowed (server token, or open mode): the agent by its token, else by X-Koor-Instance. */
+  /** The operator (server token, or open mode): the agent by its token, else by X-Koor-Instance (honoured only here). */
   private attribute(ctx: Ctx, byToken: Identity | null): true | Promise<true> {
     const id = byToken ?? (ctx.headers.instance !== '' && this.instanceResolver ? this.instanceResolver(ctx.headers.instance) : null);
     return then(id, (found) => this.identify(ctx, found));
@@ -74,9 +76,14 @@ export class Authenticator {
     return true;
   }
 
-  /** An instance's own token: allowed when it names a known agent. */
-  private accept(ctx: Ctx, id: Identity | null): boolean {
-    if (id === null) return false;
-    return this.identify(ctx, id);
+  /**
+   * A token other than the server's: allowed when it is known. It acts as the agent it names (an
+   * instance token) with its own rights; X-Koor-Instance is not honoured (issue 30: an agent token
+   * already names its agent, and a created token names none).
+   */
+  private accept(ctx: Ctx, r: Resolved | null): boolean {
+    if (r === null) return false;
+    ctx.principal = r.principal;
+    return this.identify(ctx, r.identity);
   }
 }

@@ -21,6 +21,36 @@ export interface Identity {
   name: string;
 }
 
+/**
+ * What a token may do (issue 30): `admin` — the server token(s), tokens created as admin, and
+ * everyone in open mode; `agent` — instance tokens and tokens created as agent (register
+ * instances, act as themselves); `reader` — reads, history, subscriptions, no writes.
+ */
+export type Role = 'admin' | 'agent' | 'reader';
+
+/** The authenticated caller's rights, as the Authenticator found them. */
+export interface Principal {
+  readonly role: Role;
+  /**
+   * What the token reaches (`project:web`, `state:web/*`, `topic:web.*`); null = everything its
+   * role may. Only created tokens carry scopes.
+   */
+  readonly scopes: readonly string[] | null;
+  /** The created token's id (null: the server token, an instance token, open mode). */
+  readonly tokenId: string | null;
+}
+
+/** An Authorization header resolved to its caller: the agent it names (if any) and its rights. */
+export interface Resolved {
+  identity: Identity | null;
+  principal: Principal;
+}
+
+/** The operator: the server token, or anyone in open mode. */
+export const ADMIN: Principal = Object.freeze({ role: 'admin', scopes: null, tokenId: null });
+/** An agent by its instance token. */
+export const AGENT: Principal = Object.freeze({ role: 'agent', scopes: null, tokenId: null });
+
 /** Per-request context handed to route handlers. */
 export interface Ctx {
   readonly res: HttpResponse;
@@ -44,6 +74,8 @@ export interface Ctx {
   /** The body as UTF-8 text, decoded once for routes declared `body: 'json'` ('' otherwise). */
   text: string;
   identity: Identity | null;
+  /** The caller's rights (ADMIN until the Authenticator says otherwise). */
+  principal: Principal;
   /** true when served by the dashboard listener. */
   readonly viaDashboard: boolean;
   /** Extra work when the client goes away (e.g. cancel a stream); `aborted` is set first. */
@@ -100,6 +132,7 @@ export function createCtx(res: HttpResponse, req: HttpRequest, paramCount: numbe
     json: undefined,
     text: '',
     identity: null,
+    principal: ADMIN,
     viaDashboard,
     onAbort: null,
     watching: false,

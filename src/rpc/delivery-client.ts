@@ -16,6 +16,8 @@ export interface DeliveryClientOptions {
   /** Runs in flight at once; more are refused (the dispatcher never asks for more). */
   maxInFlight: number;
   log: Logger;
+  /** A webhook's secret as stored → the secret that signs (issue 30: stored encrypted). */
+  openSecret?: (stored: string) => string;
 }
 
 interface Pending {
@@ -47,7 +49,7 @@ export class DeliveryClient {
     return (this.starting ??= this.spawn().finally(() => (this.starting = null)));
   }
 
-  /** POSTs `what` to `url`: given bodies, or logged events the thread reads itself. */
+  /** POSTs `what` to `url`: given bodies, or logged events the thread reads itself. `secret` as stored (opened here). */
   async run(url: string, secret: string, what: { bodies: string[] } | { events: DeliveryEvents }): Promise<RunOutcome> {
     if (this.closing) throw fail('SHUTTING_DOWN');
     if (this.pending.size >= this.opts.maxInFlight) throw fail('DELIVERY_QUEUE_FULL');
@@ -55,7 +57,7 @@ export class DeliveryClient {
     const port = this.port;
     if (!port) throw fail('DELIVERY_NOT_RUNNING');
     const id = this.nextId++;
-    const msg: DeliveryRun = { id, url, secret, ...what };
+    const msg: DeliveryRun = { id, url, secret: this.opts.openSecret ? this.opts.openSecret(secret) : secret, ...what };
     const count = 'bodies' in what ? what.bodies.length : (what.events.ids?.length ?? what.events.upto - what.events.after);
     const deadlineMs = count * (this.opts.timeoutMs + 1000) + 5000;
     const r = await new Promise<DeliveryRunResult>((resolve, reject) => {

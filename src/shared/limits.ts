@@ -128,6 +128,12 @@ export const VACUUM_PAGES_PER_TURN = 256;
 export const IDENTITY_TOUCH_INTERVAL_MS = 10_000;
 /** Cluster mode: unknown tokens / instance ids remembered per node (cleared when full), so a bad token costs one lookup. */
 export const IDENTITY_MISSES_MAX = 10_000;
+/**
+ * Cluster mode: a token this node remembers is confirmed against the database again once it was
+ * last confirmed this long ago, ms (issue 30): a token revoked or an agent deregistered on another
+ * node is refused here within this bound even if the notification is late or lost.
+ */
+export const TOKEN_CONFIRM_MS = 500;
 
 // --- Pool, MCP, caches ----------------------------------------------------------------------
 

@@ -65,7 +65,8 @@ function normaliser() {
     if (typeof v === 'bigint') return norm(Number(v));
     if (typeof v === 'number') return v > 1e12 ? '<ms>' : v;
     if (Array.isArray(v)) return v.map(norm);
-    if (v !== null && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, norm(x)]));
+    // A token's hash is as random as the token (issue 30): blanked like a time.
+    if (v !== null && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, k === 'token_hash' ? '<token hash>' : norm(x)]));
     return v;
   };
   return norm;

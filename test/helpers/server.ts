@@ -1,3 +1,4 @@
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -58,6 +59,14 @@ async function databaseFor(dataDir: string): Promise<string> {
   return url;
 }
 
+/** A key file for webhook secrets (64 hex characters, mode 0600) in the test's data directory. */
+export function sharedSecretKey(dataDir: string): string {
+  fs.mkdirSync(dataDir, { recursive: true });
+  const file = path.join(dataDir, 'shared-secret.key');
+  if (!fs.existsSync(file)) fs.writeFileSync(file, `${crypto.randomBytes(32).toString('hex')}\n`, { mode: 0o600 });
+  return file;
+}
+
 export interface TestServerOptions {
   /**
    * In the cluster pass, run this server as one node (still on PostgreSQL), and why: the test
@@ -82,6 +91,8 @@ export async function startTestServer(t: Teardown, over: Partial<Config> = {}, o
   const config = testConfig({
     bind: parseBind('127.0.0.1:0', 'bind'),
     dashboardBind: null,
+    // PostgreSQL: the key of webhook secrets every node shares (SQLite makes one in the data dir).
+    ...(database !== '' ? { secretKeyFile: sharedSecretKey(dataDir) } : {}),
     ...over,
     dataDir,
     database,
@@ -162,7 +173,7 @@ export interface ServerProcess {
 export async function spawnServer(args: string[], env: NodeJS.ProcessEnv = {}, opts: TestServerOptions = {}): Promise<ServerProcess> {
   const dirAt = args.indexOf('--data-dir');
   if (TEST_BACKEND === 'sqlite' || dirAt < 0 || args.includes('--database')) return spawnNode(args, env);
-  const full = [...args, '--database', await databaseFor(args[dirAt + 1]!)];
+  const full = [...args, '--database', await databaseFor(args[dirAt + 1]!), ...(args.includes('--secret-key-file') ? [] : ['--secret-key-file', sharedSecretKey(args[dirAt + 1]!)])];
   if (TEST_BACKEND === 'postgres' || opts.oneNode !== undefined || args.includes('--bind')) return spawnNode(full, env);
   const first = await spawnNode(full, env);
   const rest = await Promise.allSettled(Array.from({ length: CLUSTER_NODES - 1 }, () => spawnNode(full, env)));

@@ -145,6 +145,10 @@ t.test('every REST reply fits its schema', async (t) => {
   await call('POST /api/hooks/claude-code', '/api/hooks/claude-code', { body: { ...hookInput, hook_event_name: 'PreToolUse', tool_name: 'Write', tool_input: { file_path: '/w/shop/a.ts' } } });
   const hs = await call('GET /api/hooks/claude-code/sessions/:id', '/api/hooks/claude-code/sessions/replies-session-1');
   await call('GET /api/agents/:id/digest', `/api/agents/${hs.instance_id}/digest`);
+  // Created tokens (issue 30).
+  const tok = await call('POST /api/tokens', '/api/tokens', { body: { name: 'ci', role: 'reader', scopes: ['project:web'], ttl: '1h' } });
+  await call('GET /api/tokens', '/api/tokens', { nonEmpty: true });
+  await call('DELETE /api/tokens/:id', `/api/tokens/${tok.id}`);
   const third = await call('POST /api/tasks/claim', '/api/tasks/claim', { body: { project: 'ops' }, headers: B });
   await call('POST /api/tasks/:id/release', `/api/tasks/${third.id}/release`, { headers: B });
 

@@ -1,7 +1,7 @@
 import t from 'tap';
 import uWS from 'uWebSockets.js';
 import { Authenticator } from '../../src/http/auth.js';
-import type { Identity } from '../../src/http/context.js';
+import { AGENT, type Identity } from '../../src/http/context.js';
 import { sendJson } from '../../src/http/reply.js';
 import { mount } from '../../src/http/router.js';
 import { Slots } from '../../src/http/slots.js';
@@ -19,7 +19,7 @@ t.test('routes wait for an identity looked up asynchronously', async (t) => {
   auth.setResolvers(
     (authorization) => {
       lookups.push(authorization);
-      return later(authorization === 'Bearer agent-token' ? ({ instanceId: 'i-1', name: 'alice' } as Identity) : null);
+      return later(authorization === 'Bearer agent-token' ? { identity: { instanceId: 'i-1', name: 'alice' } as Identity, principal: AGENT } : null);
     },
     (id) => later(id === 'i-2' ? ({ instanceId: 'i-2', name: 'bob' } as Identity) : null),
   );

@@ -113,3 +113,15 @@ t.test('database (cluster mode): flag > KOOR_DATABASE_URL > settings database > 
   t.match(message, /postgres:\/\/u:\*\*\*@\/koor/, 'the error line names the URL');
   t.notMatch(message, /secret/, 'without its password');
 });
+
+t.test('--auth-token-file: the server token from a file, kept off the command line (issue 30)', async (t) => {
+  const dir = tempDir(t);
+  fs.writeFileSync(path.join(dir, 'token'), '  s3cret-from-file \nsecond line ignored\n');
+  t.equal(loadConfig(['--auth-token-file', 'token'], {}, dir).authToken, 's3cret-from-file', 'its first line, trimmed; relative to the cwd');
+  t.equal(loadConfig([], { KOOR_AUTH_TOKEN_FILE: path.join(dir, 'token') }, dir).authToken, 's3cret-from-file', 'or from the environment');
+  t.throws(() => loadConfig(['--auth-token-file', 'token', '--auth-token', 'x'], {}, dir), { message: /not both/, exitCode: 2 });
+  t.throws(() => loadConfig(['--auth-token-file', 'nope'], {}, dir), { message: `cannot read --auth-token-file ${path.join(dir, 'nope')}: ENOENT` });
+  fs.writeFileSync(path.join(dir, 'empty'), '\n');
+  t.throws(() => loadConfig(['--auth-token-file', 'empty'], {}, dir), { message: /is empty/ });
+  t.equal(loadConfig(['--secret-key-file', 'k'], {}, dir).secretKeyFile, path.join(dir, 'k'), '--secret-key-file relative to the cwd');
+});

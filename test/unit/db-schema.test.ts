@@ -40,7 +40,10 @@ function describe(db: Db): Record<string, unknown> {
 
 t.test('the SQLite migrations arrive at the declared tables, column for column and index for index', async (t) => {
   const migrated = new Database(':memory:');
-  for (const m of MIGRATIONS) migrated.exec(m.sql);
+  for (const m of MIGRATIONS) {
+    migrated.exec(m.sql);
+    m.run?.(migrated);
+  }
   const declared = new Database(':memory:');
   for (const table of TABLES) if (table.onlyIn !== 'pg') declared.exec(createTable(table, 'sqlite'));
   const a = describe(migrated);

@@ -6,12 +6,10 @@ import { openPg } from '../../src/shared/pg.js';
 import { copySnapshotInto, pgIntoSqlite } from './pg-copy.js';
 
 /**
- * A short-lived thread that takes one online snapshot with SQLite's backup API, off the front's
- * event loop. Its own read-only connection copies every page in ONE step: a step reads one
- * consistent view of the WAL database, and a copy made in several steps would start over each
- * time another connection commits (it might never finish under steady writes).
+ * A short-lived thread that takes one online snapshot off the front's event loop: its own
+ * read-only connection copies the live rows with VACUUM INTO in one read transaction (a
+ * consistent view of the WAL database, however steadily others commit).
  */
-const ALL_PAGES = 0x7fffffff;
 
 async function run(job: BackupJob): Promise<BackupDone> {
   if ('restore' in job) {
@@ -30,8 +28,11 @@ async function run(job: BackupJob): Promise<BackupDone> {
   } else {
     const db = new Database(job.source, { readonly: true, fileMustExist: true });
     try {
-      // better-sqlite3 copies 100 pages, then asks progress() how many next: "all of them".
-      await db.backup(job.dest, { progress: () => ALL_PAGES });
+      // VACUUM INTO writes the rows anew into a fresh file, in one read transaction (a consistent
+      // view of the WAL database): no free page and no freed space inside a page comes along, so
+      // nothing a deleted or overwritten row left behind (an old token, a secret before it was
+      // encrypted) reaches a backup (issue 30). A page-for-page copy would carry all of it.
+      db.prepare('VACUUM INTO ?').run(job.dest);
     } finally {
       db.close();
     }

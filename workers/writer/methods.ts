@@ -15,6 +15,7 @@ import { specStore } from './stores/specs.js';
 import { stateStore } from './stores/state.js';
 import { taskStore } from './stores/tasks.js';
 import { templateStore } from './stores/templates.js';
+import { tokenStore } from './stores/tokens.js';
 import { webhookStore } from './stores/webhooks.js';
 
 export type Handler<K extends WriterMethod> = (tx: Tx, req: ReqOf<WriterMethods, K>) => Promise<ResOf<WriterMethods, K>>;
@@ -46,6 +47,7 @@ export function writerMethods(driver: Driver, opts: MethodOptions = {}) {
   const compliance = complianceStore();
   const webhooks = webhookStore({ disableAfter: opts.webhookDisableAfter ?? 10 });
   const ops = opsStore();
+  const tokens = tokenStore();
   const hooks = hookStore(events);
   const letGo = async (tx: Tx, holder: string, why: 'stale' | 'deregistered'): Promise<Event[]> => [
     ...(await leases.releaseHolder(tx, holder, why)),
@@ -110,6 +112,7 @@ export function writerMethods(driver: Driver, opts: MethodOptions = {}) {
     'webhooks.create': webhooks.create,
     'webhooks.delete': webhooks.delete,
     'webhooks.settle': webhooks.settle,
+    'webhooks.seal_secret': webhooks.sealSecret,
     'agent_metrics.add': ops.addMetrics,
     'llm.record': ops.recordLlm,
     'ops.prune': ops.prune,
@@ -141,6 +144,8 @@ export function writerMethods(driver: Driver, opts: MethodOptions = {}) {
       return { instance_id: s.instance_id, events: (await deregister(tx, s.instance_id)).events };
     },
     'hooks.denied': hooks.denied,
+    'tokens.create': tokens.create,
+    'tokens.revoke': tokens.revoke,
   };
   return { handlers, endBatch: (committed: boolean) => state.endBatch(committed) };
 }

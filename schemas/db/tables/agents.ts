@@ -11,12 +11,16 @@ export const INSTANCES: Table = {
     stack: { type: 'text', default: "''" },
     capabilities: { type: 'text', default: "'[]'" },
     status: { type: 'text', default: "'pending'" },
-    token: { type: 'text' },
+    /** SHA-256 of the instance's token, hex (issue 30): the token is shown once, at registration. */
+    token_hash: { type: 'text' },
     registered_at: { type: 'text' },
     last_seen: { type: 'text' },
   },
   seq: 'plain',
-  indexes: [{ name: 'instances_status', on: 'status, last_seen', pgOn: 'status, last_seen, seq' }],
+  indexes: [
+    { name: 'instances_status', on: 'status, last_seen', pgOn: 'status, last_seen, seq' },
+    { name: 'instances_token_hash', on: 'token_hash' },
+  ],
 };
 
 /** Per-agent counters in hour buckets (SPEC §8.4). */

@@ -7,6 +7,7 @@ import { IDEMPOTENCY_KEYS } from './idempotency.js';
 import { MESSAGES, MESSAGE_RECIPIENTS } from './messages.js';
 import { COMPLIANCE_RUNS, TEMPLATES, VALIDATION_RULES } from './rules.js';
 import { SPECS, STATE, STATE_HISTORY } from './state.js';
+import { API_TOKENS } from './tokens.js';
 
 /** Every table Koor keeps, by domain (a backend creates those not `onlyIn` another). */
 export const TABLES: readonly Table[] = [
@@ -31,4 +32,5 @@ export const TABLES: readonly Table[] = [
   MESSAGE_RECIPIENTS,
   IDEMPOTENCY_KEYS,
   HOOK_SESSIONS,
+  API_TOKENS,
 ];

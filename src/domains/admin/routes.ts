@@ -19,8 +19,8 @@ export function adminRoutes(svc: AdminService, bootId: string): Route[] {
         svc.restore(ctx, (info, restarting) => sendJson(ctx, 200, { restoring: restarting, boot: bootId, schema_version: info.version, bytes: info.bytes, counts: info.counts })),
     },
     {
-      // A consistent snapshot of the whole database, taken online (SPEC §8.6). It holds tokens
-      // and webhook secrets: auth as every /api route, and keep the file private.
+      // A consistent snapshot of the whole database, taken online (SPEC §8.6). Tokens are in it
+      // as hashes and webhook secrets encrypted (issue 30); still, keep the file private.
       method: 'GET',
       path: '/api/admin/backup',
       counted: false,

@@ -82,7 +82,7 @@ export class HookService {
       writer: WriterClient;
       announce: (events: readonly Event[]) => void;
       /** An instance a binding registered, for the identity index (its token and id work at once). */
-      remember: (r: { id: string; name: string; token: string }) => void;
+      remember: (r: { id: string; name: string; token_hash: string }) => void;
       edits: 'deny' | 'auto-lease';
       log: Logger;
     },

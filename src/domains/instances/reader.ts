@@ -16,7 +16,8 @@ export type InstanceRow = Omit<Instance, 'capabilities'> & { capabilities: strin
 export interface TokenRow {
   id: string;
   name: string;
-  token: string;
+  /** SHA-256 of the token, hex (issue 30). */
+  token_hash: string;
 }
 
 /** Read-only queries of the instance registry; SQLite answers at once, PostgreSQL with a promise. */
@@ -25,15 +26,15 @@ export interface InstanceReader {
   list(f: InstanceFilter): Awaitable<InstanceRow[]>;
   stale(): Awaitable<InstanceRow[]>;
   get(id: string): Awaitable<InstanceRow | undefined>;
-  /** Every agent's id, name and token (the identity index). */
+  /** Every agent's id, name and token hash (the identity index). */
   tokens(): Awaitable<TokenRow[]>;
-  /** The agent whose token this is, if any (an index miss on a cluster node). */
-  byToken(token: string): Awaitable<TokenRow | undefined>;
+  /** The agent whose token has this hash, if any (a cluster node's miss or confirmation). */
+  byTokenHash(hash: string): Awaitable<TokenRow | undefined>;
   byId(id: string): Awaitable<TokenRow | undefined>;
   count(): Awaitable<number>;
 }
 
-const COLS = 'id, name, workspace, intent, stack, capabilities, status, token, registered_at, last_seen';
+const COLS = 'id, name, workspace, intent, stack, capabilities, status, token_hash, registered_at, last_seen';
 const filterOf = (f: InstanceFilter) => ({ name: f.name ?? null, workspace: f.workspace ?? null, stack: f.stack ?? null, capability: f.capability ?? null });
 
 /**
@@ -57,9 +58,9 @@ const STALE = dialects({
   pg: `SELECT ${COLS} FROM instances WHERE status = 'stale' ORDER BY last_seen DESC, seq DESC`,
 });
 const GET = sql(`SELECT ${COLS} FROM instances WHERE id = ?`);
-const TOKENS = sql('SELECT id, name, token FROM instances');
-const BY_TOKEN = sql('SELECT id, name, token FROM instances WHERE token = ?');
-const BY_ID = sql('SELECT id, name, token FROM instances WHERE id = ?');
+const TOKENS = sql('SELECT id, name, token_hash FROM instances');
+const BY_TOKEN = sql('SELECT id, name, token_hash FROM instances WHERE token_hash = ?');
+const BY_ID = sql('SELECT id, name, token_hash FROM instances WHERE id = ?');
 const COUNT = sql('SELECT count(*) AS n FROM instances');
 
 /** The instance registry's reads, on either backend. */
@@ -79,7 +80,7 @@ export function instanceReader(db: Reads): InstanceReader {
     stale: () => stale.all(),
     get: (id) => get.get(id),
     tokens: () => tokens.all(),
-    byToken: (token) => byToken.get(token),
+    byTokenHash: (hash) => byToken.get(hash),
     byId: (id) => byId.get(id),
     count: () => then(count.get(), (r) => r?.n ?? 0),
   };

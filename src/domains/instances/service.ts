@@ -1,12 +1,12 @@
 import type { AuditTag } from '../../../schemas/rpc/envelope.js';
-import { createHash } from 'node:crypto';
 import type { Event, Instance } from '../../../schemas/rpc/writer.js';
-import type { Identity } from '../../http/context.js';
+import { AGENT, type Identity, type Resolved } from '../../http/context.js';
 import type { Logger } from '../../log.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
 import { toRfc3339, toStorage, type Awaitable } from '../../store.js';
 import { fail } from '../../errors.js';
-import { IDENTITY_MISSES_MAX, IDENTITY_TOUCH_INTERVAL_MS } from '../../shared/limits.js';
+import { IDENTITY_MISSES_MAX, IDENTITY_TOUCH_INTERVAL_MS, TOKEN_CONFIRM_MS } from '../../shared/limits.js';
+import { tokenHash } from '../../../schemas/db/tables/tokens.js';
 import type { InstanceFilter, InstanceReader, InstanceRow, TokenRow } from './reader.js';
 import { then } from '../../backend/awaitable.js';
 
@@ -29,23 +29,36 @@ export function summary(i: Instance) {
 export type Summary = ReturnType<typeof summary>;
 
 const decode = (r: InstanceRow): Instance => ({ ...r, capabilities: JSON.parse(r.capabilities) as string[] });
-const tokenKey = (bearer: string): string => createHash('sha256').update(bearer).digest('hex');
+/** An agent's token as the identity index knows it, and when the database last said so. */
+interface Known {
+  readonly resolved: Resolved;
+  /** Date.now() when the lookup that found it was sent (cluster mode: confirmed again after TOKEN_CONFIRM_MS). */
+  at: number;
+}
 
 /**
  * Agent instances: registry over the writer, reads from the reader, and the identity index used
- * by auth (SPEC §8.4): instance id → agent, digest of "Bearer <instance token>" → agent.
+ * by auth (SPEC §8.4): instance id → agent, SHA-256 of the instance token → agent (the database
+ * keeps only that hash, issue 30).
  *
- * Cluster mode (`othersWrite`): other nodes register and deregister agents too. A deregistration
- * reaches every node's index by a PostgreSQL notification (forget()), and a token or id it does not know is looked up
- * in the database before the request is refused or left unattributed: an agent registered on
- * one node is known on every other at once. Unknown ones are remembered (bounded): tokens and
- * ids are random, one that was unknown does not turn up later.
+ * Cluster mode (`othersWrite`): other nodes register and deregister agents too. A token or id
+ * this node does not know is looked up in the database before the request is refused or left
+ * unattributed: an agent registered on one node is known on every other at once. A deregistration
+ * reaches every node's index by a PostgreSQL notification (forget()), and, so that a late or lost
+ * notification cannot keep a dead token working, a token's entry older than TOKEN_CONFIRM_MS is
+ * confirmed against the database before it is trusted again: a deregistered agent's token is
+ * refused on every node within that bound. Unknown ones are remembered (bounded): tokens and ids
+ * are random, one that was unknown does not turn up later. SQLite mode confirms nothing (this
+ * node is the only writer: its index is the truth).
  */
 export class InstanceService {
   private readonly byId = new Map<string, Identity>();
-  private readonly byToken = new Map<string, Identity>();
+  private readonly byToken = new Map<string, Known>();
   private readonly lastTouch = new Map<string, number>();
   private readonly misses = new Set<string>();
+  /** Confirmations under way, by token hash: a busy token costs one query per TOKEN_CONFIRM_MS. */
+  private readonly confirming = new Map<string, Promise<Resolved | null>>();
+  private readonly confirmMs: number | null;
 
   constructor(
     private readonly reader: InstanceReader,
@@ -55,6 +68,7 @@ export class InstanceService {
     private readonly announce: (events: readonly Event[]) => void = () => {},
     private readonly othersWrite = false,
   ) {
+    this.confirmMs = othersWrite ? TOKEN_CONFIRM_MS : null;
     this.reload();
     // A register/deregister whose reply was lost may still have committed: trust the DB.
     writer.onUncertain(() => this.reload());
@@ -75,25 +89,27 @@ export class InstanceService {
 
   /** Rebuilds the identity index from the database. */
   refresh(): Awaitable<void> {
+    const at = Date.now();
     const apply = (rows: TokenRow[]) => {
       this.byId.clear();
       this.byToken.clear();
       this.misses.clear();
-      for (const r of rows) this.index(r);
+      for (const r of rows) this.index(r, at);
     };
     const rows = this.reader.tokens();
     return then(rows, apply);
   }
 
-  private index(r: { id: string; name: string; token: string }): Identity {
-    const id: Identity = { instanceId: r.id, name: r.name };
-    this.byId.set(r.id, id);
-    this.byToken.set(tokenKey(`Bearer ${r.token}`), id);
-    return id;
+  private index(r: { id: string; name: string; token_hash: string }, at = Date.now()): Resolved {
+    const identity: Identity = { instanceId: r.id, name: r.name };
+    const resolved: Resolved = { identity, principal: AGENT };
+    this.byId.set(r.id, identity);
+    this.byToken.set(r.token_hash, { resolved, at });
+    return resolved;
   }
 
   /** An instance registered by another path of this node (a hook session's binding): known to the identity index at once. */
-  remember(r: { id: string; name: string; token: string }): void {
+  remember(r: { id: string; name: string; token_hash: string }): void {
     this.index(r);
   }
 
@@ -105,31 +121,53 @@ export class InstanceService {
   private unindex(id: string): void {
     this.byId.delete(id);
     this.lastTouch.delete(id);
-    for (const [k, v] of this.byToken) if (v.instanceId === id) this.byToken.delete(k);
+    for (const [k, v] of this.byToken) if (v.resolved.identity!.instanceId === id) this.byToken.delete(k);
   }
 
-  /** Looks a miss up in the shared database (cluster mode); remembers what is not there. */
-  private lookup(key: string, find: () => Awaitable<TokenRow | undefined>): Awaitable<Identity | null> {
+  private missed(key: string): null {
+    if (this.misses.size >= IDENTITY_MISSES_MAX) this.misses.clear();
+    this.misses.add(key);
+    return null;
+  }
+
+  /** Looks an id miss up in the shared database (cluster mode); remembers what is not there. */
+  private lookupId(key: string, find: () => Awaitable<TokenRow | undefined>): Awaitable<Identity | null> {
     if (!this.othersWrite || this.misses.has(key)) return null;
-    const found = (r: TokenRow | undefined): Identity | null => {
-      if (r) return this.index(r);
-      if (this.misses.size >= IDENTITY_MISSES_MAX) this.misses.clear();
-      this.misses.add(key);
-      return null;
-    };
-    const r = find();
-    return then(r, found);
+    return then(find(), (r) => (r ? this.index(r).identity : this.missed(key)));
+  }
+
+  /**
+   * Asks the database about a token hash (cluster mode): an unknown one, or one last confirmed
+   * more than TOKEN_CONFIRM_MS ago. Gone → forgotten here (and remembered as a miss).
+   */
+  private confirm(hash: string): Promise<Resolved | null> {
+    const pending = this.confirming.get(hash);
+    if (pending) return pending;
+    const at = Date.now();
+    const p = Promise.resolve(this.reader.byTokenHash(hash))
+      .then((r) => {
+        if (r) return this.index(r, at);
+        const known = this.byToken.get(hash);
+        if (known) this.unindex(known.resolved.identity!.instanceId);
+        return this.missed(hash);
+      })
+      .finally(() => this.confirming.delete(hash));
+    this.confirming.set(hash, p);
+    return p;
   }
 
   /** Authorization header carrying an instance token → its agent (never after deregistration). */
-  readonly resolveToken = (authorization: string): Awaitable<Identity | null> => {
+  readonly resolveToken = (authorization: string): Awaitable<Resolved | null> => {
     if (!authorization.startsWith('Bearer ')) return null;
-    const key = tokenKey(authorization);
-    return this.byToken.get(key) ?? this.lookup(key, () => this.reader.byToken(authorization.slice(7)));
+    const hash = tokenHash(authorization.slice(7));
+    const known = this.byToken.get(hash);
+    if (this.confirmMs === null) return known ? known.resolved : null;
+    if (known) return Date.now() - known.at < this.confirmMs ? known.resolved : this.confirm(hash);
+    return this.misses.has(hash) ? null : this.confirm(hash);
   };
 
   /** X-Koor-Instance header → agent; unknown ids are not attributed. */
-  readonly resolveInstance = (instanceId: string): Awaitable<Identity | null> => this.byId.get(instanceId) ?? this.lookup(`id:${instanceId}`, () => this.reader.byId(instanceId));
+  readonly resolveInstance = (instanceId: string): Awaitable<Identity | null> => this.byId.get(instanceId) ?? this.lookupId(`id:${instanceId}`, () => this.reader.byId(instanceId));
 
   /** Refreshes an identified agent's last_seen (throttled, fire and forget). */
   seen(identity: Identity): void {

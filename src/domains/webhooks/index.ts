@@ -3,6 +3,7 @@ import { DeliveryClient } from '../../rpc/delivery-client.js';
 import type { Domain, Platform } from '../domain.js';
 import { WebhookDispatcher } from './dispatcher.js';
 import { webhookRoutes } from './routes.js';
+import { loadSecretKey, SecretBox } from './secret-box.js';
 import { WebhookService } from './service.js';
 
 /**
@@ -11,7 +12,10 @@ import { WebhookService } from './service.js';
  */
 export function webhooksDomain(p: Platform): Domain & { dispatcher: WebhookDispatcher; kick(): void } {
   const log = p.log.child({ component: 'webhooks' });
+  // Secrets are stored encrypted under a key outside the database (issue 30).
+  const box = new SecretBox(loadSecretKey(p.config));
   const delivery = new DeliveryClient({
+    openSecret: (stored) => box.open(stored),
     dbPath: p.backend.deliveryDbPath,
     timeoutMs: WEBHOOK_TIMEOUT_MS,
     maxReplyBytes: WEBHOOK_MAX_REPLY_BYTES,
@@ -28,11 +32,20 @@ export function webhooksDomain(p: Platform): Domain & { dispatcher: WebhookDispa
     handBodies: p.backend.deliveryDbPath === '',
     log,
   });
-  const webhooks = new WebhookService(p.readers.webhooks, p.writer, delivery, () => dispatcher.refresh());
+  const webhooks = new WebhookService(p.readers.webhooks, p.writer, delivery, box, () => dispatcher.refresh());
   return {
     dispatcher,
     kick: () => dispatcher.kick(),
     routes: webhookRoutes(webhooks),
+    // Secrets an older server stored in plain text are sealed once the server is up.
+    start: () =>
+      void webhooks.sealStored().then(
+        ({ sealed, left }) => {
+          if (sealed > 0) log.info({ webhooks: sealed }, 'webhook secrets stored in plain text by an older server are now encrypted');
+          if (left > 0) log.warn({ webhooks: left }, 'webhook secrets are stored in plain text: give every node the same --secret-key-file to encrypt them');
+        },
+        (err: unknown) => log.warn({ err }, 'encrypting the webhook secrets stored in plain text failed'),
+      ),
     jobs: [dispatcher],
     metrics(m) {
       const s = dispatcher.stats;

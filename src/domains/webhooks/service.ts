@@ -6,6 +6,7 @@ import type { WriterClient } from '../../rpc/writer-client.js';
 import { toRfc3339 } from '../../store.js';
 import type { DeliveryClient } from '../../rpc/delivery-client.js';
 import { Backlog } from './backlog.js';
+import { SecretBox } from './secret-box.js';
 import type { WebhookReader, WebhookRow } from './reader.js';
 
 /** An unset time (SPEC §1.4): `last_fired` until a first success. */
@@ -54,6 +55,8 @@ export class WebhookService {
     private readonly reader: WebhookReader,
     private readonly writer: WriterClient,
     private readonly delivery: DeliveryClient,
+    /** Seals secrets before they are stored (issue 30); the delivery client opens them. */
+    private readonly box: SecretBox,
     /** Called once a webhook was created or deleted (the dispatcher looks again). */
     private readonly onChange: () => void = () => {},
   ) {
@@ -71,7 +74,7 @@ export class WebhookService {
     checkName(input.id, 'id');
     for (const p of input.patterns) if (!isValidGlob(p)) throw fail('INVALID_PATTERN', p);
     const patterns = input.patterns.length === 0 ? ['*'] : input.patterns;
-    const r = await this.writer.call('webhooks.create', { ...input, patterns }, { audit });
+    const r = await this.writer.call('webhooks.create', { ...input, patterns, secret: this.box.seal(input.secret) }, { audit });
     this.onChange();
     return view({ id: input.id, url: input.url, patterns: JSON.stringify(patterns), secret: input.secret, active: 1, created_at: r.created_at, last_fired: null, fail_count: 0, last_error: '', delivered: 0, failed: 0, cursor: 0, attempts: 0, next_at: 0, pending: 0 });
   }
@@ -80,6 +83,18 @@ export class WebhookService {
     await this.writer.call('webhooks.delete', { id }, { audit });
     this.onChange();
     return { deleted: id };
+  }
+
+  /**
+   * Seals the secrets stored in plain text (by a server before issue 30): how many it sealed, and
+   * how many it had to leave (no key: cluster mode without --secret-key-file).
+   */
+  async sealStored(): Promise<{ sealed: number; left: number }> {
+    const plain = (await this.reader.list()).filter((w) => w.secret !== '' && !SecretBox.isSealed(w.secret));
+    if (!this.box.enabled) return { sealed: 0, left: plain.length };
+    let sealed = 0;
+    for (const w of plain) if ((await this.writer.call('webhooks.seal_secret', { id: w.id, was: w.secret, secret: this.box.seal(w.secret) })).sealed) sealed++;
+    return { sealed, left: 0 };
   }
 
   /** Sends the test body (even to an inactive webhook); counters untouched (SPEC §2.11). */

@@ -87,9 +87,12 @@ export function migrate(db: DB, migrations: readonly Migration[]): void {
   }
   for (const m of migrations) {
     if (m.version <= current) continue;
+    if (m.run) db.pragma('secure_delete = ON');
     db.transaction(() => {
       db.exec(m.sql);
+      m.run?.(db);
       db.pragma(`user_version = ${m.version}`);
     }).immediate();
+    if (m.run) db.pragma('secure_delete = OFF');
   }
 }

@@ -49,6 +49,8 @@ const DERIVE: Readonly<Record<string, (req: Req, res: Res) => Entry | null>> = {
   },
   'hooks.denied': (req) => ({ action: 'lease.denied', resource: s(req.lease_id), detail: sortedJson({ path: req.path, tool: req.tool, holder: req.holder_name }) }),
   'hooks.end': (req, res) => ({ action: 'instance.deregister', resource: s(res.instance_id), detail: sortedJson({ session_id: req.session_id }) }),
+  'tokens.create': (req) => ({ action: 'token.create', resource: s(req.id), detail: sortedJson({ expires_at: req.expires_at, name: req.name, role: req.role, scopes: req.scopes }) }),
+  'tokens.revoke': (req) => ({ action: 'token.revoke', resource: s(req.id), detail: '{}' }),
   'inbox.ack': (req) => ({ action: 'message.ack', resource: s(req.id), detail: '{}' }),
   'llm.record': (req) => ({ action: 'llm.usage', resource: `${s(req.project)}/${s(req.model)}`, detail: sortedJson({ cost_usd: req.cost_usd, tokens_in: req.tokens_in, tokens_out: req.tokens_out }) }),
 };

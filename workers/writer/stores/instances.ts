@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { tokenHash } from '../../../schemas/db/tables/tokens.js';
 import { CHANGES_CHANNEL } from '../../../schemas/rpc/cluster.js';
 import type { ReqOf, ResOf } from '../../../schemas/rpc/envelope.js';
 import type { Instance, WriterMethods } from '../../../schemas/rpc/writer.js';
@@ -12,7 +13,7 @@ type Row = Omit<Instance, 'capabilities'> & { capabilities: string };
 
 const decode = (r: Row): Instance => ({ ...r, capabilities: JSON.parse(r.capabilities) as string[] });
 
-const COLS = 'id, name, workspace, intent, stack, capabilities, status, token, registered_at, last_seen';
+const COLS = 'id, name, workspace, intent, stack, capabilities, status, token_hash, registered_at, last_seen';
 const GET = sql(`SELECT ${COLS} FROM instances WHERE id = ?`);
 const INSERT = sql(`INSERT INTO instances (${COLS}) VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)`);
 const TOUCH = {
@@ -41,9 +42,11 @@ export function instanceStore(events: EventStore) {
   return {
     async register(tx: Tx, req: ReqOf<M, 'instances.register'>): Promise<ResOf<M, 'instances.register'>> {
       const id = randomUUID();
+      const token = randomUUID();
       const now = storageNow();
-      await tx.run(INSERT, id, req.name, req.workspace, req.intent, req.stack, JSON.stringify(req.capabilities), randomUUID(), now, now);
-      return decode(await mustGet(tx, id));
+      // Only its hash is stored (issue 30): a data file or a backup holds no usable token.
+      await tx.run(INSERT, id, req.name, req.workspace, req.intent, req.stack, JSON.stringify(req.capabilities), tokenHash(token), now, now);
+      return { ...decode(await mustGet(tx, id)), token };
     },
 
     async touch(tx: Tx, req: ReqOf<M, 'instances.touch'>): Promise<ResOf<M, 'instances.touch'>> {

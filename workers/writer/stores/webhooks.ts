@@ -17,6 +17,7 @@ const INSERT = sql(
    VALUES (?, ?, ?, ?, 1, ?, 0, ?) ON CONFLICT(id) DO NOTHING`,
 );
 const DELETE = sql('DELETE FROM webhooks WHERE id = ?');
+const SEAL = sql('UPDATE webhooks SET secret = ? WHERE id = ? AND secret = ?');
 /** With the count of live restores in cluster mode (PostgreSQL's `restores` counter; none on SQLite). */
 const GET = dialects({
   sqlite: 'SELECT attempts, active, NULL AS restores FROM webhooks WHERE id = ?',
@@ -50,6 +51,10 @@ export function webhookStore(limits: WebhookLimits) {
     async delete(tx: Tx, req: ReqOf<M, 'webhooks.delete'>): Promise<ResOf<M, 'webhooks.delete'>> {
       if ((await tx.run(DELETE, req.id)) === 0) throw fault('WEBHOOK_NOT_FOUND', req.id);
       return { id: req.id };
+    },
+
+    async sealSecret(tx: Tx, req: ReqOf<M, 'webhooks.seal_secret'>): Promise<ResOf<M, 'webhooks.seal_secret'>> {
+      return { sealed: (await tx.run(SEAL, req.secret, req.id, req.was)) === 1 };
     },
 
     async settle(tx: Tx, req: ReqOf<M, 'webhooks.settle'>): Promise<ResOf<M, 'webhooks.settle'>> {

@@ -1,0 +1,35 @@
+import { Type, type Static } from '../typebox.js';
+import type { MethodTable } from './envelope.js';
+
+/** The created tokens' writer methods (issue 30), part of WriterMethods (schemas/rpc/writer.ts). */
+
+/** A created token as stored, without its hash; `scopes` decoded, times storage text. */
+export const ApiTokenRow = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  role: Type.Union([Type.Literal('admin'), Type.Literal('agent'), Type.Literal('reader')]),
+  scopes: Type.Array(Type.String()),
+  created_at: Type.String(),
+  expires_at: Type.Union([Type.String(), Type.Null()]),
+});
+export type ApiTokenRow = Static<typeof ApiTokenRow>;
+
+export const TokenMethods = {
+  /**
+   * Stores a token the front made: only its SHA-256 (hex) reaches the writer, never the token.
+   * `expires_at` storage text, null = never.
+   */
+  'tokens.create': {
+    req: Type.Object({
+      id: Type.String({ minLength: 1 }),
+      name: Type.String({ minLength: 1 }),
+      role: ApiTokenRow.properties.role,
+      scopes: Type.Array(Type.String()),
+      token_hash: Type.String({ minLength: 64, maxLength: 64 }),
+      expires_at: Type.Union([Type.String(), Type.Null()]),
+    }),
+    res: ApiTokenRow,
+  },
+  /** Deletes the token; every cluster node stops accepting it when this commits (a notification). */
+  'tokens.revoke': { req: Type.Object({ id: Type.String({ minLength: 1 }) }), res: Type.Object({ id: Type.String() }) },
+} satisfies MethodTable;

@@ -1,0 +1,172 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import type { AuditTag } from '../../../schemas/rpc/envelope.js';
+import type { ApiTokenRow } from '../../../schemas/rpc/writer.js';
+import { tokenHash } from '../../../schemas/db/tables/tokens.js';
+import { then } from '../../backend/awaitable.js';
+import { fail } from '../../errors.js';
+import type { Resolved, Role } from '../../http/context.js';
+import type { Logger } from '../../log.js';
+import type { WriterClient } from '../../rpc/writer-client.js';
+import { IDENTITY_MISSES_MAX, TOKEN_CONFIRM_MS } from '../../shared/limits.js';
+import { toRfc3339, toStorage, type Awaitable } from '../../store.js';
+import type { TokenAuthRow, TokenListRow, TokenReader } from './reader.js';
+import { checkScopes, parseTtl } from './scopes.js';
+
+/**
+ * Every created token starts with this, so the Authenticator knows which index to ask (an
+ * instance token is a UUID) and secret scanners can spot one in a log or a commit.
+ */
+export const CREATED_TOKEN_PREFIX = 'koor_';
+const BEARER_PREFIX = `Bearer ${CREATED_TOKEN_PREFIX}`;
+
+const ROLES: readonly Role[] = ['admin', 'agent', 'reader'];
+
+/** A created token as GET /api/tokens shows it: never the token, never its hash. */
+export interface TokenView {
+  id: string;
+  name: string;
+  role: Role;
+  scopes: string[];
+  created_at: string;
+  /** RFC 3339, or null: never expires. */
+  expires_at: string | null;
+}
+
+const view = (r: TokenListRow | ApiTokenRow): TokenView => ({
+  id: r.id,
+  name: r.name,
+  role: r.role as Role,
+  scopes: typeof r.scopes === 'string' ? (JSON.parse(r.scopes) as string[]) : r.scopes,
+  created_at: toRfc3339(r.created_at),
+  expires_at: r.expires_at === null ? null : toRfc3339(r.expires_at),
+});
+
+/** Storage text → epoch ms. */
+const storageMs = (s: string): number => Date.parse(`${s.replace(' ', 'T')}Z`);
+
+interface Known {
+  readonly id: string;
+  readonly resolved: Resolved;
+  /** Epoch ms past which the token is refused; null = never. */
+  readonly expiresAt: number | null;
+  /** Date.now() when the lookup that found it was sent (cluster mode: confirmed again after TOKEN_CONFIRM_MS). */
+  readonly at: number;
+}
+
+/**
+ * Tokens an admin created (issue 30): `koor_` + 256 random bits (base64url), shown once; the
+ * database keeps their SHA-256. This node remembers every token's hash with its rights (loaded at
+ * start, like the agents' identity index). Cluster mode: a hash this node does not know is looked
+ * up in the database; one it knows is confirmed again once TOKEN_CONFIRM_MS old, and a revocation
+ * on another node also reaches it by a notification (forget()), so a revoked token is refused on
+ * every node within TOKEN_CONFIRM_MS. An expired token is refused like an unknown one.
+ */
+export class TokenService {
+  private readonly byHash = new Map<string, Known>();
+  private readonly misses = new Set<string>();
+  private readonly confirming = new Map<string, Promise<Resolved | null>>();
+  private readonly confirmMs: number | null;
+
+  constructor(
+    private readonly reader: TokenReader,
+    private readonly writer: WriterClient,
+    private readonly log: Logger,
+    private readonly othersWrite = false,
+  ) {
+    this.confirmMs = othersWrite ? TOKEN_CONFIRM_MS : null;
+    this.reload();
+    writer.onUncertain(() => this.reload());
+  }
+
+  /** Reads every token anew (start, a lost reply, a restore); a failure is only logged. */
+  reload(): void {
+    const at = Date.now();
+    try {
+      void Promise.resolve(
+        then(this.reader.all(), (rows) => {
+          this.byHash.clear();
+          this.misses.clear();
+          for (const r of rows) this.index(r, at);
+        }),
+      ).catch((err: unknown) => this.log.warn({ err }, 'loading the created tokens failed'));
+    } catch (err) {
+      this.log.warn({ err }, 'loading the created tokens failed');
+    }
+  }
+
+  private index(r: TokenAuthRow, at: number): Known {
+    const scopes = JSON.parse(r.scopes) as string[];
+    const known: Known = {
+      id: r.id,
+      resolved: { identity: null, principal: Object.freeze({ role: r.role as Role, scopes: scopes.length === 0 ? null : Object.freeze(scopes), tokenId: r.id }) },
+      expiresAt: r.expires_at === null ? null : storageMs(r.expires_at),
+      at,
+    };
+    this.byHash.set(r.token_hash, known);
+    return known;
+  }
+
+  /** A token revoked (here, or on another node: its notification). */
+  forget(id: string): void {
+    for (const [k, v] of this.byHash) if (v.id === id) this.byHash.delete(k);
+  }
+
+  /** true when the Authorization header carries a created token (this service answers for it). */
+  owns(authorization: string): boolean {
+    return authorization.startsWith(BEARER_PREFIX);
+  }
+
+  private live(k: Known | null): Resolved | null {
+    return k !== null && (k.expiresAt === null || Date.now() < k.expiresAt) ? k.resolved : null;
+  }
+
+  /** `Bearer koor_…` → the token's rights (no agent), or null: unknown, revoked or expired. */
+  readonly resolve = (authorization: string): Awaitable<Resolved | null> => {
+    const hash = tokenHash(authorization.slice(7));
+    const known = this.byHash.get(hash);
+    if (this.confirmMs === null) return this.live(known ?? null);
+    if (known && Date.now() - known.at < this.confirmMs) return this.live(known);
+    if (!known && this.misses.has(hash)) return null;
+    return this.confirm(hash);
+  };
+
+  private confirm(hash: string): Promise<Resolved | null> {
+    const pending = this.confirming.get(hash);
+    if (pending) return pending;
+    const at = Date.now();
+    const p = Promise.resolve(this.reader.byHash(hash))
+      .then((r) => {
+        if (r) return this.live(this.index(r, at));
+        this.byHash.delete(hash);
+        if (this.misses.size >= IDENTITY_MISSES_MAX) this.misses.clear();
+        this.misses.add(hash);
+        return null;
+      })
+      .finally(() => this.confirming.delete(hash));
+    this.confirming.set(hash, p);
+    return p;
+  }
+
+  async create(input: { name: string; role: string; scopes: readonly string[]; ttl: unknown }, audit: AuditTag): Promise<TokenView & { token: string }> {
+    if (!(ROLES as readonly string[]).includes(input.role)) throw fail('TOKEN_ROLE_INVALID', input.role);
+    const scopes = checkScopes(input.scopes);
+    const ttlMs = parseTtl(input.ttl);
+    const token = CREATED_TOKEN_PREFIX + randomBytes(32).toString('base64url');
+    const hash = tokenHash(token);
+    const id = randomUUID();
+    const expires = ttlMs === null ? null : toStorage(Date.now() + ttlMs);
+    const row = await this.writer.call('tokens.create', { id, name: input.name, role: input.role as Role, scopes, token_hash: hash, expires_at: expires }, { audit });
+    this.index({ id, role: row.role, scopes: JSON.stringify(scopes), token_hash: hash, expires_at: expires }, Date.now());
+    return { ...view(row), token };
+  }
+
+  async list(): Promise<TokenView[]> {
+    return (await this.reader.list()).map(view);
+  }
+
+  async revoke(id: string, audit: AuditTag): Promise<{ revoked: string }> {
+    await this.writer.call('tokens.revoke', { id }, { audit });
+    this.forget(id);
+    return { revoked: id };
+  }
+}

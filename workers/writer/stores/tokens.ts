@@ -1,0 +1,29 @@
+import { CHANGES_CHANNEL } from '../../../schemas/rpc/cluster.js';
+import type { ReqOf, ResOf } from '../../../schemas/rpc/envelope.js';
+import type { WriterMethods } from '../../../schemas/rpc/writer.js';
+import { fault } from '../fault.js';
+import { sql, type Tx } from '../sql.js';
+import { storageNow } from '../time.js';
+
+type M = WriterMethods;
+
+const INSERT = sql('INSERT INTO api_tokens (id, name, role, scopes, token_hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)');
+const DELETE = sql('DELETE FROM api_tokens WHERE id = ?');
+
+/** Tokens an admin created (issue 30): only their hashes are stored; revoking deletes the row. */
+export function tokenStore() {
+  return {
+    async create(tx: Tx, req: ReqOf<M, 'tokens.create'>): Promise<ResOf<M, 'tokens.create'>> {
+      const now = storageNow();
+      await tx.run(INSERT, req.id, req.name, req.role, JSON.stringify(req.scopes), req.token_hash, now, req.expires_at);
+      return { id: req.id, name: req.name, role: req.role, scopes: req.scopes, created_at: now, expires_at: req.expires_at };
+    },
+
+    async revoke(tx: Tx, req: ReqOf<M, 'tokens.revoke'>): Promise<ResOf<M, 'tokens.revoke'>> {
+      if ((await tx.run(DELETE, req.id)) === 0) throw fault('TOKEN_NOT_FOUND', req.id);
+      // Every node drops the token from what it remembers once this commits (src/cluster/node.ts).
+      await tx.notify(CHANGES_CHANNEL, `token:${req.id}`);
+      return { id: req.id };
+    },
+  };
+}
