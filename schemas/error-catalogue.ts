@@ -26,6 +26,10 @@ const versionNotFound = (version: number, key: string): string => `version ${ver
 export const ERRORS = {
   // ── HTTP layer: routing, authentication, bodies, request fields ──
   UNAUTHENTICATED: def('UNAUTHENTICATED', () => 'invalid or missing bearer token'),
+  /** A role the permission table (src/http/permissions.ts) does not allow the call. */
+  ROLE_FORBIDDEN: def('PERMISSION_DENIED', (role: string, action: string) => `${role} token may not ${action}`),
+  /** A scoped token touching nothing its scopes reach. */
+  SCOPE_FORBIDDEN: def('PERMISSION_DENIED', (role: string, action: string) => `${role} token may not ${action} outside its scopes`),
   ROUTE_NOT_FOUND: def('NOT_FOUND', () => 'not found'),
   /** Sent with `detail.allow` (the methods the path has). */
   METHOD_NOT_ALLOWED: def('METHOD_NOT_ALLOWED', () => 'method not allowed'),

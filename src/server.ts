@@ -103,13 +103,13 @@ async function startOn(backend: Backend, config: Config, log: Logger, undo: Arra
   auth.setResolvers(ids.resolveToken, ids.resolveInstance, (id) => ids.seen(id));
   let apiBind = config.bind.text;
   // get_endpoints advertises only what is mounted: the REST routes plus the WebSocket route.
-  const mcp = new McpGateway({ instances: ids, rules: rules.rules, apiBind: () => apiBind, mounted: () => [...routes, ...[SUBSCRIBE_PATH, ...sockets.map((x) => x.path)].map((path) => ({ method: 'GET', path }))] }, { idleMs: config.mcpSessionIdleMs, log: log.child({ component: 'mcp' }) });
+  const mcp = new McpGateway({ instances: ids, rules: rules.rules, apiBind: () => apiBind, onDenied: audit.denials.record, mounted: () => [...routes, ...[SUBSCRIBE_PATH, ...sockets.map((x) => x.path)].map((path) => ({ method: 'GET', path }))] }, { idleMs: config.mcpSessionIdleMs, log: log.child({ component: 'mcp' }) });
   undo.push(() => mcp.close());
   const http = new HttpMetrics();
   defineKoorMetrics(metrics, { http, counters, startedAt, mcpSessions: () => mcp.sessionCount, writer, pool, hub, cluster: backend.leader });
   for (const d of domains) d.metrics?.(metrics);
 
-  const front = await openFront({ config, log, auth, routes, sockets, hub, events: events.events, mcp, counters, agentMetrics: agentMetrics.agentMetrics, http, reuse: opts.front ?? null, ...(opts.dashboardDir ? { dashboardDir: opts.dashboardDir } : {}) });
+  const front = await openFront({ config, log, auth, routes, sockets, onDenied: audit.denials.record, hub, events: events.events, mcp, counters, agentMetrics: agentMetrics.agentMetrics, http, reuse: opts.front ?? null, ...(opts.dashboardDir ? { dashboardDir: opts.dashboardDir } : {}) });
   const { port, dashboardPort } = front;
   // An ephemeral port (":0") is useless to agents: tell them the port actually bound.
   if (config.bind.port === 0) apiBind = config.bind.text.replace(/:0$/, `:${port}`);

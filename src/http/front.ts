@@ -12,6 +12,8 @@ import type { McpGateway } from '../mcp/gateway.js';
 import type { HttpMetrics } from '../metrics/http.js';
 import { mountSubscribe, SUBSCRIBE_PATH } from '../ws/subscribe.js';
 import type { Authenticator } from './auth.js';
+import type { Ctx } from './context.js';
+import type { Rule } from './permissions.js';
 import { hostForUrl, listen, type Front } from './listen.js';
 import { mount, type Route } from './router.js';
 import { Slots } from './slots.js';
@@ -21,6 +23,8 @@ export interface FrontDeps {
   log: Logger;
   auth: Authenticator;
   routes: readonly Route[];
+  /** A call the permission table refused (counted and audited). */
+  onDenied: (ctx: Ctx, rule: Rule, route: string) => void;
   /** WebSocket routes of the domains (the inbox's push). */
   sockets: readonly SocketRoute[];
   hub: Hub;
@@ -49,8 +53,8 @@ export async function openFront(d: FrontDeps): Promise<Front> {
   if (assets?.missing) log.warn(assets.missing);
   const mountApi = (app: Slots, viaDashboard: boolean): void => {
     if (viaDashboard && assets) mountDashboard(app, assets, { log: httpLog, http });
-    mountSubscribe(app, { auth, hub, events: d.events, maxBytes: config.wsBufferBytes, log: log.child({ component: 'ws' }) });
-    for (const s of d.sockets) s.mount(app, { auth, log: log.child({ component: 'ws' }) });
+    mountSubscribe(app, { auth, hub, events: d.events, maxBytes: config.wsBufferBytes, log: log.child({ component: 'ws' }), onDenied: d.onDenied });
+    for (const s of d.sockets) s.mount(app, { auth, log: log.child({ component: 'ws' }), onDenied: d.onDenied });
     const wsRoutes = [SUBSCRIBE_PATH, ...d.sockets.map((s) => s.path)].map((path) => ({ method: 'GET', path }));
     mount(app, d.routes, {
       auth,
@@ -69,6 +73,7 @@ export async function openFront(d: FrontDeps): Promise<Front> {
           },
       extra: viaDashboard ? [...wsRoutes, ...DASHBOARD_ROUTES] : wsRoutes,
       http,
+      onDenied: d.onDenied,
     });
   };
   const api = d.reuse?.api ?? new Slots(uWS.App());

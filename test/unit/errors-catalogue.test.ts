@@ -16,6 +16,8 @@ import { REPO } from '../helpers/paths.js';
  */
 const TABLE: ReadonlyArray<[code: ErrorCode, params: readonly unknown[], status: StatusName, http: number, message: string]> = [
   ['UNAUTHENTICATED', [], 'UNAUTHENTICATED', 401, 'invalid or missing bearer token'],
+  ['ROLE_FORBIDDEN', ['agent', 'accept rules'], 'PERMISSION_DENIED', 403, 'agent token may not accept rules'],
+  ['SCOPE_FORBIDDEN', ['agent', 'write state'], 'PERMISSION_DENIED', 403, 'agent token may not write state outside its scopes'],
   ['ROUTE_NOT_FOUND', [], 'NOT_FOUND', 404, 'not found'],
   ['METHOD_NOT_ALLOWED', [], 'METHOD_NOT_ALLOWED', 405, 'method not allowed'],
   ['WEBSOCKET_REQUIRED', [], 'INVALID_ARGUMENT', 400, 'websocket upgrade required'],
