@@ -28,6 +28,8 @@ export const ERRORS = {
   UNAUTHENTICATED: def('UNAUTHENTICATED', () => 'invalid or missing bearer token'),
   /** A role the permission table (src/http/permissions.ts) does not allow the call. */
   ROLE_FORBIDDEN: def('PERMISSION_DENIED', (role: string, action: string) => `${role} token may not ${action}`),
+  /** Past its token's request rate (issue 30); `detail.retry_after` seconds go into Retry-After. */
+  RATE_LIMITED: def('RATE_LIMITED', (perSecond: number) => `rate limit exceeded: ${perSecond} requests per second per token`),
   /** A scoped token touching nothing its scopes reach. */
   SCOPE_FORBIDDEN: def('PERMISSION_DENIED', (role: string, action: string) => `${role} token may not ${action} outside its scopes`),
   ROUTE_NOT_FOUND: def('NOT_FOUND', () => 'not found'),

@@ -26,6 +26,7 @@ import { templatesDomain } from './domains/templates/index.js';
 import { webhooksDomain } from './domains/webhooks/index.js';
 import { Authenticator } from './http/auth.js';
 import { openFront } from './http/front.js';
+import { RateLimiter } from './http/rate-limit.js';
 import { assertNativeUws, hostForUrl } from './http/listen.js';
 import { createLogger, type Logger } from './log.js';
 import { McpGateway } from './mcp/gateway.js';
@@ -109,7 +110,9 @@ async function startOn(backend: Backend, config: Config, log: Logger, undo: Arra
   defineKoorMetrics(metrics, { http, counters, startedAt, mcpSessions: () => mcp.sessionCount, writer, pool, hub, cluster: backend.leader });
   for (const d of domains) d.metrics?.(metrics);
 
-  const front = await openFront({ config, log, auth, routes, sockets, onDenied: audit.denials.record, hub, events: events.events, mcp, counters, agentMetrics: agentMetrics.agentMetrics, http, reuse: opts.front ?? null, ...(opts.dashboardDir ? { dashboardDir: opts.dashboardDir } : {}) });
+  const limiter = new RateLimiter({ perSecond: config.rateLimit, burst: config.rateBurst > 0 ? config.rateBurst : 2 * config.rateLimit, limitAdmin: config.rateLimitAdmin === 1 });
+  metrics.counter('koor_rate_limited_total', 'Requests refused with 429: past their token\'s rate (issue 30).', () => limiter.limited);
+  const front = await openFront({ config, log, auth, routes, sockets, onDenied: audit.denials.record, limiter, hub, events: events.events, mcp, counters, agentMetrics: agentMetrics.agentMetrics, http, reuse: opts.front ?? null, ...(opts.dashboardDir ? { dashboardDir: opts.dashboardDir } : {}) });
   const { port, dashboardPort } = front;
   // An ephemeral port (":0") is useless to agents: tell them the port actually bound.
   if (config.bind.port === 0) apiBind = config.bind.text.replace(/:0$/, `:${port}`);

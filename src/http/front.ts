@@ -14,6 +14,7 @@ import { mountSubscribe, SUBSCRIBE_PATH } from '../ws/subscribe.js';
 import type { Authenticator } from './auth.js';
 import type { Ctx } from './context.js';
 import type { Rule } from './permissions.js';
+import type { RateLimiter } from './rate-limit.js';
 import { hostForUrl, listen, type Front } from './listen.js';
 import { mount, type Route } from './router.js';
 import { Slots } from './slots.js';
@@ -25,6 +26,8 @@ export interface FrontDeps {
   routes: readonly Route[];
   /** A call the permission table refused (counted and audited). */
   onDenied: (ctx: Ctx, rule: Rule, route: string) => void;
+  /** Requests per second per token. */
+  limiter: RateLimiter;
   /** WebSocket routes of the domains (the inbox's push). */
   sockets: readonly SocketRoute[];
   hub: Hub;
@@ -74,6 +77,7 @@ export async function openFront(d: FrontDeps): Promise<Front> {
       extra: viaDashboard ? [...wsRoutes, ...DASHBOARD_ROUTES] : wsRoutes,
       http,
       onDenied: d.onDenied,
+      limiter: d.limiter,
     });
   };
   const api = d.reuse?.api ?? new Slots(uWS.App());

@@ -8,6 +8,7 @@ import { readBody } from './body.js';
 import { parseFirstJson } from './raw-json.js';
 import { createCtx, watchAbort, type Ctx } from './context.js';
 import { permit, ruleOf, type Rule } from './permissions.js';
+import type { RateLimiter } from './rate-limit.js';
 import { sendError } from './reply.js';
 import type { HttpMetrics } from '../metrics/http.js';
 
@@ -44,6 +45,8 @@ export interface MountOptions {
   http?: HttpMetrics;
   /** A call the permission table refused (counted and audited by the caller). */
   onDenied?: (ctx: Ctx, rule: Rule, route: string) => void;
+  /** Requests per second per token (429 past it). */
+  limiter?: RateLimiter;
 }
 
 const METHOD_LABELS = new Set(['GET', 'HEAD', 'PUT', 'POST', 'DELETE', 'PATCH', 'OPTIONS']);
@@ -113,6 +116,7 @@ export function mount(slots: Slots, routes: readonly Route[], opts: MountOptions
         opts.onDenied?.(ctx, rule, routeName);
         throw e;
       }
+      if (phase === 'request') opts.limiter?.take(ctx);
     };
 
     /** Reads the body (as the route wants it) and runs the handler. */

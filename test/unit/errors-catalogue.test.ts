@@ -17,6 +17,7 @@ import { REPO } from '../helpers/paths.js';
 const TABLE: ReadonlyArray<[code: ErrorCode, params: readonly unknown[], status: StatusName, http: number, message: string]> = [
   ['UNAUTHENTICATED', [], 'UNAUTHENTICATED', 401, 'invalid or missing bearer token'],
   ['ROLE_FORBIDDEN', ['agent', 'accept rules'], 'PERMISSION_DENIED', 403, 'agent token may not accept rules'],
+  ['RATE_LIMITED', [500], 'RATE_LIMITED', 429, 'rate limit exceeded: 500 requests per second per token'],
   ['SCOPE_FORBIDDEN', ['agent', 'write state'], 'PERMISSION_DENIED', 403, 'agent token may not write state outside its scopes'],
   ['ROUTE_NOT_FOUND', [], 'NOT_FOUND', 404, 'not found'],
   ['METHOD_NOT_ALLOWED', [], 'METHOD_NOT_ALLOWED', 405, 'method not allowed'],
