@@ -26,6 +26,12 @@ const versionNotFound = (version: number, key: string): string => `version ${ver
 export const ERRORS = {
   // ── HTTP layer: routing, authentication, bodies, request fields ──
   UNAUTHENTICATED: def('UNAUTHENTICATED', () => 'invalid or missing bearer token'),
+  /** A role the permission table (src/http/permissions.ts) does not allow the call. */
+  ROLE_FORBIDDEN: def('PERMISSION_DENIED', (role: string, action: string) => `${role} token may not ${action}`),
+  /** Past its token's request rate (issue 30); `detail.retry_after` seconds go into Retry-After. */
+  RATE_LIMITED: def('RATE_LIMITED', (perSecond: number) => `rate limit exceeded: ${perSecond} requests per second per token`),
+  /** A scoped token touching nothing its scopes reach. */
+  SCOPE_FORBIDDEN: def('PERMISSION_DENIED', (role: string, action: string) => `${role} token may not ${action} outside its scopes`),
   ROUTE_NOT_FOUND: def('NOT_FOUND', () => 'not found'),
   /** Sent with `detail.allow` (the methods the path has). */
   METHOD_NOT_ALLOWED: def('METHOD_NOT_ALLOWED', () => 'method not allowed'),
@@ -139,7 +145,6 @@ export const ERRORS = {
   TOKEN_SCOPE_INVALID: def('INVALID_ARGUMENT', (scope: string, why: string) => `invalid scope ${q(scope)}: ${why}`),
   TOKEN_TTL_INVALID: def('INVALID_ARGUMENT', (ttl: string) => `ttl must be a positive number of seconds or a duration like 90d, 12h, 30m: ${q(ttl)}`),
   /** Until the permission table (issue 30) says who may do what, the token routes say it themselves. */
-  TOKENS_ADMIN_ONLY: def('PERMISSION_DENIED', (role: string) => `${role} token may not manage tokens`),
 
   WEBHOOK_SECRET_NEEDS_KEY: def('FAILED_PRECONDITION', () => 'webhook secrets are stored encrypted: in cluster mode give every node the same --secret-key-file'),
   WEBHOOK_SECRET_SEALED_ELSEWHERE: def('FAILED_PRECONDITION', () => 'the webhook secret was encrypted with another secret key (a backup restored without its key?): start with that --secret-key-file, or create the webhook again'),

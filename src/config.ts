@@ -47,6 +47,10 @@ export interface Config {
    * server, not a power cut or kernel crash; no fsync on the commit path (checkpoints still sync).
    */
   sync: 'full' | 'normal';
+  /** Requests per second per token (0 = off), its burst (0 = twice the rate), and whether the operator is limited too (issue 30). */
+  rateLimit: number;
+  rateBurst: number;
+  rateLimitAdmin: number;
   /** What an edit hook does with a file (issue 29): refuse it when another agent leases it, or also lease a free file to the editor. */
   hookEdits: 'deny' | 'auto-lease';
   /** Cap on every request body, bytes. */
@@ -136,6 +140,9 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'logLevel', flag: 'log-level', env: 'KOOR_LOG_LEVEL', file: 'log_level', kind: 'level', def: 'info', help: 'debug|info|warn|error' },
   { key: 'sync', flag: 'sync', env: 'KOOR_SYNC', file: 'sync', kind: 'sync', def: 'full', help: 'full (fsync each commit: survives power loss) | normal (survives kill -9 only)' },
   { key: 'hookEdits', flag: 'hook-edits', env: 'KOOR_HOOK_EDITS', file: 'hook_edits', kind: 'hook-edits', def: 'auto-lease', help: 'edit hooks: auto-lease (the first edit of a free file leases it to the editor) | deny (refuse only files others leased)' },
+  { key: 'rateLimit', flag: 'rate-limit', env: 'KOOR_RATE_LIMIT', file: 'rate_limit', kind: 'int', def: '500', help: 'requests per second per token, agent and reader tokens (0 = off); past it 429 with Retry-After' },
+  { key: 'rateBurst', flag: 'rate-burst', env: 'KOOR_RATE_BURST', file: 'rate_burst', kind: 'int', def: '0', help: 'requests a token may make at once before the rate applies (0 = twice --rate-limit)' },
+  { key: 'rateLimitAdmin', flag: 'rate-limit-admin', env: 'KOOR_RATE_LIMIT_ADMIN', file: 'rate_limit_admin', kind: 'int', def: '0', help: '1 = the operator (server token, open mode) is rate-limited too' },
   { key: 'maxBodyBytes', flag: 'max-body-bytes', env: 'KOOR_MAX_BODY_BYTES', file: 'max_body_bytes', kind: 'bytes', def: '10485760', help: 'request body cap in bytes (suffixes k, m)' },
   { key: 'rpcDeadlineMs', flag: 'rpc-deadline', env: 'KOOR_RPC_DEADLINE', file: 'rpc_deadline', kind: 'duration', def: '5s', help: 'deadline of one write' },
   { key: 'rpcMaxInFlight', flag: 'rpc-max-in-flight', env: 'KOOR_RPC_MAX_IN_FLIGHT', file: 'rpc_max_in_flight', kind: 'posint', def: '20000', help: 'writes in flight before 503' },

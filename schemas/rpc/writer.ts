@@ -368,6 +368,11 @@ export const WriterMethods = {
    * `chunk` of its oldest rows older than `before` (storage text; for agent_metrics an hour
    * period `YYYY-MM-DDTHH`). `more` when a full chunk went.
    */
+  /** A call the permission table refused (issue 30): one audit entry, `auth.denied`, outcome `denied`. */
+  'audit.denied': {
+    req: Type.Object({ actor: Type.String(), resource: Type.String(), detail: Type.String() }),
+    res: Type.Object({ id: Type.Integer() }),
+  },
   'ops.prune': {
     req: Type.Object({
       table: Type.Union([Type.Literal('audit_log'), Type.Literal('agent_metrics'), Type.Literal('llm_usage'), Type.Literal('idempotency_keys')]),

@@ -3,7 +3,7 @@ import type { Readers } from '../backend/readers.js';
 import type { Hub } from '../bus/hub.js';
 import type { Job } from '../cluster/node.js';
 import type { Config } from '../config.js';
-import type { Authenticator } from '../http/auth.js';
+import type { UpgradeDeps } from '../ws/upgrade.js';
 import type { Route } from '../http/router.js';
 import type { Slots } from '../http/slots.js';
 import type { Logger } from '../log.js';
@@ -31,7 +31,7 @@ export interface Platform {
 /** A WebSocket route a domain serves besides its REST routes (mounted on every listener). */
 export interface SocketRoute {
   readonly path: string;
-  mount(slots: Slots, deps: { auth: Authenticator; log: Logger }): void;
+  mount(slots: Slots, deps: UpgradeDeps): void;
 }
 
 export interface Domain {

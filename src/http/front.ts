@@ -12,6 +12,9 @@ import type { McpGateway } from '../mcp/gateway.js';
 import type { HttpMetrics } from '../metrics/http.js';
 import { mountSubscribe, SUBSCRIBE_PATH } from '../ws/subscribe.js';
 import type { Authenticator } from './auth.js';
+import type { Ctx } from './context.js';
+import type { Rule } from './permissions.js';
+import type { RateLimiter } from './rate-limit.js';
 import { hostForUrl, listen, urlScheme, type Front } from './listen.js';
 import { mount, type Route } from './router.js';
 import { Slots } from './slots.js';
@@ -21,6 +24,10 @@ export interface FrontDeps {
   log: Logger;
   auth: Authenticator;
   routes: readonly Route[];
+  /** A call the permission table refused (counted and audited). */
+  onDenied: (ctx: Ctx, rule: Rule, route: string) => void;
+  /** Requests per second per token. */
+  limiter: RateLimiter;
   /** WebSocket routes of the domains (the inbox's push). */
   sockets: readonly SocketRoute[];
   hub: Hub;
@@ -51,8 +58,8 @@ export async function openFront(d: FrontDeps): Promise<Front> {
   if (assets?.missing) log.warn(assets.missing);
   const mountApi = (app: Slots, viaDashboard: boolean): void => {
     if (viaDashboard && assets) mountDashboard(app, assets, { log: httpLog, http });
-    mountSubscribe(app, { auth, hub, events: d.events, maxBytes: config.wsBufferBytes, log: log.child({ component: 'ws' }) });
-    for (const s of d.sockets) s.mount(app, { auth, log: log.child({ component: 'ws' }) });
+    mountSubscribe(app, { auth, hub, events: d.events, maxBytes: config.wsBufferBytes, log: log.child({ component: 'ws' }), onDenied: d.onDenied });
+    for (const s of d.sockets) s.mount(app, { auth, log: log.child({ component: 'ws' }), onDenied: d.onDenied });
     const wsRoutes = [SUBSCRIBE_PATH, ...d.sockets.map((s) => s.path)].map((path) => ({ method: 'GET', path }));
     mount(app, d.routes, {
       auth,
@@ -71,6 +78,8 @@ export async function openFront(d: FrontDeps): Promise<Front> {
           },
       extra: viaDashboard ? [...wsRoutes, ...DASHBOARD_ROUTES] : wsRoutes,
       http,
+      onDenied: d.onDenied,
+      limiter: d.limiter,
     });
   };
   // TLS (issue 30): both listeners are SSL apps; a live restore keeps the apps it was given.

@@ -7,6 +7,8 @@ import type { Authenticator } from './auth.js';
 import { readBody } from './body.js';
 import { parseFirstJson } from './raw-json.js';
 import { createCtx, watchAbort, type Ctx } from './context.js';
+import { permit, ruleOf, type Rule } from './permissions.js';
+import type { RateLimiter } from './rate-limit.js';
 import { sendError } from './reply.js';
 import type { HttpMetrics } from '../metrics/http.js';
 
@@ -41,6 +43,10 @@ export interface MountOptions {
   extra?: ReadonlyArray<{ method: string; path: string }>;
   /** Request counts and latency by route (GET /metrics). */
   http?: HttpMetrics;
+  /** A call the permission table refused (counted and audited by the caller). */
+  onDenied?: (ctx: Ctx, rule: Rule, route: string) => void;
+  /** Requests per second per token (429 past it). */
+  limiter?: RateLimiter;
 }
 
 const METHOD_LABELS = new Set(['GET', 'HEAD', 'PUT', 'POST', 'DELETE', 'PATCH', 'OPTIONS']);
@@ -100,9 +106,29 @@ export function mount(slots: Slots, routes: readonly Route[], opts: MountOptions
       const r = route.handler(ctx);
       if (r) r.catch((err: unknown) => sendError(ctx, err, log));
     };
+    // Who may call it (src/http/permissions.ts): every route has a rule, or it is not mounted.
+    const rule = ruleOf(route.method, route.path);
+    const routeName = `${route.method} ${route.path}`;
+    const guard = (ctx: Ctx, phase: 'request' | 'body'): void => {
+      try {
+        permit(ctx, rule, phase);
+      } catch (e) {
+        opts.onDenied?.(ctx, rule, routeName);
+        throw e;
+      }
+      if (phase === 'request') opts.limiter?.take(ctx);
+    };
 
     /** Reads the body (as the route wants it) and runs the handler. */
     const proceed = (ctx: Ctx, body: Promise<Buffer> | null): void => {
+      if (!route.public) {
+        try {
+          guard(ctx, 'request');
+        } catch (e) {
+          body?.catch(() => {}); // refused before its body was read: whatever becomes of the body does not matter
+          throw e;
+        }
+      }
       if (counted) opts.onCall!(ctx);
       if (!body) return run(ctx);
       body
@@ -125,6 +151,7 @@ export function mount(slots: Slots, routes: readonly Route[], opts: MountOptions
             if (check && !check.Check(parsed)) throw fieldError(check.Errors(parsed));
             ctx.json = parsed;
           }
+          if (!route.public) guard(ctx, 'body');
           run(ctx);
         })
         .catch((err: unknown) => sendError(ctx, err, log));

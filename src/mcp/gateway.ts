@@ -5,7 +5,9 @@ import { CallToolRequestSchema, ListToolsRequestSchema } from '@modelcontextprot
 import { ERRORS, errorMessage } from '../../schemas/error-catalogue.js';
 import { MCP_TOOLS } from '../../schemas/http/mcp.js';
 import { HTTP_STATUS } from '../errors.js';
-import type { Identity } from '../http/context.js';
+import type { Identity, Role } from '../http/context.js';
+import { MCP_TOOL_RULES, permitRole } from '../http/permissions.js';
+import { AppError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { MCP_MAX_SESSIONS } from '../shared/limits.js';
 import { runTool, ToolError, type ToolDeps } from './tools.js';
@@ -50,18 +52,18 @@ export class McpGateway {
     return this.sessions.size;
   }
 
-  async handle(req: Request, identity: Identity | null, principal: string): Promise<Response> {
+  async handle(req: Request, identity: Identity | null, principal: string, role: Role = 'admin'): Promise<Response> {
     const sid = req.headers.get('mcp-session-id');
     if (sid) {
       const s = this.sessions.get(sid);
       if (!s || s.principal !== principal) return jsonRpcError('MCP_SESSION_NOT_FOUND', -32001);
       s.lastActive = Date.now();
-      return s.transport.handleRequest(req, { authInfo: { token: principal, clientId: identity?.instanceId ?? principal, scopes: [] } });
+      return s.transport.handleRequest(req, { authInfo: { token: principal, clientId: identity?.instanceId ?? principal, scopes: [], extra: { role } } });
     }
     if (req.method !== 'POST') return jsonRpcError('MCP_SESSION_REQUIRED', -32000);
     if (this.sessions.size >= MCP_MAX_SESSIONS) return jsonRpcError('MCP_TOO_MANY_SESSIONS', -32000);
     const session = this.open(principal);
-    return session.transport.handleRequest(req, { authInfo: { token: principal, clientId: identity?.instanceId ?? principal, scopes: [] } });
+    return session.transport.handleRequest(req, { authInfo: { token: principal, clientId: identity?.instanceId ?? principal, scopes: [], extra: { role } } });
   }
 
   private open(principal: string): Session {
@@ -90,6 +92,17 @@ export class McpGateway {
       const args = (request.params.arguments ?? {}) as Record<string, unknown>;
       const caller = extra.authInfo?.clientId && extra.authInfo.clientId !== principal ? await this.deps.instances.resolveInstance(extra.authInfo.clientId) : null;
       try {
+        // The permission table (src/http/permissions.ts) covers the tools too: set_intent is an agent's own.
+        const role = (extra.authInfo?.extra?.role as Role | undefined) ?? 'admin';
+        const rule = MCP_TOOL_RULES[request.params.name];
+        if (rule) {
+          try {
+            permitRole(rule, role, caller?.instanceId ?? null, typeof args.instance_id === 'string' ? args.instance_id : null);
+          } catch (e) {
+            this.deps.onDenied?.({ principal: { role, scopes: null, tokenId: null }, identity: caller }, rule, `MCP ${request.params.name}`);
+            throw ToolError.relay(e as AppError);
+          }
+        }
         const value = await runTool(request.params.name, args, this.deps, caller);
         // Compact JSON (SPEC §7-23): the model pays for every byte of indentation.
         return { content: [{ type: 'text', text: JSON.stringify(value) }] };

@@ -2,7 +2,8 @@ import { errorMessage, type ErrorCode, type ErrorParams } from '../../schemas/er
 import { AppError } from '../errors.js';
 import type { InstanceService, Summary } from '../domains/instances/service.js';
 import type { RuleService } from '../domains/rules/service.js';
-import type { Identity } from '../http/context.js';
+import type { Identity, Principal } from '../http/context.js';
+import type { Rule } from '../http/permissions.js';
 import type { ToolName } from '../../schemas/http/mcp.js';
 
 /** A tool failure the model sees as `isError: true` with this text (never a JSON-RPC error). */
@@ -38,6 +39,8 @@ export interface ToolDeps {
    * the first get_endpoints call: only endpoints a request would reach are advertised.
    */
   mounted: () => ReadonlyArray<{ method: string; path: string }>;
+  /** A tool call the permission table refused (counted and audited). */
+  onDenied?: (ctx: { principal: Principal; identity: Identity | null }, rule: Rule, route: string) => void;
 }
 
 /** Install hint of our distribution (SPEC §7-20). */

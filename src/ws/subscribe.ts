@@ -3,13 +3,12 @@ import { fail } from '../errors.js';
 import { CLOSE_SLOW_CONSUMER, type Hub, type Overflow, type Subscriber } from '../bus/hub.js';
 import type { EventService } from '../domains/events/service.js';
 import { globParam, sinceParam } from '../http/query.js';
-import type { Authenticator } from '../http/auth.js';
 import type { Logger } from '../log.js';
 import { rateLimited } from '../shared/rate-limited.js';
 import { SocketOutlet } from './outlet.js';
 import { WS_IDLE_TIMEOUT_S, WS_MAX_CLIENT_FRAME_BYTES, WS_SOFT_BUFFER_BYTES } from '../shared/limits.js';
 import { pending } from '../backend/awaitable.js';
-import { acceptUpgrade } from './upgrade.js';
+import { acceptUpgrade, type UpgradeDeps } from './upgrade.js';
 
 export const SUBSCRIBE_PATH = '/api/events/subscribe';
 
@@ -25,7 +24,7 @@ interface SubData {
  * in the same synchronous step that registers the subscriber, and ids at or below the last one
  * queued are skipped, so there is no gap and no duplicate.
  */
-export function mountSubscribe(slots: Slots, deps: { auth: Authenticator; hub: Hub; events: EventService; maxBytes: number; log: Logger }): void {
+export function mountSubscribe(slots: Slots, deps: UpgradeDeps & { hub: Hub; events: EventService; maxBytes: number }): void {
   const { hub, events, log } = deps;
 
   // This generation's socket callbacks (a socket keeps them for its life).
@@ -59,7 +58,7 @@ export function mountSubscribe(slots: Slots, deps: { auth: Authenticator; hub: H
       closeOnBackpressureLimit: 0,
     },
     (res, req, context) =>
-      acceptUpgrade(res, req, context, deps, (u) => {
+      acceptUpgrade(res, req, context, { ...deps, path: SUBSCRIBE_PATH }, (u) => {
         const q = new URLSearchParams(u.ctx.query);
         const pattern = globParam(q, 'pattern', '*');
         const overflowRaw = q.get('overflow') ?? '';

@@ -2,6 +2,7 @@ import type { HttpRequest, HttpResponse, us_socket_context_t } from 'uWebSockets
 import { fail } from '../errors.js';
 import type { Authenticator } from '../http/auth.js';
 import { createCtx, type Ctx } from '../http/context.js';
+import { permit, ruleOf, type Rule } from '../http/permissions.js';
 import { sendError } from '../http/reply.js';
 import type { Logger } from '../log.js';
 
@@ -30,6 +31,14 @@ function protocolAuth(offer: string): { authorization: string | null; answer: st
   return { authorization, answer: koor ? WS_PROTOCOL : '' };
 }
 
+/** What every WebSocket route's upgrade needs. */
+export interface UpgradeDeps {
+  auth: Authenticator;
+  log: Logger;
+  /** A call the permission table refused (counted and audited). */
+  onDenied?: (ctx: Ctx, rule: Rule, route: string) => void;
+}
+
 /** An authorized upgrade request, as a WebSocket route's handler continues it. */
 export interface Upgrading {
   readonly ctx: Ctx;
@@ -44,8 +53,9 @@ export interface Upgrading {
  * the upgrade (the Authorization header, or the token in the subprotocol offer), then `opened`
  * decides; anything it throws is the JSON error reply, never a silent close.
  */
-export function acceptUpgrade(res: HttpResponse, req: HttpRequest, context: us_socket_context_t, deps: { auth: Authenticator; log: Logger }, opened: (u: Upgrading) => void): void {
+export function acceptUpgrade(res: HttpResponse, req: HttpRequest, context: us_socket_context_t, deps: UpgradeDeps & { path: string }, opened: (u: Upgrading) => void): void {
   const { auth, log } = deps;
+  const rule = ruleOf('GET', deps.path);
   const ctx = createCtx(res, req, 0, false);
   try {
     const key = req.getHeader('sec-websocket-key');
@@ -95,6 +105,13 @@ export function acceptUpgrade(res: HttpResponse, req: HttpRequest, context: us_s
     };
     const go = () => {
       try {
+        try {
+          // The permission table (src/http/permissions.ts), as for every REST route.
+          permit(ctx, rule, 'request');
+        } catch (e) {
+          deps.onDenied?.(ctx, rule, `GET ${deps.path}`);
+          throw e;
+        }
         opened(u);
       } catch (err) {
         sendError(ctx, err, log);

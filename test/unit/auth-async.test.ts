@@ -28,8 +28,8 @@ t.test('routes wait for an identity looked up asynchronously', async (t) => {
   mount(
     slots,
     [
-      { method: 'GET', path: '/api/who', handler: (ctx) => sendJson(ctx, 200, { who: ctx.identity?.name ?? null }) },
-      { method: 'POST', path: '/api/echo', body: 'json', handler: async (ctx) => sendJson(ctx, 200, { who: ctx.identity?.name ?? null, got: ctx.json }) },
+      { method: 'GET', path: '/api/instances', handler: (ctx) => sendJson(ctx, 200, { who: ctx.identity?.name ?? null }) },
+      { method: 'POST', path: '/api/llm/usage', body: 'json', handler: async (ctx) => sendJson(ctx, 200, { who: ctx.identity?.name ?? null, got: ctx.json }) },
     ],
     { auth, log: createLogger('error'), maxBodyBytes: 1 << 20, viaDashboard: false, onCall: () => calls++ },
   );
@@ -37,7 +37,7 @@ t.test('routes wait for an identity looked up asynchronously', async (t) => {
   t.teardown(() => uWS.us_listen_socket_close(socket));
   const base = `http://127.0.0.1:${uWS.us_socket_local_port(socket as unknown as uWS.us_socket)}`;
   const get = async (headers: Record<string, string>) => {
-    const r = await fetch(`${base}/api/who`, { headers });
+    const r = await fetch(`${base}/api/instances`, { headers });
     return { status: r.status, body: await r.json() };
   };
 
@@ -48,9 +48,9 @@ t.test('routes wait for an identity looked up asynchronously', async (t) => {
   t.same(await get({ Authorization: 'Bearer server-token', 'X-Koor-Instance': 'i-2' }), { status: 200, body: { who: 'bob' } }, 'the server token, with an instance attributed by lookup');
   t.equal(lookups.length, before, 'the server token is never looked up');
   const big = { text: 'x'.repeat(200_000) };
-  const r = await fetch(`${base}/api/echo`, { method: 'POST', headers: { Authorization: 'Bearer agent-token', 'Content-Type': 'application/json' }, body: JSON.stringify(big) });
+  const r = await fetch(`${base}/api/llm/usage`, { method: 'POST', headers: { Authorization: 'Bearer agent-token', 'Content-Type': 'application/json' }, body: JSON.stringify(big) });
   t.same(await r.json(), { who: 'alice', got: big }, 'a body that arrived while the identity was looked up is whole');
-  const refused = await fetch(`${base}/api/echo`, { method: 'POST', headers: { Authorization: 'Bearer wrong' }, body: JSON.stringify(big) });
+  const refused = await fetch(`${base}/api/llm/usage`, { method: 'POST', headers: { Authorization: 'Bearer wrong' }, body: JSON.stringify(big) });
   t.equal(refused.status, 401, 'a POST with an unknown token refused after the lookup');
   await refused.arrayBuffer();
   t.equal(calls, 3, 'only authorized requests counted');

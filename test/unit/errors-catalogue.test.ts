@@ -16,6 +16,9 @@ import { REPO } from '../helpers/paths.js';
  */
 const TABLE: ReadonlyArray<[code: ErrorCode, params: readonly unknown[], status: StatusName, http: number, message: string]> = [
   ['UNAUTHENTICATED', [], 'UNAUTHENTICATED', 401, 'invalid or missing bearer token'],
+  ['ROLE_FORBIDDEN', ['agent', 'accept rules'], 'PERMISSION_DENIED', 403, 'agent token may not accept rules'],
+  ['RATE_LIMITED', [500], 'RATE_LIMITED', 429, 'rate limit exceeded: 500 requests per second per token'],
+  ['SCOPE_FORBIDDEN', ['agent', 'write state'], 'PERMISSION_DENIED', 403, 'agent token may not write state outside its scopes'],
   ['ROUTE_NOT_FOUND', [], 'NOT_FOUND', 404, 'not found'],
   ['METHOD_NOT_ALLOWED', [], 'METHOD_NOT_ALLOWED', 405, 'method not allowed'],
   ['WEBSOCKET_REQUIRED', [], 'INVALID_ARGUMENT', 400, 'websocket upgrade required'],
@@ -101,7 +104,6 @@ const TABLE: ReadonlyArray<[code: ErrorCode, params: readonly unknown[], status:
   ['TOKEN_SCOPE_KINDS_UNKNOWN', [['repo', 'x']], 'INVALID_ARGUMENT', 400, 'unknown scope kinds: repo, x (known: project, state, topic)'],
   ['TOKEN_SCOPE_INVALID', ['topic:[', 'not a glob'], 'INVALID_ARGUMENT', 400, 'invalid scope "topic:[": not a glob'],
   ['TOKEN_TTL_INVALID', ['soon'], 'INVALID_ARGUMENT', 400, 'ttl must be a positive number of seconds or a duration like 90d, 12h, 30m: "soon"'],
-  ['TOKENS_ADMIN_ONLY', ['agent'], 'PERMISSION_DENIED', 403, 'agent token may not manage tokens'],
   ['WEBHOOK_SECRET_NEEDS_KEY', [], 'FAILED_PRECONDITION', 412, 'webhook secrets are stored encrypted: in cluster mode give every node the same --secret-key-file'],
   ['WEBHOOK_SECRET_SEALED_ELSEWHERE', [], 'FAILED_PRECONDITION', 412, 'the webhook secret was encrypted with another secret key (a backup restored without its key?): start with that --secret-key-file, or create the webhook again'],
   ['RULE_NOT_FOUND', ['koor', 'no-todo'], 'NOT_FOUND', 404, 'rule not found: koor/no-todo'],

@@ -116,6 +116,7 @@ export function writerMethods(driver: Driver, opts: MethodOptions = {}) {
     'agent_metrics.add': ops.addMetrics,
     'llm.record': ops.recordLlm,
     'ops.prune': ops.prune,
+    'audit.denied': ops.denied,
     'messages.send': messages.send,
     'inbox.mark_read': messages.markRead,
     'inbox.ack': messages.ack,

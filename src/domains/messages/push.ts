@@ -1,12 +1,11 @@
 import type { WebSocket } from 'uWebSockets.js';
 import type { Hub } from '../../bus/hub.js';
 import { fail } from '../../errors.js';
-import type { Authenticator } from '../../http/auth.js';
 import { sinceParam } from '../../http/query.js';
 import type { Slots, WsCallbacks } from '../../http/slots.js';
 import type { Logger } from '../../log.js';
 import { INBOX_PUSH_PAGE, MESSAGE_MAX_BODY_BYTES, WS_IDLE_TIMEOUT_S, WS_MAX_CLIENT_FRAME_BYTES, WS_SOFT_BUFFER_BYTES } from '../../shared/limits.js';
-import { acceptUpgrade } from '../../ws/upgrade.js';
+import { acceptUpgrade, type UpgradeDeps } from '../../ws/upgrade.js';
 import { pending, then } from '../../backend/awaitable.js';
 import type { MessageReader } from './reader.js';
 import { inboxItemJson } from './service.js';
@@ -145,7 +144,7 @@ export class InboxPush {
   }
 
   /** Mounts the WebSocket route on a listener (identity required: an inbox is an agent's own). */
-  mount(slots: Slots, deps: { auth: Authenticator; log: Logger }): void {
+  mount(slots: Slots, deps: UpgradeDeps): void {
     const cb: WsCallbacks<StreamData> = {
       open: (ws) => {
         const s = ws.getUserData().stream;
@@ -169,7 +168,7 @@ export class InboxPush {
         closeOnBackpressureLimit: 0,
       },
       (res, req, context) =>
-        acceptUpgrade(res, req, context, deps, (u) => {
+        acceptUpgrade(res, req, context, { ...deps, path: INBOX_SUBSCRIBE_PATH }, (u) => {
           const identity = u.ctx.identity;
           if (!identity) throw fail('IDENTITY_REQUIRED', 'an inbox subscription');
           const q = new URLSearchParams(u.ctx.query);

@@ -9,6 +9,7 @@ const ADD_METRIC = sql(
   `INSERT INTO agent_metrics (instance_id, metric_name, period, metric_value) VALUES (?, ?, ?, ?)
    ON CONFLICT (instance_id, metric_name, period) DO UPDATE SET metric_value = agent_metrics.metric_value + excluded.metric_value`,
 );
+const INSERT_DENIED = inserting("INSERT INTO audit_log (timestamp, actor, action, resource, detail, outcome) VALUES (?, ?, 'auth.denied', ?, ?, 'denied')");
 const INSERT_LLM = inserting(
   `INSERT INTO llm_usage (instance_id, project, provider, model, tokens_in, tokens_out, cost_usd, request_type, session_tag, created_at)
    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -49,6 +50,10 @@ export function opsStore() {
       const created_at = storageNow();
       const id = await tx.insert(INSERT_LLM, req.instance_id, req.project, req.provider, req.model, req.tokens_in, req.tokens_out, req.cost_usd, req.request_type, req.session_tag, created_at);
       return { id, created_at };
+    },
+
+    async denied(tx: Tx, req: ReqOf<M, 'audit.denied'>): Promise<ResOf<M, 'audit.denied'>> {
+      return { id: await tx.insert(INSERT_DENIED, storageNow(), req.actor, req.resource, req.detail) };
     },
 
     async prune(tx: Tx, req: ReqOf<M, 'ops.prune'>): Promise<ResOf<M, 'ops.prune'>> {

@@ -1,0 +1,154 @@
+import t from 'tap';
+import WebSocket from 'ws';
+import { REPLIES } from '../../schemas/http/replies.js';
+import { PERMISSIONS, type Rule } from '../../src/http/permissions.js';
+import { startTestServer } from '../helpers/server.js';
+
+/**
+ * The authorization matrix (issue 30), built from the route table: every REST route × every role
+ * (admin, agent, reader) × in or out of a token's scopes → the status the permission table
+ * (src/http/permissions.ts) says, through HTTP on a real server with auth on. A route added
+ * without a rule fails here (and the router refuses to mount it); a rule naming no route too.
+ */
+
+const SERVER_TOKEN = 'matrix-server-token';
+/** Scoped tokens reach the project `web` (its specs, rules, tasks, keys `web/**`, topics `web.*`). */
+const SCOPES = ['project:web', 'state:shared/*', 'topic:ci.*'];
+
+type Call = { status: number; body: any };
+
+/** The REST routes, as the reply table names them (test/http/replies.test.ts checks it against the declared routes). */
+const ROUTES = [...new Set(Object.keys(REPLIES).map((k) => k.replace(/\?.*$/, '')))];
+const WS_ROUTES = ['GET /api/events/subscribe', 'GET /api/inbox/subscribe'];
+
+t.test('every route has a rule, every rule a route', async (t) => {
+  t.same(ROUTES.filter((r) => !PERMISSIONS[r]).sort(), [], 'no route without a rule');
+  t.same(Object.keys(PERMISSIONS).filter((k) => !ROUTES.includes(k) && !WS_ROUTES.includes(k)).sort(), [], 'no rule without a route');
+});
+
+t.test('the matrix: each route with each role, in and out of scope, answers as the table says', async (t) => {
+  const s = await startTestServer(t, { authToken: SERVER_TOKEN });
+  const call = async (method: string, path: string, token: string, body?: unknown): Promise<Call> => {
+    const r = await fetch(`${s.url}${path}`, { method, headers: { authorization: `Bearer ${token}` }, body: body === undefined ? undefined : JSON.stringify(body) });
+    const text = await r.text();
+    let parsed: unknown = null;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      parsed = text;
+    }
+    return { status: r.status, body: parsed };
+  };
+  const admin = SERVER_TOKEN;
+  const register = async (name: string) => (await call('POST', '/api/instances/register', admin, { name })).body as { id: string; token: string };
+  const me = await register('me');
+  const other = await register('other');
+  const created = async (role: string, scopes?: string[]) => {
+    const r = await call('POST', '/api/tokens', admin, { name: `${role}-${scopes ? 'scoped' : 'all'}`, role, ...(scopes ? { scopes } : {}) });
+    if (r.status !== 200) throw new Error(`token ${role}: ${r.status} ${JSON.stringify(r.body)}`);
+    return r.body.token as string;
+  };
+  const tokens: Record<string, string> = { admin, agent: me.token, reader: await created('reader'), 'scoped-agent': await created('agent', SCOPES) };
+
+  /** A concrete request for a route: in scope (`web`, `shared/…`, `ci.…`) or out of it (`ops`). */
+  const request = (route: string, inScope: boolean, selfId: string) => {
+    const [method, pattern] = route.split(' ') as [string, string];
+    const project = inScope ? 'web' : 'ops';
+    const path = pattern
+      .replace('/api/state/*', `/api/state/${inScope ? 'shared/k' : 'ops/k'}`)
+      .replace(/\/api\/instances\/:id/, `/api/instances/${selfId}`)
+      .replace(':project', project)
+      .replace(':rule', 'r1')
+      .replace(':name', 'n1')
+      .replace(':id', '1');
+    const query =
+      route === 'GET /api/state' ? `?prefix=${inScope ? 'shared/' : 'ops/'}` : route === 'GET /api/tasks' || route === 'GET /api/rules' || route === 'GET /api/rules/export' ? `?project=${project}` : route === 'GET /api/events/history' ? `?topic=${inScope ? 'ci.build' : 'ops.x'}` : '';
+    const body = method === 'GET' ? undefined : { project, topic: inScope ? 'ci.build' : 'ops.x', title: 't', name: 'n', rule_id: 'r1', pattern: 'x', message: 'm', to: ['other'], body: 'b', resources: ['src/x.ts'], session_id: 's', hook_event_name: 'Stop' };
+    return { method, path: path + query, body };
+  };
+  const expectRefused = (rule: Rule, role: string, scoped: boolean): string => (scoped ? `${role} token may not ${rule.action} outside its scopes` : `${role} token may not ${rule.action}`);
+
+  let checked = 0;
+  for (const route of ROUTES) {
+    const rule = PERMISSIONS[route]!;
+    if (rule.access === 'public') continue;
+    // Destructive admin routes are checked for refusal only (a restore would replace the data under the test).
+    const refusalOnly = route === 'POST /api/admin/restore' || route === 'POST /api/metrics/reset';
+    for (const [who, role] of [['admin', 'admin'], ['agent', 'agent'], ['reader', 'reader'], ['scoped-agent', 'agent']] as const) {
+      const allowedRole = rule.access === 'read' || (rule.access === 'admin' ? role === 'admin' : role !== 'reader');
+      if (refusalOnly && allowedRole) continue;
+      const cases: Array<{ inScope: boolean; self: string }> =
+        rule.access === 'self' ? [{ inScope: true, self: me.id }, { inScope: true, self: other.id }] : who === 'scoped-agent' && rule.scope ? [{ inScope: true, self: me.id }, { inScope: false, self: me.id }] : [{ inScope: true, self: me.id }];
+      for (const c of cases) {
+        const req = request(route, c.inScope, c.self);
+        const r = await call(req.method, req.path, tokens[who]!, req.body);
+        const selfRefused = rule.access === 'self' && role === 'agent' && c.self !== me.id;
+        const scopeRefused = who === 'scoped-agent' && rule.scope !== undefined && !c.inScope && allowedRole;
+        const label = `${who} ${req.method} ${req.path}`;
+        checked++;
+        if (!allowedRole || selfRefused) t.same([r.status, r.body?.error], [403, expectRefused(rule, role, false)], `${label}: refused`);
+        else if (scopeRefused) t.same([r.status, r.body?.error], [403, expectRefused(rule, role, true)], `${label}: out of scope`);
+        else t.not(r.status, 403, `${label}: allowed (${r.status}${r.status >= 400 ? ` ${JSON.stringify(r.body)}` : ''})`);
+      }
+    }
+  }
+  t.ok(checked > 250, `${checked} calls checked`);
+
+  // Refusals are audited and counted.
+  const audit = (await call('GET', '/api/audit?action=auth.denied&limit=1000', admin)).body as Array<{ actor: string; resource: string; outcome: string }>;
+  t.ok(audit.some((a) => a.actor === 'me' && a.resource === 'POST /api/rules/:project/:rule/accept' && a.outcome === 'denied'), 'an agent accepting a rule: audited');
+  t.match(await (await fetch(`${s.nodeUrls[0]}/metrics`, { headers: { authorization: `Bearer ${admin}` } })).text(), /koor_auth_denied_total\{role="reader"\} [1-9]/);
+});
+
+t.test('B cannot act on A: deregister, heartbeat, capabilities, intent over MCP; nor accept a rule, back up, delete a webhook', async (t) => {
+  const s = await startTestServer(t, { authToken: SERVER_TOKEN });
+  const call = async (method: string, path: string, token: string, body?: unknown): Promise<Call> => {
+    const r = await fetch(`${s.url}${path}`, { method, headers: { authorization: `Bearer ${token}` }, body: body === undefined ? undefined : JSON.stringify(body) });
+    const text = await r.text();
+    return { status: r.status, body: text.startsWith('{') || text.startsWith('[') ? JSON.parse(text) : text };
+  };
+  const a = (await call('POST', '/api/instances/register', SERVER_TOKEN, { name: 'a' })).body;
+  const b = (await call('POST', '/api/instances/register', SERVER_TOKEN, { name: 'b' })).body;
+  await call('POST', '/api/rules/propose', b.token, { project: 'web', rule_id: 'mine', pattern: 'x', message: 'm' });
+  const hook = (await call('POST', '/api/webhooks', SERVER_TOKEN, { url: 'http://127.0.0.1:9/h', patterns: ['*'] })).body;
+  for (const [method, path, body, error] of [
+    ['DELETE', `/api/instances/${a.id}`, undefined, 'agent token may not deregister another agent'],
+    ['POST', `/api/instances/${a.id}/heartbeat`, undefined, 'agent token may not heartbeat for another agent'],
+    ['POST', `/api/instances/${a.id}/capabilities`, { capabilities: ['x'] }, "agent token may not change another agent's capabilities"],
+    ['POST', '/api/rules/web/mine/accept', undefined, 'agent token may not accept rules'],
+    ['GET', '/api/admin/backup', undefined, 'agent token may not take backups'],
+    ['POST', '/api/admin/restore', 'x', 'agent token may not restore backups'],
+    ['DELETE', `/api/webhooks/${hook.id}`, undefined, 'agent token may not delete webhooks'],
+  ] as const) {
+    t.same(await call(method, path, b.token, body).then((r) => [r.status, r.body]), [403, { error, code: 403 }], `${method} ${path}`);
+  }
+  t.equal((await call('GET', `/api/instances/${a.id}`, SERVER_TOKEN)).status, 200, 'A is still there');
+  t.equal((await call('POST', `/api/instances/${b.id}/heartbeat`, b.token)).status, 200, 'B on itself: fine');
+  // X-Koor-Instance is the operator's: with B's token it does not make B act as A.
+  const r = await fetch(`${s.url}/api/instances/${a.id}`, { method: 'DELETE', headers: { authorization: `Bearer ${b.token}`, 'x-koor-instance': a.id } });
+  t.equal(r.status, 403);
+
+  // MCP: set_intent of another agent is refused, of its own allowed.
+  const { Client } = await import('@modelcontextprotocol/sdk/client/index.js');
+  const { StreamableHTTPClientTransport } = await import('@modelcontextprotocol/sdk/client/streamableHttp.js');
+  const client = new Client({ name: 'matrix', version: '1' });
+  await client.connect(new StreamableHTTPClientTransport(new URL(`${s.url}/mcp`), { requestInit: { headers: { authorization: `Bearer ${b.token}` } } }));
+  t.teardown(() => client.close());
+  const other = (await client.callTool({ name: 'set_intent', arguments: { instance_id: a.id, intent: 'hijack' } })) as { isError?: boolean; content: Array<{ text: string }> };
+  t.same([other.isError, other.content[0]!.text], [true, "agent token may not set another agent's intent"]);
+  const own = (await client.callTool({ name: 'set_intent', arguments: { instance_id: b.id, intent: 'mine' } })) as { isError?: boolean };
+  t.notOk(own.isError, 'its own intent');
+  t.equal((await call('GET', `/api/instances/${a.id}`, SERVER_TOKEN)).body.intent, '', "A's intent untouched");
+
+  // WebSockets: the upgrade is refused with the same JSON.
+  const refused = await new Promise<number>((resolve) => {
+    const ws = new WebSocket(`${s.url.replace('http', 'ws')}/api/inbox/subscribe`, { headers: { authorization: `Bearer ${SERVER_TOKEN}` } });
+    ws.on('unexpected-response', (_q, res) => resolve(res.statusCode ?? 0));
+    ws.on('open', () => {
+      ws.close();
+      resolve(101);
+    });
+    ws.on('error', () => {});
+  });
+  t.equal(refused, 400, 'an inbox needs an identity (the operator has none)');
+});
