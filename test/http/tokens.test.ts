@@ -25,9 +25,10 @@ t.test('create, list, use, revoke', async (t) => {
   const ttl = Date.parse(made.expires_at) - Date.parse(made.created_at);
   t.ok(ttl >= 3599_000 && ttl <= 3601_000, `expires an hour after its creation (${ttl} ms)`);
 
-  // It authenticates, as no agent.
-  const got = await fetch(u('/api/state'), { headers: bearer(made.token) });
+  // It authenticates, as no agent, within its scopes (a whole listing would be out of them).
+  const got = await fetch(u('/api/state?prefix=web/'), { headers: bearer(made.token) });
   t.equal(await status(got), 200, 'a created token authenticates');
+  t.equal(await status(await fetch(u('/api/state'), { headers: bearer(made.token) })), 403, 'scoped: not every key');
 
   // The list never shows a token or its hash.
   const listed = await fetch(u('/api/tokens'), { headers: ADMIN });
