@@ -16,7 +16,8 @@ t.test('token create, list, revoke', async (t) => {
   t.equal(Date.parse(tok.expires_at) - Date.parse(tok.created_at), 12 * 3600_000);
 
   const asReader = cliFor(s.url, tempDir(t), { KOOR_TOKEN: tok.token });
-  t.equal((await asReader('state', 'list')).code, 0, 'the created token works from the CLI');
+  t.equal((await asReader('specs', 'list', 'web')).code, 0, 'the created token works from the CLI (within its scopes)');
+  t.equal((await asReader('state', 'list')).code, 1, 'and is refused outside them');
   const denied = await asReader('token', 'list');
   t.same([denied.code, JSON.parse(denied.stdout)], [1, { error: 'reader token may not manage tokens', code: 403 }]);
 
