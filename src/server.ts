@@ -29,7 +29,7 @@ import { webhooksDomain } from './domains/webhooks/index.js';
 import { Authenticator } from './http/auth.js';
 import { openFront } from './http/front.js';
 import { RateLimiter } from './http/rate-limit.js';
-import { assertNativeUws, hostForUrl, urlScheme } from './http/listen.js';
+import { assertNativeUws, exposedWithoutToken, hostForUrl, urlScheme } from './http/listen.js';
 import { tlsOptions } from './http/tls.js';
 import { createLogger, type Logger } from './log.js';
 import { McpGateway } from './mcp/gateway.js';
@@ -145,6 +145,7 @@ async function startOn(backend: Backend, config: Config, log: Logger, undo: Arra
 
   const scheme = urlScheme(config);
   const url = `${scheme}://${hostForUrl(config.bind)}:${port}`;
+  for (const bind of exposedWithoutToken(config)) log.warn({ bind }, 'listening on a non-loopback address without --auth-token: anyone who can reach it acts as the operator');
   log.info({ api: `${config.bind.host}:${port}`, dashboard: dashboardPort === null ? 'off' : `${config.dashboardBind!.host}:${dashboardPort}`, url, ...backend.logFields, auth: auth.enabled }, 'koor-server listening');
   return {
     config,

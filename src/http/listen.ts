@@ -53,3 +53,18 @@ export function hostForUrl(bind: Bind): string {
 export function urlScheme(config: Pick<Config, 'tlsCert'>): 'http' | 'https' {
   return config.tlsCert === '' ? 'http' : 'https';
 }
+
+/** Whether a bind host is reachable from this machine only (`localhost`, 127.0.0.0/8, `::1`). */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.replace(/^\[(.*)\]$/, '$1').toLowerCase();
+  return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
+}
+
+/**
+ * Open mode is for a single-user laptop (issue 30): the listen addresses (API, dashboard) that are
+ * not loopback while no token is configured — anyone who can reach them acts as the operator.
+ */
+export function exposedWithoutToken(c: Pick<Config, 'authToken' | 'bind' | 'dashboardBind'>): string[] {
+  if (c.authToken !== '') return [];
+  return [c.bind, c.dashboardBind].filter((b): b is NonNullable<typeof b> => b !== null && !isLoopbackHost(b.host)).map((b) => b.text);
+}
