@@ -3,6 +3,7 @@ import WebSocket from 'ws';
 import { REPLIES } from '../../schemas/http/replies.js';
 import { PERMISSIONS, type Rule } from '../../src/http/permissions.js';
 import { startTestServer } from '../helpers/server.js';
+import { waitUntil } from '../helpers/wait.js';
 
 /**
  * The authorization matrix (issue 30), built from the route table: every REST route × every role
@@ -102,8 +103,12 @@ t.test('the matrix: each route with each role, in and out of scope, answers as t
   // Refusals are audited (up to 20 entries a second: the matrix made far more) and counted.
   await new Promise((r) => setTimeout(r, 1100));
   t.equal((await call('POST', '/api/rules/web/r1/accept', other.token)).status, 403);
-  const audit = (await call('GET', '/api/audit?action=auth.denied&limit=1000', admin)).body as Array<{ actor: string; resource: string; outcome: string }>;
-  t.ok(audit.some((a) => a.actor === 'other' && a.resource === 'POST /api/rules/:project/:rule/accept' && a.outcome === 'denied'), 'an agent accepting a rule: audited');
+  // Written after the refusal is answered (it must not slow it down): looked for until it is there.
+  const audited = await waitUntil('the refusal audited', async () => {
+    const audit = (await call('GET', '/api/audit?action=auth.denied&limit=1000', admin)).body as Array<{ actor: string; resource: string; outcome: string }>;
+    return audit.some((a) => a.actor === 'other' && a.resource === 'POST /api/rules/:project/:rule/accept' && a.outcome === 'denied');
+  }, 10_000).catch(() => false);
+  t.ok(audited, 'an agent accepting a rule: audited');
   t.match(await (await fetch(`${s.nodeUrls[0]}/metrics`, { headers: { authorization: `Bearer ${admin}` } })).text(), /koor_auth_denied_total\{role="reader"\} [1-9]/);
 });
 
