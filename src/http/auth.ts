@@ -15,8 +15,9 @@ export type InstanceResolver = (instanceId: string) => Awaitable<Identity | null
  * Bearer auth (SPEC §1.2, §8.4). The server token is compared in constant time against the
  * precomputed `Bearer <token>` (a header of another length is refused at once: that says only
  * that the length differs, which is no help in guessing the token): every character is looked
- * at, no early exit, no allocation. No hashing per request: a SHA-256 here was ~30 % of a cached
- * GET's CPU. With no token set, every request passes.
+ * at, no early exit, no allocation. No hashing for the server token: a SHA-256 here was ~30 % of
+ * a cached GET's CPU (an instance or created token is looked up by its SHA-256, so those requests
+ * pay it; caching by the raw header would spare it). With no token set, every request passes.
  */
 export class Authenticator {
   private readonly expected: string | null;
