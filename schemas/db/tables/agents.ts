@@ -1,3 +1,4 @@
+import { dialects } from '../sql.js';
 import type { Table } from '../table.js';
 
 /** Agent instances (SPEC §2.5): lifecycle pending → active ⇄ stale. */
@@ -78,3 +79,9 @@ export const AUDIT_LOG: Table = {
     { name: 'audit_log_action', on: 'action, id' },
   ],
 };
+
+/** The newest audit entry's id (0 or no row before the first): SQLite's AUTOINCREMENT sequence, PostgreSQL's identity. */
+export const NEWEST_AUDIT = dialects({
+  sqlite: "SELECT seq AS id FROM sqlite_sequence WHERE name = 'audit_log'",
+  pg: 'SELECT coalesce(max(id), 0) AS id FROM audit_log',
+});

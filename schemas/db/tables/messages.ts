@@ -1,3 +1,4 @@
+import { dialects } from '../sql.js';
 import type { Table } from '../table.js';
 
 /**
@@ -65,3 +66,9 @@ export const MESSAGE_RECIPIENTS: Table = {
     { name: 'message_recipients_unread', on: 'recipient, message_id', where: "read_at = ''" },
   ],
 };
+
+/** The newest message id handed out (no row before the first): SQLite's AUTOINCREMENT sequence, PostgreSQL's `messages` counter. */
+export const NEWEST_MESSAGE = dialects({
+  sqlite: "SELECT seq AS id FROM sqlite_sequence WHERE name = 'messages'",
+  pg: "SELECT value AS id FROM koor_counters WHERE name = 'messages'",
+});

@@ -1,10 +1,11 @@
-import { dialects, sql } from '../../../schemas/db/sql.js';
+import { sql } from '../../../schemas/db/sql.js';
+import { decodeHookSession, HOOK_SESSION_COLUMNS, type HookSessionRow } from '../../../schemas/db/hooks.js';
+import { NEWEST_AUDIT } from '../../../schemas/db/tables/agents.js';
 import { NEWEST_EVENT } from '../../../schemas/db/tables/events.js';
 import type { HookSession } from '../../../schemas/rpc/writer.js';
 import { then, type Awaitable } from '../../backend/awaitable.js';
 import type { Reads } from '../../backend/reads.js';
 
-type SessionRow = Omit<HookSession, 'edited'> & { edited: string };
 
 /** An audit entry a digest reports (rules accepted, specs changed, agents joining). */
 export interface AuditNews {
@@ -30,7 +31,7 @@ export interface HookReader {
   newestEvent(): Awaitable<number>;
 }
 
-const COLS = 'session_id, client, instance_id, project, repo_root, event_cursor, audit_cursor, message_cursor, edited, created_at, last_progress_at';
+const COLS = HOOK_SESSION_COLUMNS;
 const SESSION = sql(`SELECT ${COLS} FROM hook_sessions WHERE session_id = ?`);
 const SESSION_OF = sql(`SELECT ${COLS} FROM hook_sessions WHERE instance_id = ? ORDER BY created_at DESC LIMIT 1`);
 /** The audit actions a digest reports (SPEC §2.13 names). */
@@ -42,16 +43,11 @@ const AUDIT_AFTER = sql(
 const EVENTS_AFTER = sql(
   "SELECT id, topic, data FROM events WHERE id > ? AND id <= ? AND (substr(topic, 1, 5) = 'task.' OR topic = 'lease.acquired') ORDER BY id LIMIT ?",
 );
-const NEWEST_AUDIT = dialects({
-  sqlite: "SELECT seq AS id FROM sqlite_sequence WHERE name = 'audit_log'",
-  pg: 'SELECT coalesce(max(id), 0) AS id FROM audit_log',
-});
 
 export function hookReader(db: Reads): HookReader {
-  const session = db.statement<SessionRow>(SESSION);
-  const sessionOf = db.statement<SessionRow>(SESSION_OF);
-  const decode = (r: SessionRow | undefined): HookSession | undefined =>
-    r ? { ...r, event_cursor: Number(r.event_cursor), audit_cursor: Number(r.audit_cursor), message_cursor: Number(r.message_cursor), edited: JSON.parse(r.edited) as string[] } : undefined;
+  const session = db.statement<HookSessionRow>(SESSION);
+  const sessionOf = db.statement<HookSessionRow>(SESSION_OF);
+  const decode = (r: HookSessionRow | undefined): HookSession | undefined => (r ? decodeHookSession(r) : undefined);
   const audit = db.statement<AuditNews>(AUDIT_AFTER);
   const newestAudit = db.statement<{ id: number }>(NEWEST_AUDIT);
   const eventsAfter = db.statement<{ id: number; topic: string; data: string }>(EVENTS_AFTER);

@@ -1,18 +1,21 @@
 import type { ReqOf, ResOf } from '../../../schemas/rpc/envelope.js';
 import type { HookSession, WriterMethods } from '../../../schemas/rpc/writer.js';
+import { decodeHookSession, HOOK_SESSION_COLUMNS, type HookSessionRow } from '../../../schemas/db/hooks.js';
+import { NEWEST_AUDIT } from '../../../schemas/db/tables/agents.js';
 import { NEWEST_EVENT } from '../../../schemas/db/tables/events.js';
+import { NEWEST_MESSAGE } from '../../../schemas/db/tables/messages.js';
 import { fault } from '../fault.js';
-import { dialects, sql, type Tx } from '../sql.js';
+import { sql, type Tx } from '../sql.js';
 import { storageNow } from '../time.js';
 import type { EventStore } from './events.js';
 
 type M = WriterMethods;
-type Row = Omit<HookSession, 'edited'> & { edited: string };
+type Row = HookSessionRow;
 
 /** Files a session remembers having edited (the newest), for the leases of others touching them. */
 export const HOOK_EDITED_KEEP = 100;
 
-const COLS = 'session_id, client, instance_id, project, repo_root, event_cursor, audit_cursor, message_cursor, edited, created_at, last_progress_at';
+const COLS = HOOK_SESSION_COLUMNS;
 const GET = sql(`SELECT ${COLS} FROM hook_sessions WHERE session_id = ?`);
 const INSERT = sql(`INSERT INTO hook_sessions (${COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, '[]', ?, ?)`);
 const DELETE = sql('DELETE FROM hook_sessions WHERE session_id = ?');
@@ -27,17 +30,8 @@ const ADVANCE = sql(
    WHERE session_id = ?`,
 );
 const SET_EDITED = sql('UPDATE hook_sessions SET edited = ? WHERE session_id = ?');
-const NEWEST_AUDIT = dialects({
-  sqlite: "SELECT seq AS id FROM sqlite_sequence WHERE name = 'audit_log'",
-  pg: 'SELECT coalesce(max(id), 0) AS id FROM audit_log',
-});
-const NEWEST_MESSAGE = dialects({
-  sqlite: "SELECT seq AS id FROM sqlite_sequence WHERE name = 'messages'",
-  pg: "SELECT value AS id FROM koor_counters WHERE name = 'messages'",
-});
-
-const decode = (r: Row): HookSession => ({ ...r, edited: JSON.parse(r.edited) as string[] });
-const newest = async (tx: Tx, q: typeof NEWEST_AUDIT): Promise<number> => Number((await tx.get<{ id: number }>(q))?.id ?? 0);
+const decode = decodeHookSession;
+const newest = async (tx: Tx, q: typeof NEWEST_EVENT): Promise<number> => Number((await tx.get<{ id: number }>(q))?.id ?? 0);
 
 /**
  * Coding-agent sessions bound to agent instances by their hooks (issue 29). Registering the
@@ -72,14 +66,15 @@ export function hookStore(events: EventStore) {
     },
 
     async advance(tx: Tx, req: ReqOf<M, 'hooks.advance'>): Promise<ResOf<M, 'hooks.advance'>> {
-      const r = await tx.get<Row>(GET, req.session_id);
-      if (!r) return { found: false };
+      const row = await tx.get<Row>(GET, req.session_id);
+      if (!row) return { found: false };
+      const r = decode(row);
       const e = req.event_cursor ?? 0;
       const a = req.audit_cursor ?? 0;
       const m = req.message_cursor ?? 0;
       if (e > r.event_cursor || a > r.audit_cursor || m > r.message_cursor) await tx.run(ADVANCE, e, e, a, a, m, m, req.session_id);
       if (req.edited !== undefined) {
-        const list = (JSON.parse(r.edited) as string[]).filter((p) => p !== req.edited);
+        const list = r.edited.filter((p) => p !== req.edited);
         list.push(req.edited);
         await tx.run(SET_EDITED, JSON.stringify(list.slice(-HOOK_EDITED_KEEP)), req.session_id);
       }

@@ -1,0 +1,26 @@
+import type { HookSession } from '../rpc/writer.js';
+import { HOOK_SESSIONS } from './tables/hooks.js';
+
+/**
+ * The hook_sessions table (schemas/db/tables/hooks.ts) as both sides use it: the writer (bind,
+ * advance, end) and the front's reader (each hook's session, the digest endpoint). The row codec
+ * is declared once here.
+ */
+
+export const HOOK_SESSION_COLUMNS = Object.keys(HOOK_SESSIONS.columns).join(', ');
+
+/** A hook_sessions row as stored: `edited` JSON text, counters possibly int8 text (PostgreSQL). */
+export type HookSessionRow = Omit<HookSession, 'edited' | 'event_cursor' | 'audit_cursor' | 'message_cursor'> & {
+  edited: string;
+  event_cursor: number | string;
+  audit_cursor: number | string;
+  message_cursor: number | string;
+};
+
+export const decodeHookSession = (r: HookSessionRow): HookSession => ({
+  ...r,
+  event_cursor: Number(r.event_cursor),
+  audit_cursor: Number(r.audit_cursor),
+  message_cursor: Number(r.message_cursor),
+  edited: JSON.parse(r.edited) as string[],
+});
