@@ -1,5 +1,6 @@
 import type { Event } from '../../../schemas/rpc/writer.js';
 import { pathGlobMatch } from '../../shared/path-glob.js';
+import { folderOf } from '../../shared/workspace.js';
 import type { InboxDbRow } from '../messages/reader.js';
 import type { AuditNews } from './reader.js';
 
@@ -43,7 +44,6 @@ const quote = (s: string): string => {
   const one = s.replace(/\s+/g, ' ').trim();
   return JSON.stringify(one.length > PREVIEW_CHARS ? `${one.slice(0, PREVIEW_CHARS - 1)}…` : one);
 };
-const folder = (workspace: string): string => workspace.replace(/[\\/]+$/, '').split(/[\\/]/).pop() ?? '';
 const parse = (text: string): Record<string, unknown> => {
   try {
     const v = JSON.parse(text) as unknown;
@@ -99,7 +99,7 @@ export function digestLines(d: DigestInput): string[] {
     if (a.action === 'rule.accept' && project === me.project) rules.push(name);
     else if ((a.action === 'spec.put' || a.action === 'spec.delete') && project === me.project && a.actor !== me.name) {
       specs.push(`${project}/${name} ${a.action === 'spec.put' ? 'updated' : 'deleted'}${a.actor ? ` by ${a.actor}` : ''}`);
-    } else if (a.action === 'instance.register' && a.resource !== me.id && a.actor !== '' && folder(str(parse(a.detail).workspace)) === me.repo) joined.push(a.actor);
+    } else if (a.action === 'instance.register' && a.resource !== me.id && a.actor !== '' && folderOf(str(parse(a.detail).workspace)) === me.repo) joined.push(a.actor);
   }
   if (rules.length > 0) lines.push(`Rule${rules.length === 1 ? '' : 's'} accepted in ${me.project}: ${rules.slice(0, LIST_MAX).join(', ')}${more(rules.length)}. See: koor-cli rules list ${me.project}`);
   if (specs.length > 0) lines.push(`Spec${specs.length === 1 ? '' : 's'} ${specs.slice(0, LIST_MAX).join('; ')}${more(specs.length)}.`);

@@ -5,6 +5,7 @@ import { checkName } from '../../http/path.js';
 import type { Logger } from '../../log.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
 import { IDENTITY_TOUCH_INTERVAL_MS } from '../../shared/limits.js';
+import { folderOf } from '../../shared/workspace.js';
 import { toRfc3339 } from '../../store.js';
 import type { InstanceReader } from '../instances/reader.js';
 import type { Lease, LeaseService } from '../leases/service.js';
@@ -46,7 +47,6 @@ export interface HookContext {
 type Output = Record<string, unknown>;
 const NOTHING: Output = {};
 
-const folder = (p: string): string => p.replace(/[\\/]+$/, '').split(/[\\/]/).pop() ?? '';
 /** A path Claude Code gave (absolute, or relative to the session's cwd) relative to the repository root; null outside it. */
 export function repoRelative(root: string, cwd: string, file: string): string | null {
   const abs = path.resolve(cwd || root, file);
@@ -116,7 +116,7 @@ export class HookService {
     const known = await this.d.reader.session(input.session_id);
     if (known) return known;
     const root = ctx.repoRoot || input.cwd || '';
-    const repo = folder(root) || 'repo';
+    const repo = folderOf(root) || 'repo';
     const name = ctx.agentName || `${ctx.client === 'claude-code' ? 'claude' : ctx.client}-${repo}-${input.session_id.replace(/[^A-Za-z0-9]/g, '').slice(0, 8)}`;
     checkName(name, 'agent name');
     const project = ctx.project || repo;
@@ -148,7 +148,7 @@ export class HookService {
       b = { instanceId: s.instance_id, name: i?.name ?? '' };
       this.bound.set(s.session_id, b);
     }
-    return { id: b.instanceId, name: b.name, project: s.project, repo: folder(s.repo_root) };
+    return { id: b.instanceId, name: b.name, project: s.project, repo: folderOf(s.repo_root) };
   }
 
   private editedPath(s: HookSession, input: HookInput): string | null {
@@ -258,7 +258,7 @@ export class HookService {
       this.d.messages.inbox(me.id, { since: 0, unread: true, thread: null, limit: SCAN_MESSAGES }),
     ]);
     const lines: string[] = [];
-    const others = instances.filter((i) => i.id !== me.id && i.status !== 'stale' && folder(i.workspace) === me.repo);
+    const others = instances.filter((i) => i.id !== me.id && i.status !== 'stale' && folderOf(i.workspace) === me.repo);
     if (others.length > 0) lines.push(`Also working in this repository: ${others.slice(0, 4).map((i) => (i.intent ? `${i.name} (${JSON.stringify(i.intent.slice(0, 60))})` : i.name)).join(', ')}${others.length > 4 ? ` and ${others.length - 4} more` : ''}.`);
     const held = leases.filter((l) => l.holder !== me.id);
     if (held.length > 0) lines.push(`Files leased by others (edits to them are refused): ${held.slice(0, 4).map((l) => `${l.resources.slice(0, 3).join(', ')} (${l.holder_name})`).join('; ')}${held.length > 4 ? ` and ${held.length - 4} more: koor-cli lease list` : ''}.`);
@@ -296,8 +296,8 @@ export class HookService {
     if (!i) throw fail('INSTANCE_NOT_FOUND', instanceId);
     const s = await this.d.reader.sessionOf(instanceId);
     const recent = async (newest: Promise<number> | number) => Math.max(0, (await newest) - SCAN_AUDIT);
-    const cursors = s ?? { event_cursor: await recent(this.d.reader.newestEvent()), audit_cursor: await recent(this.d.reader.newestAudit()), message_cursor: 0, edited: [], project: folder(i.workspace), repo_root: i.workspace };
-    const me: Me = { id: i.id, name: i.name, project: cursors.project, repo: folder(cursors.repo_root) };
+    const cursors = s ?? { event_cursor: await recent(this.d.reader.newestEvent()), audit_cursor: await recent(this.d.reader.newestAudit()), message_cursor: 0, edited: [], project: folderOf(i.workspace), repo_root: i.workspace };
+    const me: Me = { id: i.id, name: i.name, project: cursors.project, repo: folderOf(cursors.repo_root) };
     const [newestEvent, newestAudit] = await Promise.all([this.d.reader.newestEvent(), this.d.reader.newestAudit()]);
     const [messages, events, audit] = await Promise.all([
       this.d.messages.inbox(me.id, { since: cursors.message_cursor, unread: true, thread: null, limit: SCAN_MESSAGES }),

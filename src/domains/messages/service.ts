@@ -7,6 +7,7 @@ import { checkName } from '../../http/path.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
 import { HUMAN } from '../../http/idempotency.js';
 import { MESSAGE_MAX_BODY_BYTES, MESSAGE_MAX_RECIPIENTS, MESSAGE_MAX_TO } from '../../shared/limits.js';
+import { folderOf } from '../../shared/workspace.js';
 import { toRfc3339 } from '../../store.js';
 import type { InstanceReader, InstanceRow } from '../instances/reader.js';
 import type { InboxDbRow, InboxFilter, MessageReader } from './reader.js';
@@ -44,7 +45,7 @@ export function inboxItemJson(r: InboxDbRow): string {
 const rfc = (t: string): string => (t === '' ? '' : toRfc3339(t));
 const live = (i: InstanceRow): boolean => i.status !== 'stale';
 /** `project:<p>` matches a workspace equal to p or whose last path segment is p (a repository's folder name). */
-const inProject = (workspace: string, p: string): boolean => workspace === p || workspace.replace(/[\\/]+$/, '').split(/[\\/]/).pop() === p;
+const inProject = (workspace: string, p: string): boolean => workspace === p || folderOf(workspace) === p;
 
 /**
  * The agent inbox (issue 28): addressed messages, threads, per-recipient read and ack state.
