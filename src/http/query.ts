@@ -33,6 +33,12 @@ export function positiveInt(q: URLSearchParams, name: string, def: number, max: 
   return n;
 }
 
+/** A yes/no parameter: absent, empty, `0` or `false` is no; anything else yes (`?unread=1`). */
+export function flagParam(q: URLSearchParams, name: string): boolean {
+  const v = q.get(name);
+  return v !== null && v !== '' && v !== '0' && v !== 'false';
+}
+
 /** An event id to resume after (SPEC §8.2): a non-negative integer, or null when absent. */
 export function sinceParam(raw: string | null): number | null {
   if (raw === null || raw === '') return null;

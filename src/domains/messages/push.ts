@@ -1,7 +1,7 @@
 import type { WebSocket } from 'uWebSockets.js';
 import type { Hub } from '../../bus/hub.js';
 import { fail } from '../../errors.js';
-import { sinceParam } from '../../http/query.js';
+import { flagParam, sinceParam } from '../../http/query.js';
 import type { Slots, WsCallbacks } from '../../http/slots.js';
 import type { Logger } from '../../log.js';
 import { INBOX_PUSH_PAGE, MESSAGE_MAX_BODY_BYTES, WS_IDLE_TIMEOUT_S, WS_MAX_CLIENT_FRAME_BYTES, WS_SOFT_BUFFER_BYTES } from '../../shared/limits.js';
@@ -173,8 +173,7 @@ export class InboxPush {
           if (!identity) throw fail('IDENTITY_REQUIRED', 'an inbox subscription');
           const q = new URLSearchParams(u.ctx.query);
           const since = sinceParam(q.get('since'));
-          const unread = q.get('unread');
-          const unreadOnly = unread !== null && unread !== '' && unread !== '0' && unread !== 'false';
+          const unreadOnly = flagParam(q, 'unread');
           const start = (cursor: number) => {
             const stream: Stream = { recipient: identity.instanceId, cursor, unreadOnly, ws: null, pulling: false, again: false, closed: false };
             u.upgrade<StreamData>({ stream, cb });

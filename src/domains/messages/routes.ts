@@ -2,7 +2,7 @@ import { ReadBody, SendBody, type Importance } from '../../../schemas/http/messa
 import { fail } from '../../errors.js';
 import { auditBy } from '../../http/actor.js';
 import type { Ctx } from '../../http/context.js';
-import { parseIntStrict, positiveInt, queryParams, sinceParam } from '../../http/query.js';
+import { flagParam, parseIntStrict, positiveInt, queryParams, sinceParam } from '../../http/query.js';
 import { idemTag, REPLAYED } from '../../http/idempotency.js';
 import { sendJson, sendJsonText } from '../../http/reply.js';
 import type { Route } from '../../http/router.js';
@@ -32,11 +32,6 @@ function threadParam(q: URLSearchParams): number | null {
   if (n === null || n < 1) throw fail('NOT_POSITIVE_INTEGER', 'thread');
   return n;
 }
-
-const flag = (q: URLSearchParams, name: string): boolean => {
-  const v = q.get(name);
-  return v !== null && v !== '' && v !== '0' && v !== 'false';
-};
 
 export function messageRoutes(svc: MessageService): Route[] {
   return [
@@ -75,7 +70,7 @@ export function messageRoutes(svc: MessageService): Route[] {
         const q = queryParams(ctx);
         const items = await svc.inbox(me, {
           since: sinceParam(q.get('since')) ?? 0,
-          unread: flag(q, 'unread'),
+          unread: flagParam(q, 'unread'),
           thread: threadParam(q),
           limit: positiveInt(q, 'limit', INBOX_DEFAULT_LIMIT, INBOX_MAX_LIMIT),
         });
