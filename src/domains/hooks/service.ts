@@ -8,7 +8,7 @@ import { IDENTITY_TOUCH_INTERVAL_MS } from '../../shared/limits.js';
 import { folderOf } from '../../shared/workspace.js';
 import { toRfc3339 } from '../../store.js';
 import type { InstanceReader } from '../instances/reader.js';
-import type { Lease, LeaseService } from '../leases/service.js';
+import { leaseJson, type Lease, type LeaseService } from '../leases/service.js';
 import type { MessageReader } from '../messages/reader.js';
 import type { TaskReader } from '../tasks/reader.js';
 import { digestLines, digestText, DIGEST_TOKENS, ORIENTATION_TOKENS, type Me } from './digest.js';
@@ -175,7 +175,7 @@ export class HookService {
     if ('conflict' in r) {
       // Taken by another agent between the check and the acquire.
       const other = r.conflict.leases.find((l: LeaseRow) => l.holder !== me.id);
-      if (other) return this.deny(me, rel, { ...other, acquired_at: toRfc3339(other.acquired_at) } as unknown as Lease, input.tool_name ?? '');
+      if (other) return this.deny(me, rel, leaseJson(other), input.tool_name ?? '');
       return NOTHING;
     }
     this.stats.auto_leased++;
