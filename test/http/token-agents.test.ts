@@ -131,3 +131,18 @@ t.test('scopes reach leases, tasks by id and messages', async (t) => {
 
   t.same((await call('POST', '/api/tokens', SERVER, { name: 'bad', role: 'agent', scopes: ['path:['] })).status, 400, 'a path scope is a path glob');
 });
+
+t.test('MCP: an agent registered with a created token over MCP is that token’s', async (t) => {
+  const { s, call, token } = await setup(t);
+  const a = await token('ann', 'agent');
+  const b = await token('bob', 'agent');
+  const { Client } = await import('@modelcontextprotocol/sdk/client/index.js');
+  const { StreamableHTTPClientTransport } = await import('@modelcontextprotocol/sdk/client/streamableHttp.js');
+  const client = new Client({ name: 'owner', version: '1' });
+  await client.connect(new StreamableHTTPClientTransport(new URL(`${s.url}/mcp`), { requestInit: { headers: { authorization: `Bearer ${a}` } } }));
+  t.teardown(() => client.close());
+  const r = (await client.callTool({ name: 'register_instance', arguments: { name: 'via-mcp' } })) as { content: Array<{ text: string }> };
+  const id = (JSON.parse(r.content[0]!.text) as { instance_id: string }).instance_id;
+  t.equal((await call('POST', `/api/instances/${id}/activate`, a, undefined, id)).status, 200, 'the token that registered it acts as it');
+  t.equal((await call('POST', `/api/instances/${id}/activate`, b, undefined, id)).status, 403, 'another does not');
+});
