@@ -88,6 +88,8 @@ export interface Config {
   auditRetentionMs: number;
   agentMetricsRetentionMs: number;
   llmRetentionMs: number;
+  /** A JSON price table for LLM usage that comes without a cost (issue 32): overlays the dated defaults; '' = the defaults. */
+  llmPrices: string;
   /** Agent inbox messages kept this long, ms (0 = all; issue 28). */
   messageRetentionMs: number;
   /** Webhook delivery attempts per event before it is dropped, and the retry backoff (doubling from base, capped). */
@@ -101,6 +103,8 @@ export interface Config {
    * only test code building a Config sets it.
    */
   testHooks?: boolean;
+  /** Test-only, with testHooks: the budget clock runs this far ahead of the wall clock (a test moves into the next period). */
+  testClockOffsetMs?: number;
 }
 
 export class ConfigError extends Error {
@@ -116,7 +120,7 @@ export class ConfigError extends Error {
 type Kind = 'bind' | 'bind-or-off' | 'string' | 'database' | 'level' | 'sync' | 'hook-edits' | 'int' | 'posint' | 'duration' | 'age' | 'bytes';
 
 interface Setting {
-  key: keyof Omit<Config, 'configFile' | 'testHooks'>;
+  key: keyof Omit<Config, 'configFile' | 'testHooks' | 'testClockOffsetMs'>;
   flag: string;
   env: string;
   file: string;
@@ -162,6 +166,7 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'auditRetentionMs', flag: 'audit-retention', env: 'KOOR_AUDIT_RETENTION', file: 'audit_retention', kind: 'age', def: '90d', help: 'audit entries kept this long (0 = all)' },
   { key: 'agentMetricsRetentionMs', flag: 'agent-metrics-retention', env: 'KOOR_AGENT_METRICS_RETENTION', file: 'agent_metrics_retention', kind: 'age', def: '30d', help: 'per-agent metric buckets kept this long (0 = all)' },
   { key: 'llmRetentionMs', flag: 'llm-retention', env: 'KOOR_LLM_RETENTION', file: 'llm_retention', kind: 'age', def: '0', help: 'LLM usage records kept this long (0 = all: the cost record)' },
+  { key: 'llmPrices', flag: 'llm-prices', env: 'KOOR_LLM_PRICES', file: 'llm_prices', kind: 'string', def: '', help: 'JSON price table, USD per million tokens by model, for usage without cost_usd ("" = the built-in list prices; read again when it changes)' },
   { key: 'messageRetentionMs', flag: 'message-retention', env: 'KOOR_MESSAGE_RETENTION', file: 'message_retention', kind: 'age', def: '30d', help: 'agent inbox messages kept this long (0 = all)' },
   { key: 'webhookMaxAttempts', flag: 'webhook-max-attempts', env: 'KOOR_WEBHOOK_MAX_ATTEMPTS', file: 'webhook_max_attempts', kind: 'posint', def: '5', help: 'delivery attempts per event before it is dropped' },
   { key: 'webhookRetryBaseMs', flag: 'webhook-retry-base', env: 'KOOR_WEBHOOK_RETRY_BASE', file: 'webhook_retry_base', kind: 'duration', def: '1s', help: 'first webhook retry delay (doubles each attempt)' },

@@ -23,6 +23,7 @@
  * acquisition. PostgreSQL only.
  */
 import { createTable } from './table.js';
+import { BUDGETS } from './tables/agents.js';
 import { HOOK_SESSIONS } from './tables/hooks.js';
 import { IDEMPOTENCY_KEYS } from './tables/idempotency.js';
 import { MESSAGES, MESSAGE_RECIPIENTS } from './tables/messages.js';
@@ -176,5 +177,19 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
       UPDATE instances SET token_hash = encode(sha256(convert_to(token_hash, 'UTF8')), 'hex');
       CREATE INDEX instances_token_hash ON instances (token_hash);
     `,
+  },
+  {
+    version: 8,
+    name: 'LLM usage with cache tokens, cost source, coding-agent session and retry key; spending caps (issue 32)',
+    sql: [
+      `ALTER TABLE llm_usage ADD COLUMN cache_creation_tokens bigint NOT NULL DEFAULT 0;
+      ALTER TABLE llm_usage ADD COLUMN cache_read_tokens bigint NOT NULL DEFAULT 0;
+      ALTER TABLE llm_usage ADD COLUMN cost_source text COLLATE "C" NOT NULL DEFAULT 'reported';
+      ALTER TABLE llm_usage ADD COLUMN session_id text COLLATE "C" NOT NULL DEFAULT '';
+      ALTER TABLE llm_usage ADD COLUMN dedup_key text COLLATE "C" NOT NULL DEFAULT '';
+      CREATE INDEX llm_usage_dedup ON llm_usage (dedup_key) WHERE dedup_key <> '';
+      CREATE INDEX llm_usage_unbound ON llm_usage (session_id) WHERE session_id <> '' AND instance_id = '';`,
+      createTable(BUDGETS, 'pg'),
+    ].join('\n'),
   },
 ];
