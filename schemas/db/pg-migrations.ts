@@ -188,7 +188,7 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
       ALTER TABLE llm_usage ADD COLUMN session_id text COLLATE "C" NOT NULL DEFAULT '';
       ALTER TABLE llm_usage ADD COLUMN dedup_key text COLLATE "C" NOT NULL DEFAULT '';
       CREATE INDEX llm_usage_dedup ON llm_usage (dedup_key) WHERE dedup_key <> '';
-      CREATE INDEX llm_usage_unbound ON llm_usage (session_id) WHERE session_id <> '' AND instance_id = '';`,
+      CREATE INDEX llm_usage_client_session ON llm_usage (session_id) WHERE session_id <> '';`,
       createTable(BUDGETS, 'pg'),
     ].join('\n'),
   },

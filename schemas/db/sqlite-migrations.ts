@@ -324,7 +324,7 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE llm_usage ADD COLUMN session_id TEXT NOT NULL DEFAULT '';
       ALTER TABLE llm_usage ADD COLUMN dedup_key TEXT NOT NULL DEFAULT '';
       CREATE INDEX llm_usage_dedup ON llm_usage (dedup_key) WHERE dedup_key <> '';
-      CREATE INDEX llm_usage_unbound ON llm_usage (session_id) WHERE session_id <> '' AND instance_id = '';`,
+      CREATE INDEX llm_usage_client_session ON llm_usage (session_id) WHERE session_id <> '';`,
       createTable(BUDGETS, 'sqlite'),
     ].join('\n'),
   },

@@ -122,6 +122,12 @@ t.test('OTLP/HTTP JSON from Claude Code: api_request → a usage record, retries
   t.same((await post('/v1/logs', next)).body.recorded, 1, 'another sequence number is another request (int64 as a string too)');
   t.match((await get('/api/llm/usage'))[0], { instance_id: agent, project: 'shop' });
   t.equal((await get(`/api/llm/usage/summary?group_by=instance`)).groups[agent].request_count, 2);
+
+  // The client flushes its export at exit, possibly after SessionEnd ended the session: still the agent's.
+  t.equal((await call('POST', '/api/hooks/claude-code', { session_id: CAPTURED_SESSION, hook_event_name: 'SessionEnd', cwd: '/home/ann/shop', reason: 'other' }, { 'x-koor-repo-root': '/home/ann/shop' })).status, 200);
+  t.equal((await call('GET', `/api/hooks/claude-code/sessions/${CAPTURED_SESSION}`)).status, 404, 'the session ended');
+  t.same((await post('/v1/logs', LOGS.replace('"event.sequence","value":{"intValue":6}', '"event.sequence","value":{"intValue":10}'))).body.recorded, 1);
+  t.match((await get('/api/llm/usage'))[0], { instance_id: agent, project: 'shop' }, 'attributed as the session\'s earlier records were');
 });
 
 t.test('budgets: two agents cross a project cap — one warning, one exceeded, a digest line, claims 429 there only, a new period lets them through', async (t) => {

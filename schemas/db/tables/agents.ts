@@ -68,7 +68,7 @@ export const LLM_USAGE: Table = {
     { name: 'llm_usage_project', on: 'project, created_at' },
     { name: 'llm_usage_session', on: 'session_tag, created_at' },
     { name: 'llm_usage_dedup', on: 'dedup_key', where: "dedup_key <> ''" },
-    { name: 'llm_usage_unbound', on: 'session_id', where: "session_id <> '' AND instance_id = ''" },
+    { name: 'llm_usage_client_session', on: 'session_id', where: "session_id <> ''" },
   ],
 };
 

@@ -14,6 +14,8 @@ const INSERT = inserting(
 );
 const BY_KEY = sql("SELECT id, created_at, instance_id, project FROM llm_usage WHERE dedup_key = ? AND dedup_key <> ''");
 const SESSION = sql('SELECT instance_id, project FROM hook_sessions WHERE session_id = ?');
+/** A session whose hooks ended it already (its export flushed at exit): whom its earlier records went to. */
+const SESSION_BEFORE = sql("SELECT instance_id, project FROM llm_usage WHERE session_id = ? AND instance_id <> '' ORDER BY id DESC LIMIT 1");
 const NAME_OF = sql('SELECT name FROM instances WHERE id = ?');
 /** A session's records from before a hook bound it, now the bound agent's. */
 const ATTRIBUTE = sql(
@@ -82,7 +84,7 @@ export function llmStore(events: EventStore) {
         }
         const r = { ...given };
         if (r.instance_id === '' && r.session_id !== '') {
-          const s = await tx.get<{ instance_id: string; project: string }>(SESSION, r.session_id);
+          const s = (await tx.get<{ instance_id: string; project: string }>(SESSION, r.session_id)) ?? (await tx.get<{ instance_id: string; project: string }>(SESSION_BEFORE, r.session_id));
           if (s) {
             r.instance_id = s.instance_id;
             if (r.project === '') r.project = s.project;
