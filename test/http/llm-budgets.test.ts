@@ -1,5 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { Tiktoken } from 'js-tiktoken/lite';
+import o200k_base from 'js-tiktoken/ranks/o200k_base';
 import t from 'tap';
 import { REPO } from '../helpers/paths.js';
 import { startTestServer, tempDir } from '../helpers/server.js';
@@ -192,6 +194,8 @@ t.test('budgets: two agents cross a project cap — one warning, one exceeded, a
   // Ann's next hook digest says so, in one line.
   const digest = (await hook()).body.hookSpecificOutput?.additionalContext as string;
   t.match(digest, /Budget exceeded: project:shop spent \$1\.10 of \$1 \(day \d{4}-\d\d-\d\d\); task claims are refused/);
+  const enc = new Tiktoken(o200k_base);
+  t.ok(enc.encode(digest).length <= 200, `within the digest's budget: ${enc.encode(digest).length} o200k tokens of 200`);
   t.notOk((await hook()).body.hookSpecificOutput, 'once');
 
   // Raising the cap lets claims through at once; lowering it again refuses them (and says so once more).
