@@ -213,3 +213,39 @@ t.test('budgets: two agents cross a project cap — one warning, one exceeded, a
   t.equal((await call('DELETE', '/api/budgets/project:shop')).status, 200);
   t.same((await get('/api/budgets')).map((b: any) => b.scope), ['project:blog']);
 });
+
+t.test('budgets by agent name and in tokens, and a global one: whose claims they refuse', async (t) => {
+  const s = await startTestServer(t);
+  const { call, get } = client(s.url);
+  const as = (id: string): Headers => ({ 'x-koor-instance': id });
+  const ann = (await call('POST', '/api/instances/register', { name: 'ann' })).body.id as string;
+  const ben = (await call('POST', '/api/instances/register', { name: 'ben' })).body.id as string;
+  for (let i = 0; i < 4; i++) await call('POST', '/api/tasks', { project: 'web', title: `t${i}` });
+  const claim = (agent: string) => call('POST', '/api/tasks/claim', { project: 'web' }, as(agent));
+  const use = (agent: string, tokens: number) => call('POST', '/api/llm/usage', { provider: 'acme', model: 'acme-9', tokens_in: tokens, tokens_out: 0 }, as(agent));
+
+  // Ben by name, 1000 tokens a week; the unknown model's cost is unknown, its tokens count.
+  t.match((await call('PUT', '/api/budgets/agent:ben', { tokens: 1000, period: 'week' })).body, { scope: 'agent:ben', usd: null, tokens: 1000, period: 'week', period_key: /^week-\d{4}-\d\d-\d\d$/ });
+  await use(ben, 600);
+  await use(ann, 5000);
+  t.match((await get('/api/budgets'))[0], { scope: 'agent:ben', spent_tokens: 600, spent_usd: 0, unpriced: 1, status: 'ok' }, 'only ben counts; ann is not ben');
+  await use(ben, 400);
+  t.same((await claim(ben)).body, { error: 'budget exceeded: agent:ben reached its weekly cap of 1000 tokens', code: 429 });
+  t.equal((await claim(ann)).status, 200, 'ann claims on');
+
+  // A global cap refuses everyone's claims; removing it lets ann through again.
+  t.match((await call('PUT', '/api/budgets/global', { usd: 0 })).body, { status: 'ok' }, 'no dollars spent: the unknown costs add none');
+  t.match((await call('PUT', '/api/budgets/global', { tokens: 6000, period: 'total' })).body, { status: 'exceeded', spent_tokens: 6000 });
+  t.same((await claim(ann)).body, { error: 'budget exceeded: global reached its total cap of 6000 tokens', code: 429 });
+  t.equal((await call('DELETE', '/api/budgets/global')).status, 200);
+  t.equal((await claim(ann)).status, 200);
+  t.same(
+    (await get('/api/events/history?topic=budget.*')).map((e: any) => [e.topic, e.data.scope]).reverse(),
+    [
+      ['budget.warning', 'agent:ben'],
+      ['budget.exceeded', 'agent:ben'],
+      ['budget.warning', 'global'],
+      ['budget.exceeded', 'global'],
+    ],
+  );
+});
