@@ -5,7 +5,7 @@ import { sql } from './sql.js';
  * 32): the writer weighs a budget after each record, the front lists budgets with their spend.
  */
 
-export const BUDGET_COLUMNS = 'scope, usd, tokens, period, warn_at, warned, exceeded, updated_at';
+export const BUDGET_COLUMNS = 'scope, usd, tokens, period, warn_at, warned, exceeded, updated_at, spent_key, spent_usd, spent_tokens, unpriced';
 
 /** A budgets row; a cap of -1 is none. */
 export interface BudgetRow {
@@ -17,10 +17,15 @@ export interface BudgetRow {
   warned: string;
   exceeded: string;
   updated_at: string;
+  /** The running spend of the period `spent_key` names ('' = none kept). */
+  spent_key: string;
+  spent_usd: number;
+  spent_tokens: number;
+  unpriced: number;
 }
 
 /** A budgets row as read (PostgreSQL's bigint arrives as text). */
-export const budgetRow = (r: BudgetRow): BudgetRow => ({ ...r, usd: Number(r.usd), tokens: Number(r.tokens), warn_at: Number(r.warn_at) });
+export const budgetRow = (r: BudgetRow): BudgetRow => ({ ...r, usd: Number(r.usd), tokens: Number(r.tokens), warn_at: Number(r.warn_at), spent_usd: Number(r.spent_usd), spent_tokens: Number(r.spent_tokens), unpriced: Number(r.unpriced) });
 
 /**
  * What a scope has spent since a start (storage text, '' = ever): the cost of the records with

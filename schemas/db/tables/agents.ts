@@ -88,6 +88,14 @@ export const BUDGETS: Table = {
     warned: { type: 'text', default: "''" },
     exceeded: { type: 'text', default: "''" },
     updated_at: { type: 'text' },
+    /**
+     * The spend of the period `spent_key` names, kept up by each record the writer stores (so a
+     * record costs an addition, not a sum over the period); '' = to be summed afresh.
+     */
+    spent_key: { type: 'text', default: "''" },
+    spent_usd: { type: 'real', default: 0 },
+    spent_tokens: { type: 'int', default: 0 },
+    unpriced: { type: 'int', default: 0 },
   },
 };
 

@@ -28,7 +28,9 @@ const UPSERT = sql(
   `INSERT INTO budgets (scope, usd, tokens, period, warn_at, warned, exceeded, updated_at) VALUES (?, ?, ?, ?, ?, '', '', ?)
    ON CONFLICT (scope) DO UPDATE SET usd = excluded.usd, tokens = excluded.tokens, period = excluded.period, warn_at = excluded.warn_at, updated_at = excluded.updated_at`,
 );
-const MARK = sql('UPDATE budgets SET warned = ?, exceeded = ? WHERE scope = ?');
+const MARK = sql('UPDATE budgets SET warned = ?, exceeded = ?, spent_key = ?, spent_usd = ?, spent_tokens = ?, unpriced = ? WHERE scope = ?');
+/** Records moved to an agent: the running spends are summed afresh at their next record. */
+const FORGET_SPENDS = sql("UPDATE budgets SET spent_key = '' WHERE spent_key <> ''");
 const DELETE = sql('DELETE FROM budgets WHERE scope = ?');
 
 async function spendOf(tx: Pick<Tx, 'get'>, scope: string, start: string): Promise<Spend> {
@@ -43,11 +45,15 @@ export function llmStore(events: EventStore) {
   /**
    * Weighs a budget against its period's spend: publishes `budget.warning` past warn_at and
    * `budget.exceeded` at the cap, each once per period (the period's key kept in the row);
-   * `reset` (a cap set anew) first forgets what no longer holds.
+   * `reset` (a cap set anew) first forgets what no longer holds. The spend is the row's running
+   * one plus `added` while it is of this period, else summed afresh (once a period, or after a PUT).
    */
-  const weigh = async (tx: Tx, b: BudgetRow, periods: BudgetPeriods, reset: boolean): Promise<Event[]> => {
+  const weigh = async (tx: Tx, b: BudgetRow, periods: BudgetPeriods, reset: boolean, added: Spend | null): Promise<Event[]> => {
     const p = periods[b.period];
-    const spend = await spendOf(tx, b.scope, p.start);
+    const spend =
+      !reset && added !== null && b.spent_key === p.key
+        ? { usd: b.spent_usd + added.usd, tokens: b.spent_tokens + added.tokens, unpriced: b.unpriced + added.unpriced }
+        : await spendOf(tx, b.scope, p.start);
     const f = budgetFill(b, spend);
     let warned = b.warned === p.key ? b.warned : '';
     let exceeded = b.exceeded === p.key ? b.exceeded : '';
@@ -57,7 +63,7 @@ export function llmStore(events: EventStore) {
     }
     const out: Event[] = [];
     const data = (level: string) =>
-      JSON.stringify({ scope: b.scope, level, period: b.period, period_key: p.key, usd: b.usd < 0 ? null : b.usd, tokens: b.tokens < 0 ? null : b.tokens, warn_at: b.warn_at, spent_usd: spend.usd, spent_tokens: spend.tokens, unpriced: spend.unpriced });
+      JSON.stringify({ scope: b.scope, level, period: b.period, period_key: p.key, usd: b.usd < 0 ? null : b.usd, tokens: b.tokens < 0 ? null : b.tokens, warn_at: b.warn_at, spent_usd: Math.round(spend.usd * 1e8) / 1e8, spent_tokens: spend.tokens, unpriced: spend.unpriced });
     if (f >= b.warn_at && warned === '') {
       warned = p.key;
       out.push(await publish(tx, 'budget.warning', data('warning'), 'budget'));
@@ -66,14 +72,24 @@ export function llmStore(events: EventStore) {
       exceeded = p.key;
       out.push(await publish(tx, 'budget.exceeded', data('exceeded'), 'budget'));
     }
-    if (warned !== b.warned || exceeded !== b.exceeded) await tx.run(MARK, warned, exceeded, b.scope);
+    await tx.run(MARK, warned, exceeded, p.key, spend.usd, spend.tokens, spend.unpriced, b.scope);
     return out;
+  };
+
+  /** Whether a stored record counts towards a budget's scope (`name`: its agent's name). */
+  const counts = (scope: string, r: LlmRecordIn, name: string | undefined): boolean => {
+    const [kind, value] = scopeParts(scope);
+    if (kind === 'global') return true;
+    if (kind === 'agent') return r.instance_id !== '' && (value === r.instance_id || value === name);
+    if (kind === 'project') return value === r.project;
+    return value === r.session_tag;
   };
 
   return {
     async record(tx: Tx, req: ReqOf<M, 'llm.record'>): Promise<ResOf<M, 'llm.record'>> {
       const out: ResOf<M, 'llm.record'> = { records: [], events: [] };
       const touched = new Map<string, LlmRecordIn>();
+      const stored: Array<{ r: LlmRecordIn; created_at: string }> = [];
       for (const given of req.records) {
         if (given.dedup_key !== '') {
           const seen = await tx.get<{ id: number; created_at: string; instance_id: string; project: string }>(BY_KEY, given.dedup_key);
@@ -97,30 +113,40 @@ export function llmStore(events: EventStore) {
         const rec = { id, ...shown, cost_usd: r.cost_source === 'unknown' ? null : r.cost_usd, created_at: rfc3339(created_at) };
         out.events.push(await publish(tx, 'llm.usage.recorded', JSON.stringify(rec), 'llmcost'));
         touched.set(`${r.instance_id}\n${r.project}\n${r.session_tag}`, r);
+        stored.push({ r, created_at });
       }
       // Each budget these records count towards, weighed once after all of them.
-      const seen = new Set<string>();
+      const names = new Map<string, string | undefined>();
+      const budgets = new Map<string, BudgetRow>();
       for (const r of touched.values()) {
-        const name = r.instance_id === '' ? undefined : (await tx.get<{ name: string }>(NAME_OF, r.instance_id))?.name;
+        if (!names.has(r.instance_id)) names.set(r.instance_id, r.instance_id === '' ? undefined : (await tx.get<{ name: string }>(NAME_OF, r.instance_id))?.name);
+        const name = names.get(r.instance_id);
         const rows = await tx.all<BudgetRow>(BUDGETS_FOR, r.instance_id === '' ? '' : `agent:${r.instance_id}`, name === undefined ? '' : `agent:${name}`, r.project === '' ? '' : `project:${r.project}`, r.session_tag === '' ? '' : `session:${r.session_tag}`);
-        for (const b of rows.map(budgetRow)) {
-          if (seen.has(b.scope)) continue;
-          seen.add(b.scope);
-          out.events.push(...(await weigh(tx, b, req.periods, false)));
+        for (const b of rows) if (!budgets.has(b.scope)) budgets.set(b.scope, budgetRow(b));
+      }
+      for (const b of budgets.values()) {
+        const start = req.periods[b.period].start;
+        const added: Spend = { usd: 0, tokens: 0, unpriced: 0 };
+        for (const { r, created_at } of stored) {
+          if (created_at < start || !counts(b.scope, r, names.get(r.instance_id))) continue;
+          added.usd += r.cost_usd;
+          added.tokens += r.tokens_in + r.tokens_out;
+          if (r.cost_source === 'unknown') added.unpriced++;
         }
+        out.events.push(...(await weigh(tx, b, req.periods, false, added)));
       }
       return out;
     },
 
     /** A hook bound a coding-agent session: its records from before become its agent's. */
     async attribute(tx: Tx, sessionId: string, instanceId: string, project: string): Promise<void> {
-      await tx.run(ATTRIBUTE, instanceId, project, sessionId);
+      if ((await tx.run(ATTRIBUTE, instanceId, project, sessionId)) > 0) await tx.run(FORGET_SPENDS);
     },
 
     async putBudget(tx: Tx, req: ReqOf<M, 'budget.put'>): Promise<ResOf<M, 'budget.put'>> {
       await tx.run(UPSERT, req.scope, req.usd, req.tokens, req.period, req.warn_at, storageNow());
       const b = budgetRow((await tx.get<BudgetRow>(BUDGET, req.scope))!);
-      return { events: await weigh(tx, b, req.periods, true) };
+      return { events: await weigh(tx, b, req.periods, true, null) };
     },
 
     async deleteBudget(tx: Tx, req: ReqOf<M, 'budget.delete'>): Promise<ResOf<M, 'budget.delete'>> {
