@@ -90,6 +90,10 @@ export const COMMANDS: Readonly<Record<string, Loader>> = {
   'metrics agents': () => import('./commands/metrics-agents.js'),
   'llm usage': () => import('./commands/llm-usage.js'),
   'llm summary': () => import('./commands/llm-summary.js'),
+  'budget set': () => import('./commands/budget-set.js'),
+  'budget list': () => import('./commands/budget-list.js'),
+  'budget delete': () => import('./commands/budget-delete.js'),
+  'otel-headers': () => import('./commands/otel-headers.js'),
 };
 
 /** First words that only exist as the start of longer commands (`state`, `specs`, …). */

@@ -177,6 +177,13 @@ export const ERRORS = {
   TOKENS_NEGATIVE: def('INVALID_ARGUMENT', () => 'tokens must not be negative'),
   GROUP_BY_INVALID: def('INVALID_ARGUMENT', () => 'invalid group_by: must be instance, project, model, or session_tag'),
   PERIOD_INVALID: def('INVALID_ARGUMENT', () => 'period must be a prefix of YYYY-MM-DDTHH'),
+  /** Issue 32: OpenTelemetry export in the other OTLP encoding. */
+  OTLP_PROTOBUF: def('INVALID_ARGUMENT', () => 'OTLP protobuf is not accepted: export with OTEL_EXPORTER_OTLP_PROTOCOL=http/json'),
+  BUDGET_SCOPE_INVALID: def('INVALID_ARGUMENT', (scope: string) => `invalid budget scope ${q(scope)}: expected agent:<id|name>, project:<name>, session:<tag> or global`),
+  BUDGET_CAP_REQUIRED: def('INVALID_ARGUMENT', () => 'a budget needs usd or tokens'),
+  BUDGET_NOT_FOUND: def('NOT_FOUND', (scope: string) => `budget not found: ${scope}`),
+  /** A task claim past a spending cap (issue 32): until the period rolls or the cap is raised. */
+  BUDGET_EXCEEDED: def('RATE_LIMITED', (why: string) => `budget exceeded: ${why}`),
 
   // ── MCP (SPEC §3). A tool failure reaches the model as text only (`isError: true`), so a tool
   // entry's status is what the same failure would answer over HTTP; session errors are JSON-RPC

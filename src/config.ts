@@ -88,6 +88,8 @@ export interface Config {
   auditRetentionMs: number;
   agentMetricsRetentionMs: number;
   llmRetentionMs: number;
+  /** A JSON price table for LLM usage that comes without a cost (issue 32): overlays the dated defaults; '' = the defaults. */
+  llmPrices: string;
   /** Agent inbox messages kept this long, ms (0 = all; issue 28). */
   messageRetentionMs: number;
   expiredTokenRetentionMs: number;
@@ -102,6 +104,8 @@ export interface Config {
    * only test code building a Config sets it.
    */
   testHooks?: boolean;
+  /** Test-only, with testHooks: the budget clock runs this far ahead of the wall clock (a test moves into the next period). */
+  testClockOffsetMs?: number;
 }
 
 export class ConfigError extends Error {
@@ -117,7 +121,7 @@ export class ConfigError extends Error {
 type Kind = 'bind' | 'bind-or-off' | 'string' | 'database' | 'level' | 'sync' | 'hook-edits' | 'int' | 'posint' | 'duration' | 'age' | 'bytes';
 
 interface Setting {
-  key: keyof Omit<Config, 'configFile' | 'testHooks'>;
+  key: keyof Omit<Config, 'configFile' | 'testHooks' | 'testClockOffsetMs'>;
   flag: string;
   env: string;
   file: string;
@@ -163,6 +167,7 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'auditRetentionMs', flag: 'audit-retention', env: 'KOOR_AUDIT_RETENTION', file: 'audit_retention', kind: 'age', def: '90d', help: 'audit entries kept this long (0 = all)' },
   { key: 'agentMetricsRetentionMs', flag: 'agent-metrics-retention', env: 'KOOR_AGENT_METRICS_RETENTION', file: 'agent_metrics_retention', kind: 'age', def: '30d', help: 'per-agent metric buckets kept this long (0 = all)' },
   { key: 'llmRetentionMs', flag: 'llm-retention', env: 'KOOR_LLM_RETENTION', file: 'llm_retention', kind: 'age', def: '0', help: 'LLM usage records kept this long (0 = all: the cost record)' },
+  { key: 'llmPrices', flag: 'llm-prices', env: 'KOOR_LLM_PRICES', file: 'llm_prices', kind: 'string', def: '', help: 'JSON price table, USD per million tokens by model, for usage without cost_usd ("" = the built-in list prices; read again when it changes)' },
   { key: 'messageRetentionMs', flag: 'message-retention', env: 'KOOR_MESSAGE_RETENTION', file: 'message_retention', kind: 'age', def: '30d', help: 'agent inbox messages kept this long (0 = all)' },
   { key: 'expiredTokenRetentionMs', flag: 'expired-token-retention', env: 'KOOR_EXPIRED_TOKEN_RETENTION', file: 'expired_token_retention', kind: 'age', def: '7d', help: 'an expired created token stays listed this long, then is deleted (0 = until revoked)' },
   { key: 'webhookMaxAttempts', flag: 'webhook-max-attempts', env: 'KOOR_WEBHOOK_MAX_ATTEMPTS', file: 'webhook_max_attempts', kind: 'posint', def: '5', help: 'delivery attempts per event before it is dropped' },

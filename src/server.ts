@@ -96,7 +96,8 @@ async function startOn(backend: Backend, config: Config, log: Logger, undo: Arra
   const compliance = complianceDomain(p, { instances: instances.instances, specs: specs.specs, publish: events.publish });
   const system = systemDomain(p, { startedAt, bootId, counters, metrics, figures: (v) => apiFigures(v, config), pruneEvents: () => events.events.prune(), compliancePruned: () => compliance.compliance.stats.runs_pruned });
   const templates = templatesDomain(p, { rules: rules.rules, specs: specs.specs });
-  const [tasks, contracts, audit, llm] = [tasksDomain(p, { announce }), contractsDomain(p, { specs: specs.specs }), auditDomain(p), llmDomain(p, { publish: events.publish })];
+  const llm = llmDomain(p, { announce });
+  const [tasks, contracts, audit] = [tasksDomain(p, { announce, budgetRefusing: (agent, project) => llm.llm.refusing(agent, project) }), contractsDomain(p, { specs: specs.specs }), auditDomain(p)];
   const messages = messagesDomain(p, { announce });
   const hooks = hooksDomain(p, { leases: leases.leases, instances: instances.instances, announce });
   const admin = adminDomain(p, { bootId, ...(opts.onRestore ? { onRestore: opts.onRestore } : {}) });

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { CliError, type ConfigKey, defineCommand, updateSettings, writeErr, writeOut } from '../core.js';
-import { planClient, repoRoot } from '../hooks/install.js';
+import { planClient, repoRoot, telemetryFile, userSettingsDir } from '../hooks/install.js';
 import { CLIENTS, type Client } from '../hooks/translate.js';
 
 /**
@@ -176,6 +176,7 @@ export default defineCommand({
     ['A server with a self-signed certificate', '$0 init --server https://10.0.0.5:9800 --ca-file koor-ca.pem'],
     ['Also guard commits against leased files', '$0 init --hooks'],
     ['Claude Code hooks (export KOOR_TOKEN first when the server has auth)', '$0 init --claude-code'],
+    ['Also record the LLM cost of every Claude Code request (OpenTelemetry, in ~/.claude/settings.json)', '$0 init --claude-code --telemetry'],
     ['Take the Claude Code hooks out again', '$0 init --remove --claude-code'],
   ],
   positionals: [],
@@ -187,6 +188,7 @@ export default defineCommand({
     'claude-code': { description: 'Also install Claude Code hooks (.claude/settings.json, .claude/settings.local.json)', boolean: true },
     cursor: { description: 'Also install Cursor hooks (.cursor/hooks.json)', boolean: true },
     codex: { description: 'Also install Codex hooks (.codex/hooks.json)', boolean: true },
+    telemetry: { description: "With --claude-code: Claude Code's OpenTelemetry export of each request's tokens and cost to Koor, set in the user settings (~/.claude/settings.json: Claude Code reads telemetry settings only there)", boolean: true },
     remove: { description: "Take Koor's entries out again (of the named clients' hooks; with none named, of everything init writes)", boolean: true },
   },
   async run({ opt, ctx }) {
@@ -217,6 +219,11 @@ export default defineCommand({
         }
       }
       for (const c of which) plans.push(...planClient(c, root, ctx.cwd, { server, install: false, read }));
+      // Koor's telemetry settings out of the user's Claude Code settings, if they are there.
+      if (which.includes('claude-code')) {
+        const tp = telemetryFile(userSettingsDir(process.env), ctx.cwd, server, false);
+        if (tp.outcome !== 'unchanged') plans.push(tp);
+      }
     } else {
       // With client hooks, the MCP configs name the token's variable too (each client's own syntax), never the token.
       const mcpEntry = (rel: string): Record<string, unknown> => {
@@ -230,6 +237,10 @@ export default defineCommand({
       if (clients.length === 0) plans.push(planAgents(ctx.cwd, server));
       if (opt.hooks) plans.push(planHook(ctx.cwd));
       for (const c of clients) plans.push(...planClient(c, root, ctx.cwd, { server, install: true, read }));
+      if (opt.telemetry) {
+        if (!clients.includes('claude-code')) throw new CliError('--telemetry goes with --claude-code');
+        plans.push(telemetryFile(userSettingsDir(process.env), ctx.cwd, server, true));
+      }
     }
     for (const p of plans) {
       if (p.outcome === 'unchanged') continue;

@@ -7,6 +7,7 @@
  * the hooks name $KOOR_TOKEN.
  */
 import { execFileSync } from 'node:child_process';
+import os from 'node:os';
 import path from 'node:path';
 import type { Client } from './translate.js';
 import { claudeCodeHooks, codexHooks, cursorHooks, mergeHookMap, objectAt, readJsonFile, renderJson, withKey, type JsonFile, type Style } from './files.js';
@@ -85,6 +86,43 @@ function excludeLocal(root: string, read: (file: string) => string | null): File
   if (before !== null && before.split('\n').includes(`/${rel}`)) return null;
   const text = (before === null || before === '' ? '' : before.replace(/\n*$/, '\n')) + `# koor-cli init --claude-code: per-clone settings (KOOR_REPO_ROOT)\n/${rel}\n`;
   return { file, text, outcome: before === null ? 'created' : 'updated', mode: 0o644 };
+}
+
+/**
+ * Claude Code's OpenTelemetry export to Koor (issue 32): its `api_request` events carry each
+ * request's model, tokens and cost, which Koor records as LLM usage of the agent the session's
+ * hooks bound. Claude Code 2.1 takes the telemetry variables only from the user's settings
+ * (~/.claude/settings.json, or $CLAUDE_CONFIG_DIR): those of a project's .claude/settings*.json
+ * are ignored (verified: test/helpers/CLAUDE-CODE-FACTS.md). The Authorization header comes from
+ * `otelHeadersHelper`, a command Claude Code runs for the headers: `koor-cli otel-headers`, which
+ * prints the token of the CLI config ($KOOR_TOKEN) — the file names no token.
+ */
+export const OTEL_HELPER = 'koor-cli otel-headers';
+export function telemetryEnv(server: string): Record<string, string> {
+  return {
+    CLAUDE_CODE_ENABLE_TELEMETRY: '1',
+    OTEL_LOGS_EXPORTER: 'otlp',
+    OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+    OTEL_EXPORTER_OTLP_ENDPOINT: server,
+  };
+}
+
+/** The user's Claude Code settings file. */
+export function userSettingsDir(env: NodeJS.ProcessEnv): string {
+  return env.CLAUDE_CONFIG_DIR || path.join(env.HOME || os.homedir(), '.claude');
+}
+
+/** ~/.claude/settings.json with the telemetry variables and the headers helper set, or (install false) taken out when Koor's. */
+export function telemetryFile(dir: string, cwd: string, server: string, install: boolean): FilePlan {
+  const f = readJsonFile(dir, 'settings.json', cwd);
+  const env = objectAt(f, f.doc, 'env', 'env') ?? {};
+  const ours = f.doc.otelHeadersHelper === OTEL_HELPER;
+  if (!install && !ours) return plan(f, f.before === null ? null : f.doc);
+  let nextEnv = env;
+  for (const [k, v] of Object.entries(telemetryEnv(server))) nextEnv = withKey(nextEnv, k, install ? v : undefined);
+  let doc = withKey(f.doc, 'env', install || Object.keys(nextEnv).length > 0 ? nextEnv : undefined);
+  doc = withKey(doc, 'otelHeadersHelper', install ? OTEL_HELPER : undefined);
+  return plan(f, !install && Object.keys(doc).length === 0 ? null : doc);
 }
 
 export interface ClientPlanOptions {

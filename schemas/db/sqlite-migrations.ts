@@ -6,6 +6,7 @@
  * step `createTable(TABLE, 'pg')`); test/unit/db-schema.test.ts checks this history arrives there.
  */
 import { createTable } from './table.js';
+import { BUDGETS } from './tables/agents.js';
 import { HOOK_SESSIONS } from './tables/hooks.js';
 import { IDEMPOTENCY_KEYS } from './tables/idempotency.js';
 import { MESSAGES, MESSAGE_RECIPIENTS } from './tables/messages.js';
@@ -317,5 +318,19 @@ export const MIGRATIONS: readonly Migration[] = [
     version: 13,
     name: 'the created token that registered an instance, which may act as it (issue 30)',
     sql: "ALTER TABLE instances ADD COLUMN token_id TEXT NOT NULL DEFAULT '';",
+  },
+  {
+    version: 14,
+    name: 'LLM usage with cache tokens, cost source, coding-agent session and retry key; spending caps (issue 32)',
+    sql: [
+      `ALTER TABLE llm_usage ADD COLUMN cache_creation_tokens INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE llm_usage ADD COLUMN cache_read_tokens INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE llm_usage ADD COLUMN cost_source TEXT NOT NULL DEFAULT 'reported';
+      ALTER TABLE llm_usage ADD COLUMN session_id TEXT NOT NULL DEFAULT '';
+      ALTER TABLE llm_usage ADD COLUMN dedup_key TEXT NOT NULL DEFAULT '';
+      CREATE INDEX llm_usage_dedup ON llm_usage (dedup_key) WHERE dedup_key <> '';
+      CREATE INDEX llm_usage_client_session ON llm_usage (session_id) WHERE session_id <> '';`,
+      createTable(BUDGETS, 'sqlite'),
+    ].join('\n'),
   },
 ];

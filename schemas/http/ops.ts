@@ -14,7 +14,22 @@ export const WebhookCreateBody = Type.Object({
 
 const Int = Type.Optional(Type.Union([Type.Integer(), Type.Null()]));
 
-/** POST /api/llm/usage (SPEC §2.15): a record minus id and created_at; token counts are integers. */
+/** A provider's own usage object (issue 32): Anthropic's and OpenAI's members, others ignored. */
+export const ProviderUsage = Type.Object({
+  input_tokens: Int,
+  output_tokens: Int,
+  cache_creation_input_tokens: Int,
+  cache_read_input_tokens: Int,
+  prompt_tokens: Int,
+  completion_tokens: Int,
+  prompt_tokens_details: Type.Optional(Type.Union([Type.Object({ cached_tokens: Int }), Type.Null()])),
+});
+
+/**
+ * POST /api/llm/usage (SPEC §2.15): a record minus id and created_at; token counts are integers.
+ * Issue 32: or the provider's `usage` object as it came, with cache tokens; cost_usd absent →
+ * priced from the price table (unknown model: the cost is unknown, not 0).
+ */
 export const LlmUsageBody = Type.Object({
   instance_id: Str,
   project: Str,
@@ -22,10 +37,21 @@ export const LlmUsageBody = Type.Object({
   model: Str,
   tokens_in: Int,
   tokens_out: Int,
+  cache_creation_tokens: Int,
+  cache_read_tokens: Int,
   cost_usd: Type.Optional(Type.Union([Type.Number(), Type.Null()])),
   /** Default `completion`. */
   request_type: Str,
   session_tag: Str,
+  usage: Type.Optional(Type.Union([ProviderUsage, Type.Null()])),
+});
+
+/** PUT /api/budgets/{scope} (issue 32): a cap in dollars, in tokens, or both. */
+export const BudgetBody = Type.Object({
+  usd: Type.Optional(Type.Union([Type.Number({ minimum: 0 }), Type.Null()])),
+  tokens: Type.Optional(Type.Union([Type.Integer({ minimum: 0 }), Type.Null()])),
+  period: Type.Optional(Type.Union([Type.Literal('day'), Type.Literal('week'), Type.Literal('month'), Type.Literal('total'), Type.Null()])),
+  warn_at: Type.Optional(Type.Union([Type.Number({ exclusiveMinimum: 0, maximum: 1 }), Type.Null()])),
 });
 
 /**
@@ -54,11 +80,16 @@ export const WebhookListReply = Type.Array(Webhook);
 export const WebhookTestReply = Type.Object({ tested: Type.String(), status: Type.Literal('ok') });
 export type WebhookTestReply = Static<typeof WebhookTestReply>;
 
-/** POST /api/llm/usage. */
-export const LlmRecordedReply = Type.Object({ id: Type.Integer(), recorded: Type.Literal(true) });
+/** POST /api/llm/usage; `cost_usd` as recorded, null when unknown (issue 32), and where it came from. */
+export const LlmRecordedReply = Type.Object({
+  id: Type.Integer(),
+  recorded: Type.Literal(true),
+  cost_usd: Type.Union([Type.Number(), Type.Null()]),
+  cost_source: Type.Union([Type.Literal('reported'), Type.Literal('priced'), Type.Literal('unknown')]),
+});
 export type LlmRecordedReply = Static<typeof LlmRecordedReply>;
 
-/** One LLM usage record (SPEC §2.15). */
+/** One LLM usage record (SPEC §2.15; cache tokens, cost source and coding-agent session: issue 32). */
 export const LlmRecord = Type.Object({
   id: Type.Integer(),
   instance_id: Type.String(),
@@ -67,13 +98,48 @@ export const LlmRecord = Type.Object({
   model: Type.String(),
   tokens_in: Type.Integer(),
   tokens_out: Type.Integer(),
-  cost_usd: Type.Number(),
+  cache_creation_tokens: Type.Integer(),
+  cache_read_tokens: Type.Integer(),
+  /** null: no price was known for the model (the tokens are recorded). */
+  cost_usd: Type.Union([Type.Number(), Type.Null()]),
+  cost_source: Type.String(),
   request_type: Type.String(),
   session_tag: Type.String(),
+  /** The coding-agent session it came from (OpenTelemetry), '' when none. */
+  session_id: Type.String(),
   created_at: Instant,
 });
 export type LlmRecord = Static<typeof LlmRecord>;
 export const LlmListReply = Type.Array(LlmRecord);
+
+/** POST /v1/logs, /v1/metrics (issue 32): OTLP/HTTP's reply, with what Koor made of the export. */
+export const OtlpReply = Type.Object({
+  partialSuccess: Type.Object({}),
+  recorded: Type.Integer(),
+  duplicates: Type.Integer(),
+});
+
+/** A budget and its period's spend (GET /api/budgets, issue 32). */
+export const Budget = Type.Object({
+  scope: Type.String(),
+  usd: Type.Union([Type.Number(), Type.Null()]),
+  tokens: Type.Union([Type.Integer(), Type.Null()]),
+  period: Type.String(),
+  /** The current period's key (`2026-11-24`, `week-2026-11-23`, `2026-11`, `total`). */
+  period_key: Type.String(),
+  warn_at: Type.Number(),
+  spent_usd: Type.Number(),
+  spent_tokens: Type.Integer(),
+  /** Records in the period whose cost is unknown (no price): spent_usd leaves them out. */
+  unpriced: Type.Integer(),
+  /** The larger of spent/cap of the two caps. */
+  fill: Type.Number(),
+  status: Type.Union([Type.Literal('ok'), Type.Literal('warning'), Type.Literal('exceeded')]),
+  updated_at: Instant,
+});
+export type Budget = Static<typeof Budget>;
+export const BudgetListReply = Type.Array(Budget);
+export const BudgetDeletedReply = Type.Object({ deleted: Type.String() });
 
 export const LlmSum = Type.Object({
   total_tokens_in: Type.Integer(),

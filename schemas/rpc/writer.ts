@@ -39,6 +39,32 @@ const SpecMeta = Type.Object({
 /** Events a method stored in its own transaction, for the front to fan out (in id order). */
 const Events = Type.Array(Event);
 
+/** One LLM usage record as the front hands it to the writer (issue 32). */
+const LlmRecordIn = Type.Object({
+  instance_id: Type.String(),
+  project: Type.String(),
+  provider: Type.String({ minLength: 1 }),
+  model: Type.String({ minLength: 1 }),
+  tokens_in: Type.Integer({ minimum: 0 }),
+  tokens_out: Type.Integer({ minimum: 0 }),
+  cache_creation_tokens: Type.Integer({ minimum: 0 }),
+  cache_read_tokens: Type.Integer({ minimum: 0 }),
+  cost_usd: Type.Number(),
+  cost_source: Type.Union([Type.Literal('reported'), Type.Literal('priced'), Type.Literal('unknown')]),
+  request_type: Type.String(),
+  session_tag: Type.String(),
+  session_id: Type.String(),
+  dedup_key: Type.String(),
+});
+export type LlmRecordIn = Static<typeof LlmRecordIn>;
+
+export const BudgetPeriod = Type.Union([Type.Literal('day'), Type.Literal('week'), Type.Literal('month'), Type.Literal('total')]);
+export type BudgetPeriod = Static<typeof BudgetPeriod>;
+/** Each period's current key and its start (storage text; '' for total), by the front's clock. */
+const PeriodNow = Type.Object({ key: Type.String(), start: Type.String() });
+const BudgetPeriods = Type.Object({ day: PeriodNow, week: PeriodNow, month: PeriodNow, total: PeriodNow });
+export type BudgetPeriods = Static<typeof BudgetPeriods>;
+
 /** complete / fail / release of a claimed task, by its claimer (`holder`). */
 const TaskSettle = Type.Object({
   id: Type.Integer(),
@@ -349,20 +375,41 @@ export const WriterMethods = {
     res: Type.Object({ rows: Type.Integer() }),
   },
 
-  /** One LLM usage record (SPEC §2.15). */
+  /**
+   * LLM usage records (SPEC §2.15, issue 32), one or a batch (an OTLP export) in one transaction:
+   * a record whose `dedup_key` is stored already is not stored again (`duplicate`); one with a
+   * `session_id` and no instance is attributed to the agent its hook session binds, when bound.
+   * Each stored record publishes `llm.usage.recorded` (source `llmcost`), and the budgets it
+   * counts towards publish `budget.warning` / `budget.exceeded` once per period.
+   */
   'llm.record': {
     req: Type.Object({
-      instance_id: Type.String(),
-      project: Type.String(),
-      provider: Type.String({ minLength: 1 }),
-      model: Type.String({ minLength: 1 }),
-      tokens_in: Type.Integer(),
-      tokens_out: Type.Integer(),
-      cost_usd: Type.Number(),
-      request_type: Type.String(),
-      session_tag: Type.String(),
+      records: Type.Array(LlmRecordIn, { minItems: 1 }),
+      periods: BudgetPeriods,
     }),
-    res: Type.Object({ id: Type.Integer(), created_at: Type.String() }),
+    res: Type.Object({
+      records: Type.Array(Type.Object({ id: Type.Integer(), created_at: Type.String(), duplicate: Type.Boolean(), instance_id: Type.String(), project: Type.String() })),
+      events: Events,
+    }),
+  },
+
+  /** Sets a spending cap (issue 32) and weighs it against this period's spend at once (a lowered cap may be exceeded now; a raised one lets claims through). */
+  'budget.put': {
+    req: Type.Object({
+      scope: Type.String({ minLength: 1 }),
+      usd: Type.Number(),
+      tokens: Type.Integer(),
+      period: BudgetPeriod,
+      warn_at: Type.Number(),
+      periods: BudgetPeriods,
+    }),
+    res: Type.Object({ events: Events }),
+  },
+
+  /** Removes a spending cap (issue 32). */
+  'budget.delete': {
+    req: Type.Object({ scope: Type.String({ minLength: 1 }) }),
+    res: Type.Object({ deleted: Type.Boolean() }),
   },
 
   /**

@@ -1,6 +1,13 @@
 import t from 'tap';
 import { providePostgres } from '../helpers/postgres.js';
 import { checkParity, type Call, type Scenario } from '../helpers/parity.js';
+import { periodsAt } from '../../src/domains/llm/periods.js';
+/** An `llm.record` request of one record (issue 32's shape: a batch, with the budget periods). */
+const llmRecord = (r: { instance_id: string; project: string; provider: string; model: string; tokens_in: number; tokens_out: number; cost_usd: number; request_type: string; session_tag: string }) => ({
+  records: [{ cache_creation_tokens: 0, cache_read_tokens: 0, cost_source: 'reported' as const, session_id: '', dedup_key: '', ...r }],
+  periods: periodsAt(Date.parse('2026-01-01T00:00:00Z')),
+});
+
 
 /**
  * Cluster mode (issue 14): the rule, template, spec, compliance, webhook and operations writer
@@ -158,7 +165,7 @@ if ('skipped' in started) {
       for (let i = 0; i < 5; i++) {
         await call(
           'llm.record',
-          { instance_id: 'a', project: 'p', provider: 'anthropic', model: `m${i}`, tokens_in: 100 * i, tokens_out: 7, cost_usd: 0.0125 * i, request_type: 'completion', session_tag: i % 2 ? 's' : '' },
+          llmRecord({ instance_id: 'a', project: 'p', provider: 'anthropic', model: `m${i}`, tokens_in: 100 * i, tokens_out: 7, cost_usd: 0.0125 * i, request_type: 'completion', session_tag: i % 2 ? 's' : '' }),
           { audit: agent },
         );
       }
@@ -176,7 +183,7 @@ if ('skipped' in started) {
       await call('ops.prune', { table: 'llm_usage', before: '9999-12-31 23:59:59', chunk: 2 });
       await call('ops.prune', { table: 'audit_log', before: '2000-01-01 00:00:00', chunk: 3 });
       await call('ops.prune', { table: 'audit_log', before: '9999-12-31 23:59:59', chunk: 3 });
-      await call('llm.record', { instance_id: '', project: '', provider: 'openai', model: 'x', tokens_in: 0, tokens_out: 0, cost_usd: 0, request_type: 'embedding', session_tag: '' });
+      await call('llm.record', llmRecord({ instance_id: '', project: '', provider: 'openai', model: 'x', tokens_in: 0, tokens_out: 0, cost_usd: 0, request_type: 'embedding', session_tag: '' }));
     });
     t.same((run.tables.agent_metrics as Array<{ instance_id: string; period: string }>).map((r) => `${r.instance_id} ${r.period}`).sort(), ['a 2099-01-01T00', 'c 2020-06-01T00'], 'old metric hours pruned, oldest first');
     t.equal(run.tables.llm_usage!.length, 2, 'two LLM chunks pruned');
@@ -217,7 +224,7 @@ if ('skipped' in started) {
         { method: 'webhooks.settle', req: { webhook_id: 'w', at: '2024-05-01 10:00:00', cursor: 1, delivered: 1, dropped: 0, max_attempts: 3 } },
         { method: 'spec.put', req: { project: 'p', name: 's', data: bytes('x'), if_match: '*' } },
         { method: 'agent_metrics.add', req: { rows: [{ instance_id: 'a', metric_name: 'calls', period: '2020-01-01T00', value: 2 }] } },
-        { method: 'llm.record', req: { instance_id: 'a', project: 'p', provider: 'x', model: 'y', tokens_in: 1, tokens_out: 2, cost_usd: 0.5, request_type: 'completion', session_tag: '' }, audit: agent },
+        { method: 'llm.record', req: llmRecord({ instance_id: 'a', project: 'p', provider: 'x', model: 'y', tokens_in: 1, tokens_out: 2, cost_usd: 0.5, request_type: 'completion', session_tag: '' }), audit: agent },
         { method: 'ops.prune', req: { table: 'nope', before: '', chunk: 1 } },
         { method: 'webhooks.delete', req: { id: 'missing' } },
         { method: 'compliance.record', req: { runs: [{ instance_id: 'i', project: 'p', contract: 'c', pass: true, violations: '[]' }], keep: 1 } },

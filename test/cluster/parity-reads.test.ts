@@ -2,6 +2,13 @@ import t from 'tap';
 import { providePostgres } from '../helpers/postgres.js';
 import { checkParity, type Scenario } from '../helpers/parity.js';
 import { roundedSum } from '../../src/domains/llm/reader.js';
+import { periodsAt } from '../../src/domains/llm/periods.js';
+/** An `llm.record` request of one record (issue 32's shape: a batch, with the budget periods). */
+const llmRecord = (r: { instance_id: string; project: string; provider: string; model: string; tokens_in: number; tokens_out: number; cost_usd: number; request_type: string; session_tag: string }) => ({
+  records: [{ cache_creation_tokens: 0, cache_read_tokens: 0, cost_source: 'reported' as const, session_id: '', dedup_key: '', ...r }],
+  periods: periodsAt(Date.parse('2026-01-01T00:00:00Z')),
+});
+
 
 /**
  * Cluster mode (issue 14): the spec, template, audit, LLM usage, agent metric and compliance
@@ -129,7 +136,7 @@ if ('skipped' in started) {
   t.test('llm: list by instance, project or session tag, summaries summed as SQLite sums', async (t) => {
     const run = await check(t, 'llm', async (call, _batch, read) => {
       const rec = (instance_id: string, project: string, model: string, session_tag: string, cost_usd: number, tokens_in = 10) =>
-        call('llm.record', { instance_id, project, provider: 'anthropic', model, tokens_in, tokens_out: 3, cost_usd, request_type: 'completion', session_tag }, { audit: agent });
+        call('llm.record', llmRecord({ instance_id, project, provider: 'anthropic', model, tokens_in, tokens_out: 3, cost_usd, request_type: 'completion', session_tag }), { audit: agent });
       // 0.1 + 0.2 + 0.3: 0.6 compensated, 0.6000000000000001 added naively.
       await rec('a', 'p', 'm1', 's1', 0.1);
       await rec('a', 'p', 'm2', '', 0.2);

@@ -212,8 +212,16 @@ else {
     for (const [project, model, cost] of [['web', 'claude', 0.12], ['web', 'gpt', 0.05], ['api', 'claude', 0.3]] as const) {
       await call('POST', '/api/llm/usage', { project, provider: 'p', model, tokens_in: 1000, tokens_out: 100, cost_usd: cost, instance_id: reg.id });
     }
+    // Budgets (issue 32): web spent $0.17 of $0.20 today (past its warning), api $0.30 of $0.25.
+    await call('PUT', '/api/budgets/project:web', { usd: 0.2, period: 'day' });
+    await call('PUT', '/api/budgets/project:api', { usd: 0.25, period: 'day' });
     await open('llm', 'LLM usage and cost');
     await page.locator('.chart canvas').waitFor();
+    const bar = (scope: string) => page.locator(`[data-budget="${scope}"]`);
+    t.equal(await bar('project:web').locator('[role=progressbar]').getAttribute('aria-valuenow'), '85', 'a spend bar per budget');
+    t.match(await bar('project:web').innerText(), /\$0\.17 of \$0\.20[\s\S]*past its warning/);
+    t.equal(await bar('project:api').getAttribute('class'), 'budget exceeded');
+    t.match(await bar('project:api').innerText(), /exceeded: claims refused/);
     t.pass('the cost chart is drawn');
     t.equal(await page.locator('[data-llm="cost"]').innerText(), '$0.47', 'the total cost');
     const groups = () => page.locator('section[aria-labelledby="llm-table-h"] tbody th').allInnerTexts();

@@ -79,14 +79,14 @@ t.test('LLM usage: record, validate, list, summarise, event and audit', async (t
   const ids: number[] = [];
   for (const r of recs) {
     const res = await json(await req(s, 'POST', '/api/llm/usage', r));
-    t.same(Object.keys(res), ['id', 'recorded']);
+    t.same(Object.keys(res), ['id', 'recorded', 'cost_usd', 'cost_source']);
     t.equal(res.recorded, true);
     ids.push(res.id);
   }
   t.same(ids, [1, 2, 3]);
   const all = await get(s, '/api/llm/usage');
   t.same(all.map((r: any) => r.id), [3, 2, 1], 'newest first');
-  t.same(Object.keys(all[0]), ['id', 'instance_id', 'project', 'provider', 'model', 'tokens_in', 'tokens_out', 'cost_usd', 'request_type', 'session_tag', 'created_at']);
+  t.same(Object.keys(all[0]), ['id', 'instance_id', 'project', 'provider', 'model', 'tokens_in', 'tokens_out', 'cache_creation_tokens', 'cache_read_tokens', 'cost_usd', 'cost_source', 'request_type', 'session_tag', 'session_id', 'created_at']);
   t.match(all[2], { request_type: 'completion', session_tag: 's1' });
   t.equal(all[0].request_type, 'embedding');
   t.same((await get(s, '/api/llm/usage?instance=i1')).map((r: any) => r.id), [2, 1]);
@@ -118,7 +118,7 @@ t.test('LLM usage: record, validate, list, summarise, event and audit', async (t
   const events = await get(s, '/api/events/history?topic=llm.usage.recorded');
   t.equal(events.length, 3, 'llm.usage.recorded published per record');
   t.match(events[0].data, { id: 3, model: 'gpt', cost_usd: 0.5 });
-  t.equal(events[0].source, 'i2');
+  t.equal(events[0].source, 'llmcost', 'SPEC §2.4: the source is llmcost');
 
   // An identified agent that leaves instance_id out records usage as itself.
   const inst = await json(await req(s, 'POST', '/api/instances/register', { name: 'me' }));

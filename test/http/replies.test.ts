@@ -188,6 +188,13 @@ t.test('every REST reply fits its schema', async (t) => {
   await call('POST /api/llm/usage', '/api/llm/usage', { body: { project: 'web', provider: 'anthropic', model: 'opus', tokens_in: 100, tokens_out: 50, cost_usd: 0.25, session_tag: 's1' }, headers: A });
   await call('GET /api/llm/usage', '/api/llm/usage', { nonEmpty: true });
   await call('GET /api/llm/usage/summary', '/api/llm/usage/summary?group_by=model');
+  // Issue 32: OpenTelemetry in, budgets.
+  const otlp = '{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"timeUnixNano":"1","body":{"stringValue":"claude_code.api_request"},"attributes":[{"key":"event.name","value":{"stringValue":"api_request"}},{"key":"session.id","value":{"stringValue":"s"}},{"key":"event.sequence","value":{"intValue":1}},{"key":"model","value":{"stringValue":"claude-haiku-4-5"}},{"key":"input_tokens","value":{"intValue":5}}]}]}]}]}';
+  await call('POST /v1/logs', '/v1/logs', { body: otlp, headers: { 'content-type': 'application/json' } });
+  await call('POST /v1/metrics', '/v1/metrics', { body: '{"resourceMetrics":[]}', headers: { 'content-type': 'application/json' } });
+  await call('PUT /api/budgets/:scope', '/api/budgets/project:web', { body: { usd: 0.1, period: 'day' } });
+  await call('GET /api/budgets', '/api/budgets', { nonEmpty: true });
+  await call('DELETE /api/budgets/:scope', '/api/budgets/project:web');
 
   await call('GET /api/audit', '/api/audit', { nonEmpty: true });
   await call('GET /api/audit/summary', '/api/audit/summary');

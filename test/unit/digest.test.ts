@@ -26,6 +26,7 @@ const SAMPLES = [
   '🚀🔥✅ build is green — ship it! 🎉'.repeat(10),
   '{"a":[1,2,3],"b":{"c":"d"}} ;;;;;:::::,,,,,.....!!!!!'.repeat(10),
   '/home/ann/work/shop/src/very/deeply/nested/module-7/implementation-file-7.ts',
+  'Budget exceeded: agent:claude-a-repository-with-a-rather-long-name-5f00ba11 spent $1234.57 of $1000 / 20000000 tokens (month 2026-11); task claims are refused until the period rolls or the cap is raised. See: koor-cli budget list',
   'Tasks ready in shop: #1 "login page"; #2 "signup page"; #3 "password reset". Claim one: koor-cli task claim shop',
 ];
 

@@ -8,6 +8,7 @@ import { eventStore } from './stores/events.js';
 import { hookStore } from './stores/hooks.js';
 import { instanceStore } from './stores/instances.js';
 import { leaseStore } from './stores/leases.js';
+import { llmStore } from './stores/llm.js';
 import { messageStore } from './stores/messages.js';
 import { opsStore } from './stores/ops.js';
 import { ruleStore } from './stores/rules.js';
@@ -32,7 +33,8 @@ export interface MethodOptions {
  * The writer's method table, for both backends: each method's store, and the steps that cross
  * domains — an agent that goes stale or deregisters lets go of its leases and tasks (SPEC §8.8),
  * a deregistered one's inbox and hook sessions go with it (issues 28, 29), a heartbeat renews its
- * leases, a hook session binds, shows progress and ends through its instance (issue 29).
+ * leases, a hook session binds, shows progress and ends through its instance (issue 29), and
+ * the LLM usage its session recorded before binding becomes its agent's (issue 32).
  */
 export function writerMethods(driver: Driver, opts: MethodOptions = {}) {
   const state = stateStore(opts.stateHistoryKeep ?? 0);
@@ -47,6 +49,7 @@ export function writerMethods(driver: Driver, opts: MethodOptions = {}) {
   const compliance = complianceStore();
   const webhooks = webhookStore({ disableAfter: opts.webhookDisableAfter ?? 10 });
   const ops = opsStore();
+  const llm = llmStore(events);
   const tokens = tokenStore();
   const hooks = hookStore(events);
   const letGo = async (tx: Tx, holder: string, why: 'stale' | 'deregistered'): Promise<Event[]> => [
@@ -114,7 +117,9 @@ export function writerMethods(driver: Driver, opts: MethodOptions = {}) {
     'webhooks.settle': webhooks.settle,
     'webhooks.seal_secret': webhooks.sealSecret,
     'agent_metrics.add': ops.addMetrics,
-    'llm.record': ops.recordLlm,
+    'llm.record': llm.record,
+    'budget.put': llm.putBudget,
+    'budget.delete': llm.deleteBudget,
     'ops.prune': ops.prune,
     'audit.denied': ops.denied,
     'messages.send': messages.send,
@@ -126,7 +131,10 @@ export function writerMethods(driver: Driver, opts: MethodOptions = {}) {
       if (bound) return { session: bound, instance: await instances.touch(tx, { id: bound.instance_id, op: 'heartbeat' }), created: false };
       const registered = await instances.register(tx, { name: req.name, workspace: req.workspace, intent: '', stack: '', capabilities: [], ...(req.token_id !== undefined ? { token_id: req.token_id } : {}) });
       const instance = await instances.touch(tx, { id: registered.id, op: 'activate' });
-      return { session: await hooks.insert(tx, req, registered.id), instance, created: true };
+      const session = await hooks.insert(tx, req, registered.id);
+      // Its LLM usage that arrived before this hook (OpenTelemetry, issue 32) becomes the agent's.
+      await llm.attribute(tx, req.session_id, registered.id, session.project);
+      return { session, instance, created: true };
     },
     'hooks.progress': async (tx, req) => {
       const s = await hooks.get(tx, req.session_id);

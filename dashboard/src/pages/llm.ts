@@ -2,11 +2,12 @@
  * LLM usage and cost per project, agent, model or session over time: totals from
  * GET /api/llm/usage/summary, and a uPlot chart of cost per hour or day built from the records
  * of the span (GET /api/llm/usage, at most LLM_CHART_MAX_RECORDS). uPlot is loaded only here.
+ * Above them, each budget's spend in its current period as a bar against its cap (issue 32).
  */
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import type uPlot from 'uplot';
 import type { InstanceSummary } from '../../../schemas/http/instances.js';
-import type { LlmRecord, LlmSum, LlmSummaryReply } from '../../../schemas/http/ops.js';
+import type { Budget, LlmRecord, LlmSum, LlmSummaryReply } from '../../../schemas/http/ops.js';
 import { getJson, query } from '../api.js';
 import { ErrorNote, fmtInt, fmtUsd, html, message, Status, TableWrap, useLoad, useOnEvents } from '../ui.js';
 
@@ -42,7 +43,7 @@ interface Series {
 /** Cost per bucket (hour or day, UTC) and group; the biggest groups first. */
 function bucketCost(records: readonly LlmRecord[], field: (typeof GROUPS)[number]['field'], bucketS: number, label: (v: string) => string): Series {
   const totals = new Map<string, number>();
-  for (const r of records) totals.set(r[field], (totals.get(r[field]) ?? 0) + r.cost_usd);
+  for (const r of records) totals.set(r[field], (totals.get(r[field]) ?? 0) + (r.cost_usd ?? 0));
   const ranked = [...totals.entries()].sort((a, b) => b[1] - a[1]).map(([k]) => k);
   const top = ranked.slice(0, ranked.length > CHART_SERIES ? CHART_SERIES - 1 : CHART_SERIES);
   const other = ranked.length > top.length;
@@ -53,7 +54,7 @@ function bucketCost(records: readonly LlmRecord[], field: (typeof GROUPS)[number
     const t = Math.floor(Date.parse(r.created_at) / 1000 / bucketS) * bucketS + bucketS / 2;
     let row = buckets.get(t);
     if (!row) buckets.set(t, (row = new Array<number>(top.length + (other ? 1 : 0)).fill(0)));
-    row[index.get(r[field]) ?? top.length] += r.cost_usd;
+    row[index.get(r[field]) ?? top.length] += r.cost_usd ?? 0;
   }
   const xs = [...buckets.keys()].sort((a, b) => a - b);
   const names = [...top.map(label), ...(other ? ['other'] : [])];
@@ -112,6 +113,28 @@ function Chart({ series, bucket, range }: { series: Series; bucket: string; rang
   return html`<${ErrorNote} error=${error} /><div ref=${box} class="chart" aria-hidden="true"></div>`;
 }
 
+const STATUS_LABEL = { ok: 'within budget', warning: 'past its warning', exceeded: 'exceeded: claims refused' } as const;
+
+/** One bar per budget: the period's spend against the cap (the fuller of dollars and tokens). */
+function Budgets({ list }: { list: readonly Budget[] }) {
+  if (list.length === 0) return null;
+  return html`<section class="panel" aria-labelledby="llm-budgets-h">
+    <h2 id="llm-budgets-h">Budgets</h2>
+    <ul class="budgets">
+      ${list.map((b) => {
+        const pct = Math.min(100, Math.round(b.fill * 100));
+        const caps = [b.usd !== null ? `${fmtUsd(b.spent_usd)} of ${fmtUsd(b.usd)}` : '', b.tokens !== null ? `${fmtInt(b.spent_tokens)} of ${fmtInt(b.tokens)} tokens` : ''].filter((x) => x !== '').join(' · ');
+        return html`<li key=${b.scope} class=${`budget ${b.status}`} data-budget=${b.scope}>
+          <div class="budget-head"><strong>${b.scope}</strong><span class="muted small">${b.period} ${b.period_key}</span><span class="small">${caps}${b.unpriced > 0 ? ` (${fmtInt(b.unpriced)} unpriced)` : ''}</span><span class="small">${STATUS_LABEL[b.status]}</span></div>
+          <div class="bar" role="progressbar" aria-label=${`${b.scope} spend`} aria-valuemin="0" aria-valuemax="100" aria-valuenow=${pct}>
+            <span style=${`width:${pct}%`}></span><i style=${`left:${Math.min(100, b.warn_at * 100)}%`} title="warning"></i>
+          </div>
+        </li>`;
+      })}
+    </ul>
+  </section>`;
+}
+
 export function LlmPage() {
   const [group, setGroup] = useState<GroupKey>('project');
   const [span, setSpan] = useState<SpanKey>('7d');
@@ -122,6 +145,7 @@ export function LlmPage() {
   const summary = useLoad(() => getJson<LlmSummaryReply>(`/api/llm/usage/summary${query({ group_by: group, from })}`), [group, from]);
   const records = useLoad(() => getJson<LlmRecord[]>(`/api/llm/usage${query({ from, limit: LLM_CHART_MAX_RECORDS })}`), [from]);
   const agents = useLoad(() => getJson<InstanceSummary[]>('/api/instances'), []);
+  const budgets = useLoad(() => getJson<Budget[]>('/api/budgets'), [now]);
   useOnEvents('llm.usage.recorded', () => setNow(Date.now()), 1000);
 
   const names = new Map((agents.data ?? []).map((a) => [a.id, a.name]));
@@ -145,6 +169,7 @@ export function LlmPage() {
           <div class="figure"><dt>Tokens out</dt><dd>${fmtInt(total.total_tokens_out)}</dd></div>
         </dl>`
       : null}
+    <${Budgets} list=${budgets.data ?? []} />
     <section class="panel" aria-labelledby="llm-chart-h">
       <h2 id="llm-chart-h">Cost per ${bucketS === 3600 ? 'hour' : 'day'} and ${g.label.toLowerCase()} (UTC, stacked)</h2>
       <${Status} loading=${records.loading && !records.data} error=${records.error} />

@@ -1,5 +1,5 @@
 import type { Table } from '../table.js';
-import { AGENT_METRICS, AUDIT_LOG, INSTANCES, LLM_USAGE } from './agents.js';
+import { AGENT_METRICS, AUDIT_LOG, BUDGETS, INSTANCES, LLM_USAGE } from './agents.js';
 import { LEASES, LEASE_RESOURCES, TASKS, TASK_DEPS } from './coord.js';
 import { EVENTS, KOOR_COUNTERS, WEBHOOKS } from './events.js';
 import { HOOK_SESSIONS } from './hooks.js';
@@ -20,6 +20,7 @@ export const TABLES: readonly Table[] = [
   INSTANCES,
   AGENT_METRICS,
   LLM_USAGE,
+  BUDGETS,
   AUDIT_LOG,
   VALIDATION_RULES,
   TEMPLATES,

@@ -71,8 +71,14 @@ export function digestLines(d: DigestInput): string[] {
 
   const ready = new Map<number, string>();
   const leasedOver: string[] = [];
+  let budget: Record<string, unknown> | null = null;
   for (const e of d.events) {
-    if (e.topic.startsWith('task.')) {
+    if (e.topic === 'budget.exceeded') {
+      // Issue 32: a cap on this agent, its project or everyone: its claims are refused now.
+      const b = parse(e.data);
+      const scope = str(b.scope);
+      if (scope === 'global' || scope === `agent:${me.id}` || scope === `agent:${me.name}` || scope === `project:${me.project}`) budget = b;
+    } else if (e.topic.startsWith('task.')) {
       const t = parse(e.data);
       const id = Number(t.id);
       if (t.status === 'ready' && t.project === me.project) ready.set(id, str(t.title));
@@ -84,6 +90,11 @@ export function digestLines(d: DigestInput): string[] {
       const hit = d.edited.find((p) => held.some((g) => pathGlobMatch(g, p)));
       if (hit !== undefined) leasedOver.push(`${str(l.holder_name)} leased ${held.slice(0, 2).join(', ')}${str(l.reason) ? ` (${quote(str(l.reason))})` : ''}, covering ${hit} you edited`);
     }
+  }
+  if (budget !== null) {
+    const cap = [typeof budget.usd === 'number' ? `$${budget.usd}` : '', typeof budget.tokens === 'number' ? `${budget.tokens} tokens` : ''].filter((x) => x !== '').join(' / ');
+    const spent = typeof budget.usd === 'number' ? `$${Number(budget.spent_usd).toFixed(2)}` : `${Number(budget.spent_tokens)} tokens`;
+    lines.unshift(`Budget exceeded: ${str(budget.scope)} spent ${spent} of ${cap} (${str(budget.period)} ${str(budget.period_key)}); task claims are refused until the period rolls or the cap is raised. See: koor-cli budget list`);
   }
   if (ready.size > 0) {
     const items = [...ready].slice(0, LIST_MAX).map(([id, title]) => `#${id} ${quote(title)}`);

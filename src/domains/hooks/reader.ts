@@ -25,7 +25,7 @@ export interface HookReader {
   auditAfter(after: number, upto: number, limit: number): Awaitable<AuditNews[]>;
   /** The newest audit entry's id (0: none). */
   newestAudit(): Awaitable<number>;
-  /** The events a digest reads (tasks, leases taken) after `after` up to `upto`, oldest first: the others are not read at all. */
+  /** The events a digest reads (tasks, leases taken, budgets exceeded) after `after` up to `upto`, oldest first: the others are not read at all. */
   eventsAfter(after: number, upto: number, limit: number): Awaitable<Array<{ id: number; topic: string; data: string }>>;
   /** The newest event id handed out (0: none). */
   newestEvent(): Awaitable<number>;
@@ -41,7 +41,7 @@ const AUDIT_AFTER = sql(
 );
 /** The topics a digest reads (src/domains/hooks/digest.ts): substr works alike in both dialects. */
 const EVENTS_AFTER = sql(
-  "SELECT id, topic, data FROM events WHERE id > ? AND id <= ? AND (substr(topic, 1, 5) = 'task.' OR topic = 'lease.acquired') ORDER BY id LIMIT ?",
+  "SELECT id, topic, data FROM events WHERE id > ? AND id <= ? AND (substr(topic, 1, 5) = 'task.' OR topic = 'lease.acquired' OR topic = 'budget.exceeded') ORDER BY id LIMIT ?",
 );
 
 export function hookReader(db: Reads): HookReader {

@@ -1,8 +1,14 @@
+import type { Event } from '../../../schemas/rpc/writer.js';
 import type { Domain, Platform } from '../domain.js';
+import { PriceTable } from './prices.js';
 import { llmRoutes } from './routes.js';
 import { LlmService } from './service.js';
 
-/** LLM usage and cost (SPEC §2.15). */
-export function llmDomain(p: Platform, d: { publish: (topic: string, data: string, source: string) => Promise<unknown> }): Domain {
-  return { routes: llmRoutes(new LlmService(p.readers.llm, p.writer, d.publish)) };
+/** LLM usage and cost (SPEC §2.15), OpenTelemetry in and budgets (issue 32). */
+export function llmDomain(p: Platform, d: { announce: (list: readonly Event[]) => void }): Domain & { llm: LlmService } {
+  const log = p.log.child({ component: 'llm' });
+  const prices = new PriceTable(p.config.llmPrices, (msg) => log.warn(msg));
+  const offset = p.config.testHooks ? (p.config.testClockOffsetMs ?? 0) : 0;
+  const llm = new LlmService(p.readers.llm, p.writer, d.announce, prices, () => Date.now() + offset);
+  return { llm, routes: llmRoutes(llm) };
 }

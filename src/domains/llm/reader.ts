@@ -1,21 +1,13 @@
+import { BUDGET_COLUMNS, budgetRow, SPEND, scopeParts, spendRow, type BudgetRow, type Spend, type SpendRow } from '../../../schemas/db/llm.js';
 import { only, sql } from '../../../schemas/db/sql.js';
+import type { LlmRecordIn } from '../../../schemas/rpc/writer.js';
 import { then, type Awaitable } from '../../backend/awaitable.js';
 import type { ReadStatement, Reads } from '../../backend/reads.js';
 
-export interface LlmInput {
-  instance_id: string;
-  project: string;
-  provider: string;
-  model: string;
-  tokens_in: number;
-  tokens_out: number;
-  cost_usd: number;
-  request_type: string;
-  session_tag: string;
-}
+export type LlmInput = LlmRecordIn;
 
 /** A stored record; `created_at` is storage text here, RFC 3339 in the API. */
-export type LlmRecord = LlmInput & { id: number; created_at: string };
+export type LlmRecord = Omit<LlmInput, 'dedup_key'> & { id: number; created_at: string };
 
 export interface Sum {
   total_tokens_in: number;
@@ -46,9 +38,17 @@ export interface LlmReader {
   list(f: ListFilter): Awaitable<LlmRecord[]>;
   /** Sums per value of `column` (by value) and over the whole span. */
   summary(column: GroupColumn, span: Span): Awaitable<{ groups: Array<Sum & { g: string }>; total: Sum }>;
+  /** Every budget, by scope (issue 32). */
+  budgets(): Awaitable<BudgetRow[]>;
+  /** The budgets of these scopes (and `global`) that were exceeded in some period: the caller compares the period. */
+  exceeded(scopes: readonly [string, string, string]): Awaitable<BudgetRow[]>;
+  /** What a budget's scope spent since `start` (storage text, '' = ever). */
+  spend(scope: string, start: string): Awaitable<Spend>;
 }
 
-const COLUMNS = 'id, instance_id, project, provider, model, tokens_in, tokens_out, cost_usd, request_type, session_tag, created_at';
+const COLUMNS = 'id, instance_id, project, provider, model, tokens_in, tokens_out, cache_creation_tokens, cache_read_tokens, cost_usd, cost_source, request_type, session_tag, session_id, created_at';
+const BUDGETS = sql(`SELECT ${BUDGET_COLUMNS} FROM budgets ORDER BY scope`);
+const EXCEEDED = sql(`SELECT ${BUDGET_COLUMNS} FROM budgets WHERE exceeded <> '' AND scope IN (?, ?, ?, 'global')`);
 /** Storage-text bounds, inclusive: parameters from ×2, to ×2. */
 const SPAN = '(CAST(? AS text) IS NULL OR created_at >= ?) AND (CAST(? AS text) IS NULL OR created_at <= ?)';
 const span = (s: Span) => [s.from, s.from, s.to, s.to];
@@ -111,9 +111,18 @@ const summaries = {
 /** The LLM usage log's reads, on either backend. */
 export function llmReader(db: Reads): LlmReader {
   const lists = { all: db.statement<LlmRecord>(LISTS.all), instance_id: db.statement<LlmRecord>(LISTS.instance_id), project: db.statement<LlmRecord>(LISTS.project), session_tag: db.statement<LlmRecord>(LISTS.session_tag) };
+  const budgets = db.statement<BudgetRow>(BUDGETS);
+  const exceeded = db.statement<BudgetRow>(EXCEEDED);
+  const spend = { agent: db.statement<SpendRow>(SPEND.agent), project: db.statement<SpendRow>(SPEND.project), session: db.statement<SpendRow>(SPEND.session), global: db.statement<SpendRow>(SPEND.global) };
   return {
     list: (f) => (f.by === null ? lists.all.all(...span(f), f.limit) : lists[f.by.column].all(f.by.value, ...span(f), f.limit)),
     summary: summaries[db.dialect](db),
+    budgets: () => then(budgets.all(), (rows) => rows.map(budgetRow)),
+    exceeded: (scopes) => then(exceeded.all(...scopes), (rows) => rows.map(budgetRow)),
+    spend: (scope, start) => {
+      const [kind, value] = scopeParts(scope);
+      return then(spend[kind].get(value, value, start), spendRow);
+    },
   };
 }
 

@@ -1,17 +1,88 @@
-import { LlmUsageBody } from '../../../schemas/http/ops.js';
+import { gunzipSync } from 'node:zlib';
+import { BudgetBody, LlmUsageBody } from '../../../schemas/http/ops.js';
+import type { BudgetPeriod } from '../../../schemas/rpc/writer.js';
 import { fail } from '../../errors.js';
 import { auditBy } from '../../http/actor.js';
+import { checkName } from '../../http/path.js';
 import { sendJson } from '../../http/reply.js';
 import type { Route } from '../../http/router.js';
 import { instantParam, positiveInt, queryParams } from '../../http/query.js';
 import { OPS_LIST_DEFAULT_LIMIT, OPS_LIST_MAX_LIMIT } from '../../shared/limits.js';
-import { isGroupBy, type ListFilter, type LlmService } from './service.js';
+import { usageFromLogs } from './otlp.js';
+import { isGroupBy, type ListFilter, type LlmService, type Usage } from './service.js';
 
+type N = number | null | undefined;
 type Body = { [K in 'instance_id' | 'project' | 'provider' | 'model' | 'request_type' | 'session_tag']?: string | null } & {
-  tokens_in?: number | null;
-  tokens_out?: number | null;
-  cost_usd?: number | null;
+  tokens_in?: N;
+  tokens_out?: N;
+  cache_creation_tokens?: N;
+  cache_read_tokens?: N;
+  cost_usd?: N;
+  usage?: {
+    input_tokens?: N;
+    output_tokens?: N;
+    cache_creation_input_tokens?: N;
+    cache_read_input_tokens?: N;
+    prompt_tokens?: N;
+    completion_tokens?: N;
+    prompt_tokens_details?: { cached_tokens?: N } | null;
+  } | null;
 };
+
+/**
+ * Token counts from Koor's own members, else from the provider's `usage` object (issue 32):
+ * Anthropic's input_tokens exclude cache writes and reads, which it counts apart; OpenAI's
+ * prompt_tokens include the cached ones (prompt_tokens_details.cached_tokens), kept apart here
+ * as cache reads so that tokens_in means the same for both.
+ */
+function tokensOf(b: Body): Pick<Usage, 'tokens_in' | 'tokens_out' | 'cache_creation_tokens' | 'cache_read_tokens'> {
+  const u = b.usage ?? {};
+  const openai = u.prompt_tokens != null || u.completion_tokens != null;
+  const cached = openai ? (u.prompt_tokens_details?.cached_tokens ?? 0) : (u.cache_read_input_tokens ?? 0);
+  const fromUsage = openai
+    ? { tokens_in: Math.max(0, (u.prompt_tokens ?? 0) - cached), tokens_out: u.completion_tokens ?? 0, cache_creation_tokens: 0, cache_read_tokens: cached }
+    : { tokens_in: u.input_tokens ?? 0, tokens_out: u.output_tokens ?? 0, cache_creation_tokens: u.cache_creation_input_tokens ?? 0, cache_read_tokens: cached };
+  return {
+    tokens_in: b.tokens_in ?? fromUsage.tokens_in,
+    tokens_out: b.tokens_out ?? fromUsage.tokens_out,
+    cache_creation_tokens: b.cache_creation_tokens ?? fromUsage.cache_creation_tokens,
+    cache_read_tokens: b.cache_read_tokens ?? fromUsage.cache_read_tokens,
+  };
+}
+
+const SCOPE = /^(?:global|(?:agent|project|session):.+)$/s;
+
+/** A budget scope from the path: `agent:<id|name>`, `project:<p>`, `session:<tag>` or `global`. */
+function scopeParam(raw: string): string {
+  let scope: string;
+  try {
+    scope = decodeURIComponent(raw);
+  } catch {
+    throw fail('INVALID_URL_ENCODING', 'budget scope');
+  }
+  if (!SCOPE.test(scope)) throw fail('BUDGET_SCOPE_INVALID', scope);
+  checkName(scope, 'budget scope');
+  return scope;
+}
+
+/** An OTLP/HTTP body: JSON (gzip allowed); protobuf is refused with what to set instead. */
+function otlpJson(contentType: string, encoding: string, body: Buffer): unknown {
+  if (/protobuf/i.test(contentType)) throw fail('OTLP_PROTOBUF');
+  let bytes = body;
+  if (/gzip/i.test(encoding)) {
+    try {
+      bytes = gunzipSync(body, { maxOutputLength: 16 * 1024 * 1024 });
+    } catch {
+      throw fail('INVALID_JSON');
+    }
+  }
+  if (bytes.length === 0) return {};
+  try {
+    return JSON.parse(bytes.toString('utf8')) as unknown;
+  } catch {
+    throw fail('INVALID_JSON');
+  }
+}
 
 export function llmRoutes(svc: LlmService): Route[] {
   return [
@@ -26,21 +97,20 @@ export function llmRoutes(svc: LlmService): Route[] {
         if (!b.model) throw fail('FIELD_REQUIRED', 'model');
         // An identified agent that leaves instance_id out records usage as itself (SPEC §8.4).
         const instanceId = b.instance_id || ctx.identity?.instanceId || '';
-        const r = await svc.record(
-          {
-            instance_id: instanceId,
-            project: b.project ?? '',
-            provider: b.provider,
-            model: b.model,
-            tokens_in: b.tokens_in ?? 0,
-            tokens_out: b.tokens_out ?? 0,
-            cost_usd: b.cost_usd ?? 0,
-            request_type: b.request_type || 'completion',
-            session_tag: b.session_tag ?? '',
-          },
-          auditBy(ctx, instanceId),
-        );
-        sendJson(ctx, 200, r);
+        const usage: Usage = {
+          instance_id: instanceId,
+          project: b.project ?? '',
+          provider: b.provider,
+          model: b.model,
+          ...tokensOf(b),
+          cost_usd: b.cost_usd ?? null,
+          request_type: b.request_type || 'completion',
+          session_tag: b.session_tag ?? '',
+          session_id: '',
+          dedup_key: '',
+        };
+        const r = (await svc.record([usage], auditBy(ctx, instanceId))).records[0]!;
+        sendJson(ctx, 200, { id: r.id, recorded: true, cost_usd: r.cost_usd, cost_source: r.cost_source });
       },
     },
     {
@@ -69,6 +139,61 @@ export function llmRoutes(svc: LlmService): Route[] {
         const span = { from: instantParam(q, 'from', true), to: instantParam(q, 'to', true) };
         // from/to echoed as given ("" when absent).
         sendJson(ctx, 200, { group_by: groupBy, from: q.get('from') ?? '', to: q.get('to') ?? '', ...(await svc.summary(groupBy, span)) });
+      },
+    },
+    // OpenTelemetry in (issue 32): OTLP/HTTP JSON, the paths an exporter appends to its endpoint.
+    {
+      method: 'POST',
+      path: '/v1/logs',
+      body: 'raw',
+      headers: ['content-encoding'],
+      optionalBody: true,
+      handler: async (ctx) => {
+        const body = otlpJson(ctx.headers.contentType, ctx.extraHeaders['content-encoding'] ?? '', ctx.body);
+        const { usages } = usageFromLogs(body, ctx.identity?.instanceId ?? '');
+        let recorded = 0;
+        let duplicates = 0;
+        if (usages.length > 0) {
+          const r = await svc.record(usages, auditBy(ctx, ctx.identity?.instanceId ?? ''));
+          for (const x of r.records) x.duplicate ? duplicates++ : recorded++;
+        }
+        sendJson(ctx, 200, { partialSuccess: {}, recorded, duplicates });
+      },
+    },
+    {
+      // Metrics are accepted (an exporter configured for both must not see errors) and not kept:
+      // the api_request events carry each request's tokens and cost.
+      method: 'POST',
+      path: '/v1/metrics',
+      body: 'raw',
+      headers: ['content-encoding'],
+      optionalBody: true,
+      handler: (ctx) => {
+        otlpJson(ctx.headers.contentType, ctx.extraHeaders['content-encoding'] ?? '', ctx.body);
+        sendJson(ctx, 200, { partialSuccess: {}, recorded: 0, duplicates: 0 });
+      },
+    },
+    // Budgets (issue 32).
+    { method: 'GET', path: '/api/budgets', handler: async (ctx) => sendJson(ctx, 200, await svc.budgets()) },
+    {
+      method: 'PUT',
+      path: '/api/budgets/:scope',
+      body: 'json',
+      schema: BudgetBody,
+      handler: async (ctx) => {
+        const scope = scopeParam(ctx.params[0]!);
+        const b = ctx.json as { usd?: number | null; tokens?: number | null; period?: BudgetPeriod | null; warn_at?: number | null };
+        if (b.usd == null && b.tokens == null) throw fail('BUDGET_CAP_REQUIRED');
+        sendJson(ctx, 200, await svc.putBudget(scope, { usd: b.usd ?? -1, tokens: b.tokens ?? -1, period: b.period ?? 'month', warn_at: b.warn_at ?? 0.8 }, auditBy(ctx)));
+      },
+    },
+    {
+      method: 'DELETE',
+      path: '/api/budgets/:scope',
+      handler: async (ctx) => {
+        const scope = scopeParam(ctx.params[0]!);
+        await svc.deleteBudget(scope, auditBy(ctx));
+        sendJson(ctx, 200, { deleted: scope });
       },
     },
   ];

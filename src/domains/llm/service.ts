@@ -1,8 +1,13 @@
 import type { AuditTag } from '../../../schemas/rpc/envelope.js';
+import type { BudgetPeriod, BudgetPeriods, Event } from '../../../schemas/rpc/writer.js';
+import { budgetFill } from '../../../schemas/db/llm.js';
+import type { Budget, LlmRecord as LlmRecordReply } from '../../../schemas/http/ops.js';
 import { fail } from '../../errors.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
 import { toRfc3339 } from '../../store.js';
-import type { ListFilter, LlmInput, LlmReader, LlmRecord, Sum } from './reader.js';
+import { periodsAt } from './periods.js';
+import type { PriceTable } from './prices.js';
+import type { ListFilter, LlmInput, LlmReader, Sum } from './reader.js';
 
 export type { ListFilter, LlmInput, LlmRecord } from './reader.js';
 
@@ -11,27 +16,46 @@ const GROUP_COLUMN = { instance: 'instance_id', project: 'project', model: 'mode
 export type GroupBy = keyof typeof GROUP_COLUMN;
 export const isGroupBy = (s: string): s is GroupBy => Object.hasOwn(GROUP_COLUMN, s);
 
-/** LLM usage and cost (SPEC §2.15): records through the writer, list and summaries from its reader. */
+/** A record as a caller gives it: without a cost, the price table prices it. */
+export type Usage = Omit<LlmInput, 'cost_usd' | 'cost_source'> & { cost_usd: number | null };
+
+/**
+ * LLM usage, cost and budgets (SPEC §2.15, issue 32): records through the writer (priced from the
+ * price table when they come without a cost), lists, summaries and budgets from its reader.
+ */
 export class LlmService {
   constructor(
     private readonly reader: LlmReader,
     private readonly writer: WriterClient,
-    /** Publishes `llm.usage.recorded` (wired in server.ts: a domain never imports another). */
-    private readonly publish: (topic: string, data: string, source: string) => Promise<unknown>,
+    /** Fans out the events a write stored (`llm.usage.recorded`, `budget.*`). */
+    private readonly announce: (events: readonly Event[]) => void,
+    readonly prices: PriceTable,
+    /** The budget clock: the wall clock, or ahead of it under test. */
+    private readonly now: () => number,
   ) {}
 
-  /** Stores the record, then publishes `llm.usage.recorded` with it (after commit). */
-  async record(input: LlmInput, audit: AuditTag): Promise<{ id: number; recorded: true }> {
-    if (input.tokens_in < 0 || input.tokens_out < 0) throw fail('TOKENS_NEGATIVE');
-    const r = await this.writer.call('llm.record', input, { audit });
-    const rec: LlmRecord = { id: r.id, ...input, created_at: toRfc3339(r.created_at) };
-    // The record is committed: a failed publish must not turn it into an error for the caller.
-    await this.publish('llm.usage.recorded', JSON.stringify(rec), input.instance_id).catch(() => undefined);
-    return { id: r.id, recorded: true };
+  periods(): BudgetPeriods {
+    return periodsAt(this.now());
   }
 
-  async list(f: ListFilter): Promise<LlmRecord[]> {
-    return (await this.reader.list(f)).map((r) => ({ ...r, created_at: toRfc3339(r.created_at) }));
+  /** A record's cost and where it came from: given, priced, or unknown (tokens kept, cost 0 is not claimed). */
+  priced(u: Usage): LlmInput {
+    if (u.tokens_in < 0 || u.tokens_out < 0 || u.cache_creation_tokens < 0 || u.cache_read_tokens < 0) throw fail('TOKENS_NEGATIVE');
+    if (u.cost_usd !== null) return { ...u, cost_usd: u.cost_usd, cost_source: 'reported' };
+    const cost = this.prices.cost(u.model, u);
+    return cost === null ? { ...u, cost_usd: 0, cost_source: 'unknown' } : { ...u, cost_usd: cost, cost_source: 'priced' };
+  }
+
+  /** Stores the records in one transaction (a retried one not again), then fans out what it published. */
+  async record(usages: readonly Usage[], audit: AuditTag): Promise<{ records: Array<{ id: number; duplicate: boolean; cost_usd: number | null; cost_source: LlmInput['cost_source'] }> }> {
+    const inputs = usages.map((u) => this.priced(u));
+    const r = await this.writer.call('llm.record', { records: inputs, periods: this.periods() }, { audit });
+    this.announce(r.events);
+    return { records: r.records.map((x, i) => ({ id: x.id, duplicate: x.duplicate, cost_usd: inputs[i]!.cost_source === 'unknown' ? null : inputs[i]!.cost_usd, cost_source: inputs[i]!.cost_source })) };
+  }
+
+  async list(f: ListFilter): Promise<LlmRecordReply[]> {
+    return (await this.reader.list(f)).map((r) => ({ ...r, cost_usd: r.cost_source === 'unknown' ? null : r.cost_usd, created_at: toRfc3339(r.created_at) }));
   }
 
   async summary(groupBy: GroupBy, span: { from: string | null; to: string | null }): Promise<{ groups: Record<string, Sum>; total: Sum }> {
@@ -39,5 +63,57 @@ export class LlmService {
     const groups: Record<string, Sum> = {};
     for (const { g, ...sum } of r.groups) groups[g] = sum;
     return { groups, total: r.total };
+  }
+
+  // ── Budgets ──
+
+  async budgets(): Promise<Budget[]> {
+    const periods = this.periods();
+    return Promise.all(
+      (await this.reader.budgets()).map(async (b): Promise<Budget> => {
+        const p = periods[b.period];
+        const spend = await this.reader.spend(b.scope, p.start);
+        const fill = budgetFill(b, spend);
+        return {
+          scope: b.scope,
+          usd: b.usd < 0 ? null : b.usd,
+          tokens: b.tokens < 0 ? null : b.tokens,
+          period: b.period,
+          period_key: p.key,
+          warn_at: b.warn_at,
+          spent_usd: Math.round(spend.usd * 1e8) / 1e8,
+          spent_tokens: spend.tokens,
+          unpriced: spend.unpriced,
+          fill: Number.isFinite(fill) ? Math.round(fill * 1e4) / 1e4 : 1,
+          status: b.exceeded === p.key ? 'exceeded' : fill >= b.warn_at ? 'warning' : 'ok',
+          updated_at: toRfc3339(b.updated_at),
+        };
+      }),
+    );
+  }
+
+  async putBudget(scope: string, b: { usd: number; tokens: number; period: BudgetPeriod; warn_at: number }, audit: AuditTag): Promise<Budget> {
+    const r = await this.writer.call('budget.put', { scope, ...b, periods: this.periods() }, { audit });
+    this.announce(r.events);
+    return (await this.budgets()).find((x) => x.scope === scope)!;
+  }
+
+  async deleteBudget(scope: string, audit: AuditTag): Promise<void> {
+    const r = await this.writer.call('budget.delete', { scope }, { audit });
+    if (!r.deleted) throw fail('BUDGET_NOT_FOUND', scope);
+  }
+
+  /**
+   * The budget that refuses an agent's task claim in a project this period, if any: its own
+   * (by id or name), the project's, or the global one, exceeded in the current period.
+   */
+  async refusing(agent: { instanceId: string; name: string }, project: string): Promise<string | null> {
+    const rows = await this.reader.exceeded([`agent:${agent.instanceId}`, agent.name === '' ? '' : `agent:${agent.name}`, `project:${project}`]);
+    if (rows.length === 0) return null;
+    const periods = this.periods();
+    const b = rows.find((x) => x.exceeded === periods[x.period].key);
+    if (!b) return null;
+    const caps = [b.usd >= 0 ? `$${b.usd}` : '', b.tokens >= 0 ? `${b.tokens} tokens` : ''].filter((x) => x !== '').join(' / ');
+    return `${b.scope} reached its ${b.period === 'total' ? 'total' : `${b.period}ly`.replace('dayly', 'daily')} cap of ${caps}`;
   }
 }

@@ -1,9 +1,9 @@
 import type { Event } from '../../../schemas/rpc/writer.js';
 import type { Domain, Platform } from '../domain.js';
-import { taskRoutes } from './routes.js';
+import { taskRoutes, type BudgetGate } from './routes.js';
 import { TaskService } from './service.js';
 
 /** Task queues per project (SPEC §8.8). */
-export function tasksDomain(p: Platform, d: { announce: (list: readonly Event[]) => void }): Domain {
-  return { routes: taskRoutes(new TaskService(p.readers.tasks, p.writer, d.announce)) };
+export function tasksDomain(p: Platform, d: { announce: (list: readonly Event[]) => void; budgetRefusing?: BudgetGate }): Domain {
+  return { routes: taskRoutes(new TaskService(p.readers.tasks, p.writer, d.announce), d.budgetRefusing ?? (() => null)) };
 }

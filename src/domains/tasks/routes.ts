@@ -46,7 +46,10 @@ function settleRoute(how: 'complete' | 'fail' | 'release', svc: TaskService): Ro
   };
 }
 
-export function taskRoutes(svc: TaskService): Route[] {
+/** The spending cap that refuses an agent's claims in a project now, if any (issue 32: the LLM domain's budgets). */
+export type BudgetGate = (agent: { instanceId: string; name: string }, project: string) => string | null | Promise<string | null>;
+
+export function taskRoutes(svc: TaskService, budgetRefusing: BudgetGate): Route[] {
   return [
     {
       method: 'POST',
@@ -97,6 +100,8 @@ export function taskRoutes(svc: TaskService): Route[] {
         const holder = agentOf(ctx, 'claim');
         const { project } = ctx.json as { project?: string };
         if (!project) throw fail('FIELD_REQUIRED', 'project');
+        const refused = await budgetRefusing(ctx.identity!, project);
+        if (refused !== null) throw fail('BUDGET_EXCEEDED', refused);
         sendJsonText(ctx, 200, await svc.claim(holder, project, auditBy(ctx)));
       },
     },

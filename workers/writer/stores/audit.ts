@@ -52,7 +52,17 @@ const DERIVE: Readonly<Record<string, (req: Req, res: Res) => Entry | null>> = {
   'tokens.create': (req) => ({ action: 'token.create', resource: s(req.id), detail: sortedJson({ expires_at: req.expires_at, name: req.name, role: req.role, scopes: req.scopes }) }),
   'tokens.revoke': (req) => ({ action: 'token.revoke', resource: s(req.id), detail: '{}' }),
   'inbox.ack': (req) => ({ action: 'message.ack', resource: s(req.id), detail: '{}' }),
-  'llm.record': (req) => ({ action: 'llm.usage', resource: `${s(req.project)}/${s(req.model)}`, detail: sortedJson({ cost_usd: req.cost_usd, tokens_in: req.tokens_in, tokens_out: req.tokens_out }) }),
+  // One entry per call, of the records it stored (a batch's first names it; a retried batch stored nothing and records nothing).
+  'llm.record': (req, res) => {
+    const done = (res.records as Array<{ duplicate: boolean }>).map((r, i) => ({ r, q: (req.records as Req[])[i]! })).filter((x) => !x.r.duplicate).map((x) => x.q);
+    if (done.length === 0) return null;
+    const sum = (k: string) => done.reduce((a, q) => a + Number(q[k]), 0);
+    const first = done[0]!;
+    const detail = { cost_usd: sum('cost_usd'), tokens_in: sum('tokens_in'), tokens_out: sum('tokens_out'), ...(done.length > 1 ? { records: done.length } : {}) };
+    return { action: 'llm.usage', resource: `${s(first.project)}/${s(first.model)}`, detail: sortedJson(detail) };
+  },
+  'budget.put': (req) => ({ action: 'budget.put', resource: s(req.scope), detail: sortedJson({ period: req.period, tokens: req.tokens, usd: req.usd, warn_at: req.warn_at }) }),
+  'budget.delete': (req, res) => (res.deleted ? { action: 'budget.delete', resource: s(req.scope), detail: '{}' } : null),
 };
 
 /** The audit entry a write records (both backends), or null when it records none. */

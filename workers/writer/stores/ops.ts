@@ -10,10 +10,6 @@ const ADD_METRIC = sql(
    ON CONFLICT (instance_id, metric_name, period) DO UPDATE SET metric_value = agent_metrics.metric_value + excluded.metric_value`,
 );
 const INSERT_DENIED = inserting("INSERT INTO audit_log (timestamp, actor, action, resource, detail, outcome) VALUES (?, ?, 'auth.denied', ?, ?, 'denied')");
-const INSERT_LLM = inserting(
-  `INSERT INTO llm_usage (instance_id, project, provider, model, tokens_in, tokens_out, cost_usd, request_type, session_tag, created_at)
-   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-);
 /**
  * Chunks of rows older than a time, oldest first: ties broken as SQLite's index walk does (by id
  * for the logs); agent_metrics has no insertion order on PostgreSQL, so by its primary key there.
@@ -40,18 +36,12 @@ const PRUNE = {
   }),
 };
 
-/** Agent metric buckets, LLM usage records and the retention of the append-only operations tables. */
+/** Agent metric buckets and the retention of the append-only operations tables. */
 export function opsStore() {
   return {
     async addMetrics(tx: Tx, req: ReqOf<M, 'agent_metrics.add'>): Promise<ResOf<M, 'agent_metrics.add'>> {
       for (const r of req.rows) await tx.run(ADD_METRIC, r.instance_id, r.metric_name, r.period, r.value);
       return { rows: req.rows.length };
-    },
-
-    async recordLlm(tx: Tx, req: ReqOf<M, 'llm.record'>): Promise<ResOf<M, 'llm.record'>> {
-      const created_at = storageNow();
-      const id = await tx.insert(INSERT_LLM, req.instance_id, req.project, req.provider, req.model, req.tokens_in, req.tokens_out, req.cost_usd, req.request_type, req.session_tag, created_at);
-      return { id, created_at };
     },
 
     async denied(tx: Tx, req: ReqOf<M, 'audit.denied'>): Promise<ResOf<M, 'audit.denied'>> {

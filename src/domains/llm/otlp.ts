@@ -1,0 +1,96 @@
+import type { Usage } from './service.js';
+
+/**
+ * OpenTelemetry in (issue 32): an OTLP/HTTP JSON logs export (`POST /v1/logs`) → the usage records
+ * of Claude Code's `claude_code.api_request` events. Everything else in it (other events, other
+ * programs' logs) is accepted and ignored, as OTLP expects of a receiver. A record's key is its
+ * session and the event's sequence number in it, so an export the exporter retries (after a
+ * timeout whose reply it never saw) stores nothing twice.
+ *
+ * The shape (opentelemetry-proto's JSON mapping, as Claude Code 2.1 sends it; a capture is
+ * test/fixtures/otlp/claude-code-2.1.328.txt):
+ * `{"resourceLogs":[{"resource":{"attributes":[…]},"scopeLogs":[{"logRecords":[{"timeUnixNano",
+ * "body":{"stringValue":"claude_code.api_request"},"attributes":[{"key","value":{"stringValue"|
+ * "intValue"|"doubleValue"|"boolValue"}}]}]}]}]}`; int64 values may come as strings.
+ */
+
+type AnyValue = { stringValue?: string; intValue?: number | string; doubleValue?: number | string; boolValue?: boolean };
+type KeyValue = { key?: unknown; value?: AnyValue | null };
+
+const isObj = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
+
+/** Attributes as a map of plain values (the last of a key wins). */
+function attributes(list: unknown): Map<string, string | number | boolean> {
+  const out = new Map<string, string | number | boolean>();
+  for (const kv of arr(list) as KeyValue[]) {
+    if (!isObj(kv) || typeof kv.key !== 'string' || !isObj(kv.value)) continue;
+    const v = kv.value;
+    if (typeof v.stringValue === 'string') out.set(kv.key, v.stringValue);
+    else if (v.intValue !== undefined && Number.isFinite(Number(v.intValue))) out.set(kv.key, Number(v.intValue));
+    else if (v.doubleValue !== undefined && Number.isFinite(Number(v.doubleValue))) out.set(kv.key, Number(v.doubleValue));
+    else if (typeof v.boolValue === 'boolean') out.set(kv.key, v.boolValue);
+  }
+  return out;
+}
+
+const text = (v: string | number | boolean | undefined): string => (typeof v === 'string' ? v : v === undefined ? '' : String(v));
+/** A token count: a non-negative integer, else 0 (a malformed count is not a reason to lose the record). */
+const count = (v: string | number | boolean | undefined): number => {
+  const n = typeof v === 'number' ? v : typeof v === 'string' ? Number(v) : NaN;
+  return Number.isSafeInteger(n) && n >= 0 ? n : 0;
+};
+
+export interface OtlpUsage {
+  usages: Usage[];
+  /** Log records read in all (of any kind). */
+  seen: number;
+}
+
+/**
+ * The usage records of an export. `identity`: the instance of an agent token that sent it (its
+ * records are its own even without a hook); otherwise attribution is by session at the writer.
+ */
+export function usageFromLogs(body: unknown, identity: string): OtlpUsage {
+  const usages: Usage[] = [];
+  let seen = 0;
+  if (!isObj(body)) return { usages, seen };
+  for (const rl of arr(body.resourceLogs)) {
+    if (!isObj(rl)) continue;
+    const resource = attributes(isObj(rl.resource) ? rl.resource.attributes : undefined);
+    for (const sl of arr(rl.scopeLogs)) {
+      if (!isObj(sl)) continue;
+      for (const rec of arr(sl.logRecords)) {
+        if (!isObj(rec)) continue;
+        seen++;
+        const a = attributes(rec.attributes);
+        const bodyName = isObj(rec.body) && typeof rec.body.stringValue === 'string' ? rec.body.stringValue : '';
+        if (a.get('event.name') !== 'api_request' && bodyName !== 'claude_code.api_request') continue;
+        const model = text(a.get('model'));
+        if (model === '') continue;
+        const session = text(a.get('session.id'));
+        const seq = a.get('event.sequence');
+        const when = text(rec.timeUnixNano as string | number | undefined) || text(a.get('event.timestamp'));
+        const cost = a.get('cost_usd');
+        const micros = a.get('cost_usd_micros');
+        usages.push({
+          instance_id: identity,
+          project: text(a.get('koor.project') ?? resource.get('koor.project')),
+          provider: 'anthropic',
+          model,
+          tokens_in: count(a.get('input_tokens')),
+          tokens_out: count(a.get('output_tokens')),
+          cache_creation_tokens: count(a.get('cache_creation_tokens')),
+          cache_read_tokens: count(a.get('cache_read_tokens')),
+          cost_usd: typeof micros === 'number' && micros >= 0 ? micros / 1e6 : typeof cost === 'number' && cost >= 0 ? cost : null,
+          request_type: 'claude-code',
+          session_tag: text(a.get('koor.session_tag') ?? resource.get('koor.session_tag')),
+          session_id: session,
+          // The session's event sequence is unique in it; without one, the record's time and prompt.
+          dedup_key: `otlp:${text(resource.get('service.name'))}:${session}:${seq !== undefined ? `#${text(seq)}` : `${when}:${text(a.get('prompt.id'))}:${model}`}`,
+        });
+      }
+    }
+  }
+  return { usages, seen };
+}
