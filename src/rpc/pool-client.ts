@@ -3,7 +3,7 @@ import type { ReqOf, ResOf } from '../../schemas/rpc/envelope.js';
 import type { PoolMethods } from '../../schemas/rpc/pool.js';
 import { AppError, fail, internal } from '../errors.js';
 import type { Logger } from '../log.js';
-import { POOL_MAX_QUEUE_WAIT_MS } from '../shared/limits.js';
+import { POOL_IDLE_MS, POOL_MAX_QUEUE_WAIT_MS, POOL_RESOURCE_LIMITS } from '../shared/limits.js';
 
 const POOL_URL = new URL('../../workers/pool/main.js', import.meta.url).href;
 
@@ -42,12 +42,17 @@ export class PoolClient {
   readonly stats = { jobs: 0, timeouts: 0, rejectedFull: 0 };
 
   constructor(private readonly opts: PoolClientOptions) {
+    // Lazy (issue 33): no thread until the first job, and threads idle for a minute end. A
+    // thread costs ~15 MB of RSS and ~0.1 s of start-up, which an idle server (most of them:
+    // diff, validation and compliance are occasional) should not pay. A clocked job's budget
+    // counts from when its thread started it, so a thread's start-up is not charged to it.
     this.pool = new Piscina({
       filename: POOL_URL,
-      minThreads: opts.threads,
+      minThreads: 0,
       maxThreads: opts.threads,
       maxQueue: opts.maxQueue,
-      idleTimeout: 60_000,
+      idleTimeout: POOL_IDLE_MS,
+      resourceLimits: POOL_RESOURCE_LIMITS,
     });
   }
 
