@@ -91,6 +91,7 @@ export interface Config {
   llmRetentionMs: number;
   /** Agent inbox messages kept this long, ms (0 = all; issue 28). */
   messageRetentionMs: number;
+  expiredTokenRetentionMs: number;
   /** Webhook delivery attempts per event before it is dropped, and the retry backoff (doubling from base, capped). */
   webhookMaxAttempts: number;
   webhookRetryBaseMs: number;
@@ -165,6 +166,7 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'agentMetricsRetentionMs', flag: 'agent-metrics-retention', env: 'KOOR_AGENT_METRICS_RETENTION', file: 'agent_metrics_retention', kind: 'age', def: '30d', help: 'per-agent metric buckets kept this long (0 = all)' },
   { key: 'llmRetentionMs', flag: 'llm-retention', env: 'KOOR_LLM_RETENTION', file: 'llm_retention', kind: 'age', def: '0', help: 'LLM usage records kept this long (0 = all: the cost record)' },
   { key: 'messageRetentionMs', flag: 'message-retention', env: 'KOOR_MESSAGE_RETENTION', file: 'message_retention', kind: 'age', def: '30d', help: 'agent inbox messages kept this long (0 = all)' },
+  { key: 'expiredTokenRetentionMs', flag: 'expired-token-retention', env: 'KOOR_EXPIRED_TOKEN_RETENTION', file: 'expired_token_retention', kind: 'age', def: '7d', help: 'an expired created token stays listed this long, then is deleted (0 = until revoked)' },
   { key: 'webhookMaxAttempts', flag: 'webhook-max-attempts', env: 'KOOR_WEBHOOK_MAX_ATTEMPTS', file: 'webhook_max_attempts', kind: 'posint', def: '5', help: 'delivery attempts per event before it is dropped' },
   { key: 'webhookRetryBaseMs', flag: 'webhook-retry-base', env: 'KOOR_WEBHOOK_RETRY_BASE', file: 'webhook_retry_base', kind: 'duration', def: '1s', help: 'first webhook retry delay (doubles each attempt)' },
   { key: 'webhookRetryMaxMs', flag: 'webhook-retry-max', env: 'KOOR_WEBHOOK_RETRY_MAX', file: 'webhook_retry_max', kind: 'duration', def: '5m', help: 'longest webhook retry delay' },

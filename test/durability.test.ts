@@ -3,6 +3,15 @@ import { spawnServer, tempDir } from './helpers/server.js';
 
 /** Max time each phase may take (bounded load loops). */
 const PHASE_MS = 1500;
+/** Writes acknowledged before the kill, at least: on a loaded machine the phase runs on until then (bounded). */
+const MIN_ACKED = 150;
+const PHASE_MAX_MS = 30_000;
+/** Lets the clients write for PHASE_MS, and on until `count()` reaches `min` (at most PHASE_MAX_MS in all). */
+async function writePhase(count: () => number, min: number): Promise<void> {
+  const t0 = Date.now();
+  await new Promise((r) => setTimeout(r, PHASE_MS));
+  while (count() < min && Date.now() - t0 < PHASE_MAX_MS) await new Promise((r) => setTimeout(r, 100));
+}
 
 t.test('SIGKILL mid-flight: every acknowledged write survives with the version it was told', async (t) => {
   const dataDir = tempDir(t);
@@ -29,7 +38,7 @@ t.test('SIGKILL mid-flight: every acknowledged write survives with the version i
       }
     }
   });
-  await new Promise((r) => setTimeout(r, PHASE_MS));
+  await writePhase(() => [...acked.values()].reduce((n, l) => n + l.length, 0), MIN_ACKED);
   const dead = new Promise((r) => srv.child.once('exit', r));
   srv.child.kill('SIGKILL');
   await dead; // clients keep writing until the process is gone: some requests die mid-flight
@@ -129,7 +138,7 @@ t.test('SIGKILL mid-flight: every acknowledged message is in its recipient inbox
       }
     }
   });
-  await new Promise((r) => setTimeout(r, PHASE_MS));
+  await writePhase(() => acked.length, MIN_ACKED);
   const dead = new Promise((r) => srv.child.once('exit', r));
   srv.child.kill('SIGKILL');
   await dead;

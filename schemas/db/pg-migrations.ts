@@ -177,4 +177,9 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
       CREATE INDEX instances_token_hash ON instances (token_hash);
     `,
   },
+  {
+    version: 8,
+    name: 'the created token that registered an instance, which may act as it (issue 30)',
+    sql: `ALTER TABLE instances ADD COLUMN token_id text COLLATE "C" NOT NULL DEFAULT '';`,
+  },
 ];

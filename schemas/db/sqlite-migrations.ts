@@ -313,4 +313,9 @@ export const MIGRATIONS: readonly Migration[] = [
       for (const r of rows) set.run(tokenHash(r.token_hash), r.id);
     },
   },
+  {
+    version: 13,
+    name: 'the created token that registered an instance, which may act as it (issue 30)',
+    sql: "ALTER TABLE instances ADD COLUMN token_id TEXT NOT NULL DEFAULT '';",
+  },
 ];

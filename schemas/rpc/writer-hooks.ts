@@ -38,6 +38,8 @@ export const HookMethods = {
       workspace: Type.String(),
       project: Type.String(),
       repo_root: Type.String(),
+      /** The created token binding it (issue 30): it may act as the new agent. */
+      token_id: Type.Optional(Type.String()),
     }),
     res: Type.Object({ session: HookSession, instance: Instance, created: Type.Boolean() }),
   },

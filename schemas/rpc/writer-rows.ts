@@ -25,6 +25,8 @@ export const Instance = Type.Object({
   token_hash: Type.String(),
   registered_at: Type.String(),
   last_seen: Type.String(),
+  /** The created token that registered it, '' if none (issue 30): that token may act as it. */
+  token_id: Type.String(),
 });
 export type Instance = Static<typeof Instance>;
 

@@ -136,6 +136,8 @@ export const WriterMethods = {
       intent: Type.String(),
       stack: Type.String(),
       capabilities: Type.Array(Type.String()),
+      /** The created token registering it (issue 30); absent: the operator, an instance token, open mode. */
+      token_id: Type.Optional(Type.String()),
     }),
     /** The full row and its token (made here, returned only at registration; the row keeps its hash). */
     res: Type.Object({ ...Instance.properties, token: Type.String() }),
@@ -375,7 +377,7 @@ export const WriterMethods = {
   },
   'ops.prune': {
     req: Type.Object({
-      table: Type.Union([Type.Literal('audit_log'), Type.Literal('agent_metrics'), Type.Literal('llm_usage'), Type.Literal('idempotency_keys')]),
+      table: Type.Union([Type.Literal('audit_log'), Type.Literal('agent_metrics'), Type.Literal('llm_usage'), Type.Literal('idempotency_keys'), Type.Literal('api_tokens')]),
       before: Type.String(),
       chunk: Type.Integer({ minimum: 1 }),
     }),

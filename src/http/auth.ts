@@ -1,6 +1,7 @@
 import type { Awaitable } from '../store.js';
 import { ADMIN, type Ctx, type Identity, type Resolved } from './context.js';
 import { then } from '../backend/awaitable.js';
+import { fail } from '../errors.js';
 
 /**
  * Resolves an Authorization header that is not the server token (an instance token, a created
@@ -16,8 +17,8 @@ export type InstanceResolver = (instanceId: string) => Awaitable<Identity | null
  * precomputed `Bearer <token>` (a header of another length is refused at once: that says only
  * that the length differs, which is no help in guessing the token): every character is looked
  * at, no early exit, no allocation. No hashing for the server token: a SHA-256 here was ~30 % of
- * a cached GET's CPU (an instance or created token is looked up by its SHA-256, so those requests
- * pay it; caching by the raw header would spare it). With no token set, every request passes.
+ * a cached GET's CPU (an instance or created token is looked up by its SHA-256, remembered per
+ * header: src/http/token-hash.ts). With no token set, every request passes.
  */
 export class Authenticator {
   private readonly expected: string | null;
@@ -78,13 +79,20 @@ export class Authenticator {
   }
 
   /**
-   * A token other than the server's: allowed when it is known. It acts as the agent it names (an
-   * instance token) with its own rights; X-Koor-Instance is not honoured (issue 30: an agent token
-   * already names its agent, and a created token names none).
+   * A token other than the server's: allowed when it is known. An instance token acts as the
+   * agent it names, with its own rights (X-Koor-Instance is not honoured: it already names its
+   * agent). A created token names no agent; with X-Koor-Instance it acts as the one named — any
+   * agent for an admin token, for an agent token only one it registered (issue 30: "may register
+   * instances and act as them"); naming another is refused, never silently ignored.
    */
-  private accept(ctx: Ctx, r: Resolved | null): boolean {
+  private accept(ctx: Ctx, r: Resolved | null): boolean | Promise<boolean> {
     if (r === null) return false;
     ctx.principal = r.principal;
-    return this.identify(ctx, r.identity);
+    const { role, tokenId } = r.principal;
+    if (tokenId === null || ctx.headers.instance === '' || role === 'reader' || !this.instanceResolver) return this.identify(ctx, r.identity);
+    return then(this.instanceResolver(ctx.headers.instance), (found) => {
+      if (role !== 'admin' && (found === null || found.tokenId !== tokenId)) throw fail('ROLE_FORBIDDEN', role, 'act as an agent it did not register');
+      return this.identify(ctx, found);
+    });
   }
 }

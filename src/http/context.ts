@@ -19,6 +19,11 @@ export type AgentMetricName = 'rest_calls' | 'mcp_calls' | 'state_writes' | 'eve
 export interface Identity {
   instanceId: string;
   name: string;
+  /**
+   * The created token that registered the instance ('' or absent: none) — that token may act as
+   * it with X-Koor-Instance (issue 30).
+   */
+  tokenId?: string;
 }
 
 /**

@@ -12,19 +12,23 @@ import type { Ctx, Role } from './context.js';
  * - `read`: any role — reader, agent, admin.
  * - `write`: agent or admin; a reader may not.
  * - `self`: an agent on its own instance (the path's `:id`), or admin.
+ * - `party`: an agent acting as an agent (its sender or recipients see a message), or admin — a
+ *   token without an agent would act as the operator (send as `human`, read everyone's mail).
  * - `admin`: the operator only.
  *
- * A scoped token (created with `scopes`) reaches only the state keys, projects and event topics
- * its scopes name: a rule's `scope` says which of them a call touches, read from the path, the
- * query or the body; a call that touches none of its scopes — or a whole collection it could
- * not narrow to them — is refused, never answered with a silently empty list.
+ * A scoped token (created with `scopes`) reaches only the state keys, projects, event topics and
+ * leased file paths its scopes name: a rule's `scope` says which of them a call touches, read from
+ * the path, the query or the body; a call that touches anything outside its scopes — or a whole
+ * collection it could not narrow to them — is refused, never answered with a silently empty list.
+ * What only the stored object tells (a task's project, a lease's files, a message's recipients) is
+ * checked by its handler with permitTargets.
  */
 
-export type Access = 'public' | 'read' | 'write' | 'self' | 'admin';
+export type Access = 'public' | 'read' | 'write' | 'self' | 'party' | 'admin';
 
-/** What a call touches: a state key, a project, an event topic (null: the whole collection). */
+/** What a call touches: a state key, a project, an event topic, a leased file path (null: the whole collection). */
 export interface Target {
-  kind: 'state' | 'project' | 'topic';
+  kind: 'state' | 'project' | 'topic' | 'path';
   name: string | null;
 }
 
@@ -33,7 +37,7 @@ export interface Rule {
   /** The refusal says "<role> token may not <action>". */
   readonly action: string;
   /** For scoped tokens: what the call touches. `body` ones are read after the body is parsed. */
-  readonly scope?: { readonly from: 'request' | 'body'; readonly target: (ctx: Ctx) => Target };
+  readonly scope?: { readonly from: 'request' | 'body'; readonly target: (ctx: Ctx) => Target | readonly Target[] };
 }
 
 const decoded = (raw: string): string | null => {
@@ -60,6 +64,31 @@ const projectQuery = { from: 'request', target: (ctx: Ctx): Target => ({ kind: '
 const projectBody = { from: 'body', target: (ctx: Ctx): Target => ({ kind: 'project', name: body(ctx, 'project') }) } as const;
 const topicBody = { from: 'body', target: (ctx: Ctx): Target => ({ kind: 'topic', name: body(ctx, 'topic') }) } as const;
 const topicQuery = (param: string) => ({ from: 'request', target: (ctx: Ctx): Target => ({ kind: 'topic', name: query(ctx, param) }) }) as const;
+
+const strings = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []);
+/** The files a lease body names (none: the handler says what is missing). */
+const leaseBody = (field: string) => ({ from: 'body', target: (ctx: Ctx): Target[] => strings((ctx.json as Record<string, unknown> | undefined)?.[field]).map((name) => ({ kind: 'path', name })) }) as const;
+/** A lease listing narrowed to a file, or to the caller's own leases; else the whole collection. */
+const leaseList = {
+  from: 'request',
+  target: (ctx: Ctx): Target[] | Target => {
+    const holder = query(ctx, 'holder');
+    if (holder !== null && holder === ctx.identity?.instanceId) return [];
+    return { kind: 'path', name: query(ctx, 'resource') };
+  },
+} as const;
+/**
+ * The projects a message's `to` names (`project:<p>`; `*` is everyone: the whole collection). Agents
+ * named by id or name are checked by the service once resolved (their workspace's project).
+ */
+const messageTo = {
+  from: 'body',
+  target: (ctx: Ctx): Target[] => {
+    const to = (ctx.json as { to?: unknown } | undefined)?.to;
+    return strings(typeof to === 'string' ? [to] : to).flatMap((e): Target[] => (e === '*' ? [{ kind: 'project', name: null }] : e.startsWith('project:') ? [{ kind: 'project', name: e.slice(8) }] : []));
+  },
+} as const;
+const leasePath = { from: 'request', target: (ctx: Ctx): Target => ({ kind: 'path', name: query(ctx, 'path') }) } as const;
 
 const r = (access: Access, action: string, scope?: Rule['scope']): Rule => (scope ? { access, action, scope } : { access, action });
 
@@ -91,10 +120,10 @@ export const PERMISSIONS: Readonly<Record<string, Rule>> = {
   'DELETE /api/instances/:id': r('self', 'deregister another agent'),
   'POST /api/liveness/check': r('admin', 'run the liveness check'),
 
-  'POST /api/leases': r('write', 'take leases'),
-  'GET /api/leases': r('read', 'list leases'),
-  'GET /api/leases/check': r('read', 'check leases'),
-  'POST /api/leases/check': r('read', 'check leases'),
+  'POST /api/leases': r('write', 'take leases', leaseBody('resources')),
+  'GET /api/leases': r('read', 'list leases', leaseList),
+  'GET /api/leases/check': r('read', 'check leases', leasePath),
+  'POST /api/leases/check': r('read', 'check leases', leaseBody('paths')),
   'GET /api/leases/:id': r('read', 'read leases'),
   'POST /api/leases/:id/renew': r('write', 'renew leases'),
   'DELETE /api/leases/:id': r('write', 'release leases'),
@@ -106,12 +135,12 @@ export const PERMISSIONS: Readonly<Record<string, Rule>> = {
   'POST /api/tasks/:id/fail': r('write', 'fail tasks'),
   'POST /api/tasks/:id/release': r('write', 'release tasks'),
 
-  'POST /api/messages': r('write', 'send messages'),
+  'POST /api/messages': r('party', 'send messages', messageTo),
   'GET /api/inbox': r('read', 'read an inbox'),
   'POST /api/inbox/read': r('write', 'mark messages read'),
   'POST /api/inbox/:id/ack': r('write', 'acknowledge messages'),
-  'GET /api/messages/:id': r('read', 'read messages'),
-  'GET /api/threads/:id': r('read', 'read threads'),
+  'GET /api/messages/:id': r('party', 'read messages'),
+  'GET /api/threads/:id': r('party', 'read messages'),
   'GET /api/inbox/subscribe': r('read', 'subscribe to an inbox'),
 
   'POST /api/hooks/claude-code': r('write', 'call agent hooks'),
@@ -181,6 +210,7 @@ const ALLOWED: Readonly<Record<Access, readonly Role[]>> = {
   read: ['admin', 'agent', 'reader'],
   write: ['admin', 'agent'],
   self: ['admin', 'agent'],
+  party: ['admin', 'agent'],
   admin: ['admin'],
 };
 
@@ -188,9 +218,13 @@ const ALLOWED: Readonly<Record<Access, readonly Role[]>> = {
 export function permitRole(rule: Rule, role: Role, own: string | null, subject: string | null): void {
   if (!ALLOWED[rule.access].includes(role)) throw fail('ROLE_FORBIDDEN', role, rule.action);
   if (rule.access === 'self' && role !== 'admin' && (own === null || own !== subject)) throw fail('ROLE_FORBIDDEN', role, rule.action);
+  if (rule.access === 'party' && role !== 'admin' && own === null) throw fail('ROLE_FORBIDDEN', role, `${rule.action} without acting as an agent (X-Koor-Instance)`);
 }
 
-/** Whether `scopes` reach `t` (a project scope also reaches the keys `<p>/**` and the topics `<p>.*`). */
+/**
+ * Whether `scopes` reach `t`. A project scope also reaches the keys and leased paths `<p>/**` and
+ * the topics `<p>.*`; a `path:` scope is a path glob of the files a token may lease.
+ */
 export function inScope(scopes: readonly string[], t: Target): boolean {
   if (t.name === null) return false;
   const name = t.name;
@@ -199,10 +233,18 @@ export function inScope(scopes: readonly string[], t: Target): boolean {
     const kind = s.slice(0, i);
     const v = s.slice(i + 1);
     if (kind === t.kind) {
-      if (t.kind === 'project' ? v === name : t.kind === 'state' ? pathGlobMatch(v, name) || v === name : globMatch(v, name) || v === name) return true;
-    } else if (kind === 'project' && (t.kind === 'state' ? name.startsWith(`${v}/`) : t.kind === 'topic' && name.startsWith(`${v}.`))) return true;
+      if (t.kind === 'project' ? v === name : t.kind === 'topic' ? globMatch(v, name) || v === name : pathGlobMatch(v, name) || v === name) return true;
+    } else if (kind === 'project' && (t.kind === 'topic' ? name.startsWith(`${v}.`) : (t.kind === 'state' || t.kind === 'path') && name.startsWith(`${v}/`))) return true;
   }
   return false;
+}
+
+/** A scoped token's refusal unless its scopes reach every target (none: nothing to refuse). */
+export function permitTargets(ctx: Pick<Ctx, 'principal'>, action: string, targets: Target | readonly Target[]): void {
+  const { role, scopes } = ctx.principal;
+  if (scopes === null) return;
+  const all = Array.isArray(targets) ? (targets as readonly Target[]) : [targets as Target];
+  for (const t of all) if (!inScope(scopes, t)) throw fail('SCOPE_FORBIDDEN', role, action);
 }
 
 /**
@@ -215,5 +257,5 @@ export function permit(ctx: Ctx, rule: Rule, phase: 'request' | 'body'): void {
   // An agent acts on itself only: the path's instance id must be its own.
   if (phase === 'request') permitRole(rule, role, ctx.identity?.instanceId ?? null, decoded(ctx.params[0] ?? ''));
   if (scopes === null || !rule.scope || rule.scope.from !== phase) return;
-  if (!inScope(scopes, rule.scope.target(ctx))) throw fail('SCOPE_FORBIDDEN', role, rule.action);
+  permitTargets(ctx, rule.action, rule.scope.target(ctx));
 }

@@ -63,19 +63,19 @@ export class McpGateway {
     return this.sessions.size;
   }
 
-  async handle(req: Request, identity: Identity | null, principal: string, role: Role = 'admin'): Promise<Response> {
+  async handle(req: Request, identity: Identity | null, principal: string, role: Role = 'admin', tokenId: string | null = null): Promise<Response> {
     const sid = req.headers.get('mcp-session-id');
     if (sid) {
       const s = this.sessions.get(sid);
       if (!s || s.principal !== principal) return jsonRpcError('MCP_SESSION_NOT_FOUND', -32001);
       s.lastActive = Date.now();
-      return s.transport.handleRequest(req, { authInfo: { token: principal, clientId: identity?.instanceId ?? principal, scopes: [], extra: { role } } });
+      return s.transport.handleRequest(req, { authInfo: { token: principal, clientId: identity?.instanceId ?? principal, scopes: [], extra: { role, tokenId } } });
     }
     if (req.method !== 'POST') return jsonRpcError('MCP_SESSION_REQUIRED', -32000);
     const sdk = await loadSdk();
     if (this.sessions.size >= MCP_MAX_SESSIONS) return jsonRpcError('MCP_TOO_MANY_SESSIONS', -32000);
     const session = this.open(principal, sdk);
-    return session.transport.handleRequest(req, { authInfo: { token: principal, clientId: identity?.instanceId ?? principal, scopes: [], extra: { role } } });
+    return session.transport.handleRequest(req, { authInfo: { token: principal, clientId: identity?.instanceId ?? principal, scopes: [], extra: { role, tokenId } } });
   }
 
   private open(principal: string, { Server, Transport, schemas }: Awaited<ReturnType<typeof loadSdk>>): Session {
@@ -116,7 +116,7 @@ export class McpGateway {
             throw ToolError.relay(e as AppError);
           }
         }
-        const value = await runTool(request.params.name, args, this.deps, caller);
+        const value = await runTool(request.params.name, args, this.deps, caller, (extra.authInfo?.extra?.tokenId as string | null | undefined) ?? null);
         // Compact JSON (SPEC §7-23): the model pays for every byte of indentation.
         return { content: [{ type: 'text', text: JSON.stringify(value) }] };
       } catch (e) {

@@ -148,8 +148,11 @@ function str(args: Record<string, unknown>, k: string): string {
 
 const failMessage = (e: unknown): string => (e instanceof AppError ? e.message : errorMessage('TOOL_INTERNAL'));
 
-/** Runs one tool; returns the JSON value of its reply (sent compact, SPEC §7-23), or throws ToolError. */
-export async function runTool(name: string, args: Record<string, unknown>, deps: ToolDeps, caller: Identity | null): Promise<unknown> {
+/**
+ * Runs one tool; returns the JSON value of its reply (sent compact, SPEC §7-23), or throws ToolError.
+ * `tokenId`: the created token calling (an agent it registers is its own, issue 30).
+ */
+export async function runTool(name: string, args: Record<string, unknown>, deps: ToolDeps, caller: Identity | null, tokenId: string | null = null): Promise<unknown> {
   switch (name as ToolName) {
     case 'register_instance': {
       const n = str(args, 'name');
@@ -162,6 +165,7 @@ export async function runTool(name: string, args: Record<string, unknown>, deps:
           intent: str(args, 'intent'),
           stack: str(args, 'stack'),
           capabilities: caps === '' ? [] : caps.split(',').map((c) => c.trim()),
+          ...(tokenId !== null ? { token_id: tokenId } : {}),
         });
         return {
           instance_id: r.id,

@@ -260,6 +260,9 @@ export const INBOX_PUSH_PAGE = 100;
 export const INBOX_READ_MAX_IDS = 1000;
 /** An Idempotency-Key is honoured this long (its reply kept), ms. */
 export const IDEMPOTENCY_KEEP_MS = 24 * 3_600_000;
+
+/** Created tokens (issue 30) at most: past it, revoke some before creating more. */
+export const TOKENS_MAX = 1000;
 /** Longest Idempotency-Key, characters. */
 export const IDEMPOTENCY_KEY_MAX = 255;
 

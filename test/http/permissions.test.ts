@@ -31,8 +31,9 @@ t.test('every route has a rule, every rule a route', async (t) => {
 
 t.test('the matrix: each route with each role, in and out of scope, answers as the table says', async (t) => {
   const s = await startTestServer(t, { authToken: SERVER_TOKEN });
-  const call = async (method: string, path: string, token: string, body?: unknown): Promise<Call> => {
-    const r = await fetch(`${s.url}${path}`, { method, headers: { authorization: `Bearer ${token}` }, body: body === undefined ? undefined : JSON.stringify(body) });
+  const call = async (method: string, path: string, token: string, body?: unknown, instance?: string): Promise<Call> => {
+    const headers: Record<string, string> = { authorization: `Bearer ${token}`, ...(instance ? { 'x-koor-instance': instance } : {}) };
+    const r = await fetch(`${s.url}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
     const text = await r.text();
     let parsed: unknown = null;
     try {
@@ -52,9 +53,14 @@ t.test('the matrix: each route with each role, in and out of scope, answers as t
     return r.body.token as string;
   };
   const tokens: Record<string, string> = { admin, agent: me.token, reader: await created('reader'), 'scoped-agent': await created('agent', SCOPES) };
+  // The scoped token acts as an agent it registered (X-Koor-Instance); a peer in `web` receives `project:web` mail.
+  const mine = (await call('POST', '/api/instances/register', tokens['scoped-agent']!, { name: 'mine', workspace: '/w/web' })).body as { id: string };
+  await call('POST', '/api/instances/register', admin, { name: 'peer', workspace: '/w/web' });
+  const acting: Record<string, string | undefined> = { 'scoped-agent': mine.id };
+  const ownId: Record<string, string> = { agent: me.id, 'scoped-agent': mine.id };
 
-  /** A concrete request for a route: in scope (`web`, `shared/…`, `ci.…`) or out of it (`ops`). */
-  const request = (route: string, inScope: boolean, selfId: string) => {
+  /** A concrete request for a route: in scope (`web`, `shared/…`, `ci.…`, `web/x.ts`) or out of it (`ops`). */
+  const request = (route: string, inScope: boolean, selfId: string, who: string) => {
     const [method, pattern] = route.split(' ') as [string, string];
     const project = inScope ? 'web' : 'ops';
     const path = pattern
@@ -65,8 +71,22 @@ t.test('the matrix: each route with each role, in and out of scope, answers as t
       .replace(':name', 'n1')
       .replace(':id', '1');
     const query =
-      route === 'GET /api/state' ? `?prefix=${inScope ? 'shared/' : 'ops/'}` : route === 'GET /api/tasks' || route === 'GET /api/rules' || route === 'GET /api/rules/export' ? `?project=${project}` : route === 'GET /api/events/history' ? `?topic=${inScope ? 'ci.build' : 'ops.x'}` : '';
-    const body = method === 'GET' ? undefined : { project, topic: inScope ? 'ci.build' : 'ops.x', title: 't', name: 'n', rule_id: 'r1', pattern: 'x', message: 'm', to: ['other'], body: 'b', resources: ['src/x.ts'], session_id: 's', hook_event_name: 'Stop' };
+      route === 'GET /api/state'
+        ? `?prefix=${inScope ? 'shared/' : 'ops/'}`
+        : route === 'GET /api/tasks' || route === 'GET /api/rules' || route === 'GET /api/rules/export'
+          ? `?project=${project}`
+          : route === 'GET /api/events/history'
+            ? `?topic=${inScope ? 'ci.build' : 'ops.x'}`
+            : route === 'GET /api/leases'
+              ? `?resource=${project}/x.ts`
+              : route === 'GET /api/leases/check'
+                ? `?path=${project}/x.ts`
+                : '';
+    const file = `${project}/x.ts`;
+    const body =
+      method === 'GET'
+        ? undefined
+        : { project, topic: inScope ? 'ci.build' : 'ops.x', title: 't', name: 'n', rule_id: 'r1', pattern: 'x', message: 'm', to: [`project:${project}`], body: 'b', resources: [file], paths: [file], session_id: `s-${who}`, hook_event_name: 'Stop' };
     return { method, path: path + query, body };
   };
   const expectRefused = (rule: Rule, role: string, scoped: boolean): string => (scoped ? `${role} token may not ${rule.action} outside its scopes` : `${role} token may not ${rule.action}`);
@@ -81,14 +101,18 @@ t.test('the matrix: each route with each role, in and out of scope, answers as t
       const allowedRole = rule.access === 'read' || (rule.access === 'admin' ? role === 'admin' : role !== 'reader');
       if (refusalOnly && allowedRole) continue;
       const cases: Array<{ inScope: boolean; self: string }> =
-        rule.access === 'self' ? [{ inScope: true, self: other.id }, { inScope: true, self: me.id }] : who === 'scoped-agent' && rule.scope ? [{ inScope: true, self: me.id }, { inScope: false, self: me.id }] : [{ inScope: true, self: me.id }];
+        rule.access === 'self'
+          ? [{ inScope: true, self: other.id }, { inScope: true, self: ownId[who] ?? me.id }]
+          : who === 'scoped-agent' && rule.scope
+            ? [{ inScope: true, self: mine.id }, { inScope: false, self: mine.id }]
+            : [{ inScope: true, self: ownId[who] ?? me.id }];
       // The operator deregistering an agent: one made for it, so `me` and `other` stay for the roles after.
       const victim = route === 'DELETE /api/instances/:id' && role === 'admin' ? (await register('victim')).id : null;
       for (const c of cases) {
-        const req = request(route, c.inScope, victim ?? c.self);
-        const r = await call(req.method, req.path, tokens[who]!, req.body);
-        // `self`: an agent on its own instance; a created agent token names none, so never.
-        const selfRefused = rule.access === 'self' && role === 'agent' && (c.self !== me.id || who === 'scoped-agent');
+        const req = request(route, c.inScope, victim ?? c.self, who);
+        const r = await call(req.method, req.path, tokens[who]!, req.body, acting[who]);
+        // `self`: an agent on its own instance (the created token's: the one it registered and acts as).
+        const selfRefused = rule.access === 'self' && role === 'agent' && c.self !== ownId[who];
         const scopeRefused = who === 'scoped-agent' && rule.scope !== undefined && !c.inScope && allowedRole;
         const label = `${who} ${req.method} ${req.path}`;
         checked++;

@@ -160,3 +160,27 @@ t.test('cluster: a token revoked, or removed without a notification, is refused 
   const inst = await refusedEverywhere(agent.token, t2);
   t.ok(inst <= 1000, `an instance removed without a notification: its token refused on every node after ${inst} ms`);
 });
+
+t.test('expired tokens are deleted after --expired-token-retention; at most 1,000 tokens', async (t) => {
+  const s = await startTestServer(t, { authToken: 'T', expiredTokenRetentionMs: 1000 });
+  const short = await json(await post(`${s.url}/api/tokens`, { name: 'short', role: 'reader', ttl: 1 }));
+  const kept = await json(await post(`${s.url}/api/tokens`, { name: 'kept', role: 'reader' }));
+  const ids = async () => ((await json(await fetch(`${s.url}/api/tokens`, { headers: ADMIN }))) as Array<{ id: string }>).map((x) => x.id);
+  // Times are kept to the second: listed while within a second of its expiry, gone once past it.
+  const gone = await waitUntil('the expired token pruned', async () => {
+    await s.retention.runPass();
+    const now = await ids();
+    return !now.includes(short.id) ? now : false;
+  }, 10_000);
+  t.same(gone, [kept.id], 'only the expired one went');
+  t.ok(Date.now() >= Date.parse(short.expires_at) + 1000, 'not before a second past its expiry');
+  t.match(await (await fetch(`${s.nodeUrls[0]}/metrics`, { headers: ADMIN })).text(), /koor_retention_pruned_total\{table="api_tokens"\} 1/);
+
+  // The cap: 1,000 in all (the one kept counts).
+  for (let i = 0; i < 999; i += 37) {
+    const batch = Array.from({ length: Math.min(37, 999 - i) }, (_, j) => post(`${s.url}/api/tokens`, { name: `t${i + j}`, role: 'reader' }).then(status));
+    t.same([...new Set(await Promise.all(batch))], [200], `tokens ${i + 1}…`);
+  }
+  const over = await post(`${s.url}/api/tokens`, { name: 'one-too-many', role: 'reader' });
+  t.same([over.status, await json(over)], [400, { error: 'too many tokens: 1001 (max 1000)', code: 400 }]);
+});

@@ -124,7 +124,7 @@ export function writerMethods(driver: Driver, opts: MethodOptions = {}) {
     'hooks.bind': async (tx, req) => {
       const bound = await hooks.live(tx, req.session_id);
       if (bound) return { session: bound, instance: await instances.touch(tx, { id: bound.instance_id, op: 'heartbeat' }), created: false };
-      const registered = await instances.register(tx, { name: req.name, workspace: req.workspace, intent: '', stack: '', capabilities: [] });
+      const registered = await instances.register(tx, { name: req.name, workspace: req.workspace, intent: '', stack: '', capabilities: [], ...(req.token_id !== undefined ? { token_id: req.token_id } : {}) });
       const instance = await instances.touch(tx, { id: registered.id, op: 'activate' });
       return { session: await hooks.insert(tx, req, registered.id), instance, created: true };
     },

@@ -16,6 +16,12 @@ export const INSTANCES: Table = {
     token_hash: { type: 'text' },
     registered_at: { type: 'text' },
     last_seen: { type: 'text' },
+    /**
+     * The created token that registered it ('' for the operator's and open mode's): that token may
+     * act as it with X-Koor-Instance (issue 30). `instance:<id>` when an agent's instance token
+     * bound a coding-agent session to it (only that token drives the session's hooks).
+     */
+    token_id: { type: 'text', default: "''" },
   },
   seq: 'plain',
   indexes: [

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import type { Event, HookSession, LeaseRow } from '../../../schemas/rpc/writer.js';
 import { fail } from '../../errors.js';
+import type { Role } from '../../http/context.js';
 import { checkName } from '../../http/path.js';
 import type { Logger } from '../../log.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
@@ -42,7 +43,24 @@ export interface HookContext {
   project: string;
   repoRoot: string;
   client: string;
+  /** Who calls (issue 30): the operator drives any session; a token, only the sessions of agents it registered. */
+  caller: HookCaller;
 }
+
+export interface HookCaller {
+  role: Role;
+  /** The created token calling (null: the server token, an instance token, open mode). */
+  tokenId: string | null;
+  /** The agent the caller acts as, if any. */
+  instanceId: string | null;
+}
+
+/**
+ * What a session's agent records as the token that bound it (its instance's `token_id`): a created
+ * token's id — that token then acts as the agent with X-Koor-Instance too —, `instance:<id>` for
+ * an agent's own instance token, null for the operator. Only the same owner drives the session.
+ */
+const ownerOf = (c: HookCaller): string | null => c.tokenId ?? (c.role !== 'admin' && c.instanceId !== null ? `instance:${c.instanceId}` : null);
 
 type Output = Record<string, unknown>;
 const NOTHING: Output = {};
@@ -66,7 +84,7 @@ const clock = (rfc: string): string => `${rfc.slice(11, 16)} UTC`;
  */
 export class HookService {
   /** Sessions this node has seen bound: session id → instance (immutable once bound; dropped at its end). */
-  private readonly bound = new Map<string, { instanceId: string; name: string }>();
+  private readonly bound = new Map<string, { instanceId: string; name: string; tokenId: string }>();
   private readonly lastProgress = new Map<string, number>();
   /** How far this node has read the event log and audit log for a session's digests (see gather). */
   private readonly scanned = new Map<string, { event: number; audit: number }>();
@@ -82,7 +100,7 @@ export class HookService {
       writer: WriterClient;
       announce: (events: readonly Event[]) => void;
       /** An instance a binding registered, for the identity index (its token and id work at once). */
-      remember: (r: { id: string; name: string; token_hash: string }) => void;
+      remember: (r: { id: string; name: string; token_hash: string; token_id: string }) => void;
       edits: 'deny' | 'auto-lease';
       log: Logger;
     },
@@ -91,7 +109,11 @@ export class HookService {
   async handle(input: HookInput, ctx: HookContext): Promise<Output> {
     const event = input.hook_event_name;
     this.stats.calls.set(event, (this.stats.calls.get(event) ?? 0) + 1);
-    if (event === 'SessionEnd') return this.end(input.session_id);
+    if (event === 'SessionEnd') {
+      const known = await this.d.reader.session(input.session_id);
+      if (known) await this.permitDrive(known, ctx.caller);
+      return this.end(input.session_id);
+    }
     const s = await this.bind(input, ctx);
     this.progress(s);
     switch (event) {
@@ -114,7 +136,10 @@ export class HookService {
   /** The session's binding (made at its first hook: an instance registered and activated for it). */
   private async bind(input: HookInput, ctx: HookContext): Promise<HookSession> {
     const known = await this.d.reader.session(input.session_id);
-    if (known) return known;
+    if (known) {
+      await this.permitDrive(known, ctx.caller);
+      return known;
+    }
     const root = ctx.repoRoot || input.cwd || '';
     const repo = folderOf(root) || 'repo';
     const name = ctx.agentName || `${ctx.client === 'claude-code' ? 'claude' : ctx.client}-${repo}-${input.session_id.replace(/[^A-Za-z0-9]/g, '').slice(0, 8)}`;
@@ -123,7 +148,7 @@ export class HookService {
     checkName(project, 'project');
     const r = await this.d.writer.call(
       'hooks.bind',
-      { session_id: input.session_id, client: ctx.client, name, workspace: root, project, repo_root: root },
+      { session_id: input.session_id, client: ctx.client, name, workspace: root, project, repo_root: root, ...(ownerOf(ctx.caller) !== null ? { token_id: ownerOf(ctx.caller)! } : {}) },
       { audit: { actor: name } },
     );
     if (r.created) {
@@ -145,7 +170,7 @@ export class HookService {
     let b = this.bound.get(s.session_id);
     if (!b) {
       const i = await this.d.instances.get(s.instance_id);
-      b = { instanceId: s.instance_id, name: i?.name ?? '' };
+      b = { instanceId: s.instance_id, name: i?.name ?? '', tokenId: i?.token_id ?? '' };
       this.bound.set(s.session_id, b);
     }
     return { id: b.instanceId, name: b.name, project: s.project, repo: folderOf(s.repo_root) };
@@ -274,6 +299,17 @@ export class HookService {
   }
 
   /** SessionEnd: the session's instance is deregistered, its leases (auto-leases included) and claimed tasks let go. */
+  /** Refuses a caller that may not drive this session: not the operator, its agent, or the token that bound it. */
+  private async permitDrive(s: HookSession, caller: HookCaller): Promise<void> {
+    if (caller.role === 'admin' || caller.instanceId === s.instance_id) return;
+    const owner = ownerOf(caller);
+    if (owner !== null) {
+      await this.me(s);
+      if (this.bound.get(s.session_id)?.tokenId === owner) return;
+    }
+    throw fail('ROLE_FORBIDDEN', caller.role, "call hooks for another agent's session");
+  }
+
   private async end(sessionId: string): Promise<Output> {
     this.bound.delete(sessionId);
     this.lastProgress.delete(sessionId);

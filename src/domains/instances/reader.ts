@@ -18,6 +18,8 @@ export interface TokenRow {
   name: string;
   /** SHA-256 of the token, hex (issue 30). */
   token_hash: string;
+  /** The created token that registered it, '' if none (issue 30). */
+  token_id: string;
 }
 
 /** Read-only queries of the instance registry; SQLite answers at once, PostgreSQL with a promise. */
@@ -34,7 +36,7 @@ export interface InstanceReader {
   count(): Awaitable<number>;
 }
 
-const COLS = 'id, name, workspace, intent, stack, capabilities, status, token_hash, registered_at, last_seen';
+const COLS = 'id, name, workspace, intent, stack, capabilities, status, token_hash, registered_at, last_seen, token_id';
 const filterOf = (f: InstanceFilter) => ({ name: f.name ?? null, workspace: f.workspace ?? null, stack: f.stack ?? null, capability: f.capability ?? null });
 
 /**
@@ -58,9 +60,9 @@ const STALE = dialects({
   pg: `SELECT ${COLS} FROM instances WHERE status = 'stale' ORDER BY last_seen DESC, seq DESC`,
 });
 const GET = sql(`SELECT ${COLS} FROM instances WHERE id = ?`);
-const TOKENS = sql('SELECT id, name, token_hash FROM instances');
-const BY_TOKEN = sql('SELECT id, name, token_hash FROM instances WHERE token_hash = ?');
-const BY_ID = sql('SELECT id, name, token_hash FROM instances WHERE id = ?');
+const TOKENS = sql('SELECT id, name, token_hash, token_id FROM instances');
+const BY_TOKEN = sql('SELECT id, name, token_hash, token_id FROM instances WHERE token_hash = ?');
+const BY_ID = sql('SELECT id, name, token_hash, token_id FROM instances WHERE id = ?');
 const COUNT = sql('SELECT count(*) AS n FROM instances');
 
 /** The instance registry's reads, on either backend. */

@@ -6,7 +6,7 @@ import type { WriterClient } from '../../rpc/writer-client.js';
 import { toRfc3339, toStorage, type Awaitable } from '../../store.js';
 import { fail } from '../../errors.js';
 import { IDENTITY_MISSES_MAX, IDENTITY_TOUCH_INTERVAL_MS, TOKEN_CONFIRM_MS } from '../../shared/limits.js';
-import { tokenHash } from '../../../schemas/db/tables/tokens.js';
+import { headerTokenHash } from '../../http/token-hash.js';
 import type { InstanceFilter, InstanceReader, InstanceRow, TokenRow } from './reader.js';
 import { then } from '../../backend/awaitable.js';
 
@@ -100,8 +100,8 @@ export class InstanceService {
     return then(rows, apply);
   }
 
-  private index(r: { id: string; name: string; token_hash: string }, at = Date.now()): Resolved {
-    const identity: Identity = { instanceId: r.id, name: r.name };
+  private index(r: { id: string; name: string; token_hash: string; token_id: string }, at = Date.now()): Resolved {
+    const identity: Identity = r.token_id === '' ? { instanceId: r.id, name: r.name } : { instanceId: r.id, name: r.name, tokenId: r.token_id };
     const resolved: Resolved = { identity, principal: AGENT };
     this.byId.set(r.id, identity);
     this.byToken.set(r.token_hash, { resolved, at });
@@ -109,7 +109,7 @@ export class InstanceService {
   }
 
   /** An instance registered by another path of this node (a hook session's binding): known to the identity index at once. */
-  remember(r: { id: string; name: string; token_hash: string }): void {
+  remember(r: { id: string; name: string; token_hash: string; token_id: string }): void {
     this.index(r);
   }
 
@@ -159,7 +159,7 @@ export class InstanceService {
   /** Authorization header carrying an instance token → its agent (never after deregistration). */
   readonly resolveToken = (authorization: string): Awaitable<Resolved | null> => {
     if (!authorization.startsWith('Bearer ')) return null;
-    const hash = tokenHash(authorization.slice(7));
+    const hash = headerTokenHash(authorization);
     const known = this.byToken.get(hash);
     if (this.confirmMs === null) return known ? known.resolved : null;
     if (known) return Date.now() - known.at < this.confirmMs ? known.resolved : this.confirm(hash);
@@ -195,7 +195,8 @@ export class InstanceService {
     return this.reader.count();
   }
 
-  async register(input: { name: string; workspace: string; intent: string; stack: string; capabilities: string[] }, audit?: AuditTag): Promise<Summary & { token: string }> {
+  /** `token_id`: the created token registering it (issue 30), which may then act as it. */
+  async register(input: { name: string; workspace: string; intent: string; stack: string; capabilities: string[]; token_id?: string }, audit?: AuditTag): Promise<Summary & { token: string }> {
     const row = await this.writer.call('instances.register', input, { audit });
     this.index(row);
     return { ...summary(row), token: row.token };

@@ -2,6 +2,7 @@ import { CheckBody, LeaseBody, RenewBody } from '../../../schemas/http/coord.js'
 import { fail } from '../../errors.js';
 import { auditBy } from '../../http/actor.js';
 import type { Ctx } from '../../http/context.js';
+import { permitTargets } from '../../http/permissions.js';
 import { checkName, pathName } from '../../http/path.js';
 import { positiveInt, queryParams } from '../../http/query.js';
 import { sendJson } from '../../http/reply.js';
@@ -58,7 +59,16 @@ export function leaseRoutes(svc: LeaseService): Route[] {
         sendJson(ctx, 200, held);
       },
     },
-    { method: 'GET', path: '/api/leases/:id', handler: async (ctx) => sendJson(ctx, 200, await svc.get(pathName(ctx.params[0]!, 'lease id'))) },
+    {
+      method: 'GET',
+      path: '/api/leases/:id',
+      handler: async (ctx) => {
+        const lease = await svc.get(pathName(ctx.params[0]!, 'lease id'));
+        // A scoped token reads its own leases and those on its files (issue 30).
+        if (lease.holder !== ctx.identity?.instanceId) permitTargets(ctx, 'read leases', lease.resources.map((name) => ({ kind: 'path', name }) as const));
+        sendJson(ctx, 200, lease);
+      },
+    },
     {
       method: 'POST',
       path: '/api/leases/:id/renew',

@@ -12,6 +12,7 @@ import type { Caller, MessageService } from './service.js';
 /** The caller as the inbox sees it: an agent, or the operator (no identity). */
 const callerOf = (ctx: Ctx): Caller => (ctx.identity ? { id: ctx.identity.instanceId, name: ctx.identity.name } : null);
 
+
 /** The calling agent: an inbox is an agent's own. */
 function recipientOf(ctx: Ctx, action: string): string {
   if (!ctx.identity) throw fail('IDENTITY_REQUIRED', action);
@@ -57,6 +58,7 @@ export function messageRoutes(svc: MessageService): Route[] {
           },
           (req) => idemTag(ctx, req),
           auditBy(ctx),
+          ctx.principal,
         );
         if (!replayed) ctx.tally?.('messages_sent');
         sendJsonText(ctx, 200, json, replayed ? REPLAYED : undefined);

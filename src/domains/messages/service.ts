@@ -3,6 +3,7 @@ import type { Event, Message as StoredMessage } from '../../../schemas/rpc/write
 import { decodeMessage, type MessageDbRow } from '../../../schemas/db/messages.js';
 import type { Importance, ReadReply } from '../../../schemas/http/messages.js';
 import { fail } from '../../errors.js';
+import type { Principal } from '../../http/context.js';
 import { checkName } from '../../http/path.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
 import { HUMAN } from '../../http/idempotency.js';
@@ -46,6 +47,13 @@ const rfc = (t: string): string => (t === '' ? '' : toRfc3339(t));
 const live = (i: InstanceRow): boolean => i.status !== 'stale';
 /** `project:<p>` matches a workspace equal to p or whose last path segment is p (a repository's folder name). */
 const inProject = (workspace: string, p: string): boolean => workspace === p || folderOf(workspace) === p;
+/** Whether a scoped token may address `entry` (resolved to `found`): only inside its projects. */
+function reaches(scopes: readonly string[], entry: string, found: readonly InstanceRow[]): boolean {
+  // `*` and `project:<p>` were checked against the permission table's rule already.
+  if (entry === '*' || entry.startsWith('project:')) return true;
+  const projects = scopes.filter((s) => s.startsWith('project:')).map((s) => s.slice('project:'.length));
+  return found.every((i) => projects.some((p) => inProject(i.workspace, p)));
+}
 
 /**
  * The agent inbox (issue 28): addressed messages, threads, per-recipient read and ack state.
@@ -64,8 +72,12 @@ export class MessageService {
     private readonly announce: (events: readonly Event[]) => void,
   ) {}
 
-  /** The instance ids `to` names, the sender left out of group addresses; unknown entries are a 400 naming them. */
-  async resolve(to: readonly string[], sender: string | null): Promise<string[]> {
+  /**
+   * The instance ids `to` names, the sender left out of group addresses; unknown entries are a 400
+   * naming them. With a scoped token's `principal` (issue 30), every entry must stay inside its
+   * projects: `project:<p>` of one of them, or agents whose workspace is one; never `*`.
+   */
+  async resolve(to: readonly string[], sender: string | null, principal: Pick<Principal, 'role' | 'scopes'> | null = null): Promise<string[]> {
     // The whole registry only for group addresses; an id is one point read, a name one filtered read.
     let all: InstanceRow[] | null = null;
     const everyone = async (): Promise<InstanceRow[]> => (all ??= await this.instances.list({}));
@@ -87,6 +99,7 @@ export class MessageService {
         }
       }
       if (found.length === 0) unknown.push(entry);
+      else if (principal?.scopes && !reaches(principal.scopes, entry, found)) throw fail('SCOPE_FORBIDDEN', principal.role, 'send messages');
       for (const i of found) out.add(i.id);
     }
     if (unknown.length > 0) throw fail('UNKNOWN_RECIPIENTS', unknown);
@@ -95,7 +108,7 @@ export class MessageService {
   }
 
   /** Stores and commits the message, then announces its `message.sent` event (ids and names only). */
-  async send(caller: Caller, m: NewMessage, idem: (req: unknown) => IdemTag | null, audit: AuditTag): Promise<{ json: string; replayed: boolean }> {
+  async send(caller: Caller, m: NewMessage, idem: (req: unknown) => IdemTag | null, audit: AuditTag, principal: Pick<Principal, 'role' | 'scopes'> | null = null): Promise<{ json: string; replayed: boolean }> {
     if (m.to.length === 0) throw fail('FIELD_REQUIRED', 'to');
     if (m.to.length > MESSAGE_MAX_TO) throw fail('TOO_MANY', 'to entries', m.to.length, MESSAGE_MAX_TO);
     for (const t of m.to) checkName(t, 'to');
@@ -104,7 +117,7 @@ export class MessageService {
     if (bytes > MESSAGE_MAX_BODY_BYTES) throw fail('MESSAGE_BODY_TOO_LARGE', bytes, MESSAGE_MAX_BODY_BYTES);
     checkName(m.subject, 'subject');
     const from = caller?.id ?? HUMAN;
-    const recipients = await this.resolve(m.to, caller?.id ?? null);
+    const recipients = await this.resolve(m.to, caller?.id ?? null, principal);
     const req = {
       from,
       from_name: caller?.name ?? HUMAN,

@@ -27,6 +27,7 @@ export function systemDomain(
     agentMetricsRetentionMs: c.agentMetricsRetentionMs,
     llmRetentionMs: c.llmRetentionMs,
     messageRetentionMs: c.messageRetentionMs,
+    expiredTokenRetentionMs: c.expiredTokenRetentionMs,
     size: () => p.backend.size(),
     log: p.log.child({ component: 'retention' }),
   });
@@ -41,6 +42,7 @@ export function systemDomain(
     ['llm_usage', () => r.llm_usage_pruned],
     ['messages', () => r.messages_pruned],
     ['idempotency_keys', () => r.idempotency_keys_pruned],
+    ['api_tokens', () => r.tokens_pruned],
     ['compliance_runs', d.compliancePruned],
   ];
   return {

@@ -24,6 +24,7 @@ export interface RetentionOptions {
   llmRetentionMs: number;
   /** Agent inbox messages (issue 28); their recipients' rows go with them. */
   messageRetentionMs: number;
+  expiredTokenRetentionMs: number;
   /** Bytes the data takes now (the backend's figure: data.db with its WAL, or the PostgreSQL database). */
   size: () => number | Promise<number>;
   log: Logger;
@@ -39,6 +40,7 @@ export interface RetentionStats {
   llm_usage_pruned: number;
   messages_pruned: number;
   idempotency_keys_pruned: number;
+  tokens_pruned: number;
   vacuumed_pages: number;
   free_pages: number;
   last_pass_ms: number;
@@ -52,7 +54,7 @@ export interface RetentionStats {
  * added later adds its step here.
  */
 export class Retention {
-  readonly stats: RetentionStats = { passes: 0, events_pruned: 0, state_history_pruned: 0, audit_pruned: 0, agent_metrics_pruned: 0, llm_usage_pruned: 0, messages_pruned: 0, idempotency_keys_pruned: 0, vacuumed_pages: 0, free_pages: 0, last_pass_ms: 0 };
+  readonly stats: RetentionStats = { passes: 0, events_pruned: 0, state_history_pruned: 0, audit_pruned: 0, agent_metrics_pruned: 0, llm_usage_pruned: 0, messages_pruned: 0, idempotency_keys_pruned: 0, tokens_pruned: 0, vacuumed_pages: 0, free_pages: 0, last_pass_ms: 0 };
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<void> | null = null;
   /** State-history sweep position: keys after it are next. */
@@ -117,7 +119,7 @@ export class Retention {
    */
   private async pruneOps(): Promise<void> {
     const now = Date.now();
-    const ops = (table: 'audit_log' | 'agent_metrics' | 'llm_usage' | 'idempotency_keys') => (before: string) => this.writer.call('ops.prune', { table, before, chunk: OPS_PRUNE_CHUNK });
+    const ops = (table: 'audit_log' | 'agent_metrics' | 'llm_usage' | 'idempotency_keys' | 'api_tokens') => (before: string) => this.writer.call('ops.prune', { table, before, chunk: OPS_PRUNE_CHUNK });
     const steps = [
       { ms: this.opts.auditRetentionMs, stat: 'audit_pruned', before: toStorage, turn: ops('audit_log') },
       // Buckets are hours: one whose hour began before the cutoff hour goes.
@@ -125,6 +127,8 @@ export class Retention {
       { ms: this.opts.llmRetentionMs, stat: 'llm_usage_pruned', before: toStorage, turn: ops('llm_usage') },
       { ms: this.opts.messageRetentionMs, stat: 'messages_pruned', before: toStorage, turn: (before: string) => this.writer.call('messages.prune', { before, chunk: OPS_PRUNE_CHUNK }) },
       { ms: IDEMPOTENCY_KEEP_MS, stat: 'idempotency_keys_pruned', before: toStorage, turn: ops('idempotency_keys') },
+      // Created tokens a week past their expiry (refused since it; listed as expired until then).
+      { ms: this.opts.expiredTokenRetentionMs, stat: 'tokens_pruned', before: toStorage, turn: ops('api_tokens') },
     ] as const;
     for (const s of steps) {
       if (s.ms === 0) continue;

@@ -2,6 +2,7 @@ import { ClaimBody, SettleBody, TaskBody } from '../../../schemas/http/coord.js'
 import { fail } from '../../errors.js';
 import { auditBy } from '../../http/actor.js';
 import type { Ctx } from '../../http/context.js';
+import { permitTargets } from '../../http/permissions.js';
 import { parseIntStrict, positiveInt, queryParams } from '../../http/query.js';
 import { compactJson, rawMember } from '../../http/raw-json.js';
 import { sendJsonText } from '../../http/reply.js';
@@ -99,7 +100,16 @@ export function taskRoutes(svc: TaskService): Route[] {
         sendJsonText(ctx, 200, await svc.claim(holder, project, auditBy(ctx)));
       },
     },
-    { method: 'GET', path: '/api/tasks/:id', handler: async (ctx) => sendJsonText(ctx, 200, await svc.get(taskId(ctx.params[0]!))) },
+    {
+      method: 'GET',
+      path: '/api/tasks/:id',
+      handler: async (ctx) => {
+        const text = await svc.get(taskId(ctx.params[0]!));
+        // A scoped token reads only its projects' tasks (issue 30).
+        if (ctx.principal.scopes) permitTargets(ctx, 'read tasks', { kind: 'project', name: (JSON.parse(text) as { project: string }).project });
+        sendJsonText(ctx, 200, text);
+      },
+    },
     settleRoute('complete', svc),
     settleRoute('fail', svc),
     settleRoute('release', svc),

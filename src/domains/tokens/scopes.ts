@@ -4,11 +4,11 @@ import { isValidGlob } from '../../shared/glob.js';
 import { isValidPathGlob } from '../../shared/path-glob.js';
 
 /** The kinds of scope a created token may carry (issue 30). */
-export const SCOPE_KINDS = ['project', 'state', 'topic'] as const;
+export const SCOPE_KINDS = ['project', 'state', 'topic', 'path'] as const;
 
 /**
  * Checks each scope's syntax: `project:<name>`, `state:<key glob>` (a path glob, `**` allowed),
- * `topic:<event glob>`. Unknown kinds are one 400 naming them all; a malformed value is a 400
+ * `topic:<event glob>`, `path:<file glob>` (the files it may lease, a path glob). Unknown kinds are one 400 naming them all; a malformed value is a 400
  * naming the scope. Returns the scopes without duplicates, in the order given.
  */
 export function checkScopes(scopes: readonly string[]): string[] {
@@ -27,6 +27,7 @@ export function checkScopes(scopes: readonly string[]): string[] {
     checkName(value, 'scope');
     if (kind === 'project' && /[*?[\]{}]/.test(value)) throw fail('TOKEN_SCOPE_INVALID', s, 'a project is a name, not a glob');
     if (kind === 'state' && !isValidPathGlob(value)) throw fail('TOKEN_SCOPE_INVALID', s, 'not a key glob');
+    if (kind === 'path' && !isValidPathGlob(value)) throw fail('TOKEN_SCOPE_INVALID', s, 'not a path glob');
     if (kind === 'topic' && !isValidGlob(value)) throw fail('TOKEN_SCOPE_INVALID', s, 'not a topic glob');
   }
   return [...new Set(scopes)];

@@ -2,6 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type { AuditTag } from '../../../schemas/rpc/envelope.js';
 import type { ApiTokenRow } from '../../../schemas/rpc/writer.js';
 import { tokenHash } from '../../../schemas/db/tables/tokens.js';
+import { headerTokenHash } from '../../http/token-hash.js';
 import { then } from '../../backend/awaitable.js';
 import { fail } from '../../errors.js';
 import type { Resolved, Role } from '../../http/context.js';
@@ -122,7 +123,7 @@ export class TokenService {
 
   /** `Bearer koor_…` → the token's rights (no agent), or null: unknown, revoked or expired. */
   readonly resolve = (authorization: string): Awaitable<Resolved | null> => {
-    const hash = tokenHash(authorization.slice(7));
+    const hash = headerTokenHash(authorization);
     const known = this.byHash.get(hash);
     if (this.confirmMs === null) return this.live(known ?? null);
     if (known && Date.now() - known.at < this.confirmMs) return this.live(known);

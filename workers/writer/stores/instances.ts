@@ -13,9 +13,9 @@ type Row = Omit<Instance, 'capabilities'> & { capabilities: string };
 
 const decode = (r: Row): Instance => ({ ...r, capabilities: JSON.parse(r.capabilities) as string[] });
 
-const COLS = 'id, name, workspace, intent, stack, capabilities, status, token_hash, registered_at, last_seen';
+const COLS = 'id, name, workspace, intent, stack, capabilities, status, token_hash, registered_at, last_seen, token_id';
 const GET = sql(`SELECT ${COLS} FROM instances WHERE id = ?`);
-const INSERT = sql(`INSERT INTO instances (${COLS}) VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)`);
+const INSERT = sql(`INSERT INTO instances (${COLS}) VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?)`);
 const TOUCH = {
   activate: sql("UPDATE instances SET status = 'active', last_seen = ? WHERE id = ?"),
   heartbeat: sql("UPDATE instances SET status = CASE WHEN status = 'stale' THEN 'active' ELSE status END, last_seen = ? WHERE id = ?"),
@@ -45,7 +45,7 @@ export function instanceStore(events: EventStore) {
       const token = randomUUID();
       const now = storageNow();
       // Only its hash is stored (issue 30): a data file or a backup holds no usable token.
-      await tx.run(INSERT, id, req.name, req.workspace, req.intent, req.stack, JSON.stringify(req.capabilities), tokenHash(token), now, now);
+      await tx.run(INSERT, id, req.name, req.workspace, req.intent, req.stack, JSON.stringify(req.capabilities), tokenHash(token), now, now, req.token_id ?? '');
       return { ...decode(await mustGet(tx, id)), token };
     },
 

@@ -27,6 +27,8 @@ const PRUNE = {
     sqlite: 'DELETE FROM llm_usage WHERE id IN (SELECT id FROM llm_usage WHERE created_at < ? ORDER BY created_at LIMIT ?)',
     pg: 'DELETE FROM llm_usage WHERE id IN (SELECT id FROM llm_usage WHERE created_at < ? ORDER BY created_at, id LIMIT ?)',
   }),
+  // expired created tokens (a few at most: no index on expires_at)
+  api_tokens: sql('DELETE FROM api_tokens WHERE id IN (SELECT id FROM api_tokens WHERE expires_at IS NOT NULL AND expires_at < ? ORDER BY expires_at, id LIMIT ?)'),
   // by their primary key: WITHOUT ROWID on SQLite
   idempotency_keys: sql(
     'DELETE FROM idempotency_keys WHERE (caller, key) IN (SELECT caller, key FROM idempotency_keys WHERE created_at < ? ORDER BY created_at, caller, key LIMIT ?)',

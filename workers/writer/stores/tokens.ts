@@ -4,16 +4,20 @@ import type { WriterMethods } from '../../../schemas/rpc/writer.js';
 import { fault } from '../fault.js';
 import { sql, type Tx } from '../sql.js';
 import { storageNow } from '../time.js';
+import { TOKENS_MAX } from '../../../src/shared/limits.js';
 
 type M = WriterMethods;
 
 const INSERT = sql('INSERT INTO api_tokens (id, name, role, scopes, token_hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)');
 const DELETE = sql('DELETE FROM api_tokens WHERE id = ?');
+const COUNT = sql('SELECT COUNT(*) AS n FROM api_tokens');
 
 /** Tokens an admin created (issue 30): only their hashes are stored; revoking deletes the row. */
 export function tokenStore() {
   return {
     async create(tx: Tx, req: ReqOf<M, 'tokens.create'>): Promise<ResOf<M, 'tokens.create'>> {
+      const n = Number((await tx.get<{ n: number | string }>(COUNT))!.n);
+      if (n >= TOKENS_MAX) throw fault('TOO_MANY', 'tokens', n + 1, TOKENS_MAX);
       const now = storageNow();
       await tx.run(INSERT, req.id, req.name, req.role, JSON.stringify(req.scopes), req.token_hash, now, req.expires_at);
       return { id: req.id, name: req.name, role: req.role, scopes: req.scopes, created_at: now, expires_at: req.expires_at };
