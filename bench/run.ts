@@ -16,9 +16,9 @@ import { pathToFileURL } from 'node:url';
 import { BENCH_DIST_DIR, REPO_ROOT, RESULTS_DIR, cleanupAll, cleanupAllSync, renderTable, withTimeout, type BenchOptions, type BenchTable, type Suite } from './lib.js';
 
 /** Modules in the bench dir that are not suites. */
-const NOT_SUITES = new Set(['run', 'lib', 'baseline-uws', 'baseline-validate', 'baseline-sqlite', 'bounded-load', 'postgres', 'webhook-receiver']);
+const NOT_SUITES = new Set(['run', 'lib', 'baseline-uws', 'baseline-validate', 'baseline-sqlite', 'bounded-load', 'speed-scale', 'postgres', 'webhook-receiver']);
 /** Hard wall-clock limit of one suite, ms. */
-const SUITE_TIMEOUT_MS = { quick: 150_000, full: 900_000 };
+const SUITE_TIMEOUT_MS = { quick: 300_000, full: 900_000 };
 
 const USAGE = 'usage: node dist/bench/run.js [suite ...] [--quick]   (npm run bench -- [suite ...] [--quick])';
 

@@ -67,6 +67,7 @@ export interface Config {
   poolDeadlineMs: number;
   /** Events kept by the pruner (newest N). */
   eventRetention: number;
+  eventHistoryScan: number;
   /** Versions kept per state key, the current one included (0 = all). */
   stateHistoryKeep: number;
   /** Interval of the background retention pass (events, state history, vacuum), ms. */
@@ -155,6 +156,7 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'poolThreads', flag: 'pool-threads', env: 'KOOR_POOL_THREADS', file: 'pool_threads', kind: 'posint', def: '2', help: 'worker threads for CPU jobs' },
   { key: 'poolDeadlineMs', flag: 'pool-deadline', env: 'KOOR_POOL_DEADLINE', file: 'pool_deadline', kind: 'duration', def: '2s', help: 'deadline of one CPU job' },
   { key: 'eventRetention', flag: 'event-retention', env: 'KOOR_EVENT_RETENTION', file: 'event_retention', kind: 'int', def: '1000', help: 'events kept (newest N)' },
+  { key: 'eventHistoryScan', flag: 'event-history-scan', env: 'KOOR_EVENT_HISTORY_SCAN', file: 'event_history_scan', kind: 'posint', def: '5000', help: 'event ids one history read examines at most (at least its last=); past it the reply names a cursor (X-Koor-Next)' },
   { key: 'stateHistoryKeep', flag: 'state-history-keep', env: 'KOOR_STATE_HISTORY_KEEP', file: 'state_history_keep', kind: 'int', def: '100', help: 'versions kept per state key, current included (0 = all)' },
   { key: 'pruneIntervalMs', flag: 'prune-interval', env: 'KOOR_PRUNE_INTERVAL', file: 'prune_interval', kind: 'duration', def: '60s', help: 'retention interval (events, state history, freed space)' },
   { key: 'wsBufferEvents', flag: 'ws-buffer-events', env: 'KOOR_WS_BUFFER_EVENTS', file: 'ws_buffer_events', kind: 'posint', def: '64', help: 'per-subscriber buffer, events' },

@@ -1,6 +1,6 @@
 import { ERRORS, errorMessage, type ErrorCode, type ErrorParams } from '../schemas/error-catalogue.js';
 import type { StatusName, WireError } from '../schemas/errors.js';
-import { isDatabaseUnavailable } from './shared/pg.js';
+import { isDatabaseUnavailable } from './shared/pg-errors.js';
 
 /** HTTP status for each status name: the only place this mapping exists. */
 export const HTTP_STATUS: Readonly<Record<StatusName, number>> = Object.freeze({

@@ -15,7 +15,8 @@ export default defineCommand({
     to: { description: 'Not after this RFC 3339 time' },
     source: { description: 'Exact source' },
     since: { description: 'Only events with an id above this, oldest first' },
+    before: { description: 'Only events with an id below this (the X-Koor-Next cursor of a reply cut short)' },
   },
   run: ({ opt, ctx }) =>
-    call(ctx, 'GET', `/api/events/history${query({ last: opt.last, topic: opt.topic, from: opt.from, to: opt.to, source: opt.source, since: opt.since })}`),
+    call(ctx, 'GET', `/api/events/history${query({ last: opt.last, topic: opt.topic, from: opt.from, to: opt.to, source: opt.source, since: opt.since, before: opt.before })}`),
 });

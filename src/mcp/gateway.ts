@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { Server } from '@modelcontextprotocol/sdk/server/index.js';
-import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
-import { CallToolRequestSchema, ListToolsRequestSchema } from '@modelcontextprotocol/sdk/types.js';
+import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
+import type { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
 import { ERRORS, errorMessage } from '../../schemas/error-catalogue.js';
 import { MCP_TOOLS } from '../../schemas/http/mcp.js';
 import { HTTP_STATUS } from '../errors.js';
@@ -33,6 +32,18 @@ const jsonRpcError = (error: 'MCP_SESSION_NOT_FOUND' | 'MCP_SESSION_REQUIRED' | 
   });
 
 /**
+ * The MCP SDK, loaded with the first session (issue 33): with its schema library it is ~20 MB of
+ * heap and ~0.2 s of start-up that a server no MCP client talks to should not pay.
+ */
+let sdkLoading: Promise<{ Server: typeof Server; Transport: typeof WebStandardStreamableHTTPServerTransport; schemas: typeof import('@modelcontextprotocol/sdk/types.js') }> | null = null;
+const loadSdk = () =>
+  (sdkLoading ??= Promise.all([
+    import('@modelcontextprotocol/sdk/server/index.js'),
+    import('@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js'),
+    import('@modelcontextprotocol/sdk/types.js'),
+  ]).then(([server, transport, schemas]) => ({ Server: server.Server, Transport: transport.WebStandardStreamableHTTPServerTransport, schemas })));
+
+/**
  * MCP control plane over Streamable HTTP (SPEC §3): stateful sessions keyed by Mcp-Session-Id,
  * one low-level SDK Server per session with exactly the five tools, idle sessions closed.
  */
@@ -61,19 +72,21 @@ export class McpGateway {
       return s.transport.handleRequest(req, { authInfo: { token: principal, clientId: identity?.instanceId ?? principal, scopes: [], extra: { role, tokenId } } });
     }
     if (req.method !== 'POST') return jsonRpcError('MCP_SESSION_REQUIRED', -32000);
+    const sdk = await loadSdk();
     if (this.sessions.size >= MCP_MAX_SESSIONS) return jsonRpcError('MCP_TOO_MANY_SESSIONS', -32000);
-    const session = this.open(principal);
+    const session = this.open(principal, sdk);
     return session.transport.handleRequest(req, { authInfo: { token: principal, clientId: identity?.instanceId ?? principal, scopes: [], extra: { role, tokenId } } });
   }
 
-  private open(principal: string): Session {
+  private open(principal: string, { Server, Transport, schemas }: Awaited<ReturnType<typeof loadSdk>>): Session {
+    const { CallToolRequestSchema, ListToolsRequestSchema } = schemas;
     const server = new Server({ name: 'koor', version: '0.1.0' }, { capabilities: { tools: {} } });
     const session: Session = {
       server,
       principal,
       lastActive: Date.now(),
       streams: 0,
-      transport: new WebStandardStreamableHTTPServerTransport({
+      transport: new Transport({
         sessionIdGenerator: () => randomUUID(),
         onsessioninitialized: (id) => {
           this.sessions.set(id, session);

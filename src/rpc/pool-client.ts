@@ -1,9 +1,9 @@
-import { Piscina } from 'piscina';
+import type { Piscina } from 'piscina';
 import type { ReqOf, ResOf } from '../../schemas/rpc/envelope.js';
 import type { PoolMethods } from '../../schemas/rpc/pool.js';
 import { AppError, fail, internal } from '../errors.js';
 import type { Logger } from '../log.js';
-import { POOL_MAX_QUEUE_WAIT_MS } from '../shared/limits.js';
+import { POOL_IDLE_MS, POOL_MAX_QUEUE_WAIT_MS, POOL_RESOURCE_LIMITS } from '../shared/limits.js';
 
 const POOL_URL = new URL('../../workers/pool/main.js', import.meta.url).href;
 
@@ -38,17 +38,32 @@ function clockedSignal(clock: { sab: SharedArrayBuffer; base: number }, deadline
  * (an overdue job's worker is terminated and replaced by piscina), status codes as AppError.
  */
 export class PoolClient {
-  private readonly pool: Piscina;
+  /**
+   * Lazy (issue 33): piscina is loaded with the first job, no thread starts before it, and
+   * threads idle for a minute end. A thread costs ~15 MB of RSS and ~0.1 s of start-up, which an
+   * idle server (most of them: diff, validation and compliance are occasional) should not pay. A
+   * clocked job's budget counts from when its thread started it, so a start-up is not charged.
+   */
+  private pool: Piscina | null = null;
+  private loading: Promise<Piscina> | null = null;
+  private closed = false;
   readonly stats = { jobs: 0, timeouts: 0, rejectedFull: 0 };
 
-  constructor(private readonly opts: PoolClientOptions) {
-    this.pool = new Piscina({
-      filename: POOL_URL,
-      minThreads: opts.threads,
-      maxThreads: opts.threads,
-      maxQueue: opts.maxQueue,
-      idleTimeout: 60_000,
-    });
+  constructor(private readonly opts: PoolClientOptions) {}
+
+  private open(): Promise<Piscina> {
+    return (this.loading ??= import('piscina').then(({ Piscina }) => {
+      if (this.closed) throw fail('SHUTTING_DOWN');
+      this.pool = new Piscina({
+        filename: POOL_URL,
+        minThreads: 0,
+        maxThreads: this.opts.threads,
+        maxQueue: this.opts.maxQueue,
+        idleTimeout: POOL_IDLE_MS,
+        resourceLimits: POOL_RESOURCE_LIMITS,
+      });
+      return this.pool;
+    }));
   }
 
   /**
@@ -66,7 +81,8 @@ export class PoolClient {
         ? clockedSignal({ sab: clock.clock, base: clock.clock_base! }, deadlineMs)
         : { signal: AbortSignal.timeout(deadlineMs), done: () => {} };
     try {
-      return await this.pool.run(req, { name, signal: timed.signal });
+      const pool = this.pool ?? (await this.open());
+      return await pool.run(req, { name, signal: timed.signal });
     } catch (err) {
       if (err instanceof AppError) throw err;
       const e = err as Error;
@@ -95,10 +111,11 @@ export class PoolClient {
   }
 
   get queueSize(): number {
-    return this.pool.queueSize;
+    return this.pool?.queueSize ?? 0;
   }
 
   async close(): Promise<void> {
-    await this.pool.close({ force: true });
+    this.closed = true;
+    await this.pool?.close({ force: true });
   }
 }

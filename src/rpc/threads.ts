@@ -6,7 +6,7 @@ import { within } from '../within.js';
 import { PoolClient } from './pool-client.js';
 import { WriterClient } from './writer-client.js';
 
-/** The writer thread (database open + migrations) and the pool, started together, each bounded: one line, never a hang. */
+/** The writer thread (database open + migrations), bounded: one line, never a hang; and the pool, whose threads start with its first job. */
 export async function startThreads(backend: Backend, config: Config, log: Logger, undo: Array<() => unknown>): Promise<{ writer: WriterClient; pool: PoolClient }> {
   const writer = new WriterClient({
     ...backend.writerTarget,
@@ -20,12 +20,12 @@ export async function startThreads(backend: Backend, config: Config, log: Logger
   });
   const pool = new PoolClient({ threads: config.poolThreads, deadlineMs: config.poolDeadlineMs, maxQueue: POOL_MAX_QUEUE, log: log.child({ component: 'pool' }) });
   undo.push(() => pool.close());
-  const [writerUp, poolUp] = await Promise.allSettled([within(writer.start(), STARTUP_TIMEOUT_MS, 'opening the database'), within(pool.warmUp(), STARTUP_TIMEOUT_MS, 'starting the worker pool')]);
+  // The pool starts its threads on its first job (issue 33: an idle server holds none).
+  const [writerUp] = await Promise.allSettled([within(writer.start(), STARTUP_TIMEOUT_MS, 'opening the database')]);
   if (writerUp.status === 'rejected') {
     void writer.kill(); // it may be stuck in native code: do not wait for it
     throw new ConfigError(`failed to open database ${backend.label}: ${(writerUp.reason as Error).message}`);
   }
   undo.push(() => writer.close(0));
-  if (poolUp.status === 'rejected') throw new ConfigError(`failed to start worker pool: ${(poolUp.reason as Error).message}`);
   return { writer, pool };
 }

@@ -301,3 +301,14 @@ export const WRITER_LIMITS: WriterLimits = Object.freeze({
   webhook_backlog_max: WEBHOOK_BACKLOG_MAX,
   webhook_disable_after: WEBHOOK_DISABLE_AFTER_FAILURES,
 });
+
+// --- Threads (issue 33: what an idle server holds) -----------------------------------------
+
+/** A pool thread idle this long ends (the pool starts threads on demand), ms. */
+export const POOL_IDLE_MS = 60_000;
+/**
+ * V8 heap limits of a pool thread: jobs parse documents and run rules of bounded size, and a
+ * young generation of 8 MB (the default is 16–32) keeps a busy thread's RSS small. A job that
+ * exceeds the old generation ends its thread (piscina starts another): that job fails, no other.
+ */
+export const POOL_RESOURCE_LIMITS = { maxYoungGenerationSizeMb: 8, maxOldGenerationSizeMb: 512 } as const;

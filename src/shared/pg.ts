@@ -22,13 +22,4 @@ export function openPg(url: string, opts: { max: number; name: string; idleTimeo
   });
 }
 
-/**
- * A broken or restarting PostgreSQL (cluster mode): SQLSTATE classes of connection failures,
- * shutdown and recovery, too many connections, and postgres.js's socket errors.
- */
-export function isDatabaseUnavailable(err: unknown): boolean {
-  const e = err as { code?: unknown } | null;
-  const code = typeof e?.code === 'string' ? e.code : '';
-  if (code.startsWith('08') || code === '57P01' || code === '57P02' || code === '57P03' || code === '53300') return true;
-  return ['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED', 'CONNECT_TIMEOUT'].includes(code);
-}
+export { isDatabaseUnavailable } from './pg-errors.js';

@@ -40,6 +40,7 @@ t.test('events publish and history', async (t) => {
   t.same((JSON.parse((await cli('events', 'history', '--topic', 'api.*')).stdout) as Ev[]).map((e) => e.id), [1]);
   t.same((JSON.parse((await cli('events', 'history', '--source', 'ci')).stdout) as Ev[]).map((e) => e.id), [2]);
   t.same((JSON.parse((await cli('events', 'history', '--since', '1')).stdout) as Ev[]).map((e) => e.id), [2, 3], 'since: oldest first');
+  t.same((JSON.parse((await cli('events', 'history', '--before', '3')).stdout) as Ev[]).map((e) => e.id), [2, 1], 'before: the X-Koor-Next cursor, newest first below it');
   const future = new Date(Date.now() + 3600_000).toISOString().replace(/\.\d+Z$/, '+00:00');
   t.same(JSON.parse((await cli('events', 'history', '--from', future)).stdout), [], '--from with a + sign is encoded, so it parses');
   const pretty = await cli('events', 'history', '--last', '1', '--pretty');

@@ -22,7 +22,8 @@ interface Scripted {
 async function scriptedServer(
   t: { teardown(fn: () => unknown): void },
   opts: {
-    history: (query: URLSearchParams) => string;
+    /** The reply body, or the body with headers. */
+    history: (query: URLSearchParams) => string | { body: string; headers: Record<string, string> };
     onUpgrade: (n: number, ws: WebSocket, query: URLSearchParams) => void;
     refuse?: (n: number) => { status: number; body: string } | null;
     upgradeHeaders?: string[];
@@ -36,7 +37,9 @@ async function scriptedServer(
     requests.push(req.url!);
     const u = new URL(req.url!, 'http://x');
     if (u.pathname === '/api/events/history') {
-      res.writeHead(200, { 'content-type': 'application/json' }).end(opts.history(u.searchParams) + '\n');
+      const h = opts.history(u.searchParams);
+      const reply = typeof h === 'string' ? { body: h, headers: {} } : h;
+      res.writeHead(200, { 'content-type': 'application/json', ...reply.headers }).end(reply.body + '\n');
     } else {
       res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"not found","code":404}\n');
     }
@@ -131,6 +134,25 @@ t.test('upgrade refused (404): falls back to polling history after the last id',
   t.ok(polls >= 2);
   t.ok(srv.requests.includes('/api/events/history?since=3&topic=build.*'), `polls carry since and the pattern: ${srv.requests.join(' ')}`);
   t.equal(srv.upgrades.length, 1, 'no WebSocket retries once polling');
+  t.equal((await sub.stop()).code, 0);
+});
+
+t.test('polling follows X-Koor-Next: a window of ids with no match still moves the cursor on', async (t) => {
+  const srv = await scriptedServer(t, {
+    history(q) {
+      if (q.get('last') === '1') return `[${ev(3)}]`;
+      // The server examined ids 4..5003 and found nothing matching: it names where to go on.
+      if (q.get('since') === '3') return { body: '[]', headers: { 'X-Koor-Truncated': 'scan', 'X-Koor-Next': 'since=5003' } };
+      if (q.get('since') === '5003') return `[${ev(5004)}]`;
+      return '[]';
+    },
+    refuse: () => ({ status: 404, body: '{"error":"not found","code":404}' }),
+    onUpgrade: () => undefined,
+  });
+  const sub = startCli(['events', 'subscribe', 'build.*'], { cwd: tempDir(t), env: { KOOR_SERVER: srv.url }, teardown: t.teardown.bind(t) });
+  await sub.until(() => sub.lines().length >= 1, 'the event past the empty window');
+  t.same(sub.lines(), [ev(5004)]);
+  t.ok(srv.requests.includes('/api/events/history?since=5003&topic=build.*'), `the next poll starts where the window ended: ${srv.requests.join(' ')}`);
   t.equal((await sub.stop()).code, 0);
 });
 

@@ -159,3 +159,47 @@ t.test('a stalled replay holds at most one step in memory; events pruned under i
   t.equal(resumed.events[0]!.id, 2001);
   resumed.ws.close();
 });
+
+t.test('event history with a filter examines one window of ids; X-Koor-Next continues it to exactly the full answer', async (t) => {
+  // A window of 10 ids per read (--event-history-scan) over 57 events, one in 7 on `rare.*`.
+  const s = await startTestServer(t, { eventHistoryScan: 10 });
+  for (let i = 1; i <= 57; i++) await s.events.publish(i % 7 === 0 ? `rare.${i}` : `common.${i}`, String(i), i % 2 === 0 ? 'even' : 'odd');
+  const rare = [56, 49, 42, 35, 28, 21, 14, 7];
+
+  // Follows X-Koor-Next from `first` until a reply carries none; every reply's ids and headers.
+  const follow = async (first: string) => {
+    const pages: Array<{ ids: number[]; truncated: string | null; next: string | null }> = [];
+    let q: string | null = first;
+    while (q !== null && pages.length < 20) {
+      const r: Response = await fetch(`${s.url}/api/events/history?${q}`);
+      t.equal(r.status, 200, q);
+      const next = r.headers.get('x-koor-next');
+      pages.push({ ids: (await json(r)).map((e: any) => e.id), truncated: r.headers.get('x-koor-truncated'), next });
+      // The cursor replaces its parameter; the rest of the query stays as it was.
+      q = next === null ? null : [...first.split('&').filter((p) => !p.startsWith(next.split('=')[0] + '=')), next].join('&');
+    }
+    return pages;
+  };
+
+  const newest = await follow('topic=rare.*&last=3');
+  t.same(newest[0], { ids: [56, 49], truncated: 'scan', next: 'before=48' }, 'the newest window (48..57) holds 2 of 3: what it found, and where to go on');
+  t.same(newest.flatMap((p) => p.ids), rare, 'newest first, every match once, none missed across windows');
+  t.equal(newest.at(-1)!.next, null, 'the last reply reaches the oldest event and names no cursor');
+  t.ok(newest.every((p) => p.ids.length <= 3), 'no reply holds more than last');
+  t.ok(newest.slice(0, -1).every((p) => p.truncated === 'scan' || p.ids.length === 3), 'a reply with a cursor is short only because its window ran out');
+
+  const oldest = await follow('topic=rare.*&last=3&since=0');
+  t.same(oldest[0], { ids: [7], truncated: 'scan', next: 'since=10' });
+  t.same(oldest.flatMap((p) => p.ids), [...rare].reverse(), 'oldest first after since=, every match once');
+
+  const odd = await follow('topic=rare.*&source=odd&last=50');
+  t.same(odd.flatMap((p) => p.ids), [49, 35, 21, 7], 'source and topic together, across windows');
+
+  const plain = await fetch(`${s.url}/api/events/history?last=20`);
+  t.same([(await json(plain)).length, plain.headers.get('x-koor-next')], [20, null], 'without a filter, last= alone sets the window: the newest 20, complete');
+  const all = await fetch(`${s.url}/api/events/history?topic=*.5*&last=50&before=53`);
+  t.same([(await json(all)).map((e: any) => e.id), all.headers.get('x-koor-next')], [[52, 51, 50, 5], 'before=3'], 'before= starts below that id; the window is at least last= wide');
+
+  const bad = await fetch(`${s.url}/api/events/history?before=x`);
+  t.same([bad.status, await json(bad)], [400, { error: 'before must be a positive integer', code: 400 }]);
+});

@@ -23,3 +23,24 @@ t.test('LRU bounded in bytes', async (t) => {
   t.equal(c.size, 0);
   t.equal(c.usedBytes, 0);
 });
+
+t.test('eviction keeps LRU order through churn: refreshed keys survive, the oldest go first', async (t) => {
+  // 10 entries of 100 bytes fit; cycle 30 keys through it while key `hot` is read every step.
+  const c = new StateCache(10 * (100 + 3 + 200), 1000);
+  const v = Buffer.alloc(100);
+  c.set('hot', v, 1, 'h', 'x');
+  for (let round = 0; round < 5; round++) {
+    for (let i = 0; i < 30; i++) {
+      const k = `k${String(i).padStart(2, '0')}`;
+      if (!c.get(k)) c.set(k, v, 1, 'h', 'x');
+      t.ok(c.get('hot'), 'the key read every step is never evicted') || t.bailout();
+      t.ok(c.usedBytes <= 10 * 303, 'within budget');
+    }
+  }
+  // The newest keys remain, the older ones went.
+  t.ok(c.get('k29') && c.get('k28'), 'the most recent stay');
+  t.notOk(c.get('k00'), 'the oldest went');
+  c.clear();
+  c.set('a', v, 1, 'h', 'x');
+  t.ok(c.get('a'), 'usable after clear');
+});

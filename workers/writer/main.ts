@@ -1,4 +1,4 @@
-import { isDatabaseUnavailable } from '../../src/shared/pg.js';
+import { isDatabaseUnavailable } from '../../src/shared/pg-errors.js';
 import { rateLimited } from '../../src/shared/rate-limited.js';
 import { createDispatcher } from './dispatch.js';
 import type { Driver } from './sql.js';

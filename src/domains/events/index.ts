@@ -16,7 +16,7 @@ export async function eventsDomain(p: Platform, d: { onPublished: () => void }):
     publish: (topic, data, source) => events.publish(topic, data, source),
     announce: (list) => events.announce(list),
     resetFeed: () => fanout.reset?.(),
-    routes: eventRoutes(events),
+    routes: eventRoutes(events, { scan: p.config.eventHistoryScan }),
     metrics: (m) => m.gauge('koor_last_event_id', 'Id of the newest event (0 if none).', () => events.lastId()),
     close: () => fanout.stop?.(),
   };

@@ -12,7 +12,38 @@ export interface HistoryFilter {
   source: string | null;
   /** null: the newest `last`, newest first; else the first `last` after it, oldest first. */
   since: number | null;
+  /** Newest first only: ids below this (a cursor from an earlier reply); null = from the newest. */
+  before: number | null;
   last: number;
+  /**
+   * Ids examined at most (at least `last`): a read looks at one window of the log, so a filter
+   * matching little costs the same as one matching everything (issue 33).
+   */
+  scan: number;
+}
+
+/** Where a history read stopped: the window it examined, and whether the log goes on past it. */
+export interface HistoryRead {
+  /** Newest first: the lowest id examined; oldest first: the highest. */
+  edge: number;
+  /** No retained event lies beyond the window in the reading direction. */
+  exhausted: boolean;
+}
+
+/** The id window a history read examines, from the log's bounds (both backends alike). */
+export function historyWindow(h: HistoryFilter, oldest: number | null, newest: number): { lo: number; hi: number; exhausted: boolean } {
+  const width = Math.max(h.scan, h.last);
+  if (oldest === null) return { lo: 0, hi: 0, exhausted: true };
+  if (h.since === null) {
+    // ids in [lo, hi), newest first
+    const hi = Math.min(h.before ?? newest + 1, newest + 1);
+    const lo = Math.max(hi - width, 0);
+    return { lo, hi, exhausted: lo <= oldest };
+  }
+  // ids in (lo, hi], oldest first; nothing below the oldest retained is worth a window
+  const lo = Math.max(h.since, oldest - 1);
+  const hi = lo + width;
+  return { lo, hi, exhausted: hi >= newest };
 }
 
 /** One replay step's read: the matching events in (after, upto] and the log's bounds, alike. */
@@ -30,7 +61,7 @@ export interface WindowRead {
  * cursor, so a large log is never loaded whole.
  */
 export interface EventsReader {
-  history(f: HistoryFilter, take: (e: Event) => boolean): Awaitable<void>;
+  history(f: HistoryFilter, take: (e: Event) => boolean): Awaitable<HistoryRead>;
   window(pattern: string, after: number, upto: number, take: (e: Event) => boolean): Awaitable<WindowRead>;
   /** Every event with an id in (after, before), in id order. */
   between(after: number, before: number): Awaitable<Event[]>;
@@ -43,7 +74,7 @@ export interface EventsReader {
 
 /** The SQLite reader answers at once (the local fan-out relies on it). */
 export interface SyncEventsReader extends EventsReader {
-  history(f: HistoryFilter, take: (e: Event) => boolean): void;
+  history(f: HistoryFilter, take: (e: Event) => boolean): HistoryRead;
   window(pattern: string, after: number, upto: number, take: (e: Event) => boolean): WindowRead;
   between(after: number, before: number): Event[];
   since(after: number, limit: number, maxBytes: number): Event[];
@@ -88,8 +119,8 @@ function feed(rows: Iterable<Event>, take: (e: Event) => boolean): void {
 export function sqliteEventsReader(db: ReadDb): SyncEventsReader {
   db.function('koor_glob', { deterministic: true }, (pattern, topic) => (matcherFor(String(pattern))(String(topic)) ? 1 : 0));
   const q = {
-    newest: db.prepare<[Filters & { last: number }], Event>(`SELECT ${COLUMNS} FROM events WHERE ${FILTERS} ORDER BY id DESC LIMIT @last`),
-    after: db.prepare<[Filters & { since: number; last: number }], Event>(`SELECT ${COLUMNS} FROM events WHERE id > @since AND ${FILTERS} ORDER BY id ASC LIMIT @last`),
+    newest: db.prepare<[Filters & { lo: number; hi: number; last: number }], Event>(`SELECT ${COLUMNS} FROM events WHERE id >= @lo AND id < @hi AND ${FILTERS} ORDER BY id DESC LIMIT @last`),
+    after: db.prepare<[Filters & { lo: number; hi: number; last: number }], Event>(`SELECT ${COLUMNS} FROM events WHERE id > @lo AND id <= @hi AND ${FILTERS} ORDER BY id ASC LIMIT @last`),
     window: db.prepare<[Pick<Filters, 'pattern' | 'sqlGlob' | 'exact'> & { after: number; upto: number }], Event>(
       `SELECT ${COLUMNS} FROM events WHERE id > @after AND id <= @upto AND ${TOPIC_FILTER} ORDER BY id`,
     ),
@@ -102,8 +133,10 @@ export function sqliteEventsReader(db: ReadDb): SyncEventsReader {
   const newest = () => q.lastId.get() ?? 0;
   return {
     history(h, take) {
-      const f: Filters = { from: h.from, to: h.to, source: h.source, ...topicFilter(h.topic) };
-      feed(h.since === null ? q.newest.iterate({ ...f, last: h.last }) : q.after.iterate({ ...f, since: h.since, last: h.last }), take);
+      const w = historyWindow(h, oldest(), newest());
+      const f = { from: h.from, to: h.to, source: h.source, ...topicFilter(h.topic), lo: w.lo, hi: w.hi, last: h.last };
+      feed(h.since === null ? q.newest.iterate(f) : q.after.iterate(f), take);
+      return { edge: h.since === null ? w.lo : w.hi, exhausted: w.exhausted };
     },
     window(pattern, after, upto, take) {
       // The writer thread may commit or prune between these reads: the newest before the rows,
@@ -152,14 +185,18 @@ export function pgEventsReader(sql: Sql): EventsReader {
   }
   return {
     async history(h, take) {
+      const [b] = await sql<{ oldest: number | null; newest: number }[]>`
+        SELECT (SELECT min(id) FROM events) AS oldest, (SELECT value FROM koor_counters WHERE name = 'events') AS newest`;
+      const w = historyWindow(h, b!.oldest, Number(b!.newest));
       const where = sql`${topicSql(h.topic)}
         AND (${h.from}::text IS NULL OR created_at >= ${h.from}) AND (${h.to}::text IS NULL OR created_at <= ${h.to})
         AND (${h.source}::text IS NULL OR source = ${h.source})`;
       const q =
         h.since === null
-          ? sql<Event[]>`SELECT id, topic, data, source, created_at FROM events WHERE ${where} ORDER BY id DESC LIMIT ${h.last}`
-          : sql<Event[]>`SELECT id, topic, data, source, created_at FROM events WHERE id > ${h.since} AND ${where} ORDER BY id ASC LIMIT ${h.last}`;
+          ? sql<Event[]>`SELECT id, topic, data, source, created_at FROM events WHERE id >= ${w.lo} AND id < ${w.hi} AND ${where} ORDER BY id DESC LIMIT ${h.last}`
+          : sql<Event[]>`SELECT id, topic, data, source, created_at FROM events WHERE id > ${w.lo} AND id <= ${w.hi} AND ${where} ORDER BY id ASC LIMIT ${h.last}`;
       await drain(q.cursor(CURSOR_ROWS), take);
+      return { edge: h.since === null ? w.lo : w.hi, exhausted: w.exhausted };
     },
     async window(pattern, after, upto, take) {
       return sql.begin('ISOLATION LEVEL REPEATABLE READ READ ONLY', async (tx) => {

@@ -8,9 +8,16 @@ import { EVENTS_HISTORY_DEFAULT_LAST, EVENTS_HISTORY_MAX_LAST } from '../../shar
 import type { EventService } from './service.js';
 import { idemTag, REPLAYED } from '../../http/idempotency.js';
 
-const TRUNCATED: HeaderList = [['X-Koor-Truncated', 'bytes']];
+/** The reply stopped short of `last` with more of the log left: why, and where to go on from. */
+function continuation(truncated: 'bytes' | 'scan' | null, next: number | null, oldestFirst: boolean): HeaderList | undefined {
+  if (truncated === null || next === null) return undefined;
+  return [
+    ['X-Koor-Truncated', truncated],
+    ['X-Koor-Next', `${oldestFirst ? 'since' : 'before'}=${next}`],
+  ];
+}
 
-export function eventRoutes(svc: EventService): Route[] {
+export function eventRoutes(svc: EventService, opts: { scan: number }): Route[] {
   return [
     {
       method: 'POST',
@@ -35,16 +42,21 @@ export function eventRoutes(svc: EventService): Route[] {
       handler: async (ctx) => {
         const q = queryParams(ctx);
         // Strict (SPEC §7-24): a value the server cannot use is a 400 naming it.
-        const { events, truncated } = await svc.history({
+        const since = sinceParam(q.get('since'));
+        const { events, truncated, next } = await svc.history({
           last: positiveInt(q, 'last', EVENTS_HISTORY_DEFAULT_LAST, EVENTS_HISTORY_MAX_LAST),
           topic: globParam(q, 'topic', ''),
           from: instantParam(q, 'from'),
           to: instantParam(q, 'to'),
           source: q.has('source') && q.get('source') !== '' ? q.get('source') : null,
-          since: sinceParam(q.get('since')),
+          since,
+          // Ignored after since= (oldest first): the cursor of that direction is since= itself.
+          before: since === null ? positiveInt(q, 'before', 0, Number.MAX_SAFE_INTEGER) || null : null,
+          scan: opts.scan,
         });
-        // Cut short by the byte budget: say so; the client continues with since=/to= from there.
-        sendJsonText(ctx, 200, `[${events.join(',')}]`, truncated ? TRUNCATED : undefined);
+        // Cut short (by the byte budget, or by the window of ids one read examines): say so and
+        // name the cursor; the client repeats the request with it (X-Koor-Next) to go on.
+        sendJsonText(ctx, 200, `[${events.join(',')}]`, continuation(truncated, next, since !== null));
       },
     },
   ];

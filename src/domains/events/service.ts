@@ -101,23 +101,33 @@ export class EventService {
     this.opts.onPublished?.();
   }
 
-  /** Up to `last` genuine matches: newest first, or oldest first after `since` (SPEC §7-8, §8.2). */
-  async history(q: HistoryQuery): Promise<{ events: string[]; truncated: boolean }> {
+  /**
+   * Up to `last` genuine matches: newest first, or oldest first after `since` (SPEC §7-8, §8.2),
+   * from one window of at most `scan` ids (issue 33: a rare topic no longer scans the whole log).
+   * `next` is the cursor to continue from (`before=` newest first, `since=` oldest first) when the
+   * reply stopped short of `last` with more of the log left: the window ran out (`truncated`
+   * 'scan') or the byte budget did ('bytes'); null when the reply is complete.
+   */
+  async history(q: HistoryQuery): Promise<{ events: string[]; truncated: 'bytes' | 'scan' | null; next: number | null }> {
     // Bounded in bytes as well as in count: events may be megabytes each. At least one is sent.
     const events: string[] = [];
     let bytes = 0;
-    let truncated = false;
-    await this.reader.history(q, (e) => {
+    let lastId = 0;
+    let cut = false;
+    const read = await this.reader.history(q, (e) => {
       const json = eventJson(e);
       if (events.length > 0 && bytes + json.length > EVENTS_HISTORY_MAX_BYTES) {
-        truncated = true;
+        cut = true;
         return false;
       }
       events.push(json);
       bytes += json.length;
+      lastId = e.id;
       return true;
     });
-    return { events, truncated };
+    if (cut) return { events, truncated: 'bytes', next: lastId };
+    if (events.length < q.last && !read.exhausted) return { events, truncated: 'scan', next: read.edge };
+    return { events, truncated: null, next: null };
   }
 
   /**

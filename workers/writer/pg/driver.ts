@@ -1,5 +1,5 @@
 import type { Sql, TransactionSql } from 'postgres';
-import { isDatabaseUnavailable } from '../../../src/shared/pg.js';
+import { isDatabaseUnavailable } from '../../../src/shared/pg-errors.js';
 import type { Driver, Param, Query, Tx } from '../sql.js';
 import { WRITE_LOCK, bytea } from './locks.js';
 

@@ -1,0 +1,235 @@
+/**
+ * The rows of `npm run bench -- speed` that look past the hot path (issue 33), each against a
+ * baseline measured in the same run. Server on core 0, wrk and probes on core 1.
+ *
+ *   weight    start to the first /health 200 and idle RSS of koor-server with default settings
+ *             (dashboard on, 2 pool threads), against bare uWS (baseline-uws.js) started alike
+ *   history   p50/p99 of `GET /api/events/history?topic=…&last=50` (one connection) with 100,000
+ *             retained events against 1,000, for a filter matching nothing, a tenth, and all
+ *   get       GET of 1 KB over 100,000 keys drawn at random (more than the default 64 MB read
+ *             cache holds: about half the reads miss) against the same GET over 1,000 keys (every
+ *             read a hit); the server CPU per request of each, and from their difference and the
+ *             hit ratios, what a miss costs
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { BENCH_DIST_DIR, fmtInt, fmtMs, fmtRatio, freePort, KOOR_MAIN_JS, pin, ratio, sleep, spawnNode, wrk, wrkCpu, wrkScript, type BenchTable, type ServerProc, type Wrk } from './lib.js';
+
+const CONNECTIONS = 50;
+
+/** koor-server from dist on `dataDir` (kept between starts), listening on a free loopback port. */
+function koorOn(dataDir: string, args: string[] = []): Promise<ServerProc> {
+  return spawnNode('koor-server', process.env.KOOR_BENCH_SERVER || KOOR_MAIN_JS, ['--bind', '127.0.0.1:0', '--dashboard-bind', '', '--data-dir', dataDir, ...args], { cwd: dataDir });
+}
+
+/** The RSS of a process, MB. */
+function rssMb(pid: number): number {
+  const m = /VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Math.round(Number(m[1]) / 1024) : 0;
+}
+
+const threadCount = (pid: number): number => fs.readdirSync(`/proc/${pid}/task`).length;
+
+/** Spawns `script args` and polls `probePath` until it answers (any status but a refused connection): ms to that answer. */
+async function startToAnswer(script: string, args: string[], port: number, probePath: string, okStatus: (s: number) => boolean, cwd: string): Promise<{ ms: number; proc: ServerProc }> {
+  const t0 = performance.now();
+  const proc = spawnNode('start', script, args, { cwd });
+  for (let i = 0; i < 4000; i++) {
+    try {
+      const r = await fetch(`http://127.0.0.1:${port}${probePath}`, { signal: AbortSignal.timeout(2000) });
+      await r.arrayBuffer();
+      if (okStatus(r.status)) return { ms: Math.round(performance.now() - t0), proc: await proc };
+    } catch {
+      // not listening yet
+    }
+    await sleep(2);
+  }
+  (await proc).stop();
+  throw new Error(`${script} did not answer ${probePath}`);
+}
+
+interface WeightRun {
+  koor_start_ms: number;
+  koor_rss_mb: number;
+  koor_threads: number;
+  bare_start_ms: number;
+  bare_rss_mb: number;
+}
+
+async function weight(tmp: string, runs: number): Promise<WeightRun[]> {
+  const out: WeightRun[] = [];
+  for (let i = 0; i < runs; i++) {
+    const dir = fs.mkdtempSync(path.join(tmp, 'weight-'));
+    const port = await freePort();
+    const dash = await freePort();
+    // Default settings: only the addresses and the data directory are given.
+    const k = await startToAnswer(process.env.KOOR_BENCH_SERVER || KOOR_MAIN_JS, ['--bind', `127.0.0.1:${port}`, '--dashboard-bind', `127.0.0.1:${dash}`, '--data-dir', dir], port, '/health', (s) => s === 200, dir);
+    await sleep(2000); // idle: start-up garbage collected, timers settled
+    const run = { koor_start_ms: k.ms, koor_rss_mb: rssMb(k.proc.pid), koor_threads: threadCount(k.proc.pid), bare_start_ms: 0, bare_rss_mb: 0 };
+    await k.proc.stop();
+    const bport = await freePort();
+    const b = await startToAnswer(path.join(BENCH_DIST_DIR, 'baseline-uws.js'), [String(bport)], bport, '/api/state/x', () => true, dir);
+    await sleep(2000);
+    run.bare_start_ms = b.ms;
+    run.bare_rss_mb = rssMb(b.proc.pid);
+    await b.proc.stop();
+    out.push(run);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  return out;
+}
+
+/** Appends events up to `total` straight into the log of a stopped server (ids and topics `bench.<i % 10>`). */
+function fillEvents(dataDir: string, total: number): void {
+  const db = new Database(path.join(dataDir, 'data.db'));
+  try {
+    const have = (db.prepare('SELECT count(*) FROM events').pluck().get() as number) ?? 0;
+    const ins = db.prepare("INSERT INTO events (topic, data, source, created_at) VALUES (?, ?, '', '2026-01-01 00:00:00')");
+    db.transaction(() => {
+      for (let i = have; i < total; i++) ins.run(`bench.${i % 10}`, `{"i":${i},"note":"${'x'.repeat(100)}"}`);
+    })();
+  } finally {
+    db.close();
+  }
+}
+
+const HISTORY_FILTERS = [
+  ['nothing', 'rare.*'],
+  ['a tenth', '*.7'],
+  ['all', 'bench.*'],
+] as const;
+
+async function history(tmp: string, durationS: number, warnings: string[]): Promise<Record<string, Record<string, Wrk>>> {
+  const dataDir = fs.mkdtempSync(path.join(tmp, 'history-'));
+  const res: Record<string, Record<string, Wrk>> = {};
+  // Created by a first start, filled while stopped (retention off), then measured.
+  let server = await koorOn(dataDir, ['--event-retention', '0']);
+  await server.stop();
+  for (const size of [1000, 100_000]) {
+    fillEvents(dataDir, size);
+    server = await koorOn(dataDir, ['--event-retention', '0']);
+    pin(server.pid, 0);
+    res[size] = {};
+    for (const [name, topic] of HISTORY_FILTERS) {
+      const s = wrkScript(tmp, `history-${name.replace(/ /g, '-')}`, { method: 'GET', path: `/api/events/history?topic=${encodeURIComponent(topic)}&last=50`, headers: {} });
+      const r = wrkCpu(server.pid, server.url, s, durationS, 1);
+      if (r.non2xx > 0) warnings.push(`history ${topic} at ${size}: ${r.non2xx} non-2xx replies`);
+      res[size]![name] = r;
+    }
+    await server.stop();
+  }
+  fs.rmSync(dataDir, { recursive: true, force: true });
+  return res;
+}
+
+const metric = async (url: string, name: string): Promise<number> => {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  return Number(new RegExp(`^${name} (\\d+)`, 'm').exec(text)?.[1] ?? 0);
+};
+
+async function manyKeys(tmp: string, doc: string, durationS: number, warnings: string[]): Promise<{ runs: Array<{ keys: number; wrk: Wrk; hit_ratio: number }> }> {
+  const dataDir = fs.mkdtempSync(path.join(tmp, 'keys-'));
+  const server = await koorOn(dataDir, ['--sync', 'normal']);
+  pin(server.pid, 0);
+  try {
+    // Filled by wrk (PUT of keys start, start+1, … in order; a run's completed requests tell how
+    // far it got, less the connections' last requests, which may not have completed).
+    const KEYS = 100_000;
+    for (let start = 0, round = 0; start < KEYS; round++) {
+      if (round === 30) throw new Error(`filling ${KEYS} keys: only ${start} after 30 rounds`);
+      const file = path.join(tmp, `fill-${round}.lua`);
+      fs.writeFileSync(
+        file,
+        [
+          'wrk.method = "PUT"',
+          'wrk.headers["Content-Type"] = "application/json"',
+          `wrk.body = ${JSON.stringify(doc)}`,
+          `local n = ${start}`,
+          `request = function() local k = n; if n < ${KEYS - 1} then n = n + 1 end; return wrk.format(nil, "/api/state/bench/k/" .. k) end`,
+        ].join('\n') + '\n',
+      );
+      const r = wrk(server.url, file, 3, CONNECTIONS);
+      if (r.non2xx > 0) throw new Error(`filling keys: ${r.non2xx} non-2xx replies`);
+      start += Math.max(0, r.requests - CONNECTIONS);
+    }
+    // A request wrk gave up on (timeout) may have left a hole: the listing says which keys exist.
+    const present = new Set<string>();
+    for (let after = '', pages = 0; pages < 100; pages++) {
+      const page = (await (await fetch(`${server.url}/api/state?limit=5000${after ? `&after=${encodeURIComponent(after)}` : ''}`)).json()) as Array<{ key: string }>;
+      for (const r of page) present.add(r.key);
+      if (page.length < 5000) break;
+      after = page[page.length - 1]!.key;
+    }
+    for (let k = 0; k < KEYS; k++) {
+      if (present.has(`bench/k/${k}`)) continue;
+      const r = await fetch(`${server.url}/api/state/bench/k/${k}`, { method: 'PUT', body: doc, headers: { 'content-type': 'application/json' } });
+      await r.arrayBuffer();
+    }
+    const runs: Array<{ keys: number; wrk: Wrk; hit_ratio: number }> = [];
+    for (const keys of [1000, KEYS, 1000, KEYS]) {
+      // Keys drawn at random: over 100,000 about half the reads find their key in the cache
+      // (which holds ~54,000 of these), the rest read SQLite.
+      const s = path.join(tmp, `get-${keys}.lua`);
+      fs.writeFileSync(s, `wrk.method = "GET"\nrequest = function() return wrk.format(nil, "/api/state/bench/k/" .. math.random(0, ${keys - 1})) end\n`);
+      const h0 = await metric(server.url, 'koor_state_cache_hits_total');
+      const m0 = await metric(server.url, 'koor_state_cache_misses_total');
+      const r = wrkCpu(server.pid, `${server.url}/api/state/bench/k/0`, s, durationS, CONNECTIONS);
+      const hits = (await metric(server.url, 'koor_state_cache_hits_total')) - h0;
+      const misses = (await metric(server.url, 'koor_state_cache_misses_total')) - m0;
+      if (r.non2xx > 0) warnings.push(`GET over ${keys} keys: ${r.non2xx} non-2xx replies`);
+      runs.push({ keys, wrk: r, hit_ratio: hits + misses > 0 ? Math.round((hits / (hits + misses)) * 1000) / 1000 : 0 });
+    }
+    return { runs };
+  } finally {
+    await server.stop();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+/** The scale and weight rows: results for the JSON and their tables. */
+export async function scaleRows(tmp: string, opts: { quick: boolean; log: (m: string) => void }, doc: string, warnings: string[]): Promise<{ results: Record<string, unknown>; tables: BenchTable[] }> {
+  const durationS = opts.quick ? 3 : 10;
+  opts.log('  weight: start to first /health 200 and idle RSS, koor (defaults) vs bare uWS…');
+  const w = await weight(tmp, opts.quick ? 2 : 3);
+  opts.log('  history with a topic filter at 1,000 and 100,000 retained events…');
+  const h = await history(tmp, Math.max(2, durationS / 2), warnings);
+  opts.log('  GET over 1,000 and 100,000 keys (default cache)…');
+  const g = await manyKeys(tmp, doc, durationS, warnings);
+
+  const range = (xs: number[]) => (Math.min(...xs) === Math.max(...xs) ? String(xs[0]) : `${Math.min(...xs)}–${Math.max(...xs)}`);
+  const best = (keys: number) => g.runs.filter((r) => r.keys === keys).reduce((a, b) => (b.wrk.rps > a.wrk.rps ? b : a));
+  const small = best(1000);
+  const big = best(100_000);
+  const us = (r: Wrk) => (r.main_us ?? 0) + (r.other_us ?? 0);
+  const tables: BenchTable[] = [
+    {
+      title: `Weight: koor-server with default settings vs bare uWS (${w.length} starts each; ranges)`,
+      columns: ['what', 'koor', 'bare uWS', 'ratio', 'goal'],
+      rows: [
+        ['start to first 200, ms', range(w.map((r) => r.koor_start_ms)), range(w.map((r) => r.bare_start_ms)), fmtRatio(ratio(Math.min(...w.map((r) => r.koor_start_ms)), Math.min(...w.map((r) => r.bare_start_ms)))), '<= 500 ms'],
+        ['idle RSS, MB', range(w.map((r) => r.koor_rss_mb)), range(w.map((r) => r.bare_rss_mb)), fmtRatio(ratio(Math.min(...w.map((r) => r.koor_rss_mb)), Math.min(...w.map((r) => r.bare_rss_mb)))), '<= 100 MB'],
+        ['threads (idle)', range(w.map((r) => r.koor_threads)), '-', '-', '-'],
+      ],
+    },
+    {
+      title: 'Event history with a topic filter, last=50, 1 connection: 100,000 retained events vs 1,000',
+      columns: ['filter matches', 'p50 ms 1k', 'p99 ms 1k', 'p50 ms 100k', 'p99 ms 100k', 'p99 ratio', 'srv µs/req 1k', '100k', 'cpu ratio', 'goal'],
+      rows: HISTORY_FILTERS.map(([name, topic]) => {
+        const a = h[1000]![name]!;
+        const b = h[100_000]![name]!;
+        return [`${name} (${topic})`, fmtMs(a.p50_ms), fmtMs(a.p99_ms), fmtMs(b.p50_ms), fmtMs(b.p99_ms), a.p99_ms && b.p99_ms ? fmtRatio(b.p99_ms / a.p99_ms) : '-', us(a).toFixed(0), us(b).toFixed(0), fmtRatio(us(b) / us(a)), 'p99 <= 5 ms'];
+      }),
+    },
+    {
+      title: `GET 1 KB past the cache (default 64 MB): 100,000 keys vs 1,000, ${CONNECTIONS} connections (each run twice, the best kept)`,
+      columns: ['keys', 'req/s', 'p50 ms', 'p99 ms', 'cache hits', 'srv µs/req', 'ratio', 'goal'],
+      rows: [
+        ['1,000', fmtInt(small.wrk.rps), fmtMs(small.wrk.p50_ms), fmtMs(small.wrk.p99_ms), String(small.hit_ratio), us(small.wrk).toFixed(1), '1.00x', '-'],
+        ['100,000', fmtInt(big.wrk.rps), fmtMs(big.wrk.p50_ms), fmtMs(big.wrk.p99_ms), String(big.hit_ratio), us(big.wrk).toFixed(1), fmtRatio(ratio(big.wrk.rps, small.wrk.rps)), '>= 0.7x'],
+        ['a miss costs (Δ µs / Δ miss ratio)', '-', '-', '-', '-', big.hit_ratio < small.hit_ratio ? ((us(big.wrk) - us(small.wrk)) / (small.hit_ratio - big.hit_ratio)).toFixed(1) : '-', '-', '-'],
+      ],
+    },
+  ];
+  return { results: { weight: w, history: h, get_keys: g.runs }, tables };
+}

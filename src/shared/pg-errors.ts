@@ -1,0 +1,15 @@
+/**
+ * Which errors mean PostgreSQL cannot be reached, apart from the client (src/shared/pg.ts) so
+ * that a SQLite server's threads can ask without loading postgres.js (issue 33: start-up).
+ */
+
+/**
+ * A broken or restarting PostgreSQL (cluster mode): SQLSTATE classes of connection failures,
+ * shutdown and recovery, too many connections, and postgres.js's socket errors.
+ */
+export function isDatabaseUnavailable(err: unknown): boolean {
+  const e = err as { code?: unknown } | null;
+  const code = typeof e?.code === 'string' ? e.code : '';
+  if (code.startsWith('08') || code === '57P01' || code === '57P02' || code === '57P03' || code === '53300') return true;
+  return ['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED', 'CONNECT_TIMEOUT'].includes(code);
+}
