@@ -14,6 +14,7 @@ import type { Domain, Platform } from './domains/domain.js';
 import { eventsDomain } from './domains/events/index.js';
 import { hooksDomain } from './domains/hooks/index.js';
 import { instancesDomain } from './domains/instances/index.js';
+import { Presence, presenceTolerance } from './domains/instances/presence.js';
 import { leasesDomain } from './domains/leases/index.js';
 import { llmDomain } from './domains/llm/index.js';
 import { messagesDomain } from './domains/messages/index.js';
@@ -38,6 +39,7 @@ import { apiFigures, defineKoorMetrics } from './metrics/koor.js';
 import { Metrics } from './metrics/registry.js';
 import { startThreads } from './rpc/threads.js';
 import { closer } from './shutdown.js';
+import { PRESENCE_PROBE_MS } from './shared/limits.js';
 import type { KoorServer, StartOptions } from './server-api.js';
 import { slowConsumerLogger, SUBSCRIBE_PATH } from './ws/subscribe.js';
 
@@ -90,11 +92,13 @@ async function startOn(backend: Backend, config: Config, log: Logger, undo: Arra
   const events = await eventsDomain(p, { onPublished: webhooks.kick });
   undo.push(() => events.close?.());
   const announce = (list: readonly Event[]) => events.announce(list);
-  const instances = instancesDomain(p, { announce });
-  const leases = leasesDomain(p, { announce });
+  // The server's own presence (issue 34): liveness and lease TTLs are not judged against its absence.
+  const presence = new Presence({ probeMs: PRESENCE_PROBE_MS, toleranceMs: presenceTolerance(config.livenessTimeoutMs), graceMs: config.livenessTimeoutMs });
+  const instances = instancesDomain(p, { announce, presence, shiftLeases: (ms) => leases.leases.shift(ms) });
+  const leases = leasesDomain(p, { announce, settled: () => instances.liveness.settled() });
   const agentMetrics = agentMetricsDomain(p);
   const compliance = complianceDomain(p, { instances: instances.instances, specs: specs.specs, publish: events.publish });
-  const system = systemDomain(p, { startedAt, bootId, counters, metrics, figures: (v) => apiFigures(v, config), pruneEvents: () => events.events.prune(), compliancePruned: () => compliance.compliance.stats.runs_pruned });
+  const system = systemDomain(p, { presence, startedAt, bootId, counters, metrics, figures: (v) => apiFigures(v, config), pruneEvents: () => events.events.prune(), compliancePruned: () => compliance.compliance.stats.runs_pruned });
   const templates = templatesDomain(p, { rules: rules.rules, specs: specs.specs });
   const [tasks, contracts, audit, llm] = [tasksDomain(p, { announce }), contractsDomain(p, { specs: specs.specs }), auditDomain(p), llmDomain(p, { publish: events.publish })];
   const messages = messagesDomain(p, { announce });

@@ -193,6 +193,15 @@ export const WriterMethods = {
     res: Type.Object({ released: Type.Integer(), more: Type.Boolean(), events: Events }),
   },
 
+  /**
+   * Moves every TTL lease's expiry by `by_ms` (issue 34): the wall-clock time the server missed
+   * (held up, or its clock stepped) does not count against a TTL its holders could not renew.
+   */
+  'leases.shift': {
+    req: Type.Object({ by_ms: Type.Integer() }),
+    res: Type.Object({ shifted: Type.Integer() }),
+  },
+
   /** A new task: `ready`, or `blocked` until every task in `deps` (which must exist) is done. */
   'tasks.create': {
     req: Type.Object({

@@ -275,6 +275,8 @@ export const LEASE_MAX_RESOURCES = 100;
 export const LEASE_MAX_TTL_MS = 7 * 24 * 3_600_000;
 /** How often the front looks for leases past their TTL (a read; the writer is called only then), ms. */
 export const LEASE_EXPIRY_CHECK_MS = 1000;
+/** How often the server samples its own presence (monotonic vs wall clock, event-loop lateness; issue 34). */
+export const PRESENCE_PROBE_MS = 500;
 /** Expired leases released per writer call (each stores one event): keeps a turn short. */
 export const LEASE_EXPIRE_CHUNK = 500;
 /** `GET /api/leases` and `GET /api/tasks`: default and largest `limit`. */

@@ -96,6 +96,7 @@ export function writerMethods(driver: Driver, opts: MethodOptions = {}) {
     'leases.renew': leases.renew,
     'leases.release': leases.release,
     'leases.expire': leases.expire,
+    'leases.shift': leases.shift,
     'tasks.create': tasks.create,
     'tasks.claim': tasks.claim,
     'tasks.complete': tasks.complete,
