@@ -38,6 +38,10 @@ export const ERRORS = {
   WEBSOCKET_REQUIRED: def('INVALID_ARGUMENT', () => 'websocket upgrade required'),
   BODY_TOO_LARGE: def('PAYLOAD_TOO_LARGE', () => 'body too large'),
   INVALID_JSON: def('INVALID_ARGUMENT', () => 'invalid JSON body'),
+  /** Issue 34: a JSON body (or a JSON state value) nested deeper than JSON_MAX_DEPTH. */
+  JSON_TOO_DEEP: def('INVALID_ARGUMENT', (max: number) => `JSON nested too deeply (max ${max} levels)`),
+  /** Issue 34: bytes that are not UTF-8 where text is expected; never rewritten lossily. */
+  INVALID_UTF8: def('INVALID_ARGUMENT', (what: string) => `${what} is not valid UTF-8`),
   EMPTY_BODY: def('INVALID_ARGUMENT', () => 'empty body'),
   /** A missing member, query parameter or path segment. */
   FIELD_REQUIRED: def('INVALID_ARGUMENT', (field: string) => `${field} is required`),

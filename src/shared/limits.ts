@@ -13,6 +13,34 @@ import type { WriterLimits } from '../../schemas/rpc/writer.js';
 export const MAX_KEY_BYTES = 1024;
 
 /**
+ * Deepest nesting of a JSON body or JSON state value (issue 34): 64 levels, as many JSON parsers
+ * default to (Go's encoding/json has no limit but Python's and Rust's serde_json stop near 128, and
+ * a recursive walk — the state diff, a contract check — must stay far from the stack's end).
+ * Coordination documents are a few levels deep; 64 is generous.
+ */
+export const JSON_MAX_DEPTH = 64;
+
+/**
+ * Whether JSON text nests deeper than `max` arrays/objects. A byte scan (brackets outside strings),
+ * no parse: invalid JSON is for the parser to refuse.
+ */
+export function jsonTooDeep(bytes: Uint8Array, max = JSON_MAX_DEPTH): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < bytes.length; i++) {
+    const c = bytes[i]!;
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped byte
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x7b || c === 0x5b) {
+      if (++depth > max) return true;
+    } else if (c === 0x7d || c === 0x5d) depth--;
+  }
+  return false;
+}
+
+/**
  * `GET /api/state` page size when `limit` is absent: the largest page, so clients of the original
  * (which expect every key in one reply) see every key up to 5000; past that the reply carries a
  * `Link` to the next page.
@@ -49,6 +77,8 @@ export const EVENTS_HISTORY_MAX_BYTES = 16 * 1024 * 1024;
 export const WS_SOFT_BUFFER_BYTES = 64 * 1024;
 /** Largest client frame accepted (clients send nothing meaningful), bytes. */
 export const WS_MAX_CLIENT_FRAME_BYTES = 4 * 1024;
+/** Largest client frame uWS reads in so that one past a route's limit is closed with 1009, not dropped (1006). */
+export const WS_HARD_FRAME_BYTES = 1024 * 1024;
 /** Idle timeout in seconds; uWS pings automatically so quiet subscriptions stay open. */
 export const WS_IDLE_TIMEOUT_S = 120;
 /**

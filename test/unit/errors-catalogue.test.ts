@@ -24,6 +24,8 @@ const TABLE: ReadonlyArray<[code: ErrorCode, params: readonly unknown[], status:
   ['WEBSOCKET_REQUIRED', [], 'INVALID_ARGUMENT', 400, 'websocket upgrade required'],
   ['BODY_TOO_LARGE', [], 'PAYLOAD_TOO_LARGE', 413, 'body too large'],
   ['INVALID_JSON', [], 'INVALID_ARGUMENT', 400, 'invalid JSON body'],
+  ['JSON_TOO_DEEP', [64], 'INVALID_ARGUMENT', 400, 'JSON nested too deeply (max 64 levels)'],
+  ['INVALID_UTF8', ['key'], 'INVALID_ARGUMENT', 400, 'key is not valid UTF-8'],
   ['EMPTY_BODY', [], 'INVALID_ARGUMENT', 400, 'empty body'],
   ['FIELD_REQUIRED', ['project'], 'INVALID_ARGUMENT', 400, 'project is required'],
   ['FIELDS_REQUIRED', ['id', 'name'], 'INVALID_ARGUMENT', 400, 'id and name are required'],
