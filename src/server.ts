@@ -117,13 +117,14 @@ async function startOn(backend: Backend, config: Config, log: Logger, undo: Arra
   auth.setResolvers((a) => (created.owns(a) ? created.resolve(a) : ids.resolveToken(a)), ids.resolveInstance, (id) => ids.seen(id));
   let apiBind = config.bind.text;
   // get_endpoints advertises only what is mounted: the REST routes plus the WebSocket route.
-  const mcp = new McpGateway({ instances: ids, rules: rules.rules, apiBind: () => apiBind, scheme: urlScheme(config), onDenied: audit.denials.record, mounted: () => [...routes, ...[SUBSCRIBE_PATH, ...sockets.map((x) => x.path)].map((path) => ({ method: 'GET', path }))] }, { idleMs: config.mcpSessionIdleMs, log: log.child({ component: 'mcp' }) });
+  const mcp = new McpGateway({ instances: ids, rules: rules.rules, apiBind: () => apiBind, scheme: urlScheme(config), onDenied: audit.denials.record, mounted: () => [...routes, ...[SUBSCRIBE_PATH, ...sockets.map((x) => x.path)].map((path) => ({ method: 'GET', path }))] }, { idleMs: config.mcpSessionIdleMs, maxSessions: config.mcpMaxSessions, perPrincipal: config.mcpSessionsPerToken, log: log.child({ component: 'mcp' }) });
   undo.push(() => mcp.close());
   const http = new HttpMetrics();
   defineKoorMetrics(metrics, { http, counters, startedAt, mcpSessions: () => mcp.sessionCount, writer, pool, hub, cluster: backend.leader });
   for (const d of domains) d.metrics?.(metrics);
 
   const limiter = new RateLimiter({ perSecond: config.rateLimit, burst: config.rateBurst > 0 ? config.rateBurst : 2 * config.rateLimit, limitAdmin: config.rateLimitAdmin === 1 });
+  metrics.counter('koor_mcp_sessions_evicted_total', 'MCP sessions closed to make room for a new one: past their token\'s or agent\'s cap, or the least recently used at the global cap (issue 34).', () => mcp.evicted);
   metrics.counter('koor_rate_limited_total', 'Requests refused with 429: past their token\'s rate (issue 30).', () => limiter.limited);
   const front = await openFront({ config, log, auth, routes, sockets, onDenied: audit.denials.record, limiter, hub, events: events.events, mcp, counters, agentMetrics: agentMetrics.agentMetrics, http, reuse: opts.front ?? null, tls, ...(opts.dashboardDir ? { dashboardDir: opts.dashboardDir } : {}) });
   const { port, dashboardPort } = front;

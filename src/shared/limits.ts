@@ -186,8 +186,6 @@ export const VALIDATE_MAX_VIOLATIONS = 1000;
 export const RULES_CACHE_PROJECTS = 1024;
 /** Distinct rule subsets (by filename/stack selection) per project kept as ready JSON for the pool. */
 export const RULES_CACHE_SUBSETS = 64;
-/** Open MCP sessions at most (each holds a transport and a server); initialize beyond gets 503. */
-export const MCP_MAX_SESSIONS = 1000;
 /** Compiled glob patterns kept; beyond this the cache is reset (patterns come from clients). */
 export const GLOB_CACHE_MAX_PATTERNS = 4096;
 /**
