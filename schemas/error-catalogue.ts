@@ -71,6 +71,8 @@ export const ERRORS = {
   SHUTTING_DOWN: def('UNAVAILABLE', () => 'server is shutting down'),
   RESTARTING: def('UNAVAILABLE', () => 'server is restarting on a restored backup; retry'),
   WRITER_UNAVAILABLE: def('UNAVAILABLE', () => 'writer unavailable'),
+  /** Issue 34: nothing of the write was kept; writes resume by themselves once space is freed. */
+  STORAGE_FULL: def('INSUFFICIENT_STORAGE', () => 'insufficient storage: the disk holding the database is full; nothing was written, retry once space is freed'),
   WRITER_QUEUE_FULL: def('RESOURCE_EXHAUSTED', () => 'writer queue full'),
   DEADLINE_EXCEEDED: def('DEADLINE_EXCEEDED', (what: string) => `${what}: deadline exceeded`),
   DEADLINE_BEFORE_WRITE: def('DEADLINE_EXCEEDED', () => 'deadline exceeded before the write started'),

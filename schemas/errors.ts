@@ -14,6 +14,8 @@ export const STATUS_NAMES = [
   'FAILED_PRECONDITION',
   'PAYLOAD_TOO_LARGE',
   'RESOURCE_EXHAUSTED',
+  /** The disk holding the database is full (HTTP 507; issue 34). */
+  'INSUFFICIENT_STORAGE',
   'RATE_LIMITED',
   'DEADLINE_EXCEEDED',
   'UNAVAILABLE',

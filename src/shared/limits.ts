@@ -117,14 +117,17 @@ export const CLUSTER_READ_CONNECTIONS = 8;
 /** Most envelopes executed in one writer transaction; the rest wait for the next turn. */
 export const WRITER_MAX_BATCH_ENVELOPES = 2000;
 /**
- * WAL pages before an automatic checkpoint (SQLite's default is 1000 ≈ 4 MiB). Measured with
- * 1 KB puts in batches of 50: bytes written per put 8.4 KB → 6.5 KB, because hot pages are
- * written back once per checkpoint rather than once per 4 MiB; the rarer checkpoint costs a
- * longer pause (max commit ~35 ms here).
+ * SQLite's automatic checkpoint (inside a COMMIT) is off (issue 34, and issue 33's tail latency):
+ * the writer checkpoints its WAL itself after a batch's replies left, once the WAL passed
+ * WRITER_WAL_CHECKPOINT_BYTES. Earlier, 10,000 pages (40 MiB) between checkpoints wrote hot pages
+ * back less often (8.4 → 6.5 KB written per 1 KB put) but left a WAL that a full disk could not
+ * absorb: freeing 10 MB on a full 50 MB volume did not bring writes back.
  */
-export const WRITER_WAL_AUTOCHECKPOINT_PAGES = 10_000;
-/** The WAL file is truncated back to this after a checkpoint, bytes. */
-export const WRITER_JOURNAL_LIMIT_BYTES = 64 * 1024 * 1024;
+export const WRITER_WAL_AUTOCHECKPOINT_PAGES = 0;
+/** The WAL is checkpointed (PASSIVE) after a batch once it is larger than this, bytes. */
+export const WRITER_WAL_CHECKPOINT_BYTES = 8 * 1024 * 1024;
+/** The WAL file is truncated back to this after a checkpoint, bytes: what a full disk must give back is at most this. */
+export const WRITER_JOURNAL_LIMIT_BYTES = 8 * 1024 * 1024;
 /**
  * A data file from before incremental vacuum is converted at start (a full VACUUM, ~140 MB/s
  * here) only up to this size, well inside the start-up timeout; a larger one logs how to run
@@ -323,6 +326,7 @@ export const WRITER_LIMITS: WriterLimits = Object.freeze({
   max_batch_envelopes: WRITER_MAX_BATCH_ENVELOPES,
   wal_autocheckpoint_pages: WRITER_WAL_AUTOCHECKPOINT_PAGES,
   journal_limit_bytes: WRITER_JOURNAL_LIMIT_BYTES,
+  wal_checkpoint_bytes: WRITER_WAL_CHECKPOINT_BYTES,
   busy_timeout_ms: SQLITE_BUSY_TIMEOUT_MS,
   vacuum_convert_max_bytes: VACUUM_CONVERT_MAX_BYTES,
   webhook_backlog_max: WEBHOOK_BACKLOG_MAX,

@@ -49,6 +49,7 @@ const TABLE: ReadonlyArray<[code: ErrorCode, params: readonly unknown[], status:
   ['SHUTTING_DOWN', [], 'UNAVAILABLE', 503, 'server is shutting down'],
   ['RESTARTING', [], 'UNAVAILABLE', 503, 'server is restarting on a restored backup; retry'],
   ['WRITER_UNAVAILABLE', [], 'UNAVAILABLE', 503, 'writer unavailable'],
+  ['STORAGE_FULL', [], 'INSUFFICIENT_STORAGE', 507, 'insufficient storage: the disk holding the database is full; nothing was written, retry once space is freed'],
   ['WRITER_QUEUE_FULL', [], 'RESOURCE_EXHAUSTED', 503, 'writer queue full'],
   ['DEADLINE_EXCEEDED', ['state.put'], 'DEADLINE_EXCEEDED', 503, 'state.put: deadline exceeded'],
   ['DEADLINE_BEFORE_WRITE', [], 'DEADLINE_EXCEEDED', 503, 'deadline exceeded before the write started'],

@@ -14,6 +14,7 @@ t.test('every status name maps to an HTTP status', async (t) => {
     FAILED_PRECONDITION: 412,
     PAYLOAD_TOO_LARGE: 413,
     RESOURCE_EXHAUSTED: 503,
+    INSUFFICIENT_STORAGE: 507,
     RATE_LIMITED: 429,
     DEADLINE_EXCEEDED: 503,
     UNAVAILABLE: 503,

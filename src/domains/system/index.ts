@@ -28,11 +28,14 @@ export function systemDomain(
     auditRetentionMs: c.auditRetentionMs,
     agentMetricsRetentionMs: c.agentMetricsRetentionMs,
     llmRetentionMs: c.llmRetentionMs,
+    auditKeep: c.auditKeep,
+    agentMetricsKeep: c.agentMetricsKeep,
+    llmKeep: c.llmKeep,
     messageRetentionMs: c.messageRetentionMs,
     size: () => p.backend.size(),
     log: p.log.child({ component: 'retention' }),
   });
-  const routes = systemRoutes({ presence: d.presence, startedAt: d.startedAt, bootId: d.bootId, counters: d.counters, apiBind: c.bind.text, dashboardBind: c.dashboardBind?.text ?? '', metrics: d.metrics, figures: d.figures });
+  const routes = systemRoutes({ presence: d.presence, storageFull: () => p.writer.storageFull, startedAt: d.startedAt, bootId: d.bootId, counters: d.counters, apiBind: c.bind.text, dashboardBind: c.dashboardBind?.text ?? '', metrics: d.metrics, figures: d.figures });
   const r = retention.stats;
   /** Tables pruned, as the `table` label, and where each count is kept. */
   const pruned: ReadonlyArray<[string, () => number]> = [
