@@ -382,6 +382,19 @@ export const WriterMethods = {
     req: Type.Object({ actor: Type.String(), resource: Type.String(), detail: Type.String() }),
     res: Type.Object({ id: Type.Integer() }),
   },
+  /**
+   * Rows beyond the newest `keep` (issue 34: bounded by count, not only age), oldest first, at most
+   * `chunk`; `more` when the chunk was full. The logs count by id (gaps only keep fewer); agent-metric
+   * buckets by their count, oldest hours first.
+   */
+  'ops.trim': {
+    req: Type.Object({
+      table: Type.Union([Type.Literal('audit_log'), Type.Literal('agent_metrics'), Type.Literal('llm_usage')]),
+      keep: Type.Integer({ minimum: 1 }),
+      chunk: Type.Integer({ minimum: 1 }),
+    }),
+    res: Type.Object({ deleted: Type.Integer(), more: Type.Boolean() }),
+  },
   'ops.prune': {
     req: Type.Object({
       table: Type.Union([Type.Literal('audit_log'), Type.Literal('agent_metrics'), Type.Literal('llm_usage'), Type.Literal('idempotency_keys')]),

@@ -117,6 +117,7 @@ export function writerMethods(driver: Driver, opts: MethodOptions = {}) {
     'agent_metrics.add': ops.addMetrics,
     'llm.record': ops.recordLlm,
     'ops.prune': ops.prune,
+    'ops.trim': ops.trim,
     'audit.denied': ops.denied,
     'messages.send': messages.send,
     'inbox.mark_read': messages.markRead,

@@ -60,8 +60,9 @@ export function stateRoutes(svc: StateService): Route[] {
         const key = keyOf(ctx);
         if (ctx.body.length === 0) throw fail('EMPTY_BODY');
         const contentType = ctx.headers.contentType || 'application/json';
-        // A JSON value is walked later (?diff=, contracts): its nesting is bounded (issue 34).
-        if (contentType.includes('json') && jsonTooDeep(ctx.body)) throw fail('JSON_TOO_DEEP', JSON_MAX_DEPTH);
+        // A value sent as JSON is walked later (?diff=, contracts): its nesting is bounded (issue 34).
+        // Bytes sent with no Content-Type are stored as they are (?diff= refuses a deep one itself).
+        if (ctx.headers.contentType.includes('json') && jsonTooDeep(ctx.body)) throw fail('JSON_TOO_DEEP', JSON_MAX_DEPTH);
         const r = await svc.put({
           key,
           value: ctx.body,
