@@ -37,6 +37,8 @@ export const ERRORS = {
   METHOD_NOT_ALLOWED: def('METHOD_NOT_ALLOWED', () => 'method not allowed'),
   WEBSOCKET_REQUIRED: def('INVALID_ARGUMENT', () => 'websocket upgrade required'),
   BODY_TOO_LARGE: def('PAYLOAD_TOO_LARGE', () => 'body too large'),
+  /** Issue 34: path and query together past HTTP_MAX_URL_BYTES. */
+  URL_TOO_LONG: def('URI_TOO_LONG', (bytes: number, max: number) => `URL too long: ${bytes} bytes (max ${max})`),
   INVALID_JSON: def('INVALID_ARGUMENT', () => 'invalid JSON body'),
   /** Issue 34: a JSON body (or a JSON state value) nested deeper than JSON_MAX_DEPTH. */
   JSON_TOO_DEEP: def('INVALID_ARGUMENT', (max: number) => `JSON nested too deeply (max ${max} levels)`),

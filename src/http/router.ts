@@ -6,7 +6,7 @@ import { type AppError, fail, failWith } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Authenticator } from './auth.js';
 import { readBody } from './body.js';
-import { JSON_MAX_DEPTH, jsonTooDeep } from '../shared/limits.js';
+import { HTTP_MAX_URL_BYTES, JSON_MAX_DEPTH, jsonTooDeep } from '../shared/limits.js';
 import { parseFirstJson } from './raw-json.js';
 import { createCtx, watchAbort, type Ctx } from './context.js';
 import { permit, ruleOf, type Rule } from './permissions.js';
@@ -173,6 +173,8 @@ export function mount(slots: Slots, routes: readonly Route[], opts: MountOptions
       }
       ctx.onSent = method === 'HEAD' ? recordedHead : recorded;
       try {
+        const urlBytes = ctx.url.length + ctx.query.length;
+        if (urlBytes > HTTP_MAX_URL_BYTES) return sendError(ctx, fail('URL_TOO_LONG', urlBytes, HTTP_MAX_URL_BYTES), log);
         const authorized = route.public ? true : auth.authorize(ctx);
         if (authorized === false) return sendError(ctx, fail('UNAUTHENTICATED'), log);
         // uWS takes the body only from handlers attached now: it is read while auth settles.

@@ -9,6 +9,16 @@ import type { WriterLimits } from '../../schemas/rpc/writer.js';
 
 // --- Requests and inputs --------------------------------------------------------------------
 
+/**
+ * Longest request head uWS reads (issue 34), bytes: handed to uWS as UWS_HTTP_MAX_HEADERS_SIZE
+ * before it loads (src/http/uws-env.ts). uWS builds from about v20.4x honour it, whether the head
+ * arrives in one read or many, and answer 431 past it; 20.30 ignores it (4 KiB when a head arrives
+ * split: the connection is closed without a reply). 32 KiB: long keys, big cookies and JWTs fit.
+ */
+export const HTTP_MAX_HEAD_BYTES = 32 * 1024;
+/** Longest path and query of a REST request, bytes (issue 34): 414 JSON past it. */
+export const HTTP_MAX_URL_BYTES = 8 * 1024;
+
 /** Longest state key, in UTF-8 bytes. Keys are path-like names, not data; 1 KiB is generous. */
 export const MAX_KEY_BYTES = 1024;
 

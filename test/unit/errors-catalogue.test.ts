@@ -23,6 +23,7 @@ const TABLE: ReadonlyArray<[code: ErrorCode, params: readonly unknown[], status:
   ['METHOD_NOT_ALLOWED', [], 'METHOD_NOT_ALLOWED', 405, 'method not allowed'],
   ['WEBSOCKET_REQUIRED', [], 'INVALID_ARGUMENT', 400, 'websocket upgrade required'],
   ['BODY_TOO_LARGE', [], 'PAYLOAD_TOO_LARGE', 413, 'body too large'],
+  ['URL_TOO_LONG', [9000, 8192], 'URI_TOO_LONG', 414, 'URL too long: 9000 bytes (max 8192)'],
   ['INVALID_JSON', [], 'INVALID_ARGUMENT', 400, 'invalid JSON body'],
   ['JSON_TOO_DEEP', [64], 'INVALID_ARGUMENT', 400, 'JSON nested too deeply (max 64 levels)'],
   ['INVALID_UTF8', ['key'], 'INVALID_ARGUMENT', 400, 'key is not valid UTF-8'],

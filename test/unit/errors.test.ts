@@ -13,6 +13,7 @@ t.test('every status name maps to an HTTP status', async (t) => {
     ALREADY_EXISTS: 409,
     FAILED_PRECONDITION: 412,
     PAYLOAD_TOO_LARGE: 413,
+    URI_TOO_LONG: 414,
     RESOURCE_EXHAUSTED: 503,
     INSUFFICIENT_STORAGE: 507,
     RATE_LIMITED: 429,
