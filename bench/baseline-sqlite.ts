@@ -62,7 +62,8 @@ async function bareAppend(file: string, seconds: number, value: Buffer): Promise
 async function writerLoop(file: string, seconds: number, method: 'state.put' | 'events.publish', value: Buffer): Promise<Point> {
   const db = openWriterDb(file, WRITER_LIMITS);
   try {
-    const d = createDispatcher(sqliteDriver(db), { stateHistoryKeep: 100 });
+    const driver = sqliteDriver(db, WRITER_LIMITS.wal_checkpoint_bytes);
+    const d = createDispatcher(driver, { stateHistoryKeep: 100 });
     const data = value.toString('utf8');
     let id = 1;
     const BATCH = 34;
@@ -74,6 +75,7 @@ async function writerLoop(file: string, seconds: number, method: 'state.put' | '
       }
       const { commitError } = await d.run(envs);
       if (commitError) throw commitError;
+      driver.afterBatch(false); // as the writer thread does after the replies left (issue 34)
     });
   } finally {
     db.close();

@@ -37,7 +37,13 @@ export const ERRORS = {
   METHOD_NOT_ALLOWED: def('METHOD_NOT_ALLOWED', () => 'method not allowed'),
   WEBSOCKET_REQUIRED: def('INVALID_ARGUMENT', () => 'websocket upgrade required'),
   BODY_TOO_LARGE: def('PAYLOAD_TOO_LARGE', () => 'body too large'),
+  /** Issue 34: path and query together past HTTP_MAX_URL_BYTES. */
+  URL_TOO_LONG: def('URI_TOO_LONG', (bytes: number, max: number) => `URL too long: ${bytes} bytes (max ${max})`),
   INVALID_JSON: def('INVALID_ARGUMENT', () => 'invalid JSON body'),
+  /** Issue 34: a JSON body (or a JSON state value) nested deeper than JSON_MAX_DEPTH. */
+  JSON_TOO_DEEP: def('INVALID_ARGUMENT', (max: number) => `JSON nested too deeply (max ${max} levels)`),
+  /** Issue 34: bytes that are not UTF-8 where text is expected; never rewritten lossily. */
+  INVALID_UTF8: def('INVALID_ARGUMENT', (what: string) => `${what} is not valid UTF-8`),
   EMPTY_BODY: def('INVALID_ARGUMENT', () => 'empty body'),
   /** A missing member, query parameter or path segment. */
   FIELD_REQUIRED: def('INVALID_ARGUMENT', (field: string) => `${field} is required`),
@@ -67,6 +73,8 @@ export const ERRORS = {
   SHUTTING_DOWN: def('UNAVAILABLE', () => 'server is shutting down'),
   RESTARTING: def('UNAVAILABLE', () => 'server is restarting on a restored backup; retry'),
   WRITER_UNAVAILABLE: def('UNAVAILABLE', () => 'writer unavailable'),
+  /** Issue 34: nothing of the write was kept; writes resume by themselves once space is freed. */
+  STORAGE_FULL: def('INSUFFICIENT_STORAGE', () => 'insufficient storage: the disk holding the database is full; nothing was written, retry once space is freed'),
   WRITER_QUEUE_FULL: def('RESOURCE_EXHAUSTED', () => 'writer queue full'),
   DEADLINE_EXCEEDED: def('DEADLINE_EXCEEDED', (what: string) => `${what}: deadline exceeded`),
   DEADLINE_BEFORE_WRITE: def('DEADLINE_EXCEEDED', () => 'deadline exceeded before the write started'),

@@ -13,7 +13,11 @@ export const STATUS_NAMES = [
   'ALREADY_EXISTS',
   'FAILED_PRECONDITION',
   'PAYLOAD_TOO_LARGE',
+  /** A request URL past HTTP_MAX_URL_BYTES (HTTP 414; issue 34). */
+  'URI_TOO_LONG',
   'RESOURCE_EXHAUSTED',
+  /** The disk holding the database is full (HTTP 507; issue 34). */
+  'INSUFFICIENT_STORAGE',
   'RATE_LIMITED',
   'DEADLINE_EXCEEDED',
   'UNAVAILABLE',

@@ -81,6 +81,9 @@ export interface Config {
   livenessTimeoutMs: number;
   /** Idle MCP sessions are closed after this, ms. */
   mcpSessionIdleMs: number;
+  /** Open MCP sessions at most (the least recently used idle one is closed for a new one), and per token or agent (issue 34). */
+  mcpMaxSessions: number;
+  mcpSessionsPerToken: number;
   /** Interval of the background compliance pass (SPEC §2.10, §6), ms. */
   complianceIntervalMs: number;
   /** Compliance runs kept per (instance, contract), newest first (0 = all; SPEC §8.10). */
@@ -91,6 +94,10 @@ export interface Config {
   llmRetentionMs: number;
   /** A JSON price table for LLM usage that comes without a cost (issue 32): overlays the dated defaults; '' = the defaults. */
   llmPrices: string;
+  /** Rows kept at most, newest first (0 = no count limit; issue 34): audit log, agent-metric buckets, LLM usage. */
+  auditKeep: number;
+  agentMetricsKeep: number;
+  llmKeep: number;
   /** Agent inbox messages kept this long, ms (0 = all; issue 28). */
   messageRetentionMs: number;
   expiredTokenRetentionMs: number;
@@ -164,12 +171,17 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'livenessIntervalMs', flag: 'liveness-interval', env: 'KOOR_LIVENESS_INTERVAL', file: 'liveness_interval', kind: 'duration', def: '60s', help: 'liveness check interval' },
   { key: 'livenessTimeoutMs', flag: 'liveness-timeout', env: 'KOOR_LIVENESS_TIMEOUT', file: 'liveness_timeout', kind: 'duration', def: '5m', help: 'an active instance unseen this long goes stale' },
   { key: 'mcpSessionIdleMs', flag: 'mcp-session-idle', env: 'KOOR_MCP_SESSION_IDLE', file: 'mcp_session_idle', kind: 'duration', def: '30m', help: 'idle MCP sessions are closed after this' },
+  { key: 'mcpMaxSessions', flag: 'mcp-max-sessions', env: 'KOOR_MCP_MAX_SESSIONS', file: 'mcp_max_sessions', kind: 'posint', def: '1000', help: 'open MCP sessions at most; at the cap the least recently used idle one is closed' },
+  { key: 'mcpSessionsPerToken', flag: 'mcp-sessions-per-token', env: 'KOOR_MCP_SESSIONS_PER_TOKEN', file: 'mcp_sessions_per_token', kind: 'posint', def: '100', help: 'open MCP sessions per token or agent; past it its least recently used idle one is closed' },
   { key: 'complianceIntervalMs', flag: 'compliance-interval', env: 'KOOR_COMPLIANCE_INTERVAL', file: 'compliance_interval', kind: 'duration', def: '5m', help: 'compliance pass interval (contracts of active instances)' },
   { key: 'complianceKeep', flag: 'compliance-keep', env: 'KOOR_COMPLIANCE_KEEP', file: 'compliance_keep', kind: 'int', def: '100', help: 'compliance runs kept per (instance, contract) (0 = all)' },
   { key: 'auditRetentionMs', flag: 'audit-retention', env: 'KOOR_AUDIT_RETENTION', file: 'audit_retention', kind: 'age', def: '90d', help: 'audit entries kept this long (0 = all)' },
   { key: 'agentMetricsRetentionMs', flag: 'agent-metrics-retention', env: 'KOOR_AGENT_METRICS_RETENTION', file: 'agent_metrics_retention', kind: 'age', def: '30d', help: 'per-agent metric buckets kept this long (0 = all)' },
   { key: 'llmRetentionMs', flag: 'llm-retention', env: 'KOOR_LLM_RETENTION', file: 'llm_retention', kind: 'age', def: '0', help: 'LLM usage records kept this long (0 = all: the cost record)' },
   { key: 'llmPrices', flag: 'llm-prices', env: 'KOOR_LLM_PRICES', file: 'llm_prices', kind: 'string', def: '', help: 'JSON price table, USD per million tokens by model, for usage without cost_usd ("" = the built-in list prices; read again when it changes)' },
+  { key: 'auditKeep', flag: 'audit-keep', env: 'KOOR_AUDIT_KEEP', file: 'audit_keep', kind: 'int', def: '500000', help: 'audit entries kept at most, newest first (0 = no count limit)' },
+  { key: 'agentMetricsKeep', flag: 'agent-metrics-keep', env: 'KOOR_AGENT_METRICS_KEEP', file: 'agent_metrics_keep', kind: 'int', def: '200000', help: 'per-agent metric buckets kept at most, newest first (0 = no count limit)' },
+  { key: 'llmKeep', flag: 'llm-keep', env: 'KOOR_LLM_KEEP', file: 'llm_keep', kind: 'int', def: '0', help: 'LLM usage records kept at most, newest first (0 = all: the cost record)' },
   { key: 'messageRetentionMs', flag: 'message-retention', env: 'KOOR_MESSAGE_RETENTION', file: 'message_retention', kind: 'age', def: '30d', help: 'agent inbox messages kept this long (0 = all)' },
   { key: 'expiredTokenRetentionMs', flag: 'expired-token-retention', env: 'KOOR_EXPIRED_TOKEN_RETENTION', file: 'expired_token_retention', kind: 'age', def: '7d', help: 'an expired created token stays listed this long, then is deleted (0 = until revoked)' },
   { key: 'webhookMaxAttempts', flag: 'webhook-max-attempts', env: 'KOOR_WEBHOOK_MAX_ATTEMPTS', file: 'webhook_max_attempts', kind: 'posint', def: '5', help: 'delivery attempts per event before it is dropped' },

@@ -14,6 +14,7 @@ import type { Domain, Platform } from './domains/domain.js';
 import { eventsDomain } from './domains/events/index.js';
 import { hooksDomain } from './domains/hooks/index.js';
 import { instancesDomain } from './domains/instances/index.js';
+import { Presence, presenceTolerance } from './domains/instances/presence.js';
 import { leasesDomain } from './domains/leases/index.js';
 import { llmDomain } from './domains/llm/index.js';
 import { messagesDomain } from './domains/messages/index.js';
@@ -38,6 +39,7 @@ import { apiFigures, defineKoorMetrics } from './metrics/koor.js';
 import { Metrics } from './metrics/registry.js';
 import { startThreads } from './rpc/threads.js';
 import { closer } from './shutdown.js';
+import { PRESENCE_PROBE_MS } from './shared/limits.js';
 import type { KoorServer, StartOptions } from './server-api.js';
 import { slowConsumerLogger, SUBSCRIBE_PATH } from './ws/subscribe.js';
 
@@ -90,11 +92,13 @@ async function startOn(backend: Backend, config: Config, log: Logger, undo: Arra
   const events = await eventsDomain(p, { onPublished: webhooks.kick });
   undo.push(() => events.close?.());
   const announce = (list: readonly Event[]) => events.announce(list);
-  const instances = instancesDomain(p, { announce });
-  const leases = leasesDomain(p, { announce });
+  // The server's own presence (issue 34): liveness and lease TTLs are not judged against its absence.
+  const presence = new Presence({ probeMs: PRESENCE_PROBE_MS, toleranceMs: presenceTolerance(config.livenessTimeoutMs), graceMs: config.livenessTimeoutMs });
+  const instances = instancesDomain(p, { announce, presence, shiftLeases: (ms) => leases.leases.shift(ms) });
+  const leases = leasesDomain(p, { announce, settled: () => instances.liveness.settled() });
   const agentMetrics = agentMetricsDomain(p);
   const compliance = complianceDomain(p, { instances: instances.instances, specs: specs.specs, publish: events.publish });
-  const system = systemDomain(p, { startedAt, bootId, counters, metrics, figures: (v) => apiFigures(v, config), pruneEvents: () => events.events.prune(), compliancePruned: () => compliance.compliance.stats.runs_pruned });
+  const system = systemDomain(p, { presence, startedAt, bootId, counters, metrics, figures: (v) => apiFigures(v, config), pruneEvents: () => events.events.prune(), compliancePruned: () => compliance.compliance.stats.runs_pruned });
   const templates = templatesDomain(p, { rules: rules.rules, specs: specs.specs });
   const llm = llmDomain(p, { announce });
   const [tasks, contracts, audit] = [tasksDomain(p, { announce, budgetRefusing: (agent, project) => llm.llm.refusing(agent, project) }), contractsDomain(p, { specs: specs.specs }), auditDomain(p)];
@@ -114,13 +118,15 @@ async function startOn(backend: Backend, config: Config, log: Logger, undo: Arra
   auth.setResolvers((a) => (created.owns(a) ? created.resolve(a) : ids.resolveToken(a)), ids.resolveInstance, (id) => ids.seen(id));
   let apiBind = config.bind.text;
   // get_endpoints advertises only what is mounted: the REST routes plus the WebSocket route.
-  const mcp = new McpGateway({ instances: ids, rules: rules.rules, apiBind: () => apiBind, scheme: urlScheme(config), onDenied: audit.denials.record, mounted: () => [...routes, ...[SUBSCRIBE_PATH, ...sockets.map((x) => x.path)].map((path) => ({ method: 'GET', path }))] }, { idleMs: config.mcpSessionIdleMs, log: log.child({ component: 'mcp' }) });
+  const mcp = new McpGateway({ instances: ids, rules: rules.rules, apiBind: () => apiBind, scheme: urlScheme(config), onDenied: audit.denials.record, mounted: () => [...routes, ...[SUBSCRIBE_PATH, ...sockets.map((x) => x.path)].map((path) => ({ method: 'GET', path }))] }, { idleMs: config.mcpSessionIdleMs, maxSessions: config.mcpMaxSessions, perPrincipal: config.mcpSessionsPerToken, log: log.child({ component: 'mcp' }) });
   undo.push(() => mcp.close());
   const http = new HttpMetrics();
   defineKoorMetrics(metrics, { http, counters, startedAt, mcpSessions: () => mcp.sessionCount, writer, pool, hub, cluster: backend.leader });
   for (const d of domains) d.metrics?.(metrics);
 
   const limiter = new RateLimiter({ perSecond: config.rateLimit, burst: config.rateBurst > 0 ? config.rateBurst : 2 * config.rateLimit, limitAdmin: config.rateLimitAdmin === 1 });
+  metrics.gauge('koor_storage_full', 'Whether the disk holding the database is full: the last write failed for it and none succeeded since; writes answer 507 (issue 34).', () => (writer.storageFull ? 1 : 0));
+  metrics.counter('koor_mcp_sessions_evicted_total', 'MCP sessions closed to make room for a new one: past their token\'s or agent\'s cap, or the least recently used at the global cap (issue 34).', () => mcp.evicted);
   metrics.counter('koor_rate_limited_total', 'Requests refused with 429: past their token\'s rate (issue 30).', () => limiter.limited);
   const front = await openFront({ config, log, auth, routes, sockets, onDenied: audit.denials.record, limiter, hub, events: events.events, mcp, counters, agentMetrics: agentMetrics.agentMetrics, http, reuse: opts.front ?? null, tls, ...(opts.dashboardDir ? { dashboardDir: opts.dashboardDir } : {}) });
   const { port, dashboardPort } = front;

@@ -1,3 +1,4 @@
+import './http/uws-env.js';
 import uWS from 'uWebSockets.js';
 import type { Backend } from './backend/backend.js';
 import type { Hub } from './bus/hub.js';

@@ -6,7 +6,18 @@ import { Type, type Static } from '../typebox.js';
  */
 
 /** GET /health (both listeners); the boot id is a header, not a member. */
-export const HealthReply = Type.Object({ status: Type.Literal('ok'), uptime: Type.String() });
+export const HealthReply = Type.Object({
+  /** `degraded`: the server answers, but something needs the operator (`storage` says what; issue 34). */
+  status: Type.Union([Type.Literal('ok'), Type.Literal('degraded')]),
+  uptime: Type.String(),
+  /** Present when degraded by a full disk: since when, and that writes answer 507 until space is freed. */
+  storage: Type.Optional(Type.String()),
+  /**
+   * The liveness monitor's clock (issue 34): the probe's last and largest lateness, ms; how many
+   * absences (hold-ups, wall-clock steps) it noticed; ms left of the grace during which nobody goes stale.
+   */
+  liveness: Type.Object({ lag_ms: Type.Integer(), max_lag_ms: Type.Integer(), absences: Type.Integer(), grace_ms: Type.Integer() }),
+});
 export type HealthReply = Static<typeof HealthReply>;
 
 /** An object of numbers, by name: a group of figures. */

@@ -5,6 +5,8 @@ export const WriterLimits = Type.Object({
   max_batch_envelopes: Type.Integer({ minimum: 1 }),
   wal_autocheckpoint_pages: Type.Integer({ minimum: 0 }),
   journal_limit_bytes: Type.Integer({ minimum: -1 }),
+  /** The writer checkpoints the WAL after a batch once it is larger than this (0 = never: SQLite's autocheckpoint alone). */
+  wal_checkpoint_bytes: Type.Integer({ minimum: 0 }),
   busy_timeout_ms: Type.Integer({ minimum: 0 }),
   /** An older data file up to this size is converted to incremental vacuum at start. */
   vacuum_convert_max_bytes: Type.Integer({ minimum: 0 }),

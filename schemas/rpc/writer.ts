@@ -221,6 +221,15 @@ export const WriterMethods = {
     res: Type.Object({ released: Type.Integer(), more: Type.Boolean(), events: Events }),
   },
 
+  /**
+   * Moves every TTL lease's expiry by `by_ms` (issue 34): the wall-clock time the server missed
+   * (held up, or its clock stepped) does not count against a TTL its holders could not renew.
+   */
+  'leases.shift': {
+    req: Type.Object({ by_ms: Type.Integer() }),
+    res: Type.Object({ shifted: Type.Integer() }),
+  },
+
   /** A new task: `ready`, or `blocked` until every task in `deps` (which must exist) is done. */
   'tasks.create': {
     req: Type.Object({
@@ -421,6 +430,19 @@ export const WriterMethods = {
   'audit.denied': {
     req: Type.Object({ actor: Type.String(), resource: Type.String(), detail: Type.String() }),
     res: Type.Object({ id: Type.Integer() }),
+  },
+  /**
+   * Rows beyond the newest `keep` (issue 34: bounded by count, not only age), oldest first, at most
+   * `chunk`; `more` when the chunk was full. The logs count by id (gaps only keep fewer); agent-metric
+   * buckets by their count, oldest hours first.
+   */
+  'ops.trim': {
+    req: Type.Object({
+      table: Type.Union([Type.Literal('audit_log'), Type.Literal('agent_metrics'), Type.Literal('llm_usage')]),
+      keep: Type.Integer({ minimum: 1 }),
+      chunk: Type.Integer({ minimum: 1 }),
+    }),
+    res: Type.Object({ deleted: Type.Integer(), more: Type.Boolean() }),
   },
   'ops.prune': {
     req: Type.Object({

@@ -5,7 +5,7 @@
  * with since= later); the reason says which of the server's paths closed it, for the operator.
  * `scope` says whether one subscriber is closed (the hub or the socket decides) or all of them at
  * once (Hub.closeAll, whose callers name the code: their reason is read from it here). Not
- * here: closes uWS makes on its own (idle timeout, a client frame over the size limit), which its
+ * here: closes uWS makes on its own (idle timeout, a client frame past WS_HARD_FRAME_BYTES) and the 1009 of src/http/slots.ts, which its
  * close callback cannot tell from a client leaving.
  */
 export const CLOSES = {

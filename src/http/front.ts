@@ -1,3 +1,4 @@
+import './uws-env.js';
 import uWS from 'uWebSockets.js';
 import { ConfigError, type Config } from '../config.js';
 import { DASHBOARD_ROUTES, DashboardAssets, defaultDashboardDir, mountDashboard } from '../dashboard/static.js';

@@ -1,3 +1,4 @@
+import './uws-env.js';
 import uWS from 'uWebSockets.js';
 import { ConfigError, type Bind, type Config } from '../config.js';
 import type { Slots } from './slots.js';

@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import type { Slots } from './slots.js';
 import { Compile, type TSchema } from '../../schemas/typebox.js';
@@ -5,6 +6,7 @@ import { type AppError, fail, failWith } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Authenticator } from './auth.js';
 import { readBody } from './body.js';
+import { HTTP_MAX_URL_BYTES, JSON_MAX_DEPTH, jsonTooDeep } from '../shared/limits.js';
 import { parseFirstJson } from './raw-json.js';
 import { createCtx, watchAbort, type Ctx } from './context.js';
 import { permit, ruleOf, type Rule } from './permissions.js';
@@ -138,6 +140,9 @@ export function mount(slots: Slots, routes: readonly Route[], opts: MountOptions
           if (route.body === 'json') {
             let parsed: unknown = {};
             if (!(route.optionalBody && buf.length === 0)) {
+              // Never a lossy rewrite (issue 34): invalid UTF-8 would become U+FFFD and names could collide.
+              if (!isUtf8(buf)) throw fail('INVALID_UTF8', 'body');
+              if (jsonTooDeep(buf)) throw fail('JSON_TOO_DEEP', JSON_MAX_DEPTH);
               ctx.text = buf.toString('utf8');
               try {
                 parsed = parseFirstJson(ctx.text);
@@ -168,6 +173,8 @@ export function mount(slots: Slots, routes: readonly Route[], opts: MountOptions
       }
       ctx.onSent = method === 'HEAD' ? recordedHead : recorded;
       try {
+        const urlBytes = ctx.url.length + ctx.query.length;
+        if (urlBytes > HTTP_MAX_URL_BYTES) return sendError(ctx, fail('URL_TOO_LONG', urlBytes, HTTP_MAX_URL_BYTES), log);
         const authorized = route.public ? true : auth.authorize(ctx);
         if (authorized === false) return sendError(ctx, fail('UNAUTHENTICATED'), log);
         // uWS takes the body only from handlers attached now: it is read while auth settles.

@@ -1,4 +1,5 @@
 import type { HttpRequest, HttpResponse, TemplatedApp, us_socket_context_t, WebSocket, WebSocketBehavior } from 'uWebSockets.js';
+import { WS_HARD_FRAME_BYTES } from '../shared/limits.js';
 
 export type HttpHandler = (res: HttpResponse, req: HttpRequest) => void;
 export type UpgradeHandler = (res: HttpResponse, req: HttpRequest, context: us_socket_context_t) => void;
@@ -50,12 +51,19 @@ export class Slots {
     }
     const s = { fn: upgrade };
     this.upgrades.set(pattern, s);
+    // uWS (20.30) drops a connection whose frame is past its maxPayloadLength with no close frame
+    // (the client sees 1006): it takes frames up to WS_HARD_FRAME_BYTES, and one past the route's
+    // limit is closed here with 1009 Message Too Big (issue 34). Past the hard cap, uWS still drops.
+    const limit = options.maxPayloadLength ?? WS_HARD_FRAME_BYTES;
     this.app.ws<T>(pattern, {
       ...options,
+      maxPayloadLength: Math.max(limit, WS_HARD_FRAME_BYTES),
       upgrade: (res, req, context) => s.fn(res, req, context),
       open: (ws) => ws.getUserData().cb.open(ws),
       drain: (ws) => ws.getUserData().cb.drain(ws),
-      message: () => {},
+      message: (ws, m) => {
+        if (m.byteLength > limit) ws.end(1009, `message too big: ${m.byteLength} bytes (max ${limit})`);
+      },
       close: (ws) => ws.getUserData().cb.close(ws),
     });
   }

@@ -8,7 +8,6 @@ import type { Identity, Role } from '../http/context.js';
 import { MCP_TOOL_RULES, permitRole } from '../http/permissions.js';
 import { AppError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { MCP_MAX_SESSIONS } from '../shared/limits.js';
 import { runTool, ToolError, type ToolDeps } from './tools.js';
 
 interface Session {
@@ -46,6 +45,9 @@ const loadSdk = () =>
 /**
  * MCP control plane over Streamable HTTP (SPEC §3): stateful sessions keyed by Mcp-Session-Id,
  * one low-level SDK Server per session with exactly the five tools, idle sessions closed.
+ * Bounded without locking anyone out (issue 34): `sessions` is kept in least-recently-used order;
+ * a principal (token or agent) past its own cap, or anyone at the global cap, closes the least
+ * recently used session without an open stream (its own first) instead of being refused.
  */
 export class McpGateway {
   private readonly sessions = new Map<string, Session>();
@@ -53,7 +55,7 @@ export class McpGateway {
 
   constructor(
     private readonly deps: ToolDeps,
-    private readonly opts: { idleMs: number; log: Logger },
+    private readonly opts: { idleMs: number; log: Logger; maxSessions: number; perPrincipal: number },
   ) {
     this.sweeper = setInterval(() => this.sweep(), Math.max(50, Math.min(opts.idleMs / 2, 60_000)));
     this.sweeper.unref();
@@ -63,17 +65,71 @@ export class McpGateway {
     return this.sessions.size;
   }
 
+  /** Sessions closed to make room for new ones (koor_mcp_sessions_evicted_total). */
+  evicted = 0;
+  /** Open sessions per principal. */
+  private readonly perPrincipal = new Map<string, number>();
+
+  private track(id: string, s: Session): void {
+    this.sessions.set(id, s);
+    this.perPrincipal.set(s.principal, (this.perPrincipal.get(s.principal) ?? 0) + 1);
+  }
+
+  private untrack(id: string): Session | undefined {
+    const s = this.sessions.get(id);
+    if (!s) return undefined;
+    this.sessions.delete(id);
+    const n = (this.perPrincipal.get(s.principal) ?? 1) - 1;
+    if (n > 0) this.perPrincipal.set(s.principal, n);
+    else this.perPrincipal.delete(s.principal);
+    return s;
+  }
+
+  private drop(id: string, why: string): void {
+    const s = this.untrack(id);
+    if (!s) return;
+    void s.transport.close().catch(() => {});
+    void s.server.close().catch(() => {});
+    this.opts.log.debug({ session: id, principal: s.principal }, why);
+  }
+
+  /** The least recently used session without an open stream (of `principal` when given). */
+  private lruIdle(principal: string | null): string | null {
+    for (const [id, s] of this.sessions) if (s.streams === 0 && (principal === null || s.principal === principal)) return id;
+    return null;
+  }
+
+  /** Room for one more session of `principal`: false when every candidate holds an open stream. */
+  private makeRoom(principal: string): boolean {
+    if ((this.perPrincipal.get(principal) ?? 0) >= this.opts.perPrincipal) {
+      const own = this.lruIdle(principal);
+      if (own === null) return false;
+      this.drop(own, 'MCP session closed: its token or agent opened one past its cap');
+      this.evicted++;
+    }
+    if (this.sessions.size >= this.opts.maxSessions) {
+      const any = this.lruIdle(null);
+      if (any === null) return false;
+      this.drop(any, 'MCP session closed: least recently used at the global cap');
+      this.evicted++;
+    }
+    return true;
+  }
+
   async handle(req: Request, identity: Identity | null, principal: string, role: Role = 'admin', tokenId: string | null = null): Promise<Response> {
     const sid = req.headers.get('mcp-session-id');
     if (sid) {
       const s = this.sessions.get(sid);
       if (!s || s.principal !== principal) return jsonRpcError('MCP_SESSION_NOT_FOUND', -32001);
       s.lastActive = Date.now();
+      // Most recently used last: the map's order is the eviction order.
+      this.sessions.delete(sid);
+      this.sessions.set(sid, s);
       return s.transport.handleRequest(req, { authInfo: { token: principal, clientId: identity?.instanceId ?? principal, scopes: [], extra: { role, tokenId } } });
     }
     if (req.method !== 'POST') return jsonRpcError('MCP_SESSION_REQUIRED', -32000);
     const sdk = await loadSdk();
-    if (this.sessions.size >= MCP_MAX_SESSIONS) return jsonRpcError('MCP_TOO_MANY_SESSIONS', -32000);
+    if (!this.makeRoom(principal)) return jsonRpcError('MCP_TOO_MANY_SESSIONS', -32000);
     const session = this.open(principal, sdk);
     return session.transport.handleRequest(req, { authInfo: { token: principal, clientId: identity?.instanceId ?? principal, scopes: [], extra: { role, tokenId } } });
   }
@@ -89,16 +145,18 @@ export class McpGateway {
       transport: new Transport({
         sessionIdGenerator: () => randomUUID(),
         onsessioninitialized: (id) => {
-          this.sessions.set(id, session);
+          // Initializes answered concurrently may each have found room: the cap holds here too.
+          this.makeRoom(principal);
+          this.track(id, session);
         },
         onsessionclosed: (id) => {
-          this.sessions.delete(id);
+          this.untrack(id);
         },
       }),
     };
     session.transport.onclose = () => {
       const id = session.transport.sessionId;
-      if (id) this.sessions.delete(id);
+      if (id && this.sessions.get(id) === session) this.untrack(id);
     };
     server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: TOOL_LIST }));
     server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
@@ -143,10 +201,7 @@ export class McpGateway {
     const cutoff = Date.now() - this.opts.idleMs;
     for (const [id, s] of this.sessions) {
       if (s.lastActive >= cutoff || s.streams > 0) continue;
-      this.sessions.delete(id);
-      void s.transport.close().catch(() => {});
-      void s.server.close().catch(() => {});
-      this.opts.log.debug({ session: id }, 'idle MCP session closed');
+      this.drop(id, 'idle MCP session closed');
     }
   }
 
@@ -154,6 +209,7 @@ export class McpGateway {
     clearInterval(this.sweeper);
     const all = [...this.sessions.values()];
     this.sessions.clear();
+    this.perPrincipal.clear();
     await Promise.allSettled(all.flatMap((s) => [s.transport.close(), s.server.close()]));
   }
 }

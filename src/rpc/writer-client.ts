@@ -64,6 +64,8 @@ export class WriterClient {
   /** One timer for every deadline: armed for the earliest pending one (see sweepDeadlines). */
   private deadlineTimer: NodeJS.Timeout | null = null;
   private deadlineAt = Infinity;
+  /** Set while the disk holding the database is full (the last write failed for it; none succeeded since): /health says degraded. */
+  storageFull: { since: number; error: string } | null = null;
   readonly stats: WriterStats = { calls: 0, inFlight: 0, restarts: 0, deadlineExceeded: 0, rejectedFull: 0 };
   /** Batch sizes and commit latency, kept by the writer thread itself (shared memory). */
   private readonly batchStats = createWriterStatsBuffer();
@@ -241,6 +243,9 @@ export class WriterClient {
             this.waiting = [];
             if (waiting.length > 0) port1.postMessage(waiting);
             resolve();
+          } else if (msg.control === 'storage') {
+            // The disk holding the database filled up, or a write succeeded again (issue 34).
+            this.storageFull = (msg as { full?: boolean }).full === true ? { since: Date.now(), error: (msg as { error?: string }).error ?? '' } : null;
           } else if (msg.control === 'open-failed') {
             reject(new Error(msg.message ?? 'failed to open database'));
           }

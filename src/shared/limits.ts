@@ -9,8 +9,46 @@ import type { WriterLimits } from '../../schemas/rpc/writer.js';
 
 // --- Requests and inputs --------------------------------------------------------------------
 
+/**
+ * Longest request head uWS reads (issue 34), bytes: handed to uWS as UWS_HTTP_MAX_HEADERS_SIZE
+ * before it loads (src/http/uws-env.ts). uWS builds from about v20.4x honour it, whether the head
+ * arrives in one read or many, and answer 431 past it; 20.30 ignores it (4 KiB when a head arrives
+ * split: the connection is closed without a reply). 32 KiB: long keys, big cookies and JWTs fit.
+ */
+export const HTTP_MAX_HEAD_BYTES = 32 * 1024;
+/** Longest path and query of a REST request, bytes (issue 34): 414 JSON past it. */
+export const HTTP_MAX_URL_BYTES = 8 * 1024;
+
 /** Longest state key, in UTF-8 bytes. Keys are path-like names, not data; 1 KiB is generous. */
 export const MAX_KEY_BYTES = 1024;
+
+/**
+ * Deepest nesting of a JSON body or JSON state value (issue 34): 64 levels, as many JSON parsers
+ * default to (Go's encoding/json has no limit but Python's and Rust's serde_json stop near 128, and
+ * a recursive walk — the state diff, a contract check — must stay far from the stack's end).
+ * Coordination documents are a few levels deep; 64 is generous.
+ */
+export const JSON_MAX_DEPTH = 64;
+
+/**
+ * Whether JSON text nests deeper than `max` arrays/objects. A byte scan (brackets outside strings),
+ * no parse: invalid JSON is for the parser to refuse.
+ */
+export function jsonTooDeep(bytes: Uint8Array, max = JSON_MAX_DEPTH): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < bytes.length; i++) {
+    const c = bytes[i]!;
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped byte
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x7b || c === 0x5b) {
+      if (++depth > max) return true;
+    } else if (c === 0x7d || c === 0x5d) depth--;
+  }
+  return false;
+}
 
 /**
  * `GET /api/state` page size when `limit` is absent: the largest page, so clients of the original
@@ -49,6 +87,8 @@ export const EVENTS_HISTORY_MAX_BYTES = 16 * 1024 * 1024;
 export const WS_SOFT_BUFFER_BYTES = 64 * 1024;
 /** Largest client frame accepted (clients send nothing meaningful), bytes. */
 export const WS_MAX_CLIENT_FRAME_BYTES = 4 * 1024;
+/** Largest client frame uWS reads in so that one past a route's limit is closed with 1009, not dropped (1006). */
+export const WS_HARD_FRAME_BYTES = 1024 * 1024;
 /** Idle timeout in seconds; uWS pings automatically so quiet subscriptions stay open. */
 export const WS_IDLE_TIMEOUT_S = 120;
 /**
@@ -87,14 +127,17 @@ export const CLUSTER_READ_CONNECTIONS = 8;
 /** Most envelopes executed in one writer transaction; the rest wait for the next turn. */
 export const WRITER_MAX_BATCH_ENVELOPES = 2000;
 /**
- * WAL pages before an automatic checkpoint (SQLite's default is 1000 ≈ 4 MiB). Measured with
- * 1 KB puts in batches of 50: bytes written per put 8.4 KB → 6.5 KB, because hot pages are
- * written back once per checkpoint rather than once per 4 MiB; the rarer checkpoint costs a
- * longer pause (max commit ~35 ms here).
+ * SQLite's automatic checkpoint (inside a COMMIT) is off (issue 34, and issue 33's tail latency):
+ * the writer checkpoints its WAL itself after a batch's replies left, once the WAL passed
+ * WRITER_WAL_CHECKPOINT_BYTES. Earlier, 10,000 pages (40 MiB) between checkpoints wrote hot pages
+ * back less often (8.4 → 6.5 KB written per 1 KB put) but left a WAL that a full disk could not
+ * absorb: freeing 10 MB on a full 50 MB volume did not bring writes back.
  */
-export const WRITER_WAL_AUTOCHECKPOINT_PAGES = 10_000;
-/** The WAL file is truncated back to this after a checkpoint, bytes. */
-export const WRITER_JOURNAL_LIMIT_BYTES = 64 * 1024 * 1024;
+export const WRITER_WAL_AUTOCHECKPOINT_PAGES = 0;
+/** The WAL is checkpointed (PASSIVE) after a batch once it is larger than this, bytes. */
+export const WRITER_WAL_CHECKPOINT_BYTES = 8 * 1024 * 1024;
+/** The WAL file is truncated back to this after a checkpoint, bytes: what a full disk must give back is at most this. */
+export const WRITER_JOURNAL_LIMIT_BYTES = 8 * 1024 * 1024;
 /**
  * A data file from before incremental vacuum is converted at start (a full VACUUM, ~140 MB/s
  * here) only up to this size, well inside the start-up timeout; a larger one logs how to run
@@ -156,8 +199,6 @@ export const VALIDATE_MAX_VIOLATIONS = 1000;
 export const RULES_CACHE_PROJECTS = 1024;
 /** Distinct rule subsets (by filename/stack selection) per project kept as ready JSON for the pool. */
 export const RULES_CACHE_SUBSETS = 64;
-/** Open MCP sessions at most (each holds a transport and a server); initialize beyond gets 503. */
-export const MCP_MAX_SESSIONS = 1000;
 /** Compiled glob patterns kept; beyond this the cache is reset (patterns come from clients). */
 export const GLOB_CACHE_MAX_PATTERNS = 4096;
 /**
@@ -278,6 +319,8 @@ export const LEASE_MAX_RESOURCES = 100;
 export const LEASE_MAX_TTL_MS = 7 * 24 * 3_600_000;
 /** How often the front looks for leases past their TTL (a read; the writer is called only then), ms. */
 export const LEASE_EXPIRY_CHECK_MS = 1000;
+/** How often the server samples its own presence (monotonic vs wall clock, event-loop lateness; issue 34). */
+export const PRESENCE_PROBE_MS = 500;
 /** Expired leases released per writer call (each stores one event): keeps a turn short. */
 export const LEASE_EXPIRE_CHUNK = 500;
 /** `GET /api/leases` and `GET /api/tasks`: default and largest `limit`. */
@@ -296,6 +339,7 @@ export const WRITER_LIMITS: WriterLimits = Object.freeze({
   max_batch_envelopes: WRITER_MAX_BATCH_ENVELOPES,
   wal_autocheckpoint_pages: WRITER_WAL_AUTOCHECKPOINT_PAGES,
   journal_limit_bytes: WRITER_JOURNAL_LIMIT_BYTES,
+  wal_checkpoint_bytes: WRITER_WAL_CHECKPOINT_BYTES,
   busy_timeout_ms: SQLITE_BUSY_TIMEOUT_MS,
   vacuum_convert_max_bytes: VACUUM_CONVERT_MAX_BYTES,
   webhook_backlog_max: WEBHOOK_BACKLOG_MAX,

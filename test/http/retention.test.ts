@@ -165,3 +165,55 @@ t.test('koor-server --vacuum compacts a stopped server\'s data file once; refuse
   t.equal(ro.pragma('auto_vacuum', { simple: true }), 2);
   t.equal(ro.prepare("SELECT count(*) FROM state_history WHERE key = 'k'").pluck().get(), 11, 'data intact');
 });
+
+t.test('audit entries and agent-metric buckets are bounded by count as well as by age (issue 34)', async (t) => {
+  const s = await startTestServer(t, { auditKeep: 50, agentMetricsKeep: 10, pruneIntervalMs: 3_600_000 }, { oneNode: "the retention figures are the node's own" });
+  for (let i = 0; i < 120; i += 20) await Promise.all(Array.from({ length: 20 }, (_, k) => put(s.url, `audited/${i + k}`, '{}')));
+  // Twenty agents, each with a bucket of REST calls this hour.
+  for (let i = 0; i < 20; i++) {
+    const a = await json(await fetch(`${s.url}/api/instances/register`, { method: 'POST', body: JSON.stringify({ name: `counted-${i}` }) }));
+    await (await fetch(`${s.url}/api/state`, { headers: { 'x-koor-instance': a.id } })).arrayBuffer();
+  }
+  const buckets = async () => (await json(await fetch(`${s.url}/api/metrics/agents`))) as unknown[];
+  const audit = async () => (await json(await fetch(`${s.url}/api/audit?limit=1000`))) as Array<{ resource: string }>;
+  t.ok((await audit()).length > 50, 'more than 50 audit entries before the pass');
+  const before = await json(await fetch(`${s.url}/api/metrics`));
+  t.ok((await buckets()).length > 10, 'more than 10 agent-metric buckets before the pass');
+  await s.retention.runPass();
+  const after = await audit();
+  t.ok(after.length <= 50 && after.length >= 40, `at most 50 audit entries kept: ${after.length}`);
+  t.ok(after.some((e) => e.resource.includes('counted-19') || e.resource.includes('audited/119')), 'the newest are the ones kept');
+  t.ok(!after.some((e) => e.resource.endsWith('audited/0')), 'the oldest went');
+  const m = await json(await fetch(`${s.url}/api/metrics`));
+  t.ok(m.retention.audit_pruned > (before.retention?.audit_pruned ?? 0), `counted in the metrics: ${JSON.stringify(m.retention)}`);
+  t.equal((await buckets()).length, 10, 'agent-metric buckets: the newest 10 kept');
+  t.ok(m.retention.agent_metrics_pruned >= 10);
+});
+
+t.test('a bounded soak of the mixed write mix: the data dir plateaus (issue 34)', async (t) => {
+  if (sqliteOnly(t, 'the data dir on disk')) return;
+  const dir = tempDir(t);
+  const s = await startTestServer(t, { dataDir: dir, stateHistoryKeep: 5, eventRetention: 500, auditKeep: 2000, agentMetricsKeep: 200, pruneIntervalMs: 3_600_000 });
+  const agents: string[] = [];
+  for (let i = 0; i < 10; i++) agents.push((await json(await fetch(`${s.url}/api/instances/register`, { method: 'POST', body: JSON.stringify({ name: `soak-${i}` }) }))).id);
+  /** Everything in the data dir: data.db, its WAL and whatever else the server keeps there. */
+  const dirBytes = () => fs.readdirSync(dir).reduce((n, f) => n + fs.statSync(path.join(dir, f)).size, 0);
+  const value = JSON.stringify({ pad: 'v'.repeat(4000) });
+  const sizes: number[] = [];
+  for (let round = 0; round < 8; round++) {
+    // State writes to hot keys, events, heartbeats (audit entries, metric buckets): ~1,200 writes a round.
+    for (let i = 0; i < 20; i++) {
+      await Promise.all([
+        ...Array.from({ length: 20 }, (_, k) => put(s.url, `soak/${k}`, value)),
+        ...Array.from({ length: 20 }, (_, k) => fetch(`${s.url}/api/events/publish`, { method: 'POST', body: JSON.stringify({ topic: `soak.${k}`, data: { round, i, pad: 'e'.repeat(500) } }) }).then((r) => r.arrayBuffer())),
+        ...agents.map((id) => fetch(`${s.url}/api/instances/${id}/heartbeat`, { method: 'POST', headers: { 'x-koor-instance': id } }).then((r) => r.arrayBuffer())),
+      ]);
+    }
+    await s.retention.runPass();
+    sizes.push(dirBytes());
+  }
+  const mb = sizes.map((b) => (b / 1048576).toFixed(1));
+  t.ok(Math.max(...sizes.slice(3)) <= sizes[2]! * 1.25, `data dir sizes (MB) after round 4..8 stay within 25 % of round 3: ${mb.join(', ')}`);
+  const audit = (await json(await fetch(`${s.url}/api/audit?limit=1000`))) as unknown[];
+  t.ok(audit.length > 0, 'audit entries are still written');
+});

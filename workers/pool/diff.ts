@@ -1,3 +1,4 @@
+import { JSON_MAX_DEPTH, jsonTooDeep } from '../../src/shared/limits.js';
 import { Num, parseLossless, stringifyLossless, type LosslessValue } from './lossless-json.js';
 
 type Obj = { [k: string]: LosslessValue };
@@ -70,6 +71,8 @@ export function diffJson(entries: readonly RawDiffEntry[]): string {
 
 /** Parses a stored version as a JSON object, or returns the reason it is not one. */
 export function parseObject(bytes: Uint8Array): { ok: true; value: Obj } | { ok: false; reason: string } {
+  // Stored before the limit existed, or by another route: the recursive walk must not run out of stack.
+  if (jsonTooDeep(bytes)) return { ok: false, reason: `nested deeper than ${JSON_MAX_DEPTH} levels` };
   let v: LosslessValue;
   try {
     v = parseLossless(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'));

@@ -96,7 +96,7 @@ export function createDispatcher(driver: Driver, opts: MethodOptions & { log?: F
       const res = await tx.savepoint(exec);
       return replayed ? { id: env.id, ok: true, res, replayed: true } : { id: env.id, ok: true, res };
     } catch (e) {
-      if (driver.unavailable(e)) throw e;
+      if (driver.unavailable(e) || driver.full(e)) throw e;
       methodFailed = true;
       if (e instanceof Fault) return failReply(env.id, e);
       // Not a known fault: a bug or an environment failure. The client gets a generic 500; the
@@ -152,7 +152,7 @@ export function createDispatcher(driver: Driver, opts: MethodOptions & { log?: F
         guardedNext = methodFailed;
         return { replies };
       } catch (commitError) {
-        const err = driver.unavailable(commitError) ? fault('DATABASE_UNAVAILABLE') : fault('OPERATION_FAILED', 'commit');
+        const err = driver.unavailable(commitError) ? fault('DATABASE_UNAVAILABLE') : driver.full(commitError) ? fault('STORAGE_FULL') : fault('OPERATION_FAILED', 'commit');
         return { commitError, replies: failedBatch(batch, replies, err) };
       }
     },

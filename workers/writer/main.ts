@@ -6,6 +6,8 @@ import { writerThread } from './startup.js';
 
 /** Control messages (not RPC): orderly shutdown. */
 export type WriterControl = { control: 'close' };
+/** Posted to the front when the disk holding the database fills up or has room again (issue 34). */
+export type WriterStorage = { control: 'storage'; full: boolean; error?: string };
 
 /**
  * The writer thread, one for both backends: arrays of envelopes in, arrays of replies out,
@@ -28,7 +30,7 @@ async function open(): Promise<Driver | null> {
     if (startup.db_path === '') throw new Error('no data file and no database URL');
     const { openWriterDb } = await import('./sqlite/db.js');
     const { sqliteDriver } = await import('./sqlite/driver.js');
-    return sqliteDriver(openWriterDb(startup.db_path, startup.limits, { sync: startup.sync, log }));
+    return sqliteDriver(openWriterDb(startup.db_path, startup.limits, { sync: startup.sync, log }), startup.limits.wal_checkpoint_bytes);
   } catch (err) {
     // Reported to the front process, which turns it into one clear startup error.
     port.postMessage({ control: 'open-failed', message: (err as Error).message });
@@ -44,6 +46,8 @@ const dispatcher = createDispatcher(driver, thread.options);
 const maxBatch = startup.limits.max_batch_envelopes;
 const queue: unknown[] = [];
 let running = false;
+/** The last batch failed for a full disk, and no write has succeeded since. */
+let storageFull = false;
 let closing = false;
 
 /** Lets the port deliver what arrived meanwhile (on SQLite a batch runs within one turn). */
@@ -60,11 +64,22 @@ async function pump(): Promise<void> {
     if (commitError) {
       // PostgreSQL out of reach: every batch fails until it is back — one warning per 10 s, not one per batch.
       if (isDatabaseUnavailable(commitError)) unreachable({ error: (commitError as Error).message, batch: batch.length }, 'database unavailable: writes answered 503');
-      else log.error({ err: commitError, batch: batch.length }, 'commit failed');
+      else if (!driver.full(commitError)) log.error({ err: commitError, batch: batch.length }, 'commit failed'); // a full disk: logged once below
+    }
+    // The storage state first: a client told 507 finds /health degraded already.
+    const failedFull = commitError !== undefined && driver.full(commitError);
+    if (failedFull !== storageFull && (failedFull || (commitError === undefined && driver.wrote()))) {
+      storageFull = failedFull;
+      const msg: WriterStorage = failedFull ? { control: 'storage', full: true, error: (commitError as Error).message } : { control: 'storage', full: false };
+      port.postMessage(msg);
+      if (failedFull) log.error({ err: commitError }, 'the disk holding the database is full: writes answer 507 until space is freed');
+      else log.info('the disk holding the database has room again: writes resumed');
     }
     // Replies leave only after COMMIT returned: an acknowledged write is durable. One message
     // per batch: one structured clone and one wake-up of the front thread.
     if (replies.length > 0) port.postMessage(replies);
+    // WAL checkpoints happen here, after the replies left (never inside a COMMIT).
+    driver.afterBatch(failedFull);
     if (!closing && queue.length > 0) await nextTurn();
   }
   running = false;

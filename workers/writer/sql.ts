@@ -41,6 +41,16 @@ export interface Driver {
   transaction(fn: (tx: Tx) => Promise<void>): Promise<void>;
   /** The database is out of reach (not a method's failure): the whole batch fails, UNAVAILABLE. */
   unavailable(err: unknown): boolean;
+  /** The disk holding the database is full (SQLITE_FULL, PostgreSQL 53100): the whole batch fails, INSUFFICIENT_STORAGE (issue 34). */
+  full(err: unknown): boolean;
+  /**
+   * Called after each batch's replies left (never on the commit path; issue 34): SQLite checkpoints
+   * its WAL here when it grew past its limit, and truncates it after a full disk, so freeing a few
+   * MB is enough for writes to resume. PostgreSQL: nothing.
+   */
+  afterBatch(failedFull: boolean): void;
+  /** Whether the last committed transaction changed anything (a write that needed room succeeded). */
+  wrote(): boolean;
   /** The database already rolled the transaction back on its own (SQLite on a full disk, an I/O error). */
   aborted(): boolean;
   schemaVersion(tx: Tx): Promise<number>;

@@ -1,18 +1,21 @@
 import type { Event } from '../../../schemas/rpc/writer.js';
 import type { Domain, Platform } from '../domain.js';
 import { LivenessMonitor } from './liveness.js';
+import type { Presence } from './presence.js';
 import { instanceRoutes } from './routes.js';
 import { InstanceService } from './service.js';
 
 /** Agent instances and their identity (SPEC §2.5, §8.4), and the liveness monitor that marks the silent stale. */
-export function instancesDomain(p: Platform, d: { announce: (list: readonly Event[]) => void }): Domain & { instances: InstanceService; liveness: LivenessMonitor } {
+export function instancesDomain(p: Platform, d: { announce: (list: readonly Event[]) => void; presence: Presence; shiftLeases: (byMs: number) => Promise<number> }): Domain & { instances: InstanceService; liveness: LivenessMonitor } {
   const instances = new InstanceService(p.readers.instances, p.writer, p.log.child({ component: 'instances' }), d.announce, p.backend.othersWrite);
-  const liveness = new LivenessMonitor(instances, { intervalMs: p.config.livenessIntervalMs, timeoutMs: p.config.livenessTimeoutMs, log: p.log.child({ component: 'liveness' }) });
+  const liveness = new LivenessMonitor(instances, d.presence, { intervalMs: p.config.livenessIntervalMs, timeoutMs: p.config.livenessTimeoutMs, log: p.log.child({ component: 'liveness' }), shiftLeases: d.shiftLeases });
   return {
     instances,
     liveness,
     routes: instanceRoutes(instances, liveness),
     jobs: [liveness],
+    start: () => d.presence.start(),
+    close: () => d.presence.stop(),
     metrics: (m) => m.gauge('koor_instances', 'Registered agent instances.', () => instances.count()),
   };
 }

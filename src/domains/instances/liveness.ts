@@ -1,26 +1,53 @@
 import type { Logger } from '../../log.js';
+import type { Presence } from './presence.js';
 import type { InstanceService, Summary } from './service.js';
 
 /**
  * Liveness monitor (SPEC §2.6, §6): every interval, active instances unseen for the timeout
  * become stale. Their `agent.stale` events, and the release of their leases and claimed tasks
  * (SPEC §8.8), are stored by the writer in the same transaction and fanned out by the service.
+ * Nobody is judged while the server's own presence is in its grace period after an absence
+ * (presence.ts, issue 34); while it runs, the wall-clock time an absence missed is credited to
+ * TTL leases (`shiftLeases`).
  */
 export class LivenessMonitor {
   private timer: NodeJS.Timeout | null = null;
+  private unlisten: (() => void) | null = null;
+  /** Lease-shifting writes still in flight (the lease sweep waits for them). */
+  private shifting: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly instances: InstanceService,
-    private readonly opts: { intervalMs: number; timeoutMs: number; log: Logger },
+    readonly presence: Presence,
+    private readonly opts: { intervalMs: number; timeoutMs: number; log: Logger; shiftLeases: (byMs: number) => Promise<number> },
   ) {}
 
+  /** Resolves once the leases were credited with every absence noticed so far. */
+  settled(): Promise<void> {
+    this.presence.sample();
+    return this.shifting;
+  }
+
   async check(): Promise<Summary[]> {
+    if (!this.presence.judging()) return [];
     const stale = await this.instances.markStale(Date.now() - this.opts.timeoutMs);
     if (stale.length > 0) this.opts.log.info({ count: stale.length }, 'instances went stale');
     return stale;
   }
 
   start(): void {
+    this.unlisten = this.presence.onAbsence((a) => {
+      this.opts.log.warn({ held_ms: Math.round(a.heldMs), missed_wall_ms: a.missedWallMs, grace_ms: this.opts.timeoutMs }, 'the server was held up or its wall clock stepped: nobody goes stale during the grace period');
+      if (a.missedWallMs === 0) return;
+      this.shifting = this.shifting.then(() =>
+        this.opts.shiftLeases(a.missedWallMs).then(
+          (n) => {
+            if (n > 0) this.opts.log.info({ leases: n, by_ms: a.missedWallMs }, 'TTL leases credited with the time the server missed');
+          },
+          (err: unknown) => this.opts.log.warn({ err }, 'crediting TTL leases failed'),
+        ),
+      );
+    });
     this.timer = setInterval(() => {
       this.check().catch((err: unknown) => this.opts.log.warn({ err }, 'liveness check failed'));
     }, this.opts.intervalMs);
@@ -28,6 +55,8 @@ export class LivenessMonitor {
   }
 
   stop(): void {
+    this.unlisten?.();
+    this.unlisten = null;
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
   }

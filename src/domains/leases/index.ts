@@ -5,8 +5,8 @@ import { leaseRoutes } from './routes.js';
 import { LeaseService } from './service.js';
 
 /** Leases on path globs (SPEC §8.8), and the job that releases those past their TTL. */
-export function leasesDomain(p: Platform, d: { announce: (list: readonly Event[]) => void }): Domain & { leases: LeaseService } {
-  const leases = new LeaseService(p.readers.leases, p.writer, d.announce, { checkEveryMs: LEASE_EXPIRY_CHECK_MS, log: p.log.child({ component: 'leases' }) });
+export function leasesDomain(p: Platform, d: { announce: (list: readonly Event[]) => void; settled?: () => Promise<void> }): Domain & { leases: LeaseService } {
+  const leases = new LeaseService(p.readers.leases, p.writer, d.announce, { checkEveryMs: LEASE_EXPIRY_CHECK_MS, log: p.log.child({ component: 'leases' }), ...(d.settled ? { settled: d.settled } : {}) });
   return {
     leases,
     routes: leaseRoutes(leases),

@@ -79,8 +79,13 @@ export class LeaseService {
     private readonly reader: LeaseReader,
     private readonly writer: WriterClient,
     private readonly announce: (events: readonly Event[]) => void,
-    private readonly opts: { checkEveryMs: number; log: Logger },
+    private readonly opts: { checkEveryMs: number; log: Logger; settled?: () => Promise<void> },
   ) {}
+
+  /** Credits every TTL lease with `byMs` (the time the server missed, issue 34); how many moved. */
+  async shift(byMs: number): Promise<number> {
+    return (await this.writer.call('leases.shift', { by_ms: byMs })).shifted;
+  }
 
   async acquire(holder: string, input: AcquireInput, audit: AuditTag): Promise<Lease> {
     if (input.resources.length === 0) throw fail('FIELD_REQUIRED', 'resources');
@@ -138,6 +143,24 @@ export class LeaseService {
 
   /** Releases leases past their TTL; the writer is called only when the index says some are due. */
   sweep(): Promise<void> {
+    if (this.sweeping) return this.sweeping;
+    // After the server was held up, its missed time is credited to the leases before any expires.
+    if (this.opts.settled) {
+      this.sweeping = this.opts
+        .settled()
+        .then(() => {
+          this.sweeping = null;
+          return this.sweepNow();
+        })
+        .finally(() => {
+          this.sweeping = null;
+        });
+      return this.sweeping;
+    }
+    return this.sweepNow();
+  }
+
+  private sweepNow(): Promise<void> {
     if (this.sweeping) return this.sweeping;
     const due = this.reader.due(Date.now());
     if (due === false) return Promise.resolve();

@@ -5,7 +5,7 @@ import { send, sendJson, sendJsonText, sendVersioned, sendWritten, type HeaderLi
 import type { Route } from '../../http/router.js';
 import { pathName } from '../../http/path.js';
 import { parseIntStrict, positiveInt, queryParams } from '../../http/query.js';
-import { STATE_HISTORY_DEFAULT_LIMIT, STATE_HISTORY_MAX_LIMIT, STATE_LIST_DEFAULT_LIMIT, STATE_LIST_MAX_LIMIT } from '../../shared/limits.js';
+import { JSON_MAX_DEPTH, jsonTooDeep, STATE_HISTORY_DEFAULT_LIMIT, STATE_HISTORY_MAX_LIMIT, STATE_LIST_DEFAULT_LIMIT, STATE_LIST_MAX_LIMIT } from '../../shared/limits.js';
 import type { CachedValue } from './cache.js';
 import type { StateService } from './service.js';
 import { then } from '../../backend/awaitable.js';
@@ -59,10 +59,14 @@ export function stateRoutes(svc: StateService): Route[] {
       handler: async (ctx) => {
         const key = keyOf(ctx);
         if (ctx.body.length === 0) throw fail('EMPTY_BODY');
+        const contentType = ctx.headers.contentType || 'application/json';
+        // A value sent as JSON is walked later (?diff=, contracts): its nesting is bounded (issue 34).
+        // Bytes sent with no Content-Type are stored as they are (?diff= refuses a deep one itself).
+        if (ctx.headers.contentType.includes('json') && jsonTooDeep(ctx.body)) throw fail('JSON_TOO_DEEP', JSON_MAX_DEPTH);
         const r = await svc.put({
           key,
           value: ctx.body,
-          contentType: ctx.headers.contentType || 'application/json',
+          contentType,
           updatedBy: actor(ctx),
           ifMatch: ctx.headers.ifMatch,
           ifNoneMatch: ctx.headers.ifNoneMatch,

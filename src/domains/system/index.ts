@@ -1,5 +1,6 @@
 import type { Metrics, MetricsSnapshot } from '../../metrics/registry.js';
 import type { Domain, Platform } from '../domain.js';
+import type { Presence } from '../instances/presence.js';
 import type { CallCounters } from './metrics.js';
 import { Retention } from './retention.js';
 import { systemRoutes } from './routes.js';
@@ -8,6 +9,7 @@ import { systemRoutes } from './routes.js';
 export function systemDomain(
   p: Platform,
   d: {
+    presence: Presence;
     startedAt: number;
     bootId: string;
     counters: CallCounters;
@@ -26,12 +28,15 @@ export function systemDomain(
     auditRetentionMs: c.auditRetentionMs,
     agentMetricsRetentionMs: c.agentMetricsRetentionMs,
     llmRetentionMs: c.llmRetentionMs,
+    auditKeep: c.auditKeep,
+    agentMetricsKeep: c.agentMetricsKeep,
+    llmKeep: c.llmKeep,
     messageRetentionMs: c.messageRetentionMs,
     expiredTokenRetentionMs: c.expiredTokenRetentionMs,
     size: () => p.backend.size(),
     log: p.log.child({ component: 'retention' }),
   });
-  const routes = systemRoutes({ startedAt: d.startedAt, bootId: d.bootId, counters: d.counters, apiBind: c.bind.text, dashboardBind: c.dashboardBind?.text ?? '', metrics: d.metrics, figures: d.figures });
+  const routes = systemRoutes({ presence: d.presence, storageFull: () => p.writer.storageFull, startedAt: d.startedAt, bootId: d.bootId, counters: d.counters, apiBind: c.bind.text, dashboardBind: c.dashboardBind?.text ?? '', metrics: d.metrics, figures: d.figures });
   const r = retention.stats;
   /** Tables pruned, as the `table` label, and where each count is kept. */
   const pruned: ReadonlyArray<[string, () => number]> = [

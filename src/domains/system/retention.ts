@@ -22,6 +22,10 @@ export interface RetentionOptions {
   auditRetentionMs: number;
   agentMetricsRetentionMs: number;
   llmRetentionMs: number;
+  /** Rows kept at most, newest first (0 = no count limit; issue 34): audit log, agent-metric buckets, LLM usage. */
+  auditKeep: number;
+  agentMetricsKeep: number;
+  llmKeep: number;
   /** Agent inbox messages (issue 28); their recipients' rows go with them. */
   messageRetentionMs: number;
   expiredTokenRetentionMs: number;
@@ -130,6 +134,20 @@ export class Retention {
       // Created tokens a week past their expiry (refused since it; listed as expired until then).
       { ms: this.opts.expiredTokenRetentionMs, stat: 'tokens_pruned', before: toStorage, turn: ops('api_tokens') },
     ] as const;
+    // By count as well as by age (issue 34): a burst of traffic cannot outgrow the disk within the age limit.
+    const counted = [
+      { keep: this.opts.auditKeep, stat: 'audit_pruned', table: 'audit_log' },
+      { keep: this.opts.agentMetricsKeep, stat: 'agent_metrics_pruned', table: 'agent_metrics' },
+      { keep: this.opts.llmKeep, stat: 'llm_usage_pruned', table: 'llm_usage' },
+    ] as const;
+    for (const c of counted) {
+      if (c.keep === 0) continue;
+      for (let turn = 0; turn < RETENTION_MAX_TURNS_PER_PASS; turn++) {
+        const r = await this.writer.call('ops.trim', { table: c.table, keep: c.keep, chunk: OPS_PRUNE_CHUNK });
+        this.stats[c.stat] += r.deleted;
+        if (!r.more) break;
+      }
+    }
     for (const s of steps) {
       if (s.ms === 0) continue;
       const before = s.before(now - s.ms);

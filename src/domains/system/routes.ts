@@ -1,9 +1,14 @@
 import { send, sendJson } from '../../http/reply.js';
 import type { Route } from '../../http/router.js';
 import type { Metrics, MetricsSnapshot } from '../../metrics/registry.js';
+import type { Presence } from '../instances/presence.js';
 import { goUptime, tokenTax, type CallCounters } from './metrics.js';
 
 export interface SystemDeps {
+  /** The server's own presence: /health reports the liveness monitor's lag and grace (issue 34). */
+  presence: Presence;
+  /** Set while the disk holding the database is full (issue 34): /health says degraded and why. */
+  storageFull: () => { since: number; error: string } | null;
   startedAt: number;
   /** Random per start (X-Koor-Boot on /health): a client can tell that the server restarted. */
   bootId: string;
@@ -23,7 +28,16 @@ export function systemRoutes(d: SystemDeps): Route[] {
       path: '/health',
       public: true,
       counted: false,
-      handler: (ctx) => sendJson(ctx, 200, { status: 'ok', uptime: goUptime(Date.now() - d.startedAt) }, [['X-Koor-Boot', d.bootId]]),
+      handler: (ctx) => {
+        const pr = d.presence;
+        pr.sample();
+        const liveness = { lag_ms: Math.round(pr.lastLagMs), max_lag_ms: Math.round(pr.maxLagMs), absences: pr.absences, grace_ms: pr.graceLeftMs() };
+        const full = d.storageFull();
+        const body = full
+          ? { status: 'degraded', uptime: goUptime(Date.now() - d.startedAt), liveness, storage: `full since ${new Date(full.since).toISOString()}: writes answer 507 until space is freed (${full.error})` }
+          : { status: 'ok', uptime: goUptime(Date.now() - d.startedAt), liveness };
+        sendJson(ctx, 200, body, [['X-Koor-Boot', d.bootId]]);
+      },
     },
     {
       method: 'GET',

@@ -65,6 +65,9 @@ export function pgDriver(sql: Sql): Driver {
       });
     },
     unavailable: isDatabaseUnavailable,
+    full: (err: unknown) => (err as { code?: unknown } | null)?.code === '53100',
+    afterBatch: () => {},
+    wrote: () => true,
     aborted: () => false,
     async schemaVersion(tx: Tx): Promise<number> {
       return (await tx.get<{ v: number }>(SCHEMA_VERSION))?.v ?? 0;

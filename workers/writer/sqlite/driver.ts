@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import type { Statement } from 'better-sqlite3';
 import type { Driver, Param, Query, Tx } from '../sql.js';
 import { schemaVersion, vacuumStep, type DB } from './db.js';
@@ -11,7 +12,24 @@ function sleepSync(ms: number): void {
  * synchronously; the promises store code awaits are already settled, so a whole batch runs in
  * one turn of the thread, between port messages, as the synchronous writer did.
  */
-export function sqliteDriver(db: DB): Driver {
+export function sqliteDriver(db: DB, walCheckpointBytes = 0): Driver {
+  const wal = `${db.name}-wal`;
+  /** Rows changed by the transaction in progress (or the last one). */
+  let changed = 0;
+  /**
+   * The WAL is checkpointed here, after the replies left, not by SQLite's autocheckpoint inside a
+   * COMMIT (issue 33's tail latency): PASSIVE (never waits for readers) once it passed its limit;
+   * after a full disk, TRUNCATE, which hands the WAL's space back so the next write finds room.
+   */
+  const checkpoint = (truncate: boolean): void => {
+    if (walCheckpointBytes <= 0 && !truncate) return;
+    try {
+      if (!truncate && fs.statSync(wal, { throwIfNoEntry: false })?.size! <= walCheckpointBytes) return;
+      db.pragma(`wal_checkpoint(${truncate ? 'TRUNCATE' : 'PASSIVE'})`);
+    } catch {
+      // A full disk fails the checkpoint too: the next batch tries again.
+    }
+  };
   const prepared = new Map<Query, Statement<Param[]>>();
   const prep = (q: Query): Statement<Param[]> => {
     let s = prepared.get(q);
@@ -32,9 +50,19 @@ export function sqliteDriver(db: DB): Driver {
     dialect: 'sqlite',
     get: async <T>(q: Query, ...params: Param[]) => prep(q).get(...params) as T | undefined,
     all: async <T>(q: Query, ...params: Param[]) => prep(q).all(...params) as T[],
-    run: async (q: Query, ...params: Param[]) => prep(q).run(...params).changes,
-    insert: async (q: Query, ...params: Param[]) => Number(prep(q).run(...params).lastInsertRowid),
-    send: (q: Query, ...params: Param[]) => void prep(q).run(...params),
+    run: async (q: Query, ...params: Param[]) => {
+      const n = prep(q).run(...params).changes;
+      changed += n;
+      return n;
+    },
+    insert: async (q: Query, ...params: Param[]) => {
+      changed++;
+      return Number(prep(q).run(...params).lastInsertRowid);
+    },
+    send: (q: Query, ...params: Param[]) => {
+      changed++;
+      prep(q).run(...params);
+    },
     flush: async () => {},
     async savepoint<T>(fn: () => Promise<T>): Promise<T> {
       savepoint.run();
@@ -57,6 +85,7 @@ export function sqliteDriver(db: DB): Driver {
   return {
     dialect: 'sqlite',
     async transaction(fn: (tx: Tx) => Promise<void>): Promise<void> {
+      changed = 0;
       begin.run();
       try {
         await fn(tx);
@@ -67,6 +96,12 @@ export function sqliteDriver(db: DB): Driver {
       }
     },
     unavailable: () => false,
+    full: (err: unknown) => {
+      const code = (err as { code?: unknown } | null)?.code;
+      return code === 'SQLITE_FULL' || (typeof code === 'string' && code.startsWith('SQLITE_IOERR') && /no space|disk is full|ENOSPC/i.test(String((err as Error).message)));
+    },
+    afterBatch: (failedFull: boolean) => checkpoint(failedFull),
+    wrote: () => changed > 0,
     aborted: () => !db.inTransaction,
     schemaVersion: async () => schemaVersion(db),
     sleep: async (_tx, ms) => sleepSync(ms),

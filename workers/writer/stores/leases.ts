@@ -42,6 +42,7 @@ const INSERT_RESOURCE = sql('INSERT INTO lease_resources (prefix, lease_id, reso
 const DELETE = sql('DELETE FROM leases WHERE id = ?');
 const SET_EXPIRY = sql('UPDATE leases SET ttl_ms = ?, expires_ms = ? WHERE id = ?');
 const RENEW_HOLDER = sql('UPDATE leases SET expires_ms = ? + ttl_ms WHERE holder = ? AND ttl_ms > 0 AND expires_ms > ?');
+const SHIFT = sql('UPDATE leases SET expires_ms = expires_ms + ? WHERE expires_ms > 0');
 const HOLDER_NAME = sql('SELECT name FROM instances WHERE id = ?');
 
 /**
@@ -173,6 +174,10 @@ export function leaseStore(events: EventStore) {
     async expire(tx: Tx, req: ReqOf<M, 'leases.expire'>): Promise<ResOf<M, 'leases.expire'>> {
       const rows = await tx.all<Row>(DUE, Date.now(), req.limit);
       return { released: rows.length, more: rows.length === req.limit, events: await endAll(tx, rows, 'expired') };
+    },
+
+    async shift(tx: Tx, req: ReqOf<M, 'leases.shift'>): Promise<ResOf<M, 'leases.shift'>> {
+      return { shifted: await tx.run(SHIFT, req.by_ms) };
     },
 
     /** Ends every lease of `holder` (it went stale or was deregistered). */

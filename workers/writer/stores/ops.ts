@@ -36,6 +36,17 @@ const PRUNE = {
   }),
 };
 
+/** Past the newest `keep` rows (parameters: keep, chunk): the logs by id, which only grows. */
+const TRIM_LOG = (table: 'audit_log' | 'llm_usage') => sql(`DELETE FROM ${table} WHERE id IN (SELECT id FROM ${table} WHERE id <= (SELECT max(id) FROM ${table}) - ? ORDER BY id LIMIT ?)`);
+const TRIM = { audit_log: TRIM_LOG('audit_log'), llm_usage: TRIM_LOG('llm_usage') };
+/** Agent-metric buckets (a table its own count bounds: a count is cheap) and the oldest `n` of them. */
+const METRICS_COUNT = sql('SELECT count(*) AS n FROM agent_metrics');
+const TRIM_METRICS = dialects({
+  sqlite: 'DELETE FROM agent_metrics WHERE rowid IN (SELECT rowid FROM agent_metrics ORDER BY period, rowid LIMIT ?)',
+  pg: `DELETE FROM agent_metrics WHERE (instance_id, metric_name, period) IN (
+         SELECT instance_id, metric_name, period FROM agent_metrics ORDER BY period, instance_id, metric_name LIMIT ?)`,
+});
+
 /** Agent metric buckets and the retention of the append-only operations tables. */
 export function opsStore() {
   return {
@@ -46,6 +57,15 @@ export function opsStore() {
 
     async denied(tx: Tx, req: ReqOf<M, 'audit.denied'>): Promise<ResOf<M, 'audit.denied'>> {
       return { id: await tx.insert(INSERT_DENIED, storageNow(), req.actor, req.resource, req.detail) };
+    },
+
+    async trim(tx: Tx, req: ReqOf<M, 'ops.trim'>): Promise<ResOf<M, 'ops.trim'>> {
+      let deleted: number;
+      if (req.table === 'agent_metrics') {
+        const excess = Number((await tx.get<{ n: number | string }>(METRICS_COUNT))!.n) - req.keep;
+        deleted = excess > 0 ? await tx.run(TRIM_METRICS, Math.min(excess, req.chunk)) : 0;
+      } else deleted = await tx.run(TRIM[req.table], req.keep, req.chunk);
+      return { deleted, more: deleted === req.chunk };
     },
 
     async prune(tx: Tx, req: ReqOf<M, 'ops.prune'>): Promise<ResOf<M, 'ops.prune'>> {

@@ -1,0 +1,136 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import t from 'tap';
+import { spawnServer, tempDir, type ServerProcess } from './helpers/server.js';
+import { waitUntil } from './helpers/wait.js';
+
+/**
+ * Issue 34: the liveness monitor never judges agents against the server's own absence. A real
+ * server process is stopped (SIGSTOP) for longer than the liveness timeout and a lease's TTL while
+ * its agents keep heartbeating; after SIGCONT nobody goes stale and no lease is released, /health
+ * reports the hold-up, and an agent that really went silent still goes stale once the grace ends.
+ */
+
+const TIMEOUT = '3s';
+
+async function call(url: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: any }> {
+  const r = await fetch(`${url}${path}`, {
+    method,
+    headers,
+    body: body === undefined ? undefined : (Buffer.from(JSON.stringify(body)) as unknown as BodyInit),
+    signal: AbortSignal.timeout(30_000),
+  });
+  const text = await r.text();
+  return { status: r.status, body: text ? JSON.parse(text) : null };
+}
+
+async function agent(url: string, name: string): Promise<string> {
+  const a = (await call(url, 'POST', '/api/instances/register', { name })).body;
+  await call(url, 'POST', `/api/instances/${a.id}/activate`);
+  return a.id as string;
+}
+
+/** Agents heartbeating every 300 ms until stopped; counts the heartbeats answered 200. */
+function heartbeats(url: string, ids: readonly string[]): { stop: () => Promise<void>; ok: () => number } {
+  let running = true;
+  let ok = 0;
+  const loops = ids.map(async (id) => {
+    for (let i = 0; running && i < 10_000; i++) {
+      const r = await call(url, 'POST', `/api/instances/${id}/heartbeat`).catch(() => ({ status: 0 }));
+      if (r.status === 200) ok++;
+      await new Promise((res) => setTimeout(res, 300));
+    }
+  });
+  return {
+    stop: async () => {
+      running = false;
+      await Promise.all(loops);
+    },
+    ok: () => ok,
+  };
+}
+
+async function liveServer(t: { teardown(fn: () => unknown): void }, env: NodeJS.ProcessEnv = {}): Promise<ServerProcess> {
+  const srv = await spawnServer(['--data-dir', tempDir(t), '--liveness-timeout', TIMEOUT, '--liveness-interval', '300ms'], env);
+  t.teardown(() => {
+    srv.child.kill('SIGCONT');
+    srv.child.kill('SIGKILL');
+  });
+  return srv;
+}
+
+t.test('SIGSTOP of the server longer than the timeout: nobody goes stale, no lease is released', async (t) => {
+  const srv = await liveServer(t);
+  const url = srv.url;
+  const ids = await Promise.all(Array.from({ length: 5 }, (_, i) => agent(url, `busy-${i}`)));
+  const silent = await agent(url, 'silent');
+  const leases: string[] = [];
+  for (const [i, id] of ids.entries()) {
+    leases.push((await call(url, 'POST', '/api/leases', { resources: [`app/${i}/**`] }, { 'x-koor-instance': id })).body.id);
+    leases.push((await call(url, 'POST', '/api/leases', { resources: [`ttl/${i}/**`], ttl: '4s' }, { 'x-koor-instance': id })).body.id);
+  }
+  t.equal(leases.filter(Boolean).length, 10, 'ten leases, five with a 4 s TTL');
+  const hb = heartbeats(url, ids);
+
+  // The silent agent goes stale once the server has been present for a full timeout: the monitor works.
+  await waitUntil('the silent agent to go stale', async () => (await call(url, 'GET', `/api/instances/${silent}`)).body.status === 'stale', 30_000, 100);
+  await new Promise((r) => setTimeout(r, 1000));
+  const before = hb.ok();
+
+  srv.child.kill('SIGSTOP');
+  await new Promise((r) => setTimeout(r, 6000)); // twice the timeout, longer than the TTL
+  srv.child.kill('SIGCONT');
+  // Heartbeats resume; run past a full timeout after the resumption and a few monitor passes.
+  await waitUntil('heartbeats after SIGCONT', () => hb.ok() > before + 3 * ids.length, 30_000, 50);
+  await new Promise((r) => setTimeout(r, 4500));
+
+  const health = (await call(url, 'GET', '/health')).body;
+  t.ok(health.liveness.max_lag_ms >= 4000, `/health reports the hold-up: ${JSON.stringify(health.liveness)}`);
+  t.ok(health.liveness.absences >= 1);
+  const all = (await call(url, 'GET', '/api/instances')).body as Array<{ id: string; status: string }>;
+  t.same(all.filter((i) => ids.includes(i.id)).map((i) => i.status), ids.map(() => 'active'), 'every heartbeating agent is still active');
+  const held = (await call(url, 'GET', '/api/leases')).body.map((l: any) => l.id).sort();
+  t.same(held, [...leases].sort(), 'every lease is kept, TTL ones included');
+  const history = (await call(url, 'GET', '/api/events/history?since=0&limit=1000')).body as Array<{ topic: string; data: any }>;
+  t.same(history.filter((e) => e.topic === 'agent.stale').map((e) => e.data.instance_id), [silent], 'only the silent agent ever went stale');
+  t.same(history.filter((e) => e.topic === 'lease.released'), [], 'no lease.released');
+
+  // After the grace, a silent agent is still judged.
+  const late = await agent(url, 'late-silent');
+  await waitUntil('an agent silent after the grace to go stale', async () => (await call(url, 'GET', `/api/instances/${late}`)).body.status === 'stale', 30_000, 100);
+  t.pass('the monitor still judges after the grace');
+  await hb.stop();
+});
+
+/** libfaketime (Debian's `faketime`): the server's wall clock is stepped 10 min forward while it runs. */
+const LIBFAKETIME = ['/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1', '/usr/lib/faketime/libfaketime.so.1'].find((p) => existsSync(p));
+
+t.test('a wall-clock step of the server process changes nothing (libfaketime)', { skip: LIBFAKETIME ? false : 'libfaketime not installed (apt-get install faketime)' }, async (t) => {
+  const dir = tempDir(t, 'koor-faketime-');
+  const stamp = `${dir}/faketime`;
+  const { writeFileSync } = await import('node:fs');
+  writeFileSync(stamp, '+0s\n');
+  // FAKETIME_DONT_FAKE_MONOTONIC: only the wall clock steps, as NTP or a VM resume steps it.
+  const srv = await liveServer(t, { LD_PRELOAD: LIBFAKETIME!, FAKETIME_TIMESTAMP_FILE: stamp, FAKETIME_NO_CACHE: '1', FAKETIME_DONT_FAKE_MONOTONIC: '1' });
+  const url = srv.url;
+  const ids = await Promise.all(Array.from({ length: 3 }, (_, i) => agent(url, `ntp-${i}`)));
+  const leases: string[] = [];
+  for (const [i, id] of ids.entries()) leases.push((await call(url, 'POST', '/api/leases', { resources: [`ttl/${i}/**`], ttl: '30s' }, { 'x-koor-instance': id })).body.id);
+  const hb = heartbeats(url, ids);
+  await new Promise((r) => setTimeout(r, 4000)); // past the start-up grace: the monitor judges
+  const t0 = Date.parse((await call(url, 'GET', `/api/leases/${leases[0]}`)).body.expires_at);
+  writeFileSync(stamp, '+600s\n');
+  await waitUntil('/health to notice the step', async () => (await call(url, 'GET', '/health')).body.liveness.absences >= 1, 20_000, 100);
+  await new Promise((r) => setTimeout(r, 4500)); // past a full timeout and several monitor passes
+  const all = (await call(url, 'GET', '/api/instances')).body as Array<{ id: string; status: string }>;
+  t.same(all.filter((i) => ids.includes(i.id)).map((i) => i.status), ids.map(() => 'active'), 'nobody went stale');
+  const after = (await call(url, 'GET', '/api/leases')).body as Array<{ id: string; expires_at: string }>;
+  t.same(after.map((l) => l.id).sort(), [...leases].sort(), 'no TTL lease was released');
+  t.ok(Date.parse(after.find((l) => l.id === leases[0])!.expires_at) > t0 + 500_000, 'the TTL runs on the stepped clock, credited with the step');
+  await hb.stop();
+});
+
+t.test('faketime is usable here', { skip: LIBFAKETIME ? false : 'libfaketime not installed' }, async (t) => {
+  const r = spawnSync('faketime', ['-f', '+1d', 'date', '+%s']);
+  t.ok(Number(r.stdout.toString()) > Date.now() / 1000 + 80_000, 'faketime shifts the wall clock');
+});
