@@ -134,6 +134,8 @@ export const WRITER_MAX_BATCH_ENVELOPES = 2000;
  * absorb: freeing 10 MB on a full 50 MB volume did not bring writes back.
  */
 export const WRITER_WAL_AUTOCHECKPOINT_PAGES = 0;
+/** After a full disk, while no write comes, the writer tries a write that needs room this often, ms (issue 34). */
+export const STORAGE_PROBE_MS = 2000;
 /** The WAL is checkpointed (PASSIVE) after a batch once it is larger than this, bytes. */
 export const WRITER_WAL_CHECKPOINT_BYTES = 8 * 1024 * 1024;
 /** The WAL file is truncated back to this after a checkpoint, bytes: what a full disk must give back is at most this. */

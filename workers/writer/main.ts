@@ -1,4 +1,5 @@
 import { isDatabaseUnavailable } from '../../src/shared/pg-errors.js';
+import { STORAGE_PROBE_MS } from '../../src/shared/limits.js';
 import { rateLimited } from '../../src/shared/rate-limited.js';
 import { createDispatcher } from './dispatch.js';
 import type { Driver } from './sql.js';
@@ -50,6 +51,23 @@ let running = false;
 let storageFull = false;
 let closing = false;
 
+/** Tells the front (and the log) that the disk is full, or has room again. */
+function setStorageFull(full: boolean, err?: unknown): void {
+  storageFull = full;
+  const msg: WriterStorage = full ? { control: 'storage', full: true, error: (err as Error).message } : { control: 'storage', full: false };
+  port.postMessage(msg);
+  if (full) log.error({ err }, 'the disk holding the database is full: writes answer 507 until space is freed');
+  else log.info('the disk holding the database has room again: writes resumed');
+}
+
+/**
+ * While the disk is full and no write comes, a write that changes nothing is tried every
+ * STORAGE_PROBE_MS, so /health turns ok once space is freed, without waiting for a client's write.
+ */
+setInterval(() => {
+  if (storageFull && !running && !closing && queue.length === 0 && driver.probeRoom()) setStorageFull(false);
+}, STORAGE_PROBE_MS).unref();
+
 /** Lets the port deliver what arrived meanwhile (on SQLite a batch runs within one turn). */
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
@@ -68,13 +86,7 @@ async function pump(): Promise<void> {
     }
     // The storage state first: a client told 507 finds /health degraded already.
     const failedFull = commitError !== undefined && driver.full(commitError);
-    if (failedFull !== storageFull && (failedFull || (commitError === undefined && driver.wrote()))) {
-      storageFull = failedFull;
-      const msg: WriterStorage = failedFull ? { control: 'storage', full: true, error: (commitError as Error).message } : { control: 'storage', full: false };
-      port.postMessage(msg);
-      if (failedFull) log.error({ err: commitError }, 'the disk holding the database is full: writes answer 507 until space is freed');
-      else log.info('the disk holding the database has room again: writes resumed');
-    }
+    if (failedFull !== storageFull && (failedFull || (commitError === undefined && driver.wrote()))) setStorageFull(failedFull, commitError);
     // Replies leave only after COMMIT returned: an acknowledged write is durable. One message
     // per batch: one structured clone and one wake-up of the front thread.
     if (replies.length > 0) port.postMessage(replies);

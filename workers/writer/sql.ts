@@ -51,6 +51,12 @@ export interface Driver {
   afterBatch(failedFull: boolean): void;
   /** Whether the last committed transaction changed anything (a write that needed room succeeded). */
   wrote(): boolean;
+  /**
+   * After a full disk, while no write comes (issue 34): tries a write that changes nothing but
+   * needs room (SQLite: the header page through the WAL); true when it committed. PostgreSQL:
+   * false — its next real write tells.
+   */
+  probeRoom(): boolean;
   /** The database already rolled the transaction back on its own (SQLite on a full disk, an I/O error). */
   aborted(): boolean;
   schemaVersion(tx: Tx): Promise<number>;

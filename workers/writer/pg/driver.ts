@@ -68,6 +68,7 @@ export function pgDriver(sql: Sql): Driver {
     full: (err: unknown) => (err as { code?: unknown } | null)?.code === '53100',
     afterBatch: () => {},
     wrote: () => true,
+    probeRoom: () => false,
     aborted: () => false,
     async schemaVersion(tx: Tx): Promise<number> {
       return (await tx.get<{ v: number }>(SCHEMA_VERSION))?.v ?? 0;

@@ -102,6 +102,17 @@ export function sqliteDriver(db: DB, walCheckpointBytes = 0): Driver {
     },
     afterBatch: (failedFull: boolean) => checkpoint(failedFull),
     wrote: () => changed > 0,
+    probeRoom: () => {
+      try {
+        // Setting user_version rewrites page 1: a frame appended to the WAL, as any write needs.
+        const v = db.pragma('user_version', { simple: true }) as number;
+        db.pragma(`user_version = ${v}`);
+        checkpoint(true);
+        return true;
+      } catch {
+        return false;
+      }
+    },
     aborted: () => !db.inTransaction,
     schemaVersion: async () => schemaVersion(db),
     sleep: async (_tx, ms) => sleepSync(ms),
