@@ -91,6 +91,9 @@ export const ERRORS = {
 
   // ── State ──
   KEY_NOT_FOUND: def('NOT_FOUND', (key: string) => `key not found: ${key}`),
+  EPHEMERAL_INVALID: def('INVALID_ARGUMENT', (value: string) => `X-Koor-Ephemeral must be true or false: ${q(value)}`),
+  EPHEMERAL_NEEDS_AGENT: def('INVALID_ARGUMENT', () => 'an ephemeral key needs an agent identity (an instance token or X-Koor-Instance)'),
+  REVISION_INVALID: def('INVALID_ARGUMENT', (what: string) => `${what} must be a non-negative integer revision`),
   VERSION_NOT_FOUND: def('NOT_FOUND', versionNotFound),
   /** A diff naming a version that does not exist is a bad request, not a missing resource. */
   DIFF_VERSION_NOT_FOUND: def('INVALID_ARGUMENT', (version: number, key: string) => `get version ${version}: ${versionNotFound(version, key)}`),

@@ -84,6 +84,7 @@ async function startOn(backend: Backend, config: Config, log: Logger, undo: Arra
   // The domains, each given what it needs of the others.
   const state = stateDomain(p);
   const specs = specsDomain(p);
+  specs.specs.onChange = () => state.feed.poke();
   const rules = rulesDomain(p);
   const webhooks = webhooksDomain(p);
   undo.push(() => webhooks.close?.());

@@ -23,6 +23,7 @@
  * acquisition. PostgreSQL only.
  */
 import { createTable } from './table.js';
+import { STATE_CHANGES } from './tables/state.js';
 import { HOOK_SESSIONS } from './tables/hooks.js';
 import { IDEMPOTENCY_KEYS } from './tables/idempotency.js';
 import { MESSAGES, MESSAGE_RECIPIENTS } from './tables/messages.js';
@@ -176,5 +177,21 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
       UPDATE instances SET token_hash = encode(sha256(convert_to(token_hash, 'UTF8')), 'hex');
       CREATE INDEX instances_token_hash ON instances (token_hash);
     `,
+  },
+  {
+    version: 8,
+    name: 'store-wide revisions, the change log of state and specs, expiring and agent-bound keys (issue 31)',
+    sql: [
+      `
+      ALTER TABLE state ADD COLUMN revision bigint NOT NULL DEFAULT 0;
+      ALTER TABLE state ADD COLUMN expires_at bigint NOT NULL DEFAULT 0;
+      ALTER TABLE state ADD COLUMN owner text COLLATE "C" NOT NULL DEFAULT '';
+      CREATE INDEX state_expiring ON state (expires_at) WHERE expires_at > 0;
+      CREATE INDEX state_owned ON state (owner) WHERE owner <> '';
+      ALTER TABLE specs ADD COLUMN revision bigint NOT NULL DEFAULT 0;
+      INSERT INTO koor_counters (name, value) VALUES ('state_changes', 0) ON CONFLICT (name) DO NOTHING;
+    `,
+      createTable(STATE_CHANGES, 'pg'),
+    ].join('\n'),
   },
 ];

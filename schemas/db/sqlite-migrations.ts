@@ -6,6 +6,7 @@
  * step `createTable(TABLE, 'pg')`); test/unit/db-schema.test.ts checks this history arrives there.
  */
 import { createTable } from './table.js';
+import { STATE_CHANGES } from './tables/state.js';
 import { HOOK_SESSIONS } from './tables/hooks.js';
 import { IDEMPOTENCY_KEYS } from './tables/idempotency.js';
 import { MESSAGES, MESSAGE_RECIPIENTS } from './tables/messages.js';
@@ -312,5 +313,20 @@ export const MIGRATIONS: readonly Migration[] = [
       const set = db.prepare('UPDATE instances SET token_hash = ? WHERE id = ?');
       for (const r of rows) set.run(tokenHash(r.token_hash), r.id);
     },
+  },
+  {
+    version: 13,
+    name: 'store-wide revisions, the change log of state and specs, expiring and agent-bound keys (issue 31)',
+    sql: [
+      `
+      ALTER TABLE state ADD COLUMN revision INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE state ADD COLUMN expires_at INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE state ADD COLUMN owner TEXT NOT NULL DEFAULT '';
+      CREATE INDEX state_expiring ON state (expires_at) WHERE expires_at > 0;
+      CREATE INDEX state_owned ON state (owner) WHERE owner <> '';
+      ALTER TABLE specs ADD COLUMN revision INTEGER NOT NULL DEFAULT 0;
+    `,
+      createTable(STATE_CHANGES, 'sqlite'),
+    ].join('\n'),
   },
 ];

@@ -47,6 +47,8 @@ export const StatePutReply = Type.Object({
   hash: Type.String(),
   content_type: Type.String(),
   updated_at: Instant,
+  /** The store-wide revision of this write (issue 31): strictly increasing across every key and spec. */
+  revision: Type.Integer(),
 });
 export type StatePutReply = Static<typeof StatePutReply>;
 
@@ -57,5 +59,10 @@ export const StateRollbackReply = Type.Object({
   hash: Type.String(),
   rolled_back: Type.Integer(),
   updated_at: Instant,
+  revision: Type.Integer(),
 });
+
+/** DELETE /api/state/{key}: the key, and the revision of the delete (issue 31). */
+export const StateDeletedReply = Type.Object({ deleted: Type.String(), revision: Type.Integer() });
+export type StateDeletedReply = Static<typeof StateDeletedReply>;
 export type StateRollbackReply = Static<typeof StateRollbackReply>;

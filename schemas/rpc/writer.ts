@@ -26,6 +26,8 @@ const StateMeta = Type.Object({
   content_type: Type.String(),
   /** Storage text, `YYYY-MM-DD HH:MM:SS` UTC. */
   updated_at: Type.String(),
+  /** The store-wide revision of this write (issue 31). */
+  revision: Type.Integer(),
 });
 
 const SpecMeta = Type.Object({
@@ -34,6 +36,7 @@ const SpecMeta = Type.Object({
   version: Type.Integer(),
   hash: Type.String(),
   updated_at: Type.String(),
+  revision: Type.Integer(),
 });
 
 /** Events a method stored in its own transaction, for the front to fan out (in id order). */
@@ -67,12 +70,26 @@ export const WriterMethods = {
       content_type: Type.String(),
       updated_by: Type.String(),
       ...Preconditions,
+      /** Expires this long after the write (X-Koor-TTL), ms; absent = never. */
+      ttl_ms: Type.Optional(Type.Integer({ minimum: 1 })),
+      /** Bound to this agent instance (X-Koor-Ephemeral): deleted when it deregisters or goes stale. */
+      owner: Type.Optional(Type.String({ minLength: 1 })),
     }),
     res: StateMeta,
   },
   'state.delete': {
-    req: Type.Object({ key: Type.String({ minLength: 1 }), if_match: Type.Optional(Type.String()) }),
-    res: Type.Object({ key: Type.String() }),
+    req: Type.Object({ key: Type.String({ minLength: 1 }), if_match: Type.Optional(Type.String()), updated_by: Type.Optional(Type.String()) }),
+    res: Type.Object({ key: Type.String(), revision: Type.Integer() }),
+  },
+  /** Deletes up to `limit` keys past their TTL, each with an `expire` change (issue 31). */
+  'state.expire': {
+    req: Type.Object({ limit: Type.Integer({ minimum: 1 }) }),
+    res: Type.Object({ expired: Type.Integer(), more: Type.Boolean() }),
+  },
+  /** Deletes up to `chunk` of the oldest state and spec changes beyond the newest `keep`. */
+  'state.prune_changes': {
+    req: Type.Object({ keep: Type.Integer({ minimum: 1 }), chunk: Type.Integer({ minimum: 1 }) }),
+    res: Type.Object({ deleted: Type.Integer(), more: Type.Boolean() }),
   },
   'state.rollback': {
     req: Type.Object({ key: Type.String({ minLength: 1 }), version: Type.Integer() }),
@@ -95,7 +112,7 @@ export const WriterMethods = {
       name: Type.String({ minLength: 1 }),
       if_match: Type.Optional(Type.String()),
     }),
-    res: Type.Object({ project: Type.String(), name: Type.String() }),
+    res: Type.Object({ project: Type.String(), name: Type.String(), revision: Type.Integer() }),
   },
 
   'events.publish': {

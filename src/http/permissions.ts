@@ -68,6 +68,8 @@ export const PERMISSIONS: Readonly<Record<string, Rule>> = {
   'GET /health': r('public', 'check health'),
 
   'GET /api/state': r('read', 'list state keys', stateList),
+  'GET /api/state/watch': r('read', 'watch state', stateList),
+  'GET /api/specs/watch': r('read', 'watch specs', projectQuery),
   'GET /api/state/*': r('read', 'read state', stateKey),
   'PUT /api/state/*': r('write', 'write state', stateKey),
   'POST /api/state/*': r('write', 'write state', stateKey),

@@ -22,7 +22,7 @@ type Call = { status: number; body: any };
 const ROUTES = [...new Set(Object.keys(REPLIES).map((k) => k.replace(/\?.*$/, '')))]
   // An agent deregistering itself ends its token: last.
   .sort((a, b) => Number(a === 'DELETE /api/instances/:id') - Number(b === 'DELETE /api/instances/:id'));
-const WS_ROUTES = ['GET /api/events/subscribe', 'GET /api/inbox/subscribe'];
+const WS_ROUTES = ['GET /api/events/subscribe', 'GET /api/inbox/subscribe', 'GET /api/state/watch', 'GET /api/specs/watch'];
 
 t.test('every route has a rule, every rule a route', async (t) => {
   t.same(ROUTES.filter((r) => !PERMISSIONS[r]).sort(), [], 'no route without a rule');
@@ -163,4 +163,26 @@ t.test('B cannot act on A: deregister, heartbeat, capabilities, intent over MCP;
     ws.on('error', () => {});
   });
   t.equal(refused, 400, 'an inbox needs an identity (the operator has none)');
+});
+
+t.test('watches (issue 31): a scoped token watches only the keys and projects its scopes reach', async (t) => {
+  const s = await startTestServer(t, { authToken: SERVER_TOKEN });
+  const r = await fetch(`${s.url}/api/tokens`, { method: 'POST', headers: { authorization: `Bearer ${SERVER_TOKEN}` }, body: JSON.stringify({ name: 'watcher', role: 'reader', scopes: SCOPES }) });
+  const token = ((await r.json()) as { token: string }).token;
+  const upgrade = (path: string) =>
+    new Promise<number>((resolve) => {
+      const ws = new WebSocket(`${s.url.replace('http', 'ws')}${path}`, { headers: { authorization: `Bearer ${token}` } });
+      ws.on('unexpected-response', (_q, res) => resolve(res.statusCode ?? 0));
+      ws.on('open', () => {
+        ws.close();
+        resolve(101);
+      });
+      ws.on('error', () => {});
+    });
+  t.equal(await upgrade('/api/state/watch?prefix=web/'), 101, 'a prefix inside project:web');
+  t.equal(await upgrade('/api/state/watch?prefix=shared/'), 101, 'a prefix inside state:shared/*');
+  t.equal(await upgrade('/api/state/watch?prefix=ops/'), 403, 'a prefix outside its scopes');
+  t.equal(await upgrade('/api/state/watch'), 403, 'the whole store');
+  t.equal(await upgrade('/api/specs/watch?project=web'), 101, 'its project');
+  t.equal(await upgrade('/api/specs/watch?project=ops'), 403, 'another project');
 });

@@ -13,6 +13,7 @@ import { opsStore } from './stores/ops.js';
 import { ruleStore } from './stores/rules.js';
 import { specStore } from './stores/specs.js';
 import { stateStore } from './stores/state.js';
+import { pruneChanges } from './stores/changes.js';
 import { taskStore } from './stores/tasks.js';
 import { templateStore } from './stores/templates.js';
 import { tokenStore } from './stores/tokens.js';
@@ -49,10 +50,11 @@ export function writerMethods(driver: Driver, opts: MethodOptions = {}) {
   const ops = opsStore();
   const tokens = tokenStore();
   const hooks = hookStore(events);
-  const letGo = async (tx: Tx, holder: string, why: 'stale' | 'deregistered'): Promise<Event[]> => [
-    ...(await leases.releaseHolder(tx, holder, why)),
-    ...(await tasks.releaseHolder(tx, holder, why)),
-  ];
+  const letGo = async (tx: Tx, holder: string, why: 'stale' | 'deregistered'): Promise<Event[]> => {
+    // Its ephemeral state keys go with it (issue 31: Consul sessions' semantics).
+    await state.dropOwned(tx, holder);
+    return [...(await leases.releaseHolder(tx, holder, why)), ...(await tasks.releaseHolder(tx, holder, why))];
+  };
   const deregister = async (tx: Tx, id: string): Promise<{ id: string; events: Event[] }> => {
     const r = await instances.deregister(tx, { id });
     // Only deregistration drops the inbox: a stale agent may come back and read it.
@@ -73,6 +75,8 @@ export function writerMethods(driver: Driver, opts: MethodOptions = {}) {
     'state.delete': state.delete,
     'state.rollback': state.rollback,
     'state.prune_history': state.pruneHistory,
+    'state.expire': state.expire,
+    'state.prune_changes': (tx, req) => pruneChanges(tx, req.keep, req.chunk),
     'spec.put': specs.put,
     'spec.delete': specs.delete,
     'events.publish': events.publish,

@@ -1,9 +1,10 @@
 import { auditBy } from '../../http/actor.js';
 import { fail } from '../../errors.js';
 import type { Ctx } from '../../http/context.js';
-import { send, sendJson, sendJsonText, sendVersioned, sendWritten, type HeaderList } from '../../http/reply.js';
+import { send, sendJson, sendJsonText, sendWritten, type HeaderList } from '../../http/reply.js';
+import { parseDuration } from '../../config.js';
 import type { Route } from '../../http/router.js';
-import { pathName } from '../../http/path.js';
+import { checkName, pathName } from '../../http/path.js';
 import { parseIntStrict, positiveInt, queryParams } from '../../http/query.js';
 import { STATE_HISTORY_DEFAULT_LIMIT, STATE_HISTORY_MAX_LIMIT, STATE_LIST_DEFAULT_LIMIT, STATE_LIST_MAX_LIMIT } from '../../shared/limits.js';
 import type { CachedValue } from './cache.js';
@@ -18,6 +19,31 @@ const keyOf = (ctx: Ctx): string => pathName(ctx.url.slice(PREFIX.length), 'key'
 /** Identity of the writer for `updated_by`: the agent's name when known, else "". */
 const actor = (ctx: Ctx): string => ctx.identity?.name ?? '';
 
+/**
+ * A state key's TTL (issue 31): `X-Koor-TTL` or `?ttl=`, a Go-style duration ("30s", "500ms",
+ * "5m") or seconds; absent or empty = none. Between 1 ms and 596 h.
+ */
+export function stateTtl(text: string | null | undefined): number | undefined {
+  if (text === null || text === undefined || text.trim() === '') return undefined;
+  let ms: number;
+  try {
+    ms = parseDuration(text.trim(), 'ttl');
+  } catch (e) {
+    throw fail('TTL_INVALID', (e as Error).message);
+  }
+  if (!(ms >= 1)) throw fail('TTL_INVALID', `invalid ttl "${text}": at least 1ms`);
+  return ms;
+}
+
+/** `X-Koor-Ephemeral: true`: the key is bound to the calling agent instance (issue 31). */
+function ephemeralOwner(ctx: Ctx): string | undefined {
+  const raw = (ctx.extraHeaders['x-koor-ephemeral'] ?? '').trim().toLowerCase();
+  if (raw === '' || raw === 'false' || raw === '0') return undefined;
+  if (raw !== 'true' && raw !== '1') throw fail('EPHEMERAL_INVALID', raw);
+  if (!ctx.identity) throw fail('EPHEMERAL_NEEDS_AGENT');
+  return ctx.identity.instanceId;
+}
+
 export function stateRoutes(svc: StateService): Route[] {
   return [
     {
@@ -28,9 +54,13 @@ export function stateRoutes(svc: StateService): Route[] {
       handler: async (ctx) => {
         const q = queryParams(ctx);
         const limit = positiveInt(q, 'limit', STATE_LIST_DEFAULT_LIMIT, STATE_LIST_MAX_LIMIT);
-        const page = await svc.listPage(q.get('after') ?? '', limit);
-        const link: HeaderList = page.next === null ? [] : [['Link', `</api/state?after=${encodeURIComponent(page.next)}&limit=${limit}>; rel="next"`]];
-        sendJsonText(ctx, 200, page.json, link);
+        const prefix = q.get('prefix') ?? '';
+        if (prefix !== '') checkName(prefix, 'prefix');
+        const page = await svc.listPage(q.get('after') ?? '', limit, prefix);
+        const more = prefix === '' ? '' : `&prefix=${encodeURIComponent(prefix)}`;
+        const revision: [string, string] = ['X-Koor-Revision', String(page.revision)];
+        const headers: HeaderList = page.next === null ? [revision] : [revision, ['Link', `</api/state?after=${encodeURIComponent(page.next)}&limit=${limit}${more}>; rel="next"`]];
+        sendJsonText(ctx, 200, page.json, headers);
       },
     },
     {
@@ -56,9 +86,13 @@ export function stateRoutes(svc: StateService): Route[] {
       method: 'PUT',
       path: '/api/state/*',
       body: 'raw',
+      headers: ['x-koor-ttl', 'x-koor-ephemeral', 'x-koor-fence'],
       handler: async (ctx) => {
         const key = keyOf(ctx);
         if (ctx.body.length === 0) throw fail('EMPTY_BODY');
+        const ttlHeader = ctx.extraHeaders['x-koor-ttl'];
+        const ttlMs = stateTtl(ttlHeader !== '' ? ttlHeader : ctx.query === '' ? null : queryParams(ctx).get('ttl'));
+        const owner = ephemeralOwner(ctx);
         const r = await svc.put({
           key,
           value: ctx.body,
@@ -66,6 +100,8 @@ export function stateRoutes(svc: StateService): Route[] {
           updatedBy: actor(ctx),
           ifMatch: ctx.headers.ifMatch,
           ifNoneMatch: ctx.headers.ifNoneMatch,
+          ...(ttlMs === undefined ? {} : { ttlMs }),
+          ...(owner === undefined ? {} : { owner }),
         }, auditBy(ctx));
         ctx.tally?.('state_writes');
         sendWritten(ctx, r);
@@ -91,7 +127,7 @@ export function stateRoutes(svc: StateService): Route[] {
       path: '/api/state/*',
       handler: async (ctx) => {
         const key = keyOf(ctx);
-        const r = await svc.delete(key, ctx.headers.ifMatch || undefined, auditBy(ctx));
+        const r = await svc.delete(key, ctx.headers.ifMatch || undefined, auditBy(ctx), actor(ctx));
         ctx.tally?.('state_writes');
         sendJson(ctx, 200, r);
       },
@@ -101,7 +137,12 @@ export function stateRoutes(svc: StateService): Route[] {
 
 function sendCurrent(ctx: Ctx, key: string, cur: CachedValue | undefined): void {
   if (!cur) throw fail('KEY_NOT_FOUND', key);
-  sendVersioned(ctx, cur.value, cur.contentType, cur.etag, cur.versionText);
+  if (ctx.headers.ifNoneMatch === cur.etag) return send(ctx, 304, '', null, [['ETag', cur.etag]]);
+  send(ctx, 200, cur.value, cur.contentType, [
+    ['ETag', cur.etag],
+    ['X-Koor-Version', cur.versionText],
+    ['X-Koor-Revision', cur.revisionText],
+  ]);
 }
 
 async function history(ctx: Ctx, svc: StateService, key: string, limit: number): Promise<void> {

@@ -1,0 +1,252 @@
+import { STATE_CHANGES_CHANNEL } from '../../../schemas/rpc/cluster.js';
+import { then, type Awaitable } from '../../backend/awaitable.js';
+import type { Backend } from '../../backend/backend.js';
+import { CLOSE_SLOW_CONSUMER, Hub, type HubLimits, type ReplayStep, type Subscriber } from '../../bus/hub.js';
+import { fail } from '../../errors.js';
+import { checkName } from '../../http/path.js';
+import { parseIntStrict } from '../../http/query.js';
+import type { Slots, WsCallbacks } from '../../http/slots.js';
+import type { Logger } from '../../log.js';
+import { EVENT_FEED_POLL_MS, EVENT_FEED_RETRY_MS, WS_IDLE_TIMEOUT_S, WS_MAX_CLIENT_FRAME_BYTES, WS_REPLAY_STEP_IDS, WS_SOFT_BUFFER_BYTES } from '../../shared/limits.js';
+import { SocketOutlet } from '../../ws/outlet.js';
+import { slowConsumerLogger } from '../../ws/subscribe.js';
+import { acceptUpgrade, type UpgradeDeps } from '../../ws/upgrade.js';
+import type { ChangeRow, StateReader } from './reader.js';
+
+export const STATE_WATCH_PATH = '/api/state/watch';
+export const SPECS_WATCH_PATH = '/api/specs/watch';
+
+/** Changes read per step of the live feed. */
+const FEED_PAGE = 512;
+
+/**
+ * A change as a watcher reads it (issue 31): state `{"type","key","version","revision","hash",
+ * "content_type","updated_by"}`, specs `{"type","project","name","version","revision","hash"}`.
+ */
+export function changeJson(c: ChangeRow): string {
+  if (c.topic.startsWith('p:')) {
+    const rest = c.topic.slice(2);
+    const slash = rest.indexOf('/');
+    return JSON.stringify({ type: c.type, project: rest.slice(0, slash), name: rest.slice(slash + 1), version: c.version, revision: c.id, hash: c.hash });
+  }
+  return JSON.stringify({ type: c.type, key: c.topic.slice(2), version: c.version, revision: c.id, hash: c.hash, content_type: c.content_type, updated_by: c.updated_by });
+}
+
+/** A watcher's pattern matches the change topics that start with it (`s:<prefix>` or `p:<project>/`). */
+const prefixMatcher = (pattern: string) => (topic: string) => topic.startsWith(pattern);
+
+/**
+ * The change log to this node's watchers, in revision order, on both backends: read after the
+ * last revision fanned out whenever this node's writes commit, when PostgreSQL notifies another
+ * node's commit, and once a second while anyone watches (a sweep of expired or agent-bound keys
+ * tells no one). With no watcher it only remembers the newest revision — a write pays nothing
+ * for a watcher that is not there.
+ */
+export class ChangeFeed {
+  readonly hub: Hub;
+  private lastFanned = 0;
+  private pulling = false;
+  private again = false;
+  private stopped = false;
+  private poll: NodeJS.Timeout | null = null;
+  private retry: NodeJS.Timeout | null = null;
+  private unlisten: (() => Promise<void>) | null = null;
+  readonly stats = { reads: 0, failures: 0, gaps: 0, fanned: 0 };
+
+  constructor(
+    private readonly reader: StateReader,
+    limits: HubLimits,
+    private readonly log: Logger,
+  ) {
+    this.hub = new Hub(limits, slowConsumerLogger(log), prefixMatcher);
+  }
+
+  async start(backend: Backend): Promise<void> {
+    this.lastFanned = await this.reader.newestRevision();
+    this.unlisten = await backend.listen(STATE_CHANGES_CHANNEL, () => this.poke());
+    this.poll = setInterval(() => {
+      if (this.hub.stats.subscribers > 0) this.poke();
+    }, EVENT_FEED_POLL_MS);
+    this.poll.unref();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.poll) clearInterval(this.poll);
+    if (this.retry) clearTimeout(this.retry);
+    await this.unlisten?.();
+  }
+
+  /** The newest revision live delivery has reached. */
+  lastId(): number {
+    return this.lastFanned;
+  }
+
+  /**
+   * Where a new watcher's live delivery starts: with no watcher, the feed has only been
+   * skipping ahead, so it first learns the newest revision.
+   */
+  sync(): Awaitable<number> {
+    if (this.hub.stats.subscribers > 0) return this.lastFanned;
+    return then(this.reader.newestRevision(), (n) => {
+      if (this.hub.stats.subscribers === 0 && n > this.lastFanned) this.lastFanned = n;
+      return this.lastFanned;
+    });
+  }
+
+  /** Reads the log now, or once the read under way is over. */
+  poke(): void {
+    if (this.stopped) return;
+    if (this.pulling) {
+      this.again = true;
+      return;
+    }
+    void this.pull();
+  }
+
+  private async pull(): Promise<void> {
+    this.pulling = true;
+    try {
+      do {
+        this.again = false;
+        if (this.hub.stats.subscribers === 0) {
+          const n = await this.reader.newestRevision();
+          if (n > this.lastFanned) this.lastFanned = n;
+          break;
+        }
+        this.stats.reads++;
+        const rows = await this.reader.changes(this.lastFanned, Number.MAX_SAFE_INTEGER, FEED_PAGE);
+        if (rows.length > 0 && rows[0]!.id > this.lastFanned + 1) {
+          // Pruned before this node read them: watchers would miss them unknowingly.
+          this.stats.gaps++;
+          this.log.warn({ after: this.lastFanned, next: rows[0]!.id }, 'state changes pruned before this node fanned them out; closing watchers so they resume');
+          this.hub.closeAll(CLOSE_SLOW_CONSUMER, `node fell behind the change log: resume with since_revision=${this.lastFanned}`);
+        }
+        for (const c of rows) {
+          if (this.stopped) return;
+          this.hub.publish(c.id, c.topic, Buffer.from(changeJson(c)));
+          this.lastFanned = c.id;
+          this.stats.fanned++;
+        }
+        if (rows.length === FEED_PAGE) this.again = true;
+      } while (this.again && !this.stopped);
+    } catch (err) {
+      this.stats.failures++;
+      this.log.warn({ err }, 'reading the state change log failed; retrying');
+      if (!this.stopped && !this.retry) {
+        this.retry = setTimeout(() => {
+          this.retry = null;
+          this.poke();
+        }, EVENT_FEED_RETRY_MS);
+        this.retry.unref();
+      }
+    } finally {
+      this.pulling = false;
+    }
+  }
+
+  /**
+   * One step of a watcher's catch-up: its changes with revisions in (after, after + step], as
+   * frames. Revisions are gapless, so a first row other than `after + 1` means the changes after
+   * the cursor were pruned (`gap`): the watcher is closed with 4008 and re-reads.
+   */
+  replayStep(after: number, pattern: string): Awaitable<ReplayStep> {
+    const last = this.lastFanned;
+    if (after >= last) return { items: [], next: after, done: true, gap: false };
+    const upto = Math.min(last, after + WS_REPLAY_STEP_IDS);
+    return then(this.reader.changes(after, upto, WS_REPLAY_STEP_IDS), (rows): ReplayStep => {
+      if (rows.length === 0 || rows[0]!.id !== after + 1) return { items: [], next: after, done: false, gap: true };
+      const items: ReplayStep['items'] = [];
+      for (const c of rows) if (c.topic.startsWith(pattern)) items.push({ id: c.id, frame: Buffer.from(changeJson(c)) });
+      return { items, next: upto, done: upto >= this.lastFanned, gap: false };
+    });
+  }
+
+  oldest(): Awaitable<number | null> {
+    return this.reader.oldestRevision();
+  }
+}
+
+interface WatchData {
+  sub: Subscriber;
+  cb: WsCallbacks<WatchData>;
+}
+
+/** `since_revision`: a non-negative integer, or absent. */
+function revisionParam(raw: string | null): number | null {
+  if (raw === null || raw === '') return null;
+  const n = parseIntStrict(raw);
+  if (n === null || n < 0) throw fail('REVISION_INVALID', 'since_revision');
+  return n;
+}
+
+/**
+ * `GET /api/state/watch?prefix=P&since_revision=R` and `GET /api/specs/watch?project=P&since_revision=R`
+ * (issue 31): every retained change after R, then live ones, no gap and no duplicate (the hub's
+ * replay, as event subscriptions have it). R older than what is retained: the upgrade says
+ * `X-Koor-Oldest-Revision` and the watch starts at the oldest kept change (the client re-reads).
+ */
+export function mountWatch(slots: Slots, deps: UpgradeDeps & { feed: ChangeFeed; maxBytes: number }, path: string): void {
+  const { feed, log } = deps;
+  const hub = feed.hub;
+  const cb: WsCallbacks<WatchData> = {
+    open: (ws) => {
+      const sub = ws.getUserData().sub;
+      const out = new SocketOutlet(ws);
+      try {
+        hub.attach(sub, out, (after) => feed.replayStep(after, sub.pattern), sub.since ?? 0);
+      } catch (err) {
+        log.error({ err }, 'failed to open watch');
+        hub.close(sub, 'open_failed', 'failed to open watch', out);
+      }
+    },
+    drain: (ws) => hub.flushOne(ws.getUserData().sub),
+    close: (ws) => hub.detach(ws.getUserData().sub),
+  };
+  slots.ws<WatchData>(
+    path,
+    {
+      compression: 0,
+      maxPayloadLength: WS_MAX_CLIENT_FRAME_BYTES,
+      idleTimeout: WS_IDLE_TIMEOUT_S,
+      sendPingsAutomatically: true,
+      maxBackpressure: WS_SOFT_BUFFER_BYTES + deps.maxBytes + 1024 * 1024,
+      closeOnBackpressureLimit: 0,
+    },
+    (res, req, context) =>
+      acceptUpgrade(res, req, context, { ...deps, path }, (u) => {
+        const q = new URLSearchParams(u.ctx.query);
+        let pattern: string;
+        if (path === SPECS_WATCH_PATH) {
+          const project = q.get('project') ?? '';
+          if (project === '') throw fail('FIELD_REQUIRED', 'project');
+          pattern = `p:${checkName(project, 'project')}/`;
+        } else {
+          const prefix = q.get('prefix') ?? '';
+          if (prefix !== '') checkName(prefix, 'prefix');
+          pattern = `s:${prefix}`;
+        }
+        const requested = revisionParam(q.get('since_revision'));
+        const upgrade = (last: number, oldest: number | null) => {
+          let since = requested ?? last;
+          let oldestHeader: string | null = null;
+          // A revision beyond the newest (a restored or fresh data file) must not mute live changes.
+          since = Math.min(since, last);
+          if (requested !== null) {
+            if (oldest !== null && since < oldest - 1) {
+              oldestHeader = String(oldest);
+              since = oldest - 1;
+            } else if (oldest === null && since < last) {
+              oldestHeader = String(last + 1);
+              since = last;
+            }
+          }
+          const sub = hub.create(pattern, 'close', since);
+          u.upgrade<WatchData>({ sub, cb }, oldestHeader === null ? [['X-Koor-Revision', String(last)]] : [['X-Koor-Revision', String(last)], ['X-Koor-Oldest-Revision', oldestHeader]]);
+        };
+        const both = then(feed.sync(), (last) => then(requested === null ? null : feed.oldest(), (oldest) => ({ last, oldest })));
+        if (both instanceof Promise) u.later(both, (b) => upgrade(b.last, b.oldest));
+        else upgrade(both.last, both.oldest);
+      }),
+  );
+}
