@@ -93,6 +93,8 @@ export const ERRORS = {
   KEY_NOT_FOUND: def('NOT_FOUND', (key: string) => `key not found: ${key}`),
   EPHEMERAL_INVALID: def('INVALID_ARGUMENT', (value: string) => `X-Koor-Ephemeral must be true or false: ${q(value)}`),
   EPHEMERAL_NEEDS_AGENT: def('INVALID_ARGUMENT', () => 'an ephemeral key needs an agent identity (an instance token or X-Koor-Instance)'),
+  TXN_TOO_MANY_OPS: def('INVALID_ARGUMENT', (count: number, max: number) => `a transaction has at most ${max} compares and ops: ${count}`),
+  TXN_OP_INVALID: def('INVALID_ARGUMENT', (where: string, reason: string) => `${where}: ${reason}`),
   REVISION_INVALID: def('INVALID_ARGUMENT', (what: string) => `${what} must be a non-negative integer revision`),
   VERSION_NOT_FOUND: def('NOT_FOUND', versionNotFound),
   /** A diff naming a version that does not exist is a bad request, not a missing resource. */

@@ -21,7 +21,7 @@ import {
 } from './ops.js';
 import { ProjectRulesReply, RuleDecisionReply, RuleListReply, RulesImportReply, RulesPutReply, ValidateReply } from './rules.js';
 import { SpecDeletedReply, SpecListReply, SpecPutReply } from './specs.js';
-import { StateDeletedReply, StateDiffReply, StateHistoryReply, StateListReply, StatePutReply, StateRollbackReply } from './state.js';
+import { StateDeletedReply, StateDiffReply, StateHistoryReply, StateListReply, StatePutReply, StateRollbackReply, TxnReply } from './state.js';
 import { AgentMetricRows, AgentMetricTotals, HealthReply, MetricsReply, MetricsResetReply, RestoreReply } from './system.js';
 import { Template, TemplateApplyReply, TemplateListReply } from './templates.js';
 
@@ -44,6 +44,7 @@ export const REPLIES = {
   'PUT /api/state/*': StatePutReply,
   'POST /api/state/*': StateRollbackReply,
   'DELETE /api/state/*': StateDeletedReply,
+  'POST /api/txn': TxnReply,
 
   'GET /api/specs/:project': SpecListReply,
   'GET /api/specs/:project/:name': null,

@@ -4,6 +4,7 @@ import { Event, Instance, LeaseRow, RuleRow, TaskRow } from './writer-rows.js';
 import { HookMethods } from './writer-hooks.js';
 import { MessageMethods } from './writer-messages.js';
 import { TokenMethods } from './writer-tokens.js';
+import { TxnMethods } from './writer-txn.js';
 
 export * from './writer-rows.js';
 export * from './writer-messages.js';
@@ -401,6 +402,7 @@ export const WriterMethods = {
 
   ...MessageMethods,
   ...HookMethods,
+  ...TxnMethods,
   ...TokenMethods,
 } satisfies MethodTable;
 

@@ -309,3 +309,5 @@ export const STATE_CHANGES_KEEP = 100_000;
 export const STATE_CHANGES_PRUNE_CHUNK = 5000;
 /** How often the change log is pruned, ms. */
 export const STATE_CHANGES_PRUNE_MS = 30_000;
+/** Compares and ops of one POST /api/txn, in all (issue 31). */
+export const TXN_MAX_OPS = 64;

@@ -186,3 +186,19 @@ t.test('watches (issue 31): a scoped token watches only the keys and projects it
   t.equal(await upgrade('/api/specs/watch?project=web'), 101, 'its project');
   t.equal(await upgrade('/api/specs/watch?project=ops'), 403, 'another project');
 });
+
+t.test('transactions (issue 31): a scoped token reaches every key and topic of one, or it is refused whole', async (t) => {
+  const s = await startTestServer(t, { authToken: SERVER_TOKEN });
+  const r = await fetch(`${s.url}/api/tokens`, { method: 'POST', headers: { authorization: `Bearer ${SERVER_TOKEN}` }, body: JSON.stringify({ name: 'txn', role: 'agent', scopes: SCOPES }) });
+  const token = ((await r.json()) as { token: string }).token;
+  const txn = async (body: unknown) => {
+    const res = await fetch(`${s.url}/api/txn`, { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: JSON.stringify(body) });
+    return [res.status, ((await res.json()) as { error?: string }).error ?? null];
+  };
+  t.same(await txn({ compare: [{ key: 'web/a', exists: false }], success: [{ op: 'put', key: 'shared/b', value: 1 }, { op: 'publish', topic: 'ci.done' }] }), [200, null]);
+  t.same(await txn({ success: [{ op: 'put', key: 'web/a', value: 1 }, { op: 'put', key: 'ops/b', value: 1 }] }), [403, 'agent token may not run transactions outside its scopes']);
+  t.same(await txn({ compare: [{ key: 'ops/x', exists: true }], success: [] }), [403, 'agent token may not run transactions outside its scopes'], 'a compare counts');
+  t.same(await txn({ success: [{ op: 'publish', topic: 'ops.x' }] }), [403, 'agent token may not run transactions outside its scopes'], 'a topic counts');
+  const a = await fetch(`${s.url}/api/state/web/a`, { headers: { authorization: `Bearer ${SERVER_TOKEN}` } });
+  t.equal(a.status, 404, 'the refused transaction applied nothing');
+});

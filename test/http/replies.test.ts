@@ -97,6 +97,7 @@ t.test('every REST reply fits its schema', async (t) => {
   t.equal(diff.diffs.length, 2);
   await call('POST /api/state/*', '/api/state/app/config?rollback=1');
   await call('DELETE /api/state/*', '/api/state/scratch');
+  await call('POST /api/txn', '/api/txn', { body: JSON.stringify({ compare: [{ key: 'app/config', exists: true }], success: [{ op: 'get', key: 'app/config' }, { op: 'put', key: 'app/txn', value: 1 }, { op: 'publish', topic: 'app.txn' }] }) });
 
   await call('PUT /api/specs/:project/:name', '/api/specs/web/trucks', { body: JSON.stringify(CONTRACT) });
   await call('PUT /api/specs/:project/:name', '/api/specs/web/notes', { body: '{"n":1}' });

@@ -67,6 +67,8 @@ const TABLE: ReadonlyArray<[code: ErrorCode, params: readonly unknown[], status:
   ['KEY_NOT_FOUND', ['cfg/a'], 'NOT_FOUND', 404, 'key not found: cfg/a'],
   ['EPHEMERAL_INVALID', ['yes'], 'INVALID_ARGUMENT', 400, 'X-Koor-Ephemeral must be true or false: "yes"'],
   ['EPHEMERAL_NEEDS_AGENT', [], 'INVALID_ARGUMENT', 400, 'an ephemeral key needs an agent identity (an instance token or X-Koor-Instance)'],
+  ['TXN_TOO_MANY_OPS', [65, 64], 'INVALID_ARGUMENT', 400, 'a transaction has at most 64 compares and ops: 65'],
+  ['TXN_OP_INVALID', ['success[1]', 'unknown op: rename'], 'INVALID_ARGUMENT', 400, 'success[1]: unknown op: rename'],
   ['REVISION_INVALID', ['since_revision'], 'INVALID_ARGUMENT', 400, 'since_revision must be a non-negative integer revision'],
   ['VERSION_NOT_FOUND', [3, 'cfg/a'], 'NOT_FOUND', 404, 'version 3 not found for key: cfg/a'],
   ['DIFF_VERSION_NOT_FOUND', [3, 'cfg/a'], 'INVALID_ARGUMENT', 400, 'get version 3: version 3 not found for key: cfg/a'],

@@ -14,6 +14,7 @@ import { ruleStore } from './stores/rules.js';
 import { specStore } from './stores/specs.js';
 import { stateStore } from './stores/state.js';
 import { pruneChanges } from './stores/changes.js';
+import { txnStore } from './stores/txn.js';
 import { taskStore } from './stores/tasks.js';
 import { templateStore } from './stores/templates.js';
 import { tokenStore } from './stores/tokens.js';
@@ -50,6 +51,7 @@ export function writerMethods(driver: Driver, opts: MethodOptions = {}) {
   const ops = opsStore();
   const tokens = tokenStore();
   const hooks = hookStore(events);
+  const txns = txnStore(state, events);
   const letGo = async (tx: Tx, holder: string, why: 'stale' | 'deregistered'): Promise<Event[]> => {
     // Its ephemeral state keys go with it (issue 31: Consul sessions' semantics).
     await state.dropOwned(tx, holder);
@@ -77,6 +79,7 @@ export function writerMethods(driver: Driver, opts: MethodOptions = {}) {
     'state.prune_history': state.pruneHistory,
     'state.expire': state.expire,
     'state.prune_changes': (tx, req) => pruneChanges(tx, req.keep, req.chunk),
+    'state.txn': txns.txn,
     'spec.put': specs.put,
     'spec.delete': specs.delete,
     'events.publish': events.publish,

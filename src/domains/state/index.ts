@@ -3,7 +3,8 @@ import { STATE_CHANGES_KEEP, STATE_CHANGES_PRUNE_CHUNK, STATE_CHANGES_PRUNE_MS, 
 import type { Job } from '../../cluster/node.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
 import type { Logger } from '../../log.js';
-import { stateRoutes } from './routes.js';
+import { stateRoutes, txnRoutes } from './routes.js';
+import type { Event } from '../../../schemas/rpc/writer.js';
 import { StateService } from './service.js';
 import { ChangeFeed, mountWatch, SPECS_WATCH_PATH, STATE_WATCH_PATH } from './watch.js';
 
@@ -98,4 +99,9 @@ class StateJobs implements Job {
       this.log.warn({ err }, 'state expiry or change pruning failed; retrying next interval');
     }
   }
+}
+
+/** POST /api/txn (issue 31), mounted after the event log: a publish op's event is fanned out through it. */
+export function txnDomain(d: { state: StateService; announce: (list: readonly Event[]) => void }): Domain {
+  return { routes: txnRoutes(d) };
 }

@@ -2,9 +2,10 @@ import { auditBy } from '../../http/actor.js';
 import { fail } from '../../errors.js';
 import type { Ctx } from '../../http/context.js';
 import { send, sendJson, sendJsonText, sendWritten, type HeaderList } from '../../http/reply.js';
-import { parseDuration } from '../../config.js';
+import { stateTtl, txnHandler, type TxnDeps } from './txn.js';
 import type { Route } from '../../http/router.js';
 import { checkName, pathName } from '../../http/path.js';
+import { TxnBody } from '../../../schemas/http/state.js';
 import { parseIntStrict, positiveInt, queryParams } from '../../http/query.js';
 import { STATE_HISTORY_DEFAULT_LIMIT, STATE_HISTORY_MAX_LIMIT, STATE_LIST_DEFAULT_LIMIT, STATE_LIST_MAX_LIMIT } from '../../shared/limits.js';
 import type { CachedValue } from './cache.js';
@@ -19,22 +20,6 @@ const keyOf = (ctx: Ctx): string => pathName(ctx.url.slice(PREFIX.length), 'key'
 /** Identity of the writer for `updated_by`: the agent's name when known, else "". */
 const actor = (ctx: Ctx): string => ctx.identity?.name ?? '';
 
-/**
- * A state key's TTL (issue 31): `X-Koor-TTL` or `?ttl=`, a Go-style duration ("30s", "500ms",
- * "5m") or seconds; absent or empty = none. Between 1 ms and 596 h.
- */
-export function stateTtl(text: string | null | undefined): number | undefined {
-  if (text === null || text === undefined || text.trim() === '') return undefined;
-  let ms: number;
-  try {
-    ms = parseDuration(text.trim(), 'ttl');
-  } catch (e) {
-    throw fail('TTL_INVALID', (e as Error).message);
-  }
-  if (!(ms >= 1)) throw fail('TTL_INVALID', `invalid ttl "${text}": at least 1ms`);
-  return ms;
-}
-
 /** `X-Koor-Ephemeral: true`: the key is bound to the calling agent instance (issue 31). */
 function ephemeralOwner(ctx: Ctx): string | undefined {
   const raw = (ctx.extraHeaders['x-koor-ephemeral'] ?? '').trim().toLowerCase();
@@ -42,6 +27,11 @@ function ephemeralOwner(ctx: Ctx): string | undefined {
   if (raw !== 'true' && raw !== '1') throw fail('EPHEMERAL_INVALID', raw);
   if (!ctx.identity) throw fail('EPHEMERAL_NEEDS_AGENT');
   return ctx.identity.instanceId;
+}
+
+/** `POST /api/txn` (issue 31): compares and ops in one writer transaction (./txn.ts). */
+export function txnRoutes(d: TxnDeps): Route[] {
+  return [{ method: 'POST', path: '/api/txn', body: 'json', schema: TxnBody, handler: txnHandler(d) }];
 }
 
 export function stateRoutes(svc: StateService): Route[] {

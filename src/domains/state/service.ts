@@ -1,4 +1,5 @@
-import type { AuditTag } from '../../../schemas/rpc/envelope.js';
+import type { AuditTag, ReqOf } from '../../../schemas/rpc/envelope.js';
+import type { WriterMethods } from '../../../schemas/rpc/writer.js';
 import { fail } from '../../errors.js';
 import type { PoolClient } from '../../rpc/pool-client.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
@@ -127,6 +128,22 @@ export class StateService {
     this.cache.set(key, res.value, res.version, res.hash, res.content_type, res.revision);
     this.onChange?.();
     return { key, version: res.version, hash: res.hash, rolled_back: res.rolled_back, updated_at: toRfc3339(res.updated_at), revision: res.revision };
+  }
+
+  /**
+   * A transaction (POST /api/txn): the writer runs it whole; the cache then takes its puts and
+   * forgets its deletes (an expired key a compare or get swept is gone from it too: it reads as absent anyway).
+   */
+  async txn(req: ReqOf<WriterMethods, 'state.txn'>, audit?: AuditTag) {
+    const res = await this.writer.call('state.txn', req, { audit });
+    const ops = res.succeeded ? req.success : req.failure;
+    res.results.forEach((r, i) => {
+      const op = ops[i]!;
+      if (op.op === 'put' && r.version !== undefined) this.cache.set(op.key, op.value, r.version, r.hash!, op.content_type, r.revision ?? 0, r.expires_at ?? 0);
+      else if (op.op === 'delete') this.cache.delete(op.key);
+    });
+    if (res.results.some((r) => r.revision !== undefined)) this.onChange?.();
+    return res;
   }
 
   /** Told after each write this node committed (the watch feed looks at once). */
