@@ -180,7 +180,7 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
   },
   {
     version: 8,
-    name: 'store-wide revisions, the change log of state and specs, expiring and agent-bound keys (issue 31)',
+    name: 'store-wide revisions, the change log of state and specs, expiring and agent-bound keys, fencing tokens (issue 31)',
     sql: [
       `
       ALTER TABLE state ADD COLUMN revision bigint NOT NULL DEFAULT 0;
@@ -189,6 +189,9 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
       CREATE INDEX state_expiring ON state (expires_at) WHERE expires_at > 0;
       CREATE INDEX state_owned ON state (owner) WHERE owner <> '';
       ALTER TABLE specs ADD COLUMN revision bigint NOT NULL DEFAULT 0;
+      ALTER TABLE state ADD COLUMN fence bigint NOT NULL DEFAULT 0;
+      ALTER TABLE leases ADD COLUMN fence bigint NOT NULL DEFAULT 0;
+      ALTER TABLE tasks ADD COLUMN fence bigint NOT NULL DEFAULT 0;
       INSERT INTO koor_counters (name, value) VALUES ('state_changes', 0) ON CONFLICT (name) DO NOTHING;
     `,
       createTable(STATE_CHANGES, 'pg'),

@@ -316,7 +316,7 @@ export const MIGRATIONS: readonly Migration[] = [
   },
   {
     version: 13,
-    name: 'store-wide revisions, the change log of state and specs, expiring and agent-bound keys (issue 31)',
+    name: 'store-wide revisions, the change log of state and specs, expiring and agent-bound keys, fencing tokens (issue 31)',
     sql: [
       `
       ALTER TABLE state ADD COLUMN revision INTEGER NOT NULL DEFAULT 0;
@@ -325,6 +325,9 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX state_expiring ON state (expires_at) WHERE expires_at > 0;
       CREATE INDEX state_owned ON state (owner) WHERE owner <> '';
       ALTER TABLE specs ADD COLUMN revision INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE state ADD COLUMN fence INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE leases ADD COLUMN fence INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE tasks ADD COLUMN fence INTEGER NOT NULL DEFAULT 0;
     `,
       createTable(STATE_CHANGES, 'sqlite'),
     ].join('\n'),

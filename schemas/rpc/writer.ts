@@ -50,6 +50,8 @@ const TaskSettle = Type.Object({
   reason: Type.String(),
   /** fail only: false = failed for good; else back to ready while attempts < max_attempts. */
   retry: Type.Boolean(),
+  /** The claim's fencing token, when the caller gave one: an outdated one is refused (issue 31). */
+  fence: Type.Optional(Type.Integer()),
 });
 
 /**
@@ -75,6 +77,8 @@ export const WriterMethods = {
       ttl_ms: Type.Optional(Type.Integer({ minimum: 1 })),
       /** Bound to this agent instance (X-Koor-Ephemeral): deleted when it deregisters or goes stale. */
       owner: Type.Optional(Type.String({ minLength: 1 })),
+      /** X-Koor-Fence: refused when a live lease on the key, or an earlier fenced write of it, has a larger token. */
+      fence: Type.Optional(Type.Integer({ minimum: 0 })),
     }),
     res: StateMeta,
   },
@@ -197,12 +201,12 @@ export const WriterMethods = {
   },
   /** Pushes a lease's expiry to now + TTL (`ttl_ms` replaces it when given; 0 = no TTL any more); holder only. */
   'leases.renew': {
-    req: Type.Object({ id: Type.String(), holder: Type.String({ minLength: 1 }), ttl_ms: Type.Optional(Type.Integer({ minimum: 0 })) }),
+    req: Type.Object({ id: Type.String(), holder: Type.String({ minLength: 1 }), ttl_ms: Type.Optional(Type.Integer({ minimum: 0 })), fence: Type.Optional(Type.Integer()) }),
     res: Type.Object({ lease: LeaseRow }),
   },
   /** Releases a lease (holder only); `lease.released` with reason `released`. */
   'leases.release': {
-    req: Type.Object({ id: Type.String(), holder: Type.String({ minLength: 1 }) }),
+    req: Type.Object({ id: Type.String(), holder: Type.String({ minLength: 1 }), fence: Type.Optional(Type.Integer()) }),
     res: Type.Object({ lease: LeaseRow, events: Events }),
   },
   /** Releases up to `limit` leases whose TTL ran out (`lease.released`, reason `expired`); `more` when the limit was hit. */

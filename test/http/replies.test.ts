@@ -220,7 +220,7 @@ t.test('a live restore replies with RestoreReply (koor-server itself: it restart
 });
 
 t.test('the schemas catch a changed reply: a member missing, renamed or of another type', async (t) => {
-  const lease = { id: 'l1', holder: 'i1', holder_name: 'alice', resources: ['src/**'], exclusive: true, reason: '', acquired_at: '2026-01-01T00:00:00Z', expires_at: '' };
+  const lease = { id: 'l1', holder: 'i1', holder_name: 'alice', resources: ['src/**'], exclusive: true, reason: '', acquired_at: '2026-01-01T00:00:00Z', expires_at: '', fence: 3 };
   const schema = REPLIES['GET /api/leases/:id'];
   t.equal(misfit(schema, lease), '', 'the reply as sent');
   t.equal(misfit(schema, { ...lease, extra: 1 }), '', 'a member added is allowed (clients ignore it)');

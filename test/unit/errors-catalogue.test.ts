@@ -69,6 +69,8 @@ const TABLE: ReadonlyArray<[code: ErrorCode, params: readonly unknown[], status:
   ['EPHEMERAL_NEEDS_AGENT', [], 'INVALID_ARGUMENT', 400, 'an ephemeral key needs an agent identity (an instance token or X-Koor-Instance)'],
   ['TXN_TOO_MANY_OPS', [65, 64], 'INVALID_ARGUMENT', 400, 'a transaction has at most 64 compares and ops: 65'],
   ['TXN_OP_INVALID', ['success[1]', 'unknown op: rename'], 'INVALID_ARGUMENT', 400, 'success[1]: unknown op: rename'],
+  ['FENCE_OUTDATED', ['task 7', 3, 9], 'ALREADY_EXISTS', 409, 'fence 3 is outdated for task 7: the current fence is 9'],
+  ['FENCE_INVALID', ['abc'], 'INVALID_ARGUMENT', 400, 'X-Koor-Fence must be a non-negative integer: "abc"'],
   ['REVISION_INVALID', ['since_revision'], 'INVALID_ARGUMENT', 400, 'since_revision must be a non-negative integer revision'],
   ['VERSION_NOT_FOUND', [3, 'cfg/a'], 'NOT_FOUND', 404, 'version 3 not found for key: cfg/a'],
   ['DIFF_VERSION_NOT_FOUND', [3, 'cfg/a'], 'INVALID_ARGUMENT', 400, 'get version 3: version 3 not found for key: cfg/a'],

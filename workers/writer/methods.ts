@@ -73,7 +73,14 @@ export function writerMethods(driver: Driver, opts: MethodOptions = {}) {
       return {};
     },
     'db.vacuum': (tx, req) => driver.vacuum(tx, req.pages),
-    'state.put': state.put,
+    'state.put': async (tx, req) => {
+      // X-Koor-Fence (issue 31): refused when a live lease on the key, or an earlier fenced write of it, carries a larger token.
+      if (req.fence !== undefined) {
+        const current = Math.max(await leases.fenceOver(tx, req.key), await state.fenceOf(tx, req.key));
+        if (req.fence < current) throw fault('FENCE_OUTDATED', `key ${req.key}`, req.fence, current);
+      }
+      return state.put(tx, req);
+    },
     'state.delete': state.delete,
     'state.rollback': state.rollback,
     'state.prune_history': state.pruneHistory,

@@ -18,6 +18,8 @@ export const STATE: Table = {
     expires_at: { type: 'int', default: 0 },
     /** The agent instance an ephemeral key is bound to (X-Koor-Ephemeral), '' = none. */
     owner: { type: 'text', default: "''" },
+    /** The largest fencing token (X-Koor-Fence) a write of the key carried: an older one is refused (issue 31). */
+    fence: { type: 'int', default: 0 },
   },
   indexes: [
     { name: 'state_expiring', on: 'expires_at', where: 'expires_at > 0' },

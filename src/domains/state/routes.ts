@@ -6,7 +6,7 @@ import { stateTtl, txnHandler, type TxnDeps } from './txn.js';
 import type { Route } from '../../http/router.js';
 import { checkName, pathName } from '../../http/path.js';
 import { TxnBody } from '../../../schemas/http/state.js';
-import { parseIntStrict, positiveInt, queryParams } from '../../http/query.js';
+import { fenceParam, parseIntStrict, positiveInt, queryParams } from '../../http/query.js';
 import { STATE_HISTORY_DEFAULT_LIMIT, STATE_HISTORY_MAX_LIMIT, STATE_LIST_DEFAULT_LIMIT, STATE_LIST_MAX_LIMIT } from '../../shared/limits.js';
 import type { CachedValue } from './cache.js';
 import type { StateService } from './service.js';
@@ -83,6 +83,7 @@ export function stateRoutes(svc: StateService): Route[] {
         const ttlHeader = ctx.extraHeaders['x-koor-ttl'];
         const ttlMs = stateTtl(ttlHeader !== '' ? ttlHeader : ctx.query === '' ? null : queryParams(ctx).get('ttl'));
         const owner = ephemeralOwner(ctx);
+        const fence = fenceParam(ctx);
         const r = await svc.put({
           key,
           value: ctx.body,
@@ -92,6 +93,7 @@ export function stateRoutes(svc: StateService): Route[] {
           ifNoneMatch: ctx.headers.ifNoneMatch,
           ...(ttlMs === undefined ? {} : { ttlMs }),
           ...(owner === undefined ? {} : { owner }),
+          ...(fence === undefined ? {} : { fence }),
         }, auditBy(ctx));
         ctx.tally?.('state_writes');
         sendWritten(ctx, r);

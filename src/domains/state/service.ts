@@ -19,6 +19,8 @@ export interface PutInput {
   ttlMs?: number;
   /** Bound to this agent instance: deleted when it deregisters or goes stale (issue 31). */
   owner?: string;
+  /** X-Koor-Fence: the writer's fencing token (issue 31). */
+  fence?: number;
 }
 
 /** State store rules: reads from cache / read connection, writes through the writer RPC. */
@@ -104,6 +106,7 @@ export class StateService {
       ...(input.ifNoneMatch ? { if_none_match: input.ifNoneMatch } : {}),
       ...(input.ttlMs ? { ttl_ms: input.ttlMs } : {}),
       ...(input.owner ? { owner: input.owner } : {}),
+      ...(input.fence === undefined ? {} : { fence: input.fence }),
     }, { audit });
     // Expiry as the front reckons it: a moment before the writer's own (a read is never served past it).
     if (input.owner) this.cache.delete(input.key);

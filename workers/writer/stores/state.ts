@@ -25,13 +25,16 @@ const ARCHIVE = only(
   `INSERT OR IGNORE INTO state_history (key, version, value, hash, content_type, updated_at, updated_by)
    SELECT key, version, value, hash, content_type, updated_at, updated_by FROM state WHERE key = ?`,
 );
-const UPSERT = sql(
-  `INSERT INTO state (key, value, version, hash, content_type, updated_at, updated_by, revision, expires_at, owner)
-   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+/** SQLite's write of the current row (PostgreSQL's is inside WRITE_PG); the key's fence only grows. */
+const UPSERT = only(
+  'sqlite',
+  `INSERT INTO state (key, value, version, hash, content_type, updated_at, updated_by, revision, expires_at, owner, fence)
+   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
    ON CONFLICT(key) DO UPDATE SET value = excluded.value, version = excluded.version, hash = excluded.hash,
      content_type = excluded.content_type, updated_at = excluded.updated_at, updated_by = excluded.updated_by,
-     revision = excluded.revision, expires_at = excluded.expires_at, owner = excluded.owner`,
+     revision = excluded.revision, expires_at = excluded.expires_at, owner = excluded.owner, fence = max(state.fence, excluded.fence)`,
 );
+const FENCE = sql('SELECT fence FROM state WHERE key = ?');
 /** The version a write pushes out of the newest `historyKeep` (SPEC §8.10). */
 const DROP_ONE = sql('DELETE FROM state_history WHERE key = ? AND version = ?');
 /**
@@ -42,7 +45,7 @@ const DROP_ONE = sql('DELETE FROM state_history WHERE key = ? AND version = ?');
  * archive copies the row as it was before. Keeping 1 version, the previous one would be archived
  * and dropped at once: it is not archived, and counts as dropped (as on SQLite).
  * Parameters: key, topic, hash, content_type, updated_by, key, keep, key, value, hash,
- * content_type, updated_at, updated_by, expires_at, owner, key, keep, keep.
+ * content_type, updated_at, updated_by, expires_at, owner, fence, key, keep, keep.
  */
 const WRITE_PG = only(
   'pg',
@@ -56,11 +59,11 @@ const WRITE_PG = only(
       SELECT key, version, value, hash, content_type, updated_at, updated_by FROM state WHERE key = ? AND CAST(? AS integer) <> 1
       ON CONFLICT DO NOTHING),
     written AS (
-      INSERT INTO state (key, value, version, hash, content_type, updated_at, updated_by, revision, expires_at, owner)
-      SELECT ?, CAST(? AS bytea), next.version, ?, ?, ?, ?, rev.id, CAST(? AS bigint), ? FROM next, rev
+      INSERT INTO state (key, value, version, hash, content_type, updated_at, updated_by, revision, expires_at, owner, fence)
+      SELECT ?, CAST(? AS bytea), next.version, ?, ?, ?, ?, rev.id, CAST(? AS bigint), ?, CAST(? AS bigint) FROM next, rev
       ON CONFLICT (key) DO UPDATE SET value = excluded.value, version = excluded.version, hash = excluded.hash,
         content_type = excluded.content_type, updated_at = excluded.updated_at, updated_by = excluded.updated_by,
-        revision = excluded.revision, expires_at = excluded.expires_at, owner = excluded.owner),
+        revision = excluded.revision, expires_at = excluded.expires_at, owner = excluded.owner, fence = GREATEST(state.fence, excluded.fence)),
     dropped AS (
       DELETE FROM state_history WHERE key = ? AND CAST(? AS integer) > 0 AND version = (SELECT version FROM next) - CAST(? AS integer)
       RETURNING 1)
@@ -107,8 +110,8 @@ export function stateStore(historyKeep = 0) {
 
   type Written = { key: string; version: number; hash: string; content_type: string; updated_at: string; revision: number };
   /** Where a write puts a key's expiry and owner (issue 31): both cleared by a write without them. */
-  type Bound = { expiresAt: number; owner: string };
-  const NONE: Bound = { expiresAt: 0, owner: '' };
+  type Bound = { expiresAt: number; owner: string; fence: number };
+  const NONE: Bound = { expiresAt: 0, owner: '', fence: 0 };
   /**
    * Writes the next version of `key`; `known` is its current version when already read (a
    * conditional write), null when not. SQLite runs the steps one by one (each a prepared
@@ -122,7 +125,7 @@ export function stateStore(historyKeep = 0) {
       if (cur) await tx.run(ARCHIVE, key);
       const version = cur ? cur.version + 1 : 1;
       const revision = await logChange(tx, stateTopic(key), 'put', version, hash, contentType, by);
-      await tx.run(UPSERT, key, value, version, hash, contentType, at, by, revision, bound.expiresAt, bound.owner);
+      await tx.run(UPSERT, key, value, version, hash, contentType, at, by, revision, bound.expiresAt, bound.owner, bound.fence);
       if (historyKeep > 0 && version - historyKeep >= 1) droppedInBatch += await tx.run(DROP_ONE, key, version - historyKeep);
       return { key, version, hash, content_type: contentType, updated_at: at, revision };
     },
@@ -132,7 +135,7 @@ export function stateStore(historyKeep = 0) {
       const k = historyKeep;
       if (known === null) tx.send(EXPIRE_DUE_PG, key, Date.now());
       const r = (await tx.get<{ version: number; dropped: number; revision: number }>(
-        WRITE_PG, key, stateTopic(key), hash, contentType, by, key, k, key, value, hash, contentType, at, by, bound.expiresAt, bound.owner, key, k, k,
+        WRITE_PG, key, stateTopic(key), hash, contentType, by, key, k, key, value, hash, contentType, at, by, bound.expiresAt, bound.owner, bound.fence, key, k, k,
       ))!;
       if (k > 0 && r.version - k >= 1) droppedInBatch += k === 1 ? 1 : r.dropped;
       return { key, version: r.version, hash, content_type: contentType, updated_at: at, revision: r.revision };
@@ -157,8 +160,8 @@ export function stateStore(historyKeep = 0) {
   }
 
   /** A put's expiry and owner from its request. */
-  const boundOf = (req: { ttl_ms?: number; owner?: string }): Bound =>
-    req.ttl_ms === undefined && req.owner === undefined ? NONE : { expiresAt: req.ttl_ms ? Date.now() + req.ttl_ms : 0, owner: req.owner ?? '' };
+  const boundOf = (req: { ttl_ms?: number; owner?: string; fence?: number }): Bound =>
+    req.ttl_ms === undefined && req.owner === undefined && req.fence === undefined ? NONE : { expiresAt: req.ttl_ms ? Date.now() + req.ttl_ms : 0, owner: req.owner ?? '', fence: req.fence ?? 0 };
 
   return {
     /** The dispatcher's end of a batch transaction: whether it committed. */
@@ -196,6 +199,11 @@ export function stateStore(historyKeep = 0) {
       const owned = await tx.all<{ key: string; version: number }>(OWNED, owner);
       for (const o of owned) await drop(tx, o.key, o.version, 'expire');
       return owned.length;
+    },
+
+    /** The largest fencing token a write of `key` carried (0: none, or no key). */
+    async fenceOf(tx: Tx, key: string): Promise<number> {
+      return (await tx.get<{ fence: number }>(FENCE, key))?.fence ?? 0;
     },
 
     /** The current row as a transaction's compare sees it (expired = absent). */
