@@ -124,6 +124,12 @@ export class Hub {
     this.stats.subscribers--;
   }
 
+  /** Whether any subscriber's pattern matches `topic` (a caller may skip making a frame nobody takes). */
+  wants(topic: string): boolean {
+    for (const g of this.groups.values()) if (g.matcher(topic)) return true;
+    return false;
+  }
+
   /**
    * Fans one committed event out to every matching subscriber, at the end of this turn with the
    * turn's other events. Call in id order.

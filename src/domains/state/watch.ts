@@ -47,6 +47,8 @@ export class ChangeFeed {
   private lastFanned = 0;
   private pulling = false;
   private again = false;
+  /** A read is scheduled for the end of this turn: the writes of one turn are read together. */
+  private scheduled = false;
   private stopped = false;
   private poll: NodeJS.Timeout | null = null;
   private retry: NodeJS.Timeout | null = null;
@@ -94,14 +96,20 @@ export class ChangeFeed {
     });
   }
 
-  /** Reads the log now, or once the read under way is over. */
+  /** Reads the log at the end of this turn (once for every write of the turn), or once the read under way is over. */
   poke(): void {
     if (this.stopped) return;
     if (this.pulling) {
       this.again = true;
       return;
     }
-    void this.pull();
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      if (this.pulling) this.again = true;
+      else void this.pull();
+    });
   }
 
   private async pull(): Promise<void> {
@@ -124,9 +132,12 @@ export class ChangeFeed {
         }
         for (const c of rows) {
           if (this.stopped) return;
-          this.hub.publish(c.id, c.topic, Buffer.from(changeJson(c)));
+          // No watcher of this key: no frame (a catching-up watcher reads the log itself).
+          if (this.hub.wants(c.topic)) {
+            this.hub.publish(c.id, c.topic, Buffer.from(changeJson(c)));
+            this.stats.fanned++;
+          }
           this.lastFanned = c.id;
-          this.stats.fanned++;
         }
         if (rows.length === FEED_PAGE) this.again = true;
       } while (this.again && !this.stopped);
