@@ -98,6 +98,7 @@ export const ERRORS = {
   /** A fencing token older than the resource's current one (issue 31): its holder was declared stale and someone else has it now. */
   FENCE_OUTDATED: def('ALREADY_EXISTS', (what: string, given: number, current: number) => `fence ${given} is outdated for ${what}: the current fence is ${current}`),
   FENCE_INVALID: def('INVALID_ARGUMENT', (value: string) => `X-Koor-Fence must be a non-negative integer: ${q(value)}`),
+  VALUES_INVALID: def('INVALID_ARGUMENT', (value: string) => `values must be 1 or 0: ${q(value)}`),
   REVISION_INVALID: def('INVALID_ARGUMENT', (what: string) => `${what} must be a non-negative integer revision`),
   VERSION_NOT_FOUND: def('NOT_FOUND', versionNotFound),
   /** A diff naming a version that does not exist is a bad request, not a missing resource. */

@@ -146,6 +146,27 @@ t.test('state revisions and watches', async (t) => {
     t.same(w.changes.map((c) => [c.type, c.key]), [['put', 'eph/building'], ['put', 'eph/stays'], ['expire', 'eph/building']]);
   });
 
+  await t.test('values=1: frames carry the value (JSON as JSON, text as a string, a large one omitted), live and replayed', async (t) => {
+    const before = await json(await put('val/a', '{"n":1}'));
+    const w = await watch(s.url, `/api/state/watch?prefix=val/&values=1&since_revision=${before.revision - 1}`);
+    t.teardown(() => w.ws.close());
+    await put('val/t', 'plain', { 'content-type': 'text/plain' });
+    await put('val/big', JSON.stringify('x'.repeat(70 * 1024)));
+    // A value is read when the change is sent: a version deleted by then has none (val/d's put may come without it).
+    await put('val/d', '1');
+    await fetch(u('/api/state/val/d'), { method: 'DELETE' });
+    await w.waitFor(5);
+    const got = w.changes as Array<Change & { value?: unknown; value_omitted?: string }>;
+    t.same(got.slice(0, 3).map((c) => [c.type, c.key, c.value]), [['put', 'val/a', { n: 1 }], ['put', 'val/t', 'plain'], ['put', 'val/big', undefined]]);
+    t.same([got[4]!.type, got[4]!.key, got[4]!.value], ['delete', 'val/d', undefined]);
+    t.equal(got[2]!.value_omitted, 'too large');
+    const plain = await watch(s.url, `/api/state/watch?prefix=val/&since_revision=${before.revision - 1}`);
+    t.teardown(() => plain.ws.close());
+    await plain.waitFor(1);
+    t.notOk('value' in plain.changes[0]!, 'without values=1, no value');
+    await t.rejects(watch(s.url, '/api/state/watch?values=yes'), { status: 400 });
+  });
+
   await t.test('specs watch: a project\'s specs only', async (t) => {
     const w = await watch(s.url, '/api/specs/watch?project=wp');
     t.teardown(() => w.ws.close());

@@ -71,6 +71,7 @@ const TABLE: ReadonlyArray<[code: ErrorCode, params: readonly unknown[], status:
   ['TXN_OP_INVALID', ['success[1]', 'unknown op: rename'], 'INVALID_ARGUMENT', 400, 'success[1]: unknown op: rename'],
   ['FENCE_OUTDATED', ['task 7', 3, 9], 'ALREADY_EXISTS', 409, 'fence 3 is outdated for task 7: the current fence is 9'],
   ['FENCE_INVALID', ['abc'], 'INVALID_ARGUMENT', 400, 'X-Koor-Fence must be a non-negative integer: "abc"'],
+  ['VALUES_INVALID', ['yes'], 'INVALID_ARGUMENT', 400, 'values must be 1 or 0: "yes"'],
   ['REVISION_INVALID', ['since_revision'], 'INVALID_ARGUMENT', 400, 'since_revision must be a non-negative integer revision'],
   ['VERSION_NOT_FOUND', [3, 'cfg/a'], 'NOT_FOUND', 404, 'version 3 not found for key: cfg/a'],
   ['DIFF_VERSION_NOT_FOUND', [3, 'cfg/a'], 'INVALID_ARGUMENT', 400, 'get version 3: version 3 not found for key: cfg/a'],

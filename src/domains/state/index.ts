@@ -19,7 +19,7 @@ export function stateDomain(p: Platform): Domain & { state: StateService; feed: 
   const started = feed.start(p.backend).catch((err: unknown) => log.error({ err }, 'starting the state change feed failed'));
   state.onChange = () => feed.poke();
   // Shutdown, restart, a restore: watchers close with the event subscribers, and resume alike.
-  p.hub.onCloseAll((code, reason) => feed.hub.closeAll(code, reason));
+  p.hub.onCloseAll((code, reason) => feed.closeAll(code, reason));
   const jobs = new StateJobs(p.writer, () => feed.poke(), log);
   const deps = { feed, maxBytes: p.config.wsBufferBytes };
   return {
@@ -36,7 +36,7 @@ export function stateDomain(p: Platform): Domain & { state: StateService; feed: 
       m.counter('koor_state_cache_hits_total', 'State reads answered from the front cache.', () => state.cache.stats.hits);
       m.counter('koor_state_cache_misses_total', 'State reads that went to the database.', () => state.cache.stats.misses);
       m.gauge('koor_state_cache_bytes', 'Bytes held by the state cache.', () => state.cache.usedBytes);
-      m.gauge('koor_state_watchers', 'Open state and spec watches on this node (issue 31).', () => feed.hub.stats.subscribers);
+      m.gauge('koor_state_watchers', 'Open state and spec watches on this node (issue 31).', () => feed.watchers());
       m.gauge('koor_state_revision', 'The newest state or spec revision this node has fanned out or seen.', () => feed.lastId());
       m.counter('koor_state_expired_total', 'State keys deleted past their TTL by the sweep (this node, when it runs the jobs).', () => jobs.stats.expired);
     },

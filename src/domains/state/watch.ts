@@ -32,6 +32,26 @@ export function changeJson(c: ChangeRow): string {
   return JSON.stringify({ type: c.type, key: c.topic.slice(2), version: c.version, revision: c.id, hash: c.hash, content_type: c.content_type, updated_by: c.updated_by });
 }
 
+/** A change frame carries the value (`&values=1`) up to this many bytes; a larger one says `"value_omitted":"too large"`. */
+export const WATCH_VALUE_MAX_BYTES = 64 * 1024;
+
+/** The frame of a state change with its value (`&values=1`), when the version is still kept. */
+function withValue(c: ChangeRow, row: { value: Uint8Array; content_type: string } | undefined): string {
+  const json = changeJson(c);
+  if (c.type !== 'put' || !row) return json;
+  if (row.value.byteLength > WATCH_VALUE_MAX_BYTES) return `${json.slice(0, -1)},"value_omitted":"too large"}`;
+  const text = Buffer.from(row.value).toString('utf8');
+  let value = JSON.stringify(text);
+  if (/json/i.test(row.content_type)) {
+    try {
+      value = JSON.stringify(JSON.parse(text));
+    } catch {
+      // stored as JSON but not JSON: its text
+    }
+  }
+  return `${json.slice(0, -1)},"value":${value}}`;
+}
+
 /** A watcher's pattern matches the change topics that start with it (`s:<prefix>` or `p:<project>/`). */
 const prefixMatcher = (pattern: string) => (topic: string) => topic.startsWith(pattern);
 
@@ -44,6 +64,8 @@ const prefixMatcher = (pattern: string) => (topic: string) => topic.startsWith(p
  */
 export class ChangeFeed {
   readonly hub: Hub;
+  /** Watchers that asked for values (`&values=1`): their frames carry the value, read only for them. */
+  readonly valuesHub: Hub;
   private lastFanned = 0;
   private pulling = false;
   private again = false;
@@ -61,13 +83,30 @@ export class ChangeFeed {
     private readonly log: Logger,
   ) {
     this.hub = new Hub(limits, slowConsumerLogger(log), prefixMatcher);
+    this.valuesHub = new Hub(limits, slowConsumerLogger(log), prefixMatcher);
+  }
+
+  /** Open watches, with values or not. */
+  watchers(): number {
+    return this.hub.stats.subscribers + this.valuesHub.stats.subscribers;
+  }
+
+  closeAll(code: number, reason: string): void {
+    this.hub.closeAll(code, reason);
+    this.valuesHub.closeAll(code, reason);
+  }
+
+  /** A state change's frame with its value, when that version is still kept (specs: without). */
+  private valueFrame(c: ChangeRow): Awaitable<string> {
+    if (c.type !== 'put' || !c.topic.startsWith('s:')) return changeJson(c);
+    return then(this.reader.atVersion(c.topic.slice(2), c.version), (row) => withValue(c, row));
   }
 
   async start(backend: Backend): Promise<void> {
     this.lastFanned = await this.reader.newestRevision();
     this.unlisten = await backend.listen(STATE_CHANGES_CHANNEL, () => this.poke());
     this.poll = setInterval(() => {
-      if (this.hub.stats.subscribers > 0) this.poke();
+      if (this.watchers() > 0) this.poke();
     }, EVENT_FEED_POLL_MS);
     this.poll.unref();
   }
@@ -89,9 +128,9 @@ export class ChangeFeed {
    * skipping ahead, so it first learns the newest revision.
    */
   sync(): Awaitable<number> {
-    if (this.hub.stats.subscribers > 0) return this.lastFanned;
+    if (this.watchers() > 0) return this.lastFanned;
     return then(this.reader.newestRevision(), (n) => {
-      if (this.hub.stats.subscribers === 0 && n > this.lastFanned) this.lastFanned = n;
+      if (this.watchers() === 0 && n > this.lastFanned) this.lastFanned = n;
       return this.lastFanned;
     });
   }
@@ -117,10 +156,13 @@ export class ChangeFeed {
     try {
       do {
         this.again = false;
-        if (this.hub.stats.subscribers === 0) {
+        if (this.watchers() === 0) {
           const n = await this.reader.newestRevision();
-          if (n > this.lastFanned) this.lastFanned = n;
-          break;
+          // A watcher that arrived during the read may need what came before `n`: read as usual then.
+          if (this.watchers() === 0) {
+            if (n > this.lastFanned) this.lastFanned = n;
+            break;
+          }
         }
         this.stats.reads++;
         const rows = await this.reader.changes(this.lastFanned, Number.MAX_SAFE_INTEGER, FEED_PAGE);
@@ -128,13 +170,17 @@ export class ChangeFeed {
           // Pruned before this node read them: watchers would miss them unknowingly.
           this.stats.gaps++;
           this.log.warn({ after: this.lastFanned, next: rows[0]!.id }, 'state changes pruned before this node fanned them out; closing watchers so they resume');
-          this.hub.closeAll(CLOSE_SLOW_CONSUMER, `node fell behind the change log: resume with since_revision=${this.lastFanned}`);
+          this.closeAll(CLOSE_SLOW_CONSUMER, `node fell behind the change log: resume with since_revision=${this.lastFanned}`);
         }
         for (const c of rows) {
           if (this.stopped) return;
           // No watcher of this key: no frame (a catching-up watcher reads the log itself).
           if (this.hub.wants(c.topic)) {
             this.hub.publish(c.id, c.topic, Buffer.from(changeJson(c)));
+            this.stats.fanned++;
+          }
+          if (this.valuesHub.wants(c.topic)) {
+            this.valuesHub.publish(c.id, c.topic, Buffer.from(await this.valueFrame(c)));
             this.stats.fanned++;
           }
           this.lastFanned = c.id;
@@ -161,15 +207,18 @@ export class ChangeFeed {
    * frames. Revisions are gapless, so a first row other than `after + 1` means the changes after
    * the cursor were pruned (`gap`): the watcher is closed with 4008 and re-reads.
    */
-  replayStep(after: number, pattern: string): Awaitable<ReplayStep> {
+  replayStep(after: number, pattern: string, values = false): Awaitable<ReplayStep> {
     const last = this.lastFanned;
     if (after >= last) return { items: [], next: after, done: true, gap: false };
-    const upto = Math.min(last, after + WS_REPLAY_STEP_IDS);
-    return then(this.reader.changes(after, upto, WS_REPLAY_STEP_IDS), (rows): ReplayStep => {
+    // With values a step holds at most a few values' worth: each may be up to WATCH_VALUE_MAX_BYTES.
+    const upto = Math.min(last, after + (values ? 32 : WS_REPLAY_STEP_IDS));
+    return then(this.reader.changes(after, upto, WS_REPLAY_STEP_IDS), (rows): Awaitable<ReplayStep> => {
       if (rows.length === 0 || rows[0]!.id !== after + 1) return { items: [], next: after, done: false, gap: true };
-      const items: ReplayStep['items'] = [];
-      for (const c of rows) if (c.topic.startsWith(pattern)) items.push({ id: c.id, frame: Buffer.from(changeJson(c)) });
-      return { items, next: upto, done: upto >= this.lastFanned, gap: false };
+      const mine = rows.filter((c) => c.topic.startsWith(pattern));
+      const finish = (frames: string[]): ReplayStep => ({ items: mine.map((c, i) => ({ id: c.id, frame: Buffer.from(frames[i]!) })), next: upto, done: upto >= this.lastFanned, gap: false });
+      if (!values) return finish(mine.map(changeJson));
+      const frames = mine.map((c) => this.valueFrame(c));
+      return frames.some((f) => f instanceof Promise) ? Promise.all(frames).then(finish) : finish(frames as string[]);
     });
   }
 
@@ -180,6 +229,7 @@ export class ChangeFeed {
 
 interface WatchData {
   sub: Subscriber;
+  values: boolean;
   cb: WsCallbacks<WatchData>;
 }
 
@@ -199,20 +249,22 @@ function revisionParam(raw: string | null): number | null {
  */
 export function mountWatch(slots: Slots, deps: UpgradeDeps & { feed: ChangeFeed; maxBytes: number }, path: string): void {
   const { feed, log } = deps;
-  const hub = feed.hub;
+  const hubOf = (d: WatchData) => (d.values ? feed.valuesHub : feed.hub);
   const cb: WsCallbacks<WatchData> = {
     open: (ws) => {
-      const sub = ws.getUserData().sub;
+      const d = ws.getUserData();
+      const { sub, values } = d;
+      const hub = hubOf(d);
       const out = new SocketOutlet(ws);
       try {
-        hub.attach(sub, out, (after) => feed.replayStep(after, sub.pattern), sub.since ?? 0);
+        hub.attach(sub, out, (after) => feed.replayStep(after, sub.pattern, values), sub.since ?? 0);
       } catch (err) {
         log.error({ err }, 'failed to open watch');
         hub.close(sub, 'open_failed', 'failed to open watch', out);
       }
     },
-    drain: (ws) => hub.flushOne(ws.getUserData().sub),
-    close: (ws) => hub.detach(ws.getUserData().sub),
+    drain: (ws) => hubOf(ws.getUserData()).flushOne(ws.getUserData().sub),
+    close: (ws) => hubOf(ws.getUserData()).detach(ws.getUserData().sub),
   };
   slots.ws<WatchData>(
     path,
@@ -238,6 +290,10 @@ export function mountWatch(slots: Slots, deps: UpgradeDeps & { feed: ChangeFeed;
           pattern = `s:${prefix}`;
         }
         const requested = revisionParam(q.get('since_revision'));
+        const rawValues = q.get('values') ?? '';
+        if (rawValues !== '' && rawValues !== '0' && rawValues !== '1' && rawValues !== 'true' && rawValues !== 'false') throw fail('VALUES_INVALID', rawValues);
+        const values = rawValues === '1' || rawValues === 'true';
+        const hub = values ? feed.valuesHub : feed.hub;
         const upgrade = (last: number, oldest: number | null) => {
           let since = requested ?? last;
           let oldestHeader: string | null = null;
@@ -253,7 +309,7 @@ export function mountWatch(slots: Slots, deps: UpgradeDeps & { feed: ChangeFeed;
             }
           }
           const sub = hub.create(pattern, 'close', since);
-          u.upgrade<WatchData>({ sub, cb }, oldestHeader === null ? [['X-Koor-Revision', String(last)]] : [['X-Koor-Revision', String(last)], ['X-Koor-Oldest-Revision', oldestHeader]]);
+          u.upgrade<WatchData>({ sub, values, cb }, oldestHeader === null ? [['X-Koor-Revision', String(last)]] : [['X-Koor-Revision', String(last)], ['X-Koor-Oldest-Revision', oldestHeader]]);
         };
         const both = then(feed.sync(), (last) => then(requested === null ? null : feed.oldest(), (oldest) => ({ last, oldest })));
         if (both instanceof Promise) u.later(both, (b) => upgrade(b.last, b.oldest));
