@@ -158,6 +158,7 @@ async function startOn(backend: Backend, config: Config, log: Logger, undo: Arra
     writer,
     pool,
     hub,
+    stateFeed: state.feed,
     events: events.events,
     instances: ids,
     liveness: instances.liveness,

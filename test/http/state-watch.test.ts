@@ -177,3 +177,29 @@ t.test('state revisions and watches', async (t) => {
     t.same(w.changes.map((c) => [c.type, c.project, c.name, c.revision]), [['put', 'wp', 'api', a.revision], ['delete', 'wp', 'api', d.revision]]);
   });
 });
+
+t.test('a slow watcher is bounded: closed with 4008 and its last revision; it resumes from there', async (t) => {
+  const s = await startTestServer(t, { wsBufferEvents: 16, wsBufferBytes: 64 * 1024 }, { oneNode: "a watcher's socket and the feed of its node" });
+  const value = JSON.stringify('x'.repeat(8 * 1024));
+  const stalled = await watch(s.url, '/api/state/watch?prefix=slow/&values=1');
+  stalled.ws.pause(); // stops reading: the kernel buffers, then the server's, fill up
+  // Bounded: at most 4000 changes of ~8 KiB (~32 MiB) — far more than loopback buffers and the 64 KiB budget hold.
+  let n = 0;
+  while (n < 4000 && s.stateFeed.valuesHub.stats.closed_slow === 0) {
+    await Promise.all(Array.from({ length: 50 }, (_, j) => fetch(`${s.url}/api/state/slow/k${(n + j) % 100}`, { method: 'PUT', body: Buffer.from(value) as unknown as BodyInit })));
+    n += 50;
+  }
+  t.equal(s.stateFeed.valuesHub.stats.closed_slow, 1, `closed after ${n} changes`);
+  stalled.ws.resume();
+  const close = await stalled.closed;
+  t.equal(close.code, 4008);
+  const m = /^slow consumer: last delivered id (\d+)$/.exec(close.reason);
+  t.ok(m, `the close names the last revision (${close.reason})`);
+  const last = Number(m![1]);
+  const received = stalled.changes.map((c) => c.revision);
+  t.ok(received.length > 0 && received.at(-1)! <= last, 'what arrived ends at or before it');
+  const again = await watch(s.url, `/api/state/watch?prefix=slow/&since_revision=${last}`);
+  t.teardown(() => again.ws.close());
+  await again.waitFor(1);
+  t.equal(again.changes[0]!.revision, last + 1, 'the resume picks up right after it');
+});
