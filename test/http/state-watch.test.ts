@@ -100,6 +100,22 @@ t.test('state revisions and watches', async (t) => {
     t.equal(ahead.changes[0]!.revision, w.revision);
   });
 
+  await t.test('since_revision older than the retained changes: X-Koor-Oldest-Revision, then what is left', async (t) => {
+    const revs: number[] = [];
+    for (let i = 0; i < 6; i++) revs.push((await json(await put(`old/${i}`, String(i)))).revision);
+    // Keep only the newest 3 changes of the whole store (the retention job's step, run now).
+    await s.writer.call('state.prune_changes', { keep: 3, chunk: 100 });
+    t.equal((await fetch(u('/api/state/old/5'))).headers.get('x-koor-revision'), String(revs[5]));
+    const w = await watch(s.url, `/api/state/watch?prefix=old/&since_revision=${revs[0]}`);
+    t.teardown(() => w.ws.close());
+    t.equal(w.headers['x-koor-oldest-revision'], String(revs[3]), 'the oldest change kept');
+    await w.waitFor(3);
+    t.same(w.changes.map((c) => c.revision), revs.slice(3), 'then every change kept after it');
+    const fresh = await watch(s.url, `/api/state/watch?prefix=old/&since_revision=${revs[3]}`);
+    t.teardown(() => fresh.ws.close());
+    t.equal(fresh.headers['x-koor-oldest-revision'], undefined, 'nothing missing: no header');
+  });
+
   await t.test('TTL: a read after expiry is 404 at once; the sweep deletes it with an expire change', async (t) => {
     const w = await watch(s.url, '/api/state/watch?prefix=ttl/');
     t.teardown(() => w.ws.close());

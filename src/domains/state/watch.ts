@@ -137,7 +137,8 @@ export class ChangeFeed {
 
   /** Reads the log at the end of this turn (once for every write of the turn), or once the read under way is over. */
   poke(): void {
-    if (this.stopped) return;
+    // Nobody watches: nothing to read (the first watcher learns the newest revision itself, sync()).
+    if (this.stopped || this.watchers() === 0) return;
     if (this.pulling) {
       this.again = true;
       return;
