@@ -14,7 +14,7 @@ export const LEASES: Table = {
     acquired_at: { type: 'text' },
     expires_ms: { type: 'int', default: 0 },
     /** Its fencing token (issue 31): the id of its `lease.acquired` event, so a later holder always has a larger one. */
-    fence: { type: 'int', default: 0 },
+    fence: { type: 'int', default: 0, afterSeq: true },
   },
   seq: 'unique',
   indexes: [
