@@ -19,7 +19,10 @@ export function stateDomain(p: Platform): Domain & { state: StateService; feed: 
   const started = feed.start(p.backend).catch((err: unknown) => log.error({ err }, 'starting the state change feed failed'));
   state.onChange = () => feed.poke();
   // Shutdown, restart, a restore: watchers close with the event subscribers, and resume alike.
-  p.hub.onCloseAll((code, reason) => feed.closeAll(code, reason));
+  p.hub.onCloseAll((code, reason) => {
+    feed.closeAll(code, reason);
+    feed.forget();
+  });
   const jobs = new StateJobs(p.writer, () => feed.poke(), log);
   const deps = { feed, maxBytes: p.config.wsBufferBytes };
   return {

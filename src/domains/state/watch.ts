@@ -96,6 +96,14 @@ export class ChangeFeed {
     this.valuesHub.closeAll(code, reason);
   }
 
+  /**
+   * Every watcher was closed by the server (a restart, a restore from a backup): the next one
+   * learns the newest revision anew (sync()), which a restored log may have below this node's.
+   */
+  forget(): void {
+    if (this.watchers() === 0) this.lastFanned = 0;
+  }
+
   /** A state change's frame with its value, when that version is still kept (specs: without). */
   private valueFrame(c: ChangeRow): Awaitable<string> {
     if (c.type !== 'put' || !c.topic.startsWith('s:')) return changeJson(c);
