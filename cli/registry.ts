@@ -19,6 +19,8 @@ export const COMMANDS: Readonly<Record<string, Loader>> = {
   'state history': () => import('./commands/state-history.js'),
   'state rollback': () => import('./commands/state-rollback.js'),
   'state diff': () => import('./commands/state-diff.js'),
+  'state watch': () => import('./commands/state-watch.js'),
+  txn: () => import('./commands/txn.js'),
 
   'specs list': () => import('./commands/specs-list.js'),
   'specs get': () => import('./commands/specs-get.js'),

@@ -32,7 +32,22 @@ export interface SubscribeOptions {
   config: CliConfig;
   pattern: string;
   pretty: boolean;
+  /**
+   * A state watch instead (issue 31, `koor-cli state watch`): the WebSocket path with its query,
+   * where the newest revision is read first (its X-Koor-Revision), and what is printed: one
+   * change per line, resumed with `since_revision=` by the `revision` of the last one printed.
+   */
+  watch?: { path: string; baseline: string };
 }
+
+/** How the stream is addressed: events by `id` and `since`, changes by `revision` and `since_revision`. */
+interface Stream {
+  idField: 'id' | 'revision';
+  sinceParam: 'since' | 'since_revision';
+  oldestHeader: string;
+}
+const EVENTS: Stream = { idField: 'id', sinceParam: 'since', oldestHeader: 'x-koor-oldest-event' };
+const CHANGES: Stream = { idField: 'revision', sinceParam: 'since_revision', oldestHeader: 'x-koor-oldest-revision' };
 
 export function subscribe(opts: SubscribeOptions): Promise<number> {
   parseServer(opts.config);
@@ -82,13 +97,15 @@ class Subscriber {
   private heartbeat: NodeJS.Timeout | null = null;
   private failures = 0;
   private stopped = false;
+  private readonly stream: Stream;
 
   constructor(
     private readonly opts: SubscribeOptions,
     private readonly done: (code: number) => void,
   ) {
     const base = opts.config.server.replace(/^http(s?):/i, 'ws$1:');
-    this.wsBase = `${base}/api/events/subscribe${query({ pattern: opts.pattern })}`;
+    this.stream = opts.watch ? CHANGES : EVENTS;
+    this.wsBase = opts.watch ? `${base}${opts.watch.path}` : `${base}/api/events/subscribe${query({ pattern: opts.pattern })}`;
   }
 
   start(): void {
@@ -96,7 +113,7 @@ class Subscriber {
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
     process.stdout.on('error', (e: NodeJS.ErrnoException) => this.stop(e.code === 'EPIPE' ? 0 : 1));
-    log(`subscribing to ${this.wsBase} (pattern: ${this.opts.pattern})...`);
+    log(this.opts.watch ? `watching ${this.wsBase}...` : `subscribing to ${this.wsBase} (pattern: ${this.opts.pattern})...`);
     void this.connect();
   }
 
@@ -111,6 +128,16 @@ class Subscriber {
 
   /** The newest event id, so the first connection already carries `since` (null if unknown). */
   private async baseline(): Promise<void> {
+    if (this.opts.watch) {
+      try {
+        const r = await request(this.opts.config, 'GET', this.opts.watch.baseline);
+        const rev = Number(r.headers['x-koor-revision']);
+        if (r.status === 200 && Number.isSafeInteger(rev)) this.lastId = rev;
+      } catch {
+        // the connection attempt reports it
+      }
+      return;
+    }
     try {
       const r = await request(this.opts.config, 'GET', '/api/events/history?last=1');
       if (r.status !== 200) return;
@@ -127,7 +154,7 @@ class Subscriber {
     if (this.lastId === null) await this.baseline();
     if (this.stopped) return;
     const since = this.lastId;
-    const url = since === null ? this.wsBase : `${this.wsBase}&since=${since}`;
+    const url = since === null ? this.wsBase : `${this.wsBase}${this.wsBase.includes('?') ? '&' : '?'}${this.stream.sinceParam}=${since}`;
     const ca = serverCa(this.opts.config);
     const ws = new WebSocket(url, { headers: authHeaders(this.opts.config), perMessageDeflate: false, handshakeTimeout: HANDSHAKE_TIMEOUT_MS, ...(ca === undefined ? {} : { ca }) });
     this.ws = ws;
@@ -137,9 +164,9 @@ class Subscriber {
     let alive = true;
 
     ws.on('upgrade', (res: IncomingMessage) => {
-      const oldest = Number(res.headers['x-koor-oldest-event']);
+      const oldest = Number(res.headers[this.stream.oldestHeader]);
       if (since !== null && Number.isSafeInteger(oldest) && oldest > since + 1) {
-        log(`warning: events ${since + 1}..${oldest - 1} were pruned before they could be delivered`);
+        log(`warning: ${this.opts.watch ? 'changes' : 'events'} ${since + 1}..${oldest - 1} were pruned before they could be delivered${this.opts.watch ? ': re-read the keys' : ''}`);
       }
     });
     ws.on('open', () => {
@@ -209,7 +236,7 @@ class Subscriber {
       log(`error: subscribe refused (HTTP ${status})`);
       return this.stop(1);
     }
-    if (status >= 400 && status < 500 && status !== 408 && status !== 429) {
+    if (!this.opts.watch && status >= 400 && status < 500 && status !== 408 && status !== 429) {
       log(`websocket upgrade refused (HTTP ${status}); falling back to polling history every ${POLL_INTERVAL_MS / 1000} seconds...`);
       return void this.poll();
     }
@@ -244,7 +271,7 @@ class Subscriber {
   }
 
   private onEvent(text: string): void {
-    const id = eventId(text);
+    const id = eventId(text, this.stream.idField);
     if (id !== null) {
       if (this.seen.has(id)) return;
       this.seen.add(id);
@@ -257,10 +284,10 @@ class Subscriber {
   }
 }
 
-function eventId(text: string): number | null {
+function eventId(text: string, field: 'id' | 'revision' = 'id'): number | null {
   try {
     const v: unknown = JSON.parse(text);
-    const id = v !== null && typeof v === 'object' ? (v as { id?: unknown }).id : undefined;
+    const id = v !== null && typeof v === 'object' ? (v as Record<string, unknown>)[field] : undefined;
     return typeof id === 'number' && Number.isSafeInteger(id) ? id : null;
   } catch {
     return null;

@@ -99,6 +99,15 @@ export const ERRORS = {
 
   // ── State ──
   KEY_NOT_FOUND: def('NOT_FOUND', (key: string) => `key not found: ${key}`),
+  EPHEMERAL_INVALID: def('INVALID_ARGUMENT', (value: string) => `X-Koor-Ephemeral must be true or false: ${q(value)}`),
+  EPHEMERAL_NEEDS_AGENT: def('INVALID_ARGUMENT', () => 'an ephemeral key needs an agent identity (an instance token or X-Koor-Instance)'),
+  TXN_TOO_MANY_OPS: def('INVALID_ARGUMENT', (count: number, max: number) => `a transaction has at most ${max} compares and ops: ${count}`),
+  TXN_OP_INVALID: def('INVALID_ARGUMENT', (where: string, reason: string) => `${where}: ${reason}`),
+  /** A fencing token older than the resource's current one (issue 31): its holder was declared stale and someone else has it now. */
+  FENCE_OUTDATED: def('ALREADY_EXISTS', (what: string, given: number, current: number) => `fence ${given} is outdated for ${what}: the current fence is ${current}`),
+  FENCE_INVALID: def('INVALID_ARGUMENT', (value: string) => `X-Koor-Fence must be a non-negative integer: ${q(value)}`),
+  VALUES_INVALID: def('INVALID_ARGUMENT', (value: string) => `values must be 1 or 0: ${q(value)}`),
+  REVISION_INVALID: def('INVALID_ARGUMENT', (what: string) => `${what} must be a non-negative integer revision`),
   VERSION_NOT_FOUND: def('NOT_FOUND', versionNotFound),
   /** A diff naming a version that does not exist is a bad request, not a missing resource. */
   DIFF_VERSION_NOT_FOUND: def('INVALID_ARGUMENT', (version: number, key: string) => `get version ${version}: ${versionNotFound(version, key)}`),

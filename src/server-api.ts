@@ -5,6 +5,7 @@ import type { EventService } from './domains/events/service.js';
 import type { LivenessMonitor } from './domains/instances/liveness.js';
 import type { InstanceService } from './domains/instances/service.js';
 import type { Retention } from './domains/system/retention.js';
+import type { ChangeFeed } from './domains/state/watch.js';
 import type { WebhookDispatcher } from './domains/webhooks/dispatcher.js';
 import type { Front } from './http/listen.js';
 import type { Logger } from './log.js';
@@ -25,6 +26,8 @@ export interface KoorServer {
   readonly writer: WriterClient;
   readonly pool: PoolClient;
   readonly hub: Hub;
+  /** State and spec watches (issue 31): the change log's fan-out on this node. */
+  readonly stateFeed: ChangeFeed;
   readonly events: EventService;
   readonly instances: InstanceService;
   readonly liveness: LivenessMonitor;

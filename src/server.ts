@@ -20,7 +20,7 @@ import { llmDomain } from './domains/llm/index.js';
 import { messagesDomain } from './domains/messages/index.js';
 import { rulesDomain } from './domains/rules/index.js';
 import { specsDomain } from './domains/specs/index.js';
-import { stateDomain } from './domains/state/index.js';
+import { stateDomain, txnDomain } from './domains/state/index.js';
 import { systemDomain } from './domains/system/index.js';
 import { CallCounters } from './domains/system/metrics.js';
 import { tasksDomain } from './domains/tasks/index.js';
@@ -86,6 +86,7 @@ async function startOn(backend: Backend, config: Config, log: Logger, undo: Arra
   // The domains, each given what it needs of the others.
   const state = stateDomain(p);
   const specs = specsDomain(p);
+  specs.specs.onChange = () => state.feed.poke();
   const rules = rulesDomain(p);
   const webhooks = webhooksDomain(p);
   undo.push(() => webhooks.close?.());
@@ -103,10 +104,11 @@ async function startOn(backend: Backend, config: Config, log: Logger, undo: Arra
   const llm = llmDomain(p, { announce });
   const [tasks, contracts, audit] = [tasksDomain(p, { announce, budgetRefusing: (agent, project) => llm.llm.refusing(agent, project) }), contractsDomain(p, { specs: specs.specs }), auditDomain(p)];
   const messages = messagesDomain(p, { announce });
+  const txn = txnDomain({ state: state.state, announce });
   const hooks = hooksDomain(p, { leases: leases.leases, instances: instances.instances, announce });
   const admin = adminDomain(p, { bootId, ...(opts.onRestore ? { onRestore: opts.onRestore } : {}) });
   const tokens = tokensDomain(p);
-  const domains: Domain[] = [system, state, specs, rules, templates, events, instances, leases, tasks, messages, hooks, contracts, compliance, webhooks, audit, agentMetrics, llm, tokens, admin];
+  const domains: Domain[] = [system, state, txn, specs, rules, templates, events, instances, leases, tasks, messages, hooks, contracts, compliance, webhooks, audit, agentMetrics, llm, tokens, admin];
   const routes = domains.flatMap((d) => d.routes);
   const sockets = domains.flatMap((d) => d.sockets ?? []);
   const jobs = domains.flatMap((d) => d.jobs ?? []);
@@ -163,6 +165,7 @@ async function startOn(backend: Backend, config: Config, log: Logger, undo: Arra
     writer,
     pool,
     hub,
+    stateFeed: state.feed,
     events: events.events,
     instances: ids,
     liveness: instances.liveness,

@@ -11,6 +11,7 @@ export default defineCommand({
   options: {
     limit: { description: 'Keys per page (at most 5000)' },
     after: { description: 'Start after this key' },
+    prefix: { description: 'Only keys starting with this' },
   },
-  run: ({ opt, ctx }) => call(ctx, 'GET', `/api/state${query({ limit: opt.limit, after: opt.after })}`),
+  run: ({ opt, ctx }) => call(ctx, 'GET', `/api/state${query({ prefix: opt.prefix, limit: opt.limit, after: opt.after })}`),
 });

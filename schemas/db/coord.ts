@@ -23,6 +23,7 @@ export const decodeLease = (r: LeaseDbRow): LeaseRow => ({
   ttl_ms: r.ttl_ms,
   acquired_at: r.acquired_at,
   expires_ms: r.expires_ms,
+  fence: r.fence,
 });
 
 /**

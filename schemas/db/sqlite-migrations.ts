@@ -7,6 +7,7 @@
  */
 import { createTable } from './table.js';
 import { BUDGETS } from './tables/agents.js';
+import { STATE_CHANGES } from './tables/state.js';
 import { HOOK_SESSIONS } from './tables/hooks.js';
 import { IDEMPOTENCY_KEYS } from './tables/idempotency.js';
 import { MESSAGES, MESSAGE_RECIPIENTS } from './tables/messages.js';
@@ -331,6 +332,24 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX llm_usage_dedup ON llm_usage (dedup_key) WHERE dedup_key <> '';
       CREATE INDEX llm_usage_client_session ON llm_usage (session_id) WHERE session_id <> '';`,
       createTable(BUDGETS, 'sqlite'),
+    ].join('\n'),
+  },
+  {
+    version: 15,
+    name: 'store-wide revisions, the change log of state and specs, expiring and agent-bound keys, fencing tokens (issue 31)',
+    sql: [
+      `
+      ALTER TABLE state ADD COLUMN revision INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE state ADD COLUMN expires_at INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE state ADD COLUMN owner TEXT NOT NULL DEFAULT '';
+      CREATE INDEX state_expiring ON state (expires_at) WHERE expires_at > 0;
+      CREATE INDEX state_owned ON state (owner) WHERE owner <> '';
+      ALTER TABLE specs ADD COLUMN revision INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE state ADD COLUMN fence INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE leases ADD COLUMN fence INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE tasks ADD COLUMN fence INTEGER NOT NULL DEFAULT 0;
+    `,
+      createTable(STATE_CHANGES, 'sqlite'),
     ].join('\n'),
   },
 ];

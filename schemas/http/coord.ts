@@ -13,7 +13,7 @@ export const LeaseBody = Type.Object({
 });
 
 /** POST /api/leases/{id}/renew (body optional): a new TTL, else the lease's own. */
-export const RenewBody = Type.Object({ ttl: Ttl });
+export const RenewBody = Type.Object({ ttl: Ttl, fence: Type.Optional(Type.Integer({ minimum: 0 })) });
 
 /** POST /api/leases/check: which of these paths are leased, and by whom. */
 export const CheckBody = Type.Object({ paths: Type.Optional(Type.Array(Type.String())) });
@@ -35,6 +35,8 @@ export const ClaimBody = Type.Object({ project: Type.Optional(Type.String()) });
 export const SettleBody = Type.Object({
   reason: Type.Optional(Type.String()),
   retry: Type.Optional(Type.Boolean()),
+  /** The claim's fencing token: an outdated one is refused with 409 (issue 31). */
+  fence: Type.Optional(Type.Integer({ minimum: 0 })),
 });
 
 /** A lease (SPEC §8.8); `expires_at` is `""` without a TTL. */
@@ -47,6 +49,8 @@ export const Lease = Type.Object({
   reason: Type.String(),
   acquired_at: Instant,
   expires_at: Type.String(),
+  /** Its fencing token (issue 31): only grows; give it back on renew and release, and as X-Koor-Fence on state writes under it. */
+  fence: Type.Integer(),
 });
 export type Lease = Static<typeof Lease>;
 
@@ -81,6 +85,8 @@ export const Task = Type.Object({
   reason: Type.String(),
   created_at: Instant,
   updated_at: Instant,
+  /** The fencing token of its current or last claim (issue 31); 0 before any. */
+  fence: Type.Integer(),
 });
 export type Task = Static<typeof Task>;
 export const TaskListReply = Type.Array(Task);

@@ -24,8 +24,8 @@ import {
   WebhookTestReply,
 } from './ops.js';
 import { ProjectRulesReply, RuleDecisionReply, RuleListReply, RulesImportReply, RulesPutReply, ValidateReply } from './rules.js';
-import { SpecListReply, SpecPutReply } from './specs.js';
-import { StateDiffReply, StateHistoryReply, StateListReply, StatePutReply, StateRollbackReply } from './state.js';
+import { SpecDeletedReply, SpecListReply, SpecPutReply } from './specs.js';
+import { StateDeletedReply, StateDiffReply, StateHistoryReply, StateListReply, StatePutReply, StateRollbackReply, TxnReply } from './state.js';
 import { AgentMetricRows, AgentMetricTotals, HealthReply, MetricsReply, MetricsResetReply, RestoreReply } from './system.js';
 import { Template, TemplateApplyReply, TemplateListReply } from './templates.js';
 
@@ -47,12 +47,13 @@ export const REPLIES = {
   'GET /api/state/*?version': null,
   'PUT /api/state/*': StatePutReply,
   'POST /api/state/*': StateRollbackReply,
-  'DELETE /api/state/*': DeletedReply,
+  'DELETE /api/state/*': StateDeletedReply,
+  'POST /api/txn': TxnReply,
 
   'GET /api/specs/:project': SpecListReply,
   'GET /api/specs/:project/:name': null,
   'PUT /api/specs/:project/:name': SpecPutReply,
-  'DELETE /api/specs/:project/:name': DeletedReply,
+  'DELETE /api/specs/:project/:name': SpecDeletedReply,
 
   'POST /api/events/publish': EventReply,
   'GET /api/events/history': EventListReply,

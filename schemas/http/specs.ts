@@ -17,5 +17,11 @@ export const SpecPutReply = Type.Object({
   version: Type.Integer(),
   hash: Type.String(),
   updated_at: Instant,
+  /** The store-wide revision of this write (issue 31). */
+  revision: Type.Integer(),
 });
 export type SpecPutReply = Static<typeof SpecPutReply>;
+
+/** DELETE /api/specs/{project}/{name}: `P/N`, and the revision of the delete (issue 31). */
+export const SpecDeletedReply = Type.Object({ deleted: Type.String(), revision: Type.Integer() });
+export type SpecDeletedReply = Static<typeof SpecDeletedReply>;

@@ -47,6 +47,8 @@ export const StatePutReply = Type.Object({
   hash: Type.String(),
   content_type: Type.String(),
   updated_at: Instant,
+  /** The store-wide revision of this write (issue 31): strictly increasing across every key and spec. */
+  revision: Type.Integer(),
 });
 export type StatePutReply = Static<typeof StatePutReply>;
 
@@ -57,5 +59,56 @@ export const StateRollbackReply = Type.Object({
   hash: Type.String(),
   rolled_back: Type.Integer(),
   updated_at: Instant,
+  revision: Type.Integer(),
 });
+
+/** DELETE /api/state/{key}: the key, and the revision of the delete (issue 31). */
+export const StateDeletedReply = Type.Object({ deleted: Type.String(), revision: Type.Integer() });
+export type StateDeletedReply = Static<typeof StateDeletedReply>;
 export type StateRollbackReply = Static<typeof StateRollbackReply>;
+
+/** One op of POST /api/txn (issue 31). `value` of a put: any JSON (stored as its JSON text), or a string stored as is with a non-JSON content_type. */
+export const TxnOpBody = Type.Object({
+  /** put, delete, get or publish (an unknown one is refused naming it). */
+  op: Type.String(),
+  key: Type.Optional(Type.String()),
+  value: Type.Optional(Type.Unknown()),
+  content_type: Type.Optional(Type.String()),
+  ttl: Type.Optional(Type.Union([Type.String(), Type.Number()])),
+  topic: Type.Optional(Type.String()),
+  data: Type.Optional(Type.Unknown()),
+});
+
+/** POST /api/txn: compares, then `success` if all hold, else `failure`. */
+export const TxnBody = Type.Object({
+  compare: Type.Optional(
+    Type.Array(
+      Type.Object({
+        key: Type.String(),
+        version: Type.Optional(Type.Integer({ minimum: 0 })),
+        hash: Type.Optional(Type.String()),
+        exists: Type.Optional(Type.Boolean()),
+      }),
+    ),
+  ),
+  success: Type.Optional(Type.Array(TxnOpBody)),
+  failure: Type.Optional(Type.Array(TxnOpBody)),
+});
+
+/** What one op of a transaction did (get: the value, as JSON when it is JSON, else its text). */
+export const TxnResultReply = Type.Object({
+  op: Type.String(),
+  key: Type.Optional(Type.String()),
+  version: Type.Optional(Type.Integer()),
+  hash: Type.Optional(Type.String()),
+  revision: Type.Optional(Type.Integer()),
+  found: Type.Optional(Type.Boolean()),
+  value: Type.Optional(Type.Unknown()),
+  content_type: Type.Optional(Type.String()),
+  id: Type.Optional(Type.Integer()),
+  topic: Type.Optional(Type.String()),
+});
+
+/** POST /api/txn's reply. */
+export const TxnReply = Type.Object({ succeeded: Type.Boolean(), revision: Type.Integer(), results: Type.Array(TxnResultReply) });
+export type TxnReply = Static<typeof TxnReply>;

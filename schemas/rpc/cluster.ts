@@ -12,3 +12,6 @@ export const EVENTS_CHANNEL = 'koor_events';
  * data (identity index, event feed position) and close subscriptions so they resume.
  */
 export const CHANGES_CHANNEL = 'koor_changes';
+
+/** Payload: the revision of a committed state or spec change (a wake-up only: nodes read `state_changes` by revision). */
+export const STATE_CHANGES_CHANNEL = 'koor_state_changes';

@@ -57,6 +57,8 @@ export const LeaseRow = Type.Object({
   ttl_ms: Type.Integer(),
   acquired_at: Type.String(),
   expires_ms: Type.Integer(),
+  /** Its fencing token (issue 31): only grows; a later holder of the resources has a larger one. */
+  fence: Type.Integer(),
 });
 export type LeaseRow = Static<typeof LeaseRow>;
 
@@ -77,5 +79,7 @@ export const TaskRow = Type.Object({
   reason: Type.String(),
   created_at: Type.String(),
   updated_at: Type.String(),
+  /** The fencing token of its current (or last) claim (issue 31). */
+  fence: Type.Integer(),
 });
 export type TaskRow = Static<typeof TaskRow>;

@@ -4,6 +4,7 @@ import { Event, Instance, LeaseRow, RuleRow, TaskRow } from './writer-rows.js';
 import { HookMethods } from './writer-hooks.js';
 import { MessageMethods } from './writer-messages.js';
 import { TokenMethods } from './writer-tokens.js';
+import { TxnMethods } from './writer-txn.js';
 
 export * from './writer-rows.js';
 export * from './writer-messages.js';
@@ -26,6 +27,8 @@ const StateMeta = Type.Object({
   content_type: Type.String(),
   /** Storage text, `YYYY-MM-DD HH:MM:SS` UTC. */
   updated_at: Type.String(),
+  /** The store-wide revision of this write (issue 31). */
+  revision: Type.Integer(),
 });
 
 const SpecMeta = Type.Object({
@@ -34,6 +37,7 @@ const SpecMeta = Type.Object({
   version: Type.Integer(),
   hash: Type.String(),
   updated_at: Type.String(),
+  revision: Type.Integer(),
 });
 
 /** Events a method stored in its own transaction, for the front to fan out (in id order). */
@@ -72,6 +76,8 @@ const TaskSettle = Type.Object({
   reason: Type.String(),
   /** fail only: false = failed for good; else back to ready while attempts < max_attempts. */
   retry: Type.Boolean(),
+  /** The claim's fencing token, when the caller gave one: an outdated one is refused (issue 31). */
+  fence: Type.Optional(Type.Integer()),
 });
 
 /**
@@ -93,12 +99,28 @@ export const WriterMethods = {
       content_type: Type.String(),
       updated_by: Type.String(),
       ...Preconditions,
+      /** Expires this long after the write (X-Koor-TTL), ms; absent = never. */
+      ttl_ms: Type.Optional(Type.Integer({ minimum: 1 })),
+      /** Bound to this agent instance (X-Koor-Ephemeral): deleted when it deregisters or goes stale. */
+      owner: Type.Optional(Type.String({ minLength: 1 })),
+      /** X-Koor-Fence: refused when a live lease on the key, or an earlier fenced write of it, has a larger token. */
+      fence: Type.Optional(Type.Integer({ minimum: 0 })),
     }),
     res: StateMeta,
   },
   'state.delete': {
-    req: Type.Object({ key: Type.String({ minLength: 1 }), if_match: Type.Optional(Type.String()) }),
-    res: Type.Object({ key: Type.String() }),
+    req: Type.Object({ key: Type.String({ minLength: 1 }), if_match: Type.Optional(Type.String()), updated_by: Type.Optional(Type.String()) }),
+    res: Type.Object({ key: Type.String(), revision: Type.Integer() }),
+  },
+  /** Deletes up to `limit` keys past their TTL, each with an `expire` change (issue 31). */
+  'state.expire': {
+    req: Type.Object({ limit: Type.Integer({ minimum: 1 }) }),
+    res: Type.Object({ expired: Type.Integer(), more: Type.Boolean() }),
+  },
+  /** Deletes up to `chunk` of the oldest state and spec changes beyond the newest `keep`. */
+  'state.prune_changes': {
+    req: Type.Object({ keep: Type.Integer({ minimum: 1 }), chunk: Type.Integer({ minimum: 1 }) }),
+    res: Type.Object({ deleted: Type.Integer(), more: Type.Boolean() }),
   },
   'state.rollback': {
     req: Type.Object({ key: Type.String({ minLength: 1 }), version: Type.Integer() }),
@@ -121,7 +143,7 @@ export const WriterMethods = {
       name: Type.String({ minLength: 1 }),
       if_match: Type.Optional(Type.String()),
     }),
-    res: Type.Object({ project: Type.String(), name: Type.String() }),
+    res: Type.Object({ project: Type.String(), name: Type.String(), revision: Type.Integer() }),
   },
 
   'events.publish': {
@@ -207,12 +229,12 @@ export const WriterMethods = {
   },
   /** Pushes a lease's expiry to now + TTL (`ttl_ms` replaces it when given; 0 = no TTL any more); holder only. */
   'leases.renew': {
-    req: Type.Object({ id: Type.String(), holder: Type.String({ minLength: 1 }), ttl_ms: Type.Optional(Type.Integer({ minimum: 0 })) }),
+    req: Type.Object({ id: Type.String(), holder: Type.String({ minLength: 1 }), ttl_ms: Type.Optional(Type.Integer({ minimum: 0 })), fence: Type.Optional(Type.Integer()) }),
     res: Type.Object({ lease: LeaseRow }),
   },
   /** Releases a lease (holder only); `lease.released` with reason `released`. */
   'leases.release': {
-    req: Type.Object({ id: Type.String(), holder: Type.String({ minLength: 1 }) }),
+    req: Type.Object({ id: Type.String(), holder: Type.String({ minLength: 1 }), fence: Type.Optional(Type.Integer()) }),
     res: Type.Object({ lease: LeaseRow, events: Events }),
   },
   /** Releases up to `limit` leases whose TTL ran out (`lease.released`, reason `expired`); `more` when the limit was hit. */
@@ -455,6 +477,7 @@ export const WriterMethods = {
 
   ...MessageMethods,
   ...HookMethods,
+  ...TxnMethods,
   ...TokenMethods,
 } satisfies MethodTable;
 

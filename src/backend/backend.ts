@@ -37,6 +37,11 @@ export interface Backend {
    * behind this process), or the shared log read in id order on PostgreSQL's notifications.
    */
   fanout(readers: Readers, hub: Hub, opts: { log: Logger; onPublished: () => void }): Promise<Fanout & { stop?(): Promise<void>; reset?(): void }>;
+  /**
+   * Calls `fn` whenever another node (or this one) notifies `channel` after a commit, and when the
+   * listening connection (re)starts; the stop. Null on SQLite: one writer behind this process, whose replies tell.
+   */
+  listen(channel: string, fn: () => void): Promise<(() => Promise<void>) | null>;
   /** Bytes the data takes now (retention's figure): the file and its WAL, or the PostgreSQL database. */
   size(): Awaitable<number>;
   /**

@@ -40,6 +40,10 @@ export function postgresBackend(config: Config): Backend {
       await within(feed.start(), STARTUP_TIMEOUT_MS, 'listening for events');
       return feed;
     },
+    async listen(channel, fn) {
+      const l = await mustNode().sql.listen(channel, fn, fn);
+      return () => l.unlisten().catch(() => {});
+    },
     async size() {
       return Number((await mustNode().sql<{ n: string }[]>`SELECT pg_database_size(current_database()) AS n`)[0]!.n);
     },

@@ -33,6 +33,7 @@ export function sqliteBackend(config: Config): Backend {
     },
     // One writer behind this process: a write's reply is the whole story, answered synchronously.
     fanout: async (_readers, hub) => new LocalFanout(readers!.events, hub),
+    listen: async () => null,
     size() {
       let n = 0;
       for (const f of [dbPath, `${dbPath}-wal`]) {

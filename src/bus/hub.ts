@@ -62,6 +62,8 @@ export class Hub {
   constructor(
     private readonly limits: HubLimits,
     private readonly onSlow: (sub: Subscriber, action: 'closed' | 'dropping') => void = () => {},
+    /** What a subscriber's pattern matches: a topic glob (events), or another rule (a state watch: a key prefix). */
+    private readonly compile: (pattern: string) => Matcher = matcherFor,
   ) {}
 
   /**
@@ -90,7 +92,7 @@ export class Hub {
   attach(sub: Subscriber, out: Outlet, replay: ReplaySource | null = null, start = 0): void {
     let g = this.groups.get(sub.pattern);
     if (!g) {
-      g = { matcher: matcherFor(sub.pattern), subs: new Set() };
+      g = { matcher: this.compile(sub.pattern), subs: new Set() };
       this.groups.set(sub.pattern, g);
     }
     // Only once nothing above can throw: a subscriber with its socket set is counted as attached.
@@ -120,6 +122,12 @@ export class Hub {
       if (g.subs.size === 0) this.groups.delete(sub.pattern);
     }
     this.stats.subscribers--;
+  }
+
+  /** Whether any subscriber's pattern matches `topic` (a caller may skip making a frame nobody takes). */
+  wants(topic: string): boolean {
+    for (const g of this.groups.values()) if (g.matcher(topic)) return true;
+    return false;
   }
 
   /**

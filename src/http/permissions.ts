@@ -97,6 +97,10 @@ export const PERMISSIONS: Readonly<Record<string, Rule>> = {
   'GET /health': r('public', 'check health'),
 
   'GET /api/state': r('read', 'list state keys', stateList),
+  'GET /api/state/watch': r('read', 'watch state', stateList),
+  'GET /api/specs/watch': r('read', 'watch specs', projectQuery),
+  // A scoped token: the route checks every key and topic of the transaction (src/domains/state/txn.ts).
+  'POST /api/txn': r('write', 'run transactions'),
   'GET /api/state/*': r('read', 'read state', stateKey),
   'PUT /api/state/*': r('write', 'write state', stateKey),
   'POST /api/state/*': r('write', 'write state', stateKey),

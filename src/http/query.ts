@@ -83,3 +83,15 @@ export function instantParam(q: URLSearchParams, name: string, storageForm = fal
   if (Number.isNaN(ms)) throw fail('INVALID_TIME', name, storageForm);
   return toStorage(ms);
 }
+
+/**
+ * A fencing token (issue 31): the `X-Koor-Fence` header (the route asks for it), else `?fence=`,
+ * else the body's `fence`; absent = none. A non-negative integer, or a 400 naming it.
+ */
+export function fenceParam(ctx: Ctx, fromBody?: number): number | undefined {
+  const raw = ctx.extraHeaders['x-koor-fence'] || (ctx.query === '' ? '' : (new URLSearchParams(ctx.query).get('fence') ?? ''));
+  if (raw === '') return fromBody;
+  const n = parseIntStrict(raw.trim());
+  if (n === null || n < 0) throw fail('FENCE_INVALID', raw);
+  return n;
+}

@@ -358,3 +358,16 @@ export const POOL_IDLE_MS = 60_000;
  * exceeds the old generation ends its thread (piscina starts another): that job fails, no other.
  */
 export const POOL_RESOURCE_LIMITS = { maxYoungGenerationSizeMb: 8, maxOldGenerationSizeMb: 512 } as const;
+
+/** How often expired state keys (X-Koor-TTL) are swept, ms (issue 31); reads treat them as gone at once regardless. */
+export const STATE_EXPIRY_CHECK_MS = 1000;
+/** Expired keys deleted per writer turn of the sweep. */
+export const STATE_EXPIRY_CHUNK = 256;
+/** State and spec changes kept for watchers to resume from (issue 31): the newest this many revisions. */
+export const STATE_CHANGES_KEEP = 100_000;
+/** Changes deleted per writer turn when pruning the change log. */
+export const STATE_CHANGES_PRUNE_CHUNK = 5000;
+/** How often the change log is pruned, ms. */
+export const STATE_CHANGES_PRUNE_MS = 30_000;
+/** Compares and ops of one POST /api/txn, in all (issue 31). */
+export const TXN_MAX_OPS = 64;

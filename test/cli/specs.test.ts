@@ -31,7 +31,7 @@ t.test('specs commands', async (t) => {
   t.equal(text.stdout, 'free text', 'a body that is not JSON is printed unchanged even with --pretty');
 
   const del = await cli('specs', 'delete', 'web/notes');
-  t.same([del.code, JSON.parse(del.stdout)], [0, { deleted: 'web/notes' }]);
+  t.same([del.code, JSON.parse(del.stdout)], [0, { deleted: 'web/notes', revision: 3 }]);
   const gone = await cli('specs', 'get', 'web/notes');
   t.same([gone.code, JSON.parse(gone.stdout)], [1, { error: 'spec not found: web/notes', code: 404 }]);
 

@@ -38,7 +38,7 @@ t.test('top-level usage', async (t) => {
 
   const group = await runCli(['state', '--help'], { cwd: dir });
   t.equal(group.code, 0);
-  t.equal(group.stderr.split('\n').filter((l) => l.startsWith('usage: koor-cli state ')).length, 7, 'the seven state commands');
+  t.equal(group.stderr.split('\n').filter((l) => l.startsWith('usage: koor-cli state ')).length, 8, 'the eight state commands');
 
   const version = await runCli(['--version'], { cwd: dir });
   const pkg = JSON.parse(fs.readFileSync(repoPath('package.json'), 'utf8')) as { version: string };

@@ -10,7 +10,30 @@ export interface Received {
 
 /** A real WebSocket subscriber (the `ws` package) collecting Event frames. */
 export function subscribe(baseUrl: string, query: string, headers: Record<string, string> = {}): Promise<Received & { headers: Record<string, string | string[] | undefined> }> {
-  const ws = new WebSocket(`${baseUrl.replace(/^http/, 'ws')}/api/events/subscribe${query}`, { headers });
+  return openSocket(baseUrl, `/api/events/subscribe${query}`, headers);
+}
+
+/** A change as a state or spec watcher reads it (issue 31). */
+export interface Change {
+  type: 'put' | 'delete' | 'expire';
+  key?: string;
+  project?: string;
+  name?: string;
+  version: number;
+  revision: number;
+  hash: string;
+  content_type?: string;
+  updated_by?: string;
+}
+
+/** A real WebSocket watcher of `/api/state/watch` or `/api/specs/watch` (`path` with its query). */
+export async function watch(baseUrl: string, path: string, headers: Record<string, string> = {}): Promise<Omit<Received, 'events'> & { changes: Change[]; headers: Record<string, string | string[] | undefined> }> {
+  const r = await openSocket(baseUrl, path, headers);
+  return { ...r, changes: r.events as unknown as Change[] };
+}
+
+function openSocket(baseUrl: string, path: string, headers: Record<string, string>): Promise<Received & { headers: Record<string, string | string[] | undefined> }> {
+  const ws = new WebSocket(`${baseUrl.replace(/^http/, 'ws')}${path}`, { headers });
   const events: Received['events'] = [];
   const waiters: Array<{ n: number; resolve: () => void }> = [];
   ws.on('message', (m) => {

@@ -4,7 +4,7 @@ import { parsePrometheus, valueOf } from '../helpers/prometheus.js';
 import { waitUntil } from '../helpers/wait.js';
 
 type Headers = Record<string, string>;
-const LEASE_KEYS = ['acquired_at', 'exclusive', 'expires_at', 'holder', 'holder_name', 'id', 'reason', 'resources'];
+const LEASE_KEYS = ['acquired_at', 'exclusive', 'expires_at', 'fence', 'holder', 'holder_name', 'id', 'reason', 'resources'];
 
 function client(base: string) {
   const call = async (method: string, path: string, body?: unknown, headers: Headers = {}) => {

@@ -22,7 +22,7 @@ type Call = { status: number; body: any };
 const ROUTES = [...new Set(Object.keys(REPLIES).map((k) => k.replace(/\?.*$/, '')))]
   // An agent deregistering itself ends its token: last.
   .sort((a, b) => Number(a === 'DELETE /api/instances/:id') - Number(b === 'DELETE /api/instances/:id'));
-const WS_ROUTES = ['GET /api/events/subscribe', 'GET /api/inbox/subscribe'];
+const WS_ROUTES = ['GET /api/events/subscribe', 'GET /api/inbox/subscribe', 'GET /api/state/watch', 'GET /api/specs/watch'];
 
 t.test('every route has a rule, every rule a route', async (t) => {
   t.same(ROUTES.filter((r) => !PERMISSIONS[r]).sort(), [], 'no route without a rule');
@@ -187,4 +187,42 @@ t.test('B cannot act on A: deregister, heartbeat, capabilities, intent over MCP;
     ws.on('error', () => {});
   });
   t.equal(refused, 400, 'an inbox needs an identity (the operator has none)');
+});
+
+t.test('watches (issue 31): a scoped token watches only the keys and projects its scopes reach', async (t) => {
+  const s = await startTestServer(t, { authToken: SERVER_TOKEN });
+  const r = await fetch(`${s.url}/api/tokens`, { method: 'POST', headers: { authorization: `Bearer ${SERVER_TOKEN}` }, body: JSON.stringify({ name: 'watcher', role: 'reader', scopes: SCOPES }) });
+  const token = ((await r.json()) as { token: string }).token;
+  const upgrade = (path: string) =>
+    new Promise<number>((resolve) => {
+      const ws = new WebSocket(`${s.url.replace('http', 'ws')}${path}`, { headers: { authorization: `Bearer ${token}` } });
+      ws.on('unexpected-response', (_q, res) => resolve(res.statusCode ?? 0));
+      ws.on('open', () => {
+        ws.close();
+        resolve(101);
+      });
+      ws.on('error', () => {});
+    });
+  t.equal(await upgrade('/api/state/watch?prefix=web/'), 101, 'a prefix inside project:web');
+  t.equal(await upgrade('/api/state/watch?prefix=shared/'), 101, 'a prefix inside state:shared/*');
+  t.equal(await upgrade('/api/state/watch?prefix=ops/'), 403, 'a prefix outside its scopes');
+  t.equal(await upgrade('/api/state/watch'), 403, 'the whole store');
+  t.equal(await upgrade('/api/specs/watch?project=web'), 101, 'its project');
+  t.equal(await upgrade('/api/specs/watch?project=ops'), 403, 'another project');
+});
+
+t.test('transactions (issue 31): a scoped token reaches every key and topic of one, or it is refused whole', async (t) => {
+  const s = await startTestServer(t, { authToken: SERVER_TOKEN });
+  const r = await fetch(`${s.url}/api/tokens`, { method: 'POST', headers: { authorization: `Bearer ${SERVER_TOKEN}` }, body: JSON.stringify({ name: 'txn', role: 'agent', scopes: SCOPES }) });
+  const token = ((await r.json()) as { token: string }).token;
+  const txn = async (body: unknown) => {
+    const res = await fetch(`${s.url}/api/txn`, { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: JSON.stringify(body) });
+    return [res.status, ((await res.json()) as { error?: string }).error ?? null];
+  };
+  t.same(await txn({ compare: [{ key: 'web/a', exists: false }], success: [{ op: 'put', key: 'shared/b', value: 1 }, { op: 'publish', topic: 'ci.done' }] }), [200, null]);
+  t.same(await txn({ success: [{ op: 'put', key: 'web/a', value: 1 }, { op: 'put', key: 'ops/b', value: 1 }] }), [403, 'agent token may not run transactions outside its scopes']);
+  t.same(await txn({ compare: [{ key: 'ops/x', exists: true }], success: [] }), [403, 'agent token may not run transactions outside its scopes'], 'a compare counts');
+  t.same(await txn({ success: [{ op: 'publish', topic: 'ops.x' }] }), [403, 'agent token may not run transactions outside its scopes'], 'a topic counts');
+  const a = await fetch(`${s.url}/api/state/web/a`, { headers: { authorization: `Bearer ${SERVER_TOKEN}` } });
+  t.equal(a.status, 404, 'the refused transaction applied nothing');
 });

@@ -97,6 +97,7 @@ t.test('every REST reply fits its schema', async (t) => {
   t.equal(diff.diffs.length, 2);
   await call('POST /api/state/*', '/api/state/app/config?rollback=1');
   await call('DELETE /api/state/*', '/api/state/scratch');
+  await call('POST /api/txn', '/api/txn', { body: JSON.stringify({ compare: [{ key: 'app/config', exists: true }], success: [{ op: 'get', key: 'app/config' }, { op: 'put', key: 'app/txn', value: 1 }, { op: 'publish', topic: 'app.txn' }] }) });
 
   await call('PUT /api/specs/:project/:name', '/api/specs/web/trucks', { body: JSON.stringify(CONTRACT) });
   await call('PUT /api/specs/:project/:name', '/api/specs/web/notes', { body: '{"n":1}' });
@@ -226,7 +227,7 @@ t.test('a live restore replies with RestoreReply (koor-server itself: it restart
 });
 
 t.test('the schemas catch a changed reply: a member missing, renamed or of another type', async (t) => {
-  const lease = { id: 'l1', holder: 'i1', holder_name: 'alice', resources: ['src/**'], exclusive: true, reason: '', acquired_at: '2026-01-01T00:00:00Z', expires_at: '' };
+  const lease = { id: 'l1', holder: 'i1', holder_name: 'alice', resources: ['src/**'], exclusive: true, reason: '', acquired_at: '2026-01-01T00:00:00Z', expires_at: '', fence: 3 };
   const schema = REPLIES['GET /api/leases/:id'];
   t.equal(misfit(schema, lease), '', 'the reply as sent');
   t.equal(misfit(schema, { ...lease, extra: 1 }), '', 'a member added is allowed (clients ignore it)');

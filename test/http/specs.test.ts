@@ -46,7 +46,7 @@ t.test('spec registry over HTTP', async (t) => {
   t.same(race.sort(), [200, 412, 412]);
 
   const d = await fetch(u('/api/specs/proj/api'), { method: 'DELETE' });
-  t.same(await json(d), { deleted: 'proj/api' });
+  t.match(await json(d), { deleted: 'proj/api', revision: Number });
   const d2 = await fetch(u('/api/specs/proj/api'), { method: 'DELETE' });
   t.same([d2.status, await json(d2)], [404, { error: 'spec not found: proj/api', code: 404 }]);
 });

@@ -157,7 +157,7 @@ t.test('state store over HTTP', async (t) => {
 
   await t.test('delete removes key and its history; re-created key restarts at 1', async (t) => {
     const d = await fetch(u('/api/state/proj/a/b'), { method: 'DELETE' });
-    t.same(await json(d), { deleted: 'proj/a/b' });
+    t.match(await json(d), { deleted: 'proj/a/b', revision: Number });
     t.equal((await fetch(u('/api/state/proj/a/b'))).status, 404);
     const again = await fetch(u('/api/state/proj/a/b'), { method: 'DELETE' });
     t.same([again.status, await json(again)], [404, { error: 'key not found: proj/a/b', code: 404 }]);

@@ -21,10 +21,10 @@ import { migratePg } from '../writer/pg/migrate.js';
  * stands for SQLite's rowid, so rows are copied in rowid / seq order and it is regenerated); the
  * id counters (events, tasks, messages) carried over, so ids keep growing from where they were.
  */
-export const COPIED_TABLES = ['state', 'state_history', 'specs', 'events', 'instances', 'validation_rules', 'compliance_runs', 'templates', 'webhooks', 'audit_log', 'agent_metrics', 'llm_usage', 'budgets', 'leases', 'lease_resources', 'tasks', 'task_deps', 'messages', 'message_recipients', 'api_tokens'] as const;
+export const COPIED_TABLES = ['state', 'state_history', 'specs', 'state_changes', 'events', 'instances', 'validation_rules', 'compliance_runs', 'templates', 'webhooks', 'audit_log', 'agent_metrics', 'llm_usage', 'budgets', 'leases', 'lease_resources', 'tasks', 'task_deps', 'messages', 'message_recipients', 'api_tokens'] as const;
 
 /** Tables whose ids the PostgreSQL schema hands out from `koor_counters` (the others use identity columns). */
-const COUNTERS = ['events', 'tasks', 'messages'] as const;
+const COUNTERS = ['events', 'tasks', 'messages', 'state_changes'] as const;
 
 /** Rows per INSERT (PostgreSQL takes at most 65535 parameters per statement). */
 const ROWS_PER_INSERT = 500;

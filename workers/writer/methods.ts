@@ -14,6 +14,8 @@ import { opsStore } from './stores/ops.js';
 import { ruleStore } from './stores/rules.js';
 import { specStore } from './stores/specs.js';
 import { stateStore } from './stores/state.js';
+import { pruneChanges } from './stores/changes.js';
+import { txnStore } from './stores/txn.js';
 import { taskStore } from './stores/tasks.js';
 import { templateStore } from './stores/templates.js';
 import { tokenStore } from './stores/tokens.js';
@@ -52,10 +54,12 @@ export function writerMethods(driver: Driver, opts: MethodOptions = {}) {
   const llm = llmStore(events);
   const tokens = tokenStore();
   const hooks = hookStore(events);
-  const letGo = async (tx: Tx, holder: string, why: 'stale' | 'deregistered'): Promise<Event[]> => [
-    ...(await leases.releaseHolder(tx, holder, why)),
-    ...(await tasks.releaseHolder(tx, holder, why)),
-  ];
+  const txns = txnStore(state, events);
+  const letGo = async (tx: Tx, holder: string, why: 'stale' | 'deregistered'): Promise<Event[]> => {
+    // Its ephemeral state keys go with it (issue 31: Consul sessions' semantics).
+    await state.dropOwned(tx, holder);
+    return [...(await leases.releaseHolder(tx, holder, why)), ...(await tasks.releaseHolder(tx, holder, why))];
+  };
   const deregister = async (tx: Tx, id: string): Promise<{ id: string; events: Event[] }> => {
     const r = await instances.deregister(tx, { id });
     // Only deregistration drops the inbox: a stale agent may come back and read it.
@@ -72,10 +76,20 @@ export function writerMethods(driver: Driver, opts: MethodOptions = {}) {
       return {};
     },
     'db.vacuum': (tx, req) => driver.vacuum(tx, req.pages),
-    'state.put': state.put,
+    'state.put': async (tx, req) => {
+      // X-Koor-Fence (issue 31): refused when a live lease on the key, or an earlier fenced write of it, carries a larger token.
+      if (req.fence !== undefined) {
+        const current = Math.max(await leases.fenceOver(tx, req.key), await state.fenceOf(tx, req.key));
+        if (req.fence < current) throw fault('FENCE_OUTDATED', `key ${req.key}`, req.fence, current);
+      }
+      return state.put(tx, req);
+    },
     'state.delete': state.delete,
     'state.rollback': state.rollback,
     'state.prune_history': state.pruneHistory,
+    'state.expire': state.expire,
+    'state.prune_changes': (tx, req) => pruneChanges(tx, req.keep, req.chunk),
+    'state.txn': txns.txn,
     'spec.put': specs.put,
     'spec.delete': specs.delete,
     'events.publish': events.publish,

@@ -13,6 +13,8 @@ export const LEASES: Table = {
     ttl_ms: { type: 'int', default: 0 },
     acquired_at: { type: 'text' },
     expires_ms: { type: 'int', default: 0 },
+    /** Its fencing token (issue 31): the id of its `lease.acquired` event, so a later holder always has a larger one. */
+    fence: { type: 'int', default: 0, afterSeq: true },
   },
   seq: 'unique',
   indexes: [
@@ -57,6 +59,8 @@ export const TASKS: Table = {
     reason: { type: 'text', default: "''" },
     created_at: { type: 'text' },
     updated_at: { type: 'text' },
+    /** The fencing token of its current claim (issue 31): the id of its `task.claimed` event. */
+    fence: { type: 'int', default: 0 },
   },
   indexes: [
     // the claim order: best priority first, then oldest

@@ -6,7 +6,7 @@ import { HOOK_SESSIONS } from './hooks.js';
 import { IDEMPOTENCY_KEYS } from './idempotency.js';
 import { MESSAGES, MESSAGE_RECIPIENTS } from './messages.js';
 import { COMPLIANCE_RUNS, TEMPLATES, VALIDATION_RULES } from './rules.js';
-import { SPECS, STATE, STATE_HISTORY } from './state.js';
+import { SPECS, STATE, STATE_CHANGES, STATE_HISTORY } from './state.js';
 import { API_TOKENS } from './tokens.js';
 
 /** Every table Koor keeps, by domain (a backend creates those not `onlyIn` another). */
@@ -14,6 +14,7 @@ export const TABLES: readonly Table[] = [
   STATE,
   STATE_HISTORY,
   SPECS,
+  STATE_CHANGES,
   EVENTS,
   WEBHOOKS,
   KOOR_COUNTERS,

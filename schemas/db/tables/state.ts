@@ -1,3 +1,4 @@
+import { dialects } from '../sql.js';
 import type { Table } from '../table.js';
 
 /** The state store (SPEC §2.2): the current value of each key, and its archived versions. */
@@ -11,7 +12,19 @@ export const STATE: Table = {
     content_type: { type: 'text' },
     updated_at: { type: 'text' },
     updated_by: { type: 'text', default: "''" },
+    /** The store-wide revision of the key's last write (issue 31): the `revision` of its newest change. */
+    revision: { type: 'int', default: 0 },
+    /** Epoch ms at which the key expires (X-Koor-TTL), 0 = never. */
+    expires_at: { type: 'int', default: 0 },
+    /** The agent instance an ephemeral key is bound to (X-Koor-Ephemeral), '' = none. */
+    owner: { type: 'text', default: "''" },
+    /** The largest fencing token (X-Koor-Fence) a write of the key carried: an older one is refused (issue 31). */
+    fence: { type: 'int', default: 0 },
   },
+  indexes: [
+    { name: 'state_expiring', on: 'expires_at', where: 'expires_at > 0' },
+    { name: 'state_owned', on: 'owner', where: "owner <> ''" },
+  ],
 };
 
 export const STATE_HISTORY: Table = {
@@ -38,6 +51,35 @@ export const SPECS: Table = {
     version: { type: 'int' },
     hash: { type: 'text' },
     updated_at: { type: 'text' },
+    /** The store-wide revision of the spec's last write (issue 31). */
+    revision: { type: 'int', default: 0 },
   },
   primaryKey: ['project', 'name'],
 };
+
+/**
+ * The change log of the state store and the spec registry (issue 31): one row per put, delete,
+ * rollback and expiry, with its store-wide `revision` (gapless, visible in revision order, as
+ * event ids are; the column `id`, as the backup's copy of counters expects). Metadata only: a watcher asking for values reads them from `state` and
+ * `state_history` (no second copy of any value). `topic` is `s:<key>` for state, `p:<project>/<name>`
+ * for specs, so one prefix range serves a watch. Retention: the newest STATE_CHANGES_KEEP.
+ */
+export const STATE_CHANGES: Table = {
+  name: 'state_changes',
+  columns: {
+    /** The revision. */
+    id: { type: 'int', id: 'counter' },
+    topic: { type: 'text' },
+    type: { type: 'text' },
+    version: { type: 'int' },
+    hash: { type: 'text', default: "''" },
+    content_type: { type: 'text', default: "''" },
+    updated_by: { type: 'text', default: "''" },
+  },
+};
+
+/** The newest revision ever handed out (no row before the first). */
+export const NEWEST_REVISION = dialects({
+  sqlite: "SELECT seq AS id FROM sqlite_sequence WHERE name = 'state_changes'",
+  pg: "SELECT value AS id FROM koor_counters WHERE name = 'state_changes'",
+});

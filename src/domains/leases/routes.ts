@@ -4,7 +4,7 @@ import { auditBy } from '../../http/actor.js';
 import type { Ctx } from '../../http/context.js';
 import { permitTargets } from '../../http/permissions.js';
 import { checkName, pathName } from '../../http/path.js';
-import { positiveInt, queryParams } from '../../http/query.js';
+import { positiveInt, queryParams, fenceParam } from '../../http/query.js';
 import { sendJson } from '../../http/reply.js';
 import type { Route } from '../../http/router.js';
 import { COORD_LIST_DEFAULT_LIMIT, COORD_LIST_MAX_LIMIT, LEASE_CHECK_MAX_PATHS } from '../../shared/limits.js';
@@ -75,19 +75,21 @@ export function leaseRoutes(svc: LeaseService): Route[] {
       body: 'json',
       schema: RenewBody,
       optionalBody: true,
+      headers: ['x-koor-fence'],
       handler: async (ctx) => {
         const holder = holderOf(ctx);
-        const { ttl } = ctx.json as { ttl?: unknown };
-        sendJson(ctx, 200, await svc.renew(holder, pathName(ctx.params[0]!, 'lease id'), ttl === undefined ? undefined : ttlParam(ttl)));
+        const { ttl, fence } = ctx.json as { ttl?: unknown; fence?: number };
+        sendJson(ctx, 200, await svc.renew(holder, pathName(ctx.params[0]!, 'lease id'), ttl === undefined ? undefined : ttlParam(ttl), fenceParam(ctx, fence)));
       },
     },
     {
       method: 'DELETE',
       path: '/api/leases/:id',
+      headers: ['x-koor-fence'],
       handler: async (ctx) => {
         const holder = holderOf(ctx);
         const id = pathName(ctx.params[0]!, 'lease id');
-        await svc.release(holder, id, auditBy(ctx));
+        await svc.release(holder, id, auditBy(ctx), fenceParam(ctx));
         sendJson(ctx, 200, { released: id });
       },
     },

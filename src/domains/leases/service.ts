@@ -22,6 +22,7 @@ export function leaseJson(r: LeaseRow) {
     reason: r.reason,
     acquired_at: toRfc3339(r.acquired_at),
     expires_at: r.expires_ms > 0 ? toRfc3339(toStorage(r.expires_ms)) : '',
+    fence: r.fence,
   };
 }
 export type Lease = ReturnType<typeof leaseJson>;
@@ -101,13 +102,13 @@ export class LeaseService {
     return leaseJson(r.lease);
   }
 
-  async renew(holder: string, id: string, ttlMs: number | undefined): Promise<Lease> {
-    const r = await this.writer.call('leases.renew', ttlMs === undefined ? { id, holder } : { id, holder, ttl_ms: ttlMs });
+  async renew(holder: string, id: string, ttlMs: number | undefined, fence?: number): Promise<Lease> {
+    const r = await this.writer.call('leases.renew', { id, holder, ...(ttlMs === undefined ? {} : { ttl_ms: ttlMs }), ...(fence === undefined ? {} : { fence }) });
     return leaseJson(r.lease);
   }
 
-  async release(holder: string, id: string, audit: AuditTag): Promise<void> {
-    const r = await this.writer.call('leases.release', { id, holder }, { audit });
+  async release(holder: string, id: string, audit: AuditTag, fence?: number): Promise<void> {
+    const r = await this.writer.call('leases.release', { id, holder, ...(fence === undefined ? {} : { fence }) }, { audit });
     this.announce(r.events);
   }
 

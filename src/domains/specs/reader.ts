@@ -6,6 +6,8 @@ export interface SpecRow {
   data: Buffer;
   version: number;
   hash: string;
+  /** The store-wide revision of its last write (issue 31). */
+  revision: number;
 }
 
 export interface SpecListRow {
@@ -23,7 +25,7 @@ export interface SpecsReader {
 }
 
 const LIST = sql('SELECT name, version, updated_at FROM specs WHERE project = ? ORDER BY name');
-const GET = sql('SELECT data, version, hash FROM specs WHERE project = ? AND name = ?');
+const GET = sql('SELECT data, version, hash, revision FROM specs WHERE project = ? AND name = ?');
 
 /** The spec registry's reads, on either backend. */
 export function specsReader(db: Reads): SpecsReader {

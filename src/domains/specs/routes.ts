@@ -1,7 +1,7 @@
 import { auditBy } from '../../http/actor.js';
 import { fail } from '../../errors.js';
 import type { Ctx } from '../../http/context.js';
-import { sendJson, sendVersioned, sendWritten } from '../../http/reply.js';
+import { send, sendJson, sendWritten, versionHeaders } from '../../http/reply.js';
 import type { Route } from '../../http/router.js';
 import { pathName } from '../../http/path.js';
 import type { SpecService } from './service.js';
@@ -20,7 +20,9 @@ export function specRoutes(svc: SpecService): Route[] {
       path: '/api/specs/:project/:name',
       handler: async (ctx) => {
         const row = await svc.get(param(ctx, 0), param(ctx, 1));
-        sendVersioned(ctx, row.data, 'application/json', `"${row.hash}"`, row.version);
+        const etag = `"${row.hash}"`;
+        if (ctx.headers.ifNoneMatch === etag) return send(ctx, 304, '', null, [['ETag', etag]]);
+        send(ctx, 200, row.data, 'application/json', [...versionHeaders(etag, row.version), ['X-Koor-Revision', String(row.revision)]]);
       },
     },
     {

@@ -29,11 +29,16 @@ export class SpecService {
       ...(pre.ifMatch ? { if_match: pre.ifMatch } : {}),
       ...(pre.ifNoneMatch ? { if_none_match: pre.ifNoneMatch } : {}),
     }, { audit });
+    this.onChange?.();
     return { ...r, updated_at: toRfc3339(r.updated_at) };
   }
 
+  /** Told after each write this node committed (the watch feed looks at once). */
+  onChange: (() => void) | null = null;
+
   async delete(project: string, name: string, ifMatch?: string, audit?: AuditTag) {
-    await this.writer.call('spec.delete', { project, name, ...(ifMatch ? { if_match: ifMatch } : {}) }, { audit });
-    return { deleted: `${project}/${name}` };
+    const r = await this.writer.call('spec.delete', { project, name, ...(ifMatch ? { if_match: ifMatch } : {}) }, { audit });
+    this.onChange?.();
+    return { deleted: `${project}/${name}`, revision: r.revision };
   }
 }

@@ -9,6 +9,10 @@ export interface CachedValue {
   /** `"<hash>"` */
   etag: string;
   versionText: string;
+  /** The store-wide revision of its write (issue 31), as header text. */
+  revisionText: string;
+  /** Epoch ms it expires at, 0 = never: past it, the entry is absent (a read after expiry is 404 before the sweep). */
+  expiresAt: number;
 }
 
 /**
@@ -52,8 +56,8 @@ export class StateCache {
     return v;
   }
 
-  set(key: string, value: Uint8Array, version: number, hash: string, contentType: string): CachedValue {
-    const entry: CachedValue = { value, version, hash, contentType, etag: `"${hash}"`, versionText: String(version) };
+  set(key: string, value: Uint8Array, version: number, hash: string, contentType: string, revision = 0, expiresAt = 0): CachedValue {
+    const entry: CachedValue = { value, version, hash, contentType, etag: `"${hash}"`, versionText: String(version), revisionText: String(revision), expiresAt };
     this.delete(key);
     const size = value.byteLength + key.length + STATE_CACHE_ENTRY_OVERHEAD_BYTES;
     if (size > this.maxEntryBytes) return entry;

@@ -1,18 +1,110 @@
 import type { Domain, Platform } from '../domain.js';
-import { stateRoutes } from './routes.js';
+import { STATE_CHANGES_KEEP, STATE_CHANGES_PRUNE_CHUNK, STATE_CHANGES_PRUNE_MS, STATE_EXPIRY_CHECK_MS, STATE_EXPIRY_CHUNK } from '../../shared/limits.js';
+import type { Job } from '../../cluster/node.js';
+import type { WriterClient } from '../../rpc/writer-client.js';
+import type { Logger } from '../../log.js';
+import { stateRoutes, txnRoutes } from './routes.js';
+import type { Event } from '../../../schemas/rpc/writer.js';
 import { StateService } from './service.js';
+import { ChangeFeed, mountWatch, SPECS_WATCH_PATH, STATE_WATCH_PATH } from './watch.js';
 
-/** The state store (SPEC §2.2): values with versions, history and rollback; a read cache where one writer is behind it. */
-export function stateDomain(p: Platform): Domain & { state: StateService } {
+/**
+ * The state store (SPEC §2.2): values with versions, history and rollback; a read cache where one
+ * writer is behind it; revisions, watches, expiring and agent-bound keys (issue 31).
+ */
+export function stateDomain(p: Platform): Domain & { state: StateService; feed: ChangeFeed } {
+  const log = p.log.child({ component: 'state' });
   const state = new StateService(p.readers.state, p.writer, p.pool, p.config.cacheBytes, p.backend.othersWrite);
+  const feed = new ChangeFeed(p.readers.state, { maxEvents: p.config.wsBufferEvents, maxBytes: p.config.wsBufferBytes }, log);
+  const started = feed.start(p.backend).catch((err: unknown) => log.error({ err }, 'starting the state change feed failed'));
+  state.onChange = () => feed.poke();
+  // Shutdown, restart, a restore: watchers close with the event subscribers, and resume alike.
+  p.hub.onCloseAll((code, reason) => {
+    feed.closeAll(code, reason);
+    feed.forget();
+  });
+  const jobs = new StateJobs(p.writer, () => feed.poke(), log);
+  const deps = { feed, maxBytes: p.config.wsBufferBytes };
   return {
     state,
+    feed,
     routes: stateRoutes(state),
+    jobs: [jobs],
+    sockets: [
+      { path: STATE_WATCH_PATH, mount: (slots, d) => mountWatch(slots, { ...d, ...deps }, STATE_WATCH_PATH) },
+      { path: SPECS_WATCH_PATH, mount: (slots, d) => mountWatch(slots, { ...d, ...deps }, SPECS_WATCH_PATH) },
+    ],
     metrics(m) {
       m.gauge('koor_state_keys', 'State keys stored.', () => state.count());
       m.counter('koor_state_cache_hits_total', 'State reads answered from the front cache.', () => state.cache.stats.hits);
       m.counter('koor_state_cache_misses_total', 'State reads that went to the database.', () => state.cache.stats.misses);
       m.gauge('koor_state_cache_bytes', 'Bytes held by the state cache.', () => state.cache.usedBytes);
+      m.gauge('koor_state_watchers', 'Open state and spec watches on this node (issue 31).', () => feed.watchers());
+      m.gauge('koor_state_revision', 'The newest state or spec revision (0 before the first change).', () => p.readers.state.newestRevision());
+      m.counter('koor_state_expired_total', 'State keys deleted past their TTL by the sweep (this node, when it runs the jobs).', () => jobs.stats.expired);
+    },
+    async close() {
+      await started;
+      await feed.stop();
     },
   };
+}
+
+/**
+ * The state store's background jobs (once per deployment): keys past their TTL deleted each
+ * second with their `expire` changes; the change log kept to its newest STATE_CHANGES_KEEP.
+ */
+class StateJobs implements Job {
+  private timer: NodeJS.Timeout | null = null;
+  private running: Promise<void> | null = null;
+  private lastPrune = 0;
+  readonly stats = { expired: 0, changes_pruned: 0 };
+
+  constructor(
+    private readonly writer: WriterClient,
+    private readonly changed: () => void,
+    private readonly log: Logger,
+  ) {}
+
+  start(): void {
+    this.timer = setInterval(() => void this.runPass(), STATE_EXPIRY_CHECK_MS);
+    this.timer.unref();
+  }
+
+  stop(): Promise<void> | undefined {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    return this.running ?? undefined;
+  }
+
+  runPass(): Promise<void> {
+    this.running ??= this.pass().finally(() => (this.running = null));
+    return this.running;
+  }
+
+  private async pass(): Promise<void> {
+    try {
+      for (let turn = 0; turn < 16; turn++) {
+        const r = await this.writer.call('state.expire', { limit: STATE_EXPIRY_CHUNK });
+        this.stats.expired += r.expired;
+        if (r.expired > 0) this.changed();
+        if (!r.more) break;
+      }
+      if (Date.now() - this.lastPrune >= STATE_CHANGES_PRUNE_MS) {
+        this.lastPrune = Date.now();
+        for (let turn = 0; turn < 16; turn++) {
+          const r = await this.writer.call('state.prune_changes', { keep: STATE_CHANGES_KEEP, chunk: STATE_CHANGES_PRUNE_CHUNK });
+          this.stats.changes_pruned += r.deleted;
+          if (!r.more) break;
+        }
+      }
+    } catch (err) {
+      this.log.warn({ err }, 'state expiry or change pruning failed; retrying next interval');
+    }
+  }
+}
+
+/** POST /api/txn (issue 31), mounted after the event log: a publish op's event is fanned out through it. */
+export function txnDomain(d: { state: StateService; announce: (list: readonly Event[]) => void }): Domain {
+  return { routes: txnRoutes(d) };
 }

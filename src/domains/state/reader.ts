@@ -1,12 +1,31 @@
 import { then, type Awaitable } from '../../backend/awaitable.js';
 import type { Reads } from '../../backend/reads.js';
 import { only, sql } from '../../../schemas/db/sql.js';
+import { MAX_KEY_BYTES } from '../../shared/limits.js';
+import { NEWEST_REVISION } from '../../../schemas/db/tables/state.js';
 
 export interface StateRow {
   value: Buffer;
   version: number;
   hash: string;
   content_type: string;
+  /** The store-wide revision of its last write (issue 31). */
+  revision: number;
+  /** Epoch ms it expires at, 0 = never: a row past it is absent to every read, swept or not. */
+  expires_at: number;
+  /** The agent instance an ephemeral key is bound to, '' = none (absent from a version read). */
+  owner?: string;
+}
+
+/** One change of the change log (issue 31), as stored. */
+export interface ChangeRow {
+  id: number;
+  topic: string;
+  type: string;
+  version: number;
+  hash: string;
+  content_type: string;
+  updated_by: string;
 }
 
 export interface StateMetaRow {
@@ -24,18 +43,27 @@ export interface StateReader {
    * Up to `limit` keys after `after` ('' = from the start), by key, as the JSON array text of
    * SPEC §2.2; `next` is the page's last key when more keys follow it, else null.
    */
-  listPage(after: string, limit: number): Awaitable<{ json: string; next: string | null }>;
+  listPage(after: string, limit: number, prefix?: string): Awaitable<{ json: string; next: string | null }>;
+  /** The newest revision handed out (0 before the first change). */
+  newestRevision(): Awaitable<number>;
+  /** The oldest retained change's revision, null when none is. */
+  oldestRevision(): Awaitable<number | null>;
+  /** Changes with revisions in (after, upto], by revision, at most `limit`. */
+  changes(after: number, upto: number, limit: number): Awaitable<ChangeRow[]>;
   current(key: string): Awaitable<StateRow | undefined>;
   atVersion(key: string, v: number): Awaitable<StateRow | undefined>;
   history(key: string, limit: number): Awaitable<StateMetaRow[]>;
   count(): Awaitable<number>;
 }
 
-const CURRENT = sql('SELECT value, version, hash, content_type FROM state WHERE key = ?');
+const CURRENT = sql('SELECT value, version, hash, content_type, revision, expires_at, owner FROM state WHERE key = ?');
+const NEWEST_REV = NEWEST_REVISION;
+const OLDEST_REV = sql('SELECT min(id) AS id FROM state_changes');
+const CHANGES = sql('SELECT id, topic, type, version, hash, content_type, updated_by FROM state_changes WHERE id > ? AND id <= ? ORDER BY id LIMIT ?');
 const AT_VERSION = sql(
-  `SELECT value, version, hash, content_type FROM state WHERE key = ? AND version = ?
+  `SELECT value, version, hash, content_type, revision, expires_at FROM state WHERE key = ? AND version = ?
    UNION ALL
-   SELECT value, version, hash, content_type FROM state_history WHERE key = ? AND version = ?
+   SELECT value, version, hash, content_type, 0 AS revision, 0 AS expires_at FROM state_history WHERE key = ? AND version = ?
    LIMIT 1`,
 );
 const HISTORY = sql(
@@ -52,31 +80,53 @@ const COUNT = sql('SELECT count(*) AS n FROM state');
  * bounded). PostgreSQL returns the rows (one more, to know whether a page follows) and the JSON
  * is built here, as SQLite spells it.
  */
+/** `key > after`, within the prefix's range [lo, hi), not expired at `now` (epoch ms). */
+const IN_PAGE = 'key > ? AND key >= ? AND key < ? AND (expires_at = 0 OR expires_at > ?)';
 const PAGE_JSON = only(
   'sqlite',
   `SELECT json_group_array(json_object('key', key, 'version', version, 'content_type', content_type,
           'updated_at', replace(updated_at, ' ', 'T') || 'Z') ORDER BY key) AS json, max(key) AS last
-     FROM (SELECT key, version, content_type, updated_at FROM state WHERE key > ? ORDER BY key LIMIT ?)`,
+     FROM (SELECT key, version, content_type, updated_at FROM state WHERE ${IN_PAGE} ORDER BY key LIMIT ?)`,
 );
-const HAS_AFTER = only('sqlite', 'SELECT 1 AS found FROM state WHERE key > ? LIMIT 1');
-const PAGE_ROWS = only('pg', 'SELECT key, version, content_type, updated_at FROM state WHERE key > ? ORDER BY key LIMIT ?');
+const HAS_AFTER = only('sqlite', `SELECT 1 AS found FROM state WHERE ${IN_PAGE} LIMIT 1`);
+const PAGE_ROWS = only('pg', `SELECT key, version, content_type, updated_at FROM state WHERE ${IN_PAGE} ORDER BY key LIMIT ?`);
+
+/** Above every key (at most MAX_KEY_BYTES, 4 bytes per U+10FFFF): the upper end of the listing without a prefix. */
+const TOP = '\u{10FFFF}'.repeat(Math.ceil(MAX_KEY_BYTES / 4) + 1);
+
+/**
+ * The first string after every string that starts with `prefix`, in code point order (which is
+ * the byte order of UTF-8, the keys' order on both backends): its last code point plus one.
+ */
+export function prefixEnd(prefix: string): string {
+  if (prefix === '') return TOP;
+  const cps = Array.from(prefix);
+  while (cps.length > 0) {
+    let cp = cps.pop()!.codePointAt(0)! + 1;
+    if (cp === 0xd800) cp = 0xe000; // no lone surrogates
+    if (cp <= 0x10ffff) return cps.join('') + String.fromCodePoint(cp);
+  }
+  return TOP;
+}
 
 type Page = { json: string; next: string | null };
 
 const pages = {
-  sqlite(db: Reads): (after: string, limit: number) => Awaitable<Page> {
+  sqlite(db: Reads): (after: string, limit: number, prefix: string) => Awaitable<Page> {
     const page = db.statement<{ json: string | null; last: string | null }>(PAGE_JSON);
     const hasAfter = db.statement<{ found: number }>(HAS_AFTER);
-    return (after, limit) => {
-      const r = page.get(after, limit) as { json: string | null; last: string | null };
+    return (after, limit, prefix) => {
+      const hi = prefixEnd(prefix);
+      const now = Date.now();
+      const r = page.get(after, prefix, hi, now, limit) as { json: string | null; last: string | null };
       const last = r.last;
-      return { json: r.json ?? '[]', next: last !== null && hasAfter.get(last) !== undefined ? last : null };
+      return { json: r.json ?? '[]', next: last !== null && hasAfter.get(last, prefix, hi, now) !== undefined ? last : null };
     };
   },
-  pg(db: Reads): (after: string, limit: number) => Awaitable<Page> {
+  pg(db: Reads): (after: string, limit: number, prefix: string) => Awaitable<Page> {
     const rows = db.statement<{ key: string; version: number; content_type: string; updated_at: string }>(PAGE_ROWS);
-    return (after, limit) =>
-      then(rows.all(after, limit + 1), (list) => {
+    return (after, limit, prefix) =>
+      then(rows.all(after, prefix, prefixEnd(prefix), Date.now(), limit + 1), (list) => {
         const page = list.slice(0, limit);
         const json = `[${page.map((r) => JSON.stringify({ key: r.key, version: r.version, content_type: r.content_type, updated_at: `${r.updated_at.replace(' ', 'T')}Z` })).join(',')}]`;
         return { json, next: list.length > limit ? page.at(-1)!.key : null };
@@ -90,8 +140,15 @@ export function stateReader(db: Reads): StateReader {
   const atVersion = db.statement<StateRow>(AT_VERSION);
   const history = db.statement<StateMetaRow>(HISTORY);
   const count = db.statement<{ n: number }>(COUNT);
+  const newest = db.statement<{ id: number }>(NEWEST_REV);
+  const oldest = db.statement<{ id: number | null }>(OLDEST_REV);
+  const changes = db.statement<ChangeRow>(CHANGES);
+  const page = pages[db.dialect](db);
   return {
-    listPage: pages[db.dialect](db),
+    listPage: (after, limit, prefix = '') => page(after, limit, prefix),
+    newestRevision: () => then(newest.get(), (r) => r?.id ?? 0),
+    oldestRevision: () => then(oldest.get(), (r) => r?.id ?? null),
+    changes: (after, upto, limit) => changes.all(after, upto, limit),
     current: (key) => current.get(key),
     atVersion: (key, v) => atVersion.get(key, v, key, v),
     history: (key, limit) => history.all(key, key, limit),

@@ -1,10 +1,12 @@
 import { auditBy } from '../../http/actor.js';
 import { fail } from '../../errors.js';
 import type { Ctx } from '../../http/context.js';
-import { send, sendJson, sendJsonText, sendVersioned, sendWritten, type HeaderList } from '../../http/reply.js';
+import { send, sendJson, sendJsonText, sendWritten, type HeaderList } from '../../http/reply.js';
+import { stateTtl, txnHandler, type TxnDeps } from './txn.js';
 import type { Route } from '../../http/router.js';
-import { pathName } from '../../http/path.js';
-import { parseIntStrict, positiveInt, queryParams } from '../../http/query.js';
+import { checkName, pathName } from '../../http/path.js';
+import { TxnBody } from '../../../schemas/http/state.js';
+import { fenceParam, parseIntStrict, positiveInt, queryParams } from '../../http/query.js';
 import { JSON_MAX_DEPTH, jsonTooDeep, STATE_HISTORY_DEFAULT_LIMIT, STATE_HISTORY_MAX_LIMIT, STATE_LIST_DEFAULT_LIMIT, STATE_LIST_MAX_LIMIT } from '../../shared/limits.js';
 import type { CachedValue } from './cache.js';
 import type { StateService } from './service.js';
@@ -18,6 +20,20 @@ const keyOf = (ctx: Ctx): string => pathName(ctx.url.slice(PREFIX.length), 'key'
 /** Identity of the writer for `updated_by`: the agent's name when known, else "". */
 const actor = (ctx: Ctx): string => ctx.identity?.name ?? '';
 
+/** `X-Koor-Ephemeral: true`: the key is bound to the calling agent instance (issue 31). */
+function ephemeralOwner(ctx: Ctx): string | undefined {
+  const raw = (ctx.extraHeaders['x-koor-ephemeral'] ?? '').trim().toLowerCase();
+  if (raw === '' || raw === 'false' || raw === '0') return undefined;
+  if (raw !== 'true' && raw !== '1') throw fail('EPHEMERAL_INVALID', raw);
+  if (!ctx.identity) throw fail('EPHEMERAL_NEEDS_AGENT');
+  return ctx.identity.instanceId;
+}
+
+/** `POST /api/txn` (issue 31): compares and ops in one writer transaction (./txn.ts). */
+export function txnRoutes(d: TxnDeps): Route[] {
+  return [{ method: 'POST', path: '/api/txn', body: 'json', schema: TxnBody, handler: txnHandler(d) }];
+}
+
 export function stateRoutes(svc: StateService): Route[] {
   return [
     {
@@ -28,9 +44,13 @@ export function stateRoutes(svc: StateService): Route[] {
       handler: async (ctx) => {
         const q = queryParams(ctx);
         const limit = positiveInt(q, 'limit', STATE_LIST_DEFAULT_LIMIT, STATE_LIST_MAX_LIMIT);
-        const page = await svc.listPage(q.get('after') ?? '', limit);
-        const link: HeaderList = page.next === null ? [] : [['Link', `</api/state?after=${encodeURIComponent(page.next)}&limit=${limit}>; rel="next"`]];
-        sendJsonText(ctx, 200, page.json, link);
+        const prefix = q.get('prefix') ?? '';
+        if (prefix !== '') checkName(prefix, 'prefix');
+        const page = await svc.listPage(q.get('after') ?? '', limit, prefix);
+        const more = prefix === '' ? '' : `&prefix=${encodeURIComponent(prefix)}`;
+        const revision: [string, string] = ['X-Koor-Revision', String(page.revision)];
+        const headers: HeaderList = page.next === null ? [revision] : [revision, ['Link', `</api/state?after=${encodeURIComponent(page.next)}&limit=${limit}${more}>; rel="next"`]];
+        sendJsonText(ctx, 200, page.json, headers);
       },
     },
     {
@@ -56,6 +76,7 @@ export function stateRoutes(svc: StateService): Route[] {
       method: 'PUT',
       path: '/api/state/*',
       body: 'raw',
+      headers: ['x-koor-ttl', 'x-koor-ephemeral', 'x-koor-fence'],
       handler: async (ctx) => {
         const key = keyOf(ctx);
         if (ctx.body.length === 0) throw fail('EMPTY_BODY');
@@ -63,6 +84,10 @@ export function stateRoutes(svc: StateService): Route[] {
         // A value sent as JSON is walked later (?diff=, contracts): its nesting is bounded (issue 34).
         // Bytes sent with no Content-Type are stored as they are (?diff= refuses a deep one itself).
         if (ctx.headers.contentType.includes('json') && jsonTooDeep(ctx.body)) throw fail('JSON_TOO_DEEP', JSON_MAX_DEPTH);
+        const ttlHeader = ctx.extraHeaders['x-koor-ttl'];
+        const ttlMs = stateTtl(ttlHeader !== '' ? ttlHeader : ctx.query === '' ? null : queryParams(ctx).get('ttl'));
+        const owner = ephemeralOwner(ctx);
+        const fence = fenceParam(ctx);
         const r = await svc.put({
           key,
           value: ctx.body,
@@ -70,6 +95,9 @@ export function stateRoutes(svc: StateService): Route[] {
           updatedBy: actor(ctx),
           ifMatch: ctx.headers.ifMatch,
           ifNoneMatch: ctx.headers.ifNoneMatch,
+          ...(ttlMs === undefined ? {} : { ttlMs }),
+          ...(owner === undefined ? {} : { owner }),
+          ...(fence === undefined ? {} : { fence }),
         }, auditBy(ctx));
         ctx.tally?.('state_writes');
         sendWritten(ctx, r);
@@ -95,7 +123,7 @@ export function stateRoutes(svc: StateService): Route[] {
       path: '/api/state/*',
       handler: async (ctx) => {
         const key = keyOf(ctx);
-        const r = await svc.delete(key, ctx.headers.ifMatch || undefined, auditBy(ctx));
+        const r = await svc.delete(key, ctx.headers.ifMatch || undefined, auditBy(ctx), actor(ctx));
         ctx.tally?.('state_writes');
         sendJson(ctx, 200, r);
       },
@@ -105,7 +133,12 @@ export function stateRoutes(svc: StateService): Route[] {
 
 function sendCurrent(ctx: Ctx, key: string, cur: CachedValue | undefined): void {
   if (!cur) throw fail('KEY_NOT_FOUND', key);
-  sendVersioned(ctx, cur.value, cur.contentType, cur.etag, cur.versionText);
+  if (ctx.headers.ifNoneMatch === cur.etag) return send(ctx, 304, '', null, [['ETag', cur.etag]]);
+  send(ctx, 200, cur.value, cur.contentType, [
+    ['ETag', cur.etag],
+    ['X-Koor-Version', cur.versionText],
+    ['X-Koor-Revision', cur.revisionText],
+  ]);
 }
 
 async function history(ctx: Ctx, svc: StateService, key: string, limit: number): Promise<void> {

@@ -1,4 +1,5 @@
-import type { AuditTag } from '../../../schemas/rpc/envelope.js';
+import type { AuditTag, ReqOf } from '../../../schemas/rpc/envelope.js';
+import type { WriterMethods } from '../../../schemas/rpc/writer.js';
 import { fail } from '../../errors.js';
 import type { PoolClient } from '../../rpc/pool-client.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
@@ -14,6 +15,12 @@ export interface PutInput {
   updatedBy: string;
   ifMatch?: string;
   ifNoneMatch?: string;
+  /** Expires this long after the write, ms (issue 31). */
+  ttlMs?: number;
+  /** Bound to this agent instance: deleted when it deregisters or goes stale (issue 31). */
+  owner?: string;
+  /** X-Koor-Fence: the writer's fencing token (issue 31). */
+  fence?: number;
 }
 
 /** State store rules: reads from cache / read connection, writes through the writer RPC. */
@@ -38,18 +45,31 @@ export class StateService {
    */
   current(key: string): Awaitable<CachedValue | undefined> {
     const hit = this.cache.get(key);
-    if (hit) return hit;
+    if (hit) {
+      if (hit.expiresAt === 0 || hit.expiresAt > Date.now()) return hit;
+      this.cache.delete(key);
+      return undefined;
+    }
     const row = this.reader.current(key);
     return then(row, (r) => this.fill(key, r));
   }
 
   private fill(key: string, row: StateRow | undefined): CachedValue | undefined {
-    return row ? this.cache.set(key, row.value, row.version, row.hash, row.content_type) : undefined;
+    // Past its TTL and not yet swept: absent (issue 31).
+    if (!row || (row.expires_at > 0 && row.expires_at <= Date.now())) return undefined;
+    // An ephemeral key goes when its agent does, in a writer step no reply of this front's tells of: never cached.
+    if (row.owner) return { value: row.value, version: row.version, hash: row.hash, contentType: row.content_type, etag: `"${row.hash}"`, versionText: String(row.version), revisionText: String(row.revision), expiresAt: row.expires_at };
+    return this.cache.set(key, row.value, row.version, row.hash, row.content_type, row.revision, row.expires_at);
   }
 
-  /** One page of keys after `after` as JSON text; `next` = the key to continue after, or null. */
-  async listPage(after: string, limit: number): Promise<{ json: string; next: string | null }> {
-    return this.reader.listPage(after, limit);
+  /**
+   * One page of keys after `after` (under `prefix`) as JSON text; `next` = the key to continue
+   * after, or null; `revision` = the newest revision read before the page (a watch from it
+   * misses nothing the page does not show).
+   */
+  async listPage(after: string, limit: number, prefix = ''): Promise<{ json: string; next: string | null; revision: number }> {
+    const revision = await this.reader.newestRevision();
+    return { ...(await this.reader.listPage(after, limit, prefix)), revision };
   }
 
   async count(): Promise<number> {
@@ -84,23 +104,51 @@ export class StateService {
       updated_by: input.updatedBy,
       ...(input.ifMatch ? { if_match: input.ifMatch } : {}),
       ...(input.ifNoneMatch ? { if_none_match: input.ifNoneMatch } : {}),
+      ...(input.ttlMs ? { ttl_ms: input.ttlMs } : {}),
+      ...(input.owner ? { owner: input.owner } : {}),
+      ...(input.fence === undefined ? {} : { fence: input.fence }),
     }, { audit });
-    this.cache.set(input.key, input.value, res.version, res.hash, res.content_type);
+    // Expiry as the front reckons it: a moment before the writer's own (a read is never served past it).
+    if (input.owner) this.cache.delete(input.key);
+    else this.cache.set(input.key, input.value, res.version, res.hash, res.content_type, res.revision, input.ttlMs ? Date.now() + input.ttlMs : 0);
+    this.onChange?.();
     return { ...res, updated_at: toRfc3339(res.updated_at) };
   }
 
-  async delete(key: string, ifMatch?: string, audit?: AuditTag) {
+  async delete(key: string, ifMatch?: string, audit?: AuditTag, by = '') {
+    let res;
     try {
-      await this.writer.call('state.delete', { key, ...(ifMatch ? { if_match: ifMatch } : {}) }, { audit });
+      res = await this.writer.call('state.delete', { key, ...(ifMatch ? { if_match: ifMatch } : {}), ...(by ? { updated_by: by } : {}) }, { audit });
     } finally {
       this.cache.delete(key);
     }
-    return { deleted: key };
+    this.onChange?.();
+    return { deleted: key, revision: res.revision };
   }
 
   async rollback(key: string, version: number, audit?: AuditTag) {
     const res = await this.writer.call('state.rollback', { key, version }, { audit });
-    this.cache.set(key, res.value, res.version, res.hash, res.content_type);
-    return { key, version: res.version, hash: res.hash, rolled_back: res.rolled_back, updated_at: toRfc3339(res.updated_at) };
+    this.cache.set(key, res.value, res.version, res.hash, res.content_type, res.revision);
+    this.onChange?.();
+    return { key, version: res.version, hash: res.hash, rolled_back: res.rolled_back, updated_at: toRfc3339(res.updated_at), revision: res.revision };
   }
+
+  /**
+   * A transaction (POST /api/txn): the writer runs it whole; the cache then takes its puts and
+   * forgets its deletes (an expired key a compare or get swept is gone from it too: it reads as absent anyway).
+   */
+  async txn(req: ReqOf<WriterMethods, 'state.txn'>, audit?: AuditTag) {
+    const res = await this.writer.call('state.txn', req, { audit });
+    const ops = res.succeeded ? req.success : req.failure;
+    res.results.forEach((r, i) => {
+      const op = ops[i]!;
+      if (op.op === 'put' && r.version !== undefined) this.cache.set(op.key, op.value, r.version, r.hash!, op.content_type, r.revision ?? 0, r.expires_at ?? 0);
+      else if (op.op === 'delete') this.cache.delete(op.key);
+    });
+    if (res.results.some((r) => r.revision !== undefined)) this.onChange?.();
+    return res;
+  }
+
+  /** Told after each write this node committed (the watch feed looks at once). */
+  onChange: (() => void) | null = null;
 }

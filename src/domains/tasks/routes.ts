@@ -1,5 +1,6 @@
 import { ClaimBody, SettleBody, TaskBody } from '../../../schemas/http/coord.js';
 import { fail } from '../../errors.js';
+import { fenceParam } from '../../http/query.js';
 import { auditBy } from '../../http/actor.js';
 import type { Ctx } from '../../http/context.js';
 import { permitTargets } from '../../http/permissions.js';
@@ -38,10 +39,11 @@ function settleRoute(how: 'complete' | 'fail' | 'release', svc: TaskService): Ro
     body: 'json',
     schema: SettleBody,
     optionalBody: true,
+    headers: ['x-koor-fence'],
     handler: async (ctx) => {
       const holder = agentOf(ctx, how);
-      const b = ctx.json as { reason?: string; retry?: boolean };
-      sendJsonText(ctx, 200, await svc.settle(how, holder, taskId(ctx.params[0]!), b.reason ?? '', b.retry ?? true, auditBy(ctx)));
+      const b = ctx.json as { reason?: string; retry?: boolean; fence?: number };
+      sendJsonText(ctx, 200, await svc.settle(how, holder, taskId(ctx.params[0]!), b.reason ?? '', b.retry ?? true, auditBy(ctx), fenceParam(ctx, b.fence)));
     },
   };
 }

@@ -16,7 +16,7 @@ export function taskJson(t: TaskRow): string {
     `{"id":${t.id},"project":${JSON.stringify(t.project)},"title":${JSON.stringify(t.title)},"data":${t.data},"priority":${t.priority},` +
     `"deps":${JSON.stringify(t.deps)},"capabilities":${JSON.stringify(t.capabilities)},"status":"${t.status}",` +
     `"claimed_by":${JSON.stringify(t.claimed_by)},"claimed_by_name":${JSON.stringify(t.claimed_by_name)},"attempts":${t.attempts},` +
-    `"max_attempts":${t.max_attempts},"reason":${JSON.stringify(t.reason)},"created_at":"${toRfc3339(t.created_at)}","updated_at":"${toRfc3339(t.updated_at)}"}`
+    `"max_attempts":${t.max_attempts},"reason":${JSON.stringify(t.reason)},"created_at":"${toRfc3339(t.created_at)}","updated_at":"${toRfc3339(t.updated_at)}","fence":${t.fence}}`
   );
 }
 
@@ -75,9 +75,9 @@ export class TaskService {
   }
 
   /** complete / fail / release, by the claimer. */
-  async settle(how: 'complete' | 'fail' | 'release', holder: string, id: number, reason: string, retry: boolean, audit: AuditTag): Promise<string> {
+  async settle(how: 'complete' | 'fail' | 'release', holder: string, id: number, reason: string, retry: boolean, audit: AuditTag, fence?: number): Promise<string> {
     checkName(reason, 'reason');
-    const r = await this.writer.call(`tasks.${how}`, { id, holder, reason, retry }, { audit });
+    const r = await this.writer.call(`tasks.${how}`, { id, holder, reason, retry, ...(fence === undefined ? {} : { fence }) }, { audit });
     this.announce(r.events);
     return taskJson(r.task);
   }

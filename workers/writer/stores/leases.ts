@@ -37,7 +37,8 @@ const DUE = dialects({
   sqlite: `SELECT ${COLS} FROM leases WHERE expires_ms > 0 AND expires_ms <= ? ORDER BY expires_ms LIMIT ?`,
   pg: `SELECT ${COLS} FROM leases WHERE expires_ms > 0 AND expires_ms <= ? ORDER BY expires_ms, seq LIMIT ?`,
 });
-const INSERT = sql(`INSERT INTO leases (${COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+const INSERT = sql(`INSERT INTO leases (${COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+const SET_FENCE = sql('UPDATE leases SET fence = ? WHERE id = ?');
 const INSERT_RESOURCE = sql('INSERT INTO lease_resources (prefix, lease_id, resource) VALUES (?, ?, ?) ON CONFLICT DO NOTHING');
 const DELETE = sql('DELETE FROM leases WHERE id = ?');
 const SET_EXPIRY = sql('UPDATE leases SET ttl_ms = ?, expires_ms = ? WHERE id = ?');
@@ -103,10 +104,15 @@ export function leaseStore(events: EventStore) {
     return out;
   }
 
-  /** The lease if it is live (present and not past its TTL). */
-  async function live(tx: Tx, id: string, now: number): Promise<Row> {
+  /**
+   * The lease if it is live (present and not past its TTL). With a fencing token (issue 31): a
+   * lease gone (expired, its holder declared stale) or with another token refuses it with 409.
+   */
+  async function live(tx: Tx, id: string, now: number, fence?: number): Promise<Row> {
     const r = await tx.get<Row>(GET, id);
-    if (!r || (r.expires_ms > 0 && r.expires_ms <= now)) throw fault('LEASE_NOT_FOUND', id);
+    const gone = !r || (r.expires_ms > 0 && r.expires_ms <= now);
+    if (fence !== undefined && (gone || r.fence !== fence)) throw fault('FENCE_OUTDATED', `lease ${id}`, fence, gone ? 0 : r.fence);
+    if (gone) throw fault('LEASE_NOT_FOUND', id);
     return r;
   }
 
@@ -146,17 +152,22 @@ export function leaseStore(events: EventStore) {
         ttl_ms: req.ttl_ms,
         acquired_at: storageNow(now),
         expires_ms: req.ttl_ms > 0 ? now + req.ttl_ms : 0,
+        fence: 0,
       };
-      await tx.run(INSERT, row.id, row.holder, row.holder_name, row.resources, row.exclusive, row.reason, row.ttl_ms, row.acquired_at, row.expires_ms);
+      await tx.run(INSERT, row.id, row.holder, row.holder_name, row.resources, row.exclusive, row.reason, row.ttl_ms, row.acquired_at, row.expires_ms, 0);
       for (const r of resources) await tx.run(INSERT_RESOURCE, Buffer.from(pathGlob(r)!.prefix), row.id, r);
       await revive(tx, req.holder, row.acquired_at);
       const data = `{"id":${JSON.stringify(row.id)},"holder":${JSON.stringify(row.holder)},"holder_name":${JSON.stringify(name)},"resources":${row.resources},"exclusive":${req.exclusive},"reason":${JSON.stringify(req.reason)}}`;
-      return { lease: decode(row), events: [await events.publish(tx, { topic: 'lease.acquired', data, source: 'leases' })] };
+      const acquired = await events.publish(tx, { topic: 'lease.acquired', data, source: 'leases' });
+      // Its fencing token: the acquisition's event id, which only grows (issue 31).
+      row.fence = acquired.id;
+      await tx.run(SET_FENCE, row.fence, row.id);
+      return { lease: decode(row), events: [acquired] };
     },
 
     async renew(tx: Tx, req: ReqOf<M, 'leases.renew'>): Promise<ResOf<M, 'leases.renew'>> {
       const now = Date.now();
-      const r = await live(tx, req.id, now);
+      const r = await live(tx, req.id, now, req.fence);
       heldBy(r, req.holder);
       const ttl = req.ttl_ms ?? r.ttl_ms;
       const expires = ttl > 0 ? now + ttl : 0;
@@ -166,7 +177,7 @@ export function leaseStore(events: EventStore) {
     },
 
     async release(tx: Tx, req: ReqOf<M, 'leases.release'>): Promise<ResOf<M, 'leases.release'>> {
-      const r = await live(tx, req.id, Date.now());
+      const r = await live(tx, req.id, Date.now(), req.fence);
       heldBy(r, req.holder);
       return { lease: decode(r), events: [await end(tx, r, 'released')] };
     },
@@ -182,6 +193,17 @@ export function leaseStore(events: EventStore) {
 
     /** Ends every lease of `holder` (it went stale or was deregistered). */
     releaseHolder: async (tx: Tx, holder: string, why: LeaseEnd): Promise<Event[]> => endAll(tx, await tx.all<Row>(BY_HOLDER, holder), why),
+
+    /**
+     * The largest fencing token of the live leases whose resources overlap `key` (0 when none):
+     * a state write fenced with an older one comes from a holder that lost its lease (issue 31).
+     */
+    async fenceOver(tx: Tx, key: string): Promise<number> {
+      if (pathGlob(key) === null) return 0;
+      let max = 0;
+      for (const c of await inTheWay(tx, key, { holder: '', exclusive: 1, now: Date.now() })) if (c.fence > max) max = c.fence;
+      return max;
+    },
 
     /** The holder was seen alive (heartbeat, activate): its TTL leases run from now again. */
     async renewHolder(tx: Tx, holder: string): Promise<void> {

@@ -4,54 +4,86 @@ import type { WriterMethods } from '../../../schemas/rpc/writer.js';
 import { fault, checkPreconditions } from '../fault.js';
 import { only, sql, type Dialect, type Tx } from '../sql.js';
 import { storageNow } from '../time.js';
+import { STATE_CHANGES_CHANNEL } from '../../../schemas/rpc/cluster.js';
+import { logChange, type ChangeType } from './changes.js';
 
 type M = WriterMethods;
 type Meta = { version: number; hash: string };
+type Row = Meta & { expires_at: number };
+
+/** A state key's topic in the change log (issue 31). */
+export const stateTopic = (key: string): string => `s:${key}`;
 
 /** One-shot crypto.hash where Node has it (20.12+): no Hash object per value. */
 const oneShot = (crypto as { hash?: (alg: string, data: Uint8Array, enc: 'hex') => string }).hash;
 export const sha256 = oneShot ? (b: Uint8Array): string => oneShot('sha256', b, 'hex') : (b: Uint8Array): string => crypto.createHash('sha256').update(b).digest('hex');
 
-const META = sql('SELECT version, hash FROM state WHERE key = ?');
+const META = sql('SELECT version, hash, expires_at FROM state WHERE key = ?');
 /** SQLite: the current row copied into the history (PostgreSQL does it inside WRITE_PG). OR IGNORE: ON CONFLICT DO NOTHING costs ~0.6 µs more per write here. */
 const ARCHIVE = only(
   'sqlite',
   `INSERT OR IGNORE INTO state_history (key, version, value, hash, content_type, updated_at, updated_by)
    SELECT key, version, value, hash, content_type, updated_at, updated_by FROM state WHERE key = ?`,
 );
-const UPSERT = sql(
-  `INSERT INTO state (key, value, version, hash, content_type, updated_at, updated_by)
-   VALUES (?, ?, ?, ?, ?, ?, ?)
+/** SQLite's write of the current row (PostgreSQL's is inside WRITE_PG); the key's fence only grows. */
+const UPSERT = only(
+  'sqlite',
+  `INSERT INTO state (key, value, version, hash, content_type, updated_at, updated_by, revision, expires_at, owner, fence)
+   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
    ON CONFLICT(key) DO UPDATE SET value = excluded.value, version = excluded.version, hash = excluded.hash,
-     content_type = excluded.content_type, updated_at = excluded.updated_at, updated_by = excluded.updated_by`,
+     content_type = excluded.content_type, updated_at = excluded.updated_at, updated_by = excluded.updated_by,
+     revision = excluded.revision, expires_at = excluded.expires_at, owner = excluded.owner, fence = max(state.fence, excluded.fence)`,
 );
+const FENCE = sql('SELECT fence FROM state WHERE key = ?');
 /** The version a write pushes out of the newest `historyKeep` (SPEC §8.10). */
 const DROP_ONE = sql('DELETE FROM state_history WHERE key = ? AND version = ?');
 /**
  * PostgreSQL: the next version of a key in ONE statement (one round trip while the cluster write
- * lock is held): its number taken from the current row, the current row archived, the row
- * replaced, and the version that falls out of the kept history deleted. The parts see the same
- * snapshot, so the archive copies the row as it was before. Keeping 1 version, the previous one
- * would be archived and dropped at once: it is not archived, and counts as dropped (as on SQLite).
- * Parameters: key, keep, key, value, hash, content_type, updated_at, updated_by, key, keep, keep.
+ * lock is held): its number taken from the current row, the store-wide revision taken from its
+ * counter row and the change logged (issue 31), the current row archived, the row replaced, and
+ * the version that falls out of the kept history deleted. The parts see the same snapshot, so the
+ * archive copies the row as it was before. Keeping 1 version, the previous one would be archived
+ * and dropped at once: it is not archived, and counts as dropped (as on SQLite).
+ * Parameters: key, topic, hash, content_type, updated_by, key, keep, key, value, hash,
+ * content_type, updated_at, updated_by, expires_at, owner, fence, key, keep, keep.
  */
 const WRITE_PG = only(
   'pg',
   `WITH next AS (SELECT coalesce((SELECT version FROM state WHERE key = ?), 0) + 1 AS version),
+    rev AS (UPDATE koor_counters SET value = value + 1 WHERE name = 'state_changes' RETURNING value AS id),
+    logged AS (
+      INSERT INTO state_changes (id, topic, type, version, hash, content_type, updated_by)
+      SELECT rev.id, ?, 'put', next.version, ?, ?, ? FROM rev, next),
     archived AS (
       INSERT INTO state_history (key, version, value, hash, content_type, updated_at, updated_by)
       SELECT key, version, value, hash, content_type, updated_at, updated_by FROM state WHERE key = ? AND CAST(? AS integer) <> 1
       ON CONFLICT DO NOTHING),
     written AS (
-      INSERT INTO state (key, value, version, hash, content_type, updated_at, updated_by)
-      SELECT ?, CAST(? AS bytea), version, ?, ?, ?, ? FROM next
+      INSERT INTO state (key, value, version, hash, content_type, updated_at, updated_by, revision, expires_at, owner, fence)
+      SELECT ?, CAST(? AS bytea), next.version, ?, ?, ?, ?, rev.id, CAST(? AS bigint), ?, CAST(? AS bigint) FROM next, rev
       ON CONFLICT (key) DO UPDATE SET value = excluded.value, version = excluded.version, hash = excluded.hash,
-        content_type = excluded.content_type, updated_at = excluded.updated_at, updated_by = excluded.updated_by),
+        content_type = excluded.content_type, updated_at = excluded.updated_at, updated_by = excluded.updated_by,
+        revision = excluded.revision, expires_at = excluded.expires_at, owner = excluded.owner, fence = GREATEST(state.fence, excluded.fence)),
     dropped AS (
       DELETE FROM state_history WHERE key = ? AND CAST(? AS integer) > 0 AND version = (SELECT version FROM next) - CAST(? AS integer)
       RETURNING 1)
-    SELECT (SELECT version FROM next) AS version, (SELECT count(*) FROM dropped)::int AS dropped`,
+    SELECT (SELECT version FROM next) AS version, (SELECT count(*) FROM dropped)::int AS dropped, (SELECT id FROM rev) AS revision,
+      pg_notify('${STATE_CHANGES_CHANNEL}', (SELECT id FROM rev)::text)::text AS woken`,
 );
+/**
+ * PostgreSQL: the key expired (past its TTL, not yet swept) before a write to it, with its
+ * `expire` change, sent ahead of the write without a round trip of its own. Parameters: key, now.
+ */
+const EXPIRE_DUE_PG = only(
+  'pg',
+  `WITH gone AS (DELETE FROM state WHERE key = ? AND expires_at > 0 AND expires_at <= CAST(? AS bigint) RETURNING key, version),
+    hist AS (DELETE FROM state_history WHERE key IN (SELECT key FROM gone)),
+    counter AS (UPDATE koor_counters SET value = value + 1 WHERE name = 'state_changes' AND EXISTS (SELECT 1 FROM gone) RETURNING value AS id),
+    stored AS (INSERT INTO state_changes (id, topic, type, version) SELECT counter.id, 's:' || gone.key, 'expire', gone.version FROM counter, gone RETURNING id)
+    SELECT pg_notify('${STATE_CHANGES_CHANNEL}', id::text) FROM stored`,
+);
+const DUE = sql('SELECT key, version FROM state WHERE expires_at > 0 AND expires_at <= ? ORDER BY expires_at LIMIT ?');
+const OWNED = sql('SELECT key, version FROM state WHERE owner = ?');
 const DELETE = sql('DELETE FROM state WHERE key = ?');
 const DELETE_HISTORY = sql('DELETE FROM state_history WHERE key = ?');
 const KEYS_AFTER = sql('SELECT key, version FROM state WHERE key > ? ORDER BY key LIMIT ?');
@@ -76,32 +108,60 @@ export function stateStore(historyKeep = 0) {
     return n;
   };
 
-  type Written = { key: string; version: number; hash: string; content_type: string; updated_at: string };
+  type Written = { key: string; version: number; hash: string; content_type: string; updated_at: string; revision: number };
+  /** Where a write puts a key's expiry and owner (issue 31): both cleared by a write without them. */
+  type Bound = { expiresAt: number; owner: string; fence: number };
+  const NONE: Bound = { expiresAt: 0, owner: '', fence: 0 };
   /**
    * Writes the next version of `key`; `known` is its current version when already read (a
    * conditional write), null when not. SQLite runs the steps one by one (each a prepared
    * statement, no round trip); PostgreSQL in one statement.
    */
-  const write: Record<Dialect, (tx: Tx, key: string, value: Uint8Array, contentType: string, by: string, known: Meta | undefined | null) => Promise<Written>> = {
-    async sqlite(tx, key, value, contentType, by, known) {
+  const write: Record<Dialect, (tx: Tx, key: string, value: Uint8Array, contentType: string, by: string, known: Meta | undefined | null, bound: Bound) => Promise<Written>> = {
+    async sqlite(tx, key, value, contentType, by, known, bound) {
       const hash = sha256(value);
       const at = storageNow();
-      const cur = known === null ? await tx.get<Meta>(META, key) : known;
+      const cur = known === null ? await current(tx, key) : known;
       if (cur) await tx.run(ARCHIVE, key);
       const version = cur ? cur.version + 1 : 1;
-      await tx.run(UPSERT, key, value, version, hash, contentType, at, by);
+      const revision = await logChange(tx, stateTopic(key), 'put', version, hash, contentType, by);
+      await tx.run(UPSERT, key, value, version, hash, contentType, at, by, revision, bound.expiresAt, bound.owner, bound.fence);
       if (historyKeep > 0 && version - historyKeep >= 1) droppedInBatch += await tx.run(DROP_ONE, key, version - historyKeep);
-      return { key, version, hash, content_type: contentType, updated_at: at };
+      return { key, version, hash, content_type: contentType, updated_at: at, revision };
     },
-    async pg(tx, key, value, contentType, by) {
+    async pg(tx, key, value, contentType, by, known, bound) {
       const hash = sha256(value);
       const at = storageNow();
       const k = historyKeep;
-      const r = (await tx.get<{ version: number; dropped: number }>(WRITE_PG, key, key, k, key, value, hash, contentType, at, by, key, k, k))!;
+      if (known === null) tx.send(EXPIRE_DUE_PG, key, Date.now());
+      const r = (await tx.get<{ version: number; dropped: number; revision: number }>(
+        WRITE_PG, key, stateTopic(key), hash, contentType, by, key, k, key, value, hash, contentType, at, by, bound.expiresAt, bound.owner, bound.fence, key, k, k,
+      ))!;
       if (k > 0 && r.version - k >= 1) droppedInBatch += k === 1 ? 1 : r.dropped;
-      return { key, version: r.version, hash, content_type: contentType, updated_at: at };
+      return { key, version: r.version, hash, content_type: contentType, updated_at: at, revision: r.revision };
     },
   };
+
+  /** The key's current row, or undefined when it has none or it expired (then swept now, with its `expire` change). */
+  async function current(tx: Tx, key: string): Promise<Meta | undefined> {
+    const cur = await tx.get<Row>(META, key);
+    if (cur && cur.expires_at > 0 && cur.expires_at <= Date.now()) {
+      await drop(tx, key, cur.version, 'expire');
+      return undefined;
+    }
+    return cur;
+  }
+
+  /** Deletes a key and its history, logging the change; its revision. */
+  async function drop(tx: Tx, key: string, version: number, type: ChangeType, by = ''): Promise<number> {
+    await tx.run(DELETE, key);
+    await tx.run(DELETE_HISTORY, key);
+    return logChange(tx, stateTopic(key), type, version, '', '', by);
+  }
+
+  /** A put's expiry and owner from its request. */
+  const boundOf = (req: { ttl_ms?: number; owner?: string; fence?: number }): Bound =>
+    req.ttl_ms === undefined && req.owner === undefined && req.fence === undefined ? NONE : { expiresAt: req.ttl_ms ? Date.now() + req.ttl_ms : 0, owner: req.owner ?? '', fence: req.fence ?? 0 };
 
   return {
     /** The dispatcher's end of a batch transaction: whether it committed. */
@@ -114,20 +174,45 @@ export function stateStore(historyKeep = 0) {
       // The current version is read first only when the write is conditional (else `write` reads it, or not at all).
       let cur: Meta | undefined | null = null;
       if (req.if_match !== undefined || req.if_none_match !== undefined) {
-        cur = await tx.get<Meta>(META, req.key);
+        cur = await current(tx, req.key);
         checkPreconditions(cur, req.if_match, req.if_none_match);
       }
-      return write[tx.dialect](tx, req.key, req.value, req.content_type, req.updated_by, cur);
+      return write[tx.dialect](tx, req.key, req.value, req.content_type, req.updated_by, cur, boundOf(req));
     },
 
     async delete(tx: Tx, req: ReqOf<M, 'state.delete'>): Promise<ResOf<M, 'state.delete'>> {
-      const cur = await tx.get<Meta>(META, req.key);
+      const cur = await current(tx, req.key);
       if (!cur) throw fault('KEY_NOT_FOUND', req.key);
       checkPreconditions(cur, req.if_match, undefined);
-      await tx.run(DELETE, req.key);
-      await tx.run(DELETE_HISTORY, req.key);
-      return { key: req.key };
+      return { key: req.key, revision: await drop(tx, req.key, cur.version, 'delete', req.updated_by ?? '') };
     },
+
+    /** Up to `limit` keys past their TTL deleted, each with its `expire` change (issue 31). */
+    async expire(tx: Tx, req: ReqOf<M, 'state.expire'>): Promise<ResOf<M, 'state.expire'>> {
+      const due = await tx.all<{ key: string; version: number }>(DUE, Date.now(), req.limit);
+      for (const d of due) await drop(tx, d.key, d.version, 'expire');
+      return { expired: due.length, more: due.length === req.limit };
+    },
+
+    /** The ephemeral keys of an agent that deregistered or went stale, deleted with their `expire` changes. */
+    async dropOwned(tx: Tx, owner: string): Promise<number> {
+      const owned = await tx.all<{ key: string; version: number }>(OWNED, owner);
+      for (const o of owned) await drop(tx, o.key, o.version, 'expire');
+      return owned.length;
+    },
+
+    /** The largest fencing token a write of `key` carried (0: none, or no key). */
+    async fenceOf(tx: Tx, key: string): Promise<number> {
+      return (await tx.get<{ fence: number }>(FENCE, key))?.fence ?? 0;
+    },
+
+    /** The current row as a transaction's compare sees it (expired = absent). */
+    current,
+    /** A put inside a transaction (POST /api/txn): the same write as state.put. */
+    writeIn(tx: Tx, key: string, value: Uint8Array, contentType: string, by: string, known: Meta | undefined | null, ttlMs: number | undefined, owner: string | undefined) {
+      return write[tx.dialect](tx, key, value, contentType, by, known, boundOf({ ...(ttlMs === undefined ? {} : { ttl_ms: ttlMs }), ...(owner === undefined ? {} : { owner }) }));
+    },
+    drop,
 
     /**
      * One bounded retention turn: keys after the cursor, archived versions older than the newest
@@ -157,7 +242,7 @@ export function stateStore(historyKeep = 0) {
     async rollback(tx: Tx, req: ReqOf<M, 'state.rollback'>): Promise<ResOf<M, 'state.rollback'>> {
       const target = await tx.get<{ value: Uint8Array; content_type: string }>(VERSION, req.key, req.version, req.key, req.version);
       if (!target) throw fault('VERSION_NOT_FOUND', req.version, req.key);
-      const res = await write[tx.dialect](tx, req.key, target.value, target.content_type, `rollback:v${req.version}`, null);
+      const res = await write[tx.dialect](tx, req.key, target.value, target.content_type, `rollback:v${req.version}`, null, NONE);
       return { ...res, rolled_back: req.version, value: target.value };
     },
   };

@@ -20,6 +20,7 @@ const INSERT = dialects({
        INSERT INTO tasks (id, project, title, data, priority, deps, capabilities, status, max_attempts, created_at, updated_at)
        SELECT value, ?, ?, ?, CAST(? AS bigint), ?, ?, ?, CAST(? AS bigint), ?, ? FROM c RETURNING id`,
 });
+const SET_FENCE = sql('UPDATE tasks SET fence = ? WHERE id = ?');
 const INSERT_DEP = sql('INSERT INTO task_deps (dep_id, task_id) VALUES (?, ?) ON CONFLICT DO NOTHING');
 const CLAIMER = sql('SELECT name, capabilities FROM instances WHERE id = ?');
 /**
@@ -95,9 +96,10 @@ export function taskStore(events: EventStore) {
     return r;
   }
 
-  /** The task, checked to be claimed by `holder`. */
-  async function claimedTask(tx: Tx, req: { id: number; holder: string }): Promise<Row> {
+  /** The task, checked to be claimed by `holder` (and, with a fencing token, by this very claim: issue 31). */
+  async function claimedTask(tx: Tx, req: { id: number; holder: string; fence?: number }): Promise<Row> {
     const r = await mustGet(tx, req.id);
+    if (req.fence !== undefined && (r.status !== 'claimed' || r.fence !== req.fence)) throw fault('FENCE_OUTDATED', `task ${r.id}`, req.fence, r.status === 'claimed' ? r.fence : 0);
     if (r.status !== 'claimed') throw fault('TASK_NOT_CLAIMED', r.id, r.status);
     if (r.claimed_by !== req.holder) throw fault('TASK_CLAIMED_BY_OTHER', r.id, r.claimed_by_name);
     return r;
@@ -138,9 +140,12 @@ export function taskStore(events: EventStore) {
       const r = await tx.get<Row>(NEXT, req.project, who.capabilities);
       if (!r) throw fault('NO_TASK_READY', req.project);
       const now = storageNow();
-      const row = (await tx.get<Row>(CLAIM, req.holder, who.name, now, r.id))!;
+      const claimed = (await tx.get<Row>(CLAIM, req.holder, who.name, now, r.id))!;
       await revive(tx, req.holder, now);
-      return { task: decode(row), events: [await announce(tx, 'claimed', row)] };
+      const event = await announce(tx, 'claimed', claimed);
+      // The claim's fencing token: its event id, which only grows (issue 31).
+      await tx.run(SET_FENCE, event.id, r.id);
+      return { task: decode({ ...claimed, fence: event.id }), events: [event] };
     },
 
     complete: async (tx: Tx, req: ReqOf<M, 'tasks.complete'>): Promise<Settled> => settleTo(tx, await claimedTask(tx, req), req, 'done', 'completed'),

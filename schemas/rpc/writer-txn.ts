@@ -1,0 +1,57 @@
+import { Type, type Static } from '../typebox.js';
+import { Bytes, type MethodTable } from './envelope.js';
+import { Event } from './writer-rows.js';
+
+/** Multi-key transactions of the state store (issue 31), part of WriterMethods (schemas/rpc/writer.ts). */
+
+/** One compare: every field given must hold of the key's current row (absent = version 0, exists false). */
+export const TxnCompare = Type.Object({
+  key: Type.String({ minLength: 1 }),
+  version: Type.Optional(Type.Integer({ minimum: 0 })),
+  hash: Type.Optional(Type.String()),
+  exists: Type.Optional(Type.Boolean()),
+});
+export type TxnCompare = Static<typeof TxnCompare>;
+
+export const TxnOp = Type.Union([
+  Type.Object({ op: Type.Literal('put'), key: Type.String({ minLength: 1 }), value: Bytes, content_type: Type.String(), ttl_ms: Type.Optional(Type.Integer({ minimum: 1 })) }),
+  Type.Object({ op: Type.Literal('delete'), key: Type.String({ minLength: 1 }) }),
+  Type.Object({ op: Type.Literal('get'), key: Type.String({ minLength: 1 }) }),
+  /** `data`: raw JSON text, as events.publish stores it. */
+  Type.Object({ op: Type.Literal('publish'), topic: Type.String({ minLength: 1 }), data: Type.String({ minLength: 1 }) }),
+]);
+export type TxnOp = Static<typeof TxnOp>;
+
+/** What one op did, in the order of the branch that ran. */
+export const TxnResult = Type.Object({
+  op: Type.String(),
+  key: Type.Optional(Type.String()),
+  version: Type.Optional(Type.Integer()),
+  hash: Type.Optional(Type.String()),
+  revision: Type.Optional(Type.Integer()),
+  /** get: the key had a current value; delete: there was one to delete. */
+  found: Type.Optional(Type.Boolean()),
+  value: Type.Optional(Bytes),
+  content_type: Type.Optional(Type.String()),
+  /** put with a TTL: when it expires, epoch ms. */
+  expires_at: Type.Optional(Type.Integer()),
+  id: Type.Optional(Type.Integer()),
+  topic: Type.Optional(Type.String()),
+});
+export type TxnResult = Static<typeof TxnResult>;
+
+export const TxnMethods = {
+  /**
+   * The compares, then the success or the failure branch, in one transaction of the writer (a
+   * failing op undoes it all). `revision`: of the last change it made, else the newest.
+   */
+  'state.txn': {
+    req: Type.Object({
+      compare: Type.Array(TxnCompare),
+      success: Type.Array(TxnOp),
+      failure: Type.Array(TxnOp),
+      updated_by: Type.String(),
+    }),
+    res: Type.Object({ succeeded: Type.Boolean(), revision: Type.Integer(), results: Type.Array(TxnResult), events: Type.Array(Event) }),
+  },
+} satisfies MethodTable;

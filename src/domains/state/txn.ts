@@ -1,0 +1,122 @@
+import type { TxnOp, TxnResult } from '../../../schemas/rpc/writer-txn.js';
+import type { Event } from '../../../schemas/rpc/writer.js';
+import { fail } from '../../errors.js';
+import { auditBy } from '../../http/actor.js';
+import type { Ctx } from '../../http/context.js';
+import { checkName } from '../../http/path.js';
+import { inScope } from '../../http/permissions.js';
+import { sendJson } from '../../http/reply.js';
+import { TXN_MAX_OPS } from '../../shared/limits.js';
+import { parseDuration } from '../../config.js';
+import type { StateService } from './service.js';
+
+/**
+ * A state key's TTL (issue 31): `X-Koor-TTL` or `?ttl=`, a Go-style duration ("30s", "500ms",
+ * "5m") or seconds; absent or empty = none. Between 1 ms and 596 h.
+ */
+export function stateTtl(text: string | null | undefined): number | undefined {
+  if (text === null || text === undefined || text.trim() === '') return undefined;
+  let ms: number;
+  try {
+    ms = parseDuration(text.trim(), 'ttl');
+  } catch (e) {
+    throw fail('TTL_INVALID', (e as Error).message);
+  }
+  if (!(ms >= 1)) throw fail('TTL_INVALID', `invalid ttl "${text}": at least 1ms`);
+  return ms;
+}
+
+type BodyOp = { op: string; key?: string; value?: unknown; content_type?: string; ttl?: string | number; topic?: string; data?: unknown };
+
+const isJson = (ct: string): boolean => /(^|[/+])json(\s*;|$)/i.test(ct);
+
+/**
+ * One op of the body, checked and made ready for the writer: a put's value becomes bytes (JSON
+ * text unless a non-JSON content_type stores a string as is); a scoped token must reach every
+ * key and topic.
+ */
+function toOp(ctx: Ctx, b: BodyOp, where: string): TxnOp {
+  const key = (): string => {
+    if (typeof b.key !== 'string' || b.key === '') throw fail('TXN_OP_INVALID', where, 'key is required');
+    const k = checkName(b.key, 'key');
+    scoped(ctx, 'state', k);
+    return k;
+  };
+  switch (b.op) {
+    case 'put': {
+      if (b.value === undefined) throw fail('TXN_OP_INVALID', where, 'a put needs a value');
+      const k = key();
+      const ct = b.content_type || 'application/json';
+      let value: Uint8Array;
+      if (isJson(ct)) value = Buffer.from(JSON.stringify(b.value));
+      else if (typeof b.value === 'string') value = Buffer.from(b.value);
+      else throw fail('TXN_OP_INVALID', where, `a ${ct} value must be a string`);
+      if (value.length === 0) throw fail('TXN_OP_INVALID', where, 'empty value');
+      const ttl = b.ttl === undefined ? undefined : stateTtl(String(b.ttl));
+      return { op: 'put', key: k, value, content_type: ct, ...(ttl === undefined ? {} : { ttl_ms: ttl }) };
+    }
+    case 'delete':
+      return { op: 'delete', key: key() };
+    case 'get':
+      return { op: 'get', key: key() };
+    case 'publish': {
+      if (typeof b.topic !== 'string' || b.topic === '') throw fail('TXN_OP_INVALID', where, 'topic is required');
+      scoped(ctx, 'topic', b.topic);
+      return { op: 'publish', topic: b.topic, data: JSON.stringify(b.data ?? null) };
+    }
+    default:
+      throw fail('TXN_OP_INVALID', where, `unknown op: ${String(b.op)}`);
+  }
+}
+
+/** A scoped token (issue 30) must reach every key and topic a transaction touches. */
+function scoped(ctx: Ctx, kind: 'state' | 'topic', name: string): void {
+  const { role, scopes } = ctx.principal;
+  if (scopes !== null && !inScope(scopes, { kind, name })) throw fail('SCOPE_FORBIDDEN', role, 'run transactions');
+}
+
+/** A get's value in the reply: JSON as JSON, else its text. */
+function shown(r: TxnResult): Record<string, unknown> {
+  if (r.value === undefined) return r;
+  const text = Buffer.from(r.value).toString('utf8');
+  let value: unknown = text;
+  if (isJson(r.content_type ?? '')) {
+    try {
+      value = JSON.parse(text);
+    } catch {
+      // stored as JSON but not JSON: its text
+    }
+  }
+  return { ...r, value };
+}
+
+/** What the transaction route needs: the state service (its cache), and the fan-out of a publish op's event. */
+export interface TxnDeps {
+  state: StateService;
+  announce: (list: readonly Event[]) => void;
+}
+
+/**
+ * `POST /api/txn` (issue 31): `{"compare":[…],"success":[op…],"failure":[op…]}` in one writer
+ * transaction, on both backends; a publish op's event is fanned out once it committed.
+ */
+export function txnHandler(d: TxnDeps): (ctx: Ctx) => Promise<void> {
+  return async (ctx) => {
+    const b = ctx.json as { compare?: Array<{ key: string; version?: number; hash?: string; exists?: boolean }>; success?: BodyOp[]; failure?: BodyOp[] };
+    const compare = b.compare ?? [];
+    const count = compare.length + (b.success?.length ?? 0) + (b.failure?.length ?? 0);
+    if (count > TXN_MAX_OPS) throw fail('TXN_TOO_MANY_OPS', count, TXN_MAX_OPS);
+    compare.forEach((c, i) => {
+      if (c.key === '') throw fail('TXN_OP_INVALID', `compare[${i}]`, 'key is required');
+      checkName(c.key, 'key');
+      scoped(ctx, 'state', c.key);
+      if (c.version === undefined && c.hash === undefined && c.exists === undefined) throw fail('TXN_OP_INVALID', `compare[${i}]`, 'needs version, hash or exists');
+    });
+    const success = (b.success ?? []).map((o, i) => toOp(ctx, o, `success[${i}]`));
+    const failure = (b.failure ?? []).map((o, i) => toOp(ctx, o, `failure[${i}]`));
+    const res = await d.state.txn({ compare, success, failure, updated_by: ctx.identity?.name ?? '' }, auditBy(ctx));
+    if (res.events.length > 0) d.announce(res.events);
+    ctx.tally?.('state_writes');
+    sendJson(ctx, 200, { succeeded: res.succeeded, revision: res.revision, results: res.results.map(shown) });
+  };
+}

@@ -1,0 +1,328 @@
+import { STATE_CHANGES_CHANNEL } from '../../../schemas/rpc/cluster.js';
+import { then, type Awaitable } from '../../backend/awaitable.js';
+import type { Backend } from '../../backend/backend.js';
+import { CLOSE_SLOW_CONSUMER, Hub, type HubLimits, type ReplayStep, type Subscriber } from '../../bus/hub.js';
+import { fail } from '../../errors.js';
+import { checkName } from '../../http/path.js';
+import { parseIntStrict } from '../../http/query.js';
+import type { Slots, WsCallbacks } from '../../http/slots.js';
+import type { Logger } from '../../log.js';
+import { EVENT_FEED_POLL_MS, EVENT_FEED_RETRY_MS, WS_IDLE_TIMEOUT_S, WS_MAX_CLIENT_FRAME_BYTES, WS_REPLAY_STEP_IDS, WS_SOFT_BUFFER_BYTES } from '../../shared/limits.js';
+import { SocketOutlet } from '../../ws/outlet.js';
+import { slowConsumerLogger } from '../../ws/subscribe.js';
+import { acceptUpgrade, type UpgradeDeps } from '../../ws/upgrade.js';
+import type { ChangeRow, StateReader } from './reader.js';
+
+export const STATE_WATCH_PATH = '/api/state/watch';
+export const SPECS_WATCH_PATH = '/api/specs/watch';
+
+/** Changes read per step of the live feed. */
+const FEED_PAGE = 512;
+
+/**
+ * A change as a watcher reads it (issue 31): state `{"type","key","version","revision","hash",
+ * "content_type","updated_by"}`, specs `{"type","project","name","version","revision","hash"}`.
+ */
+export function changeJson(c: ChangeRow): string {
+  if (c.topic.startsWith('p:')) {
+    const rest = c.topic.slice(2);
+    const slash = rest.indexOf('/');
+    return JSON.stringify({ type: c.type, project: rest.slice(0, slash), name: rest.slice(slash + 1), version: c.version, revision: c.id, hash: c.hash });
+  }
+  return JSON.stringify({ type: c.type, key: c.topic.slice(2), version: c.version, revision: c.id, hash: c.hash, content_type: c.content_type, updated_by: c.updated_by });
+}
+
+/** A change frame carries the value (`&values=1`) up to this many bytes; a larger one says `"value_omitted":"too large"`. */
+export const WATCH_VALUE_MAX_BYTES = 64 * 1024;
+
+/** The frame of a state change with its value (`&values=1`), when the version is still kept. */
+function withValue(c: ChangeRow, row: { value: Uint8Array; content_type: string } | undefined): string {
+  const json = changeJson(c);
+  if (c.type !== 'put' || !row) return json;
+  if (row.value.byteLength > WATCH_VALUE_MAX_BYTES) return `${json.slice(0, -1)},"value_omitted":"too large"}`;
+  const text = Buffer.from(row.value).toString('utf8');
+  let value = JSON.stringify(text);
+  if (/json/i.test(row.content_type)) {
+    try {
+      value = JSON.stringify(JSON.parse(text));
+    } catch {
+      // stored as JSON but not JSON: its text
+    }
+  }
+  return `${json.slice(0, -1)},"value":${value}}`;
+}
+
+/** A watcher's pattern matches the change topics that start with it (`s:<prefix>` or `p:<project>/`). */
+const prefixMatcher = (pattern: string) => (topic: string) => topic.startsWith(pattern);
+
+/**
+ * The change log to this node's watchers, in revision order, on both backends: read after the
+ * last revision fanned out whenever this node's writes commit, when PostgreSQL notifies another
+ * node's commit, and once a second while anyone watches (a sweep of expired or agent-bound keys
+ * tells no one). With no watcher it only remembers the newest revision — a write pays nothing
+ * for a watcher that is not there.
+ */
+export class ChangeFeed {
+  readonly hub: Hub;
+  /** Watchers that asked for values (`&values=1`): their frames carry the value, read only for them. */
+  readonly valuesHub: Hub;
+  private lastFanned = 0;
+  private pulling = false;
+  private again = false;
+  /** A read is scheduled for the end of this turn: the writes of one turn are read together. */
+  private scheduled = false;
+  private stopped = false;
+  private poll: NodeJS.Timeout | null = null;
+  private retry: NodeJS.Timeout | null = null;
+  private unlisten: (() => Promise<void>) | null = null;
+  readonly stats = { reads: 0, failures: 0, gaps: 0, fanned: 0 };
+
+  constructor(
+    private readonly reader: StateReader,
+    limits: HubLimits,
+    private readonly log: Logger,
+  ) {
+    this.hub = new Hub(limits, slowConsumerLogger(log), prefixMatcher);
+    this.valuesHub = new Hub(limits, slowConsumerLogger(log), prefixMatcher);
+  }
+
+  /** Open watches, with values or not. */
+  watchers(): number {
+    return this.hub.stats.subscribers + this.valuesHub.stats.subscribers;
+  }
+
+  closeAll(code: number, reason: string): void {
+    this.hub.closeAll(code, reason);
+    this.valuesHub.closeAll(code, reason);
+  }
+
+  /**
+   * Every watcher was closed by the server (a restart, a restore from a backup): the next one
+   * learns the newest revision anew (sync()), which a restored log may have below this node's.
+   */
+  forget(): void {
+    if (this.watchers() === 0) this.lastFanned = 0;
+  }
+
+  /** A state change's frame with its value, when that version is still kept (specs: without). */
+  private valueFrame(c: ChangeRow): Awaitable<string> {
+    if (c.type !== 'put' || !c.topic.startsWith('s:')) return changeJson(c);
+    return then(this.reader.atVersion(c.topic.slice(2), c.version), (row) => withValue(c, row));
+  }
+
+  async start(backend: Backend): Promise<void> {
+    this.lastFanned = await this.reader.newestRevision();
+    this.unlisten = await backend.listen(STATE_CHANGES_CHANNEL, () => this.poke());
+    this.poll = setInterval(() => {
+      if (this.watchers() > 0) this.poke();
+    }, EVENT_FEED_POLL_MS);
+    this.poll.unref();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.poll) clearInterval(this.poll);
+    if (this.retry) clearTimeout(this.retry);
+    await this.unlisten?.();
+  }
+
+  /** The newest revision live delivery has reached. */
+  lastId(): number {
+    return this.lastFanned;
+  }
+
+  /**
+   * Where a new watcher's live delivery starts: with no watcher, the feed has only been
+   * skipping ahead, so it first learns the newest revision.
+   */
+  sync(): Awaitable<number> {
+    if (this.watchers() > 0) return this.lastFanned;
+    return then(this.reader.newestRevision(), (n) => {
+      if (this.watchers() === 0 && n > this.lastFanned) this.lastFanned = n;
+      return this.lastFanned;
+    });
+  }
+
+  /** Reads the log at the end of this turn (once for every write of the turn), or once the read under way is over. */
+  poke(): void {
+    // Nobody watches: nothing to read (the first watcher learns the newest revision itself, sync()).
+    if (this.stopped || this.watchers() === 0) return;
+    if (this.pulling) {
+      this.again = true;
+      return;
+    }
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      if (this.pulling) this.again = true;
+      else void this.pull();
+    });
+  }
+
+  private async pull(): Promise<void> {
+    this.pulling = true;
+    try {
+      do {
+        this.again = false;
+        if (this.watchers() === 0) {
+          const n = await this.reader.newestRevision();
+          // A watcher that arrived during the read may need what came before `n`: read as usual then.
+          if (this.watchers() === 0) {
+            if (n > this.lastFanned) this.lastFanned = n;
+            break;
+          }
+        }
+        this.stats.reads++;
+        const rows = await this.reader.changes(this.lastFanned, Number.MAX_SAFE_INTEGER, FEED_PAGE);
+        if (rows.length > 0 && rows[0]!.id > this.lastFanned + 1) {
+          // Pruned before this node read them: watchers would miss them unknowingly.
+          this.stats.gaps++;
+          this.log.warn({ after: this.lastFanned, next: rows[0]!.id }, 'state changes pruned before this node fanned them out; closing watchers so they resume');
+          this.closeAll(CLOSE_SLOW_CONSUMER, `node fell behind the change log: resume with since_revision=${this.lastFanned}`);
+        }
+        for (const c of rows) {
+          if (this.stopped) return;
+          // No watcher of this key: no frame (a catching-up watcher reads the log itself).
+          if (this.hub.wants(c.topic)) {
+            this.hub.publish(c.id, c.topic, Buffer.from(changeJson(c)));
+            this.stats.fanned++;
+          }
+          if (this.valuesHub.wants(c.topic)) {
+            this.valuesHub.publish(c.id, c.topic, Buffer.from(await this.valueFrame(c)));
+            this.stats.fanned++;
+          }
+          this.lastFanned = c.id;
+        }
+        if (rows.length === FEED_PAGE) this.again = true;
+      } while (this.again && !this.stopped);
+    } catch (err) {
+      this.stats.failures++;
+      this.log.warn({ err }, 'reading the state change log failed; retrying');
+      if (!this.stopped && !this.retry) {
+        this.retry = setTimeout(() => {
+          this.retry = null;
+          this.poke();
+        }, EVENT_FEED_RETRY_MS);
+        this.retry.unref();
+      }
+    } finally {
+      this.pulling = false;
+    }
+  }
+
+  /**
+   * One step of a watcher's catch-up: its changes with revisions in (after, after + step], as
+   * frames. Revisions are gapless, so a first row other than `after + 1` means the changes after
+   * the cursor were pruned (`gap`): the watcher is closed with 4008 and re-reads.
+   */
+  replayStep(after: number, pattern: string, values = false): Awaitable<ReplayStep> {
+    const last = this.lastFanned;
+    if (after >= last) return { items: [], next: after, done: true, gap: false };
+    // With values a step holds at most a few values' worth: each may be up to WATCH_VALUE_MAX_BYTES.
+    const upto = Math.min(last, after + (values ? 32 : WS_REPLAY_STEP_IDS));
+    return then(this.reader.changes(after, upto, WS_REPLAY_STEP_IDS), (rows): Awaitable<ReplayStep> => {
+      if (rows.length === 0 || rows[0]!.id !== after + 1) return { items: [], next: after, done: false, gap: true };
+      const mine = rows.filter((c) => c.topic.startsWith(pattern));
+      const finish = (frames: string[]): ReplayStep => ({ items: mine.map((c, i) => ({ id: c.id, frame: Buffer.from(frames[i]!) })), next: upto, done: upto >= this.lastFanned, gap: false });
+      if (!values) return finish(mine.map(changeJson));
+      const frames = mine.map((c) => this.valueFrame(c));
+      return frames.some((f) => f instanceof Promise) ? Promise.all(frames).then(finish) : finish(frames as string[]);
+    });
+  }
+
+  oldest(): Awaitable<number | null> {
+    return this.reader.oldestRevision();
+  }
+}
+
+interface WatchData {
+  sub: Subscriber;
+  values: boolean;
+  cb: WsCallbacks<WatchData>;
+}
+
+/** `since_revision`: a non-negative integer, or absent. */
+function revisionParam(raw: string | null): number | null {
+  if (raw === null || raw === '') return null;
+  const n = parseIntStrict(raw);
+  if (n === null || n < 0) throw fail('REVISION_INVALID', 'since_revision');
+  return n;
+}
+
+/**
+ * `GET /api/state/watch?prefix=P&since_revision=R` and `GET /api/specs/watch?project=P&since_revision=R`
+ * (issue 31): every retained change after R, then live ones, no gap and no duplicate (the hub's
+ * replay, as event subscriptions have it). R older than what is retained: the upgrade says
+ * `X-Koor-Oldest-Revision` and the watch starts at the oldest kept change (the client re-reads).
+ */
+export function mountWatch(slots: Slots, deps: UpgradeDeps & { feed: ChangeFeed; maxBytes: number }, path: string): void {
+  const { feed, log } = deps;
+  const hubOf = (d: WatchData) => (d.values ? feed.valuesHub : feed.hub);
+  const cb: WsCallbacks<WatchData> = {
+    open: (ws) => {
+      const d = ws.getUserData();
+      const { sub, values } = d;
+      const hub = hubOf(d);
+      const out = new SocketOutlet(ws);
+      try {
+        hub.attach(sub, out, (after) => feed.replayStep(after, sub.pattern, values), sub.since ?? 0);
+      } catch (err) {
+        log.error({ err }, 'failed to open watch');
+        hub.close(sub, 'open_failed', 'failed to open watch', out);
+      }
+    },
+    drain: (ws) => hubOf(ws.getUserData()).flushOne(ws.getUserData().sub),
+    close: (ws) => hubOf(ws.getUserData()).detach(ws.getUserData().sub),
+  };
+  slots.ws<WatchData>(
+    path,
+    {
+      compression: 0,
+      maxPayloadLength: WS_MAX_CLIENT_FRAME_BYTES,
+      idleTimeout: WS_IDLE_TIMEOUT_S,
+      sendPingsAutomatically: true,
+      maxBackpressure: WS_SOFT_BUFFER_BYTES + deps.maxBytes + 1024 * 1024,
+      closeOnBackpressureLimit: 0,
+    },
+    (res, req, context) =>
+      acceptUpgrade(res, req, context, { ...deps, path }, (u) => {
+        const q = new URLSearchParams(u.ctx.query);
+        let pattern: string;
+        if (path === SPECS_WATCH_PATH) {
+          const project = q.get('project') ?? '';
+          if (project === '') throw fail('FIELD_REQUIRED', 'project');
+          pattern = `p:${checkName(project, 'project')}/`;
+        } else {
+          const prefix = q.get('prefix') ?? '';
+          if (prefix !== '') checkName(prefix, 'prefix');
+          pattern = `s:${prefix}`;
+        }
+        const requested = revisionParam(q.get('since_revision'));
+        const rawValues = q.get('values') ?? '';
+        if (rawValues !== '' && rawValues !== '0' && rawValues !== '1' && rawValues !== 'true' && rawValues !== 'false') throw fail('VALUES_INVALID', rawValues);
+        const values = rawValues === '1' || rawValues === 'true';
+        const hub = values ? feed.valuesHub : feed.hub;
+        const upgrade = (last: number, oldest: number | null) => {
+          let since = requested ?? last;
+          let oldestHeader: string | null = null;
+          // A revision beyond the newest (a restored or fresh data file) must not mute live changes.
+          since = Math.min(since, last);
+          if (requested !== null) {
+            if (oldest !== null && since < oldest - 1) {
+              oldestHeader = String(oldest);
+              since = oldest - 1;
+            } else if (oldest === null && since < last) {
+              oldestHeader = String(last + 1);
+              since = last;
+            }
+          }
+          const sub = hub.create(pattern, 'close', since);
+          u.upgrade<WatchData>({ sub, values, cb }, oldestHeader === null ? [['X-Koor-Revision', String(last)]] : [['X-Koor-Revision', String(last)], ['X-Koor-Oldest-Revision', oldestHeader]]);
+        };
+        const both = then(feed.sync(), (last) => then(requested === null ? null : feed.oldest(), (oldest) => ({ last, oldest })));
+        if (both instanceof Promise) u.later(both, (b) => upgrade(b.last, b.oldest));
+        else upgrade(both.last, both.oldest);
+      }),
+  );
+}

@@ -1,0 +1,73 @@
+import type { ReqOf, ResOf } from '../../../schemas/rpc/envelope.js';
+import type { WriterMethods } from '../../../schemas/rpc/writer.js';
+import type { TxnCompare, TxnOp, TxnResult } from '../../../schemas/rpc/writer-txn.js';
+import type { Event } from '../../../schemas/rpc/writer-rows.js';
+import { NEWEST_REVISION } from '../../../schemas/db/tables/state.js';
+import { sql, type Tx } from '../sql.js';
+import type { EventStore } from './events.js';
+import type { stateStore } from './state.js';
+
+type M = WriterMethods;
+type StateStore = ReturnType<typeof stateStore>;
+
+const VALUE = sql('SELECT value, content_type FROM state WHERE key = ?');
+
+/**
+ * POST /api/txn (issue 31): compares, then one branch of puts, deletes, gets and publishes, all
+ * in the batch's transaction — on both backends the writer's one transaction (under the cluster
+ * write lock on PostgreSQL), so no other write lands between a compare and the ops it guards. A
+ * failing op throws and the dispatcher undoes the whole envelope.
+ */
+export function txnStore(state: StateStore, events: EventStore) {
+  const holds = async (tx: Tx, c: TxnCompare): Promise<boolean> => {
+    const cur = await state.current(tx, c.key);
+    if (c.version !== undefined && (cur?.version ?? 0) !== c.version) return false;
+    if (c.hash !== undefined && cur?.hash !== c.hash) return false;
+    if (c.exists !== undefined && (cur !== undefined) !== c.exists) return false;
+    return true;
+  };
+
+  const run = async (tx: Tx, op: TxnOp, by: string, out: { revision: number; events: Event[] }): Promise<TxnResult> => {
+    switch (op.op) {
+      case 'put': {
+        const w = await state.writeIn(tx, op.key, op.value, op.content_type, by, null, op.ttl_ms, undefined);
+        out.revision = w.revision;
+        return { op: 'put', key: op.key, version: w.version, hash: w.hash, revision: w.revision, ...(op.ttl_ms ? { expires_at: Date.now() + op.ttl_ms } : {}) };
+      }
+      case 'delete': {
+        const cur = await state.current(tx, op.key);
+        if (!cur) return { op: 'delete', key: op.key, found: false };
+        out.revision = await state.drop(tx, op.key, cur.version, 'delete', by);
+        return { op: 'delete', key: op.key, found: true, version: cur.version, revision: out.revision };
+      }
+      case 'get': {
+        const cur = await state.current(tx, op.key);
+        if (!cur) return { op: 'get', key: op.key, found: false };
+        const row = (await tx.get<{ value: Uint8Array; content_type: string }>(VALUE, op.key))!;
+        return { op: 'get', key: op.key, found: true, version: cur.version, hash: cur.hash, value: row.value, content_type: row.content_type };
+      }
+      case 'publish': {
+        const e = await events.publish(tx, { topic: op.topic, data: op.data, source: by });
+        out.events.push(e);
+        return { op: 'publish', id: e.id, topic: e.topic };
+      }
+    }
+  };
+
+  return {
+    async txn(tx: Tx, req: ReqOf<M, 'state.txn'>): Promise<ResOf<M, 'state.txn'>> {
+      let succeeded = true;
+      for (const c of req.compare) {
+        if (!(await holds(tx, c))) {
+          succeeded = false;
+          break;
+        }
+      }
+      const out = { revision: 0, events: [] as Event[] };
+      const results: TxnResult[] = [];
+      for (const op of succeeded ? req.success : req.failure) results.push(await run(tx, op, req.updated_by, out));
+      if (out.revision === 0) out.revision = (await tx.get<{ id: number }>(NEWEST_REVISION))?.id ?? 0;
+      return { succeeded, revision: out.revision, results, events: out.events };
+    },
+  };
+}
