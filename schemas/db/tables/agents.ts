@@ -21,7 +21,7 @@ export const INSTANCES: Table = {
      * act as it with X-Koor-Instance (issue 30). `instance:<id>` when an agent's instance token
      * bound a coding-agent session to it (only that token drives the session's hooks).
      */
-    token_id: { type: 'text', default: "''" },
+    token_id: { type: 'text', default: "''", afterSeq: true },
   },
   seq: 'plain',
   indexes: [
