@@ -109,7 +109,7 @@ if ('skipped' in started) {
       const h = (f: Partial<import('../../src/domains/events/reader.js').HistoryFilter>, limit?: number) =>
         read(async (r) => {
           const c = collect(limit);
-          await r.events.history({ topic: '', from: null, to: null, source: null, since: null, last: 50, ...f }, c.take);
+          await r.events.history({ topic: '', from: null, to: null, source: null, since: null, before: null, last: 50, scan: 5000, ...f }, c.take);
           return c.got;
         });
       await h({});
@@ -123,6 +123,10 @@ if ('skipped' in started) {
       await h({ topic: '[é]*' });
       await h({ topic: 't.[0-2]' });
       await h({ source: 'long' });
+      // The id window (issue 33): a narrow scan and a `before` cursor read the same rows on both.
+      await h({ topic: 'agent*', scan: 3 });
+      await h({ before: 10, scan: 4, last: 2 });
+      await h({ since: 2, scan: 3 });
       await h({ from: '2000-01-01 00:00:00', to: '2999-01-01 00:00:00' });
       await h({ to: '2000-01-01 00:00:00' });
       const w = (pattern: string, after: number, upto: number, limit?: number) =>
