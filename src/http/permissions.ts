@@ -230,6 +230,29 @@ export function permitRole(rule: Rule, role: Role, own: string | null, subject: 
   if (rule.access === 'party' && role !== 'admin' && own === null) throw fail('ROLE_FORBIDDEN', role, `${rule.action} without acting as an agent (X-Koor-Instance)`);
 }
 
+const GLOB_META = /[*?[\]{}\\]/;
+/** The literal start of a glob: what every name it matches begins with. */
+const literalPrefix = (g: string): string => {
+  const i = g.search(GLOB_META);
+  return i < 0 ? g : g.slice(0, i);
+};
+
+/**
+ * Whether the scope glob `scope` reaches `name`. A name that is itself a glob (a subscription
+ * pattern, a listing's `prefix**`, a leased path glob) must be contained, not merely matched as
+ * text: only by the same glob, or by a scope that is a literal start plus a tail matching
+ * anything (`web/**`, `ci.*`) when the name's literal start begins with it.
+ */
+function reaches(kind: 'state' | 'topic' | 'path', scope: string, name: string): boolean {
+  if (scope === name) return true;
+  if (!GLOB_META.test(name)) return kind === 'topic' ? globMatch(scope, name) : pathGlobMatch(scope, name);
+  // A topic `*` never crosses '/': a name whose matches could hold one (a '/' or a class) is not contained.
+  if (kind === 'topic' && /[/[]/.test(name)) return false;
+  const tail = kind === 'topic' ? '*' : '**';
+  const lead = scope.slice(0, -tail.length);
+  return scope.endsWith(tail) && !GLOB_META.test(lead) && literalPrefix(name).startsWith(lead);
+}
+
 /**
  * Whether `scopes` reach `t`. A project scope also reaches the keys and leased paths `<p>/**` and
  * the topics `<p>.*`; a `path:` scope is a path glob of the files a token may lease.
@@ -242,8 +265,8 @@ export function inScope(scopes: readonly string[], t: Target): boolean {
     const kind = s.slice(0, i);
     const v = s.slice(i + 1);
     if (kind === t.kind) {
-      if (t.kind === 'project' ? v === name : t.kind === 'topic' ? globMatch(v, name) || v === name : pathGlobMatch(v, name) || v === name) return true;
-    } else if (kind === 'project' && (t.kind === 'topic' ? name.startsWith(`${v}.`) : (t.kind === 'state' || t.kind === 'path') && name.startsWith(`${v}/`))) return true;
+      if (t.kind === 'project' ? v === name : reaches(t.kind, v, name)) return true;
+    } else if (kind === 'project' && literalPrefix(name).startsWith(t.kind === 'topic' ? `${v}.` : `${v}/`) && t.kind !== 'project') return true;
   }
   return false;
 }

@@ -2,6 +2,8 @@ import { tokenHash } from '../../schemas/db/tables/tokens.js';
 
 /** Headers remembered at most (an unknown token each time only empties it sooner: still bounded). */
 const MEMO_MAX = 4096;
+/** Longer headers are no token of ours (`Bearer koor_…` is 55 characters, an instance token 43): hashed, never kept. */
+const MEMO_HEADER_MAX = 128;
 const memo = new Map<string, string>();
 
 /**
@@ -10,6 +12,7 @@ const memo = new Map<string, string>();
  * remembered, not what it resolves to: a revocation still takes effect at once.
  */
 export function headerTokenHash(authorization: string): string {
+  if (authorization.length > MEMO_HEADER_MAX) return tokenHash(authorization.slice(7));
   let h = memo.get(authorization);
   if (h === undefined) {
     if (memo.size >= MEMO_MAX) memo.clear();

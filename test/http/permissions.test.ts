@@ -14,7 +14,7 @@ import { waitUntil } from '../helpers/wait.js';
 
 const SERVER_TOKEN = 'matrix-server-token';
 /** Scoped tokens reach the project `web` (its specs, rules, tasks, keys `web/**`, topics `web.*`). */
-const SCOPES = ['project:web', 'state:shared/*', 'topic:ci.*'];
+const SCOPES = ['project:web', 'state:shared/**', 'topic:ci.*'];
 
 type Call = { status: number; body: any };
 
@@ -204,7 +204,8 @@ t.test('watches (issue 31): a scoped token watches only the keys and projects it
       ws.on('error', () => {});
     });
   t.equal(await upgrade('/api/state/watch?prefix=web/'), 101, 'a prefix inside project:web');
-  t.equal(await upgrade('/api/state/watch?prefix=shared/'), 101, 'a prefix inside state:shared/*');
+  t.equal(await upgrade('/api/state/watch?prefix=shared/'), 101, 'a prefix inside state:shared/**');
+  t.equal(await upgrade('/api/state/watch?prefix=sha'), 403, 'a prefix reaching past state:shared/** (sha…)');
   t.equal(await upgrade('/api/state/watch?prefix=ops/'), 403, 'a prefix outside its scopes');
   t.equal(await upgrade('/api/state/watch'), 403, 'the whole store');
   t.equal(await upgrade('/api/specs/watch?project=web'), 101, 'its project');
