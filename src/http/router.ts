@@ -2,7 +2,7 @@ import { isUtf8 } from 'node:buffer';
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import type { Slots } from './slots.js';
 import { Compile, type TSchema } from '../../schemas/typebox.js';
-import { type AppError, fail, failWith } from '../errors.js';
+import { AppError, fail, failWith } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Authenticator } from './auth.js';
 import { readBody } from './body.js';
@@ -13,6 +13,9 @@ import { permit, ruleOf, type Rule } from './permissions.js';
 import type { RateLimiter } from './rate-limit.js';
 import { sendError } from './reply.js';
 import type { HttpMetrics } from '../metrics/http.js';
+
+/** Refusals the permission table's guard already audited (a handler's own are audited where they are sent). */
+const recorded403 = new WeakSet<object>();
 
 export type Method = 'GET' | 'PUT' | 'POST' | 'DELETE';
 
@@ -106,7 +109,7 @@ export function mount(slots: Slots, routes: readonly Route[], opts: MountOptions
 
     const run = (ctx: Ctx): void => {
       const r = route.handler(ctx);
-      if (r) r.catch((err: unknown) => sendError(ctx, err, log));
+      if (r) r.catch((err: unknown) => sendFailure(ctx, err));
     };
     // Who may call it (src/http/permissions.ts): every route has a rule, or it is not mounted.
     const rule = ruleOf(route.method, route.path);
@@ -116,9 +119,19 @@ export function mount(slots: Slots, routes: readonly Route[], opts: MountOptions
         permit(ctx, rule, phase);
       } catch (e) {
         opts.onDenied?.(ctx, rule, routeName);
+        recorded403.add(e as object);
         throw e;
       }
       if (phase === 'request') opts.limiter?.take(ctx);
+    };
+    /**
+     * Every error reply of the route; a refusal raised past the table — by the Authenticator
+     * (X-Koor-Instance), a handler (a task's project, a lease's files, a session's owner, a
+     * message's recipients) — is audited and counted like the table's own.
+     */
+    const sendFailure = (ctx: Ctx, err: unknown): void => {
+      if (err instanceof AppError && err.status === 'PERMISSION_DENIED' && !recorded403.has(err)) opts.onDenied?.(ctx, rule, routeName);
+      sendError(ctx, err, log);
     };
 
     /** Reads the body (as the route wants it) and runs the handler. */
@@ -159,7 +172,7 @@ export function mount(slots: Slots, routes: readonly Route[], opts: MountOptions
           if (!route.public) guard(ctx, 'body');
           run(ctx);
         })
-        .catch((err: unknown) => sendError(ctx, err, log));
+        .catch((err: unknown) => sendFailure(ctx, err));
     };
 
     const reading = route.method === 'GET';
@@ -188,9 +201,9 @@ export function mount(slots: Slots, routes: readonly Route[], opts: MountOptions
             if (!ok) return sendError(ctx, fail('UNAUTHENTICATED'), log);
             proceed(ctx, body);
           })
-          .catch((err: unknown) => sendError(ctx, err, log));
+          .catch((err: unknown) => sendFailure(ctx, err));
       } catch (err) {
-        sendError(ctx, err, log);
+        sendFailure(ctx, err);
       } finally {
         // Not answered yet (an async handler, a body still arriving): uWS needs the abort
         // handler before we return. A reply written at once (a cached GET) skips it.

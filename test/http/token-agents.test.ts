@@ -146,3 +146,28 @@ t.test('MCP: an agent registered with a created token over MCP is that token’s
   t.equal((await call('POST', `/api/instances/${id}/activate`, a, undefined, id)).status, 200, 'the token that registered it acts as it');
   t.equal((await call('POST', `/api/instances/${id}/activate`, b, undefined, id)).status, 403, 'another does not');
 });
+
+t.test('refusals past the permission table are audited and counted like its own', async (t) => {
+  const { s, call, token, register } = await setup(t);
+  const made = (await call('POST', '/api/tokens', SERVER, { name: 'ann', role: 'agent' })).body as { id: string; token: string };
+  const b = await token('bob', 'agent');
+  const b1 = await register(b, 'b1');
+  // Raised by the Authenticator (X-Koor-Instance of an agent it did not register) and by a handler (a hook session's owner).
+  t.equal((await call('GET', '/api/state', made.token, undefined, b1.id)).status, 403);
+  t.equal((await call('POST', '/api/hooks/claude-code', b, { session_id: 'sb', hook_event_name: 'Stop' })).status, 200);
+  t.equal((await call('POST', '/api/hooks/claude-code', made.token, { session_id: 'sb', hook_event_name: 'Stop' })).status, 403);
+  const entries = await (async () => {
+    for (let i = 0; i < 100; i++) {
+      const audit = (await call('GET', '/api/audit?action=auth.denied&limit=100', SERVER)).body as Array<{ actor: string; resource: string }>;
+      const mine = audit.filter((a) => a.actor === `token:${made.id}`).map((a) => a.resource).sort();
+      if (mine.length >= 2) return mine;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    return [];
+  })();
+  t.same(entries, ['GET /api/state', 'POST /api/hooks/claude-code'], 'both audited, the route as resource');
+  // Counted on the node that refused (in cluster mode, any of them).
+  let counted = 0;
+  for (const url of s.nodeUrls) counted += Number(/koor_auth_denied_total\{role="agent"\} (\d+)/.exec(await (await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${SERVER}` } })).text())?.[1] ?? 0);
+  t.ok(counted >= 2, `counted: ${counted}`);
+});
