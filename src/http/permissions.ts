@@ -272,7 +272,7 @@ export function inScope(scopes: readonly string[], t: Target): boolean {
 }
 
 /** A scoped token's refusal unless its scopes reach every target (none: nothing to refuse). */
-export function permitTargets(ctx: Pick<Ctx, 'principal'>, action: string, targets: Target | readonly Target[]): void {
+export function permitTargets(ctx: { principal: Pick<Ctx['principal'], 'role' | 'scopes'> }, action: string, targets: Target | readonly Target[]): void {
   const { role, scopes } = ctx.principal;
   if (scopes === null) return;
   const all = Array.isArray(targets) ? (targets as readonly Target[]) : [targets as Target];

@@ -171,3 +171,18 @@ t.test('refusals past the permission table are audited and counted like its own'
   for (const url of s.nodeUrls) counted += Number(/koor_auth_denied_total\{role="agent"\} (\d+)/.exec(await (await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${SERVER}` } })).text())?.[1] ?? 0);
   t.ok(counted >= 2, `counted: ${counted}`);
 });
+
+t.test('hooks stay inside a scoped token: its project, and auto-leases only on files its scopes reach', async (t) => {
+  const { call, token } = await setup(t);
+  const scoped = await token('web', 'agent', ['project:web', 'path:src/**']);
+  const hook = (session: string, event: string, project: string, extra: Record<string, unknown> = {}) =>
+    call('POST', '/api/hooks/claude-code', scoped, { session_id: session, hook_event_name: event, cwd: '/w/web', ...extra }, undefined, { 'x-koor-repo-root': '/w/web', 'x-koor-project': project });
+  t.same(await hook('s-ops', 'UserPromptSubmit', 'ops', { prompt: 'go' }), { status: 403, body: { error: 'agent token may not bind a coding-agent session outside its scopes', code: 403 } }, 'another project: refused');
+  t.equal((await hook('s-web', 'UserPromptSubmit', 'web', { prompt: 'go' })).status, 200);
+  const edit = (file: string) => hook('s-web', 'PreToolUse', 'web', { tool_name: 'Edit', tool_input: { file_path: file } });
+  t.equal((await edit('/w/web/src/a.ts')).status, 200);
+  t.equal((await edit('/w/web/docs/b.md')).status, 200, 'the edit itself is not refused');
+  const held = async (p: string) => ((await call('GET', `/api/leases/check?path=${p}`, SERVER)).body as unknown[]).length;
+  t.equal(await held('src/a.ts'), 1, 'a file in scope: auto-leased');
+  t.equal(await held('docs/b.md'), 0, 'a file out of scope: no lease taken');
+});

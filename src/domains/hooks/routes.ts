@@ -12,7 +12,7 @@ const contextOf = (ctx: Ctx) => ({
   agentName: (ctx.extraHeaders['x-koor-agent-name'] ?? '').trim(),
   project: (ctx.extraHeaders['x-koor-project'] ?? '').trim(),
   repoRoot: (ctx.extraHeaders['x-koor-repo-root'] ?? '').trim(),
-  caller: { role: ctx.principal.role, tokenId: ctx.principal.tokenId, instanceId: ctx.identity?.instanceId ?? null },
+  caller: { role: ctx.principal.role, tokenId: ctx.principal.tokenId, instanceId: ctx.identity?.instanceId ?? null, scopes: ctx.principal.scopes },
 });
 
 export function hookRoutes(svc: HookService): Route[] {

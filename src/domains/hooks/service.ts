@@ -3,6 +3,7 @@ import type { Event, HookSession, LeaseRow } from '../../../schemas/rpc/writer.j
 import { fail } from '../../errors.js';
 import type { Role } from '../../http/context.js';
 import { checkName } from '../../http/path.js';
+import { inScope, permitTargets } from '../../http/permissions.js';
 import type { Logger } from '../../log.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
 import { IDENTITY_TOUCH_INTERVAL_MS } from '../../shared/limits.js';
@@ -53,6 +54,8 @@ export interface HookCaller {
   tokenId: string | null;
   /** The agent the caller acts as, if any. */
   instanceId: string | null;
+  /** A scoped token's scopes (null: what its role reaches): the session's project and auto-leased files stay inside them. */
+  scopes: readonly string[] | null;
 }
 
 /**
@@ -118,7 +121,7 @@ export class HookService {
     this.progress(s);
     switch (event) {
       case 'PreToolUse':
-        return this.guard(s, input);
+        return this.guard(s, input, ctx.caller);
       case 'SessionStart':
         return this.orientation(s, event);
       case 'UserPromptSubmit':
@@ -146,6 +149,7 @@ export class HookService {
     checkName(name, 'agent name');
     const project = ctx.project || repo;
     checkName(project, 'project');
+    permitTargets({ principal: { role: ctx.caller.role, scopes: ctx.caller.scopes } }, 'bind a coding-agent session', { kind: 'project', name: project });
     const r = await this.d.writer.call(
       'hooks.bind',
       { session_id: input.session_id, client: ctx.client, name, workspace: root, project, repo_root: root, ...(ownerOf(ctx.caller) !== null ? { token_id: ownerOf(ctx.caller)! } : {}) },
@@ -188,7 +192,7 @@ export class HookService {
    * `auto-lease`, the first edit of a file nobody leases takes an exclusive lease on it for this
    * agent (held while it lives: released when its session ends or it goes stale).
    */
-  private async guard(s: HookSession, input: HookInput): Promise<Output> {
+  private async guard(s: HookSession, input: HookInput, caller: HookCaller): Promise<Output> {
     const rel = this.editedPath(s, input);
     if (rel === null) return NOTHING;
     const me = await this.me(s);
@@ -196,6 +200,8 @@ export class HookService {
     const blocking = leases.find((l) => l.holder !== me.id && l.exclusive);
     if (blocking) return this.deny(me, rel, blocking, input.tool_name ?? '');
     if (this.d.edits !== 'auto-lease' || leases.length > 0) return NOTHING;
+    // A scoped token's agent leases only files its scopes reach (issue 30); others it edits unleased.
+    if (caller.scopes !== null && !inScope(caller.scopes, { kind: 'path', name: rel })) return NOTHING;
     const r = await this.d.writer.call('leases.acquire', { holder: me.id, resources: [rel], exclusive: true, ttl_ms: 0, reason: 'editing (auto-lease)' }, { audit: { actor: me.name } });
     if ('conflict' in r) {
       // Taken by another agent between the check and the acquire.
