@@ -259,11 +259,13 @@ class Subscriber {
         .filter((e) => floor === null || e.id === null || e.id > floor)
         .sort((a, b) => (a.id ?? 0) - (b.id ?? 0));
       for (const e of items) this.onEvent(e.raw);
-      if (this.lastId === null) this.lastId = 0;
+      // Nothing matched in the first window: go on from the newest event, never from 0 (that
+      // would replay every old match of a rare topic on the next poll).
+      if (this.lastId === null) await this.baseline();
       // A read examines one window of ids: one that held no match (or fewer than asked) names
       // where the next begins, so a filter matching little still moves forward (issue 33).
       const next = /^since=(\d+)$/.exec(r.headers['x-koor-next'] ?? '');
-      if (next && floor !== null && Number(next[1]) > this.lastId) this.lastId = Number(next[1]);
+      if (next && floor !== null && this.lastId !== null && Number(next[1]) > this.lastId) this.lastId = Number(next[1]);
     } catch (e) {
       log(`poll error: ${describeError(e)}`);
     }

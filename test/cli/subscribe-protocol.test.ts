@@ -23,7 +23,7 @@ async function scriptedServer(
   t: { teardown(fn: () => unknown): void },
   opts: {
     /** The reply body, or the body with headers. */
-    history: (query: URLSearchParams) => string | { body: string; headers: Record<string, string> };
+    history: (query: URLSearchParams) => string | { body: string; headers?: Record<string, string>; status?: number };
     onUpgrade: (n: number, ws: WebSocket, query: URLSearchParams) => void;
     refuse?: (n: number) => { status: number; body: string } | null;
     upgradeHeaders?: string[];
@@ -38,8 +38,8 @@ async function scriptedServer(
     const u = new URL(req.url!, 'http://x');
     if (u.pathname === '/api/events/history') {
       const h = opts.history(u.searchParams);
-      const reply = typeof h === 'string' ? { body: h, headers: {} } : h;
-      res.writeHead(200, { 'content-type': 'application/json', ...reply.headers }).end(reply.body + '\n');
+      const reply = typeof h === 'string' ? { body: h, headers: {}, status: 200 } : h;
+      res.writeHead(reply.status ?? 200, { 'content-type': 'application/json', ...reply.headers }).end(reply.body + '\n');
     } else {
       res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"not found","code":404}\n');
     }
@@ -153,6 +153,27 @@ t.test('polling follows X-Koor-Next: a window of ids with no match still moves t
   await sub.until(() => sub.lines().length >= 1, 'the event past the empty window');
   t.same(sub.lines(), [ev(5004)]);
   t.ok(srv.requests.includes('/api/events/history?since=5003&topic=build.*'), `the next poll starts where the window ended: ${srv.requests.join(' ')}`);
+  t.equal((await sub.stop()).code, 0);
+});
+
+t.test('polling whose first window matched nothing goes on from the newest event, never from 0', async (t) => {
+  let probes = 0;
+  const srv = await scriptedServer(t, {
+    history(q) {
+      // The start's probe fails (the server was busy); the first poll's window holds no match.
+      if (q.get('last') === '1') return ++probes === 1 ? { status: 500, body: '{"error":"busy","code":500}' } : `[${ev(90)}]`;
+      if (q.get('last') === '10') return { body: '[]', headers: { 'X-Koor-Truncated': 'scan', 'X-Koor-Next': 'before=40' } };
+      if (q.get('since') === '90') return `[${ev(91)}]`;
+      if (q.get('since') === '0') return `[${ev(1)},${ev(2)}]`;
+      return '[]';
+    },
+    refuse: () => ({ status: 404, body: '{"error":"not found","code":404}' }),
+    onUpgrade: () => undefined,
+  });
+  const sub = startCli(['events', 'subscribe', 'rare.*'], { cwd: tempDir(t), env: { KOOR_SERVER: srv.url }, teardown: t.teardown.bind(t) });
+  await sub.until(() => sub.lines().length >= 1, 'the new event');
+  t.same(sub.lines(), [ev(91)], 'no old match replayed');
+  t.notOk(srv.requests.some((r) => r.includes('since=0')), `never since=0: ${srv.requests.join(' ')}`);
   t.equal((await sub.stop()).code, 0);
 });
 
