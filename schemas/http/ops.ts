@@ -12,17 +12,18 @@ export const WebhookCreateBody = Type.Object({
   secret: Str,
 });
 
-const Int = Type.Optional(Type.Union([Type.Integer(), Type.Null()]));
+/** A token count or a cost: never negative (a negative one would un-charge a budget). */
+const Count = Type.Optional(Type.Union([Type.Integer({ minimum: 0 }), Type.Null()]));
 
 /** A provider's own usage object (issue 32): Anthropic's and OpenAI's members, others ignored. */
 export const ProviderUsage = Type.Object({
-  input_tokens: Int,
-  output_tokens: Int,
-  cache_creation_input_tokens: Int,
-  cache_read_input_tokens: Int,
-  prompt_tokens: Int,
-  completion_tokens: Int,
-  prompt_tokens_details: Type.Optional(Type.Union([Type.Object({ cached_tokens: Int }), Type.Null()])),
+  input_tokens: Count,
+  output_tokens: Count,
+  cache_creation_input_tokens: Count,
+  cache_read_input_tokens: Count,
+  prompt_tokens: Count,
+  completion_tokens: Count,
+  prompt_tokens_details: Type.Optional(Type.Union([Type.Object({ cached_tokens: Count }), Type.Null()])),
 });
 
 /**
@@ -35,11 +36,11 @@ export const LlmUsageBody = Type.Object({
   project: Str,
   provider: Str,
   model: Str,
-  tokens_in: Int,
-  tokens_out: Int,
-  cache_creation_tokens: Int,
-  cache_read_tokens: Int,
-  cost_usd: Type.Optional(Type.Union([Type.Number(), Type.Null()])),
+  tokens_in: Count,
+  tokens_out: Count,
+  cache_creation_tokens: Count,
+  cache_read_tokens: Count,
+  cost_usd: Type.Optional(Type.Union([Type.Number({ minimum: 0 }), Type.Null()])),
   /** Default `completion`. */
   request_type: Str,
   session_tag: Str,
@@ -114,7 +115,8 @@ export const LlmListReply = Type.Array(LlmRecord);
 
 /** POST /v1/logs, /v1/metrics (issue 32): OTLP/HTTP's reply, with what Koor made of the export. */
 export const OtlpReply = Type.Object({
-  partialSuccess: Type.Object({}),
+  /** OTLP/HTTP's partial success: empty when all was taken, else how many records were refused and why. */
+  partialSuccess: Type.Object({ rejectedLogRecords: Type.Optional(Type.Integer()), errorMessage: Type.Optional(Type.String()) }),
   recorded: Type.Integer(),
   duplicates: Type.Integer(),
 });

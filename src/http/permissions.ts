@@ -88,6 +88,14 @@ const messageTo = {
     return strings(typeof to === 'string' ? [to] : to).flatMap((e): Target[] => (e === '*' ? [{ kind: 'project', name: null }] : e.startsWith('project:') ? [{ kind: 'project', name: e.slice(8) }] : []));
   },
 } as const;
+/** Budgets narrowed to one (`scope=project:<p>`): a scoped token reads only its projects' budgets. */
+const budgetQuery = {
+  from: 'request',
+  target: (ctx: Ctx): Target => {
+    const scope = query(ctx, 'scope');
+    return { kind: 'project', name: scope !== null && scope.startsWith('project:') ? scope.slice('project:'.length) : null };
+  },
+} as const;
 const leasePath = { from: 'request', target: (ctx: Ctx): Target => ({ kind: 'path', name: query(ctx, 'path') }) } as const;
 
 const r = (access: Access, action: string, scope?: Rule['scope']): Rule => (scope ? { access, action, scope } : { access, action });
@@ -184,11 +192,12 @@ export const PERMISSIONS: Readonly<Record<string, Rule>> = {
   'GET /api/metrics/agents': r('read', 'read agent metrics'),
   'GET /api/metrics/agents/:id': r('read', 'read agent metrics'),
   'GET /api/llm/usage': r('read', 'read LLM usage'),
+  // Whose usage and which project: checked by the route (the caller's own agent; a scoped token's projects).
   'POST /api/llm/usage': r('write', 'record LLM usage'),
   'GET /api/llm/usage/summary': r('read', 'read LLM usage'),
   'POST /v1/logs': r('write', 'send telemetry'),
   'POST /v1/metrics': r('write', 'send telemetry'),
-  'GET /api/budgets': r('read', 'read budgets'),
+  'GET /api/budgets': r('read', 'read budgets', budgetQuery),
   'PUT /api/budgets/:scope': r('admin', 'set budgets'),
   'DELETE /api/budgets/:scope': r('admin', 'remove budgets'),
   'POST /api/tokens': r('admin', 'manage tokens'),

@@ -84,7 +84,8 @@ export function sendError(ctx: Ctx, err: unknown, log: Logger): void {
   const headers: Array<[string, string]> = [];
   if (status === 401) headers.push(['WWW-Authenticate', 'Bearer']);
   if (status === 503) headers.push(['Retry-After', '1']);
-  if (status === 429) headers.push(['Retry-After', String(e.detail?.retry_after ?? 1)]);
+  // A 429 says when to retry if it can (a rate limit, a budget's period end; not a total cap).
+  if (status === 429 && e.detail?.retry_after !== undefined) headers.push(['Retry-After', String(e.detail.retry_after)]);
   if (e.status === 'FAILED_PRECONDITION' && e.detail) {
     if (e.detail.hash !== undefined) headers.push(['ETag', `"${e.detail.hash}"`]);
     if (e.detail.version !== undefined) headers.push(['X-Koor-Version', String(e.detail.version)]);

@@ -371,3 +371,8 @@ export const STATE_CHANGES_PRUNE_CHUNK = 5000;
 export const STATE_CHANGES_PRUNE_MS = 30_000;
 /** Compares and ops of one POST /api/txn, in all (issue 31). */
 export const TXN_MAX_OPS = 64;
+
+/** Issue 32: api_request records one OTLP logs export may carry; past them, partialSuccess rejects the rest. */
+export const OTLP_MAX_RECORDS = 1_000;
+/** Issue 32: records per writer call while storing an OTLP export (a big export does not hold the writer). */
+export const OTLP_CHUNK_RECORDS = 200;

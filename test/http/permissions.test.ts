@@ -81,7 +81,9 @@ t.test('the matrix: each route with each role, in and out of scope, answers as t
               ? `?resource=${project}/x.ts`
               : route === 'GET /api/leases/check'
                 ? `?path=${project}/x.ts`
-                : '';
+                : route === 'GET /api/budgets'
+                  ? `?scope=project:${project}`
+                  : '';
     const file = `${project}/x.ts`;
     const body =
       method === 'GET'

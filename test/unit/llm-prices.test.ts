@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
-import { periodsAt } from '../../src/domains/llm/periods.js';
+import { periodsAt, secondsLeft } from '../../src/domains/llm/periods.js';
 import { DEFAULT_PRICES, modelKey, PriceTable, PRICES_AS_OF } from '../../src/domains/llm/prices.js';
 
 /** The price table and the budget periods of issue 32 (src/domains/llm). */
@@ -48,4 +48,13 @@ t.test('budget periods in UTC: day, week from Monday, month, total', async (t) =
   }, 'a Sunday is the end of the week that began on Monday');
   t.match(periodsAt(Date.parse('2026-11-30T00:00:00Z')), { week: { key: 'week-2026-11-30' }, month: { key: '2026-11' } }, 'Monday starts a new one');
   t.match(periodsAt(Date.parse('2027-01-01T00:00:00Z')), { day: { key: '2027-01-01' }, week: { key: 'week-2026-12-28' }, month: { key: '2027-01', start: '2027-01-01 00:00:00' } });
+});
+
+t.test('the seconds until a budget period ends (a refusal\'s Retry-After); a total cap never ends', async (t) => {
+  const sunday = Date.parse('2026-11-29T23:59:59Z');
+  t.same([secondsLeft('day', sunday), secondsLeft('week', sunday), secondsLeft('month', sunday), secondsLeft('total', sunday)], [1, 1, 86_401, null]);
+  const monday = Date.parse('2026-11-30T00:00:00Z');
+  t.same([secondsLeft('day', monday), secondsLeft('week', monday), secondsLeft('month', monday)], [86_400, 7 * 86_400, 86_400], 'a period that just began: all of it');
+  t.equal(secondsLeft('month', Date.parse('2026-12-31T12:00:00.500Z')), 43_200, 'December rolls into January (rounded up to the second)');
+  t.equal(secondsLeft('day', Date.parse('2026-11-29T23:59:59.900Z')), 1, 'never 0');
 });

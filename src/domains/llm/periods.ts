@@ -21,3 +21,16 @@ export function periodsAt(nowMs: number): BudgetPeriods {
 }
 
 export const BUDGET_PERIODS: readonly BudgetPeriod[] = ['day', 'week', 'month', 'total'];
+
+/**
+ * Seconds until a period ends (the next UTC midnight, Monday or first of the month), at least 1;
+ * null for `total`, which never ends: a refusal then says nothing of when to retry.
+ */
+export function secondsLeft(period: BudgetPeriod, nowMs: number): number | null {
+  if (period === 'total') return null;
+  const d = new Date(nowMs);
+  const [y, m, day] = [d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate()];
+  const end =
+    period === 'day' ? Date.UTC(y, m, day + 1) : period === 'week' ? Date.UTC(y, m, day + 7 - ((d.getUTCDay() + 6) % 7)) : Date.UTC(y, m + 1, 1);
+  return Math.max(1, Math.ceil((end - nowMs) / 1000));
+}

@@ -44,6 +44,11 @@ export interface LlmReader {
   exceeded(scopes: readonly [string, string, string]): Awaitable<BudgetRow[]>;
   /** What a budget's scope spent since `start` (storage text, '' = ever). */
   spend(scope: string, start: string): Awaitable<Spend>;
+  /**
+   * The agent a coding-agent session's records go to (its hook binding, else whom its earlier
+   * records went to; '' = none yet) and the token that bound it (its instance's `token_id`).
+   */
+  sessionOwner(sessionId: string): Awaitable<{ instance_id: string; token_id: string }>;
 }
 
 const COLUMNS = 'id, instance_id, project, provider, model, tokens_in, tokens_out, cache_creation_tokens, cache_read_tokens, cost_usd, cost_source, request_type, session_tag, session_id, created_at';
@@ -55,6 +60,12 @@ const span = (s: Span) => [s.from, s.from, s.to, s.to];
 const listBy = (where: string) => sql(`SELECT ${COLUMNS} FROM llm_usage WHERE ${where} AND ${SPAN} ORDER BY created_at DESC, id DESC LIMIT ?`);
 /** The list by its one filter (parameters: the filter's value, unless all, then the span and the limit). */
 const LISTS = { all: listBy('1 = 1'), instance_id: listBy('instance_id = ?'), project: listBy('project = ?'), session_tag: listBy('session_tag = ?') };
+const SESSION_OWNER = sql(
+  `SELECT o.instance_id, coalesce(i.token_id, '') AS token_id
+     FROM (SELECT coalesce((SELECT instance_id FROM hook_sessions WHERE session_id = ?),
+                           (SELECT instance_id FROM llm_usage WHERE session_id = ? AND instance_id <> '' ORDER BY id DESC LIMIT 1), '') AS instance_id) o
+     LEFT JOIN instances i ON i.id = o.instance_id`,
+);
 const GROUP_COLUMNS: readonly GroupColumn[] = ['instance_id', 'project', 'model', 'session_tag'];
 
 /**
@@ -113,6 +124,7 @@ export function llmReader(db: Reads): LlmReader {
   const lists = { all: db.statement<LlmRecord>(LISTS.all), instance_id: db.statement<LlmRecord>(LISTS.instance_id), project: db.statement<LlmRecord>(LISTS.project), session_tag: db.statement<LlmRecord>(LISTS.session_tag) };
   const budgets = db.statement<BudgetRow>(BUDGETS);
   const exceeded = db.statement<BudgetRow>(EXCEEDED);
+  const owner = db.statement<{ instance_id: string; token_id: string }>(SESSION_OWNER);
   const spend = { agent: db.statement<SpendRow>(SPEND.agent), project: db.statement<SpendRow>(SPEND.project), session: db.statement<SpendRow>(SPEND.session), global: db.statement<SpendRow>(SPEND.global) };
   return {
     list: (f) => (f.by === null ? lists.all.all(...span(f), f.limit) : lists[f.by.column].all(f.by.value, ...span(f), f.limit)),
@@ -123,6 +135,7 @@ export function llmReader(db: Reads): LlmReader {
       const [kind, value] = scopeParts(scope);
       return then(spend[kind].get(value, value, start), spendRow);
     },
+    sessionOwner: (id) => then(owner.get(id, id), (r) => r ?? { instance_id: '', token_id: '' }),
   };
 }
 

@@ -5,9 +5,11 @@ import { fail } from '../../errors.js';
 import { auditBy } from '../../http/actor.js';
 import { checkName } from '../../http/path.js';
 import { sendJson } from '../../http/reply.js';
+import type { Ctx } from '../../http/context.js';
+import { permitTargets } from '../../http/permissions.js';
 import type { Route } from '../../http/router.js';
 import { instantParam, positiveInt, queryParams } from '../../http/query.js';
-import { OPS_LIST_DEFAULT_LIMIT, OPS_LIST_MAX_LIMIT } from '../../shared/limits.js';
+import { OPS_LIST_DEFAULT_LIMIT, OPS_LIST_MAX_LIMIT, OTLP_CHUNK_RECORDS, OTLP_MAX_RECORDS } from '../../shared/limits.js';
 import { usageFromLogs } from './otlp.js';
 import { isGroupBy, type ListFilter, type LlmService, type Usage } from './service.js';
 
@@ -84,6 +86,22 @@ function otlpJson(contentType: string, encoding: string, body: Buffer): unknown 
   }
 }
 
+/**
+ * The agents a non-admin caller may charge through an OTLP session id: its own, and those bound by
+ * its token (as the hooks record it: a created token's id, or `instance:<id>` for an instance token).
+ */
+async function mayCharge(svc: LlmService, ctx: Ctx, sessionId: string, cache: Map<string, boolean>): Promise<boolean> {
+  if (ctx.principal.role === 'admin' || sessionId === '') return true;
+  const known = cache.get(sessionId);
+  if (known !== undefined) return known;
+  const own = ctx.identity?.instanceId ?? null;
+  const token = ctx.principal.tokenId ?? (own !== null ? `instance:${own}` : null);
+  const o = await svc.sessionOwner(sessionId);
+  const ok = o.instance_id === '' || o.instance_id === own || (token !== null && o.token_id === token);
+  cache.set(sessionId, ok);
+  return ok;
+}
+
 export function llmRoutes(svc: LlmService): Route[] {
   return [
     {
@@ -95,8 +113,12 @@ export function llmRoutes(svc: LlmService): Route[] {
         const b = ctx.json as Body;
         if (!b.provider) throw fail('FIELD_REQUIRED', 'provider');
         if (!b.model) throw fail('FIELD_REQUIRED', 'model');
-        // An identified agent that leaves instance_id out records usage as itself (SPEC §8.4).
-        const instanceId = b.instance_id || ctx.identity?.instanceId || '';
+        // An identified agent that leaves instance_id out records usage as itself (SPEC §8.4); only
+        // the operator charges another agent's budget.
+        const own = ctx.identity?.instanceId ?? '';
+        if (ctx.principal.role !== 'admin' && b.instance_id && b.instance_id !== own) throw fail('ROLE_FORBIDDEN', ctx.principal.role, 'record LLM usage for another agent');
+        if (b.project) permitTargets(ctx, 'record LLM usage', { kind: 'project', name: b.project });
+        const instanceId = b.instance_id || own;
         const usage: Usage = {
           instance_id: instanceId,
           project: b.project ?? '',
@@ -151,13 +173,30 @@ export function llmRoutes(svc: LlmService): Route[] {
       handler: async (ctx) => {
         const body = otlpJson(ctx.headers.contentType, ctx.extraHeaders['content-encoding'] ?? '', ctx.body);
         const { usages } = usageFromLogs(body, ctx.identity?.instanceId ?? '');
+        // A scoped token reports only for its projects (the whole export refused, as any call out of scope).
+        for (const p of new Set(usages.map((u) => u.project).filter((x) => x !== ''))) permitTargets(ctx, 'send telemetry', { kind: 'project', name: p });
+        // At most OTLP_MAX_RECORDS usage records an export; a non-admin caller's records of another
+        // agent's session are refused. Both are told in OTLP's partialSuccess.
+        const reasons: string[] = [];
+        const kept: typeof usages = [];
+        let foreign = 0;
+        const owners = new Map<string, boolean>();
+        for (const u of usages.slice(0, OTLP_MAX_RECORDS)) {
+          if (u.instance_id === '' && !(await mayCharge(svc, ctx, u.session_id, owners))) foreign++;
+          else kept.push(u);
+        }
+        const over = Math.max(0, usages.length - OTLP_MAX_RECORDS);
+        if (over > 0) reasons.push(`${over} api_request records past the ${OTLP_MAX_RECORDS} an export may carry`);
+        if (foreign > 0) reasons.push(`${foreign} records of sessions bound to agents this token may not act as`);
         let recorded = 0;
         let duplicates = 0;
-        if (usages.length > 0) {
-          const r = await svc.record(usages, auditBy(ctx, ctx.identity?.instanceId ?? ''));
+        // In writer calls of OTLP_CHUNK_RECORDS: one export does not hold the writer for long.
+        for (let i = 0; i < kept.length; i += OTLP_CHUNK_RECORDS) {
+          const r = await svc.record(kept.slice(i, i + OTLP_CHUNK_RECORDS), auditBy(ctx, ctx.identity?.instanceId ?? ''));
           for (const x of r.records) x.duplicate ? duplicates++ : recorded++;
         }
-        sendJson(ctx, 200, { partialSuccess: {}, recorded, duplicates });
+        const partialSuccess = over + foreign > 0 ? { rejectedLogRecords: over + foreign, errorMessage: reasons.join('; ') } : {};
+        sendJson(ctx, 200, { partialSuccess, recorded, duplicates });
       },
     },
     {
@@ -174,7 +213,15 @@ export function llmRoutes(svc: LlmService): Route[] {
       },
     },
     // Budgets (issue 32).
-    { method: 'GET', path: '/api/budgets', handler: async (ctx) => sendJson(ctx, 200, await svc.budgets()) },
+    {
+      // `?scope=` narrows to one budget (a scoped token must: to a project of its scopes).
+      method: 'GET',
+      path: '/api/budgets',
+      handler: async (ctx) => {
+        const only = queryParams(ctx).get('scope') || null;
+        sendJson(ctx, 200, await svc.budgets(only === null ? undefined : (s) => s === only));
+      },
+    },
     {
       method: 'PUT',
       path: '/api/budgets/:scope',

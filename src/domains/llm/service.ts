@@ -5,7 +5,7 @@ import type { Budget, LlmRecord as LlmRecordReply } from '../../../schemas/http/
 import { fail } from '../../errors.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
 import { toRfc3339 } from '../../store.js';
-import { periodsAt } from './periods.js';
+import { periodsAt, secondsLeft } from './periods.js';
 import type { PriceTable } from './prices.js';
 import type { ListFilter, LlmInput, LlmReader, Sum } from './reader.js';
 
@@ -54,6 +54,11 @@ export class LlmService {
     return { records: r.records.map((x, i) => ({ id: x.id, duplicate: x.duplicate, cost_usd: inputs[i]!.cost_source === 'unknown' ? null : inputs[i]!.cost_usd, cost_source: inputs[i]!.cost_source })) };
   }
 
+  /** A coding-agent session's agent ('' = none yet) and the token that bound it. */
+  sessionOwner(sessionId: string): Promise<{ instance_id: string; token_id: string }> {
+    return Promise.resolve(this.reader.sessionOwner(sessionId));
+  }
+
   async list(f: ListFilter): Promise<LlmRecordReply[]> {
     return (await this.reader.list(f)).map((r) => ({ ...r, cost_usd: r.cost_source === 'unknown' ? null : r.cost_usd, created_at: toRfc3339(r.created_at) }));
   }
@@ -67,12 +72,18 @@ export class LlmService {
 
   // ── Budgets ──
 
-  async budgets(): Promise<Budget[]> {
+  /**
+   * Every budget (or those of `only`) with its spend this period: the row's running spend, which
+   * each record adds to and the claim gate reads, while it is of the current period; summed from
+   * the log only when the period rolled (or a hook moved records) since it was last weighed.
+   */
+  async budgets(only?: (scope: string) => boolean): Promise<Budget[]> {
     const periods = this.periods();
+    const rows = (await this.reader.budgets()).filter((b) => only === undefined || only(b.scope));
     return Promise.all(
-      (await this.reader.budgets()).map(async (b): Promise<Budget> => {
+      rows.map(async (b): Promise<Budget> => {
         const p = periods[b.period];
-        const spend = await this.reader.spend(b.scope, p.start);
+        const spend = b.spent_key === p.key ? { usd: b.spent_usd, tokens: b.spent_tokens, unpriced: b.unpriced } : await this.reader.spend(b.scope, p.start);
         const fill = budgetFill(b, spend);
         return {
           scope: b.scope,
@@ -95,7 +106,7 @@ export class LlmService {
   async putBudget(scope: string, b: { usd: number; tokens: number; period: BudgetPeriod; warn_at: number }, audit: AuditTag): Promise<Budget> {
     const r = await this.writer.call('budget.put', { scope, ...b, periods: this.periods() }, { audit });
     this.announce(r.events);
-    return (await this.budgets()).find((x) => x.scope === scope)!;
+    return (await this.budgets((x) => x === scope))[0]!;
   }
 
   async deleteBudget(scope: string, audit: AuditTag): Promise<void> {
@@ -107,13 +118,15 @@ export class LlmService {
    * The budget that refuses an agent's task claim in a project this period, if any: its own
    * (by id or name), the project's, or the global one, exceeded in the current period.
    */
-  async refusing(agent: { instanceId: string; name: string }, project: string): Promise<string | null> {
+  async refusing(agent: { instanceId: string; name: string }, project: string): Promise<{ why: string; retryAfter: number | null } | null> {
     const rows = await this.reader.exceeded([`agent:${agent.instanceId}`, agent.name === '' ? '' : `agent:${agent.name}`, `project:${project}`]);
     if (rows.length === 0) return null;
     const periods = this.periods();
     const b = rows.find((x) => x.exceeded === periods[x.period].key);
     if (!b) return null;
     const caps = [b.usd >= 0 ? `$${b.usd}` : '', b.tokens >= 0 ? `${b.tokens} tokens` : ''].filter((x) => x !== '').join(' / ');
-    return `${b.scope} reached its ${b.period === 'total' ? 'total' : `${b.period}ly`.replace('dayly', 'daily')} cap of ${caps}`;
+    const why = `${b.scope} reached its ${b.period === 'total' ? 'total' : `${b.period}ly`.replace('dayly', 'daily')} cap of ${caps}`;
+    // Retry when the period ends (never, for a total cap: a person must raise it).
+    return { why, retryAfter: secondsLeft(b.period, this.now()) };
   }
 }

@@ -1,5 +1,5 @@
 import { ClaimBody, SettleBody, TaskBody } from '../../../schemas/http/coord.js';
-import { fail } from '../../errors.js';
+import { fail, failWith } from '../../errors.js';
 import { fenceParam } from '../../http/query.js';
 import { auditBy } from '../../http/actor.js';
 import type { Ctx } from '../../http/context.js';
@@ -49,7 +49,9 @@ function settleRoute(how: 'complete' | 'fail' | 'release', svc: TaskService): Ro
 }
 
 /** The spending cap that refuses an agent's claims in a project now, if any (issue 32: the LLM domain's budgets). */
-export type BudgetGate = (agent: { instanceId: string; name: string }, project: string) => string | null | Promise<string | null>;
+/** The budget refusing a claim, if any: why, and the seconds until its period ends (null: a total cap, no Retry-After). */
+export type BudgetRefusal = { why: string; retryAfter: number | null };
+export type BudgetGate = (agent: { instanceId: string; name: string }, project: string) => BudgetRefusal | null | Promise<BudgetRefusal | null>;
 
 export function taskRoutes(svc: TaskService, budgetRefusing: BudgetGate): Route[] {
   return [
@@ -103,7 +105,7 @@ export function taskRoutes(svc: TaskService, budgetRefusing: BudgetGate): Route[
         const { project } = ctx.json as { project?: string };
         if (!project) throw fail('FIELD_REQUIRED', 'project');
         const refused = await budgetRefusing(ctx.identity!, project);
-        if (refused !== null) throw fail('BUDGET_EXCEEDED', refused);
+        if (refused !== null) throw failWith('BUDGET_EXCEEDED', refused.retryAfter === null ? {} : { detail: { retry_after: refused.retryAfter } }, refused.why);
         sendJsonText(ctx, 200, await svc.claim(holder, project, auditBy(ctx)));
       },
     },
