@@ -88,7 +88,7 @@ t.test('the matrix: each route with each role, in and out of scope, answers as t
     const body =
       method === 'GET'
         ? undefined
-        : { project, topic: inScope ? 'ci.build' : 'ops.x', title: 't', name: 'n', rule_id: 'r1', pattern: 'x', message: 'm', to: [`project:${project}`], body: 'b', resources: [file], paths: [file], session_id: `s-${who}`, hook_event_name: 'Stop' };
+        : { project, topic: inScope ? 'ci.build' : 'ops.x', title: 't', name: 'n', rule_id: 'r1', pattern: 'x', message: 'm', to: [`project:${project}`], body: 'b', resources: [file], paths: [file], session_id: `s-${who}`, cwd: `/w/${project}`, hook_event_name: 'Stop' };
     return { method, path: path + query, body };
   };
   const expectRefused = (rule: Rule, role: string, scoped: boolean): string => (scoped ? `${role} token may not ${rule.action} outside its scopes` : `${role} token may not ${rule.action}`);
