@@ -191,7 +191,7 @@ export const PERMISSIONS: Readonly<Record<string, Rule>> = {
   'GET /metrics': r('read', 'read metrics'),
   'GET /api/metrics/agents': r('read', 'read agent metrics'),
   'GET /api/metrics/agents/:id': r('read', 'read agent metrics'),
-  'GET /api/llm/usage': r('read', 'read LLM usage'),
+  'GET /api/llm/usage': r('read', 'read LLM usage', projectQuery),
   // Whose usage and which project: checked by the route (the caller's own agent; a scoped token's projects).
   'POST /api/llm/usage': r('write', 'record LLM usage'),
   'GET /api/llm/usage/summary': r('read', 'read LLM usage'),
