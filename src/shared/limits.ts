@@ -375,3 +375,10 @@ export const STATE_CHANGES_PRUNE_CHUNK = 5000;
 export const STATE_CHANGES_PRUNE_MS = 30_000;
 /** Compares and ops of one POST /api/txn, in all (issue 31). */
 export const TXN_MAX_OPS = 64;
+
+/**
+ * Open MCP server-sent-event streams one root credential (a created token with the instances it
+ * registered, the server token, an instance) may hold at once; past it its least recently used
+ * stream's session closes. A client holds one GET stream per session; 32 is many agents' worth.
+ */
+export const MCP_STREAMS_PER_PRINCIPAL = 32;
