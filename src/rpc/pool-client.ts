@@ -106,6 +106,11 @@ export class PoolClient {
   async run<K extends keyof PoolMethods>(name: K, req: ReqOf<PoolMethods, K>, opts?: { deadlineMs?: number }): Promise<ResOf<PoolMethods, K>> {
     this.stats.jobs++;
     const deadlineMs = opts?.deadlineMs ?? this.opts.deadlineMs;
+    // No budget at all: over it before it runs (a warm pool could otherwise beat a 0 ms timer).
+    if (deadlineMs <= 0) {
+      this.stats.timeouts++;
+      throw fail('JOB_OVER_BUDGET', name);
+    }
     const clock = req as { clock?: unknown; clock_base?: number };
     let timed = { signal: undefined as AbortSignal | undefined, done: () => {} };
     try {
