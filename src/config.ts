@@ -81,7 +81,7 @@ export interface Config {
   livenessTimeoutMs: number;
   /** Idle MCP sessions are closed after this, ms. */
   mcpSessionIdleMs: number;
-  /** Open MCP sessions at most (the least recently used idle one is closed for a new one), and per token or agent (issue 34). */
+  /** Open MCP sessions at most (the least recently used one, idle first, is closed for a new one), and per token with the agents it registered (issue 34). */
   mcpMaxSessions: number;
   mcpSessionsPerToken: number;
   /** Interval of the background compliance pass (SPEC §2.10, §6), ms. */
@@ -171,8 +171,8 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'livenessIntervalMs', flag: 'liveness-interval', env: 'KOOR_LIVENESS_INTERVAL', file: 'liveness_interval', kind: 'duration', def: '60s', help: 'liveness check interval' },
   { key: 'livenessTimeoutMs', flag: 'liveness-timeout', env: 'KOOR_LIVENESS_TIMEOUT', file: 'liveness_timeout', kind: 'duration', def: '5m', help: 'an active instance unseen this long goes stale' },
   { key: 'mcpSessionIdleMs', flag: 'mcp-session-idle', env: 'KOOR_MCP_SESSION_IDLE', file: 'mcp_session_idle', kind: 'duration', def: '30m', help: 'idle MCP sessions are closed after this' },
-  { key: 'mcpMaxSessions', flag: 'mcp-max-sessions', env: 'KOOR_MCP_MAX_SESSIONS', file: 'mcp_max_sessions', kind: 'posint', def: '1000', help: 'open MCP sessions at most; at the cap the least recently used idle one is closed' },
-  { key: 'mcpSessionsPerToken', flag: 'mcp-sessions-per-token', env: 'KOOR_MCP_SESSIONS_PER_TOKEN', file: 'mcp_sessions_per_token', kind: 'posint', def: '100', help: 'open MCP sessions per token or agent; past it its least recently used idle one is closed' },
+  { key: 'mcpMaxSessions', flag: 'mcp-max-sessions', env: 'KOOR_MCP_MAX_SESSIONS', file: 'mcp_max_sessions', kind: 'posint', def: '1000', help: 'open MCP sessions at most; at the cap the least recently used one (idle first) is closed' },
+  { key: 'mcpSessionsPerToken', flag: 'mcp-sessions-per-token', env: 'KOOR_MCP_SESSIONS_PER_TOKEN', file: 'mcp_sessions_per_token', kind: 'posint', def: '100', help: 'open MCP sessions per token (with the agents it registered); past it its least recently used one is closed' },
   { key: 'complianceIntervalMs', flag: 'compliance-interval', env: 'KOOR_COMPLIANCE_INTERVAL', file: 'compliance_interval', kind: 'duration', def: '5m', help: 'compliance pass interval (contracts of active instances)' },
   { key: 'complianceKeep', flag: 'compliance-keep', env: 'KOOR_COMPLIANCE_KEEP', file: 'compliance_keep', kind: 'int', def: '100', help: 'compliance runs kept per (instance, contract) (0 = all)' },
   { key: 'auditRetentionMs', flag: 'audit-retention', env: 'KOOR_AUDIT_RETENTION', file: 'audit_retention', kind: 'age', def: '90d', help: 'audit entries kept this long (0 = all)' },

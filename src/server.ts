@@ -95,7 +95,7 @@ async function startOn(backend: Backend, config: Config, log: Logger, undo: Arra
   const announce = (list: readonly Event[]) => events.announce(list);
   // The server's own presence (issue 34): liveness and lease TTLs are not judged against its absence.
   const presence = new Presence({ probeMs: PRESENCE_PROBE_MS, toleranceMs: presenceTolerance(config.livenessTimeoutMs), graceMs: config.livenessTimeoutMs });
-  const instances = instancesDomain(p, { announce, presence, shiftLeases: (ms) => leases.leases.shift(ms) });
+  const instances = instancesDomain(p, { announce, presence, shiftLeases: (ms) => leases.leases.shift(ms), leading: () => backend.leader?.isLeader ?? true });
   const leases = leasesDomain(p, { announce, settled: () => instances.liveness.settled() });
   const agentMetrics = agentMetricsDomain(p);
   const compliance = complianceDomain(p, { instances: instances.instances, specs: specs.specs, publish: events.publish });

@@ -11,7 +11,14 @@ import { waitUntil } from './helpers/wait.js';
  * reports the hold-up, and an agent that really went silent still goes stale once the grace ends.
  */
 
-const TIMEOUT = '3s';
+/**
+ * 10 s, not less: the test process itself is stalled now and then on a loaded machine, and a
+ * stall longer than the timeout between two heartbeats would make an agent stale for real.
+ */
+const TIMEOUT_MS = 10_000;
+const TIMEOUT = '10s';
+/** Heartbeats and monitor passes: a tenth of the timeout. */
+const BEAT_MS = 1000;
 
 async function call(url: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: any }> {
   const r = await fetch(`${url}${path}`, {
@@ -24,13 +31,19 @@ async function call(url: string, method: string, path: string, body?: unknown, h
   return { status: r.status, body: text ? JSON.parse(text) : null };
 }
 
+/** Waits (bounded) until the server's grace period after its last absence is over, then for a few monitor passes. */
+async function pastGrace(url: string): Promise<void> {
+  await waitUntil('the grace period to end', async () => (await call(url, 'GET', '/health')).body.liveness.grace_ms === 0, 6 * TIMEOUT_MS, 100);
+  await new Promise((r) => setTimeout(r, 3 * BEAT_MS));
+}
+
 async function agent(url: string, name: string): Promise<string> {
   const a = (await call(url, 'POST', '/api/instances/register', { name })).body;
   await call(url, 'POST', `/api/instances/${a.id}/activate`);
   return a.id as string;
 }
 
-/** Agents heartbeating every 300 ms until stopped; counts the heartbeats answered 200. */
+/** Agents heartbeating every BEAT_MS until stopped; counts the heartbeats answered 200. */
 function heartbeats(url: string, ids: readonly string[]): { stop: () => Promise<void>; ok: () => number } {
   let running = true;
   let ok = 0;
@@ -38,7 +51,7 @@ function heartbeats(url: string, ids: readonly string[]): { stop: () => Promise<
     for (let i = 0; running && i < 10_000; i++) {
       const r = await call(url, 'POST', `/api/instances/${id}/heartbeat`).catch(() => ({ status: 0 }));
       if (r.status === 200) ok++;
-      await new Promise((res) => setTimeout(res, 300));
+      await new Promise((res) => setTimeout(res, BEAT_MS));
     }
   });
   return {
@@ -51,7 +64,7 @@ function heartbeats(url: string, ids: readonly string[]): { stop: () => Promise<
 }
 
 async function liveServer(t: { teardown(fn: () => unknown): void }, env: NodeJS.ProcessEnv = {}): Promise<ServerProcess> {
-  const srv = await spawnServer(['--data-dir', tempDir(t), '--liveness-timeout', TIMEOUT, '--liveness-interval', '300ms'], env);
+  const srv = await spawnServer(['--data-dir', tempDir(t), '--liveness-timeout', TIMEOUT, '--liveness-interval', `${BEAT_MS}ms`], env);
   t.teardown(() => {
     srv.child.kill('SIGCONT');
     srv.child.kill('SIGKILL');
@@ -67,37 +80,37 @@ t.test('SIGSTOP of the server longer than the timeout: nobody goes stale, no lea
   const leases: string[] = [];
   for (const [i, id] of ids.entries()) {
     leases.push((await call(url, 'POST', '/api/leases', { resources: [`app/${i}/**`] }, { 'x-koor-instance': id })).body.id);
-    leases.push((await call(url, 'POST', '/api/leases', { resources: [`ttl/${i}/**`], ttl: '4s' }, { 'x-koor-instance': id })).body.id);
+    leases.push((await call(url, 'POST', '/api/leases', { resources: [`ttl/${i}/**`], ttl: `${Math.round((TIMEOUT_MS * 4) / 3 / 1000)}s` }, { 'x-koor-instance': id })).body.id);
   }
-  t.equal(leases.filter(Boolean).length, 10, 'ten leases, five with a 4 s TTL');
+  t.equal(leases.filter(Boolean).length, 10, 'ten leases, five with a TTL longer than the timeout');
   const hb = heartbeats(url, ids);
 
   // The silent agent goes stale once the server has been present for a full timeout: the monitor works.
-  await waitUntil('the silent agent to go stale', async () => (await call(url, 'GET', `/api/instances/${silent}`)).body.status === 'stale', 30_000, 100);
-  await new Promise((r) => setTimeout(r, 1000));
+  await waitUntil('the silent agent to go stale', async () => (await call(url, 'GET', `/api/instances/${silent}`)).body.status === 'stale', 6 * TIMEOUT_MS, 100);
+  await new Promise((r) => setTimeout(r, BEAT_MS));
   const before = hb.ok();
 
   srv.child.kill('SIGSTOP');
-  await new Promise((r) => setTimeout(r, 6000)); // twice the timeout, longer than the TTL
+  await new Promise((r) => setTimeout(r, 2 * TIMEOUT_MS)); // twice the timeout, longer than the TTL
   srv.child.kill('SIGCONT');
   // Heartbeats resume; run past a full timeout after the resumption and a few monitor passes.
-  await waitUntil('heartbeats after SIGCONT', () => hb.ok() > before + 3 * ids.length, 30_000, 50);
-  await new Promise((r) => setTimeout(r, 4500));
+  await waitUntil('heartbeats after SIGCONT', () => hb.ok() > before + 3 * ids.length, 3 * TIMEOUT_MS, 50);
+  await pastGrace(url);
 
   const health = (await call(url, 'GET', '/health')).body;
-  t.ok(health.liveness.max_lag_ms >= 4000, `/health reports the hold-up: ${JSON.stringify(health.liveness)}`);
+  t.ok(health.liveness.max_lag_ms >= TIMEOUT_MS, `/health reports the hold-up: ${JSON.stringify(health.liveness)}`);
   t.ok(health.liveness.absences >= 1);
   const all = (await call(url, 'GET', '/api/instances')).body as Array<{ id: string; status: string }>;
   t.same(all.filter((i) => ids.includes(i.id)).map((i) => i.status), ids.map(() => 'active'), 'every heartbeating agent is still active');
   const held = (await call(url, 'GET', '/api/leases')).body.map((l: any) => l.id).sort();
   t.same(held, [...leases].sort(), 'every lease is kept, TTL ones included');
-  const history = (await call(url, 'GET', '/api/events/history?since=0&limit=1000')).body as Array<{ topic: string; data: any }>;
+  const history = (await call(url, 'GET', '/api/events/history?since=0&last=1000')).body as Array<{ topic: string; data: any }>;
   t.same(history.filter((e) => e.topic === 'agent.stale').map((e) => e.data.instance_id), [silent], 'only the silent agent ever went stale');
   t.same(history.filter((e) => e.topic === 'lease.released'), [], 'no lease.released');
 
   // After the grace, a silent agent is still judged.
   const late = await agent(url, 'late-silent');
-  await waitUntil('an agent silent after the grace to go stale', async () => (await call(url, 'GET', `/api/instances/${late}`)).body.status === 'stale', 30_000, 100);
+  await waitUntil('an agent silent after the grace to go stale', async () => (await call(url, 'GET', `/api/instances/${late}`)).body.status === 'stale', 6 * TIMEOUT_MS, 100);
   t.pass('the monitor still judges after the grace');
   await hb.stop();
 });
@@ -115,13 +128,13 @@ t.test('a wall-clock step of the server process changes nothing (libfaketime)', 
   const url = srv.url;
   const ids = await Promise.all(Array.from({ length: 3 }, (_, i) => agent(url, `ntp-${i}`)));
   const leases: string[] = [];
-  for (const [i, id] of ids.entries()) leases.push((await call(url, 'POST', '/api/leases', { resources: [`ttl/${i}/**`], ttl: '30s' }, { 'x-koor-instance': id })).body.id);
+  for (const [i, id] of ids.entries()) leases.push((await call(url, 'POST', '/api/leases', { resources: [`ttl/${i}/**`], ttl: '100s' }, { 'x-koor-instance': id })).body.id);
   const hb = heartbeats(url, ids);
-  await new Promise((r) => setTimeout(r, 4000)); // past the start-up grace: the monitor judges
+  await pastGrace(url); // past the start-up grace: the monitor judges
   const t0 = Date.parse((await call(url, 'GET', `/api/leases/${leases[0]}`)).body.expires_at);
   writeFileSync(stamp, '+600s\n');
-  await waitUntil('/health to notice the step', async () => (await call(url, 'GET', '/health')).body.liveness.absences >= 1, 20_000, 100);
-  await new Promise((r) => setTimeout(r, 4500)); // past a full timeout and several monitor passes
+  await waitUntil('/health to notice the step', async () => (await call(url, 'GET', '/health')).body.liveness.absences >= 1, 3 * TIMEOUT_MS, 100);
+  await pastGrace(url); // past a full timeout and a few monitor passes
   const all = (await call(url, 'GET', '/api/instances')).body as Array<{ id: string; status: string }>;
   t.same(all.filter((i) => ids.includes(i.id)).map((i) => i.status), ids.map(() => 'active'), 'nobody went stale');
   const after = (await call(url, 'GET', '/api/leases')).body as Array<{ id: string; expires_at: string }>;

@@ -56,8 +56,12 @@ export class LeaderElection {
     private readonly opts: LeaderOptions,
   ) {}
 
+  /**
+   * Leading, and the lead not lapsed: after a pause (SIGSTOP, a VM freeze) the flag stays set until
+   * the next tick deposes, but a lock unchecked for 2 × `checkMs` may already be another node's.
+   */
   get isLeader(): boolean {
-    return this.leading;
+    return this.leading && Date.now() - this.checkedAt <= 2 * this.opts.checkMs;
   }
 
   start(): void {

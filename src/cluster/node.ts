@@ -47,7 +47,7 @@ export class ClusterNode {
   }
 
   get isLeader(): boolean {
-    return this.running;
+    return this.running && (this.election?.isLeader ?? false);
   }
 
   /**

@@ -46,7 +46,11 @@ export function mountMcp(slots: Slots, deps: { auth: Authenticator; gateway: Mcp
         .then((buf) => {
           // A session belongs to who opened it: an agent, a created token, or the operator.
           const principal = auth.enabled ? (ctx.identity ? `instance:${ctx.identity.instanceId}` : ctx.principal.tokenId ? `token:${ctx.principal.tokenId}` : 'server') : 'open';
-          return gateway.handle(new Request(url, { method, headers, body: buf as BodyInit | undefined }), ctx.identity, principal, ctx.principal.role, ctx.principal.tokenId);
+          // The caps count per root credential: the created token (also through the instances it
+          // registered), else the instance, else the server token — registering instances mints no new quota.
+          const rootToken = ctx.principal.tokenId ?? (ctx.identity?.tokenId || null);
+          const root = !auth.enabled ? 'open' : rootToken ? `token:${rootToken}` : ctx.identity ? `instance:${ctx.identity.instanceId}` : 'server';
+          return gateway.handle(new Request(url, { method, headers, body: buf as BodyInit | undefined }), ctx.identity, principal, ctx.principal.role, ctx.principal.tokenId, root);
         })
         .then((response) => writeResponse(ctx, response, () => gateway.streamOpened(response.headers.get('mcp-session-id') ?? headers.get('mcp-session-id'))))
         .catch((err: unknown) => sendError(ctx, err, log));

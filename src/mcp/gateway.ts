@@ -8,6 +8,7 @@ import type { Identity, Role } from '../http/context.js';
 import { MCP_TOOL_RULES, permitRole } from '../http/permissions.js';
 import { AppError } from '../errors.js';
 import type { Logger } from '../log.js';
+import { MCP_STREAMS_PER_PRINCIPAL } from '../shared/limits.js';
 import { runTool, ToolError, type ToolDeps } from './tools.js';
 
 interface Session {
@@ -15,6 +16,12 @@ interface Session {
   server: Server;
   /** Who opened it: later requests must come from the same principal. */
   principal: string;
+  /**
+   * The credential at the root of `principal`, which the per-principal caps count against: a
+   * created token (also for the instances it registered), the server token, or an instance
+   * registered without one. An agent token cannot mint new cap keys by registering instances.
+   */
+  root: string;
   lastActive: number;
   /** Open server-sent-event streams: a client holding one is not idle. */
   streams: number;
@@ -46,8 +53,10 @@ const loadSdk = () =>
  * MCP control plane over Streamable HTTP (SPEC §3): stateful sessions keyed by Mcp-Session-Id,
  * one low-level SDK Server per session with exactly the five tools, idle sessions closed.
  * Bounded without locking anyone out (issue 34): `sessions` is kept in least-recently-used order;
- * a principal (token or agent) past its own cap, or anyone at the global cap, closes the least
- * recently used session without an open stream (its own first) instead of being refused.
+ * a root credential past its own cap closes its own least recently used session, and at the global
+ * cap the least recently used session of anyone is closed — idle ones first, but one holding an
+ * open stream too if none is idle — so a new client always gets a session. A root credential holds
+ * at most MCP_STREAMS_PER_PRINCIPAL open streams: past it its least recently used stream's session closes.
  */
 export class McpGateway {
   private readonly sessions = new Map<string, Session>();
@@ -67,21 +76,23 @@ export class McpGateway {
 
   /** Sessions closed to make room for new ones (koor_mcp_sessions_evicted_total). */
   evicted = 0;
-  /** Open sessions per principal. */
+  /** Open sessions per root credential. */
   private readonly perPrincipal = new Map<string, number>();
+  /** Open streams per root credential. */
+  private readonly streamsOf = new Map<string, number>();
 
   private track(id: string, s: Session): void {
     this.sessions.set(id, s);
-    this.perPrincipal.set(s.principal, (this.perPrincipal.get(s.principal) ?? 0) + 1);
+    this.perPrincipal.set(s.root, (this.perPrincipal.get(s.root) ?? 0) + 1);
   }
 
   private untrack(id: string): Session | undefined {
     const s = this.sessions.get(id);
     if (!s) return undefined;
     this.sessions.delete(id);
-    const n = (this.perPrincipal.get(s.principal) ?? 1) - 1;
-    if (n > 0) this.perPrincipal.set(s.principal, n);
-    else this.perPrincipal.delete(s.principal);
+    const n = (this.perPrincipal.get(s.root) ?? 1) - 1;
+    if (n > 0) this.perPrincipal.set(s.root, n);
+    else this.perPrincipal.delete(s.root);
     return s;
   }
 
@@ -93,22 +104,27 @@ export class McpGateway {
     this.opts.log.debug({ session: id, principal: s.principal }, why);
   }
 
-  /** The least recently used session without an open stream (of `principal` when given). */
-  private lruIdle(principal: string | null): string | null {
-    for (const [id, s] of this.sessions) if (s.streams === 0 && (principal === null || s.principal === principal)) return id;
-    return null;
+  /** The least recently used session of `root` (of anyone when null): one without an open stream if any. */
+  private lru(root: string | null): string | null {
+    let streaming: string | null = null;
+    for (const [id, s] of this.sessions) {
+      if (root !== null && s.root !== root) continue;
+      if (s.streams === 0) return id;
+      streaming ??= id;
+    }
+    return streaming;
   }
 
-  /** Room for one more session of `principal`: false when every candidate holds an open stream. */
-  private makeRoom(principal: string): boolean {
-    if ((this.perPrincipal.get(principal) ?? 0) >= this.opts.perPrincipal) {
-      const own = this.lruIdle(principal);
-      if (own === null) return false;
-      this.drop(own, 'MCP session closed: its token or agent opened one past its cap');
+  /** Room for one more session of `root`: the least recently used session (its own first) makes way. */
+  private makeRoom(root: string): boolean {
+    while ((this.perPrincipal.get(root) ?? 0) >= this.opts.perPrincipal) {
+      const own = this.lru(root);
+      if (own === null) break;
+      this.drop(own, 'MCP session closed: its token opened one past its cap');
       this.evicted++;
     }
-    if (this.sessions.size >= this.opts.maxSessions) {
-      const any = this.lruIdle(null);
+    while (this.sessions.size >= this.opts.maxSessions) {
+      const any = this.lru(null);
       if (any === null) return false;
       this.drop(any, 'MCP session closed: least recently used at the global cap');
       this.evicted++;
@@ -116,7 +132,8 @@ export class McpGateway {
     return true;
   }
 
-  async handle(req: Request, identity: Identity | null, principal: string, role: Role = 'admin', tokenId: string | null = null): Promise<Response> {
+  /** `root`: the credential the caps count against (defaults to `principal`). */
+  async handle(req: Request, identity: Identity | null, principal: string, role: Role = 'admin', tokenId: string | null = null, root: string = principal): Promise<Response> {
     const sid = req.headers.get('mcp-session-id');
     if (sid) {
       const s = this.sessions.get(sid);
@@ -129,24 +146,25 @@ export class McpGateway {
     }
     if (req.method !== 'POST') return jsonRpcError('MCP_SESSION_REQUIRED', -32000);
     const sdk = await loadSdk();
-    if (!this.makeRoom(principal)) return jsonRpcError('MCP_TOO_MANY_SESSIONS', -32000);
-    const session = this.open(principal, sdk);
+    if (!this.makeRoom(root)) return jsonRpcError('MCP_TOO_MANY_SESSIONS', -32000);
+    const session = this.open(principal, root, sdk);
     return session.transport.handleRequest(req, { authInfo: { token: principal, clientId: identity?.instanceId ?? principal, scopes: [], extra: { role, tokenId } } });
   }
 
-  private open(principal: string, { Server, Transport, schemas }: Awaited<ReturnType<typeof loadSdk>>): Session {
+  private open(principal: string, root: string, { Server, Transport, schemas }: Awaited<ReturnType<typeof loadSdk>>): Session {
     const { CallToolRequestSchema, ListToolsRequestSchema } = schemas;
     const server = new Server({ name: 'koor', version: '0.1.0' }, { capabilities: { tools: {} } });
     const session: Session = {
       server,
       principal,
+      root,
       lastActive: Date.now(),
       streams: 0,
       transport: new Transport({
         sessionIdGenerator: () => randomUUID(),
         onsessioninitialized: (id) => {
           // Initializes answered concurrently may each have found room: the cap holds here too.
-          this.makeRoom(principal);
+          this.makeRoom(root);
           this.track(id, session);
         },
         onsessionclosed: (id) => {
@@ -191,9 +209,27 @@ export class McpGateway {
     const s = sessionId ? this.sessions.get(sessionId) : undefined;
     if (!s) return () => {};
     s.streams++;
+    const n = (this.streamsOf.get(s.root) ?? 0) + 1;
+    this.streamsOf.set(s.root, n);
+    if (n > MCP_STREAMS_PER_PRINCIPAL) {
+      // Past its stream cap: the root's least recently used session holding a stream closes (its stream ends).
+      for (const [id, o] of this.sessions) {
+        if (o.root === s.root && o.streams > 0 && o !== s) {
+          this.drop(id, 'MCP session closed: its token holds too many open streams');
+          this.evicted++;
+          break;
+        }
+      }
+    }
+    let released = false;
     return () => {
+      if (released) return;
+      released = true;
       s.streams--;
       s.lastActive = Date.now();
+      const left = (this.streamsOf.get(s.root) ?? 1) - 1;
+      if (left > 0) this.streamsOf.set(s.root, left);
+      else this.streamsOf.delete(s.root);
     };
   }
 
@@ -210,6 +246,7 @@ export class McpGateway {
     const all = [...this.sessions.values()];
     this.sessions.clear();
     this.perPrincipal.clear();
+    this.streamsOf.clear();
     await Promise.allSettled(all.flatMap((s) => [s.transport.close(), s.server.close()]));
   }
 }

@@ -87,8 +87,12 @@ export const EVENTS_HISTORY_MAX_BYTES = 16 * 1024 * 1024;
 export const WS_SOFT_BUFFER_BYTES = 64 * 1024;
 /** Largest client frame accepted (clients send nothing meaningful), bytes. */
 export const WS_MAX_CLIENT_FRAME_BYTES = 4 * 1024;
-/** Largest client frame uWS reads in so that one past a route's limit is closed with 1009, not dropped (1006). */
-export const WS_HARD_FRAME_BYTES = 1024 * 1024;
+/**
+ * Largest client frame uWS reads in so that one past a route's limit is closed with 1009, not
+ * dropped (1006). uWS buffers a whole frame before handing it over, so this is also the memory one
+ * socket can make the server hold: 64 KiB, not more (a frame past it is dropped unread).
+ */
+export const WS_HARD_FRAME_BYTES = 64 * 1024;
 /** Idle timeout in seconds; uWS pings automatically so quiet subscriptions stay open. */
 export const WS_IDLE_TIMEOUT_S = 120;
 /**
@@ -376,3 +380,10 @@ export const TXN_MAX_OPS = 64;
 export const OTLP_MAX_RECORDS = 1_000;
 /** Issue 32: records per writer call while storing an OTLP export (a big export does not hold the writer). */
 export const OTLP_CHUNK_RECORDS = 200;
+
+/**
+ * Open MCP server-sent-event streams one root credential (a created token with the instances it
+ * registered, the server token, an instance) may hold at once; past it its least recently used
+ * stream's session closes. A client holds one GET stream per session; 32 is many agents' worth.
+ */
+export const MCP_STREAMS_PER_PRINCIPAL = 32;

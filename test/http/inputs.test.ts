@@ -1,7 +1,7 @@
 import net from 'node:net';
 import t from 'tap';
 import WebSocket from 'ws';
-import { JSON_MAX_DEPTH, WS_MAX_CLIENT_FRAME_BYTES } from '../../src/shared/limits.js';
+import { JSON_MAX_DEPTH, WS_HARD_FRAME_BYTES, WS_MAX_CLIENT_FRAME_BYTES } from '../../src/shared/limits.js';
 import { json, startTestServer } from '../helpers/server.js';
 
 /**
@@ -93,7 +93,7 @@ t.test(`JSON nested deeper than ${JSON_MAX_DEPTH} levels: 400; at the limit it w
 
 t.test('a WebSocket frame past the limit is closed with 1009', async (t) => {
   const s = await startTestServer(t);
-  for (const size of [WS_MAX_CLIENT_FRAME_BYTES + 1, 64 * 1024]) {
+  for (const size of [WS_MAX_CLIENT_FRAME_BYTES + 1, WS_HARD_FRAME_BYTES]) {
     const ws = new WebSocket(`${s.url.replace('http', 'ws')}/api/events/subscribe?pattern=*`);
     await new Promise((r, j) => {
       ws.once('open', r);
@@ -103,6 +103,15 @@ t.test('a WebSocket frame past the limit is closed with 1009', async (t) => {
     ws.send(Buffer.alloc(size, 0x61));
     const [code, reason] = await closed;
     t.equal(code, 1009, `${size} bytes: 1009 (${reason})`);
+  }
+  // Past the hard cap uWS drops the connection before buffering the frame (it buffered 1 MiB).
+  {
+    const ws = new WebSocket(`${s.url.replace('http', 'ws')}/api/events/subscribe?pattern=*`);
+    await new Promise((r) => ws.once('open', r));
+    const closed = new Promise<number>((r) => ws.once('close', (code) => r(code)));
+    ws.on('error', () => {});
+    ws.send(Buffer.alloc(WS_HARD_FRAME_BYTES + 1, 0x61));
+    t.not(await closed, 1009, `${WS_HARD_FRAME_BYTES + 1} bytes: dropped unread, not buffered up to a reply`);
   }
   // A frame within the limit is ignored and the socket stays open.
   const ws = new WebSocket(`${s.url.replace('http', 'ws')}/api/events/subscribe?pattern=*`);

@@ -81,3 +81,58 @@ t.test('1,001 MCP sessions from a flood, then a new client still gets in', async
   const metrics = await (await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } })).text();
   t.ok(Number(/^koor_mcp_sessions_evicted_total (\d+)/m.exec(metrics)![1]) >= 52, 'evictions are counted');
 });
+
+/** Opens a session for `token` and holds its server-sent-event GET stream open until `ac` aborts. */
+async function openWithStream(url: string, token: string, ac: AbortController): Promise<string> {
+  const id = await open(url, token);
+  const r = await fetch(`${url}/mcp`, { method: 'GET', headers: { accept: 'text/event-stream', authorization: `Bearer ${token}`, 'mcp-session-id': id }, signal: ac.signal });
+  if (r.status !== 200) throw new Error(`GET stream answered ${r.status}`);
+  // Left unread: the stream stays open until aborted or closed by the server.
+  return id;
+}
+
+t.test('sessions holding open streams cannot lock anyone out: an agent token registering instances gets no more quota', async (t) => {
+  const srv = await spawnServer(['--data-dir', tempDir(t), '--auth-token', TOKEN, '--mcp-sessions-per-token', '100', '--mcp-max-sessions', '1000'], {}, { oneNode: true });
+  const ac = new AbortController();
+  t.teardown(() => {
+    ac.abort();
+    srv.child.kill('SIGKILL');
+  });
+  const url = srv.url;
+  const created = await fetch(`${url}/api/tokens`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` }, body: JSON.stringify({ name: 'flooder', role: 'agent' }) });
+  const agentToken = ((await created.json()) as { token: string }).token;
+  // 10 instances registered by the one agent token, 100 sessions each, every one holding an SSE GET stream.
+  for (let i = 0; i < 10; i++) {
+    const r = await fetch(`${url}/api/instances/register`, { method: 'POST', headers: { authorization: `Bearer ${agentToken}` }, body: JSON.stringify({ name: `minted-${i}` }) });
+    const { token } = (await r.json()) as { token: string };
+    for (let j = 0; j < 100; j += 10) await Promise.all(Array.from({ length: 10 }, () => openWithStream(url, token, ac)));
+  }
+  t.ok((await sessions(url)) <= 100, `the token and the instances it registered share one cap (${await sessions(url)} open)`);
+  const client = new Client({ name: 'latecomer', version: '1.0.0' });
+  await client.connect(new StreamableHTTPClientTransport(new URL(`${url}/mcp`), { requestInit: { headers: { authorization: `Bearer ${TOKEN}` } } }));
+  t.equal((await client.listTools()).tools.length, 5, 'a new SDK client connects');
+  await client.close();
+});
+
+t.test('at the global cap a session holding a stream makes way when none is idle', async (t) => {
+  const srv = await spawnServer(['--data-dir', tempDir(t), '--auth-token', TOKEN, '--mcp-sessions-per-token', '100', '--mcp-max-sessions', '30'], {}, { oneNode: true });
+  const ac = new AbortController();
+  t.teardown(() => {
+    ac.abort();
+    srv.child.kill('SIGKILL');
+  });
+  const url = srv.url;
+  const held: Array<[string, string]> = [];
+  for (let i = 0; i < 3; i++) {
+    const r = await fetch(`${url}/api/instances/register`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` }, body: JSON.stringify({ name: `streamer-${i}` }) });
+    const { token } = (await r.json()) as { token: string };
+    for (let j = 0; j < 10; j++) held.push([token, await openWithStream(url, token, ac)]);
+  }
+  t.equal(await sessions(url), 30, 'at the global cap, every session holding a stream');
+  const client = new Client({ name: 'latecomer', version: '1.0.0' });
+  await client.connect(new StreamableHTTPClientTransport(new URL(`${url}/mcp`), { requestInit: { headers: { authorization: `Bearer ${TOKEN}` } } }));
+  t.equal((await client.listTools()).tools.length, 5, 'a new SDK client connects');
+  await client.close();
+  t.equal(await use(url, held[0]![0], held[0]![1]), 404, 'the least recently used streaming session was closed');
+  t.equal(await use(url, held[29]![0], held[29]![1]), 202, 'a recent one stays');
+});

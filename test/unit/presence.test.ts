@@ -1,5 +1,7 @@
 import t from 'tap';
 import { Presence, presenceTolerance, type Absence, type Clock } from '../../src/domains/instances/presence.js';
+import { LivenessMonitor } from '../../src/domains/instances/liveness.js';
+import { silentLogger } from '../../src/log.js';
 
 /** A clock the test moves by hand: the monotonic and the wall clock each on their own. */
 function manualClock(): Clock & { tick(ms: number): void; step(ms: number): void } {
@@ -87,4 +89,30 @@ t.test('tolerance: a quarter of the timeout, between 1 s and 30 s', async (t) =>
   t.equal(presenceTolerance(1000), 1000);
   t.equal(presenceTolerance(10_000), 2500);
   t.equal(presenceTolerance(300_000), 30_000);
+});
+
+t.test('the liveness job: a grace when it starts on a node, and leases shifted only by the node leading right now', async (t) => {
+  const c = manualClock();
+  const p = new Presence({ probeMs: 500, toleranceMs: 1000, graceMs: 10_000, clock: c });
+  onTime(p, c, 100); // a follower, present for 50 s: its own start-up grace is long over
+  t.ok(p.judging());
+  let leading = true;
+  const shifted: number[] = [];
+  // The monitor's own check never runs here (interval far away); `instances` is not touched.
+  const monitor = new LivenessMonitor(null as never, p, { intervalMs: 1e9, timeoutMs: 10_000, log: silentLogger(), leading: () => leading, shiftLeases: async (ms) => (shifted.push(ms), 1) });
+  monitor.start();
+  t.teardown(() => monitor.stop());
+  t.notOk(p.judging(), 'elected leader: agents that heartbeated another node get a full timeout');
+  onTime(p, c, 20);
+  t.ok(p.judging(), 'judging a full timeout after taking over');
+
+  // Paused (SIGSTOP) for 20 s; meanwhile another node took the lead. The probe fires before the election deposes.
+  leading = false;
+  c.tick(20_500);
+  await monitor.settled();
+  t.same(shifted, [], 'an ex-leader does not credit the leases (the new leader did)');
+  leading = true;
+  c.tick(20_500);
+  await monitor.settled();
+  t.same(shifted, [20_000], 'the leader credits the 20 s it missed');
 });

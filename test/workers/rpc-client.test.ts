@@ -86,3 +86,21 @@ t.test('pool job deadline → DEADLINE_EXCEEDED and the pool keeps working', asy
   const r = await pool.run('diff', { a, b, v1: 1, v2: 2 });
   t.same(r, { ok: true, diffs: '[{"path":"x","old":1,"new":2,"kind":"changed"}]' });
 });
+
+t.test('a cold pool start (after the idle stop) is not charged to a job deadline', async (t) => {
+  const pool = new PoolClient({ threads: 1, deadlineMs: 2000, maxQueue: 4, log: silentLogger(), idleMs: 100 });
+  t.teardown(() => pool.close());
+  const a = Buffer.from('{"x":1}');
+  const b = Buffer.from('{"x":2}');
+  for (let round = 0; round < 2; round++) {
+    // A cold start's cost, measured in this run: a ping after the idle stop boots a thread inside its own budget.
+    await waitUntil('the pool threads to end after idling', () => pool.threadCount === 0, 30_000, 20);
+    const t0 = performance.now();
+    await pool.warmUp();
+    const deadlineMs = Math.max(1, Math.floor((performance.now() - t0) / 2));
+    // Half of that is far more than a warm diff needs, and less than the start-up it must not be charged.
+    await waitUntil('the pool threads to end after idling', () => pool.threadCount === 0, 30_000, 20);
+    const r = await pool.run('diff', { a, b, v1: 1, v2: 2 }, { deadlineMs });
+    t.same(r, { ok: true, diffs: '[{"path":"x","old":1,"new":2,"kind":"changed"}]' }, `round ${round}: the job after the idle stop ran within ${deadlineMs} ms`);
+  }
+});

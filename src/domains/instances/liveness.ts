@@ -19,7 +19,7 @@ export class LivenessMonitor {
   constructor(
     private readonly instances: InstanceService,
     readonly presence: Presence,
-    private readonly opts: { intervalMs: number; timeoutMs: number; log: Logger; shiftLeases: (byMs: number) => Promise<number> },
+    private readonly opts: { intervalMs: number; timeoutMs: number; log: Logger; shiftLeases: (byMs: number) => Promise<number>; leading?: () => boolean },
   ) {}
 
   /** Resolves once the leases were credited with every absence noticed so far. */
@@ -36,17 +36,26 @@ export class LivenessMonitor {
   }
 
   start(): void {
+    // Becoming the one that judges (process start, or elected leader in a cluster) is a resumption:
+    // agents that heartbeated another node's monitor get a full timeout before this one judges.
+    this.presence.resume();
     this.unlisten = this.presence.onAbsence((a) => {
       this.opts.log.warn({ held_ms: Math.round(a.heldMs), missed_wall_ms: a.missedWallMs, grace_ms: this.opts.timeoutMs }, 'the server was held up or its wall clock stepped: nobody goes stale during the grace period');
       if (a.missedWallMs === 0) return;
-      this.shifting = this.shifting.then(() =>
-        this.opts.shiftLeases(a.missedWallMs).then(
+      this.shifting = this.shifting.then(() => {
+        // A paused ex-leader's probe may notice its absence before its election deposes it: only
+        // the node holding the lead right now credits the leases (the new leader already did).
+        if (this.opts.leading && !this.opts.leading()) {
+          this.opts.log.info({ by_ms: a.missedWallMs }, 'not the leader any more: TTL leases left to the leader');
+          return;
+        }
+        return this.opts.shiftLeases(a.missedWallMs).then(
           (n) => {
             if (n > 0) this.opts.log.info({ leases: n, by_ms: a.missedWallMs }, 'TTL leases credited with the time the server missed');
           },
           (err: unknown) => this.opts.log.warn({ err }, 'crediting TTL leases failed'),
-        ),
-      );
+        );
+      });
     });
     this.timer = setInterval(() => {
       this.check().catch((err: unknown) => this.opts.log.warn({ err }, 'liveness check failed'));

@@ -91,6 +91,12 @@ export class Presence {
     return this.clock.mono() - this.presentSince >= this.opts.graceMs;
   }
 
+  /** Starts a full grace period now (a node that takes over the liveness job). */
+  resume(): void {
+    this.sample();
+    this.presentSince = this.clock.mono();
+  }
+
   /** Monotonic ms left of the current grace period (0 once judging). */
   graceLeftMs(): number {
     return Math.max(0, Math.round(this.opts.graceMs - (this.clock.mono() - this.presentSince)));
