@@ -7,6 +7,23 @@ import type { Logger } from '../log.js';
 import { rateLimited } from '../shared/rate-limited.js';
 import { SocketOutlet } from './outlet.js';
 import { WS_IDLE_TIMEOUT_S, WS_MAX_CLIENT_FRAME_BYTES, WS_SOFT_BUFFER_BYTES } from '../shared/limits.js';
+
+/**
+ * The uWS options of a socket Koor streams to (events, state watches, the inbox): client frames
+ * are small and ignored, pings keep it alive, and the backpressure ceiling is one uWS never
+ * reaches on its own — each stream bounds itself below it (`bufferBytes`: the most a stream may
+ * hold past the soft limit).
+ */
+export function streamSocketOptions(bufferBytes: number) {
+  return {
+    compression: 0,
+    maxPayloadLength: WS_MAX_CLIENT_FRAME_BYTES,
+    idleTimeout: WS_IDLE_TIMEOUT_S,
+    sendPingsAutomatically: true,
+    maxBackpressure: WS_SOFT_BUFFER_BYTES + bufferBytes + 1024 * 1024,
+    closeOnBackpressureLimit: 0,
+  };
+}
 import { pending } from '../backend/awaitable.js';
 import { acceptUpgrade, type UpgradeDeps } from './upgrade.js';
 
@@ -48,15 +65,8 @@ export function mountSubscribe(slots: Slots, deps: UpgradeDeps & { hub: Hub; eve
 
   slots.ws<SubData>(
     SUBSCRIBE_PATH,
-    {
-      compression: 0,
-      maxPayloadLength: WS_MAX_CLIENT_FRAME_BYTES,
-      idleTimeout: WS_IDLE_TIMEOUT_S,
-      sendPingsAutomatically: true,
-      // uWS must never drop on its own: the hub bounds each subscriber below this.
-      maxBackpressure: WS_SOFT_BUFFER_BYTES + deps.maxBytes + 1024 * 1024,
-      closeOnBackpressureLimit: 0,
-    },
+    // uWS must never drop on its own: the hub bounds each subscriber below this.
+    streamSocketOptions(deps.maxBytes),
     (res, req, context) =>
       acceptUpgrade(res, req, context, { ...deps, path: SUBSCRIBE_PATH }, (u) => {
         const q = new URLSearchParams(u.ctx.query);

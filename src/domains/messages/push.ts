@@ -4,7 +4,8 @@ import { fail } from '../../errors.js';
 import { flagParam, sinceParam } from '../../http/query.js';
 import type { Slots, WsCallbacks } from '../../http/slots.js';
 import type { Logger } from '../../log.js';
-import { INBOX_PUSH_PAGE, MESSAGE_MAX_BODY_BYTES, WS_IDLE_TIMEOUT_S, WS_MAX_CLIENT_FRAME_BYTES, WS_SOFT_BUFFER_BYTES } from '../../shared/limits.js';
+import { INBOX_PUSH_PAGE, MESSAGE_MAX_BODY_BYTES, WS_SOFT_BUFFER_BYTES } from '../../shared/limits.js';
+import { streamSocketOptions } from '../../ws/subscribe.js';
 import { acceptUpgrade, type UpgradeDeps } from '../../ws/upgrade.js';
 import { pending, then } from '../../backend/awaitable.js';
 import type { MessageReader } from './reader.js';
@@ -158,15 +159,8 @@ export class InboxPush {
     };
     slots.ws<StreamData>(
       INBOX_SUBSCRIBE_PATH,
-      {
-        compression: 0,
-        maxPayloadLength: WS_MAX_CLIENT_FRAME_BYTES,
-        idleTimeout: WS_IDLE_TIMEOUT_S,
-        sendPingsAutomatically: true,
-        // uWS must never drop on its own: a stream stops writing past the soft limit, after at most one item.
-        maxBackpressure: WS_SOFT_BUFFER_BYTES + 8 * MESSAGE_MAX_BODY_BYTES + 1024 * 1024,
-        closeOnBackpressureLimit: 0,
-      },
+      // A stream stops writing past the soft limit, after at most one item.
+      streamSocketOptions(8 * MESSAGE_MAX_BODY_BYTES),
       (res, req, context) =>
         acceptUpgrade(res, req, context, { ...deps, path: INBOX_SUBSCRIBE_PATH }, (u) => {
           const identity = u.ctx.identity;

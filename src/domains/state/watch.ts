@@ -7,9 +7,9 @@ import { checkName } from '../../http/path.js';
 import { parseIntStrict } from '../../http/query.js';
 import type { Slots, WsCallbacks } from '../../http/slots.js';
 import type { Logger } from '../../log.js';
-import { EVENT_FEED_POLL_MS, EVENT_FEED_RETRY_MS, WS_IDLE_TIMEOUT_S, WS_MAX_CLIENT_FRAME_BYTES, WS_REPLAY_STEP_IDS, WS_SOFT_BUFFER_BYTES } from '../../shared/limits.js';
+import { EVENT_FEED_POLL_MS, EVENT_FEED_RETRY_MS, WS_REPLAY_STEP_IDS } from '../../shared/limits.js';
 import { SocketOutlet } from '../../ws/outlet.js';
-import { slowConsumerLogger } from '../../ws/subscribe.js';
+import { slowConsumerLogger, streamSocketOptions } from '../../ws/subscribe.js';
 import { acceptUpgrade, type UpgradeDeps } from '../../ws/upgrade.js';
 import type { ChangeRow, StateReader } from './reader.js';
 
@@ -277,14 +277,7 @@ export function mountWatch(slots: Slots, deps: UpgradeDeps & { feed: ChangeFeed;
   };
   slots.ws<WatchData>(
     path,
-    {
-      compression: 0,
-      maxPayloadLength: WS_MAX_CLIENT_FRAME_BYTES,
-      idleTimeout: WS_IDLE_TIMEOUT_S,
-      sendPingsAutomatically: true,
-      maxBackpressure: WS_SOFT_BUFFER_BYTES + deps.maxBytes + 1024 * 1024,
-      closeOnBackpressureLimit: 0,
-    },
+    streamSocketOptions(deps.maxBytes),
     (res, req, context) =>
       acceptUpgrade(res, req, context, { ...deps, path }, (u) => {
         const q = new URLSearchParams(u.ctx.query);
