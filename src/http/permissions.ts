@@ -194,7 +194,7 @@ export const PERMISSIONS: Readonly<Record<string, Rule>> = {
   'GET /api/llm/usage': r('read', 'read LLM usage', projectQuery),
   // Whose usage and which project: checked by the route (the caller's own agent; a scoped token's projects).
   'POST /api/llm/usage': r('write', 'record LLM usage'),
-  'GET /api/llm/usage/summary': r('read', 'read LLM usage'),
+  'GET /api/llm/usage/summary': r('read', 'read LLM usage', projectQuery),
   'POST /v1/logs': r('write', 'send telemetry'),
   'POST /v1/metrics': r('write', 'send telemetry'),
   'GET /api/budgets': r('read', 'read budgets', budgetQuery),

@@ -179,3 +179,18 @@ t.test('GET /api/budgets: ?scope= narrows; a scoped token reads its projects onl
   t.same((await call('GET', '/api/budgets?scope=global', scoped)).body, refused, 'global: refused');
   t.same(((await call('GET', '/api/budgets?scope=project:web', scoped)).body as any[]).map((b) => b.scope), ['project:web'], 'its project');
 });
+
+t.test('GET /api/llm/usage/summary: ?project= narrows it; a scoped token reads only its projects', async (t) => {
+  const { call, token } = await setup(t);
+  for (const [project, cost] of [['web', 1.5], ['web', 0.25], ['ops', 7]] as const) {
+    t.equal((await call('POST', '/api/llm/usage', SERVER, { provider: 'anthropic', model: 'm', tokens_in: 10, tokens_out: 1, cost_usd: cost, project })).status, 200);
+  }
+  const all = (await call('GET', '/api/llm/usage/summary', SERVER)).body;
+  t.same([all.total.request_count, all.total.total_cost_usd], [3, 8.75], 'every project');
+  const web = (await call('GET', '/api/llm/usage/summary?project=web', SERVER)).body;
+  t.same([web.total.request_count, web.total.total_cost_usd, Object.keys(web.groups)], [2, 1.75, ['web']], 'one project');
+  const scoped = await token('web', 'reader', ['project:web']);
+  t.same(await call('GET', '/api/llm/usage/summary', scoped).then((r) => [r.status, r.body]), [403, { error: 'reader token may not read LLM usage outside its scopes', code: 403 }], 'not every project');
+  t.same(await call('GET', '/api/llm/usage/summary?project=ops', scoped).then((r) => r.status), 403, 'not another project');
+  t.same((await call('GET', '/api/llm/usage/summary?project=web', scoped)).body.total.request_count, 2, 'its own');
+});

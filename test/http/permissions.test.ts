@@ -73,7 +73,7 @@ t.test('the matrix: each route with each role, in and out of scope, answers as t
     const query =
       route === 'GET /api/state'
         ? `?prefix=${inScope ? 'shared/' : 'ops/'}`
-        : route === 'GET /api/tasks' || route === 'GET /api/rules' || route === 'GET /api/rules/export' || route === 'GET /api/llm/usage'
+        : route === 'GET /api/tasks' || route === 'GET /api/rules' || route === 'GET /api/rules/export' || route === 'GET /api/llm/usage' || route === 'GET /api/llm/usage/summary'
           ? `?project=${project}`
           : route === 'GET /api/events/history'
             ? `?topic=${inScope ? 'ci.build' : 'ops.x'}`

@@ -30,6 +30,8 @@ export interface ListFilter {
 export interface Span {
   from: string | null;
   to: string | null;
+  /** The summary only: one project's records (a scoped token's view); absent/null = all. */
+  project?: string | null;
 }
 
 /** Read-only queries of the LLM usage log; SQLite answers at once, PostgreSQL with a promise. */
@@ -57,6 +59,9 @@ const EXCEEDED = sql(`SELECT ${BUDGET_COLUMNS} FROM budgets WHERE exceeded <> ''
 /** Storage-text bounds, inclusive: parameters from ×2, to ×2. */
 const SPAN = '(CAST(? AS text) IS NULL OR created_at >= ?) AND (CAST(? AS text) IS NULL OR created_at <= ?)';
 const span = (s: Span) => [s.from, s.from, s.to, s.to];
+/** The summary's filter: the span, and one project when asked. */
+const SUMMARY_WHERE = `${SPAN} AND (CAST(? AS text) IS NULL OR project = ?)`;
+const summarySpan = (s: Span) => [...span(s), s.project ?? null, s.project ?? null];
 const listBy = (where: string) => sql(`SELECT ${COLUMNS} FROM llm_usage WHERE ${where} AND ${SPAN} ORDER BY created_at DESC, id DESC LIMIT ?`);
 /** The list by its one filter (parameters: the filter's value, unless all, then the span and the limit). */
 const LISTS = { all: listBy('1 = 1'), instance_id: listBy('instance_id = ?'), project: listBy('project = ?'), session_tag: listBy('session_tag = ?') };
@@ -78,10 +83,10 @@ const summaries = {
   sqlite(db: Reads): LlmReader['summary'] {
     const SUMS = 'coalesce(sum(tokens_in), 0) AS total_tokens_in, coalesce(sum(tokens_out), 0) AS total_tokens_out, coalesce(sum(cost_usd), 0) AS total_cost_usd, count(*) AS request_count';
     const groups = Object.fromEntries(
-      GROUP_COLUMNS.map((col) => [col, db.statement<Sum & { g: string }>(only('sqlite', `SELECT ${col} AS g, ${SUMS} FROM llm_usage WHERE ${SPAN} GROUP BY ${col} ORDER BY ${col}`))]),
+      GROUP_COLUMNS.map((col) => [col, db.statement<Sum & { g: string }>(only('sqlite', `SELECT ${col} AS g, ${SUMS} FROM llm_usage WHERE ${SUMMARY_WHERE} GROUP BY ${col} ORDER BY ${col}`))]),
     ) as Record<GroupColumn, ReadStatement<Sum & { g: string }>>;
-    const total = db.statement<Sum>(only('sqlite', `SELECT ${SUMS} FROM llm_usage WHERE ${SPAN}`));
-    return (column, s) => ({ groups: groups[column].all(...span(s)) as Array<Sum & { g: string }>, total: total.get(...span(s)) as Sum });
+    const total = db.statement<Sum>(only('sqlite', `SELECT ${SUMS} FROM llm_usage WHERE ${SUMMARY_WHERE}`));
+    return (column, s) => ({ groups: groups[column].all(...summarySpan(s)) as Array<Sum & { g: string }>, total: total.get(...summarySpan(s)) as Sum });
   },
   pg(db: Reads): LlmReader['summary'] {
     const parts = Object.fromEntries(
@@ -94,7 +99,7 @@ const summaries = {
                FROM (SELECT g, tokens_in, tokens_out, ((bits >> 52) & 2047)::int AS e,
                             (CASE WHEN bits < 0 THEN -1 ELSE 1 END) * ((bits & 4503599627370495) | (CASE WHEN (bits >> 52) & 2047 = 0 THEN 0 ELSE 4503599627370496 END)) AS m
                        FROM (SELECT ${col} AS g, tokens_in, tokens_out, ('x' || encode(float8send(cost_usd), 'hex'))::bit(64)::bigint AS bits
-                               FROM llm_usage WHERE ${SPAN}) r) p
+                               FROM llm_usage WHERE ${SUMMARY_WHERE}) r) p
               GROUP BY g, e ORDER BY g`,
           ),
         ),
@@ -107,7 +112,7 @@ const summaries = {
       request_count: list.reduce((a, p) => a + p.n, 0),
     });
     return (column, s) =>
-      then(parts[column].all(...span(s)), (rows) => {
+      then(parts[column].all(...summarySpan(s)), (rows) => {
         const byGroup = new Map<string, Part[]>();
         for (const p of rows) {
           const list = byGroup.get(p.g);

@@ -158,7 +158,7 @@ export function llmRoutes(svc: LlmService): Route[] {
         const q = queryParams(ctx);
         const groupBy = q.get('group_by') || 'project';
         if (!isGroupBy(groupBy)) throw fail('GROUP_BY_INVALID');
-        const span = { from: instantParam(q, 'from', true), to: instantParam(q, 'to', true) };
+        const span = { from: instantParam(q, 'from', true), to: instantParam(q, 'to', true), project: q.get('project') || null };
         // from/to echoed as given ("" when absent).
         sendJson(ctx, 200, { group_by: groupBy, from: q.get('from') ?? '', to: q.get('to') ?? '', ...(await svc.summary(groupBy, span)) });
       },

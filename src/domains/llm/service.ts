@@ -7,7 +7,7 @@ import type { WriterClient } from '../../rpc/writer-client.js';
 import { toRfc3339 } from '../../store.js';
 import { periodsAt, secondsLeft } from './periods.js';
 import type { PriceTable } from './prices.js';
-import type { ListFilter, LlmInput, LlmReader, Sum } from './reader.js';
+import type { ListFilter, LlmInput, LlmReader, Span, Sum } from './reader.js';
 
 export type { ListFilter, LlmInput, LlmRecord } from './reader.js';
 
@@ -63,7 +63,7 @@ export class LlmService {
     return (await this.reader.list(f)).map((r) => ({ ...r, cost_usd: r.cost_source === 'unknown' ? null : r.cost_usd, created_at: toRfc3339(r.created_at) }));
   }
 
-  async summary(groupBy: GroupBy, span: { from: string | null; to: string | null }): Promise<{ groups: Record<string, Sum>; total: Sum }> {
+  async summary(groupBy: GroupBy, span: Span): Promise<{ groups: Record<string, Sum>; total: Sum }> {
     const r = await this.reader.summary(GROUP_COLUMN[groupBy], span);
     const groups: Record<string, Sum> = {};
     for (const { g, ...sum } of r.groups) groups[g] = sum;
