@@ -31,6 +31,13 @@ t.test('state revisions and watches', async (t) => {
     t.equal(l.headers.get('x-koor-revision'), String(revs.at(-1)), 'a listing says the newest revision');
   });
 
+  await t.test('a key named `watch` is still a key: only an upgrade reaches the watch route', async (t) => {
+    t.equal((await put('watch', '{"mine":1}')).status, 200);
+    const g = await fetch(u('/api/state/watch'));
+    t.same([g.status, await g.text()], [200, '{"mine":1}'], 'a plain GET reads the key');
+    t.equal((await fetch(u('/api/state/watch'), { method: 'DELETE' })).status, 200);
+  });
+
   await t.test('prefix listing: only keys under the prefix, paged', async (t) => {
     for (const k of ['pl/x/1', 'pl/x/2', 'pl/x/3', 'pl/y/1', 'pl/x']) await put(k, '1');
     const all = await json(await fetch(u('/api/state?prefix=pl/x/')));
