@@ -1,13 +1,16 @@
 /**
  * Replaces tsc's output for the two start-up entries — the front (dist/src/main.js) and the writer
  * thread (dist/workers/writer/main.js) — with one esbuild bundle each of the compiled modules they
- * import, so a start loads two files instead of ~350 (the modules tsc wrote stay beside them, for
- * the tests and the other threads). npm packages stay imports (uWebSockets.js and better-sqlite3
- * are native; TypeBox is one module already, schemas/build.mjs). `import.meta.url` in a bundled
+ * import, so a start loads two files instead of ~450 modules (tsc's stay beside them, for
+ * the tests and the other threads). The packages they load at start-up (pino, prom-client) are
+ * bundled too, CommonJS ones reaching Node's built-ins through `require` made by the banner; the
+ * native ones (uWebSockets.js, better-sqlite3) and the ones loaded lazily (piscina, the MCP SDK,
+ * postgres: cluster mode) stay imports. `import.meta.url` in a bundled
  * module is rewritten to that module's own compiled URL, so the paths it resolves (the workers,
  * the dashboard, package.json) do not change. Source maps chain to the .ts sources. Run by
- * `npm run build` after tsc and schemas/build.mjs; a no-op when each bundle is newer than every
- * compiled module (`--force` rebuilds).
+ * `npm run build` after tsc and schemas/build.mjs (whose TypeBox bundle it takes in); a no-op
+ * when each bundle is newer than every compiled module, this script and package-lock.json
+ * (`--force` rebuilds).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -18,13 +21,14 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const DIST = path.join(ROOT, 'dist');
 const BANNER = '// bundled by src/build.mjs';
 const ENTRIES = ['src/main.js', 'workers/writer/main.js'];
+const EXTERNAL = ['uWebSockets.js', 'better-sqlite3', 'piscina', 'postgres', '@modelcontextprotocol/sdk', '@modelcontextprotocol/sdk/*'];
 const BUNDLES = new Set(ENTRIES.map((e) => path.join(DIST, e)));
 
 /** tsc's module for the bundle at `out`, kept as `<name>.tsc.js` so a rebuild bundles from it. */
 const tscCopy = (out) => out.replace(/\.js$/, '.tsc.js');
 
 function newestInput() {
-  let newest = fs.statSync(fileURLToPath(import.meta.url)).mtimeMs;
+  let newest = Math.max(...[fileURLToPath(import.meta.url), path.join(ROOT, 'package-lock.json')].map((f) => fs.statSync(f).mtimeMs));
   const walk = (dir) => {
     for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
       const p = path.join(dir, e.name);
@@ -81,13 +85,13 @@ for (const entry of ENTRIES) {
     outfile: out,
     write: false,
     bundle: true,
-    packages: 'external',
+    external: EXTERNAL,
     format: 'esm',
     platform: 'node',
     target: 'node20',
     sourcemap: 'linked',
     sourcesContent: false,
-    banner: { js: BANNER },
+    banner: { js: `${BANNER}\nimport { createRequire as __koorRequire } from 'node:module';\nconst require = __koorRequire(import.meta.url);` },
     plugins: [keepOwnUrl(out)],
     logLevel: 'warning',
   });
