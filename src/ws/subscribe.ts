@@ -9,6 +9,19 @@ import { SocketOutlet } from './outlet.js';
 import { WS_IDLE_TIMEOUT_S, WS_MAX_CLIENT_FRAME_BYTES, WS_SOFT_BUFFER_BYTES } from '../shared/limits.js';
 
 /**
+ * Where a stream resumed after `requested` starts (events by id, watches by revision): never past
+ * `last`, the newest (a restored or fresh data file must not mute live items); when what was
+ * asked for is no longer retained, one before the oldest kept (`pruned`: the first it can give,
+ * for the upgrade's header) — or, with nothing retained, at `last`.
+ */
+export function resumeFrom(requested: number, last: number, oldest: number | null): { since: number; pruned: number | null } {
+  const since = Math.min(requested, last);
+  if (oldest !== null && since < oldest - 1) return { since: oldest - 1, pruned: oldest };
+  if (oldest === null && since < last) return { since: last, pruned: last + 1 };
+  return { since, pruned: null };
+}
+
+/**
  * The uWS options of a socket Koor streams to (events, state watches, the inbox): client frames
  * are small and ignored, pings keep it alive, and the backpressure ceiling is one uWS never
  * reaches on its own — each stream bounds itself below it (`bufferBytes`: the most a stream may
@@ -76,23 +89,9 @@ export function mountSubscribe(slots: Slots, deps: UpgradeDeps & { hub: Hub; eve
         const overflow: Overflow = overflowRaw === 'drop' ? 'drop' : 'close';
         const requested = sinceParam(q.get('since'));
         const upgrade = (oldest: number | null) => {
-          let since = requested;
-          let oldestHeader: string | null = null;
-          if (since !== null) {
-            const last = events.lastId();
-            // An id beyond the newest (a restored or fresh data file) must not mute live events.
-            since = Math.min(since, last);
-            // Older than what is retained: say so, and start the replay at the oldest kept event.
-            if (oldest !== null && since < oldest - 1) {
-              oldestHeader = String(oldest);
-              since = oldest - 1;
-            } else if (oldest === null && since < last) {
-              oldestHeader = String(last + 1);
-              since = last;
-            }
-          }
-          const sub = hub.create(pattern, overflow, since);
-          u.upgrade<SubData>({ sub, cb }, oldestHeader === null ? undefined : [['X-Koor-Oldest-Event', oldestHeader]]);
+          const from = requested === null ? null : resumeFrom(requested, events.lastId(), oldest);
+          const sub = hub.create(pattern, overflow, from === null ? null : from.since);
+          u.upgrade<SubData>({ sub, cb }, from?.pruned == null ? undefined : [['X-Koor-Oldest-Event', String(from.pruned)]]);
         };
         const oldest = requested === null ? null : events.oldestId();
         if (pending(oldest)) u.later(oldest, upgrade);

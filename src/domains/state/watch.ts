@@ -9,7 +9,7 @@ import type { Slots, WsCallbacks } from '../../http/slots.js';
 import type { Logger } from '../../log.js';
 import { EVENT_FEED_POLL_MS, EVENT_FEED_RETRY_MS, WS_REPLAY_STEP_IDS } from '../../shared/limits.js';
 import { SocketOutlet } from '../../ws/outlet.js';
-import { slowConsumerLogger, streamSocketOptions } from '../../ws/subscribe.js';
+import { resumeFrom, slowConsumerLogger, streamSocketOptions } from '../../ws/subscribe.js';
 import { acceptUpgrade, type UpgradeDeps } from '../../ws/upgrade.js';
 import type { ChangeRow, StateReader } from './reader.js';
 
@@ -297,21 +297,10 @@ export function mountWatch(slots: Slots, deps: UpgradeDeps & { feed: ChangeFeed;
         const values = rawValues === '1' || rawValues === 'true';
         const hub = values ? feed.valuesHub : feed.hub;
         const upgrade = (last: number, oldest: number | null) => {
-          let since = requested ?? last;
-          let oldestHeader: string | null = null;
-          // A revision beyond the newest (a restored or fresh data file) must not mute live changes.
-          since = Math.min(since, last);
-          if (requested !== null) {
-            if (oldest !== null && since < oldest - 1) {
-              oldestHeader = String(oldest);
-              since = oldest - 1;
-            } else if (oldest === null && since < last) {
-              oldestHeader = String(last + 1);
-              since = last;
-            }
-          }
-          const sub = hub.create(pattern, 'close', since);
-          u.upgrade<WatchData>({ sub, values, cb }, oldestHeader === null ? [['X-Koor-Revision', String(last)]] : [['X-Koor-Revision', String(last)], ['X-Koor-Oldest-Revision', oldestHeader]]);
+          // Without since_revision: live changes from the newest on.
+          const from = requested === null ? { since: last, pruned: null } : resumeFrom(requested, last, oldest);
+          const sub = hub.create(pattern, 'close', from.since);
+          u.upgrade<WatchData>({ sub, values, cb }, from.pruned === null ? [['X-Koor-Revision', String(last)]] : [['X-Koor-Revision', String(last)], ['X-Koor-Oldest-Revision', String(from.pruned)]]);
         };
         const both = then(feed.sync(), (last) => then(requested === null ? null : feed.oldest(), (oldest) => ({ last, oldest })));
         if (both instanceof Promise) u.later(both, (b) => upgrade(b.last, b.oldest));
