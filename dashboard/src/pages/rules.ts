@@ -2,7 +2,7 @@
  * Rules: the proposals waiting for a decision (accept / reject), the accepted rules with filters,
  * add / edit (POST /api/rules/import upserts a rule as accepted) / delete, and an export.
  */
-import { useEffect, useMemo, useState } from 'preact/hooks';
+import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import type { Rule, RulesImportReply } from '../../../schemas/http/rules.js';
 import { getJson, request, send, seg } from '../api.js';
 import { download, ErrorNote, fmtTime, html, Status, TableWrap, useAction, useConfirm, useLoad } from '../ui.js';
@@ -42,7 +42,15 @@ function Select({ id, label, value, options, onInput }: { id: string; label: str
 function RuleForm({ initial, editing, onSaved, onCancel }: { initial: Form; editing: boolean; onSaved: (name: string) => void; onCancel: () => void }) {
   const [f, setF] = useState<Form>(initial);
   const [error, busy, run] = useAction();
-  useEffect(() => setF(initial), [initial]);
+  // Reset when another rule is opened in the open form, never on mount: the effect runs after the
+  // first paint, so a reset then wiped what was typed in the meantime (and a required field left
+  // empty made the browser drop the submit without a word).
+  const shown = useRef(initial);
+  useEffect(() => {
+    if (shown.current === initial) return;
+    shown.current = initial;
+    setF(initial);
+  }, [initial]);
   const set = (k: keyof Form) => (v: string) => setF((x) => ({ ...x, [k]: v }));
   const save = (e: Event) => {
     e.preventDefault();
