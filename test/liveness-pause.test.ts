@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import t from 'tap';
+import { ensureFaketime } from './helpers/faketime.js';
 import { spawnServer, tempDir, type ServerProcess } from './helpers/server.js';
 import { waitUntil } from './helpers/wait.js';
 
@@ -115,10 +115,12 @@ t.test('SIGSTOP of the server longer than the timeout: nobody goes stale, no lea
   await hb.stop();
 });
 
-/** libfaketime (Debian's `faketime`): the server's wall clock is stepped 10 min forward while it runs. */
-const LIBFAKETIME = ['/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1', '/usr/lib/faketime/libfaketime.so.1'].find((p) => existsSync(p));
+/** libfaketime (Debian's `faketime`, installed by the test setup): the server's wall clock is stepped 10 min forward while it runs. */
+const faketime = ensureFaketime();
+const LIBFAKETIME = 'path' in faketime ? faketime.path : null;
+const NO_FAKETIME = 'skip' in faketime ? faketime.skip : false;
 
-t.test('a wall-clock step of the server process changes nothing (libfaketime)', { skip: LIBFAKETIME ? false : 'libfaketime not installed (apt-get install faketime)' }, async (t) => {
+t.test('a wall-clock step of the server process changes nothing (libfaketime)', { skip: NO_FAKETIME }, async (t) => {
   const dir = tempDir(t, 'koor-faketime-');
   const stamp = `${dir}/faketime`;
   const { writeFileSync } = await import('node:fs');
@@ -143,7 +145,7 @@ t.test('a wall-clock step of the server process changes nothing (libfaketime)', 
   await hb.stop();
 });
 
-t.test('faketime is usable here', { skip: LIBFAKETIME ? false : 'libfaketime not installed' }, async (t) => {
+t.test('faketime is usable here', { skip: NO_FAKETIME }, async (t) => {
   const r = spawnSync('faketime', ['-f', '+1d', 'date', '+%s']);
   t.ok(Number(r.stdout.toString()) > Date.now() / 1000 + 80_000, 'faketime shifts the wall clock');
 });
