@@ -37,9 +37,10 @@ async function sessions(url: string): Promise<number> {
 }
 
 /** `n` sessions for `token`, a few at a time. */
-async function flood(url: string, token: string, n: number): Promise<string[]> {
+/** `at` sessions opened at once: the server orders concurrent ones as they arrive, not as `ids` lists them. */
+async function flood(url: string, token: string, n: number, at = 10): Promise<string[]> {
   const ids: string[] = [];
-  for (let i = 0; i < n; i += 10) ids.push(...(await Promise.all(Array.from({ length: Math.min(10, n - i) }, () => open(url, token)))));
+  for (let i = 0; i < n; i += at) ids.push(...(await Promise.all(Array.from({ length: Math.min(at, n - i) }, () => open(url, token)))));
   return ids;
 }
 
@@ -53,8 +54,9 @@ t.test('1,001 MCP sessions from a flood, then a new client still gets in', async
     agents.push(((await r.json()) as { token: string }).token);
   }
 
-  // One agent past its own cap: its oldest sessions go, nobody else's.
-  const a = await flood(url, agents[0]!, 150);
+  // One agent past its own cap: its oldest sessions go, nobody else's. One at a time, so a[i] is
+  // the server's i-th (the LRU assertions below name sessions by index).
+  const a = await flood(url, agents[0]!, 150, 1);
   t.equal(await sessions(url), 100, 'one agent holds at most its cap');
   t.equal(await use(url, agents[0]!, a[0]!), 404, 'its least recently used session was closed');
   t.equal(await use(url, agents[0]!, a[49]!), 404);
