@@ -6,8 +6,9 @@
 # that read figures a node keeps for itself run on one node, still on PostgreSQL, and say why.
 # The CLI is a plain HTTP client of the routes test/http covers here, so of test/cli only
 # coord.test (an agent's leases and tasks and the pre-commit lease guard, each command landing on
-# another node) and inbox.test (send/inbox/ack/thread, and `wait` woken by a message or a task
-# committed through another node) run again; the other CLI files run once, in the main pass.
+# another node), inbox.test (send/inbox/ack/thread, and `wait` woken by a message or a task
+# committed through another node) and state-watch.test (a watch resumed across a restart of a
+# node on PostgreSQL) run again; the other CLI files run once, in the main pass.
 # Runs the compiled suite (dist/test, built by `npm run build:test`). npm test runs this after the
 # main pass; tap's setup step (test/setup/install.ts) installs Debian's postgresql when it is
 # absent and this is root.
@@ -23,5 +24,5 @@ if [ "$(id -u)" != 0 ] || ! id postgres >/dev/null 2>&1; then
   echo "# Cluster pass SKIPPED: starting a throwaway PostgreSQL needs root and the postgres user"
   exit 0
 fi
-echo "# Cluster pass: test/http, test/mcp, test/cli/coord and test/cli/inbox on 3 nodes per server, one PostgreSQL ($pg_ctl)"
-KOOR_TEST_BACKEND=cluster exec npx tap dist/test/http dist/test/mcp dist/test/cli/coord.test.js dist/test/cli/inbox.test.js
+echo "# Cluster pass: test/http, test/mcp, test/cli/coord, inbox and state-watch on 3 nodes per server, one PostgreSQL ($pg_ctl)"
+KOOR_TEST_BACKEND=cluster exec npx tap dist/test/http dist/test/mcp dist/test/cli/coord.test.js dist/test/cli/inbox.test.js dist/test/cli/state-watch.test.js

@@ -49,6 +49,8 @@ export const StatePutReply = Type.Object({
   updated_at: Instant,
   /** The store-wide revision of this write (issue 31): strictly increasing across every key and spec. */
   revision: Type.Integer(),
+  /** With a TTL: when the key expires (RFC 3339, milliseconds). */
+  expires_at: Type.Optional(Instant),
 });
 export type StatePutReply = Static<typeof StatePutReply>;
 
@@ -75,6 +77,8 @@ export const TxnOpBody = Type.Object({
   value: Type.Optional(Type.Unknown()),
   content_type: Type.Optional(Type.String()),
   ttl: Type.Optional(Type.Union([Type.String(), Type.Number()])),
+  /** put, delete: this op's fencing token (else the request's X-Koor-Fence, if any). */
+  fence: Type.Optional(Type.Integer({ minimum: 0 })),
   topic: Type.Optional(Type.String()),
   data: Type.Optional(Type.Unknown()),
 });
@@ -105,6 +109,8 @@ export const TxnResultReply = Type.Object({
   found: Type.Optional(Type.Boolean()),
   value: Type.Optional(Type.Unknown()),
   content_type: Type.Optional(Type.String()),
+  /** put with a TTL: when the key expires (RFC 3339, milliseconds). */
+  expires_at: Type.Optional(Instant),
   id: Type.Optional(Type.Integer()),
   topic: Type.Optional(Type.String()),
 });

@@ -14,8 +14,16 @@ export const TxnCompare = Type.Object({
 export type TxnCompare = Static<typeof TxnCompare>;
 
 export const TxnOp = Type.Union([
-  Type.Object({ op: Type.Literal('put'), key: Type.String({ minLength: 1 }), value: Bytes, content_type: Type.String(), ttl_ms: Type.Optional(Type.Integer({ minimum: 1 })) }),
-  Type.Object({ op: Type.Literal('delete'), key: Type.String({ minLength: 1 }) }),
+  Type.Object({
+    op: Type.Literal('put'),
+    key: Type.String({ minLength: 1 }),
+    value: Bytes,
+    content_type: Type.String(),
+    ttl_ms: Type.Optional(Type.Integer({ minimum: 1 })),
+    /** Refused (and the whole transaction undone) when a live lease on the key, or an earlier fenced write of it, has a larger token. */
+    fence: Type.Optional(Type.Integer({ minimum: 0 })),
+  }),
+  Type.Object({ op: Type.Literal('delete'), key: Type.String({ minLength: 1 }), fence: Type.Optional(Type.Integer({ minimum: 0 })) }),
   Type.Object({ op: Type.Literal('get'), key: Type.String({ minLength: 1 }) }),
   /** `data`: raw JSON text, as events.publish stores it. */
   Type.Object({ op: Type.Literal('publish'), topic: Type.String({ minLength: 1 }), data: Type.String({ minLength: 1 }) }),

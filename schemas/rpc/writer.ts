@@ -29,6 +29,8 @@ const StateMeta = Type.Object({
   updated_at: Type.String(),
   /** The store-wide revision of this write (issue 31). */
   revision: Type.Integer(),
+  /** When the key expires (X-Koor-TTL), epoch ms by the writer's clock; absent = never. */
+  expires_at: Type.Optional(Type.Integer()),
 });
 
 const SpecMeta = Type.Object({
@@ -109,7 +111,7 @@ export const WriterMethods = {
     res: StateMeta,
   },
   'state.delete': {
-    req: Type.Object({ key: Type.String({ minLength: 1 }), if_match: Type.Optional(Type.String()), updated_by: Type.Optional(Type.String()) }),
+    req: Type.Object({ key: Type.String({ minLength: 1 }), if_match: Type.Optional(Type.String()), updated_by: Type.Optional(Type.String()), fence: Type.Optional(Type.Integer({ minimum: 0 })) }),
     res: Type.Object({ key: Type.String(), revision: Type.Integer() }),
   },
   /** Deletes up to `limit` keys past their TTL, each with an `expire` change (issue 31). */
@@ -123,7 +125,7 @@ export const WriterMethods = {
     res: Type.Object({ deleted: Type.Integer(), more: Type.Boolean() }),
   },
   'state.rollback': {
-    req: Type.Object({ key: Type.String({ minLength: 1 }), version: Type.Integer() }),
+    req: Type.Object({ key: Type.String({ minLength: 1 }), version: Type.Integer(), fence: Type.Optional(Type.Integer({ minimum: 0 })) }),
     /** The new current row, value included so the front can refresh its cache. */
     res: Type.Intersect([StateMeta, Type.Object({ rolled_back: Type.Integer(), value: Bytes })]),
   },

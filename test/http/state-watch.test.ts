@@ -22,11 +22,17 @@ t.test('state revisions and watches', async (t) => {
     revs.push(spec.revision);
     const del = await json(await fetch(u('/api/state/rev/b'), { method: 'DELETE' }));
     revs.push(del.revision);
+    const rolled = await fetch(u('/api/state/rev/c?rollback=1'), { method: 'POST' });
+    const rb = await json(rolled);
+    t.equal(rolled.headers.get('x-koor-revision'), String(rb.revision), 'a rollback is a write with its own revision');
+    revs.push(rb.revision);
     for (let i = 1; i < revs.length; i++) t.ok(revs[i]! > revs[i - 1]!, `revision ${i} (${revs[i]}) after ${revs[i - 1]}`);
     const g = await fetch(u('/api/state/rev/a'));
     t.equal(g.headers.get('x-koor-revision'), String(revs[2]), 'a GET says the revision of the key\'s last write');
     const gs = await fetch(u('/api/specs/revproj/api'));
     t.equal(gs.headers.get('x-koor-revision'), String(spec.revision));
+    const ls = await fetch(u('/api/specs/revproj'));
+    t.equal(ls.headers.get('x-koor-revision'), String(revs.at(-1)), 'a project\'s spec listing says the newest revision');
     const l = await fetch(u('/api/state?prefix=rev/'));
     t.equal(l.headers.get('x-koor-revision'), String(revs.at(-1)), 'a listing says the newest revision');
   });
@@ -134,10 +140,18 @@ t.test('state revisions and watches', async (t) => {
     await w.waitFor(2);
     t.same(w.changes.map((c) => [c.type, c.key]), [['put', 'ttl/k'], ['expire', 'ttl/k']]);
     // ?ttl= works too; a write without a TTL clears it.
-    await put('ttl/q?ttl=200ms', '1');
-    await put('ttl/q', '2');
+    const q = await json(await put('ttl/q?ttl=200ms', '1'));
+    t.ok(Date.parse(q.expires_at) > Date.now() - 1000, `?ttl= sets an expiry (${q.expires_at})`);
+    await put('ttl/r?ttl=200ms', '1');
+    const cleared = await json(await put('ttl/r', '2'));
+    t.equal(cleared.expires_at, undefined, 'a write without a TTL has no expiry');
+    await waitUntil('?ttl= to expire its key', async () => (await fetch(u('/api/state/ttl/q'))).status === 404);
+    await new Promise((r) => setTimeout(r, Math.max(0, Date.parse(q.expires_at) + 300 - Date.now())));
+    t.equal((await fetch(u('/api/state/ttl/r'))).status, 200, 'the key whose TTL was cleared is still there');
     const a = await json(await put('ttl/keep', '1', { 'x-koor-ttl': '60s' }));
     t.equal(a.version, 1);
+    const inMs = Date.parse(a.expires_at) - Date.now();
+    t.ok(inMs > 50_000 && inMs <= 60_000, `the reply says when it expires (in ${inMs} ms)`);
     const bad = await put('ttl/x', '1', { 'x-koor-ttl': 'soon' });
     t.equal(bad.status, 400);
     t.match((await json(bad)).error, /invalid ttl "soon"/);
@@ -199,6 +213,28 @@ t.test('state revisions and watches', async (t) => {
     await w.waitFor(2);
     t.same(w.changes.map((c) => [c.type, c.project, c.name, c.revision]), [['put', 'wp', 'api', a.revision], ['delete', 'wp', 'api', d.revision]]);
   });
+});
+
+t.test('TTL: a read after expiry is 404 while the writer, which runs the sweep, is held up', async (t) => {
+  const s = await startTestServer(t, {}, { oneNode: "one node's writer held up: no other node's sweep may run" });
+  const u = (p: string) => `${s.url}${p}`;
+  const w = await watch(s.url, '/api/state/watch?prefix=held/');
+  t.teardown(() => w.ws.close());
+  const sent = Date.now();
+  const body = await json(await fetch(u('/api/state/held/k'), { method: 'PUT', body: Buffer.from('1') as unknown as BodyInit, headers: { 'x-koor-ttl': '1s' } }));
+  const expiresAt = Date.parse(body.expires_at);
+  t.ok(expiresAt >= sent + 1000 && expiresAt <= Date.now() + 1000, 'expires_at is the write\'s time + its TTL');
+  t.equal((await fetch(u('/api/state/held/k'))).status, 200, 'there before its TTL (and cached, on SQLite)');
+  let asleep = true;
+  const held = s.writer.call('sys.sleep', { ms: 4000 }).finally(() => (asleep = false));
+  await new Promise((r) => setTimeout(r, Math.max(0, expiresAt + 50 - Date.now())));
+  t.equal((await fetch(u('/api/state/held/k'))).status, 404, 'gone once its TTL passed');
+  t.notOk((await json(await fetch(u('/api/state?prefix=held/')))).some((e: { key: string }) => e.key === 'held/k'), 'nor listed');
+  t.ok(asleep, 'read while the writer was still held up: no sweep had run');
+  t.equal(w.changes.length, 1, 'no expire change yet');
+  await held;
+  await w.waitFor(2);
+  t.same(w.changes.map((c) => [c.type, c.key]), [['put', 'held/k'], ['expire', 'held/k']], 'the sweep deletes it once the writer is back');
 });
 
 t.test('a slow watcher is bounded: closed with 4008 and its last revision; it resumes from there', async (t) => {

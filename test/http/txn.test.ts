@@ -55,6 +55,36 @@ t.test('transactions', async (t) => {
     t.match(await json(noValue), { error: 'success[0]: a put needs a value', code: 400 });
   });
 
+  await t.test('an op refused inside the writer after others ran undoes them all (an outdated fence)', async (t) => {
+    const reg = await json(await fetch(u('/api/instances/register'), { method: 'POST', body: Buffer.from('{"name":"holder"}') as unknown as BodyInit }));
+    const as = { 'x-koor-instance': reg.id };
+    const lease = await json(await fetch(u('/api/leases'), { method: 'POST', body: Buffer.from('{"resources":["fz/**"]}') as unknown as BodyInit, headers: as }));
+    t.ok(lease.fence > 0);
+    await fetch(u('/api/state/fz0/gone'), { method: 'PUT', body: Buffer.from('"here"') as unknown as BodyInit });
+    const before = await fetch(u('/api/state?prefix=fz'));
+    const newest = before.headers.get('x-koor-revision');
+    // Three ops pass (a put, a delete, a publish: all applied in the writer's transaction), then the fourth is refused there.
+    const r = await txn({
+      success: [
+        { op: 'put', key: 'fz0/a', value: 1 },
+        { op: 'delete', key: 'fz0/gone' },
+        { op: 'publish', topic: 'fz.undone', data: 1 },
+        { op: 'put', key: 'fz/out', value: 2, fence: lease.fence - 1 },
+      ],
+    });
+    t.same([r.status, (await json(r)).error], [409, `fence ${lease.fence - 1} is outdated for key fz/out: the current fence is ${lease.fence}`]);
+    t.equal((await fetch(u('/api/state/fz0/a'))).status, 404, 'the put before it was undone');
+    t.equal(await (await fetch(u('/api/state/fz0/gone'))).text(), '"here"', 'so was the delete');
+    t.same(await json(await fetch(u('/api/events/history?topic=fz.undone'))), [], 'and the publish');
+    t.equal((await fetch(u('/api/state?prefix=fz'))).headers.get('x-koor-revision'), newest, 'no revision was taken');
+    // X-Koor-Fence applies to every put and delete of the request; the holder's own fence passes.
+    const stale = await txn({ success: [{ op: 'delete', key: 'fz/out' }] }, { 'x-koor-fence': String(lease.fence - 1) });
+    t.equal(stale.status, 409, 'a delete with an outdated fence from the header');
+    const ok = await json(await txn({ success: [{ op: 'put', key: 'fz/out', value: 3 }, { op: 'delete', key: 'fz0/gone' }] }, { 'x-koor-fence': String(lease.fence) }));
+    t.match(ok, { succeeded: true, results: [{ op: 'put', version: 1 }, { op: 'delete', found: true }] });
+    t.match(await json(await txn({ success: [{ op: 'put', key: 'fz/out', value: 4, fence: -1 }] })), { code: 400 }, 'a negative fence is a 400');
+  });
+
   await t.test('race: 50 clients increment one counter through compare-and-put; no lost update', async (t) => {
     await fetch(u('/api/state/tx/counter'), { method: 'PUT', body: Buffer.from('0') as unknown as BodyInit });
     let successes = 0;

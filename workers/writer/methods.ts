@@ -54,7 +54,15 @@ export function writerMethods(driver: Driver, opts: MethodOptions = {}) {
   const llm = llmStore(events);
   const tokens = tokenStore();
   const hooks = hookStore(events);
-  const txns = txnStore(state, events);
+  /**
+   * X-Koor-Fence on a state write (issue 31): refused when a live lease on the key, or an earlier
+   * fenced write of it, carries a larger token (the writer lost its lease to a newer holder).
+   */
+  const checkFence = async (tx: Tx, key: string, fence: number): Promise<void> => {
+    const current = Math.max(await leases.fenceOver(tx, key), await state.fenceOf(tx, key));
+    if (fence < current) throw fault('FENCE_OUTDATED', `key ${key}`, fence, current);
+  };
+  const txns = txnStore(state, events, checkFence);
   const letGo = async (tx: Tx, holder: string, why: 'stale' | 'deregistered'): Promise<Event[]> => {
     // Its ephemeral state keys go with it (issue 31: Consul sessions' semantics).
     await state.dropOwned(tx, holder);
@@ -77,15 +85,17 @@ export function writerMethods(driver: Driver, opts: MethodOptions = {}) {
     },
     'db.vacuum': (tx, req) => driver.vacuum(tx, req.pages),
     'state.put': async (tx, req) => {
-      // X-Koor-Fence (issue 31): refused when a live lease on the key, or an earlier fenced write of it, carries a larger token.
-      if (req.fence !== undefined) {
-        const current = Math.max(await leases.fenceOver(tx, req.key), await state.fenceOf(tx, req.key));
-        if (req.fence < current) throw fault('FENCE_OUTDATED', `key ${req.key}`, req.fence, current);
-      }
+      if (req.fence !== undefined) await checkFence(tx, req.key, req.fence);
       return state.put(tx, req);
     },
-    'state.delete': state.delete,
-    'state.rollback': state.rollback,
+    'state.delete': async (tx, req) => {
+      if (req.fence !== undefined) await checkFence(tx, req.key, req.fence);
+      return state.delete(tx, req);
+    },
+    'state.rollback': async (tx, req) => {
+      if (req.fence !== undefined) await checkFence(tx, req.key, req.fence);
+      return state.rollback(tx, req);
+    },
     'state.prune_history': state.pruneHistory,
     'state.expire': state.expire,
     'state.prune_changes': (tx, req) => pruneChanges(tx, req.keep, req.chunk),

@@ -4,6 +4,6 @@ import { SpecService } from './service.js';
 
 /** The spec registry (SPEC §2.3). */
 export function specsDomain(p: Platform): Domain & { specs: SpecService } {
-  const specs = new SpecService(p.readers.specs, p.writer);
+  const specs = new SpecService(p.readers.specs, p.writer, () => p.readers.state.newestRevision());
   return { specs, routes: specRoutes(specs) };
 }

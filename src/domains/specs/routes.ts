@@ -13,7 +13,11 @@ export function specRoutes(svc: SpecService): Route[] {
     {
       method: 'GET',
       path: '/api/specs/:project',
-      handler: async (ctx) => sendJson(ctx, 200, await svc.list(param(ctx, 0))),
+      handler: async (ctx) => {
+        // The newest revision read before the list: a watch from it misses nothing the list does not show.
+        const revision = await svc.newestRevision();
+        sendJson(ctx, 200, await svc.list(param(ctx, 0)), [['X-Koor-Revision', String(revision)]]);
+      },
     },
     {
       method: 'GET',

@@ -1,7 +1,7 @@
 import type { AuditTag } from '../../../schemas/rpc/envelope.js';
 import { fail } from '../../errors.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
-import { toRfc3339 } from '../../store.js';
+import { toRfc3339, type Awaitable } from '../../store.js';
 import type { SpecRow, SpecsReader } from './reader.js';
 
 /** Spec registry (SPEC §2.3): per-project blobs, no history, CAS on writes. */
@@ -9,6 +9,8 @@ export class SpecService {
   constructor(
     private readonly reader: SpecsReader,
     private readonly writer: WriterClient,
+    /** The newest state or spec revision (the store-wide counter specs share with state keys). */
+    readonly newestRevision: () => Awaitable<number>,
   ) {}
 
   async list(project: string) {

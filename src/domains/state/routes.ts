@@ -31,7 +31,7 @@ function ephemeralOwner(ctx: Ctx): string | undefined {
 
 /** `POST /api/txn` (issue 31): compares and ops in one writer transaction (./txn.ts). */
 export function txnRoutes(d: TxnDeps): Route[] {
-  return [{ method: 'POST', path: '/api/txn', body: 'json', schema: TxnBody, handler: txnHandler(d) }];
+  return [{ method: 'POST', path: '/api/txn', body: 'json', schema: TxnBody, headers: ['x-koor-fence'], handler: txnHandler(d) }];
 }
 
 export function stateRoutes(svc: StateService): Route[] {
@@ -107,13 +107,14 @@ export function stateRoutes(svc: StateService): Route[] {
       method: 'POST',
       path: '/api/state/*',
       body: 'raw',
+      headers: ['x-koor-fence'],
       handler: async (ctx) => {
         const key = keyOf(ctx);
         const raw = queryParams(ctx).get('rollback');
         if (raw === null || raw === '') throw fail('ROLLBACK_REQUIRED');
         const v = parseIntStrict(raw);
         if (v === null) throw fail('ROLLBACK_NOT_INTEGER');
-        const r = await svc.rollback(key, v, auditBy(ctx));
+        const r = await svc.rollback(key, v, auditBy(ctx), fenceParam(ctx));
         ctx.tally?.('state_writes');
         sendWritten(ctx, r);
       },
@@ -121,9 +122,10 @@ export function stateRoutes(svc: StateService): Route[] {
     {
       method: 'DELETE',
       path: '/api/state/*',
+      headers: ['x-koor-fence'],
       handler: async (ctx) => {
         const key = keyOf(ctx);
-        const r = await svc.delete(key, ctx.headers.ifMatch || undefined, auditBy(ctx), actor(ctx));
+        const r = await svc.delete(key, ctx.headers.ifMatch || undefined, auditBy(ctx), actor(ctx), fenceParam(ctx));
         ctx.tally?.('state_writes');
         sendJson(ctx, 200, r);
       },

@@ -108,17 +108,22 @@ export class StateService {
       ...(input.owner ? { owner: input.owner } : {}),
       ...(input.fence === undefined ? {} : { fence: input.fence }),
     }, { audit });
-    // Expiry as the front reckons it: a moment before the writer's own (a read is never served past it).
+    // The writer's expiry, not one reckoned here after its reply (later): a read is never served past it.
     if (input.owner) this.cache.delete(input.key);
-    else this.cache.set(input.key, input.value, res.version, res.hash, res.content_type, res.revision, input.ttlMs ? Date.now() + input.ttlMs : 0);
+    else this.cache.set(input.key, input.value, res.version, res.hash, res.content_type, res.revision, res.expires_at ?? 0);
     this.onChange?.();
-    return { ...res, updated_at: toRfc3339(res.updated_at) };
+    const { expires_at: expiresAt, ...meta } = res;
+    return { ...meta, updated_at: toRfc3339(meta.updated_at), ...(expiresAt === undefined ? {} : { expires_at: new Date(expiresAt).toISOString() }) };
   }
 
-  async delete(key: string, ifMatch?: string, audit?: AuditTag, by = '') {
+  async delete(key: string, ifMatch?: string, audit?: AuditTag, by = '', fence?: number) {
     let res;
     try {
-      res = await this.writer.call('state.delete', { key, ...(ifMatch ? { if_match: ifMatch } : {}), ...(by ? { updated_by: by } : {}) }, { audit });
+      res = await this.writer.call(
+        'state.delete',
+        { key, ...(ifMatch ? { if_match: ifMatch } : {}), ...(by ? { updated_by: by } : {}), ...(fence === undefined ? {} : { fence }) },
+        { audit },
+      );
     } finally {
       this.cache.delete(key);
     }
@@ -126,8 +131,8 @@ export class StateService {
     return { deleted: key, revision: res.revision };
   }
 
-  async rollback(key: string, version: number, audit?: AuditTag) {
-    const res = await this.writer.call('state.rollback', { key, version }, { audit });
+  async rollback(key: string, version: number, audit?: AuditTag, fence?: number) {
+    const res = await this.writer.call('state.rollback', { key, version, ...(fence === undefined ? {} : { fence }) }, { audit });
     this.cache.set(key, res.value, res.version, res.hash, res.content_type, res.revision);
     this.onChange?.();
     return { key, version: res.version, hash: res.hash, rolled_back: res.rolled_back, updated_at: toRfc3339(res.updated_at), revision: res.revision };

@@ -5,6 +5,7 @@ import { auditBy } from '../../http/actor.js';
 import type { Ctx } from '../../http/context.js';
 import { checkName } from '../../http/path.js';
 import { inScope } from '../../http/permissions.js';
+import { fenceParam } from '../../http/query.js';
 import { sendJson } from '../../http/reply.js';
 import { TXN_MAX_OPS } from '../../shared/limits.js';
 import { parseDuration } from '../../config.js';
@@ -26,7 +27,7 @@ export function stateTtl(text: string | null | undefined): number | undefined {
   return ms;
 }
 
-type BodyOp = { op: string; key?: string; value?: unknown; content_type?: string; ttl?: string | number; topic?: string; data?: unknown };
+type BodyOp = { op: string; key?: string; value?: unknown; content_type?: string; ttl?: string | number; fence?: number; topic?: string; data?: unknown };
 
 const isJson = (ct: string): boolean => /(^|[/+])json(\s*;|$)/i.test(ct);
 
@@ -35,7 +36,9 @@ const isJson = (ct: string): boolean => /(^|[/+])json(\s*;|$)/i.test(ct);
  * text unless a non-JSON content_type stores a string as is); a scoped token must reach every
  * key and topic.
  */
-function toOp(ctx: Ctx, b: BodyOp, where: string): TxnOp {
+function toOp(ctx: Ctx, b: BodyOp, where: string, headerFence: number | undefined): TxnOp {
+  const fence = b.fence ?? headerFence;
+  const fenced = fence === undefined ? {} : { fence };
   const key = (): string => {
     if (typeof b.key !== 'string' || b.key === '') throw fail('TXN_OP_INVALID', where, 'key is required');
     const k = checkName(b.key, 'key');
@@ -53,10 +56,10 @@ function toOp(ctx: Ctx, b: BodyOp, where: string): TxnOp {
       else throw fail('TXN_OP_INVALID', where, `a ${ct} value must be a string`);
       if (value.length === 0) throw fail('TXN_OP_INVALID', where, 'empty value');
       const ttl = b.ttl === undefined ? undefined : stateTtl(String(b.ttl));
-      return { op: 'put', key: k, value, content_type: ct, ...(ttl === undefined ? {} : { ttl_ms: ttl }) };
+      return { op: 'put', key: k, value, content_type: ct, ...(ttl === undefined ? {} : { ttl_ms: ttl }), ...fenced };
     }
     case 'delete':
-      return { op: 'delete', key: key() };
+      return { op: 'delete', key: key(), ...fenced };
     case 'get':
       return { op: 'get', key: key() };
     case 'publish': {
@@ -75,8 +78,9 @@ function scoped(ctx: Ctx, kind: 'state' | 'topic', name: string): void {
   if (scopes !== null && !inScope(scopes, { kind, name })) throw fail('SCOPE_FORBIDDEN', role, 'run transactions');
 }
 
-/** A get's value in the reply: JSON as JSON, else its text. */
+/** One op's result in the reply: a get's value as JSON when it is JSON, else its text; an expiry in RFC 3339. */
 function shown(r: TxnResult): Record<string, unknown> {
+  if (r.expires_at !== undefined) return { ...r, expires_at: new Date(r.expires_at).toISOString() };
   if (r.value === undefined) return r;
   const text = Buffer.from(r.value).toString('utf8');
   let value: unknown = text;
@@ -112,8 +116,9 @@ export function txnHandler(d: TxnDeps): (ctx: Ctx) => Promise<void> {
       scoped(ctx, 'state', c.key);
       if (c.version === undefined && c.hash === undefined && c.exists === undefined) throw fail('TXN_OP_INVALID', `compare[${i}]`, 'needs version, hash or exists');
     });
-    const success = (b.success ?? []).map((o, i) => toOp(ctx, o, `success[${i}]`));
-    const failure = (b.failure ?? []).map((o, i) => toOp(ctx, o, `failure[${i}]`));
+    const fence = fenceParam(ctx);
+    const success = (b.success ?? []).map((o, i) => toOp(ctx, o, `success[${i}]`, fence));
+    const failure = (b.failure ?? []).map((o, i) => toOp(ctx, o, `failure[${i}]`, fence));
     const res = await d.state.txn({ compare, success, failure, updated_by: ctx.identity?.name ?? '' }, auditBy(ctx));
     if (res.events.length > 0) d.announce(res.events);
     ctx.tally?.('state_writes');

@@ -108,7 +108,7 @@ export function stateStore(historyKeep = 0) {
     return n;
   };
 
-  type Written = { key: string; version: number; hash: string; content_type: string; updated_at: string; revision: number };
+  type Written = { key: string; version: number; hash: string; content_type: string; updated_at: string; revision: number; expires_at?: number };
   /** Where a write puts a key's expiry and owner (issue 31): both cleared by a write without them. */
   type Bound = { expiresAt: number; owner: string; fence: number };
   const NONE: Bound = { expiresAt: 0, owner: '', fence: 0 };
@@ -127,7 +127,7 @@ export function stateStore(historyKeep = 0) {
       const revision = await logChange(tx, stateTopic(key), 'put', version, hash, contentType, by);
       await tx.run(UPSERT, key, value, version, hash, contentType, at, by, revision, bound.expiresAt, bound.owner, bound.fence);
       if (historyKeep > 0 && version - historyKeep >= 1) droppedInBatch += await tx.run(DROP_ONE, key, version - historyKeep);
-      return { key, version, hash, content_type: contentType, updated_at: at, revision };
+      return written(key, version, hash, contentType, at, revision, bound);
     },
     async pg(tx, key, value, contentType, by, known, bound) {
       const hash = sha256(value);
@@ -138,9 +138,15 @@ export function stateStore(historyKeep = 0) {
         WRITE_PG, key, stateTopic(key), hash, contentType, by, key, k, key, value, hash, contentType, at, by, bound.expiresAt, bound.owner, bound.fence, key, k, k,
       ))!;
       if (k > 0 && r.version - k >= 1) droppedInBatch += k === 1 ? 1 : r.dropped;
-      return { key, version: r.version, hash, content_type: contentType, updated_at: at, revision: r.revision };
+      return written(key, r.version, hash, contentType, at, r.revision, bound);
     },
   };
+
+  /** A write's reply; `expires_at` the writer's own (a front caching the value never serves it past that). */
+  const written = (key: string, version: number, hash: string, contentType: string, at: string, revision: number, bound: Bound): Written =>
+    bound.expiresAt > 0
+      ? { key, version, hash, content_type: contentType, updated_at: at, revision, expires_at: bound.expiresAt }
+      : { key, version, hash, content_type: contentType, updated_at: at, revision };
 
   /** The key's current row, or undefined when it has none or it expired (then swept now, with its `expire` change). */
   async function current(tx: Tx, key: string): Promise<Meta | undefined> {
@@ -209,8 +215,8 @@ export function stateStore(historyKeep = 0) {
     /** The current row as a transaction's compare sees it (expired = absent). */
     current,
     /** A put inside a transaction (POST /api/txn): the same write as state.put. */
-    writeIn(tx: Tx, key: string, value: Uint8Array, contentType: string, by: string, known: Meta | undefined | null, ttlMs: number | undefined, owner: string | undefined) {
-      return write[tx.dialect](tx, key, value, contentType, by, known, boundOf({ ...(ttlMs === undefined ? {} : { ttl_ms: ttlMs }), ...(owner === undefined ? {} : { owner }) }));
+    writeIn(tx: Tx, key: string, value: Uint8Array, contentType: string, by: string, bound: { ttl_ms?: number; fence?: number }) {
+      return write[tx.dialect](tx, key, value, contentType, by, null, boundOf(bound));
     },
     drop,
 
@@ -242,7 +248,7 @@ export function stateStore(historyKeep = 0) {
     async rollback(tx: Tx, req: ReqOf<M, 'state.rollback'>): Promise<ResOf<M, 'state.rollback'>> {
       const target = await tx.get<{ value: Uint8Array; content_type: string }>(VERSION, req.key, req.version, req.key, req.version);
       if (!target) throw fault('VERSION_NOT_FOUND', req.version, req.key);
-      const res = await write[tx.dialect](tx, req.key, target.value, target.content_type, `rollback:v${req.version}`, null, NONE);
+      const res = await write[tx.dialect](tx, req.key, target.value, target.content_type, `rollback:v${req.version}`, null, req.fence === undefined ? NONE : { ...NONE, fence: req.fence });
       return { ...res, rolled_back: req.version, value: target.value };
     },
   };

@@ -16,9 +16,9 @@ const VALUE = sql('SELECT value, content_type FROM state WHERE key = ?');
  * POST /api/txn (issue 31): compares, then one branch of puts, deletes, gets and publishes, all
  * in the batch's transaction — on both backends the writer's one transaction (under the cluster
  * write lock on PostgreSQL), so no other write lands between a compare and the ops it guards. A
- * failing op throws and the dispatcher undoes the whole envelope.
+ * failing op (an outdated fence) throws and the dispatcher undoes the whole envelope.
  */
-export function txnStore(state: StateStore, events: EventStore) {
+export function txnStore(state: StateStore, events: EventStore, checkFence: (tx: Tx, key: string, fence: number) => Promise<void>) {
   const holds = async (tx: Tx, c: TxnCompare): Promise<boolean> => {
     const cur = await state.current(tx, c.key);
     if (c.version !== undefined && (cur?.version ?? 0) !== c.version) return false;
@@ -30,11 +30,13 @@ export function txnStore(state: StateStore, events: EventStore) {
   const run = async (tx: Tx, op: TxnOp, by: string, out: { revision: number; events: Event[] }): Promise<TxnResult> => {
     switch (op.op) {
       case 'put': {
-        const w = await state.writeIn(tx, op.key, op.value, op.content_type, by, null, op.ttl_ms, undefined);
+        if (op.fence !== undefined) await checkFence(tx, op.key, op.fence);
+        const w = await state.writeIn(tx, op.key, op.value, op.content_type, by, op);
         out.revision = w.revision;
-        return { op: 'put', key: op.key, version: w.version, hash: w.hash, revision: w.revision, ...(op.ttl_ms ? { expires_at: Date.now() + op.ttl_ms } : {}) };
+        return { op: 'put', key: op.key, version: w.version, hash: w.hash, revision: w.revision, ...(w.expires_at === undefined ? {} : { expires_at: w.expires_at }) };
       }
       case 'delete': {
+        if (op.fence !== undefined) await checkFence(tx, op.key, op.fence);
         const cur = await state.current(tx, op.key);
         if (!cur) return { op: 'delete', key: op.key, found: false };
         out.revision = await state.drop(tx, op.key, cur.version, 'delete', by);
