@@ -217,4 +217,15 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
       createTable(STATE_CHANGES, 'pg'),
     ].join('\n'),
   },
+  {
+    version: 11,
+    name: 'a version log: each value written once into state_history, the current one included; state holds metadata (issue 33)',
+    sql: `
+      INSERT INTO state_history (key, version, value, hash, content_type, updated_at, updated_by)
+        SELECT key, version, value, hash, content_type, updated_at, updated_by FROM state
+        ON CONFLICT (key, version) DO UPDATE SET value = excluded.value, hash = excluded.hash, content_type = excluded.content_type,
+          updated_at = excluded.updated_at, updated_by = excluded.updated_by;
+      ALTER TABLE state DROP COLUMN value;
+    `,
+  },
 ];

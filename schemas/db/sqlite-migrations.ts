@@ -7,7 +7,7 @@
  */
 import { createTable } from './table.js';
 import { BUDGETS } from './tables/agents.js';
-import { STATE_CHANGES } from './tables/state.js';
+import { STATE, STATE_CHANGES } from './tables/state.js';
 import { HOOK_SESSIONS } from './tables/hooks.js';
 import { IDEMPOTENCY_KEYS } from './tables/idempotency.js';
 import { MESSAGES, MESSAGE_RECIPIENTS } from './tables/messages.js';
@@ -350,6 +350,25 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE tasks ADD COLUMN fence INTEGER NOT NULL DEFAULT 0;
     `,
       createTable(STATE_CHANGES, 'sqlite'),
+    ].join('\n'),
+  },
+  {
+    version: 16,
+    name: 'a version log: each value written once into state_history, the current one included; state holds metadata, without rowid (issue 33)',
+    sql: [
+      `
+      INSERT OR REPLACE INTO state_history (key, version, value, hash, content_type, updated_at, updated_by)
+        SELECT key, version, value, hash, content_type, updated_at, updated_by FROM state;
+      DROP INDEX state_expiring;
+      DROP INDEX state_owned;
+      ALTER TABLE state RENAME TO state_before_16;
+    `,
+      createTable(STATE, 'sqlite'),
+      `
+      INSERT INTO state (key, version, hash, content_type, updated_at, updated_by, revision, expires_at, owner, fence)
+        SELECT key, version, hash, content_type, updated_at, updated_by, revision, expires_at, owner, fence FROM state_before_16;
+      DROP TABLE state_before_16;
+    `,
     ].join('\n'),
   },
 ];

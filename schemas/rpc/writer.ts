@@ -164,7 +164,7 @@ export const WriterMethods = {
   },
   /**
    * One bounded turn of state-history retention (SPEC §8.10): visits up to `keys` keys after the
-   * cursor `after` ('' = from the start) and deletes their archived versions older than the
+   * cursor `after` ('' = from the start) and deletes their logged versions older than the
    * newest `keep` (the current one counts), at most `rows` rows. `next` is the cursor of the
    * following turn; `wrapped` when the sweep reached the last key.
    */

@@ -61,8 +61,8 @@ if ('skipped' in started) {
     );
   });
 
-  // Keeping 1 version (none in history) and 2: the edges of the one-statement write on PostgreSQL
-  // (the previous version archived and dropped at once is not archived, and still counts).
+  // Keeping 1 version (the current alone) and 2: the edges of the one-statement write on
+  // PostgreSQL (the version it drops is the one that was current when it began).
   for (const keep of [1, 2]) {
     t.test(`state: history retention keeping ${keep}`, async (t) => {
       await check(

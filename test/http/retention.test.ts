@@ -126,7 +126,8 @@ t.test('a data file from before incremental vacuum is converted once at start, d
   old.pragma('journal_mode = WAL');
   for (const m of MIGRATIONS) old.exec(m.sql);
   old.pragma(`user_version = ${MIGRATIONS.at(-1)!.version}`);
-  old.prepare("INSERT INTO state (key, value, version, hash, content_type, updated_at) VALUES ('old', 'kept', 1, 'h', 'text/plain', '2026-01-01 00:00:00')").run();
+  old.prepare("INSERT INTO state (key, version, hash, content_type, updated_at) VALUES ('old', 1, 'h', 'text/plain', '2026-01-01 00:00:00')").run();
+  old.prepare("INSERT INTO state_history (key, version, value, hash, content_type, updated_at) VALUES ('old', 1, 'kept', 'h', 'text/plain', '2026-01-01 00:00:00')").run();
   t.equal(old.pragma('auto_vacuum', { simple: true }), 0, 'an old file: no auto_vacuum');
   old.close();
   const s = await startTestServer(t, { dataDir: dir });
@@ -134,6 +135,46 @@ t.test('a data file from before incremental vacuum is converted once at start, d
   const ro = new Database(file, { readonly: true });
   t.teardown(() => ro.close());
   t.equal(ro.pragma('auto_vacuum', { simple: true }), 2, 'now INCREMENTAL');
+});
+
+t.test('a data file from before the version log (v15): each current value moves into it, history, ETags and rollback intact', async (t) => {
+  if (sqliteOnly(t, 'a SQLite data file written by an older koor')) return;
+  {
+    const dir = tempDir(t);
+    const old = new Database(path.join(dir, 'data.db'));
+    old.pragma('journal_mode = WAL');
+    const before = MIGRATIONS.filter((m) => m.version <= 15);
+    t.ok(MIGRATIONS.some((m) => m.version === 16), 'v16 is the version log');
+    for (const m of before) {
+      old.exec(m.sql);
+      m.run?.(old);
+    }
+    old.pragma('user_version = 15');
+    const hash = (v: string) => crypto.createHash('sha256').update(v).digest('hex');
+    const hist = old.prepare("INSERT INTO state_history (key, version, value, hash, content_type, updated_at, updated_by) VALUES (?, ?, ?, ?, 'text/plain', '2026-01-01 00:00:00', 'old')");
+    const cur = old.prepare("INSERT INTO state (key, value, version, hash, content_type, updated_at, updated_by, revision) VALUES (?, ?, ?, ?, 'text/plain', '2026-01-02 00:00:00', 'old', 0)");
+    hist.run('k', 1, 'one', hash('one'));
+    hist.run('k', 2, 'two', hash('two'));
+    cur.run('k', 'three', 3, hash('three'));
+    cur.run('solo', 'only', 1, hash('only'));
+    old.close();
+
+    const s = await startTestServer(t, { dataDir: dir });
+    const r = await fetch(`${s.url}/api/state/k`);
+    t.equal(await r.text(), 'three', 'the current value, read from the version log');
+    t.equal(r.headers.get('etag'), `"${hash('three')}"`);
+    t.equal(await (await fetch(`${s.url}/api/state/solo`)).text(), 'only');
+    const h = (await json(await fetch(`${s.url}/api/state/k?history=1`))) as { versions: Array<{ version: number }> };
+    t.same(h.versions.map((x) => x.version), [3, 2, 1], 'the history, the current version first, each once');
+    t.equal(await (await fetch(`${s.url}/api/state/k?version=2`)).text(), 'two');
+    t.equal(await (await fetch(`${s.url}/api/state/k?version=3`)).text(), 'three', 'the current version read by its number');
+    t.equal((await fetch(`${s.url}/api/state/k?rollback=1`, { method: 'POST' })).status, 200);
+    t.equal(await (await fetch(`${s.url}/api/state/k`)).text(), 'one', 'a rollback to a version logged before the upgrade');
+    const ro = new Database(path.join(dir, 'data.db'), { readonly: true });
+    t.teardown(() => ro.close());
+    t.notOk((ro.pragma('table_info(state)') as Array<{ name: string }>).some((c) => c.name === 'value'), 'state holds no value any more');
+    t.same(ro.prepare("SELECT version FROM state_history WHERE key = 'k' ORDER BY version").pluck().all(), [1, 2, 3, 4], 'each version once');
+  }
 });
 
 t.test('koor-server --vacuum compacts a stopped server\'s data file once; refused while a server runs', async (t) => {
@@ -145,7 +186,8 @@ t.test('koor-server --vacuum compacts a stopped server\'s data file once; refuse
   old.pragma(`user_version = ${MIGRATIONS.at(-1)!.version}`);
   const ins = old.prepare("INSERT INTO state_history (key, version, value, hash, content_type, updated_at) VALUES ('k', ?, ?, 'h', 'x', '2026-01-01 00:00:00')");
   for (let v = 1; v <= 200; v++) ins.run(v, Buffer.alloc(16 * 1024, 1));
-  old.prepare("INSERT INTO state (key, value, version, hash, content_type, updated_at) VALUES ('k', 'now', 201, 'h', 'text/plain', '2026-01-01 00:00:00')").run();
+  old.prepare("INSERT INTO state (key, version, hash, content_type, updated_at) VALUES ('k', 201, 'h', 'text/plain', '2026-01-01 00:00:00')").run();
+  old.prepare("INSERT INTO state_history (key, version, value, hash, content_type, updated_at) VALUES ('k', 201, 'now', 'h', 'text/plain', '2026-01-01 00:00:00')").run();
   old.prepare('DELETE FROM state_history WHERE version < 190').run(); // space freed, but an old file keeps it
   old.close();
   const before = fs.statSync(file).size;
@@ -163,7 +205,7 @@ t.test('koor-server --vacuum compacts a stopped server\'s data file once; refuse
   const ro = new Database(file, { readonly: true });
   t.teardown(() => ro.close());
   t.equal(ro.pragma('auto_vacuum', { simple: true }), 2);
-  t.equal(ro.prepare("SELECT count(*) FROM state_history WHERE key = 'k'").pluck().get(), 11, 'data intact');
+  t.equal(ro.prepare("SELECT count(*) FROM state_history WHERE key = 'k'").pluck().get(), 12, 'data intact');
 });
 
 t.test('audit entries and agent-metric buckets are bounded by count as well as by age (issue 34)', async (t) => {

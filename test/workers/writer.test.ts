@@ -125,14 +125,14 @@ t.test('a method that fails after writing part of its work leaves nothing behind
   const d = createDispatcher(sqliteDriver(db), { stateHistoryKeep: 2 });
   const put = (id: number, key: string, v: string) => ({ id, method: 'state.put', deadline: far(), req: { key, value: Buffer.from(v), content_type: 'text/plain', updated_by: '' } });
   t.same((await d.run([put(1, 'boom', 'v1'), put(2, 'a', 'v1'), put(3, 'a', 'v2')])).replies.map((r) => r.ok), [true, true, true]);
-  // A PUT over an existing key archives the old version first, then updates: make the update fail.
+  // A PUT over an existing key logs the new value first, then updates the current row: make the update fail.
   db.exec("CREATE TRIGGER no_boom BEFORE UPDATE ON state WHEN NEW.key = 'boom' BEGIN SELECT RAISE(ABORT, 'boom refused'); END");
   // `a` v3 pushes v1 out of the 2 kept versions: one version dropped by a write.
   const { replies, commitError } = await d.run([put(4, 'a', 'v3'), put(5, 'boom', 'v2'), put(6, 'b', 'v1')]);
   t.notOk(commitError);
   t.same(replies.map((r) => [r.id, r.ok]), [[4, true], [5, false], [6, true]], 'only the failing method fails');
   t.equal(replies[1]!.ok === false && replies[1]!.err.status, 'INTERNAL');
-  t.same(db.prepare("SELECT count(*) FROM state_history WHERE key = 'boom'").pluck().get(), 0, 'its archived copy (written before it failed) is gone');
+  t.same(db.prepare("SELECT version FROM state_history WHERE key = 'boom'").pluck().all(), [1], 'its new value (logged before it failed) is gone');
   t.same(db.prepare("SELECT key, version FROM state ORDER BY key").all(), [{ key: 'a', version: 3 }, { key: 'b', version: 1 }, { key: 'boom', version: 1 }]);
   // The batch ran twice (a fast attempt, then guarded): the drop is counted once.
   const turn = await d.run([{ id: 7, method: 'state.prune_history', deadline: far(), req: { keep: 2, after: '', keys: 10, rows: 10 } }]);
@@ -172,7 +172,7 @@ t.test('state-history retention turns: bounded rows, a cursor that resumes mid-k
   const { openWriterDb } = await import('../../workers/writer/sqlite/db.js');
   const db = openWriterDb(path.join(tempDir(t), 'data.db'), WRITER_LIMITS);
   t.teardown(() => db.close());
-  const d = createDispatcher(sqliteDriver(db)); // keep 0 on writes: everything is archived
+  const d = createDispatcher(sqliteDriver(db)); // keep 0 on writes: every version is kept
   let id = 1;
   const call = async (method: string, req: unknown) => {
     const r = (await d.run([{ id: id++, method, deadline: far(), req }])).replies[0]!;
@@ -180,7 +180,7 @@ t.test('state-history retention turns: bounded rows, a cursor that resumes mid-k
     return r.res as { deleted: number; next: string; wrapped: boolean; dropped_by_writes: number };
   };
   for (const key of ['a', 'b', 'c']) for (let v = 0; v < 51; v++) await call('state.put', { key, value: Buffer.from(`${v}`), content_type: 'x', updated_by: '' });
-  // 50 archived + the current per key; keep 10 → 41 to delete per key, 123 in all.
+  // 51 versions per key, the current included; keep 10 → 41 to delete per key, 123 in all.
   const turns: Array<{ deleted: number; next: string; wrapped: boolean; dropped_by_writes: number }> = [];
   let after = '';
   for (let i = 0; i < 20; i++) {
@@ -195,9 +195,9 @@ t.test('state-history retention turns: bounded rows, a cursor that resumes mid-k
   t.ok(turns.at(-1)!.wrapped, 'the sweep wrapped around');
   const left = db.prepare('SELECT key, count(*) AS n, min(version) AS lo FROM state_history GROUP BY key ORDER BY key').all();
   t.same(left, [
-    { key: 'a', n: 9, lo: 42 },
-    { key: 'b', n: 9, lo: 42 },
-    { key: 'c', n: 9, lo: 42 },
-  ], 'each key keeps versions 42..50 archived plus 51 current');
+    { key: 'a', n: 10, lo: 42 },
+    { key: 'b', n: 10, lo: 42 },
+    { key: 'c', n: 10, lo: 42 },
+  ], 'each key keeps versions 42..51, 51 the current');
   t.same(await call('state.prune_history', { keep: 10, after: '', keys: 10, rows: 30 }), { deleted: 0, next: '', wrapped: true, dropped_by_writes: 0 }, 'nothing left to do');
 });

@@ -1,12 +1,15 @@
 import { dialects } from '../sql.js';
 import type { Table } from '../table.js';
 
-/** The state store (SPEC §2.2): the current value of each key, and its archived versions. */
+/**
+ * The state store (SPEC §2.2): each key's current version, metadata only (issue 33). Its value is
+ * the row (key, version) of `state_history`, where every value is written once, when it is put.
+ * Small rows, so stored in the primary key's b-tree (one descent per lookup).
+ */
 export const STATE: Table = {
   name: 'state',
   columns: {
     key: { type: 'text', primaryKey: true },
-    value: { type: 'blob' },
     version: { type: 'int' },
     hash: { type: 'text' },
     content_type: { type: 'text' },
@@ -25,8 +28,16 @@ export const STATE: Table = {
     { name: 'state_expiring', on: 'expires_at', where: 'expires_at > 0' },
     { name: 'state_owned', on: 'owner', where: "owner <> ''" },
   ],
+  withoutRowid: true,
 };
 
+/**
+ * Every kept version of every key, the current one included (issue 33: a version log; a value is
+ * written once, never copied when the next version comes). The newest `state_history_keep`
+ * versions of a key stay; a write drops the one that falls out. A rowid table: 1 KB rows appended
+ * at its end and deleted, roughly first in first out, from its start (clustered on (key, version),
+ * every insert would split a random page).
+ */
 export const STATE_HISTORY: Table = {
   name: 'state_history',
   columns: {

@@ -56,22 +56,20 @@ export interface StateReader {
   count(): Awaitable<number>;
 }
 
-const CURRENT = sql('SELECT value, version, hash, content_type, revision, expires_at, owner FROM state WHERE key = ?');
+/** The current row, its value from the version log (issue 33: each value is stored once, there). */
+const CURRENT = sql(
+  `SELECT h.value, s.version, s.hash, s.content_type, s.revision, s.expires_at, s.owner
+     FROM state s JOIN state_history h ON h.key = s.key AND h.version = s.version WHERE s.key = ?`,
+);
 const NEWEST_REV = NEWEST_REVISION;
 const OLDEST_REV = sql('SELECT min(id) AS id FROM state_changes');
 const CHANGES = sql('SELECT id, topic, type, version, hash, content_type, updated_by FROM state_changes WHERE id > ? AND id <= ? ORDER BY id LIMIT ?');
+/** A kept version; revision and expiry are the current row's when it is the current version, else 0. */
 const AT_VERSION = sql(
-  `SELECT value, version, hash, content_type, revision, expires_at FROM state WHERE key = ? AND version = ?
-   UNION ALL
-   SELECT value, version, hash, content_type, 0 AS revision, 0 AS expires_at FROM state_history WHERE key = ? AND version = ?
-   LIMIT 1`,
+  `SELECT h.value, h.version, h.hash, h.content_type, coalesce(s.revision, 0) AS revision, coalesce(s.expires_at, 0) AS expires_at
+     FROM state_history h LEFT JOIN state s ON s.key = h.key AND s.version = h.version WHERE h.key = ? AND h.version = ?`,
 );
-const HISTORY = sql(
-  `SELECT key, version, hash, content_type, updated_at, updated_by FROM state WHERE key = ?
-   UNION ALL
-   SELECT key, version, hash, content_type, updated_at, updated_by FROM state_history WHERE key = ?
-   ORDER BY version DESC LIMIT ?`,
-);
+const HISTORY = sql('SELECT key, version, hash, content_type, updated_at, updated_by FROM state_history WHERE key = ? ORDER BY version DESC LIMIT ?');
 const COUNT = sql('SELECT count(*) AS n FROM state');
 /**
  * A page of keys, keyset-paged on the primary key (each page one index range, whatever the page
@@ -150,8 +148,8 @@ export function stateReader(db: Reads): StateReader {
     oldestRevision: () => then(oldest.get(), (r) => r?.id ?? null),
     changes: (after, upto, limit) => changes.all(after, upto, limit),
     current: (key) => current.get(key),
-    atVersion: (key, v) => atVersion.get(key, v, key, v),
-    history: (key, limit) => history.all(key, key, limit),
+    atVersion: (key, v) => atVersion.get(key, v),
+    history: (key, limit) => history.all(key, limit),
     count: () => then(count.get(), (r) => r?.n ?? 0),
   };
 }

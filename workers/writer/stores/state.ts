@@ -19,18 +19,21 @@ const oneShot = (crypto as { hash?: (alg: string, data: Uint8Array, enc: 'hex') 
 export const sha256 = oneShot ? (b: Uint8Array): string => oneShot('sha256', b, 'hex') : (b: Uint8Array): string => crypto.createHash('sha256').update(b).digest('hex');
 
 const META = sql('SELECT version, hash, expires_at FROM state WHERE key = ?');
-/** SQLite: the current row copied into the history (PostgreSQL does it inside WRITE_PG). OR IGNORE: ON CONFLICT DO NOTHING costs ~0.6 µs more per write here. */
-const ARCHIVE = only(
+/**
+ * SQLite: a version's value, written once into the version log (issue 33; PostgreSQL does it
+ * inside WRITE_PG). OR REPLACE: a leftover row of a number the key reuses (none should be) is
+ * overwritten, not a failed write; it costs nothing when there is none.
+ */
+const LOG_VALUE = only(
   'sqlite',
-  `INSERT OR IGNORE INTO state_history (key, version, value, hash, content_type, updated_at, updated_by)
-   SELECT key, version, value, hash, content_type, updated_at, updated_by FROM state WHERE key = ?`,
+  'INSERT OR REPLACE INTO state_history (key, version, value, hash, content_type, updated_at, updated_by) VALUES (?, ?, ?, ?, ?, ?, ?)',
 );
-/** SQLite's write of the current row (PostgreSQL's is inside WRITE_PG); the key's fence only grows. */
+/** SQLite's write of the current row, metadata only (PostgreSQL's is inside WRITE_PG); the key's fence only grows. */
 const UPSERT = only(
   'sqlite',
-  `INSERT INTO state (key, value, version, hash, content_type, updated_at, updated_by, revision, expires_at, owner, fence)
-   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-   ON CONFLICT(key) DO UPDATE SET value = excluded.value, version = excluded.version, hash = excluded.hash,
+  `INSERT INTO state (key, version, hash, content_type, updated_at, updated_by, revision, expires_at, owner, fence)
+   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+   ON CONFLICT(key) DO UPDATE SET version = excluded.version, hash = excluded.hash,
      content_type = excluded.content_type, updated_at = excluded.updated_at, updated_by = excluded.updated_by,
      revision = excluded.revision, expires_at = excluded.expires_at, owner = excluded.owner, fence = max(state.fence, excluded.fence)`,
 );
@@ -40,12 +43,12 @@ const DROP_ONE = sql('DELETE FROM state_history WHERE key = ? AND version = ?');
 /**
  * PostgreSQL: the next version of a key in ONE statement (one round trip while the cluster write
  * lock is held): its number taken from the current row, the store-wide revision taken from its
- * counter row and the change logged (issue 31), the current row archived, the row replaced, and
- * the version that falls out of the kept history deleted. The parts see the same snapshot, so the
- * archive copies the row as it was before. Keeping 1 version, the previous one would be archived
- * and dropped at once: it is not archived, and counts as dropped (as on SQLite).
- * Parameters: key, topic, hash, content_type, updated_by, key, keep, key, value, hash,
- * content_type, updated_at, updated_by, expires_at, owner, fence, key, keep, keep.
+ * counter row and the change logged (issue 31), the value written into the version log, the
+ * current row replaced (metadata only), and the version that falls out of the kept history
+ * deleted. The parts see the same snapshot (the deleted version is one that was there before).
+ * Parameters: key, topic, hash, content_type, updated_by, key, value, hash, content_type,
+ * updated_at, updated_by, key, hash, content_type, updated_at, updated_by, expires_at, owner,
+ * fence, key, keep, keep.
  */
 const WRITE_PG = only(
   'pg',
@@ -54,14 +57,15 @@ const WRITE_PG = only(
     logged AS (
       INSERT INTO state_changes (id, topic, type, version, hash, content_type, updated_by)
       SELECT rev.id, ?, 'put', next.version, ?, ?, ? FROM rev, next),
-    archived AS (
+    valued AS (
       INSERT INTO state_history (key, version, value, hash, content_type, updated_at, updated_by)
-      SELECT key, version, value, hash, content_type, updated_at, updated_by FROM state WHERE key = ? AND CAST(? AS integer) <> 1
-      ON CONFLICT DO NOTHING),
+      SELECT ?, next.version, CAST(? AS bytea), ?, ?, ?, ? FROM next
+      ON CONFLICT (key, version) DO UPDATE SET value = excluded.value, hash = excluded.hash, content_type = excluded.content_type,
+        updated_at = excluded.updated_at, updated_by = excluded.updated_by),
     written AS (
-      INSERT INTO state (key, value, version, hash, content_type, updated_at, updated_by, revision, expires_at, owner, fence)
-      SELECT ?, CAST(? AS bytea), next.version, ?, ?, ?, ?, rev.id, CAST(? AS bigint), ?, CAST(? AS bigint) FROM next, rev
-      ON CONFLICT (key) DO UPDATE SET value = excluded.value, version = excluded.version, hash = excluded.hash,
+      INSERT INTO state (key, version, hash, content_type, updated_at, updated_by, revision, expires_at, owner, fence)
+      SELECT ?, next.version, ?, ?, ?, ?, rev.id, CAST(? AS bigint), ?, CAST(? AS bigint) FROM next, rev
+      ON CONFLICT (key) DO UPDATE SET version = excluded.version, hash = excluded.hash,
         content_type = excluded.content_type, updated_at = excluded.updated_at, updated_by = excluded.updated_by,
         revision = excluded.revision, expires_at = excluded.expires_at, owner = excluded.owner, fence = GREATEST(state.fence, excluded.fence)),
     dropped AS (
@@ -89,12 +93,7 @@ const DELETE_HISTORY = sql('DELETE FROM state_history WHERE key = ?');
 const KEYS_AFTER = sql('SELECT key, version FROM state WHERE key > ? ORDER BY key LIMIT ?');
 const OLDEST = sql('SELECT min(version) AS lo FROM state_history WHERE key = ?');
 const DROP_RANGE = sql('DELETE FROM state_history WHERE key = ? AND version BETWEEN ? AND ?');
-const VERSION = sql(
-  `SELECT value, content_type FROM state WHERE key = ? AND version = ?
-   UNION ALL
-   SELECT value, content_type FROM state_history WHERE key = ? AND version = ?
-   LIMIT 1`,
-);
+const VERSION = sql('SELECT value, content_type FROM state_history WHERE key = ? AND version = ?');
 
 /** The state store's writes (SPEC §2.2, §7-5, §8.1): put, delete, rollback, history retention. */
 export function stateStore(historyKeep = 0) {
@@ -122,10 +121,10 @@ export function stateStore(historyKeep = 0) {
       const hash = sha256(value);
       const at = storageNow();
       const cur = known === null ? await current(tx, key) : known;
-      if (cur) await tx.run(ARCHIVE, key);
       const version = cur ? cur.version + 1 : 1;
       const revision = await logChange(tx, stateTopic(key), 'put', version, hash, contentType, by);
-      await tx.run(UPSERT, key, value, version, hash, contentType, at, by, revision, bound.expiresAt, bound.owner, bound.fence);
+      await tx.run(LOG_VALUE, key, version, value, hash, contentType, at, by);
+      await tx.run(UPSERT, key, version, hash, contentType, at, by, revision, bound.expiresAt, bound.owner, bound.fence);
       if (historyKeep > 0 && version - historyKeep >= 1) droppedInBatch += await tx.run(DROP_ONE, key, version - historyKeep);
       return written(key, version, hash, contentType, at, revision, bound);
     },
@@ -135,9 +134,9 @@ export function stateStore(historyKeep = 0) {
       const k = historyKeep;
       if (known === null) tx.send(EXPIRE_DUE_PG, key, Date.now());
       const r = (await tx.get<{ version: number; dropped: number; revision: number }>(
-        WRITE_PG, key, stateTopic(key), hash, contentType, by, key, k, key, value, hash, contentType, at, by, bound.expiresAt, bound.owner, bound.fence, key, k, k,
+        WRITE_PG, key, stateTopic(key), hash, contentType, by, key, value, hash, contentType, at, by, key, hash, contentType, at, by, bound.expiresAt, bound.owner, bound.fence, key, k, k,
       ))!;
-      if (k > 0 && r.version - k >= 1) droppedInBatch += k === 1 ? 1 : r.dropped;
+      droppedInBatch += r.dropped;
       return written(key, r.version, hash, contentType, at, r.revision, bound);
     },
   };
@@ -221,7 +220,7 @@ export function stateStore(historyKeep = 0) {
     drop,
 
     /**
-     * One bounded retention turn: keys after the cursor, archived versions older than the newest
+     * One bounded retention turn: keys after the cursor, logged versions older than the newest
      * `keep` (current included), at most `rows` deleted. Writes keep steady state themselves
      * (DROP_ONE); this clears backlogs (a lowered keep, an upgraded data file) a little per turn.
      */
@@ -230,7 +229,7 @@ export function stateStore(historyKeep = 0) {
       let next = req.after;
       const keys = await tx.all<{ key: string; version: number }>(KEYS_AFTER, req.after, req.keys);
       for (const { key, version } of keys) {
-        const upto = version - req.keep; // archived versions ≤ upto go
+        const upto = version - req.keep; // versions ≤ upto go
         const lo = upto >= 1 ? ((await tx.get<{ lo: number | null }>(OLDEST, key))?.lo ?? null) : null;
         if (lo !== null && lo <= upto) {
           const hi = Math.min(upto, lo + (req.rows - deleted) - 1);
@@ -246,7 +245,7 @@ export function stateStore(historyKeep = 0) {
     },
 
     async rollback(tx: Tx, req: ReqOf<M, 'state.rollback'>): Promise<ResOf<M, 'state.rollback'>> {
-      const target = await tx.get<{ value: Uint8Array; content_type: string }>(VERSION, req.key, req.version, req.key, req.version);
+      const target = await tx.get<{ value: Uint8Array; content_type: string }>(VERSION, req.key, req.version);
       if (!target) throw fault('VERSION_NOT_FOUND', req.version, req.key);
       const res = await write[tx.dialect](tx, req.key, target.value, target.content_type, `rollback:v${req.version}`, null, req.fence === undefined ? NONE : { ...NONE, fence: req.fence });
       return { ...res, rolled_back: req.version, value: target.value };

@@ -10,7 +10,8 @@ import type { stateStore } from './state.js';
 type M = WriterMethods;
 type StateStore = ReturnType<typeof stateStore>;
 
-const VALUE = sql('SELECT value, content_type FROM state WHERE key = ?');
+/** The current value: the version log's row of the key's current version (issue 33). */
+const VALUE = sql('SELECT h.value, h.content_type FROM state s JOIN state_history h ON h.key = s.key AND h.version = s.version WHERE s.key = ?');
 
 /**
  * POST /api/txn (issue 31): compares, then one branch of puts, deletes, gets and publishes, all
