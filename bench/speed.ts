@@ -46,19 +46,28 @@ async function startRedis(dir: string, fsync: 'always' | 'everysec'): Promise<{ 
   return null;
 }
 
-/** redis-benchmark on core 1: requests/s per test (`-q --csv`). */
-function redisBench(port: number, tests: string, n: number): Record<string, number> {
-  const out = execFileSync('taskset', ['-c', '1', 'redis-benchmark', '-p', String(port), '-c', String(CONNECTIONS), '-n', String(n), '-d', '1024', '-r', String(KEYS), '-t', tests, '-q', '--csv'], {
+/**
+ * redis-benchmark on core 1: requests/s per test (`-q --csv`), and each test's p99 in ms as
+ * `<test>_p99` (Redis 7's CSV: test, rps, avg, min, p50, p95, p99, max).
+ */
+function redisBench(port: number, tests: string, n: number, connections = CONNECTIONS): Record<string, number> {
+  const out = execFileSync('taskset', ['-c', '1', 'redis-benchmark', '-p', String(port), '-c', String(connections), '-n', String(n), '-d', '1024', '-r', String(KEYS), '-t', tests, '-q', '--csv'], {
     encoding: 'utf8',
     timeout: 300_000,
   });
   const res: Record<string, number> = {};
   for (const line of out.split('\n')) {
-    const m = /^"([A-Z]+)[^"]*","([\d.]+)"/.exec(line);
-    if (m) res[m[1]!.toLowerCase()] = Math.round(Number(m[2]));
+    const m = /^"([A-Z]+)[^"]*","([\d.]+)"(?:,"[\d.]+","[\d.]+","[\d.]+","[\d.]+","([\d.]+)")?/.exec(line);
+    if (!m) continue;
+    res[m[1]!.toLowerCase()] = Math.round(Number(m[2]));
+    if (m[3] !== undefined) res[`${m[1]!.toLowerCase()}_p99`] = Number(m[3]);
   }
   return res;
 }
+
+/** Durable PUT's tail (issue 33): p99 at 1 and 4 connections, and over a long run at 50. */
+const TAIL_CONNECTIONS = [1, 4] as const;
+const TAIL_LONG_S = 30;
 
 /** Subscriber processes per fan-out run (each holds count / SUB_PROCS subscriptions). */
 const SUB_PROCS = 2;
@@ -225,6 +234,8 @@ export async function run(opts: BenchOptions): Promise<Record<string, unknown>> 
     step('koor_304', () => wrkCpu(koorFull.pid, `${koorFull.url}/api/state/bench/doc`, s.koor304, durationS));
     step('bare_304', () => wrk(`${bare.url}/api/state/bench/doc`, s.bare304, durationS));
     step('koor_put_full', () => wrkCpu(koorFull.pid, `${koorFull.url}/api/state/bench/put/0`, s.put, durationS));
+    for (const c of TAIL_CONNECTIONS) step(`koor_put_full_c${c}`, () => wrkN(`${koorFull.url}/api/state/bench/put/0`, s.put, durationS, c));
+    step('koor_put_full_long', () => wrkCpu(koorFull.pid, `${koorFull.url}/api/state/bench/put/0`, s.put, TAIL_LONG_S));
     step('bare_put_memory', () => wrkCpu(bare.pid, `${bare.url}/api/state/bench/put/0`, s.put, durationS));
     step('koor_publish', () => wrkCpu(koorFull.pid, koorFull.url, s.publish, durationS));
     await koorFull.stop();
@@ -263,6 +274,10 @@ export async function run(opts: BenchOptions): Promise<Record<string, unknown>> 
         redises.push(r.child);
         opts.log(`  redis ${fsync}…`);
         into(redisBench(r.port, fsync === 'always' ? 'get,set,lpush' : 'set', redisN));
+        if (fsync === 'always') {
+          // Latency at low concurrency: enough requests for a p99 of ~3 s of one connection.
+          for (const c of TAIL_CONNECTIONS) redisAlways[`set_c${c}_p99`] = redisBench(r.port, 'set', opts.quick ? 3000 * c : 10_000 * c, c).set_p99 ?? NaN;
+        }
         r.child.kill('SIGTERM');
       }
     }
@@ -293,6 +308,7 @@ export async function run(opts: BenchOptions): Promise<Record<string, unknown>> 
     }
 
     const w = (k: string) => results[k] as Wrk;
+    const cpuOf = (r: Wrk) => (r.main_us ?? 0) + (r.other_us ?? 0);
     for (const k of Object.keys(results)) if ((results[k] as Wrk).non2xx > 0) warnings.push(`${k}: ${(results[k] as Wrk).non2xx} non-2xx/3xx responses`);
     const row = (what: string, koor: Wrk, refName: string, ref: number | undefined, goal: string) => [
       what,
@@ -330,6 +346,18 @@ export async function run(opts: BenchOptions): Promise<Record<string, unknown>> 
         ],
       },
       {
+        title: `Durable PUT tail latency (1 KB over ${KEYS} keys, --sync full; wrk --latency, redis-benchmark p99)`,
+        columns: ['run', 'koor req/s', 'koor p50 ms', 'koor p99 ms', 'Redis always p99 ms', 'p99 ratio', 'goal'],
+        rows: [
+          ...TAIL_CONNECTIONS.map((c) => {
+            const k = w(`koor_put_full_c${c}`);
+            const ref = redisAlways[`set_c${c}_p99`];
+            return [`${c} connection${c > 1 ? 's' : ''}, ${durationS} s`, fmtInt(k.rps), fmtMs(k.p50_ms), fmtMs(k.p99_ms), ref === undefined ? '-' : fmtMs(ref), ref && k.p99_ms !== null ? fmtRatio(ratio(k.p99_ms, ref)) : '-', '<= 3.0x'];
+          }),
+          [`${CONNECTIONS} connections, ${TAIL_LONG_S} s`, fmtInt(w('koor_put_full_long').rps), fmtMs(w('koor_put_full_long').p50_ms), fmtMs(w('koor_put_full_long').p99_ms), '-', '-', 'p99 <= 20 ms'],
+        ],
+      },
+      {
         title: `Fan-out: koor WebSocket subscribers vs Redis pub/sub (servers core 0; publisher + ${SUB_PROCS} subscriber processes core 1)`,
         columns: ['subscribers', 'frame B', 'koor publishes/s', 'koor deliveries/s', 'Redis publishes/s', 'Redis deliveries/s', 'ratio', 'goal', 'srv µs/dlv koor', 'Redis', 'cpu ratio'],
         rows: fan.map((f) => [
@@ -349,10 +377,10 @@ export async function run(opts: BenchOptions): Promise<Record<string, unknown>> 
       {
         title: 'Server CPU per request (µs; main = the uWS/JS thread, other = writer thread, GC helpers, pool)',
         columns: ['path', 'main µs', 'other µs', 'total µs', 'req/s'],
-        rows: (['koor_get', 'koor_304', 'koor_put_full', 'koor_put_normal', 'koor_publish', 'bare_put_memory', 'bare_put_sqlite_full', 'bare_put_sqlite_normal', 'bare_put_sqlite_full_thread', 'bare_put_sqlite_normal_thread'] as const).map((k) => {
+        rows: (['koor_get', 'koor_304', 'koor_put_full', 'koor_put_full_long', 'koor_put_normal', 'koor_publish', 'bare_put_memory', 'bare_put_sqlite_full', 'bare_put_sqlite_normal', 'bare_put_sqlite_full_thread', 'bare_put_sqlite_normal_thread'] as const).map((k) => {
           const r = w(k);
           return [k.startsWith('koor_') ? k.slice(5) : k, String(r.main_us ?? '-'), String(r.other_us ?? '-'), r.main_us === undefined ? '-' : (r.main_us + (r.other_us ?? 0)).toFixed(1), fmtInt(r.rps)];
-        }),
+        }).concat([['put_full ÷ floor: FULL, writer thread (goal <= 1.3x)', '', '', fmtRatio(ratio(cpuOf(w('koor_put_full')), cpuOf(w('bare_put_sqlite_full_thread')))), '']]),
       },
       {
         title: 'Storage ceilings on core 0 (no HTTP, no thread hop; batches as 50 connections make them)',

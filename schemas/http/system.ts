@@ -34,7 +34,7 @@ export const MetricsReply = Type.Object({
   last_event_id: Type.Integer(),
   mcp_sessions: Type.Integer(),
   events: Figures('subscribers', 'delivered', 'dropped', 'closed_slow', 'replayed', 'queued_bytes'),
-  writer: Figures('calls', 'queue_depth', 'restarts', 'commit_failures', 'deadline_exceeded', 'rejected_full'),
+  writer: Figures('calls', 'queue_depth', 'restarts', 'commit_failures', 'checkpoints_background', 'checkpoints_tail', 'checkpoints_inline', 'deadline_exceeded', 'rejected_full'),
   pool: Figures('jobs', 'queue_depth', 'timeouts', 'rejected_full'),
   cache: Figures('hits', 'misses', 'bytes'),
   webhooks: Figures('delivered', 'failed', 'dropped', 'disabled', 'pending'),

@@ -16,7 +16,11 @@ const BATCHES = 0;
 const ENVELOPES = 1;
 const COMMIT_SECONDS_SUM = 2;
 const COMMIT_FAILURES = 3;
-const BATCH_BUCKETS_AT = 4;
+/** WAL checkpoints (issue 33): by the checkpointer thread, the tail after one in the writer, all of it in the writer. */
+const CHECKPOINTS_AT = 4;
+export const CHECKPOINT_KINDS = ['background', 'tail', 'inline'] as const;
+export type CheckpointKind = (typeof CHECKPOINT_KINDS)[number];
+const BATCH_BUCKETS_AT = CHECKPOINTS_AT + CHECKPOINT_KINDS.length;
 const COMMIT_BUCKETS_AT = BATCH_BUCKETS_AT + BATCH_SIZE_BUCKETS.length + 1;
 const SLOTS = COMMIT_BUCKETS_AT + COMMIT_SECONDS_BUCKETS.length + 1;
 
@@ -54,6 +58,15 @@ export class WriterStatsView {
     if (failed) a[COMMIT_FAILURES]!++;
     a[BATCH_BUCKETS_AT + bucketOf(BATCH_SIZE_BUCKETS, envelopes)]!++;
     a[COMMIT_BUCKETS_AT + bucketOf(COMMIT_SECONDS_BUCKETS, seconds)]!++;
+  }
+
+  /** Writer side: a WAL checkpoint finished. */
+  recordCheckpoint(kind: CheckpointKind): void {
+    this.a[CHECKPOINTS_AT + CHECKPOINT_KINDS.indexOf(kind)]!++;
+  }
+
+  checkpoints(kind: CheckpointKind): number {
+    return this.a[CHECKPOINTS_AT + CHECKPOINT_KINDS.indexOf(kind)]!;
   }
 
   get batches(): number {

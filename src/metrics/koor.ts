@@ -1,4 +1,5 @@
 import { CLOSE_REASONS } from '../bus/closes.js';
+import { CHECKPOINT_KINDS } from '../../schemas/rpc/writer-stats.js';
 import type { Hub } from '../bus/hub.js';
 import type { CallCounters } from '../domains/system/metrics.js';
 import type { PoolClient } from '../rpc/pool-client.js';
@@ -38,6 +39,9 @@ export function defineKoorMetrics(m: Metrics, s: MetricSources): void {
   m.histogram('koor_writer_batch_size', 'Writes committed per transaction (group commit).', () => [{ labels: {}, h: writer.batches.batchSizes() }]);
   m.histogram('koor_writer_commit_seconds', 'Time to run and commit one batch.', () => [{ labels: {}, h: writer.batches.commitSeconds() }]);
   m.counter('koor_writer_commit_failures_total', 'Batches whose transaction failed (nothing in them acknowledged).', () => writer.batches.commitFailures);
+  m.labeled('koor_writer_checkpoints_total', 'SQLite WAL checkpoints, by where they ran: the checkpointer thread (background), the few frames left after one, in the writer (tail), all of it in the writer (inline: the WAL past 4x its limit).', 'counter', () =>
+    CHECKPOINT_KINDS.map((kind) => ({ labels: { kind }, value: writer.batches.checkpoints(kind) })),
+  );
   m.labeled('koor_rpc_deadline_exceeded_total', 'Calls that exceeded their deadline, by target.', 'counter', () => [
     { labels: { target: 'writer' }, value: writer.stats.deadlineExceeded },
     { labels: { target: 'pool' }, value: pool.stats.timeouts },
@@ -83,6 +87,9 @@ export function apiFigures(v: MetricsSnapshot, settings: { stateHistoryKeep: num
       queue_depth: v('koor_writer_queue_depth'),
       restarts: v('koor_writer_restarts_total'),
       commit_failures: v('koor_writer_commit_failures_total'),
+      checkpoints_background: v('koor_writer_checkpoints_total', { kind: 'background' }),
+      checkpoints_tail: v('koor_writer_checkpoints_total', { kind: 'tail' }),
+      checkpoints_inline: v('koor_writer_checkpoints_total', { kind: 'inline' }),
       deadline_exceeded: v('koor_rpc_deadline_exceeded_total', { target: 'writer' }),
       rejected_full: v('koor_rpc_rejected_total', { target: 'writer' }),
     },

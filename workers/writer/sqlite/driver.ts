@@ -1,5 +1,7 @@
 import fs from 'node:fs';
+import { Worker } from 'node:worker_threads';
 import type { Statement } from 'better-sqlite3';
+import type { CheckpointKind } from '../../../schemas/rpc/writer-stats.js';
 import type { Driver, Param, Query, Tx } from '../sql.js';
 import { schemaVersion, vacuumStep, type DB } from './db.js';
 
@@ -12,20 +14,59 @@ function sleepSync(ms: number): void {
  * synchronously; the promises store code awaits are already settled, so a whole batch runs in
  * one turn of the thread, between port messages, as the synchronous writer did.
  */
-export function sqliteDriver(db: DB, walCheckpointBytes = 0): Driver {
+export function sqliteDriver(
+  db: DB,
+  walCheckpointBytes = 0,
+  sync: 'full' | 'normal' = 'full',
+  onCheckpoint: (kind: CheckpointKind) => void = () => {},
+): Driver {
   const wal = `${db.name}-wal`;
   /** Rows changed by the transaction in progress (or the last one). */
   let changed = 0;
+  /** The checkpointer thread (started at the first checkpoint), and where its checkpoint is. */
+  let checkpointer: Worker | null = null;
+  let background: 'idle' | 'running' | 'done' = 'idle';
+  const startCheckpointer = (): void => {
+    if (!checkpointer) {
+      const w = new Worker(new URL('./checkpointer.js', import.meta.url), { workerData: { file: db.name, sync } });
+      w.unref();
+      w.on('message', (r: { error?: string }) => {
+        background = r.error === undefined ? 'done' : 'idle';
+        if (r.error === undefined) onCheckpoint('background');
+      });
+      w.on('error', () => {
+        if (checkpointer === w) checkpointer = null;
+        background = 'idle';
+      });
+      checkpointer = w;
+    }
+    background = 'running';
+    checkpointer.postMessage({ op: 'checkpoint' });
+  };
   /**
-   * The WAL is checkpointed here, after the replies left, not by SQLite's autocheckpoint inside a
-   * COMMIT (issue 33's tail latency): PASSIVE (never waits for readers) once it passed its limit;
-   * after a full disk, TRUNCATE, which hands the WAL's space back so the next write finds room.
+   * The WAL is checkpointed after the replies left, never by SQLite's autocheckpoint inside a
+   * COMMIT (issue 33's tail latency), and its bulk not in this thread at all: once the WAL passed
+   * its limit, the checkpointer thread copies it into the data file (PASSIVE) while batches go on
+   * committing; then this thread copies the few frames those batches added (the tail: only the
+   * newest copy of each page), so nothing is left and the next commit restarts the WAL. Past 4×
+   * the limit (no checkpointer, or it cannot keep up) this thread does it all. After a full
+   * disk, TRUNCATE, which hands the WAL's space back so the next write finds room.
    */
   const checkpoint = (truncate: boolean): void => {
     if (walCheckpointBytes <= 0 && !truncate) return;
     try {
-      if (!truncate && fs.statSync(wal, { throwIfNoEntry: false })?.size! <= walCheckpointBytes) return;
-      db.pragma(`wal_checkpoint(${truncate ? 'TRUNCATE' : 'PASSIVE'})`);
+      if (truncate) {
+        db.pragma('wal_checkpoint(TRUNCATE)');
+        return;
+      }
+      const size = fs.statSync(wal, { throwIfNoEntry: false })?.size ?? 0;
+      if (size <= walCheckpointBytes) return;
+      if (background === 'done' || size > 4 * walCheckpointBytes) {
+        const kind = background === 'done' ? 'tail' : 'inline';
+        if (background === 'done') background = 'idle';
+        db.pragma('wal_checkpoint(PASSIVE)');
+        onCheckpoint(kind);
+      } else if (background === 'idle') startCheckpointer();
     } catch {
       // A full disk fails the checkpoint too: the next batch tries again.
     }
@@ -117,6 +158,14 @@ export function sqliteDriver(db: DB, walCheckpointBytes = 0): Driver {
     schemaVersion: async () => schemaVersion(db),
     sleep: async (_tx, ms) => sleepSync(ms),
     vacuum: async (_tx, pages) => vacuumStep(db, pages),
-    close: async () => void db.close(),
+    close: async () => {
+      const w = checkpointer;
+      checkpointer = null;
+      if (w) await new Promise<void>((resolve) => {
+        w.once('exit', () => resolve());
+        w.postMessage({ op: 'close' });
+      });
+      db.close();
+    },
   };
 }
