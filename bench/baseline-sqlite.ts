@@ -6,7 +6,7 @@
  *                 the "bare better-sqlite3 group-commit loop" of issue 11 (no keys, no history).
  *   writer_put    koor's own writer dispatcher (createDispatcher) committing batches of 34
  *                 state.put over 1000 keys (what 50 connections give): the schema's real work —
- *                 version check, history archive, retention of 100 versions — with no HTTP and
+ *                 version check, version log, retention of 100 versions — with no HTTP and
  *                 no thread hop. No server can PUT faster than this on the same core.
  *   writer_publish the same for events.publish (1 KB data).
  * Prints one JSON object: rows/s and CPU µs per row (user, sys) for each.
@@ -61,8 +61,8 @@ async function bareAppend(file: string, seconds: number, value: Buffer): Promise
 
 async function writerLoop(file: string, seconds: number, method: 'state.put' | 'events.publish', value: Buffer): Promise<Point> {
   const db = openWriterDb(file, WRITER_LIMITS);
+  const driver = sqliteDriver(db, WRITER_LIMITS.wal_checkpoint_bytes);
   try {
-    const driver = sqliteDriver(db, WRITER_LIMITS.wal_checkpoint_bytes);
     const d = createDispatcher(driver, { stateHistoryKeep: 100 });
     const data = value.toString('utf8');
     let id = 1;
@@ -78,7 +78,7 @@ async function writerLoop(file: string, seconds: number, method: 'state.put' | '
       driver.afterBatch(false); // as the writer thread does after the replies left (issue 34)
     });
   } finally {
-    db.close();
+    await driver.close(); // its checkpointer thread too
   }
 }
 

@@ -228,4 +228,9 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
       ALTER TABLE state DROP COLUMN value;
     `,
   },
+  {
+    version: 12,
+    name: 'no audit indexes by actor or action: every audited write paid for them, a listing walks the bounded log (issue 33)',
+    sql: 'DROP INDEX audit_log_actor; DROP INDEX audit_log_action;',
+  },
 ];

@@ -371,4 +371,9 @@ export const MIGRATIONS: readonly Migration[] = [
     `,
     ].join('\n'),
   },
+  {
+    version: 17,
+    name: 'no audit indexes by actor or action: no query used them, every audited write paid for them (issue 33)',
+    sql: 'DROP INDEX audit_log_actor; DROP INDEX audit_log_action;',
+  },
 ];

@@ -126,3 +126,16 @@ t.test('filters, limit, summary, strict from/to (§7-7, §7-24)', async (t) => {
   t.same((await json(await req(s, 'GET', '/api/audit/summary?to=2000-01-01'))).total_entries, 0);
   t.equal((await req(s, 'GET', '/api/audit/summary?from=nope')).status, 400);
 });
+
+t.test('a burst of concurrent writes: one entry each, in the order the writes were applied (rows inserted per batch)', async (t) => {
+  const s = await startTestServer(t);
+  const N = 150;
+  const replies = await Promise.all(Array.from({ length: N }, (_, i) => req(s, 'PUT', '/api/state/burst/k', `{"i":${i}}`)));
+  t.same(replies.map((r) => r.status).filter((x) => x !== 200), [], 'every write acknowledged');
+  await Promise.all(replies.map((r) => r.arrayBuffer()));
+  const entries = (await json(await req(s, 'GET', '/api/audit?action=state.put&limit=500'))) as Array<{ id: number; resource: string; detail: string }>;
+  const burst = entries.filter((e) => e.resource === 'burst/k');
+  t.equal(burst.length, N, 'one entry per write');
+  const versions = burst.map((e) => (typeof e.detail === 'string' ? JSON.parse(e.detail) : e.detail).version as number);
+  t.same(versions, Array.from({ length: N }, (_, i) => N - i), 'newest first, each version once: ids follow the order the versions were written');
+});

@@ -3,7 +3,7 @@ import { admit, failReply, failedBatch } from './check.js';
 import { Fault, fault } from './fault.js';
 import { writerMethods, type MethodOptions } from './methods.js';
 import type { Driver, Tx } from './sql.js';
-import { AUDIT_INSERT, auditEntry } from './stores/audit.js';
+import { AUDIT_INSERT, auditEntry, insertAuditRows, type AuditRow } from './stores/audit.js';
 import { FIRST, priorResult, recordResult } from './idempotency.js';
 import { storageNow } from './time.js';
 
@@ -38,15 +38,19 @@ export function createDispatcher(driver: Driver, opts: MethodOptions & { log?: F
   let guardedNext = false;
   let methodFailed = false;
 
+  /** The fast attempt's audit rows, inserted together before it commits. */
+  let auditRows: AuditRow[] = [];
+
   /**
-   * An audit failure never fails the write it describes (SPEC §2.13). Fast path: sent with the
-   * write (on PostgreSQL without a round trip of its own); if it fails, the attempt fails and the
-   * batch is replayed guarded. Guarded: in its own savepoint, so a failing entry is logged and
-   * the write stands.
+   * An audit failure never fails the write it describes (SPEC §2.13). Fast path: gathered with
+   * the batch's other rows and inserted at its end, a few statements for the whole batch (on
+   * PostgreSQL without a round trip of their own); if that fails, the attempt fails and the batch
+   * is replayed guarded. Guarded: in its own savepoint, so a failing entry is logged and the
+   * write stands.
    */
-  function recordAuditFast(tx: Tx, env: RequestEnvelope, res: unknown, tag: AuditTag): void {
+  function recordAuditFast(env: RequestEnvelope, res: unknown, tag: AuditTag): void {
     const e = auditEntry(env.method, env.req, res, tag);
-    if (e !== null) tx.send(AUDIT_INSERT, storageNow(), tag.actor, e.action, e.resource, e.detail);
+    if (e !== null) auditRows.push([storageNow(), tag.actor, e.action, e.resource, e.detail]);
   }
 
   async function recordAuditGuarded(tx: Tx, env: RequestEnvelope, res: unknown, tag: AuditTag): Promise<void> {
@@ -73,7 +77,7 @@ export function createDispatcher(driver: Driver, opts: MethodOptions & { log?: F
         if (prior !== FIRST) return { id: env.id, ok: true, res: prior, replayed: true };
         const res = await handler(tx, env.req);
         if (idem) recordResult(tx, idem, res, false);
-        if (env.audit) recordAuditFast(tx, env, res, env.audit);
+        if (env.audit) recordAuditFast(env, res, env.audit);
         return { id: env.id, ok: true, res };
       } catch (e) {
         if (driver.unavailable(e)) throw e;
@@ -108,6 +112,7 @@ export function createDispatcher(driver: Driver, opts: MethodOptions & { log?: F
 
   /** One attempt at the batch; false when the fast attempt must be replayed guarded. */
   async function attempt(batch: readonly unknown[], replies: ReplyEnvelope[], guarded: boolean): Promise<boolean> {
+    auditRows = [];
     try {
       await driver.transaction(async (tx) => {
         for (const raw of batch) {
@@ -118,8 +123,9 @@ export function createDispatcher(driver: Driver, opts: MethodOptions & { log?: F
           // would commit later envelopes one by one outside the batch: stop here.
           if (driver.aborted()) throw new BatchAborted();
         }
-        // What was sent without waiting (fast-path audit entries): one that failed fails the attempt.
+        // The fast path's audit rows, then what was sent without waiting: a failure fails the attempt.
         try {
+          if (auditRows.length > 0) insertAuditRows(tx.send, auditRows);
           await tx.flush();
         } catch (e) {
           if (driver.unavailable(e)) throw e;

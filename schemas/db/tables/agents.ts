@@ -117,11 +117,12 @@ export const AUDIT_LOG: Table = {
     detail: { type: 'text', default: "'{}'" },
     outcome: { type: 'text', default: "'success'" },
   },
-  indexes: [
-    { name: 'audit_log_timestamp', on: 'timestamp' },
-    { name: 'audit_log_actor', on: 'actor, id' },
-    { name: 'audit_log_action', on: 'action, id' },
-  ],
+  /**
+   * Retention by age finds the oldest by timestamp. No index by actor or action (issue 33: they
+   * cost every audited write two more b-tree inserts, and no query used them: a listing filtered
+   * by actor walks the log newest first, bounded by audit_keep).
+   */
+  indexes: [{ name: 'audit_log_timestamp', on: 'timestamp' }],
 };
 
 /** The newest audit entry's id (0 or no row before the first): SQLite's AUTOINCREMENT sequence, PostgreSQL's identity. */
