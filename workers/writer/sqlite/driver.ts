@@ -26,6 +26,8 @@ export function sqliteDriver(
   /** The checkpointer thread (started at the first checkpoint), and where its checkpoint is. */
   let checkpointer: Worker | null = null;
   let background: 'idle' | 'running' | 'done' = 'idle';
+  /** The checkpointer thread died (it could not start, or failed): this thread checkpoints, as before it existed. */
+  let noCheckpointer = false;
   const startCheckpointer = (): void => {
     if (!checkpointer) {
       const w = new Worker(new URL('./checkpointer.js', import.meta.url), { workerData: { file: db.name, sync } });
@@ -34,10 +36,14 @@ export function sqliteDriver(
         background = r.error === undefined ? 'done' : 'idle';
         if (r.error === undefined) onCheckpoint('background');
       });
-      w.on('error', () => {
-        if (checkpointer === w) checkpointer = null;
-        background = 'idle';
+      w.once('exit', () => {
+        if (checkpointer === w) {
+          checkpointer = null;
+          noCheckpointer = true;
+          background = 'idle';
+        }
       });
+      w.on('error', () => {}); // its exit follows
       checkpointer = w;
     }
     background = 'running';
@@ -49,7 +55,7 @@ export function sqliteDriver(
    * its limit, the checkpointer thread copies it into the data file (PASSIVE) while batches go on
    * committing; then this thread copies the few frames those batches added (the tail: only the
    * newest copy of each page), so nothing is left and the next commit restarts the WAL. Past 4×
-   * the limit (no checkpointer, or it cannot keep up) this thread does it all. After a full
+   * the limit (the checkpointer cannot keep up), or if its thread died, this thread does it all. After a full
    * disk, TRUNCATE, which hands the WAL's space back so the next write finds room.
    */
   const checkpoint = (truncate: boolean): void => {
@@ -61,7 +67,7 @@ export function sqliteDriver(
       }
       const size = fs.statSync(wal, { throwIfNoEntry: false })?.size ?? 0;
       if (size <= walCheckpointBytes) return;
-      if (background === 'done' || size > 4 * walCheckpointBytes) {
+      if (background === 'done' || size > 4 * walCheckpointBytes || noCheckpointer) {
         const kind = background === 'done' ? 'tail' : 'inline';
         if (background === 'done') background = 'idle';
         db.pragma('wal_checkpoint(PASSIVE)');
@@ -160,11 +166,13 @@ export function sqliteDriver(
     vacuum: async (_tx, pages) => vacuumStep(db, pages),
     close: async () => {
       const w = checkpointer;
-      checkpointer = null;
-      if (w) await new Promise<void>((resolve) => {
-        w.once('exit', () => resolve());
-        w.postMessage({ op: 'close' });
-      });
+      checkpointer = null; // its exit is expected now
+      if (w) {
+        await new Promise<void>((resolve) => {
+          w.once('exit', () => resolve());
+          w.postMessage({ op: 'close' });
+        });
+      }
       db.close();
     },
   };
