@@ -5,23 +5,12 @@ export type ReadDb = Database.Database;
 export type { Awaitable } from './backend/awaitable.js';
 
 /**
- * Address space a reader maps of the data file (issue 33). Reads of the file's pages are then
- * memory loads, not a pread each into a 2 MB page cache that SQLite empties whenever the writer
- * has committed since the last read: a point read past the front's value cache (100k keys of
- * 1 KB) cost ~14 µs through pread. Virtual until touched, and the pages are the kernel's
- * (reclaimable file cache shared with the writer), so idle RSS does not grow; WAL pages are read
- * as before.
- */
-export const READER_MMAP_BYTES = 1 << 30;
-
-/**
  * The front process's read-only connection (WAL readers never block the writer). Point reads
  * are microseconds; anything heavier goes to the pool.
  */
 export function openReader(file: string): ReadDb {
   const db = new Database(file, { readonly: true, fileMustExist: true });
   db.pragma('busy_timeout = 5000');
-  db.pragma(`mmap_size = ${READER_MMAP_BYTES}`);
   return db;
 }
 
