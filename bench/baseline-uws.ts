@@ -14,7 +14,9 @@
  * With `thread`, the transactions run in a worker thread instead (the shape koor is built to: one
  * SQLite writer thread behind the uWS thread): the PUTs gathered while one batch commits go over
  * as the next batch in one message, answered when its acknowledgement comes back.
- *   node dist/bench/baseline-uws.js [port] [sqlite-file [full|normal [thread]]]
+ * With `features` after `thread`, the writer thread stores what a koor PUT must keep, in koor's
+ * tables (version log, current row, change log, audit, history retention: baseline-uws-writer.ts).
+ *   node dist/bench/baseline-uws.js [port] [sqlite-file [full|normal [thread [features]]]]
  * Logs `{"api":"127.0.0.1:<port>"}` on stderr once listening (the line spawnNode waits for).
  * Loopback only. Refuses to run on the slow JS fallback of uWebSockets.js.
  */
@@ -58,7 +60,7 @@ let commit: ((batch: Pending[]) => void) | null = null;
 let writer: Worker | null = null;
 let inFlight: Pending[] | null = null;
 if (dbFile && process.argv[5] === 'thread') {
-  writer = new Worker(new URL('./baseline-uws-writer.js', import.meta.url), { argv: [dbFile, process.argv[4] ?? 'full'] });
+  writer = new Worker(new URL('./baseline-uws-writer.js', import.meta.url), { argv: [dbFile, process.argv[4] ?? 'full', process.argv[6] ?? 'plain'] });
   writer.on('message', (ack: { ok: boolean; error?: string }) => {
     const batch = inFlight!;
     inFlight = null;

@@ -248,13 +248,16 @@ export async function run(opts: BenchOptions): Promise<Record<string, unknown>> 
     procs.splice(procs.indexOf(koorNormal), 1);
     // The durable floors: bare uWS answering each PUT after a minimal SQLite upsert commits, in
     // its own thread, then in a writer thread (koor's shape).
+    // With FULL, also the floor of what a koor PUT stores (version log, change log, audit,
+    // retention) in that shape, and both writer-thread floors' tails at 1 and 4 connections.
     for (const sync of ['full', 'normal'] as const) {
-      for (const where of ['', 'thread'] as const) {
+      for (const where of sync === 'full' ? (['', 'thread', 'thread_features'] as const) : (['', 'thread'] as const)) {
         const name = `bare_put_sqlite_${sync}${where ? `_${where}` : ''}`;
-        const floor = await spawnBenchScript(name.replace(/_/g, '-'), 'baseline-uws.js', ['0', path.join(tmp.dir, `${name}.db`), sync, ...(where ? [where] : [])]);
+        const floor = await spawnBenchScript(name.replace(/_/g, '-'), 'baseline-uws.js', ['0', path.join(tmp.dir, `${name}.db`), sync, ...where.split('_').filter(Boolean)]);
         procs.push(floor);
         pin(floor.pid, 0);
         step(name, () => wrkCpu(floor.pid, `${floor.url}/api/state/bench/put/0`, s.put, durationS));
+        if (sync === 'full' && where !== '') for (const c of TAIL_CONNECTIONS) step(`${name}_c${c}`, () => wrkN(`${floor.url}/api/state/bench/put/0`, s.put, durationS, c));
         await floor.stop();
         procs.splice(procs.indexOf(floor), 1);
       }
@@ -339,6 +342,8 @@ export async function run(opts: BenchOptions): Promise<Record<string, unknown>> 
           row('floor: uWS+SQLite NORMAL', w('bare_put_sqlite_normal'), 'Redis SET everysec', redisEverysec.set, 'reachable?'),
           row('PUT --sync full', w('koor_put_full'), 'floor: FULL, writer thread', w('bare_put_sqlite_full_thread').rps, 'floor'),
           row('PUT --sync normal', w('koor_put_normal'), 'floor: NORMAL, writer thread', w('bare_put_sqlite_normal_thread').rps, 'floor'),
+          row('PUT --sync full', w('koor_put_full'), "floor: FULL, writer thread, koor's rows", w('bare_put_sqlite_full_thread_features').rps, 'floor'),
+          row("floor: FULL, writer thread, koor's rows", w('bare_put_sqlite_full_thread_features'), 'floor: FULL, writer thread', w('bare_put_sqlite_full_thread').rps, 'vs 0.8x goal'),
           row('floor: FULL, writer thread', w('bare_put_sqlite_full_thread'), 'Redis SET always', redisAlways.set, 'reachable?'),
           row('floor: NORMAL, writer thread', w('bare_put_sqlite_normal_thread'), 'Redis SET everysec', redisEverysec.set, 'reachable?'),
           row('PUT --sync full', w('koor_put_full'), 'koor writer alone', sqlite.writer_put?.rows_per_s, 'ceiling'),
@@ -354,6 +359,13 @@ export async function run(opts: BenchOptions): Promise<Record<string, unknown>> 
             const ref = redisAlways[`set_c${c}_p99`];
             return [`${c} connection${c > 1 ? 's' : ''}, ${durationS} s`, fmtInt(k.rps), fmtMs(k.p50_ms), fmtMs(k.p99_ms), ref === undefined ? '-' : fmtMs(ref), ref && k.p99_ms !== null ? fmtRatio(ratio(k.p99_ms, ref)) : '-', '<= 3.0x'];
           }),
+          ...(['thread', 'thread_features'] as const).flatMap((f) =>
+            TAIL_CONNECTIONS.map((c) => {
+              const k = w(`bare_put_sqlite_full_${f}_c${c}`);
+              const ref = redisAlways[`set_c${c}_p99`];
+              return [`floor: FULL, writer thread${f === 'thread' ? '' : ", koor's rows"}, ${c} connection${c > 1 ? 's' : ''}`, fmtInt(k.rps), fmtMs(k.p50_ms), fmtMs(k.p99_ms), ref === undefined ? '-' : fmtMs(ref), ref && k.p99_ms !== null ? fmtRatio(ratio(k.p99_ms, ref)) : '-', 'floor'];
+            }),
+          ),
           [`${CONNECTIONS} connections, ${TAIL_LONG_S} s`, fmtInt(w('koor_put_full_long').rps), fmtMs(w('koor_put_full_long').p50_ms), fmtMs(w('koor_put_full_long').p99_ms), '-', '-', 'p99 <= 20 ms'],
         ],
       },
@@ -377,10 +389,14 @@ export async function run(opts: BenchOptions): Promise<Record<string, unknown>> 
       {
         title: 'Server CPU per request (µs; main = the uWS/JS thread, other = writer thread, GC helpers, pool)',
         columns: ['path', 'main µs', 'other µs', 'total µs', 'req/s'],
-        rows: (['koor_get', 'koor_304', 'koor_put_full', 'koor_put_full_long', 'koor_put_normal', 'koor_publish', 'bare_put_memory', 'bare_put_sqlite_full', 'bare_put_sqlite_normal', 'bare_put_sqlite_full_thread', 'bare_put_sqlite_normal_thread'] as const).map((k) => {
+        rows: (['koor_get', 'koor_304', 'koor_put_full', 'koor_put_full_long', 'koor_put_normal', 'koor_publish', 'bare_put_memory', 'bare_put_sqlite_full', 'bare_put_sqlite_normal', 'bare_put_sqlite_full_thread', 'bare_put_sqlite_full_thread_features', 'bare_put_sqlite_normal_thread'] as const).map((k) => {
           const r = w(k);
           return [k.startsWith('koor_') ? k.slice(5) : k, String(r.main_us ?? '-'), String(r.other_us ?? '-'), r.main_us === undefined ? '-' : (r.main_us + (r.other_us ?? 0)).toFixed(1), fmtInt(r.rps)];
-        }).concat([['put_full ÷ floor: FULL, writer thread (goal <= 1.3x)', '', '', fmtRatio(ratio(cpuOf(w('koor_put_full')), cpuOf(w('bare_put_sqlite_full_thread')))), '']]),
+        }).concat([
+          ['put_full ÷ floor: FULL, writer thread (goal <= 1.3x)', '', '', fmtRatio(ratio(cpuOf(w('koor_put_full')), cpuOf(w('bare_put_sqlite_full_thread')))), ''],
+          ["floor with koor's rows ÷ floor: FULL, writer thread", '', '', fmtRatio(ratio(cpuOf(w('bare_put_sqlite_full_thread_features')), cpuOf(w('bare_put_sqlite_full_thread')))), ''],
+          ["put_full ÷ floor with koor's rows", '', '', fmtRatio(ratio(cpuOf(w('koor_put_full')), cpuOf(w('bare_put_sqlite_full_thread_features')))), ''],
+        ]),
       },
       {
         title: 'Storage ceilings on core 0 (no HTTP, no thread hop; batches as 50 connections make them)',
