@@ -1,5 +1,5 @@
 import t from 'tap';
-import { StateCache } from '../../src/domains/state/cache.js';
+import { ADMIT_ONE_IN, StateCache } from '../../src/domains/state/cache.js';
 
 t.test('LRU bounded in bytes', async (t) => {
   const c = new StateCache(2000, 1000);
@@ -43,4 +43,42 @@ t.test('eviction keeps LRU order through churn: refreshed keys survive, the olde
   c.clear();
   c.set('a', v, 1, 'h', 'x');
   t.ok(c.get('a'), 'usable after clear');
+});
+
+t.test('read fills: admitted while there is room, then one in ADMIT_ONE_IN; writes always refresh', async (t) => {
+  const entry = 100 + 6 + 200; // value + key length (all 6 here) + overhead
+  const k = (p: string, i: number) => `${p}${String(i).padStart(5, '0')}`;
+  const c = new StateCache(10 * entry, 1000);
+  const v = Buffer.alloc(100);
+  for (let i = 0; i < 10; i++) c.fill(k('k', i), v, 1, 'h', 'x');
+  t.equal(c.size, 10, 'every fill goes in while the budget has room');
+  // Full: fills of new keys mostly answer without entering (and without evicting anyone).
+  const n = 8000;
+  let admitted = 0;
+  let wrong = 0;
+  for (let i = 0; i < n; i++) {
+    const e = c.fill(k('m', i), v, 7, 'hm', 'text/plain');
+    if (e.versionText !== '7') wrong++; // the value read is answered either way
+    if (c.size === 10 && c.get(k('m', i)) !== undefined) {
+      admitted++;
+      c.delete(k('m', i)); // room again: refilled below, so the next draw finds the cache full
+    } else if (c.size !== 10) wrong++; // not admitted: nothing evicted
+    if (c.size < 10) c.fill(k('r', i), v, 1, 'h', 'x');
+  }
+  t.equal(wrong, 0, 'each fill answered its value; one not admitted evicted nothing');
+  // Binomial(8000, 1/8): mean 1000, sd ~30.
+  t.ok(admitted > n / ADMIT_ONE_IN - 200 && admitted < n / ADMIT_ONE_IN + 200, `about one fill in ${ADMIT_ONE_IN} admitted once full (${admitted} of ${n})`);
+  t.ok(c.usedBytes <= 10 * entry, 'within budget');
+  // A key read again and again gets in after a few misses.
+  let misses = 0;
+  while (c.get('hot000') === undefined && misses < 500) {
+    c.fill('hot000', v, 1, 'h', 'x');
+    misses++;
+  }
+  t.ok(c.get('hot000') && misses < 200, `a hot key is admitted (after ${misses} misses)`);
+  // A write always replaces the entry, full or not.
+  c.set('w00000', v, 3, 'hw', 'x');
+  t.equal(c.get('w00000')?.version, 3, 'set enters a full cache');
+  c.set('w00000', v, 4, 'hw4', 'x');
+  t.equal(c.get('w00000')?.version, 4, 'and refreshes it');
 });

@@ -4,7 +4,7 @@ import { fail } from '../../errors.js';
 import type { PoolClient } from '../../rpc/pool-client.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
 import { toRfc3339, type Awaitable } from '../../store.js';
-import { StateCache, type CachedValue } from './cache.js';
+import { StateCache, cachedValue, type CachedValue } from './cache.js';
 import type { StateReader, StateRow } from './reader.js';
 import { then } from '../../backend/awaitable.js';
 
@@ -58,8 +58,8 @@ export class StateService {
     // Past its TTL and not yet swept: absent (issue 31).
     if (!row || (row.expires_at > 0 && row.expires_at <= Date.now())) return undefined;
     // An ephemeral key goes when its agent does, in a writer step no reply of this front's tells of: never cached.
-    if (row.owner) return { value: row.value, version: row.version, hash: row.hash, contentType: row.content_type, etag: `"${row.hash}"`, versionText: String(row.version), revisionText: String(row.revision), expiresAt: row.expires_at };
-    return this.cache.set(key, row.value, row.version, row.hash, row.content_type, row.revision, row.expires_at);
+    if (row.owner) return cachedValue(row.value, row.version, row.hash, row.content_type, row.revision, row.expires_at);
+    return this.cache.fill(key, row.value, row.version, row.hash, row.content_type, row.revision, row.expires_at);
   }
 
   /**
