@@ -169,6 +169,7 @@ export function sqliteDriver(
       checkpointer = null; // its exit is expected now
       if (w) {
         await new Promise<void>((resolve) => {
+          w.ref(); // unref'd while it runs: the wait for its exit must keep this thread's loop alive
           w.once('exit', () => resolve());
           w.postMessage({ op: 'close' });
         });
