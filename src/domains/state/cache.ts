@@ -13,6 +13,8 @@ export interface CachedValue {
   revisionText: string;
   /** Epoch ms it expires at, 0 = never: past it, the entry is absent (a read after expiry is 404 before the sweep). */
   expiresAt: number;
+  /** The cache's own: read since eviction last passed it (its second chance). */
+  used: boolean;
 }
 
 /** Once the cache is full, one read miss in this many is admitted (`StateCache.fill`). */
@@ -22,22 +24,25 @@ export const ADMIT_ONE_IN = 8;
 const entrySize = (key: string, value: Uint8Array): number => value.byteLength + key.length + STATE_CACHE_ENTRY_OVERHEAD_BYTES;
 
 export function cachedValue(value: Uint8Array, version: number, hash: string, contentType: string, revision: number, expiresAt: number): CachedValue {
-  return { value, version, hash, contentType, etag: `"${hash}"`, versionText: String(version), revisionText: String(revision), expiresAt };
+  return { value, version, hash, contentType, etag: `"${hash}"`, versionText: String(version), revisionText: String(revision), expiresAt, used: false };
 }
 
 /**
- * LRU of current state values bounded in bytes. Kept coherent by the writer's replies (the
- * only writer is behind this process); cleared whenever a write's outcome is uncertain.
+ * Current state values bounded in bytes, least recently used out first, approximately (CLOCK, or
+ * second chance): a hit only marks its entry; eviction walks the entries in insertion order and
+ * moves a marked one to the end, unmarked, instead of evicting it. Moving the entry on every hit
+ * (exact LRU) cost a Map delete and insert per read, and with a large cache the Map's table was
+ * rebuilt every few thousand reads (~1.7 MB at 54k entries, promoted by the next scavenge; issue
+ * 33). Kept coherent by the writer's replies (the only writer is behind this process); cleared
+ * whenever a write's outcome is uncertain.
  */
 export class StateCache {
   private readonly map = new Map<string, CachedValue>();
   private bytes = 0;
-  /** The most recently used key: a hit on it needs no reordering (the hot-key GET path). */
-  private newest: string | null = null;
   /**
-   * Where eviction goes on from: a live iterator over the map, left where the last eviction
-   * stopped. Everything before it was deleted (a refresh re-inserts at the end), so its next
-   * entry is the least recently used. A fresh `map.keys()` per eviction would walk every deleted
+   * Where eviction goes on from: a live iterator over the map (the clock's hand), left where the
+   * last eviction stopped. Everything before it was deleted or moved to the end, so its next entry
+   * is the oldest not looked at since. A fresh `map.keys()` per eviction would walk every deleted
    * slot V8 keeps at the front of the table until it compacts: with a key set larger than the
    * budget that was ~60 µs per miss at 100k keys (issue 33).
    */
@@ -57,12 +62,7 @@ export class StateCache {
       return undefined;
     }
     this.stats.hits++;
-    if (this.newest !== key) {
-      // Refresh recency: Map iteration order is insertion order.
-      this.map.delete(key);
-      this.map.set(key, v);
-      this.newest = key;
-    }
+    v.used = true;
     return v;
   }
 
@@ -93,21 +93,36 @@ export class StateCache {
     const size = entrySize(key, entry.value);
     if (size > this.maxEntryBytes) return;
     this.map.set(key, entry);
-    this.newest = key;
     this.bytes += size;
     while (this.bytes > this.budgetBytes && this.evictOldest());
   }
 
   /** Deletes the least recently used entry; false when the map is empty. */
+  /**
+   * Deletes the oldest entry not read since the hand last passed it, moving the read ones it
+   * passes to the end unmarked; false when the map is empty. Each entry is passed marked at most
+   * once per call, so it ends within two rounds.
+   */
   private evictOldest(): boolean {
-    for (let fresh = 0; fresh < 2; fresh++) {
+    for (let steps = 0, fresh = 0; fresh < 2 && steps <= 2 * this.map.size + 1; ) {
       this.evictFrom ??= this.map.keys();
       const next = this.evictFrom.next();
-      if (!next.done) {
-        this.delete(next.value);
-        return true;
+      if (next.done) {
+        this.evictFrom = null; // an exhausted iterator never sees later insertions: start again
+        fresh++;
+        continue;
       }
-      this.evictFrom = null; // an exhausted iterator never sees later insertions: start again
+      steps++;
+      const key = next.value;
+      const entry = this.map.get(key)!;
+      if (entry.used) {
+        entry.used = false;
+        this.map.delete(key);
+        this.map.set(key, entry); // the live iterator reaches it again after the others
+        continue;
+      }
+      this.delete(key);
+      return true;
     }
     return false;
   }
