@@ -82,3 +82,19 @@ t.test('read fills: admitted while there is room, then one in ADMIT_ONE_IN; writ
   c.set('w00000', v, 4, 'hw4', 'x');
   t.equal(c.get('w00000')?.version, 4, 'and refreshes it');
 });
+
+t.test('second chance: with every entry read since the hand passed, the oldest goes after one round', async (t) => {
+  const c = new StateCache(3 * (100 + 1 + 200), 1000);
+  const v = Buffer.alloc(100);
+  for (const k of ['a', 'b', 'c']) c.set(k, v, 1, 'h', 'x');
+  for (const k of ['a', 'b', 'c']) c.get(k);
+  c.set('d', v, 1, 'h', 'x');
+  t.same(['a', 'b', 'c', 'd'].map((k) => c.get(k) !== undefined), [false, true, true, true], 'a went; b, c kept their chance; d is in');
+  t.equal(c.size, 3);
+  // An unread entry goes before an older read one.
+  const f = new StateCache(3 * (100 + 1 + 200), 1000);
+  for (const k of ['a', 'b', 'c']) f.set(k, v, 1, 'h', 'x');
+  f.get('a');
+  f.set('d', v, 1, 'h', 'x');
+  t.same(['a', 'b', 'c', 'd'].map((k) => f.get(k) !== undefined), [true, false, true, true], 'b went, not a');
+});

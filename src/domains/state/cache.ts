@@ -91,10 +91,12 @@ export class StateCache {
 
   private insert(key: string, entry: CachedValue): void {
     const size = entrySize(key, entry.value);
-    if (size > this.maxEntryBytes) return;
+    if (size > this.maxEntryBytes || size > this.budgetBytes) return;
+    // Room first, then the entry: the read ones the hand moves to the end go before it, so a
+    // new entry is never the next to go (it would be, with every other entry read).
+    while (this.bytes + size > this.budgetBytes && this.evictOldest());
     this.map.set(key, entry);
     this.bytes += size;
-    while (this.bytes > this.budgetBytes && this.evictOldest());
   }
 
   /** Deletes the least recently used entry; false when the map is empty. */
