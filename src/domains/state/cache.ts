@@ -75,7 +75,7 @@ export class StateCache {
 
   /**
    * A value read from the database after a miss. While the cache has room it goes in, as `set`.
-   * Once it is full, one read in ADMIT_ONE_IN is let in (evicting the least recently used): when
+   * Once it is full, one read in ADMIT_ONE_IN is let in (evicting as `evictOldest` says): when
    * reads range over more keys than fit, admitting every miss only swaps one cold entry for
    * another at the cost of an insertion, an eviction and a promoted value per miss, for the same
    * hit ratio (issue 33: ~9 µs of a ~35 µs miss at 100k keys). A key read again and again still
@@ -99,7 +99,6 @@ export class StateCache {
     this.bytes += size;
   }
 
-  /** Deletes the least recently used entry; false when the map is empty. */
   /**
    * Deletes the oldest entry not read since the hand last passed it, moving the read ones it
    * passes to the end unmarked; false when the map is empty. Each entry is passed marked at most
