@@ -12,6 +12,7 @@
  */
 import { parentPort } from 'node:worker_threads';
 import Database from 'better-sqlite3';
+import type { Query } from '../schemas/db/sql.js';
 import { createTable } from '../schemas/db/table.js';
 import { AUDIT_LOG } from '../schemas/db/tables/agents.js';
 import { STATE, STATE_CHANGES, STATE_HISTORY } from '../schemas/db/tables/state.js';
@@ -45,7 +46,7 @@ function features(): (b: Batch) => void {
   );
   const dropOne = db.prepare('DELETE FROM state_history WHERE key = ? AND version = ?');
   const statements = new Map<string, Database.Statement>();
-  const send = (q: { sqlite: string }, ...params: string[]) => {
+  const send = (q: Query, ...params: string[]): void => {
     let s = statements.get(q.sqlite);
     if (s === undefined) statements.set(q.sqlite, (s = db.prepare(q.sqlite)));
     s.run(...params);
@@ -62,7 +63,7 @@ function features(): (b: Batch) => void {
       if (v > KEEP) dropOne.run(key, v - KEEP);
       audit.push([at, '', 'state.put', key, `{"version":${v}}`]);
     }
-    insertAuditRows(send as never, audit);
+    insertAuditRows(send, audit);
   };
 }
 

@@ -323,6 +323,13 @@ export async function run(opts: BenchOptions): Promise<Record<string, unknown>> 
       ref === undefined ? '-' : fmtRatio(ratio(koor.rps, ref)),
       goal,
     ];
+    const connections = (c: number) => `${c} connection${c > 1 ? 's' : ''}`;
+    /** A run at `c` connections against Redis always's p99 at as many. */
+    const tailRow = (what: string, key: string, c: number, goal: string) => {
+      const k = w(key);
+      const ref = redisAlways[`set_c${c}_p99`];
+      return [what, fmtInt(k.rps), fmtMs(k.p50_ms), fmtMs(k.p99_ms), ref === undefined ? '-' : fmtMs(ref), ref && k.p99_ms !== null ? fmtRatio(ratio(k.p99_ms, ref)) : '-', goal];
+    };
     const tables: BenchTable[] = [
       {
         title: `Data plane vs references (1 KB, ${CONNECTIONS} connections, server core 0, generator core 1, ${durationS} s wrk runs)`,
@@ -354,17 +361,9 @@ export async function run(opts: BenchOptions): Promise<Record<string, unknown>> 
         title: `Durable PUT tail latency (1 KB over ${KEYS} keys, --sync full; wrk --latency, redis-benchmark p99)`,
         columns: ['run', 'koor req/s', 'koor p50 ms', 'koor p99 ms', 'Redis always p99 ms', 'p99 ratio', 'goal'],
         rows: [
-          ...TAIL_CONNECTIONS.map((c) => {
-            const k = w(`koor_put_full_c${c}`);
-            const ref = redisAlways[`set_c${c}_p99`];
-            return [`${c} connection${c > 1 ? 's' : ''}, ${durationS} s`, fmtInt(k.rps), fmtMs(k.p50_ms), fmtMs(k.p99_ms), ref === undefined ? '-' : fmtMs(ref), ref && k.p99_ms !== null ? fmtRatio(ratio(k.p99_ms, ref)) : '-', '<= 3.0x'];
-          }),
+          ...TAIL_CONNECTIONS.map((c) => tailRow(`${connections(c)}, ${durationS} s`, `koor_put_full_c${c}`, c, '<= 3.0x')),
           ...(['thread', 'thread_features'] as const).flatMap((f) =>
-            TAIL_CONNECTIONS.map((c) => {
-              const k = w(`bare_put_sqlite_full_${f}_c${c}`);
-              const ref = redisAlways[`set_c${c}_p99`];
-              return [`floor: FULL, writer thread${f === 'thread' ? '' : ", koor's rows"}, ${c} connection${c > 1 ? 's' : ''}`, fmtInt(k.rps), fmtMs(k.p50_ms), fmtMs(k.p99_ms), ref === undefined ? '-' : fmtMs(ref), ref && k.p99_ms !== null ? fmtRatio(ratio(k.p99_ms, ref)) : '-', 'floor'];
-            }),
+            TAIL_CONNECTIONS.map((c) => tailRow(`floor: FULL, writer thread${f === 'thread' ? '' : ", koor's rows"}, ${connections(c)}`, `bare_put_sqlite_full_${f}_c${c}`, c, 'floor')),
           ),
           [`${CONNECTIONS} connections, ${TAIL_LONG_S} s`, fmtInt(w('koor_put_full_long').rps), fmtMs(w('koor_put_full_long').p50_ms), fmtMs(w('koor_put_full_long').p99_ms), '-', '-', 'p99 <= 20 ms'],
         ],

@@ -82,11 +82,8 @@ export class StateCache {
    * gets in after a few misses; writes (`set`) always refresh their entry.
    */
   fill(key: string, value: Uint8Array, version: number, hash: string, contentType: string, revision = 0, expiresAt = 0): CachedValue {
-    const entry = cachedValue(value, version, hash, contentType, revision, expiresAt);
-    if (this.bytes + entrySize(key, value) > this.budgetBytes && Math.random() * ADMIT_ONE_IN >= 1) return entry;
-    this.delete(key);
-    this.insert(key, entry);
-    return entry;
+    if (this.bytes + entrySize(key, value) > this.budgetBytes && Math.random() * ADMIT_ONE_IN >= 1) return cachedValue(value, version, hash, contentType, revision, expiresAt);
+    return this.set(key, value, version, hash, contentType, revision, expiresAt);
   }
 
   private insert(key: string, entry: CachedValue): void {
