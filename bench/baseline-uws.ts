@@ -17,6 +17,14 @@
  * With `features` after `thread`, the writer thread stores what a koor PUT must keep, in koor's
  * tables (version log, current row, change log, audit, history retention: baseline-uws-writer.ts).
  *   node dist/bench/baseline-uws.js [port] [sqlite-file [full|normal [thread [features]]]]
+ * With `read` after the file, GET reads through a cache bounded like koor's (koor's default budget
+ * unless bytes are given, entries counted as koor counts them): a miss reads the value, its hash and
+ * version from the file's `kv` table (one row per key, mapped like koor's reader), and the value
+ * goes into the cache while it has room, and never evicts. The floor of any server answering
+ * reads of more keys than its cache holds: a map lookup, and on a miss one SQLite point read
+ * (issue 33). The file is filled beforehand (kv: key, value, hash, version); PUT is refused.
+ *   node dist/bench/baseline-uws.js [port] sqlite-file read [cache-bytes]
+ * GET /stats answers {"hits","misses"} of the read cache.
  * Logs `{"api":"127.0.0.1:<port>"}` on stderr once listening (the line spawnNode waits for).
  * Loopback only. Refuses to run on the slow JS fallback of uWebSockets.js.
  */
@@ -24,6 +32,7 @@ import { createHash } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import uWS from 'uWebSockets.js';
+import { STATE_CACHE_ENTRY_OVERHEAD_BYTES } from '../src/shared/limits.js';
 
 interface Entry {
   value: Buffer;
@@ -59,7 +68,21 @@ let commit: ((batch: Pending[]) => void) | null = null;
 /** Thread mode: the writer thread, and whether a batch is with it. */
 let writer: Worker | null = null;
 let inFlight: Pending[] | null = null;
-if (dbFile && process.argv[5] === 'thread') {
+/** Read mode: the cache's budget and use, the file's point read, and hit counts. */
+const readMode = dbFile !== undefined && process.argv[4] === 'read';
+const cacheBudget = Number(process.argv[5] ?? 64 * 1024 * 1024);
+let cacheBytes = 0;
+let readOne: Database.Statement | null = null;
+const stats = { hits: 0, misses: 0 };
+if (readMode) {
+  if (!Number.isFinite(cacheBudget) || cacheBudget < 0) {
+    process.stderr.write('baseline-uws: bad cache-bytes\n');
+    process.exit(2);
+  }
+  const db = new Database(dbFile, { readonly: true, fileMustExist: true });
+  db.pragma('mmap_size = 1073741824');
+  readOne = db.prepare('SELECT value, hash, version FROM kv WHERE key = ?');
+} else if (dbFile && process.argv[5] === 'thread') {
   writer = new Worker(new URL('./baseline-uws-writer.js', import.meta.url), { argv: [dbFile, process.argv[4] ?? 'full', process.argv[6] ?? 'plain'] });
   writer.on('message', (ack: { ok: boolean; error?: string }) => {
     const batch = inFlight!;
@@ -132,14 +155,40 @@ function keyOf(url: string): string | null {
   }
 }
 
+/** The cached entry, or in read mode the file's row (cached while the budget has room). */
+function lookup(key: string): Entry | undefined {
+  const e = map.get(key);
+  if (e !== undefined || readOne === null) {
+    if (e) stats.hits++;
+    return e;
+  }
+  stats.misses++;
+  const row = readOne.get(key) as { value: Buffer; hash: string; version: number } | undefined;
+  if (!row) return undefined;
+  const entry: Entry = { value: row.value, version: row.version, versionText: String(row.version), hash: row.hash, etag: `"${row.hash}"`, contentType: JSON_TYPE };
+  const size = row.value.byteLength + key.length + STATE_CACHE_ENTRY_OVERHEAD_BYTES;
+  if (cacheBytes + size <= cacheBudget) {
+    map.set(key, entry);
+    cacheBytes += size;
+  }
+  return entry;
+}
+
 const app = uWS.App();
+
+app.get('/stats', (res) => {
+  res.cork(() => {
+    res.writeHeader('Content-Type', JSON_TYPE);
+    res.end(JSON.stringify(stats));
+  });
+});
 
 app.get('/api/state/*', (res, req) => {
   try {
     const key = keyOf(req.getUrl());
     const inm = req.getHeader('if-none-match');
     if (key === null) return fail(res, '400 Bad Request', 'bad key', 400);
-    const e = map.get(key);
+    const e = lookup(key);
     if (!e) return fail(res, '404 Not Found', `key not found: ${key}`, 404);
     res.cork(() => {
       if (inm === e.etag) {
@@ -166,6 +215,7 @@ app.put('/api/state/*', (res, req) => {
   });
   try {
     const key = keyOf(req.getUrl());
+    if (readMode) return fail(res, '405 Method Not Allowed', 'read mode: the file is filled beforehand', 405);
     const contentType = req.getHeader('content-type') || JSON_TYPE;
     const chunks: Buffer[] = [];
     let total = 0;

@@ -109,45 +109,56 @@ const cpuSeconds = (pid: number): number => {
 
 /**
  * Fan-out to `count` subscribers: koor (WebSocket, durable publish over HTTP by wrk) against Redis
- * pub/sub (SUBSCRIBE, PUBLISH by redis-benchmark) with payloads of koor's frame size. Servers on
- * core 0; the publisher and SUB_PROCS subscriber processes (minimal frame counters) on core 1.
+ * pub/sub (SUBSCRIBE, PUBLISH by redis-benchmark) with payloads of koor's frame size, and against
+ * the floor of a durable fan-out (fanout/baseline.js --db: bare uWS pub/sub after a writer thread
+ * has each event on disk). Servers on core 0; the publisher and SUB_PROCS subscriber processes
+ * (minimal frame counters) on core 1.
  */
-async function fanout(dir: string, count: number, durationS: number, warnings: string[]): Promise<{ koor: FanoutRun; redis: FanoutRun | null }> {
+async function fanout(dir: string, count: number, durationS: number, warnings: string[]): Promise<{ koor: FanoutRun; floor: FanoutRun | null; redis: FanoutRun | null }> {
   const procs: ServerProc[] = [];
   try {
-    const koor = await spawnKoor(['--sync', 'full']);
-    procs.push(koor);
-    pin(koor.pid, 0);
-    const subs: ServerProc[] = [];
-    for (let i = 0; i < SUB_PROCS; i++) {
-      const p = await spawnBenchScript(`subscriber-${i}`, 'fanout/subscriber.js');
-      procs.push(p);
-      subs.push(p);
-      pin(p.pid, 1);
-      const url = `${koor.url.replace(/^http/, 'ws')}/api/events/subscribe?pattern=${encodeURIComponent('bench.*')}`;
-      const r = await ctl<{ opened: number; errors: string[] }>(`${p.url}/open`, 'POST', { url, count: count / SUB_PROCS, client: 'raw' });
-      if (r.opened !== count / SUB_PROCS) throw new Error(`koor subscribers: ${r.opened} opened, ${r.errors.slice(0, 2).join('; ')}`);
-    }
     const body = JSON.stringify({ topic: FANOUT_TOPIC, data: { agent: 'bench', note: 'fan-out' } });
     const pub = script(dir, 'fanout-publish', { method: 'POST', path: '/api/events/publish', headers: { 'Content-Type': 'application/json' }, body });
-    wrk(koor.url, pub, 1);
-    const a = await frames(subs, 'koor');
-    const c0 = cpuSeconds(koor.pid);
-    const r = wrk(koor.url, pub, durationS);
-    await sleep(300); // frames still in flight when wrk stopped
-    const b = await frames(subs, 'koor');
-    const c1 = cpuSeconds(koor.pid);
-    const delivered = Math.max(1, b.frames - a.frames);
-    const frameBytes = Math.round((b.bytes - a.bytes) / delivered);
-    const koorRun = { subscribers: count, publishes_per_s: r.rps, deliveries_per_s: Math.round((b.frames - a.frames) / durationS), frame_bytes: frameBytes, server_us_per_delivery: Math.round(((c1 - c0) / delivered) * 1e8) / 100 };
-    for (const p of procs.splice(0)) await p.stop();
+    /** Subscribers on core 1, wrk publishing to the server on core 0: what was delivered, and the server's CPU per delivery. */
+    const wsRun = async (server: ServerProc): Promise<FanoutRun> => {
+      procs.push(server);
+      pin(server.pid, 0);
+      const subs: ServerProc[] = [];
+      for (let i = 0; i < SUB_PROCS; i++) {
+        const p = await spawnBenchScript(`subscriber-${i}`, 'fanout/subscriber.js');
+        procs.push(p);
+        subs.push(p);
+        pin(p.pid, 1);
+        const url = `${server.url.replace(/^http/, 'ws')}/api/events/subscribe?pattern=${encodeURIComponent('bench.*')}`;
+        const r = await ctl<{ opened: number; errors: string[] }>(`${p.url}/open`, 'POST', { url, count: count / SUB_PROCS, client: 'raw' });
+        if (r.opened !== count / SUB_PROCS) throw new Error(`${server.name} subscribers: ${r.opened} opened, ${r.errors.slice(0, 2).join('; ')}`);
+      }
+      wrk(server.url, pub, 1);
+      const a = await frames(subs, 'koor');
+      const c0 = cpuSeconds(server.pid);
+      const r = wrk(server.url, pub, durationS);
+      await sleep(300); // frames still in flight when wrk stopped
+      const b = await frames(subs, 'koor');
+      const c1 = cpuSeconds(server.pid);
+      const delivered = Math.max(1, b.frames - a.frames);
+      for (const p of procs.splice(0)) await p.stop();
+      return { subscribers: count, publishes_per_s: r.rps, deliveries_per_s: Math.round((b.frames - a.frames) / durationS), frame_bytes: Math.round((b.bytes - a.bytes) / delivered), server_us_per_delivery: Math.round(((c1 - c0) / delivered) * 1e8) / 100 };
+    };
+    const koorRun = await wsRun(await spawnKoor(['--sync', 'full']));
+    const frameBytes = koorRun.frame_bytes;
+    let floorRun: FanoutRun | null = null;
+    try {
+      floorRun = await wsRun(await spawnBenchScript('durable-fanout-floor', 'fanout/baseline.js', ['--db', path.join(dir, `fanout-floor-${count}.db`)]));
+    } catch (e) {
+      warnings.push(`fan-out ${count}, durable floor: ${(e as Error).message}`);
+    }
 
     const redisDir = path.join(dir, `redis-pubsub-${count}`);
     fs.mkdirSync(redisDir);
     const redis = await startRedis(redisDir, 'everysec');
     if (!redis) {
       warnings.push('redis-server did not start: no pub/sub reference');
-      return { koor: koorRun, redis: null };
+      return { koor: koorRun, floor: floorRun, redis: null };
     }
     try {
       const rsubs: ServerProc[] = [];
@@ -170,6 +181,7 @@ async function fanout(dir: string, count: number, durationS: number, warnings: s
       const rDelivered = Math.max(1, x1.frames - x0.frames);
       return {
         koor: koorRun,
+        floor: floorRun,
         redis: { subscribers: count, publishes_per_s: Math.round(n / wall), deliveries_per_s: Math.round((x1.frames - x0.frames) / wall), frame_bytes: frameBytes, server_us_per_delivery: Math.round(((rc1 - rc0) / rDelivered) * 1e8) / 100 },
       };
     } finally {
@@ -285,7 +297,7 @@ export async function run(opts: BenchOptions): Promise<Record<string, unknown>> 
       }
     }
 
-    const fan: Array<{ koor: FanoutRun; redis: FanoutRun | null }> = [];
+    const fan: Array<{ koor: FanoutRun; floor: FanoutRun | null; redis: FanoutRun | null }> = [];
     if (!noRedis) {
       for (const count of opts.quick ? [100] : [100, 1000]) {
         opts.log(`  fan-out to ${count} subscribers: koor, then Redis pub/sub…`);
@@ -370,7 +382,7 @@ export async function run(opts: BenchOptions): Promise<Record<string, unknown>> 
       },
       {
         title: `Fan-out: koor WebSocket subscribers vs Redis pub/sub (servers core 0; publisher + ${SUB_PROCS} subscriber processes core 1)`,
-        columns: ['subscribers', 'frame B', 'koor publishes/s', 'koor deliveries/s', 'Redis publishes/s', 'Redis deliveries/s', 'ratio', 'goal', 'srv µs/dlv koor', 'Redis', 'cpu ratio'],
+        columns: ['subscribers', 'frame B', 'koor publishes/s', 'koor deliveries/s', 'Redis publishes/s', 'Redis deliveries/s', 'ratio', 'goal', 'srv µs/dlv koor', 'Redis', 'cpu ratio', 'durable floor deliveries/s', 'floor/Redis', 'koor/floor'],
         rows: fan.map((f) => [
           String(f.koor.subscribers),
           String(f.koor.frame_bytes),
@@ -383,6 +395,9 @@ export async function run(opts: BenchOptions): Promise<Record<string, unknown>> 
           String(f.koor.server_us_per_delivery),
           f.redis ? String(f.redis.server_us_per_delivery) : '-',
           f.redis ? fmtRatio(ratio(f.redis.server_us_per_delivery, f.koor.server_us_per_delivery)) : '-',
+          f.floor ? fmtInt(f.floor.deliveries_per_s) : '-',
+          f.floor && f.redis ? fmtRatio(ratio(f.floor.deliveries_per_s, f.redis.deliveries_per_s)) : '-',
+          f.floor ? fmtRatio(ratio(f.koor.deliveries_per_s, f.floor.deliveries_per_s)) : '-',
         ]),
       },
       {

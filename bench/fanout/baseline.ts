@@ -1,6 +1,6 @@
 /**
  * The bare-uWS baseline of bench/events.ts, run as its own process:
- *   node dist/bench/fanout/baseline.js [--max-backpressure BYTES]
+ *   node dist/bench/fanout/baseline.js [--max-backpressure BYTES] [--db FILE]
  *
  * The smallest comparable work per publish, with uWS's own pub/sub:
  *   WS   /api/events/subscribe   every socket subscribes to one topic (the query is ignored);
@@ -11,9 +11,15 @@
  *                                koor's shape built in memory (id counter, NOT stored anywhere),
  *                                `app.publish`ed to the topic and sent back as the reply
  *   GET  /api/metrics            {"last_event_id", "events":{"subscribers","closed","closed_codes"}}
+ * With --db, each event is stored before it fans out, as koor's are: the publishes gathered while
+ * one batch commits go as the next batch to a SQLite writer thread (baseline-uws-writer.js: one row
+ * per event, WAL, synchronous=FULL), and each is published and answered when its commit is
+ * acknowledged. The floor of a durable fan-out in koor's shape (issue 33): no envelope, no
+ * validation, no retention, no per-subscriber queue.
  * Logs `{"api":"127.0.0.1:<port>"}` on stderr once listening (what bench/lib.ts waits for).
  * Loopback only. Refuses to run on the slow JS fallback of uWebSockets.js.
  */
+import { Worker } from 'node:worker_threads';
 import uWS from 'uWebSockets.js';
 
 const TOPIC = 'events';
@@ -36,6 +42,57 @@ function flag(name: string, def: number): number {
 }
 
 const maxBackpressure = flag('max-backpressure', 64 * 1024 + 64 * 1024);
+const dbAt = process.argv.indexOf('--db');
+const dbFile = dbAt >= 0 ? process.argv[dbAt + 1] : undefined;
+if (dbAt >= 0 && !dbFile) {
+  process.stderr.write('events-baseline: --db needs a file\n');
+  process.exit(2);
+}
+
+/** Durable mode: an event waiting for its commit. */
+interface Pending {
+  id: number;
+  json: string;
+  res: uWS.HttpResponse;
+  aborted: () => boolean;
+}
+let pending: Pending[] = [];
+let inFlight: Pending[] | null = null;
+const writer = dbFile ? new Worker(new URL('../baseline-uws-writer.js', import.meta.url), { argv: [dbFile, 'full', 'plain'] }) : null;
+if (writer) {
+  writer.on('message', (ack: { ok: boolean; error?: string }) => {
+    const batch = inFlight!;
+    inFlight = null;
+    for (const p of batch) {
+      if (!ack.ok) {
+        if (!p.aborted()) fail(p.res, '500 Internal Server Error', ack.error ?? 'commit failed', 500);
+        continue;
+      }
+      app.publish(TOPIC, p.json, false, false);
+      if (!p.aborted()) answer(p.res, p.json);
+    }
+    if (pending.length > 0) sendBatch();
+  });
+  writer.on('error', (err) => {
+    process.stderr.write(`events-baseline: writer thread failed: ${String(err)}\n`);
+    process.exit(1);
+  });
+}
+
+/** What waited while the previous batch committed goes over in one message (one row per event). */
+function sendBatch(): void {
+  inFlight = pending;
+  pending = [];
+  writer!.postMessage({ keys: inFlight.map((p) => String(p.id)), values: inFlight.map((p) => Buffer.from(p.json)), hashes: inFlight.map(() => ''), versions: inFlight.map((p) => p.id) });
+}
+
+function answer(res: uWS.HttpResponse, json: string): void {
+  res.cork(() => {
+    res.writeStatus('200 OK');
+    res.writeHeader('Content-Type', JSON_TYPE);
+    res.end(`${json}\n`);
+  });
+}
 
 let lastId = 0;
 let subscribers = 0;
@@ -102,13 +159,15 @@ app.post('/api/events/publish', (res) => {
       }
       if (typeof body.topic !== 'string' || body.topic === '') return fail(res, '400 Bad Request', 'topic is required', 400);
       const source = typeof body.source === 'string' ? body.source : '';
-      const json = `{"id":${++lastId},"topic":${JSON.stringify(body.topic)},"data":${body.data === undefined ? 'null' : JSON.stringify(body.data)},"source":${JSON.stringify(source)},"created_at":"${nowText}"}`;
+      const id = ++lastId;
+      const json = `{"id":${id},"topic":${JSON.stringify(body.topic)},"data":${body.data === undefined ? 'null' : JSON.stringify(body.data)},"source":${JSON.stringify(source)},"created_at":"${nowText}"}`;
+      if (writer) {
+        pending.push({ id, json, res, aborted: () => aborted });
+        if (inFlight === null) sendBatch();
+        return;
+      }
       app.publish(TOPIC, json, false, false);
-      res.cork(() => {
-        res.writeStatus('200 OK');
-        res.writeHeader('Content-Type', JSON_TYPE);
-        res.end(`${json}\n`);
-      });
+      answer(res, json);
     } catch (err) {
       fail(res, '500 Internal Server Error', String(err), 500);
     }
