@@ -151,6 +151,7 @@ async function fanout(dir: string, count: number, durationS: number, warnings: s
       floorRun = await wsRun(await spawnBenchScript('durable-fanout-floor', 'fanout/baseline.js', ['--db', path.join(dir, `fanout-floor-${count}.db`)]));
     } catch (e) {
       warnings.push(`fan-out ${count}, durable floor: ${(e as Error).message}`);
+      for (const p of procs.splice(0)) await p.stop(); // not left running beside Redis
     }
 
     const redisDir = path.join(dir, `redis-pubsub-${count}`);
@@ -300,7 +301,7 @@ export async function run(opts: BenchOptions): Promise<Record<string, unknown>> 
     const fan: Array<{ koor: FanoutRun; floor: FanoutRun | null; redis: FanoutRun | null }> = [];
     if (!noRedis) {
       for (const count of opts.quick ? [100] : [100, 1000]) {
-        opts.log(`  fan-out to ${count} subscribers: koor, then Redis pub/sub…`);
+        opts.log(`  fan-out to ${count} subscribers: koor, the durable floor, then Redis pub/sub…`);
         try {
           fan.push(await fanout(tmp.dir, count, durationS, warnings));
         } catch (e) {
@@ -381,7 +382,7 @@ export async function run(opts: BenchOptions): Promise<Record<string, unknown>> 
         ],
       },
       {
-        title: `Fan-out: koor WebSocket subscribers vs Redis pub/sub (servers core 0; publisher + ${SUB_PROCS} subscriber processes core 1)`,
+        title: `Fan-out: koor WebSocket subscribers vs Redis pub/sub and the durable floor (servers core 0; publisher + ${SUB_PROCS} subscriber processes core 1)`,
         columns: ['subscribers', 'frame B', 'koor publishes/s', 'koor deliveries/s', 'Redis publishes/s', 'Redis deliveries/s', 'ratio', 'goal', 'srv µs/dlv koor', 'Redis', 'cpu ratio', 'durable floor deliveries/s', 'floor/Redis', 'koor/floor'],
         rows: fan.map((f) => [
           String(f.koor.subscribers),

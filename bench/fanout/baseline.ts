@@ -79,11 +79,14 @@ if (writer) {
   });
 }
 
-/** What waited while the previous batch committed goes over in one message (one row per event). */
+/**
+ * What waited while the previous batch committed goes over in one message (one row per event,
+ * keyed by its zero-padded id: appended at the end of the b-tree, as koor's events are).
+ */
 function sendBatch(): void {
   inFlight = pending;
   pending = [];
-  writer!.postMessage({ keys: inFlight.map((p) => String(p.id)), values: inFlight.map((p) => Buffer.from(p.json)), hashes: inFlight.map(() => ''), versions: inFlight.map((p) => p.id) });
+  writer!.postMessage({ keys: inFlight.map((p) => String(p.id).padStart(16, '0')), values: inFlight.map((p) => Buffer.from(p.json)), hashes: inFlight.map(() => ''), versions: inFlight.map((p) => p.id) });
 }
 
 function answer(res: uWS.HttpResponse, json: string): void {
