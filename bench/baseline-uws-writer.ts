@@ -19,7 +19,8 @@ import { STATE, STATE_CHANGES, STATE_HISTORY } from '../schemas/db/tables/state.
 import { insertAuditRows, type AuditRow } from '../workers/writer/stores/audit.js';
 import { storageNow } from '../workers/writer/time.js';
 
-type Batch = { keys: string[]; values: Uint8Array[]; hashes: string[]; versions: number[] };
+/** A batch of writes; a value may be text (the fan-out floor's events: a pooled Buffer would be cloned with its whole 8 KB slab). */
+type Batch = { keys: string[]; values: Array<Uint8Array | string>; hashes: string[]; versions: number[] };
 
 // Worker argv lands after the script in process.argv.
 const [file, sync, mode] = process.argv.slice(2) as [string, string, string | undefined];

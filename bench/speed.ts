@@ -110,11 +110,11 @@ const cpuSeconds = (pid: number): number => {
 /**
  * Fan-out to `count` subscribers: koor (WebSocket, durable publish over HTTP by wrk) against Redis
  * pub/sub (SUBSCRIBE, PUBLISH by redis-benchmark) with payloads of koor's frame size, and against
- * the floor of a durable fan-out (fanout/baseline.js --db: bare uWS pub/sub after a writer thread
- * has each event on disk). Servers on core 0; the publisher and SUB_PROCS subscriber processes
+ * a minimal durable fan-out (fanout/baseline.js --db: bare uWS writing each batch of events to
+ * the sockets once a writer thread has it on disk; koor beats it, so it is a reference, not a floor). Servers on core 0; the publisher and SUB_PROCS subscriber processes
  * (minimal frame counters) on core 1.
  */
-async function fanout(dir: string, count: number, durationS: number, warnings: string[]): Promise<{ koor: FanoutRun; floor: FanoutRun | null; redis: FanoutRun | null }> {
+async function fanout(dir: string, count: number, durationS: number, warnings: string[]): Promise<{ koor: FanoutRun; bare_durable: FanoutRun | null; redis: FanoutRun | null }> {
   const procs: ServerProc[] = [];
   try {
     const body = JSON.stringify({ topic: FANOUT_TOPIC, data: { agent: 'bench', note: 'fan-out' } });
@@ -146,11 +146,11 @@ async function fanout(dir: string, count: number, durationS: number, warnings: s
     };
     const koorRun = await wsRun(await spawnKoor(['--sync', 'full']));
     const frameBytes = koorRun.frame_bytes;
-    let floorRun: FanoutRun | null = null;
+    let bareRun: FanoutRun | null = null;
     try {
-      floorRun = await wsRun(await spawnBenchScript('durable-fanout-floor', 'fanout/baseline.js', ['--db', path.join(dir, `fanout-floor-${count}.db`)]));
+      bareRun = await wsRun(await spawnBenchScript('bare-durable-fanout', 'fanout/baseline.js', ['--db', path.join(dir, `bare-durable-fanout-${count}.db`)]));
     } catch (e) {
-      warnings.push(`fan-out ${count}, durable floor: ${(e as Error).message}`);
+      warnings.push(`fan-out ${count}, bare durable fan-out: ${(e as Error).message}`);
       for (const p of procs.splice(0)) await p.stop(); // not left running beside Redis
     }
 
@@ -159,7 +159,7 @@ async function fanout(dir: string, count: number, durationS: number, warnings: s
     const redis = await startRedis(redisDir, 'everysec');
     if (!redis) {
       warnings.push('redis-server did not start: no pub/sub reference');
-      return { koor: koorRun, floor: floorRun, redis: null };
+      return { koor: koorRun, bare_durable: bareRun, redis: null };
     }
     try {
       const rsubs: ServerProc[] = [];
@@ -182,7 +182,7 @@ async function fanout(dir: string, count: number, durationS: number, warnings: s
       const rDelivered = Math.max(1, x1.frames - x0.frames);
       return {
         koor: koorRun,
-        floor: floorRun,
+        bare_durable: bareRun,
         redis: { subscribers: count, publishes_per_s: Math.round(n / wall), deliveries_per_s: Math.round((x1.frames - x0.frames) / wall), frame_bytes: frameBytes, server_us_per_delivery: Math.round(((rc1 - rc0) / rDelivered) * 1e8) / 100 },
       };
     } finally {
@@ -298,10 +298,10 @@ export async function run(opts: BenchOptions): Promise<Record<string, unknown>> 
       }
     }
 
-    const fan: Array<{ koor: FanoutRun; floor: FanoutRun | null; redis: FanoutRun | null }> = [];
+    const fan: Array<{ koor: FanoutRun; bare_durable: FanoutRun | null; redis: FanoutRun | null }> = [];
     if (!noRedis) {
       for (const count of opts.quick ? [100] : [100, 1000]) {
-        opts.log(`  fan-out to ${count} subscribers: koor, the durable floor, then Redis pub/sub…`);
+        opts.log(`  fan-out to ${count} subscribers: koor, bare durable fan-out, then Redis pub/sub…`);
         try {
           fan.push(await fanout(tmp.dir, count, durationS, warnings));
         } catch (e) {
@@ -382,8 +382,8 @@ export async function run(opts: BenchOptions): Promise<Record<string, unknown>> 
         ],
       },
       {
-        title: `Fan-out: koor WebSocket subscribers vs Redis pub/sub and the durable floor (servers core 0; publisher + ${SUB_PROCS} subscriber processes core 1)`,
-        columns: ['subscribers', 'frame B', 'koor publishes/s', 'koor deliveries/s', 'Redis publishes/s', 'Redis deliveries/s', 'ratio', 'goal', 'srv µs/dlv koor', 'Redis', 'cpu ratio', 'durable floor deliveries/s', 'floor/Redis', 'koor/floor'],
+        title: `Fan-out: koor WebSocket subscribers vs Redis pub/sub and a bare durable fan-out (servers core 0; publisher + ${SUB_PROCS} subscriber processes core 1)`,
+        columns: ['subscribers', 'frame B', 'koor publishes/s', 'koor deliveries/s', 'Redis publishes/s', 'Redis deliveries/s', 'ratio', 'goal', 'srv µs/dlv koor', 'Redis', 'cpu ratio', 'bare durable deliveries/s', 'bare durable/Redis', 'koor/bare durable'],
         rows: fan.map((f) => [
           String(f.koor.subscribers),
           String(f.koor.frame_bytes),
@@ -396,9 +396,9 @@ export async function run(opts: BenchOptions): Promise<Record<string, unknown>> 
           String(f.koor.server_us_per_delivery),
           f.redis ? String(f.redis.server_us_per_delivery) : '-',
           f.redis ? fmtRatio(ratio(f.redis.server_us_per_delivery, f.koor.server_us_per_delivery)) : '-',
-          f.floor ? fmtInt(f.floor.deliveries_per_s) : '-',
-          f.floor && f.redis ? fmtRatio(ratio(f.floor.deliveries_per_s, f.redis.deliveries_per_s)) : '-',
-          f.floor ? fmtRatio(ratio(f.koor.deliveries_per_s, f.floor.deliveries_per_s)) : '-',
+          f.bare_durable ? fmtInt(f.bare_durable.deliveries_per_s) : '-',
+          f.bare_durable && f.redis ? fmtRatio(ratio(f.bare_durable.deliveries_per_s, f.redis.deliveries_per_s)) : '-',
+          f.bare_durable ? fmtRatio(ratio(f.koor.deliveries_per_s, f.bare_durable.deliveries_per_s)) : '-',
         ]),
       },
       {
