@@ -16,7 +16,7 @@
  * per event, WAL, synchronous=FULL); when its commit is acknowledged, the batch is written to each
  * socket under one cork and each publish answered. A minimal durable fan-out in koor's shape
  * (issue 33): no envelope, no validation, no retention, no per-subscriber queue. Not a floor:
- * koor measured at 1.06-1.35x its deliveries/s, so it shows koor's fan-out carries no excess
+ * koor measured at 1.06-1.07x its deliveries/s, so it shows koor's fan-out carries no excess
  * machinery, not what a server of this shape could reach.
  * Logs `{"api":"127.0.0.1:<port>"}` on stderr once listening (what bench/lib.ts waits for).
  * Loopback only. Refuses to run on the slow JS fallback of uWebSockets.js.
