@@ -32,6 +32,7 @@ import { createHash } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import uWS from 'uWebSockets.js';
+import { defaultConfig } from '../src/config.js';
 import { STATE_CACHE_ENTRY_OVERHEAD_BYTES } from '../src/shared/limits.js';
 
 interface Entry {
@@ -70,7 +71,7 @@ let writer: Worker | null = null;
 let inFlight: Pending[] | null = null;
 /** Read mode: the cache's budget and use, the file's point read, and hit counts. */
 const readMode = dbFile !== undefined && process.argv[4] === 'read';
-const cacheBudget = Number(process.argv[5] ?? 64 * 1024 * 1024);
+const cacheBudget = process.argv[5] === undefined ? defaultConfig().cacheBytes : Number(process.argv[5]);
 let cacheBytes = 0;
 let readOne: Database.Statement | null = null;
 const stats = { hits: 0, misses: 0 };
