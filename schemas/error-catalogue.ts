@@ -78,6 +78,11 @@ export const ERRORS = {
   WRITER_QUEUE_FULL: def('RESOURCE_EXHAUSTED', () => 'writer queue full'),
   DEADLINE_EXCEEDED: def('DEADLINE_EXCEEDED', (what: string) => `${what}: deadline exceeded`),
   DEADLINE_BEFORE_WRITE: def('DEADLINE_EXCEEDED', () => 'deadline exceeded before the write started'),
+  /**
+   * Issue 48: the write reached the writer but its reply did not come back (the writer died or
+   * stalled past the grace, or the database connection broke during COMMIT): it may have committed.
+   */
+  WRITE_OUTCOME_UNKNOWN: def('OUTCOME_UNKNOWN', (method: string) => `${method}: outcome unknown: the write may have committed; retry with the same Idempotency-Key, or read it back before retrying`),
   JOB_OVER_BUDGET: def('DEADLINE_EXCEEDED', (job: string) => `${job}: job exceeded its time budget`),
   POOL_QUEUE_FULL: def('RESOURCE_EXHAUSTED', () => 'worker pool queue full'),
   DELIVERY_QUEUE_FULL: def('RESOURCE_EXHAUSTED', () => 'webhook delivery queue full'),

@@ -20,6 +20,12 @@ export const STATUS_NAMES = [
   'INSUFFICIENT_STORAGE',
   'RATE_LIMITED',
   'DEADLINE_EXCEEDED',
+  /**
+   * A write sent to the writer whose reply never came in time (the writer died or stalled with it
+   * in flight, or the database connection broke during its commit): it may or may not have
+   * committed (HTTP 504; issue 48). Retry it with the same Idempotency-Key, or read it back.
+   */
+  'OUTCOME_UNKNOWN',
   'UNAVAILABLE',
   'INTERNAL',
 ] as const;

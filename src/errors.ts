@@ -17,6 +17,7 @@ export const HTTP_STATUS: Readonly<Record<StatusName, number>> = Object.freeze({
   INSUFFICIENT_STORAGE: 507,
   RATE_LIMITED: 429,
   DEADLINE_EXCEEDED: 503,
+  OUTCOME_UNKNOWN: 504,
   UNAVAILABLE: 503,
   INTERNAL: 500,
 });

@@ -54,6 +54,7 @@ const TABLE: ReadonlyArray<[code: ErrorCode, params: readonly unknown[], status:
   ['WRITER_QUEUE_FULL', [], 'RESOURCE_EXHAUSTED', 503, 'writer queue full'],
   ['DEADLINE_EXCEEDED', ['state.put'], 'DEADLINE_EXCEEDED', 503, 'state.put: deadline exceeded'],
   ['DEADLINE_BEFORE_WRITE', [], 'DEADLINE_EXCEEDED', 503, 'deadline exceeded before the write started'],
+  ['WRITE_OUTCOME_UNKNOWN', ['tasks.create'], 'OUTCOME_UNKNOWN', 504, 'tasks.create: outcome unknown: the write may have committed; retry with the same Idempotency-Key, or read it back before retrying'],
   ['JOB_OVER_BUDGET', ['diff'], 'DEADLINE_EXCEEDED', 503, 'diff: job exceeded its time budget'],
   ['POOL_QUEUE_FULL', [], 'RESOURCE_EXHAUSTED', 503, 'worker pool queue full'],
   ['DELIVERY_QUEUE_FULL', [], 'RESOURCE_EXHAUSTED', 503, 'webhook delivery queue full'],

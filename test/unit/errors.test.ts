@@ -18,6 +18,7 @@ t.test('every status name maps to an HTTP status', async (t) => {
     INSUFFICIENT_STORAGE: 507,
     RATE_LIMITED: 429,
     DEADLINE_EXCEEDED: 503,
+    OUTCOME_UNKNOWN: 504,
     UNAVAILABLE: 503,
     INTERNAL: 500,
   });
