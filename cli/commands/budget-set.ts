@@ -25,6 +25,6 @@ export default defineCommand({
       return n;
     };
     const body = { usd: num('usd', opt.usd), tokens: num('tokens', opt.tokens), period: opt.period, warn_at: num('warn-at', opt['warn-at']) };
-    return call(ctx, 'PUT', `/api/budgets/${encodeURIComponent(pos.scope)}`, { body: JSON.stringify(body) });
+    return call(ctx, 'PUT', `/api/budgets/${encodeURIComponent(pos.scope)}`, { retrySafe: true, body: JSON.stringify(body) });
   },
 });

@@ -19,6 +19,6 @@ export default defineCommand({
     let body = `{"topic":${JSON.stringify(pos.topic)}`;
     if (raw !== undefined && raw.trim() !== '') body += `,"data":${raw}`;
     if (opt.source !== undefined) body += `,"source":${JSON.stringify(opt.source)}`;
-    return call(ctx, 'POST', '/api/events/publish', { body: body + '}' });
+    return call(ctx, 'POST', '/api/events/publish', { retrySafe: true, body: body + '}' });
   },
 });

@@ -23,6 +23,6 @@ export default defineCommand({
     const body: Record<string, unknown> = { resources, exclusive: !opt.shared };
     if (opt.ttl !== undefined) body.ttl = opt.ttl;
     if (opt.reason !== undefined) body.reason = opt.reason;
-    return call(asAgent(ctx, opt.instance), 'POST', '/api/leases', { body: JSON.stringify(body) });
+    return call(asAgent(ctx, opt.instance), 'POST', '/api/leases', { retrySafe: true, body: JSON.stringify(body) });
   },
 });

@@ -8,5 +8,5 @@ export default defineCommand({
     ...INSTANCE_OPTION,
   },
   run: ({ pos, opt, ctx }) =>
-    call(asAgent(ctx, opt.instance), 'POST', `/api/leases/${seg(pos.id)}/renew`, opt.ttl === undefined ? {} : { body: JSON.stringify({ ttl: opt.ttl }) }),
+    call(asAgent(ctx, opt.instance), 'POST', `/api/leases/${seg(pos.id)}/renew`, opt.ttl === undefined ? { retrySafe: true } : { retrySafe: true, body: JSON.stringify({ ttl: opt.ttl }) }),
 });

@@ -14,6 +14,6 @@ export default defineCommand({
     if (opt.workspace !== undefined) body.workspace = opt.workspace;
     if (opt.intent !== undefined) body.intent = opt.intent;
     if (opt.stack !== undefined) body.stack = opt.stack;
-    return call(ctx, 'POST', '/api/instances/register', { body: JSON.stringify(body) });
+    return call(ctx, 'POST', '/api/instances/register', { retrySafe: true, body: JSON.stringify(body) });
   },
 });

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import type { Message } from '../../schemas/http/messages.js';
 import { CliError, INSTANCE_OPTION, UsageError, asAgent, commaList, defineCommand, intOption, okJson, request, shortId, writeOut } from '../core.js';
@@ -41,7 +40,7 @@ export default defineCommand({
     if (opt['ack-required']) req.ack_required = true;
     if (opt.high) req.importance = 'high';
     // One key per run: were the request ever sent again (a retry), the server would store it once.
-    const reply = await request(asAgent(ctx, opt.instance).config, 'POST', '/api/messages', { body: JSON.stringify(req), headers: { 'idempotency-key': randomUUID() } });
+    const reply = await request(asAgent(ctx, opt.instance).config, 'POST', '/api/messages', { retrySafe: true, body: JSON.stringify(req) });
     const m = okJson<Message>(reply);
     if (m === null) return 1;
     const n = m.recipients.length;

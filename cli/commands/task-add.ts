@@ -35,6 +35,6 @@ export default defineCommand({
     if (opt['max-attempts'] !== undefined) body['max_attempts'] = intOption('max-attempts', opt['max-attempts']);
     // The data goes in as written (number text, member order are the caller's).
     const json = JSON.stringify(body);
-    return call(ctx, 'POST', '/api/tasks', { body: text === undefined ? json : `${json.slice(0, -1)},"data":${text}}` });
+    return call(ctx, 'POST', '/api/tasks', { retrySafe: true, body: text === undefined ? json : `${json.slice(0, -1)},"data":${text}}` });
   },
 });

@@ -6,5 +6,5 @@ export default defineCommand({
   examples: [['Work through a queue', '$0 task claim web']],
   positionals: [{ name: 'project' }],
   options: { ...INSTANCE_OPTION },
-  run: ({ pos, opt, ctx }) => call(asAgent(ctx, opt.instance), 'POST', '/api/tasks/claim', { body: JSON.stringify({ project: pos.project }) }),
+  run: ({ pos, opt, ctx }) => call(asAgent(ctx, opt.instance), 'POST', '/api/tasks/claim', { retrySafe: true, body: JSON.stringify({ project: pos.project }) }),
 });

@@ -9,5 +9,5 @@ export default defineCommand({
     ...INSTANCE_OPTION,
   },
   run: ({ pos, opt, ctx }) =>
-    call(asAgent(ctx, opt.instance), 'POST', `/api/tasks/${seg(pos.id)}/fail`, { body: JSON.stringify({ reason: opt.reason ?? '', retry: !opt.permanent }) }),
+    call(asAgent(ctx, opt.instance), 'POST', `/api/tasks/${seg(pos.id)}/fail`, { retrySafe: true, body: JSON.stringify({ reason: opt.reason ?? '', retry: !opt.permanent }) }),
 });

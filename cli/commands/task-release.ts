@@ -7,5 +7,5 @@ export default defineCommand({
     reason: { description: 'Why (kept on the task)' },
     ...INSTANCE_OPTION,
   },
-  run: ({ pos, opt, ctx }) => call(asAgent(ctx, opt.instance), 'POST', `/api/tasks/${seg(pos.id)}/release`, { body: JSON.stringify({ reason: opt.reason ?? '' }) }),
+  run: ({ pos, opt, ctx }) => call(asAgent(ctx, opt.instance), 'POST', `/api/tasks/${seg(pos.id)}/release`, { retrySafe: true, body: JSON.stringify({ reason: opt.reason ?? '' }) }),
 });

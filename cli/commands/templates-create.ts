@@ -28,6 +28,6 @@ export default defineCommand({
       .filter((t) => t !== '');
     // The file's text is spliced in as is: number spelling and member order reach the server intact.
     const body = `{"id":${JSON.stringify(opt.id)},"name":${JSON.stringify(opt.name)},"kind":${JSON.stringify(opt.kind ?? 'rules')},"data":${text.trim()},"tags":${JSON.stringify(tags)}}`;
-    return call(ctx, 'POST', '/api/templates', { body });
+    return call(ctx, 'POST', '/api/templates', { retrySafe: true, body });
   },
 });

@@ -19,6 +19,6 @@ export default defineCommand({
     const body: Record<string, unknown> = { name: opt.name, role: opt.role };
     if (opt.scopes !== undefined) body.scopes = opt.scopes.split(',').filter((s) => s !== '');
     if (opt.ttl !== undefined) body.ttl = /^\d+$/.test(opt.ttl) ? Number(opt.ttl) : opt.ttl;
-    return call(ctx, 'POST', '/api/tokens', { body: JSON.stringify(body) });
+    return call(ctx, 'POST', '/api/tokens', { retrySafe: true, body: JSON.stringify(body) });
   },
 });

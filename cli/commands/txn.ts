@@ -12,5 +12,5 @@ export default defineCommand({
   ],
   positionals: [],
   options: { ...BODY_OPTIONS },
-  run: ({ opt, ignored, ctx }) => call(ctx, 'POST', '/api/txn', { body: bodyFrom(opt, ignored) }),
+  run: ({ opt, ignored, ctx }) => call(ctx, 'POST', '/api/txn', { retrySafe: true, body: bodyFrom(opt, ignored) }),
 });

@@ -16,6 +16,6 @@ export default defineCommand({
     const body: Record<string, unknown> = { id: opt.id, url: opt.url };
     if (opt.patterns !== undefined) body.patterns = opt.patterns.split(',');
     if (opt.secret !== undefined) body.secret = opt.secret;
-    return call(ctx, 'POST', '/api/webhooks', { body: JSON.stringify(body) });
+    return call(ctx, 'POST', '/api/webhooks', { retrySafe: true, body: JSON.stringify(body) });
   },
 });

@@ -24,6 +24,13 @@ export interface RequestOptions {
   body?: Buffer | string;
   contentType?: string;
   headers?: Record<string, string>;
+  /**
+   * A write the server takes an Idempotency-Key for (issue 48): sent with a fresh key (unless
+   * `headers` carries one) and sent once more, under the same key, when the first try failed in
+   * transit (no reply: the write may or may not have happened) or was answered 504 outcome
+   * unknown — the server then answers the retry with the first write's result, never a second write.
+   */
+  retrySafe?: boolean;
 }
 
 /** `?a=1&b=x%20y` from the defined values, keys and values URL-encoded (SPEC §7-14); '' when none. */
@@ -137,6 +144,20 @@ export function parseReply(buf: Buffer, ended: boolean): Reply | null {
 
 /** `pathAndQuery` starts with `/`. Transport failures throw `request failed: <reason>`. */
 export async function request(config: CliConfig, method: string, pathAndQuery: string, opts: RequestOptions = {}): Promise<Reply> {
+  if (!opts.retrySafe) return exchange(config, method, pathAndQuery, opts);
+  const keyed = opts.headers?.['idempotency-key'] === undefined ? { ...opts, headers: { ...opts.headers, 'idempotency-key': globalThis.crypto.randomUUID() } } : opts;
+  let first: Reply;
+  try {
+    first = await exchange(config, method, pathAndQuery, keyed);
+  } catch (e) {
+    if (!(e instanceof CliError) || !e.message.startsWith('request failed:')) throw e;
+    return exchange(config, method, pathAndQuery, keyed);
+  }
+  return first.status === 504 ? exchange(config, method, pathAndQuery, keyed) : first;
+}
+
+/** One exchange (see `request`). */
+async function exchange(config: CliConfig, method: string, pathAndQuery: string, opts: RequestOptions): Promise<Reply> {
   const base = parseServer(config);
   // The request target is concatenated, never parsed as a URL: WHATWG URL parsing would resolve
   // `.`/`..` segments, and a state key may well be `a/../b`.

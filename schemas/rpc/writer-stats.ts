@@ -17,7 +17,14 @@ const ENVELOPES = 1;
 const COMMIT_SECONDS_SUM = 2;
 const COMMIT_FAILURES = 3;
 /** WAL checkpoints (issue 33): by the checkpointer thread, the tail after one in the writer, all of it in the writer. */
-const CHECKPOINTS_AT = 4;
+/**
+ * The highest envelope id of the batch the writer has begun to run (issue 48), set before the
+ * batch's transaction starts: an envelope with a higher id has certainly not been committed, so a
+ * caller that gives up on it (its deadline, the writer's death) can be told so for certain. An
+ * integer slot read and written with Atomics (sequentially consistent), unlike the figures.
+ */
+const STARTED_THROUGH = 4;
+const CHECKPOINTS_AT = 5;
 export const CHECKPOINT_KINDS = ['background', 'tail', 'inline'] as const;
 export type CheckpointKind = (typeof CHECKPOINT_KINDS)[number];
 const BATCH_BUCKETS_AT = CHECKPOINTS_AT + CHECKPOINT_KINDS.length;
@@ -44,9 +51,11 @@ export interface HistogramSnapshot {
 
 export class WriterStatsView {
   private readonly a: Float64Array;
+  private readonly started: BigInt64Array;
 
   constructor(buffer: SharedArrayBuffer) {
     this.a = new Float64Array(buffer);
+    this.started = new BigInt64Array(buffer, STARTED_THROUGH * BigInt64Array.BYTES_PER_ELEMENT, 1);
   }
 
   /** Writer side: one transaction of `envelopes` committed (or failed) after `seconds`. */
@@ -58,6 +67,16 @@ export class WriterStatsView {
     if (failed) a[COMMIT_FAILURES]!++;
     a[BATCH_BUCKETS_AT + bucketOf(BATCH_SIZE_BUCKETS, envelopes)]!++;
     a[COMMIT_BUCKETS_AT + bucketOf(COMMIT_SECONDS_BUCKETS, seconds)]!++;
+  }
+
+  /** Writer side: a batch whose envelopes' highest id is `id` is about to run. */
+  startBatch(id: number): void {
+    if (id > this.startedThrough) Atomics.store(this.started, 0, BigInt(id));
+  }
+
+  /** Front side: envelopes with an id above this have not begun to run (see STARTED_THROUGH). */
+  get startedThrough(): number {
+    return Number(Atomics.load(this.started, 0));
   }
 
   /** Writer side: a WAL checkpoint finished. */

@@ -30,6 +30,15 @@ export const TokenMethods = {
     }),
     res: ApiTokenRow,
   },
+  /**
+   * A new hash for a created token (issue 48): an idempotent retry of its creation gets a new
+   * token, since the first one's plain text is never stored (the old hash stops working). Every
+   * node forgets the old hash when this commits (a notification).
+   */
+  'tokens.rekey': {
+    req: Type.Object({ id: Type.String({ minLength: 1 }), token_hash: Type.String({ minLength: 64, maxLength: 64 }) }),
+    res: Type.Object({ id: Type.String() }),
+  },
   /** Deletes the token; every cluster node stops accepting it when this commits (a notification). */
   'tokens.revoke': { req: Type.Object({ id: Type.String({ minLength: 1 }) }), res: Type.Object({ id: Type.String() }) },
 } satisfies MethodTable;

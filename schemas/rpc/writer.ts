@@ -197,6 +197,11 @@ export const WriterMethods = {
     req: Type.Object({ id: Type.String(), op: Type.Union([Type.Literal('activate'), Type.Literal('heartbeat'), Type.Literal('touch')]) }),
     res: Instance,
   },
+  /**
+   * A new token for an instance (issue 48): an idempotent retry of its registration gets a new
+   * one, since the first one's plain text is never stored with the key (the old one stops working).
+   */
+  'instances.rekey': { req: Type.Object({ id: Type.String() }), res: Type.Object({ id: Type.String(), token: Type.String() }) },
   'instances.update': {
     req: Type.Object({ id: Type.String(), capabilities: Type.Optional(Type.Array(Type.String())), intent: Type.Optional(Type.String()) }),
     res: Instance,

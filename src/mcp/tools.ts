@@ -159,7 +159,7 @@ export async function runTool(name: string, args: Record<string, unknown>, deps:
       if (!n) throw ToolError.of('FIELD_REQUIRED', 'name');
       const caps = str(args, 'capabilities');
       try {
-        const r = await deps.instances.register({
+        const { instance: r } = await deps.instances.register({
           name: n,
           workspace: str(args, 'workspace'),
           intent: str(args, 'intent'),
@@ -213,7 +213,7 @@ export async function runTool(name: string, args: Record<string, unknown>, deps:
       // Arguments are strings (SPEC §3); the rules service checks, defaults and stores them.
       const f = (k: string) => str(args, k);
       try {
-        const r = await deps.rules.propose(
+        const { res: r } = await deps.rules.propose(
           { project: f('project'), rule_id: f('rule_id'), pattern: f('pattern'), message: f('message'), severity: f('severity'), match_type: f('match_type'), stack: f('stack'), proposed_by: f('proposed_by'), context: f('context') },
           caller?.instanceId ?? '',
         );

@@ -46,6 +46,7 @@ export function defineKoorMetrics(m: Metrics, s: MetricSources): void {
     { labels: { target: 'writer' }, value: writer.stats.deadlineExceeded },
     { labels: { target: 'pool' }, value: pool.stats.timeouts },
   ]);
+  m.counter('koor_writer_outcome_unknown_total', 'Writes answered 504 outcome unknown: begun by the writer, no reply (it died, or stalled past the grace); they may have committed.', () => writer.stats.outcomeUnknown);
   m.labeled('koor_rpc_rejected_total', 'Calls refused because the target queue was full, by target.', 'counter', () => [
     { labels: { target: 'writer' }, value: writer.stats.rejectedFull },
     { labels: { target: 'pool' }, value: pool.stats.rejectedFull },

@@ -4,7 +4,7 @@ import type { WriterMethod, WriterMethods, WriterStartup } from '../../schemas/r
 import { createWriterStatsBuffer, WriterStatsView } from '../../schemas/rpc/writer-stats.js';
 import { AppError, fail } from '../errors.js';
 import type { Logger } from '../log.js';
-import { WRITER_LIMITS, WRITER_RESTART_BACKOFF_MAX_MS, WRITER_RESTART_BACKOFF_MS } from '../shared/limits.js';
+import { WRITER_LIMITS, WRITER_OUTCOME_GRACE_MS, WRITER_RESTART_BACKOFF_MAX_MS, WRITER_RESTART_BACKOFF_MS } from '../shared/limits.js';
 
 /** The writer thread, for both backends (the start-up data's database URL selects PostgreSQL). */
 const WRITER_URL = new URL('../../workers/writer/main.js', import.meta.url);
@@ -30,8 +30,10 @@ interface Pending {
   /** Resolve with `{ res, replayed }` (callIdempotent). */
   wrap: boolean;
   reject: (e: AppError) => void;
-  /** Date.now() past which the caller gets DEADLINE_EXCEEDED. */
+  /** Date.now() past which a call the writer has not begun gets DEADLINE_EXCEEDED. */
   deadline: number;
+  /** A call the writer had begun when its deadline passed: Date.now() past which it is `outcome unknown` (0: not overdue yet). */
+  graceUntil: number;
   method: string;
 }
 
@@ -40,13 +42,21 @@ export interface WriterStats {
   inFlight: number;
   restarts: number;
   deadlineExceeded: number;
+  /** Calls answered `outcome unknown` (504): begun by the writer, no reply (its death, or past the grace). */
+  outcomeUnknown: number;
   rejectedFull: number;
 }
 
 /**
- * Typed RPC client of the single SQLite writer worker: named methods, per-call deadline,
- * in-flight cap, status codes as AppError. If the worker dies, in-flight calls fail with
- * UNAVAILABLE (503) and a new writer is started; calls made meanwhile wait for it.
+ * Typed RPC client of the single writer worker: named methods, per-call deadline, in-flight cap,
+ * status codes as AppError. A failure is a 5xx that says for certain the write did not commit, or
+ * OUTCOME_UNKNOWN when it may have (issue 48): the writer publishes the highest envelope id it has
+ * begun to run (WriterStatsView.startedThrough), so a call past its deadline that the writer has
+ * not begun fails with DEADLINE_EXCEEDED (the writer refuses an expired envelope before running
+ * it), while one it has begun is waited for (WRITER_OUTCOME_GRACE_MS more) and never turned into a
+ * 503 after it committed. If the worker dies, calls it had not begun fail with UNAVAILABLE (503),
+ * the ones it had begun with OUTCOME_UNKNOWN (504), and a new writer is started; calls made
+ * meanwhile wait for it.
  */
 export class WriterClient {
   private worker: Worker | null = null;
@@ -66,7 +76,7 @@ export class WriterClient {
   private deadlineAt = Infinity;
   /** Set while the disk holding the database is full (the last write failed for it; none succeeded since): /health says degraded. */
   storageFull: { since: number; error: string } | null = null;
-  readonly stats: WriterStats = { calls: 0, inFlight: 0, restarts: 0, deadlineExceeded: 0, rejectedFull: 0 };
+  readonly stats: WriterStats = { calls: 0, inFlight: 0, restarts: 0, deadlineExceeded: 0, outcomeUnknown: 0, rejectedFull: 0 };
   /** Batch sizes and commit latency, kept by the writer thread itself (shared memory). */
   private readonly batchStats = createWriterStatsBuffer();
   readonly batches = new WriterStatsView(this.batchStats);
@@ -113,7 +123,7 @@ export class WriterClient {
     if (opts.idem) env.idem = opts.idem;
     this.stats.calls++;
     return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve: resolve as (v: unknown) => void, wrap, reject, deadline, method });
+      this.pending.set(id, { resolve: resolve as (v: unknown) => void, wrap, reject, deadline, graceUntil: 0, method });
       this.stats.inFlight = this.pending.size;
       if (deadline < this.deadlineAt) this.armDeadline(deadline);
       if (!this.port) {
@@ -136,24 +146,53 @@ export class WriterClient {
   }
 
   /**
-   * Fails every call past its deadline and re-arms for the earliest left. A timer per call cost
-   * a timer-list insert and removal per write; this one fires about once per deadline period
-   * under load and scans at most maxInFlight entries when it does.
+   * Fails every call past its deadline that the writer has not begun (certainly not committed:
+   * the writer refuses an expired envelope), gives one it has begun the grace to answer, and
+   * re-arms for the earliest left. A timer per call cost a timer-list insert and removal per
+   * write; this one fires about once per deadline period under load and scans at most
+   * maxInFlight entries when it does. Replies that arrived while the process was paused are
+   * read before a begun call is given up on: the sweep runs in the timers phase, before the
+   * port's messages, so the verdict waits for the check phase (setImmediate) after them.
    */
   private readonly sweepDeadlines = (): void => {
     this.deadlineTimer = null;
     this.deadlineAt = Infinity;
     const now = Date.now();
+    const started = this.batches.startedThrough;
     let next = Infinity;
+    let givingUp = false;
     for (const [id, p] of this.pending) {
-      if (p.deadline <= now) {
+      // Strictly past: the writer refuses an envelope whose deadline is strictly before its clock.
+      if (p.deadline >= now) {
+        if (p.deadline + 1 < next) next = p.deadline + 1;
+      } else if (id > started) {
         this.pending.delete(id);
         this.stats.deadlineExceeded++;
         p.reject(fail('DEADLINE_EXCEEDED', p.method));
-      } else if (p.deadline < next) next = p.deadline;
+      } else if (p.graceUntil === 0) {
+        p.graceUntil = now + WRITER_OUTCOME_GRACE_MS;
+        if (p.graceUntil < next) next = p.graceUntil;
+      } else if (p.graceUntil <= now) givingUp = true;
+      else if (p.graceUntil < next) next = p.graceUntil;
     }
     this.stats.inFlight = this.pending.size;
+    if (givingUp) setImmediate(this.giveUp);
     if (next !== Infinity) this.armDeadline(next);
+  };
+
+  /** Begun calls still unanswered past their grace: outcome unknown (see sweepDeadlines). */
+  private readonly giveUp = (): void => {
+    const now = Date.now();
+    let gaveUp = false;
+    for (const [id, p] of this.pending) {
+      if (p.graceUntil === 0 || p.graceUntil > now) continue;
+      this.pending.delete(id);
+      this.stats.outcomeUnknown++;
+      p.reject(fail('WRITE_OUTCOME_UNKNOWN', p.method));
+      gaveUp = true;
+    }
+    this.stats.inFlight = this.pending.size;
+    if (gaveUp) this.notifyUncertain();
   };
 
   private readonly flushOutbox = (): void => {
@@ -308,14 +347,27 @@ export class WriterClient {
     }
   }
 
+  /**
+   * Fails every pending call: with `err` the ones the writer had not begun (certainly not
+   * committed), with OUTCOME_UNKNOWN the ones it had (they may have committed; caches drop what
+   * they hold).
+   */
   private failAll(err: AppError): void {
+    const started = this.batches.startedThrough;
+    let uncertain = false;
     for (const [id, p] of this.pending) {
       this.pending.delete(id);
-      p.reject(err);
+      if (id > started) p.reject(err);
+      else {
+        uncertain = true;
+        this.stats.outcomeUnknown++;
+        p.reject(fail('WRITE_OUTCOME_UNKNOWN', p.method));
+      }
     }
     this.waiting = [];
     this.outbox = [];
     this.stats.inFlight = 0;
+    if (uncertain) this.notifyUncertain();
   }
 
   private notifyUncertain(): void {

@@ -152,6 +152,12 @@ export const WRITER_JOURNAL_LIMIT_BYTES = 8 * 1024 * 1024;
 export const VACUUM_CONVERT_MAX_BYTES = 256 * 1024 * 1024;
 /** How long a connection waits on a lock held by another before SQLITE_BUSY, ms. */
 export const SQLITE_BUSY_TIMEOUT_MS = 5000;
+/**
+ * A write the writer has begun to run when its deadline passes is waited for this much longer
+ * before its caller is told `outcome unknown` (504, issue 48), ms. Counted from when the front
+ * first saw it overdue, so a pause of the whole process (SIGSTOP) does not spend it.
+ */
+export const WRITER_OUTCOME_GRACE_MS = 10_000;
 /** Wait before respawning a writer that died, ms (doubles up to the max). */
 export const WRITER_RESTART_BACKOFF_MS = 50;
 export const WRITER_RESTART_BACKOFF_MAX_MS = 2000;

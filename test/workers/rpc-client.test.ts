@@ -9,19 +9,44 @@ const put = (url: string, body: string) => fetch(url, { method: 'PUT', body: Buf
 
 t.test('deadline exceeded → DEADLINE_EXCEEDED; an expired write never runs', async (t) => {
   const s = await startTestServer(t);
+  const begun = s.writer.batches.startedThrough;
   const blocker = s.writer.call('sys.sleep', { ms: 400 });
+  // Posted once the blocker's batch has begun: a batch of their own, not begun while the blocker runs.
+  await waitUntil('the blocker to begin', () => s.writer.batches.startedThrough > begun, 5000, 1);
   const late = s.writer.call('state.put', { key: 'late', value: Buffer.from('x'), content_type: 'text/plain', updated_by: '' }, { deadlineMs: 50 });
   // A second deadline, later than the first: still enforced after the first one fired.
   const later = s.writer.call('state.put', { key: 'later', value: Buffer.from('x'), content_type: 'text/plain', updated_by: '' }, { deadlineMs: 200 });
   let laterSettled = false;
   later.catch(() => {}).finally(() => (laterSettled = true));
-  await t.rejects(late, { status: 'DEADLINE_EXCEEDED' });
+  await t.rejects(late, { status: 'DEADLINE_EXCEEDED', message: 'state.put: deadline exceeded' });
   t.notOk(laterSettled, 'the later call is still waiting when the first expires');
   await t.rejects(later, { status: 'DEADLINE_EXCEEDED' });
+  let blockerDone = false;
+  void blocker.finally(() => (blockerDone = true));
+  await new Promise((r) => setImmediate(r));
+  t.notOk(blockerDone, 'both were answered while the writer was still busy before them');
   await blocker;
   await s.writer.call('sys.ping', {});
   t.equal((await fetch(`${s.url}/api/state/late`)).status, 404, 'writer skipped the expired envelope');
   t.equal((await fetch(`${s.url}/api/state/later`)).status, 404, 'and the later one too');
+});
+
+t.test('issue 48: a write the writer had begun is answered with its outcome, never 503 after it committed', async (t) => {
+  const s = await startTestServer(t);
+  // Same turn, so one batch: the put runs first, then the sleep holds the batch's COMMIT past the put's deadline.
+  const put = s.writer.call('state.put', { key: 'slow-commit', value: Buffer.from('x'), content_type: 'text/plain', updated_by: '' }, { deadlineMs: 50 });
+  const sleep = s.writer.call('sys.sleep', { ms: 400 });
+  const res = await put;
+  t.equal(res.version, 1, 'the caller learns it committed (the old client said 503 at 50 ms)');
+  await sleep;
+  t.equal((await fetch(`${s.url}/api/state/slow-commit`)).status, 200, 'and it did');
+  // In the same batch behind the sleep, an envelope whose deadline passed is refused by the writer before it runs.
+  const blocker = s.writer.call('sys.sleep', { ms: 300 });
+  const behind = s.writer.call('state.put', { key: 'behind', value: Buffer.from('x'), content_type: 'text/plain', updated_by: '' }, { deadlineMs: 50 });
+  await t.rejects(behind, { status: 'DEADLINE_EXCEEDED', message: 'deadline exceeded before the write started' });
+  await blocker;
+  t.equal((await fetch(`${s.url}/api/state/behind`)).status, 404, 'never ran');
+  t.equal(s.writer.stats.outcomeUnknown, 0);
 });
 
 t.test('HTTP write past its deadline → 503 JSON', async (t) => {
@@ -46,7 +71,7 @@ t.test('in-flight cap → RESOURCE_EXHAUSTED → 503', async (t) => {
   await ok.arrayBuffer();
 });
 
-t.test('writer death: in-flight callers get 503, a new writer starts, nothing acknowledged is lost', async (t) => {
+t.test('writer death: callers it had not begun get 503, the one it had 504 outcome unknown; a new writer starts, nothing acknowledged is lost', async (t) => {
   const s = await startTestServer(t);
   const acked: string[] = [];
   for (let i = 0; i < 20; i++) {
@@ -56,7 +81,10 @@ t.test('writer death: in-flight callers get 503, a new writer starts, nothing ac
     acked.push(`before${i}`);
   }
   const oldThread = s.writer.threadId;
+  const begun = s.writer.batches.startedThrough;
   const blocker = s.writer.call('sys.sleep', { ms: 2000 }).catch((e: AppError) => e);
+  // The writes go once the blocker's batch has begun, so they are queued behind it, not in it.
+  await waitUntil('the blocker to begin', () => s.writer.batches.startedThrough > begun, 5000, 1);
   const inflight = Array.from({ length: 5 }, (_, i) => put(`${s.url}/api/state/during${i}`, 'x'));
   await waitUntil('the five writes to be in flight behind the blocker', () => s.writer.inFlight === 6);
   await s.writer.kill();
@@ -65,7 +93,8 @@ t.test('writer death: in-flight callers get 503, a new writer starts, nothing ac
     t.equal(r.status, 503);
     t.same(await json(r), { error: 'writer unavailable', code: 503 });
   }
-  t.equal(((await blocker) as AppError).status, 'UNAVAILABLE');
+  t.same([((await blocker) as AppError).status, ((await blocker) as AppError).message], ['OUTCOME_UNKNOWN', 'sys.sleep: outcome unknown: the write may have committed; retry with the same Idempotency-Key, or read it back before retrying'], 'the batch it was running: may have committed');
+  t.equal(s.writer.stats.outcomeUnknown, 1);
   // Calls made while it restarts wait for the new writer.
   const after = await put(`${s.url}/api/state/after`, 'y');
   t.equal(after.status, 200);

@@ -23,9 +23,17 @@ export async function priorResult(tx: Tx, env: RequestEnvelope & { idem: IdemTag
   return JSON.parse(r.reply) as unknown;
 }
 
+/**
+ * Members of a method's result that are secrets (issue 48): stored with the key as '' — a data
+ * file or a backup holds no usable token — so a replay tells the front to issue a new one.
+ */
+const SECRET_MEMBERS: Readonly<Record<string, string>> = { 'instances.register': 'token' };
+
 /** The key's row for a first write's result; `wait` false sends it with the batch (the fast path). */
 export function recordResult(tx: Tx, env: RequestEnvelope & { idem: IdemTag }, res: unknown, wait: boolean): Promise<unknown> | void {
-  const args = [env.idem.caller, env.idem.key, env.method, env.idem.hash, JSON.stringify(res), storageNow()];
+  const secret = SECRET_MEMBERS[env.method];
+  const kept = secret === undefined ? res : { ...(res as Record<string, unknown>), [secret]: '' };
+  const args = [env.idem.caller, env.idem.key, env.method, env.idem.hash, JSON.stringify(kept), storageNow()];
   if (wait) return tx.run(PUT, ...args);
   tx.send(PUT, ...args);
 }

@@ -68,6 +68,16 @@ setInterval(() => {
   if (storageFull && !running && !closing && queue.length === 0 && driver.probeRoom()) setStorageFull(false);
 }, STORAGE_PROBE_MS).unref();
 
+/** The highest envelope id in a batch (ids the front numbered; a malformed envelope's is skipped, it never runs). */
+function highestId(batch: readonly unknown[]): number {
+  let max = 0;
+  for (const raw of batch) {
+    const id = (raw as { id?: unknown } | null)?.id;
+    if (typeof id === 'number' && id > max) max = id;
+  }
+  return max;
+}
+
 /** Lets the port deliver what arrived meanwhile (on SQLite a batch runs within one turn). */
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
@@ -76,6 +86,7 @@ async function pump(): Promise<void> {
   await nextTurn();
   while (queue.length > 0) {
     const batch = queue.splice(0, maxBatch);
+    stats.startBatch(highestId(batch));
     const t0 = performance.now();
     const { replies, commitError } = await dispatcher.run(batch);
     stats.recordBatch(batch.length, (performance.now() - t0) / 1000, commitError !== undefined);

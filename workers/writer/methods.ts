@@ -112,6 +112,7 @@ export function writerMethods(driver: Driver, opts: MethodOptions = {}) {
       return r;
     },
     'instances.update': instances.update,
+    'instances.rekey': instances.rekey,
     'instances.deregister': (tx, req) => deregister(tx, req.id),
     'instances.mark_stale': async (tx, req) => {
       const r = await instances.markStale(tx, req);
@@ -180,6 +181,7 @@ export function writerMethods(driver: Driver, opts: MethodOptions = {}) {
     },
     'hooks.denied': hooks.denied,
     'tokens.create': tokens.create,
+    'tokens.rekey': tokens.rekey,
     'tokens.revoke': tokens.revoke,
   };
   return { handlers, endBatch: (committed: boolean) => state.endBatch(committed) };

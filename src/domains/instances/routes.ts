@@ -2,6 +2,7 @@ import { auditBy } from '../../http/actor.js';
 import { CapabilitiesBody, RegisterBody } from '../../../schemas/http/instances.js';
 import { fail } from '../../errors.js';
 import type { Ctx } from '../../http/context.js';
+import { replayHeaders, requestIdem } from '../../http/idempotency.js';
 import { sendJson } from '../../http/reply.js';
 import type { Route } from '../../http/router.js';
 import { queryParams } from '../../http/query.js';
@@ -38,7 +39,12 @@ export function instanceRoutes(svc: InstanceService, liveness: LivenessMonitor):
         const b = ctx.json as { name?: string; workspace?: string; intent?: string; stack?: string; capabilities?: string[] | null };
         if (!b.name) throw fail('FIELD_REQUIRED', 'name');
         // SPEC §2.13: the actor of a registration is the new instance's name.
-        sendJson(ctx, 200, await svc.register({ name: b.name, workspace: b.workspace ?? '', intent: b.intent ?? '', stack: b.stack ?? '', capabilities: b.capabilities ?? [], ...(ctx.principal.tokenId !== null ? { token_id: ctx.principal.tokenId } : {}) }, auditBy(ctx, b.name)));
+        const w = await svc.register(
+          { name: b.name, workspace: b.workspace ?? '', intent: b.intent ?? '', stack: b.stack ?? '', capabilities: b.capabilities ?? [], ...(ctx.principal.tokenId !== null ? { token_id: ctx.principal.tokenId } : {}) },
+          auditBy(ctx, b.name),
+          requestIdem(ctx),
+        );
+        sendJson(ctx, 200, w.instance, replayHeaders(w.replayed));
       },
     },
     {

@@ -1,4 +1,5 @@
-import type { AuditTag } from '../../../schemas/rpc/envelope.js';
+import type { AuditTag, IdemTag } from '../../../schemas/rpc/envelope.js';
+import { tokenHash } from '../../../schemas/db/tables/tokens.js';
 import type { Event, Instance } from '../../../schemas/rpc/writer.js';
 import { AGENT, type Identity, type Resolved } from '../../http/context.js';
 import type { Logger } from '../../log.js';
@@ -196,10 +197,23 @@ export class InstanceService {
   }
 
   /** `token_id`: the created token registering it (issue 30), which may then act as it. */
-  async register(input: { name: string; workspace: string; intent: string; stack: string; capabilities: string[]; token_id?: string }, audit?: AuditTag): Promise<Summary & { token: string }> {
-    const row = await this.writer.call('instances.register', input, { audit });
-    this.index(row);
-    return { ...summary(row), token: row.token };
+  /**
+   * `idem`: an idempotent retry gets the first registration's instance with a new token (its first
+   * token's plain text is never stored with the key; the first one stops working) — `replayed`.
+   */
+  async register(
+    input: { name: string; workspace: string; intent: string; stack: string; capabilities: string[]; token_id?: string },
+    audit?: AuditTag,
+    idem: IdemTag | null = null,
+  ): Promise<{ instance: Summary & { token: string }; replayed: boolean }> {
+    const { res: row, replayed } = await this.writer.callIdempotent('instances.register', input, idem, audit ? { audit } : undefined);
+    let token = row.token;
+    if (replayed) {
+      token = (await this.writer.call('instances.rekey', { id: row.id })).token;
+      this.unindex(row.id);
+    }
+    this.index({ ...row, token_hash: tokenHash(token) });
+    return { instance: { ...summary(row), token }, replayed };
   }
 
   async touch(id: string, op: 'activate' | 'heartbeat', audit?: AuditTag): Promise<Summary> {

@@ -6,6 +6,7 @@ import { permitTargets } from '../../http/permissions.js';
 import { checkName, pathName } from '../../http/path.js';
 import { positiveInt, queryParams, fenceParam } from '../../http/query.js';
 import { sendJson } from '../../http/reply.js';
+import { replayHeaders, requestIdem } from '../../http/idempotency.js';
 import type { Route } from '../../http/router.js';
 import { COORD_LIST_DEFAULT_LIMIT, COORD_LIST_MAX_LIMIT, LEASE_CHECK_MAX_PATHS } from '../../shared/limits.js';
 import { ttlParam, type LeaseService } from './service.js';
@@ -32,8 +33,8 @@ export function leaseRoutes(svc: LeaseService): Route[] {
       handler: async (ctx) => {
         const holder = holderOf(ctx);
         const b = ctx.json as { resources?: string[]; exclusive?: boolean; ttl?: unknown; reason?: string };
-        const lease = await svc.acquire(holder, { resources: b.resources ?? [], exclusive: b.exclusive ?? true, ttlMs: ttlParam(b.ttl), reason: b.reason ?? '' }, auditBy(ctx));
-        sendJson(ctx, 200, lease);
+        const w = await svc.acquire(holder, { resources: b.resources ?? [], exclusive: b.exclusive ?? true, ttlMs: ttlParam(b.ttl), reason: b.reason ?? '' }, auditBy(ctx), requestIdem(ctx));
+        sendJson(ctx, 200, w.lease, replayHeaders(w.replayed));
       },
     },
     {
@@ -79,7 +80,8 @@ export function leaseRoutes(svc: LeaseService): Route[] {
       handler: async (ctx) => {
         const holder = holderOf(ctx);
         const { ttl, fence } = ctx.json as { ttl?: unknown; fence?: number };
-        sendJson(ctx, 200, await svc.renew(holder, pathName(ctx.params[0]!, 'lease id'), ttl === undefined ? undefined : ttlParam(ttl), fenceParam(ctx, fence)));
+        const w = await svc.renew(holder, pathName(ctx.params[0]!, 'lease id'), ttl === undefined ? undefined : ttlParam(ttl), fenceParam(ctx, fence), requestIdem(ctx));
+        sendJson(ctx, 200, w.lease, replayHeaders(w.replayed));
       },
     },
     {

@@ -1,4 +1,4 @@
-import type { AuditTag } from '../../../schemas/rpc/envelope.js';
+import type { AuditTag, IdemTag } from '../../../schemas/rpc/envelope.js';
 import type { Event, LeaseRow } from '../../../schemas/rpc/writer.js';
 import { decodeLease as decode, type LeaseCandidate as Candidate } from '../../../schemas/db/coord.js';
 import { pathGlob, pathGlobMatch, globsOverlap } from '../../shared/path-glob.js';
@@ -88,23 +88,24 @@ export class LeaseService {
     return (await this.writer.call('leases.shift', { by_ms: byMs })).shifted;
   }
 
-  async acquire(holder: string, input: AcquireInput, audit: AuditTag): Promise<Lease> {
+  /** `replayed`: an idempotent retry answered with the first write's result (its events went out then). */
+  async acquire(holder: string, input: AcquireInput, audit: AuditTag, idem: IdemTag | null = null): Promise<{ lease: Lease; replayed: boolean }> {
     if (input.resources.length === 0) throw fail('FIELD_REQUIRED', 'resources');
     if (input.resources.length > LEASE_MAX_RESOURCES) throw fail('TOO_MANY', 'resources', input.resources.length, LEASE_MAX_RESOURCES);
     input.resources.forEach(checkResource);
     checkName(input.reason, 'reason');
-    const r = await this.writer.call('leases.acquire', { holder, resources: input.resources, exclusive: input.exclusive, ttl_ms: input.ttlMs, reason: input.reason }, { audit });
+    const { res: r, replayed } = await this.writer.callIdempotent('leases.acquire', { holder, resources: input.resources, exclusive: input.exclusive, ttl_ms: input.ttlMs, reason: input.reason }, idem, { audit });
     if ('conflict' in r) {
       const { resource, leases } = r.conflict;
       throw failWith('LEASE_CONFLICT', { body: { conflicts: leases.map(leaseJson) } }, resource, leases[0]!.holder_name);
     }
-    this.announce(r.events);
-    return leaseJson(r.lease);
+    if (!replayed) this.announce(r.events);
+    return { lease: leaseJson(r.lease), replayed };
   }
 
-  async renew(holder: string, id: string, ttlMs: number | undefined, fence?: number): Promise<Lease> {
-    const r = await this.writer.call('leases.renew', { id, holder, ...(ttlMs === undefined ? {} : { ttl_ms: ttlMs }), ...(fence === undefined ? {} : { fence }) });
-    return leaseJson(r.lease);
+  async renew(holder: string, id: string, ttlMs: number | undefined, fence?: number, idem: IdemTag | null = null): Promise<{ lease: Lease; replayed: boolean }> {
+    const { res, replayed } = await this.writer.callIdempotent('leases.renew', { id, holder, ...(ttlMs === undefined ? {} : { ttl_ms: ttlMs }), ...(fence === undefined ? {} : { fence }) }, idem);
+    return { lease: leaseJson(res.lease), replayed };
   }
 
   async release(holder: string, id: string, audit: AuditTag, fence?: number): Promise<void> {

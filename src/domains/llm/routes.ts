@@ -4,6 +4,7 @@ import type { BudgetPeriod } from '../../../schemas/rpc/writer.js';
 import { fail } from '../../errors.js';
 import { auditBy } from '../../http/actor.js';
 import { checkName } from '../../http/path.js';
+import { replayHeaders, requestIdem } from '../../http/idempotency.js';
 import { sendJson } from '../../http/reply.js';
 import type { Ctx } from '../../http/context.js';
 import { permitTargets } from '../../http/permissions.js';
@@ -231,7 +232,8 @@ export function llmRoutes(svc: LlmService): Route[] {
         const scope = scopeParam(ctx.params[0]!);
         const b = ctx.json as { usd?: number | null; tokens?: number | null; period?: BudgetPeriod | null; warn_at?: number | null };
         if (b.usd == null && b.tokens == null) throw fail('BUDGET_CAP_REQUIRED');
-        sendJson(ctx, 200, await svc.putBudget(scope, { usd: b.usd ?? -1, tokens: b.tokens ?? -1, period: b.period ?? 'month', warn_at: b.warn_at ?? 0.8 }, auditBy(ctx)));
+        const w = await svc.putBudget(scope, { usd: b.usd ?? -1, tokens: b.tokens ?? -1, period: b.period ?? 'month', warn_at: b.warn_at ?? 0.8 }, auditBy(ctx), requestIdem(ctx));
+        sendJson(ctx, 200, w.budget, replayHeaders(w.replayed));
       },
     },
     {

@@ -1,4 +1,4 @@
-import type { AuditTag } from '../../../schemas/rpc/envelope.js';
+import type { AuditTag, IdemTag } from '../../../schemas/rpc/envelope.js';
 import type { BudgetPeriod, BudgetPeriods, Event } from '../../../schemas/rpc/writer.js';
 import { budgetFill } from '../../../schemas/db/llm.js';
 import type { Budget, LlmRecord as LlmRecordReply } from '../../../schemas/http/ops.js';
@@ -103,10 +103,11 @@ export class LlmService {
     );
   }
 
-  async putBudget(scope: string, b: { usd: number; tokens: number; period: BudgetPeriod; warn_at: number }, audit: AuditTag): Promise<Budget> {
-    const r = await this.writer.call('budget.put', { scope, ...b, periods: this.periods() }, { audit });
-    this.announce(r.events);
-    return (await this.budgets((x) => x === scope))[0]!;
+  /** `replayed`: an idempotent retry (its events went out with the first write); the budget is read as it is now. */
+  async putBudget(scope: string, b: { usd: number; tokens: number; period: BudgetPeriod; warn_at: number }, audit: AuditTag, idem: IdemTag | null = null): Promise<{ budget: Budget; replayed: boolean }> {
+    const { res: r, replayed } = await this.writer.callIdempotent('budget.put', { scope, ...b, periods: this.periods() }, idem, { audit });
+    if (!replayed) this.announce(r.events);
+    return { budget: (await this.budgets((x) => x === scope))[0]!, replayed };
   }
 
   async deleteBudget(scope: string, audit: AuditTag): Promise<void> {

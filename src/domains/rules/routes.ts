@@ -3,6 +3,7 @@ import { RuleInput, RulesImportBody, RulesPutBody, ValidateBody } from '../../..
 import type { Ctx } from '../../http/context.js';
 import { pathName } from '../../http/path.js';
 import { queryParams } from '../../http/query.js';
+import { replayHeaders, requestIdem } from '../../http/idempotency.js';
 import { sendJson } from '../../http/reply.js';
 import type { Route } from '../../http/router.js';
 import { RULE_STATUSES, type RuleService, type RuleStatus } from './service.js';
@@ -11,6 +12,8 @@ import { fail } from '../../errors.js';
 type Str = string | null | undefined;
 const s = (v: Str): string => v ?? '';
 const project = (ctx: Ctx): string => pathName(ctx.params[0]!, 'project');
+/** A decision's reply, marked when it was an idempotent retry answered with the first result. */
+const decided = (ctx: Ctx, w: { res: unknown; replayed: boolean }): void => sendJson(ctx, 200, w.res, replayHeaders(w.replayed));
 
 /** Sources exported when `?source=` is absent (SPEC §2.8). */
 const DEFAULT_EXPORT_SOURCES = ['local', 'learned'];
@@ -51,18 +54,19 @@ export function ruleRoutes(svc: RuleService): Route[] {
       handler: async (ctx) => {
         const r = ctx.json as RuleInput;
         // SPEC §2.13: the actor is the body's proposed_by (else the calling agent).
-        sendJson(ctx, 200, await svc.propose(r, ctx.identity?.instanceId ?? '', auditBy(ctx, r.proposed_by ?? '')));
+        const w = await svc.propose(r, ctx.identity?.instanceId ?? '', auditBy(ctx, r.proposed_by ?? ''), requestIdem(ctx));
+        sendJson(ctx, 200, w.res, replayHeaders(w.replayed));
       },
     },
     {
       method: 'POST',
       path: '/api/rules/:project/:rule/accept',
-      handler: async (ctx) => sendJson(ctx, 200, await svc.decide(project(ctx), pathName(ctx.params[1]!, 'rule_id'), 'accepted', auditBy(ctx))),
+      handler: async (ctx) => decided(ctx, await svc.decide(project(ctx), pathName(ctx.params[1]!, 'rule_id'), 'accepted', auditBy(ctx), requestIdem(ctx))),
     },
     {
       method: 'POST',
       path: '/api/rules/:project/:rule/reject',
-      handler: async (ctx) => sendJson(ctx, 200, await svc.decide(project(ctx), pathName(ctx.params[1]!, 'rule_id'), 'rejected', auditBy(ctx))),
+      handler: async (ctx) => decided(ctx, await svc.decide(project(ctx), pathName(ctx.params[1]!, 'rule_id'), 'rejected', auditBy(ctx), requestIdem(ctx))),
     },
     {
       // Every project's rules, optionally of one status (an extension: what the dashboard lists

@@ -1,4 +1,4 @@
-import type { AuditTag } from '../../../schemas/rpc/envelope.js';
+import type { AuditTag, IdemTag } from '../../../schemas/rpc/envelope.js';
 import { effectiveRegex, regexError } from '../../../schemas/regex.js';
 import type { RuleInput } from '../../../schemas/http/rules.js';
 import type { ValidateRule, Violation } from '../../../schemas/rpc/pool.js';
@@ -178,15 +178,16 @@ export class RuleService {
   }
 
   /** A rule proposed by an agent (REST or MCP): stored `proposed`, fires only once accepted. */
-  async propose(r: RuleInput, proposer: string, audit?: AuditTag): Promise<{ project: string; rule_id: string; status: 'proposed' }> {
+  /** `idem`: an Idempotency-Key's tag (a retry gets the first result, `replayed`). */
+  async propose(r: RuleInput, proposer: string, audit?: AuditTag, idem: IdemTag | null = null) {
     for (const k of ['project', 'rule_id', 'pattern'] as const) if (!r[k]) throw fail('FIELD_REQUIRED', k);
     const { source: _learned, ...row } = toRow(r, { project: r.project!, source: 'learned', proposed_by: r.proposed_by || proposer });
     checkUsable(row, '');
-    return this.write(this.writer.call('rules.propose', row, { audit }));
+    return this.write(this.writer.callIdempotent('rules.propose', row, idem, audit ? { audit } : undefined));
   }
 
-  decide(project: string, ruleId: string, status: 'accepted' | 'rejected', audit?: AuditTag) {
-    return this.write(this.writer.call('rules.decide', { project, rule_id: ruleId, status }, { audit }));
+  decide(project: string, ruleId: string, status: 'accepted' | 'rejected', audit?: AuditTag, idem: IdemTag | null = null) {
+    return this.write(this.writer.callIdempotent('rules.decide', { project, rule_id: ruleId, status }, idem, audit ? { audit } : undefined));
   }
 
   /** Every project's rules (of one status, or all), by project and rule_id: what waits for a decision. */

@@ -1,4 +1,4 @@
-import type { AuditTag, ReqOf } from '../../../schemas/rpc/envelope.js';
+import type { AuditTag, IdemTag, ReqOf } from '../../../schemas/rpc/envelope.js';
 import type { WriterMethods } from '../../../schemas/rpc/writer.js';
 import { fail } from '../../errors.js';
 import type { PoolClient } from '../../rpc/pool-client.js';
@@ -142,8 +142,13 @@ export class StateService {
    * A transaction (POST /api/txn): the writer runs it whole; the cache then takes its puts and
    * forgets its deletes (an expired key a compare or get swept is gone from it too: it reads as absent anyway).
    */
-  async txn(req: ReqOf<WriterMethods, 'state.txn'>, audit?: AuditTag) {
-    const res = await this.writer.call('state.txn', req, { audit });
+  /**
+   * `idem`: a retry under an Idempotency-Key gets the first result, `replayed`; the cache and the
+   * watchers were told of it with the first write (or dropped it, if its reply was lost).
+   */
+  async txn(req: ReqOf<WriterMethods, 'state.txn'>, audit?: AuditTag, idem: IdemTag | null = null) {
+    const { res, replayed } = await this.writer.callIdempotent('state.txn', req, idem, audit ? { audit } : undefined);
+    if (replayed) return { res, replayed };
     const ops = res.succeeded ? req.success : req.failure;
     res.results.forEach((r, i) => {
       const op = ops[i]!;
@@ -151,7 +156,7 @@ export class StateService {
       else if (op.op === 'delete') this.cache.delete(op.key);
     });
     if (res.results.some((r) => r.revision !== undefined)) this.onChange?.();
-    return res;
+    return { res, replayed };
   }
 
   /** Told after each write this node committed (the watch feed looks at once). */

@@ -6,6 +6,7 @@ import type { Ctx } from '../../http/context.js';
 import { checkName } from '../../http/path.js';
 import { inScope } from '../../http/permissions.js';
 import { fenceParam } from '../../http/query.js';
+import { replayHeaders, requestIdem } from '../../http/idempotency.js';
 import { sendJson } from '../../http/reply.js';
 import { TXN_MAX_OPS } from '../../shared/limits.js';
 import { parseDuration } from '../../config.js';
@@ -119,9 +120,11 @@ export function txnHandler(d: TxnDeps): (ctx: Ctx) => Promise<void> {
     const fence = fenceParam(ctx);
     const success = (b.success ?? []).map((o, i) => toOp(ctx, o, `success[${i}]`, fence));
     const failure = (b.failure ?? []).map((o, i) => toOp(ctx, o, `failure[${i}]`, fence));
-    const res = await d.state.txn({ compare, success, failure, updated_by: ctx.identity?.name ?? '' }, auditBy(ctx));
-    if (res.events.length > 0) d.announce(res.events);
-    ctx.tally?.('state_writes');
-    sendJson(ctx, 200, { succeeded: res.succeeded, revision: res.revision, results: res.results.map(shown) });
+    const { res, replayed } = await d.state.txn({ compare, success, failure, updated_by: ctx.identity?.name ?? '' }, auditBy(ctx), requestIdem(ctx));
+    if (!replayed) {
+      if (res.events.length > 0) d.announce(res.events);
+      ctx.tally?.('state_writes');
+    }
+    sendJson(ctx, 200, { succeeded: res.succeeded, revision: res.revision, results: res.results.map(shown) }, replayHeaders(replayed));
   };
 }

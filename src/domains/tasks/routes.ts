@@ -6,6 +6,7 @@ import type { Ctx } from '../../http/context.js';
 import { permitTargets } from '../../http/permissions.js';
 import { parseIntStrict, positiveInt, queryParams } from '../../http/query.js';
 import { compactJson, rawMember } from '../../http/raw-json.js';
+import { requestIdem, replayHeaders } from '../../http/idempotency.js';
 import { sendJsonText } from '../../http/reply.js';
 import type { Route } from '../../http/router.js';
 import { COORD_LIST_DEFAULT_LIMIT, COORD_LIST_MAX_LIMIT, TASK_DEFAULT_MAX_ATTEMPTS } from '../../shared/limits.js';
@@ -43,7 +44,8 @@ function settleRoute(how: 'complete' | 'fail' | 'release', svc: TaskService): Ro
     handler: async (ctx) => {
       const holder = agentOf(ctx, how);
       const b = ctx.json as { reason?: string; retry?: boolean; fence?: number };
-      sendJsonText(ctx, 200, await svc.settle(how, holder, taskId(ctx.params[0]!), b.reason ?? '', b.retry ?? true, auditBy(ctx), fenceParam(ctx, b.fence)));
+      const w = await svc.settle(how, holder, taskId(ctx.params[0]!), b.reason ?? '', b.retry ?? true, auditBy(ctx), fenceParam(ctx, b.fence), requestIdem(ctx));
+      sendJsonText(ctx, 200, w.json, replayHeaders(w.replayed));
     },
   };
 }
@@ -65,7 +67,7 @@ export function taskRoutes(svc: TaskService, budgetRefusing: BudgetGate): Route[
         if (!b.project) throw fail('FIELD_REQUIRED', 'project');
         if (!b.title) throw fail('FIELD_REQUIRED', 'title');
         const raw = rawMember(ctx.text, 'data');
-        const task = await svc.create(
+        const w = await svc.create(
           {
             project: b.project,
             title: b.title,
@@ -76,8 +78,9 @@ export function taskRoutes(svc: TaskService, budgetRefusing: BudgetGate): Route[
             maxAttempts: b.max_attempts ?? TASK_DEFAULT_MAX_ATTEMPTS,
           },
           auditBy(ctx),
+          requestIdem(ctx),
         );
-        sendJsonText(ctx, 200, task);
+        sendJsonText(ctx, 200, w.json, replayHeaders(w.replayed));
       },
     },
     {
@@ -106,7 +109,8 @@ export function taskRoutes(svc: TaskService, budgetRefusing: BudgetGate): Route[
         if (!project) throw fail('FIELD_REQUIRED', 'project');
         const refused = await budgetRefusing(ctx.identity!, project);
         if (refused !== null) throw failWith('BUDGET_EXCEEDED', refused.retryAfter === null ? {} : { detail: { retry_after: refused.retryAfter } }, refused.why);
-        sendJsonText(ctx, 200, await svc.claim(holder, project, auditBy(ctx)));
+        const w = await svc.claim(holder, project, auditBy(ctx), requestIdem(ctx));
+        sendJsonText(ctx, 200, w.json, replayHeaders(w.replayed));
       },
     },
     {

@@ -1,4 +1,4 @@
-import type { AuditTag } from '../../../schemas/rpc/envelope.js';
+import type { AuditTag, IdemTag } from '../../../schemas/rpc/envelope.js';
 import type { Event, TaskRow } from '../../../schemas/rpc/writer.js';
 import { decodeTask as decode } from '../../../schemas/db/coord.js';
 import { fail } from '../../errors.js';
@@ -34,6 +34,12 @@ export interface NewTask {
 
 export type { TaskFilter } from './reader.js';
 
+/** A write's reply as JSON text, and whether it was an idempotent retry answered with the first write's result. */
+export interface Written {
+  json: string;
+  replayed: boolean;
+}
+
 /** A task id from a path: a positive integer, else the task does not exist. */
 export function taskId(raw: string): number {
   if (!/^[1-9]\d{0,14}$/.test(raw)) throw fail('TASK_NOT_FOUND', raw);
@@ -52,34 +58,36 @@ export class TaskService {
     private readonly announce: (events: readonly Event[]) => void,
   ) {}
 
-  async create(t: NewTask, audit: AuditTag): Promise<string> {
+  async create(t: NewTask, audit: AuditTag, idem: IdemTag | null = null): Promise<Written> {
     checkName(t.project, 'project');
     checkName(t.title, 'title');
     if (t.deps.length > TASK_MAX_DEPS) throw fail('TOO_MANY', 'deps', t.deps.length, TASK_MAX_DEPS);
     if (t.capabilities.length > TASK_MAX_CAPABILITIES) throw fail('TOO_MANY', 'capabilities', t.capabilities.length, TASK_MAX_CAPABILITIES);
     for (const c of t.capabilities) checkName(c, 'capability');
-    const r = await this.writer.call(
+    const w = await this.writer.callIdempotent(
       'tasks.create',
       { project: t.project, title: t.title, data: t.data, priority: t.priority, deps: t.deps, capabilities: t.capabilities, max_attempts: t.maxAttempts },
+      idem,
       { audit },
     );
-    this.announce(r.events);
-    return taskJson(r.task);
+    return this.written(w);
   }
 
-  async claim(holder: string, project: string, audit: AuditTag): Promise<string> {
+  async claim(holder: string, project: string, audit: AuditTag, idem: IdemTag | null = null): Promise<Written> {
     checkName(project, 'project');
-    const r = await this.writer.call('tasks.claim', { project, holder }, { audit });
-    this.announce(r.events);
-    return taskJson(r.task);
+    return this.written(await this.writer.callIdempotent('tasks.claim', { project, holder }, idem, { audit }));
   }
 
   /** complete / fail / release, by the claimer. */
-  async settle(how: 'complete' | 'fail' | 'release', holder: string, id: number, reason: string, retry: boolean, audit: AuditTag, fence?: number): Promise<string> {
+  async settle(how: 'complete' | 'fail' | 'release', holder: string, id: number, reason: string, retry: boolean, audit: AuditTag, fence?: number, idem: IdemTag | null = null): Promise<Written> {
     checkName(reason, 'reason');
-    const r = await this.writer.call(`tasks.${how}`, { id, holder, reason, retry, ...(fence === undefined ? {} : { fence }) }, { audit });
-    this.announce(r.events);
-    return taskJson(r.task);
+    return this.written(await this.writer.callIdempotent(`tasks.${how}`, { id, holder, reason, retry, ...(fence === undefined ? {} : { fence }) }, idem, { audit }));
+  }
+
+  /** A task write's reply; its events go out once, with the first write (a replay's went out then). */
+  private written(w: { res: { task: TaskRow; events: Event[] }; replayed: boolean }): Written {
+    if (!w.replayed) this.announce(w.res.events);
+    return { json: taskJson(w.res.task), replayed: w.replayed };
   }
 
   async get(id: number): Promise<string> {

@@ -5,6 +5,7 @@ import type { Ctx } from '../../http/context.js';
 import { pathName } from '../../http/path.js';
 import { queryParams } from '../../http/query.js';
 import { rawMember } from '../../http/raw-json.js';
+import { replayHeaders, requestIdem } from '../../http/idempotency.js';
 import { sendJson, sendJsonText } from '../../http/reply.js';
 import type { Route } from '../../http/router.js';
 import type { TemplateService } from './service.js';
@@ -42,8 +43,8 @@ export function templateRoutes(svc: TemplateService): Route[] {
         // The value's own text, so it comes back exactly as sent (SPEC §7-11); null counts as missing.
         const data = rawMember(ctx.text, 'data');
         if (data === undefined || data === 'null') throw fail('FIELD_REQUIRED', 'data');
-        const json = await svc.create({ id: b.id, name: b.name, description: b.description ?? '', kind: b.kind || 'rules', data, tags: b.tags ?? [] }, auditBy(ctx));
-        sendJsonText(ctx, 200, json);
+        const w = await svc.create({ id: b.id, name: b.name, description: b.description ?? '', kind: b.kind || 'rules', data, tags: b.tags ?? [] }, auditBy(ctx), requestIdem(ctx));
+        sendJsonText(ctx, 200, w.json, replayHeaders(w.replayed));
       },
     },
     {

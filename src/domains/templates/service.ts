@@ -1,4 +1,4 @@
-import { sortedJson, type AuditTag } from '../../../schemas/rpc/envelope.js';
+import { sortedJson, type AuditTag, type IdemTag } from '../../../schemas/rpc/envelope.js';
 import { Compile } from '../../../schemas/typebox.js';
 import { RuleArray, type RuleInput } from '../../../schemas/http/rules.js';
 import { fail } from '../../errors.js';
@@ -93,10 +93,11 @@ export class TemplateService {
   }
 
   /** Stores a new template; returns its Template JSON text. A duplicate id → 409. */
-  async create(t: TemplateInput, audit?: AuditTag): Promise<string> {
+  /** `replayed`: an idempotent retry answered with the first write's result. */
+  async create(t: TemplateInput, audit?: AuditTag, idem: IdemTag | null = null): Promise<{ json: string; replayed: boolean }> {
     checkName(t.id, 'id');
-    const r = await this.writer.call('templates.create', t, { audit });
-    return templateJson({ ...t, tags: JSON.stringify(t.tags), version: r.version, created_at: toRfc3339(r.created_at), updated_at: toRfc3339(r.updated_at) });
+    const { res: r, replayed } = await this.writer.callIdempotent('templates.create', t, idem, audit ? { audit } : undefined);
+    return { json: templateJson({ ...t, tags: JSON.stringify(t.tags), version: r.version, created_at: toRfc3339(r.created_at), updated_at: toRfc3339(r.updated_at) }), replayed };
   }
 
   async delete(id: string, audit?: AuditTag): Promise<{ deleted: string }> {

@@ -2,6 +2,7 @@ import { TokenCreateBody } from '../../../schemas/http/tokens.js';
 import { fail } from '../../errors.js';
 import { auditBy } from '../../http/actor.js';
 import { pathName } from '../../http/path.js';
+import { replayHeaders, requestIdem } from '../../http/idempotency.js';
 import { sendJson } from '../../http/reply.js';
 import type { Route } from '../../http/router.js';
 import type { TokenService } from './service.js';
@@ -17,7 +18,8 @@ export function tokenRoutes(svc: TokenService): Route[] {
       handler: async (ctx) => {
         const b = ctx.json as { name?: string | null; role?: string | null; scopes?: string[] | null; ttl?: string | number | null };
         if (!b.name || !b.role) throw fail('FIELDS_REQUIRED', 'name', 'role');
-        sendJson(ctx, 200, await svc.create({ name: b.name, role: b.role, scopes: b.scopes ?? [], ttl: b.ttl }, auditBy(ctx)));
+        const w = await svc.create({ name: b.name, role: b.role, scopes: b.scopes ?? [], ttl: b.ttl }, auditBy(ctx), requestIdem(ctx));
+        sendJson(ctx, 200, w.token, replayHeaders(w.replayed));
       },
     },
     {

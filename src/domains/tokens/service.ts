@@ -1,5 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import type { AuditTag } from '../../../schemas/rpc/envelope.js';
+import type { AuditTag, IdemTag } from '../../../schemas/rpc/envelope.js';
 import type { ApiTokenRow } from '../../../schemas/rpc/writer.js';
 import { tokenHash } from '../../../schemas/db/tables/tokens.js';
 import { headerTokenHash } from '../../http/token-hash.js';
@@ -148,7 +148,11 @@ export class TokenService {
     return p;
   }
 
-  async create(input: { name: string; role: string; scopes: readonly string[]; ttl: unknown }, audit: AuditTag): Promise<TokenView & { token: string }> {
+  /**
+   * `idem`: an idempotent retry gets the first creation's token row with a new token (the first
+   * one's plain text was never stored; its hash is replaced, so it stops working) — `replayed`.
+   */
+  async create(input: { name: string; role: string; scopes: readonly string[]; ttl: unknown }, audit: AuditTag, idem: IdemTag | null = null): Promise<{ token: TokenView & { token: string }; replayed: boolean }> {
     if (!(ROLES as readonly string[]).includes(input.role)) throw fail('TOKEN_ROLE_INVALID', input.role);
     const scopes = checkScopes(input.scopes);
     const ttlMs = parseTtl(input.ttl);
@@ -156,9 +160,13 @@ export class TokenService {
     const hash = tokenHash(token);
     const id = randomUUID();
     const expires = ttlMs === null ? null : toStorage(Date.now() + ttlMs);
-    const row = await this.writer.call('tokens.create', { id, name: input.name, role: input.role as Role, scopes, token_hash: hash, expires_at: expires }, { audit });
-    this.index({ id, role: row.role, scopes: JSON.stringify(scopes), token_hash: hash, expires_at: expires }, Date.now());
-    return { ...view(row), token };
+    const { res: row, replayed } = await this.writer.callIdempotent('tokens.create', { id, name: input.name, role: input.role as Role, scopes, token_hash: hash, expires_at: expires }, idem, { audit });
+    if (replayed) {
+      await this.writer.call('tokens.rekey', { id: row.id, token_hash: hash });
+      this.forget(row.id);
+    }
+    this.index({ id: row.id, role: row.role, scopes: JSON.stringify(row.scopes), token_hash: hash, expires_at: row.expires_at }, Date.now());
+    return { token: { ...view(row), token }, replayed };
   }
 
   async list(): Promise<TokenView[]> {

@@ -3,6 +3,7 @@ import { fail } from '../../errors.js';
 import { auditBy } from '../../http/actor.js';
 import type { Ctx } from '../../http/context.js';
 import { pathName } from '../../http/path.js';
+import { replayHeaders, requestIdem } from '../../http/idempotency.js';
 import { sendJson } from '../../http/reply.js';
 import type { Route } from '../../http/router.js';
 import type { WebhookService } from './service.js';
@@ -20,7 +21,8 @@ export function webhookRoutes(svc: WebhookService): Route[] {
       handler: async (ctx) => {
         const b = ctx.json as { id?: string | null; url?: string | null; patterns?: string[] | null; secret?: string | null };
         if (!b.id || !b.url) throw fail('FIELDS_REQUIRED', 'id', 'url');
-        sendJson(ctx, 200, await svc.create({ id: b.id, url: b.url, patterns: b.patterns ?? [], secret: b.secret ?? '' }, auditBy(ctx)));
+        const w = await svc.create({ id: b.id, url: b.url, patterns: b.patterns ?? [], secret: b.secret ?? '' }, auditBy(ctx), requestIdem(ctx));
+        sendJson(ctx, 200, w.webhook, replayHeaders(w.replayed));
       },
     },
     { method: 'DELETE', path: '/api/webhooks/:id', handler: async (ctx) => sendJson(ctx, 200, await svc.delete(idOf(ctx), auditBy(ctx))) },

@@ -1,4 +1,4 @@
-import type { AuditTag } from '../../../schemas/rpc/envelope.js';
+import type { AuditTag, IdemTag } from '../../../schemas/rpc/envelope.js';
 import { isValidGlob } from '../../shared/glob.js';
 import { fail } from '../../errors.js';
 import { checkName } from '../../http/path.js';
@@ -70,13 +70,15 @@ export class WebhookService {
     return Promise.all(rows.map(async (r) => view({ ...r, pending: r.active === 1 ? await this.log.pending(r.patterns, r.cursor, newest) : 0 })));
   }
 
-  async create(input: { id: string; url: string; patterns: string[]; secret: string }, audit: AuditTag): Promise<WebhookView> {
+  /** `replayed`: an idempotent retry answered with the first write's result (the request, hence the secret, is the same). */
+  async create(input: { id: string; url: string; patterns: string[]; secret: string }, audit: AuditTag, idem: IdemTag | null = null): Promise<{ webhook: WebhookView; replayed: boolean }> {
     checkName(input.id, 'id');
     for (const p of input.patterns) if (!isValidGlob(p)) throw fail('INVALID_PATTERN', p);
     const patterns = input.patterns.length === 0 ? ['*'] : input.patterns;
-    const r = await this.writer.call('webhooks.create', { ...input, patterns, secret: this.box.seal(input.secret) }, { audit });
-    this.onChange();
-    return view({ id: input.id, url: input.url, patterns: JSON.stringify(patterns), secret: input.secret, active: 1, created_at: r.created_at, last_fired: null, fail_count: 0, last_error: '', delivered: 0, failed: 0, cursor: 0, attempts: 0, next_at: 0, pending: 0 });
+    const { res: r, replayed } = await this.writer.callIdempotent('webhooks.create', { ...input, patterns, secret: this.box.seal(input.secret) }, idem, { audit });
+    if (!replayed) this.onChange();
+    const webhook = view({ id: input.id, url: input.url, patterns: JSON.stringify(patterns), secret: input.secret, active: 1, created_at: r.created_at, last_fired: null, fail_count: 0, last_error: '', delivered: 0, failed: 0, cursor: 0, attempts: 0, next_at: 0, pending: 0 });
+    return { webhook, replayed };
   }
 
   async delete(id: string, audit: AuditTag): Promise<{ deleted: string }> {

@@ -24,6 +24,7 @@ const TOUCH = {
 const SET_CAPS = sql('UPDATE instances SET capabilities = ?, last_seen = ? WHERE id = ?');
 const SET_INTENT = sql('UPDATE instances SET intent = ?, last_seen = ? WHERE id = ?');
 const DELETE = sql('DELETE FROM instances WHERE id = ?');
+const REKEY = sql('UPDATE instances SET token_hash = ? WHERE id = ?');
 /** In the (status, last_seen) index's order, ties in insertion order (SQLite's rowid, PostgreSQL's seq). */
 const STALE_CANDIDATES = dialects({
   sqlite: `SELECT ${COLS} FROM instances WHERE status = 'active' AND last_seen < ? ORDER BY last_seen`,
@@ -47,6 +48,15 @@ export function instanceStore(events: EventStore) {
       // Only its hash is stored (issue 30): a data file or a backup holds no usable token.
       await tx.run(INSERT, id, req.name, req.workspace, req.intent, req.stack, JSON.stringify(req.capabilities), tokenHash(token), now, now, req.token_id ?? '');
       return { ...decode(await mustGet(tx, id)), token };
+    },
+
+    async rekey(tx: Tx, req: ReqOf<M, 'instances.rekey'>): Promise<ResOf<M, 'instances.rekey'>> {
+      await mustGet(tx, req.id);
+      const token = randomUUID();
+      await tx.run(REKEY, tokenHash(token), req.id);
+      // Every node drops what it remembers of the agent, its old token with it (src/cluster/node.ts).
+      await tx.notify(CHANGES_CHANNEL, `instance:${req.id}`);
+      return { id: req.id, token };
     },
 
     async touch(tx: Tx, req: ReqOf<M, 'instances.touch'>): Promise<ResOf<M, 'instances.touch'>> {

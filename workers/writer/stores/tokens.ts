@@ -10,6 +10,7 @@ type M = WriterMethods;
 
 const INSERT = sql('INSERT INTO api_tokens (id, name, role, scopes, token_hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)');
 const DELETE = sql('DELETE FROM api_tokens WHERE id = ?');
+const REKEY = sql('UPDATE api_tokens SET token_hash = ? WHERE id = ?');
 const COUNT = sql('SELECT COUNT(*) AS n FROM api_tokens');
 
 /** Tokens an admin created (issue 30): only their hashes are stored; revoking deletes the row. */
@@ -21,6 +22,12 @@ export function tokenStore() {
       const now = storageNow();
       await tx.run(INSERT, req.id, req.name, req.role, JSON.stringify(req.scopes), req.token_hash, now, req.expires_at);
       return { id: req.id, name: req.name, role: req.role, scopes: req.scopes, created_at: now, expires_at: req.expires_at };
+    },
+
+    async rekey(tx: Tx, req: ReqOf<M, 'tokens.rekey'>): Promise<ResOf<M, 'tokens.rekey'>> {
+      if ((await tx.run(REKEY, req.token_hash, req.id)) === 0) throw fault('TOKEN_NOT_FOUND', req.id);
+      await tx.notify(CHANGES_CHANNEL, `token:${req.id}`);
+      return { id: req.id };
     },
 
     async revoke(tx: Tx, req: ReqOf<M, 'tokens.revoke'>): Promise<ResOf<M, 'tokens.revoke'>> {
