@@ -73,7 +73,9 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
 
 async function startOn(backend: Backend, config: Config, log: Logger, undo: Array<() => unknown>, opts: StartOptions, tls: AppOptions | null): Promise<KoorServer> {
   const bootId = randomUUID();
-  const startedAt = Date.now();
+  // On the monotonic clock (issue 48): a wall-clock step (NTP, a VM resume) neither adds to uptime nor makes it negative.
+  const started = performance.now();
+  const uptimeMs = (): number => performance.now() - started;
   const { writer, pool } = await startThreads(backend, config, log, undo);
   const readers = await backend.open(log).catch((e: unknown) => {
     throw new ConfigError(`failed to open database ${backend.label}: ${(e as Error).message}`);
@@ -99,7 +101,7 @@ async function startOn(backend: Backend, config: Config, log: Logger, undo: Arra
   const leases = leasesDomain(p, { announce, settled: () => instances.liveness.settled() });
   const agentMetrics = agentMetricsDomain(p);
   const compliance = complianceDomain(p, { instances: instances.instances, specs: specs.specs, publish: events.publish });
-  const system = systemDomain(p, { presence, startedAt, bootId, counters, metrics, figures: (v) => apiFigures(v, config), pruneEvents: () => events.events.prune(), compliancePruned: () => compliance.compliance.stats.runs_pruned });
+  const system = systemDomain(p, { presence, uptimeMs, bootId, counters, metrics, figures: (v) => apiFigures(v, config), pruneEvents: () => events.events.prune(), compliancePruned: () => compliance.compliance.stats.runs_pruned });
   const templates = templatesDomain(p, { rules: rules.rules, specs: specs.specs });
   const llm = llmDomain(p, { announce });
   const [tasks, contracts, audit] = [tasksDomain(p, { announce, budgetRefusing: (agent, project) => llm.llm.refusing(agent, project) }), contractsDomain(p, { specs: specs.specs }), auditDomain(p)];
@@ -123,7 +125,7 @@ async function startOn(backend: Backend, config: Config, log: Logger, undo: Arra
   const mcp = new McpGateway({ instances: ids, rules: rules.rules, apiBind: () => apiBind, scheme: urlScheme(config), onDenied: audit.denials.record, mounted: () => [...routes, ...[SUBSCRIBE_PATH, ...sockets.map((x) => x.path)].map((path) => ({ method: 'GET', path }))] }, { idleMs: config.mcpSessionIdleMs, maxSessions: config.mcpMaxSessions, perPrincipal: config.mcpSessionsPerToken, log: log.child({ component: 'mcp' }) });
   undo.push(() => mcp.close());
   const http = new HttpMetrics();
-  defineKoorMetrics(metrics, { http, counters, startedAt, mcpSessions: () => mcp.sessionCount, writer, pool, hub, cluster: backend.leader });
+  defineKoorMetrics(metrics, { http, counters, uptimeMs, mcpSessions: () => mcp.sessionCount, writer, pool, hub, cluster: backend.leader });
   for (const d of domains) d.metrics?.(metrics);
 
   const limiter = new RateLimiter({ perSecond: config.rateLimit, burst: config.rateBurst > 0 ? config.rateBurst : 2 * config.rateLimit, limitAdmin: config.rateLimitAdmin === 1 });

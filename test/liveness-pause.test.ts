@@ -115,7 +115,20 @@ t.test('SIGSTOP of the server longer than the timeout: nobody goes stale, no lea
   await hb.stop();
 });
 
-/** libfaketime (Debian's `faketime`, installed by the test setup): the server's wall clock is stepped 10 min forward while it runs. */
+/** A Go duration of whole seconds ("1h2m3s", SPEC §1.4) in seconds; anything else (a negative one: "-5s") fails the test. */
+function seconds(d: string): number {
+  const m = /^(?:(\d+)h)?(?:(\d+)m)?(\d+)s$/.exec(d);
+  if (!m) throw new Error(`uptime ${JSON.stringify(d)} is not a non-negative duration`);
+  return Number(m[1] ?? 0) * 3600 + Number(m[2] ?? 0) * 60 + Number(m[3]);
+}
+
+/** The server's uptime on /health and /api/metrics, in seconds, and when it was read (this process's monotonic clock, s). */
+async function uptime(url: string): Promise<{ health: number; metrics: number; at: number }> {
+  const at = performance.now() / 1000;
+  return { health: seconds((await call(url, 'GET', '/health')).body.uptime), metrics: seconds((await call(url, 'GET', '/api/metrics')).body.uptime), at };
+}
+
+/** libfaketime (Debian's `faketime`, installed by the test setup): the server's wall clock is stepped 10 min forward, then back, while it runs. */
 const faketime = ensureFaketime();
 const LIBFAKETIME = 'path' in faketime ? faketime.path : null;
 const NO_FAKETIME = 'skip' in faketime ? faketime.skip : false;
@@ -134,6 +147,7 @@ t.test('a wall-clock step of the server process changes nothing (libfaketime)', 
   const hb = heartbeats(url, ids);
   await pastGrace(url); // past the start-up grace: the monitor judges
   const t0 = Date.parse((await call(url, 'GET', `/api/leases/${leases[0]}`)).body.expires_at);
+  const up0 = await uptime(url);
   writeFileSync(stamp, '+600s\n');
   await waitUntil('/health to notice the step', async () => (await call(url, 'GET', '/health')).body.liveness.absences >= 1, 3 * TIMEOUT_MS, 100);
   await pastGrace(url); // past a full timeout and a few monitor passes
@@ -143,6 +157,14 @@ t.test('a wall-clock step of the server process changes nothing (libfaketime)', 
   t.same(after.map((l) => l.id).sort(), [...leases].sort(), 'no TTL lease was released');
   t.ok(Date.parse(after.find((l) => l.id === leases[0])!.expires_at) > t0 + 500_000, 'the TTL runs on the stepped clock, credited with the step');
   await hb.stop();
+
+  // Issue 48: uptime is on the monotonic clock — not credited with the step forward, never negative after one back.
+  const up1 = await uptime(url);
+  t.ok(up1.health > up0.health && up1.health <= up0.health + up1.at - up0.at + 2, `/health's uptime went on as time did, the step left out: ${up0.health}s, then ${up1.health}s ${Math.round(up1.at - up0.at)} s later`);
+  writeFileSync(stamp, '-600s\n'); // back before the server started
+  const up2 = await uptime(url);
+  t.ok(up2.health >= up1.health && up2.health <= up1.health + up2.at - up1.at + 2, `a step back: uptime ${up1.health}s, then ${up2.health}s`);
+  t.ok(up2.metrics >= up1.metrics && up2.metrics <= up1.metrics + up2.at - up1.at + 2, `/api/metrics too: ${up1.metrics}s, then ${up2.metrics}s`);
 });
 
 t.test('faketime is usable here', { skip: NO_FAKETIME }, async (t) => {

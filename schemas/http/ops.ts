@@ -1,4 +1,4 @@
-import { Type, type Static } from '../typebox.js';
+import { Type, type Static, type TSchema } from '../typebox.js';
 import { Instant, PathViolation } from './common.js';
 import { Str } from './rules.js';
 
@@ -112,6 +112,37 @@ export const LlmRecord = Type.Object({
 });
 export type LlmRecord = Static<typeof LlmRecord>;
 export const LlmListReply = Type.Array(LlmRecord);
+
+/**
+ * OTLP/HTTP JSON bodies (issue 48), opentelemetry-proto's JSON mapping: the members Koor reads are
+ * checked for their types; every other member, known to OTLP or not, is let through (a receiver
+ * must ignore what it does not know). As in proto3's JSON mapping, any member may be null (its
+ * default), and a 64-bit integer comes as a number or a decimal string.
+ */
+const Nullable = <T extends TSchema>(s: T) => Type.Optional(Type.Union([s, Type.Null()]));
+/** The string branch first: a string that is no number is told so, not "expected integer". */
+const Int64 = Type.Union([Type.String({ pattern: '^-?[0-9]+$' }), Type.Integer()]);
+const Uint64 = Type.Union([Type.String({ pattern: '^[0-9]+$' }), Type.Integer({ minimum: 0 })]);
+const Double = Type.Union([Type.String({ pattern: '^(?:-?(?:[0-9]+(?:\\.[0-9]*)?|\\.[0-9]+)(?:[eE][-+]?[0-9]+)?|NaN|-?Infinity)$' }), Type.Number()]);
+/** An attribute's value; arrayValue, kvlistValue and bytesValue are not read. */
+const OtlpAnyValue = Type.Object({ stringValue: Nullable(Type.String()), intValue: Nullable(Int64), doubleValue: Nullable(Double), boolValue: Nullable(Type.Boolean()) });
+const OtlpAttributes = Nullable(Type.Array(Type.Object({ key: Nullable(Type.String()), value: Nullable(OtlpAnyValue) })));
+const OtlpLogRecord = Type.Object({ timeUnixNano: Nullable(Uint64), body: Nullable(OtlpAnyValue), attributes: OtlpAttributes });
+
+/** POST /v1/logs (issue 32): an ExportLogsServiceRequest; src/domains/llm/otlp.ts reads it. */
+export const OtlpLogsBody = Type.Object({
+  resourceLogs: Nullable(
+    Type.Array(
+      Type.Object({
+        resource: Nullable(Type.Object({ attributes: OtlpAttributes })),
+        scopeLogs: Nullable(Type.Array(Type.Object({ logRecords: Nullable(Type.Array(OtlpLogRecord)) }))),
+      }),
+    ),
+  ),
+});
+
+/** POST /v1/metrics (issue 32): an ExportMetricsServiceRequest, accepted and not kept (nothing below its resources is read). */
+export const OtlpMetricsBody = Type.Object({ resourceMetrics: Nullable(Type.Array(Type.Object({}))) });
 
 /** POST /v1/logs, /v1/metrics (issue 32): OTLP/HTTP's reply, with what Koor made of the export. */
 export const OtlpReply = Type.Object({

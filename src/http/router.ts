@@ -30,6 +30,11 @@ export interface Route {
   headers?: readonly string[];
   /** A JSON body may be left out: an empty body reads as `{}`. */
   optionalBody?: boolean;
+  /**
+   * A JSON body as sent → its JSON bytes (a Content-Encoding undone, a format the route does not
+   * take refused), before the checks every JSON body gets. Throws an AppError.
+   */
+  decode?: (ctx: Ctx, body: Buffer) => Buffer;
   /** No auth (only /health). */
   public?: boolean;
   /** Counts as a REST call for the token-tax figures (SPEC §1.8); default true. */
@@ -155,11 +160,12 @@ export function mount(slots: Slots, routes: readonly Route[], opts: MountOptions
           ctx.body = buf;
           if (route.body === 'json') {
             let parsed: unknown = {};
-            if (!(route.optionalBody && buf.length === 0)) {
+            const bytes = route.decode ? route.decode(ctx, buf) : buf;
+            if (!(route.optionalBody && bytes.length === 0)) {
               // Never a lossy rewrite (issue 34): invalid UTF-8 would become U+FFFD and names could collide.
-              if (!isUtf8(buf)) throw fail('INVALID_UTF8', 'body');
-              if (jsonTooDeep(buf)) throw fail('JSON_TOO_DEEP', JSON_MAX_DEPTH);
-              ctx.text = buf.toString('utf8');
+              if (!isUtf8(bytes)) throw fail('INVALID_UTF8', 'body');
+              if (jsonTooDeep(bytes)) throw fail('JSON_TOO_DEEP', JSON_MAX_DEPTH);
+              ctx.text = bytes.toString('utf8');
               try {
                 parsed = parseFirstJson(ctx.text);
               } catch {

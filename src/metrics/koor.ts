@@ -11,7 +11,8 @@ import type { Metrics, MetricsSnapshot } from './registry.js';
 export interface MetricSources {
   http: HttpMetrics;
   counters: CallCounters;
-  startedAt: number;
+  /** Milliseconds since the server started, on the monotonic clock. */
+  uptimeMs: () => number;
   mcpSessions: () => number;
   writer: WriterClient;
   pool: PoolClient;
@@ -28,7 +29,7 @@ export function defineKoorMetrics(m: Metrics, s: MetricSources): void {
   m.histogram('koor_http_request_duration_seconds', 'Time from request to reply written (to the first byte for streams).', () => s.http.latency());
   m.counter('koor_rest_calls_total', 'REST calls counted for the token-tax figures (SPEC 1.8); zeroed by POST /api/metrics/reset.', () => s.counters.rest);
   m.counter('koor_mcp_calls_total', 'MCP calls counted for the token-tax figures; zeroed by POST /api/metrics/reset.', () => s.counters.mcp);
-  m.gauge('koor_uptime_seconds', 'Seconds since the server started.', () => Math.floor((Date.now() - s.startedAt) / 1000));
+  m.gauge('koor_uptime_seconds', 'Seconds since the server started.', () => Math.floor(s.uptimeMs() / 1000));
   m.gauge('koor_mcp_sessions', 'Open MCP sessions.', s.mcpSessions);
   const cluster = s.cluster;
   if (cluster) m.gauge('koor_cluster_leader', 'Cluster mode: 1 while this node is the elected one running the background jobs.', () => (cluster.isLeader ? 1 : 0));

@@ -11,7 +11,9 @@ import type { Usage } from './service.js';
  * test/fixtures/otlp/claude-code-2.1.328.txt):
  * `{"resourceLogs":[{"resource":{"attributes":[…]},"scopeLogs":[{"logRecords":[{"timeUnixNano",
  * "body":{"stringValue":"claude_code.api_request"},"attributes":[{"key","value":{"stringValue"|
- * "intValue"|"doubleValue"|"boolValue"}}]}]}]}]}`; int64 values may come as strings.
+ * "intValue"|"doubleValue"|"boolValue"}}]}]}]}]}`; int64 values may come as strings. The route has
+ * checked the types of these members (OtlpLogsBody, schemas/http/ops.ts, issue 48): a body that
+ * reaches here has the types read below, or nulls.
  */
 
 type AnyValue = { stringValue?: string; intValue?: number | string; doubleValue?: number | string; boolValue?: boolean };

@@ -1,5 +1,5 @@
 import { gunzipSync } from 'node:zlib';
-import { BudgetBody, LlmUsageBody } from '../../../schemas/http/ops.js';
+import { BudgetBody, LlmUsageBody, OtlpLogsBody, OtlpMetricsBody } from '../../../schemas/http/ops.js';
 import type { BudgetPeriod } from '../../../schemas/rpc/writer.js';
 import { fail } from '../../errors.js';
 import { auditBy } from '../../http/actor.js';
@@ -68,20 +68,15 @@ function scopeParam(raw: string): string {
   return scope;
 }
 
-/** An OTLP/HTTP body: JSON (gzip allowed); protobuf is refused with what to set instead. */
-function otlpJson(contentType: string, encoding: string, body: Buffer): unknown {
-  if (/protobuf/i.test(contentType)) throw fail('OTLP_PROTOBUF');
-  let bytes = body;
-  if (/gzip/i.test(encoding)) {
-    try {
-      bytes = gunzipSync(body, { maxOutputLength: 16 * 1024 * 1024 });
-    } catch {
-      throw fail('INVALID_JSON');
-    }
-  }
-  if (bytes.length === 0) return {};
+/**
+ * An OTLP/HTTP body's JSON bytes (gzip allowed); protobuf is refused with what to set instead. The
+ * JSON is then checked as every route's is (issue 48: UTF-8, depth, the schema's types).
+ */
+function otlpJson(ctx: Ctx, body: Buffer): Buffer {
+  if (/protobuf/i.test(ctx.headers.contentType)) throw fail('OTLP_PROTOBUF');
+  if (!/gzip/i.test(ctx.extraHeaders['content-encoding'] ?? '')) return body;
   try {
-    return JSON.parse(bytes.toString('utf8')) as unknown;
+    return gunzipSync(body, { maxOutputLength: 16 * 1024 * 1024 });
   } catch {
     throw fail('INVALID_JSON');
   }
@@ -168,12 +163,12 @@ export function llmRoutes(svc: LlmService): Route[] {
     {
       method: 'POST',
       path: '/v1/logs',
-      body: 'raw',
+      body: 'json',
+      schema: OtlpLogsBody,
       headers: ['content-encoding'],
-      optionalBody: true,
+      decode: otlpJson,
       handler: async (ctx) => {
-        const body = otlpJson(ctx.headers.contentType, ctx.extraHeaders['content-encoding'] ?? '', ctx.body);
-        const { usages } = usageFromLogs(body, ctx.identity?.instanceId ?? '');
+        const { usages } = usageFromLogs(ctx.json, ctx.identity?.instanceId ?? '');
         // A scoped token reports only for its projects (the whole export refused, as any call out of scope).
         for (const p of new Set(usages.map((u) => u.project).filter((x) => x !== ''))) permitTargets(ctx, 'send telemetry', { kind: 'project', name: p });
         // At most OTLP_MAX_RECORDS usage records an export; a non-admin caller's records of another
@@ -205,11 +200,11 @@ export function llmRoutes(svc: LlmService): Route[] {
       // the api_request events carry each request's tokens and cost.
       method: 'POST',
       path: '/v1/metrics',
-      body: 'raw',
+      body: 'json',
+      schema: OtlpMetricsBody,
       headers: ['content-encoding'],
-      optionalBody: true,
+      decode: otlpJson,
       handler: (ctx) => {
-        otlpJson(ctx.headers.contentType, ctx.extraHeaders['content-encoding'] ?? '', ctx.body);
         sendJson(ctx, 200, { partialSuccess: {}, recorded: 0, duplicates: 0 });
       },
     },

@@ -10,7 +10,8 @@ export function systemDomain(
   p: Platform,
   d: {
     presence: Presence;
-    startedAt: number;
+    /** Milliseconds since the server started, on the monotonic clock. */
+    uptimeMs: () => number;
     bootId: string;
     counters: CallCounters;
     metrics: Metrics;
@@ -36,7 +37,7 @@ export function systemDomain(
     size: () => p.backend.size(),
     log: p.log.child({ component: 'retention' }),
   });
-  const routes = systemRoutes({ presence: d.presence, storageFull: () => p.writer.storageFull, startedAt: d.startedAt, bootId: d.bootId, counters: d.counters, apiBind: c.bind.text, dashboardBind: c.dashboardBind?.text ?? '', metrics: d.metrics, figures: d.figures });
+  const routes = systemRoutes({ presence: d.presence, storageFull: () => p.writer.storageFull, uptimeMs: d.uptimeMs, bootId: d.bootId, counters: d.counters, apiBind: c.bind.text, dashboardBind: c.dashboardBind?.text ?? '', metrics: d.metrics, figures: d.figures });
   const r = retention.stats;
   /** Tables pruned, as the `table` label, and where each count is kept. */
   const pruned: ReadonlyArray<[string, () => number]> = [

@@ -9,7 +9,8 @@ export interface SystemDeps {
   presence: Presence;
   /** Set while the disk holding the database is full (issue 34): /health says degraded and why. */
   storageFull: () => { since: number; error: string } | null;
-  startedAt: number;
+  /** Milliseconds since the server started, on the monotonic clock (never negative, whatever the wall clock does). */
+  uptimeMs: () => number;
   /** Random per start (X-Koor-Boot on /health): a client can tell that the server restarted. */
   bootId: string;
   counters: CallCounters;
@@ -34,8 +35,8 @@ export function systemRoutes(d: SystemDeps): Route[] {
         const liveness = { lag_ms: Math.round(pr.lastLagMs), max_lag_ms: Math.round(pr.maxLagMs), absences: pr.absences, grace_ms: pr.graceLeftMs() };
         const full = d.storageFull();
         const body = full
-          ? { status: 'degraded', uptime: goUptime(Date.now() - d.startedAt), liveness, storage: `full since ${new Date(full.since).toISOString()}: writes answer 507 until space is freed (${full.error})` }
-          : { status: 'ok', uptime: goUptime(Date.now() - d.startedAt), liveness };
+          ? { status: 'degraded', uptime: goUptime(d.uptimeMs()), liveness, storage: `full since ${new Date(full.since).toISOString()}: writes answer 507 until space is freed (${full.error})` }
+          : { status: 'ok', uptime: goUptime(d.uptimeMs()), liveness };
         sendJson(ctx, 200, body, [['X-Koor-Boot', d.bootId]]);
       },
     },
@@ -46,7 +47,7 @@ export function systemRoutes(d: SystemDeps): Route[] {
       handler: async (ctx) => {
         const v = await d.metrics.snapshot();
         sendJson(ctx, 200, {
-          uptime: goUptime(Date.now() - d.startedAt),
+          uptime: goUptime(d.uptimeMs()),
           ...d.figures(v),
           api_bind: d.apiBind,
           dashboard_bind: d.dashboardBind,
