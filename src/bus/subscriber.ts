@@ -39,7 +39,8 @@ export interface Outlet {
   full(): boolean;
   /**
    * Sends `frames[from..end)` (from < end) in one batch until the socket pushes back; returns the
-   * index after the last frame sent (a frame that met back-pressure is still sent, and counts).
+   * index after the last frame sent (a frame that met back-pressure is still sent, and counts; one
+   * the socket refused is not, and stays the next to send).
    */
   send(frames: readonly Buffer[], from: number, end: number): number;
   /** The last send() stopped on back-pressure. */

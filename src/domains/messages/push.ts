@@ -4,7 +4,8 @@ import { fail } from '../../errors.js';
 import { flagParam, sinceParam } from '../../http/query.js';
 import type { Slots, WsCallbacks } from '../../http/slots.js';
 import type { Logger } from '../../log.js';
-import { INBOX_PUSH_PAGE, MESSAGE_MAX_BODY_BYTES, WS_SOFT_BUFFER_BYTES } from '../../shared/limits.js';
+import { INBOX_PUSH_PAGE, MESSAGE_MAX_BODY_BYTES } from '../../shared/limits.js';
+import { SocketOutlet } from '../../ws/outlet.js';
 import { streamSocketOptions } from '../../ws/subscribe.js';
 import { acceptUpgrade, type UpgradeDeps } from '../../ws/upgrade.js';
 import { pending, then } from '../../backend/awaitable.js';
@@ -13,9 +14,6 @@ import { inboxItemJson } from './service.js';
 
 export const INBOX_SUBSCRIBE_PATH = '/api/inbox/subscribe';
 
-/** uWS `send` status when the frame went into the socket's buffers without backpressure. */
-const SEND_SUCCESS = 1;
-
 /** One connected recipient: where its stream stands, read from the database as it can take it. */
 interface Stream {
   readonly recipient: string;
@@ -23,6 +21,8 @@ interface Stream {
   cursor: number;
   readonly unreadOnly: boolean;
   ws: WebSocket<StreamData> | null;
+  /** Its socket as items are written to it (the same backpressure rule as event subscribers). */
+  out: SocketOutlet | null;
   pulling: boolean;
   again: boolean;
   closed: boolean;
@@ -41,9 +41,11 @@ interface StreamData {
  * node's writer, or in cluster mode the event feed) wakes the streams of its recipients; each
  * reads its items after its cursor in id order (message ids commit in id order on both
  * backends), so a stream has no gap and no duplicate, and a reconnect with `since=<last id>`
- * resumes exactly. A socket past its buffer is not written to until it drains; then reading goes
- * on from the cursor — a slow recipient holds at most its socket's buffer, loses nothing, and is
- * never closed for it. Messages never go through the event bus (only ids and names do).
+ * resumes exactly. A socket past its buffer is not written to until it drains (a new message's
+ * wake-up writes nothing to it); then reading goes on from the cursor, which moves only past
+ * items the socket took: a slow recipient holds at most its socket's buffer and one item, loses
+ * nothing, and is never closed for it. Messages never go through the event bus (only ids and
+ * names do).
  */
 export class InboxPush {
   private readonly streams = new Map<string, Set<Stream>>();
@@ -80,11 +82,13 @@ export class InboxPush {
 
   /** Reads and sends what the stream has not had yet, page by page, while its socket takes it. */
   private pull(s: Stream): void {
-    if (s.closed || s.ws === null) return;
+    if (s.closed || s.out === null) return;
     if (s.pulling) {
       s.again = true;
       return;
     }
+    // Past its buffer (a reader that stopped reading): its drain reads on, not a new message.
+    if (s.out.full()) return;
     s.pulling = true;
     s.again = false;
     this.stats.reads++;
@@ -97,24 +101,16 @@ export class InboxPush {
     }
     const done = then(rows, (page) => {
       s.pulling = false;
-      if (s.closed || s.ws === null) return;
-      const ws = s.ws;
-      let backedUp = false;
-      let sent = 0;
-      ws.cork(() => {
-        for (const r of page) {
-          const ok = ws.send(inboxItemJson(r), false, false) === SEND_SUCCESS;
-          s.cursor = r.id;
-          sent++;
-          if (!ok && ws.getBufferedAmount() > WS_SOFT_BUFFER_BYTES) {
-            backedUp = true;
-            break;
-          }
-        }
-      });
+      const out = s.out;
+      if (s.closed || out === null) return;
+      // Filled meanwhile? Then the drain reads this page again.
+      if (out.full()) return;
+      const sent = page.length === 0 ? 0 : out.sendEach(page, inboxItemJson);
+      // Only past what the socket took: a frame it refused is read again after the drain.
+      if (sent > 0) s.cursor = page[sent - 1]!.id;
       this.stats.pushed += sent;
       // Past its buffer: the drain callback reads on. A full page may have more behind it.
-      if (backedUp) return;
+      if (page.length > 0 && out.pushedBack) return;
       if (s.again || page.length === INBOX_PUSH_PAGE) this.pull(s);
     });
     if (pending(done)) done.catch((err: unknown) => this.failed(s, err));
@@ -137,6 +133,7 @@ export class InboxPush {
   private remove(s: Stream): void {
     s.closed = true;
     s.ws = null;
+    s.out = null;
     const set = this.streams.get(s.recipient);
     if (set?.delete(s)) {
       this.stats.subscribers--;
@@ -150,6 +147,7 @@ export class InboxPush {
       open: (ws) => {
         const s = ws.getUserData().stream;
         s.ws = ws;
+        s.out = new SocketOutlet(ws);
         this.add(s);
         this.pull(s);
       },
@@ -159,7 +157,7 @@ export class InboxPush {
     };
     slots.ws<StreamData>(
       INBOX_SUBSCRIBE_PATH,
-      // A stream stops writing past the soft limit, after at most one item.
+      // A stream stops writing past the soft limit, after at most one item: uWS never reaches its own.
       streamSocketOptions(8 * MESSAGE_MAX_BODY_BYTES),
       (res, req, context) =>
         acceptUpgrade(res, req, context, { ...deps, path: INBOX_SUBSCRIBE_PATH }, (u) => {
@@ -169,7 +167,7 @@ export class InboxPush {
           const since = sinceParam(q.get('since'));
           const unreadOnly = flagParam(q, 'unread');
           const start = (cursor: number) => {
-            const stream: Stream = { recipient: identity.instanceId, cursor, unreadOnly, ws: null, pulling: false, again: false, closed: false };
+            const stream: Stream = { recipient: identity.instanceId, cursor, unreadOnly, ws: null, out: null, pulling: false, again: false, closed: false };
             u.upgrade<StreamData>({ stream, cb });
           };
           if (since !== null) return start(since);
