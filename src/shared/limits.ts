@@ -345,6 +345,13 @@ export const TASK_DEFAULT_MAX_ATTEMPTS = 3;
 /** Dependencies and required capabilities of one task at most. */
 export const TASK_MAX_DEPS = 256;
 export const TASK_MAX_CAPABILITIES = 64;
+/** Ready tasks a claim looks at, in claim order, for one whose paths are free (issue 44). */
+export const TASK_CLAIM_SCAN = 256;
+/** A checkpoint's `done` and `next` at most, UTF-8 bytes; its `data` at most, bytes of JSON (issue 44). */
+export const CHECKPOINT_TEXT_MAX_BYTES = 2048;
+export const CHECKPOINT_DATA_MAX_BYTES = 16 * 1024;
+/** Checkpoints kept per task, the newest (issue 44). */
+export const TASK_CHECKPOINTS_KEEP = 20;
 
 /** The writer's share of the limits above, as it travels to the thread in its start-up data. */
 export const WRITER_LIMITS: WriterLimits = Object.freeze({
