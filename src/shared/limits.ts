@@ -161,6 +161,14 @@ export const WRITER_OUTCOME_GRACE_MS = 10_000;
 /** Wait before respawning a writer that died, ms (doubles up to the max). */
 export const WRITER_RESTART_BACKOFF_MS = 50;
 export const WRITER_RESTART_BACKOFF_MAX_MS = 2000;
+/**
+ * Cluster mode's writer (workers/writer/pg/driver.ts): after its connection to PostgreSQL was
+ * lost it reconnects with the next batch; when that fails it waits this long before the next
+ * try, doubling up to the max, and answers the writes that come meanwhile 503 without trying
+ * (the max matches the 503's Retry-After of 1 s), ms.
+ */
+export const PG_RECONNECT_BACKOFF_MS = 50;
+export const PG_RECONNECT_BACKOFF_MAX_MS = 1000;
 
 // --- Background work ------------------------------------------------------------------------
 
