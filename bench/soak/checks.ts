@@ -324,5 +324,12 @@ export function checkResources(v: Verdicts, mem: MemSample[], disk: DiskSample[]
     v.figure('disk flat', `${mib(first.bytes)}→${mib(last.bytes)} MiB (${mib(perMin)} MiB/min; ${mib(payload)} MiB of bodies written), WAL peak ${mib(walMax)} MiB`);
     out.disk = { start_mib: Number(mib(first.bytes)), end_mib: Number(mib(last.bytes)), mib_per_min: Number(mib(perMin)), writes, payload_mib: Number(mib(payload)), allowed_mib: Number(mib(allowed)), wal_peak_mib: Number(mib(walMax)) };
   } else v.fail('disk flat', 'no disk samples in the steady window');
+  // The whole phase, one sample a second: [s, MiB] per series (for a look at the shape).
+  const r1 = (x: number) => Math.round(x * 10) / 10;
+  out.series = {
+    rss_mib: Array.from({ length: nodes }, (_, n) => mem.filter((m) => m.node === n).map((m) => [r1(m.t), r1(m.rss / 2 ** 20)])),
+    anon_mib: Array.from({ length: nodes }, (_, n) => mem.filter((m) => m.node === n).map((m) => [r1(m.t), r1(m.anon / 2 ** 20)])),
+    data_mib: disk.map((x) => [r1(x.t), r1(x.bytes / 2 ** 20)]),
+  };
   return out;
 }

@@ -24,6 +24,12 @@ export const PROJECT = 'soak';
 export const HOOK_ROOT = '/soak/repo';
 /** A lease taken by a claimer expires after this (a holder that lost its release cannot block the file for long). */
 export const LEASE_TTL_S = 30;
+/**
+ * Creators wait while this many acknowledged tasks are not yet claimed: a claimer writes four
+ * times per task (claim, lease, complete, release), and an unbounded backlog could not be drained
+ * before the phase ends.
+ */
+export const TASK_BACKLOG_MAX = 200;
 
 /** How much of each kind runs at once, and how long each loop rests between operations. */
 export interface Shape {
@@ -98,6 +104,7 @@ export class Records {
   readonly claimUnknown: Array<{ key: string; attempts: number[] }> = [];
   readonly completed = new Map<number, number[]>();
   readonly completeUnsure = new Map<number, number[]>();
+  tasksAcked = 0;
   creatorsDone = 0;
   /** Exclusive holds: claimers' leases and hook sessions' auto-leases (separate file pools). */
   readonly leaseHolds = new Holds();
@@ -175,9 +182,11 @@ export async function taskCreator(phase: Phase, rec: Records, shape: Shape, i: n
   const c = new Conn(phase, 'task create', i);
   try {
     for (let seq = 1; phase.running(); seq++) {
+      while (rec.tasksAcked - rec.claims.length > TASK_BACKLOG_MAX && phase.running()) await sleep(20);
       const title = `${rec.tag}-t${i}-${seq}`;
       const r = await op(c, 'POST', '/api/tasks', { project: PROJECT, title, data: { by: i } }, { 'idempotency-key': title });
       rec.creates.set(title, { outcome: r.outcome, id: r.outcome === 'acked' ? (r.body as { id: number }).id : null, attempts: r.attempts });
+      if (r.outcome === 'acked') rec.tasksAcked++;
       await sleep(shape.thinkMs.create);
     }
   } finally {
@@ -238,7 +247,9 @@ export async function claimer(phase: Phase, rec: Records, shape: Shape, i: numbe
 export async function messenger(phase: Phase, rec: Records, shape: Shape, i: number, agents: string[]): Promise<void> {
   const c = new Conn(phase, 'message', i);
   for (let seq = 1; phase.running(); seq++) {
-    const to = agents[(i + 1 + rand(agents.length - 1)) % agents.length]!;
+    // Half of what the others send goes to agent 0, the slow reader: its backlog must outgrow the
+    // socket's buffers while it is paused.
+    const to = i !== 0 && rand(2) === 0 ? agents[0]! : agents[(i + 1 + rand(agents.length - 1)) % agents.length]!;
     const key = `${rec.tag}-m${i}-${seq}`;
     const r = await op(c, 'POST', '/api/messages', { to: [to], subject: 'soak', body: `${key} ${to === agents[0] ? rec.pad.slowMessage : rec.pad.message}` }, { 'x-koor-instance': agents[i]!, 'idempotency-key': key });
     if (r.outcome === 'acked') {
