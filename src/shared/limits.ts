@@ -165,7 +165,8 @@ export const WRITER_RESTART_BACKOFF_MAX_MS = 2000;
  * Cluster mode's writer (workers/writer/pg/driver.ts): after its connection to PostgreSQL was
  * lost it reconnects with the next batch; when that fails it waits this long before the next
  * try, doubling up to the max, and answers the writes that come meanwhile 503 without trying
- * (the max matches the 503's Retry-After of 1 s), ms.
+ * (the max matches the 503's Retry-After of 1 s), ms. Every PostgreSQL client reconnects a
+ * closed connection after the same waits (src/shared/pg.ts).
  */
 export const PG_RECONNECT_BACKOFF_MS = 50;
 export const PG_RECONNECT_BACKOFF_MAX_MS = 1000;
