@@ -33,7 +33,7 @@ export function postgresBackend(config: Config): Backend {
     othersWrite: true,
     async open(log) {
       node = await within(ClusterNode.open(config.database, log.child({ component: 'cluster' })), STARTUP_TIMEOUT_MS, 'connecting to the database');
-      return pgReaders(node.sql);
+      return pgReaders(node.sql, node.snapshots);
     },
     async fanout(readers, hub, opts) {
       const feed = new EventFeed(mustNode().sql, readers.events, hub, opts);

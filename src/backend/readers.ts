@@ -1,4 +1,5 @@
 import type { Sql } from 'postgres';
+import type { TxClient } from '../shared/pg-tx.js';
 import type { ReadDb } from '../store.js';
 import { stateReader, type StateReader } from '../domains/state/reader.js';
 import { instanceReader, type InstanceReader } from '../domains/instances/reader.js';
@@ -74,6 +75,7 @@ export function sqliteReaders(db: ReadDb): SqliteReaders {
   return { ...readersOver(sqliteReads(db)), events: sqliteEventsReader(db) };
 }
 
-export function pgReaders(sql: Sql): Readers {
-  return { ...readersOver(pgReads(sql)), events: pgEventsReader(sql) };
+/** The readers on PostgreSQL: plain reads on the pool `sql`, snapshot reads on `snapshots`. */
+export function pgReaders(sql: Sql, snapshots: TxClient): Readers {
+  return { ...readersOver(pgReads(sql, snapshots)), events: pgEventsReader(sql, snapshots) };
 }

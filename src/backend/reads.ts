@@ -1,5 +1,6 @@
 import type { Sql, TransactionSql } from 'postgres';
 import type { Dialect, Param, Query } from '../../schemas/db/sql.js';
+import type { TxClient } from '../shared/pg-tx.js';
 import type { ReadDb } from '../store.js';
 import type { Awaitable } from './awaitable.js';
 
@@ -37,30 +38,44 @@ export function sqliteReads(db: ReadDb): Reads {
   };
 }
 
-export function pgReads(sql: Sql): Reads {
+/**
+ * Reads on PostgreSQL: statements on the pool `sql`, a `consistent` read's on `snapshots` (a
+ * client of their own that a lost connection drops whole, src/shared/pg-tx.ts: postgres.js
+ * fails a transaction that lost its connection by throwing outside every promise).
+ */
+export function pgReads(sql: Sql, snapshots: TxClient): Reads {
   /** Where statements go: the pool, or the transaction of a `consistent` read while it starts them. */
   let scope: Sql | TransactionSql = sql;
+  /** The answers a `consistent` read's statements will give, while it starts them. */
+  let started: Promise<unknown>[] | null = null;
+  const track = <R>(p: Promise<R>): Promise<R> => (started?.push(p), p);
   return {
     dialect: 'pg',
     statement<T>(q: Query): ReadStatement<T> {
       const run = (params: Param[]) => scope.unsafe<T[]>(q.pg, params as never[], { prepare: true });
       return {
-        get: async (...params) => (await run(params))[0],
+        get: (...params) => track((async () => (await run(params))[0])()),
         // A plain array (postgres.js's row list carries more).
-        all: async (...params) => [...(await run(params))],
+        all: (...params) => track((async () => [...(await run(params))])()),
       };
     },
     consistent<T>(fn: () => Awaitable<T>): Promise<T> {
-      return sql.begin('ISOLATION LEVEL REPEATABLE READ READ ONLY', async (tx) => {
+      return snapshots.begin('ISOLATION LEVEL REPEATABLE READ READ ONLY', async (tx) => {
         scope = tx;
+        const mine: Promise<unknown>[] = (started = []);
         let r: Awaitable<T>;
         try {
           r = fn();
         } finally {
           scope = sql;
+          started = null;
         }
+        // `fn` chains its statements' answers (`then`): once one fails, the ones after it are
+        // never awaited, and their failure (the transaction's, or the lost connection's) would be
+        // an unhandled rejection, which ends the process. The chain still fails with the first.
+        for (const p of mine) p.catch(() => {});
         return await r;
-      }) as Promise<T>;
+      });
     },
   };
 }

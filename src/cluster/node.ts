@@ -1,8 +1,9 @@
 import type { Sql } from 'postgres';
 import { CHANGES_CHANNEL } from '../../schemas/rpc/cluster.js';
-import { CLUSTER_LEADER_CHECK_MS, CLUSTER_LEADER_RETRY_MS, CLUSTER_READ_CONNECTIONS } from '../shared/limits.js';
+import { CLUSTER_LEADER_CHECK_MS, CLUSTER_LEADER_RETRY_MS, CLUSTER_READ_CONNECTIONS, CLUSTER_SNAPSHOT_CONNECTIONS } from '../shared/limits.js';
 import type { Logger } from '../log.js';
 import { openPg } from '../shared/pg.js';
+import { TxClient } from '../shared/pg-tx.js';
 import { LeaderElection } from './leader.js';
 
 /** A background job: started on the leader alone (cluster mode), on every start otherwise. */
@@ -16,8 +17,10 @@ const JOBS_LEADER_KEY = 0x6b6c6472;
 
 /**
  * What a node of cluster mode holds besides its writer thread: the read pool its readers query,
- * the LISTEN for changes other nodes make that this node keeps in memory (deregistered agents),
- * and the election that runs the cluster-wide background jobs on one node at a time.
+ * the client of its snapshot reads (read transactions, kept off the pool: a lost connection
+ * drops that client whole, src/shared/pg-tx.ts), the LISTEN for changes other nodes make that
+ * this node keeps in memory (deregistered agents), and the election that runs the cluster-wide
+ * background jobs on one node at a time.
  */
 export class ClusterNode {
   private election: LeaderElection | null = null;
@@ -25,13 +28,19 @@ export class ClusterNode {
   private jobs: readonly Job[] = [];
   private running = false;
 
+  /** The readers' transactions (one snapshot per read), on a client that nothing else uses. */
+  readonly snapshots: TxClient;
+
   private constructor(
     /** The read pool (readers, the event feed and its LISTEN). */
     readonly sql: Sql,
     /** One connection: the session that holds the leader lock. */
     private readonly leaderSql: Sql,
     private readonly log: Logger,
-  ) {}
+    url: string,
+  ) {
+    this.snapshots = new TxClient(() => openPg(url, { max: CLUSTER_SNAPSHOT_CONNECTIONS, name: 'koor-snapshot' }));
+  }
 
   /** Opens the pools and checks PostgreSQL answers (start-up fails with its reason otherwise). */
   static async open(url: string, log: Logger): Promise<ClusterNode> {
@@ -39,7 +48,7 @@ export class ClusterNode {
     const leaderSql = openPg(url, { max: 1, name: 'koor-leader' });
     try {
       await sql`SELECT 1`;
-      return new ClusterNode(sql, leaderSql, log);
+      return new ClusterNode(sql, leaderSql, log, url);
     } catch (e) {
       await Promise.allSettled([sql.end({ timeout: 1 }), leaderSql.end({ timeout: 1 })]);
       throw e;
@@ -112,6 +121,6 @@ export class ClusterNode {
   }
 
   async end(): Promise<void> {
-    await Promise.allSettled([this.sql.end({ timeout: 5 }), this.leaderSql.end({ timeout: 5 })]);
+    await Promise.allSettled([this.sql.end({ timeout: 5 }), this.snapshots.end({ timeout: 5 }), this.leaderSql.end({ timeout: 5 })]);
   }
 }

@@ -123,8 +123,13 @@ export const EVENT_FEED_READ_TIMEOUT_MS = 10_000;
  */
 export const CLUSTER_LEADER_RETRY_MS = 1000;
 export const CLUSTER_LEADER_CHECK_MS = 1000;
-/** Connections of a node's PostgreSQL read pool (plus 2 for its writer, 1 for LISTEN, 1 for the election). */
+/**
+ * Connections of a node's PostgreSQL read pool, and of the client of its snapshot reads (read
+ * transactions: a replay step, the audit summary, a message with its receipts); plus 2 for its
+ * writer, 1 for LISTEN, 1 for the election.
+ */
 export const CLUSTER_READ_CONNECTIONS = 8;
+export const CLUSTER_SNAPSHOT_CONNECTIONS = 4;
 
 // --- Writer thread (passed to the worker in WriterLimits) -----------------------------------
 
@@ -165,7 +170,9 @@ export const WRITER_RESTART_BACKOFF_MAX_MS = 2000;
  * Cluster mode's writer (workers/writer/pg/driver.ts): after its connection to PostgreSQL was
  * lost it reconnects with the next batch; when that fails it waits this long before the next
  * try, doubling up to the max, and answers the writes that come meanwhile 503 without trying
- * (the max matches the 503's Retry-After of 1 s), ms.
+ * (the max matches the 503's Retry-After of 1 s), ms. The front's transactions do the same
+ * (src/shared/pg-tx.ts), and every PostgreSQL client reconnects a closed connection after the
+ * same waits (src/shared/pg.ts).
  */
 export const PG_RECONNECT_BACKOFF_MS = 50;
 export const PG_RECONNECT_BACKOFF_MAX_MS = 1000;

@@ -4,17 +4,35 @@
  * database cannot be reached.
  */
 import postgres, { type Sql } from 'postgres';
+import { PG_RECONNECT_BACKOFF_MAX_MS, PG_RECONNECT_BACKOFF_MS } from './limits.js';
+
+/**
+ * postgres.js's wait before it reconnects a connection that closed, in seconds, by the client's
+ * count of connections that closed with an error since one last connected: 50 ms doubling to 1 s.
+ * Its own (½ to 1 × 3^n / 100 s, capped at 20 s) reaches seconds after a few failed tries and
+ * 10 to 20 s after seven, as a PostgreSQL restart under load gives; the reads queued meanwhile
+ * wait for it, so a node answered again long after PostgreSQL was back (issue 48).
+ */
+export const reconnectDelayS = (closedWithError: number): number => Math.min(PG_RECONNECT_BACKOFF_MS * 2 ** closedWithError, PG_RECONNECT_BACKOFF_MAX_MS) / 1000;
 
 /**
  * One way to open a PostgreSQL client for koor (cluster mode): int8 columns read as JS numbers
  * (koor's ids, versions and epoch-ms values stay far below 2^53; postgres.js would give strings),
- * notices silenced, the node named in `pg_stat_activity`.
+ * notices silenced, the node named in `pg_stat_activity`, a lost connection reconnected within
+ * 1 s (reconnectDelayS).
+ *
+ * No array types fetched (`fetch_types: false`): postgres.js 3.4.9 reads them on every new
+ * connection with a query whose failure nothing handles, so a connection lost or a client ended
+ * during that read was an unhandled rejection, which ends the process (issue 48). koor reads no
+ * array column and passes its one array parameter as a literal (`CAST(? AS bigint[])`).
  */
 export function openPg(url: string, opts: { max: number; name: string; idleTimeoutS?: number }): Sql {
   return postgres(url, {
     max: opts.max,
     onnotice: () => {},
     connection: { application_name: opts.name },
+    backoff: reconnectDelayS,
+    fetch_types: false,
     ...(opts.idleTimeoutS === undefined ? {} : { idle_timeout: opts.idleTimeoutS }),
     types: {
       int8: { to: 20, from: [20], serialize: (x: number) => String(x), parse: (x: string) => Number(x) },

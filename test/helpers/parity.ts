@@ -6,6 +6,7 @@ import { openWriterDb } from '../../workers/writer/sqlite/db.js';
 import { sqliteDriver } from '../../workers/writer/sqlite/driver.js';
 import { createDispatcher } from '../../workers/writer/dispatch.js';
 import { openPg } from '../../src/shared/pg.js';
+import { TxClient } from '../../src/shared/pg-tx.js';
 import { pgDriver } from '../../workers/writer/pg/driver.js';
 import { migratePg } from '../../workers/writer/pg/migrate.js';
 import type { Postgres } from '../../bench/postgres.js';
@@ -143,7 +144,8 @@ export async function parity(t: Tap, pg: Postgres, opts: { stateHistoryKeep?: nu
         transcript.push(norm(replies[0]));
         return replies[0]!;
       };
-      const readers = pgReaders(sql);
+      // Snapshot reads on the same client (a node keeps them on one of their own; no connection is lost here).
+      const readers = pgReaders(sql, new TxClient(() => sql));
       const read: Read = async (f) => {
         const r = await f(readers);
         transcript.push(norm(r));

@@ -8,6 +8,7 @@ import { openWriterDb, type DB } from '../writer/sqlite/db.js';
 import { CHANGES_CHANNEL } from '../../schemas/rpc/cluster.js';
 import { inspectSnapshot, type SnapshotInfo } from '../../src/shared/snapshot.js';
 import { openPg } from '../../src/shared/pg.js';
+import { beginOrDrop } from '../../src/shared/pg-tx.js';
 import { WRITE_LOCK } from '../writer/pg/locks.js';
 import { migratePg } from '../writer/pg/migrate.js';
 
@@ -65,13 +66,14 @@ function openMigrated(file: string): { db: DB; done: () => void } {
  * Copies the SQLite file into PostgreSQL in one transaction under the cluster-wide write lock
  * (writes of running nodes wait for it and then apply on top). `replace`: what the database
  * holds is dropped first (a restore); otherwise it must be empty (a migration), or nothing is
- * copied and the reason thrown.
+ * copied and the reason thrown. A lost connection fails the copy, not the thread, and ends `sql`
+ * (beginOrDrop).
  */
 export async function sqliteIntoPg(file: string, sql: Sql, opts: { replace: boolean }): Promise<CopyCounts> {
   await migratePg(sql);
   const { db, done } = openMigrated(file);
   try {
-    return await sql.begin(async (tx) => {
+    return await beginOrDrop(sql, '', async (tx) => {
       await tx`SELECT pg_advisory_xact_lock(${WRITE_LOCK})`;
       if (opts.replace) {
         await tx.unsafe(`TRUNCATE ${COPIED_TABLES.join(', ')}`);
@@ -146,13 +148,14 @@ const CURSOR_ROWS = 500;
 
 /**
  * Copies PostgreSQL into a new SQLite file at `dest` (koor's schema, made by its migrations),
- * read in one REPEATABLE READ snapshot: a consistent backup while the cluster keeps writing.
+ * read in one REPEATABLE READ snapshot: a consistent backup while the cluster keeps writing. A
+ * lost connection fails the copy, not the thread, and ends `sql` (beginOrDrop).
  */
 export async function pgIntoSqlite(sql: Sql, dest: string): Promise<CopyCounts> {
   const db = openWriterDb(dest, WRITER_LIMITS);
   try {
     let rows = 0;
-    await sql.begin('ISOLATION LEVEL REPEATABLE READ READ ONLY', async (tx) => {
+    await beginOrDrop(sql, 'ISOLATION LEVEL REPEATABLE READ READ ONLY', async (tx) => {
       db.exec('BEGIN');
       try {
         for (const table of COPIED_TABLES) {

@@ -1,6 +1,7 @@
 import type { Sql } from 'postgres';
 import type { Event } from '../../../schemas/rpc/writer.js';
 import { matcherFor, postgresRegexOf, sqliteGlobOf } from '../../shared/glob.js';
+import type { TxClient } from '../../shared/pg-tx.js';
 import type { Awaitable, ReadDb } from '../../store.js';
 
 /** What a history read selects (SPEC §2.4): all bounds inclusive, storage-text instants. */
@@ -172,9 +173,9 @@ const CURSOR_ROWS = 64;
 /**
  * The event log on PostgreSQL (cluster mode). The topic glob runs in the server as a regular
  * expression (postgresRegexOf: the same match); a replay step reads its rows and the log's bounds
- * in one REPEATABLE READ snapshot.
+ * in one REPEATABLE READ snapshot, on `snapshots` (src/shared/pg-tx.ts), the rest on the pool `sql`.
  */
-export function pgEventsReader(sql: Sql): EventsReader {
+export function pgEventsReader(sql: Sql, snapshots: TxClient): EventsReader {
   const topicSql = (pattern: string) => {
     if (allTopics(pattern)) return sql`true`;
     const re = postgresRegexOf(pattern);
@@ -199,7 +200,7 @@ export function pgEventsReader(sql: Sql): EventsReader {
       return { edge: h.since === null ? w.lo : w.hi, exhausted: w.exhausted };
     },
     async window(pattern, after, upto, take) {
-      return sql.begin('ISOLATION LEVEL REPEATABLE READ READ ONLY', async (tx) => {
+      return snapshots.begin('ISOLATION LEVEL REPEATABLE READ READ ONLY', async (tx) => {
         const [b] = await tx<{ oldest: number | null; newest: number }[]>`
           SELECT (SELECT min(id) FROM events) AS oldest, (SELECT value FROM koor_counters WHERE name = 'events') AS newest`;
         const events: Event[] = [];
