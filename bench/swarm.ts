@@ -1,0 +1,218 @@
+/**
+ * Swarm (issue 44): N real Claude Code sessions drain a backlog of K tasks in N clones of one
+ * origin repository — with Koor, and without it (the baseline) in the same run.
+ *
+ * Each session is the pinned client the e2e tests drive (bench/claude-code.ts), offline against
+ * its own scripted fake Messages API; the fake model plays a disciplined agent through the
+ * client's real tools (bench/swarm/agent.ts): Bash `koor-cli task claim` → `git pull --rebase` →
+ * Write/Edit each file of the task (its marker line) → `koor-cli task checkpoint` → Bash `git
+ * commit` + `git push` → `koor-cli task done`, until nothing is left. With Koor every clone has
+ * the hooks `koor-cli init --claude-code` writes and `KOOR_AGENT_NAME` per session; the baseline
+ * runs the same sessions without them, taking tasks from tasks.json in the repository
+ * (bench/swarm/backlog.ts says how the backlog is made, bench/swarm/arm.ts how a run goes).
+ *
+ *   npm run bench -- swarm [--quick]
+ *
+ * quick: 4 sessions, 12 tasks, the baseline and Koor on SQLite (about 1½ minutes).
+ * full:  16 sessions, 64 tasks; the baseline, Koor on SQLite under each auto-lease lifetime, and
+ *        Koor on 3 nodes on one PostgreSQL (sessions spread over the nodes).
+ * Environment: KOOR_BENCH_SWARM_SESSIONS, KOOR_BENCH_SWARM_TASKS (the main backlog; one or two
+ * more come later for the idle session), KOOR_BENCH_SWARM_ARMS (baseline,sqlite,cluster),
+ * KOOR_BENCH_SWARM_LIFETIMES (auto-lease lifetimes to try, e.g. `10s,60s`).
+ *
+ * Output: bench/results/swarm.json, the tables, and the timeline bench/results/swarm-timeline.svg.
+ */
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { CLAUDE_CODE_VERSION, installClaudeCodeBinary } from './claude-code.js';
+import { REPO_ROOT, RESULTS_DIR, fmtMs, type BenchOptions, type BenchTable } from './lib.js';
+import { startPostgres, type Postgres } from './postgres.js';
+import { runArm, type ArmResult, type ArmSpec } from './swarm/arm.js';
+import { makeBacklog, type SwarmTask } from './swarm/backlog.js';
+import { figures, timelineSvg, type ArmFigures } from './swarm/report.js';
+
+/** The suite's own time limits (run.ts): a full run drives hundreds of model turns per arm. */
+export const timeoutMs = { quick: 300_000, full: 3_600_000 };
+
+/** The koor-server flag that sets the auto-lease lifetime (null until the server has it). */
+const AUTO_LEASE_FLAG: string | null = null;
+/** koor-server --liveness-timeout: a hook touches its agent at most every 10 s (IDENTITY_TOUCH_INTERVAL_MS), so well above that. */
+const LIVENESS_TIMEOUT = '20s';
+/** Goals of issue 44. */
+const GOAL_WAKE_P99_MS = 1000;
+const GOAL_TOKENS_PER_TASK = 150;
+
+function durationMs(s: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(s.trim());
+  if (!m) throw new Error(`not a duration: ${s}`);
+  const n = Number(m[1]);
+  return m[2] === 'ms' ? n : m[2] === 'm' ? n * 60_000 : n * 1000;
+}
+
+/** What the built CLI (and so this build's server) can do: `task checkpoint`, `task add --paths`. */
+function features(): { paths: boolean; checkpoints: boolean } {
+  const cli = path.join(REPO_ROOT, 'dist', 'cli-cjs', 'main.js');
+  const help = (args: string[]): string => {
+    try {
+      return execFileSync(process.execPath, [cli, ...args, '--help'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 10_000 });
+    } catch (e) {
+      return `${(e as { stdout?: string }).stdout ?? ''}${(e as { stderr?: string }).stderr ?? ''}`;
+    }
+  };
+  return { paths: /--paths/.test(help(['task', 'add'])), checkpoints: /checkpoint/i.test(help(['task', 'checkpoint'])) && !/unknown command|Command not found/i.test(help(['task', 'checkpoint'])) };
+}
+
+const yes = (b: boolean | null): string => (b === null ? '-' : b ? 'yes' : 'NO');
+const n0 = (x: number | null | undefined): string => (x === null || x === undefined ? '-' : String(x));
+const ms = (x: number | null | undefined): string => (x === null || x === undefined ? '-' : fmtMs(x));
+
+export async function run(opts: BenchOptions): Promise<Record<string, unknown>> {
+  const { quick, log } = opts;
+  const why = await installClaudeCodeBinary(5 * 60_000);
+  if (why !== null) return { ok: true, skipped: why, warnings: [`swarm: skipped, no Claude Code client: ${why}`] };
+
+  const env = process.env;
+  const sessions = Number(env.KOOR_BENCH_SWARM_SESSIONS ?? (quick ? 4 : 16));
+  const mainTasks = Number(env.KOOR_BENCH_SWARM_TASKS ?? (quick ? 11 : 62));
+  const lateTasks = quick ? 1 : 2;
+  const armsWanted = (env.KOOR_BENCH_SWARM_ARMS ?? (quick ? 'baseline,sqlite' : 'baseline,sqlite,cluster')).split(',').map((s) => s.trim());
+  const lifetimes = AUTO_LEASE_FLAG === null ? [null] : (env.KOOR_BENCH_SWARM_LIFETIMES ?? (quick ? '15s' : '10s,30s,120s')).split(',').map((s) => durationMs(s));
+  const feats = features();
+  const tasks: SwarmTask[] = makeBacklog({ main: mainTasks, late: lateTasks, sharedShare: 0.25, depsShare: 0.15, pathsShare: feats.paths ? 0.7 : 0, seed: 44 });
+  const budgetMs = quick ? 75_000 : Math.max(240_000, mainTasks * 8_000);
+  const warnings: string[] = [];
+  if (!feats.paths) warnings.push('this build has no task paths (claims do not lease the task\'s files): the Koor arms ran with hook auto-leases only');
+  if (!feats.checkpoints) warnings.push('this build has no task checkpoints: the Koor agents ran without them');
+  if (AUTO_LEASE_FLAG === null) warnings.push('this build has no auto-lease lifetime setting: auto-leases last as long as their agent');
+  log(`client ${CLAUDE_CODE_VERSION}; ${sessions} sessions, ${tasks.length} tasks (${mainTasks} + ${lateTasks} later); features: paths ${feats.paths}, checkpoints ${feats.checkpoints}; arms: ${armsWanted.join(', ')}`);
+
+  const arms: ArmResult[] = [];
+  let pg: Postgres | null = null;
+  try {
+    const base = { sessions, tasks, features: feats, budgetMs, livenessTimeout: LIVENESS_TIMEOUT, giveUpMs: quick ? 10_000 : 20_000, pg: null, log };
+    const specs: ArmSpec[] = [];
+    if (armsWanted.includes('baseline')) specs.push({ ...base, kind: 'baseline', label: 'baseline (tasks.json)', backend: 'none', serverArgs: [], autoLeaseMs: null });
+    if (armsWanted.includes('sqlite')) {
+      for (const life of lifetimes) {
+        specs.push({ ...base, kind: 'koor', label: `koor sqlite${life === null ? '' : `, auto-lease ${life / 1000}s`}`, backend: 'sqlite', serverArgs: life === null || AUTO_LEASE_FLAG === null ? [] : [AUTO_LEASE_FLAG, `${life / 1000}s`], autoLeaseMs: life });
+      }
+    }
+    if (armsWanted.includes('cluster')) {
+      const started = await startPostgres();
+      if ('skipped' in started) warnings.push(`cluster arm skipped: ${started.skipped}`);
+      else {
+        pg = started;
+        const life = lifetimes[0] ?? null;
+        specs.push({ ...base, pg, kind: 'koor', label: `koor 3 nodes pg${life === null ? '' : `, auto-lease ${life / 1000}s`}`, backend: 'cluster', serverArgs: life === null || AUTO_LEASE_FLAG === null ? [] : [AUTO_LEASE_FLAG, `${life / 1000}s`], autoLeaseMs: life });
+      }
+    }
+    for (const spec of specs) {
+      log(`== ${spec.label}`);
+      arms.push(await runArm(spec));
+    }
+  } finally {
+    pg?.stop();
+  }
+
+  const figs: ArmFigures[] = arms.map((a) => figures(a, tasks));
+  for (const f of figs) for (const w of f.warnings) warnings.push(`${f.label}: ${w}`);
+  fs.mkdirSync(RESULTS_DIR, { recursive: true });
+  const svgFile = path.join(RESULTS_DIR, 'swarm-timeline.svg');
+  fs.writeFileSync(svgFile, timelineSvg(arms));
+
+  // Goals (issue 44), per Koor arm; the throughput against the baseline of the same run.
+  const baseline = figs.find((f) => f.kind === 'baseline') ?? null;
+  const goals = figs
+    .filter((f) => f.kind === 'koor')
+    .map((f) => ({
+      arm: f.label,
+      all_done_once: f.done_once === f.tasks,
+      no_rebase_conflicts: f.rebase_conflicts === 0,
+      no_markers_lost_or_doubled: f.markers.lost.length === 0 && f.markers.doubled.length === 0 && f.markers.stray.length === 0,
+      killed_task_finished_from_checkpoint: f.killed === null ? null : f.killed.resumed && f.killed.from_checkpoint,
+      wake_p99_le_1s: f.wake_p99_ms === null ? false : f.wake_p99_ms <= GOAL_WAKE_P99_MS,
+      tokens_per_task_le_150: f.tokens?.per_task === null || f.tokens === null ? null : f.tokens.per_task <= GOAL_TOKENS_PER_TASK,
+      no_tokens_in_quiet_turns: f.tokens === null ? null : f.tokens.tokens_in_quiet_turns === 0,
+      no_shared_file_blocked_past_lifetime: f.shared_blocked_ms.over_lifetime === null ? null : f.shared_blocked_ms.over_lifetime === 0,
+      throughput_ge_baseline: baseline === null || baseline.tasks_per_min === null || f.tasks_per_min === null ? null : f.tasks_per_min >= baseline.tasks_per_min,
+    }));
+
+  const tables: BenchTable[] = [
+    {
+      title: `swarm: ${sessions} Claude Code sessions (${CLAUDE_CODE_VERSION}), ${tasks.length} tasks; one session killed mid-task, one idle (woken by ${lateTasks} task${lateTasks > 1 ? 's' : ''} created later)`,
+      columns: ['arm', 'done once', 'dups', 'rebase conflicts', 'edits denied', 'markers lost/doubled', 'killed task resumed', 'wake p99', 'last done s', 'sessions end s', 'tasks/min'],
+      rows: figs.map((f) => [
+        f.label,
+        `${f.done_once}/${f.tasks}`,
+        f.duplicates.length,
+        f.rebase_conflicts,
+        f.edits_denied,
+        `${f.markers.lost.length}/${f.markers.doubled.length}`,
+        f.killed === null ? '-' : f.killed.resumed ? `yes by ${f.killed.resumed_by}${f.killed.from_checkpoint ? ', checkpoint' : ''}, redid ${n0(f.killed.files_redone)}/${f.killed.files}` : `no (${f.killed.task} ${f.not_done.includes(f.killed.task) ? 'never done' : 'done without resume'})`,
+        f.kind === 'baseline' ? 'none' : ms(f.wake_p99_ms),
+        n0(f.last_done_s),
+        n0(f.sessions_end_s),
+        n0(f.tasks_per_min),
+      ]),
+    },
+    {
+      title: 'swarm: latency and cost per task (ms; tokens o200k, from the requests the fake API received)',
+      columns: ['arm', 'claim→done p50', 'p99', 'ready→claim p50', 'p99', 'Koor tokens/task', 'quiet turns (with Koor text)', 'hook calls/task', 'server CPU ms/task', 'PG CPU ms/task', 'model turns/task'],
+      rows: figs.map((f) => [
+        f.label,
+        ms(f.claim_to_done_ms.p50),
+        ms(f.claim_to_done_ms.p99),
+        ms(f.ready_to_claim_ms.p50),
+        ms(f.ready_to_claim_ms.p99),
+        f.tokens === null ? '-' : n0(f.tokens.per_task),
+        f.tokens === null ? '-' : `${f.tokens.quiet_turns} (${f.tokens.quiet_turns_with_koor_text}: ${f.tokens.tokens_in_quiet_turns} tokens)`,
+        n0(f.hook_calls_per_task),
+        n0(f.server_cpu_ms_per_task),
+        n0(f.postgres_cpu_ms_per_task),
+        n0(f.model_requests_per_task),
+      ]),
+    },
+    {
+      title: 'swarm: shared files (package.json, src/index.ts) — how long each lease on one lived (ms, ±250 ms poll)',
+      columns: ['arm', 'auto-lease lifetime', 'task leases n', 'p50', 'max', 'auto-leases n', 'p50', 'max', 'held after push p50', 'max', 'past lifetime'],
+      rows: figs
+        .filter((f) => f.kind === 'koor')
+        .map((f) => {
+          const b = f.shared_blocked_ms;
+          return [f.label, f.auto_lease, b.task_leases.n, ms(b.task_leases.p50), ms(b.task_leases.max), b.auto_leases.n, ms(b.auto_leases.p50), ms(b.auto_leases.max), ms(b.held_after_push.p50), ms(b.held_after_push.max), n0(b.over_lifetime)];
+        }),
+    },
+    {
+      title: 'swarm: goals of issue 44 (Koor arms)',
+      columns: ['arm', 'K/K once', '0 conflicts', '0 markers lost', 'killed → checkpoint', 'wake p99 ≤ 1 s', '≤ 150 tokens/task', '0 in quiet turns', 'no file past lifetime', 'tasks/min ≥ baseline'],
+      rows: goals.map((g) => [g.arm, yes(g.all_done_once), yes(g.no_rebase_conflicts), yes(g.no_markers_lost_or_doubled), yes(g.killed_task_finished_from_checkpoint), yes(g.wake_p99_le_1s), yes(g.tokens_per_task_le_150), yes(g.no_tokens_in_quiet_turns), yes(g.no_shared_file_blocked_past_lifetime), yes(g.throughput_ge_baseline)]),
+    },
+  ];
+
+  const notes = [
+    `timeline: ${path.relative(REPO_ROOT, svgFile)}`,
+    'done once: completed by one agent, its work pushed once, its marker exactly once in each of its files on the origin. Baseline claims are commits of tasks.json pushed before the work (a rejected push is pulled and pushed again; a rebase conflict is counted and the agent starts over from the origin).',
+    'killed task: the victim is SIGKILLed after editing its first task\'s files, before committing them (they never reach the origin). With Koor the task goes back to ready when the victim goes stale (--liveness-timeout ' + LIVENESS_TIMEOUT + '); the agent that claims it next gets the checkpoint, checks which files already hold the marker on the origin and edits the rest ("redid n/m"). Without Koor the task stays claimed in tasks.json.',
+    'wake: from the POST of a task in the idle session\'s project to the woken request reaching the fake API (Stop hook `koor-cli wait --hook`, asyncRewake, stream-json input held open). The baseline has no way to wake a session.',
+    'quiet turns: agent requests with nothing new for their session since its previous request (no task of its project became ready, no lease by another agent on a file it edited, no agent joined; from the poller); Koor text in them is a goal failure.',
+    'last done s / tasks/min: time from the sessions\' start to the last completion, and the tasks done once per minute over it. sessions end s includes the wind-down (a baseline agent polls an unchanged tasks.json for ' + (quick ? 10 : 20) + ' s before it gives up).',
+  ];
+  for (const f of figs) if (f.duplicates.length > 0) notes.push(`${f.label}: duplicates ${f.duplicates.join('; ')}`);
+  for (const f of figs) if (f.not_done.length > 0) notes.push(`${f.label}: not done ${f.not_done.join(', ')}`);
+  const failed = goals.filter((g) => Object.entries(g).some(([k, v]) => k !== 'arm' && v === false));
+  const ok = figs.every((f) => f.kind === 'baseline' || (f.done_once === f.tasks && f.markers.lost.length === 0 && f.markers.doubled.length === 0));
+  if (failed.length > 0) warnings.push(`goals not met: ${failed.map((g) => `${g.arm}: ${Object.entries(g).filter(([k, v]) => k !== 'arm' && v === false).map(([k]) => k).join(', ')}`).join('; ')}`);
+
+  return {
+    ok,
+    config: { sessions, tasks: tasks.length, main_tasks: mainTasks, late_tasks: lateTasks, client: CLAUDE_CODE_VERSION, features: feats, lifetimes_ms: lifetimes, liveness_timeout: LIVENESS_TIMEOUT, budget_ms: budgetMs, backlog: tasks },
+    arms: figs,
+    goals,
+    timeline_svg: path.relative(REPO_ROOT, svgFile),
+    records: Object.fromEntries(arms.map((a) => [a.spec.label, a.records.map((r) => ({ ...r, t: Math.round(r.at - a.t0) }))])),
+    tables,
+    notes,
+    warnings,
+  };
+}
