@@ -50,6 +50,8 @@ export const COMMANDS: Readonly<Record<string, Loader>> = {
   'task release': () => import('./commands/task-release.js'),
   'task list': () => import('./commands/task-list.js'),
   'task get': () => import('./commands/task-get.js'),
+  'task checkpoint': () => import('./commands/task-checkpoint.js'),
+  'task checkpoints': () => import('./commands/task-checkpoints.js'),
 
   send: () => import('./commands/send.js'),
   inbox: () => import('./commands/inbox.js'),

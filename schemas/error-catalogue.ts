@@ -131,7 +131,7 @@ export const ERRORS = {
   /** Sent with the `conflicts` body member (the leases in the way). */
   LEASE_CONFLICT: def('ALREADY_EXISTS', (resource: string, holder: string) => `lease conflict: ${resource} held by ${holder}`),
   LEASE_HELD_BY_OTHER: def('PERMISSION_DENIED', (id: string, holder: string) => `lease ${id} is held by ${holder}`),
-  RESOURCE_EMPTY: def('INVALID_ARGUMENT', () => 'resource must not be empty'),
+  RESOURCE_EMPTY: def('INVALID_ARGUMENT', (where = '') => `${where}resource must not be empty`),
   /** The duration parser's account of an unreadable ttl. */
   TTL_INVALID: def('INVALID_ARGUMENT', (reason: string) => reason),
   TTL_TOO_SHORT: def('INVALID_ARGUMENT', () => 'ttl must be at least 1s'),

@@ -8,6 +8,7 @@ export default defineCommand({
   examples: [
     ['A task', `$0 task add web 'Paginate GET /api/trucks' --priority 5`],
     ['After tasks 12 and 13, for a GPU agent, with data', `$0 task add ml 'Train v2' --deps 12,13 --capabilities gpu --data '{"epochs":10}'`],
+    ['A task that edits the API and package.json', `$0 task add web 'Add /api/trucks' --paths 'src/api/**,package.json'`],
   ],
   positionals: [{ name: 'project' }, { name: 'title' }],
   options: {
@@ -17,6 +18,7 @@ export default defineCommand({
     deps: { description: 'Comma-separated ids of tasks that must be done first' },
     capabilities: { description: 'Comma-separated capabilities a claimer must have' },
     'max-attempts': { description: 'Claims before a failing task stays failed (default 3)' },
+    paths: { description: 'Comma-separated path globs the task will touch: a claim takes an exclusive lease on them, and waits while another agent holds any' },
   },
   run: ({ pos, opt, ctx }) => {
     if (opt.data !== undefined && opt.file !== undefined) throw new UsageError('use either --data or --file, not both');
@@ -33,6 +35,7 @@ export default defineCommand({
     if (opt.deps !== undefined) body.deps = commaList(opt.deps).map((d) => intOption('deps', d));
     if (opt.capabilities !== undefined) body.capabilities = commaList(opt.capabilities);
     if (opt['max-attempts'] !== undefined) body['max_attempts'] = intOption('max-attempts', opt['max-attempts']);
+    if (opt.paths !== undefined) body.paths = commaList(opt.paths);
     // The data goes in as written (number text, member order are the caller's).
     const json = JSON.stringify(body);
     return call(ctx, 'POST', '/api/tasks', { retrySafe: true, body: text === undefined ? json : `${json.slice(0, -1)},"data":${text}}` });

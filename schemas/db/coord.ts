@@ -1,6 +1,6 @@
 import type { LeaseRow, TaskRow } from '../rpc/writer.js';
 import { dialects, only, sql, type Query } from './sql.js';
-import { LEASES, TASKS } from './tables/coord.js';
+import { LEASES, TASKS, TASK_CHECKPOINTS } from './tables/coord.js';
 
 /**
  * The lease and task tables (schemas/db/tables/coord.ts) as both sides use them: the writer
@@ -63,5 +63,11 @@ export const REVIVE = sql("UPDATE instances SET status = 'active', last_seen = ?
 
 export const TASK_COLUMNS = Object.keys(TASKS.columns).join(', ');
 /** A tasks row as SQLite returns it. */
-export type TaskDbRow = Omit<TaskRow, 'deps' | 'capabilities'> & { deps: string; capabilities: string };
-export const decodeTask = (r: TaskDbRow): TaskRow => ({ ...r, deps: JSON.parse(r.deps) as number[], capabilities: JSON.parse(r.capabilities) as string[] });
+export type TaskDbRow = Omit<TaskRow, 'deps' | 'capabilities' | 'paths'> & { deps: string; capabilities: string; paths: string };
+export const decodeTask = (r: TaskDbRow): TaskRow => ({
+  ...r,
+  deps: JSON.parse(r.deps) as number[],
+  capabilities: JSON.parse(r.capabilities) as string[],
+  paths: JSON.parse(r.paths) as string[],
+});
+export const CHECKPOINT_COLUMNS = Object.keys(TASK_CHECKPOINTS.columns).join(', ');

@@ -24,6 +24,7 @@
  */
 import { createTable } from './table.js';
 import { BUDGETS } from './tables/agents.js';
+import { TASK_CHECKPOINTS } from './tables/coord.js';
 import { STATE_CHANGES } from './tables/state.js';
 import { HOOK_SESSIONS } from './tables/hooks.js';
 import { IDEMPOTENCY_KEYS } from './tables/idempotency.js';
@@ -232,5 +233,14 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
     version: 12,
     name: 'no audit indexes by actor or action: every audited write paid for them, a listing walks the bounded log (issue 33)',
     sql: 'DROP INDEX audit_log_actor; DROP INDEX audit_log_action;',
+  },
+  {
+    version: 13,
+    name: 'tasks that know their files (a claim leases them) and checkpoints of their progress (issue 44)',
+    sql: [
+      `ALTER TABLE tasks ADD COLUMN paths text COLLATE "C" NOT NULL DEFAULT '[]';
+      ALTER TABLE tasks ADD COLUMN lease_id text COLLATE "C" NOT NULL DEFAULT '';`,
+      createTable(TASK_CHECKPOINTS, 'pg'),
+    ].join('\n'),
   },
 ];

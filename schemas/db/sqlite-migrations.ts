@@ -7,6 +7,7 @@
  */
 import { createTable } from './table.js';
 import { BUDGETS } from './tables/agents.js';
+import { TASK_CHECKPOINTS } from './tables/coord.js';
 import { STATE, STATE_CHANGES } from './tables/state.js';
 import { HOOK_SESSIONS } from './tables/hooks.js';
 import { IDEMPOTENCY_KEYS } from './tables/idempotency.js';
@@ -375,5 +376,14 @@ export const MIGRATIONS: readonly Migration[] = [
     version: 17,
     name: 'no audit indexes by actor or action: no query used them, every audited write paid for them (issue 33)',
     sql: 'DROP INDEX audit_log_actor; DROP INDEX audit_log_action;',
+  },
+  {
+    version: 18,
+    name: 'tasks that know their files (a claim leases them) and checkpoints of their progress (issue 44)',
+    sql: [
+      `ALTER TABLE tasks ADD COLUMN paths TEXT NOT NULL DEFAULT '[]';
+      ALTER TABLE tasks ADD COLUMN lease_id TEXT NOT NULL DEFAULT '';`,
+      createTable(TASK_CHECKPOINTS, 'sqlite'),
+    ].join('\n'),
   },
 ];

@@ -26,6 +26,17 @@ export const TaskBody = Type.Object({
   deps: Type.Optional(Type.Union([Type.Array(Type.Integer({ minimum: 1 })), Type.Null()])),
   capabilities: Type.Optional(Type.Union([Type.Array(Type.String()), Type.Null()])),
   max_attempts: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
+  /** Repository-relative path globs it will touch (issue 44, the lease dialect): a claim leases them. */
+  paths: Type.Optional(Type.Union([Type.Array(Type.String()), Type.Null()])),
+});
+
+/** POST /api/tasks/{id}/checkpoint (issue 44): what the claimer has done, what comes next, any JSON. */
+export const CheckpointBody = Type.Object({
+  done: Type.Optional(Type.String()),
+  next: Type.Optional(Type.String()),
+  data: Type.Optional(Type.Unknown()),
+  /** The claim's fencing token: an outdated one is refused with 409 (issue 31). */
+  fence: Type.Optional(Type.Integer({ minimum: 0 })),
 });
 
 /** POST /api/tasks/claim. */
@@ -87,6 +98,29 @@ export const Task = Type.Object({
   updated_at: Instant,
   /** The fencing token of its current or last claim (issue 31); 0 before any. */
   fence: Type.Integer(),
+  /** The path globs it will touch (issue 44); [] when it declared none. */
+  paths: Type.Array(Type.String()),
 });
 export type Task = Static<typeof Task>;
 export const TaskListReply = Type.Array(Task);
+
+/** A checkpoint of a task (issue 44): `by` the claimer that recorded it; `data` any JSON. */
+export const Checkpoint = Type.Object({
+  seq: Type.Integer({ minimum: 1 }),
+  done: Type.String(),
+  next: Type.String(),
+  data: Type.Unknown(),
+  by: Type.String(),
+  by_name: Type.String(),
+  at: Instant,
+});
+export type Checkpoint = Static<typeof Checkpoint>;
+/** GET /api/tasks/{id}/checkpoints: oldest first. */
+export const CheckpointListReply = Type.Array(Checkpoint);
+
+/**
+ * POST /api/tasks/claim (issue 44): the task, the lease the claim took on its paths (null for a
+ * task without paths: a client tells a server that ignored `paths` by its absence), and the last
+ * checkpoint an earlier claimer recorded (null when none), so a replacement continues.
+ */
+export const ClaimReply = Type.Object({ ...Task.properties, lease: Type.Union([Lease, Type.Null()]), checkpoint: Type.Union([Checkpoint, Type.Null()]) });

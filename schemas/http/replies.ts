@@ -1,7 +1,7 @@
 import type { TSchema } from '../typebox.js';
 import { DeletedReply } from './common.js';
 import { ContractTestReply, ContractValidateReply } from './contracts.js';
-import { Lease, LeaseCheckReply, LeaseListReply, LeaseReleasedReply, Task, TaskListReply } from './coord.js';
+import { Checkpoint, CheckpointListReply, ClaimReply, Lease, LeaseCheckReply, LeaseListReply, LeaseReleasedReply, Task, TaskListReply } from './coord.js';
 import { EventListReply, EventReply } from './events.js';
 import { ClaudeHookOutput, DigestReply, HookSessionReply } from './hooks.js';
 import { TokenCreatedReply, TokenListReply, TokenRevokedReply } from './tokens.js';
@@ -78,11 +78,13 @@ export const REPLIES = {
 
   'POST /api/tasks': Task,
   'GET /api/tasks': TaskListReply,
-  'POST /api/tasks/claim': Task,
+  'POST /api/tasks/claim': ClaimReply,
   'GET /api/tasks/:id': Task,
   'POST /api/tasks/:id/complete': Task,
   'POST /api/tasks/:id/fail': Task,
   'POST /api/tasks/:id/release': Task,
+  'POST /api/tasks/:id/checkpoint': Checkpoint,
+  'GET /api/tasks/:id/checkpoints': CheckpointListReply,
   'POST /api/messages': Message,
   'GET /api/inbox': InboxReply,
   'POST /api/inbox/read': ReadReply,

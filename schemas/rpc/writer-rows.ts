@@ -81,5 +81,22 @@ export const TaskRow = Type.Object({
   updated_at: Type.String(),
   /** The fencing token of its current (or last) claim (issue 31). */
   fence: Type.Integer(),
+  /** The path globs it will touch (issue 44); a claim leases them. */
+  paths: Type.Array(Type.String()),
+  /** The lease its current claim holds on `paths` ('' = none). */
+  lease_id: Type.String(),
 });
 export type TaskRow = Static<typeof TaskRow>;
+
+/** A task's checkpoint (issue 44): `data` raw JSON text, `at` storage text. */
+export const CheckpointRow = Type.Object({
+  task_id: Type.Integer(),
+  seq: Type.Integer(),
+  done: Type.String(),
+  next: Type.String(),
+  data: Type.String(),
+  by_id: Type.String(),
+  by_name: Type.String(),
+  at: Type.String(),
+});
+export type CheckpointRow = Static<typeof CheckpointRow>;

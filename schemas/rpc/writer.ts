@@ -1,6 +1,6 @@
 import { Type, type Static } from '../typebox.js';
 import { Bytes, type MethodTable } from './envelope.js';
-import { Event, Instance, LeaseRow, RuleRow, TaskRow } from './writer-rows.js';
+import { CheckpointRow, Event, Instance, LeaseRow, RuleRow, TaskRow } from './writer-rows.js';
 import { HookMethods } from './writer-hooks.js';
 import { MessageMethods } from './writer-messages.js';
 import { TokenMethods } from './writer-tokens.js';
@@ -269,6 +269,8 @@ export const WriterMethods = {
       deps: Type.Array(Type.Integer()),
       capabilities: Type.Array(Type.String()),
       max_attempts: Type.Integer({ minimum: 1 }),
+      /** The path globs it will touch (issue 44), checked by the front; absent: none. */
+      paths: Type.Optional(Type.Array(Type.String())),
     }),
     res: Type.Object({ task: TaskRow, events: Events }),
   },
@@ -278,7 +280,25 @@ export const WriterMethods = {
    */
   'tasks.claim': {
     req: Type.Object({ project: Type.String({ minLength: 1 }), holder: Type.String({ minLength: 1 }) }),
-    res: Type.Object({ task: TaskRow, events: Events }),
+    /**
+     * A task with `paths` is handed out only when they overlap no other agent's live lease nor
+     * another claimed task's paths, with an exclusive lease on them taken in the same write
+     * (`lease`, null for a task without paths); `checkpoint`: the last one an earlier claimer recorded.
+     */
+    res: Type.Object({ task: TaskRow, events: Events, lease: Type.Union([LeaseRow, Type.Null()]), checkpoint: Type.Union([CheckpointRow, Type.Null()]) }),
+  },
+  /** Records the claimer's progress (issue 44); the newest `keep` of the task are kept. */
+  'tasks.checkpoint': {
+    req: Type.Object({
+      id: Type.Integer(),
+      holder: Type.String({ minLength: 1 }),
+      fence: Type.Optional(Type.Integer()),
+      done: Type.String(),
+      next: Type.String(),
+      data: Type.String({ minLength: 1 }),
+      keep: Type.Integer({ minimum: 1 }),
+    }),
+    res: Type.Object({ checkpoint: CheckpointRow }),
   },
   /** Done; the tasks waiting on it whose deps are now all done become ready. */
   'tasks.complete': { req: TaskSettle, res: Type.Object({ task: TaskRow, events: Events }) },

@@ -141,6 +141,8 @@ export const PERMISSIONS: Readonly<Record<string, Rule>> = {
   'DELETE /api/leases/:id': r('write', 'release leases'),
   'POST /api/tasks': r('write', 'create tasks', projectBody),
   'GET /api/tasks': r('read', 'list tasks', projectQuery),
+  'POST /api/tasks/:id/checkpoint': r('write', 'checkpoint tasks'),
+  'GET /api/tasks/:id/checkpoints': r('read', 'read tasks'),
   'POST /api/tasks/claim': r('write', 'claim tasks', projectBody),
   'GET /api/tasks/:id': r('read', 'read tasks'),
   'POST /api/tasks/:id/complete': r('write', 'complete tasks'),

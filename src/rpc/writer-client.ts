@@ -341,8 +341,8 @@ export class WriterClient {
     this.stats.inFlight = this.pending.size;
     if (reply.ok) p.resolve(p.wrap ? { res: reply.res, replayed: reply.replayed === true } : reply.res);
     else {
-      // An internal failure (disk full, I/O error) leaves what the DB holds in doubt.
-      if (reply.err.status === 'INTERNAL') this.notifyUncertain();
+      // An internal failure (disk full, I/O error) or a commit whose outcome is unknown leaves what the DB holds in doubt.
+      if (reply.err.status === 'INTERNAL' || reply.err.status === 'OUTCOME_UNKNOWN') this.notifyUncertain();
       p.reject(AppError.fromWire(reply.err));
     }
   }

@@ -161,6 +161,14 @@ export const WRITER_OUTCOME_GRACE_MS = 10_000;
 /** Wait before respawning a writer that died, ms (doubles up to the max). */
 export const WRITER_RESTART_BACKOFF_MS = 50;
 export const WRITER_RESTART_BACKOFF_MAX_MS = 2000;
+/**
+ * Cluster mode's writer (workers/writer/pg/driver.ts): after its connection to PostgreSQL was
+ * lost it reconnects with the next batch; when that fails it waits this long before the next
+ * try, doubling up to the max, and answers the writes that come meanwhile 503 without trying
+ * (the max matches the 503's Retry-After of 1 s), ms.
+ */
+export const PG_RECONNECT_BACKOFF_MS = 50;
+export const PG_RECONNECT_BACKOFF_MAX_MS = 1000;
 
 // --- Background work ------------------------------------------------------------------------
 
@@ -345,6 +353,13 @@ export const TASK_DEFAULT_MAX_ATTEMPTS = 3;
 /** Dependencies and required capabilities of one task at most. */
 export const TASK_MAX_DEPS = 256;
 export const TASK_MAX_CAPABILITIES = 64;
+/** Ready tasks a claim looks at, in claim order, for one whose paths are free (issue 44). */
+export const TASK_CLAIM_SCAN = 256;
+/** A checkpoint's `done` and `next` at most, UTF-8 bytes; its `data` at most, bytes of JSON (issue 44). */
+export const CHECKPOINT_TEXT_MAX_BYTES = 2048;
+export const CHECKPOINT_DATA_MAX_BYTES = 16 * 1024;
+/** Checkpoints kept per task, the newest (issue 44). */
+export const TASK_CHECKPOINTS_KEEP = 20;
 
 /** The writer's share of the limits above, as it travels to the thread in its start-up data. */
 export const WRITER_LIMITS: WriterLimits = Object.freeze({

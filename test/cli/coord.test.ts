@@ -72,6 +72,21 @@ t.test('lease and task commands act for the agent in KOOR_INSTANCE or --instance
   t.equal(JSON.parse((await anon('task', 'get', String(t1.id))).stdout).status, 'done');
   const help = await runCli(['task', '--help']);
   t.match(help.stderr, /usage: koor-cli task claim \[--instance <instance>\] <project>/);
+
+  // Issue 44: a task's paths are leased by its claim; checkpoints hand the work over.
+  const t4 = JSON.parse((await anon('task', 'add', 'files', 'api and manifest', '--paths', 'src/api/**, package.json')).stdout);
+  t.same(t4.paths, ['src/api/**', 'package.json']);
+  const c4 = JSON.parse((await devCli('task', 'claim', 'files')).stdout);
+  t.match(c4, { id: t4.id, lease: { holder: dev.id, resources: ['src/api/**', 'package.json'] }, checkpoint: null });
+  const cp = await devCli('task', 'checkpoint', String(t4.id), '--done', 'route', '--next', 'manifest', '--data', '{"files": 2}');
+  t.equal(cp.code, 0, cp.stderr);
+  t.match(JSON.parse(cp.stdout), { seq: 1, done: 'route', next: 'manifest', data: { files: 2 }, by_name: 'dev' });
+  t.equal((await cli('task', 'checkpoint', String(t4.id), '--done', 'x')).code, 1, 'only the claimer checkpoints');
+  t.same([(await devCli('task', 'checkpoint', String(t4.id), '--data', '{bad')).code], [1], 'bad data JSON');
+  await devCli('task', 'release', String(t4.id));
+  const handed = JSON.parse((await cli('task', 'claim', 'files')).stdout);
+  t.match(handed, { id: t4.id, checkpoint: { seq: 1, next: 'manifest' } }, 'the next claimant gets the checkpoint');
+  t.same(JSON.parse((await anon('task', 'checkpoints', String(t4.id))).stdout).map((c: any) => c.done), ['route']);
 });
 
 /**

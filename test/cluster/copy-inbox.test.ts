@@ -52,7 +52,7 @@ if ('skipped' in started) {
     await sqliteIntoPg(file, sql, { replace: false });
     t.same((await sql`SELECT id, body FROM messages ORDER BY id`).map((r) => [r.id, r.body]), [[2, 'm1'], [3, 'm2']], 'the messages');
     t.same((await sql`SELECT message_id, acked_at <> '' AS acked FROM message_recipients ORDER BY message_id`).map((r) => [r.message_id, r.acked]), [[2, false], [3, true]], 'and each recipient’s state');
-    const onPg = writer(pgDriver(sql));
+    const onPg = writer(pgDriver(() => sql));
     t.equal((await onPg<{ message: Message }>('messages.send', send(b, [a], 'on pg'))).message.id, 4, 'ids continue on PostgreSQL');
 
     const back = path.join(dir, 'back.db');

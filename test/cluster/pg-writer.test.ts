@@ -1,15 +1,19 @@
 import t from 'tap';
+import type { ReplyEnvelope } from '../../schemas/rpc/envelope.js';
 import { WriterClient } from '../../src/rpc/writer-client.js';
+import { PG_RECONNECT_BACKOFF_MS } from '../../src/shared/limits.js';
 import { silentLogger } from '../../src/log.js';
 import { openPg } from '../../src/shared/pg.js';
 import { createDispatcher } from '../../workers/writer/dispatch.js';
 import { pgDriver } from '../../workers/writer/pg/driver.js';
 import { migratePg } from '../../workers/writer/pg/migrate.js';
 import { freshDatabase, providePostgres } from '../helpers/postgres.js';
+import { waitUntil } from '../helpers/wait.js';
 
 /**
  * Cluster mode's writer thread (workers/writer/main.ts) through the same client as SQLite's: it
- * migrates the database, commits, answers, refuses what the SQLite writer refuses, and closes.
+ * migrates the database, commits, answers, refuses what the SQLite writer refuses, and closes; a
+ * lost connection fails a batch (503, or 504 when COMMIT was sent) and the next one reconnects.
  */
 const started = await providePostgres();
 if ('skipped' in started) {
@@ -36,7 +40,7 @@ if ('skipped' in started) {
     t.teardown(() => sql.end({ timeout: 1 }));
     await migratePg(sql);
     const logged: string[] = [];
-    const d = createDispatcher(pgDriver(sql), { log: { error: (_o, msg) => logged.push(msg) } });
+    const d = createDispatcher(pgDriver(() => sql), { log: { error: (_o, msg) => logged.push(msg) } });
     let id = 0;
     const put = (key: string, actor?: string) => ({ id: ++id, method: 'state.put', deadline: Date.now() + 60_000, req: { key, value: Buffer.from(key), content_type: 'text/plain', updated_by: '' }, ...(actor ? { audit: { actor } } : {}) });
     // Sent without waiting for them: every entry of a batch is there after its commit.
@@ -62,7 +66,7 @@ if ('skipped' in started) {
     const sql = openPg(await freshDatabase(pg, 'restores'), { max: 2, name: 'koor-test' });
     t.teardown(() => sql.end({ timeout: 1 }));
     await migratePg(sql);
-    const d = createDispatcher(pgDriver(sql), { log: { error: () => {} } });
+    const d = createDispatcher(pgDriver(() => sql), { log: { error: () => {} } });
     let id = 0;
     const call = async (method: string, req: unknown) => {
       const r = (await d.run([{ id: ++id, method, deadline: Date.now() + 60_000, req }])).replies[0]!;
@@ -82,6 +86,57 @@ if ('skipped' in started) {
     t.same(await hook(), { cursor: 2, delivered: 2, attempts: 0, last_error: '' }, 'a run read after the restore is');
     await settle(undefined, { cursor: 3, delivered: 1 });
     t.same(await hook(), { cursor: 3, delivered: 3, attempts: 0, last_error: '' }, 'and one that does not say (SQLite has no live restore under a running writer)');
+  });
+
+  t.test('a connection lost mid-batch fails the batch, not the thread: 503 before COMMIT was sent, 504 after; the next batch reconnects', async (t) => {
+    const url = await freshDatabase(pg, 'lost');
+    const admin = openPg(url, { max: 1, name: 'koor-test-admin' });
+    t.teardown(() => admin.end({ timeout: 1 }));
+    await migratePg(admin);
+    // A write of key `slow-body` waits 5 s in the batch; one of `slow-commit` waits 5 s in its
+    // COMMIT (a deferred constraint trigger runs there).
+    await admin.unsafe(`CREATE FUNCTION slow() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN IF NEW.key LIKE TG_ARGV[0] THEN PERFORM pg_sleep(5); END IF; RETURN NEW; END $$`);
+    await admin.unsafe(`CREATE TRIGGER slow_body BEFORE INSERT ON state FOR EACH ROW EXECUTE FUNCTION slow('slow-body')`);
+    await admin.unsafe(`CREATE CONSTRAINT TRIGGER slow_commit AFTER INSERT ON state DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION slow('slow-commit')`);
+    let opened = 0;
+    const d = createDispatcher(
+      pgDriver(() => (opened++, openPg(url, { max: 2, name: 'koor-test-writer' }))),
+      { log: { error: () => {} } },
+    );
+    let id = 0;
+    const put = (key: string) => ({ id: ++id, method: 'state.put', deadline: Date.now() + 60_000, req: { key, value: Buffer.from(key), content_type: 'text/plain', updated_by: '' } });
+    /** Runs a batch of `keys`; once its session sleeps, ends the session from outside; the replies. */
+    const cut = async (keys: string[]) => {
+      const run = d.run(keys.map(put));
+      await waitUntil('the batch sleeps', async () => (await admin`SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'koor-test-writer' AND wait_event = 'PgSleep'`)[0]!.n === 1, 10_000);
+      await admin`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'koor-test-writer'`;
+      return (await run).replies;
+    };
+    const errs = (replies: ReplyEnvelope[]) => replies.map((r) => (r.ok ? 'ok' : `${r.err.status} ${r.err.message}`));
+
+    t.same(errs(await cut(['a', 'slow-body'])), ['UNAVAILABLE database unavailable', 'UNAVAILABLE database unavailable'], 'lost before COMMIT: unavailable (certainly not committed)');
+    t.same(errs((await d.run([put('b')])).replies), ['ok'], 'the next batch reconnects and commits');
+    const unknown = errs(await cut(['c', 'slow-commit']));
+    t.equal(unknown.length, 2);
+    for (const e of unknown) t.match(e, /^OUTCOME_UNKNOWN state\.put: outcome unknown: the write may have committed/, 'lost after COMMIT was sent: outcome unknown');
+    t.same(errs((await d.run([put('d')])).replies), ['ok'], 'the next batch reconnects and commits');
+    t.same((await admin`SELECT key FROM state ORDER BY key`).map((r) => r.key), ['b', 'd'], 'neither cut batch committed (PostgreSQL rolled both back)');
+    t.equal(opened, 3, 'a new client after each loss');
+  });
+
+  t.test('PostgreSQL out of reach: the writer retries with back-off, refusing batches at once meanwhile', async (t) => {
+    let tries = 0;
+    const d = createDispatcher(pgDriver(() => (tries++, openPg('postgres://postgres@127.0.0.1:1/none', { max: 2, name: 'koor-test-writer' }))), { log: { error: () => {} } });
+    const put = { id: 1, method: 'state.put', deadline: Date.now() + 60_000, req: { key: 'k', value: Buffer.from('v'), content_type: 'text/plain', updated_by: '' } };
+    for (let i = 0; i < 20; i++) {
+      const { replies, commitError } = await d.run([put]);
+      t.same(replies.map((r) => !r.ok && r.err.status), ['UNAVAILABLE'], 'unavailable');
+      if (i === 1) t.match((commitError as Error).message, /next try in \d+ ms/, 'right after a failed try: refused without trying');
+    }
+    t.equal(tries, 1, 'one try for 20 batches in a row');
+    await new Promise((r) => setTimeout(r, 2 * PG_RECONNECT_BACKOFF_MS));
+    await d.run([put]);
+    t.equal(tries, 2, 'the next try after the back-off');
   });
 
   t.test('an unreachable database fails the start with its reason', async (t) => {

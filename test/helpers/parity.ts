@@ -129,7 +129,7 @@ export async function parity(t: Tap, pg: Postgres, opts: { stateHistoryKeep?: nu
     const sql = openPg(url, { max: 2, name: 'koor-parity' });
     try {
       await migratePg(sql);
-      const d = createDispatcher(pgDriver(sql), { stateHistoryKeep: opts.stateHistoryKeep ?? 0 });
+      const d = createDispatcher(pgDriver(() => sql), { stateHistoryKeep: opts.stateHistoryKeep ?? 0 });
       const norm = normaliser();
       const transcript: unknown[] = [];
       let id = 1;

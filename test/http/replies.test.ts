@@ -127,6 +127,8 @@ t.test('every REST reply fits its schema', async (t) => {
   await call('GET /api/tasks', '/api/tasks', { nonEmpty: true });
   const claimed = await call('POST /api/tasks/claim', '/api/tasks/claim', { body: { project: 'web' }, headers: A });
   await call('GET /api/tasks/:id', `/api/tasks/${claimed.id}`);
+  await call('POST /api/tasks/:id/checkpoint', `/api/tasks/${claimed.id}/checkpoint`, { body: { done: 'half', next: 'the rest', data: { n: 1 } }, headers: A });
+  await call('GET /api/tasks/:id/checkpoints', `/api/tasks/${claimed.id}/checkpoints`, { nonEmpty: true });
   await call('POST /api/tasks/:id/complete', `/api/tasks/${claimed.id}/complete`, { headers: A });
   const other = await call('POST /api/tasks/claim', '/api/tasks/claim', { body: { project: 'api' }, headers: B });
   await call('POST /api/tasks/:id/fail', `/api/tasks/${other.id}/fail`, { body: { reason: 'broken', retry: false }, headers: B });

@@ -3,7 +3,7 @@ import { startTestServer } from '../helpers/server.js';
 import { waitUntil } from '../helpers/wait.js';
 
 type Headers = Record<string, string>;
-const TASK_KEYS = ['attempts', 'capabilities', 'claimed_by', 'claimed_by_name', 'created_at', 'data', 'deps', 'fence', 'id', 'max_attempts', 'priority', 'project', 'reason', 'status', 'title', 'updated_at'];
+const TASK_KEYS = ['attempts', 'capabilities', 'claimed_by', 'claimed_by_name', 'created_at', 'data', 'deps', 'fence', 'id', 'max_attempts', 'paths', 'priority', 'project', 'reason', 'status', 'title', 'updated_at'];
 
 function client(base: string) {
   const call = async (method: string, path: string, body?: unknown, headers: Headers = {}) => {

@@ -36,15 +36,18 @@ export function admit(raw: unknown, has: (method: string) => boolean): { env: Re
   return { env };
 }
 
-/** Replies for a batch whose transaction failed: nothing in it acknowledged, own failures kept. */
-export function failedBatch(batch: readonly unknown[], replies: readonly ReplyEnvelope[], err: Fault): ReplyEnvelope[] {
-  const wire = err.toWire();
+/**
+ * Replies for a batch whose transaction failed: nothing in it acknowledged, own failures kept.
+ * `err` is one fault for all, or each envelope's by its method (OUTCOME_UNKNOWN names it).
+ */
+export function failedBatch(batch: readonly unknown[], replies: readonly ReplyEnvelope[], err: Fault | ((method: string) => Fault)): ReplyEnvelope[] {
+  const wire = typeof err === 'function' ? null : err.toWire();
   const failed = new Map(replies.filter((r) => !r.ok).map((r) => [r.id, r]));
   const all: ReplyEnvelope[] = [];
   for (const raw of batch) {
-    const id = (raw as { id?: unknown })?.id;
+    const { id, method } = (raw ?? {}) as { id?: unknown; method?: unknown };
     if (typeof id !== 'number') continue;
-    all.push(failed.get(id) ?? { id, ok: false, err: wire });
+    all.push(failed.get(id) ?? { id, ok: false, err: wire ?? (err as (method: string) => Fault)(typeof method === 'string' ? method : 'write').toWire() });
   }
   return all;
 }

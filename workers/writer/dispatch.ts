@@ -2,7 +2,7 @@ import type { AuditTag, IdemTag, ReplyEnvelope, RequestEnvelope } from '../../sc
 import { admit, failReply, failedBatch } from './check.js';
 import { Fault, fault } from './fault.js';
 import { writerMethods, type MethodOptions } from './methods.js';
-import type { Driver, Tx } from './sql.js';
+import { CommitOutcomeUnknown, type Driver, type Tx } from './sql.js';
 import { AUDIT_INSERT, auditEntry, insertAuditRows, type AuditRow } from './stores/audit.js';
 import { FIRST, priorResult, recordResult } from './idempotency.js';
 import { storageNow } from './time.js';
@@ -146,7 +146,8 @@ export function createDispatcher(driver: Driver, opts: MethodOptions & { log?: F
      * Runs `batch` in one transaction. If the transaction fails (COMMIT, the database rolled it
      * back mid-batch, or it is out of reach), nothing in it is acknowledged: every envelope that
      * had not already failed on its own gets INTERNAL — UNAVAILABLE when the database could not
-     * be reached (retry later; a COMMIT whose answer was lost may or may not have applied).
+     * be reached before COMMIT was sent (nothing committed: retry), OUTCOME_UNKNOWN when the
+     * connection broke after it was sent (it may have committed; issue 48).
      */
     async run(batch: readonly unknown[]): Promise<{ replies: ReplyEnvelope[]; commitError?: unknown }> {
       let replies: ReplyEnvelope[] = [];
@@ -158,7 +159,14 @@ export function createDispatcher(driver: Driver, opts: MethodOptions & { log?: F
         guardedNext = methodFailed;
         return { replies };
       } catch (commitError) {
-        const err = driver.unavailable(commitError) ? fault('DATABASE_UNAVAILABLE') : driver.full(commitError) ? fault('STORAGE_FULL') : fault('OPERATION_FAILED', 'commit');
+        const err =
+          commitError instanceof CommitOutcomeUnknown
+            ? (method: string) => fault('WRITE_OUTCOME_UNKNOWN', method)
+            : driver.unavailable(commitError)
+              ? fault('DATABASE_UNAVAILABLE')
+              : driver.full(commitError)
+                ? fault('STORAGE_FULL')
+                : fault('OPERATION_FAILED', 'commit');
         return { commitError, replies: failedBatch(batch, replies, err) };
       }
     },

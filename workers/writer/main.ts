@@ -2,7 +2,7 @@ import { isDatabaseUnavailable } from '../../src/shared/pg-errors.js';
 import { STORAGE_PROBE_MS } from '../../src/shared/limits.js';
 import { rateLimited } from '../../src/shared/rate-limited.js';
 import { createDispatcher } from './dispatch.js';
-import type { Driver } from './sql.js';
+import { CommitOutcomeUnknown, type Driver } from './sql.js';
 import { writerThread } from './startup.js';
 
 /** Control messages (not RPC): orderly shutdown. */
@@ -92,7 +92,9 @@ async function pump(): Promise<void> {
     stats.recordBatch(batch.length, (performance.now() - t0) / 1000, commitError !== undefined);
     if (commitError) {
       // PostgreSQL out of reach: every batch fails until it is back — one warning per 10 s, not one per batch.
-      if (isDatabaseUnavailable(commitError)) unreachable({ error: (commitError as Error).message, batch: batch.length }, 'database unavailable: writes answered 503');
+      // A COMMIT whose answer was lost with the connection: the same outage, its writes answered 504.
+      if (commitError instanceof CommitOutcomeUnknown) unreachable({ error: commitError.message, batch: batch.length, outcome_unknown: true }, 'database unavailable: writes answered 503 (504 where COMMIT was sent)');
+      else if (isDatabaseUnavailable(commitError)) unreachable({ error: (commitError as Error).message, batch: batch.length }, 'database unavailable: writes answered 503');
       else if (!driver.full(commitError)) log.error({ err: commitError, batch: batch.length }, 'commit failed'); // a full disk: logged once below
     }
     // The storage state first: a client told 507 finds /health degraded already.

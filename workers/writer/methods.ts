@@ -44,7 +44,7 @@ export function writerMethods(driver: Driver, opts: MethodOptions = {}) {
   const events = eventStore({ webhookBacklogMax: opts.webhookBacklogMax ?? 10_000 });
   const instances = instanceStore(events);
   const leases = leaseStore(events);
-  const tasks = taskStore(events);
+  const tasks = taskStore(events, leases);
   const messages = messageStore(events);
   const rules = ruleStore();
   const templates = templateStore();
@@ -127,6 +127,7 @@ export function writerMethods(driver: Driver, opts: MethodOptions = {}) {
     'leases.shift': leases.shift,
     'tasks.create': tasks.create,
     'tasks.claim': tasks.claim,
+    'tasks.checkpoint': tasks.checkpoint,
     'tasks.complete': tasks.complete,
     'tasks.fail': tasks.fail,
     'tasks.release': tasks.release,

@@ -31,12 +31,23 @@ export interface Tx {
   notify(channel: string, payload: string): Promise<void>;
 }
 
+/**
+ * A batch's COMMIT was sent and its answer never came (the connection broke): the batch may have
+ * committed or not. Its writes are answered OUTCOME_UNKNOWN, never as certain failures (issue 48).
+ */
+export class CommitOutcomeUnknown extends Error {
+  constructor(cause: unknown) {
+    super(`COMMIT sent, answer lost: ${(cause as Error)?.message ?? String(cause)}`, { cause });
+  }
+}
+
 /** What a backend gives the one writer (workers/writer/sqlite/driver.ts, workers/writer/pg/driver.ts). */
 export interface Driver {
   readonly dialect: Dialect;
   /**
    * Runs `fn` in one write transaction (on PostgreSQL under the cluster-wide write lock); resolves
-   * once COMMIT returned, rejects (rolled back) when `fn` or COMMIT failed.
+   * once COMMIT returned, rejects (rolled back) when `fn` or COMMIT failed, or with
+   * CommitOutcomeUnknown when the connection broke after COMMIT was sent.
    */
   transaction(fn: (tx: Tx) => Promise<void>): Promise<void>;
   /** The database is out of reach (not a method's failure): the whole batch fails, UNAVAILABLE. */

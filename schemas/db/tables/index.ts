@@ -1,6 +1,6 @@
 import type { Table } from '../table.js';
 import { AGENT_METRICS, AUDIT_LOG, BUDGETS, INSTANCES, LLM_USAGE } from './agents.js';
-import { LEASES, LEASE_RESOURCES, TASKS, TASK_DEPS } from './coord.js';
+import { LEASES, LEASE_RESOURCES, TASKS, TASK_CHECKPOINTS, TASK_DEPS } from './coord.js';
 import { EVENTS, KOOR_COUNTERS, WEBHOOKS } from './events.js';
 import { HOOK_SESSIONS } from './hooks.js';
 import { IDEMPOTENCY_KEYS } from './idempotency.js';
@@ -30,6 +30,7 @@ export const TABLES: readonly Table[] = [
   LEASE_RESOURCES,
   TASKS,
   TASK_DEPS,
+  TASK_CHECKPOINTS,
   MESSAGES,
   MESSAGE_RECIPIENTS,
   IDEMPOTENCY_KEYS,

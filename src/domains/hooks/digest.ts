@@ -70,6 +70,7 @@ export function digestLines(d: DigestInput): string[] {
   }
 
   const ready = new Map<number, string>();
+  const resumes: string[] = [];
   const leasedOver: string[] = [];
   let budget: Record<string, unknown> | null = null;
   for (const e of d.events) {
@@ -83,6 +84,8 @@ export function digestLines(d: DigestInput): string[] {
       const id = Number(t.id);
       if (t.status === 'ready' && t.project === me.project) ready.set(id, str(t.title));
       else ready.delete(id);
+      // Issue 44: this agent claimed a task an earlier claimer checkpointed: continue, do not restart.
+      if (e.topic === 'task.claimed' && t.claimed_by === me.id && typeof t.resume === 'string') resumes.push(`Resume task #${id} ${quote(str(t.title))} from its last checkpoint, next: ${quote(t.resume)}. See: koor-cli task checkpoints ${id}`);
     } else if (e.topic === 'lease.acquired') {
       const l = parse(e.data);
       if (l.holder === me.id) continue;
@@ -96,6 +99,7 @@ export function digestLines(d: DigestInput): string[] {
     const spent = typeof budget.usd === 'number' ? `$${Number(budget.spent_usd).toFixed(2)}` : `${Number(budget.spent_tokens)} tokens`;
     lines.unshift(`Budget exceeded: ${str(budget.scope)} spent ${spent} of ${cap} (${str(budget.period)} ${str(budget.period_key)}); task claims are refused until the period rolls or the cap is raised. See: koor-cli budget list`);
   }
+  for (const r of resumes.slice(0, LIST_MAX)) lines.push(r);
   if (ready.size > 0) {
     const items = [...ready].slice(0, LIST_MAX).map(([id, title]) => `#${id} ${quote(title)}`);
     lines.push(`Task${ready.size === 1 ? '' : 's'} ready in ${me.project}: ${items.join('; ')}${more(ready.size)}. Claim: koor-cli task claim ${me.project}`);

@@ -55,11 +55,11 @@ export function ttlParam(v: unknown): number {
   return ms;
 }
 
-/** A lease resource: a well-formed, non-empty path glob of at most MAX_KEY_BYTES. */
-function checkResource(r: string): string {
-  if (r === '') throw fail('RESOURCE_EMPTY');
-  checkName(r, 'resource');
-  if (pathGlob(r) === null) throw fail('INVALID_PATTERN', r);
+/** A lease resource: a well-formed, non-empty path glob of at most MAX_KEY_BYTES; `where` names it in a list ("paths[2]: "). */
+export function checkResource(r: string, where = ''): string {
+  if (r === '') throw fail('RESOURCE_EMPTY', where);
+  checkName(r, where === '' ? 'resource' : where.slice(0, -2));
+  if (pathGlob(r) === null) throw fail('INVALID_PATTERN', r, where);
   return r;
 }
 
@@ -92,7 +92,7 @@ export class LeaseService {
   async acquire(holder: string, input: AcquireInput, audit: AuditTag, idem: IdemTag | null = null): Promise<{ lease: Lease; replayed: boolean }> {
     if (input.resources.length === 0) throw fail('FIELD_REQUIRED', 'resources');
     if (input.resources.length > LEASE_MAX_RESOURCES) throw fail('TOO_MANY', 'resources', input.resources.length, LEASE_MAX_RESOURCES);
-    input.resources.forEach(checkResource);
+    for (const r of input.resources) checkResource(r);
     checkName(input.reason, 'reason');
     const { res: r, replayed } = await this.writer.callIdempotent('leases.acquire', { holder, resources: input.resources, exclusive: input.exclusive, ttl_ms: input.ttlMs, reason: input.reason }, idem, { audit });
     if ('conflict' in r) {

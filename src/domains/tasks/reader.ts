@@ -1,4 +1,5 @@
-import { TASK_COLUMNS as COLS, type TaskDbRow } from '../../../schemas/db/coord.js';
+import { CHECKPOINT_COLUMNS, TASK_COLUMNS as COLS, type TaskDbRow } from '../../../schemas/db/coord.js';
+import type { CheckpointRow } from '../../../schemas/rpc/writer.js';
 import type { Awaitable } from '../../backend/awaitable.js';
 import type { Reads } from '../../backend/reads.js';
 import { dialects, sql } from '../../../schemas/db/sql.js';
@@ -16,7 +17,11 @@ export interface TaskReader {
   get(id: number): Awaitable<TaskDbRow | undefined>;
   /** By id, after `f.after`. */
   list(f: TaskFilter): Awaitable<TaskDbRow[]>;
+  /** A task's checkpoints, oldest first (issue 44). */
+  checkpoints(id: number): Awaitable<CheckpointRow[]>;
 }
+
+const CHECKPOINTS = sql(`SELECT ${CHECKPOINT_COLUMNS} FROM task_checkpoints WHERE task_id = ? ORDER BY seq`);
 
 const GET = sql(`SELECT ${COLS} FROM tasks WHERE id = ?`);
 /**
@@ -38,9 +43,11 @@ const LIST = dialects({
 export function taskReader(db: Reads): TaskReader {
   const get = db.statement<TaskDbRow>(GET);
   const list = db.statement<TaskDbRow>(LIST);
+  const checkpoints = db.statement<CheckpointRow>(CHECKPOINTS);
   return {
     // An id no row can have (beyond int8, where PostgreSQL would refuse the parameter) finds nothing.
     get: (id) => (Number.isSafeInteger(id) ? get.get(id) : undefined),
+    checkpoints: (id) => (Number.isSafeInteger(id) ? checkpoints.all(id) : []),
     list(f) {
       const statuses = f.statuses === null ? null : JSON.stringify(f.statuses);
       return list.all(f.after, f.project, f.project, f.claimedBy, f.claimedBy, statuses, statuses, f.limit);

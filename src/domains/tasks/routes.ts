@@ -1,4 +1,4 @@
-import { ClaimBody, SettleBody, TaskBody } from '../../../schemas/http/coord.js';
+import { CheckpointBody, ClaimBody, SettleBody, TaskBody } from '../../../schemas/http/coord.js';
 import { fail, failWith } from '../../errors.js';
 import { fenceParam } from '../../http/query.js';
 import { auditBy } from '../../http/actor.js';
@@ -63,7 +63,7 @@ export function taskRoutes(svc: TaskService, budgetRefusing: BudgetGate): Route[
       body: 'json',
       schema: TaskBody,
       handler: async (ctx) => {
-        const b = ctx.json as { project?: string; title?: string; priority?: number; deps?: number[] | null; capabilities?: string[] | null; max_attempts?: number };
+        const b = ctx.json as { project?: string; title?: string; priority?: number; deps?: number[] | null; capabilities?: string[] | null; max_attempts?: number; paths?: string[] | null };
         if (!b.project) throw fail('FIELD_REQUIRED', 'project');
         if (!b.title) throw fail('FIELD_REQUIRED', 'title');
         const raw = rawMember(ctx.text, 'data');
@@ -76,6 +76,7 @@ export function taskRoutes(svc: TaskService, budgetRefusing: BudgetGate): Route[
             deps: b.deps ?? [],
             capabilities: b.capabilities ?? [],
             maxAttempts: b.max_attempts ?? TASK_DEFAULT_MAX_ATTEMPTS,
+            paths: b.paths ?? [],
           },
           auditBy(ctx),
           requestIdem(ctx),
@@ -126,5 +127,29 @@ export function taskRoutes(svc: TaskService, budgetRefusing: BudgetGate): Route[
     settleRoute('complete', svc),
     settleRoute('fail', svc),
     settleRoute('release', svc),
+    {
+      method: 'POST',
+      path: '/api/tasks/:id/checkpoint',
+      body: 'json',
+      schema: CheckpointBody,
+      headers: ['x-koor-fence'],
+      handler: async (ctx) => {
+        const holder = agentOf(ctx, 'checkpoint');
+        const b = ctx.json as { done?: string; next?: string; fence?: number };
+        const raw = rawMember(ctx.text, 'data');
+        const w = await svc.checkpoint(holder, taskId(ctx.params[0]!), { done: b.done ?? '', next: b.next ?? '', data: raw === undefined ? 'null' : compactJson(raw) }, fenceParam(ctx, b.fence), requestIdem(ctx));
+        sendJsonText(ctx, 200, w.json, replayHeaders(w.replayed));
+      },
+    },
+    {
+      method: 'GET',
+      path: '/api/tasks/:id/checkpoints',
+      handler: async (ctx) => {
+        const id = taskId(ctx.params[0]!);
+        // A scoped token reads only its projects' tasks (issue 30).
+        if (ctx.principal.scopes) permitTargets(ctx, 'read tasks', { kind: 'project', name: (JSON.parse(await svc.get(id)) as { project: string }).project });
+        sendJsonText(ctx, 200, `[${(await svc.checkpoints(id)).join(',')}]`);
+      },
+    },
   ];
 }

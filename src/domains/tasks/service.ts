@@ -1,9 +1,10 @@
 import type { AuditTag, IdemTag } from '../../../schemas/rpc/envelope.js';
-import type { Event, TaskRow } from '../../../schemas/rpc/writer.js';
+import type { CheckpointRow, Event, LeaseRow, TaskRow } from '../../../schemas/rpc/writer.js';
 import { decodeTask as decode } from '../../../schemas/db/coord.js';
 import { fail } from '../../errors.js';
 import { checkName } from '../../http/path.js';
-import { TASK_MAX_CAPABILITIES, TASK_MAX_DEPS } from '../../shared/limits.js';
+import { CHECKPOINT_DATA_MAX_BYTES, CHECKPOINT_TEXT_MAX_BYTES, LEASE_MAX_RESOURCES, TASK_CHECKPOINTS_KEEP, TASK_MAX_CAPABILITIES, TASK_MAX_DEPS } from '../../shared/limits.js';
+import { checkResource, leaseJson } from '../leases/service.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
 import { toRfc3339 } from '../../store.js';
 import type { TaskFilter, TaskReader } from './reader.js';
@@ -16,8 +17,26 @@ export function taskJson(t: TaskRow): string {
     `{"id":${t.id},"project":${JSON.stringify(t.project)},"title":${JSON.stringify(t.title)},"data":${t.data},"priority":${t.priority},` +
     `"deps":${JSON.stringify(t.deps)},"capabilities":${JSON.stringify(t.capabilities)},"status":"${t.status}",` +
     `"claimed_by":${JSON.stringify(t.claimed_by)},"claimed_by_name":${JSON.stringify(t.claimed_by_name)},"attempts":${t.attempts},` +
-    `"max_attempts":${t.max_attempts},"reason":${JSON.stringify(t.reason)},"created_at":"${toRfc3339(t.created_at)}","updated_at":"${toRfc3339(t.updated_at)}","fence":${t.fence}}`
+    `"max_attempts":${t.max_attempts},"reason":${JSON.stringify(t.reason)},"created_at":"${toRfc3339(t.created_at)}","updated_at":"${toRfc3339(t.updated_at)}","fence":${t.fence},` +
+    `"paths":${JSON.stringify(t.paths)}}`
   );
+}
+
+/** A checkpoint's public shape (issue 44), `data` spliced in as it was sent. */
+export function checkpointJson(c: CheckpointRow): string {
+  return `{"seq":${c.seq},"done":${JSON.stringify(c.done)},"next":${JSON.stringify(c.next)},"data":${c.data},"by":${JSON.stringify(c.by_id)},"by_name":${JSON.stringify(c.by_name)},"at":"${toRfc3339(c.at)}"}`;
+}
+
+/** The claim reply (issue 44): the Task JSON with the lease the claim took and the last checkpoint. */
+function claimJson(t: TaskRow, lease: LeaseRow | null, checkpoint: CheckpointRow | null): string {
+  return `${taskJson(t).slice(0, -1)},"lease":${lease === null ? 'null' : JSON.stringify(leaseJson(lease))},"checkpoint":${checkpoint === null ? 'null' : checkpointJson(checkpoint)}}`;
+}
+
+/** What a claimer records of its progress (issue 44): `data` raw JSON text. */
+export interface NewCheckpoint {
+  done: string;
+  next: string;
+  data: string;
 }
 
 
@@ -30,6 +49,8 @@ export interface NewTask {
   deps: number[];
   capabilities: string[];
   maxAttempts: number;
+  /** Path globs the task will touch (issue 44); [] = none. */
+  paths: string[];
 }
 
 export type { TaskFilter } from './reader.js';
@@ -64,9 +85,11 @@ export class TaskService {
     if (t.deps.length > TASK_MAX_DEPS) throw fail('TOO_MANY', 'deps', t.deps.length, TASK_MAX_DEPS);
     if (t.capabilities.length > TASK_MAX_CAPABILITIES) throw fail('TOO_MANY', 'capabilities', t.capabilities.length, TASK_MAX_CAPABILITIES);
     for (const c of t.capabilities) checkName(c, 'capability');
+    if (t.paths.length > LEASE_MAX_RESOURCES) throw fail('TOO_MANY', 'paths', t.paths.length, LEASE_MAX_RESOURCES);
+    t.paths.forEach((p, i) => checkResource(p, `paths[${i}]: `));
     const w = await this.writer.callIdempotent(
       'tasks.create',
-      { project: t.project, title: t.title, data: t.data, priority: t.priority, deps: t.deps, capabilities: t.capabilities, max_attempts: t.maxAttempts },
+      { project: t.project, title: t.title, data: t.data, priority: t.priority, deps: t.deps, capabilities: t.capabilities, max_attempts: t.maxAttempts, ...(t.paths.length > 0 ? { paths: t.paths } : {}) },
       idem,
       { audit },
     );
@@ -75,7 +98,31 @@ export class TaskService {
 
   async claim(holder: string, project: string, audit: AuditTag, idem: IdemTag | null = null): Promise<Written> {
     checkName(project, 'project');
-    return this.written(await this.writer.callIdempotent('tasks.claim', { project, holder }, idem, { audit }));
+    const { res, replayed } = await this.writer.callIdempotent('tasks.claim', { project, holder }, idem, { audit });
+    if (!replayed) this.announce(res.events);
+    return { json: claimJson(res.task, res.lease, res.checkpoint), replayed };
+  }
+
+  /** The claimer's progress (issue 44): bounded, by the claimer (and its claim's fence, if given). */
+  async checkpoint(holder: string, id: number, c: NewCheckpoint, fence?: number, idem: IdemTag | null = null): Promise<Written> {
+    for (const [name, text] of [['done', c.done], ['next', c.next]] as const) {
+      const bytes = Buffer.byteLength(text);
+      if (bytes > CHECKPOINT_TEXT_MAX_BYTES) throw fail('NAME_TOO_LONG', name, bytes, CHECKPOINT_TEXT_MAX_BYTES);
+    }
+    const bytes = Buffer.byteLength(c.data);
+    if (bytes > CHECKPOINT_DATA_MAX_BYTES) throw fail('NAME_TOO_LONG', 'data', bytes, CHECKPOINT_DATA_MAX_BYTES);
+    const { res, replayed } = await this.writer.callIdempotent(
+      'tasks.checkpoint',
+      { id, holder, done: c.done, next: c.next, data: c.data, keep: TASK_CHECKPOINTS_KEEP, ...(fence === undefined ? {} : { fence }) },
+      idem,
+    );
+    return { json: checkpointJson(res.checkpoint), replayed };
+  }
+
+  /** A task's checkpoints, oldest first (the newest TASK_CHECKPOINTS_KEEP). */
+  async checkpoints(id: number): Promise<string[]> {
+    if (!(await this.reader.get(id))) throw fail('TASK_NOT_FOUND', id);
+    return (await this.reader.checkpoints(id)).map(checkpointJson);
   }
 
   /** complete / fail / release, by the claimer. */

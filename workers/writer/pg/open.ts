@@ -4,13 +4,17 @@ import type { Driver } from '../sql.js';
 import { pgDriver } from './driver.js';
 import { migratePg } from './migrate.js';
 
-/** Connects the writer to PostgreSQL (two connections: a batch's and the next one's) and applies missing migrations. */
+/**
+ * Connects the writer to PostgreSQL (two connections: a batch's and the next one's) and applies
+ * missing migrations. The driver opens a new client the same way after a lost connection.
+ */
 export async function openPgDriver(url: string): Promise<Driver> {
   let sql: Sql | null = null;
   try {
-    sql = openPg(url, { max: 2, name: 'koor-writer' });
+    const open = () => openPg(url, { max: 2, name: 'koor-writer' });
+    sql = open();
     await migratePg(sql);
-    return pgDriver(sql);
+    return pgDriver(open, sql);
   } catch (err) {
     await sql?.end({ timeout: 1 }).catch(() => {});
     throw err;

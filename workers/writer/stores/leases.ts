@@ -191,6 +191,17 @@ export function leaseStore(events: EventStore) {
       return { shifted: await tx.run(SHIFT, req.by_ms) };
     },
 
+    /** Ends the lease `id` if it still exists (a task's lease, with its task): its event, or null. */
+    async endIfHeld(tx: Tx, id: string, why: LeaseEnd): Promise<Event | null> {
+      const r = await tx.get<Row>(GET, id);
+      return r ? end(tx, r, why) : null;
+    },
+
+    /** Gives the lease `id` the fencing token `fence` (a task's lease takes its claim's: issue 44). */
+    async setFence(tx: Tx, id: string, fence: number): Promise<void> {
+      await tx.run(SET_FENCE, fence, id);
+    },
+
     /** Ends every lease of `holder` (it went stale or was deregistered). */
     releaseHolder: async (tx: Tx, holder: string, why: LeaseEnd): Promise<Event[]> => endAll(tx, await tx.all<Row>(BY_HOLDER, holder), why),
 

@@ -1,11 +1,13 @@
 import type { ReqOf, ResOf } from '../../../schemas/rpc/envelope.js';
-import type { Event, TaskRow, WriterMethods } from '../../../schemas/rpc/writer.js';
-import { TASK_COLUMNS as COLS, decodeTask as decode, type TaskDbRow as Row } from '../../../schemas/db/coord.js';
+import type { CheckpointRow, Event, LeaseRow, TaskRow, WriterMethods } from '../../../schemas/rpc/writer.js';
+import { CHECKPOINT_COLUMNS, TASK_COLUMNS as COLS, decodeTask as decode, type TaskDbRow as Row } from '../../../schemas/db/coord.js';
+import { globsOverlap } from '../../../src/shared/path-glob.js';
+import { TASK_CLAIM_SCAN } from '../../../src/shared/limits.js';
 import { fault } from '../fault.js';
 import { dialects, sql, type Tx } from '../sql.js';
 import { storageNow } from '../time.js';
 import type { EventStore } from './events.js';
-import { revive } from './leases.js';
+import { revive, type leaseStore } from './leases.js';
 
 type M = WriterMethods;
 type Settled = { task: TaskRow; events: Event[] };
@@ -14,11 +16,11 @@ const GET = sql(`SELECT ${COLS} FROM tasks WHERE id = ?`);
 const STATUS = sql('SELECT status FROM tasks WHERE id = ?');
 /** Ids: SQLite's AUTOINCREMENT; PostgreSQL's `tasks` counter row (as AUTOINCREMENT, a rolled-back create gives its id back). */
 const INSERT = dialects({
-  sqlite: `INSERT INTO tasks (project, title, data, priority, deps, capabilities, status, max_attempts, created_at, updated_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  sqlite: `INSERT INTO tasks (project, title, data, priority, deps, capabilities, status, max_attempts, created_at, updated_at, paths)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   pg: `WITH c AS (UPDATE koor_counters SET value = value + 1 WHERE name = 'tasks' RETURNING value)
-       INSERT INTO tasks (id, project, title, data, priority, deps, capabilities, status, max_attempts, created_at, updated_at)
-       SELECT value, ?, ?, ?, CAST(? AS bigint), ?, ?, ?, CAST(? AS bigint), ?, ? FROM c RETURNING id`,
+       INSERT INTO tasks (id, project, title, data, priority, deps, capabilities, status, max_attempts, created_at, updated_at, paths)
+       SELECT value, ?, ?, ?, CAST(? AS bigint), ?, ?, ?, CAST(? AS bigint), ?, ?, ? FROM c RETURNING id`,
 });
 const SET_FENCE = sql('UPDATE tasks SET fence = ? WHERE id = ?');
 const INSERT_DEP = sql('INSERT INTO task_deps (dep_id, task_id) VALUES (?, ?) ON CONFLICT DO NOTHING');
@@ -32,23 +34,28 @@ const NEXT = dialects({
   sqlite: `SELECT ${COLS} FROM tasks
            WHERE project = ? AND status = 'ready'
              AND (capabilities = '[]' OR NOT EXISTS (SELECT 1 FROM json_each(tasks.capabilities) c WHERE c.value NOT IN (SELECT value FROM json_each(?))))
-           ORDER BY priority DESC, id LIMIT 1`,
+           ORDER BY priority DESC, id LIMIT ?`,
   pg: `SELECT ${COLS} FROM tasks
        WHERE project = ? AND status = 'ready'
          AND (capabilities = '[]' OR NOT EXISTS (SELECT 1 FROM jsonb_array_elements_text(tasks.capabilities::jsonb) c(value)
                                                  WHERE c.value NOT IN (SELECT jsonb_array_elements_text(CAST(? AS text)::jsonb))))
-       ORDER BY priority DESC, id LIMIT 1`,
+       ORDER BY priority DESC, id LIMIT CAST(? AS bigint)`,
 });
 const CLAIM = sql(
-  `UPDATE tasks SET status = 'claimed', claimed_by = ?, claimed_by_name = ?, attempts = attempts + 1, reason = '', updated_at = ?
+  `UPDATE tasks SET status = 'claimed', claimed_by = ?, claimed_by_name = ?, attempts = attempts + 1, reason = '', updated_at = ?, lease_id = ?
    WHERE id = ? RETURNING ${COLS}`,
 );
+/** Paths of the tasks other agents have claimed (their leases guard them too; a lease let go early does not free them). */
+const CLAIMED_PATHS = sql("SELECT paths FROM tasks WHERE status = 'claimed' AND paths <> '[]' AND claimed_by <> ?");
+const LAST_CHECKPOINT = sql(`SELECT ${CHECKPOINT_COLUMNS} FROM task_checkpoints WHERE task_id = ? ORDER BY seq DESC LIMIT 1`);
+const INSERT_CHECKPOINT = sql(`INSERT INTO task_checkpoints (${CHECKPOINT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`);
+const PRUNE_CHECKPOINTS = sql('DELETE FROM task_checkpoints WHERE task_id = ? AND seq <= ?');
 /**
  * Settles a claimed task: claimed_by is kept for done/failed (who did it), cleared when it goes
  * back to ready. Parameters: status, reason, now, status, status, id.
  */
 const SETTLE = sql(
-  `UPDATE tasks SET status = ?, reason = ?, updated_at = ?,
+  `UPDATE tasks SET status = ?, reason = ?, updated_at = ?, lease_id = '',
      claimed_by = CASE WHEN CAST(? AS text) = 'ready' THEN '' ELSE claimed_by END,
      claimed_by_name = CASE WHEN CAST(? AS text) = 'ready' THEN '' ELSE claimed_by_name END
    WHERE id = ? RETURNING ${COLS}`,
@@ -65,6 +72,9 @@ const UNBLOCKABLE = dialects({
 const UNBLOCK = sql("UPDATE tasks SET status = 'ready', updated_at = ? WHERE id = ?");
 const CLAIMED_BY = sql(`SELECT ${COLS} FROM tasks WHERE claimed_by = ? AND status = 'claimed' ORDER BY id`);
 
+/** A checkpoint's `next` as the claim event carries it (the claim reply has all of it). */
+const RESUME_CHARS = 200;
+
 /** An id no row can have (beyond int8, where PostgreSQL would refuse the parameter) finds nothing. */
 const findable = (id: number): boolean => Number.isSafeInteger(id);
 
@@ -73,9 +83,9 @@ const findable = (id: number): boolean => Number.isSafeInteger(id);
  * claimer has, exactly once: the choice and the update are one writer transaction), complete,
  * fail, release; a claimer that goes stale or is deregistered gives its tasks back.
  */
-export function taskStore(events: EventStore) {
+export function taskStore(events: EventStore, leases: ReturnType<typeof leaseStore>) {
   /** Stores `task.<what>` for the task as it now is (without its data, which may be large). */
-  function announce(tx: Tx, what: string, r: Row): Promise<Event> {
+  function announce(tx: Tx, what: string, r: Row, resume?: string): Promise<Event> {
     const data = JSON.stringify({
       id: r.id,
       project: r.project,
@@ -86,6 +96,10 @@ export function taskStore(events: EventStore) {
       claimed_by_name: r.claimed_by_name,
       attempts: r.attempts,
       reason: r.reason,
+      // Only a task that declared paths carries them (and its claim's lease): other events stay as they were.
+      ...(r.paths === '[]' ? {} : { paths: JSON.parse(r.paths) as string[], lease_id: r.lease_id }),
+      // A claim of a task an earlier claimer checkpointed: what comes next, for the claimer's digest (issue 44).
+      ...(resume === undefined ? {} : { resume }),
     });
     return events.publish(tx, { topic: `task.${what}`, data, source: 'tasks' });
   }
@@ -113,7 +127,22 @@ export function taskStore(events: EventStore) {
     const after = await settle(tx, r.id, status, req.reason, now);
     await revive(tx, req.holder, now);
     if (status === 'done') for (const { id } of await tx.all<{ id: number }>(UNBLOCKABLE, r.id)) await tx.run(UNBLOCK, now, id);
-    return { task: decode(after), events: [await announce(tx, what, after)] };
+    // The claim's lease on the task's paths ends with it (issue 44).
+    const freed = r.lease_id === '' ? null : await leases.endIfHeld(tx, r.lease_id, 'released');
+    return { task: decode(after), events: freed ? [freed, await announce(tx, what, after)] : [await announce(tx, what, after)] };
+  }
+
+  /**
+   * The exclusive lease a claim of `r` takes on its paths, or 'conflict' when another agent's live
+   * lease or claimed task overlaps them; null for a task without paths.
+   */
+  async function leaseFor(tx: Tx, r: Row, holder: string, claimedPaths: () => Promise<string[]>): Promise<{ lease: LeaseRow; events: Event[] } | 'conflict' | null> {
+    if (r.paths === '[]') return null;
+    const paths = JSON.parse(r.paths) as string[];
+    const taken = await claimedPaths();
+    if (paths.some((p) => taken.some((q) => globsOverlap(p, q)))) return 'conflict';
+    const got = await leases.acquire(tx, { holder, resources: paths, exclusive: true, ttl_ms: 0, reason: `task ${r.id}` });
+    return 'conflict' in got ? 'conflict' : got;
   }
 
   return {
@@ -128,7 +157,8 @@ export function taskStore(events: EventStore) {
       const now = storageNow();
       const status = ready ? 'ready' : 'blocked';
       const caps = JSON.stringify([...new Set(req.capabilities)]);
-      const id = await tx.insert(INSERT, req.project, req.title, req.data, req.priority, JSON.stringify(deps), caps, status, req.max_attempts, now, now);
+      const paths = JSON.stringify([...new Set(req.paths ?? [])]);
+      const id = await tx.insert(INSERT, req.project, req.title, req.data, req.priority, JSON.stringify(deps), caps, status, req.max_attempts, now, now, paths);
       for (const d of deps) await tx.run(INSERT_DEP, d, id);
       const row = await mustGet(tx, id);
       return { task: decode(row), events: [await announce(tx, 'created', row)] };
@@ -137,15 +167,45 @@ export function taskStore(events: EventStore) {
     async claim(tx: Tx, req: ReqOf<M, 'tasks.claim'>): Promise<ResOf<M, 'tasks.claim'>> {
       const who = await tx.get<{ name: string; capabilities: string }>(CLAIMER, req.holder);
       if (!who) throw fault('IDENTITY_REQUIRED', 'task claim');
-      const r = await tx.get<Row>(NEXT, req.project, who.capabilities);
+      // The best ready task whose paths are free (issue 44): in claim order, the first
+      // TASK_CLAIM_SCAN candidates; the paths other agents' claimed tasks hold, read once.
+      let held: string[] | null = null;
+      const claimedPaths = async () => (held ??= (await tx.all<{ paths: string }>(CLAIMED_PATHS, req.holder)).flatMap((x) => JSON.parse(x.paths) as string[]));
+      let r: Row | undefined;
+      let taken: { lease: LeaseRow; events: Event[] } | null = null;
+      for (const c of await tx.all<Row>(NEXT, req.project, who.capabilities, TASK_CLAIM_SCAN)) {
+        const got = await leaseFor(tx, c, req.holder, claimedPaths);
+        if (got === 'conflict') continue;
+        r = c;
+        taken = got;
+        break;
+      }
       if (!r) throw fault('NO_TASK_READY', req.project);
       const now = storageNow();
-      const claimed = (await tx.get<Row>(CLAIM, req.holder, who.name, now, r.id))!;
+      const claimed = (await tx.get<Row>(CLAIM, req.holder, who.name, now, taken?.lease.id ?? '', r.id))!;
       await revive(tx, req.holder, now);
-      const event = await announce(tx, 'claimed', claimed);
-      // The claim's fencing token: its event id, which only grows (issue 31).
+      const checkpoint = (await tx.get<CheckpointRow>(LAST_CHECKPOINT, r.id)) ?? null;
+      const event = await announce(tx, 'claimed', claimed, checkpoint === null ? undefined : checkpoint.next.slice(0, RESUME_CHARS));
+      // The claim's fencing token: its event id, which only grows (issue 31); the task's lease carries it too.
       await tx.run(SET_FENCE, event.id, r.id);
-      return { task: decode({ ...claimed, fence: event.id }), events: [event] };
+      if (taken) await leases.setFence(tx, taken.lease.id, event.id);
+      return {
+        task: decode({ ...claimed, fence: event.id }),
+        events: taken ? [...taken.events, event] : [event],
+        lease: taken ? { ...taken.lease, fence: event.id } : null,
+        checkpoint,
+      };
+    },
+
+    /** The claimer's progress (issue 44): numbered per task, the newest `keep` kept. */
+    async checkpoint(tx: Tx, req: ReqOf<M, 'tasks.checkpoint'>): Promise<ResOf<M, 'tasks.checkpoint'>> {
+      const r = await claimedTask(tx, req);
+      const last = await tx.get<{ seq: number }>(LAST_CHECKPOINT, r.id);
+      const cp: CheckpointRow = { task_id: r.id, seq: (last?.seq ?? 0) + 1, done: req.done, next: req.next, data: req.data, by_id: req.holder, by_name: r.claimed_by_name, at: storageNow() };
+      await tx.run(INSERT_CHECKPOINT, cp.task_id, cp.seq, cp.done, cp.next, cp.data, cp.by_id, cp.by_name, cp.at);
+      if (cp.seq > req.keep) await tx.run(PRUNE_CHECKPOINTS, r.id, cp.seq - req.keep);
+      await revive(tx, req.holder, cp.at);
+      return { checkpoint: cp };
     },
 
     complete: async (tx: Tx, req: ReqOf<M, 'tasks.complete'>): Promise<Settled> => settleTo(tx, await claimedTask(tx, req), req, 'done', 'completed'),
