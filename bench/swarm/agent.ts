@@ -231,9 +231,9 @@ abstract class ScriptedAgent {
     return text;
   }
 
-  protected kill(task: string): Reply {
+  protected kill(task: string, edited: readonly string[]): Reply {
     this.killed = true;
-    this.rec('killed', { task });
+    this.rec('killed', { task, files: [...edited], detail: 'SIGKILL after editing, before committing' });
     this.cfg.kill();
     return 'killed';
   }
@@ -386,14 +386,14 @@ export class KoorAgent extends ScriptedAgent {
 
   private afterEdits(t: KoorTask): Reply {
     if (!this.cfg.features.checkpoints) {
-      if (this.shouldDie(t)) return this.kill(t.key);
+      if (this.shouldDie(t)) return this.kill(t.key, t.edited);
       return this.push(t);
     }
     const cmd = `koor-cli task checkpoint ${t.id} --done ${q(`edited ${t.edited.join(', ') || 'nothing'} (not pushed yet)`)} --next ${q('commit, push, task done')} --data ${q(JSON.stringify({ files: t.edited, pushed: false }))}; ${stamp('checkpoint')}`;
     return this.bash(cmd, (s) => {
       const c = s.get('checkpoint');
       this.rec('checkpoint', { at: c?.at, task: t.key, files: t.edited, detail: c?.code === 0 ? 'ok' : `failed: ${(c?.out ?? s.text).trim().slice(0, 200)}` });
-      if (this.shouldDie(t)) return this.kill(t.key);
+      if (this.shouldDie(t)) return this.kill(t.key, t.edited);
       return this.push(t);
     });
   }
@@ -540,7 +540,7 @@ export class BaselineAgent extends ScriptedAgent {
     blocks.push({ name: 'Edit', input: { file_path: this.abs('tasks.json'), old_string: taskLine(t), new_string: taskLine({ ...t, status: 'done' }) } });
     return this.call(blocks, (results) => {
       w.edited = files.filter((_, i) => !results[i]!.isError);
-      if (this.cfg.killAt === 'after-edits' && this.tasksDone === 0 && w.edited.length > 0) return this.kill(t.key);
+      if (this.cfg.killAt === 'after-edits' && this.tasksDone === 0 && w.edited.length > 0) return this.kill(t.key, w.edited);
       return this.push(w);
     });
   }

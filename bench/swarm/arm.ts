@@ -25,6 +25,8 @@ export const POLL_MS = 250;
 const START_STAGGER_MS = 150;
 /** The tool calls any session may ask for (a bound; a sane run needs a fraction). */
 const MAX_REQUESTS = 400;
+/** How long the server's CPU is sampled with only the poller running, before the sessions start. */
+const IDLE_PROBE_MS = 2000;
 
 export interface ArmSpec {
   kind: 'koor' | 'baseline';
@@ -95,9 +97,12 @@ export interface ArmResult {
   audit: MarkerAudit;
   /** Tasks whose completion the arm expected markers for (done once). */
   doneKeys: string[];
+  /** CPU of the server(s) during the arm, minus what the poller alone costs (idleCpu). */
   serverCpuS: number | null;
   postgresCpuS: number | null;
   hookCalls: Record<string, number> | null;
+  /** What the server(s) and PostgreSQL spent with only the poller running (cores), taken out of serverCpuS / postgresCpuS. */
+  idleCpu: { server_cores: number; postgres_cores: number } | null;
   warnings: string[];
 }
 
@@ -263,8 +268,23 @@ export async function runArm(spec: ArmSpec): Promise<ArmResult> {
       }
     })();
 
+    // What the server spends with the poller alone (and its own timers), to take out of the figures.
+    const cpuOf = () => nodes.reduce((s, n) => {
+      const c = procCpu(n.pid).total;
+      return s + (c ? c.user + c.sys : 0);
+    }, 0);
+    let idleCpuPerS = 0;
+    let idlePgPerS = 0;
+    if (spec.kind === 'koor') {
+      const [c, p, at] = [cpuOf(), postgresPid === null ? 0 : postgresCpu(postgresPid), Date.now()];
+      await sleep(IDLE_PROBE_MS);
+      const s = (Date.now() - at) / 1000;
+      idleCpuPerS = (cpuOf() - c) / s;
+      idlePgPerS = postgresPid === null ? 0 : (postgresCpu(postgresPid) - p) / s;
+    }
+
     // The sessions.
-    const cpu0 = nodes.map((n) => procCpu(n.pid).total);
+    const cpu0 = cpuOf();
     const pg0 = postgresPid === null ? 0 : postgresCpu(postgresPid);
     const t0 = Date.now();
     const deadline = t0 + spec.budgetMs;
@@ -339,7 +359,7 @@ export async function runArm(spec: ArmSpec): Promise<ArmResult> {
       );
       await sleep(START_STAGGER_MS);
     }
-    log(`${spec.label}: ${spec.sessions} sessions started (${mainTasks.length} tasks in ${MAIN_PROJECT}, ${lateTasks.length} later in ${LATE_PROJECT})`);
+    log(`${spec.label}: ${spec.sessions} sessions spawned in ${Date.now() - t0} ms (${mainTasks.length} tasks in ${MAIN_PROJECT}, ${lateTasks.length} later in ${LATE_PROJECT})`);
 
     // Tasks created later, for the idle session: the first once a third of the backlog is done,
     // each next one once the idle session finished the last (or 30 s later).
@@ -407,6 +427,7 @@ export async function runArm(spec: ArmSpec): Promise<ArmResult> {
     }
     await Promise.all(runs);
     const endedAt = Date.now();
+    log(`${spec.label}: first model request of each session after ${results.map((r) => (r.api.requests[0] ? r.api.requests[0].at - r.startedAt : '-')).join(', ')} ms; all requests: ${results.map((r) => r.api.requests.length).join(', ')}`);
     polling = false;
     await poller;
 
@@ -415,6 +436,7 @@ export async function runArm(spec: ArmSpec): Promise<ArmResult> {
     let hookCalls: Record<string, number> | null = null;
     let serverCpuS: number | null = null;
     let postgresCpuS: number | null = null;
+    let idleCpu: ArmResult['idleCpu'] = null;
     if (spec.kind === 'koor') {
       const ts = await api<Array<{ id: number; status: string; attempts: number; claimed_by_name: string; data: { key?: string } | null }>>(base, 'GET', '/api/tasks?limit=10000');
       final = ts.map((t) => ({ key: t.data?.key ?? String(t.id), status: t.status, attempts: t.attempts, claimed_by_name: t.claimed_by_name }));
@@ -423,12 +445,10 @@ export async function runArm(spec: ArmSpec): Promise<ArmResult> {
         const text = await (await fetch(`${n.url}/metrics`, { signal: AbortSignal.timeout(10_000) })).text();
         for (const [k, v] of Object.entries(hookCallsOf(text))) hookCalls[k] = (hookCalls[k] ?? 0) + v;
       }
-      serverCpuS = nodes.reduce((s, n, i) => {
-        const a = cpu0[i];
-        const b = procCpu(n.pid).total;
-        return s + (a && b ? b.user + b.sys - a.user - a.sys : 0);
-      }, 0);
-      if (postgresPid !== null) postgresCpuS = postgresCpu(postgresPid) - pg0;
+      const wall = (Date.now() - t0) / 1000;
+      serverCpuS = cpuOf() - cpu0 - idleCpuPerS * wall;
+      if (postgresPid !== null) postgresCpuS = postgresCpu(postgresPid) - pg0 - idlePgPerS * wall;
+      idleCpu = { server_cores: Math.round(idleCpuPerS * 1000) / 1000, postgres_cores: Math.round(idlePgPerS * 1000) / 1000 };
     }
     const doneKeys =
       spec.kind === 'koor'
@@ -453,6 +473,7 @@ export async function runArm(spec: ArmSpec): Promise<ArmResult> {
       serverCpuS,
       postgresCpuS,
       hookCalls,
+      idleCpu,
       warnings,
     };
   } finally {

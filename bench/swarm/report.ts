@@ -114,7 +114,22 @@ export interface ArmFigures {
   conflicts: Array<{ session: string; task?: string; detail?: string }>;
   edits_denied: number;
   markers: { exact: number; lost: string[]; doubled: string[]; stray: string[]; conflict_markers_in: string[] };
-  killed: { session: string; task: string; resumed: boolean; resumed_by: string | null; from_checkpoint: boolean; files: number; files_redone: number | null; back_after_ms: number | null } | null;
+  killed: {
+    session: string;
+    task: string;
+    /** Finished by another agent. */
+    resumed: boolean;
+    resumed_by: string | null;
+    /** Who claimed it after the kill, in order (a hand-over can be handed over again). */
+    hand_overs: string[];
+    /** The first claim after the kill carried the victim's checkpoint. */
+    from_checkpoint: boolean;
+    files: number;
+    victim_edited: number;
+    files_redone: number | null;
+    /** From the kill to the task being ready again (the victim gone stale). */
+    back_after_ms: number | null;
+  } | null;
   shared_blocked_ms: {
     task_leases: ReturnType<typeof summary>;
     auto_leases: ReturnType<typeof summary>;
@@ -144,10 +159,14 @@ export interface ArmFigures {
   hook_calls_per_task: number | null;
   server_cpu_ms_per_task: number | null;
   postgres_cpu_ms_per_task: number | null;
+  /** Server (and PostgreSQL) cores with only the measuring poller running, subtracted from the per-task CPU. */
+  idle_cpu: ArmResult['idleCpu'];
   drain_s: number | null;
   last_done_s: number | null;
   sessions_end_s: number;
   tasks_per_min: number | null;
+  /** When each task done once was completed, seconds from the sessions' start, in order. */
+  done_times_s: number[];
   warnings: string[];
 }
 
@@ -179,18 +198,23 @@ export function figures(a: ArmResult, tasks: readonly SwarmTask[]): ArmFigures {
   const kill = recs.find((r) => r.kind === 'killed');
   let killed: ArmFigures['killed'] = null;
   if (kill?.task) {
-    const resume = recs.find((r) => r.kind === 'resume' && r.task === kill.task && r.session !== kill.session && r.at > kill.at);
-    const finisher = resume ? recs.find((r) => r.kind === 'done' && r.task === kill.task && r.session === resume.session) : undefined;
+    const after = recs.filter((r) => r.task === kill.task && r.at > kill.at);
+    const claims = after.filter((r) => r.kind === 'claim');
+    const finisher = after.find((r) => r.kind === 'done');
+    const pushedAfter = new Set(after.filter((r) => r.kind === 'pushed').flatMap((r) => r.files ?? []));
     const back = a.tasks.find((p) => p.key === kill.task)?.changes.find((c) => c.status === 'ready' && c.at > kill.at);
     const t = taskOf.get(kill.task)!;
     killed = {
       session: kill.session,
       task: kill.task,
-      resumed: finisher !== undefined,
+      resumed: finisher !== undefined && finisher.session !== kill.session,
       resumed_by: finisher?.session ?? null,
-      from_checkpoint: resume !== undefined && !/checkpoint: none/.test(resume.detail ?? ''),
+      hand_overs: claims.map((c) => c.session),
+      from_checkpoint: /checkpoint by/.test(claims[0]?.detail ?? ''),
       files: t.files.length,
-      files_redone: resume ? t.files.length - (resume.files?.length ?? 0) : null,
+      victim_edited: kill.files?.length ?? 0,
+      // What the victim had edited (never committed) and someone had to edit again.
+      files_redone: finisher ? (kill.files ?? []).filter((f) => pushedAfter.has(f)).length : null,
       back_after_ms: back ? back.at - kill.at : null,
     };
   }
@@ -278,7 +302,9 @@ export function figures(a: ArmResult, tasks: readonly SwarmTask[]): ArmFigures {
         const news =
           a.tasks.some((p) => project.get(p.key) === myProject && p.changes.some((c) => c.status === 'ready' && c.at > from && c.at <= to)) ||
           a.leases.some((l) => l.holder_name !== s.name && l.first > from && l.first <= to && edited.some((e) => e.at < l.first && l.resources.includes(e.file))) ||
-          a.joins.some((j) => j.name !== s.name && j.at > from && j.at <= to);
+          a.joins.some((j) => j.name !== s.name && j.at > from && j.at <= to) ||
+          // It claimed a task someone checkpointed: its digest says to resume.
+          a.records.some((r) => r.session === s.name && r.kind === 'claim' && /checkpoint by/.test(r.detail ?? '') && r.at > from && r.at <= to);
         if (news) continue;
         quietTurns++;
         const here = items.filter((x) => x.request === k && (x.kind === 'digest' || x.kind === 'prompt' || x.kind === 'stop'));
@@ -326,11 +352,18 @@ export function figures(a: ArmResult, tasks: readonly SwarmTask[]): ArmFigures {
     hook_calls_per_task: hookCalls !== null && done.size > 0 ? r1(hookCalls / done.size) : null,
     server_cpu_ms_per_task: a.serverCpuS !== null && done.size > 0 ? r1((a.serverCpuS * 1000) / done.size) : null,
     postgres_cpu_ms_per_task: a.postgresCpuS !== null && done.size > 0 ? r1((a.postgresCpuS * 1000) / done.size) : null,
+    idle_cpu: a.idleCpu,
     drain_s: r1(drainS),
     last_done_s: r1(lastDoneS),
     sessions_end_s: r1((a.endedAt - a.t0) / 1000)!,
     // Tasks finished correctly per minute, over the time to the last completion.
     tasks_per_min: lastDoneS !== null && lastDoneS > 0 ? r1((doneOnce / lastDoneS) * 60) : null,
+    done_times_s: tasks
+      .filter((t) => done.has(t.key) && exact.has(t.key) && !duplicates.some((d) => d.startsWith(`${t.key} `)))
+      .map((t) => dones.get(t.key)?.[0]?.at)
+      .filter((x): x is number => x !== undefined)
+      .map((x) => Math.round(x - a.t0) / 1000)
+      .sort((x, y) => x - y),
     warnings: a.warnings,
   };
 }
