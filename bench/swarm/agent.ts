@@ -406,8 +406,7 @@ export class KoorAgent extends ScriptedAgent {
     if (t.edited.length === 0) return then();
     if (++t.pushes > MAX_PUSH_ATTEMPTS) return this.end(`gave up pushing ${t.key}`, 'budget');
     return this.bash(PUSH(t.edited, `swarm ${t.key}: ${t.title}`), (s) => {
-      const commit = s.get('commit');
-      if (commit !== undefined && commit.code !== 0 && /nothing (added )?to commit|no changes added/.test(commit.out)) return then();
+      // A retry finds its commit made already ("nothing to commit"): the push is what counts.
       const pushed = s.get('push')?.code === 0 ? s.get('push') : s.get('push2')?.code === 0 ? s.get('push2') : undefined;
       if (pushed) {
         this.rec('pushed', { at: pushed.at, task: t.key, files: t.edited, detail: s.get('push')?.code === 0 ? 'first try' : 'after a pull' });

@@ -103,14 +103,34 @@ export interface ArmResult {
   hookCalls: Record<string, number> | null;
   /** What the server(s) and PostgreSQL spent with only the poller running (cores), taken out of serverCpuS / postgresCpuS. */
   idleCpu: { server_cores: number; postgres_cores: number } | null;
+  /** Every `koor-cli wait` that returned (the Stop hook's waiter: hook true). */
+  waits: Array<{ at: number; code: number; agent: string; hook: boolean }>;
   warnings: string[];
 }
 
-/** `koor-cli` first on the client's PATH: the built CLI. */
-function cliShim(bin: string): string {
+/**
+ * `koor-cli` first on the client's PATH: the built CLI. A `koor-cli wait` (the Stop hook's waiter,
+ * or an agent's Bash wait) also logs when it returned and how (`<epoch ms> <exit code> <agent>
+ * <args>` in `log`), which splits a wake-up into Koor's part and the client's.
+ */
+function cliShim(bin: string, log: string): string {
   fs.mkdirSync(bin, { recursive: true });
-  fs.writeFileSync(path.join(bin, 'koor-cli'), `#!/bin/sh\nexec '${process.execPath}' '${CLI_JS}' "$@"\n`, { mode: 0o755 });
+  const run = `'${process.execPath}' '${CLI_JS}' "$@"`;
+  fs.writeFileSync(path.join(bin, 'koor-cli'), `#!/bin/sh\nif [ "$1" = wait ]; then ${run}; c=$?; echo "$(date +%s%3N) $c $KOOR_AGENT_NAME $*" >> '${log}'; exit $c; fi\nexec ${run}\n`, { mode: 0o755 });
   return `${bin}:${process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin'}`;
+}
+
+/** The waits the shim logged: when each returned, its exit code, the agent, whether it was the Stop hook's. */
+function waitsOf(log: string): Array<{ at: number; code: number; agent: string; hook: boolean }> {
+  if (!fs.existsSync(log)) return [];
+  return fs
+    .readFileSync(log, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => {
+      const [at, code, agent, ...args] = l.split(' ');
+      return { at: Number(at), code: Number(code), agent: agent ?? '', hook: args.includes('--hook') };
+    });
 }
 
 async function api<T>(base: string, method: string, p: string, body?: unknown): Promise<T> {
@@ -219,7 +239,8 @@ export async function runArm(spec: ArmSpec): Promise<ArmResult> {
     if (spec.kind === 'koor') for (const t of mainTasks) await createTask(t);
 
     const bin = path.join(tmp.dir, 'bin');
-    const PATH = cliShim(bin);
+    const waitLog = path.join(tmp.dir, 'waits.log');
+    const PATH = cliShim(bin, waitLog);
     roots.forEach((root, i) => {
       if (spec.kind !== 'koor') return;
       execFileSync(process.execPath, [CLI_JS, 'init', '--claude-code', '--server', nodes[i % nodes.length]!.url], { cwd: root, stdio: 'pipe', timeout: 30_000 });
@@ -474,6 +495,7 @@ export async function runArm(spec: ArmSpec): Promise<ArmResult> {
       postgresCpuS,
       hookCalls,
       idleCpu,
+      waits: waitsOf(waitLog),
       warnings,
     };
   } finally {

@@ -141,6 +141,8 @@ export interface ArmFigures {
   claim_to_done_ms: ReturnType<typeof summary>;
   ready_to_claim_ms: ReturnType<typeof summary>;
   wake_ms: number[];
+  /** Each wake split at the Stop hook's waiter exit: Koor's part (task created → waiter exits 2) and the client's (→ its request). */
+  wake_split: Array<{ task: string; total_ms: number; waiter_ms: number | null; client_ms: number | null }>;
   wake_p99_ms: number | null;
   tokens: {
     total: number;
@@ -151,6 +153,8 @@ export interface ArmFigures {
     quiet_turns: number;
     quiet_turns_with_koor_text: number;
     tokens_in_quiet_turns: number;
+    /** Koor text found in quiet turns (each one a goal failure, or a news the poller could not see). */
+    quiet_samples: Array<{ session: string; t: number; kind: string; tokens: number; text: string }>;
     samples: Array<{ session: string; kind: string; tokens: number; text: string }>;
   } | null;
   model_requests: number;
@@ -263,9 +267,14 @@ export function figures(a: ArmResult, tasks: readonly SwarmTask[]): ArmFigures {
   // Wake: from a late task's creation to the idle session's woken request.
   const idle = a.sessions.find((s) => s.role === 'idle');
   const wake: number[] = [];
+  const wakeSplit: Array<{ task: string; total_ms: number; waiter_ms: number | null; client_ms: number | null }> = [];
   for (const l of a.late) {
     const w = recs.find((r) => r.kind === 'wake' && r.session === idle?.name && r.at >= l.at);
-    if (w) wake.push(w.at - l.at);
+    if (!w) continue;
+    wake.push(w.at - l.at);
+    // Koor's part: until the Stop hook's waiter exited 2; the client's: from there to its request.
+    const exit = a.waits.find((x) => x.hook && x.code === 2 && x.agent === idle?.name && x.at >= l.at && x.at <= w.at);
+    wakeSplit.push({ task: l.key, total_ms: w.at - l.at, waiter_ms: exit ? exit.at - l.at : null, client_ms: exit ? w.at - exit.at : null });
   }
 
   // Tokens Koor injected (Koor arms).
@@ -277,6 +286,7 @@ export function figures(a: ArmResult, tasks: readonly SwarmTask[]): ArmFigures {
     let quietTurns = 0;
     let quietWith = 0;
     let quietTokens = 0;
+    const quietSamples: Array<{ session: string; t: number; kind: string; tokens: number; text: string }> = [];
     for (const s of a.sessions) {
       const reqs = s.api.agentRequests();
       const items = injected(reqs);
@@ -285,11 +295,12 @@ export function figures(a: ArmResult, tasks: readonly SwarmTask[]): ArmFigures {
         byKind[x.kind] = (byKind[x.kind] ?? 0) + x.tokens;
         if (samples.filter((y) => y.kind === x.kind).length < 2) samples.push({ session: s.name, kind: x.kind, tokens: x.tokens, text: x.text.slice(0, 400) });
       }
-      // Quiet turns: nothing new for this session between its previous request and this one.
+      // Quiet turns: nothing new for this session since its previous digest could have said it.
       const myProject = s.role === 'idle' ? LATE_PROJECT : 'shop';
       const edited: Array<{ file: string; at: number }> = [];
       for (let k = 1; k < reqs.length; k++) {
-        const from = reqs[k - 1]!.at - 500;
+        // The previous digest came from a hook between the request before last and the last one.
+        const from = (k >= 2 ? reqs[k - 2]!.at : s.startedAt) - 500;
         const to = reqs[k]!.at + 300;
         for (const m of (reqs[k]!.body?.messages ?? []) as any[]) {
           if (m?.role !== 'assistant' || !Array.isArray(m.content)) continue;
@@ -304,18 +315,21 @@ export function figures(a: ArmResult, tasks: readonly SwarmTask[]): ArmFigures {
           a.leases.some((l) => l.holder_name !== s.name && l.first > from && l.first <= to && edited.some((e) => e.at < l.first && l.resources.includes(e.file))) ||
           a.joins.some((j) => j.name !== s.name && j.at > from && j.at <= to) ||
           // It claimed a task someone checkpointed: its digest says to resume.
-          a.records.some((r) => r.session === s.name && r.kind === 'claim' && /checkpoint by/.test(r.detail ?? '') && r.at > from && r.at <= to);
+          a.records.some((r) => r.session === s.name && r.kind === 'claim' && /checkpoint by/.test(r.detail ?? '') && r.at > from && r.at <= to) ||
+          // A task of its project went back to ready (released, or its claimer gone stale) — maybe too briefly for the poller to see.
+          a.records.some((r) => project.get(r.task ?? '') === myProject && (r.kind === 'release' || (r.kind === 'claim' && !/^attempt 1\b/.test(r.detail ?? ''))) && r.at > from && r.at <= to + 500);
         if (news) continue;
         quietTurns++;
         const here = items.filter((x) => x.request === k && (x.kind === 'digest' || x.kind === 'prompt' || x.kind === 'stop'));
         if (here.length > 0) {
           quietWith++;
           quietTokens += here.reduce((n, x) => n + x.tokens, 0);
+          for (const x of here) if (quietSamples.length < 8) quietSamples.push({ session: s.name, t: Math.round(x.at - a.t0), kind: x.kind, tokens: x.tokens, text: x.text.slice(0, 300) });
         }
       }
     }
     const total = Object.values(perSession).reduce((n, x) => n + x, 0);
-    tok = { total, per_task: done.size > 0 ? r1(total / done.size) : null, per_session: perSession, by_kind: byKind, quiet_turns: quietTurns, quiet_turns_with_koor_text: quietWith, tokens_in_quiet_turns: quietTokens, samples };
+    tok = { total, per_task: done.size > 0 ? r1(total / done.size) : null, per_session: perSession, by_kind: byKind, quiet_turns: quietTurns, quiet_turns_with_koor_text: quietWith, tokens_in_quiet_turns: quietTokens, quiet_samples: quietSamples, samples };
   }
 
   const requests = a.sessions.reduce((n, s) => n + s.api.agentRequests().length, 0);
@@ -344,6 +358,7 @@ export function figures(a: ArmResult, tasks: readonly SwarmTask[]): ArmFigures {
     claim_to_done_ms: summary(claimToDone),
     ready_to_claim_ms: summary(readyToClaim),
     wake_ms: wake,
+    wake_split: wakeSplit,
     wake_p99_ms: pct(wake, 99),
     tokens: tok,
     model_requests: requests,
