@@ -6,6 +6,7 @@
  *   - `tables: BenchTable[]`  printed to stdout as text tables (not written to the JSON file);
  *   - `notes: string[]`       printed under the tables;
  *   - `warnings: string[]`    printed loudly;
+ *   - `failures: string[]`    failed checks (a soak's violated invariants), printed loudly; set `ok: false` too;
  *   - `ok: false`             the run is invalid (errors, wrong statuses): exit code 1.
  *
  * Everything here binds to 127.0.0.1 only and is bounded in time: child start-up, each load

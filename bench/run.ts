@@ -78,7 +78,7 @@ function metadata(quick: boolean) {
   };
 }
 
-/** Prints what a suite returned: its tables, notes and warnings, else its scalar fields. */
+/** Prints what a suite returned: its tables, notes, failed checks and warnings, else its scalar fields. */
 function printSummary(name: string, result: Record<string, unknown>): void {
   const out: string[] = [];
   const tables = Array.isArray(result.tables) ? (result.tables as BenchTable[]) : [];
@@ -92,11 +92,16 @@ function printSummary(name: string, result: Record<string, unknown>): void {
       }
     };
     out.push(`== ${name}`);
-    for (const [k, v] of Object.entries(result)) if (k !== 'notes' && k !== 'warnings') walk(k, v, 0);
+    for (const [k, v] of Object.entries(result)) if (k !== 'notes' && k !== 'warnings' && k !== 'failures') walk(k, v, 0);
     out.push('');
   }
   const notes = Array.isArray(result.notes) ? (result.notes as unknown[]) : [];
   for (const n of notes) out.push(`note: ${String(n)}`);
+  const failures = Array.isArray(result.failures) ? (result.failures as unknown[]) : [];
+  if (failures.length > 0) {
+    out.push('', `XXXXX ${name}: ${failures.length} FAILED CHECK(S) XXXXX`);
+    for (const f of failures) out.push(`XXXXX ${String(f)}`);
+  }
   const warnings = Array.isArray(result.warnings) ? (result.warnings as unknown[]) : [];
   if (warnings.length > 0) {
     out.push('', `!!!!! ${name}: ${warnings.length} WARNING(S) — these figures are NOT clean !!!!!`);

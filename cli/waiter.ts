@@ -50,7 +50,12 @@ export interface WaitOptions {
   since?: number;
   /** Appended to the commands suggested (`--instance X` when the agent was given that way). */
   agentArgs: string;
+  /** Told what woke the agent (`--hook` only), before the exit that wakes it; its failure changes nothing. */
+  onWake?: (what: Woke) => Promise<unknown>;
 }
+
+/** What ended a wait: a message (the oldest unread) or a task it may claim (the one it would get). */
+export type Woke = { reason: 'message'; message_id: number; from_name: string } | { reason: 'task'; task_id: number; project: string };
 
 export function wait(opts: WaitOptions): Promise<number> {
   serverCa(opts.config); // an unreadable CA file is reported now, once
@@ -76,6 +81,7 @@ class Waiter {
   private checking = false;
   private checkAgain = false;
   private retryCheck: NodeJS.Timeout | null = null;
+  private woke: Woke | null = null;
 
   constructor(
     private readonly opts: WaitOptions,
@@ -122,9 +128,14 @@ class Waiter {
     this.finished = true;
     this.halt();
     if (text !== null) {
-      if (this.opts.hook) writeErr(text);
-      else writeOut(text);
-      return this.done(this.opts.hook ? 2 : 0);
+      if (!this.opts.hook) {
+        writeOut(text);
+        return this.done(0);
+      }
+      writeErr(text);
+      const record = this.woke !== null && this.opts.onWake ? this.opts.onWake(this.woke).catch(() => {}) : Promise.resolve();
+      void record.then(() => this.done(2));
+      return;
     }
     if (this.opts.hook) return this.done(0);
     const what = [this.opts.messages ? 'messages' : '', this.opts.tasks ? `tasks in ${this.opts.tasks.project}` : ''].filter((w) => w !== '').join(', ');
@@ -173,6 +184,7 @@ class Waiter {
 
   private reportInbox(items: InboxItem[]): void {
     const first = [...items].sort((a, b) => a.id - b.id)[0]!;
+    this.woke = { reason: 'message', message_id: first.id, from_name: first.from_name };
     let text = `message ${messageHeader(first)}\n`;
     const body = preview(first.body);
     if (body !== '') text += `  ${body}\n`;
@@ -224,6 +236,7 @@ class Waiter {
     const best = [...ready].sort((a, b) => b.priority - a.priority || a.id - b.id)[0]!;
     const project = this.opts.tasks!.project;
     const more = ready.length > 1 ? ` (+${ready.length - 1} more)` : '';
+    this.woke = { reason: 'task', task_id: best.id, project: best.project };
     const prio = best.priority !== 0 ? ` [priority ${best.priority}]` : '';
     this.finish(`task #${best.id} ready in ${best.project}${prio}: ${best.title}${more}\nclaim: koor-cli task claim ${shellWord(project)}${this.opts.agentArgs}\n`);
   }

@@ -53,6 +53,8 @@ export interface Config {
   rateLimitAdmin: number;
   /** What an edit hook does with a file (issue 29): refuse it when another agent leases it, or also lease a free file to the editor. */
   hookEdits: 'deny' | 'auto-lease';
+  /** An auto-lease ends once its holder has not edited the file this long, ms (0 = held while the session lives; issue 44). */
+  autoLeaseIdleMs: number;
   /** Cap on every request body, bytes. */
   maxBodyBytes: number;
   /** Deadline of one writer RPC, ms. */
@@ -153,6 +155,7 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'logLevel', flag: 'log-level', env: 'KOOR_LOG_LEVEL', file: 'log_level', kind: 'level', def: 'info', help: 'debug|info|warn|error' },
   { key: 'sync', flag: 'sync', env: 'KOOR_SYNC', file: 'sync', kind: 'sync', def: 'full', help: 'full (fsync each commit: survives power loss) | normal (survives kill -9 only)' },
   { key: 'hookEdits', flag: 'hook-edits', env: 'KOOR_HOOK_EDITS', file: 'hook_edits', kind: 'hook-edits', def: 'auto-lease', help: 'edit hooks: auto-lease (the first edit of a free file leases it to the editor) | deny (refuse only files others leased)' },
+  { key: 'autoLeaseIdleMs', flag: 'auto-lease-idle', env: 'KOOR_AUTO_LEASE_IDLE', file: 'auto_lease_idle', kind: 'age', def: '2m', help: "an auto-lease ends once its holder has not edited the file this long (0 = held until the holder's session ends)" },
   { key: 'rateLimit', flag: 'rate-limit', env: 'KOOR_RATE_LIMIT', file: 'rate_limit', kind: 'int', def: '500', help: 'requests per second per token, agent and reader tokens (0 = off); past it 429 with Retry-After' },
   { key: 'rateBurst', flag: 'rate-burst', env: 'KOOR_RATE_BURST', file: 'rate_burst', kind: 'int', def: '0', help: 'requests a token may make at once before the rate applies (0 = twice --rate-limit)' },
   { key: 'rateLimitAdmin', flag: 'rate-limit-admin', env: 'KOOR_RATE_LIMIT_ADMIN', file: 'rate_limit_admin', kind: 'int', def: '0', help: '1 = the operator (server token, open mode) is rate-limited too' },

@@ -1,8 +1,11 @@
+import type { Woke } from '../waiter.js';
 import { INSTANCE_OPTION, UsageError, asAgent, commaList, defineCommand, durationOption, okJson, request, seg, shellWord } from '../core.js';
 
 const KINDS = ['messages', 'tasks'] as const;
 /** How often `wait --hook` looks whether its session still exists. */
 const SESSION_CHECK_MS = 10_000;
+/** How long a wake-up may wait for its record (`hook.woken`) before the model is woken anyway. */
+const WAKE_RECORD_TIMEOUT_MS = 2_000;
 
 /** The project of a workspace: its last path segment (`/home/ann/shop` → `shop`), as `project:<p>` addressing reads it. */
 function projectOf(workspace: string): string | undefined {
@@ -42,6 +45,8 @@ export default defineCommand({
     let project = opt.project;
     let agent = asAgent(ctx, opt.instance);
     let since = 0;
+    let sessionId: string | null = null;
+    let agentName = '';
     let release = () => {};
     if (opt.hook) {
       // Claude Code's Stop hook (asyncRewake): the session's own agent, woken only by what its digests have not told it.
@@ -50,17 +55,19 @@ export default defineCommand({
       // `claude -p "…"` runs this hook in the foreground: waiting would hold the run, and there is no later turn to wake.
       if (runsInForeground()) return 0;
       if (input?.session_id) {
-        const s = okJson<{ instance_id: string; project: string; message_cursor: number }>(await request(ctx.config, 'GET', `/api/hooks/claude-code/sessions/${seg(input.session_id)}`));
+        const s = okJson<{ instance_id: string; name: string; project: string; message_cursor: number }>(await request(ctx.config, 'GET', `/api/hooks/claude-code/sessions/${seg(input.session_id)}`));
         // Not bound (Koor unreachable, or no hook reached it yet): nothing to wait for as this session.
         if (s === null) return 0;
         agent = asAgent(ctx, s.instance_id);
+        agentName = s.name;
         since = s.message_cursor;
         project ??= s.project;
         release = singleWaiter(input.session_id);
         // The session ended (SessionEnd unbinds it): nothing left to wake; a headless client waits for this hook before it exits.
-        const sessionId = input.session_id;
+        const boundId = input.session_id;
+        sessionId = boundId;
         const bound = setInterval(() => {
-          void request(ctx.config, 'GET', `/api/hooks/claude-code/sessions/${seg(sessionId)}`).then(
+          void request(ctx.config, 'GET', `/api/hooks/claude-code/sessions/${seg(boundId)}`).then(
             (r) => {
               if (r.status !== 404) return;
               release();
@@ -76,8 +83,9 @@ export default defineCommand({
     let capabilities: string[] | null = null;
     // Who this agent is (its capabilities, its project), when tasks may be watched and the id is known.
     if (wantTasks !== false && agent.config.instance !== '') {
-      const me = okJson<{ workspace: string; capabilities: string[] }>(await request(agent.config, 'GET', `/api/instances/${seg(agent.config.instance)}`));
+      const me = okJson<{ name: string; workspace: string; capabilities: string[] }>(await request(agent.config, 'GET', `/api/instances/${seg(agent.config.instance)}`));
       if (me === null) return 1;
+      agentName ||= me.name;
       capabilities = me.capabilities;
       project ??= projectOf(me.workspace);
     }
@@ -92,6 +100,15 @@ export default defineCommand({
       timeoutText,
       hook: opt.hook,
       agentArgs: opt.instance === undefined || opt.instance === '' ? '' : ` --instance ${shellWord(opt.instance)}`,
+      // Recorded as an event (the dashboard's team page marks it); a wake-up is never held back by it.
+      ...(opt.hook && agent.config.instance !== ''
+        ? {
+            onWake: (what: Woke) => {
+              const data = { agent: agent.config.instance, agent_name: agentName, ...(sessionId === null ? {} : { session_id: sessionId }), ...what };
+              return request({ ...agent.config, timeoutMs: WAKE_RECORD_TIMEOUT_MS }, 'POST', '/api/events/publish', { body: JSON.stringify({ topic: 'hook.woken', data }) });
+            },
+          }
+        : {}),
     });
     release();
     return code;

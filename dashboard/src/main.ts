@@ -21,6 +21,23 @@ import { LeasesPage } from './pages/leases.js';
 import { TasksPage } from './pages/tasks.js';
 import { InboxPage } from './pages/inbox.js';
 
+type TeamModule = typeof import('./pages/team.js');
+let teamModule: Promise<TeamModule> | null = null;
+
+/** The team page is its own chunk, loaded when first opened: the other pages do not carry its weight. */
+function TeamRoute({ project }: { project: string }) {
+  const [mod, setMod] = useState<TeamModule | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  useEffect(() => {
+    (teamModule ??= import('./pages/team.js')).then(setMod, (e: unknown) => {
+      teamModule = null;
+      setError(message(e));
+    });
+  }, []);
+  if (mod) return html`<${mod.TeamPage} project=${project} />`;
+  return html`<h1>Team</h1>${error ? html`<p class="error" role="alert">The page could not load: ${error}</p>` : html`<p class="muted">Loading…</p>`}`;
+}
+
 const PAGES = [
   { path: '', label: 'Overview' },
   { path: 'state', label: 'State' },
@@ -28,6 +45,7 @@ const PAGES = [
   { path: 'rules', label: 'Rules' },
   { path: 'leases', label: 'Leases' },
   { path: 'tasks', label: 'Tasks' },
+  { path: 'team', label: 'Team' },
   { path: 'inbox', label: 'Inbox' },
   { path: 'webhooks', label: 'Webhooks' },
   { path: 'compliance', label: 'Compliance' },
@@ -138,6 +156,9 @@ function Shell({ metrics, live }: { metrics: MetricsReply; live: LiveStream }) {
       break;
     case 'tasks':
       view = html`<${TasksPage} project=${rest.join('/')} />`;
+      break;
+    case 'team':
+      view = html`<${TeamRoute} project=${rest.join('/')} />`;
       break;
     case 'inbox':
       view = html`<${InboxPage} thread=${rest[0] ?? ''} />`;

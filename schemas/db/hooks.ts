@@ -10,8 +10,9 @@ import { HOOK_SESSIONS } from './tables/hooks.js';
 export const HOOK_SESSION_COLUMNS = Object.keys(HOOK_SESSIONS.columns).join(', ');
 
 /** A hook_sessions row as stored: `edited` JSON text, counters possibly int8 text (PostgreSQL). */
-export type HookSessionRow = Omit<HookSession, 'edited' | 'event_cursor' | 'audit_cursor' | 'message_cursor'> & {
+export type HookSessionRow = Omit<HookSession, 'edited' | 'denied' | 'event_cursor' | 'audit_cursor' | 'message_cursor'> & {
   edited: string;
+  denied: string;
   event_cursor: number | string;
   audit_cursor: number | string;
   message_cursor: number | string;
@@ -23,4 +24,5 @@ export const decodeHookSession = (r: HookSessionRow): HookSession => ({
   audit_cursor: Number(r.audit_cursor),
   message_cursor: Number(r.message_cursor),
   edited: JSON.parse(r.edited) as string[],
+  denied: JSON.parse(r.denied) as HookSession['denied'],
 });

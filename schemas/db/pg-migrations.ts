@@ -236,10 +236,12 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
   },
   {
     version: 13,
-    name: 'tasks that know their files (a claim leases them) and checkpoints of their progress (issue 44)',
+    name: 'tasks that know their files (a claim leases them), checkpoints of their progress, auto-leases with an idle lifetime, the edits refused to a session (issue 44)',
     sql: [
       `ALTER TABLE tasks ADD COLUMN paths text COLLATE "C" NOT NULL DEFAULT '[]';
-      ALTER TABLE tasks ADD COLUMN lease_id text COLLATE "C" NOT NULL DEFAULT '';`,
+      ALTER TABLE tasks ADD COLUMN lease_id text COLLATE "C" NOT NULL DEFAULT '';
+      ALTER TABLE leases ADD COLUMN auto bigint NOT NULL DEFAULT 0;
+      ALTER TABLE hook_sessions ADD COLUMN IF NOT EXISTS denied text COLLATE "C" NOT NULL DEFAULT '[]';`,
       createTable(TASK_CHECKPOINTS, 'pg'),
     ].join('\n'),
   },

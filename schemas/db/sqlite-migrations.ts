@@ -379,11 +379,17 @@ export const MIGRATIONS: readonly Migration[] = [
   },
   {
     version: 18,
-    name: 'tasks that know their files (a claim leases them) and checkpoints of their progress (issue 44)',
+    name: 'tasks that know their files (a claim leases them), checkpoints of their progress, auto-leases with an idle lifetime, the edits refused to a session (issue 44)',
     sql: [
       `ALTER TABLE tasks ADD COLUMN paths TEXT NOT NULL DEFAULT '[]';
-      ALTER TABLE tasks ADD COLUMN lease_id TEXT NOT NULL DEFAULT '';`,
+      ALTER TABLE tasks ADD COLUMN lease_id TEXT NOT NULL DEFAULT '';
+      ALTER TABLE leases ADD COLUMN auto INTEGER NOT NULL DEFAULT 0;`,
       createTable(TASK_CHECKPOINTS, 'sqlite'),
     ].join('\n'),
+    // hook_sessions is made by v10 as declared today, so a new file has `denied` already.
+    run: (db) => {
+      const cols = db.prepare("SELECT name FROM pragma_table_info('hook_sessions')").all() as Array<{ name: string }>;
+      if (!cols.some((c) => c.name === 'denied')) db.prepare("ALTER TABLE hook_sessions ADD COLUMN denied TEXT NOT NULL DEFAULT '[]'").run();
+    },
   },
 ];

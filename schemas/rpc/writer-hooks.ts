@@ -18,6 +18,8 @@ export const HookSession = Type.Object({
   edited: Type.Array(Type.String()),
   created_at: Type.String(),
   last_progress_at: Type.String(),
+  /** The newest edits refused to it (issue 44): its digest says when each lease ends. */
+  denied: Type.Array(Type.Object({ path: Type.String(), lease_id: Type.String() })),
 });
 export type HookSession = Static<typeof HookSession>;
 
@@ -80,6 +82,8 @@ export const HookMethods = {
       holder: Type.String(),
       holder_name: Type.String(),
       tool: Type.String(),
+      /** The session refused (its digest tells when the lease ends). */
+      session_id: Type.Optional(SessionId),
     }),
     res: Type.Object({ events: Type.Array(Event) }),
   },

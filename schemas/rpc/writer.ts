@@ -231,6 +231,8 @@ export const WriterMethods = {
       exclusive: Type.Boolean(),
       ttl_ms: Type.Integer({ minimum: 0 }),
       reason: Type.String(),
+      /** An edit hook's auto-lease (issue 44): its TTL is an idle lifetime that heartbeats do not renew. */
+      auto: Type.Optional(Type.Boolean()),
     }),
     res: Type.Union([Type.Object({ lease: LeaseRow, events: Events }), Type.Object({ conflict: Type.Object({ resource: Type.String(), leases: Type.Array(LeaseRow) }) })]),
   },

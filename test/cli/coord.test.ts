@@ -61,9 +61,7 @@ t.test('lease and task commands act for the agent in KOOR_INSTANCE or --instance
   t.equal((await cli('task', 'done', String(t1.id))).code, 1, 'only the claimer');
   t.match(JSON.parse((await devCli('task', 'done', String(t1.id))).stdout), { status: 'done' });
   t.match(JSON.parse((await devCli('task', 'claim', 'web')).stdout), { id: t2.id });
-  t.match(JSON.parse((await devCli('task', 'release', String(t2.id), '--reason', 'lunch')).stdout), { status: 'ready', reason: 'lunch' });
-  await devCli('task', 'claim', 'web');
-  t.match(JSON.parse((await devCli('task', 'fail', String(t2.id), '--reason', 'broken')).stdout), { status: 'failed', reason: 'broken' }, 'no attempt left (max 1, claimed twice): failed');
+  t.match(JSON.parse((await devCli('task', 'release', String(t2.id), '--reason', 'lunch')).stdout), { status: 'failed', reason: 'lunch' }, 'released after its last attempt (max 1): parked as failed');
   const t3 = JSON.parse((await anon('task', 'add', 'web', 'retry me')).stdout);
   await devCli('task', 'claim', 'web');
   t.match(JSON.parse((await devCli('task', 'fail', String(t3.id), '--permanent')).stdout), { status: 'failed', attempts: 1 }, '--permanent');

@@ -212,6 +212,13 @@ t.test('wait --hook: what arrived on stderr with exit 2; the timeout exits 0 sil
   t.same(await Promise.race([hook.exited, sleep(10_000).then(() => null)]), { code: 2, signal: null }, 'exit 2 wakes Claude Code');
   t.same(hook.lines(), [], 'nothing on stdout');
   t.match(hook.stderr(), new RegExp(`^message #${m.id} ann \\(\\ds ago\\) \\[ack required\\]\n  wake up\nread it: koor-cli inbox\n$`));
+  // Recorded before the exit, as the agent (the dashboard's team page marks it); the quiet timeout recorded nothing.
+  const woken = (await api(s.url, 'GET', '/api/events/history?topic=hook.woken')) as Array<{ data: unknown; source: string }>;
+  t.same(
+    woken.map((e) => [e.source, e.data]),
+    [['ben', { agent: ben.id, agent_name: 'ben', reason: 'message', message_id: m.id, from_name: 'ann' }]],
+    'the wake-up is recorded as a hook.woken event',
+  );
 });
 
 t.test('wait for tasks: a task this agent may claim becoming ready, also by its last dependency being done', async (t) => {

@@ -89,7 +89,7 @@ t.test('hooks: edits guarded before they happen — auto-lease, a refusal naming
 
   t.same(await a.edit('src/app.ts'), {}, "A's first edit of a free file is allowed");
   const leases = (await call('GET', '/api/leases')).body;
-  t.match(leases, [{ holder_name: 'agent-a', resources: ['src/app.ts'], exclusive: true, reason: 'editing (auto-lease)', expires_at: '' }], 'and leases it to A (repository-relative)');
+  t.match(leases, [{ holder_name: 'agent-a', resources: ['src/app.ts'], exclusive: true, reason: 'editing (auto-lease)', expires_at: /^\d{4}-/ }], 'and leases it to A (repository-relative), for its idle lifetime');
   t.same(await a.edit('src/app.ts', 'Edit'), {}, 'A edits it again');
   t.equal((await call('GET', '/api/leases')).body.length, 1, 'one lease');
 
@@ -119,6 +119,42 @@ t.test('hooks: edits guarded before they happen — auto-lease, a refusal naming
     ['agent-b', 'src/app.ts'],
     ['agent-b', 'src/other.ts'],
   ]);
+});
+
+t.test('hooks: an auto-lease ends once its holder stops editing the file; the agent it refused learns the file is free', async (t) => {
+  const s = await startTestServer(t, { autoLeaseIdleMs: 2000 });
+  const { call, session } = client(s.url);
+  const a = session('aaaa0000-0000-4000-8000-0000000000a1', '/clone-a/shop', 'agent-a');
+  const b = session('bbbb0000-0000-4000-8000-0000000000b1', '/clone-b/shop', 'agent-b');
+  await a.hook('UserPromptSubmit');
+  await b.hook('UserPromptSubmit');
+  t.same(await a.edit('package.json'), {});
+  const first = (await call('GET', '/api/leases')).body[0];
+  t.equal((await b.edit('package.json')).hookSpecificOutput?.permissionDecision, 'deny', 'B is refused while A edits it');
+  // A edits it again: the idle lifetime runs from then (expires_at has a resolution of seconds).
+  await new Promise((r) => setTimeout(r, 1100));
+  t.same(await a.edit('package.json', 'Edit'), {});
+  const renewed = (await call('GET', '/api/leases')).body[0];
+  t.equal(renewed.id, first.id, 'the same lease');
+  t.ok(Date.parse(renewed.expires_at) > Date.parse(first.expires_at), 'renewed by the edit');
+  // A goes on working (its hooks heartbeat) without touching the file: the lease ends anyway.
+  const released = await waitUntil(
+    'the idle auto-lease to end',
+    async () => {
+      await a.hook('UserPromptSubmit');
+      const r = (await call('GET', '/api/events/history?topic=lease.released')).body as any[];
+      return r.find((e) => e.data.id === first.id);
+    },
+    10_000,
+    200,
+  );
+  t.equal(released.data.reason, 'expired', 'released as expired, though A stayed active');
+  t.ok(Date.now() - Date.parse(renewed.expires_at) < 3000, 'within a sweep of its idle lifetime');
+  const news = context(await b.hook('UserPromptSubmit'));
+  t.match(news, /Free again, no longer leased: package\.json\. You may edit it now\./, 'the refused agent learns it is free');
+  t.ok(tokens(news!) <= 60, `in few tokens (${tokens(news!)})`);
+  t.same(await b.edit('package.json'), {}, 'and B may edit it');
+  t.equal(context(await b.hook('UserPromptSubmit')), undefined, 'told once');
 });
 
 t.test('hooks: --hook-edits deny refuses only files others leased, and takes no lease itself', async (t) => {

@@ -39,7 +39,7 @@ t.test('paths: stored, checked, leased by the claim in the same write, freed wit
   }
   t.same((await call('GET', '/api/tasks?project=web')).body, [], 'nothing stored by a refused create');
 
-  const shared = (await call('POST', '/api/tasks', { project: 'web', title: 'shared', priority: 9, paths: ['src/shared/**', 'package.json'] })).body;
+  const shared = (await call('POST', '/api/tasks', { project: 'web', title: 'shared', priority: 9, max_attempts: 10, paths: ['src/shared/**', 'package.json'] })).body;
   t.same(shared.paths, ['src/shared/**', 'package.json']);
   const docs = (await call('POST', '/api/tasks', { project: 'web', title: 'docs', priority: 5, paths: ['docs/**'] })).body;
   const plain = (await call('POST', '/api/tasks', { project: 'web', title: 'plain' })).body;
@@ -123,6 +123,26 @@ t.test('checkpoints: the claimer only, bounded; the next claimant resumes from t
     `the digest says where to resume: ${JSON.stringify(digest.lines)}`,
   );
   t.equal((await call('POST', `/api/tasks/${task.id}/checkpoint`, { done: 'late' }, as(ann.id))).status, 403, 'the old claimer may not write on');
+});
+
+t.test('a task released after its last attempt parks as failed, with its checkpoints', async (t) => {
+  const s = await startTestServer(t);
+  const { call, register, as } = client(s.url);
+  const ann = await register('ann');
+  const task = (await call('POST', '/api/tasks', { project: 'park', title: 'flaky', max_attempts: 2 })).body;
+  await call('POST', '/api/tasks/claim', { project: 'park' }, as(ann.id));
+  await call('POST', `/api/tasks/${task.id}/checkpoint`, { done: 'tried once', next: 'try again' }, as(ann.id));
+  t.match((await call('POST', `/api/tasks/${task.id}/release`, {}, as(ann.id))).body, { status: 'ready', attempts: 1 }, 'attempts left: back to ready');
+  await call('POST', '/api/tasks/claim', { project: 'park' }, as(ann.id));
+  t.match((await call('POST', `/api/tasks/${task.id}/release`, { reason: 'gave up' }, as(ann.id))).body, { status: 'failed', attempts: 2, reason: 'gave up' }, 'the last attempt released: failed');
+  t.same((await call('POST', '/api/tasks/claim', { project: 'park' }, as(ann.id))).status, 404, 'never handed out again');
+  t.same(((await call('GET', `/api/tasks/${task.id}/checkpoints`)).body as any[]).map((c) => c.done), ['tried once'], 'its history kept');
+  // A claimer dying on the last attempt parks it the same way.
+  const last = (await call('POST', '/api/tasks', { project: 'park', title: 'once', max_attempts: 1 })).body;
+  const bob = await register('bob');
+  await call('POST', '/api/tasks/claim', { project: 'park' }, as(bob.id));
+  await call('DELETE', `/api/instances/${bob.id}`);
+  t.match((await call('GET', `/api/tasks/${last.id}`)).body, { status: 'failed', reason: 'deregistered' });
 });
 
 t.test('50 agents claiming tasks with overlapping paths at once: no two claimed tasks overlap, every lease is its task', async (t) => {

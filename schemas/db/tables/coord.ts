@@ -15,6 +15,11 @@ export const LEASES: Table = {
     expires_ms: { type: 'int', default: 0 },
     /** Its fencing token (issue 31): the id of its `lease.acquired` event, so a later holder always has a larger one. */
     fence: { type: 'int', default: 0, afterSeq: true },
+    /**
+     * 1: taken by an edit hook (auto-lease, issue 44): its TTL is an idle lifetime, renewed by its
+     * holder's edits of the file, not by the holder's heartbeats.
+     */
+    auto: { type: 'int', default: 0, afterSeq: true },
   },
   seq: 'unique',
   indexes: [

@@ -26,6 +26,8 @@ export const HOOK_SESSIONS: Table = {
     created_at: { type: 'text' },
     /** The last hook that showed the agent at work (beside the instance's last_seen). */
     last_progress_at: { type: 'text' },
+    /** JSON text: the newest edits refused to it, `[{"path","lease_id"}]` (bounded): its digest says when each lease ends (issue 44). */
+    denied: { type: 'text', default: "'[]'" },
   },
   indexes: [{ name: 'hook_sessions_instance', on: 'instance_id' }],
 };

@@ -38,6 +38,8 @@ export interface DigestInput {
   audit: readonly AuditNews[];
   /** Files this session edited, repository-relative. */
   edited: readonly string[];
+  /** Edits refused to this session, with the lease that refused each (issue 44): news when it ends. */
+  denied?: ReadonlyArray<{ path: string; lease_id: string }>;
 }
 
 const quote = (s: string): string => {
@@ -71,6 +73,7 @@ export function digestLines(d: DigestInput): string[] {
 
   const ready = new Map<number, string>();
   const resumes: string[] = [];
+  const freed: string[] = [];
   const leasedOver: string[] = [];
   let budget: Record<string, unknown> | null = null;
   for (const e of d.events) {
@@ -86,6 +89,10 @@ export function digestLines(d: DigestInput): string[] {
       else ready.delete(id);
       // Issue 44: this agent claimed a task an earlier claimer checkpointed: continue, do not restart.
       if (e.topic === 'task.claimed' && t.claimed_by === me.id && typeof t.resume === 'string') resumes.push(`Resume task #${id} ${quote(str(t.title))} from its last checkpoint, next: ${quote(t.resume)}. See: koor-cli task checkpoints ${id}`);
+    } else if (e.topic === 'lease.released') {
+      // Issue 44: a lease that refused this agent an edit ended: the file is free again.
+      const l = parse(e.data);
+      for (const x of d.denied ?? []) if (x.lease_id === l.id && !freed.includes(x.path)) freed.push(x.path);
     } else if (e.topic === 'lease.acquired') {
       const l = parse(e.data);
       if (l.holder === me.id) continue;
@@ -100,6 +107,7 @@ export function digestLines(d: DigestInput): string[] {
     lines.unshift(`Budget exceeded: ${str(budget.scope)} spent ${spent} of ${cap} (${str(budget.period)} ${str(budget.period_key)}); task claims are refused until the period rolls or the cap is raised. See: koor-cli budget list`);
   }
   for (const r of resumes.slice(0, LIST_MAX)) lines.push(r);
+  if (freed.length > 0) lines.push(`Free again, no longer leased: ${freed.slice(0, LIST_MAX).join(', ')}${more(freed.length)}. You may edit ${freed.length === 1 ? 'it' : 'them'} now.`);
   if (ready.size > 0) {
     const items = [...ready].slice(0, LIST_MAX).map(([id, title]) => `#${id} ${quote(title)}`);
     lines.push(`Task${ready.size === 1 ? '' : 's'} ready in ${me.project}: ${items.join('; ')}${more(ready.size)}. Claim: koor-cli task claim ${me.project}`);

@@ -18,6 +18,7 @@ export function hooksDomain(p: Platform, d: { leases: LeaseService; instances: I
     announce: d.announce,
     remember: (i) => d.instances.remember(i),
     edits: p.config.hookEdits,
+    autoLeaseIdleMs: p.config.autoLeaseIdleMs,
     log: p.log.child({ component: 'hooks' }),
   });
   return {

@@ -41,7 +41,7 @@ const AUDIT_AFTER = sql(
 );
 /** The topics a digest reads (src/domains/hooks/digest.ts): substr works alike in both dialects. */
 const EVENTS_AFTER = sql(
-  "SELECT id, topic, data FROM events WHERE id > ? AND id <= ? AND (substr(topic, 1, 5) = 'task.' OR topic = 'lease.acquired' OR topic = 'budget.exceeded') ORDER BY id LIMIT ?",
+  "SELECT id, topic, data FROM events WHERE id > ? AND id <= ? AND (substr(topic, 1, 5) = 'task.' OR topic = 'lease.acquired' OR topic = 'lease.released' OR topic = 'budget.exceeded') ORDER BY id LIMIT ?",
 );
 
 export function hookReader(db: Reads): HookReader {

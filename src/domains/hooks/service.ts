@@ -85,6 +85,9 @@ const clock = (rfc: string): string => `${rfc.slice(11, 16)} UTC`;
  * before they happen, and answers the model with a digest of what concerns it — only when
  * something does. Every hook is a sign of life and of progress.
  */
+/** The reason of a lease an edit hook takes (issue 29; its idle lifetime: issue 44). */
+export const AUTO_LEASE_REASON = 'editing (auto-lease)';
+
 export class HookService {
   /** Sessions this node has seen bound: session id → instance (immutable once bound; dropped at its end). */
   private readonly bound = new Map<string, { instanceId: string; name: string; tokenId: string }>();
@@ -105,6 +108,8 @@ export class HookService {
       /** An instance a binding registered, for the identity index (its token and id work at once). */
       remember: (r: { id: string; name: string; token_hash: string; token_id: string }) => void;
       edits: 'deny' | 'auto-lease';
+      /** An auto-lease's idle lifetime, ms (0 = the session's life; issue 44). */
+      autoLeaseIdleMs: number;
       log: Logger;
     },
   ) {}
@@ -190,7 +195,8 @@ export class HookService {
   /**
    * PreToolUse of an edit: refused when another agent holds an exclusive lease on the file; with
    * `auto-lease`, the first edit of a file nobody leases takes an exclusive lease on it for this
-   * agent (held while it lives: released when its session ends or it goes stale).
+   * agent, held until it has not edited the file for `autoLeaseIdleMs` (each edit of it renews
+   * the lease; 0: while it lives) and released when its session ends or it goes stale.
    */
   private async guard(s: HookSession, input: HookInput, caller: HookCaller): Promise<Output> {
     const rel = this.editedPath(s, input);
@@ -198,15 +204,26 @@ export class HookService {
     const me = await this.me(s);
     const leases = await this.d.leases.check(rel);
     const blocking = leases.find((l) => l.holder !== me.id && l.exclusive);
-    if (blocking) return this.deny(me, rel, blocking, input.tool_name ?? '');
-    if (this.d.edits !== 'auto-lease' || leases.length > 0) return NOTHING;
+    if (blocking) return this.deny(me, rel, blocking, input.tool_name ?? '', s.session_id);
+    if (this.d.edits !== 'auto-lease') return NOTHING;
+    const mine = leases.find((l) => l.holder === me.id && l.reason === AUTO_LEASE_REASON && l.expires_at !== '');
+    if (mine) {
+      // Another edit of a file it auto-leased: its idle lifetime runs from now again.
+      await this.d.writer.call('leases.renew', { id: mine.id, holder: me.id }).catch((err: unknown) => this.d.log.debug({ err, lease: mine.id }, 'auto-lease renewal failed'));
+      return NOTHING;
+    }
+    if (leases.length > 0) return NOTHING;
     // A scoped token's agent leases only files its scopes reach (issue 30); others it edits unleased.
     if (caller.scopes !== null && !inScope(caller.scopes, { kind: 'path', name: rel })) return NOTHING;
-    const r = await this.d.writer.call('leases.acquire', { holder: me.id, resources: [rel], exclusive: true, ttl_ms: 0, reason: 'editing (auto-lease)' }, { audit: { actor: me.name } });
+    const r = await this.d.writer.call(
+      'leases.acquire',
+      { holder: me.id, resources: [rel], exclusive: true, ttl_ms: this.d.autoLeaseIdleMs, reason: AUTO_LEASE_REASON, auto: true },
+      { audit: { actor: me.name } },
+    );
     if ('conflict' in r) {
       // Taken by another agent between the check and the acquire.
       const other = r.conflict.leases.find((l: LeaseRow) => l.holder !== me.id);
-      if (other) return this.deny(me, rel, leaseJson(other), input.tool_name ?? '');
+      if (other) return this.deny(me, rel, leaseJson(other), input.tool_name ?? '', s.session_id);
       return NOTHING;
     }
     this.stats.auto_leased++;
@@ -214,11 +231,11 @@ export class HookService {
     return NOTHING;
   }
 
-  private async deny(me: Me, rel: string, lease: Pick<Lease, 'id' | 'holder' | 'holder_name' | 'reason' | 'acquired_at'>, tool: string): Promise<Output> {
+  private async deny(me: Me, rel: string, lease: Pick<Lease, 'id' | 'holder' | 'holder_name' | 'reason' | 'acquired_at'>, tool: string, sessionId: string): Promise<Output> {
     this.stats.denied++;
     const r = await this.d.writer.call(
       'hooks.denied',
-      { agent: me.id, agent_name: me.name, path: rel, lease_id: lease.id, holder: lease.holder, holder_name: lease.holder_name, tool },
+      { agent: me.id, agent_name: me.name, path: rel, lease_id: lease.id, holder: lease.holder, holder_name: lease.holder_name, tool, session_id: sessionId },
       { audit: { actor: me.name } },
     );
     this.d.announce(r.events);
@@ -260,7 +277,7 @@ export class HookService {
     const me = await this.me(s);
     const g = await this.gather(s, me);
     const editedNow = edited !== null && !s.edited.includes(edited) ? edited : null;
-    const lines = digestLines({ me, messages: g.messages, events: g.events, audit: g.audit, edited: editedNow === null ? s.edited : [...s.edited, editedNow] });
+    const lines = digestLines({ me, messages: g.messages, events: g.events, audit: g.audit, edited: editedNow === null ? s.edited : [...s.edited, editedNow], denied: s.denied });
     const text = digestText(lines, DIGEST_TOKENS);
     const cursors = { event_cursor: g.eventThrough, audit_cursor: g.auditThrough, message_cursor: g.messages.at(-1)?.id ?? s.message_cursor };
     if (this.scanned.size >= SCANNED_MAX) this.scanned.clear();
@@ -346,7 +363,7 @@ export class HookService {
       this.d.reader.eventsAfter(cursors.event_cursor, newestEvent, SCAN_EVENTS),
       this.d.reader.auditAfter(cursors.audit_cursor, newestAudit, SCAN_AUDIT),
     ]);
-    const lines = digestLines({ me, messages, events, audit, edited: cursors.edited });
+    const lines = digestLines({ me, messages, events, audit, edited: cursors.edited, denied: s?.denied ?? [] });
     return JSON.stringify({ agent: i.id, name: i.name, text: digestText(lines, DIGEST_TOKENS), lines });
   }
 

@@ -14,10 +14,13 @@ type Row = HookSessionRow;
 
 /** Files a session remembers having edited (the newest), for the leases of others touching them. */
 export const HOOK_EDITED_KEEP = 100;
+/** Refused edits a session remembers (the newest), to tell it when each lease ends (issue 44). */
+export const HOOK_DENIED_KEEP = 20;
 
 const COLS = HOOK_SESSION_COLUMNS;
 const GET = sql(`SELECT ${COLS} FROM hook_sessions WHERE session_id = ?`);
-const INSERT = sql(`INSERT INTO hook_sessions (${COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, '[]', ?, ?)`);
+const INSERT = sql(`INSERT INTO hook_sessions (${COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, '[]', ?, ?, '[]')`);
+const SET_DENIED = sql('UPDATE hook_sessions SET denied = ? WHERE session_id = ?');
 const DELETE = sql('DELETE FROM hook_sessions WHERE session_id = ?');
 const DELETE_FOR = sql('DELETE FROM hook_sessions WHERE instance_id = ?');
 const INSTANCE_LIVE = sql('SELECT 1 AS found FROM instances WHERE id = ?');
@@ -99,6 +102,12 @@ export function hookStore(events: EventStore) {
 
     async denied(tx: Tx, req: ReqOf<M, 'hooks.denied'>): Promise<ResOf<M, 'hooks.denied'>> {
       const data = JSON.stringify({ path: req.path, tool: req.tool, agent: req.agent, agent_name: req.agent_name, lease_id: req.lease_id, holder: req.holder, holder_name: req.holder_name });
+      const row = req.session_id === undefined ? undefined : await tx.get<Row>(GET, req.session_id);
+      if (row) {
+        const list = decode(row).denied.filter((d) => d.path !== req.path);
+        list.push({ path: req.path, lease_id: req.lease_id });
+        await tx.run(SET_DENIED, JSON.stringify(list.slice(-HOOK_DENIED_KEEP)), row.session_id);
+      }
       return { events: [await events.publish(tx, { topic: 'lease.denied', data, source: 'hooks' })] };
     },
   };

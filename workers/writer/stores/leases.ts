@@ -37,12 +37,13 @@ const DUE = dialects({
   sqlite: `SELECT ${COLS} FROM leases WHERE expires_ms > 0 AND expires_ms <= ? ORDER BY expires_ms LIMIT ?`,
   pg: `SELECT ${COLS} FROM leases WHERE expires_ms > 0 AND expires_ms <= ? ORDER BY expires_ms, seq LIMIT ?`,
 });
-const INSERT = sql(`INSERT INTO leases (${COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+const INSERT = sql(`INSERT INTO leases (${COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
 const SET_FENCE = sql('UPDATE leases SET fence = ? WHERE id = ?');
 const INSERT_RESOURCE = sql('INSERT INTO lease_resources (prefix, lease_id, resource) VALUES (?, ?, ?) ON CONFLICT DO NOTHING');
 const DELETE = sql('DELETE FROM leases WHERE id = ?');
 const SET_EXPIRY = sql('UPDATE leases SET ttl_ms = ?, expires_ms = ? WHERE id = ?');
-const RENEW_HOLDER = sql('UPDATE leases SET expires_ms = ? + ttl_ms WHERE holder = ? AND ttl_ms > 0 AND expires_ms > ?');
+/** An auto-lease's TTL is an idle lifetime: only its holder's edits of the file renew it (issue 44). */
+const RENEW_HOLDER = sql('UPDATE leases SET expires_ms = ? + ttl_ms WHERE holder = ? AND ttl_ms > 0 AND expires_ms > ? AND auto = 0');
 const SHIFT = sql('UPDATE leases SET expires_ms = expires_ms + ? WHERE expires_ms > 0');
 const HOLDER_NAME = sql('SELECT name FROM instances WHERE id = ?');
 
@@ -154,7 +155,7 @@ export function leaseStore(events: EventStore) {
         expires_ms: req.ttl_ms > 0 ? now + req.ttl_ms : 0,
         fence: 0,
       };
-      await tx.run(INSERT, row.id, row.holder, row.holder_name, row.resources, row.exclusive, row.reason, row.ttl_ms, row.acquired_at, row.expires_ms, 0);
+      await tx.run(INSERT, row.id, row.holder, row.holder_name, row.resources, row.exclusive, row.reason, row.ttl_ms, row.acquired_at, row.expires_ms, 0, req.auto === true ? 1 : 0);
       for (const r of resources) await tx.run(INSERT_RESOURCE, Buffer.from(pathGlob(r)!.prefix), row.id, r);
       await revive(tx, req.holder, row.acquired_at);
       const data = `{"id":${JSON.stringify(row.id)},"holder":${JSON.stringify(row.holder)},"holder_name":${JSON.stringify(name)},"resources":${row.resources},"exclusive":${req.exclusive},"reason":${JSON.stringify(req.reason)}}`;

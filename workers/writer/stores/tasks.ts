@@ -215,13 +215,17 @@ export function taskStore(events: EventStore, leases: ReturnType<typeof leaseSto
       return settleTo(tx, r, req, req.retry && r.attempts < r.max_attempts ? 'ready' : 'failed', 'failed');
     },
 
-    release: async (tx: Tx, req: ReqOf<M, 'tasks.release'>): Promise<Settled> => settleTo(tx, await claimedTask(tx, req), req, 'ready', 'released'),
+    /** Back to ready, unless it has had its max_attempts claims: then it parks as failed, with its checkpoints (issue 44). */
+    async release(tx: Tx, req: ReqOf<M, 'tasks.release'>): Promise<Settled> {
+      const r = await claimedTask(tx, req);
+      return settleTo(tx, r, req, r.attempts < r.max_attempts ? 'ready' : 'failed', 'released');
+    },
 
     /** Every task `holder` has claimed goes back to ready (it went stale or was deregistered). */
     async releaseHolder(tx: Tx, holder: string, why: string): Promise<Event[]> {
       const now = storageNow();
       const out: Event[] = [];
-      for (const r of await tx.all<Row>(CLAIMED_BY, holder)) out.push(await announce(tx, 'released', await settle(tx, r.id, 'ready', why, now)));
+      for (const r of await tx.all<Row>(CLAIMED_BY, holder)) out.push(await announce(tx, 'released', await settle(tx, r.id, r.attempts < r.max_attempts ? 'ready' : 'failed', why, now)));
       return out;
     },
   };
