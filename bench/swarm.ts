@@ -35,13 +35,15 @@ import { figures, timelineSvg, type ArmFigures } from './swarm/report.js';
 /** The suite's own time limits (run.ts): a full run drives hundreds of model turns per arm. */
 export const timeoutMs = { quick: 300_000, full: 3_600_000 };
 
-/** The koor-server flag that sets the auto-lease lifetime (null until the server has it). */
-const AUTO_LEASE_FLAG: string | null = null;
+/** The koor-server flag that sets the auto-lease lifetime: an auto-lease ends once its holder has not edited the file this long (0: for its session). */
+const AUTO_LEASE_FLAG = '--auto-lease-idle';
 /** koor-server --liveness-timeout: a hook touches its agent at most every 10 s (IDENTITY_TOUCH_INTERVAL_MS), so well above that. */
 const LIVENESS_TIMEOUT = '15s';
 /** Goals of issue 44. */
 const GOAL_WAKE_P99_MS = 1000;
 const GOAL_TOKENS_PER_TASK = 150;
+
+const lifeLabel = (ms: number): string => (ms === 0 ? 'session' : ms % 60_000 === 0 ? `${ms / 60_000}m` : `${ms / 1000}s`);
 
 function durationMs(s: string): number {
   const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(s.trim());
@@ -91,14 +93,14 @@ export async function run(opts: BenchOptions): Promise<Record<string, unknown>> 
   const mainTasks = Number(env.KOOR_BENCH_SWARM_TASKS ?? (quick ? 11 : 62));
   const lateTasks = quick ? 1 : 2;
   const armsWanted = (env.KOOR_BENCH_SWARM_ARMS ?? (quick ? 'baseline,sqlite' : 'baseline,sqlite,cluster')).split(',').map((s) => s.trim());
-  const lifetimes = AUTO_LEASE_FLAG === null ? [null] : (env.KOOR_BENCH_SWARM_LIFETIMES ?? (quick ? '15s' : '10s,30s,120s')).split(',').map((s) => durationMs(s));
+  // Each lifetime tried is one Koor arm on SQLite; the cluster arm runs with the first. 0 = for the session (the old behaviour).
+  const lifetimes = (env.KOOR_BENCH_SWARM_LIFETIMES ?? (quick ? '30s' : '30s,10s,2m,0')).split(',').map((s) => durationMs(s));
   const feats = features();
   const tasks: SwarmTask[] = makeBacklog({ main: mainTasks, late: lateTasks, sharedShare: 0.25, depsShare: 0.15, pathsShare: feats.paths ? 0.7 : 0, seed: 44 });
   const budgetMs = quick ? 75_000 : Math.max(240_000, mainTasks * 8_000);
   const warnings: string[] = [];
   if (!feats.paths) warnings.push('this build has no task paths (claims do not lease the task\'s files): the Koor arms ran with hook auto-leases only');
   if (!feats.checkpoints) warnings.push('this build has no task checkpoints: the Koor agents ran without them');
-  if (AUTO_LEASE_FLAG === null) warnings.push('this build has no auto-lease lifetime setting: auto-leases last as long as their agent');
   log(`client ${CLAUDE_CODE_VERSION}; ${sessions} sessions, ${tasks.length} tasks (${mainTasks} + ${lateTasks} later); features: paths ${feats.paths}, checkpoints ${feats.checkpoints}; arms: ${armsWanted.join(', ')}`);
 
   const arms: ArmResult[] = [];
@@ -108,17 +110,15 @@ export async function run(opts: BenchOptions): Promise<Record<string, unknown>> 
     const specs: ArmSpec[] = [];
     if (armsWanted.includes('baseline')) specs.push({ ...base, kind: 'baseline', label: 'baseline (tasks.json)', backend: 'none', serverArgs: [], autoLeaseMs: null });
     if (armsWanted.includes('sqlite')) {
-      for (const life of lifetimes) {
-        specs.push({ ...base, kind: 'koor', label: `koor sqlite${life === null ? '' : `, auto-lease ${life / 1000}s`}`, backend: 'sqlite', serverArgs: life === null || AUTO_LEASE_FLAG === null ? [] : [AUTO_LEASE_FLAG, `${life / 1000}s`], autoLeaseMs: life });
-      }
+      for (const life of lifetimes) specs.push({ ...base, kind: 'koor', label: `koor sqlite, auto-lease ${lifeLabel(life)}`, backend: 'sqlite', serverArgs: [AUTO_LEASE_FLAG, `${life / 1000}s`], autoLeaseMs: life === 0 ? null : life });
     }
     if (armsWanted.includes('cluster')) {
       const started = await startPostgres();
       if ('skipped' in started) warnings.push(`cluster arm skipped: ${started.skipped}`);
       else {
         pg = started;
-        const life = lifetimes[0] ?? null;
-        specs.push({ ...base, pg, kind: 'koor', label: `koor 3 nodes pg${life === null ? '' : `, auto-lease ${life / 1000}s`}`, backend: 'cluster', serverArgs: life === null || AUTO_LEASE_FLAG === null ? [] : [AUTO_LEASE_FLAG, `${life / 1000}s`], autoLeaseMs: life });
+        const life = lifetimes[0]!;
+        specs.push({ ...base, pg, kind: 'koor', label: `koor 3 nodes pg, auto-lease ${lifeLabel(life)}`, backend: 'cluster', serverArgs: [AUTO_LEASE_FLAG, `${life / 1000}s`], autoLeaseMs: life === 0 ? null : life });
       }
     }
     for (const spec of specs) {
@@ -177,7 +177,7 @@ export async function run(opts: BenchOptions): Promise<Record<string, unknown>> 
       columns: ['arm', 'done once', 'dups', 'rebase conflicts', 'edits denied', 'markers lost/doubled', 'killed task resumed', 'wake p99', 'last done s', 'sessions end s', 'tasks/min', 'same work: tasks/min'],
       rows: figs.map((f) => [
         f.label,
-        `${f.done_once}/${f.tasks}`,
+        `${f.done_once}/${f.tasks}${f.failed.length > 0 ? ` (${f.failed.length} failed)` : ''}`,
         f.duplicates.length,
         f.rebase_conflicts,
         f.edits_denied,
@@ -209,13 +209,13 @@ export async function run(opts: BenchOptions): Promise<Record<string, unknown>> 
       ]),
     },
     {
-      title: 'swarm: shared files (package.json, src/index.ts) — how long each lease on one lived (ms, ±250 ms poll)',
-      columns: ['arm', 'auto-lease lifetime', 'task leases n', 'p50', 'max', 'auto-leases n', 'p50', 'max', 'held after push p50', 'max', 'past lifetime'],
+      title: `swarm: shared files (package.json, src/index.ts) — how long each lease on one lived (ms, ±${POLL_MS} ms poll)`,
+      columns: ['arm', 'auto-lease lifetime', 'task leases n', 'p50', 'max', 'auto-leases n', 'p50', 'max', 'after last edit p50', 'max', 'past lifetime'],
       rows: figs
         .filter((f) => f.kind === 'koor')
         .map((f) => {
           const b = f.shared_blocked_ms;
-          return [f.label, f.auto_lease, b.task_leases.n, ms(b.task_leases.p50), ms(b.task_leases.max), b.auto_leases.n, ms(b.auto_leases.p50), ms(b.auto_leases.max), ms(b.held_after_push.p50), ms(b.held_after_push.max), n0(b.over_lifetime)];
+          return [f.label, f.auto_lease, b.task_leases.n, ms(b.task_leases.p50), ms(b.task_leases.max), b.auto_leases.n, ms(b.auto_leases.p50), ms(b.auto_leases.max), ms(b.held_after_last_edit.p50), ms(b.held_after_last_edit.max), n0(b.over_lifetime)];
         }),
     },
     {
@@ -235,7 +235,7 @@ export async function run(opts: BenchOptions): Promise<Record<string, unknown>> 
     'same work: tasks/min of each arm over its first M tasks done once, M the smaller count of the two arms (the baseline never finishes the killed agent\'s task nor the late ones, so to-the-last-completion rates would charge Koor the liveness timeout for work the baseline leaves undone); the throughput goal is judged on it.',
   ];
   for (const f of figs) if (f.duplicates.length > 0) notes.push(`${f.label}: duplicates ${f.duplicates.join('; ')}`);
-  for (const f of figs) if (f.not_done.length > 0) notes.push(`${f.label}: not done ${f.not_done.join(', ')}`);
+  for (const f of figs) if (f.not_done.length > 0) notes.push(`${f.label}: not done ${f.not_done.join(', ')}${f.failed.length > 0 ? ` (parked as failed after their last attempt: ${f.failed.join(', ')})` : ''}`);
   const failed = goals.filter((g) => Object.entries(g).some(([k, v]) => k !== 'arm' && v === false));
   const ok = figs.every((f) => f.kind === 'baseline' || (f.done_once === f.tasks && f.markers.lost.length === 0 && f.markers.doubled.length === 0));
   if (failed.length > 0) warnings.push(`goals not met: ${failed.map((g) => `${g.arm}: ${Object.entries(g).filter(([k, v]) => k !== 'arm' && v === false).map(([k]) => k).join(', ')}`).join('; ')}`);

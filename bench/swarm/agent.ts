@@ -39,6 +39,7 @@ export type RecordKind =
   | 'claim'
   | 'claim-failed'
   | 'resume'
+  | 'edited'
   | 'denied'
   | 'checkpoint'
   | 'pushed'
@@ -152,6 +153,10 @@ const RESET = `git rebase --abort >/dev/null 2>&1; git reset -q --hard '@{u}' 2>
 const MAX_PUSH_ATTEMPTS = 8;
 const MAX_CLAIM_ERRORS = 5;
 const MAX_SURVEYS = 40;
+/** The Bash tool's own limit for one command (its default is 2 minutes): above the longest wait below. */
+const BASH_TIMEOUT_MS = 240_000;
+/** How long an agent that got back a task it gave up waits for the refused file, seconds. */
+const MAX_FREE_WAIT_S = 150;
 
 type Handler = (results: ToolOut[], req: ApiRequest) => Reply | Promise<Reply>;
 
@@ -223,7 +228,7 @@ abstract class ScriptedAgent {
   }
 
   protected bash(command: string, then: (s: Steps) => Reply | Promise<Reply>): Reply {
-    return this.call([{ name: 'Bash', input: { command, description: 'swarm step' } }], (r) => then(parseSteps(r[0]!)));
+    return this.call([{ name: 'Bash', input: { command, description: 'swarm step', timeout: BASH_TIMEOUT_MS } }], (r) => then(parseSteps(r[0]!)));
   }
 
   protected end(text: string, kind: RecordKind = 'idle'): Reply {
@@ -288,6 +293,8 @@ interface KoorTask {
 
 export class KoorAgent extends ScriptedAgent {
   private task: KoorTask | null = null;
+  /** The task this agent last gave back after a denial, and the files it was refused. */
+  private yielded: { id: number; files: string[] } | null = null;
   private claimErrors = 0;
   private surveys = 0;
   private tasksDone = 0;
@@ -347,8 +354,25 @@ export class KoorAgent extends ScriptedAgent {
     this.task = t;
     this.rec('claim', { at: c.at, task: t.key, detail: `attempt ${t.attempts}${t.checkpoint ? `, checkpoint by ${t.checkpoint.by_name ?? '?'}: ${t.checkpoint.done ?? ''}` : ''}` });
     const pull = s.get('pull');
-    if (pull !== undefined && pull.code !== 0) return this.bash(RESET, () => this.startWork(t));
-    return this.startWork(t);
+    const start = (): Reply => {
+      // The task it just gave back came back to it: wait until the files it was refused are free, rather than give it back again.
+      const refused = this.yielded?.id === t.id ? this.yielded.files : [];
+      this.yielded = null;
+      if (refused.length === 0) return this.startWork(t);
+      return this.bash(this.waitFreeCommand(refused), (w) => {
+        this.rec('wait', { at: w.get('free')?.at, task: t.key, files: refused, detail: `for ${refused.join(', ')} to be free: ${w.get('free')?.out.trim().split('\n').at(-1) ?? ''}` });
+        return this.bash('git pull --rebase -q 2>&1; ' + stamp('pull'), () => this.startWork(t));
+      });
+    };
+    if (pull !== undefined && pull.code !== 0) return this.bash(RESET, start);
+    return start();
+  }
+
+  /** Polls `koor-cli lease check` until no other agent holds any of `files` (bounded). */
+  private waitFreeCommand(files: readonly string[]): string {
+    const me = q(`"holder_name":"${this.cfg.name}"`);
+    const held = files.map((f) => `koor-cli lease check ${q(f)} | tr ',' '\n' | grep '"holder_name"' | grep -vq ${me}`).join(' || ');
+    return `i=0; while { ${held}; } && [ $i -lt ${MAX_FREE_WAIT_S} ]; do sleep 1; i=$((i+1)); done; echo "waited $i s"; ${stamp('free')}`;
   }
 
   /** A task some agent worked on before (a checkpoint, or a later attempt): what already reached the origin is not done again. */
@@ -367,8 +391,10 @@ export class KoorAgent extends ScriptedAgent {
 
   private edit(t: KoorTask, files: readonly string[]): Reply {
     if (files.length === 0) return this.afterEdits(t);
-    return this.call(this.editBlocks(t, files), (results) => {
+    return this.call(this.editBlocks(t, files), (results, req) => {
       const denied: string[] = [];
+      const ok = files.filter((_, i) => !results[i]!.isError);
+      if (ok.length > 0) this.rec('edited', { at: req.at, task: t.key, files: ok });
       results.forEach((r, i) => {
         const f = files[i]!;
         if (!r.isError) t.edited.push(f);
@@ -420,10 +446,11 @@ export class KoorAgent extends ScriptedAgent {
           const redo = t.edited;
           this.rec('redo', { task: t.key, files: redo });
           t.edited = [];
-          return this.call(this.editBlocks(t, redo), (results) => {
+          return this.call(this.editBlocks(t, redo), (results, req) => {
             results.forEach((r, i) => {
               if (!r.isError) t.edited.push(redo[i]!);
             });
+            if (t.edited.length > 0) this.rec('edited', { at: req.at, task: t.key, files: t.edited });
             return this.push(t, then);
           });
         });
@@ -443,7 +470,9 @@ export class KoorAgent extends ScriptedAgent {
         : '';
       return this.bash(`${cp}koor-cli task release ${t.id} --reason ${q(reason)}; ${stamp('release')}`, (s) => {
         const r = s.get('release');
-        this.rec('release', { at: r?.at, task: t.key, files: left, detail: r?.code === 0 ? reason : `release failed: ${(r?.out ?? '').trim().slice(0, 200)}` });
+        const back = jsonIn(r?.out ?? '');
+        this.rec('release', { at: r?.at, task: t.key, files: left, detail: r?.code === 0 ? `${reason}; task ${back?.status ?? '?'} after ${back?.attempts ?? '?'} attempt(s)` : `release failed: ${(r?.out ?? '').trim().slice(0, 200)}` });
+        this.yielded = { id: t.id, files: t.denied };
         this.task = null;
         // Back off before the next claim: the file it needs is someone else's for now.
         return this.claim('sleep 2; ');

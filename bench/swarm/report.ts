@@ -13,6 +13,8 @@ import { POLL_MS, type ArmResult } from './arm.js';
 import { LATE_PROJECT, SHARED_FILES, type SwarmTask } from './backlog.js';
 
 const enc = new Tiktoken(o200k_base);
+/** An expired lease may be seen for a poll or two more, and is swept on the server's timer: the tolerance of "past its lifetime". */
+const EXPIRY_SLACK_MS = 1500 + 2 * POLL_MS;
 export const tokens = (s: string): number => enc.encode(s).length;
 
 /** Nearest-rank percentile of `xs` (null when empty). */
@@ -109,6 +111,8 @@ export interface ArmFigures {
   done_once: number;
   done: number;
   not_done: string[];
+  /** Koor: tasks parked as failed (released after their last attempt). */
+  failed: string[];
   duplicates: string[];
   rebase_conflicts: number;
   conflicts: Array<{ session: string; task?: string; detail?: string }>;
@@ -133,9 +137,9 @@ export interface ArmFigures {
   shared_blocked_ms: {
     task_leases: ReturnType<typeof summary>;
     auto_leases: ReturnType<typeof summary>;
-    /** An auto-lease on a shared file after its holder pushed the file: blocking nobody needed. */
-    held_after_push: ReturnType<typeof summary>;
-    /** Auto-leases on shared files held longer than the lifetime (+ the poll's resolution). */
+    /** How long an auto-lease on a shared file outlived its holder's last edit of it (the idle lifetime at work). */
+    held_after_last_edit: ReturnType<typeof summary>;
+    /** Auto-leases on shared files that outlived their holder's last edit by more than the lifetime (+ EXPIRY_SLACK_MS). */
     over_lifetime: number | null;
   };
   claim_to_done_ms: ReturnType<typeof summary>;
@@ -227,7 +231,7 @@ export function figures(a: ArmResult, tasks: readonly SwarmTask[]): ArmFigures {
   const shared = new Set<string>(SHARED_FILES);
   const taskLeases: number[] = [];
   const autoLeases: number[] = [];
-  const afterPush: number[] = [];
+  const afterEdit: number[] = [];
   let over = 0;
   for (const l of a.leases) {
     const files = l.resources.filter((r) => shared.has(r));
@@ -235,9 +239,15 @@ export function figures(a: ArmResult, tasks: readonly SwarmTask[]): ArmFigures {
     const span = l.last - l.first + POLL_MS;
     if (/auto-lease/.test(l.reason)) {
       autoLeases.push(span);
-      if (a.spec.autoLeaseMs !== null && span > a.spec.autoLeaseMs + 2 * POLL_MS) over++;
-      const push = recs.find((r) => r.kind === 'pushed' && r.session === l.holder_name && (r.files ?? []).some((f) => files.includes(f)) && r.at >= l.first - POLL_MS && r.at <= l.last + POLL_MS);
-      if (push) afterPush.push(Math.max(0, l.last + POLL_MS / 2 - push.at));
+      // The idle part: from the holder's last edit of the file while it held the lease to the lease's end.
+      const edit = recs
+        .filter((r) => r.kind === 'edited' && r.session === l.holder_name && (r.files ?? []).some((f) => files.includes(f)) && r.at >= l.first - 2 * POLL_MS && r.at <= l.last + POLL_MS)
+        .at(-1);
+      if (edit) {
+        const idleMs = Math.max(0, l.last + POLL_MS / 2 - edit.at);
+        afterEdit.push(idleMs);
+        if (a.spec.autoLeaseMs !== null && idleMs > a.spec.autoLeaseMs + EXPIRY_SLACK_MS) over++;
+      }
     } else taskLeases.push(span);
   }
 
@@ -344,17 +354,18 @@ export function figures(a: ArmResult, tasks: readonly SwarmTask[]): ArmFigures {
     backend: a.spec.backend,
     sessions: a.spec.sessions,
     tasks: tasks.length,
-    auto_lease: a.spec.kind === 'baseline' ? '-' : a.spec.autoLeaseMs === null ? 'agent lifetime' : `${a.spec.autoLeaseMs / 1000}s`,
+    auto_lease: a.spec.kind === 'baseline' ? '-' : a.spec.autoLeaseMs === null ? 'session' : `${a.spec.autoLeaseMs / 1000}s`,
     done_once: doneOnce,
     done: done.size,
     not_done: tasks.filter((t) => !done.has(t.key)).map((t) => t.key),
+    failed: a.final.filter((t) => t.status === 'failed').map((t) => t.key),
     duplicates,
     rebase_conflicts: recs.filter((r) => r.kind === 'conflict').length,
     conflicts: recs.filter((r) => r.kind === 'conflict').map((r) => ({ session: r.session, task: r.task, detail: r.detail?.slice(0, 160) })),
     edits_denied: recs.filter((r) => r.kind === 'denied').length,
     markers: { exact: a.audit.exact.length, lost: a.audit.lost, doubled: a.audit.doubled, stray: a.audit.stray, conflict_markers_in: a.audit.conflictMarkersIn },
     killed,
-    shared_blocked_ms: { task_leases: summary(taskLeases), auto_leases: summary(autoLeases), held_after_push: summary(afterPush), over_lifetime },
+    shared_blocked_ms: { task_leases: summary(taskLeases), auto_leases: summary(autoLeases), held_after_last_edit: summary(afterEdit), over_lifetime },
     claim_to_done_ms: summary(claimToDone),
     ready_to_claim_ms: summary(readyToClaim),
     wake_ms: wake,
