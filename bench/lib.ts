@@ -72,6 +72,13 @@ interface Tracked {
 }
 const tracked = new Set<Tracked>();
 
+/** A child this suite started itself (not through spawnNode): killed by cleanupAll() and on exit if still alive. */
+export function trackChild(child: ChildProcess): void {
+  const t: Tracked = { child };
+  tracked.add(t);
+  child.once('exit', () => tracked.delete(t));
+}
+
 /** Kills every tracked child still alive and removes tracked dirs (async, graceful first). */
 export async function cleanupAll(): Promise<void> {
   const all = [...tracked];

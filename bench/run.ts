@@ -16,8 +16,8 @@ import { pathToFileURL } from 'node:url';
 import { BENCH_DIST_DIR, REPO_ROOT, RESULTS_DIR, cleanupAll, cleanupAllSync, renderTable, withTimeout, type BenchOptions, type BenchTable, type Suite } from './lib.js';
 
 /** Modules in the bench dir that are not suites. */
-const NOT_SUITES = new Set(['run', 'lib', 'baseline-uws', 'baseline-validate', 'baseline-sqlite', 'bounded-load', 'speed-scale', 'postgres', 'webhook-receiver']);
-/** Hard wall-clock limit of one suite, ms. */
+const NOT_SUITES = new Set(['run', 'lib', 'baseline-uws', 'baseline-validate', 'baseline-sqlite', 'bounded-load', 'speed-scale', 'postgres', 'webhook-receiver', 'claude-code']);
+/** Hard wall-clock limit of one suite, ms (a suite may export its own `timeoutMs: {quick, full}`). */
 const SUITE_TIMEOUT_MS = { quick: 300_000, full: 900_000 };
 
 const USAGE = 'usage: node dist/bench/run.js [suite ...] [--quick]   (npm run bench -- [suite ...] [--quick])';
@@ -142,14 +142,15 @@ async function main(): Promise<number> {
     const opts: BenchOptions = { quick, log };
     let result: Record<string, unknown>;
     try {
-      const mod = (await import(pathToFileURL(path.join(BENCH_DIST_DIR, `${name}.js`)).href)) as { run?: Suite };
+      const mod = (await import(pathToFileURL(path.join(BENCH_DIST_DIR, `${name}.js`)).href)) as { run?: Suite; timeoutMs?: { quick: number; full: number } };
       if (typeof mod.run !== 'function') {
         process.stderr.write(`bench: ${name} does not export run(opts)\n`);
         return 2;
       }
       log(`start (${quick ? 'quick' : 'full'})`);
       const started = Date.now();
-      const limit = quick ? SUITE_TIMEOUT_MS.quick : SUITE_TIMEOUT_MS.full;
+      const limits = mod.timeoutMs ?? SUITE_TIMEOUT_MS;
+      const limit = quick ? limits.quick : limits.full;
       result = await withTimeout(mod.run(opts), limit, `suite ${name}`);
       log(`done in ${((Date.now() - started) / 1000).toFixed(1)}s`);
       result = { ...result, meta: { ...meta, suite: name, elapsed_s: Math.round((Date.now() - started) / 100) / 10 } };

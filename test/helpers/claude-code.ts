@@ -1,41 +1,38 @@
 /**
- * The real Claude Code client, driven offline: the pinned release installed by the test setup
- * (`npm run test:setup`, into gitignored test-output/claude-code/<version>/, never a dependency of
- * the package), a scripted fake of the Anthropic Messages API on 127.0.0.1 that records what the
- * model was sent, and runClaude() to run one print-mode session against it. What the client does
- * with hooks is written down, with how it was verified, in CLAUDE-CODE-FACTS.md beside this file.
+ * The real Claude Code client, driven offline, for the tests: the pinned release installed by the
+ * test setup (`npm run test:setup`, into gitignored test-output/claude-code/<version>/, never a
+ * dependency of the package), a scripted fake of the Anthropic Messages API on 127.0.0.1 that
+ * records what the model was sent, and runClaude() to run one print-mode session against it. The
+ * client's location, the fake and runClaude live in bench/claude-code.ts (the swarm benchmark
+ * drives the same client); this adds the setup's notes (why the client is missing, so the tests
+ * skip with the reason) and tap teardown. What the client does with hooks is written down, with
+ * how it was verified, in CLAUDE-CODE-FACTS.md beside this file.
  */
 import fs from 'node:fs';
-import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { randomUUID } from 'node:crypto';
-import { execFile, spawn } from 'node:child_process';
 import { note, provided, type Needed } from './apt.js';
-import { REPO } from './paths.js';
+import { claudeBinary, installClaudeCodeBinary, startFakeApi as startApi, type FakeApi, type Script } from '../../bench/claude-code.js';
 
-/** The release the tests drive; its facts are in CLAUDE-CODE-FACTS.md. */
-export const CLAUDE_CODE_VERSION = '2.1.328';
-export const CLAUDE_CODE_PACKAGE = `@anthropic-ai/claude-code@${CLAUDE_CODE_VERSION}`;
-/** `npm install --no-save --prefix` lands it here (gitignored, ~360 MB). */
-export const CLAUDE_CODE_DIR = path.join(REPO, 'test-output', 'claude-code', CLAUDE_CODE_VERSION);
-
-/**
- * The native executable of the platform package (an npm optional dependency of the wrapper). Run
- * directly, it needs no postinstall script: the wrapper's bin/claude.exe is only a stub that prints
- * "claude native binary not installed" until its postinstall copies this file over it.
- */
-function nativeCandidates(): string[] {
-  const base = path.join(CLAUDE_CODE_DIR, 'node_modules', '@anthropic-ai');
-  const plat = `${process.platform}-${process.arch}`;
-  const exe = process.platform === 'win32' ? 'claude.exe' : 'claude';
-  return [path.join(base, `claude-code-${plat}`, exe), path.join(base, `claude-code-${plat}-musl`, exe)];
-}
-
-/** The installed client's executable, or null. */
-export function claudeBinary(): string | null {
-  return nativeCandidates().find((p) => fs.existsSync(p)) ?? null;
-}
+export {
+  CLAUDE_CODE_DIR,
+  CLAUDE_CODE_PACKAGE,
+  CLAUDE_CODE_VERSION,
+  DONE_ANSWER,
+  PLAIN_ANSWER,
+  claudeBinary,
+  requestText,
+  requestTexts,
+  runClaude,
+  toolResults,
+  type ApiRequest,
+  type Block,
+  type FakeApi,
+  type Reply,
+  type RunOptions,
+  type RunResult,
+  type Script,
+} from '../../bench/claude-code.js';
 
 /** For test/helpers/apt.ts's note and provided(): "claude-code" is the note's name. */
 export const CLAUDE_CODE: Needed = { pkg: 'claude-code', find: claudeBinary };
@@ -47,283 +44,24 @@ export function claudeCode(): { path: string } | { skip: string } {
   return { skip: `no Claude Code client: ${found.skip.replace(/\("npm run test:setup" installs it with apt-get as root\)/, '("npm run test:setup" installs it with npm)')}` };
 }
 
-function run(cmd: string, args: string[], timeoutMs: number, env: NodeJS.ProcessEnv = process.env): Promise<{ ok: boolean; out: string }> {
-  return new Promise((resolve) => {
-    execFile(cmd, args, { timeout: Math.max(1, timeoutMs), killSignal: 'SIGKILL', env, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
-      resolve({ ok: err === null, out: `${stdout}${stderr}${err && (err as { killed?: boolean }).killed ? '\n(timed out)' : ''}` });
-    });
-  });
-}
-
-/** `<binary> --version` prints this release: the install is whole (an interrupted one may leave a cut file). */
-async function works(bin: string): Promise<string | null> {
-  const home = fs.mkdtempSync(path.join(os.tmpdir(), 'koor-cc-version-'));
-  try {
-    const r = await run(bin, ['--version'], 30_000, { PATH: process.env.PATH, HOME: home, DISABLE_AUTOUPDATER: '1' });
-    return r.ok && r.out.includes(`${CLAUDE_CODE_VERSION} (Claude Code)`) ? null : `${bin} --version did not print ${CLAUDE_CODE_VERSION}: ${r.out.trim().slice(-300)}`;
-  } finally {
-    fs.rmSync(home, { recursive: true, force: true });
-  }
-}
-
 /**
  * Run once before the test files (`npm run test:setup`, test/setup/install.ts): installs the pinned
- * client into CLAUDE_CODE_DIR with `npm install --no-save --ignore-scripts --prefix`, unless a
- * working copy is there, within `budgetMs`. The package's only install script (postinstall) copies
- * the platform package's executable over the wrapper's stub bin/claude.exe; claudeBinary() runs the
- * platform executable itself, so no install script of the package runs here. What could not be had
- * is written down (test/helpers/apt.ts) and the tests that need it skip with the reason. Returns
- * the reason, or null when the client is there. Never throws.
+ * client unless a working copy is there, within `budgetMs` (bench/claude-code.ts
+ * installClaudeCodeBinary). What could not be had is written down (test/helpers/apt.ts) and the
+ * tests that need it skip with the reason. Returns the reason, or null when the client is there.
+ * Never throws.
  */
 export async function installClaudeCode(budgetMs: number): Promise<string | null> {
-  let why: string | null = null;
-  try {
-    const found = claudeBinary();
-    if (found !== null && (await works(found)) === null) {
-      note(CLAUDE_CODE.pkg, null);
-      return null;
-    }
-    // Absent, or a broken copy: a fresh install.
-    fs.rmSync(CLAUDE_CODE_DIR, { recursive: true, force: true });
-    fs.mkdirSync(CLAUDE_CODE_DIR, { recursive: true });
-    const until = Date.now() + budgetMs;
-    const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
-    const r = await run(npm, ['install', '--no-save', '--ignore-scripts', '--no-audit', '--no-fund', '--loglevel=error', '--prefix', CLAUDE_CODE_DIR, CLAUDE_CODE_PACKAGE], until - Date.now());
-    const bin = claudeBinary();
-    if (!r.ok) why = `npm install ${CLAUDE_CODE_PACKAGE} failed: ${r.out.trim().slice(-300)}`;
-    else if (bin === null) why = `npm installed ${CLAUDE_CODE_PACKAGE} without an executable for ${process.platform}-${process.arch} (its optional platform package)`;
-    else why = await works(bin);
-  } catch (e) {
-    why = `installing ${CLAUDE_CODE_PACKAGE} failed: ${(e as Error).message}`;
-  }
+  const why = await installClaudeCodeBinary(budgetMs);
   note(CLAUDE_CODE.pkg, why);
   return why;
 }
 
-// ---------------------------------------------------------------------------------------------
-// The fake Messages API.
-
-/** One content block the fake model answers with. */
-export type Block = { type: 'text'; text: string } | { type: 'tool_use'; name: string; input: unknown; id?: string };
-
-/** What the fake model answers to one request: text, one tool call, or several blocks. */
-export type Reply = string | { tool: string; input: unknown; id?: string } | { blocks: Block[] };
-
-export interface ApiRequest {
-  /** 0-based, over every request the fake received. */
-  n: number;
-  method: string;
-  url: string;
-  headers: http.IncomingHttpHeaders;
-  /** The parsed JSON body (null when not JSON). */
-  body: any;
-  /** True when the request offered tools: a turn of the agent's loop, not a title or a summary. */
-  agent: boolean;
-  /** When it arrived (Date.now()). */
-  at: number;
-}
-
-/**
- * Decides the answer to each agent request (one that offers tools); `turn` counts those from 0.
- * A list is answered in order; past its end, and for requests without tools, the answer is text.
- */
-export type Script = Reply[] | ((req: ApiRequest, turn: number) => Reply | Promise<Reply>);
-
-/** The text a request without tools (title generation and the like) gets. */
-export const PLAIN_ANSWER = 'Fake title';
-/** The text an agent request past the end of a list script gets. */
-export const DONE_ANSWER = 'Done.';
-
-export interface FakeApi {
-  /** http://127.0.0.1:<port>: ANTHROPIC_BASE_URL. */
-  url: string;
-  /** Every request, in arrival order. */
-  requests: ApiRequest[];
-  /** The requests that offered tools (the agent's turns), in order. */
-  agentRequests(): ApiRequest[];
-  close(): Promise<void>;
-}
-
-function toBlocks(r: Reply): Block[] {
-  if (typeof r === 'string') return [{ type: 'text', text: r }];
-  if ('blocks' in r) return r.blocks;
-  return [{ type: 'tool_use', name: r.tool, input: r.input, id: r.id }];
-}
-
-let toolIds = 0;
-
-/** The SSE stream of one assistant message, as the real API sends it (NOTES-platform.md §8). */
-function sse(model: string, blocks: Block[]): string {
-  const ev = (type: string, data: object): string => `event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`;
-  const usage = { input_tokens: 10, output_tokens: 5, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 };
-  let out = ev('message_start', { message: { id: `msg_fake_${randomUUID().slice(0, 8)}`, type: 'message', role: 'assistant', model, content: [], stop_reason: null, stop_sequence: null, usage } });
-  blocks.forEach((b, index) => {
-    if (b.type === 'text') {
-      out += ev('content_block_start', { index, content_block: { type: 'text', text: '' } });
-      out += ev('content_block_delta', { index, delta: { type: 'text_delta', text: b.text } });
-    } else {
-      const id = b.id ?? `toolu_fake_${String(++toolIds).padStart(4, '0')}`;
-      out += ev('content_block_start', { index, content_block: { type: 'tool_use', id, name: b.name, input: {} } });
-      out += ev('content_block_delta', { index, delta: { type: 'input_json_delta', partial_json: JSON.stringify(b.input) } });
-    }
-    out += ev('content_block_stop', { index });
-  });
-  const stop = blocks.some((b) => b.type === 'tool_use') ? 'tool_use' : 'end_turn';
-  out += ev('message_delta', { delta: { stop_reason: stop, stop_sequence: null }, usage: { output_tokens: 5 } });
-  out += ev('message_stop', {});
-  return out;
-}
-
-/**
- * A fake Anthropic Messages API on 127.0.0.1 (ephemeral port): answers `POST /v1/messages` (the
- * client adds `?beta=true`) with an SSE stream per `script`, `count_tokens` with a count, anything
- * else 404; records every request. Closed at teardown.
- */
+/** The fake Messages API (bench/claude-code.ts), closed at teardown. */
 export async function startFakeApi(t: { teardown(fn: () => unknown): void }, script: Script = []): Promise<FakeApi> {
-  const requests: ApiRequest[] = [];
-  let turn = 0;
-  const decide = async (req: ApiRequest): Promise<Reply> => {
-    if (!req.agent) return PLAIN_ANSWER;
-    const i = turn++;
-    if (Array.isArray(script)) return script[i] ?? DONE_ANSWER;
-    return script(req, i);
-  };
-  const server = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const raw = Buffer.concat(chunks).toString('utf8');
-      let body: any = null;
-      try {
-        body = JSON.parse(raw);
-      } catch {
-        body = null;
-      }
-      const r: ApiRequest = { n: requests.length, method: req.method ?? '', url: req.url ?? '', headers: req.headers, body, agent: Array.isArray(body?.tools) && body.tools.length > 0, at: Date.now() };
-      requests.push(r);
-      const p = new URL(r.url, 'http://x').pathname;
-      if (r.method === 'POST' && p === '/v1/messages/count_tokens') {
-        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ input_tokens: 100 }));
-        return;
-      }
-      if (r.method !== 'POST' || p !== '/v1/messages') {
-        res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ type: 'error', error: { type: 'not_found_error', message: `fake API: no ${r.method} ${p}` } }));
-        return;
-      }
-      const model = typeof body?.model === 'string' ? body.model : 'claude-fake';
-      decide(r).then(
-        (reply) => {
-          const blocks = toBlocks(reply);
-          if (body?.stream === false) {
-            const content = blocks.map((b) => (b.type === 'text' ? b : { type: 'tool_use', id: b.id ?? `toolu_fake_${String(++toolIds).padStart(4, '0')}`, name: b.name, input: b.input }));
-            const stop = blocks.some((b) => b.type === 'tool_use') ? 'tool_use' : 'end_turn';
-            res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ id: 'msg_fake', type: 'message', role: 'assistant', model, content, stop_reason: stop, stop_sequence: null, usage: { input_tokens: 10, output_tokens: 5 } }));
-            return;
-          }
-          res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' }).end(sse(model, blocks));
-        },
-        (e: Error) => res.writeHead(500, { 'content-type': 'application/json' }).end(JSON.stringify({ type: 'error', error: { type: 'api_error', message: e.message } })),
-      );
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as { port: number }).port;
-  const close = () =>
-    new Promise<void>((r) => {
-      server.closeAllConnections();
-      server.close(() => r());
-    });
-  t.teardown(close);
-  return { url: `http://127.0.0.1:${port}`, requests, agentRequests: () => requests.filter((r) => r.agent), close };
-}
-
-/** The text of a content value (a string, or blocks: text, tool_result contents, tool_use inputs). */
-function contentText(c: unknown): string[] {
-  if (typeof c === 'string') return [c];
-  if (!Array.isArray(c)) return [];
-  const out: string[] = [];
-  for (const b of c as any[]) {
-    if (b?.type === 'text' && typeof b.text === 'string') out.push(b.text);
-    else if (b?.type === 'tool_result') out.push(...contentText(b.content));
-    else if (b?.type === 'tool_use') out.push(JSON.stringify(b.input));
-  }
-  return out;
-}
-
-/**
- * Every piece of text one request sent the model: the system prompt, then each message's text,
- * tool_result contents and tool_use inputs (as JSON), in order.
- */
-export function requestTexts(req: ApiRequest): string[] {
-  const body = req.body ?? {};
-  return [...contentText(body.system), ...((body.messages ?? []) as any[]).flatMap((m) => contentText(m.content))];
-}
-
-/** All of it as one string, to check that something was or was not seen. */
-export function requestText(req: ApiRequest): string {
-  return requestTexts(req).join('\n');
-}
-
-/** The tool_result blocks of a request, anywhere in its messages (injected context may follow them). */
-export function toolResults(req: ApiRequest): { tool_use_id: string; is_error?: boolean; text: string }[] {
-  const out: { tool_use_id: string; is_error?: boolean; text: string }[] = [];
-  for (const m of (req.body?.messages ?? []) as any[]) {
-    if (!Array.isArray(m.content)) continue;
-    for (const b of m.content) if (b?.type === 'tool_result') out.push({ tool_use_id: b.tool_use_id, is_error: b.is_error, text: contentText(b.content).join('\n') });
-  }
-  return out;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Running the client.
-
-export interface RunOptions {
-  /** The project directory the session works in. */
-  cwd: string;
-  /** The prompt (`-p <prompt>`); absent with `inputFormat: 'stream-json'`, where stdin carries it. */
-  prompt?: string;
-  /** The fake API (or any URL) the client talks to. */
-  api: FakeApi | string;
-  /** HOME for the run (~/.claude, ~/.claude.json); a fresh temp dir, removed afterwards, when absent. */
-  home?: string;
-  /** Extra environment (over the minimal one runClaude builds; the caller's own env is not passed). */
-  env?: Record<string, string>;
-  /** Settings passed with --settings (JSON), e.g. { hooks: { … } }. */
-  settings?: object;
-  /** Written to <cwd>/.claude/settings.json (project settings) before the run. */
-  projectSettings?: object;
-  /** --session-id: default a fresh UUID, so the session is known before the run; null: none (e.g. with --resume). */
-  sessionId?: string | null;
-  /** --output-format: default json (one result object); stream-json gives one JSON line per event. */
-  outputFormat?: 'json' | 'stream-json';
-  /** --input-format stream-json: stdin carries the user messages (see `input`), one JSON line each. */
-  inputFormat?: 'text' | 'stream-json';
-  /** More command-line arguments (e.g. ['--resume', id]). */
-  args?: string[];
-  /** Written to stdin; a list is written one line each (stream-json user messages). */
-  input?: string | object[];
-  /** Stdin is closed this long after `input` was written (default at once; stream-json ends when it closes). */
-  holdStdinMs?: number;
-  /** Stdin is closed when this settles (before holdStdinMs, if that comes first): a kept-open session ended on cue. */
-  closeStdin?: Promise<unknown>;
-  /** Killed (SIGKILL) when still running after this. */
-  timeoutMs: number;
-}
-
-export interface RunResult {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  timedOut: boolean;
-  /** The result object: stdout parsed (json), or its last `type: "result"` line (stream-json); null if none. */
-  json: any;
-  /** stream-json: every line of stdout, parsed (lines that are not JSON are left out). */
-  events: any[];
-  stdout: string;
-  stderr: string;
-  /** The session id passed with --session-id, else the one the JSON output names. */
-  sessionId: string | null;
-  home: string;
-  ms: number;
+  const api = await startApi(script);
+  t.teardown(() => api.close());
+  return api;
 }
 
 /** A fresh temp directory for one run (a project, a HOME), removed at teardown. */
@@ -333,73 +71,3 @@ export function claudeTempDir(t: { teardown(fn: () => unknown): void }, prefix =
   return dir;
 }
 
-/**
- * Runs `claude -p <prompt> --output-format json --permission-mode acceptEdits` once against the
- * fake API, with its own HOME and no telemetry or other traffic; bounded by `timeoutMs`.
- */
-export async function runClaude(o: RunOptions): Promise<RunResult> {
-  const bin = claudeBinary();
-  if (bin === null) throw new Error('Claude Code is not installed (npm run test:setup)');
-  const ownHome = o.home === undefined;
-  const home = o.home ?? fs.mkdtempSync(path.join(os.tmpdir(), 'koor-cc-home-'));
-  if (o.projectSettings) {
-    fs.mkdirSync(path.join(o.cwd, '.claude'), { recursive: true });
-    fs.writeFileSync(path.join(o.cwd, '.claude', 'settings.json'), JSON.stringify(o.projectSettings, null, 2));
-  }
-  const sessionId = o.sessionId === undefined ? randomUUID() : o.sessionId;
-  const args = ['-p'];
-  if (o.prompt !== undefined) args.push(o.prompt);
-  args.push('--output-format', o.outputFormat ?? 'json', '--permission-mode', 'acceptEdits');
-  // stream-json output in print mode requires --verbose.
-  if (o.outputFormat === 'stream-json') args.push('--verbose');
-  if (o.inputFormat) args.push('--input-format', o.inputFormat);
-  if (sessionId !== null) args.push('--session-id', sessionId);
-  if (o.settings) args.push('--settings', JSON.stringify(o.settings));
-  args.push(...(o.args ?? []));
-  const env: Record<string, string> = {
-    PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
-    HOME: home,
-    LANG: 'C.UTF-8',
-    TMPDIR: os.tmpdir(),
-    ANTHROPIC_BASE_URL: typeof o.api === 'string' ? o.api : o.api.url,
-    ANTHROPIC_API_KEY: 'sk-fake',
-    DISABLE_TELEMETRY: '1',
-    DISABLE_AUTOUPDATER: '1',
-    DISABLE_ERROR_REPORTING: '1',
-    CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
-    ...o.env,
-  };
-  const started = Date.now();
-  const child = spawn(bin, args, { cwd: o.cwd, env, stdio: ['pipe', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
-  child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
-  child.stdin.on('error', () => {});
-  const input = o.input === undefined ? '' : typeof o.input === 'string' ? o.input : o.input.map((m) => `${JSON.stringify(m)}\n`).join('');
-  child.stdin.write(input);
-  const holdTimer = setTimeout(() => child.stdin.end(), o.holdStdinMs ?? 0);
-  void o.closeStdin?.finally(() => child.stdin.end());
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    child.kill('SIGKILL');
-  }, o.timeoutMs);
-  const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((r) => child.on('close', (c, s) => r([c, s])));
-  clearTimeout(timer);
-  clearTimeout(holdTimer);
-  if (ownHome) fs.rmSync(home, { recursive: true, force: true });
-  const events: any[] = [];
-  for (const line of stdout.split('\n')) {
-    if (!line.trim()) continue;
-    try {
-      events.push(JSON.parse(line));
-    } catch {
-      // not a JSON line
-    }
-  }
-  let json: any = null;
-  if (o.outputFormat === 'stream-json') json = events.filter((e) => e?.type === 'result').at(-1) ?? null;
-  else if (events.length === 1) json = events[0];
-  return { code, signal, timedOut, json, events, stdout, stderr, sessionId: sessionId ?? json?.session_id ?? null, home, ms: Date.now() - started };
-}

@@ -1,0 +1,255 @@
+/**
+ * Swarm (issue 44): N real Claude Code sessions drain a backlog of K tasks in N clones of one
+ * origin repository — with Koor, and without it (the baseline) in the same run.
+ *
+ * Each session is the pinned client the e2e tests drive (bench/claude-code.ts), offline against
+ * its own scripted fake Messages API; the fake model plays a disciplined agent through the
+ * client's real tools (bench/swarm/agent.ts): Bash `koor-cli task claim` → `git pull --rebase` →
+ * Write/Edit each file of the task (its marker line) → `koor-cli task checkpoint` → Bash `git
+ * commit` + `git push` → `koor-cli task done`, until nothing is left. With Koor every clone has
+ * the hooks `koor-cli init --claude-code` writes and `KOOR_AGENT_NAME` per session; the baseline
+ * runs the same sessions without them, taking tasks from tasks.json in the repository
+ * (bench/swarm/backlog.ts says how the backlog is made, bench/swarm/arm.ts how a run goes).
+ *
+ *   npm run bench -- swarm [--quick]
+ *
+ * quick: 4 sessions, 12 tasks, the baseline and Koor on SQLite (about 1½ minutes).
+ * full:  16 sessions, 64 tasks; the baseline, Koor on SQLite under each auto-lease lifetime, and
+ *        Koor on 3 nodes on one PostgreSQL (sessions spread over the nodes).
+ * Environment: KOOR_BENCH_SWARM_SESSIONS, KOOR_BENCH_SWARM_TASKS (the main backlog; one or two
+ * more come later for the idle session), KOOR_BENCH_SWARM_ARMS (baseline,sqlite,cluster),
+ * KOOR_BENCH_SWARM_LIFETIMES (auto-lease lifetimes to try, e.g. `10s,60s`).
+ *
+ * Output: bench/results/swarm.json, the tables, and the timeline bench/results/swarm-timeline.svg.
+ */
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { CLAUDE_CODE_VERSION, installClaudeCodeBinary } from './claude-code.js';
+import { REPO_ROOT, RESULTS_DIR, fmtMs, type BenchOptions, type BenchTable } from './lib.js';
+import { startPostgres, type Postgres } from './postgres.js';
+import { POLL_MS, runArm, type ArmResult, type ArmSpec } from './swarm/arm.js';
+import { makeBacklog, type SwarmTask } from './swarm/backlog.js';
+import { figures, timelineSvg, type ArmFigures } from './swarm/report.js';
+
+/** The suite's own time limits (run.ts): a full run drives hundreds of model turns per arm. */
+export const timeoutMs = { quick: 300_000, full: 3_600_000 };
+
+/** The koor-server flag that sets the auto-lease lifetime: an auto-lease ends once its holder has not edited the file this long (0: for its session). */
+const AUTO_LEASE_FLAG = '--auto-lease-idle';
+/** koor-server --liveness-timeout: a hook touches its agent at most every 10 s (IDENTITY_TOUCH_INTERVAL_MS), so well above that. */
+const LIVENESS_TIMEOUT = '15s';
+/** Goals of issue 44. */
+const GOAL_WAKE_P99_MS = 1000;
+const GOAL_TOKENS_PER_TASK = 150;
+
+const lifeLabel = (ms: number): string => (ms === 0 ? 'session' : ms % 60_000 === 0 ? `${ms / 60_000}m` : `${ms / 1000}s`);
+
+function durationMs(s: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(s.trim());
+  if (!m) throw new Error(`not a duration: ${s}`);
+  const n = Number(m[1]);
+  return m[2] === 'ms' ? n : m[2] === 'm' ? n * 60_000 : n * 1000;
+}
+
+/** What the built CLI (and so this build's server) can do: `task checkpoint`, `task add --paths`. */
+function features(): { paths: boolean; checkpoints: boolean } {
+  const cli = path.join(REPO_ROOT, 'dist', 'cli-cjs', 'main.js');
+  // Usage goes to stderr.
+  const help = (args: string[]): string => {
+    const r = spawnSync(process.execPath, [cli, ...args, '--help'], { encoding: 'utf8', timeout: 10_000 });
+    return `${r.stdout ?? ''}${r.stderr ?? ''}`;
+  };
+  return { paths: /--paths/.test(help(['task', 'add'])), checkpoints: /--next/.test(help(['task', 'checkpoint'])) };
+}
+
+/** Wake p99, and of that wake how long Koor took (the task's POST to the Stop hook's waiter exiting 2); the rest is the client's. */
+function wakeCell(f: ArmFigures): string {
+  if (f.kind === 'baseline') return 'none';
+  const worst = f.wake_split.find((w) => w.total_ms === f.wake_p99_ms);
+  return `${ms(f.wake_p99_ms)}${worst?.waiter_ms != null ? ` (Koor ${ms(worst.waiter_ms)})` : ''}`;
+}
+
+/** The killed agent's task: finished by whom (after how many hand-overs), from its checkpoint, how much of its work was done again. */
+function killedCell(f: ArmFigures): string {
+  const k = f.killed;
+  if (k === null) return '-';
+  if (!k.resumed) return `no: ${k.task} ${f.not_done.includes(k.task) ? 'never done' : `done by ${k.resumed_by ?? '?'}`}`;
+  const via = k.hand_overs.length > 1 ? ` via ${k.hand_overs.slice(0, -1).join(', ')}` : '';
+  return `yes: ${k.resumed_by}${via}${k.from_checkpoint ? ', from checkpoint' : ''}; redid ${n0(k.files_redone)}/${k.victim_edited} files`;
+}
+
+const yes = (b: boolean | null): string => (b === null ? '-' : b ? 'yes' : 'NO');
+const n0 = (x: number | null | undefined): string => (x === null || x === undefined ? '-' : String(x));
+const ms = (x: number | null | undefined): string => (x === null || x === undefined ? '-' : fmtMs(x));
+
+export async function run(opts: BenchOptions): Promise<Record<string, unknown>> {
+  const { quick, log } = opts;
+  const why = await installClaudeCodeBinary(5 * 60_000);
+  if (why !== null) return { ok: true, skipped: why, warnings: [`swarm: skipped, no Claude Code client: ${why}`] };
+
+  const env = process.env;
+  const sessions = Number(env.KOOR_BENCH_SWARM_SESSIONS ?? (quick ? 4 : 16));
+  const mainTasks = Number(env.KOOR_BENCH_SWARM_TASKS ?? (quick ? 11 : 62));
+  const lateTasks = quick ? 1 : 2;
+  const armsWanted = (env.KOOR_BENCH_SWARM_ARMS ?? (quick ? 'baseline,sqlite' : 'baseline,sqlite,cluster')).split(',').map((s) => s.trim());
+  // Each lifetime tried is one Koor arm on SQLite; the cluster arm runs with the first. 0 = for the session (the old behaviour).
+  const lifetimes = (env.KOOR_BENCH_SWARM_LIFETIMES ?? (quick ? '30s' : '30s,10s,2m,0')).split(',').map((s) => durationMs(s));
+  const feats = features();
+  const tasks: SwarmTask[] = makeBacklog({ main: mainTasks, late: lateTasks, sharedShare: 0.25, depsShare: 0.15, pathsShare: feats.paths ? 0.7 : 0, seed: 44 });
+  const budgetMs = quick ? 75_000 : Math.max(240_000, mainTasks * 8_000);
+  const warnings: string[] = [];
+  if (!feats.paths) warnings.push('this build has no task paths (claims do not lease the task\'s files): the Koor arms ran with hook auto-leases only');
+  if (!feats.checkpoints) warnings.push('this build has no task checkpoints: the Koor agents ran without them');
+  log(`client ${CLAUDE_CODE_VERSION}; ${sessions} sessions, ${tasks.length} tasks (${mainTasks} + ${lateTasks} later); features: paths ${feats.paths}, checkpoints ${feats.checkpoints}; arms: ${armsWanted.join(', ')}`);
+
+  const arms: ArmResult[] = [];
+  let pg: Postgres | null = null;
+  try {
+    const base = { sessions, tasks, features: feats, budgetMs, livenessTimeout: LIVENESS_TIMEOUT, giveUpMs: quick ? 10_000 : 20_000, pg: null, log };
+    const specs: ArmSpec[] = [];
+    if (armsWanted.includes('baseline')) specs.push({ ...base, kind: 'baseline', label: 'baseline (tasks.json)', backend: 'none', serverArgs: [], autoLeaseMs: null });
+    if (armsWanted.includes('sqlite')) {
+      for (const life of lifetimes) specs.push({ ...base, kind: 'koor', label: `koor sqlite, auto-lease ${lifeLabel(life)}`, backend: 'sqlite', serverArgs: [AUTO_LEASE_FLAG, `${life / 1000}s`], autoLeaseMs: life === 0 ? null : life });
+    }
+    if (armsWanted.includes('cluster')) {
+      const started = await startPostgres();
+      if ('skipped' in started) warnings.push(`cluster arm skipped: ${started.skipped}`);
+      else {
+        pg = started;
+        const life = lifetimes[0]!;
+        specs.push({ ...base, pg, kind: 'koor', label: `koor 3 nodes pg, auto-lease ${lifeLabel(life)}`, backend: 'cluster', serverArgs: [AUTO_LEASE_FLAG, `${life / 1000}s`], autoLeaseMs: life === 0 ? null : life });
+      }
+    }
+    for (const spec of specs) {
+      log(`== ${spec.label}`);
+      arms.push(await runArm(spec));
+    }
+  } finally {
+    pg?.stop();
+  }
+
+  const figs: ArmFigures[] = arms.map((a) => figures(a, tasks));
+  for (const f of figs) for (const w of f.warnings) warnings.push(`${f.label}: ${w}`);
+  fs.mkdirSync(RESULTS_DIR, { recursive: true });
+  const svgFile = path.join(RESULTS_DIR, 'swarm-timeline.svg');
+  fs.writeFileSync(svgFile, timelineSvg(arms));
+
+  // Goals (issue 44), per Koor arm; the throughput against the baseline of the same run.
+  const baseline = figs.find((f) => f.kind === 'baseline') ?? null;
+  /**
+   * Throughput on the same work: the baseline leaves the killed agent's task (and what waits on
+   * it, and the late tasks) undone, so each arm's rate is taken over its first M tasks done once,
+   * M the smaller of the two counts — else Koor would be charged the liveness timeout for work the
+   * baseline never does. tasks_per_min (to each arm's last completion) is reported beside it.
+   */
+  const sameWork = (f: ArmFigures): { tasks: number; koor_s: number; baseline_s: number; koor_per_min: number; baseline_per_min: number } | null => {
+    if (baseline === null) return null;
+    const m = Math.min(f.done_times_s.length, baseline.done_times_s.length);
+    if (m === 0) return null;
+    const k = f.done_times_s[m - 1]!;
+    const b = baseline.done_times_s[m - 1]!;
+    return { tasks: m, koor_s: k, baseline_s: b, koor_per_min: Math.round((m / k) * 600) / 10, baseline_per_min: Math.round((m / b) * 600) / 10 };
+  };
+  const goals = figs
+    .filter((f) => f.kind === 'koor')
+    .map((f) => ({
+      arm: f.label,
+      all_done_once: f.done_once === f.tasks,
+      no_rebase_conflicts: f.rebase_conflicts === 0,
+      no_markers_lost_or_doubled: f.markers.lost.length === 0 && f.markers.doubled.length === 0 && f.markers.stray.length === 0,
+      killed_task_finished_from_checkpoint: f.killed === null ? null : f.killed.resumed && f.killed.from_checkpoint,
+      wake_p99_le_1s: f.wake_p99_ms === null ? false : f.wake_p99_ms <= GOAL_WAKE_P99_MS,
+      tokens_per_task_le_150: f.tokens?.per_task === null || f.tokens === null ? null : f.tokens.per_task <= GOAL_TOKENS_PER_TASK,
+      no_tokens_in_quiet_turns: f.tokens === null ? null : f.tokens.tokens_in_quiet_turns === 0,
+      no_shared_file_blocked_past_lifetime: f.shared_blocked_ms.over_lifetime === null ? null : f.shared_blocked_ms.over_lifetime === 0,
+      throughput_ge_baseline: sameWork(f) === null ? null : sameWork(f)!.koor_per_min >= sameWork(f)!.baseline_per_min,
+    }));
+
+  const sameWorkCell = (f: ArmFigures): string => {
+    if (f.kind === 'baseline') return '-';
+    const s = sameWork(f);
+    return s === null ? '-' : `${s.koor_per_min} vs ${s.baseline_per_min} (first ${s.tasks}: ${s.koor_s} s vs ${s.baseline_s} s)`;
+  };
+  const tables: BenchTable[] = [
+    {
+      title: `swarm: ${sessions} Claude Code sessions (${CLAUDE_CODE_VERSION}), ${tasks.length} tasks; one session killed mid-task, one idle (woken by ${lateTasks} task${lateTasks > 1 ? 's' : ''} created later)`,
+      columns: ['arm', 'done once', 'dups', 'rebase conflicts', 'edits denied', 'markers lost/doubled', 'killed task resumed', 'wake p99', 'last done s', 'sessions end s', 'tasks/min', 'same work: tasks/min'],
+      rows: figs.map((f) => [
+        f.label,
+        `${f.done_once}/${f.tasks}${f.failed.length > 0 ? ` (${f.failed.length} failed)` : ''}`,
+        f.duplicates.length,
+        f.rebase_conflicts,
+        f.edits_denied,
+        `${f.markers.lost.length}/${f.markers.doubled.length}`,
+        killedCell(f),
+        wakeCell(f),
+        n0(f.last_done_s),
+        n0(f.sessions_end_s),
+        n0(f.tasks_per_min),
+        sameWorkCell(f),
+      ]),
+    },
+    {
+      title: 'swarm: latency and cost per task (ms; tokens o200k, from the requests the fake API received)',
+      columns: ['arm', 'claim→done p50', 'p99', 'ready→claim p50', 'p99', 'Koor tokens/task', 'per session', 'quiet turns (with Koor text)', 'hook calls/task', 'server CPU ms/task', 'PG CPU ms/task', 'model turns/task'],
+      rows: figs.map((f) => [
+        f.label,
+        ms(f.claim_to_done_ms.p50),
+        ms(f.claim_to_done_ms.p99),
+        ms(f.ready_to_claim_ms.p50),
+        ms(f.ready_to_claim_ms.p99),
+        f.tokens === null ? '-' : n0(f.tokens.per_task),
+        f.tokens === null ? '-' : `${Math.round(f.tokens.total / f.sessions)} (${Math.min(...Object.values(f.tokens.per_session))}-${Math.max(...Object.values(f.tokens.per_session))})`,
+        f.tokens === null ? '-' : `${f.tokens.quiet_turns} (${f.tokens.quiet_turns_with_koor_text}: ${f.tokens.tokens_in_quiet_turns} tokens)`,
+        n0(f.hook_calls_per_task),
+        n0(f.server_cpu_ms_per_task),
+        n0(f.postgres_cpu_ms_per_task),
+        n0(f.model_requests_per_task),
+      ]),
+    },
+    {
+      title: `swarm: shared files (package.json, src/index.ts) — how long each lease on one lived (ms, ±${POLL_MS} ms poll)`,
+      columns: ['arm', 'auto-lease lifetime', 'task leases n', 'p50', 'max', 'auto-leases n', 'p50', 'max', 'after last edit p50', 'max', 'past lifetime'],
+      rows: figs
+        .filter((f) => f.kind === 'koor')
+        .map((f) => {
+          const b = f.shared_blocked_ms;
+          return [f.label, f.auto_lease, b.task_leases.n, ms(b.task_leases.p50), ms(b.task_leases.max), b.auto_leases.n, ms(b.auto_leases.p50), ms(b.auto_leases.max), ms(b.held_after_last_edit.p50), ms(b.held_after_last_edit.max), n0(b.over_lifetime)];
+        }),
+    },
+    {
+      title: 'swarm: goals of issue 44 (Koor arms)',
+      columns: ['arm', 'K/K once', '0 conflicts', '0 markers lost', 'killed → checkpoint', 'wake p99 ≤ 1 s', '≤ 150 tokens/task', '0 in quiet turns', 'no file past lifetime', 'tasks/min ≥ baseline'],
+      rows: goals.map((g) => [g.arm, yes(g.all_done_once), yes(g.no_rebase_conflicts), yes(g.no_markers_lost_or_doubled), yes(g.killed_task_finished_from_checkpoint), yes(g.wake_p99_le_1s), yes(g.tokens_per_task_le_150), yes(g.no_tokens_in_quiet_turns), yes(g.no_shared_file_blocked_past_lifetime), yes(g.throughput_ge_baseline)]),
+    },
+  ];
+
+  const notes = [
+    `timeline: ${path.relative(REPO_ROOT, svgFile)}`,
+    'done once: completed by one agent, its work pushed once, its marker exactly once in each of its files on the origin. Baseline claims are commits of tasks.json pushed before the work (a rejected push is pulled and pushed again; a rebase conflict is counted and the agent starts over from the origin).',
+    'killed task: the victim is SIGKILLed after editing its first task\'s files, before committing them (they never reach the origin). With Koor the task goes back to ready when the victim goes stale (--liveness-timeout ' + LIVENESS_TIMEOUT + '); the agent that claims it next gets the checkpoint, checks which files already hold the marker on the origin and edits the rest ("redid n/m"). Without Koor the task stays claimed in tasks.json.',
+    'wake: from the POST of a task in the idle session\'s project to the woken request reaching the fake API (Stop hook `koor-cli wait --hook`, asyncRewake, stream-json input held open); in brackets Koor\'s part of the slowest, until the waiter exited 2 (the rest is the client starting its turn: the UserPromptSubmit hook and the request). The baseline has no way to wake a session.',
+    'quiet turns: agent requests with nothing new for their session since the hook before its previous request (no task of its project became ready or was released, no lease by another agent on a file it edited, no agent joined, no checkpointed task claimed; from the poller, every ' + POLL_MS + ' ms, and the agents\' records); Koor text in them is a goal failure.',
+    'last done s / tasks/min: time from the sessions\' start to the last completion, and the tasks done once per minute over it. sessions end s includes the wind-down (a baseline agent polls an unchanged tasks.json for ' + (quick ? 10 : 20) + ' s before it gives up).',
+    'same work: tasks/min of each arm over its first M tasks done once, M the smaller count of the two arms (the baseline never finishes the killed agent\'s task nor the late ones, so to-the-last-completion rates would charge Koor the liveness timeout for work the baseline leaves undone); the throughput goal is judged on it.',
+  ];
+  for (const f of figs) if (f.duplicates.length > 0) notes.push(`${f.label}: duplicates ${f.duplicates.join('; ')}`);
+  for (const f of figs) if (f.not_done.length > 0) notes.push(`${f.label}: not done ${f.not_done.join(', ')}${f.failed.length > 0 ? ` (parked as failed after their last attempt: ${f.failed.join(', ')})` : ''}`);
+  const failed = goals.filter((g) => Object.entries(g).some(([k, v]) => k !== 'arm' && v === false));
+  const ok = figs.every((f) => f.kind === 'baseline' || (f.done_once === f.tasks && f.markers.lost.length === 0 && f.markers.doubled.length === 0));
+  if (failed.length > 0) warnings.push(`goals not met: ${failed.map((g) => `${g.arm}: ${Object.entries(g).filter(([k, v]) => k !== 'arm' && v === false).map(([k]) => k).join(', ')}`).join('; ')}`);
+
+  return {
+    ok,
+    config: { sessions, tasks: tasks.length, main_tasks: mainTasks, late_tasks: lateTasks, client: CLAUDE_CODE_VERSION, features: feats, lifetimes_ms: lifetimes, liveness_timeout: LIVENESS_TIMEOUT, budget_ms: budgetMs, backlog: tasks },
+    arms: figs,
+    goals,
+    same_work: Object.fromEntries(figs.filter((f) => f.kind === 'koor').map((f) => [f.label, sameWork(f)])),
+    timeline_svg: path.relative(REPO_ROOT, svgFile),
+    records: Object.fromEntries(arms.map((a) => [a.spec.label, a.records.map((r) => ({ ...r, t: Math.round(r.at - a.t0) }))])),
+    tables,
+    notes,
+    warnings,
+  };
+}

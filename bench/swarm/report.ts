@@ -1,0 +1,457 @@
+/**
+ * The swarm bench's figures (issue 44), from what one arm gathered: tasks done exactly once,
+ * duplicates, conflicts, denials, the origin's markers, the killed agent's task, how long shared
+ * files stayed leased, claim and wake latencies, the tokens Koor put into each model's context
+ * (o200k, read from the requests the fake API received), hook round trips and server CPU per task,
+ * and the drain time; plus the timeline as an SVG.
+ */
+import { Tiktoken } from 'js-tiktoken/lite';
+import o200k_base from 'js-tiktoken/ranks/o200k_base';
+import type { ApiRequest } from '../claude-code.js';
+import type { StepRecord } from './agent.js';
+import { POLL_MS, type ArmResult } from './arm.js';
+import { LATE_PROJECT, SHARED_FILES, type SwarmTask } from './backlog.js';
+
+const enc = new Tiktoken(o200k_base);
+/** An expired lease may be seen for a poll or two more, and is swept on the server's timer: the tolerance of "past its lifetime". */
+const EXPIRY_SLACK_MS = 1500 + 2 * POLL_MS;
+export const tokens = (s: string): number => enc.encode(s).length;
+
+/** Nearest-rank percentile of `xs` (null when empty). */
+export function pct(xs: readonly number[], p: number): number | null {
+  if (xs.length === 0) return null;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
+}
+
+const summary = (xs: readonly number[]) => ({ n: xs.length, p50: pct(xs, 50), p99: pct(xs, 99), max: xs.length ? Math.max(...xs) : null });
+
+// ---------------------------------------------------------------------------------------------
+// What Koor put into the model's context
+
+export type InjectedKind = 'orientation' | 'prompt' | 'digest' | 'stop' | 'deny' | 'wake';
+
+export interface Injected {
+  kind: InjectedKind;
+  text: string;
+  tokens: number;
+  /** Index of the first agent request that carried it, and when it arrived. */
+  request: number;
+  at: number;
+}
+
+function texts(content: unknown): string[] {
+  if (typeof content === 'string') return [content];
+  if (!Array.isArray(content)) return [];
+  const out: string[] = [];
+  for (const b of content as any[]) {
+    if (b?.type === 'text' && typeof b.text === 'string') out.push(b.text);
+    else if (b?.type === 'tool_result') out.push(...texts(b.content));
+  }
+  return out;
+}
+
+/** The Koor-authored pieces of one text the client sent (what its hooks returned, as the client framed it). */
+function piecesOf(t: string): Array<{ kind: InjectedKind; text: string }> {
+  const out: Array<{ kind: InjectedKind; text: string }> = [];
+  const until = (from: number): string => {
+    const rest = t.slice(from);
+    const end = rest.search(/\n\n|\n?<\/system-reminder>|\n?&lt;\/system-reminder&gt;/);
+    return (end < 0 ? rest : rest.slice(0, end)).trim();
+  };
+  const scan = (re: RegExp, kind: InjectedKind) => {
+    for (const m of t.matchAll(re)) out.push({ kind, text: until(m.index! + m[0].length) });
+  };
+  scan(/SessionStart(?::\w+)? hook additional context: /g, 'orientation');
+  scan(/UserPromptSubmit hook additional context: /g, 'prompt');
+  scan(/PostToolUse:\w+ hook additional context: /g, 'digest');
+  scan(/PreToolUse:\w+ hook error: /g, 'deny');
+  scan(/Stop hook feedback:\n/g, 'stop');
+  scan(/Stop hook blocking error from command "Stop": /g, 'wake');
+  return out.filter((p) => p.text !== '' && !(p.kind === 'stop' && p.text.startsWith('[')));
+}
+
+/**
+ * Every piece of Koor text one session's model was sent, once each (a conversation repeats its
+ * whole history in every request: a piece counts at the first request that carries it, keyed by
+ * where it sits). A Stop block reaches the model twice (the feedback and a system line repeating
+ * it): counted once.
+ */
+export function injected(requests: readonly ApiRequest[]): Injected[] {
+  const seen = new Set<string>();
+  const out: Injected[] = [];
+  requests.forEach((req, k) => {
+    const msgs = (req.body?.messages ?? []) as any[];
+    msgs.forEach((m, i) => {
+      texts(m?.content).forEach((t, j) => {
+        for (const p of piecesOf(t)) {
+          // messages[1] (the environment) is rebuilt each turn: its pieces are keyed by text alone.
+          const key = i <= 1 ? `${p.kind}:${p.text}` : `${i}:${j}:${p.kind}:${p.text}`;
+          if (seen.has(key)) continue;
+          seen.add(key);
+          out.push({ ...p, tokens: tokens(p.text), request: k, at: req.at });
+        }
+      });
+    });
+  });
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Per-arm figures
+
+export interface ArmFigures {
+  label: string;
+  kind: 'koor' | 'baseline';
+  backend: string;
+  sessions: number;
+  tasks: number;
+  auto_lease: string;
+  /** Tasks done exactly once, with their markers exactly once in the origin. */
+  done_once: number;
+  done: number;
+  not_done: string[];
+  /** Koor: tasks parked as failed (released after their last attempt). */
+  failed: string[];
+  duplicates: string[];
+  rebase_conflicts: number;
+  conflicts: Array<{ session: string; task?: string; detail?: string }>;
+  edits_denied: number;
+  markers: { exact: number; lost: string[]; doubled: string[]; stray: string[]; conflict_markers_in: string[] };
+  killed: {
+    session: string;
+    task: string;
+    /** Finished by another agent. */
+    resumed: boolean;
+    resumed_by: string | null;
+    /** Who claimed it after the kill, in order (a hand-over can be handed over again). */
+    hand_overs: string[];
+    /** The first claim after the kill carried the victim's checkpoint. */
+    from_checkpoint: boolean;
+    files: number;
+    victim_edited: number;
+    files_redone: number | null;
+    /** From the kill to the task being ready again (the victim gone stale). */
+    back_after_ms: number | null;
+  } | null;
+  shared_blocked_ms: {
+    task_leases: ReturnType<typeof summary>;
+    auto_leases: ReturnType<typeof summary>;
+    /** How long an auto-lease on a shared file outlived its holder's last edit of it (the idle lifetime at work). */
+    held_after_last_edit: ReturnType<typeof summary>;
+    /** Auto-leases on shared files that outlived their holder's last edit by more than the lifetime (+ EXPIRY_SLACK_MS). */
+    over_lifetime: number | null;
+  };
+  claim_to_done_ms: ReturnType<typeof summary>;
+  ready_to_claim_ms: ReturnType<typeof summary>;
+  wake_ms: number[];
+  /** Each wake split at the Stop hook's waiter exit: Koor's part (task created → waiter exits 2) and the client's (→ its request). */
+  wake_split: Array<{ task: string; total_ms: number; waiter_ms: number | null; client_ms: number | null }>;
+  wake_p99_ms: number | null;
+  tokens: {
+    total: number;
+    per_task: number | null;
+    per_session: Record<string, number>;
+    by_kind: Record<string, number>;
+    /** Agent requests with no news for the session in their window (Koor: from the poller). */
+    quiet_turns: number;
+    quiet_turns_with_koor_text: number;
+    tokens_in_quiet_turns: number;
+    /** Koor text found in quiet turns (each one a goal failure, or a news the poller could not see). */
+    quiet_samples: Array<{ session: string; t: number; kind: string; tokens: number; text: string }>;
+    samples: Array<{ session: string; kind: string; tokens: number; text: string }>;
+  } | null;
+  model_requests: number;
+  model_requests_per_task: number | null;
+  hook_calls: number | null;
+  hook_calls_per_task: number | null;
+  server_cpu_ms_per_task: number | null;
+  postgres_cpu_ms_per_task: number | null;
+  /** Server (and PostgreSQL) cores with only the measuring poller running, subtracted from the per-task CPU. */
+  idle_cpu: ArmResult['idleCpu'];
+  drain_s: number | null;
+  last_done_s: number | null;
+  sessions_end_s: number;
+  tasks_per_min: number | null;
+  /** When each task done once was completed, seconds from the sessions' start, in order. */
+  done_times_s: number[];
+  warnings: string[];
+}
+
+const r1 = (x: number | null): number | null => (x === null ? null : Math.round(x * 10) / 10);
+
+export function figures(a: ArmResult, tasks: readonly SwarmTask[]): ArmFigures {
+  const recs = a.records;
+  const byTask = (k: string) => recs.filter((r) => r.task === k);
+  const project = new Map(tasks.map((t) => [t.key, t.project]));
+  const taskOf = new Map(tasks.map((t) => [t.key, t]));
+
+  // Done exactly once: one completion, and its markers exactly once in the origin.
+  const dones = new Map<string, StepRecord[]>();
+  for (const r of recs) if (r.kind === 'done' && r.task) dones.set(r.task, [...(dones.get(r.task) ?? []), r]);
+  const duplicates: string[] = [];
+  for (const t of tasks) {
+    const d = dones.get(t.key) ?? [];
+    // The same file of the same task pushed by more than one push: work done twice.
+    const pushes = new Map<string, number>();
+    for (const r of byTask(t.key)) if (r.kind === 'pushed') for (const f of r.files ?? []) pushes.set(f, (pushes.get(f) ?? 0) + 1);
+    const twice = [...pushes].filter(([, n]) => n > 1).map(([f]) => f);
+    if (d.length > 1 || twice.length > 0) duplicates.push(`${t.key}${d.length > 1 ? ` done ${d.length}x (${d.map((x) => x.session).join(', ')})` : ''}${twice.length ? ` pushed twice: ${twice.join(', ')}` : ''}`);
+  }
+  const exact = new Set(a.audit.exact);
+  const done = new Set(a.doneKeys);
+  const doneOnce = tasks.filter((t) => done.has(t.key) && exact.has(t.key) && !duplicates.some((d) => d.startsWith(`${t.key} `))).length;
+
+  // The killed agent's task.
+  const kill = recs.find((r) => r.kind === 'killed');
+  let killed: ArmFigures['killed'] = null;
+  if (kill?.task) {
+    const after = recs.filter((r) => r.task === kill.task && r.at > kill.at);
+    const claims = after.filter((r) => r.kind === 'claim');
+    const finisher = after.find((r) => r.kind === 'done');
+    const pushedAfter = new Set(after.filter((r) => r.kind === 'pushed').flatMap((r) => r.files ?? []));
+    const back = a.tasks.find((p) => p.key === kill.task)?.changes.find((c) => c.status === 'ready' && c.at > kill.at);
+    const t = taskOf.get(kill.task)!;
+    killed = {
+      session: kill.session,
+      task: kill.task,
+      resumed: finisher !== undefined && finisher.session !== kill.session,
+      resumed_by: finisher?.session ?? null,
+      hand_overs: claims.map((c) => c.session),
+      from_checkpoint: /checkpoint by/.test(claims[0]?.detail ?? ''),
+      files: t.files.length,
+      victim_edited: kill.files?.length ?? 0,
+      // What the victim had edited (never committed) and someone had to edit again.
+      files_redone: finisher ? (kill.files ?? []).filter((f) => pushedAfter.has(f)).length : null,
+      back_after_ms: back ? back.at - kill.at : null,
+    };
+  }
+
+  // Shared files: how long each lease on one lived (the poller's first and last sight, + one poll).
+  const shared = new Set<string>(SHARED_FILES);
+  const taskLeases: number[] = [];
+  const autoLeases: number[] = [];
+  const afterEdit: number[] = [];
+  let over = 0;
+  for (const l of a.leases) {
+    const files = l.resources.filter((r) => shared.has(r));
+    if (files.length === 0) continue;
+    const span = l.last - l.first + POLL_MS;
+    if (/auto-lease/.test(l.reason)) {
+      autoLeases.push(span);
+      // The idle part: from the holder's last edit of the file while it held the lease to the lease's end.
+      const edit = recs
+        .filter((r) => r.kind === 'edited' && r.session === l.holder_name && (r.files ?? []).some((f) => files.includes(f)) && r.at >= l.first - 2 * POLL_MS && r.at <= l.last + POLL_MS)
+        .at(-1);
+      if (edit) {
+        const idleMs = Math.max(0, l.last + POLL_MS / 2 - edit.at);
+        afterEdit.push(idleMs);
+        if (a.spec.autoLeaseMs !== null && idleMs > a.spec.autoLeaseMs + EXPIRY_SLACK_MS) over++;
+      }
+    } else taskLeases.push(span);
+  }
+
+  // Claim → done (the attempt that finished), ready → that claim.
+  const claimToDone: number[] = [];
+  const readyToClaim: number[] = [];
+  const lateAt = new Map(a.late.map((l) => [l.key, l.at]));
+  for (const t of tasks) {
+    const d = dones.get(t.key)?.[0];
+    if (!d) continue;
+    const claim = byTask(t.key)
+      .filter((r) => r.kind === 'claim' && r.session === d.session && r.at <= d.at)
+      .at(-1);
+    if (!claim) continue;
+    claimToDone.push(d.at - claim.at);
+    const candidates = [lateAt.get(t.key) ?? a.t0];
+    for (const dep of t.deps) {
+      const dd = dones.get(dep)?.[0];
+      if (dd) candidates.push(dd.at);
+    }
+    for (const r of byTask(t.key)) if (r.kind === 'release' && r.at <= claim.at) candidates.push(r.at);
+    for (const c of a.tasks.find((p) => p.key === t.key)?.changes ?? []) if (c.status === 'ready' && c.at <= claim.at) candidates.push(c.at - POLL_MS / 2);
+    const ready = Math.max(...candidates.filter((x) => x <= claim.at));
+    readyToClaim.push(Math.max(0, claim.at - ready));
+  }
+
+  // Wake: from a late task's creation to the idle session's woken request.
+  const idle = a.sessions.find((s) => s.role === 'idle');
+  const wake: number[] = [];
+  const wakeSplit: Array<{ task: string; total_ms: number; waiter_ms: number | null; client_ms: number | null }> = [];
+  for (const l of a.late) {
+    const w = recs.find((r) => r.kind === 'wake' && r.session === idle?.name && r.at >= l.at);
+    if (!w) continue;
+    wake.push(w.at - l.at);
+    // Koor's part: until the Stop hook's waiter exited 2; the client's: from there to its request.
+    const exit = a.waits.find((x) => x.hook && x.code === 2 && x.agent === idle?.name && x.at >= l.at && x.at <= w.at);
+    wakeSplit.push({ task: l.key, total_ms: w.at - l.at, waiter_ms: exit ? exit.at - l.at : null, client_ms: exit ? w.at - exit.at : null });
+  }
+
+  // Tokens Koor injected (Koor arms).
+  let tok: ArmFigures['tokens'] = null;
+  if (a.spec.kind === 'koor') {
+    const perSession: Record<string, number> = {};
+    const byKind: Record<string, number> = {};
+    const samples: Array<{ session: string; kind: string; tokens: number; text: string }> = [];
+    let quietTurns = 0;
+    let quietWith = 0;
+    let quietTokens = 0;
+    const quietSamples: Array<{ session: string; t: number; kind: string; tokens: number; text: string }> = [];
+    for (const s of a.sessions) {
+      const reqs = s.api.agentRequests();
+      const items = injected(reqs);
+      perSession[s.name] = items.reduce((n, x) => n + x.tokens, 0);
+      for (const x of items) {
+        byKind[x.kind] = (byKind[x.kind] ?? 0) + x.tokens;
+        if (samples.filter((y) => y.kind === x.kind).length < 2) samples.push({ session: s.name, kind: x.kind, tokens: x.tokens, text: x.text.slice(0, 400) });
+      }
+      // Quiet turns: nothing new for this session since its previous digest could have said it.
+      const myProject = s.role === 'idle' ? LATE_PROJECT : 'shop';
+      const edited: Array<{ file: string; at: number }> = [];
+      for (let k = 1; k < reqs.length; k++) {
+        // The previous digest came from a hook between the request before last and the last one.
+        const from = (k >= 2 ? reqs[k - 2]!.at : s.startedAt) - 500;
+        const to = reqs[k]!.at + 300;
+        for (const m of (reqs[k]!.body?.messages ?? []) as any[]) {
+          if (m?.role !== 'assistant' || !Array.isArray(m.content)) continue;
+          for (const b of m.content) {
+            const f = b?.type === 'tool_use' && (b.name === 'Write' || b.name === 'Edit') ? String(b.input?.file_path ?? '') : '';
+            const rel = f.startsWith('/') ? f.split('/shop/').slice(1).join('/shop/') : '';
+            if (rel && !edited.some((e) => e.file === rel)) edited.push({ file: rel, at: reqs[k - 1]!.at });
+          }
+        }
+        const news =
+          a.tasks.some((p) => project.get(p.key) === myProject && p.changes.some((c) => c.status === 'ready' && c.at > from && c.at <= to)) ||
+          a.leases.some((l) => l.holder_name !== s.name && l.first > from && l.first <= to && edited.some((e) => e.at < l.first && l.resources.includes(e.file))) ||
+          a.joins.some((j) => j.name !== s.name && j.at > from && j.at <= to) ||
+          // It claimed a task someone checkpointed: its digest says to resume.
+          a.records.some((r) => r.session === s.name && r.kind === 'claim' && /checkpoint by/.test(r.detail ?? '') && r.at > from && r.at <= to) ||
+          // A task of its project went back to ready (released, or its claimer gone stale) — maybe too briefly for the poller to see.
+          a.records.some((r) => project.get(r.task ?? '') === myProject && (r.kind === 'release' || (r.kind === 'claim' && !/^attempt 1\b/.test(r.detail ?? ''))) && r.at > from && r.at <= to + 500);
+        if (news) continue;
+        quietTurns++;
+        const here = items.filter((x) => x.request === k && (x.kind === 'digest' || x.kind === 'prompt' || x.kind === 'stop'));
+        if (here.length > 0) {
+          quietWith++;
+          quietTokens += here.reduce((n, x) => n + x.tokens, 0);
+          for (const x of here) if (quietSamples.length < 8) quietSamples.push({ session: s.name, t: Math.round(x.at - a.t0), kind: x.kind, tokens: x.tokens, text: x.text.slice(0, 300) });
+        }
+      }
+    }
+    const total = Object.values(perSession).reduce((n, x) => n + x, 0);
+    tok = { total, per_task: done.size > 0 ? r1(total / done.size) : null, per_session: perSession, by_kind: byKind, quiet_turns: quietTurns, quiet_turns_with_koor_text: quietWith, tokens_in_quiet_turns: quietTokens, quiet_samples: quietSamples, samples };
+  }
+
+  const requests = a.sessions.reduce((n, s) => n + s.api.agentRequests().length, 0);
+  const hookCalls = a.hookCalls ? Object.values(a.hookCalls).reduce((n, x) => n + x, 0) : null;
+  const lastDone = recs.filter((r) => r.kind === 'done').reduce((m, r) => Math.max(m, r.at), 0);
+  const lastDoneS = lastDone > 0 ? (lastDone - a.t0) / 1000 : null;
+  const drainS = a.drainedAt !== null ? (a.drainedAt - a.t0) / 1000 : null;
+  const over_lifetime = a.spec.autoLeaseMs === null ? null : over;
+  return {
+    label: a.spec.label,
+    kind: a.spec.kind,
+    backend: a.spec.backend,
+    sessions: a.spec.sessions,
+    tasks: tasks.length,
+    auto_lease: a.spec.kind === 'baseline' ? '-' : a.spec.autoLeaseMs === null ? 'session' : `${a.spec.autoLeaseMs / 1000}s`,
+    done_once: doneOnce,
+    done: done.size,
+    not_done: tasks.filter((t) => !done.has(t.key)).map((t) => t.key),
+    failed: a.final.filter((t) => t.status === 'failed').map((t) => t.key),
+    duplicates,
+    rebase_conflicts: recs.filter((r) => r.kind === 'conflict').length,
+    conflicts: recs.filter((r) => r.kind === 'conflict').map((r) => ({ session: r.session, task: r.task, detail: r.detail?.slice(0, 160) })),
+    edits_denied: recs.filter((r) => r.kind === 'denied').length,
+    markers: { exact: a.audit.exact.length, lost: a.audit.lost, doubled: a.audit.doubled, stray: a.audit.stray, conflict_markers_in: a.audit.conflictMarkersIn },
+    killed,
+    shared_blocked_ms: { task_leases: summary(taskLeases), auto_leases: summary(autoLeases), held_after_last_edit: summary(afterEdit), over_lifetime },
+    claim_to_done_ms: summary(claimToDone),
+    ready_to_claim_ms: summary(readyToClaim),
+    wake_ms: wake,
+    wake_split: wakeSplit,
+    wake_p99_ms: pct(wake, 99),
+    tokens: tok,
+    model_requests: requests,
+    model_requests_per_task: done.size > 0 ? r1(requests / done.size) : null,
+    hook_calls: hookCalls,
+    hook_calls_per_task: hookCalls !== null && done.size > 0 ? r1(hookCalls / done.size) : null,
+    server_cpu_ms_per_task: a.serverCpuS !== null && done.size > 0 ? r1((a.serverCpuS * 1000) / done.size) : null,
+    postgres_cpu_ms_per_task: a.postgresCpuS !== null && done.size > 0 ? r1((a.postgresCpuS * 1000) / done.size) : null,
+    idle_cpu: a.idleCpu,
+    drain_s: r1(drainS),
+    last_done_s: r1(lastDoneS),
+    sessions_end_s: r1((a.endedAt - a.t0) / 1000)!,
+    // Tasks finished correctly per minute, over the time to the last completion.
+    tasks_per_min: lastDoneS !== null && lastDoneS > 0 ? r1((doneOnce / lastDoneS) * 60) : null,
+    done_times_s: tasks
+      .filter((t) => done.has(t.key) && exact.has(t.key) && !duplicates.some((d) => d.startsWith(`${t.key} `)))
+      .map((t) => dones.get(t.key)?.[0]?.at)
+      .filter((x): x is number => x !== undefined)
+      .map((x) => Math.round(x - a.t0) / 1000)
+      .sort((x, y) => x - y),
+    warnings: a.warnings,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The timeline
+
+const COLORS = ['#4e79a7', '#59a14f', '#9c755f', '#76b7b2', '#edc948', '#b07aa1', '#ff9da7', '#bab0ac', '#86bcb6', '#8cd17d'];
+const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+
+/**
+ * One panel per arm, one row per session: a bar per task attempt (claim → done, release or kill),
+ * marks for denials (red), rebase conflicts (orange), wake-ups (blue), the kill (black), and a
+ * dashed line where a task was created later.
+ */
+export function timelineSvg(arms: readonly ArmResult[]): string {
+  const W = 1100;
+  const LEFT = 150;
+  const ROW = 18;
+  const maxS = Math.max(10, ...arms.map((a) => (a.endedAt - a.t0) / 1000));
+  const x = (s: number) => LEFT + (s / maxS) * (W - LEFT - 20);
+  const parts: string[] = [];
+  let y = 20;
+  parts.push(`<text x="10" y="${y}" font-size="14" font-weight="bold">swarm bench: sessions over time (s); bars = a task from claim to done (grey: released or killed)</text>`);
+  y += 14;
+  parts.push(`<text x="10" y="${y}" font-size="11"><tspan fill="#e15759">| denied edit</tspan>  <tspan fill="#f28e2b">▲ rebase conflict</tspan>  <tspan fill="#1f77b4">● woken</tspan>  ✕ killed  ┆ task created later</text>`);
+  y += 16;
+  for (const a of arms) {
+    const sessions = a.sessions.map((s) => s.name);
+    const h = sessions.length * ROW + 30;
+    parts.push(`<text x="10" y="${y + 12}" font-size="12" font-weight="bold">${esc(a.spec.label)}</text>`);
+    const top = y + 18;
+    for (let s = 0; s <= maxS; s += maxS > 120 ? 30 : 10) {
+      parts.push(`<line x1="${x(s)}" y1="${top}" x2="${x(s)}" y2="${top + sessions.length * ROW}" stroke="#eee"/><text x="${x(s)}" y="${top + sessions.length * ROW + 11}" font-size="9" text-anchor="middle">${s}</text>`);
+    }
+    const t = (ms: number) => (ms - a.t0) / 1000;
+    sessions.forEach((name, i) => {
+      const ry = top + i * ROW;
+      const role = a.sessions[i]!.role;
+      parts.push(`<text x="10" y="${ry + 12}" font-size="10">${esc(name)}${role !== 'worker' ? ` (${role})` : ''}</text>`);
+      const mine = a.records.filter((r) => r.session === name);
+      let open: StepRecord | null = null;
+      for (const r of mine) {
+        if (r.kind === 'claim') open = r;
+        else if (open && (r.kind === 'done' || r.kind === 'release' || r.kind === 'killed') && r.task === open.task) {
+          const x0 = x(t(open.at));
+          const x1 = Math.max(x0 + 2, x(t(r.at)));
+          const n = Number((open.task ?? 'T0').slice(1));
+          const fill = r.kind === 'done' ? COLORS[n % COLORS.length] : '#ccc';
+          parts.push(`<rect x="${x0.toFixed(1)}" y="${ry + 2}" width="${(x1 - x0).toFixed(1)}" height="${ROW - 5}" fill="${fill}" stroke="#fff"><title>${esc(`${open.task} ${r.kind} ${t(open.at).toFixed(1)}-${t(r.at).toFixed(1)} s`)}</title></rect>`);
+          if (x1 - x0 > 24) parts.push(`<text x="${(x0 + 2).toFixed(1)}" y="${ry + 12}" font-size="9" fill="#fff">${esc(open.task ?? '')}</text>`);
+          open = null;
+        }
+        const rx = x(t(r.at)).toFixed(1);
+        if (r.kind === 'denied') parts.push(`<line x1="${rx}" y1="${ry}" x2="${rx}" y2="${ry + ROW - 2}" stroke="#e15759" stroke-width="2"><title>${esc(`denied ${r.task} ${(r.files ?? []).join(',')}`)}</title></line>`);
+        if (r.kind === 'conflict') parts.push(`<text x="${rx}" y="${ry + 13}" font-size="11" fill="#f28e2b" text-anchor="middle">▲<title>${esc(`conflict ${r.task}`)}</title></text>`);
+        if (r.kind === 'wake') parts.push(`<circle cx="${rx}" cy="${ry + ROW / 2}" r="4" fill="#1f77b4"><title>woken</title></circle>`);
+        if (r.kind === 'killed') parts.push(`<text x="${rx}" y="${ry + 13}" font-size="13" text-anchor="middle">✕<title>${esc(`killed during ${r.task}`)}</title></text>`);
+      }
+    });
+    for (const l of a.late) parts.push(`<line x1="${x(t(l.at))}" y1="${top}" x2="${x(t(l.at))}" y2="${top + sessions.length * ROW}" stroke="#1f77b4" stroke-dasharray="3,3"><title>${esc(`${l.key} created`)}</title></line>`);
+    y += h + 10;
+  }
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${y}" font-family="sans-serif" viewBox="0 0 ${W} ${y}"><rect width="100%" height="100%" fill="#fff"/>${parts.join('')}</svg>\n`;
+}
