@@ -17,10 +17,12 @@
  *   edits redone on the origin's head) → `koor-cli task done`, chained with the next claim. A
  *   claim that carries a checkpoint (or a task on its second attempt) is verified first: the
  *   files whose marker already reached the origin are not edited again. An edit the hooks deny is
- *   obeyed: what was edited is pushed, a checkpoint says what is left, the task is released. With
- *   nothing to claim it asks the board: tasks still claimed or blocked → `koor-cli wait --for
- *   tasks` (the Bash tool blocks until one is claimable), then claims again; nothing left → the
- *   turn ends. The idle session (`idle: true`) ends its turn at once instead and is woken by the
+ *   obeyed: what was edited is pushed, a checkpoint says what is left and which files were
+ *   refused, the task is released; whoever claims it next (this agent included) first waits until
+ *   those files are free (`koor-cli lease check`, bounded) instead of being refused again. With
+ *   nothing to claim it asks the board: a task ready (but not for it now) → a second later again;
+ *   tasks still claimed by others → `koor-cli wait --for tasks` (the Bash tool blocks until one is
+ *   claimable), then claims again; nothing ready or claimed → the turn ends. The idle session (`idle: true`) ends its turn at once instead and is woken by the
  *   Stop hook (`koor-cli wait --hook`, asyncRewake) in stream-json mode.
  * - BaselineAgent (no Koor): tasks live in tasks.json in the repository. `git pull --rebase` +
  *   read it → take the first open task of its team whose deps are done → mark it claimed (Edit of
@@ -355,8 +357,10 @@ export class KoorAgent extends ScriptedAgent {
     this.rec('claim', { at: c.at, task: t.key, detail: `attempt ${t.attempts}${t.checkpoint ? `, checkpoint by ${t.checkpoint.by_name ?? '?'}: ${t.checkpoint.done ?? ''}` : ''}` });
     const pull = s.get('pull');
     const start = (): Reply => {
-      // The task it just gave back came back to it: wait until the files it was refused are free, rather than give it back again.
-      const refused = this.yielded?.id === t.id ? this.yielded.files : [];
+      // A task given back over a refused file (by this agent, or by the one whose checkpoint it
+      // resumes from): wait until those files are free, rather than be refused and give it back again.
+      const fromCheckpoint: string[] = Array.isArray(t.checkpoint?.data?.refused) ? t.checkpoint!.data.refused : [];
+      const refused = [...new Set([...(this.yielded?.id === t.id ? this.yielded.files : []), ...fromCheckpoint])].filter((f) => t.files.includes(f));
       this.yielded = null;
       if (refused.length === 0) return this.startWork(t);
       return this.bash(this.waitFreeCommand(refused), (w) => {
@@ -466,7 +470,7 @@ export class KoorAgent extends ScriptedAgent {
       const left = t.files.filter((f) => !t.edited.includes(f) && !t.had.includes(f));
       const reason = `${left.join(', ')} leased by ${t.denier || 'another agent'}`;
       const cp = this.cfg.features.checkpoints
-        ? `koor-cli task checkpoint ${t.id} --done ${q(`pushed ${[...t.had, ...t.edited].join(', ') || 'nothing'}`)} --next ${q(`edit ${left.join(', ')}`)} --data ${q(JSON.stringify({ files: [...t.had, ...t.edited], pushed: true }))}; ${stamp('checkpoint')}; `
+        ? `koor-cli task checkpoint ${t.id} --done ${q(`pushed ${[...t.had, ...t.edited].join(', ') || 'nothing'}`)} --next ${q(`edit ${left.join(', ')} once free (refused: ${reason})`)} --data ${q(JSON.stringify({ files: [...t.had, ...t.edited], pushed: true, refused: t.denied }))}; ${stamp('checkpoint')}; `
         : '';
       return this.bash(`${cp}koor-cli task release ${t.id} --reason ${q(reason)}; ${stamp('release')}`, (s) => {
         const r = s.get('release');
@@ -485,14 +489,16 @@ export class KoorAgent extends ScriptedAgent {
     if (this.cfg.idle) return this.end(`No task ready in ${this.cfg.project}; waiting to be woken.`);
     if (++this.surveys > MAX_SURVEYS) return this.end('surveyed too often', 'budget');
     const p = q(this.cfg.project);
-    return this.bash(`koor-cli task list ${p} --status ready --limit 1; ${stamp('ready')}; koor-cli task list ${p} --status claimed,blocked --limit 1; ${stamp('busy')}`, (s) => {
+    return this.bash(`koor-cli task list ${p} --status ready --limit 1; ${stamp('ready')}; koor-cli task list ${p} --status claimed --limit 1; ${stamp('busy')}`, (s) => {
       const ready = jsonIn(s.get('ready')?.out ?? '');
       const busy = jsonIn(s.get('busy')?.out ?? '');
       if (Array.isArray(ready) && ready.length > 0) return this.claim('sleep 1; ');
+      // Someone is at work: what it finishes (or gives back) may become claimable. Blocked tasks
+      // with nobody at work wait on a task that failed: nothing to wait for.
       if (Array.isArray(busy) && busy.length > 0) {
         return this.claim(`koor-cli wait --for tasks --project ${p} --timeout ${this.cfg.waitS}s >/dev/null 2>&1; ${stamp('wait')}; `);
       }
-      return this.end(`No task left in ${this.cfg.project}: the backlog is drained.`);
+      return this.end(`No task left in ${this.cfg.project} that anyone can do: the backlog is drained.`);
     });
   }
 }

@@ -7,8 +7,7 @@
  * created later. Everything the figures need is gathered here: the agents' records, every
  * request each fake API received, and (Koor) a poller's view of the tasks, leases and agents.
  */
-import { type ChildProcess } from 'node:child_process';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { runClaude, startFakeApi, type FakeApi, type RunResult } from '../claude-code.js';
@@ -252,6 +251,8 @@ export async function runArm(spec: ArmSpec): Promise<ArmResult> {
     const joins: Array<{ name: string; at: number }> = [];
     const seenAgents = new Set<string>();
     let allDone = false;
+    /** Nothing can move any more: every task done or failed, or none ready or claimed (what is left waits on a failed task). */
+    let stuck = false;
     let polling = spec.kind === 'koor';
     const keyOf = new Map<number, string>();
     const poller = (async () => {
@@ -282,6 +283,7 @@ export async function runArm(spec: ArmSpec): Promise<ArmResult> {
             joins.push({ name: i.name, at });
           }
           allDone = ts.length === spec.tasks.length && ts.every((t) => t.status === 'done');
+          stuck = ts.length === spec.tasks.length && ts.every((t) => t.status !== 'ready' && t.status !== 'claimed');
         } catch (e) {
           if (polling) warnings.push(`poller: ${(e as Error).message}`);
         }
@@ -419,13 +421,13 @@ export async function runArm(spec: ArmSpec): Promise<ArmResult> {
           log(`${spec.label}: created ${t.key} in ${LATE_PROJECT} (${n} tasks done so far)`);
         }
       }
-      if (spec.kind === 'koor' && allDone) break;
+      if (spec.kind === 'koor' && (allDone || (stuck && workersEnded()))) break;
       if (spec.kind === 'baseline' && workersEnded() && lateIndex >= lateTasks.length && Date.now() - lastProgress > 2000) break;
       // Koor, all done but sessions still waiting on the board: nothing more will come for them.
       await sleep(200);
     }
     const drainedAt = spec.kind === 'koor' ? (allDone ? Date.now() : null) : null;
-    log(`${spec.label}: ${allDone ? 'every task done' : 'stopped'} after ${((Date.now() - t0) / 1000).toFixed(1)} s; ending the sessions`);
+    log(`${spec.label}: ${allDone ? 'every task done' : stuck ? 'nothing left that can be done' : 'stopped at the time limit'} after ${((Date.now() - t0) / 1000).toFixed(1)} s; ending the sessions`);
 
     // The end: sessions blocked in `koor-cli wait` are let go (nothing will come), the idle one's stdin closed.
     const waitFor = async (what: () => boolean, ms: number) => {
