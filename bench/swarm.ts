@@ -108,6 +108,10 @@ export async function run(opts: BenchOptions): Promise<Record<string, unknown>> 
 
   const arms: ArmResult[] = [];
   let pg: Postgres | null = null;
+  const stopPostgres = () => {
+    pg?.stop();
+    pg = null;
+  };
   try {
     const base = { sessions, tasks, features: feats, budgetMs, livenessTimeout: LIVENESS_TIMEOUT, giveUpMs: quick ? 10_000 : 20_000, pg: null, log };
     const specs: ArmSpec[] = [];
@@ -120,6 +124,8 @@ export async function run(opts: BenchOptions): Promise<Record<string, unknown>> 
       if ('skipped' in started) warnings.push(`cluster arm skipped: ${started.skipped}`);
       else {
         pg = started;
+        // Ctrl-C ends the run with process.exit (run.ts), past the finally below: PostgreSQL is not a tracked child.
+        process.once('exit', stopPostgres);
         const life = lifetimes[0]!;
         specs.push({ ...base, pg, kind: 'koor', label: `koor 3 nodes pg, auto-lease ${lifeLabel(life)}`, backend: 'cluster', serverArgs: [AUTO_LEASE_FLAG, `${life / 1000}s`], autoLeaseMs: life === 0 ? null : life });
       }
@@ -129,7 +135,8 @@ export async function run(opts: BenchOptions): Promise<Record<string, unknown>> 
       arms.push(await runArm(spec));
     }
   } finally {
-    pg?.stop();
+    stopPostgres();
+    process.off('exit', stopPostgres);
   }
 
   const figs: ArmFigures[] = arms.map((a) => figures(a, tasks));
