@@ -157,6 +157,38 @@ t.test('hooks: an auto-lease ends once its holder stops editing the file; the ag
   t.equal(context(await b.hook('UserPromptSubmit')), undefined, 'told once');
 });
 
+t.test('hooks: a task lease takes over its claimer\'s auto-lease on the task\'s files, so the file is free when the task ends', async (t) => {
+  // An agent that auto-leased a shared file and then claims task after task touching it kept the
+  // file through its auto-lease, renewed by each task's edit: the swarm saw one agent wait 150 s.
+  const s = await startTestServer(t, { autoLeaseIdleMs: 60_000 });
+  const { call, session } = client(s.url);
+  const a = session('aaaa0000-0000-4000-8000-0000000000a2', '/clone-a/shop', 'agent-a');
+  const b = session('bbbb0000-0000-4000-8000-0000000000b2', '/clone-b/shop', 'agent-b');
+  await a.hook('UserPromptSubmit');
+  await b.hook('UserPromptSubmit');
+  t.same(await a.edit('src/index.ts'), {});
+  const auto = (await call('GET', '/api/leases')).body[0];
+  t.equal(auto.reason, 'editing (auto-lease)');
+  t.equal((await b.edit('src/index.ts')).hookSpecificOutput?.permissionDecision, 'deny', 'B is refused');
+  const aId = (await call('GET', `/api/hooks/claude-code/sessions/${a.id}`)).body.instance_id as string;
+  await call('POST', '/api/tasks', { project: 'shop', title: 'export the cart', paths: ['src/cart/**', 'src/index.ts'] });
+  const claim = await call('POST', '/api/tasks/claim', { project: 'shop' }, { 'x-koor-instance': aId });
+  t.equal(claim.status, 200, claim.text);
+  const held = (await call('GET', '/api/leases')).body as any[];
+  t.same(held.map((l) => l.id), [claim.body.lease.id], 'the task lease alone holds the file now');
+  const ended = ((await call('GET', '/api/events/history?topic=lease.released')).body as any[]).find((e) => e.data.id === auto.id);
+  t.equal(ended?.data.reason, 'released', 'the auto-lease ended with the claim');
+  t.equal(context(await b.hook('UserPromptSubmit')), undefined, 'B is not told the file is free: the task lease holds it');
+  t.equal((await b.edit('src/index.ts')).hookSpecificOutput?.permissionDecision, 'deny', 'B is still refused');
+  t.same(await a.edit('src/index.ts', 'Edit'), {}, 'A edits under its task lease');
+  t.same(((await call('GET', '/api/leases')).body as any[]).map((l) => l.id), [claim.body.lease.id], 'and takes no auto-lease again');
+  const done = await call('POST', `/api/tasks/${claim.body.id}/complete`, {}, { 'x-koor-instance': aId });
+  t.equal(done.status, 200, done.text);
+  t.same((await call('GET', '/api/leases')).body, [], 'free the moment the task ends (not an idle lifetime later)');
+  t.match(context(await b.hook('UserPromptSubmit')), /Free again, no longer leased: src\/index\.ts\./, 'B learns it is free');
+  t.same(await b.edit('src/index.ts'), {}, 'and may edit it');
+});
+
 t.test('hooks: --hook-edits deny refuses only files others leased, and takes no lease itself', async (t) => {
   const s = await startTestServer(t, { hookEdits: 'deny' });
   const { call, session } = client(s.url);

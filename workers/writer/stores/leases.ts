@@ -46,6 +46,10 @@ const SET_EXPIRY = sql('UPDATE leases SET ttl_ms = ?, expires_ms = ? WHERE id = 
 const RENEW_HOLDER = sql('UPDATE leases SET expires_ms = ? + ttl_ms WHERE holder = ? AND ttl_ms > 0 AND expires_ms > ? AND auto = 0');
 const SHIFT = sql('UPDATE leases SET expires_ms = expires_ms + ? WHERE expires_ms > 0');
 const HOLDER_NAME = sql('SELECT name FROM instances WHERE id = ?');
+/** A holder's auto-leases (one file each), which a task lease of the same holder may take over. */
+const AUTO_OF = sql(`SELECT ${COLS} FROM leases WHERE holder = ? AND auto = 1`);
+/** Denials an auto-lease caused now wait on the lease that took it over (a UUID replaced in the JSON list). */
+const REPOINT_DENIED = sql("UPDATE hook_sessions SET denied = replace(denied, ?, ?) WHERE denied LIKE ?");
 
 /**
  * Leases of other holders, live, that could be in the way of a request: those at an index key the
@@ -201,6 +205,22 @@ export function leaseStore(events: EventStore) {
     /** Gives the lease `id` the fencing token `fence` (a task's lease takes its claim's: issue 44). */
     async setFence(tx: Tx, id: string, fence: number): Promise<void> {
       await tx.run(SET_FENCE, fence, id);
+    },
+
+    /**
+     * A task lease takes over its holder's auto-leases on the task's files (issue 44): they end
+     * now (`lease.released`, reason `released`) instead of lasting their idle lifetime past the
+     * task, so a shared file is free the moment the task ends; an agent refused an edit by one of
+     * them is told the file is free when the task lease ends.
+     */
+    async supersedeAuto(tx: Tx, holder: string, paths: readonly string[], by: string): Promise<Event[]> {
+      const rows = (await tx.all<Row>(AUTO_OF, holder)).filter((r) => (JSON.parse(r.resources) as string[]).some((f) => paths.some((p) => globsOverlap(p, f))));
+      const out: Event[] = [];
+      for (const r of rows) {
+        await tx.run(REPOINT_DENIED, r.id, by, `%${r.id}%`);
+        out.push(await end(tx, r, 'released'));
+      }
+      return out;
     },
 
     /** Ends every lease of `holder` (it went stale or was deregistered). */

@@ -142,7 +142,8 @@ export function taskStore(events: EventStore, leases: ReturnType<typeof leaseSto
     const taken = await claimedPaths();
     if (paths.some((p) => taken.some((q) => globsOverlap(p, q)))) return 'conflict';
     const got = await leases.acquire(tx, { holder, resources: paths, exclusive: true, ttl_ms: 0, reason: `task ${r.id}` });
-    return 'conflict' in got ? 'conflict' : got;
+    if ('conflict' in got) return 'conflict';
+    return { lease: got.lease, events: [...got.events, ...(await leases.supersedeAuto(tx, holder, paths, got.lease.id))] };
   }
 
   return {
