@@ -4,7 +4,7 @@ import { INSTANCE_OPTION, UsageError, asAgent, commaList, defineCommand, duratio
 const KINDS = ['messages', 'tasks'] as const;
 /** How often `wait --hook` looks whether its session still exists. */
 const SESSION_CHECK_MS = 10_000;
-/** How long a wake-up may wait for its record (`hook.woken`) before the model is woken anyway. */
+/** How long a wake-up may wait to hand its record (`hook.woken`) to the kernel before the model is woken anyway (the reply is not awaited). */
 const WAKE_RECORD_TIMEOUT_MS = 2_000;
 
 /** The project of a workspace: its last path segment (`/home/ann/shop` → `shop`), as `project:<p>` addressing reads it. */
@@ -105,7 +105,7 @@ export default defineCommand({
         ? {
             onWake: (what: Woke) => {
               const data = { agent: agent.config.instance, agent_name: agentName, ...(sessionId === null ? {} : { session_id: sessionId }), ...what };
-              return request({ ...agent.config, timeoutMs: WAKE_RECORD_TIMEOUT_MS }, 'POST', '/api/events/publish', { body: JSON.stringify({ topic: 'hook.woken', data }) });
+              return request({ ...agent.config, timeoutMs: WAKE_RECORD_TIMEOUT_MS }, 'POST', '/api/events/publish', { body: JSON.stringify({ topic: 'hook.woken', data }), sendOnly: true });
             },
           }
         : {}),

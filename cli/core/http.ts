@@ -31,6 +31,12 @@ export interface RequestOptions {
    * unknown — the server then answers the retry with the first write's result, never a second write.
    */
   retrySafe?: boolean;
+  /**
+   * Settle once the whole request is handed to the kernel, without waiting for the reply (status
+   * 0, empty body): for a record that must not hold up what comes next, such as `wait --hook`'s
+   * `hook.woken` before the exit that wakes the model. The server still gets the request whole.
+   */
+  sendOnly?: boolean;
 }
 
 /** `?a=1&b=x%20y` from the defined values, keys and values URL-encoded (SPEC §7-14); '' when none. */
@@ -239,8 +245,17 @@ async function exchange(config: CliConfig, method: string, pathAndQuery: string,
     socket.on('end', () => finish(true));
     socket.on('error', fail);
     socket.on('close', () => finish(true));
-    socket.write(requestHead + '\r\n');
-    if (body !== undefined && body.length > 0) socket.write(body);
+    const sent = () => {
+      if (!opts.sendOnly || settled) return;
+      settled = true;
+      clearTimeout(connectTimer);
+      clearTimeout(replyTimer);
+      // A FIN after the request: the server reads all of it, then its reply has nowhere to go.
+      socket.end();
+      resolve({ status: 0, headers: {}, body: Buffer.alloc(0) });
+    };
+    socket.write(requestHead + '\r\n', body !== undefined && body.length > 0 ? undefined : sent);
+    if (body !== undefined && body.length > 0) socket.write(body, sent);
   });
 }
 

@@ -212,8 +212,17 @@ t.test('wait --hook: what arrived on stderr with exit 2; the timeout exits 0 sil
   t.same(await Promise.race([hook.exited, sleep(10_000).then(() => null)]), { code: 2, signal: null }, 'exit 2 wakes Claude Code');
   t.same(hook.lines(), [], 'nothing on stdout');
   t.match(hook.stderr(), new RegExp(`^message #${m.id} ann \\(\\ds ago\\) \\[ack required\\]\n  wake up\nread it: koor-cli inbox\n$`));
-  // Recorded before the exit, as the agent (the dashboard's team page marks it); the quiet timeout recorded nothing.
-  const woken = (await api(s.url, 'GET', '/api/events/history?topic=hook.woken')) as Array<{ data: unknown; source: string }>;
+  // Sent before the exit (its reply is not awaited: it must not hold up the wake), recorded as the
+  // agent (the dashboard's team page marks it); the quiet timeout recorded nothing.
+  const woken = await waitUntil(
+    'the hook.woken record',
+    async () => {
+      const r = (await api(s.url, 'GET', '/api/events/history?topic=hook.woken')) as Array<{ data: unknown; source: string }>;
+      return r.length > 0 ? r : undefined;
+    },
+    5_000,
+    50,
+  );
   t.same(
     woken.map((e) => [e.source, e.data]),
     [['ben', { agent: ben.id, agent_name: 'ben', reason: 'message', message_id: m.id, from_name: 'ann' }]],
