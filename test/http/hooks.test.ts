@@ -122,7 +122,8 @@ t.test('hooks: edits guarded before they happen — auto-lease, a refusal naming
 });
 
 t.test('hooks: an auto-lease ends once its holder stops editing the file; the agent it refused learns the file is free', async (t) => {
-  const s = await startTestServer(t, { autoLeaseIdleMs: 2000 });
+  // 4 s: long enough that a loaded machine's slow hooks do not let it lapse before the second edit.
+  const s = await startTestServer(t, { autoLeaseIdleMs: 4000 });
   const { call, session } = client(s.url);
   const a = session('aaaa0000-0000-4000-8000-0000000000a1', '/clone-a/shop', 'agent-a');
   const b = session('bbbb0000-0000-4000-8000-0000000000b1', '/clone-b/shop', 'agent-b');
@@ -145,7 +146,7 @@ t.test('hooks: an auto-lease ends once its holder stops editing the file; the ag
       const r = (await call('GET', '/api/events/history?topic=lease.released')).body as any[];
       return r.find((e) => e.data.id === first.id);
     },
-    10_000,
+    15_000,
     200,
   );
   t.equal(released.data.reason, 'expired', 'released as expired, though A stayed active');
