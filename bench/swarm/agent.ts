@@ -157,7 +157,7 @@ const MAX_CLAIM_ERRORS = 5;
 const MAX_SURVEYS = 40;
 /** The Bash tool's own limit for one command (its default is 2 minutes): above the longest wait below. */
 const BASH_TIMEOUT_MS = 240_000;
-/** How long an agent that got back a task it gave up waits for the refused file, seconds. */
+/** How long an agent that got back a task it gave up waits to lease the refused file, seconds. */
 const MAX_FREE_WAIT_S = 150;
 
 type Handler = (results: ToolOut[], req: ApiRequest) => Reply | Promise<Reply>;
@@ -291,6 +291,8 @@ interface KoorTask {
   denied: string[];
   denier: string;
   killedHere: boolean;
+  /** The lease this agent took on files refused before (released with the task). */
+  lease: string | null;
 }
 
 export class KoorAgent extends ScriptedAgent {
@@ -312,7 +314,7 @@ export class KoorAgent extends ScriptedAgent {
   }
 
   private doneThenClaim(t: KoorTask): Reply {
-    return this.claim(`koor-cli task done ${t.id}; ${stamp('done')}; `);
+    return this.claim(`koor-cli task done ${t.id}; ${stamp('done')}; ${t.lease ? `koor-cli lease release ${t.lease} >/dev/null; ` : ''}`);
   }
 
   private claimed(s: Steps): Reply {
@@ -352,6 +354,7 @@ export class KoorAgent extends ScriptedAgent {
       denied: [],
       denier: '',
       killedHere: false,
+      lease: null,
     };
     this.task = t;
     this.rec('claim', { at: c.at, task: t.key, detail: `attempt ${t.attempts}${t.checkpoint ? `, checkpoint by ${t.checkpoint.by_name ?? '?'}: ${t.checkpoint.done ?? ''}` : ''}` });
@@ -363,8 +366,11 @@ export class KoorAgent extends ScriptedAgent {
       const refused = [...new Set([...(this.yielded?.id === t.id ? this.yielded.files : []), ...fromCheckpoint])].filter((f) => t.files.includes(f));
       this.yielded = null;
       if (refused.length === 0) return this.startWork(t);
-      return this.bash(this.waitFreeCommand(refused), (w) => {
-        this.rec('wait', { at: w.get('free')?.at, task: t.key, files: refused, detail: `for ${refused.join(', ')} to be free: ${w.get('free')?.out.trim().split('\n').at(-1) ?? ''}` });
+      return this.bash(this.takeCommand(t, refused), (w) => {
+        const out = w.get('free')?.out ?? '';
+        // A lease prints as {"id":…; a refusal as {"error":…,"conflicts":[…]}.
+        t.lease = /^lease: \{"id":"([^"]+)"/m.exec(out)?.[1] ?? null;
+        this.rec('wait', { at: w.get('free')?.at, task: t.key, files: refused, detail: `for ${refused.join(', ')}: ${out.trim().split('\n').filter((l) => !l.startsWith('lease: ')).at(-1) ?? ''}${t.lease ? ', leased' : ', not leased'}` });
         return this.bash('git pull --rebase -q 2>&1; ' + stamp('pull'), () => this.startWork(t));
       });
     };
@@ -372,11 +378,15 @@ export class KoorAgent extends ScriptedAgent {
     return start();
   }
 
-  /** Polls `koor-cli lease check` until no other agent holds any of `files` (bounded). */
-  private waitFreeCommand(files: readonly string[]): string {
-    const me = q(`"holder_name":"${this.cfg.name}"`);
-    const held = files.map((f) => `koor-cli lease check ${q(f)} | tr ',' '\n' | grep '"holder_name"' | grep -vq ${me}`).join(' || ');
-    return `i=0; while { ${held}; } && [ $i -lt ${MAX_FREE_WAIT_S} ]; do sleep 1; i=$((i+1)); done; echo "waited $i s"; ${stamp('free')}`;
+  /**
+   * Takes `files` with a lease of its own, retrying while another agent holds them (bounded): a
+   * check that they are free, then an edit, loses the file to whoever claims a task on it in
+   * between (the swarm saw it), where an acquire either gets them or waits. Released with the task.
+   */
+  private takeCommand(t: KoorTask, files: readonly string[]): string {
+    const acquire = `koor-cli lease acquire ${q(files.join(','))} --reason ${q(`task ${t.key}: refused before`)}`;
+    const tries = MAX_FREE_WAIT_S * 2;
+    return `i=0; until o=$(${acquire} 2>&1); do [ $i -ge ${tries} ] && break; sleep 0.5; i=$((i+1)); done; echo "lease: \${o:0:80}"; echo "waited $((i/2)) s"; ${stamp('free')}`;
   }
 
   /** A task some agent worked on before (a checkpoint, or a later attempt): what already reached the origin is not done again. */
@@ -472,7 +482,7 @@ export class KoorAgent extends ScriptedAgent {
       const cp = this.cfg.features.checkpoints
         ? `koor-cli task checkpoint ${t.id} --done ${q(`pushed ${[...t.had, ...t.edited].join(', ') || 'nothing'}`)} --next ${q(`edit ${left.join(', ')} once free (refused: ${reason})`)} --data ${q(JSON.stringify({ files: [...t.had, ...t.edited], pushed: true, refused: t.denied }))}; ${stamp('checkpoint')}; `
         : '';
-      return this.bash(`${cp}koor-cli task release ${t.id} --reason ${q(reason)}; ${stamp('release')}`, (s) => {
+      return this.bash(`${cp}koor-cli task release ${t.id} --reason ${q(reason)}; ${stamp('release')}${t.lease ? `; koor-cli lease release ${t.lease} >/dev/null` : ''}`, (s) => {
         const r = s.get('release');
         const back = jsonIn(r?.out ?? '');
         this.rec('release', { at: r?.at, task: t.key, files: left, detail: r?.code === 0 ? `${reason}; task ${back?.status ?? '?'} after ${back?.attempts ?? '?'} attempt(s)` : `release failed: ${(r?.out ?? '').trim().slice(0, 200)}` });

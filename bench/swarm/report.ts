@@ -158,7 +158,7 @@ export interface ArmFigures {
     quiet_turns_with_koor_text: number;
     tokens_in_quiet_turns: number;
     /** Koor text found in quiet turns (each one a goal failure, or a news the poller could not see). */
-    quiet_samples: Array<{ session: string; t: number; kind: string; tokens: number; text: string }>;
+    quiet_samples: Array<{ session: string; t: number; kind: string; tokens: number; text: string; window: string; leases?: string[] }>;
     samples: Array<{ session: string; kind: string; tokens: number; text: string }>;
   } | null;
   model_requests: number;
@@ -296,7 +296,7 @@ export function figures(a: ArmResult, tasks: readonly SwarmTask[]): ArmFigures {
     let quietTurns = 0;
     let quietWith = 0;
     let quietTokens = 0;
-    const quietSamples: Array<{ session: string; t: number; kind: string; tokens: number; text: string }> = [];
+    const quietSamples: Array<{ session: string; t: number; kind: string; tokens: number; text: string; window: string; leases?: string[] }> = [];
     for (const s of a.sessions) {
       const reqs = s.api.agentRequests();
       const items = injected(reqs);
@@ -324,6 +324,14 @@ export function figures(a: ArmResult, tasks: readonly SwarmTask[]): ArmFigures {
           a.tasks.some((p) => project.get(p.key) === myProject && p.changes.some((c) => c.status === 'ready' && c.at > from && c.at <= to)) ||
           a.leases.some((l) => l.holder_name !== s.name && l.first > from && l.first <= to && edited.some((e) => e.at < l.first && l.resources.includes(e.file))) ||
           a.joins.some((j) => j.name !== s.name && j.at > from && j.at <= to) ||
+          // A file it was refused came free (the digest says "Free again"): a lease by another on it ended after the refusal.
+          a.records.some(
+            (d) =>
+              d.session === s.name &&
+              d.kind === 'denied' &&
+              d.at <= to &&
+              (d.files ?? []).some((f) => a.leases.some((l) => l.holder_name !== s.name && l.resources.includes(f) && l.last + POLL_MS > Math.max(d.at, from) && l.last <= to)),
+          ) ||
           // It claimed a task someone checkpointed: its digest says to resume.
           a.records.some((r) => r.session === s.name && r.kind === 'claim' && /checkpoint by/.test(r.detail ?? '') && r.at > from && r.at <= to) ||
           // A task of its project went back to ready (released, or its claimer gone stale) — maybe too briefly for the poller to see.
@@ -334,7 +342,11 @@ export function figures(a: ArmResult, tasks: readonly SwarmTask[]): ArmFigures {
         if (here.length > 0) {
           quietWith++;
           quietTokens += here.reduce((n, x) => n + x.tokens, 0);
-          for (const x of here) if (quietSamples.length < 8) quietSamples.push({ session: s.name, t: Math.round(x.at - a.t0), kind: x.kind, tokens: x.tokens, text: x.text.slice(0, 300) });
+          // With the window judged and the leases of the files it was refused (to tell a missed news from a real leak).
+          const rel = (t: number): number => Math.round(t - a.t0);
+          const refused = new Set(a.records.filter((d) => d.session === s.name && d.kind === 'denied').flatMap((d) => d.files ?? []));
+          const spans = a.leases.filter((l) => l.resources.some((f) => refused.has(f))).map((l) => `${l.holder_name} ${l.resources.join(',')} ${rel(l.first)}-${rel(l.last)}`);
+          for (const x of here) if (quietSamples.length < 8) quietSamples.push({ session: s.name, t: rel(x.at), kind: x.kind, tokens: x.tokens, text: x.text.slice(0, 300), window: `${rel(from)}-${rel(to)}`, ...(spans.length > 0 ? { leases: spans } : {}) });
         }
       }
     }
