@@ -11,6 +11,29 @@ async function register(url: string, name: string, capabilities: string[] = []):
   return (await r.json()) as { id: string };
 }
 
+t.test('lease acquire --wait takes the files the moment they are free, and gives up with the last refusal', async (t) => {
+  const s = await startTestServer(t);
+  const alice = await register(s.url, 'alice');
+  const bob = await register(s.url, 'bob');
+  const carol = await register(s.url, 'carol');
+  const dir = tempDir(t);
+  const as = (id: string) => cliFor(s.url, dir, { KOOR_INSTANCE: id });
+  t.equal((await as(alice.id)('lease', 'acquire', 'package.json', '--ttl', '1s')).code, 0);
+  const waited = await as(bob.id)('lease', 'acquire', 'package.json', '--wait', '20s', '--reason', 'bump');
+  t.equal(waited.code, 0, waited.stderr);
+  t.match(JSON.parse(waited.stdout), { holder: bob.id, resources: ['package.json'], reason: 'bump' }, 'taken once alice\'s lease ran out');
+  const t0 = Date.now();
+  const gaveUp = await as(carol.id)('lease', 'acquire', 'package.json', '--wait', '1200ms');
+  t.equal(gaveUp.code, 1, 'still held when the time is up: exit 1');
+  t.match(JSON.parse(gaveUp.stdout), { code: 409, conflicts: [{ holder: bob.id }] }, 'with the last refusal');
+  t.ok(Date.now() - t0 >= 1200, 'after trying for the whole --wait');
+  const leases = JSON.parse((await as(carol.id)('lease', 'list')).stdout) as Array<{ holder: string }>;
+  t.same(leases.map((l) => l.holder), [bob.id], 'nothing taken by the one that gave up');
+  const bad = await as(carol.id)('lease', 'acquire', 'x', '--wait', 'soon');
+  t.match(bad.stderr, /--wait must be a duration such as 90s, 10m or 2h, got soon/);
+  t.not(bad.code, 0);
+});
+
 t.test('lease and task commands act for the agent in KOOR_INSTANCE or --instance', async (t) => {
   const s = await startTestServer(t);
   const alice = await register(s.url, 'alice');
