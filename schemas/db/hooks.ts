@@ -10,12 +10,13 @@ import { HOOK_SESSIONS } from './tables/hooks.js';
 export const HOOK_SESSION_COLUMNS = Object.keys(HOOK_SESSIONS.columns).join(', ');
 
 /** A hook_sessions row as stored: `edited` JSON text, counters possibly int8 text (PostgreSQL). */
-export type HookSessionRow = Omit<HookSession, 'edited' | 'denied' | 'event_cursor' | 'audit_cursor' | 'message_cursor'> & {
+export type HookSessionRow = Omit<HookSession, 'edited' | 'denied' | 'event_cursor' | 'audit_cursor' | 'message_cursor' | 'synced_event'> & {
   edited: string;
   denied: string;
   event_cursor: number | string;
   audit_cursor: number | string;
   message_cursor: number | string;
+  synced_event: number | string;
 };
 
 export const decodeHookSession = (r: HookSessionRow): HookSession => ({
@@ -23,6 +24,7 @@ export const decodeHookSession = (r: HookSessionRow): HookSession => ({
   event_cursor: Number(r.event_cursor),
   audit_cursor: Number(r.audit_cursor),
   message_cursor: Number(r.message_cursor),
+  synced_event: Number(r.synced_event),
   edited: JSON.parse(r.edited) as string[],
   denied: JSON.parse(r.denied) as HookSession['denied'],
 });

@@ -245,4 +245,9 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
       createTable(TASK_CHECKPOINTS, 'pg'),
     ].join('\n'),
   },
+  {
+    version: 14,
+    name: "where a session's clone last synced, so an edit of a file another agent let go since asks for a pull first (issue 44)",
+    sql: 'ALTER TABLE hook_sessions ADD COLUMN IF NOT EXISTS synced_event bigint NOT NULL DEFAULT 0;',
+  },
 ];

@@ -392,4 +392,14 @@ export const MIGRATIONS: readonly Migration[] = [
       if (!cols.some((c) => c.name === 'denied')) db.prepare("ALTER TABLE hook_sessions ADD COLUMN denied TEXT NOT NULL DEFAULT '[]'").run();
     },
   },
+  {
+    version: 19,
+    name: "where a session's clone last synced, so an edit of a file another agent let go since asks for a pull first (issue 44)",
+    sql: '',
+    // hook_sessions is made by v10 as declared today, so a new file has `synced_event` already.
+    run: (db) => {
+      const cols = db.prepare("SELECT name FROM pragma_table_info('hook_sessions')").all() as Array<{ name: string }>;
+      if (!cols.some((c) => c.name === 'synced_event')) db.prepare('ALTER TABLE hook_sessions ADD COLUMN synced_event INTEGER NOT NULL DEFAULT 0').run();
+    },
+  },
 ];

@@ -20,6 +20,8 @@ export const HookSession = Type.Object({
   last_progress_at: Type.String(),
   /** The newest edits refused to it (issue 44): its digest says when each lease ends. */
   denied: Type.Array(Type.Object({ path: Type.String(), lease_id: Type.String() })),
+  /** The newest event id when its clone last synced (0: no `git pull` seen). */
+  synced_event: Type.Integer(),
 });
 export type HookSession = Static<typeof HookSession>;
 
@@ -61,6 +63,8 @@ export const HookMethods = {
       audit_cursor: Type.Optional(Type.Integer({ minimum: 0 })),
       message_cursor: Type.Optional(Type.Integer({ minimum: 0 })),
       edited: Type.Optional(Type.String({ minLength: 1 })),
+      /** Its clone synced (a `git pull`) when this was the newest event: moves forward only. */
+      synced_event: Type.Optional(Type.Integer({ minimum: 0 })),
     }),
     res: Type.Object({ found: Type.Boolean() }),
   },

@@ -190,6 +190,39 @@ t.test('hooks: a task lease takes over its claimer\'s auto-lease on the task\'s 
   t.same(await b.edit('src/index.ts'), {}, 'and may edit it');
 });
 
+t.test('hooks: an edit of a file another agent let go after this clone last pulled is refused once: pull first', async (t) => {
+  // The swarm's one rebase conflict under Koor: an agent pulled, another pushed a change to the
+  // shared file and its lease ended, then the first edited the file on its stale clone.
+  const s = await startTestServer(t);
+  const { call, session } = client(s.url);
+  const a = session('aaaa0000-0000-4000-8000-0000000000a3', '/clone-a/shop', 'agent-a');
+  const b = session('bbbb0000-0000-4000-8000-0000000000b3', '/clone-b/shop', 'agent-b');
+  const bash = (x: typeof a, command: string) => x.hook('PostToolUse', { tool_name: 'Bash', tool_input: { command }, tool_response: { stdout: '', stderr: '' } });
+  await a.hook('UserPromptSubmit');
+  await b.hook('UserPromptSubmit');
+  t.same(await a.edit('src/index.ts'), {}, 'no pull seen yet: nothing to compare with');
+  await call('DELETE', `/api/leases/${(await call('GET', '/api/leases')).body[0].id}`, undefined, { 'x-koor-instance': (await call('GET', `/api/hooks/claude-code/sessions/${a.id}`)).body.instance_id });
+  await bash(b, 'git pull --rebase -q');
+  t.same(await b.edit('src/index.ts'), {}, 'A let it go before B pulled: B edits');
+  await bash(a, 'git pull --rebase -q 2>&1; echo done');
+  const bLease = (await call('GET', '/api/leases')).body[0];
+  const bId = (await call('GET', `/api/hooks/claude-code/sessions/${b.id}`)).body.instance_id;
+  t.equal((await call('DELETE', `/api/leases/${bLease.id}`, undefined, { 'x-koor-instance': bId })).status, 200, 'B pushed and let it go');
+  const refused = (await a.edit('src/index.ts', 'Edit')).hookSpecificOutput;
+  t.equal(refused?.permissionDecision, 'deny', 'A pulled before that: refused');
+  t.equal(refused?.permissionDecisionReason, 'Koor: src/index.ts may have changed since your last git pull: agent-b held it and let it go since. Pull first (git pull --rebase), then make this edit again, or your push may conflict.');
+  t.ok(tokens(refused!.permissionDecisionReason!) <= 50, `in few tokens (${tokens(refused!.permissionDecisionReason!)})`);
+  t.same(await a.edit('src/index.ts', 'Edit'), {}, 'once: the same edit again goes through');
+  t.equal((await call('GET', '/api/leases')).body[0]?.holder, (await call('GET', `/api/hooks/claude-code/sessions/${a.id}`)).body.instance_id, 'and auto-leases the file');
+  t.same(await a.edit('src/other.ts'), {}, 'other files are not concerned');
+  // A holder that died pushed nothing: its lease's end is no reason to pull.
+  await bash(b, 'git reset -q --hard @{u}');
+  t.equal((await call('DELETE', '/api/instances/' + (await call('GET', `/api/hooks/claude-code/sessions/${a.id}`)).body.instance_id)).status, 200, 'A is gone');
+  t.same(await b.edit('src/index.ts'), {}, 'a lease ended by its holder\'s end does not ask for a pull');
+  const metrics = await (await fetch(`${s.url}/metrics`)).text();
+  t.match(metrics, /koor_hook_pull_first_total 1\b/, 'counted');
+});
+
 t.test('hooks: --hook-edits deny refuses only files others leased, and takes no lease itself', async (t) => {
   const s = await startTestServer(t, { hookEdits: 'deny' });
   const { call, session } = client(s.url);
