@@ -186,13 +186,14 @@ export async function run(opts: BenchOptions): Promise<Record<string, unknown>> 
   const tables: BenchTable[] = [
     {
       title: `swarm: ${sessions} Claude Code sessions (${CLAUDE_CODE_VERSION}), ${tasks.length} tasks; one session killed mid-task, one idle (woken by ${lateTasks} task${lateTasks > 1 ? 's' : ''} created later)`,
-      columns: ['arm', 'done once', 'dups', 'rebase conflicts', 'edits denied', 'markers lost/doubled', 'killed task resumed', 'wake p99', 'last done s', 'sessions end s', 'tasks/min', 'same work: tasks/min'],
+      columns: ['arm', 'done once', 'dups', 'rebase conflicts', 'edits denied', 'pull first', 'markers lost/doubled', 'killed task resumed', 'wake p99', 'last done s', 'sessions end s', 'tasks/min', 'same work: tasks/min'],
       rows: figs.map((f) => [
         f.label,
         `${f.done_once}/${f.tasks}${f.failed.length > 0 ? ` (${f.failed.length} failed)` : ''}`,
         f.duplicates.length,
         f.rebase_conflicts,
         f.edits_denied,
+        f.kind === 'baseline' ? '-' : f.pull_first,
         `${f.markers.lost.length}/${f.markers.doubled.length}`,
         killedCell(f),
         wakeCell(f),

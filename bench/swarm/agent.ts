@@ -43,6 +43,7 @@ export type RecordKind =
   | 'resume'
   | 'edited'
   | 'denied'
+  | 'pull-first'
   | 'checkpoint'
   | 'pushed'
   | 'conflict'
@@ -379,14 +380,13 @@ export class KoorAgent extends ScriptedAgent {
   }
 
   /**
-   * Takes `files` with a lease of its own, retrying while another agent holds them (bounded): a
-   * check that they are free, then an edit, loses the file to whoever claims a task on it in
-   * between (the swarm saw it), where an acquire either gets them or waits. Released with the task.
+   * Takes `files` with a lease of its own, `lease acquire --wait` (bounded): a check that they
+   * are free, then an edit, loses the file to whoever claims a task on it in between (the swarm
+   * saw it), where an acquire either gets them or waits. Released with the task.
    */
   private takeCommand(t: KoorTask, files: readonly string[]): string {
-    const acquire = `koor-cli lease acquire ${q(files.join(','))} --reason ${q(`task ${t.key}: refused before`)}`;
-    const tries = MAX_FREE_WAIT_S * 2;
-    return `i=0; until o=$(${acquire} 2>&1); do [ $i -ge ${tries} ] && break; sleep 0.5; i=$((i+1)); done; echo "lease: \${o:0:80}"; echo "waited $((i/2)) s"; ${stamp('free')}`;
+    const acquire = `koor-cli lease acquire ${q(files.join(','))} --reason ${q(`task ${t.key}: refused before`)} --wait ${MAX_FREE_WAIT_S}s`;
+    return `w0=$(date +%s); o=$(${acquire} 2>&1); echo "lease: \${o:0:80}"; echo "waited $(( $(date +%s) - w0 )) s"; ${stamp('free')}`;
   }
 
   /** A task some agent worked on before (a checkpoint, or a later attempt): what already reached the origin is not done again. */
@@ -407,18 +407,26 @@ export class KoorAgent extends ScriptedAgent {
     if (files.length === 0) return this.afterEdits(t);
     return this.call(this.editBlocks(t, files), (results, req) => {
       const denied: string[] = [];
+      const stale: string[] = [];
       const ok = files.filter((_, i) => !results[i]!.isError);
       if (ok.length > 0) this.rec('edited', { at: req.at, task: t.key, files: ok });
       results.forEach((r, i) => {
         const f = files[i]!;
         if (!r.isError) t.edited.push(f);
-        else if (/hook error: Koor:|is leased by/.test(r.text)) {
+        else if (/Pull first \(git pull --rebase\)/.test(r.text)) {
+          stale.push(f);
+          this.rec('pull-first', { task: t.key, files: [f], detail: r.text.slice(0, 300) });
+        } else if (/hook error: Koor:|is leased by/.test(r.text)) {
           denied.push(f);
           t.denier = /leased by agent (\S+)/.exec(r.text)?.[1] ?? '';
           this.rec('denied', { task: t.key, files: [f], detail: r.text.slice(0, 300) });
         } else this.rec('denied', { task: t.key, files: [f], detail: `edit failed: ${r.text.slice(0, 200)}` });
       });
       t.denied = denied;
+      // Asked to pull first (another agent changed the file since this clone's last pull): pull, keeping the edits made, and edit it again.
+      if (stale.length > 0 && denied.length === 0) {
+        return this.bash(`git pull --rebase --autostash -q 2>&1; ${stamp('pull')}`, () => this.edit(t, stale));
+      }
       if (denied.length > 0 || t.edited.length + t.had.length < t.files.length) return this.yieldTask(t);
       return this.afterEdits(t);
     });

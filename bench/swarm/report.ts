@@ -117,6 +117,8 @@ export interface ArmFigures {
   rebase_conflicts: number;
   conflicts: Array<{ session: string; task?: string; detail?: string }>;
   edits_denied: number;
+  /** Edits refused once by "pull first" (the file changed since the clone's last pull), then made after a pull. */
+  pull_first: number;
   markers: { exact: number; lost: string[]; doubled: string[]; stray: string[]; conflict_markers_in: string[] };
   killed: {
     session: string;
@@ -375,6 +377,7 @@ export function figures(a: ArmResult, tasks: readonly SwarmTask[]): ArmFigures {
     rebase_conflicts: recs.filter((r) => r.kind === 'conflict').length,
     conflicts: recs.filter((r) => r.kind === 'conflict').map((r) => ({ session: r.session, task: r.task, detail: r.detail?.slice(0, 160) })),
     edits_denied: recs.filter((r) => r.kind === 'denied').length,
+    pull_first: recs.filter((r) => r.kind === 'pull-first').length,
     markers: { exact: a.audit.exact.length, lost: a.audit.lost, doubled: a.audit.doubled, stray: a.audit.stray, conflict_markers_in: a.audit.conflictMarkersIn },
     killed,
     shared_blocked_ms: { task_leases: summary(taskLeases), auto_leases: summary(autoLeases), held_after_last_edit: summary(afterEdit), over_lifetime },
