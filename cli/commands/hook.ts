@@ -30,8 +30,9 @@ function readStdin(until: number): Promise<string> {
 }
 
 /** X-Koor-* headers from the environment; the repository root falls back to the client's project dir, then to the enclosing repository. */
-function koorHeaders(env: NodeJS.ProcessEnv, cwd: string): Record<string, string> {
-  const h: Record<string, string> = {};
+function koorHeaders(env: NodeJS.ProcessEnv, cwd: string, client: Client): Record<string, string> {
+  // Which client the session is (its agent's default name says so: codex-<repo>-<id>).
+  const h: Record<string, string> = { 'x-koor-client': client };
   const clean = (v: string | undefined) => (v === undefined ? '' : v.replace(/[\r\n]/g, '').trim());
   const name = clean(env.KOOR_AGENT_NAME);
   const project = clean(env.KOOR_PROJECT);
@@ -78,7 +79,7 @@ export default defineCommand({
       if (out !== null) writeOut(`${JSON.stringify(out)}\n`);
     };
 
-    const headers = koorHeaders(process.env, p.cwd);
+    const headers = koorHeaders(process.env, p.cwd, client);
     const replies: Record<string, unknown>[] = [];
     for (const body of p.inputs) {
       const left = until - Date.now();
