@@ -228,4 +228,28 @@ else {
     t.match(audit, [{ actor: /^codex-shop-[0-9a-f]{8}$/ }], 'its agent was named for Codex (X-Koor-Client)');
     t.same(await instances(quiet.url), [], 'and is gone with its session');
   });
+
+  t.test("Codex's own telemetry: each request to the model recorded once, as the agent its hooks bound", async (t) => {
+    const TOKEN = 'tok-codex-telemetry';
+    const s = await startTestServer(t, { authToken: TOKEN });
+    const root = clone(claudeTempDir(t), s.url, 'codex');
+    const home = await trustedHome(t, root);
+    // The user-level config (Codex ignores [otel] in a project's .codex/config.toml and sends header values as written).
+    fs.appendFileSync(path.join(home, '.codex', 'config.toml'), `\n[otel]\nexporter = { otlp-http = { endpoint = "${s.url}/v1/logs", protocol = "json", headers = { authorization = "Bearer ${TOKEN}" } } }\n`);
+    const api = await startCodexApi(t, [patch(add('hello.txt', 'hi')), 'Written.']);
+    const r = await runCodex({ cwd: root, home, prompt: 'Write hello.txt', api, env: { PATH, KOOR_TOKEN: TOKEN, KOOR_AGENT_NAME: 'alice' }, timeoutMs: RUN_MS });
+    t.equal(r.code, 0, r.stderr);
+    const asked = api.agentRequests().length;
+    t.equal(asked, 2, 'the session asked the model twice');
+    const auth = { authorization: `Bearer ${TOKEN}` };
+    const records = await waitUntil('the telemetry of the session recorded', async () => {
+      const list = ((await (await fetch(`${s.url}/api/llm/usage?limit=100`, { headers: auth })).json()) as any[]).filter((x) => x.session_id === r.sessionId);
+      return list.length >= asked ? list : false;
+    }, 30_000);
+    t.equal(records.length, asked, 'each request once');
+    const audit = (await (await fetch(`${s.url}/api/audit?action=instance.register`, { headers: auth })).json()) as any[];
+    const agent = audit.find((a) => a.actor === 'alice')?.resource;
+    t.ok(agent, 'the hooks registered alice');
+    for (const x of records) t.match(x, { instance_id: agent, project: 'shop', provider: 'openai', model: 'gpt-5.5', tokens_in: 8, cache_read_tokens: 2, tokens_out: 5, request_type: 'codex' }, `request ${x.id}: alice's, with the client's tokens`);
+  });
 }
