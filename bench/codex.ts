@@ -4,8 +4,8 @@
  * recording-server plumbing this shares): where the pinned release is installed (gitignored
  * test-output/codex/<version>/, never a dependency of the package), a scripted fake of OpenAI's
  * Responses API on 127.0.0.1 that records what the model was sent, runCodex() to run one
- * `codex exec` session against it, and trustCodexHooks() to review a project's hooks the way the
- * interactive client's /hooks does. What the client does with hooks is written down, with how it
+ * `codex exec` session against it, and listCodexHooks() to ask Codex's own app server which hooks
+ * it finds for a project and whether they are trusted. What the client does with hooks is written down, with how it
  * was verified, in test/helpers/CODEX-FACTS.md.
  */
 import fs from 'node:fs';
@@ -210,7 +210,7 @@ function baseEnv(home: string, more: Record<string, string> = {}): Record<string
 /**
  * Runs `codex exec --json --skip-git-repo-check -s workspace-write <prompt>` once against the
  * fake API, with its own HOME and stdin closed; bounded by `timeoutMs`. Hooks run only in a
- * project whose trust and whose hooks' trust HOME's config records (trustCodexHooks).
+ * project whose trust and whose hooks' trust HOME's config records (`koor-cli init --codex --trust`).
  */
 export async function runCodex(o: CodexRunOptions): Promise<CodexRunResult> {
   const bin = codexBinary();
@@ -248,8 +248,8 @@ export async function runCodex(o: CodexRunOptions): Promise<CodexRunResult> {
 }
 
 /**
- * Codex's own app server (`codex app-server`, JSON-RPC over stdio), for one exchange of requests:
- * what the interactive client does to list and trust hooks. Closed after `fn`.
+ * Codex's own app server (`codex app-server`, JSON-RPC over stdio), for one exchange of requests
+ * (what the interactive client uses to list hooks). Closed after `fn`.
  */
 async function withAppServer<T>(home: string, timeoutMs: number, fn: (call: (method: string, params: unknown) => Promise<any>) => Promise<T>): Promise<T> {
   const bin = codexBinary();
@@ -309,27 +309,6 @@ export interface HookListing {
   trustStatus: string;
   currentHash: string;
   sourcePath: string;
-}
-
-/**
- * What a user does once per project before `codex exec` runs its hooks (CODEX-FACTS.md): trusts the
- * project (the interactive client's first question in a new folder; `codex exec --trust`) and
- * reviews its hooks (the interactive client's /hooks). Both go through Codex's own app server,
- * as the interactive client does: `config/batchWrite` of `projects.<root>.trust_level`, then
- * `hooks/list` for the project and `config/batchWrite` of `hooks.state.<key>.trusted_hash` =
- * each hook's current hash, into HOME's ~/.codex/config.toml. Returns the hooks as listed
- * before they were trusted.
- */
-export async function trustCodexHooks(home: string, root: string, timeoutMs = 30_000): Promise<HookListing[]> {
-  return withAppServer(home, timeoutMs, async (call) => {
-    await call('config/batchWrite', { edits: [{ keyPath: 'projects', value: { [root]: { trust_level: 'trusted' } }, mergeStrategy: 'upsert' }] });
-    const list = await call('hooks/list', { cwds: [root] });
-    const hooks = ((list?.data?.[0]?.hooks ?? []) as HookListing[]).filter((h) => h.trustStatus !== 'managed');
-    const state: Record<string, { trusted_hash: string }> = {};
-    for (const h of hooks) state[h.key] = { trusted_hash: h.currentHash };
-    if (hooks.length > 0) await call('config/batchWrite', { edits: [{ keyPath: 'hooks.state', value: state, mergeStrategy: 'upsert' }] });
-    return hooks;
-  });
 }
 
 /** The hooks Codex finds for a project, with their trust status and the warnings of loading them. */

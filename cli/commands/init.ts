@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { CliError, type ConfigKey, defineCommand, updateSettings, writeErr, writeOut } from '../core.js';
+import { trustInCodex } from '../hooks/codex-trust.js';
 import { planClient, repoRoot, telemetryFile, userSettingsDir } from '../hooks/install.js';
 import { CLIENTS, type Client } from '../hooks/translate.js';
 
@@ -177,6 +178,7 @@ export default defineCommand({
     ['Also guard commits against leased files', '$0 init --hooks'],
     ['Claude Code hooks (export KOOR_TOKEN first when the server has auth)', '$0 init --claude-code'],
     ['Also record the LLM cost of every Claude Code request (OpenTelemetry, in ~/.claude/settings.json)', '$0 init --claude-code --telemetry'],
+    ['Codex hooks, the project and the hooks trusted in Codex (needs `codex` on PATH)', '$0 init --codex --trust'],
     ['Take the Claude Code hooks out again', '$0 init --remove --claude-code'],
   ],
   positionals: [],
@@ -187,7 +189,8 @@ export default defineCommand({
     hooks: { description: 'Install the git pre-commit hook `koor-cli lease guard`', boolean: true },
     'claude-code': { description: 'Also install Claude Code hooks (.claude/settings.json, .claude/settings.local.json)', boolean: true },
     cursor: { description: 'Also install Cursor hooks (.cursor/hooks.json)', boolean: true },
-    codex: { description: 'Also install Codex hooks (.codex/hooks.json)', boolean: true },
+    codex: { description: 'Also install Codex hooks (.codex/hooks.json; Codex runs them in a trusted project once they are reviewed: see --trust)', boolean: true },
+    trust: { description: "With --codex: trust the project and Koor's hooks in Codex (its ~/.codex/config.toml, through `codex app-server`), as accepting them in codex would; needed before `codex exec` runs them", boolean: true },
     telemetry: { description: "With --claude-code: Claude Code's OpenTelemetry export of each request's tokens and cost to Koor, set in the user settings (~/.claude/settings.json: Claude Code reads telemetry settings only there)", boolean: true },
     remove: { description: "Take Koor's entries out again (of the named clients' hooks; with none named, of everything init writes)", boolean: true },
   },
@@ -237,6 +240,7 @@ export default defineCommand({
       if (clients.length === 0) plans.push(planAgents(ctx.cwd, server));
       if (opt.hooks) plans.push(planHook(ctx.cwd));
       for (const c of clients) plans.push(...planClient(c, root, ctx.cwd, { server, install: true, read }));
+      if (opt.trust && !clients.includes('codex')) throw new CliError('--trust goes with --codex');
       if (opt.telemetry) {
         if (!clients.includes('claude-code')) throw new CliError('--telemetry goes with --claude-code');
         plans.push(telemetryFile(userSettingsDir(process.env), ctx.cwd, server, true));
@@ -267,6 +271,14 @@ export default defineCommand({
 
     for (const p of plans) if (!(opt.remove && p.outcome === 'unchanged' && p.text === null)) writeOut(`${p.outcome} ${path.relative(ctx.cwd, p.file)}\n`);
     if (!opt.remove && Object.keys(saved).length > 0) writeOut(`saved ${Object.keys(saved).join(' and ')} to settings.json\n`);
+    if (!opt.remove && clients.includes('codex')) {
+      if (opt.trust) {
+        const r = await trustInCodex(root, process.env);
+        writeOut(`trusted ${path.relative(ctx.cwd, root) || '.'} and ${r.trusted} Koor hooks in Codex (${r.configFile})\n`);
+      } else {
+        writeErr('note: Codex runs .codex/hooks.json only in a trusted project, once you have reviewed the hooks: start codex here, trust the folder and approve them in /hooks, or rerun with --trust');
+      }
+    }
     // The IDE's own MCP client and HTTP hooks do not read settings.json; Node-based ones (Claude Code) honour this.
     if (!opt.remove && scheme === 'https:' && caFile !== '') writeErr(`note: the agent's MCP client and HTTP hooks must trust ${caFile} too: start the agent with NODE_EXTRA_CA_CERTS=${caFile}`);
     if (!opt.remove && token !== '') {

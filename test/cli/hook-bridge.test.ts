@@ -142,6 +142,7 @@ t.test('claude-code: the input goes as received with the X-Koor headers from the
   t.equal(c.headers['x-koor-agent-name'], 'alice');
   t.equal(c.headers['x-koor-project'], 'web');
   t.equal(c.headers['x-koor-repo-root'], '/src/repo');
+  t.equal(c.headers['x-koor-client'], 'claude-code', 'the client it bridges (the default agent name says it)');
   t.equal(c.headers['content-type'], 'application/json');
 
   // Without KOOR_REPO_ROOT: the client's project dir; no token, name or project: no such headers.
@@ -224,4 +225,8 @@ t.test('codex: an apply_patch asked about file by file, the first deny answered 
 
   const stop = await bridge('codex', JSON.stringify({ session_id: 'cx-1', transcript_path: null, cwd: root, hook_event_name: 'Stop', model: 'gpt-5', turn_id: 't2', stop_hook_active: false, last_assistant_message: 'done' }), env, root);
   t.same([stop.code, stop.stdout], [0, ''], '{} from Koor: no output');
+  t.equal(p.calls.at(-1)!.headers['x-koor-client'], 'codex');
+  const end = await bridge('codex', JSON.stringify({ session_id: 'cx-1', transcript_path: null, cwd: root, hook_event_name: 'SessionEnd', reason: 'other' }), env, root);
+  t.same([end.code, end.stdout], [0, '']);
+  t.match(p.calls.at(-1)!.body, { session_id: 'cx-1', hook_event_name: 'SessionEnd', reason: 'other' }, 'SessionEnd (Codex 0.169 fires it) goes to Koor as it is');
 });

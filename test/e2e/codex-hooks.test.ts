@@ -3,10 +3,11 @@
  * against the scripted fake Responses API; test/helpers/codex.ts), the real Claude Code client
  * beside it (test/helpers/claude-code.ts) and a real Koor server; the hooks as `koor-cli init
  * --codex` / `--claude-code` write them, each run in its own clone of the repository `shop`, and
- * `koor-cli` on the clients' PATH. A user's one-time steps are done as the interactive client does
- * them (trustCodexHooks: the project trusted, its hooks reviewed, through Codex's app server).
+ * `koor-cli` on the clients' PATH. A Codex user's one-time step (trust the project and review its
+ * hooks) is `koor-cli init --codex --trust`, each Codex session with its own HOME.
  *
- * - Codex runs the installed hooks only once the project and its hooks are trusted.
+ * - Codex runs the installed hooks only once the project and its hooks are trusted, which
+ *   `init --codex --trust` does (through Codex's app server, as the interactive client does).
  * - Codex and Claude Code in two clones: each is refused an edit of a file the other holds (Codex's
  *   whole `apply_patch` when one of its files is held, file unchanged, the reason in the tool
  *   output the model reads), each session's agent lives while its session does, and its end
@@ -20,7 +21,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import { claudeCode, claudeTempDir, requestText, runClaude, startFakeApi as startClaudeApi, toolResults } from '../helpers/claude-code.js';
-import { codex, codexRequestText, codexToolOutputs, developerNotes, listCodexHooks, runCodex, startCodexApi, trustCodexHooks, type FakeApi } from '../helpers/codex.js';
+import { codex, codexRequestText, codexToolOutputs, developerNotes, listCodexHooks, runCodex, startCodexApi, type FakeApi } from '../helpers/codex.js';
 import { installHooks } from '../helpers/koor-hooks.js';
 import { startTestServer } from '../helpers/server.js';
 import { waitUntil } from '../helpers/wait.js';
@@ -31,22 +32,26 @@ const RUN_MS = 60_000;
 let BIN = '';
 let PATH = '';
 
-/** A clone of `shop` at `<dir>/shop` with `src/app.ts`, the client's hooks installed by `koor-cli init --<client>`. */
-function clone(dir: string, url: string, client: 'claude-code' | 'codex'): string {
+/** `codex` on PATH for `koor-cli init --codex --trust` (the pinned client's directory). */
+const CODEX_PATH = (bin: string) => `${path.dirname(bin)}:${process.env.PATH ?? '/usr/bin:/bin'}`;
+
+/**
+ * A clone of `shop` at `<dir>/shop` with `src/app.ts`, the client's hooks installed by `koor-cli
+ * init --<client>`; for Codex with `--trust` into `home` (HOME of the sessions) when one is given.
+ */
+function clone(dir: string, url: string, client: 'claude-code' | 'codex', home?: string): string {
   const root = path.join(fs.realpathSync(dir), 'shop');
   fs.mkdirSync(path.join(root, 'src'), { recursive: true });
   execFileSync('git', ['init', '-q', root]);
   fs.writeFileSync(path.join(root, 'src', 'app.ts'), 'export const app = 1;\n');
-  PATH = installHooks(root, url, BIN, client).PATH;
+  PATH = installHooks(root, url, BIN, client, home === undefined ? {} : { args: ['--trust'], env: { HOME: home, PATH: CODEX_PATH(CODEX_BIN) } }).PATH;
   return root;
 }
 
-/** A HOME for Codex sessions in `root`, with the project and its hooks trusted (a user's one-time review). */
-async function trustedHome(tt: { teardown(fn: () => unknown): void }, root: string): Promise<string> {
+/** A Codex clone and the HOME its sessions run with, the project and Koor's hooks trusted by `init --codex --trust`. */
+function codexClone(tt: { teardown(fn: () => unknown): void }, url: string): { root: string; home: string } {
   const home = claudeTempDir(tt, 'koor-cx-home-');
-  const hooks = await trustCodexHooks(home, root);
-  if (hooks.length !== 6) throw new Error(`Codex listed ${hooks.length} hooks in ${root}, not the 6 koor-cli init --codex wrote: ${JSON.stringify(hooks)}`);
-  return home;
+  return { root: clone(claudeTempDir(tt), url, 'codex', home), home };
 }
 
 /** A patch for Codex's apply_patch tool: each file's whole new content (an update replaces the one line `from`). */
@@ -61,11 +66,13 @@ const sent = (api: FakeApi): string => api.agentRequests().map(codexRequestText)
 
 const cx = codex();
 const cc = claudeCode();
+let CODEX_BIN = '';
 if ('skip' in cx) t.plan(0, cx.skip);
 else {
   BIN = claudeTempDir(t, 'koor-cx-bin-');
+  CODEX_BIN = cx.path;
 
-  t.test('init --codex: Codex lists its six hooks and runs them only once the project and the hooks are trusted', async (t) => {
+  t.test('init --codex: Codex runs its six hooks only once the project and the hooks are trusted, which init --codex --trust does', async (t) => {
     const s = await startTestServer(t);
     const root = clone(claudeTempDir(t), s.url, 'codex');
     const home = claudeTempDir(t, 'koor-cx-home-');
@@ -76,18 +83,22 @@ else {
     t.same(await instances(s.url), [], 'its hooks never called Koor');
     t.equal(fs.readFileSync(path.join(root, 'src', 'app.ts'), 'utf8'), 'export const app = 2;\n', 'the edit itself ran');
 
-    const hooks = await trustCodexHooks(home, root);
+    // The user's one-time step: init again with --trust (the files unchanged, the trust recorded in HOME's config).
+    const again = installHooks(root, s.url, BIN, 'codex', { args: ['--trust'], env: { HOME: home, PATH: CODEX_PATH(CODEX_BIN) } });
+    t.match(again.stdout, /^unchanged \.codex\/hooks\.json$/m, 'the hooks file as it was');
+    t.match(again.stdout, new RegExp(`^trusted \\. and 6 Koor hooks in Codex \\(${home}/\\.codex/config\\.toml\\)$`, 'm'));
+    const { hooks } = await listCodexHooks(home, root);
     t.same(
       hooks.map((h) => [h.eventName, h.matcher, h.command, h.trustStatus]).sort(),
       [
-        ['postToolUse', null, 'koor-cli hook codex', 'untrusted'],
-        ['preToolUse', 'apply_patch|Edit|Write', 'koor-cli hook codex', 'untrusted'],
-        ['sessionEnd', null, 'koor-cli hook codex', 'untrusted'],
-        ['sessionStart', null, 'koor-cli hook codex', 'untrusted'],
-        ['stop', null, 'koor-cli hook codex', 'untrusted'],
-        ['userPromptSubmit', null, 'koor-cli hook codex', 'untrusted'],
+        ['postToolUse', null, 'koor-cli hook codex', 'trusted'],
+        ['preToolUse', 'apply_patch|Edit|Write', 'koor-cli hook codex', 'trusted'],
+        ['sessionEnd', null, 'koor-cli hook codex', 'trusted'],
+        ['sessionStart', null, 'koor-cli hook codex', 'trusted'],
+        ['stop', null, 'koor-cli hook codex', 'trusted'],
+        ['userPromptSubmit', null, 'koor-cli hook codex', 'trusted'],
       ],
-      'six hooks, each awaiting review until trusted',
+      'Codex lists the six hooks, trusted',
     );
     t.same((await listCodexHooks(home, root)).warnings, [], 'loaded without a warning (SessionEnd within its 3 s cap)');
     let during: Array<{ name: string; status: string }> = [];
@@ -107,8 +118,7 @@ else {
     t.test('Codex and Claude Code in two clones: each refused the file the other holds, free again when the holder’s session ends', async (t) => {
       const s = await startTestServer(t);
       const a = clone(claudeTempDir(t), s.url, 'claude-code');
-      const b = clone(claudeTempDir(t), s.url, 'codex');
-      const homeB = await trustedHome(t, b);
+      const { root: b, home: homeB } = codexClone(t, s.url);
       const target = 'src/app.ts';
       const read = (root: string, rel = target) => fs.readFileSync(path.join(root, rel), 'utf8');
 
@@ -180,9 +190,8 @@ else {
 
   t.test('a message to the Codex session’s agent reaches its next request to the model, and no other session’s; a quiet session sees no Koor text', async (t) => {
     const s = await startTestServer(t);
-    const b = clone(claudeTempDir(t), s.url, 'codex');
-    const c = clone(claudeTempDir(t), s.url, 'codex');
-    const [homeB, homeC] = await Promise.all([trustedHome(t, b), trustedHome(t, c)]);
+    const { root: b, home: homeB } = codexClone(t, s.url);
+    const { root: c, home: homeC } = codexClone(t, s.url);
     const body = 'the users contract changed, please regenerate the client';
     let sentMessage: Promise<unknown> | null = null;
     const apiB = await startCodexApi(t, async (_req, turn) => {
@@ -214,8 +223,7 @@ else {
 
     // A session alone, with nothing going on: not one Koor word reaches its model.
     const quiet = await startTestServer(t);
-    const q = clone(claudeTempDir(t), quiet.url, 'codex');
-    const homeQ = await trustedHome(t, q);
+    const { root: q, home: homeQ } = codexClone(t, quiet.url);
     const apiQ = await startCodexApi(t, [patch(update('src/app.ts', 'export const app = 1;', 'export const app = 2;')), 'Done.']);
     const rQ = await runCodex({ cwd: q, home: homeQ, prompt: 'Change src/app.ts', api: apiQ, env: { PATH }, timeoutMs: RUN_MS });
     t.equal(rQ.code, 0, rQ.stderr);
@@ -232,8 +240,7 @@ else {
   t.test("Codex's own telemetry: each request to the model recorded once, as the agent its hooks bound", async (t) => {
     const TOKEN = 'tok-codex-telemetry';
     const s = await startTestServer(t, { authToken: TOKEN });
-    const root = clone(claudeTempDir(t), s.url, 'codex');
-    const home = await trustedHome(t, root);
+    const { root, home } = codexClone(t, s.url);
     // The user-level config (Codex ignores [otel] in a project's .codex/config.toml and sends header values as written).
     fs.appendFileSync(path.join(home, '.codex', 'config.toml'), `\n[otel]\nexporter = { otlp-http = { endpoint = "${s.url}/v1/logs", protocol = "json", headers = { authorization = "Bearer ${TOKEN}" } } }\n`);
     const api = await startCodexApi(t, [patch(add('hello.txt', 'hi')), 'Written.']);

@@ -2,7 +2,7 @@
  * The real Codex CLI, driven offline, for the tests — beside test/helpers/claude-code.ts and built
  * the same way: the pinned release installed by the test setup (`npm run test:setup`, into
  * gitignored test-output/codex/<version>/, never a dependency of the package), the scripted fake
- * Responses API, runCodex() and trustCodexHooks() from bench/codex.ts; this adds the setup's notes
+ * Responses API, runCodex() and listCodexHooks() from bench/codex.ts; this adds the setup's notes
  * (why the client is missing, so the tests skip with the reason) and tap teardown. What the client
  * does with hooks is written down, with how it was verified, in CODEX-FACTS.md beside this file.
  */
@@ -24,7 +24,6 @@ export {
   listCodexHooks,
   providerArgs,
   runCodex,
-  trustCodexHooks,
   type CodexReply,
   type CodexRunOptions,
   type CodexRunResult,
