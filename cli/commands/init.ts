@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { CliError, type ConfigKey, defineCommand, updateSettings, writeErr, writeOut } from '../core.js';
-import { trustInCodex } from '../hooks/codex-trust.js';
+import { codexOnPath, trustInCodex } from '../hooks/codex-trust.js';
 import { planClient, repoRoot, telemetryFile, userSettingsDir } from '../hooks/install.js';
 import { CLIENTS, type Client } from '../hooks/translate.js';
 
@@ -210,6 +210,8 @@ export default defineCommand({
     const root = clients.length > 0 || opt.remove ? repoRoot(ctx.cwd) : ctx.cwd;
     const read = (file: string) => readIfExists(file);
     const plans: Planned[] = [];
+    /** --codex --trust: the `codex` that records the trust, found before anything is written. */
+    let codexBin: string | null = null;
     if (opt.remove) {
       // --remove: Koor's entries of the named clients out; with none named, everything init writes.
       const which: readonly Client[] = clients.length > 0 ? clients : CLIENTS;
@@ -241,6 +243,7 @@ export default defineCommand({
       if (opt.hooks) plans.push(planHook(ctx.cwd));
       for (const c of clients) plans.push(...planClient(c, root, ctx.cwd, { server, install: true, read }));
       if (opt.trust && !clients.includes('codex')) throw new CliError('--trust goes with --codex');
+      codexBin = opt.trust ? codexOnPath(process.env) : null;
       if (opt.telemetry) {
         if (!clients.includes('claude-code')) throw new CliError('--telemetry goes with --claude-code');
         plans.push(telemetryFile(userSettingsDir(process.env), ctx.cwd, server, true));
@@ -272,8 +275,8 @@ export default defineCommand({
     for (const p of plans) if (!(opt.remove && p.outcome === 'unchanged' && p.text === null)) writeOut(`${p.outcome} ${path.relative(ctx.cwd, p.file)}\n`);
     if (!opt.remove && Object.keys(saved).length > 0) writeOut(`saved ${Object.keys(saved).join(' and ')} to settings.json\n`);
     if (!opt.remove && clients.includes('codex')) {
-      if (opt.trust) {
-        const r = await trustInCodex(root, process.env);
+      if (codexBin !== null) {
+        const r = await trustInCodex(codexBin, root, process.env);
         writeOut(`trusted ${path.relative(ctx.cwd, root) || '.'} and ${r.trusted} Koor hooks in Codex (${r.configFile})\n`);
       } else {
         writeErr('note: Codex runs .codex/hooks.json only in a trusted project, once you have reviewed the hooks: start codex here, trust the folder and approve them in /hooks, or rerun with --trust');

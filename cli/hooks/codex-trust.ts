@@ -10,6 +10,7 @@
  * Codex writes its own ~/.codex/config.toml ($CODEX_HOME).
  */
 import { spawn } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import { CliError } from '../core.js';
 import { isKoorHook } from './files.js';
@@ -32,9 +33,24 @@ export interface TrustResult {
   trusted: number;
 }
 
-/** Trusts the project at `root` and Koor's hooks in its .codex/hooks.json, with the `codex` found on PATH. */
-export async function trustInCodex(root: string, env: NodeJS.ProcessEnv): Promise<TrustResult> {
-  const child = spawn('codex', ['app-server'], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+/** The `codex` executable on PATH; a CliError when there is none (checked before init writes anything). */
+export function codexOnPath(env: NodeJS.ProcessEnv): string {
+  for (const dir of (env.PATH ?? '').split(path.delimiter)) {
+    if (dir === '') continue;
+    const file = path.join(dir, process.platform === 'win32' ? 'codex.cmd' : 'codex');
+    try {
+      fs.accessSync(file, fs.constants.X_OK);
+      if (fs.statSync(file).isFile()) return file;
+    } catch {
+      // not here
+    }
+  }
+  throw new CliError('--trust: no `codex` on PATH (install Codex, or trust the project and review its hooks in codex itself)');
+}
+
+/** Trusts the project at `root` and Koor's hooks in its .codex/hooks.json, with `codex` (codexOnPath). */
+export async function trustInCodex(codex: string, root: string, env: NodeJS.ProcessEnv): Promise<TrustResult> {
+  const child = spawn(codex, ['app-server'], { env, stdio: ['pipe', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr = (stderr + s).slice(-2000)));
   const waiting = new Map<number, { resolve: (v: any) => void; reject: (e: Error) => void }>();
@@ -46,7 +62,7 @@ export async function trustInCodex(root: string, env: NodeJS.ProcessEnv): Promis
     for (const w of waiting.values()) w.reject(failed);
     waiting.clear();
   };
-  child.on('error', (e: NodeJS.ErrnoException) => fail(new CliError(e.code === 'ENOENT' ? '--trust: no `codex` on PATH (install Codex, or trust the project and review its hooks in codex itself)' : `--trust: cannot run codex: ${e.message}`)));
+  child.on('error', (e: Error) => fail(new CliError(`--trust: cannot run ${codex}: ${e.message}`)));
   child.on('close', (code) => fail(new CliError(`--trust: codex app-server exited (${code}) early: ${stderr.trim().split('\n').at(-1) ?? ''}`)));
   child.stdin.on('error', () => {});
   child.stdout.setEncoding('utf8').on('data', (s: string) => {
