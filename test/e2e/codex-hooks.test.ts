@@ -201,11 +201,14 @@ else {
         await sentMessage;
         return patch(add('src/client.ts', 'export {};'));
       }
-      return 'Regenerating.';
+      // The model reads it with koor-cli, as its agent (CODEX_SESSION_ID), from Codex's shell tool
+      // (a login shell: /etc/profile sets PATH, so the test's shim is named by its path).
+      return turn === 1 ? { shell: `${path.join(BIN, 'koor-cli')} inbox` } : 'Regenerating.';
     });
     const apiC = await startCodexApi(t, [patch(add('src/other.ts', 'export {};')), 'Done.']);
     const [rB, rC] = await Promise.all([
-      runCodex({ cwd: b, home: homeB, prompt: 'Work on the client', api: apiB, env: { PATH, KOOR_AGENT_NAME: 'codex-b' }, timeoutMs: RUN_MS }),
+      // The workspace-write sandbox cuts its commands off the network, loopback included: koor-cli needs network_access.
+      runCodex({ cwd: b, home: homeB, prompt: 'Work on the client', api: apiB, env: { PATH, KOOR_AGENT_NAME: 'codex-b' }, args: ['-c', 'sandbox_workspace_write.network_access=true'], timeoutMs: RUN_MS }),
       runCodex({ cwd: c, home: homeC, prompt: 'Work on other things', api: apiC, env: { PATH, KOOR_AGENT_NAME: 'codex-c' }, timeoutMs: RUN_MS }),
     ]);
     t.equal(rB.code, 0, rB.stderr);
@@ -220,6 +223,8 @@ else {
       { found: notes },
     );
     t.notMatch(sent(apiC), /users contract/, 'no other session sees it');
+    const [inbox] = codexToolOutputs(requests[2]!).slice(-1);
+    t.match(inbox?.text, /users contract[\s\S]*regenerate the client/, "`koor-cli inbox` in Codex's shell reads it as the session's agent");
 
     // A session alone, with nothing going on: not one Koor word reaches its model.
     const quiet = await startTestServer(t);
