@@ -23,6 +23,7 @@ import t from 'tap';
 import { claudeCode, claudeTempDir, requestText, runClaude, startFakeApi as startClaudeApi, toolResults } from '../helpers/claude-code.js';
 import { codex, codexRequestText, codexToolOutputs, developerNotes, listCodexHooks, runCodex, startCodexApi, type FakeApi } from '../helpers/codex.js';
 import { installHooks } from '../helpers/koor-hooks.js';
+import { CLI_JS } from '../cli/helpers.js';
 import { startTestServer } from '../helpers/server.js';
 import { waitUntil } from '../helpers/wait.js';
 
@@ -39,12 +40,13 @@ const CODEX_PATH = (bin: string) => `${path.dirname(bin)}:${process.env.PATH ?? 
  * A clone of `shop` at `<dir>/shop` with `src/app.ts`, the client's hooks installed by `koor-cli
  * init --<client>`; for Codex with `--trust` into `home` (HOME of the sessions) when one is given.
  */
-function clone(dir: string, url: string, client: 'claude-code' | 'codex', home?: string): string {
+function clone(dir: string, url: string, client: 'claude-code' | 'codex', home?: string, more: { args?: string[]; env?: NodeJS.ProcessEnv } = {}): string {
   const root = path.join(fs.realpathSync(dir), 'shop');
   fs.mkdirSync(path.join(root, 'src'), { recursive: true });
   execFileSync('git', ['init', '-q', root]);
   fs.writeFileSync(path.join(root, 'src', 'app.ts'), 'export const app = 1;\n');
-  PATH = installHooks(root, url, BIN, client, home === undefined ? {} : { args: ['--trust'], env: { HOME: home, PATH: CODEX_PATH(CODEX_BIN) } }).PATH;
+  const trust = home === undefined ? {} : { args: ['--trust', ...(more.args ?? [])], env: { HOME: home, PATH: CODEX_PATH(CODEX_BIN), ...more.env } };
+  PATH = installHooks(root, url, BIN, client, trust).PATH;
   return root;
 }
 
@@ -242,12 +244,13 @@ else {
     t.same(await instances(quiet.url), [], 'and is gone with its session');
   });
 
-  t.test("Codex's own telemetry: each request to the model recorded once, as the agent its hooks bound", async (t) => {
+  t.test("Codex's own telemetry, turned on by init --codex --telemetry: each request to the model recorded once, as the agent its hooks bound", async (t) => {
     const TOKEN = 'tok-codex-telemetry';
     const s = await startTestServer(t, { authToken: TOKEN });
-    const { root, home } = codexClone(t, s.url);
-    // The user-level config (Codex ignores [otel] in a project's .codex/config.toml and sends header values as written).
-    fs.appendFileSync(path.join(home, '.codex', 'config.toml'), `\n[otel]\nexporter = { otlp-http = { endpoint = "${s.url}/v1/logs", protocol = "json", headers = { authorization = "Bearer ${TOKEN}" } } }\n`);
+    const home = claudeTempDir(t, 'koor-cx-home-');
+    const root = clone(claudeTempDir(t), s.url, 'codex', home, { args: ['--telemetry'], env: { KOOR_TOKEN: TOKEN } });
+    const config = fs.readFileSync(path.join(home, '.codex', 'config.toml'), 'utf8');
+    t.match(config, `[otel.exporter.otlp-http]\nendpoint = "${s.url}/v1/logs"\nprotocol = "json"\n\n[otel.exporter.otlp-http.headers]\nauthorization = "Bearer ${TOKEN}"\n`, "Codex wrote the exporter into the user's config");
     const api = await startCodexApi(t, [patch(add('hello.txt', 'hi')), 'Written.']);
     const r = await runCodex({ cwd: root, home, prompt: 'Write hello.txt', api, env: { PATH, KOOR_TOKEN: TOKEN, KOOR_AGENT_NAME: 'alice' }, timeoutMs: RUN_MS });
     t.equal(r.code, 0, r.stderr);
@@ -263,5 +266,13 @@ else {
     const agent = audit.find((a) => a.actor === 'alice')?.resource;
     t.ok(agent, 'the hooks registered alice');
     for (const x of records) t.match(x, { instance_id: agent, project: 'shop', provider: 'openai', model: 'gpt-5.5', tokens_in: 8, cache_read_tokens: 2, tokens_out: 5, request_type: 'codex' }, `request ${x.id}: alice's, with the client's tokens`);
+
+    // init --remove --codex takes the exporter out again (and the hooks file), the rest of the config kept.
+    const out = execFileSync(process.execPath, [CLI_JS, 'init', '--remove', '--codex', '--server', s.url], { cwd: root, encoding: 'utf8', env: { ...process.env, HOME: home, PATH: CODEX_PATH(CODEX_BIN) } });
+    t.match(out, /^removed \.codex\/hooks\.json$/m);
+    t.match(out, new RegExp(`^removed Codex telemetry from ${home}/\\.codex/config\\.toml$`, 'm'));
+    const after = fs.readFileSync(path.join(home, '.codex', 'config.toml'), 'utf8');
+    t.notMatch(after, /otlp-http|Bearer/, 'no exporter, no token left');
+    t.match(after, `[projects."${root}"]`, 'the rest stays');
   });
 }
