@@ -89,18 +89,40 @@ function itemsOf(r: CodexReply, n: number): object[] {
 }
 
 /**
- * One response as the Responses API streams it (`stream: true`): `response.created`, per output
- * item `response.output_item.added` and `response.output_item.done`, then `response.completed`
- * with the usage. The client builds its turn from the `done` items and the completed response
- * (verified: the text, the tool calls and the usage all arrive; CODEX-FACTS.md).
+ * One response as the Responses API streams it (`stream: true`; the event types of
+ * developers.openai.com/docs/guides/streaming-responses, each with its `sequence_number`):
+ * `response.created`, `response.in_progress`; per output item `response.output_item.added`, its
+ * content streamed (a message's text: `response.content_part.added`, `response.output_text.delta`,
+ * `response.output_text.done`, `response.content_part.done`; a function call's arguments:
+ * `response.function_call_arguments.delta`/`.done`; a custom tool call's input:
+ * `response.custom_tool_call_input.delta`/`.done`), `response.output_item.done`; then
+ * `response.completed` with the usage. Checked against the client: it runs the tool calls, shows the
+ * text once, and reports the usage (CODEX-FACTS.md).
  */
 function sse(n: number, model: string, items: object[]): string {
-  const ev = (type: string, data: object): string => `event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`;
+  let seq = 0;
+  const ev = (type: string, data: object): string => `event: ${type}\ndata: ${JSON.stringify({ type, sequence_number: seq++, ...data })}\n\n`;
   const id = `resp_fake_${n}`;
   const base = { id, object: 'response', created_at: Math.floor(Date.now() / 1000), model };
   let out = ev('response.created', { response: { ...base, status: 'in_progress', output: [] } });
-  items.forEach((item, output_index) => {
-    out += ev('response.output_item.added', { output_index, item });
+  out += ev('response.in_progress', { response: { ...base, status: 'in_progress', output: [] } });
+  items.forEach((item: any, output_index) => {
+    const item_id = item.id;
+    out += ev('response.output_item.added', { output_index, item: item.type === 'message' ? { ...item, status: 'in_progress', content: [] } : { ...item, status: 'in_progress' } });
+    if (item.type === 'message') {
+      (item.content as any[]).forEach((part, content_index) => {
+        out += ev('response.content_part.added', { item_id, output_index, content_index, part: { ...part, text: '' } });
+        out += ev('response.output_text.delta', { item_id, output_index, content_index, delta: part.text });
+        out += ev('response.output_text.done', { item_id, output_index, content_index, text: part.text });
+        out += ev('response.content_part.done', { item_id, output_index, content_index, part });
+      });
+    } else if (item.type === 'function_call') {
+      out += ev('response.function_call_arguments.delta', { item_id, output_index, delta: item.arguments });
+      out += ev('response.function_call_arguments.done', { item_id, output_index, arguments: item.arguments });
+    } else if (item.type === 'custom_tool_call') {
+      out += ev('response.custom_tool_call_input.delta', { item_id, output_index, delta: item.input });
+      out += ev('response.custom_tool_call_input.done', { item_id, output_index, input: item.input });
+    }
     out += ev('response.output_item.done', { output_index, item });
   });
   out += ev('response.completed', { response: { ...base, status: 'completed', output: items, usage: CODEX_USAGE } });
