@@ -81,7 +81,7 @@ else {
     t.same((await listCodexHooks(home, root)).hooks, [], 'an untrusted project: its .codex/hooks.json is not loaded at all');
     const api = await startCodexApi(t, [patch(update('src/app.ts', 'export const app = 1;', 'export const app = 2;'))]);
     const r0 = await runCodex({ cwd: root, home, prompt: 'Change src/app.ts', api, env: { PATH, KOOR_AGENT_NAME: 'untrusted' }, timeoutMs: RUN_MS });
-    t.equal(r0.code, 0, r0.stderr);
+    t.equal(r0.code, 0, 'the client exits 0', { stderr: r0.stderr });
     t.same(await instances(s.url), [], 'its hooks never called Koor');
     t.equal(fs.readFileSync(path.join(root, 'src', 'app.ts'), 'utf8'), 'export const app = 2;\n', 'the edit itself ran');
 
@@ -109,7 +109,7 @@ else {
       return turn === 0 ? patch(update('src/app.ts', 'export const app = 2;', 'export const app = 3;')) : 'Done.';
     });
     const r = await runCodex({ cwd: root, home, prompt: 'Change src/app.ts', api: api2, env: { PATH, KOOR_AGENT_NAME: 'trusted' }, timeoutMs: RUN_MS });
-    t.equal(r.code, 0, r.stderr);
+    t.equal(r.code, 0, 'the client exits 0', { stderr: r.stderr });
     t.match(during, [{ name: 'trusted', status: 'active' }], 'trusted: the session bound its agent, alive while it works');
     t.same(await instances(s.url), [], 'and its end (SessionEnd) deregistered it');
     t.same(await leases(s.url), [], 'with its auto-lease');
@@ -139,7 +139,7 @@ else {
       // Codex B, in the other clone: one patch touching the held file and a new one, refused whole.
       const apiB = await startCodexApi(t, [patch(add('src/new.ts', 'export {};'), update(target, 'export const app = 1;', 'export const app = "B";')), 'I will wait.']);
       const rB = await runCodex({ cwd: b, home: homeB, prompt: 'Update src/app.ts', api: apiB, env: { PATH, KOOR_AGENT_NAME: 'codex-b' }, timeoutMs: RUN_MS });
-      t.equal(rB.code, 0, rB.stderr);
+      t.equal(rB.code, 0, 'the client exits 0', { stderr: rB.stderr });
       t.equal(read(b), 'export const app = 1;\n', "B's file is unchanged");
       t.notOk(fs.existsSync(path.join(b, 'src', 'new.ts')), 'and no other file of the patch was written');
       const [denial] = codexToolOutputs(apiB.agentRequests()[1]!);
@@ -149,7 +149,7 @@ else {
       t.notOk(await Promise.race([runA.then(() => true), new Promise((r) => setTimeout(() => r(false), 100))]), 'A was alive while B was refused');
       endA();
       const rA = await runA;
-      t.equal(rA.code, 0, rA.stderr);
+      t.equal(rA.code, 0, 'the client exits 0', { stderr: rA.stderr });
       t.same(await leases(s.url), [], "A's session end released its lease");
 
       // Codex B edits the file now and holds it while its session lasts (the fake model answers its next request late).
@@ -174,19 +174,19 @@ else {
       // Claude Code C, in A's clone, while B holds the file: refused, naming B.
       const apiC = await startClaudeApi(t, [{ tool: 'Write', input: { file_path: path.join(a, target), content: 'export const app = "C";\n' } }, 'I will wait.']);
       const rC = await runClaude({ cwd: a, prompt: 'Update src/app.ts', api: apiC, env: { PATH, KOOR_AGENT_NAME: 'claude-c' }, timeoutMs: RUN_MS });
-      t.equal(rC.code, 0, rC.stderr);
+      t.equal(rC.code, 0, 'the client exits 0', { stderr: rC.stderr });
       t.equal(read(a), 'export const app = "A";\n', "C's file is unchanged");
       t.match(toolResults(apiC.agentRequests()[1]!)[0], { is_error: true, text: /^PreToolUse:Write hook error: Koor: src\/app\.ts is leased by agent codex-b since .*koor-cli send codex-b/ });
 
       // B's session ends (SessionEnd): its lease and its agent go, and C's next edit succeeds.
       release();
       const rB2 = await runB2;
-      t.equal(rB2.code, 0, rB2.stderr);
+      t.equal(rB2.code, 0, 'the client exits 0', { stderr: rB2.stderr });
       t.same(await leases(s.url), [], "B's session end released its lease");
       t.same(await instances(s.url, 'codex-b'), [], "and deregistered B's agent");
       const apiC2 = await startClaudeApi(t, [{ tool: 'Write', input: { file_path: path.join(a, target), content: 'export const app = "C";\n' } }, 'Done.']);
       const rC2 = await runClaude({ cwd: a, prompt: 'Update src/app.ts again', api: apiC2, env: { PATH, KOOR_AGENT_NAME: 'claude-c' }, timeoutMs: RUN_MS });
-      t.equal(rC2.code, 0, rC2.stderr);
+      t.equal(rC2.code, 0, 'the client exits 0', { stderr: rC2.stderr });
       t.equal(read(a), 'export const app = "C";\n', 'now C writes it');
     });
 
@@ -213,8 +213,8 @@ else {
       runCodex({ cwd: b, home: homeB, prompt: 'Work on the client', api: apiB, env: { PATH, KOOR_AGENT_NAME: 'codex-b' }, args: ['-c', 'sandbox_workspace_write.network_access=true'], timeoutMs: RUN_MS }),
       runCodex({ cwd: c, home: homeC, prompt: 'Work on other things', api: apiC, env: { PATH, KOOR_AGENT_NAME: 'codex-c' }, timeoutMs: RUN_MS }),
     ]);
-    t.equal(rB.code, 0, rB.stderr);
-    t.equal(rC.code, 0, rC.stderr);
+    t.equal(rB.code, 0, 'the client exits 0', { stderr: rB.stderr });
+    t.equal(rC.code, 0, 'the client exits 0', { stderr: rC.stderr });
     t.ok(sentMessage, 'the message was sent during B’s session');
     const requests = apiB.agentRequests();
     t.notMatch(codexRequestText(requests[0]!), /users contract/, 'not before it was sent');
@@ -233,7 +233,7 @@ else {
     const { root: q, home: homeQ } = codexClone(t, quiet.url);
     const apiQ = await startCodexApi(t, [patch(update('src/app.ts', 'export const app = 1;', 'export const app = 2;')), 'Done.']);
     const rQ = await runCodex({ cwd: q, home: homeQ, prompt: 'Change src/app.ts', api: apiQ, env: { PATH }, timeoutMs: RUN_MS });
-    t.equal(rQ.code, 0, rQ.stderr);
+    t.equal(rQ.code, 0, 'the client exits 0', { stderr: rQ.stderr });
     t.equal(apiQ.agentRequests().length, 2);
     t.same(apiQ.agentRequests().flatMap(developerNotes), [], 'no hook added a developer message');
     const koorText = sent(apiQ).match(/.{0,80}(Koor:|koor-cli).{0,80}/s);
@@ -253,7 +253,7 @@ else {
     t.match(config, `[otel.exporter.otlp-http]\nendpoint = "${s.url}/v1/logs"\nprotocol = "json"\n\n[otel.exporter.otlp-http.headers]\nauthorization = "Bearer ${TOKEN}"\n`, "Codex wrote the exporter into the user's config");
     const api = await startCodexApi(t, [patch(add('hello.txt', 'hi')), 'Written.']);
     const r = await runCodex({ cwd: root, home, prompt: 'Write hello.txt', api, env: { PATH, KOOR_TOKEN: TOKEN, KOOR_AGENT_NAME: 'alice' }, timeoutMs: RUN_MS });
-    t.equal(r.code, 0, r.stderr);
+    t.equal(r.code, 0, 'the client exits 0', { stderr: r.stderr });
     const asked = api.agentRequests().length;
     t.equal(asked, 2, 'the session asked the model twice');
     const auth = { authorization: `Bearer ${TOKEN}` };
