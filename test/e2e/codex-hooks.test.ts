@@ -142,6 +142,8 @@ else {
       t.equal(rB.code, 0, 'the client exits 0', { stderr: rB.stderr });
       t.equal(read(b), 'export const app = 1;\n', "B's file is unchanged");
       t.notOk(fs.existsSync(path.join(b, 'src', 'new.ts')), 'and no other file of the patch was written');
+      t.match(await leases(s.url), [{ holder_name: 'claude-a', resources: [target] }], 'nor leased to B (the held file was asked about first)');
+      t.equal((await leases(s.url)).length, 1);
       const [denial] = codexToolOutputs(apiB.agentRequests()[1]!);
       t.match(denial, { type: 'custom_tool_call_output', text: /^Command blocked by PreToolUse hook: Koor: src\/app\.ts is leased by agent claude-a since .*koor-cli send claude-a/ }, 'the model reads who holds it and how to reach them');
 
