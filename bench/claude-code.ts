@@ -15,7 +15,7 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 /** The repository's root, from this file: bench/ in the source tree or dist/bench/ compiled. */
-const REPO = ((): string => {
+export const REPO = ((): string => {
   for (let dir = path.dirname(fileURLToPath(import.meta.url)); ; dir = path.dirname(dir)) {
     const pkg = path.join(dir, 'package.json');
     if (fs.existsSync(pkg) && (JSON.parse(fs.readFileSync(pkg, 'utf8')) as { name?: string }).name === 'koor') return dir;
@@ -46,7 +46,8 @@ export function claudeBinary(): string | null {
   return nativeCandidates().find((p) => fs.existsSync(p)) ?? null;
 }
 
-function run(cmd: string, args: string[], timeoutMs: number, env: NodeJS.ProcessEnv = process.env): Promise<{ ok: boolean; out: string }> {
+/** A command run to its end within `timeoutMs` (then SIGKILL): whether it exited 0, and its stdout + stderr. */
+export function runProcess(cmd: string, args: string[], timeoutMs: number, env: NodeJS.ProcessEnv = process.env): Promise<{ ok: boolean; out: string }> {
   return new Promise((resolve) => {
     execFile(cmd, args, { timeout: Math.max(1, timeoutMs), killSignal: 'SIGKILL', env, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
       resolve({ ok: err === null, out: `${stdout}${stderr}${err && (err as { killed?: boolean }).killed ? '\n(timed out)' : ''}` });
@@ -58,37 +59,58 @@ function run(cmd: string, args: string[], timeoutMs: number, env: NodeJS.Process
 async function works(bin: string): Promise<string | null> {
   const home = fs.mkdtempSync(path.join(os.tmpdir(), 'koor-cc-version-'));
   try {
-    const r = await run(bin, ['--version'], 30_000, { PATH: process.env.PATH, HOME: home, DISABLE_AUTOUPDATER: '1' });
+    const r = await runProcess(bin, ['--version'], 30_000, { PATH: process.env.PATH, HOME: home, DISABLE_AUTOUPDATER: '1' });
     return r.ok && r.out.includes(`${CLAUDE_CODE_VERSION} (Claude Code)`) ? null : `${bin} --version did not print ${CLAUDE_CODE_VERSION}: ${r.out.trim().slice(-300)}`;
   } finally {
     fs.rmSync(home, { recursive: true, force: true });
   }
 }
 
+/** A pinned client installed from npm into a gitignored cache folder (Claude Code here, Codex in bench/codex.ts). */
+export interface NpmClient {
+  /** `name@version`. */
+  pkg: string;
+  /** `npm install --no-save --prefix` lands it here. */
+  dir: string;
+  /** The installed executable, or null. */
+  find: () => string | null;
+  /** Null when the executable runs and is this release; else why not. */
+  works: (bin: string) => Promise<string | null>;
+}
+
 /**
- * Installs the pinned client into CLAUDE_CODE_DIR with `npm install --no-save --ignore-scripts
- * --prefix`, unless a working copy is there, within `budgetMs`. The package's only install script
- * (postinstall) copies the platform package's executable over the wrapper's stub bin/claude.exe;
- * claudeBinary() runs the platform executable itself, so no install script of the package runs
- * here. Returns why it could not be had, or null when the client is there. Never throws.
+ * Installs a pinned client into its folder with `npm install --no-save --ignore-scripts --prefix`,
+ * unless a working copy is there, within `budgetMs`. No install script of the package runs: each
+ * client's `find` names the platform package's executable itself. Returns why it could not be
+ * had, or null when the client is there. Never throws.
  */
-export async function installClaudeCodeBinary(budgetMs: number): Promise<string | null> {
+export async function installNpmClient(c: NpmClient, budgetMs: number): Promise<string | null> {
   try {
-    const found = claudeBinary();
-    if (found !== null && (await works(found)) === null) return null;
+    const found = c.find();
+    if (found !== null && (await c.works(found)) === null) return null;
     // Absent, or a broken copy: a fresh install.
-    fs.rmSync(CLAUDE_CODE_DIR, { recursive: true, force: true });
-    fs.mkdirSync(CLAUDE_CODE_DIR, { recursive: true });
+    fs.rmSync(c.dir, { recursive: true, force: true });
+    fs.mkdirSync(c.dir, { recursive: true });
     const until = Date.now() + budgetMs;
     const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
-    const r = await run(npm, ['install', '--no-save', '--ignore-scripts', '--no-audit', '--no-fund', '--loglevel=error', '--prefix', CLAUDE_CODE_DIR, CLAUDE_CODE_PACKAGE], until - Date.now());
-    const bin = claudeBinary();
-    if (!r.ok) return `npm install ${CLAUDE_CODE_PACKAGE} failed: ${r.out.trim().slice(-300)}`;
-    if (bin === null) return `npm installed ${CLAUDE_CODE_PACKAGE} without an executable for ${process.platform}-${process.arch} (its optional platform package)`;
-    return await works(bin);
+    const r = await runProcess(npm, ['install', '--no-save', '--ignore-scripts', '--no-audit', '--no-fund', '--loglevel=error', '--prefix', c.dir, c.pkg], until - Date.now());
+    const bin = c.find();
+    if (!r.ok) return `npm install ${c.pkg} failed: ${r.out.trim().slice(-300)}`;
+    if (bin === null) return `npm installed ${c.pkg} without an executable for ${process.platform}-${process.arch} (its optional platform package)`;
+    return await c.works(bin);
   } catch (e) {
-    return `installing ${CLAUDE_CODE_PACKAGE} failed: ${(e as Error).message}`;
+    return `installing ${c.pkg} failed: ${(e as Error).message}`;
   }
+}
+
+/**
+ * Installs the pinned client into CLAUDE_CODE_DIR (installNpmClient). The package's only install
+ * script (postinstall) copies the platform package's executable over the wrapper's stub
+ * bin/claude.exe; claudeBinary() runs the platform executable itself. Returns why it could not be
+ * had, or null when the client is there. Never throws.
+ */
+export function installClaudeCodeBinary(budgetMs: number): Promise<string | null> {
+  return installNpmClient({ pkg: CLAUDE_CODE_PACKAGE, dir: CLAUDE_CODE_DIR, find: claudeBinary, works }, budgetMs);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -171,7 +193,6 @@ function sse(model: string, blocks: Block[]): string {
  * else 404; records every request. The caller closes it (the tests' helper at teardown).
  */
 export async function startFakeApi(script: Script = []): Promise<FakeApi> {
-  const requests: ApiRequest[] = [];
   let turn = 0;
   const decide = async (req: ApiRequest): Promise<Reply> => {
     if (!req.agent) return PLAIN_ANSWER;
@@ -179,6 +200,41 @@ export async function startFakeApi(script: Script = []): Promise<FakeApi> {
     if (Array.isArray(script)) return script[i] ?? DONE_ANSWER;
     return script(req, i);
   };
+  return startRecordingServer((r, res) => {
+    const body = r.body;
+    const p = new URL(r.url, 'http://x').pathname;
+    if (r.method === 'POST' && p === '/v1/messages/count_tokens') {
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ input_tokens: 100 }));
+      return;
+    }
+    if (r.method !== 'POST' || p !== '/v1/messages') {
+      res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ type: 'error', error: { type: 'not_found_error', message: `fake API: no ${r.method} ${p}` } }));
+      return;
+    }
+    const model = typeof body?.model === 'string' ? body.model : 'claude-fake';
+    decide(r).then(
+      (reply) => {
+        const blocks = toBlocks(reply);
+        if (body?.stream === false) {
+          const content = blocks.map((b) => (b.type === 'text' ? b : { type: 'tool_use', id: b.id ?? `toolu_fake_${String(++toolIds).padStart(4, '0')}`, name: b.name, input: b.input }));
+          const stop = blocks.some((b) => b.type === 'tool_use') ? 'tool_use' : 'end_turn';
+          res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ id: 'msg_fake', type: 'message', role: 'assistant', model, content, stop_reason: stop, stop_sequence: null, usage: { input_tokens: 10, output_tokens: 5 } }));
+          return;
+        }
+        res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' }).end(sse(model, blocks));
+      },
+      (e: Error) => res.writeHead(500, { 'content-type': 'application/json' }).end(JSON.stringify({ type: 'error', error: { type: 'api_error', message: e.message } })),
+    );
+  });
+}
+
+/**
+ * An HTTP server on 127.0.0.1 (ephemeral port) that records every request (its JSON body parsed;
+ * `agent`: it offered tools) and hands it to `answer`: the plumbing of the fake model APIs (this
+ * file's Messages API, bench/codex.ts's Responses API).
+ */
+export async function startRecordingServer(answer: (r: ApiRequest, res: http.ServerResponse) => void): Promise<FakeApi> {
+  const requests: ApiRequest[] = [];
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -192,29 +248,7 @@ export async function startFakeApi(script: Script = []): Promise<FakeApi> {
       }
       const r: ApiRequest = { n: requests.length, method: req.method ?? '', url: req.url ?? '', headers: req.headers, body, agent: Array.isArray(body?.tools) && body.tools.length > 0, at: Date.now() };
       requests.push(r);
-      const p = new URL(r.url, 'http://x').pathname;
-      if (r.method === 'POST' && p === '/v1/messages/count_tokens') {
-        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ input_tokens: 100 }));
-        return;
-      }
-      if (r.method !== 'POST' || p !== '/v1/messages') {
-        res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ type: 'error', error: { type: 'not_found_error', message: `fake API: no ${r.method} ${p}` } }));
-        return;
-      }
-      const model = typeof body?.model === 'string' ? body.model : 'claude-fake';
-      decide(r).then(
-        (reply) => {
-          const blocks = toBlocks(reply);
-          if (body?.stream === false) {
-            const content = blocks.map((b) => (b.type === 'text' ? b : { type: 'tool_use', id: b.id ?? `toolu_fake_${String(++toolIds).padStart(4, '0')}`, name: b.name, input: b.input }));
-            const stop = blocks.some((b) => b.type === 'tool_use') ? 'tool_use' : 'end_turn';
-            res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ id: 'msg_fake', type: 'message', role: 'assistant', model, content, stop_reason: stop, stop_sequence: null, usage: { input_tokens: 10, output_tokens: 5 } }));
-            return;
-          }
-          res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' }).end(sse(model, blocks));
-        },
-        (e: Error) => res.writeHead(500, { 'content-type': 'application/json' }).end(JSON.stringify({ type: 'error', error: { type: 'api_error', message: e.message } })),
-      );
+      answer(r, res);
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));

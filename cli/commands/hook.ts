@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { CliError, defineCommand, request, UsageError, writeErr, writeOut, type CliConfig } from '../core.js';
 import { HOOK_PATH } from '../hooks/files.js';
 import { CLIENTS, failOpen, plan, reply, repoRootOf, type Client } from '../hooks/translate.js';
@@ -30,8 +31,9 @@ function readStdin(until: number): Promise<string> {
 }
 
 /** X-Koor-* headers from the environment; the repository root falls back to the client's project dir, then to the enclosing repository. */
-function koorHeaders(env: NodeJS.ProcessEnv, cwd: string): Record<string, string> {
-  const h: Record<string, string> = {};
+function koorHeaders(env: NodeJS.ProcessEnv, cwd: string, client: Client): Record<string, string> {
+  // Which client the session is (its agent's default name says so: codex-<repo>-<id>).
+  const h: Record<string, string> = { 'x-koor-client': client };
   const clean = (v: string | undefined) => (v === undefined ? '' : v.replace(/[\r\n]/g, '').trim());
   const name = clean(env.KOOR_AGENT_NAME);
   const project = clean(env.KOOR_PROJECT);
@@ -40,6 +42,33 @@ function koorHeaders(env: NodeJS.ProcessEnv, cwd: string): Record<string, string
   if (project !== '') h['x-koor-project'] = project;
   if (root !== '') h['x-koor-repo-root'] = root;
   return h;
+}
+
+/**
+ * An edit of several files (a Codex apply_patch) is asked about file by file, and each free file
+ * asked before a held one would be auto-leased although the edit is then refused: so the files
+ * someone holds are asked first (POST /api/leases/check, one call), and a refusal comes before any
+ * lease is taken. Any trouble with that call: the edit's own order.
+ */
+async function heldFirst(inputs: Record<string, unknown>[], root: string, config: CliConfig): Promise<Record<string, unknown>[]> {
+  const fileOf = (i: Record<string, unknown>): string | undefined => {
+    const ti = i.tool_input as { file_path?: unknown } | undefined;
+    return i.hook_event_name === 'PreToolUse' && typeof ti?.file_path === 'string' ? ti.file_path : undefined;
+  };
+  if (inputs.length < 2 || root === '' || inputs.some((i) => fileOf(i) === undefined)) return inputs;
+  const rel = (f: string) => path.relative(root, f).split(path.sep).join('/');
+  const paths = inputs.map((i) => rel(fileOf(i)!));
+  if (paths.some((p) => p === '' || p.startsWith('..') || path.isAbsolute(p))) return inputs;
+  try {
+    const r = await request(config, 'POST', '/api/leases/check', { body: JSON.stringify({ paths }) });
+    if (r.status !== 200) return inputs;
+    const held = JSON.parse(r.body.toString('utf8')) as unknown;
+    if (!Array.isArray(held)) return inputs;
+    const leased = new Set(held.map((h: { path?: unknown }) => h?.path).filter((p): p is string => typeof p === 'string'));
+    return [...inputs.filter((_, k) => leased.has(paths[k]!)), ...inputs.filter((_, k) => !leased.has(paths[k]!))];
+  } catch {
+    return inputs;
+  }
 }
 
 export default defineCommand({
@@ -78,9 +107,10 @@ export default defineCommand({
       if (out !== null) writeOut(`${JSON.stringify(out)}\n`);
     };
 
-    const headers = koorHeaders(process.env, p.cwd);
+    const headers = koorHeaders(process.env, p.cwd, client);
+    const inputs = await heldFirst(p.inputs, headers['x-koor-repo-root'] ?? '', { ...ctx.config, timeoutMs: Math.max(1, Math.min(1_000, until - Date.now())) });
     const replies: Record<string, unknown>[] = [];
-    for (const body of p.inputs) {
+    for (const body of inputs) {
       const left = until - Date.now();
       if (left <= 0) {
         note('timeout');

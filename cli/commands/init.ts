@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { CliError, type ConfigKey, defineCommand, updateSettings, writeErr, writeOut } from '../core.js';
+import { codexOnPath, codexOtlpEndpoint, codexTelemetry, trustInCodex } from '../hooks/codex-config.js';
 import { planClient, repoRoot, telemetryFile, userSettingsDir } from '../hooks/install.js';
 import { CLIENTS, type Client } from '../hooks/translate.js';
 
@@ -177,6 +178,8 @@ export default defineCommand({
     ['Also guard commits against leased files', '$0 init --hooks'],
     ['Claude Code hooks (export KOOR_TOKEN first when the server has auth)', '$0 init --claude-code'],
     ['Also record the LLM cost of every Claude Code request (OpenTelemetry, in ~/.claude/settings.json)', '$0 init --claude-code --telemetry'],
+    ['Codex hooks, the project and the hooks trusted in Codex (needs `codex` on PATH)', '$0 init --codex --trust'],
+    ['Also record the tokens of every Codex request (OpenTelemetry, in ~/.codex/config.toml)', '$0 init --codex --trust --telemetry'],
     ['Take the Claude Code hooks out again', '$0 init --remove --claude-code'],
   ],
   positionals: [],
@@ -187,8 +190,9 @@ export default defineCommand({
     hooks: { description: 'Install the git pre-commit hook `koor-cli lease guard`', boolean: true },
     'claude-code': { description: 'Also install Claude Code hooks (.claude/settings.json, .claude/settings.local.json)', boolean: true },
     cursor: { description: 'Also install Cursor hooks (.cursor/hooks.json)', boolean: true },
-    codex: { description: 'Also install Codex hooks (.codex/hooks.json)', boolean: true },
-    telemetry: { description: "With --claude-code: Claude Code's OpenTelemetry export of each request's tokens and cost to Koor, set in the user settings (~/.claude/settings.json: Claude Code reads telemetry settings only there)", boolean: true },
+    codex: { description: 'Also install Codex hooks (.codex/hooks.json; Codex runs them in a trusted project once they are reviewed: see --trust)', boolean: true },
+    trust: { description: "With --codex: trust the project and Koor's hooks in Codex (its ~/.codex/config.toml, through `codex app-server`), as accepting them in codex would; needed before `codex exec` runs them", boolean: true },
+    telemetry: { description: "With --claude-code: Claude Code's OpenTelemetry export of each request's tokens and cost to Koor, set in the user settings (~/.claude/settings.json: Claude Code reads telemetry settings only there). With --codex: Codex's export of each request's tokens, set in ~/.codex/config.toml through `codex app-server` (with the token: Codex sends header values as written)", boolean: true },
     remove: { description: "Take Koor's entries out again (of the named clients' hooks; with none named, of everything init writes)", boolean: true },
   },
   async run({ opt, ctx }) {
@@ -207,6 +211,8 @@ export default defineCommand({
     const root = clients.length > 0 || opt.remove ? repoRoot(ctx.cwd) : ctx.cwd;
     const read = (file: string) => readIfExists(file);
     const plans: Planned[] = [];
+    /** --codex with --trust or --telemetry (or --remove): the `codex` whose config is changed, found before anything is written. */
+    let codexBin: string | null = null;
     if (opt.remove) {
       // --remove: Koor's entries of the named clients out; with none named, everything init writes.
       const which: readonly Client[] = clients.length > 0 ? clients : CLIENTS;
@@ -224,6 +230,14 @@ export default defineCommand({
         const tp = telemetryFile(userSettingsDir(process.env), ctx.cwd, server, false);
         if (tp.outcome !== 'unchanged') plans.push(tp);
       }
+      // And out of Codex's config (through codex itself), when codex is there to ask.
+      if (which.includes('codex')) {
+        try {
+          codexBin = codexOnPath(process.env, '--remove');
+        } catch {
+          codexBin = null;
+        }
+      }
     } else {
       // With client hooks, the MCP configs name the token's variable too (each client's own syntax), never the token.
       const mcpEntry = (rel: string): Record<string, unknown> => {
@@ -237,10 +251,10 @@ export default defineCommand({
       if (clients.length === 0) plans.push(planAgents(ctx.cwd, server));
       if (opt.hooks) plans.push(planHook(ctx.cwd));
       for (const c of clients) plans.push(...planClient(c, root, ctx.cwd, { server, install: true, read }));
-      if (opt.telemetry) {
-        if (!clients.includes('claude-code')) throw new CliError('--telemetry goes with --claude-code');
-        plans.push(telemetryFile(userSettingsDir(process.env), ctx.cwd, server, true));
-      }
+      if (opt.trust && !clients.includes('codex')) throw new CliError('--trust goes with --codex');
+      if (opt.telemetry && !clients.includes('claude-code') && !clients.includes('codex')) throw new CliError('--telemetry goes with --claude-code or --codex');
+      if (clients.includes('codex') && (opt.trust || opt.telemetry)) codexBin = codexOnPath(process.env, opt.trust ? '--trust' : '--telemetry');
+      if (opt.telemetry && clients.includes('claude-code')) plans.push(telemetryFile(userSettingsDir(process.env), ctx.cwd, server, true));
     }
     for (const p of plans) {
       if (p.outcome === 'unchanged') continue;
@@ -267,6 +281,27 @@ export default defineCommand({
 
     for (const p of plans) if (!(opt.remove && p.outcome === 'unchanged' && p.text === null)) writeOut(`${p.outcome} ${path.relative(ctx.cwd, p.file)}\n`);
     if (!opt.remove && Object.keys(saved).length > 0) writeOut(`saved ${Object.keys(saved).join(' and ')} to settings.json\n`);
+    if (!opt.remove && clients.includes('codex')) {
+      if (codexBin !== null && opt.trust) {
+        const r = await trustInCodex(codexBin, root, process.env);
+        writeOut(`trusted ${path.relative(ctx.cwd, root) || '.'} and ${r.trusted} Koor hooks in Codex (${r.configFile})\n`);
+      } else {
+        writeErr('note: Codex runs .codex/hooks.json only in a trusted project, once you have reviewed the hooks: start codex here, trust the folder and approve them in /hooks, or rerun with --trust');
+      }
+      if (codexBin !== null && opt.telemetry) {
+        const file = await codexTelemetry(codexBin, process.env, server, token, true);
+        writeOut(`updated ${file} (Codex telemetry to ${codexOtlpEndpoint(server)})\n`);
+        if (token !== '') writeErr(`note: Codex sends telemetry headers as written, so the token is in ${file} (readable by you only)`);
+      }
+    }
+    if (opt.remove && codexBin !== null) {
+      try {
+        const file = await codexTelemetry(codexBin, process.env, server, '', false);
+        if (file !== null) writeOut(`removed Codex telemetry from ${file}\n`);
+      } catch (e) {
+        writeErr(`note: Codex's telemetry settings not checked: ${(e as Error).message}`);
+      }
+    }
     // The IDE's own MCP client and HTTP hooks do not read settings.json; Node-based ones (Claude Code) honour this.
     if (!opt.remove && scheme === 'https:' && caFile !== '') writeErr(`note: the agent's MCP client and HTTP hooks must trust ${caFile} too: start the agent with NODE_EXTRA_CA_CERTS=${caFile}`);
     if (!opt.remove && token !== '') {

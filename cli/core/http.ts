@@ -314,13 +314,14 @@ export function describeError(e: unknown): string {
 }
 
 /**
- * Inside a Claude Code session (its Bash tool's environment names the session: CLAUDE_CODE_SESSION_ID)
- * and with no agent named (--instance, KOOR_INSTANCE), the agent is the one Koor's hooks bound to
- * that session (issue 29): the model runs `koor-cli inbox` as itself without an id in its context.
+ * Inside a Claude Code or Codex session (its shell tool's environment names the session:
+ * CLAUDE_CODE_SESSION_ID, CODEX_SESSION_ID) and with no agent named (--instance, KOOR_INSTANCE),
+ * the agent is the one Koor's hooks bound to that session (issues 29, 45): the model runs
+ * `koor-cli inbox` as itself without an id in its context.
  * One lookup per run; the config as it was when there is no such binding (or no server).
  */
 export async function sessionAgent(config: CliConfig, env: NodeJS.ProcessEnv): Promise<CliConfig> {
-  const session = env.CLAUDE_CODE_SESSION_ID;
+  const session = env.CLAUDE_CODE_SESSION_ID || env.CODEX_SESSION_ID;
   if (config.instance !== '' || session === undefined || session === '') return config;
   try {
     const r = await Promise.race([

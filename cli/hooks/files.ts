@@ -210,9 +210,13 @@ export function claudeCodeHooks(p: HookParams): Record<string, unknown[]> {
 }
 
 /**
- * Codex (.codex/hooks.json): command hooks only (Codex has no HTTP hooks), all through the bridge;
- * its edits are `apply_patch` calls. Codex has no SessionEnd event.
+ * Codex (.codex/hooks.json in the repository root, a project config layer): command hooks only
+ * (Codex has no HTTP hooks), all through the bridge. Verified with the real client
+ * (test/helpers/CODEX-FACTS.md): `codex exec` fires all six events; its edits are `apply_patch`
+ * calls, which a matcher of `apply_patch`, `Edit` or `Write` catches (one group: one call); Codex
+ * caps a SessionEnd hook at 3 s (it warns at every start about a longer timeout).
  */
+export const CODEX_SESSION_END_TIMEOUT_S = 3;
 export function codexHooks(): Record<string, unknown[]> {
   const bridge = { type: 'command', command: 'koor-cli hook codex', timeout: BRIDGE_TIMEOUT_S };
   return {
@@ -221,6 +225,7 @@ export function codexHooks(): Record<string, unknown[]> {
     PreToolUse: [{ matcher: 'apply_patch|Edit|Write', hooks: [bridge] }],
     PostToolUse: [{ hooks: [bridge] }],
     Stop: [{ hooks: [bridge] }],
+    SessionEnd: [{ hooks: [{ ...bridge, timeout: CODEX_SESSION_END_TIMEOUT_S }] }],
   };
 }
 

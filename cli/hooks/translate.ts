@@ -8,11 +8,12 @@
  * Cursor — cursor.com/docs/agent/hooks: common input `conversation_id`, `generation_id`,
  * `workspace_roots`; `preToolUse` → `{permission, user_message, agent_message}`; `sessionStart` and
  * `postToolUse` → `{additional_context}`; `stop` → `{followup_message}` (auto-submitted as the next
- * user message, at most 5 in a row); `beforeSubmitPrompt` → `{continue}` only. Codex —
- * developers.openai.com/codex/hooks and the JSON schemas in openai/codex codex-rs/hooks/schema:
- * Claude-Code-shaped input and output, every output object `additionalProperties: false` (an
- * unknown field fails the hook), edits are `apply_patch` with the patch text in
- * `tool_input.command`.
+ * user message, at most 5 in a row); `beforeSubmitPrompt` → `{continue}` only. Codex — verified
+ * with the real codex-cli 0.169.0 (test/helpers/CODEX-FACTS.md): Claude-Code-shaped input and
+ * output; an output member outside the event's schema fails the hook (a deny with an extra member
+ * was ignored and the tool ran), so only listed fields are printed; edits are `apply_patch` with
+ * the patch text in `tool_input.command`, shell commands `Bash` with the command there; Codex fires
+ * SessionEnd too.
  */
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';

@@ -50,7 +50,7 @@ t.test('init --claude-code --telemetry: the user settings get the telemetry vari
   const env = { KOOR_SERVER: 'http://koor.lan:9800', CLAUDE_CONFIG_DIR: config };
 
   const lone = await runCli(['init', '--telemetry'], { cwd: root, env });
-  t.same([lone.code, lone.stderr.trim()], [1, 'error: --telemetry goes with --claude-code']);
+  t.same([lone.code, lone.stderr.trim()], [1, 'error: --telemetry goes with --claude-code or --codex']);
 
   const r = await runCli(['init', '--claude-code', '--telemetry'], { cwd: root, env });
   t.equal(r.code, 0, r.stderr);

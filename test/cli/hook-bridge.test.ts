@@ -142,6 +142,7 @@ t.test('claude-code: the input goes as received with the X-Koor headers from the
   t.equal(c.headers['x-koor-agent-name'], 'alice');
   t.equal(c.headers['x-koor-project'], 'web');
   t.equal(c.headers['x-koor-repo-root'], '/src/repo');
+  t.equal(c.headers['x-koor-client'], 'claude-code', 'the client it bridges (the default agent name says it)');
   t.equal(c.headers['content-type'], 'application/json');
 
   // Without KOOR_REPO_ROOT: the client's project dir; no token, name or project: no such headers.
@@ -193,7 +194,9 @@ t.test('cursor: an edit asked as a Claude Code PreToolUse Edit, a deny answered 
 t.test('codex: an apply_patch asked about file by file, the first deny answered in Codex\'s schema; nothing Codex does not list', async (t) => {
   const root = fs.realpathSync(tempDir(t));
   fs.mkdirSync(path.join(root, '.git'));
+  let checkAnswer: { status: number; body: unknown } = { status: 500, body: { error: 'down' } };
   const p = await peer(t, (c) => {
+    if (c.url === '/api/leases/check') return checkAnswer;
     if (c.body.hook_event_name === 'PreToolUse' && c.body.tool_input.file_path.endsWith('b.py')) {
       return { status: 200, body: { hookSpecificOutput: { hookEventName: 'PreToolUse', permissionDecision: 'deny', permissionDecisionReason: 'b.py is leased by carol' }, suppressOutput: false, extra: 1 } };
     }
@@ -206,12 +209,21 @@ t.test('codex: an apply_patch asked about file by file, the first deny answered 
   const r = await bridge('codex', JSON.stringify(input), env, root);
   t.equal(r.code, 0, r.stderr);
   t.same(JSON.parse(r.stdout), { hookSpecificOutput: { hookEventName: 'PreToolUse', permissionDecision: 'deny', permissionDecisionReason: 'b.py is leased by carol' } }, 'only the fields of Codex\'s schema');
+  const hookCalls = () => p.calls.filter((c) => c.url === '/api/hooks/claude-code');
+  t.same(p.calls[0]!.body, { paths: ['a.py', 'pkg/b.py', 'c.py'] }, 'first, who holds any of its files (repository-relative)');
   t.same(
-    p.calls.map((c) => c.body.tool_input.file_path),
+    hookCalls().map((c) => c.body.tool_input.file_path),
     [path.join(root, 'a.py'), path.join(root, 'pkg/b.py')],
-    'one question per file, stopping at the first deny',
+    'that check failing: one question per file in the patch\'s order, stopping at the first deny',
   );
-  t.match(p.calls[0]!.body, { session_id: 'cx-1', hook_event_name: 'PreToolUse', tool_name: 'Edit', tool_use_id: 'call_1' });
+  t.match(hookCalls()[0]!.body, { session_id: 'cx-1', hook_event_name: 'PreToolUse', tool_name: 'Edit', tool_use_id: 'call_1' });
+
+  // With the check answered: the held file is asked first, so no free file of a refused patch is asked (and auto-leased) before it.
+  checkAnswer = { status: 200, body: [{ path: 'pkg/b.py', leases: [{ holder_name: 'carol' }] }] };
+  const before = hookCalls().length;
+  const again = await bridge('codex', JSON.stringify(input), { KOOR_SERVER: p.url }, root);
+  t.same(JSON.parse(again.stdout), { hookSpecificOutput: { hookEventName: 'PreToolUse', permissionDecision: 'deny', permissionDecisionReason: 'b.py is leased by carol' } });
+  t.same(hookCalls().slice(before).map((c) => c.body.tool_input.file_path), [path.join(root, 'pkg/b.py')], 'the held file first: refused before any other is asked');
 
   const n = p.calls.length;
   const bash = await bridge('codex', JSON.stringify({ ...input, tool_name: 'Bash', tool_input: { command: 'rm -rf x' } }), env, root);
@@ -224,4 +236,8 @@ t.test('codex: an apply_patch asked about file by file, the first deny answered 
 
   const stop = await bridge('codex', JSON.stringify({ session_id: 'cx-1', transcript_path: null, cwd: root, hook_event_name: 'Stop', model: 'gpt-5', turn_id: 't2', stop_hook_active: false, last_assistant_message: 'done' }), env, root);
   t.same([stop.code, stop.stdout], [0, ''], '{} from Koor: no output');
+  t.equal(p.calls.at(-1)!.headers['x-koor-client'], 'codex');
+  const end = await bridge('codex', JSON.stringify({ session_id: 'cx-1', transcript_path: null, cwd: root, hook_event_name: 'SessionEnd', reason: 'other' }), env, root);
+  t.same([end.code, end.stdout], [0, '']);
+  t.match(p.calls.at(-1)!.body, { session_id: 'cx-1', hook_event_name: 'SessionEnd', reason: 'other' }, 'SessionEnd (Codex 0.169 fires it) goes to Koor as it is');
 });

@@ -147,7 +147,11 @@ t.test('the token never lands in a file: hooks and MCP configs name $KOOR_TOKEN,
   const token = 'tok-SECRET-4711';
   const r = await runCli(['init', '--claude-code', '--cursor', '--codex'], { cwd: dir, env: { KOOR_SERVER: SERVER, KOOR_TOKEN: token } });
   t.equal(r.code, 0, r.stderr);
-  t.equal(r.stderr, 'note: the hooks and MCP configs read the token from the environment: export KOOR_TOKEN=<token> in the shell that starts the agent\n');
+  t.equal(
+    r.stderr,
+    'note: Codex runs .codex/hooks.json only in a trusted project, once you have reviewed the hooks: start codex here, trust the folder and approve them in /hooks, or rerun with --trust\n' +
+      'note: the hooks and MCP configs read the token from the environment: export KOOR_TOKEN=<token> in the shell that starts the agent\n',
+  );
   t.notMatch(r.stderr + r.stdout, token, 'not printed either');
   const files = snapshot(dir);
   t.same(Object.keys(files).sort(), ['.claude/settings.json', '.claude/settings.local.json', '.codex/hooks.json', '.cursor/hooks.json', '.cursor/mcp.json', '.mcp.json'], 'no AGENTS.md section with client hooks (read into every request)');
@@ -192,9 +196,10 @@ t.test('init --cursor and --codex: their hook files, merged with the user hooks,
       UserPromptSubmit: [{ hooks: [codex] }],
       PostToolUse: [{ hooks: [codex] }],
       Stop: [{ hooks: [codex] }],
+      SessionEnd: [{ hooks: [{ ...codex, timeout: 3 }] }],
     },
   });
-  t.notMatch(read(dir, '.codex/hooks.json'), /\$schema|version/, 'Codex refuses unknown root fields: none added');
+  t.notMatch(read(dir, '.codex/hooks.json'), /\$schema|version/, 'nothing added at the root');
 
   const before = snapshot(dir);
   const again = await runCli(['init', '--cursor', '--codex'], { cwd: dir, env: { KOOR_SERVER: SERVER } });
@@ -263,4 +268,15 @@ t.test('outside a git repository the current directory is the root', async (t) =
   t.equal(r.code, 0, r.stderr);
   t.same(readJson(dir, '.claude/settings.local.json'), { env: { KOOR_REPO_ROOT: dir } });
   t.notMatch(r.stdout, /exclude/, 'no git: no exclude file');
+});
+
+t.test('init --trust: only with --codex, and only with a codex on PATH, checked before anything is written', async (t) => {
+  const dir = repo(t);
+  const alone = await runCli(['init', '--claude-code', '--trust'], { cwd: dir, env: { KOOR_SERVER: SERVER } });
+  t.same([alone.code, alone.stdout], [1, '']);
+  t.match(alone.stderr, /--trust goes with --codex/);
+  const none = await runCli(['init', '--codex', '--trust'], { cwd: dir, env: { KOOR_SERVER: SERVER, PATH: '/nonexistent' } });
+  t.same([none.code, none.stdout], [1, '']);
+  t.match(none.stderr, /--trust: no `codex` on PATH/);
+  t.notOk(exists(dir, '.codex'), 'nothing written');
 });

@@ -6,8 +6,13 @@ import { sendJson, sendJsonText } from '../../http/reply.js';
 import type { Route } from '../../http/router.js';
 import type { HookInput, HookService } from './service.js';
 
-/** Headers the installer fills from the agent's environment (`$KOOR_AGENT_NAME` …; empty when unset). */
-const CONTEXT_HEADERS = ['x-koor-agent-name', 'x-koor-project', 'x-koor-repo-root'] as const;
+/**
+ * Headers the installer fills from the agent's environment (`$KOOR_AGENT_NAME` …; empty when
+ * unset), and the client the command bridge (`koor-cli hook <client>`) posts for.
+ */
+const CONTEXT_HEADERS = ['x-koor-agent-name', 'x-koor-project', 'x-koor-repo-root', 'x-koor-client'] as const;
+/** The clients whose input this endpoint takes (Cursor's and Codex's translated by the bridge); any other value counts as Claude Code. */
+const CLIENTS = new Set(['claude-code', 'cursor', 'codex']);
 const contextOf = (ctx: Ctx) => ({
   agentName: (ctx.extraHeaders['x-koor-agent-name'] ?? '').trim(),
   project: (ctx.extraHeaders['x-koor-project'] ?? '').trim(),
@@ -27,7 +32,8 @@ export function hookRoutes(svc: HookService): Route[] {
         const b = ctx.json as Partial<HookInput>;
         if (!b.session_id) throw fail('FIELD_REQUIRED', 'session_id');
         if (!b.hook_event_name) throw fail('FIELD_REQUIRED', 'hook_event_name');
-        sendJson(ctx, 200, await svc.handle(b as HookInput, { ...contextOf(ctx), client: 'claude-code' }));
+        const client = (ctx.extraHeaders['x-koor-client'] ?? '').trim();
+        sendJson(ctx, 200, await svc.handle(b as HookInput, { ...contextOf(ctx), client: CLIENTS.has(client) ? client : 'claude-code' }));
       },
     },
     {

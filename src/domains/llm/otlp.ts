@@ -2,10 +2,12 @@ import type { Usage } from './service.js';
 
 /**
  * OpenTelemetry in (issue 32): an OTLP/HTTP JSON logs export (`POST /v1/logs`) → the usage records
- * of Claude Code's `claude_code.api_request` events. Everything else in it (other events, other
- * programs' logs) is accepted and ignored, as OTLP expects of a receiver. A record's key is its
- * session and the event's sequence number in it, so an export the exporter retries (after a
- * timeout whose reply it never saw) stores nothing twice.
+ * of Claude Code's `claude_code.api_request` events and of Codex's `codex.sse_event` events of
+ * kind `response.completed` that carry token counts (issue 45). Everything else in it (other
+ * events, other programs' logs) is accepted and ignored, as OTLP expects of a receiver. A record's
+ * key is its session and the event's sequence number in it (Codex: the record's observed time,
+ * its only unique mark), so an export the exporter retries (after a timeout whose reply it never
+ * saw) stores nothing twice.
  *
  * The shape (opentelemetry-proto's JSON mapping, as Claude Code 2.1 sends it; a capture is
  * test/fixtures/otlp/claude-code-2.1.328.txt):
@@ -14,6 +16,13 @@ import type { Usage } from './service.js';
  * "intValue"|"doubleValue"|"boolValue"}}]}]}]}]}`; int64 values may come as strings. The route has
  * checked the types of these members (OtlpLogsBody, schemas/http/ops.ts, issue 48): a body that
  * reaches here has the types read below, or nulls.
+ *
+ * Codex 0.169 (`[otel] exporter = { otlp-http = { …, protocol = "json" } }` in ~/.codex/config.toml;
+ * test/helpers/CODEX-FACTS.md) sends records with a null body, `timeUnixNano` "0", an
+ * `observedTimeUnixNano`, and string attributes: `event.name` `codex.sse_event`, `event.kind`,
+ * `conversation.id` (the session id its hooks get), `model`, `input_token_count` (cached tokens
+ * included, as OpenAI counts them), `cached_token_count`, `cache_write_token_count`,
+ * `output_token_count` (reasoning included), `reasoning_token_count`; no cost.
  */
 
 type AnyValue = { stringValue?: string; intValue?: number | string; doubleValue?: number | string; boolValue?: boolean };
@@ -66,6 +75,11 @@ export function usageFromLogs(body: unknown, identity: string): OtlpUsage {
         if (!isObj(rec)) continue;
         seen++;
         const a = attributes(rec.attributes);
+        if (a.get('event.name') === 'codex.sse_event') {
+          const u = codexUsage(a, resource, rec, identity);
+          if (u !== null) usages.push(u);
+          continue;
+        }
         const bodyName = isObj(rec.body) && typeof rec.body.stringValue === 'string' ? rec.body.stringValue : '';
         if (a.get('event.name') !== 'api_request' && bodyName !== 'claude_code.api_request') continue;
         const model = text(a.get('model'));
@@ -95,4 +109,34 @@ export function usageFromLogs(body: unknown, identity: string): OtlpUsage {
     }
   }
   return { usages, seen };
+}
+
+/**
+ * A Codex `codex.sse_event` record: usage when it is the `response.completed` one with token
+ * counts (Codex logs each completed response twice, once with its duration only), else null.
+ */
+function codexUsage(a: Map<string, string | number | boolean>, resource: Map<string, string | number | boolean>, rec: Record<string, unknown>, identity: string): Usage | null {
+  if (a.get('event.kind') !== 'response.completed' || !a.has('input_token_count')) return null;
+  const model = text(a.get('model'));
+  if (model === '') return null;
+  const session = text(a.get('conversation.id'));
+  const cached = count(a.get('cached_token_count'));
+  const observed = text(rec.observedTimeUnixNano as string | number | undefined);
+  const when = observed !== '' && observed !== '0' ? observed : text(a.get('event.timestamp'));
+  return {
+    instance_id: identity,
+    project: text(a.get('koor.project') ?? resource.get('koor.project')),
+    provider: 'openai',
+    model,
+    // OpenAI's input count includes the cached tokens; Koor's tokens_in does not (as for Claude).
+    tokens_in: Math.max(0, count(a.get('input_token_count')) - cached),
+    tokens_out: count(a.get('output_token_count')),
+    cache_creation_tokens: count(a.get('cache_write_token_count')),
+    cache_read_tokens: cached,
+    cost_usd: null,
+    request_type: 'codex',
+    session_tag: text(a.get('koor.session_tag') ?? resource.get('koor.session_tag')),
+    session_id: session,
+    dedup_key: `otlp:${text(resource.get('service.name'))}:${session}:${when}:${model}`,
+  };
 }
