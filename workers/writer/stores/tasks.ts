@@ -141,6 +141,7 @@ export function taskStore(events: EventStore, leases: ReturnType<typeof leaseSto
     const paths = JSON.parse(r.paths) as string[];
     const taken = await claimedPaths();
     if (paths.some((p) => taken.some((q) => globsOverlap(p, q)))) return 'conflict';
+    // (claimedPaths includes the globs of other agents' live leases: a candidate they overlap costs no query.)
     const got = await leases.acquire(tx, { holder, resources: paths, exclusive: true, ttl_ms: 0, reason: `task ${r.id}` });
     if ('conflict' in got) return 'conflict';
     return { lease: got.lease, events: [...got.events, ...(await leases.supersedeAuto(tx, holder, paths, got.lease.id))] };
@@ -169,9 +170,10 @@ export function taskStore(events: EventStore, leases: ReturnType<typeof leaseSto
       const who = await tx.get<{ name: string; capabilities: string }>(CLAIMER, req.holder);
       if (!who) throw fault('IDENTITY_REQUIRED', 'task claim');
       // The best ready task whose paths are free (issue 44): in claim order, the first
-      // TASK_CLAIM_SCAN candidates; the paths other agents' claimed tasks hold, read once.
+      // TASK_CLAIM_SCAN candidates; the paths other agents' claimed tasks and live leases hold, read once.
       let held: string[] | null = null;
-      const claimedPaths = async () => (held ??= (await tx.all<{ paths: string }>(CLAIMED_PATHS, req.holder)).flatMap((x) => JSON.parse(x.paths) as string[]));
+      const claimedPaths = async () =>
+        (held ??= [...(await tx.all<{ paths: string }>(CLAIMED_PATHS, req.holder)).flatMap((x) => JSON.parse(x.paths) as string[]), ...(await leases.liveGlobsOfOthers(tx, req.holder))]);
       let r: Row | undefined;
       let taken: { lease: LeaseRow; events: Event[] } | null = null;
       for (const c of await tx.all<Row>(NEXT, req.project, who.capabilities, TASK_CLAIM_SCAN)) {
