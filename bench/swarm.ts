@@ -99,7 +99,7 @@ export async function run(opts: BenchOptions): Promise<Record<string, unknown>> 
   const lateTasks = quick ? 1 : 2;
   const armsWanted = (env.KOOR_BENCH_SWARM_ARMS ?? (quick ? 'baseline,sqlite' : 'baseline,sqlite,cluster')).split(',').map((s) => s.trim());
   // Each lifetime tried is one Koor arm on SQLite; the cluster arm runs with the first. 0 = for the session (the old behaviour).
-  const lifetimes = (env.KOOR_BENCH_SWARM_LIFETIMES ?? (quick ? '30s' : '30s,10s,2m,0')).split(',').map((s) => durationMs(s));
+  const lifetimes = (env.KOOR_BENCH_SWARM_LIFETIMES ?? (quick ? '2m' : '2m,10s,30s,0')).split(',').map((s) => durationMs(s));
   const feats = features();
   const tasks: SwarmTask[] = makeBacklog({ main: mainTasks, late: lateTasks, sharedShare: 0.25, depsShare: 0.15, pathsShare: feats.paths ? 0.7 : 0, seed: 44 });
   const budgetMs = quick ? 75_000 : Math.max(240_000, mainTasks * 8_000);
