@@ -41,7 +41,7 @@ import { startThreads } from './rpc/threads.js';
 import { closer } from './shutdown.js';
 import { PRESENCE_PROBE_MS } from './shared/limits.js';
 import type { KoorServer, StartOptions } from './server-api.js';
-import { slowConsumerLogger, SUBSCRIBE_PATH } from './ws/subscribe.js';
+import { slowConsumerLogger } from './ws/subscribe.js';
 
 export type { Front } from './http/listen.js';
 export type { KoorServer, StartOptions } from './server-api.js';
@@ -122,7 +122,7 @@ async function startOn(backend: Backend, config: Config, log: Logger, undo: Arra
   auth.setResolvers((a) => (created.owns(a) ? created.resolve(a) : ids.resolveToken(a)), ids.resolveInstance, (id) => ids.seen(id));
   let apiBind = config.bind.text;
   // get_endpoints advertises only what is mounted: the REST routes plus the WebSocket route.
-  const mcp = new McpGateway({ instances: ids, rules: rules.rules, apiBind: () => apiBind, scheme: urlScheme(config), onDenied: audit.denials.record, mounted: () => [...routes, ...[SUBSCRIBE_PATH, ...sockets.map((x) => x.path)].map((path) => ({ method: 'GET', path }))] }, { idleMs: config.mcpSessionIdleMs, maxSessions: config.mcpMaxSessions, perPrincipal: config.mcpSessionsPerToken, log: log.child({ component: 'mcp' }) });
+  const mcp = new McpGateway({ instances: ids, rules: rules.rules, apiBind: () => apiBind, scheme: urlScheme(config), onDenied: audit.denials.record, mounted: () => [...routes, ...sockets] }, { idleMs: config.mcpSessionIdleMs, maxSessions: config.mcpMaxSessions, perPrincipal: config.mcpSessionsPerToken, log: log.child({ component: 'mcp' }) });
   undo.push(() => mcp.close());
   const http = new HttpMetrics();
   defineKoorMetrics(metrics, { http, counters, uptimeMs, mcpSessions: () => mcp.sessionCount, writer, pool, hub, cluster: backend.leader });
@@ -132,7 +132,7 @@ async function startOn(backend: Backend, config: Config, log: Logger, undo: Arra
   metrics.gauge('koor_storage_full', 'Whether the disk holding the database is full: the last write failed for it and none succeeded since; writes answer 507 (issue 34).', () => (writer.storageFull ? 1 : 0));
   metrics.counter('koor_mcp_sessions_evicted_total', 'MCP sessions closed to make room for a new one: past their token\'s or agent\'s cap, or the least recently used at the global cap (issue 34).', () => mcp.evicted);
   metrics.counter('koor_rate_limited_total', 'Requests refused with 429: past their token\'s rate (issue 30).', () => limiter.limited);
-  const front = await openFront({ config, log, auth, routes, sockets, onDenied: audit.denials.record, limiter, hub, events: events.events, mcp, counters, agentMetrics: agentMetrics.agentMetrics, http, reuse: opts.front ?? null, tls, ...(opts.dashboardDir ? { dashboardDir: opts.dashboardDir } : {}) });
+  const front = await openFront({ config, log, auth, routes, sockets, onDenied: audit.denials.record, limiter, mcp, counters, agentMetrics: agentMetrics.agentMetrics, http, reuse: opts.front ?? null, tls, ...(opts.dashboardDir ? { dashboardDir: opts.dashboardDir } : {}) });
   const { port, dashboardPort } = front;
   // An ephemeral port (":0") is useless to agents: tell them the port actually bound.
   if (config.bind.port === 0) apiBind = config.bind.text.replace(/:0$/, `:${port}`);
@@ -179,6 +179,8 @@ async function startOn(backend: Backend, config: Config, log: Logger, undo: Arra
     log,
     bootId,
     front,
+    routes,
+    sockets,
     cluster: backend.leader,
     close,
   };

@@ -1,8 +1,10 @@
 import { sendJson } from '../../http/reply.js';
-import type { Route } from '../../http/router.js';
+import type { Route } from '../../http/route.js';
 import { instantParam, positiveInt, queryParams } from '../../http/query.js';
 import { OPS_LIST_DEFAULT_LIMIT, OPS_LIST_MAX_LIMIT } from '../../shared/limits.js';
 import type { AuditService } from './service.js';
+import { AuditListReply, AuditSummaryReply } from '../../../schemas/http/ops.js';
+import { rule } from '../../http/permissions.js';
 
 const exact = (q: URLSearchParams, k: string): string | null => (q.get(k) ? q.get(k)! : null);
 
@@ -11,6 +13,9 @@ export function auditRoutes(svc: AuditService): Route[] {
     {
       method: 'GET',
       path: '/api/audit',
+      summary: 'Read the audit log',
+      rule: rule('admin', 'read the audit log'),
+      replies: { 200: AuditListReply },
       handler: async (ctx) => {
         const q = queryParams(ctx);
         sendJson(
@@ -30,6 +35,9 @@ export function auditRoutes(svc: AuditService): Route[] {
     {
       method: 'GET',
       path: '/api/audit/summary',
+      summary: 'Summarise the audit log',
+      rule: rule('admin', 'read the audit log'),
+      replies: { 200: AuditSummaryReply },
       handler: async (ctx) => {
         const q = queryParams(ctx);
         sendJson(ctx, 200, await svc.summary({ from: instantParam(q, 'from', true), to: instantParam(q, 'to', true) }));

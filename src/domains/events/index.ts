@@ -1,6 +1,6 @@
 import type { Event } from '../../../schemas/rpc/writer.js';
 import type { Domain, Platform } from '../domain.js';
-import { eventRoutes } from './routes.js';
+import { eventRoutes, subscribeSocket } from './routes.js';
 import { EventService } from './service.js';
 
 /**
@@ -17,6 +17,7 @@ export async function eventsDomain(p: Platform, d: { onPublished: () => void }):
     announce: (list) => events.announce(list),
     resetFeed: () => fanout.reset?.(),
     routes: eventRoutes(events, { scan: p.config.eventHistoryScan }),
+    sockets: [subscribeSocket({ hub: p.hub, events, maxBytes: p.config.wsBufferBytes })],
     metrics: (m) => m.gauge('koor_last_event_id', 'Id of the newest event (0 if none).', () => events.lastId()),
     close: () => fanout.stop?.(),
   };

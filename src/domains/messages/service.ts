@@ -49,7 +49,7 @@ const live = (i: InstanceRow): boolean => i.status !== 'stale';
 const inProject = (workspace: string, p: string): boolean => workspace === p || folderOf(workspace) === p;
 /** Whether a scoped token may address `entry` (resolved to `found`): only inside its projects. */
 function reaches(scopes: readonly string[], entry: string, found: readonly InstanceRow[]): boolean {
-  // `*` and `project:<p>` were checked against the permission table's rule already.
+  // `*` and `project:<p>` were checked against the route's rule already.
   if (entry === '*' || entry.startsWith('project:')) return true;
   const projects = scopes.filter((s) => s.startsWith('project:')).map((s) => s.slice('project:'.length));
   return found.every((i) => projects.some((p) => inProject(i.workspace, p)));

@@ -1,8 +1,10 @@
 import { send, sendJson } from '../../http/reply.js';
-import type { Route } from '../../http/router.js';
+import { PROMETHEUS, type Route } from '../../http/route.js';
 import type { Metrics, MetricsSnapshot } from '../../metrics/registry.js';
 import type { Presence } from '../instances/presence.js';
 import { goUptime, tokenTax, type CallCounters } from './metrics.js';
+import { HealthReply, MetricsReply, MetricsResetReply } from '../../../schemas/http/system.js';
+import { rule } from '../../http/permissions.js';
 
 export interface SystemDeps {
   /** The server's own presence: /health reports the liveness monitor's lag and grace (issue 34). */
@@ -27,6 +29,9 @@ export function systemRoutes(d: SystemDeps): Route[] {
     {
       method: 'GET',
       path: '/health',
+      summary: 'Whether the server is up, and its liveness clock',
+      rule: rule('public', 'check health'),
+      replies: { 200: HealthReply },
       public: true,
       counted: false,
       handler: (ctx) => {
@@ -43,6 +48,9 @@ export function systemRoutes(d: SystemDeps): Route[] {
     {
       method: 'GET',
       path: '/api/metrics',
+      summary: "The server's figures",
+      rule: rule('read', 'read metrics'),
+      replies: { 200: MetricsReply },
       counted: false,
       handler: async (ctx) => {
         const v = await d.metrics.snapshot();
@@ -58,6 +66,9 @@ export function systemRoutes(d: SystemDeps): Route[] {
     {
       method: 'POST',
       path: '/api/metrics/reset',
+      summary: 'Reset the call counters',
+      rule: rule('admin', 'reset metrics'),
+      replies: { 200: MetricsResetReply },
       counted: false,
       handler: (ctx) => {
         d.counters.reset();
@@ -68,6 +79,9 @@ export function systemRoutes(d: SystemDeps): Route[] {
       // Prometheus text format; auth as /api/*, not a token-tax call.
       method: 'GET',
       path: '/metrics',
+      summary: 'Metrics in the Prometheus text format',
+      rule: rule('read', 'read metrics'),
+      replies: { 200: PROMETHEUS },
       counted: false,
       handler: async (ctx) => {
         const text = await d.metrics.text();
