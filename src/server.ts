@@ -101,7 +101,7 @@ async function startOn(backend: Backend, config: Config, log: Logger, undo: Arra
   const leases = leasesDomain(p, { announce, settled: () => instances.liveness.settled() });
   const agentMetrics = agentMetricsDomain(p);
   const compliance = complianceDomain(p, { instances: instances.instances, specs: specs.specs, publish: events.publish });
-  const system = systemDomain(p, { presence, uptimeMs, bootId, counters, metrics, figures: (v) => apiFigures(v, config), pruneEvents: () => events.events.prune(), compliancePruned: () => compliance.compliance.stats.runs_pruned });
+  const system = systemDomain(p, { presence, uptimeMs, bootId, counters, metrics, figures: (v) => apiFigures(v, config), api: () => ({ routes, sockets }), pruneEvents: () => events.events.prune(), compliancePruned: () => compliance.compliance.stats.runs_pruned });
   const templates = templatesDomain(p, { rules: rules.rules, specs: specs.specs });
   const llm = llmDomain(p, { announce });
   const [tasks, contracts, audit] = [tasksDomain(p, { announce, budgetRefusing: (agent, project) => llm.llm.refusing(agent, project) }), contractsDomain(p, { specs: specs.specs }), auditDomain(p)];

@@ -220,6 +220,7 @@ t.test('every REST reply fits its schema', async (t) => {
   await call('GET /api/metrics/agents?instance_id', `/api/metrics/agents?instance_id=${alice.id}`, { nonEmpty: true });
   await call('GET /api/metrics/agents/:id', `/api/metrics/agents/${alice.id}`, { nonEmpty: true });
   await call('GET /api/metrics', '/api/metrics');
+  await call('GET /api/openapi.json', '/api/openapi.json');
   await call('POST /api/metrics/reset', '/api/metrics/reset');
 
   await call('DELETE /api/instances/:id', `/api/instances/${bob.id}`);

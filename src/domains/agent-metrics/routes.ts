@@ -1,3 +1,4 @@
+import { PositiveInt, Query } from '../../../schemas/http/common.js';
 import { fail } from '../../errors.js';
 import { pathName } from '../../http/path.js';
 import { sendJson } from '../../http/reply.js';
@@ -24,6 +25,7 @@ export function agentMetricRoutes(svc: AgentMetrics): Route[] {
       rule: rule('read', 'read agent metrics'),
       replies: { 200: AgentMetricTotals },
       modes: { instance_id: AgentMetricRows },
+      query: Query({ instance_id: "This agent's figures by hour", period: 'Only the hours starting with this (YYYY-MM-DDTHH, or a prefix)' }),
       handler: async (ctx) => {
         const q = queryParams(ctx);
         const id = q.get('instance_id');
@@ -37,6 +39,7 @@ export function agentMetricRoutes(svc: AgentMetrics): Route[] {
       summary: "An agent's figures by hour",
       rule: rule('read', 'read agent metrics'),
       replies: { 200: AgentMetricRows },
+      query: Query({ period: 'Only the hours starting with this (YYYY-MM-DDTHH, or a prefix)' }),
       handler: async (ctx) => sendJson(ctx, 200, await svc.rows(pathName(ctx.params[0]!, 'id'), periodOf(queryParams(ctx)))),
     },
   ];

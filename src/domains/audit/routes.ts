@@ -1,3 +1,4 @@
+import { PositiveInt, Query } from '../../../schemas/http/common.js';
 import { sendJson } from '../../http/reply.js';
 import type { Route } from '../../http/route.js';
 import { instantParam, positiveInt, queryParams } from '../../http/query.js';
@@ -16,6 +17,7 @@ export function auditRoutes(svc: AuditService): Route[] {
       summary: 'Read the audit log',
       rule: rule('admin', 'read the audit log'),
       replies: { 200: AuditListReply },
+      query: Query({ actor: 'Only the entries of this actor', action: 'Only the entries of this action', from: 'Entries at or after this instant', to: 'Entries before this instant', limit: PositiveInt('How many entries') }),
       handler: async (ctx) => {
         const q = queryParams(ctx);
         sendJson(
@@ -38,6 +40,7 @@ export function auditRoutes(svc: AuditService): Route[] {
       summary: 'Summarise the audit log',
       rule: rule('admin', 'read the audit log'),
       replies: { 200: AuditSummaryReply },
+      query: Query({ from: 'Entries at or after this instant', to: 'Entries before this instant' }),
       handler: async (ctx) => {
         const q = queryParams(ctx);
         sendJson(ctx, 200, await svc.summary({ from: instantParam(q, 'from', true), to: instantParam(q, 'to', true) }));

@@ -1,3 +1,4 @@
+import { PositiveInt, Query } from '../../../schemas/http/common.js';
 import { sendJson, sendJsonText } from '../../http/reply.js';
 import type { Route } from '../../http/route.js';
 import { positiveInt, queryParams } from '../../http/query.js';
@@ -15,6 +16,7 @@ export function complianceRoutes(svc: ComplianceService): Route[] {
       summary: 'Past compliance runs',
       rule: rule('read', 'read compliance history'),
       replies: { 200: ComplianceHistoryReply },
+      query: Query({ instance_id: 'Only the runs of this agent', limit: PositiveInt('How many runs') }),
       handler: async (ctx) => {
         const q = queryParams(ctx);
         // Strict (SPEC §7-24): a bad limit is a 400 naming it; an empty instance_id = all.

@@ -11,7 +11,7 @@ import { rule, topicBody, topicQuery } from '../../http/permissions.js';
 import type { SocketRoute } from '../domain.js';
 import type { Hub } from '../../bus/hub.js';
 import { mountSubscribe, SUBSCRIBE_PATH } from '../../ws/subscribe.js';
-import { Query } from '../../../schemas/http/common.js';
+import { PositiveInt, Query } from '../../../schemas/http/common.js';
 
 /** The reply stopped short of `last` with more of the log left: why, and where to go on from. */
 function continuation(truncated: 'bytes' | 'scan' | null, next: number | null, oldestFirst: boolean): HeaderList | undefined {
@@ -66,6 +66,7 @@ export function eventRoutes(svc: EventService, opts: { scan: number }): Route[] 
       summary: 'Read the event log',
       rule: rule('read', 'read event history', topicQuery('topic')),
       replies: { 200: EventListReply },
+      query: Query({ last: PositiveInt('How many events (newest first unless since is given)'), topic: 'Only the topics matching this glob', from: 'Events at or after this instant', to: 'Events before this instant', source: 'Only the events of this source', since: 'Events after this id, oldest first', before: 'Events before this id (the X-Koor-Next of a reply cut short)' }),
       handler: async (ctx) => {
         const q = queryParams(ctx);
         // Strict (SPEC §7-24): a value the server cannot use is a 400 naming it.

@@ -1,3 +1,4 @@
+import { DeletedReply, PositiveInt, Query } from '../../../schemas/http/common.js';
 import { auditBy } from '../../http/actor.js';
 import { CapabilitiesBody, CapabilitiesReply, InstanceListReply, InstanceStatusReply, InstanceSummary, LivenessReply, RegisterBody, RegisterReply } from '../../../schemas/http/instances.js';
 import { fail } from '../../errors.js';
@@ -8,7 +9,6 @@ import type { Route } from '../../http/route.js';
 import { queryParams } from '../../http/query.js';
 import type { LivenessMonitor } from './liveness.js';
 import type { InstanceService } from './service.js';
-import { DeletedReply } from '../../../schemas/http/common.js';
 import { rule } from '../../http/permissions.js';
 
 const idOf = (ctx: Ctx): string => {
@@ -27,6 +27,7 @@ export function instanceRoutes(svc: InstanceService, liveness: LivenessMonitor):
       summary: 'List agents',
       rule: rule('read', 'list agents'),
       replies: { 200: InstanceListReply },
+      query: Query({ name: 'Only agents of this name', workspace: 'Only agents in this workspace', stack: 'Only agents of this stack', capability: 'Only agents with this capability' }),
       handler: async (ctx) => {
         const q = queryParams(ctx);
         const f = (k: string) => (q.get(k) ? q.get(k)! : undefined);

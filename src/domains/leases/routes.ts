@@ -1,4 +1,4 @@
-import { FenceHeader } from '../../../schemas/http/common.js';
+import { FenceHeader, PositiveInt, Query } from '../../../schemas/http/common.js';
 import { CheckBody, Lease, LeaseBody, LeaseCheckReply, LeaseListReply, LeaseReleasedReply, RenewBody } from '../../../schemas/http/coord.js';
 import { fail } from '../../errors.js';
 import { auditBy } from '../../http/actor.js';
@@ -60,12 +60,13 @@ export function leaseRoutes(svc: LeaseService): Route[] {
       summary: 'List leases',
       rule: rule('read', 'list leases', leaseList),
       replies: { 200: LeaseListReply },
+      query: Query({ holder: 'Only the leases of this agent', resource: 'Only the leases covering this file', limit: PositiveInt('How many leases') }),
       handler: async (ctx) => {
         const q = queryParams(ctx);
         sendJson(ctx, 200, await svc.list({ holder: q.get('holder') || null, resource: q.get('resource') || null, limit: positiveInt(q, 'limit', COORD_LIST_DEFAULT_LIMIT, COORD_LIST_MAX_LIMIT) }));
       },
     },
-    { method: 'GET', path: '/api/leases/check', summary: 'The leases on one file', rule: rule('read', 'check leases', leasePath), replies: { 200: LeaseListReply }, handler: async (ctx) => sendJson(ctx, 200, await svc.check(checkPath(queryParams(ctx).get('path')))) },
+    { method: 'GET', path: '/api/leases/check', summary: 'The leases on one file', rule: rule('read', 'check leases', leasePath), replies: { 200: LeaseListReply }, query: Query({}, { path: 'The file' }), handler: async (ctx) => sendJson(ctx, 200, await svc.check(checkPath(queryParams(ctx).get('path')))) },
     {
       // Many paths at once (a pre-commit hook's staged files): only the leased ones come back.
       method: 'POST',
@@ -102,6 +103,7 @@ export function leaseRoutes(svc: LeaseService): Route[] {
       summary: 'Renew a lease',
       rule: rule('write', 'renew leases'),
       replies: { 200: Lease },
+      query: Query({ fence: 'A fencing token (X-Koor-Fence wins)' }),
       body: 'json',
       schema: RenewBody,
       optionalBody: true,
@@ -119,6 +121,7 @@ export function leaseRoutes(svc: LeaseService): Route[] {
       summary: 'Release a lease',
       rule: rule('write', 'release leases'),
       replies: { 200: LeaseReleasedReply },
+      query: Query({ fence: 'A fencing token (X-Koor-Fence wins)' }),
       headers: { 'x-koor-fence': FenceHeader },
       handler: async (ctx) => {
         const holder = holderOf(ctx);

@@ -1,3 +1,4 @@
+import { PositiveInt, Query } from '../../../schemas/http/common.js';
 import { Type } from '../../../schemas/typebox.js';
 import { gunzipSync } from 'node:zlib';
 import { Budget, BudgetBody, BudgetDeletedReply, BudgetListReply, LlmListReply, LlmRecordedReply, LlmSummaryReply, LlmUsageBody, OtlpLogsBody, OtlpMetricsBody, OtlpReply } from '../../../schemas/http/ops.js';
@@ -117,6 +118,7 @@ export function llmRoutes(svc: LlmService): Route[] {
       method: 'POST',
       path: '/api/llm/usage',
       summary: 'Record LLM usage',
+      // Whose usage and which project: checked by the handler (the caller's own agent; a scoped token's projects).
       rule: rule('write', 'record LLM usage'),
       replies: { 200: LlmRecordedReply },
       body: 'json',
@@ -153,6 +155,7 @@ export function llmRoutes(svc: LlmService): Route[] {
       summary: 'List LLM usage records',
       rule: rule('read', 'read LLM usage', projectQuery),
       replies: { 200: LlmListReply },
+      query: Query({ instance: 'Only the records of this agent', project: 'Only the records of this project', session_tag: 'Only the records of this session', from: 'Records at or after this instant', to: 'Records before this instant', limit: PositiveInt('How many records') }),
       handler: async (ctx) => {
         const q = queryParams(ctx);
         let by: ListFilter['by'] = null;
@@ -172,6 +175,7 @@ export function llmRoutes(svc: LlmService): Route[] {
       summary: 'Summarise LLM usage',
       rule: rule('read', 'read LLM usage', projectQuery),
       replies: { 200: LlmSummaryReply },
+      query: Query({ group_by: 'instance_id, project (default), model or session_tag', project: 'Only the records of this project', from: 'Records at or after this instant', to: 'Records before this instant' }),
       handler: async (ctx) => {
         const q = queryParams(ctx);
         const groupBy = q.get('group_by') || 'project';
@@ -244,6 +248,7 @@ export function llmRoutes(svc: LlmService): Route[] {
       summary: 'List LLM budgets',
       rule: rule('read', 'read budgets', budgetQuery),
       replies: { 200: BudgetListReply },
+      query: Query({ scope: 'Only this budget: agent:<id|name>, project:<p>, session:<tag> or global' }),
       handler: async (ctx) => {
         const only = queryParams(ctx).get('scope') || null;
         sendJson(ctx, 200, await svc.budgets(only === null ? undefined : (s) => s === only));

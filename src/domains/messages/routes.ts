@@ -11,7 +11,7 @@ import type { Caller, MessageService } from './service.js';
 import { rule, strings, type Target } from '../../http/permissions.js';
 import type { SocketRoute } from '../domain.js';
 import { INBOX_SUBSCRIBE_PATH, type InboxPush } from './push.js';
-import { Query } from '../../../schemas/http/common.js';
+import { PositiveInt, Query } from '../../../schemas/http/common.js';
 
 /** The caller as the inbox sees it: an agent, or the operator (no identity). */
 const callerOf = (ctx: Ctx): Caller => (ctx.identity ? { id: ctx.identity.instanceId, name: ctx.identity.name } : null);
@@ -100,6 +100,7 @@ export function messageRoutes(svc: MessageService): Route[] {
       summary: "Read the calling agent's inbox",
       rule: rule('read', 'read an inbox'),
       replies: { 200: InboxReply },
+      query: Query({ since: 'Only the items after this message id', unread: 'true or 1: unread items only', thread: 'Only the items of this thread', limit: PositiveInt('How many items') }),
       handler: async (ctx) => {
         const me = recipientOf(ctx, 'reading the inbox');
         const q = queryParams(ctx);
@@ -153,6 +154,7 @@ export function messageRoutes(svc: MessageService): Route[] {
       summary: 'Read a thread',
       rule: rule('party', 'read messages'),
       replies: { 200: ThreadReply },
+      query: Query({ since: 'Only the messages after this id', limit: PositiveInt('How many messages') }),
       handler: async (ctx) => {
         const q = queryParams(ctx);
         const since = sinceParam(q.get('since')) ?? 0;

@@ -1,3 +1,4 @@
+import { DeletedReply, PositiveInt, Query } from '../../../schemas/http/common.js';
 import { auditBy } from '../../http/actor.js';
 import { ProjectRulesReply, RuleDecisionReply, RuleInput, RuleListReply, RulesImportBody, RulesImportReply, RulesPutBody, RulesPutReply, ValidateBody, ValidateReply } from '../../../schemas/http/rules.js';
 import type { Ctx } from '../../http/context.js';
@@ -8,7 +9,6 @@ import { sendJson } from '../../http/reply.js';
 import type { Route } from '../../http/route.js';
 import { RULE_STATUSES, type RuleService, type RuleStatus } from './service.js';
 import { fail } from '../../errors.js';
-import { DeletedReply } from '../../../schemas/http/common.js';
 import { projectBody, projectParam, projectQuery, rule } from '../../http/permissions.js';
 
 type Str = string | null | undefined;
@@ -29,6 +29,7 @@ export function ruleRoutes(svc: RuleService): Route[] {
       summary: "A project's rules",
       rule: rule('read', 'read rules', projectParam),
       replies: { 200: ProjectRulesReply },
+      query: Query({ stack: 'Only the rules for this stack' }),
       handler: async (ctx) => sendJson(ctx, 200, await svc.list(project(ctx), queryParams(ctx).get('stack') ?? '')),
     },
     {
@@ -96,6 +97,7 @@ export function ruleRoutes(svc: RuleService): Route[] {
       summary: 'List rules',
       rule: rule('read', 'list rules', projectQuery),
       replies: { 200: RuleListReply },
+      query: Query({ status: 'Only the rules in this status: accepted, proposed, rejected', project: 'A scoped token: a project of its scopes' }),
       handler: async (ctx) => {
         const raw = queryParams(ctx).get('status') || null;
         if (raw !== null && !(RULE_STATUSES as readonly string[]).includes(raw)) throw fail('RULE_STATUS_INVALID');
@@ -116,6 +118,7 @@ export function ruleRoutes(svc: RuleService): Route[] {
       summary: 'Export rules',
       rule: rule('read', 'export rules', projectQuery),
       replies: { 200: RuleListReply },
+      query: Query({ source: 'The rule sources to export, comma-separated (default local,learned)', project: 'A scoped token: a project of its scopes' }),
       handler: async (ctx) => {
         const raw = queryParams(ctx).get('source');
         const sources = raw ? raw.split(',').map((x) => x.trim()) : DEFAULT_EXPORT_SOURCES;

@@ -1,4 +1,4 @@
-import { FenceHeader, Query } from '../../../schemas/http/common.js';
+import { FenceHeader, PositiveInt, Query } from '../../../schemas/http/common.js';
 import { auditBy } from '../../http/actor.js';
 import { fail } from '../../errors.js';
 import type { Ctx } from '../../http/context.js';
@@ -67,7 +67,21 @@ export function watchRoutes(deps: { feed: ChangeFeed; maxBytes: number }): Socke
 
 /** `POST /api/txn` (issue 31): compares and ops in one writer transaction (./txn.ts). */
 export function txnRoutes(d: TxnDeps): Route[] {
-  return [{ method: 'POST', path: '/api/txn', summary: 'Run compares and operations in one transaction', rule: rule('write', 'run transactions'), replies: { 200: TxnReply }, body: 'json', schema: TxnBody, headers: { 'x-koor-fence': FenceHeader }, handler: txnHandler(d) }];
+  return [
+    {
+      method: 'POST',
+      path: '/api/txn',
+      summary: 'Run compares and operations in one transaction',
+      // A scoped token: the route checks every key and topic of the transaction (./txn.ts).
+      rule: rule('write', 'run transactions'),
+      replies: { 200: TxnReply },
+      query: Query({ fence: 'A fencing token (X-Koor-Fence wins)' }),
+      body: 'json',
+      schema: TxnBody,
+      headers: { 'x-koor-fence': FenceHeader },
+      handler: txnHandler(d),
+    },
+  ];
 }
 
 export function stateRoutes(svc: StateService): Route[] {
@@ -78,6 +92,7 @@ export function stateRoutes(svc: StateService): Route[] {
       summary: 'List state keys (paged by key)',
       rule: rule('read', 'list state keys', stateList),
       replies: { 200: StateListReply },
+      query: Query({ prefix: 'Only the keys starting with this', after: 'The last key of the previous page', limit: PositiveInt('Keys per page (default and most 5000)') }),
       // Paged (keyset on the key): `limit` (default and max 5000) and `after=<last key seen>`.
       // More keys → `Link: </api/state?after=…&limit=…>; rel="next"`; the body stays a plain array.
       handler: async (ctx) => {
@@ -99,6 +114,7 @@ export function stateRoutes(svc: StateService): Route[] {
       rule: rule('read', 'read state', stateKey),
       replies: { 200: STORED, 304: true },
       modes: { history: StateHistoryReply, diff: StateDiffReply, version: STORED },
+      query: Query({ history: '1: the versions kept, newest first', limit: PositiveInt('With history: how many versions'), diff: 'A,B: what changed from version A to version B', version: 'An earlier version, as stored' }),
       handler: (ctx) => {
         const key = keyOf(ctx);
         if (ctx.query !== '') {
@@ -121,6 +137,7 @@ export function stateRoutes(svc: StateService): Route[] {
       summary: 'Write a state value',
       rule: rule('write', 'write state', stateKey),
       replies: { 200: StatePutReply },
+      query: Query({ ttl: 'The key expires this long after the write (X-Koor-TTL wins)', fence: 'A fencing token (X-Koor-Fence wins)' }),
       body: 'raw',
       headers: { 'x-koor-ttl': TtlHeader, 'x-koor-ephemeral': EphemeralHeader, 'x-koor-fence': FenceHeader },
       handler: async (ctx) => {
@@ -155,6 +172,7 @@ export function stateRoutes(svc: StateService): Route[] {
       summary: 'Roll a state value back to an earlier version',
       rule: rule('write', 'write state', stateKey),
       replies: { 200: StateRollbackReply },
+      query: Query({ fence: 'A fencing token (X-Koor-Fence wins)' }, { rollback: 'The version to write again as a new one' }),
       body: 'raw',
       headers: { 'x-koor-fence': FenceHeader },
       handler: async (ctx) => {
@@ -174,6 +192,7 @@ export function stateRoutes(svc: StateService): Route[] {
       summary: 'Delete a state value',
       rule: rule('write', 'delete state', stateKey),
       replies: { 200: StateDeletedReply },
+      query: Query({ fence: 'A fencing token (X-Koor-Fence wins)' }),
       headers: { 'x-koor-fence': FenceHeader },
       handler: async (ctx) => {
         const key = keyOf(ctx);

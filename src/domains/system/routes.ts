@@ -1,9 +1,10 @@
-import { send, sendJson } from '../../http/reply.js';
-import { PROMETHEUS, type Route } from '../../http/route.js';
+import { openApiDocument } from '../../http/openapi.js';
+import { send, sendJson, sendJsonText } from '../../http/reply.js';
+import { PROMETHEUS, type Route, type RouteDecl } from '../../http/route.js';
 import type { Metrics, MetricsSnapshot } from '../../metrics/registry.js';
 import type { Presence } from '../instances/presence.js';
 import { goUptime, tokenTax, type CallCounters } from './metrics.js';
-import { HealthReply, MetricsReply, MetricsResetReply } from '../../../schemas/http/system.js';
+import { HealthReply, MetricsReply, MetricsResetReply, OpenApiReply } from '../../../schemas/http/system.js';
 import { rule } from '../../http/permissions.js';
 
 export interface SystemDeps {
@@ -22,9 +23,13 @@ export interface SystemDeps {
   metrics: Metrics;
   /** Figures /api/metrics adds to SPEC §2.14's (events, writer, retention, …), from the registry. */
   figures: (v: MetricsSnapshot) => Record<string, unknown>;
+  /** Every route the server serves, REST and WebSocket (read when the API description is first asked for). */
+  api: () => { routes: readonly Route[]; sockets: readonly RouteDecl[] };
 }
 
 export function systemRoutes(d: SystemDeps): Route[] {
+  // The routes are fixed once the server listens: described once, on the first request.
+  let description: string | null = null;
   return [
     {
       method: 'GET',
@@ -86,6 +91,21 @@ export function systemRoutes(d: SystemDeps): Route[] {
       handler: async (ctx) => {
         const text = await d.metrics.text();
         send(ctx, 200, text, d.metrics.contentType);
+      },
+    },
+    {
+      method: 'GET',
+      path: '/api/openapi.json',
+      summary: 'This API, described in OpenAPI 3.1',
+      rule: rule('read', 'read the API description'),
+      replies: { 200: OpenApiReply },
+      counted: false,
+      handler: (ctx) => {
+        if (description === null) {
+          const { routes, sockets } = d.api();
+          description = JSON.stringify(openApiDocument(routes, sockets));
+        }
+        sendJsonText(ctx, 200, description);
       },
     },
   ];

@@ -1,4 +1,4 @@
-import { FenceHeader } from '../../../schemas/http/common.js';
+import { FenceHeader, PositiveInt, Query } from '../../../schemas/http/common.js';
 import { Checkpoint, CheckpointBody, CheckpointListReply, ClaimBody, ClaimReply, SettleBody, Task, TaskBody, TaskListReply } from '../../../schemas/http/coord.js';
 import { fail, failWith } from '../../errors.js';
 import { fenceParam, parseIntStrict, positiveInt, queryParams } from '../../http/query.js';
@@ -46,6 +46,7 @@ function settleRoute(how: 'complete' | 'fail' | 'release', svc: TaskService): Ro
     path: `/api/tasks/:id/${how}`,
     ...SETTLE[how],
     replies: { 200: Task },
+    query: Query({ fence: 'A fencing token (X-Koor-Fence wins)' }),
     body: 'json',
     schema: SettleBody,
     optionalBody: true,
@@ -102,6 +103,7 @@ export function taskRoutes(svc: TaskService, budgetRefusing: BudgetGate): Route[
       summary: 'List tasks',
       rule: rule('read', 'list tasks', projectQuery),
       replies: { 200: TaskListReply },
+      query: Query({ project: 'Only the tasks of this project', status: 'Only tasks in these statuses: ready, blocked, claimed, done, failed (comma-separated)', claimed_by: 'Only the tasks this agent claimed', after: 'The last task id of the previous page', limit: PositiveInt('How many tasks') }),
       handler: async (ctx) => {
         const q = queryParams(ctx);
         const tasks = await svc.list({
@@ -154,6 +156,7 @@ export function taskRoutes(svc: TaskService, budgetRefusing: BudgetGate): Route[
       summary: "Checkpoint a claimed task's progress",
       rule: rule('write', 'checkpoint tasks'),
       replies: { 200: Checkpoint },
+      query: Query({ fence: 'A fencing token (X-Koor-Fence wins)' }),
       body: 'json',
       schema: CheckpointBody,
       headers: { 'x-koor-fence': FenceHeader },

@@ -1,3 +1,4 @@
+import { DeletedReply, PositiveInt, Query } from '../../../schemas/http/common.js';
 import { auditBy } from '../../http/actor.js';
 import { Template, TemplateApplyBody, TemplateApplyReply, TemplateCreateBody, TemplateListReply } from '../../../schemas/http/templates.js';
 import { fail } from '../../errors.js';
@@ -9,7 +10,6 @@ import { replayHeaders, requestIdem } from '../../http/idempotency.js';
 import { sendJson, sendJsonText } from '../../http/reply.js';
 import type { Route } from '../../http/route.js';
 import type { TemplateService } from './service.js';
-import { DeletedReply } from '../../../schemas/http/common.js';
 import { rule } from '../../http/permissions.js';
 
 const idOf = (ctx: Ctx): string => pathName(ctx.params[0]!, 'id');
@@ -30,6 +30,7 @@ export function templateRoutes(svc: TemplateService): Route[] {
       summary: 'List templates',
       rule: rule('read', 'list templates'),
       replies: { 200: TemplateListReply },
+      query: Query({ kind: 'Only the templates of this kind', tag: 'Only the templates with this tag' }),
       handler: async (ctx) => {
         const q = queryParams(ctx);
         // Any string is a usable kind or tag (SPEC §7-24 has nothing to reject); '' = absent.
