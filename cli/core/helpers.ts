@@ -1,6 +1,7 @@
 /** Helpers shared by the commands. */
 import fs from 'node:fs';
-import type { paths } from '../../schemas/http/api.js';
+import type { ApiRoute, ReplyOf } from '../../schemas/http/api-reply.js';
+export type { ApiRoute, ReplyOf } from '../../schemas/http/api-reply.js';
 import { CliError, UsageError, type RunContext } from './command.js';
 import { request, type Reply, type RequestOptions } from './http.js';
 import { printReply } from './output.js';
@@ -61,21 +62,6 @@ export function projectName(arg: string): { project: string; name: string } {
   if (i <= 0 || i === arg.length - 1) throw new UsageError(`expected <project>/<name>, got ${arg}`);
   return { project: arg.slice(0, i), name: arg.slice(i + 1) };
 }
-
-type Method = 'get' | 'put' | 'post' | 'delete';
-/** A route as `METHOD path`, the path as the API description spells it (`POST /api/inbox/{id}/ack`). */
-export type ApiRoute = { [P in keyof paths]: { [M in Method]: [NonNullable<paths[P][M]>] extends [never] ? never : `${Uppercase<M>} ${P & string}` }[Method] }[keyof paths];
-/**
- * The JSON body of a route's 200 as the server declares it: schemas/http/api.ts is generated from
- * the route declarations (GET /api/openapi.json), so the type follows the route, not the caller.
- */
-export type ReplyOf<R extends ApiRoute> = R extends `${infer M} ${infer P}`
-  ? P extends keyof paths
-    ? NonNullable<paths[P][Lowercase<M> & Method]> extends { responses: { 200: { content: { 'application/json': infer B } } } }
-      ? B
-      : never
-    : never
-  : never;
 
 /** The JSON of a 200 of `route` (`reply` answered a request to it). */
 export function replyOf<R extends ApiRoute>(route: R, reply: Reply): ReplyOf<R> {

@@ -36,12 +36,14 @@ const templated = (p: string) =>
     .map((s) => (s === '*' ? '{key}' : s.startsWith(':') ? `{${s.slice(1)}}` : s))
     .join('/');
 
-/** Compiles `files` (name → source) with the generated types; the diagnostics, as text. */
-function compile(dir: string, files: Record<string, string>): string[] {
+/** Compiles `files` (name → source) in one program with the generated types; the diagnostics of each file, as text. */
+function compile(dir: string, files: Record<string, string>): Record<string, string[]> {
   for (const [name, text] of Object.entries(files)) fs.writeFileSync(path.join(dir, name), text);
   const options: ts.CompilerOptions = { strict: true, noEmit: true, target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.NodeNext, moduleResolution: ts.ModuleResolutionKind.NodeNext, lib: ['lib.es2022.d.ts'], types: [], skipLibCheck: true };
-  const program = ts.createProgram(Object.keys(files).filter((f) => f !== 'api.ts').map((f) => path.join(dir, f)), options);
-  return ts.getPreEmitDiagnostics(program).map((d) => `${d.file ? path.basename(d.file.fileName) : ''}: ${ts.flattenDiagnosticMessageText(d.messageText, '\n')}`);
+  const program = ts.createProgram(Object.keys(files).map((f) => path.join(dir, f)), options);
+  const out: Record<string, string[]> = Object.fromEntries(Object.keys(files).map((f) => [f, []]));
+  for (const d of ts.getPreEmitDiagnostics(program)) (out[d.file ? path.basename(d.file.fileName) : 'api.ts'] ??= []).push(ts.flattenDiagnosticMessageText(d.messageText, '\n'));
+  return out;
 }
 
 /** The client: typed by path and method from `paths`, as a generated-types client is. */
@@ -94,7 +96,7 @@ t.test('GET /api/openapi.json: auth as /api/*, a valid OpenAPI 3.1 document of e
   const dir = tempDir(t);
   fs.writeFileSync(path.join(dir, 'api.ts'), generated);
   fs.writeFileSync(path.join(dir, 'package.json'), '{"type":"module"}');
-  const good = compile(dir, {
+  const compiled = compile(dir, {
     'client.ts': `${CLIENT_HEAD}
 export async function demo(base: string): Promise<string[]> {
   const lease = await call(base, 'post', '/api/leases', '/api/leases', { resources: ['src/**'], ttl: '10m' });
@@ -108,9 +110,6 @@ export async function demo(base: string): Promise<string[]> {
   return [String(fence), ...holders, ...titles, String(query?.last), error.error];
 }
 `,
-  });
-  t.same(good, [], 'a client typed by the generated types compiles');
-  const bad = compile(dir, {
     'wrong.ts': `${CLIENT_HEAD}
 export async function demo(base: string): Promise<string> {
   const lease = await call(base, 'post', '/api/leases', '/api/leases', { resourcez: ['src/**'] });
@@ -118,5 +117,7 @@ export async function demo(base: string): Promise<string> {
 }
 `,
   });
-  t.equal(bad.length, 2, `a misspelt body member and reply member do not compile: ${bad.join(' | ')}`);
+  t.same(compiled['api.ts'] ?? [], [], 'the generated types compile');
+  t.same(compiled['client.ts'], [], 'a client typed by the generated types compiles');
+  t.equal(compiled['wrong.ts']!.length, 2, `a misspelt body member and reply member do not compile: ${compiled['wrong.ts']!.join(' | ')}`);
 });
