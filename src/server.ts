@@ -11,6 +11,7 @@ import { auditDomain } from './domains/audit/index.js';
 import { complianceDomain } from './domains/compliance/index.js';
 import { contractsDomain } from './domains/contracts/index.js';
 import type { Domain, Platform } from './domains/domain.js';
+import { readersOf } from './domains/readers.js';
 import { eventsDomain } from './domains/events/index.js';
 import { hooksDomain } from './domains/hooks/index.js';
 import { instancesDomain } from './domains/instances/index.js';
@@ -77,7 +78,8 @@ async function startOn(backend: Backend, config: Config, log: Logger, undo: Arra
   const started = performance.now();
   const uptimeMs = (): number => performance.now() - started;
   const { writer, pool } = await startThreads(backend, config, log, undo);
-  const readers = await backend.open(log).catch((e: unknown) => {
+  // The domains' readers over the read side the backend opened (a statement that does not prepare fails here too).
+  const readers = await backend.open(log).then(readersOf).catch((e: unknown) => {
     throw new ConfigError(`failed to open database ${backend.label}: ${(e as Error).message}`);
   });
   const hub = new Hub({ maxEvents: config.wsBufferEvents, maxBytes: config.wsBufferBytes }, slowConsumerLogger(log.child({ component: 'ws' })));

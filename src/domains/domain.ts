@@ -1,5 +1,5 @@
 import type { Backend } from '../backend/backend.js';
-import type { Readers } from '../backend/readers.js';
+import type { Readers } from './readers.js';
 import type { Hub } from '../bus/hub.js';
 import type { Job } from '../cluster/node.js';
 import type { Config } from '../config.js';

@@ -7,7 +7,7 @@ import type { Logger } from '../log.js';
 import type { Authenticator } from './auth.js';
 import { readBody } from './body.js';
 import { HTTP_MAX_URL_BYTES, JSON_MAX_DEPTH, jsonTooDeep } from '../shared/limits.js';
-import { parseFirstJson } from './raw-json.js';
+import { parseFirstJson } from '../raw-json.js';
 import { createCtx, watchAbort, type Ctx } from './context.js';
 import { permit, type Rule } from './permissions.js';
 import { routeName as nameOf, type Route } from './route.js';

@@ -4,7 +4,7 @@ import type { WebStandardStreamableHTTPServerTransport } from '@modelcontextprot
 import { ERRORS, errorMessage } from '../../schemas/error-catalogue.js';
 import { MCP_TOOLS } from '../../schemas/http/mcp.js';
 import { HTTP_STATUS } from '../errors.js';
-import type { Identity, Role } from '../http/context.js';
+import type { Identity, Role } from '../identity.js';
 import { permitRole } from '../http/permissions.js';
 import { AppError } from '../errors.js';
 import type { Logger } from '../log.js';

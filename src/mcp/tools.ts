@@ -2,7 +2,7 @@ import { errorMessage, type ErrorCode, type ErrorParams } from '../../schemas/er
 import { AppError } from '../errors.js';
 import type { InstanceService, Summary } from '../domains/instances/service.js';
 import type { RuleService } from '../domains/rules/service.js';
-import type { Identity, Principal } from '../http/context.js';
+import type { Identity, Principal } from '../identity.js';
 import { rule, type Rule } from '../http/permissions.js';
 import type { ToolName } from '../../schemas/http/mcp.js';
 

@@ -1,6 +1,5 @@
 import type { HttpRequest, HttpResponse, us_socket_context_t } from 'uWebSockets.js';
 import { fail } from '../errors.js';
-import type { Authenticator } from '../http/auth.js';
 import { createCtx, type Ctx } from '../http/context.js';
 import { permit, type Rule } from '../http/permissions.js';
 import { sendError } from '../http/reply.js';
@@ -31,9 +30,15 @@ function protocolAuth(offer: string): { authorization: string | null; answer: st
   return { authorization, answer: koor ? WS_PROTOCOL : '' };
 }
 
+/** Who the caller is: the front's Authenticator (src/http/auth.ts), as an upgrade uses it. */
+export interface Authorizer {
+  /** Resolves the token (and X-Koor-Instance) of `ctx` into its identity and principal; false: refused. */
+  authorize(ctx: Ctx): boolean | Promise<boolean>;
+}
+
 /** What every WebSocket route's upgrade needs. */
 export interface UpgradeDeps {
-  auth: Authenticator;
+  auth: Authorizer;
   log: Logger;
   /** A call the route's rule refused (counted and audited). */
   onDenied?: (ctx: Ctx, rule: Rule, route: string) => void;

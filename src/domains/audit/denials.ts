@@ -1,4 +1,5 @@
-import type { Ctx, Role } from '../../http/context.js';
+import type { Ctx } from '../../http/context.js';
+import type { Role } from '../../identity.js';
 import type { Rule } from '../../http/permissions.js';
 import type { Logger } from '../../log.js';
 import type { WriterClient } from '../../rpc/writer-client.js';

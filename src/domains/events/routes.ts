@@ -3,14 +3,14 @@ import { fail } from '../../errors.js';
 import { sendJsonText, type HeaderList } from '../../http/reply.js';
 import type { Route } from '../../http/route.js';
 import { globParam, instantParam, positiveInt, queryParams, sinceParam } from '../../http/query.js';
-import { compactJson, rawMember } from '../../http/raw-json.js';
+import { compactJson, rawMember } from '../../raw-json.js';
 import { EVENTS_HISTORY_DEFAULT_LAST, EVENTS_HISTORY_MAX_LAST } from '../../shared/limits.js';
 import type { EventService } from './service.js';
 import { idemTag, REPLAYED } from '../../http/idempotency.js';
 import { rule, topicBody, topicQuery } from '../../http/permissions.js';
 import type { SocketRoute } from '../domain.js';
 import type { Hub } from '../../bus/hub.js';
-import { mountSubscribe, SUBSCRIBE_PATH } from '../../ws/subscribe.js';
+import { mountSubscribe, SUBSCRIBE_PATH } from './subscribe.js';
 import { PositiveInt, Query } from '../../../schemas/http/common.js';
 
 /** The reply stopped short of `last` with more of the log left: why, and where to go on from. */

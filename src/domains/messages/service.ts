@@ -3,10 +3,9 @@ import type { Event, Message as StoredMessage } from '../../../schemas/rpc/write
 import { decodeMessage, type MessageDbRow } from '../../../schemas/db/messages.js';
 import type { Importance, ReadReply } from '../../../schemas/http/messages.js';
 import { fail } from '../../errors.js';
-import type { Principal } from '../../http/context.js';
-import { checkName } from '../../http/path.js';
+import { HUMAN, type Principal } from '../../identity.js';
+import { checkName } from '../../names.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
-import { HUMAN } from '../../http/idempotency.js';
 import { MESSAGE_MAX_BODY_BYTES, MESSAGE_MAX_RECIPIENTS, MESSAGE_MAX_TO } from '../../shared/limits.js';
 import { folderOf } from '../../shared/workspace.js';
 import { toRfc3339 } from '../../store.js';

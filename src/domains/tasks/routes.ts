@@ -5,7 +5,7 @@ import { fenceParam, parseIntStrict, positiveInt, queryParams } from '../../http
 import { auditBy } from '../../http/actor.js';
 import type { Ctx } from '../../http/context.js';
 import { permitTargets, projectBody, projectQuery, rule } from '../../http/permissions.js';
-import { compactJson, rawMember } from '../../http/raw-json.js';
+import { compactJson, rawMember } from '../../raw-json.js';
 import { requestIdem, replayHeaders } from '../../http/idempotency.js';
 import { sendJsonText } from '../../http/reply.js';
 import type { Route } from '../../http/route.js';

@@ -5,7 +5,7 @@ import { fail } from '../../errors.js';
 import type { Ctx } from '../../http/context.js';
 import { pathName } from '../../http/path.js';
 import { queryParams } from '../../http/query.js';
-import { rawMember } from '../../http/raw-json.js';
+import { rawMember } from '../../raw-json.js';
 import { replayHeaders, requestIdem } from '../../http/idempotency.js';
 import { sendJson, sendJsonText } from '../../http/reply.js';
 import type { Route } from '../../http/route.js';
