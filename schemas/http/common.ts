@@ -38,3 +38,8 @@ export function Query(optional: Readonly<Record<string, string | TSchema>>, requ
 }
 /** A whole-number query parameter of at least 1. */
 export const PositiveInt = (description: string): TSchema => Type.Integer({ minimum: 1, description });
+
+/** `?fence=`, the query form of X-Koor-Fence. */
+export const FENCE_PARAM = { fence: 'A fencing token (X-Koor-Fence wins)' } as const;
+/** What a write under a fencing token reads (src/http/query.ts fenceParam): the header, and its query form. */
+export const Fenced = { query: Query(FENCE_PARAM), headers: { 'x-koor-fence': FenceHeader } } as const;

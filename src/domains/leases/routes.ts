@@ -1,4 +1,4 @@
-import { FenceHeader, PositiveInt, Query } from '../../../schemas/http/common.js';
+import { Fenced, PositiveInt, Query } from '../../../schemas/http/common.js';
 import { CheckBody, Lease, LeaseBody, LeaseCheckReply, LeaseListReply, LeaseReleasedReply, RenewBody } from '../../../schemas/http/coord.js';
 import { fail } from '../../errors.js';
 import { auditBy } from '../../http/actor.js';
@@ -103,11 +103,10 @@ export function leaseRoutes(svc: LeaseService): Route[] {
       summary: 'Renew a lease',
       rule: rule('write', 'renew leases'),
       replies: { 200: Lease },
-      query: Query({ fence: 'A fencing token (X-Koor-Fence wins)' }),
+      ...Fenced,
       body: 'json',
       schema: RenewBody,
       optionalBody: true,
-      headers: { 'x-koor-fence': FenceHeader },
       handler: async (ctx) => {
         const holder = holderOf(ctx);
         const { ttl, fence } = ctx.json as { ttl?: unknown; fence?: number };
@@ -121,8 +120,7 @@ export function leaseRoutes(svc: LeaseService): Route[] {
       summary: 'Release a lease',
       rule: rule('write', 'release leases'),
       replies: { 200: LeaseReleasedReply },
-      query: Query({ fence: 'A fencing token (X-Koor-Fence wins)' }),
-      headers: { 'x-koor-fence': FenceHeader },
+      ...Fenced,
       handler: async (ctx) => {
         const holder = holderOf(ctx);
         const id = pathName(ctx.params[0]!, 'lease id');

@@ -1,4 +1,4 @@
-import { FenceHeader, PositiveInt, Query } from '../../../schemas/http/common.js';
+import { FENCE_PARAM, Fenced, PositiveInt, Query } from '../../../schemas/http/common.js';
 import { auditBy } from '../../http/actor.js';
 import { fail } from '../../errors.js';
 import type { Ctx } from '../../http/context.js';
@@ -75,10 +75,9 @@ export function txnRoutes(d: TxnDeps): Route[] {
       // A scoped token: the route checks every key and topic of the transaction (./txn.ts).
       rule: rule('write', 'run transactions'),
       replies: { 200: TxnReply },
-      query: Query({ fence: 'A fencing token (X-Koor-Fence wins)' }),
+      ...Fenced,
       body: 'json',
       schema: TxnBody,
-      headers: { 'x-koor-fence': FenceHeader },
       handler: txnHandler(d),
     },
   ];
@@ -137,9 +136,9 @@ export function stateRoutes(svc: StateService): Route[] {
       summary: 'Write a state value',
       rule: rule('write', 'write state', stateKey),
       replies: { 200: StatePutReply },
-      query: Query({ ttl: 'The key expires this long after the write (X-Koor-TTL wins)', fence: 'A fencing token (X-Koor-Fence wins)' }),
+      query: Query({ ttl: 'The key expires this long after the write (X-Koor-TTL wins)', ...FENCE_PARAM }),
       body: 'raw',
-      headers: { 'x-koor-ttl': TtlHeader, 'x-koor-ephemeral': EphemeralHeader, 'x-koor-fence': FenceHeader },
+      headers: { 'x-koor-ttl': TtlHeader, 'x-koor-ephemeral': EphemeralHeader, ...Fenced.headers },
       handler: async (ctx) => {
         const key = keyOf(ctx);
         if (ctx.body.length === 0) throw fail('EMPTY_BODY');
@@ -172,9 +171,9 @@ export function stateRoutes(svc: StateService): Route[] {
       summary: 'Roll a state value back to an earlier version',
       rule: rule('write', 'write state', stateKey),
       replies: { 200: StateRollbackReply },
-      query: Query({ fence: 'A fencing token (X-Koor-Fence wins)' }, { rollback: 'The version to write again as a new one' }),
+      query: Query(FENCE_PARAM, { rollback: 'The version to write again as a new one' }),
       body: 'raw',
-      headers: { 'x-koor-fence': FenceHeader },
+      headers: Fenced.headers,
       handler: async (ctx) => {
         const key = keyOf(ctx);
         const raw = queryParams(ctx).get('rollback');
@@ -192,8 +191,7 @@ export function stateRoutes(svc: StateService): Route[] {
       summary: 'Delete a state value',
       rule: rule('write', 'delete state', stateKey),
       replies: { 200: StateDeletedReply },
-      query: Query({ fence: 'A fencing token (X-Koor-Fence wins)' }),
-      headers: { 'x-koor-fence': FenceHeader },
+      ...Fenced,
       handler: async (ctx) => {
         const key = keyOf(ctx);
         const r = await svc.delete(key, ctx.headers.ifMatch || undefined, auditBy(ctx), actor(ctx), fenceParam(ctx));

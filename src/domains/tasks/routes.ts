@@ -1,4 +1,4 @@
-import { FenceHeader, PositiveInt, Query } from '../../../schemas/http/common.js';
+import { Fenced, PositiveInt, Query } from '../../../schemas/http/common.js';
 import { Checkpoint, CheckpointBody, CheckpointListReply, ClaimBody, ClaimReply, SettleBody, Task, TaskBody, TaskListReply } from '../../../schemas/http/coord.js';
 import { fail, failWith } from '../../errors.js';
 import { fenceParam, parseIntStrict, positiveInt, queryParams } from '../../http/query.js';
@@ -46,11 +46,10 @@ function settleRoute(how: 'complete' | 'fail' | 'release', svc: TaskService): Ro
     path: `/api/tasks/:id/${how}`,
     ...SETTLE[how],
     replies: { 200: Task },
-    query: Query({ fence: 'A fencing token (X-Koor-Fence wins)' }),
+    ...Fenced,
     body: 'json',
     schema: SettleBody,
     optionalBody: true,
-    headers: { 'x-koor-fence': FenceHeader },
     handler: async (ctx) => {
       const holder = agentOf(ctx, how);
       const b = ctx.json as { reason?: string; retry?: boolean; fence?: number };
@@ -156,10 +155,9 @@ export function taskRoutes(svc: TaskService, budgetRefusing: BudgetGate): Route[
       summary: "Checkpoint a claimed task's progress",
       rule: rule('write', 'checkpoint tasks'),
       replies: { 200: Checkpoint },
-      query: Query({ fence: 'A fencing token (X-Koor-Fence wins)' }),
+      ...Fenced,
       body: 'json',
       schema: CheckpointBody,
-      headers: { 'x-koor-fence': FenceHeader },
       handler: async (ctx) => {
         const holder = agentOf(ctx, 'checkpoint');
         const b = ctx.json as { done?: string; next?: string; fence?: number };
