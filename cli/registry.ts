@@ -98,6 +98,7 @@ export const COMMANDS: Readonly<Record<string, Loader>> = {
   'budget list': () => import('./commands/budget-list.js'),
   'budget delete': () => import('./commands/budget-delete.js'),
   'otel-headers': () => import('./commands/otel-headers.js'),
+  openapi: () => import('./commands/openapi.js'),
 };
 
 /** First words that only exist as the start of longer commands (`state`, `specs`, …). */

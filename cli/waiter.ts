@@ -2,7 +2,7 @@ import WebSocket from 'ws';
 import type { IncomingMessage } from 'node:http';
 import type { Task } from '../schemas/http/coord.js';
 import type { InboxItem } from '../schemas/http/messages.js';
-import { authHeaders, describeError, isCertificateError, messageHeader, preview, query, request, serverCa, shellWord, tlsHint, writeErr, writeOut, type CliConfig } from './core.js';
+import { authHeaders, describeError, isCertificateError, messageHeader, preview, query, replyOf, request, serverCa, shellWord, tlsHint, writeErr, writeOut, type CliConfig } from './core.js';
 
 /**
  * `koor-cli wait` (issue 28): blocks until something arrives for this agent, says what in a few
@@ -178,7 +178,7 @@ class Waiter {
     const r = await request(this.opts.config, 'GET', `/api/inbox?unread=1&limit=100&since=${this.opts.since ?? 0}`);
     if (r.status === 400 || r.status === 401 || r.status === 403) return this.fatal(`reading the inbox refused (HTTP ${r.status})`, r.body);
     if (r.status !== 200) throw new Error(`HTTP ${r.status}`);
-    const items = JSON.parse(r.body.toString('utf8')) as InboxItem[];
+    const items = replyOf('GET /api/inbox', r);
     if (items.length > 0) this.reportInbox(items);
   }
 
@@ -212,7 +212,7 @@ class Waiter {
           if (this.finished) return;
           if (r.status === 400 || r.status === 401 || r.status === 403) return this.fatal(`listing the tasks of ${watch.project} refused (HTTP ${r.status})`, r.body);
           if (r.status !== 200) throw new Error(`HTTP ${r.status}`);
-          const page = JSON.parse(r.body.toString('utf8')) as Task[];
+          const page = replyOf('GET /api/tasks', r);
           ready.push(...page.filter((t) => t.status === 'ready' && mayClaim(t, watch.capabilities)));
           if (page.length < TASK_PAGE) break;
           after = page[page.length - 1]!.id;

@@ -26,7 +26,7 @@ const versionNotFound = (version: number, key: string): string => `version ${ver
 export const ERRORS = {
   // ── HTTP layer: routing, authentication, bodies, request fields ──
   UNAUTHENTICATED: def('UNAUTHENTICATED', () => 'invalid or missing bearer token'),
-  /** A role the permission table (src/http/permissions.ts) does not allow the call. */
+  /** A role the rule of the route or tool (src/http/permissions.ts) does not allow the call. */
   ROLE_FORBIDDEN: def('PERMISSION_DENIED', (role: string, action: string) => `${role} token may not ${action}`),
   /** Past its token's request rate (issue 30); `detail.retry_after` seconds go into Retry-After. */
   RATE_LIMITED: def('RATE_LIMITED', (perSecond: number) => `rate limit exceeded: ${perSecond} requests per second per token`),

@@ -8,4 +8,3 @@ export { PublishBody } from './http/events.js';
 export { RegisterBody, CapabilitiesBody } from './http/instances.js';
 export { LeaseBody, RenewBody, CheckBody, TaskBody, ClaimBody, SettleBody } from './http/coord.js';
 export { MCP_TOOLS, type ToolDef, type ToolName } from './http/mcp.js';
-export { REPLIES, type ReplyRoute } from './http/replies.js';

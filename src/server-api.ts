@@ -8,6 +8,8 @@ import type { Retention } from './domains/system/retention.js';
 import type { ChangeFeed } from './domains/state/watch.js';
 import type { WebhookDispatcher } from './domains/webhooks/dispatcher.js';
 import type { Front } from './http/listen.js';
+import type { Route } from './http/route.js';
+import type { SocketRoute } from './domains/domain.js';
 import type { Logger } from './log.js';
 import type { McpGateway } from './mcp/gateway.js';
 import type { Metrics } from './metrics/registry.js';
@@ -41,6 +43,10 @@ export interface KoorServer {
   /** Random per start: tells a restarted server from the one before (`X-Koor-Boot` on /health). */
   readonly bootId: string;
   readonly front: Front;
+  /** The REST routes it serves, as their domains declare them (src/http/route.ts). */
+  readonly routes: readonly Route[];
+  /** Its WebSocket routes, declared alike. */
+  readonly sockets: readonly SocketRoute[];
   /** Cluster mode: whether this node runs the background jobs now; null on SQLite. */
   readonly cluster: { readonly isLeader: boolean } | null;
   /** `restart`: subscribers are told the server restarts (close code 1012), not that it stops. */

@@ -11,6 +11,7 @@ import { auditDomain } from './domains/audit/index.js';
 import { complianceDomain } from './domains/compliance/index.js';
 import { contractsDomain } from './domains/contracts/index.js';
 import type { Domain, Platform } from './domains/domain.js';
+import { readersOf } from './domains/readers.js';
 import { eventsDomain } from './domains/events/index.js';
 import { hooksDomain } from './domains/hooks/index.js';
 import { instancesDomain } from './domains/instances/index.js';
@@ -41,7 +42,7 @@ import { startThreads } from './rpc/threads.js';
 import { closer } from './shutdown.js';
 import { PRESENCE_PROBE_MS } from './shared/limits.js';
 import type { KoorServer, StartOptions } from './server-api.js';
-import { slowConsumerLogger, SUBSCRIBE_PATH } from './ws/subscribe.js';
+import { slowConsumerLogger } from './ws/subscribe.js';
 
 export type { Front } from './http/listen.js';
 export type { KoorServer, StartOptions } from './server-api.js';
@@ -77,7 +78,8 @@ async function startOn(backend: Backend, config: Config, log: Logger, undo: Arra
   const started = performance.now();
   const uptimeMs = (): number => performance.now() - started;
   const { writer, pool } = await startThreads(backend, config, log, undo);
-  const readers = await backend.open(log).catch((e: unknown) => {
+  // The domains' readers over the read side the backend opened (a statement that does not prepare fails here too).
+  const readers = await backend.open(log).then(readersOf).catch((e: unknown) => {
     throw new ConfigError(`failed to open database ${backend.label}: ${(e as Error).message}`);
   });
   const hub = new Hub({ maxEvents: config.wsBufferEvents, maxBytes: config.wsBufferBytes }, slowConsumerLogger(log.child({ component: 'ws' })));
@@ -101,7 +103,7 @@ async function startOn(backend: Backend, config: Config, log: Logger, undo: Arra
   const leases = leasesDomain(p, { announce, settled: () => instances.liveness.settled() });
   const agentMetrics = agentMetricsDomain(p);
   const compliance = complianceDomain(p, { instances: instances.instances, specs: specs.specs, publish: events.publish });
-  const system = systemDomain(p, { presence, uptimeMs, bootId, counters, metrics, figures: (v) => apiFigures(v, config), pruneEvents: () => events.events.prune(), compliancePruned: () => compliance.compliance.stats.runs_pruned });
+  const system = systemDomain(p, { presence, uptimeMs, bootId, counters, metrics, figures: (v) => apiFigures(v, config), api: () => ({ routes, sockets }), pruneEvents: () => events.events.prune(), compliancePruned: () => compliance.compliance.stats.runs_pruned });
   const templates = templatesDomain(p, { rules: rules.rules, specs: specs.specs });
   const llm = llmDomain(p, { announce });
   const [tasks, contracts, audit] = [tasksDomain(p, { announce, budgetRefusing: (agent, project) => llm.llm.refusing(agent, project) }), contractsDomain(p, { specs: specs.specs }), auditDomain(p)];
@@ -122,7 +124,7 @@ async function startOn(backend: Backend, config: Config, log: Logger, undo: Arra
   auth.setResolvers((a) => (created.owns(a) ? created.resolve(a) : ids.resolveToken(a)), ids.resolveInstance, (id) => ids.seen(id));
   let apiBind = config.bind.text;
   // get_endpoints advertises only what is mounted: the REST routes plus the WebSocket route.
-  const mcp = new McpGateway({ instances: ids, rules: rules.rules, apiBind: () => apiBind, scheme: urlScheme(config), onDenied: audit.denials.record, mounted: () => [...routes, ...[SUBSCRIBE_PATH, ...sockets.map((x) => x.path)].map((path) => ({ method: 'GET', path }))] }, { idleMs: config.mcpSessionIdleMs, maxSessions: config.mcpMaxSessions, perPrincipal: config.mcpSessionsPerToken, log: log.child({ component: 'mcp' }) });
+  const mcp = new McpGateway({ instances: ids, rules: rules.rules, apiBind: () => apiBind, scheme: urlScheme(config), onDenied: audit.denials.record, mounted: () => [...routes, ...sockets] }, { idleMs: config.mcpSessionIdleMs, maxSessions: config.mcpMaxSessions, perPrincipal: config.mcpSessionsPerToken, log: log.child({ component: 'mcp' }) });
   undo.push(() => mcp.close());
   const http = new HttpMetrics();
   defineKoorMetrics(metrics, { http, counters, uptimeMs, mcpSessions: () => mcp.sessionCount, writer, pool, hub, cluster: backend.leader });
@@ -132,7 +134,7 @@ async function startOn(backend: Backend, config: Config, log: Logger, undo: Arra
   metrics.gauge('koor_storage_full', 'Whether the disk holding the database is full: the last write failed for it and none succeeded since; writes answer 507 (issue 34).', () => (writer.storageFull ? 1 : 0));
   metrics.counter('koor_mcp_sessions_evicted_total', 'MCP sessions closed to make room for a new one: past their token\'s or agent\'s cap, or the least recently used at the global cap (issue 34).', () => mcp.evicted);
   metrics.counter('koor_rate_limited_total', 'Requests refused with 429: past their token\'s rate (issue 30).', () => limiter.limited);
-  const front = await openFront({ config, log, auth, routes, sockets, onDenied: audit.denials.record, limiter, hub, events: events.events, mcp, counters, agentMetrics: agentMetrics.agentMetrics, http, reuse: opts.front ?? null, tls, ...(opts.dashboardDir ? { dashboardDir: opts.dashboardDir } : {}) });
+  const front = await openFront({ config, log, auth, routes, sockets, onDenied: audit.denials.record, limiter, mcp, counters, agentMetrics: agentMetrics.agentMetrics, http, reuse: opts.front ?? null, tls, ...(opts.dashboardDir ? { dashboardDir: opts.dashboardDir } : {}) });
   const { port, dashboardPort } = front;
   // An ephemeral port (":0") is useless to agents: tell them the port actually bound.
   if (config.bind.port === 0) apiBind = config.bind.text.replace(/:0$/, `:${port}`);
@@ -179,6 +181,8 @@ async function startOn(backend: Backend, config: Config, log: Logger, undo: Arra
     log,
     bootId,
     front,
+    routes,
+    sockets,
     cluster: backend.leader,
     close,
   };

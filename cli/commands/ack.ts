@@ -1,4 +1,3 @@
-import type { AckReply } from '../../schemas/http/messages.js';
 import { INSTANCE_OPTION, UsageError, asAgent, commaList, defineCommand, intOption, okJson, request, seg, writeOut } from '../core.js';
 
 export default defineCommand({
@@ -13,7 +12,7 @@ export default defineCommand({
     for (const id of ids) intOption('id', id);
     const config = asAgent(ctx, opt.instance).config;
     for (const id of ids) {
-      const r = okJson<AckReply>(await request(config, 'POST', `/api/inbox/${seg(id)}/ack`));
+      const r = okJson('POST /api/inbox/{id}/ack', await request(config, 'POST', `/api/inbox/${seg(id)}/ack`));
       if (r === null) return 1;
       writeOut(`acked #${r.id}\n`);
     }

@@ -1,5 +1,3 @@
-import type { Static } from '../../schemas/typebox.js';
-import type { DigestReply } from '../../schemas/http/hooks.js';
 import { INSTANCE_OPTION, UsageError, asAgent, defineCommand, okJson, request, seg, writeOut } from '../core.js';
 
 export default defineCommand({
@@ -13,7 +11,7 @@ export default defineCommand({
   async run({ opt, ctx }) {
     const config = asAgent(ctx, opt.instance).config;
     if (config.instance === '') throw new UsageError('digest needs an agent identity: --instance or KOOR_INSTANCE');
-    const r = okJson<Static<typeof DigestReply>>(await request(config, 'GET', `/api/agents/${seg(config.instance)}/digest`));
+    const r = okJson('GET /api/agents/{id}/digest', await request(config, 'GET', `/api/agents/${seg(config.instance)}/digest`));
     if (r === null) return 1;
     if (r.lines.length > 0) writeOut(`${r.lines.map((l) => `- ${l}`).join('\n')}\n`);
     return 0;

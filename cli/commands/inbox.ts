@@ -1,4 +1,4 @@
-import type { InboxItem, ReadReply } from '../../schemas/http/messages.js';
+import type { InboxItem } from '../../schemas/http/messages.js';
 import { INSTANCE_OPTION, UsageError, asAgent, defineCommand, intOption, messageText, okJson, query, request, writeOut } from '../core.js';
 
 /** What one run prints unless --limit says otherwise: an agent reads all of it. */
@@ -38,7 +38,7 @@ export default defineCommand({
     let more = false;
     if (!opt.all) {
       // One more than asked for says whether more are waiting, without a second request.
-      const page = okJson<InboxItem[]>(await get({ unread: 1, limit: limit + 1 }));
+      const page = okJson('GET /api/inbox', await get({ unread: 1, limit: limit + 1 }));
       if (page === null) return 1;
       more = page.length > limit;
       items = page.slice(0, limit);
@@ -47,7 +47,7 @@ export default defineCommand({
       items = [];
       let since = 0;
       for (;;) {
-        const page = okJson<InboxItem[]>(await get({ since, limit: PAGE }));
+        const page = okJson('GET /api/inbox', await get({ since, limit: PAGE }));
         if (page === null) return 1;
         items = items.concat(page).slice(-limit - 1);
         if (page.length < PAGE) break;
@@ -67,7 +67,7 @@ export default defineCommand({
     const toAck = items.filter((m) => m.ack_required && m.acked_at === '').map((m) => m.id);
     let left: number | null = null;
     if (!opt.peek && unread.length > 0) {
-      const r = okJson<ReadReply>(await request(config, 'POST', '/api/inbox/read', { body: JSON.stringify({ ids: unread }) }));
+      const r = okJson('POST /api/inbox/read', await request(config, 'POST', '/api/inbox/read', { body: JSON.stringify({ ids: unread }) }));
       if (r === null) {
         writeOut(out);
         return 1;

@@ -1,6 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import type { LeaseCheckReply } from '../../schemas/http/coord.js';
-import { CliError, INSTANCE_OPTION, asAgent, defineCommand, request, writeErr, writeOut } from '../core.js';
+import { CliError, INSTANCE_OPTION, asAgent, defineCommand, replyOf, request, writeErr, writeOut } from '../core.js';
 
 /** Staged paths relative to the repository root: added, changed, deleted, both sides of a rename. */
 function stagedPaths(cwd: string): string[] {
@@ -39,7 +38,7 @@ export default defineCommand({
       return 1;
     }
     const blocked: string[] = [];
-    for (const h of JSON.parse(reply.body.toString('utf8')) as LeaseCheckReply) {
+    for (const h of replyOf('POST /api/leases/check', reply)) {
       for (const l of h.leases) {
         if (!l.exclusive || l.holder === me) continue;
         blocked.push(`koor: ${h.path} is leased by ${l.holder_name}${l.reason ? ` (${l.reason})` : ''} [lease ${l.id}: ${l.resources.join(', ')}]`);

@@ -1,9 +1,7 @@
 import fs from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
-import type { RulesImportReply } from '../../schemas/http/rules.js';
-import type { RestoreReply } from '../../schemas/http/system.js';
-import { authHeaders, CliError, CONNECT_TIMEOUT_MS, defineCommand, describeError, exitCodeFor, formatBody, keyPath, parseServer, readFileArg, request, writeErr, writeOut, type CliConfig } from '../core.js';
+import { authHeaders, CliError, CONNECT_TIMEOUT_MS, defineCommand, describeError, exitCodeFor, formatBody, keyPath, parseServer, readFileArg, request, writeErr, writeOut, type CliConfig, type ReplyOf } from '../core.js';
 
 /** How long the CLI waits for the server to come back on the restored data. */
 const RESTART_WAIT_MS = 60_000;
@@ -106,7 +104,7 @@ export default defineCommand({
         writeOut(formatBody(r.body, r.contentType, ctx.pretty));
         return exitCodeFor(r.status);
       }
-      const reply = JSON.parse(r.body.toString('utf8')) as RestoreReply;
+      const reply = JSON.parse(r.body.toString('utf8')) as ReplyOf<'POST /api/admin/restore'>;
       // A cluster node answers once the database was replaced (`restoring: false`): nothing restarts.
       if (reply.restoring !== false) await waitForRestart(ctx.config, reply.boot);
       const c = reply.counts;
@@ -129,7 +127,7 @@ export default defineCommand({
       const r = await request(ctx.config, 'POST', '/api/rules/import', { body: JSON.stringify(rules) });
       if (r.status >= 400) throw new CliError(`rules import failed: ${r.body.toString('utf8').trim()}`);
       try {
-        imported = Number((JSON.parse(r.body.toString('utf8')) as Partial<RulesImportReply>).imported) || 0;
+        imported = Number((JSON.parse(r.body.toString('utf8')) as Partial<ReplyOf<'POST /api/rules/import'>>).imported) || 0;
       } catch {
         imported = 0;
       }

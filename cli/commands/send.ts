@@ -1,5 +1,4 @@
 import fs from 'node:fs';
-import type { Message } from '../../schemas/http/messages.js';
 import { CliError, INSTANCE_OPTION, UsageError, asAgent, commaList, defineCommand, intOption, okJson, request, shortId, writeOut } from '../core.js';
 
 export default defineCommand({
@@ -41,7 +40,7 @@ export default defineCommand({
     if (opt.high) req.importance = 'high';
     // One key per run: were the request ever sent again (a retry), the server would store it once.
     const reply = await request(asAgent(ctx, opt.instance).config, 'POST', '/api/messages', { retrySafe: true, body: JSON.stringify(req) });
-    const m = okJson<Message>(reply);
+    const m = okJson('POST /api/messages', reply);
     if (m === null) return 1;
     const n = m.recipients.length;
     const thread = m.thread_id === m.id ? '' : `, thread #${m.thread_id}`;

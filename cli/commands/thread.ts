@@ -20,7 +20,7 @@ export default defineCommand({
     const messages: Message[] = [];
     let since = opt.since;
     for (;;) {
-      const page = okJson<Message[]>(await request(config, 'GET', `/api/threads/${seg(pos.id)}${query({ since, limit: PAGE })}`));
+      const page = okJson('GET /api/threads/{id}', await request(config, 'GET', `/api/threads/${seg(pos.id)}${query({ since, limit: PAGE })}`));
       if (page === null) return 1;
       messages.push(...page);
       if (page.length < PAGE) break;

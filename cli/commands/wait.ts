@@ -55,7 +55,7 @@ export default defineCommand({
       // `claude -p "…"` runs this hook in the foreground: waiting would hold the run, and there is no later turn to wake.
       if (runsInForeground()) return 0;
       if (input?.session_id) {
-        const s = okJson<{ instance_id: string; name: string; project: string; message_cursor: number }>(await request(ctx.config, 'GET', `/api/hooks/claude-code/sessions/${seg(input.session_id)}`));
+        const s = okJson('GET /api/hooks/claude-code/sessions/{id}', await request(ctx.config, 'GET', `/api/hooks/claude-code/sessions/${seg(input.session_id)}`));
         // Not bound (Koor unreachable, or no hook reached it yet): nothing to wait for as this session.
         if (s === null) return 0;
         agent = asAgent(ctx, s.instance_id);
@@ -83,7 +83,7 @@ export default defineCommand({
     let capabilities: string[] | null = null;
     // Who this agent is (its capabilities, its project), when tasks may be watched and the id is known.
     if (wantTasks !== false && agent.config.instance !== '') {
-      const me = okJson<{ name: string; workspace: string; capabilities: string[] }>(await request(agent.config, 'GET', `/api/instances/${seg(agent.config.instance)}`));
+      const me = okJson('GET /api/instances/{id}', await request(agent.config, 'GET', `/api/instances/${seg(agent.config.instance)}`));
       if (me === null) return 1;
       agentName ||= me.name;
       capabilities = me.capabilities;

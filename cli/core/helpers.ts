@@ -1,5 +1,7 @@
 /** Helpers shared by the commands. */
 import fs from 'node:fs';
+import type { ApiRoute, ReplyOf } from '../../schemas/http/api-reply.js';
+export type { ApiRoute, ReplyOf } from '../../schemas/http/api-reply.js';
 import { CliError, UsageError, type RunContext } from './command.js';
 import { request, type Reply, type RequestOptions } from './http.js';
 import { printReply } from './output.js';
@@ -61,9 +63,15 @@ export function projectName(arg: string): { project: string; name: string } {
   return { project: arg.slice(0, i), name: arg.slice(i + 1) };
 }
 
-/** A reply's JSON when it is a success; else its error JSON goes to stdout as usual and null is returned. */
-export function okJson<T>(reply: Reply): T | null {
-  if (reply.status >= 200 && reply.status < 300) return JSON.parse(reply.body.toString('utf8')) as T;
+/** The JSON of a 200 of `route` (`reply` answered a request to it). */
+export function replyOf<R extends ApiRoute>(route: R, reply: Reply): ReplyOf<R> {
+  void route; // named for its type: the reply's shape is that route's
+  return JSON.parse(reply.body.toString('utf8')) as ReplyOf<R>;
+}
+
+/** A reply's JSON when it is a success (typed by its route); else its error JSON goes to stdout as usual and null is returned. */
+export function okJson<R extends ApiRoute>(route: R, reply: Reply): ReplyOf<R> | null {
+  if (reply.status >= 200 && reply.status < 300) return replyOf(route, reply);
   printReply(reply, false);
   return null;
 }

@@ -1,3 +1,5 @@
+import type { ApiRoute, ReplyOf } from '../../schemas/http/api-reply.js';
+
 /**
  * The dashboard's only way to the server: the public REST API of the listener that served the
  * page (same origin), with the token as `Authorization: Bearer` when one is set. The token lives
@@ -80,12 +82,14 @@ export async function request(method: string, path: string, opts: RequestOptions
   throw new ApiError(res.status, message);
 }
 
-export async function getJson<T>(path: string, opts?: RequestOptions): Promise<T> {
-  return (await (await request('GET', path, opts)).json()) as T;
+/** The JSON reply of a GET of `path`, typed by its route (`getJson<'GET /api/tasks'>(…)`: schemas/http/api-reply.ts). */
+export async function getJson<R extends ApiRoute>(path: string, opts?: RequestOptions): Promise<ReplyOf<R>> {
+  return (await (await request('GET', path, opts)).json()) as ReplyOf<R>;
 }
 
-export async function send<T>(method: 'POST' | 'PUT' | 'DELETE', path: string, body?: unknown): Promise<T> {
-  return (await (await request(method, path, { body })).json()) as T;
+/** The JSON reply of a write, typed by its route (`send<'POST /api/messages'>(…)`). */
+export async function send<R extends ApiRoute>(method: 'POST' | 'PUT' | 'DELETE', path: string, body?: unknown): Promise<ReplyOf<R>> {
+  return (await (await request(method, path, { body })).json()) as ReplyOf<R>;
 }
 
 /** `?a=1&b=2` of the non-empty values (`''` when none). */

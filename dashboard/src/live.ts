@@ -42,7 +42,7 @@ export class LiveStream {
 
   async start(): Promise<void> {
     try {
-      const recent = await getJson<KoorEvent[]>(`/api/events/history?last=${HISTORY_EVENTS}`);
+      const recent = await getJson<'GET /api/events/history'>(`/api/events/history?last=${HISTORY_EVENTS}`);
       recent.reverse();
       this.add(recent);
       this.flush();

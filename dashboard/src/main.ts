@@ -91,7 +91,7 @@ function TokenPrompt({ note, onDone }: { note: string | null; onDone: (m: Metric
     setBusy(true);
     setError(null);
     try {
-      const m = await getJson<MetricsReply>('/api/metrics', { token: candidate, quiet401: true });
+      const m = await getJson<'GET /api/metrics'>('/api/metrics', { token: candidate, quiet401: true });
       setToken(candidate);
       onDone(m);
     } catch (err) {
@@ -202,7 +202,7 @@ function App() {
 
   const check = async () => {
     try {
-      const metrics = await getJson<MetricsReply>('/api/metrics', { quiet401: true });
+      const metrics = await getJson<'GET /api/metrics'>('/api/metrics', { quiet401: true });
       setBoot({ phase: 'ready', metrics });
     } catch (e) {
       if (e instanceof ApiError && e.status === 401) setBoot({ phase: 'token', note: getToken() === '' ? null : 'The saved token is no longer accepted by the server: enter it again.' });

@@ -118,3 +118,8 @@ export const TxnResultReply = Type.Object({
 /** POST /api/txn's reply. */
 export const TxnReply = Type.Object({ succeeded: Type.Boolean(), revision: Type.Integer(), results: Type.Array(TxnResultReply) });
 export type TxnReply = Static<typeof TxnReply>;
+
+/** `X-Koor-TTL: 30s` on PUT (issue 31): the key expires that long after the write (also `?ttl=`). */
+export const TtlHeader = Type.String({ description: 'The key expires this long after the write: 500ms, 30s, 10m, 2h (also ?ttl=)' });
+/** `X-Koor-Ephemeral: true` on PUT (issue 31): the key is bound to the calling agent and goes with it. */
+export const EphemeralHeader = Type.String({ description: 'true: the key is bound to the calling agent (X-Koor-Instance) and deleted when it deregisters or goes stale' });

@@ -73,3 +73,15 @@ export const RestoreReply = Type.Object({
   counts: Type.Record(Type.String(), Type.Integer()),
 });
 export type RestoreReply = Static<typeof RestoreReply>;
+
+/**
+ * GET /api/openapi.json: the API described in OpenAPI 3.1 (src/http/openapi.ts), checked whole by
+ * an OpenAPI validator in test/http/openapi.test.ts; here only its outline.
+ */
+export const OpenApiReply = Type.Object({
+  openapi: Type.String(),
+  info: Type.Object({ title: Type.String(), version: Type.String() }),
+  paths: Type.Record(Type.String(), Type.Object({})),
+  components: Type.Object({}),
+});
+export type OpenApiReply = Static<typeof OpenApiReply>;

@@ -1,11 +1,40 @@
-import type { Hub } from '../bus/hub.js';
+import type { Sql } from 'postgres';
+import type { BackupJob } from '../../schemas/rpc/backup.js';
 import type { Job } from '../cluster/node.js';
-import type { Snapshots } from '../domains/admin/service.js';
-import type { Fanout } from '../domains/events/service.js';
 import type { Logger } from '../log.js';
+import type { TxClient } from '../shared/pg-tx.js';
 import type { SnapshotCounts } from '../shared/snapshot.js';
+import type { ReadDb } from '../store.js';
 import type { Awaitable } from './awaitable.js';
-import type { Readers } from './readers.js';
+
+/** What a backup copies and a live restore replaces (src/domains/admin/service.ts runs the jobs). */
+export interface Snapshots {
+  /** Where snapshots are staged: beside data.db (same file system), or the OS temp dir. */
+  readonly stagingDir: string;
+  /** The backup thread's job copying the data into a SQLite snapshot at `dest`. */
+  backupJob(dest: string): BackupJob;
+  /**
+   * The job replacing the data with a checked snapshot in place (PostgreSQL: one transaction,
+   * nothing restarts); null where the server restarts on the file instead (SQLite).
+   */
+  readonly restoreJob: ((file: string) => BackupJob) | null;
+}
+
+/**
+ * The read side a backend opens, for the domains' readers (src/domains/readers.ts): the front's
+ * SQLite read connection, or the PostgreSQL pool and its snapshot client.
+ */
+export type ReadSide = { readonly kind: 'sqlite'; readonly db: ReadDb } | { readonly kind: 'postgres'; readonly sql: Sql; readonly snapshots: TxClient };
+
+/**
+ * How committed events reach this node's subscribers, made by the event log (src/domains/events):
+ * `local`, each write's reply (one writer behind this process); `feed`, the shared log read in id
+ * order on PostgreSQL's notifications (started before it is returned).
+ */
+export interface FanoutMakers<F> {
+  local(): F;
+  feed(sql: Sql): Promise<F>;
+}
 
 /**
  * Where Koor keeps its data, as one object chosen at start-up (issue 27): the embedded SQLite
@@ -31,12 +60,9 @@ export interface Backend {
    */
   readonly othersWrite: boolean;
   /** Opens the read side, once the writer thread has the database open and migrated. */
-  open(log: Logger): Promise<Readers>;
-  /**
-   * How committed events reach this node's subscribers, started: each write's reply (one writer
-   * behind this process), or the shared log read in id order on PostgreSQL's notifications.
-   */
-  fanout(readers: Readers, hub: Hub, opts: { log: Logger; onPublished: () => void }): Promise<Fanout & { stop?(): Promise<void>; reset?(): void }>;
+  open(log: Logger): Promise<ReadSide>;
+  /** The fan-out of committed events this backend needs, of the two `make` offers. */
+  fanout<F>(make: FanoutMakers<F>): Promise<F>;
   /**
    * Calls `fn` whenever another node (or this one) notifies `channel` after a commit, and when the
    * listening connection (re)starts; the stop. Null on SQLite: one writer behind this process, whose replies tell.

@@ -1,12 +1,10 @@
 import os from 'node:os';
 import { ClusterNode } from '../cluster/node.js';
 import { redactUrl, type Config } from '../config.js';
-import { EventFeed } from '../domains/events/feed.js';
 import { STARTUP_TIMEOUT_MS } from '../shared/limits.js';
 import { within } from '../within.js';
 import { runBackupThread } from '../rpc/backup-client.js';
 import { countsText, type Backend } from './backend.js';
-import { pgReaders } from './readers.js';
 
 /**
  * A PostgreSQL database shared by the nodes of a cluster: every node writes (serialised by the
@@ -33,13 +31,9 @@ export function postgresBackend(config: Config): Backend {
     othersWrite: true,
     async open(log) {
       node = await within(ClusterNode.open(config.database, log.child({ component: 'cluster' })), STARTUP_TIMEOUT_MS, 'connecting to the database');
-      return pgReaders(node.sql, node.snapshots);
+      return { kind: 'postgres', sql: node.sql, snapshots: node.snapshots };
     },
-    async fanout(readers, hub, opts) {
-      const feed = new EventFeed(mustNode().sql, readers.events, hub, opts);
-      await within(feed.start(), STARTUP_TIMEOUT_MS, 'listening for events');
-      return feed;
-    },
+    fanout: (make) => make.feed(mustNode().sql),
     async listen(channel, fn) {
       const l = await mustNode().sql.listen(channel, fn, fn);
       return () => l.unlisten().catch(() => {});

@@ -12,7 +12,7 @@ export interface ReadStatement<T> {
 
 /**
  * The front's read side of a backend, as a domain's reader sees it: statements written once
- * (src/shared/sql.ts), prepared on the front's own SQLite connection or run on the PostgreSQL
+ * (schemas/db/sql.ts), prepared on the front's own SQLite connection or run on the PostgreSQL
  * pool. A reader prepares its statements when it is made, so a read costs what a prepared
  * statement costs.
  */

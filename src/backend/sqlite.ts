@@ -2,10 +2,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Config } from '../config.js';
 import { ensureDataDir, lockDataDir, restoreDataDir } from '../data-dir.js';
-import { LocalFanout } from '../domains/events/service.js';
 import { openReader, type ReadDb } from '../store.js';
 import { countsText, type Backend } from './backend.js';
-import { sqliteReaders } from './readers.js';
 
 /**
  * The embedded SQLite file (data.db in the data directory): one server per directory (a lock
@@ -17,7 +15,6 @@ export function sqliteBackend(config: Config): Backend {
   ensureDataDir(config.dataDir);
   const lock = lockDataDir(config.dataDir);
   let reader: ReadDb | null = null;
-  let readers: ReturnType<typeof sqliteReaders> | null = null;
   return {
     label: dbPath,
     logFields: { dataDir: config.dataDir, sync: config.sync },
@@ -28,11 +25,10 @@ export function sqliteBackend(config: Config): Backend {
     othersWrite: false,
     async open() {
       reader = openReader(dbPath);
-      readers = sqliteReaders(reader);
-      return readers;
+      return { kind: 'sqlite', db: reader };
     },
     // One writer behind this process: a write's reply is the whole story, answered synchronously.
-    fanout: async (_readers, hub) => new LocalFanout(readers!.events, hub),
+    fanout: async (make) => make.local(),
     listen: async () => null,
     size() {
       let n = 0;

@@ -1,10 +1,10 @@
 import type { Backend } from '../backend/backend.js';
-import type { Readers } from '../backend/readers.js';
+import type { Readers } from './readers.js';
 import type { Hub } from '../bus/hub.js';
 import type { Job } from '../cluster/node.js';
 import type { Config } from '../config.js';
 import type { UpgradeDeps } from '../ws/upgrade.js';
-import type { Route } from '../http/router.js';
+import type { Route, RouteDecl } from '../http/route.js';
 import type { Slots } from '../http/slots.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics/registry.js';
@@ -28,9 +28,12 @@ export interface Platform {
  * on every node once the server listens, and what it stops when the server closes (after the
  * jobs stopped and in-flight writes drained, before the writer closes).
  */
-/** A WebSocket route a domain serves besides its REST routes (mounted on every listener). */
-export interface SocketRoute {
-  readonly path: string;
+/**
+ * A WebSocket route a domain serves besides its REST routes (mounted on every listener), declared
+ * like them (src/http/route.ts): a GET answered with 101 once its rule allows the caller.
+ */
+export interface SocketRoute extends RouteDecl {
+  readonly method: 'GET';
   mount(slots: Slots, deps: UpgradeDeps): void;
 }
 

@@ -18,7 +18,7 @@ export type InstanceResolver = (instanceId: string) => Awaitable<Identity | null
  * that the length differs, which is no help in guessing the token): every character is looked
  * at, no early exit, no allocation. No hashing for the server token: a SHA-256 here was ~30 % of
  * a cached GET's CPU (an instance or created token is looked up by its SHA-256, remembered per
- * header: src/http/token-hash.ts). With no token set, every request passes.
+ * header: src/token-hash.ts). With no token set, every request passes.
  */
 export class Authenticator {
   private readonly expected: string | null;

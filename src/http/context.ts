@@ -1,4 +1,9 @@
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
+import { ADMIN, type AgentMetricName, type Identity, type Principal } from '../identity.js';
+
+/** Who calls (src/identity.ts), as the request context carries it. */
+export type { AgentMetricName, Identity, Principal, Resolved, Role } from '../identity.js';
+export { ADMIN, AGENT } from '../identity.js';
 
 /** Request headers the REST layer uses, copied synchronously (HttpRequest dies after the handler). */
 export interface Headers {
@@ -11,50 +16,6 @@ export interface Headers {
   /** Idempotency-Key (issue 28): read for requests with a body only. */
   idempotencyKey: string;
 }
-
-/** The per-agent counters of SPEC §8.4 (§2.14). */
-export type AgentMetricName = 'rest_calls' | 'mcp_calls' | 'state_writes' | 'events_published' | 'validations' | 'violations' | 'messages_sent';
-
-/** Who made the request (SPEC §8.4); empty until the agents layer resolves one. */
-export interface Identity {
-  instanceId: string;
-  name: string;
-  /**
-   * The created token that registered the instance ('' or absent: none) — that token may act as
-   * it with X-Koor-Instance (issue 30).
-   */
-  tokenId?: string;
-}
-
-/**
- * What a token may do (issue 30): `admin` — the server token(s), tokens created as admin, and
- * everyone in open mode; `agent` — instance tokens and tokens created as agent (register
- * instances, act as themselves); `reader` — reads, history, subscriptions, no writes.
- */
-export type Role = 'admin' | 'agent' | 'reader';
-
-/** The authenticated caller's rights, as the Authenticator found them. */
-export interface Principal {
-  readonly role: Role;
-  /**
-   * What the token reaches (`project:web`, `state:web/*`, `topic:web.*`); null = everything its
-   * role may. Only created tokens carry scopes.
-   */
-  readonly scopes: readonly string[] | null;
-  /** The created token's id (null: the server token, an instance token, open mode). */
-  readonly tokenId: string | null;
-}
-
-/** An Authorization header resolved to its caller: the agent it names (if any) and its rights. */
-export interface Resolved {
-  identity: Identity | null;
-  principal: Principal;
-}
-
-/** The operator: the server token, or anyone in open mode. */
-export const ADMIN: Principal = Object.freeze({ role: 'admin', scopes: null, tokenId: null });
-/** An agent by its instance token. */
-export const AGENT: Principal = Object.freeze({ role: 'agent', scopes: null, tokenId: null });
 
 /** Per-request context handed to route handlers. */
 export interface Ctx {

@@ -4,20 +4,18 @@ import { ConfigError, type Config } from '../config.js';
 import { DASHBOARD_ROUTES, DashboardAssets, defaultDashboardDir, mountDashboard } from '../dashboard/static.js';
 import type { AgentMetrics } from '../domains/agent-metrics/service.js';
 import type { SocketRoute } from '../domains/domain.js';
-import type { EventService } from '../domains/events/service.js';
 import type { CallCounters } from '../domains/system/metrics.js';
-import type { Hub } from '../bus/hub.js';
 import type { Logger } from '../log.js';
 import { mountMcp } from '../mcp/bridge.js';
 import type { McpGateway } from '../mcp/gateway.js';
 import type { HttpMetrics } from '../metrics/http.js';
-import { mountSubscribe, SUBSCRIBE_PATH } from '../ws/subscribe.js';
 import type { Authenticator } from './auth.js';
 import type { Ctx } from './context.js';
 import type { Rule } from './permissions.js';
 import type { RateLimiter } from './rate-limit.js';
 import { hostForUrl, listen, urlScheme, type Front } from './listen.js';
-import { mount, type Route } from './router.js';
+import { mount } from './router.js';
+import type { Route } from './route.js';
 import { Slots } from './slots.js';
 
 export interface FrontDeps {
@@ -25,14 +23,12 @@ export interface FrontDeps {
   log: Logger;
   auth: Authenticator;
   routes: readonly Route[];
-  /** A call the permission table refused (counted and audited). */
+  /** A call a route's rule refused (counted and audited). */
   onDenied: (ctx: Ctx, rule: Rule, route: string) => void;
   /** Requests per second per token. */
   limiter: RateLimiter;
-  /** WebSocket routes of the domains (the inbox's push). */
+  /** WebSocket routes of the domains (event subscriptions, watches, the inbox's push). */
   sockets: readonly SocketRoute[];
-  hub: Hub;
-  events: EventService;
   mcp: McpGateway;
   counters: CallCounters;
   agentMetrics: AgentMetrics;
@@ -52,16 +48,15 @@ export interface FrontDeps {
  * and in the calling agent's own metrics; dashboard-served calls do not (SPEC §1.8, §8.4).
  */
 export async function openFront(d: FrontDeps): Promise<Front> {
-  const { config, log, auth, hub, http } = d;
+  const { config, log, auth, http } = d;
   const httpLog = log.child({ component: 'http' });
   // The dashboard's built client app (SPEC §7-21), read once when the listener is on.
   const assets = config.dashboardBind ? DashboardAssets.load(d.dashboardDir ?? defaultDashboardDir()) : null;
   if (assets?.missing) log.warn(assets.missing);
   const mountApi = (app: Slots, viaDashboard: boolean): void => {
     if (viaDashboard && assets) mountDashboard(app, assets, { log: httpLog, http });
-    mountSubscribe(app, { auth, hub, events: d.events, maxBytes: config.wsBufferBytes, log: log.child({ component: 'ws' }), onDenied: d.onDenied });
-    for (const s of d.sockets) s.mount(app, { auth, log: log.child({ component: 'ws' }), onDenied: d.onDenied });
-    const wsRoutes = [SUBSCRIBE_PATH, ...d.sockets.map((s) => s.path)].map((path) => ({ method: 'GET', path }));
+    for (const s of d.sockets) s.mount(app, { auth, log: log.child({ component: 'ws' }), onDenied: d.onDenied, rule: s.rule });
+    const wsRoutes = d.sockets.map((s) => ({ method: s.method, path: s.path }));
     mount(app, d.routes, {
       auth,
       log: httpLog,

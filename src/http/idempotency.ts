@@ -4,9 +4,9 @@ import { fail } from '../errors.js';
 import { IDEMPOTENCY_KEY_MAX } from '../shared/limits.js';
 import type { HeaderList } from './reply.js';
 import type { Ctx } from './context.js';
+import { HUMAN } from '../identity.js';
 
-/** Who writes without an agent identity: the operator (the server token, or open mode). */
-export const HUMAN = 'human';
+export { HUMAN } from '../identity.js';
 
 /** The reply header of a retry answered with the first write's result. */
 export const REPLAYED: HeaderList = [['Idempotent-Replayed', 'true']];

@@ -7,40 +7,18 @@ import type { Logger } from '../log.js';
 import type { Authenticator } from './auth.js';
 import { readBody } from './body.js';
 import { HTTP_MAX_URL_BYTES, JSON_MAX_DEPTH, jsonTooDeep } from '../shared/limits.js';
-import { parseFirstJson } from './raw-json.js';
+import { parseFirstJson } from '../raw-json.js';
 import { createCtx, watchAbort, type Ctx } from './context.js';
-import { permit, ruleOf, type Rule } from './permissions.js';
+import { permit, type Rule } from './permissions.js';
+import { routeName as nameOf, type Route } from './route.js';
 import type { RateLimiter } from './rate-limit.js';
 import { sendError } from './reply.js';
 import type { HttpMetrics } from '../metrics/http.js';
 
-/** Refusals the permission table's guard already audited (a handler's own are audited where they are sent). */
+/** Refusals the route rule's guard already audited (a handler's own are audited where they are sent). */
 const recorded403 = new WeakSet<object>();
 
-export type Method = 'GET' | 'PUT' | 'POST' | 'DELETE';
-
-export interface Route {
-  method: Method;
-  /** uWS pattern: literal segments, `:param`, trailing `*`. */
-  path: string;
-  /** Read the body first: raw bytes, or JSON parsed and checked against `schema`. */
-  body?: 'raw' | 'json';
-  schema?: TSchema;
-  /** More request headers the handler reads (lower case), copied into `ctx.extraHeaders`. */
-  headers?: readonly string[];
-  /** A JSON body may be left out: an empty body reads as `{}`. */
-  optionalBody?: boolean;
-  /**
-   * A JSON body as sent → its JSON bytes (a Content-Encoding undone, a format the route does not
-   * take refused), before the checks every JSON body gets. Throws an AppError.
-   */
-  decode?: (ctx: Ctx, body: Buffer) => Buffer;
-  /** No auth (only /health). */
-  public?: boolean;
-  /** Counts as a REST call for the token-tax figures (SPEC §1.8); default true. */
-  counted?: boolean;
-  handler: (ctx: Ctx) => void | Promise<void>;
-}
+export type { Method, Route } from './route.js';
 
 export interface MountOptions {
   auth: Authenticator;
@@ -53,7 +31,7 @@ export interface MountOptions {
   extra?: ReadonlyArray<{ method: string; path: string }>;
   /** Request counts and latency by route (GET /metrics). */
   http?: HttpMetrics;
-  /** A call the permission table refused (counted and audited by the caller). */
+  /** A call the route's rule refused (counted and audited by the caller). */
   onDenied?: (ctx: Ctx, rule: Rule, route: string) => void;
   /** Requests per second per token (429 past it). */
   limiter?: RateLimiter;
@@ -119,9 +97,9 @@ export function mount(slots: Slots, routes: readonly Route[], opts: MountOptions
       const r = route.handler(ctx);
       if (r) r.catch((err: unknown) => sendFailure(ctx, err));
     };
-    // Who may call it (src/http/permissions.ts): every route has a rule, or it is not mounted.
-    const rule = ruleOf(route.method, route.path);
-    const routeName = `${route.method} ${route.path}`;
+    // Who may call it: the rule the route declares (src/http/permissions.ts).
+    const rule = route.rule;
+    const routeName = nameOf(route);
     const guard = (ctx: Ctx, phase: 'request' | 'body'): void => {
       try {
         permit(ctx, rule, phase);
@@ -133,9 +111,9 @@ export function mount(slots: Slots, routes: readonly Route[], opts: MountOptions
       if (phase === 'request') opts.limiter?.take(ctx);
     };
     /**
-     * Every error reply of the route; a refusal raised past the table — by the Authenticator
+     * Every error reply of the route; a refusal raised past the rule — by the Authenticator
      * (X-Koor-Instance), a handler (a task's project, a lease's files, a session's owner, a
-     * message's recipients) — is audited and counted like the table's own.
+     * message's recipients) — is audited and counted like the rule's own.
      */
     const sendFailure = (ctx: Ctx, err: unknown): void => {
       if (err instanceof AppError && err.status === 'PERMISSION_DENIED' && !recorded403.has(err)) opts.onDenied?.(ctx, rule, routeName);
@@ -186,7 +164,8 @@ export function mount(slots: Slots, routes: readonly Route[], opts: MountOptions
     };
 
     const reading = route.method === 'GET';
-    const extraHeaders = route.headers;
+    // The headers it reads beyond those every request copies (src/http/context.ts).
+    const extraHeaders = route.headers ? Object.keys(route.headers) : null;
     const handleAs = (method: string) => (res: HttpResponse, req: HttpRequest): void => {
       const ctx = createCtx(res, req, paramCount, viaDashboard, true, method, !reading);
       if (extraHeaders) {

@@ -4,12 +4,12 @@ import type { WebStandardStreamableHTTPServerTransport } from '@modelcontextprot
 import { ERRORS, errorMessage } from '../../schemas/error-catalogue.js';
 import { MCP_TOOLS } from '../../schemas/http/mcp.js';
 import { HTTP_STATUS } from '../errors.js';
-import type { Identity, Role } from '../http/context.js';
-import { MCP_TOOL_RULES, permitRole } from '../http/permissions.js';
+import type { Identity, Role } from '../identity.js';
+import { permitRole } from '../http/permissions.js';
 import { AppError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { MCP_STREAMS_PER_PRINCIPAL } from '../shared/limits.js';
-import { runTool, ToolError, type ToolDeps } from './tools.js';
+import { runTool, ToolError, TOOL_RULES, type ToolDeps } from './tools.js';
 
 interface Session {
   transport: WebStandardStreamableHTTPServerTransport;
@@ -181,9 +181,9 @@ export class McpGateway {
       const args = (request.params.arguments ?? {}) as Record<string, unknown>;
       const caller = extra.authInfo?.clientId && extra.authInfo.clientId !== principal ? await this.deps.instances.resolveInstance(extra.authInfo.clientId) : null;
       try {
-        // The permission table (src/http/permissions.ts) covers the tools too: set_intent is an agent's own.
+        // The tools have rules as the routes do (./tools.ts TOOL_RULES): set_intent is an agent's own.
         const role = (extra.authInfo?.extra?.role as Role | undefined) ?? 'admin';
-        const rule = MCP_TOOL_RULES[request.params.name];
+        const rule = TOOL_RULES[request.params.name];
         if (rule) {
           try {
             permitRole(rule, role, caller?.instanceId ?? null, typeof args.instance_id === 'string' ? args.instance_id : null);

@@ -2,8 +2,8 @@ import { errorMessage, type ErrorCode, type ErrorParams } from '../../schemas/er
 import { AppError } from '../errors.js';
 import type { InstanceService, Summary } from '../domains/instances/service.js';
 import type { RuleService } from '../domains/rules/service.js';
-import type { Identity, Principal } from '../http/context.js';
-import type { Rule } from '../http/permissions.js';
+import type { Identity, Principal } from '../identity.js';
+import { rule, type Rule } from '../http/permissions.js';
 import type { ToolName } from '../../schemas/http/mcp.js';
 
 /** A tool failure the model sees as `isError: true` with this text (never a JSON-RPC error). */
@@ -39,9 +39,18 @@ export interface ToolDeps {
    * the first get_endpoints call: only endpoints a request would reach are advertised.
    */
   mounted: () => ReadonlyArray<{ method: string; path: string }>;
-  /** A tool call the permission table refused (counted and audited). */
+  /** A tool call its rule (TOOL_RULES) refused (counted and audited). */
   onDenied?: (ctx: { principal: Principal; identity: Identity | null }, rule: Rule, route: string) => void;
 }
+
+/** Who may call each tool (src/http/permissions.ts): the control plane is checked like the routes. */
+export const TOOL_RULES: Readonly<Record<string, Rule>> = {
+  register_instance: rule('write', 'register agents'),
+  discover_instances: rule('read', 'list agents'),
+  set_intent: rule('self', "set another agent's intent"),
+  get_endpoints: rule('read', 'list endpoints'),
+  propose_rule: rule('write', 'propose rules'),
+};
 
 /** Install hint of our distribution (SPEC §7-20). */
 export const CLI_INSTALL = 'npm install -g koor';

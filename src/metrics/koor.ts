@@ -1,7 +1,6 @@
 import { CLOSE_REASONS } from '../bus/closes.js';
 import { CHECKPOINT_KINDS } from '../../schemas/rpc/writer-stats.js';
 import type { Hub } from '../bus/hub.js';
-import type { CallCounters } from '../domains/system/metrics.js';
 import type { PoolClient } from '../rpc/pool-client.js';
 import type { WriterClient } from '../rpc/writer-client.js';
 import type { HttpMetrics } from './http.js';
@@ -10,7 +9,8 @@ import type { Metrics, MetricsSnapshot } from './registry.js';
 /** The components whose figures the registry reads (each domain adds its own: Domain.metrics). */
 export interface MetricSources {
   http: HttpMetrics;
-  counters: CallCounters;
+  /** The token-tax call counts (src/domains/system/metrics.ts CallCounters). */
+  counters: { readonly rest: number; readonly mcp: number };
   /** Milliseconds since the server started, on the monotonic clock. */
   uptimeMs: () => number;
   mcpSessions: () => number;

@@ -1,11 +1,6 @@
-import type { Slots, WsCallbacks } from '../http/slots.js';
-import { fail } from '../errors.js';
-import { CLOSE_SLOW_CONSUMER, type Hub, type Overflow, type Subscriber } from '../bus/hub.js';
-import type { EventService } from '../domains/events/service.js';
-import { globParam, sinceParam } from '../http/query.js';
+import { CLOSE_SLOW_CONSUMER, type Subscriber } from '../bus/hub.js';
 import type { Logger } from '../log.js';
 import { rateLimited } from '../shared/rate-limited.js';
-import { SocketOutlet } from './outlet.js';
 import { WS_IDLE_TIMEOUT_S, WS_MAX_CLIENT_FRAME_BYTES, WS_SOFT_BUFFER_BYTES } from '../shared/limits.js';
 
 /**
@@ -37,69 +32,6 @@ export function streamSocketOptions(bufferBytes: number) {
     closeOnBackpressureLimit: 0,
   };
 }
-import { pending } from '../backend/awaitable.js';
-import { acceptUpgrade, type UpgradeDeps } from './upgrade.js';
-
-export const SUBSCRIBE_PATH = '/api/events/subscribe';
-
-interface SubData {
-  sub: Subscriber;
-  cb: WsCallbacks<SubData>;
-}
-
-/**
- * `GET /api/events/subscribe?pattern=P[&since=ID][&overflow=drop]` (SPEC §2.4, §7-17, §8.2).
- * Auth checked at the upgrade (the Authorization header, or the token in the subprotocol offer).
- * With `since`, retained events after it are replayed first, then live ones: the replay is read
- * in the same synchronous step that registers the subscriber, and ids at or below the last one
- * queued are skipped, so there is no gap and no duplicate.
- */
-export function mountSubscribe(slots: Slots, deps: UpgradeDeps & { hub: Hub; events: EventService; maxBytes: number }): void {
-  const { hub, events, log } = deps;
-
-  // This generation's socket callbacks (a socket keeps them for its life).
-  const cb: WsCallbacks<SubData> = {
-    open: (ws) => {
-      const sub = ws.getUserData().sub;
-      const out = new SocketOutlet(ws);
-      try {
-        // Replay (since=) is read from the log step by step as the socket takes it, then live.
-        if (sub.since === null) hub.attach(sub, out);
-        else hub.attach(sub, out, (after) => events.replayStep(after, sub.pattern), sub.since);
-      } catch (err) {
-        log.error({ err }, 'failed to open subscription');
-        hub.close(sub, 'open_failed', 'failed to open subscription', out);
-      }
-    },
-    drain: (ws) => hub.flushOne(ws.getUserData().sub),
-    // Client frames are ignored (SPEC §2.4).
-    close: (ws) => hub.detach(ws.getUserData().sub),
-  };
-
-  slots.ws<SubData>(
-    SUBSCRIBE_PATH,
-    // uWS must never drop on its own: the hub bounds each subscriber below this.
-    streamSocketOptions(deps.maxBytes),
-    (res, req, context) =>
-      acceptUpgrade(res, req, context, { ...deps, path: SUBSCRIBE_PATH }, (u) => {
-        const q = new URLSearchParams(u.ctx.query);
-        const pattern = globParam(q, 'pattern', '*');
-        const overflowRaw = q.get('overflow') ?? '';
-        if (overflowRaw !== '' && overflowRaw !== 'drop' && overflowRaw !== 'close') throw fail('OVERFLOW_INVALID');
-        const overflow: Overflow = overflowRaw === 'drop' ? 'drop' : 'close';
-        const requested = sinceParam(q.get('since'));
-        const upgrade = (oldest: number | null) => {
-          const from = requested === null ? null : resumeFrom(requested, events.lastId(), oldest);
-          const sub = hub.create(pattern, overflow, from === null ? null : from.since);
-          u.upgrade<SubData>({ sub, cb }, from?.pruned == null ? undefined : [['X-Koor-Oldest-Event', String(from.pruned)]]);
-        };
-        const oldest = requested === null ? null : events.oldestId();
-        if (pending(oldest)) u.later(oldest, upgrade);
-        else upgrade(oldest);
-      }),
-  );
-}
-
 /** Logger hook for the hub: one rate-limited line for slow-consumer closes and drops. */
 export function slowConsumerLogger(log: Logger): (sub: Subscriber, action: 'closed' | 'dropping') => void {
   const warn = rateLimited(log, 10_000);

@@ -1,8 +1,7 @@
 import type { HttpRequest, HttpResponse, us_socket_context_t } from 'uWebSockets.js';
 import { fail } from '../errors.js';
-import type { Authenticator } from '../http/auth.js';
 import { createCtx, type Ctx } from '../http/context.js';
-import { permit, ruleOf, type Rule } from '../http/permissions.js';
+import { permit, type Rule } from '../http/permissions.js';
 import { sendError } from '../http/reply.js';
 import type { Logger } from '../log.js';
 
@@ -31,12 +30,20 @@ function protocolAuth(offer: string): { authorization: string | null; answer: st
   return { authorization, answer: koor ? WS_PROTOCOL : '' };
 }
 
+/** Who the caller is: the front's Authenticator (src/http/auth.ts), as an upgrade uses it. */
+export interface Authorizer {
+  /** Resolves the token (and X-Koor-Instance) of `ctx` into its identity and principal; false: refused. */
+  authorize(ctx: Ctx): boolean | Promise<boolean>;
+}
+
 /** What every WebSocket route's upgrade needs. */
 export interface UpgradeDeps {
-  auth: Authenticator;
+  auth: Authorizer;
   log: Logger;
-  /** A call the permission table refused (counted and audited). */
+  /** A call the route's rule refused (counted and audited). */
   onDenied?: (ctx: Ctx, rule: Rule, route: string) => void;
+  /** Who may open the socket: the rule its route declares (src/domains/domain.ts SocketRoute). */
+  rule: Rule;
 }
 
 /** An authorized upgrade request, as a WebSocket route's handler continues it. */
@@ -55,7 +62,7 @@ export interface Upgrading {
  */
 export function acceptUpgrade(res: HttpResponse, req: HttpRequest, context: us_socket_context_t, deps: UpgradeDeps & { path: string }, opened: (u: Upgrading) => void): void {
   const { auth, log } = deps;
-  const rule = ruleOf('GET', deps.path);
+  const rule = deps.rule;
   const ctx = createCtx(res, req, 0, false);
   try {
     const key = req.getHeader('sec-websocket-key');
@@ -106,7 +113,7 @@ export function acceptUpgrade(res: HttpResponse, req: HttpRequest, context: us_s
     const go = () => {
       try {
         try {
-          // The permission table (src/http/permissions.ts), as for every REST route.
+          // The route's rule (src/http/permissions.ts), as for every REST route.
           permit(ctx, rule, 'request');
         } catch (e) {
           deps.onDenied?.(ctx, rule, `GET ${deps.path}`);

@@ -4,7 +4,7 @@ import { startReceiver } from '../helpers/receiver.js';
 import { waitUntil } from '../helpers/wait.js';
 import { cliFor } from './helpers.js';
 
-/** koor-cli webhooks, audit, metrics agents, llm (SPEC §4.2, §7-18) as subprocesses. */
+/** koor-cli webhooks, audit, metrics agents, llm, openapi (SPEC §4.2, §7-18) as subprocesses. */
 
 t.test('webhooks, audit, metrics agents, llm commands', async (t) => {
   const s = await startTestServer(t);
@@ -62,4 +62,10 @@ t.test('webhooks, audit, metrics agents, llm commands', async (t) => {
 
   const del = await cli('webhooks', 'delete', 'ci');
   t.same([del.code, JSON.parse(del.stdout)], [0, { deleted: 'ci' }]);
+
+  // The API description (issue 46; test/http/openapi.test.ts checks the document itself).
+  const api = await cli('openapi');
+  t.equal(api.code, 0, api.stderr);
+  const doc = JSON.parse(api.stdout) as { openapi: string; paths: Record<string, unknown> };
+  t.same([doc.openapi, Object.keys(doc.paths).length], ['3.1.0', new Set([...s.routes, ...s.sockets].map((r) => r.path)).size], 'the OpenAPI 3.1 document, a path item per declared path');
 });

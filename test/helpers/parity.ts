@@ -10,7 +10,7 @@ import { TxClient } from '../../src/shared/pg-tx.js';
 import { pgDriver } from '../../workers/writer/pg/driver.js';
 import { migratePg } from '../../workers/writer/pg/migrate.js';
 import type { Postgres } from '../../bench/postgres.js';
-import { pgReaders, sqliteReaders, type Readers } from '../../src/backend/readers.js';
+import { pgReaders, sqliteReaders, type Readers } from '../../src/domains/readers.js';
 import { openReader, type Awaitable } from '../../src/store.js';
 import { TABLES } from '../../schemas/db/tables/index.js';
 import { tempDir } from './server.js';
@@ -26,7 +26,7 @@ export interface Call {
 }
 /** Several envelopes in one batch (one transaction), replies in order. */
 export type Batch = (envs: Array<{ method: WriterMethod | string; req: unknown; audit?: AuditTag; idem?: IdemTag }>) => Promise<ReplyEnvelope[]>;
-/** A read through the backend's readers (src/backend/readers.ts); its answer joins the transcript. */
+/** A read through the backend's readers (src/domains/readers.ts); its answer joins the transcript. */
 export type Read = <T>(f: (r: Readers) => Awaitable<T>) => Promise<T>;
 export type Scenario = (call: Call, batch: Batch, read: Read) => Promise<void>;
 

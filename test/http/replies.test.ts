@@ -1,25 +1,22 @@
-import fs from 'node:fs';
-import path from 'node:path';
 import t from 'tap';
 import { ErrorBody } from '../../schemas/errors.js';
-import { REPLIES, type ReplyRoute } from '../../schemas/http/replies.js';
+import { Lease, LeaseListReply } from '../../schemas/http/coord.js';
 import { Compile, type TSchema } from '../../schemas/typebox.js';
-import { REPO } from '../helpers/paths.js';
+import { isMedia, routeName, type Body, type Route } from '../../src/http/route.js';
 import { startReceiver } from '../helpers/receiver.js';
 import { spawnServer, startTestServer, tempDir } from '../helpers/server.js';
 
 /**
  * The reply schemas of schemas/http/ (issue 27) against a real server: every REST route is called
- * and its 200 body checked with the compiled validator of its entry in REPLIES, so a reply that
+ * and its 200 body checked with the compiled validator of the reply its declaration names
+ * (src/http/route.ts `replies`, or `modes` for a query that changes the reply), so a reply that
  * loses or renames a member, or changes a type, fails here, and so do the CLI and the dashboard,
- * which read replies through these types. The table itself is checked against the routes the
- * server declares, so a new route without a reply schema fails too.
+ * which read replies through these types. Every declared JSON reply must have been called.
  */
 
 type Headers = Record<string, string>;
-type Schema = TSchema | null;
 
-const validators = new Map<Schema, ReturnType<typeof Compile>>();
+const validators = new Map<TSchema, ReturnType<typeof Compile>>();
 function validator(schema: TSchema) {
   let v = validators.get(schema);
   if (!v) validators.set(schema, (v = Compile(schema)));
@@ -33,22 +30,36 @@ function misfit(schema: TSchema, body: unknown): string {
   return [...v.Errors(body)].map((e) => `${e.instancePath || '/'}: ${e.message}`).join('\n');
 }
 
-/** The routes a test called, to check that each table entry with a schema was exercised. */
-const called = new Set<ReplyRoute>();
+/** The server's routes by `METHOD path` (the first test's server: all servers declare the same). */
+let declared = new Map<string, Route>();
+let declaredList: readonly Route[] = [];
+
+/** The 200 body of `route` (`METHOD path`, or `METHOD path?mode` for a query that changes it). */
+function replyOf(route: string): Body {
+  const q = route.indexOf('?');
+  const decl = declared.get(q < 0 ? route : route.slice(0, q));
+  if (!decl) throw new Error(`no route ${route} is declared`);
+  const body = q < 0 ? decl.replies[200] : decl.modes?.[route.slice(q + 1)];
+  if (!body) throw new Error(`${route}: no such mode`);
+  return body;
+}
+
+/** The routes a test called, to check that each declared JSON reply was exercised. */
+const called = new Set<string>();
 
 type Asserts = Pick<typeof t, 'equal' | 'ok'>;
 
 function client(t: Asserts, base: string) {
   /** Calls `route` (the table's key) at `url`, expects 200 and a body that fits its schema. */
-  return async <T = any>(route: ReplyRoute, url: string, init: { body?: unknown; headers?: Headers; nonEmpty?: boolean } = {}): Promise<T> => {
+  return async <T = any>(route: string, url: string, init: { body?: unknown; headers?: Headers; nonEmpty?: boolean } = {}): Promise<T> => {
     const method = route.slice(0, route.indexOf(' '));
     const body = init.body === undefined ? undefined : typeof init.body === 'string' || init.body instanceof Uint8Array ? init.body : JSON.stringify(init.body);
     const r = await fetch(`${base}${url}`, { method, headers: init.headers, body: body as BodyInit | undefined });
     const text = await r.text();
     t.equal(r.status, 200, `${route} (${method} ${url}): 200 ${r.status === 200 ? '' : text}`);
     const parsed = JSON.parse(text) as T;
-    const schema = REPLIES[route];
-    if (schema === null) throw new Error(`${route} has no reply schema`);
+    const schema = replyOf(route);
+    if (isMedia(schema)) throw new Error(`${route} has no reply schema`);
     t.equal(misfit(schema, parsed), '', `${route}: the reply fits its schema`);
     if (init.nonEmpty) t.ok(Array.isArray(parsed) ? parsed.length > 0 : true, `${route}: a non-empty list was checked`);
     called.add(route);
@@ -69,6 +80,8 @@ const CONTRACT = {
 
 t.test('every REST reply fits its schema', async (t) => {
   const s = await startTestServer(t);
+  declaredList = s.routes;
+  declared = new Map(s.routes.map((r) => [routeName(r), r]));
   const rx = await startReceiver(t);
   const call = client(t, s.url);
 
@@ -207,6 +220,7 @@ t.test('every REST reply fits its schema', async (t) => {
   await call('GET /api/metrics/agents?instance_id', `/api/metrics/agents?instance_id=${alice.id}`, { nonEmpty: true });
   await call('GET /api/metrics/agents/:id', `/api/metrics/agents/${alice.id}`, { nonEmpty: true });
   await call('GET /api/metrics', '/api/metrics');
+  await call('GET /api/openapi.json', '/api/openapi.json');
   await call('POST /api/metrics/reset', '/api/metrics/reset');
 
   await call('DELETE /api/instances/:id', `/api/instances/${bob.id}`);
@@ -230,46 +244,29 @@ t.test('a live restore replies with RestoreReply (koor-server itself: it restart
 
 t.test('the schemas catch a changed reply: a member missing, renamed or of another type', async (t) => {
   const lease = { id: 'l1', holder: 'i1', holder_name: 'alice', resources: ['src/**'], exclusive: true, reason: '', acquired_at: '2026-01-01T00:00:00Z', expires_at: '', fence: 3 };
-  const schema = REPLIES['GET /api/leases/:id'];
+  const schema = Lease;
   t.equal(misfit(schema, lease), '', 'the reply as sent');
   t.equal(misfit(schema, { ...lease, extra: 1 }), '', 'a member added is allowed (clients ignore it)');
   const { holder_name: _, ...missing } = lease;
   t.not(misfit(schema, missing), '', 'a member missing');
   t.not(misfit(schema, { ...missing, holderName: 'alice' }), '', 'a member renamed');
   t.not(misfit(schema, { ...lease, exclusive: 'yes' }), '', 'a member of another type');
-  t.not(misfit(REPLIES['GET /api/leases'], [missing]), '', 'inside a list too');
+  t.not(misfit(LeaseListReply, [missing]), '', 'inside a list too');
 });
 
-/**
- * The routes the server declares, as `METHOD path`, read from src/domains/<d>/routes.ts. A path
- * built from a template (`/api/tasks/:id/${how}`) is a pattern over the table's paths.
- */
-function declaredRoutes(): string[] {
-  const dir = path.join(REPO, 'src', 'domains');
-  const out: string[] = [];
-  for (const d of fs.readdirSync(dir)) {
-    const file = path.join(dir, d, 'routes.ts');
-    if (!fs.existsSync(file)) continue;
-    const text = fs.readFileSync(file, 'utf8');
-    for (const m of text.matchAll(/method:\s*'([A-Z]+)',\s*path:\s*(['`])([^'`]+)\2/g)) out.push(`${m[1]} ${m[3]}`);
-  }
-  return out;
-}
-
-t.test('the table has one entry per route the server declares, and no other', async (t) => {
-  const declared = declaredRoutes();
-  t.ok(declared.length > 60, `${declared.length} routes read`);
-  const table = Object.keys(REPLIES);
-  const bases = [...new Set(table.map((k) => k.replace(/\?.*$/, '')))];
-  const matches = (route: string, key: string) => {
-    const parts = route.split(/\$\{[^}]*\}/).map((p) => p.replace(/[.*+?^$()|[\]\\{}]/g, '\\$&'));
-    return new RegExp(`^${parts.join('[^/]+')}$`).test(key);
-  };
-  t.same(declared.filter((r) => !bases.some((k) => matches(r, k))), [], 'every declared route has a reply entry');
-  t.same(bases.filter((k) => !declared.some((r) => matches(r, k))), [], 'every entry names a declared route');
+t.test('every route declares a summary, a rule and its 200 reply, once', async (t) => {
+  t.ok(declared.size > 80, `${declared.size} routes declared`);
+  t.equal(declared.size, declaredList.length, 'no `METHOD path` declared twice');
+  const all = [...declared.values()];
+  t.same(all.filter((r) => r.summary.trim() === '' || r.summary.includes('\n')).map(routeName), [], 'a one-line summary each');
+  t.same(all.filter((r) => r.rule.action.trim() === '').map(routeName), [], 'a rule each, its refusal worded');
+  t.same(all.filter((r) => !r.replies[200]).map(routeName), [], 'a 200 reply each');
 });
 
-t.test('every entry with a schema was called above', async (t) => {
-  const withSchema = (Object.keys(REPLIES) as ReplyRoute[]).filter((k) => REPLIES[k] !== null);
+t.test('every declared JSON reply was called above', async (t) => {
+  const withSchema = [...declared.values()].flatMap((r) => [
+    ...(isMedia(r.replies[200]) ? [] : [routeName(r)]),
+    ...Object.entries(r.modes ?? {}).flatMap(([mode, body]) => (isMedia(body) ? [] : [`${routeName(r)}?${mode}`])),
+  ]);
   t.same(withSchema.filter((k) => !called.has(k)), [], 'no reply schema left unchecked');
 });

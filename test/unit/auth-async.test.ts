@@ -2,6 +2,8 @@ import t from 'tap';
 import uWS from 'uWebSockets.js';
 import { Authenticator } from '../../src/http/auth.js';
 import { AGENT, type Identity } from '../../src/http/context.js';
+import { Type } from '../../schemas/typebox.js';
+import { rule } from '../../src/http/permissions.js';
 import { sendJson } from '../../src/http/reply.js';
 import { mount } from '../../src/http/router.js';
 import { Slots } from '../../src/http/slots.js';
@@ -28,8 +30,8 @@ t.test('routes wait for an identity looked up asynchronously', async (t) => {
   mount(
     slots,
     [
-      { method: 'GET', path: '/api/instances', handler: (ctx) => sendJson(ctx, 200, { who: ctx.identity?.name ?? null }) },
-      { method: 'POST', path: '/api/llm/usage', body: 'json', handler: async (ctx) => sendJson(ctx, 200, { who: ctx.identity?.name ?? null, got: ctx.json }) },
+      { method: 'GET', path: '/api/instances', summary: 'who', rule: rule('read', 'list agents'), replies: { 200: Type.Unknown() }, handler: (ctx) => sendJson(ctx, 200, { who: ctx.identity?.name ?? null }) },
+      { method: 'POST', path: '/api/llm/usage', summary: 'who', rule: rule('write', 'record LLM usage'), replies: { 200: Type.Unknown() }, body: 'json', handler: async (ctx) => sendJson(ctx, 200, { who: ctx.identity?.name ?? null, got: ctx.json }) },
     ],
     { auth, log: createLogger('error'), maxBodyBytes: 1 << 20, viaDashboard: false, onCall: () => calls++ },
   );

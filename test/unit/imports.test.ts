@@ -10,7 +10,8 @@ import { REPO } from '../helpers/paths.js';
  * only schemas/. A thread is reached through its client in src/rpc/ (a `new URL(…)` of its entry,
  * not an import). The CLI and the dashboard read the reply types of schemas/http/, as types only.
  * A new crossing fails here; so does a cycle between files, and a run-time import of schemas/ from
- * the CLI or the dashboard.
+ * the CLI or the dashboard. Within the front (src/), its layers (LAYERS below) are checked for an
+ * upward arrow, its domains for a cycle, and their services for an import of HTTP.
  */
 
 /** Zone of a file: the first rule whose prefix it starts with. */
@@ -145,6 +146,84 @@ function cyclesOf(g: ReadonlyMap<string, readonly string[]>): string[][] {
   return cycles;
 }
 
+/**
+ * The front's layers (issue 46), lowest first: a file of src/ imports files of its own layer or
+ * lower ones, never a higher one (no upward arrow): the backend knows no domain (each brings its
+ * reader: src/domains/readers.ts), the HTTP and WebSocket edge (what a route or socket handler
+ * uses) no domain, the domains neither the MCP surface nor the front's own machinery (router,
+ * listeners, auth) that mounts them. The first rule whose prefix a file starts with gives its layer.
+ */
+const LAYER_ORDER = ['base', 'infra', 'edge', 'domains', 'surfaces', 'front', 'root'] as const;
+const LAYERS: ReadonlyArray<[layer: (typeof LAYER_ORDER)[number], prefixes: readonly string[]]> = [
+  ['root', ['src/server', 'src/shutdown.ts', 'src/supervisor.ts', 'src/main.ts']],
+  ['front', ['src/http/router.ts', 'src/http/front.ts', 'src/http/auth.ts', 'src/http/listen.ts', 'src/http/tls.ts', 'src/http/rate-limit.ts', 'src/http/uws-env.ts', 'src/mcp/bridge.ts', 'src/dashboard/']],
+  ['surfaces', ['src/mcp/']],
+  ['domains', ['src/domains/']],
+  ['edge', ['src/http/', 'src/ws/']],
+  ['infra', ['src/backend/', 'src/cluster/', 'src/rpc/', 'src/bus/', 'src/metrics/']],
+  // Config, errors, logging, identity, names: what every layer may use (src/shared/ and schemas/ are zones of their own, below).
+  ['base', ['src/']],
+];
+/** Files filed lower than their folder: tiny helpers every layer uses. */
+const LAYER_EXCEPTIONS: Readonly<Record<string, (typeof LAYER_ORDER)[number]>> = { 'src/backend/awaitable.ts': 'base' };
+
+function layerOf(file: string): (typeof LAYER_ORDER)[number] | null {
+  if (!file.startsWith('src/') || file.startsWith('src/shared/')) return null;
+  return LAYER_EXCEPTIONS[file] ?? LAYERS.find(([, prefixes]) => prefixes.some((p) => file.startsWith(p)))?.[0] ?? null;
+}
+
+/** Every import of a layer from a higher one, as `file -> target`, sorted. */
+function upwardOf(g: ReadonlyMap<string, readonly string[]>): string[] {
+  const out = new Set<string>();
+  for (const [file, deps] of g) {
+    const from = layerOf(file);
+    if (from === null) continue;
+    for (const dep of deps) {
+      const to = layerOf(dep);
+      if (to !== null && LAYER_ORDER.indexOf(to) > LAYER_ORDER.indexOf(from)) out.add(`${file} -> ${dep}`);
+    }
+  }
+  return [...out].sort();
+}
+
+/** The domain a file belongs to (`src/domains/<d>/…`), else null. */
+const domainOf = (file: string): string | null => /^src\/domains\/([^/]+)\//.exec(file)?.[1] ?? null;
+
+/** Which domain imports which (a domain's own files and the files of src/domains/ itself left out). */
+function domainGraph(g: ReadonlyMap<string, readonly string[]>): Map<string, string[]> {
+  const out = new Map<string, Set<string>>();
+  for (const [file, deps] of g) {
+    const from = domainOf(file);
+    if (from === null) continue;
+    for (const dep of deps) {
+      const to = domainOf(dep);
+      if (to !== null && to !== from) (out.get(from) ?? out.set(from, new Set()).get(from)!).add(to);
+    }
+  }
+  return new Map([...out].map(([k, v]) => [k, [...v]]));
+}
+
+/**
+ * A domain's services and readers know nothing of HTTP: only its routes.ts and its WebSocket
+ * mounts (the files that import src/ws/upgrade.ts) import src/http/ or src/ws/. What a caller is
+ * comes from src/identity.ts, names are checked by src/names.ts.
+ */
+function httpInServicesOf(g: ReadonlyMap<string, readonly string[]>): string[] {
+  const out: string[] = [];
+  for (const [file, deps] of g) {
+    if (domainOf(file) === null || file.endsWith('/routes.ts') || deps.includes('src/ws/upgrade.ts')) continue;
+    if (deps.some((d) => d.startsWith('src/http/') || d.startsWith('src/ws/'))) out.push(file);
+  }
+  return out.sort();
+}
+/**
+ * Services still reaching into src/http/, listed exactly so the list can only shrink: the restore
+ * streams the upload (body.ts), the denial recorder is the router's hook (a Ctx and a Rule), the
+ * hook service checks scopes with permissions.ts, the transaction handler lives beside the state
+ * service (issue 46 left them).
+ */
+const KNOWN_HTTP_IN_SERVICES: readonly string[] = ['src/domains/admin/service.ts', 'src/domains/audit/denials.ts', 'src/domains/hooks/service.ts', 'src/domains/state/txn.ts'];
+
 t.test('every import stays within what its zone may import', async (t) => {
   t.ok(files.length > 150, `${files.length} source files read`);
   const found = crossingsOf(graph);
@@ -158,6 +237,23 @@ t.test('the CLI and the dashboard import schemas/ with `import type` only', asyn
 
 t.test('no import cycle between files', async (t) => {
   t.same(cyclesOf(graph), [], 'no cycles');
+});
+
+t.test('no upward arrow between the layers of src/', async (t) => {
+  t.same(upwardOf(graph), [], 'no import of a higher layer');
+  t.ok([...graph.keys()].filter((f) => f.startsWith('src/') && !f.startsWith('src/shared/')).every((f) => layerOf(f) !== null), 'every file of src/ has a layer');
+});
+
+t.test('the domains import one another without a cycle', async (t) => {
+  const domains = domainGraph(graph);
+  t.ok(domains.size >= 5, `${domains.size} domains import another`);
+  t.same(cyclesOf(domains), [], 'no cycle between domains');
+});
+
+t.test("a domain's services and readers import nothing of HTTP", async (t) => {
+  const found = httpInServicesOf(graph);
+  t.same(found.filter((f) => !KNOWN_HTTP_IN_SERVICES.includes(f)), [], 'only routes.ts and WebSocket mounts import src/http/ or src/ws/');
+  t.same(KNOWN_HTTP_IN_SERVICES.filter((f) => !found.includes(f)), [], 'every listed exception still exists (remove it once it is gone)');
 });
 
 t.test('the checker sees what it checks: a made-up crossing and cycle are caught', async (t) => {
@@ -189,4 +285,16 @@ t.test('the checker sees what it checks: a made-up crossing and cycle are caught
     'a run-time import of schemas/ from the CLI or the dashboard is caught; the front may',
   );
   t.same(cyclesOf(made), [['src/shared/glob.ts', 'src/shared/limits.ts']], 'a two-file cycle');
+  const layered = new Map<string, string[]>([
+    ['src/backend/sqlite.ts', ['src/domains/events/service.ts', 'src/backend/awaitable.ts', 'src/config.ts']],
+    ['src/ws/upgrade.ts', ['src/http/auth.ts', 'src/http/context.ts']],
+    ['src/store.ts', ['src/backend/awaitable.ts']],
+    ['src/domains/a/service.ts', ['src/domains/b/service.ts', 'src/http/context.ts', 'src/identity.ts']],
+    ['src/domains/b/service.ts', ['src/domains/a/reader.ts']],
+    ['src/domains/b/routes.ts', ['src/http/reply.ts']],
+    ['src/domains/b/push.ts', ['src/ws/upgrade.ts', 'src/http/slots.ts']],
+  ]);
+  t.same(upwardOf(layered), ['src/backend/sqlite.ts -> src/domains/events/service.ts', 'src/ws/upgrade.ts -> src/http/auth.ts'], 'the backend importing a domain, the edge the front: upward; awaitable is base, the config below all');
+  t.same(cyclesOf(domainGraph(layered)), [['a', 'b']], 'two domains importing each other');
+  t.same(httpInServicesOf(layered), ['src/domains/a/service.ts'], 'a service importing the request context; routes and a socket mount may');
 });

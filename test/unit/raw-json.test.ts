@@ -1,5 +1,5 @@
 import t from 'tap';
-import { compactJson, parseFirstJson, rawMember } from '../../src/http/raw-json.js';
+import { compactJson, parseFirstJson, rawMember } from '../../src/raw-json.js';
 
 t.test('rawMember returns the verbatim value text', async (t) => {
   t.equal(rawMember('{"topic":"a","data":{"x": 1.0, "big": 12345678901234567890}}', 'data'), '{"x": 1.0, "big": 12345678901234567890}');
@@ -21,7 +21,7 @@ t.test('compactJson removes whitespace outside strings only', async (t) => {
 });
 
 t.test('parseFirstJson reads the first value and ignores the rest (SPEC §1.3)', async (t) => {
-  const { parseFirstJson } = await import('../../src/http/raw-json.js');
+  const { parseFirstJson } = await import('../../src/raw-json.js');
   t.same(parseFirstJson(' {"topic":"a"} trailing'), { topic: 'a' });
   t.same(parseFirstJson('{"a":"}"}{"b":2}'), { a: '}' });
   t.equal(parseFirstJson('null'), null);

@@ -2,7 +2,7 @@ import path from 'node:path';
 import t from 'tap';
 import type { ReplyEnvelope } from '../../schemas/rpc/envelope.js';
 import type { Message } from '../../schemas/rpc/writer.js';
-import { sqliteReaders, type Readers } from '../../src/backend/readers.js';
+import { sqliteReaders, type Readers } from '../../src/domains/readers.js';
 import { WRITER_LIMITS } from '../../src/shared/limits.js';
 import { openReader } from '../../src/store.js';
 import { createDispatcher } from '../../workers/writer/dispatch.js';

@@ -1,6 +1,5 @@
 /** The audit log with its filters (actor, action, from, to, limit) and the summary of the span. */
 import { useState } from 'preact/hooks';
-import type { AuditEntry, AuditSummaryReply } from '../../../schemas/http/ops.js';
 import { getJson, query } from '../api.js';
 import { fmtInt, fmtTime, html, Status, TableWrap, useLoad } from '../ui.js';
 
@@ -18,8 +17,8 @@ export function AuditPage() {
   const [draft, setDraft] = useState<Filters>(EMPTY);
   const [applied, setApplied] = useState<Filters>(EMPTY);
   const span = { from: applied.from, to: applied.to };
-  const entries = useLoad(() => getJson<AuditEntry[]>(`/api/audit${query({ ...applied })}`), [applied]);
-  const summary = useLoad(() => getJson<AuditSummaryReply>(`/api/audit/summary${query(span)}`), [applied.from, applied.to]);
+  const entries = useLoad(() => getJson<'GET /api/audit'>(`/api/audit${query({ ...applied })}`), [applied]);
+  const summary = useLoad(() => getJson<'GET /api/audit/summary'>(`/api/audit/summary${query(span)}`), [applied.from, applied.to]);
   const set = (k: keyof Filters) => (e: Event) => setDraft({ ...draft, [k]: (e.target as HTMLInputElement).value });
   const apply = (e: Event) => {
     e.preventDefault();

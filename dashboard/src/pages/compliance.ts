@@ -1,22 +1,20 @@
 /** Compliance history (contracts of active agents), filtered by agent; a pass on demand. */
 import { useState } from 'preact/hooks';
-import type { InstanceSummary } from '../../../schemas/http/instances.js';
-import type { ComplianceRun, ComplianceRunReply } from '../../../schemas/http/ops.js';
 import { getJson, query, send } from '../api.js';
 import { ErrorNote, fmtTime, html, Status, TableWrap, useAction, useLoad, useOnEvents } from '../ui.js';
 
 export function CompliancePage() {
   const [instance, setInstance] = useState('');
   const [limit, setLimit] = useState(100);
-  const runs = useLoad(() => getJson<ComplianceRun[]>(`/api/compliance/history${query({ instance_id: instance, limit })}`), [instance, limit]);
-  const agents = useLoad(() => getJson<InstanceSummary[]>('/api/instances'), []);
+  const runs = useLoad(() => getJson<'GET /api/compliance/history'>(`/api/compliance/history${query({ instance_id: instance, limit })}`), [instance, limit]);
+  const agents = useLoad(() => getJson<'GET /api/instances'>('/api/instances'), []);
   const [notice, setNotice] = useState<string | null>(null);
   const [error, busy, run] = useAction();
   useOnEvents('compliance.*', () => runs.reload());
   const names = new Map((agents.data ?? []).map((a) => [a.id, a.name]));
   const runNow = () =>
     run(async () => {
-      const r = await send<ComplianceRunReply>('POST', '/api/compliance/run');
+      const r = await send<'POST /api/compliance/run'>('POST', '/api/compliance/run');
       const failed = r.runs.filter((x) => !x.pass).length;
       setNotice(`Pass done: ${r.count} contract check${r.count === 1 ? '' : 's'}, ${failed} failing.`);
       runs.reload();

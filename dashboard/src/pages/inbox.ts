@@ -87,7 +87,7 @@ function threadsOf(events: ReadonlyMap<number, KoorEvent>): ThreadRow[] {
 function useSentEvents(): { events: Map<number, KoorEvent>; error: string | null; loading: boolean } {
   const live = useLive();
   const [events, setEvents] = useState(() => new Map<number, KoorEvent>());
-  const history = useLoad(() => getJson<KoorEvent[]>(`/api/events/history${query({ topic: 'message.sent', last: HISTORY_MESSAGES })}`), []);
+  const history = useLoad(() => getJson<'GET /api/events/history'>(`/api/events/history${query({ topic: 'message.sent', last: HISTORY_MESSAGES })}`), []);
   const add = (list: readonly KoorEvent[]) => {
     const fresh = list.filter((e) => e.topic === 'message.sent');
     if (fresh.length === 0) return;
@@ -120,7 +120,7 @@ function useFirstMessages(ids: readonly number[]): ReadonlyMap<number, Message |
     void pooled(todo, SUBJECT_READS_IN_FLIGHT, async (id) => {
       let v: Message | string;
       try {
-        v = (await getJson<Message[]>(`/api/threads/${id}?limit=1`))[0] ?? 'empty';
+        v = (await getJson<'GET /api/threads/{id}'>(`/api/threads/${id}?limit=1`))[0] ?? 'empty';
       } catch (e) {
         v = message(e);
       }
@@ -211,7 +211,7 @@ function ThreadView({ id, roster }: { id: number; roster: readonly InstanceSumma
     const n = ++seq.current;
     setBusy(true);
     try {
-      const thread = await getJson<Message[]>(`/api/threads/${id}${query({ limit: THREAD_LIMIT })}`);
+      const thread = await getJson<'GET /api/threads/{id}'>(`/api/threads/${id}${query({ limit: THREAD_LIMIT })}`);
       const known = new Map((current.current ?? []).map((m) => [m.id, m]));
       const out = new Map<number, Receipted>();
       const todo = thread.filter((m) => {
@@ -220,7 +220,7 @@ function ThreadView({ id, roster }: { id: number; roster: readonly InstanceSumma
         return !(k && !waiting(k));
       });
       await pooled(todo, RECEIPT_READS_IN_FLIGHT, async (m) => {
-        out.set(m.id, await getJson<Receipted>(`/api/messages/${m.id}`));
+        out.set(m.id, await getJson<'GET /api/messages/{id}'>(`/api/messages/${m.id}`));
       });
       if (n !== seq.current) return;
       setMessages(thread.map((m) => out.get(m.id)!));
@@ -333,7 +333,7 @@ function Compose({ roster, reply }: { roster: readonly InstanceSummary[]; reply?
         ack_required: draft.ack,
         ...(reply ? { thread_id: reply.thread, reply_to: reply.last } : {}),
       };
-      const m = await send<Message>('POST', '/api/messages', body);
+      const m = await send<'POST /api/messages'>('POST', '/api/messages', body);
       setNotice(`Message ${m.id} sent to ${m.recipients.length} recipient${m.recipients.length === 1 ? '' : 's'}.`);
       setDraft({ ...blank(), to: draft.to, subject: draft.subject });
       if (!reply) location.hash = `#/inbox/${m.thread_id}`;
@@ -363,7 +363,7 @@ function Compose({ roster, reply }: { roster: readonly InstanceSummary[]; reply?
 }
 
 export function InboxPage({ thread }: { thread: string }) {
-  const roster = useLoad(() => getJson<InstanceSummary[]>('/api/instances'), []);
+  const roster = useLoad(() => getJson<'GET /api/instances'>('/api/instances'), []);
   useOnEvents('agent.*', () => roster.reload(), 1000);
   // Agents register without an event: the suggestions of the To field follow the roster.
   useVisibleInterval(() => roster.reload(), ROSTER_REFRESH_MS);

@@ -5,7 +5,6 @@
  */
 import { useState } from 'preact/hooks';
 import type { Lease } from '../../../schemas/http/coord.js';
-import type { InstanceSummary } from '../../../schemas/http/instances.js';
 import { getJson, query } from '../api.js';
 import { ErrorNote, fmtTime, html, Status, TableWrap, useLoad, useOnEvents } from '../ui.js';
 
@@ -42,9 +41,9 @@ export function LeasesPage() {
   const [applied, setApplied] = useState<Filters>(EMPTY);
   const [path, setPath] = useState('');
   const [checked, setChecked] = useState('');
-  const leases = useLoad(() => getJson<Lease[]>(`/api/leases${query({ ...applied })}`), [applied]);
-  const agents = useLoad(() => getJson<InstanceSummary[]>('/api/instances'), []);
-  const holders = useLoad(() => (checked === '' ? Promise.resolve(null) : getJson<Lease[]>(`/api/leases/check${query({ path: checked })}`)), [checked]);
+  const leases = useLoad(() => getJson<'GET /api/leases'>(`/api/leases${query({ ...applied })}`), [applied]);
+  const agents = useLoad(() => getJson<'GET /api/instances'>('/api/instances'), []);
+  const holders = useLoad(() => (checked === '' ? Promise.resolve(null) : getJson<'GET /api/leases/check'>(`/api/leases/check${query({ path: checked })}`)), [checked]);
   const reload = () => {
     leases.reload();
     if (checked !== '') holders.reload();

@@ -6,8 +6,7 @@
  */
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import type uPlot from 'uplot';
-import type { InstanceSummary } from '../../../schemas/http/instances.js';
-import type { Budget, LlmRecord, LlmSum, LlmSummaryReply } from '../../../schemas/http/ops.js';
+import type { Budget, LlmRecord, LlmSum } from '../../../schemas/http/ops.js';
 import { getJson, query } from '../api.js';
 import { ErrorNote, fmtInt, fmtUsd, html, message, Status, TableWrap, useLoad, useOnEvents } from '../ui.js';
 
@@ -142,10 +141,10 @@ export function LlmPage() {
   const spec = SPANS.find((s) => s.key === span)!;
   const from = spec.ms === 0 ? '' : new Date(now - spec.ms).toISOString().replace(/\.\d+Z$/, 'Z');
   const g = GROUPS.find((x) => x.key === group)!;
-  const summary = useLoad(() => getJson<LlmSummaryReply>(`/api/llm/usage/summary${query({ group_by: group, from })}`), [group, from]);
-  const records = useLoad(() => getJson<LlmRecord[]>(`/api/llm/usage${query({ from, limit: LLM_CHART_MAX_RECORDS })}`), [from]);
-  const agents = useLoad(() => getJson<InstanceSummary[]>('/api/instances'), []);
-  const budgets = useLoad(() => getJson<Budget[]>('/api/budgets'), [now]);
+  const summary = useLoad(() => getJson<'GET /api/llm/usage/summary'>(`/api/llm/usage/summary${query({ group_by: group, from })}`), [group, from]);
+  const records = useLoad(() => getJson<'GET /api/llm/usage'>(`/api/llm/usage${query({ from, limit: LLM_CHART_MAX_RECORDS })}`), [from]);
+  const agents = useLoad(() => getJson<'GET /api/instances'>('/api/instances'), []);
+  const budgets = useLoad(() => getJson<'GET /api/budgets'>('/api/budgets'), [now]);
   useOnEvents('llm.usage.recorded', () => setNow(Date.now()), 1000);
 
   const names = new Map((agents.data ?? []).map((a) => [a.id, a.name]));

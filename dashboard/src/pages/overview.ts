@@ -75,7 +75,7 @@ function Figures({ m, healthy, lastEventId, onReset }: { m: MetricsReply; health
 
 /** The roster, read again when the event stream or the figures say it changed. */
 function useRoster(instancesCount: number): Loaded<InstanceSummary[]> {
-  const roster = useLoad(() => getJson<InstanceSummary[]>('/api/instances'), []);
+  const roster = useLoad(() => getJson<'GET /api/instances'>('/api/instances'), []);
   const names = useRef(new Set<string>());
   names.current = new Set((roster.data ?? []).map((i) => i.name));
   // agent.stale, or anything an agent of the roster published (it was just seen).
@@ -203,7 +203,7 @@ export function Overview({ initial }: { initial: MetricsReply }) {
   const [actionError, , run] = useAction();
   const roster = useRoster(metrics.instances);
   const poll = () =>
-    getJson<MetricsReply>('/api/metrics').then(
+    getJson<'GET /api/metrics'>('/api/metrics').then(
       (m) => {
         setMetrics(m);
         setError(null);

@@ -3,7 +3,7 @@
  * add / edit (POST /api/rules/import upserts a rule as accepted) / delete, and an export.
  */
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
-import type { Rule, RulesImportReply } from '../../../schemas/http/rules.js';
+import type { Rule } from '../../../schemas/http/rules.js';
 import { getJson, request, send, seg } from '../api.js';
 import { download, ErrorNote, fmtTime, html, Status, TableWrap, useAction, useConfirm, useLoad } from '../ui.js';
 
@@ -62,7 +62,7 @@ function RuleForm({ initial, editing, onSaved, onCancel }: { initial: Form; edit
           .map((s) => s.trim())
           .filter((s) => s !== ''),
       };
-      const r = await send<RulesImportReply>('POST', '/api/rules/import', [rule]);
+      const r = await send<'POST /api/rules/import'>('POST', '/api/rules/import', [rule]);
       if (r.imported !== 1) throw new Error('The server skipped the rule: project, rule id and pattern are required.');
       onSaved(ruleName(f));
     });
@@ -89,7 +89,7 @@ function RuleForm({ initial, editing, onSaved, onCancel }: { initial: Form; edit
 }
 
 export function RulesPage() {
-  const rules = useLoad(() => getJson<Rule[]>('/api/rules'), []);
+  const rules = useLoad(() => getJson<'GET /api/rules'>('/api/rules'), []);
   const [filter, setFilter] = useState({ project: '', stack: '', source: '', text: '' });
   const [form, setForm] = useState<{ initial: Form; editing: boolean } | null>(null);
   const [notice, setNotice] = useState<string | null>(null);

@@ -4,10 +4,6 @@
  * workspaces (compliance reads contracts there) and LLM usage.
  */
 import { useEffect, useState } from 'preact/hooks';
-import type { InstanceSummary } from '../../../schemas/http/instances.js';
-import type { LlmSummaryReply } from '../../../schemas/http/ops.js';
-import type { Rule } from '../../../schemas/http/rules.js';
-import type { SpecListReply } from '../../../schemas/http/specs.js';
 import { getJson, request, seg } from '../api.js';
 import { ErrorNote, fmtTime, html, Status, TableWrap, useLoad } from '../ui.js';
 
@@ -15,9 +11,9 @@ import { ErrorNote, fmtTime, html, Status, TableWrap, useLoad } from '../ui.js';
 async function knownProjects(): Promise<string[]> {
   const names = new Set<string>();
   const [rules, instances, llm] = await Promise.allSettled([
-    getJson<Rule[]>('/api/rules'),
-    getJson<InstanceSummary[]>('/api/instances'),
-    getJson<LlmSummaryReply>('/api/llm/usage/summary?group_by=project'),
+    getJson<'GET /api/rules'>('/api/rules'),
+    getJson<'GET /api/instances'>('/api/instances'),
+    getJson<'GET /api/llm/usage/summary'>('/api/llm/usage/summary?group_by=project'),
   ]);
   if (rules.status === 'fulfilled') for (const r of rules.value) names.add(r.project);
   if (instances.status === 'fulfilled') for (const i of instances.value) if (i.workspace) names.add(i.workspace);
@@ -68,7 +64,7 @@ function SpecView({ project, name }: { project: string; name: string }) {
 
 function SpecList({ project }: { project: string }) {
   const list = useLoad(
-    () => (project === '' ? Promise.resolve(null) : getJson<SpecListReply>(`/api/specs/${seg(project)}`)),
+    () => (project === '' ? Promise.resolve(null) : getJson<'GET /api/specs/{project}'>(`/api/specs/${seg(project)}`)),
     [project],
   );
   const specs = list.data?.specs ?? [];

@@ -3,7 +3,7 @@
  * download for binary), its version history, a diff between two versions, and a rollback.
  */
 import { useEffect, useState } from 'preact/hooks';
-import type { StateDiff, StateDiffReply, StateEntry, StateHistoryReply, StateRollbackReply } from '../../../schemas/http/state.js';
+import type { StateDiff, StateDiffReply, StateEntry, StateHistoryReply } from '../../../schemas/http/state.js';
 import { getJson, query, request, send } from '../api.js';
 import { brief, download, ErrorNote, fmtBytes, fmtTime, html, Status, TableWrap, useAction, useConfirm, useLoad } from '../ui.js';
 
@@ -134,7 +134,8 @@ function KeyView({ k }: { k: string }) {
   const [notice, setNotice] = useState<string | null>(null);
   const current = useLoad(async () => readValue(await request('GET', keyUrl(k))), [k]);
   const old = useLoad(async () => (shown === null ? null : readValue(await request('GET', keyUrl(k, `?version=${shown}`)))), [k, shown]);
-  const history = useLoad(() => getJson<StateHistoryReply>(keyUrl(k, '?history=1&limit=100')), [k]);
+  // ?history= and ?diff= change the route's reply: which one, the mode says (the cast picks one of the route's replies).
+  const history = useLoad(() => getJson<'GET /api/state/{key}'>(keyUrl(k, '?history=1&limit=100')) as Promise<StateHistoryReply>, [k]);
   useEffect(() => {
     setShown(null);
     setDiff(null);
@@ -151,14 +152,14 @@ function KeyView({ k }: { k: string }) {
   const showDiff = () =>
     run(async () => {
       if (pair.a === null || pair.b === null) throw new Error('Choose two versions (A and B) first.');
-      const r = await getJson<StateDiffReply>(keyUrl(k, `?diff=${pair.a},${pair.b}`));
+      const r = (await getJson<'GET /api/state/{key}'>(keyUrl(k, `?diff=${pair.a},${pair.b}`))) as StateDiffReply;
       setDiff({ a: pair.a, b: pair.b, diffs: r.diffs });
     });
   const rollback = async (v: number) => {
     setActionError(null);
     if (!(await confirm(`Write version ${v} of "${k}" again, as a new version? The current value stays in the history.`, `Roll back to v${v}`))) return;
     const ok = await run(async () => {
-      const r = await send<StateRollbackReply>('POST', keyUrl(k, `?rollback=${v}`));
+      const r = await send<'POST /api/state/{key}'>('POST', keyUrl(k, `?rollback=${v}`));
       setNotice(`Rolled back: version ${r.version} now holds the value of version ${v}.`);
     });
     if (ok) {

@@ -20,7 +20,7 @@ const BOARD_LIMIT = 1000;
 
 /** Projects that have tasks (from the newest page of every project's tasks), sorted. */
 async function taskProjects(): Promise<string[]> {
-  const tasks = await getJson<Task[]>(`/api/tasks${query({ limit: BOARD_LIMIT })}`);
+  const tasks = await getJson<'GET /api/tasks'>(`/api/tasks${query({ limit: BOARD_LIMIT })}`);
   return [...new Set(tasks.map((t) => t.project))].sort();
 }
 
@@ -43,7 +43,7 @@ function TaskCard({ task }: { task: Task }) {
 }
 
 function Board({ project }: { project: string }) {
-  const tasks = useLoad(() => getJson<Task[]>(`/api/tasks${query({ project, limit: BOARD_LIMIT })}`), [project]);
+  const tasks = useLoad(() => getJson<'GET /api/tasks'>(`/api/tasks${query({ project, limit: BOARD_LIMIT })}`), [project]);
   useOnEvents('task.*', (events) => {
     if (events.some((e) => (e.data as { project?: unknown } | null)?.project === project)) tasks.reload();
   }, 500);

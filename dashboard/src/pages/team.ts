@@ -13,7 +13,6 @@ import type { RefObject } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import type { Task, TaskStatus } from '../../../schemas/http/coord.js';
 import type { EventReply as KoorEvent } from '../../../schemas/http/events.js';
-import type { InstanceSummary } from '../../../schemas/http/instances.js';
 import { EVENTS_HISTORY_MAX_LAST } from '../../../src/shared/limits.js';
 import { folderOf } from '../../../src/shared/workspace.js';
 import { ApiError, getJson, query, request, seg } from '../api.js';
@@ -336,7 +335,7 @@ function Backlog({ tasks, capped, now }: { tasks: readonly Task[]; capped: boole
 function Checkpoints({ task }: { task: number }) {
   const cps = useLoad(
     () =>
-      getJson<Checkpoint[]>(`/api/tasks/${task}/checkpoints`).catch((e: unknown) => {
+      getJson<'GET /api/tasks/{id}/checkpoints'>(`/api/tasks/${task}/checkpoints`).catch((e: unknown) => {
         // A server without checkpoints (or none for this task): the attempts above are the history.
         if (e instanceof ApiError && (e.status === 404 || e.status === 405)) return null;
         throw e;
@@ -382,7 +381,7 @@ function FailedTask({ task, history, name }: { task: Task; history: Claim[]; nam
 
 /** Projects that have tasks (a page of every project's tasks), sorted. */
 async function taskProjects(): Promise<string[]> {
-  const tasks = await getJson<Task[]>(`/api/tasks${query({ limit: PROJECT_SCAN_TASKS })}`);
+  const tasks = await getJson<'GET /api/tasks'>(`/api/tasks${query({ limit: PROJECT_SCAN_TASKS })}`);
   return [...new Set(tasks.map((t) => t.project))].sort();
 }
 
@@ -390,10 +389,10 @@ export function TeamPage({ project }: { project: string }) {
   // Its version changing re-renders the page (the model itself is mutated in place).
   const { model, loading, error } = useTeamModel();
   // Tagged with its project: the previous project's tasks are not shown as this one's while it loads.
-  const tasks = useLoad(() => getJson<Task[]>(`/api/tasks${query({ project, limit: TEAM_MAX_TASKS })}`).then((list) => ({ project, list })), [project]);
+  const tasks = useLoad(() => getJson<'GET /api/tasks'>(`/api/tasks${query({ project, limit: TEAM_MAX_TASKS })}`).then((list) => ({ project, list })), [project]);
   const taskList = tasks.data?.project === project ? tasks.data.list : null;
   const projects = useLoad(taskProjects, []);
-  const roster = useLoad(() => getJson<InstanceSummary[]>('/api/instances'), []);
+  const roster = useLoad(() => getJson<'GET /api/instances'>('/api/instances'), []);
   const [span, setSpan] = useState<SpanKey>('all');
   const [tick, setTick] = useState(Date.now());
   useOnEvents('task.*', () => tasks.reload(), 1000);

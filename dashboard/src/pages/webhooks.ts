@@ -8,7 +8,7 @@ import { ErrorNote, fmtInt, fmtTime, html, Status, TableWrap, useAction, useConf
 const REFRESH_MS = 10_000;
 
 export function WebhooksPage() {
-  const hooks = useLoad(() => getJson<Webhook[]>('/api/webhooks'), []);
+  const hooks = useLoad(() => getJson<'GET /api/webhooks'>('/api/webhooks'), []);
   const [form, setForm] = useState({ id: '', url: '', patterns: '*', secret: '' });
   const [notice, setNotice] = useState<string | null>(null);
   const [confirmEl, confirm] = useConfirm();

@@ -1,6 +1,8 @@
 import { sendFile, sendJson } from '../../http/reply.js';
-import type { Route } from '../../http/router.js';
+import { type Route, SNAPSHOT } from '../../http/route.js';
 import type { AdminService } from './service.js';
+import { RestoreReply } from '../../../schemas/http/system.js';
+import { rule } from '../../http/permissions.js';
 
 /** `20261122T231501Z`: a UTC stamp that sorts and is safe in a file name. */
 const stamp = (d: Date): string => d.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
@@ -14,6 +16,10 @@ export function adminRoutes(svc: AdminService, bootId: string): Route[] {
       // (`restoring: false`).
       method: 'POST',
       path: '/api/admin/restore',
+      summary: 'Restore the database from a snapshot',
+      rule: rule('admin', 'restore backups'),
+      replies: { 200: RestoreReply },
+      raw: SNAPSHOT,
       counted: false,
       handler: (ctx) =>
         svc.restore(ctx, (info, restarting) => sendJson(ctx, 200, { restoring: restarting, boot: bootId, schema_version: info.version, bytes: info.bytes, counts: info.counts })),
@@ -23,6 +29,9 @@ export function adminRoutes(svc: AdminService, bootId: string): Route[] {
       // as hashes and webhook secrets encrypted (issue 30); still, keep the file private.
       method: 'GET',
       path: '/api/admin/backup',
+      summary: 'Download a consistent snapshot of the database',
+      rule: rule('admin', 'take backups'),
+      replies: { 200: SNAPSHOT },
       counted: false,
       handler: (ctx) =>
         svc.withSnapshot((file, snap) =>

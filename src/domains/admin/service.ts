@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { BackupDone, BackupJob } from '../../../schemas/rpc/backup.js';
+import type { Snapshots } from '../../backend/backend.js';
 import { AppError, fail, internal } from '../../errors.js';
 import type { Ctx } from '../../http/context.js';
 import { readBodyToFile } from '../../http/body.js';
@@ -10,19 +11,6 @@ import type { Logger } from '../../log.js';
 import { runBackupThread } from '../../rpc/backup-client.js';
 
 export type Snapshot = Extract<BackupDone, { ok: true }>;
-
-/** What a backup copies and a live restore replaces: the backend's (src/backend/backend.ts). */
-export interface Snapshots {
-  /** Where snapshots are staged: beside data.db (same file system), or the OS temp dir. */
-  readonly stagingDir: string;
-  /** The backup thread's job copying the data into a SQLite snapshot at `dest`. */
-  backupJob(dest: string): BackupJob;
-  /**
-   * The job replacing the data with a checked snapshot in place (PostgreSQL: one transaction,
-   * nothing restarts); null where the server restarts on the file instead (SQLite).
-   */
-  readonly restoreJob: ((file: string) => BackupJob) | null;
-}
 
 /** Online backups (SPEC §8.6): one at a time, each a consistent snapshot in a temp file. */
 export class AdminService {

@@ -2,7 +2,7 @@ import { AGENT_METRICS_FLUSH_MS } from '../../shared/limits.js';
 import type { Logger } from '../../log.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
 
-import type { AgentMetricName } from '../../http/context.js';
+import type { AgentMetricName } from '../../identity.js';
 import type { AgentMetricsReader, MetricRow } from './reader.js';
 
 interface Bucket {

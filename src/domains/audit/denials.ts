@@ -1,4 +1,5 @@
-import type { Ctx, Role } from '../../http/context.js';
+import type { Ctx } from '../../http/context.js';
+import type { Role } from '../../identity.js';
 import type { Rule } from '../../http/permissions.js';
 import type { Logger } from '../../log.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
@@ -8,7 +9,7 @@ import { sortedJson } from '../../../schemas/rpc/envelope.js';
 const DENIED_AUDITS_PER_S = 20;
 
 /**
- * Calls the permission table refused (issue 30): every one counted by role, and audited
+ * Calls a route's or tool's rule refused (issue 30): every one counted by role, and audited
  * (`auth.denied`, outcome `denied`, the caller's agent or role as actor, the route as resource) up
  * to DENIED_AUDITS_PER_S a second; beyond that only counted (the count says how many went unaudited).
  */

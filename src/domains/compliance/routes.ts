@@ -1,8 +1,11 @@
+import { PositiveInt, Query } from '../../../schemas/http/common.js';
 import { sendJson, sendJsonText } from '../../http/reply.js';
-import type { Route } from '../../http/router.js';
+import type { Route } from '../../http/route.js';
 import { positiveInt, queryParams } from '../../http/query.js';
 import { COMPLIANCE_HISTORY_DEFAULT_LIMIT, COMPLIANCE_HISTORY_MAX_LIMIT } from '../../shared/limits.js';
 import type { ComplianceService } from './service.js';
+import { ComplianceHistoryReply, ComplianceRunReply } from '../../../schemas/http/ops.js';
+import { rule } from '../../http/permissions.js';
 
 /** SPEC §2.10: the history of compliance runs, and a pass on demand. */
 export function complianceRoutes(svc: ComplianceService): Route[] {
@@ -10,6 +13,10 @@ export function complianceRoutes(svc: ComplianceService): Route[] {
     {
       method: 'GET',
       path: '/api/compliance/history',
+      summary: 'Past compliance runs',
+      rule: rule('read', 'read compliance history'),
+      replies: { 200: ComplianceHistoryReply },
+      query: Query({ instance_id: 'Only the runs of this agent', limit: PositiveInt('How many runs') }),
       handler: async (ctx) => {
         const q = queryParams(ctx);
         // Strict (SPEC §7-24): a bad limit is a 400 naming it; an empty instance_id = all.
@@ -21,6 +28,9 @@ export function complianceRoutes(svc: ComplianceService): Route[] {
     {
       method: 'POST',
       path: '/api/compliance/run',
+      summary: 'Run the compliance checks now',
+      rule: rule('write', 'run compliance checks'),
+      replies: { 200: ComplianceRunReply },
       handler: async (ctx) => {
         const runs = await svc.run();
         sendJson(ctx, 200, { checked: true, runs, count: runs.length });

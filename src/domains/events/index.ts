@@ -1,7 +1,10 @@
 import type { Event } from '../../../schemas/rpc/writer.js';
 import type { Domain, Platform } from '../domain.js';
-import { eventRoutes } from './routes.js';
-import { EventService } from './service.js';
+import { eventRoutes, subscribeSocket } from './routes.js';
+import { STARTUP_TIMEOUT_MS } from '../../shared/limits.js';
+import { within } from '../../within.js';
+import { EventFeed } from './feed.js';
+import { EventService, LocalFanout, type Fanout } from './service.js';
 
 /**
  * The event log (SPEC §2.4): publish, history, and delivery to this node's subscribers through
@@ -9,7 +12,18 @@ import { EventService } from './service.js';
  */
 export async function eventsDomain(p: Platform, d: { onPublished: () => void }): Promise<Domain & { events: EventService; publish: (topic: string, data: string, source: string) => Promise<unknown>; announce: (list: readonly Event[]) => void; resetFeed(): void }> {
   const log = p.log.child({ component: 'events' });
-  const fanout = await p.backend.fanout(p.readers, p.hub, { log, onPublished: d.onPublished });
+  // How committed events reach this node's subscribers: the backend says which of the two it needs.
+  const fanout = await p.backend.fanout<Fanout & { stop?(): Promise<void>; reset?(): void }>({
+    local: () => {
+      if (!p.readers.syncEvents) throw new Error('a local fan-out needs the synchronous event reader of SQLite');
+      return new LocalFanout(p.readers.syncEvents, p.hub);
+    },
+    feed: async (sql) => {
+      const feed = new EventFeed(sql, p.readers.events, p.hub, { log, onPublished: d.onPublished });
+      await within(feed.start(), STARTUP_TIMEOUT_MS, 'listening for events');
+      return feed;
+    },
+  });
   const events = new EventService(p.readers.events, p.writer, fanout, { retention: p.config.eventRetention, log, onPublished: d.onPublished });
   return {
     events,
@@ -17,6 +31,7 @@ export async function eventsDomain(p: Platform, d: { onPublished: () => void }):
     announce: (list) => events.announce(list),
     resetFeed: () => fanout.reset?.(),
     routes: eventRoutes(events, { scan: p.config.eventHistoryScan }),
+    sockets: [subscribeSocket({ hub: p.hub, events, maxBytes: p.config.wsBufferBytes })],
     metrics: (m) => m.gauge('koor_last_event_id', 'Id of the newest event (0 if none).', () => events.lastId()),
     close: () => fanout.stop?.(),
   };

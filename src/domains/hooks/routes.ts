@@ -1,16 +1,23 @@
-import { ClaudeHookInput } from '../../../schemas/http/hooks.js';
+import { Type } from '../../../schemas/typebox.js';
+import { ClaudeHookInput, ClaudeHookOutput, DigestReply, HookSessionReply } from '../../../schemas/http/hooks.js';
 import { fail } from '../../errors.js';
 import type { Ctx } from '../../http/context.js';
 import { pathName } from '../../http/path.js';
 import { sendJson, sendJsonText } from '../../http/reply.js';
-import type { Route } from '../../http/router.js';
+import type { Route } from '../../http/route.js';
 import type { HookInput, HookService } from './service.js';
+import { rule } from '../../http/permissions.js';
 
 /**
  * Headers the installer fills from the agent's environment (`$KOOR_AGENT_NAME` …; empty when
  * unset), and the client the command bridge (`koor-cli hook <client>`) posts for.
  */
-const CONTEXT_HEADERS = ['x-koor-agent-name', 'x-koor-project', 'x-koor-repo-root', 'x-koor-client'] as const;
+const CONTEXT_HEADERS = {
+  'x-koor-agent-name': Type.String({ description: "The agent's name ($KOOR_AGENT_NAME)" }),
+  'x-koor-project': Type.String({ description: 'The project the agent works on ($KOOR_PROJECT)' }),
+  'x-koor-repo-root': Type.String({ description: "The repository's root directory ($KOOR_REPO_ROOT)" }),
+  'x-koor-client': Type.String({ description: 'The client the command bridge posts for: claude-code (default), cursor or codex' }),
+};
 /** The clients whose input this endpoint takes (Cursor's and Codex's translated by the bridge); any other value counts as Claude Code. */
 const CLIENTS = new Set(['claude-code', 'cursor', 'codex']);
 const contextOf = (ctx: Ctx) => ({
@@ -25,6 +32,9 @@ export function hookRoutes(svc: HookService): Route[] {
     {
       method: 'POST',
       path: '/api/hooks/claude-code',
+      summary: 'Answer a Claude Code hook',
+      rule: rule('write', 'call agent hooks'),
+      replies: { 200: ClaudeHookOutput },
       body: 'json',
       schema: ClaudeHookInput,
       headers: CONTEXT_HEADERS,
@@ -39,11 +49,17 @@ export function hookRoutes(svc: HookService): Route[] {
     {
       method: 'GET',
       path: '/api/hooks/claude-code/sessions/:id',
+      summary: 'Read a hook session',
+      rule: rule('read', 'read hook sessions'),
+      replies: { 200: HookSessionReply },
       handler: async (ctx) => sendJsonText(ctx, 200, await svc.session(pathName(ctx.params[0]!, 'session_id'))),
     },
     {
       method: 'GET',
       path: '/api/agents/:id/digest',
+      summary: 'What changed for an agent since its last digest',
+      rule: rule('read', 'read digests'),
+      replies: { 200: DigestReply },
       handler: async (ctx) => sendJsonText(ctx, 200, await svc.digestOf(pathName(ctx.params[0]!, 'agent id'))),
     },
   ];

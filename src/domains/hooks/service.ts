@@ -1,8 +1,8 @@
 import path from 'node:path';
 import type { Event, HookSession, LeaseRow } from '../../../schemas/rpc/writer.js';
 import { fail } from '../../errors.js';
-import type { Role } from '../../http/context.js';
-import { checkName } from '../../http/path.js';
+import type { Role } from '../../identity.js';
+import { checkName } from '../../names.js';
 import { inScope, permitTargets } from '../../http/permissions.js';
 import type { Logger } from '../../log.js';
 import type { WriterClient } from '../../rpc/writer-client.js';

@@ -1,13 +1,15 @@
+import { DeletedReply, PositiveInt, Query } from '../../../schemas/http/common.js';
 import { auditBy } from '../../http/actor.js';
-import { CapabilitiesBody, RegisterBody } from '../../../schemas/http/instances.js';
+import { CapabilitiesBody, CapabilitiesReply, InstanceListReply, InstanceStatusReply, InstanceSummary, LivenessReply, RegisterBody, RegisterReply } from '../../../schemas/http/instances.js';
 import { fail } from '../../errors.js';
 import type { Ctx } from '../../http/context.js';
 import { replayHeaders, requestIdem } from '../../http/idempotency.js';
 import { sendJson } from '../../http/reply.js';
-import type { Route } from '../../http/router.js';
+import type { Route } from '../../http/route.js';
 import { queryParams } from '../../http/query.js';
 import type { LivenessMonitor } from './liveness.js';
 import type { InstanceService } from './service.js';
+import { rule } from '../../http/permissions.js';
 
 const idOf = (ctx: Ctx): string => {
   try {
@@ -22,17 +24,24 @@ export function instanceRoutes(svc: InstanceService, liveness: LivenessMonitor):
     {
       method: 'GET',
       path: '/api/instances',
+      summary: 'List agents',
+      rule: rule('read', 'list agents'),
+      replies: { 200: InstanceListReply },
+      query: Query({ name: 'Only agents of this name', workspace: 'Only agents in this workspace', stack: 'Only agents of this stack', capability: 'Only agents with this capability' }),
       handler: async (ctx) => {
         const q = queryParams(ctx);
         const f = (k: string) => (q.get(k) ? q.get(k)! : undefined);
         sendJson(ctx, 200, await svc.list({ name: f('name'), workspace: f('workspace'), stack: f('stack'), capability: f('capability') }));
       },
     },
-    { method: 'GET', path: '/api/instances/stale', handler: async (ctx) => sendJson(ctx, 200, await svc.stale()) },
-    { method: 'GET', path: '/api/instances/:id', handler: async (ctx) => sendJson(ctx, 200, await svc.get(idOf(ctx))) },
+    { method: 'GET', path: '/api/instances/stale', summary: 'List agents gone stale', rule: rule('read', 'list agents'), replies: { 200: InstanceListReply }, handler: async (ctx) => sendJson(ctx, 200, await svc.stale()) },
+    { method: 'GET', path: '/api/instances/:id', summary: 'Read an agent', rule: rule('read', 'read agents'), replies: { 200: InstanceSummary }, handler: async (ctx) => sendJson(ctx, 200, await svc.get(idOf(ctx))) },
     {
       method: 'POST',
       path: '/api/instances/register',
+      summary: 'Register an agent',
+      rule: rule('write', 'register agents'),
+      replies: { 200: RegisterReply },
       body: 'json',
       schema: RegisterBody,
       handler: async (ctx) => {
@@ -50,6 +59,9 @@ export function instanceRoutes(svc: InstanceService, liveness: LivenessMonitor):
     {
       method: 'POST',
       path: '/api/instances/:id/activate',
+      summary: 'Mark an agent active',
+      rule: rule('self', 'activate another agent'),
+      replies: { 200: InstanceStatusReply },
       handler: async (ctx) => {
         const i = await svc.touch(idOf(ctx), 'activate', auditBy(ctx));
         sendJson(ctx, 200, { id: i.id, status: 'active' });
@@ -58,6 +70,9 @@ export function instanceRoutes(svc: InstanceService, liveness: LivenessMonitor):
     {
       method: 'POST',
       path: '/api/instances/:id/heartbeat',
+      summary: "Record an agent's heartbeat",
+      rule: rule('self', 'heartbeat for another agent'),
+      replies: { 200: InstanceStatusReply },
       handler: async (ctx) => {
         const i = await svc.touch(idOf(ctx), 'heartbeat');
         sendJson(ctx, 200, { id: i.id, status: 'ok' });
@@ -66,6 +81,9 @@ export function instanceRoutes(svc: InstanceService, liveness: LivenessMonitor):
     {
       method: 'POST',
       path: '/api/instances/:id/capabilities',
+      summary: "Replace an agent's capabilities",
+      rule: rule('self', "change another agent's capabilities"),
+      replies: { 200: CapabilitiesReply },
       body: 'json',
       schema: CapabilitiesBody,
       handler: async (ctx) => {
@@ -77,6 +95,9 @@ export function instanceRoutes(svc: InstanceService, liveness: LivenessMonitor):
     {
       method: 'DELETE',
       path: '/api/instances/:id',
+      summary: 'Deregister an agent',
+      rule: rule('self', 'deregister another agent'),
+      replies: { 200: DeletedReply },
       handler: async (ctx) => {
         const id = idOf(ctx);
         await svc.deregister(id, auditBy(ctx));
@@ -86,6 +107,9 @@ export function instanceRoutes(svc: InstanceService, liveness: LivenessMonitor):
     {
       method: 'POST',
       path: '/api/liveness/check',
+      summary: 'Run the liveness check now',
+      rule: rule('admin', 'run the liveness check'),
+      replies: { 200: LivenessReply },
       handler: async (ctx) => {
         const stale = await liveness.check();
         sendJson(ctx, 200, { checked: true, newly_stale: stale, count: stale.length });

@@ -1,13 +1,13 @@
 import type { AuditTag, IdemTag } from '../../../schemas/rpc/envelope.js';
 import { tokenHash } from '../../../schemas/db/tables/tokens.js';
 import type { Event, Instance } from '../../../schemas/rpc/writer.js';
-import { AGENT, type Identity, type Resolved } from '../../http/context.js';
+import { AGENT, type Identity, type Resolved } from '../../identity.js';
 import type { Logger } from '../../log.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
 import { toRfc3339, toStorage, type Awaitable } from '../../store.js';
 import { fail } from '../../errors.js';
 import { IDENTITY_MISSES_MAX, IDENTITY_TOUCH_INTERVAL_MS, TOKEN_CONFIRM_MS } from '../../shared/limits.js';
-import { headerTokenHash } from '../../http/token-hash.js';
+import { headerTokenHash } from '../../token-hash.js';
 import type { InstanceFilter, InstanceReader, InstanceRow, TokenRow } from './reader.js';
 import { then } from '../../backend/awaitable.js';
 

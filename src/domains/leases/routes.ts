@@ -1,15 +1,29 @@
-import { CheckBody, LeaseBody, RenewBody } from '../../../schemas/http/coord.js';
+import { Fenced, PositiveInt, Query } from '../../../schemas/http/common.js';
+import { CheckBody, Lease, LeaseBody, LeaseCheckReply, LeaseListReply, LeaseReleasedReply, RenewBody } from '../../../schemas/http/coord.js';
 import { fail } from '../../errors.js';
 import { auditBy } from '../../http/actor.js';
 import type { Ctx } from '../../http/context.js';
-import { permitTargets } from '../../http/permissions.js';
+import { permitTargets, queryValue, rule, strings, type Target } from '../../http/permissions.js';
 import { checkName, pathName } from '../../http/path.js';
 import { positiveInt, queryParams, fenceParam } from '../../http/query.js';
 import { sendJson } from '../../http/reply.js';
 import { replayHeaders, requestIdem } from '../../http/idempotency.js';
-import type { Route } from '../../http/router.js';
+import type { Route } from '../../http/route.js';
 import { COORD_LIST_DEFAULT_LIMIT, COORD_LIST_MAX_LIMIT, LEASE_CHECK_MAX_PATHS } from '../../shared/limits.js';
 import { ttlParam, type LeaseService } from './service.js';
+
+/** The files a lease body names (none: the handler says what is missing). */
+const leaseBody = (field: string) => ({ from: 'body', target: (ctx: Ctx): Target[] => strings((ctx.json as Record<string, unknown> | undefined)?.[field]).map((name) => ({ kind: 'path', name })) }) as const;
+/** A lease listing narrowed to a file, or to the caller's own leases; else the whole collection. */
+const leaseList = {
+  from: 'request',
+  target: (ctx: Ctx): Target[] | Target => {
+    const holder = queryValue(ctx, 'holder');
+    if (holder !== null && holder === ctx.identity?.instanceId) return [];
+    return { kind: 'path', name: queryValue(ctx, 'resource') };
+  },
+} as const;
+const leasePath = { from: 'request', target: (ctx: Ctx): Target => ({ kind: 'path', name: queryValue(ctx, 'path') }) } as const;
 
 /** The calling agent (SPEC §8.4): leases are held by identified agents only. */
 function holderOf(ctx: Ctx): string {
@@ -28,6 +42,9 @@ export function leaseRoutes(svc: LeaseService): Route[] {
     {
       method: 'POST',
       path: '/api/leases',
+      summary: 'Lease files',
+      rule: rule('write', 'take leases', leaseBody('resources')),
+      replies: { 200: Lease },
       body: 'json',
       schema: LeaseBody,
       handler: async (ctx) => {
@@ -40,16 +57,23 @@ export function leaseRoutes(svc: LeaseService): Route[] {
     {
       method: 'GET',
       path: '/api/leases',
+      summary: 'List leases',
+      rule: rule('read', 'list leases', leaseList),
+      replies: { 200: LeaseListReply },
+      query: Query({ holder: 'Only the leases of this agent', resource: 'Only the leases covering this file', limit: PositiveInt('How many leases') }),
       handler: async (ctx) => {
         const q = queryParams(ctx);
         sendJson(ctx, 200, await svc.list({ holder: q.get('holder') || null, resource: q.get('resource') || null, limit: positiveInt(q, 'limit', COORD_LIST_DEFAULT_LIMIT, COORD_LIST_MAX_LIMIT) }));
       },
     },
-    { method: 'GET', path: '/api/leases/check', handler: async (ctx) => sendJson(ctx, 200, await svc.check(checkPath(queryParams(ctx).get('path')))) },
+    { method: 'GET', path: '/api/leases/check', summary: 'The leases on one file', rule: rule('read', 'check leases', leasePath), replies: { 200: LeaseListReply }, query: Query({}, { path: 'The file' }), handler: async (ctx) => sendJson(ctx, 200, await svc.check(checkPath(queryParams(ctx).get('path')))) },
     {
       // Many paths at once (a pre-commit hook's staged files): only the leased ones come back.
       method: 'POST',
       path: '/api/leases/check',
+      summary: 'The leases on many files',
+      rule: rule('read', 'check leases', leaseBody('paths')),
+      replies: { 200: LeaseCheckReply },
       body: 'json',
       schema: CheckBody,
       handler: async (ctx) => {
@@ -63,6 +87,9 @@ export function leaseRoutes(svc: LeaseService): Route[] {
     {
       method: 'GET',
       path: '/api/leases/:id',
+      summary: 'Read a lease',
+      rule: rule('read', 'read leases'),
+      replies: { 200: Lease },
       handler: async (ctx) => {
         const lease = await svc.get(pathName(ctx.params[0]!, 'lease id'));
         // A scoped token reads its own leases and those on its files (issue 30).
@@ -73,10 +100,13 @@ export function leaseRoutes(svc: LeaseService): Route[] {
     {
       method: 'POST',
       path: '/api/leases/:id/renew',
+      summary: 'Renew a lease',
+      rule: rule('write', 'renew leases'),
+      replies: { 200: Lease },
+      ...Fenced,
       body: 'json',
       schema: RenewBody,
       optionalBody: true,
-      headers: ['x-koor-fence'],
       handler: async (ctx) => {
         const holder = holderOf(ctx);
         const { ttl, fence } = ctx.json as { ttl?: unknown; fence?: number };
@@ -87,7 +117,10 @@ export function leaseRoutes(svc: LeaseService): Route[] {
     {
       method: 'DELETE',
       path: '/api/leases/:id',
-      headers: ['x-koor-fence'],
+      summary: 'Release a lease',
+      rule: rule('write', 'release leases'),
+      replies: { 200: LeaseReleasedReply },
+      ...Fenced,
       handler: async (ctx) => {
         const holder = holderOf(ctx);
         const id = pathName(ctx.params[0]!, 'lease id');

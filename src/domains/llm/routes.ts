@@ -1,5 +1,7 @@
+import { PositiveInt, Query } from '../../../schemas/http/common.js';
+import { Type } from '../../../schemas/typebox.js';
 import { gunzipSync } from 'node:zlib';
-import { BudgetBody, LlmUsageBody, OtlpLogsBody, OtlpMetricsBody } from '../../../schemas/http/ops.js';
+import { Budget, BudgetBody, BudgetDeletedReply, BudgetListReply, LlmListReply, LlmRecordedReply, LlmSummaryReply, LlmUsageBody, OtlpLogsBody, OtlpMetricsBody, OtlpReply } from '../../../schemas/http/ops.js';
 import type { BudgetPeriod } from '../../../schemas/rpc/writer.js';
 import { fail } from '../../errors.js';
 import { auditBy } from '../../http/actor.js';
@@ -7,8 +9,8 @@ import { checkName } from '../../http/path.js';
 import { replayHeaders, requestIdem } from '../../http/idempotency.js';
 import { sendJson } from '../../http/reply.js';
 import type { Ctx } from '../../http/context.js';
-import { permitTargets } from '../../http/permissions.js';
-import type { Route } from '../../http/router.js';
+import { permitTargets, projectQuery, queryValue, rule, type Target } from '../../http/permissions.js';
+import type { Route } from '../../http/route.js';
 import { instantParam, positiveInt, queryParams } from '../../http/query.js';
 import { OPS_LIST_DEFAULT_LIMIT, OPS_LIST_MAX_LIMIT, OTLP_CHUNK_RECORDS, OTLP_MAX_RECORDS } from '../../shared/limits.js';
 import { usageFromLogs } from './otlp.js';
@@ -98,11 +100,27 @@ async function mayCharge(svc: LlmService, ctx: Ctx, sessionId: string, cache: Ma
   return ok;
 }
 
+/** Budgets narrowed to one (`scope=project:<p>`): a scoped token reads only its projects' budgets. */
+/** OTLP/HTTP exporters may gzip their bodies. */
+const GzipHeader = Type.String({ description: 'gzip, or absent' });
+
+const budgetQuery = {
+  from: 'request',
+  target: (ctx: Ctx): Target => {
+    const scope = queryValue(ctx, 'scope');
+    return { kind: 'project', name: scope !== null && scope.startsWith('project:') ? scope.slice('project:'.length) : null };
+  },
+} as const;
+
 export function llmRoutes(svc: LlmService): Route[] {
   return [
     {
       method: 'POST',
       path: '/api/llm/usage',
+      summary: 'Record LLM usage',
+      // Whose usage and which project: checked by the handler (the caller's own agent; a scoped token's projects).
+      rule: rule('write', 'record LLM usage'),
+      replies: { 200: LlmRecordedReply },
       body: 'json',
       schema: LlmUsageBody,
       handler: async (ctx) => {
@@ -134,6 +152,10 @@ export function llmRoutes(svc: LlmService): Route[] {
     {
       method: 'GET',
       path: '/api/llm/usage',
+      summary: 'List LLM usage records',
+      rule: rule('read', 'read LLM usage', projectQuery),
+      replies: { 200: LlmListReply },
+      query: Query({ instance: 'Only the records of this agent', project: 'Only the records of this project', session_tag: 'Only the records of this session', from: 'Records at or after this instant', to: 'Records before this instant', limit: PositiveInt('How many records') }),
       handler: async (ctx) => {
         const q = queryParams(ctx);
         let by: ListFilter['by'] = null;
@@ -150,6 +172,10 @@ export function llmRoutes(svc: LlmService): Route[] {
     {
       method: 'GET',
       path: '/api/llm/usage/summary',
+      summary: 'Summarise LLM usage',
+      rule: rule('read', 'read LLM usage', projectQuery),
+      replies: { 200: LlmSummaryReply },
+      query: Query({ group_by: 'instance_id, project (default), model or session_tag', project: 'Only the records of this project', from: 'Records at or after this instant', to: 'Records before this instant' }),
       handler: async (ctx) => {
         const q = queryParams(ctx);
         const groupBy = q.get('group_by') || 'project';
@@ -163,9 +189,12 @@ export function llmRoutes(svc: LlmService): Route[] {
     {
       method: 'POST',
       path: '/v1/logs',
+      summary: 'Receive OpenTelemetry logs (OTLP/HTTP)',
+      rule: rule('write', 'send telemetry'),
+      replies: { 200: OtlpReply },
       body: 'json',
       schema: OtlpLogsBody,
-      headers: ['content-encoding'],
+      headers: { 'content-encoding': GzipHeader },
       decode: otlpJson,
       handler: async (ctx) => {
         const { usages } = usageFromLogs(ctx.json, ctx.identity?.instanceId ?? '');
@@ -200,9 +229,12 @@ export function llmRoutes(svc: LlmService): Route[] {
       // the api_request events carry each request's tokens and cost.
       method: 'POST',
       path: '/v1/metrics',
+      summary: 'Receive OpenTelemetry metrics (OTLP/HTTP)',
+      rule: rule('write', 'send telemetry'),
+      replies: { 200: OtlpReply },
       body: 'json',
       schema: OtlpMetricsBody,
-      headers: ['content-encoding'],
+      headers: { 'content-encoding': GzipHeader },
       decode: otlpJson,
       handler: (ctx) => {
         sendJson(ctx, 200, { partialSuccess: {}, recorded: 0, duplicates: 0 });
@@ -213,6 +245,10 @@ export function llmRoutes(svc: LlmService): Route[] {
       // `?scope=` narrows to one budget (a scoped token must: to a project of its scopes).
       method: 'GET',
       path: '/api/budgets',
+      summary: 'List LLM budgets',
+      rule: rule('read', 'read budgets', budgetQuery),
+      replies: { 200: BudgetListReply },
+      query: Query({ scope: 'Only this budget: agent:<id|name>, project:<p>, session:<tag> or global' }),
       handler: async (ctx) => {
         const only = queryParams(ctx).get('scope') || null;
         sendJson(ctx, 200, await svc.budgets(only === null ? undefined : (s) => s === only));
@@ -221,6 +257,9 @@ export function llmRoutes(svc: LlmService): Route[] {
     {
       method: 'PUT',
       path: '/api/budgets/:scope',
+      summary: 'Set an LLM budget',
+      rule: rule('admin', 'set budgets'),
+      replies: { 200: Budget },
       body: 'json',
       schema: BudgetBody,
       handler: async (ctx) => {
@@ -234,6 +273,9 @@ export function llmRoutes(svc: LlmService): Route[] {
     {
       method: 'DELETE',
       path: '/api/budgets/:scope',
+      summary: 'Remove an LLM budget',
+      rule: rule('admin', 'remove budgets'),
+      replies: { 200: BudgetDeletedReply },
       handler: async (ctx) => {
         const scope = scopeParam(ctx.params[0]!);
         await svc.deleteBudget(scope, auditBy(ctx));

@@ -1,8 +1,8 @@
 import type { Event } from '../../../schemas/rpc/writer.js';
 import { then } from '../../backend/awaitable.js';
 import type { Domain, Platform } from '../domain.js';
-import { InboxPush, INBOX_SUBSCRIBE_PATH } from './push.js';
-import { messageRoutes } from './routes.js';
+import { InboxPush } from './push.js';
+import { inboxSocket, messageRoutes } from './routes.js';
 import { MessageService } from './service.js';
 
 /** The agent inbox (issue 28): addressed messages, threads, read/ack state, and the live push. */
@@ -13,7 +13,7 @@ export function messagesDomain(p: Platform, d: { announce: (list: readonly Event
     messages,
     push,
     routes: messageRoutes(messages),
-    sockets: [{ path: INBOX_SUBSCRIBE_PATH, mount: (slots, deps) => push.mount(slots, deps) }],
+    sockets: [inboxSocket(push)],
     metrics: (m) => {
       m.counter('koor_messages_sent_total', 'Inbox messages sent through this node (idempotent retries not counted).', () => messages.stats.sent);
       m.gauge('koor_inbox_subscribers', 'Open inbox push streams (/api/inbox/subscribe) on this node.', () => push.stats.subscribers);

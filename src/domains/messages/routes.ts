@@ -1,17 +1,20 @@
-import { ReadBody, SendBody, type Importance } from '../../../schemas/http/messages.js';
+import { AckReply, type Importance, InboxReply, Message, MessageReceiptsReply, ReadBody, ReadReply, SendBody, ThreadReply } from '../../../schemas/http/messages.js';
 import { fail } from '../../errors.js';
 import { auditBy } from '../../http/actor.js';
 import type { Ctx } from '../../http/context.js';
 import { flagParam, parseIntStrict, positiveInt, queryParams, sinceParam } from '../../http/query.js';
 import { idemTag, REPLAYED } from '../../http/idempotency.js';
 import { sendJson, sendJsonText } from '../../http/reply.js';
-import type { Route } from '../../http/router.js';
+import type { Route } from '../../http/route.js';
 import { INBOX_DEFAULT_LIMIT, INBOX_MAX_LIMIT, INBOX_READ_MAX_IDS } from '../../shared/limits.js';
 import type { Caller, MessageService } from './service.js';
+import { rule, strings, type Target } from '../../http/permissions.js';
+import type { SocketRoute } from '../domain.js';
+import { INBOX_SUBSCRIBE_PATH, type InboxPush } from './push.js';
+import { PositiveInt, Query } from '../../../schemas/http/common.js';
 
 /** The caller as the inbox sees it: an agent, or the operator (no identity). */
 const callerOf = (ctx: Ctx): Caller => (ctx.identity ? { id: ctx.identity.instanceId, name: ctx.identity.name } : null);
-
 
 /** The calling agent: an inbox is an agent's own. */
 function recipientOf(ctx: Ctx, action: string): string {
@@ -34,11 +37,38 @@ function threadParam(q: URLSearchParams): number | null {
   return n;
 }
 
+/**
+ * The projects a message's `to` names (`project:<p>`; `*` is everyone: the whole collection). Agents
+ * named by id or name are checked by the service once resolved (their workspace's project).
+ */
+const messageTo = {
+  from: 'body',
+  target: (ctx: Ctx): Target[] => {
+    const to = (ctx.json as { to?: unknown } | undefined)?.to;
+    return strings(typeof to === 'string' ? [to] : to).flatMap((e): Target[] => (e === '*' ? [{ kind: 'project', name: null }] : e.startsWith('project:') ? [{ kind: 'project', name: e.slice(8) }] : []));
+  },
+} as const;
+
+/** The inbox's live push (./push.ts): a WebSocket route. */
+export function inboxSocket(push: InboxPush): SocketRoute {
+  return {
+    method: 'GET',
+    path: INBOX_SUBSCRIBE_PATH,
+    summary: "Push the calling agent's inbox (WebSocket)",
+    rule: rule('read', 'subscribe to an inbox'),
+    query: Query({ since: 'Send the items after this message id first', unread: 'true or 1: unread items only' }),
+    mount: (slots, deps) => push.mount(slots, deps),
+  };
+}
+
 export function messageRoutes(svc: MessageService): Route[] {
   return [
     {
       method: 'POST',
       path: '/api/messages',
+      summary: 'Send a message',
+      rule: rule('party', 'send messages', messageTo),
+      replies: { 200: Message },
       body: 'json',
       schema: SendBody,
       handler: async (ctx) => {
@@ -67,6 +97,10 @@ export function messageRoutes(svc: MessageService): Route[] {
     {
       method: 'GET',
       path: '/api/inbox',
+      summary: "Read the calling agent's inbox",
+      rule: rule('read', 'read an inbox'),
+      replies: { 200: InboxReply },
+      query: Query({ since: 'Only the items after this message id', unread: 'true or 1: unread items only', thread: 'Only the items of this thread', limit: PositiveInt('How many items') }),
       handler: async (ctx) => {
         const me = recipientOf(ctx, 'reading the inbox');
         const q = queryParams(ctx);
@@ -82,6 +116,9 @@ export function messageRoutes(svc: MessageService): Route[] {
     {
       method: 'POST',
       path: '/api/inbox/read',
+      summary: 'Mark inbox items read',
+      rule: rule('write', 'mark messages read'),
+      replies: { 200: ReadReply },
       body: 'json',
       schema: ReadBody,
       handler: async (ctx) => {
@@ -95,6 +132,9 @@ export function messageRoutes(svc: MessageService): Route[] {
     {
       method: 'POST',
       path: '/api/inbox/:id/ack',
+      summary: 'Acknowledge a message',
+      rule: rule('write', 'acknowledge messages'),
+      replies: { 200: AckReply },
       handler: async (ctx) => {
         const me = recipientOf(ctx, 'acknowledging a message');
         sendJsonText(ctx, 200, await svc.ack(me, idParam(ctx.params[0]!, 'MESSAGE_NOT_FOUND'), auditBy(ctx)));
@@ -103,11 +143,18 @@ export function messageRoutes(svc: MessageService): Route[] {
     {
       method: 'GET',
       path: '/api/messages/:id',
+      summary: "A message's receipts",
+      rule: rule('party', 'read messages'),
+      replies: { 200: MessageReceiptsReply },
       handler: async (ctx) => sendJsonText(ctx, 200, await svc.get(idParam(ctx.params[0]!, 'MESSAGE_NOT_FOUND'), callerOf(ctx))),
     },
     {
       method: 'GET',
       path: '/api/threads/:id',
+      summary: 'Read a thread',
+      rule: rule('party', 'read messages'),
+      replies: { 200: ThreadReply },
+      query: Query({ since: 'Only the messages after this id', limit: PositiveInt('How many messages') }),
       handler: async (ctx) => {
         const q = queryParams(ctx);
         const since = sinceParam(q.get('since')) ?? 0;

@@ -3,10 +3,9 @@ import type { Event, Message as StoredMessage } from '../../../schemas/rpc/write
 import { decodeMessage, type MessageDbRow } from '../../../schemas/db/messages.js';
 import type { Importance, ReadReply } from '../../../schemas/http/messages.js';
 import { fail } from '../../errors.js';
-import type { Principal } from '../../http/context.js';
-import { checkName } from '../../http/path.js';
+import { HUMAN, type Principal } from '../../identity.js';
+import { checkName } from '../../names.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
-import { HUMAN } from '../../http/idempotency.js';
 import { MESSAGE_MAX_BODY_BYTES, MESSAGE_MAX_RECIPIENTS, MESSAGE_MAX_TO } from '../../shared/limits.js';
 import { folderOf } from '../../shared/workspace.js';
 import { toRfc3339 } from '../../store.js';
@@ -49,7 +48,7 @@ const live = (i: InstanceRow): boolean => i.status !== 'stale';
 const inProject = (workspace: string, p: string): boolean => workspace === p || folderOf(workspace) === p;
 /** Whether a scoped token may address `entry` (resolved to `found`): only inside its projects. */
 function reaches(scopes: readonly string[], entry: string, found: readonly InstanceRow[]): boolean {
-  // `*` and `project:<p>` were checked against the permission table's rule already.
+  // `*` and `project:<p>` were checked against the route's rule already.
   if (entry === '*' || entry.startsWith('project:')) return true;
   const projects = scopes.filter((s) => s.startsWith('project:')).map((s) => s.slice('project:'.length));
   return found.every((i) => projects.some((p) => inProject(i.workspace, p)));

@@ -1,13 +1,15 @@
+import { DeletedReply, PositiveInt, Query } from '../../../schemas/http/common.js';
 import { auditBy } from '../../http/actor.js';
-import { RuleInput, RulesImportBody, RulesPutBody, ValidateBody } from '../../../schemas/http/rules.js';
+import { ProjectRulesReply, RuleDecisionReply, RuleInput, RuleListReply, RulesImportBody, RulesImportReply, RulesPutBody, RulesPutReply, ValidateBody, ValidateReply } from '../../../schemas/http/rules.js';
 import type { Ctx } from '../../http/context.js';
 import { pathName } from '../../http/path.js';
 import { queryParams } from '../../http/query.js';
 import { replayHeaders, requestIdem } from '../../http/idempotency.js';
 import { sendJson } from '../../http/reply.js';
-import type { Route } from '../../http/router.js';
+import type { Route } from '../../http/route.js';
 import { RULE_STATUSES, type RuleService, type RuleStatus } from './service.js';
 import { fail } from '../../errors.js';
+import { projectBody, projectParam, projectQuery, rule } from '../../http/permissions.js';
 
 type Str = string | null | undefined;
 const s = (v: Str): string => v ?? '';
@@ -24,11 +26,18 @@ export function ruleRoutes(svc: RuleService): Route[] {
     {
       method: 'GET',
       path: '/api/validate/:project/rules',
+      summary: "A project's rules",
+      rule: rule('read', 'read rules', projectParam),
+      replies: { 200: ProjectRulesReply },
+      query: Query({ stack: 'Only the rules for this stack' }),
       handler: async (ctx) => sendJson(ctx, 200, await svc.list(project(ctx), queryParams(ctx).get('stack') ?? '')),
     },
     {
       method: 'PUT',
       path: '/api/validate/:project/rules',
+      summary: "Replace a project's rules",
+      rule: rule('admin', 'replace a rule set', projectParam),
+      replies: { 200: RulesPutReply },
       body: 'json',
       schema: RulesPutBody,
       handler: async (ctx) => sendJson(ctx, 200, await svc.replace(project(ctx), ctx.json as RuleInput[] | null)),
@@ -36,6 +45,9 @@ export function ruleRoutes(svc: RuleService): Route[] {
     {
       method: 'POST',
       path: '/api/validate/:project',
+      summary: "Check content against a project's rules",
+      rule: rule('read', 'validate content', projectParam),
+      replies: { 200: ValidateReply },
       body: 'json',
       schema: ValidateBody,
       handler: async (ctx) => {
@@ -49,6 +61,9 @@ export function ruleRoutes(svc: RuleService): Route[] {
     {
       method: 'POST',
       path: '/api/rules/propose',
+      summary: 'Propose a rule',
+      rule: rule('write', 'propose rules', projectBody),
+      replies: { 200: RuleDecisionReply },
       body: 'json',
       schema: RuleInput,
       handler: async (ctx) => {
@@ -61,11 +76,17 @@ export function ruleRoutes(svc: RuleService): Route[] {
     {
       method: 'POST',
       path: '/api/rules/:project/:rule/accept',
+      summary: 'Accept a proposed rule',
+      rule: rule('admin', 'accept rules', projectParam),
+      replies: { 200: RuleDecisionReply },
       handler: async (ctx) => decided(ctx, await svc.decide(project(ctx), pathName(ctx.params[1]!, 'rule_id'), 'accepted', auditBy(ctx), requestIdem(ctx))),
     },
     {
       method: 'POST',
       path: '/api/rules/:project/:rule/reject',
+      summary: 'Reject a proposed rule',
+      rule: rule('admin', 'reject rules', projectParam),
+      replies: { 200: RuleDecisionReply },
       handler: async (ctx) => decided(ctx, await svc.decide(project(ctx), pathName(ctx.params[1]!, 'rule_id'), 'rejected', auditBy(ctx), requestIdem(ctx))),
     },
     {
@@ -73,6 +94,10 @@ export function ruleRoutes(svc: RuleService): Route[] {
       // as waiting for a decision); by project, rule_id.
       method: 'GET',
       path: '/api/rules',
+      summary: 'List rules',
+      rule: rule('read', 'list rules', projectQuery),
+      replies: { 200: RuleListReply },
+      query: Query({ status: 'Only the rules in this status: accepted, proposed, rejected', project: 'A scoped token: a project of its scopes' }),
       handler: async (ctx) => {
         const raw = queryParams(ctx).get('status') || null;
         if (raw !== null && !(RULE_STATUSES as readonly string[]).includes(raw)) throw fail('RULE_STATUS_INVALID');
@@ -82,11 +107,18 @@ export function ruleRoutes(svc: RuleService): Route[] {
     {
       method: 'DELETE',
       path: '/api/rules/:project/:rule',
+      summary: 'Delete a rule',
+      rule: rule('admin', 'delete rules', projectParam),
+      replies: { 200: DeletedReply },
       handler: async (ctx) => sendJson(ctx, 200, await svc.delete(project(ctx), pathName(ctx.params[1]!, 'rule_id'), auditBy(ctx))),
     },
     {
       method: 'GET',
       path: '/api/rules/export',
+      summary: 'Export rules',
+      rule: rule('read', 'export rules', projectQuery),
+      replies: { 200: RuleListReply },
+      query: Query({ source: 'The rule sources to export, comma-separated (default local,learned)', project: 'A scoped token: a project of its scopes' }),
       handler: async (ctx) => {
         const raw = queryParams(ctx).get('source');
         const sources = raw ? raw.split(',').map((x) => x.trim()) : DEFAULT_EXPORT_SOURCES;
@@ -96,6 +128,9 @@ export function ruleRoutes(svc: RuleService): Route[] {
     {
       method: 'POST',
       path: '/api/rules/import',
+      summary: 'Import rules',
+      rule: rule('admin', 'import rules'),
+      replies: { 200: RulesImportReply },
       body: 'json',
       schema: RulesImportBody,
       handler: async (ctx) => sendJson(ctx, 200, await svc.import((ctx.json as RuleInput[] | null) ?? [], { audit: auditBy(ctx) })),

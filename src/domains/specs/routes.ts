@@ -2,9 +2,11 @@ import { auditBy } from '../../http/actor.js';
 import { fail } from '../../errors.js';
 import type { Ctx } from '../../http/context.js';
 import { send, sendJson, sendWritten, versionHeaders } from '../../http/reply.js';
-import type { Route } from '../../http/router.js';
+import { type Route, STORED } from '../../http/route.js';
 import { pathName } from '../../http/path.js';
 import type { SpecService } from './service.js';
+import { SpecDeletedReply, SpecListReply, SpecPutReply } from '../../../schemas/http/specs.js';
+import { projectParam, rule } from '../../http/permissions.js';
 
 const param = (ctx: Ctx, i: number): string => pathName(ctx.params[i]!, i === 0 ? 'project' : 'name');
 
@@ -13,6 +15,9 @@ export function specRoutes(svc: SpecService): Route[] {
     {
       method: 'GET',
       path: '/api/specs/:project',
+      summary: "List a project's specs",
+      rule: rule('read', 'read specs', projectParam),
+      replies: { 200: SpecListReply },
       handler: async (ctx) => {
         // The newest revision read before the list: a watch from it misses nothing the list does not show.
         const revision = await svc.newestRevision();
@@ -22,6 +27,9 @@ export function specRoutes(svc: SpecService): Route[] {
     {
       method: 'GET',
       path: '/api/specs/:project/:name',
+      summary: 'Read a spec',
+      rule: rule('read', 'read specs', projectParam),
+      replies: { 200: STORED, 304: true },
       handler: async (ctx) => {
         const row = await svc.get(param(ctx, 0), param(ctx, 1));
         const etag = `"${row.hash}"`;
@@ -32,6 +40,9 @@ export function specRoutes(svc: SpecService): Route[] {
     {
       method: 'PUT',
       path: '/api/specs/:project/:name',
+      summary: 'Write a spec',
+      rule: rule('write', 'write specs', projectParam),
+      replies: { 200: SpecPutReply },
       body: 'raw',
       handler: async (ctx) => {
         if (ctx.body.length === 0) throw fail('EMPTY_BODY');
@@ -45,6 +56,9 @@ export function specRoutes(svc: SpecService): Route[] {
     {
       method: 'DELETE',
       path: '/api/specs/:project/:name',
+      summary: 'Delete a spec',
+      rule: rule('write', 'delete specs', projectParam),
+      replies: { 200: SpecDeletedReply },
       handler: async (ctx) => sendJson(ctx, 200, await svc.delete(param(ctx, 0), param(ctx, 1), ctx.headers.ifMatch || undefined, auditBy(ctx))),
     },
   ];

@@ -3,10 +3,10 @@ import { STATE_CHANGES_KEEP, STATE_CHANGES_PRUNE_CHUNK, STATE_CHANGES_PRUNE_MS, 
 import type { Job } from '../../cluster/node.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
 import type { Logger } from '../../log.js';
-import { stateRoutes, txnRoutes } from './routes.js';
+import { stateRoutes, txnRoutes, watchRoutes } from './routes.js';
 import type { Event } from '../../../schemas/rpc/writer.js';
 import { StateService } from './service.js';
-import { ChangeFeed, mountWatch, SPECS_WATCH_PATH, STATE_WATCH_PATH } from './watch.js';
+import { ChangeFeed } from './watch.js';
 
 /**
  * The state store (SPEC §2.2): values with versions, history and rollback; a read cache where one
@@ -30,10 +30,7 @@ export function stateDomain(p: Platform): Domain & { state: StateService; feed: 
     feed,
     routes: stateRoutes(state),
     jobs: [jobs],
-    sockets: [
-      { path: STATE_WATCH_PATH, mount: (slots, d) => mountWatch(slots, { ...d, ...deps }, STATE_WATCH_PATH) },
-      { path: SPECS_WATCH_PATH, mount: (slots, d) => mountWatch(slots, { ...d, ...deps }, SPECS_WATCH_PATH) },
-    ],
+    sockets: watchRoutes(deps),
     metrics(m) {
       m.gauge('koor_state_keys', 'State keys stored.', () => state.count());
       m.counter('koor_state_cache_hits_total', 'State reads answered from the front cache.', () => state.cache.stats.hits);

@@ -1,18 +1,27 @@
+import { FENCE_PARAM, Fenced, PositiveInt, Query } from '../../../schemas/http/common.js';
 import { auditBy } from '../../http/actor.js';
 import { fail } from '../../errors.js';
 import type { Ctx } from '../../http/context.js';
 import { send, sendJson, sendJsonText, sendWritten, type HeaderList } from '../../http/reply.js';
 import { stateTtl, txnHandler, type TxnDeps } from './txn.js';
-import type { Route } from '../../http/router.js';
+import { type Route, STORED } from '../../http/route.js';
 import { checkName, pathName } from '../../http/path.js';
-import { TxnBody } from '../../../schemas/http/state.js';
+import { EphemeralHeader, StateDeletedReply, StateDiffReply, StateHistoryReply, StateListReply, StatePutReply, StateRollbackReply, TtlHeader, TxnBody, TxnReply } from '../../../schemas/http/state.js';
 import { fenceParam, parseIntStrict, positiveInt, queryParams } from '../../http/query.js';
 import { JSON_MAX_DEPTH, jsonTooDeep, STATE_HISTORY_DEFAULT_LIMIT, STATE_HISTORY_MAX_LIMIT, STATE_LIST_DEFAULT_LIMIT, STATE_LIST_MAX_LIMIT } from '../../shared/limits.js';
 import type { CachedValue } from './cache.js';
 import type { StateService } from './service.js';
 import { then } from '../../backend/awaitable.js';
+import { decoded, projectQuery, queryValue, rule, type Target } from '../../http/permissions.js';
+import type { SocketRoute } from '../domain.js';
+import { type ChangeFeed, mountWatch, SPECS_WATCH_PATH, STATE_WATCH_PATH } from './watch.js';
 
 const PREFIX = '/api/state/';
+
+/** What a state call touches (scoped tokens): the key of its path. */
+const stateKey = { from: 'request', target: (ctx: Ctx): Target => ({ kind: 'state', name: decoded(ctx.url.slice(PREFIX.length)) }) } as const;
+/** A key prefix narrows a listing (or a watch) to it: `prefix=web/` reads as the keys `web/**`. */
+const stateList = { from: 'request', target: (ctx: Ctx): Target => ({ kind: 'state', name: queryValue(ctx, 'prefix') === null ? null : `${queryValue(ctx, 'prefix')}**` }) } as const;
 
 /** `{key...}`: the rest of the path, URL-decoded, slashes allowed; bounded length, no NUL. */
 const keyOf = (ctx: Ctx): string => pathName(ctx.url.slice(PREFIX.length), 'key');
@@ -29,9 +38,49 @@ function ephemeralOwner(ctx: Ctx): string | undefined {
   return ctx.identity.instanceId;
 }
 
+const WATCH_QUERY = {
+  since_revision: 'Replay the retained changes after this revision first (X-Koor-Oldest-Revision when older ones are gone)',
+  values: 'true or 1: each change carries the value written',
+};
+
+/** The state and spec watches (issue 31): WebSocket routes of this domain (./watch.ts). */
+export function watchRoutes(deps: { feed: ChangeFeed; maxBytes: number }): SocketRoute[] {
+  return [
+    {
+      method: 'GET',
+      path: STATE_WATCH_PATH,
+      summary: 'Watch state changes (WebSocket)',
+      rule: rule('read', 'watch state', stateList),
+      query: Query({ prefix: 'Only the keys starting with this', ...WATCH_QUERY }),
+      mount: (slots, d) => mountWatch(slots, { ...d, ...deps }, STATE_WATCH_PATH),
+    },
+    {
+      method: 'GET',
+      path: SPECS_WATCH_PATH,
+      summary: "Watch a project's spec changes (WebSocket)",
+      rule: rule('read', 'watch specs', projectQuery),
+      query: Query(WATCH_QUERY, { project: 'The project whose specs to watch' }),
+      mount: (slots, d) => mountWatch(slots, { ...d, ...deps }, SPECS_WATCH_PATH),
+    },
+  ];
+}
+
 /** `POST /api/txn` (issue 31): compares and ops in one writer transaction (./txn.ts). */
 export function txnRoutes(d: TxnDeps): Route[] {
-  return [{ method: 'POST', path: '/api/txn', body: 'json', schema: TxnBody, headers: ['x-koor-fence'], handler: txnHandler(d) }];
+  return [
+    {
+      method: 'POST',
+      path: '/api/txn',
+      summary: 'Run compares and operations in one transaction',
+      // A scoped token: the route checks every key and topic of the transaction (./txn.ts).
+      rule: rule('write', 'run transactions'),
+      replies: { 200: TxnReply },
+      ...Fenced,
+      body: 'json',
+      schema: TxnBody,
+      handler: txnHandler(d),
+    },
+  ];
 }
 
 export function stateRoutes(svc: StateService): Route[] {
@@ -39,6 +88,10 @@ export function stateRoutes(svc: StateService): Route[] {
     {
       method: 'GET',
       path: '/api/state',
+      summary: 'List state keys (paged by key)',
+      rule: rule('read', 'list state keys', stateList),
+      replies: { 200: StateListReply },
+      query: Query({ prefix: 'Only the keys starting with this', after: 'The last key of the previous page', limit: PositiveInt('Keys per page (default and most 5000)') }),
       // Paged (keyset on the key): `limit` (default and max 5000) and `after=<last key seen>`.
       // More keys → `Link: </api/state?after=…&limit=…>; rel="next"`; the body stays a plain array.
       handler: async (ctx) => {
@@ -56,6 +109,11 @@ export function stateRoutes(svc: StateService): Route[] {
     {
       method: 'GET',
       path: '/api/state/*',
+      summary: 'Read a state value (or its history, a diff, an earlier version)',
+      rule: rule('read', 'read state', stateKey),
+      replies: { 200: STORED, 304: true },
+      modes: { history: StateHistoryReply, diff: StateDiffReply, version: STORED },
+      query: Query({ history: '1: the versions kept, newest first', limit: PositiveInt('With history: how many versions'), diff: 'A,B: what changed from version A to version B', version: 'An earlier version, as stored' }),
       handler: (ctx) => {
         const key = keyOf(ctx);
         if (ctx.query !== '') {
@@ -75,8 +133,12 @@ export function stateRoutes(svc: StateService): Route[] {
     {
       method: 'PUT',
       path: '/api/state/*',
+      summary: 'Write a state value',
+      rule: rule('write', 'write state', stateKey),
+      replies: { 200: StatePutReply },
+      query: Query({ ttl: 'The key expires this long after the write (X-Koor-TTL wins)', ...FENCE_PARAM }),
       body: 'raw',
-      headers: ['x-koor-ttl', 'x-koor-ephemeral', 'x-koor-fence'],
+      headers: { 'x-koor-ttl': TtlHeader, 'x-koor-ephemeral': EphemeralHeader, ...Fenced.headers },
       handler: async (ctx) => {
         const key = keyOf(ctx);
         if (ctx.body.length === 0) throw fail('EMPTY_BODY');
@@ -106,8 +168,12 @@ export function stateRoutes(svc: StateService): Route[] {
     {
       method: 'POST',
       path: '/api/state/*',
+      summary: 'Roll a state value back to an earlier version',
+      rule: rule('write', 'write state', stateKey),
+      replies: { 200: StateRollbackReply },
+      query: Query(FENCE_PARAM, { rollback: 'The version to write again as a new one' }),
       body: 'raw',
-      headers: ['x-koor-fence'],
+      headers: Fenced.headers,
       handler: async (ctx) => {
         const key = keyOf(ctx);
         const raw = queryParams(ctx).get('rollback');
@@ -122,7 +188,10 @@ export function stateRoutes(svc: StateService): Route[] {
     {
       method: 'DELETE',
       path: '/api/state/*',
-      headers: ['x-koor-fence'],
+      summary: 'Delete a state value',
+      rule: rule('write', 'delete state', stateKey),
+      replies: { 200: StateDeletedReply },
+      ...Fenced,
       handler: async (ctx) => {
         const key = keyOf(ctx);
         const r = await svc.delete(key, ctx.headers.ifMatch || undefined, auditBy(ctx), actor(ctx), fenceParam(ctx));

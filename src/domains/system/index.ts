@@ -3,7 +3,7 @@ import type { Domain, Platform } from '../domain.js';
 import type { Presence } from '../instances/presence.js';
 import type { CallCounters } from './metrics.js';
 import { Retention } from './retention.js';
-import { systemRoutes } from './routes.js';
+import { systemRoutes, type SystemDeps } from './routes.js';
 
 /** /health and the metrics routes (SPEC §2.14), and retention: every table that grows is pruned on a schedule (SPEC §8.10). */
 export function systemDomain(
@@ -16,6 +16,8 @@ export function systemDomain(
     counters: CallCounters;
     metrics: Metrics;
     figures: (v: MetricsSnapshot) => Record<string, unknown>;
+    /** Every route the server serves (the API description reads them on its first request). */
+    api: SystemDeps['api'];
     pruneEvents: () => Promise<number>;
     /** Compliance runs pruned (compliance keeps its own history bounded; its count is reported with retention's). */
     compliancePruned: () => number;
@@ -37,7 +39,7 @@ export function systemDomain(
     size: () => p.backend.size(),
     log: p.log.child({ component: 'retention' }),
   });
-  const routes = systemRoutes({ presence: d.presence, storageFull: () => p.writer.storageFull, uptimeMs: d.uptimeMs, bootId: d.bootId, counters: d.counters, apiBind: c.bind.text, dashboardBind: c.dashboardBind?.text ?? '', metrics: d.metrics, figures: d.figures });
+  const routes = systemRoutes({ presence: d.presence, storageFull: () => p.writer.storageFull, uptimeMs: d.uptimeMs, bootId: d.bootId, counters: d.counters, apiBind: c.bind.text, dashboardBind: c.dashboardBind?.text ?? '', metrics: d.metrics, figures: d.figures, api: d.api });
   const r = retention.stats;
   /** Tables pruned, as the `table` label, and where each count is kept. */
   const pruned: ReadonlyArray<[string, () => number]> = [

@@ -1,8 +1,11 @@
-import { send, sendJson } from '../../http/reply.js';
-import type { Route } from '../../http/router.js';
+import { openApiDocument } from '../../http/openapi.js';
+import { send, sendJson, sendJsonText } from '../../http/reply.js';
+import { PROMETHEUS, type Route, type RouteDecl } from '../../http/route.js';
 import type { Metrics, MetricsSnapshot } from '../../metrics/registry.js';
 import type { Presence } from '../instances/presence.js';
 import { goUptime, tokenTax, type CallCounters } from './metrics.js';
+import { HealthReply, MetricsReply, MetricsResetReply, OpenApiReply } from '../../../schemas/http/system.js';
+import { rule } from '../../http/permissions.js';
 
 export interface SystemDeps {
   /** The server's own presence: /health reports the liveness monitor's lag and grace (issue 34). */
@@ -20,13 +23,20 @@ export interface SystemDeps {
   metrics: Metrics;
   /** Figures /api/metrics adds to SPEC §2.14's (events, writer, retention, …), from the registry. */
   figures: (v: MetricsSnapshot) => Record<string, unknown>;
+  /** Every route the server serves, REST and WebSocket (read when the API description is first asked for). */
+  api: () => { routes: readonly Route[]; sockets: readonly RouteDecl[] };
 }
 
 export function systemRoutes(d: SystemDeps): Route[] {
+  // The routes are fixed once the server listens: described once, on the first request.
+  let description: string | null = null;
   return [
     {
       method: 'GET',
       path: '/health',
+      summary: 'Whether the server is up, and its liveness clock',
+      rule: rule('public', 'check health'),
+      replies: { 200: HealthReply },
       public: true,
       counted: false,
       handler: (ctx) => {
@@ -43,6 +53,9 @@ export function systemRoutes(d: SystemDeps): Route[] {
     {
       method: 'GET',
       path: '/api/metrics',
+      summary: "The server's figures",
+      rule: rule('read', 'read metrics'),
+      replies: { 200: MetricsReply },
       counted: false,
       handler: async (ctx) => {
         const v = await d.metrics.snapshot();
@@ -58,6 +71,9 @@ export function systemRoutes(d: SystemDeps): Route[] {
     {
       method: 'POST',
       path: '/api/metrics/reset',
+      summary: 'Reset the call counters',
+      rule: rule('admin', 'reset metrics'),
+      replies: { 200: MetricsResetReply },
       counted: false,
       handler: (ctx) => {
         d.counters.reset();
@@ -68,10 +84,28 @@ export function systemRoutes(d: SystemDeps): Route[] {
       // Prometheus text format; auth as /api/*, not a token-tax call.
       method: 'GET',
       path: '/metrics',
+      summary: 'Metrics in the Prometheus text format',
+      rule: rule('read', 'read metrics'),
+      replies: { 200: PROMETHEUS },
       counted: false,
       handler: async (ctx) => {
         const text = await d.metrics.text();
         send(ctx, 200, text, d.metrics.contentType);
+      },
+    },
+    {
+      method: 'GET',
+      path: '/api/openapi.json',
+      summary: 'This API, described in OpenAPI 3.1',
+      rule: rule('read', 'read the API description'),
+      replies: { 200: OpenApiReply },
+      counted: false,
+      handler: (ctx) => {
+        if (description === null) {
+          const { routes, sockets } = d.api();
+          description = JSON.stringify(openApiDocument(routes, sockets));
+        }
+        sendJsonText(ctx, 200, description);
       },
     },
   ];

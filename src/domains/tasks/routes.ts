@@ -1,14 +1,14 @@
-import { CheckpointBody, ClaimBody, SettleBody, TaskBody } from '../../../schemas/http/coord.js';
+import { Fenced, PositiveInt, Query } from '../../../schemas/http/common.js';
+import { Checkpoint, CheckpointBody, CheckpointListReply, ClaimBody, ClaimReply, SettleBody, Task, TaskBody, TaskListReply } from '../../../schemas/http/coord.js';
 import { fail, failWith } from '../../errors.js';
-import { fenceParam } from '../../http/query.js';
+import { fenceParam, parseIntStrict, positiveInt, queryParams } from '../../http/query.js';
 import { auditBy } from '../../http/actor.js';
 import type { Ctx } from '../../http/context.js';
-import { permitTargets } from '../../http/permissions.js';
-import { parseIntStrict, positiveInt, queryParams } from '../../http/query.js';
-import { compactJson, rawMember } from '../../http/raw-json.js';
+import { permitTargets, projectBody, projectQuery, rule } from '../../http/permissions.js';
+import { compactJson, rawMember } from '../../raw-json.js';
 import { requestIdem, replayHeaders } from '../../http/idempotency.js';
 import { sendJsonText } from '../../http/reply.js';
-import type { Route } from '../../http/router.js';
+import type { Route } from '../../http/route.js';
 import { COORD_LIST_DEFAULT_LIMIT, COORD_LIST_MAX_LIMIT, TASK_DEFAULT_MAX_ATTEMPTS } from '../../shared/limits.js';
 import { TASK_STATUSES, taskId, type TaskService } from './service.js';
 
@@ -33,14 +33,23 @@ function statusesParam(raw: string | null): string[] | null {
   return list;
 }
 
+/** How a claimed task is settled: one route each. */
+const SETTLE = {
+  complete: { summary: 'Complete a claimed task', rule: rule('write', 'complete tasks') },
+  fail: { summary: 'Fail a claimed task', rule: rule('write', 'fail tasks') },
+  release: { summary: 'Give a claimed task back', rule: rule('write', 'release tasks') },
+} as const;
+
 function settleRoute(how: 'complete' | 'fail' | 'release', svc: TaskService): Route {
   return {
     method: 'POST',
     path: `/api/tasks/:id/${how}`,
+    ...SETTLE[how],
+    replies: { 200: Task },
+    ...Fenced,
     body: 'json',
     schema: SettleBody,
     optionalBody: true,
-    headers: ['x-koor-fence'],
     handler: async (ctx) => {
       const holder = agentOf(ctx, how);
       const b = ctx.json as { reason?: string; retry?: boolean; fence?: number };
@@ -60,6 +69,9 @@ export function taskRoutes(svc: TaskService, budgetRefusing: BudgetGate): Route[
     {
       method: 'POST',
       path: '/api/tasks',
+      summary: 'Create a task',
+      rule: rule('write', 'create tasks', projectBody),
+      replies: { 200: Task },
       body: 'json',
       schema: TaskBody,
       handler: async (ctx) => {
@@ -87,6 +99,10 @@ export function taskRoutes(svc: TaskService, budgetRefusing: BudgetGate): Route[
     {
       method: 'GET',
       path: '/api/tasks',
+      summary: 'List tasks',
+      rule: rule('read', 'list tasks', projectQuery),
+      replies: { 200: TaskListReply },
+      query: Query({ project: 'Only the tasks of this project', status: 'Only tasks in these statuses: ready, blocked, claimed, done, failed (comma-separated)', claimed_by: 'Only the tasks this agent claimed', after: 'The last task id of the previous page', limit: PositiveInt('How many tasks') }),
       handler: async (ctx) => {
         const q = queryParams(ctx);
         const tasks = await svc.list({
@@ -102,6 +118,9 @@ export function taskRoutes(svc: TaskService, budgetRefusing: BudgetGate): Route[
     {
       method: 'POST',
       path: '/api/tasks/claim',
+      summary: "Claim a project's next ready task",
+      rule: rule('write', 'claim tasks', projectBody),
+      replies: { 200: ClaimReply },
       body: 'json',
       schema: ClaimBody,
       handler: async (ctx) => {
@@ -117,6 +136,9 @@ export function taskRoutes(svc: TaskService, budgetRefusing: BudgetGate): Route[
     {
       method: 'GET',
       path: '/api/tasks/:id',
+      summary: 'Read a task',
+      rule: rule('read', 'read tasks'),
+      replies: { 200: Task },
       handler: async (ctx) => {
         const text = await svc.get(taskId(ctx.params[0]!));
         // A scoped token reads only its projects' tasks (issue 30).
@@ -130,9 +152,12 @@ export function taskRoutes(svc: TaskService, budgetRefusing: BudgetGate): Route[
     {
       method: 'POST',
       path: '/api/tasks/:id/checkpoint',
+      summary: "Checkpoint a claimed task's progress",
+      rule: rule('write', 'checkpoint tasks'),
+      replies: { 200: Checkpoint },
+      ...Fenced,
       body: 'json',
       schema: CheckpointBody,
-      headers: ['x-koor-fence'],
       handler: async (ctx) => {
         const holder = agentOf(ctx, 'checkpoint');
         const b = ctx.json as { done?: string; next?: string; fence?: number };
@@ -144,6 +169,9 @@ export function taskRoutes(svc: TaskService, budgetRefusing: BudgetGate): Route[
     {
       method: 'GET',
       path: '/api/tasks/:id/checkpoints',
+      summary: "A task's checkpoints",
+      rule: rule('read', 'read tasks'),
+      replies: { 200: CheckpointListReply },
       handler: async (ctx) => {
         const id = taskId(ctx.params[0]!);
         // A scoped token reads only its projects' tasks (issue 30).

@@ -1,14 +1,16 @@
+import { DeletedReply, PositiveInt, Query } from '../../../schemas/http/common.js';
 import { auditBy } from '../../http/actor.js';
-import { TemplateApplyBody, TemplateCreateBody } from '../../../schemas/http/templates.js';
+import { Template, TemplateApplyBody, TemplateApplyReply, TemplateCreateBody, TemplateListReply } from '../../../schemas/http/templates.js';
 import { fail } from '../../errors.js';
 import type { Ctx } from '../../http/context.js';
 import { pathName } from '../../http/path.js';
 import { queryParams } from '../../http/query.js';
-import { rawMember } from '../../http/raw-json.js';
+import { rawMember } from '../../raw-json.js';
 import { replayHeaders, requestIdem } from '../../http/idempotency.js';
 import { sendJson, sendJsonText } from '../../http/reply.js';
-import type { Route } from '../../http/router.js';
+import type { Route } from '../../http/route.js';
 import type { TemplateService } from './service.js';
+import { rule } from '../../http/permissions.js';
 
 const idOf = (ctx: Ctx): string => pathName(ctx.params[0]!, 'id');
 
@@ -25,6 +27,10 @@ export function templateRoutes(svc: TemplateService): Route[] {
     {
       method: 'GET',
       path: '/api/templates',
+      summary: 'List templates',
+      rule: rule('read', 'list templates'),
+      replies: { 200: TemplateListReply },
+      query: Query({ kind: 'Only the templates of this kind', tag: 'Only the templates with this tag' }),
       handler: async (ctx) => {
         const q = queryParams(ctx);
         // Any string is a usable kind or tag (SPEC §7-24 has nothing to reject); '' = absent.
@@ -35,6 +41,9 @@ export function templateRoutes(svc: TemplateService): Route[] {
     {
       method: 'POST',
       path: '/api/templates',
+      summary: 'Create a template',
+      rule: rule('admin', 'create templates'),
+      replies: { 200: Template },
       body: 'json',
       schema: TemplateCreateBody,
       handler: async (ctx) => {
@@ -50,16 +59,25 @@ export function templateRoutes(svc: TemplateService): Route[] {
     {
       method: 'GET',
       path: '/api/templates/:id',
+      summary: 'Read a template',
+      rule: rule('read', 'read templates'),
+      replies: { 200: Template },
       handler: async (ctx) => sendJsonText(ctx, 200, await svc.get(idOf(ctx))),
     },
     {
       method: 'DELETE',
       path: '/api/templates/:id',
+      summary: 'Delete a template',
+      rule: rule('admin', 'delete templates'),
+      replies: { 200: DeletedReply },
       handler: async (ctx) => sendJson(ctx, 200, await svc.delete(idOf(ctx), auditBy(ctx))),
     },
     {
       method: 'POST',
       path: '/api/templates/:id/apply',
+      summary: 'Apply a template to a project',
+      rule: rule('admin', 'apply templates'),
+      replies: { 200: TemplateApplyReply },
       body: 'json',
       schema: TemplateApplyBody,
       handler: async (ctx) => {

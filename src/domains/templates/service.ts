@@ -2,8 +2,8 @@ import { sortedJson, type AuditTag, type IdemTag } from '../../../schemas/rpc/en
 import { Compile } from '../../../schemas/typebox.js';
 import { RuleArray, type RuleInput } from '../../../schemas/http/rules.js';
 import { fail } from '../../errors.js';
-import { compactJson } from '../../http/raw-json.js';
-import { checkName } from '../../http/path.js';
+import { compactJson } from '../../raw-json.js';
+import { checkName } from '../../names.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
 import { toRfc3339 } from '../../store.js';
 import type { TemplateFilter, TemplateRow, TemplatesReader } from './reader.js';

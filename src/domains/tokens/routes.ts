@@ -1,11 +1,12 @@
-import { TokenCreateBody } from '../../../schemas/http/tokens.js';
+import { TokenCreateBody, TokenCreatedReply, TokenListReply, TokenRevokedReply } from '../../../schemas/http/tokens.js';
 import { fail } from '../../errors.js';
 import { auditBy } from '../../http/actor.js';
 import { pathName } from '../../http/path.js';
 import { replayHeaders, requestIdem } from '../../http/idempotency.js';
 import { sendJson } from '../../http/reply.js';
-import type { Route } from '../../http/router.js';
+import type { Route } from '../../http/route.js';
 import type { TokenService } from './service.js';
+import { rule } from '../../http/permissions.js';
 
 /** Tokens (issue 30); only an admin manages them (src/http/permissions.ts). */
 export function tokenRoutes(svc: TokenService): Route[] {
@@ -13,6 +14,9 @@ export function tokenRoutes(svc: TokenService): Route[] {
     {
       method: 'POST',
       path: '/api/tokens',
+      summary: 'Create a token',
+      rule: rule('admin', 'manage tokens'),
+      replies: { 200: TokenCreatedReply },
       body: 'json',
       schema: TokenCreateBody,
       handler: async (ctx) => {
@@ -25,6 +29,9 @@ export function tokenRoutes(svc: TokenService): Route[] {
     {
       method: 'GET',
       path: '/api/tokens',
+      summary: 'List tokens',
+      rule: rule('admin', 'manage tokens'),
+      replies: { 200: TokenListReply },
       handler: async (ctx) => {
         sendJson(ctx, 200, await svc.list());
       },
@@ -32,6 +39,9 @@ export function tokenRoutes(svc: TokenService): Route[] {
     {
       method: 'DELETE',
       path: '/api/tokens/:id',
+      summary: 'Revoke a token',
+      rule: rule('admin', 'manage tokens'),
+      replies: { 200: TokenRevokedReply },
       handler: async (ctx) => {
         sendJson(ctx, 200, await svc.revoke(pathName(ctx.params[0]!, 'id'), auditBy(ctx)));
       },

@@ -1,5 +1,5 @@
 import { fail } from '../../errors.js';
-import { checkName } from '../../http/path.js';
+import { checkName } from '../../names.js';
 import { isValidGlob } from '../../shared/glob.js';
 import { isValidPathGlob } from '../../shared/path-glob.js';
 

@@ -1,7 +1,7 @@
 import type { AuditTag, IdemTag } from '../../../schemas/rpc/envelope.js';
 import { isValidGlob } from '../../shared/glob.js';
 import { fail } from '../../errors.js';
-import { checkName } from '../../http/path.js';
+import { checkName } from '../../names.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
 import { toRfc3339 } from '../../store.js';
 import type { DeliveryClient } from '../../rpc/delivery-client.js';

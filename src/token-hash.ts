@@ -1,4 +1,4 @@
-import { tokenHash } from '../../schemas/db/tables/tokens.js';
+import { tokenHash } from '../schemas/db/tables/tokens.js';
 
 /** Headers remembered at most (an unknown token each time only empties it sooner: still bounded). */
 const MEMO_MAX = 4096;
