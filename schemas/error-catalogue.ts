@@ -166,8 +166,6 @@ export const ERRORS = {
   TOKEN_SCOPE_KINDS_UNKNOWN: def('INVALID_ARGUMENT', (kinds: readonly string[]) => `unknown scope kind${kinds.length === 1 ? '' : 's'}: ${kinds.join(', ')} (known: project, state, topic)`),
   TOKEN_SCOPE_INVALID: def('INVALID_ARGUMENT', (scope: string, why: string) => `invalid scope ${q(scope)}: ${why}`),
   TOKEN_TTL_INVALID: def('INVALID_ARGUMENT', (ttl: string) => `ttl must be a positive number of seconds or a duration like 90d, 12h, 30m: ${q(ttl)}`),
-  /** Until the permission table (issue 30) says who may do what, the token routes say it themselves. */
-
   WEBHOOK_SECRET_NEEDS_KEY: def('FAILED_PRECONDITION', () => 'webhook secrets are stored encrypted: in cluster mode give every node the same --secret-key-file'),
   WEBHOOK_SECRET_SEALED_ELSEWHERE: def('FAILED_PRECONDITION', () => 'the webhook secret was encrypted with another secret key (a backup restored without its key?): start with that --secret-key-file, or create the webhook again'),
 

@@ -477,7 +477,7 @@ export const WriterMethods = {
    * `chunk` of its oldest rows older than `before` (storage text; for agent_metrics an hour
    * period `YYYY-MM-DDTHH`). `more` when a full chunk went.
    */
-  /** A call the permission table refused (issue 30): one audit entry, `auth.denied`, outcome `denied`. */
+  /** A call its route's access rule refused (issue 30): one audit entry, `auth.denied`, outcome `denied`. */
   'audit.denied': {
     req: Type.Object({ actor: Type.String(), resource: Type.String(), detail: Type.String() }),
     res: Type.Object({ id: Type.Integer() }),

@@ -1,5 +1,5 @@
 /**
- * The one writer's view of a database (issue 27): statements written once (src/shared/sql.ts),
+ * The one writer's view of a database (issue 27): statements written once (schemas/db/sql.ts),
  * run by either backend. A store method receives a Tx and awaits its statements; the SQLite
  * driver answers them at once from prepared statements, the PostgreSQL driver over the
  * connection of the batch's transaction.

@@ -5,8 +5,8 @@ import { WriterStartup } from '../../schemas/rpc/writer.js';
 import { WriterStatsView } from '../../schemas/rpc/writer-stats.js';
 
 /**
- * What both writer threads (SQLite: workers/writer/main.ts, PostgreSQL: workers/pg/main.ts) take
- * from the front: the port, the shared stats, the start-up data and a logger; `check` throws when
+ * What the writer thread (workers/writer/main.ts, on SQLite or, through workers/writer/pg/, on
+ * PostgreSQL) takes from the front: the port, the shared stats, the start-up data and a logger; `check` throws when
  * the data is not a WriterStartup; `options` are the dispatcher's settings from it.
  */
 export function writerThread() {
