@@ -59,6 +59,28 @@ t.test('create, list, use, revoke', async (t) => {
   t.notMatch(JSON.stringify(audit), made.token.slice(5, 20));
 });
 
+t.test("a token scoped to a project lists and exports that project's rules, not every project's", async (t) => {
+  // The rule checked ?project= against the token's scopes, but the handlers ignored it and answered every project's rules.
+  const s = await startTestServer(t, { authToken: 'T' });
+  const u = (p: string) => `${s.url}${p}`;
+  t.equal((await post(u('/api/rules/import'), [{ project: 'web', rule_id: 'w1', pattern: 'x' }, { project: 'api', rule_id: 'a1', pattern: 'y' }])).status, 200);
+  const made = await json(await post(u('/api/tokens'), { name: 'web-ci', role: 'reader', scopes: ['project:web'] }));
+  const read = async (p: string) => {
+    const r = await fetch(u(p), { headers: bearer(made.token) });
+    return [r.status, await json(r)] as const;
+  };
+  const [ls, listed] = await read('/api/rules?project=web');
+  t.equal(ls, 200);
+  t.same((listed as Array<{ project: string }>).map((r) => r.project), ['web'], "only web's rules");
+  const [es, exported] = await read('/api/rules/export?project=web&source=external');
+  t.equal(es, 200);
+  t.same((exported as Array<{ project: string }>).map((r) => r.project), ['web'], "only web's rules exported");
+  t.equal((await read('/api/rules?project=api'))[0], 403, 'another project: refused');
+  t.equal((await read('/api/rules'))[0], 403, 'no project: refused');
+  const all = await json(await fetch(u('/api/rules'), { headers: ADMIN }));
+  t.same((all as Array<{ project: string }>).map((r) => r.project).sort(), ['api', 'web'], 'an admin without ?project= still lists every project');
+});
+
 t.test('an expired token is refused like an unknown one', async (t) => {
   const s = await startTestServer(t, { authToken: 'T' });
   const made = await json(await post(`${s.url}/api/tokens`, { name: 'short', role: 'reader', ttl: 1 }));

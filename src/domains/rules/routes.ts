@@ -97,11 +97,14 @@ export function ruleRoutes(svc: RuleService): Route[] {
       summary: 'List rules',
       rule: rule('read', 'list rules', projectQuery),
       replies: { 200: RuleListReply },
-      query: Query({ status: 'Only the rules in this status: accepted, proposed, rejected', project: 'A scoped token: a project of its scopes' }),
+      query: Query({ status: 'Only the rules in this status: accepted, proposed, rejected', project: "Only this project's rules (a scoped token must name a project of its scopes)" }),
       handler: async (ctx) => {
         const raw = queryParams(ctx).get('status') || null;
         if (raw !== null && !(RULE_STATUSES as readonly string[]).includes(raw)) throw fail('RULE_STATUS_INVALID');
-        sendJson(ctx, 200, await svc.listAll(raw as RuleStatus | null));
+        // The project a scoped token was let in for is the one it reads (its rule checked ?project=).
+        const project = queryParams(ctx).get('project') || null;
+        const rules = await svc.listAll(raw as RuleStatus | null);
+        sendJson(ctx, 200, project === null ? rules : rules.filter((r) => r.project === project));
       },
     },
     {
@@ -118,11 +121,13 @@ export function ruleRoutes(svc: RuleService): Route[] {
       summary: 'Export rules',
       rule: rule('read', 'export rules', projectQuery),
       replies: { 200: RuleListReply },
-      query: Query({ source: 'The rule sources to export, comma-separated (default local,learned)', project: 'A scoped token: a project of its scopes' }),
+      query: Query({ source: 'The rule sources to export, comma-separated (default local,learned)', project: "Only this project's rules (a scoped token must name a project of its scopes)" }),
       handler: async (ctx) => {
         const raw = queryParams(ctx).get('source');
         const sources = raw ? raw.split(',').map((x) => x.trim()) : DEFAULT_EXPORT_SOURCES;
-        sendJson(ctx, 200, await svc.export(sources));
+        const project = queryParams(ctx).get('project') || null;
+        const rules = await svc.export(sources);
+        sendJson(ctx, 200, project === null ? rules : rules.filter((r) => r.project === project));
       },
     },
     {
