@@ -116,5 +116,11 @@ export const TxnResultReply = Type.Object({
 });
 
 /** POST /api/txn's reply. */
-export const TxnReply = Type.Object({ succeeded: Type.Boolean(), revision: Type.Integer(), results: Type.Array(TxnResultReply) });
+export const TxnReply = Type.Object({
+  succeeded: Type.Boolean(),
+  revision: Type.Integer(),
+  results: Type.Array(TxnResultReply),
+  /** When a compare failed: each compared key's current version (0: absent) and hash (issue 47). */
+  current: Type.Optional(Type.Array(Type.Object({ key: Type.String(), version: Type.Integer(), hash: Type.Optional(Type.String()) }))),
+});
 export type TxnReply = Static<typeof TxnReply>;

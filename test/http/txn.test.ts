@@ -1,5 +1,5 @@
 import t from 'tap';
-import { startTestServer, json } from '../helpers/server.js';
+import { startTestServer, json, summedMetric } from '../helpers/server.js';
 
 /** Issue 31: POST /api/txn — compares and ops in one writer transaction, on both backends. */
 t.test('transactions', async (t) => {
@@ -38,6 +38,34 @@ t.test('transactions', async (t) => {
     t.equal(b.succeeded, false);
     t.match(b.results, [{ op: 'get', found: true, version: 1 }, { op: 'get', key: 'tx/none', found: false }]);
     t.same(await json(await fetch(u('/api/state/tx/a'))), { n: 1 }, 'the success branch did not run');
+  });
+
+  await t.test('a lost compare says where each compared key is, and one whose failure branch only reads skips the writer', async (t) => {
+    const a = await json(await fetch(u('/api/state/tx/a?history=1')));
+    const hash = a.versions[0].hash;
+    const lost = { compare: [{ key: 'tx/a', version: 7 }, { key: 'tx/none', exists: true }, { key: 'tx/a', exists: true }], success: [{ op: 'put', key: 'tx/a', value: 2 }], failure: [{ op: 'get', key: 'tx/a' }] };
+    const b = await json(await txn(lost));
+    t.match(b, { succeeded: false, results: [{ op: 'get', key: 'tx/a', found: true, version: 1, hash, value: { n: 1 } }] });
+    t.same(b.current, [{ key: 'tx/a', version: 1, hash }, { key: 'tx/none', version: 0 }], 'every compared key once, absent as version 0');
+    const newest = Number((await fetch(u('/api/state?prefix=tx/'))).headers.get('x-koor-revision'));
+    t.equal(b.revision, newest, 'the newest revision');
+    const calls = () => summedMetric(s.nodeUrls, (m) => m.writer.calls);
+    const before = await calls();
+    for (let i = 0; i < 20; i++) t.equal((await json(await txn(lost))).succeeded, false);
+    t.ok((await calls()) - before < 20, `20 lost compares with a read-only failure branch: ${(await calls()) - before} writer calls (background jobs included)`);
+    // A failure branch that writes goes through the writer, and says where the keys are too.
+    const w = await json(await txn({ compare: [{ key: 'tx/a', version: 7 }], failure: [{ op: 'put', key: 'tx/lost', value: 1 }] }));
+    t.match(w, { succeeded: false, results: [{ op: 'put', key: 'tx/lost', version: 1 }], current: [{ key: 'tx/a', version: 1, hash }] });
+    // A won compare has no `current`.
+    const won = await json(await txn({ compare: [{ key: 'tx/lost', version: 1 }], success: [{ op: 'get', key: 'tx/lost' }] }));
+    t.equal(won.succeeded, true);
+    t.equal(won.current, undefined);
+    // With an Idempotency-Key the writer records it: a retry replays the first answer.
+    const idem = { 'idempotency-key': 'tx-lost-1' };
+    const first = await txn(lost, idem);
+    const again = await txn(lost, idem);
+    t.same(await json(again), await json(first));
+    t.equal(again.headers.get('idempotent-replayed'), 'true');
   });
 
   await t.test('a bad op refuses the whole transaction: nothing applied', async (t) => {

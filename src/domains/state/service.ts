@@ -1,4 +1,4 @@
-import type { AuditTag, IdemTag, ReqOf } from '../../../schemas/rpc/envelope.js';
+import type { AuditTag, IdemTag, ReqOf, ResOf } from '../../../schemas/rpc/envelope.js';
 import type { WriterMethods } from '../../../schemas/rpc/writer.js';
 import { fail } from '../../errors.js';
 import type { PoolClient } from '../../rpc/pool-client.js';
@@ -147,6 +147,8 @@ export class StateService {
    * watchers were told of it with the first write (or dropped it, if its reply was lost).
    */
   async txn(req: ReqOf<WriterMethods, 'state.txn'>, audit?: AuditTag, idem: IdemTag | null = null) {
+    const lost = idem === null ? await this.lostCompare(req) : null;
+    if (lost) return { res: lost, replayed: false };
     const { res, replayed } = await this.writer.callIdempotent('state.txn', req, idem, audit ? { audit } : undefined);
     if (replayed) return { res, replayed };
     const ops = res.succeeded ? req.success : req.failure;
@@ -157,6 +159,49 @@ export class StateService {
     });
     if (res.results.some((r) => r.revision !== undefined)) this.onChange?.();
     return { res, replayed };
+  }
+
+  /**
+   * A transaction whose compare fails against what is committed now, and whose failure branch
+   * only reads, is answered here, from the reader, without a trip through the writer: it would
+   * have written nothing, yet waited for a batch and its commit (issue 47: 16 clients contending
+   * on one counter spent most of their time, and the writer most of its batches, on such losers).
+   * The reader sees every commit (so every acknowledged write, and the versions a client can have
+   * learnt); the decision is the transaction's at this instant, as a GET now would see the keys.
+   * A compare that holds here is decided again by the writer, inside its transaction. Null: go to
+   * the writer (a compare held, or the failure branch writes or publishes).
+   */
+  private async lostCompare(req: ReqOf<WriterMethods, 'state.txn'>): Promise<ResOf<WriterMethods, 'state.txn'> | null> {
+    if (req.compare.length === 0 || !req.failure.every((op) => op.op === 'get')) return null;
+    const now = Date.now();
+    const rows = new Map<string, StateRow | undefined>();
+    const row = async (key: string): Promise<StateRow | undefined> => {
+      if (!rows.has(key)) {
+        const r = await this.reader.current(key);
+        rows.set(key, r && !(r.expires_at > 0 && r.expires_at <= now) ? r : undefined);
+      }
+      return rows.get(key);
+    };
+    let holds = true;
+    for (const c of req.compare) {
+      const cur = await row(c.key);
+      if ((c.version !== undefined && (cur?.version ?? 0) !== c.version) || (c.hash !== undefined && cur?.hash !== c.hash) || (c.exists !== undefined && (cur !== undefined) !== c.exists)) {
+        holds = false;
+        break;
+      }
+    }
+    if (holds) return null;
+    const results: ResOf<WriterMethods, 'state.txn'>['results'] = [];
+    for (const op of req.failure) {
+      const cur = await row(op.key);
+      results.push(cur ? { op: 'get', key: op.key, found: true, version: cur.version, hash: cur.hash, value: cur.value, content_type: cur.content_type } : { op: 'get', key: op.key, found: false });
+    }
+    const current: Array<{ key: string; version: number; hash?: string }> = [];
+    for (const c of req.compare) {
+      const cur = await row(c.key);
+      if (!current.some((x) => x.key === c.key)) current.push(cur ? { key: c.key, version: cur.version, hash: cur.hash } : { key: c.key, version: 0 });
+    }
+    return { succeeded: false, revision: await this.reader.newestRevision(), results, events: [], current };
   }
 
   /** Told after each write this node committed (the watch feed looks at once). */
