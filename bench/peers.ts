@@ -21,6 +21,7 @@
  *
  *   npm run bench -- peers [--quick]
  *   KOOR_BENCH_PEERS=koor,etcd      only these servers
+ *   KOOR_BENCH_PEERS_ROWS=write,cas  only these rows (write, read, cas, watch, pubsub)
  *   KOOR_BENCH_BASELINE=<dir>/dist/src/main.js   also "koor (base)", another build, in the same passes
  */
 import { execFileSync } from 'node:child_process';
@@ -223,22 +224,28 @@ async function readRow(ctx: Ctx, p: Peer, pass: number): Promise<Row> {
   return { row: 'read c50', peer: p.label, pass, ops_per_s: res.ops, p50_ms: res.p50, p99_ms: res.p99, server_us_per_op: res.n > 0 ? Math.round((m.cpu_s / res.n) * 1e7) / 10 : null, ok: res.bad === '', check: res.bad || `${res.n} reads`, core0_other: m.other_cores };
 }
 
+/** KOOR_BENCH_PEERS_ROWS=write,read,cas,watch,pubsub: only these rows (default all). */
+const only = (row: string): boolean => {
+  const rows = process.env.KOOR_BENCH_PEERS_ROWS;
+  return !rows || rows.split(',').includes(row);
+};
+
 /** The client-driven rows: contended CAS, watch fan-out, pub/sub fan-out. */
 async function clientRows(ctx: Ctx, p: Peer, pass: number): Promise<Row[]> {
   const rows: Row[] = [];
-  ctx.opts.log(`  ${p.label} cas ×${CAS_CLIENTS} (pass ${pass})…`);
-  {
+  if (only('cas')) {
+    ctx.opts.log(`  ${p.label} cas ×${CAS_CLIENTS} (pass ${pass})…`);
     const m = measured(p.pid, () => client<{ per_s: number; successes: number; conflicts: number; success_p50_ms: number; ok: boolean; check: string; re_read_on_conflict: boolean; server_cpu_s: number; first_error: string; gen_cores: number }>({ peer: p.kind, port: p.port, pid: p.pid, scenario: 'cas', connections: CAS_CLIENTS, durationS: ctx.durationS }, ctx.durationS + 60));
     const r = m.r;
     rows.push({ row: `cas ×${CAS_CLIENTS}`, peer: p.label, pass, ops_per_s: r.per_s, p50_ms: r.success_p50_ms, p99_ms: null, server_us_per_op: r.successes > 0 ? Math.round((r.server_cpu_s / r.successes) * 1e7) / 10 : null, ok: r.ok, check: `${r.check}; ${r.conflicts} conflicts${r.re_read_on_conflict ? ', re-read after each' : ''}${r.first_error ? `; ${r.first_error}` : ''}`, core0_other: m.other_cores, extra: { conflicts: r.conflicts, gen_cores: r.gen_cores } });
   }
-  if (p.kind !== 'redis') {
+  if (p.kind !== 'redis' && only('watch')) {
     ctx.opts.log(`  ${p.label} watch fan-out to ${WATCHERS} (pass ${pass})…`);
     const m = measured(p.pid, () => client<{ deliveries_per_s: number; delivered: number; writes: number; lag_p50_ms: number; lag_p99_ms: number; ok: boolean; check: string; server_us_per_delivery: number; first_error: string; gen_cores: number }>({ peer: p.kind, port: p.port, pid: p.pid, scenario: 'watch', watchers: WATCHERS, writes: ctx.writes, durationS: 30 }, 120));
     const r = m.r;
     rows.push({ row: `watch ×${WATCHERS}`, peer: p.label, pass, ops_per_s: r.deliveries_per_s, p50_ms: r.lag_p50_ms, p99_ms: r.lag_p99_ms, server_us_per_op: r.server_us_per_delivery, ok: r.ok, check: `${r.check}${r.first_error ? `; ${r.first_error}` : ''}`, core0_other: m.other_cores, extra: { writes: r.writes, delivered: r.delivered, gen_cores: r.gen_cores } });
   }
-  if (p.kind !== 'etcd') {
+  if (p.kind !== 'etcd' && only('pubsub')) {
     ctx.opts.log(`  ${p.label} pub/sub fan-out to ${SUBSCRIBERS} (pass ${pass})…`);
     const m = measured(p.pid, () => client<{ deliveries_per_s: number; delivered: number; messages: number; lag_p50_ms: number; lag_p99_ms: number; ok: boolean; check: string; server_us_per_delivery: number; first_error: string; gen_cores: number }>({ peer: p.kind, port: p.port, pid: p.pid, scenario: 'pubsub', subscribers: SUBSCRIBERS, messages: ctx.messages, durationS: 30 }, 120));
     const r = m.r;
@@ -307,8 +314,8 @@ export async function run(opts: BenchOptions): Promise<Record<string, unknown>> 
         servers[s.label] = { version: p.version, durability: p.durability };
         try {
           if (p.kind === 'nats') client({ peer: 'nats', port: p.port, scenario: 'setup' }, 30);
-          rows.push(...(await writeRows(ctx, p, pass)));
-          rows.push(await readRow(ctx, p, pass));
+          if (only('write')) rows.push(...(await writeRows(ctx, p, pass)));
+          if (only('read')) rows.push(await readRow(ctx, p, pass));
           rows.push(...(await clientRows(ctx, p, pass)));
         } catch (e) {
           warnings.push(`${s.label} (pass ${pass}): ${(e as Error).message.split('\n').slice(0, 3).join(' ')}`);

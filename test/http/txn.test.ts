@@ -113,6 +113,36 @@ t.test('transactions', async (t) => {
     t.match(await json(await txn({ success: [{ op: 'put', key: 'fz/out', value: 4, fence: -1 }] })), { code: 400 }, 'a negative fence is a 400');
   });
 
+  await t.test('contended compare-and-set: one transaction per version goes to the writer, the others wait for it and lose at once', async (t) => {
+    // All through one node: the gate is each node's own (in cluster mode others' transactions are decided by the writer alone).
+    const one = s.nodeUrls[0]!;
+    const hot = (body: unknown) => fetch(`${one}/api/txn`, { method: 'POST', body: Buffer.from(JSON.stringify(body)) as unknown as BodyInit });
+    await fetch(`${one}/api/state/tx/hot`, { method: 'PUT', body: Buffer.from('0') as unknown as BodyInit });
+    const calls = () => summedMetric(s.nodeUrls, (m) => m.writer.calls);
+    const before = await calls();
+    let successes = 0;
+    let attempts = 0;
+    const client = async () => {
+      const g = await fetch(`${one}/api/state/tx/hot`);
+      let cur = { value: Number(await g.text()), version: Number(g.headers.get('x-koor-version')) };
+      // Three increments each, bounded in attempts; a lost compare's reply carries the current value.
+      for (let won = 0, i = 0; won < 3 && i < 200; i++) {
+        attempts++;
+        const r = await json(await hot({ compare: [{ key: 'tx/hot', version: cur.version }], success: [{ op: 'put', key: 'tx/hot', value: cur.value + 1 }], failure: [{ op: 'get', key: 'tx/hot' }] }));
+        if (r.succeeded) {
+          successes++;
+          won++;
+          cur = { value: cur.value + 1, version: r.results[0].version };
+        } else cur = { value: r.results[0].value, version: r.current[0].version };
+      }
+    };
+    await Promise.all(Array.from({ length: 16 }, client));
+    const writes = (await calls()) - before;
+    t.equal(successes, 48, `every client won its 3 increments (${attempts} attempts)`);
+    t.equal(await json(await fetch(u('/api/state/tx/hot'))), 48, 'no lost update');
+    t.ok(writes <= 2 * successes + 20, `${writes} writer calls for ${successes} successes in ${attempts} attempts (background jobs included)`);
+  });
+
   await t.test('race: 50 clients increment one counter through compare-and-put; no lost update', async (t) => {
     await fetch(u('/api/state/tx/counter'), { method: 'PUT', body: Buffer.from('0') as unknown as BodyInit });
     let successes = 0;

@@ -23,6 +23,19 @@ export interface PutInput {
   fence?: number;
 }
 
+/**
+ * The gates of a transaction (see StateService.txnGates): `key NUL version` of each compare by
+ * version whose key the success branch puts or deletes.
+ */
+function gatesOf(req: ReqOf<WriterMethods, 'state.txn'>): string[] {
+  const gates: string[] = [];
+  for (const c of req.compare) {
+    if (c.version === undefined) continue;
+    if (req.success.some((op) => (op.op === 'put' || op.op === 'delete') && op.key === c.key)) gates.push(`${c.key}\u0000${c.version}`);
+  }
+  return gates;
+}
+
 /** State store rules: reads from cache / read connection, writes through the writer RPC. */
 export class StateService {
   readonly cache: StateCache;
@@ -147,9 +160,32 @@ export class StateService {
    * watchers were told of it with the first write (or dropped it, if its reply was lost).
    */
   async txn(req: ReqOf<WriterMethods, 'state.txn'>, audit?: AuditTag, idem: IdemTag | null = null) {
-    const lost = idem === null ? await this.lostCompare(req) : null;
-    if (lost) return { res: lost, replayed: false };
-    const { res, replayed } = await this.writer.callIdempotent('state.txn', req, idem, audit ? { audit } : undefined);
+    const gates = idem === null && req.compare.length > 0 && req.failure.every((op) => op.op === 'get') ? gatesOf(req) : null;
+    if (gates !== null) {
+      // Bounded: each turn waits for a transaction in flight on the same key and version, which ends (or its deadline does).
+      for (;;) {
+        const lost = await this.lostCompare(req);
+        if (lost) return { res: lost, replayed: false };
+        const busy = gates.find((g) => this.txnGates.has(g));
+        if (busy === undefined) break;
+        await new Promise<void>((resolve) => this.txnGates.get(busy)!.push(resolve));
+      }
+      // No await from the check above to here: the next one with these gates waits for this one.
+      for (const g of gates) if (!this.txnGates.has(g)) this.txnGates.set(g, []);
+    }
+    let out;
+    try {
+      out = await this.writer.callIdempotent('state.txn', req, idem, audit ? { audit } : undefined);
+    } finally {
+      if (gates !== null) {
+        for (const g of gates) {
+          const waiting = this.txnGates.get(g);
+          this.txnGates.delete(g);
+          for (const wake of waiting ?? []) wake();
+        }
+      }
+    }
+    const { res, replayed } = out;
     if (replayed) return { res, replayed };
     const ops = res.succeeded ? req.success : req.failure;
     res.results.forEach((r, i) => {
@@ -160,6 +196,17 @@ export class StateService {
     if (res.results.some((r) => r.revision !== undefined)) this.onChange?.();
     return { res, replayed };
   }
+
+  /**
+   * Transactions in flight to the writer that put or delete a key they compared by version, by
+   * `gate` (key and version): each with the transactions waiting for its outcome. While one is in
+   * flight, another with the same gate cannot win (the key moves past that version if the first
+   * wins, and is not at it if the first loses): it waits, then is decided again against what is
+   * committed — usually lost, and answered at once (issue 47: 16 clients incrementing one counter
+   * made batches of 16 transactions of which one could win, each batch one commit; now a batch
+   * carries the one that can win).
+   */
+  private readonly txnGates = new Map<string, Array<() => void>>();
 
   /**
    * A transaction whose compare fails against what is committed now, and whose failure branch
@@ -174,6 +221,8 @@ export class StateService {
   private async lostCompare(req: ReqOf<WriterMethods, 'state.txn'>): Promise<ResOf<WriterMethods, 'state.txn'> | null> {
     if (req.compare.length === 0 || !req.failure.every((op) => op.op === 'get')) return null;
     const now = Date.now();
+    // The usual case, a compare that holds as far as this node knows: no read (the writer decides it anyway).
+    if (req.compare.every((c) => c.version !== undefined && c.hash === undefined && c.exists === undefined && this.cache.get(c.key)?.version === c.version)) return null;
     const rows = new Map<string, StateRow | undefined>();
     const row = async (key: string): Promise<StateRow | undefined> => {
       if (!rows.has(key)) {
