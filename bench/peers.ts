@@ -379,6 +379,7 @@ export async function run(opts: BenchOptions): Promise<Record<string, unknown>> 
   notes.push(
     `durability: ${Object.entries(servers).map(([l, s]) => `${l} ${s.version}: ${s.durability}`).join('; ')}`,
     'NATS rows: a JetStream KV put is acknowledged before any fsync (2.9); its write rows are not durable writes in the sense of the others. Redis and NATS pub/sub keep nothing; koor publishes are durable (stored, fsync\'d) before they fan out.',
+    'etcd through its JSON gateway: every request is also decoded from JSON and passed on to etcd\'s gRPC server over an in-process loopback connection, so etcd\'s CPU per operation is an upper bound of what a gRPC client costs it (no gRPC client here: the npm `etcd3` package would bring @grpc/grpc-js and protobufjs for one suite).',
     'Generators: wrk (koor, etcd), redis-benchmark (Redis) and bench/peers/client.ts (Node: NATS write/read, and every CAS, watch and pub/sub row) on core 1. A Node generator may be the limit on NATS\'s fast rows: see gen_cores in the JSON.',
     '"server µs/op": CPU of the whole server process (all threads, user+sys) ÷ operations (deliveries for watch/pubsub); "core0 others": cores used on core 0 by other processes during the row (a shared machine).',
   );
