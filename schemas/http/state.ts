@@ -116,7 +116,13 @@ export const TxnResultReply = Type.Object({
 });
 
 /** POST /api/txn's reply. */
-export const TxnReply = Type.Object({ succeeded: Type.Boolean(), revision: Type.Integer(), results: Type.Array(TxnResultReply) });
+export const TxnReply = Type.Object({
+  succeeded: Type.Boolean(),
+  revision: Type.Integer(),
+  results: Type.Array(TxnResultReply),
+  /** When a compare failed: each compared key's current version (0: absent) and hash (issue 47). */
+  current: Type.Optional(Type.Array(Type.Object({ key: Type.String(), version: Type.Integer(), hash: Type.Optional(Type.String()) }))),
+});
 export type TxnReply = Static<typeof TxnReply>;
 
 /** `X-Koor-TTL: 30s` on PUT (issue 31): the key expires that long after the write (also `?ttl=`). */

@@ -48,6 +48,10 @@ export const TxnResult = Type.Object({
 });
 export type TxnResult = Static<typeof TxnResult>;
 
+/** A compared key as it was when a compare failed (version 0: absent). */
+export const TxnCurrent = Type.Object({ key: Type.String(), version: Type.Integer(), hash: Type.Optional(Type.String()) });
+export type TxnCurrent = Static<typeof TxnCurrent>;
+
 export const TxnMethods = {
   /**
    * The compares, then the success or the failure branch, in one transaction of the writer (a
@@ -60,6 +64,13 @@ export const TxnMethods = {
       failure: Type.Array(TxnOp),
       updated_by: Type.String(),
     }),
-    res: Type.Object({ succeeded: Type.Boolean(), revision: Type.Integer(), results: Type.Array(TxnResult), events: Type.Array(Event) }),
+    res: Type.Object({
+      succeeded: Type.Boolean(),
+      revision: Type.Integer(),
+      results: Type.Array(TxnResult),
+      events: Type.Array(Event),
+      /** When a compare failed: each compared key's current version (0: absent) and hash, so the client need not read it again. */
+      current: Type.Optional(Type.Array(TxnCurrent)),
+    }),
   },
 } satisfies MethodTable;

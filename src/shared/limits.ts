@@ -145,6 +145,14 @@ export const WRITER_MAX_BATCH_ENVELOPES = 2000;
 export const WRITER_WAL_AUTOCHECKPOINT_PAGES = 0;
 /** After a full disk, while no write comes, the writer tries a write that needs room this often, ms (issue 34). */
 export const STORAGE_PROBE_MS = 2000;
+/**
+ * The writer connection's page cache, KiB (SQLite's own default; better-sqlite3 builds with 16 MB).
+ * At every COMMIT SQLite truncates its page cache to the database's size, and that walks the
+ * cache's hash table whatever is in it (`pcache1TruncateUnsafe`): with 16 MB a durable 1 KB PUT
+ * cost the writer thread ~10 µs more at 50 connections (issue 47; 2 MB and 0.5 MB measured alike).
+ * Pages it no longer holds come back from the OS page cache, or from the WAL.
+ */
+export const WRITER_PAGE_CACHE_KIB = 2048;
 /** The WAL is checkpointed (PASSIVE) after a batch once it is larger than this, bytes. */
 export const WRITER_WAL_CHECKPOINT_BYTES = 8 * 1024 * 1024;
 /** The WAL file is truncated back to this after a checkpoint, bytes: what a full disk must give back is at most this. */

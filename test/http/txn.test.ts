@@ -1,5 +1,5 @@
 import t from 'tap';
-import { startTestServer, json } from '../helpers/server.js';
+import { startTestServer, json, summedMetric } from '../helpers/server.js';
 
 /** Issue 31: POST /api/txn — compares and ops in one writer transaction, on both backends. */
 t.test('transactions', async (t) => {
@@ -38,6 +38,34 @@ t.test('transactions', async (t) => {
     t.equal(b.succeeded, false);
     t.match(b.results, [{ op: 'get', found: true, version: 1 }, { op: 'get', key: 'tx/none', found: false }]);
     t.same(await json(await fetch(u('/api/state/tx/a'))), { n: 1 }, 'the success branch did not run');
+  });
+
+  await t.test('a lost compare says where each compared key is, and one whose failure branch only reads skips the writer', async (t) => {
+    const a = await json(await fetch(u('/api/state/tx/a?history=1')));
+    const hash = a.versions[0].hash;
+    const lost = { compare: [{ key: 'tx/a', version: 7 }, { key: 'tx/none', exists: true }, { key: 'tx/a', exists: true }], success: [{ op: 'put', key: 'tx/a', value: 2 }], failure: [{ op: 'get', key: 'tx/a' }] };
+    const b = await json(await txn(lost));
+    t.match(b, { succeeded: false, results: [{ op: 'get', key: 'tx/a', found: true, version: 1, hash, value: { n: 1 } }] });
+    t.same(b.current, [{ key: 'tx/a', version: 1, hash }, { key: 'tx/none', version: 0 }], 'every compared key once, absent as version 0');
+    const newest = Number((await fetch(u('/api/state?prefix=tx/'))).headers.get('x-koor-revision'));
+    t.equal(b.revision, newest, 'the newest revision');
+    const calls = () => summedMetric(s.nodeUrls, (m) => m.writer.calls);
+    const before = await calls();
+    for (let i = 0; i < 20; i++) t.equal((await json(await txn(lost))).succeeded, false);
+    t.ok((await calls()) - before < 20, `20 lost compares with a read-only failure branch: ${(await calls()) - before} writer calls (background jobs included)`);
+    // A failure branch that writes goes through the writer, and says where the keys are too.
+    const w = await json(await txn({ compare: [{ key: 'tx/a', version: 7 }], failure: [{ op: 'put', key: 'tx/lost', value: 1 }] }));
+    t.match(w, { succeeded: false, results: [{ op: 'put', key: 'tx/lost', version: 1 }], current: [{ key: 'tx/a', version: 1, hash }] });
+    // A won compare has no `current`.
+    const won = await json(await txn({ compare: [{ key: 'tx/lost', version: 1 }], success: [{ op: 'get', key: 'tx/lost' }] }));
+    t.equal(won.succeeded, true);
+    t.equal(won.current, undefined);
+    // With an Idempotency-Key the writer records it: a retry replays the first answer.
+    const idem = { 'idempotency-key': 'tx-lost-1' };
+    const first = await txn(lost, idem);
+    const again = await txn(lost, idem);
+    t.same(await json(again), await json(first));
+    t.equal(again.headers.get('idempotent-replayed'), 'true');
   });
 
   await t.test('a bad op refuses the whole transaction: nothing applied', async (t) => {
@@ -83,6 +111,36 @@ t.test('transactions', async (t) => {
     const ok = await json(await txn({ success: [{ op: 'put', key: 'fz/out', value: 3 }, { op: 'delete', key: 'fz0/gone' }] }, { 'x-koor-fence': String(lease.fence) }));
     t.match(ok, { succeeded: true, results: [{ op: 'put', version: 1 }, { op: 'delete', found: true }] });
     t.match(await json(await txn({ success: [{ op: 'put', key: 'fz/out', value: 4, fence: -1 }] })), { code: 400 }, 'a negative fence is a 400');
+  });
+
+  await t.test('contended compare-and-set: one transaction per version goes to the writer, the others wait for it and lose at once', async (t) => {
+    // All through one node: the gate is each node's own (in cluster mode others' transactions are decided by the writer alone).
+    const one = s.nodeUrls[0]!;
+    const hot = (body: unknown) => fetch(`${one}/api/txn`, { method: 'POST', body: Buffer.from(JSON.stringify(body)) as unknown as BodyInit });
+    await fetch(`${one}/api/state/tx/hot`, { method: 'PUT', body: Buffer.from('0') as unknown as BodyInit });
+    const calls = () => summedMetric(s.nodeUrls, (m) => m.writer.calls);
+    const before = await calls();
+    let successes = 0;
+    let attempts = 0;
+    const client = async () => {
+      const g = await fetch(`${one}/api/state/tx/hot`);
+      let cur = { value: Number(await g.text()), version: Number(g.headers.get('x-koor-version')) };
+      // Three increments each, bounded in attempts; a lost compare's reply carries the current value.
+      for (let won = 0, i = 0; won < 3 && i < 200; i++) {
+        attempts++;
+        const r = await json(await hot({ compare: [{ key: 'tx/hot', version: cur.version }], success: [{ op: 'put', key: 'tx/hot', value: cur.value + 1 }], failure: [{ op: 'get', key: 'tx/hot' }] }));
+        if (r.succeeded) {
+          successes++;
+          won++;
+          cur = { value: cur.value + 1, version: r.results[0].version };
+        } else cur = { value: r.results[0].value, version: r.current[0].version };
+      }
+    };
+    await Promise.all(Array.from({ length: 16 }, client));
+    const writes = (await calls()) - before;
+    t.equal(successes, 48, `every client won its 3 increments (${attempts} attempts)`);
+    t.equal(await json(await fetch(u('/api/state/tx/hot'))), 48, 'no lost update');
+    t.ok(writes <= 2 * successes + 20, `${writes} writer calls for ${successes} successes in ${attempts} attempts (background jobs included)`);
   });
 
   await t.test('race: 50 clients increment one counter through compare-and-put; no lost update', async (t) => {

@@ -1,4 +1,4 @@
-import type { AuditTag, IdemTag, ReqOf } from '../../../schemas/rpc/envelope.js';
+import type { AuditTag, IdemTag, ReqOf, ResOf } from '../../../schemas/rpc/envelope.js';
 import type { WriterMethods } from '../../../schemas/rpc/writer.js';
 import { fail } from '../../errors.js';
 import type { PoolClient } from '../../rpc/pool-client.js';
@@ -21,6 +21,19 @@ export interface PutInput {
   owner?: string;
   /** X-Koor-Fence: the writer's fencing token (issue 31). */
   fence?: number;
+}
+
+/**
+ * The gates of a transaction (see StateService.txnGates): `key NUL version` of each compare by
+ * version whose key the success branch puts or deletes.
+ */
+function gatesOf(req: ReqOf<WriterMethods, 'state.txn'>): string[] {
+  const gates: string[] = [];
+  for (const c of req.compare) {
+    if (c.version === undefined) continue;
+    if (req.success.some((op) => (op.op === 'put' || op.op === 'delete') && op.key === c.key)) gates.push(`${c.key}\u0000${c.version}`);
+  }
+  return gates;
 }
 
 /** State store rules: reads from cache / read connection, writes through the writer RPC. */
@@ -147,7 +160,32 @@ export class StateService {
    * watchers were told of it with the first write (or dropped it, if its reply was lost).
    */
   async txn(req: ReqOf<WriterMethods, 'state.txn'>, audit?: AuditTag, idem: IdemTag | null = null) {
-    const { res, replayed } = await this.writer.callIdempotent('state.txn', req, idem, audit ? { audit } : undefined);
+    const gates = idem === null && req.compare.length > 0 && req.failure.every((op) => op.op === 'get') ? gatesOf(req) : null;
+    if (gates !== null) {
+      // Bounded: each turn waits for a transaction in flight on the same key and version, which ends (or its deadline does).
+      for (;;) {
+        const lost = await this.lostCompare(req);
+        if (lost) return { res: lost, replayed: false };
+        const busy = gates.find((g) => this.txnGates.has(g));
+        if (busy === undefined) break;
+        await new Promise<void>((resolve) => this.txnGates.get(busy)!.push(resolve));
+      }
+      // No await from the check above to here: the next one with these gates waits for this one.
+      for (const g of gates) if (!this.txnGates.has(g)) this.txnGates.set(g, []);
+    }
+    let out;
+    try {
+      out = await this.writer.callIdempotent('state.txn', req, idem, audit ? { audit } : undefined);
+    } finally {
+      if (gates !== null) {
+        for (const g of gates) {
+          const waiting = this.txnGates.get(g);
+          this.txnGates.delete(g);
+          for (const wake of waiting ?? []) wake();
+        }
+      }
+    }
+    const { res, replayed } = out;
     if (replayed) return { res, replayed };
     const ops = res.succeeded ? req.success : req.failure;
     res.results.forEach((r, i) => {
@@ -157,6 +195,62 @@ export class StateService {
     });
     if (res.results.some((r) => r.revision !== undefined)) this.onChange?.();
     return { res, replayed };
+  }
+
+  /**
+   * Transactions in flight to the writer that put or delete a key they compared by version, by
+   * `gate` (key and version): each with the transactions waiting for its outcome. While one is in
+   * flight, another with the same gate cannot win (the key moves past that version if the first
+   * wins, and is not at it if the first loses): it waits, then is decided again against what is
+   * committed — usually lost, and answered at once (issue 47: 16 clients incrementing one counter
+   * made batches of 16 transactions of which one could win, each batch one commit; now a batch
+   * carries the one that can win).
+   */
+  private readonly txnGates = new Map<string, Array<() => void>>();
+
+  /**
+   * A transaction whose compare fails against what is committed now, and whose failure branch
+   * only reads, is answered here, from the reader, without a trip through the writer: it would
+   * have written nothing, yet waited for a batch and its commit (issue 47: 16 clients contending
+   * on one counter spent most of their time, and the writer most of its batches, on such losers).
+   * The reader sees every commit (so every acknowledged write, and the versions a client can have
+   * learnt); the decision is the transaction's at this instant, as a GET now would see the keys.
+   * A compare that holds here is decided again by the writer, inside its transaction. Null: go to
+   * the writer (a compare held, or the failure branch writes or publishes).
+   */
+  private async lostCompare(req: ReqOf<WriterMethods, 'state.txn'>): Promise<ResOf<WriterMethods, 'state.txn'> | null> {
+    if (req.compare.length === 0 || !req.failure.every((op) => op.op === 'get')) return null;
+    const now = Date.now();
+    // The usual case, a compare that holds as far as this node knows: no read (the writer decides it anyway).
+    if (req.compare.every((c) => c.version !== undefined && c.hash === undefined && c.exists === undefined && this.cache.get(c.key)?.version === c.version)) return null;
+    const rows = new Map<string, StateRow | undefined>();
+    const row = async (key: string): Promise<StateRow | undefined> => {
+      if (!rows.has(key)) {
+        const r = await this.reader.current(key);
+        rows.set(key, r && !(r.expires_at > 0 && r.expires_at <= now) ? r : undefined);
+      }
+      return rows.get(key);
+    };
+    let holds = true;
+    for (const c of req.compare) {
+      const cur = await row(c.key);
+      if ((c.version !== undefined && (cur?.version ?? 0) !== c.version) || (c.hash !== undefined && cur?.hash !== c.hash) || (c.exists !== undefined && (cur !== undefined) !== c.exists)) {
+        holds = false;
+        break;
+      }
+    }
+    if (holds) return null;
+    const results: ResOf<WriterMethods, 'state.txn'>['results'] = [];
+    for (const op of req.failure) {
+      const cur = await row(op.key);
+      results.push(cur ? { op: 'get', key: op.key, found: true, version: cur.version, hash: cur.hash, value: cur.value, content_type: cur.content_type } : { op: 'get', key: op.key, found: false });
+    }
+    const current: Array<{ key: string; version: number; hash?: string }> = [];
+    for (const c of req.compare) {
+      const cur = await row(c.key);
+      if (!current.some((x) => x.key === c.key)) current.push(cur ? { key: c.key, version: cur.version, hash: cur.hash } : { key: c.key, version: 0 });
+    }
+    return { succeeded: false, revision: await this.reader.newestRevision(), results, events: [], current };
   }
 
   /** Told after each write this node committed (the watch feed looks at once). */

@@ -125,6 +125,6 @@ export function txnHandler(d: TxnDeps): (ctx: Ctx) => Promise<void> {
       if (res.events.length > 0) d.announce(res.events);
       ctx.tally?.('state_writes');
     }
-    sendJson(ctx, 200, { succeeded: res.succeeded, revision: res.revision, results: res.results.map(shown) }, replayHeaders(replayed));
+    sendJson(ctx, 200, { succeeded: res.succeeded, revision: res.revision, results: res.results.map(shown), ...(res.current ? { current: res.current } : {}) }, replayHeaders(replayed));
   };
 }

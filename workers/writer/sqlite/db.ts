@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3';
 import type { WriterLimits } from '../../../schemas/rpc/writer.js';
 import { MIGRATIONS, type Migration } from '../../../schemas/db/sqlite-migrations.js';
+import { WRITER_PAGE_CACHE_KIB } from '../../../src/shared/limits.js';
 
 export type DB = Database.Database;
 
@@ -24,6 +25,7 @@ export function openWriterDb(
   db.pragma(`journal_size_limit = ${limits.journal_limit_bytes}`);
   db.pragma(`busy_timeout = ${limits.busy_timeout_ms}`);
   db.pragma('foreign_keys = ON');
+  db.pragma(`cache_size = -${WRITER_PAGE_CACHE_KIB}`);
   // Each envelope runs in a savepoint; SQLite keeps a savepoint's page images in a sub-journal
   // that spills to a temp file past 64 KiB, which a batch of 1 KB writes always did: a pwrite
   // per page touched, ~15 % of the writer's CPU on a PUT burst. In memory the images are bounded

@@ -1,6 +1,6 @@
 import type { ReqOf, ResOf } from '../../../schemas/rpc/envelope.js';
 import type { WriterMethods } from '../../../schemas/rpc/writer.js';
-import type { TxnCompare, TxnOp, TxnResult } from '../../../schemas/rpc/writer-txn.js';
+import type { TxnCompare, TxnCurrent, TxnOp, TxnResult } from '../../../schemas/rpc/writer-txn.js';
 import type { Event } from '../../../schemas/rpc/writer-rows.js';
 import { NEWEST_REVISION } from '../../../schemas/db/tables/state.js';
 import { sql, type Tx } from '../sql.js';
@@ -66,11 +66,20 @@ export function txnStore(state: StateStore, events: EventStore, checkFence: (tx:
           break;
         }
       }
+      // A lost compare says where each compared key is now: the client need not read it again.
+      const current: TxnCurrent[] = [];
+      if (!succeeded) {
+        for (const c of req.compare) {
+          if (current.some((x) => x.key === c.key)) continue;
+          const cur = await state.current(tx, c.key);
+          current.push(cur ? { key: c.key, version: cur.version, hash: cur.hash } : { key: c.key, version: 0 });
+        }
+      }
       const out = { revision: 0, events: [] as Event[] };
       const results: TxnResult[] = [];
       for (const op of succeeded ? req.success : req.failure) results.push(await run(tx, op, req.updated_by, out));
       if (out.revision === 0) out.revision = (await tx.get<{ id: number }>(NEWEST_REVISION))?.id ?? 0;
-      return { succeeded, revision: out.revision, results, events: out.events };
+      return succeeded ? { succeeded, revision: out.revision, results, events: out.events } : { succeeded, revision: out.revision, results, events: out.events, current };
     },
   };
 }

@@ -1,0 +1,400 @@
+/**
+ * Issue 47: koor against the stores its users would pick instead — etcd (JSON gateway), Redis
+ * (`appendfsync always`), NATS JetStream KV — on the same machine, in the same run. Each server
+ * alone, pinned to core 0; every load generator on core 1 (wrk, redis-benchmark, or
+ * bench/peers/client.ts where no C generator speaks the protocol); every row twice (two passes over
+ * all servers, so drift hits every server alike). 1 KB values.
+ *
+ *   write c1/c4/c50  durable writes to 1000 keys, closed loop at 1, 4, 50 connections: ops/s,
+ *                    p50/p99, and (at 50) the server's CPU per write (whole process, all threads,
+ *                    user+sys from /proc/<pid>/stat ÷ writes); checked: the store's change counter
+ *                    moved by at least every acknowledged write
+ *   read             50 connections reading one 1 KB key
+ *   cas              16 clients adding 1 to one counter by compare-and-set (koor POST /api/txn,
+ *                    etcd txn on mod_revision, Redis EVALSHA of a compare-and-set script, NATS
+ *                    expected-last-subject-sequence): successes/s; checked: final = successes
+ *   watch            100 watchers of a prefix while 4 writers put keys under it (not Redis: no
+ *                    watch); checked: every watcher saw every acknowledged write once, in order
+ *   pubsub           100 subscribers, 4 publishers (not etcd: no pub/sub); koor's publishes are
+ *                    durable, Redis's and NATS core's are not; checked: every message at every
+ *                    subscriber, one order
+ *
+ *   npm run bench -- peers [--quick]
+ *   KOOR_BENCH_PEERS=koor,etcd      only these servers
+ *   KOOR_BENCH_PEERS_ROWS=write,cas  only these rows (write, read, cas, watch, pubsub)
+ *   KOOR_BENCH_BASELINE=<dir>/dist/src/main.js   also "koor (base)", another build, in the same passes
+ */
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { BENCH_DIST_DIR, fmtInt, fmtMs, fmtRatio, have, makeTempDir, pin, procCpu, ratio, wrk, wrkScript, type BenchOptions, type BenchTable } from './lib.js';
+import { revision, natsSetup, type PeerKind } from './peers/ops.js';
+import { b64 } from './peers/proto.js';
+import { DURABILITY, ensureInstalled, startEtcd, startKoor, startNats, startRedis, type Peer } from './peers/servers.js';
+
+export const timeoutMs = { quick: 300_000, full: 1_500_000 };
+
+const KEYS = 1000;
+const VALUE = JSON.stringify({ pad: 'x'.repeat(1024 - 10) });
+const WRITE_CONNECTIONS = [1, 4, 50] as const;
+const READ_CONNECTIONS = 50;
+const CAS_CLIENTS = 16;
+const WATCHERS = 100;
+const SUBSCRIBERS = 100;
+
+/** One measured row of one server in one pass. */
+interface Row {
+  row: string;
+  peer: string;
+  pass: number;
+  ops_per_s: number | null;
+  p50_ms: number | null;
+  p99_ms: number | null;
+  /** Server CPU (whole process, user+sys) per operation (per delivery for fan-out rows), µs. */
+  server_us_per_op: number | null;
+  ok: boolean;
+  check: string;
+  /** CPU of other processes on the server's core during the row, cores (load on the machine). */
+  core0_other: number | null;
+  extra?: Record<string, unknown>;
+}
+
+/** Busy seconds of cpu0 (all but idle and iowait), from /proc/stat. */
+function core0Busy(): number {
+  try {
+    const line = fs.readFileSync('/proc/stat', 'utf8').split('\n').find((l) => l.startsWith('cpu0 '))!;
+    const f = line.trim().split(/\s+/).slice(1).map(Number);
+    const total = f.slice(0, 8).reduce((a, b) => a + b, 0);
+    return (total - f[3]! - f[4]!) / 100;
+  } catch {
+    return 0;
+  }
+}
+
+const cpuOf = (pid: number) => {
+  const t = procCpu(pid).total;
+  return t ? t.user + t.sys : 0;
+};
+
+/** Server CPU and core-0 interference around `f`. */
+function measured<T>(pid: number, f: () => T): { r: T; cpu_s: number; other_cores: number; wall_s: number; threads: Array<{ tid: number; comm: string; cpu_s: number }> } {
+  const a = procCpu(pid);
+  const b0 = core0Busy();
+  const t0 = performance.now();
+  const r = f();
+  const wall = (performance.now() - t0) / 1000;
+  const b = procCpu(pid);
+  const busy = core0Busy() - b0;
+  const cpu = (b.total ? b.total.user + b.total.sys : 0) - (a.total ? a.total.user + a.total.sys : 0);
+  const threads = [...b.threads].map(([tid, t]) => {
+    const t1 = a.threads.get(tid);
+    return { tid, comm: t.comm, cpu_s: t.user + t.sys - (t1 ? t1.user + t1.sys : 0) };
+  });
+  return { r, cpu_s: cpu, other_cores: Math.max(0, Math.round(((busy - cpu) / wall) * 100) / 100), wall_s: wall, threads };
+}
+
+function client<T>(spec: Record<string, unknown>, timeoutS: number): T {
+  const out = execFileSync('taskset', ['-c', '1', process.execPath, path.join(BENCH_DIST_DIR, 'peers', 'client.js'), JSON.stringify(spec)], {
+    encoding: 'utf8',
+    timeout: timeoutS * 1000,
+    maxBuffer: 16 * 1024 * 1024,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  return JSON.parse(out.trim().split('\n').at(-1)!) as T;
+}
+
+/** redis-benchmark on core 1 for about `durationS`: the count from a short probe's rate. */
+function redisBench(port: number, test: 'set' | 'get', connections: number, durationS: number): { rps: number; p50_ms: number; p99_ms: number; n: number } {
+  const once = (n: number) => {
+    const out = execFileSync('taskset', ['-c', '1', 'redis-benchmark', '-p', String(port), '-c', String(connections), '-n', String(n), '-d', '1024', '-r', String(KEYS), '-t', test, '-q', '--csv'], { encoding: 'utf8', timeout: 300_000 });
+    const m = /^"[A-Z]+[^"]*","([\d.]+)","[\d.]+","[\d.]+","([\d.]+)","[\d.]+","([\d.]+)"/m.exec(out);
+    if (!m) throw new Error(`redis-benchmark output not understood: ${out.slice(0, 300)}`);
+    return { rps: Math.round(Number(m[1])), p50_ms: Number(m[2]), p99_ms: Number(m[3]), n };
+  };
+  const probe = once(Math.max(200, connections * 20));
+  return once(Math.min(2_000_000, Math.max(1000, Math.round(probe.rps * durationS))));
+}
+
+/** The wrk Lua script of etcd's JSON gateway put over KEYS keys (bodies precomputed: Lua has no base64). */
+function etcdPutScript(dir: string): string {
+  const v = b64(VALUE);
+  const lines = ['wrk.method = "POST"', 'wrk.headers["Content-Type"] = "application/json"', 'local bodies = {}'];
+  for (let i = 0; i < KEYS; i++) lines.push(`bodies[${i}] = '{"key":"${b64(`bench/put/${i}`)}","value":"${v}"}'`);
+  lines.push('local n = 0', `request = function() n = (n + 1) % ${KEYS}; return wrk.format(nil, "/v3/kv/put", nil, bodies[n]) end`);
+  const file = path.join(dir, 'etcd-put.lua');
+  fs.writeFileSync(file, `${lines.join('\n')}\n`);
+  return file;
+}
+
+interface Ctx {
+  opts: BenchOptions;
+  dir: string;
+  durationS: number;
+  warmS: number;
+  writes: number;
+  messages: number;
+  scripts: { koorPut: string; koorGet: string; etcdPut: string; etcdGet: string };
+}
+
+/** The three write rows of one server. */
+async function writeRows(ctx: Ctx, p: Peer, pass: number): Promise<Row[]> {
+  const rows: Row[] = [];
+  // Warm-up, not measured: a JIT (koor) or a fresh data file must not make the first row.
+  ctx.opts.log(`  ${p.label} warm-up (${ctx.warmS} s of writes at 50 connections)…`);
+  if (p.kind === 'koor' || p.kind === 'etcd') wrk(p.kind === 'koor' ? `http://127.0.0.1:${p.port}/api/state/bench/put/0` : `http://127.0.0.1:${p.port}/v3/kv/put`, p.kind === 'koor' ? ctx.scripts.koorPut : ctx.scripts.etcdPut, ctx.warmS, 50);
+  else if (p.kind === 'redis') redisBench(p.port, 'set', 50, ctx.warmS);
+  else client({ peer: p.kind, port: p.port, scenario: 'write', connections: 50, durationS: ctx.warmS }, ctx.warmS + 60);
+  for (const c of WRITE_CONNECTIONS) {
+    ctx.opts.log(`  ${p.label} write c${c} (pass ${pass})…`);
+    const before = await revision({ peer: p.kind, port: p.port });
+    let ops: number | null = null;
+    let acked = 0;
+    let p50: number | null = null;
+    let p99: number | null = null;
+    let bad = '';
+    let extra: Record<string, unknown> = {};
+    const m = measured(p.pid, () => {
+      if (p.kind === 'koor' || p.kind === 'etcd') {
+        const url = p.kind === 'koor' ? `http://127.0.0.1:${p.port}/api/state/bench/put/0` : `http://127.0.0.1:${p.port}/v3/kv/put`;
+        const w = wrk(url, p.kind === 'koor' ? ctx.scripts.koorPut : ctx.scripts.etcdPut, ctx.durationS, c);
+        ops = w.rps;
+        acked = w.requests - w.non2xx;
+        p50 = w.p50_ms;
+        p99 = w.p99_ms;
+        if (w.non2xx > 0) bad = `${w.non2xx} non-2xx replies`;
+      } else if (p.kind === 'redis') {
+        const r = redisBench(p.port, 'set', c, ctx.durationS);
+        ops = r.rps;
+        acked = r.n;
+        p50 = r.p50_ms;
+        p99 = r.p99_ms;
+      } else {
+        const r = client<{ acked: number; rps: number; p50_ms: number; p99_ms: number; errors: number; first_error: string; gen_cores: number }>({ peer: p.kind, port: p.port, pid: p.pid, scenario: 'write', connections: c, durationS: ctx.durationS }, ctx.durationS + 60);
+        ops = r.rps;
+        acked = r.acked;
+        p50 = r.p50_ms;
+        p99 = r.p99_ms;
+        if (r.errors > 0) bad = `${r.errors} errors: ${r.first_error}`;
+        extra = { gen_cores: r.gen_cores };
+      }
+    });
+    const after = await revision({ peer: p.kind, port: p.port });
+    // redis-benchmark's probe run counts too (its SETs are acknowledged writes as well).
+    const moved = after - before;
+    const countOk = p.kind === 'redis' ? moved >= acked : moved >= acked;
+    const check = bad || (countOk ? `${acked} acknowledged, counter moved ${moved}` : `LOST: ${acked} acknowledged, counter moved only ${moved}`);
+    const top = m.threads.sort((x, y) => y.cpu_s - x.cpu_s).slice(0, 6).map((t) => ({ tid: t.tid === p.pid ? 'main' : t.tid, comm: t.comm, us_per_op: acked > 0 ? Math.round((t.cpu_s / acked) * 1e7) / 10 : null }));
+    rows.push({
+      row: `write c${c}`,
+      peer: p.label,
+      pass,
+      ops_per_s: ops,
+      p50_ms: p50,
+      p99_ms: p99,
+      server_us_per_op: acked > 0 ? Math.round((m.cpu_s / (p.kind === 'redis' ? moved : acked)) * 1e7) / 10 : null,
+      ok: bad === '' && countOk,
+      check,
+      core0_other: m.other_cores,
+      extra: { ...extra, acked, counter_moved: moved, threads: top },
+    });
+  }
+  return rows;
+}
+
+async function readRow(ctx: Ctx, p: Peer, pass: number): Promise<Row> {
+  ctx.opts.log(`  ${p.label} read (pass ${pass})…`);
+  const c = READ_CONNECTIONS;
+  let res: { ops: number; p50: number | null; p99: number | null; n: number; bad: string } = { ops: 0, p50: null, p99: null, n: 0, bad: '' };
+  if (p.kind === 'koor') await fetch(`http://127.0.0.1:${p.port}/api/state/bench/doc`, { method: 'PUT', body: VALUE, headers: { 'content-type': 'application/json' } });
+  if (p.kind === 'etcd') await fetch(`http://127.0.0.1:${p.port}/v3/kv/put`, { method: 'POST', body: JSON.stringify({ key: b64('bench/doc'), value: b64(VALUE) }) });
+  const m = measured(p.pid, () => {
+    if (p.kind === 'koor' || p.kind === 'etcd') {
+      const url = p.kind === 'koor' ? `http://127.0.0.1:${p.port}/api/state/bench/doc` : `http://127.0.0.1:${p.port}/v3/kv/range`;
+      const w = wrk(url, p.kind === 'koor' ? ctx.scripts.koorGet : ctx.scripts.etcdGet, ctx.durationS, c);
+      res = { ops: w.rps, p50: w.p50_ms, p99: w.p99_ms, n: w.requests, bad: w.non2xx > 0 ? `${w.non2xx} non-2xx` : '' };
+    } else if (p.kind === 'redis') {
+      const r = redisBench(p.port, 'get', c, ctx.durationS);
+      res = { ops: r.rps, p50: r.p50_ms, p99: r.p99_ms, n: r.n, bad: '' };
+    } else {
+      const r = client<{ acked: number; rps: number; p50_ms: number; p99_ms: number; errors: number; first_error: string }>({ peer: p.kind, port: p.port, pid: p.pid, scenario: 'read', connections: c, durationS: ctx.durationS }, ctx.durationS + 60);
+      res = { ops: r.rps, p50: r.p50_ms, p99: r.p99_ms, n: r.acked, bad: r.errors > 0 ? `${r.errors} errors: ${r.first_error}` : '' };
+    }
+  });
+  return { row: 'read c50', peer: p.label, pass, ops_per_s: res.ops, p50_ms: res.p50, p99_ms: res.p99, server_us_per_op: res.n > 0 ? Math.round((m.cpu_s / res.n) * 1e7) / 10 : null, ok: res.bad === '', check: res.bad || `${res.n} reads`, core0_other: m.other_cores };
+}
+
+/** KOOR_BENCH_PEERS_ROWS=write,read,cas,watch,pubsub: only these rows (default all). */
+const only = (row: string): boolean => {
+  const rows = process.env.KOOR_BENCH_PEERS_ROWS;
+  return !rows || rows.split(',').includes(row);
+};
+
+/** The client-driven rows: contended CAS, watch fan-out, pub/sub fan-out. */
+async function clientRows(ctx: Ctx, p: Peer, pass: number): Promise<Row[]> {
+  const rows: Row[] = [];
+  if (only('cas')) {
+    ctx.opts.log(`  ${p.label} cas ×${CAS_CLIENTS} (pass ${pass})…`);
+    const m = measured(p.pid, () => client<{ per_s: number; successes: number; conflicts: number; success_p50_ms: number; ok: boolean; check: string; re_read_on_conflict: boolean; server_cpu_s: number; first_error: string; gen_cores: number }>({ peer: p.kind, port: p.port, pid: p.pid, scenario: 'cas', connections: CAS_CLIENTS, durationS: ctx.durationS }, ctx.durationS + 60));
+    const r = m.r;
+    rows.push({ row: `cas ×${CAS_CLIENTS}`, peer: p.label, pass, ops_per_s: r.per_s, p50_ms: r.success_p50_ms, p99_ms: null, server_us_per_op: r.successes > 0 ? Math.round((r.server_cpu_s / r.successes) * 1e7) / 10 : null, ok: r.ok, check: `${r.check}; ${r.conflicts} conflicts${r.re_read_on_conflict ? ', re-read after each' : ''}${r.first_error ? `; ${r.first_error}` : ''}`, core0_other: m.other_cores, extra: { conflicts: r.conflicts, gen_cores: r.gen_cores } });
+  }
+  if (p.kind !== 'redis' && only('watch')) {
+    ctx.opts.log(`  ${p.label} watch fan-out to ${WATCHERS} (pass ${pass})…`);
+    const m = measured(p.pid, () => client<{ deliveries_per_s: number; delivered: number; writes: number; lag_p50_ms: number; lag_p99_ms: number; ok: boolean; check: string; server_us_per_delivery: number; first_error: string; gen_cores: number }>({ peer: p.kind, port: p.port, pid: p.pid, scenario: 'watch', watchers: WATCHERS, writes: ctx.writes, durationS: 30 }, 120));
+    const r = m.r;
+    rows.push({ row: `watch ×${WATCHERS}`, peer: p.label, pass, ops_per_s: r.deliveries_per_s, p50_ms: r.lag_p50_ms, p99_ms: r.lag_p99_ms, server_us_per_op: r.server_us_per_delivery, ok: r.ok, check: `${r.check}${r.first_error ? `; ${r.first_error}` : ''}`, core0_other: m.other_cores, extra: { writes: r.writes, delivered: r.delivered, gen_cores: r.gen_cores } });
+  }
+  if (p.kind !== 'etcd' && only('pubsub')) {
+    ctx.opts.log(`  ${p.label} pub/sub fan-out to ${SUBSCRIBERS} (pass ${pass})…`);
+    const m = measured(p.pid, () => client<{ deliveries_per_s: number; delivered: number; messages: number; lag_p50_ms: number; lag_p99_ms: number; ok: boolean; check: string; server_us_per_delivery: number; first_error: string; gen_cores: number }>({ peer: p.kind, port: p.port, pid: p.pid, scenario: 'pubsub', subscribers: SUBSCRIBERS, messages: ctx.messages, durationS: 30 }, 120));
+    const r = m.r;
+    rows.push({ row: `pubsub ×${SUBSCRIBERS}`, peer: p.label, pass, ops_per_s: r.deliveries_per_s, p50_ms: r.lag_p50_ms, p99_ms: r.lag_p99_ms, server_us_per_op: r.server_us_per_delivery, ok: r.ok, check: `${r.check}${r.first_error ? `; ${r.first_error}` : ''}`, core0_other: m.other_cores, extra: { messages: r.messages, delivered: r.delivered, gen_cores: r.gen_cores } });
+  }
+  return rows;
+}
+
+export async function run(opts: BenchOptions): Promise<Record<string, unknown>> {
+  const durationS = opts.quick ? 1 : 5;
+  const warnings: string[] = [];
+  const notes: string[] = [];
+  const missing = ['wrk', 'taskset', 'redis-benchmark'].filter((c) => !have(c));
+  if (missing.includes('wrk') || missing.includes('taskset')) return { ok: true, skipped: `needs ${missing.join(', ')} (apt-get install wrk util-linux)`, warnings: [`peers: skipped, missing ${missing.join(', ')}`] };
+  pin(process.pid, 1); // this process only waits on its generators; keep it off the server's core
+  const wanted = (process.env.KOOR_BENCH_PEERS || 'koor,etcd,redis,nats').split(',').map((s) => s.trim());
+  const base = process.env.KOOR_BENCH_BASELINE;
+  const skipped: Record<string, string> = {};
+  const starters: Array<{ label: string; kind: PeerKind; start: () => Promise<Peer> }> = [];
+  if (wanted.includes('koor')) starters.push({ label: 'koor', kind: 'koor', start: () => startKoor('koor') });
+  if (base) starters.push({ label: 'koor (base)', kind: 'koor', start: () => startKoor('koor (base)', path.resolve(base)) });
+  for (const [kind, start] of [['etcd', startEtcd], ['redis', startRedis], ['nats', startNats]] as const) {
+    if (!wanted.includes(kind)) continue;
+    const why = ensureInstalled(kind, opts.log);
+    if (why) {
+      skipped[kind] = why;
+      warnings.push(`${kind} skipped: ${why}`);
+    } else starters.push({ label: kind, kind, start });
+  }
+  if (missing.includes('redis-benchmark') && starters.some((s) => s.kind === 'redis')) {
+    skipped.redis = 'redis-benchmark missing';
+    starters.splice(starters.findIndex((s) => s.kind === 'redis'), 1);
+  }
+  const tmp = makeTempDir('koor-bench-peers-');
+  const etcdGet = path.join(tmp.dir, 'etcd-get.lua');
+  fs.writeFileSync(etcdGet, `wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\nwrk.body = '${JSON.stringify({ key: b64('bench/doc') })}'\n`);
+  const ctx: Ctx = {
+    opts,
+    dir: tmp.dir,
+    durationS,
+    warmS: opts.quick ? 1 : 2,
+    writes: opts.quick ? 100 : 500,
+    messages: opts.quick ? 200 : 1000,
+    scripts: {
+      koorPut: wrkScript(tmp.dir, 'koor-put', { method: 'PUT', headers: { 'Content-Type': 'application/json' }, body: VALUE, cycleKeys: '/api/state/bench/put/', keys: KEYS }),
+      koorGet: wrkScript(tmp.dir, 'koor-get', { method: 'GET', headers: {} }),
+      etcdPut: etcdPutScript(tmp.dir),
+      etcdGet,
+    },
+  };
+  const rows: Row[] = [];
+  const servers: Record<string, { version: string; durability: string }> = {};
+  const load: number[][] = [];
+  try {
+    for (const pass of [1, 2]) {
+      for (const s of starters) {
+        opts.log(`pass ${pass}: ${s.label}`);
+        load.push(os.loadavg());
+        let p: Peer;
+        try {
+          p = await s.start();
+        } catch (e) {
+          warnings.push(`${s.label} (pass ${pass}) did not start: ${(e as Error).message.split('\n')[0]}`);
+          continue;
+        }
+        servers[s.label] = { version: p.version, durability: p.durability };
+        try {
+          if (p.kind === 'nats') client({ peer: 'nats', port: p.port, scenario: 'setup' }, 30);
+          if (only('write')) rows.push(...(await writeRows(ctx, p, pass)));
+          if (only('read')) rows.push(await readRow(ctx, p, pass));
+          rows.push(...(await clientRows(ctx, p, pass)));
+        } catch (e) {
+          warnings.push(`${s.label} (pass ${pass}): ${(e as Error).message.split('\n').slice(0, 3).join(' ')}`);
+        } finally {
+          await p.stop();
+        }
+      }
+    }
+  } finally {
+    tmp.remove();
+  }
+  void natsSetup;
+
+  // Tables: every row and pass, then koor ÷ each peer in the same pass.
+  const get = (row: string, peer: string, pass: number) => rows.find((r) => r.row === row && r.peer === peer && r.pass === pass);
+  const rowNames = [...new Set(rows.map((r) => r.row))];
+  const labels = [...new Set(rows.map((r) => r.peer))];
+  const both = (f: (pass: number) => string) => `${f(1)} / ${f(2)}`;
+  const detail: BenchTable = {
+    title: `Each server alone on core 0, load on core 1, 1 KB values, ${durationS} s runs; every cell "pass 1 / pass 2"`,
+    columns: ['row', 'server', 'ops/s (deliveries/s)', 'p50 ms', 'p99 ms', 'server µs/op', 'core0 others', 'check'],
+    rows: rowNames.flatMap((rn) =>
+      labels
+        .filter((l) => get(rn, l, 1) || get(rn, l, 2))
+        .map((l) => [
+          rn,
+          l,
+          both((ps) => fmtInt(get(rn, l, ps)?.ops_per_s)),
+          both((ps) => fmtMs(get(rn, l, ps)?.p50_ms)),
+          both((ps) => fmtMs(get(rn, l, ps)?.p99_ms)),
+          both((ps) => String(get(rn, l, ps)?.server_us_per_op ?? '-')),
+          both((ps) => String(get(rn, l, ps)?.core0_other ?? '-')),
+          [1, 2].map((ps) => get(rn, l, ps)).every((r) => r?.ok) ? (get(rn, l, 1)?.check ?? '') : `FAILED: ${[1, 2].map((ps) => get(rn, l, ps)?.check ?? 'not run').join(' | ')}`,
+        ]),
+    ),
+  };
+  const ratioCell = (rn: string, peer: string, f: (r: Row) => number | null, invert: boolean) =>
+    both((ps) => {
+      const k = get(rn, 'koor', ps);
+      const o = get(rn, peer, ps);
+      const a = k ? f(k) : null;
+      const b = o ? f(o) : null;
+      if (a === null || b === null) return '-';
+      return fmtRatio(invert ? ratio(b, a) : ratio(a, b));
+    });
+  const peersOnly = labels.filter((l) => l !== 'koor');
+  const summary: BenchTable = {
+    title: 'koor ÷ each server, same pass ("pass 1 / pass 2"; > 1 means koor is ahead: ops/s koor÷peer, latency and CPU peer÷koor)',
+    columns: ['row', 'measure', ...peersOnly],
+    rows: rowNames.flatMap((rn) => {
+      const lines: Array<Array<string>> = [[rn, 'ops/s', ...peersOnly.map((l) => ratioCell(rn, l, (r) => r.ops_per_s, false))]];
+      if (rn === 'write c1' || rn === 'write c4') {
+        lines.push([rn, 'p50 (peer÷koor)', ...peersOnly.map((l) => ratioCell(rn, l, (r) => r.p50_ms, true))]);
+        lines.push([rn, 'p99 (peer÷koor)', ...peersOnly.map((l) => ratioCell(rn, l, (r) => r.p99_ms, true))]);
+      }
+      if (rn === 'write c50') lines.push([rn, 'CPU/op (peer÷koor)', ...peersOnly.map((l) => ratioCell(rn, l, (r) => r.server_us_per_op, true))]);
+      return lines;
+    }),
+  };
+  const failures = rows.filter((r) => !r.ok).map((r) => `${r.row} ${r.peer} pass ${r.pass}: ${r.check}`);
+  notes.push(
+    `durability: ${Object.entries(servers).map(([l, s]) => `${l} ${s.version}: ${s.durability}`).join('; ')}`,
+    'NATS rows: a JetStream KV put is acknowledged before any fsync (2.9); its write rows are not durable writes in the sense of the others. Redis and NATS pub/sub keep nothing; koor publishes are durable (stored, fsync\'d) before they fan out.',
+    'etcd through its JSON gateway: every request is also decoded from JSON and passed on to etcd\'s gRPC server over an in-process loopback connection, so etcd\'s CPU per operation is an upper bound of what a gRPC client costs it (no gRPC client here: the npm `etcd3` package would bring @grpc/grpc-js and protobufjs for one suite).',
+    'Generators: wrk (koor, etcd), redis-benchmark (Redis) and bench/peers/client.ts (Node: NATS write/read, and every CAS, watch and pub/sub row) on core 1. A Node generator may be the limit on NATS\'s fast rows: see gen_cores in the JSON.',
+    '"server µs/op": CPU of the whole server process (all threads, user+sys) ÷ operations (deliveries for watch/pubsub); "core0 others": cores used on core 0 by other processes during the row (a shared machine).',
+  );
+  if (Object.keys(skipped).length > 0) notes.push(`skipped: ${Object.entries(skipped).map(([k, v]) => `${k} (${v})`).join('; ')}`);
+  return {
+    ok: failures.length === 0 && warnings.every((w) => !w.includes('did not start')),
+    duration_s: durationS,
+    servers,
+    durability: DURABILITY,
+    skipped,
+    loadavg: load,
+    rows,
+    tables: [summary, detail],
+    notes,
+    warnings,
+    failures,
+  };
+}
