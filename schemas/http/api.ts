@@ -1524,6 +1524,11 @@ export interface components {
             succeeded: boolean;
             revision: number;
             results: components["schemas"]["TxnResultReply"][];
+            current?: {
+                key: string;
+                version: number;
+                hash?: string;
+            }[];
         };
         TxnResultReply: {
             op: string;
@@ -2818,7 +2823,7 @@ export interface operations {
             query?: {
                 /** @description Only the rules in this status: accepted, proposed, rejected */
                 status?: string;
-                /** @description A scoped token: a project of its scopes */
+                /** @description Only this project's rules (a scoped token must name a project of its scopes) */
                 project?: string;
             };
             header?: never;
@@ -2868,7 +2873,7 @@ export interface operations {
             query?: {
                 /** @description The rule sources to export, comma-separated (default local,learned) */
                 source?: string;
-                /** @description A scoped token: a project of its scopes */
+                /** @description Only this project's rules (a scoped token must name a project of its scopes) */
                 project?: string;
             };
             header?: never;
