@@ -7,7 +7,6 @@ import { inScope, permitTargets } from '../../http/permissions.js';
 import type { Logger } from '../../log.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
 import { IDENTITY_TOUCH_INTERVAL_MS } from '../../shared/limits.js';
-import { pathGlobMatch } from '../../shared/path-glob.js';
 import { folderOf } from '../../shared/workspace.js';
 import { toRfc3339 } from '../../store.js';
 import type { InstanceReader } from '../instances/reader.js';
@@ -15,6 +14,7 @@ import { leaseJson, type Lease, type LeaseService } from '../leases/service.js';
 import type { MessageReader } from '../messages/reader.js';
 import type { TaskReader } from '../tasks/reader.js';
 import { digestLines, digestText, DIGEST_TOKENS, ORIENTATION_TOKENS, type Me } from './digest.js';
+import { changedSincePull, noteSync, pullFirstReason } from './pull-first.js';
 import type { HookReader } from './reader.js';
 
 /** The tools that change a file, and where their input names it (Claude Code's documented tool inputs). */
@@ -27,12 +27,6 @@ const SCAN_MESSAGES = 20;
 const CURSOR_LAG = 400;
 /** Sessions whose scan positions a node remembers (past it, it forgets them all and rescans from the cursors). */
 const SCANNED_MAX = 10_000;
-/**
- * A Bash command after which the clone holds what others pushed (`git pull`, `git rebase`, `git
- * merge`, `git reset`): a lease another agent gave up before it is in the clone; one given up
- * after it may hide a change the clone lacks (issue 44: the swarm's one rebase conflict).
- */
-const GIT_SYNC = /\bgit\s+(?:-C\s+\S+\s+)?(?:pull|rebase|merge|reset)\b/;
 
 
 /** The part of a hook's input Koor reads (Claude Code's documented hook input; other members are ignored). */
@@ -140,7 +134,7 @@ export class HookService {
       case 'UserPromptSubmit':
         return this.news(s, event, null);
       case 'PostToolUse':
-        await this.noteSync(s, input);
+        await noteSync(this.d, s, input.tool_name, input.tool_input);
         return this.news(s, event, this.editedPath(s, input));
       case 'Stop':
         // Never keeps a session from stopping twice in a row (`stop_hook_active`): at most one more turn per stop.
@@ -214,18 +208,11 @@ export class HookService {
     const leases = await this.d.leases.check(rel);
     const blocking = leases.find((l) => l.holder !== me.id && l.exclusive);
     if (blocking) return this.deny(me, rel, blocking, input.tool_name ?? '', s.session_id);
-    const changed = await this.changedSincePull(s, me, rel);
+    // Free to edit, but maybe not on a fresh copy: pull first (pull-first.ts).
+    const changed = await changedSincePull(this.d, s, me.id, rel, SCAN_EVENTS);
     if (changed !== null) {
       this.stats.pull_first++;
-      return {
-        hookSpecificOutput: {
-          hookEventName: 'PreToolUse',
-          permissionDecision: 'deny',
-          permissionDecisionReason:
-            `Koor: ${rel} may have changed since your last git pull: ${changed} held it and let it go since. ` +
-            'Pull first (git pull --rebase), then make this edit again, or your push may conflict.',
-        },
-      };
+      return { hookSpecificOutput: { hookEventName: 'PreToolUse', permissionDecision: 'deny', permissionDecisionReason: pullFirstReason(rel, changed) } };
     }
     if (this.d.edits !== 'auto-lease') return NOTHING;
     const mine = leases.find((l) => l.holder === me.id && l.reason === AUTO_LEASE_REASON && l.expires_at !== '');
@@ -251,40 +238,6 @@ export class HookService {
     this.stats.auto_leased++;
     this.d.announce(r.events);
     return NOTHING;
-  }
-
-  /** A Bash command that synced the clone: what ended before now is in it (stored with the session, so every node knows). */
-  private async noteSync(s: HookSession, input: HookInput): Promise<void> {
-    const command = input.tool_name === 'Bash' ? input.tool_input?.command : undefined;
-    if (typeof command !== 'string' || !GIT_SYNC.test(command)) return;
-    const newest = await this.d.reader.newestEvent();
-    if (newest <= s.synced_event) return;
-    await this.d.writer.call('hooks.advance', { session_id: s.session_id, synced_event: newest });
-    s.synced_event = newest;
-  }
-
-  /**
-   * Who held `rel` exclusively and let it go (released, or its idle lifetime ran out: it may have
-   * pushed a change) after this session's clone last synced; null when none or when no sync was
-   * seen (a holder that died pushed nothing). Said once: the warning moves the session's sync
-   * point to that lease's end, so the same edit again goes through (on any node). Reads at most
-   * the SCAN_EVENTS newest events.
-   */
-  private async changedSincePull(s: HookSession, me: Me, rel: string): Promise<string | null> {
-    const since = s.synced_event;
-    if (since === 0) return null;
-    const newest = await this.d.reader.newestEvent();
-    if (newest <= since) return null;
-    const events = await this.d.reader.eventsAfter(Math.max(since, newest - SCAN_EVENTS), newest, SCAN_EVENTS);
-    for (let i = events.length - 1; i >= 0; i--) {
-      const e = events[i]!;
-      if (e.topic !== 'lease.released') continue;
-      const l = JSON.parse(e.data) as { id: string; holder: string; holder_name: string; resources: string[]; exclusive: boolean; reason: string };
-      if (l.holder === me.id || !l.exclusive || (l.reason !== 'released' && l.reason !== 'expired') || !l.resources.some((g) => pathGlobMatch(g, rel))) continue;
-      await this.d.writer.call('hooks.advance', { session_id: s.session_id, synced_event: e.id });
-      return l.holder_name;
-    }
-    return null;
   }
 
   private async deny(me: Me, rel: string, lease: Pick<Lease, 'id' | 'holder' | 'holder_name' | 'reason' | 'acquired_at'>, tool: string, sessionId: string): Promise<Output> {

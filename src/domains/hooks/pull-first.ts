@@ -1,0 +1,57 @@
+import type { HookSession } from '../../../schemas/rpc/writer.js';
+import type { WriterClient } from '../../rpc/writer-client.js';
+import { pathGlobMatch } from '../../shared/path-glob.js';
+import type { HookReader } from './reader.js';
+
+/**
+ * Pull first (issue 44): a lease keeps two agents from editing a file at once, not from editing a
+ * stale copy of it. A session's clone syncs when a Bash command runs `git pull`, `git rebase`,
+ * `git merge` or `git reset` (seen by PostToolUse): a lease another agent gave up before that is
+ * in the clone; one given up after it may hide a change the clone lacks (the swarm's one rebase
+ * conflict under Koor). The sync point is the newest event id then, stored with the session so
+ * every node of a cluster agrees.
+ */
+const GIT_SYNC = /\bgit\s+(?:-C\s+\S+\s+)?(?:pull|rebase|merge|reset)\b/;
+
+interface Deps {
+  reader: HookReader;
+  writer: WriterClient;
+}
+
+/** A PostToolUse of a Bash command that synced the clone: what ended before now is in it. */
+export async function noteSync(d: Deps, s: HookSession, tool: string | undefined, toolInput: Record<string, unknown> | undefined): Promise<void> {
+  const command = tool === 'Bash' ? toolInput?.command : undefined;
+  if (typeof command !== 'string' || !GIT_SYNC.test(command)) return;
+  const newest = await d.reader.newestEvent();
+  if (newest <= s.synced_event) return;
+  await d.writer.call('hooks.advance', { session_id: s.session_id, synced_event: newest });
+  s.synced_event = newest;
+}
+
+/**
+ * Who held `rel` exclusively and let it go (released, or its idle lifetime ran out: it may have
+ * pushed a change) after the session's clone last synced; null when none or when no sync was seen
+ * (a holder that died pushed nothing). Said once: the warning moves the session's sync point to
+ * that lease's end, so the same edit again goes through (on any node). Reads at most the `scan`
+ * newest events.
+ */
+export async function changedSincePull(d: Deps, s: HookSession, me: string, rel: string, scan: number): Promise<string | null> {
+  const since = s.synced_event;
+  if (since === 0) return null;
+  const newest = await d.reader.newestEvent();
+  if (newest <= since) return null;
+  const events = await d.reader.eventsAfter(Math.max(since, newest - scan), newest, scan);
+  for (let i = events.length - 1; i >= 0; i--) {
+    const e = events[i]!;
+    if (e.topic !== 'lease.released') continue;
+    const l = JSON.parse(e.data) as { holder: string; holder_name: string; resources: string[]; exclusive: boolean; reason: string };
+    if (l.holder === me || !l.exclusive || (l.reason !== 'released' && l.reason !== 'expired') || !l.resources.some((g) => pathGlobMatch(g, rel))) continue;
+    await d.writer.call('hooks.advance', { session_id: s.session_id, synced_event: e.id });
+    return l.holder_name;
+  }
+  return null;
+}
+
+/** The refusal's reason, as the model reads it (≈40 tokens). */
+export const pullFirstReason = (rel: string, holder: string): string =>
+  `Koor: ${rel} may have changed since your last git pull: ${holder} held it and let it go since. Pull first (git pull --rebase), then make this edit again, or your push may conflict.`;
