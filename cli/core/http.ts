@@ -245,8 +245,9 @@ async function exchange(config: CliConfig, method: string, pathAndQuery: string,
     socket.on('end', () => finish(true));
     socket.on('error', fail);
     socket.on('close', () => finish(true));
-    const sent = () => {
-      if (!opts.sendOnly || settled) return;
+    // A write that failed leaves the failure to the socket's 'error' (the request was not sent).
+    const sent = (err?: Error | null) => {
+      if (!opts.sendOnly || settled || err) return;
       settled = true;
       clearTimeout(connectTimer);
       clearTimeout(replyTimer);
