@@ -4,8 +4,7 @@
  * recording-server plumbing this shares): where the pinned release is installed (gitignored
  * test-output/codex/<version>/, never a dependency of the package), a scripted fake of OpenAI's
  * Responses API on 127.0.0.1 that records what the model was sent, runCodex() to run one
- * `codex exec` session against it, and listCodexHooks() to ask Codex's own app server which hooks
- * it finds for a project and whether they are trusted. What the client does with hooks is written down, with how it
+ * `codex exec` session against it. What the client does with hooks is written down, with how it
  * was verified, in test/helpers/CODEX-FACTS.md.
  */
 import fs from 'node:fs';
@@ -224,8 +223,8 @@ export function providerArgs(url: string): string[] {
   return ['-c', 'model_provider=koor_fake', '-c', `model_providers.koor_fake={name="koor-fake",base_url="${url}/v1",wire_api="responses"}`, '-m', CODEX_MODEL];
 }
 
-/** The environment of a run: nothing of the caller's but PATH. */
-function baseEnv(home: string, more: Record<string, string> = {}): Record<string, string> {
+/** The environment of a run (and of Codex's app server): nothing of the caller's but PATH. */
+export function baseEnv(home: string, more: Record<string, string> = {}): Record<string, string> {
   return { PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin', HOME: home, LANG: 'C.UTF-8', TMPDIR: os.tmpdir(), OPENAI_API_KEY: 'sk-fake', ...more };
 }
 
@@ -269,75 +268,3 @@ export async function runCodex(o: CodexRunOptions): Promise<CodexRunResult> {
   return { code, signal, timedOut, events, stdout, stderr, sessionId, home, ms: Date.now() - started };
 }
 
-/**
- * Codex's own app server (`codex app-server`, JSON-RPC over stdio), for one exchange of requests
- * (what the interactive client uses to list hooks). Closed after `fn`.
- */
-async function withAppServer<T>(home: string, timeoutMs: number, fn: (call: (method: string, params: unknown) => Promise<any>) => Promise<T>): Promise<T> {
-  const bin = codexBinary();
-  if (bin === null) throw new Error(`Codex is not installed in ${CODEX_DIR} (npm run test:setup)`);
-  const child = spawn(bin, ['app-server'], { env: baseEnv(home), stdio: ['pipe', 'pipe', 'pipe'] });
-  let stderr = '';
-  child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
-  const waiting = new Map<number, { resolve: (m: any) => void; reject: (e: Error) => void }>();
-  let buf = '';
-  let next = 0;
-  child.stdout.setEncoding('utf8').on('data', (s: string) => {
-    buf += s;
-    for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
-      const line = buf.slice(0, i);
-      buf = buf.slice(i + 1);
-      let m: any;
-      try {
-        m = JSON.parse(line);
-      } catch {
-        continue;
-      }
-      const w = typeof m?.id === 'number' ? waiting.get(m.id) : undefined;
-      if (w === undefined) continue;
-      waiting.delete(m.id);
-      if (m.error) w.reject(new Error(`codex app-server: ${JSON.stringify(m.error)}`));
-      else w.resolve(m.result);
-    }
-  });
-  const exited = new Promise<never>((_, rej) => child.on('close', (c) => rej(new Error(`codex app-server exited ${c}: ${stderr.slice(-300)}`))));
-  exited.catch(() => {});
-  const call = (method: string, params: unknown): Promise<any> =>
-    Promise.race([
-      new Promise((resolve, reject) => {
-        const id = ++next;
-        waiting.set(id, { resolve, reject });
-        child.stdin.write(`${JSON.stringify({ jsonrpc: '2.0', id, method, params })}\n`);
-      }),
-      exited,
-    ]);
-  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-  try {
-    await call('initialize', { clientInfo: { name: 'koor-tests', title: null, version: '0' }, capabilities: null });
-    child.stdin.write(`${JSON.stringify({ jsonrpc: '2.0', method: 'initialized' })}\n`);
-    return await fn(call);
-  } finally {
-    clearTimeout(timer);
-    child.stdin.end();
-    child.kill('SIGTERM');
-  }
-}
-
-export interface HookListing {
-  key: string;
-  eventName: string;
-  matcher: string | null;
-  command?: string;
-  trustStatus: string;
-  currentHash: string;
-  sourcePath: string;
-}
-
-/** The hooks Codex finds for a project, with their trust status and the warnings of loading them. */
-export async function listCodexHooks(home: string, root: string, timeoutMs = 30_000): Promise<{ hooks: HookListing[]; warnings: string[]; errors: unknown[] }> {
-  return withAppServer(home, timeoutMs, async (call) => {
-    const list = await call('hooks/list', { cwds: [root] });
-    const d = list?.data?.[0] ?? {};
-    return { hooks: d.hooks ?? [], warnings: d.warnings ?? [], errors: d.errors ?? [] };
-  });
-}

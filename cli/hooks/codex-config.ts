@@ -56,8 +56,12 @@ export function codexOnPath(env: NodeJS.ProcessEnv, what: string): string {
 
 type Call = (method: string, params: unknown) => Promise<any>;
 
-/** One exchange with `codex app-server`: initialized, `fn` run, the server ended. */
-async function withAppServer<T>(codex: string, env: NodeJS.ProcessEnv, what: string, fn: (call: Call) => Promise<T>): Promise<T> {
+/**
+ * One exchange with `codex app-server` (JSON-RPC over stdio, what Codex's interactive client
+ * uses): initialized, `fn` run, the server ended; its refusals and failures are CliErrors named
+ * after `what`. The e2e tests ask it which hooks Codex loads (test/helpers/codex.ts).
+ */
+export async function withAppServer<T>(codex: string, env: NodeJS.ProcessEnv, what: string, fn: (call: Call) => Promise<T>): Promise<T> {
   const child = spawn(codex, ['app-server'], { env, stdio: ['pipe', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr = (stderr + s).slice(-2000)));

@@ -2,12 +2,14 @@
  * The real Codex CLI, driven offline, for the tests — beside test/helpers/claude-code.ts and built
  * the same way: the pinned release installed by the test setup (`npm run test:setup`, into
  * gitignored test-output/codex/<version>/, never a dependency of the package), the scripted fake
- * Responses API, runCodex() and listCodexHooks() from bench/codex.ts; this adds the setup's notes
- * (why the client is missing, so the tests skip with the reason) and tap teardown. What the client
+ * Responses API and runCodex() from bench/codex.ts; this adds the setup's notes (why the client is
+ * missing, so the tests skip with the reason), tap teardown and listCodexHooks() (Codex's own app
+ * server, through the client koor-cli init --codex --trust uses). What the client
  * does with hooks is written down, with how it was verified, in CODEX-FACTS.md beside this file.
  */
 import { note, provided, type Needed } from './apt.js';
-import { codexBinary, installCodexBinary, startFakeResponsesApi, type CodexScript, type FakeApi } from '../../bench/codex.js';
+import { baseEnv, CODEX_DIR, codexBinary, installCodexBinary, startFakeResponsesApi, type CodexScript, type FakeApi } from '../../bench/codex.js';
+import { withAppServer } from '../../cli/hooks/codex-config.js';
 
 export {
   CODEX_DIR,
@@ -21,14 +23,12 @@ export {
   codexRequestTexts,
   codexToolOutputs,
   developerNotes,
-  listCodexHooks,
   providerArgs,
   runCodex,
   type CodexReply,
   type CodexRunOptions,
   type CodexRunResult,
   type CodexScript,
-  type HookListing,
 } from '../../bench/codex.js';
 
 /** For test/helpers/apt.ts's note and provided(): "codex" is the note's name. */
@@ -50,6 +50,26 @@ export async function installCodex(budgetMs: number): Promise<string | null> {
   const why = await installCodexBinary(budgetMs);
   note(CODEX.pkg, why);
   return why;
+}
+
+export interface HookListing {
+  key: string;
+  eventName: string;
+  matcher: string | null;
+  command?: string;
+  trustStatus: string;
+  currentHash: string;
+  sourcePath: string;
+}
+
+/** The hooks Codex finds for a project (HOME `home`), with their trust status and the warnings of loading them. */
+export async function listCodexHooks(home: string, root: string): Promise<{ hooks: HookListing[]; warnings: string[]; errors: unknown[] }> {
+  const bin = codexBinary();
+  if (bin === null) throw new Error(`Codex is not installed in ${CODEX_DIR} (npm run test:setup)`);
+  return withAppServer(bin, baseEnv(home), 'listing the hooks', async (call) => {
+    const d = (await call('hooks/list', { cwds: [root] }))?.data?.[0] ?? {};
+    return { hooks: d.hooks ?? [], warnings: d.warnings ?? [], errors: d.errors ?? [] };
+  });
 }
 
 /** The fake Responses API (bench/codex.ts), closed at teardown. */
