@@ -356,6 +356,37 @@ export interface RunResult {
  * Runs `claude -p <prompt> --output-format json --permission-mode acceptEdits` once against the
  * fake API, with its own HOME and no telemetry or other traffic; bounded by `timeoutMs`.
  */
+/**
+ * A client's run to its end (runClaude, and runCodex in bench/codex.ts): stdout and stderr
+ * collected, SIGKILL after `timeoutMs`, stdout's JSON lines parsed (other lines skipped).
+ */
+export async function collectRun(
+  child: ChildProcess,
+  timeoutMs: number,
+): Promise<{ code: number | null; signal: NodeJS.Signals | null; timedOut: boolean; stdout: string; stderr: string; events: any[] }> {
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.setEncoding('utf8').on('data', (s: string) => (stdout += s));
+  child.stderr!.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    child.kill('SIGKILL');
+  }, timeoutMs);
+  const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((r) => child.on('close', (c, s) => r([c, s])));
+  clearTimeout(timer);
+  const events: any[] = [];
+  for (const line of stdout.split('\n')) {
+    if (!line.trim()) continue;
+    try {
+      events.push(JSON.parse(line));
+    } catch {
+      // not a JSON line
+    }
+  }
+  return { code, signal, timedOut, stdout, stderr, events };
+}
+
 export async function runClaude(o: RunOptions): Promise<RunResult> {
   const bin = claudeBinary();
   if (bin === null) throw new Error(`Claude Code is not installed in ${CLAUDE_CODE_DIR} (npm run test:setup)`);
@@ -391,33 +422,14 @@ export async function runClaude(o: RunOptions): Promise<RunResult> {
   const started = Date.now();
   const child = spawn(bin, args, { cwd: o.cwd, env, stdio: ['pipe', 'pipe', 'pipe'] });
   o.onSpawn?.(child);
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
-  child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
   child.stdin.on('error', () => {});
   const input = o.input === undefined ? '' : typeof o.input === 'string' ? o.input : o.input.map((m) => `${JSON.stringify(m)}\n`).join('');
   child.stdin.write(input);
   const holdTimer = setTimeout(() => child.stdin.end(), o.holdStdinMs ?? 0);
   void o.closeStdin?.finally(() => child.stdin.end());
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    child.kill('SIGKILL');
-  }, o.timeoutMs);
-  const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((r) => child.on('close', (c, s) => r([c, s])));
-  clearTimeout(timer);
+  const { code, signal, timedOut, stdout, stderr, events } = await collectRun(child, o.timeoutMs);
   clearTimeout(holdTimer);
   if (ownHome) fs.rmSync(home, { recursive: true, force: true });
-  const events: any[] = [];
-  for (const line of stdout.split('\n')) {
-    if (!line.trim()) continue;
-    try {
-      events.push(JSON.parse(line));
-    } catch {
-      // not a JSON line
-    }
-  }
   let json: any = null;
   if (o.outputFormat === 'stream-json') json = events.filter((e) => e?.type === 'result').at(-1) ?? null;
   else if (events.length === 1) json = events[0];

@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { REPO, installNpmClient, runProcess, startRecordingServer, type ApiRequest, type FakeApi } from './claude-code.js';
+import { REPO, collectRun, installNpmClient, runProcess, startRecordingServer, type ApiRequest, type FakeApi } from './claude-code.js';
 
 export type { ApiRequest, FakeApi } from './claude-code.js';
 
@@ -243,27 +243,8 @@ export async function runCodex(o: CodexRunOptions): Promise<CodexRunResult> {
   const started = Date.now();
   const child = spawn(bin, args, { cwd: o.cwd, env: baseEnv(home, o.env), stdio: ['ignore', 'pipe', 'pipe'] });
   o.onSpawn?.(child);
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
-  child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    child.kill('SIGKILL');
-  }, o.timeoutMs);
-  const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((r) => child.on('close', (c, s) => r([c, s])));
-  clearTimeout(timer);
+  const { code, signal, timedOut, stdout, stderr, events } = await collectRun(child, o.timeoutMs);
   if (ownHome) fs.rmSync(home, { recursive: true, force: true });
-  const events: any[] = [];
-  for (const line of stdout.split('\n')) {
-    if (!line.trim()) continue;
-    try {
-      events.push(JSON.parse(line));
-    } catch {
-      // not a JSON line
-    }
-  }
   const sessionId = events.find((e) => e?.type === 'thread.started')?.thread_id ?? null;
   return { code, signal, timedOut, events, stdout, stderr, sessionId, home, ms: Date.now() - started };
 }
