@@ -52,6 +52,20 @@ export type TxnResult = Static<typeof TxnResult>;
 export const TxnCurrent = Type.Object({ key: Type.String(), version: Type.Integer(), hash: Type.Optional(Type.String()) });
 export type TxnCurrent = Static<typeof TxnCurrent>;
 
+/** A key's current row as a compare reads it (undefined: absent, or expired). */
+type Compared = { version: number; hash: string } | undefined;
+
+/** Whether compare `c` holds against its key's current row: the writer's decision, and the front's for a compare already lost (issue 47). */
+export function compareHolds(c: TxnCompare, cur: Compared): boolean {
+  if (c.version !== undefined && (cur?.version ?? 0) !== c.version) return false;
+  if (c.hash !== undefined && cur?.hash !== c.hash) return false;
+  if (c.exists !== undefined && (cur !== undefined) !== c.exists) return false;
+  return true;
+}
+
+/** Where a compared key is now, as a lost compare's `current` says it (version 0: absent). */
+export const currentOf = (key: string, cur: Compared): TxnCurrent => (cur ? { key, version: cur.version, hash: cur.hash } : { key, version: 0 });
+
 export const TxnMethods = {
   /**
    * The compares, then the success or the failure branch, in one transaction of the writer (a

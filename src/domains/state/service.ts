@@ -1,5 +1,6 @@
 import type { AuditTag, IdemTag, ReqOf, ResOf } from '../../../schemas/rpc/envelope.js';
 import type { WriterMethods } from '../../../schemas/rpc/writer.js';
+import { compareHolds, currentOf, type TxnCurrent } from '../../../schemas/rpc/writer-txn.js';
 import { fail } from '../../errors.js';
 import type { PoolClient } from '../../rpc/pool-client.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
@@ -233,8 +234,7 @@ export class StateService {
     };
     let holds = true;
     for (const c of req.compare) {
-      const cur = await row(c.key);
-      if ((c.version !== undefined && (cur?.version ?? 0) !== c.version) || (c.hash !== undefined && cur?.hash !== c.hash) || (c.exists !== undefined && (cur !== undefined) !== c.exists)) {
+      if (!compareHolds(c, await row(c.key))) {
         holds = false;
         break;
       }
@@ -245,11 +245,8 @@ export class StateService {
       const cur = await row(op.key);
       results.push(cur ? { op: 'get', key: op.key, found: true, version: cur.version, hash: cur.hash, value: cur.value, content_type: cur.content_type } : { op: 'get', key: op.key, found: false });
     }
-    const current: Array<{ key: string; version: number; hash?: string }> = [];
-    for (const c of req.compare) {
-      const cur = await row(c.key);
-      if (!current.some((x) => x.key === c.key)) current.push(cur ? { key: c.key, version: cur.version, hash: cur.hash } : { key: c.key, version: 0 });
-    }
+    const current: TxnCurrent[] = [];
+    for (const c of req.compare) if (!current.some((x) => x.key === c.key)) current.push(currentOf(c.key, await row(c.key)));
     return { succeeded: false, revision: await this.reader.newestRevision(), results, events: [], current };
   }
 

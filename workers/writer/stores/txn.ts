@@ -1,6 +1,6 @@
 import type { ReqOf, ResOf } from '../../../schemas/rpc/envelope.js';
 import type { WriterMethods } from '../../../schemas/rpc/writer.js';
-import type { TxnCompare, TxnCurrent, TxnOp, TxnResult } from '../../../schemas/rpc/writer-txn.js';
+import { compareHolds, currentOf, type TxnCompare, type TxnCurrent, type TxnOp, type TxnResult } from '../../../schemas/rpc/writer-txn.js';
 import type { Event } from '../../../schemas/rpc/writer-rows.js';
 import { NEWEST_REVISION } from '../../../schemas/db/tables/state.js';
 import { sql, type Tx } from '../sql.js';
@@ -20,13 +20,7 @@ const VALUE = sql('SELECT h.value, h.content_type FROM state s JOIN state_histor
  * failing op (an outdated fence) throws and the dispatcher undoes the whole envelope.
  */
 export function txnStore(state: StateStore, events: EventStore, checkFence: (tx: Tx, key: string, fence: number) => Promise<void>) {
-  const holds = async (tx: Tx, c: TxnCompare): Promise<boolean> => {
-    const cur = await state.current(tx, c.key);
-    if (c.version !== undefined && (cur?.version ?? 0) !== c.version) return false;
-    if (c.hash !== undefined && cur?.hash !== c.hash) return false;
-    if (c.exists !== undefined && (cur !== undefined) !== c.exists) return false;
-    return true;
-  };
+  const holds = async (tx: Tx, c: TxnCompare): Promise<boolean> => compareHolds(c, await state.current(tx, c.key));
 
   const run = async (tx: Tx, op: TxnOp, by: string, out: { revision: number; events: Event[] }): Promise<TxnResult> => {
     switch (op.op) {
@@ -71,8 +65,7 @@ export function txnStore(state: StateStore, events: EventStore, checkFence: (tx:
       if (!succeeded) {
         for (const c of req.compare) {
           if (current.some((x) => x.key === c.key)) continue;
-          const cur = await state.current(tx, c.key);
-          current.push(cur ? { key: c.key, version: cur.version, hash: cur.hash } : { key: c.key, version: 0 });
+          current.push(currentOf(c.key, await state.current(tx, c.key)));
         }
       }
       const out = { revision: 0, events: [] as Event[] };
