@@ -70,6 +70,23 @@ function window(pid?: number) {
   };
 }
 
+/**
+ * What both fan-out rows (watch, pub/sub) report of their deliveries: the rate over the window
+ * (to the last delivery), the lag percentiles (`lat` gets sorted) and the server CPU per delivery.
+ */
+function deliveryFigures(seen: ReadonlyArray<readonly unknown[]>, lat: number[], lastAt: number, win: ReturnType<ReturnType<typeof window>>) {
+  lat.sort((a, b) => a - b);
+  const delivered = seen.reduce((a, s) => a + s.length, 0);
+  const span = (lastAt - (performance.now() - win.wall_s * 1000)) / 1000;
+  return {
+    delivered,
+    deliveries_per_s: Math.round(delivered / Math.max(span, 1e-3)),
+    lag_p50_ms: round(pct(lat, 50) ?? NaN),
+    lag_p99_ms: round(pct(lat, 99) ?? NaN),
+    server_us_per_delivery: round((win.server_cpu_s / Math.max(1, delivered)) * 1e6, 2),
+  };
+}
+
 // ---------------------------------------------------------------------------------------------
 // Per-server operations
 
@@ -480,21 +497,15 @@ async function watch(spec: Spec) {
       }
     }
   }
-  lat.sort((a, b) => a - b);
-  const delivered = seen.reduce((a, s) => a + s.length, 0);
-  const span = (lastAt - (performance.now() - win.wall_s * 1000)) / 1000;
+  const figures = deliveryFigures(seen, lat, lastAt, win);
   return {
     watchers: count,
     writes: acked.size,
-    delivered,
-    deliveries_per_s: Math.round(delivered / Math.max(span, 1e-3)),
-    lag_p50_ms: round(pct(lat, 50) ?? NaN),
-    lag_p99_ms: round(pct(lat, 99) ?? NaN),
-    ok: bad === 0 && errors === 0 && delivered === count * acked.size,
+    ...figures,
+    ok: bad === 0 && errors === 0 && figures.delivered === count * acked.size,
     check: bad === 0 ? `${count} watchers × ${acked.size} writes, each once, in revision order` : `${bad} violations; first: ${firstBad}`,
     errors,
     first_error: firstError,
-    server_us_per_delivery: round((win.server_cpu_s / Math.max(1, delivered)) * 1e6, 2),
     ...win,
   };
 }
@@ -616,21 +627,14 @@ async function pubsub(spec: Spec) {
       firstBad ||= `subscriber ${i}: another order than subscriber 0`;
     }
   }
-  lat.sort((a, b) => a - b);
-  const delivered = seen.reduce((a, s) => a + s.length, 0);
-  const span = (lastAt - (performance.now() - win.wall_s * 1000)) / 1000;
   return {
     subscribers: count,
     messages: sent.size,
-    delivered,
-    deliveries_per_s: Math.round(delivered / Math.max(span, 1e-3)),
-    lag_p50_ms: round(pct(lat, 50) ?? NaN),
-    lag_p99_ms: round(pct(lat, 99) ?? NaN),
+    ...deliveryFigures(seen, lat, lastAt, win),
     ok: bad === 0 && errors === 0,
     check: bad === 0 ? `${count} subscribers × ${sent.size} messages, each once, one order` : `${bad} violations; first: ${firstBad}`,
     errors,
     first_error: firstError,
-    server_us_per_delivery: round((win.server_cpu_s / Math.max(1, delivered)) * 1e6, 2),
     ...win,
   };
 }
