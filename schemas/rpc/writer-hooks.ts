@@ -20,7 +20,7 @@ export const HookSession = Type.Object({
   last_progress_at: Type.String(),
   /** The newest edits refused to it (issue 44): its digest says when each lease ends. */
   denied: Type.Array(Type.Object({ path: Type.String(), lease_id: Type.String() })),
-  /** The newest event id when its clone last synced (0: no `git pull` seen). */
+  /** The first event id its clone may lack: the newest when it last synced, plus one (0: no `git pull` seen). */
   synced_event: Type.Integer(),
 });
 export type HookSession = Static<typeof HookSession>;
@@ -63,7 +63,7 @@ export const HookMethods = {
       audit_cursor: Type.Optional(Type.Integer({ minimum: 0 })),
       message_cursor: Type.Optional(Type.Integer({ minimum: 0 })),
       edited: Type.Optional(Type.String({ minLength: 1 })),
-      /** Its clone synced (a `git pull`) when this was the newest event: moves forward only. */
+      /** Its clone synced (a `git pull`): the first event id it may lack; moves forward only. */
       synced_event: Type.Optional(Type.Integer({ minimum: 0 })),
     }),
     res: Type.Object({ found: Type.Boolean() }),

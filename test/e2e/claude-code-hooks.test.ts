@@ -88,6 +88,40 @@ else {
     t.equal(fs.readFileSync(path.join(b, target), 'utf8'), 'export const app = "B";\n', 'now B writes it');
   });
 
+  t.test('pull first: after its git pull, another agent took the file and let it go; the edit is refused once, the model pulls and edits', async (t) => {
+    const s = await startTestServer(t);
+    const a = clone(claudeTempDir(t), s.url);
+    const target = path.join(a, 'src', 'app.ts');
+    const pull = 'git pull --rebase -q 2>/dev/null; true';
+    const api = await startFakeApi(t, async (_req: ApiRequest, turn: number) => {
+      if (turn === 0) return { tool: 'Bash', input: { command: pull, description: 'Sync with the team' } };
+      if (turn === 1) {
+        // Meanwhile another agent leases the file (its change pushed) and lets it go.
+        const other = (await (await fetch(`${s.url}/api/instances/register`, { method: 'POST', body: JSON.stringify({ name: 'agent-b' }) })).json()) as { id: string };
+        const lease = (await (await fetch(`${s.url}/api/leases`, { method: 'POST', headers: { 'x-koor-instance': other.id }, body: JSON.stringify({ resources: ['src/app.ts'] }) })).json()) as { id: string };
+        await fetch(`${s.url}/api/leases/${lease.id}`, { method: 'DELETE', headers: { 'x-koor-instance': other.id } });
+        return { tool: 'Write', input: { file_path: target, content: 'export const app = "A";\n' } };
+      }
+      if (turn === 2) return { tool: 'Bash', input: { command: pull, description: 'Pull first, as Koor asks' } };
+      if (turn === 3) return { tool: 'Write', input: { file_path: target, content: 'export const app = "A";\n' } };
+      return 'Done.';
+    });
+    const r = await runClaude({ cwd: a, prompt: 'Update src/app.ts', api, env: { PATH, KOOR_AGENT_NAME: 'agent-a' }, settings: { permissions: { allow: ['Bash'] } }, timeoutMs: RUN_MS });
+    t.equal(r.code, 0, r.stderr);
+    const reqs = api.agentRequests();
+    t.ok(reqs.length >= 5, `five requests (${reqs.length})`);
+    const refused = toolResults(reqs[2]!).at(-1);
+    t.match(
+      refused,
+      { is_error: true, text: /^PreToolUse:Write hook error: Koor: src\/app\.ts may have changed since your last git pull: agent-b held it and let it go since\. Pull first \(git pull --rebase\), then make this edit again, or your push may conflict\./ },
+      'the real client refused the edit and the model reads why',
+    );
+    t.notMatch(toolResults(reqs[4]!).at(-1)?.text ?? '', /Koor:/, 'after the pull the same edit goes through');
+    t.equal(fs.readFileSync(target, 'utf8'), 'export const app = "A";\n', 'written once pulled');
+    const m = await (await fetch(`${s.url}/metrics`)).text();
+    t.match(m, /koor_hook_pull_first_total 1\b/);
+  });
+
   t.test('a message to B reaches B’s next request to the model, and no other session’s; a quiet session sees no Koor text', async (t) => {
     const s = await startTestServer(t);
     const b = clone(claudeTempDir(t), s.url);

@@ -28,7 +28,7 @@ export const HOOK_SESSIONS: Table = {
     last_progress_at: { type: 'text' },
     /** JSON text: the newest edits refused to it, `[{"path","lease_id"}]` (bounded): its digest says when each lease ends (issue 44). */
     denied: { type: 'text', default: "'[]'" },
-    /** The newest event id when its clone last synced (a `git pull` seen by PostToolUse; 0: none seen): a lease another agent let go after it may hide a change the clone lacks (issue 44). */
+    /** The first event id its clone may lack: the newest one when it last synced, plus one (a `git pull` seen by PostToolUse; 0: none seen). A lease another agent let go from there may hide a change the clone lacks (issue 44). */
     synced_event: { type: 'int', default: 0 },
   },
   indexes: [{ name: 'hook_sessions_instance', on: 'instance_id' }],

@@ -8,8 +8,9 @@ import type { HookReader } from './reader.js';
  * stale copy of it. A session's clone syncs when a Bash command runs `git pull`, `git rebase`,
  * `git merge` or `git reset` (seen by PostToolUse): a lease another agent gave up before that is
  * in the clone; one given up after it may hide a change the clone lacks (the swarm's one rebase
- * conflict under Koor). The sync point is the newest event id then, stored with the session so
- * every node of a cluster agrees.
+ * conflict under Koor). The sync point is the first event id the clone may lack (the newest id
+ * then, plus one; 0: no sync seen — a fresh server's log may be empty at a sync), stored with the
+ * session so every node of a cluster agrees.
  */
 const GIT_SYNC = /\bgit\s+(?:-C\s+\S+\s+)?(?:pull|rebase|merge|reset)\b/;
 
@@ -22,10 +23,10 @@ interface Deps {
 export async function noteSync(d: Deps, s: HookSession, tool: string | undefined, toolInput: Record<string, unknown> | undefined): Promise<void> {
   const command = tool === 'Bash' ? toolInput?.command : undefined;
   if (typeof command !== 'string' || !GIT_SYNC.test(command)) return;
-  const newest = await d.reader.newestEvent();
-  if (newest <= s.synced_event) return;
-  await d.writer.call('hooks.advance', { session_id: s.session_id, synced_event: newest });
-  s.synced_event = newest;
+  const from = (await d.reader.newestEvent()) + 1;
+  if (from <= s.synced_event) return;
+  await d.writer.call('hooks.advance', { session_id: s.session_id, synced_event: from });
+  s.synced_event = from;
 }
 
 /**
@@ -36,8 +37,8 @@ export async function noteSync(d: Deps, s: HookSession, tool: string | undefined
  * newest events.
  */
 export async function changedSincePull(d: Deps, s: HookSession, me: string, rel: string, scan: number): Promise<string | null> {
-  const since = s.synced_event;
-  if (since === 0) return null;
+  if (s.synced_event === 0) return null;
+  const since = s.synced_event - 1;
   const newest = await d.reader.newestEvent();
   if (newest <= since) return null;
   const events = await d.reader.eventsAfter(Math.max(since, newest - scan), newest, scan);
@@ -46,7 +47,7 @@ export async function changedSincePull(d: Deps, s: HookSession, me: string, rel:
     if (e.topic !== 'lease.released') continue;
     const l = JSON.parse(e.data) as { holder: string; holder_name: string; resources: string[]; exclusive: boolean; reason: string };
     if (l.holder === me || !l.exclusive || (l.reason !== 'released' && l.reason !== 'expired') || !l.resources.some((g) => pathGlobMatch(g, rel))) continue;
-    await d.writer.call('hooks.advance', { session_id: s.session_id, synced_event: e.id });
+    await d.writer.call('hooks.advance', { session_id: s.session_id, synced_event: e.id + 1 });
     return l.holder_name;
   }
   return null;
