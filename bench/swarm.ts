@@ -18,7 +18,8 @@
  *        Koor on 3 nodes on one PostgreSQL (sessions spread over the nodes).
  * Environment: KOOR_BENCH_SWARM_SESSIONS, KOOR_BENCH_SWARM_TASKS (the main backlog; one or two
  * more come later for the idle session), KOOR_BENCH_SWARM_ARMS (baseline,sqlite,cluster),
- * KOOR_BENCH_SWARM_LIFETIMES (auto-lease lifetimes to try, e.g. `10s,60s`), KOOR_BENCH_SWARM_ASSERT=1
+ * KOOR_BENCH_SWARM_LIFETIMES (auto-lease lifetimes to try, e.g. `10s,60s`),
+ * KOOR_BENCH_SWARM_THINK_MS (the fake model's think time per answer, default 1000; 0 = instant), KOOR_BENCH_SWARM_ASSERT=1
  * (a goal missed fails the run, exit 1, as work lost or done twice always does: CI runs the quick
  * variant so).
  *
@@ -102,7 +103,13 @@ export async function run(opts: BenchOptions): Promise<Record<string, unknown>> 
   const lifetimes = (env.KOOR_BENCH_SWARM_LIFETIMES ?? (quick ? '2m' : '2m,10s,30s,0')).split(',').map((s) => durationMs(s));
   const feats = features();
   const tasks: SwarmTask[] = makeBacklog({ main: mainTasks, late: lateTasks, sharedShare: 0.25, depsShare: 0.15, pathsShare: feats.paths ? 0.7 : 0, seed: 44 });
-  const budgetMs = quick ? 75_000 : Math.max(240_000, mainTasks * 8_000);
+  // The fake model answers after a think time, as a real one does (seconds per turn): with an
+  // instant model N clients on this box's 2 cores are a CPU stress test, not a team at work, and
+  // the client's own turn start then dominates every latency (a wake took 1.1-2.8 s, Koor's part of
+  // it 35-540 ms). 0 gives the instant model back.
+  const thinkMs = Number(env.KOOR_BENCH_SWARM_THINK_MS ?? 1000);
+  // About 10 model turns per task, spread over the working sessions.
+  const budgetMs = (quick ? 75_000 : Math.max(240_000, mainTasks * 8_000)) + Math.ceil((mainTasks * 10 * thinkMs) / Math.max(1, sessions - 2));
   const warnings: string[] = [];
   if (!feats.paths) warnings.push('this build has no task paths (claims do not lease the task\'s files): the Koor arms ran with hook auto-leases only');
   if (!feats.checkpoints) warnings.push('this build has no task checkpoints: the Koor agents ran without them');
@@ -115,7 +122,7 @@ export async function run(opts: BenchOptions): Promise<Record<string, unknown>> 
     pg = null;
   };
   try {
-    const base = { sessions, tasks, features: feats, budgetMs, livenessTimeout: LIVENESS_TIMEOUT, giveUpMs: quick ? 10_000 : 20_000, pg: null, log };
+    const base = { sessions, tasks, features: feats, budgetMs, livenessTimeout: LIVENESS_TIMEOUT, giveUpMs: quick ? 10_000 : 20_000, thinkMs, pg: null, log };
     const specs: ArmSpec[] = [];
     if (armsWanted.includes('baseline')) specs.push({ ...base, kind: 'baseline', label: 'baseline (tasks.json)', backend: 'none', serverArgs: [], autoLeaseMs: null });
     if (armsWanted.includes('sqlite')) {
@@ -185,7 +192,7 @@ export async function run(opts: BenchOptions): Promise<Record<string, unknown>> 
   };
   const tables: BenchTable[] = [
     {
-      title: `swarm: ${sessions} Claude Code sessions (${CLAUDE_CODE_VERSION}), ${tasks.length} tasks; one session killed mid-task, one idle (woken by ${lateTasks} task${lateTasks > 1 ? 's' : ''} created later)`,
+      title: `swarm: ${sessions} Claude Code sessions (${CLAUDE_CODE_VERSION}), ${tasks.length} tasks; one session killed mid-task, one idle (woken by ${lateTasks} task${lateTasks > 1 ? 's' : ''} created later); the fake model thinks ${thinkMs} ms per answer`,
       columns: ['arm', 'done once', 'dups', 'rebase conflicts', 'edits denied', 'pull first', 'markers lost/doubled', 'killed task resumed', 'wake p99', 'last done s', 'sessions end s', 'tasks/min', 'same work: tasks/min'],
       rows: figs.map((f) => [
         f.label,
@@ -259,7 +266,7 @@ export async function run(opts: BenchOptions): Promise<Record<string, unknown>> 
 
   return {
     ok,
-    config: { sessions, tasks: tasks.length, main_tasks: mainTasks, late_tasks: lateTasks, client: CLAUDE_CODE_VERSION, features: feats, lifetimes_ms: lifetimes, liveness_timeout: LIVENESS_TIMEOUT, budget_ms: budgetMs, backlog: tasks },
+    config: { sessions, tasks: tasks.length, main_tasks: mainTasks, late_tasks: lateTasks, client: CLAUDE_CODE_VERSION, features: feats, lifetimes_ms: lifetimes, liveness_timeout: LIVENESS_TIMEOUT, budget_ms: budgetMs, think_ms: thinkMs, backlog: tasks },
     arms: figs,
     goals,
     same_work: Object.fromEntries(figs.filter((f) => f.kind === 'koor').map((f) => [f.label, sameWork(f)])),

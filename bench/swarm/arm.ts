@@ -46,6 +46,8 @@ export interface ArmSpec {
   livenessTimeout: string;
   /** Baseline: an agent stops polling an unchanged tasks.json after this long. */
   giveUpMs: number;
+  /** The fake model's think time: each answer is sent this long after its request arrived (a real model takes seconds). */
+  thinkMs: number;
   pg: Postgres | null;
   log: (m: string) => void;
 }
@@ -338,7 +340,10 @@ export async function runArm(spec: ArmSpec): Promise<ArmResult> {
         waitS: 60,
       };
       const agent = spec.kind === 'koor' ? new KoorAgent(cfg, record) : new BaselineAgent(cfg, record);
-      const fake = await startFakeApi((req) => agent.reply(req));
+      const fake = await startFakeApi(async (req) => {
+        if (spec.thinkMs > 0) await sleep(spec.thinkMs);
+        return agent.reply(req);
+      });
       apis.push(fake);
       const home = path.join(tmp.dir, name, 'home');
       fs.mkdirSync(home, { recursive: true });
@@ -427,7 +432,7 @@ export async function runArm(spec: ArmSpec): Promise<ArmResult> {
       await sleep(200);
     }
     const drainedAt = spec.kind === 'koor' ? (allDone ? Date.now() : null) : null;
-    log(`${spec.label}: ${allDone ? 'every task done' : stuck ? 'nothing left that can be done' : 'stopped at the time limit'} after ${((Date.now() - t0) / 1000).toFixed(1)} s; ending the sessions`);
+    log(`${spec.label}: ${allDone ? 'every task done' : stuck ? 'nothing left that can be done' : Date.now() < deadline ? 'every session gave up' : 'stopped at the time limit'} after ${((Date.now() - t0) / 1000).toFixed(1)} s; ending the sessions`);
 
     // The end: sessions blocked in `koor-cli wait` are let go (nothing will come), the idle one's stdin closed.
     const waitFor = async (what: () => boolean, ms: number) => {
@@ -480,7 +485,7 @@ export async function runArm(spec: ArmSpec): Promise<ArmResult> {
     const audit = auditOrigin(origin, spec.tasks, new Set(doneKeys));
     const lastDoneAt = records.filter((x) => x.kind === 'done').reduce((m, x) => Math.max(m, x.at), 0);
     return {
-      spec: { kind: spec.kind, label: spec.label, backend: spec.backend, serverArgs: spec.serverArgs, autoLeaseMs: spec.autoLeaseMs, sessions: spec.sessions, features: spec.features, budgetMs: spec.budgetMs, livenessTimeout: spec.livenessTimeout, giveUpMs: spec.giveUpMs },
+      spec: { kind: spec.kind, label: spec.label, backend: spec.backend, serverArgs: spec.serverArgs, autoLeaseMs: spec.autoLeaseMs, sessions: spec.sessions, features: spec.features, budgetMs: spec.budgetMs, livenessTimeout: spec.livenessTimeout, giveUpMs: spec.giveUpMs, thinkMs: spec.thinkMs },
       t0,
       drainedAt: drainedAt ?? (spec.kind === 'baseline' && doneKeys.length === spec.tasks.length ? lastDoneAt : null),
       endedAt,
