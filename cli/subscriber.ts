@@ -1,6 +1,6 @@
-import WebSocket from 'ws';
 import type { IncomingMessage } from 'node:http';
-import { authHeaders, describeError, formatBody, isCertificateError, isJsonText, parseServer, query, reindentJson, request, serverCa, tlsHint, type CliConfig } from './core.js';
+import { authHeaders, describeError, formatBody, isJsonText, parseServer, query, reindentJson, request, serverCa, tlsHint, type CliConfig } from './core.js';
+import { POLL_INTERVAL_MS, ReconnectingSocket } from './socket.js';
 
 /**
  * `koor-cli events subscribe` (SPEC §4.3, §7-15, §7-17, §8.2): a WebSocket client that prints one
@@ -10,20 +10,14 @@ import { authHeaders, describeError, formatBody, isCertificateError, isJsonText,
  *   gap-free from "now" even if the first socket drops before any event arrives.
  * - Every (re)connection carries `since=<last id printed>`; the server replays what was missed, then
  *   streams live. Ids already printed are skipped as well (bounded set), so an overlap cannot repeat.
- * - Reconnects back off exponentially from RECONNECT_MIN_MS to RECONNECT_MAX_MS (reset once a
- *   connection opens); a 4008 slow-consumer close reconnects at the minimum delay.
+ * - Reconnects back off (cli/socket.ts, shared with `wait`); a 4008 slow-consumer close reconnects
+ *   at the minimum delay.
  * - 401/403 on the upgrade is fatal (reply on stdout, exit 1), and so is a 400 with Koor's error
  *   JSON (a malformed pattern). Any other 4xx means the server (or a proxy) refuses WebSockets:
  *   fall back to polling `GET /api/events/history?since=` every 2 s.
  * - SIGINT/SIGTERM exit 0; a closed stdout (`| head`) exits 0.
  */
 
-const RECONNECT_MIN_MS = 250;
-const RECONNECT_MAX_MS = 5_000;
-const POLL_INTERVAL_MS = 2_000;
-const HANDSHAKE_TIMEOUT_MS = 10_000;
-/** A ping goes out this often; no pong by the next one → the socket is considered dead. */
-const HEARTBEAT_MS = 30_000;
 /** How many printed ids are remembered for de-duplication. */
 const SEEN_IDS_MAX = 10_000;
 const WS_CLOSE_SLOW_CONSUMER = 4008;
@@ -91,11 +85,10 @@ export function splitJsonArray(text: string): string[] {
 class Subscriber {
   private readonly wsBase: string;
   private lastId: number | null = null;
+  /** The resume point of the current attempt (what `connected (since=…)` says). */
+  private since: number | null = null;
   private readonly seen = new Set<number>();
-  private ws: WebSocket | null = null;
-  private timer: NodeJS.Timeout | null = null;
-  private heartbeat: NodeJS.Timeout | null = null;
-  private failures = 0;
+  private readonly socket: ReconnectingSocket;
   private stopped = false;
   private readonly stream: Stream;
 
@@ -106,6 +99,34 @@ class Subscriber {
     const base = opts.config.server.replace(/^http(s?):/i, 'ws$1:');
     this.stream = opts.watch ? CHANGES : EVENTS;
     this.wsBase = opts.watch ? `${base}${opts.watch.path}` : `${base}/api/events/subscribe${query({ pattern: opts.pattern })}`;
+    this.socket = new ReconnectingSocket(opts.config, authHeaders(opts.config), {
+      url: () => this.url(),
+      upgrade: (res) => this.onUpgrade(res),
+      open: () => log(this.since === null ? 'connected' : `connected (since=${this.since})`),
+      frame: (text) => this.onEvent(text),
+      retrying: (what, delay) => log(`${what}; reconnecting in ${delay} ms${this.lastId === null ? '' : ` (since=${this.lastId})`}`),
+      refused: (status, body, res) => {
+        const ct = res.headers['content-type'];
+        process.stdout.write(formatBody(body, Array.isArray(ct) ? ct[0] : ct, this.opts.pretty));
+        log(`error: subscribe refused (HTTP ${status})`);
+        this.stop(1);
+      },
+      untrusted: (e, described) => {
+        log(`error: connection failed: ${described}${tlsHint(e, this.opts.config)}`);
+        this.stop(1);
+      },
+      quickAfter: (code) => code === WS_CLOSE_SLOW_CONSUMER,
+      // A state watch has no history to poll: its socket is retried.
+      ...(opts.watch
+        ? {}
+        : {
+            poll: {
+              start: (status: number) => log(`websocket upgrade refused (HTTP ${status}); falling back to polling history every ${POLL_INTERVAL_MS / 1000} seconds...`),
+              round: () => this.poll(),
+              failed: (e: unknown) => log(`poll error: ${describeError(e)}`),
+            },
+          }),
+    });
   }
 
   start(): void {
@@ -114,19 +135,16 @@ class Subscriber {
     process.once('SIGTERM', stop);
     process.stdout.on('error', (e: NodeJS.ErrnoException) => this.stop(e.code === 'EPIPE' ? 0 : 1));
     log(this.opts.watch ? `watching ${this.wsBase}...` : `subscribing to ${this.wsBase} (pattern: ${this.opts.pattern})...`);
-    void this.connect();
+    void this.socket.connect();
   }
 
   private stop(code: number): void {
     if (this.stopped) return;
     this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    if (this.heartbeat) clearInterval(this.heartbeat);
-    this.ws?.terminate();
+    this.socket.stop();
     this.done(code); // main.ts exits as soon as the command resolves
   }
 
-  /** The newest event id, so the first connection already carries `since` (null if unknown). */
   private async baseline(): Promise<void> {
     if (this.opts.watch) {
       try {
@@ -150,126 +168,42 @@ class Subscriber {
     }
   }
 
-  private async connect(): Promise<void> {
+  /** Every (re)connection resumes after the last id printed (the newest one before the start, first). */
+  private async url(): Promise<string> {
     if (this.lastId === null) await this.baseline();
-    if (this.stopped) return;
-    const since = this.lastId;
-    const url = since === null ? this.wsBase : `${this.wsBase}${this.wsBase.includes('?') ? '&' : '?'}${this.stream.sinceParam}=${since}`;
-    const ca = serverCa(this.opts.config);
-    const ws = new WebSocket(url, { headers: authHeaders(this.opts.config), perMessageDeflate: false, handshakeTimeout: HANDSHAKE_TIMEOUT_MS, ...(ca === undefined ? {} : { ca }) });
-    this.ws = ws;
-    let opened = false;
-    let handled = false;
-    let lastError = '';
-    let alive = true;
-
-    ws.on('upgrade', (res: IncomingMessage) => {
-      const oldest = Number(res.headers[this.stream.oldestHeader]);
-      if (since !== null && Number.isSafeInteger(oldest) && oldest > since + 1) {
-        log(`warning: ${this.opts.watch ? 'changes' : 'events'} ${since + 1}..${oldest - 1} were pruned before they could be delivered${this.opts.watch ? ': re-read the keys' : ''}`);
-      }
-    });
-    ws.on('open', () => {
-      opened = true;
-      this.failures = 0;
-      log(since === null ? 'connected' : `connected (since=${since})`);
-      this.heartbeat = setInterval(() => {
-        if (!alive) return ws.terminate();
-        alive = false;
-        ws.ping();
-      }, HEARTBEAT_MS);
-      this.heartbeat.unref();
-    });
-    ws.on('pong', () => (alive = true));
-    ws.on('message', (data: WebSocket.RawData) => {
-      alive = true;
-      this.onEvent(Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data as ArrayBuffer).toString('utf8'));
-    });
-    ws.on('unexpected-response', (req, res: IncomingMessage) => {
-      handled = true;
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        req.destroy();
-        ws.terminate();
-        this.onRefused(res, Buffer.concat(chunks));
-      });
-      res.on('error', () => {
-        ws.terminate();
-        this.retry(`upgrade failed (HTTP ${res.statusCode})`);
-      });
-    });
-    ws.on('error', (e) => {
-      lastError = describeError(e);
-      // An untrusted certificate stays untrusted: one line and exit, never a retry loop.
-      if (!isCertificateError(e)) return;
-      handled = true;
-      log(`error: connection failed: ${lastError}${tlsHint(e, this.opts.config)}`);
-      this.stop(1);
-    });
-    ws.on('close', (code: number, reason: Buffer) => {
-      if (this.heartbeat) clearInterval(this.heartbeat);
-      this.heartbeat = null;
-      if (this.stopped || handled) return;
-      if (!opened) return this.retry(`connection failed: ${lastError || `code ${code}`}`);
-      const why = reason.length > 0 ? `code ${code}: ${reason.toString('utf8')}` : `code ${code}`;
-      this.retry(`disconnected (${why})`, code === WS_CLOSE_SLOW_CONSUMER);
-    });
+    const since = (this.since = this.lastId);
+    return since === null ? this.wsBase : `${this.wsBase}${this.wsBase.includes('?') ? '&' : '?'}${this.stream.sinceParam}=${since}`;
   }
 
-  private retry(what: string, immediate = false): void {
-    if (this.stopped) return;
-    const base = immediate ? RECONNECT_MIN_MS : Math.min(RECONNECT_MAX_MS, RECONNECT_MIN_MS * 2 ** this.failures);
-    const delay = Math.round(base * (0.8 + Math.random() * 0.4));
-    this.failures++;
-    log(`${what}; reconnecting in ${delay} ms${this.lastId === null ? '' : ` (since=${this.lastId})`}`);
-    this.timer = setTimeout(() => void this.connect(), delay);
-  }
-
-  private onRefused(res: IncomingMessage, body: Buffer): void {
-    const status = res.statusCode ?? 0;
-    // A 400 carrying Koor's own error JSON (a malformed pattern, a bad since) is our mistake, not
-    // a server refusing WebSockets: polling would only repeat it. Fatal, like a refused token.
-    if (status === 401 || status === 403 || (status === 400 && isKoorError(body))) {
-      const ct = res.headers['content-type'];
-      process.stdout.write(formatBody(body, Array.isArray(ct) ? ct[0] : ct, this.opts.pretty));
-      log(`error: subscribe refused (HTTP ${status})`);
-      return this.stop(1);
+  private onUpgrade(res: IncomingMessage): void {
+    const since = this.since;
+    const oldest = Number(res.headers[this.stream.oldestHeader]);
+    if (since !== null && Number.isSafeInteger(oldest) && oldest > since + 1) {
+      log(`warning: ${this.opts.watch ? 'changes' : 'events'} ${since + 1}..${oldest - 1} were pruned before they could be delivered${this.opts.watch ? ': re-read the keys' : ''}`);
     }
-    if (!this.opts.watch && status >= 400 && status < 500 && status !== 408 && status !== 429) {
-      log(`websocket upgrade refused (HTTP ${status}); falling back to polling history every ${POLL_INTERVAL_MS / 1000} seconds...`);
-      return void this.poll();
-    }
-    this.retry(`upgrade failed (HTTP ${status})`);
   }
 
-  /** Polling fallback (SPEC §4.3): history after the last id, oldest first; poll errors on stderr. */
+  /** Polling fallback (SPEC §4.3): history after the last id, oldest first (a failed round is said on stderr and tried again). */
   private async poll(): Promise<void> {
-    if (this.stopped) return;
     const topic = this.opts.pattern === '*' ? undefined : this.opts.pattern;
-    try {
-      const q = this.lastId === null ? query({ last: 10, topic }) : query({ since: this.lastId, topic });
-      const r = await request(this.opts.config, 'GET', `/api/events/history${q}`);
-      const text = r.body.toString('utf8');
-      if (r.status !== 200) throw new Error(`HTTP ${r.status} ${text.trim()}`);
-      if (!isJsonText(text) || !text.trimStart().startsWith('[')) throw new Error('history reply is not a JSON array');
-      const floor = this.lastId;
-      const items = splitJsonArray(text)
-        .map((raw) => ({ raw, id: eventId(raw) }))
-        .filter((e) => floor === null || e.id === null || e.id > floor)
-        .sort((a, b) => (a.id ?? 0) - (b.id ?? 0));
-      for (const e of items) this.onEvent(e.raw);
-      // Nothing matched in the first window: go on from the newest event, never from 0 (that
-      // would replay every old match of a rare topic on the next poll).
-      if (this.lastId === null) await this.baseline();
-      // A read examines one window of ids: one that held no match (or fewer than asked) names
-      // where the next begins, so a filter matching little still moves forward (issue 33).
-      const next = /^since=(\d+)$/.exec(r.headers['x-koor-next'] ?? '');
-      if (next && floor !== null && this.lastId !== null && Number(next[1]) > this.lastId) this.lastId = Number(next[1]);
-    } catch (e) {
-      log(`poll error: ${describeError(e)}`);
-    }
-    if (!this.stopped) this.timer = setTimeout(() => void this.poll(), POLL_INTERVAL_MS);
+    const q = this.lastId === null ? query({ last: 10, topic }) : query({ since: this.lastId, topic });
+    const r = await request(this.opts.config, 'GET', `/api/events/history${q}`);
+    const text = r.body.toString('utf8');
+    if (r.status !== 200) throw new Error(`HTTP ${r.status} ${text.trim()}`);
+    if (!isJsonText(text) || !text.trimStart().startsWith('[')) throw new Error('history reply is not a JSON array');
+    const floor = this.lastId;
+    const items = splitJsonArray(text)
+      .map((raw) => ({ raw, id: eventId(raw) }))
+      .filter((e) => floor === null || e.id === null || e.id > floor)
+      .sort((a, b) => (a.id ?? 0) - (b.id ?? 0));
+    for (const e of items) this.onEvent(e.raw);
+    // Nothing matched in the first window: go on from the newest event, never from 0 (that
+    // would replay every old match of a rare topic on the next poll).
+    if (this.lastId === null) await this.baseline();
+    // A read examines one window of ids: one that held no match (or fewer than asked) names
+    // where the next begins, so a filter matching little still moves forward (issue 33).
+    const next = /^since=(\d+)$/.exec(r.headers['x-koor-next'] ?? '');
+    if (next && floor !== null && this.lastId !== null && Number(next[1]) > this.lastId) this.lastId = Number(next[1]);
   }
 
   private onEvent(text: string): void {
@@ -293,15 +227,5 @@ function eventId(text: string, field: 'id' | 'revision' = 'id'): number | null {
     return typeof id === 'number' && Number.isSafeInteger(id) ? id : null;
   } catch {
     return null;
-  }
-}
-
-/** `{"error": "...", "code": N}`: the server's own error reply (not a proxy's page). */
-function isKoorError(body: Buffer): boolean {
-  try {
-    const v = JSON.parse(body.toString('utf8')) as { error?: unknown; code?: unknown };
-    return typeof v.error === 'string' && typeof v.code === 'number';
-  } catch {
-    return false;
   }
 }

@@ -1,8 +1,7 @@
-import WebSocket from 'ws';
-import type { IncomingMessage } from 'node:http';
 import type { Task } from '../schemas/http/coord.js';
 import type { InboxItem } from '../schemas/http/messages.js';
-import { authHeaders, describeError, isCertificateError, messageHeader, preview, query, replyOf, request, serverCa, shellWord, tlsHint, writeErr, writeOut, type CliConfig } from './core.js';
+import { authHeaders, describeError, messageHeader, preview, query, replyOf, request, serverCa, shellWord, tlsHint, writeErr, writeOut, type CliConfig } from './core.js';
+import { POLL_INTERVAL_MS, ReconnectingSocket } from './socket.js';
 
 /**
  * `koor-cli wait` (issue 28): blocks until something arrives for this agent, says what in a few
@@ -15,17 +14,13 @@ import { authHeaders, describeError, isCertificateError, messageHeader, preview,
  *   `GET /api/tasks?status=ready` is asked again (a task also becomes ready without an event of its
  *   own, when its last dependency is done), so nothing that happens between the two is missed.
  *   Only tasks this agent may claim count: every capability a task asks for is the agent's.
- * - A dropped socket reconnects with backoff, and asks again from the start (the unread stream
- *   replays what is unread, the task list is read again): nothing is lost while it was down.
- *   A server that refuses WebSockets is polled every 2 s instead; a refused identity or token is
- *   fatal (the server's error JSON on stdout, exit 1).
+ * - A dropped socket reconnects (cli/socket.ts, shared with `events subscribe`) at once, any close
+ *   being a reason to look again soon, and asks again from the start (the unread stream replays
+ *   what is unread, the task list is read again): nothing is lost while it was down. A server that
+ *   refuses WebSockets is polled every 2 s instead; a refused identity or token is fatal (the
+ *   server's error JSON on stdout, exit 1).
  */
 
-const RECONNECT_MIN_MS = 250;
-const RECONNECT_MAX_MS = 5_000;
-const POLL_INTERVAL_MS = 2_000;
-const HANDSHAKE_TIMEOUT_MS = 10_000;
-const HEARTBEAT_MS = 30_000;
 /** After the first inbox item, how long to keep counting items that arrive with it (the backlog). */
 const GATHER_MS = 25;
 /** The server's largest page of tasks. */
@@ -249,27 +244,40 @@ function mayClaim(t: Task, capabilities: string[] | null): boolean {
 
 /** One WebSocket the waiter listens on, kept open until the wait ends. */
 class Source {
-  private ws: WebSocket | null = null;
-  private timer: NodeJS.Timeout | null = null;
-  private heartbeat: NodeJS.Timeout | null = null;
-  private failures = 0;
-  private stopped = false;
+  private readonly socket: ReconnectingSocket;
   /** A problem was reported since the last good connection (said once, not per retry). */
   private noted = false;
 
   constructor(
     private readonly waiter: Waiter,
     readonly name: string,
-    private readonly url: string,
-    private readonly headers: Record<string, string>,
-    private readonly on: SourceHandlers,
-  ) {}
+    url: string,
+    headers: Record<string, string>,
+    on: SourceHandlers,
+  ) {
+    this.socket = new ReconnectingSocket(waiter.config, headers, {
+      url: () => url,
+      open: () => {
+        this.noted = false;
+        on.open();
+      },
+      frame: (text) => on.frame(text),
+      retrying: (what) => this.note(what),
+      // Koor's own refusal (no identity, a bad token): waiting longer would not help.
+      refused: (status, body) => waiter.fatal(`the ${name} stream was refused (HTTP ${status})`, body),
+      untrusted: (e, described) => waiter.fatal(`the ${name} stream failed: ${described}${tlsHint(e, waiter.config)}`),
+      // Whatever closed it, something may have arrived meanwhile: look again soon.
+      quickAfter: () => true,
+      poll: { start: () => {}, round: () => on.poll(), failed: (e) => this.note(`poll failed: ${describeError(e)}`) },
+    });
+  }
+
+  connect(): void {
+    void this.socket.connect();
+  }
 
   stop(): void {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    if (this.heartbeat) clearInterval(this.heartbeat);
-    this.ws?.terminate();
+    this.socket.stop();
   }
 
   /** One stderr line about trouble, once until a connection opens again. */
@@ -277,97 +285,5 @@ class Source {
     if (this.noted || this.waiter.stopped) return;
     this.noted = true;
     writeErr(`koor: ${this.name}: ${what}; retrying`);
-  }
-
-  connect(): void {
-    if (this.stopped) return;
-    const ca = serverCa(this.waiter.config);
-    const ws = new WebSocket(this.url, { headers: this.headers, perMessageDeflate: false, handshakeTimeout: HANDSHAKE_TIMEOUT_MS, ...(ca === undefined ? {} : { ca }) });
-    this.ws = ws;
-    let opened = false;
-    let handled = false;
-    let lastError = '';
-    let alive = true;
-    ws.on('open', () => {
-      opened = true;
-      this.failures = 0;
-      this.noted = false;
-      this.heartbeat = setInterval(() => {
-        if (!alive) return ws.terminate();
-        alive = false;
-        ws.ping();
-      }, HEARTBEAT_MS);
-      this.on.open();
-    });
-    ws.on('pong', () => (alive = true));
-    ws.on('message', (data: WebSocket.RawData) => {
-      alive = true;
-      if (!this.stopped) this.on.frame(Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data as ArrayBuffer).toString('utf8'));
-    });
-    ws.on('unexpected-response', (req, res: IncomingMessage) => {
-      handled = true;
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        req.destroy();
-        ws.terminate();
-        this.refused(res.statusCode ?? 0, Buffer.concat(chunks));
-      });
-      res.on('error', () => {
-        ws.terminate();
-        this.retry(`upgrade failed (HTTP ${res.statusCode})`);
-      });
-    });
-    ws.on('error', (e) => {
-      lastError = describeError(e);
-      // An untrusted certificate stays untrusted: waiting longer would not help.
-      if (!isCertificateError(e)) return;
-      handled = true;
-      this.waiter.fatal(`the ${this.name} stream failed: ${lastError}${tlsHint(e, this.waiter.config)}`);
-    });
-    ws.on('close', (code: number, reason: Buffer) => {
-      if (this.heartbeat) clearInterval(this.heartbeat);
-      this.heartbeat = null;
-      if (this.stopped || handled) return;
-      if (!opened) return this.retry(`connection failed: ${lastError || `code ${code}`}`);
-      this.retry(`disconnected (code ${code}${reason.length > 0 ? `: ${reason.toString('utf8')}` : ''})`, true);
-    });
-  }
-
-  private retry(what: string, soon = false): void {
-    if (this.stopped) return;
-    this.note(what);
-    const base = soon ? RECONNECT_MIN_MS : Math.min(RECONNECT_MAX_MS, RECONNECT_MIN_MS * 2 ** this.failures);
-    this.failures++;
-    this.timer = setTimeout(() => this.connect(), Math.round(base * (0.8 + Math.random() * 0.4)));
-  }
-
-  private refused(status: number, body: Buffer): void {
-    if (this.stopped) return;
-    // Koor's own refusal (no identity, a bad token): waiting longer would not help.
-    if (status === 401 || status === 403 || (status === 400 && isKoorError(body))) return this.waiter.fatal(`the ${this.name} stream was refused (HTTP ${status})`, body);
-    if (status >= 400 && status < 500 && status !== 408 && status !== 429) return void this.poll();
-    this.retry(`upgrade failed (HTTP ${status})`);
-  }
-
-  /** The server (or a proxy) refuses WebSockets: ask every 2 s instead. */
-  private async poll(): Promise<void> {
-    if (this.stopped) return;
-    try {
-      await this.on.poll();
-    } catch (e) {
-      this.note(`poll failed: ${describeError(e)}`);
-    }
-    if (!this.stopped) this.timer = setTimeout(() => void this.poll(), POLL_INTERVAL_MS);
-  }
-}
-
-/** `{"error": "...", "code": N}`: the server's own error reply (not a proxy's page). */
-function isKoorError(body: Buffer): boolean {
-  try {
-    const v = JSON.parse(body.toString('utf8')) as { error?: unknown; code?: unknown };
-    return typeof v.error === 'string' && typeof v.code === 'number';
-  } catch {
-    return false;
   }
 }

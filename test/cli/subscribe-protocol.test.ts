@@ -1,21 +1,23 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import t from 'tap';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { tempDir } from '../helpers/server.js';
 import { startCli } from './helpers.js';
 
 /**
- * The subscriber's protocol against a scripted server, for the cases a real server produces only by
- * accident: duplicates across a reconnect, a 4008 close followed by an abrupt drop, a refused
- * upgrade (polling fallback), the pruned-history header.
+ * The reconnecting client (cli/socket.ts) against a scripted server, for the cases a real server
+ * produces only by accident: duplicates across a reconnect, a 4008 close followed by an abrupt
+ * drop, a refused upgrade (polling fallback), the pruned-history header; under `events subscribe`,
+ * and under `wait`, whose inbox stream resumes and falls back through the same client.
  */
 
 const ev = (id: number, topic = 'api.change') => JSON.stringify({ id, topic, data: { id }, source: '', created_at: '2026-01-01T00:00:00Z' });
 
 interface Scripted {
   url: string;
-  upgrades: Array<{ query: URLSearchParams; auth: string | undefined }>;
+  upgrades: Array<{ path: string; query: URLSearchParams; auth: string | undefined; instance: string | undefined }>;
   requests: string[];
 }
 
@@ -24,6 +26,8 @@ async function scriptedServer(
   opts: {
     /** The reply body, or the body with headers. */
     history: (query: URLSearchParams) => string | { body: string; headers?: Record<string, string>; status?: number };
+    /** GET /api/inbox (wait's polling fallback). */
+    inbox?: (query: URLSearchParams) => string;
     onUpgrade: (n: number, ws: WebSocket, query: URLSearchParams) => void;
     refuse?: (n: number) => { status: number; body: string } | null;
     upgradeHeaders?: string[];
@@ -40,6 +44,8 @@ async function scriptedServer(
       const h = opts.history(u.searchParams);
       const reply = typeof h === 'string' ? { body: h, headers: {}, status: 200 } : h;
       res.writeHead(reply.status ?? 200, { 'content-type': 'application/json', ...reply.headers }).end(reply.body + '\n');
+    } else if (u.pathname === '/api/inbox' && opts.inbox) {
+      res.writeHead(200, { 'content-type': 'application/json' }).end(opts.inbox(u.searchParams) + '\n');
     } else {
       res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"not found","code":404}\n');
     }
@@ -47,7 +53,7 @@ async function scriptedServer(
   server.on('upgrade', (req, socket, head) => {
     const u = new URL(req.url!, 'http://x');
     const n = upgrades.length;
-    upgrades.push({ query: u.searchParams, auth: req.headers.authorization });
+    upgrades.push({ path: u.pathname, query: u.searchParams, auth: req.headers.authorization, instance: req.headers['x-koor-instance'] as string | undefined });
     const refusal = opts.refuse?.(n) ?? null;
     if (refusal) {
       socket.end(`HTTP/1.1 ${refusal.status} Refused\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(refusal.body)}\r\nConnection: close\r\n\r\n${refusal.body}`);
@@ -189,4 +195,52 @@ t.test('a 5xx on the upgrade is retried, not a reason to poll', async (t) => {
   t.same(srv.upgrades.map((u) => u.query.get('since')), ['0', '0', '0'], 'an empty history starts from 0');
   t.equal((sub.stderr().match(/upgrade failed \(HTTP 503\); reconnecting in/g) ?? []).length, 2);
   t.equal((await sub.stop()).code, 0);
+});
+
+/** One unread inbox item as the server sends it (frame or GET /api/inbox element). */
+const item = (id: number, body: string) =>
+  JSON.stringify({ id, from: 'i-ann', from_name: 'ann', to: ['ben'], recipients: ['i-ben'], subject: '', body, importance: 'normal', ack_required: false, reply_to: null, thread_id: id, created_at: new Date().toISOString(), read_at: '', acked_at: '' });
+const waitEnv = (url: string) => ({ KOOR_SERVER: url, KOOR_INSTANCE: 'i-ben', KOOR_TOKEN: 'tok' });
+
+t.test('wait: a 5xx upgrade and a 4008 close are retried (said once per outage), every upgrade resuming from the cursor', async (t) => {
+  const srv = await scriptedServer(t, {
+    history: () => '[]',
+    refuse: (n) => (n < 2 ? { status: 503, body: '{"error":"busy","code":503}' } : null),
+    onUpgrade(n, ws) {
+      if (n === 2) ws.close(4008, 'slow consumer');
+      else ws.send(item(7, 'after the outage'));
+    },
+  });
+  const w = startCli(['wait', '--for', 'messages', '--timeout', '20s'], { cwd: tempDir(t), env: waitEnv(srv.url), teardown: t.teardown.bind(t) });
+  t.same(await Promise.race([w.exited, sleep(15_000).then(() => null)]), { code: 0, signal: null }, 'the item after the outage ends the wait');
+  t.match(w.lines()[0], /^message #7 ann \(\ds ago\)$/);
+  t.same(srv.upgrades.map((u) => [u.path, u.query.get('since'), u.query.get('unread')]), Array(4).fill(['/api/inbox/subscribe', '0', '1']), 'two refusals, the 4008 close, then the stream again');
+  t.ok(srv.upgrades.every((u) => u.auth === 'Bearer tok' && u.instance === 'i-ben'), 'the token and the identity on every upgrade');
+  t.equal(w.stderr(), 'koor: inbox: upgrade failed (HTTP 503); retrying\nkoor: inbox: disconnected (code 4008: slow consumer); retrying\n', 'one line per outage, not per retry');
+});
+
+t.test('wait: a refused upgrade (404) falls back to polling the inbox from the cursor; a refused token is fatal', async (t) => {
+  let polls = 0;
+  const srv = await scriptedServer(t, {
+    history: () => '[]',
+    inbox(q) {
+      t.same([q.get('unread'), q.get('since')], ['1', '0'], 'unread items after the cursor');
+      return ++polls < 2 ? '[]' : `[${item(9, 'polled')}]`;
+    },
+    refuse: () => ({ status: 404, body: '{"error":"not found","code":404}' }),
+    onUpgrade: () => undefined,
+  });
+  const w = startCli(['wait', '--for', 'messages', '--timeout', '20s'], { cwd: tempDir(t), env: waitEnv(srv.url), teardown: t.teardown.bind(t) });
+  t.same(await Promise.race([w.exited, sleep(15_000).then(() => null)]), { code: 0, signal: null });
+  t.same(w.lines(), [w.lines()[0], '  polled', 'read it: koor-cli inbox']);
+  t.match(w.lines()[0], /^message #9 ann \(\ds ago\)$/);
+  t.equal(polls, 2, 'found on the second round, 2 s after the first');
+  t.equal(srv.upgrades.length, 1, 'no WebSocket retries once polling');
+
+  const denied = await scriptedServer(t, { history: () => '[]', refuse: () => ({ status: 401, body: '{"error":"invalid token","code":401}' }), onUpgrade: () => undefined });
+  const d = startCli(['wait', '--for', 'messages', '--timeout', '20s'], { cwd: tempDir(t), env: waitEnv(denied.url), teardown: t.teardown.bind(t) });
+  t.same(await Promise.race([d.exited, sleep(15_000).then(() => null)]), { code: 1, signal: null });
+  t.same(d.lines(), ['{"error":"invalid token","code":401}'], "the server's reply on stdout");
+  t.equal(d.stderr(), 'error: the inbox stream was refused (HTTP 401)\n');
+  t.equal(denied.upgrades.length, 1, 'not retried');
 });
