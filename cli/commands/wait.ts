@@ -4,6 +4,8 @@ import { INSTANCE_OPTION, UsageError, asAgent, commaList, defineCommand, duratio
 const KINDS = ['messages', 'tasks'] as const;
 /** How often `wait --hook` looks whether its session still exists. */
 const SESSION_CHECK_MS = 10_000;
+/** How often `wait --hook` looks whether the client that ran it is still its parent. */
+const PARENT_CHECK_MS = 1_000;
 /** How long a wake-up may wait to hand its record (`hook.woken`) to the kernel before the model is woken anyway (the reply is not awaited). */
 const WAKE_RECORD_TIMEOUT_MS = 2_000;
 
@@ -50,6 +52,8 @@ export default defineCommand({
     let release = () => {};
     if (opt.hook) {
       // Claude Code's Stop hook (asyncRewake): the session's own agent, woken only by what its digests have not told it.
+      // Whoever ran this hook (the client, or the shell it ran it with), taken before anything is awaited.
+      const parent = process.ppid;
       const { readHookInput, runsInForeground, singleWaiter } = await import('../hooks/wake.js');
       const input = await readHookInput(1000);
       // `claude -p "…"` runs this hook in the foreground: waiting would hold the run, and there is no later turn to wake.
@@ -77,6 +81,13 @@ export default defineCommand({
           );
         }, SESSION_CHECK_MS);
         bound.unref();
+        // The client is gone (killed, crashed: no SessionEnd came), this hook reparented: nothing left to wake.
+        const orphan = setInterval(() => {
+          if (process.ppid === parent) return;
+          release();
+          process.exit(0);
+        }, PARENT_CHECK_MS);
+        orphan.unref();
       }
     }
     const wantTasks = kinds === null ? undefined : kinds.includes('tasks');

@@ -1,5 +1,7 @@
 import { spawn } from 'node:child_process';
+import fs from 'node:fs';
 import http from 'node:http';
+import path from 'node:path';
 import t from 'tap';
 import { cleanEnv, nodeCommand, startTestServer, tempDir } from '../helpers/server.js';
 import { CLI_JS, cliFor, startCli, startProxy, type CliResult } from './helpers.js';
@@ -228,6 +230,40 @@ t.test('wait --hook: what arrived on stderr with exit 2; the timeout exits 0 sil
     [['ben', { agent: ben.id, agent_name: 'ben', reason: 'message', message_id: m.id, from_name: 'ann' }]],
     'the wake-up is recorded as a hook.woken event',
   );
+});
+
+t.test('wait --hook: a wake-up whose client is gone (it was reparented: killed, no SessionEnd) ends instead of waiting out its timeout', async (t) => {
+  const s = await startTestServer(t);
+  const dir = tempDir(t);
+  const session = 'cli-orphan-session-0001';
+  const bound = await fetch(`${s.url}/api/hooks/claude-code`, { method: 'POST', headers: { 'x-koor-agent-name': 'cc-orphan' }, body: JSON.stringify({ session_id: session, hook_event_name: 'UserPromptSubmit', cwd: '/w/shop', prompt: 'hi' }) });
+  t.equal(bound.status, 200);
+  fs.writeFileSync(path.join(dir, 'stop.json'), JSON.stringify({ session_id: session, hook_event_name: 'Stop', stop_hook_active: false }));
+  // A stand-in for the client: a shell that runs the hook in the background, prints its pid once
+  // it waits (its per-session pid file written), and exits, as a killed client leaves its hooks.
+  const pidFile = path.join(dir, `koor-wait-${session}.pid`);
+  const [cmd, args] = nodeCommand(CLI_JS, ['wait', '--hook', '--timeout', '60s']);
+  const line = [cmd, ...args].map((a) => `'${a}'`).join(' ');
+  const sh = spawn('sh', ['-c', `${line} < stop.json > /dev/null 2>&1 & i=0; while [ ! -f '${pidFile}' ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done; echo $!`], { cwd: dir, env: cleanEnv({ KOOR_SERVER: s.url, TMPDIR: dir }), stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  sh.stdout.on('data', (c: Buffer) => (out += c.toString()));
+  await new Promise((r) => sh.once('exit', r));
+  const pid = Number(out.trim());
+  t.ok(fs.existsSync(pidFile) && Number(fs.readFileSync(pidFile, 'utf8')) === pid, 'the hook was waiting as the session when its parent went');
+  // Running, not a zombie its new parent has yet to reap.
+  const alive = () => {
+    try {
+      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+      return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+    } catch {
+      return false;
+    }
+  };
+  t.teardown(() => {
+    if (alive()) process.kill(pid, 'SIGKILL');
+  });
+  await waitUntil('the orphaned wake-up ended', () => !alive(), 20_000);
+  t.notOk(fs.existsSync(pidFile), 'and took its pid file with it');
 });
 
 t.test('wait for tasks: a task this agent may claim becoming ready, also by its last dependency being done', async (t) => {

@@ -8,7 +8,9 @@
  * Skips with the reason when the client could not be installed (`npm run test:setup`).
  */
 import { execFileSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
 import { claudeCode, claudeTempDir, requestText, runClaude, startFakeApi, toolResults, type ApiRequest, type FakeApi } from '../helpers/claude-code.js';
@@ -33,6 +35,36 @@ function clone(dir: string, url: string): string {
   return root;
 }
 
+/** The pid of the session's background wake-up (the file `koor-wait-<session>.pid` it keeps), or null. */
+function waiterPid(sessionId: string): number | null {
+  for (const dir of new Set([os.tmpdir(), '/tmp'])) {
+    try {
+      const pid = Number(fs.readFileSync(path.join(dir, `koor-wait-${sessionId}.pid`), 'utf8'));
+      if (Number.isInteger(pid) && pid > 1) return pid;
+    } catch {
+      // not there
+    }
+  }
+  return null;
+}
+
+/**
+ * Ends the session's background wake-up (`koor-cli wait --hook`, found by the pid file it keeps per
+ * session) as its own timeout would, without waking anyone: a headless stream-json client whose
+ * stdin closed waits up to 30 s for a pending asyncRewake hook before SessionEnd
+ * (CLAUDE-CODE-FACTS.md), and these tests need the session's end, not that wait.
+ */
+function endWaiter(sessionId: string): void {
+  const pid = waiterPid(sessionId);
+  if (pid !== null) {
+    try {
+      process.kill(pid, 'SIGTERM');
+    } catch {
+      // already gone
+    }
+  }
+}
+
 /** Every text the model was sent in this session's requests. */
 const sent = (api: FakeApi): string => api.agentRequests().map(requestText).join('\n');
 
@@ -50,8 +82,10 @@ else {
     let endA: () => void = () => {};
     const closeA = new Promise<void>((r) => (endA = r));
     const apiA = await startFakeApi(t, [{ tool: 'Write', input: { file_path: path.join(a, target), content: 'export const app = "A";\n' } }, 'A wrote it.']);
+    const sessionA = randomUUID();
     const runA = runClaude({
       cwd: a,
+      sessionId: sessionA,
       api: apiA,
       env: { PATH, KOOR_AGENT_NAME: 'agent-a' },
       inputFormat: 'stream-json',
@@ -77,7 +111,9 @@ else {
     // A's session ends (stdin closes): its lease goes, B's next edit succeeds.
     const ended = await Promise.race([runA.then(() => true), new Promise((r) => setTimeout(() => r(false), 100))]);
     t.notOk(ended, 'A was alive while B was refused');
+    await waitUntil("A's wake-up waits in the background", () => waiterPid(sessionA) !== null, 10_000).catch(() => {});
     endA();
+    endWaiter(sessionA);
     const rA = await runA;
     t.equal(rA.code, 0, rA.stderr);
     const leasesAfter = (await (await fetch(`${s.url}/api/leases`)).json()) as unknown[];
@@ -173,8 +209,10 @@ else {
       if (turn > 0 && /wake me: build is green/.test(requestText(req))) woken();
       return turn === 0 ? 'Nothing to do; waiting.' : 'Thanks, on it.';
     });
+    const session = randomUUID();
     const run = runClaude({
       cwd: root,
+      sessionId: session,
       api,
       env: { PATH, KOOR_AGENT_NAME: 'idle-agent' },
       inputFormat: 'stream-json',
@@ -188,11 +226,16 @@ else {
     await waitUntil('the first turn ended', () => api.agentRequests().length >= 1 && fs.existsSync(path.join(root, '.claude')), 30_000);
     await waitUntil('the agent is bound', async () => (await fetch(`${s.url}/api/instances?name=idle-agent`).then((r) => r.json()) as unknown[]).length === 1, 30_000);
     await new Promise((r) => setTimeout(r, 1500));
+    const firstWaiter = waiterPid(session);
     const sentAt = Date.now();
     const r = await fetch(`${s.url}/api/messages`, { method: 'POST', body: JSON.stringify({ to: ['idle-agent'], subject: 'wake me: build is green', body: 'you can deploy now' }) });
     t.equal(r.status, 200);
-    await Promise.race([wokenUp, new Promise((_, rej) => setTimeout(() => rej(new Error('not woken within 30 s')), 30_000))]);
+    let notWoken: NodeJS.Timeout | undefined;
+    await Promise.race([wokenUp, new Promise((_, rej) => (notWoken = setTimeout(() => rej(new Error('not woken within 30 s')), 30_000)))]).finally(() => clearTimeout(notWoken));
     t.pass(`woken ${Date.now() - sentAt} ms after the message was sent`);
+    // The woken turn ends with a Stop, whose wake-up then waits in the background: end it.
+    await waitUntil('the woken turn ended', () => api.agentRequests().length >= 2 && ![null, firstWaiter].includes(waiterPid(session)), 30_000).catch(() => {});
+    endWaiter(session);
     const rr = await run;
     t.equal(rr.code, 0, rr.stderr);
     const wake = api.agentRequests().find((q) => /wake me: build is green/.test(requestText(q)))!;
