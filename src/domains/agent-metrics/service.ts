@@ -1,4 +1,4 @@
-import { AGENT_METRICS_FLUSH_MS } from '../../shared/limits.js';
+import { AGENT_METRICS_FLUSH_MS } from '../../shared/limits-features.js';
 import { Periodic } from '../../shared/periodic.js';
 import type { Logger } from '../../log.js';
 import type { WriterClient } from '../../rpc/writer-client.js';

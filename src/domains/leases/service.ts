@@ -5,7 +5,7 @@ import { pathGlob, pathGlobMatch, globsOverlap } from '../../shared/path-glob.js
 import { parseDuration } from '../../config.js';
 import { fail, failWith } from '../../errors.js';
 import { checkName } from '../../names.js';
-import { LEASE_EXPIRE_CHUNK, LEASE_MAX_RESOURCES, LEASE_MAX_TTL_MS } from '../../shared/limits.js';
+import { LEASE_EXPIRE_CHUNK, LEASE_MAX_RESOURCES, LEASE_MAX_TTL_MS } from '../../shared/limits-features.js';
 import type { Logger } from '../../log.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
 import { Periodic } from '../../shared/periodic.js';

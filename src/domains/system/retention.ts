@@ -1,14 +1,6 @@
 import type { Logger } from '../../log.js';
-import {
-  RETENTION_KEYS_PER_TURN,
-  RETENTION_MAX_TURNS_PER_PASS,
-  RETENTION_ROWS_PER_TURN,
-  VACUUM_KEEP_FREE_PAGES,
-  VACUUM_PAGES_PER_TURN,
-  VACUUM_START_FREE_PAGES,
-  OPS_PRUNE_CHUNK,
-  IDEMPOTENCY_KEEP_MS,
-} from '../../shared/limits.js';
+import { RETENTION_KEYS_PER_TURN, RETENTION_MAX_TURNS_PER_PASS, RETENTION_ROWS_PER_TURN, VACUUM_KEEP_FREE_PAGES, VACUUM_PAGES_PER_TURN, VACUUM_START_FREE_PAGES } from '../../shared/limits.js';
+import { OPS_PRUNE_CHUNK, IDEMPOTENCY_KEEP_MS } from '../../shared/limits-features.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
 import { Periodic } from '../../shared/periodic.js';
 import { toStorage } from '../../store.js';
