@@ -36,7 +36,7 @@ import {
   type LoadResult,
   type ServerProc,
 } from './lib.js';
-import { WEBHOOK_BACKLOG_MAX, WEBHOOK_THREAD_NICE } from '../src/shared/limits.js';
+import { WEBHOOK_BACKLOG_MAX, WEBHOOK_THREAD_NICE } from '../src/shared/limits-features.js';
 
 const CONNECTIONS = 50;
 const PIPELINING = 1;

@@ -22,7 +22,7 @@ const COMPRESS_MIN_BYTES = 512;
 const COMPRESSIBLE = new Set(['.html', '.js', '.css', '.json', '.svg', '.txt']);
 
 /** What the bundle is made of: the client, the server module it shares, the locked dependencies. */
-const SOURCES = [path.join(HERE), path.join(ROOT, 'src', 'shared', 'glob.ts'), path.join(ROOT, 'src', 'shared', 'limits.ts'), path.join(ROOT, 'src', 'shared', 'workspace.ts'), path.join(ROOT, 'package-lock.json')];
+const SOURCES = [path.join(HERE), path.join(ROOT, 'src', 'shared', 'glob.ts'), path.join(ROOT, 'src', 'shared', 'limits.ts'), path.join(ROOT, 'src', 'shared', 'limits-features.ts'), path.join(ROOT, 'src', 'shared', 'workspace.ts'), path.join(ROOT, 'package-lock.json')];
 
 function newest(p) {
   const st = fs.statSync(p);

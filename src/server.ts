@@ -40,7 +40,7 @@ import { apiFigures, defineKoorMetrics } from './metrics/koor.js';
 import { Metrics } from './metrics/registry.js';
 import { startThreads } from './rpc/threads.js';
 import { closer } from './shutdown.js';
-import { PRESENCE_PROBE_MS } from './shared/limits.js';
+import { PRESENCE_PROBE_MS } from './shared/limits-features.js';
 import type { KoorServer, StartOptions } from './server-api.js';
 import { slowConsumerLogger } from './ws/subscribe.js';
 

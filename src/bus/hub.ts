@@ -6,9 +6,6 @@ import { pending } from '../backend/awaitable.js';
 export { CLOSE_REPLAY_FAILED, CLOSE_SLOW_CONSUMER, type CloseReason } from './closes.js';
 export { Subscriber, type HubLimits, type Outlet, type Overflow, type ReplaySource, type ReplayStep } from './subscriber.js';
 
-/** What a sent slot of a queue holds until the queue is reset (the frame itself is let go). */
-const SENT = Buffer.alloc(0);
-
 /**
  * Replay steps a subscriber may take in one turn before yielding the event loop (each step is at
  * most WS_REPLAY_STEP_IDS events or WS_REPLAY_STEP_BYTES): a fast reader catching up on a large
@@ -260,7 +257,7 @@ export class Hub {
     sub.cursor = step.next;
     for (const r of step.items) {
       if (r.id <= sub.lastQueuedId) continue;
-      this.push(sub, r.id, r.frame);
+      sub.push(r.id, r.frame);
       this.stats.replayed++;
     }
     if (step.next > sub.lastQueuedId) sub.lastQueuedId = step.next;
@@ -276,43 +273,8 @@ export class Hub {
   private write(sub: Subscriber): boolean {
     const out = sub.out;
     if (!out || sub.closed) return false;
-    const { ids, frames } = sub;
-    const from = sub.head;
-    const end = ids.length;
-    if (from === end) {
-      sub.blocked = false;
-      return true;
-    }
-    if (out.full()) {
-      sub.blocked = true;
-      return false;
-    }
-    const to = out.send(frames, from, end);
-    let bytes = 0;
-    for (let i = from; i < to; i++) {
-      bytes += frames[i]!.length;
-      frames[i] = SENT;
-    }
-    if (to > from) {
-      this.stats.delivered += to - from;
-      sub.lastSentId = ids[to - 1]!;
-      sub.queuedBytes -= bytes;
-      sub.head = to;
-    }
-    sub.blocked = out.pushedBack && to < end;
-    if (sub.head === sub.ids.length) {
-      // Emptied: the arrays are kept (no allocation per subscriber per turn).
-      sub.ids.length = 0;
-      sub.frames.length = 0;
-      sub.head = 0;
-      return !sub.blocked;
-    }
-    if (sub.head > 1024) {
-      sub.ids = sub.ids.slice(sub.head);
-      sub.frames = sub.frames.slice(sub.head);
-      sub.head = 0;
-    }
-    return false;
+    this.stats.delivered += sub.writeQueued(out);
+    return sub.pending === 0 && !sub.blocked;
   }
 
   /** Bytes queued across all subscribers right now (bounded by subscribers × budget). */
@@ -358,15 +320,8 @@ export class Hub {
         return;
       }
     }
-    this.push(sub, id, frame);
+    sub.push(id, frame);
     this.markDirty(sub);
-  }
-
-  private push(sub: Subscriber, id: number, frame: Buffer): void {
-    sub.ids.push(id);
-    sub.frames.push(frame);
-    sub.queuedBytes += frame.length;
-    sub.lastQueuedId = id;
   }
 
   private overflowed(sub: Subscriber, id: number): void {

@@ -48,7 +48,10 @@ export interface Outlet {
   close(code: number, text: string): void;
 }
 
-/** One WebSocket subscription and its bounded buffer. */
+/** What a sent slot of a queue holds until the queue is reset (the frame itself is let go). */
+const SENT = Buffer.alloc(0);
+
+/** One WebSocket subscription and its bounded buffer (the hub decides what goes in and when it is written). */
 export class Subscriber {
   /** Its socket while attached; null before attach and once detached. */
   out: Outlet | null = null;
@@ -90,5 +93,54 @@ export class Subscriber {
 
   get pending(): number {
     return this.ids.length - this.head;
+  }
+
+  /** Queues one frame (the hub checked the budget). */
+  push(id: number, frame: Buffer): void {
+    this.ids.push(id);
+    this.frames.push(frame);
+    this.queuedBytes += frame.length;
+    this.lastQueuedId = id;
+  }
+
+  /**
+   * Writes queued frames to `out` until it pushes back; how many went out. Afterwards `pending`
+   * is 0 once the queue emptied, and `blocked` says whether the socket pushed back.
+   */
+  writeQueued(out: Outlet): number {
+    const { ids, frames } = this;
+    const from = this.head;
+    const end = ids.length;
+    if (from === end) {
+      this.blocked = false;
+      return 0;
+    }
+    if (out.full()) {
+      this.blocked = true;
+      return 0;
+    }
+    const to = out.send(frames, from, end);
+    let bytes = 0;
+    for (let i = from; i < to; i++) {
+      bytes += frames[i]!.length;
+      frames[i] = SENT;
+    }
+    if (to > from) {
+      this.lastSentId = ids[to - 1]!;
+      this.queuedBytes -= bytes;
+      this.head = to;
+    }
+    this.blocked = out.pushedBack && to < end;
+    if (this.head === this.ids.length) {
+      // Emptied: the arrays are kept (no allocation per subscriber per turn).
+      this.ids.length = 0;
+      this.frames.length = 0;
+      this.head = 0;
+    } else if (this.head > 1024) {
+      this.ids = this.ids.slice(this.head);
+      this.frames = this.frames.slice(this.head);
+      this.head = 0;
+    }
+    return to - from;
   }
 }

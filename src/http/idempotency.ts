@@ -1,7 +1,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import type { IdemTag } from '../../schemas/rpc/envelope.js';
 import { fail } from '../errors.js';
-import { IDEMPOTENCY_KEY_MAX } from '../shared/limits.js';
+import { IDEMPOTENCY_KEY_MAX } from '../shared/limits-features.js';
 import type { HeaderList } from './reply.js';
 import type { Ctx } from './context.js';
 import { HUMAN } from '../identity.js';

@@ -9,6 +9,7 @@ import { permitRole } from '../http/permissions.js';
 import { AppError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { MCP_STREAMS_PER_PRINCIPAL } from '../shared/limits.js';
+import { Periodic } from '../shared/periodic.js';
 import { runTool, ToolError, TOOL_RULES, type ToolDeps } from './tools.js';
 
 interface Session {
@@ -60,14 +61,13 @@ const loadSdk = () =>
  */
 export class McpGateway {
   private readonly sessions = new Map<string, Session>();
-  private readonly sweeper: NodeJS.Timeout;
+  private readonly sweeper: Periodic;
 
   constructor(
     private readonly deps: ToolDeps,
     private readonly opts: { idleMs: number; log: Logger; maxSessions: number; perPrincipal: number },
   ) {
-    this.sweeper = setInterval(() => this.sweep(), Math.max(50, Math.min(opts.idleMs / 2, 60_000)));
-    this.sweeper.unref();
+    this.sweeper = new Periodic(() => this.sweep(), { everyMs: Math.max(50, Math.min(opts.idleMs / 2, 60_000)), name: 'idle MCP session sweep', log: opts.log }).start();
   }
 
   get sessionCount(): number {
@@ -242,7 +242,7 @@ export class McpGateway {
   }
 
   async close(): Promise<void> {
-    clearInterval(this.sweeper);
+    await this.sweeper.stop();
     const all = [...this.sessions.values()];
     this.sessions.clear();
     this.perPrincipal.clear();

@@ -168,8 +168,15 @@ t.test('single flight: a run during a pass waits for it, then one pass serves ev
   gates.shift()!();
   t.same((await second).map((r) => r.id), [2]);
   t.equal(maxActive, 1, 'passes never overlapped');
-  svc.stop();
+  await svc.stop();
   t.same(await svc.run(), [], 'no pass after stop');
+  // Started again on the same node (a regained lead, a live restore in cluster mode): passes record again.
+  svc.start();
+  const again = svc.run();
+  await waitUntil('the pass after start to reach the pool', () => gates.length === 1);
+  gates.shift()!();
+  t.same((await again).map((r) => r.id), [3], 'a pass after stop() and start() records its runs');
+  await svc.stop();
 });
 
 t.test('settings: --compliance-interval and --compliance-keep by flag, env and file', async (t) => {

@@ -1,5 +1,6 @@
 import { isDatabaseUnavailable } from '../../src/shared/pg-errors.js';
 import { STORAGE_PROBE_MS } from '../../src/shared/limits.js';
+import { Periodic } from '../../src/shared/periodic.js';
 import { rateLimited } from '../../src/shared/rate-limited.js';
 import { createDispatcher } from './dispatch.js';
 import { CommitOutcomeUnknown, type Driver } from './sql.js';
@@ -64,9 +65,12 @@ function setStorageFull(full: boolean, err?: unknown): void {
  * While the disk is full and no write comes, a write that changes nothing is tried every
  * STORAGE_PROBE_MS, so /health turns ok once space is freed, without waiting for a client's write.
  */
-setInterval(() => {
-  if (storageFull && !running && !closing && queue.length === 0 && driver.probeRoom()) setStorageFull(false);
-}, STORAGE_PROBE_MS).unref();
+new Periodic(
+  () => {
+    if (storageFull && !running && !closing && queue.length === 0 && driver.probeRoom()) setStorageFull(false);
+  },
+  { everyMs: STORAGE_PROBE_MS, name: 'storage probe', log },
+).start();
 
 /** The highest envelope id in a batch (ids the front numbered; a malformed envelope's is skipped, it never runs). */
 function highestId(batch: readonly unknown[]): number {

@@ -1,4 +1,4 @@
-import { BACKUP_TIMEOUT_MS, RESTORE_MAX_BYTES } from '../../shared/limits.js';
+import { BACKUP_TIMEOUT_MS, RESTORE_MAX_BYTES } from '../../shared/limits-features.js';
 import type { Domain, Platform } from '../domain.js';
 import { adminRoutes } from './routes.js';
 import { AdminService } from './service.js';

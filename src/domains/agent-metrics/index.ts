@@ -14,7 +14,7 @@ export function agentMetricsDomain(p: Platform): Domain & { agentMetrics: AgentM
     routes: agentMetricRoutes(agentMetrics),
     start: () => agentMetrics.start(),
     async close() {
-      agentMetrics.stop();
+      await agentMetrics.stop();
       await agentMetrics.flush();
     },
   };

@@ -1,4 +1,5 @@
-import { AGENT_METRICS_FLUSH_MS } from '../../shared/limits.js';
+import { AGENT_METRICS_FLUSH_MS } from '../../shared/limits-features.js';
+import { Periodic } from '../../shared/periodic.js';
 import type { Logger } from '../../log.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
 
@@ -22,14 +23,16 @@ export class AgentMetrics {
   private pending = new Map<string, Bucket>();
   private hourEndsAt = 0;
   private period = '';
-  private timer: NodeJS.Timeout | null = null;
+  private readonly timer: Periodic;
   private flushing: Promise<void> | null = null;
 
   constructor(
     private readonly reader: AgentMetricsReader,
     private readonly writer: WriterClient,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.timer = new Periodic(() => this.flush(), { everyMs: AGENT_METRICS_FLUSH_MS, name: 'agent metrics flush', log });
+  }
 
   /** The UTC hour bucket `YYYY-MM-DDTHH` of now (recomputed once an hour). */
   private currentPeriod(now: number): string {
@@ -50,13 +53,12 @@ export class AgentMetrics {
   }
 
   start(): void {
-    this.timer ??= setInterval(() => void this.flush(), AGENT_METRICS_FLUSH_MS);
-    this.timer.unref();
+    this.timer.start();
   }
 
-  stop(): void {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = null;
+  /** Resolves once the flush the timer started (if any) is over. */
+  stop(): Promise<void> {
+    return this.timer.stop();
   }
 
   /** Writes what is pending (one writer call). Counts of a failed call are kept for the next. */

@@ -2,7 +2,7 @@ import { PositiveInt, Query } from '../../../schemas/http/common.js';
 import { sendJson } from '../../http/reply.js';
 import type { Route } from '../../http/route.js';
 import { instantParam, positiveInt, queryParams } from '../../http/query.js';
-import { OPS_LIST_DEFAULT_LIMIT, OPS_LIST_MAX_LIMIT } from '../../shared/limits.js';
+import { OPS_LIST_DEFAULT_LIMIT, OPS_LIST_MAX_LIMIT } from '../../shared/limits-features.js';
 import type { AuditService } from './service.js';
 import { AuditListReply, AuditSummaryReply } from '../../../schemas/http/ops.js';
 import { rule } from '../../http/permissions.js';

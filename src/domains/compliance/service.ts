@@ -2,6 +2,7 @@ import type { ContractViolation } from '../../../schemas/rpc/pool.js';
 import type { Logger } from '../../log.js';
 import type { PoolClient } from '../../rpc/pool-client.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
+import { Periodic } from '../../shared/periodic.js';
 import { toRfc3339, type Awaitable } from '../../store.js';
 import type { ComplianceReader } from './reader.js';
 
@@ -48,7 +49,7 @@ export interface ComplianceOptions {
 export class ComplianceService {
   /** Since start: passes, runs written, runs removed by retention (SPEC §8.10). */
   readonly stats = { passes: 0, runs_recorded: 0, runs_pruned: 0 };
-  private timer: NodeJS.Timeout | null = null;
+  private readonly timer: Periodic;
   private running: Promise<Run[]> | null = null;
   private queued: Promise<Run[]> | null = null;
   private stopped = false;
@@ -61,7 +62,16 @@ export class ComplianceService {
     private readonly specs: SpecSource,
     private readonly publish: Publish,
     private readonly opts: ComplianceOptions,
-  ) {}
+  ) {
+    this.timer = new Periodic(
+      () => {
+        // A pass on demand under way (or queued): this tick is skipped too, as the timer's own.
+        if (this.running !== null || this.queued !== null) return void this.opts.log.debug('compliance pass still running; tick skipped');
+        return this.begin();
+      },
+      { everyMs: opts.intervalMs, name: 'compliance pass', log: opts.log },
+    );
+  }
 
   /** `GET /api/compliance/history` as JSON text: newest first, violations spliced as stored. */
   async historyJson(instanceId: string | null, limit: number): Promise<string> {
@@ -87,24 +97,15 @@ export class ComplianceService {
   }
 
   start(): void {
-    // The interval fits a Node timer: the config refuses durations over 2^31-1 ms.
-    this.timer = setInterval(() => {
-      // Single flight: a slow pass is never overlapped; this tick is simply skipped.
-      if (this.running !== null || this.queued !== null) return void this.opts.log.debug('compliance pass still running; tick skipped');
-      this.begin().catch((err: unknown) => {
-        // A pass cut short by shutdown (pool or writer closing) is expected, not a warning.
-        if (this.stopped) this.opts.log.debug({ err }, 'compliance pass ended by shutdown');
-        else this.opts.log.warn({ err }, 'compliance pass failed');
-      });
-    }, this.opts.intervalMs);
-    this.timer.unref();
+    // Started again (a node that takes the lead again, a restored database): passes record again.
+    this.stopped = false;
+    this.timer.start();
   }
 
-  /** No new pass starts; one in progress stops before its next write. */
-  stop(): void {
+  /** No new pass starts; one in progress stops before its next write (resolves once it has). */
+  stop(): Promise<void> {
     this.stopped = true;
-    if (this.timer) clearInterval(this.timer);
-    this.timer = null;
+    return this.timer.stop();
   }
 
   private begin(): Promise<Run[]> {

@@ -2,6 +2,8 @@ import type { Sql } from 'postgres';
 import { EVENTS_CHANNEL } from '../../../schemas/rpc/cluster.js';
 import { CLOSE_SLOW_CONSUMER, type Hub } from '../../bus/hub.js';
 import { EVENT_FEED_PAGE, EVENT_FEED_PAGE_BYTES, EVENT_FEED_POLL_MS, EVENT_FEED_READ_TIMEOUT_MS, EVENT_FEED_RETRY_MS } from '../../shared/limits.js';
+import type { Event } from '../../../schemas/rpc/writer.js';
+import { LogTail } from '../../bus/log-tail.js';
 import type { Logger } from '../../log.js';
 import type { EventsReader } from './reader.js';
 import { eventJson, type Fanout } from './service.js';
@@ -16,43 +18,70 @@ import { within } from '../../within.js';
  * counter row under the write lock), so reading by id never skips an event still to commit.
  */
 export class EventFeed implements Fanout {
-  private lastFanned = 0;
-  private pulling = false;
-  private again = false;
   /** A restore replaced the log: the next read starts after its newest event. */
   private resetPending = false;
-  private stopped = false;
-  private retry: NodeJS.Timeout | null = null;
-  private poll: NodeJS.Timeout | null = null;
+  private gaps = 0;
   private listening: { unlisten(): Promise<void> } | null = null;
-  readonly stats = { reads: 0, failures: 0, gaps: 0 };
+  private readonly tail: LogTail<Event>;
 
   constructor(
     private readonly sql: Sql,
     private readonly reader: EventsReader,
     private readonly hub: Hub,
     private readonly opts: { log: Logger; onPublished?: () => void },
-  ) {}
+  ) {
+    this.tail = new LogTail<Event>({
+      what: 'the event log',
+      log: opts.log,
+      // A notification is only the fast path: a LISTEN connection that broke without a sign (a
+      // proxy dropping notifications, a reconnect that did not happen) costs at most this delay.
+      pollMs: EVENT_FEED_POLL_MS,
+      retryMs: EVENT_FEED_RETRY_MS,
+      prepare: () => {
+        if (!this.resetPending) return true;
+        this.resetPending = false;
+        return Promise.resolve(this.reader.newest()).then((n) => {
+          this.tail.last = n;
+          return true;
+        });
+      },
+      // Bounded: a read stuck on a dead connection must not hold every later read back.
+      read: (after) => within(this.reader.since(after, EVENT_FEED_PAGE, EVENT_FEED_PAGE_BYTES), EVENT_FEED_READ_TIMEOUT_MS, 'reading the event log'),
+      gap: (after, next) => {
+        if (after === 0) return;
+        // Pruned before this node read them (it was cut off longer than retention lasts):
+        // live subscribers would miss them unknowingly. They resume with since= and are told.
+        this.gaps++;
+        this.opts.log.warn({ after, next }, 'events pruned before this node fanned them out; closing subscribers so they resume');
+        this.hub.closeAll(CLOSE_SLOW_CONSUMER, 'node fell behind the event log: resume with since=');
+      },
+      deliver: (e) => this.hub.publish(e.id, e.topic, Buffer.from(eventJson(e))),
+      delivered: () => this.opts.onPublished?.(),
+      // A full page (by count or bytes) may have more behind it.
+      more: (page) => page.length > 0,
+    });
+  }
+
+  get stats(): { reads: number; failures: number; gaps: number } {
+    return { ...this.tail.stats, gaps: this.gaps };
+  }
 
   /** Starts after the newest event committed now; live from there. */
   async start(): Promise<void> {
-    this.lastFanned = await this.reader.newest();
+    const newest = await this.reader.newest();
+    // Set before listening: its start pokes a read.
+    this.tail.last = newest;
     this.listening = await this.sql.listen(EVENTS_CHANNEL, () => this.poke(), () => this.poke());
-    // A notification is only the fast path: a LISTEN connection that broke without a sign (a
-    // proxy dropping notifications, a reconnect that did not happen) costs at most this delay.
-    this.poll = setInterval(() => this.poke(), EVENT_FEED_POLL_MS);
-    this.poll.unref();
+    this.tail.start(newest);
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.retry) clearTimeout(this.retry);
-    if (this.poll) clearInterval(this.poll);
+    this.tail.stop();
     await this.listening?.unlisten().catch(() => {});
   }
 
   lastId(): number {
-    return this.lastFanned;
+    return this.tail.last;
   }
 
   /** The log was replaced (a restored backup): live delivery continues from its newest event. */
@@ -67,54 +96,6 @@ export class EventFeed implements Fanout {
 
   /** Reads the log now, or once the read under way is over. */
   poke(): void {
-    if (this.stopped) return;
-    if (this.pulling) {
-      this.again = true;
-      return;
-    }
-    void this.pull();
-  }
-
-  private async pull(): Promise<void> {
-    this.pulling = true;
-    try {
-      do {
-        this.again = false;
-        if (this.resetPending) {
-          this.resetPending = false;
-          this.lastFanned = await this.reader.newest();
-        }
-        this.stats.reads++;
-        // Bounded: a read stuck on a dead connection must not hold every later read back.
-        const rows = await within(this.reader.since(this.lastFanned, EVENT_FEED_PAGE, EVENT_FEED_PAGE_BYTES), EVENT_FEED_READ_TIMEOUT_MS, 'reading the event log');
-        if (rows.length > 0 && rows[0]!.id > this.lastFanned + 1 && this.lastFanned > 0) {
-          // Pruned before this node read them (it was cut off longer than retention lasts):
-          // live subscribers would miss them unknowingly. They resume with since= and are told.
-          this.stats.gaps++;
-          this.opts.log.warn({ after: this.lastFanned, next: rows[0]!.id }, 'events pruned before this node fanned them out; closing subscribers so they resume');
-          this.hub.closeAll(CLOSE_SLOW_CONSUMER, 'node fell behind the event log: resume with since=');
-        }
-        for (const e of rows) {
-          if (this.stopped) return;
-          this.hub.publish(e.id, e.topic, Buffer.from(eventJson(e)));
-          this.lastFanned = e.id;
-        }
-        if (rows.length > 0) this.opts.onPublished?.();
-        // A full page (by count or bytes) may have more behind it.
-        if (rows.length > 0) this.again = true;
-      } while (this.again && !this.stopped);
-    } catch (err) {
-      this.stats.failures++;
-      this.opts.log.warn({ err }, 'reading the event log failed; retrying');
-      if (!this.stopped && !this.retry) {
-        this.retry = setTimeout(() => {
-          this.retry = null;
-          this.poke();
-        }, EVENT_FEED_RETRY_MS);
-        this.retry.unref();
-      }
-    } finally {
-      this.pulling = false;
-    }
+    this.tail.poke();
   }
 }

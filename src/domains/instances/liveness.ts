@@ -1,4 +1,5 @@
 import type { Logger } from '../../log.js';
+import { Periodic } from '../../shared/periodic.js';
 import type { Presence } from './presence.js';
 import type { InstanceService, Summary } from './service.js';
 
@@ -11,7 +12,7 @@ import type { InstanceService, Summary } from './service.js';
  * TTL leases (`shiftLeases`).
  */
 export class LivenessMonitor {
-  private timer: NodeJS.Timeout | null = null;
+  private readonly timer: Periodic;
   private unlisten: (() => void) | null = null;
   /** Lease-shifting writes still in flight (the lease sweep waits for them). */
   private shifting: Promise<void> = Promise.resolve();
@@ -20,7 +21,9 @@ export class LivenessMonitor {
     private readonly instances: InstanceService,
     readonly presence: Presence,
     private readonly opts: { intervalMs: number; timeoutMs: number; log: Logger; shiftLeases: (byMs: number) => Promise<number>; leading?: () => boolean },
-  ) {}
+  ) {
+    this.timer = new Periodic(() => this.check(), { everyMs: opts.intervalMs, name: 'liveness check', log: opts.log });
+  }
 
   /** Resolves once the leases were credited with every absence noticed so far. */
   settled(): Promise<void> {
@@ -57,16 +60,13 @@ export class LivenessMonitor {
         );
       });
     });
-    this.timer = setInterval(() => {
-      this.check().catch((err: unknown) => this.opts.log.warn({ err }, 'liveness check failed'));
-    }, this.opts.intervalMs);
-    this.timer.unref();
+    this.timer.start();
   }
 
-  stop(): void {
+  /** Resolves once the check in flight (if any) is over. */
+  stop(): Promise<void> {
     this.unlisten?.();
     this.unlisten = null;
-    if (this.timer) clearInterval(this.timer);
-    this.timer = null;
+    return this.timer.stop();
   }
 }

@@ -1,5 +1,5 @@
 import type { Event } from '../../../schemas/rpc/writer.js';
-import { LEASE_EXPIRY_CHECK_MS } from '../../shared/limits.js';
+import { LEASE_EXPIRY_CHECK_MS } from '../../shared/limits-features.js';
 import type { Domain, Platform } from '../domain.js';
 import { leaseRoutes } from './routes.js';
 import { LeaseService } from './service.js';

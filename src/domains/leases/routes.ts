@@ -9,7 +9,7 @@ import { positiveInt, queryParams, fenceParam } from '../../http/query.js';
 import { sendJson } from '../../http/reply.js';
 import { replayHeaders, requestIdem } from '../../http/idempotency.js';
 import type { Route } from '../../http/route.js';
-import { COORD_LIST_DEFAULT_LIMIT, COORD_LIST_MAX_LIMIT, LEASE_CHECK_MAX_PATHS } from '../../shared/limits.js';
+import { COORD_LIST_DEFAULT_LIMIT, COORD_LIST_MAX_LIMIT, LEASE_CHECK_MAX_PATHS } from '../../shared/limits-features.js';
 import { ttlParam, type LeaseService } from './service.js';
 
 /** The files a lease body names (none: the handler says what is missing). */

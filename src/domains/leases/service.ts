@@ -5,9 +5,10 @@ import { pathGlob, pathGlobMatch, globsOverlap } from '../../shared/path-glob.js
 import { parseDuration } from '../../config.js';
 import { fail, failWith } from '../../errors.js';
 import { checkName } from '../../names.js';
-import { LEASE_EXPIRE_CHUNK, LEASE_MAX_RESOURCES, LEASE_MAX_TTL_MS } from '../../shared/limits.js';
+import { LEASE_EXPIRE_CHUNK, LEASE_MAX_RESOURCES, LEASE_MAX_TTL_MS } from '../../shared/limits-features.js';
 import type { Logger } from '../../log.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
+import { Periodic } from '../../shared/periodic.js';
 import { toRfc3339, toStorage, type Awaitable } from '../../store.js';
 import type { LeaseReader } from './reader.js';
 
@@ -73,7 +74,7 @@ const byAge = (a: Candidate, b: Candidate): number => a.seq - b.seq;
  * leases whose TTL ran out.
  */
 export class LeaseService {
-  private timer: NodeJS.Timeout | null = null;
+  private readonly timer: Periodic;
   private sweeping: Promise<void> | null = null;
 
   constructor(
@@ -81,7 +82,9 @@ export class LeaseService {
     private readonly writer: WriterClient,
     private readonly announce: (events: readonly Event[]) => void,
     private readonly opts: { checkEveryMs: number; log: Logger; settled?: () => Promise<void> },
-  ) {}
+  ) {
+    this.timer = new Periodic(() => this.sweep(), { everyMs: opts.checkEveryMs, name: 'lease sweep', log: opts.log });
+  }
 
   /** Credits every TTL lease with `byMs` (the time the server missed, issue 34); how many moved. */
   async shift(byMs: number): Promise<number> {
@@ -185,12 +188,11 @@ export class LeaseService {
   }
 
   start(): void {
-    this.timer = setInterval(() => void this.sweep(), this.opts.checkEveryMs);
-    this.timer.unref();
+    this.timer.start();
   }
 
-  stop(): void {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = null;
+  /** Resolves once the sweep the timer started (if any) is over. */
+  stop(): Promise<void> {
+    return this.timer.stop();
   }
 }

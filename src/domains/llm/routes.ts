@@ -12,7 +12,8 @@ import type { Ctx } from '../../http/context.js';
 import { permitTargets, projectQuery, queryValue, rule, type Target } from '../../http/permissions.js';
 import type { Route } from '../../http/route.js';
 import { instantParam, positiveInt, queryParams } from '../../http/query.js';
-import { OPS_LIST_DEFAULT_LIMIT, OPS_LIST_MAX_LIMIT, OTLP_CHUNK_RECORDS, OTLP_MAX_RECORDS } from '../../shared/limits.js';
+import { OTLP_CHUNK_RECORDS, OTLP_MAX_RECORDS } from '../../shared/limits.js';
+import { OPS_LIST_DEFAULT_LIMIT, OPS_LIST_MAX_LIMIT } from '../../shared/limits-features.js';
 import { usageFromLogs } from './otlp.js';
 import { isGroupBy, type ListFilter, type LlmService, type Usage } from './service.js';
 

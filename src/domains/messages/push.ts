@@ -4,7 +4,7 @@ import { fail } from '../../errors.js';
 import { flagParam, sinceParam } from '../../http/query.js';
 import type { Slots, WsCallbacks } from '../../http/slots.js';
 import type { Logger } from '../../log.js';
-import { INBOX_PUSH_PAGE, MESSAGE_MAX_BODY_BYTES } from '../../shared/limits.js';
+import { INBOX_PUSH_PAGE, MESSAGE_MAX_BODY_BYTES } from '../../shared/limits-features.js';
 import { SocketOutlet } from '../../ws/outlet.js';
 import { streamSocketOptions } from '../../ws/subscribe.js';
 import { acceptUpgrade, type UpgradeDeps } from '../../ws/upgrade.js';

@@ -6,7 +6,7 @@ import { flagParam, parseIntStrict, positiveInt, queryParams, sinceParam } from 
 import { idemTag, REPLAYED } from '../../http/idempotency.js';
 import { sendJson, sendJsonText } from '../../http/reply.js';
 import type { Route } from '../../http/route.js';
-import { INBOX_DEFAULT_LIMIT, INBOX_MAX_LIMIT, INBOX_READ_MAX_IDS } from '../../shared/limits.js';
+import { INBOX_DEFAULT_LIMIT, INBOX_MAX_LIMIT, INBOX_READ_MAX_IDS } from '../../shared/limits-features.js';
 import type { Caller, MessageService } from './service.js';
 import { rule, strings, type Target } from '../../http/permissions.js';
 import type { SocketRoute } from '../domain.js';

@@ -3,6 +3,7 @@ import { STATE_CHANGES_KEEP, STATE_CHANGES_PRUNE_CHUNK, STATE_CHANGES_PRUNE_MS, 
 import type { Job } from '../../cluster/node.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
 import type { Logger } from '../../log.js';
+import { Periodic } from '../../shared/periodic.js';
 import { stateRoutes, txnRoutes, watchRoutes } from './routes.js';
 import type { Event } from '../../../schemas/rpc/writer.js';
 import { StateService } from './service.js';
@@ -52,8 +53,7 @@ export function stateDomain(p: Platform): Domain & { state: StateService; feed: 
  * second with their `expire` changes; the change log kept to its newest STATE_CHANGES_KEEP.
  */
 class StateJobs implements Job {
-  private timer: NodeJS.Timeout | null = null;
-  private running: Promise<void> | null = null;
+  private readonly timer: Periodic;
   private lastPrune = 0;
   readonly stats = { expired: 0, changes_pruned: 0 };
 
@@ -61,22 +61,17 @@ class StateJobs implements Job {
     private readonly writer: WriterClient,
     private readonly changed: () => void,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.timer = new Periodic(() => this.pass(), { everyMs: STATE_EXPIRY_CHECK_MS, name: 'state expiry', log });
+  }
 
   start(): void {
-    this.timer = setInterval(() => void this.runPass(), STATE_EXPIRY_CHECK_MS);
-    this.timer.unref();
+    this.timer.start();
   }
 
-  stop(): Promise<void> | undefined {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = null;
-    return this.running ?? undefined;
-  }
-
-  runPass(): Promise<void> {
-    this.running ??= this.pass().finally(() => (this.running = null));
-    return this.running;
+  /** Resolves once the pass in flight (if any) is over. */
+  stop(): Promise<void> {
+    return this.timer.stop();
   }
 
   private async pass(): Promise<void> {

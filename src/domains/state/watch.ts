@@ -1,6 +1,7 @@
 import { STATE_CHANGES_CHANNEL } from '../../../schemas/rpc/cluster.js';
 import { then, type Awaitable } from '../../backend/awaitable.js';
 import type { Backend } from '../../backend/backend.js';
+import { LogTail } from '../../bus/log-tail.js';
 import { CLOSE_SLOW_CONSUMER, Hub, type HubLimits, type ReplayStep, type Subscriber } from '../../bus/hub.js';
 import { fail } from '../../errors.js';
 import { checkName } from '../../http/path.js';
@@ -66,16 +67,10 @@ export class ChangeFeed {
   readonly hub: Hub;
   /** Watchers that asked for values (`&values=1`): their frames carry the value, read only for them. */
   readonly valuesHub: Hub;
-  private lastFanned = 0;
-  private pulling = false;
-  private again = false;
-  /** A read is scheduled for the end of this turn: the writes of one turn are read together. */
-  private scheduled = false;
-  private stopped = false;
-  private poll: NodeJS.Timeout | null = null;
-  private retry: NodeJS.Timeout | null = null;
+  private gaps = 0;
+  private fanned = 0;
   private unlisten: (() => Promise<void>) | null = null;
-  readonly stats = { reads: 0, failures: 0, gaps: 0, fanned: 0 };
+  private readonly tail: LogTail<ChangeRow>;
 
   constructor(
     private readonly reader: StateReader,
@@ -84,6 +79,48 @@ export class ChangeFeed {
   ) {
     this.hub = new Hub(limits, slowConsumerLogger(log), prefixMatcher);
     this.valuesHub = new Hub(limits, slowConsumerLogger(log), prefixMatcher);
+    this.tail = new LogTail<ChangeRow>({
+      what: 'the state change log',
+      log,
+      pollMs: EVENT_FEED_POLL_MS,
+      retryMs: EVENT_FEED_RETRY_MS,
+      // Nobody watches: nothing to read (the first watcher learns the newest revision itself, sync()).
+      idle: () => this.watchers() === 0,
+      batchTurn: true,
+      prepare: () => {
+        if (this.watchers() > 0) return true;
+        return Promise.resolve(this.reader.newestRevision()).then((n) => {
+          // A watcher that arrived during the read may need what came before `n`: read as usual then.
+          if (this.watchers() > 0) return true;
+          if (n > this.tail.last) this.tail.last = n;
+          return false;
+        });
+      },
+      read: (after) => Promise.resolve(this.reader.changes(after, Number.MAX_SAFE_INTEGER, FEED_PAGE)),
+      gap: (after, next) => {
+        // Pruned before this node read them: watchers would miss them unknowingly.
+        this.gaps++;
+        this.log.warn({ after, next }, 'state changes pruned before this node fanned them out; closing watchers so they resume');
+        this.closeAll(CLOSE_SLOW_CONSUMER, `node fell behind the change log: resume with since_revision=${after}`);
+      },
+      deliver: (c) => {
+        // No watcher of this key: no frame (a catching-up watcher reads the log itself).
+        if (this.hub.wants(c.topic)) {
+          this.hub.publish(c.id, c.topic, Buffer.from(changeJson(c)));
+          this.fanned++;
+        }
+        if (!this.valuesHub.wants(c.topic)) return;
+        return then(this.valueFrame(c), (frame) => {
+          this.valuesHub.publish(c.id, c.topic, Buffer.from(frame));
+          this.fanned++;
+        });
+      },
+      more: (page) => page.length === FEED_PAGE,
+    });
+  }
+
+  get stats(): { reads: number; failures: number; gaps: number; fanned: number } {
+    return { ...this.tail.stats, gaps: this.gaps, fanned: this.fanned };
   }
 
   /** Open watches, with values or not. */
@@ -101,7 +138,7 @@ export class ChangeFeed {
    * learns the newest revision anew (sync()), which a restored log may have below this node's.
    */
   forget(): void {
-    if (this.watchers() === 0) this.lastFanned = 0;
+    if (this.watchers() === 0) this.tail.last = 0;
   }
 
   /** A state change's frame with its value, when that version is still kept (specs: without). */
@@ -111,24 +148,22 @@ export class ChangeFeed {
   }
 
   async start(backend: Backend): Promise<void> {
-    this.lastFanned = await this.reader.newestRevision();
+    const newest = await this.reader.newestRevision();
+    // Set before listening: a notification pokes a read.
+    this.tail.last = newest;
     this.unlisten = await backend.listen(STATE_CHANGES_CHANNEL, () => this.poke());
-    this.poll = setInterval(() => {
-      if (this.watchers() > 0) this.poke();
-    }, EVENT_FEED_POLL_MS);
-    this.poll.unref();
+    // Once a second while anyone watches: a sweep of expired or agent-bound keys tells no one.
+    this.tail.start(newest);
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.poll) clearInterval(this.poll);
-    if (this.retry) clearTimeout(this.retry);
+    this.tail.stop();
     await this.unlisten?.();
   }
 
   /** The newest revision live delivery has reached. */
   lastId(): number {
-    return this.lastFanned;
+    return this.tail.last;
   }
 
   /**
@@ -136,79 +171,16 @@ export class ChangeFeed {
    * skipping ahead, so it first learns the newest revision.
    */
   sync(): Awaitable<number> {
-    if (this.watchers() > 0) return this.lastFanned;
+    if (this.watchers() > 0) return this.tail.last;
     return then(this.reader.newestRevision(), (n) => {
-      if (this.watchers() === 0 && n > this.lastFanned) this.lastFanned = n;
-      return this.lastFanned;
+      if (this.watchers() === 0 && n > this.tail.last) this.tail.last = n;
+      return this.tail.last;
     });
   }
 
   /** Reads the log at the end of this turn (once for every write of the turn), or once the read under way is over. */
   poke(): void {
-    // Nobody watches: nothing to read (the first watcher learns the newest revision itself, sync()).
-    if (this.stopped || this.watchers() === 0) return;
-    if (this.pulling) {
-      this.again = true;
-      return;
-    }
-    if (this.scheduled) return;
-    this.scheduled = true;
-    setImmediate(() => {
-      this.scheduled = false;
-      if (this.pulling) this.again = true;
-      else void this.pull();
-    });
-  }
-
-  private async pull(): Promise<void> {
-    this.pulling = true;
-    try {
-      do {
-        this.again = false;
-        if (this.watchers() === 0) {
-          const n = await this.reader.newestRevision();
-          // A watcher that arrived during the read may need what came before `n`: read as usual then.
-          if (this.watchers() === 0) {
-            if (n > this.lastFanned) this.lastFanned = n;
-            break;
-          }
-        }
-        this.stats.reads++;
-        const rows = await this.reader.changes(this.lastFanned, Number.MAX_SAFE_INTEGER, FEED_PAGE);
-        if (rows.length > 0 && rows[0]!.id > this.lastFanned + 1) {
-          // Pruned before this node read them: watchers would miss them unknowingly.
-          this.stats.gaps++;
-          this.log.warn({ after: this.lastFanned, next: rows[0]!.id }, 'state changes pruned before this node fanned them out; closing watchers so they resume');
-          this.closeAll(CLOSE_SLOW_CONSUMER, `node fell behind the change log: resume with since_revision=${this.lastFanned}`);
-        }
-        for (const c of rows) {
-          if (this.stopped) return;
-          // No watcher of this key: no frame (a catching-up watcher reads the log itself).
-          if (this.hub.wants(c.topic)) {
-            this.hub.publish(c.id, c.topic, Buffer.from(changeJson(c)));
-            this.stats.fanned++;
-          }
-          if (this.valuesHub.wants(c.topic)) {
-            this.valuesHub.publish(c.id, c.topic, Buffer.from(await this.valueFrame(c)));
-            this.stats.fanned++;
-          }
-          this.lastFanned = c.id;
-        }
-        if (rows.length === FEED_PAGE) this.again = true;
-      } while (this.again && !this.stopped);
-    } catch (err) {
-      this.stats.failures++;
-      this.log.warn({ err }, 'reading the state change log failed; retrying');
-      if (!this.stopped && !this.retry) {
-        this.retry = setTimeout(() => {
-          this.retry = null;
-          this.poke();
-        }, EVENT_FEED_RETRY_MS);
-        this.retry.unref();
-      }
-    } finally {
-      this.pulling = false;
-    }
+    this.tail.poke();
   }
 
   /**
@@ -217,14 +189,14 @@ export class ChangeFeed {
    * the cursor were pruned (`gap`): the watcher is closed with 4008 and re-reads.
    */
   replayStep(after: number, pattern: string, values = false): Awaitable<ReplayStep> {
-    const last = this.lastFanned;
+    const last = this.tail.last;
     if (after >= last) return { items: [], next: after, done: true, gap: false };
     // With values a step holds at most a few values' worth: each may be up to WATCH_VALUE_MAX_BYTES.
     const upto = Math.min(last, after + (values ? 32 : WS_REPLAY_STEP_IDS));
     return then(this.reader.changes(after, upto, WS_REPLAY_STEP_IDS), (rows): Awaitable<ReplayStep> => {
       if (rows.length === 0 || rows[0]!.id !== after + 1) return { items: [], next: after, done: false, gap: true };
       const mine = rows.filter((c) => c.topic.startsWith(pattern));
-      const finish = (frames: string[]): ReplayStep => ({ items: mine.map((c, i) => ({ id: c.id, frame: Buffer.from(frames[i]!) })), next: upto, done: upto >= this.lastFanned, gap: false });
+      const finish = (frames: string[]): ReplayStep => ({ items: mine.map((c, i) => ({ id: c.id, frame: Buffer.from(frames[i]!) })), next: upto, done: upto >= this.tail.last, gap: false });
       if (!values) return finish(mine.map(changeJson));
       const frames = mine.map((c) => this.valueFrame(c));
       return frames.some((f) => f instanceof Promise) ? Promise.all(frames).then(finish) : finish(frames as string[]);

@@ -1,15 +1,8 @@
 import type { Logger } from '../../log.js';
-import {
-  RETENTION_KEYS_PER_TURN,
-  RETENTION_MAX_TURNS_PER_PASS,
-  RETENTION_ROWS_PER_TURN,
-  VACUUM_KEEP_FREE_PAGES,
-  VACUUM_PAGES_PER_TURN,
-  VACUUM_START_FREE_PAGES,
-  OPS_PRUNE_CHUNK,
-  IDEMPOTENCY_KEEP_MS,
-} from '../../shared/limits.js';
+import { RETENTION_KEYS_PER_TURN, RETENTION_MAX_TURNS_PER_PASS, RETENTION_ROWS_PER_TURN, VACUUM_KEEP_FREE_PAGES, VACUUM_PAGES_PER_TURN, VACUUM_START_FREE_PAGES } from '../../shared/limits.js';
+import { OPS_PRUNE_CHUNK, IDEMPOTENCY_KEEP_MS } from '../../shared/limits-features.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
+import { Periodic } from '../../shared/periodic.js';
 import { toStorage } from '../../store.js';
 
 export interface RetentionOptions {
@@ -59,30 +52,29 @@ export interface RetentionStats {
  */
 export class Retention {
   readonly stats: RetentionStats = { passes: 0, events_pruned: 0, state_history_pruned: 0, audit_pruned: 0, agent_metrics_pruned: 0, llm_usage_pruned: 0, messages_pruned: 0, idempotency_keys_pruned: 0, tokens_pruned: 0, vacuumed_pages: 0, free_pages: 0, last_pass_ms: 0 };
-  private timer: NodeJS.Timeout | null = null;
-  private running: Promise<void> | null = null;
+  private readonly timer: Periodic;
   /** State-history sweep position: keys after it are next. */
   private cursor = '';
 
   constructor(
     private readonly writer: WriterClient,
     private readonly opts: RetentionOptions,
-  ) {}
-
-  start(): void {
-    this.timer = setInterval(() => void this.runPass(), this.opts.intervalMs);
-    this.timer.unref();
+  ) {
+    this.timer = new Periodic(() => this.pass(), { everyMs: opts.intervalMs, name: 'retention pass', log: opts.log });
   }
 
-  stop(): void {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = null;
+  start(): void {
+    this.timer.start();
+  }
+
+  /** Resolves once the pass in flight (if any) is over. */
+  stop(): Promise<void> {
+    return this.timer.stop();
   }
 
   /** One pass now (also what the timer runs); concurrent calls share the pass in progress. */
   runPass(): Promise<void> {
-    this.running ??= this.pass().finally(() => (this.running = null));
-    return this.running;
+    return this.timer.run();
   }
 
   /** Bytes the data takes right now. */

@@ -9,7 +9,7 @@ import { compactJson, rawMember } from '../../raw-json.js';
 import { requestIdem, replayHeaders } from '../../http/idempotency.js';
 import { sendJsonText } from '../../http/reply.js';
 import type { Route } from '../../http/route.js';
-import { COORD_LIST_DEFAULT_LIMIT, COORD_LIST_MAX_LIMIT, TASK_DEFAULT_MAX_ATTEMPTS } from '../../shared/limits.js';
+import { COORD_LIST_DEFAULT_LIMIT, COORD_LIST_MAX_LIMIT, TASK_DEFAULT_MAX_ATTEMPTS } from '../../shared/limits-features.js';
 import { TASK_STATUSES, taskId, type TaskService } from './service.js';
 
 /** The calling agent (SPEC §8.4): claims and their outcomes belong to identified agents. */

@@ -3,7 +3,7 @@ import type { CheckpointRow, Event, LeaseRow, TaskRow } from '../../../schemas/r
 import { decodeTask as decode } from '../../../schemas/db/coord.js';
 import { fail } from '../../errors.js';
 import { checkName } from '../../names.js';
-import { CHECKPOINT_DATA_MAX_BYTES, CHECKPOINT_TEXT_MAX_BYTES, LEASE_MAX_RESOURCES, TASK_CHECKPOINTS_KEEP, TASK_MAX_CAPABILITIES, TASK_MAX_DEPS } from '../../shared/limits.js';
+import { CHECKPOINT_DATA_MAX_BYTES, CHECKPOINT_TEXT_MAX_BYTES, LEASE_MAX_RESOURCES, TASK_CHECKPOINTS_KEEP, TASK_MAX_CAPABILITIES, TASK_MAX_DEPS } from '../../shared/limits-features.js';
 import { checkResource, leaseJson } from '../leases/service.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
 import { toRfc3339 } from '../../store.js';

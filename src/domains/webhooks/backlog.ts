@@ -1,7 +1,7 @@
 import { MATCH_ALL, matcherFor, type Matcher } from '../../shared/glob.js';
 import type { Awaitable } from '../../store.js';
 import type { WebhookReader } from './reader.js';
-import { WEBHOOK_BACKLOG_MAX } from '../../shared/limits.js';
+import { WEBHOOK_BACKLOG_MAX } from '../../shared/limits-features.js';
 
 const matchers = new Map<string, Matcher>();
 

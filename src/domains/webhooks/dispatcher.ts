@@ -1,5 +1,5 @@
 import type { Logger } from '../../log.js';
-import { WEBHOOK_BACKLOG_MAX, WEBHOOK_BACKLOG_SKIP, WEBHOOK_IDLE_RECHECK_MS, WEBHOOK_MAX_CONCURRENT, WEBHOOK_RUN_MAX, WEBHOOK_SCAN_MAX } from '../../shared/limits.js';
+import { WEBHOOK_BACKLOG_MAX, WEBHOOK_BACKLOG_SKIP, WEBHOOK_IDLE_RECHECK_MS, WEBHOOK_MAX_CONCURRENT, WEBHOOK_RUN_MAX, WEBHOOK_SCAN_MAX } from '../../shared/limits-features.js';
 import { Backlog, patternsMatcher } from './backlog.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
 import { toStorage } from '../../store.js';

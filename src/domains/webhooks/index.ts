@@ -1,4 +1,4 @@
-import { WEBHOOK_MAX_CONCURRENT, WEBHOOK_MAX_REPLY_BYTES, WEBHOOK_MAX_SOCKETS, WEBHOOK_THREAD_NICE, WEBHOOK_TIMEOUT_MS } from '../../shared/limits.js';
+import { WEBHOOK_MAX_CONCURRENT, WEBHOOK_MAX_REPLY_BYTES, WEBHOOK_MAX_SOCKETS, WEBHOOK_THREAD_NICE, WEBHOOK_TIMEOUT_MS } from '../../shared/limits-features.js';
 import { DeliveryClient } from '../../rpc/delivery-client.js';
 import type { Domain, Platform } from '../domain.js';
 import { WebhookDispatcher } from './dispatcher.js';

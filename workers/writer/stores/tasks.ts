@@ -2,7 +2,7 @@ import type { ReqOf, ResOf } from '../../../schemas/rpc/envelope.js';
 import type { CheckpointRow, Event, LeaseRow, TaskRow, WriterMethods } from '../../../schemas/rpc/writer.js';
 import { CHECKPOINT_COLUMNS, TASK_COLUMNS as COLS, decodeTask as decode, type TaskDbRow as Row } from '../../../schemas/db/coord.js';
 import { globsOverlap } from '../../../src/shared/path-glob.js';
-import { TASK_CLAIM_SCAN } from '../../../src/shared/limits.js';
+import { TASK_CLAIM_SCAN } from '../../../src/shared/limits-features.js';
 import { fault } from '../fault.js';
 import { dialects, sql, type Tx } from '../sql.js';
 import { storageNow } from '../time.js';

@@ -4,7 +4,7 @@ import type { WriterMethods } from '../../../schemas/rpc/writer.js';
 import { fault } from '../fault.js';
 import { sql, type Tx } from '../sql.js';
 import { storageNow } from '../time.js';
-import { TOKENS_MAX } from '../../../src/shared/limits.js';
+import { TOKENS_MAX } from '../../../src/shared/limits-features.js';
 
 type M = WriterMethods;
 
