@@ -50,6 +50,16 @@ export function writeSettings(dir: string, value: unknown): void {
 }
 
 /** A long-running CLI (events subscribe) with line access to its output. */
+/**
+ * The CLI's exit status, or null when it is still running after `ms`. The timer is cleared when
+ * the CLI exits first: a bare `Promise.race` with a sleep kept the test file's process alive for
+ * the rest of every such sleep.
+ */
+export function exitWithin(cli: LiveCli, ms: number): Promise<{ code: number | null; signal: NodeJS.Signals | null } | null> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([cli.exited, new Promise<null>((r) => (timer = setTimeout(() => r(null), ms)))]).finally(() => clearTimeout(timer));
+}
+
 export interface LiveCli {
   child: ChildProcess;
   /** Complete stdout lines so far. */

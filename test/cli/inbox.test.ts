@@ -4,7 +4,7 @@ import http from 'node:http';
 import path from 'node:path';
 import t from 'tap';
 import { cleanEnv, nodeCommand, startTestServer, tempDir } from '../helpers/server.js';
-import { CLI_JS, cliFor, startCli, startProxy, type CliResult } from './helpers.js';
+import { CLI_JS, exitWithin, cliFor, startCli, startProxy, type CliResult } from './helpers.js';
 import { waitUntil } from '../helpers/wait.js';
 
 /**
@@ -157,7 +157,7 @@ t.test('wait: returns within a second of a message, marks nothing read; exits 1 
 
   const timeout = Date.now();
   const idle = startCli(['wait', '--timeout', '700ms'], { cwd: dir, env, teardown });
-  const idleExit = await Promise.race([idle.exited, sleep(10_000).then(() => null)]);
+  const idleExit = await exitWithin(idle, 10_000);
   const took = Date.now() - timeout;
   t.same(idleExit, { code: 1, signal: null }, 'exit 1 at the timeout');
   t.same(idle.lines(), ['nothing arrived in 700ms (messages)'], 'one short line (no project known: messages only)');
@@ -169,7 +169,7 @@ t.test('wait: returns within a second of a message, marks nothing read; exits 1 
   const sent = await fetch(`${s.url}/api/messages`, { method: 'POST', headers: { 'x-koor-instance': ann.id }, body: JSON.stringify({ to: ['ben'], subject: 'ping', body: 'are you there?\nsecond line' }) });
   const arrived = Date.now();
   const m = (await sent.json()) as { id: number };
-  const exit = await Promise.race([w.exited, sleep(10_000).then(() => null)]);
+  const exit = await exitWithin(w, 10_000);
   const latency = Date.now() - arrived;
   t.same(exit, { code: 0, signal: null }, 'exit 0 when the message arrives');
   t.ok(latency < 1_000, `within a second of the message (${latency} ms)`);
@@ -181,13 +181,13 @@ t.test('wait: returns within a second of a message, marks nothing read; exits 1 
   await fetch(`${s.url}/api/messages`, { method: 'POST', headers: { 'x-koor-instance': ann.id }, body: JSON.stringify({ to: ['ben'], body: 'two', importance: 'high' }) });
   const start = Date.now();
   const again = startCli(['wait', '--timeout', '20s', '--instance', ben.id], { cwd: dir, env: { KOOR_SERVER: s.url }, teardown });
-  t.same(await Promise.race([again.exited, sleep(10_000).then(() => null)]), { code: 0, signal: null });
+  t.same(await exitWithin(again, 10_000), { code: 0, signal: null });
   t.ok(Date.now() - start < 3_000, 'at once');
   t.match(again.lines()[0], new RegExp(`^message #${m.id} ann \\(\\d+s ago\\): ping$`), 'the oldest unread');
   t.same(again.lines().at(-1), `2 unread: koor-cli inbox --instance ${ben.id}`, 'how many; the command as this agent');
 
   const anon = startCli(['wait', '--timeout', '10s'], { cwd: dir, env: { KOOR_SERVER: s.url }, teardown });
-  t.same(await Promise.race([anon.exited, sleep(10_000).then(() => null)]), { code: 1, signal: null }, 'no identity: fatal, not a wait');
+  t.same(await exitWithin(anon, 10_000), { code: 1, signal: null }, 'no identity: fatal, not a wait');
   t.same(JSON.parse(anon.lines()[0]!), { error: 'an inbox subscription requires an agent identity', code: 400 });
   t.match(anon.stderr(), /^error: the inbox stream was refused \(HTTP 400\)\n$/);
 
@@ -205,13 +205,13 @@ t.test('wait --hook: what arrived on stderr with exit 2; the timeout exits 0 sil
   const teardown = t.teardown.bind(t);
 
   const quiet = startCli(['wait', '--hook', '--timeout', '500ms'], { cwd: dir, env, teardown });
-  t.same(await Promise.race([quiet.exited, sleep(10_000).then(() => null)]), { code: 0, signal: null });
+  t.same(await exitWithin(quiet, 10_000), { code: 0, signal: null });
   t.same([quiet.lines(), quiet.stderr()], [[], ''], 'nothing said');
 
   const hook = startCli(['wait', '--hook', '--timeout', '20s'], { cwd: dir, env, teardown });
   await sleep(300);
   const m = (await api(s.url, 'POST', '/api/messages', ann.id, { to: [ben.id], body: 'wake up', ack_required: true })) as { id: number };
-  t.same(await Promise.race([hook.exited, sleep(10_000).then(() => null)]), { code: 2, signal: null }, 'exit 2 wakes Claude Code');
+  t.same(await exitWithin(hook, 10_000), { code: 2, signal: null }, 'exit 2 wakes Claude Code');
   t.same(hook.lines(), [], 'nothing on stdout');
   t.match(hook.stderr(), new RegExp(`^message #${m.id} ann \\(\\ds ago\\) \\[ack required\\]\n  wake up\nread it: koor-cli inbox\n$`));
   // Sent before the exit (its reply is not awaited: it must not hold up the wake), recorded as the
@@ -289,16 +289,16 @@ t.test('wait for tasks: a task this agent may claim becoming ready, also by its 
 
   t.equal((await asOps('task', 'done', String(t1.id))).code, 0);
   const done = Date.now();
-  t.same(await Promise.race([w.exited, sleep(10_000).then(() => null)]), { code: 0, signal: null });
+  t.same(await exitWithin(w, 10_000), { code: 0, signal: null });
   t.ok(Date.now() - done < 1_000, `within a second (${Date.now() - done} ms)`);
   t.same(w.lines(), [`task #${t2.id} ready in web [priority 2]: Paginate /api/trucks`, 'claim: koor-cli task claim web']);
 
   // Ready already: at once. --for tasks only, another project by --project.
   const now = startCli(['wait', '--for', 'tasks', '--project', 'api', '--timeout', '20s'], { cwd: dir, env: { KOOR_SERVER: s.url, KOOR_INSTANCE: dev.id }, teardown });
-  t.same(await Promise.race([now.exited, sleep(10_000).then(() => null)]), { code: 0, signal: null });
+  t.same(await exitWithin(now, 10_000), { code: 0, signal: null });
   t.match(now.lines()[0], /^task #\d+ ready in api: another project$/);
   const none = startCli(['wait', '--for', 'tasks', '--project', 'nothing-here', '--timeout', '500ms'], { cwd: dir, env: { KOOR_SERVER: s.url, KOOR_INSTANCE: dev.id }, teardown });
-  t.same(await Promise.race([none.exited, sleep(10_000).then(() => null)]), { code: 1, signal: null });
+  t.same(await exitWithin(none, 10_000), { code: 1, signal: null });
   t.same(none.lines(), ['nothing arrived in 500ms (tasks in nothing-here)']);
   const noProject = startCli(['wait', '--for', 'tasks'], { cwd: dir, env: { KOOR_SERVER: s.url, KOOR_INSTANCE: ops.id }, teardown });
   t.same(await noProject.exited, { code: 1, signal: null });
@@ -325,7 +325,7 @@ t.test('wait: a dropped connection reconnects; a message sent meanwhile still en
   await sleep(600); // a reconnect or two fails
   t.equal(w.child.exitCode, null, 'still waiting while cut off');
   proxy.refuse = false;
-  t.same(await Promise.race([w.exited, sleep(15_000).then(() => null)]), { code: 0, signal: null }, 'back, and the message ends the wait');
+  t.same(await exitWithin(w, 15_000), { code: 0, signal: null }, 'back, and the message ends the wait');
   t.match(w.lines()[0], new RegExp(`^message #${m.id} ann \\(\\d+s ago\\)$`));
 });
 

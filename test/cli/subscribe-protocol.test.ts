@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import t from 'tap';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { tempDir } from '../helpers/server.js';
-import { startCli } from './helpers.js';
+import { startCli, exitWithin } from './helpers.js';
 
 /**
  * The reconnecting client (cli/socket.ts) against a scripted server, for the cases a real server
@@ -212,7 +212,7 @@ t.test('wait: a 5xx upgrade and a 4008 close are retried (said once per outage),
     },
   });
   const w = startCli(['wait', '--for', 'messages', '--timeout', '20s'], { cwd: tempDir(t), env: waitEnv(srv.url), teardown: t.teardown.bind(t) });
-  t.same(await Promise.race([w.exited, sleep(15_000).then(() => null)]), { code: 0, signal: null }, 'the item after the outage ends the wait');
+  t.same(await exitWithin(w, 15_000), { code: 0, signal: null }, 'the item after the outage ends the wait');
   t.match(w.lines()[0], /^message #7 ann \(\ds ago\)$/);
   t.same(srv.upgrades.map((u) => [u.path, u.query.get('since'), u.query.get('unread')]), Array(4).fill(['/api/inbox/subscribe', '0', '1']), 'two refusals, the 4008 close, then the stream again');
   t.ok(srv.upgrades.every((u) => u.auth === 'Bearer tok' && u.instance === 'i-ben'), 'the token and the identity on every upgrade');
@@ -231,7 +231,7 @@ t.test('wait: a refused upgrade (404) falls back to polling the inbox from the c
     onUpgrade: () => undefined,
   });
   const w = startCli(['wait', '--for', 'messages', '--timeout', '20s'], { cwd: tempDir(t), env: waitEnv(srv.url), teardown: t.teardown.bind(t) });
-  t.same(await Promise.race([w.exited, sleep(15_000).then(() => null)]), { code: 0, signal: null });
+  t.same(await exitWithin(w, 15_000), { code: 0, signal: null });
   t.same(w.lines(), [w.lines()[0], '  polled', 'read it: koor-cli inbox']);
   t.match(w.lines()[0], /^message #9 ann \(\ds ago\)$/);
   t.equal(polls, 2, 'found on the second round, 2 s after the first');
@@ -239,7 +239,7 @@ t.test('wait: a refused upgrade (404) falls back to polling the inbox from the c
 
   const denied = await scriptedServer(t, { history: () => '[]', refuse: () => ({ status: 401, body: '{"error":"invalid token","code":401}' }), onUpgrade: () => undefined });
   const d = startCli(['wait', '--for', 'messages', '--timeout', '20s'], { cwd: tempDir(t), env: waitEnv(denied.url), teardown: t.teardown.bind(t) });
-  t.same(await Promise.race([d.exited, sleep(15_000).then(() => null)]), { code: 1, signal: null });
+  t.same(await exitWithin(d, 15_000), { code: 1, signal: null });
   t.same(d.lines(), ['{"error":"invalid token","code":401}'], "the server's reply on stdout");
   t.equal(d.stderr(), 'error: the inbox stream was refused (HTTP 401)\n');
   t.equal(denied.upgrades.length, 1, 'not retried');

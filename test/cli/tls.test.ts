@@ -3,7 +3,7 @@ import path from 'node:path';
 import t from 'tap';
 import { startTestServer, tempDir } from '../helpers/server.js';
 import { httpsRequest, selfSignedCert, type TestCert } from '../helpers/tls.js';
-import { cliFor, runCli, startCli, writeSettings } from './helpers.js';
+import { cliFor, exitWithin, runCli, startCli, writeSettings } from './helpers.js';
 
 /**
  * koor-cli against a koor-server serving TLS (issue 30) with a self-signed certificate this test
@@ -67,7 +67,7 @@ t.test('state set/get, events subscribe and wait over https with the CA option; 
 
   // Without the CA: one line and exit 1, not a reconnect loop.
   const subNo = startCli(['events', 'subscribe'], { cwd: dir, env: { KOOR_SERVER: s.url }, teardown });
-  t.same(await Promise.race([subNo.exited, sleep(10_000).then(() => null)]), { code: 1, signal: null }, 'subscribe without the CA exits');
+  t.same(await exitWithin(subNo, 10_000), { code: 1, signal: null }, 'subscribe without the CA exits');
   t.match(subNo.stderr(), /\nerror: connection failed: self[- ]signed certificate \(the server certificate is not trusted: set KOOR_CA_FILE/);
   t.notMatch(subNo.stderr(), /reconnecting/, 'no retry of what a retry cannot fix');
 
@@ -79,10 +79,10 @@ t.test('state set/get, events subscribe and wait over https with the CA option; 
   await sleep(700);
   t.equal(w.child.exitCode, null, 'waiting');
   await httpsRequest(`${s.url}/api/messages`, pem.ca, { method: 'POST', headers: { 'x-koor-instance': ann.id }, body: JSON.stringify({ to: ['ben'], subject: 'over tls', body: 'hi' }) });
-  t.same(await Promise.race([w.exited, sleep(10_000).then(() => null)]), { code: 0, signal: null }, 'woken by the message');
+  t.same(await exitWithin(w, 10_000), { code: 0, signal: null }, 'woken by the message');
   t.match(w.lines()[0], /^message #\d+ ann \(\ds ago\): over tls$/);
   const wNo = startCli(['wait', '--timeout', '20s'], { cwd: dir, env: { KOOR_SERVER: s.url, KOOR_INSTANCE: ben.id }, teardown });
-  t.same(await Promise.race([wNo.exited, sleep(10_000).then(() => null)]), { code: 1, signal: null }, 'wait without the CA exits');
+  t.same(await exitWithin(wNo, 10_000), { code: 1, signal: null }, 'wait without the CA exits');
   t.match(wNo.stderr(), /^error: .*self[- ]signed certificate \(the server certificate is not trusted/);
   t.equal(wNo.stderr().split('\n').length, 2, 'in one line');
 });
