@@ -25,4 +25,4 @@ if [ "$(id -u)" != 0 ] || ! id postgres >/dev/null 2>&1; then
   exit 0
 fi
 echo "# Cluster pass: test/http, test/mcp, test/cli/coord, inbox and state-watch on 3 nodes per server, one PostgreSQL ($pg_ctl)"
-KOOR_TEST_BACKEND=cluster exec npx tap dist/test/http dist/test/mcp dist/test/cli/coord.test.js dist/test/cli/inbox.test.js dist/test/cli/state-watch.test.js
+KOOR_TEST_BACKEND=cluster exec test/tap-pass.sh dist/test/http dist/test/mcp dist/test/cli/coord.test.js dist/test/cli/inbox.test.js dist/test/cli/state-watch.test.js
