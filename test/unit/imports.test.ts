@@ -279,8 +279,8 @@ t.test('the checker sees what it checks: a made-up crossing and cycle are caught
     'type-only: `import type` and `export type`, not an inline `type` (which may leave an import behind)',
   );
   t.same(
-    valueImportsOf(new Map([['cli/x.ts', ['schemas/http/coord.ts', 'cli/core.ts']], ['dashboard/src/y.ts', ['schemas/errors.ts']], ['src/z.ts', ['schemas/errors.ts']]])),
-    ['cli/x.ts -> schemas/http/coord.ts', 'dashboard/src/y.ts -> schemas/errors.ts'],
+    valueImportsOf(new Map([['cli/x.ts', ['schemas/http/leases.ts', 'cli/core.ts']], ['dashboard/src/y.ts', ['schemas/errors.ts']], ['src/z.ts', ['schemas/errors.ts']]])),
+    ['cli/x.ts -> schemas/http/leases.ts', 'dashboard/src/y.ts -> schemas/errors.ts'],
     'a run-time import of schemas/ from the CLI or the dashboard is caught; the front may',
   );
   t.same(cyclesOf(made), [['src/shared/glob.ts', 'src/shared/limits.ts']], 'a two-file cycle');

@@ -2,7 +2,7 @@ import { readBodyToFile } from '../../http/body.js';
 import { sendFile, sendJson } from '../../http/reply.js';
 import { type Route, SNAPSHOT } from '../../http/route.js';
 import type { AdminService } from './service.js';
-import { RestoreReply } from '../../../schemas/http/system.js';
+import { RestoreReply } from '../../../schemas/http/admin.js';
 import { rule } from '../../http/permissions.js';
 
 /** `20261122T231501Z`: a UTC stamp that sorts and is safe in a file name. */

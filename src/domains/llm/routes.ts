@@ -1,7 +1,7 @@
 import { PositiveInt, Query } from '../../../schemas/http/common.js';
 import { Type } from '../../../schemas/typebox.js';
 import { gunzipSync } from 'node:zlib';
-import { Budget, BudgetBody, BudgetDeletedReply, BudgetListReply, LlmListReply, LlmRecordedReply, LlmSummaryReply, LlmUsageBody, OtlpLogsBody, OtlpMetricsBody, OtlpReply } from '../../../schemas/http/ops.js';
+import { Budget, BudgetBody, BudgetDeletedReply, BudgetListReply, LlmListReply, LlmRecordedReply, LlmSummaryReply, LlmUsageBody, OtlpLogsBody, OtlpMetricsBody, OtlpReply } from '../../../schemas/http/llm.js';
 import type { BudgetPeriod } from '../../../schemas/rpc/writer.js';
 import { fail } from '../../errors.js';
 import { auditBy } from '../../http/actor.js';

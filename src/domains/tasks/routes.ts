@@ -1,5 +1,5 @@
 import { Fenced, PositiveInt, Query } from '../../../schemas/http/common.js';
-import { Checkpoint, CheckpointBody, CheckpointListReply, ClaimBody, ClaimReply, SettleBody, Task, TaskBody, TaskListReply } from '../../../schemas/http/coord.js';
+import { Checkpoint, CheckpointBody, CheckpointListReply, ClaimBody, ClaimReply, SettleBody, Task, TaskBody, TaskListReply } from '../../../schemas/http/tasks.js';
 import { fail, failWith } from '../../errors.js';
 import { fenceParam, parseIntStrict, positiveInt, queryParams } from '../../http/query.js';
 import { auditBy } from '../../http/actor.js';
