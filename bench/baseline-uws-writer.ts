@@ -14,7 +14,7 @@ import { parentPort } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import type { Query } from '../schemas/db/sql.js';
 import { createTable } from '../schemas/db/table.js';
-import { AUDIT_LOG } from '../schemas/db/tables/agents.js';
+import { AUDIT_LOG } from '../schemas/db/tables/audit.js';
 import { STATE, STATE_CHANGES, STATE_HISTORY } from '../schemas/db/tables/state.js';
 import { insertAuditRows, type AuditRow } from '../workers/writer/stores/audit.js';
 import { storageNow } from '../workers/writer/time.js';

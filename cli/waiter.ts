@@ -1,4 +1,4 @@
-import type { Task } from '../schemas/http/coord.js';
+import type { Task } from '../schemas/http/tasks.js';
 import type { InboxItem } from '../schemas/http/messages.js';
 import { authHeaders, describeError, messageHeader, preview, query, replyOf, request, serverCa, shellWord, tlsHint, writeErr, writeOut, type CliConfig } from './core.js';
 import { POLL_INTERVAL_MS, ReconnectingSocket } from './socket.js';

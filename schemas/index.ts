@@ -6,5 +6,6 @@ export { WriterMethods, Event, Instance, LeaseRow, TaskRow, type WriterMethod } 
 export { PoolMethods, DiffEntry } from './rpc/pool.js';
 export { PublishBody } from './http/events.js';
 export { RegisterBody, CapabilitiesBody } from './http/instances.js';
-export { LeaseBody, RenewBody, CheckBody, TaskBody, ClaimBody, SettleBody } from './http/coord.js';
+export { LeaseBody, RenewBody, CheckBody } from './http/leases.js';
+export { TaskBody, ClaimBody, SettleBody } from './http/tasks.js';
 export { MCP_TOOLS, type ToolDef, type ToolName } from './http/mcp.js';

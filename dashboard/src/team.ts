@@ -8,7 +8,7 @@
  * ones going first (a claim still open is never dropped: there are at most as many as claimed tasks).
  */
 import type { EventReply as KoorEvent } from '../../schemas/http/events.js';
-import type { Task } from '../../schemas/http/coord.js';
+import type { Task } from '../../schemas/http/tasks.js';
 
 /** Claims kept in the page (about a day of a busy team of ten: a bar is a few hundred bytes). */
 export const TEAM_MAX_CLAIMS = 2000;

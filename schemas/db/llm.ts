@@ -1,7 +1,7 @@
 import { sql } from './sql.js';
 
 /**
- * The llm_usage and budgets tables (schemas/db/tables/agents.ts) as both sides read them (issue
+ * The llm_usage and budgets tables (schemas/db/tables/llm.ts) as both sides read them (issue
  * 32): the writer weighs a budget after each record, the front lists budgets with their spend.
  */
 

@@ -23,8 +23,8 @@
  * acquisition. PostgreSQL only.
  */
 import { createTable } from './table.js';
-import { BUDGETS } from './tables/agents.js';
-import { TASK_CHECKPOINTS } from './tables/coord.js';
+import { BUDGETS } from './tables/llm.js';
+import { TASK_CHECKPOINTS } from './tables/tasks.js';
 import { STATE_CHANGES } from './tables/state.js';
 import { HOOK_SESSIONS } from './tables/hooks.js';
 import { IDEMPOTENCY_KEYS } from './tables/idempotency.js';

@@ -8,8 +8,8 @@
  */
 import { FIRST_MIGRATIONS } from './sqlite-migrations-first.js';
 import { createTable } from './table.js';
-import { BUDGETS } from './tables/agents.js';
-import { TASK_CHECKPOINTS } from './tables/coord.js';
+import { BUDGETS } from './tables/llm.js';
+import { TASK_CHECKPOINTS } from './tables/tasks.js';
 import { STATE, STATE_CHANGES } from './tables/state.js';
 import { HOOK_SESSIONS } from './tables/hooks.js';
 import { IDEMPOTENCY_KEYS } from './tables/idempotency.js';

@@ -1,8 +1,9 @@
 import { Type, type Static } from '../typebox.js';
 
 /*
- * Replies of the server's own routes: health, metrics (SPEC §2.1, §2.14) and restore (§8.6).
- * GET /metrics is Prometheus text and GET /api/admin/backup a database file: no schema.
+ * Replies of the server's own routes: health, metrics (SPEC §2.1, §2.14) and the API description.
+ * GET /metrics is Prometheus text: no schema. The agents' counters are in agent-metrics.ts, the
+ * restore's reply in admin.ts.
  */
 
 /** GET /health (both listeners); the boot id is a header, not a member. */
@@ -50,29 +51,6 @@ export type MetricsReply = Static<typeof MetricsReply>;
 /** POST /api/metrics/reset. */
 export const MetricsResetReply = Type.Object({ reset: Type.Literal(true) });
 export type MetricsResetReply = Static<typeof MetricsResetReply>;
-
-/** GET /api/metrics/agents?instance_id=X and GET /api/metrics/agents/{id}: hourly counters. */
-export const AgentMetricRows = Type.Array(
-  Type.Object({ instance_id: Type.String(), metric_name: Type.String(), metric_value: Type.Number(), period: Type.String() }),
-);
-export type AgentMetricRows = Static<typeof AgentMetricRows>;
-
-/** GET /api/metrics/agents: each instance's counters summed, by name. */
-export const AgentMetricTotals = Type.Array(Type.Object({ instance_id: Type.String(), metrics: Type.Record(Type.String(), Type.Number()) }));
-export type AgentMetricTotals = Static<typeof AgentMetricTotals>;
-
-/**
- * POST /api/admin/restore: `restoring` says the server restarts on the snapshot (false in cluster
- * mode, where the database was replaced already); `boot` is the id of the server that answered.
- */
-export const RestoreReply = Type.Object({
-  restoring: Type.Boolean(),
-  boot: Type.String(),
-  schema_version: Type.Integer(),
-  bytes: Type.Integer(),
-  counts: Type.Record(Type.String(), Type.Integer()),
-});
-export type RestoreReply = Static<typeof RestoreReply>;
 
 /**
  * GET /api/openapi.json: the API described in OpenAPI 3.1 (src/http/openapi.ts), checked whole by

@@ -1,19 +1,25 @@
 import fs from 'node:fs';
 import { ErrorBody } from '../../schemas/errors.js';
+import * as admin from '../../schemas/http/admin.js';
+import * as agentMetrics from '../../schemas/http/agent-metrics.js';
+import * as audit from '../../schemas/http/audit.js';
 import * as common from '../../schemas/http/common.js';
+import * as compliance from '../../schemas/http/compliance.js';
 import * as contracts from '../../schemas/http/contracts.js';
-import * as coord from '../../schemas/http/coord.js';
 import * as events from '../../schemas/http/events.js';
 import * as hooks from '../../schemas/http/hooks.js';
 import * as instances from '../../schemas/http/instances.js';
+import * as leases from '../../schemas/http/leases.js';
+import * as llm from '../../schemas/http/llm.js';
 import * as messages from '../../schemas/http/messages.js';
-import * as ops from '../../schemas/http/ops.js';
 import * as rules from '../../schemas/http/rules.js';
 import * as specs from '../../schemas/http/specs.js';
 import * as state from '../../schemas/http/state.js';
 import * as system from '../../schemas/http/system.js';
+import * as tasks from '../../schemas/http/tasks.js';
 import * as templates from '../../schemas/http/templates.js';
 import * as tokens from '../../schemas/http/tokens.js';
+import * as webhooks from '../../schemas/http/webhooks.js';
 import type { TObject, TSchema } from '../../schemas/typebox.js';
 import { isMedia, type Body, type Route, type RouteDecl } from './route.js';
 
@@ -33,7 +39,7 @@ type Json = Record<string, unknown>;
  */
 const NAMED = (() => {
   const names = new Map<object, string>();
-  const modules = [{ ErrorBody }, common, contracts, coord, events, hooks, instances, messages, ops, rules, specs, state, system, templates, tokens];
+  const modules = [{ ErrorBody }, admin, agentMetrics, audit, common, compliance, contracts, events, hooks, instances, leases, llm, messages, rules, specs, state, system, tasks, templates, tokens, webhooks];
   for (const m of modules) {
     for (const [name, v] of Object.entries(m)) {
       if (typeof v !== 'object' || v === null || Array.isArray(v) || names.has(v)) continue;

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { ErrorBody } from '../../schemas/errors.js';
-import { Lease, LeaseListReply } from '../../schemas/http/coord.js';
+import { Lease, LeaseListReply } from '../../schemas/http/leases.js';
 import { Compile, type TSchema } from '../../schemas/typebox.js';
 import { isMedia, routeName, type Body, type Route } from '../../src/http/route.js';
 import { startReceiver } from '../helpers/receiver.js';

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { inScope, type Target } from '../../src/http/permissions.js';
+import { inScope, type Target } from '../../src/access.js';
 
 /** A scoped token's reach (issue 30): a name that is itself a glob must be contained, not matched as text. */
 

@@ -3,6 +3,8 @@ import type { ReqOf, ResOf } from '../../schemas/rpc/envelope.js';
 import type { Event, WriterMethod, WriterMethods } from '../../schemas/rpc/writer.js';
 import { fault } from './fault.js';
 import type { Driver, Tx } from './sql.js';
+import { agentMetricStore } from './stores/agent-metrics.js';
+import { auditStore } from './stores/audit.js';
 import { complianceStore } from './stores/compliance.js';
 import { eventStore } from './stores/events.js';
 import { hookStore } from './stores/hooks.js';
@@ -10,7 +12,7 @@ import { instanceStore } from './stores/instances.js';
 import { leaseStore } from './stores/leases.js';
 import { llmStore } from './stores/llm.js';
 import { messageStore } from './stores/messages.js';
-import { opsStore } from './stores/ops.js';
+import { retentionStore } from './stores/system.js';
 import { ruleStore } from './stores/rules.js';
 import { specStore } from './stores/specs.js';
 import { stateStore } from './stores/state.js';
@@ -50,7 +52,9 @@ export function writerMethods(driver: Driver, opts: MethodOptions = {}) {
   const templates = templateStore();
   const compliance = complianceStore();
   const webhooks = webhookStore({ disableAfter: opts.webhookDisableAfter ?? 10 });
-  const ops = opsStore();
+  const agentMetrics = agentMetricStore();
+  const retention = retentionStore();
+  const audit = auditStore();
   const llm = llmStore(events);
   const tokens = tokenStore();
   const hooks = hookStore(events);
@@ -143,13 +147,13 @@ export function writerMethods(driver: Driver, opts: MethodOptions = {}) {
     'webhooks.delete': webhooks.delete,
     'webhooks.settle': webhooks.settle,
     'webhooks.seal_secret': webhooks.sealSecret,
-    'agent_metrics.add': ops.addMetrics,
+    'agent_metrics.add': agentMetrics.addMetrics,
     'llm.record': llm.record,
     'budget.put': llm.putBudget,
     'budget.delete': llm.deleteBudget,
-    'ops.prune': ops.prune,
-    'ops.trim': ops.trim,
-    'audit.denied': ops.denied,
+    'ops.prune': retention.prune,
+    'ops.trim': retention.trim,
+    'audit.denied': audit.denied,
     'messages.send': messages.send,
     'inbox.mark_read': messages.markRead,
     'inbox.ack': messages.ack,

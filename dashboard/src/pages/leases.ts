@@ -4,7 +4,7 @@
  * Read again on `lease.acquired` and `lease.released` events (expiry included).
  */
 import { useState } from 'preact/hooks';
-import type { Lease } from '../../../schemas/http/coord.js';
+import type { Lease } from '../../../schemas/http/leases.js';
 import { getJson, query } from '../api.js';
 import { ErrorNote, fmtTime, html, Status, TableWrap, useLoad, useOnEvents } from '../ui.js';
 

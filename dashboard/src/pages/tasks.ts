@@ -3,7 +3,7 @@
  * order the server hands them out (priority, then age). Read again on `task.*` events.
  */
 import { useEffect, useState } from 'preact/hooks';
-import type { Task, TaskStatus } from '../../../schemas/http/coord.js';
+import type { Task, TaskStatus } from '../../../schemas/http/tasks.js';
 import { getJson, query, seg } from '../api.js';
 import { ErrorNote, fmtInt, fmtTime, html, Status, useLoad, useOnEvents } from '../ui.js';
 

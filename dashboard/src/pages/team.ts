@@ -11,7 +11,7 @@
  */
 import type { RefObject } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
-import type { Task, TaskStatus } from '../../../schemas/http/coord.js';
+import type { Task, TaskStatus } from '../../../schemas/http/tasks.js';
 import type { EventReply as KoorEvent } from '../../../schemas/http/events.js';
 import { EVENTS_HISTORY_MAX_LAST } from '../../../src/shared/limits.js';
 import { folderOf } from '../../../src/shared/workspace.js';

@@ -1,6 +1,6 @@
 /** Webhooks with their delivery state; add, test, delete. */
 import { useState } from 'preact/hooks';
-import type { Webhook } from '../../../schemas/http/ops.js';
+import type { Webhook } from '../../../schemas/http/webhooks.js';
 import { getJson, send, seg } from '../api.js';
 import { ErrorNote, fmtInt, fmtTime, html, Status, TableWrap, useAction, useConfirm, useLoad, useOnEvents, useVisibleInterval } from '../ui.js';
 

@@ -20,35 +20,3 @@ export const VALIDATION_RULES: Table = {
   },
   primaryKey: ['project', 'rule_id'],
 };
-
-/** Templates (SPEC §2.12). */
-export const TEMPLATES: Table = {
-  name: 'templates',
-  columns: {
-    id: { type: 'text', primaryKey: true },
-    name: { type: 'text' },
-    description: { type: 'text', default: "''" },
-    kind: { type: 'text', default: "'rules'" },
-    data: { type: 'text' },
-    tags: { type: 'text', default: "'[]'" },
-    version: { type: 'int', default: 1 },
-    created_at: { type: 'text' },
-    updated_at: { type: 'text' },
-  },
-  seq: 'plain',
-};
-
-/** Compliance runs (SPEC §2.10), kept per (agent, contract). */
-export const COMPLIANCE_RUNS: Table = {
-  name: 'compliance_runs',
-  columns: {
-    id: { type: 'int', id: 'log' },
-    instance_id: { type: 'text' },
-    project: { type: 'text' },
-    contract: { type: 'text' },
-    pass: { type: 'int' },
-    violations: { type: 'text', default: "'[]'" },
-    run_at: { type: 'text' },
-  },
-  indexes: [{ name: 'compliance_runs_instance', on: 'instance_id, contract, id' }],
-};

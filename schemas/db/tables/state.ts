@@ -52,22 +52,6 @@ export const STATE_HISTORY: Table = {
   primaryKey: ['key', 'version'],
 };
 
-/** The spec registry (SPEC §2.3). */
-export const SPECS: Table = {
-  name: 'specs',
-  columns: {
-    project: { type: 'text' },
-    name: { type: 'text' },
-    data: { type: 'blob' },
-    version: { type: 'int' },
-    hash: { type: 'text' },
-    updated_at: { type: 'text' },
-    /** The store-wide revision of the spec's last write (issue 31). */
-    revision: { type: 'int', default: 0 },
-  },
-  primaryKey: ['project', 'name'],
-};
-
 /**
  * The change log of the state store and the spec registry (issue 31): one row per put, delete,
  * rollback and expiry, with its store-wide `revision` (gapless, visible in revision order, as

@@ -1,7 +1,8 @@
+import { readBodyToFile } from '../../http/body.js';
 import { sendFile, sendJson } from '../../http/reply.js';
 import { type Route, SNAPSHOT } from '../../http/route.js';
 import type { AdminService } from './service.js';
-import { RestoreReply } from '../../../schemas/http/system.js';
+import { RestoreReply } from '../../../schemas/http/admin.js';
 import { rule } from '../../http/permissions.js';
 
 /** `20261122T231501Z`: a UTC stamp that sorts and is safe in a file name. */
@@ -22,7 +23,7 @@ export function adminRoutes(svc: AdminService, bootId: string): Route[] {
       raw: SNAPSHOT,
       counted: false,
       handler: (ctx) =>
-        svc.restore(ctx, (info, restarting) => sendJson(ctx, 200, { restoring: restarting, boot: bootId, schema_version: info.version, bytes: info.bytes, counts: info.counts })),
+        svc.restore({ toFile: (file, cap) => readBodyToFile(ctx, cap, file), discard: () => ctx.res.onData(() => {}) }, (info, restarting) => sendJson(ctx, 200, { restoring: restarting, boot: bootId, schema_version: info.version, bytes: info.bytes, counts: info.counts })),
     },
     {
       // A consistent snapshot of the whole database, taken online (SPEC §8.6). Tokens are in it

@@ -4,13 +4,19 @@ import path from 'node:path';
 import type { BackupDone, BackupJob } from '../../../schemas/rpc/backup.js';
 import type { Snapshots } from '../../backend/backend.js';
 import { AppError, fail, internal } from '../../errors.js';
-import type { Ctx } from '../../http/context.js';
-import { readBodyToFile } from '../../http/body.js';
 import { inspectSnapshot, SnapshotError, type SnapshotInfo } from '../../shared/snapshot.js';
 import type { Logger } from '../../log.js';
 import { runBackupThread } from '../../rpc/backup-client.js';
 
 export type Snapshot = Extract<BackupDone, { ok: true }>;
+
+/** The uploaded body of a restore, as its route hands it over (it streams it: src/http/body.ts). */
+export interface Upload {
+  /** Writes the body to `file` (a new file), at most `capBytes`; its size once all of it is written. */
+  toFile(file: string, capBytes: number): Promise<number>;
+  /** Reads the body to nowhere: a refused upload. */
+  discard(): void;
+}
 
 /** Online backups (SPEC §8.6): one at a time, each a consistent snapshot in a temp file. */
 export class AdminService {
@@ -37,18 +43,19 @@ export class AdminService {
    * the snapshot replaces the database first (restoreInPlace) and nothing restarts. Must be
    * called in the synchronous part of the handler.
    */
-  restore(ctx: Ctx, reply: (info: SnapshotInfo, restarting: boolean) => void): Promise<void> {
+  restore(upload: Upload, reply: (info: SnapshotInfo, restarting: boolean) => void): Promise<void> {
     const onRestore = this.opts.onRestore;
     const inPlace = this.opts.snapshots.restoreJob;
     if ((!onRestore && !inPlace) || this.restoring) {
-      ctx.res.onData(() => {});
+      upload.discard();
       return Promise.reject(
         onRestore || inPlace ? fail('RESTORE_UNDER_WAY') : fail('RESTORE_NEEDS_SERVER'),
       );
     }
     this.restoring = true;
     const file = path.join(this.opts.snapshots.stagingDir, `restore-${Date.now()}-${randomBytes(4).toString('hex')}.db`);
-    return readBodyToFile(ctx, this.opts.restoreMaxBytes, file)
+    return upload
+      .toFile(file, this.opts.restoreMaxBytes)
       .then(() => {
         let info: SnapshotInfo;
         try {

@@ -5,7 +5,7 @@ import { sendJson } from '../../http/reply.js';
 import type { Route } from '../../http/route.js';
 import { queryParams } from '../../http/query.js';
 import type { AgentMetrics } from './service.js';
-import { AgentMetricRows, AgentMetricTotals } from '../../../schemas/http/system.js';
+import { AgentMetricRows, AgentMetricTotals } from '../../../schemas/http/agent-metrics.js';
 import { rule } from '../../http/permissions.js';
 
 /** `?period=` is a prefix of `YYYY-MM-DDTHH` (SPEC §2.14): anything else can match nothing, so it is a 400 (§7-24). */

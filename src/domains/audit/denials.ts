@@ -1,6 +1,4 @@
-import type { Ctx } from '../../http/context.js';
-import type { Role } from '../../identity.js';
-import type { Rule } from '../../http/permissions.js';
+import type { Identity, Principal, Role } from '../../identity.js';
 import type { Logger } from '../../log.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
 import { sortedJson } from '../../../schemas/rpc/envelope.js';
@@ -24,7 +22,8 @@ export class Denials {
     private readonly log: Logger,
   ) {}
 
-  readonly record = (ctx: Pick<Ctx, 'principal' | 'identity'>, rule: Rule, route: string): void => {
+  /** The router's and the MCP gateway's hook: who called (a request context will do), the refusing rule (its `action`), the route. */
+  readonly record = (ctx: { readonly principal: Principal; readonly identity: Identity | null }, rule: { readonly action: string }, route: string): void => {
     const role = ctx.principal.role;
     this.counts[role]++;
     const now = Math.floor(Date.now() / 1000);

@@ -4,7 +4,7 @@ import type { Route } from '../../http/route.js';
 import { instantParam, positiveInt, queryParams } from '../../http/query.js';
 import { OPS_LIST_DEFAULT_LIMIT, OPS_LIST_MAX_LIMIT } from '../../shared/limits-features.js';
 import type { AuditService } from './service.js';
-import { AuditListReply, AuditSummaryReply } from '../../../schemas/http/ops.js';
+import { AuditListReply, AuditSummaryReply } from '../../../schemas/http/audit.js';
 import { rule } from '../../http/permissions.js';
 
 const exact = (q: URLSearchParams, k: string): string | null => (q.get(k) ? q.get(k)! : null);

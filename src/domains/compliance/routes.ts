@@ -4,7 +4,7 @@ import type { Route } from '../../http/route.js';
 import { positiveInt, queryParams } from '../../http/query.js';
 import { COMPLIANCE_HISTORY_DEFAULT_LIMIT, COMPLIANCE_HISTORY_MAX_LIMIT } from '../../shared/limits.js';
 import type { ComplianceService } from './service.js';
-import { ComplianceHistoryReply, ComplianceRunReply } from '../../../schemas/http/ops.js';
+import { ComplianceHistoryReply, ComplianceRunReply } from '../../../schemas/http/compliance.js';
 import { rule } from '../../http/permissions.js';
 
 /** SPEC §2.10: the history of compliance runs, and a pass on demand. */

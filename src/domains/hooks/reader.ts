@@ -1,6 +1,6 @@
 import { sql } from '../../../schemas/db/sql.js';
 import { decodeHookSession, HOOK_SESSION_COLUMNS, type HookSessionRow } from '../../../schemas/db/hooks.js';
-import { NEWEST_AUDIT } from '../../../schemas/db/tables/agents.js';
+import { NEWEST_AUDIT } from '../../../schemas/db/tables/audit.js';
 import { NEWEST_EVENT } from '../../../schemas/db/tables/events.js';
 import type { HookSession } from '../../../schemas/rpc/writer.js';
 import { then, type Awaitable } from '../../backend/awaitable.js';

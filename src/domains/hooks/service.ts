@@ -3,7 +3,7 @@ import type { Event, HookSession, LeaseRow } from '../../../schemas/rpc/writer.j
 import { fail } from '../../errors.js';
 import type { Role } from '../../identity.js';
 import { checkName } from '../../names.js';
-import { inScope, permitTargets } from '../../http/permissions.js';
+import { inScope, permitTargets } from '../../access.js';
 import type { Logger } from '../../log.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
 import { IDENTITY_TOUCH_INTERVAL_MS } from '../../shared/limits.js';

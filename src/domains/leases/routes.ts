@@ -1,9 +1,10 @@
 import { Fenced, PositiveInt, Query } from '../../../schemas/http/common.js';
-import { CheckBody, Lease, LeaseBody, LeaseCheckReply, LeaseListReply, LeaseReleasedReply, RenewBody } from '../../../schemas/http/coord.js';
+import { CheckBody, Lease, LeaseBody, LeaseCheckReply, LeaseListReply, LeaseReleasedReply, RenewBody } from '../../../schemas/http/leases.js';
 import { fail } from '../../errors.js';
 import { auditBy } from '../../http/actor.js';
 import type { Ctx } from '../../http/context.js';
-import { permitTargets, queryValue, rule, strings, type Target } from '../../http/permissions.js';
+import { queryValue, rule, strings } from '../../http/permissions.js';
+import { permitTargets, type Target } from '../../access.js';
 import { checkName, pathName } from '../../http/path.js';
 import { positiveInt, queryParams, fenceParam } from '../../http/query.js';
 import { sendJson } from '../../http/reply.js';

@@ -1,6 +1,6 @@
 import type { AuditTag, IdemTag } from '../../../schemas/rpc/envelope.js';
 import type { Event, LeaseRow } from '../../../schemas/rpc/writer.js';
-import { decodeLease as decode, type LeaseCandidate as Candidate } from '../../../schemas/db/coord.js';
+import { decodeLease as decode, type LeaseCandidate as Candidate } from '../../../schemas/db/leases.js';
 import { pathGlob, pathGlobMatch, globsOverlap } from '../../shared/path-glob.js';
 import { parseDuration } from '../../config.js';
 import { fail, failWith } from '../../errors.js';

@@ -14,7 +14,7 @@ import type { Usage } from './service.js';
  * `{"resourceLogs":[{"resource":{"attributes":[…]},"scopeLogs":[{"logRecords":[{"timeUnixNano",
  * "body":{"stringValue":"claude_code.api_request"},"attributes":[{"key","value":{"stringValue"|
  * "intValue"|"doubleValue"|"boolValue"}}]}]}]}]}`; int64 values may come as strings. The route has
- * checked the types of these members (OtlpLogsBody, schemas/http/ops.ts, issue 48): a body that
+ * checked the types of these members (OtlpLogsBody, schemas/http/llm.ts, issue 48): a body that
  * reaches here has the types read below, or nulls.
  *
  * Codex 0.169 (`[otel] exporter = { otlp-http = { …, protocol = "json" } }` in ~/.codex/config.toml;

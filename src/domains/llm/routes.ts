@@ -1,7 +1,7 @@
 import { PositiveInt, Query } from '../../../schemas/http/common.js';
 import { Type } from '../../../schemas/typebox.js';
 import { gunzipSync } from 'node:zlib';
-import { Budget, BudgetBody, BudgetDeletedReply, BudgetListReply, LlmListReply, LlmRecordedReply, LlmSummaryReply, LlmUsageBody, OtlpLogsBody, OtlpMetricsBody, OtlpReply } from '../../../schemas/http/ops.js';
+import { Budget, BudgetBody, BudgetDeletedReply, BudgetListReply, LlmListReply, LlmRecordedReply, LlmSummaryReply, LlmUsageBody, OtlpLogsBody, OtlpMetricsBody, OtlpReply } from '../../../schemas/http/llm.js';
 import type { BudgetPeriod } from '../../../schemas/rpc/writer.js';
 import { fail } from '../../errors.js';
 import { auditBy } from '../../http/actor.js';
@@ -9,7 +9,8 @@ import { checkName } from '../../http/path.js';
 import { replayHeaders, requestIdem } from '../../http/idempotency.js';
 import { sendJson } from '../../http/reply.js';
 import type { Ctx } from '../../http/context.js';
-import { permitTargets, projectQuery, queryValue, rule, type Target } from '../../http/permissions.js';
+import { projectQuery, queryValue, rule } from '../../http/permissions.js';
+import { permitTargets, type Target } from '../../access.js';
 import type { Route } from '../../http/route.js';
 import { instantParam, positiveInt, queryParams } from '../../http/query.js';
 import { OTLP_CHUNK_RECORDS, OTLP_MAX_RECORDS } from '../../shared/limits.js';

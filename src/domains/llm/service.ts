@@ -1,7 +1,7 @@
 import type { AuditTag, IdemTag } from '../../../schemas/rpc/envelope.js';
 import type { BudgetPeriod, BudgetPeriods, Event } from '../../../schemas/rpc/writer.js';
 import { budgetFill } from '../../../schemas/db/llm.js';
-import type { Budget, LlmRecord as LlmRecordReply } from '../../../schemas/http/ops.js';
+import type { Budget, LlmRecord as LlmRecordReply } from '../../../schemas/http/llm.js';
 import { fail } from '../../errors.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
 import { toRfc3339 } from '../../store.js';

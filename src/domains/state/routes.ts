@@ -1,9 +1,11 @@
+import type { Event } from '../../../schemas/rpc/writer.js';
 import { FENCE_PARAM, Fenced, PositiveInt, Query } from '../../../schemas/http/common.js';
 import { auditBy } from '../../http/actor.js';
+import { replayHeaders, requestIdem } from '../../http/idempotency.js';
 import { fail } from '../../errors.js';
 import type { Ctx } from '../../http/context.js';
 import { send, sendJson, sendJsonText, sendWritten, type HeaderList } from '../../http/reply.js';
-import { stateTtl, txnHandler, type TxnDeps } from './txn.js';
+import { shownResult, stateTtl, txnOps, type TxnInput } from './txn.js';
 import { type Route, STORED } from '../../http/route.js';
 import { checkName, pathName } from '../../http/path.js';
 import { EphemeralHeader, StateDeletedReply, StateDiffReply, StateHistoryReply, StateListReply, StatePutReply, StateRollbackReply, TtlHeader, TxnBody, TxnReply } from '../../../schemas/http/state.js';
@@ -12,7 +14,8 @@ import { JSON_MAX_DEPTH, jsonTooDeep, STATE_HISTORY_DEFAULT_LIMIT, STATE_HISTORY
 import type { CachedValue } from './cache.js';
 import type { StateService } from './service.js';
 import { then } from '../../backend/awaitable.js';
-import { decoded, projectQuery, queryValue, rule, type Target } from '../../http/permissions.js';
+import { decoded, projectQuery, queryValue, rule } from '../../http/permissions.js';
+import type { Target } from '../../access.js';
 import type { SocketRoute } from '../domain.js';
 import { type ChangeFeed, mountWatch, SPECS_WATCH_PATH, STATE_WATCH_PATH } from './watch.js';
 
@@ -65,7 +68,30 @@ export function watchRoutes(deps: { feed: ChangeFeed; maxBytes: number }): Socke
   ];
 }
 
-/** `POST /api/txn` (issue 31): compares and ops in one writer transaction (./txn.ts). */
+/** What the transaction route needs: the state service (its cache), and the fan-out of a publish op's event. */
+export interface TxnDeps {
+  state: StateService;
+  announce: (list: readonly Event[]) => void;
+}
+
+/**
+ * `POST /api/txn` (issue 31): `{"compare":[…],"success":[op…],"failure":[op…]}` in one writer
+ * transaction, on both backends (checked by ./txn.ts); a publish op's event is fanned out once it
+ * committed.
+ */
+function txnHandler(d: TxnDeps): (ctx: Ctx) => Promise<void> {
+  return async (ctx) => {
+    const ops = txnOps(ctx.principal, ctx.json as TxnInput, fenceParam(ctx));
+    const { res, replayed } = await d.state.txn({ ...ops, updated_by: ctx.identity?.name ?? '' }, auditBy(ctx), requestIdem(ctx));
+    if (!replayed) {
+      if (res.events.length > 0) d.announce(res.events);
+      ctx.tally?.('state_writes');
+    }
+    sendJson(ctx, 200, { succeeded: res.succeeded, revision: res.revision, results: res.results.map(shownResult), ...(res.current ? { current: res.current } : {}) }, replayHeaders(replayed));
+  };
+}
+
+/** `POST /api/txn` (issue 31): compares and ops in one writer transaction. */
 export function txnRoutes(d: TxnDeps): Route[] {
   return [
     {

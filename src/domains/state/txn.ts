@@ -1,16 +1,10 @@
 import type { TxnOp, TxnResult } from '../../../schemas/rpc/writer-txn.js';
-import type { Event } from '../../../schemas/rpc/writer.js';
+import { inScope } from '../../access.js';
 import { fail } from '../../errors.js';
-import { auditBy } from '../../http/actor.js';
-import type { Ctx } from '../../http/context.js';
-import { checkName } from '../../http/path.js';
-import { inScope } from '../../http/permissions.js';
-import { fenceParam } from '../../http/query.js';
-import { replayHeaders, requestIdem } from '../../http/idempotency.js';
-import { sendJson } from '../../http/reply.js';
+import type { Principal } from '../../identity.js';
+import { checkName } from '../../names.js';
 import { TXN_MAX_OPS } from '../../shared/limits.js';
 import { parseDuration } from '../../config.js';
-import type { StateService } from './service.js';
 
 /**
  * A state key's TTL (issue 31): `X-Koor-TTL` or `?ttl=`, a Go-style duration ("30s", "500ms",
@@ -28,6 +22,7 @@ export function stateTtl(text: string | null | undefined): number | undefined {
   return ms;
 }
 
+/** One op of a `POST /api/txn` body (schemas/http/state.ts checked its shape). */
 type BodyOp = { op: string; key?: string; value?: unknown; content_type?: string; ttl?: string | number; fence?: number; topic?: string; data?: unknown };
 
 const isJson = (ct: string): boolean => /(^|[/+])json(\s*;|$)/i.test(ct);
@@ -37,13 +32,13 @@ const isJson = (ct: string): boolean => /(^|[/+])json(\s*;|$)/i.test(ct);
  * text unless a non-JSON content_type stores a string as is); a scoped token must reach every
  * key and topic.
  */
-function toOp(ctx: Ctx, b: BodyOp, where: string, headerFence: number | undefined): TxnOp {
+function toOp(caller: Principal, b: BodyOp, where: string, headerFence: number | undefined): TxnOp {
   const fence = b.fence ?? headerFence;
   const fenced = fence === undefined ? {} : { fence };
   const key = (): string => {
     if (typeof b.key !== 'string' || b.key === '') throw fail('TXN_OP_INVALID', where, 'key is required');
     const k = checkName(b.key, 'key');
-    scoped(ctx, 'state', k);
+    scoped(caller, 'state', k);
     return k;
   };
   switch (b.op) {
@@ -65,7 +60,7 @@ function toOp(ctx: Ctx, b: BodyOp, where: string, headerFence: number | undefine
       return { op: 'get', key: key() };
     case 'publish': {
       if (typeof b.topic !== 'string' || b.topic === '') throw fail('TXN_OP_INVALID', where, 'topic is required');
-      scoped(ctx, 'topic', b.topic);
+      scoped(caller, 'topic', b.topic);
       return { op: 'publish', topic: b.topic, data: JSON.stringify(b.data ?? null) };
     }
     default:
@@ -74,13 +69,13 @@ function toOp(ctx: Ctx, b: BodyOp, where: string, headerFence: number | undefine
 }
 
 /** A scoped token (issue 30) must reach every key and topic a transaction touches. */
-function scoped(ctx: Ctx, kind: 'state' | 'topic', name: string): void {
-  const { role, scopes } = ctx.principal;
+function scoped(caller: Principal, kind: 'state' | 'topic', name: string): void {
+  const { role, scopes } = caller;
   if (scopes !== null && !inScope(scopes, { kind, name })) throw fail('SCOPE_FORBIDDEN', role, 'run transactions');
 }
 
 /** One op's result in the reply: a get's value as JSON when it is JSON, else its text; an expiry in RFC 3339. */
-function shown(r: TxnResult): Record<string, unknown> {
+export function shownResult(r: TxnResult): Record<string, unknown> {
   if (r.expires_at !== undefined) return { ...r, expires_at: new Date(r.expires_at).toISOString() };
   if (r.value === undefined) return r;
   const text = Buffer.from(r.value).toString('utf8');
@@ -95,36 +90,26 @@ function shown(r: TxnResult): Record<string, unknown> {
   return { ...r, value };
 }
 
-/** What the transaction route needs: the state service (its cache), and the fan-out of a publish op's event. */
-export interface TxnDeps {
-  state: StateService;
-  announce: (list: readonly Event[]) => void;
-}
+/** A transaction body: its compares and the ops run when they hold (`success`) or not (`failure`). */
+export type TxnInput = { compare?: TxnCompare[]; success?: BodyOp[]; failure?: BodyOp[] };
+type TxnCompare = { key: string; version?: number; hash?: string; exists?: boolean };
 
 /**
- * `POST /api/txn` (issue 31): `{"compare":[…],"success":[op…],"failure":[op…]}` in one writer
- * transaction, on both backends; a publish op's event is fanned out once it committed.
+ * A transaction body (issue 31) checked and made ready for the writer: at most TXN_MAX_OPS
+ * compares and ops, every key a valid name, every key and topic within a scoped caller's scopes;
+ * `fence` is the request's default fence of a put or delete.
  */
-export function txnHandler(d: TxnDeps): (ctx: Ctx) => Promise<void> {
-  return async (ctx) => {
-    const b = ctx.json as { compare?: Array<{ key: string; version?: number; hash?: string; exists?: boolean }>; success?: BodyOp[]; failure?: BodyOp[] };
-    const compare = b.compare ?? [];
-    const count = compare.length + (b.success?.length ?? 0) + (b.failure?.length ?? 0);
-    if (count > TXN_MAX_OPS) throw fail('TXN_TOO_MANY_OPS', count, TXN_MAX_OPS);
-    compare.forEach((c, i) => {
-      if (c.key === '') throw fail('TXN_OP_INVALID', `compare[${i}]`, 'key is required');
-      checkName(c.key, 'key');
-      scoped(ctx, 'state', c.key);
-      if (c.version === undefined && c.hash === undefined && c.exists === undefined) throw fail('TXN_OP_INVALID', `compare[${i}]`, 'needs version, hash or exists');
-    });
-    const fence = fenceParam(ctx);
-    const success = (b.success ?? []).map((o, i) => toOp(ctx, o, `success[${i}]`, fence));
-    const failure = (b.failure ?? []).map((o, i) => toOp(ctx, o, `failure[${i}]`, fence));
-    const { res, replayed } = await d.state.txn({ compare, success, failure, updated_by: ctx.identity?.name ?? '' }, auditBy(ctx), requestIdem(ctx));
-    if (!replayed) {
-      if (res.events.length > 0) d.announce(res.events);
-      ctx.tally?.('state_writes');
-    }
-    sendJson(ctx, 200, { succeeded: res.succeeded, revision: res.revision, results: res.results.map(shown), ...(res.current ? { current: res.current } : {}) }, replayHeaders(replayed));
-  };
+export function txnOps(caller: Principal, b: TxnInput, fence: number | undefined): { compare: TxnCompare[]; success: TxnOp[]; failure: TxnOp[] } {
+  const compare = b.compare ?? [];
+  const count = compare.length + (b.success?.length ?? 0) + (b.failure?.length ?? 0);
+  if (count > TXN_MAX_OPS) throw fail('TXN_TOO_MANY_OPS', count, TXN_MAX_OPS);
+  compare.forEach((c, i) => {
+    if (c.key === '') throw fail('TXN_OP_INVALID', `compare[${i}]`, 'key is required');
+    checkName(c.key, 'key');
+    scoped(caller, 'state', c.key);
+    if (c.version === undefined && c.hash === undefined && c.exists === undefined) throw fail('TXN_OP_INVALID', `compare[${i}]`, 'needs version, hash or exists');
+  });
+  const success = (b.success ?? []).map((o, i) => toOp(caller, o, `success[${i}]`, fence));
+  const failure = (b.failure ?? []).map((o, i) => toOp(caller, o, `failure[${i}]`, fence));
+  return { compare, success, failure };
 }

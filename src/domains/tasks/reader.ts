@@ -1,4 +1,4 @@
-import { CHECKPOINT_COLUMNS, TASK_COLUMNS as COLS, type TaskDbRow } from '../../../schemas/db/coord.js';
+import { CHECKPOINT_COLUMNS, TASK_COLUMNS as COLS, type TaskDbRow } from '../../../schemas/db/tasks.js';
 import type { CheckpointRow } from '../../../schemas/rpc/writer.js';
 import type { Awaitable } from '../../backend/awaitable.js';
 import type { Reads } from '../../backend/reads.js';

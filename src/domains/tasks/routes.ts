@@ -1,10 +1,11 @@
 import { Fenced, PositiveInt, Query } from '../../../schemas/http/common.js';
-import { Checkpoint, CheckpointBody, CheckpointListReply, ClaimBody, ClaimReply, SettleBody, Task, TaskBody, TaskListReply } from '../../../schemas/http/coord.js';
+import { Checkpoint, CheckpointBody, CheckpointListReply, ClaimBody, ClaimReply, SettleBody, Task, TaskBody, TaskListReply } from '../../../schemas/http/tasks.js';
 import { fail, failWith } from '../../errors.js';
 import { fenceParam, parseIntStrict, positiveInt, queryParams } from '../../http/query.js';
 import { auditBy } from '../../http/actor.js';
 import type { Ctx } from '../../http/context.js';
-import { permitTargets, projectBody, projectQuery, rule } from '../../http/permissions.js';
+import { projectBody, projectQuery, rule } from '../../http/permissions.js';
+import { permitTargets } from '../../access.js';
 import { compactJson, rawMember } from '../../raw-json.js';
 import { requestIdem, replayHeaders } from '../../http/idempotency.js';
 import { sendJsonText } from '../../http/reply.js';

@@ -1,6 +1,6 @@
 import type { AuditTag, IdemTag } from '../../../schemas/rpc/envelope.js';
 import type { CheckpointRow, Event, LeaseRow, TaskRow } from '../../../schemas/rpc/writer.js';
-import { decodeTask as decode } from '../../../schemas/db/coord.js';
+import { decodeTask as decode } from '../../../schemas/db/tasks.js';
 import { fail } from '../../errors.js';
 import { checkName } from '../../names.js';
 import { CHECKPOINT_DATA_MAX_BYTES, CHECKPOINT_TEXT_MAX_BYTES, LEASE_MAX_RESOURCES, TASK_CHECKPOINTS_KEEP, TASK_MAX_CAPABILITIES, TASK_MAX_DEPS } from '../../shared/limits-features.js';

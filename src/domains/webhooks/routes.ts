@@ -1,4 +1,4 @@
-import { Webhook, WebhookCreateBody, WebhookListReply, WebhookTestReply } from '../../../schemas/http/ops.js';
+import { Webhook, WebhookCreateBody, WebhookListReply, WebhookTestReply } from '../../../schemas/http/webhooks.js';
 import { fail } from '../../errors.js';
 import { auditBy } from '../../http/actor.js';
 import type { Ctx } from '../../http/context.js';

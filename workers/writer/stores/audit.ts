@@ -1,5 +1,7 @@
-import { sortedJson, type AuditTag } from '../../../schemas/rpc/envelope.js';
-import { sql } from '../sql.js';
+import { sortedJson, type AuditTag, type ReqOf, type ResOf } from '../../../schemas/rpc/envelope.js';
+import type { WriterMethods } from '../../../schemas/rpc/writer.js';
+import { inserting, sql, type Tx } from '../sql.js';
+import { storageNow } from '../time.js';
 
 type Entry = { action: string; resource: string; detail: string };
 type Req = Record<string, unknown>;
@@ -99,4 +101,15 @@ export function insertAuditRows(send: (q: ReturnType<typeof sql>, ...params: str
       i += n;
     }
   }
+}
+
+const INSERT_DENIED = inserting("INSERT INTO audit_log (timestamp, actor, action, resource, detail, outcome) VALUES (?, ?, 'auth.denied', ?, ?, 'denied')");
+
+/** Refusals of the front's rules (issue 30), audited as `auth.denied`, outcome `denied`. */
+export function auditStore() {
+  return {
+    async denied(tx: Tx, req: ReqOf<WriterMethods, 'audit.denied'>): Promise<ResOf<WriterMethods, 'audit.denied'>> {
+      return { id: await tx.insert(INSERT_DENIED, storageNow(), req.actor, req.resource, req.detail) };
+    },
+  };
 }

@@ -1,7 +1,7 @@
 import type { ReqOf, ResOf } from '../../../schemas/rpc/envelope.js';
 import type { HookSession, WriterMethods } from '../../../schemas/rpc/writer.js';
 import { decodeHookSession, HOOK_SESSION_COLUMNS, type HookSessionRow } from '../../../schemas/db/hooks.js';
-import { NEWEST_AUDIT } from '../../../schemas/db/tables/agents.js';
+import { NEWEST_AUDIT } from '../../../schemas/db/tables/audit.js';
 import { NEWEST_EVENT } from '../../../schemas/db/tables/events.js';
 import { NEWEST_MESSAGE } from '../../../schemas/db/tables/messages.js';
 import { fault } from '../fault.js';

@@ -12,7 +12,7 @@ import {
   leaseCandidates,
   type LeaseCandidate as Candidate,
   type LeaseDbRow as Row,
-} from '../../../schemas/db/coord.js';
+} from '../../../schemas/db/leases.js';
 import { globsOverlap, pathGlob, prefixEnd, prefixKeySeeks } from '../../../src/shared/path-glob.js';
 import { fault } from '../fault.js';
 import { dialects, sql, type Dialect, type Tx } from '../sql.js';

@@ -1,6 +1,6 @@
 import type { ReqOf, ResOf } from '../../../schemas/rpc/envelope.js';
 import type { CheckpointRow, Event, LeaseRow, TaskRow, WriterMethods } from '../../../schemas/rpc/writer.js';
-import { CHECKPOINT_COLUMNS, TASK_COLUMNS as COLS, decodeTask as decode, type TaskDbRow as Row } from '../../../schemas/db/coord.js';
+import { CHECKPOINT_COLUMNS, TASK_COLUMNS as COLS, decodeTask as decode, type TaskDbRow as Row } from '../../../schemas/db/tasks.js';
 import { globsOverlap } from '../../../src/shared/path-glob.js';
 import { TASK_CLAIM_SCAN } from '../../../src/shared/limits-features.js';
 import { fault } from '../fault.js';

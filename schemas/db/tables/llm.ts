@@ -1,47 +1,4 @@
-import { dialects } from '../sql.js';
 import type { Table } from '../table.js';
-
-/** Agent instances (SPEC §2.5): lifecycle pending → active ⇄ stale. */
-export const INSTANCES: Table = {
-  name: 'instances',
-  columns: {
-    id: { type: 'text', primaryKey: true },
-    name: { type: 'text' },
-    workspace: { type: 'text', default: "''" },
-    intent: { type: 'text', default: "''" },
-    stack: { type: 'text', default: "''" },
-    capabilities: { type: 'text', default: "'[]'" },
-    status: { type: 'text', default: "'pending'" },
-    /** SHA-256 of the instance's token, hex (issue 30): the token is shown once, at registration. */
-    token_hash: { type: 'text' },
-    registered_at: { type: 'text' },
-    last_seen: { type: 'text' },
-    /**
-     * The created token that registered it ('' for the operator's and open mode's): that token may
-     * act as it with X-Koor-Instance (issue 30). `instance:<id>` when an agent's instance token
-     * bound a coding-agent session to it (only that token drives the session's hooks).
-     */
-    token_id: { type: 'text', default: "''", afterSeq: true },
-  },
-  seq: 'plain',
-  indexes: [
-    { name: 'instances_status', on: 'status, last_seen', pgOn: 'status, last_seen, seq' },
-    { name: 'instances_token_hash', on: 'token_hash' },
-  ],
-};
-
-/** Per-agent counters in hour buckets (SPEC §8.4). */
-export const AGENT_METRICS: Table = {
-  name: 'agent_metrics',
-  columns: {
-    instance_id: { type: 'text' },
-    metric_name: { type: 'text' },
-    period: { type: 'text' },
-    metric_value: { type: 'int', default: 0 },
-  },
-  primaryKey: ['instance_id', 'metric_name', 'period'],
-  indexes: [{ name: 'agent_metrics_period', on: 'period' }],
-};
 
 /** LLM usage records (SPEC §2.15). */
 export const LLM_USAGE: Table = {
@@ -105,28 +62,3 @@ export const BUDGETS: Table = {
   },
 };
 
-/** The audit log (SPEC §2.13). */
-export const AUDIT_LOG: Table = {
-  name: 'audit_log',
-  columns: {
-    id: { type: 'int', id: 'log' },
-    timestamp: { type: 'text' },
-    actor: { type: 'text', default: "''" },
-    action: { type: 'text' },
-    resource: { type: 'text', default: "''" },
-    detail: { type: 'text', default: "'{}'" },
-    outcome: { type: 'text', default: "'success'" },
-  },
-  /**
-   * Retention by age finds the oldest by timestamp. No index by actor or action (issue 33: they
-   * cost every audited write two more b-tree inserts, and no query used them: a listing filtered
-   * by actor walks the log newest first, bounded by audit_keep).
-   */
-  indexes: [{ name: 'audit_log_timestamp', on: 'timestamp' }],
-};
-
-/** The newest audit entry's id (0 or no row before the first): SQLite's AUTOINCREMENT sequence, PostgreSQL's identity. */
-export const NEWEST_AUDIT = dialects({
-  sqlite: "SELECT seq AS id FROM sqlite_sequence WHERE name = 'audit_log'",
-  pg: 'SELECT coalesce(max(id), 0) AS id FROM audit_log',
-});

@@ -1,22 +1,6 @@
 import { Type, type Static } from '../typebox.js';
 import { Instant } from './common.js';
-
-/** A duration: Go-style text ("90s", "10m", "1h30m") or a number of seconds; null/"" = none. */
-const Ttl = Type.Optional(Type.Union([Type.String(), Type.Number(), Type.Null()]));
-
-/** POST /api/leases (SPEC §8.8). */
-export const LeaseBody = Type.Object({
-  resources: Type.Optional(Type.Array(Type.String())),
-  exclusive: Type.Optional(Type.Boolean()),
-  ttl: Ttl,
-  reason: Type.Optional(Type.String()),
-});
-
-/** POST /api/leases/{id}/renew (body optional): a new TTL, else the lease's own. */
-export const RenewBody = Type.Object({ ttl: Ttl, fence: Type.Optional(Type.Integer({ minimum: 0 })) });
-
-/** POST /api/leases/check: which of these paths are leased, and by whom. */
-export const CheckBody = Type.Object({ paths: Type.Optional(Type.Array(Type.String())) });
+import { Lease } from './leases.js';
 
 /** POST /api/tasks (SPEC §8.8); `data` is any JSON, kept as sent. */
 export const TaskBody = Type.Object({
@@ -50,33 +34,8 @@ export const SettleBody = Type.Object({
   fence: Type.Optional(Type.Integer({ minimum: 0 })),
 });
 
-/** A lease (SPEC §8.8); `expires_at` is `""` without a TTL. */
-export const Lease = Type.Object({
-  id: Type.String(),
-  holder: Type.String(),
-  holder_name: Type.String(),
-  resources: Type.Array(Type.String()),
-  exclusive: Type.Boolean(),
-  reason: Type.String(),
-  acquired_at: Instant,
-  expires_at: Type.String(),
-  /** Its fencing token (issue 31): only grows; give it back on renew and release, and as X-Koor-Fence on state writes under it. */
-  fence: Type.Integer(),
-});
-export type Lease = Static<typeof Lease>;
-
-/** GET /api/leases and GET /api/leases/check?path=P (the leases covering P). */
-export const LeaseListReply = Type.Array(Lease);
-
-/** POST /api/leases/check: only the paths someone holds, each with its leases. */
-export const LeaseCheckReply = Type.Array(Type.Object({ path: Type.String(), leases: LeaseListReply }));
-export type LeaseCheckReply = Static<typeof LeaseCheckReply>;
-
-/** DELETE /api/leases/{id}. */
-export const LeaseReleasedReply = Type.Object({ released: Type.String() });
-export type LeaseReleasedReply = Static<typeof LeaseReleasedReply>;
-
 export const TASK_STATUSES = ['ready', 'blocked', 'claimed', 'done', 'failed'] as const;
+
 export type TaskStatus = (typeof TASK_STATUSES)[number];
 
 /** A task (SPEC §8.8): every task route's reply, each element of GET /api/tasks. `data` is any JSON. */
@@ -101,7 +60,9 @@ export const Task = Type.Object({
   /** The path globs it will touch (issue 44); [] when it declared none. */
   paths: Type.Array(Type.String()),
 });
+
 export type Task = Static<typeof Task>;
+
 export const TaskListReply = Type.Array(Task);
 
 /** A checkpoint of a task (issue 44): `by` the claimer that recorded it; `data` any JSON. */
@@ -114,7 +75,9 @@ export const Checkpoint = Type.Object({
   by_name: Type.String(),
   at: Instant,
 });
+
 export type Checkpoint = Static<typeof Checkpoint>;
+
 /** GET /api/tasks/{id}/checkpoints: oldest first. */
 export const CheckpointListReply = Type.Array(Checkpoint);
 

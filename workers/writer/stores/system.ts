@@ -1,15 +1,9 @@
 import type { ReqOf, ResOf } from '../../../schemas/rpc/envelope.js';
 import type { WriterMethods } from '../../../schemas/rpc/writer.js';
-import { dialects, inserting, sql, type Tx } from '../sql.js';
-import { storageNow } from '../time.js';
+import { dialects, sql, type Tx } from '../sql.js';
 
 type M = WriterMethods;
 
-const ADD_METRIC = sql(
-  `INSERT INTO agent_metrics (instance_id, metric_name, period, metric_value) VALUES (?, ?, ?, ?)
-   ON CONFLICT (instance_id, metric_name, period) DO UPDATE SET metric_value = agent_metrics.metric_value + excluded.metric_value`,
-);
-const INSERT_DENIED = inserting("INSERT INTO audit_log (timestamp, actor, action, resource, detail, outcome) VALUES (?, ?, 'auth.denied', ?, ?, 'denied')");
 /**
  * Chunks of rows older than a time, oldest first: ties broken as SQLite's index walk does (by id
  * for the logs); agent_metrics has no insertion order on PostgreSQL, so by its primary key there.
@@ -47,18 +41,12 @@ const TRIM_METRICS = dialects({
          SELECT instance_id, metric_name, period FROM agent_metrics ORDER BY period, instance_id, metric_name LIMIT ?)`,
 });
 
-/** Agent metric buckets and the retention of the append-only operations tables. */
-export function opsStore() {
+/**
+ * The retention of the append-only operations tables (src/domains/system/retention.ts): the logs
+ * and agent-metric buckets past their age or count, in chunks.
+ */
+export function retentionStore() {
   return {
-    async addMetrics(tx: Tx, req: ReqOf<M, 'agent_metrics.add'>): Promise<ResOf<M, 'agent_metrics.add'>> {
-      for (const r of req.rows) await tx.run(ADD_METRIC, r.instance_id, r.metric_name, r.period, r.value);
-      return { rows: req.rows.length };
-    },
-
-    async denied(tx: Tx, req: ReqOf<M, 'audit.denied'>): Promise<ResOf<M, 'audit.denied'>> {
-      return { id: await tx.insert(INSERT_DENIED, storageNow(), req.actor, req.resource, req.detail) };
-    },
-
     async trim(tx: Tx, req: ReqOf<M, 'ops.trim'>): Promise<ResOf<M, 'ops.trim'>> {
       let deleted: number;
       if (req.table === 'agent_metrics') {

@@ -1,16 +1,6 @@
 import { Type, type Static, type TSchema } from '../typebox.js';
-import { Instant, PathViolation } from './common.js';
+import { Instant } from './common.js';
 import { Str } from './rules.js';
-
-/** POST /api/webhooks (SPEC §2.11). What is required (id, url) is the route's to say, in SPEC order. */
-export const WebhookCreateBody = Type.Object({
-  id: Str,
-  url: Str,
-  /** Absent, null or empty → `["*"]`; each a glob (SPEC §1.6). */
-  patterns: Type.Optional(Type.Union([Type.Array(Type.String()), Type.Null()])),
-  /** Write-only (SPEC §7-12): replies say `has_secret`. */
-  secret: Str,
-});
 
 /** A token count or a cost: never negative (a negative one would un-charge a budget). */
 const Count = Type.Optional(Type.Union([Type.Integer({ minimum: 0 }), Type.Null()]));
@@ -54,32 +44,6 @@ export const BudgetBody = Type.Object({
   period: Type.Optional(Type.Union([Type.Literal('day'), Type.Literal('week'), Type.Literal('month'), Type.Literal('total'), Type.Null()])),
   warn_at: Type.Optional(Type.Union([Type.Number({ exclusiveMinimum: 0, maximum: 1 }), Type.Null()])),
 });
-
-/**
- * A webhook (SPEC §2.11 as amended by §7-12: `has_secret`, never the secret) and its delivery
- * state: matching events still to send, attempts delivered and failed, the last failure's reason.
- */
-export const Webhook = Type.Object({
-  id: Type.String(),
-  url: Type.String(),
-  patterns: Type.Array(Type.String()),
-  active: Type.Boolean(),
-  created_at: Instant,
-  /** `0001-01-01T00:00:00Z` until a delivery succeeds. */
-  last_fired: Instant,
-  fail_count: Type.Integer(),
-  has_secret: Type.Boolean(),
-  pending: Type.Integer(),
-  delivered: Type.Integer(),
-  failed: Type.Integer(),
-  last_error: Type.String(),
-});
-export type Webhook = Static<typeof Webhook>;
-export const WebhookListReply = Type.Array(Webhook);
-
-/** POST /api/webhooks/{id}/test: the receiver answered < 400. */
-export const WebhookTestReply = Type.Object({ tested: Type.String(), status: Type.Literal('ok') });
-export type WebhookTestReply = Static<typeof WebhookTestReply>;
 
 /** POST /api/llm/usage; `cost_usd` as recorded, null when unknown (issue 32), and where it came from. */
 export const LlmRecordedReply = Type.Object({
@@ -191,43 +155,3 @@ export const LlmSummaryReply = Type.Object({
   total: LlmSum,
 });
 export type LlmSummaryReply = Static<typeof LlmSummaryReply>;
-
-/** An audit entry (SPEC §2.13); `detail` is compact JSON text, not an object. */
-export const AuditEntry = Type.Object({
-  id: Type.Integer(),
-  timestamp: Instant,
-  actor: Type.String(),
-  action: Type.String(),
-  resource: Type.String(),
-  detail: Type.String(),
-  outcome: Type.String(),
-});
-export type AuditEntry = Static<typeof AuditEntry>;
-export const AuditListReply = Type.Array(AuditEntry);
-
-/** GET /api/audit/summary. */
-export const AuditSummaryReply = Type.Object({
-  total_entries: Type.Integer(),
-  action_counts: Type.Record(Type.String(), Type.Integer()),
-  outcome_counts: Type.Record(Type.String(), Type.Integer()),
-  unique_actors: Type.Integer(),
-  unique_resources: Type.Integer(),
-});
-export type AuditSummaryReply = Static<typeof AuditSummaryReply>;
-
-/** A compliance run (SPEC §2.10): one (instance, contract) of one pass. */
-export const ComplianceRun = Type.Object({
-  id: Type.Integer(),
-  instance_id: Type.String(),
-  project: Type.String(),
-  contract: Type.String(),
-  pass: Type.Boolean(),
-  violations: Type.Array(PathViolation),
-  run_at: Instant,
-});
-export type ComplianceRun = Static<typeof ComplianceRun>;
-export const ComplianceHistoryReply = Type.Array(ComplianceRun);
-
-/** POST /api/compliance/run. */
-export const ComplianceRunReply = Type.Object({ checked: Type.Literal(true), runs: ComplianceHistoryReply, count: Type.Integer() });
-export type ComplianceRunReply = Static<typeof ComplianceRunReply>;

@@ -1,9 +1,9 @@
-import type { LeaseRow, TaskRow } from '../rpc/writer.js';
+import type { LeaseRow } from '../rpc/writer.js';
 import { dialects, only, sql, type Query } from './sql.js';
-import { LEASES, TASKS, TASK_CHECKPOINTS } from './tables/coord.js';
+import { LEASES } from './tables/leases.js';
 
 /**
- * The lease and task tables (schemas/db/tables/coord.ts) as both sides use them: the writer
+ * The lease tables (schemas/db/tables/leases.ts) as both sides use them: the writer
  * (decisions) and the front's readers (lists, checks). Row codecs and the SQL of the lease index
  * are declared once here.
  */
@@ -60,14 +60,3 @@ export const LEASE_LIVE = '(l.expires_ms = 0 OR l.expires_ms > ?)';
  * Nothing is written when that is already so (within the same second). Parameters: now, id, now.
  */
 export const REVIVE = sql("UPDATE instances SET status = 'active', last_seen = ? WHERE id = ? AND (status <> 'active' OR last_seen <> ?)");
-
-export const TASK_COLUMNS = Object.keys(TASKS.columns).join(', ');
-/** A tasks row as SQLite returns it. */
-export type TaskDbRow = Omit<TaskRow, 'deps' | 'capabilities' | 'paths'> & { deps: string; capabilities: string; paths: string };
-export const decodeTask = (r: TaskDbRow): TaskRow => ({
-  ...r,
-  deps: JSON.parse(r.deps) as number[],
-  capabilities: JSON.parse(r.capabilities) as string[],
-  paths: JSON.parse(r.paths) as string[],
-});
-export const CHECKPOINT_COLUMNS = Object.keys(TASK_CHECKPOINTS.columns).join(', ');

@@ -1,0 +1,46 @@
+import type { Table } from '../table.js';
+
+/** Leases on path globs (SPEC §8.8). 0 = no TTL; else expires_ms (epoch ms) = last renewal + ttl_ms. */
+export const LEASES: Table = {
+  name: 'leases',
+  columns: {
+    id: { type: 'text', primaryKey: true },
+    holder: { type: 'text' },
+    holder_name: { type: 'text' },
+    resources: { type: 'text' },
+    exclusive: { type: 'int' },
+    reason: { type: 'text', default: "''" },
+    ttl_ms: { type: 'int', default: 0 },
+    acquired_at: { type: 'text' },
+    expires_ms: { type: 'int', default: 0 },
+    /** Its fencing token (issue 31): the id of its `lease.acquired` event, so a later holder always has a larger one. */
+    fence: { type: 'int', default: 0, afterSeq: true },
+    /**
+     * 1: taken by an edit hook (auto-lease, issue 44): its TTL is an idle lifetime, renewed by its
+     * holder's edits of the file, not by the holder's heartbeats.
+     */
+    auto: { type: 'int', default: 0, afterSeq: true },
+  },
+  seq: 'unique',
+  indexes: [
+    { name: 'leases_holder', on: 'holder', pgOn: 'holder, seq' },
+    { name: 'leases_expiry', on: 'expires_ms', pgOn: 'expires_ms, seq', where: 'expires_ms > 0' },
+  ],
+};
+
+/**
+ * A lease's resources keyed by their literal prefix (the UTF-8 bytes before the first wildcard):
+ * two globs can only overlap when one prefix starts the other, so a conflict check seeks the few
+ * candidate rows instead of comparing them all.
+ */
+export const LEASE_RESOURCES: Table = {
+  name: 'lease_resources',
+  columns: {
+    prefix: { type: 'blob' },
+    lease_id: { type: 'text', references: 'leases (id)' },
+    resource: { type: 'text' },
+  },
+  primaryKey: ['prefix', 'lease_id', 'resource'],
+  withoutRowid: true,
+  indexes: [{ name: 'lease_resources_lease', on: 'lease_id' }],
+};

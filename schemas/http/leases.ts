@@ -1,0 +1,45 @@
+import { Type, type Static } from '../typebox.js';
+import { Instant } from './common.js';
+
+/** A duration: Go-style text ("90s", "10m", "1h30m") or a number of seconds; null/"" = none. */
+const Ttl = Type.Optional(Type.Union([Type.String(), Type.Number(), Type.Null()]));
+
+/** POST /api/leases (SPEC §8.8). */
+export const LeaseBody = Type.Object({
+  resources: Type.Optional(Type.Array(Type.String())),
+  exclusive: Type.Optional(Type.Boolean()),
+  ttl: Ttl,
+  reason: Type.Optional(Type.String()),
+});
+
+/** POST /api/leases/{id}/renew (body optional): a new TTL, else the lease's own. */
+export const RenewBody = Type.Object({ ttl: Ttl, fence: Type.Optional(Type.Integer({ minimum: 0 })) });
+
+/** POST /api/leases/check: which of these paths are leased, and by whom. */
+export const CheckBody = Type.Object({ paths: Type.Optional(Type.Array(Type.String())) });
+
+/** A lease (SPEC §8.8); `expires_at` is `""` without a TTL. */
+export const Lease = Type.Object({
+  id: Type.String(),
+  holder: Type.String(),
+  holder_name: Type.String(),
+  resources: Type.Array(Type.String()),
+  exclusive: Type.Boolean(),
+  reason: Type.String(),
+  acquired_at: Instant,
+  expires_at: Type.String(),
+  /** Its fencing token (issue 31): only grows; give it back on renew and release, and as X-Koor-Fence on state writes under it. */
+  fence: Type.Integer(),
+});
+export type Lease = Static<typeof Lease>;
+
+/** GET /api/leases and GET /api/leases/check?path=P (the leases covering P). */
+export const LeaseListReply = Type.Array(Lease);
+
+/** POST /api/leases/check: only the paths someone holds, each with its leases. */
+export const LeaseCheckReply = Type.Array(Type.Object({ path: Type.String(), leases: LeaseListReply }));
+export type LeaseCheckReply = Static<typeof LeaseCheckReply>;
+
+/** DELETE /api/leases/{id}. */
+export const LeaseReleasedReply = Type.Object({ released: Type.String() });
+export type LeaseReleasedReply = Static<typeof LeaseReleasedReply>;
