@@ -66,11 +66,12 @@ function features(): { paths: boolean; checkpoints: boolean } {
   return { paths: /--paths/.test(help(['task', 'add'])), checkpoints: /--next/.test(help(['task', 'checkpoint'])) };
 }
 
-/** Wake p99, and of that wake how long Koor took (the task's POST to the Stop hook's waiter exiting 2); the rest is the client's. */
+/** Wake p99, and of that wake how long Koor took (the task's POST to the Stop hook's waiter exiting 2, and the new turn's UserPromptSubmit hook); the rest is the client's. */
 function wakeCell(f: ArmFigures): string {
   if (f.kind === 'baseline') return 'none';
   const worst = f.wake_split.find((w) => w.total_ms === f.wake_p99_ms);
-  return `${ms(f.wake_p99_ms)}${worst?.waiter_ms != null ? ` (Koor ${ms(worst.waiter_ms)})` : ''}`;
+  if (worst?.waiter_ms == null) return ms(f.wake_p99_ms);
+  return `${ms(f.wake_p99_ms)} (Koor ${ms(worst.waiter_ms)}${worst.hook_ms != null ? ` + hook ${ms(worst.hook_ms)}` : ''})`;
 }
 
 /** The killed agent's task: finished by whom (after how many hand-overs), from its checkpoint, how much of its work was done again. */
@@ -249,7 +250,7 @@ export async function run(opts: BenchOptions): Promise<Record<string, unknown>> 
     `timeline: ${path.relative(REPO_ROOT, svgFile)}`,
     'done once: completed by one agent, its work pushed once, its marker exactly once in each of its files on the origin. Baseline claims are commits of tasks.json pushed before the work (a rejected push is pulled and pushed again; a rebase conflict is counted and the agent starts over from the origin).',
     'killed task: the victim is SIGKILLed after editing its first task\'s files, before committing them (they never reach the origin). With Koor the task goes back to ready when the victim goes stale (--liveness-timeout ' + LIVENESS_TIMEOUT + '); the agent that claims it next gets the checkpoint, checks which files already hold the marker on the origin and edits the rest ("redid n/m"). Without Koor the task stays claimed in tasks.json.',
-    'wake: from the POST of a task in the idle session\'s project to the woken request reaching the fake API (Stop hook `koor-cli wait --hook`, asyncRewake, stream-json input held open); in brackets Koor\'s part of the slowest, until the waiter exited 2 (the rest is the client starting its turn: the UserPromptSubmit hook and the request). The baseline has no way to wake a session.',
+    'wake: from the POST of a task in the idle session\'s project to the woken request reaching the fake API (Stop hook `koor-cli wait --hook`, asyncRewake, stream-json input held open); in brackets Koor\'s part of the slowest: until the waiter exited 2, and the round trip of the new turn\'s UserPromptSubmit hook (timed at a pass-through in front of the idle session\'s HTTP hooks); the rest is the client starting its turn (wake_split in the JSON has each part). The baseline has no way to wake a session.',
     'quiet turns: agent requests with nothing new for their session since the hook before its previous request (no task of its project became ready or was released, no lease by another agent on a file it edited, no agent joined, no checkpointed task claimed; from the poller, every ' + POLL_MS + ' ms, and the agents\' records); Koor text in them is a goal failure.',
     'last done s / tasks/min: time from the sessions\' start to the last completion, and the tasks done once per minute over it. sessions end s includes the wind-down (a baseline agent polls an unchanged tasks.json for ' + (quick ? 10 : 20) + ' s before it gives up).',
     'same work: tasks/min of each arm over its first M tasks done once, M the smaller count of the two arms (the baseline never finishes the killed agent\'s task nor the late ones, so to-the-last-completion rates would charge Koor the liveness timeout for work the baseline leaves undone); the throughput goal is judged on it.',

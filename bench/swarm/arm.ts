@@ -9,6 +9,7 @@
  */
 import { execFileSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import http from 'node:http';
 import path from 'node:path';
 import { runClaude, startFakeApi, type FakeApi, type RunResult } from '../claude-code.js';
 import { REPO_ROOT, makeTempDir, procCpu, sleep, spawnKoor, trackChild, type ServerProc } from '../lib.js';
@@ -106,6 +107,8 @@ export interface ArmResult {
   idleCpu: { server_cores: number; postgres_cores: number } | null;
   /** Every `koor-cli wait` that returned (the Stop hook's waiter: hook true). */
   waits: Array<{ at: number; code: number; agent: string; hook: boolean }>;
+  /** The idle session's hook calls, timed at a pass-through (Koor arms). */
+  idleHooks: HookCall[];
   warnings: string[];
 }
 
@@ -119,6 +122,58 @@ function cliShim(bin: string, log: string): string {
   const run = `'${process.execPath}' '${CLI_JS}' "$@"`;
   fs.writeFileSync(path.join(bin, 'koor-cli'), `#!/bin/sh\nif [ "$1" = wait ]; then ${run}; c=$?; echo "$(date +%s%3N) $c $KOOR_AGENT_NAME $*" >> '${log}'; exit $c; fi\nexec ${run}\n`, { mode: 0o755 });
   return `${bin}:${process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin'}`;
+}
+
+/** One Claude Code hook call the idle session made: its event, when it reached Koor and when Koor's answer was back. */
+export interface HookCall {
+  event: string;
+  in: number;
+  out: number;
+}
+
+/**
+ * A pass-through to `target` for the idle session's HTTP hooks (its .claude/settings.json points
+ * there; its koor-cli does not): it notes when each hook call arrived and when the server's answer
+ * was back, which splits a wake-up's client part at Koor's UserPromptSubmit hook.
+ */
+async function hookTimer(target: string): Promise<{ url: string; calls: HookCall[]; close(): Promise<void> }> {
+  const calls: HookCall[] = [];
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const at = Date.now();
+      const body = Buffer.concat(chunks);
+      let event = '';
+      try {
+        event = String((JSON.parse(body.toString('utf8')) as { hook_event_name?: unknown }).hook_event_name ?? '');
+      } catch {
+        // not JSON: passed on as it is
+      }
+      const headers = { ...req.headers, host: new URL(target).host };
+      const up = http.request(`${target}${req.url ?? '/'}`, { method: req.method, headers }, (r) => {
+        const out: Buffer[] = [];
+        r.on('data', (c: Buffer) => out.push(c));
+        r.on('end', () => {
+          calls.push({ event, in: at, out: Date.now() });
+          res.writeHead(r.statusCode ?? 502, r.headers).end(Buffer.concat(out));
+        });
+      });
+      up.on('error', (e) => res.writeHead(502).end(e.message));
+      up.end(body);
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as { port: number }).port;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    calls,
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  };
 }
 
 /** The waits the shim logged: when each returned, its exit code, the agent, whether it was the Stop hook's. */
@@ -204,6 +259,7 @@ export async function runArm(spec: ArmSpec): Promise<ArmResult> {
   const nodes: ServerProc[] = [];
   const children: ChildProcess[] = [];
   const apis: FakeApi[] = [];
+  let timer: Awaited<ReturnType<typeof hookTimer>> | null = null;
   try {
     // The origin and the clones.
     const initial: Record<string, string> = spec.kind === 'baseline' ? { 'tasks.json': tasksJson(mainTasks.map(toFileTask)) } : {};
@@ -242,10 +298,16 @@ export async function runArm(spec: ArmSpec): Promise<ArmResult> {
     const bin = path.join(tmp.dir, 'bin');
     const waitLog = path.join(tmp.dir, 'waits.log');
     const PATH = cliShim(bin, waitLog);
-    roots.forEach((root, i) => {
-      if (spec.kind !== 'koor') return;
-      execFileSync(process.execPath, [CLI_JS, 'init', '--claude-code', '--server', nodes[i % nodes.length]!.url], { cwd: root, stdio: 'pipe', timeout: 30_000 });
-    });
+    for (const [i, root] of roots.entries()) {
+      if (spec.kind !== 'koor') continue;
+      const node = nodes[i % nodes.length]!.url;
+      execFileSync(process.execPath, [CLI_JS, 'init', '--claude-code', '--server', node], { cwd: root, stdio: 'pipe', timeout: 30_000 });
+      if (i !== spec.sessions - 1) continue;
+      // The idle session's HTTP hooks go through the timer (its koor-cli, the waiter included, does not).
+      timer = await hookTimer(node);
+      const file = path.join(root, '.claude', 'settings.json');
+      fs.writeFileSync(file, fs.readFileSync(file, 'utf8').split(`${node}/api/hooks/`).join(`${timer.url}/api/hooks/`));
+    }
 
     // The poller: tasks, leases and agents as the server sees them, every POLL_MS.
     const leases = new Map<string, PolledLease>();
@@ -503,11 +565,13 @@ export async function runArm(spec: ArmSpec): Promise<ArmResult> {
       hookCalls,
       idleCpu,
       waits: waitsOf(waitLog),
+      idleHooks: timer?.calls ?? [],
       warnings,
     };
   } finally {
     for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
     await Promise.all(apis.map((a) => a.close()));
+    await timer?.close();
     await Promise.all(nodes.map((n) => n.stop(5000)));
     tmp.remove();
   }

@@ -29,6 +29,21 @@ const summary = (xs: readonly number[]) => ({ n: xs.length, p50: pct(xs, 50), p9
 // ---------------------------------------------------------------------------------------------
 // What Koor put into the model's context
 
+/**
+ * One wake-up, split: Koor's waiter (the task's POST → the waiter exits 2), then the client's part
+ * (→ the woken request), itself split at Koor's UserPromptSubmit hook: the client until it called
+ * the hook, the hook's round trip (Koor's), the client from the answer to its request.
+ */
+export interface WakeSplit {
+  task: string;
+  total_ms: number;
+  waiter_ms: number | null;
+  client_ms: number | null;
+  to_hook_ms: number | null;
+  hook_ms: number | null;
+  after_hook_ms: number | null;
+}
+
 export type InjectedKind = 'orientation' | 'prompt' | 'digest' | 'stop' | 'deny' | 'wake';
 
 export interface Injected {
@@ -148,7 +163,7 @@ export interface ArmFigures {
   ready_to_claim_ms: ReturnType<typeof summary>;
   wake_ms: number[];
   /** Each wake split at the Stop hook's waiter exit: Koor's part (task created → waiter exits 2) and the client's (→ its request). */
-  wake_split: Array<{ task: string; total_ms: number; waiter_ms: number | null; client_ms: number | null }>;
+  wake_split: WakeSplit[];
   wake_p99_ms: number | null;
   tokens: {
     total: number;
@@ -279,14 +294,24 @@ export function figures(a: ArmResult, tasks: readonly SwarmTask[]): ArmFigures {
   // Wake: from a late task's creation to the idle session's woken request.
   const idle = a.sessions.find((s) => s.role === 'idle');
   const wake: number[] = [];
-  const wakeSplit: Array<{ task: string; total_ms: number; waiter_ms: number | null; client_ms: number | null }> = [];
+  const wakeSplit: WakeSplit[] = [];
   for (const l of a.late) {
     const w = recs.find((r) => r.kind === 'wake' && r.session === idle?.name && r.at >= l.at);
     if (!w) continue;
     wake.push(w.at - l.at);
     // Koor's part: until the Stop hook's waiter exited 2; the client's: from there to its request.
     const exit = a.waits.find((x) => x.hook && x.code === 2 && x.agent === idle?.name && x.at >= l.at && x.at <= w.at);
-    wakeSplit.push({ task: l.key, total_ms: w.at - l.at, waiter_ms: exit ? exit.at - l.at : null, client_ms: exit ? w.at - exit.at : null });
+    // The client's part, split at Koor's UserPromptSubmit hook (the new turn's first hook call).
+    const hook = exit ? a.idleHooks.find((h) => h.event === 'UserPromptSubmit' && h.in >= exit.at && h.out <= w.at) : undefined;
+    wakeSplit.push({
+      task: l.key,
+      total_ms: w.at - l.at,
+      waiter_ms: exit ? exit.at - l.at : null,
+      client_ms: exit ? w.at - exit.at : null,
+      to_hook_ms: exit && hook ? hook.in - exit.at : null,
+      hook_ms: hook ? hook.out - hook.in : null,
+      after_hook_ms: hook ? w.at - hook.out : null,
+    });
   }
 
   // Tokens Koor injected (Koor arms).
