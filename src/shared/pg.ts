@@ -5,6 +5,7 @@
  */
 import postgres, { type Sql } from 'postgres';
 import { PG_RECONNECT_BACKOFF_MAX_MS, PG_RECONNECT_BACKOFF_MS } from './limits.js';
+import { defined } from './defined.js';
 
 /**
  * postgres.js's wait before it reconnects a connection that closed, in seconds, by the client's
@@ -33,7 +34,7 @@ export function openPg(url: string, opts: { max: number; name: string; idleTimeo
     connection: { application_name: opts.name },
     backoff: reconnectDelayS,
     fetch_types: false,
-    ...(opts.idleTimeoutS === undefined ? {} : { idle_timeout: opts.idleTimeoutS }),
+    ...defined({ idle_timeout: opts.idleTimeoutS }),
     types: {
       int8: { to: 20, from: [20], serialize: (x: number) => String(x), parse: (x: string) => Number(x) },
     },

@@ -11,6 +11,7 @@ import type { WriterClient } from '../../rpc/writer-client.js';
 import { Periodic } from '../../shared/periodic.js';
 import { toRfc3339, toStorage, type Awaitable } from '../../store.js';
 import type { LeaseReader } from './reader.js';
+import { defined } from '../../shared/defined.js';
 
 /** The public shape (SPEC §8.8). */
 export function leaseJson(r: LeaseRow) {
@@ -107,12 +108,12 @@ export class LeaseService {
   }
 
   async renew(holder: string, id: string, ttlMs: number | undefined, fence?: number, idem: IdemTag | null = null): Promise<{ lease: Lease; replayed: boolean }> {
-    const { res, replayed } = await this.writer.callIdempotent('leases.renew', { id, holder, ...(ttlMs === undefined ? {} : { ttl_ms: ttlMs }), ...(fence === undefined ? {} : { fence }) }, idem);
+    const { res, replayed } = await this.writer.callIdempotent('leases.renew', { id, holder, ...defined({ ttl_ms: ttlMs, fence }) }, idem);
     return { lease: leaseJson(res.lease), replayed };
   }
 
   async release(holder: string, id: string, audit: AuditTag, fence?: number): Promise<void> {
-    const r = await this.writer.call('leases.release', { id, holder, ...(fence === undefined ? {} : { fence }) }, { audit });
+    const r = await this.writer.call('leases.release', { id, holder, ...defined({ fence }) }, { audit });
     this.announce(r.events);
   }
 

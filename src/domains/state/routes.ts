@@ -18,6 +18,7 @@ import { decoded, projectQuery, queryValue, rule } from '../../http/permissions.
 import type { Target } from '../../access.js';
 import type { SocketRoute } from '../domain.js';
 import { type ChangeFeed, mountWatch, SPECS_WATCH_PATH, STATE_WATCH_PATH } from './watch.js';
+import { defined } from '../../shared/defined.js';
 
 const PREFIX = '/api/state/';
 
@@ -183,9 +184,7 @@ export function stateRoutes(svc: StateService): Route[] {
           updatedBy: actor(ctx),
           ifMatch: ctx.headers.ifMatch,
           ifNoneMatch: ctx.headers.ifNoneMatch,
-          ...(ttlMs === undefined ? {} : { ttlMs }),
-          ...(owner === undefined ? {} : { owner }),
-          ...(fence === undefined ? {} : { fence }),
+          ...defined({ ttlMs, owner, fence }),
         }, auditBy(ctx));
         ctx.tally?.('state_writes');
         sendWritten(ctx, r);

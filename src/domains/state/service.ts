@@ -8,6 +8,7 @@ import { toRfc3339, type Awaitable } from '../../store.js';
 import { StateCache, cachedValue, type CachedValue } from './cache.js';
 import type { StateReader, StateRow } from './reader.js';
 import { then } from '../../backend/awaitable.js';
+import { defined } from '../../shared/defined.js';
 
 export interface PutInput {
   key: string;
@@ -120,7 +121,7 @@ export class StateService {
       ...(input.ifNoneMatch ? { if_none_match: input.ifNoneMatch } : {}),
       ...(input.ttlMs ? { ttl_ms: input.ttlMs } : {}),
       ...(input.owner ? { owner: input.owner } : {}),
-      ...(input.fence === undefined ? {} : { fence: input.fence }),
+      ...defined({ fence: input.fence }),
     }, { audit });
     // The writer's expiry, not one reckoned here after its reply (later): a read is never served past it.
     if (input.owner) this.cache.delete(input.key);
@@ -135,7 +136,7 @@ export class StateService {
     try {
       res = await this.writer.call(
         'state.delete',
-        { key, ...(ifMatch ? { if_match: ifMatch } : {}), ...(by ? { updated_by: by } : {}), ...(fence === undefined ? {} : { fence }) },
+        { key, ...(ifMatch ? { if_match: ifMatch } : {}), ...(by ? { updated_by: by } : {}), ...defined({ fence }) },
         { audit },
       );
     } finally {
@@ -146,7 +147,7 @@ export class StateService {
   }
 
   async rollback(key: string, version: number, audit?: AuditTag, fence?: number) {
-    const res = await this.writer.call('state.rollback', { key, version, ...(fence === undefined ? {} : { fence }) }, { audit });
+    const res = await this.writer.call('state.rollback', { key, version, ...defined({ fence }) }, { audit });
     this.cache.set(key, res.value, res.version, res.hash, res.content_type, res.revision);
     this.onChange?.();
     return { key, version: res.version, hash: res.hash, rolled_back: res.rolled_back, updated_at: toRfc3339(res.updated_at), revision: res.revision };

@@ -5,6 +5,7 @@ import type { Principal } from '../../identity.js';
 import { checkName } from '../../names.js';
 import { TXN_MAX_OPS } from '../../shared/limits.js';
 import { parseDuration } from '../../config.js';
+import { defined } from '../../shared/defined.js';
 
 /**
  * A state key's TTL (issue 31): `X-Koor-TTL` or `?ttl=`, a Go-style duration ("30s", "500ms",
@@ -34,7 +35,7 @@ const isJson = (ct: string): boolean => /(^|[/+])json(\s*;|$)/i.test(ct);
  */
 function toOp(caller: Principal, b: BodyOp, where: string, headerFence: number | undefined): TxnOp {
   const fence = b.fence ?? headerFence;
-  const fenced = fence === undefined ? {} : { fence };
+  const fenced = defined({ fence });
   const key = (): string => {
     if (typeof b.key !== 'string' || b.key === '') throw fail('TXN_OP_INVALID', where, 'key is required');
     const k = checkName(b.key, 'key');
@@ -52,7 +53,7 @@ function toOp(caller: Principal, b: BodyOp, where: string, headerFence: number |
       else throw fail('TXN_OP_INVALID', where, `a ${ct} value must be a string`);
       if (value.length === 0) throw fail('TXN_OP_INVALID', where, 'empty value');
       const ttl = b.ttl === undefined ? undefined : stateTtl(String(b.ttl));
-      return { op: 'put', key: k, value, content_type: ct, ...(ttl === undefined ? {} : { ttl_ms: ttl }), ...fenced };
+      return { op: 'put', key: k, value, content_type: ct, ...defined({ ttl_ms: ttl }), ...fenced };
     }
     case 'delete':
       return { op: 'delete', key: key(), ...fenced };

@@ -8,6 +8,7 @@ import { checkResource, leaseJson } from '../leases/service.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
 import { toRfc3339 } from '../../store.js';
 import type { TaskFilter, TaskReader } from './reader.js';
+import { defined } from '../../shared/defined.js';
 
 export const TASK_STATUSES = ['ready', 'blocked', 'claimed', 'done', 'failed'] as const;
 
@@ -113,7 +114,7 @@ export class TaskService {
     if (bytes > CHECKPOINT_DATA_MAX_BYTES) throw fail('NAME_TOO_LONG', 'data', bytes, CHECKPOINT_DATA_MAX_BYTES);
     const { res, replayed } = await this.writer.callIdempotent(
       'tasks.checkpoint',
-      { id, holder, done: c.done, next: c.next, data: c.data, keep: TASK_CHECKPOINTS_KEEP, ...(fence === undefined ? {} : { fence }) },
+      { id, holder, done: c.done, next: c.next, data: c.data, keep: TASK_CHECKPOINTS_KEEP, ...defined({ fence }) },
       idem,
     );
     return { json: checkpointJson(res.checkpoint), replayed };
@@ -128,7 +129,7 @@ export class TaskService {
   /** complete / fail / release, by the claimer. */
   async settle(how: 'complete' | 'fail' | 'release', holder: string, id: number, reason: string, retry: boolean, audit: AuditTag, fence?: number, idem: IdemTag | null = null): Promise<Written> {
     checkName(reason, 'reason');
-    return this.written(await this.writer.callIdempotent(`tasks.${how}`, { id, holder, reason, retry, ...(fence === undefined ? {} : { fence }) }, idem, { audit }));
+    return this.written(await this.writer.callIdempotent(`tasks.${how}`, { id, holder, reason, retry, ...defined({ fence }) }, idem, { audit }));
   }
 
   /** A task write's reply; its events go out once, with the first write (a replay's went out then). */

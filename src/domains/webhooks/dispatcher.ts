@@ -6,6 +6,7 @@ import { toStorage } from '../../store.js';
 import type { DeliveryClient } from '../../rpc/delivery-client.js';
 import { deliveryBody } from '../../shared/webhook-body.js';
 import type { ActiveHook, WebhookReader } from './reader.js';
+import { defined } from '../../shared/defined.js';
 
 export interface DispatchOptions {
   /** First retry delay; each further one doubles, up to `retryMaxMs`. */
@@ -244,7 +245,7 @@ export class WebhookDispatcher {
   }
 
   private async settle(hook: ActiveHook, run: { cursor: number; delivered: number; dropped: number; failure?: { event_id: number; error: string; next_at: number } }): Promise<void> {
-    const s = await this.writer.call('webhooks.settle', { webhook_id: hook.id, at: toStorage(Date.now()), ...run, max_attempts: this.opts.maxAttempts, ...(hook.restores === undefined ? {} : { restores: hook.restores }) });
+    const s = await this.writer.call('webhooks.settle', { webhook_id: hook.id, at: toStorage(Date.now()), ...run, max_attempts: this.opts.maxAttempts, ...defined({ restores: hook.restores }) });
     this.stats.delivered += run.delivered;
     this.stats.dropped += s.dropped;
     if (!run.failure) return;

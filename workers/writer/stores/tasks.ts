@@ -8,6 +8,7 @@ import { dialects, sql, type Tx } from '../sql.js';
 import { storageNow } from '../time.js';
 import type { EventStore } from './events.js';
 import { revive, type leaseStore } from './leases.js';
+import { defined } from '../../../src/shared/defined.js';
 
 type M = WriterMethods;
 type Settled = { task: TaskRow; events: Event[] };
@@ -99,7 +100,7 @@ export function taskStore(events: EventStore, leases: ReturnType<typeof leaseSto
       // Only a task that declared paths carries them (and its claim's lease): other events stay as they were.
       ...(r.paths === '[]' ? {} : { paths: JSON.parse(r.paths) as string[], lease_id: r.lease_id }),
       // A claim of a task an earlier claimer checkpointed: what comes next, for the claimer's digest (issue 44).
-      ...(resume === undefined ? {} : { resume }),
+      ...defined({ resume }),
     });
     return events.publish(tx, { topic: `task.${what}`, data, source: 'tasks' });
   }

@@ -6,6 +6,7 @@ import { NEWEST_REVISION } from '../../../schemas/db/tables/state.js';
 import { sql, type Tx } from '../sql.js';
 import type { EventStore } from './events.js';
 import type { stateStore } from './state.js';
+import { defined } from '../../../src/shared/defined.js';
 
 type M = WriterMethods;
 type StateStore = ReturnType<typeof stateStore>;
@@ -28,7 +29,7 @@ export function txnStore(state: StateStore, events: EventStore, checkFence: (tx:
         if (op.fence !== undefined) await checkFence(tx, op.key, op.fence);
         const w = await state.writeIn(tx, op.key, op.value, op.content_type, by, op);
         out.revision = w.revision;
-        return { op: 'put', key: op.key, version: w.version, hash: w.hash, revision: w.revision, ...(w.expires_at === undefined ? {} : { expires_at: w.expires_at }) };
+        return { op: 'put', key: op.key, version: w.version, hash: w.hash, revision: w.revision, ...defined({ expires_at: w.expires_at }) };
       }
       case 'delete': {
         if (op.fence !== undefined) await checkFence(tx, op.key, op.fence);
