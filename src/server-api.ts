@@ -7,7 +7,7 @@ import type { InstanceService } from './domains/instances/service.js';
 import type { Retention } from './domains/system/retention.js';
 import type { ChangeFeed } from './domains/state/watch.js';
 import type { WebhookDispatcher } from './domains/webhooks/dispatcher.js';
-import type { Front } from './http/listen.js';
+import type { Front } from './front/listen.js';
 import type { Route } from './http/route.js';
 import type { SocketRoute } from './domains/domain.js';
 import type { Logger } from './log.js';

@@ -28,11 +28,11 @@ import { tasksDomain } from './domains/tasks/index.js';
 import { templatesDomain } from './domains/templates/index.js';
 import { tokensDomain } from './domains/tokens/index.js';
 import { webhooksDomain } from './domains/webhooks/index.js';
-import { Authenticator } from './http/auth.js';
-import { openFront } from './http/front.js';
-import { RateLimiter } from './http/rate-limit.js';
-import { assertNativeUws, exposedWithoutToken, hostForUrl, urlScheme } from './http/listen.js';
-import { tlsOptions } from './http/tls.js';
+import { Authenticator } from './front/auth.js';
+import { openFront } from './front/front.js';
+import { RateLimiter } from './front/rate-limit.js';
+import { assertNativeUws, exposedWithoutToken, hostForUrl, urlScheme } from './front/listen.js';
+import { tlsOptions } from './front/tls.js';
 import { createLogger, type Logger } from './log.js';
 import { McpGateway } from './mcp/gateway.js';
 import { HttpMetrics } from './metrics/http.js';
@@ -44,7 +44,7 @@ import { PRESENCE_PROBE_MS } from './shared/limits-features.js';
 import type { KoorServer, StartOptions } from './server-api.js';
 import { slowConsumerLogger } from './ws/subscribe.js';
 
-export type { Front } from './http/listen.js';
+export type { Front } from './front/listen.js';
 export type { KoorServer, StartOptions } from './server-api.js';
 
 /** Composition root: config → backend → writer and pool threads → domains → listeners. */

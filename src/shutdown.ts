@@ -1,4 +1,4 @@
-import './http/uws-env.js';
+import './front/uws-env.js';
 import uWS from 'uWebSockets.js';
 import type { Backend } from './backend/backend.js';
 import type { Hub } from './bus/hub.js';
@@ -6,7 +6,7 @@ import type { Job } from './cluster/node.js';
 import type { Domain } from './domains/domain.js';
 import { fail } from './errors.js';
 import { createCtx } from './http/context.js';
-import type { Front } from './http/listen.js';
+import type { Front } from './front/listen.js';
 import { sendError } from './http/reply.js';
 import type { Logger } from './log.js';
 import type { McpGateway } from './mcp/gateway.js';

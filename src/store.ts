@@ -2,7 +2,7 @@ import Database from 'better-sqlite3';
 
 export type ReadDb = Database.Database;
 
-export type { Awaitable } from './backend/awaitable.js';
+export type { Awaitable } from './shared/awaitable.js';
 
 /**
  * Address space the front's reader maps of the data file (issue 33). A point read past the value

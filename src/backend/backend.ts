@@ -5,7 +5,7 @@ import type { Logger } from '../log.js';
 import type { TxClient } from '../shared/pg-tx.js';
 import type { SnapshotCounts } from '../shared/snapshot.js';
 import type { ReadDb } from '../store.js';
-import type { Awaitable } from './awaitable.js';
+import type { Awaitable } from '../shared/awaitable.js';
 
 /** What a backup copies and a live restore replaces (src/domains/admin/service.ts runs the jobs). */
 export interface Snapshots {

@@ -1,7 +1,7 @@
 import { matcherFor, type Matcher } from '../shared/glob.js';
 import { CLOSES, closeAllReason, noCloses, type CloseCounts, type CloseReason } from './closes.js';
 import { Subscriber, type HubLimits, type Outlet, type Overflow, type ReplaySource, type ReplayStep } from './subscriber.js';
-import { pending } from '../backend/awaitable.js';
+import { pending } from '../shared/awaitable.js';
 
 export { CLOSE_REPLAY_FAILED, CLOSE_SLOW_CONSUMER, type CloseReason } from './closes.js';
 export { Subscriber, type HubLimits, type Outlet, type Overflow, type ReplaySource, type ReplayStep } from './subscriber.js';

@@ -1,7 +1,7 @@
 import { collectDefaultMetrics, Registry, type Metric } from 'prom-client';
 import type { HistogramSnapshot } from '../../schemas/rpc/writer-stats.js';
 import type { Awaitable } from '../store.js';
-import { then } from '../backend/awaitable.js';
+import { then } from '../shared/awaitable.js';
 
 export type Labels = Readonly<Record<string, string | number>>;
 export interface Sample {

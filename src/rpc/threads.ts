@@ -1,4 +1,3 @@
-import type { Backend } from '../backend/backend.js';
 import { ConfigError, type Config } from '../config.js';
 import type { Logger } from '../log.js';
 import { POOL_MAX_QUEUE, STARTUP_TIMEOUT_MS } from '../shared/limits.js';
@@ -6,8 +5,14 @@ import { within } from '../within.js';
 import { PoolClient } from './pool-client.js';
 import { WriterClient } from './writer-client.js';
 
+/** What the threads need of the backend chosen at start-up (src/backend/ is a floor above the thread clients). */
+export interface ThreadsTarget {
+  readonly label: string;
+  readonly writerTarget: { dbPath: string; databaseUrl?: string };
+}
+
 /** The writer thread (database open + migrations), bounded: one line, never a hang; and the pool, whose threads start with its first job. */
-export async function startThreads(backend: Backend, config: Config, log: Logger, undo: Array<() => unknown>): Promise<{ writer: WriterClient; pool: PoolClient }> {
+export async function startThreads(backend: ThreadsTarget, config: Config, log: Logger, undo: Array<() => unknown>): Promise<{ writer: WriterClient; pool: PoolClient }> {
   const writer = new WriterClient({
     ...backend.writerTarget,
     logLevel: config.logLevel,

@@ -12,7 +12,7 @@ import { WEBHOOK_BACKLOG_MAX, WEBHOOK_DISABLE_AFTER_FAILURES } from './limits-fe
 
 /**
  * Longest request head uWS reads (issue 34), bytes: handed to uWS as UWS_HTTP_MAX_HEADERS_SIZE
- * before it loads (src/http/uws-env.ts). uWS builds from about v20.4x honour it, whether the head
+ * before it loads (src/front/uws-env.ts). uWS builds from about v20.4x honour it, whether the head
  * arrives in one read or many, and answer 431 past it; 20.30 ignores it (4 KiB when a head arrives
  * split: the connection is closed without a reply). 32 KiB: long keys, big cookies and JWTs fit.
  */

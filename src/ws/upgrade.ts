@@ -30,7 +30,7 @@ function protocolAuth(offer: string): { authorization: string | null; answer: st
   return { authorization, answer: koor ? WS_PROTOCOL : '' };
 }
 
-/** Who the caller is: the front's Authenticator (src/http/auth.ts), as an upgrade uses it. */
+/** Who the caller is: the front's Authenticator (src/front/auth.ts), as an upgrade uses it. */
 export interface Authorizer {
   /** Resolves the token (and X-Koor-Instance) of `ctx` into its identity and principal; false: refused. */
   authorize(ctx: Ctx): boolean | Promise<boolean>;

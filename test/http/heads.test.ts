@@ -1,7 +1,7 @@
 import net from 'node:net';
 import t from 'tap';
 // Before uWS loads, as the server's own modules do: uWS reads its head limit once, at load.
-import '../../src/http/uws-env.js';
+import '../../src/front/uws-env.js';
 import uWS from 'uWebSockets.js';
 import { HTTP_MAX_HEAD_BYTES, HTTP_MAX_URL_BYTES } from '../../src/shared/limits.js';
 import { startTestServer } from '../helpers/server.js';

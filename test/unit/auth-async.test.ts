@@ -1,11 +1,11 @@
 import t from 'tap';
 import uWS from 'uWebSockets.js';
-import { Authenticator } from '../../src/http/auth.js';
+import { Authenticator } from '../../src/front/auth.js';
 import { AGENT, type Identity } from '../../src/http/context.js';
 import { Type } from '../../schemas/typebox.js';
 import { rule } from '../../src/http/permissions.js';
 import { sendJson } from '../../src/http/reply.js';
-import { mount } from '../../src/http/router.js';
+import { mount } from '../../src/front/router.js';
 import { Slots } from '../../src/http/slots.js';
 import { createLogger } from '../../src/log.js';
 

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { Authenticator } from '../../src/http/auth.js';
+import { Authenticator } from '../../src/front/auth.js';
 
 t.test('server token: exact bytes only, whatever the length or encoding of the attempt', async (t) => {
   const a = new Authenticator('s3cret');

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { parseBind } from '../../src/config.js';
-import { exposedWithoutToken, isLoopbackHost } from '../../src/http/listen.js';
+import { exposedWithoutToken, isLoopbackHost } from '../../src/front/listen.js';
 
 /** Open mode is for a single-user laptop (issue 30): which listen addresses the start-up warning names. */
 t.test('loopback hosts', async (t) => {

@@ -1,4 +1,4 @@
-import type { Awaitable } from '../../backend/awaitable.js';
+import type { Awaitable } from '../../shared/awaitable.js';
 import type { Reads } from '../../backend/reads.js';
 import { sql } from '../../../schemas/db/sql.js';
 

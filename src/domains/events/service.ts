@@ -6,7 +6,7 @@ import type { Logger } from '../../log.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
 import { toRfc3339, type Awaitable } from '../../store.js';
 import type { EventsReader, HistoryFilter, SyncEventsReader, WindowRead } from './reader.js';
-import { then } from '../../backend/awaitable.js';
+import { then } from '../../shared/awaitable.js';
 
 /** The Event JSON of SPEC §2.4, built once per event; `data` is spliced in raw. */
 export function eventJson(e: Event): string {

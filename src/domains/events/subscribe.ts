@@ -4,7 +4,7 @@ import type { Hub, Overflow, Subscriber } from '../../bus/hub.js';
 import { globParam, sinceParam } from '../../http/query.js';
 import { SocketOutlet } from '../../ws/outlet.js';
 import { resumeFrom, streamSocketOptions } from '../../ws/subscribe.js';
-import { pending } from '../../backend/awaitable.js';
+import { pending } from '../../shared/awaitable.js';
 import { acceptUpgrade, type UpgradeDeps } from '../../ws/upgrade.js';
 import type { EventService } from './service.js';
 

@@ -3,7 +3,7 @@ import { decodeHookSession, HOOK_SESSION_COLUMNS, type HookSessionRow } from '..
 import { NEWEST_AUDIT } from '../../../schemas/db/tables/audit.js';
 import { NEWEST_EVENT } from '../../../schemas/db/tables/events.js';
 import type { HookSession } from '../../../schemas/rpc/writer.js';
-import { then, type Awaitable } from '../../backend/awaitable.js';
+import { then, type Awaitable } from '../../shared/awaitable.js';
 import type { Reads } from '../../backend/reads.js';
 
 

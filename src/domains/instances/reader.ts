@@ -1,8 +1,8 @@
-import { then } from '../../backend/awaitable.js';
+import { then } from '../../shared/awaitable.js';
 import type { Reads } from '../../backend/reads.js';
 import { dialects, sql } from '../../../schemas/db/sql.js';
 import type { Instance } from '../../../schemas/rpc/writer.js';
-import type { Awaitable } from '../../backend/awaitable.js';
+import type { Awaitable } from '../../shared/awaitable.js';
 
 export interface InstanceFilter {
   name?: string;

@@ -9,7 +9,7 @@ import { fail } from '../../errors.js';
 import { IDENTITY_MISSES_MAX, IDENTITY_TOUCH_INTERVAL_MS, TOKEN_CONFIRM_MS } from '../../shared/limits.js';
 import { headerTokenHash } from '../../token-hash.js';
 import type { InstanceFilter, InstanceReader, InstanceRow, TokenRow } from './reader.js';
-import { then } from '../../backend/awaitable.js';
+import { then } from '../../shared/awaitable.js';
 
 export type { InstanceFilter } from './reader.js';
 

@@ -1,6 +1,6 @@
 import { LEASE_COLUMNS as COLS, LEASE_KEY_SEEK, LEASE_KEYS_STARTING_PG, LEASE_KEYS_UNDER, LEASE_LIVE, leaseCandidates, type LeaseCandidate, type LeaseDbRow } from '../../../schemas/db/leases.js';
 import { dialects, sql } from '../../../schemas/db/sql.js';
-import { then, type Awaitable } from '../../backend/awaitable.js';
+import { then, type Awaitable } from '../../shared/awaitable.js';
 import type { Reads } from '../../backend/reads.js';
 import { prefixEnd, prefixKeysOf } from '../../shared/path-glob.js';
 

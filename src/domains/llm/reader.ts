@@ -1,7 +1,7 @@
 import { BUDGET_COLUMNS, budgetRow, SPEND, scopeParts, spendRow, type BudgetRow, type Spend, type SpendRow } from '../../../schemas/db/llm.js';
 import { only, sql } from '../../../schemas/db/sql.js';
 import type { LlmRecordIn } from '../../../schemas/rpc/writer.js';
-import { then, type Awaitable } from '../../backend/awaitable.js';
+import { then, type Awaitable } from '../../shared/awaitable.js';
 import type { ReadStatement, Reads } from '../../backend/reads.js';
 
 export type LlmInput = LlmRecordIn;

@@ -1,5 +1,5 @@
 import type { Event } from '../../../schemas/rpc/writer.js';
-import { then } from '../../backend/awaitable.js';
+import { then } from '../../shared/awaitable.js';
 import type { Domain, Platform } from '../domain.js';
 import { InboxPush } from './push.js';
 import { inboxSocket, messageRoutes } from './routes.js';

@@ -8,7 +8,7 @@ import { INBOX_PUSH_PAGE, MESSAGE_MAX_BODY_BYTES } from '../../shared/limits-fea
 import { SocketOutlet } from '../../ws/outlet.js';
 import { streamSocketOptions } from '../../ws/subscribe.js';
 import { acceptUpgrade, type UpgradeDeps } from '../../ws/upgrade.js';
-import { pending, then } from '../../backend/awaitable.js';
+import { pending, then } from '../../shared/awaitable.js';
 import type { MessageReader } from './reader.js';
 import { inboxItemJson } from './service.js';
 

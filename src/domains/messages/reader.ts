@@ -1,6 +1,6 @@
 import { MESSAGE_COLUMNS as COLS, MESSAGE_COLUMNS_M as COLS_M, type MessageDbRow, type RecipientState } from '../../../schemas/db/messages.js';
 import { dialects, sql } from '../../../schemas/db/sql.js';
-import { then, type Awaitable } from '../../backend/awaitable.js';
+import { then, type Awaitable } from '../../shared/awaitable.js';
 import type { Reads } from '../../backend/reads.js';
 
 export interface InboxFilter {

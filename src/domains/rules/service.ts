@@ -9,7 +9,7 @@ import { RULES_CACHE_PROJECTS, RULES_CACHE_SUBSETS, VALIDATE_MAX_TIMEOUTS, VALID
 import type { PoolClient } from '../../rpc/pool-client.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
 import type { RuleReader, StoredRule } from './reader.js';
-import { then } from '../../backend/awaitable.js';
+import { then } from '../../shared/awaitable.js';
 
 /** A rule's lifecycle status (SPEC §2.7). */
 export const RULE_STATUSES = ['accepted', 'proposed', 'rejected'] as const;

@@ -1,4 +1,4 @@
-import { then, type Awaitable } from '../../backend/awaitable.js';
+import { then, type Awaitable } from '../../shared/awaitable.js';
 import type { Reads } from '../../backend/reads.js';
 import { only, sql } from '../../../schemas/db/sql.js';
 import { MAX_KEY_BYTES } from '../../shared/limits.js';

@@ -13,7 +13,7 @@ import { fenceParam, parseIntStrict, positiveInt, queryParams } from '../../http
 import { JSON_MAX_DEPTH, jsonTooDeep, STATE_HISTORY_DEFAULT_LIMIT, STATE_HISTORY_MAX_LIMIT, STATE_LIST_DEFAULT_LIMIT, STATE_LIST_MAX_LIMIT } from '../../shared/limits.js';
 import type { CachedValue } from './cache.js';
 import type { StateService } from './service.js';
-import { then } from '../../backend/awaitable.js';
+import { then } from '../../shared/awaitable.js';
 import { decoded, projectQuery, queryValue, rule } from '../../http/permissions.js';
 import type { Target } from '../../access.js';
 import type { SocketRoute } from '../domain.js';

@@ -7,7 +7,7 @@ import type { WriterClient } from '../../rpc/writer-client.js';
 import { toRfc3339, type Awaitable } from '../../store.js';
 import { StateCache, cachedValue, type CachedValue } from './cache.js';
 import type { StateReader, StateRow } from './reader.js';
-import { then } from '../../backend/awaitable.js';
+import { then } from '../../shared/awaitable.js';
 import { defined } from '../../shared/defined.js';
 
 export interface PutInput {

@@ -1,5 +1,5 @@
 import { STATE_CHANGES_CHANNEL } from '../../../schemas/rpc/cluster.js';
-import { then, type Awaitable } from '../../backend/awaitable.js';
+import { then, type Awaitable } from '../../shared/awaitable.js';
 import type { Backend } from '../../backend/backend.js';
 import { LogTail } from '../../bus/log-tail.js';
 import { CLOSE_SLOW_CONSUMER, Hub, type HubLimits, type ReplayStep, type Subscriber } from '../../bus/hub.js';

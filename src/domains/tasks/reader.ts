@@ -1,6 +1,6 @@
 import { CHECKPOINT_COLUMNS, TASK_COLUMNS as COLS, type TaskDbRow } from '../../../schemas/db/tasks.js';
 import type { CheckpointRow } from '../../../schemas/rpc/writer.js';
-import type { Awaitable } from '../../backend/awaitable.js';
+import type { Awaitable } from '../../shared/awaitable.js';
 import type { Reads } from '../../backend/reads.js';
 import { dialects, sql } from '../../../schemas/db/sql.js';
 

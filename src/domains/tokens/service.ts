@@ -3,7 +3,7 @@ import type { AuditTag, IdemTag } from '../../../schemas/rpc/envelope.js';
 import type { ApiTokenRow } from '../../../schemas/rpc/writer.js';
 import { tokenHash } from '../../../schemas/db/tables/tokens.js';
 import { headerTokenHash } from '../../token-hash.js';
-import { then } from '../../backend/awaitable.js';
+import { then } from '../../shared/awaitable.js';
 import { fail } from '../../errors.js';
 import type { Resolved, Role } from '../../identity.js';
 import type { Logger } from '../../log.js';

@@ -1,4 +1,4 @@
-import { then, type Awaitable } from '../../backend/awaitable.js';
+import { then, type Awaitable } from '../../shared/awaitable.js';
 import type { Reads } from '../../backend/reads.js';
 import { dialects, only, sql } from '../../../schemas/db/sql.js';
 import { NEWEST_EVENT } from '../../../schemas/db/tables/events.js';

@@ -1,6 +1,6 @@
 import type { Awaitable } from '../store.js';
-import { ADMIN, type Ctx, type Identity, type Resolved } from './context.js';
-import { then } from '../backend/awaitable.js';
+import { ADMIN, type Ctx, type Identity, type Resolved } from '../http/context.js';
+import { then } from '../shared/awaitable.js';
 import { fail } from '../errors.js';
 
 /**

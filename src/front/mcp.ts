@@ -1,14 +1,14 @@
 import type { HttpResponse } from 'uWebSockets.js';
 import type { Slots } from '../http/slots.js';
 import { fail, failWith } from '../errors.js';
-import type { Authenticator } from '../http/auth.js';
+import type { Authenticator } from './auth.js';
 import { readBody } from '../http/body.js';
 import { createCtx, type Ctx } from '../http/context.js';
 import { send, sendError, statusLine } from '../http/reply.js';
-import { methodLabel } from '../http/router.js';
+import { methodLabel } from './router.js';
 import type { Logger } from '../log.js';
 import type { HttpMetrics } from '../metrics/http.js';
-import type { McpGateway } from './gateway.js';
+import type { McpGateway } from '../mcp/gateway.js';
 
 export const MCP_PATH = '/mcp';
 /** Response headers passed back from the SDK transport (uWS sets length/encoding itself). */

@@ -1,7 +1,7 @@
 import './uws-env.js';
 import uWS from 'uWebSockets.js';
 import { ConfigError, type Bind, type Config } from '../config.js';
-import type { Slots } from './slots.js';
+import type { Slots } from '../http/slots.js';
 
 /**
  * What a server listens with, kept across generations by a live restore: the uWS apps (their

@@ -6,17 +6,17 @@ import type { AgentMetrics } from '../domains/agent-metrics/service.js';
 import type { SocketRoute } from '../domains/domain.js';
 import type { CallCounters } from '../domains/system/metrics.js';
 import type { Logger } from '../log.js';
-import { mountMcp } from '../mcp/bridge.js';
+import { mountMcp } from './mcp.js';
 import type { McpGateway } from '../mcp/gateway.js';
 import type { HttpMetrics } from '../metrics/http.js';
 import type { Authenticator } from './auth.js';
-import type { Ctx } from './context.js';
-import type { Rule } from './permissions.js';
+import type { Ctx } from '../http/context.js';
+import type { Rule } from '../http/permissions.js';
 import type { RateLimiter } from './rate-limit.js';
 import { hostForUrl, listen, urlScheme, type Front } from './listen.js';
 import { mount } from './router.js';
-import type { Route } from './route.js';
-import { Slots } from './slots.js';
+import type { Route } from '../http/route.js';
+import { Slots } from '../http/slots.js';
 
 export interface FrontDeps {
   config: Config;

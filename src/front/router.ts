@@ -1,24 +1,24 @@
 import { isUtf8 } from 'node:buffer';
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
-import type { Slots } from './slots.js';
+import type { Slots } from '../http/slots.js';
 import { Compile, type TSchema } from '../../schemas/typebox.js';
 import { AppError, fail, failWith } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Authenticator } from './auth.js';
-import { readBody } from './body.js';
+import { readBody } from '../http/body.js';
 import { HTTP_MAX_URL_BYTES, JSON_MAX_DEPTH, jsonTooDeep } from '../shared/limits.js';
 import { parseFirstJson } from '../raw-json.js';
-import { createCtx, watchAbort, type Ctx } from './context.js';
-import { permit, type Rule } from './permissions.js';
-import { routeName as nameOf, type Route } from './route.js';
+import { createCtx, watchAbort, type Ctx } from '../http/context.js';
+import { permit, type Rule } from '../http/permissions.js';
+import { routeName as nameOf, type Route } from '../http/route.js';
 import type { RateLimiter } from './rate-limit.js';
-import { sendError } from './reply.js';
+import { sendError } from '../http/reply.js';
 import type { HttpMetrics } from '../metrics/http.js';
 
 /** Refusals the route rule's guard already audited (a handler's own are audited where they are sent). */
 const recorded403 = new WeakSet<object>();
 
-export type { Method, Route } from './route.js';
+export type { Method, Route } from '../http/route.js';
 
 export interface MountOptions {
   auth: Authenticator;

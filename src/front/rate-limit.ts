@@ -1,5 +1,5 @@
 import { failWith } from '../errors.js';
-import type { Ctx } from './context.js';
+import type { Ctx } from '../http/context.js';
 
 /** Callers whose buckets are remembered at once; past it, the idle ones are forgotten first. */
 const MAX_BUCKETS = 10_000;
