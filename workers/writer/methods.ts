@@ -180,6 +180,7 @@ export function writerMethods(driver: Driver, opts: MethodOptions = {}) {
     'hooks.advance': hooks.advance,
     'hooks.end': async (tx, req) => {
       const s = await hooks.remove(tx, req.session_id);
+      llm.ended(s.session_id, s.instance_id, s.project);
       // Deregistered by hand before the session ended: nothing more to let go.
       if (!(await hooks.instanceExists(tx, s.instance_id))) return { instance_id: s.instance_id, events: [] };
       return { instance_id: s.instance_id, events: (await deregister(tx, s.instance_id)).events };

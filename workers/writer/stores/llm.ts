@@ -39,7 +39,23 @@ async function spendOf(tx: Pick<Tx, 'get'>, scope: string, start: string): Promi
 }
 
 /** LLM usage records and the budgets they count towards (issue 32). */
+/**
+ * Sessions that ended lately, and whose agent they were: a client may export a request's telemetry
+ * after its session's end hook unbound it (Codex flushes its OTLP batch at exit, after SessionEnd),
+ * and such a record is still its agent's. In this writer's memory, bounded in count and age: a
+ * late export lands within seconds, on the node its session ended on (cluster mode: another
+ * node's writer has not seen that end, and the record stays unattributed, as before).
+ */
+const ENDED_KEEP = 1000;
+const ENDED_MS = 10 * 60_000;
+
 export function llmStore(events: EventStore) {
+  const ended = new Map<string, { instance_id: string; project: string; at: number }>();
+  const endedOwner = (sessionId: string): { instance_id: string; project: string } | undefined => {
+    const e = ended.get(sessionId);
+    if (e === undefined || Date.now() - e.at > ENDED_MS) return undefined;
+    return e;
+  };
   const publish = async (tx: Tx, topic: string, data: string, source: string): Promise<Event> => events.publish(tx, { topic, data, source });
 
   /**
@@ -100,7 +116,10 @@ export function llmStore(events: EventStore) {
         }
         const r = { ...given };
         if (r.instance_id === '' && r.session_id !== '') {
-          const s = (await tx.get<{ instance_id: string; project: string }>(SESSION, r.session_id)) ?? (await tx.get<{ instance_id: string; project: string }>(SESSION_BEFORE, r.session_id));
+          const s =
+            (await tx.get<{ instance_id: string; project: string }>(SESSION, r.session_id)) ??
+            endedOwner(r.session_id) ??
+            (await tx.get<{ instance_id: string; project: string }>(SESSION_BEFORE, r.session_id));
           if (s) {
             r.instance_id = s.instance_id;
             if (r.project === '') r.project = s.project;
@@ -136,6 +155,13 @@ export function llmStore(events: EventStore) {
         out.events.push(...(await weigh(tx, b, req.periods, false, added)));
       }
       return out;
+    },
+
+    /** A coding-agent session ended (its end hook): records of it exported later are still its agent's. */
+    ended(sessionId: string, instanceId: string, project: string): void {
+      ended.delete(sessionId);
+      ended.set(sessionId, { instance_id: instanceId, project, at: Date.now() });
+      if (ended.size > ENDED_KEEP) ended.delete(ended.keys().next().value!);
     },
 
     /** A hook bound a coding-agent session: its records from before become its agent's. */
