@@ -104,7 +104,14 @@ if ('skipped' in started) {
 
   t.test('a live restore in cluster mode replaces the data under every node; subscribers resume on it', async (t) => {
     const database = await freshDatabase(pg, 'copy');
-    const a = await startTestServer(t, { database });
+    // Node a stages the upload in its OS temp dir (read when its backend is made): a dir of our own.
+    const staging = tempDir(t);
+    const tmp = process.env.TMPDIR;
+    process.env.TMPDIR = staging;
+    const a = await startTestServer(t, { database }).finally(() => {
+      if (tmp === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = tmp;
+    });
     const b = await startTestServer(t, { database });
     await populate(a.url);
     const snapshot = Buffer.from(await (await fetch(`${a.url}/api/admin/backup`)).arrayBuffer());
@@ -125,6 +132,7 @@ if ('skipped' in started) {
     t.equal((await closed).code, 1012, 'subscribers on the other node are told to resume');
     compare(t, atBackup, await answers(b.url), 'the other node serves the restored data');
     compare(t, atBackup, await answers(a.url), 'and so does the restoring node');
+    t.same(fs.readdirSync(staging).filter((f) => f.startsWith('restore-')), [], 'the staged upload is gone, -wal and -shm too');
     const again = await subscribe(b.url, `?pattern=copy.*&since=${newest}`);
     t.teardown(() => again.ws.close());
     const e = (await (await send(a.url, 'POST', '/api/events/publish', { topic: 'copy.after' })).json()) as { id: number };

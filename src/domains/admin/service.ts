@@ -70,7 +70,7 @@ export class AdminService {
       })
       .catch((err: unknown) => {
         this.restoring = false;
-        for (const f of [file, `${file}-wal`, `${file}-shm`]) fs.rmSync(f, { force: true });
+        removeSqliteFile(file);
         throw err;
       });
   }
@@ -84,7 +84,7 @@ export class AdminService {
     // A failure is cleaned up by restore()'s catch; success here.
     await this.runThread(job, 'restore the backup');
     this.restoring = false;
-    fs.rmSync(file, { force: true });
+    removeSqliteFile(file);
     this.opts.log.warn({ bytes: info.bytes, ...info.counts }, 'the database was replaced by an uploaded snapshot');
     reply(info, false);
   }
@@ -113,7 +113,12 @@ export class AdminService {
       await use(file, done);
     } finally {
       this.busy = false;
-      for (const f of [file, `${file}-wal`, `${file}-shm`, `${file}-journal`]) fs.rmSync(f, { force: true });
+      removeSqliteFile(file);
     }
   }
+}
+
+/** A staged SQLite file and the -wal/-shm/-journal files that opening it may have left beside it. */
+function removeSqliteFile(file: string): void {
+  for (const f of [file, `${file}-wal`, `${file}-shm`, `${file}-journal`]) fs.rmSync(f, { force: true });
 }
