@@ -2,8 +2,6 @@ import Database from 'better-sqlite3';
 
 export type ReadDb = Database.Database;
 
-export type { Awaitable } from './shared/awaitable.js';
-
 /**
  * Address space the front's reader maps of the data file (issue 33). A point read past the value
  * cache is then memory loads instead of a pread of each page missing from SQLite's own 16 MB page

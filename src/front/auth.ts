@@ -1,4 +1,4 @@
-import type { Awaitable } from '../store.js';
+import type { Awaitable } from '../shared/awaitable.js';
 import { ADMIN, type Ctx, type Identity, type Resolved } from '../http/context.js';
 import { then } from '../shared/awaitable.js';
 import { fail } from '../errors.js';

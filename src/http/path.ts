@@ -1,8 +1,6 @@
 import { fail } from '../errors.js';
 import { checkName } from '../names.js';
 
-export { checkName } from '../names.js';
-
 /**
  * A name taken from the URL path (state key, project, spec name): URL-decoded, at most
  * MAX_KEY_BYTES of UTF-8, no NUL byte. Anything else is a 400 naming `what`.

@@ -1,6 +1,6 @@
 import { collectDefaultMetrics, Registry, type Metric } from 'prom-client';
 import type { HistogramSnapshot } from '../../schemas/rpc/writer-stats.js';
-import type { Awaitable } from '../store.js';
+import type { Awaitable } from '../shared/awaitable.js';
 import { then } from '../shared/awaitable.js';
 
 export type Labels = Readonly<Record<string, string | number>>;

@@ -3,7 +3,8 @@ import type { Logger } from '../../log.js';
 import type { PoolClient } from '../../rpc/pool-client.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
 import { Periodic } from '../../shared/periodic.js';
-import { toRfc3339, type Awaitable } from '../../store.js';
+import { toRfc3339 } from '../../store.js';
+import type { Awaitable } from '../../shared/awaitable.js';
 import type { ComplianceReader } from './reader.js';
 
 /** Agents to check: the instance registry (SPEC §2.5). Only `active` ones with a workspace count. */

@@ -2,7 +2,7 @@ import type { ContractViolation } from '../../../schemas/rpc/pool.js';
 import { AppError, fail } from '../../errors.js';
 import { CONTRACT_TEST_MAX_REPLY_BYTES, CONTRACT_TEST_TIMEOUT_MS } from '../../shared/limits.js';
 import type { PoolClient } from '../../rpc/pool-client.js';
-import type { Awaitable } from '../../store.js';
+import type { Awaitable } from '../../shared/awaitable.js';
 
 /** Where contracts are stored: the spec registry (SPEC §2.3); `get` throws NOT_FOUND when absent. */
 export interface SpecSource {

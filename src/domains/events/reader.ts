@@ -2,7 +2,8 @@ import type { Sql } from 'postgres';
 import type { Event } from '../../../schemas/rpc/writer.js';
 import { matcherFor, postgresRegexOf, sqliteGlobOf } from '../../shared/glob.js';
 import type { TxClient } from '../../shared/pg-tx.js';
-import type { Awaitable, ReadDb } from '../../store.js';
+import type { ReadDb } from '../../store.js';
+import type { Awaitable } from '../../shared/awaitable.js';
 
 /** What a history read selects (SPEC §2.4): all bounds inclusive, storage-text instants. */
 export interface HistoryFilter {

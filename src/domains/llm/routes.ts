@@ -5,7 +5,7 @@ import { Budget, BudgetBody, BudgetDeletedReply, BudgetListReply, LlmListReply, 
 import type { BudgetPeriod } from '../../../schemas/rpc/writer.js';
 import { fail } from '../../errors.js';
 import { auditBy } from '../../http/actor.js';
-import { checkName } from '../../http/path.js';
+import { checkName } from '../../names.js';
 import { replayHeaders, requestIdem } from '../../http/idempotency.js';
 import { sendJson } from '../../http/reply.js';
 import type { Ctx } from '../../http/context.js';

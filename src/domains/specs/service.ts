@@ -1,7 +1,8 @@
 import type { AuditTag } from '../../../schemas/rpc/envelope.js';
 import { fail } from '../../errors.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
-import { toRfc3339, type Awaitable } from '../../store.js';
+import { toRfc3339 } from '../../store.js';
+import type { Awaitable } from '../../shared/awaitable.js';
 import type { SpecRow, SpecsReader } from './reader.js';
 
 /** Spec registry (SPEC §2.3): per-project blobs, no history, CAS on writes. */

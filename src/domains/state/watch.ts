@@ -4,7 +4,7 @@ import type { Backend } from '../../backend/backend.js';
 import { LogTail } from '../../bus/log-tail.js';
 import { CLOSE_SLOW_CONSUMER, Hub, type HubLimits, type ReplayStep, type Subscriber } from '../../bus/hub.js';
 import { fail } from '../../errors.js';
-import { checkName } from '../../http/path.js';
+import { checkName } from '../../names.js';
 import { parseIntStrict } from '../../http/query.js';
 import type { Slots, WsCallbacks } from '../../http/slots.js';
 import type { Logger } from '../../log.js';

@@ -1,5 +1,5 @@
 import { MATCH_ALL, matcherFor, type Matcher } from '../../shared/glob.js';
-import type { Awaitable } from '../../store.js';
+import type { Awaitable } from '../../shared/awaitable.js';
 import type { WebhookReader } from './reader.js';
 import { WEBHOOK_BACKLOG_MAX } from '../../shared/limits-features.js';
 
