@@ -207,11 +207,11 @@ export function spawnNode(name: string, script: string, args: string[], opts: { 
  * koor-server from dist on an ephemeral loopback port with a fresh temp data dir, dashboard off,
  * no KOOR_* env, cwd = the data dir (so no stray ./settings.json is read). stop() removes the dir.
  */
-export async function spawnKoor(extraArgs: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<ServerProc & { dataDir: string }> {
+export async function spawnKoor(extraArgs: string[] = [], env: NodeJS.ProcessEnv = {}, main?: string): Promise<ServerProc & { dataDir: string }> {
   const tmp = makeTempDir('koor-bench-');
   try {
     // KOOR_BENCH_SERVER: another build's dist/src/main.js, to measure it under the same harness.
-    const p = await spawnNode('koor-server', process.env.KOOR_BENCH_SERVER || KOOR_MAIN_JS, ['--bind', '127.0.0.1:0', '--dashboard-bind', '', '--data-dir', tmp.dir, ...extraArgs], {
+    const p = await spawnNode('koor-server', main ?? (process.env.KOOR_BENCH_SERVER || KOOR_MAIN_JS), ['--bind', '127.0.0.1:0', '--dashboard-bind', '', '--data-dir', tmp.dir, ...extraArgs], {
       cwd: tmp.dir,
       env,
       dir: tmp.remove,

@@ -14,6 +14,8 @@
  * install wrk redis-server); a missing tool skips its rows with the reason, it never fakes them.
  *
  *   npm run bench -- speed [--quick]
+ *   KOOR_BENCH_BASELINE=<dir>/dist/src/main.js   the koor rows again for another build, run A B B A
+ *                                                against this one in the same run (before/after)
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -193,6 +195,64 @@ async function fanout(dir: string, count: number, durationS: number, warnings: s
   }
 }
 
+/**
+ * This build's hot rows against another build's (KOOR_BENCH_BASELINE), same flags, both servers
+ * on core 0, each row run A B B A so drift hits both alike: the mean of each build's two runs.
+ */
+async function againstBaseline(
+  main: string,
+  koor: ServerProc,
+  s: { koorGet: string; koor304: string; put: string; publish: string },
+  durationS: number,
+  opts: BenchOptions,
+): Promise<{ results: Record<string, { koor: Wrk[]; base: Wrk[] }>; table: BenchTable }> {
+  const base = await spawnKoor(['--auth-token', TOKEN, '--sync', 'full'], {}, main);
+  try {
+    pin(base.pid, 0);
+    const doc = await fetch(`${koor.url}/api/state/bench/doc`, { headers: { Authorization: `Bearer ${TOKEN}` } });
+    const put = await fetch(`${base.url}/api/state/bench/doc`, { method: 'PUT', headers: { Authorization: `Bearer ${TOKEN}`, 'Content-Type': 'application/json' }, body: await doc.text() });
+    await put.arrayBuffer();
+    // Same document, same version: the same ETag, so the 304 script fits both.
+    if (put.headers.get('etag') !== doc.headers.get('etag')) throw new Error(`baseline: ETag ${put.headers.get('etag')} against ${doc.headers.get('etag')}`);
+    const rows: Array<[string, string, string, number]> = [
+      ['GET, auth on', '/api/state/bench/doc', s.koorGet, CONNECTIONS],
+      ['GET 304', '/api/state/bench/doc', s.koor304, CONNECTIONS],
+      ['PUT --sync full', '/api/state/bench/put/0', s.put, CONNECTIONS],
+      ['PUT --sync full', '/api/state/bench/put/0', s.put, 1],
+      ['publish (durable)', '', s.publish, CONNECTIONS],
+    ];
+    const results: Record<string, { koor: Wrk[]; base: Wrk[] }> = {};
+    const one = (p: ServerProc, pathname: string, sc: string, c: number) => wrkCpuN(p.pid, `${p.url}${pathname}`, sc, durationS, c);
+    for (const [what, pathname, sc, c] of rows) {
+      opts.log(`  ${what}, ${c} conn.: this build and the baseline, A B B A…`);
+      const r = { koor: [] as Wrk[], base: [] as Wrk[] };
+      r.koor.push(one(koor, pathname, sc, c));
+      r.base.push(one(base, pathname, sc, c));
+      r.base.push(one(base, pathname, sc, c));
+      r.koor.push(one(koor, pathname, sc, c));
+      results[`${what}, c${c}`] = r;
+    }
+    const mean = (xs: Wrk[], f: (w: Wrk) => number | null | undefined) => xs.reduce((a, w) => a + (f(w) ?? NaN), 0) / xs.length;
+    const cpu = (w: Wrk) => (w.main_us ?? NaN) + (w.other_us ?? 0);
+    return {
+      results,
+      table: {
+        title: `This build against the baseline (${path.relative(process.cwd(), main) || main}), A B B A, ${durationS} s runs: means of two`,
+        columns: ['path', 'conn.', 'req/s', 'base req/s', 'ratio', 'p99 ms', 'base p99 ms', 'CPU µs/req', 'base CPU µs/req', 'CPU ratio'],
+        rows: Object.entries(results).map(([k, r]) => {
+          const c = Number(/c(\d+)$/.exec(k)![1]);
+          const [rps, brps] = [mean(r.koor, (w) => w.rps), mean(r.base, (w) => w.rps)];
+          const [p99, bp99] = [mean(r.koor, (w) => w.p99_ms), mean(r.base, (w) => w.p99_ms)];
+          const [us, bus] = [mean(r.koor, cpu), mean(r.base, cpu)];
+          return [k.replace(/, c\d+$/, ''), String(c), fmtInt(rps), fmtInt(brps), fmtRatio(ratio(rps, brps)), fmtMs(p99), fmtMs(bp99), us.toFixed(1), bus.toFixed(1), fmtRatio(ratio(us, bus))];
+        }),
+      },
+    };
+  } finally {
+    await base.stop();
+  }
+}
+
 export async function run(opts: BenchOptions): Promise<Record<string, unknown>> {
   const durationS = opts.quick ? 3 : 10;
   const redisN = opts.quick ? 30_000 : 150_000;
@@ -212,7 +272,8 @@ export async function run(opts: BenchOptions): Promise<Record<string, unknown>> 
   try {
     // Past the hot path (issue 33): weight and start-up, history with a filter at 100k events,
     // GET past the read cache. KOOR_BENCH_SPEED=scale runs these rows alone.
-    const scale = await scaleRows(tmp.dir, opts, doc, warnings);
+    const only = process.env.KOOR_BENCH_SPEED;
+    const scale = only === 'baseline' ? { results: {}, tables: [] } : await scaleRows(tmp.dir, opts, doc, warnings);
     if (process.env.KOOR_BENCH_SPEED === 'scale') return { ok: warnings.every((x) => !x.includes('non-2xx')), ...scale.results, tables: scale.tables, warnings };
     const koorFull = await spawnKoor(['--auth-token', TOKEN, '--sync', 'full']);
     procs.push(koorFull);
@@ -237,6 +298,12 @@ export async function run(opts: BenchOptions): Promise<Record<string, unknown>> 
       put: script(tmp.dir, 'put', { method: 'PUT', headers: { ...auth, ...json }, body: doc, cycleKeys: '/api/state/bench/put/' }),
       publish: script(tmp.dir, 'publish', { method: 'POST', path: '/api/events/publish', headers: { ...auth, ...json }, body: JSON.stringify({ topic: 'bench.publish', data: JSON.parse(doc) }) }),
     };
+    if (only === 'baseline') {
+      // KOOR_BENCH_SPEED=baseline: only this build against KOOR_BENCH_BASELINE.
+      if (!process.env.KOOR_BENCH_BASELINE) throw new Error('KOOR_BENCH_SPEED=baseline needs KOOR_BENCH_BASELINE=<dir>/dist/src/main.js');
+      const v = await againstBaseline(path.resolve(process.env.KOOR_BENCH_BASELINE), koorFull, s, durationS, opts);
+      return { ok: true, duration_s: durationS, baseline: v.results, tables: [v.table], warnings };
+    }
     const results: Record<string, Wrk | number | null> = {};
     const step = (name: string, f: () => Wrk | number | null) => {
       opts.log(`  ${name}…`);
@@ -251,6 +318,7 @@ export async function run(opts: BenchOptions): Promise<Record<string, unknown>> 
     step('koor_put_full_long', () => wrkCpu(koorFull.pid, `${koorFull.url}/api/state/bench/put/0`, s.put, TAIL_LONG_S));
     step('bare_put_memory', () => wrkCpu(bare.pid, `${bare.url}/api/state/bench/put/0`, s.put, durationS));
     step('koor_publish', () => wrkCpu(koorFull.pid, koorFull.url, s.publish, durationS));
+    const versus = process.env.KOOR_BENCH_BASELINE ? await againstBaseline(path.resolve(process.env.KOOR_BENCH_BASELINE), koorFull, s, durationS, opts) : null;
     await koorFull.stop();
     procs.splice(procs.indexOf(koorFull), 1);
     const koorNormal = await spawnKoor(['--auth-token', TOKEN, '--sync', 'normal']);
@@ -427,7 +495,8 @@ export async function run(opts: BenchOptions): Promise<Record<string, unknown>> 
       sqlite,
       fanout: fan,
       ...scale.results,
-      tables: [...tables, ...scale.tables],
+      ...(versus ? { baseline: versus.results } : {}),
+      tables: [...tables, ...(versus ? [versus.table] : []), ...scale.tables],
       warnings,
       notes: [
         'Fan-out: koor publishes are durable (SQLite, synchronous=FULL) before they fan out; Redis pub/sub keeps nothing. Deliveries/s counts frames received by the subscribers; when core 1 (publisher + subscribers) is saturated it sets the pace for both, and the server CPU per delivery (cpu ratio = Redis µs / koor µs) is the comparison that stays meaningful.',
