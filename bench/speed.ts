@@ -196,24 +196,31 @@ async function fanout(dir: string, count: number, durationS: number, warnings: s
 }
 
 /**
- * This build's hot rows against another build's (KOOR_BENCH_BASELINE), same flags, both servers
- * on core 0, each row run A B B A so drift hits both alike: the mean of each build's two runs.
+ * This build's hot rows against another build's (KOOR_BENCH_BASELINE): two servers started
+ * together with the same flags, both on core 0, each row run A B B A so drift hits both alike:
+ * the mean of each build's two runs. Retention passes are off in both (`--prune-interval 1h`):
+ * the first, a minute after start, lands in whichever run is going then and cost it a quarter of
+ * its publishes.
  */
 async function againstBaseline(
   main: string,
-  koor: ServerProc,
   s: { koorGet: string; koor304: string; put: string; publish: string },
+  doc: string,
   durationS: number,
   opts: BenchOptions,
 ): Promise<{ results: Record<string, { koor: Wrk[]; base: Wrk[] }>; table: BenchTable }> {
-  const base = await spawnKoor(['--auth-token', TOKEN, '--sync', 'full'], {}, main);
+  const flags = ['--auth-token', TOKEN, '--sync', 'full', '--prune-interval', '1h'];
+  const [koor, base] = await Promise.all([spawnKoor(flags), spawnKoor(flags, {}, main)]);
   try {
+    pin(koor.pid, 0);
     pin(base.pid, 0);
-    const doc = await fetch(`${koor.url}/api/state/bench/doc`, { headers: { Authorization: `Bearer ${TOKEN}` } });
-    const put = await fetch(`${base.url}/api/state/bench/doc`, { method: 'PUT', headers: { Authorization: `Bearer ${TOKEN}`, 'Content-Type': 'application/json' }, body: await doc.text() });
-    await put.arrayBuffer();
     // Same document, same version: the same ETag, so the 304 script fits both.
-    if (put.headers.get('etag') !== doc.headers.get('etag')) throw new Error(`baseline: ETag ${put.headers.get('etag')} against ${doc.headers.get('etag')}`);
+    const etags = await Promise.all([koor, base].map(async (p) => {
+      const r = await fetch(`${p.url}/api/state/bench/doc`, { method: 'PUT', headers: { Authorization: `Bearer ${TOKEN}`, 'Content-Type': 'application/json' }, body: doc });
+      await r.arrayBuffer();
+      return r.headers.get('etag');
+    }));
+    if (etags[0] !== etags[1]) throw new Error(`baseline: ETag ${etags[1]} against ${etags[0]}`);
     const rows: Array<[string, string, string, number]> = [
       ['GET, auth on', '/api/state/bench/doc', s.koorGet, CONNECTIONS],
       ['GET 304', '/api/state/bench/doc', s.koor304, CONNECTIONS],
@@ -249,7 +256,7 @@ async function againstBaseline(
       },
     };
   } finally {
-    await base.stop();
+    await Promise.all([koor.stop(), base.stop()]);
   }
 }
 
@@ -301,7 +308,8 @@ export async function run(opts: BenchOptions): Promise<Record<string, unknown>> 
     if (only === 'baseline') {
       // KOOR_BENCH_SPEED=baseline: only this build against KOOR_BENCH_BASELINE.
       if (!process.env.KOOR_BENCH_BASELINE) throw new Error('KOOR_BENCH_SPEED=baseline needs KOOR_BENCH_BASELINE=<dir>/dist/src/main.js');
-      const v = await againstBaseline(path.resolve(process.env.KOOR_BENCH_BASELINE), koorFull, s, durationS, opts);
+      for (const p of procs.splice(0)) await p.stop(); // nothing else on core 0
+      const v = await againstBaseline(path.resolve(process.env.KOOR_BENCH_BASELINE), s, doc, durationS, opts);
       return { ok: true, duration_s: durationS, baseline: v.results, tables: [v.table], warnings };
     }
     const results: Record<string, Wrk | number | null> = {};
@@ -318,8 +326,8 @@ export async function run(opts: BenchOptions): Promise<Record<string, unknown>> 
     step('koor_put_full_long', () => wrkCpu(koorFull.pid, `${koorFull.url}/api/state/bench/put/0`, s.put, TAIL_LONG_S));
     step('bare_put_memory', () => wrkCpu(bare.pid, `${bare.url}/api/state/bench/put/0`, s.put, durationS));
     step('koor_publish', () => wrkCpu(koorFull.pid, koorFull.url, s.publish, durationS));
-    const versus = process.env.KOOR_BENCH_BASELINE ? await againstBaseline(path.resolve(process.env.KOOR_BENCH_BASELINE), koorFull, s, durationS, opts) : null;
     await koorFull.stop();
+    const versus = process.env.KOOR_BENCH_BASELINE ? await againstBaseline(path.resolve(process.env.KOOR_BENCH_BASELINE), s, doc, durationS, opts) : null;
     procs.splice(procs.indexOf(koorFull), 1);
     const koorNormal = await spawnKoor(['--auth-token', TOKEN, '--sync', 'normal']);
     procs.push(koorNormal);
