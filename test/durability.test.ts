@@ -1,5 +1,7 @@
+import path from 'node:path';
 import t from 'tap';
 import { spawnServer, tempDir } from './helpers/server.js';
+import { attachStrace, ensureStrace } from './helpers/strace.js';
 
 /** Max time each phase may take (bounded load loops). */
 const PHASE_MS = 1500;
@@ -158,4 +160,34 @@ t.test('SIGKILL mid-flight: every acknowledged message is in its recipient inbox
   }
   const lost = acked.filter((a) => got.get(a.id) !== a.body);
   t.same(lost, [], `all ${acked.length} acknowledged messages kept (${got.size} stored)`);
+});
+
+t.test('--sync full: the WAL is on disk before each acknowledged write; --sync normal leaves it to checkpoints (SQLite)', async (t) => {
+  const strace = ensureStrace();
+  if ('skip' in strace) {
+    t.skip(`needs strace: ${strace.skip}`);
+    return;
+  }
+  const PUTS = 20;
+  const syncs: Record<string, { data: number; full: number }> = {};
+  for (const sync of ['full', 'normal'] as const) {
+    const dir = tempDir(t);
+    // On SQLite whatever the suite's backend: the WAL is SQLite's.
+    const srv = await spawnServer(['--data-dir', dir, '--database', '', '--sync', sync]);
+    t.teardown(() => srv.child.kill('SIGKILL'));
+    await (await fetch(`${srv.url}/api/state/sync/warm`, { method: 'PUT', body: '{}' })).arrayBuffer();
+    const trace = await attachStrace(strace.path, srv.child.pid!, ['fsync', 'fdatasync'], path.join(dir, 'strace.out'));
+    // One connection, one PUT at a time: each is its own commit.
+    for (let i = 0; i < PUTS; i++) {
+      const r = await fetch(`${srv.url}/api/state/sync/k${i}`, { method: 'PUT', body: JSON.stringify({ i }) });
+      t.equal(r.status, 200);
+      await r.arrayBuffer();
+    }
+    const lines = await trace.stop();
+    const wal = lines.filter((l) => /\b(fsync|fdatasync)\(\d+<[^>]*data\.db-wal>\)\s+=\s+0/.test(l));
+    syncs[sync] = { data: wal.filter((l) => /fdatasync\(/.test(l)).length, full: wal.filter((l) => /\bfsync\(/.test(l)).length };
+  }
+  t.ok(syncs.full!.data + syncs.full!.full >= PUTS, `--sync full: ${syncs.full!.data} fdatasync + ${syncs.full!.full} fsync of the WAL for ${PUTS} acknowledged PUTs`);
+  t.ok(syncs.full!.data >= PUTS, 'by fdatasync: the WAL mostly overwrites itself, its mtime need not reach the disk at each commit');
+  t.ok(syncs.normal!.data + syncs.normal!.full < PUTS / 4, `--sync normal: ${syncs.normal!.data + syncs.normal!.full} syncs of the WAL for ${PUTS} PUTs`);
 });

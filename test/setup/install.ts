@@ -1,7 +1,8 @@
 /**
  * `npm run test:setup`, which npm test runs once before the test files: installs the Debian
  * packages some tests drive for real — chromium (dashboard browser tests), postgresql (cluster mode and the
- * cluster pass), nginx (deploy recipes), faketime (a wall-clock step of a running server) — with one apt-get update and one apt-get install of
+ * cluster pass), nginx (deploy recipes), faketime (a wall-clock step of a running server), strace (the syncs
+ * behind a durable write) — with one apt-get update and one apt-get install of
  * those that are absent, when this is root (bounded; it waits for a dpkg lock held by another apt
  * run); and the pinned Claude Code and Codex clients (npm, into gitignored test-output/claude-code/ and
  * test-output/codex/, never dependencies of the package: ~360 and ~400 MB a user's npm install must
@@ -17,8 +18,9 @@ import { CODEX_PACKAGE, installCodex } from '../helpers/codex.js';
 import { FAKETIME } from '../helpers/faketime.js';
 import { NGINX } from '../helpers/nginx.js';
 import { POSTGRESQL } from '../helpers/postgres.js';
+import { STRACE } from '../helpers/strace.js';
 
-/** apt-get update + install of all four on a fresh machine. */
+/** apt-get update + install of all of them on a fresh machine. */
 const INSTALL_BUDGET_MS = 10 * 60_000;
 /** A machine that has just booted may still be running its own apt for a while. */
 const LOCK_WAIT_S = 180;
@@ -28,7 +30,7 @@ const CODEX_BUDGET_MS = 5 * 60_000;
 
 try {
   const started = Date.now();
-  const results = await aptInstall([CHROMIUM, POSTGRESQL, NGINX, FAKETIME], INSTALL_BUDGET_MS, LOCK_WAIT_S);
+  const results = await aptInstall([CHROMIUM, POSTGRESQL, NGINX, FAKETIME, STRACE], INSTALL_BUDGET_MS, LOCK_WAIT_S);
   for (const [pkg, why] of results) if (why !== null) process.stderr.write(`# tests that need ${pkg} will skip: ${why}\n`);
   const cc = await installClaudeCode(CLAUDE_CODE_BUDGET_MS);
   if (cc !== null) process.stderr.write(`# tests that drive ${CLAUDE_CODE_PACKAGE} will skip: ${cc}\n`);
