@@ -54,6 +54,7 @@ export interface Config {
   maxBodyBytes: number;
   /** Deadline of one writer RPC, ms. */
   rpcDeadlineMs: number;
+  readDeadlineMs: number;
   /** Max writer RPCs in flight before RESOURCE_EXHAUSTED. */
   rpcMaxInFlight: number;
   /** Byte budget of the front-process state cache. */
@@ -146,6 +147,7 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'rateLimitAdmin', flag: 'rate-limit-admin', env: 'KOOR_RATE_LIMIT_ADMIN', file: 'rate_limit_admin', kind: 'int', def: '0', help: '1 = the operator (server token, open mode) is rate-limited too' },
   { key: 'maxBodyBytes', flag: 'max-body-bytes', env: 'KOOR_MAX_BODY_BYTES', file: 'max_body_bytes', kind: 'bytes', def: '10485760', help: 'request body cap in bytes (suffixes k, m)' },
   { key: 'rpcDeadlineMs', flag: 'rpc-deadline', env: 'KOOR_RPC_DEADLINE', file: 'rpc_deadline', kind: 'duration', def: '5s', help: 'deadline of one write' },
+  { key: 'readDeadlineMs', flag: 'read-deadline', env: 'KOOR_READ_DEADLINE', file: 'read_deadline', kind: 'duration', def: '10s', help: 'deadline of one database read, cluster mode (past it 503)' },
   { key: 'rpcMaxInFlight', flag: 'rpc-max-in-flight', env: 'KOOR_RPC_MAX_IN_FLIGHT', file: 'rpc_max_in_flight', kind: 'posint', def: '20000', help: 'writes in flight before 503' },
   { key: 'cacheBytes', flag: 'cache-bytes', env: 'KOOR_CACHE_BYTES', file: 'cache_bytes', kind: 'bytes', def: '64m', help: 'state read cache budget in bytes' },
   { key: 'poolThreads', flag: 'pool-threads', env: 'KOOR_POOL_THREADS', file: 'pool_threads', kind: 'posint', def: '2', help: 'worker threads for CPU jobs' },

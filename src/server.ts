@@ -79,7 +79,7 @@ async function startOn(backend: Backend, config: Config, log: Logger, undo: Arra
   const uptimeMs = (): number => performance.now() - started;
   const { writer, pool } = await startThreads(backend, config, log, undo);
   // The domains' readers over the read side the backend opened (a statement that does not prepare fails here too).
-  const readers = await backend.open(log).then(readersOf).catch((e: unknown) => {
+  const readers = await backend.open(log).then((side) => readersOf(side, config.readDeadlineMs)).catch((e: unknown) => {
     throw new ConfigError(`failed to open database ${backend.label}: ${(e as Error).message}`);
   });
   const hub = new Hub({ maxEvents: config.wsBufferEvents, maxBytes: config.wsBufferBytes }, slowConsumerLogger(log.child({ component: 'ws' })));

@@ -54,9 +54,48 @@ export interface SqliteReaders extends Readers {
   events: SyncEventsReader;
 }
 
-/** The readers over what a backend opened. */
-export function readersOf(side: ReadSide): Readers {
-  return side.kind === 'sqlite' ? sqliteReaders(side.db) : pgReaders(side.sql, side.snapshots);
+/**
+ * The readers over what a backend opened. On PostgreSQL every read is bounded by `deadlineMs`
+ * (--read-deadline): a read queued while the client reconnects to a database that is slow to come
+ * back, or waiting on a lock, is answered 503 then instead of holding its request open.
+ */
+export function readersOf(side: ReadSide, deadlineMs = 0): Readers {
+  if (side.kind === 'sqlite') return sqliteReaders(side.db);
+  const readers = pgReaders(side.sql, side.snapshots);
+  return deadlineMs > 0 ? withDeadline(readers, deadlineMs) : readers;
+}
+
+/** Each reader's promises bounded by `ms`: past it, READ_TIMEOUT (503 database unavailable). */
+function withDeadline(readers: Readers, ms: number): Readers {
+  const out: Record<string, unknown> = {};
+  for (const [name, reader] of Object.entries(readers)) {
+    if (reader === null) {
+      out[name] = null;
+      continue;
+    }
+    const bounded: Record<string, unknown> = {};
+    for (const [method, fn] of Object.entries(reader as Record<string, unknown>)) {
+      bounded[method] =
+        typeof fn === 'function'
+          ? (...args: unknown[]) => {
+              const r: unknown = fn(...args);
+              return r instanceof Promise ? deadline(r, ms) : r;
+            }
+          : fn;
+    }
+    out[name] = bounded;
+  }
+  return out as unknown as Readers;
+}
+
+function deadline<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(Object.assign(new Error(`PostgreSQL did not answer a read within ${ms / 1000} s`), { code: 'READ_TIMEOUT' })), ms);
+    timer.unref();
+  });
+  p.catch(() => {}); // its own failure after the deadline answered is nobody's
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
 }
 
 /** The readers written once, over either backend's `Reads`. */

@@ -5,11 +5,12 @@
 
 /**
  * A broken or restarting PostgreSQL (cluster mode): SQLSTATE classes of connection failures,
- * shutdown and recovery, too many connections, and postgres.js's socket errors.
+ * shutdown and recovery, too many connections, postgres.js's socket errors, and a read past
+ * --read-deadline (src/domains/readers.ts).
  */
 export function isDatabaseUnavailable(err: unknown): boolean {
   const e = err as { code?: unknown } | null;
   const code = typeof e?.code === 'string' ? e.code : '';
   if (code.startsWith('08') || code === '57P01' || code === '57P02' || code === '57P03' || code === '53300') return true;
-  return ['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED', 'CONNECT_TIMEOUT'].includes(code);
+  return ['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED', 'CONNECT_TIMEOUT', 'READ_TIMEOUT'].includes(code);
 }

@@ -148,6 +148,37 @@ if ('skipped' in started) {
     t.equal(await replay(a!.url, EVENTS), 'replayed', 'a replay: answered again');
   });
 
+  t.test('a read the database holds up answers 503 at --read-deadline, and the next one 200', async (t) => {
+    const c = await spawnServer(['--database', database, '--read-deadline', '1500ms']);
+    spawned.push(c);
+    t.equal((await reads.plain(c.url)).status, 200, 'answered before');
+    const locker = openPg(database, { max: 1, name: 'koor-test-locker' });
+    let release!: () => void;
+    const released = new Promise<void>((r) => (release = r));
+    const locked = locker.begin(async (tx) => {
+      await tx`LOCK TABLE instances IN ACCESS EXCLUSIVE MODE`;
+      await released;
+    });
+    try {
+      await waitUntil('the lock held', async () => (await admin`SELECT count(*)::int AS n FROM pg_locks l JOIN pg_stat_activity a USING (pid) WHERE a.application_name = 'koor-test-locker' AND l.mode = 'AccessExclusiveLock' AND l.granted`)[0]!.n >= 1);
+      const t0 = Date.now();
+      const r = await reads.plain(c.url);
+      const took = Date.now() - t0;
+      t.ok(unavailable(r), `503 database unavailable (${r.status} ${r.text})`);
+      t.ok(took >= 1000 && took < 8000, `at the deadline, not before and not held: ${took} ms`);
+    } finally {
+      release();
+      await locked.catch(() => {});
+      await locker.end({ timeout: 1 });
+    }
+    t.equal((await reads.plain(c.url)).status, 200, 'the lock gone, the next read answers 200');
+    alive(t, c, 'the node');
+    // Gone before the next test, which counts the nodes' LISTEN sessions.
+    const gone = new Promise((r) => c.child.once('exit', r));
+    c.child.kill('SIGKILL');
+    await gone;
+  });
+
   t.test('PostgreSQL restarted under read load on two nodes: no node dies, reads answer 200 or 503 and come back; LISTEN and the lead come back', async (t) => {
     const nodes = [a!, b!];
     if (!nodes.every((n, i) => alive(t, n, `node ${i}, before`))) return;
