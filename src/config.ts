@@ -54,6 +54,7 @@ export interface Config {
   maxBodyBytes: number;
   /** Deadline of one writer RPC, ms. */
   rpcDeadlineMs: number;
+  /** Deadline of one database read in cluster mode, ms: past it 503 (src/domains/readers.ts). */
   readDeadlineMs: number;
   /** Max writer RPCs in flight before RESOURCE_EXHAUSTED. */
   rpcMaxInFlight: number;

@@ -213,11 +213,12 @@ export class StateService {
 
   /**
    * A transaction whose compare fails against what is committed now, and whose failure branch
-   * only reads, is answered here, from the reader, without a trip through the writer: it would
-   * have written nothing, yet waited for a batch and its commit (issue 47: 16 clients contending
-   * on one counter spent most of their time, and the writer most of its batches, on such losers).
-   * The reader sees every commit (so every acknowledged write, and the versions a client can have
-   * learnt); the decision is the transaction's at this instant, as a GET now would see the keys.
+   * only reads, is answered here, as a GET would be (the cache, the reader on a miss), without a
+   * trip through the writer: it would have written nothing, yet waited for a batch and its commit
+   * (issue 47: 16 clients contending on one counter spent most of their time, and the writer most
+   * of its batches, on such losers). A GET sees every acknowledged write and every version a
+   * client can have learnt; the decision is the transaction's at this instant, as a GET now would
+   * see the keys.
    * A compare that holds here is decided again by the writer, inside its transaction. Null: go to
    * the writer (a compare held, or the failure branch writes or publishes).
    */
