@@ -3,7 +3,7 @@
  * (bench/fanout/baseline.ts), both separate processes, in one run:
  *
  *   publish     durable REST publishes/s, 50 connections, no subscribers
- *               (koor: SQLite commit with synchronous=FULL before the 200; baseline: memory)
+ *               (koor: SQLite commit, its WAL synced, before the 200; baseline: memory)
  *   fanout N    the same drive with N = 10, 100, 1000 WebSocket subscribers living in
  *               SUB_PROCS separate subscriber processes (bench/fanout/subscriber.ts);
  *               deliveries/s = frames received by all subscribers / time
@@ -669,7 +669,7 @@ export async function run(opts: BenchOptions): Promise<Record<string, unknown>> 
         "cross-checked against the ws package). 'cores' = CPU used during the measured run (1.00 = one core busy).",
     );
     notes.push('srv us/dlv = server CPU per delivered frame (whole process, publish handling included); cpu eff = baseline us/dlv / koor us/dlv (1.00 = koor spends no more CPU per delivery than bare uWS).');
-    notes.push("publish row: koor commits every event to SQLite (synchronous=FULL) before its 200; the baseline keeps nothing, so that koor/base is durable vs memory, not a goal.");
+    notes.push("publish row: koor commits every event to SQLite (the WAL synced at each commit) before its 200; the baseline keeps nothing, so that koor/base is durable vs memory, not a goal.");
     notes.push(`Baseline slow-socket budget: uWS maxBackpressure ${fmtInt(baselineBackpressure)} B with closeOnBackpressureLimit (≈ koor's ${KOOR_SOFT_BUFFER_BYTES / 1024} KiB uWS soft limit + ${KOOR_BUFFER_EVENTS} queued events).`);
     for (const r of stallRuns) {
       const f = r.stalled_fate;

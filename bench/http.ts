@@ -5,7 +5,7 @@
  * that is not counted), back to back, for:
  *   get      GET /api/state/bench/doc (1 KB JSON, 200)
  *   get_304  the same with If-None-Match: the current ETag (304, no body)
- *   put      PUT 1 KB JSON spread over 1000 keys (koor: durable, synchronous=FULL; baseline: Map)
+ *   put      PUT 1 KB JSON spread over 1000 keys (koor: durable, the WAL synced at each commit; baseline: Map)
  * Goals (2 cores): koor GET >= 0.8x baseline; durable PUT >= 40,000/s.
  *
  *   npm run bench -- http [--quick]

@@ -507,7 +507,7 @@ export async function run(opts: BenchOptions): Promise<Record<string, unknown>> 
       tables: [...tables, ...(versus ? [versus.table] : []), ...scale.tables],
       warnings,
       notes: [
-        'Fan-out: koor publishes are durable (SQLite, synchronous=FULL) before they fan out; Redis pub/sub keeps nothing. Deliveries/s counts frames received by the subscribers; when core 1 (publisher + subscribers) is saturated it sets the pace for both, and the server CPU per delivery (cpu ratio = Redis µs / koor µs) is the comparison that stays meaningful.',
+        'Fan-out: koor publishes are durable (SQLite, the WAL synced at each commit) before they fan out; Redis pub/sub keeps nothing. Deliveries/s counts frames received by the subscribers; when core 1 (publisher + subscribers) is saturated it sets the pace for both, and the server CPU per delivery (cpu ratio = Redis µs / koor µs) is the comparison that stays meaningful.',
         'Floors: bare uWS PUT into a Map (memory only) is the HTTP floor of any PUT on this stack; uWS+SQLite FULL/NORMAL upserts the PUTs of one event-loop turn in one transaction in the same thread (no auth, no history, no thread hop) and answers after COMMIT: no koor PUT can beat its floor, so a floor below its Redis reference means that goal is out of reach of uWS+SQLite on one core. The writer-thread floors do the same upserts in a worker thread (the batch gathered while the previous one commits, one message each way): the least the shape koor is built to (uWS front, one SQLite writer thread) costs.',
         'Fan-out against bare uWS app.publish at 10/100/1000 subscribers and the stalled-subscriber cost are measured by `npm run bench -- events`.',
       ],

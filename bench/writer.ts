@@ -1,6 +1,6 @@
 /**
  * The durable write path alone, without HTTP (STYLE: bench the hot paths alone), to tell where
- * PUT throughput goes. 1 KB state.put spread over 1000 keys, WAL + synchronous=FULL, real file:
+ * PUT throughput goes. 1 KB state.put spread over 1000 keys, WAL synced at each commit (--sync full), real file:
  *   dispatcher  the writer's own dispatcher (createDispatcher) in this thread: batches of B
  *               envelopes, one commit each. The storage ceiling (SQLite + fsync + the schema).
  *   rpc         the real WriterClient: worker thread, MessagePort, group commit, with N callers
@@ -180,7 +180,7 @@ export async function run(opts: BenchOptions): Promise<Record<string, unknown>> 
     }
     const tables: BenchTable[] = [
       {
-        title: `Writer alone: 1 KB state.put over ${PUT_KEYS} keys, WAL + synchronous=FULL, ${durationS}s per point${opts.quick ? ' (quick)' : ''}`,
+        title: `Writer alone: 1 KB state.put over ${PUT_KEYS} keys, WAL synced at each commit, ${durationS}s per point${opts.quick ? ' (quick)' : ''}`,
         columns: ['layer', 'batch / in flight', 'puts/s', 'p50 ms', 'p99 ms', 'cpu us/put', 'main cores', 'writer cores', 'written B/put', 'io stall %', 'other cores', 'failed'],
         rows: [
           ...BATCH_SIZES.map((b) => {

@@ -25,7 +25,7 @@ export interface Peer {
 }
 
 export const DURABILITY: Record<PeerKind, string> = {
-  koor: '--sync full: SQLite WAL fsync (synchronous=FULL) per commit before the reply',
+  koor: '--sync full: the SQLite WAL synced (fdatasync) at each commit before the reply',
   etcd: 'WAL fsync before the reply (etcd default)',
   redis: 'appendonly yes, appendfsync always: AOF fsync before the reply',
   nats: 'JetStream file store, NOT fsync\'d per put (2.9: written to the OS, fsync every 2 min)',
