@@ -1,8 +1,11 @@
-/** `p`, or a rejection once `ms` passed: "<what> took longer than N s" (the timer never keeps the process alive). */
-export function within<T>(p: Promise<T> | T, ms: number, what: string): Promise<T> {
+/**
+ * `p`, or a rejection once `ms` passed: "<what> took longer than N s", with `code` when given (the
+ * timer never keeps the process alive).
+ */
+export function within<T>(p: Promise<T> | T, ms: number, what: string, code?: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} took longer than ${ms / 1000} s`)), ms);
+    timer = setTimeout(() => reject(Object.assign(new Error(`${what} took longer than ${ms / 1000} s`), code === undefined ? {} : { code })), ms);
     timer.unref();
   });
   return Promise.race([Promise.resolve(p), timeout]).finally(() => clearTimeout(timer));

@@ -3,6 +3,7 @@ import type { ReadSide } from '../backend/backend.js';
 import { pgReads, sqliteReads, type Reads } from '../backend/reads.js';
 import type { TxClient } from '../shared/pg-tx.js';
 import type { ReadDb } from '../store.js';
+import { within } from '../within.js';
 import { stateReader, type StateReader } from './state/reader.js';
 import { instanceReader, type InstanceReader } from './instances/reader.js';
 import { pgEventsReader, sqliteEventsReader, type EventsReader, type SyncEventsReader } from './events/reader.js';
@@ -79,7 +80,7 @@ function withDeadline(readers: Readers, ms: number): Readers {
         typeof fn === 'function'
           ? (...args: unknown[]) => {
               const r: unknown = fn(...args);
-              return r instanceof Promise ? deadline(r, ms) : r;
+              return r instanceof Promise ? within(r, ms, 'a PostgreSQL read', 'READ_TIMEOUT') : r;
             }
           : fn;
     }
@@ -88,15 +89,6 @@ function withDeadline(readers: Readers, ms: number): Readers {
   return out as unknown as Readers;
 }
 
-function deadline<T>(p: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(Object.assign(new Error(`PostgreSQL did not answer a read within ${ms / 1000} s`), { code: 'READ_TIMEOUT' })), ms);
-    timer.unref();
-  });
-  p.catch(() => {}); // its own failure after the deadline answered is nobody's
-  return Promise.race([p, late]).finally(() => clearTimeout(timer));
-}
 
 /** The readers written once, over either backend's `Reads`. */
 function readersOver(db: Reads): Omit<Readers, 'events' | 'syncEvents'> {
