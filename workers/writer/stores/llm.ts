@@ -38,7 +38,6 @@ async function spendOf(tx: Pick<Tx, 'get'>, scope: string, start: string): Promi
   return spendRow(await tx.get<SpendRow>(SPEND[kind], value, value, start));
 }
 
-/** LLM usage records and the budgets they count towards (issue 32). */
 /**
  * Sessions that ended lately, and whose agent they were: a client may export a request's telemetry
  * after its session's end hook unbound it (Codex flushes its OTLP batch at exit, after SessionEnd),
@@ -49,6 +48,7 @@ async function spendOf(tx: Pick<Tx, 'get'>, scope: string, start: string): Promi
 const ENDED_KEEP = 1000;
 const ENDED_MS = 10 * 60_000;
 
+/** LLM usage records and the budgets they count towards (issue 32). */
 export function llmStore(events: EventStore) {
   const ended = new Map<string, { instance_id: string; project: string; at: number }>();
   const endedOwner = (sessionId: string): { instance_id: string; project: string } | undefined => {
