@@ -195,6 +195,15 @@ async function fanout(dir: string, count: number, durationS: number, warnings: s
   }
 }
 
+/** PUTs the document a server is to serve at /api/state/bench/doc; its ETag. */
+async function putDoc(base: string, headers: Record<string, string>, doc: string): Promise<string> {
+  const r = await fetch(`${base}/api/state/bench/doc`, { method: 'PUT', headers: { ...headers, 'Content-Type': 'application/json' }, body: doc });
+  const etag = r.headers.get('etag') ?? '';
+  await r.arrayBuffer();
+  if (r.status !== 200) throw new Error(`PUT doc: HTTP ${r.status}`);
+  return etag;
+}
+
 /**
  * This build's hot rows against another build's (KOOR_BENCH_BASELINE): two servers started
  * together with the same flags, both on core 0, each row run A B B A so drift hits both alike:
@@ -215,11 +224,7 @@ async function againstBaseline(
     pin(koor.pid, 0);
     pin(base.pid, 0);
     // Same document, same version: the same ETag, so the 304 script fits both.
-    const etags = await Promise.all([koor, base].map(async (p) => {
-      const r = await fetch(`${p.url}/api/state/bench/doc`, { method: 'PUT', headers: { Authorization: `Bearer ${TOKEN}`, 'Content-Type': 'application/json' }, body: doc });
-      await r.arrayBuffer();
-      return r.headers.get('etag');
-    }));
+    const etags = await Promise.all([koor, base].map((p) => putDoc(p.url, { Authorization: `Bearer ${TOKEN}` }, doc)));
     if (etags[0] !== etags[1]) throw new Error(`baseline: ETag ${etags[1]} against ${etags[0]}`);
     const rows: Array<[string, string, string, number]> = [
       ['GET, auth on', '/api/state/bench/doc', s.koorGet, CONNECTIONS],
@@ -288,15 +293,8 @@ export async function run(opts: BenchOptions): Promise<Record<string, unknown>> 
     procs.push(bare);
     for (const p of procs) pin(p.pid, 0);
     // The documents both servers serve.
-    const putDoc = async (base: string, headers: Record<string, string>) => {
-      const r = await fetch(`${base}/api/state/bench/doc`, { method: 'PUT', headers: { ...headers, ...json }, body: doc });
-      const etag = r.headers.get('etag') ?? '';
-      await r.arrayBuffer();
-      if (r.status !== 200) throw new Error(`PUT doc: HTTP ${r.status}`);
-      return etag;
-    };
-    const koorEtag = await putDoc(koorFull.url, auth);
-    const bareEtag = await putDoc(bare.url, {});
+    const koorEtag = await putDoc(koorFull.url, auth, doc);
+    const bareEtag = await putDoc(bare.url, {}, doc);
     const s = {
       koorGet: script(tmp.dir, 'koor-get', { method: 'GET', headers: auth }),
       bareGet: script(tmp.dir, 'bare-get', { method: 'GET', headers: {} }),
