@@ -24,7 +24,13 @@ const COMMIT_FAILURES = 3;
  * integer slot read and written with Atomics (sequentially consistent), unlike the figures.
  */
 const STARTED_THROUGH = 4;
-const CHECKPOINTS_AT = 5;
+/**
+ * The newest state revision committed (SQLite: the one writer's), published after each COMMIT
+ * and before the batch's replies leave, with Atomics like STARTED_THROUGH: the front answers a
+ * lost compare with it instead of reading it from SQLite (issue 47). -1 until one is published.
+ */
+const COMMITTED_REVISION = 5;
+const CHECKPOINTS_AT = 6;
 export const CHECKPOINT_KINDS = ['background', 'tail', 'inline'] as const;
 export type CheckpointKind = (typeof CHECKPOINT_KINDS)[number];
 const BATCH_BUCKETS_AT = CHECKPOINTS_AT + CHECKPOINT_KINDS.length;
@@ -32,7 +38,9 @@ const COMMIT_BUCKETS_AT = BATCH_BUCKETS_AT + BATCH_SIZE_BUCKETS.length + 1;
 const SLOTS = COMMIT_BUCKETS_AT + COMMIT_SECONDS_BUCKETS.length + 1;
 
 export function createWriterStatsBuffer(): SharedArrayBuffer {
-  return new SharedArrayBuffer(SLOTS * Float64Array.BYTES_PER_ELEMENT);
+  const buffer = new SharedArrayBuffer(SLOTS * Float64Array.BYTES_PER_ELEMENT);
+  new BigInt64Array(buffer, COMMITTED_REVISION * BigInt64Array.BYTES_PER_ELEMENT, 1)[0] = -1n;
+  return buffer;
 }
 
 function bucketOf(bounds: readonly number[], v: number): number {
@@ -52,10 +60,12 @@ export interface HistogramSnapshot {
 export class WriterStatsView {
   private readonly a: Float64Array;
   private readonly started: BigInt64Array;
+  private readonly revision: BigInt64Array;
 
   constructor(buffer: SharedArrayBuffer) {
     this.a = new Float64Array(buffer);
     this.started = new BigInt64Array(buffer, STARTED_THROUGH * BigInt64Array.BYTES_PER_ELEMENT, 1);
+    this.revision = new BigInt64Array(buffer, COMMITTED_REVISION * BigInt64Array.BYTES_PER_ELEMENT, 1);
   }
 
   /** Writer side: one transaction of `envelopes` committed (or failed) after `seconds`. */
@@ -77,6 +87,16 @@ export class WriterStatsView {
   /** Front side: envelopes with an id above this have not begun to run (see STARTED_THROUGH). */
   get startedThrough(): number {
     return Number(Atomics.load(this.started, 0));
+  }
+
+  /** Writer side: `revision` is the newest state revision committed (set at start-up, then after each COMMIT that took one). */
+  publishRevision(revision: number): void {
+    Atomics.store(this.revision, 0, BigInt(revision));
+  }
+
+  /** Front side: the newest state revision the writer committed (see COMMITTED_REVISION); -1 until a writer published one. */
+  get committedRevision(): number {
+    return Number(Atomics.load(this.revision, 0));
   }
 
   /** Writer side: a WAL checkpoint finished. */

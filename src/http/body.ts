@@ -27,8 +27,14 @@ export function readBody(ctx: Ctx, capBytes: number): Promise<Buffer> {
         reject(fail('BODY_TOO_LARGE'));
         return;
       }
-      // uWS neuters the ArrayBuffer after this callback: copy it.
-      if (ab.byteLength > 0) chunks.push(Buffer.from(ab.slice(0)));
+      // uWS neuters the ArrayBuffer after this callback: copy it, into a buffer of its own (not a
+      // slice of the pool, which a structured clone would copy whole) left uninitialised (ab.slice
+      // zero-fills first).
+      if (ab.byteLength > 0) {
+        const copy = Buffer.allocUnsafeSlow(ab.byteLength);
+        copy.set(new Uint8Array(ab));
+        chunks.push(copy);
+      }
       if (isLast) resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total));
     });
   });

@@ -36,6 +36,7 @@ export const JSON_MAX_DEPTH = 64;
  * no parse: invalid JSON is for the parser to refuse.
  */
 export function jsonTooDeep(bytes: Uint8Array, max = JSON_MAX_DEPTH): boolean {
+  if (fewBrackets(bytes, max)) return false;
   let depth = 0;
   let inString = false;
   for (let i = 0; i < bytes.length; i++) {
@@ -50,6 +51,18 @@ export function jsonTooDeep(bytes: Uint8Array, max = JSON_MAX_DEPTH): boolean {
   }
   return false;
 }
+
+/**
+ * At most `max` opening brackets in all, so nothing nests deeper: the usual body is answered by a
+ * few native scans (Buffer's indexOf), ~70 ns for 1 KB against ~1.2 µs for the byte loop in JS.
+ */
+function fewBrackets(bytes: Uint8Array, max: number): boolean {
+  const b = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let n = 0;
+  for (const c of BRACKETS) for (let i = b.indexOf(c); i !== -1; i = b.indexOf(c, i + 1)) if (++n > max) return false;
+  return true;
+}
+const BRACKETS = [0x7b, 0x5b] as const;
 
 /**
  * `GET /api/state` page size when `limit` is absent: the largest page, so clients of the original

@@ -53,6 +53,15 @@ t.test('transactions', async (t) => {
     const before = await calls();
     for (let i = 0; i < 20; i++) t.equal((await json(await txn(lost))).succeeded, false);
     t.ok((await calls()) - before < 20, `20 lost compares with a read-only failure branch: ${(await calls()) - before} writer calls (background jobs included)`);
+    // A change no reply told the front of (a key expiring, swept by the writer) is in the revision too.
+    const revisionNow = async () => Number((await fetch(u('/api/state?prefix=tx/'))).headers.get('x-koor-revision'));
+    const beforeExpiry = await revisionNow();
+    await fetch(u('/api/state/tx/brief'), { method: 'PUT', body: Buffer.from('1') as unknown as BodyInit, headers: { 'x-koor-ttl': '50ms' } });
+    const until = Date.now() + 10_000;
+    while ((await revisionNow()) < beforeExpiry + 2 && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+    const swept = await revisionNow();
+    t.equal(swept, beforeExpiry + 2, 'the key was written, then swept with its expire change');
+    t.equal((await json(await txn(lost))).revision, swept, 'a lost compare after the sweep says its revision');
     // A failure branch that writes goes through the writer, and says where the keys are too.
     const w = await json(await txn({ compare: [{ key: 'tx/a', version: 7 }], failure: [{ op: 'put', key: 'tx/lost', value: 1 }] }));
     t.match(w, { succeeded: false, results: [{ op: 'put', key: 'tx/lost', version: 1 }], current: [{ key: 'tx/a', version: 1, hash }] });
@@ -105,6 +114,10 @@ t.test('transactions', async (t) => {
     t.equal(await (await fetch(u('/api/state/fz0/gone'))).text(), '"here"', 'so was the delete');
     t.same(await json(await fetch(u('/api/events/history?topic=fz.undone'))), [], 'and the publish');
     t.equal((await fetch(u('/api/state?prefix=fz'))).headers.get('x-koor-revision'), newest, 'no revision was taken');
+    // Nor does a lost compare answered without the writer say one was (on SQLite the writer
+    // publishes the newest revision it committed: the refused op's savepoint gave back two).
+    const lostAfter = await json(await txn({ compare: [{ key: 'fz0/gone', version: 99 }], success: [{ op: 'put', key: 'fz0/gone', value: 1 }], failure: [{ op: 'get', key: 'fz0/gone' }] }));
+    t.same([lostAfter.succeeded, String(lostAfter.revision)], [false, newest], 'a lost compare says the newest revision, not one given back');
     // X-Koor-Fence applies to every put and delete of the request; the holder's own fence passes.
     const stale = await txn({ success: [{ op: 'delete', key: 'fz/out' }] }, { 'x-koor-fence': String(lease.fence - 1) });
     t.equal(stale.status, 409, 'a delete with an outdated fence from the header');

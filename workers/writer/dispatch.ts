@@ -5,6 +5,7 @@ import { writerMethods, type MethodOptions } from './methods.js';
 import { CommitOutcomeUnknown, type Driver, type Tx } from './sql.js';
 import { AUDIT_INSERT, auditEntry, insertAuditRows, type AuditRow } from './stores/audit.js';
 import { FIRST, priorResult, recordResult } from './idempotency.js';
+import { changesMark, rollBackChanges } from './stores/changes.js';
 import { storageNow } from './time.js';
 
 /** Where the dispatcher reports unexpected failures (the writer's pino logger). */
@@ -84,6 +85,8 @@ export function createDispatcher(driver: Driver, opts: MethodOptions & { log?: F
         return REPLAY;
       }
     }
+    // A failed envelope's savepoint gives back the revisions it took (SQLite hands them out again).
+    const mark = changesMark();
     try {
       let replayed = false;
       const exec = async () => {
@@ -100,6 +103,7 @@ export function createDispatcher(driver: Driver, opts: MethodOptions & { log?: F
       const res = await tx.savepoint(exec);
       return replayed ? { id: env.id, ok: true, res, replayed: true } : { id: env.id, ok: true, res };
     } catch (e) {
+      rollBackChanges(mark);
       if (driver.unavailable(e) || driver.full(e)) throw e;
       methodFailed = true;
       if (e instanceof Fault) return failReply(env.id, e);

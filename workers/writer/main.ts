@@ -3,6 +3,7 @@ import { STORAGE_PROBE_MS } from '../../src/shared/limits.js';
 import { Periodic } from '../../src/shared/periodic.js';
 import { rateLimited } from '../../src/shared/rate-limited.js';
 import { createDispatcher } from './dispatch.js';
+import { committedRevision, readCommittedRevision } from './stores/changes.js';
 import { CommitOutcomeUnknown, type Driver } from './sql.js';
 import { writerThread } from './startup.js';
 
@@ -45,6 +46,24 @@ const opened = await open();
 if (opened === null) process.exit(1);
 const driver = opened!;
 const dispatcher = createDispatcher(driver, thread.options);
+/**
+ * SQLite: this writer is the only one, so the newest revision it committed is the store's, and
+ * the front reads it from shared memory (schemas/rpc/writer-stats.ts). Published before `ready`
+ * and after each batch, before its replies. PostgreSQL: other nodes commit too; not published.
+ */
+let publishesRevision = false;
+if (driver.dialect === 'sqlite') {
+  try {
+    await driver.transaction(async (tx) => {
+      await readCommittedRevision(tx);
+    });
+    publishesRevision = true;
+    stats.publishRevision(committedRevision());
+  } catch (err) {
+    // Left unpublished (-1): the front reads the revision from the database, as in cluster mode.
+    log.warn({ err }, 'newest revision not read at start: the front reads it from the database');
+  }
+}
 const maxBatch = startup.limits.max_batch_envelopes;
 const queue: unknown[] = [];
 let running = false;
@@ -104,6 +123,7 @@ async function pump(): Promise<void> {
     // The storage state first: a client told 507 finds /health degraded already.
     const failedFull = commitError !== undefined && driver.full(commitError);
     if (failedFull !== storageFull && (failedFull || (commitError === undefined && driver.wrote()))) setStorageFull(failedFull, commitError);
+    if (publishesRevision) stats.publishRevision(committedRevision());
     // Replies leave only after COMMIT returned: an acknowledged write is durable. One message
     // per batch: one structured clone and one wake-up of the front thread.
     if (replies.length > 0) port.postMessage(replies);

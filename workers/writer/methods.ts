@@ -16,7 +16,7 @@ import { retentionStore } from './stores/system.js';
 import { ruleStore } from './stores/rules.js';
 import { specStore } from './stores/specs.js';
 import { stateStore } from './stores/state.js';
-import { pruneChanges } from './stores/changes.js';
+import { endChanges, pruneChanges } from './stores/changes.js';
 import { txnStore } from './stores/txn.js';
 import { taskStore } from './stores/tasks.js';
 import { templateStore } from './stores/templates.js';
@@ -190,5 +190,11 @@ export function writerMethods(driver: Driver, opts: MethodOptions = {}) {
     'tokens.rekey': tokens.rekey,
     'tokens.revoke': tokens.revoke,
   };
-  return { handlers, endBatch: (committed: boolean) => state.endBatch(committed) };
+  return {
+    handlers,
+    endBatch: (committed: boolean) => {
+      state.endBatch(committed);
+      endChanges(committed);
+    },
+  };
 }

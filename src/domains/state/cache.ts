@@ -68,7 +68,21 @@ export class StateCache {
 
   set(key: string, value: Uint8Array, version: number, hash: string, contentType: string, revision = 0, expiresAt = 0): CachedValue {
     const entry = cachedValue(value, version, hash, contentType, revision, expiresAt);
-    this.delete(key);
+    const old = this.map.get(key);
+    if (old !== undefined) {
+      const size = entrySize(key, value);
+      if (size <= this.maxEntryBytes && size <= this.budgetBytes) {
+        // A key written again keeps its place, marked as a read marks it (the hand moves it to
+        // the end when it passes): one Map write instead of a delete and an insert per write,
+        // and no deleted slot left in the table for V8 to compact away (issue 47).
+        entry.used = true;
+        this.map.set(key, entry);
+        this.bytes += size - entrySize(key, old.value);
+        while (this.bytes > this.budgetBytes && this.evictOldest());
+        return entry;
+      }
+      this.delete(key);
+    }
     this.insert(key, entry);
     return entry;
   }

@@ -1,4 +1,5 @@
 import { STATE_CHANGES_CHANNEL } from '../../../schemas/rpc/cluster.js';
+import { NEWEST_REVISION } from '../../../schemas/db/tables/state.js';
 import { dialects, sql, type Tx } from '../sql.js';
 
 /** What a change log row says besides its revision and topic (issue 31). */
@@ -18,9 +19,46 @@ const LOG = dialects({
 const CUTOFF = sql('SELECT id FROM state_changes ORDER BY id DESC LIMIT 1 OFFSET ?');
 const PRUNE = sql('DELETE FROM state_changes WHERE id IN (SELECT id FROM state_changes WHERE id <= ? ORDER BY id LIMIT ?)');
 
+/** The newest revision the transaction now running took (0: none yet). */
+let takenInTx = 0;
+/** The newest revision committed, as far as this writer knows (SQLite: it is the only one). */
+let committed = 0;
+
 /** Appends one change; its revision. */
-export function logChange(tx: Tx, topic: string, type: ChangeType, version: number, hash: string, contentType: string, by: string): Promise<number> {
-  return tx.insert(LOG, topic, type, version, hash, contentType, by);
+export async function logChange(tx: Tx, topic: string, type: ChangeType, version: number, hash: string, contentType: string, by: string): Promise<number> {
+  const id = await tx.insert(LOG, topic, type, version, hash, contentType, by);
+  if (id > takenInTx) takenInTx = id;
+  return id;
+}
+
+/**
+ * The end of a batch transaction: a committed one's revisions are the newest committed; a rolled
+ * back one's were never taken (SQLite hands them out again).
+ */
+export function endChanges(didCommit: boolean): void {
+  if (didCommit && takenInTx > committed) committed = takenInTx;
+  takenInTx = 0;
+}
+
+/** Where the running transaction's revisions stand: taken before a savepoint, given back after its rollback. */
+export const changesMark = (): number => takenInTx;
+export function rollBackChanges(mark: number): void {
+  takenInTx = mark;
+}
+
+/** The newest revision committed, as far as this writer knows (see readCommittedRevision). */
+export function committedRevision(): number {
+  return committed;
+}
+
+/**
+ * Reads the newest revision committed from the database (the writer's start). From then on
+ * logChange and endChanges keep it: every SQLite change goes through logChange. PostgreSQL's
+ * writes take their revisions in SQL, and other nodes commit too: not kept there.
+ */
+export async function readCommittedRevision(tx: Tx): Promise<number> {
+  committed = Math.max(committed, (await tx.get<{ id: number }>(NEWEST_REVISION))?.id ?? 0);
+  return committed;
 }
 
 /** Deletes up to `chunk` of the oldest changes beyond the newest `keep` (called repeatedly). */
