@@ -21,7 +21,7 @@
 import fs from 'node:fs';
 import WebSocket from 'ws';
 import { NATS_BUCKET, kvSubject, natsSetup, revision } from './ops.js';
-import { Http, Nats, Redis, b64, type Resp } from './proto.js';
+import { Http, HttpConn, Nats, Redis, b64, type Resp } from './proto.js';
 
 import type { PeerKind } from './ops.js';
 export type { PeerKind };
@@ -201,12 +201,14 @@ type Cas = (cur: { value: number; rev: string }) => Promise<boolean>;
 async function casClients(spec: Spec, n: number): Promise<{ read: () => Promise<{ value: number; rev: string }>; cas: Cas[]; close: () => void; learnsOnConflict: boolean }> {
   switch (spec.peer) {
     case 'koor': {
-      const h = new Http(spec.port, n);
+      // One hand-read connection per client (HttpConn): node:http was the limit of this row.
+      const conns = await Promise.all(Array.from({ length: n }, () => HttpConn.connect(spec.port)));
+      const c0 = conns[0]!;
       const read = async () => {
-        const r = await h.request('GET', `/api/state/${CAS_KEY}`);
+        const r = await c0.request('GET', `/api/state/${CAS_KEY}`);
         return { value: Number(r.body.toString()), rev: String(r.headers['x-koor-version']) };
       };
-      const cas: Cas = async (cur) => {
+      const cas = (h: HttpConn): Cas => async (cur) => {
         const r = await h.json<{ succeeded: boolean; results: Array<{ version?: number; value?: unknown }> }>('POST', '/api/txn', {
           compare: [{ key: CAS_KEY, version: Number(cur.rev) }],
           success: [{ op: 'put', key: CAS_KEY, value: cur.value + 1 }],
@@ -223,18 +225,19 @@ async function casClients(spec: Spec, n: number): Promise<{ read: () => Promise<
         cur.rev = String(res.version);
         return false;
       };
-      await h.request('PUT', `/api/state/${CAS_KEY}`, '0');
-      return { read, cas: Array.from({ length: n }, () => cas), close: () => h.close(), learnsOnConflict: true };
+      await c0.request('PUT', `/api/state/${CAS_KEY}`, '0');
+      return { read, cas: conns.map(cas), close: () => conns.forEach((c) => c.close()), learnsOnConflict: true };
     }
     case 'etcd': {
-      const h = new Http(spec.port, n);
+      const conns = await Promise.all(Array.from({ length: n }, () => HttpConn.connect(spec.port)));
+      const c0 = conns[0]!;
       type Kv = { mod_revision: string; value: string };
       const read = async () => {
-        const r = await h.json<{ kvs: Kv[] }>('POST', '/v3/kv/range', { key: b64(CAS_KEY) });
+        const r = await c0.json<{ kvs: Kv[] }>('POST', '/v3/kv/range', { key: b64(CAS_KEY) });
         const kv = r.json.kvs[0]!;
         return { value: Number(Buffer.from(kv.value, 'base64').toString()), rev: kv.mod_revision };
       };
-      const cas: Cas = async (cur) => {
+      const cas = (h: HttpConn): Cas => async (cur) => {
         const r = await h.json<{ succeeded?: boolean; header: { revision: string }; responses: Array<{ response_range?: { kvs: Kv[] } }> }>('POST', '/v3/kv/txn', {
           compare: [{ key: b64(CAS_KEY), target: 'MOD', result: 'EQUAL', mod_revision: cur.rev }],
           success: [{ request_put: { key: b64(CAS_KEY), value: b64(String(cur.value + 1)) } }],
@@ -251,8 +254,8 @@ async function casClients(spec: Spec, n: number): Promise<{ read: () => Promise<
         cur.rev = kv.mod_revision;
         return false;
       };
-      await h.json('POST', '/v3/kv/put', { key: b64(CAS_KEY), value: b64('0') });
-      return { read, cas: Array.from({ length: n }, () => cas), close: () => h.close(), learnsOnConflict: true };
+      await c0.json('POST', '/v3/kv/put', { key: b64(CAS_KEY), value: b64('0') });
+      return { read, cas: conns.map(cas), close: () => conns.forEach((c) => c.close()), learnsOnConflict: true };
     }
     case 'redis': {
       const conns = await Promise.all(Array.from({ length: n }, () => Redis.connect(spec.port)));
