@@ -25,4 +25,6 @@ if [ "$(id -u)" != 0 ] || ! id postgres >/dev/null 2>&1; then
   exit 0
 fi
 echo "# Cluster pass: test/http, test/mcp, test/cli/coord, inbox and state-watch on 3 nodes per server, one PostgreSQL ($pg_ctl)"
-KOOR_TEST_BACKEND=cluster exec test/tap-pass.sh dist/test/http dist/test/mcp dist/test/cli/coord.test.js dist/test/cli/inbox.test.js dist/test/cli/state-watch.test.js
+# Two files at a time here (three in the main pass, package.json's tap.jobs): each file's server is
+# three nodes and the balancer on the one PostgreSQL, on a 2-core machine.
+KOOR_TEST_BACKEND=cluster exec test/tap-pass.sh --jobs=2 dist/test/http dist/test/mcp dist/test/cli/coord.test.js dist/test/cli/inbox.test.js dist/test/cli/state-watch.test.js

@@ -19,7 +19,7 @@ if [ "$count" -eq 0 ] || [ "$count" -gt 3 ]; then
   exit "$status"
 fi
 echo "# rerunning the failed test file(s) once, alone:" $failed
-if npx tap $failed; then
+if npx tap --jobs=1 $failed; then
   echo "# FLAKY (failed, then passed when run again alone):" $failed
   exit 0
 fi
