@@ -36,7 +36,11 @@ export const JSON_MAX_DEPTH = 64;
  * no parse: invalid JSON is for the parser to refuse.
  */
 export function jsonTooDeep(bytes: Uint8Array, max = JSON_MAX_DEPTH): boolean {
-  if (fewBrackets(bytes, max)) return false;
+  return !fewBrackets(bytes, max) && jsonTooDeepByScan(bytes, max);
+}
+
+/** jsonTooDeep's answer by the byte scan alone (brackets outside strings, counted as they nest). */
+export function jsonTooDeepByScan(bytes: Uint8Array, max: number): boolean {
   let depth = 0;
   let inString = false;
   for (let i = 0; i < bytes.length; i++) {
