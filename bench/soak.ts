@@ -232,8 +232,18 @@ async function soakPhase(name: PhaseName, nodes: KoorNode[], plan: Plan, pg: Pos
     }
   })();
 
+  // What each node retains at the start of the steady window, after a full collection (memory flat).
+  const retainedAt = async () => Promise.all(nodes.map((n) => n.retained()));
+  const retainedStart = (async () => {
+    await injecting;
+    const wait = phase.t0 + plan.steadyFromS * 1000 - performance.now();
+    if (wait > 0) await sleep(wait);
+    return retainedAt();
+  })().catch(() => nodes.map(() => null));
+
   let drained = false;
   let trafficEnd = 0;
+  let retained: { start: Array<{ rss: number; anon: number } | null>; end: Array<{ rss: number; anon: number } | null> } | undefined;
   try {
     const limit = plan.durationS * 1000 + GRACE_MS + 30_000;
     await withTimeout(Promise.all([injecting, ...loops]), limit, `${name}: traffic`);
@@ -254,6 +264,8 @@ async function soakPhase(name: PhaseName, nodes: KoorNode[], plan: Plan, pg: Pos
       ...watchers.map((s) => s.reach(maxRevision, DRAIN_MS)),
       ...[...inboxes].map(([agent, s]) => s.reach(max(rec.messagesTo.get(agent) ?? []), DRAIN_MS)),
     ]);
+    // ... and at its end, once the streams caught up.
+    retained = { start: await retainedStart, end: await retainedAt() };
   } finally {
     clearInterval(slowTimer);
     clearInterval(progress);
@@ -270,7 +282,7 @@ async function soakPhase(name: PhaseName, nodes: KoorNode[], plan: Plan, pg: Pos
   const tasks = await checkTasks(verdicts, rec, c, drained);
   checkHolds(verdicts, rec, performance.now());
   checkNodes(verdicts, nodes);
-  const resources = checkResources(verdicts, samples.mem, samples.disk, plan.steadyFromS, Math.min(plan.durationS, trafficEnd), nodes.length);
+  const resources = checkResources(verdicts, samples.mem, samples.disk, plan.steadyFromS, Math.min(plan.durationS, trafficEnd), nodes.length, retained);
 
   const streamStats = (kind: string, ss: Stream[], valuesPruned = 0) => ({
     streams: ss.length,
