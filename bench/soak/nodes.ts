@@ -112,7 +112,9 @@ export class KoorNode {
    * HeapProfiler.collectGarbage): what it retains, not the garbage its heap holds until the next
    * full collection. Under the soak's load V8 let the old generation grow by 90-110 MiB of
    * garbage in 20 s without a full collection (heap used 100 -> 14 MiB once one ran), which the
-   * window's medians took for growth. Null when the process or its inspector is not there.
+   * window's medians took for growth. The main thread's heap is collected (the inspector's
+   * isolate); the writer's and the pool's threads keep theirs. Null when the process or its
+   * inspector is not there.
    */
   async retained(): Promise<{ rss: number; anon: number } | null> {
     const pid = this.pid;
