@@ -1,6 +1,6 @@
 import t from 'tap';
 import fc from 'fast-check';
-import { jsonTooDeep, jsonTooDeepByScan } from '../../src/shared/limits.js';
+import { jsonTooDeep, jsonTooDeepByScan } from '../../src/shared/json-depth.js';
 
 t.test('jsonTooDeep: nesting past the limit, brackets in strings ignored', async (t) => {
   const nested = (n: number) => Buffer.from('['.repeat(n) + ']'.repeat(n));

@@ -1,4 +1,5 @@
-import { JSON_MAX_DEPTH, jsonTooDeep } from '../../src/shared/limits.js';
+import { jsonTooDeep } from '../../src/shared/json-depth.js';
+import { JSON_MAX_DEPTH } from '../../src/shared/limits.js';
 import { Num, parseLossless, stringifyLossless, type LosslessValue } from './lossless-json.js';
 
 type Obj = { [k: string]: LosslessValue };
