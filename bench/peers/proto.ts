@@ -2,8 +2,8 @@
  * Minimal clients for bench/peers (loopback only, no npm dependency): NATS (text protocol with
  * headers, request/reply through one inbox subscription), RESP (Redis, one command in flight
  * per call, pushes for SUBSCRIBE) and keep-alive HTTP/1.1 over node:http, or read by hand where
- * the generator must be cheap (HttpConn). Each is just enough for
- * the peers scenarios; every wait is bounded by the caller's timeout.
+ * the generator must be cheap (HttpConn). Each is just enough for the peers scenarios; every wait
+ * is bounded by the caller's timeout.
  */
 import http from 'node:http';
 import net from 'node:net';
@@ -312,6 +312,8 @@ export class Http {
 export class HttpConn {
   private buf: Buffer = Buffer.alloc(0);
   private waiting: { resolve: (r: { status: number; headers: Record<string, string>; body: Buffer }) => void; reject: (e: Error) => void } | null = null;
+  /** Settles when the request in flight has its reply (or failed): the next one is sent then. */
+  private turn: Promise<void> = Promise.resolve();
 
   private constructor(
     private readonly sock: net.Socket,
@@ -395,7 +397,6 @@ export class HttpConn {
     );
     return reply;
   }
-  private turn: Promise<void> = Promise.resolve();
 
   async json<T>(method: string, path: string, body?: unknown): Promise<{ status: number; json: T }> {
     const r = await this.request(method, path, body === undefined ? undefined : JSON.stringify(body));

@@ -89,7 +89,7 @@ export class WriterStatsView {
     return Number(Atomics.load(this.started, 0));
   }
 
-  /** Writer side: `revision` is the newest state revision committed (set at start-up, then after each COMMIT that took one). */
+  /** Writer side: `revision` is the newest state revision committed (at start-up, then after each batch, before its replies). */
   publishRevision(revision: number): void {
     Atomics.store(this.revision, 0, BigInt(revision));
   }

@@ -49,7 +49,7 @@ export class StateService {
     private readonly pool: PoolClient,
     cacheBytes: number,
     /** Other processes write to the database too (cluster mode): no value is kept across requests. */
-    private readonly othersWrite = false,
+    othersWrite = false,
   ) {
     this.cache = new StateCache(othersWrite ? 0 : cacheBytes);
     writer.onUncertain(() => this.cache.clear());
@@ -256,12 +256,13 @@ export class StateService {
    * The store's newest revision for a reply that also shows `rows`. On SQLite the writer keeps it
    * in shared memory (published after each COMMIT, before its replies: issue 47, where 16 clients
    * on one counter spent a tenth of the server's CPU reading it for each lost compare); a row
-   * the reader saw committed before the writer published its batch raises it to that row's. In
-   * cluster mode other nodes commit too: read from the database.
+   * the reader saw committed before the writer published its batch raises it to that row's.
+   * Unpublished (-1) on PostgreSQL, where other nodes commit too, or when the writer could not
+   * read it at its start: read from the database.
    */
   private newestRevision(rows: Iterable<CachedValue | undefined>): Awaitable<number> {
     const published = this.writer.batches.committedRevision;
-    if (this.othersWrite || published < 0) return this.reader.newestRevision();
+    if (published < 0) return this.reader.newestRevision();
     let n = published;
     for (const r of rows) if (r && Number(r.revisionText) > n) n = Number(r.revisionText);
     return n;
