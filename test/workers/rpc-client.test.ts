@@ -51,7 +51,10 @@ t.test('issue 48: a write the writer had begun is answered with its outcome, nev
 
 t.test('HTTP write past its deadline → 503 JSON', async (t) => {
   const s = await startTestServer(t, { rpcDeadlineMs: 100 });
-  const blocker = s.writer.call('sys.sleep', { ms: 500 }, { deadlineMs: 5000 });
+  // The writer is held far past the PUT's 100-ms deadline, so the front's own sweep answers it
+  // first even on a loaded machine: held 500 ms, a front whose timers ran late under three test
+  // files at once let the writer reach the expired envelope and refuse it itself (also a 503).
+  const blocker = s.writer.call('sys.sleep', { ms: 3000 }, { deadlineMs: 5000 });
   const r = await put(`${s.url}/api/state/slow`, 'x');
   t.equal(r.status, 503);
   t.equal(r.headers.get('retry-after'), '1');
