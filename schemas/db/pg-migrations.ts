@@ -250,4 +250,9 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
     name: "where a session's clone last synced, so an edit of a file another agent let go since asks for a pull first (issue 44)",
     sql: 'ALTER TABLE hook_sessions ADD COLUMN IF NOT EXISTS synced_event bigint NOT NULL DEFAULT 0;',
   },
+  {
+    version: 15,
+    name: 'no audit index by timestamp: every audited write paid for it, retention by age walks the oldest by id (issue 47)',
+    sql: 'DROP INDEX audit_log_timestamp;',
+  },
 ];

@@ -10,6 +10,7 @@ import { FIRST_MIGRATIONS } from './sqlite-migrations-first.js';
 import { createTable } from './table.js';
 import { BUDGETS } from './tables/llm.js';
 import { TASK_CHECKPOINTS } from './tables/tasks.js';
+import { AUDIT_LOG } from './tables/audit.js';
 import { STATE, STATE_CHANGES } from './tables/state.js';
 import { HOOK_SESSIONS } from './tables/hooks.js';
 import { IDEMPOTENCY_KEYS } from './tables/idempotency.js';
@@ -152,5 +153,21 @@ export const MIGRATIONS: readonly Migration[] = [
       const cols = db.prepare("SELECT name FROM pragma_table_info('hook_sessions')").all() as Array<{ name: string }>;
       if (!cols.some((c) => c.name === 'synced_event')) db.prepare('ALTER TABLE hook_sessions ADD COLUMN synced_event INTEGER NOT NULL DEFAULT 0').run();
     },
+  },
+  {
+    version: 20,
+    name: 'the change log and the audit log without AUTOINCREMENT (their newest row is never pruned), the audit log without its timestamp index: three pages fewer in a PUT commit (issue 47)',
+    sql: [
+      `ALTER TABLE state_changes RENAME TO state_changes_before_20;
+      ALTER TABLE audit_log RENAME TO audit_log_before_20;`,
+      createTable(STATE_CHANGES, 'sqlite'),
+      createTable(AUDIT_LOG, 'sqlite'),
+      `INSERT INTO state_changes (id, topic, type, version, hash, content_type, updated_by)
+        SELECT id, topic, type, version, hash, content_type, updated_by FROM state_changes_before_20 ORDER BY id;
+      INSERT INTO audit_log (id, timestamp, actor, action, resource, detail, outcome)
+        SELECT id, timestamp, actor, action, resource, detail, outcome FROM audit_log_before_20 ORDER BY id;
+      DROP TABLE state_changes_before_20;
+      DROP TABLE audit_log_before_20;`,
+    ].join('\n'),
   },
 ];

@@ -52,6 +52,8 @@ if ('skipped' in started) {
     return out;
   }
   const newestEvent = async (url: string): Promise<number> => ((await (await fetch(`${url}/api/events/history?last=1`)).json()) as Array<{ id: number }>)[0]!.id;
+  /** The store-wide revision of a state write (its X-Koor-Revision). */
+  const putRevision = async (url: string, key: string): Promise<number> => Number((await send(url, 'PUT', `/api/state/${key}`, '{}', { 'content-type': 'application/json' })).headers.get('x-koor-revision'));
   const compare = (t: Tap.Test, a: Record<string, string>, b: Record<string, string>, what: string) => {
     for (const p of READS) t.equal(b[p], a[p], `${what}: ${p}`);
   };
@@ -60,6 +62,7 @@ if ('skipped' in started) {
     const dataDir = tempDir(t);
     const sqliteServer = await startTestServer(t, { dataDir });
     await populate(sqliteServer.url);
+    const revision = await putRevision(sqliteServer.url, 'rev/a');
     const before = await answers(sqliteServer.url);
     const newest = await newestEvent(sqliteServer.url);
     await sqliteServer.close();
@@ -72,6 +75,7 @@ if ('skipped' in started) {
     t.equal(e.id, newest + 1, 'the next event id');
     const task = (await (await send(node.url, 'POST', '/api/tasks', { project: 'proj', title: 'third' })).json()) as { id: number };
     t.equal(task.id, 3, 'the next task id');
+    t.equal(await putRevision(node.url, 'rev/b'), revision + 1, 'the next state revision');
     // Once more into the same (now full) database: refused, nothing changed.
     const again = await runServer(['--database', database, '--migrate-from', path.join(dataDir, 'data.db'), '--bind', '127.0.0.1:0', '--dashboard-bind', ''], { timeoutMs: 30_000 });
     t.equal(again.code, 1, 'a second migration exits 1');
@@ -85,11 +89,12 @@ if ('skipped' in started) {
     const database = await freshDatabase(pg, 'copy');
     const node = await startTestServer(t, { database });
     await populate(node.url);
+    const revision = await putRevision(node.url, 'rev/a');
     const fromCluster = await answers(node.url);
     const newest = await newestEvent(node.url);
     const r = await fetch(`${node.url}/api/admin/backup`);
     t.equal(r.status, 200);
-    t.equal(r.headers.get('x-koor-state-keys'), '2', 'the snapshot counts its keys');
+    t.equal(r.headers.get('x-koor-state-keys'), '3', 'the snapshot counts its keys');
     const dir = tempDir(t);
     const file = path.join(dir, 'backup.db');
     fs.writeFileSync(file, Buffer.from(await r.arrayBuffer()));
@@ -100,6 +105,7 @@ if ('skipped' in started) {
     compare(t, fromCluster, await answers(s.url), 'restored on SQLite');
     const e = (await (await send(s.url, 'POST', '/api/events/publish', { topic: 'copy.next' })).json()) as { id: number };
     t.equal(e.id, newest + 1, 'event ids continue on SQLite too');
+    t.equal(await putRevision(s.url, 'rev/b'), revision + 1, 'state revisions too (SQLite: from the newest change copied)');
   });
 
   t.test('a live restore in cluster mode replaces the data under every node; subscribers resume on it', async (t) => {

@@ -232,6 +232,22 @@ t.test('audit entries and agent-metric buckets are bounded by count as well as b
   t.ok(m.retention.agent_metrics_pruned >= 10);
 });
 
+t.test('audit entries past their age go oldest first, all but the newest, whose id the next entry follows (issue 47)', async (t) => {
+  const s = await startTestServer(t, { auditRetentionMs: 1000, pruneIntervalMs: 3_600_000 }, { oneNode: 'the pass is run on one node' });
+  for (let i = 0; i < 6; i++) await put(s.url, `aged/${i}`, '{}');
+  const audit = async () => (await json(await fetch(`${s.url}/api/audit?limit=1000`))) as Array<{ id: number; resource: string }>;
+  const written = await audit();
+  t.ok(written.length >= 6, `six entries written: ${written.length}`);
+  // Timestamps have whole seconds: past the second after the last entry's, every one is older than 1 s.
+  await new Promise((r) => setTimeout(r, 2_100));
+  await s.retention.runPass();
+  const left = await audit();
+  t.same(left.map((e) => e.id), [written[0]!.id], 'only the newest entry stays (its id is where the next goes on)');
+  await put(s.url, 'aged/next', '{}');
+  const next = (await audit())[0]!;
+  t.same([next.resource.endsWith('aged/next'), next.id > written[0]!.id], [true, true], `the next entry's id follows: ${next.id} after ${written[0]!.id}`);
+});
+
 t.test('a bounded soak of the mixed write mix: the data dir plateaus (issue 34)', async (t) => {
   if (sqliteOnly(t, 'the data dir on disk')) return;
   const dir = tempDir(t);

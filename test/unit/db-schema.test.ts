@@ -22,6 +22,8 @@ function describe(db: Db): Record<string, unknown> {
       {
         columns: info(`table_xinfo(${name})`),
         withoutRowid: info(`table_list(${name})`)[0]!.wr,
+        // AUTOINCREMENT or a plain rowid (issue 47): the one thing table_xinfo does not show.
+        autoincrement: /AUTOINCREMENT/i.test(String(db.prepare<[string], string>("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?").pluck().get(name))),
         foreignKeys: info(`foreign_key_list(${name})`),
         indexes: info(`index_list(${name})`)
           .filter((i) => i.origin === 'c')
@@ -62,4 +64,33 @@ t.test('the check sees a difference: a column declared with another default fail
   for (const table of changed) if (table.onlyIn !== 'pg') declared.exec(createTable(table, 'sqlite'));
   t.notSame(describe(declared).state, describe(migrated).state);
   t.same(describe(declared).specs, describe(migrated).specs, 'the others still agree');
+});
+
+t.test('v20 (issue 47): a file from before keeps its change log and audit log, whose ids go on from the newest', async (t) => {
+  const db = new Database(':memory:');
+  const v20 = MIGRATIONS.findIndex((m) => m.version === 20);
+  for (const m of MIGRATIONS.slice(0, v20)) {
+    db.exec(m.sql);
+    m.run?.(db);
+  }
+  // As v19 left a file: both logs AUTOINCREMENT (state_changes made by the declaration of the time).
+  db.exec(`DROP TABLE state_changes;
+    CREATE TABLE state_changes (id INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT NOT NULL, type TEXT NOT NULL, version INTEGER NOT NULL,
+      hash TEXT NOT NULL DEFAULT '', content_type TEXT NOT NULL DEFAULT '', updated_by TEXT NOT NULL DEFAULT '')`);
+  const change = db.prepare("INSERT INTO state_changes (topic, type, version) VALUES (?, 'put', 1)");
+  const audit = db.prepare("INSERT INTO audit_log (timestamp, action) VALUES ('2026-11-26 08:00:00', ?)");
+  for (let i = 0; i < 5; i++) {
+    change.run(`s:k${i}`);
+    audit.run(`a${i}`);
+  }
+  db.exec('DELETE FROM state_changes WHERE id <= 2; DELETE FROM audit_log WHERE id <= 3');
+  const m = MIGRATIONS[v20]!;
+  db.exec(m.sql);
+  t.same(db.prepare('SELECT id, topic FROM state_changes ORDER BY id').all(), [3, 4, 5].map((id) => ({ id, topic: `s:k${id - 1}` })), 'the change log kept, revisions unchanged');
+  t.same(db.prepare('SELECT id, action FROM audit_log ORDER BY id').all(), [4, 5].map((id) => ({ id, action: `a${id - 1}` })), 'the audit log kept, ids unchanged');
+  t.equal(Number(change.run('s:next').lastInsertRowid), 6, 'the next revision follows the newest');
+  t.equal(Number(db.prepare("INSERT INTO audit_log (timestamp, action) VALUES ('2026-11-26 08:00:01', 'next')").run().lastInsertRowid), 6, 'the next audit id follows the newest');
+  t.same(db.prepare("SELECT name FROM sqlite_sequence WHERE name IN ('state_changes', 'audit_log')").all(), [], 'no sequence rows left to rewrite');
+  t.same(db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'audit_log'").all(), [], 'no audit index');
+  db.close();
 });

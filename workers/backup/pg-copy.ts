@@ -171,6 +171,9 @@ export async function pgIntoSqlite(sql: Sql, dest: string): Promise<CopyCounts> 
           }
         }
         for (const name of COUNTERS) {
+          // A counter table without AUTOINCREMENT (state_changes, issue 47) goes on from its newest row, copied above.
+          const sqlText = db.prepare("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?").pluck().get(name) as string;
+          if (!/AUTOINCREMENT/i.test(sqlText)) continue;
           const [c] = await tx<{ value: number }[]>`SELECT value FROM koor_counters WHERE name = ${name}`;
           const value = c?.value ?? 0;
           const up = db.prepare('UPDATE sqlite_sequence SET seq = max(seq, ?) WHERE name = ?').run(value, name);

@@ -5,7 +5,8 @@ import type { Table } from '../table.js';
 export const AUDIT_LOG: Table = {
   name: 'audit_log',
   columns: {
-    id: { type: 'int', id: 'log' },
+    /** Retention never deletes the newest entry (workers/writer/stores/system.ts): so no AUTOINCREMENT on SQLite. */
+    id: { type: 'int', id: 'log', newestKept: true },
     timestamp: { type: 'text' },
     actor: { type: 'text', default: "''" },
     action: { type: 'text' },
@@ -14,16 +15,17 @@ export const AUDIT_LOG: Table = {
     outcome: { type: 'text', default: "'success'" },
   },
   /**
-   * Retention by age finds the oldest by timestamp. No index by actor or action (issue 33: they
-   * cost every audited write two more b-tree inserts, and no query used them: a listing filtered
-   * by actor walks the log newest first, bounded by audit_keep).
+   * No indexes. Not by actor or action (issue 33: they cost every audited write two more b-tree
+   * inserts, and no query used them: a listing filtered by actor walks the log newest first,
+   * bounded by audit_keep). Not by timestamp (issue 47: a page in every audited commit): entries
+   * are written in time order, so retention by age walks the oldest by id, and a span's counts
+   * (`timestamp >= ? OR ? IS NULL`) scanned the table with the index too.
    */
-  indexes: [{ name: 'audit_log_timestamp', on: 'timestamp' }],
 };
 
-/** The newest audit entry's id (0 or no row before the first): SQLite's AUTOINCREMENT sequence, PostgreSQL's identity. */
+/** The newest audit entry's id (0 or no row before the first): retention keeps the newest row. */
 export const NEWEST_AUDIT = dialects({
-  sqlite: "SELECT seq AS id FROM sqlite_sequence WHERE name = 'audit_log'",
+  sqlite: 'SELECT max(id) AS id FROM audit_log',
   pg: 'SELECT coalesce(max(id), 0) AS id FROM audit_log',
 });
 

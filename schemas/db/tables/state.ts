@@ -62,8 +62,8 @@ export const STATE_HISTORY: Table = {
 export const STATE_CHANGES: Table = {
   name: 'state_changes',
   columns: {
-    /** The revision. */
-    id: { type: 'int', id: 'counter' },
+    /** The revision. Retention keeps the newest STATE_CHANGES_KEEP (at least one): so no AUTOINCREMENT on SQLite. */
+    id: { type: 'int', id: 'counter', newestKept: true },
     topic: { type: 'text' },
     type: { type: 'text' },
     version: { type: 'int' },
@@ -73,8 +73,8 @@ export const STATE_CHANGES: Table = {
   },
 };
 
-/** The newest revision ever handed out (no row before the first). */
+/** The newest revision ever handed out (no row before the first): the newest row is never pruned. */
 export const NEWEST_REVISION = dialects({
-  sqlite: "SELECT seq AS id FROM sqlite_sequence WHERE name = 'state_changes'",
+  sqlite: 'SELECT max(id) AS id FROM state_changes',
   pg: "SELECT value AS id FROM koor_counters WHERE name = 'state_changes'",
 });

@@ -6,8 +6,9 @@ import { dialects, sql, type Tx } from '../sql.js';
 export type ChangeType = 'put' | 'delete' | 'expire';
 
 /**
- * The revision taken, the change logged and every node woken, in one statement: SQLite's
- * AUTOINCREMENT; on PostgreSQL the `state_changes` counter row, taken under the write lock, so
+ * The revision taken, the change logged and every node woken, in one statement: SQLite's rowid
+ * (the largest + 1: pruning never deletes the newest change, so none is handed out twice, and no
+ * AUTOINCREMENT sequence row is rewritten in every commit; issue 47); on PostgreSQL the `state_changes` counter row, taken under the write lock, so
  * revisions are gapless and commit in order (as event ids: schemas/db/tables/events.ts).
  */
 const LOG = dialects({
@@ -61,9 +62,12 @@ export async function readCommittedRevision(tx: Tx): Promise<number> {
   return committed;
 }
 
-/** Deletes up to `chunk` of the oldest changes beyond the newest `keep` (called repeatedly). */
+/**
+ * Deletes up to `chunk` of the oldest changes beyond the newest `keep` (called repeatedly). The
+ * newest is always kept: its revision is where SQLite's next one continues.
+ */
 export async function pruneChanges(tx: Tx, keep: number, chunk: number): Promise<{ deleted: number; more: boolean }> {
-  const last = (await tx.get<{ id: number }>(CUTOFF, keep))?.id;
+  const last = (await tx.get<{ id: number }>(CUTOFF, Math.max(1, keep)))?.id;
   if (last === undefined) return { deleted: 0, more: false };
   const deleted = await tx.run(PRUNE, last, chunk);
   return { deleted, more: deleted === chunk };

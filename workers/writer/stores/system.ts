@@ -7,12 +7,17 @@ type M = WriterMethods;
 /**
  * Chunks of rows older than a time, oldest first: ties broken as SQLite's index walk does (by id
  * for the logs); agent_metrics has no insertion order on PostgreSQL, so by its primary key there.
+ * The audit log has no timestamp index (issue 47): its entries are written in time order, so the
+ * oldest by id that are older than the time go, never the newest entry (its id is where the next
+ * continues: schemas/db/tables/audit.ts). An entry stamped later than one after it (a clock set
+ * back) holds those behind it until it is old too; the count limit still bounds the log.
  */
 const PRUNE = {
-  audit_log: dialects({
-    sqlite: 'DELETE FROM audit_log WHERE id IN (SELECT id FROM audit_log WHERE timestamp < ? ORDER BY timestamp LIMIT ?)',
-    pg: 'DELETE FROM audit_log WHERE id IN (SELECT id FROM audit_log WHERE timestamp < ? ORDER BY timestamp, id LIMIT ?)',
-  }),
+  audit_log: sql(
+    `WITH cutoff (at) AS (SELECT CAST(? AS text))
+     DELETE FROM audit_log WHERE id IN (SELECT id FROM audit_log WHERE id < (SELECT max(id) FROM audit_log) ORDER BY id LIMIT ?)
+       AND timestamp < (SELECT at FROM cutoff)`,
+  ),
   llm_usage: dialects({
     sqlite: 'DELETE FROM llm_usage WHERE id IN (SELECT id FROM llm_usage WHERE created_at < ? ORDER BY created_at LIMIT ?)',
     pg: 'DELETE FROM llm_usage WHERE id IN (SELECT id FROM llm_usage WHERE created_at < ? ORDER BY created_at, id LIMIT ?)',
@@ -30,7 +35,7 @@ const PRUNE = {
   }),
 };
 
-/** Past the newest `keep` rows (parameters: keep, chunk): the logs by id, which only grows. */
+/** Past the newest `keep` rows (parameters: keep, chunk; keep ≥ 1, so the newest stays): the logs by id, which only grows. */
 const TRIM_LOG = (table: 'audit_log' | 'llm_usage') => sql(`DELETE FROM ${table} WHERE id IN (SELECT id FROM ${table} WHERE id <= (SELECT max(id) FROM ${table}) - ? ORDER BY id LIMIT ?)`);
 const TRIM = { audit_log: TRIM_LOG('audit_log'), llm_usage: TRIM_LOG('llm_usage') };
 /** Agent-metric buckets (a table its own count bounds: a count is cheap) and the oldest `n` of them. */
