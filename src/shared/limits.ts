@@ -134,7 +134,10 @@ export const STORAGE_PROBE_MS = 2000;
  * Pages it no longer holds come back from the OS page cache, or from the WAL.
  */
 export const WRITER_PAGE_CACHE_KIB = 2048;
-/** The WAL is checkpointed (PASSIVE) after a batch once it is larger than this, bytes. */
+/**
+ * The WAL restarts once this much of it is written (frames, not the file's size), bytes; it is
+ * copied back into the data file in steps of an eighth before that (workers/writer/sqlite/driver.ts).
+ */
 export const WRITER_WAL_CHECKPOINT_BYTES = 8 * 1024 * 1024;
 /** The WAL file is truncated back to this after a checkpoint, bytes: what a full disk must give back is at most this. */
 export const WRITER_JOURNAL_LIMIT_BYTES = 8 * 1024 * 1024;

@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { Statement } from 'better-sqlite3';
 import type { CheckpointKind } from '../../../schemas/rpc/writer-stats.js';
@@ -20,43 +21,59 @@ export function sqliteDriver(
   sync: 'full' | 'normal' = 'full',
   onCheckpoint: (kind: CheckpointKind) => void = () => {},
 ): Driver {
-  const wal = `${db.name}-wal`;
-  const walSync = syncWalOnCommit(db, wal, sync);
+  const walSync = syncWalOnCommit(db, `${db.name}-wal`, sync);
   /** Rows changed by the transaction in progress (or the last one). */
   let changed = 0;
-  /** The checkpointer thread (started at the first checkpoint), and where its checkpoint is. */
+  /** The checkpointer thread (started at the first checkpoint), and whether it is checkpointing now. */
   let checkpointer: Worker | null = null;
-  let background: 'idle' | 'running' | 'done' = 'idle';
+  let running = false;
+  /** Batches since the last step started. */
+  let batches = 0;
+  /** A step started once the WAL was full: when it is done, this thread copies what came since. */
+  let fullStep: 'none' | 'running' | 'done' = 'none';
   /** The checkpointer thread died (it could not start, or failed): this thread checkpoints, as before it existed. */
   let noCheckpointer = false;
-  const startCheckpointer = (): void => {
+  const startCheckpointer = (full: boolean): void => {
+    fullStep = full ? 'running' : 'none';
+    batches = 0;
     if (!checkpointer) {
       const w = new Worker(new URL('./checkpointer.js', import.meta.url), { workerData: { file: db.name, sync } });
       w.unref();
       w.on('message', (r: { error?: string }) => {
-        background = r.error === undefined ? 'done' : 'idle';
+        running = false;
+        if (r.error === undefined && fullStep === 'running') fullStep = 'done';
         if (r.error === undefined) onCheckpoint('background');
       });
       w.once('exit', () => {
         if (checkpointer === w) {
           checkpointer = null;
           noCheckpointer = true;
-          background = 'idle';
+          running = false;
         }
       });
       w.on('error', () => {}); // its exit follows
       checkpointer = w;
     }
-    background = 'running';
+    running = true;
     checkpointer.postMessage({ op: 'checkpoint' });
   };
+  const frames = walFrames(db);
+  const frameBytes = (db.pragma('page_size', { simple: true }) as number) + 24;
+  /** Frames in a full WAL; a step; few enough for this thread to copy without a step first. */
+  const limitFrames = Math.max(1, Math.floor(walCheckpointBytes / frameBytes));
+  const stepFrames = Math.max(1, Math.floor(limitFrames / WAL_STEPS));
+  const tailFrames = Math.max(1, Math.floor(stepFrames / 4));
   /**
    * The WAL is checkpointed after the replies left, never by SQLite's autocheckpoint inside a
-   * COMMIT (issue 33's tail latency), and its bulk not in this thread at all: once the WAL passed
-   * its limit, the checkpointer thread copies it into the data file (PASSIVE) while batches go on
-   * committing; then this thread copies the few frames those batches added (the tail: only the
-   * newest copy of each page), so nothing is left and the next commit restarts the WAL. Past 4×
-   * the limit (the checkpointer cannot keep up), or if its thread died, this thread does it all. After a full
+   * COMMIT (issue 33's tail latency), and its bulk not in this thread at all: the checkpointer
+   * thread copies it into the data file (PASSIVE) while batches go on committing, a step at a
+   * time — once another eighth of the limit waits and WAL_STEP_BATCHES batches committed since
+   * the last step — so that no sync of the data file has much to write (issue 47: that sync holds
+   * up the WAL syncs of the commits it overlaps; one copy of the whole WAL made two or three
+   * writes in 300 at one connection 2–5 ms late, the p99). Once the WAL is full, one more step,
+   * then this thread copies what came meanwhile (the tail), so nothing is left and the next
+   * commit restarts the WAL. Past 4× the limit (the
+   * checkpointer cannot keep up), or if its thread died, this thread does it all. After a full
    * disk, TRUNCATE, which hands the WAL's space back so the next write finds room.
    */
   const checkpoint = (truncate: boolean): void => {
@@ -66,14 +83,22 @@ export function sqliteDriver(
         db.pragma('wal_checkpoint(TRUNCATE)');
         return;
       }
-      const size = fs.statSync(wal, { throwIfNoEntry: false })?.size ?? 0;
-      if (size <= walCheckpointBytes) return;
-      if (background === 'done' || size > 4 * walCheckpointBytes || noCheckpointer) {
-        const kind = background === 'done' ? 'tail' : 'inline';
-        if (background === 'done') background = 'idle';
+      batches++;
+      const f = frames.read();
+      if (f === null) return;
+      const pending = f.written - f.copied;
+      if (pending <= 0) return;
+      if (f.written > 4 * limitFrames || noCheckpointer) {
         db.pragma('wal_checkpoint(PASSIVE)');
-        onCheckpoint(kind);
-      } else if (background === 'idle') startCheckpointer();
+        onCheckpoint('inline');
+      } else if (running) return;
+      else if (f.written >= limitFrames) {
+        if (fullStep === 'done' || pending <= tailFrames) {
+          fullStep = 'none';
+          db.pragma('wal_checkpoint(PASSIVE)');
+          onCheckpoint('tail');
+        } else startCheckpointer(true);
+      } else if (pending >= stepFrames && batches >= WAL_STEP_BATCHES) startCheckpointer(false);
     } catch {
       // A full disk fails the checkpoint too: the next batch tries again.
     }
@@ -178,6 +203,7 @@ export function sqliteDriver(
       }
       db.close();
       walSync.close();
+      frames.close();
     },
   };
 }
@@ -205,5 +231,49 @@ function syncWalOnCommit(db: DB, wal: string, sync: 'full' | 'normal'): { afterC
   return {
     afterCommit: () => fs.fdatasyncSync(fd),
     close: () => fs.closeSync(fd),
+  };
+}
+
+const LE = os.endianness() === 'LE';
+
+/** Background checkpoint steps in a full WAL. */
+const WAL_STEPS = 8;
+/**
+ * The fewest batches between two steps before the WAL is full. A step writes the hot pages (the
+ * tables' last leaves, the state rows) again; spreading the syncs matters when there are many
+ * commits to delay, each of a few writes. At 50 connections a batch of ~40 PUTs fills an eighth
+ * of the WAL in 2–3 batches: there the whole WAL is copied at once, as before (issue 47: eight
+ * steps cost ~3 µs more CPU per PUT).
+ */
+const WAL_STEP_BATCHES = 32;
+
+/**
+ * How far the WAL is written and copied back: its frame count (mxFrame) and the frames already
+ * in the data file (nBackfill), read from the wal-index (the -shm file SQLite maps; header and
+ * checkpoint info at fixed offsets, in the machine's byte order: sqlite.org/walformat.html).
+ * The WAL file's size says neither: it is not truncated when the WAL restarts, only rewritten
+ * from its start. Null without a wal-index (not in WAL mode: an in-memory database).
+ */
+function walFrames(db: DB): { read(): { written: number; copied: number } | null; close(): void } {
+  let fd = -1;
+  const buf = Buffer.alloc(4 * 26);
+  return {
+    read: () => {
+      if (fd < 0) {
+        if (db.memory) return null;
+        try {
+          fd = fs.openSync(`${db.name}-shm`, 'r');
+        } catch {
+          return null;
+        }
+      }
+      if (fs.readSync(fd, buf, 0, buf.length, 0) < buf.length) return null;
+      // WalIndexHdr.mxFrame at byte 16; WalCkptInfo.nBackfill at byte 96, after the header's two copies.
+      return LE ? { written: buf.readUInt32LE(16), copied: buf.readUInt32LE(96) } : { written: buf.readUInt32BE(16), copied: buf.readUInt32BE(96) };
+    },
+    close: () => {
+      if (fd >= 0) fs.closeSync(fd);
+      fd = -1;
+    },
   };
 }
