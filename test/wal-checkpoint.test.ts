@@ -78,9 +78,10 @@ t.test('one writer at a time (small batches): the WAL is copied back in steps, e
   }
   const m = (await (await fetch(`${srv.url}/api/metrics`)).json()) as { writer: Record<string, number> };
   const { checkpoints_background: bg = 0, checkpoints_tail: tail = 0, checkpoints_inline: inline = 0 } = m.writer;
-  t.ok(tail >= 2, `the WAL filled and restarted: ${tail} tails`);
-  t.ok(bg >= 3 * tail, `copied in steps before each tail: ${bg} background checkpoints for ${tail} tails (one copy of the whole WAL would be one each)`);
+  // Six WALs' worth copied back a step (an eighth) at a time: ~40 steps; one copy per full WAL would be 6.
+  t.ok(bg >= 20, `copied in steps: ${bg} background checkpoints (tails by the writer: ${tail})`);
   t.equal(inline, 0, 'none by the writer alone');
+  // The WAL restarted (after a tail, or once a step left nothing behind): its file stays near the limit.
   const walBytes = fs.statSync(path.join(dataDir, 'data.db-wal')).size;
-  t.ok(walBytes <= WRITER_WAL_CHECKPOINT_BYTES + 1024 * 1024, `the WAL file stays near its limit: ${(walBytes / 1e6).toFixed(1)} MB`);
+  t.ok(walBytes <= WRITER_WAL_CHECKPOINT_BYTES + 1024 * 1024, `the WAL file stays near its limit: ${(walBytes / 1e6).toFixed(1)} MB, with six times that written`);
 });
