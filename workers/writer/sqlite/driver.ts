@@ -72,9 +72,9 @@ export function sqliteDriver(
    * up the WAL syncs of the commits it overlaps; one copy of the whole WAL made two or three
    * writes in 300 at one connection 2–5 ms late, the p99). Once the WAL is full, one more step,
    * then this thread copies what came meanwhile (the tail), so nothing is left and the next
-   * commit restarts the WAL. Past 4× the limit (the
-   * checkpointer cannot keep up), or if its thread died, this thread does it all. After a full
-   * disk, TRUNCATE, which hands the WAL's space back so the next write finds room.
+   * commit restarts the WAL (it also restarts when a step left nothing behind). Past 4× the limit
+   * (the checkpointer cannot keep up), or if its thread died, this thread does it all. After a
+   * full disk, TRUNCATE, which hands the WAL's space back so the next write finds room.
    */
   const checkpoint = (truncate: boolean): void => {
     if (walCheckpointBytes <= 0 && !truncate) return;

@@ -8,8 +8,9 @@ export type ChangeType = 'put' | 'delete' | 'expire';
 /**
  * The revision taken, the change logged and every node woken, in one statement: SQLite's rowid
  * (the largest + 1: pruning never deletes the newest change, so none is handed out twice, and no
- * AUTOINCREMENT sequence row is rewritten in every commit; issue 47); on PostgreSQL the `state_changes` counter row, taken under the write lock, so
- * revisions are gapless and commit in order (as event ids: schemas/db/tables/events.ts).
+ * AUTOINCREMENT sequence row is rewritten in every commit; issue 47); on PostgreSQL the
+ * `state_changes` counter row, taken under the write lock, so revisions are gapless and commit in
+ * order (as event ids: schemas/db/tables/events.ts).
  */
 const LOG = dialects({
   sqlite: 'INSERT INTO state_changes (topic, type, version, hash, content_type, updated_by) VALUES (?, ?, ?, ?, ?, ?)',

@@ -7,10 +7,11 @@ type M = WriterMethods;
 /**
  * Chunks of rows older than a time, oldest first: ties broken as SQLite's index walk does (by id
  * for the logs); agent_metrics has no insertion order on PostgreSQL, so by its primary key there.
- * The audit log has no timestamp index (issue 47): its entries are written in time order, so the
- * oldest by id that are older than the time go, never the newest entry (its id is where the next
- * continues: schemas/db/tables/audit.ts). An entry stamped later than one after it (a clock set
- * back) holds those behind it until it is old too; the count limit still bounds the log.
+ * The audit log has no timestamp index (issue 47): its entries are written in time order, so of
+ * the oldest by id, those older than the time go, never the newest entry (its id is where the
+ * next continues: schemas/db/tables/audit.ts). An entry stamped later than those after it (a
+ * clock set back) stays until it is old too and ends each pass's walk at its chunk; the count
+ * limit still bounds the log.
  */
 const PRUNE = {
   audit_log: sql(
