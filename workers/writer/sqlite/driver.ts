@@ -57,8 +57,8 @@ export function sqliteDriver(
     running = true;
     checkpointer.postMessage({ op: 'checkpoint' });
   };
-  const frames = walFrames(db);
   const frameBytes = (db.pragma('page_size', { simple: true }) as number) + 24;
+  const frames = walFrames(db, frameBytes);
   /** Frames in a full WAL; a step; few enough for this thread to copy without a step first. */
   const limitFrames = Math.max(1, Math.floor(walCheckpointBytes / frameBytes));
   const stepFrames = Math.max(1, Math.floor(limitFrames / WAL_STEPS));
@@ -235,6 +235,8 @@ function syncWalOnCommit(db: DB, wal: string, sync: 'full' | 'normal'): { afterC
 }
 
 const LE = os.endianness() === 'LE';
+/** The wal-index format's version (WALINDEX_MAX_VERSION in SQLite's wal.c, unchanged since 3.7.0). */
+const WAL_INDEX_VERSION = 3007000;
 
 /** Background checkpoint steps in a full WAL. */
 const WAL_STEPS = 8;
@@ -254,7 +256,7 @@ const WAL_STEP_BATCHES = 32;
  * The WAL file's size says neither: it is not truncated when the WAL restarts, only rewritten
  * from its start. Null without a wal-index (not in WAL mode: an in-memory database).
  */
-function walFrames(db: DB): { read(): { written: number; copied: number } | null; close(): void } {
+function walFrames(db: DB, frameBytes: number): { read(): { written: number; copied: number } | null; close(): void } {
   let fd = -1;
   const buf = Buffer.alloc(4 * 26);
   return {
@@ -267,9 +269,15 @@ function walFrames(db: DB): { read(): { written: number; copied: number } | null
           return null;
         }
       }
-      if (fs.readSync(fd, buf, 0, buf.length, 0) < buf.length) return null;
+      const u32 = (at: number) => (LE ? buf.readUInt32LE(at) : buf.readUInt32BE(at));
+      // A layout this code does not know (WalIndexHdr.iVersion): the WAL file's size, all of it
+      // waiting — checkpoints then run after every batch, never too few.
+      if (fs.readSync(fd, buf, 0, buf.length, 0) < buf.length || u32(0) !== WAL_INDEX_VERSION) {
+        const frames = Math.floor(Math.max(0, (fs.statSync(`${db.name}-wal`, { throwIfNoEntry: false })?.size ?? 0) - 32) / frameBytes);
+        return { written: frames, copied: 0 };
+      }
       // WalIndexHdr.mxFrame at byte 16; WalCkptInfo.nBackfill at byte 96, after the header's two copies.
-      return LE ? { written: buf.readUInt32LE(16), copied: buf.readUInt32LE(96) } : { written: buf.readUInt32BE(16), copied: buf.readUInt32BE(96) };
+      return { written: u32(16), copied: u32(96) };
     },
     close: () => {
       if (fd >= 0) fs.closeSync(fd);
