@@ -36,6 +36,8 @@ export interface CopyCounts {
 }
 
 const sqliteColumns = (db: DB, table: string): string[] => (db.prepare(`PRAGMA table_info(${table})`).all() as Array<{ name: string }>).map((c) => c.name);
+/** A SQLite table's CREATE statement ('' when there is no such table): WITHOUT ROWID, AUTOINCREMENT. */
+const createSql = (db: DB, table: string): string => (db.prepare("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?").pluck().get(table) as string | undefined) ?? '';
 
 async function pgColumns(sql: Sql | TransactionSql, table: string): Promise<string[]> {
   const rows = await sql<{ column_name: string }[]>`
@@ -88,7 +90,7 @@ export async function sqliteIntoPg(file: string, sql: Sql, opts: { replace: bool
         const pgCols = new Set(await pgColumns(tx, table));
         const cols = sqliteColumns(db, table).filter((c) => pgCols.has(c));
         // Rowid order (insertion order, which `seq` stands for); WITHOUT ROWID tables have none to keep.
-        const withoutRowid = /WITHOUT\s+ROWID/i.test((db.prepare("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?").pluck().get(table) as string | undefined) ?? '');
+        const withoutRowid = /WITHOUT\s+ROWID/i.test(createSql(db, table));
         const read = db.prepare(`SELECT ${cols.map((c) => `"${c}"`).join(', ')} FROM ${table}${withoutRowid ? '' : ' ORDER BY rowid'}`);
         let batch: Array<Record<string, postgres.ParameterOrJSON<never>>> = [];
         const flush = async () => {
@@ -172,8 +174,7 @@ export async function pgIntoSqlite(sql: Sql, dest: string): Promise<CopyCounts> 
         }
         for (const name of COUNTERS) {
           // A counter table without AUTOINCREMENT (state_changes, issue 47) goes on from its newest row, copied above.
-          const sqlText = db.prepare("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?").pluck().get(name) as string;
-          if (!/AUTOINCREMENT/i.test(sqlText)) continue;
+          if (!/AUTOINCREMENT/i.test(createSql(db, name))) continue;
           const [c] = await tx<{ value: number }[]>`SELECT value FROM koor_counters WHERE name = ${name}`;
           const value = c?.value ?? 0;
           const up = db.prepare('UPDATE sqlite_sequence SET seq = max(seq, ?) WHERE name = ?').run(value, name);

@@ -64,11 +64,12 @@ export async function readCommittedRevision(tx: Tx): Promise<number> {
 }
 
 /**
- * Deletes up to `chunk` of the oldest changes beyond the newest `keep` (called repeatedly). The
- * newest is always kept: its revision is where SQLite's next one continues.
+ * Deletes up to `chunk` of the oldest changes beyond the newest `keep` (called repeatedly). `keep`
+ * is at least 1 (the method's schema), so the newest stays: its revision is where SQLite's next
+ * one continues.
  */
 export async function pruneChanges(tx: Tx, keep: number, chunk: number): Promise<{ deleted: number; more: boolean }> {
-  const last = (await tx.get<{ id: number }>(CUTOFF, Math.max(1, keep)))?.id;
+  const last = (await tx.get<{ id: number }>(CUTOFF, keep))?.id;
   if (last === undefined) return { deleted: 0, more: false };
   const deleted = await tx.run(PRUNE, last, chunk);
   return { deleted, more: deleted === chunk };
