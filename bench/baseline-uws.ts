@@ -24,6 +24,13 @@
  * reads of more keys than its cache holds: a map lookup, and on a miss one SQLite point read
  * (issue 33). The file is filled beforehand (kv: key, value, hash, version); PUT is refused.
  *   node dist/bench/baseline-uws.js [port] sqlite-file read [cache-bytes]
+ * With `thread`, POST /api/txn also answers the one transaction bench/peers.ts's `cas` row sends
+ * (compare a key's version; put a JSON value on success; get it on failure), as koor decides it:
+ * a compare that fails against what is committed is answered at once with the current value, one
+ * that holds goes to the writer thread, and another that holds for the same version while it is
+ * there waits for its outcome (then loses). The floor of contended compare-and-set in koor's shape
+ * (uWS thread + writer thread; with `features`, koor's rows), without routing, auth, validation
+ * or envelopes (issue 47).
  * GET /stats answers {"hits","misses"} of the read cache.
  * Logs `{"api":"127.0.0.1:<port>"}` on stderr once listening (the line spawnNode waits for).
  * Loopback only. Refuses to run on the slow JS fallback of uWebSockets.js.
@@ -62,6 +69,8 @@ interface Pending {
   res: uWS.HttpResponse;
   aborted: () => boolean;
   body: string;
+  /** A transaction's own answer once its batch committed or failed (answerPut when absent). */
+  committed?: (ok: boolean, error?: string) => void;
 }
 const dbFile = process.argv[3];
 let pending: Pending[] = [];
@@ -94,8 +103,9 @@ if (readMode) {
     const batch = inFlight!;
     inFlight = null;
     for (const p of batch) {
-      if (p.aborted()) continue;
-      if (ack.ok) answerPut(p.res, p.entry, p.body);
+      if (p.committed) p.committed(ack.ok, ack.error);
+      else if (p.aborted()) continue;
+      else if (ack.ok) answerPut(p.res, p.entry, p.body);
       else fail(p.res, '500 Internal Server Error', ack.error ?? 'commit failed', 500);
     }
     if (pending.length > 0) send();
@@ -258,6 +268,89 @@ app.put('/api/state/*', (res, req) => {
   } catch (err) {
     fail(res, '500 Internal Server Error', String(err), 500);
   }
+});
+
+/** The transaction of the cas row: compare one key's version, put on success, get on failure. */
+interface CasTxn {
+  compare: Array<{ key: string; version: number }>;
+  success: Array<{ op: 'put'; key: string; value: unknown }>;
+  failure: Array<{ op: 'get'; key: string }>;
+}
+/** Transactions with the writer, by `key NUL version`: those waiting for their outcome. */
+const gates = new Map<string, Array<() => void>>();
+
+function sendJsonBody(res: uWS.HttpResponse, body: string): void {
+  res.cork(() => {
+    res.writeStatus('200 OK');
+    res.writeHeader('Content-Type', JSON_TYPE);
+    res.end(body);
+  });
+}
+
+/** Decides `t` against what is committed (the map holds committed values only for transactions). */
+function decide(res: uWS.HttpResponse, aborted: () => boolean, t: CasTxn): void {
+  if (aborted()) return;
+  const c = t.compare[0]!;
+  const put = t.success[0]!;
+  const cur = map.get(c.key);
+  if ((cur?.version ?? 0) !== c.version) {
+    const got = cur ? `{"op":"get","key":${JSON.stringify(c.key)},"found":true,"version":${cur.version},"hash":"${cur.hash}","value":${cur.value.toString()},"content_type":"${JSON_TYPE}"}` : `{"op":"get","key":${JSON.stringify(c.key)},"found":false}`;
+    const current = cur ? `{"key":${JSON.stringify(c.key)},"version":${cur.version},"hash":"${cur.hash}"}` : `{"key":${JSON.stringify(c.key)},"exists":false}`;
+    return sendJsonBody(res, `{"succeeded":false,"revision":0,"results":[${got}],"current":[${current}]}\n`);
+  }
+  const gate = `${c.key}\u0000${c.version}`;
+  const waiting = gates.get(gate);
+  if (waiting) {
+    waiting.push(() => decide(res, aborted, t));
+    return;
+  }
+  gates.set(gate, []);
+  const value = Buffer.from(JSON.stringify(put.value));
+  const hash = createHash('sha256').update(value).digest('hex');
+  const version = c.version + 1;
+  const entry: Entry = { value, version, versionText: String(version), hash, etag: `"${hash}"`, contentType: JSON_TYPE };
+  const open = () => {
+    const woken = gates.get(gate) ?? [];
+    gates.delete(gate);
+    for (const wake of woken) wake();
+  };
+  pending.push({
+    key: put.key,
+    entry,
+    res,
+    aborted,
+    body: '',
+    committed: (ok, error) => {
+      if (ok) map.set(put.key, entry);
+      if (!aborted()) {
+        if (ok) sendJsonBody(res, `{"succeeded":true,"revision":0,"results":[{"op":"put","key":${JSON.stringify(put.key)},"version":${version},"hash":"${hash}"}]}\n`);
+        else fail(res, '500 Internal Server Error', error ?? 'commit failed', 500);
+      }
+      open();
+    },
+  });
+  if (inFlight === null) send();
+}
+
+app.post('/api/txn', (res) => {
+  let aborted = false;
+  res.onAborted(() => {
+    aborted = true;
+  });
+  if (!writer) return fail(res, '405 Method Not Allowed', 'transactions need the writer thread (thread mode)', 405);
+  const chunks: Buffer[] = [];
+  res.onData((ab, isLast) => {
+    if (aborted) return;
+    if (ab.byteLength > 0) chunks.push(Buffer.from(ab.slice(0)));
+    if (!isLast) return;
+    try {
+      const t = JSON.parse(Buffer.concat(chunks).toString()) as CasTxn;
+      if (t.compare?.length !== 1 || t.success?.[0]?.op !== 'put' || t.success[0].key !== t.compare[0]!.key) return fail(res, '400 Bad Request', 'the floor runs one compare of a key and a put of it', 400);
+      decide(res, () => aborted, t);
+    } catch (err) {
+      fail(res, '400 Bad Request', String(err), 400);
+    }
+  });
 });
 
 app.any('/*', (res) => {

@@ -20,7 +20,11 @@
  *                    subscriber, one order
  *
  *   npm run bench -- peers [--quick]
- *   KOOR_BENCH_PEERS=koor,etcd      only these servers
+ *   cas floor        bench/baseline-uws.ts in its thread + features mode, koor's shape with none of
+ *                    its routing, auth, validation or envelopes: the cas row only, so koor's CAS
+ *                    can be read against what its architecture allows on this machine
+ *
+ *   KOOR_BENCH_PEERS=koor,etcd      only these servers (koor, floor, etcd, redis, nats)
  *   KOOR_BENCH_PEERS_ROWS=write,cas  only these rows (write, read, cas, watch, pubsub)
  *   KOOR_BENCH_BASELINE=<dir>/dist/src/main.js   also "koor (base)", another build, in the same passes
  */
@@ -31,7 +35,7 @@ import path from 'node:path';
 import { BENCH_DIST_DIR, fmtInt, fmtMs, fmtRatio, have, makeTempDir, pin, procCpu, ratio, wrk, wrkScript, type BenchOptions, type BenchTable } from './lib.js';
 import { revision, natsSetup, type PeerKind } from './peers/ops.js';
 import { b64 } from './peers/proto.js';
-import { DURABILITY, ensureInstalled, startEtcd, startKoor, startNats, startRedis, type Peer } from './peers/servers.js';
+import { DURABILITY, ensureInstalled, startCasFloor, startEtcd, startKoor, startNats, startRedis, type Peer } from './peers/servers.js';
 
 export const timeoutMs = { quick: 300_000, full: 1_500_000 };
 
@@ -231,21 +235,21 @@ const only = (row: string): boolean => {
 };
 
 /** The client-driven rows: contended CAS, watch fan-out, pub/sub fan-out. */
-async function clientRows(ctx: Ctx, p: Peer, pass: number): Promise<Row[]> {
+async function clientRows(ctx: Ctx, p: Peer, pass: number, runs: (row: string) => boolean): Promise<Row[]> {
   const rows: Row[] = [];
-  if (only('cas')) {
+  if (runs('cas')) {
     ctx.opts.log(`  ${p.label} cas ×${CAS_CLIENTS} (pass ${pass})…`);
     const m = measured(p.pid, () => client<{ per_s: number; successes: number; conflicts: number; success_p50_ms: number; ok: boolean; check: string; re_read_on_conflict: boolean; server_cpu_s: number; first_error: string; gen_cores: number }>({ peer: p.kind, port: p.port, pid: p.pid, scenario: 'cas', connections: CAS_CLIENTS, durationS: ctx.durationS }, ctx.durationS + 60));
     const r = m.r;
     rows.push({ row: `cas ×${CAS_CLIENTS}`, peer: p.label, pass, ops_per_s: r.per_s, p50_ms: r.success_p50_ms, p99_ms: null, server_us_per_op: r.successes > 0 ? Math.round((r.server_cpu_s / r.successes) * 1e7) / 10 : null, ok: r.ok, check: `${r.check}; ${r.conflicts} conflicts${r.re_read_on_conflict ? ', re-read after each' : ''}${r.first_error ? `; ${r.first_error}` : ''}`, core0_other: m.other_cores, extra: { conflicts: r.conflicts, gen_cores: r.gen_cores } });
   }
-  if (p.kind !== 'redis' && only('watch')) {
+  if (p.kind !== 'redis' && runs('watch')) {
     ctx.opts.log(`  ${p.label} watch fan-out to ${WATCHERS} (pass ${pass})…`);
     const m = measured(p.pid, () => client<{ deliveries_per_s: number; delivered: number; writes: number; lag_p50_ms: number; lag_p99_ms: number; ok: boolean; check: string; server_us_per_delivery: number; first_error: string; gen_cores: number }>({ peer: p.kind, port: p.port, pid: p.pid, scenario: 'watch', watchers: WATCHERS, writes: ctx.writes, durationS: 30 }, 120));
     const r = m.r;
     rows.push({ row: `watch ×${WATCHERS}`, peer: p.label, pass, ops_per_s: r.deliveries_per_s, p50_ms: r.lag_p50_ms, p99_ms: r.lag_p99_ms, server_us_per_op: r.server_us_per_delivery, ok: r.ok, check: `${r.check}${r.first_error ? `; ${r.first_error}` : ''}`, core0_other: m.other_cores, extra: { writes: r.writes, delivered: r.delivered, gen_cores: r.gen_cores } });
   }
-  if (p.kind !== 'etcd' && only('pubsub')) {
+  if (p.kind !== 'etcd' && runs('pubsub')) {
     ctx.opts.log(`  ${p.label} pub/sub fan-out to ${SUBSCRIBERS} (pass ${pass})…`);
     const m = measured(p.pid, () => client<{ deliveries_per_s: number; delivered: number; messages: number; lag_p50_ms: number; lag_p99_ms: number; ok: boolean; check: string; server_us_per_delivery: number; first_error: string; gen_cores: number }>({ peer: p.kind, port: p.port, pid: p.pid, scenario: 'pubsub', subscribers: SUBSCRIBERS, messages: ctx.messages, durationS: 30 }, 120));
     const r = m.r;
@@ -261,12 +265,14 @@ export async function run(opts: BenchOptions): Promise<Record<string, unknown>> 
   const missing = ['wrk', 'taskset', 'redis-benchmark'].filter((c) => !have(c));
   if (missing.includes('wrk') || missing.includes('taskset')) return { ok: true, skipped: `needs ${missing.join(', ')} (apt-get install wrk util-linux)`, warnings: [`peers: skipped, missing ${missing.join(', ')}`] };
   pin(process.pid, 1); // this process only waits on its generators; keep it off the server's core
-  const wanted = (process.env.KOOR_BENCH_PEERS || 'koor,etcd,redis,nats').split(',').map((s) => s.trim());
+  const wanted = (process.env.KOOR_BENCH_PEERS || 'koor,floor,etcd,redis,nats').split(',').map((s) => s.trim());
   const base = process.env.KOOR_BENCH_BASELINE;
   const skipped: Record<string, string> = {};
-  const starters: Array<{ label: string; kind: PeerKind; start: () => Promise<Peer> }> = [];
+  /** `rows`: the only rows a server runs (the floor: cas). */
+  const starters: Array<{ label: string; kind: PeerKind; start: () => Promise<Peer>; rows?: string[] }> = [];
   if (wanted.includes('koor')) starters.push({ label: 'koor', kind: 'koor', start: () => startKoor('koor') });
   if (base) starters.push({ label: 'koor (base)', kind: 'koor', start: () => startKoor('koor (base)', path.resolve(base)) });
+  if (wanted.includes('floor') && only('cas')) starters.push({ label: 'cas floor', kind: 'koor', start: startCasFloor, rows: ['cas'] });
   for (const [kind, start] of [['etcd', startEtcd], ['redis', startRedis], ['nats', startNats]] as const) {
     if (!wanted.includes(kind)) continue;
     const why = ensureInstalled(kind, opts.log);
@@ -313,10 +319,11 @@ export async function run(opts: BenchOptions): Promise<Record<string, unknown>> 
         }
         servers[s.label] = { version: p.version, durability: p.durability };
         try {
+          const runs = (row: string) => only(row) && (s.rows === undefined || s.rows.includes(row));
           if (p.kind === 'nats') client({ peer: 'nats', port: p.port, scenario: 'setup' }, 30);
-          if (only('write')) rows.push(...(await writeRows(ctx, p, pass)));
-          if (only('read')) rows.push(await readRow(ctx, p, pass));
-          rows.push(...(await clientRows(ctx, p, pass)));
+          if (runs('write')) rows.push(...(await writeRows(ctx, p, pass)));
+          if (runs('read')) rows.push(await readRow(ctx, p, pass));
+          rows.push(...(await clientRows(ctx, p, pass, runs)));
         } catch (e) {
           warnings.push(`${s.label} (pass ${pass}): ${(e as Error).message.split('\n').slice(0, 3).join(' ')}`);
         } finally {

@@ -9,12 +9,12 @@
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { KOOR_MAIN_JS, freePort, have, makeTempDir, pin, sleep, spawnNode, trackChild } from '../lib.js';
+import { BENCH_DIST_DIR, KOOR_MAIN_JS, freePort, have, makeTempDir, pin, sleep, spawnNode, trackChild } from '../lib.js';
 import { Nats, Redis } from './proto.js';
 import type { PeerKind } from './ops.js';
 
 export interface Peer {
-  /** Row label: koor, koor (base), etcd, redis, nats. */
+  /** Row label: koor, koor (base), cas floor, etcd, redis, nats. */
   label: string;
   kind: PeerKind;
   pid: number;
@@ -121,6 +121,18 @@ export async function startKoor(label: string, main = KOOR_MAIN_JS): Promise<Pee
     // unknown
   }
   return { label, kind: 'koor', pid: p.pid, port: p.port, version, durability: DURABILITY.koor, stop: () => p.stop() };
+}
+
+/**
+ * The floor of contended compare-and-set in koor's shape (bench/baseline-uws.ts: a uWS thread
+ * deciding compares, a writer thread storing koor's rows, FULL sync), spoken to as koor; pinned
+ * to core 0. Only the cas row runs on it.
+ */
+export async function startCasFloor(): Promise<Peer> {
+  const tmp = makeTempDir('koor-peers-floor-');
+  const p = await spawnNode('cas floor', path.join(BENCH_DIST_DIR, 'baseline-uws.js'), ['0', path.join(tmp.dir, 'floor.db'), 'full', 'thread', 'features'], { cwd: tmp.dir, dir: tmp.remove });
+  pin(p.pid, 0);
+  return { label: 'cas floor', kind: 'koor', pid: p.pid, port: p.port, version: '-', durability: 'synchronous FULL: the SQLite WAL synced at each commit before the reply', stop: () => p.stop() };
 }
 
 export async function startEtcd(): Promise<Peer> {
