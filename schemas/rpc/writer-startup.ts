@@ -8,10 +8,6 @@ export const WriterLimits = Type.Object({
   /** The writer checkpoints the WAL after a batch once it is larger than this (0 = never: SQLite's autocheckpoint alone). */
   wal_checkpoint_bytes: Type.Integer({ minimum: 0 }),
   busy_timeout_ms: Type.Integer({ minimum: 0 }),
-  /** How long a batch waits for the rest of its group, µs (0: never; workers/writer/group.ts). */
-  group_wait_us: Type.Integer({ minimum: 0 }),
-  /** The largest group a batch waits for. */
-  group_max: Type.Integer({ minimum: 1 }),
   /** An older data file up to this size is converted to incremental vacuum at start. */
   vacuum_convert_max_bytes: Type.Integer({ minimum: 0 }),
   /** Events a webhook may fall behind the newest: event pruning keeps no more than this for webhooks. */

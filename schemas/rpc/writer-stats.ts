@@ -35,12 +35,7 @@ export const CHECKPOINT_KINDS = ['background', 'tail', 'inline'] as const;
 export type CheckpointKind = (typeof CHECKPOINT_KINDS)[number];
 const BATCH_BUCKETS_AT = CHECKPOINTS_AT + CHECKPOINT_KINDS.length;
 const COMMIT_BUCKETS_AT = BATCH_BUCKETS_AT + BATCH_SIZE_BUCKETS.length + 1;
-/**
- * Messages the front has posted to the writer: an Int32 counter it bumps and notifies after each
- * post, which a writer gathering a batch's group waits on (workers/writer/group.ts).
- */
-const POSTED = COMMIT_BUCKETS_AT + COMMIT_SECONDS_BUCKETS.length + 1;
-const SLOTS = POSTED + 1;
+const SLOTS = COMMIT_BUCKETS_AT + COMMIT_SECONDS_BUCKETS.length + 1;
 
 export function createWriterStatsBuffer(): SharedArrayBuffer {
   const buffer = new SharedArrayBuffer(SLOTS * Float64Array.BYTES_PER_ELEMENT);
@@ -66,11 +61,8 @@ export class WriterStatsView {
   private readonly a: Float64Array;
   private readonly started: BigInt64Array;
   private readonly revision: BigInt64Array;
-  /** See POSTED. */
-  readonly posted: Int32Array;
 
   constructor(buffer: SharedArrayBuffer) {
-    this.posted = new Int32Array(buffer, POSTED * Float64Array.BYTES_PER_ELEMENT, 1);
     this.a = new Float64Array(buffer);
     this.started = new BigInt64Array(buffer, STARTED_THROUGH * BigInt64Array.BYTES_PER_ELEMENT, 1);
     this.revision = new BigInt64Array(buffer, COMMITTED_REVISION * BigInt64Array.BYTES_PER_ELEMENT, 1);

@@ -200,12 +200,8 @@ export class WriterClient {
     if (this.outbox.length === 0) return;
     const batch = this.outbox;
     this.outbox = [];
-    if (this.port) {
-      this.port.postMessage(batch);
-      // A writer waiting for a batch's group to gather wakes now (workers/writer/group.ts).
-      Atomics.add(this.batches.posted, 0, 1);
-      Atomics.notify(this.batches.posted, 0);
-    } else this.waiting.push(...batch);
+    if (this.port) this.port.postMessage(batch);
+    else this.waiting.push(...batch);
   };
 
   /** Posts a raw message on the writer port (tests of envelope validation). */

@@ -117,17 +117,6 @@ export const CLUSTER_SNAPSHOT_CONNECTIONS = 4;
 /** Most envelopes executed in one writer transaction; the rest wait for the next turn. */
 export const WRITER_MAX_BATCH_ENVELOPES = 2000;
 /**
- * Group commit's wait (issue 47), as PostgreSQL's commit_delay and MySQL's group-commit delay:
- * when recent batches showed more writers at once than the queue holds now — a few agents, each
- * with a write in flight, whose clients are coming back with their next one — a batch waits up to
- * this long, µs, for them, so a few writes share one COMMIT and one fsync instead of alternating
- * in two. 4 connections writing: 10–15 % less CPU per write. Longer waits lost throughput (a
- * client's way back takes ~100 µs here, and the disk sits idle meanwhile).
- */
-export const WRITER_GROUP_WAIT_US = 50;
-/** Groups up to this size are waited for; a larger one already shares its COMMIT widely. */
-export const WRITER_GROUP_MAX = 8;
-/**
  * SQLite's automatic checkpoint (inside a COMMIT) is off (issue 34, and issue 33's tail latency):
  * the writer checkpoints its WAL itself after a batch's replies left, once the WAL passed
  * WRITER_WAL_CHECKPOINT_BYTES. Earlier, 10,000 pages (40 MiB) between checkpoints wrote hot pages
@@ -265,8 +254,6 @@ export const WRITER_LIMITS: WriterLimits = Object.freeze({
   journal_limit_bytes: WRITER_JOURNAL_LIMIT_BYTES,
   wal_checkpoint_bytes: WRITER_WAL_CHECKPOINT_BYTES,
   busy_timeout_ms: SQLITE_BUSY_TIMEOUT_MS,
-  group_wait_us: WRITER_GROUP_WAIT_US,
-  group_max: WRITER_GROUP_MAX,
   vacuum_convert_max_bytes: VACUUM_CONVERT_MAX_BYTES,
   webhook_backlog_max: WEBHOOK_BACKLOG_MAX,
   webhook_disable_after: WEBHOOK_DISABLE_AFTER_FAILURES,

@@ -3,7 +3,6 @@ import { STORAGE_PROBE_MS } from '../../src/shared/limits.js';
 import { Periodic } from '../../src/shared/periodic.js';
 import { rateLimited } from '../../src/shared/rate-limited.js';
 import { createDispatcher } from './dispatch.js';
-import { GroupWait } from './group.js';
 import { committedRevision, readCommittedRevision } from './stores/changes.js';
 import { CommitOutcomeUnknown, type Driver } from './sql.js';
 import { writerThread } from './startup.js';
@@ -105,16 +104,10 @@ function highestId(batch: readonly unknown[]): number {
 /** Lets the port deliver what arrived meanwhile (on SQLite a batch runs within one turn). */
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
-/** Group commit's wait: a few writers at once share a batch (./group.ts). */
-const group = new GroupWait(port, stats.posted, onMessage, startup.limits.group_wait_us, startup.limits.group_max);
-const queued = () => queue.length;
-const stopping = () => closing;
-
 async function pump(): Promise<void> {
   running = true;
   await nextTurn();
   while (queue.length > 0) {
-    group.gather(queued, stopping);
     const batch = queue.splice(0, maxBatch);
     stats.startBatch(highestId(batch));
     const t0 = performance.now();
@@ -136,7 +129,6 @@ async function pump(): Promise<void> {
     if (replies.length > 0) port.postMessage(replies);
     // WAL checkpoints happen here, after the replies left (never inside a COMMIT).
     driver.afterBatch(failedFull);
-    group.batchDone(batch.length, queued);
     if (!closing && queue.length > 0) await nextTurn();
   }
   running = false;
@@ -147,7 +139,7 @@ async function pump(): Promise<void> {
   }
 }
 
-function onMessage(msg: unknown): void {
+port.on('message', (msg: unknown) => {
   if (msg !== null && typeof msg === 'object' && (msg as WriterControl).control === 'close') {
     closing = true;
     if (!running) void pump();
@@ -157,8 +149,7 @@ function onMessage(msg: unknown): void {
   if (Array.isArray(msg)) for (const m of msg) queue.push(m);
   else queue.push(msg);
   if (!running) void pump();
-}
-port.on('message', onMessage);
+});
 
 port.postMessage({ control: 'ready' });
 log.debug(startup.database_url ? { backend: 'postgresql' } : { dbPath: startup.db_path }, 'writer ready');
