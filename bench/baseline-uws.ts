@@ -295,7 +295,7 @@ function decide(res: uWS.HttpResponse, aborted: () => boolean, t: CasTxn): void 
   const cur = map.get(c.key);
   if ((cur?.version ?? 0) !== c.version) {
     const got = cur ? `{"op":"get","key":${JSON.stringify(c.key)},"found":true,"version":${cur.version},"hash":"${cur.hash}","value":${cur.value.toString()},"content_type":"${JSON_TYPE}"}` : `{"op":"get","key":${JSON.stringify(c.key)},"found":false}`;
-    const current = cur ? `{"key":${JSON.stringify(c.key)},"version":${cur.version},"hash":"${cur.hash}"}` : `{"key":${JSON.stringify(c.key)},"exists":false}`;
+    const current = cur ? `{"key":${JSON.stringify(c.key)},"version":${cur.version},"hash":"${cur.hash}"}` : `{"key":${JSON.stringify(c.key)},"version":0}`;
     return sendJsonBody(res, `{"succeeded":false,"revision":0,"results":[${got}],"current":[${current}]}\n`);
   }
   const gate = `${c.key}\u0000${c.version}`;
