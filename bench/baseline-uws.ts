@@ -154,12 +154,17 @@ function answerPut(res: uWS.HttpResponse, entry: Entry, body: string): void {
   });
 }
 
-function fail(res: uWS.HttpResponse, status: string, message: string, code: number): void {
+/** A JSON reply: the status line, Content-Type, the body. */
+function sendJson(res: uWS.HttpResponse, status: string, body: string): void {
   res.cork(() => {
     res.writeStatus(status);
     res.writeHeader('Content-Type', JSON_TYPE);
-    res.end(`${JSON.stringify({ error: message, code })}\n`);
+    res.end(body);
   });
+}
+
+function fail(res: uWS.HttpResponse, status: string, message: string, code: number): void {
+  sendJson(res, status, `${JSON.stringify({ error: message, code })}\n`);
 }
 
 function keyOf(url: string): string | null {
@@ -279,14 +284,6 @@ interface CasTxn {
 /** Transactions with the writer, by `key NUL version`: those waiting for their outcome. */
 const gates = new Map<string, Array<() => void>>();
 
-function sendJsonBody(res: uWS.HttpResponse, body: string): void {
-  res.cork(() => {
-    res.writeStatus('200 OK');
-    res.writeHeader('Content-Type', JSON_TYPE);
-    res.end(body);
-  });
-}
-
 /** Decides `t` against what is committed (the map holds committed values only for transactions). */
 function decide(res: uWS.HttpResponse, aborted: () => boolean, t: CasTxn): void {
   if (aborted()) return;
@@ -296,7 +293,7 @@ function decide(res: uWS.HttpResponse, aborted: () => boolean, t: CasTxn): void 
   if ((cur?.version ?? 0) !== c.version) {
     const got = cur ? `{"op":"get","key":${JSON.stringify(c.key)},"found":true,"version":${cur.version},"hash":"${cur.hash}","value":${cur.value.toString()},"content_type":"${JSON_TYPE}"}` : `{"op":"get","key":${JSON.stringify(c.key)},"found":false}`;
     const current = cur ? `{"key":${JSON.stringify(c.key)},"version":${cur.version},"hash":"${cur.hash}"}` : `{"key":${JSON.stringify(c.key)},"version":0}`;
-    return sendJsonBody(res, `{"succeeded":false,"revision":0,"results":[${got}],"current":[${current}]}\n`);
+    return sendJson(res, '200 OK', `{"succeeded":false,"revision":0,"results":[${got}],"current":[${current}]}\n`);
   }
   const gate = `${c.key}\u0000${c.version}`;
   const waiting = gates.get(gate);
@@ -323,7 +320,7 @@ function decide(res: uWS.HttpResponse, aborted: () => boolean, t: CasTxn): void 
     committed: (ok, error) => {
       if (ok) map.set(put.key, entry);
       if (!aborted()) {
-        if (ok) sendJsonBody(res, `{"succeeded":true,"revision":0,"results":[{"op":"put","key":${JSON.stringify(put.key)},"version":${version},"hash":"${hash}"}]}\n`);
+        if (ok) sendJson(res, '200 OK', `{"succeeded":true,"revision":0,"results":[{"op":"put","key":${JSON.stringify(put.key)},"version":${version},"hash":"${hash}"}]}\n`);
         else fail(res, '500 Internal Server Error', error ?? 'commit failed', 500);
       }
       open();

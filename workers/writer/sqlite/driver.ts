@@ -21,7 +21,8 @@ export function sqliteDriver(
   sync: 'full' | 'normal' = 'full',
   onCheckpoint: (kind: CheckpointKind) => void = () => {},
 ): Driver {
-  const walSync = syncWalOnCommit(db, `${db.name}-wal`, sync);
+  const wal = `${db.name}-wal`;
+  const walSync = syncWalOnCommit(db, wal, sync);
   /** Rows changed by the transaction in progress (or the last one). */
   let changed = 0;
   /** The checkpointer thread (started at the first checkpoint), and whether it is checkpointing now. */
@@ -58,7 +59,7 @@ export function sqliteDriver(
     checkpointer.postMessage({ op: 'checkpoint' });
   };
   const frameBytes = (db.pragma('page_size', { simple: true }) as number) + 24;
-  const frames = walFrames(db, frameBytes);
+  const frames = walFrames(db, wal, frameBytes);
   /** Frames in a full WAL; a step; few enough for this thread to copy without a step first. */
   const limitFrames = Math.max(1, Math.floor(walCheckpointBytes / frameBytes));
   const stepFrames = Math.max(1, Math.floor(limitFrames / WAL_STEPS));
@@ -256,9 +257,10 @@ const WAL_STEP_BATCHES = 32;
  * The WAL file's size says neither: it is not truncated when the WAL restarts, only rewritten
  * from its start. Null without a wal-index (not in WAL mode: an in-memory database).
  */
-function walFrames(db: DB, frameBytes: number): { read(): { written: number; copied: number } | null; close(): void } {
+function walFrames(db: DB, wal: string, frameBytes: number): { read(): { written: number; copied: number } | null; close(): void } {
   let fd = -1;
   const buf = Buffer.alloc(4 * 26);
+  const u32 = (at: number) => (LE ? buf.readUInt32LE(at) : buf.readUInt32BE(at));
   return {
     read: () => {
       if (fd < 0) {
@@ -269,11 +271,10 @@ function walFrames(db: DB, frameBytes: number): { read(): { written: number; cop
           return null;
         }
       }
-      const u32 = (at: number) => (LE ? buf.readUInt32LE(at) : buf.readUInt32BE(at));
       // A layout this code does not know (WalIndexHdr.iVersion): the WAL file's size, all of it
       // waiting — checkpoints then run after every batch, never too few.
       if (fs.readSync(fd, buf, 0, buf.length, 0) < buf.length || u32(0) !== WAL_INDEX_VERSION) {
-        const frames = Math.floor(Math.max(0, (fs.statSync(`${db.name}-wal`, { throwIfNoEntry: false })?.size ?? 0) - 32) / frameBytes);
+        const frames = Math.floor(Math.max(0, (fs.statSync(wal, { throwIfNoEntry: false })?.size ?? 0) - 32) / frameBytes);
         return { written: frames, copied: 0 };
       }
       // WalIndexHdr.mxFrame at byte 16; WalCkptInfo.nBackfill at byte 96, after the header's two copies.
