@@ -1,8 +1,9 @@
 import t from 'tap';
+import postgres from 'postgres';
 import type { KoorServer } from '../../src/server.js';
 import { freshDatabase, providePostgres } from '../helpers/postgres.js';
 import { startTestServer } from '../helpers/server.js';
-import { publish, subscribe } from '../helpers/ws.js';
+import { publish, subscribe, watch } from '../helpers/ws.js';
 import { waitUntil } from '../helpers/wait.js';
 
 /**
@@ -127,6 +128,51 @@ if ('skipped' in started) {
     await again.waitFor(rest.length + 1, 10_000);
     t.same(again.events.slice(0, rest.length).map((e) => e.id), rest, 'replay from since= on another node');
     t.ok(again.events[rest.length]!.id > ids[ids.length - 1]!, 'the live event after the replay');
+  });
+
+  t.test('a resume past what this node has fanned out gets no repeat and no older item as live', async (t) => {
+    const database = await freshDatabase(pg, 'nodes');
+    const s = await startTestServer(t, { database, authToken: TOKEN });
+    const sql = postgres(database, { max: 1, onnotice: () => {} });
+    t.teardown(() => sql.end());
+    // Another node's commit this node's feed has not read yet: stored straight into the log with
+    // no notification, so the feed only finds it when it next reads (its poll, or the next write).
+    const elsewhere = (counter: string, insert: (id: number, tx: postgres.TransactionSql) => Promise<unknown>) =>
+      sql.begin(async (tx) => {
+        const [c] = await tx<{ id: number }[]>`UPDATE koor_counters SET value = value + 1 WHERE name = ${counter} RETURNING value AS id`;
+        await insert(c!.id, tx);
+        return c!.id;
+      });
+
+    // Events: the subscriber saw `unread` on another node and resumes here from it.
+    await publish(s.url, 'first', 1, auth);
+    const unread = await elsewhere('events', (id, tx) => tx`INSERT INTO events (id, topic, data, source, created_at) VALUES (${id}, 'other.node', '2', '', ${new Date().toISOString()})`);
+    const sub = await subscribe(s.url, `?since=${unread}`, auth);
+    t.teardown(() => sub.ws.close());
+    const next = await publish(s.url, 'after', 3, auth);
+    await sub.waitFor(1);
+    t.same(
+      sub.events.map((e) => e.id),
+      [next.id],
+      'the event it named is not sent again',
+    );
+
+    // State watches: the feed is live (another watcher), the watcher resumes from `unseen`.
+    const other = await watch(s.url, '/api/state/watch?prefix=', auth);
+    t.teardown(() => other.ws.close());
+    t.equal((await call(s, 'PUT', '/api/state/a', 'x', { 'content-type': 'text/plain' })).status, 200);
+    await other.waitFor(1);
+    const unseen = await elsewhere('state_changes', (id, tx) => tx`INSERT INTO state_changes (id, topic, type, version, hash) VALUES (${id}, 's:b', 'put', 1, '')`);
+    const w = await watch(s.url, `/api/state/watch?prefix=&since_revision=${unseen}`, auth);
+    t.teardown(() => w.ws.close());
+    t.equal(w.headers['x-koor-revision'], String(unseen), 'the upgrade says the newest committed revision');
+    const put = await call(s, 'PUT', '/api/state/c', 'y', { 'content-type': 'text/plain' });
+    await w.waitFor(1);
+    t.same(
+      w.changes.map((c) => c.revision),
+      [put.json.revision],
+      'the change it named is not sent again',
+    );
   });
 
   t.test('an agent registered on one node is known everywhere; deregistered, its token fails everywhere', async (t) => {

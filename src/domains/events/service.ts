@@ -164,8 +164,13 @@ export class EventService {
     return then(read, finish);
   }
 
-  oldestId(): Awaitable<number | null> {
-    return this.reader.oldest();
+  /**
+   * The log's bounds as committed now: the oldest id retained (null: none) and the newest handed
+   * out. In cluster mode the newest may be ahead of lastId(): another node committed it and this
+   * node's feed has yet to read it.
+   */
+  bounds(): Awaitable<{ oldest: number | null; newest: number }> {
+    return then(this.reader.oldest(), (oldest) => then(this.reader.newest(), (newest) => ({ oldest, newest })));
   }
 
   /** The newest event live delivery has reached (SQLite: the newest committed). */

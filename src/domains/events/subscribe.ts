@@ -56,14 +56,18 @@ export function mountSubscribe(slots: Slots, deps: UpgradeDeps & { hub: Hub; eve
         if (overflowRaw !== '' && overflowRaw !== 'drop' && overflowRaw !== 'close') throw fail('OVERFLOW_INVALID');
         const overflow: Overflow = overflowRaw === 'drop' ? 'drop' : 'close';
         const requested = sinceParam(q.get('since'));
-        const upgrade = (oldest: number | null) => {
-          const from = requested === null ? null : resumeFrom(requested, events.lastId(), oldest);
+        // `since` is clamped to the newest committed id, not to what this node's feed has reached:
+        // in cluster mode an event another node committed may not have been fanned out here yet,
+        // and a subscriber who asked for what follows it must not get it as a live one (the hub
+        // skips ids at or below the start), nor get again what it said it had.
+        const upgrade = (b: { oldest: number | null; newest: number } | null) => {
+          const from = requested === null || b === null ? null : resumeFrom(requested, b.newest, b.oldest);
           const sub = hub.create(pattern, overflow, from === null ? null : from.since);
           u.upgrade<SubData>({ sub, cb }, from?.pruned == null ? undefined : [['X-Koor-Oldest-Event', String(from.pruned)]]);
         };
-        const oldest = requested === null ? null : events.oldestId();
-        if (pending(oldest)) u.later(oldest, upgrade);
-        else upgrade(oldest);
+        const bounds = requested === null ? null : events.bounds();
+        if (pending(bounds)) u.later(bounds, upgrade);
+        else upgrade(bounds);
       }),
   );
 }

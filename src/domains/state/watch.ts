@@ -203,8 +203,13 @@ export class ChangeFeed {
     });
   }
 
-  oldest(): Awaitable<number | null> {
-    return this.reader.oldestRevision();
+  /**
+   * The change log's bounds as committed now: the oldest revision kept (null: none) and the
+   * newest. In cluster mode the newest may be ahead of lastId(): another node committed it and
+   * this node's feed has yet to read it.
+   */
+  bounds(): Awaitable<{ oldest: number | null; newest: number }> {
+    return then(this.reader.oldestRevision(), (oldest) => then(this.reader.newestRevision(), (newest) => ({ oldest, newest })));
   }
 }
 
@@ -274,9 +279,13 @@ export function mountWatch(slots: Slots, deps: UpgradeDeps & { feed: ChangeFeed;
           const sub = hub.create(pattern, 'close', from.since);
           u.upgrade<WatchData>({ sub, values, cb }, from.pruned === null ? [['X-Koor-Revision', String(last)]] : [['X-Koor-Revision', String(last)], ['X-Koor-Oldest-Revision', String(from.pruned)]]);
         };
-        const both = then(feed.sync(), (last) => then(requested === null ? null : feed.oldest(), (oldest) => ({ last, oldest })));
-        if (both instanceof Promise) u.later(both, (b) => upgrade(b.last, b.oldest));
-        else upgrade(both.last, both.oldest);
+        // since_revision is clamped to the newest committed revision, not to what this node's feed
+        // has reached: in cluster mode a change another node committed may not have been fanned
+        // out here yet, and a watcher must not get again a change it said it had (nor one from
+        // before the revision it named, as live). Without it, live delivery starts where the feed is.
+        const at = then(feed.sync(), (last) => (requested === null ? { last, oldest: null } : then(feed.bounds(), (b) => ({ last: b.newest, oldest: b.oldest }))));
+        if (at instanceof Promise) u.later(at, (b) => upgrade(b.last, b.oldest));
+        else upgrade(at.last, at.oldest);
       }),
   );
 }
