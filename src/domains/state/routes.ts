@@ -84,13 +84,15 @@ export interface TxnDeps {
  */
 function txnHandler(d: TxnDeps): (ctx: Ctx) => Promise<void> {
   return async (ctx) => {
-    const ops = txnOps(ctx.principal, ctx.json as TxnInput, fenceParam(ctx));
-    const { res, replayed } = await d.state.txn({ ...ops, updated_by: ctx.identity?.name ?? '' }, auditBy(ctx), requestIdem(ctx));
+    const { compare, success, failure } = txnOps(ctx.principal, ctx.json as TxnInput, fenceParam(ctx));
+    const { res, replayed } = await d.state.txn({ compare, success, failure, updated_by: ctx.identity?.name ?? '' }, auditBy(ctx), requestIdem(ctx));
     if (!replayed) {
       if (res.events.length > 0) d.announce(res.events);
       ctx.tally?.('state_writes');
     }
-    sendJson(ctx, 200, { succeeded: res.succeeded, revision: res.revision, results: res.results.map(shownResult), ...(res.current ? { current: res.current } : {}) }, replayHeaders(replayed));
+    const results = res.results.map(shownResult);
+    const reply = res.current ? { succeeded: res.succeeded, revision: res.revision, results, current: res.current } : { succeeded: res.succeeded, revision: res.revision, results };
+    sendJson(ctx, 200, reply, replayHeaders(replayed));
   };
 }
 

@@ -5,7 +5,6 @@ import type { Principal } from '../../identity.js';
 import { checkName } from '../../names.js';
 import { TXN_MAX_OPS } from '../../shared/limits.js';
 import { parseDuration } from '../../config.js';
-import { defined } from '../../shared/defined.js';
 
 /**
  * A state key's TTL (issue 31): `X-Koor-TTL` or `?ttl=`, a Go-style duration ("30s", "500ms",
@@ -28,44 +27,52 @@ type BodyOp = { op: string; key?: string; value?: unknown; content_type?: string
 
 const isJson = (ct: string): boolean => /(^|[/+])json(\s*;|$)/i.test(ct);
 
+/** An op's key, checked: a valid name within a scoped caller's scopes. */
+function opKey(caller: Principal, b: BodyOp, branch: string, i: number): string {
+  if (typeof b.key !== 'string' || b.key === '') throw fail('TXN_OP_INVALID', `${branch}[${i}]`, 'key is required');
+  const k = checkName(b.key, 'key');
+  scoped(caller, 'state', k);
+  return k;
+}
+
 /**
- * One op of the body, checked and made ready for the writer: a put's value becomes bytes (JSON
- * text unless a non-JSON content_type stores a string as is); a scoped token must reach every
- * key and topic.
+ * One op of the body (`branch[i]`), checked and made ready for the writer: a put's value becomes
+ * bytes (JSON text unless a non-JSON content_type stores a string as is); a scoped token must
+ * reach every key and topic. Built without spreads or closures: 16 clients on one counter send
+ * a transaction each per commit, and the losers' ops are made too.
  */
-function toOp(caller: Principal, b: BodyOp, where: string, headerFence: number | undefined): TxnOp {
+function toOp(caller: Principal, b: BodyOp, branch: string, i: number, headerFence: number | undefined): TxnOp {
   const fence = b.fence ?? headerFence;
-  const fenced = defined({ fence });
-  const key = (): string => {
-    if (typeof b.key !== 'string' || b.key === '') throw fail('TXN_OP_INVALID', where, 'key is required');
-    const k = checkName(b.key, 'key');
-    scoped(caller, 'state', k);
-    return k;
-  };
   switch (b.op) {
     case 'put': {
-      if (b.value === undefined) throw fail('TXN_OP_INVALID', where, 'a put needs a value');
-      const k = key();
+      if (b.value === undefined) throw fail('TXN_OP_INVALID', `${branch}[${i}]`, 'a put needs a value');
+      const key = opKey(caller, b, branch, i);
       const ct = b.content_type || 'application/json';
       let value: Uint8Array;
       if (isJson(ct)) value = Buffer.from(JSON.stringify(b.value));
       else if (typeof b.value === 'string') value = Buffer.from(b.value);
-      else throw fail('TXN_OP_INVALID', where, `a ${ct} value must be a string`);
-      if (value.length === 0) throw fail('TXN_OP_INVALID', where, 'empty value');
+      else throw fail('TXN_OP_INVALID', `${branch}[${i}]`, `a ${ct} value must be a string`);
+      if (value.length === 0) throw fail('TXN_OP_INVALID', `${branch}[${i}]`, 'empty value');
+      const op: Extract<TxnOp, { op: 'put' }> = { op: 'put', key, value, content_type: ct };
       const ttl = b.ttl === undefined ? undefined : stateTtl(String(b.ttl));
-      return { op: 'put', key: k, value, content_type: ct, ...defined({ ttl_ms: ttl }), ...fenced };
+      if (ttl !== undefined) op.ttl_ms = ttl;
+      if (fence !== undefined) op.fence = fence;
+      return op;
     }
-    case 'delete':
-      return { op: 'delete', key: key(), ...fenced };
+    case 'delete': {
+      const op: Extract<TxnOp, { op: 'delete' }> = { op: 'delete', key: opKey(caller, b, branch, i) };
+      if (fence !== undefined) op.fence = fence;
+      return op;
+    }
     case 'get':
-      return { op: 'get', key: key() };
+      return { op: 'get', key: opKey(caller, b, branch, i) };
     case 'publish': {
-      if (typeof b.topic !== 'string' || b.topic === '') throw fail('TXN_OP_INVALID', where, 'topic is required');
+      if (typeof b.topic !== 'string' || b.topic === '') throw fail('TXN_OP_INVALID', `${branch}[${i}]`, 'topic is required');
       scoped(caller, 'topic', b.topic);
       return { op: 'publish', topic: b.topic, data: JSON.stringify(b.data ?? null) };
     }
     default:
-      throw fail('TXN_OP_INVALID', where, `unknown op: ${String(b.op)}`);
+      throw fail('TXN_OP_INVALID', `${branch}[${i}]`, `unknown op: ${String(b.op)}`);
   }
 }
 
@@ -110,7 +117,7 @@ export function txnOps(caller: Principal, b: TxnInput, fence: number | undefined
     scoped(caller, 'state', c.key);
     if (c.version === undefined && c.hash === undefined && c.exists === undefined) throw fail('TXN_OP_INVALID', `compare[${i}]`, 'needs version, hash or exists');
   });
-  const success = (b.success ?? []).map((o, i) => toOp(caller, o, `success[${i}]`, fence));
-  const failure = (b.failure ?? []).map((o, i) => toOp(caller, o, `failure[${i}]`, fence));
+  const success = (b.success ?? []).map((o, i) => toOp(caller, o, 'success', i, fence));
+  const failure = (b.failure ?? []).map((o, i) => toOp(caller, o, 'failure', i, fence));
   return { compare, success, failure };
 }
