@@ -92,6 +92,23 @@ t.test('transactions', async (t) => {
     t.match(await json(noValue), { error: 'success[0]: a put needs a value', code: 400 });
   });
 
+  await t.test('a put with a ttl expires; an empty ttl is none; a bad one names its op', async (t) => {
+    const r = await json(await txn({ success: [{ op: 'put', key: 'tx/ttl', value: 1, ttl: '300ms' }, { op: 'put', key: 'tx/keep', value: 2, ttl: '' }] }));
+    t.equal(r.succeeded, true);
+    t.match(r.results[0].expires_at, /^\d{4}-\d\d-\d\dT/, 'the expiry in RFC 3339');
+    t.equal(r.results[1].expires_at, undefined, 'an empty ttl: no expiry');
+    t.equal((await fetch(u('/api/state/tx/ttl'))).status, 200);
+    const until = Date.now() + 10_000;
+    while ((await fetch(u('/api/state/tx/ttl'))).status !== 404 && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+    t.equal((await fetch(u('/api/state/tx/ttl'))).status, 404, 'gone after its ttl');
+    t.equal((await fetch(u('/api/state/tx/keep'))).status, 200);
+    const bad = await txn({ compare: [{ key: 'tx/keep', version: 9 }], failure: [{ op: 'get', key: 'tx/keep' }, { op: 'put', key: 'tx/keep', value: 3, ttl: 'soon' }] });
+    t.equal(bad.status, 400);
+    t.same(await json(bad), { error: 'failure[1]: invalid ttl "soon": expected a duration like 500ms, 60s, 5m', code: 400 });
+    const noKey = await txn({ compare: [{ key: 'tx/keep', version: 9 }], failure: [{ op: 'get' }] });
+    t.same(await json(noKey), { error: 'failure[0]: key is required', code: 400 });
+  });
+
   await t.test('an op refused inside the writer after others ran undoes them all (an outdated fence)', async (t) => {
     const reg = await json(await fetch(u('/api/instances/register'), { method: 'POST', body: Buffer.from('{"name":"holder"}') as unknown as BodyInit }));
     const as = { 'x-koor-instance': reg.id };

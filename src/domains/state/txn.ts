@@ -35,6 +35,15 @@ function opKey(caller: Principal, b: BodyOp, branch: string, i: number): string 
   return k;
 }
 
+/** A put op's ttl (as X-Koor-TTL reads it), refused with the op's place in the body. */
+function opTtl(ttl: string | number, branch: string, i: number): number | undefined {
+  try {
+    return stateTtl(String(ttl));
+  } catch (e) {
+    throw fail('TXN_OP_INVALID', `${branch}[${i}]`, (e as Error).message);
+  }
+}
+
 /**
  * One op of the body (`branch[i]`), checked and made ready for the writer: a put's value becomes
  * bytes (JSON text unless a non-JSON content_type stores a string as is); a scoped token must
@@ -54,7 +63,7 @@ function toOp(caller: Principal, b: BodyOp, branch: string, i: number, headerFen
       else throw fail('TXN_OP_INVALID', `${branch}[${i}]`, `a ${ct} value must be a string`);
       if (value.length === 0) throw fail('TXN_OP_INVALID', `${branch}[${i}]`, 'empty value');
       const op: Extract<TxnOp, { op: 'put' }> = { op: 'put', key, value, content_type: ct };
-      const ttl = b.ttl === undefined ? undefined : stateTtl(String(b.ttl));
+      const ttl = b.ttl === undefined ? undefined : opTtl(b.ttl, branch, i);
       if (ttl !== undefined) op.ttl_ms = ttl;
       if (fence !== undefined) op.fence = fence;
       return op;
