@@ -90,6 +90,8 @@ function txnHandler(d: TxnDeps): (ctx: Ctx) => Promise<void> {
       if (res.events.length > 0) d.announce(res.events);
       ctx.tally?.('state_writes');
     }
+    // Literals, not spreads (here and above): the spread objects were a fifth of a losing
+    // transaction's server CPU (issue 47).
     const results = res.results.map(shownResult);
     const reply = res.current ? { succeeded: res.succeeded, revision: res.revision, results, current: res.current } : { succeeded: res.succeeded, revision: res.revision, results };
     sendJson(ctx, 200, reply, replayHeaders(replayed));

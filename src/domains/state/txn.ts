@@ -27,9 +27,12 @@ type BodyOp = { op: string; key?: string; value?: unknown; content_type?: string
 
 const isJson = (ct: string): boolean => /(^|[/+])json(\s*;|$)/i.test(ct);
 
+/** Where an op is in the body, for its error: `success[2]`. */
+const at = (branch: string, i: number): string => `${branch}[${i}]`;
+
 /** An op's key, checked: a valid name within a scoped caller's scopes. */
 function opKey(caller: Principal, b: BodyOp, branch: string, i: number): string {
-  if (typeof b.key !== 'string' || b.key === '') throw fail('TXN_OP_INVALID', `${branch}[${i}]`, 'key is required');
+  if (typeof b.key !== 'string' || b.key === '') throw fail('TXN_OP_INVALID', at(branch, i), 'key is required');
   const k = checkName(b.key, 'key');
   scoped(caller, 'state', k);
   return k;
@@ -40,7 +43,7 @@ function opTtl(ttl: string | number, branch: string, i: number): number | undefi
   try {
     return stateTtl(String(ttl));
   } catch (e) {
-    throw fail('TXN_OP_INVALID', `${branch}[${i}]`, (e as Error).message);
+    throw fail('TXN_OP_INVALID', at(branch, i), (e as Error).message);
   }
 }
 
@@ -54,14 +57,14 @@ function toOp(caller: Principal, b: BodyOp, branch: string, i: number, headerFen
   const fence = b.fence ?? headerFence;
   switch (b.op) {
     case 'put': {
-      if (b.value === undefined) throw fail('TXN_OP_INVALID', `${branch}[${i}]`, 'a put needs a value');
+      if (b.value === undefined) throw fail('TXN_OP_INVALID', at(branch, i), 'a put needs a value');
       const key = opKey(caller, b, branch, i);
       const ct = b.content_type || 'application/json';
       let value: Uint8Array;
       if (isJson(ct)) value = Buffer.from(JSON.stringify(b.value));
       else if (typeof b.value === 'string') value = Buffer.from(b.value);
-      else throw fail('TXN_OP_INVALID', `${branch}[${i}]`, `a ${ct} value must be a string`);
-      if (value.length === 0) throw fail('TXN_OP_INVALID', `${branch}[${i}]`, 'empty value');
+      else throw fail('TXN_OP_INVALID', at(branch, i), `a ${ct} value must be a string`);
+      if (value.length === 0) throw fail('TXN_OP_INVALID', at(branch, i), 'empty value');
       const op: Extract<TxnOp, { op: 'put' }> = { op: 'put', key, value, content_type: ct };
       const ttl = b.ttl === undefined ? undefined : opTtl(b.ttl, branch, i);
       if (ttl !== undefined) op.ttl_ms = ttl;
@@ -76,12 +79,12 @@ function toOp(caller: Principal, b: BodyOp, branch: string, i: number, headerFen
     case 'get':
       return { op: 'get', key: opKey(caller, b, branch, i) };
     case 'publish': {
-      if (typeof b.topic !== 'string' || b.topic === '') throw fail('TXN_OP_INVALID', `${branch}[${i}]`, 'topic is required');
+      if (typeof b.topic !== 'string' || b.topic === '') throw fail('TXN_OP_INVALID', at(branch, i), 'topic is required');
       scoped(caller, 'topic', b.topic);
       return { op: 'publish', topic: b.topic, data: JSON.stringify(b.data ?? null) };
     }
     default:
-      throw fail('TXN_OP_INVALID', `${branch}[${i}]`, `unknown op: ${String(b.op)}`);
+      throw fail('TXN_OP_INVALID', at(branch, i), `unknown op: ${String(b.op)}`);
   }
 }
 
