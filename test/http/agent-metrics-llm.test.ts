@@ -29,6 +29,11 @@ t.test('identified calls are counted per agent in hourly buckets, written for re
   await req(s, 'DELETE', '/api/state/k1', undefined, A);
   t.equal((await req(s, 'DELETE', '/api/state/nope', undefined, A)).status, 404, 'a failed write is a call, not a write');
   await req(s, 'POST', '/api/events/publish', { topic: 'x' }, A);
+  // A transaction that changed a key is a write (its publish a publish); one that lost, a call.
+  const won = await json(await req(s, 'POST', '/api/txn', { compare: [{ key: 'k0', version: 1 }], success: [{ op: 'put', key: 'k0', value: 2 }, { op: 'publish', topic: 'y' }] }, A));
+  t.equal(won.succeeded, true);
+  const lost = await json(await req(s, 'POST', '/api/txn', { compare: [{ key: 'k0', version: 1 }], success: [{ op: 'put', key: 'k0', value: 3 }], failure: [{ op: 'get', key: 'k0' }] }, A));
+  t.equal(lost.succeeded, false);
   const v = await json(await req(s, 'POST', '/api/validate/p', { filename: 'a.go', content: 'TODO\nTODO\n' }, A));
   t.equal(v.count, 2);
   await req(s, 'PUT', '/api/state/b', '1', { authorization: `Bearer ${b.token}` });
@@ -41,7 +46,7 @@ t.test('identified calls are counted per agent in hourly buckets, written for re
   const rows = await get(s, `/api/metrics/agents/${idA}`);
   const period = new Date().toISOString().slice(0, 13);
   const byName = Object.fromEntries(rows.map((r: any) => [r.metric_name, r.metric_value]));
-  t.match(byName, { rest_calls: 8, state_writes: 4, events_published: 1, validations: 1, violations: 2 }, 'REST calls, successful writes, publishes, validations and their violations');
+  t.match(byName, { rest_calls: 10, state_writes: 5, events_published: 2, validations: 1, violations: 2 }, 'REST calls, successful writes, publishes, validations and their violations');
   t.ok(byName.mcp_calls >= 2, 'MCP requests count too (initialize, tool call, …)');
   t.ok(rows.every((r: any) => r.instance_id === idA && r.period === period), 'this hour\'s bucket, YYYY-MM-DDTHH');
   t.same(rows.map((r: any) => r.metric_name), [...rows.map((r: any) => r.metric_name)].sort(), 'by name within a period');

@@ -87,8 +87,12 @@ function txnHandler(d: TxnDeps): (ctx: Ctx) => Promise<void> {
     const { compare, success, failure } = txnOps(ctx.principal, ctx.json as TxnInput, fenceParam(ctx));
     const { res, replayed } = await d.state.txn({ compare, success, failure, updated_by: ctx.identity?.name ?? '' }, auditBy(ctx), requestIdem(ctx));
     if (!replayed) {
-      if (res.events.length > 0) d.announce(res.events);
-      ctx.tally?.('state_writes');
+      if (res.events.length > 0) {
+        d.announce(res.events);
+        ctx.tally?.('events_published', res.events.length);
+      }
+      // A write when it changed a key: a lost compare whose failure branch only read wrote nothing.
+      if (res.results.some((r) => r.revision !== undefined)) ctx.tally?.('state_writes');
     }
     // Literals, not spreads (here and above): the spread objects were a fifth of a losing
     // transaction's server CPU (issue 47).
