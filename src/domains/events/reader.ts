@@ -72,6 +72,12 @@ export interface EventsReader {
   oldest(): Awaitable<number | null>;
   /** The newest id handed out (0 when none ever was). */
   newest(): Awaitable<number>;
+  /**
+   * The oldest id retained (null: none) and the newest committed, read together. On PostgreSQL
+   * from the log itself (retention never deletes the newest event; ids commit in order), not the
+   * counter row: a read never queues behind a writer holding that row.
+   */
+  bounds(): Awaitable<{ oldest: number | null; newest: number }>;
 }
 
 /** The SQLite reader answers at once (the local fan-out relies on it). */
@@ -82,6 +88,7 @@ export interface SyncEventsReader extends EventsReader {
   since(after: number, limit: number, maxBytes: number): Event[];
   oldest(): number | null;
   newest(): number;
+  bounds(): { oldest: number | null; newest: number };
 }
 
 /** Named parameters of the filtered SQLite queries. */
@@ -165,6 +172,7 @@ export function sqliteEventsReader(db: ReadDb): SyncEventsReader {
     },
     oldest,
     newest,
+    bounds: () => ({ oldest: oldest(), newest: newest() }),
   };
 }
 
@@ -233,6 +241,10 @@ export function pgEventsReader(sql: Sql, snapshots: TxClient): EventsReader {
     },
     async newest() {
       return (await sql<{ v: number }[]>`SELECT value AS v FROM koor_counters WHERE name = 'events'`)[0]!.v;
+    },
+    async bounds() {
+      const [b] = await sql<{ oldest: number | null; newest: number }[]>`SELECT min(id) AS oldest, coalesce(max(id), 0) AS newest FROM events`;
+      return { oldest: b!.oldest, newest: Number(b!.newest) };
     },
   };
 }

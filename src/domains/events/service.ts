@@ -170,7 +170,7 @@ export class EventService {
    * node's feed has yet to read it.
    */
   bounds(): Awaitable<{ oldest: number | null; newest: number }> {
-    return then(this.reader.oldest(), (oldest) => then(this.reader.newest(), (newest) => ({ oldest, newest })));
+    return this.reader.bounds();
   }
 
   /** The newest event live delivery has reached (SQLite: the newest committed). */

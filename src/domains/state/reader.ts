@@ -46,8 +46,8 @@ export interface StateReader {
   listPage(after: string, limit: number, prefix?: string): Awaitable<{ json: string; next: string | null }>;
   /** The newest revision handed out (0 before the first change). */
   newestRevision(): Awaitable<number>;
-  /** The oldest retained change's revision, null when none is. */
-  oldestRevision(): Awaitable<number | null>;
+  /** The oldest retained change's revision (null when none is) and the newest committed. */
+  logBounds(): Awaitable<{ oldest: number | null; newest: number }>;
   /** Changes with revisions in (after, upto], by revision, at most `limit`. */
   changes(after: number, upto: number, limit: number): Awaitable<ChangeRow[]>;
   current(key: string): Awaitable<StateRow | undefined>;
@@ -62,7 +62,12 @@ const CURRENT = sql(
      FROM state s JOIN state_history h ON h.key = s.key AND h.version = s.version WHERE s.key = ?`,
 );
 const NEWEST_REV = NEWEST_REVISION;
-const OLDEST_REV = sql('SELECT min(id) AS id FROM state_changes');
+/**
+ * The change log's bounds: the oldest revision kept and the newest (retention never deletes the
+ * newest change, so its max is the newest committed: revisions commit in order). From the log
+ * itself, not PostgreSQL's counter row: a read never queues behind a writer holding that row.
+ */
+const LOG_BOUNDS = sql('SELECT min(id) AS oldest, coalesce(max(id), 0) AS newest FROM state_changes');
 const CHANGES = sql('SELECT id, topic, type, version, hash, content_type, updated_by FROM state_changes WHERE id > ? AND id <= ? ORDER BY id LIMIT ?');
 /** A kept version; revision and expiry are the current row's when it is the current version, else 0. */
 const AT_VERSION = sql(
@@ -139,13 +144,13 @@ export function stateReader(db: Reads): StateReader {
   const history = db.statement<StateMetaRow>(HISTORY);
   const count = db.statement<{ n: number }>(COUNT);
   const newest = db.statement<{ id: number }>(NEWEST_REV);
-  const oldest = db.statement<{ id: number | null }>(OLDEST_REV);
+  const bounds = db.statement<{ oldest: number | null; newest: number }>(LOG_BOUNDS);
   const changes = db.statement<ChangeRow>(CHANGES);
   const page = pages[db.dialect](db);
   return {
     listPage: (after, limit, prefix = '') => page(after, limit, prefix),
     newestRevision: () => then(newest.get(), (r) => r?.id ?? 0),
-    oldestRevision: () => then(oldest.get(), (r) => r?.id ?? null),
+    logBounds: () => then(bounds.get(), (r) => ({ oldest: r?.oldest ?? null, newest: Number(r?.newest ?? 0) })),
     changes: (after, upto, limit) => changes.all(after, upto, limit),
     current: (key) => current.get(key),
     atVersion: (key, v) => atVersion.get(key, v),

@@ -209,7 +209,7 @@ export class ChangeFeed {
    * this node's feed has yet to read it.
    */
   bounds(): Awaitable<{ oldest: number | null; newest: number }> {
-    return then(this.reader.oldestRevision(), (oldest) => then(this.reader.newestRevision(), (newest) => ({ oldest, newest })));
+    return this.reader.logBounds();
   }
 }
 
