@@ -74,8 +74,8 @@ export interface EventsReader {
   newest(): Awaitable<number>;
   /**
    * The oldest id retained (null: none) and the newest committed, read together. On PostgreSQL
-   * from the log itself (retention never deletes the newest event; ids commit in order), not the
-   * counter row: a read never queues behind a writer holding that row.
+   * from the log itself in one indexed query (retention never deletes the newest event; ids
+   * commit in order), so a subscribe touches only the table its replay reads.
    */
   bounds(): Awaitable<{ oldest: number | null; newest: number }>;
 }

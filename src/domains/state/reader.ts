@@ -64,8 +64,8 @@ const CURRENT = sql(
 const NEWEST_REV = NEWEST_REVISION;
 /**
  * The change log's bounds: the oldest revision kept and the newest (retention never deletes the
- * newest change, so its max is the newest committed: revisions commit in order). From the log
- * itself, not PostgreSQL's counter row: a read never queues behind a writer holding that row.
+ * newest change, so its max is the newest committed: revisions commit in order). One indexed
+ * query of the log itself, on both backends (not PostgreSQL's counter row as well).
  */
 const LOG_BOUNDS = sql('SELECT min(id) AS oldest, coalesce(max(id), 0) AS newest FROM state_changes');
 const CHANGES = sql('SELECT id, topic, type, version, hash, content_type, updated_by FROM state_changes WHERE id > ? AND id <= ? ORDER BY id LIMIT ?');
