@@ -92,6 +92,29 @@ t.test('group commit: one batch, each write isolated in its savepoint', async (t
   t.equal(db.prepare('SELECT count(*) FROM state').pluck().get(), 99, 'every acknowledged write is committed, the failed one is not');
 });
 
+t.test('a put of a key past its TTL, not yet swept, sweeps it first: expire change, history gone, version 1', async (t) => {
+  const dbPath = path.join(tempDir(t), 'data.db');
+  const w = await startWriter(t, dbPath);
+  const put = (id: number, value: string, more: Record<string, unknown> = {}) =>
+    w.call({ id, method: 'state.put', deadline: far(), req: { key: 'k', value: Buffer.from(value), content_type: 'text/plain', updated_by: '', ...more } });
+  t.equal((await put(1, 'a')).res.version, 1);
+  t.equal((await put(2, 'b', { ttl_ms: 30 })).res.version, 2);
+  await new Promise((r) => setTimeout(r, 60)); // no sweeper runs in this writer: the row is still there, expired
+  const again = await put(3, 'c');
+  t.equal(again.res.version, 1, 'the expired key starts over');
+  t.equal(again.res.expires_at, undefined, 'without an expiry');
+  const db = new Database(dbPath, { readonly: true });
+  t.teardown(() => db.close());
+  t.same(db.prepare('SELECT type, version FROM state_changes ORDER BY id').all(), [
+    { type: 'put', version: 1 },
+    { type: 'put', version: 2 },
+    { type: 'expire', version: 2 },
+    { type: 'put', version: 1 },
+  ]);
+  t.same(db.prepare("SELECT version, CAST(value AS TEXT) AS value FROM state_history WHERE key = 'k'").all(), [{ version: 1, value: 'c' }], 'the old versions went with it');
+  t.same(db.prepare("SELECT version, revision, expires_at FROM state WHERE key = 'k'").get(), { version: 1, revision: 4, expires_at: 0 });
+});
+
 t.test('a data file from a newer server is refused', async (t) => {
   const dbPath = path.join(tempDir(t), 'data.db');
   const db = new Database(dbPath);

@@ -66,6 +66,7 @@ function pgTx(t: TransactionSql, s: Session): Tx {
   let pending: Promise<unknown>[] = [];
   return {
     dialect: 'pg',
+    sync: null,
     get: async <T>(q: Query, ...params: Param[]) => ((await exec(q, params)) as unknown as T[])[0],
     all: async <T>(q: Query, ...params: Param[]) => [...((await exec(q, params)) as unknown as T[])],
     run: async (q: Query, ...params: Param[]) => (await exec(q, params)).count,

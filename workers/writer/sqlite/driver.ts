@@ -3,7 +3,7 @@ import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { Statement } from 'better-sqlite3';
 import type { CheckpointKind } from '../../../schemas/rpc/writer-stats.js';
-import type { Driver, Param, Query, Tx } from '../sql.js';
+import type { Driver, Param, Query, SyncTx, Tx } from '../sql.js';
 import { schemaVersion, vacuumStep, type DB } from './db.js';
 
 function sleepSync(ms: number): void {
@@ -120,19 +120,25 @@ export function sqliteDriver(
   const release = db.prepare('RELEASE w');
   const rollbackTo = db.prepare('ROLLBACK TO w');
 
-  const tx: Tx = {
-    dialect: 'sqlite',
-    get: async <T>(q: Query, ...params: Param[]) => prep(q).get(...params) as T | undefined,
-    all: async <T>(q: Query, ...params: Param[]) => prep(q).all(...params) as T[],
-    run: async (q: Query, ...params: Param[]) => {
+  const syncTx: SyncTx = {
+    get: <T>(q: Query, ...params: Param[]) => prep(q).get(...params) as T | undefined,
+    run: (q: Query, ...params: Param[]) => {
       const n = prep(q).run(...params).changes;
       changed += n;
       return n;
     },
-    insert: async (q: Query, ...params: Param[]) => {
+    insert: (q: Query, ...params: Param[]) => {
       changed++;
       return Number(prep(q).run(...params).lastInsertRowid);
     },
+  };
+  const tx: Tx = {
+    dialect: 'sqlite',
+    sync: syncTx,
+    get: async <T>(q: Query, ...params: Param[]) => syncTx.get<T>(q, ...params),
+    all: async <T>(q: Query, ...params: Param[]) => prep(q).all(...params) as T[],
+    run: async (q: Query, ...params: Param[]) => syncTx.run(q, ...params),
+    insert: async (q: Query, ...params: Param[]) => syncTx.insert(q, ...params),
     send: (q: Query, ...params: Param[]) => {
       changed++;
       prep(q).run(...params);

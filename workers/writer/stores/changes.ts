@@ -1,6 +1,6 @@
 import { STATE_CHANGES_CHANNEL } from '../../../schemas/rpc/cluster.js';
 import { NEWEST_REVISION } from '../../../schemas/db/tables/state.js';
-import { dialects, sql, type Tx } from '../sql.js';
+import { dialects, sql, type SyncTx, type Tx } from '../sql.js';
 
 /** What a change log row says besides its revision and topic (issue 31). */
 export type ChangeType = 'put' | 'delete' | 'expire';
@@ -28,7 +28,15 @@ let committed = 0;
 
 /** Appends one change; its revision. */
 export async function logChange(tx: Tx, topic: string, type: ChangeType, version: number, hash: string, contentType: string, by: string): Promise<number> {
-  const id = await tx.insert(LOG, topic, type, version, hash, contentType, by);
+  return taken(await tx.insert(LOG, topic, type, version, hash, contentType, by));
+}
+
+/** logChange on SQLite, answered at once (a PUT's hot path: workers/writer/sql.ts SyncTx). */
+export function logChangeSync(tx: SyncTx, topic: string, type: ChangeType, version: number, hash: string, contentType: string, by: string): number {
+  return taken(tx.insert(LOG, topic, type, version, hash, contentType, by));
+}
+
+function taken(id: number): number {
   if (id > takenInTx) takenInTx = id;
   return id;
 }
