@@ -55,8 +55,9 @@ export function versionHeaders(etag: string, version: number | string): HeaderLi
 
 /** A write's JSON reply, carrying the new value's ETag and version. */
 export function sendWritten(ctx: Ctx, r: { hash: string; version: number; revision?: number }): void {
-  const headers = versionHeaders(`"${r.hash}"`, r.version);
-  sendJson(ctx, 200, r, r.revision === undefined ? headers : [...headers, ['X-Koor-Revision', String(r.revision)]]);
+  const etag = `"${r.hash}"`;
+  const version = String(r.version);
+  sendJson(ctx, 200, r, r.revision === undefined ? [['ETag', etag], ['X-Koor-Version', version]] : [['ETag', etag], ['X-Koor-Version', version], ['X-Koor-Revision', String(r.revision)]]);
 }
 
 /** Current value with conditional GET: `If-None-Match` byte-equal to the ETag → 304 (ETag only). */

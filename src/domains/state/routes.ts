@@ -20,7 +20,6 @@ import { decoded, projectQuery, queryValue, rule } from '../../http/permissions.
 import type { Target } from '../../access.js';
 import type { SocketRoute } from '../domain.js';
 import { type ChangeFeed, mountWatch, SPECS_WATCH_PATH, STATE_WATCH_PATH } from './watch.js';
-import { defined } from '../../shared/defined.js';
 
 const PREFIX = '/api/state/';
 
@@ -187,15 +186,8 @@ export function stateRoutes(svc: StateService): Route[] {
         const ttlMs = stateTtl(ttlHeader !== '' ? ttlHeader : ctx.query === '' ? null : queryParams(ctx).get('ttl'));
         const owner = ephemeralOwner(ctx);
         const fence = fenceParam(ctx);
-        const r = await svc.put({
-          key,
-          value: ctx.body,
-          contentType,
-          updatedBy: actor(ctx),
-          ifMatch: ctx.headers.ifMatch,
-          ifNoneMatch: ctx.headers.ifNoneMatch,
-          ...defined({ ttlMs, owner, fence }),
-        }, auditBy(ctx));
+        // One literal, absent parts undefined (no defined() object per PUT: issue 47's allocations).
+        const r = await svc.put({ key, value: ctx.body, contentType, updatedBy: actor(ctx), ifMatch: ctx.headers.ifMatch, ifNoneMatch: ctx.headers.ifNoneMatch, ttlMs, owner, fence }, auditBy(ctx));
         ctx.tally?.('state_writes');
         sendWritten(ctx, r);
       },

@@ -112,24 +112,27 @@ export class StateService {
     return `{"key":${JSON.stringify(key)},"v1":${v1},"v2":${v2},"diffs":${r.diffs}}`;
   }
 
+  /**
+   * The request and the reply are plain literals, the optional parts added only when present:
+   * the spreads they were built with (five `...(x ? {…} : {})`, a rest and a spread of the reply)
+   * were a seventh of what the front allocated per PUT (issue 47).
+   */
   async put(input: PutInput, audit?: AuditTag) {
-    const res = await this.writer.call('state.put', {
-      key: input.key,
-      value: input.value,
-      content_type: input.contentType,
-      updated_by: input.updatedBy,
-      ...(input.ifMatch ? { if_match: input.ifMatch } : {}),
-      ...(input.ifNoneMatch ? { if_none_match: input.ifNoneMatch } : {}),
-      ...(input.ttlMs ? { ttl_ms: input.ttlMs } : {}),
-      ...(input.owner ? { owner: input.owner } : {}),
-      ...defined({ fence: input.fence }),
-    }, { audit });
+    const req: ReqOf<WriterMethods, 'state.put'> = { key: input.key, value: input.value, content_type: input.contentType, updated_by: input.updatedBy };
+    if (input.ifMatch) req.if_match = input.ifMatch;
+    if (input.ifNoneMatch) req.if_none_match = input.ifNoneMatch;
+    if (input.ttlMs) req.ttl_ms = input.ttlMs;
+    if (input.owner) req.owner = input.owner;
+    if (input.fence !== undefined) req.fence = input.fence;
+    const res = await this.writer.call('state.put', req, { audit });
     // The writer's expiry, not one reckoned here after its reply (later): a read is never served past it.
     if (input.owner) this.cache.delete(input.key);
     else this.cache.set(input.key, input.value, res.version, res.hash, res.content_type, res.revision, res.expires_at ?? 0);
     this.onChange?.();
-    const { expires_at: expiresAt, ...meta } = res;
-    return { ...meta, updated_at: toRfc3339(meta.updated_at), ...(expiresAt === undefined ? {} : { expires_at: new Date(expiresAt).toISOString() }) };
+    const updatedAt = toRfc3339(res.updated_at);
+    return res.expires_at === undefined
+      ? { key: res.key, version: res.version, hash: res.hash, content_type: res.content_type, updated_at: updatedAt, revision: res.revision }
+      : { key: res.key, version: res.version, hash: res.hash, content_type: res.content_type, updated_at: updatedAt, revision: res.revision, expires_at: new Date(res.expires_at).toISOString() };
   }
 
   async delete(key: string, ifMatch?: string, audit?: AuditTag, by = '', fence?: number) {
