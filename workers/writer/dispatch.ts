@@ -7,6 +7,7 @@ import { AUDIT_INSERT, auditEntry, insertAuditRows, type AuditRow } from './stor
 import { FIRST, priorResult, recordResult } from './idempotency.js';
 import { changesMark, rollBackChanges } from './stores/changes.js';
 import { storageNow } from './time.js';
+import { pending, type Awaitable } from '../../src/shared/awaitable.js';
 
 /** Where the dispatcher reports unexpected failures (the writer's pino logger). */
 export interface FaultLog {
@@ -19,7 +20,7 @@ class BatchAborted extends Error {}
 class Replay extends Error {}
 const REPLAY = Symbol('replay');
 
-type AnyHandler = (tx: Tx, req: unknown) => Promise<unknown>;
+type AnyHandler = (tx: Tx, req: unknown) => Awaitable<unknown>;
 
 /**
  * The writer's dispatcher, one for both backends: validates envelopes and requests, executes a
@@ -76,7 +77,9 @@ export function createDispatcher(driver: Driver, opts: MethodOptions & { log?: F
         // A retry of an idempotent write: its first result, nothing written, nothing audited.
         const prior = idem ? await priorResult(tx, idem) : FIRST;
         if (prior !== FIRST) return { id: env.id, ok: true, res: prior, replayed: true };
-        const res = await handler(tx, env.req);
+        // Awaited only when it is a promise: a SQLite PUT answers at once (issue 47).
+        const answer = handler(tx, env.req);
+        const res = pending(answer) ? await answer : answer;
         if (idem) recordResult(tx, idem, res, false);
         if (env.audit) recordAuditFast(env, res, env.audit);
         return { id: env.id, ok: true, res };

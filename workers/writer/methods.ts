@@ -3,6 +3,7 @@ import type { ReqOf, ResOf } from '../../schemas/rpc/envelope.js';
 import type { Event, WriterMethod, WriterMethods } from '../../schemas/rpc/writer.js';
 import { fault } from './fault.js';
 import type { Driver, Tx } from './sql.js';
+import type { Awaitable } from '../../src/shared/awaitable.js';
 import { agentMetricStore } from './stores/agent-metrics.js';
 import { auditStore } from './stores/audit.js';
 import { complianceStore } from './stores/compliance.js';
@@ -23,7 +24,8 @@ import { templateStore } from './stores/templates.js';
 import { tokenStore } from './stores/tokens.js';
 import { webhookStore } from './stores/webhooks.js';
 
-export type Handler<K extends WriterMethod> = (tx: Tx, req: ReqOf<WriterMethods, K>) => Promise<ResOf<WriterMethods, K>>;
+/** A method's work in the batch transaction: a value at once where SQLite answers at once (a PUT: no promise per layer), else a promise. */
+export type Handler<K extends WriterMethod> = (tx: Tx, req: ReqOf<WriterMethods, K>) => Awaitable<ResOf<WriterMethods, K>>;
 export type Handlers = { [K in WriterMethod]: Handler<K> };
 
 export interface MethodOptions {
@@ -88,10 +90,7 @@ export function writerMethods(driver: Driver, opts: MethodOptions = {}) {
       return {};
     },
     'db.vacuum': (tx, req) => driver.vacuum(tx, req.pages),
-    'state.put': async (tx, req) => {
-      if (req.fence !== undefined) await checkFence(tx, req.key, req.fence);
-      return state.put(tx, req);
-    },
+    'state.put': (tx, req) => (req.fence === undefined ? state.put(tx, req) : checkFence(tx, req.key, req.fence).then(() => state.put(tx, req))),
     'state.delete': async (tx, req) => {
       if (req.fence !== undefined) await checkFence(tx, req.key, req.fence);
       return state.delete(tx, req);

@@ -14,7 +14,8 @@ const s = (v: unknown): string => String(v ?? '');
  * method absent here (or a request it does not describe, such as a heartbeat) records nothing.
  */
 const DERIVE: Readonly<Record<string, (req: Req, res: Res) => Entry | null>> = {
-  'state.put': (req, res) => ({ action: 'state.put', resource: s(req.key), detail: sortedJson({ version: res.version }) }),
+  // One key: sorted as it is (sortedJson's sort and copy were a tenth of what a PUT allocated in the writer).
+  'state.put': (req, res) => ({ action: 'state.put', resource: s(req.key), detail: JSON.stringify({ version: res.version }) }),
   'state.delete': (req) => ({ action: 'state.delete', resource: s(req.key), detail: '{}' }),
   'state.rollback': (req, res) => ({ action: 'state.rollback', resource: s(req.key), detail: sortedJson({ from_version: req.version, new_version: res.version }) }),
   'spec.put': (req, res) => ({ action: 'spec.put', resource: `${s(req.project)}/${s(req.name)}`, detail: sortedJson({ version: res.version }) }),
