@@ -11,7 +11,7 @@ export { dialects, inserting, only, sql, type Dialect, type Param, type Query } 
 /**
  * SQLite's statements answered at once, without a promise: for the per-dialect hot path of a
  * write (issue 47: a store method awaiting each of a PUT's five statements allocated ~2 KB of
- * promises per PUT in the writer thread, a third of what it allocated).
+ * promises per PUT in the writer thread, two fifths of what it allocated).
  */
 export interface SyncTx {
   get<T>(q: Query, ...params: Param[]): T | undefined;
