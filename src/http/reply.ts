@@ -45,19 +45,18 @@ export function sendJsonText(ctx: Ctx, status: number, json: string, headers?: H
   send(ctx, status, `${json}\n`, JSON_TYPE, headers);
 }
 
-/** `ETag` + `X-Koor-Version` of a versioned value (state, specs). */
-export function versionHeaders(etag: string, version: number | string): HeaderList {
-  return [
-    ['ETag', etag],
-    ['X-Koor-Version', String(version)],
-  ];
+/**
+ * `ETag` + `X-Koor-Version` of a versioned value (state, specs), and `X-Koor-Revision` when given:
+ * one literal each way (a spread of the pair was a copy per write: issue 47).
+ */
+export function versionHeaders(etag: string, version: number | string, revision?: number): HeaderList {
+  const v = String(version);
+  return revision === undefined ? [['ETag', etag], ['X-Koor-Version', v]] : [['ETag', etag], ['X-Koor-Version', v], ['X-Koor-Revision', String(revision)]];
 }
 
-/** A write's JSON reply, carrying the new value's ETag and version. */
+/** A write's JSON reply, carrying the new value's ETag, version and revision. */
 export function sendWritten(ctx: Ctx, r: { hash: string; version: number; revision?: number }): void {
-  const etag = `"${r.hash}"`;
-  const version = String(r.version);
-  sendJson(ctx, 200, r, r.revision === undefined ? [['ETag', etag], ['X-Koor-Version', version]] : [['ETag', etag], ['X-Koor-Version', version], ['X-Koor-Revision', String(r.revision)]]);
+  sendJson(ctx, 200, r, versionHeaders(`"${r.hash}"`, r.version, r.revision));
 }
 
 /** Current value with conditional GET: `If-None-Match` byte-equal to the ETag → 304 (ETag only). */

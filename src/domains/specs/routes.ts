@@ -34,7 +34,7 @@ export function specRoutes(svc: SpecService): Route[] {
         const row = await svc.get(param(ctx, 0), param(ctx, 1));
         const etag = `"${row.hash}"`;
         if (ctx.headers.ifNoneMatch === etag) return send(ctx, 304, '', null, [['ETag', etag]]);
-        send(ctx, 200, row.data, 'application/json', [...versionHeaders(etag, row.version), ['X-Koor-Revision', String(row.revision)]]);
+        send(ctx, 200, row.data, 'application/json', versionHeaders(etag, row.version, row.revision));
       },
     },
     {

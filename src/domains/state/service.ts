@@ -8,6 +8,7 @@ import { toRfc3339 } from '../../store.js';
 import type { Awaitable } from '../../shared/awaitable.js';
 import { StateCache, cachedValue, type CachedValue } from './cache.js';
 import type { StateReader, StateRow } from './reader.js';
+import type { StatePutReply } from '../../../schemas/http/state.js';
 import { pending, then } from '../../shared/awaitable.js';
 import { defined } from '../../shared/defined.js';
 
@@ -129,10 +130,9 @@ export class StateService {
     if (input.owner) this.cache.delete(input.key);
     else this.cache.set(input.key, input.value, res.version, res.hash, res.content_type, res.revision, res.expires_at ?? 0);
     this.onChange?.();
-    const updatedAt = toRfc3339(res.updated_at);
-    return res.expires_at === undefined
-      ? { key: res.key, version: res.version, hash: res.hash, content_type: res.content_type, updated_at: updatedAt, revision: res.revision }
-      : { key: res.key, version: res.version, hash: res.hash, content_type: res.content_type, updated_at: updatedAt, revision: res.revision, expires_at: new Date(res.expires_at).toISOString() };
+    const reply: StatePutReply = { key: res.key, version: res.version, hash: res.hash, content_type: res.content_type, updated_at: toRfc3339(res.updated_at), revision: res.revision };
+    if (res.expires_at !== undefined) reply.expires_at = new Date(res.expires_at).toISOString();
+    return reply;
   }
 
   async delete(key: string, ifMatch?: string, audit?: AuditTag, by = '', fence?: number) {

@@ -119,13 +119,12 @@ export function stateStore(historyKeep = 0) {
    */
   const write: Record<Dialect, (tx: Tx, key: string, value: Uint8Array, contentType: string, by: string, known: Meta | undefined | null, bound: Bound) => Awaitable<Written>> = {
     sqlite(tx, key, value, contentType, by, known, bound) {
-      // A key past its TTL is swept first (rare): the statements' own path, awaited.
-      if (known === null) {
-        const row = tx.sync!.get<Row>(META, key);
-        if (row && row.expires_at > 0 && row.expires_at <= Date.now()) return current(tx, key).then((cur) => writeSqlite(tx.sync!, key, value, contentType, by, cur, bound));
-        return writeSqlite(tx.sync!, key, value, contentType, by, row, bound);
-      }
-      return writeSqlite(tx.sync!, key, value, contentType, by, known, bound);
+      const s = tx.sync!;
+      if (known !== null) return writeSqlite(s, key, value, contentType, by, known, bound);
+      const row = s.get<Row>(META, key);
+      // A key past its TTL is swept first (rare), as `current` sweeps it: then it starts over.
+      if (expired(row)) return drop(tx, key, row.version, 'expire').then(() => writeSqlite(s, key, value, contentType, by, undefined, bound));
+      return writeSqlite(s, key, value, contentType, by, row, bound);
     },
     async pg(tx, key, value, contentType, by, known, bound) {
       const hash = sha256(value);
@@ -161,10 +160,13 @@ export function stateStore(historyKeep = 0) {
       ? { key, version, hash, content_type: contentType, updated_at: at, revision, expires_at: bound.expiresAt }
       : { key, version, hash, content_type: contentType, updated_at: at, revision };
 
+  /** Past its TTL and not yet swept: the key reads as absent. */
+  const expired = (row: Row | undefined): row is Row => row !== undefined && row.expires_at > 0 && row.expires_at <= Date.now();
+
   /** The key's current row, or undefined when it has none or it expired (then swept now, with its `expire` change). */
   async function current(tx: Tx, key: string): Promise<Meta | undefined> {
     const cur = await tx.get<Row>(META, key);
-    if (cur && cur.expires_at > 0 && cur.expires_at <= Date.now()) {
+    if (expired(cur)) {
       await drop(tx, key, cur.version, 'expire');
       return undefined;
     }
