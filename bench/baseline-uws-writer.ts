@@ -42,8 +42,8 @@ function features(): (b: Batch) => void {
   const log = db.prepare("INSERT INTO state_changes (topic, type, version, hash, content_type, updated_by) VALUES (?, 'put', ?, ?, 'application/json', '')");
   const value = db.prepare("INSERT INTO state_history (key, version, value, hash, content_type, updated_at, updated_by) VALUES (?, ?, ?, ?, 'application/json', ?, '')");
   const meta = db.prepare(
-    `INSERT INTO state (key, version, hash, content_type, updated_at, updated_by, revision) VALUES (?, ?, ?, 'application/json', ?, '', ?)
-     ON CONFLICT(key) DO UPDATE SET version = excluded.version, hash = excluded.hash, updated_at = excluded.updated_at, revision = excluded.revision`,
+    `INSERT INTO state (key, version, hash, content_type, updated_at, updated_by, revision, hid) VALUES (?, ?, ?, 'application/json', ?, '', ?, ?)
+     ON CONFLICT(key) DO UPDATE SET version = excluded.version, hash = excluded.hash, updated_at = excluded.updated_at, revision = excluded.revision, hid = excluded.hid`,
   );
   const dropOne = db.prepare('DELETE FROM state_history WHERE key = ? AND version = ?');
   const statements = new Map<string, Database.Statement>();
@@ -59,8 +59,8 @@ function features(): (b: Batch) => void {
       const key = b.keys[i]!;
       const v = b.versions[i]!;
       const revision = log.run(`s:${key}`, v, b.hashes[i]).lastInsertRowid;
-      value.run(key, v, b.values[i], b.hashes[i], at);
-      meta.run(key, v, b.hashes[i], at, revision);
+      const hid = value.run(key, v, b.values[i], b.hashes[i], at).lastInsertRowid;
+      meta.run(key, v, b.hashes[i], at, revision, hid);
       if (v > KEEP) dropOne.run(key, v - KEEP);
       audit.push([at, '', 'state.put', key, `{"version":${v}}`]);
     }

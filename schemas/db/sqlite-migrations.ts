@@ -11,7 +11,7 @@ import { createTable } from './table.js';
 import { BUDGETS } from './tables/llm.js';
 import { TASK_CHECKPOINTS } from './tables/tasks.js';
 import { AUDIT_LOG } from './tables/audit.js';
-import { STATE, STATE_CHANGES } from './tables/state.js';
+import { STATE, STATE_CHANGES, STATE_HISTORY } from './tables/state.js';
 import { HOOK_SESSIONS } from './tables/hooks.js';
 import { IDEMPOTENCY_KEYS } from './tables/idempotency.js';
 import { MESSAGES, MESSAGE_RECIPIENTS } from './tables/messages.js';
@@ -168,6 +168,28 @@ export const MIGRATIONS: readonly Migration[] = [
         SELECT id, timestamp, actor, action, resource, detail, outcome FROM audit_log_before_20 ORDER BY id;
       DROP TABLE state_changes_before_20;
       DROP TABLE audit_log_before_20;`,
+    ].join('\n'),
+  },
+  {
+    version: 21,
+    name: "the version log's rows with an id kept through VACUUM, and each key's current row pointing at its value's: a read past the cache descends two b-trees, not three (issue 47)",
+    // Both tables rebuilt in SQL (state as v16 made it: a new file's has `hid` already, from its
+    // declaration); no JS step, whose secure_delete would zero every page of the old log.
+    sql: [
+      `ALTER TABLE state_history RENAME TO state_history_before_21;
+      DROP INDEX state_expiring;
+      DROP INDEX state_owned;
+      ALTER TABLE state RENAME TO state_before_21;`,
+      createTable(STATE_HISTORY, 'sqlite'),
+      createTable(STATE, 'sqlite'),
+      // The rowids kept as the ids (the rows stay in the order they were written).
+      `INSERT INTO state_history (id, key, version, value, hash, content_type, updated_at, updated_by)
+        SELECT rowid, key, version, value, hash, content_type, updated_at, updated_by FROM state_history_before_21 ORDER BY rowid;
+      INSERT INTO state (key, version, hash, content_type, updated_at, updated_by, revision, expires_at, owner, fence, hid)
+        SELECT s.key, s.version, s.hash, s.content_type, s.updated_at, s.updated_by, s.revision, s.expires_at, s.owner, s.fence, coalesce(h.id, 0)
+          FROM state_before_21 s LEFT JOIN state_history h ON h.key = s.key AND h.version = s.version;
+      DROP TABLE state_before_21;
+      DROP TABLE state_history_before_21;`,
     ].join('\n'),
   },
 ];

@@ -16,6 +16,17 @@ const put = (url: string, key: string, body: string | Buffer) =>
   });
 
 /** data.db alone, after folding the WAL into it (from our own connection, as any client may). */
+/** A data file as koor left it at schema `version` (what its migrations up to there made). */
+function fileAt(file: string, version: number): Database.Database {
+  const db = new Database(file);
+  for (const m of MIGRATIONS.filter((x) => x.version <= version)) {
+    db.exec(m.sql);
+    m.run?.(db);
+  }
+  db.pragma(`user_version = ${version}`);
+  return db;
+}
+
 function dataFileBytes(dir: string): number {
   const file = path.join(dir, 'data.db');
   const db = new Database(file);
@@ -123,10 +134,8 @@ t.test('a data file from before incremental vacuum is converted once at start, d
   if (sqliteOnly(t, 'the data file and its free pages')) return;
   const dir = tempDir(t);
   const file = path.join(dir, 'data.db');
-  const old = new Database(file);
+  const old = fileAt(file, 20);
   old.pragma('journal_mode = WAL');
-  for (const m of MIGRATIONS) old.exec(m.sql);
-  old.pragma(`user_version = ${MIGRATIONS.at(-1)!.version}`);
   old.prepare("INSERT INTO state (key, version, hash, content_type, updated_at) VALUES ('old', 1, 'h', 'text/plain', '2026-01-01 00:00:00')").run();
   old.prepare("INSERT INTO state_history (key, version, value, hash, content_type, updated_at) VALUES ('old', 1, 'kept', 'h', 'text/plain', '2026-01-01 00:00:00')").run();
   t.equal(old.pragma('auto_vacuum', { simple: true }), 0, 'an old file: no auto_vacuum');
@@ -182,9 +191,7 @@ t.test('koor-server --vacuum compacts a stopped server\'s data file once; refuse
   if (sqliteOnly(t, 'the data file and its free pages')) return;
   const dir = tempDir(t);
   const file = path.join(dir, 'data.db');
-  const old = new Database(file);
-  for (const m of MIGRATIONS) old.exec(m.sql);
-  old.pragma(`user_version = ${MIGRATIONS.at(-1)!.version}`);
+  const old = fileAt(file, 20);
   const ins = old.prepare("INSERT INTO state_history (key, version, value, hash, content_type, updated_at) VALUES ('k', ?, ?, 'h', 'x', '2026-01-01 00:00:00')");
   for (let v = 1; v <= 200; v++) ins.run(v, Buffer.alloc(16 * 1024, 1));
   old.prepare("INSERT INTO state (key, version, hash, content_type, updated_at) VALUES ('k', 201, 'h', 'text/plain', '2026-01-01 00:00:00')").run();
@@ -207,6 +214,45 @@ t.test('koor-server --vacuum compacts a stopped server\'s data file once; refuse
   t.teardown(() => ro.close());
   t.equal(ro.pragma('auto_vacuum', { simple: true }), 2);
   t.equal(ro.prepare("SELECT count(*) FROM state_history WHERE key = 'k'").pluck().get(), 12, 'data intact');
+});
+
+t.test("a data file from v20 (issue 47): the version log's rows get ids, each key points at its current value's; reads, history, writes and --vacuum keep them right", async (t) => {
+  if (sqliteOnly(t, 'a SQLite data file written by an older koor')) return;
+  const dir = tempDir(t);
+  const file = path.join(dir, 'data.db');
+  const old = fileAt(file, 20);
+  old.exec('ALTER TABLE state DROP COLUMN hid'); // as v20 made it, before the column was declared
+  const hist = old.prepare("INSERT INTO state_history (key, version, value, hash, content_type, updated_at) VALUES (?, ?, ?, ?, 'text/plain', '2026-01-01 00:00:00')");
+  const cur = old.prepare("INSERT INTO state (key, version, hash, content_type, updated_at) VALUES (?, ?, ?, 'text/plain', '2026-01-01 00:00:00')");
+  const hash = (v: string) => crypto.createHash('sha256').update(v).digest('hex');
+  // Versions of three keys interleaved, some deleted between them: rowids with gaps, out of key order.
+  for (let v = 1; v <= 5; v++) for (const k of ['c', 'a', 'b']) hist.run(k, v, `${k}${v}`, hash(`${k}${v}`));
+  old.prepare("DELETE FROM state_history WHERE version = 2 OR (key = 'b' AND version = 4)").run();
+  for (const k of ['a', 'b', 'c']) cur.run(k, 5, hash(`${k}5`));
+  old.close();
+
+  const check = async (url: string, when: string) => {
+    for (const k of ['a', 'b', 'c']) {
+      const r = await fetch(`${url}/api/state/${k}`);
+      t.equal(await r.text(), `${k}${k === 'a' ? 6 : 5}`, `${when}: ${k}'s current value`);
+    }
+    t.equal(await (await fetch(`${url}/api/state/b?version=3`)).text(), 'b3', `${when}: an earlier version`);
+    const h = (await json(await fetch(`${url}/api/state/b?history=1`))) as { versions: Array<{ version: number }> };
+    t.same(h.versions.map((x) => x.version), [5, 3, 1], `${when}: the history`);
+  };
+  let s = await startTestServer(t, { dataDir: dir });
+  t.equal((await fetch(`${s.url}/api/state/a`, { method: 'PUT', body: 'a6' })).status, 200, 'a write after the upgrade');
+  await check(s.url, 'upgraded');
+  await s.close();
+  const ro = new Database(file, { readonly: true });
+  const pointing = ro.prepare('SELECT s.key, s.version FROM state s JOIN state_history h ON h.id = s.hid AND h.key = s.key AND h.version = s.version ORDER BY s.key').all();
+  t.same(pointing, [{ key: 'a', version: 6 }, { key: 'b', version: 5 }, { key: 'c', version: 5 }], "each key's hid is its current version's row");
+  t.match(String(ro.prepare("SELECT sql FROM sqlite_master WHERE name = 'state_history'").pluck().get()), /\bid INTEGER PRIMARY KEY\b/, 'ids a VACUUM keeps');
+  ro.close();
+
+  t.equal((await runServer(['--vacuum', '--data-dir', dir])).code, 0, 'vacuumed');
+  s = await startTestServer(t, { dataDir: dir });
+  await check(s.url, 'after --vacuum');
 });
 
 t.test('audit entries and agent-metric buckets are bounded by count as well as by age (issue 34)', async (t) => {

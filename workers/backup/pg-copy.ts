@@ -172,6 +172,8 @@ export async function pgIntoSqlite(sql: Sql, dest: string): Promise<CopyCounts> 
             rows += chunk.length;
           }
         }
+        // What SQLite alone keeps (schemas/db/tables/state.ts): each key's pointer at its current value's row.
+        db.exec('UPDATE state SET hid = coalesce((SELECT h.id FROM state_history h WHERE h.key = state.key AND h.version = state.version), 0)');
         for (const name of COUNTERS) {
           // A counter table without AUTOINCREMENT (state_changes, issue 47) goes on from its newest row, copied above.
           if (!/AUTOINCREMENT/i.test(createSql(db, name))) continue;

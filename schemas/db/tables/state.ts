@@ -1,10 +1,11 @@
-import { dialects } from '../sql.js';
+import { dialects, type Query } from '../sql.js';
 import type { Table } from '../table.js';
 
 /**
  * The state store (SPEC §2.2): each key's current version, metadata only (issue 33). Its value is
- * the row (key, version) of `state_history`, where every value is written once, when it is put.
- * Small rows, so stored in the primary key's b-tree (one descent per lookup).
+ * the row (key, version) of `state_history`, where every value is written once, when it is put;
+ * on SQLite `hid` points at that row. Small rows, so stored in the primary key's b-tree (one
+ * descent per lookup).
  */
 export const STATE: Table = {
   name: 'state',
@@ -23,6 +24,12 @@ export const STATE: Table = {
     owner: { type: 'text', default: "''" },
     /** The largest fencing token (X-Koor-Fence) a write of the key carried: an older one is refused (issue 31). */
     fence: { type: 'int', default: 0 },
+    /**
+     * SQLite: the `id` of the current version's row in `state_history`, so a read past the cache
+     * descends two b-trees, not three (the version log's (key, version) index skipped: ~1.8 µs of a
+     * ~11 µs read at 100,000 keys; issue 47). Written with the row, in the same statement.
+     */
+    hid: { type: 'int', default: 0, onlyIn: 'sqlite' },
   },
   indexes: [
     { name: 'state_expiring', on: 'expires_at', where: 'expires_at > 0' },
@@ -41,6 +48,8 @@ export const STATE: Table = {
 export const STATE_HISTORY: Table = {
   name: 'state_history',
   columns: {
+    /** SQLite: the row's id, which `state.hid` points at (kept through VACUUM, unlike a plain rowid). */
+    id: { type: 'int', id: 'rowid', onlyIn: 'sqlite' },
     key: { type: 'text' },
     version: { type: 'int' },
     value: { type: 'blob' },
@@ -74,6 +83,16 @@ export const STATE_CHANGES: Table = {
 };
 
 /** The newest revision ever handed out (no row before the first): the newest row is never pruned. */
+/**
+ * `select` from `state s` joined to its current value's row of the version log as `h`, then
+ * `rest`: on SQLite through `s.hid` (a rowid lookup), on PostgreSQL by (key, version).
+ */
+export const withCurrentValue = (select: string, rest: string): Query =>
+  dialects({
+    sqlite: `${select} FROM state s JOIN state_history h ON h.id = s.hid ${rest}`,
+    pg: `${select} FROM state s JOIN state_history h ON h.key = s.key AND h.version = s.version ${rest}`,
+  });
+
 export const NEWEST_REVISION = dialects({
   sqlite: 'SELECT max(id) AS id FROM state_changes',
   pg: "SELECT value AS id FROM koor_counters WHERE name = 'state_changes'",

@@ -2,7 +2,7 @@ import { then, type Awaitable } from '../../shared/awaitable.js';
 import type { Reads } from '../../backend/reads.js';
 import { only, sql } from '../../../schemas/db/sql.js';
 import { MAX_KEY_BYTES } from '../../shared/limits.js';
-import { NEWEST_REVISION } from '../../../schemas/db/tables/state.js';
+import { NEWEST_REVISION, withCurrentValue } from '../../../schemas/db/tables/state.js';
 
 export interface StateRow {
   value: Buffer;
@@ -57,10 +57,7 @@ export interface StateReader {
 }
 
 /** The current row, its value from the version log (issue 33: each value is stored once, there). */
-const CURRENT = sql(
-  `SELECT h.value, s.version, s.hash, s.content_type, s.revision, s.expires_at, s.owner
-     FROM state s JOIN state_history h ON h.key = s.key AND h.version = s.version WHERE s.key = ?`,
-);
+const CURRENT = withCurrentValue('SELECT h.value, s.version, s.hash, s.content_type, s.revision, s.expires_at, s.owner', 'WHERE s.key = ?');
 const NEWEST_REV = NEWEST_REVISION;
 /**
  * The change log's bounds: the oldest revision kept and the newest (retention never deletes the

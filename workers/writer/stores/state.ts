@@ -29,14 +29,18 @@ const LOG_VALUE = only(
   'sqlite',
   'INSERT OR REPLACE INTO state_history (key, version, value, hash, content_type, updated_at, updated_by) VALUES (?, ?, ?, ?, ?, ?, ?)',
 );
-/** SQLite's write of the current row, metadata only (PostgreSQL's is inside WRITE_PG); the key's fence only grows. */
+/**
+ * SQLite's write of the current row, metadata and the id of its value's row (PostgreSQL's is inside
+ * WRITE_PG); the key's fence only grows.
+ */
 const UPSERT = only(
   'sqlite',
-  `INSERT INTO state (key, version, hash, content_type, updated_at, updated_by, revision, expires_at, owner, fence)
-   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+  `INSERT INTO state (key, version, hash, content_type, updated_at, updated_by, revision, expires_at, owner, fence, hid)
+   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
    ON CONFLICT(key) DO UPDATE SET version = excluded.version, hash = excluded.hash,
      content_type = excluded.content_type, updated_at = excluded.updated_at, updated_by = excluded.updated_by,
-     revision = excluded.revision, expires_at = excluded.expires_at, owner = excluded.owner, fence = max(state.fence, excluded.fence)`,
+     revision = excluded.revision, expires_at = excluded.expires_at, owner = excluded.owner, fence = max(state.fence, excluded.fence),
+     hid = excluded.hid`,
 );
 const FENCE = sql('SELECT fence FROM state WHERE key = ?');
 /** The version a write pushes out of the newest `historyKeep` (SPEC §8.10). */
@@ -148,8 +152,8 @@ export function stateStore(historyKeep = 0) {
     const at = storageNow();
     const version = cur ? cur.version + 1 : 1;
     const revision = logChangeSync(tx, stateTopic(key), 'put', version, hash, contentType, by);
-    tx.run(LOG_VALUE, key, version, value, hash, contentType, at, by);
-    tx.run(UPSERT, key, version, hash, contentType, at, by, revision, bound.expiresAt, bound.owner, bound.fence);
+    const hid = tx.insert(LOG_VALUE, key, version, value, hash, contentType, at, by);
+    tx.run(UPSERT, key, version, hash, contentType, at, by, revision, bound.expiresAt, bound.owner, bound.fence, hid);
     if (historyKeep > 0 && version - historyKeep >= 1) droppedInBatch += tx.run(DROP_ONE, key, version - historyKeep);
     return written(key, version, hash, contentType, at, revision, bound);
   }

@@ -2,8 +2,8 @@ import type { ReqOf, ResOf } from '../../../schemas/rpc/envelope.js';
 import type { WriterMethods } from '../../../schemas/rpc/writer.js';
 import { compareHolds, currentOf, type TxnCompare, type TxnCurrent, type TxnOp, type TxnResult } from '../../../schemas/rpc/writer-txn.js';
 import type { Event } from '../../../schemas/rpc/writer-rows.js';
-import { NEWEST_REVISION } from '../../../schemas/db/tables/state.js';
-import { sql, type Tx } from '../sql.js';
+import { NEWEST_REVISION, withCurrentValue } from '../../../schemas/db/tables/state.js';
+import type { Tx } from '../sql.js';
 import type { EventStore } from './events.js';
 import type { stateStore } from './state.js';
 import { defined } from '../../../src/shared/defined.js';
@@ -12,7 +12,7 @@ type M = WriterMethods;
 type StateStore = ReturnType<typeof stateStore>;
 
 /** The current value: the version log's row of the key's current version (issue 33). */
-const VALUE = sql('SELECT h.value, h.content_type FROM state s JOIN state_history h ON h.key = s.key AND h.version = s.version WHERE s.key = ?');
+const VALUE = withCurrentValue('SELECT h.value, h.content_type', 'WHERE s.key = ?');
 
 /**
  * POST /api/txn (issue 31): compares, then one branch of puts, deletes, gets and publishes, all
