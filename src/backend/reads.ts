@@ -18,7 +18,12 @@ export interface ReadStatement<T> {
  */
 export interface Reads {
   readonly dialect: Dialect;
-  statement<T>(q: Query): ReadStatement<T>;
+  /**
+   * `fromColumns`: SQLite reads each row as an array of its columns and builds T with it (for a
+   * hot statement: better-sqlite3 sets each named column of a row object through V8's API, ~0.6
+   * µs of a 7.5 µs point read of 7 columns; issue 47). PostgreSQL's rows are T already.
+   */
+  statement<T>(q: Query, fromColumns?: (c: unknown[]) => T): ReadStatement<T>;
   /**
    * `fn`'s reads from one snapshot of the database. On PostgreSQL a read-only REPEATABLE READ
    * transaction, which `fn` must start all its statements in before it awaits anything; on
@@ -30,7 +35,17 @@ export interface Reads {
 export function sqliteReads(db: ReadDb): Reads {
   return {
     dialect: 'sqlite',
-    statement<T>(q: Query): ReadStatement<T> {
+    statement<T>(q: Query, fromColumns?: (c: unknown[]) => T): ReadStatement<T> {
+      if (fromColumns) {
+        const s = db.prepare<Param[], unknown[]>(q.sqlite).raw(true);
+        return {
+          get: (...params) => {
+            const c = s.get(...params);
+            return c === undefined ? undefined : fromColumns(c);
+          },
+          all: (...params) => s.all(...params).map(fromColumns),
+        };
+      }
       const s = db.prepare<Param[], T>(q.sqlite);
       return { get: (...params) => s.get(...params), all: (...params) => s.all(...params) };
     },

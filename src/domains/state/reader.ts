@@ -136,7 +136,15 @@ const pages = {
 
 /** The state store's reads, on either backend. */
 export function stateReader(db: Reads): StateReader {
-  const current = db.statement<StateRow>(CURRENT);
+  const current = db.statement<StateRow>(CURRENT, (c) => ({
+    value: c[0] as Buffer,
+    version: c[1] as number,
+    hash: c[2] as string,
+    content_type: c[3] as string,
+    revision: c[4] as number,
+    expires_at: c[5] as number,
+    owner: c[6] as string,
+  }));
   const atVersion = db.statement<StateRow>(AT_VERSION);
   const history = db.statement<StateMetaRow>(HISTORY);
   const count = db.statement<{ n: number }>(COUNT);
