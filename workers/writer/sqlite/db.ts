@@ -31,7 +31,7 @@ export function openWriterDb(
   // per page touched, ~15 % of the writer's CPU on a PUT burst. In memory the images are bounded
   // by what one envelope touches (the sub-journal is emptied at each RELEASE).
   db.pragma('temp_store = MEMORY');
-  migrate(db, migrations);
+  migrate(db, migrations, log);
   return db;
 }
 
@@ -81,12 +81,15 @@ export function schemaVersion(db: DB): number {
   return db.pragma('user_version', { simple: true }) as number;
 }
 
-export function migrate(db: DB, migrations: readonly Migration[]): void {
+export function migrate(db: DB, migrations: readonly Migration[], log?: NoticeLog): void {
   const current = schemaVersion(db);
   const latest = migrations.at(-1)?.version ?? 0;
   if (current > latest) {
     throw new Error(`data file schema version ${current} is newer than this server (${latest}); upgrade koor`);
   }
+  // A file from an older server (a new one has no version yet): an upgrade may copy a table, so it is said.
+  const t0 = Date.now();
+  if (current > 0 && current < latest) log?.info({ from: current, to: latest }, 'upgrading the data file from an older server');
   for (const m of migrations) {
     if (m.version <= current) continue;
     if (m.run) db.pragma('secure_delete = ON');
@@ -97,4 +100,5 @@ export function migrate(db: DB, migrations: readonly Migration[]): void {
     }).immediate();
     if (m.run) db.pragma('secure_delete = OFF');
   }
+  if (current > 0 && current < latest) log?.info({ from: current, to: latest, ms: Date.now() - t0 }, 'data file upgraded');
 }
