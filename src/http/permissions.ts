@@ -37,6 +37,7 @@ export interface Rule {
 
 /** A path segment URL-decoded; null when it does not decode. */
 export const decoded = (raw: string): string | null => {
+  if (!raw.includes('%')) return raw; // nothing to decode (decodeURIComponent would copy it)
   try {
     return decodeURIComponent(raw);
   } catch {
