@@ -1,6 +1,7 @@
 import { fail } from '../errors.js';
 import { permitTargets, type Target } from '../access.js';
 import type { Ctx, Role } from './context.js';
+import { decoded } from './path.js';
 
 /**
  * Who may call what (issue 30): every route, REST or WebSocket, declares its rule (src/http/route.ts),
@@ -35,15 +36,6 @@ export interface Rule {
   readonly scope?: { readonly from: 'request' | 'body'; readonly target: (ctx: Ctx) => Target | readonly Target[] };
 }
 
-/** A path segment URL-decoded; null when it does not decode. */
-export const decoded = (raw: string): string | null => {
-  if (!raw.includes('%')) return raw; // nothing to decode (decodeURIComponent would copy it)
-  try {
-    return decodeURIComponent(raw);
-  } catch {
-    return null;
-  }
-};
 /** A query parameter; null when absent or empty. */
 export const queryValue = (ctx: Ctx, name: string): string | null => {
   const v = new URLSearchParams(ctx.query).get(name);

@@ -7,7 +7,7 @@ import type { Ctx } from '../../http/context.js';
 import { send, sendJson, sendJsonText, sendWritten, type HeaderList } from '../../http/reply.js';
 import { shownResult, stateTtl, txnOps, type TxnInput } from './txn.js';
 import { type Route, STORED } from '../../http/route.js';
-import { pathName } from '../../http/path.js';
+import { decoded, pathName } from '../../http/path.js';
 import { checkName } from '../../names.js';
 import { EphemeralHeader, StateDeletedReply, StateDiffReply, StateHistoryReply, StateListReply, StatePutReply, StateRollbackReply, TtlHeader, TxnBody, TxnReply } from '../../../schemas/http/state.js';
 import { fenceParam, parseIntStrict, positiveInt, queryParams } from '../../http/query.js';
@@ -16,7 +16,7 @@ import { JSON_MAX_DEPTH, STATE_HISTORY_DEFAULT_LIMIT, STATE_HISTORY_MAX_LIMIT, S
 import type { CachedValue } from './cache.js';
 import type { StateService } from './service.js';
 import { then } from '../../shared/awaitable.js';
-import { decoded, projectQuery, queryValue, rule } from '../../http/permissions.js';
+import { projectQuery, queryValue, rule } from '../../http/permissions.js';
 import type { Target } from '../../access.js';
 import type { SocketRoute } from '../domain.js';
 import { type ChangeFeed, mountWatch, SPECS_WATCH_PATH, STATE_WATCH_PATH } from './watch.js';
