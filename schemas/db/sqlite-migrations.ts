@@ -11,7 +11,7 @@ import { createTable } from './table.js';
 import { BUDGETS } from './tables/llm.js';
 import { TASK_CHECKPOINTS } from './tables/tasks.js';
 import { AUDIT_LOG } from './tables/audit.js';
-import { STATE, STATE_CHANGES, STATE_HISTORY } from './tables/state.js';
+import { STATE, STATE_CHANGES, STATE_HID_FROM_LOG, STATE_HISTORY } from './tables/state.js';
 import { HOOK_SESSIONS } from './tables/hooks.js';
 import { IDEMPOTENCY_KEYS } from './tables/idempotency.js';
 import { MESSAGES, MESSAGE_RECIPIENTS } from './tables/messages.js';
@@ -185,11 +185,11 @@ export const MIGRATIONS: readonly Migration[] = [
       // The rowids kept as the ids (the rows stay in the order they were written).
       `INSERT INTO state_history (id, key, version, value, hash, content_type, updated_at, updated_by)
         SELECT rowid, key, version, value, hash, content_type, updated_at, updated_by FROM state_history_before_21 ORDER BY rowid;
-      INSERT INTO state (key, version, hash, content_type, updated_at, updated_by, revision, expires_at, owner, fence, hid)
-        SELECT s.key, s.version, s.hash, s.content_type, s.updated_at, s.updated_by, s.revision, s.expires_at, s.owner, s.fence, coalesce(h.id, 0)
-          FROM state_before_21 s LEFT JOIN state_history h ON h.key = s.key AND h.version = s.version;
+      INSERT INTO state (key, version, hash, content_type, updated_at, updated_by, revision, expires_at, owner, fence)
+        SELECT key, version, hash, content_type, updated_at, updated_by, revision, expires_at, owner, fence FROM state_before_21;
       DROP TABLE state_before_21;
       DROP TABLE state_history_before_21;`,
+      `${STATE_HID_FROM_LOG};`,
     ].join('\n'),
   },
 ];

@@ -11,6 +11,7 @@ import { openPg } from '../../src/shared/pg.js';
 import { beginOrDrop } from '../../src/shared/pg-tx.js';
 import { WRITE_LOCK } from '../writer/pg/locks.js';
 import { migratePg } from '../writer/pg/migrate.js';
+import { STATE_HID_FROM_LOG } from '../../schemas/db/tables/state.js';
 
 /**
  * The one copy between koor's two stores (cluster mode, issue 14): a SQLite data file or backup
@@ -172,8 +173,8 @@ export async function pgIntoSqlite(sql: Sql, dest: string): Promise<CopyCounts> 
             rows += chunk.length;
           }
         }
-        // What SQLite alone keeps (schemas/db/tables/state.ts): each key's pointer at its current value's row.
-        db.exec('UPDATE state SET hid = coalesce((SELECT h.id FROM state_history h WHERE h.key = state.key AND h.version = state.version), 0)');
+        // What SQLite alone keeps: each key's pointer at its current value's row.
+        db.exec(STATE_HID_FROM_LOG);
         for (const name of COUNTERS) {
           // A counter table without AUTOINCREMENT (state_changes, issue 47) goes on from its newest row, copied above.
           if (!/AUTOINCREMENT/i.test(createSql(db, name))) continue;

@@ -83,6 +83,13 @@ export const STATE_CHANGES: Table = {
 };
 
 /**
+ * SQLite: each key's `hid` set from the version log, for rows written without it (the v21 upgrade,
+ * a copy of PostgreSQL's rows into a backup file). 0 where the log has no such version.
+ */
+export const STATE_HID_FROM_LOG =
+  'UPDATE state SET hid = coalesce((SELECT h.id FROM state_history h WHERE h.key = state.key AND h.version = state.version), 0)';
+
+/**
  * `select` from `state s` joined to its current value's row of the version log as `h`, then
  * `rest`: on SQLite through `s.hid` (a rowid lookup), on PostgreSQL by (key, version).
  */

@@ -58,6 +58,16 @@ export interface StateReader {
 
 /** The current row, its value from the version log (issue 33: each value is stored once, there). */
 const CURRENT = withCurrentValue('SELECT h.value, s.version, s.hash, s.content_type, s.revision, s.expires_at, s.owner', 'WHERE s.key = ?');
+/** CURRENT's row from its columns, in the SELECT's order (SQLite reads it as an array: Reads.statement). */
+const currentRow = (c: unknown[]): StateRow => ({
+  value: c[0] as Buffer,
+  version: c[1] as number,
+  hash: c[2] as string,
+  content_type: c[3] as string,
+  revision: c[4] as number,
+  expires_at: c[5] as number,
+  owner: c[6] as string,
+});
 const NEWEST_REV = NEWEST_REVISION;
 /**
  * The change log's bounds: the oldest revision kept and the newest (retention never deletes the
@@ -136,15 +146,7 @@ const pages = {
 
 /** The state store's reads, on either backend. */
 export function stateReader(db: Reads): StateReader {
-  const current = db.statement<StateRow>(CURRENT, (c) => ({
-    value: c[0] as Buffer,
-    version: c[1] as number,
-    hash: c[2] as string,
-    content_type: c[3] as string,
-    revision: c[4] as number,
-    expires_at: c[5] as number,
-    owner: c[6] as string,
-  }));
+  const current = db.statement<StateRow>(CURRENT, currentRow);
   const atVersion = db.statement<StateRow>(AT_VERSION);
   const history = db.statement<StateMetaRow>(HISTORY);
   const count = db.statement<{ n: number }>(COUNT);

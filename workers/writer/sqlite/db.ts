@@ -88,8 +88,9 @@ export function migrate(db: DB, migrations: readonly Migration[], log?: NoticeLo
     throw new Error(`data file schema version ${current} is newer than this server (${latest}); upgrade koor`);
   }
   // A file from an older server (a new one has no version yet): an upgrade may copy a table, so it is said.
+  const upgrading = current > 0 && current < latest;
   const t0 = Date.now();
-  if (current > 0 && current < latest) log?.info({ from: current, to: latest }, 'upgrading the data file from an older server');
+  if (upgrading) log?.info({ from: current, to: latest }, 'upgrading the data file from an older server');
   for (const m of migrations) {
     if (m.version <= current) continue;
     if (m.run) db.pragma('secure_delete = ON');
@@ -100,5 +101,5 @@ export function migrate(db: DB, migrations: readonly Migration[], log?: NoticeLo
     }).immediate();
     if (m.run) db.pragma('secure_delete = OFF');
   }
-  if (current > 0 && current < latest) log?.info({ from: current, to: latest, ms: Date.now() - t0 }, 'data file upgraded');
+  if (upgrading) log?.info({ from: current, to: latest, ms: Date.now() - t0 }, 'data file upgraded');
 }

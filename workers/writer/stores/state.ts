@@ -159,10 +159,11 @@ export function stateStore(historyKeep = 0) {
   }
 
   /** A write's reply; `expires_at` the writer's own (a front caching the value never serves it past that). */
-  const written = (key: string, version: number, hash: string, contentType: string, at: string, revision: number, bound: Bound): Written =>
-    bound.expiresAt > 0
-      ? { key, version, hash, content_type: contentType, updated_at: at, revision, expires_at: bound.expiresAt }
-      : { key, version, hash, content_type: contentType, updated_at: at, revision };
+  const written = (key: string, version: number, hash: string, contentType: string, at: string, revision: number, bound: Bound): Written => {
+    const w: Written = { key, version, hash, content_type: contentType, updated_at: at, revision };
+    if (bound.expiresAt > 0) w.expires_at = bound.expiresAt;
+    return w;
+  };
 
   /** Past its TTL and not yet swept: the key reads as absent. */
   const expired = (row: Row | undefined): row is Row => row !== undefined && row.expires_at > 0 && row.expires_at <= Date.now();
