@@ -97,6 +97,10 @@ function columnSql(name: string, c: Column, dialect: Dialect): string {
 
 /** The statements that create `t` (the table, then its indexes) in `dialect`. */
 export function createTable(t: Table, dialect: Dialect): string {
+  for (const [name, c] of Object.entries(t.columns)) {
+    // A rowid is SQLite's alone: PostgreSQL would get an INTEGER PRIMARY KEY nothing hands out.
+    if (c.id === 'rowid' && (c.onlyIn !== 'sqlite' || t.withoutRowid)) throw new Error(`${t.name}.${name}: a named rowid is declared onlyIn: 'sqlite', in a table with a rowid`);
+  }
   const cols = Object.entries(t.columns).filter(([, c]) => (c.onlyIn ?? dialect) === dialect);
   const late = dialect === 'pg' && t.seq ? cols.filter(([, c]) => c.afterSeq) : [];
   const lines = cols.filter((e) => !late.includes(e)).map(([name, c]) => columnSql(name, c, dialect));

@@ -94,3 +94,12 @@ t.test('v20 (issue 47): a file from before keeps its change log and audit log, w
   t.same(db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'audit_log'").all(), [], 'no audit index');
   db.close();
 });
+
+t.test('a named rowid is declared SQLite-only, in a table with a rowid', async (t) => {
+  const table = (id: Record<string, unknown>, withoutRowid?: true) => ({ name: 'x', columns: { id: { type: 'int' as const, id: 'rowid' as const, ...id }, v: { type: 'text' as const } }, ...(withoutRowid ? { withoutRowid } : {}) });
+  t.throws(() => createTable(table({}), 'sqlite'), /x\.id: a named rowid is declared onlyIn: 'sqlite'/, 'without onlyIn');
+  t.throws(() => createTable(table({ onlyIn: 'pg' }), 'pg'), /x\.id/, "onlyIn: 'pg'");
+  t.throws(() => createTable(table({ onlyIn: 'sqlite' }, true), 'sqlite'), /in a table with a rowid/, 'WITHOUT ROWID');
+  t.match(createTable(table({ onlyIn: 'sqlite' }), 'sqlite'), /id INTEGER PRIMARY KEY/);
+  t.notMatch(createTable(table({ onlyIn: 'sqlite' }), 'pg'), /\bid\b/, 'PostgreSQL has no such column');
+});
