@@ -12,6 +12,8 @@
  * median, 1.6–2.5 at p90, against 0.6 and 0.8 once steps sync; one connection's p99 as wrk counts
  * it — a stall as the requests it held up — 2.1–2.7 ms against 1.65–1.7). So this thread syncs
  * what it copied itself (fdatasync: the pages are what it needs; little to do when SQLite did).
+ * Durability does not rest on it: the WAL still restarts only after a checkpoint that copied
+ * everything, which SQLite syncs itself; this sync only moves that work out of the writer.
  *
  * Messages: `{ op: 'checkpoint' }` → `{ busy, log, checkpointed } | { error }`; `{ op: 'close' }`
  * closes the connection and the thread ends.
