@@ -10,13 +10,15 @@
  * unsynced until the writer's own last checkpoint of the WAL (the tail) synced them all, in the
  * writer thread, while writes waited (issue 47: at 4 connections the tail took 0.8–0.9 ms at the
  * median, 1.6–2.5 at p90, against 0.6 and 0.8 once steps sync; one connection's p99 as wrk counts
- * it — a stall as the requests it held up — 2.1–2.7 ms against 1.65–1.7). So this thread syncs
- * what it copied itself (fdatasync: the pages are what it needs; little to do when SQLite did).
+ * it — a stall as the requests it held up — 2.1–2.7 ms against 1.65–1.8). So this thread syncs
+ * what a step before the WAL is full copied (fdatasync: the pages are what it needs); the step
+ * that starts once it is full is followed by the tail, whose sync covers it (syncing both cost
+ * ~3 % of PUT/s at 50 connections, where every fill of the WAL is one step and a tail).
  * Durability does not rest on it: the WAL still restarts only after a checkpoint that copied
  * everything, which SQLite syncs itself; this sync only moves that work out of the writer.
  *
- * Messages: `{ op: 'checkpoint' }` → `{ busy, log, checkpointed } | { error }`; `{ op: 'close' }`
- * closes the connection and the thread ends.
+ * Messages: `{ op: 'checkpoint', sync }` → `{ busy, log, checkpointed } | { error }`;
+ * `{ op: 'close' }` closes the connection and the thread ends.
  */
 import fs from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
@@ -29,7 +31,7 @@ db.pragma(`synchronous = ${sync === 'normal' ? 'NORMAL' : 'FULL'}`);
 db.pragma('busy_timeout = 0');
 const dataFd = fs.openSync(file, 'r');
 
-parentPort!.on('message', (msg: { op: 'checkpoint' | 'close' }) => {
+parentPort!.on('message', (msg: { op: 'checkpoint' | 'close'; sync?: boolean }) => {
   if (msg.op === 'close') {
     db.close();
     fs.closeSync(dataFd);
@@ -38,7 +40,7 @@ parentPort!.on('message', (msg: { op: 'checkpoint' | 'close' }) => {
   }
   try {
     const [r] = db.pragma('wal_checkpoint(PASSIVE)') as Array<{ busy: number; log: number; checkpointed: number }>;
-    if (r!.checkpointed > 0) fs.fdatasyncSync(dataFd);
+    if (msg.sync && r!.checkpointed > 0) fs.fdatasyncSync(dataFd);
     parentPort!.postMessage(r);
   } catch (e) {
     parentPort!.postMessage({ error: (e as Error).message });

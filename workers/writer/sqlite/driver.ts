@@ -56,7 +56,8 @@ export function sqliteDriver(
       checkpointer = w;
     }
     running = true;
-    checkpointer.postMessage({ op: 'checkpoint' });
+    // A step before the WAL is full syncs what it copied; the full one leaves that to the tail (./checkpointer.ts).
+    checkpointer.postMessage({ op: 'checkpoint', sync: !full });
   };
   const frameBytes = (db.pragma('page_size', { simple: true }) as number) + 24;
   const frames = walFrames(db, wal, frameBytes);
