@@ -20,7 +20,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { REPO_ROOT, fmtMs, fmtRatio, ratio, spawnKoor, type BenchOptions, type BenchTable } from './lib.js';
+import { REPO_ROOT, fmtMs, fmtRatio, median, ratio, spawnKoor, type BenchOptions, type BenchTable } from './lib.js';
 
 const CLI_JS = path.join(REPO_ROOT, 'dist', 'cli-cjs', 'main.js');
 const RUNS = { quick: 10, full: 30 };
@@ -79,10 +79,9 @@ const round2 = (x: number) => Math.round(x * 100) / 100;
 
 function stats(wall: number[], cpu: number[]): Stats {
   const s = [...wall].sort((a, b) => a - b);
-  const median = s.length % 2 === 1 ? s[s.length >> 1]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
   return {
     runs: s.length,
-    median_ms: round2(median),
+    median_ms: round2(median(s)),
     mean_ms: round2(s.reduce((a, b) => a + b, 0) / s.length),
     min_ms: round2(s[0]!),
     p90_ms: round2(s[Math.min(s.length - 1, Math.floor(0.9 * s.length))]!),

@@ -14,7 +14,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { chromium, type Browser, type Request } from 'playwright-core';
-import { REPO_ROOT, cpuWindow, fmtCores, fmtInt, fmtMs, pin, pooled, sleep, spawnKoor, withTimeout, type BenchOptions, type BenchTable } from './lib.js';
+import { REPO_ROOT, cpuWindow, fmtCores, fmtInt, fmtMs, median, pin, pooled, sleep, spawnKoor, withTimeout, type BenchOptions, type BenchTable } from './lib.js';
 
 const KEYS = 1000;
 const AGENTS = 200;
@@ -48,11 +48,6 @@ interface Paint {
   wire_bytes: number;
   requests: number;
 }
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length === 0 ? 0 : s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
 
 /**
  * Marks (in the page) the first frame after the overview shows its state-key figure, all

@@ -650,6 +650,13 @@ export function fmtMs(ms: number | null | undefined): string {
 /** a/b rounded to 2 decimals (null when b is 0). */
 export const ratio = (a: number, b: number): number | null => (b > 0 ? Math.round((a / b) * 100) / 100 : null);
 
+/** The middle value (the mean of the middle two of an even count); NaN of none. */
+export function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length === 0 ? NaN : s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
 export const fmtRatio = (r: number | null | undefined): string => (r === null || r === undefined ? '-' : `${r.toFixed(2)}x`);
 
 export const fmtCores = (c: number | null | undefined): string => (c === null || c === undefined ? '-' : c.toFixed(2));

@@ -18,7 +18,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { BENCH_DIST_DIR, spawnBenchScript, fmtInt, fmtMs, fmtRatio, freePort, KOOR_MAIN_JS, pin, ratio, sleep, spawnNode, wrk, wrkCpu, wrkScript, type BenchTable, type ServerProc, type Wrk } from './lib.js';
+import { BENCH_DIST_DIR, spawnBenchScript, fmtInt, fmtMs, fmtRatio, freePort, KOOR_MAIN_JS, median, pin, ratio, sleep, spawnNode, wrk, wrkCpu, wrkScript, type BenchTable, type ServerProc, type Wrk } from './lib.js';
 
 const CONNECTIONS = 50;
 
@@ -132,78 +132,47 @@ const metric = async (url: string, name: string): Promise<number> => {
   return Number(new RegExp(`^${name} (\\d+)`, 'm').exec(text)?.[1] ?? 0);
 };
 
-async function manyKeys(tmp: string, doc: string, durationS: number, warnings: string[]): Promise<{ runs: GetRun[] }> {
-  const dataDir = fs.mkdtempSync(path.join(tmp, 'keys-'));
-  const server = await koorOn(dataDir, ['--sync', 'normal']);
-  pin(server.pid, 0);
-  try {
-    // Filled by wrk (PUT of keys start, start+1, … in order; a run's completed requests tell how
-    // far it got, less the connections' last requests, which may not have completed).
-    const KEYS = 100_000;
-    for (let start = 0, round = 0; start < KEYS; round++) {
-      if (round === 30) throw new Error(`filling ${KEYS} keys: only ${start} after 30 rounds`);
-      const file = path.join(tmp, `fill-${round}.lua`);
-      fs.writeFileSync(
-        file,
-        [
-          'wrk.method = "PUT"',
-          'wrk.headers["Content-Type"] = "application/json"',
-          `wrk.body = ${JSON.stringify(doc)}`,
-          `local n = ${start}`,
-          `request = function() local k = n; if n < ${KEYS - 1} then n = n + 1 end; return wrk.format(nil, "/api/state/bench/k/" .. k) end`,
-        ].join('\n') + '\n',
-      );
-      const r = wrk(server.url, file, 3, CONNECTIONS);
-      if (r.non2xx > 0) throw new Error(`filling keys: ${r.non2xx} non-2xx replies`);
-      start += Math.max(0, r.requests - CONNECTIONS);
-    }
-    // A request wrk gave up on (timeout) may have left a hole: the listing says which keys exist.
-    const present = new Set<string>();
-    for (let after = '', pages = 0; pages < 100; pages++) {
-      const page = (await (await fetch(`${server.url}/api/state?limit=5000${after ? `&after=${encodeURIComponent(after)}` : ''}`)).json()) as Array<{ key: string }>;
-      for (const r of page) present.add(r.key);
-      if (page.length < 5000) break;
-      after = page[page.length - 1]!.key;
-    }
-    for (let k = 0; k < KEYS; k++) {
-      if (present.has(`bench/k/${k}`)) continue;
-      const r = await fetch(`${server.url}/api/state/bench/k/${k}`, { method: 'PUT', body: doc, headers: { 'content-type': 'application/json' } });
-      await r.arrayBuffer();
-    }
-    return { runs: await getRuns(tmp, server, KEYS, durationS, warnings, async () => ({ hits: await metric(server.url, 'koor_state_cache_hits_total'), misses: await metric(server.url, 'koor_state_cache_misses_total') })) };
-  } finally {
-    await server.stop();
-    fs.rmSync(dataDir, { recursive: true, force: true });
+/** Fills a running koor with `keys` keys of `doc`, by wrk and then one by one for any it missed. */
+async function fillKeys(tmp: string, server: ServerProc, doc: string, keys: number): Promise<void> {
+  // Filled by wrk (PUT of keys start, start+1, … in order; a run's completed requests tell how
+  // far it got, less the connections' last requests, which may not have completed).
+  for (let start = 0, round = 0; start < keys; round++) {
+    if (round === 30) throw new Error(`filling ${keys} keys: only ${start} after 30 rounds`);
+    const file = path.join(tmp, `fill-${round}.lua`);
+    fs.writeFileSync(
+      file,
+      [
+        'wrk.method = "PUT"',
+        'wrk.headers["Content-Type"] = "application/json"',
+        `wrk.body = ${JSON.stringify(doc)}`,
+        `local n = ${start}`,
+        `request = function() local k = n; if n < ${keys - 1} then n = n + 1 end; return wrk.format(nil, "/api/state/bench/k/" .. k) end`,
+      ].join('\n') + '\n',
+    );
+    const r = wrk(server.url, file, 3, CONNECTIONS);
+    if (r.non2xx > 0) throw new Error(`filling keys: ${r.non2xx} non-2xx replies`);
+    start += Math.max(0, r.requests - CONNECTIONS);
   }
-}
-
-type GetRun = { keys: number; wrk: Wrk; hit_ratio: number };
-
-/** GET over 1,000 then `keys` keys, twice each, with the server's cache hits and misses of each run. */
-async function getRuns(tmp: string, server: ServerProc, keys: number, durationS: number, warnings: string[], counts: () => Promise<{ hits: number; misses: number }>): Promise<GetRun[]> {
-  const runs: GetRun[] = [];
-  for (const n of [1000, keys, 1000, keys]) {
-    // Keys drawn at random: over 100,000 about half the reads find their key in the cache
-    // (which holds ~54,000 of these), the rest read SQLite. Seeded per run: wrk's unseeded
-    // draws are the same in every run, so a later run would ask first for what an earlier one left cached.
-    const s = path.join(tmp, `get-${n}.lua`);
-    fs.writeFileSync(s, `wrk.method = "GET"\nmath.randomseed(os.time())\nrequest = function() return wrk.format(nil, "/api/state/bench/k/" .. math.random(0, ${n - 1})) end\n`);
-    const c0 = await counts();
-    const r = wrkCpu(server.pid, `${server.url}/api/state/bench/k/0`, s, durationS, CONNECTIONS);
-    const c1 = await counts();
-    const hits = c1.hits - c0.hits;
-    const misses = c1.misses - c0.misses;
-    if (r.non2xx > 0) warnings.push(`GET over ${n} keys (${server.name}): ${r.non2xx} non-2xx replies`);
-    runs.push({ keys: n, wrk: r, hit_ratio: hits + misses > 0 ? Math.round((hits / (hits + misses)) * 1000) / 1000 : 0 });
+  // A request wrk gave up on (timeout) may have left a hole: the listing says which keys exist.
+  const present = new Set<string>();
+  for (let after = '', pages = 0; pages < 100; pages++) {
+    const page = (await (await fetch(`${server.url}/api/state?limit=5000${after ? `&after=${encodeURIComponent(after)}` : ''}`)).json()) as Array<{ key: string }>;
+    for (const r of page) present.add(r.key);
+    if (page.length < 5000) break;
+    after = page[page.length - 1]!.key;
   }
-  return runs;
+  for (let k = 0; k < keys; k++) {
+    if (present.has(`bench/k/${k}`)) continue;
+    const r = await fetch(`${server.url}/api/state/bench/k/${k}`, { method: 'PUT', body: doc, headers: { 'content-type': 'application/json' } });
+    await r.arrayBuffer();
+  }
 }
 
 /**
- * The same GET runs against the floor of a read past the cache: baseline-uws.js in read mode over
- * a file of `keys` rows of `doc` (kv: one row per key, as a plain store would keep it).
+ * The floor of a read past the cache: baseline-uws.js in read mode over a file of `keys` rows of
+ * `doc` (kv: one row per key, as a plain store would keep it). stop() removes the file.
  */
-async function floorKeys(tmp: string, doc: string, keys: number, durationS: number, warnings: string[]): Promise<GetRun[]> {
+async function readFloor(tmp: string, doc: string, keys: number): Promise<ServerProc> {
   const file = path.join(tmp, 'read-floor.db');
   const db = new Database(file);
   try {
@@ -218,13 +187,63 @@ async function floorKeys(tmp: string, doc: string, keys: number, durationS: numb
     db.close();
   }
   const floor = await spawnBenchScript('read-floor', 'baseline-uws.js', ['0', file, 'read']);
-  pin(floor.pid, 0);
+  return {
+    ...floor,
+    stop: async () => {
+      await floor.stop();
+      fs.rmSync(file, { force: true });
+    },
+  };
+}
+
+type GetRun = { keys: number; wrk: Wrk; hit_ratio: number };
+
+/**
+ * GET over 1,000 and 100,000 keys, koor (filled through its API) and the floor of a read past the
+ * cache, both running, measured in turn: 1,000 keys twice each, then 100,000 keys `rounds` times
+ * each, koor then the floor in every round. Runs minutes apart gave this ratio anywhere from 0.81
+ * to 0.93 (the machine's speed drifts); each round's pair is measured within seconds.
+ */
+async function manyKeys(tmp: string, doc: string, durationS: number, rounds: number, warnings: string[]): Promise<{ koor: GetRun[]; floor: GetRun[] }> {
+  const KEYS = 100_000;
+  const dataDir = fs.mkdtempSync(path.join(tmp, 'keys-'));
+  const server = await koorOn(dataDir, ['--sync', 'normal']);
+  let floor: ServerProc | null = null;
   try {
-    return await getRuns(tmp, floor, keys, durationS, warnings, async () => (await (await fetch(`${floor.url}/stats`)).json()) as { hits: number; misses: number });
+    pin(server.pid, 0);
+    await fillKeys(tmp, server, doc, KEYS);
+    floor = await readFloor(tmp, doc, KEYS);
+    pin(floor.pid, 0);
+    const f = floor;
+    const koorCounts = async () => ({ hits: await metric(server.url, 'koor_state_cache_hits_total'), misses: await metric(server.url, 'koor_state_cache_misses_total') });
+    const floorCounts = async () => (await (await fetch(`${f.url}/stats`)).json()) as { hits: number; misses: number };
+    const out = { koor: [] as GetRun[], floor: [] as GetRun[] };
+    for (const n of [1000, 1000, ...Array<number>(rounds).fill(KEYS)]) {
+      out.koor.push(await getRun(tmp, server, n, durationS, warnings, koorCounts));
+      out.floor.push(await getRun(tmp, f, n, durationS, warnings, floorCounts));
+    }
+    return out;
   } finally {
-    await floor.stop();
-    fs.rmSync(file, { force: true });
+    await floor?.stop();
+    await server.stop();
+    fs.rmSync(dataDir, { recursive: true, force: true });
   }
+}
+
+/** One GET run over `keys` keys, with the server's cache hits and misses in it. */
+async function getRun(tmp: string, server: ServerProc, keys: number, durationS: number, warnings: string[], counts: () => Promise<{ hits: number; misses: number }>): Promise<GetRun> {
+  // Keys drawn at random: over 100,000 about half the reads find their key in the cache
+  // (which holds ~54,000 of these), the rest read SQLite. Seeded per run: wrk's unseeded
+  // draws are the same in every run, so a later run would ask first for what an earlier one left cached.
+  const s = path.join(tmp, `get-${keys}.lua`);
+  fs.writeFileSync(s, `wrk.method = "GET"\nmath.randomseed(os.time())\nrequest = function() return wrk.format(nil, "/api/state/bench/k/" .. math.random(0, ${keys - 1})) end\n`);
+  const c0 = await counts();
+  const r = wrkCpu(server.pid, `${server.url}/api/state/bench/k/0`, s, durationS, CONNECTIONS);
+  const c1 = await counts();
+  const hits = c1.hits - c0.hits;
+  const misses = c1.misses - c0.misses;
+  if (r.non2xx > 0) warnings.push(`GET over ${keys} keys (${server.name}): ${r.non2xx} non-2xx replies`);
+  return { keys, wrk: r, hit_ratio: hits + misses > 0 ? Math.round((hits / (hits + misses)) * 1000) / 1000 : 0 };
 }
 
 /** The scale and weight rows: results for the JSON and their tables. */
@@ -234,15 +253,16 @@ export async function scaleRows(tmp: string, opts: { quick: boolean; log: (m: st
   const w = await weight(tmp, opts.quick ? 2 : 3);
   opts.log('  history with a topic filter at 1,000 and 100,000 retained events…');
   const h = await history(tmp, Math.max(2, durationS / 2), warnings);
-  opts.log('  GET over 1,000 and 100,000 keys (default cache)…');
-  const g = await manyKeys(tmp, doc, durationS, warnings);
-  opts.log('  the same GETs against the floor of a read past the cache…');
-  const f = await floorKeys(tmp, doc, 100_000, durationS, warnings);
+  opts.log('  GET over 1,000 and 100,000 keys (default cache), koor and the floor of a read past the cache in turn…');
+  const rounds = opts.quick ? 3 : 5;
+  const { koor: g, floor: f } = await manyKeys(tmp, doc, durationS, rounds, warnings);
+  /** Each round's koor ÷ floor at 100,000 keys (req/s), and their median: the goal's figure (issue 47). */
+  const bigPairs = g.flatMap((r, i) => (r.keys === 100_000 ? [ratio(r.wrk.rps, f[i]!.wrk.rps) ?? 0] : []));
 
   const range = (xs: number[]) => (Math.min(...xs) === Math.max(...xs) ? String(xs[0]) : `${Math.min(...xs)}–${Math.max(...xs)}`);
   const best = (runs: GetRun[], keys: number) => runs.filter((r) => r.keys === keys).reduce((a, b) => (b.wrk.rps > a.wrk.rps ? b : a));
-  const small = best(g.runs, 1000);
-  const big = best(g.runs, 100_000);
+  const small = best(g, 1000);
+  const big = best(g, 100_000);
   const fSmall = best(f, 1000);
   const fBig = best(f, 100_000);
   const us = (r: Wrk) => (r.main_us ?? 0) + (r.other_us ?? 0);
@@ -269,7 +289,7 @@ export async function scaleRows(tmp: string, opts: { quick: boolean; log: (m: st
       }),
     },
     {
-      title: `GET 1 KB past the cache (default 64 MB): 100,000 keys vs 1,000, ${CONNECTIONS} connections, koor and the floor of a read past a cache of that budget (each run twice, the best kept)`,
+      title: `GET 1 KB past the cache (default 64 MB): 100,000 keys vs 1,000, ${CONNECTIONS} connections, koor and the floor of a read past a cache of that budget, measured in turn (1,000 keys twice, 100,000 keys ${rounds} times; the best kept)`,
       columns: ['server', 'keys', 'req/s', 'p50 ms', 'p99 ms', 'cache hits', 'srv µs/req', 'ratio', 'goal'],
       rows: [
         getRow('koor', small, small, '-'),
@@ -278,9 +298,9 @@ export async function scaleRows(tmp: string, opts: { quick: boolean; log: (m: st
         getRow('floor of a read past the cache', fSmall, fSmall, '-'),
         getRow('floor of a read past the cache', fBig, fSmall, '-'),
         ['floor: a miss costs', '-', '-', '-', '-', '-', missUs(fSmall, fBig), '-', '-'],
-        ['koor at 100,000 / floor at 100,000', '-', fmtRatio(ratio(big.wrk.rps, fBig.wrk.rps)), '-', '-', '-', fmtRatio(us(big.wrk) / us(fBig.wrk)), '-', '-'],
+        ['koor at 100,000 / floor at 100,000, each round', '-', bigPairs.map((x) => fmtRatio(x)).join(' '), '-', '-', '-', '-', `median ${fmtRatio(median(bigPairs))}`, '>= 0.9x'],
       ],
     },
   ];
-  return { results: { weight: w, history: h, get_keys: g.runs, get_keys_floor: f }, tables };
+  return { results: { weight: w, history: h, get_keys: g, get_keys_floor: f, get_keys_floor_ratios: bigPairs }, tables };
 }

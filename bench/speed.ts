@@ -10,6 +10,9 @@
  *   floors     bare uWS PUT into a Map (memory only), and bare uWS + a minimal SQLite upsert per
  *              PUT committed FULL / NORMAL per event-loop turn, in its own thread and in a
  *              writer thread (koor's shape): what no koor PUT can beat
+ *   rounds     issue 47's floor goals: koor and the writer-thread floors (and, in the scale rows,
+ *              koor and the read floor at 100,000 keys) running at once and measured in turn, 3
+ *              rounds (5 without --quick); each round's ratio and their median
  * 50 connections everywhere. Needs `wrk`, `redis-server`, `redis-benchmark` (Debian: apt-get
  * install wrk redis-server); a missing tool skips its rows with the reason, it never fakes them.
  *
@@ -22,7 +25,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { makeDoc } from './http.js';
 import { scaleRows } from './speed-scale.js';
-import { BENCH_DIST_DIR, fmtInt, freePort, fmtMs, fmtRatio, have, makeTempDir, pin, procCpu, ratio, sleep, spawnBenchScript, spawnKoor, wrkCpu as wrkCpuN, wrk as wrkN, wrkScript, type BenchOptions, type BenchTable, type ServerProc, type Wrk } from './lib.js';
+import { BENCH_DIST_DIR, fmtInt, freePort, fmtMs, fmtRatio, have, makeTempDir, median, pin, procCpu, ratio, sleep, spawnBenchScript, spawnKoor, wrkCpu as wrkCpuN, wrk as wrkN, wrkScript, type BenchOptions, type BenchTable, type ServerProc, type Wrk } from './lib.js';
 
 const CONNECTIONS = 50;
 const TOKEN = 'bench-token';
@@ -68,6 +71,38 @@ function redisBench(port: number, tests: string, n: number, connections = CONNEC
 }
 
 /** Durable PUT's tail (issue 33): p99 at 1 and 4 connections, and over a long run at 50. */
+/** Rounds of issue 47's floor goals, each koor and both writer-thread floors once. */
+const FLOOR_ROUNDS = (quick: boolean): number => (quick ? 3 : 5);
+type FloorRound = { koor: Wrk; features: Wrk; plain: Wrk };
+
+/**
+ * koor (--sync full), the floor of the rows a PUT keeps and the plain writer-thread floor, all
+ * started first and pinned to core 0, then measured one at a time in `rounds` rounds (the same
+ * PUTs, 50 connections): each round's ratios are of runs seconds apart.
+ */
+async function floorRounds(tmp: string, put: string, durationS: number, rounds: number, procs: ServerProc[]): Promise<FloorRound[]> {
+  const started: ServerProc[] = [];
+  try {
+    const koor = await spawnKoor(['--auth-token', TOKEN, '--sync', 'full']);
+    started.push(koor);
+    const features = await spawnBenchScript('floor-features', 'baseline-uws.js', ['0', path.join(tmp, 'rounds-features.db'), 'full', 'thread', 'features']);
+    started.push(features);
+    const plain = await spawnBenchScript('floor-plain', 'baseline-uws.js', ['0', path.join(tmp, 'rounds-plain.db'), 'full', 'thread']);
+    started.push(plain);
+    procs.push(...started);
+    for (const p of started) pin(p.pid, 0);
+    const run = (p: ServerProc) => wrkCpu(p.pid, `${p.url}/api/state/bench/put/0`, put, durationS);
+    const out: FloorRound[] = [];
+    for (let i = 0; i < rounds; i++) out.push({ koor: run(koor), features: run(features), plain: run(plain) });
+    return out;
+  } finally {
+    for (const p of started) {
+      await p.stop();
+      if (procs.includes(p)) procs.splice(procs.indexOf(p), 1);
+    }
+  }
+}
+
 const TAIL_CONNECTIONS = [1, 4] as const;
 const TAIL_LONG_S = 30;
 
@@ -350,6 +385,12 @@ export async function run(opts: BenchOptions): Promise<Record<string, unknown>> 
       }
     }
 
+    // Issue 47's floor goals, koor and both writer-thread floors running at once and measured in
+    // turn, round after round: the runs above are minutes apart, and the machine's speed drifts
+    // over minutes (PUT ÷ the floor of its rows read 0.68 in one run and 0.97 in the next).
+    opts.log(`  PUT --sync full and its writer-thread floors, in turn (${FLOOR_ROUNDS(opts.quick)} rounds)…`);
+    const rounds = await floorRounds(tmp.dir, s.put, durationS, FLOOR_ROUNDS(opts.quick), procs);
+
     let redisAlways: Record<string, number> = {};
     let redisEverysec: Record<string, number> = {};
     if (!noRedis) {
@@ -417,6 +458,8 @@ export async function run(opts: BenchOptions): Promise<Record<string, unknown>> 
       const ref = redisAlways[`set_c${c}_p99`];
       return [what, fmtInt(k.rps), fmtMs(k.p50_ms), fmtMs(k.p99_ms), ref === undefined ? '-' : fmtMs(ref), ref && k.p99_ms !== null ? fmtRatio(ratio(k.p99_ms, ref)) : '-', goal];
     };
+    const getRatios = (scale.results as { get_keys_floor_ratios?: number[] }).get_keys_floor_ratios ?? [];
+    const eachRound = (xs: number[]) => xs.map((x) => fmtRatio(x)).join(' ');
     const tables: BenchTable[] = [
       {
         title: `Data plane vs references (1 KB, ${CONNECTIONS} connections, server core 0, generator core 1, ${durationS} s wrk runs)`,
@@ -488,6 +531,17 @@ export async function run(opts: BenchOptions): Promise<Record<string, unknown>> 
         ]),
       },
       {
+        title: `Issue 47's floor goals, koor and each floor measured in turn (${rounds.length} rounds of ${durationS} s, ${CONNECTIONS} connections; GET: 100,000 keys, ${getRatios.length} rounds)`,
+        columns: ['measure', 'each round', 'median', 'goal'],
+        rows: [
+          ["PUT --sync full ÷ floor with koor's rows (req/s)", eachRound(rounds.map((r) => ratio(r.koor.rps, r.features.rps) ?? 0)), fmtRatio(median(rounds.map((r) => r.koor.rps / r.features.rps))), '>= 0.9x'],
+          ['PUT --sync full ÷ plain writer-thread floor (req/s)', eachRound(rounds.map((r) => ratio(r.koor.rps, r.plain.rps) ?? 0)), fmtRatio(median(rounds.map((r) => r.koor.rps / r.plain.rps))), '>= 0.5x'],
+          ['PUT --sync full p99, ms', rounds.map((r) => fmtMs(r.koor.p99_ms)).join(' '), `max ${fmtMs(Math.max(...rounds.map((r) => r.koor.p99_ms ?? Infinity)))}`, '<= 20 ms'],
+          ['PUT --sync full, server CPU per PUT, µs (koor; floor with its rows)', rounds.map((r) => `${cpuOf(r.koor).toFixed(1)}; ${cpuOf(r.features).toFixed(1)}`).join('  '), `${median(rounds.map((r) => cpuOf(r.koor))).toFixed(1)}; ${median(rounds.map((r) => cpuOf(r.features))).toFixed(1)}`, '<= 60 µs (koor)'],
+          ['GET over 100,000 keys ÷ the floor of a read past the cache (req/s)', eachRound(getRatios), fmtRatio(median(getRatios)), '>= 0.9x'],
+        ],
+      },
+      {
         title: 'Storage ceilings on core 0 (no HTTP, no thread hop; batches as 50 connections make them)',
         columns: ['loop', 'rows/s', 'user µs/row', 'sys µs/row'],
         rows: Object.entries(sqlite).map(([k, v]) => [k, fmtInt(v.rows_per_s), String(v.user_us), String(v.sys_us)]),
@@ -500,6 +554,7 @@ export async function run(opts: BenchOptions): Promise<Record<string, unknown>> 
       redis: { always: redisAlways, everysec: redisEverysec },
       sqlite,
       fanout: fan,
+      floor_rounds: rounds,
       ...scale.results,
       ...(versus ? { baseline: versus.results } : {}),
       tables: [...tables, ...(versus ? [versus.table] : []), ...scale.tables],

@@ -5,6 +5,7 @@
  */
 import type { Conn } from './client.js';
 import { read } from './client.js';
+import { median } from '../lib.js';
 import type { DiskSample, KoorNode, MemSample } from './nodes.js';
 import type { Stream } from './streams.js';
 import { PROJECT, type Records } from './traffic.js';
@@ -285,10 +286,6 @@ const DISK_PAYLOAD_FACTOR = 3;
 const DISK_BYTES_PER_WRITE = 1024;
 const WAL_MAX_BYTES = 64 * 2 ** 20;
 
-const median = (a: number[]): number => {
-  const s = [...a].sort((x, y) => x - y);
-  return s.length === 0 ? NaN : s[Math.floor(s.length / 2)]!;
-};
 const mib = (b: number) => (b / 2 ** 20).toFixed(1);
 
 type Mem = { rss: number; anon: number };
