@@ -35,6 +35,8 @@
  * Logs `{"api":"127.0.0.1:<port>"}` on stderr once listening (the line spawnNode waits for).
  * Loopback only. Refuses to run on the slow JS fallback of uWebSockets.js.
  */
+// The server's V8 flags (src/v8-tuning.ts): a floor runs on the same VM settings as koor.
+import '../src/v8-tuning.js';
 import { createHash } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';

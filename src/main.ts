@@ -1,4 +1,6 @@
 #!/usr/bin/env node
+// First: V8's flags before any code runs (./v8-tuning.ts).
+import './v8-tuning.js';
 import fs from 'node:fs';
 import { ConfigError, loadConfig, USAGE } from './config.js';
 import { migrateIntoDatabase, restoreOffline } from './backend/choose.js';
