@@ -17,8 +17,12 @@ export interface CachedValue {
   used: boolean;
 }
 
-/** Once the cache is full, one read miss in this many is admitted (`StateCache.fill`). */
-export const ADMIT_ONE_IN = 8;
+/**
+ * Once the cache is full, a read miss is admitted when the same key missed shortly before
+ * (`StateCache.fill`): the doorkeeper remembers the last miss of this many slots of key hashes.
+ */
+export const DOORKEEPER_SLOTS = 1024;
+const DOORKEEPER_SHIFT = 32 - Math.log2(DOORKEEPER_SLOTS);
 
 /** What an entry counts against the budget, bytes. */
 const entrySize = (key: string, value: Uint8Array): number => value.byteLength + key.length + STATE_CACHE_ENTRY_OVERHEAD_BYTES;
@@ -47,6 +51,8 @@ export class StateCache {
    * budget that was ~60 µs per miss at 100k keys (issue 33).
    */
   private evictFrom: IterableIterator<string> | null = null;
+  /** The doorkeeper: a hash of the key that last missed, per slot (0 = none). */
+  private readonly missed = new Int32Array(DOORKEEPER_SLOTS);
   readonly stats = { hits: 0, misses: 0 };
 
   constructor(
@@ -89,15 +95,38 @@ export class StateCache {
 
   /**
    * A value read from the database after a miss. While the cache has room it goes in, as `set`.
-   * Once it is full, one read in ADMIT_ONE_IN is let in (evicting as `evictOldest` says): when
-   * reads range over more keys than fit, admitting every miss only swaps one cold entry for
-   * another at the cost of an insertion, an eviction and a promoted value per miss, for the same
-   * hit ratio (issue 33: ~9 µs of a ~35 µs miss at 100k keys). A key read again and again still
-   * gets in after a few misses; writes (`set`) always refresh their entry.
+   * Once it is full, only a key that missed shortly before is let in (evicting as `evictOldest`
+   * says): when reads range over more keys than fit, admitting a miss only swaps one cold entry
+   * for another at the cost of an insertion, an eviction, a promoted value and a slot of the map
+   * to rebuild, for the same hit ratio (issue 33: ~9 µs of a ~35 µs miss at 100k keys). A key read
+   * again and again gets in at its second miss; one read once never does (issue 47: admitting
+   * one miss in eight at random let a hot key in after eight misses on average, and at 100k keys
+   * admitted ~3,000 values a second that the old generation then had to collect). Writes (`set`)
+   * always refresh their entry.
    */
   fill(key: string, value: Uint8Array, version: number, hash: string, contentType: string, revision = 0, expiresAt = 0): CachedValue {
-    if (this.bytes + entrySize(key, value) > this.budgetBytes && Math.random() * ADMIT_ONE_IN >= 1) return cachedValue(value, version, hash, contentType, revision, expiresAt);
+    if (this.bytes + entrySize(key, value) > this.budgetBytes && !this.missedBefore(key)) return cachedValue(value, version, hash, contentType, revision, expiresAt);
     return this.set(key, value, version, hash, contentType, revision, expiresAt);
+  }
+
+  /**
+   * Whether `key` is the last miss its doorkeeper slot remembers (then forgotten); otherwise it
+   * is remembered in place of that one. With reads spread evenly over N keys not cached, about
+   * DOORKEEPER_SLOTS / (N + DOORKEEPER_SLOTS) of the misses get in (~2 % at 100k keys); a key
+   * whose share of the misses is well over 1 / DOORKEEPER_SLOTS, at its second. FNV-1a of the
+   * key's UTF-16 units: no allocation, ~1 ns a character.
+   */
+  private missedBefore(key: string): boolean {
+    let h = 0x811c9dc5;
+    for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
+    h |= 1; // never 0, an empty slot
+    const slot = h >>> DOORKEEPER_SHIFT;
+    if (this.missed[slot] === h) {
+      this.missed[slot] = 0;
+      return true;
+    }
+    this.missed[slot] = h;
+    return false;
   }
 
   private insert(key: string, entry: CachedValue): void {
@@ -148,6 +177,7 @@ export class StateCache {
 
   clear(): void {
     this.map.clear();
+    this.missed.fill(0);
     this.evictFrom = null;
     this.bytes = 0;
   }
