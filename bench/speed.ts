@@ -70,7 +70,6 @@ function redisBench(port: number, tests: string, n: number, connections = CONNEC
   return res;
 }
 
-/** Durable PUT's tail (issue 33): p99 at 1 and 4 connections, and over a long run at 50. */
 /** Rounds of issue 47's floor goals, each koor and both writer-thread floors once. */
 const FLOOR_ROUNDS = (quick: boolean): number => (quick ? 3 : 5);
 type FloorRound = { koor: Wrk; features: Wrk; plain: Wrk };
@@ -103,6 +102,7 @@ async function floorRounds(tmp: string, put: string, durationS: number, rounds: 
   }
 }
 
+/** Durable PUT's tail (issue 33): p99 at 1 and 4 connections, and over a long run at 50. */
 const TAIL_CONNECTIONS = [1, 4] as const;
 const TAIL_LONG_S = 30;
 
