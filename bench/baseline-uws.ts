@@ -23,7 +23,12 @@
  * goes into the cache while it has room, and never evicts. The floor of any server answering
  * reads of more keys than its cache holds: a map lookup, and on a miss one SQLite point read
  * (issue 33). The file is filled beforehand (kv: key, value, hash, version); PUT is refused.
- *   node dist/bench/baseline-uws.js [port] sqlite-file read [cache-bytes]
+ *   node dist/bench/baseline-uws.js [port] sqlite-file read [cache-bytes [rows]]
+ * With `rows`, the file is a koor data file and a miss runs koor's own statement for a key's
+ * current value (src/domains/state/reader.ts: the state row joined to its value's row of the
+ * version log, seven columns), honours its expiry, caches no ephemeral key, and the reply also
+ * carries X-Koor-Revision: the floor of a GET that reads what koor's does (issue 47), beside the
+ * floor of one that reads a plain key-value table.
  * With `thread`, POST /api/txn also answers the one transaction bench/peers.ts's `cas` row sends
  * (compare a key's version; put a JSON value on success; get it on failure), as koor decides it:
  * a compare that fails against what is committed is answered at once with the current value, one
@@ -43,6 +48,7 @@ import Database from 'better-sqlite3';
 import uWS from 'uWebSockets.js';
 import { defaultConfig } from '../src/config.js';
 import { STATE_CACHE_ENTRY_OVERHEAD_BYTES } from '../src/shared/limits.js';
+import { CURRENT } from '../src/domains/state/reader.js';
 
 interface Entry {
   value: Buffer;
@@ -51,6 +57,8 @@ interface Entry {
   hash: string;
   etag: string;
   contentType: string;
+  /** `rows`: the key's revision, as header text. */
+  revisionText?: string;
 }
 
 const PREFIX = '/api/state/';
@@ -85,6 +93,8 @@ const readMode = dbFile !== undefined && process.argv[4] === 'read';
 const cacheBudget = process.argv[5] === undefined ? defaultConfig().cacheBytes : Number(process.argv[5]);
 let cacheBytes = 0;
 let readOne: Database.Statement | null = null;
+/** `rows`: koor's file and statement (columns as an array, as koor's reader reads them). */
+const readRows = readMode && process.argv[6] === 'rows';
 const stats = { hits: 0, misses: 0 };
 if (readMode) {
   if (!Number.isFinite(cacheBudget) || cacheBudget < 0) {
@@ -98,7 +108,7 @@ if (readMode) {
   keep.pragma('journal_mode = WAL');
   const db = new Database(dbFile, { readonly: true, fileMustExist: true });
   db.pragma('mmap_size = 1073741824');
-  readOne = db.prepare('SELECT value, hash, version FROM kv WHERE key = ?');
+  readOne = readRows ? db.prepare(CURRENT.sqlite).raw(true) : db.prepare('SELECT value, hash, version FROM kv WHERE key = ?');
 } else if (dbFile && process.argv[5] === 'thread') {
   writer = new Worker(new URL('./baseline-uws-writer.js', import.meta.url), { argv: [dbFile, process.argv[4] ?? 'full', process.argv[6] ?? 'plain'] });
   writer.on('message', (ack: { ok: boolean; error?: string }) => {
@@ -186,15 +196,30 @@ function lookup(key: string): Entry | undefined {
     return e;
   }
   stats.misses++;
+  if (readRows) return lookupRow(key);
   const row = readOne.get(key) as { value: Buffer; hash: string; version: number } | undefined;
   if (!row) return undefined;
   const entry: Entry = { value: row.value, version: row.version, versionText: String(row.version), hash: row.hash, etag: `"${row.hash}"`, contentType: JSON_TYPE };
-  const size = row.value.byteLength + key.length + STATE_CACHE_ENTRY_OVERHEAD_BYTES;
+  cacheWhileRoom(key, entry);
+  return entry;
+}
+
+/** `rows`: a miss read as koor reads it (value, version, hash, content_type, revision, expires_at, owner). */
+function lookupRow(key: string): Entry | undefined {
+  const c = readOne!.get(key) as [Buffer, number, string, string, number, number, string] | undefined;
+  if (!c || (c[5] > 0 && c[5] <= Date.now())) return undefined;
+  const entry: Entry = { value: c[0], version: c[1], versionText: String(c[1]), hash: c[2], etag: `"${c[2]}"`, contentType: c[3], revisionText: String(c[4]) };
+  if (c[6] === '') cacheWhileRoom(key, entry);
+  return entry;
+}
+
+/** Into the cache while the budget has room (never evicting). */
+function cacheWhileRoom(key: string, entry: Entry): void {
+  const size = entry.value.byteLength + key.length + STATE_CACHE_ENTRY_OVERHEAD_BYTES;
   if (cacheBytes + size <= cacheBudget) {
     map.set(key, entry);
     cacheBytes += size;
   }
-  return entry;
 }
 
 const app = uWS.App();
@@ -224,6 +249,7 @@ app.get('/api/state/*', (res, req) => {
       res.writeHeader('Content-Type', e.contentType);
       res.writeHeader('ETag', e.etag);
       res.writeHeader('X-Koor-Version', e.versionText);
+      if (e.revisionText !== undefined) res.writeHeader('X-Koor-Revision', e.revisionText);
       res.end(e.value);
     });
   } catch (err) {

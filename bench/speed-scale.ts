@@ -12,13 +12,17 @@
  *             hit ratios, what a miss costs; and the same two runs against the floor of a read
  *             past a cache (baseline-uws.js in read mode: bare uWS, a cache of the same budget, one
  *             SQLite point read per miss from a one-row-per-key table), whose own 100k/1k ratio
- *             is what any server of this shape could reach
+ *             is what any server of this shape could reach; and against the floor of a read of
+ *             koor's own rows (the same, reading koor's data file with koor's statement: the
+ *             state row joined to its value in the version log), which splits koor's distance
+ *             from the first floor into what its front costs and what reading its rows costs
  */
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { BENCH_DIST_DIR, spawnBenchScript, fmtInt, fmtMs, fmtRatio, freePort, KOOR_MAIN_JS, median, pin, ratio, sleep, spawnNode, wrk, wrkCpu, wrkScript, type BenchTable, type ServerProc, type Wrk } from './lib.js';
+import { defaultConfig } from '../src/config.js';
 
 const CONNECTIONS = 50;
 
@@ -196,41 +200,54 @@ async function readFloor(tmp: string, doc: string, keys: number): Promise<Server
   };
 }
 
+/**
+ * The floor of a read of what koor reads: baseline-uws.js in read mode over koor's own data file
+ * (`rows`: koor's statement for a key's current value — the state row joined to its value's row
+ * in the version log — with the same cache budget), opened beside the running koor.
+ */
+function rowsFloor(dataDir: string): Promise<ServerProc> {
+  return spawnBenchScript('read-floor-rows', 'baseline-uws.js', ['0', path.join(dataDir, 'data.db'), 'read', String(defaultConfig().cacheBytes), 'rows']);
+}
+
 type GetRun = { keys: number; wrk: Wrk; hit_ratio: number };
 
 /**
- * GET over 1,000 and 100,000 keys, koor (filled through its API) and the floor of a read past the
- * cache, both running, measured in turn: 1,000 keys twice each, a run over 100,000 keys each to
- * warm the caches, then 100,000 keys `rounds` times each, koor then the floor in every round.
- * Runs minutes apart gave this ratio anywhere from 0.81 to 0.93 (the machine's speed drifts);
- * each round's pair is measured within seconds.
+ * GET over 1,000 and 100,000 keys: koor (filled through its API), the floor of a read past the
+ * cache (a plain key-value table) and the floor of a read of koor's own rows, all running,
+ * measured in turn: 1,000 keys twice each, a run over 100,000 keys each to warm the caches, then
+ * 100,000 keys `rounds` times each, koor then the floors in every round. Runs minutes apart gave
+ * koor ÷ floor anywhere from 0.81 to 0.93 (the machine's speed drifts); each round's runs are
+ * measured within seconds.
  */
-async function manyKeys(tmp: string, doc: string, durationS: number, rounds: number, warnings: string[]): Promise<{ koor: GetRun[]; floor: GetRun[] }> {
+async function manyKeys(tmp: string, doc: string, durationS: number, rounds: number, warnings: string[]): Promise<{ koor: GetRun[]; floor: GetRun[]; rows: GetRun[] }> {
   const KEYS = 100_000;
   const dataDir = fs.mkdtempSync(path.join(tmp, 'keys-'));
   const server = await koorOn(dataDir, ['--sync', 'normal']);
-  let floor: ServerProc | null = null;
+  const floors: ServerProc[] = [];
   try {
     pin(server.pid, 0);
     await fillKeys(tmp, server, doc, KEYS);
-    floor = await readFloor(tmp, doc, KEYS);
-    pin(floor.pid, 0);
-    const f = floor;
+    const f = await readFloor(tmp, doc, KEYS);
+    floors.push(f);
+    const r = await rowsFloor(dataDir);
+    floors.push(r);
+    for (const x of floors) pin(x.pid, 0);
     const koorCounts = async () => ({ hits: await metric(server.url, 'koor_state_cache_hits_total'), misses: await metric(server.url, 'koor_state_cache_misses_total') });
-    const floorCounts = async () => (await (await fetch(`${f.url}/stats`)).json()) as { hits: number; misses: number };
-    const out = { koor: [] as GetRun[], floor: [] as GetRun[] };
-    /** One run over `n` keys on each, koor then the floor. */
-    const turn = async (n: number) => [await getRun(tmp, server, n, durationS, warnings, koorCounts), await getRun(tmp, f, n, durationS, warnings, floorCounts)] as const;
-    const keep = ([k, fl]: readonly [GetRun, GetRun]) => (out.koor.push(k), out.floor.push(fl));
+    const statsOf = (x: ServerProc) => async () => (await (await fetch(`${x.url}/stats`)).json()) as { hits: number; misses: number };
+    const out = { koor: [] as GetRun[], floor: [] as GetRun[], rows: [] as GetRun[] };
+    /** One run over `n` keys on each, koor then the floors. */
+    const turn = async (n: number) =>
+      [await getRun(tmp, server, n, durationS, warnings, koorCounts), await getRun(tmp, f, n, durationS, warnings, statsOf(f)), await getRun(tmp, r, n, durationS, warnings, statsOf(r))] as const;
+    const keep = ([k, fl, rw]: readonly [GetRun, GetRun, GetRun]) => (out.koor.push(k), out.floor.push(fl), out.rows.push(rw));
     for (let i = 0; i < 2; i++) keep(await turn(1000));
-    // Before the rounds, one run over 100,000 keys each, not kept: the floor's cache fills only
+    // Before the rounds, one run over 100,000 keys each, not kept: a floor's cache fills only
     // as it reads (koor's filled as it was written), and its first run read past the cache a
     // fifth more often (hit ratio 0.44 against 0.54).
     await turn(KEYS);
     for (let i = 0; i < rounds; i++) keep(await turn(KEYS));
     return out;
   } finally {
-    await floor?.stop();
+    for (const x of floors) await x.stop();
     await server.stop();
     fs.rmSync(dataDir, { recursive: true, force: true });
   }
@@ -261,9 +278,14 @@ export async function scaleRows(tmp: string, opts: { quick: boolean; log: (m: st
   const h = await history(tmp, Math.max(2, durationS / 2), warnings);
   opts.log('  GET over 1,000 and 100,000 keys (default cache), koor and the floor of a read past the cache in turn…');
   const rounds = opts.quick ? 3 : 5;
-  const { koor: g, floor: f } = await manyKeys(tmp, doc, durationS, rounds, warnings);
-  /** Each round's koor ÷ floor at 100,000 keys (req/s), and their median: the goal's figure (issue 47). */
-  const bigPairs = g.flatMap((r, i) => (r.keys === 100_000 ? [ratio(r.wrk.rps, f[i]!.wrk.rps) ?? 0] : []));
+  const { koor: g, floor: f, rows: rw } = await manyKeys(tmp, doc, durationS, rounds, warnings);
+  /** Each round's a ÷ b at 100,000 keys (req/s). */
+  const perRound = (a: GetRun[], b: GetRun[]) => a.flatMap((r, i) => (r.keys === 100_000 ? [ratio(r.wrk.rps, b[i]!.wrk.rps) ?? 0] : []));
+  /** koor ÷ the floor, each round, and their median: the goal's figure (issue 47). */
+  const bigPairs = perRound(g, f);
+  /** koor ÷ the floor of its rows (what its front costs), and that floor ÷ the plain one (what reading koor's rows costs). */
+  const rowsPairs = perRound(g, rw);
+  const layoutPairs = perRound(rw, f);
 
   const range = (xs: number[]) => (Math.min(...xs) === Math.max(...xs) ? String(xs[0]) : `${Math.min(...xs)}–${Math.max(...xs)}`);
   const best = (runs: GetRun[], keys: number) => runs.filter((r) => r.keys === keys).reduce((a, b) => (b.wrk.rps > a.wrk.rps ? b : a));
@@ -271,6 +293,8 @@ export async function scaleRows(tmp: string, opts: { quick: boolean; log: (m: st
   const big = best(g, 100_000);
   const fSmall = best(f, 1000);
   const fBig = best(f, 100_000);
+  const rSmall = best(rw, 1000);
+  const rBig = best(rw, 100_000);
   const us = (r: Wrk) => (r.main_us ?? 0) + (r.other_us ?? 0);
   const missUs = (a: GetRun, b: GetRun) => (b.hit_ratio < a.hit_ratio ? ((us(b.wrk) - us(a.wrk)) / (a.hit_ratio - b.hit_ratio)).toFixed(1) : '-');
   /** One GET run's row; its ratio is against the same server's run over 1,000 keys. */
@@ -304,9 +328,14 @@ export async function scaleRows(tmp: string, opts: { quick: boolean; log: (m: st
         getRow('floor of a read past the cache', fSmall, fSmall, '-'),
         getRow('floor of a read past the cache', fBig, fSmall, '-'),
         ['floor: a miss costs', '-', '-', '-', '-', '-', missUs(fSmall, fBig), '-', '-'],
+        getRow("floor of a read of koor's rows", rSmall, rSmall, '-'),
+        getRow("floor of a read of koor's rows", rBig, rSmall, '-'),
+        ["floor of koor's rows: a miss costs", '-', '-', '-', '-', '-', missUs(rSmall, rBig), '-', '-'],
         ['koor at 100,000 / floor at 100,000, each round', '-', bigPairs.map((x) => fmtRatio(x)).join(' '), '-', '-', '-', '-', `median ${fmtRatio(median(bigPairs))}`, '>= 0.9x'],
+        ["koor / floor of koor's rows at 100,000, each round", '-', rowsPairs.map((x) => fmtRatio(x)).join(' '), '-', '-', '-', '-', `median ${fmtRatio(median(rowsPairs))}`, '-'],
+        ["floor of koor's rows / floor at 100,000, each round", '-', layoutPairs.map((x) => fmtRatio(x)).join(' '), '-', '-', '-', '-', `median ${fmtRatio(median(layoutPairs))}`, '-'],
       ],
     },
   ];
-  return { results: { weight: w, history: h, get_keys: g, get_keys_floor: f, get_keys_floor_ratios: bigPairs }, tables };
+  return { results: { weight: w, history: h, get_keys: g, get_keys_floor: f, get_keys_floor_rows: rw, get_keys_floor_ratios: bigPairs, get_keys_rows_ratios: rowsPairs, get_keys_layout_ratios: layoutPairs }, tables };
 }

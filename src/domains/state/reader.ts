@@ -56,8 +56,11 @@ export interface StateReader {
   count(): Awaitable<number>;
 }
 
-/** The current row, its value from the version log (issue 33: each value is stored once, there). */
-const CURRENT = withCurrentValue('SELECT h.value, s.version, s.hash, s.content_type, s.revision, s.expires_at, s.owner', 'WHERE s.key = ?');
+/**
+ * The current row, its value from the version log (issue 33: each value is stored once, there);
+ * also the read floor's statement over koor's own file (bench/baseline-uws.ts `rows`).
+ */
+export const CURRENT = withCurrentValue('SELECT h.value, s.version, s.hash, s.content_type, s.revision, s.expires_at, s.owner', 'WHERE s.key = ?');
 /** CURRENT's row from its columns, in the SELECT's order (SQLite reads it as an array: Reads.statement). */
 const currentRow = (c: unknown[]): StateRow => ({
   value: c[0] as Buffer,
