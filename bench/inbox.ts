@@ -29,6 +29,7 @@ import {
   fmtCores,
   fmtInt,
   fmtMs,
+  fetchPastIdleClose,
   fmtRatio,
   have,
   makeTempDir,
@@ -58,24 +59,18 @@ const SUBJECT = 'users contract';
 /** Other processes using more than this (cores) during a measured step: a warning. */
 const CONTAMINATED_CORES = 0.25;
 
-/**
- * One request (fetch keeps connections alive). A connection the server closed while idle (after
- * the wrk runs) fails the next request on it: a GET, or a POST carrying an Idempotency-Key, is
- * sent once more.
- */
-async function call<T>(url: string, method: 'GET' | 'POST', body?: unknown, headers: Record<string, string> = {}, retry = true): Promise<{ status: number; json: T }> {
+/** One request; a GET or a POST with an Idempotency-Key is sent again past an idle close (fetchPastIdleClose). */
+async function call<T>(url: string, method: 'GET' | 'POST', body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; json: T }> {
   let r: Response;
   try {
-    r = await fetch(url, {
+    r = await fetchPastIdleClose(url, {
       method,
       headers: { ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
       ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
       signal: AbortSignal.timeout(15_000),
     });
   } catch (e) {
-    const cause = String((e as { cause?: unknown }).cause);
-    if (retry && /other side closed|ECONNRESET/.test(cause) && (method === 'GET' || 'idempotency-key' in headers)) return call<T>(url, method, body, headers, false);
-    throw new Error(`${method} ${url}: ${(e as Error).message} (${cause})`);
+    throw new Error(`${method} ${url}: ${(e as Error).message} (${String((e as { cause?: unknown }).cause)})`);
   }
   const text = await r.text();
   return { status: r.status, json: (text === '' ? null : JSON.parse(text)) as T };

@@ -21,7 +21,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { BENCH_DIST_DIR, spawnBenchScript, fmtInt, fmtMs, fmtRatio, freePort, KOOR_MAIN_JS, median, pin, ratio, sleep, spawnNode, wrk, wrkCpu, wrkScript, type BenchTable, type ServerProc, type Wrk } from './lib.js';
+import { BENCH_DIST_DIR, spawnBenchScript, fetchPastIdleClose, fmtInt, fmtMs, fmtRatio, freePort, KOOR_MAIN_JS, median, pin, ratio, sleep, spawnNode, wrk, wrkCpu, wrkScript, type BenchTable, type ServerProc, type Wrk } from './lib.js';
 import { defaultConfig } from '../src/config.js';
 
 const CONNECTIONS = 50;
@@ -131,21 +131,8 @@ async function history(tmp: string, durationS: number, warnings: string[]): Prom
   return res;
 }
 
-/**
- * A probe's GET, once more on a new connection when the kept-alive one fails: between two probes
- * of a server the runs of the others can pass its idle timeout (uWS: 10 s), and undici then sent
- * the next probe on the connection the server was closing ("other side closed").
- */
-const probe = async (url: string): Promise<Response> => {
-  try {
-    return await fetch(url);
-  } catch {
-    return fetch(url);
-  }
-};
-
 const metric = async (url: string, name: string): Promise<number> => {
-  const text = await (await probe(`${url}/metrics`)).text();
+  const text = await (await fetchPastIdleClose(`${url}/metrics`)).text();
   return Number(new RegExp(`^${name} (\\d+)`, 'm').exec(text)?.[1] ?? 0);
 };
 
@@ -246,7 +233,7 @@ async function manyKeys(tmp: string, doc: string, durationS: number, rounds: num
     floors.push(r);
     for (const x of floors) pin(x.pid, 0);
     const koorCounts = async () => ({ hits: await metric(server.url, 'koor_state_cache_hits_total'), misses: await metric(server.url, 'koor_state_cache_misses_total') });
-    const statsOf = (x: ServerProc) => async () => (await (await probe(`${x.url}/stats`)).json()) as { hits: number; misses: number };
+    const statsOf = (x: ServerProc) => async () => (await (await fetchPastIdleClose(`${x.url}/stats`)).json()) as { hits: number; misses: number };
     const out = { koor: [] as GetRun[], floor: [] as GetRun[], rows: [] as GetRun[] };
     /** One run over `n` keys on each, koor then the floors. */
     const turn = async (n: number) =>
