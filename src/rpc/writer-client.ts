@@ -2,6 +2,7 @@ import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import type { AuditTag, IdemTag, ReplyEnvelope, ReqOf, ResOf, RequestEnvelope } from '../../schemas/rpc/envelope.js';
 import type { WriterMethod, WriterMethods, WriterStartup } from '../../schemas/rpc/writer.js';
 import { createWriterStatsBuffer, WriterStatsView } from '../../schemas/rpc/writer-stats.js';
+import { decodeReply, encodeRequest, type WireReply, type WireRequest } from '../../schemas/rpc/writer-wire.js';
 import { AppError, fail } from '../errors.js';
 import type { Logger } from '../log.js';
 import { WRITER_LIMITS, WRITER_OUTCOME_GRACE_MS, WRITER_RESTART_BACKOFF_MAX_MS, WRITER_RESTART_BACKOFF_MS } from '../shared/limits.js';
@@ -62,10 +63,10 @@ export class WriterClient {
   private worker: Worker | null = null;
   private port: MessagePort | null = null;
   private readonly pending = new Map<number, Pending>();
-  /** Envelopes accepted while the writer is (re)starting. */
-  private waiting: RequestEnvelope[] = [];
-  /** Envelopes of this turn, posted as one message (one structured clone, one wake-up). */
-  private outbox: RequestEnvelope[] = [];
+  /** Requests accepted while the writer is (re)starting, in their wire form. */
+  private waiting: WireRequest[] = [];
+  /** Requests of this turn, posted as one message (one structured clone, one wake-up). */
+  private outbox: WireRequest[] = [];
   private outboxScheduled = false;
   private nextId = 1;
   private closing = false;
@@ -121,16 +122,17 @@ export class WriterClient {
     const env: RequestEnvelope = { id, method, deadline, req };
     if (opts.audit) env.audit = opts.audit;
     if (opts.idem) env.idem = opts.idem;
+    const wire = encodeRequest(env);
     this.stats.calls++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve: resolve as (v: unknown) => void, wrap, reject, deadline, graceUntil: 0, method });
       this.stats.inFlight = this.pending.size;
       if (deadline < this.deadlineAt) this.armDeadline(deadline);
       if (!this.port) {
-        this.waiting.push(env);
+        this.waiting.push(wire);
         return;
       }
-      this.outbox.push(env);
+      this.outbox.push(wire);
       if (!this.outboxScheduled) {
         this.outboxScheduled = true;
         setImmediate(this.flushOutbox);
@@ -204,11 +206,6 @@ export class WriterClient {
     else this.waiting.push(...batch);
   };
 
-  /** Posts a raw message on the writer port (tests of envelope validation). */
-  postRaw(msg: unknown): void {
-    this.port?.postMessage(msg);
-  }
-
   get inFlight(): number {
     return this.pending.size;
   }
@@ -269,28 +266,24 @@ export class WriterClient {
     this.worker = worker;
     return new Promise<void>((resolve, reject) => {
       let ready = false;
-      port1.on('message', (msg: ReplyEnvelope[] | ReplyEnvelope | { control: string; message?: string }) => {
+      port1.on('message', (msg: WireReply[] | { control: string; message?: string }) => {
         if (Array.isArray(msg)) {
           for (const r of msg) this.onReply(r);
           return;
         }
-        if ('control' in msg) {
-          if (msg.control === 'ready') {
-            ready = true;
-            this.port = port1;
-            const waiting = this.waiting.filter((env) => this.pending.has(env.id));
-            this.waiting = [];
-            if (waiting.length > 0) port1.postMessage(waiting);
-            resolve();
-          } else if (msg.control === 'storage') {
-            // The disk holding the database filled up, or a write succeeded again (issue 34).
-            this.storageFull = (msg as { full?: boolean }).full === true ? { since: Date.now(), error: (msg as { error?: string }).error ?? '' } : null;
-          } else if (msg.control === 'open-failed') {
-            reject(new Error(msg.message ?? 'failed to open database'));
-          }
-          return;
+        if (msg.control === 'ready') {
+          ready = true;
+          this.port = port1;
+          const waiting = this.waiting.filter((wire) => this.pending.has(wire[0]));
+          this.waiting = [];
+          if (waiting.length > 0) port1.postMessage(waiting);
+          resolve();
+        } else if (msg.control === 'storage') {
+          // The disk holding the database filled up, or a write succeeded again (issue 34).
+          this.storageFull = (msg as { full?: boolean }).full === true ? { since: Date.now(), error: (msg as { error?: string }).error ?? '' } : null;
+        } else if (msg.control === 'open-failed') {
+          reject(new Error(msg.message ?? 'failed to open database'));
         }
-        this.onReply(msg);
       });
       worker.on('error', (err) => {
         this.opts.log.error({ err }, 'writer worker error');
@@ -330,8 +323,9 @@ export class WriterClient {
     }, delay).unref();
   }
 
-  private onReply(reply: ReplyEnvelope): void {
-    const p = this.pending.get(reply.id);
+  private onReply(wire: WireReply): void {
+    const p = this.pending.get(wire[0]);
+    const reply: ReplyEnvelope = decodeReply(wire, p?.method);
     if (!p) {
       // The caller already gave up (deadline). If it committed, readers' caches may be stale.
       if (reply.ok) this.notifyUncertain();

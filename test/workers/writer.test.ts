@@ -9,22 +9,33 @@ import { createDispatcher } from '../../workers/writer/dispatch.js';
 import { sqliteDriver } from '../../workers/writer/sqlite/driver.js';
 import type { WriterStartup } from '../../schemas/rpc/writer.js';
 import { createWriterStatsBuffer } from '../../schemas/rpc/writer-stats.js';
+import type { RequestEnvelope } from '../../schemas/rpc/envelope.js';
+import { decodeReply, encodeRequest, type WireReply } from '../../schemas/rpc/writer-wire.js';
 
 const WRITER = new URL('../../workers/writer/main.js', import.meta.url);
 
-/** The real writer thread on a real data file, driven through its port. */
-async function startWriter(t: Tap.Test, dbPath: string, testHooks = false): Promise<{ port: MessagePort; call: (msg: unknown) => Promise<any>; worker: Worker }> {
+/** An envelope object (a string method) goes out in its wire form; anything else as it is. */
+const isEnvelope = (msg: unknown): msg is RequestEnvelope => typeof (msg as { method?: unknown } | null)?.method === 'string';
+
+/**
+ * The real writer thread on a real data file, driven through its port: `call` posts an envelope
+ * in the wire form the front sends (or a malformed message as it is) and answers with the reply
+ * decoded as the front decodes it.
+ */
+async function startWriter(t: Tap.Test, dbPath: string, testHooks = false): Promise<{ port: MessagePort; call: (msg: unknown, asIs?: boolean) => Promise<any>; worker: Worker }> {
   const { port1, port2 } = new MessageChannel();
   const startup: WriterStartup = { db_path: dbPath, log_level: 'silent', sync: 'full', limits: WRITER_LIMITS, state_history_keep: 0, test_hooks: testHooks };
   const worker = new Worker(WRITER, { workerData: { ...startup, port: port2, stats: createWriterStatsBuffer() }, transferList: [port2] });
-  const waiters = new Map<number, (v: unknown) => void>();
+  const waiters = new Map<number, { method?: string; resolve: (v: unknown) => void }>();
   await new Promise<void>((resolve, reject) => {
     port1.on('message', (m: any) => {
       if (m.control === 'ready') return resolve();
       if (m.control === 'open-failed') return reject(new Error(m.message));
-      for (const r of Array.isArray(m) ? m : [m]) {
-        waiters.get(r.id)?.(r);
-        waiters.delete(r.id);
+      if (!Array.isArray(m)) return;
+      for (const r of m as WireReply[]) {
+        const w = waiters.get(r[0]);
+        waiters.delete(r[0]);
+        w?.resolve(decodeReply(r, w.method));
       }
     });
   });
@@ -32,10 +43,12 @@ async function startWriter(t: Tap.Test, dbPath: string, testHooks = false): Prom
   return {
     port: port1,
     worker,
-    call: (msg: any) =>
+    call: (msg: unknown, asIs = false) =>
       new Promise((resolve) => {
-        waiters.set(typeof msg?.id === 'number' ? msg.id : 0, resolve);
-        port1.postMessage(msg);
+        const id = Array.isArray(msg) ? msg[0] : (msg as { id?: unknown } | null)?.id;
+        const wire = isEnvelope(msg) && !asIs;
+        waiters.set(typeof id === 'number' ? id : 0, { method: wire ? msg.method : undefined, resolve });
+        port1.postMessage(wire ? [encodeRequest(msg)] : msg);
       }),
   };
 }
@@ -64,6 +77,11 @@ t.test('writer validates envelopes and requests', async (t) => {
   t.equal(ok.res.version, 1, 'the expired put never ran');
   const ping = await w.call({ id: 6, method: 'sys.ping', deadline: far(), req: {} });
   t.equal(ping.res.schema_version, MIGRATIONS.at(-1)!.version, 'all migrations applied');
+  // One wire form (schemas/rpc/writer-wire.ts): an envelope object is not it; a lone request, outside a batch, is.
+  const asObject = await w.call({ id: 7, method: 'sys.ping', deadline: far(), req: {} }, true);
+  t.same(asObject, { id: 7, ok: false, err: { status: 'INVALID_ARGUMENT', message: 'malformed RPC envelope' } }, 'an envelope object is refused');
+  const lone = await w.call(encodeRequest({ id: 8, method: 'sys.ping', deadline: far(), req: {} }), true);
+  t.equal(lone.ok, true, 'a lone wire request is run');
 });
 
 t.test('group commit: one batch, each write isolated in its savepoint', async (t) => {
@@ -71,8 +89,8 @@ t.test('group commit: one batch, each write isolated in its savepoint', async (t
   const w = await startWriter(t, dbPath);
   const replies = new Map<number, any>();
   const all = new Promise<void>((resolve) => {
-    w.port.on('message', (m: any) => {
-      for (const r of Array.isArray(m) ? m : [m]) replies.set(r.id, r);
+    w.port.on('message', (m: WireReply[]) => {
+      for (const r of m) replies.set(r[0], decodeReply(r, 'state.put'));
       if (replies.size === 100) resolve();
     });
   });
@@ -81,7 +99,7 @@ t.test('group commit: one batch, each write isolated in its savepoint', async (t
   const batch = [];
   for (let i = 1; i <= 100; i++) {
     const req = { key: `k${i}`, value: Buffer.from(String(i).padEnd(2048, '.')), content_type: 'text/plain', updated_by: '', ...(i === 50 ? { if_match: '*' } : {}) };
-    batch.push({ id: 100 + i, method: 'state.put', deadline: far(), req });
+    batch.push(encodeRequest({ id: 100 + i, method: 'state.put', deadline: far(), req }));
   }
   w.port.postMessage(batch);
   await all;

@@ -6,6 +6,7 @@ import { createDispatcher } from './dispatch.js';
 import { committedRevision, readCommittedRevision } from './stores/changes.js';
 import { CommitOutcomeUnknown, type Driver } from './sql.js';
 import { writerThread } from './startup.js';
+import { decodeRequest, encodeReplies } from '../../schemas/rpc/writer-wire.js';
 
 /** Control messages (not RPC): orderly shutdown. */
 export type WriterControl = { control: 'close' };
@@ -13,11 +14,12 @@ export type WriterControl = { control: 'close' };
 export type WriterStorage = { control: 'storage'; full: boolean; error?: string };
 
 /**
- * The writer thread, one for both backends: arrays of envelopes in, arrays of replies out,
- * `ready` / `open-failed` / `closed` controls. One batch at a time: envelopes that arrive while a
- * batch runs form the next one (group commit), and a reply leaves only after its batch's COMMIT
- * returned. The backend is the start-up data's: a database URL (cluster mode, PostgreSQL) or a
- * data file (SQLite); each driver loads only when used.
+ * The writer thread, one for both backends: arrays of requests in, arrays of replies out (in
+ * their wire form, schemas/rpc/writer-wire.ts), `ready` / `open-failed` / `closed` controls. One
+ * batch at a time: envelopes that arrive while a batch runs form the next one (group commit),
+ * and a reply leaves only after its batch's COMMIT returned. The backend is the start-up data's:
+ * a database URL (cluster mode, PostgreSQL) or a data file (SQLite); each driver loads only when
+ * used.
  */
 const thread = writerThread();
 const { port, stats, startup, log } = thread;
@@ -126,7 +128,7 @@ async function pump(): Promise<void> {
     if (publishesRevision) stats.publishRevision(committedRevision());
     // Replies leave only after COMMIT returned: an acknowledged write is durable. One message
     // per batch: one structured clone and one wake-up of the front thread.
-    if (replies.length > 0) port.postMessage(replies);
+    if (replies.length > 0) port.postMessage(encodeReplies(replies, batch));
     // WAL checkpoints happen here, after the replies left (never inside a COMMIT).
     driver.afterBatch(failedFull);
     if (!closing && queue.length > 0) await nextTurn();
@@ -145,9 +147,9 @@ port.on('message', (msg: unknown) => {
     if (!running) void pump();
     return;
   }
-  // The front posts each turn's envelopes as one array; a lone envelope is accepted too.
-  if (Array.isArray(msg)) for (const m of msg) queue.push(m);
-  else queue.push(msg);
+  // The front posts each turn's requests as one array (schemas/rpc/writer-wire.ts); a lone request is accepted too.
+  if (Array.isArray(msg) && typeof msg[0] !== 'number') for (const m of msg) queue.push(decodeRequest(m));
+  else queue.push(decodeRequest(msg));
   if (!running) void pump();
 });
 
