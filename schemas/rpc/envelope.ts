@@ -37,7 +37,10 @@ export const IdemTag = Type.Object({
 });
 export type IdemTag = Static<typeof IdemTag>;
 
-/** A request on an RPC port: named method, typed request, absolute deadline (epoch ms). */
+/**
+ * A request on an RPC port: named method, typed request, absolute deadline (epoch ms). On the
+ * writer's port it and its reply cross in the compact form of `writer-wire.ts`.
+ */
 export const RequestEnvelope = Type.Object({
   id: Type.Integer({ minimum: 1 }),
   method: Type.String({ minLength: 1 }),
