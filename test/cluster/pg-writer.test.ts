@@ -1,9 +1,9 @@
 import t from 'tap';
 import type { ReplyEnvelope } from '../../schemas/rpc/envelope.js';
 import { WriterClient } from '../../src/rpc/writer-client.js';
-import { PG_RECONNECT_BACKOFF_MAX_MS, PG_RECONNECT_BACKOFF_MS } from '../../src/shared/limits.js';
+import { PG_RECONNECT_BACKOFF_MS } from '../../src/shared/limits.js';
 import { silentLogger } from '../../src/log.js';
-import { openPg } from '../../src/shared/pg.js';
+import { openPg, reconnectDelayS } from '../../src/shared/pg.js';
 import { createDispatcher } from '../../workers/writer/dispatch.js';
 import { pgDriver } from '../../workers/writer/pg/driver.js';
 import { migratePg } from '../../workers/writer/pg/migrate.js';
@@ -143,9 +143,9 @@ if ('skipped' in started) {
       if (held++ === 0) t.match((commitError as Error).message, /next try in \d+ ms/, 'and told when the next try is');
     }
     t.ok(held > 0, `${held} of 19 batches within the back-off`);
-    // Each failed try doubles the wait (one client per try, the first made with the driver).
+    // Each failed try doubles the wait, as a reconnect's does (one client per try, the first made with the driver).
     const after = tries;
-    await new Promise((r) => setTimeout(r, 2 * Math.min(PG_RECONNECT_BACKOFF_MS * 2 ** (after - 1), PG_RECONNECT_BACKOFF_MAX_MS)));
+    await new Promise((r) => setTimeout(r, 2000 * reconnectDelayS(after - 1)));
     await d.run([put]);
     t.equal(tries, after + 1, 'the next try after the back-off');
   });
