@@ -1,7 +1,18 @@
 /**
  * Which errors mean PostgreSQL cannot be reached, apart from the client (src/shared/pg.ts) so
- * that a SQLite server's threads can ask without loading postgres.js (issue 33: start-up).
+ * that a SQLite server's threads can ask without loading postgres.js (issue 33: start-up), and
+ * how long to wait before trying to reach it again.
  */
+import { PG_RECONNECT_BACKOFF_MAX_MS, PG_RECONNECT_BACKOFF_MS } from './limits.js';
+
+/**
+ * The wait before the next try to connect after one failed, ms, from the wait before it (0: the
+ * first failure): PG_RECONNECT_BACKOFF_MS doubling up to the max — the writer's reconnect
+ * (workers/writer/pg/driver.ts) and the front's transactions (src/shared/pg-tx.ts); postgres.js's
+ * own reconnects count the same steps (reconnectDelayS, src/shared/pg.ts).
+ */
+export const nextReconnectWaitMs = (previousMs: number): number =>
+  previousMs === 0 ? PG_RECONNECT_BACKOFF_MS : Math.min(2 * previousMs, PG_RECONNECT_BACKOFF_MAX_MS);
 
 /**
  * A broken or restarting PostgreSQL (cluster mode): SQLSTATE classes of connection failures,

@@ -32,8 +32,7 @@
  * between a connection's close and the client's end, no new statement may be sent on it.
  */
 import type { Sql, TransactionSql } from 'postgres';
-import { PG_RECONNECT_BACKOFF_MAX_MS, PG_RECONNECT_BACKOFF_MS } from './limits.js';
-import { isDatabaseUnavailable } from './pg-errors.js';
+import { isDatabaseUnavailable, nextReconnectWaitMs } from './pg-errors.js';
 
 /**
  * `fn` in a transaction (`options`: what follows BEGIN) on `sql`, which is ended at once when a
@@ -112,7 +111,7 @@ export class TxClient {
           this.backoff = 0;
           this.retryAt = 0;
         } else {
-          this.backoff = this.backoff === 0 ? PG_RECONNECT_BACKOFF_MS : Math.min(2 * this.backoff, PG_RECONNECT_BACKOFF_MAX_MS);
+          this.backoff = nextReconnectWaitMs(this.backoff);
           this.retryAt = Date.now() + this.backoff;
           this.lastFailure = err;
         }

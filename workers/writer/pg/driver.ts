@@ -1,6 +1,5 @@
 import type { Sql, TransactionSql } from 'postgres';
-import { PG_RECONNECT_BACKOFF_MAX_MS, PG_RECONNECT_BACKOFF_MS } from '../../../src/shared/limits.js';
-import { isDatabaseUnavailable } from '../../../src/shared/pg-errors.js';
+import { isDatabaseUnavailable, nextReconnectWaitMs } from '../../../src/shared/pg-errors.js';
 import { CommitOutcomeUnknown, type Driver, type Param, type Query, type Tx } from '../sql.js';
 import { WRITE_LOCK, bytea } from './locks.js';
 
@@ -168,7 +167,7 @@ export function pgDriver(open: () => Sql, first?: Sql): Driver {
           backoff = 0;
           retryAt = 0;
         } else {
-          backoff = backoff === 0 ? PG_RECONNECT_BACKOFF_MS : Math.min(2 * backoff, PG_RECONNECT_BACKOFF_MAX_MS);
+          backoff = nextReconnectWaitMs(backoff);
           retryAt = Date.now() + backoff;
           lastFailure = s.lost;
         }
