@@ -63,6 +63,17 @@ interface Entry {
 
 const PREFIX = '/api/state/';
 const JSON_TYPE = 'application/json';
+/**
+ * Status lines, header names and content types as bytes, as koor writes them (src/http/reply.ts):
+ * uWS copies a string argument through a UTF-8 buffer of its own at every call, and reads a
+ * Buffer in place. A floor must not pay what koor does not.
+ */
+const wireTexts = new Map<string, Buffer>();
+const wire = (text: string): Buffer => {
+  let b = wireTexts.get(text);
+  if (b === undefined) wireTexts.set(text, (b = Buffer.from(text)));
+  return b;
+};
 const MAX_BODY = 10 * 1024 * 1024;
 
 if (typeof (uWS as unknown as { getParts?: unknown }).getParts !== 'function') {
@@ -158,10 +169,10 @@ function flush(): void {
 
 function answerPut(res: uWS.HttpResponse, entry: Entry, body: string): void {
   res.cork(() => {
-    res.writeStatus('200 OK');
-    res.writeHeader('Content-Type', JSON_TYPE);
-    res.writeHeader('ETag', entry.etag);
-    res.writeHeader('X-Koor-Version', entry.versionText);
+    res.writeStatus(wire('200 OK'));
+    res.writeHeader(wire('Content-Type'), wire(JSON_TYPE));
+    res.writeHeader(wire('ETag'), entry.etag);
+    res.writeHeader(wire('X-Koor-Version'), entry.versionText);
     res.end(body);
   });
 }
@@ -169,8 +180,8 @@ function answerPut(res: uWS.HttpResponse, entry: Entry, body: string): void {
 /** A JSON reply: the status line, Content-Type, the body. */
 function sendJson(res: uWS.HttpResponse, status: string, body: string): void {
   res.cork(() => {
-    res.writeStatus(status);
-    res.writeHeader('Content-Type', JSON_TYPE);
+    res.writeStatus(wire(status));
+    res.writeHeader(wire('Content-Type'), wire(JSON_TYPE));
     res.end(body);
   });
 }
@@ -226,7 +237,7 @@ const app = uWS.App();
 
 app.get('/stats', (res) => {
   res.cork(() => {
-    res.writeHeader('Content-Type', JSON_TYPE);
+    res.writeHeader(wire('Content-Type'), wire(JSON_TYPE));
     res.end(JSON.stringify(stats));
   });
 });
@@ -240,16 +251,16 @@ app.get('/api/state/*', (res, req) => {
     if (!e) return fail(res, '404 Not Found', `key not found: ${key}`, 404);
     res.cork(() => {
       if (inm === e.etag) {
-        res.writeStatus('304 Not Modified');
-        res.writeHeader('ETag', e.etag);
+        res.writeStatus(wire('304 Not Modified'));
+        res.writeHeader(wire('ETag'), e.etag);
         res.endWithoutBody(0);
         return;
       }
-      res.writeStatus('200 OK');
-      res.writeHeader('Content-Type', e.contentType);
-      res.writeHeader('ETag', e.etag);
-      res.writeHeader('X-Koor-Version', e.versionText);
-      if (e.revisionText !== undefined) res.writeHeader('X-Koor-Revision', e.revisionText);
+      res.writeStatus(wire('200 OK'));
+      res.writeHeader(wire('Content-Type'), wire(e.contentType));
+      res.writeHeader(wire('ETag'), e.etag);
+      res.writeHeader(wire('X-Koor-Version'), e.versionText);
+      if (e.revisionText !== undefined) res.writeHeader(wire('X-Koor-Revision'), e.revisionText);
       res.end(e.value);
     });
   } catch (err) {

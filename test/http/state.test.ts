@@ -166,6 +166,20 @@ t.test('state store over HTTP', async (t) => {
     t.equal(re.version, 1);
     t.equal((await fetch(u('/api/state/proj/a/b?version=2'))).status, 404);
   });
+
+  await t.test('more distinct content types than the reply keeps as bytes: each read back as stored', async (t) => {
+    // src/http/reply.ts writes header texts as bytes from a table bounded at 256 entries;
+    // past it they go as strings. 300 types, so both kinds are read back.
+    const n = 300;
+    let wrong = 0;
+    for (let i = 0; i < n; i++) if ((await put(`ct/${i}`, `v${i}`, { 'content-type': `text/x-koor-${i}` })).status !== 200) wrong++;
+    t.equal(wrong, 0, 'every put stored');
+    for (let i = 0; i < n; i++) {
+      const g = await fetch(u(`/api/state/ct/${i}`));
+      if (g.headers.get('content-type') !== `text/x-koor-${i}` || (await g.text()) !== `v${i}`) wrong++;
+    }
+    t.equal(wrong, 0, 'every value with its own content type');
+  });
 });
 
 t.test('diff over HTTP keeps big integers exact', async (t) => {
