@@ -5,7 +5,7 @@ import { replayHeaders, requestIdem } from '../../http/idempotency.js';
 import { fail } from '../../errors.js';
 import type { Ctx } from '../../http/context.js';
 import { send, sendJson, sendJsonText, sendWritten, type HeaderList } from '../../http/reply.js';
-import { shownResult, stateTtl, txnOps, type TxnInput } from './txn.js';
+import { stateTtl, txnOps, txnReplyJson, type TxnInput } from './txn.js';
 import { type Route, STORED } from '../../http/route.js';
 import { decoded, pathName } from '../../http/path.js';
 import { checkName } from '../../names.js';
@@ -93,11 +93,7 @@ function txnHandler(d: TxnDeps): (ctx: Ctx) => Promise<void> {
       // A write when it changed a key: a lost compare whose failure branch only read wrote nothing.
       if (res.results.some((r) => r.revision !== undefined)) ctx.tally?.('state_writes');
     }
-    // Literals, not spreads (here and above): the spread objects were a fifth of a losing
-    // transaction's server CPU (issue 47).
-    const results = res.results.map(shownResult);
-    const reply = res.current ? { succeeded: res.succeeded, revision: res.revision, results, current: res.current } : { succeeded: res.succeeded, revision: res.revision, results };
-    sendJson(ctx, 200, reply, replayHeaders(replayed));
+    sendJsonText(ctx, 200, txnReplyJson(res), replayHeaders(replayed));
   };
 }
 
