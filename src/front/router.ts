@@ -80,6 +80,17 @@ function fieldError(errors: Iterable<SchemaError>): AppError {
   return fail('FIELD_WRONG_TYPE', at, types);
 }
 
+/**
+ * Reads a route's extra headers (Route.headers) into one object literal, compiled once per route:
+ * each header read and each property stored by a constant name. Stored in a loop over the names,
+ * every store was a megamorphic keyed store searching the map's transitions (a PUT reads three:
+ * issue 47). The names are the routes' own, embedded as JSON string literals.
+ */
+function headerReader(names: readonly string[]): (req: HttpRequest) => Record<string, string> {
+  const members = names.map((n) => `${JSON.stringify(n)}: req.getHeader(${JSON.stringify(n)})`);
+  return new Function('req', `return { ${members.join(', ')} };`) as (req: HttpRequest) => Record<string, string>;
+}
+
 /** Registers `routes` on `app`, plus a catch-all answering JSON 404 / 405 (SPEC §7-4). */
 export function mount(slots: Slots, routes: readonly Route[], opts: MountOptions): void {
   const { auth, log, maxBodyBytes, viaDashboard } = opts;
@@ -166,14 +177,10 @@ export function mount(slots: Slots, routes: readonly Route[], opts: MountOptions
 
     const reading = route.method === 'GET';
     // The headers it reads beyond those every request copies (src/http/context.ts).
-    const extraHeaders = route.headers ? Object.keys(route.headers) : null;
+    const extraHeaders = route.headers ? headerReader(Object.keys(route.headers)) : null;
     const handleAs = (method: string) => (res: HttpResponse, req: HttpRequest): void => {
       const ctx = createCtx(res, req, paramCount, viaDashboard, true, method, !reading);
-      if (extraHeaders) {
-        const x: Record<string, string> = {};
-        for (const h of extraHeaders) x[h] = req.getHeader(h);
-        (ctx as { extraHeaders: Record<string, string> }).extraHeaders = x;
-      }
+      if (extraHeaders) (ctx as { extraHeaders: Record<string, string> }).extraHeaders = extraHeaders(req);
       ctx.onSent = method === 'HEAD' ? recordedHead : recorded;
       try {
         const urlBytes = ctx.url.length + ctx.query.length;
