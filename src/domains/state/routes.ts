@@ -4,8 +4,9 @@ import { auditBy } from '../../http/actor.js';
 import { replayHeaders, requestIdem } from '../../http/idempotency.js';
 import { fail } from '../../errors.js';
 import type { Ctx } from '../../http/context.js';
-import { send, sendJson, sendJsonText, sendWritten, type HeaderList } from '../../http/reply.js';
-import { stateTtl, txnOps, txnReplyJson, type TxnInput } from './txn.js';
+import { send, sendJson, sendJsonText, sendWritten, versionHeaders, type HeaderList } from '../../http/reply.js';
+import { stateTtl, txnOps, type TxnInput } from './txn.js';
+import { putReplyJson, txnReplyJson } from './reply-json.js';
 import { type Route, STORED } from '../../http/route.js';
 import { decoded, pathName } from '../../http/path.js';
 import { checkName } from '../../names.js';
@@ -185,7 +186,7 @@ export function stateRoutes(svc: StateService): Route[] {
         // One literal, absent parts undefined (no defined() object per PUT: issue 47's allocations).
         const r = await svc.put({ key, value: ctx.body, contentType, updatedBy: actor(ctx), ifMatch: ctx.headers.ifMatch, ifNoneMatch: ctx.headers.ifNoneMatch, ttlMs, owner, fence }, auditBy(ctx));
         ctx.tally?.('state_writes');
-        sendWritten(ctx, r);
+        sendJsonText(ctx, 200, putReplyJson(r), versionHeaders(`"${r.hash}"`, r.version, r.revision));
       },
     },
     {

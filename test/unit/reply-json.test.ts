@@ -1,5 +1,5 @@
 import t from 'tap';
-import { txnReplyJson } from '../../src/domains/state/txn.js';
+import { putReplyJson, txnReplyJson } from '../../src/domains/state/reply-json.js';
 
 const enc = (s: string) => new Uint8Array(Buffer.from(s));
 const HASH = 'ab'.repeat(32);
@@ -43,4 +43,11 @@ t.test('txnReplyJson: the reply POST /api/txn always sent, as text JSON.parse re
   // A replayed reply comes back from the idempotency table as JSON: its bytes as a Buffer's toJSON.
   const replayed = JSON.parse(JSON.stringify({ op: 'get', key: 'k', found: true, version: 1, hash: HASH, value: Buffer.from('{"n":2}'), content_type: 'application/json' }));
   t.strictSame(JSON.parse(txnReplyJson({ succeeded: false, revision: 1, results: [replayed] })).results[0].value, { n: 2 }, 'a replayed value');
+});
+
+t.test('putReplyJson: the text JSON.stringify wrote for the same reply, byte for byte', async (t) => {
+  const base = { key: 'a/"quoted"/é\\', version: 12, hash: HASH, content_type: 'text/plain; charset="utf-8"', updated_at: '2026-11-27T10:00:00Z', revision: 9_007_199 };
+  t.equal(putReplyJson(base), JSON.stringify(base), 'without an expiry');
+  const ttl = { ...base, expires_at: '2026-11-27T10:00:30.500Z' };
+  t.equal(putReplyJson(ttl), JSON.stringify(ttl), 'with one');
 });
