@@ -296,7 +296,8 @@ app.put('/api/state/*', (res, req) => {
         const version = (map.get(key)?.version ?? 0) + 1;
         const entry: Entry = { value, version, versionText: String(version), hash, etag: `"${hash}"`, contentType };
         map.set(key, entry);
-        const body = `${JSON.stringify({ key, version, hash, content_type: contentType, updated_at: `${new Date().toISOString().slice(0, 19)}Z` })}\n`;
+        // Written as koor writes its PUT reply (src/domains/state/reply-json.ts): the hash spliced.
+        const body = `{"key":${JSON.stringify(key)},"version":${version},"hash":"${hash}","content_type":${JSON.stringify(contentType)},"updated_at":"${new Date().toISOString().slice(0, 19)}Z"}\n`;
         if (writer) {
           pending.push({ key, entry, res, aborted: () => aborted, body });
           if (inFlight === null) send();

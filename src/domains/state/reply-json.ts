@@ -72,7 +72,10 @@ export function txnReplyJson(res: { succeeded: boolean; revision: number; result
   return `${s}}`;
 }
 
-/** `PUT /api/state/{key}`'s reply (StatePutReply) as JSON text, in its member order. */
+/**
+ * `PUT /api/state/{key}`'s reply (StatePutReply) as JSON text, in its member order: the text
+ * JSON.stringify wrote for it. Its times are RFC 3339 (digits, `-`, `:`, `T`, `.`, `Z`): spliced.
+ */
 export function putReplyJson(r: StatePutReply): string {
   const s = `{"key":${JSON.stringify(r.key)},"version":${numJson(r.version)},"hash":${hashJson(r.hash)},"content_type":${JSON.stringify(r.content_type)},"updated_at":"${r.updated_at}","revision":${numJson(r.revision)}`;
   return r.expires_at === undefined ? `${s}}` : `${s},"expires_at":"${r.expires_at}"}`;
