@@ -49,6 +49,8 @@ import uWS from 'uWebSockets.js';
 import { defaultConfig } from '../src/config.js';
 import { STATE_CACHE_ENTRY_OVERHEAD_BYTES } from '../src/shared/limits.js';
 import { CURRENT } from '../src/domains/state/reader.js';
+// Status lines, header names and content types as bytes, from koor's own table: a floor must not pay what koor does not.
+import { wireText as wire } from '../src/http/reply.js';
 
 interface Entry {
   value: Buffer;
@@ -63,17 +65,6 @@ interface Entry {
 
 const PREFIX = '/api/state/';
 const JSON_TYPE = 'application/json';
-/**
- * Status lines, header names and content types as bytes, as koor writes them (src/http/reply.ts):
- * uWS copies a string argument through a UTF-8 buffer of its own at every call, and reads a
- * Buffer in place. A floor must not pay what koor does not.
- */
-const wireTexts = new Map<string, Buffer>();
-const wire = (text: string): Buffer => {
-  let b = wireTexts.get(text);
-  if (b === undefined) wireTexts.set(text, (b = Buffer.from(text)));
-  return b;
-};
 const MAX_BODY = 10 * 1024 * 1024;
 
 if (typeof (uWS as unknown as { getParts?: unknown }).getParts !== 'function') {

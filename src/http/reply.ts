@@ -20,7 +20,7 @@ export const statusLine = (status: number): string => STATUS_LINE[status] ?? Str
  */
 const wireTexts = new Map<string, Buffer>();
 const WIRE_TEXTS_MAX = 256;
-function wireText(text: string): Buffer | string {
+export function wireText(text: string): Buffer | string {
   const known = wireTexts.get(text);
   if (known !== undefined) return known;
   if (wireTexts.size >= WIRE_TEXTS_MAX) return text;
