@@ -6,13 +6,12 @@
 import { PG_RECONNECT_BACKOFF_MAX_MS, PG_RECONNECT_BACKOFF_MS } from './limits.js';
 
 /**
- * The wait before the next try to connect after one failed, ms, from the wait before it (0: the
- * first failure): PG_RECONNECT_BACKOFF_MS doubling up to the max — the writer's reconnect
- * (workers/writer/pg/driver.ts) and the front's transactions (src/shared/pg-tx.ts); postgres.js's
- * own reconnects count the same steps (reconnectDelayS, src/shared/pg.ts).
+ * The wait before the next try to reach PostgreSQL, ms, after `failures` tries in a row that
+ * failed (0: the first retry): PG_RECONNECT_BACKOFF_MS doubling up to the max. One rule for every
+ * loop that reconnects: postgres.js's own (reconnectDelayS, src/shared/pg.ts), the writer's
+ * (workers/writer/pg/driver.ts) and the front's transactions (src/shared/pg-tx.ts).
  */
-export const nextReconnectWaitMs = (previousMs: number): number =>
-  previousMs === 0 ? PG_RECONNECT_BACKOFF_MS : Math.min(2 * previousMs, PG_RECONNECT_BACKOFF_MAX_MS);
+export const reconnectWaitMs = (failures: number): number => Math.min(PG_RECONNECT_BACKOFF_MS * 2 ** Math.min(failures, 30), PG_RECONNECT_BACKOFF_MAX_MS);
 
 /**
  * A broken or restarting PostgreSQL (cluster mode): SQLSTATE classes of connection failures,

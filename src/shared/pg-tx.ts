@@ -32,7 +32,7 @@
  * between a connection's close and the client's end, no new statement may be sent on it.
  */
 import type { Sql, TransactionSql } from 'postgres';
-import { isDatabaseUnavailable, nextReconnectWaitMs } from './pg-errors.js';
+import { isDatabaseUnavailable, reconnectWaitMs } from './pg-errors.js';
 
 /**
  * `fn` in a transaction (`options`: what follows BEGIN) on `sql`, which is ended at once when a
@@ -81,8 +81,8 @@ export async function beginOrDrop<T>(sql: Sql, options: string, fn: (tx: Transac
  */
 export class TxClient {
   private sql: Sql | null = null;
-  /** Wait before the next client after one failed to connect (0: at once), ms. */
-  private backoff = 0;
+  /** Tries in a row that failed to connect (the wait before the next: reconnectWaitMs). */
+  private failures = 0;
   private retryAt = 0;
   /** Why the last client failed to connect (what a transaction refused meanwhile is told). */
   private lastFailure: Error | null = null;
@@ -108,16 +108,15 @@ export class TxClient {
         this.sql = null;
         if (begun) {
           // It was connected: the next transaction connects anew at once.
-          this.backoff = 0;
+          this.failures = 0;
           this.retryAt = 0;
         } else {
-          this.backoff = nextReconnectWaitMs(this.backoff);
-          this.retryAt = Date.now() + this.backoff;
+          this.retryAt = Date.now() + reconnectWaitMs(this.failures++);
           this.lastFailure = err;
         }
       },
     );
-    this.backoff = 0;
+    this.failures = 0;
     return r;
   }
 

@@ -4,7 +4,7 @@
  * database cannot be reached.
  */
 import postgres, { type Sql } from 'postgres';
-import { PG_RECONNECT_BACKOFF_MAX_MS, PG_RECONNECT_BACKOFF_MS } from './limits.js';
+import { reconnectWaitMs } from './pg-errors.js';
 import { defined } from './defined.js';
 
 /**
@@ -14,7 +14,7 @@ import { defined } from './defined.js';
  * 10 to 20 s after seven, as a PostgreSQL restart under load gives; the reads queued meanwhile
  * wait for it, so a node answered again long after PostgreSQL was back (issue 48).
  */
-export const reconnectDelayS = (closedWithError: number): number => Math.min(PG_RECONNECT_BACKOFF_MS * 2 ** closedWithError, PG_RECONNECT_BACKOFF_MAX_MS) / 1000;
+export const reconnectDelayS = (closedWithError: number): number => reconnectWaitMs(closedWithError) / 1000;
 
 /**
  * One way to open a PostgreSQL client for koor (cluster mode): int8 columns read as JS numbers

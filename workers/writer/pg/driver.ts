@@ -1,5 +1,5 @@
 import type { Sql, TransactionSql } from 'postgres';
-import { isDatabaseUnavailable, nextReconnectWaitMs } from '../../../src/shared/pg-errors.js';
+import { isDatabaseUnavailable, reconnectWaitMs } from '../../../src/shared/pg-errors.js';
 import { CommitOutcomeUnknown, type Driver, type Param, type Query, type Tx } from '../sql.js';
 import { WRITE_LOCK, bytea } from './locks.js';
 
@@ -118,8 +118,8 @@ function pgTx(t: TransactionSql, s: Session): Tx {
  */
 export function pgDriver(open: () => Sql, first?: Sql): Driver {
   let current = new Session(first ?? open());
-  /** Wait before the next connection try after one failed (0: try at once), ms. */
-  let backoff = 0;
+  /** Tries in a row that failed to connect (the wait before the next: reconnectWaitMs). */
+  let failures = 0;
   let retryAt = 0;
   /** Why the last connection try failed (what a batch refused meanwhile is told). */
   let lastFailure: Error | null = null;
@@ -158,17 +158,16 @@ export function pgDriver(open: () => Sql, first?: Sql): Driver {
             committing = true;
           }),
         );
-        backoff = 0;
+        failures = 0;
       } catch (e) {
         if (!s.lost && !isDatabaseUnavailable(e)) throw e;
         s.lose(e);
         if (begun) {
           // It was connected: reconnect with the next batch.
-          backoff = 0;
+          failures = 0;
           retryAt = 0;
         } else {
-          backoff = nextReconnectWaitMs(backoff);
-          retryAt = Date.now() + backoff;
+          retryAt = Date.now() + reconnectWaitMs(failures++);
           lastFailure = s.lost;
         }
         if (committing) throw new CommitOutcomeUnknown(s.lost);
