@@ -279,7 +279,6 @@ export async function scaleRows(tmp: string, opts: { quick: boolean; log: (m: st
   opts.log("  GET over 1,000 and 100,000 keys (default cache), koor, the floor of a read past the cache and the floor of a read of koor's rows in turn…");
   const rounds = opts.quick ? 3 : 5;
   const { koor: g, floor: f, rows: rw } = await manyKeys(tmp, doc, durationS, rounds, warnings);
-  const us = (r: Wrk) => (r.main_us ?? 0) + (r.other_us ?? 0);
   /** Each round's a ÷ b at 100,000 keys (req/s). */
   const perRound = (a: GetRun[], b: GetRun[]) => a.flatMap((r, i) => (r.keys === 100_000 ? [ratio(r.wrk.rps, b[i]!.wrk.rps) ?? 0] : []));
   /** koor ÷ the floor, each round, and their median: the goal's figure (issue 47). */
@@ -287,14 +286,6 @@ export async function scaleRows(tmp: string, opts: { quick: boolean; log: (m: st
   /** koor ÷ the floor of its rows (what its front costs), and that floor ÷ the plain one (what reading koor's rows costs). */
   const rowsPairs = perRound(g, rw);
   const layoutPairs = perRound(rw, f);
-  /**
-   * The same pairs by server CPU per GET (b's µs ÷ a's: 1 is level, below it a costs more, read
-   * like the rates): on a noisy VM koor ÷ the floor of its rows by rate moved 0.50–0.96 in runs
-   * minutes apart, five paired runs by CPU per GET 1.11–1.42 of the floor's (bench/README, stop 63).
-   */
-  const perRoundCpu = (a: GetRun[], b: GetRun[]) => a.flatMap((r, i) => (r.keys === 100_000 ? [ratio(us(b[i]!.wrk), us(r.wrk)) ?? 0] : []));
-  const bigCpuPairs = perRoundCpu(g, f);
-  const rowsCpuPairs = perRoundCpu(g, rw);
 
   const range = (xs: number[]) => (Math.min(...xs) === Math.max(...xs) ? String(xs[0]) : `${Math.min(...xs)}–${Math.max(...xs)}`);
   const best = (runs: GetRun[], keys: number) => runs.filter((r) => r.keys === keys).reduce((a, b) => (b.wrk.rps > a.wrk.rps ? b : a));
@@ -304,6 +295,7 @@ export async function scaleRows(tmp: string, opts: { quick: boolean; log: (m: st
   const fBig = best(f, 100_000);
   const rSmall = best(rw, 1000);
   const rBig = best(rw, 100_000);
+  const us = (r: Wrk) => (r.main_us ?? 0) + (r.other_us ?? 0);
   const missUs = (a: GetRun, b: GetRun) => (b.hit_ratio < a.hit_ratio ? ((us(b.wrk) - us(a.wrk)) / (a.hit_ratio - b.hit_ratio)).toFixed(1) : '-');
   /** One GET run's row; its ratio is against the same server's run over 1,000 keys. */
   const getRow = (server: string, r: GetRun, base: GetRun, goal: string) => [server, fmtInt(r.keys), fmtInt(r.wrk.rps), fmtMs(r.wrk.p50_ms), fmtMs(r.wrk.p99_ms), String(r.hit_ratio), us(r.wrk).toFixed(1), fmtRatio(ratio(r.wrk.rps, base.wrk.rps)), goal];
@@ -340,12 +332,10 @@ export async function scaleRows(tmp: string, opts: { quick: boolean; log: (m: st
         getRow("floor of a read of koor's rows", rBig, rSmall, '-'),
         ["floor of koor's rows: a miss costs", '-', '-', '-', '-', '-', missUs(rSmall, rBig), '-', '-'],
         ['koor at 100,000 / floor at 100,000, each round', '-', bigPairs.map((x) => fmtRatio(x)).join(' '), '-', '-', '-', '-', `median ${fmtRatio(median(bigPairs))}`, '>= 0.9x'],
-        ['the same by CPU per GET (floor µs ÷ koor µs), each round', '-', bigCpuPairs.map((x) => fmtRatio(x)).join(' '), '-', '-', '-', '-', `median ${fmtRatio(median(bigCpuPairs))}`, '-'],
         ["koor / floor of koor's rows at 100,000, each round", '-', rowsPairs.map((x) => fmtRatio(x)).join(' '), '-', '-', '-', '-', `median ${fmtRatio(median(rowsPairs))}`, '-'],
-        ['the same by CPU per GET (floor µs ÷ koor µs), each round', '-', rowsCpuPairs.map((x) => fmtRatio(x)).join(' '), '-', '-', '-', '-', `median ${fmtRatio(median(rowsCpuPairs))}`, '-'],
         ["floor of koor's rows / floor at 100,000, each round", '-', layoutPairs.map((x) => fmtRatio(x)).join(' '), '-', '-', '-', '-', `median ${fmtRatio(median(layoutPairs))}`, '-'],
       ],
     },
   ];
-  return { results: { weight: w, history: h, get_keys: g, get_keys_floor: f, get_keys_floor_rows: rw, get_keys_floor_ratios: bigPairs, get_keys_rows_ratios: rowsPairs, get_keys_layout_ratios: layoutPairs, get_keys_floor_cpu_ratios: bigCpuPairs, get_keys_rows_cpu_ratios: rowsCpuPairs }, tables };
+  return { results: { weight: w, history: h, get_keys: g, get_keys_floor: f, get_keys_floor_rows: rw, get_keys_floor_ratios: bigPairs, get_keys_rows_ratios: rowsPairs, get_keys_layout_ratios: layoutPairs }, tables };
 }
