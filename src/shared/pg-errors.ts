@@ -14,6 +14,41 @@ import { PG_RECONNECT_BACKOFF_MAX_MS, PG_RECONNECT_BACKOFF_MS } from './limits.j
 export const reconnectWaitMs = (failures: number): number => Math.min(PG_RECONNECT_BACKOFF_MS * 2 ** Math.min(failures, 30), PG_RECONNECT_BACKOFF_MAX_MS);
 
 /**
+ * When a loop that connects to PostgreSQL may try again (the writer's driver, the front's
+ * transaction client): after a try that failed to connect, none until reconnectWaitMs has passed,
+ * each refused meanwhile with the last failure; after a connection that worked, at once.
+ */
+export class Reconnects {
+  /** Tries in a row that failed to connect. */
+  private failures = 0;
+  private retryAt = 0;
+  /** Why the last try failed (what a caller refused meanwhile is told). */
+  private lastFailure: Error | null = null;
+
+  /** Throws, as a connection failure, while the wait after a failed try runs. */
+  check(): void {
+    const wait = this.retryAt - Date.now();
+    if (wait <= 0) return;
+    const code = (this.lastFailure as { code?: unknown } | null)?.code;
+    throw Object.assign(new Error(`PostgreSQL unreachable (${this.lastFailure?.message ?? 'connection lost'}); next try in ${wait} ms`), {
+      code: typeof code === 'string' ? code : 'CONNECTION_CLOSED',
+    });
+  }
+
+  /** The connection worked (or was lost after it did): the next try is at once. */
+  connected(): void {
+    this.failures = 0;
+    this.retryAt = 0;
+  }
+
+  /** A try to connect failed with `err`. */
+  failed(err: Error | null): void {
+    this.retryAt = Date.now() + reconnectWaitMs(this.failures++);
+    this.lastFailure = err;
+  }
+}
+
+/**
  * A broken or restarting PostgreSQL (cluster mode): SQLSTATE classes of connection failures,
  * shutdown and recovery, too many connections, postgres.js's socket errors, and a read past
  * --read-deadline (src/domains/readers.ts).

@@ -32,7 +32,7 @@
  * between a connection's close and the client's end, no new statement may be sent on it.
  */
 import type { Sql, TransactionSql } from 'postgres';
-import { isDatabaseUnavailable, reconnectWaitMs } from './pg-errors.js';
+import { isDatabaseUnavailable, Reconnects } from './pg-errors.js';
 
 /**
  * `fn` in a transaction (`options`: what follows BEGIN) on `sql`, which is ended at once when a
@@ -81,11 +81,8 @@ export async function beginOrDrop<T>(sql: Sql, options: string, fn: (tx: Transac
  */
 export class TxClient {
   private sql: Sql | null = null;
-  /** Tries in a row that failed to connect (the wait before the next: reconnectWaitMs). */
-  private failures = 0;
-  private retryAt = 0;
-  /** Why the last client failed to connect (what a transaction refused meanwhile is told). */
-  private lastFailure: Error | null = null;
+  /** When the next client may be opened after one failed to connect. */
+  private readonly reconnects = new Reconnects();
 
   /** `open` makes a client (postgres.js connects on its first statement). */
   constructor(private readonly open: () => Sql) {}
@@ -106,17 +103,12 @@ export class TxClient {
         // The first transaction to drop a client decides; the others on it only fail with it.
         if (this.sql !== sql) return;
         this.sql = null;
-        if (begun) {
-          // It was connected: the next transaction connects anew at once.
-          this.failures = 0;
-          this.retryAt = 0;
-        } else {
-          this.retryAt = Date.now() + reconnectWaitMs(this.failures++);
-          this.lastFailure = err;
-        }
+        // Connected before: the next transaction connects anew at once.
+        if (begun) this.reconnects.connected();
+        else this.reconnects.failed(err);
       },
     );
-    this.failures = 0;
+    this.reconnects.connected();
     return r;
   }
 
@@ -129,13 +121,7 @@ export class TxClient {
 
   private client(): Sql {
     if (this.sql) return this.sql;
-    const wait = this.retryAt - Date.now();
-    if (wait > 0) {
-      const code = (this.lastFailure as { code?: unknown } | null)?.code;
-      throw Object.assign(new Error(`PostgreSQL unreachable (${this.lastFailure?.message ?? 'connection lost'}); next try in ${wait} ms`), {
-        code: typeof code === 'string' ? code : 'CONNECTION_CLOSED',
-      });
-    }
+    this.reconnects.check();
     this.sql = this.open();
     return this.sql;
   }

@@ -1,5 +1,5 @@
 import type { Sql, TransactionSql } from 'postgres';
-import { isDatabaseUnavailable, reconnectWaitMs } from '../../../src/shared/pg-errors.js';
+import { isDatabaseUnavailable, Reconnects } from '../../../src/shared/pg-errors.js';
 import { CommitOutcomeUnknown, type Driver, type Param, type Query, type Tx } from '../sql.js';
 import { WRITE_LOCK, bytea } from './locks.js';
 
@@ -118,21 +118,12 @@ function pgTx(t: TransactionSql, s: Session): Tx {
  */
 export function pgDriver(open: () => Sql, first?: Sql): Driver {
   let current = new Session(first ?? open());
-  /** Tries in a row that failed to connect (the wait before the next: reconnectWaitMs). */
-  let failures = 0;
-  let retryAt = 0;
-  /** Why the last connection try failed (what a batch refused meanwhile is told). */
-  let lastFailure: Error | null = null;
+  /** When the next connection may be tried after one failed (a batch refused meanwhile is told why). */
+  const reconnects = new Reconnects();
 
   const session = (): Session => {
     if (!current.lost) return current;
-    const wait = retryAt - Date.now();
-    if (wait > 0) {
-      const code = (lastFailure as { code?: unknown } | null)?.code;
-      throw Object.assign(new Error(`PostgreSQL unreachable (${lastFailure?.message ?? 'connection lost'}); next try in ${wait} ms`), {
-        code: typeof code === 'string' ? code : 'CONNECTION_CLOSED',
-      });
-    }
+    reconnects.check();
     current = new Session(open());
     return current;
   };
@@ -158,18 +149,13 @@ export function pgDriver(open: () => Sql, first?: Sql): Driver {
             committing = true;
           }),
         );
-        failures = 0;
+        reconnects.connected();
       } catch (e) {
         if (!s.lost && !isDatabaseUnavailable(e)) throw e;
         s.lose(e);
-        if (begun) {
-          // It was connected: reconnect with the next batch.
-          failures = 0;
-          retryAt = 0;
-        } else {
-          retryAt = Date.now() + reconnectWaitMs(failures++);
-          lastFailure = s.lost;
-        }
+        // Connected before: reconnect with the next batch.
+        if (begun) reconnects.connected();
+        else reconnects.failed(s.lost);
         if (committing) throw new CommitOutcomeUnknown(s.lost);
         // The loss, whatever the batch made of it (a method's failure, a replay).
         throw isDatabaseUnavailable(e) ? e : s.lost;
