@@ -1,7 +1,7 @@
 import { auditBy } from '../../http/actor.js';
 import { fail } from '../../errors.js';
 import type { Ctx } from '../../http/context.js';
-import { send, sendJson, sendWritten, versionHeaders } from '../../http/reply.js';
+import { sendJson, sendValue, sendWritten } from '../../http/reply.js';
 import { type Route, STORED } from '../../http/route.js';
 import { pathName } from '../../http/path.js';
 import type { SpecService } from './service.js';
@@ -32,9 +32,7 @@ export function specRoutes(svc: SpecService): Route[] {
       replies: { 200: STORED, 304: true },
       handler: async (ctx) => {
         const row = await svc.get(param(ctx, 0), param(ctx, 1));
-        const etag = `"${row.hash}"`;
-        if (ctx.headers.ifNoneMatch === etag) return send(ctx, 304, '', null, [['ETag', etag]]);
-        send(ctx, 200, row.data, 'application/json', versionHeaders(etag, row.version, row.revision));
+        sendValue(ctx, row.data, 'application/json', `"${row.hash}"`, String(row.version), String(row.revision));
       },
     },
     {

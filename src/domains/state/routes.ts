@@ -4,7 +4,7 @@ import { auditBy } from '../../http/actor.js';
 import { replayHeaders, requestIdem } from '../../http/idempotency.js';
 import { fail } from '../../errors.js';
 import type { Ctx } from '../../http/context.js';
-import { send, sendJson, sendJsonText, sendWritten, versionHeaders, type HeaderList } from '../../http/reply.js';
+import { send, sendJson, sendJsonText, sendValue, sendWritten, versionHeaders, type HeaderList } from '../../http/reply.js';
 import { stateTtl, txnOps, type TxnInput } from './txn.js';
 import { putReplyJson, txnReplyJson } from './reply-json.js';
 import { type Route, STORED } from '../../http/route.js';
@@ -16,7 +16,7 @@ import { jsonTooDeep } from '../../shared/json-depth.js';
 import { JSON_MAX_DEPTH, STATE_HISTORY_DEFAULT_LIMIT, STATE_HISTORY_MAX_LIMIT, STATE_LIST_DEFAULT_LIMIT, STATE_LIST_MAX_LIMIT } from '../../shared/limits.js';
 import type { CachedValue } from './cache.js';
 import type { StateService } from './service.js';
-import { then } from '../../shared/awaitable.js';
+import { pending } from '../../shared/awaitable.js';
 import { projectQuery, queryValue, rule } from '../../http/permissions.js';
 import type { Target } from '../../access.js';
 import type { SocketRoute } from '../domain.js';
@@ -159,8 +159,10 @@ export function stateRoutes(svc: StateService): Route[] {
             return atVersion(ctx, svc, key, v);
           }
         }
-        // The hot path: a cache hit (or SQLite) answers before this handler returns.
-        return then(svc.current(key), (c) => sendCurrent(ctx, key, c));
+        // The hot path: a cache hit (or SQLite) answers before this handler returns, no closure made.
+        const cur = svc.current(key);
+        if (!pending(cur)) return sendCurrent(ctx, key, cur);
+        return cur.then((c) => sendCurrent(ctx, key, c));
       },
     },
     {
@@ -228,12 +230,7 @@ export function stateRoutes(svc: StateService): Route[] {
 
 function sendCurrent(ctx: Ctx, key: string, cur: CachedValue | undefined): void {
   if (!cur) throw fail('KEY_NOT_FOUND', key);
-  if (ctx.headers.ifNoneMatch === cur.etag) return send(ctx, 304, '', null, [['ETag', cur.etag]]);
-  send(ctx, 200, cur.value, cur.contentType, [
-    ['ETag', cur.etag],
-    ['X-Koor-Version', cur.versionText],
-    ['X-Koor-Revision', cur.revisionText],
-  ]);
+  sendValue(ctx, cur.value, cur.contentType, cur.etag, cur.versionText, cur.revisionText);
 }
 
 async function history(ctx: Ctx, svc: StateService, key: string, limit: number): Promise<void> {
