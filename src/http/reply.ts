@@ -92,7 +92,7 @@ function writeCorked(ctx: Ctx, status: number): void {
 
 /**
  * Writes one complete response, corked, unless the client is gone or a response was already
- * written. Every response in the server goes through here or `sendValue`.
+ * written. Every response in the server goes through here or `sendValue` (a file through `sendFile`).
  */
 export function send(ctx: Ctx, status: number, body: string | Uint8Array, contentType: string | null, headers: HeaderList = NO_HEADERS, closeConnection = false): void {
   if (ctx.aborted || ctx.done) return;
