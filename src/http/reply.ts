@@ -39,7 +39,7 @@ const JSON_TYPE = 'application/json';
 /**
  * The reply being written, for `writeReply`: set just before `res.cork`, which calls it at once.
  * A closure per reply capturing these was ~140 bytes of garbage per request (issue 47, `npm run
- * bench -- alloc`). `etag` non-null: a stored value's ETag, X-Koor-Version and, when not null,
+ * bench -- alloc`). `rEtag` non-null: a stored value's ETag, X-Koor-Version and, when not null,
  * X-Koor-Revision, written without a header list (sendValue: a cached GET's three pairs were four
  * arrays per request).
  */
@@ -75,9 +75,15 @@ function writeReply(): void {
   else res.end(rBody, rClose);
 }
 
-/** Writes the reply set up in the r* slots, corked, and lets go of what it held. */
-function writeCorked(ctx: Ctx, status: number): void {
+/** Writes one reply, corked, through the r* slots (a stored value's headers set beforehand), and lets go of what they held. */
+function write(ctx: Ctx, status: number, body: string | Uint8Array, contentType: string | null, headers: HeaderList, closeConnection: boolean): void {
   ctx.done = true;
+  rCtx = ctx;
+  rStatus = status;
+  rBody = body;
+  rType = contentType;
+  rHeaders = headers;
+  rClose = closeConnection;
   try {
     ctx.res.cork(writeReply);
   } finally {
@@ -96,13 +102,7 @@ function writeCorked(ctx: Ctx, status: number): void {
  */
 export function send(ctx: Ctx, status: number, body: string | Uint8Array, contentType: string | null, headers: HeaderList = NO_HEADERS, closeConnection = false): void {
   if (ctx.aborted || ctx.done) return;
-  rCtx = ctx;
-  rStatus = status;
-  rBody = body;
-  rType = contentType;
-  rHeaders = headers;
-  rClose = closeConnection;
-  writeCorked(ctx, status);
+  write(ctx, status, body, contentType, headers, closeConnection);
 }
 
 /**
@@ -112,16 +112,10 @@ export function send(ctx: Ctx, status: number, body: string | Uint8Array, conten
 export function sendValue(ctx: Ctx, body: Uint8Array, contentType: string, etag: string, versionText: string, revisionText: string | null): void {
   if (ctx.aborted || ctx.done) return;
   const status = ctx.headers.ifNoneMatch === etag ? 304 : 200;
-  rCtx = ctx;
-  rStatus = status;
-  rBody = body;
-  rType = status === 304 ? null : contentType;
-  rHeaders = NO_HEADERS;
-  rClose = false;
   rEtag = etag;
   rVersion = versionText;
   rRevision = revisionText;
-  writeCorked(ctx, status);
+  write(ctx, status, body, status === 304 ? null : contentType, NO_HEADERS, false);
 }
 
 /** JSON reply; bodies end in '\n' (SPEC §1.3). */
