@@ -40,8 +40,8 @@ const JSON_TYPE = 'application/json';
  * The reply being written, for `writeReply`: set just before `res.cork`, which calls it at once.
  * A closure per reply capturing these was ~140 bytes of garbage per request (issue 47, `npm run
  * bench -- alloc`). `rEtag` non-null: a stored value's ETag, X-Koor-Version and, when not null,
- * X-Koor-Revision, written without a header list (sendValue: a cached GET's three pairs were four
- * arrays per request).
+ * X-Koor-Revision, written without a header list (sendValue, sendWrittenJson: a cached GET's three
+ * pairs were four arrays per request).
  */
 let rCtx: Ctx | null = null;
 let rStatus = 200;
@@ -129,17 +129,20 @@ export function sendJsonText(ctx: Ctx, status: number, json: string, headers?: H
 }
 
 /**
- * `ETag` + `X-Koor-Version` of a versioned value (state, specs), and `X-Koor-Revision` when given:
- * one literal each way (a spread of the pair was a copy per write: issue 47).
+ * A write's JSON reply (text), carrying the new value's ETag, X-Koor-Version and X-Koor-Revision
+ * (when given), written without a header list (issue 47: three pairs were four arrays per write).
  */
-export function versionHeaders(etag: string, version: number | string, revision?: number): HeaderList {
-  const v = String(version);
-  return revision === undefined ? [['ETag', etag], ['X-Koor-Version', v]] : [['ETag', etag], ['X-Koor-Version', v], ['X-Koor-Revision', String(revision)]];
+export function sendWrittenJson(ctx: Ctx, json: string, etag: string, version: number, revision?: number): void {
+  if (ctx.aborted || ctx.done) return;
+  rEtag = etag;
+  rVersion = String(version);
+  rRevision = revision === undefined ? null : String(revision);
+  write(ctx, 200, `${json}\n`, JSON_TYPE, NO_HEADERS, false);
 }
 
 /** A write's JSON reply, carrying the new value's ETag, version and revision. */
 export function sendWritten(ctx: Ctx, r: { hash: string; version: number; revision?: number }): void {
-  sendJson(ctx, 200, r, versionHeaders(`"${r.hash}"`, r.version, r.revision));
+  sendWrittenJson(ctx, JSON.stringify(r), `"${r.hash}"`, r.version, r.revision);
 }
 
 /** One warning per 10 s per logger for 503s (the database down, a restart, a full queue), with how many it stood for. */

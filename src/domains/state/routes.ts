@@ -4,7 +4,7 @@ import { auditBy } from '../../http/actor.js';
 import { replayHeaders, requestIdem } from '../../http/idempotency.js';
 import { fail } from '../../errors.js';
 import type { Ctx } from '../../http/context.js';
-import { send, sendJson, sendJsonText, sendValue, sendWritten, versionHeaders, type HeaderList } from '../../http/reply.js';
+import { send, sendJson, sendJsonText, sendValue, sendWritten, sendWrittenJson, type HeaderList } from '../../http/reply.js';
 import { stateTtl, txnOps, type TxnInput } from './txn.js';
 import { putReplyJson, txnReplyJson } from './reply-json.js';
 import { type Route, STORED } from '../../http/route.js';
@@ -188,7 +188,7 @@ export function stateRoutes(svc: StateService): Route[] {
         // One literal, absent parts undefined (no defined() object per PUT: issue 47's allocations).
         const r = await svc.put({ key, value: ctx.body, contentType, updatedBy: actor(ctx), ifMatch: ctx.headers.ifMatch, ifNoneMatch: ctx.headers.ifNoneMatch, ttlMs, owner, fence }, auditBy(ctx));
         ctx.tally?.('state_writes');
-        sendJsonText(ctx, 200, putReplyJson(r), versionHeaders(`"${r.hash}"`, r.version, r.revision));
+        sendWrittenJson(ctx, putReplyJson(r), `"${r.hash}"`, r.version, r.revision);
       },
     },
     {
