@@ -114,6 +114,7 @@ export async function run(opts: BenchOptions): Promise<Record<string, unknown>> 
     txn: wrkScript(tmp.dir, 'txn', { method: 'POST', path: '/api/txn', headers: { ...AUTH, 'Content-Type': 'application/json' }, body: LOSING_TXN }),
   };
   const rows: Record<string, { koor: Row; floor: Row }> = {};
+  const failures: string[] = [];
   /** Both servers' rows for one kind of request: warmed up first (the code optimised), then sampled. */
   const pair = async (name: string, script: string, connections: number, koor: ServerProc, floor: ServerProc) => {
     const out = {} as { koor: Row; floor: Row };
@@ -121,7 +122,12 @@ export async function run(opts: BenchOptions): Promise<Record<string, unknown>> 
       wrk(proc.url, script, 1, connections);
       const insp = await Inspector.of(proc);
       try {
-        out[who] = await measure(insp, () => wrk(proc.url, script, secs, connections).requests);
+        out[who] = await measure(insp, () => {
+          const r = wrk(proc.url, script, secs, connections);
+          // Bytes per request of error replies would be another row's figure.
+          if (r.non2xx > 0) failures.push(`${name}: ${who} answered ${r.non2xx} of ${r.requests} requests with an error`);
+          return r.requests;
+        });
       } finally {
         insp.close();
       }
@@ -131,8 +137,8 @@ export async function run(opts: BenchOptions): Promise<Record<string, unknown>> 
   };
   /** The GET's key, and the transaction's counter (which its compare never matches). */
   const seed = async (url: string) => {
-    for (const [key, body] of [['bench/doc', VALUE], [TXN_KEY, '0']]) {
-      const r = await fetch(`${url}/api/state/${key}`, { method: 'PUT', headers: { ...AUTH, 'Content-Type': 'application/json' }, body });
+    for (const [key, body, type] of [['bench/doc', VALUE, 'application/octet-stream'], [TXN_KEY, '0', 'application/json']] as const) {
+      const r = await fetch(`${url}/api/state/${key}`, { method: 'PUT', headers: { ...AUTH, 'Content-Type': type }, body });
       if (!r.ok) throw new Error(`seeding ${url}: PUT ${key}: ${r.status}`);
     }
   };
@@ -174,7 +180,8 @@ export async function run(opts: BenchOptions): Promise<Record<string, unknown>> 
     ]),
   };
   return {
-    ok: true,
+    ok: failures.length === 0,
+    failures,
     sampling_bytes: SAMPLING_BYTES,
     duration_s: secs,
     rows,

@@ -98,7 +98,8 @@ function write(ctx: Ctx, status: number, body: string | Uint8Array, contentType:
 
 /**
  * Writes one complete response, corked, unless the client is gone or a response was already
- * written. Every response in the server goes through here or `sendValue` (a file through `sendFile`).
+ * written. Every response in the server goes through here, `sendValue` or `sendWrittenJson` (a file
+ * through `sendFile`).
  */
 export function send(ctx: Ctx, status: number, body: string | Uint8Array, contentType: string | null, headers: HeaderList = NO_HEADERS, closeConnection = false): void {
   if (ctx.aborted || ctx.done) return;
