@@ -7,7 +7,7 @@
  * server runs with the inspector on a loopback port, and V8's sampling heap profiler counts every
  * allocation of the main thread — the objects a scavenge frees as well — one sample per 512 bytes
  * on average, while wrk (core 1) sends one kind of request for a few seconds. Bytes per request =
- * sampled bytes ÷ requests; the same run twice agrees within a few per cent. Each row also names
+ * sampled bytes ÷ requests; the same run twice agrees within ~1 %. Each row also names
  * the functions that allocate the most, as file:line of the built bundle.
  *
  * Rows: a cached GET of one 1 KB key (koor against `baseline-uws`, which keeps the value in a Map);
