@@ -18,8 +18,7 @@
  * all of a request's cost, but every byte of it is work done and garbage collected.
  */
 import path from 'node:path';
-import WebSocket from 'ws';
-import { BENCH_DIST_DIR, fmtRatio, have, makeTempDir, pin, spawnKoor, spawnNode, wrk, wrkScript, type BenchOptions, type BenchTable, type ServerProc } from './lib.js';
+import { BENCH_DIST_DIR, fmtRatio, have, INSPECT_ENV, Inspector, inspectorUrl, makeTempDir, pin, spawnKoor, spawnNode, wrk, wrkScript, type BenchOptions, type BenchTable, type ServerProc } from './lib.js';
 
 const TOKEN = 'bench-token';
 const AUTH = { Authorization: `Bearer ${TOKEN}` };
@@ -29,50 +28,11 @@ const TXN_KEY = 'bench/counter';
 const LOSING_TXN = JSON.stringify({ compare: [{ key: TXN_KEY, version: 999_999_999 }], success: [{ op: 'put', key: TXN_KEY, value: 1 }], failure: [{ op: 'get', key: TXN_KEY }] });
 /** Mean bytes between two samples of the heap profiler. */
 const SAMPLING_BYTES = 512;
-const INSPECT = { NODE_OPTIONS: '--inspect=127.0.0.1:0' };
 
 interface HeapNode {
   callFrame: { functionName: string; url: string; lineNumber: number };
   selfSize: number;
   children?: HeapNode[];
-}
-
-/** A DevTools protocol session with the server's main thread, through its inspector. */
-class Inspector {
-  private nextId = 0;
-  private readonly waiting = new Map<number, (r: { result?: unknown; error?: { message: string } }) => void>();
-
-  private constructor(private readonly ws: WebSocket) {
-    ws.on('message', (m) => {
-      const msg = JSON.parse(String(m)) as { id?: number; result?: unknown; error?: { message: string } };
-      if (msg.id !== undefined) this.waiting.get(msg.id)?.(msg);
-      if (msg.id !== undefined) this.waiting.delete(msg.id);
-    });
-  }
-
-  /** Connects to the inspector `proc` printed on its output (`Debugger listening on ws://…`). */
-  static async of(proc: ServerProc): Promise<Inspector> {
-    const url = /Debugger listening on (ws:\/\/127\.0\.0\.1:\d+\/[\w-]+)/.exec(proc.output())?.[1];
-    if (!url) throw new Error(`${proc.name}: no inspector address in its output`);
-    const ws = new WebSocket(url);
-    await new Promise<void>((resolve, reject) => {
-      ws.once('open', () => resolve());
-      ws.once('error', reject);
-    });
-    return new Inspector(ws);
-  }
-
-  call<T>(method: string, params: Record<string, unknown> = {}): Promise<T> {
-    const id = ++this.nextId;
-    return new Promise<T>((resolve, reject) => {
-      this.waiting.set(id, (r) => (r.error ? reject(new Error(`${method}: ${r.error.message}`)) : resolve(r.result as T)));
-      this.ws.send(JSON.stringify({ id, method, params }));
-    });
-  }
-
-  close(): void {
-    this.ws.close();
-  }
 }
 
 interface Row {
@@ -120,7 +80,9 @@ export async function run(opts: BenchOptions): Promise<Record<string, unknown>> 
     const out = {} as { koor: Row; floor: Row };
     for (const [who, proc] of [['koor', koor], ['floor', floor]] as const) {
       wrk(proc.url, script, 1, connections);
-      const insp = await Inspector.of(proc);
+      const url = inspectors.get(proc);
+      if (!url) throw new Error(`${proc.name}: no inspector address in its output`);
+      const insp = await Inspector.connect(url);
       try {
         out[who] = await measure(insp, () => {
           const r = wrk(proc.url, script, secs, connections);
@@ -143,16 +105,17 @@ export async function run(opts: BenchOptions): Promise<Record<string, unknown>> 
     }
   };
   const started: ServerProc[] = [];
-  const floorAt = async (name: string, args: string[]) => {
-    const p = await spawnNode(name, path.join(BENCH_DIST_DIR, 'baseline-uws.js'), args, { env: INSPECT });
+  /** Each server's inspector, read as it starts (the output kept is a tail). */
+  const inspectors = new Map<ServerProc, string | null>();
+  const onCore0 = <P extends ServerProc>(p: P): P => {
     started.push(p);
+    inspectors.set(p, inspectorUrl(p));
     pin(p.pid, 0);
     return p;
   };
+  const floorAt = async (name: string, args: string[]) => onCore0(await spawnNode(name, path.join(BENCH_DIST_DIR, 'baseline-uws.js'), args, { env: INSPECT_ENV }));
   try {
-    const koor = await spawnKoor(['--auth-token', TOKEN, '--sync', 'full', '--rate-limit', '0'], INSPECT);
-    started.push(koor);
-    pin(koor.pid, 0);
+    const koor = onCore0(await spawnKoor(['--auth-token', TOKEN, '--sync', 'full', '--rate-limit', '0'], INSPECT_ENV));
     await seed(koor.url);
     const memory = await floorAt('floor-memory', []);
     await seed(memory.url);

@@ -20,6 +20,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
+import WebSocket from 'ws';
 
 export interface BenchOptions {
   quick: boolean;
@@ -243,6 +244,59 @@ export async function spawnKoor(extraArgs: string[] = [], env: NodeJS.ProcessEnv
 /** A compiled helper in dist/bench (e.g. 'baseline-uws.js') as its own process. */
 export function spawnBenchScript(name: string, file: string, args: string[] = []): Promise<ServerProc> {
   return spawnNode(name, path.join(BENCH_DIST_DIR, file), args);
+}
+
+/** The environment of a child the bench talks to through its inspector (loopback, a port of its own). */
+export const INSPECT_ENV: NodeJS.ProcessEnv = { NODE_OPTIONS: '--inspect=127.0.0.1:0' };
+
+/** The inspector's WebSocket URL a child started with INSPECT_ENV printed (`Debugger listening on …`); null if none. Read it at start: the output kept is a tail. */
+export function inspectorUrl(proc: ServerProc): string | null {
+  return /Debugger listening on (ws:\/\/127\.0\.0\.1:\d+\/\S+)/.exec(proc.output())?.[1] ?? null;
+}
+
+/** A DevTools protocol session with a process's main thread, through its inspector. */
+export class Inspector {
+  private nextId = 0;
+  private readonly waiting = new Map<number, { resolve: (r: unknown) => void; reject: (e: Error) => void; method: string }>();
+
+  private constructor(private readonly ws: WebSocket) {
+    ws.on('message', (m) => {
+      const msg = JSON.parse(String(m)) as { id?: number; result?: unknown; error?: { message: string } };
+      const w = msg.id === undefined ? undefined : this.waiting.get(msg.id);
+      if (!w) return;
+      this.waiting.delete(msg.id!);
+      if (msg.error) w.reject(new Error(`${w.method}: ${msg.error.message}`));
+      else w.resolve(msg.result);
+    });
+    // A call never answered fails with the socket, rather than waiting for ever.
+    const fail = (why: string) => {
+      for (const w of this.waiting.values()) w.reject(new Error(`${w.method}: ${why}`));
+      this.waiting.clear();
+    };
+    ws.on('error', (e) => fail(e.message));
+    ws.on('close', () => fail('inspector connection closed'));
+  }
+
+  static async connect(url: string): Promise<Inspector> {
+    const ws = new WebSocket(url);
+    await new Promise<void>((resolve, reject) => {
+      ws.once('open', () => resolve());
+      ws.once('error', reject);
+    });
+    return new Inspector(ws);
+  }
+
+  call<T>(method: string, params: Record<string, unknown> = {}): Promise<T> {
+    const id = ++this.nextId;
+    return new Promise<T>((resolve, reject) => {
+      this.waiting.set(id, { resolve: resolve as (r: unknown) => void, reject, method });
+      this.ws.send(JSON.stringify({ id, method, params }));
+    });
+  }
+
+  close(): void {
+    this.ws.terminate();
+  }
 }
 
 /** Pins every thread of process `pid` to `cpu` (taskset); false when taskset is unavailable. */

@@ -8,8 +8,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import WebSocket from 'ws';
-import { KOOR_MAIN_JS, freePort, makeTempDir, sleep, spawnNode, withTimeout, type ServerProc } from '../lib.js';
+import { INSPECT_ENV, Inspector, KOOR_MAIN_JS, freePort, inspectorUrl, makeTempDir, sleep, spawnNode, withTimeout, type ServerProc } from '../lib.js';
 
 /** Server settings of the soak beside the defaults, and why. */
 export const SOAK_SERVER_ARGS = [
@@ -76,8 +75,8 @@ export class KoorNode {
     for (;;) {
       try {
         // The inspector (loopback, a port of its own) lets the memory check ask for a full collection.
-        this.proc = await spawnNode(this.name, process.env.KOOR_BENCH_SERVER || KOOR_MAIN_JS, this.args, { cwd: this.dataDir, startTimeoutMs: 30_000, env: { NODE_OPTIONS: '--inspect=127.0.0.1:0' } });
-        this.inspector = /Debugger listening on (ws:\/\/127\.0\.0\.1:\d+\/\S+)/.exec(this.proc.output())?.[1] ?? null;
+        this.proc = await spawnNode(this.name, process.env.KOOR_BENCH_SERVER || KOOR_MAIN_JS, this.args, { cwd: this.dataDir, startTimeoutMs: 30_000, env: INSPECT_ENV });
+        this.inspector = inspectorUrl(this.proc);
         break;
       } catch (e) {
         // The port may be held a moment longer by the killed process's socket: try again.
@@ -119,23 +118,26 @@ export class KoorNode {
   async retained(): Promise<{ rss: number; anon: number } | null> {
     const pid = this.pid;
     if (pid === null || this.inspector === null) return null;
-    const ws = new WebSocket(this.inspector);
+    const url = this.inspector;
+    let insp: Inspector | null = null;
+    let over = false;
     try {
       await withTimeout(
-        new Promise<void>((resolve, reject) => {
-          ws.once('error', reject);
-          ws.once('open', () => ws.send(JSON.stringify({ id: 1, method: 'HeapProfiler.collectGarbage' })));
-          ws.on('message', (m) => {
-            if ((JSON.parse(String(m)) as { id?: number }).id === 1) resolve();
-          });
-        }),
+        (async () => {
+          const i = await Inspector.connect(url);
+          // Connected only after the timeout: nobody is left to close it.
+          if (over) return i.close();
+          insp = i;
+          await i.call('HeapProfiler.collectGarbage');
+        })(),
         15_000,
         `${this.name}: full collection`,
       );
     } catch {
       return null;
     } finally {
-      ws.terminate();
+      over = true;
+      (insp as Inspector | null)?.close();
     }
     return memoryOf(pid);
   }
