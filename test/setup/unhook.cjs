@@ -1,0 +1,39 @@
+'use strict';
+/**
+ * Preloaded into every test file tap runs (package.json: tap's `node-arg`, `--require`). tap
+ * starts each file with `--import` of @tapjs/processinfo, which on Node 20 registers module hooks
+ * on a loader thread: every module a test loads (the whole server, in-process) then goes through
+ * that thread, which cost a test file 1–4 s of CPU — about half of what a typical HTTP test file
+ * spends — for what only coverage and `tap --changed` use, both unused here (coverage is off).
+ * On a 2-core machine that runs three files at a time, CPU is what the suite waits for.
+ *
+ * So the file runs again in a child without that hook (argv and NODE_OPTIONS), stdio shared (tap
+ * reads the child's TAP as the file's), and this process leaves with the child's exit code or
+ * signal. `--require` runs before `--import`: the hook is never registered here. The child watches
+ * this process: when tap kills it (a timeout), the child ends too.
+ */
+const { spawnSync } = require('node:child_process');
+const { isMainThread } = require('node:worker_threads');
+
+const MARK = 'TAP_UNHOOKED_PARENT';
+const isHook = (arg) => arg.includes('@tapjs/processinfo');
+
+if (isMainThread && process.env[MARK] === undefined && process.execArgv.some(isHook)) {
+  const env = { ...process.env, [MARK]: String(process.pid) };
+  const options = (env.NODE_OPTIONS ?? '').split(/\s+/).filter((a) => a !== '' && !isHook(a));
+  if (options.length > 0) env.NODE_OPTIONS = options.join(' ');
+  else delete env.NODE_OPTIONS;
+  const r = spawnSync(process.execPath, [...process.execArgv.filter((a) => !isHook(a)), ...process.argv.slice(1)], { stdio: 'inherit', env });
+  if (r.error) {
+    process.stderr.write(`test/setup/unhook.cjs: could not run ${process.argv[1]} again: ${r.error.message}\n`);
+    process.exit(1);
+  }
+  if (r.signal) process.kill(process.pid, r.signal);
+  process.exit(r.status ?? 1);
+} else if (isMainThread && process.env[MARK] === String(process.ppid)) {
+  // The child: once its parent is gone (killed by tap's timeout), end as tap's SIGTERM would have.
+  const parent = process.ppid;
+  setInterval(() => {
+    if (process.ppid !== parent) process.kill(process.pid, 'SIGTERM');
+  }, 500).unref();
+}
