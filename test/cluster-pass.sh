@@ -26,5 +26,6 @@ if [ "$(id -u)" != 0 ] || ! id postgres >/dev/null 2>&1; then
 fi
 echo "# Cluster pass: test/http, test/mcp, test/cli/coord, inbox and state-watch on 3 nodes per server, one PostgreSQL ($pg_ctl)"
 # Two files at a time here (three in the main pass, package.json's tap.jobs): each file's server is
-# three nodes and the balancer on the one PostgreSQL, on a 2-core machine.
-KOOR_TEST_BACKEND=cluster exec test/tap-pass.sh --jobs=2 dist/test/http dist/test/mcp dist/test/cli/coord.test.js dist/test/cli/inbox.test.js dist/test/cli/state-watch.test.js
+# three nodes and the balancer on the one PostgreSQL, on a 2-core machine. One PostgreSQL for the
+# whole pass (test/setup/shared-postgres.ts), each test server on a database of its own on it.
+KOOR_TEST_BACKEND=cluster exec node dist/test/setup/shared-postgres.js test/tap-pass.sh --jobs=2 dist/test/http dist/test/mcp dist/test/cli/coord.test.js dist/test/cli/inbox.test.js dist/test/cli/state-watch.test.js

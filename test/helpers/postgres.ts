@@ -12,16 +12,17 @@ export const POSTGRESQL: Needed = { pkg: 'postgresql', find: postgresBinDir };
 const TEST_SETTINGS = { fsync: 'off', full_page_writes: 'off' };
 
 /**
- * A throwaway PostgreSQL for a test file (cluster mode): Debian's postgresql (installed by the test
- * setup, test/setup/install.ts), started in a temp dir on loopback; or why it cannot be had.
+ * A throwaway PostgreSQL for a test file (cluster mode), or for the whole cluster pass
+ * (test/setup/shared-postgres.ts): Debian's postgresql (installed by the test setup,
+ * test/setup/install.ts), started in a temp dir on loopback; or why it cannot be had.
  */
-export async function providePostgres(): Promise<Postgres | { skipped: string }> {
+export async function providePostgres(settings: Record<string, string> = {}): Promise<Postgres | { skipped: string }> {
   const bin = provided(POSTGRESQL);
-  return 'skip' in bin ? { skipped: bin.skip } : startPostgres(TEST_SETTINGS);
+  return 'skip' in bin ? { skipped: bin.skip } : startPostgres({ ...TEST_SETTINGS, ...settings });
 }
 
 let databases = 0;
 /** A new empty database on `pg` (one per test, so nodes of one test share it and no other); its URL. */
-export function freshDatabase(pg: Postgres, prefix = 'koor'): Promise<string> {
+export function freshDatabase(pg: { url: string }, prefix = 'koor'): Promise<string> {
   return createDatabase(pg, `${prefix}_${process.pid}_${++databases}`);
 }

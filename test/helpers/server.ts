@@ -41,15 +41,25 @@ export function sqliteOnly(t: { skip(msg: string): void }, why: string): boolean
   return true;
 }
 
-let testPg: Promise<Postgres> | null = null;
+let testPg: Promise<{ url: string }> | null = null;
 const databases = new Map<string, string>();
 
-async function databaseFor(dataDir: string): Promise<string> {
-  testPg ??= providePostgres().then((pg) => {
+/**
+ * The PostgreSQL of this test process's databases: the cluster pass's, shared by its files
+ * (KOOR_TEST_POSTGRES_URL, test/setup/shared-postgres.ts), or one this process starts and stops.
+ */
+function testPostgres(): Promise<{ url: string }> {
+  const shared = process.env.KOOR_TEST_POSTGRES_URL;
+  if (shared) return Promise.resolve({ url: shared });
+  return providePostgres().then((pg: Postgres | { skipped: string }) => {
     if ('skipped' in pg) throw new Error(`KOOR_TEST_BACKEND=postgres, but no PostgreSQL: ${pg.skipped}`);
     process.once('exit', () => pg.stop());
     return pg;
   });
+}
+
+async function databaseFor(dataDir: string): Promise<string> {
+  testPg ??= testPostgres();
   const pg = await testPg;
   let url = databases.get(dataDir);
   if (!url) {
