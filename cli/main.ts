@@ -28,7 +28,9 @@ async function main(argv: string[]): Promise<number> {
       writeErr(await (await clip()).usageLines(ctx, args[0]));
       return 0;
     }
-    return (await clip()).runWithClipanion(args, ctx);
+    // A command's own help: only its definition is loaded (a partial path lists several: all).
+    const named = lookup(args);
+    return (await clip()).runWithClipanion(args, ctx, named?.name);
   }
 
   const hit = lookup(args);
