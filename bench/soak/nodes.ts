@@ -118,26 +118,21 @@ export class KoorNode {
   async retained(): Promise<{ rss: number; anon: number } | null> {
     const pid = this.pid;
     if (pid === null || this.inspector === null) return null;
-    const url = this.inspector;
-    let insp: Inspector | null = null;
-    let over = false;
+    const connecting = Inspector.connect(this.inspector);
     try {
       await withTimeout(
-        (async () => {
-          const i = await Inspector.connect(url);
-          // Connected only after the timeout: nobody is left to close it.
-          if (over) return i.close();
-          insp = i;
-          await i.call('HeapProfiler.collectGarbage');
-        })(),
+        connecting.then((i) => i.call('HeapProfiler.collectGarbage')),
         15_000,
         `${this.name}: full collection`,
       );
     } catch {
       return null;
     } finally {
-      over = true;
-      (insp as Inspector | null)?.close();
+      // Closed whenever it connects, after the timeout too; a connection that failed has nothing to close.
+      connecting.then(
+        (i) => i.close(),
+        () => {},
+      );
     }
     return memoryOf(pid);
   }
