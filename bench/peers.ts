@@ -12,7 +12,9 @@
  *   read             50 connections reading one 1 KB key
  *   cas              16 clients adding 1 to one counter by compare-and-set (koor POST /api/txn,
  *                    etcd txn on mod_revision, Redis EVALSHA of a compare-and-set script, NATS
- *                    expected-last-subject-sequence): successes/s; checked: final = successes
+ *                    expected-last-subject-sequence): successes/s; checked: final = successes.
+ *                    The clients run in C (bench/peers/cas.c, built with the system's compiler)
+ *                    but NATS's, which stay in Node (client.ts)
  *   watch            100 watchers of a prefix while 4 writers put keys under it (not Redis: no
  *                    watch); checked: every watcher saw every acknowledged write once, in order
  *   pubsub           100 subscribers, 4 publishers (not etcd: no pub/sub); koor's publishes are
@@ -32,7 +34,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { BENCH_DIST_DIR, fmtInt, fmtMs, fmtRatio, have, makeTempDir, pin, procCpu, ratio, wrk, wrkScript, type BenchOptions, type BenchTable } from './lib.js';
+import { BENCH_DIST_DIR, REPO_ROOT, fmtInt, fmtMs, fmtRatio, have, makeTempDir, pin, procCpu, ratio, wrk, wrkScript, type BenchOptions, type BenchTable } from './lib.js';
 import { revision, natsSetup, type PeerKind } from './peers/ops.js';
 import { b64 } from './peers/proto.js';
 import { DURABILITY, ensureInstalled, startCasFloor, startEtcd, startKoor, startNats, startRedis, type Peer } from './peers/servers.js';
@@ -139,6 +141,24 @@ interface Ctx {
   writes: number;
   messages: number;
   scripts: { koorPut: string; koorGet: string; etcdPut: string; etcdGet: string };
+  /** The cas row's generator in C (koor, the floor, etcd, Redis), when a compiler built it. */
+  casBin: string | undefined;
+}
+
+/**
+ * bench/peers/cas.c built into `dir` with the system's C compiler, or why not (the cas row then
+ * runs its clients in Node, which was near the limit of its core on the floor and Redis).
+ */
+function buildCasGenerator(dir: string): { bin?: string; why?: string } {
+  const cc = ['cc', 'gcc'].find(have);
+  if (!cc) return { why: 'no C compiler (apt-get install gcc)' };
+  const bin = path.join(dir, 'cas');
+  try {
+    execFileSync(cc, ['-O2', '-o', bin, path.join(REPO_ROOT, 'bench', 'peers', 'cas.c')], { stdio: 'pipe', timeout: 60_000 });
+    return { bin };
+  } catch (e) {
+    return { why: `${cc} failed: ${String((e as { stderr?: Buffer }).stderr ?? (e as Error).message).split('\n')[0]}` };
+  }
 }
 
 /** The three write rows of one server. */
@@ -239,7 +259,7 @@ async function clientRows(ctx: Ctx, p: Peer, pass: number, runs: (row: string) =
   const rows: Row[] = [];
   if (runs('cas')) {
     ctx.opts.log(`  ${p.label} cas ×${CAS_CLIENTS} (pass ${pass})…`);
-    const m = measured(p.pid, () => client<{ per_s: number; successes: number; conflicts: number; success_p50_ms: number; ok: boolean; check: string; re_read_on_conflict: boolean; server_cpu_s: number; first_error: string; gen_cores: number }>({ peer: p.kind, port: p.port, pid: p.pid, scenario: 'cas', connections: CAS_CLIENTS, durationS: ctx.durationS }, ctx.durationS + 60));
+    const m = measured(p.pid, () => client<{ per_s: number; successes: number; conflicts: number; success_p50_ms: number; ok: boolean; check: string; re_read_on_conflict: boolean; server_cpu_s: number; first_error: string; gen_cores: number }>({ peer: p.kind, port: p.port, pid: p.pid, scenario: 'cas', connections: CAS_CLIENTS, durationS: ctx.durationS, casBin: ctx.casBin }, ctx.durationS + 60));
     const r = m.r;
     rows.push({ row: `cas ×${CAS_CLIENTS}`, peer: p.label, pass, ops_per_s: r.per_s, p50_ms: r.success_p50_ms, p99_ms: null, server_us_per_op: r.successes > 0 ? Math.round((r.server_cpu_s / r.successes) * 1e7) / 10 : null, ok: r.ok, check: `${r.check}; ${r.conflicts} conflicts${r.re_read_on_conflict ? ', re-read after each' : ''}${r.first_error ? `; ${r.first_error}` : ''}`, core0_other: m.other_cores, extra: { conflicts: r.conflicts, gen_cores: r.gen_cores } });
   }
@@ -301,7 +321,13 @@ export async function run(opts: BenchOptions): Promise<Record<string, unknown>> 
       etcdPut: etcdPutScript(tmp.dir),
       etcdGet,
     },
+    casBin: undefined,
   };
+  if (only('cas')) {
+    const g = buildCasGenerator(tmp.dir);
+    ctx.casBin = g.bin;
+    if (g.why) warnings.push(`cas row: clients in Node, not C: ${g.why}`);
+  }
   const rows: Row[] = [];
   const servers: Record<string, { version: string; durability: string }> = {};
   const load: number[][] = [];
@@ -387,7 +413,7 @@ export async function run(opts: BenchOptions): Promise<Record<string, unknown>> 
     `durability: ${Object.entries(servers).map(([l, s]) => `${l} ${s.version}: ${s.durability}`).join('; ')}`,
     'NATS rows: a JetStream KV put is acknowledged before any fsync (2.9); its write rows are not durable writes in the sense of the others. Redis and NATS pub/sub keep nothing; koor publishes are durable (stored, fsync\'d) before they fan out.',
     'etcd through its JSON gateway: every request is also decoded from JSON and passed on to etcd\'s gRPC server over an in-process loopback connection, so etcd\'s CPU per operation is an upper bound of what a gRPC client costs it (no gRPC client here: the npm `etcd3` package would bring @grpc/grpc-js and protobufjs for one suite).',
-    'Generators: wrk (koor, etcd), redis-benchmark (Redis) and bench/peers/client.ts (Node: NATS write/read, and every CAS, watch and pub/sub row) on core 1. A Node generator may be the limit on NATS\'s fast rows: see gen_cores in the JSON.',
+    `Generators: wrk (koor, etcd), redis-benchmark (Redis), ${ctx.casBin ? 'bench/peers/cas.c (C: the CAS row of koor, the floor, etcd and Redis) ' : ''}and bench/peers/client.ts (Node: NATS write/read, ${ctx.casBin ? 'NATS\'s CAS' : 'every CAS'}, every watch and pub/sub row) on core 1. A Node generator may be the limit on NATS\'s fast rows: see gen_cores in the JSON.`,
     '"server µs/op": CPU of the whole server process (all threads, user+sys) ÷ operations (deliveries for watch/pubsub); "core0 others": cores used on core 0 by other processes during the row (a shared machine).',
   );
   if (Object.keys(skipped).length > 0) notes.push(`skipped: ${Object.entries(skipped).map(([k, v]) => `${k} (${v})`).join('; ')}`);

@@ -11,13 +11,16 @@
  *   read     the same with reads of one 1 KB key
  *   cas      `clients` clients add 1 to one counter with a compare-and-set each (read, then a
  *            conditional write; on a lost compare the reply's current value when the server gives
- *            it, else a re-read): successes/s, conflicts, and the check that nothing was lost
+ *            it, else a re-read): successes/s, conflicts, and the check that nothing was lost. With
+ *            `casBin` (bench/peers/cas.c) this process only sets the counter up and checks it, and
+ *            the C generator runs the clients (not NATS's)
  *   watch    `watchers` watchers of a prefix while 4 writers put `writes` keys under it: every
  *            watcher must see every acknowledged write, in revision order, once
  *   pubsub   `subscribers` subscribers while 4 publishers send `messages`: every subscriber must
  *            see every message, in one order shared by all, each publisher's in its send order
  *   revision the server's change counter now (koor/etcd revision, NATS stream sequence, Redis SETs)
  */
+import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import WebSocket from 'ws';
 import { NATS_BUCKET, kvSubject, natsSetup, revision } from './ops.js';
@@ -38,6 +41,8 @@ export interface Spec {
   messages?: number;
   watchers?: number;
   subscribers?: number;
+  /** The cas row's generator in C (bench/peers/cas.c, built by bench/peers.ts): koor, etcd, Redis. */
+  casBin?: string;
 }
 
 const KEYS = 1000;
@@ -198,7 +203,7 @@ const REDIS_CAS = `local v = redis.call('GET', KEYS[1]) if v == ARGV[1] then red
 /** One client's compare-and-set of +1: true on success; `cur` is updated with what it learnt. */
 type Cas = (cur: { value: number; rev: string }) => Promise<boolean>;
 
-async function casClients(spec: Spec, n: number): Promise<{ read: () => Promise<{ value: number; rev: string }>; cas: Cas[]; close: () => void; learnsOnConflict: boolean }> {
+async function casClients(spec: Spec, n: number): Promise<{ read: () => Promise<{ value: number; rev: string }>; cas: Cas[]; close: () => void; learnsOnConflict: boolean; script?: string }> {
   switch (spec.peer) {
     case 'koor': {
       // One hand-read connection per client (HttpConn): node:http was the limit of this row.
@@ -274,6 +279,7 @@ async function casClients(spec: Spec, n: number): Promise<{ read: () => Promise<
         }),
         close: () => conns.forEach((c) => c.close()),
         learnsOnConflict: true,
+        script: sha,
       };
     }
     case 'nats': {
@@ -305,7 +311,47 @@ async function casClients(spec: Spec, n: number): Promise<{ read: () => Promise<
   }
 }
 
+/** What both generators of the cas row report: the rate, the check that nothing was lost, the window. */
+function casResult(n: number, r: { successes: number; conflicts: number; errors: number; first_error: string; duplicates: number; success_p50_ms: number | null }, final: number, reReads: boolean, win: { wall_s: number; server_cpu_s: number; gen_cores: number }) {
+  const lost = final - r.successes; // each success added exactly one: a difference is a lost (or phantom) update
+  return {
+    clients: n,
+    successes: r.successes,
+    per_s: Math.round(r.successes / win.wall_s),
+    conflicts: r.conflicts,
+    success_p50_ms: round(r.success_p50_ms ?? NaN),
+    final_value: final,
+    ok: lost === 0 && r.duplicates === 0 && r.errors === 0,
+    check: lost === 0 && r.duplicates === 0 ? `final ${final} = ${r.successes} successes, no value written twice` : `final ${final} vs ${r.successes} successes, ${r.duplicates} values written twice`,
+    re_read_on_conflict: reReads,
+    errors: r.errors,
+    first_error: r.first_error,
+    ...win,
+  };
+}
+
+/**
+ * The cas row with the generator in C (bench/peers/cas.c): this process sets the counter up and
+ * checks the final value; the C process runs the clients, and its CPU is the generator's.
+ */
+async function casNative(spec: Spec, bin: string) {
+  const n = spec.connections ?? 16;
+  const durationS = spec.durationS ?? 1;
+  const c = await casClients(spec, 1);
+  const cur = await c.read();
+  const c0 = serverCpu(spec.pid);
+  const out = await new Promise<string>((resolve, reject) =>
+    execFile(bin, [spec.peer, String(spec.port), String(n), String(durationS), String(cur.value), cur.rev || '0', c.script ?? ''], { timeout: (durationS + 45) * 1000 }, (err, stdout, stderr) => (err ? reject(new Error(`cas generator: ${err.message} ${stderr}`)) : resolve(stdout))),
+  );
+  const serverCpuS = round(serverCpu(spec.pid) - c0);
+  const r = JSON.parse(out) as { successes: number; conflicts: number; errors: number; first_error: string; duplicates: number; success_p50_ms: number; wall_s: number; cpu_s: number };
+  const final = (await c.read()).value;
+  c.close();
+  return casResult(n, { ...r, success_p50_ms: r.success_p50_ms < 0 ? null : r.success_p50_ms }, final, false, { wall_s: r.wall_s, server_cpu_s: serverCpuS, gen_cores: round(r.cpu_s / r.wall_s, 2) });
+}
+
 async function cas(spec: Spec) {
+  if (spec.casBin && spec.peer !== 'nats') return casNative(spec, spec.casBin);
   const n = spec.connections ?? 16;
   const durationMs = (spec.durationS ?? 1) * 1000;
   const c = await casClients(spec, n);
@@ -344,21 +390,7 @@ async function cas(spec: Spec) {
   const final = (await c.read()).value;
   c.close();
   lat.sort((a, b) => a - b);
-  const lost = final - successes; // each success added exactly one: a difference is a lost (or phantom) update
-  return {
-    clients: n,
-    successes,
-    per_s: Math.round(successes / win.wall_s),
-    conflicts,
-    success_p50_ms: round(pct(lat, 50) ?? NaN),
-    final_value: final,
-    ok: lost === 0 && duplicates === 0 && errors === 0,
-    check: lost === 0 && duplicates === 0 ? `final ${final} = ${successes} successes, no value written twice` : `final ${final} vs ${successes} successes, ${duplicates} values written twice`,
-    re_read_on_conflict: !c.learnsOnConflict,
-    errors,
-    first_error: firstError,
-    ...win,
-  };
+  return casResult(n, { successes, conflicts, errors, first_error: firstError, duplicates, success_p50_ms: pct(lat, 50) }, final, !c.learnsOnConflict, win);
 }
 
 /** A watcher or subscriber's callback gets an id (revision / key index) and the receipt time. */
