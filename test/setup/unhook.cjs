@@ -13,19 +13,26 @@
  * this process: when tap kills it (a timeout), the child ends too.
  */
 const { spawnSync } = require('node:child_process');
+const path = require('node:path');
 const { isMainThread } = require('node:worker_threads');
 
 const MARK = 'TAP_UNHOOKED_PARENT';
 const isHook = (arg) => arg.includes('@tapjs/processinfo');
 /** `args` without the hook: `--import=<hook>`, or `--import` / `--loader` followed by it. */
 const withoutHook = (args) => args.filter((a, i) => !isHook(a) && !(/^--(import|loader|experimental-loader)$/.test(a) && isHook(args[i + 1] ?? '')));
+/**
+ * `args` with this file's own `--require` (package.json gives it relative to the repository)
+ * as its absolute path: the child's worker threads inherit its argv, and a test that changed
+ * directory before starting one would otherwise not find this file.
+ */
+const absoluteSelf = (args) => args.map((a) => (a.startsWith('--require=') && path.resolve(a.slice('--require='.length)) === __filename ? `--require=${__filename}` : a));
 
 if (isMainThread && process.env[MARK] === undefined && process.execArgv.some(isHook)) {
   const env = { ...process.env, [MARK]: String(process.pid) };
   const options = withoutHook((env.NODE_OPTIONS ?? '').split(/\s+/).filter((a) => a !== ''));
   if (options.length > 0) env.NODE_OPTIONS = options.join(' ');
   else delete env.NODE_OPTIONS;
-  const r = spawnSync(process.execPath, [...withoutHook(process.execArgv), ...process.argv.slice(1)], { stdio: 'inherit', env });
+  const r = spawnSync(process.execPath, [...absoluteSelf(withoutHook(process.execArgv)), ...process.argv.slice(1)], { stdio: 'inherit', env });
   if (r.error) {
     process.stderr.write(`test/setup/unhook.cjs: could not run ${process.argv[1]} again: ${r.error.message}\n`);
     process.exit(1);
