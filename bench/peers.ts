@@ -13,8 +13,8 @@
  *   cas              16 clients adding 1 to one counter by compare-and-set (koor POST /api/txn,
  *                    etcd txn on mod_revision, Redis EVALSHA of a compare-and-set script, NATS
  *                    expected-last-subject-sequence): successes/s; checked: final = successes.
- *                    The clients run in C (bench/peers/cas.c, built with the system's compiler)
- *                    but NATS's, which stay in Node (client.ts)
+ *                    The clients run in C (bench/peers/cas.c, built with the system's compiler;
+ *                    without one, in Node: client.ts)
  *   watch            100 watchers of a prefix while 4 writers put keys under it (not Redis: no
  *                    watch); checked: every watcher saw every acknowledged write once, in order
  *   pubsub           100 subscribers, 4 publishers (not etcd: no pub/sub); koor's publishes are
@@ -141,7 +141,7 @@ interface Ctx {
   writes: number;
   messages: number;
   scripts: { koorPut: string; koorGet: string; etcdPut: string; etcdGet: string };
-  /** The cas row's generator in C (koor, the floor, etcd, Redis), when a compiler built it. */
+  /** The cas row's generator in C, when a compiler built it. */
   casBin: string | undefined;
 }
 
@@ -413,7 +413,7 @@ export async function run(opts: BenchOptions): Promise<Record<string, unknown>> 
     `durability: ${Object.entries(servers).map(([l, s]) => `${l} ${s.version}: ${s.durability}`).join('; ')}`,
     'NATS rows: a JetStream KV put is acknowledged before any fsync (2.9); its write rows are not durable writes in the sense of the others. Redis and NATS pub/sub keep nothing; koor publishes are durable (stored, fsync\'d) before they fan out.',
     'etcd through its JSON gateway: every request is also decoded from JSON and passed on to etcd\'s gRPC server over an in-process loopback connection, so etcd\'s CPU per operation is an upper bound of what a gRPC client costs it (no gRPC client here: the npm `etcd3` package would bring @grpc/grpc-js and protobufjs for one suite).',
-    `Generators: wrk (koor, etcd), redis-benchmark (Redis), ${ctx.casBin ? 'bench/peers/cas.c (C: the CAS row of koor, the floor, etcd and Redis) ' : ''}and bench/peers/client.ts (Node: NATS write/read, ${ctx.casBin ? 'NATS\'s CAS' : 'every CAS'}, every watch and pub/sub row) on core 1. A Node generator may be the limit on NATS\'s fast rows: see gen_cores in the JSON.`,
+    `Generators: wrk (koor, etcd), redis-benchmark (Redis), ${ctx.casBin ? 'bench/peers/cas.c (C: every CAS row) ' : ''}and bench/peers/client.ts (Node: NATS write/read, ${ctx.casBin ? '' : 'every CAS, '}every watch and pub/sub row) on core 1. A Node generator may be the limit on NATS\'s fast rows: see gen_cores in the JSON.`,
     '"server µs/op": CPU of the whole server process (all threads, user+sys) ÷ operations (deliveries for watch/pubsub); "core0 others": cores used on core 0 by other processes during the row (a shared machine).',
   );
   if (Object.keys(skipped).length > 0) notes.push(`skipped: ${Object.entries(skipped).map(([k, v]) => `${k} (${v})`).join('; ')}`);

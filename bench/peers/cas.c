@@ -4,13 +4,15 @@
  * its last one is read, for `seconds`. bench/peers/client.ts sets the counter up, starts this with
  * its value and version, and checks the final value against the successes reported here.
  *
- *   cas koor|etcd|redis <port> <clients> <seconds> <value> <rev> [redis script sha]
+ *   cas koor|etcd|redis|nats <port> <clients> <seconds> <value> <rev> [redis script sha]
  *
  * koor (and the cas floor): POST /api/txn, the lost compare's reply carrying the current value and
  * version. etcd: POST /v3/kv/txn through its JSON gateway, the failure branch a range read of the
- * key. Redis: EVALSHA of a Lua compare-and-set answering the current value. One thread, epoll,
- * one request in flight per connection, loopback only. The Node generator it replaces used
- * 0.79-0.88 of its core against Redis and the cas floor: near its limit, it held their rates down.
+ * key. Redis: EVALSHA of a Lua compare-and-set answering the current value. NATS JetStream KV: a
+ * publish to the key's subject with Nats-Expected-Last-Subject-Sequence, and after a lost one a
+ * direct get of the key (the error names no value). One thread, epoll, one request in flight per
+ * connection, loopback only. The Node generator it replaces used 0.8-0.95 of its core against
+ * Redis, the cas floor and NATS: near its limit, it held their rates down.
  *
  * Prints one JSON line: successes, conflicts, errors, first_error, duplicates (a value written
  * twice), success p50 in ms, wall seconds and this process's CPU seconds.
@@ -32,11 +34,15 @@
 
 #define KEY "bench/counter"
 #define KEY_B64 "YmVuY2gvY291bnRlcg==" /* base64 of KEY, for etcd */
+#define KEY_SUBJECT "$KV.bench.bench.counter" /* KEY in the NATS bucket (bench/peers/ops.ts kvSubject) */
+#define NATS_GET "$JS.API.DIRECT.GET.KV_bench"
 #define MAX_CLIENTS 256
 #define BUF 65536
 #define MAX_ERRORS 100
 
-enum kind { KOOR, ETCD, REDIS };
+enum kind { KOOR, ETCD, REDIS, NATS };
+/* What parse() found: a won or lost compare-and-set, a re-read (NATS), nothing to answer (a NATS PING), an error. */
+enum outcome { FAILED = -1, LOST = 0, WON = 1, NOTHING = 2, READ = 3 };
 
 struct conn {
   int fd;
@@ -47,6 +53,8 @@ struct conn {
   char in[BUF];
   int in_len;
   double sent_at;
+  int index;   /* its NATS inbox: _INBOX.koorcas.<index> */
+  int reading; /* NATS: the direct get after a lost compare is in flight */
 };
 
 static enum kind kind;
@@ -162,6 +170,18 @@ static void build(struct conn *c) {
                             (int)strlen(sha), sha, (int)strlen(KEY), lc, cur, ln, next);
       break;
     }
+    case NATS: {
+      if (c->reading) {
+        const char *get = "{\"last_by_subj\":\"" KEY_SUBJECT "\"}";
+        c->out_len = snprintf(c->out, sizeof c->out, "PUB " NATS_GET " _INBOX.koorcas.%d %d\r\n%s\r\n", c->index, (int)strlen(get), get);
+        break;
+      }
+      char head[128], next[32];
+      int hl = snprintf(head, sizeof head, "NATS/1.0\r\nNats-Expected-Last-Subject-Sequence: %s\r\n\r\n", c->rev);
+      int nl = snprintf(next, sizeof next, "%lld", c->value + 1);
+      c->out_len = snprintf(c->out, sizeof c->out, "HPUB " KEY_SUBJECT " _INBOX.koorcas.%d %d %d\r\n%s%s\r\n", c->index, hl, hl + nl, head, next);
+      break;
+    }
   }
   c->out_off = 0;
 }
@@ -177,6 +197,82 @@ static int number_after(const char *s, const char *name, long long *out, const c
   if (end == p) return -1;
   if (at) *at = end;
   return 0;
+}
+
+/*
+ * One NATS protocol message at the front of c->in: a PING (answered), a publish's ack or the
+ * error of a lost compare (MSG), a direct get's reply (HMSG: the sequence in its headers, the
+ * value as its payload). Its length and outcome, as parse().
+ */
+static int parse_nats(struct conn *c, int *outcome) {
+  char *eol = strstr(c->in, "\r\n");
+  if (!eol) return 0;
+  int line = (int)(eol - c->in) + 2;
+  *outcome = NOTHING;
+  if (strncmp(c->in, "PING", 4) == 0) {
+    if (write(c->fd, "PONG\r\n", 6) != 6) error_once("nats: PONG not sent");
+    return line;
+  }
+  if (c->in[0] == '+' || strncmp(c->in, "PONG", 4) == 0 || strncmp(c->in, "INFO", 4) == 0) return line;
+  if (c->in[0] == '-') {
+    *eol = 0;
+    error_once(c->in);
+    *outcome = FAILED;
+    return line;
+  }
+  int hmsg = strncmp(c->in, "HMSG ", 5) == 0;
+  if (!hmsg && strncmp(c->in, "MSG ", 4) != 0) {
+    error_once("nats: an unexpected protocol line");
+    *outcome = FAILED;
+    return c->in_len;
+  }
+  /* The line ends with [header bytes] total bytes. */
+  char *sp = eol;
+  while (sp > c->in && sp[-1] != ' ') sp--;
+  int total = atoi(sp), hlen = 0;
+  if (hmsg) {
+    char *sp2 = sp - 1;
+    while (sp2 > c->in && sp2[-1] != ' ') sp2--;
+    hlen = atoi(sp2);
+  }
+  char *body = eol + 2;
+  if (body + total + 2 > c->in + c->in_len) return 0;
+  int used = (int)(body + total + 2 - c->in);
+  char saved = body[total];
+  body[total] = 0;
+  *outcome = FAILED;
+  char msg[200];
+  if (hmsg) {
+    char *seq = strcasestr(body, "\r\nNats-Sequence:");
+    if (!c->reading || !seq || seq > body + hlen) {
+      error_once("nats: a direct get without the sequence");
+    } else {
+      snprintf(c->rev, sizeof c->rev, "%lld", strtoll(seq + 16, NULL, 10));
+      c->value = strtoll(body + hlen, NULL, 10);
+      c->reading = 0;
+      *outcome = READ;
+    }
+  } else if (c->reading) {
+    snprintf(msg, sizeof msg, "nats direct get: %.150s", body);
+    error_once(msg);
+  } else if (strstr(body, "\"err_code\":10071")) {
+    c->reading = 1; /* wrong last sequence: re-read, the error names no value */
+    *outcome = LOST;
+  } else if (strstr(body, "\"error\"")) {
+    snprintf(msg, sizeof msg, "nats: %.150s", body);
+    error_once(msg);
+  } else {
+    long long seq;
+    if (number_after(body, "\"seq\":", &seq, NULL) != 0) {
+      error_once("nats: an ack without its sequence");
+    } else {
+      c->value += 1;
+      snprintf(c->rev, sizeof c->rev, "%lld", seq);
+      *outcome = WON;
+    }
+  }
+  body[total] = saved;
+  return used;
 }
 
 /*
@@ -216,6 +312,7 @@ static int parse(struct conn *c, int *outcome) {
     *outcome = ok == 1;
     return (int)(v + len + 2 - c->in);
   }
+  if (kind == NATS) return parse_nats(c, outcome);
   char *head_end = strstr(c->in, "\r\n\r\n");
   if (!head_end) return 0;
   char *cl = strcasestr(c->in, "\r\ncontent-length:");
@@ -296,12 +393,33 @@ static int send_some(struct conn *c) {
   return 0;
 }
 
+/* NATS: the server's INFO read, CONNECT with headers, this client's inbox subscribed, a PONG awaited. */
+static int nats_handshake(struct conn *c) {
+  char hello[256];
+  int n = snprintf(hello, sizeof hello,
+                   "CONNECT {\"verbose\":false,\"pedantic\":false,\"headers\":true,\"no_responders\":true,\"protocol\":1,\"lang\":\"c\",\"version\":\"0\"}\r\n"
+                   "SUB _INBOX.koorcas.%d 1\r\nPING\r\n",
+                   c->index);
+  if (write(c->fd, hello, n) != n) return perror("cas: nats handshake"), -1;
+  int len = 0;
+  char buf[8192];
+  while (len < (int)sizeof buf - 1) {
+    ssize_t got = read(c->fd, buf + len, sizeof buf - 1 - len);
+    if (got <= 0) return fprintf(stderr, "cas: nats closed the connection in the handshake\n"), -1;
+    len += (int)got;
+    buf[len] = 0;
+    if (strstr(buf, "-ERR")) return fprintf(stderr, "cas: nats: %.200s\n", strstr(buf, "-ERR")), -1;
+    if (strstr(buf, "PONG\r\n")) return 0;
+  }
+  return fprintf(stderr, "cas: no PONG from nats\n"), -1;
+}
+
 int main(int argc, char **argv) {
   if (argc < 7) {
-    fprintf(stderr, "usage: cas koor|etcd|redis <port> <clients> <seconds> <value> <rev> [redis script sha]\n");
+    fprintf(stderr, "usage: cas koor|etcd|redis|nats <port> <clients> <seconds> <value> <rev> [redis script sha]\n");
     return 2;
   }
-  kind = strcmp(argv[1], "etcd") == 0 ? ETCD : strcmp(argv[1], "redis") == 0 ? REDIS : KOOR;
+  kind = strcmp(argv[1], "etcd") == 0 ? ETCD : strcmp(argv[1], "redis") == 0 ? REDIS : strcmp(argv[1], "nats") == 0 ? NATS : KOOR;
   if (strcmp(argv[1], "koor") != 0 && kind == KOOR) {
     fprintf(stderr, "cas: unknown server kind %s\n", argv[1]);
     return 2;
@@ -329,8 +447,11 @@ int main(int argc, char **argv) {
     }
     struct timeval tv = {.tv_sec = 10};
     setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     c->value = start_value;
+    c->index = i;
     snprintf(c->rev, sizeof c->rev, "%s", argv[6]);
+    if (kind == NATS && nats_handshake(c) != 0) return 1;
     struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
     epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev);
   }
@@ -357,33 +478,36 @@ int main(int argc, char **argv) {
         continue;
       }
       c->in_len += (int)got;
-      int outcome, used = parse(c, &outcome);
-      if (used == 0) {
-        if (c->in_len >= BUF - 1) {
-          error_once("a reply larger than the buffer");
+      for (;;) {
+        int outcome, used = parse(c, &outcome);
+        if (used == 0) {
+          if (c->in_len >= BUF - 1) {
+            error_once("a reply larger than the buffer");
+            epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
+            active--;
+          }
+          break;
+        }
+        memmove(c->in, c->in + used, c->in_len - used);
+        c->in_len -= used;
+        if (outcome == NOTHING) continue;
+        double t = now();
+        if (outcome == WON) {
+          successes++;
+          note_latency((t - c->sent_at) * 1e3);
+          note_written(c->value);
+        } else if (outcome == LOST) {
+          conflicts++;
+        }
+        if (t >= end || errors > MAX_ERRORS) {
           epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
           active--;
+          break;
         }
-        continue;
+        build(c);
+        if (!c->reading) c->sent_at = t; /* a success's latency: its compare-and-set alone */
+        if (send_some(c) != 0) error_once("write failed");
       }
-      memmove(c->in, c->in + used, c->in_len - used);
-      c->in_len -= used;
-      double t = now();
-      if (outcome == 1) {
-        successes++;
-        note_latency((t - c->sent_at) * 1e3);
-        note_written(c->value);
-      } else if (outcome == 0) {
-        conflicts++;
-      }
-      if (t >= end || errors > MAX_ERRORS) {
-        epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
-        active--;
-        continue;
-      }
-      build(c);
-      c->sent_at = t;
-      if (send_some(c) != 0) error_once("write failed");
     }
   }
   double wall = now() - start;

@@ -13,7 +13,7 @@
  *            conditional write; on a lost compare the reply's current value when the server gives
  *            it, else a re-read): successes/s, conflicts, and the check that nothing was lost. With
  *            `casBin` (bench/peers/cas.c) this process only sets the counter up and checks it, and
- *            the C generator runs the clients (not NATS's)
+ *            the C generator runs the clients
  *   watch    `watchers` watchers of a prefix while 4 writers put `writes` keys under it: every
  *            watcher must see every acknowledged write, in revision order, once
  *   pubsub   `subscribers` subscribers while 4 publishers send `messages`: every subscriber must
@@ -41,7 +41,7 @@ export interface Spec {
   messages?: number;
   watchers?: number;
   subscribers?: number;
-  /** The cas row's generator in C (bench/peers/cas.c, built by bench/peers.ts): koor, etcd, Redis. */
+  /** The cas row's generator in C (bench/peers/cas.c, built by bench/peers.ts). */
   casBin?: string;
 }
 
@@ -347,11 +347,11 @@ async function casNative(spec: Spec, bin: string) {
   const r = JSON.parse(out) as { successes: number; conflicts: number; errors: number; first_error: string; duplicates: number; success_p50_ms: number; wall_s: number; cpu_s: number };
   const final = (await c.read()).value;
   c.close();
-  return casResult(n, { ...r, success_p50_ms: r.success_p50_ms < 0 ? null : r.success_p50_ms }, final, false, { wall_s: r.wall_s, server_cpu_s: serverCpuS, gen_cores: round(r.cpu_s / r.wall_s, 2) });
+  return casResult(n, { ...r, success_p50_ms: r.success_p50_ms < 0 ? null : r.success_p50_ms }, final, !c.learnsOnConflict, { wall_s: r.wall_s, server_cpu_s: serverCpuS, gen_cores: round(r.cpu_s / r.wall_s, 2) });
 }
 
 async function cas(spec: Spec) {
-  if (spec.casBin && spec.peer !== 'nats') return casNative(spec, spec.casBin);
+  if (spec.casBin) return casNative(spec, spec.casBin);
   const n = spec.connections ?? 16;
   const durationMs = (spec.durationS ?? 1) * 1000;
   const c = await casClients(spec, n);
