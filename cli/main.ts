@@ -21,7 +21,8 @@ async function main(argv: string[]): Promise<number> {
     return 1;
   }
   if (args[0] === '--version') return (await clip()).runWithClipanion(['--version'], ctx);
-  if (args[0] === 'help') return (await clip()).runWithClipanion([...args.slice(1), '--help'], ctx);
+  // `koor-cli help state get`: as `state get --help`, only that command's definition loaded.
+  if (args[0] === 'help') return (await clip()).runWithClipanion([...args.slice(1), '--help'], ctx, lookup(args.slice(1))?.name);
   if (args.includes('--help') || args.includes('-h')) {
     // `koor-cli state --help`: the group's commands (clipanion has no group help of its own).
     if (args.length === 2 && GROUPS.has(args[0]!) && lookup(args) === null) {
