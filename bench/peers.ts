@@ -147,7 +147,7 @@ interface Ctx {
 
 /**
  * bench/peers/cas.c built into `dir` with the system's C compiler, or why not (the cas row then
- * runs its clients in Node, which was near the limit of its core on the floor and Redis).
+ * runs its clients in Node, which was near the limit of its core on the floor, Redis and NATS).
  */
 function buildCasGenerator(dir: string): { bin?: string; why?: string } {
   const cc = ['cc', 'gcc'].find(have);
