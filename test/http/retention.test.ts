@@ -4,6 +4,7 @@ import path from 'node:path';
 import t from 'tap';
 import Database from 'better-sqlite3';
 import { json, runServer, sqliteOnly, startTestServer, tempDir } from '../helpers/server.js';
+import { waitUntil } from '../helpers/wait.js';
 import { MIGRATIONS } from '../../schemas/db/sqlite-migrations.js';
 import { WRITER_WAL_CHECKPOINT_BYTES } from '../../src/shared/limits.js';
 
@@ -67,16 +68,18 @@ t.test('the metrics report the size of the stored data and follow its growth (da
   // two reads: /metrics is compared with /api/metrics read before and after it, agreeing.
   const size = async () => {
     const bytes = async () => (await json(await fetch(`${s.url}/api/metrics`))).data_file_bytes as number;
-    for (let i = 0; ; i++) {
-      const before = await bytes();
-      const text = await (await fetch(`${s.url}/metrics`)).text();
-      if (before !== (await bytes()) && i < 20) {
-        await new Promise((r) => setTimeout(r, 100));
-        continue;
-      }
-      t.equal(Number(/^koor_data_file_bytes (\d+)$/m.exec(text)?.[1]), before, 'the same figure on /metrics');
-      return before;
-    }
+    const [before, text] = await waitUntil(
+      'the same size on /api/metrics before and after /metrics',
+      async () => {
+        const b = await bytes();
+        const text = await (await fetch(`${s.url}/metrics`)).text();
+        return b === (await bytes()) ? ([b, text] as const) : false;
+      },
+      2_000,
+      100,
+    );
+    t.equal(Number(/^koor_data_file_bytes (\d+)$/m.exec(text)?.[1]), before, 'the same figure on /metrics');
+    return before;
   };
   const before = await size();
   t.ok(before > 0, `${before} bytes`);
