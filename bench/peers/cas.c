@@ -47,7 +47,7 @@ enum outcome { FAILED = -1, LOST = 0, WON = 1, NOTHING = 2, READ = 3 };
 struct conn {
   int fd;
   long long value; /* what this client believes the counter holds */
-  char rev[32];    /* its version (koor), mod_revision (etcd); unused for Redis */
+  char rev[32];    /* its version (koor), mod_revision (etcd), subject sequence (NATS); unused for Redis */
   char out[2048];
   int out_len, out_off;
   char in[BUF];
@@ -276,8 +276,8 @@ static int parse_nats(struct conn *c, int *outcome) {
 }
 
 /*
- * A whole reply at the front of c->in: its length (and the outcome applied to c: 1 success, 0 a
- * lost compare, -1 an error), or 0 while incomplete.
+ * A whole reply at the front of c->in: its length (and its outcome, applied to c), or 0 while
+ * incomplete.
  */
 static int parse(struct conn *c, int *outcome) {
   c->in[c->in_len] = 0;
@@ -288,28 +288,28 @@ static int parse(struct conn *c, int *outcome) {
       if (!eol) return 0;
       *eol = 0;
       error_once(c->in);
-      *outcome = -1;
+      *outcome = FAILED;
       return (int)(eol - c->in) + 2;
     }
     char *p = c->in;
-    if (strncmp(p, "*2\r\n:", 5) != 0) return c->in_len >= 5 ? (error_once("redis: unexpected reply"), *outcome = -1, c->in_len) : 0;
+    if (strncmp(p, "*2\r\n:", 5) != 0) return c->in_len >= 5 ? (error_once("redis: unexpected reply"), *outcome = FAILED, c->in_len) : 0;
     char *eol = strstr(p + 5, "\r\n");
     if (!eol) return 0;
     int ok = atoi(p + 5);
     p = eol + 2;
-    if (*p != '$') return *p ? (error_once("redis: unexpected value"), *outcome = -1, c->in_len) : 0;
+    if (*p != '$') return *p ? (error_once("redis: unexpected value"), *outcome = FAILED, c->in_len) : 0;
     eol = strstr(p, "\r\n");
     if (!eol) return 0;
     int len = atoi(p + 1);
     if (len < 0) {
       error_once("redis: the counter is missing");
-      *outcome = -1;
+      *outcome = FAILED;
       return (int)(eol + 2 - c->in);
     }
     char *v = eol + 2;
     if (v + len + 2 > c->in + c->in_len) return 0;
     c->value = strtoll(v, NULL, 10);
-    *outcome = ok == 1;
+    *outcome = ok == 1 ? WON : LOST;
     return (int)(v + len + 2 - c->in);
   }
   if (kind == NATS) return parse_nats(c, outcome);
@@ -318,7 +318,7 @@ static int parse(struct conn *c, int *outcome) {
   char *cl = strcasestr(c->in, "\r\ncontent-length:");
   if (!cl || cl > head_end) {
     error_once("http: a reply without Content-Length");
-    *outcome = -1;
+    *outcome = FAILED;
     return c->in_len;
   }
   int len = atoi(cl + 17);
@@ -328,7 +328,7 @@ static int parse(struct conn *c, int *outcome) {
   char saved = body[len];
   body[len] = 0;
   int status = atoi(c->in + 9);
-  *outcome = -1;
+  *outcome = FAILED;
   if (status != 200) {
     char msg[200];
     snprintf(msg, sizeof msg, "HTTP %d %.150s", status, body);
@@ -343,13 +343,13 @@ static int parse(struct conn *c, int *outcome) {
     } else if (strncmp(body, "{\"succeeded\":true", 17) == 0) {
       c->value += 1;
       snprintf(c->rev, sizeof c->rev, "%lld", version);
-      *outcome = 1;
+      *outcome = WON;
     } else if (number_after(at, "\"value\":", &value, NULL) != 0) {
       error_once("koor: a lost compare without the value");
     } else {
       c->value = value;
       snprintf(c->rev, sizeof c->rev, "%lld", version);
-      *outcome = 0;
+      *outcome = LOST;
     }
   } else {
     /* success: {"header":{..."revision":"r"...},"succeeded":true,...}; failure: the range's kvs[0] */
@@ -360,7 +360,7 @@ static int parse(struct conn *c, int *outcome) {
       } else {
         c->value += 1;
         snprintf(c->rev, sizeof c->rev, "%lld", rev);
-        *outcome = 1;
+        *outcome = WON;
       }
     } else {
       const char *kvs = strstr(body, "\"kvs\"");
@@ -371,7 +371,7 @@ static int parse(struct conn *c, int *outcome) {
       } else {
         c->value = strtoll(text, NULL, 10);
         snprintf(c->rev, sizeof c->rev, "%lld", rev);
-        *outcome = 0;
+        *outcome = LOST;
       }
     }
   }
