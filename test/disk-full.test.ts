@@ -36,6 +36,14 @@ t.test('a full disk: 507 and /health degraded, nothing acknowledged lost, writes
     const r = await fetch(`${url}/api/state/${key}`, { method: 'PUT', body, headers: { 'content-type': 'application/json' } });
     return { status: r.status, body: (await r.json()) as any };
   };
+  // Two coding-agent sessions (their hooks); A edits a file, and so auto-leases it.
+  const hook = async (session: string, event: string, extra: Record<string, unknown> = {}) => {
+    const r = await fetch(`${url}/api/hooks/claude-code`, { method: 'POST', headers: { 'x-koor-repo-root': `/clone-${session}/shop` }, body: JSON.stringify({ session_id: session, hook_event_name: event, cwd: `/clone-${session}/shop`, ...extra }) });
+    return { status: r.status, body: (await r.json()) as any };
+  };
+  const edit = (session: string) => hook(session, 'PreToolUse', { tool_name: 'Edit', tool_input: { file_path: `/clone-${session}/shop/src/app.ts` } });
+  t.equal((await hook('b', 'UserPromptSubmit')).status, 200);
+  t.same((await edit('a')).body, {}, "A's edit of a free file: allowed, and leased to A");
   const acked = new Map<string, string>();
   for (let i = 0; i < 20; i++) {
     const v = JSON.stringify({ i, pad: 'a'.repeat(1000) });
@@ -73,6 +81,10 @@ t.test('a full disk: 507 and /health degraded, nothing acknowledged lost, writes
   t.equal(health.status, 'degraded', `/health: ${JSON.stringify(health)}`);
   t.match(health.storage, /^full since .*: writes answer 507/);
   t.match(await (await fetch(`${url}/metrics`)).text(), /^koor_storage_full 1$/m, '/metrics says why');
+  // B's edit of A's file is refused though the refusal cannot be recorded: a failed hook would let it through.
+  const denied = await edit('b');
+  t.equal(denied.status, 200, 'the hook answers while the disk is full');
+  t.equal(denied.body.hookSpecificOutput?.permissionDecision, 'deny', `B's edit of the file A leases is refused: ${JSON.stringify(denied.body)}`);
   // Reads still work.
   const read = await fetch(`${url}/api/state/before/0`);
   t.equal(await read.text(), acked.get('before/0'), 'reads are served while the disk is full');

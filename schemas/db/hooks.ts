@@ -10,9 +10,10 @@ import { HOOK_SESSIONS } from './tables/hooks.js';
 export const HOOK_SESSION_COLUMNS = Object.keys(HOOK_SESSIONS.columns).join(', ');
 
 /** A hook_sessions row as stored: `edited` JSON text, counters possibly int8 text (PostgreSQL). */
-export type HookSessionRow = Omit<HookSession, 'edited' | 'denied' | 'event_cursor' | 'audit_cursor' | 'message_cursor' | 'synced_event'> & {
+export type HookSessionRow = Omit<HookSession, 'edited' | 'denied' | 'event_cursor' | 'audit_cursor' | 'message_cursor' | 'synced_event' | 'held'> & {
   edited: string;
   denied: string;
+  held: string;
   event_cursor: number | string;
   audit_cursor: number | string;
   message_cursor: number | string;
@@ -27,4 +28,5 @@ export const decodeHookSession = (r: HookSessionRow): HookSession => ({
   synced_event: Number(r.synced_event),
   edited: JSON.parse(r.edited) as string[],
   denied: JSON.parse(r.denied) as HookSession['denied'],
+  held: JSON.parse(r.held) as string[],
 });

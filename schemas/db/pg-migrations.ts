@@ -255,4 +255,9 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
     name: 'no audit index by timestamp: every audited write paid for it, retention by age walks the oldest by id (issue 47)',
     sql: 'DROP INDEX audit_log_timestamp;',
   },
+  {
+    version: 16,
+    name: 'lines of news a digest had no room for, held for the next one (a cut digest lost them)',
+    sql: `ALTER TABLE hook_sessions ADD COLUMN IF NOT EXISTS held text COLLATE "C" NOT NULL DEFAULT '[]';`,
+  },
 ];

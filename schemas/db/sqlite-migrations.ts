@@ -192,4 +192,14 @@ export const MIGRATIONS: readonly Migration[] = [
       `${STATE_HID_FROM_LOG};`,
     ].join('\n'),
   },
+  {
+    version: 22,
+    name: 'lines of news a digest had no room for, held for the next one (a cut digest lost them)',
+    sql: '',
+    // hook_sessions is made by v10 as declared today, so a new file has `held` already.
+    run: (db) => {
+      const cols = db.prepare("SELECT name FROM pragma_table_info('hook_sessions')").all() as Array<{ name: string }>;
+      if (!cols.some((c) => c.name === 'held')) db.prepare("ALTER TABLE hook_sessions ADD COLUMN held TEXT NOT NULL DEFAULT '[]'").run();
+    },
+  },
 ];

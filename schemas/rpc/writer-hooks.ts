@@ -1,3 +1,4 @@
+import { HOOK_HELD_LINE_CHARS, HOOK_HELD_LINES } from '../../src/shared/limits-features.js';
 import { Type, type Static } from '../typebox.js';
 import type { MethodTable } from './envelope.js';
 import { Event, Instance } from './writer-rows.js';
@@ -22,6 +23,8 @@ export const HookSession = Type.Object({
   denied: Type.Array(Type.Object({ path: Type.String(), lease_id: Type.String() })),
   /** The first event id its clone may lack: the newest when it last synced, plus one (0: no `git pull` seen). */
   synced_event: Type.Integer(),
+  /** Lines of news its last digest had no room for (oldest first): shown first by the next one. */
+  held: Type.Array(Type.String()),
 });
 export type HookSession = Static<typeof HookSession>;
 
@@ -65,6 +68,8 @@ export const HookMethods = {
       edited: Type.Optional(Type.String({ minLength: 1 })),
       /** Its clone synced (a `git pull`): the first event id it may lack; moves forward only. */
       synced_event: Type.Optional(Type.Integer({ minimum: 0 })),
+      /** The lines this digest had no room for (replacing those held; [] clears them). */
+      held: Type.Optional(Type.Array(Type.String({ maxLength: HOOK_HELD_LINE_CHARS }), { maxItems: HOOK_HELD_LINES })),
     }),
     res: Type.Object({ found: Type.Boolean() }),
   },

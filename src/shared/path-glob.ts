@@ -136,6 +136,13 @@ export function pathGlob(pattern: string): PathGlob | null {
   return g;
 }
 
+/**
+ * The path glob that matches `path` and nothing else: its `\\`, `*`, `?` and `[` escaped. A file
+ * a hook leases is a path, not a pattern: `app/[id]/page.tsx` (Next.js, SvelteKit) as a glob
+ * would match `app/i/page.tsx` and never itself.
+ */
+export const literalPathGlob = (path: string): string => path.replace(/[\\*?[]/g, '\\$&');
+
 /** true when `pattern` is a well-formed, non-empty path glob. */
 export function isValidPathGlob(pattern: string): boolean {
   return pattern !== '' && pathGlob(pattern) !== null;

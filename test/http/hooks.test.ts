@@ -104,8 +104,11 @@ t.test('hooks: edits guarded before they happen — auto-lease, a refusal naming
   t.same(await b.hook('PreToolUse', { tool_name: 'Bash', tool_input: { command: 'echo x > src/app.ts' } }), {}, 'Bash is not parsed (the pre-commit guard is the backstop)');
   t.same(await b.edit('../shop/src/app.ts'.replace('../shop/', '')), denied, 'a path relative to the session cwd');
 
-  const history = (await call('GET', '/api/events/history?topic=lease.denied')).body;
-  t.equal(history.length, 2);
+  // The refusal is answered before it is recorded (a writer that cannot write must not let the edit through).
+  const history = await waitUntil('both refusals recorded', async () => {
+    const h = (await call('GET', '/api/events/history?topic=lease.denied')).body;
+    return h.length === 2 ? h : false;
+  });
   t.match(history[0].data, { path: 'src/app.ts', tool: 'Write', agent_name: 'agent-b', holder_name: 'agent-a' });
   const audit = (await call('GET', '/api/audit?action=lease.denied')).body;
   t.equal(audit.length, 2, 'audited');
@@ -236,6 +239,37 @@ t.test('hooks: --hook-edits deny refuses only files others leased, and takes no 
   t.same(await a.hook('PreToolUse', { tool_name: 'NotebookEdit', tool_input: { notebook_path: '/r/shop/docs/a.ipynb' } }).then((o) => o.hookSpecificOutput?.permissionDecision), 'deny', 'NotebookEdit: notebook_path');
 });
 
+t.test('hooks: a file named with glob characters is leased as itself; a session bound anew acts as its new agent', async (t) => {
+  const s = await startTestServer(t);
+  const { call, session } = client(s.url);
+  const a = session('abab0000-0000-4000-8000-00000000000a', '/clone-a/web', 'agent-a');
+  const b = session('baba0000-0000-4000-8000-00000000000b', '/clone-b/web', 'agent-b');
+  await b.hook('UserPromptSubmit');
+
+  // Next.js and SvelteKit route folders: `[id]` is a name here, not a class of characters.
+  const file = 'app/[id]/page.tsx';
+  t.same(await a.edit(file), {}, "A's first edit: allowed");
+  t.match((await call('GET', '/api/leases')).body, [{ holder_name: 'agent-a', resources: ['app/\\[id]/page.tsx'] }], 'leased as a glob matching that path only');
+  t.same(await a.edit(file, 'Edit'), {}, 'A edits it again');
+  t.equal((await call('GET', '/api/leases')).body.length, 1, 'the same lease renewed, not a second one');
+  const check = (await call('POST', '/api/leases/check', { paths: [file, 'app/i/page.tsx'] })).body;
+  t.match(check, [{ path: file, leases: [{ holder_name: 'agent-a' }] }], 'the pre-commit check sees the file leased');
+  t.equal(check.length, 1, 'and only it');
+  t.equal((await b.edit(file)).hookSpecificOutput?.permissionDecision, 'deny', "B's edit of it: refused");
+  t.same(await b.edit('app/i/page.tsx'), {}, 'a path the brackets would match as a class: not covered');
+
+  // A's agent removed by hand while its session lives: the next hook binds the session anew, and acts as that agent.
+  const first = (await call('GET', `/api/hooks/claude-code/sessions/${a.id}`)).body.instance_id;
+  t.equal((await call('DELETE', `/api/instances/${first}`)).status, 200);
+  t.same(await a.hook('UserPromptSubmit'), {}, 'bound anew: no news about itself');
+  const second = (await call('GET', `/api/hooks/claude-code/sessions/${a.id}`)).body.instance_id;
+  t.not(second, first, 'a new agent');
+  t.same(await a.edit('lib/util.ts'), {}, 'its edit of a free file: allowed');
+  const util = (await call('GET', '/api/leases')).body.filter((l: { resources: string[] }) => l.resources[0] === 'lib/util.ts');
+  t.match(util, [{ holder: second, holder_name: 'agent-a' }], "and leased to the session's new agent");
+  t.same(await a.edit('lib/util.ts'), {}, 'its own lease does not refuse it');
+});
+
 t.test('hooks: digests put news into the model context once, within budget, and nothing otherwise', async (t) => {
   const s = await startTestServer(t);
   const { call, session } = client(s.url);
@@ -311,6 +345,18 @@ t.test('hooks: every digest shape stays within its token budget at its largest',
   t.ok(tokens(news) <= 200, `digest: ${tokens(news)} tokens (budget 200)`);
   t.comment(news);
   t.match(news, /10 new messages/);
-  t.match(news, /more: koor-cli digest|and \d+ more/);
-  await waitUntil('nothing more', async () => (await me.hook('UserPromptSubmit')).hookSpecificOutput === undefined);
+  t.match(news, /more: koor-cli digest/);
+  // What it had no room for is held, not lost: `koor-cli digest` lists it, and the next digests tell it, each line once.
+  const rest = (await call('GET', `/api/agents/${meId}/digest`)).body.lines.join('\n');
+  for (const kind of [/Rules accepted in/, /Specs /, /Now also working in this repository/]) t.match(rest, kind, `koor-cli digest: ${kind.source}`);
+  const later: string[] = [];
+  for (let i = 0; i < 10; i++) {
+    const next = context(await me.hook('UserPromptSubmit'));
+    if (next === undefined) break;
+    t.ok(tokens(next) <= 200, `digest ${i + 2}: ${tokens(next)} tokens`);
+    later.push(...next.split('\n').slice(1).filter((l) => l !== '- more: koor-cli digest'));
+  }
+  t.equal(context(await me.hook('UserPromptSubmit')), undefined, 'then nothing more');
+  for (const kind of [/^- Rules accepted in/, /^- Specs /, /^- Now also working in this repository/]) t.equal(later.filter((l) => kind.test(l)).length, 1, `told once in the next digests: ${kind.source}`);
+  t.notOk(later.some((l) => /new messages|Tasks ready/.test(l)), 'what the first showed is not told again');
 });

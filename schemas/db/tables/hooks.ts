@@ -30,6 +30,8 @@ export const HOOK_SESSIONS: Table = {
     denied: { type: 'text', default: "'[]'" },
     /** The first event id its clone may lack: the newest one when it last synced, plus one (a `git pull` seen by PostToolUse; 0: none seen). A lease another agent let go from there may hide a change the clone lacks (issue 44). */
     synced_event: { type: 'int', default: 0 },
+    /** JSON text: lines of news its last digest had no room for, full, oldest first (bounded): the next digest and `koor-cli digest` show them first. */
+    held: { type: 'text', default: "'[]'" },
   },
   indexes: [{ name: 'hook_sessions_instance', on: 'instance_id' }],
 };

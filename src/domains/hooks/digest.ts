@@ -165,7 +165,15 @@ function cut(s: string, tokens: number): string {
 
 /** The lines as one text within `tokens` (estimated from above), or null when there are none. */
 export function digestText(lines: readonly string[], tokens: number, heading = 'Koor:'): string | null {
-  if (lines.length === 0) return null;
+  return digestFit(lines, tokens, heading).text;
+}
+
+/**
+ * The lines as one text within `tokens`, and how many of them it shows (each maybe shortened);
+ * the rest it points to with `- more: koor-cli digest` (the caller holds them for the next digest).
+ */
+export function digestFit(lines: readonly string[], tokens: number, heading = 'Koor:'): { text: string | null; shown: number } {
+  if (lines.length === 0) return { text: null, shown: 0 };
   const more = '\n- more: koor-cli digest';
   const room = tokens - tokenEstimate(heading) - tokenEstimate(more);
   // One long line (many long names) must not crowd out the others: each gets a fair share.
@@ -181,7 +189,19 @@ export function digestText(lines: readonly string[], tokens: number, heading = '
     used += cost;
     shown++;
   }
+  // Not even the first line fitted its share: it goes in cut to the whole room (its rest: `more`).
   if (shown === 0) text += `\n- ${cut(lines[0]!, room - 2)}`;
   if (shown < lines.length) text += more;
-  return text;
+  return { text, shown: Math.max(shown, 1) };
+}
+
+/**
+ * The lines a digest shows: those an earlier digest had no room for first (older news), then the
+ * new ones, each once.
+ */
+export function withHeld(held: readonly string[], lines: readonly string[]): string[] {
+  if (held.length === 0) return lines as string[];
+  const out = [...held];
+  for (const l of lines) if (!out.includes(l)) out.push(l);
+  return out;
 }

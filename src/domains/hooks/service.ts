@@ -7,13 +7,15 @@ import { inScope, permitTargets } from '../../access.js';
 import type { Logger } from '../../log.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
 import { IDENTITY_TOUCH_INTERVAL_MS } from '../../shared/limits.js';
+import { HOOK_HELD_LINE_CHARS, HOOK_HELD_LINES } from '../../shared/limits-features.js';
+import { literalPathGlob } from '../../shared/path-glob.js';
 import { folderOf } from '../../shared/workspace.js';
 import { toRfc3339 } from '../../store.js';
 import type { InstanceReader } from '../instances/reader.js';
 import { leaseJson, type Lease, type LeaseService } from '../leases/service.js';
 import type { MessageReader } from '../messages/reader.js';
 import type { TaskReader } from '../tasks/reader.js';
-import { digestLines, digestText, DIGEST_TOKENS, ORIENTATION_TOKENS, type Me } from './digest.js';
+import { digestFit, digestLines, digestText, withHeld, DIGEST_TOKENS, ORIENTATION_TOKENS, type Me } from './digest.js';
 import { changedSincePull, noteSync, pullFirstReason } from './pull-first.js';
 import type { HookReader } from './reader.js';
 
@@ -23,6 +25,8 @@ const EDIT_TOOLS: Readonly<Record<string, string>> = { Edit: 'file_path', Write:
 const SCAN_EVENTS = 500;
 const SCAN_AUDIT = 200;
 const SCAN_MESSAGES = 20;
+/** Lines a digest had no room for, as the session holds them: the oldest, each within its bound. */
+const heldOf = (lines: readonly string[]): string[] => lines.slice(0, HOOK_HELD_LINES).map((l) => (l.length > HOOK_HELD_LINE_CHARS ? `${l.slice(0, HOOK_HELD_LINE_CHARS - 1)}…` : l));
 /** A quiet session's cursors are written forward once this far behind, so another node's scans stay short too. */
 const CURSOR_LAG = 400;
 /** Sessions whose scan positions a node remembers (past it, it forgets them all and rescans from the cursors). */
@@ -91,7 +95,7 @@ const clock = (rfc: string): string => `${rfc.slice(11, 16)} UTC`;
 export const AUTO_LEASE_REASON = 'editing (auto-lease)';
 
 export class HookService {
-  /** Sessions this node has seen bound: session id → instance (immutable once bound; dropped at its end). */
+  /** Sessions this node has seen bound: session id → instance (dropped at its end; replaced when the session was bound anew). */
   private readonly bound = new Map<string, { instanceId: string; name: string; tokenId: string }>();
   private readonly lastProgress = new Map<string, number>();
   /** How far this node has read the event log and audit log for a session's digests (see gather). */
@@ -180,7 +184,8 @@ export class HookService {
 
   private async me(s: HookSession): Promise<Me> {
     let b = this.bound.get(s.session_id);
-    if (!b) {
+    // Bound anew (its agent was deregistered by hand, and its next hook registered another): that one.
+    if (b?.instanceId !== s.instance_id) {
       const i = await this.d.instances.get(s.instance_id);
       b = { instanceId: s.instance_id, name: i?.name ?? '', tokenId: i?.token_id ?? '' };
       this.bound.set(s.session_id, b);
@@ -226,7 +231,7 @@ export class HookService {
     if (caller.scopes !== null && !inScope(caller.scopes, { kind: 'path', name: rel })) return NOTHING;
     const r = await this.d.writer.call(
       'leases.acquire',
-      { holder: me.id, resources: [rel], exclusive: true, ttl_ms: this.d.autoLeaseIdleMs, reason: AUTO_LEASE_REASON, auto: true },
+      { holder: me.id, resources: [literalPathGlob(rel)], exclusive: true, ttl_ms: this.d.autoLeaseIdleMs, reason: AUTO_LEASE_REASON, auto: true },
       { audit: { actor: me.name } },
     );
     if ('conflict' in r) {
@@ -240,14 +245,18 @@ export class HookService {
     return NOTHING;
   }
 
-  private async deny(me: Me, rel: string, lease: Pick<Lease, 'id' | 'holder' | 'holder_name' | 'reason' | 'acquired_at'>, tool: string, sessionId: string): Promise<Output> {
+  /**
+   * The refusal of an edit, answered without waiting for its record (the `lease.denied` event, its
+   * audit entry, the session's list of refusals its digest watches): the decision was read; a
+   * writer that is slow, full or restarting must not turn it into a failed hook, which the client
+   * takes as no objection and lets the edit through.
+   */
+  private deny(me: Me, rel: string, lease: Pick<Lease, 'id' | 'holder' | 'holder_name' | 'reason' | 'acquired_at'>, tool: string, sessionId: string): Output {
     this.stats.denied++;
-    const r = await this.d.writer.call(
-      'hooks.denied',
-      { agent: me.id, agent_name: me.name, path: rel, lease_id: lease.id, holder: lease.holder, holder_name: lease.holder_name, tool, session_id: sessionId },
-      { audit: { actor: me.name } },
-    );
-    this.d.announce(r.events);
+    this.d.writer
+      .call('hooks.denied', { agent: me.id, agent_name: me.name, path: rel, lease_id: lease.id, holder: lease.holder, holder_name: lease.holder_name, tool, session_id: sessionId }, { audit: { actor: me.name } })
+      .then((r) => this.d.announce(r.events))
+      .catch((err: unknown) => this.d.log.warn({ err, session: sessionId, path: rel }, 'edit refusal not recorded'));
     const why = lease.reason !== '' ? ` (${JSON.stringify(lease.reason)})` : '';
     return {
       hookSpecificOutput: {
@@ -286,16 +295,24 @@ export class HookService {
     const me = await this.me(s);
     const g = await this.gather(s, me);
     const editedNow = edited !== null && !s.edited.includes(edited) ? edited : null;
-    const lines = digestLines({ me, messages: g.messages, events: g.events, audit: g.audit, edited: editedNow === null ? s.edited : [...s.edited, editedNow], denied: s.denied });
-    const text = digestText(lines, DIGEST_TOKENS);
+    const fresh = digestLines({ me, messages: g.messages, events: g.events, audit: g.audit, edited: editedNow === null ? s.edited : [...s.edited, editedNow], denied: s.denied });
+    // The cursors move past all the news read; what the text has no room for is held for the next digest.
+    const lines = withHeld(s.held, fresh);
+    const { text, shown } = digestFit(lines, DIGEST_TOKENS);
     const cursors = { event_cursor: g.eventThrough, audit_cursor: g.auditThrough, message_cursor: g.messages.at(-1)?.id ?? s.message_cursor };
-    if (this.scanned.size >= SCANNED_MAX) this.scanned.clear();
-    this.scanned.set(s.session_id, { event: g.eventThrough, audit: g.auditThrough });
     // Written with news; a quiet session's cursors now and then, so another node or a restart starts near the end.
     const lagging = g.eventThrough - s.event_cursor >= CURSOR_LAG || g.auditThrough - s.audit_cursor >= CURSOR_LAG;
     if (text !== null || lagging || editedNow !== null) {
-      await this.d.writer.call('hooks.advance', { session_id: s.session_id, ...(text !== null || lagging ? cursors : {}), ...(editedNow !== null ? { edited: editedNow } : {}) });
+      await this.d.writer.call('hooks.advance', {
+        session_id: s.session_id,
+        ...(text !== null || lagging ? cursors : {}),
+        ...(editedNow !== null ? { edited: editedNow } : {}),
+        ...(text !== null ? { held: heldOf(lines.slice(shown)) } : {}),
+      });
     }
+    // Only once the cursors are written: a failed write leaves the news for the next hook.
+    if (this.scanned.size >= SCANNED_MAX) this.scanned.clear();
+    this.scanned.set(s.session_id, { event: g.eventThrough, audit: g.auditThrough });
     if (text === null) return NOTHING;
     this.stats.digests++;
     if (event === 'Stop') return { decision: 'block', reason: text };
@@ -324,10 +341,12 @@ export class HookService {
     lines.push(...news);
     if (lines.length === 0) return NOTHING;
     lines.push(`Message an agent: koor-cli send <name> "<text>".`);
-    const text = digestText(lines, ORIENTATION_TOKENS, `Koor: you are agent ${me.name} (project ${me.project}).`)!;
-    if (unread.length > 0) await this.d.writer.call('hooks.advance', { session_id: s.session_id, message_cursor: unread.at(-1)!.id });
+    const { text, shown } = digestFit(lines, ORIENTATION_TOKENS, `Koor: you are agent ${me.name} (project ${me.project}).`);
+    // Unread messages it had no room for are held for the next digest (their cursor moves past them).
+    const later = heldOf(news.filter((l) => lines.indexOf(l) >= shown));
+    if (unread.length > 0) await this.d.writer.call('hooks.advance', { session_id: s.session_id, message_cursor: unread.at(-1)!.id, ...(later.length > 0 ? { held: later } : {}) });
     this.stats.digests++;
-    return { hookSpecificOutput: { hookEventName: event, additionalContext: text } };
+    return { hookSpecificOutput: { hookEventName: event, additionalContext: text! } };
   }
 
   /** SessionEnd: the session's instance is deregistered, its leases (auto-leases included) and claimed tasks let go. */
@@ -372,7 +391,7 @@ export class HookService {
       this.d.reader.eventsAfter(cursors.event_cursor, newestEvent, SCAN_EVENTS),
       this.d.reader.auditAfter(cursors.audit_cursor, newestAudit, SCAN_AUDIT),
     ]);
-    const lines = digestLines({ me, messages, events, audit, edited: cursors.edited, denied: s?.denied ?? [] });
+    const lines = withHeld(s?.held ?? [], digestLines({ me, messages, events, audit, edited: cursors.edited, denied: s?.denied ?? [] }));
     return JSON.stringify({ agent: i.id, name: i.name, text: digestText(lines, DIGEST_TOKENS), lines });
   }
 

@@ -19,9 +19,10 @@ export const HOOK_DENIED_KEEP = 20;
 
 const COLS = HOOK_SESSION_COLUMNS;
 const GET = sql(`SELECT ${COLS} FROM hook_sessions WHERE session_id = ?`);
-const INSERT = sql(`INSERT INTO hook_sessions (${COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, '[]', ?, ?, '[]', 0)`);
+const INSERT = sql(`INSERT INTO hook_sessions (${COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, '[]', ?, ?, '[]', 0, '[]')`);
 const SET_DENIED = sql('UPDATE hook_sessions SET denied = ? WHERE session_id = ?');
 const SET_SYNCED = sql('UPDATE hook_sessions SET synced_event = ? WHERE session_id = ?');
+const SET_HELD = sql('UPDATE hook_sessions SET held = ? WHERE session_id = ?');
 const DELETE = sql('DELETE FROM hook_sessions WHERE session_id = ?');
 const DELETE_FOR = sql('DELETE FROM hook_sessions WHERE instance_id = ?');
 const INSTANCE_LIVE = sql('SELECT 1 AS found FROM instances WHERE id = ?');
@@ -78,6 +79,7 @@ export function hookStore(events: EventStore) {
       const m = req.message_cursor ?? 0;
       if (e > r.event_cursor || a > r.audit_cursor || m > r.message_cursor) await tx.run(ADVANCE, e, e, a, a, m, m, req.session_id);
       if (req.synced_event !== undefined && req.synced_event > r.synced_event) await tx.run(SET_SYNCED, req.synced_event, req.session_id);
+      if (req.held !== undefined && (req.held.length > 0 || r.held.length > 0)) await tx.run(SET_HELD, JSON.stringify(req.held), req.session_id);
       if (req.edited !== undefined) {
         const list = r.edited.filter((p) => p !== req.edited);
         list.push(req.edited);
