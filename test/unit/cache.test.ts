@@ -110,3 +110,27 @@ t.test('second chance: with every entry read since the hand passed, the oldest g
   f.set('d', v, 1, 'h', 'x');
   t.same(['a', 'b', 'c', 'd'].map((k) => f.get(k) !== undefined), [true, false, true, true], 'b went, not a');
 });
+
+t.test('replies applied out of commit order: the cache keeps the newest revision, and a delete is not undone', async (t) => {
+  const c = new StateCache(100_000);
+  const v = (s: string) => Buffer.from(s);
+  c.set('k', v('"P"'), 3, 'h3', 'application/json', 20);
+  const kept = c.set('k', v('"T"'), 2, 'h2', 'application/json', 19);
+  t.equal(kept.version, 3, 'an older write (revision 19 after 20) returns the entry it did not replace');
+  t.equal(c.get('k')?.value.toString(), '"P"', 'and the newer value stays');
+  t.equal(c.set('k', v('"Q"'), 4, 'h4', 'application/json', 21).version, 4, 'a newer one replaces it');
+
+  c.delete('k', 30);
+  t.notOk(c.get('k'), 'deleted at revision 30');
+  c.set('k', v('"T"'), 5, 'h5', 'application/json', 29);
+  t.notOk(c.get('k'), 'a write committed before the delete does not bring the key back');
+  c.set('k', v('"N"'), 1, 'hn', 'application/json', 31);
+  t.equal(c.get('k')?.value.toString(), '"N"', 'the key written again after its delete is cached');
+
+  // Tombstones are bounded: the oldest go first.
+  for (let i = 0; i < 5000; i++) c.delete(`gone/${i}`, 100 + i);
+  c.set('gone/0', v('1'), 1, 'h', 'application/json', 50);
+  t.ok(c.get('gone/0'), 'the oldest tombstone is gone past the bound');
+  c.set('gone/4999', v('1'), 1, 'h', 'application/json', 50);
+  t.notOk(c.get('gone/4999'), 'a recent one holds');
+});

@@ -9,7 +9,9 @@ export interface CachedValue {
   /** `"<hash>"` */
   etag: string;
   versionText: string;
-  /** The store-wide revision of its write (issue 31), as header text. */
+  /** The store-wide revision of its write (issue 31): the cache never takes an older one's place. */
+  revision: number;
+  /** The same, as header text. */
   revisionText: string;
   /** Epoch ms it expires at, 0 = never: past it, the entry is absent (a read after expiry is 404 before the sweep). */
   expiresAt: number;
@@ -24,11 +26,18 @@ export interface CachedValue {
 export const DOORKEEPER_SLOTS = 1024;
 const DOORKEEPER_SHIFT = 32 - Math.log2(DOORKEEPER_SLOTS);
 
+/**
+ * Keys deleted lately, with their deletes' revisions, kept so that a write committed before the
+ * delete whose reply is applied after it cannot bring the key back (the newest first out past
+ * this; more than a batch of writer replies, WRITER_MAX_BATCH_ENVELOPES).
+ */
+const TOMBSTONES_MAX = 4096;
+
 /** What an entry counts against the budget, bytes. */
 const entrySize = (key: string, value: Uint8Array): number => value.byteLength + key.length + STATE_CACHE_ENTRY_OVERHEAD_BYTES;
 
 export function cachedValue(value: Uint8Array, version: number, hash: string, contentType: string, revision: number, expiresAt: number): CachedValue {
-  return { value, version, hash, contentType, etag: `"${hash}"`, versionText: String(version), revisionText: String(revision), expiresAt, used: false };
+  return { value, version, hash, contentType, etag: `"${hash}"`, versionText: String(version), revision, revisionText: String(revision), expiresAt, used: false };
 }
 
 /**
@@ -54,6 +63,8 @@ export class StateCache {
   /** The doorkeeper: a hash of the key that last missed, per slot (0 = none). */
   private readonly missed = new Int32Array(DOORKEEPER_SLOTS);
   readonly stats = { hits: 0, misses: 0 };
+  /** Keys deleted lately: key → its delete's revision (insertion order: the oldest first out). */
+  private readonly tombstones = new Map<string, number>();
 
   constructor(
     private readonly budgetBytes: number,
@@ -72,9 +83,18 @@ export class StateCache {
     return v;
   }
 
-  set(key: string, value: Uint8Array, version: number, hash: string, contentType: string, revision = 0, expiresAt = 0): CachedValue {
+  /**
+   * A committed write's value. Writes' replies may be applied out of their commit order (one
+   * writer batch answers a transaction and a PUT of the same key together, and their callers
+   * resume in different turns): one older than the entry's, or than the key's delete, is not
+   * cached — it would serve a value an acknowledged write replaced. Returns what the cache holds
+   * for the key now (the newer entry), or the value uncached.
+   */
+  set(key: string, value: Uint8Array, version: number, hash: string, contentType: string, revision: number, expiresAt = 0): CachedValue {
     const entry = cachedValue(value, version, hash, contentType, revision, expiresAt);
     const old = this.map.get(key);
+    if (old !== undefined && old.revision > revision) return old;
+    if (this.tombstones.size > 0 && this.stale(key, revision)) return entry;
     if (old !== undefined) {
       const size = entrySize(key, value);
       if (size <= this.maxEntryBytes && size <= this.budgetBytes) {
@@ -104,7 +124,7 @@ export class StateCache {
    * admitted ~3,000 values a second that the old generation then had to collect). Writes (`set`)
    * always refresh their entry.
    */
-  fill(key: string, value: Uint8Array, version: number, hash: string, contentType: string, revision = 0, expiresAt = 0): CachedValue {
+  fill(key: string, value: Uint8Array, version: number, hash: string, contentType: string, revision: number, expiresAt = 0): CachedValue {
     if (this.bytes + entrySize(key, value) > this.budgetBytes && !this.missedBefore(key)) return cachedValue(value, version, hash, contentType, revision, expiresAt);
     return this.set(key, value, version, hash, contentType, revision, expiresAt);
   }
@@ -168,11 +188,31 @@ export class StateCache {
     return false;
   }
 
-  delete(key: string): void {
+  /**
+   * Forgets `key`; `revision`: its committed delete's, so a write's value older than it is not
+   * cached afterwards (see set).
+   */
+  delete(key: string, revision = 0): void {
+    if (revision > 0) {
+      this.tombstones.delete(key);
+      this.tombstones.set(key, revision);
+      if (this.tombstones.size > TOMBSTONES_MAX) this.tombstones.delete(this.tombstones.keys().next().value!);
+    }
     const old = this.map.get(key);
     if (old === undefined) return;
     this.map.delete(key);
     this.bytes -= entrySize(key, old.value);
+  }
+
+  /** Whether a write of `key` at `revision` came before the key's latest delete seen here (a newer one ends the tombstone). */
+  private stale(key: string, revision: number): boolean {
+    const gone = this.tombstones.get(key);
+    if (gone === undefined) return false;
+    if (revision > gone) {
+      this.tombstones.delete(key);
+      return false;
+    }
+    return true;
   }
 
   clear(): void {

@@ -127,7 +127,7 @@ export class StateService {
     if (input.fence !== undefined) req.fence = input.fence;
     const res = await this.writer.call('state.put', req, { audit });
     // The writer's expiry, not one reckoned here after its reply (later): a read is never served past it.
-    if (input.owner) this.cache.delete(input.key);
+    if (input.owner) this.cache.delete(input.key, res.revision);
     else this.cache.set(input.key, input.value, res.version, res.hash, res.content_type, res.revision, res.expires_at ?? 0);
     this.onChange?.();
     const reply: StatePutReply = { key: res.key, version: res.version, hash: res.hash, content_type: res.content_type, updated_at: toRfc3339(res.updated_at), revision: res.revision };
@@ -143,9 +143,11 @@ export class StateService {
         { key, ...(ifMatch ? { if_match: ifMatch } : {}), ...(by ? { updated_by: by } : {}), ...defined({ fence }) },
         { audit },
       );
-    } finally {
+    } catch (e) {
       this.cache.delete(key);
+      throw e;
     }
+    this.cache.delete(key, res.revision);
     this.onChange?.();
     return { deleted: key, revision: res.revision };
   }
@@ -200,7 +202,7 @@ export class StateService {
     res.results.forEach((r, i) => {
       const op = ops[i]!;
       if (op.op === 'put' && r.version !== undefined) this.cache.set(op.key, op.value, r.version, r.hash!, op.content_type, r.revision ?? 0, r.expires_at ?? 0);
-      else if (op.op === 'delete') this.cache.delete(op.key);
+      else if (op.op === 'delete') this.cache.delete(op.key, r.revision ?? 0);
     });
     if (res.results.some((r) => r.revision !== undefined)) this.onChange?.();
     return { res, replayed };
@@ -281,7 +283,7 @@ export class StateService {
     const published = this.writer.batches.committedRevision;
     if (published < 0) return this.reader.newestRevision();
     let n = published;
-    for (const r of rows) if (r && Number(r.revisionText) > n) n = Number(r.revisionText);
+    for (const r of rows) if (r && r.revision > n) n = r.revision;
     return n;
   }
 
