@@ -183,6 +183,44 @@ t.test('a method that fails after writing part of its work leaves nothing behind
   t.equal(db.prepare("SELECT version FROM state WHERE key = 'boom'").pluck().get(), 2);
 });
 
+t.test('a batch whose deferred statements fail at its end, or whose sync fails after COMMIT, is not answered as written', async (t) => {
+  const { openWriterDb } = await import('../../workers/writer/sqlite/db.js');
+  const { SyncFailedAfterCommit } = await import('../../workers/writer/sql.js');
+  const db = openWriterDb(path.join(tempDir(t), 'data.db'), WRITER_LIMITS);
+  t.teardown(() => db.close());
+  const real = sqliteDriver(db);
+  // Faults injected around the real driver: what PostgreSQL's pipelined statements (tx.send, tx.flush)
+  // and a failing fdatasync do, which SQLite on a healthy disk never does.
+  let failFlushAt = 0;
+  let failSync = false;
+  let transactions = 0;
+  const driver: typeof real = {
+    ...real,
+    transaction: async (fn) => {
+      const n = ++transactions;
+      await real.transaction((tx) => fn({ ...tx, flush: async () => { if (n === failFlushAt) throw new Error('a pipelined statement failed'); } }));
+      if (failSync) throw new SyncFailedAfterCommit(new Error('EIO'));
+    },
+  };
+  const d = createDispatcher(driver);
+  const put = (id: number, key: string, v: string) => ({ id, method: 'state.put', deadline: far(), req: { key, value: Buffer.from(v), content_type: 'text/plain', updated_by: '' } });
+  db.exec("CREATE TRIGGER no_boom BEFORE INSERT ON state WHEN NEW.key = 'boom' BEGIN SELECT RAISE(ABORT, 'boom refused'); END");
+  // The fast attempt fails on `boom` (transaction 1); the guarded one (2) fails at its end.
+  failFlushAt = 2;
+  const first = await d.run([put(1, 'a', 'v1'), put(2, 'boom', 'v1'), put(3, 'b', 'v1')]);
+  t.ok(first.commitError, 'the batch failed');
+  t.same(first.replies.map((r) => [r.id, r.ok]), [[1, false], [2, false], [3, false]], 'none acknowledged');
+  t.same(db.prepare('SELECT key FROM state').pluck().all(), [], 'and none committed');
+  failFlushAt = 0;
+  t.same((await d.run([put(4, 'a', 'v1')])).replies.map((r) => r.ok), [true], 'the next batch commits');
+
+  failSync = true;
+  const unsynced = await d.run([put(5, 'c', 'v1')]);
+  t.ok(unsynced.commitError instanceof SyncFailedAfterCommit);
+  t.same(unsynced.replies, [{ id: 5, ok: false, err: { status: 'OUTCOME_UNKNOWN', message: 'state.put: outcome unknown: the write may have committed; retry with the same Idempotency-Key, or read it back before retrying' } }], 'a sync that failed after COMMIT: 504, not "nothing was written"');
+  t.equal(db.prepare("SELECT version FROM state WHERE key = 'c'").pluck().get(), 1, 'the row is committed');
+});
+
 t.test('the test-only sys.sleep cannot stall a production writer', async (t) => {
   const prod = await startWriter(t, path.join(tempDir(t), 'data.db'));
   const r = await prod.call({ id: 1, method: 'sys.sleep', deadline: far(), req: { ms: 5000 } });

@@ -2,7 +2,7 @@ import type { AuditTag, IdemTag, ReplyEnvelope, RequestEnvelope } from '../../sc
 import { admit, failReply, failedBatch } from './check.js';
 import { Fault, fault } from './fault.js';
 import { writerMethods, type MethodOptions } from './methods.js';
-import { CommitOutcomeUnknown, type Driver, type Tx } from './sql.js';
+import { CommitOutcomeUnknown, SyncFailedAfterCommit, type Driver, type Tx } from './sql.js';
 import { AUDIT_INSERT, auditEntry, insertAuditRows, type AuditRow } from './stores/audit.js';
 import { FIRST, priorResult, recordResult } from './idempotency.js';
 import { changesMark, rollBackChanges } from './stores/changes.js';
@@ -16,6 +16,12 @@ export interface FaultLog {
 
 /** Thrown inside the batch when the database has already rolled the transaction back. */
 class BatchAborted extends Error {}
+/** A guarded batch whose statements sent without waiting failed at its end: it rolled back whole. */
+class GuardedRolledBack extends Error {
+  constructor() {
+    super('a statement of the batch failed after its savepoint: the batch rolled back');
+  }
+}
 /** Thrown inside a fast batch when a method failed: roll back, run the batch again guarded. */
 class Replay extends Error {}
 const REPLAY = Symbol('replay');
@@ -142,7 +148,8 @@ export function createDispatcher(driver: Driver, opts: MethodOptions & { log?: F
       endBatch(true);
       return true;
     } catch (e) {
-      endBatch(false);
+      // COMMIT returned though its sync failed: the batch's changes are committed (readers see them).
+      endBatch(e instanceof SyncFailedAfterCommit);
       if (e instanceof Replay) return false;
       throw e;
     }
@@ -162,7 +169,12 @@ export function createDispatcher(driver: Driver, opts: MethodOptions & { log?: F
         if (!guardedNext && (await attempt(batch, replies, false))) return { replies };
         replies = [];
         methodFailed = false;
-        await attempt(batch, replies, true);
+        if (!(await attempt(batch, replies, true))) {
+          // What the guarded attempt sent without waiting failed at its end (PostgreSQL: a pipelined
+          // statement), and the transaction rolled back: nothing in it may be acknowledged.
+          guardedNext = true;
+          throw new GuardedRolledBack();
+        }
         guardedNext = methodFailed;
         return { replies };
       } catch (commitError) {

@@ -4,7 +4,7 @@ import { Periodic } from '../../src/shared/periodic.js';
 import { rateLimited } from '../../src/shared/rate-limited.js';
 import { createDispatcher } from './dispatch.js';
 import { committedRevision, readCommittedRevision } from './stores/changes.js';
-import { CommitOutcomeUnknown, type Driver } from './sql.js';
+import { CommitOutcomeUnknown, SyncFailedAfterCommit, type Driver } from './sql.js';
 import { writerThread } from './startup.js';
 import { decodeRequest, encodeReplies } from '../../schemas/rpc/writer-wire.js';
 
@@ -118,7 +118,8 @@ async function pump(): Promise<void> {
     if (commitError) {
       // PostgreSQL out of reach: every batch fails until it is back — one warning per 10 s, not one per batch.
       // A COMMIT whose answer was lost with the connection: the same outage, its writes answered 504.
-      if (commitError instanceof CommitOutcomeUnknown) unreachable({ error: commitError.message, batch: batch.length, outcome_unknown: true }, 'database unavailable: writes answered 503 (504 where COMMIT was sent)');
+      if (commitError instanceof SyncFailedAfterCommit) log.error({ err: commitError, batch: batch.length }, 'the sync to disk after a commit failed: its writes answered 504 (committed, durability unknown)');
+      else if (commitError instanceof CommitOutcomeUnknown) unreachable({ error: commitError.message, batch: batch.length, outcome_unknown: true }, 'database unavailable: writes answered 503 (504 where COMMIT was sent)');
       else if (isDatabaseUnavailable(commitError)) unreachable({ error: (commitError as Error).message, batch: batch.length }, 'database unavailable: writes answered 503');
       else if (!driver.full(commitError)) log.error({ err: commitError, batch: batch.length }, 'commit failed'); // a full disk: logged once below
     }

@@ -49,8 +49,18 @@ export interface Tx {
  * committed or not. Its writes are answered OUTCOME_UNKNOWN, never as certain failures (issue 48).
  */
 export class CommitOutcomeUnknown extends Error {
+  constructor(cause: unknown, what = 'COMMIT sent, answer lost') {
+    super(`${what}: ${(cause as Error)?.message ?? String(cause)}`, { cause });
+  }
+}
+
+/**
+ * SQLite: COMMIT returned (readers see the rows) but the WAL's sync after it failed (EIO, ENOSPC):
+ * whether the writes survive a crash is unknown. Not "nothing was written" (the batch did commit).
+ */
+export class SyncFailedAfterCommit extends CommitOutcomeUnknown {
   constructor(cause: unknown) {
-    super(`COMMIT sent, answer lost: ${(cause as Error)?.message ?? String(cause)}`, { cause });
+    super(cause, 'committed, but its sync to disk failed');
   }
 }
 

@@ -3,7 +3,7 @@ import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { Statement } from 'better-sqlite3';
 import type { CheckpointKind } from '../../../schemas/rpc/writer-stats.js';
-import type { Driver, Param, Query, SyncTx, Tx } from '../sql.js';
+import { SyncFailedAfterCommit, type Driver, type Param, type Query, type SyncTx, type Tx } from '../sql.js';
 import { schemaVersion, vacuumStep, type DB } from './db.js';
 
 function sleepSync(ms: number): void {
@@ -171,10 +171,14 @@ export function sqliteDriver(
       try {
         await fn(tx);
         commit.run();
-        walSync.afterCommit();
       } catch (e) {
         if (db.inTransaction) rollback.run();
         throw e;
+      }
+      try {
+        walSync.afterCommit();
+      } catch (e) {
+        throw new SyncFailedAfterCommit(e);
       }
     },
     unavailable: () => false,
