@@ -132,6 +132,8 @@ export const ERRORS = {
   LEASE_CONFLICT: def('ALREADY_EXISTS', (resource: string, holder: string) => `lease conflict: ${resource} held by ${holder}`),
   LEASE_HELD_BY_OTHER: def('PERMISSION_DENIED', (id: string, holder: string) => `lease ${id} is held by ${holder}`),
   RESOURCE_EMPTY: def('INVALID_ARGUMENT', (where = '') => `${where}resource must not be empty`),
+  /** A path glob that no repository-relative path (what hooks and the pre-commit guard check) can match. */
+  RESOURCE_NOT_RELATIVE: def('INVALID_ARGUMENT', (resource: string, why: string, where = '') => `${where}${resource}: ${why}`),
   /** The duration parser's account of an unreadable ttl. */
   TTL_INVALID: def('INVALID_ARGUMENT', (reason: string) => reason),
   TTL_TOO_SHORT: def('INVALID_ARGUMENT', () => 'ttl must be at least 1s'),

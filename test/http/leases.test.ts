@@ -30,6 +30,12 @@ t.test('leases: identity, shapes, all-or-nothing, conflicts decided on the globs
     [{ resources: [] }, 'resources is required'],
     [{ resources: ['src/['] }, 'invalid pattern: src/['],
     [{ resources: [''] }, 'resource must not be empty'],
+    // Written as shell paths, these covered no file the hooks or the pre-commit guard check.
+    [{ resources: ['./docs/**'] }, './docs/**: lease paths have no ./ or // (docs/**)'],
+    [{ resources: ['src//a.ts'] }, 'src//a.ts: lease paths have no ./ or // (src/a.ts)'],
+    [{ resources: ['/lib/**'] }, '/lib/**: lease paths are relative to the repository root (lib/**)'],
+    [{ resources: ['../other/x.ts'] }, '../other/x.ts: lease paths are relative to the repository root, without ..'],
+    [{ resources: ['src/api/'] }, "src/api/: a trailing / matches no file; a directory's files are src/api/**"],
     [{ resources: 'src/**' }, 'resources: expected array'],
     [{ resources: ['a'], exclusive: 'yes' }, 'exclusive: expected boolean'],
     [{ resources: ['a'], ttl: 'soon' }, 'invalid ttl "soon": expected a duration like 500ms, 60s, 5m'],

@@ -31,6 +31,7 @@ t.test('paths: stored, checked, leased by the claim in the same write, freed wit
   for (const [body, error] of [
     [{ project: 'web', title: 'x', paths: ['src/**', 'a['] }, 'paths[1]: invalid pattern: a['],
     [{ project: 'web', title: 'x', paths: ['ok', ''] }, 'paths[1]: resource must not be empty'],
+    [{ project: 'web', title: 'x', paths: ['ok', 'src/api/'] }, "paths[1]: src/api/: a trailing / matches no file; a directory's files are src/api/**"],
     [{ project: 'web', title: 'x', paths: 'src/**' }, 'paths: expected array or null'],
     [{ project: 'web', title: 'x', paths: Array.from({ length: 101 }, (_, i) => `f${i}`) }, 'too many paths: 101 (max 100)'],
   ] as const) {

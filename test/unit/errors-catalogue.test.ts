@@ -91,6 +91,7 @@ const TABLE: ReadonlyArray<[code: ErrorCode, params: readonly unknown[], status:
   ['LEASE_CONFLICT', ['src/**', 'alice'], 'ALREADY_EXISTS', 409, 'lease conflict: src/** held by alice'],
   ['LEASE_HELD_BY_OTHER', [17, 'alice'], 'PERMISSION_DENIED', 403, 'lease 17 is held by alice'],
   ['RESOURCE_EMPTY', [], 'INVALID_ARGUMENT', 400, 'resource must not be empty'],
+  ['RESOURCE_NOT_RELATIVE', ['/a/**', 'lease paths are relative to the repository root (a/**)'], 'INVALID_ARGUMENT', 400, '/a/**: lease paths are relative to the repository root (a/**)'],
   ['TTL_INVALID', ['invalid ttl x: expected a duration like 500ms, 60s, 5m'], 'INVALID_ARGUMENT', 400, 'invalid ttl x: expected a duration like 500ms, 60s, 5m'],
   ['TTL_TOO_SHORT', [], 'INVALID_ARGUMENT', 400, 'ttl must be at least 1s'],
   ['TTL_TOO_LONG', [24], 'INVALID_ARGUMENT', 400, 'ttl must be at most 24h'],

@@ -63,6 +63,14 @@ export function checkResource(r: string, where = ''): string {
   if (r === '') throw fail('RESOURCE_EMPTY', where);
   checkName(r, where === '' ? 'resource' : where.slice(0, -2));
   if (pathGlob(r) === null) throw fail('INVALID_PATTERN', r, where);
+  // Hooks and the pre-commit guard check repository-relative paths (`src/a.ts`): a glob written as
+  // a shell path would be accepted and cover nothing.
+  const segments = r.split('/');
+  const fixed = segments.filter((s) => s !== '' && s !== '.').join('/');
+  if (r.startsWith('/')) throw fail('RESOURCE_NOT_RELATIVE', r, `lease paths are relative to the repository root (${fixed || '**'})`, where);
+  if (segments.includes('..')) throw fail('RESOURCE_NOT_RELATIVE', r, 'lease paths are relative to the repository root, without ..', where);
+  if (r.endsWith('/')) throw fail('RESOURCE_NOT_RELATIVE', r, `a trailing / matches no file; a directory's files are ${fixed}/**`, where);
+  if (segments.includes('.') || segments.includes('')) throw fail('RESOURCE_NOT_RELATIVE', r, `lease paths have no ./ or // (${fixed})`, where);
   return r;
 }
 
