@@ -148,4 +148,9 @@ export const CoordMethods = {
   'tasks.fail': { req: TaskSettle, res: Type.Object({ task: TaskRow, events: Events }) },
   /** Back to ready, unfinished. */
   'tasks.release': { req: TaskSettle, res: Type.Object({ task: TaskRow, events: Events }) },
+  /** Retention: up to `chunk` tasks that ended (done, failed) before `before` deleted, oldest first, with their checkpoints and dependency rows. */
+  'tasks.prune': {
+    req: Type.Object({ before: Type.String(), chunk: Type.Integer({ minimum: 1 }) }),
+    res: Type.Object({ deleted: Type.Integer(), more: Type.Boolean() }),
+  },
 } satisfies MethodTable;

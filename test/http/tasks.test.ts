@@ -187,3 +187,33 @@ t.test("a stale claimer's task returns to ready and another agent claims it", as
   t.match(again, { id: job.id, claimed_by: awake.id, attempts: 2 });
   t.same((await call('POST', `/api/tasks/${job.id}/complete`, undefined, as(sleepy.id))).body, { error: `task ${job.id} is claimed by awake`, code: 403 }, 'the stale agent lost it');
 });
+
+t.test('tasks: ended ones older than --task-retention are pruned with their checkpoints; the rest stay', async (t) => {
+  const s = await startTestServer(t, { taskRetentionMs: 1000 });
+  const { call, register, as } = client(s.url);
+  const ann = await register('ann');
+  const task = async (title: string, deps: number[] = []) => (await call('POST', '/api/tasks', { project: 'old', title, deps })).body as { id: number };
+  const done = await task('done long ago');
+  const failed = await task('failed long ago');
+  const waiting = await task('ready all along');
+  const first = (await call('POST', '/api/tasks/claim', { project: 'old' }, as(ann.id))).body;
+  t.equal(first.id, done.id);
+  t.equal((await call('POST', `/api/tasks/${done.id}/checkpoint`, { done: 'half', next: 'rest' }, as(ann.id))).status, 200);
+  t.equal((await call('POST', `/api/tasks/${done.id}/complete`, {}, as(ann.id))).status, 200);
+  const dependent = await task('after the done one', [done.id]);
+  t.equal((await call('POST', '/api/tasks/claim', { project: 'old' }, as(ann.id))).body.id, failed.id);
+  t.equal((await call('POST', `/api/tasks/${failed.id}/fail`, { reason: 'no', retry: false }, as(ann.id))).status, 200);
+  // Times are kept to the second: two seconds on, both are past a one-second retention.
+  await new Promise((r) => setTimeout(r, 2100));
+  const recent = (await call('POST', '/api/tasks/claim', { project: 'old' }, as(ann.id))).body;
+  t.equal((await call('POST', `/api/tasks/${recent.id}/complete`, {}, as(ann.id))).status, 200, 'one that ended just now');
+  await s.retention.runPass();
+  t.equal((await call('GET', `/api/tasks/${done.id}`)).status, 404, 'the done one is gone');
+  t.equal((await call('GET', `/api/tasks/${failed.id}`)).status, 404, 'the failed one is gone');
+  t.equal((await call('GET', `/api/tasks/${done.id}/checkpoints`)).status, 404, 'with its checkpoints');
+  t.equal((await call('GET', `/api/tasks/${recent.id}`)).body.status, 'done', 'one that ended within the retention stays');
+  const left = [waiting.id, dependent.id].filter((id) => id !== recent.id);
+  for (const id of left) t.equal((await call('GET', `/api/tasks/${id}`)).body.status, 'ready', `#${id}, not ended, stays`);
+  t.equal(s.retention.stats.tasks_pruned, 2);
+  t.match(await (await fetch(`${s.nodeUrls[0]}/metrics`)).text(), /koor_retention_pruned_total\{table="tasks"\} 2/);
+});

@@ -157,6 +157,7 @@ export function writerMethods(driver: Driver, opts: MethodOptions = {}) {
     'inbox.mark_read': messages.markRead,
     'inbox.ack': messages.ack,
     'messages.prune': messages.prune,
+    'tasks.prune': tasks.prune,
     'hooks.bind': async (tx, req) => {
       const bound = await hooks.live(tx, req.session_id);
       if (bound) return { session: bound, instance: await instances.touch(tx, { id: bound.instance_id, op: 'heartbeat' }), created: false };

@@ -21,6 +21,7 @@ export interface RetentionOptions {
   llmKeep: number;
   /** Agent inbox messages (issue 28); their recipients' rows go with them. */
   messageRetentionMs: number;
+  taskRetentionMs: number;
   expiredTokenRetentionMs: number;
   /** Bytes the data takes now (the backend's figure: data.db with its WAL, or the PostgreSQL database). */
   size: () => number | Promise<number>;
@@ -36,6 +37,7 @@ export interface RetentionStats {
   agent_metrics_pruned: number;
   llm_usage_pruned: number;
   messages_pruned: number;
+  tasks_pruned: number;
   idempotency_keys_pruned: number;
   tokens_pruned: number;
   vacuumed_pages: number;
@@ -51,7 +53,7 @@ export interface RetentionStats {
  * added later adds its step here.
  */
 export class Retention {
-  readonly stats: RetentionStats = { passes: 0, events_pruned: 0, state_history_pruned: 0, audit_pruned: 0, agent_metrics_pruned: 0, llm_usage_pruned: 0, messages_pruned: 0, idempotency_keys_pruned: 0, tokens_pruned: 0, vacuumed_pages: 0, free_pages: 0, last_pass_ms: 0 };
+  readonly stats: RetentionStats = { passes: 0, events_pruned: 0, state_history_pruned: 0, audit_pruned: 0, agent_metrics_pruned: 0, llm_usage_pruned: 0, messages_pruned: 0, tasks_pruned: 0, idempotency_keys_pruned: 0, tokens_pruned: 0, vacuumed_pages: 0, free_pages: 0, last_pass_ms: 0 };
   private readonly timer: Periodic;
   /** State-history sweep position: keys after it are next. */
   private cursor = '';
@@ -122,6 +124,7 @@ export class Retention {
       { ms: this.opts.agentMetricsRetentionMs, stat: 'agent_metrics_pruned', before: (t: number) => new Date(t).toISOString().slice(0, 13), turn: ops('agent_metrics') },
       { ms: this.opts.llmRetentionMs, stat: 'llm_usage_pruned', before: toStorage, turn: ops('llm_usage') },
       { ms: this.opts.messageRetentionMs, stat: 'messages_pruned', before: toStorage, turn: (before: string) => this.writer.call('messages.prune', { before, chunk: OPS_PRUNE_CHUNK }) },
+      { ms: this.opts.taskRetentionMs, stat: 'tasks_pruned', before: toStorage, turn: (before: string) => this.writer.call('tasks.prune', { before, chunk: OPS_PRUNE_CHUNK }) },
       { ms: IDEMPOTENCY_KEEP_MS, stat: 'idempotency_keys_pruned', before: toStorage, turn: ops('idempotency_keys') },
       // Created tokens a week past their expiry (refused since it; listed as expired until then).
       { ms: this.opts.expiredTokenRetentionMs, stat: 'tokens_pruned', before: toStorage, turn: ops('api_tokens') },

@@ -72,6 +72,15 @@ const UNBLOCKABLE = dialects({
 });
 const UNBLOCK = sql("UPDATE tasks SET status = 'ready', updated_at = ? WHERE id = ?");
 const CLAIMED_BY = sql(`SELECT ${COLS} FROM tasks WHERE claimed_by = ? AND status = 'claimed' ORDER BY id`);
+/**
+ * Retention: tasks that ended before a time, oldest first (by id: no index by time; the ended
+ * ones are mostly the oldest). Their checkpoints and dependency rows go with them: a dependent
+ * of a task that is gone was unblocked (done) or is settled by hand.
+ */
+const PRUNABLE = sql("DELETE FROM tasks WHERE id IN (SELECT id FROM tasks WHERE status IN ('done', 'failed') AND updated_at < ? ORDER BY id LIMIT ?) RETURNING id, deps");
+const DROP_CHECKPOINTS = sql('DELETE FROM task_checkpoints WHERE task_id = ?');
+const DROP_DEPENDENTS = sql('DELETE FROM task_deps WHERE dep_id = ?');
+const DROP_DEP = sql('DELETE FROM task_deps WHERE dep_id = ? AND task_id = ?');
 
 /** A checkpoint's `next` as the claim event carries it (the claim reply has all of it). */
 const RESUME_CHARS = 200;
@@ -149,6 +158,17 @@ export function taskStore(events: EventStore, leases: ReturnType<typeof leaseSto
   }
 
   return {
+    async prune(tx: Tx, req: ReqOf<M, 'tasks.prune'>): Promise<ResOf<M, 'tasks.prune'>> {
+      const gone = await tx.all<{ id: number | string; deps: string }>(PRUNABLE, req.before, req.chunk);
+      for (const g of gone) {
+        const id = Number(g.id);
+        await tx.run(DROP_CHECKPOINTS, id);
+        await tx.run(DROP_DEPENDENTS, id);
+        for (const d of JSON.parse(g.deps) as number[]) await tx.run(DROP_DEP, d, id);
+      }
+      return { deleted: gone.length, more: gone.length === req.chunk };
+    },
+
     async create(tx: Tx, req: ReqOf<M, 'tasks.create'>): Promise<ResOf<M, 'tasks.create'>> {
       const deps = [...new Set(req.deps)];
       let ready = true;
