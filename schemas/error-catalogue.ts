@@ -145,6 +145,7 @@ export const ERRORS = {
   TASK_NOT_CLAIMED: def('ALREADY_EXISTS', (id: string | number, status: string) => `task ${id} is not claimed (status: ${status})`),
   TASK_CLAIMED_BY_OTHER: def('PERMISSION_DENIED', (id: string | number, holder: string) => `task ${id} is claimed by ${holder}`),
   UNKNOWN_DEP: def('INVALID_ARGUMENT', (dep: string | number) => `unknown task in deps: ${dep}`),
+  DEP_FAILED: def('INVALID_ARGUMENT', (dep: number) => `task ${dep} in deps failed: a task waiting on it would never run`),
   AFTER_INVALID: def('INVALID_ARGUMENT', () => 'after must be a task id'),
   TASK_STATUS_INVALID: def('INVALID_ARGUMENT', (statuses: readonly string[], got: string) => `status must be one of ${statuses.join(', ')} (comma-separated): ${got}`),
 

@@ -217,3 +217,27 @@ t.test('tasks: ended ones older than --task-retention are pruned with their chec
   t.equal(s.retention.stats.tasks_pruned, 2);
   t.match(await (await fetch(`${s.nodeUrls[0]}/metrics`)).text(), /koor_retention_pruned_total\{table="tasks"\} 2/);
 });
+
+t.test('tasks: one that fails for good fails the tasks waiting on it, and a new task cannot wait on it', async (t) => {
+  const s = await startTestServer(t);
+  const { call, register, as } = client(s.url);
+  const ann = await register('ann');
+  const add = async (title: string, deps: number[] = [], more: Record<string, unknown> = {}) => (await call('POST', '/api/tasks', { project: 'dag', title, deps, ...more })).body as { id: number; status: string };
+  const schema = await add('schema', [], { max_attempts: 1 });
+  const api = await add('api', [schema.id]);
+  const ui = await add('ui', [api.id]);
+  const docs = await add('docs');
+  const both = await add('release', [docs.id, api.id]);
+  t.same([api.status, ui.status, both.status], ['blocked', 'blocked', 'blocked']);
+  t.equal((await call('POST', '/api/tasks/claim', { project: 'dag' }, as(ann.id))).body.id, schema.id);
+  // Its last attempt released: it parks as failed, as a failure for good does.
+  t.match((await call('POST', `/api/tasks/${schema.id}/release`, {}, as(ann.id))).body, { status: 'failed' });
+  for (const [task, dep] of [[api, schema], [ui, api], [both, api]] as const) {
+    t.match((await call('GET', `/api/tasks/${task.id}`)).body, { status: 'failed', reason: `dependency #${dep.id} failed` }, `#${task.id} failed: it waited on #${dep.id}`);
+  }
+  t.equal((await call('GET', `/api/tasks/${docs.id}`)).body.status, 'ready', 'a task not waiting on it is untouched');
+  const failedEvents = (await call('GET', '/api/events/history?topic=task.failed')).body.map((e: { data: { id: number } }) => e.data.id).sort();
+  t.same(failedEvents, [api.id, ui.id, both.id].sort(), 'each announced as task.failed');
+  const refused = await call('POST', '/api/tasks', { project: 'dag', title: 'late', deps: [schema.id] });
+  t.same([refused.status, refused.body.error], [400, `task ${schema.id} in deps failed: a task waiting on it would never run`]);
+});

@@ -100,6 +100,7 @@ const TABLE: ReadonlyArray<[code: ErrorCode, params: readonly unknown[], status:
   ['TASK_NOT_CLAIMED', [7, 'open'], 'ALREADY_EXISTS', 409, 'task 7 is not claimed (status: open)'],
   ['TASK_CLAIMED_BY_OTHER', [7, 'bob'], 'PERMISSION_DENIED', 403, 'task 7 is claimed by bob'],
   ['UNKNOWN_DEP', [9], 'INVALID_ARGUMENT', 400, 'unknown task in deps: 9'],
+  ['DEP_FAILED', [9], 'INVALID_ARGUMENT', 400, 'task 9 in deps failed: a task waiting on it would never run'],
   ['AFTER_INVALID', [], 'INVALID_ARGUMENT', 400, 'after must be a task id'],
   ['TASK_STATUS_INVALID', [['open', 'claimed', 'done'], 'later'], 'INVALID_ARGUMENT', 400, 'status must be one of open, claimed, done (comma-separated): later'],
   ['MESSAGE_NOT_FOUND', [12], 'NOT_FOUND', 404, 'message not found: 12'],

@@ -71,6 +71,9 @@ const UNBLOCKABLE = dialects({
          AND NOT EXISTS (SELECT 1 FROM jsonb_array_elements_text(t.deps::jsonb) j(value) JOIN tasks x ON x.id = j.value::bigint WHERE x.status <> 'done')`,
 });
 const UNBLOCK = sql("UPDATE tasks SET status = 'ready', updated_at = ? WHERE id = ?");
+/** Waiting tasks of one that failed for good: they could never run. */
+const BLOCKED_ON = sql("SELECT t.id FROM task_deps d JOIN tasks t ON t.id = d.task_id WHERE d.dep_id = ? AND t.status = 'blocked'");
+const FAIL_BLOCKED = sql(`UPDATE tasks SET status = 'failed', reason = ?, updated_at = ? WHERE id = ? AND status = 'blocked' RETURNING ${COLS}`);
 const CLAIMED_BY = sql(`SELECT ${COLS} FROM tasks WHERE claimed_by = ? AND status = 'claimed' ORDER BY id`);
 /**
  * Retention: tasks that ended before a time, oldest first (by id: no index by time; the ended
@@ -139,7 +142,28 @@ export function taskStore(events: EventStore, leases: ReturnType<typeof leaseSto
     if (status === 'done') for (const { id } of await tx.all<{ id: number }>(UNBLOCKABLE, r.id)) await tx.run(UNBLOCK, now, id);
     // The claim's lease on the task's paths ends with it (issue 44).
     const freed = r.lease_id === '' ? null : await leases.endIfHeld(tx, r.lease_id, 'released');
-    return { task: decode(after), events: freed ? [freed, await announce(tx, what, after)] : [await announce(tx, what, after)] };
+    const events = freed ? [freed, await announce(tx, what, after)] : [await announce(tx, what, after)];
+    if (status === 'failed') events.push(...(await failDependents(tx, r.id, now)));
+    return { task: decode(after), events };
+  }
+
+  /**
+   * A task failed for good: the tasks waiting on it, and those waiting on them, fail too (each a
+   * `task.failed` event naming the dependency), rather than stay blocked for ever unseen.
+   */
+  async function failDependents(tx: Tx, id: number, now: string): Promise<Event[]> {
+    const out: Event[] = [];
+    const queue = [id];
+    for (let i = 0; i < queue.length; i++) {
+      const dep = queue[i]!;
+      for (const { id: waiting } of await tx.all<{ id: number | string }>(BLOCKED_ON, dep)) {
+        const row = await tx.get<Row>(FAIL_BLOCKED, `dependency #${dep} failed`, now, Number(waiting));
+        if (!row) continue;
+        out.push(await announce(tx, 'failed', row));
+        queue.push(Number(row.id));
+      }
+    }
+    return out;
   }
 
   /**
@@ -175,6 +199,7 @@ export function taskStore(events: EventStore, leases: ReturnType<typeof leaseSto
       for (const d of deps) {
         const s = findable(d) ? (await tx.get<{ status: string }>(STATUS, d))?.status : undefined;
         if (s === undefined) throw fault('UNKNOWN_DEP', d);
+        if (s === 'failed') throw fault('DEP_FAILED', d);
         if (s !== 'done') ready = false;
       }
       const now = storageNow();
@@ -249,7 +274,11 @@ export function taskStore(events: EventStore, leases: ReturnType<typeof leaseSto
     async releaseHolder(tx: Tx, holder: string, why: string): Promise<Event[]> {
       const now = storageNow();
       const out: Event[] = [];
-      for (const r of await tx.all<Row>(CLAIMED_BY, holder)) out.push(await announce(tx, 'released', await settle(tx, r.id, r.attempts < r.max_attempts ? 'ready' : 'failed', why, now)));
+      for (const r of await tx.all<Row>(CLAIMED_BY, holder)) {
+        const after = await settle(tx, r.id, r.attempts < r.max_attempts ? 'ready' : 'failed', why, now);
+        out.push(await announce(tx, 'released', after));
+        if (after.status === 'failed') out.push(...(await failDependents(tx, r.id, now)));
+      }
       return out;
     },
   };
