@@ -3,7 +3,13 @@ import { Periodic } from '../../shared/periodic.js';
 import type { Logger } from '../../log.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
 
+import { randomUUID } from 'node:crypto';
+import type { IdemTag } from '../../../schemas/rpc/envelope.js';
+import { AppError } from '../../errors.js';
 import type { AgentMetricName } from '../../identity.js';
+
+/** The idempotency keys of the flushes (the writer keeps them 24 h, as a client's). */
+const IDEM_CALLER = 'koor:agent-metrics';
 import type { AgentMetricsReader, MetricRow } from './reader.js';
 
 interface Bucket {
@@ -25,6 +31,12 @@ export class AgentMetrics {
   private period = '';
   private readonly timer: Periodic;
   private flushing: Promise<void> | null = null;
+  /**
+   * A flush answered "outcome unknown" (it may have committed): sent again as it was, under its
+   * idempotency key, before anything else — a replay if it committed, else its first write.
+   * Merging its counts back, as a certain failure's are, counted them twice when it had committed.
+   */
+  private inDoubt: { rows: Bucket[]; idem: IdemTag } | null = null;
 
   constructor(
     private readonly reader: AgentMetricsReader,
@@ -61,30 +73,42 @@ export class AgentMetrics {
     return this.timer.stop();
   }
 
-  /** Writes what is pending (one writer call). Counts of a failed call are kept for the next. */
+  /**
+   * Writes what is pending (one writer call, under an idempotency key of its own). Counts of a
+   * call that certainly failed are kept for the next; a call whose outcome is unknown is retried
+   * as it was (inDoubt) before the counts that came since.
+   */
   flush(): Promise<void> {
     if (this.flushing) return this.flushing.then(() => this.flush());
-    if (this.pending.size === 0) return Promise.resolve();
+    const retry = this.inDoubt;
+    if (retry === null && this.pending.size === 0) return Promise.resolve();
     const batch = this.pending;
-    this.pending = new Map();
+    if (retry === null) this.pending = new Map();
+    const send = retry ?? { rows: [...batch.values()], idem: { caller: IDEM_CALLER, key: randomUUID(), hash: '' } };
     this.flushing = this.writer
-      .call('agent_metrics.add', { rows: [...batch.values()] })
+      .callIdempotent('agent_metrics.add', { rows: send.rows }, send.idem)
       .then(
-        () => undefined,
+        () => {
+          this.inDoubt = null;
+        },
         (err: unknown) => {
-          // Put them back (merged with what arrived meanwhile); the next flush retries.
-          for (const [k, b] of batch) {
-            const cur = this.pending.get(k);
-            if (cur) cur.value += b.value;
-            else this.pending.set(k, b);
+          if (err instanceof AppError && err.status === 'OUTCOME_UNKNOWN') this.inDoubt = send;
+          else if (retry === null) {
+            // Certainly not written: put them back (merged with what arrived meanwhile).
+            for (const [k, b] of batch) {
+              const cur = this.pending.get(k);
+              if (cur) cur.value += b.value;
+              else this.pending.set(k, b);
+            }
           }
-          this.log.warn({ err, buckets: batch.size }, 'agent metrics not written; retrying');
+          this.log.warn({ err, buckets: send.rows.length }, 'agent metrics not written; retrying');
         },
       )
       .finally(() => {
         this.flushing = null;
       });
-    return this.flushing;
+    // The counts that waited behind a retry go next.
+    return retry === null ? this.flushing : this.flushing.then(() => (this.inDoubt === null ? this.flush() : undefined));
   }
 
   /** One agent's buckets, newest period first then by name; `period` is a prefix (`2026-02-16` = that day). */
