@@ -42,7 +42,8 @@ your context. Replies are JSON on stdout; exit code 0 = success, 1 = failure (an
 | see who is around | \`koor-cli instances list\` |
 
 **Share the work: claim → lease → work → done.** Say who you are once per shell: \`export KOOR_INSTANCE=<instance_id>\`
-(or add \`--instance <instance_id>\` to each \`task\`/\`lease\` command). Then, for each piece of work:
+(or add \`--instance <instance_id>\` to each \`task\`/\`lease\` command); in a Claude Code or Codex session with Koor's
+hooks you already are an agent: leave it unset, or its hooks refuse your own edits. Then, for each piece of work:
 
 1. \`koor-cli task claim <project>\` takes the next ready task, yours alone (exit 1: nothing ready; \`koor-cli task list <project>\`).
 2. \`koor-cli lease acquire '<glob>,<glob>' --reason 'task <id>'\` before editing files (paths from the repository root;
