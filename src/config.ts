@@ -78,6 +78,7 @@ export interface Config {
   /** Liveness monitor interval and stale timeout, ms. */
   livenessIntervalMs: number;
   livenessTimeoutMs: number;
+  staleSessionRetentionMs: number;
   /** Idle MCP sessions are closed after this, ms. */
   mcpSessionIdleMs: number;
   /** Open MCP sessions at most (the least recently used one, idle first, is closed for a new one), and per token with the agents it registered (issue 34). */
@@ -162,6 +163,7 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'wsBufferBytes', flag: 'ws-buffer-bytes', env: 'KOOR_WS_BUFFER_BYTES', file: 'ws_buffer_bytes', kind: 'bytes', def: '1m', help: 'per-subscriber buffer, bytes' },
   { key: 'livenessIntervalMs', flag: 'liveness-interval', env: 'KOOR_LIVENESS_INTERVAL', file: 'liveness_interval', kind: 'duration', def: '60s', help: 'liveness check interval' },
   { key: 'livenessTimeoutMs', flag: 'liveness-timeout', env: 'KOOR_LIVENESS_TIMEOUT', file: 'liveness_timeout', kind: 'duration', def: '5m', help: 'an active instance unseen this long goes stale' },
+  { key: 'staleSessionRetentionMs', flag: 'stale-session-retention', env: 'KOOR_STALE_SESSION_RETENTION', file: 'stale_session_retention', kind: 'age', def: '1d', help: 'a coding-agent session whose agent went stale (killed without SessionEnd) is ended, its agent deregistered, this long after it was last seen (0 = kept)' },
   { key: 'mcpSessionIdleMs', flag: 'mcp-session-idle', env: 'KOOR_MCP_SESSION_IDLE', file: 'mcp_session_idle', kind: 'duration', def: '30m', help: 'idle MCP sessions are closed after this' },
   { key: 'mcpMaxSessions', flag: 'mcp-max-sessions', env: 'KOOR_MCP_MAX_SESSIONS', file: 'mcp_max_sessions', kind: 'posint', def: '1000', help: 'open MCP sessions at most; at the cap the least recently used one (idle first) is closed' },
   { key: 'mcpSessionsPerToken', flag: 'mcp-sessions-per-token', env: 'KOOR_MCP_SESSIONS_PER_TOKEN', file: 'mcp_sessions_per_token', kind: 'posint', def: '100', help: 'open MCP sessions per token (with the agents it registered); past it its least recently used one is closed' },

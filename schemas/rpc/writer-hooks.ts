@@ -73,6 +73,14 @@ export const HookMethods = {
     }),
     res: Type.Object({ found: Type.Boolean() }),
   },
+  /**
+   * Retention: up to `chunk` sessions whose agent is stale and was last seen before `before` (a
+   * client killed without SessionEnd) ended as SessionEnd ends one: the agent deregistered.
+   */
+  'hooks.prune_stale': {
+    req: Type.Object({ before: Type.String(), chunk: Type.Integer({ minimum: 1 }) }),
+    res: Type.Object({ ended: Type.Array(Type.String()), events: Type.Array(Event), more: Type.Boolean() }),
+  },
   /** The session ended: its instance is deregistered (leases and claimed tasks let go, `events`) and the binding dropped. */
   'hooks.end': {
     req: Type.Object({ session_id: SessionId }),

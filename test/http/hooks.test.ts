@@ -270,6 +270,27 @@ t.test('hooks: a file named with glob characters is leased as itself; a session 
   t.same(await a.edit('lib/util.ts'), {}, 'its own lease does not refuse it');
 });
 
+t.test('hooks: a session whose client was killed (no SessionEnd) ends once its agent has been stale for --stale-session-retention', async (t) => {
+  const s = await startTestServer(t, { livenessTimeoutMs: 1000, livenessIntervalMs: 3_600_000, staleSessionRetentionMs: 1000 });
+  const { call, session } = client(s.url);
+  const killed = session('dead0000-0000-4000-8000-00000000000d', '/clone-k/shop', 'killed');
+  await killed.hook('UserPromptSubmit');
+  t.same(await killed.edit('src/app.ts'), {}, 'it auto-leased a file');
+  const agent = (await call('GET', `/api/hooks/claude-code/sessions/${killed.id}`)).body.instance_id;
+  const plain = (await call('POST', '/api/instances/register', { name: 'plain' })).body.id;
+  await call('POST', `/api/instances/${plain}/activate`);
+  // last_seen has 1 s precision: checks until the session's agent is stale, then until it is ended.
+  await waitUntil('the killed session to end', async () => {
+    await call('POST', '/api/liveness/check');
+    return (await call('GET', `/api/instances/${agent}`)).status === 404;
+  }, 15_000, 200);
+  t.equal((await call('GET', `/api/hooks/claude-code/sessions/${killed.id}`)).status, 404, 'its session is gone with its agent');
+  t.same((await call('GET', '/api/leases')).body, [], 'and nothing it held is left');
+  t.equal((await call('GET', `/api/instances/${plain}`)).body.status, 'stale', 'an agent without a hook session is kept, stale');
+  await killed.hook('UserPromptSubmit');
+  t.not((await call('GET', `/api/hooks/claude-code/sessions/${killed.id}`)).body.instance_id, agent, 'a hook of the same session later binds it anew');
+});
+
 t.test('hooks: digests put news into the model context once, within budget, and nothing otherwise', async (t) => {
   const s = await startTestServer(t);
   const { call, session } = client(s.url);

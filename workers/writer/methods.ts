@@ -185,6 +185,17 @@ export function writerMethods(driver: Driver, opts: MethodOptions = {}) {
       if (!(await hooks.instanceExists(tx, s.instance_id))) return { instance_id: s.instance_id, events: [] };
       return { instance_id: s.instance_id, events: (await deregister(tx, s.instance_id)).events };
     },
+    'hooks.prune_stale': async (tx, req) => {
+      const ended: string[] = [];
+      const events: Event[] = [];
+      for (const s of await hooks.stale(tx, req.before, req.chunk)) {
+        const r = await hooks.remove(tx, s.session_id);
+        llm.ended(r.session_id, r.instance_id, r.project);
+        events.push(...(await deregister(tx, s.instance_id)).events);
+        ended.push(s.instance_id);
+      }
+      return { ended, events, more: ended.length === req.chunk };
+    },
     'hooks.denied': hooks.denied,
     'tokens.create': tokens.create,
     'tokens.rekey': tokens.rekey,

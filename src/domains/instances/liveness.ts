@@ -20,7 +20,7 @@ export class LivenessMonitor {
   constructor(
     private readonly instances: InstanceService,
     readonly presence: Presence,
-    private readonly opts: { intervalMs: number; timeoutMs: number; log: Logger; shiftLeases: (byMs: number) => Promise<number>; leading?: () => boolean },
+    private readonly opts: { intervalMs: number; timeoutMs: number; sessionKeepMs: number; log: Logger; shiftLeases: (byMs: number) => Promise<number>; leading?: () => boolean },
   ) {
     this.timer = new Periodic(() => this.check(), { everyMs: opts.intervalMs, name: 'liveness check', log: opts.log });
   }
@@ -35,6 +35,10 @@ export class LivenessMonitor {
     if (!this.presence.judging()) return [];
     const stale = await this.instances.markStale(Date.now() - this.opts.timeoutMs);
     if (stale.length > 0) this.opts.log.info({ count: stale.length }, 'instances went stale');
+    if (this.opts.sessionKeepMs > 0) {
+      const ended = await this.instances.endStaleSessions(Date.now() - this.opts.sessionKeepMs);
+      if (ended > 0) this.opts.log.info({ count: ended }, 'coding-agent sessions of stale agents ended (killed without SessionEnd)');
+    }
     return stale;
   }
 

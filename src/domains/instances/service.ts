@@ -31,6 +31,9 @@ export function summary(i: Instance) {
 export type Summary = ReturnType<typeof summary>;
 
 const decode = (r: InstanceRow): Instance => ({ ...r, capabilities: JSON.parse(r.capabilities) as string[] });
+/** Stale agents' sessions ended per writer turn, and turns per liveness check (the rest wait for the next). */
+const STALE_SESSION_CHUNK = 100;
+const STALE_SESSION_TURNS = 10;
 /** An agent's token as the identity index knows it, and when the database last said so. */
 interface Known {
   readonly resolved: Resolved;
@@ -241,5 +244,23 @@ export class InstanceService {
     const r = await this.writer.call('instances.mark_stale', { cutoff });
     this.announce(r.events);
     return r.stale.map(summary);
+  }
+
+  /**
+   * Ends the coding-agent sessions whose agent is stale and unseen since `cutoffMs` (their client
+   * was killed without SessionEnd), as SessionEnd would: the agent deregistered, the binding
+   * dropped. In bounded writer turns; how many ended.
+   */
+  async endStaleSessions(cutoffMs: number): Promise<number> {
+    const before = toStorage(cutoffMs);
+    let n = 0;
+    for (let turn = 0; turn < STALE_SESSION_TURNS; turn++) {
+      const r = await this.writer.call('hooks.prune_stale', { before, chunk: STALE_SESSION_CHUNK });
+      for (const id of r.ended) this.unindex(id);
+      this.announce(r.events);
+      n += r.ended.length;
+      if (!r.more) break;
+    }
+    return n;
   }
 }

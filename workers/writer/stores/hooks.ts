@@ -26,6 +26,10 @@ const SET_HELD = sql('UPDATE hook_sessions SET held = ? WHERE session_id = ?');
 const DELETE = sql('DELETE FROM hook_sessions WHERE session_id = ?');
 const DELETE_FOR = sql('DELETE FROM hook_sessions WHERE instance_id = ?');
 const INSTANCE_LIVE = sql('SELECT 1 AS found FROM instances WHERE id = ?');
+/** Sessions whose agent is stale and unseen since a time, the longest unseen first. */
+const STALE_SESSIONS = sql(
+  "SELECT s.session_id, s.instance_id FROM instances i JOIN hook_sessions s ON s.instance_id = i.id WHERE i.status = 'stale' AND i.last_seen < ? ORDER BY i.last_seen LIMIT ?",
+);
 const PROGRESS = sql('UPDATE hook_sessions SET last_progress_at = ? WHERE session_id = ?');
 /** Cursors only move forward (two nodes may digest the same session at once). */
 const ADVANCE = sql(
@@ -93,6 +97,10 @@ export function hookStore(events: EventStore) {
       if (!r) throw fault('HOOK_SESSION_NOT_FOUND', sessionId);
       await tx.run(DELETE, sessionId);
       return decode(r);
+    },
+
+    async stale(tx: Tx, before: string, limit: number): Promise<Array<{ session_id: string; instance_id: string }>> {
+      return tx.all(STALE_SESSIONS, before, limit);
     },
 
     async instanceExists(tx: Tx, id: string): Promise<boolean> {
