@@ -101,7 +101,9 @@ function planCursor(input: Obj, fallbackCwd: string): Plan {
     case 'sessionStart':
       return one('SessionStart', { source: 'startup' });
     case 'beforeSubmitPrompt':
-      return one('UserPromptSubmit', { prompt: typeof input.prompt === 'string' ? input.prompt : '' });
+      // A sign of life only: its reply cannot carry context, so a digest asked for here (a
+      // UserPromptSubmit) would move the session's cursors past news the model never sees.
+      return one('Notification');
     case 'preToolUse':
     case 'postToolUse': {
       const tool = str(input.tool_name) ?? '';

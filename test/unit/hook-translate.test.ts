@@ -19,7 +19,7 @@ t.test('cursor input → Claude Code input', async (t) => {
   t.match(plan('cursor', { ...base, hook_event_name: 'afterFileEdit', file_path: '/w/f.ts', edits: [] }, '/x').inputs, [{ hook_event_name: 'PostToolUse', tool_name: 'Edit', tool_input: { file_path: '/w/f.ts' } }]);
   t.match(plan('cursor', { ...base, hook_event_name: 'stop', loop_count: 2 }, '/x').inputs, [{ hook_event_name: 'Stop', stop_hook_active: true }], 'a follow-up stop is an active stop hook');
   t.match(plan('cursor', { ...base, hook_event_name: 'sessionEnd', reason: 'user_close' }, '/x').inputs, [{ hook_event_name: 'SessionEnd', reason: 'user_close' }]);
-  t.match(plan('cursor', { ...base, hook_event_name: 'beforeSubmitPrompt', prompt: 'p' }, '/x').inputs, [{ hook_event_name: 'UserPromptSubmit', prompt: 'p' }]);
+  t.match(plan('cursor', { ...base, hook_event_name: 'beforeSubmitPrompt', prompt: 'p' }, '/x').inputs, [{ hook_event_name: 'Notification' }], 'a sign of life, not a digest its reply could not carry');
   const noId = plan('cursor', { hook_event_name: 'sessionStart', workspace_roots: ['/nonexistent/ws'] }, '/x').inputs[0]!;
   t.equal(noId.session_id, workspaceSessionId('/nonexistent/ws'), 'no id in the input: stable per workspace');
   t.match(noId.session_id, /^cursor-[0-9a-f]{16}$/);
