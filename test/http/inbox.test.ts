@@ -251,6 +251,21 @@ t.test('inbox push: live items, resume with since after a forced disconnect, no 
   for (const x of [resumed, catStream, unread, slow]) x.ws.close();
 });
 
+t.test('inbox push: a since past the newest item (ids handed out again after a live restore) misses nothing new', async (t) => {
+  const s = await startTestServer(t);
+  const { call, register, as } = client(s.url);
+  const [ann, ben] = [await register('ann'), await register('ben')];
+  const seen = (await call('POST', '/api/messages', { to: [ben.id], body: 'seen' }, as(ann.id))).body.id as number;
+  // The client saw ids up to seen + 50 before the database it came from was replaced by an older one.
+  const resumed = inboxStream(s.url, `?since=${seen + 50}`, as(ben.id));
+  await resumed.opened;
+  const next = (await call('POST', '/api/messages', { to: [ben.id], body: 'new' }, as(ann.id))).body.id as number;
+  t.ok(next <= seen + 50, `the new item's id (${next}) is one the client has seen`);
+  await waitUntil('the new item pushed', () => resumed.items.length >= 1);
+  t.same(resumed.items.map((i) => i.body), ['new'], 'pushed, and nothing before it');
+  resumed.ws.close();
+});
+
 t.test('inbox: messages older than --message-retention are pruned with their inbox rows', async (t) => {
   const s = await startTestServer(t, { messageRetentionMs: 1000 });
   const { call, register, as } = client(s.url);

@@ -170,11 +170,13 @@ export class InboxPush {
             const stream: Stream = { recipient: identity.instanceId, cursor, unreadOnly, ws: null, out: null, pulling: false, again: false, closed: false };
             u.upgrade<StreamData>({ stream, cb });
           };
-          if (since !== null) return start(since);
-          // Live from now: after the newest item the inbox holds.
+          // Live from now: after the newest item the inbox holds. A `since` past it starts there
+          // too: no item of this inbox lies between, and after a live restore brought back an
+          // older database, new items reuse ids the client has seen (it resumes with its last).
           const newest = this.reader.newest(identity.instanceId);
-          if (pending(newest)) u.later(newest, start);
-          else start(newest);
+          const from = (n: number) => start(since === null ? n : Math.min(since, n));
+          if (pending(newest)) u.later(newest, from);
+          else from(newest);
         }),
     );
   }
