@@ -1,4 +1,3 @@
-import { HOOK_HELD_LINE_CHARS, HOOK_HELD_LINES } from '../../src/shared/limits-features.js';
 import { Type, type Static } from '../typebox.js';
 import type { MethodTable } from './envelope.js';
 import { Event, Instance } from './writer-rows.js';
@@ -29,6 +28,13 @@ export const HookSession = Type.Object({
 export type HookSession = Static<typeof HookSession>;
 
 const SessionId = Type.String({ minLength: 1, maxLength: 200 });
+/**
+ * Lines of news a hook session holds for its next digest when one had no room for them (the
+ * oldest; past this the rest go). Eleven kinds of line exist; a digest shows ~3.
+ */
+export const HOOK_HELD_LINES = 8;
+/** One held line, characters (a line is a few items of at most ~100 characters each). */
+export const HOOK_HELD_LINE_CHARS = 4000;
 
 export const HookMethods = {
   /**

@@ -115,12 +115,5 @@ export const TASK_CLAIM_SCAN = 256;
 /** A checkpoint's `done` and `next` at most, UTF-8 bytes; its `data` at most, bytes of JSON (issue 44). */
 export const CHECKPOINT_TEXT_MAX_BYTES = 2048;
 export const CHECKPOINT_DATA_MAX_BYTES = 16 * 1024;
-/**
- * Lines of news a hook session holds for its next digest when one had no room for them (the
- * oldest first; past this the newest are kept). Eleven kinds of line exist; a digest shows ~3.
- */
-export const HOOK_HELD_LINES = 8;
-/** One held line, characters (a line is a few items of at most ~100 characters each). */
-export const HOOK_HELD_LINE_CHARS = 4000;
 /** Checkpoints kept per task, the newest (issue 44). */
 export const TASK_CHECKPOINTS_KEEP = 20;

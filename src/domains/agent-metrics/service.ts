@@ -1,16 +1,15 @@
-import { AGENT_METRICS_FLUSH_MS } from '../../shared/limits-features.js';
-import { Periodic } from '../../shared/periodic.js';
-import type { Logger } from '../../log.js';
-import type { WriterClient } from '../../rpc/writer-client.js';
-
 import { randomUUID } from 'node:crypto';
 import type { IdemTag } from '../../../schemas/rpc/envelope.js';
+import { AGENT_METRICS_FLUSH_MS } from '../../shared/limits-features.js';
+import { Periodic } from '../../shared/periodic.js';
 import { AppError } from '../../errors.js';
+import type { Logger } from '../../log.js';
+import type { WriterClient } from '../../rpc/writer-client.js';
 import type { AgentMetricName } from '../../identity.js';
+import type { AgentMetricsReader, MetricRow } from './reader.js';
 
 /** The idempotency keys of the flushes (the writer keeps them 24 h, as a client's). */
 const IDEM_CALLER = 'koor:agent-metrics';
-import type { AgentMetricsReader, MetricRow } from './reader.js';
 
 interface Bucket {
   instance_id: string;

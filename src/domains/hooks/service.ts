@@ -7,7 +7,7 @@ import { inScope, permitTargets } from '../../access.js';
 import type { Logger } from '../../log.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
 import { IDENTITY_TOUCH_INTERVAL_MS } from '../../shared/limits.js';
-import { HOOK_HELD_LINE_CHARS, HOOK_HELD_LINES } from '../../shared/limits-features.js';
+import { HOOK_HELD_LINE_CHARS, HOOK_HELD_LINES } from '../../../schemas/rpc/writer-hooks.js';
 import { literalPathGlob } from '../../shared/path-glob.js';
 import { folderOf } from '../../shared/workspace.js';
 import { toRfc3339 } from '../../store.js';
