@@ -33,6 +33,15 @@ export interface MigrationDb {
   prepare(sql: string): { all(...params: unknown[]): unknown[]; run(...params: unknown[]): unknown };
 }
 
+/**
+ * A column added to hook_sessions unless it is there: the table is made by v10 as declared today,
+ * so a new file has every column already, and only an older file gets the ALTER.
+ */
+const addHookSessionColumn = (name: string, ddl: string) => (db: MigrationDb): void => {
+  const cols = db.prepare("SELECT name FROM pragma_table_info('hook_sessions')").all() as Array<{ name: string }>;
+  if (!cols.some((c) => c.name === name)) db.prepare(`ALTER TABLE hook_sessions ADD COLUMN ${name} ${ddl}`).run();
+};
+
 export const MIGRATIONS: readonly Migration[] = [
   ...FIRST_MIGRATIONS,
   {
@@ -138,21 +147,13 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE leases ADD COLUMN auto INTEGER NOT NULL DEFAULT 0;`,
       createTable(TASK_CHECKPOINTS, 'sqlite'),
     ].join('\n'),
-    // hook_sessions is made by v10 as declared today, so a new file has `denied` already.
-    run: (db) => {
-      const cols = db.prepare("SELECT name FROM pragma_table_info('hook_sessions')").all() as Array<{ name: string }>;
-      if (!cols.some((c) => c.name === 'denied')) db.prepare("ALTER TABLE hook_sessions ADD COLUMN denied TEXT NOT NULL DEFAULT '[]'").run();
-    },
+    run: addHookSessionColumn('denied', "TEXT NOT NULL DEFAULT '[]'"),
   },
   {
     version: 19,
     name: "where a session's clone last synced, so an edit of a file another agent let go since asks for a pull first (issue 44)",
     sql: '',
-    // hook_sessions is made by v10 as declared today, so a new file has `synced_event` already.
-    run: (db) => {
-      const cols = db.prepare("SELECT name FROM pragma_table_info('hook_sessions')").all() as Array<{ name: string }>;
-      if (!cols.some((c) => c.name === 'synced_event')) db.prepare('ALTER TABLE hook_sessions ADD COLUMN synced_event INTEGER NOT NULL DEFAULT 0').run();
-    },
+    run: addHookSessionColumn('synced_event', 'INTEGER NOT NULL DEFAULT 0'),
   },
   {
     version: 20,
@@ -196,10 +197,6 @@ export const MIGRATIONS: readonly Migration[] = [
     version: 22,
     name: 'lines of news a digest had no room for, held for the next one (a cut digest lost them)',
     sql: '',
-    // hook_sessions is made by v10 as declared today, so a new file has `held` already.
-    run: (db) => {
-      const cols = db.prepare("SELECT name FROM pragma_table_info('hook_sessions')").all() as Array<{ name: string }>;
-      if (!cols.some((c) => c.name === 'held')) db.prepare("ALTER TABLE hook_sessions ADD COLUMN held TEXT NOT NULL DEFAULT '[]'").run();
-    },
+    run: addHookSessionColumn('held', "TEXT NOT NULL DEFAULT '[]'"),
   },
 ];
