@@ -82,6 +82,14 @@ export function writerMethods(driver: Driver, opts: MethodOptions = {}) {
     await hooks.dropFor(tx, id);
     return { ...r, events: await letGo(tx, id, 'deregistered') };
   };
+  /** A coding-agent session ends (SessionEnd, or its client killed long ago): its binding dropped, its agent deregistered. */
+  const endSession = async (tx: Tx, sessionId: string): Promise<{ instance_id: string; events: Event[] }> => {
+    const s = await hooks.remove(tx, sessionId);
+    llm.ended(s.session_id, s.instance_id, s.project);
+    // Deregistered by hand before the session ended: nothing more to let go.
+    if (!(await hooks.instanceExists(tx, s.instance_id))) return { instance_id: s.instance_id, events: [] };
+    return { instance_id: s.instance_id, events: (await deregister(tx, s.instance_id)).events };
+  };
   const handlers: Handlers = {
     'sys.ping': async (tx) => ({ threadId, schema_version: await driver.schemaVersion(tx) }),
     'sys.sleep': async (tx, req) => {
@@ -178,21 +186,14 @@ export function writerMethods(driver: Driver, opts: MethodOptions = {}) {
       return { found: true };
     },
     'hooks.advance': hooks.advance,
-    'hooks.end': async (tx, req) => {
-      const s = await hooks.remove(tx, req.session_id);
-      llm.ended(s.session_id, s.instance_id, s.project);
-      // Deregistered by hand before the session ended: nothing more to let go.
-      if (!(await hooks.instanceExists(tx, s.instance_id))) return { instance_id: s.instance_id, events: [] };
-      return { instance_id: s.instance_id, events: (await deregister(tx, s.instance_id)).events };
-    },
+    'hooks.end': (tx, req) => endSession(tx, req.session_id),
     'hooks.prune_stale': async (tx, req) => {
       const ended: string[] = [];
       const events: Event[] = [];
       for (const s of await hooks.stale(tx, req.before, req.chunk)) {
-        const r = await hooks.remove(tx, s.session_id);
-        llm.ended(r.session_id, r.instance_id, r.project);
-        events.push(...(await deregister(tx, s.instance_id)).events);
-        ended.push(s.instance_id);
+        const r = await endSession(tx, s.session_id);
+        events.push(...r.events);
+        ended.push(r.instance_id);
       }
       return { ended, events, more: ended.length === req.chunk };
     },
