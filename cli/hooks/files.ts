@@ -15,8 +15,11 @@ export const HOOK_ENV = ['KOOR_TOKEN', 'KOOR_AGENT_NAME', 'KOOR_PROJECT', 'KOOR_
 /** Where a client's hooks post to: the one endpoint, Claude-Code-shaped input for every client. */
 export const HOOK_PATH = '/api/hooks/claude-code';
 
-/** Claude Code's edit tools: the ones PreToolUse guards. */
-export const CLAUDE_EDIT_TOOLS = 'Edit|Write|MultiEdit|NotebookEdit';
+/**
+ * The tools whose PreToolUse Koor hears from Claude Code: the edit tools it guards, and the shell,
+ * whose commands may run for minutes without a hook (Koor holds the agent busy, not stale, meanwhile).
+ */
+export const CLAUDE_PRE_TOOLS = 'Edit|Write|MultiEdit|NotebookEdit|Bash';
 
 /** A Koor hook entry: what Koor wrote (and may rewrite or remove), whatever its version. */
 export function isKoorHook(h: unknown): boolean {
@@ -202,7 +205,7 @@ export function claudeCodeHooks(p: HookParams): Record<string, unknown[]> {
   return {
     SessionStart: [{ hooks: [{ type: 'command', command: 'koor-cli hook claude-code', timeout: BRIDGE_TIMEOUT_S }] }],
     UserPromptSubmit: [{ hooks: [http] }],
-    PreToolUse: [{ matcher: CLAUDE_EDIT_TOOLS, hooks: [http] }],
+    PreToolUse: [{ matcher: CLAUDE_PRE_TOOLS, hooks: [http] }],
     PostToolUse: [{ hooks: [http] }],
     Stop: [{ hooks: [http, { type: 'command', command: 'koor-cli wait --hook', asyncRewake: true, timeout: WAKE_TIMEOUT_S }] }],
     SessionEnd: [{ hooks: [http] }],

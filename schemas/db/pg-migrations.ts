@@ -260,4 +260,9 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
     name: 'lines of news a digest had no room for, held for the next one (a cut digest lost them)',
     sql: `ALTER TABLE hook_sessions ADD COLUMN IF NOT EXISTS held text COLLATE "C" NOT NULL DEFAULT '[]';`,
   },
+  {
+    version: 17,
+    name: 'until when a session runs a long tool (a shell command), so its agent does not go stale mid-command',
+    sql: `ALTER TABLE hook_sessions ADD COLUMN IF NOT EXISTS busy_until text COLLATE "C" NOT NULL DEFAULT '';`,
+  },
 ];

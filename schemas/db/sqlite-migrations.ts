@@ -199,4 +199,10 @@ export const MIGRATIONS: readonly Migration[] = [
     sql: '',
     run: addHookSessionColumn('held', "TEXT NOT NULL DEFAULT '[]'"),
   },
+  {
+    version: 23,
+    name: 'until when a session runs a long tool (a shell command), so its agent does not go stale mid-command',
+    sql: '',
+    run: addHookSessionColumn('busy_until', "TEXT NOT NULL DEFAULT ''"),
+  },
 ];

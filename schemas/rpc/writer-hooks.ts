@@ -24,6 +24,8 @@ export const HookSession = Type.Object({
   synced_event: Type.Integer(),
   /** Lines of news its last digest had no room for (oldest first): shown first by the next one. */
   held: Type.Array(Type.String()),
+  /** Storage time until which a tool it started may run without a hook ('': none): its agent is not judged stale before then. */
+  busy_until: Type.String(),
 });
 export type HookSession = Static<typeof HookSession>;
 
@@ -35,6 +37,9 @@ const SessionId = Type.String({ minLength: 1, maxLength: 200 });
 export const HOOK_HELD_LINES = 8;
 /** One held line, characters (a line is a few items of at most ~100 characters each). */
 export const HOOK_HELD_LINE_CHARS = 4000;
+
+/** The longest a session is held busy by one tool (the client's own limit for a shell command is 10 min). */
+export const HOOK_BUSY_MAX_MS = 3_600_000;
 
 export const HookMethods = {
   /**
@@ -58,10 +63,12 @@ export const HookMethods = {
   },
   /**
    * A sign of life and of progress: the session's last_progress_at, its instance back to active
-   * if it had gone stale, its TTL leases renewed (as a heartbeat does).
+   * if it had gone stale, its TTL leases renewed (as a heartbeat does). With `busy_ms`: a tool
+   * it starts may run that long without a hook (a long shell command), so its agent is not
+   * judged stale before it ends; 0: the tool ended.
    */
   'hooks.progress': {
-    req: Type.Object({ session_id: SessionId }),
+    req: Type.Object({ session_id: SessionId, busy_ms: Type.Optional(Type.Integer({ minimum: 0, maximum: HOOK_BUSY_MAX_MS })) }),
     res: Type.Object({ found: Type.Boolean() }),
   },
   /** What the session's digests have told (cursors move forward only) and a file it edited. */

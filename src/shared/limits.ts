@@ -188,6 +188,8 @@ export const VACUUM_KEEP_FREE_PAGES = 256;
 export const VACUUM_PAGES_PER_TURN = 256;
 /** An identified agent's `last_seen` is written at most this often, ms. */
 export const IDENTITY_TOUCH_INTERVAL_MS = 10_000;
+/** How often `last_seen` is written under a liveness timeout: at most IDENTITY_TOUCH_INTERVAL_MS, and often enough that a short timeout judges the last sign of life, not one 10 s older. */
+export const touchIntervalMs = (livenessTimeoutMs: number): number => Math.min(IDENTITY_TOUCH_INTERVAL_MS, Math.floor(livenessTimeoutMs / 4));
 /** Cluster mode: unknown tokens / instance ids remembered per node (cleared when full), so a bad token costs one lookup. */
 export const IDENTITY_MISSES_MAX = 10_000;
 /**

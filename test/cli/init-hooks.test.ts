@@ -81,7 +81,7 @@ t.test('init --claude-code merges into the user settings, keeps their hooks firs
   t.same(s.permissions, USER_SETTINGS.permissions);
   t.same(s.env, { FOO: 'bar' });
   t.same(Object.keys(s.hooks), ['PreToolUse', 'Stop', 'SessionStart', 'UserPromptSubmit', 'PostToolUse', 'SessionEnd'], 'existing events first, new ones after');
-  t.same(s.hooks.PreToolUse, [USER_SETTINGS.hooks.PreToolUse[0], { matcher: 'Edit|Write|MultiEdit|NotebookEdit', hooks: [HTTP_HOOK(SERVER)] }], "the user's Bash hook first, Koor's edit guard after");
+  t.same(s.hooks.PreToolUse, [USER_SETTINGS.hooks.PreToolUse[0], { matcher: 'Edit|Write|MultiEdit|NotebookEdit|Bash', hooks: [HTTP_HOOK(SERVER)] }], "the user's Bash hook first, Koor's edit guard after");
   t.same(s.hooks.Stop, [USER_SETTINGS.hooks.Stop[0], { hooks: [HTTP_HOOK(SERVER), WAKE] }], 'Stop: the HTTP hook and the background wake-up');
   t.same(s.hooks.SessionStart, [{ hooks: [SESSION_START] }], 'SessionStart cannot be an HTTP hook: the command bridge');
   for (const ev of ['UserPromptSubmit', 'PostToolUse', 'SessionEnd']) t.same(s.hooks[ev], [{ hooks: [HTTP_HOOK(SERVER)] }], ev);
@@ -107,7 +107,7 @@ t.test('init --claude-code merges into the user settings, keeps their hooks firs
   const moved = await runCli(['init', '--claude-code'], { cwd: dir, env: { KOOR_SERVER: 'http://koor.lan:1234/' } });
   t.equal(moved.code, 0, moved.stderr);
   const m = readJson(dir, '.claude/settings.json');
-  t.same(m.hooks.PreToolUse, [USER_SETTINGS.hooks.PreToolUse[0], { matcher: 'Edit|Write|MultiEdit|NotebookEdit', hooks: [HTTP_HOOK('http://koor.lan:1234')] }]);
+  t.same(m.hooks.PreToolUse, [USER_SETTINGS.hooks.PreToolUse[0], { matcher: 'Edit|Write|MultiEdit|NotebookEdit|Bash', hooks: [HTTP_HOOK('http://koor.lan:1234')] }]);
   t.same(m.hooks.Stop, [USER_SETTINGS.hooks.Stop[0], { hooks: [HTTP_HOOK('http://koor.lan:1234'), WAKE] }]);
   t.notMatch(read(dir, '.claude/settings.json'), /10\.0\.0\.5/, 'no entry for the old server left');
 

@@ -280,15 +280,59 @@ t.test('hooks: a session whose client was killed (no SessionEnd) ends once its a
   const plain = (await call('POST', '/api/instances/register', { name: 'plain' })).body.id;
   await call('POST', `/api/instances/${plain}/activate`);
   // last_seen has 1 s precision: checks until the session's agent is stale, then until it is ended.
-  await waitUntil('the killed session to end', async () => {
+  // (The plain agent may have been seen a second later than the killed one: waits for it too.)
+  await waitUntil('the killed session to end, the plain agent to go stale', async () => {
     await call('POST', '/api/liveness/check');
-    return (await call('GET', `/api/instances/${agent}`)).status === 404;
+    return (await call('GET', `/api/instances/${agent}`)).status === 404 && (await call('GET', `/api/instances/${plain}`)).body.status === 'stale';
   }, 15_000, 200);
   t.equal((await call('GET', `/api/hooks/claude-code/sessions/${killed.id}`)).status, 404, 'its session is gone with its agent');
   t.same((await call('GET', '/api/leases')).body, [], 'and nothing it held is left');
+  // Stale past the retention too (last_seen has 1 s precision), and checked again: still kept.
+  await new Promise((r) => setTimeout(r, 2100));
+  await call('POST', '/api/liveness/check');
   t.equal((await call('GET', `/api/instances/${plain}`)).body.status, 'stale', 'an agent without a hook session is kept, stale');
   await killed.hook('UserPromptSubmit');
   t.not((await call('GET', `/api/hooks/claude-code/sessions/${killed.id}`)).body.instance_id, agent, 'a hook of the same session later binds it anew');
+});
+
+t.test('hooks: a long shell command keeps its agent from going stale; one that went stale is told what it lost', async (t) => {
+  const s = await startTestServer(t, { livenessTimeoutMs: 1000, livenessIntervalMs: 3_600_000 });
+  const { call, session } = client(s.url);
+  const a = session('busy0000-0000-4000-8000-00000000000a', '/clone-a/shop', 'agent-a');
+  const b = session('busy0000-0000-4000-8000-00000000000b', '/clone-b/shop', 'agent-b');
+  await a.hook('UserPromptSubmit');
+  const aId = (await call('GET', `/api/hooks/claude-code/sessions/${a.id}`)).body.instance_id;
+  const taskId = (await call('POST', '/api/tasks', { project: 'shop', title: 'login page' })).body.id;
+  t.equal((await call('POST', '/api/tasks/claim', { project: 'shop' }, { 'x-koor-instance': aId })).body.id, taskId, 'A claims the task');
+  t.same(await a.edit('src/login.ts'), {}, 'and edits a file (auto-leased)');
+  const stale = async () => (await call('POST', '/api/liveness/check')).body.newly_stale.map((i: { id: string }) => i.id) as string[];
+
+  // A runs the test suite: no hook for longer than the liveness timeout (last_seen has 1 s precision).
+  t.same(await a.hook('PreToolUse', { tool_name: 'Bash', tool_input: { command: 'npm test', timeout: 600_000 } }), {}, 'the shell command is not refused');
+  await new Promise((r) => setTimeout(r, 2500));
+  t.same(await stale(), [], 'past the timeout, its command still running: not stale');
+  t.match((await call('GET', `/api/tasks/${taskId}`)).body, { status: 'claimed', claimed_by: aId }, 'its claim kept');
+
+  // The command ends; A then falls silent (its client hangs): judged again from its last hook.
+  await a.hook('PostToolUse', { tool_name: 'Bash', tool_input: { command: 'npm test', timeout: 600_000 }, tool_response: { stdout: 'ok' } });
+  await waitUntil('A to go stale once its command ended', async () => (await stale()).includes(aId), 15_000, 250);
+  await b.hook('UserPromptSubmit');
+  const bId = (await call('GET', `/api/hooks/claude-code/sessions/${b.id}`)).body.instance_id;
+  t.equal((await call('POST', '/api/tasks/claim', { project: 'shop' }, { 'x-koor-instance': bId })).body.id, taskId, 'B claims the released task');
+
+  // A comes back: its first digest says, first, what it lost and whose the task is now.
+  const back = context(await a.hook('PostToolUse', { tool_name: 'Read', tool_input: { file_path: '/clone-a/shop/README.md' } }))!;
+  t.match(back, /^Koor:\n- You went stale \(silent too long\): Koor released your claim on #\d+ "login page" \(agent-b's now\) and your leases on src\/login\.ts\. Do not finish a task that is now another's\.\n/);
+  t.ok(tokens(back) <= 200, `within the digest budget (${tokens(back)} tokens, o200k)`);
+  t.equal((await call('GET', `/api/instances/${aId}`)).body.status, 'active', 'and it is active again');
+  t.same(await a.hook('UserPromptSubmit'), {}, 'told once');
+  t.notMatch(JSON.stringify(await b.hook('UserPromptSubmit')), /silent/, 'not news to B');
+
+  // A command in the background returns at once: it holds nothing busy.
+  await a.hook('PreToolUse', { tool_name: 'Bash', tool_input: { command: 'npm run dev', run_in_background: true } });
+  await b.hook('PreToolUse', { tool_name: 'Bash', tool_input: { command: 'npm test' } });
+  await waitUntil('A to go stale again', async () => (await stale()).includes(aId), 15_000, 250);
+  t.equal((await call('GET', `/api/instances/${bId}`)).body.status, 'active', 'B, in a command named without a timeout, is not');
 });
 
 t.test('hooks: digests put news into the model context once, within budget, and nothing otherwise', async (t) => {

@@ -32,6 +32,8 @@ export const HOOK_SESSIONS: Table = {
     synced_event: { type: 'int', default: 0 },
     /** JSON text: lines of news its last digest had no room for, full, oldest first (bounded): the next digest and `koor-cli digest` show them first. */
     held: { type: 'text', default: "'[]'" },
+    /** Storage time until which a tool it started may run without a hook (a long shell command): its agent is not judged stale before it ('': none). */
+    busy_until: { type: 'text', default: "''" },
   },
   indexes: [{ name: 'hook_sessions_instance', on: 'instance_id' }],
 };

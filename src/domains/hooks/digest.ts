@@ -75,6 +75,9 @@ export function digestLines(d: DigestInput): string[] {
   const resumes: string[] = [];
   const freed: string[] = [];
   const leasedOver: string[] = [];
+  /** Claims and leases released because this agent went stale: what became of each task since. */
+  const lostTasks = new Map<number, { title: string; now: string }>();
+  const lostLeases: string[] = [];
   let budget: Record<string, unknown> | null = null;
   for (const e of d.events) {
     if (e.topic === 'budget.exceeded') {
@@ -89,10 +92,17 @@ export function digestLines(d: DigestInput): string[] {
       else ready.delete(id);
       // Issue 44: this agent claimed a task an earlier claimer checkpointed: continue, do not restart.
       if (e.topic === 'task.claimed' && t.claimed_by === me.id && typeof t.resume === 'string') resumes.push(`Resume task #${id} ${quote(str(t.title))} from its last checkpoint, next: ${quote(t.resume)}. See: koor-cli task checkpoints ${id}`);
+      // Its claim was released because it went stale (silent past the liveness timeout): say so, and whose the task is now.
+      if (e.topic === 'task.released' && t.released_from === me.id && t.reason === 'stale') lostTasks.set(id, { title: str(t.title), now: t.status === 'failed' ? 'failed, out of attempts' : 'ready again' });
+      else if (e.topic === 'task.claimed' && lostTasks.has(id)) {
+        if (t.claimed_by === me.id) lostTasks.delete(id);
+        else lostTasks.set(id, { title: lostTasks.get(id)!.title, now: `${str(t.claimed_by_name)}'s now` });
+      } else if (lostTasks.has(id) && t.status !== 'ready') lostTasks.set(id, { title: lostTasks.get(id)!.title, now: str(t.status) });
     } else if (e.topic === 'lease.released') {
       // Issue 44: a lease that refused this agent an edit ended: the file is free again.
       const l = parse(e.data);
       for (const x of d.denied ?? []) if (x.lease_id === l.id && !freed.includes(x.path)) freed.push(x.path);
+      if (l.holder === me.id && l.reason === 'stale' && Array.isArray(l.resources)) for (const r of l.resources as unknown[]) if (!lostLeases.includes(str(r))) lostLeases.push(str(r));
     } else if (e.topic === 'lease.acquired') {
       const l = parse(e.data);
       if (l.holder === me.id) continue;
@@ -105,6 +115,18 @@ export function digestLines(d: DigestInput): string[] {
     const cap = [typeof budget.usd === 'number' ? `$${budget.usd}` : '', typeof budget.tokens === 'number' ? `${budget.tokens} tokens` : ''].filter((x) => x !== '').join(' / ');
     const spent = typeof budget.usd === 'number' ? `$${Number(budget.spent_usd).toFixed(2)}` : `${Number(budget.spent_tokens)} tokens`;
     lines.unshift(`Budget exceeded: ${str(budget.scope)} spent ${spent} of ${cap} (${str(budget.period)} ${str(budget.period_key)}); task claims are refused until the period rolls or the cap is raised. See: koor-cli budget list`);
+  }
+  if (lostTasks.size > 0 || lostLeases.length > 0) {
+    // Before all else: work it thinks is its own may be another agent's now.
+    for (const id of lostTasks.keys()) ready.delete(id);
+    const tasks = [...lostTasks].slice(0, LIST_MAX).map(([id, x]) => `#${id} ${quote(x.title)} (${x.now})`);
+    const what = [
+      ...(tasks.length > 0 ? [`your claim${lostTasks.size === 1 ? '' : 's'} on ${tasks.join(', ')}${more(lostTasks.size)}`] : []),
+      ...(lostLeases.length > 0 ? [`your leases on ${lostLeases.slice(0, LIST_MAX).join(', ')}${more(lostLeases.length)}`] : []),
+    ];
+    const taken = [...lostTasks.values()].some((x) => x.now.endsWith("'s now"));
+    const advice = taken ? 'Do not finish a task that is now another\'s.' : lostTasks.size > 0 ? `Claim before going on: koor-cli task claim ${me.project}` : 'Check before editing: koor-cli lease check <file>';
+    lines.unshift(`You went stale (silent too long): Koor released ${what.join(' and ')}. ${advice}`);
   }
   for (const r of resumes.slice(0, LIST_MAX)) lines.push(r);
   if (freed.length > 0) lines.push(`Free again, no longer leased: ${freed.slice(0, LIST_MAX).join(', ')}${more(freed.length)}. You may edit ${freed.length === 1 ? 'it' : 'them'} now.`);
@@ -176,8 +198,16 @@ export function digestFit(lines: readonly string[], tokens: number, heading = 'K
   if (lines.length === 0) return { text: null, shown: 0 };
   const more = '\n- more: koor-cli digest';
   const room = tokens - tokenEstimate(heading) - tokenEstimate(more);
-  // One long line (many long names) must not crowd out the others: each gets a fair share.
-  const share = Math.max(40, Math.floor(room / Math.min(lines.length, 3)));
+  // One long line (many long names) must not crowd out the others: each of the first three gets a
+  // fair share, and what a shorter one leaves of its share goes to the longer ones.
+  const costs = lines.slice(0, 3).map((l) => tokenEstimate(`\n- ${l}`)).sort((a, b) => a - b);
+  let left = room;
+  let share = Math.floor(room / costs.length);
+  for (let i = 0; i < costs.length - 1 && costs[i]! <= share; i++) {
+    left -= costs[i]!;
+    share = Math.floor(left / (costs.length - 1 - i));
+  }
+  share = Math.max(40, share);
   let text = heading;
   let used = 0;
   let shown = 0;

@@ -2,6 +2,7 @@ import type { Event } from '../../../schemas/rpc/writer.js';
 import type { Domain, Platform } from '../domain.js';
 import type { InstanceService } from '../instances/service.js';
 import type { LeaseService } from '../leases/service.js';
+import { touchIntervalMs } from '../../shared/limits.js';
 import { hookRoutes } from './routes.js';
 import { HookService } from './service.js';
 
@@ -19,6 +20,7 @@ export function hooksDomain(p: Platform, d: { leases: LeaseService; instances: I
     remember: (i) => d.instances.remember(i),
     edits: p.config.hookEdits,
     autoLeaseIdleMs: p.config.autoLeaseIdleMs,
+    touchMs: touchIntervalMs(p.config.livenessTimeoutMs),
     log: p.log.child({ component: 'hooks' }),
   });
   return {

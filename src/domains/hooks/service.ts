@@ -6,8 +6,7 @@ import { checkName } from '../../names.js';
 import { inScope, permitTargets } from '../../access.js';
 import type { Logger } from '../../log.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
-import { IDENTITY_TOUCH_INTERVAL_MS } from '../../shared/limits.js';
-import { HOOK_HELD_LINE_CHARS, HOOK_HELD_LINES } from '../../../schemas/rpc/writer-hooks.js';
+import { HOOK_BUSY_MAX_MS, HOOK_HELD_LINE_CHARS, HOOK_HELD_LINES } from '../../../schemas/rpc/writer-hooks.js';
 import { literalPathGlob } from '../../shared/path-glob.js';
 import { folderOf } from '../../shared/workspace.js';
 import { toRfc3339 } from '../../store.js';
@@ -21,6 +20,10 @@ import type { HookReader } from './reader.js';
 
 /** The tools that change a file, and where their input names it (Claude Code's documented tool inputs). */
 const EDIT_TOOLS: Readonly<Record<string, string>> = { Edit: 'file_path', Write: 'file_path', MultiEdit: 'file_path', NotebookEdit: 'notebook_path' };
+/** The shell tool, whose commands (a build, a test run) may run for minutes without a hook. */
+const SHELL_TOOL = 'Bash';
+/** How long a shell command may run when its call names no `timeout` (ms; Claude Code's longest unless configured otherwise). */
+const SHELL_BUSY_DEFAULT_MS = 600_000;
 /** News read per digest: events and audit entries after the session's cursors (the cursors then move past them). */
 const SCAN_EVENTS = 500;
 const SCAN_AUDIT = 200;
@@ -82,6 +85,19 @@ export function repoRelative(root: string, cwd: string, file: string): string | 
   return rel;
 }
 
+/**
+ * How long the tool a hook announces may run without another hook: a shell command's own
+ * `timeout` (or the client's default) at PreToolUse — none when it runs in the background, which
+ * returns at once —, 0 at the PostToolUse that ends it; null for anything else.
+ */
+export function busyMs(input: HookInput, s: Pick<HookSession, 'busy_until'>): number | null {
+  if (input.tool_name !== SHELL_TOOL) return null;
+  if (input.hook_event_name === 'PostToolUse') return s.busy_until !== '' ? 0 : null;
+  if (input.hook_event_name !== 'PreToolUse' || input.tool_input?.run_in_background === true) return null;
+  const t = input.tool_input?.timeout;
+  return typeof t === 'number' && Number.isFinite(t) && t > 0 ? Math.min(Math.ceil(t), HOOK_BUSY_MAX_MS) : SHELL_BUSY_DEFAULT_MS;
+}
+
 /** `HH:MM UTC` of a lease's RFC 3339 time. */
 const clock = (rfc: string): string => `${rfc.slice(11, 16)} UTC`;
 
@@ -116,6 +132,8 @@ export class HookService {
       edits: 'deny' | 'auto-lease';
       /** An auto-lease's idle lifetime, ms (0 = the session's life; issue 44). */
       autoLeaseIdleMs: number;
+      /** A session's progress is written at most this often (touchIntervalMs of the liveness timeout). */
+      touchMs: number;
       log: Logger;
     },
   ) {}
@@ -129,7 +147,9 @@ export class HookService {
       return this.end(input.session_id);
     }
     const s = await this.bind(input, ctx);
-    this.progress(s);
+    const busy = busyMs(input, s);
+    if (busy === null) this.progress(s);
+    else await this.busy(s, busy);
     switch (event) {
       case 'PreToolUse':
         return this.guard(s, input, ctx.caller);
@@ -177,9 +197,19 @@ export class HookService {
   /** A sign of life and progress, at most one write per session per interval (fire and forget). */
   private progress(s: HookSession): void {
     const now = Date.now();
-    if (now - (this.lastProgress.get(s.session_id) ?? 0) < IDENTITY_TOUCH_INTERVAL_MS) return;
+    if (now - (this.lastProgress.get(s.session_id) ?? 0) < this.d.touchMs) return;
     this.lastProgress.set(s.session_id, now);
     this.d.writer.call('hooks.progress', { session_id: s.session_id }).catch((err: unknown) => this.d.log.debug({ err, session: s.session_id }, 'hook progress not recorded'));
+  }
+
+  /**
+   * A shell command starts (its agent may run no hook until it ends: not stale before then) or
+   * ends. Written before the hook answers, so the liveness check sees it; a failed write is only
+   * logged (a hook must not fail for it).
+   */
+  private async busy(s: HookSession, ms: number): Promise<void> {
+    this.lastProgress.set(s.session_id, Date.now());
+    await this.d.writer.call('hooks.progress', { session_id: s.session_id, busy_ms: ms }).catch((err: unknown) => this.d.log.warn({ err, session: s.session_id }, 'shell command not recorded as running'));
   }
 
   private async me(s: HookSession): Promise<Me> {

@@ -72,6 +72,8 @@ export class InstanceService {
     /** Fans out events the writer stored with an instance change (wired to the events domain). */
     private readonly announce: (events: readonly Event[]) => void = () => {},
     private readonly othersWrite = false,
+    /** How often an identified agent's last_seen is written (touchIntervalMs of the liveness timeout). */
+    private readonly touchMs = IDENTITY_TOUCH_INTERVAL_MS,
   ) {
     this.confirmMs = othersWrite ? TOKEN_CONFIRM_MS : null;
     this.reload();
@@ -177,7 +179,7 @@ export class InstanceService {
   /** Refreshes an identified agent's last_seen (throttled, fire and forget). */
   seen(identity: Identity): void {
     const now = Date.now();
-    if (now - (this.lastTouch.get(identity.instanceId) ?? 0) < IDENTITY_TOUCH_INTERVAL_MS) return;
+    if (now - (this.lastTouch.get(identity.instanceId) ?? 0) < this.touchMs) return;
     this.lastTouch.set(identity.instanceId, now);
     this.writer.call('instances.touch', { id: identity.instanceId, op: 'touch' }).catch((err: unknown) => this.log.debug({ err, id: identity.instanceId }, 'last_seen refresh failed'));
   }

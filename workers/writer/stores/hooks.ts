@@ -19,7 +19,7 @@ export const HOOK_DENIED_KEEP = 20;
 
 const COLS = HOOK_SESSION_COLUMNS;
 const GET = sql(`SELECT ${COLS} FROM hook_sessions WHERE session_id = ?`);
-const INSERT = sql(`INSERT INTO hook_sessions (${COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, '[]', ?, ?, '[]', 0, '[]')`);
+const INSERT = sql(`INSERT INTO hook_sessions (${COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, '[]', ?, ?, '[]', 0, '[]', '')`);
 const SET_DENIED = sql('UPDATE hook_sessions SET denied = ? WHERE session_id = ?');
 const SET_SYNCED = sql('UPDATE hook_sessions SET synced_event = ? WHERE session_id = ?');
 const SET_HELD = sql('UPDATE hook_sessions SET held = ? WHERE session_id = ?');
@@ -31,6 +31,7 @@ const STALE_SESSIONS = sql(
   "SELECT s.session_id, s.instance_id FROM instances i JOIN hook_sessions s ON s.instance_id = i.id WHERE i.status = 'stale' AND i.last_seen < ? ORDER BY i.last_seen LIMIT ?",
 );
 const PROGRESS = sql('UPDATE hook_sessions SET last_progress_at = ? WHERE session_id = ?');
+const PROGRESS_BUSY = sql('UPDATE hook_sessions SET last_progress_at = ?, busy_until = ? WHERE session_id = ?');
 /** Cursors only move forward (two nodes may digest the same session at once). */
 const ADVANCE = sql(
   `UPDATE hook_sessions SET event_cursor = CASE WHEN ? > event_cursor THEN ? ELSE event_cursor END,
@@ -70,8 +71,11 @@ export function hookStore(events: EventStore) {
       return decode((await tx.get<Row>(GET, req.session_id))!);
     },
 
-    async progress(tx: Tx, sessionId: string): Promise<boolean> {
-      return (await tx.run(PROGRESS, storageNow(), sessionId)) > 0;
+    /** Its last progress now; with `busyMs`, a tool it started may run that long (0: none runs). */
+    async progress(tx: Tx, sessionId: string, busyMs?: number): Promise<boolean> {
+      const now = Date.now();
+      if (busyMs === undefined) return (await tx.run(PROGRESS, storageNow(now), sessionId)) > 0;
+      return (await tx.run(PROGRESS_BUSY, storageNow(now), busyMs > 0 ? storageNow(now + busyMs) : '', sessionId)) > 0;
     },
 
     async advance(tx: Tx, req: ReqOf<M, 'hooks.advance'>): Promise<ResOf<M, 'hooks.advance'>> {

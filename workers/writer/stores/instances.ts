@@ -26,9 +26,11 @@ const SET_INTENT = sql('UPDATE instances SET intent = ?, last_seen = ? WHERE id 
 const DELETE = sql('DELETE FROM instances WHERE id = ?');
 const REKEY = sql('UPDATE instances SET token_hash = ? WHERE id = ?');
 /** In the (status, last_seen) index's order, ties in insertion order (SQLite's rowid, PostgreSQL's seq). */
+/** Unseen since the cutoff, unless a hook session of theirs runs a tool that may still be running then (a long shell command). */
+const NOT_BUSY = "NOT EXISTS (SELECT 1 FROM hook_sessions h WHERE h.instance_id = instances.id AND h.busy_until >= ?)";
 const STALE_CANDIDATES = dialects({
-  sqlite: `SELECT ${COLS} FROM instances WHERE status = 'active' AND last_seen < ? ORDER BY last_seen`,
-  pg: `SELECT ${COLS} FROM instances WHERE status = 'active' AND last_seen < ? ORDER BY last_seen, seq`,
+  sqlite: `SELECT ${COLS} FROM instances WHERE status = 'active' AND last_seen < ? AND ${NOT_BUSY} ORDER BY last_seen`,
+  pg: `SELECT ${COLS} FROM instances WHERE status = 'active' AND last_seen < ? AND ${NOT_BUSY} ORDER BY last_seen, seq`,
 });
 const MARK_STALE = sql("UPDATE instances SET status = 'stale' WHERE id = ?");
 
@@ -82,7 +84,7 @@ export function instanceStore(events: EventStore) {
 
     /** Marks them stale and stores one `agent.stale` event each (SPEC §2.4), in this transaction. */
     async markStale(tx: Tx, req: ReqOf<M, 'instances.mark_stale'>): Promise<ResOf<M, 'instances.mark_stale'>> {
-      const rows = await tx.all<Row>(STALE_CANDIDATES, req.cutoff);
+      const rows = await tx.all<Row>(STALE_CANDIDATES, req.cutoff, req.cutoff);
       const published = [];
       for (const r of rows) {
         await tx.run(MARK_STALE, r.id);

@@ -98,7 +98,7 @@ const findable = (id: number): boolean => Number.isSafeInteger(id);
  */
 export function taskStore(events: EventStore, leases: ReturnType<typeof leaseStore>) {
   /** Stores `task.<what>` for the task as it now is (without its data, which may be large). */
-  function announce(tx: Tx, what: string, r: Row, resume?: string): Promise<Event> {
+  function announce(tx: Tx, what: string, r: Row, more: { resume?: string; released_from?: string } = {}): Promise<Event> {
     const data = JSON.stringify({
       id: r.id,
       project: r.project,
@@ -112,7 +112,9 @@ export function taskStore(events: EventStore, leases: ReturnType<typeof leaseSto
       // Only a task that declared paths carries them (and its claim's lease): other events stay as they were.
       ...(r.paths === '[]' ? {} : { paths: JSON.parse(r.paths) as string[], lease_id: r.lease_id }),
       // A claim of a task an earlier claimer checkpointed: what comes next, for the claimer's digest (issue 44).
-      ...defined({ resume }),
+      ...defined({ resume: more.resume }),
+      // A claim given back (by its holder, or by its holder going stale): whose it was, for that agent's digest.
+      ...defined({ released_from: more.released_from }),
     });
     return events.publish(tx, { topic: `task.${what}`, data, source: 'tasks' });
   }
@@ -142,7 +144,8 @@ export function taskStore(events: EventStore, leases: ReturnType<typeof leaseSto
     if (status === 'done') for (const { id } of await tx.all<{ id: number }>(UNBLOCKABLE, r.id)) await tx.run(UNBLOCK, now, id);
     // The claim's lease on the task's paths ends with it (issue 44).
     const freed = r.lease_id === '' ? null : await leases.endIfHeld(tx, r.lease_id, 'released');
-    const events = freed ? [freed, await announce(tx, what, after)] : [await announce(tx, what, after)];
+    const event = await announce(tx, what, after, what === 'released' ? { released_from: r.claimed_by } : {});
+    const events = freed ? [freed, event] : [event];
     if (status === 'failed') events.push(...(await failDependents(tx, r.id, now)));
     return { task: decode(after), events };
   }
@@ -234,7 +237,7 @@ export function taskStore(events: EventStore, leases: ReturnType<typeof leaseSto
       const claimed = (await tx.get<Row>(CLAIM, req.holder, who.name, now, taken?.lease.id ?? '', r.id))!;
       await revive(tx, req.holder, now);
       const checkpoint = (await tx.get<CheckpointRow>(LAST_CHECKPOINT, r.id)) ?? null;
-      const event = await announce(tx, 'claimed', claimed, checkpoint === null ? undefined : checkpoint.next.slice(0, RESUME_CHARS));
+      const event = await announce(tx, 'claimed', claimed, checkpoint === null ? {} : { resume: checkpoint.next.slice(0, RESUME_CHARS) });
       // The claim's fencing token: its event id, which only grows (issue 31); the task's lease carries it too.
       await tx.run(SET_FENCE, event.id, r.id);
       if (taken) await leases.setFence(tx, taken.lease.id, event.id);
@@ -276,7 +279,7 @@ export function taskStore(events: EventStore, leases: ReturnType<typeof leaseSto
       const out: Event[] = [];
       for (const r of await tx.all<Row>(CLAIMED_BY, holder)) {
         const after = await settle(tx, r.id, r.attempts < r.max_attempts ? 'ready' : 'failed', why, now);
-        out.push(await announce(tx, 'released', after));
+        out.push(await announce(tx, 'released', after, { released_from: holder }));
         if (after.status === 'failed') out.push(...(await failDependents(tx, r.id, now)));
       }
       return out;

@@ -1,0 +1,56 @@
+import t from 'tap';
+import { digestLines, type Me } from '../../src/domains/hooks/digest.js';
+import { busyMs, type HookInput } from '../../src/domains/hooks/service.js';
+
+/**
+ * An agent in a long shell command is not judged stale (busyMs: how long a hook's tool may run
+ * without another hook), and an agent that went stale anyway is told, first, which of its claims
+ * and leases Koor released and whose each task is now (digestLines). Through HTTP:
+ * test/http/hooks.test.ts; with the real client: the swarm's long test run (bench/swarm).
+ */
+
+const me: Me = { id: 'i-a', name: 'agent-a', project: 'shop', repo: 'shop' };
+let seq = 0;
+const ev = (topic: string, data: Record<string, unknown>) => ({ id: ++seq, topic, data: JSON.stringify(data) });
+const task = (what: string, o: Record<string, unknown>) => ev(`task.${what}`, { id: 7, project: 'shop', title: 'login page', priority: 0, attempts: 1, reason: '', ...o });
+const lines = (events: ReturnType<typeof ev>[]) => digestLines({ me, messages: [], events, audit: [], edited: [] });
+
+t.test('busyMs: a shell command holds its session busy for its timeout, capped; its end clears it', async (t) => {
+  const pre = (tool_input: Record<string, unknown>, tool_name = 'Bash'): HookInput => ({ session_id: 's', hook_event_name: 'PreToolUse', tool_name, tool_input });
+  const idle = { busy_until: '' };
+  t.equal(busyMs(pre({ command: 'npm test', timeout: 480_000 }), idle), 480_000, 'its own timeout');
+  t.equal(busyMs(pre({ command: 'npm test' }), idle), 600_000, 'none named: the longest the client runs one');
+  t.equal(busyMs(pre({ command: 'sleep 1e9', timeout: 1e12 }), idle), 3_600_000, 'capped at an hour');
+  t.equal(busyMs(pre({ command: 'x', timeout: 'soon' }), idle), 600_000, 'a timeout that is no number: the default');
+  t.equal(busyMs(pre({ command: 'npm run dev', run_in_background: true }), idle), null, 'in the background: it returns at once');
+  t.equal(busyMs(pre({ file_path: '/r/a.ts' }, 'Write'), idle), null, 'not the shell');
+  const post: HookInput = { session_id: 's', hook_event_name: 'PostToolUse', tool_name: 'Bash', tool_input: { command: 'npm test' } };
+  t.equal(busyMs(post, { busy_until: '2026-11-28 05:00:00' }), 0, 'its end clears the mark');
+  t.equal(busyMs(post, idle), null, 'nothing to clear: no write');
+});
+
+t.test('digestLines: claims and leases lost to staleness come first, with whose each task is now', async (t) => {
+  const released = task('released', { status: 'ready', claimed_by: '', claimed_by_name: '', reason: 'stale', released_from: me.id });
+  const lease = ev('lease.released', { id: 'l1', holder: me.id, holder_name: 'agent-a', resources: ['src/login.ts'], exclusive: true, reason: 'stale' });
+  const taken = task('claimed', { status: 'claimed', claimed_by: 'i-b', claimed_by_name: 'agent-b' });
+  const msg = { id: 3, from_name: 'agent-c', subject: 'hi', body: '', importance: 'normal', ack_required: 0 } as never;
+
+  const all = digestLines({ me, messages: [msg], events: [released, lease, taken], audit: [], edited: [] });
+  t.equal(all[0], 'You went stale (silent too long): Koor released your claim on #7 "login page" (agent-b\'s now) and your leases on src/login.ts. Do not finish a task that is now another\'s.');
+  t.match(all[1], /^1 new message/, 'before its messages');
+
+  t.match(lines([released]), [/your claim on #7 "login page" \(ready again\)\. Claim before going on: koor-cli task claim shop$/], 'still ready: said once, not also as a ready task');
+  t.equal(lines([released]).length, 1);
+  t.same(lines([released, task('claimed', { status: 'claimed', claimed_by: me.id, claimed_by_name: 'agent-a' })]), [], 'claimed back by itself: nothing to say');
+  t.match(lines([task('released', { status: 'failed', claimed_by: '', reason: 'stale', released_from: me.id })]), [/\(failed, out of attempts\)/]);
+  t.match(lines([released, taken, task('done', { status: 'done', claimed_by: 'i-b', claimed_by_name: 'agent-b' })]), [/\(done\)/], 'and finished since');
+  t.match(lines([lease]), [/released your leases on src\/login\.ts\. Check before editing: koor-cli lease check <file>$/], 'leases only');
+
+  const own = lines([task('released', { status: 'ready', claimed_by: '', reason: 'released', released_from: me.id })]);
+  t.equal(own.length, 1);
+  t.match(own, [/^Task ready in shop/], 'released by itself: only the ready task');
+  const other = lines([task('released', { status: 'ready', claimed_by: '', reason: 'stale', released_from: 'i-z' })]);
+  t.equal(other.length, 1);
+  t.match(other, [/^Task ready in shop/], "another agent's claim: only the ready task");
+  t.same(lines([ev('lease.released', { id: 'l2', holder: me.id, resources: ['a.ts'], reason: 'expired' })]), [], 'a lease that expired: not this news');
+});
