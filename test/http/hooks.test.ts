@@ -322,7 +322,7 @@ t.test('hooks: a long shell command keeps its agent from going stale; one that w
 
   // A comes back: its first digest says, first, what it lost and whose the task is now.
   const back = context(await a.hook('PostToolUse', { tool_name: 'Read', tool_input: { file_path: '/clone-a/shop/README.md' } }))!;
-  t.match(back, /^Koor:\n- You went stale \(silent too long\): Koor released your claim on #\d+ "login page" \(agent-b's now\) and your leases on src\/login\.ts\. Do not finish a task that is now another's\.\n/);
+  t.match(back, /^Koor:\n- You went stale \(silent too long\), so Koor released your claim: #\d+ "login page" went to agent-b: do not finish it\. Your leases on src\/login\.ts ended too\.\n/);
   t.ok(tokens(back) <= 200, `within the digest budget (${tokens(back)} tokens, o200k)`);
   t.equal((await call('GET', `/api/instances/${aId}`)).body.status, 'active', 'and it is active again');
   t.same(await a.hook('UserPromptSubmit'), {}, 'told once');

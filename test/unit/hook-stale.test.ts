@@ -36,14 +36,16 @@ t.test('digestLines: claims and leases lost to staleness come first, with whose 
   const msg = { id: 3, from_name: 'agent-c', subject: 'hi', body: '', importance: 'normal', ack_required: 0 } as never;
 
   const all = digestLines({ me, messages: [msg], events: [released, lease, taken], audit: [], edited: [] });
-  t.equal(all[0], 'You went stale (silent too long): Koor released your claim on #7 "login page" (agent-b\'s now) and your leases on src/login.ts. Do not finish a task that is now another\'s.');
+  t.equal(all[0], 'You went stale (silent too long), so Koor released your claim: #7 "login page" went to agent-b: do not finish it. Your leases on src/login.ts ended too.');
   t.match(all[1], /^1 new message/, 'before its messages');
 
-  t.match(lines([released]), [/your claim on #7 "login page" \(ready again\)\. Claim before going on: koor-cli task claim shop$/], 'still ready: said once, not also as a ready task');
+  t.match(lines([released]), [/your claim: #7 "login page" is ready again\. To go on with a ready one, claim it: koor-cli task claim shop$/], 'still ready: said once, not also as a ready task');
   t.equal(lines([released]).length, 1);
   t.same(lines([released, task('claimed', { status: 'claimed', claimed_by: me.id, claimed_by_name: 'agent-a' })]), [], 'claimed back by itself: nothing to say');
-  t.match(lines([task('released', { status: 'failed', claimed_by: '', reason: 'stale', released_from: me.id })]), [/\(failed, out of attempts\)/]);
-  t.match(lines([released, taken, task('done', { status: 'done', claimed_by: 'i-b', claimed_by_name: 'agent-b' })]), [/\(done\)/], 'and finished since');
+  t.match(lines([task('released', { status: 'failed', claimed_by: '', reason: 'stale', released_from: me.id })]), [/#7 "login page" failed \(out of attempts\)\.$/]);
+  t.match(lines([released, taken, task('done', { status: 'done', claimed_by: 'i-b', claimed_by_name: 'agent-b' })]), [/#7 "login page" was done by agent-b\.$/], 'and finished since');
+  const long = lines([task('released', { title: 'x'.repeat(200), status: 'ready', claimed_by: '', reason: 'stale', released_from: me.id })]);
+  t.match(long, [/^You went stale \(silent too long\), so Koor released your claim: #7 "x{39}…" is ready again/], 'a long title is cut short: what to do comes early');
   t.match(lines([lease]), [/released your leases on src\/login\.ts\. Check before editing: koor-cli lease check <file>$/], 'leases only');
 
   const own = lines([task('released', { status: 'ready', claimed_by: '', reason: 'released', released_from: me.id })]);

@@ -17,6 +17,8 @@ export const DIGEST_TOKENS = 200;
 export const ORIENTATION_TOKENS = 400;
 /** A message's subject or body as quoted in a digest. */
 const PREVIEW_CHARS = 80;
+/** A task's title as quoted in the line on claims lost to staleness (the line's start must survive a cut). */
+const LOST_TITLE_CHARS = 40;
 /** Items of one kind listed before "and N more". */
 const LIST_MAX = 3;
 
@@ -42,9 +44,9 @@ export interface DigestInput {
   denied?: ReadonlyArray<{ path: string; lease_id: string }>;
 }
 
-const quote = (s: string): string => {
+const quote = (s: string, max = PREVIEW_CHARS): string => {
   const one = s.replace(/\s+/g, ' ').trim();
-  return JSON.stringify(one.length > PREVIEW_CHARS ? `${one.slice(0, PREVIEW_CHARS - 1)}…` : one);
+  return JSON.stringify(one.length > max ? `${one.slice(0, max - 1)}…` : one);
 };
 const parse = (text: string): Record<string, unknown> => {
   try {
@@ -56,6 +58,22 @@ const parse = (text: string): Record<string, unknown> => {
 };
 const str = (v: unknown): string => (typeof v === 'string' ? v : '');
 const more = (n: number): string => (n > LIST_MAX ? ` and ${n - LIST_MAX} more` : '');
+
+/** What became of a task Koor released from a stale agent, as its line says it. */
+function fate(x: { status: string; by?: string }): string {
+  switch (x.status) {
+    case 'claimed':
+      return `went to ${x.by}: do not finish it`;
+    case 'ready':
+      return 'is ready again';
+    case 'failed':
+      return 'failed (out of attempts)';
+    case 'done':
+      return `was done by ${x.by}`;
+    default:
+      return `is ${x.status}`;
+  }
+}
 
 /** One line per kind of news, most pressing first; empty when nothing concerns the agent. */
 export function digestLines(d: DigestInput): string[] {
@@ -76,7 +94,7 @@ export function digestLines(d: DigestInput): string[] {
   const freed: string[] = [];
   const leasedOver: string[] = [];
   /** Claims and leases released because this agent went stale: what became of each task since. */
-  const lostTasks = new Map<number, { title: string; now: string }>();
+  const lostTasks = new Map<number, { title: string; now: { status: string; by?: string } }>();
   const lostLeases: string[] = [];
   let budget: Record<string, unknown> | null = null;
   for (const e of d.events) {
@@ -93,11 +111,11 @@ export function digestLines(d: DigestInput): string[] {
       // Issue 44: this agent claimed a task an earlier claimer checkpointed: continue, do not restart.
       if (e.topic === 'task.claimed' && t.claimed_by === me.id && typeof t.resume === 'string') resumes.push(`Resume task #${id} ${quote(str(t.title))} from its last checkpoint, next: ${quote(t.resume)}. See: koor-cli task checkpoints ${id}`);
       // Its claim was released because it went stale (silent past the liveness timeout): say so, and whose the task is now.
-      if (e.topic === 'task.released' && t.released_from === me.id && t.reason === 'stale') lostTasks.set(id, { title: str(t.title), now: t.status === 'failed' ? 'failed, out of attempts' : 'ready again' });
-      else if (e.topic === 'task.claimed' && lostTasks.has(id)) {
-        if (t.claimed_by === me.id) lostTasks.delete(id);
-        else lostTasks.set(id, { title: lostTasks.get(id)!.title, now: `${str(t.claimed_by_name)}'s now` });
-      } else if (lostTasks.has(id) && t.status !== 'ready') lostTasks.set(id, { title: lostTasks.get(id)!.title, now: str(t.status) });
+      if (e.topic === 'task.released' && t.released_from === me.id && t.reason === 'stale') lostTasks.set(id, { title: str(t.title), now: { status: str(t.status) } });
+      else if (lostTasks.has(id)) {
+        if (e.topic === 'task.claimed' && t.claimed_by === me.id) lostTasks.delete(id);
+        else lostTasks.get(id)!.now = { status: str(t.status), by: str(t.claimed_by_name) };
+      }
     } else if (e.topic === 'lease.released') {
       // Issue 44: a lease that refused this agent an edit ended: the file is free again.
       const l = parse(e.data);
@@ -117,16 +135,16 @@ export function digestLines(d: DigestInput): string[] {
     lines.unshift(`Budget exceeded: ${str(budget.scope)} spent ${spent} of ${cap} (${str(budget.period)} ${str(budget.period_key)}); task claims are refused until the period rolls or the cap is raised. See: koor-cli budget list`);
   }
   if (lostTasks.size > 0 || lostLeases.length > 0) {
-    // Before all else: work it thinks is its own may be another agent's now.
+    // Before all else, what to do first (a cut line keeps its start): work it thinks is its own may be another agent's now.
     for (const id of lostTasks.keys()) ready.delete(id);
-    const tasks = [...lostTasks].slice(0, LIST_MAX).map(([id, x]) => `#${id} ${quote(x.title)} (${x.now})`);
-    const what = [
-      ...(tasks.length > 0 ? [`your claim${lostTasks.size === 1 ? '' : 's'} on ${tasks.join(', ')}${more(lostTasks.size)}`] : []),
-      ...(lostLeases.length > 0 ? [`your leases on ${lostLeases.slice(0, LIST_MAX).join(', ')}${more(lostLeases.length)}`] : []),
-    ];
-    const taken = [...lostTasks.values()].some((x) => x.now.endsWith("'s now"));
-    const advice = taken ? 'Do not finish a task that is now another\'s.' : lostTasks.size > 0 ? `Claim before going on: koor-cli task claim ${me.project}` : 'Check before editing: koor-cli lease check <file>';
-    lines.unshift(`You went stale (silent too long): Koor released ${what.join(' and ')}. ${advice}`);
+    const tasks = [...lostTasks].slice(0, LIST_MAX).map(([id, x]) => `#${id} ${quote(x.title, LOST_TITLE_CHARS)} ${fate(x.now)}`);
+    const leases = `${lostLeases.slice(0, LIST_MAX).join(', ')}${more(lostLeases.length)}`;
+    const anyReady = [...lostTasks.values()].some((x) => x.now.status === 'ready');
+    lines.unshift(
+      lostTasks.size > 0
+        ? `You went stale (silent too long), so Koor released your claim${lostTasks.size === 1 ? '' : 's'}: ${tasks.join('; ')}${more(lostTasks.size)}.${lostLeases.length > 0 ? ` Your leases on ${leases} ended too.` : ''}${anyReady ? ` To go on with a ready one, claim it: koor-cli task claim ${me.project}` : ''}`
+        : `You went stale (silent too long), so Koor released your leases on ${leases}. Check before editing: koor-cli lease check <file>`,
+    );
   }
   for (const r of resumes.slice(0, LIST_MAX)) lines.push(r);
   if (freed.length > 0) lines.push(`Free again, no longer leased: ${freed.slice(0, LIST_MAX).join(', ')}${more(freed.length)}. You may edit ${freed.length === 1 ? 'it' : 'them'} now.`);
