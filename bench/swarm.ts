@@ -40,8 +40,10 @@ export const timeoutMs = { quick: 300_000, full: 3_600_000 };
 
 /** The koor-server flag that sets the auto-lease lifetime: an auto-lease ends once its holder has not edited the file this long (0: for its session). */
 const AUTO_LEASE_FLAG = '--auto-lease-idle';
-/** koor-server --liveness-timeout: a hook touches its agent at most every 10 s (IDENTITY_TOUCH_INTERVAL_MS), so well above that. */
+/** koor-server --liveness-timeout: short, so the killed agent's task comes back within the run. */
 const LIVENESS_TIMEOUT = '15s';
+/** The tester's test suite (one Bash call): well past the liveness timeout, so an agent not held busy through it would go stale. */
+const TEST_RUN_S = 24;
 /** Goals of issue 44. */
 const GOAL_WAKE_P99_MS = 1000;
 const GOAL_TOKENS_PER_TASK = 150;
@@ -123,7 +125,7 @@ export async function run(opts: BenchOptions): Promise<Record<string, unknown>> 
     pg = null;
   };
   try {
-    const base = { sessions, tasks, features: feats, budgetMs, livenessTimeout: LIVENESS_TIMEOUT, giveUpMs: quick ? 10_000 : 20_000, thinkMs, pg: null, log };
+    const base = { sessions, tasks, features: feats, budgetMs, livenessTimeout: LIVENESS_TIMEOUT, testRunS: TEST_RUN_S, giveUpMs: quick ? 10_000 : 20_000, thinkMs, pg: null, log };
     const specs: ArmSpec[] = [];
     if (armsWanted.includes('baseline')) specs.push({ ...base, kind: 'baseline', label: 'baseline (tasks.json)', backend: 'none', serverArgs: [], autoLeaseMs: null });
     if (armsWanted.includes('sqlite')) {
@@ -179,6 +181,7 @@ export async function run(opts: BenchOptions): Promise<Record<string, unknown>> 
       no_rebase_conflicts: f.rebase_conflicts === 0,
       no_markers_lost_or_doubled: f.markers.lost.length === 0 && f.markers.doubled.length === 0,
       killed_task_finished_from_checkpoint: f.killed === null ? null : f.killed.resumed && f.killed.from_checkpoint,
+      long_command_kept_claim: f.long_command === null ? null : f.long_command.kept,
       wake_p99_le_1s: f.wake_p99_ms === null ? false : f.wake_p99_ms <= GOAL_WAKE_P99_MS,
       tokens_per_task_le_150: f.tokens?.per_task === null || f.tokens === null ? null : f.tokens.per_task <= GOAL_TOKENS_PER_TASK,
       no_tokens_in_quiet_turns: f.tokens === null ? null : f.tokens.tokens_in_quiet_turns === 0,
@@ -193,7 +196,7 @@ export async function run(opts: BenchOptions): Promise<Record<string, unknown>> 
   };
   const tables: BenchTable[] = [
     {
-      title: `swarm: ${sessions} Claude Code sessions (${CLAUDE_CODE_VERSION}), ${tasks.length} tasks; one session killed mid-task, one idle (woken by ${lateTasks} task${lateTasks > 1 ? 's' : ''} created later); the fake model thinks ${thinkMs} ms per answer`,
+      title: `swarm: ${sessions} Claude Code sessions (${CLAUDE_CODE_VERSION}), ${tasks.length} tasks; one session killed mid-task, one in a ${TEST_RUN_S}-s test run, one idle (woken by ${lateTasks} task${lateTasks > 1 ? 's' : ''} created later); the fake model thinks ${thinkMs} ms per answer`,
       columns: ['arm', 'done once', 'dups', 'rebase conflicts', 'edits denied', 'pull first', 'markers lost/doubled', 'killed task resumed', 'wake p99', 'last done s', 'sessions end s', 'tasks/min', 'same work: tasks/min'],
       rows: figs.map((f) => [
         f.label,
@@ -241,8 +244,8 @@ export async function run(opts: BenchOptions): Promise<Record<string, unknown>> 
     },
     {
       title: 'swarm: goals of issue 44 (Koor arms)',
-      columns: ['arm', 'K/K once', '0 conflicts', '0 markers lost', 'killed → checkpoint', 'wake p99 ≤ 1 s', '≤ 150 tokens/task', '0 in quiet turns', 'no file past lifetime', 'tasks/min ≥ baseline'],
-      rows: goals.map((g) => [g.arm, yes(g.all_done_once), yes(g.no_rebase_conflicts), yes(g.no_markers_lost_or_doubled), yes(g.killed_task_finished_from_checkpoint), yes(g.wake_p99_le_1s), yes(g.tokens_per_task_le_150), yes(g.no_tokens_in_quiet_turns), yes(g.no_shared_file_blocked_past_lifetime), yes(g.throughput_ge_baseline)]),
+      columns: ['arm', 'K/K once', '0 conflicts', '0 markers lost', 'killed → checkpoint', 'long command kept its claim', 'wake p99 ≤ 1 s', '≤ 150 tokens/task', '0 in quiet turns', 'no file past lifetime', 'tasks/min ≥ baseline'],
+      rows: goals.map((g) => [g.arm, yes(g.all_done_once), yes(g.no_rebase_conflicts), yes(g.no_markers_lost_or_doubled), yes(g.killed_task_finished_from_checkpoint), yes(g.long_command_kept_claim), yes(g.wake_p99_le_1s), yes(g.tokens_per_task_le_150), yes(g.no_tokens_in_quiet_turns), yes(g.no_shared_file_blocked_past_lifetime), yes(g.throughput_ge_baseline)]),
     },
   ];
 
@@ -250,6 +253,7 @@ export async function run(opts: BenchOptions): Promise<Record<string, unknown>> 
     `timeline: ${path.relative(REPO_ROOT, svgFile)}`,
     'done once: completed by one agent, its work pushed once, its marker exactly once in each of its files on the origin. Baseline claims are commits of tasks.json pushed before the work (a rejected push is pulled and pushed again; a rebase conflict is counted and the agent starts over from the origin).',
     'killed task: the victim is SIGKILLed after editing its first task\'s files, before committing them (they never reach the origin). With Koor the task goes back to ready when the victim goes stale (--liveness-timeout ' + LIVENESS_TIMEOUT + '); the agent that claims it next gets the checkpoint, checks which files already hold the marker on the origin and edits the rest ("redid n/m"). Without Koor the task stays claimed in tasks.json.',
+    `long command: the tester (first session, in both arms) runs its test suite before its first push — one Bash call of ${TEST_RUN_S} s, past the liveness timeout, no hook meanwhile. With Koor its PreToolUse hook holds the agent busy for the command's timeout, so it keeps its claim and its leases ("kept": nobody else claimed the task, it marked it done itself); an agent that goes stale anyway is told at its next hook which claims and leases Koor released.`,
     'wake: from the POST of a task in the idle session\'s project to the woken request reaching the fake API (Stop hook `koor-cli wait --hook`, asyncRewake, stream-json input held open); in brackets Koor\'s part of the slowest: until the waiter exited 2, and the round trip of the new turn\'s UserPromptSubmit hook (timed at a pass-through in front of the idle session\'s HTTP hooks); the rest is the client starting its turn (wake_split in the JSON has each part). The baseline has no way to wake a session.',
     'quiet turns: agent requests with nothing new for their session since the hook before its previous request (no task of its project became ready or was released, no lease by another agent on a file it edited, no agent joined, no checkpointed task claimed; from the poller, every ' + POLL_MS + ' ms, and the agents\' records); Koor text in them is a goal failure.',
     'last done s / tasks/min: time from the sessions\' start to the last completion, and the tasks done once per minute over it. sessions end s includes the wind-down (a baseline agent polls an unchanged tasks.json for ' + (quick ? 10 : 20) + ' s before it gives up).',

@@ -57,7 +57,8 @@ export type RecordKind =
   | 'killed'
   | 'poll'
   | 'gave-up'
-  | 'budget';
+  | 'budget'
+  | 'test-run';
 
 export interface StepRecord {
   /** Epoch ms (the shell's stamp when there is one, else when the request reached the fake API). */
@@ -94,6 +95,8 @@ export interface AgentConfig {
   giveUpMs: number;
   /** Koor: how long `koor-cli wait --for tasks` may block in one Bash call. */
   waitS: number;
+  /** Seconds its test suite runs, in one Bash call, before it pushes its first task (0: none): longer than the liveness timeout. */
+  testRunS: number;
 }
 
 /** One tool's result as the client sent it back. */
@@ -232,6 +235,22 @@ abstract class ScriptedAgent {
 
   protected bash(command: string, then: (s: Steps) => Reply | Promise<Reply>): Reply {
     return this.call([{ name: 'Bash', input: { command, description: 'swarm step', timeout: BASH_TIMEOUT_MS } }], (r) => then(parseSteps(r[0]!)));
+  }
+
+  private testRan = false;
+
+  /**
+   * Before its first push, the tester runs the project's test suite: one Bash call longer than
+   * the liveness timeout, with no hook meanwhile (the agent must keep its claim through it).
+   */
+  protected testFirst(task: string, then: () => Reply): Reply {
+    if (this.cfg.testRunS <= 0 || this.testRan) return then();
+    this.testRan = true;
+    this.rec('test-run', { task, detail: 'start' });
+    return this.bash(`sleep ${this.cfg.testRunS}; ${stamp('tests')}`, (s) => {
+      this.rec('test-run', { at: s.get('tests')?.at, task, detail: 'end' });
+      return then();
+    });
   }
 
   protected end(text: string, kind: RecordKind = 'idle'): Reply {
@@ -435,14 +454,14 @@ export class KoorAgent extends ScriptedAgent {
   private afterEdits(t: KoorTask): Reply {
     if (!this.cfg.features.checkpoints) {
       if (this.shouldDie(t)) return this.kill(t.key, t.edited);
-      return this.push(t);
+      return this.testFirst(t.key, () => this.push(t));
     }
     const cmd = `koor-cli task checkpoint ${t.id} --done ${q(`edited ${t.edited.join(', ') || 'nothing'} (not pushed yet)`)} --next ${q('commit, push, task done')} --data ${q(JSON.stringify({ files: t.edited, pushed: false }))}; ${stamp('checkpoint')}`;
     return this.bash(cmd, (s) => {
       const c = s.get('checkpoint');
       this.rec('checkpoint', { at: c?.at, task: t.key, files: t.edited, detail: c?.code === 0 ? 'ok' : `failed: ${(c?.out ?? s.text).trim().slice(0, 200)}` });
       if (this.shouldDie(t)) return this.kill(t.key, t.edited);
-      return this.push(t);
+      return this.testFirst(t.key, () => this.push(t));
     });
   }
 
@@ -593,7 +612,7 @@ export class BaselineAgent extends ScriptedAgent {
     return this.call(blocks, (results) => {
       w.edited = files.filter((_, i) => !results[i]!.isError);
       if (this.cfg.killAt === 'after-edits' && this.tasksDone === 0 && w.edited.length > 0) return this.kill(t.key, w.edited);
-      return this.push(w);
+      return this.testFirst(t.key, () => this.push(w));
     });
   }
 

@@ -45,6 +45,8 @@ export interface ArmSpec {
   budgetMs: number;
   /** koor-server --liveness-timeout: how long after its last sign of life a killed agent's task goes back. */
   livenessTimeout: string;
+  /** The tester's test suite, seconds: one Bash call longer than the liveness timeout (0: no tester). */
+  testRunS: number;
   /** Baseline: an agent stops polling an unchanged tasks.json after this long. */
   giveUpMs: number;
   /** The fake model's think time: each answer is sent this long after its request arrived (a real model takes seconds). */
@@ -55,7 +57,7 @@ export interface ArmSpec {
 
 export interface SessionResult {
   name: string;
-  role: 'worker' | 'victim' | 'idle';
+  role: 'worker' | 'victim' | 'idle' | 'tester';
   node: number;
   api: FakeApi;
   run: RunResult | null;
@@ -267,6 +269,8 @@ export async function runArm(spec: ArmSpec): Promise<ArmResult> {
     const names = Array.from({ length: spec.sessions }, (_, i) => `swarm-${String(i + 1).padStart(2, '0')}`);
     const idleIndex = spec.sessions - 1;
     const victimIndex = spec.sessions >= 3 ? 1 : 0;
+    // With four sessions or more, the first runs a test suite longer than the liveness timeout before its first push.
+    const testerIndex = spec.sessions >= 4 && spec.testRunS > 0 ? 0 : -1;
     const roots = names.map((n) => makeClone(origin, tmp.dir, n));
 
     // Koor: the server (or three nodes on one PostgreSQL database), the backlog, the hooks.
@@ -383,7 +387,7 @@ export async function runArm(spec: ArmSpec): Promise<ArmResult> {
     for (let i = 0; i < spec.sessions; i++) {
       const name = names[i]!;
       const idle = i === idleIndex;
-      const role: SessionResult['role'] = idle ? 'idle' : i === victimIndex ? 'victim' : 'worker';
+      const role: SessionResult['role'] = idle ? 'idle' : i === victimIndex ? 'victim' : i === testerIndex ? 'tester' : 'worker';
       const project = idle ? LATE_PROJECT : MAIN_PROJECT;
       const cfg = {
         name,
@@ -400,6 +404,7 @@ export async function runArm(spec: ArmSpec): Promise<ArmResult> {
         features: { checkpoints: spec.features.checkpoints },
         giveUpMs: spec.giveUpMs,
         waitS: 60,
+        testRunS: role === 'tester' ? spec.testRunS : 0,
       };
       const agent = spec.kind === 'koor' ? new KoorAgent(cfg, record) : new BaselineAgent(cfg, record);
       const fake = await startFakeApi(async (req) => {
@@ -547,7 +552,7 @@ export async function runArm(spec: ArmSpec): Promise<ArmResult> {
     const audit = auditOrigin(origin, spec.tasks, new Set(doneKeys));
     const lastDoneAt = records.filter((x) => x.kind === 'done').reduce((m, x) => Math.max(m, x.at), 0);
     return {
-      spec: { kind: spec.kind, label: spec.label, backend: spec.backend, serverArgs: spec.serverArgs, autoLeaseMs: spec.autoLeaseMs, sessions: spec.sessions, features: spec.features, budgetMs: spec.budgetMs, livenessTimeout: spec.livenessTimeout, giveUpMs: spec.giveUpMs, thinkMs: spec.thinkMs },
+      spec: { kind: spec.kind, label: spec.label, backend: spec.backend, serverArgs: spec.serverArgs, autoLeaseMs: spec.autoLeaseMs, sessions: spec.sessions, features: spec.features, budgetMs: spec.budgetMs, livenessTimeout: spec.livenessTimeout, testRunS: spec.testRunS, giveUpMs: spec.giveUpMs, thinkMs: spec.thinkMs },
       t0,
       drainedAt: drainedAt ?? (spec.kind === 'baseline' && doneKeys.length === spec.tasks.length ? lastDoneAt : null),
       endedAt,

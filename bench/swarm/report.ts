@@ -151,6 +151,15 @@ export interface ArmFigures {
     /** From the kill to the task being ready again (the victim gone stale). */
     back_after_ms: number | null;
   } | null;
+  /** The tester's test suite, one Bash call longer than the liveness timeout: did it keep its claim through it? */
+  long_command: {
+    session: string;
+    task: string;
+    ran_s: number | null;
+    /** Its task stayed its own: nobody else claimed it meanwhile, and it marked it done itself. */
+    kept: boolean;
+    others_claimed: string[];
+  } | null;
   shared_blocked_ms: {
     task_leases: ReturnType<typeof summary>;
     auto_leases: ReturnType<typeof summary>;
@@ -241,6 +250,23 @@ export function figures(a: ArmResult, tasks: readonly SwarmTask[]): ArmFigures {
       // What the victim had edited (never committed) and someone had to edit again.
       files_redone: finisher ? (kill.files ?? []).filter((f) => pushedAfter.has(f)).length : null,
       back_after_ms: back ? back.at - kill.at : null,
+    };
+  }
+
+  // The tester's long command.
+  const testStart = recs.find((r) => r.kind === 'test-run' && r.detail === 'start');
+  let longCommand: ArmFigures['long_command'] = null;
+  if (testStart?.task) {
+    const testEnd = recs.find((r) => r.kind === 'test-run' && r.detail === 'end' && r.session === testStart.session);
+    const after = recs.filter((r) => r.task === testStart.task && r.at > testStart.at);
+    const othersClaimed = after.filter((r) => r.kind === 'claim' && r.session !== testStart.session).map((r) => r.session);
+    const doneBy = after.find((r) => r.kind === 'done');
+    longCommand = {
+      session: testStart.session,
+      task: testStart.task,
+      ran_s: testEnd ? Math.round((testEnd.at - testStart.at) / 100) / 10 : null,
+      kept: othersClaimed.length === 0 && doneBy?.session === testStart.session && !after.some((r) => r.kind === 'done-failed'),
+      others_claimed: othersClaimed,
     };
   }
 
@@ -405,6 +431,7 @@ export function figures(a: ArmResult, tasks: readonly SwarmTask[]): ArmFigures {
     pull_first: recs.filter((r) => r.kind === 'pull-first').length,
     markers: { exact: a.audit.exact.length, lost: a.audit.lost, doubled: a.audit.doubled, stray: a.audit.stray, conflict_markers_in: a.audit.conflictMarkersIn },
     killed,
+    long_command: longCommand,
     shared_blocked_ms: { task_leases: summary(taskLeases), auto_leases: summary(autoLeases), held_after_last_edit: summary(afterEdit), over_lifetime },
     claim_to_done_ms: summary(claimToDone),
     ready_to_claim_ms: summary(readyToClaim),
