@@ -335,6 +335,23 @@ t.test('hooks: a long shell command keeps its agent from going stale; one that w
   t.equal((await call('GET', `/api/instances/${bId}`)).body.status, 'active', 'B, in a command named without a timeout, is not');
 });
 
+t.test('hooks: a digest answered after the client may have stopped waiting is shown again by the next one', async (t) => {
+  const s = await startTestServer(t);
+  const { call, session } = client(s.url);
+  const a = session('late0000-0000-4000-8000-00000000000a', '/clone-a/shop', 'agent-a');
+  await a.hook('UserPromptSubmit');
+  const bash = { tool_name: 'Bash', tool_input: { command: 'npm test', timeout: 60_000 } };
+  await a.hook('PreToolUse', bash);
+  await call('POST', '/api/messages', { to: ['agent-a'], subject: 'schema?', body: 'which schema do we use' });
+  // The writer stalls (a slow disk): the command's end waits 4.5 s for its write, past the client's patience.
+  const stall = s.writer.call('sys.sleep', { ms: 4500 });
+  const slow = context(await a.hook('PostToolUse', { ...bash, tool_response: { stdout: 'ok' } }));
+  await stall;
+  t.match(slow, /1 new message: .*"schema\?"/, 'answered, maybe too late');
+  t.match(context(await a.hook('UserPromptSubmit')), /1 new message: .*"schema\?"/, 'so the next digest shows it again');
+  t.same(await a.hook('UserPromptSubmit'), {}, 'and then it has been told');
+});
+
 t.test('hooks: digests put news into the model context once, within budget, and nothing otherwise', async (t) => {
   const s = await startTestServer(t);
   const { call, session } = client(s.url);

@@ -43,7 +43,7 @@ export function hookRoutes(svc: HookService): Route[] {
         if (!b.session_id) throw fail('FIELD_REQUIRED', 'session_id');
         if (!b.hook_event_name) throw fail('FIELD_REQUIRED', 'hook_event_name');
         const client = (ctx.extraHeaders['x-koor-client'] ?? '').trim();
-        sendJson(ctx, 200, await svc.handle(b as HookInput, { ...contextOf(ctx), client: CLIENTS.has(client) ? client : 'claude-code' }));
+        sendJson(ctx, 200, await svc.handle(b as HookInput, { ...contextOf(ctx), client: CLIENTS.has(client) ? client : 'claude-code', arrivedMs: ctx.t0 }));
       },
     },
     {

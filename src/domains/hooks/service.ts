@@ -30,10 +30,25 @@ const SCAN_AUDIT = 200;
 const SCAN_MESSAGES = 20;
 /** Lines a digest had no room for, as the session holds them: the oldest, each within its bound. */
 const heldOf = (lines: readonly string[]): string[] => lines.slice(0, HOOK_HELD_LINES).map((l) => (l.length > HOOK_HELD_LINE_CHARS ? `${l.slice(0, HOOK_HELD_LINE_CHARS - 1)}…` : l));
+/**
+ * A digest answered this long after its hook arrived may come after the client stopped waiting
+ * (Claude Code's HTTP hooks as installed wait 5 s, the command bridge about as long): its lines are
+ * then also held for the next digest, which shows them again rather than never.
+ */
+const LATE_MS = 4000;
 /** A quiet session's cursors are written forward once this far behind, so another node's scans stay short too. */
 const CURSOR_LAG = 400;
-/** Sessions whose scan positions a node remembers (past it, it forgets them all and rescans from the cursors). */
-const SCANNED_MAX = 10_000;
+/**
+ * Sessions a node remembers something of — scan positions, its binding, its last progress write —
+ * per map; past it that map is forgotten (rescans from the cursors, a read of the binding, one
+ * progress write more): a session killed without SessionEnd is ended by the writer, not here.
+ */
+const SESSIONS_REMEMBERED = 10_000;
+/** `m.set(k, v)`, the map forgotten first when it holds SESSIONS_REMEMBERED entries. */
+function setBounded<V>(m: Map<string, V>, k: string, v: V): void {
+  if (m.size >= SESSIONS_REMEMBERED && !m.has(k)) m.clear();
+  m.set(k, v);
+}
 
 
 /** The part of a hook's input Koor reads (Claude Code's documented hook input; other members are ignored). */
@@ -55,6 +70,8 @@ export interface HookContext {
   client: string;
   /** Who calls (issue 30): the operator drives any session; a token, only the sessions of agents it registered. */
   caller: HookCaller;
+  /** When the hook's request arrived (performance.now()): a digest answered late is also held for the next one. */
+  arrivedMs?: number;
 }
 
 export interface HookCaller {
@@ -146,6 +163,8 @@ export class HookService {
       if (known) await this.permitDrive(known, ctx.caller);
       return this.end(input.session_id);
     }
+    const arrived = ctx.arrivedMs ?? performance.now();
+    const late = (): boolean => performance.now() - arrived > LATE_MS;
     const s = await this.bind(input, ctx);
     const busy = busyMs(input, s);
     if (busy === null) this.progress(s);
@@ -154,15 +173,15 @@ export class HookService {
       case 'PreToolUse':
         return this.guard(s, input, ctx.caller);
       case 'SessionStart':
-        return this.orientation(s, event);
+        return this.orientation(s, event, late);
       case 'UserPromptSubmit':
-        return this.news(s, event, null);
+        return this.news(s, event, null, late);
       case 'PostToolUse':
         await noteSync(this.d, s, input.tool_name, input.tool_input);
-        return this.news(s, event, this.editedPath(s, input));
+        return this.news(s, event, this.editedPath(s, input), late);
       case 'Stop':
         // Never keeps a session from stopping twice in a row (`stop_hook_active`): at most one more turn per stop.
-        return input.stop_hook_active === true ? NOTHING : this.news(s, event, null);
+        return input.stop_hook_active === true ? NOTHING : this.news(s, event, null, late);
       default:
         return NOTHING;
     }
@@ -198,7 +217,7 @@ export class HookService {
   private progress(s: HookSession): void {
     const now = Date.now();
     if (now - (this.lastProgress.get(s.session_id) ?? 0) < this.d.touchMs) return;
-    this.lastProgress.set(s.session_id, now);
+    setBounded(this.lastProgress, s.session_id, now);
     this.d.writer.call('hooks.progress', { session_id: s.session_id }).catch((err: unknown) => this.d.log.debug({ err, session: s.session_id }, 'hook progress not recorded'));
   }
 
@@ -208,7 +227,7 @@ export class HookService {
    * logged (a hook must not fail for it).
    */
   private async busy(s: HookSession, ms: number): Promise<void> {
-    this.lastProgress.set(s.session_id, Date.now());
+    setBounded(this.lastProgress, s.session_id, Date.now());
     await this.d.writer.call('hooks.progress', { session_id: s.session_id, busy_ms: ms }).catch((err: unknown) => this.d.log.warn({ err, session: s.session_id }, 'shell command not recorded as running'));
   }
 
@@ -218,7 +237,7 @@ export class HookService {
     if (b?.instanceId !== s.instance_id) {
       const i = await this.d.instances.get(s.instance_id);
       b = { instanceId: s.instance_id, name: i?.name ?? '', tokenId: i?.token_id ?? '' };
-      this.bound.set(s.session_id, b);
+      setBounded(this.bound, s.session_id, b);
     }
     return { id: b.instanceId, name: b.name, project: s.project, repo: folderOf(s.repo_root) };
   }
@@ -321,7 +340,7 @@ export class HookService {
   }
 
   /** What concerns the agent since its last digest, as this event's output; nothing when nothing does. */
-  private async news(s: HookSession, event: string, edited: string | null): Promise<Output> {
+  private async news(s: HookSession, event: string, edited: string | null, late: () => boolean): Promise<Output> {
     const me = await this.me(s);
     const g = await this.gather(s, me);
     const editedNow = edited !== null && !s.edited.includes(edited) ? edited : null;
@@ -337,12 +356,12 @@ export class HookService {
         session_id: s.session_id,
         ...(text !== null || lagging ? cursors : {}),
         ...(editedNow !== null ? { edited: editedNow } : {}),
-        ...(text !== null ? { held: heldOf(lines.slice(shown)) } : {}),
+        // Answered late, the client may not read it: all of it is held, to be shown again.
+        ...(text !== null ? { held: heldOf(late() ? lines : lines.slice(shown)) } : {}),
       });
     }
     // Only once the cursors are written: a failed write leaves the news for the next hook.
-    if (this.scanned.size >= SCANNED_MAX) this.scanned.clear();
-    this.scanned.set(s.session_id, { event: g.eventThrough, audit: g.auditThrough });
+    setBounded(this.scanned, s.session_id, { event: g.eventThrough, audit: g.auditThrough });
     if (text === null) return NOTHING;
     this.stats.digests++;
     if (event === 'Stop') return { decision: 'block', reason: text };
@@ -353,7 +372,7 @@ export class HookService {
    * SessionStart: who else works in this repository, what they hold, what is ready to claim, what
    * is unread — within ORIENTATION_TOKENS, and nothing when there is none of it.
    */
-  private async orientation(s: HookSession, event: string): Promise<Output> {
+  private async orientation(s: HookSession, event: string, late: () => boolean): Promise<Output> {
     const me = await this.me(s);
     const [instances, leases, tasks, unread] = await Promise.all([
       this.d.instances.list({}),
@@ -373,7 +392,7 @@ export class HookService {
     lines.push(`Message an agent: koor-cli send <name> "<text>".`);
     const { text, shown } = digestFit(lines, ORIENTATION_TOKENS, `Koor: you are agent ${me.name} (project ${me.project}).`);
     // Unread messages it had no room for are held for the next digest (their cursor moves past them).
-    const later = heldOf(news.filter((l) => lines.indexOf(l) >= shown));
+    const later = heldOf(late() ? news : news.filter((l) => lines.indexOf(l) >= shown));
     if (unread.length > 0) await this.d.writer.call('hooks.advance', { session_id: s.session_id, message_cursor: unread.at(-1)!.id, ...(later.length > 0 ? { held: later } : {}) });
     this.stats.digests++;
     return { hookSpecificOutput: { hookEventName: event, additionalContext: text! } };
