@@ -279,6 +279,11 @@ t.test('hooks: a session whose client was killed (no SessionEnd) ends once its a
   const agent = (await call('GET', `/api/hooks/claude-code/sessions/${killed.id}`)).body.instance_id;
   const plain = (await call('POST', '/api/instances/register', { name: 'plain' })).body.id;
   await call('POST', `/api/instances/${plain}/activate`);
+  // A session left open over a weekend, a message waiting for it: not ended (its inbox would go).
+  const away = session('dead0000-0000-4000-8000-00000000000e', '/clone-w/shop', 'away');
+  await away.hook('UserPromptSubmit');
+  const awayId = (await call('GET', `/api/hooks/claude-code/sessions/${away.id}`)).body.instance_id;
+  await call('POST', '/api/messages', { to: ['away'], subject: 'review?', body: 'please review my branch' });
   // last_seen has 1 s precision: checks until the session's agent is stale, then until it is ended.
   // (The plain agent may have been seen a second later than the killed one: waits for it too.)
   await waitUntil('the killed session to end, the plain agent to go stale', async () => {
@@ -291,6 +296,8 @@ t.test('hooks: a session whose client was killed (no SessionEnd) ends once its a
   await new Promise((r) => setTimeout(r, 2100));
   await call('POST', '/api/liveness/check');
   t.equal((await call('GET', `/api/instances/${plain}`)).body.status, 'stale', 'an agent without a hook session is kept, stale');
+  t.equal((await call('GET', `/api/instances/${awayId}`)).body.status, 'stale', 'so is one with an unread message');
+  t.match(context(await away.hook('UserPromptSubmit')), /1 new message: .*"review\?"/, 'which it reads when it comes back');
   await killed.hook('UserPromptSubmit');
   t.not((await call('GET', `/api/hooks/claude-code/sessions/${killed.id}`)).body.instance_id, agent, 'a hook of the same session later binds it anew');
 });

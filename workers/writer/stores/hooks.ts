@@ -26,9 +26,16 @@ const SET_HELD = sql('UPDATE hook_sessions SET held = ? WHERE session_id = ?');
 const DELETE = sql('DELETE FROM hook_sessions WHERE session_id = ?');
 const DELETE_FOR = sql('DELETE FROM hook_sessions WHERE instance_id = ?');
 const INSTANCE_LIVE = sql('SELECT 1 AS found FROM instances WHERE id = ?');
-/** Sessions whose agent is stale and unseen since a time, the longest unseen first. */
+/**
+ * Sessions whose agent is stale and unseen since a time, the longest unseen first — but not one
+ * with unread messages: ending it would drop its inbox, and a session left open (a weekend) comes
+ * back to read them (message retention bounds how long they keep it).
+ */
 const STALE_SESSIONS = sql(
-  "SELECT s.session_id, s.instance_id FROM instances i JOIN hook_sessions s ON s.instance_id = i.id WHERE i.status = 'stale' AND i.last_seen < ? ORDER BY i.last_seen LIMIT ?",
+  `SELECT s.session_id, s.instance_id FROM instances i JOIN hook_sessions s ON s.instance_id = i.id
+   WHERE i.status = 'stale' AND i.last_seen < ?
+     AND NOT EXISTS (SELECT 1 FROM message_recipients r WHERE r.recipient = i.id AND r.read_at = '')
+   ORDER BY i.last_seen LIMIT ?`,
 );
 const PROGRESS = sql('UPDATE hook_sessions SET last_progress_at = ? WHERE session_id = ?');
 const PROGRESS_BUSY = sql('UPDATE hook_sessions SET last_progress_at = ?, busy_until = ? WHERE session_id = ?');
