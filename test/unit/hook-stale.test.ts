@@ -27,6 +27,8 @@ t.test('busyMs: a shell command holds its session busy for its timeout, capped; 
   const post: HookInput = { session_id: 's', hook_event_name: 'PostToolUse', tool_name: 'Bash', tool_input: { command: 'npm test' } };
   t.equal(busyMs(post, { busy_until: '2026-11-28 05:00:00' }), 0, 'its end clears the mark');
   t.equal(busyMs(post, idle), null, 'nothing to clear: no write');
+  t.equal(busyMs({ session_id: 's', hook_event_name: 'Stop' }, { busy_until: '2026-11-28 05:00:00' }), 0, 'the turn ended (a failed command ends without PostToolUse): cleared');
+  t.equal(busyMs({ session_id: 's', hook_event_name: 'PostToolUse', tool_name: 'Read', tool_input: {} }, { busy_until: '2026-11-28 05:00:00' }), null, 'another tool ending: the command may still run');
 });
 
 t.test('digestLines: claims and leases lost to staleness come first, with whose each task is now', async (t) => {

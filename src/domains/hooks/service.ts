@@ -105,12 +105,13 @@ export function repoRelative(root: string, cwd: string, file: string): string | 
 /**
  * How long the tool a hook announces may run without another hook: a shell command's own
  * `timeout` (or the client's default) at PreToolUse — none when it runs in the background, which
- * returns at once —, 0 at the PostToolUse that ends it; null for anything else.
+ * returns at once —; 0 (none runs) at the PostToolUse that ends it, and at the turn's Stop (a
+ * command that failed ends with PostToolUseFailure, which is not hooked); null for anything else.
  */
 export function busyMs(input: HookInput, s: Pick<HookSession, 'busy_until'>): number | null {
-  if (input.tool_name !== SHELL_TOOL) return null;
-  if (input.hook_event_name === 'PostToolUse') return s.busy_until !== '' ? 0 : null;
-  if (input.hook_event_name !== 'PreToolUse' || input.tool_input?.run_in_background === true) return null;
+  const event = input.hook_event_name;
+  if (event === 'Stop' || (event === 'PostToolUse' && input.tool_name === SHELL_TOOL)) return s.busy_until !== '' ? 0 : null;
+  if (event !== 'PreToolUse' || input.tool_name !== SHELL_TOOL || input.tool_input?.run_in_background === true) return null;
   const t = input.tool_input?.timeout;
   return typeof t === 'number' && Number.isFinite(t) && t > 0 ? Math.min(Math.ceil(t), HOOK_BUSY_MAX_MS) : SHELL_BUSY_DEFAULT_MS;
 }
