@@ -71,7 +71,7 @@ export interface HookContext {
   /** Who calls (issue 30): the operator drives any session; a token, only the sessions of agents it registered. */
   caller: HookCaller;
   /** When the hook's request arrived (performance.now()): a digest answered late is also held for the next one. */
-  arrivedMs?: number;
+  arrivedMs: number;
 }
 
 export interface HookCaller {
@@ -164,8 +164,7 @@ export class HookService {
       if (known) await this.permitDrive(known, ctx.caller);
       return this.end(input.session_id);
     }
-    const arrived = ctx.arrivedMs ?? performance.now();
-    const late = (): boolean => performance.now() - arrived > LATE_MS;
+    const late = (): boolean => performance.now() - ctx.arrivedMs > LATE_MS;
     const s = await this.bind(input, ctx);
     const busy = busyMs(input, s);
     if (busy === null) this.progress(s);
