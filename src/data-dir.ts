@@ -3,6 +3,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { ConfigError } from './config.js';
 import { inspectSnapshot, SnapshotError, type SnapshotInfo } from './shared/snapshot.js';
+import { RESTORE_MARK } from '../schemas/db/tables/state.js';
 
 const WORDS: Record<string, string> = {
   EACCES: 'permission denied',
@@ -142,11 +143,57 @@ function fsyncPath(p: string): void {
   }
 }
 
+/** The ids a data file has handed out: its AUTOINCREMENT sequences, and its newest state revision (0: none). */
+interface HandedOut {
+  sequences: Array<{ name: string; seq: number }>;
+  revision: number;
+}
+
+const hasTable = (db: Database.Database, name: string): boolean => db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(name) !== undefined;
+
+function handedOut(db: Database.Database): HandedOut {
+  return {
+    sequences: hasTable(db, 'sqlite_sequence') ? (db.prepare('SELECT name, seq FROM sqlite_sequence').all() as HandedOut['sequences']) : [],
+    revision: hasTable(db, 'state_changes') ? ((db.prepare('SELECT max(id) FROM state_changes').pluck().get() as number | null) ?? 0) : 0,
+  };
+}
+
+/**
+ * The restored file goes on after the ids the replaced one handed out: event ids, task and
+ * message ids, state revisions (a restore mark, RESTORE_MARK). Clients resume a stream after the
+ * last id they saw (events, watches, inboxes) and skip ids they saw; ids handed out again would
+ * be new items they never get. The ids between the backup's and the replaced file's name nothing
+ * (as etcd bumps its revision on a snapshot restore). Done on the backup's own schema, before
+ * the server migrates it: only tables it has.
+ */
+function continueIds(file: string, handed: HandedOut): void {
+  const db = new Database(file, { fileMustExist: true });
+  try {
+    db.transaction(() => {
+      if (hasTable(db, 'sqlite_sequence')) {
+        for (const { name, seq } of handed.sequences) {
+          if (db.prepare('UPDATE sqlite_sequence SET seq = max(seq, ?) WHERE name = ?').run(seq, name).changes === 0 && hasTable(db, name)) {
+            db.prepare('INSERT INTO sqlite_sequence (name, seq) VALUES (?, ?)').run(name, seq);
+          }
+        }
+      }
+      if (hasTable(db, 'state_changes')) {
+        const newest = (db.prepare('SELECT max(id) FROM state_changes').pluck().get() as number | null) ?? 0;
+        if (handed.revision > newest) db.prepare(RESTORE_MARK.sqlite).run(handed.revision, newest);
+      }
+    })();
+    db.pragma('wal_checkpoint(TRUNCATE)');
+  } finally {
+    db.close();
+  }
+}
+
 /**
  * `koor-server --restore FILE` (server stopped): checks FILE is an intact Koor backup this
  * version can open, keeps the current data.db aside as `data.db.before-restore-<stamp>` (its WAL
  * folded in first), and puts a copy of FILE in its place (through SQLite's backup API, so a
- * file with a WAL of its own is copied whole). The next start applies any newer migrations.
+ * file with a WAL of its own is copied whole). Its ids go on after the current file's
+ * (continueIds). The next start applies any newer migrations.
  */
 export async function restoreDataDir(dir: string, from: string): Promise<{ info: SnapshotInfo; keptAs: string | null }> {
   const file = path.join(dir, 'data.db');
@@ -162,10 +209,12 @@ export async function restoreDataDir(dir: string, from: string): Promise<{ info:
   const tmp = `${file}.restoring`;
   let keptAs: string | null = null;
   try {
+    let handed: HandedOut | null = null;
     if (fs.existsSync(file)) {
       const db = new Database(file, { fileMustExist: true });
       try {
         db.pragma('wal_checkpoint(TRUNCATE)');
+        handed = handedOut(db);
       } finally {
         db.close();
       }
@@ -183,6 +232,7 @@ export async function restoreDataDir(dir: string, from: string): Promise<{ info:
     } finally {
       src.close();
     }
+    if (handed !== null) continueIds(tmp, handed);
     fsyncPath(tmp);
     fs.renameSync(tmp, file);
     fsyncPath(dir);

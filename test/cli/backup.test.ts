@@ -2,8 +2,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import { TEST_BACKEND, startTestServer, runServer, spawnServer, tempDir, json } from '../helpers/server.js';
-import { subscribe } from '../helpers/ws.js';
-import { cliFor } from './helpers.js';
+import { publish, subscribe, watch } from '../helpers/ws.js';
+import { cliFor, startCli } from './helpers.js';
 
 /** `koor-cli backup` / `restore` as subprocesses (SPEC §4.2, §4.4, §8.6). */
 
@@ -56,11 +56,22 @@ t.test('restore --file of a snapshot restarts the running koor-server on it, sam
   const auth = { authorization: 'Bearer tok' };
   const put = (k: string, v: string) => fetch(`${srv.url}/api/state/${k}`, { method: 'PUT', body: v, headers: auth });
   await put('a', '1');
+  await publish(srv.url, 'e', 'one', auth);
   const cwd = tempDir(t);
   const cli = cliFor(srv.url, cwd, { KOOR_TOKEN: 'tok' });
   t.equal((await cli('backup', '--output', 'snap.db')).code, 0);
+  // The CLI's streams see ids past the snapshot's, which the restored server must not hand out again.
+  const env = { KOOR_SERVER: srv.url, KOOR_TOKEN: 'tok' };
+  const events = startCli(['events', 'subscribe'], { cwd, env, teardown: t.teardown.bind(t) });
+  const changes = startCli(['state', 'watch'], { cwd, env, teardown: t.teardown.bind(t) });
+  await events.until(() => events.stderr().includes('connected'), 'subscribed');
+  await changes.until(() => changes.stderr().includes('connected'), 'watching');
   await put('a', '9');
   await put('b', '2');
+  await publish(srv.url, 'e', 'two', auth);
+  await publish(srv.url, 'e', 'three', auth);
+  await events.until(() => events.lines().length === 2, 'two events');
+  await changes.until(() => changes.lines().length === 2, 'two changes');
   const sub = await subscribe(srv.url, '', auth);
 
   fs.writeFileSync(path.join(cwd, 'junk.db'), 'SQLite format 3\0 but then garbage, not a database at all');
@@ -71,13 +82,30 @@ t.test('restore --file of a snapshot restarts the running koor-server on it, sam
 
   const r = await cli('restore', '--file', 'snap.db');
   t.equal(r.code, 0, r.stderr);
-  t.equal(r.stdout, 'restore complete from snap.db\n  state keys: 1\n  rules: 0\n  specs: 0\n  events: 0\n  instances: 0\n');
+  t.equal(r.stdout, 'restore complete from snap.db\n  state keys: 1\n  rules: 0\n  specs: 0\n  events: 1\n  instances: 0\n');
   // SQLite: the server restarts on the snapshot; cluster mode: every node resets in place.
   const reason = TEST_BACKEND === 'sqlite' ? 'server restarting: resume with since=' : 'data restored from a backup: resume with since=';
   t.same(await sub.closed, { code: 1012, reason }, 'subscribers are told to come back');
   t.equal(await (await fetch(`${srv.url}/api/state/a`, { headers: auth })).text(), '1', 'reads show the snapshot, no stale cache');
   t.equal((await fetch(`${srv.url}/api/state/b`, { headers: auth })).status, 404);
   t.equal((await put('c', '3')).status, 200, 'and writes go on');
+  const again = await publish(srv.url, 'e', 'four', auth);
+  t.equal(again.id, 4, 'ids go on after those the replaced data handed out: none is handed out twice');
+  // Handed out again, they would be skipped by the CLI as seen (it resumes after id 3).
+  await events.until(() => events.lines().length === 3, 'the event after the restore');
+  t.match(JSON.parse(events.lines()[2]!), { id: 4, data: 'four' });
+  await changes.until(() => changes.lines().length === 3, 'the change after the restore');
+  t.match(JSON.parse(changes.lines()[2]!), { type: 'put', key: 'c', revision: 4 });
+  // Catching up from the backup's newest passes over the ids the restore undid: not a gap.
+  const behind = await watch(srv.url, '/api/state/watch?since_revision=1', auth);
+  await behind.waitFor(1);
+  t.same(behind.changes.map((c) => [c.key, c.revision]), [['c', 4]]);
+  t.equal(behind.headers['x-koor-oldest-revision'], undefined);
+  const replay = await subscribe(srv.url, '?since=1', auth);
+  await replay.waitFor(1);
+  t.same(replay.events.map((e) => e.id), [4]);
+  behind.ws.close();
+  replay.ws.close();
   if (TEST_BACKEND === 'sqlite') t.ok(fs.readdirSync(dir).some((f) => f.startsWith('data.db.before-restore-')), 'the previous data file is kept aside');
   t.notOk(fs.readdirSync(dir).some((f) => f.startsWith('restore-')), 'no upload left behind');
 });

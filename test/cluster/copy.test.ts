@@ -127,6 +127,8 @@ if ('skipped' in started) {
     for (let i = 0; i < 3; i++) await send(a.url, 'POST', '/api/events/publish', { topic: 'copy.later' });
     await send(a.url, 'PUT', '/api/state/config/app', '{"v":4}');
     await send(b.url, 'DELETE', '/api/specs/proj/api');
+    const handed = await newestEvent(b.url);
+    const handedRevision = await putRevision(a.url, 'rev/undone');
     const sub = await subscribe(b.url, '?pattern=copy.*');
     const closed = sub.closed;
     // Through koor-cli, as a user restores (it uploads the snapshot to POST /api/admin/restore).
@@ -139,18 +141,19 @@ if ('skipped' in started) {
     compare(t, atBackup, await answers(b.url), 'the other node serves the restored data');
     compare(t, atBackup, await answers(a.url), 'and so does the restoring node');
     t.same(fs.readdirSync(staging).filter((f) => f.startsWith('restore-')), [], 'the staged upload is gone, -wal and -shm too');
-    const again = await subscribe(b.url, `?pattern=copy.*&since=${newest}`);
+    // A subscriber resumes after the last id it saw, which the restore undid (handed).
+    const again = await subscribe(b.url, `?pattern=copy.*&since=${handed}`);
     t.teardown(() => again.ws.close());
     const e = (await (await send(a.url, 'POST', '/api/events/publish', { topic: 'copy.after' })).json()) as { id: number };
-    t.equal(e.id, newest + 1, 'ids continue from the backup');
+    t.equal(e.id, handed + 1, 'ids go on after those the replaced data handed out, not from the backup: none is handed out twice');
     await again.waitFor(1, 10_000);
-    t.equal(again.events[0]!.id, newest + 1, 'live delivery on the other node continues on the restored log');
-    // Ids below what the node had fanned out before the restore are delivered live too.
+    t.equal(again.events[0]!.id, handed + 1, 'live delivery on the other node continues on the restored log');
     const live = await subscribe(b.url, '?pattern=copy.*');
     t.teardown(() => live.ws.close());
     for (let i = 0; i < 4; i++) await send(a.url, 'POST', '/api/events/publish', { topic: 'copy.live' });
     await live.waitFor(4, 10_000);
-    t.same(live.events.map((x) => x.id), [newest + 2, newest + 3, newest + 4, newest + 5], 'every later event, live, in order');
+    t.same(live.events.map((x) => x.id), [handed + 2, handed + 3, handed + 4, handed + 5], 'every later event, live, in order');
+    t.equal(await putRevision(b.url, 'rev/after'), handedRevision + 1, 'state revisions go on after the replaced ones too');
   });
 
   t.test('after a live restore, webhooks deliver the restored log from their restored cursors', async (t) => {
@@ -171,13 +174,13 @@ if ('skipped' in started) {
     await waitUntil('the later events settled', async () => (await delivered('copies')) === 4);
     const cli = await runCli(['restore', '--file', snapshot], { env: { KOOR_SERVER: node.url } });
     t.equal(cli.code, 0, cli.stderr);
-    // The restored log's next ids are the ones the undone events had.
+    // The restored log's next ids go on after the undone events' (none is handed out twice).
     const other = (await (await send(node.url, 'POST', '/api/events/publish', { topic: 'other.x' })).json()) as { id: number };
     const copy = (await (await send(node.url, 'POST', '/api/events/publish', { topic: 'copy.after' })).json()) as { id: number };
-    t.same([other.id, copy.id], [newest + 1, newest + 2]);
+    t.same([other.id, copy.id], [newest + 4, newest + 5]);
     const got = (rx: typeof copies, topic: string) => rx.ok().find((d) => d.json?.topic === topic)?.json as { event_id: number } | undefined;
-    t.equal((await waitUntil('other.x delivered', () => got(others, 'other.x'))).event_id, newest + 1, 'a webhook that had read past these ids before the restore gets them');
-    t.equal((await waitUntil('copy.after delivered', () => got(copies, 'copy.after'))).event_id, newest + 2, 'and one that had had events there');
+    t.equal((await waitUntil('other.x delivered', () => got(others, 'other.x'))).event_id, newest + 4, 'a webhook whose restored cursor is behind the undone ids gets the new ones');
+    t.equal((await waitUntil('copy.after delivered', () => got(copies, 'copy.after'))).event_id, newest + 5, 'and one that had had events there');
     await waitUntil('the run settled', async () => (await delivered('copies')) === 2);
     t.same(copies.ok().map((d) => (d.json as { topic: string }).topic), ['copy.first', 'copy.later', 'copy.later', 'copy.later', 'copy.after'], 'nothing twice, nothing skipped');
   });

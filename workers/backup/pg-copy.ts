@@ -11,7 +11,7 @@ import { openPg } from '../../src/shared/pg.js';
 import { beginOrDrop } from '../../src/shared/pg-tx.js';
 import { WRITE_LOCK } from '../writer/pg/locks.js';
 import { migratePg } from '../writer/pg/migrate.js';
-import { STATE_HID_FROM_LOG } from '../../schemas/db/tables/state.js';
+import { RESTORE_MARK, STATE_HID_FROM_LOG } from '../../schemas/db/tables/state.js';
 
 /**
  * The one copy between koor's two stores (cluster mode, issue 14): a SQLite data file or backup
@@ -78,7 +78,10 @@ export async function sqliteIntoPg(file: string, sql: Sql, opts: { replace: bool
   try {
     return await beginOrDrop(sql, '', async (tx) => {
       await tx`SELECT pg_advisory_xact_lock(${WRITE_LOCK})`;
+      // A restore goes on after the ids the replaced data handed out (see below).
+      const handed = new Map<string, number>();
       if (opts.replace) {
+        for (const c of await tx<{ name: string; value: number }[]>`SELECT name, value FROM koor_counters WHERE name IN ${tx(COUNTERS)}`) handed.set(c.name, c.value);
         await tx.unsafe(`TRUNCATE ${COPIED_TABLES.join(', ')}`);
       } else {
         for (const table of COPIED_TABLES) {
@@ -106,11 +109,18 @@ export async function sqliteIntoPg(file: string, sql: Sql, opts: { replace: bool
         }
         await flush();
       }
-      // Ids continue from where the file's were: counters, then identity sequences.
+      // Ids continue from where the file's were, or from where the replaced data's were when
+      // they are further on (a restore: clients resume streams after ids they saw, and would skip
+      // new items under them; src/data-dir.ts continueIds does the same on SQLite): counters,
+      // then identity sequences.
       for (const name of COUNTERS) {
         const seq = (db.prepare('SELECT seq FROM sqlite_sequence WHERE name = ?').pluck().get(name) as number | undefined) ?? 0;
         const max = (db.prepare(`SELECT max(id) FROM ${name}`).pluck().get() as number | null) ?? 0;
-        await tx`UPDATE koor_counters SET value = ${Math.max(seq, max)} WHERE name = ${name}`;
+        const copied = Math.max(seq, max);
+        const before = handed.get(name) ?? 0;
+        // The change log's newest row is its newest revision (reads take max(id)): a restore mark.
+        if (name === 'state_changes' && before > copied) await tx.unsafe(RESTORE_MARK.pg, [before, copied]);
+        await tx`UPDATE koor_counters SET value = ${Math.max(copied, before)} WHERE name = ${name}`;
       }
       const identities = await tx<{ table_name: string; column_name: string }[]>`
         SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = current_schema() AND is_identity = 'YES'`;

@@ -1,4 +1,4 @@
-import { dialects, type Query } from '../sql.js';
+import { dialects, sql, type Query } from '../sql.js';
 import type { Table } from '../table.js';
 
 /**
@@ -98,6 +98,17 @@ export const withCurrentValue = (select: string, rest: string): Query =>
     sqlite: `${select} FROM state s JOIN state_history h ON h.id = s.hid ${rest}`,
     pg: `${select} FROM state s JOIN state_history h ON h.key = s.key AND h.version = s.version ${rest}`,
   });
+
+/**
+ * A restore's mark in the change log: a backup restored over a server that had handed out more
+ * revisions than the backup holds goes on after them (watchers resumed from them, and must not
+ * skip new changes as seen). The mark takes the replaced server's newest revision as its `id`,
+ * and the restored log's newest as its `version`: the revisions between belong to no change, and
+ * a watcher's catch-up passes over them without taking them for pruned ones. Its topic matches
+ * no watch.
+ */
+export const RESTORE_MARK_TYPE = 'restore';
+export const RESTORE_MARK = sql(`INSERT INTO state_changes (id, topic, type, version) VALUES (?, '', '${RESTORE_MARK_TYPE}', ?)`);
 
 /** The newest revision ever handed out (no row before the first): the newest row is never pruned. */
 export const NEWEST_REVISION = dialects({

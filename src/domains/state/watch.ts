@@ -13,6 +13,7 @@ import { SocketOutlet } from '../../ws/outlet.js';
 import { resumeFrom, slowConsumerLogger, streamSocketOptions } from '../../ws/subscribe.js';
 import { acceptUpgrade, type UpgradeDeps } from '../../ws/upgrade.js';
 import type { ChangeRow, StateReader } from './reader.js';
+import { RESTORE_MARK_TYPE } from '../../../schemas/db/tables/state.js';
 
 export const STATE_WATCH_PATH = '/api/state/watch';
 export const SPECS_WATCH_PATH = '/api/specs/watch';
@@ -185,8 +186,8 @@ export class ChangeFeed {
 
   /**
    * One step of a watcher's catch-up: its changes with revisions in (after, after + step], as
-   * frames. Revisions are gapless, so a first row other than `after + 1` means the changes after
-   * the cursor were pruned (`gap`): the watcher is closed with 4008 and re-reads.
+   * frames. Revisions are gapless (but for a restore's mark), so a first row other than `after + 1`
+   * means the changes after the cursor were pruned (`gap`): the watcher is closed with 4008 and re-reads.
    */
   replayStep(after: number, pattern: string, values = false): Awaitable<ReplayStep> {
     const last = this.tail.last;
@@ -194,7 +195,9 @@ export class ChangeFeed {
     // With values a step holds at most a few values' worth: each may be up to WATCH_VALUE_MAX_BYTES.
     const upto = Math.min(last, after + (values ? 32 : WS_REPLAY_STEP_IDS));
     return then(this.reader.changes(after, upto, WS_REPLAY_STEP_IDS), (rows): Awaitable<ReplayStep> => {
-      if (rows.length === 0 || rows[0]!.id !== after + 1) return { items: [], next: after, done: false, gap: true };
+      // A restore mark's revisions before it name no change (RESTORE_MARK): not a gap.
+      const first = rows[0];
+      if (first === undefined || (first.id !== after + 1 && !(first.type === RESTORE_MARK_TYPE && first.version <= after))) return { items: [], next: after, done: false, gap: true };
       const mine = rows.filter((c) => c.topic.startsWith(pattern));
       const finish = (frames: string[]): ReplayStep => ({ items: mine.map((c, i) => ({ id: c.id, frame: Buffer.from(frames[i]!) })), next: upto, done: upto >= this.tail.last, gap: false });
       if (!values) return finish(mine.map(changeJson));
