@@ -207,6 +207,8 @@ export function claudeCodeHooks(p: HookParams): Record<string, unknown[]> {
     UserPromptSubmit: [{ hooks: [http] }],
     PreToolUse: [{ matcher: CLAUDE_PRE_TOOLS, hooks: [http] }],
     PostToolUse: [{ hooks: [http] }],
+    // A shell command that failed or was interrupted ends here (it holds its session busy till then).
+    PostToolUseFailure: [{ matcher: 'Bash', hooks: [http] }],
     Stop: [{ hooks: [http, { type: 'command', command: 'koor-cli wait --hook', asyncRewake: true, timeout: WAKE_TIMEOUT_S }] }],
     SessionEnd: [{ hooks: [http] }],
   };

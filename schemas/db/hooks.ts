@@ -10,7 +10,7 @@ import { HOOK_SESSIONS } from './tables/hooks.js';
 export const HOOK_SESSION_COLUMNS = Object.keys(HOOK_SESSIONS.columns).join(', ');
 
 /** A hook_sessions row as stored: `edited` JSON text, counters possibly int8 text (PostgreSQL). */
-export type HookSessionRow = Omit<HookSession, 'edited' | 'denied' | 'event_cursor' | 'audit_cursor' | 'message_cursor' | 'synced_event' | 'held'> & {
+export type HookSessionRow = Omit<HookSession, 'edited' | 'denied' | 'event_cursor' | 'audit_cursor' | 'message_cursor' | 'synced_event' | 'held' | 'busy_count'> & {
   edited: string;
   denied: string;
   held: string;
@@ -18,6 +18,7 @@ export type HookSessionRow = Omit<HookSession, 'edited' | 'denied' | 'event_curs
   audit_cursor: number | string;
   message_cursor: number | string;
   synced_event: number | string;
+  busy_count: number | string;
 };
 
 export const decodeHookSession = (r: HookSessionRow): HookSession => ({
@@ -26,6 +27,7 @@ export const decodeHookSession = (r: HookSessionRow): HookSession => ({
   audit_cursor: Number(r.audit_cursor),
   message_cursor: Number(r.message_cursor),
   synced_event: Number(r.synced_event),
+  busy_count: Number(r.busy_count),
   edited: JSON.parse(r.edited) as string[],
   denied: JSON.parse(r.denied) as HookSession['denied'],
   held: JSON.parse(r.held) as string[],

@@ -265,4 +265,9 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
     name: 'until when a session runs a long tool (a shell command), so its agent does not go stale mid-command',
     sql: `ALTER TABLE hook_sessions ADD COLUMN IF NOT EXISTS busy_until text COLLATE "C" NOT NULL DEFAULT '';`,
   },
+  {
+    version: 18,
+    name: 'how many shell commands a session runs at once: the first of parallel ones to end left the others unheld',
+    sql: 'ALTER TABLE hook_sessions ADD COLUMN IF NOT EXISTS busy_count bigint NOT NULL DEFAULT 0;',
+  },
 ];

@@ -205,4 +205,10 @@ export const MIGRATIONS: readonly Migration[] = [
     sql: '',
     run: addHookSessionColumn('busy_until', "TEXT NOT NULL DEFAULT ''"),
   },
+  {
+    version: 24,
+    name: 'how many shell commands a session runs at once: the first of parallel ones to end left the others unheld',
+    sql: '',
+    run: addHookSessionColumn('busy_count', 'INTEGER NOT NULL DEFAULT 0'),
+  },
 ];

@@ -26,6 +26,8 @@ export const HookSession = Type.Object({
   held: Type.Array(Type.String()),
   /** Storage time until which a tool it started may run without a hook ('': none): its agent is not judged stale before then. */
   busy_until: Type.String(),
+  /** Shell commands it started and has not ended (busy_until holds while any runs). */
+  busy_count: Type.Integer(),
 });
 export type HookSession = Static<typeof HookSession>;
 
@@ -40,6 +42,10 @@ export const HOOK_HELD_LINE_CHARS = 4000;
 
 /** The longest a session is held busy by one tool (the client's own limit for a shell command is 10 min). */
 export const HOOK_BUSY_MAX_MS = 3_600_000;
+
+/** A change of what a session runs (hooks.progress). */
+export const HookBusy = Type.Union([Type.Object({ ms: Type.Integer({ minimum: 1, maximum: HOOK_BUSY_MAX_MS }) }), Type.Literal('end'), Type.Literal('clear')]);
+export type HookBusy = Static<typeof HookBusy>;
 
 export const HookMethods = {
   /**
@@ -63,12 +69,13 @@ export const HookMethods = {
   },
   /**
    * A sign of life and of progress: the session's last_progress_at, its instance back to active
-   * if it had gone stale, its TTL leases renewed (as a heartbeat does). With `busy_ms`: a tool
-   * it starts may run that long without a hook (a long shell command), so its agent is not
-   * judged stale before it ends; 0: the tool ended.
+   * if it had gone stale, its TTL leases renewed (as a heartbeat does). With `busy`: a shell
+   * command starts and may run `ms` without a hook, so its agent is not judged stale before
+   * then (the latest end of the commands running); `end`: one ended (the hold lasts while another
+   * runs); `clear`: none runs (the turn stopped).
    */
   'hooks.progress': {
-    req: Type.Object({ session_id: SessionId, busy_ms: Type.Optional(Type.Integer({ minimum: 0, maximum: HOOK_BUSY_MAX_MS })) }),
+    req: Type.Object({ session_id: SessionId, busy: Type.Optional(HookBusy) }),
     res: Type.Object({ found: Type.Boolean() }),
   },
   /** What the session's digests have told (cursors move forward only) and a file it edited. */

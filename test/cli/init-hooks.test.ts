@@ -80,11 +80,12 @@ t.test('init --claude-code merges into the user settings, keeps their hooks firs
   t.same(s.model, 'opus');
   t.same(s.permissions, USER_SETTINGS.permissions);
   t.same(s.env, { FOO: 'bar' });
-  t.same(Object.keys(s.hooks), ['PreToolUse', 'Stop', 'SessionStart', 'UserPromptSubmit', 'PostToolUse', 'SessionEnd'], 'existing events first, new ones after');
+  t.same(Object.keys(s.hooks), ['PreToolUse', 'Stop', 'SessionStart', 'UserPromptSubmit', 'PostToolUse', 'PostToolUseFailure', 'SessionEnd'], 'existing events first, new ones after');
   t.same(s.hooks.PreToolUse, [USER_SETTINGS.hooks.PreToolUse[0], { matcher: 'Edit|Write|MultiEdit|NotebookEdit|Bash', hooks: [HTTP_HOOK(SERVER)] }], "the user's Bash hook first, Koor's edit guard after");
   t.same(s.hooks.Stop, [USER_SETTINGS.hooks.Stop[0], { hooks: [HTTP_HOOK(SERVER), WAKE] }], 'Stop: the HTTP hook and the background wake-up');
   t.same(s.hooks.SessionStart, [{ hooks: [SESSION_START] }], 'SessionStart cannot be an HTTP hook: the command bridge');
   for (const ev of ['UserPromptSubmit', 'PostToolUse', 'SessionEnd']) t.same(s.hooks[ev], [{ hooks: [HTTP_HOOK(SERVER)] }], ev);
+  t.same(s.hooks.PostToolUseFailure, [{ matcher: 'Bash', hooks: [HTTP_HOOK(SERVER)] }], 'a shell command that failed or was interrupted ends there');
   t.match(read(dir, '.claude/settings.json'), /^\{\n {4}"model": "opus",\n/, "the file's 4-space indentation kept");
   t.notOk(read(dir, '.claude/settings.json').endsWith('\n'), 'and its missing final newline');
 

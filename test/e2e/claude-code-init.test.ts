@@ -1,7 +1,8 @@
 /**
  * The settings `koor-cli init --claude-code` writes are accepted by the real Claude Code client
  * (the pinned release, offline: test/helpers/claude-code.ts) and every hook fires: the HTTP hooks
- * of UserPromptSubmit, PreToolUse, PostToolUse, Stop and SessionEnd reach the URL the installer
+ * of UserPromptSubmit, PreToolUse, PostToolUse, PostToolUseFailure (a shell command that failed),
+ * Stop and SessionEnd reach the URL the installer
  * wrote with `Authorization: Bearer <$KOOR_TOKEN>` and X-Koor-Repo-Root from
  * .claude/settings.local.json, and the SessionStart command hook runs `koor-cli hook claude-code`,
  * which posts SessionStart the same way. The peer is a node:http recorder: this checks the
@@ -68,7 +69,8 @@ else {
     t.match(init.stdout, /^created \.claude\/settings\.json$/m);
     // The user approves the project's MCP servers (print mode has nobody to ask), beside what init wrote.
     const localFile = path.join(project, '.claude', 'settings.local.json');
-    fs.writeFileSync(localFile, JSON.stringify({ ...JSON.parse(fs.readFileSync(localFile, 'utf8')), enableAllProjectMcpServers: true }));
+    // And lets it run the one shell command the model asks for (which fails: PostToolUseFailure).
+    fs.writeFileSync(localFile, JSON.stringify({ ...JSON.parse(fs.readFileSync(localFile, 'utf8')), enableAllProjectMcpServers: true, permissions: { allow: ['Bash(false)'] } }));
 
     // koor-cli on the client's PATH: the built CLI behind a shim that logs its arguments.
     const bin = claudeTempDir(t, 'koor-cc-bin-');
@@ -85,7 +87,7 @@ exec '${process.execPath}' '${CLI_JS}' "$@"
     );
 
     const file = path.join(project, 'hello.txt');
-    const api = await startFakeApi(t, [{ tool: 'Write', input: { file_path: file, content: 'hi\n' } }, 'Written.']);
+    const api = await startFakeApi(t, [{ tool: 'Write', input: { file_path: file, content: 'hi\n' } }, { tool: 'Bash', input: { command: 'false', description: 'Fail' } }, 'Written.']);
     const r = await runClaude({
       cwd: project,
       prompt: 'Write hello.txt',
@@ -98,7 +100,8 @@ exec '${process.execPath}' '${CLI_JS}' "$@"
 
     const hooks = peer.calls.filter((c) => c.url === '/api/hooks/claude-code');
     const events = hooks.map((c) => c.body?.hook_event_name);
-    t.same(events, ['SessionStart', 'UserPromptSubmit', 'PreToolUse', 'PostToolUse', 'Stop', 'SessionEnd'], 'every hook, in order');
+    t.same(events, ['SessionStart', 'UserPromptSubmit', 'PreToolUse', 'PostToolUse', 'PreToolUse', 'PostToolUseFailure', 'Stop', 'SessionEnd'], 'every hook, in order');
+    t.match(hooks[5]!.body, { tool_name: 'Bash', tool_input: { command: 'false' } }, 'the failed shell command ends through its own hook');
     for (const c of hooks) {
       const ev = c.body?.hook_event_name;
       t.equal(c.headers.authorization, 'Bearer tok-init-e2e', `${ev}: the token from $KOOR_TOKEN`);

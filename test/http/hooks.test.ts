@@ -340,6 +340,21 @@ t.test('hooks: a long shell command keeps its agent from going stale; one that w
   await b.hook('PreToolUse', { tool_name: 'Bash', tool_input: { command: 'npm test' } });
   await waitUntil('A to go stale again', async () => (await stale()).includes(aId), 15_000, 250);
   t.equal((await call('GET', `/api/instances/${bId}`)).body.status, 'active', 'B, in a command named without a timeout, is not');
+
+  // Two commands at once (parallel tool calls): the first to end does not let go of the other.
+  const c = session('busy0000-0000-4000-8000-00000000000c', '/clone-c/shop', 'agent-c');
+  await c.hook('UserPromptSubmit');
+  const cId = (await call('GET', `/api/hooks/claude-code/sessions/${c.id}`)).body.instance_id;
+  const build = { tool_name: 'Bash', tool_input: { command: 'npm run build', timeout: 600_000 } };
+  const list = { tool_name: 'Bash', tool_input: { command: 'ls' } };
+  await c.hook('PreToolUse', build);
+  await c.hook('PreToolUse', list);
+  await c.hook('PostToolUse', { ...list, tool_response: { stdout: 'src' } });
+  await new Promise((r) => setTimeout(r, 2500));
+  t.notOk((await stale()).includes(cId), 'past the timeout, the build still running: not stale');
+  // The build fails (or is interrupted): the hook of its failure ends it.
+  await c.hook('PostToolUseFailure', { ...build, error: 'Exit code 1', is_interrupt: false });
+  await waitUntil('C to go stale once its last command failed', async () => (await stale()).includes(cId), 15_000, 250);
 });
 
 t.test('hooks: a digest answered after the client may have stopped waiting is shown again by the next one', async (t) => {

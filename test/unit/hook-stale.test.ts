@@ -1,10 +1,10 @@
 import t from 'tap';
 import { digestLines, type Me } from '../../src/domains/hooks/digest.js';
-import { busyMs, type HookInput } from '../../src/domains/hooks/service.js';
+import { busyChange, type HookInput } from '../../src/domains/hooks/service.js';
 
 /**
- * An agent in a long shell command is not judged stale (busyMs: how long a hook's tool may run
- * without another hook), and an agent that went stale anyway is told, first, which of its claims
+ * An agent in a long shell command is not judged stale (busyChange: which shell commands a hook
+ * starts or ends), and an agent that went stale anyway is told, first, which of its claims
  * and leases Koor released and whose each task is now (digestLines). Through HTTP:
  * test/http/hooks.test.ts; with the real client: the swarm's long test run (bench/swarm).
  */
@@ -15,20 +15,25 @@ const ev = (topic: string, data: Record<string, unknown>) => ({ id: ++seq, topic
 const task = (what: string, o: Record<string, unknown>) => ev(`task.${what}`, { id: 7, project: 'shop', title: 'login page', priority: 0, attempts: 1, reason: '', ...o });
 const lines = (events: ReturnType<typeof ev>[]) => digestLines({ me, messages: [], events, audit: [], edited: [] });
 
-t.test('busyMs: a shell command holds its session busy for its timeout, capped; its end clears it', async (t) => {
+t.test('busyChange: a shell command holds its session busy for its timeout, capped; its end, failure or the turn lets go', async (t) => {
   const pre = (tool_input: Record<string, unknown>, tool_name = 'Bash'): HookInput => ({ session_id: 's', hook_event_name: 'PreToolUse', tool_name, tool_input });
-  const idle = { busy_until: '' };
-  t.equal(busyMs(pre({ command: 'npm test', timeout: 480_000 }), idle), 480_000, 'its own timeout');
-  t.equal(busyMs(pre({ command: 'npm test' }), idle), 600_000, 'none named: the longest the client runs one');
-  t.equal(busyMs(pre({ command: 'sleep 1e9', timeout: 1e12 }), idle), 3_600_000, 'capped at an hour');
-  t.equal(busyMs(pre({ command: 'x', timeout: 'soon' }), idle), 600_000, 'a timeout that is no number: the default');
-  t.equal(busyMs(pre({ command: 'npm run dev', run_in_background: true }), idle), null, 'in the background: it returns at once');
-  t.equal(busyMs(pre({ file_path: '/r/a.ts' }, 'Write'), idle), null, 'not the shell');
+  const idle = { busy_until: '', busy_count: 0 };
+  const running = { busy_until: '2026-11-28 05:00:00', busy_count: 1 };
+  t.same(busyChange(pre({ command: 'npm test', timeout: 480_000 }), idle), { ms: 480_000 }, 'its own timeout');
+  t.same(busyChange(pre({ command: 'npm test' }), idle), { ms: 600_000 }, 'none named: the longest the client runs one');
+  t.same(busyChange(pre({ command: 'sleep 1e9', timeout: 1e12 }), idle), { ms: 3_600_000 }, 'capped at an hour');
+  t.same(busyChange(pre({ command: 'x', timeout: 'soon' }), idle), { ms: 600_000 }, 'a timeout that is no number: the default');
+  t.same(busyChange(pre({ command: 'npm test' }), running), { ms: 600_000 }, 'another while one runs: counted too');
+  t.equal(busyChange(pre({ command: 'npm run dev', run_in_background: true }), idle), null, 'in the background: it returns at once');
+  t.equal(busyChange(pre({ file_path: '/r/a.ts' }, 'Write'), idle), null, 'not the shell');
   const post: HookInput = { session_id: 's', hook_event_name: 'PostToolUse', tool_name: 'Bash', tool_input: { command: 'npm test' } };
-  t.equal(busyMs(post, { busy_until: '2026-11-28 05:00:00' }), 0, 'its end clears the mark');
-  t.equal(busyMs(post, idle), null, 'nothing to clear: no write');
-  t.equal(busyMs({ session_id: 's', hook_event_name: 'Stop' }, { busy_until: '2026-11-28 05:00:00' }), 0, 'the turn ended (a failed command ends without PostToolUse): cleared');
-  t.equal(busyMs({ session_id: 's', hook_event_name: 'PostToolUse', tool_name: 'Read', tool_input: {} }, { busy_until: '2026-11-28 05:00:00' }), null, 'another tool ending: the command may still run');
+  t.equal(busyChange(post, running), 'end', 'its end: one fewer runs');
+  t.equal(busyChange({ ...post, hook_event_name: 'PostToolUseFailure' }, running), 'end', 'a failed or interrupted one ends too');
+  t.equal(busyChange({ ...post, tool_input: { command: 'npm run dev', run_in_background: true } }, running), null, 'a background one was never counted');
+  t.equal(busyChange(post, idle), null, 'nothing held: no write');
+  t.equal(busyChange({ session_id: 's', hook_event_name: 'Stop' }, running), 'clear', 'the turn ended: none runs (hooks installed before failures were hooked end them here)');
+  t.equal(busyChange({ session_id: 's', hook_event_name: 'Stop' }, idle), null);
+  t.equal(busyChange({ session_id: 's', hook_event_name: 'PostToolUse', tool_name: 'Read', tool_input: {} }, running), null, 'another tool ending: the command may still run');
 });
 
 t.test('digestLines: claims and leases lost to staleness come first, with whose each task is now', async (t) => {

@@ -178,7 +178,7 @@ export function writerMethods(driver: Driver, opts: MethodOptions = {}) {
     },
     'hooks.progress': async (tx, req) => {
       const s = await hooks.get(tx, req.session_id);
-      if (!s || !(await hooks.progress(tx, req.session_id, req.busy_ms))) return { found: false };
+      if (!s || !(await hooks.progress(tx, req.session_id, req.busy))) return { found: false };
       // As a heartbeat: back to active if it had gone stale, its TTL leases renewed.
       if (!(await hooks.instanceExists(tx, s.instance_id))) return { found: false };
       await instances.touch(tx, { id: s.instance_id, op: 'heartbeat' });

@@ -34,6 +34,8 @@ export const HOOK_SESSIONS: Table = {
     held: { type: 'text', default: "'[]'" },
     /** Storage time until which a tool it started may run without a hook (a long shell command): its agent is not judged stale before it ('': none). */
     busy_until: { type: 'text', default: "''" },
+    /** Shell commands it started and has not ended (parallel calls: the first to end does not clear busy_until while another runs). */
+    busy_count: { type: 'int', default: 0 },
   },
   indexes: [{ name: 'hook_sessions_instance', on: 'instance_id' }],
 };

@@ -6,7 +6,7 @@ import { checkName } from '../../names.js';
 import { inScope, permitTargets } from '../../access.js';
 import type { Logger } from '../../log.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
-import { HOOK_BUSY_MAX_MS, HOOK_HELD_LINE_CHARS, HOOK_HELD_LINES } from '../../../schemas/rpc/writer-hooks.js';
+import { HOOK_BUSY_MAX_MS, HOOK_HELD_LINE_CHARS, HOOK_HELD_LINES, type HookBusy } from '../../../schemas/rpc/writer-hooks.js';
 import { literalPathGlob } from '../../shared/path-glob.js';
 import { folderOf } from '../../shared/workspace.js';
 import { toRfc3339 } from '../../store.js';
@@ -103,17 +103,21 @@ export function repoRelative(root: string, cwd: string, file: string): string | 
 }
 
 /**
- * How long the tool a hook announces may run without another hook: a shell command's own
- * `timeout` (or the client's default) at PreToolUse — none when it runs in the background, which
- * returns at once —; 0 (none runs) at the PostToolUse that ends it, and at the turn's Stop (a
- * command that failed ends with PostToolUseFailure, which is not hooked); null for anything else.
+ * What a hook says of the shell commands its session runs: one starts at PreToolUse, for its own
+ * `timeout` (or the client's default) — none when it runs in the background, which returns at
+ * once —; one ends at its PostToolUse or PostToolUseFailure (a failure or an interrupt; hooks
+ * installed before it was hooked end it at the turn's Stop); none runs at the turn's Stop. Null:
+ * nothing to write (anything else, or nothing held).
  */
-export function busyMs(input: HookInput, s: Pick<HookSession, 'busy_until'>): number | null {
+export function busyChange(input: HookInput, s: Pick<HookSession, 'busy_until' | 'busy_count'>): HookBusy | null {
   const event = input.hook_event_name;
-  if (event === 'Stop' || (event === 'PostToolUse' && input.tool_name === SHELL_TOOL)) return s.busy_until !== '' ? 0 : null;
-  if (event !== 'PreToolUse' || input.tool_name !== SHELL_TOOL || input.tool_input?.run_in_background === true) return null;
+  const held = s.busy_until !== '' || s.busy_count > 0;
+  if (event === 'Stop') return held ? 'clear' : null;
+  if (input.tool_name !== SHELL_TOOL || input.tool_input?.run_in_background === true) return null;
+  if (event === 'PostToolUse' || event === 'PostToolUseFailure') return held ? 'end' : null;
+  if (event !== 'PreToolUse') return null;
   const t = input.tool_input?.timeout;
-  return typeof t === 'number' && Number.isFinite(t) && t > 0 ? Math.min(Math.ceil(t), HOOK_BUSY_MAX_MS) : SHELL_BUSY_DEFAULT_MS;
+  return { ms: typeof t === 'number' && Number.isFinite(t) && t > 0 ? Math.min(Math.ceil(t), HOOK_BUSY_MAX_MS) : SHELL_BUSY_DEFAULT_MS };
 }
 
 /** `HH:MM UTC` of a lease's RFC 3339 time. */
@@ -166,7 +170,7 @@ export class HookService {
     }
     const late = (): boolean => performance.now() - ctx.arrivedMs > LATE_MS;
     const s = await this.bind(input, ctx);
-    const busy = busyMs(input, s);
+    const busy = busyChange(input, s);
     if (busy === null) this.progress(s);
     else await this.busy(s, busy);
     switch (event) {
@@ -226,9 +230,9 @@ export class HookService {
    * ends. Written before the hook answers, so the liveness check sees it; a failed write is only
    * logged (a hook must not fail for it).
    */
-  private async busy(s: HookSession, ms: number): Promise<void> {
+  private async busy(s: HookSession, busy: HookBusy): Promise<void> {
     setBounded(this.lastProgress, s.session_id, Date.now());
-    await this.d.writer.call('hooks.progress', { session_id: s.session_id, busy_ms: ms }).catch((err: unknown) => this.d.log.warn({ err, session: s.session_id }, 'shell command not recorded as running'));
+    await this.d.writer.call('hooks.progress', { session_id: s.session_id, busy }).catch((err: unknown) => this.d.log.warn({ err, session: s.session_id }, 'shell command not recorded as running'));
   }
 
   private async me(s: HookSession): Promise<Me> {

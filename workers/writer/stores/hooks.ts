@@ -1,5 +1,6 @@
 import type { ReqOf, ResOf } from '../../../schemas/rpc/envelope.js';
 import type { HookSession, WriterMethods } from '../../../schemas/rpc/writer.js';
+import type { HookBusy } from '../../../schemas/rpc/writer-hooks.js';
 import { decodeHookSession, HOOK_SESSION_COLUMNS, type HookSessionRow } from '../../../schemas/db/hooks.js';
 import { NEWEST_AUDIT } from '../../../schemas/db/tables/audit.js';
 import { NEWEST_EVENT } from '../../../schemas/db/tables/events.js';
@@ -19,7 +20,7 @@ export const HOOK_DENIED_KEEP = 20;
 
 const COLS = HOOK_SESSION_COLUMNS;
 const GET = sql(`SELECT ${COLS} FROM hook_sessions WHERE session_id = ?`);
-const INSERT = sql(`INSERT INTO hook_sessions (${COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, '[]', ?, ?, '[]', 0, '[]', '')`);
+const INSERT = sql(`INSERT INTO hook_sessions (${COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, '[]', ?, ?, '[]', 0, '[]', '', 0)`);
 const SET_DENIED = sql('UPDATE hook_sessions SET denied = ? WHERE session_id = ?');
 const SET_SYNCED = sql('UPDATE hook_sessions SET synced_event = ? WHERE session_id = ?');
 const SET_HELD = sql('UPDATE hook_sessions SET held = ? WHERE session_id = ?');
@@ -38,7 +39,20 @@ const STALE_SESSIONS = sql(
    ORDER BY i.last_seen LIMIT ?`,
 );
 const PROGRESS = sql('UPDATE hook_sessions SET last_progress_at = ? WHERE session_id = ?');
-const PROGRESS_BUSY = sql('UPDATE hook_sessions SET last_progress_at = ?, busy_until = ? WHERE session_id = ?');
+/** A shell command starts: held until the latest end of those running. */
+const BUSY_START = sql(
+  `UPDATE hook_sessions SET last_progress_at = ?, busy_count = busy_count + 1,
+     busy_until = CASE WHEN busy_until > ? THEN busy_until ELSE ? END
+   WHERE session_id = ?`,
+);
+/** One ended: the hold goes with the last one running (the right-hand sides read the row as it was). */
+const BUSY_END = sql(
+  `UPDATE hook_sessions SET last_progress_at = ?,
+     busy_until = CASE WHEN busy_count > 1 THEN busy_until ELSE '' END,
+     busy_count = CASE WHEN busy_count > 1 THEN busy_count - 1 ELSE 0 END
+   WHERE session_id = ?`,
+);
+const BUSY_CLEAR = sql("UPDATE hook_sessions SET last_progress_at = ?, busy_until = '', busy_count = 0 WHERE session_id = ?");
 /** Cursors only move forward (two nodes may digest the same session at once). */
 const ADVANCE = sql(
   `UPDATE hook_sessions SET event_cursor = CASE WHEN ? > event_cursor THEN ? ELSE event_cursor END,
@@ -78,11 +92,14 @@ export function hookStore(events: EventStore) {
       return decode((await tx.get<Row>(GET, req.session_id))!);
     },
 
-    /** Its last progress now; with `busyMs`, a tool it started may run that long (0: none runs). */
-    async progress(tx: Tx, sessionId: string, busyMs?: number): Promise<boolean> {
-      const now = Date.now();
-      if (busyMs === undefined) return (await tx.run(PROGRESS, storageNow(now), sessionId)) > 0;
-      return (await tx.run(PROGRESS_BUSY, storageNow(now), busyMs > 0 ? storageNow(now + busyMs) : '', sessionId)) > 0;
+    /** Its last progress now; with `busy`, a shell command started, one ended, or none runs. */
+    async progress(tx: Tx, sessionId: string, busy?: HookBusy): Promise<boolean> {
+      const now = storageNow(Date.now());
+      if (busy === undefined) return (await tx.run(PROGRESS, now, sessionId)) > 0;
+      if (busy === 'end') return (await tx.run(BUSY_END, now, sessionId)) > 0;
+      if (busy === 'clear') return (await tx.run(BUSY_CLEAR, now, sessionId)) > 0;
+      const until = storageNow(Date.now() + busy.ms);
+      return (await tx.run(BUSY_START, now, until, until, sessionId)) > 0;
     },
 
     async advance(tx: Tx, req: ReqOf<M, 'hooks.advance'>): Promise<ResOf<M, 'hooks.advance'>> {
