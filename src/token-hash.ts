@@ -1,4 +1,5 @@
 import { tokenHash } from '../schemas/db/tables/tokens.js';
+import { setBounded } from './shared/bounded.js';
 
 /** Headers remembered at most (an unknown token each time only empties it sooner: still bounded). */
 const MEMO_MAX = 4096;
@@ -15,9 +16,8 @@ export function headerTokenHash(authorization: string): string {
   if (authorization.length > MEMO_HEADER_MAX) return tokenHash(authorization.slice(7));
   let h = memo.get(authorization);
   if (h === undefined) {
-    if (memo.size >= MEMO_MAX) memo.clear();
     h = tokenHash(authorization.slice(7));
-    memo.set(authorization, h);
+    setBounded(memo, authorization, h, MEMO_MAX);
   }
   return h;
 }

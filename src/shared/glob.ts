@@ -1,4 +1,5 @@
 import { GLOB_CACHE_MAX_PATTERNS } from './limits.js';
+import { setBounded } from './bounded.js';
 
 /**
  * Glob matching as Go's path.Match (SPEC §1.6): `*` = any run of non-'/' characters (it crosses
@@ -167,9 +168,8 @@ export function isValidGlob(pattern: string): boolean {
 export function matcherFor(pattern: string): Matcher {
   let m = cache.get(pattern);
   if (m === undefined) {
-    if (cache.size >= GLOB_CACHE_MAX_PATTERNS) cache.clear();
     m = compileGlob(pattern);
-    cache.set(pattern, m);
+    setBounded(cache, pattern, m, GLOB_CACHE_MAX_PATTERNS);
   }
   return m;
 }

@@ -1,5 +1,6 @@
 import { GLOB_CACHE_MAX_PATTERNS, GLOB_OVERLAP_MAX_PAIRS } from './limits.js';
 import { parseGlob, tokensToRegExpSource, type GlobToken } from './glob.js';
+import { setBounded } from './bounded.js';
 
 /**
  * Path globs of leases (SPEC §8.8): the dialect of §1.6 (`*` and `?` never cross '/', classes,
@@ -131,8 +132,7 @@ export function pathGlob(pattern: string): PathGlob | null {
     for (let t = tokens[0]; t !== undefined && t.kind === 'char'; t = tokens[++n]) prefix += String.fromCodePoint(t.cp);
     g = { pattern, prefix, literal: n === tokens.length, re: new RegExp(tokensToRegExpSource(tokens), 'su'), nfa: buildNfa(tokens) };
   }
-  if (cache.size >= GLOB_CACHE_MAX_PATTERNS) cache.clear();
-  cache.set(pattern, g);
+  setBounded(cache, pattern, g, GLOB_CACHE_MAX_PATTERNS);
   return g;
 }
 

@@ -17,6 +17,7 @@ import type { TaskReader } from '../tasks/reader.js';
 import { digestFit, digestLines, digestText, withHeld, DIGEST_TOKENS, ORIENTATION_TOKENS, type Me } from './digest.js';
 import { changedSincePull, noteSync, pullFirstReason } from './pull-first.js';
 import type { HookReader } from './reader.js';
+import { setBounded } from '../../shared/bounded.js';
 
 /** The tools that change a file, and where their input names it (Claude Code's documented tool inputs). */
 const EDIT_TOOLS: Readonly<Record<string, string>> = { Edit: 'file_path', Write: 'file_path', MultiEdit: 'file_path', NotebookEdit: 'notebook_path' };
@@ -45,10 +46,7 @@ const CURSOR_LAG = 400;
  */
 const SESSIONS_REMEMBERED = 10_000;
 /** `m.set(k, v)`, the map forgotten first when it holds SESSIONS_REMEMBERED entries. */
-function setBounded<V>(m: Map<string, V>, k: string, v: V): void {
-  if (m.size >= SESSIONS_REMEMBERED && !m.has(k)) m.clear();
-  m.set(k, v);
-}
+const keepPerSession = <V>(m: Map<string, V>, k: string, v: V): void => setBounded(m, k, v, SESSIONS_REMEMBERED);
 
 
 /** The part of a hook's input Koor reads (Claude Code's documented hook input; other members are ignored). */
@@ -221,7 +219,7 @@ export class HookService {
   private progress(s: HookSession): void {
     const now = Date.now();
     if (now - (this.lastProgress.get(s.session_id) ?? 0) < this.d.touchMs) return;
-    setBounded(this.lastProgress, s.session_id, now);
+    keepPerSession(this.lastProgress, s.session_id, now);
     this.d.writer.call('hooks.progress', { session_id: s.session_id }).catch((err: unknown) => this.d.log.debug({ err, session: s.session_id }, 'hook progress not recorded'));
   }
 
@@ -231,7 +229,7 @@ export class HookService {
    * logged (a hook must not fail for it).
    */
   private async busy(s: HookSession, busy: HookBusy): Promise<void> {
-    setBounded(this.lastProgress, s.session_id, Date.now());
+    keepPerSession(this.lastProgress, s.session_id, Date.now());
     await this.d.writer.call('hooks.progress', { session_id: s.session_id, busy }).catch((err: unknown) => this.d.log.warn({ err, session: s.session_id }, 'shell command not recorded as running'));
   }
 
@@ -241,7 +239,7 @@ export class HookService {
     if (b?.instanceId !== s.instance_id) {
       const i = await this.d.instances.get(s.instance_id);
       b = { instanceId: s.instance_id, name: i?.name ?? '', tokenId: i?.token_id ?? '' };
-      setBounded(this.bound, s.session_id, b);
+      keepPerSession(this.bound, s.session_id, b);
     }
     return { id: b.instanceId, name: b.name, project: s.project, repo: folderOf(s.repo_root) };
   }
@@ -365,7 +363,7 @@ export class HookService {
       });
     }
     // Only once the cursors are written: a failed write leaves the news for the next hook.
-    setBounded(this.scanned, s.session_id, { event: g.eventThrough, audit: g.auditThrough });
+    keepPerSession(this.scanned, s.session_id, { event: g.eventThrough, audit: g.auditThrough });
     if (text === null) return NOTHING;
     this.stats.digests++;
     if (event === 'Stop') return { decision: 'block', reason: text };

@@ -11,6 +11,7 @@ import { IDENTITY_MISSES_MAX, IDENTITY_TOUCH_INTERVAL_MS, TOKEN_CONFIRM_MS } fro
 import { headerTokenHash } from '../../token-hash.js';
 import type { InstanceFilter, InstanceReader, InstanceRow, TokenRow } from './reader.js';
 import { then } from '../../shared/awaitable.js';
+import { addBounded } from '../../shared/bounded.js';
 
 export type { InstanceFilter } from './reader.js';
 
@@ -132,8 +133,7 @@ export class InstanceService {
   }
 
   private missed(key: string): null {
-    if (this.misses.size >= IDENTITY_MISSES_MAX) this.misses.clear();
-    this.misses.add(key);
+    addBounded(this.misses, key, IDENTITY_MISSES_MAX);
     return null;
   }
 

@@ -13,6 +13,7 @@ import { toRfc3339, toStorage } from '../../store.js';
 import type { Awaitable } from '../../shared/awaitable.js';
 import type { TokenAuthRow, TokenListRow, TokenReader } from './reader.js';
 import { checkScopes, parseTtl } from './scopes.js';
+import { addBounded } from '../../shared/bounded.js';
 
 /**
  * Every created token starts with this, so the Authenticator knows which index to ask (an
@@ -140,8 +141,7 @@ export class TokenService {
       .then((r) => {
         if (r) return this.live(this.index(r, at));
         this.byHash.delete(hash);
-        if (this.misses.size >= IDENTITY_MISSES_MAX) this.misses.clear();
-        this.misses.add(hash);
+        addBounded(this.misses, hash, IDENTITY_MISSES_MAX);
         return null;
       })
       .finally(() => this.confirming.delete(hash));
