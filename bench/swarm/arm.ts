@@ -12,6 +12,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { runClaude, startFakeApi, type FakeApi, type RunResult } from '../claude-code.js';
+import { RequestDigest } from './injected.js';
 import { REPO_ROOT, makeTempDir, procCpu, sleep, spawnKoor, trackChild, type ServerProc } from '../lib.js';
 import { createDatabase, postgresCpu, type Postgres } from '../postgres.js';
 import { BaselineAgent, KoorAgent, type StepRecord } from './agent.js';
@@ -60,6 +61,8 @@ export interface SessionResult {
   role: 'worker' | 'victim' | 'idle' | 'tester';
   node: number;
   api: FakeApi;
+  /** What the report reads of its model requests (their bodies are dropped once answered). */
+  seen: RequestDigest;
   run: RunResult | null;
   requests: number;
   startedAt: number;
@@ -407,9 +410,14 @@ export async function runArm(spec: ArmSpec): Promise<ArmResult> {
         testRunS: role === 'tester' ? spec.testRunS : 0,
       };
       const agent = spec.kind === 'koor' ? new KoorAgent(cfg, record) : new BaselineAgent(cfg, record);
+      const seen = new RequestDigest();
       const fake = await startFakeApi(async (req) => {
+        seen.add(req);
         if (spec.thinkMs > 0) await sleep(spec.thinkMs);
-        return agent.reply(req);
+        const reply = await agent.reply(req);
+        // The whole conversation so far: what the report reads of it was taken above.
+        req.body = null;
+        return reply;
       });
       apis.push(fake);
       const home = path.join(tmp.dir, name, 'home');
@@ -420,7 +428,7 @@ export async function runArm(spec: ArmSpec): Promise<ArmResult> {
           ? `Drain the backlog of project ${project}: claim a task with koor-cli, do it, push it, mark it done, until none is left.`
           : `Drain the backlog in tasks.json (team ${project}): take an open task, do it, push it, mark it done, until none is left.`;
       const env: Record<string, string> = { PATH, KOOR_AGENT_NAME: name, ...gitEnv(name), ...(idle && spec.kind === 'koor' ? { KOOR_PROJECT: LATE_PROJECT } : {}) };
-      const r: SessionResult = { name, role, node: nodes.length > 0 ? i % nodes.length : 0, api: fake, run: null, requests: 0, startedAt: Date.now(), endedAt: 0 };
+      const r: SessionResult = { name, role, node: nodes.length > 0 ? i % nodes.length : 0, api: fake, seen, run: null, requests: 0, startedAt: Date.now(), endedAt: 0 };
       results.push(r);
       record({ at: r.startedAt, session: name, kind: 'start', detail: role });
       const common = {

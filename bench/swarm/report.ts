@@ -5,17 +5,13 @@
  * (o200k, read from the requests the fake API received), hook round trips and server CPU per task,
  * and the drain time; plus the timeline as an SVG.
  */
-import { Tiktoken } from 'js-tiktoken/lite';
-import o200k_base from 'js-tiktoken/ranks/o200k_base';
-import type { ApiRequest } from '../claude-code.js';
+import { tokens, type Injected } from './injected.js';
 import type { StepRecord } from './agent.js';
 import { POLL_MS, type ArmResult } from './arm.js';
 import { LATE_PROJECT, SHARED_FILES, type SwarmTask } from './backlog.js';
 
-const enc = new Tiktoken(o200k_base);
 /** An expired lease may be seen for a poll or two more, and is swept on the server's timer: the tolerance of "past its lifetime". */
 const EXPIRY_SLACK_MS = 1500 + 2 * POLL_MS;
-export const tokens = (s: string): number => enc.encode(s).length;
 
 /** Nearest-rank percentile of `xs` (null when empty). */
 export function pct(xs: readonly number[], p: number): number | null {
@@ -42,74 +38,6 @@ export interface WakeSplit {
   to_hook_ms: number | null;
   hook_ms: number | null;
   after_hook_ms: number | null;
-}
-
-export type InjectedKind = 'orientation' | 'prompt' | 'digest' | 'stop' | 'deny' | 'wake';
-
-export interface Injected {
-  kind: InjectedKind;
-  text: string;
-  tokens: number;
-  /** Index of the first agent request that carried it, and when it arrived. */
-  request: number;
-  at: number;
-}
-
-function texts(content: unknown): string[] {
-  if (typeof content === 'string') return [content];
-  if (!Array.isArray(content)) return [];
-  const out: string[] = [];
-  for (const b of content as any[]) {
-    if (b?.type === 'text' && typeof b.text === 'string') out.push(b.text);
-    else if (b?.type === 'tool_result') out.push(...texts(b.content));
-  }
-  return out;
-}
-
-/** The Koor-authored pieces of one text the client sent (what its hooks returned, as the client framed it). */
-function piecesOf(t: string): Array<{ kind: InjectedKind; text: string }> {
-  const out: Array<{ kind: InjectedKind; text: string }> = [];
-  const until = (from: number): string => {
-    const rest = t.slice(from);
-    const end = rest.search(/\n\n|\n?<\/system-reminder>|\n?&lt;\/system-reminder&gt;/);
-    return (end < 0 ? rest : rest.slice(0, end)).trim();
-  };
-  const scan = (re: RegExp, kind: InjectedKind) => {
-    for (const m of t.matchAll(re)) out.push({ kind, text: until(m.index! + m[0].length) });
-  };
-  scan(/SessionStart(?::\w+)? hook additional context: /g, 'orientation');
-  scan(/UserPromptSubmit hook additional context: /g, 'prompt');
-  scan(/PostToolUse:\w+ hook additional context: /g, 'digest');
-  scan(/PreToolUse:\w+ hook error: /g, 'deny');
-  scan(/Stop hook feedback:\n/g, 'stop');
-  scan(/Stop hook blocking error from command "Stop": /g, 'wake');
-  return out.filter((p) => p.text !== '' && !(p.kind === 'stop' && p.text.startsWith('[')));
-}
-
-/**
- * Every piece of Koor text one session's model was sent, once each (a conversation repeats its
- * whole history in every request: a piece counts at the first request that carries it, keyed by
- * where it sits). A Stop block reaches the model twice (the feedback and a system line repeating
- * it): counted once.
- */
-export function injected(requests: readonly ApiRequest[]): Injected[] {
-  const seen = new Set<string>();
-  const out: Injected[] = [];
-  requests.forEach((req, k) => {
-    const msgs = (req.body?.messages ?? []) as any[];
-    msgs.forEach((m, i) => {
-      texts(m?.content).forEach((t, j) => {
-        for (const p of piecesOf(t)) {
-          // messages[1] (the environment) is rebuilt each turn: its pieces are keyed by text alone.
-          const key = i <= 1 ? `${p.kind}:${p.text}` : `${i}:${j}:${p.kind}:${p.text}`;
-          if (seen.has(key)) continue;
-          seen.add(key);
-          out.push({ ...p, tokens: tokens(p.text), request: k, at: req.at });
-        }
-      });
-    });
-  });
-  return out;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -352,7 +280,7 @@ export function figures(a: ArmResult, tasks: readonly SwarmTask[]): ArmFigures {
     const quietSamples: Array<{ session: string; t: number; kind: string; tokens: number; text: string; window: string; leases?: string[] }> = [];
     for (const s of a.sessions) {
       const reqs = s.api.agentRequests();
-      const items = injected(reqs);
+      const items = s.seen.injected;
       perSession[s.name] = items.reduce((n, x) => n + x.tokens, 0);
       for (const x of items) {
         byKind[x.kind] = (byKind[x.kind] ?? 0) + x.tokens;
@@ -365,14 +293,7 @@ export function figures(a: ArmResult, tasks: readonly SwarmTask[]): ArmFigures {
         // The previous digest came from a hook between the request before last and the last one.
         const from = (k >= 2 ? reqs[k - 2]!.at : s.startedAt) - 500;
         const to = reqs[k]!.at + 300;
-        for (const m of (reqs[k]!.body?.messages ?? []) as any[]) {
-          if (m?.role !== 'assistant' || !Array.isArray(m.content)) continue;
-          for (const b of m.content) {
-            const f = b?.type === 'tool_use' && (b.name === 'Write' || b.name === 'Edit') ? String(b.input?.file_path ?? '') : '';
-            const rel = f.startsWith('/') ? f.split('/shop/').slice(1).join('/shop/') : '';
-            if (rel && !edited.some((e) => e.file === rel)) edited.push({ file: rel, at: reqs[k - 1]!.at });
-          }
-        }
+        for (const file of s.seen.edits[k] ?? []) edited.push({ file, at: reqs[k - 1]!.at });
         const news =
           a.tasks.some((p) => project.get(p.key) === myProject && p.changes.some((c) => c.status === 'ready' && c.at > from && c.at <= to)) ||
           a.leases.some((l) => l.holder_name !== s.name && l.first > from && l.first <= to && edited.some((e) => e.at < l.first && l.resources.includes(e.file))) ||
