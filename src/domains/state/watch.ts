@@ -193,11 +193,13 @@ export class ChangeFeed {
     const last = this.tail.last;
     if (after >= last) return { items: [], next: after, done: true, gap: false };
     // With values a step holds at most a few values' worth: each may be up to WATCH_VALUE_MAX_BYTES.
-    const upto = Math.min(last, after + (values ? 32 : WS_REPLAY_STEP_IDS));
-    return then(this.reader.changes(after, upto, WS_REPLAY_STEP_IDS), (rows): Awaitable<ReplayStep> => {
+    const limit = values ? 32 : WS_REPLAY_STEP_IDS;
+    // Read up to the newest, `limit` rows: a restore mark may lie past a step's worth of ids.
+    return then(this.reader.changes(after, last, limit), (rows): Awaitable<ReplayStep> => {
       // A restore mark's revisions before it name no change (RESTORE_MARK): not a gap.
       const first = rows[0];
       if (first === undefined || (first.id !== after + 1 && !(first.type === RESTORE_MARK_TYPE && first.version <= after))) return { items: [], next: after, done: false, gap: true };
+      const upto = rows.length === limit ? rows[rows.length - 1]!.id : last;
       const mine = rows.filter((c) => c.topic.startsWith(pattern));
       const finish = (frames: string[]): ReplayStep => ({ items: mine.map((c, i) => ({ id: c.id, frame: Buffer.from(frames[i]!) })), next: upto, done: upto >= this.tail.last, gap: false });
       if (!values) return finish(mine.map(changeJson));
