@@ -10,8 +10,9 @@ import { HOOK_SESSIONS } from './tables/hooks.js';
 export const HOOK_SESSION_COLUMNS = Object.keys(HOOK_SESSIONS.columns).join(', ');
 
 /** A hook_sessions row as stored: `edited` JSON text, counters possibly int8 text (PostgreSQL). */
-export type HookSessionRow = Omit<HookSession, 'edited' | 'denied' | 'event_cursor' | 'audit_cursor' | 'message_cursor' | 'synced_event' | 'held' | 'busy_count'> & {
+export type HookSessionRow = Omit<HookSession, 'edited' | 'denied' | 'event_cursor' | 'audit_cursor' | 'message_cursor' | 'synced_event' | 'held' | 'busy_count' | 'pull_warned'> & {
   edited: string;
+  pull_warned: string;
   denied: string;
   held: string;
   event_cursor: number | string;
@@ -31,4 +32,5 @@ export const decodeHookSession = (r: HookSessionRow): HookSession => ({
   edited: JSON.parse(r.edited) as string[],
   denied: JSON.parse(r.denied) as HookSession['denied'],
   held: JSON.parse(r.held) as string[],
+  pull_warned: JSON.parse(r.pull_warned) as HookSession['pull_warned'],
 });

@@ -270,4 +270,9 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
     name: 'how many shell commands a session runs at once: the first of parallel ones to end left the others unheld',
     sql: 'ALTER TABLE hook_sessions ADD COLUMN IF NOT EXISTS busy_count bigint NOT NULL DEFAULT 0;',
   },
+  {
+    version: 19,
+    name: 'files a session was told to pull first: the warning moved its one sync point past other files changed since its pull',
+    sql: `ALTER TABLE hook_sessions ADD COLUMN IF NOT EXISTS pull_warned text COLLATE "C" NOT NULL DEFAULT '[]';`,
+  },
 ];

@@ -211,4 +211,10 @@ export const MIGRATIONS: readonly Migration[] = [
     sql: '',
     run: addHookSessionColumn('busy_count', 'INTEGER NOT NULL DEFAULT 0'),
   },
+  {
+    version: 25,
+    name: 'files a session was told to pull first: the warning moved its one sync point past other files changed since its pull',
+    sql: '',
+    run: addHookSessionColumn('pull_warned', "TEXT NOT NULL DEFAULT '[]'"),
+  },
 ];

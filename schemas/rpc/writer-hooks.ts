@@ -28,6 +28,8 @@ export const HookSession = Type.Object({
   busy_until: Type.String(),
   /** Shell commands it started and has not ended (busy_until holds while any runs). */
   busy_count: Type.Integer(),
+  /** Files it was told to pull first, with the release it was told of (newest last, bounded). */
+  pull_warned: Type.Array(Type.Object({ path: Type.String(), event: Type.Integer() })),
 });
 export type HookSession = Static<typeof HookSession>;
 
@@ -90,6 +92,8 @@ export const HookMethods = {
       synced_event: Type.Optional(Type.Integer({ minimum: 0 })),
       /** The lines this digest had no room for (replacing those held; [] clears them). */
       held: Type.Optional(Type.Array(Type.String({ maxLength: HOOK_HELD_LINE_CHARS }), { maxItems: HOOK_HELD_LINES })),
+      /** It was told to pull first before editing `path`, of the release at event `event`. */
+      pull_warned: Type.Optional(Type.Object({ path: Type.String({ minLength: 1 }), event: Type.Integer({ minimum: 0 }) })),
     }),
     res: Type.Object({ found: Type.Boolean() }),
   },

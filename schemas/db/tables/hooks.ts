@@ -36,6 +36,8 @@ export const HOOK_SESSIONS: Table = {
     busy_until: { type: 'text', default: "''" },
     /** Shell commands it started and has not ended (parallel calls: the first to end does not clear busy_until while another runs). */
     busy_count: { type: 'int', default: 0 },
+    /** JSON text: files it was told to pull first, `[{"path","event"}]` with the release it was told of (bounded): the same file goes through after, others released since its pull are still asked (issue 44). */
+    pull_warned: { type: 'text', default: "'[]'" },
   },
   indexes: [{ name: 'hook_sessions_instance', on: 'instance_id' }],
 };

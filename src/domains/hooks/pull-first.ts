@@ -32,13 +32,16 @@ export async function noteSync(d: Deps, s: HookSession, tool: string | undefined
 /**
  * Who held `rel` exclusively and let it go (released, or its idle lifetime ran out: it may have
  * pushed a change) after the session's clone last synced; null when none or when no sync was seen
- * (a holder that died pushed nothing). Said once: the warning moves the session's sync point to
- * that lease's end, so the same edit again goes through (on any node). Reads at most the `scan`
- * newest events.
+ * (a holder that died pushed nothing). Said once per file and release: the warning is remembered
+ * for `rel` with that release (`pull_warned`), so the same edit again goes through (on any node),
+ * while another file let go since the pull is still asked for — the warning used to move the
+ * session's one sync point, which took every release before it as pulled. Reads at most the
+ * `scan` newest events.
  */
 export async function changedSincePull(d: Deps, s: HookSession, me: string, rel: string, scan: number): Promise<string | null> {
   if (s.synced_event === 0) return null;
-  const since = s.synced_event - 1;
+  const warned = s.pull_warned.find((w) => w.path === rel)?.event ?? 0;
+  const since = Math.max(s.synced_event - 1, warned);
   const newest = await d.reader.newestEvent();
   if (newest <= since) return null;
   const events = await d.reader.eventsAfter(Math.max(since, newest - scan), newest, scan);
@@ -47,7 +50,7 @@ export async function changedSincePull(d: Deps, s: HookSession, me: string, rel:
     if (e.topic !== 'lease.released') continue;
     const l = JSON.parse(e.data) as { holder: string; holder_name: string; resources: string[]; exclusive: boolean; reason: string };
     if (l.holder === me || !l.exclusive || (l.reason !== 'released' && l.reason !== 'expired') || !l.resources.some((g) => pathGlobMatch(g, rel))) continue;
-    await d.writer.call('hooks.advance', { session_id: s.session_id, synced_event: e.id + 1 });
+    await d.writer.call('hooks.advance', { session_id: s.session_id, pull_warned: { path: rel, event: e.id } });
     return l.holder_name;
   }
   return null;

@@ -17,13 +17,16 @@ type Row = HookSessionRow;
 export const HOOK_EDITED_KEEP = 100;
 /** Refused edits a session remembers (the newest), to tell it when each lease ends (issue 44). */
 export const HOOK_DENIED_KEEP = 20;
+/** Files a session's pull-first warnings are remembered for (the newest). */
+export const HOOK_PULL_WARNED_KEEP = 20;
 
 const COLS = HOOK_SESSION_COLUMNS;
 const GET = sql(`SELECT ${COLS} FROM hook_sessions WHERE session_id = ?`);
-const INSERT = sql(`INSERT INTO hook_sessions (${COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, '[]', ?, ?, '[]', 0, '[]', '', 0)`);
+const INSERT = sql(`INSERT INTO hook_sessions (${COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, '[]', ?, ?, '[]', 0, '[]', '', 0, '[]')`);
 const SET_DENIED = sql('UPDATE hook_sessions SET denied = ? WHERE session_id = ?');
 const SET_SYNCED = sql('UPDATE hook_sessions SET synced_event = ? WHERE session_id = ?');
 const SET_HELD = sql('UPDATE hook_sessions SET held = ? WHERE session_id = ?');
+const SET_PULL_WARNED = sql('UPDATE hook_sessions SET pull_warned = ? WHERE session_id = ?');
 const DELETE = sql('DELETE FROM hook_sessions WHERE session_id = ?');
 const DELETE_FOR = sql('DELETE FROM hook_sessions WHERE instance_id = ?');
 const INSTANCE_LIVE = sql('SELECT 1 AS found FROM instances WHERE id = ?');
@@ -112,6 +115,12 @@ export function hookStore(events: EventStore) {
       if (e > r.event_cursor || a > r.audit_cursor || m > r.message_cursor) await tx.run(ADVANCE, e, e, a, a, m, m, req.session_id);
       if (req.synced_event !== undefined && req.synced_event > r.synced_event) await tx.run(SET_SYNCED, req.synced_event, req.session_id);
       if (req.held !== undefined && (req.held.length > 0 || r.held.length > 0)) await tx.run(SET_HELD, JSON.stringify(req.held), req.session_id);
+      if (req.pull_warned !== undefined) {
+        const w = req.pull_warned;
+        const list = r.pull_warned.filter((x) => x.path !== w.path);
+        list.push(w);
+        await tx.run(SET_PULL_WARNED, JSON.stringify(list.slice(-HOOK_PULL_WARNED_KEEP)), req.session_id);
+      }
       if (req.edited !== undefined) {
         const list = r.edited.filter((p) => p !== req.edited);
         list.push(req.edited);
