@@ -366,6 +366,20 @@ t.test('hooks: a long shell command keeps its agent from going stale; one that w
   await waitUntil('C to go stale once its last command failed', async () => (await stale()).includes(cId), 15_000, 250);
 });
 
+t.test('hooks: news the event log pruned before a silent session read it is said, not skipped', async (t) => {
+  const s = await startTestServer(t, { eventRetention: 5, pruneIntervalMs: 3_600_000 });
+  const { call, session } = client(s.url);
+  const a = session('miss0000-0000-4000-8000-00000000000a', '/clone-a/shop', 'agent-a');
+  await a.hook('UserPromptSubmit');
+  // A busy log while A is silent: more events than retention keeps (one may have released its claim).
+  for (let i = 0; i < 12; i++) await call('POST', '/api/events/publish', { topic: 'build.step', data: { i } });
+  await s.events.prune();
+  const text = context(await a.hook('UserPromptSubmit'))!;
+  t.equal(text, "Koor:\n- You missed 7 events (Koor's log pruned them while you were silent), so this news may be incomplete: check your claims and leases: koor-cli task list shop; koor-cli lease list");
+  t.ok(tokens(text) <= 50, `in few tokens (${tokens(text)}, o200k)`);
+  t.same(await a.hook('UserPromptSubmit'), {}, 'said once');
+});
+
 t.test('hooks: a digest answered after the client may have stopped waiting is shown again by the next one', async (t) => {
   const s = await startTestServer(t);
   const { call, session } = client(s.url);

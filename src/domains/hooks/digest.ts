@@ -42,6 +42,8 @@ export interface DigestInput {
   edited: readonly string[];
   /** Edits refused to this session, with the lease that refused each (issue 44): news when it ends. */
   denied?: ReadonlyArray<{ path: string; lease_id: string }>;
+  /** Events retention pruned after the session's cursor before it read them. */
+  missed?: number;
 }
 
 const quote = (s: string, max = PREVIEW_CHARS): string => {
@@ -145,6 +147,10 @@ export function digestLines(d: DigestInput): string[] {
         ? `You went stale (silent too long), so Koor released your claim${lostTasks.size === 1 ? '' : 's'}: ${tasks.join('; ')}${more(lostTasks.size)}.${lostLeases.length > 0 ? ` Your leases on ${leases} ended too.` : ''}${anyReady ? ` To go on with a ready one, claim it: koor-cli task claim ${me.project}` : ''}`
         : `You went stale (silent too long), so Koor released your leases on ${leases}. Check before editing: koor-cli lease check <file>`,
     );
+  }
+  if ((d.missed ?? 0) > 0) {
+    // First: what the lines below may lack (a claim released while it was silent, a task made ready).
+    lines.unshift(`You missed ${d.missed} events (Koor's log pruned them while you were silent), so this news may be incomplete: check your claims and leases: koor-cli task list ${me.project}; koor-cli lease list`);
   }
   for (const r of resumes.slice(0, LIST_MAX)) lines.push(r);
   if (freed.length > 0) lines.push(`Free again, no longer leased: ${freed.slice(0, LIST_MAX).join(', ')}${more(freed.length)}. You may edit ${freed.length === 1 ? 'it' : 'them'} now.`);

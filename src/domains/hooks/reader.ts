@@ -29,6 +29,8 @@ export interface HookReader {
   eventsAfter(after: number, upto: number, limit: number): Awaitable<Array<{ id: number; topic: string; data: string }>>;
   /** The newest event id handed out (0: none). */
   newestEvent(): Awaitable<number>;
+  /** The oldest event id retention kept (0: none). */
+  oldestEvent(): Awaitable<number>;
 }
 
 const COLS = HOOK_SESSION_COLUMNS;
@@ -40,6 +42,7 @@ const AUDIT_AFTER = sql(
   `SELECT id, actor, action, resource, detail FROM audit_log WHERE id > ? AND id <= ? AND action IN (${DIGEST_AUDIT_ACTIONS.map((a) => `'${a}'`).join(', ')}) ORDER BY id LIMIT ?`,
 );
 /** The topics a digest reads (src/domains/hooks/digest.ts): substr works alike in both dialects. */
+const OLDEST_EVENT = sql('SELECT min(id) AS id FROM events');
 const EVENTS_AFTER = sql(
   "SELECT id, topic, data FROM events WHERE id > ? AND id <= ? AND (substr(topic, 1, 5) = 'task.' OR topic = 'lease.acquired' OR topic = 'lease.released' OR topic = 'budget.exceeded') ORDER BY id LIMIT ?",
 );
@@ -52,6 +55,7 @@ export function hookReader(db: Reads): HookReader {
   const newestAudit = db.statement<{ id: number }>(NEWEST_AUDIT);
   const eventsAfter = db.statement<{ id: number; topic: string; data: string }>(EVENTS_AFTER);
   const newestEvent = db.statement<{ id: number }>(NEWEST_EVENT);
+  const oldestEvent = db.statement<{ id: number | null }>(OLDEST_EVENT);
   return {
     session: (id) => then(session.get(id), decode),
     sessionOf: (id) => then(sessionOf.get(id), decode),
@@ -59,5 +63,6 @@ export function hookReader(db: Reads): HookReader {
     newestAudit: () => then(newestAudit.get(), (r) => Number(r?.id ?? 0)),
     eventsAfter: (after, upto, limit) => then(eventsAfter.all(after, upto, limit), (rows) => rows.map((r) => ({ ...r, id: Number(r.id) }))),
     newestEvent: () => then(newestEvent.get(), (r) => Number(r?.id ?? 0)),
+    oldestEvent: () => then(oldestEvent.get(), (r) => Number(r?.id ?? 0)),
   };
 }

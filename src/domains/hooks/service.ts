@@ -330,7 +330,7 @@ export class HookService {
     const hint = this.scanned.get(s.session_id);
     const eventFrom = Math.max(s.event_cursor, hint?.event ?? 0);
     const auditFrom = Math.max(s.audit_cursor, hint?.audit ?? 0);
-    const [newestEvent, newestAudit] = await Promise.all([this.d.reader.newestEvent(), this.d.reader.newestAudit()]);
+    const [newestEvent, newestAudit, oldestEvent] = await Promise.all([this.d.reader.newestEvent(), this.d.reader.newestAudit(), this.d.reader.oldestEvent()]);
     const [messages, events, audit] = await Promise.all([
       this.d.messages.inbox(me.id, { since: s.message_cursor, unread: true, thread: null, limit: SCAN_MESSAGES }),
       this.d.reader.eventsAfter(eventFrom, newestEvent, SCAN_EVENTS),
@@ -338,7 +338,9 @@ export class HookService {
     ]);
     const eventThrough = events.length === SCAN_EVENTS ? events.at(-1)!.id : Math.max(eventFrom, newestEvent);
     const auditThrough = audit.length === SCAN_AUDIT ? audit.at(-1)!.id : Math.max(auditFrom, newestAudit);
-    return { messages, events, audit, eventThrough, auditThrough };
+    // Events retention pruned before the session read them (a long silence on a busy log): said, not skipped silently.
+    const missed = oldestEvent > eventFrom + 1 ? oldestEvent - eventFrom - 1 : 0;
+    return { messages, events, audit, eventThrough, auditThrough, missed };
   }
 
   /** What concerns the agent since its last digest, as this event's output; nothing when nothing does. */
@@ -346,7 +348,7 @@ export class HookService {
     const me = await this.me(s);
     const g = await this.gather(s, me);
     const editedNow = edited !== null && !s.edited.includes(edited) ? edited : null;
-    const fresh = digestLines({ me, messages: g.messages, events: g.events, audit: g.audit, edited: editedNow === null ? s.edited : [...s.edited, editedNow], denied: s.denied });
+    const fresh = digestLines({ me, messages: g.messages, events: g.events, audit: g.audit, edited: editedNow === null ? s.edited : [...s.edited, editedNow], denied: s.denied, missed: g.missed });
     // The cursors move past all the news read; what the text has no room for is held for the next digest.
     const lines = withHeld(s.held, fresh);
     const { text, shown } = digestFit(lines, DIGEST_TOKENS);
@@ -436,13 +438,14 @@ export class HookService {
     const recent = async (newest: Promise<number> | number) => Math.max(0, (await newest) - SCAN_AUDIT);
     const cursors = s ?? { event_cursor: await recent(this.d.reader.newestEvent()), audit_cursor: await recent(this.d.reader.newestAudit()), message_cursor: 0, edited: [], project: folderOf(i.workspace), repo_root: i.workspace };
     const me: Me = { id: i.id, name: i.name, project: cursors.project, repo: folderOf(cursors.repo_root) };
-    const [newestEvent, newestAudit] = await Promise.all([this.d.reader.newestEvent(), this.d.reader.newestAudit()]);
+    const [newestEvent, newestAudit, oldestEvent] = await Promise.all([this.d.reader.newestEvent(), this.d.reader.newestAudit(), this.d.reader.oldestEvent()]);
     const [messages, events, audit] = await Promise.all([
       this.d.messages.inbox(me.id, { since: cursors.message_cursor, unread: true, thread: null, limit: SCAN_MESSAGES }),
       this.d.reader.eventsAfter(cursors.event_cursor, newestEvent, SCAN_EVENTS),
       this.d.reader.auditAfter(cursors.audit_cursor, newestAudit, SCAN_AUDIT),
     ]);
-    const lines = withHeld(s?.held ?? [], digestLines({ me, messages, events, audit, edited: cursors.edited, denied: s?.denied ?? [] }));
+    const missed = s && oldestEvent > s.event_cursor + 1 ? oldestEvent - s.event_cursor - 1 : 0;
+    const lines = withHeld(s?.held ?? [], digestLines({ me, messages, events, audit, edited: cursors.edited, denied: s?.denied ?? [], missed }));
     return JSON.stringify({ agent: i.id, name: i.name, text: digestText(lines, DIGEST_TOKENS), lines });
   }
 
