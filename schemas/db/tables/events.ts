@@ -1,4 +1,4 @@
-import { dialects } from '../sql.js';
+import { dialects, sql } from '../sql.js';
 import type { Table } from '../table.js';
 
 /** The event log (SPEC §2.4): ids gapless and visible in id order (see Column.id). */
@@ -20,6 +20,9 @@ export const KOOR_COUNTERS: Table = {
   onlyIn: 'pg',
   columns: { name: { type: 'text', primaryKey: true }, value: { type: 'int' } },
 };
+
+/** The oldest event id retention kept (null when the log is empty). */
+export const OLDEST_EVENT = sql('SELECT min(id) AS id FROM events');
 
 /** The newest event id ever handed out (no row before the first): SQLite's AUTOINCREMENT sequence, PostgreSQL's counter. */
 export const NEWEST_EVENT = dialects({

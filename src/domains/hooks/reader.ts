@@ -1,7 +1,7 @@
 import { sql } from '../../../schemas/db/sql.js';
 import { decodeHookSession, HOOK_SESSION_COLUMNS, type HookSessionRow } from '../../../schemas/db/hooks.js';
 import { NEWEST_AUDIT } from '../../../schemas/db/tables/audit.js';
-import { NEWEST_EVENT } from '../../../schemas/db/tables/events.js';
+import { NEWEST_EVENT, OLDEST_EVENT } from '../../../schemas/db/tables/events.js';
 import type { HookSession } from '../../../schemas/rpc/writer.js';
 import { then, type Awaitable } from '../../shared/awaitable.js';
 import type { Reads } from '../../backend/reads.js';
@@ -42,7 +42,6 @@ const AUDIT_AFTER = sql(
   `SELECT id, actor, action, resource, detail FROM audit_log WHERE id > ? AND id <= ? AND action IN (${DIGEST_AUDIT_ACTIONS.map((a) => `'${a}'`).join(', ')}) ORDER BY id LIMIT ?`,
 );
 /** The topics a digest reads (src/domains/hooks/digest.ts): substr works alike in both dialects. */
-const OLDEST_EVENT = sql('SELECT min(id) AS id FROM events');
 const EVENTS_AFTER = sql(
   "SELECT id, topic, data FROM events WHERE id > ? AND id <= ? AND (substr(topic, 1, 5) = 'task.' OR topic = 'lease.acquired' OR topic = 'lease.released' OR topic = 'budget.exceeded') ORDER BY id LIMIT ?",
 );

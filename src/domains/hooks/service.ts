@@ -118,6 +118,12 @@ export function busyChange(input: HookInput, s: Pick<HookSession, 'busy_until' |
   return { ms: typeof t === 'number' && Number.isFinite(t) && t > 0 ? Math.min(Math.ceil(t), HOOK_BUSY_MAX_MS) : SHELL_BUSY_DEFAULT_MS };
 }
 
+/**
+ * Events retention pruned after a session's cursor before it read them (a long silence on a busy
+ * log): the digest says how many rather than skipping them silently.
+ */
+const prunedAfter = (oldestEvent: number, cursor: number): number => Math.max(0, oldestEvent - cursor - 1);
+
 /** `HH:MM UTC` of a lease's RFC 3339 time. */
 const clock = (rfc: string): string => `${rfc.slice(11, 16)} UTC`;
 
@@ -338,9 +344,7 @@ export class HookService {
     ]);
     const eventThrough = events.length === SCAN_EVENTS ? events.at(-1)!.id : Math.max(eventFrom, newestEvent);
     const auditThrough = audit.length === SCAN_AUDIT ? audit.at(-1)!.id : Math.max(auditFrom, newestAudit);
-    // Events retention pruned before the session read them (a long silence on a busy log): said, not skipped silently.
-    const missed = oldestEvent > eventFrom + 1 ? oldestEvent - eventFrom - 1 : 0;
-    return { messages, events, audit, eventThrough, auditThrough, missed };
+    return { messages, events, audit, eventThrough, auditThrough, missed: prunedAfter(oldestEvent, eventFrom) };
   }
 
   /** What concerns the agent since its last digest, as this event's output; nothing when nothing does. */
@@ -444,8 +448,7 @@ export class HookService {
       this.d.reader.eventsAfter(cursors.event_cursor, newestEvent, SCAN_EVENTS),
       this.d.reader.auditAfter(cursors.audit_cursor, newestAudit, SCAN_AUDIT),
     ]);
-    const missed = s && oldestEvent > s.event_cursor + 1 ? oldestEvent - s.event_cursor - 1 : 0;
-    const lines = withHeld(s?.held ?? [], digestLines({ me, messages, events, audit, edited: cursors.edited, denied: s?.denied ?? [], missed }));
+    const lines = withHeld(s?.held ?? [], digestLines({ me, messages, events, audit, edited: cursors.edited, denied: s?.denied ?? [], missed: s ? prunedAfter(oldestEvent, s.event_cursor) : 0 }));
     return JSON.stringify({ agent: i.id, name: i.name, text: digestText(lines, DIGEST_TOKENS), lines });
   }
 

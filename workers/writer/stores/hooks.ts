@@ -20,6 +20,13 @@ export const HOOK_DENIED_KEEP = 20;
 /** Files a session's pull-first warnings are remembered for (the newest). */
 export const HOOK_PULL_WARNED_KEEP = 20;
 
+/** A session's bounded JSON list (files edited, edits refused, pull-first warnings) with `item` as its newest, replacing the entry `same` finds: the newest `keep`, as stored. */
+function newestLast<T>(list: readonly T[], item: T, same: (x: T) => boolean, keep: number): string {
+  const out = list.filter((x) => !same(x));
+  out.push(item);
+  return JSON.stringify(out.slice(-keep));
+}
+
 const COLS = HOOK_SESSION_COLUMNS;
 const GET = sql(`SELECT ${COLS} FROM hook_sessions WHERE session_id = ?`);
 const INSERT = sql(`INSERT INTO hook_sessions (${COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, '[]', ?, ?, '[]', 0, '[]', '', 0, '[]')`);
@@ -117,14 +124,11 @@ export function hookStore(events: EventStore) {
       if (req.held !== undefined && (req.held.length > 0 || r.held.length > 0)) await tx.run(SET_HELD, JSON.stringify(req.held), req.session_id);
       if (req.pull_warned !== undefined) {
         const w = req.pull_warned;
-        const list = r.pull_warned.filter((x) => x.path !== w.path);
-        list.push(w);
-        await tx.run(SET_PULL_WARNED, JSON.stringify(list.slice(-HOOK_PULL_WARNED_KEEP)), req.session_id);
+        await tx.run(SET_PULL_WARNED, newestLast(r.pull_warned, w, (x) => x.path === w.path, HOOK_PULL_WARNED_KEEP), req.session_id);
       }
       if (req.edited !== undefined) {
-        const list = r.edited.filter((p) => p !== req.edited);
-        list.push(req.edited);
-        await tx.run(SET_EDITED, JSON.stringify(list.slice(-HOOK_EDITED_KEEP)), req.session_id);
+        const edited = req.edited;
+        await tx.run(SET_EDITED, newestLast(r.edited, edited, (p) => p === edited, HOOK_EDITED_KEEP), req.session_id);
       }
       return { found: true };
     },
@@ -153,9 +157,7 @@ export function hookStore(events: EventStore) {
       const data = JSON.stringify({ path: req.path, tool: req.tool, agent: req.agent, agent_name: req.agent_name, lease_id: req.lease_id, holder: req.holder, holder_name: req.holder_name });
       const row = req.session_id === undefined ? undefined : await tx.get<Row>(GET, req.session_id);
       if (row) {
-        const list = decode(row).denied.filter((d) => d.path !== req.path);
-        list.push({ path: req.path, lease_id: req.lease_id });
-        await tx.run(SET_DENIED, JSON.stringify(list.slice(-HOOK_DENIED_KEEP)), row.session_id);
+        await tx.run(SET_DENIED, newestLast(decode(row).denied, { path: req.path, lease_id: req.lease_id }, (d) => d.path === req.path, HOOK_DENIED_KEEP), row.session_id);
       }
       return { events: [await events.publish(tx, { topic: 'lease.denied', data, source: 'hooks' })] };
     },
