@@ -258,6 +258,11 @@ const only = (row: string): boolean => {
 async function clientRows(ctx: Ctx, p: Peer, pass: number, runs: (row: string) => boolean): Promise<Row[]> {
   const rows: Row[] = [];
   if (runs('cas')) {
+    // Warm-up, not measured, as before the write rows: a JIT must not make the row (koor's
+    // transaction route, its loser answer and its reply are not on the PUT path the write rows
+    // warm); every server gets the same.
+    ctx.opts.log(`  ${p.label} cas warm-up (${ctx.warmS} s)…`);
+    client({ peer: p.kind, port: p.port, pid: p.pid, scenario: 'cas', connections: CAS_CLIENTS, durationS: ctx.warmS, casBin: ctx.casBin }, ctx.warmS + 60);
     ctx.opts.log(`  ${p.label} cas ×${CAS_CLIENTS} (pass ${pass})…`);
     const m = measured(p.pid, () => client<{ per_s: number; successes: number; conflicts: number; success_p50_ms: number; ok: boolean; check: string; re_read_on_conflict: boolean; server_cpu_s: number; first_error: string; gen_cores: number }>({ peer: p.kind, port: p.port, pid: p.pid, scenario: 'cas', connections: CAS_CLIENTS, durationS: ctx.durationS, casBin: ctx.casBin }, ctx.durationS + 60));
     const r = m.r;
