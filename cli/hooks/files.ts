@@ -21,6 +21,14 @@ export const HOOK_PATH = '/api/hooks/claude-code';
  */
 export const CLAUDE_PRE_TOOLS = 'Edit|Write|MultiEdit|NotebookEdit|Bash';
 
+/**
+ * The tools whose PreToolUse Koor hears from Codex: `apply_patch` (which `Edit` and `Write` match
+ * too) and its shell tool (`exec_command`, hooked as `Bash`), whose PostToolUse comes when the
+ * command exits, however many times the model polled it meanwhile (test/helpers/CODEX-FACTS.md).
+ * Each shell command then starts the bridge once more (0.10–0.12 s here: a Node start, one request).
+ */
+export const CODEX_PRE_TOOLS = 'apply_patch|Edit|Write|Bash';
+
 /** A Koor hook entry: what Koor wrote (and may rewrite or remove), whatever its version. */
 export function isKoorHook(h: unknown): boolean {
   if (h === null || typeof h !== 'object') return false;
@@ -218,8 +226,9 @@ export function claudeCodeHooks(p: HookParams): Record<string, unknown[]> {
  * Codex (.codex/hooks.json in the repository root, a project config layer): command hooks only
  * (Codex has no HTTP hooks), all through the bridge. Verified with the real client
  * (test/helpers/CODEX-FACTS.md): `codex exec` fires all six events; its edits are `apply_patch`
- * calls, which a matcher of `apply_patch`, `Edit` or `Write` catches (one group: one call); Codex
- * caps a SessionEnd hook at 3 s (it warns at every start about a longer timeout).
+ * calls, which a matcher of `apply_patch`, `Edit` or `Write` catches (one group: one call), its
+ * shell commands `Bash` (held busy from PreToolUse to PostToolUse, as Claude Code's); Codex caps a
+ * SessionEnd hook at 3 s (it warns at every start about a longer timeout).
  */
 export const CODEX_SESSION_END_TIMEOUT_S = 3;
 export function codexHooks(): Record<string, unknown[]> {
@@ -227,7 +236,7 @@ export function codexHooks(): Record<string, unknown[]> {
   return {
     SessionStart: [{ hooks: [bridge] }],
     UserPromptSubmit: [{ hooks: [bridge] }],
-    PreToolUse: [{ matcher: 'apply_patch|Edit|Write', hooks: [bridge] }],
+    PreToolUse: [{ matcher: CODEX_PRE_TOOLS, hooks: [bridge] }],
     PostToolUse: [{ hooks: [bridge] }],
     Stop: [{ hooks: [bridge] }],
     SessionEnd: [{ hooks: [{ ...bridge, timeout: CODEX_SESSION_END_TIMEOUT_S }] }],

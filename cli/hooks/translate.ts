@@ -23,6 +23,8 @@ export type Client = 'claude-code' | 'cursor' | 'codex';
 export const CLIENTS: readonly Client[] = ['claude-code', 'cursor', 'codex'];
 
 type Obj = Record<string, unknown>;
+/** Codex's shell tool (`exec_command`) as its hooks name it. */
+const SHELL_TOOL = 'Bash';
 const isObj = (v: unknown): v is Obj => v !== null && typeof v === 'object' && !Array.isArray(v);
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
 
@@ -144,8 +146,9 @@ function planCodex(input: Obj, fallbackCwd: string): Plan {
   }
   const file = str(ti.file_path);
   if (file !== undefined) return { inputs: [{ ...input, tool_input: { ...ti, file_path: path.resolve(cwd, file) } }], event, cwd };
-  // A shell command: not guarded (not parsed), but its completion is a sign of progress.
-  return { inputs: event === 'PostToolUse' ? [input] : [], event, cwd };
+  // A shell command: not guarded (not parsed), but it runs from its PreToolUse to its PostToolUse
+  // (Codex fires that when the command exits): Koor holds the agent busy meanwhile, as Claude Code's.
+  return { inputs: event === 'PostToolUse' || tool === SHELL_TOOL ? [input] : [], event, cwd };
 }
 
 /** What to send Koor for one call of `client`'s hook with this input. */

@@ -192,7 +192,7 @@ t.test('init --cursor and --codex: their hook files, merged with the user hooks,
   t.same(readJson(dir, '.codex/hooks.json'), {
     description: 'team hooks',
     hooks: {
-      PreToolUse: [{ matcher: 'Bash', hooks: [{ type: 'command', command: 'python3 guard.py' }] }, { matcher: 'apply_patch|Edit|Write', hooks: [codex] }],
+      PreToolUse: [{ matcher: 'Bash', hooks: [{ type: 'command', command: 'python3 guard.py' }] }, { matcher: 'apply_patch|Edit|Write|Bash', hooks: [codex] }],
       SessionStart: [{ hooks: [codex] }],
       UserPromptSubmit: [{ hooks: [codex] }],
       PostToolUse: [{ hooks: [codex] }],

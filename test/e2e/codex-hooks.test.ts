@@ -94,7 +94,7 @@ else {
       hooks.map((h) => [h.eventName, h.matcher, h.command, h.trustStatus]).sort(),
       [
         ['postToolUse', null, 'koor-cli hook codex', 'trusted'],
-        ['preToolUse', 'apply_patch|Edit|Write', 'koor-cli hook codex', 'trusted'],
+        ['preToolUse', 'apply_patch|Edit|Write|Bash', 'koor-cli hook codex', 'trusted'],
         ['sessionEnd', null, 'koor-cli hook codex', 'trusted'],
         ['sessionStart', null, 'koor-cli hook codex', 'trusted'],
         ['stop', null, 'koor-cli hook codex', 'trusted'],
@@ -244,6 +244,41 @@ else {
     const audit = (await (await fetch(`${quiet.url}/api/audit?action=instance.register`)).json()) as Array<{ actor: string }>;
     t.match(audit, [{ actor: /^codex-shop-[0-9a-f]{8}$/ }], 'its agent was named for Codex (X-Koor-Client)');
     t.same(await instances(quiet.url), [], 'and is gone with its session');
+  });
+
+  t.test('a shell command running past the liveness timeout holds the Codex session’s agent busy till it exits, polled or not', async (t) => {
+    const s = await startTestServer(t, { livenessTimeoutMs: 1000, livenessIntervalMs: 3_600_000 });
+    const { root, home } = codexClone(t, s.url);
+    // last_seen has 1-s precision: 2.5 s of silence is past a 1-s timeout whatever the rounding.
+    const silent = () => new Promise((r) => setTimeout(r, 2500));
+    const statusAfterCheck = async () => {
+      await fetch(`${s.url}/api/liveness/check`, { method: 'POST' });
+      return (await instances(s.url, 'codex-build'))[0]?.status;
+    };
+    const seen: Array<string | undefined> = [];
+    let polled = '';
+    const api = await startCodexApi(t, async (req, turn) => {
+      if (turn === 0) return { call: 'exec_command', arguments: { cmd: 'sleep 4; echo built', yield_time_ms: 500 } };
+      if (turn === 1) {
+        // The command still runs (Codex yielded after 0.5 s): the model is silent, no hook comes.
+        polled = codexToolOutputs(req).at(-1)?.text ?? '';
+        await silent();
+        seen.push(await statusAfterCheck());
+        const id = /session ID (\d+)/.exec(polled)?.[1];
+        return { call: 'write_stdin', arguments: { session_id: Number(id), chars: '', yield_time_ms: 10_000 } };
+      }
+      if (turn === 2) {
+        // It exited (its PostToolUse came then): the same silence now makes the agent stale.
+        await silent();
+        seen.push(await statusAfterCheck());
+      }
+      return 'Done.';
+    });
+    const r = await runCodex({ cwd: root, home, prompt: 'Build it', api, env: { PATH, KOOR_AGENT_NAME: 'codex-build' }, timeoutMs: RUN_MS });
+    t.equal(r.code, 0, 'the client exits 0', { stderr: r.stderr });
+    t.match(polled, /Process running with session ID \d+/, 'Codex returned to the model while the command ran (it then polled it with write_stdin)');
+    t.match(codexToolOutputs(api.agentRequests()[2]!).at(-1)?.text, /Process exited with code 0[\s\S]*built/, 'the poll saw it exit');
+    t.same(seen, ['active', 'stale'], 'past the timeout while it ran: not stale; once it exited: stale');
   });
 
   t.test("Codex's own telemetry, turned on by init --codex --telemetry: each request to the model recorded once, as the agent its hooks bound", async (t) => {
