@@ -26,7 +26,7 @@ import { createTable } from './table.js';
 import { BUDGETS } from './tables/llm.js';
 import { TASK_CHECKPOINTS } from './tables/tasks.js';
 import { STATE_CHANGES } from './tables/state.js';
-import { HOOK_SESSIONS } from './tables/hooks.js';
+import { HOOK_SESSIONS, HOOK_SESSIONS_ENDED } from './tables/hooks.js';
 import { IDEMPOTENCY_KEYS } from './tables/idempotency.js';
 import { MESSAGES, MESSAGE_RECIPIENTS } from './tables/messages.js';
 import { API_TOKENS } from './tables/tokens.js';
@@ -274,5 +274,10 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
     version: 19,
     name: 'files a session was told to pull first: the warning moved its one sync point past other files changed since its pull',
     sql: `ALTER TABLE hook_sessions ADD COLUMN IF NOT EXISTS pull_warned text COLLATE "C" NOT NULL DEFAULT '[]';`,
+  },
+  {
+    version: 20,
+    name: "sessions that ended lately, in the database: a late telemetry export landing on another node than the session's end is still its agent's",
+    sql: createTable(HOOK_SESSIONS_ENDED, 'pg'),
   },
 ];

@@ -12,7 +12,7 @@ import { BUDGETS } from './tables/llm.js';
 import { TASK_CHECKPOINTS } from './tables/tasks.js';
 import { AUDIT_LOG } from './tables/audit.js';
 import { STATE, STATE_CHANGES, STATE_HID_FROM_LOG, STATE_HISTORY } from './tables/state.js';
-import { HOOK_SESSIONS } from './tables/hooks.js';
+import { HOOK_SESSIONS, HOOK_SESSIONS_ENDED } from './tables/hooks.js';
 import { IDEMPOTENCY_KEYS } from './tables/idempotency.js';
 import { MESSAGES, MESSAGE_RECIPIENTS } from './tables/messages.js';
 import { API_TOKENS, tokenHash } from './tables/tokens.js';
@@ -216,5 +216,10 @@ export const MIGRATIONS: readonly Migration[] = [
     name: 'files a session was told to pull first: the warning moved its one sync point past other files changed since its pull',
     sql: '',
     run: addHookSessionColumn('pull_warned', "TEXT NOT NULL DEFAULT '[]'"),
+  },
+  {
+    version: 26,
+    name: "sessions that ended lately, in the database: a late telemetry export landing on another node than the session's end is still its agent's",
+    sql: createTable(HOOK_SESSIONS_ENDED, 'sqlite'),
   },
 ];

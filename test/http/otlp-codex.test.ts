@@ -42,15 +42,18 @@ t.test("Codex's export: one usage record per request to the model, once", async 
     t.match(u, { provider: 'openai', model: 'gpt-5.5', tokens_in: 80, cache_read_tokens: 20, cache_creation_tokens: 0, tokens_out: 7, request_type: 'codex', session_id: SESSION, cost_usd: 0.0001725, cost_source: 'priced' });
 });
 
-t.test("an export that comes after the session's end (Codex flushes its batch at exit, after SessionEnd) is still its agent's", { skip: TEST_BACKEND === 'cluster' ? "a session's end is remembered by the writer of the node it ended on; behind the balancer the export lands on another node (open in issue 45)" : false }, async (t) => {
+t.test("an export that comes after the session's end (Codex flushes its batch at exit, after SessionEnd) is still its agent's, on whichever node it lands", async (t) => {
   const s = await startTestServer(t);
+  // Cluster mode: the session ends on the first node, its export lands on the last (another writer).
+  const [endedOn, exportedTo] = [s.nodeUrls[0]!, s.nodeUrls.at(-1)!];
+  if (TEST_BACKEND === 'cluster') t.not(endedOn, exportedTo, 'two nodes');
   const hook = (event: string) =>
-    fetch(`${s.url}/api/hooks/claude-code`, { method: 'POST', headers: { 'x-koor-agent-name': 'alice', 'x-koor-client': 'codex' }, body: JSON.stringify({ session_id: SESSION, hook_event_name: event, cwd: '/w/shop', prompt: 'hi' }) });
+    fetch(`${endedOn}/api/hooks/claude-code`, { method: 'POST', headers: { 'x-koor-agent-name': 'alice', 'x-koor-client': 'codex' }, body: JSON.stringify({ session_id: SESSION, hook_event_name: event, cwd: '/w/shop', prompt: 'hi' }) });
   t.equal((await hook('UserPromptSubmit')).status, 200);
   const bound = (await (await fetch(`${s.url}/api/hooks/claude-code/sessions/${SESSION}`)).json()) as { instance_id: string };
   t.equal((await hook('SessionEnd')).status, 200);
   t.equal((await fetch(`${s.url}/api/hooks/claude-code/sessions/${SESSION}`)).status, 404, 'the session is over, its agent gone');
-  for (const c of CAPTURE) t.equal((await fetch(`${s.url}/v1/logs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: c.body })).status, 200);
+  for (const c of CAPTURE) t.equal((await fetch(`${exportedTo}/v1/logs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: c.body })).status, 200);
   const usage = (await (await fetch(`${s.url}/api/llm/usage`)).json()) as Array<{ instance_id: string; project: string }>;
   t.equal(usage.length, 2);
   for (const u of usage) t.match(u, { instance_id: bound.instance_id, project: 'shop' }, "the late export is alice's, from the session that ended");

@@ -85,7 +85,7 @@ export function writerMethods(driver: Driver, opts: MethodOptions = {}) {
   /** A coding-agent session ends (SessionEnd, or its client killed long ago): its binding dropped, its agent deregistered. */
   const endSession = async (tx: Tx, sessionId: string): Promise<{ instance_id: string; events: Event[] }> => {
     const s = await hooks.remove(tx, sessionId);
-    llm.ended(s.session_id, s.instance_id, s.project);
+    await llm.ended(tx, s.session_id, s.instance_id, s.project);
     // Deregistered by hand before the session ended: nothing more to let go.
     if (!(await hooks.instanceExists(tx, s.instance_id))) return { instance_id: s.instance_id, events: [] };
     return { instance_id: s.instance_id, events: (await deregister(tx, s.instance_id)).events };

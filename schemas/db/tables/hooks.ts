@@ -41,3 +41,25 @@ export const HOOK_SESSIONS: Table = {
   },
   indexes: [{ name: 'hook_sessions_instance', on: 'instance_id' }],
 };
+
+/**
+ * Sessions that ended lately, and whose agent they were: a client may export a request's telemetry
+ * after its session's end hook unbound it (Codex flushes its OTLP batch at exit, after SessionEnd),
+ * and such a record is still its agent's. A row per session end, kept for
+ * HOOK_SESSION_ENDED_KEEP_MS (a late export lands within seconds); in the database, so the node an
+ * export lands on need not be the one the session ended on (cluster mode).
+ */
+export const HOOK_SESSIONS_ENDED: Table = {
+  name: 'hook_sessions_ended',
+  columns: {
+    session_id: { type: 'text', primaryKey: true },
+    instance_id: { type: 'text' },
+    project: { type: 'text', default: "''" },
+    /** Storage time of its end: rows older than HOOK_SESSION_ENDED_KEEP_MS are deleted at the next end. */
+    ended_at: { type: 'text' },
+  },
+  indexes: [{ name: 'hook_sessions_ended_at', on: 'ended_at' }],
+};
+
+/** How long a session's end is remembered for its late telemetry, ms. */
+export const HOOK_SESSION_ENDED_KEEP_MS = 10 * 60_000;

@@ -3,7 +3,7 @@ import { AGENT_METRICS } from './agent-metrics.js';
 import { AUDIT_LOG } from './audit.js';
 import { COMPLIANCE_RUNS } from './compliance.js';
 import { EVENTS, KOOR_COUNTERS } from './events.js';
-import { HOOK_SESSIONS } from './hooks.js';
+import { HOOK_SESSIONS, HOOK_SESSIONS_ENDED } from './hooks.js';
 import { IDEMPOTENCY_KEYS } from './idempotency.js';
 import { INSTANCES } from './instances.js';
 import { LEASES, LEASE_RESOURCES } from './leases.js';
@@ -43,5 +43,6 @@ export const TABLES: readonly Table[] = [
   MESSAGE_RECIPIENTS,
   IDEMPOTENCY_KEYS,
   HOOK_SESSIONS,
+  HOOK_SESSIONS_ENDED,
   API_TOKENS,
 ];

@@ -3,6 +3,7 @@ import type { BudgetPeriods, Event, LlmRecordIn, WriterMethods } from '../../../
 import { inserting, sql, type Tx } from '../sql.js';
 import { rfc3339, storageNow } from '../time.js';
 import type { EventStore } from './events.js';
+import { HOOK_SESSION_ENDED_KEEP_MS } from '../../../schemas/db/tables/hooks.js';
 import { BUDGET_COLUMNS, budgetFill, budgetRow, SPEND, scopeParts, spendRow, type BudgetRow, type Spend, type SpendRow } from '../../../schemas/db/llm.js';
 
 type M = WriterMethods;
@@ -38,24 +39,16 @@ async function spendOf(tx: Pick<Tx, 'get'>, scope: string, start: string): Promi
   return spendRow(await tx.get<SpendRow>(SPEND[kind], value, value, start));
 }
 
-/**
- * Sessions that ended lately, and whose agent they were: a client may export a request's telemetry
- * after its session's end hook unbound it (Codex flushes its OTLP batch at exit, after SessionEnd),
- * and such a record is still its agent's. In this writer's memory, bounded in count and age: a
- * late export lands within seconds, on the node its session ended on (cluster mode: another
- * node's writer has not seen that end, and the record stays unattributed, as before).
- */
-const ENDED_KEEP = 1000;
-const ENDED_MS = 10 * 60_000;
+/** A session that ended lately (hook_sessions_ended): whose agent it was. */
+const ENDED = sql('SELECT instance_id, project FROM hook_sessions_ended WHERE session_id = ? AND ended_at >= ?');
+const END = sql(
+  `INSERT INTO hook_sessions_ended (session_id, instance_id, project, ended_at) VALUES (?, ?, ?, ?)
+   ON CONFLICT (session_id) DO UPDATE SET instance_id = excluded.instance_id, project = excluded.project, ended_at = excluded.ended_at`,
+);
+const FORGET_ENDED = sql('DELETE FROM hook_sessions_ended WHERE ended_at < ?');
 
 /** LLM usage records and the budgets they count towards (issue 32). */
 export function llmStore(events: EventStore) {
-  const ended = new Map<string, { instance_id: string; project: string; at: number }>();
-  const endedOwner = (sessionId: string): { instance_id: string; project: string } | undefined => {
-    const e = ended.get(sessionId);
-    if (e === undefined || Date.now() - e.at > ENDED_MS) return undefined;
-    return e;
-  };
   const publish = async (tx: Tx, topic: string, data: string, source: string): Promise<Event> => events.publish(tx, { topic, data, source });
 
   /**
@@ -118,7 +111,7 @@ export function llmStore(events: EventStore) {
         if (r.instance_id === '' && r.session_id !== '') {
           const s =
             (await tx.get<{ instance_id: string; project: string }>(SESSION, r.session_id)) ??
-            endedOwner(r.session_id) ??
+            (await tx.get<{ instance_id: string; project: string }>(ENDED, r.session_id, storageNow(Date.now() - HOOK_SESSION_ENDED_KEEP_MS))) ??
             (await tx.get<{ instance_id: string; project: string }>(SESSION_BEFORE, r.session_id));
           if (s) {
             r.instance_id = s.instance_id;
@@ -157,11 +150,15 @@ export function llmStore(events: EventStore) {
       return out;
     },
 
-    /** A coding-agent session ended (its end hook): records of it exported later are still its agent's. */
-    ended(sessionId: string, instanceId: string, project: string): void {
-      ended.delete(sessionId);
-      ended.set(sessionId, { instance_id: instanceId, project, at: Date.now() });
-      if (ended.size > ENDED_KEEP) ended.delete(ended.keys().next().value!);
+    /**
+     * A coding-agent session ended (its end hook): records of it exported later, on any node, are
+     * still its agent's for HOOK_SESSION_ENDED_KEEP_MS; ends older than that go now (the table's
+     * retention: what a late export needs is seconds old).
+     */
+    async ended(tx: Tx, sessionId: string, instanceId: string, project: string): Promise<void> {
+      const now = Date.now();
+      await tx.run(FORGET_ENDED, storageNow(now - HOOK_SESSION_ENDED_KEEP_MS));
+      await tx.run(END, sessionId, instanceId, project, storageNow(now));
     },
 
     /** A hook bound a coding-agent session: its records from before become its agent's. */
