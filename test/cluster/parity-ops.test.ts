@@ -190,6 +190,39 @@ if ('skipped' in started) {
     t.equal(run.tables.audit_log!.length, 2, 'one audit chunk pruned');
   });
 
+  t.test("a session's end is kept for its late telemetry, whichever writer records it, then pruned", async (t) => {
+    const [one, two] = ['01a2140c-dfd7-7a00-80cd-c77eb7dbfab3', '01a2140c-dfd7-7a00-80cd-c77eb7dbfab4'];
+    const late = (session: string, model: string) => {
+      const r = llmRecord({ instance_id: '', project: '', provider: 'openai', model, tokens_in: 1, tokens_out: 1, cost_usd: 0, request_type: 'codex', session_tag: '' });
+      return { ...r, records: [{ ...r.records[0]!, session_id: session }] };
+    };
+    const run = await check(t, 'session-ended', async (call) => {
+      for (const [session, name] of [[one, 'alice'], [two, 'bob']] as const) {
+        await call('hooks.bind', { session_id: session, client: 'codex', name, workspace: '/w/shop', project: 'shop', repo_root: '/w/shop' });
+        await call('hooks.end', { session_id: session });
+      }
+      await call('llm.record', late(one, 'one-after-end'));
+      await call('ops.prune', { table: 'hook_sessions_ended', before: '2000-01-01 00:00:00', chunk: 1 });
+      await call('ops.prune', { table: 'hook_sessions_ended', before: '9999-12-31 23:59:59', chunk: 1 });
+      await call('ops.prune', { table: 'hook_sessions_ended', before: '9999-12-31 23:59:59', chunk: 1 });
+      await call('llm.record', late(two, 'two-after-prune'));
+      await call('llm.record', late(one, 'one-after-prune'));
+    });
+    const usage = run.tables.llm_usage as Array<{ model: string; instance_id: string }>;
+    const bound = (run.transcript as Array<{ res?: { instance?: { id: string; name: string } } }>).flatMap((r) => (r.res?.instance ? [[r.res.instance.name, r.res.instance.id]] : []));
+    const agentOf = Object.fromEntries(bound.map(([name, id]) => [id, name]));
+    t.same(
+      usage.map((u) => [u.model, agentOf[u.instance_id] ?? u.instance_id]),
+      [['one-after-end', 'alice'], ['two-after-prune', ''], ['one-after-prune', 'alice']],
+      "the ended session's agent while its end is kept; once pruned, only a session whose earlier records name it",
+    );
+    t.same(run.tables.hook_sessions_ended, [], 'both ends pruned, a chunk at a time');
+    t.same(
+      (run.transcript.slice(5, 8) as Array<{ res: { deleted: number; more: boolean } }>).map((r) => r.res),
+      [{ deleted: 0, more: false }, { deleted: 1, more: true }, { deleted: 1, more: true }],
+    );
+  });
+
   t.test('idempotent writes: stored once, replayed, refused for another request, pruned (issue 28)', async (t) => {
     const idem = (key: string, hash: string, caller = 'agent-a') => ({ idem: { caller, key, hash } });
     const run = await check(t, 'idempotency', async (call, batch) => {

@@ -46,8 +46,9 @@ export const HOOK_SESSIONS: Table = {
  * Sessions that ended lately, and whose agent they were: a client may export a request's telemetry
  * after its session's end hook unbound it (Codex flushes its OTLP batch at exit, after SessionEnd),
  * and such a record is still its agent's. A row per session end, kept for
- * HOOK_SESSION_ENDED_KEEP_MS (a late export lands within seconds); in the database, so the node an
- * export lands on need not be the one the session ended on (cluster mode).
+ * HOOK_SESSION_ENDED_KEEP_MS (a late export lands within seconds; the retention pass deletes older
+ * ones); in the database, so the node an export lands on need not be the one the session ended on
+ * (cluster mode).
  */
 export const HOOK_SESSIONS_ENDED: Table = {
   name: 'hook_sessions_ended',
@@ -55,7 +56,7 @@ export const HOOK_SESSIONS_ENDED: Table = {
     session_id: { type: 'text', primaryKey: true },
     instance_id: { type: 'text' },
     project: { type: 'text', default: "''" },
-    /** Storage time of its end: rows older than HOOK_SESSION_ENDED_KEEP_MS are deleted at the next end. */
+    /** Storage time of its end: the retention pass deletes rows older than HOOK_SESSION_ENDED_KEEP_MS. */
     ended_at: { type: 'text' },
   },
   indexes: [{ name: 'hook_sessions_ended_at', on: 'ended_at' }],

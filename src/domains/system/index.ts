@@ -53,6 +53,7 @@ export function systemDomain(
     ['tasks', () => r.tasks_pruned],
     ['idempotency_keys', () => r.idempotency_keys_pruned],
     ['api_tokens', () => r.tokens_pruned],
+    ['hook_sessions_ended', () => r.hook_sessions_ended_pruned],
     ['compliance_runs', d.compliancePruned],
   ];
   return {

@@ -4,6 +4,7 @@ import { OPS_PRUNE_CHUNK, IDEMPOTENCY_KEEP_MS } from '../../shared/limits-featur
 import type { WriterClient } from '../../rpc/writer-client.js';
 import { Periodic } from '../../shared/periodic.js';
 import { toStorage } from '../../store.js';
+import { HOOK_SESSION_ENDED_KEEP_MS } from '../../../schemas/db/tables/hooks.js';
 
 export interface RetentionOptions {
   intervalMs: number;
@@ -40,6 +41,7 @@ export interface RetentionStats {
   tasks_pruned: number;
   idempotency_keys_pruned: number;
   tokens_pruned: number;
+  hook_sessions_ended_pruned: number;
   vacuumed_pages: number;
   free_pages: number;
   last_pass_ms: number;
@@ -53,7 +55,7 @@ export interface RetentionStats {
  * added later adds its step here.
  */
 export class Retention {
-  readonly stats: RetentionStats = { passes: 0, events_pruned: 0, state_history_pruned: 0, audit_pruned: 0, agent_metrics_pruned: 0, llm_usage_pruned: 0, messages_pruned: 0, tasks_pruned: 0, idempotency_keys_pruned: 0, tokens_pruned: 0, vacuumed_pages: 0, free_pages: 0, last_pass_ms: 0 };
+  readonly stats: RetentionStats = { passes: 0, events_pruned: 0, state_history_pruned: 0, audit_pruned: 0, agent_metrics_pruned: 0, llm_usage_pruned: 0, messages_pruned: 0, tasks_pruned: 0, idempotency_keys_pruned: 0, tokens_pruned: 0, hook_sessions_ended_pruned: 0, vacuumed_pages: 0, free_pages: 0, last_pass_ms: 0 };
   private readonly timer: Periodic;
   /** State-history sweep position: keys after it are next. */
   private cursor = '';
@@ -112,12 +114,12 @@ export class Retention {
   }
 
   /**
-   * Audit entries, agent-metric hours, LLM records, inbox messages and idempotency keys older than
-   * their retention, oldest first, in bounded turns.
+   * Audit entries, agent-metric hours, LLM records, inbox messages, tasks, idempotency keys,
+   * expired tokens and ended sessions older than their retention, oldest first, in bounded turns.
    */
   private async pruneOps(): Promise<void> {
     const now = Date.now();
-    const ops = (table: 'audit_log' | 'agent_metrics' | 'llm_usage' | 'idempotency_keys' | 'api_tokens') => (before: string) => this.writer.call('ops.prune', { table, before, chunk: OPS_PRUNE_CHUNK });
+    const ops = (table: 'audit_log' | 'agent_metrics' | 'llm_usage' | 'idempotency_keys' | 'api_tokens' | 'hook_sessions_ended') => (before: string) => this.writer.call('ops.prune', { table, before, chunk: OPS_PRUNE_CHUNK });
     const steps = [
       { ms: this.opts.auditRetentionMs, stat: 'audit_pruned', before: toStorage, turn: ops('audit_log') },
       // Buckets are hours: one whose hour began before the cutoff hour goes.
@@ -128,6 +130,8 @@ export class Retention {
       { ms: IDEMPOTENCY_KEEP_MS, stat: 'idempotency_keys_pruned', before: toStorage, turn: ops('idempotency_keys') },
       // Created tokens a week past their expiry (refused since it; listed as expired until then).
       { ms: this.opts.expiredTokenRetentionMs, stat: 'tokens_pruned', before: toStorage, turn: ops('api_tokens') },
+      // Sessions that ended, kept only for their late telemetry (seconds late at most).
+      { ms: HOOK_SESSION_ENDED_KEEP_MS, stat: 'hook_sessions_ended_pruned', before: toStorage, turn: ops('hook_sessions_ended') },
     ] as const;
     // By count as well as by age (issue 34): a burst of traffic cannot outgrow the disk within the age limit.
     const counted = [

@@ -45,7 +45,6 @@ const END = sql(
   `INSERT INTO hook_sessions_ended (session_id, instance_id, project, ended_at) VALUES (?, ?, ?, ?)
    ON CONFLICT (session_id) DO UPDATE SET instance_id = excluded.instance_id, project = excluded.project, ended_at = excluded.ended_at`,
 );
-const FORGET_ENDED = sql('DELETE FROM hook_sessions_ended WHERE ended_at < ?');
 
 /** LLM usage records and the budgets they count towards (issue 32). */
 export function llmStore(events: EventStore) {
@@ -152,13 +151,10 @@ export function llmStore(events: EventStore) {
 
     /**
      * A coding-agent session ended (its end hook): records of it exported later, on any node, are
-     * still its agent's for HOOK_SESSION_ENDED_KEEP_MS; ends older than that go now (the table's
-     * retention: what a late export needs is seconds old).
+     * still its agent's for HOOK_SESSION_ENDED_KEEP_MS (the retention pass deletes older ends).
      */
     async ended(tx: Tx, sessionId: string, instanceId: string, project: string): Promise<void> {
-      const now = Date.now();
-      await tx.run(FORGET_ENDED, storageNow(now - HOOK_SESSION_ENDED_KEEP_MS));
-      await tx.run(END, sessionId, instanceId, project, storageNow(now));
+      await tx.run(END, sessionId, instanceId, project, storageNow());
     },
 
     /** A hook bound a coding-agent session: its records from before become its agent's. */

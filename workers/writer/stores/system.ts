@@ -29,6 +29,10 @@ const PRUNE = {
   idempotency_keys: sql(
     'DELETE FROM idempotency_keys WHERE (caller, key) IN (SELECT caller, key FROM idempotency_keys WHERE created_at < ? ORDER BY created_at, caller, key LIMIT ?)',
   ),
+  // sessions that ended: kept for their late telemetry (workers/writer/stores/llm.ts)
+  hook_sessions_ended: sql(
+    'DELETE FROM hook_sessions_ended WHERE session_id IN (SELECT session_id FROM hook_sessions_ended WHERE ended_at < ? ORDER BY ended_at, session_id LIMIT ?)',
+  ),
   agent_metrics: dialects({
     sqlite: 'DELETE FROM agent_metrics WHERE rowid IN (SELECT rowid FROM agent_metrics WHERE period < ? ORDER BY period LIMIT ?)',
     pg: `DELETE FROM agent_metrics WHERE (instance_id, metric_name, period) IN (
