@@ -8,6 +8,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { CliError } from '../core.js';
+import { SHELL_TOOL } from './translate.js';
 
 /** The environment variables the hooks pass to Koor (HTTP hooks interpolate only these). */
 export const HOOK_ENV = ['KOOR_TOKEN', 'KOOR_AGENT_NAME', 'KOOR_PROJECT', 'KOOR_REPO_ROOT'] as const;
@@ -19,7 +20,7 @@ export const HOOK_PATH = '/api/hooks/claude-code';
  * The tools whose PreToolUse Koor hears from Claude Code: the edit tools it guards, and the shell,
  * whose commands may run for minutes without a hook (Koor holds the agent busy, not stale, meanwhile).
  */
-export const CLAUDE_PRE_TOOLS = 'Edit|Write|MultiEdit|NotebookEdit|Bash';
+export const CLAUDE_PRE_TOOLS = `Edit|Write|MultiEdit|NotebookEdit|${SHELL_TOOL}`;
 
 /**
  * The tools whose PreToolUse Koor hears from Codex: `apply_patch` (which `Edit` and `Write` match
@@ -27,7 +28,7 @@ export const CLAUDE_PRE_TOOLS = 'Edit|Write|MultiEdit|NotebookEdit|Bash';
  * command exits, however many times the model polled it meanwhile (test/helpers/CODEX-FACTS.md).
  * Each shell command then starts the bridge once more (0.10–0.12 s here: a Node start, one request).
  */
-export const CODEX_PRE_TOOLS = 'apply_patch|Edit|Write|Bash';
+export const CODEX_PRE_TOOLS = `apply_patch|Edit|Write|${SHELL_TOOL}`;
 
 /** A Koor hook entry: what Koor wrote (and may rewrite or remove), whatever its version. */
 export function isKoorHook(h: unknown): boolean {
@@ -216,7 +217,7 @@ export function claudeCodeHooks(p: HookParams): Record<string, unknown[]> {
     PreToolUse: [{ matcher: CLAUDE_PRE_TOOLS, hooks: [http] }],
     PostToolUse: [{ hooks: [http] }],
     // A shell command that failed or was interrupted ends here (it holds its session busy till then).
-    PostToolUseFailure: [{ matcher: 'Bash', hooks: [http] }],
+    PostToolUseFailure: [{ matcher: SHELL_TOOL, hooks: [http] }],
     Stop: [{ hooks: [http, { type: 'command', command: 'koor-cli wait --hook', asyncRewake: true, timeout: WAKE_TIMEOUT_S }] }],
     SessionEnd: [{ hooks: [http] }],
   };

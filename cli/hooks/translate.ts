@@ -23,8 +23,8 @@ export type Client = 'claude-code' | 'cursor' | 'codex';
 export const CLIENTS: readonly Client[] = ['claude-code', 'cursor', 'codex'];
 
 type Obj = Record<string, unknown>;
-/** Codex's shell tool (`exec_command`) as its hooks name it. */
-const SHELL_TOOL = 'Bash';
+/** The shell tool as Claude Code's hooks name it, and Codex's (`exec_command`) likewise. */
+export const SHELL_TOOL = 'Bash';
 const isObj = (v: unknown): v is Obj => v !== null && typeof v === 'object' && !Array.isArray(v);
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
 

@@ -442,7 +442,8 @@ export class HookService {
     const recent = async (newest: Promise<number> | number) => Math.max(0, (await newest) - SCAN_AUDIT);
     const cursors = s ?? { event_cursor: await recent(this.d.reader.newestEvent()), audit_cursor: await recent(this.d.reader.newestAudit()), message_cursor: 0, edited: [], project: folderOf(i.workspace), repo_root: i.workspace };
     const me: Me = { id: i.id, name: i.name, project: cursors.project, repo: folderOf(cursors.repo_root) };
-    const [newestEvent, newestAudit, oldestEvent] = await Promise.all([this.d.reader.newestEvent(), this.d.reader.newestAudit(), this.d.reader.oldestEvent()]);
+    // The events pruned past a cursor are a session's to be told of: without one, none is read.
+    const [newestEvent, newestAudit, oldestEvent] = await Promise.all([this.d.reader.newestEvent(), this.d.reader.newestAudit(), s ? this.d.reader.oldestEvent() : 0]);
     const [messages, events, audit] = await Promise.all([
       this.d.messages.inbox(me.id, { since: cursors.message_cursor, unread: true, thread: null, limit: SCAN_MESSAGES }),
       this.d.reader.eventsAfter(cursors.event_cursor, newestEvent, SCAN_EVENTS),

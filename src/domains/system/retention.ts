@@ -2,6 +2,8 @@ import type { Logger } from '../../log.js';
 import { RETENTION_KEYS_PER_TURN, RETENTION_MAX_TURNS_PER_PASS, RETENTION_ROWS_PER_TURN, VACUUM_KEEP_FREE_PAGES, VACUUM_PAGES_PER_TURN, VACUUM_START_FREE_PAGES } from '../../shared/limits.js';
 import { OPS_PRUNE_CHUNK, IDEMPOTENCY_KEEP_MS } from '../../shared/limits-features.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
+import type { ReqOf } from '../../../schemas/rpc/envelope.js';
+import type { WriterMethods } from '../../../schemas/rpc/writer.js';
 import { Periodic } from '../../shared/periodic.js';
 import { toStorage } from '../../store.js';
 import { HOOK_SESSION_ENDED_KEEP_MS } from '../../../schemas/db/tables/hooks.js';
@@ -119,7 +121,7 @@ export class Retention {
    */
   private async pruneOps(): Promise<void> {
     const now = Date.now();
-    const ops = (table: 'audit_log' | 'agent_metrics' | 'llm_usage' | 'idempotency_keys' | 'api_tokens' | 'hook_sessions_ended') => (before: string) => this.writer.call('ops.prune', { table, before, chunk: OPS_PRUNE_CHUNK });
+    const ops = (table: ReqOf<WriterMethods, 'ops.prune'>['table']) => (before: string) => this.writer.call('ops.prune', { table, before, chunk: OPS_PRUNE_CHUNK });
     const steps = [
       { ms: this.opts.auditRetentionMs, stat: 'audit_pruned', before: toStorage, turn: ops('audit_log') },
       // Buckets are hours: one whose hour began before the cutoff hour goes.
