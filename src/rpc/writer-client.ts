@@ -1,4 +1,4 @@
-import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
+import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import type { AuditTag, IdemTag, ReplyEnvelope, ReqOf, ResOf, RequestEnvelope } from '../../schemas/rpc/envelope.js';
 import type { WriterMethod, WriterMethods, WriterStartup } from '../../schemas/rpc/writer.js';
 import { createWriterStatsBuffer, WriterStatsView } from '../../schemas/rpc/writer-stats.js';
@@ -266,7 +266,7 @@ export class WriterClient {
     this.worker = worker;
     return new Promise<void>((resolve, reject) => {
       let ready = false;
-      port1.on('message', (msg: WireReply[] | { control: string; message?: string }) => {
+      const onMessage = (msg: WireReply[] | { control: string; message?: string }): void => {
         if (Array.isArray(msg)) {
           for (const r of msg) this.onReply(r);
           return;
@@ -284,12 +284,20 @@ export class WriterClient {
         } else if (msg.control === 'open-failed') {
           reject(new Error(msg.message ?? 'failed to open database'));
         }
-      });
+      };
+      port1.on('message', onMessage);
       worker.on('error', (err) => {
         this.opts.log.error({ err }, 'writer worker error');
         if (!ready) reject(err);
       });
       worker.on('exit', (code) => {
+        if (!ready) {
+          // A thread that could not open the database posts why, then exits: its exit can be
+          // seen before that message, which closing the port would drop (the start then never
+          // settled). Read what it left first; a thread that left nothing still fails the start.
+          for (let m = receiveMessageOnPort(port1); m !== undefined; m = receiveMessageOnPort(port1)) onMessage(m.message as Parameters<typeof onMessage>[0]);
+          reject(new Error(`the writer thread exited (code ${code}) before it was ready`));
+        }
         port1.close();
         if (this.worker !== worker) return;
         this.worker = null;

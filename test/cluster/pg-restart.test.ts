@@ -129,7 +129,14 @@ if ('skipped' in started) {
       await reader.end({ timeout: 1 });
     }
 
-    // The lead is held again by exactly one node (the leader's session went with the restart).
+    // The lead is lost with the restart (the leader's session went with it) and taken again: the
+    // leader learns it at its next check, up to a second after PostgreSQL is back, so this waits
+    // for both in the nodes' logs before asking who leads (earlier, the old leader could still
+    // answer for the lead it had not yet found gone).
+    const said = (msg: string) => nodes.reduce((sum, n) => sum + n.stderr().split('\n').filter((l) => l.includes(msg)).length, 0);
+    await waitUntil('the lead lost and taken again', () => said('no longer the leader') >= 1 && said('elected leader') >= 2, 15_000, 200).catch(() => undefined);
+    t.ok(said('no longer the leader') >= 1 && said('elected leader') >= 2, `the lead was lost with PostgreSQL and taken again (elected ${said('elected leader')} times)`);
+    // Then it is held by exactly one node.
     const leaders = await waitUntil(
       'a node leads again',
       async () => {
@@ -140,7 +147,5 @@ if ('skipped' in started) {
       200,
     );
     t.same([...leaders].sort(), [0, 1], 'exactly one node leads after the restart');
-    const said = (msg: string) => nodes.reduce((sum, n) => sum + n.stderr().split('\n').filter((l) => l.includes(msg)).length, 0);
-    t.ok(said('no longer the leader') >= 1 && said('elected leader') >= 2, `the lead was lost with PostgreSQL and taken again (elected ${said('elected leader')} times)`);
   });
 }
