@@ -22,7 +22,8 @@
  * candidates, expiring leases, templates updated in the same second) and orders leases by
  * acquisition. PostgreSQL only.
  */
-import { createTable } from './table.js';
+import { createIndex, createTable } from './table.js';
+import { COMPLIANCE_RUNS } from './tables/compliance.js';
 import { BUDGETS } from './tables/llm.js';
 import { TASK_CHECKPOINTS } from './tables/tasks.js';
 import { STATE_CHANGES } from './tables/state.js';
@@ -279,5 +280,10 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
     version: 20,
     name: "sessions that ended lately, in the database: a late telemetry export landing on another node than the session's end is still its agent's",
     sql: createTable(HOOK_SESSIONS_ENDED, 'pg'),
+  },
+  {
+    version: 21,
+    name: "compliance runs by age: a departed agent's runs go once older than the audit log's retention",
+    sql: createIndex(COMPLIANCE_RUNS, 'compliance_runs_run_at', 'pg'),
   },
 ];

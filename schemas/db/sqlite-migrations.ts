@@ -7,7 +7,8 @@
  * Versions 1–7, written as SQL text before tables were declared, are in sqlite-migrations-first.ts.
  */
 import { FIRST_MIGRATIONS } from './sqlite-migrations-first.js';
-import { createTable } from './table.js';
+import { createIndex, createTable } from './table.js';
+import { COMPLIANCE_RUNS } from './tables/compliance.js';
 import { BUDGETS } from './tables/llm.js';
 import { TASK_CHECKPOINTS } from './tables/tasks.js';
 import { AUDIT_LOG } from './tables/audit.js';
@@ -221,5 +222,10 @@ export const MIGRATIONS: readonly Migration[] = [
     version: 26,
     name: "sessions that ended lately, in the database: a late telemetry export landing on another node than the session's end is still its agent's",
     sql: createTable(HOOK_SESSIONS_ENDED, 'sqlite'),
+  },
+  {
+    version: 27,
+    name: "compliance runs by age: a departed agent's runs go once older than the audit log's retention",
+    sql: createIndex(COMPLIANCE_RUNS, 'compliance_runs_run_at', 'sqlite'),
   },
 ];

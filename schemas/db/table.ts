@@ -110,9 +110,18 @@ export function createTable(t: Table, dialect: Dialect): string {
   if (t.primaryKey) lines.push(`${cols.some(([, c]) => c.id === 'rowid') ? 'UNIQUE' : 'PRIMARY KEY'} (${t.primaryKey.join(', ')})`);
   const rowid = dialect === 'sqlite' && t.withoutRowid ? ' WITHOUT ROWID' : '';
   const out = [`CREATE TABLE ${t.name} (\n  ${lines.join(',\n  ')}\n)${rowid};`];
-  for (const i of t.indexes ?? []) {
-    const on = dialect === 'pg' && i.pgOn ? i.pgOn : i.on;
-    out.push(`CREATE INDEX ${i.name} ON ${t.name} (${on})${i.where ? ` WHERE ${i.where}` : ''};`);
-  }
+  for (const i of t.indexes ?? []) out.push(indexSql(t, i, dialect));
   return out.join('\n');
+}
+
+/** The statement that creates the index `name` of `t` (a migration adding it to an existing table). */
+export function createIndex(t: Table, name: string, dialect: Dialect): string {
+  const i = t.indexes?.find((x) => x.name === name);
+  if (i === undefined) throw new Error(`${t.name} declares no index ${name}`);
+  return indexSql(t, i, dialect);
+}
+
+function indexSql(t: Table, i: Index, dialect: Dialect): string {
+  const on = dialect === 'pg' && i.pgOn ? i.pgOn : i.on;
+  return `CREATE INDEX ${i.name} ON ${t.name} (${on})${i.where ? ` WHERE ${i.where}` : ''};`;
 }

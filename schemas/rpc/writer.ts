@@ -357,7 +357,7 @@ export const WriterMethods = {
   },
   'ops.prune': {
     req: Type.Object({
-      table: Type.Union([Type.Literal('audit_log'), Type.Literal('agent_metrics'), Type.Literal('llm_usage'), Type.Literal('idempotency_keys'), Type.Literal('api_tokens'), Type.Literal('hook_sessions_ended')]),
+      table: Type.Union([Type.Literal('audit_log'), Type.Literal('agent_metrics'), Type.Literal('llm_usage'), Type.Literal('idempotency_keys'), Type.Literal('api_tokens'), Type.Literal('hook_sessions_ended'), Type.Literal('compliance_runs')]),
       before: Type.String(),
       chunk: Type.Integer({ minimum: 1 }),
     }),

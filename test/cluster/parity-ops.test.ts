@@ -190,6 +190,23 @@ if ('skipped' in started) {
     t.equal(run.tables.audit_log!.length, 2, 'one audit chunk pruned');
   });
 
+  t.test("a departed agent's compliance runs are pruned by age, a registered agent's kept", async (t) => {
+    const run = await check(t, 'compliance-departed', async (call) => {
+      const reg = (await call('instances.register', { name: 'here', workspace: 'p', intent: '', stack: '', capabilities: [] })) as { ok: true; res: { id: string } };
+      const here = reg.res.id;
+      const runOf = (instance_id: string, contract: string) => ({ instance_id, project: 'p', contract, pass: true, violations: '[]' });
+      await call('compliance.record', { runs: [runOf(here, 'c1'), runOf('gone', 'c1'), runOf('gone', 'c2'), runOf(here, 'c2')], keep: 0 });
+      await call('ops.prune', { table: 'compliance_runs', before: '2000-01-01 00:00:00', chunk: 1 });
+      await call('ops.prune', { table: 'compliance_runs', before: '9999-12-31 23:59:59', chunk: 1 });
+      await call('ops.prune', { table: 'compliance_runs', before: '9999-12-31 23:59:59', chunk: 5 });
+    });
+    t.same(
+      (run.transcript.slice(2) as Array<{ res: { deleted: number; more: boolean } }>).map((r) => r.res),
+      [{ deleted: 0, more: false }, { deleted: 1, more: true }, { deleted: 1, more: false }],
+    );
+    t.same((run.tables.compliance_runs as Array<{ contract: string }>).map((r) => r.contract).sort(), ['c1', 'c2'], "the registered agent's two runs stay");
+  });
+
   t.test("a session's end is kept for its late telemetry, whichever writer records it, then pruned", async (t) => {
     const [one, two] = ['01a2140c-dfd7-7a00-80cd-c77eb7dbfab3', '01a2140c-dfd7-7a00-80cd-c77eb7dbfab4'];
     const late = (session: string, model: string) => {

@@ -113,6 +113,25 @@ t.test('retention 0 keeps every run', async (t) => {
   t.equal((await call('GET', '/api/compliance/history'))[1].length, 5);
 });
 
+t.test("a departed agent's runs go once older than the audit log's retention; a registered agent's stay (SPEC §8.10)", async (t) => {
+  const s = await startTestServer(t, { auditRetentionMs: 1000, pruneIntervalMs: 3_600_000 }, { oneNode: 'the retention pass is run on one node' });
+  const { call, register } = await setup(s.url);
+  const a = await register('a', 'web', true);
+  const b = await register('b', 'web', true);
+  await call('PUT', '/api/specs/web/api', JSON.stringify(GOOD));
+  for (let i = 0; i < 2; i++) await call('POST', '/api/compliance/run');
+  t.same(await call('DELETE', `/api/instances/${b}`), [200, { deleted: b }]);
+  const runsOf = async (id: string) => (await call('GET', `/api/compliance/history?instance_id=${id}`))[1].length as number;
+  await s.retention.runPass();
+  t.equal(await runsOf(b), 2, "a departed agent's runs are kept while younger than the retention");
+  await waitUntil("the departed agent's runs pruned", async () => {
+    await s.retention.runPass();
+    return (await runsOf(b)) === 0;
+  });
+  t.equal(await runsOf(a), 2, "a registered agent's runs stay, however old (the newest per contract are kept)");
+  t.match((await call('GET', '/api/metrics'))[1].retention, { compliance_runs_pruned: 2 }, 'counted in the metrics');
+});
+
 t.test('the scheduler runs passes on its own and publishes compliance.violation', async (t) => {
   const s = await startTestServer(t, { complianceIntervalMs: 100 });
   const { call, register } = await setup(s.url);

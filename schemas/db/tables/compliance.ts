@@ -1,6 +1,10 @@
 import type { Table } from '../table.js';
 
-/** Compliance runs (SPEC §2.10), kept per (agent, contract). */
+/**
+ * Compliance runs (SPEC §2.10): the newest 100 per (agent, contract) while the agent is
+ * registered; once it is gone (deregistered, or its coding-agent session ended), its runs stay as
+ * long as the audit log keeps entries (SPEC §8.10), then retention removes them by `run_at`.
+ */
 export const COMPLIANCE_RUNS: Table = {
   name: 'compliance_runs',
   columns: {
@@ -12,5 +16,8 @@ export const COMPLIANCE_RUNS: Table = {
     violations: { type: 'text', default: "'[]'" },
     run_at: { type: 'text' },
   },
-  indexes: [{ name: 'compliance_runs_instance', on: 'instance_id, contract, id' }],
+  indexes: [
+    { name: 'compliance_runs_instance', on: 'instance_id, contract, id' },
+    { name: 'compliance_runs_run_at', on: 'run_at' },
+  ],
 };

@@ -54,7 +54,7 @@ export function systemDomain(
     ['idempotency_keys', () => r.idempotency_keys_pruned],
     ['api_tokens', () => r.tokens_pruned],
     ['hook_sessions_ended', () => r.hook_sessions_ended_pruned],
-    ['compliance_runs', d.compliancePruned],
+    ['compliance_runs', () => d.compliancePruned() + r.compliance_runs_pruned],
   ];
   return {
     retention,

@@ -44,6 +44,8 @@ export interface RetentionStats {
   idempotency_keys_pruned: number;
   tokens_pruned: number;
   hook_sessions_ended_pruned: number;
+  /** Runs of departed agents (a registered agent's are kept per contract by the compliance pass). */
+  compliance_runs_pruned: number;
   vacuumed_pages: number;
   free_pages: number;
   last_pass_ms: number;
@@ -57,7 +59,7 @@ export interface RetentionStats {
  * added later adds its step here.
  */
 export class Retention {
-  readonly stats: RetentionStats = { passes: 0, events_pruned: 0, state_history_pruned: 0, audit_pruned: 0, agent_metrics_pruned: 0, llm_usage_pruned: 0, messages_pruned: 0, tasks_pruned: 0, idempotency_keys_pruned: 0, tokens_pruned: 0, hook_sessions_ended_pruned: 0, vacuumed_pages: 0, free_pages: 0, last_pass_ms: 0 };
+  readonly stats: RetentionStats = { passes: 0, events_pruned: 0, state_history_pruned: 0, audit_pruned: 0, agent_metrics_pruned: 0, llm_usage_pruned: 0, messages_pruned: 0, tasks_pruned: 0, idempotency_keys_pruned: 0, tokens_pruned: 0, hook_sessions_ended_pruned: 0, compliance_runs_pruned: 0, vacuumed_pages: 0, free_pages: 0, last_pass_ms: 0 };
   private readonly timer: Periodic;
   /** State-history sweep position: keys after it are next. */
   private cursor = '';
@@ -117,7 +119,7 @@ export class Retention {
 
   /**
    * Audit entries, agent-metric hours, LLM records, inbox messages, tasks, idempotency keys,
-   * expired tokens and ended sessions older than their retention, oldest first, in bounded turns.
+   * expired tokens, departed agents' compliance runs and ended sessions older than their retention, oldest first, in bounded turns.
    */
   private async pruneOps(): Promise<void> {
     const now = Date.now();
@@ -132,6 +134,8 @@ export class Retention {
       { ms: IDEMPOTENCY_KEEP_MS, stat: 'idempotency_keys_pruned', before: toStorage, turn: ops('idempotency_keys') },
       // Created tokens a week past their expiry (refused since it; listed as expired until then).
       { ms: this.opts.expiredTokenRetentionMs, stat: 'tokens_pruned', before: toStorage, turn: ops('api_tokens') },
+      // A departed agent's compliance runs, as long as the audit log keeps what it did.
+      { ms: this.opts.auditRetentionMs, stat: 'compliance_runs_pruned', before: toStorage, turn: ops('compliance_runs') },
       // Sessions that ended, kept only for their late telemetry (seconds late at most).
       { ms: HOOK_SESSION_ENDED_KEEP_MS, stat: 'hook_sessions_ended_pruned', before: toStorage, turn: ops('hook_sessions_ended') },
     ] as const;

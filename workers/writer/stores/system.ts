@@ -29,6 +29,13 @@ const PRUNE = {
   idempotency_keys: sql(
     'DELETE FROM idempotency_keys WHERE (caller, key) IN (SELECT caller, key FROM idempotency_keys WHERE created_at < ? ORDER BY created_at, caller, key LIMIT ?)',
   ),
+  // runs of agents no longer registered (SPEC §8.10): while registered, the newest 100 per
+  // contract are kept by each pass (./compliance.ts); the run_at index walks only the old ones
+  compliance_runs: sql(
+    `DELETE FROM compliance_runs WHERE id IN (
+       SELECT r.id FROM compliance_runs r WHERE r.run_at < ? AND NOT EXISTS (SELECT 1 FROM instances i WHERE i.id = r.instance_id)
+       ORDER BY r.run_at, r.id LIMIT ?)`,
+  ),
   // sessions that ended: kept for their late telemetry (workers/writer/stores/llm.ts)
   hook_sessions_ended: sql(
     'DELETE FROM hook_sessions_ended WHERE session_id IN (SELECT session_id FROM hook_sessions_ended WHERE ended_at < ? ORDER BY ended_at, session_id LIMIT ?)',
