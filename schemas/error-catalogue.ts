@@ -44,6 +44,8 @@ export const ERRORS = {
   JSON_TOO_DEEP: def('INVALID_ARGUMENT', (max: number) => `JSON nested too deeply (max ${max} levels)`),
   /** Issue 34: bytes that are not UTF-8 where text is expected; never rewritten lossily. */
   INVALID_UTF8: def('INVALID_ARGUMENT', (what: string) => `${what} is not valid UTF-8`),
+  /** Cluster mode: text holding U+0000, which PostgreSQL's text cannot store (a path segment, a query value, a body member). */
+  TEXT_NUL: def('INVALID_ARGUMENT', (operation: string) => `${operation}: text must not contain U+0000 (NUL)`),
   EMPTY_BODY: def('INVALID_ARGUMENT', () => 'empty body'),
   /** A missing member, query parameter or path segment. */
   FIELD_REQUIRED: def('INVALID_ARGUMENT', (field: string) => `${field} is required`),

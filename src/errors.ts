@@ -1,6 +1,6 @@
 import { ERRORS, errorMessage, type ErrorCode, type ErrorParams } from '../schemas/error-catalogue.js';
 import type { StatusName, WireError } from '../schemas/errors.js';
-import { isDatabaseUnavailable } from './shared/pg-errors.js';
+import { isDatabaseUnavailable, isUnstorableText } from './shared/pg-errors.js';
 
 /** HTTP status for each status name: the only place this mapping exists. */
 export const HTTP_STATUS: Readonly<Record<StatusName, number>> = Object.freeze({
@@ -54,11 +54,13 @@ export class AppError extends Error {
 
 /**
  * Anything thrown becomes an AppError: a database that cannot be reached is UNAVAILABLE (retry),
- * other unknown errors a generic INTERNAL one.
+ * text PostgreSQL cannot store (U+0000) the request's INVALID_ARGUMENT, other unknown errors a
+ * generic INTERNAL one.
  */
 export function toAppError(err: unknown, operation = 'handle request'): AppError {
   if (err instanceof AppError) return err;
   if (isDatabaseUnavailable(err)) return failWith('DATABASE_UNAVAILABLE', { cause: err });
+  if (isUnstorableText(err)) return fail('TEXT_NUL', operation);
   return internal(operation, err);
 }
 

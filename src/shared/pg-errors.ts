@@ -49,6 +49,15 @@ export class Reconnects {
 }
 
 /**
+ * Text PostgreSQL cannot store: U+0000 in a text parameter (22021, "invalid byte sequence for
+ * encoding UTF8: 0x00") or in JSON it parses (22P05). The request's fault, not the server's.
+ */
+export function isUnstorableText(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === '22021' || code === '22P05';
+}
+
+/**
  * A broken or restarting PostgreSQL (cluster mode): SQLSTATE classes of connection failures,
  * shutdown and recovery, too many connections, postgres.js's socket errors, and a read past
  * --read-deadline (src/domains/readers.ts).

@@ -27,6 +27,7 @@ const TABLE: ReadonlyArray<[code: ErrorCode, params: readonly unknown[], status:
   ['INVALID_JSON', [], 'INVALID_ARGUMENT', 400, 'invalid JSON body'],
   ['JSON_TOO_DEEP', [64], 'INVALID_ARGUMENT', 400, 'JSON nested too deeply (max 64 levels)'],
   ['INVALID_UTF8', ['key'], 'INVALID_ARGUMENT', 400, 'key is not valid UTF-8'],
+  ['TEXT_NUL', ['events.publish'], 'INVALID_ARGUMENT', 400, 'events.publish: text must not contain U+0000 (NUL)'],
   ['EMPTY_BODY', [], 'INVALID_ARGUMENT', 400, 'empty body'],
   ['FIELD_REQUIRED', ['project'], 'INVALID_ARGUMENT', 400, 'project is required'],
   ['FIELDS_REQUIRED', ['id', 'name'], 'INVALID_ARGUMENT', 400, 'id and name are required'],

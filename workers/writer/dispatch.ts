@@ -8,6 +8,7 @@ import { FIRST, priorResult, recordResult } from './idempotency.js';
 import { changesMark, rollBackChanges } from './stores/changes.js';
 import { storageNow } from './time.js';
 import { pending, type Awaitable } from '../../src/shared/awaitable.js';
+import { isUnstorableText } from '../../src/shared/pg-errors.js';
 
 /** Where the dispatcher reports unexpected failures (the writer's pino logger). */
 export interface FaultLog {
@@ -116,6 +117,7 @@ export function createDispatcher(driver: Driver, opts: MethodOptions & { log?: F
       if (driver.unavailable(e) || driver.full(e)) throw e;
       methodFailed = true;
       if (e instanceof Fault) return failReply(env.id, e);
+      if (isUnstorableText(e)) return failReply(env.id, fault('TEXT_NUL', env.method));
       // Not a known fault: a bug or an environment failure. The client gets a generic 500; the
       // cause and stack go to the log with the method, so the operator can see what happened.
       opts.log?.error({ err: e, method: env.method, id: env.id }, `writer method ${env.method} failed`);
