@@ -124,10 +124,11 @@ export class DeliveryClient {
           this.port = null;
         }
         port1.close();
+        // Settled whatever the reason: a start that close() cut short must not leave its caller waiting.
+        reject(this.closing ? fail('SHUTTING_DOWN') : new Error(`webhook delivery thread exited with code ${code}`));
         if (this.closing) return;
         this.opts.log.warn({ code }, 'webhook delivery thread exited; the next run starts a new one');
         this.failAll(fail('DELIVERY_EXITED'));
-        reject(new Error(`webhook delivery thread exited with code ${code}`));
       });
     });
   }

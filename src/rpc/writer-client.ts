@@ -226,7 +226,14 @@ export class WriterClient {
     this.closing = true;
     const worker = this.worker;
     const port = this.port;
-    if (!worker || !port) return;
+    if (!worker || !port) {
+      // Between a writer's death and its successor's `ready` (or with none): the starting thread
+      // is stopped here, never left to attach after the close (it kept the process up and took
+      // queued writes into a database the server had let go).
+      await worker?.terminate();
+      this.failAll(fail('SHUTTING_DOWN'));
+      return;
+    }
     const closed = new Promise<void>((resolve) => {
       const t = setTimeout(resolve, graceMs);
       port.on('message', (m: { control?: string }) => {
@@ -272,6 +279,11 @@ export class WriterClient {
           return;
         }
         if (msg.control === 'ready') {
+          if (this.closing) {
+            // Closed while it started: not attached (close() stops it).
+            reject(fail('SHUTTING_DOWN'));
+            return;
+          }
           ready = true;
           this.port = port1;
           const waiting = this.waiting.filter((wire) => this.pending.has(wire[0]));
@@ -291,13 +303,12 @@ export class WriterClient {
         if (!ready) reject(err);
       });
       worker.on('exit', (code) => {
-        if (!ready) {
-          // A thread that could not open the database posts why, then exits: its exit can be
-          // seen before that message, which closing the port would drop (the start then never
-          // settled). Read what it left first; a thread that left nothing still fails the start.
-          for (let m = receiveMessageOnPort(port1); m !== undefined; m = receiveMessageOnPort(port1)) onMessage(m.message as Parameters<typeof onMessage>[0]);
-          reject(new Error(`the writer thread exited (code ${code}) before it was ready`));
-        }
+        // The thread's last messages can be seen after its exit, and closing the port drops them:
+        // read them first. A thread that could not open the database posted why (the start never
+        // settled without it); one that died after committing a batch posted its replies (they
+        // were answered 504 'outcome unknown' without them).
+        for (let m = receiveMessageOnPort(port1); m !== undefined; m = receiveMessageOnPort(port1)) onMessage(m.message as Parameters<typeof onMessage>[0]);
+        if (!ready) reject(new Error(`the writer thread exited (code ${code}) before it was ready`));
         port1.close();
         if (this.worker !== worker) return;
         this.worker = null;
@@ -323,6 +334,7 @@ export class WriterClient {
           this.opts.log.info({ restarts: this.stats.restarts }, 'writer restarted');
         },
         (err) => {
+          if (this.closing) return;
           this.opts.log.error({ err }, 'writer restart failed');
           this.failAll(fail('WRITER_UNAVAILABLE'));
           this.restart();

@@ -1,8 +1,11 @@
 import t from 'tap';
 import { AppError } from '../../src/errors.js';
 import { silentLogger } from '../../src/log.js';
+import path from 'node:path';
+import { DeliveryClient } from '../../src/rpc/delivery-client.js';
 import { PoolClient } from '../../src/rpc/pool-client.js';
-import { startTestServer, json } from '../helpers/server.js';
+import { WriterClient } from '../../src/rpc/writer-client.js';
+import { startTestServer, json, tempDir } from '../helpers/server.js';
 import { waitUntil } from '../helpers/wait.js';
 
 const put = (url: string, body: string) => fetch(url, { method: 'PUT', body: Buffer.from(body) as unknown as BodyInit });
@@ -107,6 +110,28 @@ t.test('writer death: callers it had not begun get 503, the one it had 504 outco
   for (const k of acked) t.equal((await fetch(`${s.url}/api/state/${k}`)).status, 200, `${k} survived`);
   const list = await json(await fetch(`${s.url}/api/state`));
   t.equal(list.filter((e: any) => e.key.startsWith('during')).length, 0, 'the unacknowledged writes were behind the blocker and never ran');
+});
+
+t.test('closed while a dead writer restarts: its successor is stopped, never attached; a call waiting for it fails as shutting down', async (t) => {
+  const w = new WriterClient({ dbPath: path.join(tempDir(t), 'data.db'), logLevel: 'silent', deadlineMs: 5000, maxInFlight: 100, log: silentLogger() });
+  await w.start();
+  const first = w.threadId;
+  await w.kill();
+  await waitUntil('the successor thread to start', () => w.threadId !== -1 && w.threadId !== first, 5000, 1);
+  const waiting = w.call('sys.sleep', { ms: 1 }).then(() => 'ran', (e: AppError) => e.message);
+  await w.close(0);
+  t.equal(await waiting, 'server is shutting down', 'the waiting call is not sent to a writer after the close');
+  await new Promise((r) => setTimeout(r, 500));
+  t.equal(w.threadId, -1, 'no writer thread left running');
+  t.equal(w.stats.restarts, 1, 'and none started again');
+});
+
+t.test('a webhook run waiting for the delivery thread to start is settled when the client closes', async (t) => {
+  const c = new DeliveryClient({ dbPath: '', timeoutMs: 1000, maxReplyBytes: 1000, maxSockets: 1, nice: 0, maxInFlight: 4, log: silentLogger() });
+  const run = c.run('http://127.0.0.1:9/', '', { bodies: ['{}'] }).then(() => 'resolved', (e: AppError) => e.message);
+  await c.close();
+  const settled = await Promise.race([run, new Promise((r) => setTimeout(() => r('still waiting after 5 s'), 5000))]);
+  t.equal(settled, 'server is shutting down');
 });
 
 t.test('pool job deadline → DEADLINE_EXCEEDED and the pool keeps working', async (t) => {
