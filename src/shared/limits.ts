@@ -168,6 +168,14 @@ export const WRITER_RESTART_BACKOFF_MAX_MS = 2000;
  */
 export const PG_RECONNECT_BACKOFF_MS = 50;
 export const PG_RECONNECT_BACKOFF_MAX_MS = 1000;
+/**
+ * A writer session idle inside its transaction this long is ended by PostgreSQL, ms
+ * (`idle_in_transaction_session_timeout`): a node cut off or frozen mid-batch holds the cluster's
+ * write lock, and every node's writes wait behind it until PostgreSQL notices the lost client (its
+ * TCP keepalive: two hours by default). A batch never idles between its statements but for a
+ * pause of its node's process: above the pauses the soak gives a node (3–6.5 s) and a GC's.
+ */
+export const PG_WRITER_IDLE_IN_TX_MS = 15_000;
 
 // --- Background work ------------------------------------------------------------------------
 

@@ -27,11 +27,11 @@ export const reconnectDelayS = (closedWithError: number): number => reconnectWai
  * during that read was an unhandled rejection, which ends the process (issue 48). koor reads no
  * array column and passes its one array parameter as a literal (`CAST(? AS bigint[])`).
  */
-export function openPg(url: string, opts: { max: number; name: string; idleTimeoutS?: number }): Sql {
+export function openPg(url: string, opts: { max: number; name: string; idleTimeoutS?: number; idleInTransactionMs?: number }): Sql {
   return postgres(url, {
     max: opts.max,
     onnotice: () => {},
-    connection: { application_name: opts.name },
+    connection: { application_name: opts.name, ...defined({ idle_in_transaction_session_timeout: opts.idleInTransactionMs }) },
     backoff: reconnectDelayS,
     fetch_types: false,
     ...defined({ idle_timeout: opts.idleTimeoutS }),

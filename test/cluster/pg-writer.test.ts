@@ -1,12 +1,13 @@
 import t from 'tap';
 import type { ReplyEnvelope } from '../../schemas/rpc/envelope.js';
 import { WriterClient } from '../../src/rpc/writer-client.js';
-import { PG_RECONNECT_BACKOFF_MS } from '../../src/shared/limits.js';
+import { PG_RECONNECT_BACKOFF_MS, PG_WRITER_IDLE_IN_TX_MS } from '../../src/shared/limits.js';
 import { silentLogger } from '../../src/log.js';
 import { openPg, reconnectDelayS } from '../../src/shared/pg.js';
 import { createDispatcher } from '../../workers/writer/dispatch.js';
 import { pgDriver } from '../../workers/writer/pg/driver.js';
 import { migratePg } from '../../workers/writer/pg/migrate.js';
+import { openPgDriver } from '../../workers/writer/pg/open.js';
 import { freshDatabase, providePostgres } from '../helpers/postgres.js';
 import { waitUntil } from '../helpers/wait.js';
 
@@ -148,6 +149,16 @@ if ('skipped' in started) {
     await new Promise((r) => setTimeout(r, 2000 * reconnectDelayS(after - 1)));
     await d.run([put]);
     t.equal(tries, after + 1, 'the next try after the back-off');
+  });
+
+  t.test("the writer's sessions are ended by PostgreSQL when idle inside a transaction: a frozen node lets go of the write lock", async (t) => {
+    const driver = await openPgDriver(await freshDatabase(pg, 'idletx'));
+    t.teardown(() => driver.close());
+    let setting = '';
+    await driver.transaction(async (tx) => {
+      setting = (await tx.get<{ idle_in_transaction_session_timeout: string }>({ sqlite: '', pg: 'SHOW idle_in_transaction_session_timeout' }))!.idle_in_transaction_session_timeout;
+    });
+    t.equal(setting, `${PG_WRITER_IDLE_IN_TX_MS / 1000}s`, 'idle_in_transaction_session_timeout on the connection a batch runs on');
   });
 
   t.test('an unreachable database fails the start with its reason, every time', async (t) => {
