@@ -7,6 +7,7 @@ import { migrateIntoDatabase, restoreOffline } from './backend/choose.js';
 import { vacuumDataDir } from './data-dir.js';
 import { createLogger } from './log.js';
 import { startSupervised } from './supervisor.js';
+import { SHUTDOWN_DEADLINE_MS } from './shared/limits.js';
 
 /** koor-server: parse config, start, stop cleanly on SIGINT/SIGTERM. */
 async function main(): Promise<void> {
@@ -72,9 +73,18 @@ async function main(): Promise<void> {
   }
   let stopping = false;
   const stop = (signal: string) => {
-    if (stopping) return;
+    if (stopping) {
+      // An operator's second signal: stop waiting (nothing acknowledged is lost; the WAL, or
+      // PostgreSQL, holds every commit).
+      log.warn({ signal }, 'second signal: exiting without waiting for the shutdown to finish');
+      process.exit(1);
+    }
     stopping = true;
     log.info({ signal }, 'shutting down');
+    setTimeout(() => {
+      log.error({ after_ms: SHUTDOWN_DEADLINE_MS }, 'shutdown did not finish in time: exiting');
+      process.exit(1);
+    }, SHUTDOWN_DEADLINE_MS).unref();
     server.close().then(
       () => process.exit(0),
       (err: unknown) => {

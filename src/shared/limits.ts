@@ -256,6 +256,13 @@ export const CONTRACT_TEST_MAX_REPLY_BYTES = 10 * 1024 * 1024;
 export const STARTUP_TIMEOUT_MS = 15_000;
 /** How long shutdown waits for in-flight writes, ms (SPEC §1.1: 5 s grace). */
 export const SHUTDOWN_GRACE_MS = 5000;
+/**
+ * A shutdown still not done this long after the signal ends the process anyway (exit 1), ms: its
+ * steps wait on threads, sockets and, in cluster mode, PostgreSQL, which a frozen or cut-off
+ * database would hold for its TCP keepalive (minutes). Well past the grace's two waits (writes,
+ * then the writer's close). A second SIGINT/SIGTERM ends it at once.
+ */
+export const SHUTDOWN_DEADLINE_MS = 30_000;
 
 /** The writer's share of the limits above, as it travels to the thread in its start-up data. */
 export const WRITER_LIMITS: WriterLimits = Object.freeze({
