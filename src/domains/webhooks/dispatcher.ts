@@ -217,6 +217,10 @@ export class WebhookDispatcher {
       this.scanned.delete(hook.id);
       return;
     }
+    // Stopped while this run read the log: nothing sent, the next start sends it (stop() aborted
+    // the attempts under way before this one would have begun: it would have held the stop up
+    // for its whole timeout).
+    if (!this.running) return;
     // The delivery thread POSTs the events in order, up to the first failure; it reads their
     // bodies itself from the SQLite file, or is handed them (cluster mode).
     const r = this.opts.handBodies ? await this.deliverBodies(hook, ids) : await this.delivery.run(hook.url, hook.secret, { events: all ? { after: from, upto: scannedTo } : { after: from, upto: scannedTo, ids } });
@@ -240,6 +244,8 @@ export class WebhookDispatcher {
     // Pruned meanwhile: passed over as the thread passes them over when it reads the file.
     const events = await this.reader.events(ids);
     if (events.length === 0) return { delivered: 0 };
+    // Stopped during the read: none sent (the cursor stops before the first; not a failure).
+    if (!this.running) return { delivered: 0, error: 'stopped', failed_event: events[0]!.id };
     const r = await this.delivery.run(hook.url, hook.secret, { bodies: events.map(deliveryBody) });
     return r.error === undefined ? { delivered: r.delivered } : { delivered: r.delivered, error: r.error, failed_event: events[r.delivered]!.id };
   }
