@@ -1,9 +1,10 @@
 import type { Sql } from 'postgres';
 import { CHANGES_CHANNEL } from '../../schemas/rpc/cluster.js';
-import { CLUSTER_LEADER_CHECK_MS, CLUSTER_LEADER_RETRY_MS, CLUSTER_READ_CONNECTIONS, CLUSTER_SNAPSHOT_CONNECTIONS } from '../shared/limits.js';
+import { CLUSTER_LEADER_CHECK_MS, CLUSTER_LEADER_RETRY_MS, CLUSTER_READ_CONNECTIONS, CLUSTER_RESTORE_CHECK_MS, CLUSTER_SNAPSHOT_CONNECTIONS } from '../shared/limits.js';
 import type { Logger } from '../log.js';
 import { openPg } from '../shared/pg.js';
 import { TxClient } from '../shared/pg-tx.js';
+import { within } from '../within.js';
 import { LeaderElection } from './leader.js';
 
 /** A background job: started on the leader alone (cluster mode), on every start otherwise. */
@@ -27,6 +28,9 @@ export class ClusterNode {
   private listening: { unlisten(): Promise<void> } | null = null;
   private jobs: readonly Job[] = [];
   private running = false;
+  /** The restores counter as this node last read it (null before the first read). */
+  private restores: number | null = null;
+  private restoreTimer: NodeJS.Timeout | null = null;
 
   /** The readers' transactions (one snapshot per read), on a client that nothing else uses. */
   readonly snapshots: TxClient;
@@ -66,14 +70,40 @@ export class ClusterNode {
    */
   async start(jobs: readonly Job[], on: { forget: (instanceId: string) => void; revoked?: (tokenId: string) => void; restored: () => void }): Promise<void> {
     this.jobs = jobs;
-    this.listening = await this.sql.listen(CHANGES_CHANNEL, (payload) => {
-      if (payload.startsWith('instance:')) on.forget(payload.slice('instance:'.length));
-      else if (payload.startsWith('token:')) on.revoked?.(payload.slice('token:'.length));
-      else if (payload === 'restored') {
+    /**
+     * A restore counts itself in `koor_counters` ('restores') as it commits, and notifies. The
+     * counter is what decides: read when the notification comes, when the LISTEN connection
+     * (re)starts, and every CLUSTER_RESTORE_CHECK_MS — a notification sent while this node's
+     * LISTEN connection was down (or one that never came back) is never delivered, and the node
+     * went on serving what it kept of the replaced data.
+     */
+    const checkRestores = async (): Promise<void> => {
+      try {
+        const [row] = await within(this.sql<{ value: number }[]>`SELECT value FROM koor_counters WHERE name = 'restores'`, CLUSTER_RESTORE_CHECK_MS, 'reading the restores counter');
+        const seen = this.restores;
+        this.restores = Number(row?.value ?? 0);
+        if (seen === null || this.restores === seen) return;
         on.restored();
         void this.restartJobs();
+      } catch (err) {
+        this.log.debug({ err }, 'restores counter not read: PostgreSQL did not answer');
       }
-    });
+    };
+    await checkRestores();
+    this.listening = await this.sql.listen(
+      CHANGES_CHANNEL,
+      (payload) => {
+        if (payload.startsWith('instance:')) on.forget(payload.slice('instance:'.length));
+        else if (payload.startsWith('token:')) on.revoked?.(payload.slice('token:'.length));
+        else if (payload === 'restored') void checkRestores();
+      },
+      () => void checkRestores(),
+    );
+    const poll = (): void => {
+      this.restoreTimer = setTimeout(() => void checkRestores().finally(() => this.restoreTimer !== null && poll()), CLUSTER_RESTORE_CHECK_MS);
+      this.restoreTimer.unref();
+    };
+    poll();
     this.election = new LeaderElection(this.leaderSql, {
       key: JOBS_LEADER_KEY,
       retryMs: CLUSTER_LEADER_RETRY_MS,
@@ -115,6 +145,8 @@ export class ClusterNode {
 
   /** Steps down (the next node takes the lead at once) and stops listening; the pools stay open. */
   async stop(): Promise<void> {
+    if (this.restoreTimer) clearTimeout(this.restoreTimer);
+    this.restoreTimer = null;
     await this.election?.stop();
     this.stopJobs();
     await this.listening?.unlisten().catch(() => {});

@@ -105,6 +105,12 @@ export const EVENT_FEED_READ_TIMEOUT_MS = 10_000;
 export const CLUSTER_LEADER_RETRY_MS = 1000;
 export const CLUSTER_LEADER_CHECK_MS = 1000;
 /**
+ * How often a node reads the restores counter, ms, besides when a restore's notification comes
+ * and when its LISTEN connection starts again: a notification lost while that connection was down
+ * is seen this late at most (src/cluster/node.ts).
+ */
+export const CLUSTER_RESTORE_CHECK_MS = 5000;
+/**
  * Connections of a node's PostgreSQL read pool, and of the client of its snapshot reads (read
  * transactions: a replay step, the audit summary, a message with its receipts); plus 2 for its
  * writer, 1 for LISTEN, 1 for the election.

@@ -7,6 +7,7 @@ import { subscribe } from '../helpers/ws.js';
 import { runCli } from '../cli/helpers.js';
 import { startReceiver } from '../helpers/receiver.js';
 import { waitUntil } from '../helpers/wait.js';
+import { openPg } from '../../src/shared/pg.js';
 
 /**
  * Moving data between the two stores (issue 14): `--migrate-from data.db` copies a SQLite data
@@ -154,6 +155,20 @@ if ('skipped' in started) {
     await live.waitFor(4, 10_000);
     t.same(live.events.map((x) => x.id), [handed + 2, handed + 3, handed + 4, handed + 5], 'every later event, live, in order');
     t.equal(await putRevision(b.url, 'rev/after'), handedRevision + 1, 'state revisions go on after the replaced ones too');
+  });
+
+  t.test("a restore whose notification a node never got is seen all the same: the counter decides", async (t) => {
+    const database = await freshDatabase(pg, 'missed');
+    const b = await startTestServer(t, { database });
+    const sub = await subscribe(b.url, '?pattern=copy.*');
+    const closed = sub.closed;
+    // What a restore leaves behind, without its notification (sent while the node's LISTEN
+    // connection was down, it is never delivered).
+    const sql = openPg(database, { max: 1, name: 'koor-test' });
+    t.teardown(() => sql.end({ timeout: 1 }));
+    await sql`UPDATE koor_counters SET value = value + 1 WHERE name = 'restores'`;
+    const outcome = await Promise.race([closed.then((c) => c.code), new Promise<string>((r) => setTimeout(() => r('still open after 10 s'), 10_000))]);
+    t.equal(outcome, 1012, 'subscribers told to resume within the check interval');
   });
 
   t.test('after a live restore, webhooks deliver the restored log from their restored cursors', async (t) => {
