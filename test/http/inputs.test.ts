@@ -122,9 +122,12 @@ t.test('a WebSocket frame past the limit is closed with 1009', async (t) => {
   ws.close();
 });
 
-t.test('malformed input to every declared route (bodies, parameters, headers): a JSON error or a success, never a 5xx, a hang or a close', async (t) => {
-  const s = await startTestServer(t);
-  const doc = (await json(await fetch(`${s.url}/api/openapi.json`))) as { paths: Record<string, Record<string, unknown>> };
+/**
+ * Malformed input to every route the OpenAPI document declares: bodies, path segments, query
+ * values and headers; the replies that were not a success or a JSON error of their status.
+ */
+async function fuzzRoutes(url: string, auth: Record<string, string> = {}, docAuth = auth): Promise<{ n: number; paths: number; wrong: string[] }> {
+  const doc = (await json(await fetch(`${url}/api/openapi.json`, { headers: docAuth }))) as { paths: Record<string, Record<string, unknown>> };
   const bodies = ['', 'null', '[]', '{}', '"x"', '1e999', '{"a":', 'true', '[{"op":"put"}]', '{"__proto__":{"x":1}}', '\u0000\uffff', 'x'.repeat(70_000),
     // every common field with a wrong type
     '{"name":{"x":1},"key":[],"project":7,"rule_id":null,"pattern":{},"files":"x","capabilities":"x","to":5,"body":[1],"ttl":-1,"limit":-5,"compare":{},"success":"x"}',
@@ -143,11 +146,11 @@ t.test('malformed input to every declared route (bodies, parameters, headers): a
     for (const method of Object.keys(item).filter((m) => ['get', 'put', 'post', 'delete', 'patch'].includes(m))) {
       for (const body of method === 'get' || method === 'delete' ? [''] : bodies) {
         for (const query of ['', '?limit=-1&since=x&version=abc&wait=zz&ttl=-3&instance_id=%00']) {
-          const url = path.replace(/\{[^}]+\}/g, () => segments[n % segments.length]!) + query;
-          const h = headers[n++ % headers.length]!;
-          const what = `${method.toUpperCase()} ${url} ${JSON.stringify(body.slice(0, 30))}`;
+          const target = path.replace(/\{[^}]+\}/g, () => segments[n % segments.length]!) + query;
+          const h = { ...headers[n++ % headers.length]!, ...auth };
+          const what = `${method.toUpperCase()} ${target} ${JSON.stringify(body.slice(0, 30))}`;
           try {
-            const r = await fetch(s.url + url, { method: method.toUpperCase(), ...(method === 'get' ? {} : { body }), headers: h, signal: AbortSignal.timeout(10_000) });
+            const r = await fetch(url + target, { method: method.toUpperCase(), ...(method === 'get' ? {} : { body }), headers: h, signal: AbortSignal.timeout(10_000) });
             const text = await r.text();
             let reply: { error?: unknown; code?: unknown } | null = null;
             try {
@@ -163,7 +166,13 @@ t.test('malformed input to every declared route (bodies, parameters, headers): a
       }
     }
   }
-  t.ok(n > 1000, `${n} requests over ${Object.keys(doc.paths).length} paths`);
+  return { n, paths: Object.keys(doc.paths).length, wrong };
+}
+
+t.test('malformed input to every declared route (bodies, parameters, headers): a JSON error or a success, never a 5xx, a hang or a close', async (t) => {
+  const s = await startTestServer(t);
+  const { n, paths, wrong } = await fuzzRoutes(s.url);
+  t.ok(n > 1000, `${n} requests over ${paths} paths`);
   t.same(wrong, [], 'every reply a success or a JSON error of its status');
   t.equal((await fetch(`${s.url}/health`)).status, 200, 'the server answers on');
   // PostgreSQL's text cannot hold U+0000: in cluster mode such text is the request's error, named.
@@ -171,4 +180,13 @@ t.test('malformed input to every declared route (bodies, parameters, headers): a
   const reply = await json(nul);
   if (TEST_BACKEND === 'sqlite') t.equal(nul.status, 200, 'SQLite stores it');
   else t.same([nul.status, reply], [400, { error: 'instances.register: text must not contain U+0000 (NUL)', code: 400 }], 'refused with 400, not failed with 500');
+});
+
+t.test('the same through the permission checks: a scoped agent token, and a token that is no one\'s', async (t) => {
+  const s = await startTestServer(t, { authToken: 'T' });
+  const made = (await json(await fetch(`${s.url}/api/tokens`, { method: 'POST', headers: { authorization: 'Bearer T' }, body: JSON.stringify({ name: 'fuzz', role: 'agent', scopes: ['project:web', 'state:web/**', 'topic:web.*'], ttl: '1h' }) }))) as { token: string };
+  const scoped = await fuzzRoutes(s.url, { authorization: `Bearer ${made.token}` });
+  t.same(scoped.wrong, [], `a scoped agent token: ${scoped.n} requests, every reply a success or a JSON error`);
+  const nobody = await fuzzRoutes(s.url, { authorization: 'Bearer not-a-token' }, { authorization: 'Bearer T' });
+  t.same(nobody.wrong, [], `an unknown token: ${nobody.n} requests, every reply a JSON error`);
 });
