@@ -3,10 +3,9 @@ import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import type { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
 import { ERRORS, errorMessage } from '../../schemas/error-catalogue.js';
 import { MCP_TOOLS } from '../../schemas/http/mcp.js';
-import { HTTP_STATUS } from '../errors.js';
+import { AppError, HTTP_STATUS, toAppError } from '../errors.js';
 import type { Identity, Role } from '../identity.js';
 import { permitRole } from '../http/permissions.js';
-import { AppError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { MCP_STREAMS_PER_PRINCIPAL } from '../shared/limits.js';
 import { Periodic } from '../shared/periodic.js';
@@ -196,8 +195,13 @@ export class McpGateway {
         // Compact JSON (SPEC §7-23): the model pays for every byte of indentation.
         return { content: [{ type: 'text', text: JSON.stringify(value) }] };
       } catch (e) {
-        if (!(e instanceof ToolError)) this.opts.log.error({ err: e, tool: request.params.name }, 'tool failed');
-        return { content: [{ type: 'text', text: e instanceof ToolError ? e.message : errorMessage('TOOL_INTERNAL') }], isError: true };
+        if (e instanceof ToolError) return { content: [{ type: 'text', text: e.message }], isError: true };
+        // A store's error the model can act on (PostgreSQL unreachable, text it cannot store) reads
+        // as it is; anything else is a bug, logged, and the model told no more than that.
+        const known = toAppError(e, `MCP ${request.params.name}`);
+        if (known.status !== 'INTERNAL') return { content: [{ type: 'text', text: known.message }], isError: true };
+        this.opts.log.error({ err: e, tool: request.params.name }, 'tool failed');
+        return { content: [{ type: 'text', text: errorMessage('TOOL_INTERNAL') }], isError: true };
       }
     });
     void server.connect(session.transport);

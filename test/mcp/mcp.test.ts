@@ -149,3 +149,28 @@ t.test('idle MCP sessions expire, unless the client holds the event stream open'
   t.equal((await client.listTools()).tools.length, 5, 'the session holding its event stream outlived it');
   await client.close();
 });
+
+t.test('malformed arguments to every tool: a tool error that says what was wrong, never a protocol error or "internal error"', async (t) => {
+  const srv = await spawnServer(['--data-dir', tempDir(t)]);
+  t.teardown(() => srv.child.kill('SIGKILL'));
+  const { client, transport } = await connect(srv.url);
+  t.teardown(() => transport.close());
+  const { tools } = await client.listTools();
+  const keys = ['name', 'workspace', 'intent', 'stack', 'instance_id', 'capability', 'capabilities', 'project', 'rule_id', 'pattern', 'message', 'severity', 'match_type', 'proposed_by', 'context'];
+  // Wrong types, empty, long, path-like, and U+0000 (which PostgreSQL's text cannot hold: cluster mode).
+  const values: unknown[] = [null, 1, '', {}, [], true, 'x'.repeat(20_000), '../..', 'a\u0000b'];
+  const wrong: string[] = [];
+  for (const tool of [...tools.map((x) => x.name), 'no_such_tool']) {
+    for (const v of values) {
+      const what = `${tool}(${JSON.stringify(v).slice(0, 20)})`;
+      try {
+        const r = await client.callTool({ name: tool, arguments: Object.fromEntries(keys.map((k) => [k, v])) });
+        if (r.isError && /internal error/.test(text(r))) wrong.push(`${what} → ${text(r)}`);
+      } catch (err) {
+        wrong.push(`${what} → protocol error: ${(err as Error).message}`);
+      }
+    }
+  }
+  t.same(wrong, [], 'each call answered, a failure with its reason');
+  t.equal((await fetch(`${srv.url}/health`)).status, 200, 'the server answers on');
+});
