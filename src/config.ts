@@ -100,6 +100,7 @@ export interface Config {
   llmKeep: number;
   /** Agent inbox messages kept this long, ms (0 = all; issue 28). */
   messageRetentionMs: number;
+  messageKeep: number;
   taskRetentionMs: number;
   expiredTokenRetentionMs: number;
   /** Webhook delivery attempts per event before it is dropped, and the retry backoff (doubling from base, capped). */
@@ -177,6 +178,7 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'agentMetricsKeep', flag: 'agent-metrics-keep', env: 'KOOR_AGENT_METRICS_KEEP', file: 'agent_metrics_keep', kind: 'int', def: '200000', help: 'per-agent metric buckets kept at most, newest first (0 = no count limit)' },
   { key: 'llmKeep', flag: 'llm-keep', env: 'KOOR_LLM_KEEP', file: 'llm_keep', kind: 'int', def: '0', help: 'LLM usage records kept at most, newest first (0 = all: the cost record)' },
   { key: 'messageRetentionMs', flag: 'message-retention', env: 'KOOR_MESSAGE_RETENTION', file: 'message_retention', kind: 'age', def: '30d', help: 'agent inbox messages kept this long (0 = all)' },
+  { key: 'messageKeep', flag: 'message-keep', env: 'KOOR_MESSAGE_KEEP', file: 'message_keep', kind: 'int', def: '1000000', help: 'agent inbox messages kept at most, newest first, with their read state (0 = no count limit)' },
   { key: 'taskRetentionMs', flag: 'task-retention', env: 'KOOR_TASK_RETENTION', file: 'task_retention', kind: 'age', def: '30d', help: 'a done or failed task (with its checkpoints) is kept this long after it ended (0 = all)' },
   { key: 'expiredTokenRetentionMs', flag: 'expired-token-retention', env: 'KOOR_EXPIRED_TOKEN_RETENTION', file: 'expired_token_retention', kind: 'age', def: '7d', help: 'an expired created token stays listed this long, then is deleted (0 = until revoked)' },
   { key: 'webhookMaxAttempts', flag: 'webhook-max-attempts', env: 'KOOR_WEBHOOK_MAX_ATTEMPTS', file: 'webhook_max_attempts', kind: 'posint', def: '5', help: 'delivery attempts per event before it is dropped' },

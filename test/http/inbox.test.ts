@@ -266,6 +266,18 @@ t.test('inbox push: a since past the newest item (ids handed out again after a l
   resumed.ws.close();
 });
 
+t.test('inbox: past --message-keep the oldest messages go with their inbox rows, however young', async (t) => {
+  const s = await startTestServer(t, { messageKeep: 3, pruneIntervalMs: 3_600_000 }, { oneNode: 'the retention pass is run on one node' });
+  const { call, register, as } = client(s.url);
+  const [ann, ben] = [await register('ann'), await register('ben')];
+  const ids: number[] = [];
+  for (let i = 0; i < 5; i++) ids.push((await call('POST', '/api/messages', { to: [ben.id], body: `m${i}` }, as(ann.id))).body.id as number);
+  await s.retention.runPass();
+  t.same((await call('GET', '/api/inbox', undefined, as(ben.id))).body.map((m: { id: number }) => m.id).sort((a: number, b: number) => a - b), ids.slice(-3), 'the newest three kept');
+  t.equal((await call('GET', `/api/messages/${ids[0]}`)).status, 404, 'the oldest gone');
+  t.equal(s.retention.stats.messages_pruned, 2, 'counted');
+});
+
 t.test('inbox: messages older than --message-retention are pruned with their inbox rows', async (t) => {
   const s = await startTestServer(t, { messageRetentionMs: 1000 });
   const { call, register, as } = client(s.url);

@@ -35,6 +35,7 @@ export function systemDomain(
     agentMetricsKeep: c.agentMetricsKeep,
     llmKeep: c.llmKeep,
     messageRetentionMs: c.messageRetentionMs,
+    messageKeep: c.messageKeep,
     taskRetentionMs: c.taskRetentionMs,
     expiredTokenRetentionMs: c.expiredTokenRetentionMs,
     size: () => p.backend.size(),

@@ -22,8 +22,9 @@ export interface RetentionOptions {
   auditKeep: number;
   agentMetricsKeep: number;
   llmKeep: number;
-  /** Agent inbox messages (issue 28); their recipients' rows go with them. */
+  /** Agent inbox messages (issue 28); their recipients' rows go with them. By age, and by count (0 = none). */
   messageRetentionMs: number;
+  messageKeep: number;
   taskRetentionMs: number;
   expiredTokenRetentionMs: number;
   /** Bytes the data takes now (the backend's figure: data.db with its WAL, or the PostgreSQL database). */
@@ -144,6 +145,8 @@ export class Retention {
       { keep: this.opts.auditKeep, stat: 'audit_pruned', table: 'audit_log' },
       { keep: this.opts.agentMetricsKeep, stat: 'agent_metrics_pruned', table: 'agent_metrics' },
       { keep: this.opts.llmKeep, stat: 'llm_usage_pruned', table: 'llm_usage' },
+      // An agent stuck in a loop of sends must not fill the disk within the 30 days messages keep.
+      { keep: this.opts.messageKeep, stat: 'messages_pruned', table: 'messages' },
     ] as const;
     for (const c of counted) {
       if (c.keep === 0) continue;

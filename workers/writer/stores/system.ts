@@ -47,9 +47,12 @@ const PRUNE = {
   }),
 };
 
-/** Past the newest `keep` rows (parameters: keep, chunk; keep ≥ 1, so the newest stays): the logs by id, which only grows. */
-const TRIM_LOG = (table: 'audit_log' | 'llm_usage') => sql(`DELETE FROM ${table} WHERE id IN (SELECT id FROM ${table} WHERE id <= (SELECT max(id) FROM ${table}) - ? ORDER BY id LIMIT ?)`);
-const TRIM = { audit_log: TRIM_LOG('audit_log'), llm_usage: TRIM_LOG('llm_usage') };
+/**
+ * Past the newest `keep` rows (parameters: keep, chunk; keep ≥ 1, so the newest stays): the logs by
+ * id, which only grows; a message's recipients go with it (ON DELETE CASCADE).
+ */
+const TRIM_LOG = (table: 'audit_log' | 'llm_usage' | 'messages') => sql(`DELETE FROM ${table} WHERE id IN (SELECT id FROM ${table} WHERE id <= (SELECT max(id) FROM ${table}) - ? ORDER BY id LIMIT ?)`);
+const TRIM = { audit_log: TRIM_LOG('audit_log'), llm_usage: TRIM_LOG('llm_usage'), messages: TRIM_LOG('messages') };
 /** Agent-metric buckets (a table its own count bounds: a count is cheap) and the oldest `n` of them. */
 const METRICS_COUNT = sql('SELECT count(*) AS n FROM agent_metrics');
 const TRIM_METRICS = dialects({
