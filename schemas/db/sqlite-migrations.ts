@@ -228,4 +228,25 @@ export const MIGRATIONS: readonly Migration[] = [
     name: "compliance runs by age: a departed agent's runs go once older than the audit log's retention",
     sql: createIndex(COMPLIANCE_RUNS, 'compliance_runs_run_at', 'sqlite'),
   },
+  {
+    version: 28,
+    name: "the version log's (key, version) a unique index a file may drop, each key's row a ring of its versions' ids: a write finds the version it drops without that index (issue 47)",
+    // Both tables rebuilt in SQL, as v21 did (a file v21 made from today's declarations is rebuilt
+    // the same); the rings are filled at the writer's start, which knows --state-history-keep.
+    sql: [
+      `DROP INDEX IF EXISTS state_history_version;
+      ALTER TABLE state_history RENAME TO state_history_before_28;
+      DROP INDEX state_expiring;
+      DROP INDEX state_owned;
+      ALTER TABLE state RENAME TO state_before_28;`,
+      createTable(STATE_HISTORY, 'sqlite'),
+      createTable(STATE, 'sqlite'),
+      `INSERT INTO state_history (id, key, version, value, hash, content_type, updated_at, updated_by)
+        SELECT id, key, version, value, hash, content_type, updated_at, updated_by FROM state_history_before_28 ORDER BY id;
+      INSERT INTO state (key, version, hash, content_type, updated_at, updated_by, revision, expires_at, owner, fence, hid)
+        SELECT key, version, hash, content_type, updated_at, updated_by, revision, expires_at, owner, fence, hid FROM state_before_28;
+      DROP TABLE state_before_28;
+      DROP TABLE state_history_before_28;`,
+    ].join('\n'),
+  },
 ];

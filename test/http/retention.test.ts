@@ -7,6 +7,7 @@ import { json, runServer, sqliteOnly, startTestServer, tempDir } from '../helper
 import { waitUntil } from '../helpers/wait.js';
 import { MIGRATIONS } from '../../schemas/db/sqlite-migrations.js';
 import { WRITER_WAL_CHECKPOINT_BYTES } from '../../src/shared/limits.js';
+import { ringCount } from '../../src/shared/version-ring.js';
 
 /** Bounded disk (SPEC §8.10): state history keeps the newest N versions; freed space goes back. */
 
@@ -357,4 +358,93 @@ t.test('a bounded soak of the mixed write mix: the data dir plateaus (issue 34)'
   t.ok(Math.max(...wals) <= 4 * WRITER_WAL_CHECKPOINT_BYTES, `the WAL file (MB) within its bound: ${mb(wals)}`);
   const audit = (await json(await fetch(`${s.url}/api/audit?limit=1000`))) as unknown[];
   t.ok(audit.length > 0, 'audit entries are still written');
+});
+
+/** What a SQLite data file keeps of its version log: the (key, version) index, each key's ring ids, the rows. */
+function versionLog(dir: string): { indexed: boolean; rings: Record<string, number | null>; rows: Record<string, number[]> } {
+  dataFileBytes(dir); // the WAL folded in
+  const ro = new Database(path.join(dir, 'data.db'), { readonly: true });
+  try {
+    const indexed = ro.prepare("SELECT 1 FROM sqlite_master WHERE type = 'index' AND tbl_name = 'state_history'").get() !== undefined;
+    const rings: Record<string, number | null> = {};
+    for (const r of ro.prepare('SELECT key, ring FROM state ORDER BY key').all() as Array<{ key: string; ring: Buffer | null }>) rings[r.key] = r.ring === null ? null : ringCount(r.ring);
+    const rows: Record<string, number[]> = {};
+    for (const r of ro.prepare('SELECT key, version FROM state_history ORDER BY key, version').all() as Array<{ key: string; version: number }>) (rows[r.key] ??= []).push(r.version);
+    return { indexed, rings, rows };
+  } finally {
+    ro.close();
+  }
+}
+
+t.test("a data file switched between rings (keep 1..1000) and the version log's index (keep 0) across restarts: every kept version readable, the dropped ones gone", async (t) => {
+  if (sqliteOnly(t, "the SQLite data file's version rings")) return;
+  const dir = tempDir(t);
+  const history = async (url: string, key: string) => ((await json(await fetch(`${url}/api/state/${key}?history=1&limit=1000`))) as { versions: Array<{ version: number }> }).versions.map((v) => v.version);
+  const at = async (url: string, key: string, v: number) => {
+    const r = await fetch(`${url}/api/state/${key}?version=${v}`);
+    return r.status === 200 ? await r.text() : r.status;
+  };
+
+  let s = await startTestServer(t, { dataDir: dir, stateHistoryKeep: 5, pruneIntervalMs: 3_600_000 });
+  for (let v = 1; v <= 8; v++) await put(s.url, 'k', `k${v}`);
+  for (let v = 1; v <= 3; v++) await put(s.url, 'gone', `g${v}`);
+  t.equal((await fetch(`${s.url}/api/state/gone`, { method: 'DELETE' })).status, 200);
+  t.same(await history(s.url, 'k'), [8, 7, 6, 5, 4], 'keep 5: the newest five');
+  t.equal(await at(s.url, 'k', 4), 'k4');
+  t.equal(await at(s.url, 'k', 3), 404, 'the sixth newest is gone');
+  t.equal((await fetch(`${s.url}/api/state/k?rollback=5`, { method: 'POST' })).status, 200, 'a rollback through the ring');
+  t.equal(await (await fetch(`${s.url}/api/state/k`)).text(), 'k5');
+  t.same(await history(s.url, 'gone'), [], 'a deleted key has no history');
+  await s.close();
+  t.same(versionLog(dir), { indexed: false, rings: { k: 5 }, rows: { k: [5, 6, 7, 8, 9] } }, 'rings, no index, no row of the deleted key');
+
+  s = await startTestServer(t, { dataDir: dir, stateHistoryKeep: 0, pruneIntervalMs: 3_600_000 });
+  t.same(await history(s.url, 'k'), [9, 8, 7, 6, 5], 'keep 0: the index found them');
+  await put(s.url, 'k', 'k10');
+  t.equal(await at(s.url, 'k', 5), 'k5');
+  await s.close();
+  t.same(versionLog(dir), { indexed: true, rings: { k: null }, rows: { k: [5, 6, 7, 8, 9, 10] } }, 'the index back, the rings cleared');
+
+  s = await startTestServer(t, { dataDir: dir, stateHistoryKeep: 3, pruneIntervalMs: 3_600_000 });
+  t.same(await history(s.url, 'k'), [10, 9, 8, 7, 6, 5], 'keep 3: nothing dropped at the start');
+  await put(s.url, 'k', 'k11');
+  t.same(await history(s.url, 'k'), [11, 10, 9, 8, 7], 'a write drops two of the backlog');
+  await s.retention.runPass();
+  t.same(await history(s.url, 'k'), [11, 10, 9], 'the retention pass the rest');
+  t.equal(await at(s.url, 'k', 8), 404);
+  t.equal(await at(s.url, 'k', 9), 'k5', 'version 9, the rollback to 5');
+  await s.close();
+  t.same(versionLog(dir), { indexed: false, rings: { k: 3 }, rows: { k: [9, 10, 11] } });
+});
+
+t.test('a data file from v27 (issue 47): the version log loses its (key, version) constraint, each key gets its ring; versions, gaps and drops right', async (t) => {
+  if (sqliteOnly(t, 'a SQLite data file written by an older koor')) return;
+  const dir = tempDir(t);
+  const old = fileAt(path.join(dir, 'data.db'), 27);
+  // As v21 made the two tables before rings: a UNIQUE (key, version) constraint, no ring column.
+  old.exec(`ALTER TABLE state DROP COLUMN ring;
+    DROP INDEX state_history_version;
+    DROP TABLE state_history;
+    CREATE TABLE state_history (id INTEGER PRIMARY KEY, key TEXT NOT NULL, version INTEGER NOT NULL, value BLOB NOT NULL, hash TEXT NOT NULL,
+      content_type TEXT NOT NULL, updated_at TEXT NOT NULL, updated_by TEXT NOT NULL DEFAULT '', UNIQUE (key, version));`);
+  const hist = old.prepare("INSERT INTO state_history (key, version, value, hash, content_type, updated_at) VALUES (?, ?, ?, 'h', 'text/plain', '2026-01-01 00:00:00')");
+  const cur = old.prepare("INSERT INTO state (key, version, hash, content_type, updated_at, hid) VALUES (?, ?, 'h', 'text/plain', '2026-01-01 00:00:00', ?)");
+  for (let v = 1; v <= 6; v++) for (const k of ['a', 'b']) hist.run(k, v, `${k}${v}`);
+  old.prepare("DELETE FROM state_history WHERE key = 'b' AND version = 4").run(); // a gap
+  hist.run('orphan', 1, 'no key');
+  for (const k of ['a', 'b']) cur.run(k, 6, old.prepare('SELECT id FROM state_history WHERE key = ? AND version = 6').pluck().get(k));
+  old.close();
+
+  const s = await startTestServer(t, { dataDir: dir, stateHistoryKeep: 4, pruneIntervalMs: 3_600_000 });
+  const history = async (key: string) => ((await json(await fetch(`${s.url}/api/state/${key}?history=1`))) as { versions: Array<{ version: number }> }).versions.map((v) => v.version);
+  t.same(await history('b'), [6, 5, 3, 2, 1], 'the gap kept as it was');
+  t.equal(await (await fetch(`${s.url}/api/state/b?version=3`)).text(), 'b3', 'a version past the gap');
+  t.equal((await fetch(`${s.url}/api/state/b?version=4`)).status, 404, 'the gap');
+  await put(s.url, 'a', 'a7');
+  await s.retention.runPass();
+  t.same(await history('a'), [7, 6, 5, 4]);
+  t.equal(await (await fetch(`${s.url}/api/state/a?version=4`)).text(), 'a4');
+  await s.close();
+  const log = versionLog(dir);
+  t.same(log, { indexed: false, rings: { a: 4, b: 4 }, rows: { a: [4, 5, 6, 7], b: [2, 3, 5, 6] } }, 'no constraint, no index, no orphan row');
 });

@@ -35,7 +35,7 @@ async function open(): Promise<Driver | null> {
     if (startup.db_path === '') throw new Error('no data file and no database URL');
     const { openWriterDb } = await import('./sqlite/db.js');
     const { sqliteDriver } = await import('./sqlite/driver.js');
-    return sqliteDriver(openWriterDb(startup.db_path, startup.limits, { sync: startup.sync, log }), startup.limits.wal_checkpoint_bytes, startup.sync, (kind) => stats.recordCheckpoint(kind));
+    return sqliteDriver(openWriterDb(startup.db_path, startup.limits, { sync: startup.sync, log, historyKeep: startup.state_history_keep }), startup.limits.wal_checkpoint_bytes, startup.sync, (kind) => stats.recordCheckpoint(kind));
   } catch (err) {
     // Reported to the front process, which turns it into one clear startup error.
     port.postMessage({ control: 'open-failed', message: (err as Error).message });

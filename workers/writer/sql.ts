@@ -15,6 +15,7 @@ export { dialects, inserting, only, sql, type Dialect, type Param, type Query } 
  */
 export interface SyncTx {
   get<T>(q: Query, ...params: Param[]): T | undefined;
+  all<T>(q: Query, ...params: Param[]): T[];
   run(q: Query, ...params: Param[]): number;
   insert(q: Query, ...params: Param[]): number;
 }

@@ -30,6 +30,14 @@ export const STATE: Table = {
      * per read at 100,000 keys; issue 47). Written with the row, in the same statement.
      */
     hid: { type: 'int', default: 0, onlyIn: 'sqlite' },
+    /**
+     * SQLite: the `id`s of the key's kept versions in `state_history`, oldest first, as a version
+     * ring (src/shared/version-ring.ts), so a write finds the version that falls out of the newest
+     * `--state-history-keep` without the version log's (key, version) index, whose leaf per key
+     * was 44 % of a PUT's WAL frames (issue 47). NULL while the file keeps that index instead
+     * (`--state-history-keep 0` or above VERSION_RING_MAX; see STATE_HISTORY_VERSION).
+     */
+    ring: { type: 'blob', nullable: true, onlyIn: 'sqlite' },
   },
   indexes: [
     { name: 'state_expiring', on: 'expires_at', where: 'expires_at > 0' },
@@ -59,7 +67,17 @@ export const STATE_HISTORY: Table = {
     updated_by: { type: 'text', default: "''" },
   },
   primaryKey: ['key', 'version'],
+  // SQLite: a unique index instead, which a data file keeping rings drops (STATE.ring).
+  primaryKeyIn: 'pg',
+  indexes: [{ name: 'state_history_version', on: 'key, version', unique: true, onlyIn: 'sqlite' }],
 };
+
+/**
+ * SQLite's (key, version) index of the version log: there while versions are found through it
+ * (every file its migrations make; one keeping every version, or more than VERSION_RING_MAX),
+ * dropped while each key's state row keeps its versions' ids (STATE.ring).
+ */
+export const STATE_HISTORY_VERSION = 'state_history_version';
 
 /**
  * The change log of the state store and the spec registry (issue 31): one row per put, delete,

@@ -3,6 +3,7 @@ import type { Reads } from '../../backend/reads.js';
 import { only, sql } from '../../../schemas/db/sql.js';
 import { MAX_KEY_BYTES } from '../../shared/limits.js';
 import { NEWEST_REVISION, withCurrentValue } from '../../../schemas/db/tables/state.js';
+import { ringIdOf, ringIds } from '../../shared/version-ring.js';
 
 export interface StateRow {
   value: Buffer;
@@ -85,6 +86,18 @@ const AT_VERSION = sql(
      FROM state_history h LEFT JOIN state s ON s.key = h.key AND s.version = h.version WHERE h.key = ? AND h.version = ?`,
 );
 const HISTORY = sql('SELECT key, version, hash, content_type, updated_at, updated_by FROM state_history WHERE key = ? ORDER BY version DESC LIMIT ?');
+/**
+ * SQLite: a key's current version and its version ring (issue 47: a file keeping rings has no
+ * (key, version) index; a NULL ring is a file keeping the index, read by AT_VERSION and HISTORY).
+ */
+const RING = only('sqlite', 'SELECT version, ring FROM state WHERE key = ?');
+/** SQLite: AT_VERSION by the row's id (from the ring), the key checked (an id a deleted key freed may be another key's now). */
+const AT_ID = only(
+  'sqlite',
+  `SELECT h.value, h.version, h.hash, h.content_type, coalesce(s.revision, 0) AS revision, coalesce(s.expires_at, 0) AS expires_at
+     FROM state_history h LEFT JOIN state s ON s.key = h.key AND s.version = h.version WHERE h.id = ? AND h.key = ?`,
+);
+const META_AT_ID = only('sqlite', 'SELECT key, version, hash, content_type, updated_at, updated_by FROM state_history WHERE id = ? AND key = ?');
 const COUNT = sql('SELECT count(*) AS n FROM state');
 /**
  * A page of keys, keyset-paged on the primary key (each page one index range, whatever the page
@@ -157,14 +170,55 @@ export function stateReader(db: Reads): StateReader {
   const bounds = db.statement<{ oldest: number | null; newest: number }>(LOG_BOUNDS);
   const changes = db.statement<ChangeRow>(CHANGES);
   const page = pages[db.dialect](db);
+  let versions = { atVersion: (key: string, v: number) => atVersion.get(key, v), history: (key: string, limit: number) => history.all(key, limit) };
+  if (db.dialect === 'sqlite') versions = byRing(db, versions);
   return {
     listPage: (after, limit, prefix = '') => page(after, limit, prefix),
     newestRevision: () => then(newest.get(), (r) => r?.id ?? 0),
     logBounds: () => then(bounds.get(), (r) => ({ oldest: r?.oldest ?? null, newest: Number(r?.newest ?? 0) })),
     changes: (after, upto, limit) => changes.all(after, upto, limit),
     current: (key) => current.get(key),
-    atVersion: (key, v) => atVersion.get(key, v),
-    history: (key, limit) => history.all(key, limit),
+    atVersion: versions.atVersion,
+    history: versions.history,
     count: () => then(count.get(), (r) => r?.n ?? 0),
+  };
+}
+
+/**
+ * SQLite's version reads through each key's ring (STATE.ring), and through `indexed` (the (key,
+ * version) index) where the file keeps that instead. A key without a current row has no versions
+ * (a delete takes its history with it).
+ */
+function byRing(db: Reads, indexed: Pick<StateReader, 'atVersion' | 'history'>): Pick<StateReader, 'atVersion' | 'history'> {
+  // SQLite answers at once: its statements' results are values, not promises.
+  const ringOf = db.statement<{ version: number; ring: Uint8Array | null }>(RING);
+  const atId = db.statement<StateRow>(AT_ID);
+  const metaAtId = db.statement<StateMetaRow>(META_AT_ID);
+  return {
+    atVersion(key, v) {
+      const r = ringOf.get(key) as { version: number; ring: Uint8Array | null } | undefined;
+      if (r === undefined) return undefined;
+      if (r.ring === null) return indexed.atVersion(key, v);
+      const id = ringIdOf(r.ring, r.version, v);
+      const hit = id === undefined ? undefined : (atId.get(id, key) as StateRow | undefined);
+      if (hit === undefined || hit.version === v) return hit;
+      // A ring with gaps (a file from before rings): each kept row looked at.
+      return ringIds(r.ring)
+        .map((other) => atId.get(other, key) as StateRow | undefined)
+        .find((row) => row?.version === v);
+    },
+    history(key, limit) {
+      const r = ringOf.get(key) as { version: number; ring: Uint8Array | null } | undefined;
+      if (r === undefined) return [];
+      if (r.ring === null) return indexed.history(key, limit);
+      const ids = ringIds(r.ring);
+      const out: StateMetaRow[] = [];
+      // Newest first; a row a write dropped since the ring was read is skipped.
+      for (let i = ids.length - 1; i >= 0 && out.length < limit; i--) {
+        const row = metaAtId.get(ids[i]!, key) as StateMetaRow | undefined;
+        if (row !== undefined) out.push(row);
+      }
+      return out;
+    },
   };
 }

@@ -2,6 +2,7 @@ import Database from 'better-sqlite3';
 import type { WriterLimits } from '../../../schemas/rpc/writer.js';
 import { MIGRATIONS, type Migration } from '../../../schemas/db/sqlite-migrations.js';
 import { WRITER_PAGE_CACHE_KIB } from '../../../src/shared/limits.js';
+import { applyHistoryMode } from './history-mode.js';
 
 export type DB = Database.Database;
 
@@ -13,7 +14,8 @@ export function openWriterDb(
   file: string,
   /** The front process's values (src/shared/limits.ts, WRITER_LIMITS): the writer has no defaults of its own. */
   limits: WriterLimits,
-  opts: { migrations?: readonly Migration[]; sync?: 'full' | 'normal'; log?: NoticeLog } = {},
+  /** `historyKeep`: --state-history-keep, the way the file finds versions is set for (history-mode.ts); absent, left as it is. */
+  opts: { migrations?: readonly Migration[]; sync?: 'full' | 'normal'; log?: NoticeLog; historyKeep?: number } = {},
 ): DB {
   const { migrations = MIGRATIONS, sync = 'full', log } = opts;
   // The directory is the front process's job (it checks it without trusting recursive mkdir).
@@ -32,6 +34,11 @@ export function openWriterDb(
   // by what one envelope touches (the sub-journal is emptied at each RELEASE).
   db.pragma('temp_store = MEMORY');
   migrate(db, migrations, log);
+  if (opts.historyKeep !== undefined) {
+    const t0 = Date.now();
+    const done = applyHistoryMode(db, opts.historyKeep);
+    if (done.converted) log?.info({ ...done, keep: opts.historyKeep, ms: Date.now() - t0 }, 'the version log set for --state-history-keep');
+  }
   return db;
 }
 

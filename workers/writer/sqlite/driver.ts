@@ -123,6 +123,7 @@ export function sqliteDriver(
 
   const syncTx: SyncTx = {
     get: <T>(q: Query, ...params: Param[]) => prep(q).get(...params) as T | undefined,
+    all: <T>(q: Query, ...params: Param[]) => prep(q).all(...params) as T[],
     run: (q: Query, ...params: Param[]) => {
       const n = prep(q).run(...params).changes;
       changed += n;
@@ -137,7 +138,7 @@ export function sqliteDriver(
     dialect: 'sqlite',
     sync: syncTx,
     get: async <T>(q: Query, ...params: Param[]) => syncTx.get<T>(q, ...params),
-    all: async <T>(q: Query, ...params: Param[]) => prep(q).all(...params) as T[],
+    all: async <T>(q: Query, ...params: Param[]) => syncTx.all<T>(q, ...params),
     run: async (q: Query, ...params: Param[]) => syncTx.run(q, ...params),
     insert: async (q: Query, ...params: Param[]) => syncTx.insert(q, ...params),
     send: (q: Query, ...params: Param[]) => {

@@ -2,14 +2,17 @@ import crypto from 'node:crypto';
 import type { ReqOf, ResOf } from '../../../schemas/rpc/envelope.js';
 import type { WriterMethods } from '../../../schemas/rpc/writer.js';
 import { fault, checkPreconditions } from '../fault.js';
-import { only, sql, type Dialect, type SyncTx, type Tx } from '../sql.js';
+import { dialects, only, sql, type Dialect, type SyncTx, type Tx } from '../sql.js';
+import { keepsRings, ringCount, ringIds, ringIdOf, ringPush, toRing, VERSION_RING_MAX } from '../../../src/shared/version-ring.js';
+import { STATE_HISTORY_VERSION } from '../../../schemas/db/tables/state.js';
 import type { Awaitable } from '../../../src/shared/awaitable.js';
 import { storageNow } from '../time.js';
 import { STATE_CHANGES_CHANNEL } from '../../../schemas/rpc/cluster.js';
 import { logChange, logChangeSync, type ChangeType } from './changes.js';
 
 type M = WriterMethods;
-type Meta = { version: number; hash: string };
+/** A key's current row; on SQLite also its value's row id and its version ring (null: the file keeps the index). */
+type Meta = { version: number; hash: string; hid?: number; ring?: Uint8Array | null };
 type Row = Meta & { expires_at: number };
 
 /** A state key's topic in the change log (issue 31). */
@@ -19,7 +22,10 @@ export const stateTopic = (key: string): string => `s:${key}`;
 const oneShot = (crypto as { hash?: (alg: string, data: Uint8Array, enc: 'hex') => string }).hash;
 export const sha256 = oneShot ? (b: Uint8Array): string => oneShot('sha256', b, 'hex') : (b: Uint8Array): string => crypto.createHash('sha256').update(b).digest('hex');
 
-const META = sql('SELECT version, hash, expires_at FROM state WHERE key = ?');
+const META = dialects({
+  sqlite: 'SELECT version, hash, expires_at, hid, ring FROM state WHERE key = ?',
+  pg: 'SELECT version, hash, expires_at FROM state WHERE key = ?',
+});
 /**
  * SQLite: a version's value, written once into the version log (issue 33; PostgreSQL does it
  * inside WRITE_PG). OR REPLACE: a leftover row of a number the key reuses (none should be) is
@@ -35,16 +41,23 @@ const LOG_VALUE = only(
  */
 const UPSERT = only(
   'sqlite',
-  `INSERT INTO state (key, version, hash, content_type, updated_at, updated_by, revision, expires_at, owner, fence, hid)
-   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+  `INSERT INTO state (key, version, hash, content_type, updated_at, updated_by, revision, expires_at, owner, fence, hid, ring)
+   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
    ON CONFLICT(key) DO UPDATE SET version = excluded.version, hash = excluded.hash,
      content_type = excluded.content_type, updated_at = excluded.updated_at, updated_by = excluded.updated_by,
      revision = excluded.revision, expires_at = excluded.expires_at, owner = excluded.owner, fence = max(state.fence, excluded.fence),
-     hid = excluded.hid`,
+     hid = excluded.hid, ring = excluded.ring`,
 );
 const FENCE = sql('SELECT fence FROM state WHERE key = ?');
-/** The version a write pushes out of the newest `historyKeep` (SPEC §8.10). */
+/** The version a write pushes out of the newest `historyKeep` (SPEC §8.10), by its number (the index) or its row (rings). */
 const DROP_ONE = sql('DELETE FROM state_history WHERE key = ? AND version = ?');
+const DROP_ID = only('sqlite', 'DELETE FROM state_history WHERE id = ?');
+/** SQLite: whether the file keeps the version log's (key, version) index (else rings: history-mode.ts). */
+const INDEXED = only('sqlite', `SELECT 1 AS found FROM sqlite_master WHERE type = 'index' AND name = '${STATE_HISTORY_VERSION}'`);
+const RING = only('sqlite', 'SELECT version, ring FROM state WHERE key = ?');
+const KEYS_RINGS_AFTER = only('sqlite', 'SELECT key, ring FROM state WHERE key > ? ORDER BY key LIMIT ?');
+const SET_RING = only('sqlite', 'UPDATE state SET ring = ? WHERE key = ?');
+const VERSION_AT_ID = only('sqlite', 'SELECT value, content_type, version FROM state_history WHERE id = ? AND key = ?');
 /**
  * PostgreSQL: the next version of a key in ONE statement (one round trip while the cluster write
  * lock is held): its number taken from the current row, the store-wide revision taken from its
@@ -102,6 +115,11 @@ const VERSION = sql('SELECT value, content_type FROM state_history WHERE key = ?
 
 /** The state store's writes (SPEC §2.2, §7-5, §8.1): put, delete, rollback, history retention. */
 export function stateStore(historyKeep = 0) {
+  /** SQLite: whether this file keeps version rings (read once, at the first write: the file's mode is set at the writer's start). */
+  let ringMode: boolean | undefined;
+  const rings = (s: SyncTx): boolean => (ringMode ??= s.get(INDEXED) === undefined);
+  /** How many versions a ring keeps (a file with rings but a keep that would not: at most VERSION_RING_MAX). */
+  const ringKeep = keepsRings(historyKeep) ? historyKeep : VERSION_RING_MAX;
   /** Versions writes dropped (committed) since the last retention turn reported them. */
   let droppedByWrites = 0;
   /** Dropped in the batch now running: counted once it commits, forgotten if it rolls back. */
@@ -153,8 +171,14 @@ export function stateStore(historyKeep = 0) {
     const version = cur ? cur.version + 1 : 1;
     const revision = logChangeSync(tx, stateTopic(key), 'put', version, hash, contentType, by);
     const hid = tx.insert(LOG_VALUE, key, version, value, hash, contentType, at, by);
-    tx.run(UPSERT, key, version, hash, contentType, at, by, revision, bound.expiresAt, bound.owner, bound.fence, hid);
-    if (historyKeep > 0 && version - historyKeep >= 1) droppedInBatch += tx.run(DROP_ONE, key, version - historyKeep);
+    let ring: Uint8Array | null = null;
+    if (rings(tx)) {
+      const next = ringPush(cur?.ring ?? null, hid, ringKeep);
+      ring = next.ring;
+      for (const id of next.dropped) droppedInBatch += tx.run(DROP_ID, id);
+    }
+    tx.run(UPSERT, key, version, hash, contentType, at, by, revision, bound.expiresAt, bound.owner, bound.fence, hid, ring);
+    if (ring === null && historyKeep > 0 && version - historyKeep >= 1) droppedInBatch += tx.run(DROP_ONE, key, version - historyKeep);
     return written(key, version, hash, contentType, at, revision, bound);
   }
 
@@ -180,9 +204,55 @@ export function stateStore(historyKeep = 0) {
 
   /** Deletes a key and its history, logging the change; its revision. */
   async function drop(tx: Tx, key: string, version: number, type: ChangeType, by = ''): Promise<number> {
-    await tx.run(DELETE, key);
-    await tx.run(DELETE_HISTORY, key);
+    const s = tx.sync;
+    if (s !== null && rings(s)) {
+      // Its versions' rows by their ids: the log has no (key, version) index to find them by key.
+      const ring = s.get<{ ring: Uint8Array | null }>(RING, key)?.ring ?? null;
+      s.run(DELETE, key);
+      if (ring !== null) for (const id of ringIds(ring)) s.run(DROP_ID, id);
+    } else {
+      await tx.run(DELETE, key);
+      await tx.run(DELETE_HISTORY, key);
+    }
     return logChange(tx, stateTopic(key), type, version, '', '', by);
+  }
+
+  /**
+   * SQLite with rings: a kept version's value, found through the key's ring (its row's version
+   * checked: a file from before rings may have gaps, then each kept row is looked at).
+   */
+  function versionByRing(s: SyncTx, key: string, version: number): { value: Uint8Array; content_type: string } | undefined {
+    const row = s.get<{ version: number; ring: Uint8Array | null }>(RING, key);
+    if (!row || row.ring === null) return undefined;
+    const id = ringIdOf(row.ring, row.version, version);
+    const hit = id === undefined ? undefined : s.get<{ value: Uint8Array; content_type: string; version: number }>(VERSION_AT_ID, id, key);
+    if (hit?.version === version) return hit;
+    for (const other of ringIds(row.ring)) {
+      const r = s.get<{ value: Uint8Array; content_type: string; version: number }>(VERSION_AT_ID, other, key);
+      if (r?.version === version) return r;
+    }
+    return undefined;
+  }
+
+  /** pruneHistory on a file with rings: each ring longer than `keep` cut to it, its oldest rows deleted. */
+  function pruneRings(s: SyncTx, req: ReqOf<M, 'state.prune_history'>): ResOf<M, 'state.prune_history'> {
+    let deleted = 0;
+    let next = req.after;
+    const keys = s.all<{ key: string; ring: Uint8Array | null }>(KEYS_RINGS_AFTER, req.after, req.keys);
+    for (const { key, ring } of keys) {
+      if (ring !== null && req.keep > 0 && ringCount(ring) > req.keep) {
+        const ids = ringIds(ring);
+        const cut = Math.min(ids.length - req.keep, req.rows - deleted);
+        for (const id of ids.slice(0, cut)) deleted += s.run(DROP_ID, id);
+        s.run(SET_RING, toRing(ids.slice(cut)), key);
+        // Out of budget within this key: the next turn comes back to it.
+        if (ids.length - cut > req.keep) return { deleted, next, wrapped: false, dropped_by_writes: report() };
+      }
+      next = key;
+      if (deleted >= req.rows) return { deleted, next, wrapped: false, dropped_by_writes: report() };
+    }
+    const wrapped = keys.length < req.keys;
+    return { deleted, next: wrapped ? '' : next, wrapped, dropped_by_writes: report() };
   }
 
   /** A put's expiry and owner from its request. */
@@ -246,6 +316,7 @@ export function stateStore(historyKeep = 0) {
      * (DROP_ONE); this clears backlogs (a lowered keep, an upgraded data file) a little per turn.
      */
     async pruneHistory(tx: Tx, req: ReqOf<M, 'state.prune_history'>): Promise<ResOf<M, 'state.prune_history'>> {
+      if (tx.sync !== null && rings(tx.sync)) return pruneRings(tx.sync, req);
       let deleted = 0;
       let next = req.after;
       const keys = await tx.all<{ key: string; version: number }>(KEYS_AFTER, req.after, req.keys);
@@ -266,7 +337,7 @@ export function stateStore(historyKeep = 0) {
     },
 
     async rollback(tx: Tx, req: ReqOf<M, 'state.rollback'>): Promise<ResOf<M, 'state.rollback'>> {
-      const target = await tx.get<{ value: Uint8Array; content_type: string }>(VERSION, req.key, req.version);
+      const target = tx.sync !== null && rings(tx.sync) ? versionByRing(tx.sync, req.key, req.version) : await tx.get<{ value: Uint8Array; content_type: string }>(VERSION, req.key, req.version);
       if (!target) throw fault('VERSION_NOT_FOUND', req.version, req.key);
       const res = await write[tx.dialect](tx, req.key, target.value, target.content_type, `rollback:v${req.version}`, null, req.fence === undefined ? NONE : { ...NONE, fence: req.fence });
       return { ...res, rolled_back: req.version, value: target.value };

@@ -1,0 +1,89 @@
+/**
+ * A key's version ring (SQLite, issue 47): the `id`s of its kept versions' rows in the version
+ * log, oldest first, kept in its state row (`state.ring`). A write appends its new row's id and
+ * drops the oldest while more than `--state-history-keep` remain, so the version that falls out
+ * is found without the log's (key, version) index, whose random leaf per write was 44 % of a
+ * durable PUT's WAL frames. The ring's last id is the current version's, its first the oldest
+ * kept; versions are consecutive, so the i-th id is version `current - count + 1 + i` (a data
+ * file from before the ring may have gaps: readers check the row's version).
+ *
+ * Encoding: the first id, then each id's difference from the one before, as zigzag LEB128
+ * varints: a key among a thousand written in turn takes 2 bytes per version.
+ */
+
+/** The largest `--state-history-keep` kept in rings; above it (and for 0, every version) the log keeps its index. */
+export const VERSION_RING_MAX = 1000;
+
+/** Whether a data file with this `--state-history-keep` keeps rings rather than the (key, version) index. */
+export const keepsRings = (keep: number): boolean => keep > 0 && keep <= VERSION_RING_MAX;
+
+/** The ids of a ring, oldest first. */
+export function ringIds(ring: Uint8Array): number[] {
+  const ids: number[] = [];
+  let prev = 0;
+  let n = 0;
+  let scale = 1;
+  for (let i = 0; i < ring.length; i++) {
+    const b = ring[i]!;
+    n += (b & 0x7f) * scale;
+    if (b < 0x80) {
+      // zigzag: even = +n/2, odd = -(n+1)/2
+      prev += n % 2 === 0 ? n / 2 : -(n + 1) / 2;
+      ids.push(prev);
+      n = 0;
+      scale = 1;
+    } else scale *= 128;
+  }
+  return ids;
+}
+
+/** The number of ids in a ring (no decoding: one byte per id ends below 0x80). */
+export function ringCount(ring: Uint8Array): number {
+  let count = 0;
+  for (let i = 0; i < ring.length; i++) if (ring[i]! < 0x80) count++;
+  return count;
+}
+
+/** A ring of these ids, oldest first. */
+export function toRing(ids: readonly number[]): Buffer {
+  const out = Buffer.allocUnsafe(ids.length * 8);
+  let at = 0;
+  let prev = 0;
+  for (const id of ids) {
+    const d = id - prev;
+    let z = d >= 0 ? d * 2 : -d * 2 - 1;
+    prev = id;
+    while (z >= 0x80) {
+      out[at++] = (z % 128) | 0x80;
+      z = Math.floor(z / 128);
+    }
+    out[at++] = z;
+  }
+  return out.subarray(0, at);
+}
+
+/** The most a write drops from a ring longer than its keep (a lowered keep): the rest is the retention pass's, as a write never pauses on a backlog. */
+const DROPS_PER_WRITE = 2;
+
+/**
+ * The ring once `id` (a new version's row) is appended and its oldest dropped while more than
+ * `keep` remain (at most DROPS_PER_WRITE), and the dropped ids (the rows to delete). A null ring
+ * starts one.
+ */
+export function ringPush(ring: Uint8Array | null, id: number, keep: number): { ring: Buffer; dropped: number[] } {
+  const ids = ring === null ? [] : ringIds(ring);
+  ids.push(id);
+  const dropped = ids.length > keep ? ids.splice(0, Math.min(ids.length - keep, DROPS_PER_WRITE)) : [];
+  return { ring: toRing(ids), dropped };
+}
+
+/**
+ * The id of `version` in the ring of a key whose current version is `current`, or undefined when
+ * the ring does not reach it. A ring with gaps (a file from before rings) may place it wrong: the
+ * caller checks the row's version and, if it differs, looks through `ringIds` itself.
+ */
+export function ringIdOf(ring: Uint8Array, current: number, version: number): number | undefined {
+  const ids = ringIds(ring);
+  const i = ids.length - 1 - (current - version);
+  return i >= 0 && i < ids.length ? ids[i] : undefined;
+}

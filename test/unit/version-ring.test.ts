@@ -1,0 +1,46 @@
+import t from 'tap';
+import { keepsRings, ringCount, ringIdOf, ringIds, ringPush, toRing, VERSION_RING_MAX } from '../../src/shared/version-ring.js';
+
+t.test('a ring holds ids in order, small or large, rising or not, in a few bytes each', async (t) => {
+  const cases = [[], [1], [1, 2, 3], [5, 1005, 2005, 3004], [2 ** 40, 2 ** 40 + 7, 2 ** 48 - 1], [10, 3, 9_000_000, 8_999_999]];
+  for (const ids of cases) {
+    const ring = toRing(ids);
+    t.same(ringIds(ring), ids, `round trip: ${ids.join(', ')}`);
+    t.equal(ringCount(ring), ids.length);
+  }
+  // A key among a thousand written in turn: ids 1,000 apart, 2 bytes each.
+  const spaced = Array.from({ length: 100 }, (_, i) => 1_000_000 + i * 1000);
+  t.ok(toRing(spaced).length <= 4 + 99 * 2, `100 versions 1,000 ids apart: ${toRing(spaced).length} bytes`);
+});
+
+t.test('a write appends its row and drops the oldest past keep, at most two a write', async (t) => {
+  let ring: Uint8Array | null = null;
+  const dropped: number[] = [];
+  for (let id = 1; id <= 7; id++) {
+    const next = ringPush(ring, id, 3);
+    ring = next.ring;
+    dropped.push(...next.dropped);
+  }
+  t.same(ringIds(ring!), [5, 6, 7], 'the newest three');
+  t.same(dropped, [1, 2, 3, 4], 'each dropped once, oldest first');
+  // A keep lowered from 6 to 2: a write drops two, the retention pass the rest.
+  const long = toRing([1, 2, 3, 4, 5, 6]);
+  const next = ringPush(long, 7, 2);
+  t.same(next.dropped, [1, 2]);
+  t.same(ringIds(next.ring), [3, 4, 5, 6, 7]);
+});
+
+t.test("a version's id: by its place from the current version; none outside the ring", async (t) => {
+  const ring = toRing([11, 22, 33]); // versions 8, 9, 10
+  t.equal(ringIdOf(ring, 10, 10), 33);
+  t.equal(ringIdOf(ring, 10, 8), 11);
+  t.equal(ringIdOf(ring, 10, 7), undefined, 'dropped');
+  t.equal(ringIdOf(ring, 10, 11), undefined, 'not yet written');
+});
+
+t.test('rings for a keep of 1 to VERSION_RING_MAX; 0 (every version) and more keep the index', async (t) => {
+  t.notOk(keepsRings(0));
+  t.ok(keepsRings(1));
+  t.ok(keepsRings(VERSION_RING_MAX));
+  t.notOk(keepsRings(VERSION_RING_MAX + 1));
+});
