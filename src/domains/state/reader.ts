@@ -90,7 +90,7 @@ const HISTORY = sql('SELECT key, version, hash, content_type, updated_at, update
  * SQLite: a key's current version and its version ring (issue 47: a file keeping rings has no
  * (key, version) index; a NULL ring is a file keeping the index, read by AT_VERSION and HISTORY).
  */
-const RING = only('sqlite', 'SELECT version, ring FROM state WHERE key = ?');
+const RING = only('sqlite', 'SELECT version, hid, ring FROM state WHERE key = ?');
 /** SQLite: AT_VERSION by the row's id (from the ring), the key checked (an id a deleted key freed may be another key's now). */
 const AT_ID = only(
   'sqlite',
@@ -184,6 +184,9 @@ export function stateReader(db: Reads): StateReader {
   };
 }
 
+/** SQLite: a key's current version, its row's id and its ring. */
+type Ring = { version: number; hid: number; ring: Uint8Array | null };
+
 /**
  * SQLite's version reads through each key's ring (STATE.ring), and through `indexed` (the (key,
  * version) index) where the file keeps that instead. A key without a current row has no versions
@@ -191,15 +194,16 @@ export function stateReader(db: Reads): StateReader {
  */
 function byRing(db: Reads, indexed: Pick<StateReader, 'atVersion' | 'history'>): Pick<StateReader, 'atVersion' | 'history'> {
   // SQLite answers at once: its statements' results are values, not promises.
-  const ringOf = db.statement<{ version: number; ring: Uint8Array | null }>(RING);
+  const ringOf = db.statement<Ring>(RING);
   const atId = db.statement<StateRow>(AT_ID);
   const metaAtId = db.statement<StateMetaRow>(META_AT_ID);
   return {
     atVersion(key, v) {
-      const r = ringOf.get(key) as { version: number; ring: Uint8Array | null } | undefined;
+      const r = ringOf.get(key) as Ring | undefined;
       if (r === undefined) return undefined;
       if (r.ring === null) return indexed.atVersion(key, v);
-      const id = ringIdOf(r.ring, r.version, v);
+      // The current version (a watcher's value, most often) without decoding the ring.
+      const id = v === r.version ? r.hid : ringIdOf(r.ring, r.version, v);
       const hit = id === undefined ? undefined : (atId.get(id, key) as StateRow | undefined);
       if (hit === undefined || hit.version === v) return hit;
       // A ring with gaps (a file from before rings): each kept row looked at.
@@ -208,7 +212,7 @@ function byRing(db: Reads, indexed: Pick<StateReader, 'atVersion' | 'history'>):
         .find((row) => row?.version === v);
     },
     history(key, limit) {
-      const r = ringOf.get(key) as { version: number; ring: Uint8Array | null } | undefined;
+      const r = ringOf.get(key) as Ring | undefined;
       if (r === undefined) return [];
       if (r.ring === null) return indexed.history(key, limit);
       const ids = ringIds(r.ring);

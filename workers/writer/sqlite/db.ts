@@ -37,7 +37,8 @@ export function openWriterDb(
   if (opts.historyKeep !== undefined) {
     const t0 = Date.now();
     const done = applyHistoryMode(db, opts.historyKeep);
-    if (done.converted) log?.info({ ...done, keep: opts.historyKeep, ms: Date.now() - t0 }, 'the version log set for --state-history-keep');
+    // A new file (made with the index by its migrations, no key yet) is set without a word.
+    if (done.converted === 'index' || done.keys > 0) log?.info({ ...done, keep: opts.historyKeep, ms: Date.now() - t0 }, 'the version log set for --state-history-keep');
   }
   return db;
 }

@@ -1,8 +1,9 @@
-import { STATE_HISTORY_VERSION } from '../../../schemas/db/tables/state.js';
+import type Database from 'better-sqlite3';
 import { createIndex } from '../../../schemas/db/table.js';
-import { STATE_HISTORY } from '../../../schemas/db/tables/state.js';
+import { STATE_HISTORY, STATE_HISTORY_VERSION } from '../../../schemas/db/tables/state.js';
 import { keepsRings, toRing } from '../../../src/shared/version-ring.js';
-import type { DB } from './db.js';
+
+type DB = Database.Database;
 
 /** Whether the file finds versions through the version log's (key, version) index (else through rings). */
 export const versionIndexed = (db: DB): boolean =>
