@@ -50,14 +50,8 @@ export function toRing(ids: readonly number[]): Buffer {
   let at = 0;
   let prev = 0;
   for (const id of ids) {
-    const d = id - prev;
-    let z = d >= 0 ? d * 2 : -d * 2 - 1;
+    at = putVarint(out, at, zigzag(id - prev));
     prev = id;
-    while (z >= 0x80) {
-      out[at++] = (z % 128) | 0x80;
-      z = Math.floor(z / 128);
-    }
-    out[at++] = z;
   }
   return out.subarray(0, at);
 }
@@ -68,13 +62,55 @@ const DROPS_PER_WRITE = 2;
 /**
  * The ring once `id` (a new version's row) is appended and its oldest dropped while more than
  * `keep` remain (at most DROPS_PER_WRITE), and the dropped ids (the rows to delete). A null ring
- * starts one.
+ * starts one. One pass over the ring's bytes, no array of its ids: every durable PUT runs it.
  */
 export function ringPush(ring: Uint8Array | null, id: number, keep: number): { ring: Buffer; dropped: number[] } {
-  const ids = ring === null ? [] : ringIds(ring);
-  ids.push(id);
-  const dropped = ids.length > keep ? ids.splice(0, Math.min(ids.length - keep, DROPS_PER_WRITE)) : [];
-  return { ring: toRing(ids), dropped };
+  if (ring === null || ring.length === 0) return { ring: toRing([id]), dropped: [] };
+  // The first DROPS_PER_WRITE + 1 ids with where each ends, the count, the last id.
+  const heads: number[] = [];
+  const ends: number[] = [];
+  let count = 0;
+  let last = 0;
+  let n = 0;
+  let scale = 1;
+  for (let i = 0; i < ring.length; i++) {
+    const b = ring[i]!;
+    n += (b & 0x7f) * scale;
+    if (b >= 0x80) {
+      scale *= 128;
+      continue;
+    }
+    last += n % 2 === 0 ? n / 2 : -(n + 1) / 2;
+    if (count <= DROPS_PER_WRITE) {
+      heads.push(last);
+      ends.push(i + 1);
+    }
+    count++;
+    n = 0;
+    scale = 1;
+  }
+  const drop = Math.min(Math.max(0, count + 1 - keep), DROPS_PER_WRITE, count);
+  const dropped = heads.slice(0, drop);
+  if (drop === count) return { ring: toRing([id]), dropped };
+  // The new oldest id written whole, the deltas after it as they are, the new one's delta.
+  const rest = ring.subarray(ends[drop]!);
+  const out = Buffer.allocUnsafe(rest.length + 16);
+  let at = putVarint(out, 0, zigzag(heads[drop]!));
+  out.set(rest, at);
+  at = putVarint(out, at + rest.length, zigzag(id - last));
+  return { ring: out.subarray(0, at), dropped };
+}
+
+const zigzag = (d: number): number => (d >= 0 ? d * 2 : -d * 2 - 1);
+
+/** Writes `z` (not negative) as a varint at `at`; where it ends. */
+function putVarint(out: Buffer, at: number, z: number): number {
+  while (z >= 0x80) {
+    out[at++] = (z % 128) | 0x80;
+    z = Math.floor(z / 128);
+  }
+  out[at++] = z;
+  return at;
 }
 
 /**

@@ -44,3 +44,20 @@ t.test('rings for a keep of 1 to VERSION_RING_MAX; 0 (every version) and more ke
   t.ok(keepsRings(VERSION_RING_MAX));
   t.notOk(keepsRings(VERSION_RING_MAX + 1));
 });
+
+t.test('a write on any ring gives what decoding, appending, dropping and encoding would', async (t) => {
+  let seed = 7;
+  const rand = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
+  for (let round = 0; round < 500; round++) {
+    const len = rand(12);
+    const ids: number[] = [];
+    let at = 1 + rand(2 ** 20);
+    for (let i = 0; i < len; i++) ids.push((at += rand(3) === 0 ? -rand(50) : 1 + rand(100_000)));
+    const keep = 1 + rand(14);
+    const id = at + 1 + rand(1000);
+    const all = [...ids, id];
+    const drop = Math.min(Math.max(0, all.length - keep), 2);
+    const got = ringPush(ids.length === 0 ? null : toRing(ids), id, keep);
+    t.same({ ids: ringIds(got.ring), dropped: got.dropped }, { ids: all.slice(drop), dropped: all.slice(0, drop) }, `keep ${keep} over ${ids.length}`);
+  }
+});

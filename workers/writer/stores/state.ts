@@ -28,8 +28,9 @@ const META = dialects({
 });
 /**
  * SQLite: a version's value, written once into the version log (issue 33; PostgreSQL does it
- * inside WRITE_PG). OR REPLACE: a leftover row of a number the key reuses (none should be) is
- * overwritten, not a failed write; it costs nothing when there is none.
+ * inside WRITE_PG). OR REPLACE: in a file keeping the (key, version) index, a leftover row of a
+ * number the key reuses (none should be) is overwritten, not a failed write; it costs nothing
+ * when there is none (a file keeping rings has no such constraint: its rows are found by id).
  */
 const LOG_VALUE = only(
   'sqlite',
