@@ -17,23 +17,30 @@ export const VERSION_RING_MAX = 1000;
 /** Whether a data file with this `--state-history-keep` keeps rings rather than the (key, version) index. */
 export const keepsRings = (keep: number): boolean => keep > 0 && keep <= VERSION_RING_MAX;
 
-/** The ids of a ring, oldest first. */
-export function ringIds(ring: Uint8Array): number[] {
-  const ids: number[] = [];
-  let prev = 0;
+/** Walks a ring's ids, oldest first: `visit` gets each with the offset its bytes end at. */
+function walk(ring: Uint8Array, visit: (id: number, end: number) => void): void {
+  let id = 0;
   let n = 0;
   let scale = 1;
   for (let i = 0; i < ring.length; i++) {
     const b = ring[i]!;
     n += (b & 0x7f) * scale;
-    if (b < 0x80) {
-      // zigzag: even = +n/2, odd = -(n+1)/2
-      prev += n % 2 === 0 ? n / 2 : -(n + 1) / 2;
-      ids.push(prev);
-      n = 0;
-      scale = 1;
-    } else scale *= 128;
+    if (b >= 0x80) {
+      scale *= 128;
+      continue;
+    }
+    // zigzag: even = +n/2, odd = -(n+1)/2
+    id += n % 2 === 0 ? n / 2 : -(n + 1) / 2;
+    visit(id, i + 1);
+    n = 0;
+    scale = 1;
   }
+}
+
+/** The ids of a ring, oldest first. */
+export function ringIds(ring: Uint8Array): number[] {
+  const ids: number[] = [];
+  walk(ring, (id) => ids.push(id));
   return ids;
 }
 
@@ -71,24 +78,13 @@ export function ringPush(ring: Uint8Array | null, id: number, keep: number): { r
   const ends: number[] = [];
   let count = 0;
   let last = 0;
-  let n = 0;
-  let scale = 1;
-  for (let i = 0; i < ring.length; i++) {
-    const b = ring[i]!;
-    n += (b & 0x7f) * scale;
-    if (b >= 0x80) {
-      scale *= 128;
-      continue;
+  walk(ring, (at, end) => {
+    last = at;
+    if (count++ <= DROPS_PER_WRITE) {
+      heads.push(at);
+      ends.push(end);
     }
-    last += n % 2 === 0 ? n / 2 : -(n + 1) / 2;
-    if (count <= DROPS_PER_WRITE) {
-      heads.push(last);
-      ends.push(i + 1);
-    }
-    count++;
-    n = 0;
-    scale = 1;
-  }
+  });
   const drop = Math.min(Math.max(0, count + 1 - keep), DROPS_PER_WRITE, count);
   const dropped = heads.slice(0, drop);
   if (drop === count) return { ring: toRing([id]), dropped };
