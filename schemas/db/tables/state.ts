@@ -1,4 +1,4 @@
-import { dialects, sql, type Query } from '../sql.js';
+import { dialects, only, sql, type Query } from '../sql.js';
 import type { Table } from '../table.js';
 
 /**
@@ -47,6 +47,13 @@ export const STATE: Table = {
 };
 
 /**
+ * SQLite's (key, version) index of the version log: there while versions are found through it
+ * (every file its migrations make; one keeping every version, or more than VERSION_RING_MAX),
+ * dropped while each key's state row keeps its versions' ids (STATE.ring).
+ */
+export const STATE_HISTORY_VERSION = 'state_history_version';
+
+/**
  * Every kept version of every key, the current one included (issue 33: a version log; a value is
  * written once, never copied when the next version comes). The newest `state_history_keep`
  * versions of a key stay; a write drops the one that falls out. A rowid table: 1 KB rows appended
@@ -69,15 +76,11 @@ export const STATE_HISTORY: Table = {
   primaryKey: ['key', 'version'],
   // SQLite: a unique index instead, which a data file keeping rings drops (STATE.ring).
   primaryKeyIn: 'pg',
-  indexes: [{ name: 'state_history_version', on: 'key, version', unique: true, onlyIn: 'sqlite' }],
+  indexes: [{ name: STATE_HISTORY_VERSION, on: 'key, version', unique: true, onlyIn: 'sqlite' }],
 };
 
-/**
- * SQLite's (key, version) index of the version log: there while versions are found through it
- * (every file its migrations make; one keeping every version, or more than VERSION_RING_MAX),
- * dropped while each key's state row keeps its versions' ids (STATE.ring).
- */
-export const STATE_HISTORY_VERSION = 'state_history_version';
+/** SQLite: a row when the file keeps STATE_HISTORY_VERSION (none: it keeps rings). */
+export const VERSION_INDEXED = only('sqlite', `SELECT 1 AS found FROM sqlite_master WHERE type = 'index' AND name = '${STATE_HISTORY_VERSION}'`);
 
 /**
  * The change log of the state store and the spec registry (issue 31): one row per put, delete,

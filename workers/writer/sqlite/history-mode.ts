@@ -1,13 +1,9 @@
 import type Database from 'better-sqlite3';
 import { createIndex } from '../../../schemas/db/table.js';
-import { STATE_HISTORY, STATE_HISTORY_VERSION } from '../../../schemas/db/tables/state.js';
+import { STATE_HISTORY, STATE_HISTORY_VERSION, VERSION_INDEXED } from '../../../schemas/db/tables/state.js';
 import { keepsRings, toRing } from '../../../src/shared/version-ring.js';
 
 type DB = Database.Database;
-
-/** Whether the file finds versions through the version log's (key, version) index (else through rings). */
-export const versionIndexed = (db: DB): boolean =>
-  db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?").pluck().get(STATE_HISTORY_VERSION) !== undefined;
 
 /** Keys converted per statement page (each key's ids read through the index, in one transaction). */
 const KEYS_PER_PAGE = 1000;
@@ -23,7 +19,7 @@ const KEYS_PER_PAGE = 1000;
  * Returns what it did, for the log.
  */
 export function applyHistoryMode(db: DB, keep: number): { converted: 'rings' | 'index' | null; keys: number; dropped: number } {
-  const indexed = versionIndexed(db);
+  const indexed = db.prepare(VERSION_INDEXED.sqlite).get() !== undefined;
   const rings = keepsRings(keep);
   if (rings === !indexed) return { converted: null, keys: 0, dropped: 0 };
   if (!rings) {

@@ -4,7 +4,7 @@ import type { WriterMethods } from '../../../schemas/rpc/writer.js';
 import { fault, checkPreconditions } from '../fault.js';
 import { dialects, only, sql, type Dialect, type SyncTx, type Tx } from '../sql.js';
 import { keepsRings, ringCount, ringIds, ringIdOf, ringPush, toRing, VERSION_RING_MAX } from '../../../src/shared/version-ring.js';
-import { STATE_HISTORY_VERSION } from '../../../schemas/db/tables/state.js';
+import { VERSION_INDEXED } from '../../../schemas/db/tables/state.js';
 import type { Awaitable } from '../../../src/shared/awaitable.js';
 import { storageNow } from '../time.js';
 import { STATE_CHANGES_CHANNEL } from '../../../schemas/rpc/cluster.js';
@@ -53,8 +53,6 @@ const FENCE = sql('SELECT fence FROM state WHERE key = ?');
 /** The version a write pushes out of the newest `historyKeep` (SPEC §8.10), by its number (the index) or its row (rings). */
 const DROP_ONE = sql('DELETE FROM state_history WHERE key = ? AND version = ?');
 const DROP_ID = only('sqlite', 'DELETE FROM state_history WHERE id = ?');
-/** SQLite: whether the file keeps the version log's (key, version) index (else rings: history-mode.ts). */
-const INDEXED = only('sqlite', `SELECT 1 AS found FROM sqlite_master WHERE type = 'index' AND name = '${STATE_HISTORY_VERSION}'`);
 const RING = only('sqlite', 'SELECT version, ring FROM state WHERE key = ?');
 const KEYS_RINGS_AFTER = only('sqlite', 'SELECT key, ring FROM state WHERE key > ? ORDER BY key LIMIT ?');
 const SET_RING = only('sqlite', 'UPDATE state SET ring = ? WHERE key = ?');
@@ -118,7 +116,7 @@ const VERSION = sql('SELECT value, content_type FROM state_history WHERE key = ?
 export function stateStore(historyKeep = 0) {
   /** SQLite: whether this file keeps version rings (read once, at the first write: the file's mode is set at the writer's start). */
   let ringMode: boolean | undefined;
-  const rings = (s: SyncTx): boolean => (ringMode ??= s.get(INDEXED) === undefined);
+  const rings = (s: SyncTx): boolean => (ringMode ??= s.get(VERSION_INDEXED) === undefined);
   /** How many versions a ring keeps (a file with rings but a keep that would not: at most VERSION_RING_MAX). */
   const ringKeep = keepsRings(historyKeep) ? historyKeep : VERSION_RING_MAX;
   /** Versions writes dropped (committed) since the last retention turn reported them. */
