@@ -119,3 +119,30 @@ export function ringIdOf(ring: Uint8Array, current: number, version: number): nu
   const i = ids.length - 1 - (current - version);
   return i >= 0 && i < ids.length ? ids[i] : undefined;
 }
+
+/**
+ * The row of `version` among a key's ring, read by id with `rowAt` (undefined: no such row, or
+ * another key's): the current version's row (`currentId`) without decoding the ring, another by
+ * its place. Consecutive versions, as every write makes them, place each kept one, so a miss is
+ * an answer; a ring with gaps (a file from before rings, its oldest row then older than its
+ * place says) has each kept row looked at.
+ */
+export function findVersion<T extends { version: number }>(
+  ring: Uint8Array,
+  current: number,
+  currentId: number,
+  version: number,
+  rowAt: (id: number) => T | undefined,
+): T | undefined {
+  const id = version === current ? currentId : ringIdOf(ring, current, version);
+  const hit = id === undefined ? undefined : rowAt(id);
+  if (hit?.version === version) return hit;
+  const ids = ringIds(ring);
+  const oldest = ids.length > 0 ? rowAt(ids[0]!) : undefined;
+  if (oldest === undefined || oldest.version === current - ids.length + 1) return undefined;
+  for (const other of ids) {
+    const row = rowAt(other);
+    if (row?.version === version) return row;
+  }
+  return undefined;
+}

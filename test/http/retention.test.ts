@@ -440,11 +440,14 @@ t.test('a data file from v27 (issue 47): the version log loses its (key, version
   t.same(await history('b'), [6, 5, 3, 2, 1], 'the gap kept as it was');
   t.equal(await (await fetch(`${s.url}/api/state/b?version=3`)).text(), 'b3', 'a version past the gap');
   t.equal((await fetch(`${s.url}/api/state/b?version=4`)).status, 404, 'the gap');
+  t.equal(await (await fetch(`${s.url}/api/state/b?version=1`)).text(), 'b1', 'the oldest, further back than its place in the ring says');
+  t.equal((await fetch(`${s.url}/api/state/b?rollback=2`, { method: 'POST' })).status, 200, 'a rollback past the gap');
+  t.equal(await (await fetch(`${s.url}/api/state/b`)).text(), 'b2');
   await put(s.url, 'a', 'a7');
   await s.retention.runPass();
   t.same(await history('a'), [7, 6, 5, 4]);
   t.equal(await (await fetch(`${s.url}/api/state/a?version=4`)).text(), 'a4');
   await s.close();
   const log = versionLog(dir);
-  t.same(log, { indexed: false, rings: { a: 4, b: 4 }, rows: { a: [4, 5, 6, 7], b: [2, 3, 5, 6] } }, 'no constraint, no index, no orphan row');
+  t.same(log, { indexed: false, rings: { a: 4, b: 4 }, rows: { a: [4, 5, 6, 7], b: [3, 5, 6, 7] } }, 'no constraint, no index, no orphan row (the rollback is b\'s version 7)');
 });

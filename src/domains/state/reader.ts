@@ -3,7 +3,7 @@ import type { Reads } from '../../backend/reads.js';
 import { only, sql } from '../../../schemas/db/sql.js';
 import { MAX_KEY_BYTES } from '../../shared/limits.js';
 import { NEWEST_REVISION, withCurrentValue } from '../../../schemas/db/tables/state.js';
-import { ringIdOf, ringIds } from '../../shared/version-ring.js';
+import { findVersion, ringIds } from '../../shared/version-ring.js';
 
 export interface StateRow {
   value: Buffer;
@@ -203,13 +203,7 @@ function byRing(db: Reads, indexed: Pick<StateReader, 'atVersion' | 'history'>):
       if (r === undefined) return undefined;
       if (r.ring === null) return indexed.atVersion(key, v);
       // The current version (a watcher's value, most often) without decoding the ring.
-      const id = v === r.version ? r.hid : ringIdOf(r.ring, r.version, v);
-      const hit = id === undefined ? undefined : (atId.get(id, key) as StateRow | undefined);
-      if (hit === undefined || hit.version === v) return hit;
-      // A ring with gaps (a file from before rings): each kept row looked at.
-      return ringIds(r.ring)
-        .map((other) => atId.get(other, key) as StateRow | undefined)
-        .find((row) => row?.version === v);
+      return findVersion(r.ring, r.version, r.hid, v, (id) => atId.get(id, key) as StateRow | undefined);
     },
     history(key, limit) {
       const r = ringOf.get(key) as Ring | undefined;

@@ -3,7 +3,7 @@ import type { ReqOf, ResOf } from '../../../schemas/rpc/envelope.js';
 import type { WriterMethods } from '../../../schemas/rpc/writer.js';
 import { fault, checkPreconditions } from '../fault.js';
 import { dialects, only, sql, type Dialect, type SyncTx, type Tx } from '../sql.js';
-import { keepsRings, ringCount, ringIds, ringIdOf, ringPush, toRing, VERSION_RING_MAX } from '../../../src/shared/version-ring.js';
+import { findVersion, keepsRings, ringCount, ringIds, ringPush, toRing, VERSION_RING_MAX } from '../../../src/shared/version-ring.js';
 import { VERSION_INDEXED } from '../../../schemas/db/tables/state.js';
 import type { Awaitable } from '../../../src/shared/awaitable.js';
 import { storageNow } from '../time.js';
@@ -53,7 +53,7 @@ const FENCE = sql('SELECT fence FROM state WHERE key = ?');
 /** The version a write pushes out of the newest `historyKeep` (SPEC §8.10), by its number (the index) or its row (rings). */
 const DROP_ONE = sql('DELETE FROM state_history WHERE key = ? AND version = ?');
 const DROP_ID = only('sqlite', 'DELETE FROM state_history WHERE id = ?');
-const RING = only('sqlite', 'SELECT version, ring FROM state WHERE key = ?');
+const RING = only('sqlite', 'SELECT version, hid, ring FROM state WHERE key = ?');
 const KEYS_RINGS_AFTER = only('sqlite', 'SELECT key, ring FROM state WHERE key > ? ORDER BY key LIMIT ?');
 const SET_RING = only('sqlite', 'UPDATE state SET ring = ? WHERE key = ?');
 const VERSION_AT_ID = only('sqlite', 'SELECT value, content_type, version FROM state_history WHERE id = ? AND key = ?');
@@ -216,21 +216,11 @@ export function stateStore(historyKeep = 0) {
     return logChange(tx, stateTopic(key), type, version, '', '', by);
   }
 
-  /**
-   * SQLite with rings: a kept version's value, found through the key's ring (its row's version
-   * checked: a file from before rings may have gaps, then each kept row is looked at).
-   */
+  /** SQLite with rings: a kept version's value, found through the key's ring. */
   function versionByRing(s: SyncTx, key: string, version: number): { value: Uint8Array; content_type: string } | undefined {
-    const row = s.get<{ version: number; ring: Uint8Array | null }>(RING, key);
+    const row = s.get<{ version: number; hid: number; ring: Uint8Array | null }>(RING, key);
     if (!row || row.ring === null) return undefined;
-    const id = ringIdOf(row.ring, row.version, version);
-    const hit = id === undefined ? undefined : s.get<{ value: Uint8Array; content_type: string; version: number }>(VERSION_AT_ID, id, key);
-    if (hit?.version === version) return hit;
-    for (const other of ringIds(row.ring)) {
-      const r = s.get<{ value: Uint8Array; content_type: string; version: number }>(VERSION_AT_ID, other, key);
-      if (r?.version === version) return r;
-    }
-    return undefined;
+    return findVersion(row.ring, row.version, row.hid, version, (id) => s.get<{ value: Uint8Array; content_type: string; version: number }>(VERSION_AT_ID, id, key));
   }
 
   /** pruneHistory on a file with rings: each ring longer than `keep` cut to it, its oldest rows deleted. */
