@@ -106,12 +106,13 @@ export class WriterClient {
    * A write sent with an Idempotency-Key (issue 28; `idem` null: an ordinary call): `replayed` when
    * this is a retry answered with the first write's result, nothing written.
    */
-  callIdempotent<K extends WriterMethod>(method: K, req: ReqOf<WriterMethods, K>, idem: IdemTag | null, opts?: { audit?: AuditTag }): Promise<{ res: ResOf<WriterMethods, K>; replayed: boolean }> {
-    if (idem === null) return this.call(method, req, opts).then((res) => ({ res, replayed: false }));
+  callIdempotent<K extends WriterMethod>(method: K, req: ReqOf<WriterMethods, K>, idem: IdemTag | null, opts?: { audit?: AuditTag; urgent?: boolean }): Promise<{ res: ResOf<WriterMethods, K>; replayed: boolean }> {
+    if (idem === null) return (this.post(method, req, opts ?? {}, false) as Promise<ResOf<WriterMethods, K>>).then((res) => ({ res, replayed: false }));
     return this.post(method, req, { ...opts, idem }, true) as Promise<{ res: ResOf<WriterMethods, K>; replayed: boolean }>;
   }
 
-  private post(method: string, req: unknown, opts: { deadlineMs?: number; audit?: AuditTag; idem?: IdemTag }, wrap: boolean): Promise<unknown> {
+  /** `opts.urgent`: other requests of this turn will wait for this call's outcome (see the outbox below). */
+  private post(method: string, req: unknown, opts: { deadlineMs?: number; audit?: AuditTag; idem?: IdemTag; urgent?: boolean }, wrap: boolean): Promise<unknown> {
     if (this.closing) return Promise.reject(fail('SHUTTING_DOWN'));
     if (this.pending.size >= this.opts.maxInFlight) {
       this.stats.rejectedFull++;
@@ -130,6 +131,17 @@ export class WriterClient {
       if (deadline < this.deadlineAt) this.armDeadline(deadline);
       if (!this.port) {
         this.waiting.push(wire);
+        return;
+      }
+      // A call others will wait for (`urgent`) while none else is in flight: the writer is idle, so it
+      // is posted at once rather than after this turn's other requests, and its batch runs while
+      // they are parsed. The transaction of a contended key that may win, with the others of that
+      // key waiting for its outcome (StateService.txnGates), no longer waits for theirs to be read
+      // and parked (issue 47: +5-7 % contended compare-and-sets in alternated runs). Other calls
+      // still go once per turn: posting the first at once split a turn of 4 PUTs into 1 + 3, two
+      // commits for one (-20 % PUTs at 4 connections in one run).
+      if (opts.urgent === true && this.pending.size === 1) {
+        this.port.postMessage([wire]);
         return;
       }
       this.outbox.push(wire);

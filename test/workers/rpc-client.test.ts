@@ -37,9 +37,11 @@ t.test('deadline exceeded → DEADLINE_EXCEEDED; an expired write never runs', a
 t.test('issue 48: a write the writer had begun is answered with its outcome, never 503 after it committed', async (t) => {
   const s = await startTestServer(t);
   // Same turn, so one batch: the put runs first, then the sleep holds the batch's COMMIT past the put's deadline.
+  const posted = Date.now();
   const put = s.writer.call('state.put', { key: 'slow-commit', value: Buffer.from('x'), content_type: 'text/plain', updated_by: '' }, { deadlineMs: 50 });
   const sleep = s.writer.call('sys.sleep', { ms: 400 });
   const res = await put;
+  t.ok(Date.now() - posted >= 400, 'answered once the sleep let its batch commit, past its deadline');
   t.equal(res.version, 1, 'the caller learns it committed (the old client said 503 at 50 ms)');
   await sleep;
   t.equal((await fetch(`${s.url}/api/state/slow-commit`)).status, 200, 'and it did');

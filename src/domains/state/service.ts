@@ -186,7 +186,9 @@ export class StateService {
     }
     let out;
     try {
-      out = await this.writer.callIdempotent('state.txn', req, idem, audit ? { audit } : undefined);
+      // One that may win goes to the writer at once: the others of its key this turn wait for it.
+      const urgent = gates !== null && gates.length > 0;
+      out = await this.writer.callIdempotent('state.txn', req, idem, audit || urgent ? { audit, urgent } : undefined);
     } finally {
       if (gates !== null) {
         for (const g of gates) {
