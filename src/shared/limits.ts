@@ -24,6 +24,17 @@ export const HTTP_MAX_URL_BYTES = 8 * 1024;
 export const MAX_KEY_BYTES = 1024;
 
 /**
+ * Longest text of an agent's registration and intent, UTF-8 bytes. A name reaches other agents'
+ * models (lease refusals, hook digests, discover_instances) and an intent is listed whole by
+ * discover_instances: a client that registers a megabyte (the body cap) must not put it in every
+ * model's context. A name is a short label; a workspace a path; an intent a sentence or two.
+ */
+export const INSTANCE_FIELD_MAX_BYTES = { name: 200, workspace: 4096, intent: 1000, stack: 200 } as const;
+/** Most capabilities of one agent, and the longest one, UTF-8 bytes. */
+export const INSTANCE_CAPABILITIES_MAX = 64;
+export const INSTANCE_CAPABILITY_MAX_BYTES = 200;
+
+/**
  * Deepest nesting of a JSON body or JSON state value (issue 34): 64 levels, as many JSON parsers
  * default to (Go's encoding/json has no limit but Python's and Rust's serde_json stop near 128, and
  * a recursive walk — the state diff, a contract check — must stay far from the stack's end).

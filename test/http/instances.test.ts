@@ -29,6 +29,26 @@ t.test('instance lifecycle over REST', async (t) => {
   t.same([badCaps.status, (await json(badCaps)).error], [400, 'capabilities: expected array or null']);
   const badCap = await req(u('/api/instances/register'), 'POST', { name: 'x', capabilities: ['go', 7] });
   t.same([badCap.status, (await json(badCap)).error], [400, 'capabilities[1]: expected string']);
+  // Text that reaches other agents' models is bounded, in UTF-8 bytes, and refused naming the field.
+  const tooLong: Array<[Record<string, unknown>, string]> = [
+    [{ name: 'é'.repeat(101) }, 'name too long: 202 bytes (max 200)'],
+    [{ name: 'x', workspace: `/${'w'.repeat(4096)}` }, 'workspace too long: 4097 bytes (max 4096)'],
+    [{ name: 'x', intent: 'i'.repeat(1001) }, 'intent too long: 1001 bytes (max 1000)'],
+    [{ name: 'x', stack: 's'.repeat(201) }, 'stack too long: 201 bytes (max 200)'],
+    [{ name: 'x', capabilities: Array.from({ length: 65 }, (_, i) => `c${i}`) }, 'too many capabilities: 65 (max 64)'],
+    [{ name: 'x', capabilities: ['go', 'c'.repeat(201)] }, 'capability too long: 201 bytes (max 200)'],
+  ];
+  for (const [body, error] of tooLong) {
+    const r = await req(u('/api/instances/register'), 'POST', body);
+    t.same([r.status, await json(r)], [400, { error, code: 400 }], error);
+  }
+  const atMost = await req(u('/api/instances/register'), 'POST', { name: 'é'.repeat(100), intent: 'i'.repeat(1000), capabilities: Array.from({ length: 64 }, () => 'c'.repeat(200)) });
+  t.equal(atMost.status, 200, 'each at its limit is accepted');
+  const c = await json(atMost);
+  const capsTooLong = await req(u(`/api/instances/${c.id}/capabilities`), 'POST', { capabilities: ['c'.repeat(201)] });
+  t.same([capsTooLong.status, (await json(capsTooLong)).error], [400, 'capability too long: 201 bytes (max 200)'], 'a change is bounded too');
+  t.equal((await json(await fetch(u(`/api/instances/${c.id}`)))).capabilities.length, 64, 'and changes nothing');
+  t.same(await json(await req(u(`/api/instances/${c.id}`), 'DELETE')), { deleted: c.id });
 
   const got = await json(await fetch(u(`/api/instances/${a.id}`)));
   t.same(Object.keys(got).sort(), SUMMARY_KEYS, 'no token after registration');

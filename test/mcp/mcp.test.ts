@@ -68,6 +68,11 @@ t.test('MCP over Streamable HTTP from a separate process', async (t) => {
   const siBad = await client.callTool({ name: 'set_intent', arguments: { instance_id: 'ghost', intent: 'x' } });
   t.same([siBad.isError, text(siBad)], [true, 'set intent failed: instance not found: ghost']);
   t.equal(text(await client.callTool({ name: 'set_intent', arguments: { instance_id: r.instance_id } })), 'intent is required');
+  const regLong = await client.callTool({ name: 'register_instance', arguments: { name: 'n'.repeat(201) } });
+  t.same([regLong.isError, text(regLong)], [true, 'registration failed: name too long: 201 bytes (max 200)'], 'a name is bounded');
+  const siLong = await client.callTool({ name: 'set_intent', arguments: { instance_id: r.instance_id, intent: 'x'.repeat(1001) } });
+  t.same([siLong.isError, text(siLong)], [true, 'set intent failed: intent too long: 1001 bytes (max 1000)'], 'an intent is bounded: discover_instances lists it whole');
+  t.equal((await json(await fetch(`${srv.url}/api/instances/${r.instance_id}`))).intent, 'refactor auth', 'and left as it was');
 
   // get_endpoints
   const ep = parsed(await client.callTool({ name: 'get_endpoints', arguments: {} }));
@@ -100,7 +105,7 @@ t.test('MCP over Streamable HTTP from a separate process', async (t) => {
   // Each node counts the calls it served: summed over the nodes.
   const mcpCalls = await summedMetric(srv.nodeUrls, (m) => m.token_tax.mcp_calls);
   t.ok(mcpCalls >= 16, `mcp_calls counted: ${mcpCalls}`);
-  t.equal(await summedMetric(srv.nodeUrls, (m) => m.token_tax.rest_calls), 4, 'the four REST calls above (metrics itself is not counted)');
+  t.equal(await summedMetric(srv.nodeUrls, (m) => m.token_tax.rest_calls), 5, 'the five REST calls above (metrics itself is not counted)');
 
   await transport.terminateSession();
   await client.close();
