@@ -64,6 +64,15 @@ t.test('hooks: a session binds to an agent at its first hook, every event answer
   const named = session('5f00ba11-2222-4c7e-9a55-bbbbbbbbbbbb', '/home/ben/shop', 'ben');
   await named.hook('UserPromptSubmit');
   t.match((await call('GET', `/api/hooks/claude-code/sessions/${named.id}`)).body, { name: 'ben' }, 'X-Koor-Agent-Name names it');
+  // An agent's name is bounded as a registration's (200 bytes): one made from a long folder's name
+  // is cut to fit; one the client gives past it is refused, naming it.
+  const folder = 'r'.repeat(250);
+  const long = session('6a00ba11-3333-4c7e-9a55-cccccccccccc', `/home/cy/${folder}`);
+  await long.hook('UserPromptSubmit');
+  const longName = (await call('GET', `/api/hooks/claude-code/sessions/${long.id}`)).body.name as string;
+  t.equal(longName, `claude-${'r'.repeat(184)}-6a00ba11`, 'the folder cut, the name 200 bytes');
+  const tooLong = await call('POST', '/api/hooks/claude-code', { ...fixture('UserPromptSubmit'), session_id: '7b00ba11-4444-4c7e-9a55-dddddddddddd', cwd: '/home/dee/shop' }, { 'x-koor-repo-root': '/home/dee/shop', 'x-koor-agent-name': 'd'.repeat(201) });
+  t.same([tooLong.status, tooLong.body], [400, { error: 'name too long: 201 bytes (max 200)', code: 400 }]);
 
   // SessionEnd deregisters the instance (and so lets go of what it held)
   t.same(await a.hook('SessionEnd'), {});

@@ -9,6 +9,8 @@ import type { WriterClient } from '../../rpc/writer-client.js';
 import { HOOK_BUSY_MAX_MS, HOOK_HELD_LINE_CHARS, HOOK_HELD_LINES, type HookBusy } from '../../../schemas/rpc/writer-hooks.js';
 import { literalPathGlob } from '../../shared/path-glob.js';
 import { folderOf } from '../../shared/workspace.js';
+import { INSTANCE_FIELD_MAX_BYTES } from '../../shared/limits.js';
+import { checkFields, clipUtf8 } from '../instances/fields.js';
 import { toRfc3339 } from '../../store.js';
 import type { InstanceReader } from '../instances/reader.js';
 import { leaseJson, type Lease, type LeaseService } from '../leases/service.js';
@@ -128,14 +130,24 @@ const prunedAfter = (oldestEvent: number, cursor: number): number => Math.max(0,
 const clock = (rfc: string): string => `${rfc.slice(11, 16)} UTC`;
 
 /**
+ * The name of a session's agent when its client gives none: `claude-<repository folder>-<first 8
+ * of the session id>`, the folder cut so the name stays within an agent name's limit.
+ */
+function derivedName(client: string, repo: string, sessionId: string): string {
+  const head = `${client === 'claude-code' ? 'claude' : client}-`;
+  const tail = `-${sessionId.replace(/[^A-Za-z0-9]/g, '').slice(0, 8)}`;
+  return head + clipUtf8(repo, INSTANCE_FIELD_MAX_BYTES.name - Buffer.byteLength(head) - Buffer.byteLength(tail)) + tail;
+}
+
+/** The reason of a lease an edit hook takes (issue 29; its idle lifetime: issue 44). */
+export const AUTO_LEASE_REASON = 'editing (auto-lease)';
+
+/**
  * Coding-agent hooks (issue 29): one endpoint takes every hook event of a session, binds the
  * session to an agent instance at its first hook, guards edits against other agents' leases
  * before they happen, and answers the model with a digest of what concerns it — only when
  * something does. Every hook is a sign of life and of progress.
  */
-/** The reason of a lease an edit hook takes (issue 29; its idle lifetime: issue 44). */
-export const AUTO_LEASE_REASON = 'editing (auto-lease)';
-
 export class HookService {
   /** Sessions this node has seen bound: session id → instance (dropped at its end; replaced when the session was bound anew). */
   private readonly bound = new Map<string, { instanceId: string; name: string; tokenId: string }>();
@@ -204,8 +216,10 @@ export class HookService {
     }
     const root = ctx.repoRoot || input.cwd || '';
     const repo = folderOf(root) || 'repo';
-    const name = ctx.agentName || `${ctx.client === 'claude-code' ? 'claude' : ctx.client}-${repo}-${input.session_id.replace(/[^A-Za-z0-9]/g, '').slice(0, 8)}`;
+    const name = ctx.agentName || derivedName(ctx.client, repo, input.session_id);
     checkName(name, 'agent name');
+    // As a registration is (an X-Koor-Agent-Name past the limit is refused; a made-up name fits).
+    checkFields({ name, workspace: root });
     const project = ctx.project || repo;
     checkName(project, 'project');
     permitTargets({ principal: { role: ctx.caller.role, scopes: ctx.caller.scopes } }, 'bind a coding-agent session', { kind: 'project', name: project });

@@ -7,7 +7,8 @@ import type { WriterClient } from '../../rpc/writer-client.js';
 import { toRfc3339, toStorage } from '../../store.js';
 import type { Awaitable } from '../../shared/awaitable.js';
 import { fail } from '../../errors.js';
-import { IDENTITY_MISSES_MAX, IDENTITY_TOUCH_INTERVAL_MS, INSTANCE_CAPABILITIES_MAX, INSTANCE_CAPABILITY_MAX_BYTES, INSTANCE_FIELD_MAX_BYTES, TOKEN_CONFIRM_MS } from '../../shared/limits.js';
+import { IDENTITY_MISSES_MAX, IDENTITY_TOUCH_INTERVAL_MS, TOKEN_CONFIRM_MS } from '../../shared/limits.js';
+import { checkFields } from './fields.js';
 import { headerTokenHash } from '../../token-hash.js';
 import type { InstanceFilter, InstanceReader, InstanceRow, TokenRow } from './reader.js';
 import { then } from '../../shared/awaitable.js';
@@ -40,26 +41,6 @@ interface Known {
   readonly resolved: Resolved;
   /** Date.now() when the lookup that found it was sent (cluster mode: confirmed again after TOKEN_CONFIRM_MS). */
   at: number;
-}
-
-/**
- * An agent's registration or change within INSTANCE_FIELD_MAX_BYTES and the capability limits:
- * refused whole, naming the field, before anything is written (the text reaches other agents'
- * models: src/shared/limits.ts).
- */
-function checkFields(f: { name?: string; workspace?: string; intent?: string; stack?: string; capabilities?: readonly string[] }): void {
-  for (const field of ['name', 'workspace', 'intent', 'stack'] as const) {
-    const text = f[field];
-    if (text === undefined) continue;
-    const bytes = Buffer.byteLength(text);
-    if (bytes > INSTANCE_FIELD_MAX_BYTES[field]) throw fail('NAME_TOO_LONG', field, bytes, INSTANCE_FIELD_MAX_BYTES[field]);
-  }
-  const caps = f.capabilities ?? [];
-  if (caps.length > INSTANCE_CAPABILITIES_MAX) throw fail('TOO_MANY_CAPABILITIES', caps.length, INSTANCE_CAPABILITIES_MAX);
-  for (const c of caps) {
-    const bytes = Buffer.byteLength(c);
-    if (bytes > INSTANCE_CAPABILITY_MAX_BYTES) throw fail('NAME_TOO_LONG', 'capability', bytes, INSTANCE_CAPABILITY_MAX_BYTES);
-  }
 }
 
 /**
