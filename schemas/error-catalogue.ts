@@ -56,7 +56,6 @@ export const ERRORS = {
   INVALID_URL_ENCODING: def('INVALID_ARGUMENT', (what: string) => `invalid URL encoding in ${what}`),
   NAME_HAS_NUL: def('INVALID_ARGUMENT', (what: string) => `${what} must not contain NUL bytes`),
   NAME_TOO_LONG: def('INVALID_ARGUMENT', (what: string, bytes: number, max: number) => `${what} too long: ${bytes} bytes (max ${max})`),
-  TOO_MANY_CAPABILITIES: def('INVALID_ARGUMENT', (n: number, max: number) => `too many capabilities: ${n} (max ${max})`),
   TOO_MANY: def('INVALID_ARGUMENT', (what: string, count: number, max: number) => `too many ${what}: ${count} (max ${max})`),
   NOT_POSITIVE_INTEGER: def('INVALID_ARGUMENT', (name: string) => `${name} must be a positive integer`),
   ABOVE_MAXIMUM: def('INVALID_ARGUMENT', (name: string, max: number) => `${name} must be at most ${max}`),

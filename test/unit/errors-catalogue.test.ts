@@ -36,7 +36,6 @@ const TABLE: ReadonlyArray<[code: ErrorCode, params: readonly unknown[], status:
   ['INVALID_URL_ENCODING', ['key'], 'INVALID_ARGUMENT', 400, 'invalid URL encoding in key'],
   ['NAME_HAS_NUL', ['key'], 'INVALID_ARGUMENT', 400, 'key must not contain NUL bytes'],
   ['NAME_TOO_LONG', ['key', 1100, 1024], 'INVALID_ARGUMENT', 400, 'key too long: 1100 bytes (max 1024)'],
-  ['TOO_MANY_CAPABILITIES', [65, 64], 'INVALID_ARGUMENT', 400, 'too many capabilities: 65 (max 64)'],
   ['TOO_MANY', ['deps', 101, 100], 'INVALID_ARGUMENT', 400, 'too many deps: 101 (max 100)'],
   ['NOT_POSITIVE_INTEGER', ['limit'], 'INVALID_ARGUMENT', 400, 'limit must be a positive integer'],
   ['ABOVE_MAXIMUM', ['limit', 1000], 'INVALID_ARGUMENT', 400, 'limit must be at most 1000'],

@@ -14,7 +14,7 @@ export function checkFields(f: { name?: string; workspace?: string; intent?: str
     if (bytes > INSTANCE_FIELD_MAX_BYTES[field]) throw fail('NAME_TOO_LONG', field, bytes, INSTANCE_FIELD_MAX_BYTES[field]);
   }
   const caps = f.capabilities ?? [];
-  if (caps.length > INSTANCE_CAPABILITIES_MAX) throw fail('TOO_MANY_CAPABILITIES', caps.length, INSTANCE_CAPABILITIES_MAX);
+  if (caps.length > INSTANCE_CAPABILITIES_MAX) throw fail('TOO_MANY', 'capabilities', caps.length, INSTANCE_CAPABILITIES_MAX);
   for (const c of caps) {
     const bytes = Buffer.byteLength(c);
     if (bytes > INSTANCE_CAPABILITY_MAX_BYTES) throw fail('NAME_TOO_LONG', 'capability', bytes, INSTANCE_CAPABILITY_MAX_BYTES);
