@@ -101,6 +101,8 @@ export interface Config {
   /** Agent inbox messages kept this long, ms (0 = all; issue 28). */
   messageRetentionMs: number;
   messageKeep: number;
+  /** Idempotency-Key replies kept at most, newest first (0 = no count limit), besides their 24 h. */
+  idempotencyKeep: number;
   taskRetentionMs: number;
   expiredTokenRetentionMs: number;
   /** Webhook delivery attempts per event before it is dropped, and the retry backoff (doubling from base, capped). */
@@ -179,6 +181,7 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'llmKeep', flag: 'llm-keep', env: 'KOOR_LLM_KEEP', file: 'llm_keep', kind: 'int', def: '0', help: 'LLM usage records kept at most, newest first (0 = all: the cost record)' },
   { key: 'messageRetentionMs', flag: 'message-retention', env: 'KOOR_MESSAGE_RETENTION', file: 'message_retention', kind: 'age', def: '30d', help: 'agent inbox messages kept this long (0 = all)' },
   { key: 'messageKeep', flag: 'message-keep', env: 'KOOR_MESSAGE_KEEP', file: 'message_keep', kind: 'int', def: '1000000', help: 'agent inbox messages kept at most, newest first, with their read state (0 = no count limit)' },
+  { key: 'idempotencyKeep', flag: 'idempotency-keep', env: 'KOOR_IDEMPOTENCY_KEEP', file: 'idempotency_keep', kind: 'int', def: '1000000', help: 'Idempotency-Key replies kept at most, newest first, within their 24 h (0 = no count limit)' },
   { key: 'taskRetentionMs', flag: 'task-retention', env: 'KOOR_TASK_RETENTION', file: 'task_retention', kind: 'age', def: '30d', help: 'a done or failed task (with its checkpoints) is kept this long after it ended (0 = all)' },
   { key: 'expiredTokenRetentionMs', flag: 'expired-token-retention', env: 'KOOR_EXPIRED_TOKEN_RETENTION', file: 'expired_token_retention', kind: 'age', def: '7d', help: 'an expired created token stays listed this long, then is deleted (0 = until revoked)' },
   { key: 'webhookMaxAttempts', flag: 'webhook-max-attempts', env: 'KOOR_WEBHOOK_MAX_ATTEMPTS', file: 'webhook_max_attempts', kind: 'posint', def: '5', help: 'delivery attempts per event before it is dropped' },

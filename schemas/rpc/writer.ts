@@ -349,7 +349,7 @@ export const WriterMethods = {
    */
   'ops.trim': {
     req: Type.Object({
-      table: Type.Union([Type.Literal('audit_log'), Type.Literal('agent_metrics'), Type.Literal('llm_usage'), Type.Literal('messages')]),
+      table: Type.Union([Type.Literal('audit_log'), Type.Literal('agent_metrics'), Type.Literal('llm_usage'), Type.Literal('messages'), Type.Literal('idempotency_keys')]),
       keep: Type.Integer({ minimum: 1 }),
       chunk: Type.Integer({ minimum: 1 }),
     }),

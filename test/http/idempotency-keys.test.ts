@@ -137,3 +137,18 @@ t.test('a retried registration or token creation: the same row, a new secret; th
   t.equal((await read(tok1.body.token)).status, 401, 'the first secret stops working');
   t.equal((await read(tok2.body.token)).status, 200, 'the new one works');
 });
+
+t.test('Idempotency-Key replies are bounded by count as well as by age: the oldest go first', async (t) => {
+  const s = await startTestServer(t, { idempotencyKeep: 3, pruneIntervalMs: 3_600_000 }, { oneNode: 'the retention pass is run on one node' });
+  const c = (method: string, path: string, body?: unknown, headers: Headers = {}) => call(s.url, method, path, body, headers);
+  const create = (i: number) => c('POST', '/api/tasks', { project: 'p-kept', title: `t${i}` }, { 'idempotency-key': `k${i}` });
+  const tasks = async () => ((await c('GET', '/api/tasks?project=p-kept')).body as unknown[]).length;
+  for (let i = 0; i < 6; i++) t.same([(await create(i)).replayed, (await create(i)).replayed], [false, true], `k${i}: created once, then replayed`);
+  t.equal(await tasks(), 6);
+  await s.retention.runPass();
+  t.equal((await create(5)).replayed, true, 'a key among the newest 3 still answers its first reply');
+  t.equal(await tasks(), 6, 'and creates nothing');
+  t.equal((await create(0)).replayed, false, 'the oldest key was trimmed away');
+  t.equal(await tasks(), 7, 'so its retry creates again (what the limit says: README)');
+  t.match(await (await fetch(`${s.nodeUrls[0]}/metrics`)).text(), /koor_retention_pruned_total\{table="idempotency_keys"\} 3/, 'the three oldest counted as pruned');
+});

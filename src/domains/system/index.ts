@@ -36,6 +36,7 @@ export function systemDomain(
     llmKeep: c.llmKeep,
     messageRetentionMs: c.messageRetentionMs,
     messageKeep: c.messageKeep,
+    idempotencyKeep: c.idempotencyKeep,
     taskRetentionMs: c.taskRetentionMs,
     expiredTokenRetentionMs: c.expiredTokenRetentionMs,
     size: () => p.backend.size(),

@@ -25,6 +25,8 @@ export interface RetentionOptions {
   /** Agent inbox messages (issue 28); their recipients' rows go with them. By age, and by count (0 = none). */
   messageRetentionMs: number;
   messageKeep: number;
+  /** Idempotency-Key replies kept at most (0 = none), besides their IDEMPOTENCY_KEEP_MS. */
+  idempotencyKeep: number;
   taskRetentionMs: number;
   expiredTokenRetentionMs: number;
   /** Bytes the data takes now (the backend's figure: data.db with its WAL, or the PostgreSQL database). */
@@ -147,6 +149,8 @@ export class Retention {
       { keep: this.opts.llmKeep, stat: 'llm_usage_pruned', table: 'llm_usage' },
       // An agent stuck in a loop of sends must not fill the disk within the 30 days messages keep.
       { keep: this.opts.messageKeep, stat: 'messages_pruned', table: 'messages' },
+      // A client looping on creates, each under a new key, must not fill the disk within 24 h.
+      { keep: this.opts.idempotencyKeep, stat: 'idempotency_keys_pruned', table: 'idempotency_keys' },
     ] as const;
     for (const c of counted) {
       if (c.keep === 0) continue;

@@ -53,13 +53,26 @@ const PRUNE = {
  */
 const TRIM_LOG = (table: 'audit_log' | 'llm_usage' | 'messages') => sql(`DELETE FROM ${table} WHERE id IN (SELECT id FROM ${table} WHERE id <= (SELECT max(id) FROM ${table}) - ? ORDER BY id LIMIT ?)`);
 const TRIM = { audit_log: TRIM_LOG('audit_log'), llm_usage: TRIM_LOG('llm_usage'), messages: TRIM_LOG('messages') };
-/** Agent-metric buckets (a table its own count bounds: a count is cheap) and the oldest `n` of them. */
-const METRICS_COUNT = sql('SELECT count(*) AS n FROM agent_metrics');
-const TRIM_METRICS = dialects({
-  sqlite: 'DELETE FROM agent_metrics WHERE rowid IN (SELECT rowid FROM agent_metrics ORDER BY period, rowid LIMIT ?)',
-  pg: `DELETE FROM agent_metrics WHERE (instance_id, metric_name, period) IN (
-         SELECT instance_id, metric_name, period FROM agent_metrics ORDER BY period, instance_id, metric_name LIMIT ?)`,
-});
+/**
+ * Tables with no id that only grows, bounded by their count: how many rows, and a statement
+ * deleting the oldest `n`. Agent-metric buckets (a table its own count bounds: a count is cheap)
+ * and Idempotency-Key replies (their count is a walk of the created_at index, once per pass).
+ */
+const COUNTED = {
+  agent_metrics: {
+    count: sql('SELECT count(*) AS n FROM agent_metrics'),
+    trim: dialects({
+      sqlite: 'DELETE FROM agent_metrics WHERE rowid IN (SELECT rowid FROM agent_metrics ORDER BY period, rowid LIMIT ?)',
+      pg: `DELETE FROM agent_metrics WHERE (instance_id, metric_name, period) IN (
+             SELECT instance_id, metric_name, period FROM agent_metrics ORDER BY period, instance_id, metric_name LIMIT ?)`,
+    }),
+  },
+  // by their primary key: WITHOUT ROWID on SQLite
+  idempotency_keys: {
+    count: sql('SELECT count(*) AS n FROM idempotency_keys'),
+    trim: sql('DELETE FROM idempotency_keys WHERE (caller, key) IN (SELECT caller, key FROM idempotency_keys ORDER BY created_at, caller, key LIMIT ?)'),
+  },
+};
 
 /**
  * The retention of the append-only operations tables (src/domains/system/retention.ts): the logs
@@ -69,9 +82,10 @@ export function retentionStore() {
   return {
     async trim(tx: Tx, req: ReqOf<M, 'ops.trim'>): Promise<ResOf<M, 'ops.trim'>> {
       let deleted: number;
-      if (req.table === 'agent_metrics') {
-        const excess = Number((await tx.get<{ n: number | string }>(METRICS_COUNT))!.n) - req.keep;
-        deleted = excess > 0 ? await tx.run(TRIM_METRICS, Math.min(excess, req.chunk)) : 0;
+      if (req.table === 'agent_metrics' || req.table === 'idempotency_keys') {
+        const { count, trim } = COUNTED[req.table];
+        const excess = Number((await tx.get<{ n: number | string }>(count))!.n) - req.keep;
+        deleted = excess > 0 ? await tx.run(trim, Math.min(excess, req.chunk)) : 0;
       } else deleted = await tx.run(TRIM[req.table], req.keep, req.chunk);
       return { deleted, more: deleted === req.chunk };
     },
