@@ -115,7 +115,11 @@ function putVarint(out: Buffer, at: number, z: number): number {
  * caller checks the row's version and, if it differs, looks through `ringIds` itself.
  */
 export function ringIdOf(ring: Uint8Array, current: number, version: number): number | undefined {
-  const ids = ringIds(ring);
+  return idAt(ringIds(ring), current, version);
+}
+
+/** ringIdOf over a ring already decoded. */
+function idAt(ids: readonly number[], current: number, version: number): number | undefined {
   const i = ids.length - 1 - (current - version);
   return i >= 0 && i < ids.length ? ids[i] : undefined;
 }
@@ -134,10 +138,12 @@ export function findVersion<T extends { version: number }>(
   version: number,
   rowAt: (id: number) => T | undefined,
 ): T | undefined {
-  const id = version === current ? currentId : ringIdOf(ring, current, version);
+  // Decoded once: for its place, then (a gapped ring) for the row-by-row search.
+  const placed = version === current ? null : ringIds(ring);
+  const id = placed === null ? currentId : idAt(placed, current, version);
   const hit = id === undefined ? undefined : rowAt(id);
   if (hit?.version === version) return hit;
-  const ids = ringIds(ring);
+  const ids = placed ?? ringIds(ring);
   const oldest = ids.length > 0 ? rowAt(ids[0]!) : undefined;
   if (oldest === undefined || oldest.version === current - ids.length + 1) return undefined;
   for (const other of ids) {
