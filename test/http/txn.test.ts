@@ -103,6 +103,34 @@ t.test('transactions', async (t) => {
     t.equal(again.headers.get('idempotent-replayed'), 'true');
   });
 
+  await t.test("a lost compare's reply follows every change of what it shows, and of what it was asked", async (t) => {
+    // The front answers alike losers with one reply (StateService.lostReply): never one made of other keys, values or revision.
+    const put = (key: string, body: string) => fetch(u(`/api/state/${key}`), { method: 'PUT', body, headers: { 'content-type': 'application/json' } });
+    const lose = async (compare: string[], gets: string[]) => json(await txn({ compare: compare.map((key) => ({ key, version: 99 })), success: [{ op: 'put', key: compare[0], value: 0 }], failure: gets.map((key) => ({ op: 'get', key })) }));
+    await put('tx/m', '{"v":1}');
+    const first = await lose(['tx/m'], ['tx/m']);
+    t.match(first, { succeeded: false, results: [{ key: 'tx/m', version: 1, value: { v: 1 } }], current: [{ key: 'tx/m', version: 1 }] });
+    t.same(await lose(['tx/m'], ['tx/m']), first, 'the same loser again: the same reply');
+    t.match(await lose(['tx/m'], ['tx/other']), { results: [{ key: 'tx/other', found: false }], current: [{ key: 'tx/m', version: 1 }] }, 'other reads: their own results');
+    t.same((await lose(['tx/m', 'tx/other'], ['tx/m'])).current, [{ key: 'tx/m', version: 1, hash: first.current[0].hash }, { key: 'tx/other', version: 0 }], 'other compares: their own current');
+    await put('tx/m', '{"v":2}');
+    const second = await lose(['tx/m'], ['tx/m']);
+    t.match(second, { results: [{ key: 'tx/m', version: 2, value: { v: 2 } }], current: [{ key: 'tx/m', version: 2 }] }, 'the key written again: its new value');
+    t.ok(second.revision > first.revision);
+    await put('tx/elsewhere', '1');
+    const third = await lose(['tx/m'], ['tx/m']);
+    t.equal(third.revision, second.revision + 1, 'another key written: the newest revision');
+    t.same(third.results, second.results);
+    await fetch(u('/api/state/tx/m'), { method: 'DELETE' });
+    t.match(await lose(['tx/m'], ['tx/m']), { results: [{ key: 'tx/m', found: false }], current: [{ key: 'tx/m', version: 0 }] }, 'the key deleted: absent');
+    // Past its TTL a key is absent at once, though the revision moves only when the sweep (each second) deletes it.
+    const t0 = Date.now();
+    await fetch(u('/api/state/tx/brief2'), { method: 'PUT', body: '1', headers: { 'content-type': 'application/json', 'x-koor-ttl': '300ms' } });
+    t.match(await lose(['tx/brief2'], ['tx/brief2']), { results: [{ found: true, value: 1 }] });
+    await new Promise((r) => setTimeout(r, Math.max(0, t0 + 350 - Date.now())));
+    t.match(await lose(['tx/brief2'], ['tx/brief2']), { results: [{ key: 'tx/brief2', found: false }], current: [{ key: 'tx/brief2', version: 0 }] }, 'the key expired: absent');
+  });
+
   await t.test('a bad op refuses the whole transaction: nothing applied', async (t) => {
     const r = await txn({ success: [{ op: 'put', key: 'tx/partial', value: 1 }, { op: 'rename', key: 'tx/a' }] });
     t.equal(r.status, 400);

@@ -83,6 +83,12 @@ export interface TxnDeps {
  * committed.
  */
 function txnHandler(d: TxnDeps): (ctx: Ctx) => Promise<void> {
+  /**
+   * The last reply's bytes, for the same reply object: a lost compare's is made once per commit
+   * and handed to each of its losers (StateService.lostReply), so each is written from one buffer
+   * (no text built, and none converted to UTF-8 again).
+   */
+  let last: { res: object; bytes: Buffer } | null = null;
   return async (ctx) => {
     const { compare, success, failure } = txnOps(ctx.principal, ctx.json as TxnInput, fenceParam(ctx));
     const { res, replayed } = await d.state.txn({ compare, success, failure, updated_by: ctx.identity?.name ?? '' }, auditBy(ctx), requestIdem(ctx));
@@ -94,7 +100,8 @@ function txnHandler(d: TxnDeps): (ctx: Ctx) => Promise<void> {
       // A write when it changed a key: a lost compare whose failure branch only read wrote nothing.
       if (res.results.some((r) => r.revision !== undefined)) ctx.tally?.('state_writes');
     }
-    sendJsonText(ctx, 200, txnReplyJson(res), replayHeaders(replayed));
+    if (last === null || last.res !== res) last = { res, bytes: Buffer.from(`${txnReplyJson(res)}\n`) };
+    send(ctx, 200, last.bytes, 'application/json', replayHeaders(replayed));
   };
 }
 
