@@ -19,9 +19,8 @@ interface Deps {
   writer: WriterClient;
 }
 
-/** A PostToolUse of a Bash command that synced the clone: what ended before now is in it. */
-export async function noteSync(d: Deps, s: HookSession, tool: string | undefined, toolInput: Record<string, unknown> | undefined): Promise<void> {
-  const command = tool === 'Bash' ? toolInput?.command : undefined;
+/** A PostToolUse of a shell command (`command`: what it ran) that synced the clone: what ended before now is in it. */
+export async function noteSync(d: Deps, s: HookSession, command: unknown): Promise<void> {
   if (typeof command !== 'string' || !GIT_SYNC.test(command)) return;
   const from = (await d.reader.newestEvent()) + 1;
   if (from <= s.synced_event) return;

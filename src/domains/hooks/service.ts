@@ -197,7 +197,7 @@ export class HookService {
       case 'UserPromptSubmit':
         return this.news(s, event, null, late);
       case 'PostToolUse':
-        await noteSync(this.d, s, input.tool_name, input.tool_input);
+        await noteSync(this.d, s, input.tool_name === SHELL_TOOL ? input.tool_input?.command : undefined);
         return this.news(s, event, this.editedPath(s, input), late);
       case 'Stop':
         // Never keeps a session from stopping twice in a row (`stop_hook_active`): at most one more turn per stop.
