@@ -110,16 +110,11 @@ function putVarint(out: Buffer, at: number, z: number): number {
 }
 
 /**
- * The id of `version` in the ring of a key whose current version is `current`, or undefined when
- * the ring does not reach it. A ring with gaps (a file from before rings) may place it wrong: the
- * caller checks the row's version and, if it differs, looks through `ringIds` itself.
+ * The id of `version` among a ring's ids (`ringIds`) of a key whose current version is `current`,
+ * or undefined when the ring does not reach it. A ring with gaps (a file from before rings) may
+ * place it wrong: the caller checks the row's version and, if it differs, looks through the ids.
  */
-export function ringIdOf(ring: Uint8Array, current: number, version: number): number | undefined {
-  return idAt(ringIds(ring), current, version);
-}
-
-/** ringIdOf over a ring already decoded. */
-function idAt(ids: readonly number[], current: number, version: number): number | undefined {
+export function ringIdOf(ids: readonly number[], current: number, version: number): number | undefined {
   const i = ids.length - 1 - (current - version);
   return i >= 0 && i < ids.length ? ids[i] : undefined;
 }
@@ -140,7 +135,7 @@ export function findVersion<T extends { version: number }>(
 ): T | undefined {
   // Decoded once: for its place, then (a gapped ring) for the row-by-row search.
   const placed = version === current ? null : ringIds(ring);
-  const id = placed === null ? currentId : idAt(placed, current, version);
+  const id = placed === null ? currentId : ringIdOf(placed, current, version);
   const hit = id === undefined ? undefined : rowAt(id);
   if (hit?.version === version) return hit;
   const ids = placed ?? ringIds(ring);
