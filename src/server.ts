@@ -79,9 +79,16 @@ async function startOn(backend: Backend, config: Config, log: Logger, undo: Arra
   const uptimeMs = (): number => performance.now() - started;
   const { writer, pool } = await startThreads(backend, config, log, undo);
   // The domains' readers over the read side the backend opened (a statement that does not prepare fails here too).
-  const readers = await backend.open(log).then((side) => readersOf(side, config.readDeadlineMs)).catch((e: unknown) => {
-    throw new ConfigError(`failed to open database ${backend.label}: ${(e as Error).message}`);
-  });
+  const readers = await backend
+    .open(log)
+    .then((side) => {
+      // A SQLite read of a turn shares its read transaction until a writer reply lands (src/backend/reads.ts).
+      if (side.kind === 'sqlite') writer.beforeReplies(side.snapshot.end);
+      return readersOf(side, config.readDeadlineMs);
+    })
+    .catch((e: unknown) => {
+      throw new ConfigError(`failed to open database ${backend.label}: ${(e as Error).message}`);
+    });
   const hub = new Hub({ maxEvents: config.wsBufferEvents, maxBytes: config.wsBufferBytes }, slowConsumerLogger(log.child({ component: 'ws' })));
   const p: Platform = { config, log, writer, pool, backend, readers, hub };
   const counters = new CallCounters();

@@ -5,6 +5,7 @@ import type { Logger } from '../log.js';
 import type { TxClient } from '../shared/pg-tx.js';
 import type { SnapshotCounts } from '../shared/snapshot.js';
 import type { ReadDb } from '../store.js';
+import type { TurnSnapshot } from './reads.js';
 import type { Awaitable } from '../shared/awaitable.js';
 
 /** What a backup copies and a live restore replaces (src/domains/admin/service.ts runs the jobs). */
@@ -22,9 +23,10 @@ export interface Snapshots {
 
 /**
  * The read side a backend opens, for the domains' readers (src/domains/readers.ts): the front's
- * SQLite read connection, or the PostgreSQL pool and its snapshot client.
+ * SQLite read connection (with its turn's read transaction: src/backend/reads.ts), or the
+ * PostgreSQL pool and its snapshot client.
  */
-export type ReadSide = { readonly kind: 'sqlite'; readonly db: ReadDb } | { readonly kind: 'postgres'; readonly sql: Sql; readonly snapshots: TxClient };
+export type ReadSide = { readonly kind: 'sqlite'; readonly db: ReadDb; readonly snapshot: TurnSnapshot } | { readonly kind: 'postgres'; readonly sql: Sql; readonly snapshots: TxClient };
 
 /**
  * How committed events reach this node's subscribers, made by the event log (src/domains/events):

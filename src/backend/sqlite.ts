@@ -4,6 +4,7 @@ import type { Config } from '../config.js';
 import { ensureDataDir, lockDataDir, restoreDataDir } from '../data-dir.js';
 import { openReader, type ReadDb } from '../store.js';
 import { countsText, type Backend } from './backend.js';
+import { turnSnapshot } from './reads.js';
 
 /**
  * The embedded SQLite file (data.db in the data directory): one server per directory (a lock
@@ -25,7 +26,7 @@ export function sqliteBackend(config: Config): Backend {
     othersWrite: false,
     async open() {
       reader = openReader(dbPath);
-      return { kind: 'sqlite', db: reader };
+      return { kind: 'sqlite', db: reader, snapshot: turnSnapshot(reader) };
     },
     // One writer behind this process: a write's reply is the whole story, answered synchronously.
     fanout: async (make) => make.local(),

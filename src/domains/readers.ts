@@ -1,6 +1,6 @@
 import type { Sql } from 'postgres';
 import type { ReadSide } from '../backend/backend.js';
-import { pgReads, sqliteReads, type Reads } from '../backend/reads.js';
+import { pgReads, sqliteReads, type Reads, type TurnSnapshot } from '../backend/reads.js';
 import type { TxClient } from '../shared/pg-tx.js';
 import type { ReadDb } from '../store.js';
 import { within } from '../within.js';
@@ -61,7 +61,7 @@ export interface SqliteReaders extends Readers {
  * back, or waiting on a lock, is answered 503 then instead of holding its request open.
  */
 export function readersOf(side: ReadSide, deadlineMs = 0): Readers {
-  if (side.kind === 'sqlite') return sqliteReaders(side.db);
+  if (side.kind === 'sqlite') return sqliteReaders(side.db, side.snapshot);
   const readers = pgReaders(side.sql, side.snapshots);
   return deadlineMs > 0 ? withDeadline(readers, deadlineMs) : readers;
 }
@@ -111,9 +111,10 @@ function readersOver(db: Reads): Omit<Readers, 'events' | 'syncEvents'> {
   };
 }
 
-export function sqliteReaders(db: ReadDb): SqliteReaders {
+/** `snapshot`: a turn's reads in one read transaction (the server's read side); without it, each read on its own. */
+export function sqliteReaders(db: ReadDb, snapshot: TurnSnapshot | null = null): SqliteReaders {
   const events = sqliteEventsReader(db);
-  return { ...readersOver(sqliteReads(db)), events, syncEvents: events };
+  return { ...readersOver(sqliteReads(db, snapshot)), events, syncEvents: events };
 }
 
 /** The readers on PostgreSQL: plain reads on the pool `sql`, snapshot reads on `snapshots`. */

@@ -72,6 +72,8 @@ export class WriterClient {
   private closing = false;
   private backoff = WRITER_RESTART_BACKOFF_MS;
   private readonly uncertainListeners: Array<() => void> = [];
+  /** Called before a message of replies is handled (the read side's turn snapshot ends there). */
+  private beforeRepliesHook: () => void = () => {};
   /** One timer for every deadline: armed for the earliest pending one (see sweepDeadlines). */
   private deadlineTimer: NodeJS.Timeout | null = null;
   private deadlineAt = Infinity;
@@ -95,6 +97,15 @@ export class WriterClient {
    */
   onUncertain(fn: () => void): void {
     this.uncertainListeners.push(fn);
+  }
+
+  /**
+   * `fn` runs before each message of replies is handled, before any caller learns of a write in
+   * it: a read made after it sees those writes (the SQLite read side ends its turn's read
+   * transaction there: src/backend/reads.ts).
+   */
+  beforeReplies(fn: () => void): void {
+    this.beforeRepliesHook = fn;
   }
 
   /** `opts.audit`: record an audit entry with this write, in its savepoint (SPEC §2.13). */
@@ -287,6 +298,7 @@ export class WriterClient {
       let ready = false;
       const onMessage = (msg: WireReply[] | { control: string; message?: string }): void => {
         if (Array.isArray(msg)) {
+          this.beforeRepliesHook();
           for (const r of msg) this.onReply(r);
           return;
         }

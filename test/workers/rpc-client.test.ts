@@ -1,3 +1,4 @@
+import Database from 'better-sqlite3';
 import t from 'tap';
 import { AppError } from '../../src/errors.js';
 import { silentLogger } from '../../src/log.js';
@@ -5,6 +6,9 @@ import path from 'node:path';
 import { DeliveryClient } from '../../src/rpc/delivery-client.js';
 import { PoolClient } from '../../src/rpc/pool-client.js';
 import { WriterClient } from '../../src/rpc/writer-client.js';
+import { sqliteReads, turnSnapshot } from '../../src/backend/reads.js';
+import { stateReader, type StateRow } from '../../src/domains/state/reader.js';
+import { openReader } from '../../src/store.js';
 import { startTestServer, json, tempDir } from '../helpers/server.js';
 import { waitUntil } from '../helpers/wait.js';
 
@@ -167,5 +171,43 @@ t.test('a cold pool start (after the idle stop) is not charged to a job deadline
     await waitUntil('the pool threads to end after idling', () => pool.threadCount === 0, 30_000, 20);
     const r = await pool.run('diff', { a, b, v1: 1, v2: 2 }, { deadlineMs });
     t.same(r, { ok: true, diffs: '[{"path":"x","old":1,"new":2,"kind":"changed"}]' }, `round ${round}: the job after the idle stop ran within ${deadlineMs} ms`);
+  }
+});
+
+t.test("a reply ends the reader's turn snapshot before its caller resumes: a read after a write sees it", async (t) => {
+  const dbPath = path.join(tempDir(t), 'data.db');
+  const w = new WriterClient({ dbPath, logLevel: 'silent', deadlineMs: 5000, maxInFlight: 100, log: silentLogger() });
+  await w.start();
+  t.teardown(() => w.close(0));
+  const reader = openReader(dbPath);
+  t.teardown(() => reader.close());
+  const snapshot = turnSnapshot(reader);
+  w.beforeReplies(snapshot.end);
+  const state = stateReader(sqliteReads(reader, snapshot));
+  const req = (v: number) => ({ key: 'k', value: Buffer.from(String(v)), content_type: 'text/plain', updated_by: '' });
+  const value = () => (state.current('k') as StateRow | undefined)?.value.toString();
+  await w.call('state.put', req(1));
+  const other = new Database(dbPath, { readonly: true });
+  t.teardown(() => other.close());
+  const committed = other.prepare<[], number>("SELECT version FROM state WHERE key = 'k'").pluck();
+  for (let v = 2; v <= 4; v++) {
+    // In a check phase: a read begins the turn's snapshot (its end is queued for the next check
+    // phase), the write is posted at once (urgent), and its batch commits and answers while the
+    // thread waits here. The reply is handled in the next poll phase, before that end: only the
+    // reply's own end of the snapshot lets the read that follows it see the write.
+    const after = await new Promise<string | undefined>((resolve, reject) =>
+      setImmediate(() => {
+        if (value() !== String(v - 1)) return reject(new Error('the value before the write is not the last one written'));
+        const batches = w.batches.batches;
+        const written = w.callIdempotent('state.put', req(v), null, { urgent: true });
+        const until = Date.now() + 5000;
+        while ((committed.get() !== v || w.batches.batches === batches) && Date.now() < until);
+        // The batch is counted just before its replies are posted: give the post a moment.
+        for (const posted = Date.now() + 20; Date.now() < posted; );
+        t.ok(reader.inTransaction, `write ${v} committed while the turn's snapshot was open`);
+        written.then(() => resolve(value()), reject);
+      }),
+    );
+    t.equal(after, String(v), `the read right after write ${v} is acknowledged sees it`);
   }
 });
