@@ -19,7 +19,8 @@
  *   node dist/bench/baseline-uws.js [port] [sqlite-file [full|normal [thread [features]]]]
  * With `read` after the file, GET reads through a cache bounded like koor's (koor's default budget
  * unless bytes are given, entries counted as koor counts them): a miss reads the value, its hash and
- * version from the file's `kv` table (one row per key, WAL, mapped like koor's reader), and the value
+ * version from the file's `kv` table (one row per key, WAL, mapped like koor's reader, the misses of
+ * a turn in one read transaction as koor's: src/backend/reads.ts turnSnapshot), and the value
  * goes into the cache while it has room, and never evicts. The floor of any server answering
  * reads of more keys than its cache holds: a map lookup, and on a miss one SQLite point read
  * (issue 33). The file is filled beforehand (kv: key, value, hash, version); PUT is refused.
@@ -49,6 +50,7 @@ import uWS from 'uWebSockets.js';
 import { defaultConfig } from '../src/config.js';
 import { STATE_CACHE_ENTRY_OVERHEAD_BYTES } from '../src/shared/limits.js';
 import { CURRENT } from '../src/domains/state/reader.js';
+import { turnSnapshot, type TurnSnapshot } from '../src/backend/reads.js';
 // Status lines, header names and content types as bytes, from koor's own table: a floor must not pay what koor does not.
 import { wireText as wire } from '../src/http/reply.js';
 
@@ -95,6 +97,8 @@ const readMode = dbFile !== undefined && process.argv[4] === 'read';
 const cacheBudget = process.argv[5] === undefined ? defaultConfig().cacheBytes : Number(process.argv[5]);
 let cacheBytes = 0;
 let readOne: Database.Statement | null = null;
+/** Read mode: a turn's misses in one read transaction (its WAL read lock taken once), as koor's reader. */
+let snapshot: TurnSnapshot | null = null;
 /** `rows`: koor's file and statement (columns as an array, as koor's reader reads them). */
 const readRows = readMode && process.argv[6] === 'rows';
 const stats = { hits: 0, misses: 0 };
@@ -111,6 +115,7 @@ if (readMode) {
   const db = new Database(dbFile, { readonly: true, fileMustExist: true });
   db.pragma('mmap_size = 1073741824');
   readOne = readRows ? db.prepare(CURRENT.sqlite).raw(true) : db.prepare('SELECT value, hash, version FROM kv WHERE key = ?');
+  snapshot = turnSnapshot(db);
 } else if (dbFile && process.argv[5] === 'thread') {
   writer = new Worker(new URL('./baseline-uws-writer.js', import.meta.url), { argv: [dbFile, process.argv[4] ?? 'full', process.argv[6] ?? 'plain'] });
   writer.on('message', (ack: { ok: boolean; error?: string }) => {
@@ -198,6 +203,7 @@ function lookup(key: string): Entry | undefined {
     return e;
   }
   stats.misses++;
+  snapshot!.enter();
   if (readRows) return lookupRow(key);
   const row = readOne.get(key) as { value: Buffer; hash: string; version: number } | undefined;
   if (!row) return undefined;
