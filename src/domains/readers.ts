@@ -113,7 +113,7 @@ function readersOver(db: Reads): Omit<Readers, 'events' | 'syncEvents'> {
 
 /** `snapshot`: a turn's reads in one read transaction (the server's read side); without it, each read on its own. */
 export function sqliteReaders(db: ReadDb, snapshot: TurnSnapshot | null = null): SqliteReaders {
-  const events = sqliteEventsReader(db);
+  const events = sqliteEventsReader(db, snapshot);
   return { ...readersOver(sqliteReads(db, snapshot)), events, syncEvents: events };
 }
 

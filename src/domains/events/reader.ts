@@ -3,6 +3,7 @@ import type { Event } from '../../../schemas/rpc/writer.js';
 import { matcherFor, postgresRegexOf, sqliteGlobOf } from '../../shared/glob.js';
 import type { TxClient } from '../../shared/pg-tx.js';
 import type { ReadDb } from '../../store.js';
+import type { TurnSnapshot } from '../../backend/reads.js';
 import type { Awaitable } from '../../shared/awaitable.js';
 
 /** What a history read selects (SPEC §2.4): all bounds inclusive, storage-text instants. */
@@ -125,7 +126,9 @@ function feed(rows: Iterable<Event>, take: (e: Event) => boolean): void {
   for (const e of rows) if (!take(e)) break;
 }
 
-export function sqliteEventsReader(db: ReadDb): SyncEventsReader {
+/** `snapshot`: each read in the turn's read transaction (src/backend/reads.ts); without it, on its own. */
+export function sqliteEventsReader(db: ReadDb, snapshot: TurnSnapshot | null = null): SyncEventsReader {
+  const enter = snapshot === null ? () => {} : snapshot.enter;
   db.function('koor_glob', { deterministic: true }, (pattern, topic) => (matcherFor(String(pattern))(String(topic)) ? 1 : 0));
   const q = {
     newest: db.prepare<[Filters & { lo: number; hi: number; last: number }], Event>(`SELECT ${COLUMNS} FROM events WHERE id >= @lo AND id < @hi AND ${FILTERS} ORDER BY id DESC LIMIT @last`),
@@ -138,8 +141,14 @@ export function sqliteEventsReader(db: ReadDb): SyncEventsReader {
     oldest: db.prepare<[], number | null>('SELECT min(id) FROM events').pluck(),
     lastId: db.prepare<[], number | null>("SELECT seq FROM sqlite_sequence WHERE name = 'events'").pluck(),
   };
-  const oldest = () => q.oldest.get() ?? null;
-  const newest = () => q.lastId.get() ?? 0;
+  const oldest = () => {
+    enter();
+    return q.oldest.get() ?? null;
+  };
+  const newest = () => {
+    enter();
+    return q.lastId.get() ?? 0;
+  };
   return {
     history(h, take) {
       const w = historyWindow(h, oldest(), newest());
@@ -148,8 +157,9 @@ export function sqliteEventsReader(db: ReadDb): SyncEventsReader {
       return { edge: h.since === null ? w.lo : w.hi, exhausted: w.exhausted };
     },
     window(pattern, after, upto, take) {
-      // The writer thread may commit or prune between these reads: the newest before the rows,
-      // the oldest after them (pruning goes oldest first, so a hole in the rows shows there).
+      // In the turn's read transaction these reads are one snapshot; without one, the writer thread
+      // may commit or prune between them: the newest before the rows, the oldest after them
+      // (pruning goes oldest first, so a hole in the rows shows there).
       const last = newest();
       const events: Event[] = [];
       feed(q.window.iterate({ ...topicFilter(pattern), after, upto }), (e) => {
@@ -158,8 +168,12 @@ export function sqliteEventsReader(db: ReadDb): SyncEventsReader {
       });
       return { events, oldest: oldest(), newest: last };
     },
-    between: (after, before) => q.between.all(after, before),
+    between: (after, before) => {
+      enter();
+      return q.between.all(after, before);
+    },
     since(after, limit, maxBytes) {
+      enter();
       const out: Event[] = [];
       let bytes = 0;
       feed(q.since.iterate(after, limit), (e) => {
