@@ -61,11 +61,16 @@ export function turnSnapshot(db: ReadDb): TurnSnapshot {
     if (!open) return;
     open = false;
     if (!db.open || !db.inTransaction) return;
+    // Never throws: it runs before the writer's replies are handled. A read transaction has
+    // nothing to commit; if COMMIT fails all the same, it is rolled back rather than read from on.
     try {
       commit.run();
     } catch {
-      // A read transaction has nothing to commit; if it cannot end, let it go rather than read from it on.
-      if (db.inTransaction) rollback.run();
+      try {
+        if (db.inTransaction) rollback.run();
+      } catch {
+        // The connection is failing: its next read says so.
+      }
     }
   };
   const endOfTurn = (): void => {
@@ -76,7 +81,11 @@ export function turnSnapshot(db: ReadDb): TurnSnapshot {
     enter() {
       // Someone else's transaction on this connection (none today) is left alone.
       if (open || !db.open || db.inTransaction) return;
-      begin.run();
+      try {
+        begin.run();
+      } catch {
+        return; // the read runs on its own, as without a snapshot
+      }
       open = true;
       if (!scheduled) {
         scheduled = true;
