@@ -72,6 +72,21 @@ export class Authenticator {
     return then(id, (found) => this.identify(ctx, found));
   }
 
+  /**
+   * A `self` route's agent `id` (the path's), for its rule (src/http/permissions.ts): looked up for
+   * an agent token not already acting as it. A created token acts as the agents it registered
+   * without naming one (issue 78): acting as no agent, it acts as this one.
+   */
+  resolveSubject(ctx: Ctx, id: string | null): true | Promise<true> {
+    if (ctx.principal.role !== 'agent' || id === null || id === '' || ctx.identity?.instanceId === id || !this.instanceResolver) return true;
+    return then(this.instanceResolver(id), (found) => {
+      ctx.subject = found;
+      const { tokenId } = ctx.principal;
+      if (ctx.identity === null && found !== null && tokenId !== null && found.tokenId === tokenId) this.identify(ctx, found);
+      return true as const;
+    });
+  }
+
   private identify(ctx: Ctx, id: Identity | null): true {
     ctx.identity = id;
     if (id && this.onIdentified) this.onIdentified(id);
@@ -91,7 +106,7 @@ export class Authenticator {
     const { role, tokenId } = r.principal;
     if (tokenId === null || ctx.headers.instance === '' || role === 'reader' || !this.instanceResolver) return this.identify(ctx, r.identity);
     return then(this.instanceResolver(ctx.headers.instance), (found) => {
-      if (role !== 'admin' && (found === null || found.tokenId !== tokenId)) throw fail('ROLE_FORBIDDEN', role, 'act as an agent it did not register');
+      if (role !== 'admin' && (found === null || found.tokenId !== tokenId)) throw fail('NOT_OWN_AGENT', role, found?.name ?? ctx.headers.instance);
       return this.identify(ctx, found);
     });
   }

@@ -11,6 +11,8 @@ import { HTTP_MAX_URL_BYTES, JSON_MAX_DEPTH } from '../shared/limits.js';
 import { parseFirstJson } from '../raw-json.js';
 import { createCtx, watchAbort, type Ctx } from '../http/context.js';
 import { permit, type Rule } from '../http/permissions.js';
+import { decoded } from '../http/path.js';
+import { then } from '../shared/awaitable.js';
 import { routeName as nameOf, type Route } from '../http/route.js';
 import type { RateLimiter } from './rate-limit.js';
 import { sendError } from '../http/reply.js';
@@ -111,6 +113,7 @@ export function mount(slots: Slots, routes: readonly Route[], opts: MountOptions
     };
     // Who may call it: the rule the route declares (src/http/permissions.ts).
     const rule = route.rule;
+    const selfRule = rule.access === 'self';
     const routeName = nameOf(route);
     const guard = (ctx: Ctx, phase: 'request' | 'body'): void => {
       try {
@@ -185,7 +188,8 @@ export function mount(slots: Slots, routes: readonly Route[], opts: MountOptions
       try {
         const urlBytes = ctx.url.length + ctx.query.length;
         if (urlBytes > HTTP_MAX_URL_BYTES) return sendError(ctx, fail('URL_TOO_LONG', urlBytes, HTTP_MAX_URL_BYTES), log);
-        const authorized = route.public ? true : auth.authorize(ctx);
+        // A `self` route: the agent it acts on is looked up for the rule (a created token's own agents).
+        const authorized = route.public ? true : selfRule ? then(auth.authorize(ctx), (ok) => ok && auth.resolveSubject(ctx, decoded(ctx.params[0] ?? ''))) : auth.authorize(ctx);
         if (authorized === false) return sendError(ctx, fail('UNAUTHENTICATED'), log);
         // uWS takes the body only from handlers attached now: it is read while auth settles.
         const body = route.body ? readBody(ctx, maxBodyBytes) : null;

@@ -40,6 +40,11 @@ export interface Ctx {
   /** The body as UTF-8 text, decoded once for routes declared `body: 'json'` ('' otherwise). */
   text: string;
   identity: Identity | null;
+  /**
+   * A `self` route's agent (the path's id) as the identity index knows it, looked up for an agent
+   * token's rule check (issue 78: a created token acts on the agents it registered); null otherwise.
+   */
+  subject: Identity | null;
   /** The caller's rights (ADMIN until the Authenticator says otherwise). */
   principal: Principal;
   /** true when served by the dashboard listener. */
@@ -98,6 +103,7 @@ export function createCtx(res: HttpResponse, req: HttpRequest, paramCount: numbe
     json: undefined,
     text: '',
     identity: null,
+    subject: null,
     principal: ADMIN,
     viaDashboard,
     onAbort: null,

@@ -1,6 +1,6 @@
 import { fail } from '../errors.js';
 import { permitTargets, type Target } from '../access.js';
-import type { Ctx, Role } from './context.js';
+import type { Ctx, Identity, Principal, Role } from './context.js';
 import { decoded } from './path.js';
 
 /**
@@ -12,7 +12,8 @@ import { decoded } from './path.js';
  * - `public`: no token (only /health).
  * - `read`: any role — reader, agent, admin.
  * - `write`: agent or admin; a reader may not.
- * - `self`: an agent on its own instance (the path's `:id`), or admin.
+ * - `self`: an agent on its own instance (the path's `:id`), or admin. A created agent token's own
+ *   instances are those it registered: it acts on them with no X-Koor-Instance (issue 78).
  * - `party`: an agent acting as an agent (its sender or recipients see a message), or admin — a
  *   token without an agent would act as the operator (send as `human`, read everyone's mail).
  * - `admin`: the operator only.
@@ -68,11 +69,24 @@ const ALLOWED: Readonly<Record<Access, readonly Role[]>> = {
   admin: ['admin'],
 };
 
-/** Refuses a role the rule does not allow; for `self`, an agent whose own id is not `subject`. */
-export function permitRole(rule: Rule, role: Role, own: string | null, subject: string | null): void {
+/**
+ * Refuses a role the rule does not allow; for `self`, an agent acting on an instance not its own:
+ * `own` is the agent the caller acts as, `subject` the instance acted on and `target` that
+ * instance as the identity index knows it (null: unknown, or not looked up). A created token's
+ * own instances are those it registered (their `tokenId`), whichever agent it acts as (issue 78).
+ */
+export function permitRole(rule: Rule, principal: Pick<Principal, 'role' | 'tokenId'>, own: Identity | null, subject: string | null, target: Identity | null = null): void {
+  const { role } = principal;
   if (!ALLOWED[rule.access].includes(role)) throw fail('ROLE_FORBIDDEN', role, rule.action);
-  if (rule.access === 'self' && role !== 'admin' && (own === null || own !== subject)) throw fail('ROLE_FORBIDDEN', role, rule.action);
-  if (rule.access === 'party' && role !== 'admin' && own === null) throw fail('ROLE_FORBIDDEN', role, `${rule.action} without acting as an agent (X-Koor-Instance)`);
+  if (rule.access === 'self' && role !== 'admin' && (own === null || own.instanceId !== subject)) {
+    const registered = principal.tokenId !== null && target !== null && target.instanceId === subject && target.tokenId === principal.tokenId;
+    if (registered) return;
+    if (subject === null || subject === '') throw fail('ROLE_FORBIDDEN', role, rule.action);
+    const agent = target?.instanceId === subject ? target.name : subject;
+    // An instance token is its own agent only; a created token names how to act as one of its own.
+    throw principal.tokenId === null && own !== null ? fail('NOT_THIS_INSTANCE', role, agent, own.name) : fail('NOT_OWN_AGENT', role, agent);
+  }
+  if (rule.access === 'party' && role !== 'admin' && own === null) throw fail('AGENT_REQUIRED', role, rule.action);
 }
 
 /**
@@ -81,9 +95,9 @@ export function permitRole(rule: Rule, role: Role, own: string | null, subject: 
  * Throws the 403 of the error catalogue.
  */
 export function permit(ctx: Ctx, rule: Rule, phase: 'request' | 'body'): void {
-  const { role, scopes } = ctx.principal;
-  // An agent acts on itself only: the path's instance id must be its own.
-  if (phase === 'request') permitRole(rule, role, ctx.identity?.instanceId ?? null, decoded(ctx.params[0] ?? ''));
+  const { scopes } = ctx.principal;
+  // An agent acts on itself only: the path's instance id must be its own (or, for a created token, one it registered).
+  if (phase === 'request') permitRole(rule, ctx.principal, ctx.identity, decoded(ctx.params[0] ?? ''), ctx.subject);
   if (scopes === null || !rule.scope || rule.scope.from !== phase) return;
   permitTargets(ctx, rule.action, rule.scope.target(ctx));
 }

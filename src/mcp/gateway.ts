@@ -180,18 +180,22 @@ export class McpGateway {
       const args = (request.params.arguments ?? {}) as Record<string, unknown>;
       const caller = extra.authInfo?.clientId && extra.authInfo.clientId !== principal ? await this.deps.instances.resolveInstance(extra.authInfo.clientId) : null;
       try {
-        // The tools have rules as the routes do (./tools.ts TOOL_RULES): set_intent is an agent's own.
+        // The tools have rules as the routes do (./tools.ts TOOL_RULES): set_intent is an agent's own
+        // — for a created token, any agent it registered (issue 78).
         const role = (extra.authInfo?.extra?.role as Role | undefined) ?? 'admin';
+        const tokenId = (extra.authInfo?.extra?.tokenId as string | null | undefined) ?? null;
         const rule = TOOL_RULES[request.params.name];
         if (rule) {
+          const subject = typeof args.instance_id === 'string' ? args.instance_id : null;
+          const target = rule.access === 'self' && role === 'agent' && subject !== null && subject !== '' && caller?.instanceId !== subject ? await this.deps.instances.resolveInstance(subject) : null;
           try {
-            permitRole(rule, role, caller?.instanceId ?? null, typeof args.instance_id === 'string' ? args.instance_id : null);
+            permitRole(rule, { role, tokenId }, caller, subject, target);
           } catch (e) {
-            this.deps.onDenied?.({ principal: { role, scopes: null, tokenId: null }, identity: caller }, rule, `MCP ${request.params.name}`);
+            this.deps.onDenied?.({ principal: { role, scopes: null, tokenId }, identity: caller }, rule, `MCP ${request.params.name}`);
             throw ToolError.relay(e as AppError);
           }
         }
-        const value = await runTool(request.params.name, args, this.deps, caller, (extra.authInfo?.extra?.tokenId as string | null | undefined) ?? null);
+        const value = await runTool(request.params.name, args, this.deps, caller, tokenId);
         // Compact JSON (SPEC §7-23): the model pays for every byte of indentation.
         return { content: [{ type: 'text', text: JSON.stringify(value) }] };
       } catch (e) {

@@ -47,7 +47,7 @@ export interface ToolDeps {
 export const TOOL_RULES: Readonly<Record<string, Rule>> = {
   register_instance: rule('write', 'register agents'),
   discover_instances: rule('read', 'list agents'),
-  set_intent: rule('self', "set another agent's intent"),
+  set_intent: rule('self', "set agents' intents"),
   get_endpoints: rule('read', 'list endpoints'),
   propose_rule: rule('write', 'propose rules'),
 };

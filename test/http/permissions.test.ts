@@ -84,6 +84,11 @@ t.test('the matrix: each route with each role, in and out of scope, answers as i
         : { project, topic: inScope ? 'ci.build' : 'ops.x', title: 't', name: 'n', rule_id: 'r1', pattern: 'x', message: 'm', to: [`project:${project}`], body: 'b', resources: [file], paths: [file], session_id: `s-${who}`, cwd: `/w/${project}`, hook_event_name: 'Stop' };
     return { method, path: path + query, body };
   };
+  // `self` on an agent not its own: `other` is the operator's (issue 78: the refusal names it, and how to act as one's own).
+  const notOwn: Record<string, string> = {
+    agent: "agent token may not act as agent other: it is agent me's token",
+    'scoped-agent': 'agent token may not act as agent other: this token did not register it; act as your own agent with KOOR_INSTANCE=<id> or --instance <id> (HTTP: X-Koor-Instance)',
+  };
   const expectRefused = (rule: Rule, role: string, scoped: boolean): string => (scoped ? `${role} token may not ${rule.action} outside its scopes` : `${role} token may not ${rule.action}`);
 
   let checked = 0;
@@ -111,7 +116,8 @@ t.test('the matrix: each route with each role, in and out of scope, answers as i
         const scopeRefused = who === 'scoped-agent' && rule.scope !== undefined && !c.inScope && allowedRole;
         const label = `${who} ${req.method} ${req.path}`;
         checked++;
-        if (!allowedRole || selfRefused) t.same([r.status, r.body?.error], [403, expectRefused(rule, role, false)], `${label}: refused`);
+        if (!allowedRole) t.same([r.status, r.body?.error], [403, expectRefused(rule, role, false)], `${label}: refused`);
+        else if (selfRefused) t.same([r.status, r.body?.error], [403, notOwn[who]], `${label}: refused`);
         else if (scopeRefused) t.same([r.status, r.body?.error], [403, expectRefused(rule, role, true)], `${label}: out of scope`);
         else t.not(r.status, 403, `${label}: allowed (${r.status}${r.status >= 400 ? ` ${JSON.stringify(r.body)}` : ''})`);
       }
@@ -143,9 +149,9 @@ t.test('B cannot act on A: deregister, heartbeat, capabilities, intent over MCP;
   await call('POST', '/api/rules/propose', b.token, { project: 'web', rule_id: 'mine', pattern: 'x', message: 'm' });
   const hook = (await call('POST', '/api/webhooks', SERVER_TOKEN, { url: 'http://127.0.0.1:9/h', patterns: ['*'] })).body;
   for (const [method, path, body, error] of [
-    ['DELETE', `/api/instances/${a.id}`, undefined, 'agent token may not deregister another agent'],
-    ['POST', `/api/instances/${a.id}/heartbeat`, undefined, 'agent token may not heartbeat for another agent'],
-    ['POST', `/api/instances/${a.id}/capabilities`, { capabilities: ['x'] }, "agent token may not change another agent's capabilities"],
+    ['DELETE', `/api/instances/${a.id}`, undefined, "agent token may not act as agent a: it is agent b's token"],
+    ['POST', `/api/instances/${a.id}/heartbeat`, undefined, "agent token may not act as agent a: it is agent b's token"],
+    ['POST', `/api/instances/${a.id}/capabilities`, { capabilities: ['x'] }, "agent token may not act as agent a: it is agent b's token"],
     ['POST', '/api/rules/web/mine/accept', undefined, 'agent token may not accept rules'],
     ['GET', '/api/admin/backup', undefined, 'agent token may not take backups'],
     ['POST', '/api/admin/restore', 'x', 'agent token may not restore backups'],
@@ -166,7 +172,7 @@ t.test('B cannot act on A: deregister, heartbeat, capabilities, intent over MCP;
   await client.connect(new StreamableHTTPClientTransport(new URL(`${s.url}/mcp`), { requestInit: { headers: { authorization: `Bearer ${b.token}` } } }));
   t.teardown(() => client.close());
   const other = (await client.callTool({ name: 'set_intent', arguments: { instance_id: a.id, intent: 'hijack' } })) as { isError?: boolean; content: Array<{ text: string }> };
-  t.same([other.isError, other.content[0]!.text], [true, "agent token may not set another agent's intent"]);
+  t.same([other.isError, other.content[0]!.text], [true, "agent token may not act as agent a: it is agent b's token"]);
   const own = (await client.callTool({ name: 'set_intent', arguments: { instance_id: b.id, intent: 'mine' } })) as { isError?: boolean };
   t.notOk(own.isError, 'its own intent');
   t.equal((await call('GET', `/api/instances/${a.id}`, SERVER_TOKEN)).body.intent, '', "A's intent untouched");

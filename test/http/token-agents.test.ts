@@ -42,13 +42,13 @@ t.test('an agent token acts as the agents it registered, and only them', async (
   t.same([lease.status, lease.body.holder], [200, a1.id], 'a lease held by its agent');
   t.equal((await call('POST', '/api/messages', a, { to: ['b1'], body: 'hi' }, a1.id)).body.from, a1.id, 'a message from its agent');
 
-  const refusal = { error: 'agent token may not act as an agent it did not register', code: 403 };
-  t.same(await call('POST', `/api/instances/${b1.id}/heartbeat`, a, undefined, b1.id), { status: 403, body: refusal }, "another token's agent: refused");
-  t.same(await call('GET', '/api/state', a, undefined, b1.id), { status: 403, body: refusal }, 'refused whatever the route');
-  t.same(await call('GET', '/api/state', a, undefined, 'no-such-agent'), { status: 403, body: refusal }, 'an unknown agent: refused, not ignored');
+  const refusal = (agent: string) => ({ error: `agent token may not act as agent ${agent}: this token did not register it; act as your own agent with KOOR_INSTANCE=<id> or --instance <id> (HTTP: X-Koor-Instance)`, code: 403 });
+  t.same(await call('POST', `/api/instances/${b1.id}/heartbeat`, a, undefined, b1.id), { status: 403, body: refusal('b1') }, "another token's agent: refused");
+  t.same(await call('GET', '/api/state', a, undefined, b1.id), { status: 403, body: refusal('b1') }, 'refused whatever the route');
+  t.same(await call('GET', '/api/state', a, undefined, 'no-such-agent'), { status: 403, body: refusal('no-such-agent') }, 'an unknown agent: refused, not ignored');
 
   // Without an agent a created token may not act as the operator.
-  t.same(await call('POST', '/api/messages', a, { to: ['b1'], body: 'hi' }), { status: 403, body: { error: 'agent token may not send messages without acting as an agent (X-Koor-Instance)', code: 403 } });
+  t.same(await call('POST', '/api/messages', a, { to: ['b1'], body: 'hi' }), { status: 403, body: { error: 'agent token may not send messages without acting as an agent: give one with KOOR_INSTANCE=<id> or --instance <id> (HTTP: X-Koor-Instance)', code: 403 } });
   t.same(await call('GET', '/api/messages/1', reader), { status: 403, body: { error: 'reader token may not read messages', code: 403 } });
   t.equal((await call('GET', '/api/messages/1', b, undefined, b1.id)).status, 200, 'its recipient reads it');
   t.equal((await call('POST', '/api/leases', a, { resources: ['src/b.ts'] })).status, 400, 'a lease needs an agent');
@@ -56,7 +56,7 @@ t.test('an agent token acts as the agents it registered, and only them', async (
   // An admin token acts as any agent; a reader's X-Koor-Instance does not make it one.
   t.equal((await call('POST', `/api/instances/${b1.id}/heartbeat`, boss, undefined, b1.id)).status, 200, 'a created admin token: any agent');
   t.equal((await call('GET', '/api/state', reader, undefined, b1.id)).status, 200, 'a reader reads');
-  t.same(await call('POST', `/api/instances/${b1.id}/heartbeat`, reader, undefined, b1.id), { status: 403, body: { error: 'reader token may not heartbeat for another agent', code: 403 } });
+  t.same(await call('POST', `/api/instances/${b1.id}/heartbeat`, reader, undefined, b1.id), { status: 403, body: { error: 'reader token may not heartbeat for agents', code: 403 } });
   // An instance token names its own agent: X-Koor-Instance does not change it.
   t.equal((await call('POST', `/api/instances/${b1.id}/heartbeat`, a1.token, undefined, b1.id)).status, 403);
 });

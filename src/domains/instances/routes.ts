@@ -60,7 +60,7 @@ export function instanceRoutes(svc: InstanceService, liveness: LivenessMonitor):
       method: 'POST',
       path: '/api/instances/:id/activate',
       summary: 'Mark an agent active',
-      rule: rule('self', 'activate another agent'),
+      rule: rule('self', 'activate agents'),
       replies: { 200: InstanceStatusReply },
       handler: async (ctx) => {
         const i = await svc.touch(idOf(ctx), 'activate', auditBy(ctx));
@@ -71,7 +71,7 @@ export function instanceRoutes(svc: InstanceService, liveness: LivenessMonitor):
       method: 'POST',
       path: '/api/instances/:id/heartbeat',
       summary: "Record an agent's heartbeat",
-      rule: rule('self', 'heartbeat for another agent'),
+      rule: rule('self', 'heartbeat for agents'),
       replies: { 200: InstanceStatusReply },
       handler: async (ctx) => {
         const i = await svc.touch(idOf(ctx), 'heartbeat');
@@ -82,7 +82,7 @@ export function instanceRoutes(svc: InstanceService, liveness: LivenessMonitor):
       method: 'POST',
       path: '/api/instances/:id/capabilities',
       summary: "Replace an agent's capabilities",
-      rule: rule('self', "change another agent's capabilities"),
+      rule: rule('self', "change agents' capabilities"),
       replies: { 200: CapabilitiesReply },
       body: 'json',
       schema: CapabilitiesBody,
@@ -96,7 +96,7 @@ export function instanceRoutes(svc: InstanceService, liveness: LivenessMonitor):
       method: 'DELETE',
       path: '/api/instances/:id',
       summary: 'Deregister an agent',
-      rule: rule('self', 'deregister another agent'),
+      rule: rule('self', 'deregister agents'),
       replies: { 200: DeletedReply },
       handler: async (ctx) => {
         const id = idOf(ctx);
