@@ -2,6 +2,7 @@ import path from 'node:path';
 import { CliError, defineCommand, request, UsageError, writeErr, writeOut, type CliConfig } from '../core.js';
 import { HOOK_PATH } from '../hooks/files.js';
 import { CLIENTS, failOpen, plan, reply, repoRootOf, type Client } from '../hooks/translate.js';
+import { repoProject } from '../project.js';
 
 /**
  * The bridge for command hooks (`koor-cli init --claude-code/--cursor/--codex` installs it): the
@@ -30,14 +31,18 @@ function readStdin(until: number): Promise<string> {
   });
 }
 
-/** X-Koor-* headers from the environment; the repository root falls back to the client's project dir, then to the enclosing repository. */
+/**
+ * X-Koor-* headers from the environment; the repository root falls back to the client's project
+ * dir, then to the enclosing repository; the project (KOOR_PROJECT) to the repository's own
+ * (its origin remote, else its folder name: cli/project.ts).
+ */
 function koorHeaders(env: NodeJS.ProcessEnv, cwd: string, client: Client): Record<string, string> {
   // Which client the session is (its agent's default name says so: codex-<repo>-<id>).
   const h: Record<string, string> = { 'x-koor-client': client };
   const clean = (v: string | undefined) => (v === undefined ? '' : v.replace(/[\r\n]/g, '').trim());
   const name = clean(env.KOOR_AGENT_NAME);
-  const project = clean(env.KOOR_PROJECT);
   const root = clean(env.KOOR_REPO_ROOT) || clean(env.CLAUDE_PROJECT_DIR) || repoRootOf(cwd);
+  const project = repoProject(root, env).project;
   if (name !== '') h['x-koor-agent-name'] = name;
   if (project !== '') h['x-koor-project'] = project;
   if (root !== '') h['x-koor-repo-root'] = root;
@@ -50,7 +55,7 @@ function koorHeaders(env: NodeJS.ProcessEnv, cwd: string, client: Client): Recor
  * someone holds are asked first (POST /api/leases/check, one call), and a refusal comes before any
  * lease is taken. Any trouble with that call: the edit's own order.
  */
-async function heldFirst(inputs: Record<string, unknown>[], root: string, config: CliConfig): Promise<Record<string, unknown>[]> {
+async function heldFirst(inputs: Record<string, unknown>[], root: string, project: string, config: CliConfig): Promise<Record<string, unknown>[]> {
   const fileOf = (i: Record<string, unknown>): string | undefined => {
     const ti = i.tool_input as { file_path?: unknown } | undefined;
     return i.hook_event_name === 'PreToolUse' && typeof ti?.file_path === 'string' ? ti.file_path : undefined;
@@ -60,7 +65,7 @@ async function heldFirst(inputs: Record<string, unknown>[], root: string, config
   const paths = inputs.map((i) => rel(fileOf(i)!));
   if (paths.some((p) => p === '' || p.startsWith('..') || path.isAbsolute(p))) return inputs;
   try {
-    const r = await request(config, 'POST', '/api/leases/check', { body: JSON.stringify({ paths }) });
+    const r = await request(config, 'POST', '/api/leases/check', { body: JSON.stringify(project === '' ? { paths } : { paths, project }) });
     if (r.status !== 200) return inputs;
     const held = JSON.parse(r.body.toString('utf8')) as unknown;
     if (!Array.isArray(held)) return inputs;
@@ -76,13 +81,18 @@ export default defineCommand({
   details:
     'Reads the hook input JSON of <client> (claude-code, cursor or codex) from stdin, posts it to the server as Claude Code hook input ' +
     '(POST /api/hooks/claude-code; Cursor and Codex input translated), and prints the reply in the client\'s own output format. ' +
-    'Headers come from the environment: KOOR_TOKEN (or the CLI config), KOOR_AGENT_NAME, KOOR_PROJECT, KOOR_REPO_ROOT (default: ' +
-    'CLAUDE_PROJECT_DIR, else the repository of the session\'s directory). Fail-open: when the server is down, slow (~5 s) or answers ' +
+    'Headers come from the environment: KOOR_TOKEN (or the CLI config), KOOR_AGENT_NAME, KOOR_PROJECT (default: the repository\'s ' +
+    'project, from its origin remote, else its folder name), KOOR_REPO_ROOT (default: CLAUDE_PROJECT_DIR, else the repository of the ' +
+    'session\'s directory). --server beats KOOR_SERVER and ./settings.json. Fail-open: when the server is down, slow (~5 s) or answers ' +
     'an error, it prints nothing (Cursor: {}), notes it in one stderr line and exits 0. Installed by `koor-cli init --claude-code|--cursor|--codex`.',
   examples: [['Claude Code SessionStart hook', 'koor-cli hook claude-code']],
   positionals: [{ name: 'client' }],
-  options: {},
-  async run({ pos, ctx }) {
+  options: {
+    server: { description: 'Post to this server (default: KOOR_SERVER, else ./settings.json)' },
+  },
+  async run({ pos, opt, ctx: given }) {
+    // A flag beats the environment and the settings file.
+    const ctx = opt.server === undefined ? given : { ...given, config: { ...given.config, server: opt.server.replace(/\/+$/, '') } };
     if (!(CLIENTS as readonly string[]).includes(pos.client)) throw new UsageError(`unknown client ${pos.client}: expected ${CLIENTS.join(', ')}`);
     const client = pos.client as Client;
     const until = Date.now() + BUDGET_MS;
@@ -108,7 +118,7 @@ export default defineCommand({
     };
 
     const headers = koorHeaders(process.env, p.cwd, client);
-    const inputs = await heldFirst(p.inputs, headers['x-koor-repo-root'] ?? '', { ...ctx.config, timeoutMs: Math.max(1, Math.min(1_000, until - Date.now())) });
+    const inputs = await heldFirst(p.inputs, headers['x-koor-repo-root'] ?? '', headers['x-koor-project'] ?? '', { ...ctx.config, timeoutMs: Math.max(1, Math.min(1_000, until - Date.now())) });
     const replies: Record<string, unknown>[] = [];
     for (const body of inputs) {
       const left = until - Date.now();

@@ -5,6 +5,7 @@ import { CliError, type ConfigKey, defineCommand, updateSettings, writeErr, writ
 import { codexOnPath, codexOtlpEndpoint, codexTelemetry, trustInCodex } from '../hooks/codex-config.js';
 import { planClient, repoRoot, telemetryFile, userSettingsDir } from '../hooks/install.js';
 import { CLIENTS, type Client } from '../hooks/translate.js';
+import { repoProject } from '../project.js';
 
 /**
  * Wires the current workspace to Koor: the MCP client config of Claude Code (.mcp.json) and Cursor
@@ -171,7 +172,9 @@ export default defineCommand({
     'With --claude-code, --cursor or --codex, also installs that client\'s hooks in the repository root (edits of files leased by others denied ' +
     'before they happen, news put into the model\'s context, an idle Claude Code session woken); they and the MCP configs then name $KOOR_TOKEN, ' +
     'never the token. --remove takes Koor\'s entries out again and leaves the rest of each file as it was. ' +
-    'An https:// server goes into every file as given; --ca-file (saved as ca_file) makes koor-cli trust a self-signed one.',
+    'An https:// server goes into every file as given; --ca-file (saved as ca_file) makes koor-cli trust a self-signed one. ' +
+    "Last, it prints the project this repository is to Koor, and why: its origin remote (host, user and .git left out, so every clone " +
+    "agrees), else its folder's name; KOOR_PROJECT overrides it. The Claude Code hooks carry it as X-Koor-Repository.",
   examples: [
     ['Local server, no auth', '$0 init'],
     ['Shared server with a token', '$0 init --server http://10.0.0.5:9800 --token s3cret'],
@@ -210,6 +213,10 @@ export default defineCommand({
     if (opt['ca-file'] !== undefined && !fs.existsSync(caFile)) throw new CliError(`--ca-file ${opt['ca-file']}: no such file`);
     const clients = CLIENTS.filter((c) => opt[c]);
     const root = clients.length > 0 || opt.remove ? repoRoot(ctx.cwd) : ctx.cwd;
+    // The repository's own project goes into the committed hooks (every clone shares it); a
+    // KOOR_PROJECT of whoever runs init is theirs, not the repository's: it is only said.
+    const repository = repoProject(root, {});
+    const chosen = repoProject(root, process.env);
     const read = (file: string) => readIfExists(file);
     const plans: Planned[] = [];
     /** --codex with --trust or --telemetry (or --remove): the `codex` whose config is changed, found before anything is written. */
@@ -251,7 +258,7 @@ export default defineCommand({
       // tokens), while the hooks tell the model what concerns it, with the command to run, when it does.
       if (clients.length === 0) plans.push(planAgents(ctx.cwd, server));
       if (opt.hooks) plans.push(planHook(ctx.cwd));
-      for (const c of clients) plans.push(...planClient(c, root, ctx.cwd, { server, install: true, read }));
+      for (const c of clients) plans.push(...planClient(c, root, ctx.cwd, { server, repository: repository.project, install: true, read }));
       if (opt.trust && !clients.includes('codex')) throw new CliError('--trust goes with --codex');
       if (opt.telemetry && !clients.includes('claude-code') && !clients.includes('codex')) throw new CliError('--telemetry goes with --claude-code or --codex');
       if (clients.includes('codex') && (opt.trust || opt.telemetry)) codexBin = codexOnPath(process.env, opt.trust ? '--trust' : '--telemetry');
@@ -282,6 +289,10 @@ export default defineCommand({
 
     for (const p of plans) if (!(opt.remove && p.outcome === 'unchanged' && p.text === null)) writeOut(`${p.outcome} ${path.relative(ctx.cwd, p.file)}\n`);
     if (!opt.remove && Object.keys(saved).length > 0) writeOut(`saved ${Object.keys(saved).join(' and ')} to settings.json\n`);
+    if (!opt.remove) {
+      const own = chosen.project === repository.project ? '' : `; the repository's own: ${repository.project}, ${repository.why}`;
+      writeOut(`project: ${chosen.project} (${chosen.why}${own})\n`);
+    }
     if (!opt.remove && clients.includes('codex')) {
       if (codexBin !== null && opt.trust) {
         const r = await trustInCodex(codexBin, root, process.env);

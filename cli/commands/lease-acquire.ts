@@ -1,4 +1,5 @@
 import { INSTANCE_OPTION, UsageError, asAgent, call, commaList, defineCommand, durationOption, printReply, request } from '../core.js';
+import { repoProject } from '../project.js';
 
 /** How often `--wait` asks again while the files are held. */
 const WAIT_RETRY_MS = 500;
@@ -6,7 +7,7 @@ const WAIT_RETRY_MS = 500;
 export default defineCommand({
   description: 'Lease files (path globs) for this agent before editing them; exit 1 on a conflict',
   details:
-    'Resources are path globs relative to the repository root, separated by commas: `*` and `?` stay within one directory, `**` crosses directories (`src/**/*.ts`). ' +
+    'Resources are path globs relative to the repository root, separated by commas, in the project of this directory\'s repository (--project to name another; see `koor-cli status`): `*` and `?` stay within one directory, `**` crosses directories (`src/**/*.ts`). ' +
     'Exclusive by default: refused (409, exit 1, the conflicting leases printed) when another agent holds an overlapping lease; nothing is taken then. ' +
     'With --wait the refusal is retried every half second until the lease is taken or the time is up (then the last refusal is printed, exit 1): a file is taken the moment it is free, where checking then editing could lose it to another agent in between. ' +
     'The lease lasts while this agent is alive (it ends when the agent goes stale or is deregistered); --ttl bounds it further (renewed by heartbeats and `lease renew`). Needs an agent identity: --instance or KOOR_INSTANCE.',
@@ -21,13 +22,14 @@ export default defineCommand({
     ttl: { description: 'Upper bound of its life, e.g. 30m or 2h (default: as long as this agent lives)' },
     reason: { description: 'Why (shown to agents it blocks)' },
     wait: { description: 'While another agent holds them, keep trying this long (e.g. 90s, 2m) instead of failing at once' },
+    project: { description: "The project (default: this directory's, as `koor-cli status` shows it)" },
     ...INSTANCE_OPTION,
   },
   run: async ({ pos, opt, ctx }) => {
     const resources = commaList(pos.resources);
     if (resources.length === 0) throw new UsageError('expected at least one resource');
     const waitMs = opt.wait === undefined ? 0 : durationOption('wait', opt.wait);
-    const body: Record<string, unknown> = { resources, exclusive: !opt.shared };
+    const body: Record<string, unknown> = { resources, exclusive: !opt.shared, project: opt.project ?? repoProject(ctx.cwd).project };
     if (opt.ttl !== undefined) body.ttl = opt.ttl;
     if (opt.reason !== undefined) body.reason = opt.reason;
     const agent = asAgent(ctx, opt.instance);

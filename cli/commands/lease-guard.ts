@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { CliError, INSTANCE_OPTION, asAgent, defineCommand, replyOf, request, writeErr, writeOut } from '../core.js';
+import { repoProject } from '../project.js';
 
 /** Staged paths relative to the repository root: added, changed, deleted, both sides of a rename. */
 function stagedPaths(cwd: string): string[] {
@@ -16,11 +17,14 @@ function stagedPaths(cwd: string): string[] {
 export default defineCommand({
   description: 'For a git pre-commit hook: exit 1 when a staged file is leased exclusively by another agent',
   details:
-    'Asks the server about every staged file (added, modified, deleted, renamed) and names each one another agent holds under an exclusive lease, with the holder and reason. ' +
+    'Asks the server about every staged file (added, modified, deleted, renamed), within the repository\'s project (its origin remote, else its folder name; KOOR_PROJECT or --project overrides it), and names each one another agent holds under an exclusive lease, with the holder and reason. ' +
     "This agent's own leases (--instance or KOOR_INSTANCE) never block. `koor-cli init --hooks` installs it as .git/hooks/pre-commit. " +
     'If the server cannot be reached the commit goes ahead, with a warning.',
   positionals: [],
-  options: { ...INSTANCE_OPTION },
+  options: {
+    project: { description: "The project (default: this directory's, as `koor-cli status` shows it)" },
+    ...INSTANCE_OPTION,
+  },
   async run({ opt, ctx }) {
     const agent = asAgent(ctx, opt.instance);
     const me = agent.config.instance;
@@ -28,7 +32,7 @@ export default defineCommand({
     if (paths.length === 0) return 0;
     let reply;
     try {
-      reply = await request(agent.config, 'POST', '/api/leases/check', { body: JSON.stringify({ paths }) });
+      reply = await request(agent.config, 'POST', '/api/leases/check', { body: JSON.stringify({ paths, project: opt.project ?? repoProject(ctx.cwd).project }) });
     } catch (e) {
       writeErr(`koor: lease guard skipped, the server did not answer (${(e as Error).message})`);
       return 0;

@@ -183,6 +183,12 @@ export function mergeHookMap(f: JsonFile, map: Obj | undefined, want: Record<str
 export interface HookParams {
   /** The server's base URL, no trailing slash. */
   server: string;
+  /**
+   * The repository's project (cli/project.ts: its origin remote, else its folder name), written
+   * as is: the file is committed, and every clone of the repository has the same. The server takes
+   * it when X-Koor-Project ($KOOR_PROJECT) is empty. '' or absent: no such header.
+   */
+  repository?: string;
 }
 
 function httpHook(p: HookParams): Obj {
@@ -193,6 +199,7 @@ function httpHook(p: HookParams): Obj {
       Authorization: 'Bearer $KOOR_TOKEN',
       'X-Koor-Agent-Name': '$KOOR_AGENT_NAME',
       'X-Koor-Project': '$KOOR_PROJECT',
+      ...(p.repository ? { 'X-Koor-Repository': p.repository } : {}),
       'X-Koor-Repo-Root': '$KOOR_REPO_ROOT',
     },
     allowedEnvVars: [...HOOK_ENV],

@@ -127,6 +127,8 @@ export function telemetryFile(dir: string, cwd: string, server: string, install:
 
 export interface ClientPlanOptions {
   server: string;
+  /** The repository's project, for the Claude Code HTTP hooks' X-Koor-Repository header. */
+  repository?: string;
   /** false: take Koor's entries out. */
   install: boolean;
   read: (file: string) => string | null;
@@ -136,7 +138,7 @@ export interface ClientPlanOptions {
 export function planClient(client: Client, root: string, cwd: string, o: ClientPlanOptions): FilePlan[] {
   if (client === 'claude-code') {
     const plans = [
-      hookFile(root, cwd, path.join('.claude', 'settings.json'), o.install ? claudeCodeHooks({ server: o.server }) : null, 'groups', {}),
+      hookFile(root, cwd, path.join('.claude', 'settings.json'), o.install ? claudeCodeHooks({ server: o.server, ...(o.repository ? { repository: o.repository } : {}) }) : null, 'groups', {}),
       localEnvFile(root, cwd, o.install ? root : null),
     ];
     const ex = o.install ? excludeLocal(root, o.read) : null;

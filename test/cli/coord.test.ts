@@ -155,8 +155,9 @@ t.test('lease guard: the pre-commit hook from `init --hooks` refuses files anoth
   t.match(fs.readFileSync(hook, 'utf8'), /lease guard\n$/);
   t.match(fs.readFileSync(path.join(repo, 'AGENTS.md'), 'utf8'), /claim → lease → work → done/);
 
+  // In the repository's project (no remote: its folder name), which the guard checks within.
   const lease = async (who: { id: string }, resources: string[], exclusive = true) =>
-    (await (await fetch(`${s.url}/api/leases`, { method: 'POST', headers: { 'x-koor-instance': who.id }, body: JSON.stringify({ resources, exclusive }) })).json()) as { id: string };
+    (await (await fetch(`${s.url}/api/leases`, { method: 'POST', headers: { 'x-koor-instance': who.id }, body: JSON.stringify({ resources, exclusive, project: path.basename(repo) }) })).json()) as { id: string };
   const held = await lease(alice, ['src/**'], true);
   await lease(alice, ['lib/**'], false);
   const commit = async (files: string[], env: Record<string, string>) => {

@@ -145,12 +145,14 @@ t.test('claude-code: the input goes as received with the X-Koor headers from the
   t.equal(c.headers['x-koor-client'], 'claude-code', 'the client it bridges (the default agent name says it)');
   t.equal(c.headers['content-type'], 'application/json');
 
-  // Without KOOR_REPO_ROOT: the client's project dir; no token, name or project: no such headers.
-  const r2 = await bridge('claude-code', SESSION_START, { KOOR_SERVER: p.url, CLAUDE_PROJECT_DIR: '/work/proj' }, cwd);
+  // Without KOOR_REPO_ROOT: the client's project dir; no token or name: no such headers; no
+  // KOOR_PROJECT: the repository's project (no repository there: its folder name).
+  const r2 = await bridge('claude-code', SESSION_START, { KOOR_SERVER: p.url, CLAUDE_PROJECT_DIR: '/nonexistent/work/proj' }, cwd);
   t.equal(r2.code, 0);
   const c2 = p.calls[1]!;
-  t.equal(c2.headers['x-koor-repo-root'], '/work/proj');
-  for (const h of ['authorization', 'x-koor-agent-name', 'x-koor-project']) t.notOk(h in c2.headers, `no ${h}`);
+  t.equal(c2.headers['x-koor-repo-root'], '/nonexistent/work/proj');
+  t.equal(c2.headers['x-koor-project'], 'proj');
+  for (const h of ['authorization', 'x-koor-agent-name']) t.notOk(h in c2.headers, `no ${h}`);
 });
 
 t.test('cursor: an edit asked as a Claude Code PreToolUse Edit, a deny answered in Cursor\'s words; context after a tool; a Stop block as a follow-up', async (t) => {
@@ -210,7 +212,7 @@ t.test('codex: an apply_patch asked about file by file, the first deny answered 
   t.equal(r.code, 0, r.stderr);
   t.same(JSON.parse(r.stdout), { hookSpecificOutput: { hookEventName: 'PreToolUse', permissionDecision: 'deny', permissionDecisionReason: 'b.py is leased by carol' } }, 'only the fields of Codex\'s schema');
   const hookCalls = () => p.calls.filter((c) => c.url === '/api/hooks/claude-code');
-  t.same(p.calls[0]!.body, { paths: ['a.py', 'pkg/b.py', 'c.py'] }, 'first, who holds any of its files (repository-relative)');
+  t.same(p.calls[0]!.body, { paths: ['a.py', 'pkg/b.py', 'c.py'], project: path.basename(root) }, "first, who holds any of its files (repository-relative, in the repository's project)");
   t.same(
     hookCalls().map((c) => c.body.tool_input.file_path),
     [path.join(root, 'a.py'), path.join(root, 'pkg/b.py')],

@@ -41,7 +41,7 @@ t.test('https server, chunked reply, certificate checked', async (t) => {
   const trusted = { KOOR_SERVER: url, KOOR_TOKEN: 'tok', NODE_EXTRA_CA_CERTS: pem.cert };
 
   const ok = await runCli(['status', '--pretty'], { cwd: dir, env: trusted });
-  t.same([ok.code, ok.stdout, ok.stderr], [0, '{\n  "status": "ok",\n  "uptime": "1s"\n}\n', '']);
+  t.same([ok.code, ok.stdout, ok.stderr], [0, '{\n  "status": "ok",\n  "uptime": "1s"\n}\n', `project: ${path.basename(dir)} (folder name: not in a git repository)\n`]);
   const miss = await runCli(['state', 'get', 'missing'], { cwd: dir, env: trusted });
   t.same([miss.code, miss.stdout], [1, '{"error":"key not found: missing","code":404}\n']);
   const put = await runCli(['state', 'set', 'k', '--data', '{"a":1}'], { cwd: dir, env: trusted });

@@ -19,6 +19,7 @@ const exists = (dir: string, f: string) => fs.existsSync(path.join(dir, f));
 function repo(t: { teardown(fn: () => unknown): void }): string {
   const dir = fs.realpathSync(tempDir(t, 'koor-init-hooks-'));
   execFileSync('git', ['init', '-q', dir]);
+  repository = path.basename(dir);
   return dir;
 }
 
@@ -38,10 +39,12 @@ function snapshot(dir: string): Record<string, string> {
 }
 
 const SERVER = 'http://10.0.0.5:9800';
+/** The repository's project, as `init` writes it into the HTTP hooks: repo() makes repositories without a remote, so their folder name. */
+let repository = '';
 const HTTP_HOOK = (server: string) => ({
   type: 'http',
   url: `${server}/api/hooks/claude-code`,
-  headers: { Authorization: 'Bearer $KOOR_TOKEN', 'X-Koor-Agent-Name': '$KOOR_AGENT_NAME', 'X-Koor-Project': '$KOOR_PROJECT', 'X-Koor-Repo-Root': '$KOOR_REPO_ROOT' },
+  headers: { Authorization: 'Bearer $KOOR_TOKEN', 'X-Koor-Agent-Name': '$KOOR_AGENT_NAME', 'X-Koor-Project': '$KOOR_PROJECT', 'X-Koor-Repository': repository, 'X-Koor-Repo-Root': '$KOOR_REPO_ROOT' },
   allowedEnvVars: ['KOOR_TOKEN', 'KOOR_AGENT_NAME', 'KOOR_PROJECT', 'KOOR_REPO_ROOT'],
   timeout: 5,
 });
@@ -73,6 +76,7 @@ t.test('init --claude-code merges into the user settings, keeps their hooks firs
   t.equal(r.code, 0, r.stderr);
   t.match(r.stdout, /^updated \.\.\/\.claude\/settings\.json$/m);
   t.match(r.stdout, /^updated \.\.\/\.claude\/settings\.local\.json$/m);
+  t.match(r.stdout, new RegExp(`\nproject: ${repository} \\(folder name: no origin remote\\)\n$`), 'the project it chose, and why');
   t.equal(r.stderr, '', 'no token configured: no note');
 
   const s = readJson(dir, '.claude/settings.json');
@@ -173,7 +177,7 @@ t.test('init --cursor and --codex: their hook files, merged with the user hooks,
 
   const r = await runCli(['init', '--cursor', '--codex'], { cwd: dir, env: { KOOR_SERVER: SERVER } });
   t.equal(r.code, 0, r.stderr);
-  t.match(r.stdout, /^updated \.cursor\/hooks\.json\nupdated \.codex\/hooks\.json\n$/m);
+  t.match(r.stdout, /^updated \.cursor\/hooks\.json\nupdated \.codex\/hooks\.json\nproject: /m);
   t.notOk(exists(dir, '.claude'), 'no Claude Code settings without --claude-code');
 
   const bridge = { command: 'koor-cli hook cursor' };

@@ -11,7 +11,7 @@ t.test('init in an empty workspace: both MCP configs and AGENTS.md, from the CLI
   const dir = tempDir(t);
   const r = await runCli(['init'], { cwd: dir, env: { KOOR_SERVER: 'http://10.0.0.5:9800/' } });
   t.equal(r.code, 0, r.stderr);
-  t.equal(r.stdout, 'created .mcp.json\ncreated .cursor/mcp.json\ncreated AGENTS.md\n');
+  t.equal(r.stdout, `created .mcp.json\ncreated .cursor/mcp.json\ncreated AGENTS.md\nproject: ${path.basename(dir)} (folder name: not in a git repository)\n`);
   t.equal(r.stderr, '', 'no token, no note');
   const want = { mcpServers: { koor: { type: 'http', url: 'http://10.0.0.5:9800/mcp' } } };
   t.same(readJson(dir, '.mcp.json'), want, 'no headers without a token');
@@ -42,7 +42,7 @@ t.test('init merges into existing configs, keeps other servers, and is idempoten
 
   const r = await runCli(['init', '--server', 'http://koor.lan:9800', '--token', 's3cret'], { cwd: dir });
   t.equal(r.code, 0, r.stderr);
-  t.equal(r.stdout, 'updated .mcp.json\nupdated .cursor/mcp.json\nupdated AGENTS.md\nsaved server and token to settings.json\n');
+  t.equal(r.stdout, `updated .mcp.json\nupdated .cursor/mcp.json\nupdated AGENTS.md\nsaved server and token to settings.json\nproject: ${path.basename(dir)} (folder name: not in a git repository)\n`);
   t.match(r.stderr, /note: the MCP config files contain the token/);
 
   const koor = { type: 'http', url: 'http://koor.lan:9800/mcp', headers: { Authorization: 'Bearer s3cret' } };
@@ -55,7 +55,7 @@ t.test('init merges into existing configs, keeps other servers, and is idempoten
   const snapshot = ['.mcp.json', '.cursor/mcp.json', 'AGENTS.md', 'settings.json'].map((f) => read(dir, f));
   const again = await runCli(['init'], { cwd: dir });
   t.equal(again.code, 0);
-  t.equal(again.stdout, 'unchanged .mcp.json\nunchanged .cursor/mcp.json\nunchanged AGENTS.md\n', 'rerun (config from settings.json): nothing to do');
+  t.equal(again.stdout, `unchanged .mcp.json\nunchanged .cursor/mcp.json\nunchanged AGENTS.md\nproject: ${path.basename(dir)} (folder name: not in a git repository)\n`, 'rerun (config from settings.json): nothing to do');
   t.same(['.mcp.json', '.cursor/mcp.json', 'AGENTS.md', 'settings.json'].map((f) => read(dir, f)), snapshot);
 
   // A changed server replaces the marked section instead of adding a second one.

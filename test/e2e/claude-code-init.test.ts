@@ -61,12 +61,15 @@ else {
   t.test("init --claude-code's settings: accepted by the real client, every hook fires with the token and the repository root", async (t) => {
     const project = fs.realpathSync(claudeTempDir(t, 'koor-cc-init-'));
     execFileSync('git', ['init', '-q', project]);
+    // Its origin remote names its project (issue 78), whatever the folder is called.
+    execFileSync('git', ['-C', project, 'remote', 'add', 'origin', 'git@github.com:Acme/Shop.git']);
     const peer = await recorder(t);
 
     // The installer, as a user runs it (the server saved in the CLI config of the project, the token in the environment).
     const init = await runCli(['init', '--claude-code', '--server', peer.url], { cwd: project, env: { KOOR_TOKEN: 'tok-init-e2e' } });
     t.equal(init.code, 0, init.stderr);
     t.match(init.stdout, /^created \.claude\/settings\.json$/m);
+    t.match(init.stdout, /^project: acme\.shop \(from the origin remote git@github\.com:Acme\/Shop\.git\)$/m);
     // The user approves the project's MCP servers (print mode has nobody to ask), beside what init wrote.
     const localFile = path.join(project, '.claude', 'settings.local.json');
     // And lets it run the one shell command the model asks for (which fails: PostToolUseFailure).
@@ -113,6 +116,8 @@ exec '${process.execPath}' '${CLI_JS}' "$@"
     t.equal(hooks[0]!.headers['user-agent'], 'koor-cli', 'SessionStart came through the bridge (a command hook)');
     t.match(hooks[1]!.headers['user-agent'], /axios/, 'the others are the client\'s own HTTP hooks');
     t.equal(hooks[1]!.headers['x-koor-project'], '', 'an unset variable interpolates to empty');
+    t.equal(hooks[0]!.headers['x-koor-project'], 'acme.shop', "the bridge: the repository's project");
+    for (const c of hooks.slice(1)) t.equal(c.headers['x-koor-repository'], 'acme.shop', `${c.body?.hook_event_name}: the repository's project, as init wrote it`);
 
     const mcp = peer.calls.filter((c) => c.url === '/mcp');
     t.ok(mcp.length > 0, 'the client connected to the MCP server of .mcp.json');
