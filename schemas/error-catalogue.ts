@@ -28,6 +28,15 @@ export const ERRORS = {
   UNAUTHENTICATED: def('UNAUTHENTICATED', () => 'invalid or missing bearer token'),
   /** A role the rule of the route or tool (src/http/permissions.ts) does not allow the call. */
   ROLE_FORBIDDEN: def('PERMISSION_DENIED', (role: string, action: string) => `${role} token may not ${action}`),
+  /**
+   * An agent token acting as an agent it did not register (issue 78): by X-Koor-Instance, or on a
+   * `self` route's agent (src/http/permissions.ts). A created token acts as the agents it registered.
+   */
+  NOT_OWN_AGENT: def('PERMISSION_DENIED', (role: string, agent: string) => `${role} token may not act as agent ${agent}: this token did not register it; act as your own agent with KOOR_INSTANCE=<id> or --instance <id> (HTTP: X-Koor-Instance)`),
+  /** An instance token on a `self` route of another agent: it is its own agent's only. */
+  NOT_THIS_INSTANCE: def('PERMISSION_DENIED', (role: string, agent: string, own: string) => `${role} token may not act as agent ${agent}: it is agent ${own}'s token`),
+  /** A `party` rule's call by a token acting as no agent (it would act as the operator). */
+  AGENT_REQUIRED: def('PERMISSION_DENIED', (role: string, action: string) => `${role} token may not ${action} without acting as an agent: give one with KOOR_INSTANCE=<id> or --instance <id> (HTTP: X-Koor-Instance)`),
   /** Past its token's request rate (issue 30); `detail.retry_after` seconds go into Retry-After. */
   RATE_LIMITED: def('RATE_LIMITED', (perSecond: number) => `rate limit exceeded: ${perSecond} requests per second per token`),
   /** A scoped token touching nothing its scopes reach. */
@@ -55,6 +64,8 @@ export const ERRORS = {
   FIELD_WRONG_TYPE: def('INVALID_ARGUMENT', (at: string, types: readonly string[]) => `${at}: expected ${types.join(' or ')}`),
   INVALID_URL_ENCODING: def('INVALID_ARGUMENT', (what: string) => `invalid URL encoding in ${what}`),
   NAME_HAS_NUL: def('INVALID_ARGUMENT', (what: string) => `${what} must not contain NUL bytes`),
+  /** A project name (issue 78): one path segment, as a repository's identity is. */
+  PROJECT_INVALID: def('INVALID_ARGUMENT', (field: string, why: string) => `invalid ${field}: ${why}`),
   NAME_TOO_LONG: def('INVALID_ARGUMENT', (what: string, bytes: number, max: number) => `${what} too long: ${bytes} bytes (max ${max})`),
   TOO_MANY: def('INVALID_ARGUMENT', (what: string, count: number, max: number) => `too many ${what}: ${count} (max ${max})`),
   NOT_POSITIVE_INTEGER: def('INVALID_ARGUMENT', (name: string) => `${name} must be a positive integer`),
@@ -144,6 +155,8 @@ export const ERRORS = {
   // ── Tasks ──
   TASK_NOT_FOUND: def('NOT_FOUND', (id: string | number) => `task not found: ${id}`),
   NO_TASK_READY: def('NOT_FOUND', (project: string) => `no task ready in ${project}`),
+  /** Ready tasks there were, but every one's paths are held (issue 78): how many, and the first one's blocker. */
+  NO_TASK_FREE: def('NOT_FOUND', (project: string, ready: number, blocker: string) => `no task ready in ${project}: ${ready} ready task${ready === 1 ? '' : 's'}, all blocked: ${blocker}`),
   TASK_NOT_CLAIMED: def('ALREADY_EXISTS', (id: string | number, status: string) => `task ${id} is not claimed (status: ${status})`),
   TASK_CLAIMED_BY_OTHER: def('PERMISSION_DENIED', (id: string | number, holder: string) => `task ${id} is claimed by ${holder}`),
   UNKNOWN_DEP: def('INVALID_ARGUMENT', (dep: string | number) => `unknown task in deps: ${dep}`),

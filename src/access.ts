@@ -13,6 +13,8 @@ import { pathGlobMatch } from './shared/path-glob.js';
 export interface Target {
   kind: 'state' | 'project' | 'topic' | 'path';
   name: string | null;
+  /** A leased path's project (issue 78): a `project:<p>` scope reaches every path of project p. */
+  project?: string;
 }
 
 const GLOB_META = /[*?[\]{}\\]/;
@@ -39,8 +41,9 @@ function reaches(kind: 'state' | 'topic' | 'path', scope: string, name: string):
 }
 
 /**
- * Whether `scopes` reach `t`. A project scope also reaches the keys and leased paths `<p>/**` and
- * the topics `<p>.*`; a `path:` scope is a path glob of the files a token may lease.
+ * Whether `scopes` reach `t`. A project scope also reaches the keys `<p>/**` and the topics
+ * `<p>.*`, and the leased paths of project p (a path without a project: those under `<p>/`); a
+ * `path:` scope is a path glob of the files a token may lease, in any project.
  */
 export function inScope(scopes: readonly string[], t: Target): boolean {
   if (t.name === null) return false;
@@ -51,6 +54,8 @@ export function inScope(scopes: readonly string[], t: Target): boolean {
     const v = s.slice(i + 1);
     if (kind === t.kind) {
       if (t.kind === 'project' ? v === name : reaches(t.kind, v, name)) return true;
+    } else if (kind === 'project' && t.project !== undefined) {
+      if (v === t.project) return true;
     } else if (kind === 'project' && literalPrefix(name).startsWith(t.kind === 'topic' ? `${v}.` : `${v}/`) && t.kind !== 'project') return true;
   }
   return false;

@@ -14,3 +14,23 @@ export function checkName(name: string, what: string): string {
   if (bytes > MAX_KEY_BYTES) throw fail('NAME_TOO_LONG', what, bytes, MAX_KEY_BYTES);
   return name;
 }
+
+/** The longest project name, bytes: a repository's identity (its origin remote's path) fits. */
+export const PROJECT_MAX_BYTES = 128;
+
+/**
+ * A project name (issue 78): what leases, tasks and hook sessions are scoped by. One path segment
+ * (it names `/api/specs/{project}` and `project:<p>` scopes): not empty, no `/`, `\` or control
+ * character, not `.` or `..`, at most PROJECT_MAX_BYTES. `field` names it in the refusal.
+ */
+export function checkProject(name: string, field = 'project'): string {
+  checkName(name, field);
+  if (name === '') throw fail('PROJECT_INVALID', field, 'empty');
+  if (/[/\\]/.test(name)) throw fail('PROJECT_INVALID', field, `${JSON.stringify(name)} has a / or \\ (a project is one name, such as a repository's)`);
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f]/.test(name)) throw fail('PROJECT_INVALID', field, 'control characters');
+  if (name === '.' || name === '..') throw fail('PROJECT_INVALID', field, `${name} is not a name`);
+  const bytes = Buffer.byteLength(name);
+  if (bytes > PROJECT_MAX_BYTES) throw fail('NAME_TOO_LONG', field, bytes, PROJECT_MAX_BYTES);
+  return name;
+}

@@ -24,7 +24,17 @@ export const decodeLease = (r: LeaseDbRow): LeaseRow => ({
   acquired_at: r.acquired_at,
   expires_ms: r.expires_ms,
   fence: r.fence,
+  project: r.project,
 });
+
+/**
+ * A lease resource's index key (issue 78): its project's UTF-8 bytes, a NUL (which no name
+ * contains), then the glob's literal prefix. Keys of two projects never start one another, so
+ * every seek stays within one project; LEASE_KEY_FLOOR bytes of a key are its project part.
+ */
+export const leaseKey = (project: string, literalPrefix: string): Buffer => Buffer.from(`${project}\u0000${literalPrefix}`);
+/** How many bytes of a project's keys are the project part (the floor of their seeks). */
+export const leaseKeyFloor = (project: string): number => Buffer.byteLength(project) + 1;
 
 /**
  * The literal-prefix index (lease_resources.prefix, UTF-8 bytes; PostgreSQL's bytea orders
@@ -47,8 +57,8 @@ export const LEASE_KEY_SEEK = {
   atMost: only('sqlite', 'SELECT prefix FROM lease_resources WHERE prefix <= ? ORDER BY prefix DESC LIMIT 1'),
   below: only('sqlite', 'SELECT prefix FROM lease_resources WHERE prefix < ? ORDER BY prefix DESC LIMIT 1'),
 };
-/** PostgreSQL finds at once what those seeks find: the keys that are byte prefixes of `?` (parameters: prefix, its length). */
-export const LEASE_KEYS_STARTING_PG = 'r.prefix = ANY (ARRAY(SELECT substring(CAST(? AS bytea) FROM 1 FOR n) FROM generate_series(0, CAST(? AS integer)) n))';
+/** PostgreSQL finds at once what those seeks find: the keys that are byte prefixes of `?` (parameters: key, its floor, its length). */
+export const LEASE_KEYS_STARTING_PG = 'r.prefix = ANY (ARRAY(SELECT substring(CAST(? AS bytea) FROM 1 FOR n) FROM generate_series(CAST(? AS integer), CAST(? AS integer)) n))';
 /** Keys under a prefix: parameters prefix, prefixEnd(prefix). */
 export const LEASE_KEYS_UNDER = 'r.prefix > ? AND r.prefix < ?';
 

@@ -31,6 +31,7 @@ import { HOOK_SESSIONS, HOOK_SESSIONS_ENDED } from './tables/hooks.js';
 import { IDEMPOTENCY_KEYS } from './tables/idempotency.js';
 import { MESSAGES, MESSAGE_RECIPIENTS } from './tables/messages.js';
 import { API_TOKENS } from './tables/tokens.js';
+import { LEASES } from './tables/leases.js';
 
 export interface PgMigration {
   version: number;
@@ -285,5 +286,23 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
     version: 21,
     name: "compliance runs by age: a departed agent's runs go once older than the audit log's retention",
     sql: createIndex(COMPLIANCE_RUNS, 'compliance_runs_run_at', 'pg'),
+  },
+  {
+    version: 22,
+    name: "leases belong to a project (issue 78): a lease in one repository no longer blocks another repository's file of the same path",
+    // A hook session's agent now has its project as its workspace (its project is its
+    // workspace's). A lease goes to its task's project, else its holder's (its workspace's
+    // folder, as folderOf); its resources' index keys then start with that project.
+    sql: [
+      `ALTER TABLE leases ADD COLUMN project text COLLATE "C" NOT NULL DEFAULT '';`,
+      createIndex(LEASES, 'leases_project', 'pg'),
+      `UPDATE instances SET workspace = (SELECT s.project FROM hook_sessions s WHERE s.instance_id = instances.id AND s.project <> '' LIMIT 1)
+        WHERE EXISTS (SELECT 1 FROM hook_sessions s WHERE s.instance_id = instances.id AND s.project <> '');
+      UPDATE leases l SET project = COALESCE(
+         NULLIF((SELECT t.project FROM tasks t WHERE t.lease_id = l.id LIMIT 1), ''),
+         (SELECT regexp_replace(regexp_replace(i.workspace, '[\\\\/]+$', ''), '^.*[\\\\/]', '') FROM instances i WHERE i.id = l.holder),
+         '');
+      UPDATE lease_resources r SET prefix = convert_to(l.project, 'UTF8') || '\\x00'::bytea || r.prefix FROM leases l WHERE l.id = r.lease_id;`,
+    ].join('\n'),
   },
 ];

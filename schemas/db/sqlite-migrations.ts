@@ -17,6 +17,7 @@ import { HOOK_SESSIONS, HOOK_SESSIONS_ENDED } from './tables/hooks.js';
 import { IDEMPOTENCY_KEYS } from './tables/idempotency.js';
 import { MESSAGES, MESSAGE_RECIPIENTS } from './tables/messages.js';
 import { API_TOKENS, tokenHash } from './tables/tokens.js';
+import { LEASES } from './tables/leases.js';
 
 export interface Migration {
   version: number;
@@ -248,5 +249,37 @@ export const MIGRATIONS: readonly Migration[] = [
       DROP TABLE state_before_28;
       DROP TABLE state_history_before_28;`,
     ].join('\n'),
+  },
+  {
+    version: 29,
+    name: "leases belong to a project (issue 78): a lease in one repository no longer blocks another repository's file of the same path",
+    // A hook session's agent now has its project as its workspace (its project is its workspace's).
+    sql: [
+      `ALTER TABLE leases ADD COLUMN project TEXT NOT NULL DEFAULT '';`,
+      createIndex(LEASES, 'leases_project', 'sqlite'),
+      `UPDATE instances SET workspace = (SELECT s.project FROM hook_sessions s WHERE s.instance_id = instances.id AND s.project <> '' LIMIT 1)
+        WHERE EXISTS (SELECT 1 FROM hook_sessions s WHERE s.instance_id = instances.id AND s.project <> '');`,
+    ].join('\n'),
+    run: (db) => {
+      // A lease goes to its task's project, else its holder's (its workspace's folder).
+      const rows = db
+        .prepare(
+          `SELECT l.id,
+             (SELECT t.project FROM tasks t WHERE t.lease_id = l.id LIMIT 1) AS task_project,
+             (SELECT i.workspace FROM instances i WHERE i.id = l.holder) AS workspace
+           FROM leases l`,
+        )
+        .all() as Array<{ id: string; task_project: string | null; workspace: string | null }>;
+      const setProject = db.prepare('UPDATE leases SET project = ? WHERE id = ?');
+      // SQLite's || makes text of blobs: the new keys (project, NUL, old key) are made here.
+      const keys = db.prepare('SELECT prefix, resource FROM lease_resources WHERE lease_id = ?');
+      const rekey = db.prepare('UPDATE lease_resources SET prefix = ? WHERE lease_id = ? AND prefix = ? AND resource = ?');
+      for (const r of rows) {
+        // The folder a workspace path ends in, as src/shared/workspace.ts's folderOf said then.
+        const project = r.task_project || ((r.workspace ?? '').replace(/[\\/]+$/, '').split(/[\\/]/).pop() ?? '');
+        setProject.run(project, r.id);
+        for (const k of keys.all(r.id) as Array<{ prefix: Buffer; resource: string }>) rekey.run(Buffer.concat([Buffer.from(`${project}\u0000`), k.prefix]), r.id, k.prefix, k.resource);
+      }
+    },
   },
 ];

@@ -1731,6 +1731,7 @@ export interface components {
             count: number;
         };
         LeaseBody: {
+            project?: string;
             resources?: string[];
             exclusive?: boolean;
             ttl?: string | number | null;
@@ -1746,10 +1747,12 @@ export interface components {
             acquired_at: components["schemas"]["Instant"];
             expires_at: string;
             fence: number;
+            project: string;
         };
         LeaseListReply: components["schemas"]["Lease"][];
         CheckBody: {
             paths?: string[];
+            project?: string;
         };
         LeaseCheckReply: {
             path: string;
@@ -3325,6 +3328,8 @@ export interface operations {
             query?: {
                 /** @description Only the leases of this agent */
                 holder?: string;
+                /** @description Only the leases of this project (default: every project; with resource, the calling agent's) */
+                project?: string;
                 /** @description Only the leases covering this file */
                 resource?: string;
                 /** @description How many leases */
@@ -3378,6 +3383,8 @@ export interface operations {
             query: {
                 /** @description The file */
                 path: string;
+                /** @description The file's project (default: the calling agent's) */
+                project?: string;
             };
             header?: never;
             path?: never;
@@ -3927,8 +3934,10 @@ export interface operations {
             header?: {
                 /** @description The agent's name ($KOOR_AGENT_NAME) */
                 "X-Koor-Agent-Name"?: string;
-                /** @description The project the agent works on ($KOOR_PROJECT) */
+                /** @description The project the agent works on ($KOOR_PROJECT): overrides X-Koor-Repository */
                 "X-Koor-Project"?: string;
+                /** @description The repository's identity, from its origin remote (written by koor-cli init): the project when X-Koor-Project is empty */
+                "X-Koor-Repository"?: string;
                 /** @description The repository's root directory ($KOOR_REPO_ROOT) */
                 "X-Koor-Repo-Root"?: string;
                 /** @description The client the command bridge posts for: claude-code (default), cursor or codex */

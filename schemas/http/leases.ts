@@ -6,6 +6,8 @@ const Ttl = Type.Optional(Type.Union([Type.String(), Type.Number(), Type.Null()]
 
 /** POST /api/leases (SPEC §8.8). */
 export const LeaseBody = Type.Object({
+  /** The project its paths are in (issue 78); default: the calling agent's. */
+  project: Type.Optional(Type.String()),
   resources: Type.Optional(Type.Array(Type.String())),
   exclusive: Type.Optional(Type.Boolean()),
   ttl: Ttl,
@@ -16,7 +18,7 @@ export const LeaseBody = Type.Object({
 export const RenewBody = Type.Object({ ttl: Ttl, fence: Type.Optional(Type.Integer({ minimum: 0 })) });
 
 /** POST /api/leases/check: which of these paths are leased, and by whom. */
-export const CheckBody = Type.Object({ paths: Type.Optional(Type.Array(Type.String())) });
+export const CheckBody = Type.Object({ paths: Type.Optional(Type.Array(Type.String())), project: Type.Optional(Type.String()) });
 
 /** A lease (SPEC §8.8); `expires_at` is `""` without a TTL. */
 export const Lease = Type.Object({
@@ -30,6 +32,8 @@ export const Lease = Type.Object({
   expires_at: Type.String(),
   /** Its fencing token (issue 31): only grows; give it back on renew and release, and as X-Koor-Fence on state writes under it. */
   fence: Type.Integer(),
+  /** The project its paths are in (issue 78): leases of different projects never conflict; '' = none. */
+  project: Type.String(),
 });
 export type Lease = Static<typeof Lease>;
 

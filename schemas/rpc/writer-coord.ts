@@ -67,6 +67,8 @@ export const CoordMethods = {
   'leases.acquire': {
     req: Type.Object({
       holder: Type.String({ minLength: 1 }),
+      /** The project its paths are in (issue 78): only that project's leases are in the way ('' = none). */
+      project: Type.String(),
       resources: Type.Array(Type.String({ minLength: 1 }), { minItems: 1 }),
       exclusive: Type.Boolean(),
       ttl_ms: Type.Integer({ minimum: 0 }),

@@ -59,6 +59,8 @@ export const LeaseRow = Type.Object({
   expires_ms: Type.Integer(),
   /** Its fencing token (issue 31): only grows; a later holder of the resources has a larger one. */
   fence: Type.Integer(),
+  /** The project its paths are in (issue 78): leases of different projects never conflict. */
+  project: Type.String(),
 });
 export type LeaseRow = Static<typeof LeaseRow>;
 

@@ -110,8 +110,12 @@ export const TASK_DEFAULT_MAX_ATTEMPTS = 3;
 /** Dependencies and required capabilities of one task at most. */
 export const TASK_MAX_DEPS = 256;
 export const TASK_MAX_CAPABILITIES = 64;
-/** Ready tasks a claim looks at, in claim order, for one whose paths are free (issue 44). */
-export const TASK_CLAIM_SCAN = 256;
+/**
+ * Ready tasks a claim reads per page, in claim order, looking for one whose paths are free (issues
+ * 44, 78): a small first page (the best task is usually free), then larger ones, as far as it takes.
+ */
+export const TASK_CLAIM_FIRST_BATCH = 8;
+export const TASK_CLAIM_BATCH = 256;
 /** A checkpoint's `done` and `next` at most, UTF-8 bytes; its `data` at most, bytes of JSON (issue 44). */
 export const CHECKPOINT_TEXT_MAX_BYTES = 2048;
 export const CHECKPOINT_DATA_MAX_BYTES = 16 * 1024;

@@ -275,8 +275,8 @@ function search(A: Nfa, B: Nfa): SearchResult {
  * K and p; K < p[0..c+1) (K ≤ p and they differ at c), so no key lies in (p[0..c], K] that is a
  * prefix of p longer than c: the search continues at p[0..c]. Each step shortens x or passes a key.
  */
-export function prefixKeysOf(p: Buffer, atMost: (x: Buffer, inclusive: boolean) => Buffer | undefined): Buffer[] {
-  const seeks = prefixKeySeeks(p);
+export function prefixKeysOf(p: Buffer, atMost: (x: Buffer, inclusive: boolean) => Buffer | undefined, floor = 0): Buffer[] {
+  const seeks = prefixKeySeeks(p, floor);
   let step = seeks.next();
   while (!step.done) step = seeks.next(atMost(...step.value));
   return step.value;
@@ -284,9 +284,11 @@ export function prefixKeysOf(p: Buffer, atMost: (x: Buffer, inclusive: boolean) 
 
 /**
  * prefixKeysOf's seeks, for a caller whose index answers asynchronously: yields each seek
- * `[x, inclusive]`, is resumed with its answer, returns the keys found.
+ * `[x, inclusive]`, is resumed with its answer, returns the keys found. `floor`: every key sought
+ * is at least that long and shares `p`'s first `floor` bytes (a lease key's project part, issue
+ * 78): the search ends there rather than walk through other projects' keys.
  */
-export function* prefixKeySeeks(p: Buffer): Generator<[x: Buffer, inclusive: boolean], Buffer[], Buffer | undefined> {
+export function* prefixKeySeeks(p: Buffer, floor = 0): Generator<[x: Buffer, inclusive: boolean], Buffer[], Buffer | undefined> {
   const found: Buffer[] = [];
   let x = p;
   let inclusive = true;
@@ -297,10 +299,11 @@ export function* prefixKeySeeks(p: Buffer): Generator<[x: Buffer, inclusive: boo
     while (c < k.length && c < p.length && k[c] === p[c]) c++;
     if (c === k.length) {
       found.push(k);
-      if (k.length === 0) return found;
+      if (k.length <= floor) return found;
       x = k;
       inclusive = false;
     } else {
+      if (c < floor) return found;
       x = p.subarray(0, c);
       inclusive = true;
     }

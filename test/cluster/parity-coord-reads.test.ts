@@ -89,7 +89,7 @@ if ('skipped' in started) {
       const a = (await register(call, 'alice')).id;
       const b = (await register(call, 'bob')).id;
       const take = async (holder: string, resources: string[], exclusive = true, ttl_ms = 0) =>
-        res<{ lease: { id: string } }>(await call('leases.acquire', { holder, resources, exclusive, ttl_ms, reason: '' })).lease.id;
+        res<{ lease: { id: string } }>(await call('leases.acquire', { holder, project: '', resources, exclusive, ttl_ms, reason: '' })).lease.id;
       const l1 = await take(a, ['src/**']);
       await take(b, ['docs/a.md', 'docs/b.md'], false);
       await take(b, ['src/app/**'], false).catch(() => '');
@@ -100,14 +100,17 @@ if ('skipped' in started) {
       const now = Date.now();
       await read((r) => r.leases.get(l1, now));
       await read((r) => r.leases.get('nope', now));
-      await read((r) => r.leases.list(null, 100, now));
-      await read((r) => r.leases.list(b, 100, now));
-      await read((r) => r.leases.list(null, 2, now));
+      await read((r) => r.leases.list(null, null, 100, now));
+      await read((r) => r.leases.list(b, null, 100, now));
+      await read((r) => r.leases.list(null, null, 2, now));
+      await read((r) => r.leases.list(null, '', 100, now));
+      await read((r) => r.leases.list(null, 'other', 100, now));
       const sorted = async (p: Promise<Array<{ id: string; held: string; seq: number }>> | Array<{ id: string; held: string; seq: number }>) =>
         (await p).map((x) => `${x.held}`).sort();
       for (const prefix of ['', 'src/', 'src/app/main.ts', 'docs/a.md', 'docs', 'tmp/x', 'zzz']) {
-        await read((r) => sorted(r.leases.startingBefore(Buffer.from(prefix), now)));
-        await read((r) => sorted(r.leases.under(Buffer.from(prefix), now)));
+        await read((r) => sorted(r.leases.startingBefore('', prefix, now)));
+        await read((r) => sorted(r.leases.under('', prefix, now)));
+        await read((r) => sorted(r.leases.under('other', prefix, now)));
       }
       await read((r) => r.leases.count(now));
       await read((r) => r.leases.due(now));

@@ -27,7 +27,7 @@ if ('skipped' in started) {
   const register = async (call: Call, name: string, capabilities: string[] = []) =>
     res<{ id: string }>(await call('instances.register', { name, workspace: `/w/${name}`, intent: 'work', stack: 'ts', capabilities }, { audit: agent })).id;
   const acquire = (call: Call, holder: string, resources: string[], exclusive = true, ttl_ms = 0, reason = '') =>
-    call('leases.acquire', { holder, resources, exclusive, ttl_ms, reason }, { audit: agent });
+    call('leases.acquire', { holder, project: '', resources, exclusive, ttl_ms, reason }, { audit: agent });
   const leaseId = (r: ReplyEnvelope) => res<{ lease: { id: string } }>(r).lease.id;
   const task = (project: string, title: string, extra: { priority?: number; deps?: number[]; capabilities?: string[]; max_attempts?: number } = {}) => ({
     project,
@@ -168,7 +168,7 @@ if ('skipped' in started) {
       const at = now();
       Date.now = () => at;
       try {
-        await batch(['x', 'y', 'z'].map((r, i) => ({ method: 'leases.acquire', req: { holder: i === 1 ? bob : alice, resources: [`${r}/**`], exclusive: true, ttl_ms: 60, reason: r } })));
+        await batch(['x', 'y', 'z'].map((r, i) => ({ method: 'leases.acquire', req: { holder: i === 1 ? bob : alice, project: '', resources: [`${r}/**`], exclusive: true, ttl_ms: 60, reason: r } })));
       } finally {
         Date.now = now;
       }
@@ -284,8 +284,8 @@ if ('skipped' in started) {
       const held = leaseId(await acquire(call, alice, ['src/**']));
       await batch([
         { method: 'tasks.create', req: task('p', 'one') },
-        { method: 'leases.acquire', req: { holder: bob, resources: ['docs/**'], exclusive: true, ttl_ms: 0, reason: '' } },
-        { method: 'leases.acquire', req: { holder: bob, resources: ['src/x.ts'], exclusive: true, ttl_ms: 0, reason: '' } },
+        { method: 'leases.acquire', req: { holder: bob, project: '', resources: ['docs/**'], exclusive: true, ttl_ms: 0, reason: '' } },
+        { method: 'leases.acquire', req: { holder: bob, project: '', resources: ['src/x.ts'], exclusive: true, ttl_ms: 0, reason: '' } },
         { method: 'tasks.claim', req: { project: 'p', holder: 'nobody' } },
         { method: 'tasks.create', req: task('p', 'two', { deps: [1] }) },
         { method: 'leases.release', req: { id: held, holder: bob } },

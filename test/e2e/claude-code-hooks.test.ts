@@ -133,7 +133,9 @@ else {
       if (turn === 0) return { tool: 'Bash', input: { command: pull, description: 'Sync with the team' } };
       if (turn === 1) {
         // Meanwhile another agent leases the file (its change pushed) and lets it go.
-        const other = (await (await fetch(`${s.url}/api/instances/register`, { method: 'POST', body: JSON.stringify({ name: 'agent-b' }) })).json()) as { id: string };
+        // In agent-a's project (issue 78: its workspace, as its hook session bound it).
+        const project = ((await (await fetch(`${s.url}/api/instances`)).json()) as Array<{ name: string; workspace: string }>).find((i) => i.name === 'agent-a')!.workspace;
+        const other = (await (await fetch(`${s.url}/api/instances/register`, { method: 'POST', body: JSON.stringify({ name: 'agent-b', workspace: project }) })).json()) as { id: string };
         const lease = (await (await fetch(`${s.url}/api/leases`, { method: 'POST', headers: { 'x-koor-instance': other.id }, body: JSON.stringify({ resources: ['src/app.ts'] }) })).json()) as { id: string };
         await fetch(`${s.url}/api/leases/${lease.id}`, { method: 'DELETE', headers: { 'x-koor-instance': other.id } });
         return { tool: 'Write', input: { file_path: target, content: 'export const app = "A";\n' } };

@@ -57,7 +57,7 @@ t.test('hooks: a session binds to an agent at its first hook, every event answer
   const bound = (await call('GET', `/api/hooks/claude-code/sessions/${a.id}`)).body;
   t.match(bound, { session_id: a.id, client: 'claude-code', name: 'claude-shop-0e3c7a52', project: 'shop', repo_root: '/home/ann/shop' });
   const inst = (await call('GET', `/api/instances/${bound.instance_id}`)).body;
-  t.match(inst, { name: 'claude-shop-0e3c7a52', workspace: '/home/ann/shop', status: 'active' });
+  t.match(inst, { name: 'claude-shop-0e3c7a52', workspace: 'shop', status: 'active' }, "its workspace is its project (issue 78), the path is the session's repo_root");
   for (const event of ['SessionStart', 'PreToolUse', 'PostToolUse', 'PostToolUseFailure', 'PostToolBatch', 'MessageDisplay', 'Stop']) t.same(await a.hook(event), {}, `${event}: {}`);
   t.equal((await call('GET', '/api/instances')).body.length, 1, 'one instance per session, however many hooks');
 
@@ -247,7 +247,7 @@ t.test('hooks: an edit of a file another agent let go after this clone last pull
 t.test('hooks: --hook-edits deny refuses only files others leased, and takes no lease itself', async (t) => {
   const s = await startTestServer(t, { hookEdits: 'deny' });
   const { call, session } = client(s.url);
-  const holder = (await call('POST', '/api/instances/register', { name: 'human-ish' })).body;
+  const holder = (await call('POST', '/api/instances/register', { name: 'human-ish', workspace: '/elsewhere/shop' })).body;
   await call('POST', '/api/leases', { resources: ['docs/**'], exclusive: true, reason: 'rewriting docs' }, { 'x-koor-instance': holder.id });
   const a = session('cccc0000-0000-4000-8000-000000000003', '/r/shop', 'agent-c');
   t.same(await a.edit('src/x.ts'), {});
@@ -270,7 +270,7 @@ t.test('hooks: a file named with glob characters is leased as itself; a session 
   t.match((await call('GET', '/api/leases')).body, [{ holder_name: 'agent-a', resources: ['app/\\[id]/page.tsx'] }], 'leased as a glob matching that path only');
   t.same(await a.edit(file, 'Edit'), {}, 'A edits it again');
   t.equal((await call('GET', '/api/leases')).body.length, 1, 'the same lease renewed, not a second one');
-  const check = (await call('POST', '/api/leases/check', { paths: [file, 'app/i/page.tsx'] })).body;
+  const check = (await call('POST', '/api/leases/check', { project: 'web', paths: [file, 'app/i/page.tsx'] })).body;
   t.match(check, [{ path: file, leases: [{ holder_name: 'agent-a' }] }], 'the pre-commit check sees the file leased');
   t.equal(check.length, 1, 'and only it');
   t.equal((await b.edit(file)).hookSpecificOutput?.permissionDecision, 'deny', "B's edit of it: refused");

@@ -4,7 +4,7 @@ import { parsePrometheus, valueOf } from '../helpers/prometheus.js';
 import { waitUntil } from '../helpers/wait.js';
 
 type Headers = Record<string, string>;
-const LEASE_KEYS = ['acquired_at', 'exclusive', 'expires_at', 'fence', 'holder', 'holder_name', 'id', 'reason', 'resources'];
+const LEASE_KEYS = ['acquired_at', 'exclusive', 'expires_at', 'fence', 'holder', 'holder_name', 'id', 'project', 'reason', 'resources'];
 
 function client(base: string) {
   const call = async (method: string, path: string, body?: unknown, headers: Headers = {}) => {
@@ -100,10 +100,10 @@ t.test('leases: identity, shapes, all-or-nothing, conflicts decided on the globs
   t.equal((await call('POST', '/api/leases', { resources: ['src/api/x.ts'] }, as(bob.id))).status, 409, "alice's second lease (src/**) still holds src/");
 
   const released = (await call('GET', '/api/events/history?topic=lease.released')).body;
-  t.same(released.map((e: any) => [e.source, e.data]), [['leases', { id: a1.body.id, holder: alice.id, holder_name: 'alice', resources: ['src/**/*.ts'], exclusive: true, reason: 'released' }]]);
+  t.same(released.map((e: any) => [e.source, e.data]), [['leases', { id: a1.body.id, holder: alice.id, holder_name: 'alice', resources: ['src/**/*.ts'], exclusive: true, reason: 'released', project: '' }]]);
   // Every lease taken is announced too (newest first in history), conflicts are not.
   const acquired = (await call('GET', '/api/events/history?topic=lease.acquired')).body;
-  t.same(acquired.at(-1).data, { id: a1.body.id, holder: alice.id, holder_name: 'alice', resources: ['src/**/*.ts'], exclusive: true, reason: a1.body.reason });
+  t.same(acquired.at(-1).data, { id: a1.body.id, holder: alice.id, holder_name: 'alice', resources: ['src/**/*.ts'], exclusive: true, reason: a1.body.reason, project: '' });
   t.equal(acquired.length, (await call('GET', '/api/audit?action=lease.acquire')).body.length, 'one lease.acquired per lease taken');
   const audit = (await call('GET', '/api/audit?action=lease.acquire')).body;
   t.ok(audit.length >= 5 && audit.every((e: any) => e.actor === 'alice' || e.actor === 'bob'), 'acquisitions are audited with the agent as actor');

@@ -127,8 +127,8 @@ t.test('every REST reply fits its schema', async (t) => {
   const lease = await call('POST /api/leases', '/api/leases', { body: { resources: ['src/**'], ttl: '10m', reason: 'refactor' }, headers: A });
   await call('POST /api/leases', '/api/leases', { body: { resources: ['docs/*'], exclusive: false }, headers: B });
   await call('GET /api/leases', '/api/leases', { nonEmpty: true });
-  await call('GET /api/leases/check', '/api/leases/check?path=src/a.ts', { nonEmpty: true });
-  await call('POST /api/leases/check', '/api/leases/check', { body: { paths: ['src/a.ts', 'README.md'] }, nonEmpty: true });
+  await call('GET /api/leases/check', '/api/leases/check?path=src/a.ts&project=web', { nonEmpty: true });
+  await call('POST /api/leases/check', '/api/leases/check', { body: { paths: ['src/a.ts', 'README.md'], project: 'web' }, nonEmpty: true });
   await call('GET /api/leases/:id', `/api/leases/${lease.id}`);
   await call('POST /api/leases/:id/renew', `/api/leases/${lease.id}/renew`, { body: { ttl: '20m' }, headers: A });
   await call('DELETE /api/leases/:id', `/api/leases/${lease.id}`, { headers: A });
@@ -243,7 +243,7 @@ t.test('a live restore replies with RestoreReply (koor-server itself: it restart
 });
 
 t.test('the schemas catch a changed reply: a member missing, renamed or of another type', async (t) => {
-  const lease = { id: 'l1', holder: 'i1', holder_name: 'alice', resources: ['src/**'], exclusive: true, reason: '', acquired_at: '2026-01-01T00:00:00Z', expires_at: '', fence: 3 };
+  const lease = { id: 'l1', holder: 'i1', holder_name: 'alice', resources: ['src/**'], exclusive: true, reason: '', acquired_at: '2026-01-01T00:00:00Z', expires_at: '', fence: 3, project: 'web' };
   const schema = Lease;
   t.equal(misfit(schema, lease), '', 'the reply as sent');
   t.equal(misfit(schema, { ...lease, extra: 1 }), '', 'a member added is allowed (clients ignore it)');

@@ -60,7 +60,11 @@ t.test('paths: stored, checked, leased by the claim in the same write, freed wit
 
   const c2 = (await call('POST', '/api/tasks/claim', { project: 'web' }, as(ann.id))).body;
   t.same([c2.id, c2.lease], [plain.id, null], 'a task without paths: no lease (a client tells an old server by the missing member)');
-  t.same((await call('POST', '/api/tasks/claim', { project: 'web' }, as(ann.id))).body, { error: 'no task ready in web', code: 404 }, 'the overlapping task stays ready');
+  t.same(
+    (await call('POST', '/api/tasks/claim', { project: 'web' }, as(ann.id))).body,
+    { error: 'no task ready in web: 1 ready task, all blocked: package.json held by ben', code: 404 },
+    'the overlapping task stays ready, and the refusal says what blocks it (issue 78)',
+  );
   await call('DELETE', `/api/leases/${held.id}`, undefined, as(ben.id));
   const c3 = (await call('POST', '/api/tasks/claim', { project: 'web' }, as(ben.id))).body;
   t.same([c3.id, c3.lease.resources], [shared.id, ['src/shared/**', 'package.json']], 'free once the lease is gone');

@@ -97,22 +97,29 @@ t.test('scopes reach leases, tasks by id and messages', async (t) => {
   const as = (method: string, path: string, body?: unknown) => call(method, path, scoped, body, me.id);
   const out = (action: string) => ({ error: `agent token may not ${action} outside its scopes`, code: 403 });
 
-  // Leases: files under the project, or under a path: scope.
+  // Leases (issue 78): every file of its project, or a file under a path: scope in any project.
   const mine = await as('POST', '/api/leases', { resources: ['web/a.ts', 'shared/x.ts'] });
-  t.equal(mine.status, 200, 'web/** and shared/**');
-  t.same(await as('POST', '/api/leases', { resources: ['ops/a.ts'] }), { status: 403, body: out('take leases') });
-  t.same(await as('POST', '/api/leases', { resources: ['web/b.ts', 'ops/b.ts'] }), { status: 403, body: out('take leases') }, 'one file out: all refused');
-  t.same((await call('GET', '/api/leases/check?path=web/b.ts', SERVER)).body, [], 'and nothing taken');
+  t.equal(mine.status, 200, 'its own project (web): any file');
+  t.match(mine.body, { project: 'web' });
+  t.equal((await as('POST', '/api/leases', { resources: ['ops/a.ts'] })).status, 200, 'a folder named ops is still a file of web');
+  t.same(await as('POST', '/api/leases', { project: 'ops', resources: ['b.ts'] }), { status: 403, body: out('take leases') }, 'project ops: outside');
+  t.same(await as('POST', '/api/leases', { project: 'ops', resources: ['shared/y.ts', 'b.ts'] }), { status: 403, body: out('take leases') }, 'one file out: all refused');
+  t.equal((await as('POST', '/api/leases', { project: 'ops', resources: ['shared/y.ts'] })).status, 200, 'a path: scope reaches its files in any project');
+  t.same((await call('GET', '/api/leases/check?path=b.ts&project=ops', SERVER)).body, [], 'and nothing taken');
 
   const ops = await register(SERVER, 'o1', '/w/ops');
-  const theirs = (await call('POST', '/api/leases', SERVER, { resources: ['ops/z.ts'] }, ops.id)).body;
+  const theirs = (await call('POST', '/api/leases', SERVER, { resources: ['z.ts'] }, ops.id)).body;
+  t.match(theirs, { project: 'ops' }, "an agent's leases are in its project");
   t.same(await as('GET', `/api/leases/${theirs.id}`), { status: 403, body: out('read leases') });
   t.equal((await as('GET', `/api/leases/${mine.body.id}`)).status, 200, 'its own');
   t.same(await as('GET', '/api/leases'), { status: 403, body: out('list leases') }, 'every lease: not narrowed');
   t.equal((await as('GET', `/api/leases?holder=${me.id}`)).status, 200, 'its own leases');
-  t.equal((await as('GET', '/api/leases?resource=web/a.ts')).status, 200, 'a file in scope');
-  t.same(await as('GET', '/api/leases/check?path=ops/z.ts'), { status: 403, body: out('check leases') });
-  t.same(await as('POST', '/api/leases/check', { paths: ['web/a.ts', 'ops/z.ts'] }), { status: 403, body: out('check leases') });
+  t.equal((await as('GET', '/api/leases?resource=web/a.ts')).status, 200, 'a file of its project');
+  t.equal((await as('GET', '/api/leases?project=web')).status, 200, 'its project');
+  t.same(await as('GET', '/api/leases?project=ops'), { status: 403, body: out('list leases') });
+  t.same(await as('GET', '/api/leases/check?path=z.ts&project=ops'), { status: 403, body: out('check leases') });
+  t.same(await as('POST', '/api/leases/check', { project: 'ops', paths: ['shared/y.ts', 'z.ts'] }), { status: 403, body: out('check leases') });
+  t.same((await as('GET', '/api/leases/check?path=z.ts')).body, [], "its own project's z.ts is free: ops's lease is another repository's");
 
   // Tasks by id: only its projects'.
   const opsTask = (await call('POST', '/api/tasks', SERVER, { project: 'ops', title: 'x' })).body;
@@ -181,8 +188,10 @@ t.test('hooks stay inside a scoped token: its project, and auto-leases only on f
   t.equal((await hook('s-web', 'UserPromptSubmit', 'web', { prompt: 'go' })).status, 200);
   const edit = (file: string) => hook('s-web', 'PreToolUse', 'web', { tool_name: 'Edit', tool_input: { file_path: file } });
   t.equal((await edit('/w/web/src/a.ts')).status, 200);
-  t.equal((await edit('/w/web/docs/b.md')).status, 200, 'the edit itself is not refused');
-  const held = async (p: string) => ((await call('GET', `/api/leases/check?path=${p}`, SERVER)).body as unknown[]).length;
-  t.equal(await held('src/a.ts'), 1, 'a file in scope: auto-leased');
-  t.equal(await held('docs/b.md'), 0, 'a file out of scope: no lease taken');
+  t.equal((await edit('/w/web/docs/b.md')).status, 200);
+  const held = async (p: string, project: string) => ((await call('GET', `/api/leases/check?path=${p}&project=${project}`, SERVER)).body as unknown[]).length;
+  // Issue 78: project:web reaches every file of project web (no more web/** folder convention).
+  t.equal(await held('src/a.ts', 'web'), 1, 'a file of its project: auto-leased, in its project');
+  t.equal(await held('docs/b.md', 'web'), 1, 'any file of its project');
+  t.equal(await held('src/a.ts', ''), 0, 'not in the project with no name');
 });

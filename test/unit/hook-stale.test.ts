@@ -9,7 +9,7 @@ import { busyChange, type HookInput } from '../../src/domains/hooks/service.js';
  * test/http/hooks.test.ts; with the real client: the swarm's long test run (bench/swarm).
  */
 
-const me: Me = { id: 'i-a', name: 'agent-a', project: 'shop', repo: 'shop' };
+const me: Me = { id: 'i-a', name: 'agent-a', project: 'shop' };
 let seq = 0;
 const ev = (topic: string, data: Record<string, unknown>) => ({ id: ++seq, topic, data: JSON.stringify(data) });
 const task = (what: string, o: Record<string, unknown>) => ev(`task.${what}`, { id: 7, project: 'shop', title: 'login page', priority: 0, attempts: 1, reason: '', ...o });

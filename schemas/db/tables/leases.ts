@@ -20,18 +20,25 @@ export const LEASES: Table = {
      * holder's edits of the file, not by the holder's heartbeats.
      */
     auto: { type: 'int', default: 0, afterSeq: true },
+    /**
+     * The project (a repository) its paths are relative to (issue 78): leases conflict only within
+     * one; '' for a holder that has none. Its resources' index keys start with it (leaseKey).
+     */
+    project: { type: 'text', default: "''", afterSeq: true },
   },
   seq: 'unique',
   indexes: [
     { name: 'leases_holder', on: 'holder', pgOn: 'holder, seq' },
     { name: 'leases_expiry', on: 'expires_ms', pgOn: 'expires_ms, seq', where: 'expires_ms > 0' },
+    { name: 'leases_project', on: 'project', pgOn: 'project, seq' },
   ],
 };
 
 /**
- * A lease's resources keyed by their literal prefix (the UTF-8 bytes before the first wildcard):
- * two globs can only overlap when one prefix starts the other, so a conflict check seeks the few
- * candidate rows instead of comparing them all.
+ * A lease's resources keyed by their project and literal prefix (leaseKey: the project's UTF-8
+ * bytes, a NUL, the bytes before the first wildcard): two globs of one project can only overlap
+ * when one prefix starts the other, so a conflict check seeks the few candidate rows of its own
+ * project instead of comparing them all.
  */
 export const LEASE_RESOURCES: Table = {
   name: 'lease_resources',

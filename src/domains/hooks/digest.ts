@@ -1,6 +1,6 @@
 import type { Event } from '../../../schemas/rpc/writer.js';
 import { pathGlobMatch } from '../../shared/path-glob.js';
-import { folderOf } from '../../shared/workspace.js';
+import { projectOf } from '../../shared/workspace.js';
 import type { InboxDbRow } from '../messages/reader.js';
 import type { AuditNews } from './reader.js';
 
@@ -25,9 +25,8 @@ const LIST_MAX = 3;
 export interface Me {
   id: string;
   name: string;
+  /** Its project (issue 78): other agents "in this repository" registered with it as their workspace. */
   project: string;
-  /** The repository's folder name: other agents "in this repository" registered with a workspace of that name. */
-  repo: string;
 }
 
 export interface DigestInput {
@@ -125,7 +124,8 @@ export function digestLines(d: DigestInput): string[] {
       if (l.holder === me.id && l.reason === 'stale' && Array.isArray(l.resources)) for (const r of l.resources as unknown[]) if (!lostLeases.includes(str(r))) lostLeases.push(str(r));
     } else if (e.topic === 'lease.acquired') {
       const l = parse(e.data);
-      if (l.holder === me.id) continue;
+      // Another project's lease is on another repository's file of that path (issue 78); an event from before projects names none.
+      if (l.holder === me.id || (typeof l.project === 'string' && l.project !== me.project)) continue;
       const held = Array.isArray(l.resources) ? (l.resources as unknown[]).map(str) : [];
       const hit = d.edited.find((p) => held.some((g) => pathGlobMatch(g, p)));
       if (hit !== undefined) leasedOver.push(`${str(l.holder_name)} leased ${held.slice(0, 2).join(', ')}${str(l.reason) ? ` (${quote(str(l.reason))})` : ''}, covering ${hit} you edited`);
@@ -168,7 +168,7 @@ export function digestLines(d: DigestInput): string[] {
     if (a.action === 'rule.accept' && project === me.project) rules.push(name);
     else if ((a.action === 'spec.put' || a.action === 'spec.delete') && project === me.project && a.actor !== me.name) {
       specs.push(`${project}/${name} ${a.action === 'spec.put' ? 'updated' : 'deleted'}${a.actor ? ` by ${a.actor}` : ''}`);
-    } else if (a.action === 'instance.register' && a.resource !== me.id && a.actor !== '' && folderOf(str(parse(a.detail).workspace)) === me.repo) joined.push(a.actor);
+    } else if (a.action === 'instance.register' && a.resource !== me.id && a.actor !== '' && projectOf(str(parse(a.detail).workspace)) === me.project) joined.push(a.actor);
   }
   if (rules.length > 0) lines.push(`Rule${rules.length === 1 ? '' : 's'} accepted in ${me.project}: ${rules.slice(0, LIST_MAX).join(', ')}${more(rules.length)}. See: koor-cli rules list ${me.project}`);
   if (specs.length > 0) lines.push(`Spec${specs.length === 1 ? '' : 's'} ${specs.slice(0, LIST_MAX).join('; ')}${more(specs.length)}.`);

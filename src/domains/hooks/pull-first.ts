@@ -47,8 +47,9 @@ export async function changedSincePull(d: Deps, s: HookSession, me: string, rel:
   for (let i = events.length - 1; i >= 0; i--) {
     const e = events[i]!;
     if (e.topic !== 'lease.released') continue;
-    const l = JSON.parse(e.data) as { holder: string; holder_name: string; resources: string[]; exclusive: boolean; reason: string };
-    if (l.holder === me || !l.exclusive || (l.reason !== 'released' && l.reason !== 'expired') || !l.resources.some((g) => pathGlobMatch(g, rel))) continue;
+    const l = JSON.parse(e.data) as { holder: string; holder_name: string; resources: string[]; exclusive: boolean; reason: string; project?: string };
+    // Another project's file of that path is another repository's (issue 78; an event from before projects names none).
+    if (l.holder === me || (l.project !== undefined && l.project !== s.project) || !l.exclusive || (l.reason !== 'released' && l.reason !== 'expired') || !l.resources.some((g) => pathGlobMatch(g, rel))) continue;
     await d.writer.call('hooks.advance', { session_id: s.session_id, pull_warned: { path: rel, event: e.id } });
     return l.holder_name;
   }

@@ -14,7 +14,8 @@ import { rule } from '../../http/permissions.js';
  */
 const CONTEXT_HEADERS = {
   'x-koor-agent-name': Type.String({ description: "The agent's name ($KOOR_AGENT_NAME)" }),
-  'x-koor-project': Type.String({ description: 'The project the agent works on ($KOOR_PROJECT)' }),
+  'x-koor-project': Type.String({ description: 'The project the agent works on ($KOOR_PROJECT): overrides X-Koor-Repository' }),
+  'x-koor-repository': Type.String({ description: "The repository's identity, from its origin remote (written by koor-cli init): the project when X-Koor-Project is empty" }),
   'x-koor-repo-root': Type.String({ description: "The repository's root directory ($KOOR_REPO_ROOT)" }),
   'x-koor-client': Type.String({ description: 'The client the command bridge posts for: claude-code (default), cursor or codex' }),
 };
@@ -22,7 +23,8 @@ const CONTEXT_HEADERS = {
 const CLIENTS = new Set(['claude-code', 'cursor', 'codex']);
 const contextOf = (ctx: Ctx) => ({
   agentName: (ctx.extraHeaders['x-koor-agent-name'] ?? '').trim(),
-  project: (ctx.extraHeaders['x-koor-project'] ?? '').trim(),
+  // Issue 78: KOOR_PROJECT overrides; else the repository's identity its clones share; else (the service) its folder.
+  project: (ctx.extraHeaders['x-koor-project'] ?? '').trim() || (ctx.extraHeaders['x-koor-repository'] ?? '').trim(),
   repoRoot: (ctx.extraHeaders['x-koor-repo-root'] ?? '').trim(),
   caller: { role: ctx.principal.role, tokenId: ctx.principal.tokenId, instanceId: ctx.identity?.instanceId ?? null, scopes: ctx.principal.scopes },
 });

@@ -2,13 +2,13 @@ import path from 'node:path';
 import type { Event, HookSession, LeaseRow } from '../../../schemas/rpc/writer.js';
 import { fail } from '../../errors.js';
 import type { Role } from '../../identity.js';
-import { checkName } from '../../names.js';
+import { checkName, checkProject, PROJECT_MAX_BYTES } from '../../names.js';
 import { inScope, permitTargets } from '../../access.js';
 import type { Logger } from '../../log.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
 import { HOOK_BUSY_MAX_MS, HOOK_HELD_LINE_CHARS, HOOK_HELD_LINES, type HookBusy } from '../../../schemas/rpc/writer-hooks.js';
 import { literalPathGlob } from '../../shared/path-glob.js';
-import { folderOf } from '../../shared/workspace.js';
+import { folderOf, projectOf } from '../../shared/workspace.js';
 import { INSTANCE_FIELD_MAX_BYTES } from '../../shared/limits.js';
 import { checkFields, clipUtf8 } from '../instances/fields.js';
 import { toRfc3339 } from '../../store.js';
@@ -220,12 +220,14 @@ export class HookService {
     checkName(name, 'agent name');
     // As a registration is (an X-Koor-Agent-Name past the limit is refused; a made-up name fits).
     checkFields({ name, workspace: root });
-    const project = ctx.project || repo;
-    checkName(project, 'project');
+    // The folder's name, when nothing names the project, is cut to a project name's limit (a named one is refused past it).
+    const project = ctx.project || clipUtf8(repo, PROJECT_MAX_BYTES);
+    checkProject(project, ctx.project ? 'project (X-Koor-Project)' : 'project (the repository folder)');
     permitTargets({ principal: { role: ctx.caller.role, scopes: ctx.caller.scopes } }, 'bind a coding-agent session', { kind: 'project', name: project });
     const r = await this.d.writer.call(
       'hooks.bind',
-      { session_id: input.session_id, client: ctx.client, name, workspace: root, project, repo_root: root, ...(ownerOf(ctx.caller) !== null ? { token_id: ownerOf(ctx.caller)! } : {}) },
+      // Its agent's workspace is its project (issue 78): what its leases are in, what the dashboard lists.
+      { session_id: input.session_id, client: ctx.client, name, workspace: project, project, repo_root: root, ...(ownerOf(ctx.caller) !== null ? { token_id: ownerOf(ctx.caller)! } : {}) },
       { audit: { actor: name } },
     );
     if (r.created) {
@@ -261,7 +263,7 @@ export class HookService {
       b = { instanceId: s.instance_id, name: i?.name ?? '', tokenId: i?.token_id ?? '' };
       keepPerSession(this.bound, s.session_id, b);
     }
-    return { id: b.instanceId, name: b.name, project: s.project, repo: folderOf(s.repo_root) };
+    return { id: b.instanceId, name: b.name, project: s.project };
   }
 
   private editedPath(s: HookSession, input: HookInput): string | null {
@@ -281,7 +283,7 @@ export class HookService {
     const rel = this.editedPath(s, input);
     if (rel === null) return NOTHING;
     const me = await this.me(s);
-    const leases = await this.d.leases.check(rel);
+    const leases = await this.d.leases.check(s.project, rel);
     const blocking = leases.find((l) => l.holder !== me.id && l.exclusive);
     if (blocking) return this.deny(me, rel, blocking, input.tool_name ?? '', s.session_id);
     // Free to edit, but maybe not on a fresh copy: pull first (pull-first.ts).
@@ -299,10 +301,10 @@ export class HookService {
     }
     if (leases.length > 0) return NOTHING;
     // A scoped token's agent leases only files its scopes reach (issue 30); others it edits unleased.
-    if (caller.scopes !== null && !inScope(caller.scopes, { kind: 'path', name: rel })) return NOTHING;
+    if (caller.scopes !== null && !inScope(caller.scopes, { kind: 'path', name: rel, project: s.project })) return NOTHING;
     const r = await this.d.writer.call(
       'leases.acquire',
-      { holder: me.id, resources: [literalPathGlob(rel)], exclusive: true, ttl_ms: this.d.autoLeaseIdleMs, reason: AUTO_LEASE_REASON, auto: true },
+      { holder: me.id, project: s.project, resources: [literalPathGlob(rel)], exclusive: true, ttl_ms: this.d.autoLeaseIdleMs, reason: AUTO_LEASE_REASON, auto: true },
       { audit: { actor: me.name } },
     );
     if ('conflict' in r) {
@@ -398,12 +400,12 @@ export class HookService {
     const me = await this.me(s);
     const [instances, leases, tasks, unread] = await Promise.all([
       this.d.instances.list({}),
-      this.d.leases.list({ holder: null, resource: null, limit: 50 }),
+      this.d.leases.list({ holder: null, project: me.project, resource: null, limit: 50 }),
       this.d.tasks.list({ project: me.project, statuses: ['ready'], claimedBy: null, after: 0, limit: 4 }),
       this.d.messages.inbox(me.id, { since: 0, unread: true, thread: null, limit: SCAN_MESSAGES }),
     ]);
     const lines: string[] = [];
-    const others = instances.filter((i) => i.id !== me.id && i.status !== 'stale' && folderOf(i.workspace) === me.repo);
+    const others = instances.filter((i) => i.id !== me.id && i.status !== 'stale' && projectOf(i.workspace) === me.project);
     if (others.length > 0) lines.push(`Also working in this repository: ${others.slice(0, 4).map((i) => (i.intent ? `${i.name} (${JSON.stringify(i.intent.slice(0, 60))})` : i.name)).join(', ')}${others.length > 4 ? ` and ${others.length - 4} more` : ''}.`);
     const held = leases.filter((l) => l.holder !== me.id);
     if (held.length > 0) lines.push(`Files leased by others (edits to them are refused): ${held.slice(0, 4).map((l) => `${l.resources.slice(0, 3).join(', ')} (${l.holder_name})`).join('; ')}${held.length > 4 ? ` and ${held.length - 4} more: koor-cli lease list` : ''}.`);
@@ -454,8 +456,8 @@ export class HookService {
     if (!i) throw fail('INSTANCE_NOT_FOUND', instanceId);
     const s = await this.d.reader.sessionOf(instanceId);
     const recent = async (newest: Promise<number> | number) => Math.max(0, (await newest) - SCAN_AUDIT);
-    const cursors = s ?? { event_cursor: await recent(this.d.reader.newestEvent()), audit_cursor: await recent(this.d.reader.newestAudit()), message_cursor: 0, edited: [], project: folderOf(i.workspace), repo_root: i.workspace };
-    const me: Me = { id: i.id, name: i.name, project: cursors.project, repo: folderOf(cursors.repo_root) };
+    const cursors = s ?? { event_cursor: await recent(this.d.reader.newestEvent()), audit_cursor: await recent(this.d.reader.newestAudit()), message_cursor: 0, edited: [], project: projectOf(i.workspace), repo_root: i.workspace };
+    const me: Me = { id: i.id, name: i.name, project: cursors.project };
     // The events pruned past a cursor are a session's to be told of: without one, none is read.
     const [newestEvent, newestAudit, oldestEvent] = await Promise.all([this.d.reader.newestEvent(), this.d.reader.newestAudit(), s ? this.d.reader.oldestEvent() : 0]);
     const [messages, events, audit] = await Promise.all([

@@ -1,4 +1,4 @@
-import { LEASE_COLUMNS as COLS, LEASE_KEY_SEEK, LEASE_KEYS_STARTING_PG, LEASE_KEYS_UNDER, LEASE_LIVE, leaseCandidates, type LeaseCandidate, type LeaseDbRow } from '../../../schemas/db/leases.js';
+import { LEASE_COLUMNS as COLS, LEASE_KEY_SEEK, LEASE_KEYS_STARTING_PG, LEASE_KEYS_UNDER, LEASE_LIVE, leaseCandidates, leaseKey, leaseKeyFloor, type LeaseCandidate, type LeaseDbRow } from '../../../schemas/db/leases.js';
 import { dialects, sql } from '../../../schemas/db/sql.js';
 import { then, type Awaitable } from '../../shared/awaitable.js';
 import type { Reads } from '../../backend/reads.js';
@@ -11,29 +11,27 @@ import { prefixEnd, prefixKeysOf } from '../../shared/path-glob.js';
  */
 export interface LeaseReader {
   get(id: string, now: number): Awaitable<LeaseDbRow | undefined>;
-  /** Oldest first (acquisition order). */
-  list(holder: string | null, limit: number, now: number): Awaitable<LeaseDbRow[]>;
-  /** Live leases with a resource whose literal prefix is a prefix of `prefix` (the empty one included). */
-  startingBefore(prefix: Buffer, now: number): Awaitable<LeaseCandidate[]>;
-  /** Live leases with a resource whose literal prefix extends `prefix` (all of them when it is empty). */
-  under(prefix: Buffer, now: number): Awaitable<LeaseCandidate[]>;
+  /** Oldest first (acquisition order); null: any holder, any project. */
+  list(holder: string | null, project: string | null, limit: number, now: number): Awaitable<LeaseDbRow[]>;
+  /** Live leases of `project` with a resource whose literal prefix is a prefix of `prefix` (the empty one included). */
+  startingBefore(project: string, prefix: string, now: number): Awaitable<LeaseCandidate[]>;
+  /** Live leases of `project` with a resource whose literal prefix extends `prefix` (all of the project's when it is empty). */
+  under(project: string, prefix: string, now: number): Awaitable<LeaseCandidate[]>;
   count(now: number): Awaitable<number>;
   /** Whether some lease's TTL has run out by `now`. */
   due(now: number): Awaitable<boolean>;
 }
 
 const GET = sql(`SELECT ${COLS} FROM leases l WHERE id = ? AND ${LEASE_LIVE}`);
-/** Acquisition order (SQLite's rowid, PostgreSQL's seq). Parameters: holder ×2, now, limit. */
+/** Acquisition order (SQLite's rowid, PostgreSQL's seq). Parameters: holder ×2, project ×2, now, limit. */
 const LIST = dialects({
-  sqlite: `SELECT ${COLS} FROM leases l WHERE (? IS NULL OR holder = ?) AND ${LEASE_LIVE} ORDER BY rowid LIMIT ?`,
-  pg: `SELECT ${COLS} FROM leases l WHERE (CAST(? AS text) IS NULL OR holder = ?) AND ${LEASE_LIVE} ORDER BY seq LIMIT ?`,
+  sqlite: `SELECT ${COLS} FROM leases l WHERE (? IS NULL OR holder = ?) AND (? IS NULL OR project = ?) AND ${LEASE_LIVE} ORDER BY rowid LIMIT ?`,
+  pg: `SELECT ${COLS} FROM leases l WHERE (CAST(? AS text) IS NULL OR holder = ?) AND (CAST(? AS text) IS NULL OR project = ?) AND ${LEASE_LIVE} ORDER BY seq LIMIT ?`,
 });
 const AT_KEY = leaseCandidates({ sqlite: `r.prefix = ? AND ${LEASE_LIVE}`, pg: '' });
-/** Parameters: prefix, its length, now. */
+/** Parameters: key, its floor, its length, now. */
 const STARTING_PG = leaseCandidates({ sqlite: '', pg: `${LEASE_KEYS_STARTING_PG} AND ${LEASE_LIVE}` });
 const UNDER = leaseCandidates({ sqlite: `${LEASE_KEYS_UNDER} AND ${LEASE_LIVE}`, pg: `${LEASE_KEYS_UNDER} AND ${LEASE_LIVE}` });
-/** Every key but the empty one (startingBefore finds that one). */
-const UNDER_ALL = leaseCandidates({ sqlite: `r.prefix > x'' AND ${LEASE_LIVE}`, pg: `r.prefix > CAST('' AS bytea) AND ${LEASE_LIVE}` });
 const COUNT = sql(`SELECT count(*) AS n FROM leases l WHERE ${LEASE_LIVE}`);
 const DUE = sql('SELECT 1 AS found FROM leases WHERE expires_ms > 0 AND expires_ms <= ? LIMIT 1');
 
@@ -42,16 +40,19 @@ const DUE = sql('SELECT 1 AS found FROM leases WHERE expires_ms > 0 AND expires_
  * (prefixKeysOf: a few seeks, answered at once), PostgreSQL finds them in the same statement.
  */
 const startingBefore = {
-  sqlite(db: Reads): (prefix: Buffer, now: number) => Awaitable<LeaseCandidate[]> {
+  sqlite(db: Reads): LeaseReader['startingBefore'] {
     const atMost = db.statement<{ prefix: Buffer }>(LEASE_KEY_SEEK.atMost);
     const below = db.statement<{ prefix: Buffer }>(LEASE_KEY_SEEK.below);
     const atKey = db.statement<LeaseCandidate>(AT_KEY);
     const seek = (x: Buffer, inclusive: boolean) => ((inclusive ? atMost : below).get(x) as { prefix: Buffer } | undefined)?.prefix;
-    return (prefix, now) => prefixKeysOf(prefix, seek).flatMap((p) => atKey.all(p, now) as LeaseCandidate[]);
+    return (project, prefix, now) => prefixKeysOf(leaseKey(project, prefix), seek, leaseKeyFloor(project)).flatMap((p) => atKey.all(p, now) as LeaseCandidate[]);
   },
-  pg(db: Reads): (prefix: Buffer, now: number) => Awaitable<LeaseCandidate[]> {
+  pg(db: Reads): LeaseReader['startingBefore'] {
     const starting = db.statement<LeaseCandidate>(STARTING_PG);
-    return (prefix, now) => starting.all(prefix, prefix.length, now);
+    return (project, prefix, now) => {
+      const key = leaseKey(project, prefix);
+      return starting.all(key, leaseKeyFloor(project), key.length, now);
+    };
   },
 };
 
@@ -60,14 +61,16 @@ export function leaseReader(db: Reads): LeaseReader {
   const get = db.statement<LeaseDbRow>(GET);
   const list = db.statement<LeaseDbRow>(LIST);
   const under = db.statement<LeaseCandidate>(UNDER);
-  const underAll = db.statement<LeaseCandidate>(UNDER_ALL);
   const count = db.statement<{ n: number }>(COUNT);
   const due = db.statement<{ found: number }>(DUE);
   return {
     get: (id, now) => get.get(id, now),
-    list: (holder, limit, now) => list.all(holder, holder, now, limit),
+    list: (holder, project, limit, now) => list.all(holder, holder, project, project, now, limit),
     startingBefore: startingBefore[db.dialect](db),
-    under: (prefix, now) => (prefix.length === 0 ? underAll.all(now) : under.all(prefix, prefixEnd(prefix), now)),
+    under: (project, prefix, now) => {
+      const key = leaseKey(project, prefix);
+      return under.all(key, prefixEnd(key), now);
+    },
     count: (now) => then(count.get(now), (r) => r?.n ?? 0),
     due: (now) => then(due.get(now), (r) => r !== undefined),
   };

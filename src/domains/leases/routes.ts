@@ -3,10 +3,10 @@ import { CheckBody, Lease, LeaseBody, LeaseCheckReply, LeaseListReply, LeaseRele
 import { fail } from '../../errors.js';
 import { auditBy } from '../../http/actor.js';
 import type { Ctx } from '../../http/context.js';
-import { queryValue, rule, strings } from '../../http/permissions.js';
+import { rule, strings } from '../../http/permissions.js';
 import { permitTargets, type Target } from '../../access.js';
 import { pathName } from '../../http/path.js';
-import { checkName } from '../../names.js';
+import { checkName, checkProject } from '../../names.js';
 import { positiveInt, queryParams, fenceParam } from '../../http/query.js';
 import { sendJson } from '../../http/reply.js';
 import { replayHeaders, requestIdem } from '../../http/idempotency.js';
@@ -14,18 +14,18 @@ import type { Route } from '../../http/route.js';
 import { COORD_LIST_DEFAULT_LIMIT, COORD_LIST_MAX_LIMIT, LEASE_CHECK_MAX_PATHS } from '../../shared/limits-features.js';
 import { ttlParam, type LeaseService } from './service.js';
 
-/** The files a lease body names (none: the handler says what is missing). */
-const leaseBody = (field: string) => ({ from: 'body', target: (ctx: Ctx): Target[] => strings((ctx.json as Record<string, unknown> | undefined)?.[field]).map((name) => ({ kind: 'path', name })) }) as const;
-/** A lease listing narrowed to a file, or to the caller's own leases; else the whole collection. */
-const leaseList = {
-  from: 'request',
-  target: (ctx: Ctx): Target[] | Target => {
-    const holder = queryValue(ctx, 'holder');
-    if (holder !== null && holder === ctx.identity?.instanceId) return [];
-    return { kind: 'path', name: queryValue(ctx, 'resource') };
-  },
-} as const;
-const leasePath = { from: 'request', target: (ctx: Ctx): Target => ({ kind: 'path', name: queryValue(ctx, 'path') }) } as const;
+/**
+ * The project a lease request is in (issue 78): the one it names, else the calling agent's ('' for
+ * a caller with no agent or an agent with no project). A named one must be a valid project name.
+ */
+async function projectOf(ctx: Ctx, named: unknown, svc: LeaseService): Promise<string> {
+  if (typeof named === 'string' && named !== '') return checkProject(named);
+  return svc.projectOf(ctx.identity?.instanceId ?? null);
+}
+
+/** A scoped token's refusal unless its scopes reach these paths of `project` (issue 30; a `project:<p>` scope reaches all of p's). */
+const permitPaths = (ctx: Ctx, action: string, project: string, paths: readonly string[]): void =>
+  permitTargets(ctx, action, paths.map((name): Target => ({ kind: 'path', name, project })));
 
 /** The calling agent (SPEC §8.4): leases are held by identified agents only. */
 function holderOf(ctx: Ctx): string {
@@ -45,14 +45,17 @@ export function leaseRoutes(svc: LeaseService): Route[] {
       method: 'POST',
       path: '/api/leases',
       summary: 'Lease files',
-      rule: rule('write', 'take leases', leaseBody('resources')),
+      // Scopes are checked once the lease's project is known (the caller's, when the body names none).
+      rule: rule('write', 'take leases'),
       replies: { 200: Lease },
       body: 'json',
       schema: LeaseBody,
       handler: async (ctx) => {
         const holder = holderOf(ctx);
-        const b = ctx.json as { resources?: string[]; exclusive?: boolean; ttl?: unknown; reason?: string };
-        const w = await svc.acquire(holder, { resources: b.resources ?? [], exclusive: b.exclusive ?? true, ttlMs: ttlParam(b.ttl), reason: b.reason ?? '' }, auditBy(ctx), requestIdem(ctx));
+        const b = ctx.json as { project?: string; resources?: string[]; exclusive?: boolean; ttl?: unknown; reason?: string };
+        const project = await projectOf(ctx, b.project, svc);
+        permitPaths(ctx, 'take leases', project, strings(b.resources));
+        const w = await svc.acquire(holder, { project, resources: b.resources ?? [], exclusive: b.exclusive ?? true, ttlMs: ttlParam(b.ttl), reason: b.reason ?? '' }, auditBy(ctx), requestIdem(ctx));
         sendJson(ctx, 200, w.lease, replayHeaders(w.replayed));
       },
     },
@@ -60,29 +63,59 @@ export function leaseRoutes(svc: LeaseService): Route[] {
       method: 'GET',
       path: '/api/leases',
       summary: 'List leases',
-      rule: rule('read', 'list leases', leaseList),
+      // A scoped token lists its own leases, or narrows the list to a project or a file it reaches.
+      rule: rule('read', 'list leases'),
       replies: { 200: LeaseListReply },
-      query: Query({ holder: 'Only the leases of this agent', resource: 'Only the leases covering this file', limit: PositiveInt('How many leases') }),
+      query: Query({
+        holder: 'Only the leases of this agent',
+        project: 'Only the leases of this project (default: every project; with resource, the calling agent\'s)',
+        resource: 'Only the leases covering this file',
+        limit: PositiveInt('How many leases'),
+      }),
       handler: async (ctx) => {
         const q = queryParams(ctx);
-        sendJson(ctx, 200, await svc.list({ holder: q.get('holder') || null, resource: q.get('resource') || null, limit: positiveInt(q, 'limit', COORD_LIST_DEFAULT_LIMIT, COORD_LIST_MAX_LIMIT) }));
+        const holder = q.get('holder') || null;
+        const resource = q.get('resource') || null;
+        const named = q.get('project') || null;
+        const project = named !== null || resource !== null ? await projectOf(ctx, named, svc) : null;
+        if (holder === null || holder !== ctx.identity?.instanceId) {
+          permitTargets(ctx, 'list leases', resource !== null ? { kind: 'path', name: resource, project: project ?? '' } : { kind: 'project', name: project });
+        }
+        sendJson(ctx, 200, await svc.list({ holder, project, resource, limit: positiveInt(q, 'limit', COORD_LIST_DEFAULT_LIMIT, COORD_LIST_MAX_LIMIT) }));
       },
     },
-    { method: 'GET', path: '/api/leases/check', summary: 'The leases on one file', rule: rule('read', 'check leases', leasePath), replies: { 200: LeaseListReply }, query: Query({}, { path: 'The file' }), handler: async (ctx) => sendJson(ctx, 200, await svc.check(checkPath(queryParams(ctx).get('path')))) },
+    {
+      method: 'GET',
+      path: '/api/leases/check',
+      summary: 'The leases on one file',
+      rule: rule('read', 'check leases'),
+      replies: { 200: LeaseListReply },
+      query: Query({ project: "The file's project (default: the calling agent's)" }, { path: 'The file' }),
+      handler: async (ctx) => {
+        const q = queryParams(ctx);
+        const path = checkPath(q.get('path'));
+        const project = await projectOf(ctx, q.get('project'), svc);
+        permitPaths(ctx, 'check leases', project, [path]);
+        sendJson(ctx, 200, await svc.check(project, path));
+      },
+    },
     {
       // Many paths at once (a pre-commit hook's staged files): only the leased ones come back.
       method: 'POST',
       path: '/api/leases/check',
       summary: 'The leases on many files',
-      rule: rule('read', 'check leases', leaseBody('paths')),
+      rule: rule('read', 'check leases'),
       replies: { 200: LeaseCheckReply },
       body: 'json',
       schema: CheckBody,
       handler: async (ctx) => {
-        const paths = (ctx.json as { paths?: string[] }).paths ?? [];
+        const b = ctx.json as { paths?: string[]; project?: string };
+        const paths = b.paths ?? [];
         if (paths.length > LEASE_CHECK_MAX_PATHS) throw fail('TOO_MANY', 'paths', paths.length, LEASE_CHECK_MAX_PATHS);
         const checked = paths.map((p) => ({ path: p, name: checkPath(p) }));
-        const held = (await Promise.all(checked.map(async ({ path, name }) => ({ path, leases: await svc.check(name) })))).filter((h) => h.leases.length > 0);
+        const project = await projectOf(ctx, b.project, svc);
+        permitPaths(ctx, 'check leases', project, paths);
+        const held = (await Promise.all(checked.map(async ({ path, name }) => ({ path, leases: await svc.check(project, name) })))).filter((h) => h.leases.length > 0);
         sendJson(ctx, 200, held);
       },
     },
@@ -95,7 +128,7 @@ export function leaseRoutes(svc: LeaseService): Route[] {
       handler: async (ctx) => {
         const lease = await svc.get(pathName(ctx.params[0]!, 'lease id'));
         // A scoped token reads its own leases and those on its files (issue 30).
-        if (lease.holder !== ctx.identity?.instanceId) permitTargets(ctx, 'read leases', lease.resources.map((name) => ({ kind: 'path', name }) as const));
+        if (lease.holder !== ctx.identity?.instanceId) permitPaths(ctx, 'read leases', lease.project, lease.resources);
         sendJson(ctx, 200, lease);
       },
     },

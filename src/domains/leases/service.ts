@@ -26,12 +26,15 @@ export function leaseJson(r: LeaseRow) {
     acquired_at: toRfc3339(r.acquired_at),
     expires_at: r.expires_ms > 0 ? toRfc3339(toStorage(r.expires_ms)) : '',
     fence: r.fence,
+    project: r.project,
   };
 }
 export type Lease = ReturnType<typeof leaseJson>;
 
 
 export interface AcquireInput {
+  /** The project its paths are in (issue 78). */
+  project: string;
   resources: string[];
   exclusive: boolean;
   ttlMs: number;
@@ -91,9 +94,20 @@ export class LeaseService {
     private readonly reader: LeaseReader,
     private readonly writer: WriterClient,
     private readonly announce: (events: readonly Event[]) => void,
-    private readonly opts: { checkEveryMs: number; log: Logger; settled?: () => Promise<void> },
+    private readonly opts: {
+      checkEveryMs: number;
+      log: Logger;
+      settled?: () => Promise<void>;
+      /** An agent's project (issue 78): what its leases and checks are in when it names none ('' = none). */
+      projectOf: (instanceId: string) => Awaitable<string>;
+    },
   ) {
     this.timer = new Periodic(() => this.sweep(), { everyMs: opts.checkEveryMs, name: 'lease sweep', log: opts.log });
+  }
+
+  /** The project an agent's leases and checks are in when it names none ('' for none, or no agent). */
+  async projectOf(instanceId: string | null): Promise<string> {
+    return instanceId === null ? '' : this.opts.projectOf(instanceId);
   }
 
   /** Credits every TTL lease with `byMs` (the time the server missed, issue 34); how many moved. */
@@ -107,7 +121,12 @@ export class LeaseService {
     if (input.resources.length > LEASE_MAX_RESOURCES) throw fail('TOO_MANY', 'resources', input.resources.length, LEASE_MAX_RESOURCES);
     for (const r of input.resources) checkResource(r);
     checkName(input.reason, 'reason');
-    const { res: r, replayed } = await this.writer.callIdempotent('leases.acquire', { holder, resources: input.resources, exclusive: input.exclusive, ttl_ms: input.ttlMs, reason: input.reason }, idem, { audit });
+    const { res: r, replayed } = await this.writer.callIdempotent(
+      'leases.acquire',
+      { holder, project: input.project, resources: input.resources, exclusive: input.exclusive, ttl_ms: input.ttlMs, reason: input.reason },
+      idem,
+      { audit },
+    );
     if ('conflict' in r) {
       const { resource, leases } = r.conflict;
       throw failWith('LEASE_CONFLICT', { body: { conflicts: leases.map(leaseJson) } }, resource, leases[0]!.holder_name);
@@ -132,13 +151,17 @@ export class LeaseService {
     return leaseJson(decode(r));
   }
 
-  /** Live leases, oldest first; `resource`: only those with a resource overlapping that glob. */
-  async list(f: { holder: string | null; resource: string | null; limit: number }): Promise<Lease[]> {
+  /**
+   * Live leases, oldest first; `project`: only that project's (null: every project's);
+   * `resource`: only those with a resource overlapping that glob (in `project`, '' when null).
+   */
+  async list(f: { holder: string | null; project: string | null; resource: string | null; limit: number }): Promise<Lease[]> {
     const now = Date.now();
-    if (f.resource === null) return (await this.reader.list(f.holder, f.limit, now)).map((r) => leaseJson(decode(r)));
+    if (f.resource === null) return (await this.reader.list(f.holder, f.project, f.limit, now)).map((r) => leaseJson(decode(r)));
     const glob = checkResource(f.resource);
-    const prefix = Buffer.from(pathGlob(glob)!.prefix);
-    const rows = [...(await this.reader.startingBefore(prefix, now)), ...(await this.reader.under(prefix, now))];
+    const prefix = pathGlob(glob)!.prefix;
+    const project = f.project ?? '';
+    const rows = [...(await this.reader.startingBefore(project, prefix, now)), ...(await this.reader.under(project, prefix, now))];
     const hits = new Map<string, Candidate>();
     for (const r of rows) if ((f.holder === null || r.holder === f.holder) && !hits.has(r.id) && globsOverlap(glob, r.held)) hits.set(r.id, r);
     return [...hits.values()].sort(byAge).slice(0, f.limit).map((r) => leaseJson(decode(r)));
@@ -149,10 +172,10 @@ export class LeaseService {
     return this.reader.count(Date.now());
   }
 
-  /** Live leases with a resource matching the file `path`, oldest first. */
-  async check(path: string): Promise<Lease[]> {
+  /** Live leases of `project` with a resource matching the file `path`, oldest first. */
+  async check(project: string, path: string): Promise<Lease[]> {
     const hits = new Map<string, Candidate>();
-    for (const r of await this.reader.startingBefore(Buffer.from(path), Date.now())) if (!hits.has(r.id) && pathGlobMatch(r.held, path)) hits.set(r.id, r);
+    for (const r of await this.reader.startingBefore(project, path, Date.now())) if (!hits.has(r.id) && pathGlobMatch(r.held, path)) hits.set(r.id, r);
     return [...hits.values()].sort(byAge).map((r) => leaseJson(decode(r)));
   }
 

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { ReqOf, ResOf } from '../../../schemas/rpc/envelope.js';
-import type { Event, WriterMethods } from '../../../schemas/rpc/writer.js';
+import type { Event, LeaseRow, WriterMethods } from '../../../schemas/rpc/writer.js';
 import {
   LEASE_COLUMNS as COLS,
   LEASE_KEY_SEEK,
@@ -10,6 +10,8 @@ import {
   REVIVE,
   decodeLease as decode,
   leaseCandidates,
+  leaseKey,
+  leaseKeyFloor,
   type LeaseCandidate as Candidate,
   type LeaseDbRow as Row,
 } from '../../../schemas/db/leases.js';
@@ -22,7 +24,7 @@ import type { EventStore } from './events.js';
 type M = WriterMethods;
 /** Why a lease ended (the `reason` of its `lease.released` event). */
 export type LeaseEnd = 'released' | 'expired' | 'stale' | 'deregistered';
-type Filter = { holder: string; exclusive: number; now: number };
+type Filter = { project: string; holder: string; exclusive: number; now: number };
 
 export const revive = (tx: Tx, id: string, now: string): Promise<number> => tx.run(REVIVE, now, id, now);
 
@@ -37,7 +39,7 @@ const DUE = dialects({
   sqlite: `SELECT ${COLS} FROM leases WHERE expires_ms > 0 AND expires_ms <= ? ORDER BY expires_ms LIMIT ?`,
   pg: `SELECT ${COLS} FROM leases WHERE expires_ms > 0 AND expires_ms <= ? ORDER BY expires_ms, seq LIMIT ?`,
 });
-const INSERT = sql(`INSERT INTO leases (${COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+const INSERT = sql(`INSERT INTO leases (${COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
 const SET_FENCE = sql('UPDATE leases SET fence = ? WHERE id = ?');
 const INSERT_RESOURCE = sql('INSERT INTO lease_resources (prefix, lease_id, resource) VALUES (?, ?, ?) ON CONFLICT DO NOTHING');
 const DELETE = sql('DELETE FROM leases WHERE id = ?');
@@ -46,10 +48,12 @@ const SET_EXPIRY = sql('UPDATE leases SET ttl_ms = ?, expires_ms = ? WHERE id = 
 const RENEW_HOLDER = sql('UPDATE leases SET expires_ms = ? + ttl_ms WHERE holder = ? AND ttl_ms > 0 AND expires_ms > ? AND auto = 0');
 const SHIFT = sql('UPDATE leases SET expires_ms = expires_ms + ? WHERE expires_ms > 0');
 const HOLDER_NAME = sql('SELECT name FROM instances WHERE id = ?');
-/** The resources of every live lease of other holders (a claim's exclusive task lease conflicts with any of them). */
-const LIVE_OTHERS = sql('SELECT resources FROM leases l WHERE l.holder <> ? AND (l.expires_ms = 0 OR l.expires_ms > ?)');
+/** The live leases of other holders in a project (a claim's exclusive task lease conflicts with any of them). Parameters: project, holder, now. */
+const LIVE_OTHERS = sql(`SELECT ${COLS} FROM leases l WHERE l.project = ? AND l.holder <> ? AND ${LEASE_LIVE}`);
+/** The projects that hold leases (a fenced state write, whose key is in no project, asks each). */
+const PROJECTS = sql('SELECT DISTINCT project FROM leases');
 /** A holder's auto-leases (one file each), which a task lease of the same holder may take over. */
-const AUTO_OF = sql(`SELECT ${COLS} FROM leases WHERE holder = ? AND auto = 1`);
+const AUTO_OF = sql(`SELECT ${COLS} FROM leases WHERE holder = ? AND auto = 1 AND project = ?`);
 /** Denials an auto-lease caused now wait on the lease that took it over (a UUID replaced in the JSON list). */
 const REPOINT_DENIED = sql("UPDATE hook_sessions SET denied = replace(denied, ?, ?) WHERE denied LIKE ?");
 
@@ -62,27 +66,24 @@ const REPOINT_DENIED = sql("UPDATE hook_sessions SET denied = replace(denied, ?,
 const IN_THE_WAY = `l.holder <> ? AND (l.exclusive = 1 OR CAST(? AS integer) = 1) AND ${LEASE_LIVE}`;
 const AT_KEY = leaseCandidates({ sqlite: `r.prefix = ? AND ${IN_THE_WAY}`, pg: '' });
 const UNDER = leaseCandidates({ sqlite: `${LEASE_KEYS_UNDER} AND ${IN_THE_WAY}`, pg: '' });
-/** Keys longer than the empty one (SQLite: the seeks found that one); on PostgreSQL every key. */
-const ALL = leaseCandidates({ sqlite: `r.prefix > x'' AND ${IN_THE_WAY}`, pg: IN_THE_WAY });
-/** Parameters: prefix, prefix length, prefix, prefix end, then the filter. */
+/** Parameters: key, its floor, its length, key, key end, then the filter. */
 const KEYED_PG = leaseCandidates({ sqlite: '', pg: `(${LEASE_KEYS_STARTING_PG} OR (${LEASE_KEYS_UNDER})) AND ${IN_THE_WAY}` });
-const candidates: Record<Dialect, (tx: Tx, prefix: Buffer, f: Filter) => Promise<Candidate[]>> = {
-  async sqlite(tx, prefix, f) {
+/** Candidates for `key` (leaseKey: its project first, so only that project's leases are found). */
+const candidates: Record<Dialect, (tx: Tx, key: Buffer, floor: number, f: Filter) => Promise<Candidate[]>> = {
+  async sqlite(tx, key, floor, f) {
     const rows: Candidate[] = [];
-    const seeks = prefixKeySeeks(prefix);
+    const seeks = prefixKeySeeks(key, floor);
     let step = seeks.next();
     while (!step.done) {
       const [x, inclusive] = step.value;
       step = seeks.next((await tx.get<{ prefix: Buffer }>(inclusive ? LEASE_KEY_SEEK.atMost : LEASE_KEY_SEEK.below, x))?.prefix);
     }
-    for (const key of step.value) rows.push(...(await tx.all<Candidate>(AT_KEY, key, f.holder, f.exclusive, f.now)));
-    if (prefix.length === 0) rows.push(...(await tx.all<Candidate>(ALL, f.holder, f.exclusive, f.now)));
-    else rows.push(...(await tx.all<Candidate>(UNDER, prefix, prefixEnd(prefix), f.holder, f.exclusive, f.now)));
+    for (const k of step.value) rows.push(...(await tx.all<Candidate>(AT_KEY, k, f.holder, f.exclusive, f.now)));
+    rows.push(...(await tx.all<Candidate>(UNDER, key, prefixEnd(key), f.holder, f.exclusive, f.now)));
     return rows;
   },
-  async pg(tx, prefix, f) {
-    if (prefix.length === 0) return tx.all<Candidate>(ALL, f.holder, f.exclusive, f.now);
-    return tx.all<Candidate>(KEYED_PG, prefix, prefix.length, prefix, prefixEnd(prefix), f.holder, f.exclusive, f.now);
+  async pg(tx, key, floor, f) {
+    return tx.all<Candidate>(KEYED_PG, key, floor, key.length, key, prefixEnd(key), f.holder, f.exclusive, f.now);
   },
 };
 
@@ -92,16 +93,16 @@ const candidates: Record<Dialect, (tx: Tx, prefix: Buffer, f: Filter) => Promise
  * overlapping exclusive leases. Expired leases (TTL past, not yet swept) count as gone everywhere.
  */
 export function leaseStore(events: EventStore) {
-  /** Live leases of other holders with a resource that overlaps `resource`. */
+  /** Live leases of other holders in `f.project` with a resource that overlaps `resource`. */
   async function inTheWay(tx: Tx, resource: string, f: Filter): Promise<Candidate[]> {
-    const rows = await candidates[tx.dialect](tx, Buffer.from(pathGlob(resource)!.prefix), f);
+    const rows = await candidates[tx.dialect](tx, leaseKey(f.project, pathGlob(resource)!.prefix), leaseKeyFloor(f.project), f);
     return rows.filter((r) => globsOverlap(resource, r.held));
   }
 
   /** Deletes the lease and stores its `lease.released` event. */
   async function end(tx: Tx, r: Row, why: LeaseEnd): Promise<Event> {
     await tx.run(DELETE, r.id);
-    const data = `{"id":${JSON.stringify(r.id)},"holder":${JSON.stringify(r.holder)},"holder_name":${JSON.stringify(r.holder_name)},"resources":${r.resources},"exclusive":${r.exclusive === 1},"reason":"${why}"}`;
+    const data = `{"id":${JSON.stringify(r.id)},"holder":${JSON.stringify(r.holder)},"holder_name":${JSON.stringify(r.holder_name)},"resources":${r.resources},"exclusive":${r.exclusive === 1},"reason":"${why}","project":${JSON.stringify(r.project)}}`;
     return events.publish(tx, { topic: 'lease.released', data, source: 'leases' });
   }
 
@@ -134,7 +135,7 @@ export function leaseStore(events: EventStore) {
       const resources = [...new Set(req.resources)];
       for (const r of resources) if (pathGlob(r) === null) throw fault('INVALID_PATTERN', r);
       const now = Date.now();
-      const f: Filter = { holder: req.holder, exclusive: req.exclusive ? 1 : 0, now };
+      const f: Filter = { project: req.project, holder: req.holder, exclusive: req.exclusive ? 1 : 0, now };
       // Every lease in the way, oldest first, but those blocking the first refused resource
       // before the rest: the reply's message names that resource and the first lease's holder.
       let first: string | null = null;
@@ -160,11 +161,12 @@ export function leaseStore(events: EventStore) {
         acquired_at: storageNow(now),
         expires_ms: req.ttl_ms > 0 ? now + req.ttl_ms : 0,
         fence: 0,
+        project: req.project,
       };
-      await tx.run(INSERT, row.id, row.holder, row.holder_name, row.resources, row.exclusive, row.reason, row.ttl_ms, row.acquired_at, row.expires_ms, 0, req.auto === true ? 1 : 0);
-      for (const r of resources) await tx.run(INSERT_RESOURCE, Buffer.from(pathGlob(r)!.prefix), row.id, r);
+      await tx.run(INSERT, row.id, row.holder, row.holder_name, row.resources, row.exclusive, row.reason, row.ttl_ms, row.acquired_at, row.expires_ms, 0, req.auto === true ? 1 : 0, row.project);
+      for (const r of resources) await tx.run(INSERT_RESOURCE, leaseKey(row.project, pathGlob(r)!.prefix), row.id, r);
       await revive(tx, req.holder, row.acquired_at);
-      const data = `{"id":${JSON.stringify(row.id)},"holder":${JSON.stringify(row.holder)},"holder_name":${JSON.stringify(name)},"resources":${row.resources},"exclusive":${req.exclusive},"reason":${JSON.stringify(req.reason)}}`;
+      const data = `{"id":${JSON.stringify(row.id)},"holder":${JSON.stringify(row.holder)},"holder_name":${JSON.stringify(name)},"resources":${row.resources},"exclusive":${req.exclusive},"reason":${JSON.stringify(req.reason)},"project":${JSON.stringify(row.project)}}`;
       const acquired = await events.publish(tx, { topic: 'lease.acquired', data, source: 'leases' });
       // Its fencing token: the acquisition's event id, which only grows (issue 31).
       row.fence = acquired.id;
@@ -210,12 +212,12 @@ export function leaseStore(events: EventStore) {
     },
 
     /**
-     * The globs other holders' live leases hold: read once by a claim, which then skips a task
-     * whose paths overlap one without a query per candidate (on PostgreSQL each is a round trip:
-     * 50 concurrent claims over 40 tasks missed their deadlines in a loaded cluster run).
+     * Other holders' live leases in `project`: read once by a claim, which then skips a task whose
+     * paths overlap one without a query per candidate (on PostgreSQL each is a round trip: 50
+     * concurrent claims over 40 tasks missed their deadlines in a loaded cluster run).
      */
-    async liveGlobsOfOthers(tx: Tx, holder: string): Promise<string[]> {
-      return (await tx.all<{ resources: string }>(LIVE_OTHERS, holder, Date.now())).flatMap((r) => JSON.parse(r.resources) as string[]);
+    async liveOfOthers(tx: Tx, project: string, holder: string): Promise<LeaseRow[]> {
+      return (await tx.all<Row>(LIVE_OTHERS, project, holder, Date.now())).map(decode);
     },
 
     /**
@@ -224,8 +226,8 @@ export function leaseStore(events: EventStore) {
      * task, so a shared file is free the moment the task ends; an agent refused an edit by one of
      * them is told the file is free when the task lease ends.
      */
-    async supersedeAuto(tx: Tx, holder: string, paths: readonly string[], by: string): Promise<Event[]> {
-      const rows = (await tx.all<Row>(AUTO_OF, holder)).filter((r) => (JSON.parse(r.resources) as string[]).some((f) => paths.some((p) => globsOverlap(p, f))));
+    async supersedeAuto(tx: Tx, holder: string, project: string, paths: readonly string[], by: string): Promise<Event[]> {
+      const rows = (await tx.all<Row>(AUTO_OF, holder, project)).filter((r) => (JSON.parse(r.resources) as string[]).some((f) => paths.some((p) => globsOverlap(p, f))));
       const out: Event[] = [];
       for (const r of rows) {
         await tx.run(REPOINT_DENIED, r.id, by, `%${r.id}%`);
@@ -240,11 +242,15 @@ export function leaseStore(events: EventStore) {
     /**
      * The largest fencing token of the live leases whose resources overlap `key` (0 when none):
      * a state write fenced with an older one comes from a holder that lost its lease (issue 31).
+     * State keys are one namespace for every project: the leases of each count.
      */
     async fenceOver(tx: Tx, key: string): Promise<number> {
       if (pathGlob(key) === null) return 0;
       let max = 0;
-      for (const c of await inTheWay(tx, key, { holder: '', exclusive: 1, now: Date.now() })) if (c.fence > max) max = c.fence;
+      const now = Date.now();
+      for (const { project } of await tx.all<{ project: string }>(PROJECTS)) {
+        for (const c of await inTheWay(tx, key, { project, holder: '', exclusive: 1, now })) if (c.fence > max) max = c.fence;
+      }
       return max;
     },
 

@@ -1,8 +1,8 @@
 import type { ReqOf, ResOf } from '../../../schemas/rpc/envelope.js';
 import type { CheckpointRow, Event, LeaseRow, TaskRow, WriterMethods } from '../../../schemas/rpc/writer.js';
 import { CHECKPOINT_COLUMNS, TASK_COLUMNS as COLS, decodeTask as decode, type TaskDbRow as Row } from '../../../schemas/db/tasks.js';
-import { globsOverlap } from '../../../src/shared/path-glob.js';
-import { TASK_CLAIM_SCAN } from '../../../src/shared/limits-features.js';
+import { GlobSet } from '../../../src/shared/glob-set.js';
+import { TASK_CLAIM_BATCH, TASK_CLAIM_FIRST_BATCH } from '../../../src/shared/limits-features.js';
 import { fault } from '../fault.js';
 import { dialects, sql, type Tx } from '../sql.js';
 import { storageNow } from '../time.js';
@@ -27,27 +27,36 @@ const SET_FENCE = sql('UPDATE tasks SET fence = ? WHERE id = ?');
 const INSERT_DEP = sql('INSERT INTO task_deps (dep_id, task_id) VALUES (?, ?) ON CONFLICT DO NOTHING');
 const CLAIMER = sql('SELECT name, capabilities FROM instances WHERE id = ?');
 /**
- * The claim order of the tasks_queue index; a task's capabilities must all be the claimer's
- * (deps and capabilities are JSON text: SQLite's json_each, PostgreSQL's jsonb_array_elements_text).
- * Parameters: project, the claimer's capabilities.
+ * The claim order of the tasks_queue index (best priority, then oldest), from a point in it; a
+ * task's capabilities must all be the claimer's (deps and capabilities are JSON text: SQLite's
+ * json_each, PostgreSQL's jsonb_array_elements_text). `from`: the rest of the conditions, each an
+ * index range, so a page deep in the queue costs a seek, not a walk (issue 78). Parameters:
+ * project, the claimer's capabilities, those of `from`, the limit.
  */
-const NEXT = dialects({
-  sqlite: `SELECT ${COLS} FROM tasks
-           WHERE project = ? AND status = 'ready'
-             AND (capabilities = '[]' OR NOT EXISTS (SELECT 1 FROM json_each(tasks.capabilities) c WHERE c.value NOT IN (SELECT value FROM json_each(?))))
-           ORDER BY priority DESC, id LIMIT ?`,
-  pg: `SELECT ${COLS} FROM tasks
-       WHERE project = ? AND status = 'ready'
-         AND (capabilities = '[]' OR NOT EXISTS (SELECT 1 FROM jsonb_array_elements_text(tasks.capabilities::jsonb) c(value)
-                                                 WHERE c.value NOT IN (SELECT jsonb_array_elements_text(CAST(? AS text)::jsonb))))
-       ORDER BY priority DESC, id LIMIT CAST(? AS bigint)`,
-});
+const readyFrom = (from: string, order: string) =>
+  dialects({
+    sqlite: `SELECT ${COLS} FROM tasks
+             WHERE project = ? AND status = 'ready'
+               AND (capabilities = '[]' OR NOT EXISTS (SELECT 1 FROM json_each(tasks.capabilities) c WHERE c.value NOT IN (SELECT value FROM json_each(?))))
+               ${from}
+             ORDER BY ${order} LIMIT ?`,
+    pg: `SELECT ${COLS} FROM tasks
+         WHERE project = ? AND status = 'ready'
+           AND (capabilities = '[]' OR NOT EXISTS (SELECT 1 FROM jsonb_array_elements_text(tasks.capabilities::jsonb) c(value)
+                                                   WHERE c.value NOT IN (SELECT jsonb_array_elements_text(CAST(? AS text)::jsonb))))
+           ${from.replace(/\?/g, 'CAST(? AS bigint)')}
+         ORDER BY ${order} LIMIT CAST(? AS bigint)`,
+  });
+const NEXT = readyFrom('', 'priority DESC, id');
+/** After (priority, id) at the same priority; then below it. */
+const NEXT_SAME = readyFrom('AND priority = ? AND id > ?', 'id');
+const NEXT_BELOW = readyFrom('AND priority < ?', 'priority DESC, id');
 const CLAIM = sql(
   `UPDATE tasks SET status = 'claimed', claimed_by = ?, claimed_by_name = ?, attempts = attempts + 1, reason = '', updated_at = ?, lease_id = ?
    WHERE id = ? RETURNING ${COLS}`,
 );
-/** Paths of the tasks other agents have claimed (their leases guard them too; a lease let go early does not free them). */
-const CLAIMED_PATHS = sql("SELECT paths FROM tasks WHERE status = 'claimed' AND paths <> '[]' AND claimed_by <> ?");
+/** Paths of the tasks other agents have claimed in a project (their leases guard them too; a lease let go early does not free them). */
+const CLAIMED_PATHS = sql("SELECT id, paths, claimed_by_name FROM tasks WHERE project = ? AND status = 'claimed' AND paths <> '[]' AND claimed_by <> ?");
 const LAST_CHECKPOINT = sql(`SELECT ${CHECKPOINT_COLUMNS} FROM task_checkpoints WHERE task_id = ? ORDER BY seq DESC LIMIT 1`);
 const INSERT_CHECKPOINT = sql(`INSERT INTO task_checkpoints (${CHECKPOINT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`);
 const PRUNE_CHECKPOINTS = sql('DELETE FROM task_checkpoints WHERE task_id = ? AND seq <= ?');
@@ -170,18 +179,60 @@ export function taskStore(events: EventStore, leases: ReturnType<typeof leaseSto
   }
 
   /**
-   * The exclusive lease a claim of `r` takes on its paths, or 'conflict' when another agent's live
-   * lease or claimed task overlaps them; null for a task without paths.
+   * What holds paths in `project` against `holder`'s claims: other agents' live leases and the
+   * paths of the tasks they claimed, each labelled as a refusal names it (`ann (task #12)`).
    */
-  async function leaseFor(tx: Tx, r: Row, holder: string, claimedPaths: () => Promise<string[]>): Promise<{ lease: LeaseRow; events: Event[] } | 'conflict' | null> {
+  async function heldAgainst(tx: Tx, project: string, holder: string): Promise<GlobSet<string>> {
+    const held = new GlobSet<string>();
+    for (const t of await tx.all<{ id: number | string; paths: string; claimed_by_name: string }>(CLAIMED_PATHS, project, holder)) {
+      for (const p of JSON.parse(t.paths) as string[]) held.add(p, `${t.claimed_by_name} (task #${t.id})`);
+    }
+    for (const l of await leases.liveOfOthers(tx, project, holder)) {
+      const task = /^task (\d+)$/.exec(l.reason);
+      for (const p of l.resources) held.add(p, task ? `${l.holder_name} (task #${task[1]})` : l.holder_name);
+    }
+    return held;
+  }
+
+  /**
+   * The exclusive lease a claim of `r` takes on its paths, or why it cannot (`<path> held by
+   * <whom>`) when another agent's live lease or claimed task overlaps them; null for a task
+   * without paths.
+   */
+  async function leaseFor(tx: Tx, r: Row, holder: string, held: () => Promise<GlobSet<string>>): Promise<{ lease: LeaseRow; events: Event[] } | { blocked: string } | null> {
     if (r.paths === '[]') return null;
     const paths = JSON.parse(r.paths) as string[];
-    const taken = await claimedPaths();
-    if (paths.some((p) => taken.some((q) => globsOverlap(p, q)))) return 'conflict';
-    // (claimedPaths includes the globs of other agents' live leases: a candidate they overlap costs no query.)
-    const got = await leases.acquire(tx, { holder, resources: paths, exclusive: true, ttl_ms: 0, reason: `task ${r.id}` });
-    if ('conflict' in got) return 'conflict';
-    return { lease: got.lease, events: [...got.events, ...(await leases.supersedeAuto(tx, holder, paths, got.lease.id))] };
+    const taken = await held();
+    for (const p of paths) {
+      const hit = taken.overlapping(p);
+      if (hit) return { blocked: `${p} held by ${hit.label}` };
+    }
+    const got = await leases.acquire(tx, { holder, project: r.project, resources: paths, exclusive: true, ttl_ms: 0, reason: `task ${r.id}` });
+    if ('conflict' in got) return { blocked: `${got.conflict.resource} held by ${got.conflict.leases[0]?.holder_name ?? 'another agent'}` };
+    return { lease: got.lease, events: [...got.events, ...(await leases.supersedeAuto(tx, holder, r.project, paths, got.lease.id))] };
+  }
+
+  /**
+   * The ready tasks of `project` the claimer can do, in claim order, page by page: a first small
+   * page (the best one is usually free), then larger ones from where the last ended.
+   */
+  async function* readyInOrder(tx: Tx, project: string, caps: string): AsyncGenerator<Row> {
+    let page = await tx.all<Row>(NEXT, project, caps, TASK_CLAIM_FIRST_BATCH);
+    yield* page;
+    if (page.length < TASK_CLAIM_FIRST_BATCH) return;
+    let last = page.at(-1)!;
+    for (;;) {
+      page = await tx.all<Row>(NEXT_SAME, project, caps, last.priority, last.id, TASK_CLAIM_BATCH);
+      yield* page;
+      if (page.length === TASK_CLAIM_BATCH) {
+        last = page.at(-1)!;
+        continue;
+      }
+      page = await tx.all<Row>(NEXT_BELOW, project, caps, last.priority, TASK_CLAIM_BATCH);
+      yield* page;
+      if (page.length < TASK_CLAIM_BATCH) return;
+      last = page.at(-1)!;
+    }
   }
 
   return {
@@ -218,21 +269,26 @@ export function taskStore(events: EventStore, leases: ReturnType<typeof leaseSto
     async claim(tx: Tx, req: ReqOf<M, 'tasks.claim'>): Promise<ResOf<M, 'tasks.claim'>> {
       const who = await tx.get<{ name: string; capabilities: string }>(CLAIMER, req.holder);
       if (!who) throw fault('IDENTITY_REQUIRED', 'task claim');
-      // The best ready task whose paths are free (issue 44): in claim order, the first
-      // TASK_CLAIM_SCAN candidates; the paths other agents' claimed tasks and live leases hold, read once.
-      let held: string[] | null = null;
-      const claimedPaths = async () =>
-        (held ??= [...(await tx.all<{ paths: string }>(CLAIMED_PATHS, req.holder)).flatMap((x) => JSON.parse(x.paths) as string[]), ...(await leases.liveGlobsOfOthers(tx, req.holder))]);
+      // The best ready task whose paths are free (issues 44, 78): in claim order, however many
+      // are blocked before it; what other agents hold in the project is read once, when a
+      // candidate has paths.
+      let held: Promise<GlobSet<string>> | null = null;
+      const heldNow = () => (held ??= heldAgainst(tx, req.project, req.holder));
       let r: Row | undefined;
       let taken: { lease: LeaseRow; events: Event[] } | null = null;
-      for (const c of await tx.all<Row>(NEXT, req.project, who.capabilities, TASK_CLAIM_SCAN)) {
-        const got = await leaseFor(tx, c, req.holder, claimedPaths);
-        if (got === 'conflict') continue;
+      let blocked = 0;
+      let firstBlock = '';
+      for await (const c of readyInOrder(tx, req.project, who.capabilities)) {
+        const got = await leaseFor(tx, c, req.holder, heldNow);
+        if (got !== null && 'blocked' in got) {
+          if (blocked++ === 0) firstBlock = got.blocked;
+          continue;
+        }
         r = c;
         taken = got;
         break;
       }
-      if (!r) throw fault('NO_TASK_READY', req.project);
+      if (!r) throw blocked === 0 ? fault('NO_TASK_READY', req.project) : fault('NO_TASK_FREE', req.project, blocked, firstBlock);
       const now = storageNow();
       const claimed = (await tx.get<Row>(CLAIM, req.holder, who.name, now, taken?.lease.id ?? '', r.id))!;
       await revive(tx, req.holder, now);
