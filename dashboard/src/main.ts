@@ -152,7 +152,7 @@ function Shell({ metrics, live }: { metrics: MetricsReply; live: LiveStream }) {
       view = html`<${RulesPage} />`;
       break;
     case 'leases':
-      view = html`<${LeasesPage} />`;
+      view = html`<${LeasesPage} project=${rest.join('/')} />`;
       break;
     case 'tasks':
       view = html`<${TasksPage} project=${rest.join('/')} />`;

@@ -45,9 +45,15 @@ export interface Mark {
   kind: MarkKind;
   agent: string;
   at: number;
-  /** The project it concerns when the event says (a wake-up for a task does; a denial does not). */
+  /**
+   * The project it concerns when the event says (a wake-up for a task does; a denial, not yet: the
+   * page places it by its agent, its lease or the lease's holder, see `markProject`).
+   */
   project: string | null;
   text: string;
+  /** A denial's lease and that lease's holder ('' for a wake-up). */
+  lease: string;
+  holder: string;
 }
 
 interface TaskData {
@@ -101,7 +107,7 @@ export class TeamModel {
       if (!Number.isFinite(at)) continue;
       this.newest = Math.max(this.newest, at);
       const d = (e.data !== null && typeof e.data === 'object' ? e.data : {}) as Record<string, unknown>;
-      if (e.topic === 'lease.denied') changed = this.mark(e.id, 'denial', d, at, null, `edit of ${str(d.path)} refused: leased by ${str(d.holder_name) || str(d.holder)}`) || changed;
+      if (e.topic === 'lease.denied') changed = this.mark(e.id, 'denial', d, at, str(d.project) || null, `edit of ${str(d.path)} refused: leased by ${str(d.holder_name) || str(d.holder)}`) || changed;
       else if (e.topic === 'hook.woken') changed = this.mark(e.id, 'wake', d, at, str(d.project) || null, wakeText(d)) || changed;
       else changed = this.task(e.topic, d as TaskData, at) || changed;
     }
@@ -138,7 +144,9 @@ export class TeamModel {
     const agent = str(d.agent);
     if (agent === '') return false;
     if (str(d.agent_name) !== '') this.names.set(agent, str(d.agent_name));
-    this.marks.push({ id, kind, agent, at, project, text });
+    const holder = kind === 'denial' ? str(d.holder) : '';
+    if (holder !== '' && str(d.holder_name) !== '') this.names.set(holder, str(d.holder_name));
+    this.marks.push({ id, kind, agent, at, project, text, lease: kind === 'denial' ? str(d.lease_id) : '', holder });
     return true;
   }
 
@@ -196,4 +204,15 @@ function wakeText(d: Record<string, unknown>): string {
   if (d.reason === 'message') return `woken by message #${num(d.message_id)}${str(d.from_name) ? ` from ${str(d.from_name)}` : ''}`;
   if (d.reason === 'task') return `woken: task #${num(d.task_id)} ready${str(d.project) ? ` in ${str(d.project)}` : ''}`;
   return 'woken';
+}
+
+/**
+ * The project a mark is in: the event's when it says; for a denial, else the project of the lease
+ * that refused it (a lease refuses edits in its own project only); else the project of the agent
+ * (its registration's); for a denial, else its lease's holder's. '' when none of them is known.
+ */
+export function markProject(m: Mark, agentProject: (id: string) => string, leaseProject: (id: string) => string): string {
+  if (m.project !== null) return m.project;
+  if (m.kind !== 'denial') return agentProject(m.agent);
+  return (m.lease !== '' ? leaseProject(m.lease) : '') || agentProject(m.agent) || (m.holder !== '' ? agentProject(m.holder) : '');
 }

@@ -263,6 +263,45 @@ else {
     await page.locator('[data-check="free"]').waitFor({ timeout: 5000 });
   });
 
+  t.test('leases: per project — the same path held in two projects, each shown under its own', async (t) => {
+    // An older agent with a path as its workspace (its project: the folder) and one registered with its project's name.
+    const alpha = (await call('POST', '/api/instances/register', { name: 'alpha-dev', workspace: '/home/ann/alpha' })).json();
+    const beta = (await call('POST', '/api/instances/register', { name: 'beta-dev', workspace: 'beta' })).json();
+    const take = (a: { id: string }) => call('POST', '/api/leases', { resources: ['package.json'], reason: 'bump' }, { 'x-koor-instance': a.id });
+    const [la, lb] = [await take(alpha), await take(beta)];
+    t.same([la.status, lb.status, la.json().project, lb.json().project], [200, 200, 'alpha', 'beta'], 'one path, two projects, no conflict');
+    const rowOf = (l: { status: number; json: () => { id: string } }) => page.locator(`section[aria-labelledby="le-list-h"] tr[data-lease="${l.json().id}"]`);
+
+    await open('leases', 'Leases');
+    await rowOf(la).waitFor();
+    await rowOf(lb).waitFor();
+    t.match(await rowOf(la).innerText(), /alpha-dev\s+alpha\s+package\.json/, 'all projects: each lease says its project');
+    t.match(await rowOf(lb).innerText(), /beta-dev\s+beta\s+package\.json/);
+    await page.locator('#le-project option[value="alpha"]').waitFor({ state: 'attached' });
+    const options = await page.locator('#le-project option').evaluateAll((os) => os.map((o) => (o as HTMLOptionElement).value));
+    t.ok(options.includes('alpha') && options.includes('beta'), `the picker offers alpha and beta (${options.join(', ')})`);
+    t.same(options.filter((o) => /[\\/]/.test(o)), [], 'and no path');
+
+    for (const [project, mine, theirs] of [['alpha', la, lb], ['beta', lb, la]] as const) {
+      await page.getByLabel('Project').selectOption(project);
+      await page.waitForURL(`**/#/leases/${project}`);
+      await page.getByRole('heading', { level: 1, name: new RegExp(`Leases\\s+${project}`) }).waitFor();
+      await rowOf(mine).waitFor();
+      await rowOf(theirs).waitFor({ state: 'detached' });
+      t.same(await page.locator('section[aria-labelledby="le-list-h"] tbody tr').evaluateAll((rs) => rs.map((r) => r.getAttribute('data-project'))), [project], `${project}: only its own lease`);
+      await page.getByLabel('File path').fill('package.json');
+      await page.getByRole('button', { name: 'Check' }).click();
+      await waitUntil(`${project}: who holds package.json`, async () => (await page.locator('[data-check="held"]').innerText().catch(() => '')) === `package.json is held by ${project}-dev (exclusive).`, 5000);
+      t.pass(`${project}: package.json is held by ${project}-dev only`);
+    }
+    await page.getByLabel('Project').selectOption('');
+    await page.waitForURL('**/#/leases/');
+    await waitUntil('all projects: both holders of package.json', async () => /held by alpha-dev \(in alpha, exclusive\), beta-dev \(in beta, exclusive\)/.test(await page.locator('[data-check="held"]').innerText().catch(() => '')), 5000);
+    t.pass('all projects: package.json is held in each');
+    await shot(page, 'leases-projects');
+    for (const a of [alpha, beta]) t.equal((await call('DELETE', `/api/instances/${a.id}`)).status, 200);
+  });
+
   t.test('tasks: a task created and claimed over REST moves across the board', async (t) => {
     const agent = (await call('POST', '/api/instances/register', { name: 'worker', workspace: 'board' })).json();
     const first = (await call('POST', '/api/tasks', { project: 'board', title: 'Paginate trucks', priority: 2 })).json();

@@ -168,6 +168,48 @@ else {
     await shot(page, 'team-live');
   });
 
+  t.test('projects, not paths: a refused edit shows on its own project page', async (t) => {
+    // Two repositories with the same file: alice (an older agent, a path as workspace) leases alpha's
+    // package.json, bert (registered with his project's name) beta's.
+    const [alice, bert] = await Promise.all([register('alice', '/srv/alice/alpha'), register('bert', 'beta')]);
+    for (const a of [alice, bert]) await call('POST', '/api/leases', { resources: ['package.json'] }, as(a));
+    // A Claude Code session in each, in folders named alike: X-Koor-Project names the project.
+    const edit = (session: string, project: string, name: string) =>
+      call('POST', '/api/hooks/claude-code', { session_id: session, hook_event_name: 'PreToolUse', cwd: '/work/app', tool_name: 'Edit', tool_input: { file_path: '/work/app/package.json' } }, { 'x-koor-agent-name': name, 'x-koor-repo-root': '/work/app', 'x-koor-project': project });
+    t.equal((await edit('carl-session-0001', 'alpha', 'carl')).hookSpecificOutput?.permissionDecision, 'deny', "carl's edit in alpha refused (alice's lease)");
+    t.equal((await edit('dora-session-0001', 'beta', 'dora')).hookSpecificOutput?.permissionDecision, 'deny', "dora's edit in beta refused (bert's lease)");
+    const carl = ((await call('GET', '/api/hooks/claude-code/sessions/carl-session-0001')) as { instance_id: string }).instance_id;
+    const dora = ((await call('GET', '/api/hooks/claude-code/sessions/dora-session-0001')) as { instance_id: string }).instance_id;
+    // carl's session ends (his agent deregistered): his refusal stays in alpha, by the lease that refused it.
+    await call('POST', '/api/hooks/claude-code', { session_id: 'carl-session-0001', hook_event_name: 'SessionEnd' });
+
+    await page.goto(`${dash}/#/team/alpha`);
+    await page.getByRole('heading', { level: 1, name: /Team\s+alpha/ }).waitFor();
+    await page.locator('#team-project option[value="beta"]').waitFor({ state: 'attached' });
+    const options = await page.locator('#team-project option').evaluateAll((os) => os.map((o) => (o as HTMLOptionElement).value));
+    t.same(options, ['', 'alpha', 'beta', 'ops', 'shop'], 'the picker offers project names (of agents, leases and tasks), never a path');
+
+    const denial = (who: string) => row(who).locator('[data-mark="denial"]');
+    await denial(carl).waitFor();
+    t.match(await denial(carl).locator('title').textContent(), /edit of package\.json refused: leased by alice/, "alpha: carl's refused edit");
+    t.equal(await row(dora).count(), 0, "alpha: not dora's (beta)");
+    t.equal(await legend('denial'), '1', 'alpha: one edit refused');
+    t.match(await page.locator('[data-mark-row="denial"]').allInnerTexts(), [/carl: edit of package\.json refused: leased by alice/]);
+
+    await page.getByLabel('Project').selectOption('beta');
+    await page.waitForURL('**/#/team/beta');
+    await denial(dora).waitFor();
+    t.match(await denial(dora).locator('title').textContent(), /edit of package\.json refused: leased by bert/, "beta: dora's refused edit");
+    t.equal(await row(carl).count(), 0, "beta: not carl's (alpha)");
+    t.equal(await legend('denial'), '1', 'beta: one edit refused');
+
+    await page.getByLabel('Project').selectOption('shop');
+    await page.waitForURL('**/#/team/shop');
+    await row(dan).locator('[data-mark="denial"]').waitFor();
+    t.equal(await legend('denial'), '1', "shop: dan's refusal only");
+    await shot(page, 'team-projects');
+  });
+
   t.test('all projects: every agent with work', async (t) => {
     await page.getByLabel('Project').selectOption('');
     await page.waitForURL('**/#/team/');

@@ -13,6 +13,7 @@ import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import type { EventReply as KoorEvent } from '../../../schemas/http/events.js';
 import type { InstanceSummary } from '../../../schemas/http/instances.js';
 import type { Importance, Message, Receipt } from '../../../schemas/http/messages.js';
+import { projectOf } from '../../../src/shared/workspace.js';
 import { getJson, query, send } from '../api.js';
 import { AgentRef, namesOf } from '../names.js';
 import { ErrorNote, fmtInt, fmtTime, html, message, Status, TableWrap, useAction, useLive, useLoad, useOnEvents, useVisibleInterval } from '../ui.js';
@@ -305,7 +306,7 @@ function Compose({ roster, reply }: { roster: readonly InstanceSummary[]; reply?
     const s = new Set<string>(['*']);
     for (const i of roster) {
       if (i.name) s.add(i.name);
-      const project = i.workspace.replace(/[\\/]+$/, '').split(/[\\/]/).pop();
+      const project = projectOf(i.workspace);
       if (project) s.add(`project:${project}`);
     }
     return [...s];

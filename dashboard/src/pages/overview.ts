@@ -10,6 +10,7 @@ import type { InstanceSummary } from '../../../schemas/http/instances.js';
 import type { MetricsReply } from '../../../schemas/http/system.js';
 import { getJson, send } from '../api.js';
 import { isValidGlob, matcherFor } from '../../../src/shared/glob.js';
+import { projectOf } from '../../../src/shared/workspace.js';
 import { AgentRef, namesOf, withNames } from '../names.js';
 import { ageMs, brief, ErrorNote, fmtAge, fmtBytes, fmtInt, fmtTime, html, message, TableWrap, useAction, useConfirm, useLive, useLoad, useOnEvents, useVisibleInterval, type Loaded } from '../ui.js';
 
@@ -111,14 +112,14 @@ function Roster({ roster }: { roster: Loaded<InstanceSummary[]> }) {
       ? html`<p class="muted">No agent registered yet. Agents register with <code>koor-cli register</code> or the MCP tool <code>register_instance</code>.</p>`
       : html`<${TableWrap} label="Agent roster">
           <table class="roster">
-            <thead><tr><th scope="col">Agent</th><th scope="col">Status</th><th scope="col">Intent</th><th scope="col">Workspace · stack</th><th scope="col">Capabilities</th><th scope="col">Last seen</th></tr></thead>
+            <thead><tr><th scope="col">Agent</th><th scope="col">Status</th><th scope="col">Intent</th><th scope="col">Project · stack</th><th scope="col">Capabilities</th><th scope="col">Last seen</th></tr></thead>
             <tbody>
               ${list.map(
                 (i) => html`<tr key=${i.id} data-instance=${i.id} class=${i.status === 'stale' ? 'is-stale' : ''}>
                   <th scope="row"><span class="name">${i.name}</span><br /><code class="muted small" title=${i.id}>${i.id.slice(0, 8)}</code></th>
                   <td><span class=${`badge status-${i.status}`} data-status=${i.status}>${i.status}</span></td>
                   <td>${i.intent || html`<span class="muted">—</span>`}</td>
-                  <td>${i.workspace || '—'}${i.stack ? html` · ${i.stack}` : null}</td>
+                  <td title=${projectOf(i.workspace) !== i.workspace ? i.workspace : undefined}>${projectOf(i.workspace) || '—'}${i.stack ? html` · ${i.stack}` : null}</td>
                   <td>${i.capabilities.length ? i.capabilities.map((c) => html`<span class="tag">${c}</span> `) : html`<span class="muted">—</span>`}</td>
                   <td title=${fmtTime(i.last_seen)}>${fmtAge(ageMs(i.last_seen, now))}</td>
                 </tr>`,

@@ -1,9 +1,10 @@
 /**
  * Specs and contracts per project (GET /api/specs/{project}, …/{name}). The API has no list of
  * projects, so the picker suggests the projects the server knows of elsewhere: rules, agents'
- * workspaces (compliance reads contracts there) and LLM usage.
+ * projects (their workspaces'; compliance reads contracts there) and LLM usage.
  */
 import { useEffect, useState } from 'preact/hooks';
+import { projectOf } from '../../../src/shared/workspace.js';
 import { getJson, request, seg } from '../api.js';
 import { ErrorNote, fmtTime, html, Status, TableWrap, useLoad } from '../ui.js';
 
@@ -16,7 +17,7 @@ async function knownProjects(): Promise<string[]> {
     getJson<'GET /api/llm/usage/summary'>('/api/llm/usage/summary?group_by=project'),
   ]);
   if (rules.status === 'fulfilled') for (const r of rules.value) names.add(r.project);
-  if (instances.status === 'fulfilled') for (const i of instances.value) if (i.workspace) names.add(i.workspace);
+  if (instances.status === 'fulfilled') for (const i of instances.value) if (projectOf(i.workspace)) names.add(projectOf(i.workspace));
   if (llm.status === 'fulfilled') for (const p of Object.keys(llm.value.groups)) if (p) names.add(p);
   return [...names].sort();
 }

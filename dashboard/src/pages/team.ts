@@ -10,13 +10,15 @@
  * a time axis are not what a plot library is for, and it costs the bundle nothing.
  */
 import type { RefObject } from 'preact';
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import type { Task, TaskStatus } from '../../../schemas/http/tasks.js';
 import type { EventReply as KoorEvent } from '../../../schemas/http/events.js';
 import { EVENTS_HISTORY_MAX_LAST } from '../../../src/shared/limits.js';
-import { folderOf } from '../../../src/shared/workspace.js';
+import { COORD_LIST_MAX_LIMIT } from '../../../src/shared/limits-features.js';
+import { projectOf } from '../../../src/shared/workspace.js';
 import { ApiError, getJson, query, request, seg } from '../api.js';
-import { isTeamEvent, TeamModel, timeOf, type Claim, type Mark, type Outcome } from '../team.js';
+import { projectNames, taskProjects } from '../projects.js';
+import { isTeamEvent, markProject, TeamModel, timeOf, type Claim, type Mark, type Outcome } from '../team.js';
 import { brief, ErrorNote, fmtInt, fmtTime, html, message, Status, TableWrap, useLive, useLoad, useOnEvents, useVisibleInterval } from '../ui.js';
 
 /** Events of each topic read from the history when the page opens (the default retention keeps 1000 in all). */
@@ -25,8 +27,8 @@ const TEAM_HISTORY_EVENTS = 5000;
 const TEAM_HISTORY_PAGES = 10;
 /** Tasks read for the counts and the progress chart (the API's largest page). */
 const TEAM_MAX_TASKS = 10_000;
-/** Tasks read for the project list. */
-const PROJECT_SCAN_TASKS = 1000;
+/** Agents and leases whose project the page remembers once gone from the roster or the lease list (to place their marks). */
+const TEAM_MAX_REMEMBERED = 10_000;
 /** Agent rows drawn at most (the most recently active first); the rest are counted. */
 const TEAM_MAX_ROWS = 60;
 /** Failed tasks listed at most, the newest first. */
@@ -379,10 +381,28 @@ function FailedTask({ task, history, name }: { task: Task; history: Claim[]; nam
 
 // --- The page ----------------------------------------------------------------------------------
 
-/** Projects that have tasks (a page of every project's tasks), sorted. */
-async function taskProjects(): Promise<string[]> {
-  const tasks = await getJson<'GET /api/tasks'>(`/api/tasks${query({ limit: PROJECT_SCAN_TASKS })}`);
-  return [...new Set(tasks.map((t) => t.project))].sort();
+/** Sets `key` to `value` (a non-empty one), the newest last, the oldest going past `max`. */
+function remember(map: Map<string, string>, key: string, value: string, max: number): void {
+  if (value === '' || map.get(key) === value) return;
+  map.delete(key);
+  map.set(key, value);
+  if (map.size > max) map.delete(map.keys().next().value!);
+}
+
+/**
+ * The projects of agents (their workspace's) and of leases, as the roster and the lease list said,
+ * kept after they leave them: an edit refused names neither its project nor keeps its lease, and
+ * its agent may have ended its session since.
+ */
+function useWhereabouts(agents: ReadonlyArray<{ id: string; workspace: string }> | null, leases: ReadonlyArray<{ id: string; project: string }> | null) {
+  const maps = useRef({ agents: new Map<string, string>(), leases: new Map<string, string>() }).current;
+  useMemo(() => {
+    for (const a of agents ?? []) remember(maps.agents, a.id, projectOf(a.workspace), TEAM_MAX_REMEMBERED);
+  }, [agents]);
+  useMemo(() => {
+    for (const l of leases ?? []) remember(maps.leases, l.id, l.project, TEAM_MAX_REMEMBERED);
+  }, [leases]);
+  return { agent: (id: string) => maps.agents.get(id) ?? '', lease: (id: string) => maps.leases.get(id) ?? '' };
 }
 
 export function TeamPage({ project }: { project: string }) {
@@ -393,11 +413,15 @@ export function TeamPage({ project }: { project: string }) {
   const taskList = tasks.data?.project === project ? tasks.data.list : null;
   const projects = useLoad(taskProjects, []);
   const roster = useLoad(() => getJson<'GET /api/instances'>('/api/instances'), []);
+  // Every project's live leases: the project an edit refused is in, and the projects they name.
+  const leases = useLoad(() => getJson<'GET /api/leases'>(`/api/leases${query({ limit: COORD_LIST_MAX_LIMIT })}`), []);
+  const where = useWhereabouts(roster.data, leases.data);
   const [span, setSpan] = useState<SpanKey>('all');
   const [tick, setTick] = useState(Date.now());
   useOnEvents('task.*', () => tasks.reload(), 1000);
   useOnEvents('task.created', () => projects.reload(), 1000);
   useOnEvents('agent.*', () => roster.reload(), 1000);
+  useOnEvents('lease.*', () => leases.reload(), 1000);
   // Open bars grow, and a relative span moves on.
   useVisibleInterval(() => setTick(Date.now()), 1000);
   // Claims older than the events read show from the task list (once the history is in: it would otherwise open them twice).
@@ -416,9 +440,15 @@ export function TeamPage({ project }: { project: string }) {
   const spec = SPANS.find((s) => s.key === span)!;
   const claims = model.claims.filter((c) => mine(c.project));
   const working = new Set(claims.map((c) => c.agent));
-  const members = new Set(agents.filter((a) => a.status !== 'stale' && (project === '' || folderOf(a.workspace) === project)).map((a) => a.id));
-  // A denial names no project: it is drawn in a project's view on the row of an agent working on it there.
-  const marks = model.marks.filter((m) => (m.project === null ? project === '' || working.has(m.agent) || members.has(m.agent) : mine(m.project)));
+  const members = new Set(agents.filter((a) => a.status !== 'stale' && (project === '' || projectOf(a.workspace) === project)).map((a) => a.id));
+  // A mark is drawn in its project's view (a denial's: its lease's or its agent's); one whose project is
+  // not known, in the view of a project its agent works on.
+  const placed = (m: Mark) => markProject(m, where.agent, where.lease);
+  const marks = model.marks.filter((m) => {
+    if (project === '') return true;
+    const p = placed(m);
+    return p !== '' ? p === project : working.has(m.agent) || members.has(m.agent);
+  });
   let from = now - spec.ms;
   if (spec.ms === 0) {
     const firsts = [...claims.map((c) => c.start ?? c.end ?? now), ...marks.map((m) => m.at)];
@@ -461,7 +491,8 @@ export function TeamPage({ project }: { project: string }) {
   const failed = allFailed.sort((a, b) => timeOf(b.updated_at) - timeOf(a.updated_at) || b.id - a.id).slice(0, FAILED_SHOWN);
   const recent = [...shownClaims].sort((a, b) => (b.end ?? now) - (a.end ?? now) || b.task - a.task).slice(0, CLAIM_ROWS);
   const recentMarks = shownMarks.slice(-MARK_ROWS).reverse();
-  const known = [...new Set([...(projects.data ?? []), ...model.claims.map((c) => c.project), ...(project === '' ? [] : [project])])].filter((p) => p !== '').sort();
+  // Project names, never paths: the agents' (by workspace), the leases', the tasks', those of what the page drew.
+  const known = projectNames(agents, projects.data ?? [], (leases.data ?? []).map((l) => l.project), model.claims.map((c) => c.project), model.marks.map(placed), [project]);
 
   return html`<h1>Team${project ? html` <span class="count">${project}</span>` : null}</h1>
     <div class="filters" role="group" aria-label="What the page shows">
@@ -477,7 +508,7 @@ export function TeamPage({ project }: { project: string }) {
         <select id="team-span" value=${span} onChange=${(e: Event) => setSpan((e.target as HTMLSelectElement).value as SpanKey)}>${SPANS.map((s) => html`<option value=${s.key}>${s.label}</option>`)}</select>
       </div>
     </div>
-    <${ErrorNote} error=${projects.error ?? roster.error} />
+    <${ErrorNote} error=${projects.error ?? roster.error ?? leases.error} />
     <section class="panel" aria-labelledby="team-tl-h">
       <h2 id="team-tl-h">Timeline <span class="count">one row per agent (UTC)</span></h2>
       <${Status} loading=${loading} error=${error} />
