@@ -40,7 +40,8 @@ export const ERRORS = {
   /** Past its token's request rate (issue 30); `detail.retry_after` seconds go into Retry-After. */
   RATE_LIMITED: def('RATE_LIMITED', (perSecond: number) => `rate limit exceeded: ${perSecond} requests per second per token`),
   /** A scoped token touching nothing its scopes reach. */
-  SCOPE_FORBIDDEN: def('PERMISSION_DENIED', (role: string, action: string) => `${role} token may not ${action} outside its scopes`),
+  /** `what`: the target outside them (issue 78: the refusal names it), e.g. `b.ts in project ops`, `every project`. */
+  SCOPE_FORBIDDEN: def('PERMISSION_DENIED', (role: string, action: string, what = '') => `${role} token may not ${action} outside its scopes${what === '' ? '' : `: ${what}`}`),
   ROUTE_NOT_FOUND: def('NOT_FOUND', () => 'not found'),
   /** Sent with `detail.allow` (the methods the path has). */
   METHOD_NOT_ALLOWED: def('METHOD_NOT_ALLOWED', () => 'method not allowed'),

@@ -61,10 +61,19 @@ export function inScope(scopes: readonly string[], t: Target): boolean {
   return false;
 }
 
+const KIND_NAMES = { state: 'key', project: 'project', topic: 'topic', path: 'file' } as const;
+
+/** A target as a refusal names it: `project ops`, `key ops/a`, `b.ts in project ops`, `every project` (a whole collection). */
+export function describeTarget(t: Target): string {
+  if (t.name === null) return `every ${KIND_NAMES[t.kind]}`;
+  if (t.kind === 'path' && t.project !== undefined) return `${t.name} in project ${t.project === '' ? '""' : t.project}`;
+  return `${KIND_NAMES[t.kind]} ${t.name}`;
+}
+
 /** A scoped token's refusal unless its scopes reach every target (none: nothing to refuse). */
 export function permitTargets(ctx: { principal: Pick<Principal, 'role' | 'scopes'> }, action: string, targets: Target | readonly Target[]): void {
   const { role, scopes } = ctx.principal;
   if (scopes === null) return;
   const all = Array.isArray(targets) ? (targets as readonly Target[]) : [targets as Target];
-  for (const t of all) if (!inScope(scopes, t)) throw fail('SCOPE_FORBIDDEN', role, action);
+  for (const t of all) if (!inScope(scopes, t)) throw fail('SCOPE_FORBIDDEN', role, action, describeTarget(t));
 }

@@ -123,6 +123,8 @@ export const HookMethods = {
       holder: Type.String(),
       holder_name: Type.String(),
       tool: Type.String(),
+      /** The project of the file refused (issue 78): the session's, and so the lease's. */
+      project: Type.Optional(Type.String()),
       /** The session refused (its digest tells when the lease ends). */
       session_id: Type.Optional(SessionId),
     }),

@@ -91,7 +91,7 @@ t.test('POST /api/llm/usage: an agent charges only itself, a scoped token only i
   }
 
   // A scoped token: its projects only.
-  t.same((await call('POST', '/api/llm/usage', scoped, rec({ project: 'shop' }))).body, { error: 'agent token may not record LLM usage outside its scopes', code: 403 });
+  t.same((await call('POST', '/api/llm/usage', scoped, rec({ project: 'shop' }))).body, { error: 'agent token may not record LLM usage outside its scopes: project shop', code: 403 });
   t.equal((await call('POST', '/api/llm/usage', scoped, rec({ project: 'web' }))).status, 200, 'in scope');
 });
 
@@ -126,7 +126,7 @@ t.test('OTLP /v1/logs: a token charges only sessions of agents it may act as; ne
 
   // A scoped token: koor.project must be one of its projects.
   const shop = apiRequests(1, 's1', [{ key: 'koor.project', value: { stringValue: 'shop' } }]);
-  t.same((await post(scoped, shop)).body, { error: 'agent token may not send telemetry outside its scopes', code: 403 });
+  t.same((await post(scoped, shop)).body, { error: 'agent token may not send telemetry outside its scopes: project shop', code: 403 });
   t.equal((await post(scoped, apiRequests(1, 's1', [{ key: 'koor.project', value: { stringValue: 'web' } }]))).body.recorded, 1);
 });
 
@@ -173,10 +173,10 @@ t.test('GET /api/budgets: ?scope= narrows; a scoped token reads its projects onl
   for (const scope of ['project:web', 'project:shop', 'global']) t.equal((await call('PUT', `/api/budgets/${scope}`, SERVER, { usd: 5 })).status, 200);
   t.same(((await call('GET', '/api/budgets', reader)).body as any[]).map((b) => b.scope), ['global', 'project:shop', 'project:web'], 'an unscoped token: all');
   t.same(((await call('GET', '/api/budgets?scope=global', reader)).body as any[]).map((b) => b.scope), ['global'], '?scope= narrows');
-  const refused = { error: 'reader token may not read budgets outside its scopes', code: 403 };
-  t.same((await call('GET', '/api/budgets', scoped)).body, refused, 'a scoped token: refused the whole list');
-  t.same((await call('GET', '/api/budgets?scope=project:shop', scoped)).body, refused, 'another project: refused');
-  t.same((await call('GET', '/api/budgets?scope=global', scoped)).body, refused, 'global: refused');
+  const refused = (what: string) => ({ error: `reader token may not read budgets outside its scopes: ${what}`, code: 403 });
+  t.same((await call('GET', '/api/budgets', scoped)).body, refused('every project'), 'a scoped token: refused the whole list');
+  t.same((await call('GET', '/api/budgets?scope=project:shop', scoped)).body, refused('project shop'), 'another project: refused');
+  t.same((await call('GET', '/api/budgets?scope=global', scoped)).body, refused('every project'), 'global: refused');
   t.same(((await call('GET', '/api/budgets?scope=project:web', scoped)).body as any[]).map((b) => b.scope), ['project:web'], 'its project');
 });
 
@@ -190,7 +190,7 @@ t.test('GET /api/llm/usage/summary: ?project= narrows it; a scoped token reads o
   const web = (await call('GET', '/api/llm/usage/summary?project=web', SERVER)).body;
   t.same([web.total.request_count, web.total.total_cost_usd, Object.keys(web.groups)], [2, 1.75, ['web']], 'one project');
   const scoped = await token('web', 'reader', ['project:web']);
-  t.same(await call('GET', '/api/llm/usage/summary', scoped).then((r) => [r.status, r.body]), [403, { error: 'reader token may not read LLM usage outside its scopes', code: 403 }], 'not every project');
+  t.same(await call('GET', '/api/llm/usage/summary', scoped).then((r) => [r.status, r.body]), [403, { error: 'reader token may not read LLM usage outside its scopes: every project', code: 403 }], 'not every project');
   t.same(await call('GET', '/api/llm/usage/summary?project=ops', scoped).then((r) => r.status), 403, 'not another project');
   t.same((await call('GET', '/api/llm/usage/summary?project=web', scoped)).body.total.request_count, 2, 'its own');
 });

@@ -95,36 +95,36 @@ t.test('scopes reach leases, tasks by id and messages', async (t) => {
   const scoped = await token('web', 'agent', ['project:web', 'path:shared/**']);
   const me = await register(scoped, 'w1', '/w/web');
   const as = (method: string, path: string, body?: unknown) => call(method, path, scoped, body, me.id);
-  const out = (action: string) => ({ error: `agent token may not ${action} outside its scopes`, code: 403 });
+  const out = (action: string, what: string) => ({ error: `agent token may not ${action} outside its scopes: ${what}`, code: 403 });
 
   // Leases (issue 78): every file of its project, or a file under a path: scope in any project.
   const mine = await as('POST', '/api/leases', { resources: ['web/a.ts', 'shared/x.ts'] });
   t.equal(mine.status, 200, 'its own project (web): any file');
   t.match(mine.body, { project: 'web' });
   t.equal((await as('POST', '/api/leases', { resources: ['ops/a.ts'] })).status, 200, 'a folder named ops is still a file of web');
-  t.same(await as('POST', '/api/leases', { project: 'ops', resources: ['b.ts'] }), { status: 403, body: out('take leases') }, 'project ops: outside');
-  t.same(await as('POST', '/api/leases', { project: 'ops', resources: ['shared/y.ts', 'b.ts'] }), { status: 403, body: out('take leases') }, 'one file out: all refused');
+  t.same(await as('POST', '/api/leases', { project: 'ops', resources: ['b.ts'] }), { status: 403, body: out('take leases', 'b.ts in project ops') }, 'project ops: outside');
+  t.same(await as('POST', '/api/leases', { project: 'ops', resources: ['shared/y.ts', 'b.ts'] }), { status: 403, body: out('take leases', 'b.ts in project ops') }, 'one file out: all refused');
   t.equal((await as('POST', '/api/leases', { project: 'ops', resources: ['shared/y.ts'] })).status, 200, 'a path: scope reaches its files in any project');
   t.same((await call('GET', '/api/leases/check?path=b.ts&project=ops', SERVER)).body, [], 'and nothing taken');
 
   const ops = await register(SERVER, 'o1', '/w/ops');
   const theirs = (await call('POST', '/api/leases', SERVER, { resources: ['z.ts'] }, ops.id)).body;
   t.match(theirs, { project: 'ops' }, "an agent's leases are in its project");
-  t.same(await as('GET', `/api/leases/${theirs.id}`), { status: 403, body: out('read leases') });
+  t.same(await as('GET', `/api/leases/${theirs.id}`), { status: 403, body: out('read leases', 'z.ts in project ops') });
   t.equal((await as('GET', `/api/leases/${mine.body.id}`)).status, 200, 'its own');
-  t.same(await as('GET', '/api/leases'), { status: 403, body: out('list leases') }, 'every lease: not narrowed');
+  t.same(await as('GET', '/api/leases'), { status: 403, body: out('list leases', 'every project') }, 'every lease: not narrowed');
   t.equal((await as('GET', `/api/leases?holder=${me.id}`)).status, 200, 'its own leases');
   t.equal((await as('GET', '/api/leases?resource=web/a.ts')).status, 200, 'a file of its project');
   t.equal((await as('GET', '/api/leases?project=web')).status, 200, 'its project');
-  t.same(await as('GET', '/api/leases?project=ops'), { status: 403, body: out('list leases') });
-  t.same(await as('GET', '/api/leases/check?path=z.ts&project=ops'), { status: 403, body: out('check leases') });
-  t.same(await as('POST', '/api/leases/check', { project: 'ops', paths: ['shared/y.ts', 'z.ts'] }), { status: 403, body: out('check leases') });
+  t.same(await as('GET', '/api/leases?project=ops'), { status: 403, body: out('list leases', 'project ops') });
+  t.same(await as('GET', '/api/leases/check?path=z.ts&project=ops'), { status: 403, body: out('check leases', 'z.ts in project ops') });
+  t.same(await as('POST', '/api/leases/check', { project: 'ops', paths: ['shared/y.ts', 'z.ts'] }), { status: 403, body: out('check leases', 'z.ts in project ops') });
   t.same((await as('GET', '/api/leases/check?path=z.ts')).body, [], "its own project's z.ts is free: ops's lease is another repository's");
 
   // Tasks by id: only its projects'.
   const opsTask = (await call('POST', '/api/tasks', SERVER, { project: 'ops', title: 'x' })).body;
   const webTask = (await call('POST', '/api/tasks', SERVER, { project: 'web', title: 'y' })).body;
-  t.same(await as('GET', `/api/tasks/${opsTask.id}`), { status: 403, body: out('read tasks') });
+  t.same(await as('GET', `/api/tasks/${opsTask.id}`), { status: 403, body: out('read tasks', 'project ops') });
   t.equal((await as('GET', `/api/tasks/${webTask.id}`)).status, 200);
 
   // Messages: recipients inside its projects only.
@@ -132,8 +132,8 @@ t.test('scopes reach leases, tasks by id and messages', async (t) => {
   await register(SERVER, 'opspeer', '/w/ops');
   t.equal((await as('POST', '/api/messages', { to: ['webpeer'], body: 'hi' })).status, 200, 'an agent of web');
   t.equal((await as('POST', '/api/messages', { to: ['project:web'], body: 'hi' })).status, 200, 'project:web');
-  for (const to of [['opspeer'], ['project:ops'], '*', ['webpeer', 'opspeer']]) {
-    t.same(await as('POST', '/api/messages', { to, body: 'hi' }), { status: 403, body: out('send messages') }, `to ${JSON.stringify(to)}`);
+  for (const [to, entry] of [[['opspeer'], 'to opspeer'], [['project:ops'], 'project ops'], ['*', 'every project'], [['webpeer', 'opspeer'], 'to opspeer']] as const) {
+    t.same(await as('POST', '/api/messages', { to, body: 'hi' }), { status: 403, body: out('send messages', entry) }, `to ${JSON.stringify(to)}`);
   }
 
   t.same((await call('POST', '/api/tokens', SERVER, { name: 'bad', role: 'agent', scopes: ['path:['] })).status, 400, 'a path scope is a path glob');
@@ -184,7 +184,7 @@ t.test('hooks stay inside a scoped token: its project, and auto-leases only on f
   const scoped = await token('web', 'agent', ['project:web', 'path:src/**']);
   const hook = (session: string, event: string, project: string, extra: Record<string, unknown> = {}) =>
     call('POST', '/api/hooks/claude-code', scoped, { session_id: session, hook_event_name: event, cwd: '/w/web', ...extra }, undefined, { 'x-koor-repo-root': '/w/web', 'x-koor-project': project });
-  t.same(await hook('s-ops', 'UserPromptSubmit', 'ops', { prompt: 'go' }), { status: 403, body: { error: 'agent token may not bind a coding-agent session outside its scopes', code: 403 } }, 'another project: refused');
+  t.same(await hook('s-ops', 'UserPromptSubmit', 'ops', { prompt: 'go' }), { status: 403, body: { error: 'agent token may not bind a coding-agent session outside its scopes: project ops', code: 403 } }, 'another project: refused');
   t.equal((await hook('s-web', 'UserPromptSubmit', 'web', { prompt: 'go' })).status, 200);
   const edit = (file: string) => hook('s-web', 'PreToolUse', 'web', { tool_name: 'Edit', tool_input: { file_path: file } });
   t.equal((await edit('/w/web/src/a.ts')).status, 200);

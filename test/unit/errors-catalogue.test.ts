@@ -21,7 +21,7 @@ const TABLE: ReadonlyArray<[code: ErrorCode, params: readonly unknown[], status:
   ['NOT_THIS_INSTANCE', ['agent', 'a1', 'b1'], 'PERMISSION_DENIED', 403, "agent token may not act as agent a1: it is agent b1's token"],
   ['AGENT_REQUIRED', ['agent', 'send messages'], 'PERMISSION_DENIED', 403, 'agent token may not send messages without acting as an agent: give one with KOOR_INSTANCE=<id> or --instance <id> (HTTP: X-Koor-Instance)'],
   ['RATE_LIMITED', [500], 'RATE_LIMITED', 429, 'rate limit exceeded: 500 requests per second per token'],
-  ['SCOPE_FORBIDDEN', ['agent', 'write state'], 'PERMISSION_DENIED', 403, 'agent token may not write state outside its scopes'],
+  ['SCOPE_FORBIDDEN', ['agent', 'take leases', 'b.ts in project ops'], 'PERMISSION_DENIED', 403, 'agent token may not take leases outside its scopes: b.ts in project ops'],
   ['ROUTE_NOT_FOUND', [], 'NOT_FOUND', 404, 'not found'],
   ['METHOD_NOT_ALLOWED', [], 'METHOD_NOT_ALLOWED', 405, 'method not allowed'],
   ['WEBSOCKET_REQUIRED', [], 'INVALID_ARGUMENT', 400, 'websocket upgrade required'],
@@ -176,7 +176,7 @@ t.test('every entry has its pinned status, HTTP status and message', async (t) =
     t.equal(HTTP_STATUS[ERRORS[code].status], http, `${code} HTTP status`);
     t.equal(render(code, params), message, `${code} message`);
     // A parameter with a default (the optional `where` prefix) does not count in `length`.
-    const optional = code === 'INVALID_PATTERN' || code === 'INVALID_REGEX' ? 1 : 0;
+    const optional = code === 'INVALID_PATTERN' || code === 'INVALID_REGEX' || code === 'SCOPE_FORBIDDEN' ? 1 : 0;
     t.equal(ERRORS[code].message.length, params.length - optional, `${code} takes the parameters the table gives it`);
   }
 });

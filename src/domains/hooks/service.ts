@@ -327,7 +327,7 @@ export class HookService {
   private deny(me: Me, rel: string, lease: Pick<Lease, 'id' | 'holder' | 'holder_name' | 'reason' | 'acquired_at'>, tool: string, sessionId: string): Output {
     this.stats.denied++;
     this.d.writer
-      .call('hooks.denied', { agent: me.id, agent_name: me.name, path: rel, lease_id: lease.id, holder: lease.holder, holder_name: lease.holder_name, tool, session_id: sessionId }, { audit: { actor: me.name } })
+      .call('hooks.denied', { agent: me.id, agent_name: me.name, path: rel, lease_id: lease.id, holder: lease.holder, holder_name: lease.holder_name, tool, project: me.project, session_id: sessionId }, { audit: { actor: me.name } })
       .then((r) => this.d.announce(r.events))
       .catch((err: unknown) => this.d.log.warn({ err, session: sessionId, path: rel }, 'edit refusal not recorded'));
     const why = lease.reason !== '' ? ` (${JSON.stringify(lease.reason)})` : '';

@@ -98,7 +98,7 @@ export class MessageService {
         }
       }
       if (found.length === 0) unknown.push(entry);
-      else if (principal?.scopes && !reaches(principal.scopes, entry, found)) throw fail('SCOPE_FORBIDDEN', principal.role, 'send messages');
+      else if (principal?.scopes && !reaches(principal.scopes, entry, found)) throw fail('SCOPE_FORBIDDEN', principal.role, 'send messages', `to ${entry}`);
       for (const i of found) out.add(i.id);
     }
     if (unknown.length > 0) throw fail('UNKNOWN_RECIPIENTS', unknown);

@@ -1,5 +1,5 @@
 import type { TxnOp } from '../../../schemas/rpc/writer-txn.js';
-import { inScope } from '../../access.js';
+import { describeTarget, inScope } from '../../access.js';
 import { fail } from '../../errors.js';
 import type { Principal } from '../../identity.js';
 import { checkName } from '../../names.js';
@@ -92,7 +92,7 @@ function toOp(caller: Principal, b: BodyOp, branch: string, i: number, headerFen
 /** A scoped token (issue 30) must reach every key and topic a transaction touches. */
 function scoped(caller: Principal, kind: 'state' | 'topic', name: string): void {
   const { role, scopes } = caller;
-  if (scopes !== null && !inScope(scopes, { kind, name })) throw fail('SCOPE_FORBIDDEN', role, 'run transactions');
+  if (scopes !== null && !inScope(scopes, { kind, name })) throw fail('SCOPE_FORBIDDEN', role, 'run transactions', describeTarget({ kind, name }));
 }
 
 /** A transaction body: its compares and the ops run when they hold (`success`) or not (`failure`). */

@@ -154,7 +154,7 @@ export function hookStore(events: EventStore) {
     },
 
     async denied(tx: Tx, req: ReqOf<M, 'hooks.denied'>): Promise<ResOf<M, 'hooks.denied'>> {
-      const data = JSON.stringify({ path: req.path, tool: req.tool, agent: req.agent, agent_name: req.agent_name, lease_id: req.lease_id, holder: req.holder, holder_name: req.holder_name });
+      const data = JSON.stringify({ path: req.path, tool: req.tool, agent: req.agent, agent_name: req.agent_name, lease_id: req.lease_id, holder: req.holder, holder_name: req.holder_name, ...(req.project === undefined ? {} : { project: req.project }) });
       const row = req.session_id === undefined ? undefined : await tx.get<Row>(GET, req.session_id);
       if (row) {
         await tx.run(SET_DENIED, newestLast(decode(row).denied, { path: req.path, lease_id: req.lease_id }, (d) => d.path === req.path, HOOK_DENIED_KEEP), row.session_id);
