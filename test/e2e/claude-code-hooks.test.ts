@@ -25,11 +25,16 @@ const RUN_MS = 60_000;
 let BIN = '';
 let PATH = '';
 
-/** A clone of the repository `shop` at `<dir>/shop`, its hooks installed for the server at `url` by `koor-cli init --claude-code`. */
-function clone(dir: string, url: string): string {
-  const root = path.join(fs.realpathSync(dir), 'shop');
+/**
+ * A clone of the repository `shop` (origin `git@github.com:acme/shop.git`, or `remote`) at
+ * `<dir>/<folder>` (default `shop`), its hooks installed for the server at `url` by `koor-cli init
+ * --claude-code`: its project is the origin remote's (issue 78), whatever the folder is called.
+ */
+function clone(dir: string, url: string, o: { folder?: string; remote?: string } = {}): string {
+  const root = path.join(fs.realpathSync(dir), o.folder ?? 'shop');
   fs.mkdirSync(path.join(root, 'src'), { recursive: true });
   execFileSync('git', ['init', '-q', root]);
+  execFileSync('git', ['-C', root, 'remote', 'add', 'origin', o.remote ?? 'git@github.com:acme/shop.git']);
   fs.writeFileSync(path.join(root, 'src', 'app.ts'), 'export const app = 1;\n');
   PATH = installHooks(root, url, BIN).PATH;
   return root;
@@ -72,10 +77,11 @@ const cc = claudeCode();
 if ('skip' in cc) t.plan(0, cc.skip);
 else {
   BIN = claudeTempDir(t, 'koor-cc-bin-');
-  t.test('two clones: an edit leased by A is refused for B before it happens, and free again when A ends', async (t) => {
+  t.test('two clones: an edit leased by A is refused for B before it happens, and free again when A ends; another repository of that name and layout is never refused', async (t) => {
     const s = await startTestServer(t);
     const a = clone(claudeTempDir(t), s.url);
-    const b = clone(claudeTempDir(t), s.url);
+    // Issue 78: one repository's clones share a project whatever their folders are called.
+    const b = clone(claudeTempDir(t), s.url, { folder: 'shop-2' });
     const target = 'src/app.ts';
 
     // A: a session kept open (stream-json input held) until endA, whose first turn writes the file.
@@ -108,6 +114,16 @@ else {
     t.match(denial, { is_error: true, text: /^PreToolUse:Write hook error: Koor: src\/app\.ts is leased by agent agent-a since .*koor-cli send agent-a/ }, 'the model reads who holds it and how to reach them');
     t.match(rB.json?.permission_denials, [{ tool_name: 'Write' }]);
 
+    // C, in another repository also cloned into a folder named shop, with the same file: never refused by A's lease.
+    const c = clone(claudeTempDir(t), s.url, { remote: 'https://github.com/other/shop' });
+    const apiC = await startFakeApi(t, [{ tool: 'Write', input: { file_path: path.join(c, target), content: 'export const app = "C";\n' } }, 'Done.']);
+    const rC = await runClaude({ cwd: c, prompt: 'Update src/app.ts', api: apiC, env: { PATH, KOOR_AGENT_NAME: 'agent-c' }, timeoutMs: RUN_MS });
+    t.equal(rC.code, 0, rC.stderr);
+    t.equal(fs.readFileSync(path.join(c, target), 'utf8'), 'export const app = "C";\n', "another repository's src/app.ts: written while A holds its own");
+    const taken = ((await (await fetch(`${s.url}/api/events/history?topic=lease.acquired`)).json()) as Array<{ data: { holder_name: string; project: string } }>).map((e) => [e.data.holder_name, e.data.project]).sort();
+    t.same(taken, [['agent-a', 'acme.shop'], ['agent-c', 'other.shop']], 'each lease in its repository');
+    t.notOk(JSON.stringify(apiC.agentRequests()).includes('agent-a'), "nothing C's model read names the other repository's agent");
+
     // A's session ends (stdin closes): its lease goes, B's next edit succeeds.
     const ended = await Promise.race([runA.then(() => true), new Promise((r) => setTimeout(() => r(false), 100))]);
     t.notOk(ended, 'A was alive while B was refused');
@@ -116,7 +132,7 @@ else {
     endWaiter(sessionA);
     const rA = await runA;
     t.equal(rA.code, 0, rA.stderr);
-    const leasesAfter = (await (await fetch(`${s.url}/api/leases`)).json()) as unknown[];
+    const leasesAfter = (await (await fetch(`${s.url}/api/leases?project=acme.shop`)).json()) as unknown[];
     t.same(leasesAfter, [], "A's session end released its lease");
     const apiB2 = await startFakeApi(t, [{ tool: 'Write', input: { file_path: path.join(b, target), content: 'export const app = "B";\n' } }, 'Done.']);
     const rB2 = await runClaude({ cwd: b, prompt: 'Update src/app.ts again', api: apiB2, env: { PATH, KOOR_AGENT_NAME: 'agent-b' }, timeoutMs: RUN_MS });
