@@ -54,7 +54,8 @@ export async function run({ quick, log }: BenchOptions): Promise<Record<string, 
   const LARGE = quick ? 10_000 : 100_000;
   const SMALL = 100;
   const CLAIMS = quick ? 100 : 400;
-  const server = await spawnKoor();
+  // The holders only hold: not judged stale (and their leases let go) during a run of minutes.
+  const server = await spawnKoor(['--liveness-timeout', '2h']);
   const base = server.url;
   const problems: string[] = [];
   try {
