@@ -1,8 +1,6 @@
-import fs from 'node:fs';
-import path from 'node:path';
 import { Builtins, Cli, Command, Option, type CommandClass } from 'clipanion';
 import { COMMANDS, loadDef } from './registry.js';
-import { CliError, UsageError, type AnyCommandDef, type RunContext } from './core.js';
+import { CliError, packageVersion, UsageError, type AnyCommandDef, type RunContext } from './core.js';
 
 /**
  * The clipanion side of the one command definition: builds a Command class from each CommandDef
@@ -135,14 +133,6 @@ export async function buildCli(ctx: () => RunContext, keep: (name: string) => bo
 
 const CONTEXT = { stdout: process.stderr, stderr: process.stderr, colorDepth: 1 };
 
-/** The package's version (dist/cli-cjs/ → ../../package.json); '' if it cannot be read. */
-function packageVersion(): string {
-  try {
-    return (JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string }).version;
-  } catch {
-    return '';
-  }
-}
 
 /**
  * Help goes to stderr; commands write to stdout themselves. `only`: the one command `argv` names

@@ -5,8 +5,8 @@
  * the small SPEC §4.1 parser, run. Help, usage errors and anything that parser refuses go to
  * clipanion, built from the same command definitions (cli/clipanion.ts).
  */
-import { CliError, loadConfig, parseArgs, ParseError, sessionAgent, UsageError, writeErr, type CliConfig, type RunContext } from './core.js';
-import { GROUPS, loadDef, lookup } from './registry.js';
+import { CliError, loadConfig, packageVersion, writeOut, parseArgs, ParseError, sessionAgent, UsageError, writeErr, type CliConfig, type RunContext } from './core.js';
+import { GROUPS, loadDef, lookup, unknownCommand } from './registry.js';
 
 async function main(argv: string[]): Promise<number> {
   const pretty = argv.includes('--pretty');
@@ -20,7 +20,11 @@ async function main(argv: string[]): Promise<number> {
     writeErr(await (await clip()).usageLines(ctx));
     return 1;
   }
-  if (args[0] === '--version') return (await clip()).runWithClipanion(['--version'], ctx);
+  // On stdout, so `v=$(koor-cli --version)` holds it.
+  if (args[0] === '--version' || args[0] === '-V') {
+    writeOut(`${packageVersion()}\n`);
+    return 0;
+  }
   // `koor-cli help state get`: as `state get --help`, only that command's definition loaded.
   if (args[0] === 'help') return (await clip()).runWithClipanion([...args.slice(1), '--help'], ctx, lookup(args.slice(1))?.name);
   if (args.includes('--help') || args.includes('-h')) {
@@ -37,11 +41,12 @@ async function main(argv: string[]): Promise<number> {
   const hit = lookup(args);
   if (hit === null) {
     const [first, second] = args as [string, string | undefined];
-    if (GROUPS.has(first)) {
-      writeErr((second === undefined ? `missing ${first} command\n` : `unknown ${first} command: ${second}\n`) + (await (await clip()).usageLines(ctx, first)));
-    } else {
-      writeErr(`unknown command: ${first}\n` + (await (await clip()).usageLines(ctx)));
+    // A whole group's usage when its command is missing; a typo gets a few lines, not all 85.
+    if (GROUPS.has(first) && second === undefined) {
+      writeErr(`missing ${first} command\n` + (await (await clip()).usageLines(ctx, first)));
+      return 1;
     }
+    writeErr(unknownCommand(args));
     return 1;
   }
   // Debug/test hook: KOOR_CLI_PARSER=clipanion runs every command line through clipanion.

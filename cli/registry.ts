@@ -121,3 +121,62 @@ export function lookup(argv: readonly string[]): { name: string; path: string[];
 export async function loadDef(load: Loader): Promise<AnyCommandDef> {
   return (await load()).default as AnyCommandDef;
 }
+
+/** Edits (insert, delete, replace, swap two neighbours) from a to b. */
+function distance(a: string, b: string): number {
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
+  for (let j = 1; j <= b.length; j++) d[0]![j] = j;
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i]![j] = Math.min(d[i]![j]!, d[i - 2]![j - 2]! + 1);
+    }
+  }
+  return d[a.length]![b.length]!;
+}
+
+/** Close enough to be the word meant: a few edits for its length, or the start of it. */
+function near(typed: string, name: string): number | null {
+  const d = distance(typed, name);
+  if (typed.length >= 3 && name.startsWith(typed)) return Math.min(d, 1.5);
+  return d <= (name.length <= 4 ? 1 : name.length <= 8 ? 2 : 3) ? d : null;
+}
+
+/**
+ * What a command line naming no command gets: one error line, the nearest command when there is
+ * one (did you mean), or the commands of the group it names, and where the full list is. A few
+ * lines, never the whole usage.
+ */
+export function unknownCommand(argv: readonly string[]): string {
+  const [first, second] = argv as [string, string | undefined];
+  const names = Object.keys(COMMANDS);
+  const groupList = (g: string) => `${g} commands: ${names.filter((n) => n.startsWith(`${g} `)).map((n) => n.slice(g.length + 1)).join(', ')}`;
+  const more = 'run `koor-cli --help` for every command, `koor-cli <command> --help` for one';
+  const shown = second !== undefined && GROUPS.has(first) ? `${first} ${second}` : first;
+  let best: { name: string; d: number; words: number } | null = null;
+  // The fewest edits; on a tie, the command that accounts for more of the words typed.
+  const consider = (name: string, d: number | null) => {
+    const words = GROUPS.has(name) ? 1 : name.split(' ').length;
+    if (d !== null && (best === null || d < best.d || (d === best.d && words > best.words))) best = { name, d, words };
+  };
+  if (GROUPS.has(first) && second !== undefined) {
+    for (const n of names) if (n.startsWith(`${first} `)) consider(n, near(second, n.slice(first.length + 1)));
+  } else {
+    for (const n of names) {
+      const words = n.split(' ');
+      if (argv.length >= words.length) consider(n, near(argv.slice(0, words.length).join(' '), n));
+    }
+    // A misspelt group alone (`stat`), or with one of its commands (`stat get`: above).
+    for (const g of GROUPS) consider(g, near(first, g));
+  }
+  const hit = best as { name: string; words: number } | null;
+  const lines = [`error: unknown command: ${hit !== null && hit.words === 2 && argv.length >= 2 ? `${first} ${second}` : shown}`];
+  if (hit !== null) {
+    lines.push(GROUPS.has(hit.name) ? `did you mean \`koor-cli ${hit.name}\`? ${groupList(hit.name)}` : `did you mean \`koor-cli ${hit.name}\`?`);
+  } else if (GROUPS.has(first)) {
+    lines.push(groupList(first));
+  }
+  lines.push(more);
+  return lines.join('\n') + '\n';
+}

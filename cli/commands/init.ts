@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { CliError, type ConfigKey, defineCommand, updateSettings, writeErr, writeOut } from '../core.js';
+import { CliError, type CliConfig, type ConfigKey, defineCommand, describeError, request, saveToken, SETTINGS_FILE, updateSettings, writeErr, writeOut } from '../core.js';
 import { codexOnPath, codexOtlpEndpoint, codexTelemetry, trustInCodex } from '../hooks/codex-config.js';
 import { planClient, repoRoot, telemetryFile, userSettingsDir } from '../hooks/install.js';
 import { CLIENTS, type Client } from '../hooks/translate.js';
@@ -84,7 +84,7 @@ function readIfExists(file: string): string | null {
   }
 }
 
-function planMcp(cwd: string, rel: string, entry: Record<string, unknown> | null, secret: boolean): Planned {
+function planMcp(cwd: string, rel: string, entry: Record<string, unknown> | null): Planned {
   const file = path.join(cwd, rel);
   const before = readIfExists(file);
   let doc: Record<string, unknown> = {};
@@ -110,7 +110,37 @@ function planMcp(cwd: string, rel: string, entry: Record<string, unknown> | null
     return { file, text: JSON.stringify(next, null, 2) + '\n', outcome: 'updated', mode: 0o644 };
   }
   const text = JSON.stringify({ ...doc, mcpServers: { ...(servers as Record<string, unknown>), koor: entry } }, null, 2) + '\n';
-  return { file, text, outcome: before === null ? 'created' : before === text ? 'unchanged' : 'updated', mode: secret ? 0o600 : 0o644 };
+  return { file, text, outcome: before === null ? 'created' : before === text ? 'unchanged' : 'updated', mode: 0o644 };
+}
+
+/** `koor-cli` as the hooks run it: a bare name, found on PATH by the client's shell. */
+function onPath(name: string, env: NodeJS.ProcessEnv): boolean {
+  const exts = process.platform === 'win32' ? (env.PATHEXT ?? '.EXE;.CMD').split(';') : [''];
+  for (const dir of (env.PATH ?? '').split(path.delimiter)) {
+    if (dir === '') continue;
+    for (const ext of exts) {
+      try {
+        fs.accessSync(path.join(dir, name + ext), fs.constants.X_OK);
+        return true;
+      } catch {
+        // not here
+      }
+    }
+  }
+  return false;
+}
+
+/** How long init waits for the server's GET /health before it says the server does not answer, ms. */
+const HEALTH_TIMEOUT_MS = 1_500;
+
+/** null when the server answers GET /health with a 2xx; else why not. */
+async function serverProblem(config: CliConfig): Promise<string | null> {
+  try {
+    const r = await request({ ...config, timeoutMs: HEALTH_TIMEOUT_MS }, 'GET', '/health');
+    return r.status >= 200 && r.status < 300 ? null : `GET /health answered HTTP ${r.status}`;
+  } catch (e) {
+    return (e instanceof CliError ? e.message : describeError(e)).replace(/^request failed: /, '');
+  }
 }
 
 /** Marks the pre-commit hook `init --hooks` wrote (and may rewrite). */
@@ -167,11 +197,12 @@ export default defineCommand({
   details:
     'Writes the `koor` entry into `.mcp.json` and `.cursor/mcp.json` (other MCP servers are kept) and a marked section into `AGENTS.md` ' +
     'that tells agents to register over MCP and use koor-cli for data. Rerunning replaces only what it wrote. ' +
-    'The server and token default to the CLI config; `--server`/`--token` given here are also saved to ./settings.json. ' +
+    'The server and token default to the CLI config; `--server` given here is also saved to ./settings.json, `--token` to your user config ' +
+    '(~/.config/koor/config.json): no file init writes holds the token, they name $KOOR_TOKEN. ' +
+    'It warns when the server does not answer, and when the hooks\' `koor-cli` is not on PATH. ' +
     'With --hooks, also installs a git pre-commit hook that runs `koor-cli lease guard` (commits touching files another agent leased are refused). ' +
     'With --claude-code, --cursor or --codex, also installs that client\'s hooks in the repository root (edits of files leased by others denied ' +
-    'before they happen, news put into the model\'s context, an idle Claude Code session woken); they and the MCP configs then name $KOOR_TOKEN, ' +
-    'never the token. --remove takes Koor\'s entries out again and leaves the rest of each file as it was. ' +
+    'before they happen, news put into the model\'s context, an idle Claude Code session woken). --remove takes Koor\'s entries out again and leaves the rest of each file as it was. ' +
     'An https:// server goes into every file as given; --ca-file (saved as ca_file) makes koor-cli trust a self-signed one. ' +
     "Last, it prints the project this repository is to Koor, and why: its origin remote (host, user and .git left out, so every clone " +
     "agrees), else its folder's name; KOOR_PROJECT overrides it. The Claude Code hooks carry it as X-Koor-Repository.",
@@ -189,7 +220,7 @@ export default defineCommand({
   positionals: [],
   options: {
     server: { description: 'Server URL (default: the CLI config)' },
-    token: { description: 'Bearer token (default: the CLI config)' },
+    token: { description: 'Bearer token (default: the CLI config); saved to your user config, never to a file of the repository' },
     'ca-file': { description: "PEM file of an https:// server's CA or self-signed certificate, for koor-cli (saved to ./settings.json)" },
     hooks: { description: 'Install the git pre-commit hook `koor-cli lease guard`', boolean: true },
     'claude-code': { description: 'Also install Claude Code hooks (.claude/settings.json, .claude/settings.local.json)', boolean: true },
@@ -212,6 +243,8 @@ export default defineCommand({
     const caFile = opt['ca-file'] !== undefined ? path.resolve(ctx.cwd, opt['ca-file']) : ctx.config.caFile;
     if (opt['ca-file'] !== undefined && !fs.existsSync(caFile)) throw new CliError(`--ca-file ${opt['ca-file']}: no such file`);
     const clients = CLIENTS.filter((c) => opt[c]);
+    // Asked now, answered while the files are planned and written.
+    const health = opt.remove ? Promise.resolve(null) : serverProblem({ ...ctx.config, server, token, caFile });
     const root = clients.length > 0 || opt.remove ? repoRoot(ctx.cwd) : ctx.cwd;
     // The repository's own project goes into the committed hooks (every clone shares it); a
     // KOOR_PROJECT of whoever runs init is theirs, not the repository's: it is only said.
@@ -225,7 +258,7 @@ export default defineCommand({
       // --remove: Koor's entries of the named clients out; with none named, everything init writes.
       const which: readonly Client[] = clients.length > 0 ? clients : CLIENTS;
       if (clients.length === 0) {
-        plans.push(...MCP_FILES.map((rel) => planMcp(ctx.cwd, rel, null, false)), planAgents(ctx.cwd, server, true));
+        plans.push(...MCP_FILES.map((rel) => planMcp(ctx.cwd, rel, null)), planAgents(ctx.cwd, server, true));
         try {
           plans.push(planHook(ctx.cwd, true));
         } catch {
@@ -247,13 +280,14 @@ export default defineCommand({
         }
       }
     } else {
-      // With client hooks, the MCP configs name the token's variable too (each client's own syntax), never the token.
+      // The MCP configs name the token's variable (each client's own syntax), never the token:
+      // they sit in the repository, where `git add` takes them.
       const mcpEntry = (rel: string): Record<string, unknown> => {
         const entry: Record<string, unknown> = { type: 'http', url: `${server}/mcp` };
-        if (token !== '') entry.headers = { Authorization: clients.length === 0 ? `Bearer ${token}` : rel === '.mcp.json' ? 'Bearer ${KOOR_TOKEN}' : 'Bearer ${env:KOOR_TOKEN}' };
+        if (token !== '') entry.headers = { Authorization: rel === '.mcp.json' ? 'Bearer ${KOOR_TOKEN}' : 'Bearer ${env:KOOR_TOKEN}' };
         return entry;
       };
-      plans.push(...MCP_FILES.map((rel) => planMcp(ctx.cwd, rel, mcpEntry(rel), token !== '' && clients.length === 0)));
+      plans.push(...MCP_FILES.map((rel) => planMcp(ctx.cwd, rel, mcpEntry(rel))));
       // With client hooks, no AGENTS.md section: the client reads it into every request (~600
       // tokens), while the hooks tell the model what concerns it, with the command to run, when it does.
       if (clients.length === 0) plans.push(planAgents(ctx.cwd, server));
@@ -281,14 +315,16 @@ export default defineCommand({
         throw new CliError(`cannot write ${path.relative(ctx.cwd, p.file)}: ${(e as Error).message}`);
       }
     }
+    // The server and CA file go to ./settings.json; the token to the user's own config, never the repository.
     const saved: Partial<Record<ConfigKey, string>> = {};
     if (opt.server !== undefined) saved.server = server;
-    if (opt.token !== undefined) saved.token = token;
     if (opt['ca-file'] !== undefined) saved.ca_file = caFile;
     if (!opt.remove && Object.keys(saved).length > 0) updateSettings(ctx.cwd, saved);
+    const tokenSaved = !opt.remove && opt.token !== undefined ? saveToken(ctx.cwd, process.env, token) : null;
 
     for (const p of plans) if (!(opt.remove && p.outcome === 'unchanged' && p.text === null)) writeOut(`${p.outcome} ${path.relative(ctx.cwd, p.file)}\n`);
-    if (!opt.remove && Object.keys(saved).length > 0) writeOut(`saved ${Object.keys(saved).join(' and ')} to settings.json\n`);
+    if (!opt.remove && Object.keys(saved).length > 0) writeOut(`saved ${Object.keys(saved).join(' and ')} to ${SETTINGS_FILE}\n`);
+    if (tokenSaved !== null) writeOut(`saved token to ${tokenSaved.file}${tokenSaved.movedFromSettings ? ` (and removed it from ${SETTINGS_FILE})` : ''}\n`);
     if (!opt.remove) {
       const own = chosen.project === repository.project ? '' : `; the repository's own: ${repository.project}, ${repository.why}`;
       writeOut(`project: ${chosen.project} (${chosen.why}${own})\n`);
@@ -316,10 +352,14 @@ export default defineCommand({
     }
     // The IDE's own MCP client and HTTP hooks do not read settings.json; Node-based ones (Claude Code) honour this.
     if (!opt.remove && scheme === 'https:' && caFile !== '') writeErr(`note: the agent's MCP client and HTTP hooks must trust ${caFile} too: start the agent with NODE_EXTRA_CA_CERTS=${caFile}`);
-    if (!opt.remove && token !== '') {
-      if (clients.length === 0) writeErr('note: the MCP config files contain the token; keep them out of version control');
-      else writeErr('note: the hooks and MCP configs read the token from the environment: export KOOR_TOKEN=<token> in the shell that starts the agent');
+    if (!opt.remove && token !== '') writeErr(`note: the ${clients.length === 0 ? 'MCP configs' : 'hooks and MCP configs'} read the token from the environment: export KOOR_TOKEN=<token> in the shell that starts the agent`);
+    // The hooks (and Claude Code's telemetry headers helper) run a bare `koor-cli`: without it on
+    // PATH they fail open, silently, and Koor hears nothing from the session.
+    if (!opt.remove && clients.length > 0 && !onPath('koor-cli', process.env)) {
+      writeErr('warning: `koor-cli` is not on PATH, and the hooks run `koor-cli hook …`: without it they do nothing. Put it on PATH (`npm install -g .` in the Koor checkout, or `npm link`)');
     }
+    const problem = await health;
+    if (problem !== null) writeErr(`warning: the server at ${server} does not answer (${problem}): start it (koor-server) before the agents, or give --server`);
     return 0;
   },
 });

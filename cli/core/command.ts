@@ -81,7 +81,7 @@ export interface AnyCommandDef {
   }): Promise<number>;
 }
 
-/** What a command runs with: read from ./settings.json and the environment by loadConfig (config.ts). */
+/** What a command runs with: read from the environment, ./settings.json and the user config by loadConfig (config.ts). */
 export interface CliConfig {
   /** Base URL without a trailing `/`. */
   readonly server: string;
@@ -97,4 +97,6 @@ export interface CliConfig {
   readonly caFile: string;
   /** The agent this CLI speaks for (KOOR_INSTANCE, or `--instance` where a command has it): sent as X-Koor-Instance; '' = none. */
   readonly instance: string;
+  /** Printed once a run (stderr) when a request sends the token: it came from a file of the repository. */
+  readonly tokenWarning?: string;
 }

@@ -89,3 +89,12 @@ export function durationOption(name: string, v: string): number {
 export function shellWord(s: string): string {
   return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
 }
+
+/** The package's version (dist/cli-cjs/ → ../../package.json); '' if it cannot be read. */
+export function packageVersion(): string {
+  try {
+    return (JSON.parse(fs.readFileSync(`${__dirname}/../../package.json`, 'utf8')) as { version: string }).version;
+  } catch {
+    return '';
+  }
+}

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import { CliError, type CliConfig } from './command.js';
 import { CONNECT_TIMEOUT_MS } from './config.js';
+import { writeErr } from './output.js';
 
 /**
  * One HTTP/1.1 exchange, written straight onto a socket: `Connection: close`, the reply read by
@@ -59,8 +60,15 @@ export function seg(s: string): string {
   return encodeURIComponent(s);
 }
 
+let tokenWarned = false;
+
 export function authHeaders(config: CliConfig): Record<string, string> {
-  return config.token === '' ? {} : { authorization: `Bearer ${config.token}` };
+  if (config.token === '') return {};
+  if (config.tokenWarning !== undefined && !tokenWarned) {
+    tokenWarned = true;
+    writeErr(config.tokenWarning);
+  }
+  return { authorization: `Bearer ${config.token}` };
 }
 
 export function parseServer(config: CliConfig): URL {
@@ -198,12 +206,18 @@ async function exchange(config: CliConfig, method: string, pathAndQuery: string,
     connectTimer.unref();
     replyTimer.unref();
     socket.once('connect', () => clearTimeout(connectTimer));
+    let secured = false;
+    if (tls) socket.once('secureConnect', () => (secured = true));
     const fail = (e: unknown) => {
       if (settled) return;
       settled = true;
       clearTimeout(connectTimer);
       clearTimeout(replyTimer);
       socket.destroy();
+      // A TLS connection that closed before its handshake was done: the server does not speak TLS there.
+      if (tls && !secured && !isCertificateError(e) && /closed without a reply|ECONNRESET|socket hang up|disconnected before secure/i.test(describeError(e) + String((e as { code?: unknown } | null)?.code ?? ''))) {
+        return reject(new CliError(`request failed: TLS mismatch: the server at ${base.host} does not speak TLS (it closed the connection during the TLS handshake): use http://${base.host}${base.pathname.replace(/\/+$/, '')}`));
+      }
       reject(new CliError(`request failed: ${describeError(e)}${tlsHint(e, config)}`));
     };
     const bytesSoFar = () => {

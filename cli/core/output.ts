@@ -106,6 +106,10 @@ export function writeErr(line: string): void {
 /** Prints a reply the standard way and returns the exit code. */
 export function printReply(reply: Reply, pretty: boolean): number {
   writeOut(formatBody(reply.body, reply.headers['content-type'], pretty));
+  // The server cannot say how this CLI is told who it is: say it here (the error JSON stays on stdout).
+  if (reply.status === 400 && /(requires|needs) an agent identity/.test(reply.body.toString('utf8', 0, 300))) {
+    writeErr('hint: say which agent you are: --instance <instance_id>, or export KOOR_INSTANCE=<instance_id> (`koor-cli register <name>` makes one; `koor-cli instances list` shows them)');
+  }
   return exitCodeFor(reply.status);
 }
 

@@ -206,3 +206,20 @@ t.test('lease guard: the pre-commit hook from `init --hooks` refuses files anoth
   t.equal(down.code, 0);
   t.match(down.stderr, /^koor: lease guard skipped, the server did not answer/);
 });
+
+t.test('an agent command without an identity says how to give one (--instance / KOOR_INSTANCE)', async (t) => {
+  const s = await startTestServer(t);
+  const dir = tempDir(t);
+  const cli = cliFor(s.url, dir);
+  await cli('task', 'add', 'web', 'one');
+  const hint = 'hint: say which agent you are: --instance <instance_id>, or export KOOR_INSTANCE=<instance_id> (`koor-cli register <name>` makes one; `koor-cli instances list` shows them)\n';
+  for (const args of [['task', 'claim', 'web'], ['lease', 'acquire', 'src/**']]) {
+    const r = await cli(...args);
+    t.equal(r.code, 1, args.join(' '));
+    t.match(JSON.parse(r.stdout), { code: 400, error: /requires an agent identity/ }, `${args.join(' ')}: the error JSON on stdout, as always`);
+    t.equal(r.stderr, hint, `${args.join(' ')}: names --instance and KOOR_INSTANCE`);
+  }
+  const alice = await register(s.url, 'alice');
+  const claimed = await cliFor(s.url, dir, { KOOR_INSTANCE: alice.id })('task', 'claim', 'web');
+  t.same([claimed.code, claimed.stderr], [0, ''], 'with one: no hint');
+});

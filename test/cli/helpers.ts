@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { cleanEnv, emptyCwd, nodeCommand } from '../helpers/server.js';
@@ -8,6 +9,25 @@ import { repoPath } from '../helpers/paths.js';
 export const CLI_JS = repoPath('dist', 'cli-cjs', 'main.js');
 
 if (!fs.existsSync(CLI_JS)) throw new Error(`${CLI_JS} is missing: build first (npm run build)`);
+
+let configHome: string | null = null;
+/**
+ * An empty XDG_CONFIG_HOME for every CLI a test runs (unless the test gives its own): the user
+ * config of whoever runs the suite (~/.config/koor/config.json) is never read, nor written.
+ */
+function emptyConfigHome(): string {
+  if (configHome === null) {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'koor-xdg-'));
+    configHome = dir;
+    process.once('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+  }
+  return configHome;
+}
+
+/** The CLI's environment: a clean one (no KOOR_* of the outside), an empty user config, then `extra`. */
+export function cliEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  return cleanEnv({ XDG_CONFIG_HOME: emptyConfigHome(), ...extra });
+}
 
 export interface CliResult {
   code: number | null;
@@ -26,7 +46,7 @@ export interface RunOptions {
 /** Runs `node dist/cli-cjs/main.js …args` to completion. */
 export function runCli(args: string[], opts: RunOptions = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(...nodeCommand(CLI_JS, args), { cwd: opts.cwd ?? emptyCwd(), env: cleanEnv(opts.env), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(...nodeCommand(CLI_JS, args), { cwd: opts.cwd ?? emptyCwd(), env: cliEnv(opts.env), stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -73,7 +93,7 @@ export interface LiveCli {
 }
 
 export function startCli(args: string[], opts: RunOptions & { teardown: (fn: () => unknown) => void }): LiveCli {
-  const child = spawn(...nodeCommand(CLI_JS, args), { cwd: opts.cwd ?? emptyCwd(), env: cleanEnv(opts.env), stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(...nodeCommand(CLI_JS, args), { cwd: opts.cwd ?? emptyCwd(), env: cliEnv(opts.env), stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   const checks = new Set<() => void>();

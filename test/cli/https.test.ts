@@ -52,3 +52,15 @@ t.test('https server, chunked reply, certificate checked', async (t) => {
   t.equal(untrusted.code, 1, 'a certificate nobody vouches for is refused');
   t.match(untrusted.stderr, /^error: request failed: .*(self[- ]signed|certificate)/i);
 });
+
+t.test('https:// against a plain-HTTP Koor: a TLS mismatch, named as such', async (t) => {
+  const { startTestServer } = await import('../helpers/server.js');
+  const s = await startTestServer(t);
+  const dir = tempDir(t);
+  const url = s.url.replace(/^http:/, 'https:');
+  const r = await runCli(['status'], { cwd: dir, env: { KOOR_SERVER: url } });
+  t.equal(r.code, 1);
+  t.equal(r.stdout, '');
+  const host = url.slice('https://'.length);
+  t.match(r.stderr, new RegExp(`^error: request failed: (TLS mismatch: the server at ${host.replace(/\./g, '\\.')} does not speak TLS \\(it closed the connection during the TLS handshake\\): use http://${host.replace(/\./g, '\\.')}|.*wrong version number.*\\(the server does not speak TLS here: try http://\\))\n$`), 'says TLS, and what to use');
+});

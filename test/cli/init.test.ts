@@ -1,7 +1,8 @@
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
-import { tempDir } from '../helpers/server.js';
+import { startTestServer, tempDir } from '../helpers/server.js';
 import { runCli, writeSettings } from './helpers.js';
 
 const read = (dir: string, f: string) => fs.readFileSync(path.join(dir, f), 'utf8');
@@ -12,7 +13,7 @@ t.test('init in an empty workspace: both MCP configs and AGENTS.md, from the CLI
   const r = await runCli(['init'], { cwd: dir, env: { KOOR_SERVER: 'http://10.0.0.5:9800/' } });
   t.equal(r.code, 0, r.stderr);
   t.equal(r.stdout, `created .mcp.json\ncreated .cursor/mcp.json\ncreated AGENTS.md\nproject: ${path.basename(dir)} (folder name: not in a git repository)\n`);
-  t.equal(r.stderr, '', 'no token, no note');
+  t.equal(r.stderr.replace(/^warning: the server at http:\/\/10\.0\.0\.5:9800 does not answer \(.*\): start it \(koor-server\) before the agents, or give --server\n/, ''), '', 'no token, no note (only that the server does not answer)');
   const want = { mcpServers: { koor: { type: 'http', url: 'http://10.0.0.5:9800/mcp' } } };
   t.same(readJson(dir, '.mcp.json'), want, 'no headers without a token');
   t.same(readJson(dir, '.cursor/mcp.json'), want);
@@ -40,27 +41,33 @@ t.test('init merges into existing configs, keeps other servers, and is idempoten
   fs.writeFileSync(path.join(dir, 'AGENTS.md'), '# Project rules\n\nUse tabs.\n');
   writeSettings(dir, { bind: 'localhost:9800' });
 
-  const r = await runCli(['init', '--server', 'http://koor.lan:9800', '--token', 's3cret'], { cwd: dir });
+  const xdg = tempDir(t);
+  const env = { XDG_CONFIG_HOME: xdg };
+  const userFile = path.join(xdg, 'koor', 'config.json');
+  const r = await runCli(['init', '--server', 'http://koor.lan:9800', '--token', 's3cret'], { cwd: dir, env });
   t.equal(r.code, 0, r.stderr);
-  t.equal(r.stdout, `updated .mcp.json\nupdated .cursor/mcp.json\nupdated AGENTS.md\nsaved server and token to settings.json\nproject: ${path.basename(dir)} (folder name: not in a git repository)\n`);
-  t.match(r.stderr, /note: the MCP config files contain the token/);
+  t.equal(r.stdout, `updated .mcp.json\nupdated .cursor/mcp.json\nupdated AGENTS.md\nsaved server to settings.json\nsaved token to ${userFile}\nproject: ${path.basename(dir)} (folder name: not in a git repository)\n`);
+  t.match(r.stderr, /^note: the MCP configs read the token from the environment: export KOOR_TOKEN=<token> in the shell that starts the agent$/m);
 
-  const koor = { type: 'http', url: 'http://koor.lan:9800/mcp', headers: { Authorization: 'Bearer s3cret' } };
-  t.same(readJson(dir, '.mcp.json'), { mcpServers: { github: { command: 'gh-mcp', args: ['--x'] }, koor }, other: true }, 'other servers and keys kept, koor replaced');
-  t.same(readJson(dir, '.cursor/mcp.json'), { mcpServers: { db: { url: 'http://db' }, koor } });
+  // The MCP configs name the variable (each client's syntax), never the token.
+  const koor = (auth: string) => ({ type: 'http', url: 'http://koor.lan:9800/mcp', headers: { Authorization: auth } });
+  t.same(readJson(dir, '.mcp.json'), { mcpServers: { github: { command: 'gh-mcp', args: ['--x'] }, koor: koor('Bearer ${KOOR_TOKEN}') }, other: true }, 'other servers and keys kept, koor replaced');
+  t.same(readJson(dir, '.cursor/mcp.json'), { mcpServers: { db: { url: 'http://db' }, koor: koor('Bearer ${env:KOOR_TOKEN}') } });
   const agents = read(dir, 'AGENTS.md');
   t.match(agents, /^# Project rules\n\nUse tabs\.\n\n<!-- koor:begin/, 'appended after the existing text');
-  t.same(readJson(dir, 'settings.json'), { bind: 'localhost:9800', server: 'http://koor.lan:9800', token: 's3cret' }, 'the CLI config follows');
+  t.same(readJson(dir, 'settings.json'), { bind: 'localhost:9800', server: 'http://koor.lan:9800' }, 'the server follows; the token does not go into the repository');
+  t.same(JSON.parse(fs.readFileSync(userFile, 'utf8')), { token: 's3cret' }, 'the token goes to the user config');
+  for (const f of ['.mcp.json', '.cursor/mcp.json', 'AGENTS.md', 'settings.json']) t.notMatch(read(dir, f), 's3cret', `${f} holds no token`);
 
   const snapshot = ['.mcp.json', '.cursor/mcp.json', 'AGENTS.md', 'settings.json'].map((f) => read(dir, f));
-  const again = await runCli(['init'], { cwd: dir });
+  const again = await runCli(['init'], { cwd: dir, env });
   t.equal(again.code, 0);
   t.equal(again.stdout, `unchanged .mcp.json\nunchanged .cursor/mcp.json\nunchanged AGENTS.md\nproject: ${path.basename(dir)} (folder name: not in a git repository)\n`, 'rerun (config from settings.json): nothing to do');
   t.same(['.mcp.json', '.cursor/mcp.json', 'AGENTS.md', 'settings.json'].map((f) => read(dir, f)), snapshot);
 
   // A changed server replaces the marked section instead of adding a second one.
   fs.appendFileSync(path.join(dir, 'AGENTS.md'), '\n## Later notes\n\nKeep me.\n');
-  const moved = await runCli(['init', '--server', 'http://new:1'], { cwd: dir });
+  const moved = await runCli(['init', '--server', 'http://new:1'], { cwd: dir, env });
   t.equal(moved.code, 0);
   const after = read(dir, 'AGENTS.md');
   t.equal(after.match(/<!-- koor:begin/g)?.length, 1, 'one section');
@@ -68,7 +75,7 @@ t.test('init merges into existing configs, keeps other servers, and is idempoten
   t.notMatch(after, /koor\.lan/);
   t.match(after, /^# Project rules\n\nUse tabs\.\n\n<!-- koor:begin[\s\S]*<!-- koor:end -->\n\n## Later notes\n\nKeep me\.\n$/, 'text around the section untouched');
   t.equal(readJson(dir, '.mcp.json').mcpServers.koor.url, 'http://new:1/mcp');
-  t.same(readJson(dir, '.mcp.json').mcpServers.koor.headers, { Authorization: 'Bearer s3cret' }, 'token still from settings.json');
+  t.same(readJson(dir, '.mcp.json').mcpServers.koor.headers, { Authorization: 'Bearer ${KOOR_TOKEN}' }, 'a token still configured (user config): still named');
 });
 
 t.test('init refuses to touch a config it cannot merge, and writes nothing then', async (t) => {
@@ -88,4 +95,46 @@ t.test('init refuses to touch a config it cannot merge, and writes nothing then'
 
   const badUrl = await runCli(['init', '--server', 'nope'], { cwd: tempDir(t) });
   t.same([badUrl.code, badUrl.stderr], [1, 'error: invalid server URL: nope\n']);
+});
+
+t.test('init writes no token into any file, with every option; it warns when the server does not answer or koor-cli is not on PATH', async (t) => {
+  const s = await startTestServer(t, { authToken: 'tok-LITERAL-9931' });
+  const dir = tempDir(t);
+  const xdg = tempDir(t);
+  execFileSync('git', ['init', '-q', dir]);
+  const token = 'tok-LITERAL-9931';
+  // A directory with a koor-cli, for the PATH the hooks will run it from.
+  const bin = tempDir(t);
+  fs.writeFileSync(path.join(bin, 'koor-cli'), '#!/bin/sh\n', { mode: 0o755 });
+  const PATH = `${bin}:${process.env.PATH ?? '/usr/bin:/bin'}`;
+
+  const r = await runCli(['init', '--hooks', '--claude-code', '--cursor', '--codex', '--server', s.url, '--token', token], { cwd: dir, env: { XDG_CONFIG_HOME: xdg, PATH } });
+  t.equal(r.code, 0, r.stderr);
+  t.notMatch(r.stderr, /warning/, `koor-cli on PATH and the server answers: no warning (${r.stderr})`);
+  t.notMatch(r.stdout + r.stderr, token, 'the token is not printed');
+  const grep = (root: string): string[] => {
+    const hits: string[] = [];
+    const walk = (d: string) => {
+      for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+        const p = path.join(d, e.name);
+        if (e.isDirectory()) {
+          if (e.name !== 'objects') walk(p);
+        } else if (fs.readFileSync(p, 'utf8').includes(token)) hits.push(path.relative(root, p));
+      }
+    };
+    walk(root);
+    return hits;
+  };
+  t.same(grep(dir), [], 'no file of the repository (nor of .git) holds the token');
+  t.same(grep(xdg), [path.join('koor', 'config.json')], 'it is in the user config only');
+  t.same(readJson(dir, '.mcp.json').mcpServers.koor.headers, { Authorization: 'Bearer ${KOOR_TOKEN}' });
+
+  // Without the hooks' koor-cli on PATH, and with a server that does not answer: two warnings.
+  const ws = tempDir(t);
+  execFileSync('git', ['init', '-q', ws]);
+  const w = await runCli(['init', '--claude-code', '--server', 'http://127.0.0.1:9'], { cwd: ws, env: { XDG_CONFIG_HOME: xdg, PATH: path.dirname(process.execPath) + ':/usr/bin:/bin' } });
+  t.equal(w.code, 0, w.stderr);
+  t.match(w.stderr, /^warning: `koor-cli` is not on PATH, and the hooks run `koor-cli hook …`: without it they do nothing\. Put it on PATH/m);
+  t.match(w.stderr, /^warning: the server at http:\/\/127\.0\.0\.1:9 does not answer \(connect ECONNREFUSED 127\.0\.0\.1:9\): start it \(koor-server\) before the agents, or give --server$/m);
+  t.ok(fs.existsSync(path.join(ws, '.claude', 'settings.json')), 'the files are written all the same');
 });

@@ -83,7 +83,7 @@ t.test('state commands against a real server', async (t) => {
     await cli('state', 'set', 'bin', '--file', bin);
     const r = await fetch(`${s.url}/api/state/bin`);
     t.same(Buffer.from(await r.arrayBuffer()), Buffer.from([0, 1, 2, 255, 10]));
-    t.equal(r.headers.get('content-type'), 'application/json', 'Content-Type: application/json by default (SPEC §4.1)');
+    t.equal(r.headers.get('content-type'), 'application/octet-stream', 'bytes that are not UTF-8 text: application/octet-stream (the type comes from the data)');
   });
 
   await t.test('keys with spaces, ?, #, %, slashes and dot segments round-trip', async (t) => {
@@ -156,4 +156,28 @@ t.test('state commands against a real server', async (t) => {
     t.match(missing.stderr, /^error: cannot read .*nope\.json: no such file\n$/);
     t.equal((await fetch(`${s.url}/api/state/k`)).status, 404, 'nothing was written');
   });
+});
+
+t.test('state set: the content type from the data (JSON, text, bytes); --type (or --content-type) overrides', async (t) => {
+  const s = await startTestServer(t);
+  const dir = tempDir(t);
+  const cli = cliFor(s.url, dir);
+  fs.writeFileSync(path.join(dir, 'bytes.bin'), Buffer.from([0xff, 0x00, 0xfe]));
+  fs.writeFileSync(path.join(dir, 'plan.md'), '# Plan\n');
+  const cases: Array<[string[], string]> = [
+    [['state', 'set', 'text', '--data', 'hello world'], 'text/plain; charset=utf-8'],
+    [['state', 'set', 'json', '--data', '{"v":2}'], 'application/json'],
+    [['state', 'set', 'num', '--data', '42'], 'application/json'],
+    [['state', 'set', 'bin', '--file', 'bytes.bin'], 'application/octet-stream'],
+    [['state', 'set', 'md', '--file', 'plan.md'], 'text/plain; charset=utf-8'],
+    [['state', 'set', 'md2', '--file', 'plan.md', '--type', 'text/markdown'], 'text/markdown'],
+    [['state', 'set', 'forced', '--data', 'hello', '--content-type', 'application/x-note'], 'application/x-note'],
+  ];
+  for (const [args, want] of cases) {
+    const r = await cli(...args);
+    t.equal(r.code, 0, `${args.join(' ')}: ${r.stdout}${r.stderr}`);
+    const got = await fetch(`${s.url}/api/state/${args[2]}`);
+    t.equal(got.headers.get('content-type'), want, args.join(' '));
+  }
+  t.equal((await cli('state', 'get', 'text')).stdout, 'hello world', 'the value as written');
 });

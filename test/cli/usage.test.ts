@@ -44,14 +44,14 @@ t.test('top-level usage', async (t) => {
 
   const version = await runCli(['--version'], { cwd: dir });
   const pkg = JSON.parse(fs.readFileSync(repoPath('package.json'), 'utf8')) as { version: string };
-  t.same([version.code, version.stderr.trim()], [0, pkg.version], 'the package version');
+  t.same([version.code, version.stdout, version.stderr], [0, `${pkg.version}\n`, ''], 'the package version, on stdout (v=$(koor-cli --version))');
 });
 
 t.test('usage errors: stderr, exit 1, nothing on stdout', async (t) => {
   const dir = tempDir(t);
   const cases: Array<[string[], RegExp]> = [
-    [['frobnicate'], /^unknown command: frobnicate\nusage: koor-cli init/],
-    [['state', 'frob'], /^unknown state command: frob\nusage: koor-cli state list /],
+    [['frobnicate'], /^error: unknown command: frobnicate\nrun `koor-cli --help` for every command, `koor-cli <command> --help` for one\n$/],
+    [['state', 'frob'], /^error: unknown command: state frob\nstate commands: list, get, set, delete, history, rollback, diff, watch\nrun `koor-cli --help`/],
     [['state'], /^missing state command\nusage: koor-cli state list /],
     [['state', 'get'], /^error: missing <key>\nusage: koor-cli state get <key>\n$/],
     [['state', 'get', 'a', 'b'], /^error: unexpected argument: b\nusage: koor-cli state get <key>\n$/],
@@ -67,6 +67,25 @@ t.test('usage errors: stderr, exit 1, nothing on stdout', async (t) => {
     t.equal(r.code, 1, args.join(' '));
     t.equal(r.stdout, '', `${args.join(' ')}: stdout empty`);
     t.match(r.stderr, re, args.join(' '));
+  }
+});
+
+t.test('a typo: the nearest command in a few lines, not the whole usage', async (t) => {
+  const dir = tempDir(t);
+  const cases: Array<[string[], string, string]> = [
+    [['stat', 'get', 'k'], 'stat get', 'did you mean `koor-cli state get`?'],
+    [['taks', 'claim', 'web'], 'taks claim', 'did you mean `koor-cli task claim`?'],
+    [['state', 'sett', 'k'], 'state sett', 'did you mean `koor-cli state set`?'],
+    [['lease', 'acq', 'src/**'], 'lease acq', 'did you mean `koor-cli lease acquire`?'],
+    [['regster', 'x'], 'regster', 'did you mean `koor-cli register`?'],
+    [['inbx'], 'inbx', 'did you mean `koor-cli inbox`?'],
+    [['templats'], 'templats', 'did you mean `koor-cli templates`? templates commands: list, get, delete, apply, create'],
+  ];
+  for (const [args, shown, suggestion] of cases) {
+    const r = await runCli(args, { cwd: dir, env: { KOOR_SERVER: 'http://127.0.0.1:9' } });
+    t.same([r.code, r.stdout], [1, ''], args.join(' '));
+    t.equal(r.stderr, `error: unknown command: ${shown}\n${suggestion}\nrun \`koor-cli --help\` for every command, \`koor-cli <command> --help\` for one\n`, args.join(' '));
+    t.ok(r.stderr.split('\n').length - 1 <= 5, `${args.join(' ')}: at most 5 lines`);
   }
 });
 
