@@ -42,6 +42,13 @@ export const ERRORS = {
   /** A scoped token touching nothing its scopes reach. */
   /** `what`: the target outside them (issue 78: the refusal names it), e.g. `b.ts in project ops`, `every project`. */
   SCOPE_FORBIDDEN: def('PERMISSION_DENIED', (role: string, action: string, what = '') => `${role} token may not ${action} outside its scopes${what === '' ? '' : `: ${what}`}`),
+  /**
+   * A request whose Host names a host the server does not serve (src/front/host-guard.ts): a web
+   * page that pointed its own name at this machine (DNS rebinding), or a proxy passing a public name.
+   */
+  HOST_NOT_ALLOWED: def('PERMISSION_DENIED', (host: string) => `Host header ${q(host)} names a host this server does not serve; to serve it, add its name to allowed_hosts (--allowed-hosts, KOOR_ALLOWED_HOSTS)`),
+  /** A browser request from a page of another origin than the server's own or the dashboard's (src/front/host-guard.ts). */
+  ORIGIN_NOT_ALLOWED: def('PERMISSION_DENIED', (origin: string) => `Origin header ${q(origin)} is not allowed: a page of another site may not call this server; to allow it, add the origin to allowed_origins (--allowed-origins, KOOR_ALLOWED_ORIGINS)`),
   ROUTE_NOT_FOUND: def('NOT_FOUND', () => 'not found'),
   /** Sent with `detail.allow` (the methods the path has). */
   METHOD_NOT_ALLOWED: def('METHOD_NOT_ALLOWED', () => 'method not allowed'),

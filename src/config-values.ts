@@ -102,3 +102,56 @@ export function parseInt0(text: string, what: string): number {
   if (!/^\d+$/.test(text.trim())) throw new ConfigError(`invalid ${what} "${text}": expected a non-negative integer`);
   return Number(text);
 }
+
+/** A comma-separated list ("a, b,c"): entries trimmed, empty ones dropped; '' = none. */
+function parseList(text: string): string[] {
+  return text
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+}
+
+/**
+ * Host names (`--allowed-hosts`), as a Host header names them without its port: lowercase, an IPv6
+ * address in brackets; a port given is dropped (any port is served). `*` = any.
+ */
+export function parseHosts(text: string, what: string): readonly string[] {
+  return Object.freeze(
+    parseList(text).map((entry) => {
+      if (entry === '*') return entry;
+      const name = hostName(entry.toLowerCase());
+      if (name === null || /[\s/@?#]/.test(name)) throw new ConfigError(`invalid ${what} entry "${entry}": expected a host name like koor.example.com (any port), [::1], or *`);
+      return name;
+    }),
+  );
+}
+
+/** The name of a Host header value without its port (`[::1]:9800` → `[::1]`), or null when it is none. */
+export function hostName(host: string): string | null {
+  if (host.startsWith('[')) {
+    const end = host.indexOf(']');
+    if (end < 0 || (end + 1 < host.length && !/^:\d{1,5}$/.test(host.slice(end + 1)))) return null;
+    return host.slice(0, end + 1);
+  }
+  const colon = host.indexOf(':');
+  if (colon < 0) return host === '' ? null : host;
+  // A bare IPv6 address (several colons) in a setting: the header form is bracketed.
+  if (host.indexOf(':', colon + 1) >= 0) return `[${host}]`;
+  if (!/^\d{1,5}$/.test(host.slice(colon + 1)) || colon === 0) return null;
+  return host.slice(0, colon);
+}
+
+/**
+ * Browser origins (`--allowed-origins`) as a browser sends them: `scheme://host[:port]`, lowercase,
+ * no path or trailing slash (one given is dropped). `*` = any.
+ */
+export function parseOrigins(text: string, what: string): readonly string[] {
+  return Object.freeze(
+    parseList(text).map((entry) => {
+      if (entry === '*') return entry;
+      const m = /^([a-z][a-z0-9+.-]*):\/\/([^/?#@\s]+)\/?$/i.exec(entry);
+      if (!m || hostName(m[2]!.toLowerCase()) === null) throw new ConfigError(`invalid ${what} entry "${entry}": expected an origin like https://koor.example.com or http://localhost:5173, or *`);
+      return `${m[1]!.toLowerCase()}://${m[2]!.toLowerCase()}`;
+    }),
+  );
+}

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { ConfigError, parseAge, parseBind, parseBytes, parseDatabaseUrl, parseDuration, parseInt0, type Bind } from './config-values.js';
+import { ConfigError, parseAge, parseBind, parseBytes, parseDatabaseUrl, parseDuration, parseHosts, parseInt0, parseOrigins, type Bind } from './config-values.js';
 
 export { ConfigError, parseAge, parseBind, parseDatabaseUrl, parseDuration, redactUrl, type Bind } from './config-values.js';
 
@@ -20,6 +20,14 @@ export interface Config {
    */
   database: string;
   authToken: string;
+  /**
+   * Host names the listeners serve besides the loopback names (src/front/host-guard.ts): a request
+   * whose `Host` names another is refused (DNS rebinding). Bound to loopback the loopback names are
+   * always served; bound beyond it, with none configured, any Host is (`*` = any, always).
+   */
+  allowedHosts: readonly string[];
+  /** Browser origins allowed to call the server besides its own (the dashboard's, same-origin pages); `*` = any. */
+  allowedOrigins: readonly string[];
   /**
    * TLS (issue 30): PEM certificate (chain) and private key files, absolute; both '' = plain HTTP.
    * When set, both listeners serve HTTPS and WSS. The passphrase decrypts an encrypted key.
@@ -120,7 +128,7 @@ export interface Config {
   testClockOffsetMs?: number;
 }
 
-type Kind = 'bind' | 'bind-or-off' | 'string' | 'database' | 'level' | 'sync' | 'hook-edits' | 'int' | 'posint' | 'duration' | 'age' | 'bytes';
+type Kind = 'bind' | 'bind-or-off' | 'string' | 'hosts' | 'origins' | 'database' | 'level' | 'sync' | 'hook-edits' | 'int' | 'posint' | 'duration' | 'age' | 'bytes';
 
 interface Setting {
   key: keyof Omit<Config, 'configFile' | 'testHooks' | 'testClockOffsetMs'>;
@@ -139,6 +147,8 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'dataDir', flag: 'data-dir', env: 'KOOR_DATA_DIR', file: 'data_dir', kind: 'string', def: '.', help: 'directory of data.db' },
   { key: 'database', flag: 'database', env: 'KOOR_DATABASE_URL', file: 'database', kind: 'database', def: '', help: 'cluster mode: PostgreSQL URL postgres://user:pass@host:port/db shared by every node ("" = embedded SQLite in --data-dir)' },
   { key: 'authToken', flag: 'auth-token', env: 'KOOR_AUTH_TOKEN', file: 'auth_token', kind: 'string', def: '', help: 'bearer token required on every route but /health ("" = open)' },
+  { key: 'allowedHosts', flag: 'allowed-hosts', env: 'KOOR_ALLOWED_HOSTS', file: 'allowed_hosts', kind: 'hosts', def: '', help: 'comma-separated Host names served besides localhost, 127.0.0.1 and [::1], any port (a request naming another is refused: DNS rebinding); bound beyond loopback with none given, any Host is served; * = any' },
+  { key: 'allowedOrigins', flag: 'allowed-origins', env: 'KOOR_ALLOWED_ORIGINS', file: 'allowed_origins', kind: 'origins', def: '', help: 'comma-separated browser origins (scheme://host[:port]) allowed to call the server besides its own and the dashboard\'s; * = any' },
   { key: 'tlsCert', flag: 'tls-cert', env: 'KOOR_TLS_CERT', file: 'tls_cert', kind: 'string', def: '', help: 'PEM certificate file: both listeners serve HTTPS/WSS (needs --tls-key)' },
   { key: 'tlsKey', flag: 'tls-key', env: 'KOOR_TLS_KEY', file: 'tls_key', kind: 'string', def: '', help: 'PEM private key file of --tls-cert' },
   { key: 'tlsKeyPassphrase', flag: 'tls-key-passphrase', env: 'KOOR_TLS_KEY_PASSPHRASE', file: 'tls_key_passphrase', kind: 'string', def: '', help: 'passphrase of an encrypted --tls-key (prefer the env or file: flags show in ps)' },
@@ -210,6 +220,10 @@ function convert(s: Setting, raw: string): unknown {
       return raw === '' ? null : parseBind(raw, what);
     case 'string':
       return raw;
+    case 'hosts':
+      return parseHosts(raw, what);
+    case 'origins':
+      return parseOrigins(raw, what);
     case 'database':
       return parseDatabaseUrl(raw, what);
     case 'level': {
@@ -313,6 +327,8 @@ export function readSettingsFile(file: string): Record<string, unknown> {
 
 function fileValue(v: unknown): string | undefined {
   if (typeof v === 'string') return v;
+  // A list setting may be a JSON array of strings in the file ("allowed_hosts": ["koor.lan"]).
+  if (Array.isArray(v) && v.every((x) => typeof x === 'string')) return v.join(',');
   if (typeof v === 'number' && Number.isFinite(v)) return String(v);
   return undefined;
 }

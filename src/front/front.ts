@@ -1,6 +1,7 @@
 import './uws-env.js';
 import uWS from 'uWebSockets.js';
-import { ConfigError, type Config } from '../config.js';
+import { ConfigError, type Bind, type Config } from '../config.js';
+import { HostGuard, ownOrigins } from './host-guard.js';
 import { DASHBOARD_ROUTES, DashboardAssets, defaultDashboardDir, mountDashboard } from '../dashboard/static.js';
 import type { AgentMetrics } from '../domains/agent-metrics/service.js';
 import type { SocketRoute } from '../domains/domain.js';
@@ -121,5 +122,14 @@ export async function openFront(d: FrontDeps): Promise<Front> {
     }
   }
   apiBase = `${urlScheme(config)}://${hostForUrl(config.bind)}:${front.port}`;
+  // Host and Origin (src/front/host-guard.ts), once the ports are known: each listener its own bind's names,
+  // both the API's and the dashboard's origins.
+  const listeners = [{ bind: config.bind, port: front.port }];
+  if (front.dash && config.dashboardBind && front.dashboardPort !== null) listeners.push({ bind: config.dashboardBind, port: front.dashboardPort });
+  const own = ownOrigins(urlScheme(config), listeners);
+  const guardLog = log.child({ component: 'http' });
+  const guard = (bind: Bind) => new HostGuard({ bind, allowedHosts: config.allowedHosts, allowedOrigins: config.allowedOrigins, ownOrigins: own, log: guardLog });
+  front.api.gate = guard(config.bind);
+  if (front.dash) front.dash.gate = guard(config.dashboardBind ?? config.bind);
   return front;
 }

@@ -5,6 +5,11 @@ export type HttpHandler = (res: HttpResponse, req: HttpRequest) => void;
 export type UpgradeHandler = (res: HttpResponse, req: HttpRequest, context: us_socket_context_t) => void;
 export type UwsMethod = 'get' | 'put' | 'post' | 'del' | 'head' | 'any';
 
+/** Looks at every request (and upgrade) before its route: false when it answered it (refused) itself. */
+export interface Gate {
+  pass(res: HttpResponse, req: HttpRequest): boolean;
+}
+
 /** A WebSocket's callbacks, carried in its user data: a socket stays with the generation that opened it. */
 export interface WsCallbacks<T> {
   open(ws: WebSocket<T>): void;
@@ -27,6 +32,8 @@ export type WsOptions = Pick<WebSocketBehavior<unknown>, 'compression' | 'maxPay
 export class Slots {
   private readonly http = new Map<string, { fn: HttpHandler }>();
   private readonly upgrades = new Map<string, { fn: UpgradeHandler }>();
+  /** Runs before every route and upgrade (the Host and Origin check, src/front/host-guard.ts); null = none. */
+  gate: Gate | null = null;
 
   constructor(readonly app: TemplatedApp) {}
 
@@ -39,7 +46,10 @@ export class Slots {
     }
     const s = { fn };
     this.http.set(key, s);
-    this.app[method](pattern, (res, req) => s.fn(res, req));
+    this.app[method](pattern, (res, req) => {
+      const gate = this.gate;
+      if (gate === null || gate.pass(res, req)) s.fn(res, req);
+    });
   }
 
   /** A WebSocket route: `upgrade` is swapped per generation; the socket's own callbacks ride in its user data. */
@@ -58,7 +68,10 @@ export class Slots {
     this.app.ws<T>(pattern, {
       ...options,
       maxPayloadLength: Math.max(limit, WS_HARD_FRAME_BYTES),
-      upgrade: (res, req, context) => s.fn(res, req, context),
+      upgrade: (res, req, context) => {
+        const gate = this.gate;
+        if (gate === null || gate.pass(res, req)) s.fn(res, req, context);
+      },
       open: (ws) => ws.getUserData().cb.open(ws),
       drain: (ws) => ws.getUserData().cb.drain(ws),
       message: (ws, m) => {

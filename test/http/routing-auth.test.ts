@@ -114,7 +114,7 @@ t.test('HEAD answers like GET without a body; 304 carries no Content-Length; kee
   // Three requests on one connection: if a HEAD or 304 reply carried a body, framing would break.
   const raw = await new Promise<string>((resolve) => {
     const sock = net.connect(port, '127.0.0.1', () =>
-      sock.write(`HEAD /health HTTP/1.1\r\nHost: x\r\n\r\nGET /api/state/h HTTP/1.1\r\nHost: x\r\nIf-None-Match: ${etag}\r\n\r\nHEAD /nope HTTP/1.1\r\nHost: x\r\n\r\nGET /api/state/h HTTP/1.1\r\nHost: x\r\n\r\n`),
+      sock.write(`HEAD /health HTTP/1.1\r\nHost: localhost\r\n\r\nGET /api/state/h HTTP/1.1\r\nHost: localhost\r\nIf-None-Match: ${etag}\r\n\r\nHEAD /nope HTTP/1.1\r\nHost: localhost\r\n\r\nGET /api/state/h HTTP/1.1\r\nHost: localhost\r\n\r\n`),
     );
     let out = '';
     sock.on('data', (d) => {

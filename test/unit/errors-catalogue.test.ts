@@ -22,6 +22,8 @@ const TABLE: ReadonlyArray<[code: ErrorCode, params: readonly unknown[], status:
   ['AGENT_REQUIRED', ['agent', 'send messages'], 'PERMISSION_DENIED', 403, 'agent token may not send messages without acting as an agent: give one with KOOR_INSTANCE=<id> or --instance <id> (HTTP: X-Koor-Instance)'],
   ['RATE_LIMITED', [500], 'RATE_LIMITED', 429, 'rate limit exceeded: 500 requests per second per token'],
   ['SCOPE_FORBIDDEN', ['agent', 'take leases', 'b.ts in project ops'], 'PERMISSION_DENIED', 403, 'agent token may not take leases outside its scopes: b.ts in project ops'],
+  ['HOST_NOT_ALLOWED', ['evil.example.com'], 'PERMISSION_DENIED', 403, 'Host header "evil.example.com" names a host this server does not serve; to serve it, add its name to allowed_hosts (--allowed-hosts, KOOR_ALLOWED_HOSTS)'],
+  ['ORIGIN_NOT_ALLOWED', ['http://evil.example.com'], 'PERMISSION_DENIED', 403, 'Origin header "http://evil.example.com" is not allowed: a page of another site may not call this server; to allow it, add the origin to allowed_origins (--allowed-origins, KOOR_ALLOWED_ORIGINS)'],
   ['ROUTE_NOT_FOUND', [], 'NOT_FOUND', 404, 'not found'],
   ['METHOD_NOT_ALLOWED', [], 'METHOD_NOT_ALLOWED', 405, 'method not allowed'],
   ['WEBSOCKET_REQUIRED', [], 'INVALID_ARGUMENT', 400, 'websocket upgrade required'],
