@@ -13,17 +13,34 @@
  *
  *   npm run bench -- swarm [--quick]
  *
- * quick: 4 sessions, 12 tasks, the baseline and Koor on SQLite (about 1½ minutes).
+ * quick: 4 sessions, 12 tasks, the baseline and Koor on SQLite (about 3 minutes); then the teams
+ *        arm on SQLite (1½-3 minutes).
  * full:  16 sessions, 64 tasks; the baseline, Koor on SQLite under each auto-lease lifetime, and
- *        Koor on 3 nodes on one PostgreSQL (sessions spread over the nodes).
+ *        Koor on 3 nodes on one PostgreSQL (sessions spread over the nodes); then the teams arm
+ *        on SQLite and on the 3 nodes.
+ *
+ * The teams arm (issue 78, arm `teams`): three repositories of one layout (package.json and
+ * src/index.ts shared by their tasks), each its own origin (`<tmp>/alpha/shop.git`, `beta/…`,
+ * `gamma/…`: Koor's projects alpha.shop, beta.shop, gamma.shop, from the origin remote) and every
+ * clone of each in a folder named `shop`; three teams of sessions (N/3 each, no roles) drain the
+ * same backlog shape, each in its own project, at once on one server — then, on the same server,
+ * team alpha's backlog alone in a fourth repository (alpha-alone.shop), to compare its pace (with
+ * the other two teams' clients meanwhile on servers of their own, so the box is as loaded).
+ * bench/swarm/teams.ts has the goals. Quick: SQLite only, 3 teams × 2 sessions × 6 tasks (its own
+ * CI step: `KOOR_BENCH_SWARM_ARMS=teams`); full: SQLite and the 3-node cluster, 3 × 5 × 20.
+ *
  * Environment: KOOR_BENCH_SWARM_SESSIONS, KOOR_BENCH_SWARM_TASKS (the main backlog; one or two
- * more come later for the idle session), KOOR_BENCH_SWARM_ARMS (baseline,sqlite,cluster),
+ * more come later for the idle session), KOOR_BENCH_SWARM_ARMS (baseline,sqlite,cluster,teams —
+ * `teams` runs on the mode's backends, `teams-sqlite` / `teams-cluster` on one),
+ * KOOR_BENCH_SWARM_TEAM_SESSIONS / KOOR_BENCH_SWARM_TEAM_TASKS (per team),
+ * KOOR_BENCH_SWARM_TEAMS_LOAD=0 (team alpha alone on an idle box),
  * KOOR_BENCH_SWARM_LIFETIMES (auto-lease lifetimes to try, e.g. `10s,60s`),
  * KOOR_BENCH_SWARM_THINK_MS (the fake model's think time per answer, default 1000; 0 = instant), KOOR_BENCH_SWARM_ASSERT=1
  * (a goal missed fails the run, exit 1, as work lost or done twice always does: CI runs the quick
  * variant so).
  *
- * Output: bench/results/swarm.json, the tables, and the timeline bench/results/swarm-timeline.svg.
+ * Output: bench/results/swarm.json, the tables, and the timeline bench/results/swarm-timeline.svg;
+ * the teams arm's figures also in bench/results/swarm-teams.json.
  */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -34,9 +51,10 @@ import { startPostgres, type Postgres } from './postgres.js';
 import { POLL_MS, runArm, type ArmResult, type ArmSpec } from './swarm/arm.js';
 import { makeBacklog, type SwarmTask } from './swarm/backlog.js';
 import { figures, timelineSvg, type ArmFigures } from './swarm/report.js';
+import { runTeams, teamsReport, type TeamsRun } from './swarm/teams.js';
 
-/** The suite's own time limits (run.ts): a full run drives hundreds of model turns per arm. */
-export const timeoutMs = { quick: 300_000, full: 3_600_000 };
+/** The suite's own time limits (run.ts): a full run drives hundreds of model turns per arm; the quick run with the teams arm too is two runs' worth (CI runs them as two steps). */
+export const timeoutMs = { quick: 600_000, full: 5_400_000 };
 
 /** The koor-server flag that sets the auto-lease lifetime: an auto-lease ends once its holder has not edited the file this long (0: for its session). */
 const AUTO_LEASE_FLAG = '--auto-lease-idle';
@@ -101,7 +119,9 @@ export async function run(opts: BenchOptions): Promise<Record<string, unknown>> 
   const sessions = Number(env.KOOR_BENCH_SWARM_SESSIONS ?? (quick ? 4 : 16));
   const mainTasks = Number(env.KOOR_BENCH_SWARM_TASKS ?? (quick ? 11 : 62));
   const lateTasks = quick ? 1 : 2;
-  const armsWanted = (env.KOOR_BENCH_SWARM_ARMS ?? (quick ? 'baseline,sqlite' : 'baseline,sqlite,cluster')).split(',').map((s) => s.trim());
+  const armsWanted = (env.KOOR_BENCH_SWARM_ARMS ?? (quick ? 'baseline,sqlite,teams' : 'baseline,sqlite,cluster,teams')).split(',').map((s) => s.trim());
+  // The teams arm's backends: quick on SQLite, full on SQLite and the cluster.
+  const teamsOn = (['sqlite', 'cluster'] as const).filter((b) => armsWanted.includes(`teams-${b}`) || (armsWanted.includes('teams') && (b === 'sqlite' || !quick)));
   // Each lifetime tried is one Koor arm on SQLite; the cluster arm runs with the first. 0 = for the session (the old behaviour).
   const lifetimes = (env.KOOR_BENCH_SWARM_LIFETIMES ?? (quick ? '2m' : '2m,10s,30s,0')).split(',').map((s) => durationMs(s));
   const feats = features();
@@ -119,6 +139,7 @@ export async function run(opts: BenchOptions): Promise<Record<string, unknown>> 
   log(`client ${CLAUDE_CODE_VERSION}; ${sessions} sessions, ${tasks.length} tasks (${mainTasks} + ${lateTasks} later); features: paths ${feats.paths}, checkpoints ${feats.checkpoints}; arms: ${armsWanted.join(', ')}`);
 
   const arms: ArmResult[] = [];
+  const teamRuns: TeamsRun[] = [];
   let pg: Postgres | null = null;
   const stopPostgres = () => {
     pg?.stop();
@@ -131,7 +152,7 @@ export async function run(opts: BenchOptions): Promise<Record<string, unknown>> 
     if (armsWanted.includes('sqlite')) {
       for (const life of lifetimes) specs.push({ ...base, kind: 'koor', label: `koor sqlite, auto-lease ${lifeLabel(life)}`, backend: 'sqlite', serverArgs: [AUTO_LEASE_FLAG, `${life / 1000}s`], autoLeaseMs: life === 0 ? null : life });
     }
-    if (armsWanted.includes('cluster')) {
+    if (armsWanted.includes('cluster') || teamsOn.includes('cluster')) {
       const started = await startPostgres();
       if ('skipped' in started) warnings.push(`cluster arm skipped: ${started.skipped}`);
       else {
@@ -139,12 +160,31 @@ export async function run(opts: BenchOptions): Promise<Record<string, unknown>> 
         // Ctrl-C ends the run with process.exit (run.ts), past the finally below: PostgreSQL is not a tracked child.
         process.once('exit', stopPostgres);
         const life = lifetimes[0]!;
-        specs.push({ ...base, pg, kind: 'koor', label: `koor 3 nodes pg, auto-lease ${lifeLabel(life)}`, backend: 'cluster', serverArgs: [AUTO_LEASE_FLAG, `${life / 1000}s`], autoLeaseMs: life === 0 ? null : life });
+        if (armsWanted.includes('cluster')) specs.push({ ...base, pg, kind: 'koor', label: `koor 3 nodes pg, auto-lease ${lifeLabel(life)}`, backend: 'cluster', serverArgs: [AUTO_LEASE_FLAG, `${life / 1000}s`], autoLeaseMs: life === 0 ? null : life });
       }
     }
     for (const spec of specs) {
       log(`== ${spec.label}`);
       arms.push(await runArm(spec));
+    }
+    // The teams arm, on each of its backends, with the first auto-lease lifetime.
+    for (const backend of teamsOn) {
+      if (backend === 'cluster' && pg === null) continue;
+      const life = lifetimes[0]!;
+      teamRuns.push(
+        await runTeams({
+          quick,
+          backend,
+          pg,
+          features: feats,
+          thinkMs,
+          livenessTimeout: LIVENESS_TIMEOUT,
+          serverArgs: [AUTO_LEASE_FLAG, `${life / 1000}s`],
+          autoLeaseMs: life === 0 ? null : life,
+          lifeLabel: lifeLabel(life),
+          log,
+        }),
+      );
     }
   } finally {
     stopPostgres();
@@ -155,7 +195,11 @@ export async function run(opts: BenchOptions): Promise<Record<string, unknown>> 
   for (const f of figs) for (const w of f.warnings) warnings.push(`${f.label}: ${w}`);
   fs.mkdirSync(RESULTS_DIR, { recursive: true });
   const svgFile = path.join(RESULTS_DIR, 'swarm-timeline.svg');
-  fs.writeFileSync(svgFile, timelineSvg(arms));
+  fs.writeFileSync(svgFile, timelineSvg([...arms, ...teamRuns.flatMap((r) => [r.together, r.alone])]));
+  const teams = teamsReport(teamRuns, quick);
+  warnings.push(...teams.warnings);
+  // The teams arm's figures also on their own (CI runs it as a step of its own, whose swarm.json the next step's replaces).
+  if (teamRuns.length > 0) fs.writeFileSync(path.join(RESULTS_DIR, 'swarm-teams.json'), `${JSON.stringify({ date: new Date().toISOString(), quick, goals: teams.goals, teams: teams.json, notes: teams.notes, warnings: teams.warnings }, null, 2)}\n`);
 
   // Goals (issue 44), per Koor arm; the throughput against the baseline of the same run.
   const baseline = figs.find((f) => f.kind === 'baseline') ?? null;
@@ -194,7 +238,7 @@ export async function run(opts: BenchOptions): Promise<Record<string, unknown>> 
     const s = sameWork(f);
     return s === null ? '-' : `${s.koor_per_min} vs ${s.baseline_per_min} (first ${s.tasks}: ${s.koor_s} s vs ${s.baseline_s} s)`;
   };
-  const tables: BenchTable[] = [
+  const tables: BenchTable[] = figs.length === 0 ? [] : [
     {
       title: `swarm: ${sessions} Claude Code sessions (${CLAUDE_CODE_VERSION}), ${tasks.length} tasks; one session killed mid-task, one in a ${TEST_RUN_S}-s test run, one idle (woken by ${lateTasks} task${lateTasks > 1 ? 's' : ''} created later); the fake model thinks ${thinkMs} ms per answer`,
       columns: ['arm', 'done once', 'dups', 'rebase conflicts', 'edits denied', 'pull first', 'markers lost/doubled', 'killed task resumed', 'wake p99', 'last done s', 'sessions end s', 'tasks/min', 'same work: tasks/min'],
@@ -249,7 +293,8 @@ export async function run(opts: BenchOptions): Promise<Record<string, unknown>> 
     },
   ];
 
-  const notes = [
+  tables.push(...teams.tables);
+  const notes = figs.length === 0 ? [`timeline: ${path.relative(REPO_ROOT, svgFile)}`] : [
     `timeline: ${path.relative(REPO_ROOT, svgFile)}`,
     'done once: completed by one agent, its work pushed once, its marker exactly once in each of its files on the origin. Baseline claims are commits of tasks.json pushed before the work (a rejected push is pulled and pushed again; a rebase conflict is counted and the agent starts over from the origin).',
     'killed task: the victim is SIGKILLed after editing its first task\'s files, before committing them (they never reach the origin). With Koor the task goes back to ready when the victim goes stale (--liveness-timeout ' + LIVENESS_TIMEOUT + '); the agent that claims it next gets the checkpoint, checks which files already hold the marker on the origin and edits the rest ("redid n/m"). Without Koor the task stays claimed in tasks.json.',
@@ -261,12 +306,15 @@ export async function run(opts: BenchOptions): Promise<Record<string, unknown>> 
   ];
   for (const f of figs) if (f.duplicates.length > 0) notes.push(`${f.label}: duplicates ${f.duplicates.join('; ')}`);
   for (const f of figs) if (f.not_done.length > 0) notes.push(`${f.label}: not done ${f.not_done.join(', ')}${f.failed.length > 0 ? ` (parked as failed after their last attempt: ${f.failed.join(', ')})` : ''}`);
-  const failed = goals.filter((g) => Object.entries(g).some(([k, v]) => k !== 'arm' && v === false));
+  notes.push(...teams.notes);
+  const allGoals: Array<Record<string, unknown> & { arm: string }> = [...goals, ...teams.goals];
+  const failed = allGoals.filter((g) => Object.entries(g).some(([k, v]) => k !== 'arm' && v === false));
   // Invalid (exit 1): work lost or done twice under Koor. A goal missed is a warning, or a
   // failure too with KOOR_BENCH_SWARM_ASSERT=1 (CI's quick run: the goals asserted).
-  const valid = figs.every((f) => f.kind === 'baseline' || (f.duplicates.length === 0 && f.markers.lost.length === 0 && f.markers.doubled.length === 0 && f.markers.conflict_markers_in.length === 0));
+  const valid = [...figs, ...teams.figures].every((f) => f.kind === 'baseline' || (f.duplicates.length === 0 && f.markers.lost.length === 0 && f.markers.doubled.length === 0 && f.markers.conflict_markers_in.length === 0));
   const assertGoals = env.KOOR_BENCH_SWARM_ASSERT === '1';
-  const ok = valid && (!assertGoals || (failed.length === 0 && goals.length > 0));
+  // Asserted: some goal was measured (an arm wanted and skipped — no PostgreSQL for the cluster — is a warning).
+  const ok = valid && (!assertGoals || (failed.length === 0 && allGoals.length > 0));
   if (failed.length > 0) warnings.push(`goals not met: ${failed.map((g) => `${g.arm}: ${Object.entries(g).filter(([k, v]) => k !== 'arm' && v === false).map(([k]) => k).join(', ')}`).join('; ')}`);
 
   return {
@@ -275,8 +323,9 @@ export async function run(opts: BenchOptions): Promise<Record<string, unknown>> 
     arms: figs,
     goals,
     same_work: Object.fromEntries(figs.filter((f) => f.kind === 'koor').map((f) => [f.label, sameWork(f)])),
+    teams: teams.json,
     timeline_svg: path.relative(REPO_ROOT, svgFile),
-    records: Object.fromEntries(arms.map((a) => [a.spec.label, a.records.map((r) => ({ ...r, t: Math.round(r.at - a.t0) }))])),
+    records: Object.fromEntries([...arms, ...teamRuns.flatMap((r) => [r.together, r.alone])].map((a) => [a.spec.label, a.records.map((r) => ({ ...r, t: Math.round(r.at - a.t0) }))])),
     tables,
     notes,
     warnings,

@@ -12,7 +12,13 @@
 export const SHARED_FILES = ['package.json', 'src/index.ts'] as const;
 export type SharedFile = (typeof SHARED_FILES)[number];
 
-/** The project (Koor) / team (tasks.json) of the backlog, and of the tasks created later for the idle session. */
+/**
+ * The team (tasks.json) of the backlog, and the project of the tasks created later for the idle
+ * session. With Koor the backlog's tasks go into the project of the repository they are about —
+ * what `koor-cli init` derives from the clone's origin remote (issue 78), so the hooks' leases, the
+ * claims' leases and the tasks agree — and MAIN_PROJECT only labels them here; the idle session
+ * says its project (KOOR_PROJECT=ops), as a user may.
+ */
 export const MAIN_PROJECT = 'shop';
 export const LATE_PROJECT = 'ops';
 
@@ -58,6 +64,8 @@ export interface BacklogShape {
   /** Share of tasks naming their files. */
   pathsShare: number;
   seed: number;
+  /** The keys' letter (default `T`: T01, T02…); another letter gives another team the same backlog in files of other names (A01 → src/cart/a01.ts). */
+  prefix?: string;
 }
 
 const pad = (n: number): string => String(n).padStart(2, '0');
@@ -76,14 +84,14 @@ export function makeBacklog(s: BacklogShape): SwarmTask[] {
   for (let j = 0; j < sharedCount; j++) sharedAt.add(Math.floor(((j + 0.5) * s.main) / sharedCount));
   let sharedNext = 0;
   for (let i = 0; i < s.main + s.late; i++) {
-    const key = `T${pad(i + 1)}`;
+    const key = `${s.prefix ?? 'T'}${pad(i + 1)}`;
     const late = i >= s.main;
     const topic = TOPICS[i % TOPICS.length]!;
     const own = [`src/${topic}/${key.toLowerCase()}.ts`];
     if (!late && rnd() < 0.4) own.push(`src/${topic}/${key.toLowerCase()}.test.ts`);
     const shared = !late && sharedAt.has(i) ? SHARED_FILES[sharedNext++ % SHARED_FILES.length]! : null;
     const deps: string[] = [];
-    if (!late && i >= 3 && rnd() < s.depsShare) deps.push(`T${pad(1 + Math.floor(rnd() * i))}`);
+    if (!late && i >= 3 && rnd() < s.depsShare) deps.push(`${s.prefix ?? 'T'}${pad(1 + Math.floor(rnd() * i))}`);
     out.push({
       key,
       project: late ? LATE_PROJECT : MAIN_PROJECT,

@@ -1,7 +1,9 @@
 /**
  * The Koor text a swarm session's model was sent, read from its requests as they arrive (the
  * swarm's fake model API), and the files the model edited: what bench/swarm/report.ts reports of
- * a session's context, without keeping the requests.
+ * a session's context, without keeping the requests. With several teams on one server (issue 78)
+ * also every claim refused because all ready tasks were blocked (and by whom), and every text
+ * that names another repository's agents, project or files.
  */
 import { Tiktoken } from 'js-tiktoken/lite';
 import o200k_base from 'js-tiktoken/ranks/o200k_base';
@@ -21,15 +23,44 @@ export interface Injected {
   at: number;
 }
 
-function texts(content: unknown): string[] {
-  if (typeof content === 'string') return [content];
+/** Each text of a message's content, and whether it is a tool's result. */
+function texts(content: unknown, tool = false): Array<{ text: string; tool: boolean }> {
+  if (typeof content === 'string') return [{ text: content, tool }];
   if (!Array.isArray(content)) return [];
-  const out: string[] = [];
+  const out: Array<{ text: string; tool: boolean }> = [];
   for (const b of content as any[]) {
-    if (b?.type === 'text' && typeof b.text === 'string') out.push(b.text);
-    else if (b?.type === 'tool_result') out.push(...texts(b.content));
+    if (b?.type === 'text' && typeof b.text === 'string') out.push({ text: b.text, tool });
+    else if (b?.type === 'tool_result') out.push(...texts(b.content, true));
   }
   return out;
+}
+
+/**
+ * A claim refused with ready tasks all blocked (issue 78: `no task ready in web: 3 ready tasks, all
+ * blocked: package.json held by ann (task #12)`), as a tool's result carried it.
+ */
+export interface Withheld {
+  project: string;
+  ready: number;
+  path: string;
+  /** Who holds it, as the refusal names it (an agent's name). */
+  holder: string;
+  request: number;
+  at: number;
+}
+
+const WITHHELD = /no task ready in (\S+): (\d+) ready tasks?, all blocked: (\S+) held by ([^\s(,;]+)/g;
+
+/** A text the client sent that names another repository (`watch` matched). */
+export interface Mention {
+  /** A Koor piece's kind, `claim` (a claim's refusal in a tool's result), `tool result` (any other), or `other`. */
+  where: InjectedKind | 'claim' | 'tool result' | 'other';
+  /** What matched. */
+  match: string;
+  /** Around it. */
+  excerpt: string;
+  request: number;
+  at: number;
 }
 
 /** The Koor-authored pieces of one text the client sent (what its hooks returned, as the client framed it). */
@@ -65,8 +96,16 @@ function piecesOf(t: string): Array<{ kind: InjectedKind; text: string }> {
 export class RequestDigest {
   readonly injected: Injected[] = [];
   readonly edits: string[][] = [];
+  /** Claims refused with every ready task blocked, and by whom. */
+  readonly withheld: Withheld[] = [];
+  /** Texts naming another repository's agents, project or files (`watch`), once each. */
+  readonly mentions: Mention[] = [];
   private readonly seen = new Set<string>();
+  private readonly texts = new Set<string>();
   private readonly files = new Set<string>();
+
+  /** `watch`: what names another repository (global flag; null: nothing to watch). Read from each request as it comes: set before the session starts. */
+  constructor(public watch: RegExp | null = null) {}
 
   /** The next agent request, in the order they arrived. */
   add(req: ApiRequest): void {
@@ -74,7 +113,13 @@ export class RequestDigest {
     const edited: string[] = [];
     const msgs = (req.body?.messages ?? []) as any[];
     msgs.forEach((m, i) => {
-      texts(m?.content).forEach((t, j) => {
+      texts(m?.content).forEach(({ text: t, tool }, j) => {
+        // Each text once, where it sits (messages[1], rebuilt each turn, by its text alone).
+        const at = i <= 1 ? t : `${i}:${j}:${t}`;
+        if (!this.texts.has(at)) {
+          this.texts.add(at);
+          this.scan(t, tool, k, req.at);
+        }
         for (const p of piecesOf(t)) {
           // messages[1] (the environment) is rebuilt each turn: its pieces are keyed by text alone.
           const key = i <= 1 ? `${p.kind}:${p.text}` : `${i}:${j}:${p.kind}:${p.text}`;
@@ -94,5 +139,18 @@ export class RequestDigest {
       }
     });
     this.edits.push(edited);
+  }
+
+  /** A text seen for the first time: the claims it says were withheld, and what in it names another repository. */
+  private scan(t: string, tool: boolean, request: number, at: number): void {
+    for (const m of t.matchAll(WITHHELD)) this.withheld.push({ project: m[1]!, ready: Number(m[2]), path: m[3]!, holder: m[4]!, request, at });
+    if (this.watch === null) return;
+    const pieces = piecesOf(t);
+    for (const m of t.matchAll(this.watch)) {
+      const piece = pieces.find((p) => p.text.includes(m[0]));
+      const where: Mention['where'] = piece ? piece.kind : /no task ready in/.test(t) ? 'claim' : tool ? 'tool result' : 'other';
+      const from = Math.max(0, m.index! - 120);
+      this.mentions.push({ where, match: m[0], excerpt: t.slice(from, m.index! + m[0].length + 120), request, at });
+    }
   }
 }

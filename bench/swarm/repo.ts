@@ -28,14 +28,19 @@ function git(cwd: string, args: string[], env: Record<string, string> = gitEnv('
 }
 
 /**
- * A bare origin `<dir>/origin.git` whose main branch holds the template files plus `extra`
- * (path → content), and the harness's own clone (`<dir>/harness`) to push later changes with.
+ * A bare origin `<dir>/<owner>/shop.git` whose main branch holds the template files plus `extra`
+ * (path → content), and the harness's own clone (`<dir>/<owner>/harness`) to push later changes
+ * with. Koor knows the repository by its origin remote (issue 78: a local path's last two
+ * components), so its clones' project is `<owner>.shop` whatever their folders are called, and
+ * two origins of other owners are two projects though every clone's folder is `shop`.
  */
-export function makeOrigin(dir: string, extra: Record<string, string>): { origin: string; harness: string } {
-  const origin = path.join(dir, 'origin.git');
-  const seed = path.join(dir, 'harness');
-  git(dir, ['init', '-q', '--bare', '-b', 'main', origin]);
-  git(dir, ['init', '-q', '-b', 'main', seed]);
+export function makeOrigin(dir: string, extra: Record<string, string>, owner = 'acme'): { origin: string; harness: string } {
+  const home = path.join(dir, owner);
+  fs.mkdirSync(home, { recursive: true });
+  const origin = path.join(home, 'shop.git');
+  const seed = path.join(home, 'harness');
+  git(home, ['init', '-q', '--bare', '-b', 'main', origin]);
+  git(home, ['init', '-q', '-b', 'main', seed]);
   for (const [file, content] of Object.entries({ ...templateFiles(), ...extra })) {
     fs.mkdirSync(path.dirname(path.join(seed, file)), { recursive: true });
     fs.writeFileSync(path.join(seed, file), content);
@@ -48,9 +53,10 @@ export function makeOrigin(dir: string, extra: Record<string, string>): { origin
 }
 
 /**
- * A clone of `origin` at `<dir>/<name>/shop` (the folder name is the repository's name, which is
- * Koor's default project), rebasing on pull, with Koor's and the client's per-clone files kept out
- * of git (a disciplined agent stages only its task's files anyway).
+ * A clone of `origin` at `<dir>/<name>/shop` (every clone's folder, of every origin, is named
+ * `shop`: the folder cannot tell repositories apart, their origin remotes do), rebasing on pull,
+ * with Koor's and the client's per-clone files kept out of git (a disciplined agent stages only
+ * its task's files anyway).
  */
 export function makeClone(origin: string, dir: string, name: string): string {
   const parent = path.join(dir, name);
