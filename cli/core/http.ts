@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import { CliError, type CliConfig } from './command.js';
 import { CONNECT_TIMEOUT_MS } from './config.js';
-import { writeErr } from './output.js';
+import { writeErr, type Reply } from './output.js';
 
 /**
  * One HTTP/1.1 exchange, written straight onto a socket: `Connection: close`, the reply read by
@@ -13,12 +13,8 @@ import { writeErr } from './output.js';
  * node:tls, loaded only then. Redirects are not followed (the API never sends any).
  */
 
-export interface Reply {
-  readonly status: number;
-  /** Lower-case names; repeated headers joined with ", ". */
-  readonly headers: Record<string, string>;
-  readonly body: Buffer;
-}
+/** A reply (declared beside its printing, in output.ts: output must not import this file back). */
+export type { Reply } from './output.js';
 
 export interface RequestOptions {
   /** Sent as is; `Content-Type` defaults to application/json whenever a body is sent (SPEC §4.1). */

@@ -1,6 +1,13 @@
 /** Output: what the CLI prints, and how it writes it. */
 import fs from 'node:fs';
-import type { Reply } from './http.js';
+
+/** A server's reply as the CLI's HTTP client returns it (cli/core/http.ts). */
+export interface Reply {
+  readonly status: number;
+  /** Lower-case names; repeated headers joined with ", ". */
+  readonly headers: Record<string, string>;
+  readonly body: Buffer;
+}
 
 /**
  * Re-indents JSON text without parsing it into JS values, so member order, number spelling and
