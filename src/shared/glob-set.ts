@@ -11,12 +11,6 @@ export class GlobSet<T> {
   private readonly byPrefix = new Map<string, Array<{ glob: string; label: T }>>();
   private sorted: string[] | null = [];
 
-  get size(): number {
-    let n = 0;
-    for (const list of this.byPrefix.values()) n += list.length;
-    return n;
-  }
-
   /** Adds `glob` (a valid path glob; an invalid one is ignored: it holds nothing). */
   add(glob: string, label: T): void {
     const g = pathGlob(glob);
