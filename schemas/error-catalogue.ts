@@ -172,7 +172,7 @@ export const ERRORS = {
   AFTER_INVALID: def('INVALID_ARGUMENT', () => 'after must be a task id'),
   TASK_STATUS_INVALID: def('INVALID_ARGUMENT', (statuses: readonly string[], got: string) => `status must be one of ${statuses.join(', ')} (comma-separated): ${got}`),
 
-  // ── The agent inbox (issue 28) ──
+  // ── The agent inbox ──
   /** Also what a non-recipient is told of a message it may not see: it cannot learn that the id exists. */
   MESSAGE_NOT_FOUND: def('NOT_FOUND', (id: string | number) => `message not found: ${id}`),
   UNKNOWN_RECIPIENTS: def('INVALID_ARGUMENT', (recipients: readonly string[]) => `unknown recipients: ${recipients.join(', ')}`),
@@ -186,10 +186,10 @@ export const ERRORS = {
   IDEMPOTENCY_KEY_REUSED: def('ALREADY_EXISTS', (key: string) => `Idempotency-Key ${q(key)} was already used for a different request`),
   REPLY_OTHER_THREAD: def('INVALID_ARGUMENT', (replyTo: string | number, thread: string | number) => `message ${replyTo} is not in thread ${thread}`),
 
-  // ── Created tokens (issue 30) ──
+  // ── Created tokens ──
   TOKEN_NOT_FOUND: def('NOT_FOUND', (id: string) => `token not found: ${id}`),
   TOKEN_ROLE_INVALID: def('INVALID_ARGUMENT', (role: string) => `role must be admin, agent or reader: ${q(role)}`),
-  TOKEN_SCOPE_KINDS_UNKNOWN: def('INVALID_ARGUMENT', (kinds: readonly string[]) => `unknown scope kind${kinds.length === 1 ? '' : 's'}: ${kinds.join(', ')} (known: project, state, topic)`),
+  TOKEN_SCOPE_KINDS_UNKNOWN: def('INVALID_ARGUMENT', (kinds: readonly string[]) => `unknown scope kind${kinds.length === 1 ? '' : 's'}: ${kinds.join(', ')} (known: project, state, topic, path)`),
   TOKEN_SCOPE_INVALID: def('INVALID_ARGUMENT', (scope: string, why: string) => `invalid scope ${q(scope)}: ${why}`),
   TOKEN_TTL_INVALID: def('INVALID_ARGUMENT', (ttl: string) => `ttl must be a positive number of seconds or a duration like 90d, 12h, 30m: ${q(ttl)}`),
   WEBHOOK_SECRET_NEEDS_KEY: def('FAILED_PRECONDITION', () => 'webhook secrets are stored encrypted: in cluster mode give every node the same --secret-key-file'),
@@ -231,9 +231,10 @@ export const ERRORS = {
   /** A task claim past a spending cap (issue 32): until the period rolls or the cap is raised. */
   BUDGET_EXCEEDED: def('RATE_LIMITED', (why: string) => `budget exceeded: ${why}`),
 
-  // ── MCP (SPEC §3). A tool failure reaches the model as text only (`isError: true`), so a tool
-  // entry's status is what the same failure would answer over HTTP; session errors are JSON-RPC
-  // replies whose HTTP status follows from theirs. ──
+  // ── MCP tools and sessions ──
+  // A tool failure reaches the model as text only (`isError: true`), so a tool entry's status is
+  // what the same failure would answer over HTTP; session errors are JSON-RPC replies whose HTTP
+  // status follows from theirs.
   /** `action` ("registration", "set intent", "propose rule") and the failure under it. */
   TOOL_FAILED: def('INVALID_ARGUMENT', (action: string, reason: string) => `${action} failed: ${reason}`),
   UNKNOWN_TOOL: def('INVALID_ARGUMENT', (name: string) => `unknown tool: ${name}`),

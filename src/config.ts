@@ -199,16 +199,21 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'webhookRetryMaxMs', flag: 'webhook-retry-max', env: 'KOOR_WEBHOOK_RETRY_MAX', file: 'webhook_retry_max', kind: 'duration', def: '5m', help: 'longest webhook retry delay' },
 ];
 
+/** Flags that are not settings: they name a file, or run a one-off command and exit. */
+export const COMMAND_FLAGS: readonly { flag: string; help: string }[] = [
+  { flag: 'config FILE', help: 'settings file (default ./settings.json)' },
+  { flag: 'help', help: 'show this help' },
+  { flag: 'version', help: 'print the version' },
+  { flag: 'vacuum', help: 'compact data.db once and exit (server stopped; converts a file from an older version)' },
+  { flag: 'restore FILE', help: 'replace data.db with a backup and exit (server stopped; the current file is kept aside); with --database, replace the PostgreSQL data' },
+  { flag: 'migrate-from FILE', help: 'with --database: copy a SQLite data file (or backup) into the empty PostgreSQL database, then serve' },
+];
+
 export const USAGE = [
   'usage: koor-server [flags]',
   '',
   ...SETTINGS.map((s) => `  --${s.flag.padEnd(20)} ${s.help} (env ${s.env}, default ${JSON.stringify(s.def)})`),
-  `  --${'config'.padEnd(20)} settings file (default ./settings.json)`,
-  `  --${'help'.padEnd(20)} show this help`,
-  `  --${'version'.padEnd(20)} print the version`,
-  `  --${'vacuum'.padEnd(20)} compact data.db once and exit (server stopped; converts a file from an older version)`,
-  `  --${'restore FILE'.padEnd(20)} replace data.db with a backup and exit (server stopped; the current file is kept aside); with --database, replace the PostgreSQL data`,
-  `  --${'migrate-from FILE'.padEnd(20)} with --database: copy a SQLite data file (or backup) into the empty PostgreSQL database, then serve`,
+  ...COMMAND_FLAGS.map((f) => `  --${f.flag.padEnd(20)} ${f.help}`),
 ].join('\n');
 
 function convert(s: Setting, raw: string): unknown {

@@ -27,7 +27,7 @@ t.test('token create, list, revoke', async (t) => {
   t.notMatch(list.stdout, tok.token);
 
   const bad = await cli('token', 'create', '--name', 'x', '--role', 'agent', '--scopes', 'repo:x');
-  t.same([bad.code, JSON.parse(bad.stdout).error], [1, 'unknown scope kind: repo (known: project, state, topic)']);
+  t.same([bad.code, JSON.parse(bad.stdout).error], [1, 'unknown scope kind: repo (known: project, state, topic, path)']);
 
   const rev = await cli('token', 'revoke', tok.id);
   t.same([rev.code, JSON.parse(rev.stdout)], [0, { revoked: tok.id }]);

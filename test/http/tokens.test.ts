@@ -105,8 +105,8 @@ t.test('bodies are checked: name and role required, roles and scopes known, ttl 
   t.same(await bad({ role: 'agent' }), [400, 'name and role are required']);
   t.same(await bad({ name: 'x' }), [400, 'name and role are required']);
   t.same(await bad({ name: 'x', role: 'root' }), [400, 'role must be admin, agent or reader: "root"']);
-  t.same(await bad({ name: 'x', role: 'agent', scopes: ['repo:web', 'project:web', 'db:x'] }), [400, 'unknown scope kinds: repo, db (known: project, state, topic)']);
-  t.same(await bad({ name: 'x', role: 'agent', scopes: ['web'] }), [400, 'unknown scope kind: web (known: project, state, topic)']);
+  t.same(await bad({ name: 'x', role: 'agent', scopes: ['repo:web', 'project:web', 'db:x'] }), [400, 'unknown scope kinds: repo, db (known: project, state, topic, path)']);
+  t.same(await bad({ name: 'x', role: 'agent', scopes: ['web'] }), [400, 'unknown scope kind: web (known: project, state, topic, path)']);
   t.same(await bad({ name: 'x', role: 'agent', scopes: ['topic:'] }), [400, 'invalid scope "topic:": expected topic:<glob>']);
   t.same(await bad({ name: 'x', role: 'agent', scopes: ['project:w*'] }), [400, 'invalid scope "project:w*": a project is a name, not a glob']);
   t.same(await bad({ name: 'x', role: 'agent', scopes: ['topic:a.[b'] }), [400, 'invalid scope "topic:a.[b": not a topic glob']);

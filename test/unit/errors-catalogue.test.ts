@@ -124,7 +124,7 @@ const TABLE: ReadonlyArray<[code: ErrorCode, params: readonly unknown[], status:
   ['REPLY_OTHER_THREAD', [41, 3], 'INVALID_ARGUMENT', 400, 'message 41 is not in thread 3'],
   ['TOKEN_NOT_FOUND', ['t-1'], 'NOT_FOUND', 404, 'token not found: t-1'],
   ['TOKEN_ROLE_INVALID', ['root'], 'INVALID_ARGUMENT', 400, 'role must be admin, agent or reader: "root"'],
-  ['TOKEN_SCOPE_KINDS_UNKNOWN', [['repo', 'x']], 'INVALID_ARGUMENT', 400, 'unknown scope kinds: repo, x (known: project, state, topic)'],
+  ['TOKEN_SCOPE_KINDS_UNKNOWN', [['repo', 'x']], 'INVALID_ARGUMENT', 400, 'unknown scope kinds: repo, x (known: project, state, topic, path)'],
   ['TOKEN_SCOPE_INVALID', ['topic:[', 'not a glob'], 'INVALID_ARGUMENT', 400, 'invalid scope "topic:[": not a glob'],
   ['TOKEN_TTL_INVALID', ['soon'], 'INVALID_ARGUMENT', 400, 'ttl must be a positive number of seconds or a duration like 90d, 12h, 30m: "soon"'],
   ['WEBHOOK_SECRET_NEEDS_KEY', [], 'FAILED_PRECONDITION', 412, 'webhook secrets are stored encrypted: in cluster mode give every node the same --secret-key-file'],
