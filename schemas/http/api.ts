@@ -2412,7 +2412,7 @@ export interface operations {
                 };
                 content: {
                     "*/*": unknown;
-                    "application/json": components["schemas"]["StateHistoryReply"] | components["schemas"]["StateDiffReply"];
+                    "application/json": components["schemas"]["StateHistoryReply"] | components["schemas"]["StateDiffReply"] | unknown;
                 };
             };
             /** @description Not modified: If-None-Match named the current ETag (the reply carries the ETag only) */

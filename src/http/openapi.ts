@@ -131,10 +131,18 @@ function parameters(r: RouteDecl): Json[] {
   return out;
 }
 
+/**
+ * Bytes of any type (a stored value, `*\/*`) are JSON when they were written as JSON: a client
+ * matches such a reply to the `application/json` entry (the more specific range), so beside JSON
+ * bodies of the server's making that entry admits any JSON value too.
+ */
+const STORED_JSON: Json = { description: 'The value stored, when it was written as JSON: any JSON value' };
+
 /** The 200 reply: its body, or — when a query changes it — each of its bodies, said which. */
 function ok(r: Route, c: Components): Json {
   const bodies: Array<[mode: string | null, body: Body]> = [[null, r.replies[200]], ...Object.entries(r.modes ?? {})];
   const json = bodies.filter(([, b]) => !isMedia(b)).map(([, b]) => c.ref(b as TSchema));
+  if (json.length > 0 && bodies.some(([, b]) => isMedia(b) && (b.media === '*/*' || b.media === 'application/*'))) json.push(STORED_JSON);
   const content: Json = {};
   for (const [, b] of bodies) if (isMedia(b)) content[b.media] = {};
   if (json.length > 0) content['application/json'] = { schema: json.length === 1 ? json[0] : { anyOf: json } };
