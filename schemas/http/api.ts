@@ -4377,7 +4377,7 @@ export interface operations {
     getApiLlmUsageSummary: {
         parameters: {
             query?: {
-                /** @description instance_id, project (default), model or session_tag */
+                /** @description instance, project (default), model or session_tag */
                 group_by?: string;
                 /** @description Only the records of this project */
                 project?: string;

@@ -177,7 +177,7 @@ export function llmRoutes(svc: LlmService): Route[] {
       summary: 'Summarise LLM usage',
       rule: rule('read', 'read LLM usage', projectQuery),
       replies: { 200: LlmSummaryReply },
-      query: Query({ group_by: 'instance_id, project (default), model or session_tag', project: 'Only the records of this project', from: 'Records at or after this instant', to: 'Records before this instant' }),
+      query: Query({ group_by: 'instance, project (default), model or session_tag', project: 'Only the records of this project', from: 'Records at or after this instant', to: 'Records before this instant' }),
       handler: async (ctx) => {
         const q = queryParams(ctx);
         const groupBy = q.get('group_by') || 'project';
