@@ -18,6 +18,14 @@ export const AGENTS_END = '<!-- koor:end -->';
 const SECTION_RE = /<!-- koor:begin[^\n]*-->[\s\S]*?<!-- koor:end -->\n?/;
 const MCP_FILES = ['.mcp.json', path.join('.cursor', 'mcp.json')];
 
+/**
+ * How koor-cli gets onto the PATH, said the same way wherever Koor says it (here, AGENTS.md, the
+ * MCP tool get_endpoints): there is no package on the npm registry, a clone of the repository is
+ * the distribution. `npm pack` there makes a tarball holding the built files, for other machines.
+ */
+export const INSTALL_FROM_CLONE = 'in a clone of the Koor repository, `npm install && npm install -g .`';
+export const INSTALL_HOW = `${INSTALL_FROM_CLONE}; on another machine, \`npm install -g ./koor-<version>.tgz\` (made by \`npm pack\` in the clone)`;
+
 function agentsSection(server: string): string {
   return `${AGENTS_BEGIN}
 ## Koor: coordinating with other agents
@@ -58,7 +66,7 @@ Leases and claims last while you are alive: every \`koor-cli\` call with your id
 are released for others. Add tasks with \`koor-cli task add <project> '<title>' [--deps 3,4] [--priority 5]\`.
 
 Add \`--pretty\` to indent JSON; \`koor-cli <command> --help\` explains any command. For raw HTTP (\`curl\`), the MCP
-tool \`get_endpoints\` lists the REST routes.
+tool \`get_endpoints\` lists the REST routes. No \`koor-cli\` command? The user installs it ${INSTALL_FROM_CLONE}.
 ${AGENTS_END}
 `;
 }
@@ -113,21 +121,38 @@ function planMcp(cwd: string, rel: string, entry: Record<string, unknown> | null
   return { file, text, outcome: before === null ? 'created' : before === text ? 'unchanged' : 'updated', mode: 0o644 };
 }
 
-/** `koor-cli` as the hooks run it: a bare name, found on PATH by the client's shell. */
-function onPath(name: string, env: NodeJS.ProcessEnv): boolean {
+/**
+ * A directory npm put at the front of PATH for the run it started (`npx`, `npm exec`, `npm run`):
+ * a `node_modules/.bin` — npx's cache for `npx koor-cli`, the project's own for a local install.
+ * The agent's shell, where the hooks and AGENTS.md run `koor-cli`, does not have it.
+ */
+function npmRunBin(dir: string, env: NodeJS.ProcessEnv): boolean {
+  if (!env.npm_command && !env.npm_lifecycle_event) return false;
+  const parts = path.resolve(dir).split(path.sep);
+  return parts.at(-1) === '.bin' && parts.at(-2) === 'node_modules';
+}
+
+/**
+ * Where a bare `koor-cli` is found, as the hooks and the agents run it (by the client's shell):
+ * `path` on the PATH they inherit, `npm-run` only in a directory npm added for this run (so not
+ * in theirs), `missing` nowhere.
+ */
+function cliOnPath(name: string, env: NodeJS.ProcessEnv): 'path' | 'npm-run' | 'missing' {
   const exts = process.platform === 'win32' ? (env.PATHEXT ?? '.EXE;.CMD').split(';') : [''];
+  let found: 'npm-run' | 'missing' = 'missing';
   for (const dir of (env.PATH ?? '').split(path.delimiter)) {
     if (dir === '') continue;
     for (const ext of exts) {
       try {
         fs.accessSync(path.join(dir, name + ext), fs.constants.X_OK);
-        return true;
+        if (!npmRunBin(dir, env)) return 'path';
+        found = 'npm-run';
       } catch {
         // not here
       }
     }
   }
-  return false;
+  return found;
 }
 
 /** How long init waits for the server's GET /health before it says the server does not answer, ms. */
@@ -199,7 +224,8 @@ export default defineCommand({
     'that tells agents to register over MCP and use koor-cli for data. Rerunning replaces only what it wrote. ' +
     'The server and token default to the CLI config; `--server` given here is also saved to ./settings.json, `--token` to your user config ' +
     '(~/.config/koor/config.json): no file init writes holds the token, they name $KOOR_TOKEN. ' +
-    'It warns when the server does not answer, and when the hooks\' `koor-cli` is not on PATH. ' +
+    "It warns when the server does not answer, and when `koor-cli` is not on the PATH of the agents' shells (the hooks and AGENTS.md run it; " +
+    `after \`npx koor-cli init\` it is on npx's PATH only): install it ${INSTALL_HOW}. ` +
     'With --hooks, also installs a git pre-commit hook that runs `koor-cli lease guard` (commits touching files another agent leased are refused). ' +
     'With --claude-code, --cursor or --codex, also installs that client\'s hooks in the repository root (edits of files leased by others denied ' +
     'before they happen, news put into the model\'s context, an idle Claude Code session woken). --remove takes Koor\'s entries out again and leaves the rest of each file as it was. ' +
@@ -354,9 +380,15 @@ export default defineCommand({
     if (!opt.remove && scheme === 'https:' && caFile !== '') writeErr(`note: the agent's MCP client and HTTP hooks must trust ${caFile} too: start the agent with NODE_EXTRA_CA_CERTS=${caFile}`);
     if (!opt.remove && token !== '') writeErr(`note: the ${clients.length === 0 ? 'MCP configs' : 'hooks and MCP configs'} read the token from the environment: export KOOR_TOKEN=<token> in the shell that starts the agent`);
     // The hooks (and Claude Code's telemetry headers helper) run a bare `koor-cli`: without it on
-    // PATH they fail open, silently, and Koor hears nothing from the session.
-    if (!opt.remove && clients.length > 0 && !onPath('koor-cli', process.env)) {
-      writeErr('warning: `koor-cli` is not on PATH, and the hooks run `koor-cli hook …`: without it they do nothing. Put it on PATH (`npm install -g .` in the Koor checkout, or `npm link`)');
+    // PATH they fail open, silently, and Koor hears nothing from the session; AGENTS.md tells the
+    // agents to run it. Run through npx, koor-cli is on PATH for this run only.
+    if (!opt.remove) {
+      const where = cliOnPath('koor-cli', process.env);
+      if (where !== 'path') {
+        const runs = clients.length > 0 ? 'the hooks run `koor-cli hook …`: without it they do nothing' : 'AGENTS.md tells the agents to run it';
+        const state = where === 'npm-run' ? 'is on PATH only for this npx/npm run' : 'is not on PATH';
+        writeErr(`warning: \`koor-cli\` ${state}, and ${runs}. Install it: ${INSTALL_HOW}`);
+      }
     }
     const problem = await health;
     if (problem !== null) writeErr(`warning: the server at ${server} does not answer (${problem}): start it (koor-server) before the agents, or give --server`);

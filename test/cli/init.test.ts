@@ -8,9 +8,20 @@ import { runCli, writeSettings } from './helpers.js';
 const read = (dir: string, f: string) => fs.readFileSync(path.join(dir, f), 'utf8');
 const readJson = (dir: string, f: string) => JSON.parse(read(dir, f));
 
+/** How koor-cli gets installed, as init says it (cli/commands/init.ts INSTALL_HOW). */
+const INSTALL_HOW = 'in a clone of the Koor repository, `npm install && npm install -g .`; on another machine, `npm install -g ./koor-<version>.tgz` (made by `npm pack` in the clone)';
+const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/** A PATH whose first directory (`dir`, or a new one) holds an executable `koor-cli`. */
+function pathWithCli(t: Tap.Test, dir = tempDir(t)): string {
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, 'koor-cli'), '#!/bin/sh\n', { mode: 0o755 });
+  return `${dir}:${path.dirname(process.execPath)}:/usr/bin:/bin`;
+}
+
 t.test('init in an empty workspace: both MCP configs and AGENTS.md, from the CLI config', async (t) => {
   const dir = tempDir(t);
-  const r = await runCli(['init'], { cwd: dir, env: { KOOR_SERVER: 'http://10.0.0.5:9800/' } });
+  const r = await runCli(['init'], { cwd: dir, env: { KOOR_SERVER: 'http://10.0.0.5:9800/', PATH: pathWithCli(t) } });
   t.equal(r.code, 0, r.stderr);
   t.equal(r.stdout, `created .mcp.json\ncreated .cursor/mcp.json\ncreated AGENTS.md\nproject: ${path.basename(dir)} (folder name: not in a git repository)\n`);
   t.equal(r.stderr.replace(/^warning: the server at http:\/\/10\.0\.0\.5:9800 does not answer \(.*\): start it \(koor-server\) before the agents, or give --server\n/, ''), '', 'no token, no note (only that the server does not answer)');
@@ -26,6 +37,7 @@ t.test('init in an empty workspace: both MCP configs and AGENTS.md, from the CLI
   t.match(agents, /Use `koor-cli` for all data/);
   t.match(agents, /That is all MCP is for: discovery and proposals\./, 'MCP is the control plane, the data goes over REST/CLI');
   for (const tool of ['register_instance', 'discover_instances', 'set_intent', 'propose_rule', 'get_endpoints']) t.match(agents, `\`${tool}\``, `names ${tool}`);
+  t.match(agents, /No `koor-cli` command\? The user installs it in a clone of the Koor repository, `npm install && npm install -g \.`\./, 'how to install koor-cli, as init says it');
   t.match(agents, /<!-- koor:end -->\n$/);
   t.notOk(fs.existsSync(path.join(dir, 'settings.json')), 'nothing saved when no flag was given');
 });
@@ -134,7 +146,44 @@ t.test('init writes no token into any file, with every option; it warns when the
   execFileSync('git', ['init', '-q', ws]);
   const w = await runCli(['init', '--claude-code', '--server', 'http://127.0.0.1:9'], { cwd: ws, env: { XDG_CONFIG_HOME: xdg, PATH: path.dirname(process.execPath) + ':/usr/bin:/bin' } });
   t.equal(w.code, 0, w.stderr);
-  t.match(w.stderr, /^warning: `koor-cli` is not on PATH, and the hooks run `koor-cli hook …`: without it they do nothing\. Put it on PATH/m);
+  t.match(w.stderr, new RegExp(`^warning: \`koor-cli\` is not on PATH, and the hooks run \`koor-cli hook …\`: without it they do nothing\\. Install it: ${escape(INSTALL_HOW)}$`, 'm'));
   t.match(w.stderr, /^warning: the server at http:\/\/127\.0\.0\.1:9 does not answer \(connect ECONNREFUSED 127\.0\.0\.1:9\): start it \(koor-server\) before the agents, or give --server$/m);
   t.ok(fs.existsSync(path.join(ws, '.claude', 'settings.json')), 'the files are written all the same');
+});
+
+t.test('init warns when the koor-cli the agents will run is missing, or on the PATH of this npx run only', async (t) => {
+  const xdg = tempDir(t);
+  const s = await startTestServer(t);
+  const init = (cwd: string, args: string[], env: Record<string, string>) => runCli(['init', '--server', s.url, ...args], { cwd, env: { XDG_CONFIG_HOME: xdg, npm_command: '', npm_lifecycle_event: '', ...env } });
+  const warnings = (stderr: string) => stderr.split('\n').filter((l) => l.startsWith('warning: '));
+  const bare = `${path.dirname(process.execPath)}:/usr/bin:/bin`;
+
+  // Without client hooks: AGENTS.md tells the agents to run koor-cli.
+  const missing = await init(tempDir(t), [], { PATH: bare });
+  t.equal(missing.code, 0, missing.stderr);
+  t.same(warnings(missing.stderr), [`warning: \`koor-cli\` is not on PATH, and AGENTS.md tells the agents to run it. Install it: ${INSTALL_HOW}`], 'the server answers: only that');
+
+  // `npx koor-cli init` (or npm exec, npm run): npm put a node_modules/.bin holding koor-cli at the
+  // front of PATH for this run; the agent's shell does not have it.
+  const ws = tempDir(t);
+  execFileSync('git', ['init', '-q', ws]);
+  const npxBin = path.join(tempDir(t), '_npx', '1f2e3d', 'node_modules', '.bin');
+  const viaNpx = await init(ws, ['--claude-code'], { PATH: pathWithCli(t, npxBin), npm_command: 'exec', npm_lifecycle_event: 'npx' });
+  t.equal(viaNpx.code, 0, viaNpx.stderr);
+  t.same(
+    warnings(viaNpx.stderr),
+    [`warning: \`koor-cli\` is on PATH only for this npx/npm run, and the hooks run \`koor-cli hook …\`: without it they do nothing. Install it: ${INSTALL_HOW}`],
+    'npx: the hooks would fail open, said',
+  );
+  t.ok(fs.existsSync(path.join(ws, '.claude', 'settings.json')), 'the files are written all the same');
+
+  // Installed as well (npm's bin first, the global one after it): no warning.
+  const both = await init(ws, ['--claude-code'], { PATH: `${npxBin}:${pathWithCli(t)}`, npm_command: 'exec' });
+  t.same(warnings(both.stderr), [], 'on the PATH the agents inherit too');
+  // A node_modules/.bin the user put on PATH (not run by npm) is theirs: no warning.
+  const own = await init(ws, ['--claude-code'], { PATH: pathWithCli(t, npxBin) });
+  t.same(warnings(own.stderr), [], 'outside npm, any PATH directory counts');
+  // --remove says nothing about it.
+  const rm = await init(ws, ['--remove', '--claude-code'], { PATH: bare });
+  t.same(warnings(rm.stderr), [], 'no warning when taking Koor out');
 });
