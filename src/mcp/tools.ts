@@ -52,8 +52,12 @@ export const TOOL_RULES: Readonly<Record<string, Rule>> = {
   propose_rule: rule('write', 'propose rules'),
 };
 
-/** Install hint of our distribution (SPEC §7-20). */
-export const CLI_INSTALL = 'npm install -g koor';
+/**
+ * Install hint of our distribution (SPEC §7-20): no package is published on the npm registry;
+ * koor-cli comes from a clone of the repository, said as `koor-cli init` says it, shorter
+ * (cli/commands/init.ts INSTALL_HOW, which adds the `npm pack` tarball for other machines).
+ */
+export const CLI_INSTALL = 'Koor clone: npm install && npm install -g .';
 
 /**
  * The data-plane map get_endpoints returns (SPEC §3: 16 names, paths as §2.0). Only the entries
@@ -215,7 +219,10 @@ export async function runTool(name: string, args: Record<string, unknown>, deps:
       // No `message` and no `cli.usage` (SPEC §7-23 allows dropping both). With all 16 routes the
       // map in §2.0 form costs ~186 tokens and the reply 217: over the 200 budget even without
       // `cli`. So the common `/api` moves into api_base ("http://<bind>/api") and each path is
-      // relative to it — api_base + path is still the full URL — which brings the reply to ~191.
+      // relative to it — api_base + path is still the full URL — which brings the reply to ~197
+      // with the install story in `cli` (api_base of the default bind, localhost:9800). No room
+      // is left: each further route costs 7 to 10 tokens, so the work loop (tasks, leases,
+      // messages) cannot join these 16 without a SPEC change; AGENTS.md and the hooks carry it.
       return { api_base: `${deps.scheme ?? 'http'}://${deps.apiBind()}${API_PREFIX}`, endpoints, cli: { install: CLI_INSTALL } };
     }
     case 'propose_rule': {

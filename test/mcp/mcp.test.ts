@@ -88,7 +88,7 @@ t.test('MCP over Streamable HTTP from a separate process', async (t) => {
   const viaAdvert = await fetch(`${ep.api_base}${sg[1].replace('{key...}', 'nope')}`);
   t.equal(viaAdvert.status, 404, 'api_base + path reaches the route (a 404 for a missing key, JSON)');
   t.same(await viaAdvert.json(), { error: 'key not found: nope', code: 404 });
-  t.equal(ep.cli.install, 'npm install -g koor');
+  t.equal(ep.cli.install, 'Koor clone: npm install && npm install -g .', 'the install story of koor-cli init, short (no koor package on the registry)');
 
   // propose_rule (stored as proposed; duplicates and bad regexes refused)
   const pr = await client.callTool({ name: 'propose_rule', arguments: { project: 'p', rule_id: 'no-inline-style', pattern: '(?i)style\\s*=', message: 'no inline styles', proposed_by: r.instance_id } });

@@ -7,12 +7,16 @@
  *            discover_instances listing three instances of one workspace.
  * Instance ids and tokens are random UUIDs (18 to 34 tokens each, ~25 on average), so a reply
  * with ids varies by a few tokens from run to run; the comments show each count.
+ * The server listens on `localhost`, the default host (SPEC: bind `localhost:9800`), because
+ * get_endpoints' api_base is the bind text verbatim: `127.0.0.1` costs 7 tokens where `localhost`
+ * costs 1, and what an agent sees is the default, not the test harness's usual IP literal.
  */
 import t from 'tap';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { Tiktoken } from 'js-tiktoken/lite';
 import o200k_base from 'js-tiktoken/ranks/o200k_base';
+import { parseBind } from '../../src/config.js';
 import { startTestServer } from '../helpers/server.js';
 
 const PALETTE_BUDGET = 350;
@@ -34,7 +38,7 @@ const AGENTS = [
 ];
 
 t.test('the palette and every tool reply stay within their token budgets', async (t) => {
-  const srv = await startTestServer(t);
+  const srv = await startTestServer(t, { bind: parseBind('localhost:0', 'bind') });
   const client = new Client({ name: 'koor-tokens', version: '1.0.0' });
   await client.connect(new StreamableHTTPClientTransport(new URL(`${srv.url}/mcp`)));
   t.teardown(() => client.close());
@@ -63,7 +67,8 @@ t.test('the palette and every tool reply stay within their token budgets', async
   await reply('discover_instances', { workspace: 'shop' });
   await reply('discover_instances', { capability: 'backend' });
   await reply('set_intent', { instance_id: ids[0]!, intent: 'Review the checkout form pull request' });
-  await reply('get_endpoints', {});
+  const ep = JSON.parse(await reply('get_endpoints', {})) as { api_base: string };
+  t.match(ep.api_base, /^http:\/\/localhost:\d+\/api$/, 'measured with the default host in api_base');
   await reply('propose_rule', {
     project: 'shop',
     rule_id: 'no-inline-style',
