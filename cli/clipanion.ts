@@ -5,7 +5,7 @@ import { CliError, packageVersion, UsageError, type AnyCommandDef, type RunConte
 /**
  * The clipanion side of the one command definition: builds a Command class from each CommandDef
  * and runs help, usage errors and any command line the fast parser refused. Loaded only then.
- * Help and errors go to stderr (SPEC §4.1); command output still goes to stdout.
+ * Help and errors go to stderr; command output still goes to stdout.
  */
 
 const BIN = 'koor-cli';
@@ -23,7 +23,7 @@ function readableUsage(text: string): string {
 class KoorCli extends Cli {
   override usage(command?: CommandClass | Command | null, opts?: { colored?: boolean; detailed?: boolean; prefix?: string }): string {
     const text = readableUsage(super.usage(command, opts));
-    // The overview says "usage:" like every other usage text (SPEC §4.1), not clipanion's "$".
+    // The overview says "usage:" like every other usage text, not clipanion's "$".
     return command ? text : text.replace(/^ *\$ koor-cli <command>$/m, `usage: ${BIN} <command> [options]  (${BIN} <command> --help for one command)`);
   }
 

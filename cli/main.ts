@@ -2,7 +2,7 @@
 /**
  * koor-cli entry. Start-up is a feature (agents run it hundreds of times a session), so the common
  * case never loads clipanion: find the command in the registry, load only its module, parse with
- * the small SPEC §4.1 parser, run. Help, usage errors and anything that parser refuses go to
+ * the small parser of cli/core/args.ts, run. Help, usage errors and anything that parser refuses go to
  * clipanion, built from the same command definitions (cli/clipanion.ts).
  */
 import { CliError, loadConfig, packageVersion, writeOut, parseArgs, ParseError, sessionAgent, UsageError, writeErr, type CliConfig, type RunContext } from './core.js';

@@ -3,7 +3,7 @@ import { authHeaders, describeError, formatBody, isJsonText, parseServer, query,
 import { POLL_INTERVAL_MS, ReconnectingSocket } from './socket.js';
 
 /**
- * `koor-cli events subscribe` (SPEC §4.3, §7-15, §7-17, §8.2): a WebSocket client that prints one
+ * `koor-cli events subscribe`: a WebSocket client that prints one
  * compact Event JSON per stdout line and survives disconnects without losing or repeating events.
  *
  * - Before the first connection it asks the history for the newest id, so the subscription starts
@@ -27,7 +27,7 @@ export interface SubscribeOptions {
   pattern: string;
   pretty: boolean;
   /**
-   * A state watch instead (issue 31, `koor-cli state watch`): the WebSocket path with its query,
+   * A state watch instead (`koor-cli state watch`): the WebSocket path with its query,
    * where the newest revision is read first (its X-Koor-Revision), and what is printed: one
    * change per line, resumed with `since_revision=` by the `revision` of the last one printed.
    */
@@ -183,7 +183,7 @@ class Subscriber {
     }
   }
 
-  /** Polling fallback (SPEC §4.3): history after the last id, oldest first (a failed round is said on stderr and tried again). */
+  /** Polling fallback: history after the last id, oldest first (a failed round is said on stderr and tried again). */
   private async poll(): Promise<void> {
     const topic = this.opts.pattern === '*' ? undefined : this.opts.pattern;
     const q = this.lastId === null ? query({ last: 10, topic }) : query({ since: this.lastId, topic });
@@ -201,7 +201,7 @@ class Subscriber {
     // would replay every old match of a rare topic on the next poll).
     if (this.lastId === null) await this.baseline();
     // A read examines one window of ids: one that held no match (or fewer than asked) names
-    // where the next begins, so a filter matching little still moves forward (issue 33).
+    // where the next begins, so a filter matching little still moves forward.
     const next = /^since=(\d+)$/.exec(r.headers['x-koor-next'] ?? '');
     if (next && floor !== null && this.lastId !== null && Number(next[1]) > this.lastId) this.lastId = Number(next[1]);
   }

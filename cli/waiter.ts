@@ -4,7 +4,7 @@ import { authHeaders, describeError, messageHeader, preview, query, replyOf, req
 import { POLL_INTERVAL_MS, ReconnectingSocket } from './socket.js';
 
 /**
- * `koor-cli wait` (issue 28): blocks until something arrives for this agent, says what in a few
+ * `koor-cli wait`: blocks until something arrives for this agent, says what in a few
  * lines, and exits; the building block the IDE hooks use to wake an idle agent.
  *
  * - Messages: the inbox push stream with `since=0&unread=1`, which first sends every unread item,

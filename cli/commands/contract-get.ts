@@ -8,7 +8,7 @@ export default defineCommand({
   async run({ pos, ctx }) {
     const { project, name } = projectName(pos['project/name']);
     const reply = await request(ctx.config, 'GET', `/api/specs/${seg(project)}/${seg(name)}`);
-    // Anything but 200: the body as it came, exit 1 (SPEC §4.1).
+    // Anything but 200: the body as it came, exit 1.
     if (reply.status !== 200) {
       writeOut(reply.body);
       return 1;

@@ -1,7 +1,7 @@
 import { defineCommand, writeOut } from '../core.js';
 
 /**
- * Claude Code's `otelHeadersHelper` (issue 32; `init --claude-code --telemetry` names it): the
+ * Claude Code's `otelHeadersHelper` (`init --claude-code --telemetry` names it): the
  * headers of its OpenTelemetry export, as one JSON object — the bearer token of the CLI config
  * ($KOOR_TOKEN or settings.json), or none. No request is made.
  */

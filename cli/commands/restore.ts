@@ -68,7 +68,7 @@ function startsWithSqliteHeader(file: string): boolean {
   }
 }
 
-/** The original's backup file (SPEC §4.4): `{"rules":[…],"state":{"<key>":<value>}}`. */
+/** The original's backup file: `{"rules":[…],"state":{"<key>":<value>}}`. */
 function parseJsonBackup(file: string): { rules: unknown[]; state: Record<string, unknown> } {
   const text = readFileArg(file).toString('utf8');
   let v: unknown;

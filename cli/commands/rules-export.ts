@@ -16,7 +16,7 @@ export default defineCommand({
   async run({ opt, ctx }) {
     const reply = await request(ctx.config, 'GET', `/api/rules/export${query({ source: opt.source })}`);
     const out = formatBody(reply.body, reply.headers['content-type'], true);
-    // An error reply is printed, never written to the file (SPEC §7-18: exit 1 with the body).
+    // An error reply is printed, never written to the file (exit 1 with the body).
     if (opt.output === undefined || reply.status >= 300) {
       writeOut(out);
       return exitCodeFor(reply.status);

@@ -12,7 +12,7 @@ export default defineCommand({
     secret: { description: 'HMAC secret for X-Koor-Signature (never shown again)' },
   },
   run: ({ opt, ctx }) => {
-    // Split on ',' untrimmed (SPEC §4.2); absent → the server's default ["*"].
+    // Split on ',' untrimmed; absent → the server's default ["*"].
     const body: Record<string, unknown> = { id: opt.id, url: opt.url };
     if (opt.patterns !== undefined) body.patterns = opt.patterns.split(',');
     if (opt.secret !== undefined) body.secret = opt.secret;

@@ -13,9 +13,9 @@ export interface Parsed {
 }
 
 /**
- * SPEC §4.1 parsing, for the fast path: positionals in order; `--name value` (also `--name=value`);
- * later repeats win; unknown `--flags` are ignored together with their value (the next token
- * unless it starts with `-`); `--` ends the flags. Anything it cannot accept (a missing positional
+ * The CLI's argument parsing, for the fast path: positionals in order; `--name value` (also
+ * `--name=value`); later repeats win; unknown `--flags` are ignored together with their value (the
+ * next token unless it starts with `-`); `--` ends the flags. Anything it cannot accept (a missing positional
  * or required flag, a flag without its value, an extra positional) throws ParseError and the same
  * command line is given to clipanion, which reports it as a usage error.
  */

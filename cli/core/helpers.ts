@@ -20,7 +20,7 @@ export function readFileArg(file: string): Buffer {
   }
 }
 
-/** Options every `set` command shares (SPEC §4.2). */
+/** Options every `set` command shares. */
 export const BODY_OPTIONS = {
   file: { description: 'Read the value from this file (raw bytes)' },
   data: { description: 'The value as text' },

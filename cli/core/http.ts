@@ -17,12 +17,12 @@ import { writeErr, type Reply } from './output.js';
 export type { Reply } from './output.js';
 
 export interface RequestOptions {
-  /** Sent as is; `Content-Type` defaults to application/json whenever a body is sent (SPEC §4.1). */
+  /** Sent as is; `Content-Type` defaults to application/json whenever a body is sent. */
   body?: Buffer | string;
   contentType?: string;
   headers?: Record<string, string>;
   /**
-   * A write the server takes an Idempotency-Key for (issue 48): sent with a fresh key (unless
+   * A write the server takes an Idempotency-Key for: sent with a fresh key (unless
    * `headers` carries one) and sent once more, under the same key, when the first try failed in
    * transit (no reply: the write may or may not have happened) or was answered 504 outcome
    * unknown — the server then answers the retry with the first write's result, never a second write.
@@ -36,7 +36,7 @@ export interface RequestOptions {
   sendOnly?: boolean;
 }
 
-/** `?a=1&b=x%20y` from the defined values, keys and values URL-encoded (SPEC §7-14); '' when none. */
+/** `?a=1&b=x%20y` from the defined values, keys and values URL-encoded; '' when none. */
 export function query(params: Record<string, string | number | undefined>): string {
   const parts: string[] = [];
   for (const [k, v] of Object.entries(params)) {
@@ -327,7 +327,7 @@ export function describeError(e: unknown): string {
 /**
  * Inside a Claude Code or Codex session (its shell tool's environment names the session:
  * CLAUDE_CODE_SESSION_ID, CODEX_SESSION_ID) and with no agent named (--instance, KOOR_INSTANCE),
- * the agent is the one Koor's hooks bound to that session (issues 29, 45): the model runs
+ * the agent is the one Koor's hooks bound to that session: the model runs
  * `koor-cli inbox` as itself without an id in its context.
  * One lookup per run; the config as it was when there is no such binding (or no server).
  */

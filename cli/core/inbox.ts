@@ -1,4 +1,4 @@
-/** The agent inbox as text: what `inbox`, `thread` and `wait` print for messages (issue 28). */
+/** The agent inbox as text: what `inbox`, `thread` and `wait` print for messages. */
 import type { InboxItem, Message } from '../../schemas/http/messages.js';
 
 /**

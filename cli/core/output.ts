@@ -11,7 +11,7 @@ export interface Reply {
 
 /**
  * Re-indents JSON text without parsing it into JS values, so member order, number spelling and
- * big integers survive exactly (SPEC §7-19: --pretty preserves server order). `indent` 0 = compact.
+ * big integers survive exactly (--pretty preserves server order). `indent` 0 = compact.
  * The caller guarantees `text` is valid JSON.
  */
 export function reindentJson(text: string, indent: number): string {
@@ -75,7 +75,7 @@ export function formatBody(body: Buffer, contentType: string | undefined, pretty
   return isJsonText(text) ? reindentJson(text, 2) + '\n' : body;
 }
 
-/** SPEC §7-18: 0 for a 2xx/3xx reply, 1 for ≥ 400 (whose error JSON still goes to stdout). */
+/** 0 for a 2xx/3xx reply, 1 for ≥ 400 (whose error JSON still goes to stdout). */
 export function exitCodeFor(status: number): number {
   return status >= 400 ? 1 : 0;
 }

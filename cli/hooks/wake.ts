@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 
 /**
- * `koor-cli wait --hook` as Claude Code's background wake-up (issue 29): a Stop hook with
+ * `koor-cli wait --hook` as Claude Code's background wake-up: a Stop hook with
  * `asyncRewake`, which the client runs in the background and which wakes the model with the
  * hook's stderr when it exits 2 (test/helpers/CLAUDE-CODE-FACTS.md).
  */
