@@ -1,7 +1,9 @@
 import path from 'node:path';
 import { CliError, defineCommand, request, UsageError, writeErr, writeOut, type CliConfig } from '../core.js';
 import { HOOK_PATH } from '../hooks/files.js';
-import { CLIENTS, failOpen, plan, reply, repoRootOf, type Client } from '../hooks/translate.js';
+import type { ClientAdapter } from '../hooks/clients/adapter.js';
+import { adapterOf, CLIENTS } from '../hooks/clients/index.js';
+import { repoRootOf } from '../hooks/translate.js';
 import { repoProject } from '../project.js';
 
 /**
@@ -36,7 +38,7 @@ function readStdin(until: number): Promise<string> {
  * dir, then to the enclosing repository; the project (KOOR_PROJECT) to the repository's own
  * (its origin remote, else its folder name: cli/project.ts).
  */
-function koorHeaders(env: NodeJS.ProcessEnv, cwd: string, client: Client): Record<string, string> {
+function koorHeaders(env: NodeJS.ProcessEnv, cwd: string, client: string): Record<string, string> {
   // Which client the session is (its agent's default name says so: codex-<repo>-<id>).
   const h: Record<string, string> = { 'x-koor-client': client };
   const clean = (v: string | undefined) => (v === undefined ? '' : v.replace(/[\r\n]/g, '').trim());
@@ -79,12 +81,12 @@ async function heldFirst(inputs: Record<string, unknown>[], root: string, projec
 export default defineCommand({
   description: "Bridge a coding agent's command hook to Koor (stdin → server → stdout); never fails the session",
   details:
-    'Reads the hook input JSON of <client> (claude-code, cursor or codex) from stdin, posts it to the server as Claude Code hook input ' +
-    '(POST /api/hooks/claude-code; Cursor and Codex input translated), and prints the reply in the client\'s own output format. ' +
+    `Reads the hook input JSON of <client> (${CLIENTS.join(', ')}) from stdin, posts it to the server as Claude Code hook input ` +
+    '(POST /api/hooks/claude-code; other clients\' input translated), and prints the reply in the client\'s own output format. ' +
     'Headers come from the environment: KOOR_TOKEN (or the CLI config), KOOR_AGENT_NAME, KOOR_PROJECT (default: the repository\'s ' +
     'project, from its origin remote, else its folder name), KOOR_REPO_ROOT (default: CLAUDE_PROJECT_DIR, else the repository of the ' +
     'session\'s directory). --server beats KOOR_SERVER and ./settings.json. Fail-open: when the server is down, slow (~5 s) or answers ' +
-    'an error, it prints nothing (Cursor: {}), notes it in one stderr line and exits 0. Installed by `koor-cli init --claude-code|--cursor|--codex`.',
+    'an error, it prints the client\'s "go on" (nothing, or Cursor\'s {}), notes it in one stderr line and exits 0. Installed by `koor-cli init --<client>`.',
   examples: [['Claude Code SessionStart hook', 'koor-cli hook claude-code']],
   positionals: [{ name: 'client' }],
   options: {
@@ -93,8 +95,9 @@ export default defineCommand({
   async run({ pos, opt, ctx: given }) {
     // A flag beats the environment and the settings file.
     const ctx = opt.server === undefined ? given : { ...given, config: { ...given.config, server: opt.server.replace(/\/+$/, '') } };
-    if (!(CLIENTS as readonly string[]).includes(pos.client)) throw new UsageError(`unknown client ${pos.client}: expected ${CLIENTS.join(', ')}`);
-    const client = pos.client as Client;
+    const adapter: ClientAdapter | undefined = adapterOf(pos.client);
+    if (adapter === undefined) throw new UsageError(`unknown client ${pos.client}: expected ${CLIENTS.join(', ')}`);
+    const client = adapter.name;
     const until = Date.now() + BUDGET_MS;
     // Whatever hangs (a stdin never closed, a socket), the session gets its answer: none.
     setTimeout(() => process.exit(0), HARD_EXIT_MS);
@@ -112,7 +115,7 @@ export default defineCommand({
       note('hook input is not a JSON object');
       return 0;
     }
-    const p = plan(client, input as Record<string, unknown>, ctx.cwd);
+    const p = adapter.plan(input as Record<string, unknown>, ctx.cwd);
     const print = (out: Record<string, unknown> | null) => {
       if (out !== null) writeOut(`${JSON.stringify(out)}\n`);
     };
@@ -124,7 +127,7 @@ export default defineCommand({
       const left = until - Date.now();
       if (left <= 0) {
         note('timeout');
-        print(failOpen(client, p));
+        print(adapter.failOpen(p));
         return 0;
       }
       const config: CliConfig = { ...ctx.config, timeoutMs: left };
@@ -132,17 +135,17 @@ export default defineCommand({
       let text: string;
       try {
         // Claude Code's input goes as received; the others as translated.
-        const r = await request(config, 'POST', HOOK_PATH, { body: client === 'claude-code' ? raw : JSON.stringify(body), headers });
+        const r = await request(config, 'POST', HOOK_PATH, { body: adapter.passThrough ? raw : JSON.stringify(body), headers });
         status = r.status;
         text = r.body.toString('utf8');
       } catch (e) {
         note(e instanceof CliError ? e.message : String(e));
-        print(failOpen(client, p));
+        print(adapter.failOpen(p));
         return 0;
       }
       if (status < 200 || status > 299) {
         note(`HTTP ${status} from ${config.server}${HOOK_PATH}`);
-        print(failOpen(client, p));
+        print(adapter.failOpen(p));
         return 0;
       }
       let parsed: unknown = {};
@@ -155,7 +158,7 @@ export default defineCommand({
       }
       if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
         note('the reply is not a JSON object');
-        print(failOpen(client, p));
+        print(adapter.failOpen(p));
         return 0;
       }
       replies.push(parsed as Record<string, unknown>);
@@ -164,10 +167,10 @@ export default defineCommand({
       if (hso?.permissionDecision === 'deny') break;
     }
     if (p.inputs.length === 0) {
-      print(failOpen(client, p));
+      print(adapter.failOpen(p));
       return 0;
     }
-    print(reply(client, p, replies));
+    print(adapter.reply(p, replies));
     return 0;
   },
 });

@@ -3,8 +3,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { CliError, type CliConfig, type ConfigKey, defineCommand, describeError, request, saveToken, SETTINGS_FILE, updateSettings, writeErr, writeOut } from '../core.js';
 import { codexOnPath, codexOtlpEndpoint, codexTelemetry, trustInCodex } from '../hooks/codex-config.js';
-import { planClient, repoRoot, telemetryFile, userSettingsDir } from '../hooks/install.js';
-import { CLIENTS, type Client } from '../hooks/translate.js';
+import { ADAPTERS, adapterOf, CLIENTS } from '../hooks/clients/index.js';
+import { repoRoot, telemetryFile, userSettingsDir } from '../hooks/install.js';
 import { repoProject } from '../project.js';
 
 /**
@@ -217,6 +217,9 @@ function planAgents(cwd: string, server: string, remove = false): Planned {
   return { file, text, outcome: before === null ? 'created' : before === text ? 'unchanged' : 'updated', mode: 0o644 };
 }
 
+/** `--<client>` for every client adapter, a boolean each. */
+const CLIENT_OPTIONS: Record<string, { description: string; boolean: true }> = Object.fromEntries(ADAPTERS.map((a) => [a.name, { description: a.initHelp, boolean: true as const }]));
+
 export default defineCommand({
   description: 'Configure this workspace for Koor: MCP client config for Claude Code and Cursor, and AGENTS.md',
   details:
@@ -249,9 +252,8 @@ export default defineCommand({
     token: { description: 'Bearer token (default: the CLI config); saved to your user config, never to a file of the repository' },
     'ca-file': { description: "PEM file of an https:// server's CA or self-signed certificate, for koor-cli (saved to ./settings.json)" },
     hooks: { description: 'Install the git pre-commit hook `koor-cli lease guard`', boolean: true },
-    'claude-code': { description: 'Also install Claude Code hooks (.claude/settings.json, .claude/settings.local.json)', boolean: true },
-    cursor: { description: 'Also install Cursor hooks (.cursor/hooks.json)', boolean: true },
-    codex: { description: 'Also install Codex hooks (.codex/hooks.json; Codex runs them in a trusted project once they are reviewed: see --trust)', boolean: true },
+    // One flag per client adapter (cli/hooks/clients/): --claude-code, --cursor, --codex, …
+    ...CLIENT_OPTIONS,
     trust: { description: "With --codex: trust the project and Koor's hooks in Codex (its ~/.codex/config.toml, through `codex app-server`), as accepting them in codex would; needed before `codex exec` runs them", boolean: true },
     telemetry: { description: "With --claude-code: Claude Code's OpenTelemetry export of each request's tokens and cost to Koor, set in the user settings (~/.claude/settings.json: Claude Code reads telemetry settings only there). With --codex: Codex's export of each request's tokens, set in ~/.codex/config.toml through `codex app-server` (with the token: Codex sends header values as written)", boolean: true },
     remove: { description: "Take Koor's entries out again (of the named clients' hooks; with none named, of everything init writes)", boolean: true },
@@ -268,7 +270,7 @@ export default defineCommand({
     if (scheme !== 'http:' && scheme !== 'https:') throw new CliError(`invalid server URL: ${server} (http or https only)`);
     const caFile = opt['ca-file'] !== undefined ? path.resolve(ctx.cwd, opt['ca-file']) : ctx.config.caFile;
     if (opt['ca-file'] !== undefined && !fs.existsSync(caFile)) throw new CliError(`--ca-file ${opt['ca-file']}: no such file`);
-    const clients = CLIENTS.filter((c) => opt[c]);
+    const clients = CLIENTS.filter((c) => (opt as Record<string, unknown>)[c] === true);
     // Asked now, answered while the files are planned and written.
     const health = opt.remove ? Promise.resolve(null) : serverProblem({ ...ctx.config, server, token, caFile });
     const root = clients.length > 0 || opt.remove ? repoRoot(ctx.cwd) : ctx.cwd;
@@ -282,7 +284,7 @@ export default defineCommand({
     let codexBin: string | null = null;
     if (opt.remove) {
       // --remove: Koor's entries of the named clients out; with none named, everything init writes.
-      const which: readonly Client[] = clients.length > 0 ? clients : CLIENTS;
+      const which: readonly string[] = clients.length > 0 ? clients : CLIENTS;
       if (clients.length === 0) {
         plans.push(...MCP_FILES.map((rel) => planMcp(ctx.cwd, rel, null)), planAgents(ctx.cwd, server, true));
         try {
@@ -291,7 +293,7 @@ export default defineCommand({
           // not a git repository: no pre-commit hook to remove
         }
       }
-      for (const c of which) plans.push(...planClient(c, root, ctx.cwd, { server, install: false, read }));
+      for (const c of which) plans.push(...adapterOf(c)!.files(root, ctx.cwd, { server, install: false, read }));
       // Koor's telemetry settings out of the user's Claude Code settings, if they are there.
       if (which.includes('claude-code')) {
         const tp = telemetryFile(userSettingsDir(process.env), ctx.cwd, server, false);
@@ -318,7 +320,7 @@ export default defineCommand({
       // tokens), while the hooks tell the model what concerns it, with the command to run, when it does.
       if (clients.length === 0) plans.push(planAgents(ctx.cwd, server));
       if (opt.hooks) plans.push(planHook(ctx.cwd));
-      for (const c of clients) plans.push(...planClient(c, root, ctx.cwd, { server, repository: repository.project, install: true, read }));
+      for (const c of clients) plans.push(...adapterOf(c)!.files(root, ctx.cwd, { server, repository: repository.project, install: true, read }));
       if (opt.trust && !clients.includes('codex')) throw new CliError('--trust goes with --codex');
       if (opt.telemetry && !clients.includes('claude-code') && !clients.includes('codex')) throw new CliError('--telemetry goes with --claude-code or --codex');
       if (clients.includes('codex') && (opt.trust || opt.telemetry)) codexBin = codexOnPath(process.env, opt.trust ? '--trust' : '--telemetry');

@@ -8,27 +8,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { CliError } from '../core.js';
-import { SHELL_TOOL } from './translate.js';
 
 /** The environment variables the hooks pass to Koor (HTTP hooks interpolate only these). */
 export const HOOK_ENV = ['KOOR_TOKEN', 'KOOR_AGENT_NAME', 'KOOR_PROJECT', 'KOOR_REPO_ROOT'] as const;
 
 /** Where a client's hooks post to: the one endpoint, Claude-Code-shaped input for every client. */
 export const HOOK_PATH = '/api/hooks/claude-code';
-
-/**
- * The tools whose PreToolUse Koor hears from Claude Code: the edit tools it guards, and the shell,
- * whose commands may run for minutes without a hook (Koor holds the agent busy, not stale, meanwhile).
- */
-export const CLAUDE_PRE_TOOLS = `Edit|Write|MultiEdit|NotebookEdit|${SHELL_TOOL}`;
-
-/**
- * The tools whose PreToolUse Koor hears from Codex: `apply_patch` (which `Edit` and `Write` match
- * too) and its shell tool (`exec_command`, hooked as `Bash`), whose PostToolUse comes when the
- * command exits, however many times the model polled it meanwhile (test/helpers/CODEX-FACTS.md).
- * Each shell command then starts the bridge once more (0.10–0.12 s here: a Node start, one request).
- */
-export const CODEX_PRE_TOOLS = `apply_patch|Edit|Write|${SHELL_TOOL}`;
 
 /** A Koor hook entry: what Koor wrote (and may rewrite or remove), whatever its version. */
 export function isKoorHook(h: unknown): boolean {
@@ -178,91 +163,9 @@ export function mergeHookMap(f: JsonFile, map: Obj | undefined, want: Record<str
 }
 
 // ---------------------------------------------------------------------------------------------
-// What each client gets.
-
-export interface HookParams {
-  /** The server's base URL, no trailing slash. */
-  server: string;
-  /**
-   * The repository's project (cli/project.ts: its origin remote, else its folder name), written
-   * as is: the file is committed, and every clone of the repository has the same. The server takes
-   * it when X-Koor-Project ($KOOR_PROJECT) is empty. '' or absent: no such header.
-   */
-  repository?: string;
-}
-
-function httpHook(p: HookParams): Obj {
-  return {
-    type: 'http',
-    url: `${p.server}${HOOK_PATH}`,
-    headers: {
-      Authorization: 'Bearer $KOOR_TOKEN',
-      'X-Koor-Agent-Name': '$KOOR_AGENT_NAME',
-      'X-Koor-Project': '$KOOR_PROJECT',
-      ...(p.repository ? { 'X-Koor-Repository': p.repository } : {}),
-      'X-Koor-Repo-Root': '$KOOR_REPO_ROOT',
-    },
-    allowedEnvVars: [...HOOK_ENV],
-    timeout: 5,
-  };
-}
+// What every client's hooks share.
 
 /** The bridge's own budget is ~5 s; the client's limit is above it so the bridge always answers. */
-const BRIDGE_TIMEOUT_S = 10;
+export const BRIDGE_TIMEOUT_S = 10;
 /** How long the background wake-up waits for news before it ends quietly (it is restarted at every Stop). */
 export const WAKE_TIMEOUT_S = 3600;
-
-/**
- * Claude Code (.claude/settings.json): HTTP hooks for every event that can be one, the command
- * bridge for SessionStart (HTTP hooks are skipped there), and the background wake-up on Stop.
- */
-export function claudeCodeHooks(p: HookParams): Record<string, unknown[]> {
-  const http = httpHook(p);
-  return {
-    SessionStart: [{ hooks: [{ type: 'command', command: 'koor-cli hook claude-code', timeout: BRIDGE_TIMEOUT_S }] }],
-    UserPromptSubmit: [{ hooks: [http] }],
-    PreToolUse: [{ matcher: CLAUDE_PRE_TOOLS, hooks: [http] }],
-    PostToolUse: [{ hooks: [http] }],
-    // A shell command that failed or was interrupted ends here (it holds its session busy till then).
-    PostToolUseFailure: [{ matcher: SHELL_TOOL, hooks: [http] }],
-    Stop: [{ hooks: [http, { type: 'command', command: 'koor-cli wait --hook', asyncRewake: true, timeout: WAKE_TIMEOUT_S }] }],
-    SessionEnd: [{ hooks: [http] }],
-  };
-}
-
-/**
- * Codex (.codex/hooks.json in the repository root, a project config layer): command hooks only
- * (Codex has no HTTP hooks), all through the bridge. Verified with the real client
- * (test/helpers/CODEX-FACTS.md): `codex exec` fires all six events; its edits are `apply_patch`
- * calls, which a matcher of `apply_patch`, `Edit` or `Write` catches (one group: one call), its
- * shell commands `Bash` (held busy from PreToolUse to PostToolUse, as Claude Code's); Codex caps a
- * SessionEnd hook at 3 s (it warns at every start about a longer timeout).
- */
-export const CODEX_SESSION_END_TIMEOUT_S = 3;
-export function codexHooks(): Record<string, unknown[]> {
-  const bridge = { type: 'command', command: 'koor-cli hook codex', timeout: BRIDGE_TIMEOUT_S };
-  return {
-    SessionStart: [{ hooks: [bridge] }],
-    UserPromptSubmit: [{ hooks: [bridge] }],
-    PreToolUse: [{ matcher: CODEX_PRE_TOOLS, hooks: [bridge] }],
-    PostToolUse: [{ hooks: [bridge] }],
-    Stop: [{ hooks: [bridge] }],
-    SessionEnd: [{ hooks: [{ ...bridge, timeout: CODEX_SESSION_END_TIMEOUT_S }] }],
-  };
-}
-
-/**
- * Cursor (.cursor/hooks.json): command hooks through the bridge. preToolUse has no matcher (tool
- * names differ between releases): the bridge asks Koor only about edits. beforeSubmitPrompt is left
- * out on purpose: its output cannot add context, so a digest answered there would be lost.
- */
-export function cursorHooks(): Record<string, unknown[]> {
-  const bridge = (): Obj => ({ command: 'koor-cli hook cursor' });
-  return {
-    sessionStart: [bridge()],
-    preToolUse: [bridge()],
-    postToolUse: [bridge()],
-    stop: [bridge()],
-    sessionEnd: [bridge()],
-  };
-}

@@ -1,9 +1,16 @@
 /**
- * The bridge's translations (cli/hooks/translate.ts, issue 29) on their own: Codex patches to the
- * files they touch, Cursor input to Claude Code's shape, and Koor's replies to each client's output.
+ * The bridge's translations on their own (cli/hooks/translate.ts and each client's adapter in
+ * cli/hooks/clients/): Codex patches to the files they touch, Cursor input to Claude Code's shape,
+ * and Koor's replies to each client's output.
  */
 import t from 'tap';
-import { patchFiles, plan, reply, said, workspaceSessionId } from '../../cli/hooks/translate.js';
+import type { Obj, Plan } from '../../cli/hooks/clients/adapter.js';
+import { workspaceSessionId } from '../../cli/hooks/clients/cursor.js';
+import { adapterOf } from '../../cli/hooks/clients/index.js';
+import { patchFiles, said } from '../../cli/hooks/translate.js';
+
+const plan = (client: string, input: Obj, cwd: string): Plan => adapterOf(client)!.plan(input, cwd);
+const reply = (client: string, p: Plan, replies: readonly Obj[]): Obj | null => adapterOf(client)!.reply(p, replies);
 import { isKoorHook } from '../../cli/hooks/files.js';
 
 t.test('patchFiles: every file an apply_patch adds, updates, deletes or moves to, once, resolved against cwd', async (t) => {
