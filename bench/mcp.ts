@@ -20,7 +20,7 @@
  *              transport, SDK protocol, zod, web streams/Request/Response, uWS glue, GC, …).
  * The MCP side is the SDK's own Client + StreamableHTTPClientTransport; REST is fetch (the same
  * undici the transport uses), keep-alive, in this process.
- * Budgets (SPEC §7-23, enforced by test/mcp/tokens.test.ts): palette <= 350 tokens, each reply <= 200.
+ * Budgets (enforced by test/mcp/tokens.test.ts): palette <= 350 tokens, each reply <= 200.
  *
  *   npm run bench -- mcp [--quick]
  *   KOOR_BENCH_CPU_PROF=/tmp/prof npm run bench -- mcp --quick
@@ -40,7 +40,7 @@ const PALETTE_GOAL = 350;
 const REPLY_GOAL = 200;
 /** The original's palette as its seed documents publish it (~750 tokens). */
 const ORIGINAL_PALETTE = 750;
-/** get_endpoints' message and cli.usage before SPEC §7-23 (the original's wording, our CLI). */
+/** get_endpoints' message and cli.usage before Koor's replies were made compact (the original's wording, our CLI). */
 const ORIGINAL_ENDPOINTS_EXTRA = {
   usage: 'koor-cli --help',
   message: 'Use REST or koor-cli for all data (0 tokens); MCP only for discovery and proposals. Activate first: koor-cli activate <instance-id>',
@@ -521,7 +521,7 @@ export async function run(opts: BenchOptions): Promise<Record<string, unknown>> 
     const ep = replies.find((r) => r.tool === 'get_endpoints');
     if (ep) {
       const v = JSON.parse(ep.text) as { api_base: string; endpoints: Record<string, string> };
-      if (/:0$/.test(v.api_base)) {
+      if (/:0\/|:0$/.test(v.api_base)) {
         notes.push(`get_endpoints api_base is "${v.api_base}" (the --bind text verbatim) while the server listens on ${koor.url}: with an ephemeral port the agent is told an unusable address.`);
       }
       const missing = Object.keys(ENDPOINTS).filter((k) => !(k in v.endpoints));

@@ -86,11 +86,32 @@ export const ENDPOINTS = {
 /** Every data-plane route lives under this prefix; get_endpoints puts it in api_base once. */
 const API_PREFIX = '/api';
 
-/** `GET /api/state/{key...}` → `GET /state/{key...}` (relative to an api_base ending in /api). */
+/** `GET /api/state/{key...}` → `GET state/{key...}` (relative to an api_base ending in `/api/`). */
 function relativeToApi<T extends Record<string, string>>(map: T): T {
   const out: Record<string, string> = {};
-  for (const [name, endpoint] of Object.entries(map)) out[name] = endpoint.replace(` ${API_PREFIX}/`, ' /');
+  for (const [name, endpoint] of Object.entries(map)) out[name] = endpoint.replace(` ${API_PREFIX}/`, ' ');
   return out as T;
+}
+
+/**
+ * The work loop agents run — claim a task (which leases its files), lease more, complete it, read
+ * the inbox — in the order they run it, as one `loop` entry beside the 16 names:
+ * `"POST tasks/claim, leases, tasks/{id}/complete; GET inbox"` (its mounted routes only).
+ */
+export const LOOP: readonly string[] = ['POST /api/tasks/claim', 'POST /api/leases', 'POST /api/tasks/{id}/complete', 'GET /api/inbox'];
+
+export function workLoop(mounted: ReadonlyArray<{ method: string; path: string }>): string | undefined {
+  const served = new Set(mounted.map((r) => shape(r.method, r.path)));
+  const groups: Array<[string, string[]]> = [];
+  for (const endpoint of LOOP) {
+    const [method, path] = endpoint.split(' ') as [string, string];
+    if (!served.has(shape(method, path))) continue;
+    const last = groups[groups.length - 1];
+    const rel = path.slice(API_PREFIX.length + 1);
+    if (last !== undefined && last[0] === method) last[1].push(rel);
+    else groups.push([method, [rel]]);
+  }
+  return groups.length === 0 ? undefined : groups.map(([m, paths]) => `${m} ${paths.join(', ')}`).join('; ');
 }
 
 /** A route's shape, comparable across notations: `{p}` and `:p` → `:`, `{p...}` (SPEC) → `*` (uWS). */
@@ -109,7 +130,7 @@ export function advertised(mounted: ReadonlyArray<{ method: string; path: string
 }
 
 /** The route table is fixed once the server listens: filter it once per server. */
-const advertisedCache = new WeakMap<ToolDeps, ReturnType<typeof advertised>>();
+const advertisedCache = new WeakMap<ToolDeps, Record<string, string>>();
 
 /** discover_instances columns, in this order (the SPEC §7-23 members). */
 const DISCOVER_COLUMNS = ['id', 'name', 'workspace', 'intent', 'stack', 'capabilities', 'status', 'last_seen'] as const;
@@ -215,15 +236,17 @@ export async function runTool(name: string, args: Record<string, unknown>, deps:
     }
     case 'get_endpoints': {
       let endpoints = advertisedCache.get(deps);
-      if (!endpoints) advertisedCache.set(deps, (endpoints = relativeToApi(advertised(deps.mounted()))));
-      // No `message` and no `cli.usage` (SPEC §7-23 allows dropping both). With all 16 routes the
-      // map in §2.0 form costs ~186 tokens and the reply 217: over the 200 budget even without
-      // `cli`. So the common `/api` moves into api_base ("http://<bind>/api") and each path is
-      // relative to it — api_base + path is still the full URL — which brings the reply to ~197
-      // with the install story in `cli` (api_base of the default bind, localhost:9800). No room
-      // is left: each further route costs 7 to 10 tokens, so the work loop (tasks, leases,
-      // messages) cannot join these 16 without a SPEC change; AGENTS.md and the hooks carry it.
-      return { api_base: `${deps.scheme ?? 'http'}://${deps.apiBind()}${API_PREFIX}`, endpoints, cli: { install: CLI_INSTALL } };
+      if (!endpoints) {
+        const mounted = deps.mounted();
+        const loop = workLoop(mounted);
+        advertisedCache.set(deps, (endpoints = { ...relativeToApi(advertised(mounted)), ...(loop === undefined ? {} : { loop }) }));
+      }
+      // No `message` and no `cli.usage` (the contract allows dropping both). The 16 names in
+      // their `GET /api/state/{key...}` form cost ~186 tokens, over the reply's 200 alone; so the
+      // common `/api/` moves into api_base ("http://<bind>/api/") and each path is relative to it
+      // (`GET state/{key...}`: api_base + path is still the full URL), which leaves room for the
+      // install story and the work loop: 196 tokens with api_base of the default bind (test/mcp/tokens.test.ts).
+      return { api_base: `${deps.scheme ?? 'http'}://${deps.apiBind()}${API_PREFIX}/`, endpoints, cli: { install: CLI_INSTALL } };
     }
     case 'propose_rule': {
       // Arguments are strings (SPEC §3); the rules service checks, defaults and stores them.

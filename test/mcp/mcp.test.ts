@@ -77,13 +77,14 @@ t.test('MCP over Streamable HTTP from a separate process', async (t) => {
   // get_endpoints
   const ep = parsed(await client.callTool({ name: 'get_endpoints', arguments: {} }));
   // (Several nodes: the bind of the node holding the session — SPEC §3 reports a node's own bind.)
-  t.ok(srv.nodeUrls.map((u) => `${u}/api`).includes(ep.api_base), `api_base ${ep.api_base} is the bind text (with the bound port when it was :0) and the /api prefix`);
-  t.equal(ep.endpoints.state_get, 'GET /state/{key...}', 'paths as SPEC §2.0, relative to api_base');
-  t.equal(ep.endpoints.events_ws, 'GET /events/subscribe');
+  t.ok(srv.nodeUrls.map((u) => `${u}/api/`).includes(ep.api_base), `api_base ${ep.api_base} is the bind text (with the bound port when it was :0) and the /api/ prefix`);
+  t.equal(ep.endpoints.state_get, 'GET state/{key...}', 'paths relative to api_base');
+  t.equal(ep.endpoints.events_ws, 'GET events/subscribe');
   t.same(Object.keys(ep.endpoints).sort(), [
-    'events_history', 'events_publish', 'events_ws', 'instance_activate', 'instance_get', 'instances_list', 'rules_export', 'rules_import',
+    'events_history', 'events_publish', 'events_ws', 'instance_activate', 'instance_get', 'instances_list', 'loop', 'rules_export', 'rules_import',
     'specs_delete', 'specs_get', 'specs_list', 'specs_put', 'state_delete', 'state_get', 'state_list', 'state_put',
-  ], 'the 16 names of SPEC §3');
+  ], "the contract's 16 names, and the work loop");
+  t.equal(ep.endpoints.loop, 'POST tasks/claim, leases, tasks/{id}/complete; GET inbox', 'the work loop: claim, lease, complete, inbox, in the order agents run it');
   const sg = ep.endpoints.state_get.split(' ');
   const viaAdvert = await fetch(`${ep.api_base}${sg[1].replace('{key...}', 'nope')}`);
   t.equal(viaAdvert.status, 404, 'api_base + path reaches the route (a 404 for a missing key, JSON)');

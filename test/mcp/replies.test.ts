@@ -1,5 +1,5 @@
 import t from 'tap';
-import { advertised, age, discoverReply, ENDPOINTS } from '../../src/mcp/tools.js';
+import { advertised, age, discoverReply, ENDPOINTS, workLoop } from '../../src/mcp/tools.js';
 import type { Summary } from '../../src/domains/instances/service.js';
 
 t.test('get_endpoints advertises exactly the endpoints whose route is mounted', async (t) => {
@@ -31,6 +31,16 @@ t.test('get_endpoints advertises exactly the endpoints whose route is mounted', 
     return { method, path: path.replace('{key...}', '*').replace(/\{(\w+)\}/g, ':$1') };
   });
   t.same(advertised(everything), ENDPOINTS, 'all 16 when all are mounted');
+});
+
+t.test('the work loop names its mounted routes, grouped by method in the order agents run them', async (t) => {
+  const claim = { method: 'POST', path: '/api/tasks/claim' };
+  const lease = { method: 'POST', path: '/api/leases' };
+  const complete = { method: 'POST', path: '/api/tasks/:id/complete' };
+  const inbox = { method: 'GET', path: '/api/inbox' };
+  t.equal(workLoop([inbox, complete, lease, claim]), 'POST tasks/claim, leases, tasks/{id}/complete; GET inbox');
+  t.equal(workLoop([claim, inbox]), 'POST tasks/claim; GET inbox', 'a route not mounted is not named');
+  t.equal(workLoop([{ method: 'GET', path: '/api/tasks/claim' }]), undefined, 'another method is not the route; nothing mounted: no loop');
 });
 
 t.test('last_seen ages', async (t) => {

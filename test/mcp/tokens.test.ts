@@ -68,7 +68,7 @@ t.test('the palette and every tool reply stay within their token budgets', async
   await reply('discover_instances', { capability: 'backend' });
   await reply('set_intent', { instance_id: ids[0]!, intent: 'Review the checkout form pull request' });
   const ep = JSON.parse(await reply('get_endpoints', {})) as { api_base: string };
-  t.match(ep.api_base, /^http:\/\/localhost:\d+\/api$/, 'measured with the default host in api_base');
+  t.match(ep.api_base, /^http:\/\/localhost:\d+\/api\/$/, 'measured with the default host in api_base');
   await reply('propose_rule', {
     project: 'shop',
     rule_id: 'no-inline-style',
