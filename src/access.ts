@@ -4,16 +4,16 @@ import { globMatch } from './shared/glob.js';
 import { pathGlobMatch } from './shared/path-glob.js';
 
 /*
- * What a scoped token reaches (issue 30): the pure scope checks, below HTTP so a route's rule
+ * What a scoped token reaches: the pure scope checks, below HTTP so a route's rule
  * (src/http/permissions.ts) and a domain's service (a hook binding a session, a transaction's
- * keys) ask the same question without the service knowing HTTP (issue 46).
+ * keys) ask the same question without the service knowing HTTP.
  */
 
 /** What a call touches: a state key, a project, an event topic, a leased file path (null: the whole collection). */
 export interface Target {
   kind: 'state' | 'project' | 'topic' | 'path';
   name: string | null;
-  /** A leased path's project (issue 78): a `project:<p>` scope reaches every path of project p. */
+  /** A leased path's project: a `project:<p>` scope reaches every path of project p. */
   project?: string;
 }
 

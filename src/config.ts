@@ -29,16 +29,16 @@ export interface Config {
   /** Browser origins allowed to call the server besides its own (the dashboard's, same-origin pages); `*` = any. */
   allowedOrigins: readonly string[];
   /**
-   * TLS (issue 30): PEM certificate (chain) and private key files, absolute; both '' = plain HTTP.
+   * TLS: PEM certificate (chain) and private key files, absolute; both '' = plain HTTP.
    * When set, both listeners serve HTTPS and WSS. The passphrase decrypts an encrypted key.
    */
   tlsCert: string;
   tlsKey: string;
   tlsKeyPassphrase: string;
-  /** A file holding the server token (issue 30): kept out of the command line, which `ps` shows. Read into `authToken`. */
+  /** A file holding the server token: kept out of the command line, which `ps` shows. Read into `authToken`. */
   authTokenFile: string;
   /**
-   * The key that encrypts webhook secrets at rest (issue 30): a file of 64 hex characters. ''
+   * The key that encrypts webhook secrets at rest: a file of 64 hex characters. ''
    * = `<data dir>/secret.key`, made at first start (SQLite); cluster mode has no default (every
    * node must share one: without it webhooks cannot have secrets).
    */
@@ -50,13 +50,13 @@ export interface Config {
    * server, not a power cut or kernel crash; no fsync on the commit path (checkpoints still sync).
    */
   sync: 'full' | 'normal';
-  /** Requests per second per token (0 = off), its burst (0 = twice the rate), and whether the operator is limited too (issue 30). */
+  /** Requests per second per token (0 = off), its burst (0 = twice the rate), and whether the operator is limited too. */
   rateLimit: number;
   rateBurst: number;
   rateLimitAdmin: number;
-  /** What an edit hook does with a file (issue 29): refuse it when another agent leases it, or also lease a free file to the editor. */
+  /** What an edit hook does with a file: refuse it when another agent leases it, or also lease a free file to the editor. */
   hookEdits: 'deny' | 'auto-lease';
-  /** An auto-lease ends once its holder has not edited the file this long, ms (0 = held while the session lives; issue 44). */
+  /** An auto-lease ends once its holder has not edited the file this long, ms (0 = held while the session lives). */
   autoLeaseIdleMs: number;
   /** Cap on every request body, bytes. */
   maxBodyBytes: number;
@@ -89,24 +89,24 @@ export interface Config {
   staleSessionRetentionMs: number;
   /** Idle MCP sessions are closed after this, ms. */
   mcpSessionIdleMs: number;
-  /** Open MCP sessions at most (the least recently used one, idle first, is closed for a new one), and per token with the agents it registered (issue 34). */
+  /** Open MCP sessions at most (the least recently used one, idle first, is closed for a new one), and per token with the agents it registered. */
   mcpMaxSessions: number;
   mcpSessionsPerToken: number;
-  /** Interval of the background compliance pass (SPEC §2.10, §6), ms. */
+  /** Interval of the background compliance pass, ms. */
   complianceIntervalMs: number;
-  /** Compliance runs kept per (instance, contract), newest first (0 = all; SPEC §8.10). */
+  /** Compliance runs kept per (instance, contract), newest first (0 = all). */
   complianceKeep: number;
-  /** Ages past which rows are pruned, ms (0 = keep all; SPEC §8.10): audit log, agent-metric buckets, LLM usage. */
+  /** Ages past which rows are pruned, ms (0 = keep all): audit log, agent-metric buckets, LLM usage. */
   auditRetentionMs: number;
   agentMetricsRetentionMs: number;
   llmRetentionMs: number;
-  /** A JSON price table for LLM usage that comes without a cost (issue 32): overlays the dated defaults; '' = the defaults. */
+  /** A JSON price table for LLM usage that comes without a cost: overlays the dated defaults; '' = the defaults. */
   llmPrices: string;
-  /** Rows kept at most, newest first (0 = no count limit; issue 34): audit log, agent-metric buckets, LLM usage. */
+  /** Rows kept at most, newest first (0 = no count limit): audit log, agent-metric buckets, LLM usage. */
   auditKeep: number;
   agentMetricsKeep: number;
   llmKeep: number;
-  /** Agent inbox messages kept this long, ms (0 = all; issue 28). */
+  /** Agent inbox messages kept this long, ms (0 = all). */
   messageRetentionMs: number;
   messageKeep: number;
   /** Idempotency-Key replies kept at most, newest first (0 = no count limit), besides their 24 h. */
@@ -326,7 +326,7 @@ export function readSettingsFile(file: string): Record<string, unknown> {
     const parsed: unknown = JSON.parse(fs.readFileSync(file, 'utf8'));
     return parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : {};
   } catch {
-    return {}; // missing or malformed settings file: silently ignored (SPEC §5)
+    return {}; // missing or malformed settings file: silently ignored
   }
 }
 

@@ -1,24 +1,24 @@
 /*
- * Who a call comes from (issue 30), as the HTTP layer resolves it and the domains' services read
+ * Who a call comes from, as the HTTP layer resolves it and the domains' services read
  * it: in neither's module, so a service needs nothing of HTTP to know its caller.
  */
 
-/** The per-agent counters of SPEC §8.4 (§2.14). */
+/** The per-agent counters (docs/operations.md#agent-metrics). */
 export type AgentMetricName = 'rest_calls' | 'mcp_calls' | 'state_writes' | 'events_published' | 'validations' | 'violations' | 'messages_sent';
 
-/** Who made the request (SPEC §8.4); empty until the agents layer resolves one. */
+/** Who made the request; empty until the agents layer resolves one. */
 export interface Identity {
   instanceId: string;
   name: string;
   /**
    * The created token that registered the instance ('' or absent: none) — that token may act as
-   * it with X-Koor-Instance (issue 30).
+   * it with X-Koor-Instance.
    */
   tokenId?: string;
 }
 
 /**
- * What a token may do (issue 30): `admin` — the server token(s), tokens created as admin, and
+ * What a token may do: `admin` — the server token(s), tokens created as admin, and
  * everyone in open mode; `agent` — instance tokens and tokens created as agent (register
  * instances, act as themselves); `reader` — reads, history, subscriptions, no writes.
  */

@@ -3,7 +3,7 @@ import { MAX_KEY_BYTES } from './shared/limits.js';
 
 /**
  * A name that becomes a path segment (or a key) later: at most MAX_KEY_BYTES of UTF-8, no NUL, no
- * U+FFFD (issue 34): raw bytes that are not UTF-8 reach us already replaced by U+FFFD (uWS decodes
+ * U+FFFD: raw bytes that are not UTF-8 reach us already replaced by U+FFFD (uWS decodes
  * the URL, URLSearchParams the query), so that character is refused rather than stored, and two
  * different byte strings can never become one key.
  */
@@ -19,7 +19,7 @@ export function checkName(name: string, what: string): string {
 export const PROJECT_MAX_BYTES = 128;
 
 /**
- * A project name (issue 78): what leases, tasks and hook sessions are scoped by. One path segment
+ * A project name: what leases, tasks and hook sessions are scoped by. One path segment
  * (it names `/api/specs/{project}` and `project:<p>` scopes): not empty, no `/`, `\` or control
  * character, not `.` or `..`, at most PROJECT_MAX_BYTES. `field` names it in the refusal.
  */

@@ -53,7 +53,7 @@ function endOfValue(s: string, i: number): number {
 
 /**
  * Parses the first JSON value of `text` and ignores what follows it, as Go's json.Decoder does
- * (SPEC §1.3 "only the first JSON value is read"). Throws SyntaxError when that value is invalid.
+ * ("only the first JSON value is read", docs/api.md). Throws SyntaxError when that value is invalid.
  */
 export function parseFirstJson(text: string): unknown {
   // The usual body is one value: JSON.parse alone (native) says so; only a body it refuses is

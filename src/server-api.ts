@@ -28,7 +28,7 @@ export interface KoorServer {
   readonly writer: WriterClient;
   readonly pool: PoolClient;
   readonly hub: Hub;
-  /** State and spec watches (issue 31): the change log's fan-out on this node. */
+  /** State and spec watches: the change log's fan-out on this node. */
   readonly stateFeed: ChangeFeed;
   readonly events: EventService;
   readonly instances: InstanceService;

@@ -74,7 +74,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
 
 async function startOn(backend: Backend, config: Config, log: Logger, undo: Array<() => unknown>, opts: StartOptions, tls: AppOptions | null): Promise<KoorServer> {
   const bootId = randomUUID();
-  // On the monotonic clock (issue 48): a wall-clock step (NTP, a VM resume) neither adds to uptime nor makes it negative.
+  // On the monotonic clock: a wall-clock step (NTP, a VM resume) neither adds to uptime nor makes it negative.
   const started = performance.now();
   const uptimeMs = (): number => performance.now() - started;
   const { writer, pool } = await startThreads(backend, config, log, undo);
@@ -104,7 +104,7 @@ async function startOn(backend: Backend, config: Config, log: Logger, undo: Arra
   const events = await eventsDomain(p, { onPublished: webhooks.kick });
   undo.push(() => events.close?.());
   const announce = (list: readonly Event[]) => events.announce(list);
-  // The server's own presence (issue 34): liveness and lease TTLs are not judged against its absence.
+  // The server's own presence: liveness and lease TTLs are not judged against its absence.
   const presence = new Presence({ probeMs: PRESENCE_PROBE_MS, toleranceMs: presenceTolerance(config.livenessTimeoutMs), graceMs: config.livenessTimeoutMs });
   const instances = instancesDomain(p, { announce, presence, shiftLeases: (ms) => leases.leases.shift(ms), leading: () => backend.leader?.isLeader ?? true });
   const leases = leasesDomain(p, { announce, settled: () => instances.liveness.settled() });
@@ -126,7 +126,7 @@ async function startOn(backend: Backend, config: Config, log: Logger, undo: Arra
 
   const auth = new Authenticator(config.authToken);
   const ids = instances.instances;
-  // A created token (`koor_…`, issue 30) or an instance token: each asks its own index.
+  // A created token (`koor_…`) or an instance token: each asks its own index.
   const created = tokens.tokens;
   auth.setResolvers((a) => (created.owns(a) ? created.resolve(a) : ids.resolveToken(a)), ids.resolveInstance, (id) => ids.seen(id));
   let apiBind = config.bind.text;

@@ -3,7 +3,7 @@ import Database from 'better-sqlite3';
 export type ReadDb = Database.Database;
 
 /**
- * Address space the front's reader maps of the data file (issue 33). A point read past the value
+ * Address space the front's reader maps of the data file. A point read past the value
  * cache is then memory loads instead of a pread of each page missing from SQLite's own 16 MB page
  * cache: with 100k keys of 1 KB, a read miss cost ~3 µs less of the front's thread (GET 1.08x in
  * same-run A/B, 3 runs each). Virtual until touched; the pages touched are the kernel's file
@@ -28,7 +28,7 @@ export function toRfc3339(storage: string): string {
   return storage.length === 19 ? `${storage.slice(0, 10)}T${storage.slice(11)}Z` : storage;
 }
 
-/** An instant (epoch ms) as storage text `YYYY-MM-DD HH:MM:SS` UTC (1 s precision, SPEC §1.4). */
+/** An instant (epoch ms) as storage text `YYYY-MM-DD HH:MM:SS` UTC (1 s precision). */
 export function toStorage(ms: number): string {
   return new Date(ms).toISOString().slice(0, 19).replace('T', ' ');
 }

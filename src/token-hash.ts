@@ -9,7 +9,7 @@ const memo = new Map<string, string>();
 
 /**
  * The SHA-256 an instance or created token is looked up by, remembered per Authorization header:
- * hashing was ~30 % of a cached GET's CPU (issue 30 left it per request). Only the hash is
+ * hashing was ~30 % of a cached GET's CPU (it was per request). Only the hash is
  * remembered, not what it resolves to: a revocation still takes effect at once.
  */
 export function headerTokenHash(authorization: string): string {

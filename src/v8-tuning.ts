@@ -8,7 +8,7 @@ import v8 from 'node:v8';
  * entry die with the request — filled the old generation with garbage: a mark-compact every
  * second or so and 5 ms scavenges. Measured (GET over 100,000 keys, 50 connections, four
  * alternating pairs of 3 × 3 s): p99 19–23 → 5–15 ms, req/s +8 % at the median; PUT and one
- * connection's latency level (issue 47). Set before anything else is loaded; V8 flags are the
+ * connection's latency level. Set before anything else is loaded; V8 flags are the
  * process's, so the worker threads run with it too.
  */
 v8.setFlagsFromString('--no-allocation-site-pretenuring');

@@ -39,7 +39,7 @@ export interface FanoutMakers<F> {
 }
 
 /**
- * Where Koor keeps its data, as one object chosen at start-up (issue 27): the embedded SQLite
+ * Where Koor keeps its data, as one object chosen at start-up: the embedded SQLite
  * file (src/backend/sqlite.ts) or a PostgreSQL database shared by the nodes of a cluster
  * (src/backend/postgres.ts). The composition root and the services take what they need from
  * it; no other part of the front asks which backend it runs on.

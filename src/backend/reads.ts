@@ -21,7 +21,7 @@ export interface Reads {
   /**
    * `fromColumns`: SQLite reads each row as an array of its columns and builds T with it (for a
    * hot statement: better-sqlite3 sets each named column of a row object through V8's API, ~0.6
-   * µs of a 7.5 µs point read of 7 columns; issue 47). PostgreSQL's rows are T already.
+   * µs of a 7.5 µs point read of 7 columns). PostgreSQL's rows are T already.
    */
   statement<T>(q: Query, fromColumns?: (c: unknown[]) => T): ReadStatement<T>;
   /**
@@ -35,7 +35,7 @@ export interface Reads {
 /**
  * The front's SQLite reads of one event-loop turn, in one read transaction. Each read outside a
  * transaction takes the WAL's read lock and gives it back: two fcntl calls, ~1.7 µs of a read past
- * the value cache's ~7 (issue 47: GET over 100,000 keys spent 4–6 % of the front's CPU in fcntl).
+ * the value cache's ~7 (GET over 100,000 keys spent 4–6 % of the front's CPU in fcntl).
  * The first read of a turn begins the transaction; it ends in the turn's check phase (setImmediate),
  * or sooner, before the writer's replies are handled (`end`, called by the writer client): a read
  * after a write's reply is never answered from a snapshot older than that write. A SQLite writer

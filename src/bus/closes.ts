@@ -9,7 +9,7 @@
  * close callback cannot tell from a client leaving.
  */
 export const CLOSES = {
-  /** Past its buffer with overflow=close, or its replay pruned under it (SPEC §7-17). */
+  /** Past its buffer with overflow=close, or its replay pruned under it. */
   slow_consumer: { code: 4008, scope: 'one' },
   /** Cluster mode: events were pruned before this node fanned them out, so every subscriber of the node resumes. */
   node_behind: { code: 4008, scope: 'all' },
@@ -30,7 +30,7 @@ export type CloseReason = keyof typeof CLOSES;
 /** Every reason, in the table's order (each is exported on /metrics, at 0 until it happens). */
 export const CLOSE_REASONS = Object.keys(CLOSES) as CloseReason[];
 
-/** WebSocket close code for a subscriber that fell behind its buffer (SPEC §7-17). */
+/** WebSocket close code for a subscriber that fell behind its buffer. */
 export const CLOSE_SLOW_CONSUMER = CLOSES.slow_consumer.code;
 
 /** Close code when a replay read failed (the database unreachable): resume with since= later. */

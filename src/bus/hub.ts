@@ -336,7 +336,7 @@ export class Hub {
     this.closeSlow(sub);
   }
 
-  /** Closes a subscriber that fell behind with 4008 and its resume point (SPEC §7-17). */
+  /** Closes a subscriber that fell behind with 4008 and its resume point. */
   private closeSlow(sub: Subscriber): void {
     this.stats.closed_slow++;
     this.close(sub, 'slow_consumer', `slow consumer: last delivered id ${sub.lastSentId}`);

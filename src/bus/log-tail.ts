@@ -28,7 +28,7 @@ export interface LogTailOptions<R extends { id: number }> {
 }
 
 /**
- * A log tailed by id (issue 46: one of each loop), the shape of the cluster event feed and the
+ * A log tailed by id (one of each loop), the shape of the cluster event feed and the
  * state change feed: rows are read after `last`, the id of the last row delivered, in id order,
  * whenever poke() is called (a commit, a notification), at least every `pollMs`, and again after
  * `retryMs` when a read failed. One pull at a time: a poke during a pull makes it read once more

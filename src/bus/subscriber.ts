@@ -84,7 +84,7 @@ export class Subscriber {
     readonly id: number,
     readonly pattern: string,
     readonly overflow: Overflow,
-    /** Resume point (SPEC §8.2), or null for live-only. */
+    /** Resume point, or null for live-only. */
     readonly since: number | null,
   ) {
     this.lastQueuedId = since ?? 0;

@@ -1,7 +1,7 @@
 import type { Sql } from 'postgres';
 
 /**
- * Leader election among koor nodes sharing one PostgreSQL (cluster mode, issue 14): the node that
+ * Leader election among koor nodes sharing one PostgreSQL (cluster mode): the node that
  * holds a session-level advisory lock runs the cluster-wide background jobs (liveness monitor,
  * pruning, compliance, webhook dispatch); the others keep trying.
  *

@@ -12,7 +12,7 @@ import type { Logger } from '../log.js';
 import type { HttpMetrics } from '../metrics/http.js';
 
 /**
- * The dashboard's static files (SPEC §7-21): the client app built by `npm run build`
+ * The dashboard's static files: the client app built by `npm run build`
  * (dashboard/build.mjs, esbuild) into dist/dashboard, served from memory by the dashboard
  * listener. Public, like /health: they hold no data (every figure comes from the token-checked
  * API). Nothing is built or compressed at request time: the build writes `.br` and `.gz`

@@ -13,7 +13,7 @@ export type TokenResolver = (authorization: string) => Awaitable<Resolved | null
 export type InstanceResolver = (instanceId: string) => Awaitable<Identity | null>;
 
 /**
- * Bearer auth (SPEC §1.2, §8.4). The server token is compared in constant time against the
+ * Bearer auth. The server token is compared in constant time against the
  * precomputed `Bearer <token>` (a header of another length is refused at once: that says only
  * that the length differs, which is no help in guessing the token): every character is looked
  * at, no early exit, no allocation. No hashing for the server token: a SHA-256 here was ~30 % of
@@ -61,7 +61,7 @@ export class Authenticator {
       const byToken = this.expected === null && auth !== '' && this.tokenResolver ? this.tokenResolver(auth) : null;
       return then(byToken, (r) => this.attribute(ctx, r?.identity ?? null));
     }
-    // Not the server token: an instance's own token, or a created one (issue 30).
+    // Not the server token: an instance's own token, or a created one.
     const r = auth !== '' && this.tokenResolver ? this.tokenResolver(auth) : null;
     return then(r, (found) => this.accept(ctx, found));
   }
@@ -75,7 +75,7 @@ export class Authenticator {
   /**
    * A `self` route's agent `id` (the path's), for its rule (src/http/permissions.ts): looked up for
    * an agent token not already acting as it. A created token acts as the agents it registered
-   * without naming one (issue 78): acting as no agent, it acts as this one.
+   * without naming one: acting as no agent, it acts as this one.
    */
   resolveSubject(ctx: Ctx, id: string | null): true | Promise<true> {
     if (ctx.principal.role !== 'agent' || id === null || id === '' || ctx.identity?.instanceId === id || !this.instanceResolver) return true;
@@ -97,7 +97,7 @@ export class Authenticator {
    * A token other than the server's: allowed when it is known. An instance token acts as the
    * agent it names, with its own rights (X-Koor-Instance is not honoured: it already names its
    * agent). A created token names no agent; with X-Koor-Instance it acts as the one named — any
-   * agent for an admin token, for an agent token only one it registered (issue 30: "may register
+   * agent for an admin token, for an agent token only one it registered ("may register
    * instances and act as them"); naming another is refused, never silently ignored.
    */
   private accept(ctx: Ctx, r: Resolved | null): boolean | Promise<boolean> {

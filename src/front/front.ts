@@ -46,12 +46,12 @@ export interface FrontDeps {
  * Mounts the server's routes and opens its listeners. Both listeners serve /health and all of
  * /api/* (REST + event subscriptions) alike; the API listener serves MCP, the dashboard listener
  * the dashboard's page and assets. Calls through the API listener count in the token-tax figures
- * and in the calling agent's own metrics; dashboard-served calls do not (SPEC §1.8, §8.4).
+ * and in the calling agent's own metrics; dashboard-served calls do not.
  */
 export async function openFront(d: FrontDeps): Promise<Front> {
   const { config, log, auth, http } = d;
   const httpLog = log.child({ component: 'http' });
-  // The dashboard's built client app (SPEC §7-21), read once when the listener is on.
+  // The dashboard's built client app, read once when the listener is on.
   const assets = config.dashboardBind ? DashboardAssets.load(d.dashboardDir ?? defaultDashboardDir()) : null;
   if (assets?.missing) log.warn(assets.missing);
   const mountApi = (app: Slots, viaDashboard: boolean): void => {
@@ -79,7 +79,7 @@ export async function openFront(d: FrontDeps): Promise<Front> {
       limiter: d.limiter,
     });
   };
-  // TLS (issue 30): both listeners are SSL apps; a live restore keeps the apps it was given.
+  // TLS: both listeners are SSL apps; a live restore keeps the apps it was given.
   const tls = d.tls;
   const newApp = (): uWS.TemplatedApp => {
     if (tls === null) return uWS.App();

@@ -62,7 +62,7 @@ export function isLoopbackHost(host: string): boolean {
 }
 
 /**
- * Open mode is for a single-user laptop (issue 30): the listen addresses (API, dashboard) that are
+ * Open mode is for a single-user laptop: the listen addresses (API, dashboard) that are
  * not loopback while no token is configured — anyone who can reach them acts as the operator.
  */
 export function exposedWithoutToken(c: Pick<Config, 'authToken' | 'bind' | 'dashboardBind'>): string[] {

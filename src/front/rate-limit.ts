@@ -10,7 +10,7 @@ interface Bucket {
 }
 
 /**
- * A runaway agent cannot starve the others (issue 30): each token (a created token by its id, an
+ * A runaway agent cannot starve the others: each token (a created token by its id, an
  * agent by its instance) gets `perSecond` requests a second with bursts of `burst`, a token bucket
  * refilled continuously; past it, `429` with Retry-After. The operator (the server token, open
  * mode) is not limited unless `limitAdmin`. `perSecond` 0: off.

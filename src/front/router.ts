@@ -85,21 +85,21 @@ function fieldError(errors: Iterable<SchemaError>): AppError {
 /**
  * Reads a route's extra headers (Route.headers) into one object literal, compiled once per route:
  * each header read and each property stored by a constant name. Stored in a loop over the names,
- * every store was a megamorphic keyed store searching the map's transitions (a PUT reads three:
- * issue 47). The names are the routes' own, embedded as JSON string literals.
+ * every store was a megamorphic keyed store searching the map's transitions (a PUT reads
+ * three). The names are the routes' own, embedded as JSON string literals.
  */
 function headerReader(names: readonly string[]): (req: HttpRequest) => Record<string, string> {
   const members = names.map((n) => `${JSON.stringify(n)}: req.getHeader(${JSON.stringify(n)})`);
   return new Function('req', `return { ${members.join(', ')} };`) as (req: HttpRequest) => Record<string, string>;
 }
 
-/** Registers `routes` on `app`, plus a catch-all answering JSON 404 / 405 (SPEC §7-4). */
+/** Registers `routes` on `app`, plus a catch-all answering JSON 404 / 405. */
 export function mount(slots: Slots, routes: readonly Route[], opts: MountOptions): void {
   const { auth, log, maxBodyBytes, viaDashboard } = opts;
 
   for (const route of routes) {
     const paramCount = route.path.split('/').filter((s) => s.startsWith(':')).length;
-    // Compiled on the route's first body, not at start-up (issue 33: ~30 ms of TypeBox for all routes).
+    // Compiled on the route's first body, not at start-up (~30 ms of TypeBox for all routes).
     let compiled: ReturnType<typeof Compile<TSchema>> | null = null;
     const { schema } = route;
     const checker = schema ? () => (compiled ??= Compile(schema)) : null;
@@ -155,7 +155,7 @@ export function mount(slots: Slots, routes: readonly Route[], opts: MountOptions
             let parsed: unknown = {};
             const bytes = route.decode ? route.decode(ctx, buf) : buf;
             if (!(route.optionalBody && bytes.length === 0)) {
-              // Never a lossy rewrite (issue 34): invalid UTF-8 would become U+FFFD and names could collide.
+              // Never a lossy rewrite: invalid UTF-8 would become U+FFFD and names could collide.
               if (!isUtf8(bytes)) throw fail('INVALID_UTF8', 'body');
               if (jsonTooDeep(bytes)) throw fail('JSON_TOO_DEEP', JSON_MAX_DEPTH);
               ctx.text = bytes.toString('utf8');

@@ -4,7 +4,7 @@ import type { AppOptions } from 'uWebSockets.js';
 import { ConfigError, type Config } from '../config.js';
 
 /**
- * The listeners' TLS options (issue 30), or null for plain HTTP. The files are read and judged
+ * The listeners' TLS options, or null for plain HTTP. The files are read and judged
  * here, in Node, before uWS sees them: uWS only says "App construction failed" for any bad file,
  * and OpenSSL, given an encrypted key without a passphrase, would ask for one on the terminal
  * (a server that hangs at start). So each mistake is a one-line ConfigError naming the file.

@@ -13,7 +13,7 @@ export interface Headers {
   contentType: string;
   contentLength: string;
   instance: string;
-  /** Idempotency-Key (issue 28): read for requests with a body only. */
+  /** Idempotency-Key: read for requests with a body only. */
   idempotencyKey: string;
 }
 
@@ -42,7 +42,7 @@ export interface Ctx {
   identity: Identity | null;
   /**
    * A `self` route's agent (the path's id) as the identity index knows it, looked up for an agent
-   * token's rule check (issue 78: a created token acts on the agents it registered); null otherwise.
+   * token's rule check (a created token acts on the agents it registered); null otherwise.
    */
   subject: Identity | null;
   /** The caller's rights (ADMIN until the Authenticator says otherwise). */
@@ -54,7 +54,7 @@ export interface Ctx {
   /** The abort handler is attached (see watchAbort). */
   watching: boolean;
   /**
-   * Counts a per-agent metric for the identified caller (SPEC §8.4); null for anonymous requests,
+   * Counts a per-agent metric for the identified caller; null for anonymous requests,
    * so handlers call `ctx.tally?.(…)` after a successful write and anonymous ones pay nothing.
    */
   tally: ((name: AgentMetricName, n?: number) => void) | null;

@@ -22,7 +22,7 @@ function keyOf(ctx: Ctx): string | null {
 const tag = (ctx: Ctx, key: string, hash: Hash): IdemTag => ({ caller: ctx.identity?.instanceId ?? HUMAN, key, hash: hash.digest('base64url') });
 
 /**
- * The idempotency tag of a write (issue 28), from the request's `Idempotency-Key` header (null when
+ * The idempotency tag of a write, from the request's `Idempotency-Key` header (null when
  * it has none): keyed by the caller (its agent id, or `human`), with a hash of what the write asks
  * for, so the same key for another request is refused (workers/writer/idempotency.ts).
  */
@@ -32,7 +32,7 @@ export function idemTag(ctx: Ctx, req: unknown): IdemTag | null {
 }
 
 /**
- * The idempotency tag of a write whose request is the HTTP request itself (issue 48: tasks,
+ * The idempotency tag of a write whose request is the HTTP request itself (tasks,
  * claims, leases, registrations, proposals, budgets, tokens, txn, webhooks…): its hash covers the
  * method, the path and query, the headers the route reads and the body as sent, so a retry must
  * repeat the request byte for byte, and what the front adds to the write (an id, a secret, the

@@ -4,7 +4,7 @@ import type { Ctx, Identity, Principal, Role } from './context.js';
 import { decoded } from './path.js';
 
 /**
- * Who may call what (issue 30): every route, REST or WebSocket, declares its rule (src/http/route.ts),
+ * Who may call what: every route, REST or WebSocket, declares its rule (src/http/route.ts),
  * the router and the upgrade check it before the handler runs, and test/http/permissions.test.ts
  * calls every declared route with every role to check the rules hold. MCP tools declare theirs
  * beside them (src/mcp/tools.ts).
@@ -13,7 +13,7 @@ import { decoded } from './path.js';
  * - `read`: any role — reader, agent, admin.
  * - `write`: agent or admin; a reader may not.
  * - `self`: an agent on its own instance (the path's `:id`), or admin. A created agent token's own
- *   instances are those it registered: it acts on them with no X-Koor-Instance (issue 78).
+ *   instances are those it registered: it acts on them with no X-Koor-Instance.
  * - `party`: an agent acting as an agent (its sender or recipients see a message), or admin — a
  *   token without an agent would act as the operator (send as `human`, read everyone's mail).
  * - `admin`: the operator only.
@@ -73,7 +73,7 @@ const ALLOWED: Readonly<Record<Access, readonly Role[]>> = {
  * Refuses a role the rule does not allow; for `self`, an agent acting on an instance not its own:
  * `own` is the agent the caller acts as, `subject` the instance acted on and `target` that
  * instance as the identity index knows it (null: unknown, or not looked up). A created token's
- * own instances are those it registered (their `tokenId`), whichever agent it acts as (issue 78).
+ * own instances are those it registered (their `tokenId`), whichever agent it acts as.
  */
 export function permitRole(rule: Rule, principal: Pick<Principal, 'role' | 'tokenId'>, own: Identity | null, subject: string | null, target: Identity | null = null): void {
   const { role } = principal;

@@ -4,7 +4,7 @@ import type { Ctx } from './context.js';
 import { toStorage } from '../store.js';
 
 /**
- * Query values, strictly (SPEC §7-24): an absent or empty value takes its default; a value the
+ * Query values, strictly: an absent or empty value takes its default; a value the
  * server cannot use is a 400 naming the parameter, never silently replaced by a default.
  */
 
@@ -39,7 +39,7 @@ export function flagParam(q: URLSearchParams, name: string): boolean {
   return v !== null && v !== '' && v !== '0' && v !== 'false';
 }
 
-/** An event id to resume after (SPEC §8.2): a non-negative integer, or null when absent. */
+/** An event id to resume after: a non-negative integer, or null when absent. */
 export function sinceParam(raw: string | null): number | null {
   if (raw === null || raw === '') return null;
   const since = parseIntStrict(raw);
@@ -47,7 +47,7 @@ export function sinceParam(raw: string | null): number | null {
   return since;
 }
 
-/** A glob (SPEC §1.6); `def` when absent; malformed → `400 "invalid pattern: <p>"`. */
+/** A glob; `def` when absent; malformed → `400 "invalid pattern: <p>"`. */
 export function globParam(q: URLSearchParams, name: string, def: string): string {
   const raw = given(q, name) ?? def;
   if (!isValidGlob(raw)) throw fail('INVALID_PATTERN', raw);
@@ -66,7 +66,7 @@ const STORAGE_FORM = /^(\d{4}-\d\d-\d\d)(?: (\d\d:\d\d:\d\d))?$/;
 
 /**
  * An instant as storage text (`YYYY-MM-DD HH:MM:SS` UTC, 1 s precision), or null when absent.
- * Accepts RFC 3339 and, with `storageForm`, `YYYY-MM-DD[ HH:MM:SS]` read as UTC (SPEC §7-7).
+ * Accepts RFC 3339 and, with `storageForm`, `YYYY-MM-DD[ HH:MM:SS]` read as UTC.
  */
 export function instantParam(q: URLSearchParams, name: string, storageForm = false): string | null {
   let raw = given(q, name);
@@ -85,7 +85,7 @@ export function instantParam(q: URLSearchParams, name: string, storageForm = fal
 }
 
 /**
- * A fencing token (issue 31): the `X-Koor-Fence` header (the route asks for it), else `?fence=`,
+ * A fencing token: the `X-Koor-Fence` header (the route asks for it), else `?fence=`,
  * else the body's `fence`; absent = none. A non-negative integer, or a 400 naming it.
  */
 export function fenceParam(ctx: Ctx, fromBody?: number): number | undefined {

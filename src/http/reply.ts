@@ -14,8 +14,8 @@ export const statusLine = (status: number): string => STATUS_LINE[status] ?? Str
 /**
  * The status lines, header names and content types a reply writes, as bytes. uWS copies a string
  * argument into a UTF-8 buffer of its own at every call (a malloc, a length scan, a copy, a free)
- * and reads a Buffer in place: a cached GET wrote nine strings, ~0.3 µs each on the peers' VM
- * (issue 47). Values that change per reply (an ETag, a version) stay strings. Bounded: past
+ * and reads a Buffer in place: a cached GET wrote nine strings, ~0.3 µs each on the peers' VM.
+ * Values that change per reply (an ETag, a version) stay strings. Bounded: past
  * WIRE_TEXTS_MAX distinct texts (content types are the clients'), the rest go as strings.
  */
 const wireTexts = new Map<string, Buffer>();
@@ -38,7 +38,7 @@ const JSON_TYPE = 'application/json';
 
 /**
  * The reply being written, for `writeReply`: set just before `res.cork`, which calls it at once.
- * A closure per reply capturing these was ~140 bytes of garbage per request (issue 47, `npm run
+ * A closure per reply capturing these was ~140 bytes of garbage per request (`npm run
  * bench -- alloc`). `rEtag` non-null: a stored value's ETag, X-Koor-Version and, when not null,
  * X-Koor-Revision, written without a header list (sendValue, sendWrittenJson: a cached GET's three
  * pairs were four arrays per request).
@@ -119,7 +119,7 @@ export function sendValue(ctx: Ctx, body: Uint8Array, contentType: string, etag:
   write(ctx, status, body, status === 304 ? null : contentType, NO_HEADERS, false);
 }
 
-/** JSON reply; bodies end in '\n' (SPEC §1.3). */
+/** JSON reply; bodies end in '\n'. */
 export function sendJson(ctx: Ctx, status: number, value: unknown, headers?: HeaderList): void {
   sendJsonText(ctx, status, JSON.stringify(value), headers);
 }
@@ -131,7 +131,7 @@ export function sendJsonText(ctx: Ctx, status: number, json: string, headers?: H
 
 /**
  * A write's JSON reply (text), carrying the new value's ETag, X-Koor-Version and X-Koor-Revision
- * (when given), written without a header list (issue 47: three pairs were four arrays per write).
+ * (when given), written without a header list (three pairs were four arrays per write).
  */
 export function sendWrittenJson(ctx: Ctx, json: string, etag: string, version: number, revision?: number): void {
   if (ctx.aborted || ctx.done) return;

@@ -3,7 +3,7 @@ import type { Ctx } from './context.js';
 import type { Rule } from './permissions.js';
 
 /**
- * A route, declared once in its domain (issue 46): what it answers to, who may call it, what it
+ * A route, declared once in its domain: what it answers to, who may call it, what it
  * reads and what it replies. The router mounts it and checks its rule, test/http/replies.test.ts
  * checks its replies against a real server, and the API description (GET /api/openapi.json,
  * ./openapi.ts) is made from it: a new endpoint is one of these plus its test.
@@ -63,7 +63,7 @@ export interface Route extends RouteDecl {
   readonly decode?: (ctx: Ctx, body: Buffer) => Buffer;
   /** No auth (only /health). */
   readonly public?: boolean;
-  /** Counts as a REST call for the token-tax figures (SPEC §1.8); default true. */
+  /** Counts as a REST call for the token-tax figures; default true. */
   readonly counted?: boolean;
   readonly replies: Replies;
   /** Query parameters that, when given, change the 200 body: name → that body. */

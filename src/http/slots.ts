@@ -63,7 +63,7 @@ export class Slots {
     this.upgrades.set(pattern, s);
     // uWS (20.30) drops a connection whose frame is past its maxPayloadLength with no close frame
     // (the client sees 1006): it takes frames up to WS_HARD_FRAME_BYTES, and one past the route's
-    // limit is closed here with 1009 Message Too Big (issue 34). Past the hard cap, uWS still drops.
+    // limit is closed here with 1009 Message Too Big. Past the hard cap, uWS still drops.
     const limit = options.maxPayloadLength ?? WS_HARD_FRAME_BYTES;
     this.app.ws<T>(pattern, {
       ...options,

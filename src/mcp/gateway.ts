@@ -38,7 +38,7 @@ const jsonRpcError = (error: 'MCP_SESSION_NOT_FOUND' | 'MCP_SESSION_REQUIRED' | 
   });
 
 /**
- * The MCP SDK, loaded with the first session (issue 33): with its schema library it is ~20 MB of
+ * The MCP SDK, loaded with the first session: with its schema library it is ~20 MB of
  * heap and ~0.2 s of start-up that a server no MCP client talks to should not pay.
  */
 let sdkLoading: Promise<{ Server: typeof Server; Transport: typeof WebStandardStreamableHTTPServerTransport; schemas: typeof import('@modelcontextprotocol/sdk/types.js') }> | null = null;
@@ -50,9 +50,9 @@ const loadSdk = () =>
   ]).then(([server, transport, schemas]) => ({ Server: server.Server, Transport: transport.WebStandardStreamableHTTPServerTransport, schemas })));
 
 /**
- * MCP control plane over Streamable HTTP (SPEC §3): stateful sessions keyed by Mcp-Session-Id,
+ * MCP control plane over Streamable HTTP: stateful sessions keyed by Mcp-Session-Id,
  * one low-level SDK Server per session with exactly the five tools, idle sessions closed.
- * Bounded without locking anyone out (issue 34): `sessions` is kept in least-recently-used order;
+ * Bounded without locking anyone out: `sessions` is kept in least-recently-used order;
  * a root credential past its own cap closes its own least recently used session, and at the global
  * cap the least recently used session of anyone is closed — idle ones first, but one holding an
  * open stream too if none is idle — so a new client always gets a session. A root credential holds
@@ -181,7 +181,7 @@ export class McpGateway {
       const caller = extra.authInfo?.clientId && extra.authInfo.clientId !== principal ? await this.deps.instances.resolveInstance(extra.authInfo.clientId) : null;
       try {
         // The tools have rules as the routes do (./tools.ts TOOL_RULES): set_intent is an agent's own
-        // — for a created token, any agent it registered (issue 78).
+        // — for a created token, any agent it registered.
         const role = (extra.authInfo?.extra?.role as Role | undefined) ?? 'admin';
         const tokenId = (extra.authInfo?.extra?.tokenId as string | null | undefined) ?? null;
         const rule = TOOL_RULES[request.params.name];
@@ -196,7 +196,7 @@ export class McpGateway {
           }
         }
         const value = await runTool(request.params.name, args, this.deps, caller, tokenId);
-        // Compact JSON (SPEC §7-23): the model pays for every byte of indentation.
+        // Compact JSON: the model pays for every byte of indentation.
         return { content: [{ type: 'text', text: JSON.stringify(value) }] };
       } catch (e) {
         if (e instanceof ToolError) return { content: [{ type: 'text', text: e.message }], isError: true };

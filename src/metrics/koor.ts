@@ -66,7 +66,7 @@ export function defineKoorMetrics(m: Metrics, s: MetricSources): void {
 }
 
 /**
- * The figures `GET /api/metrics` adds to SPEC §2.14's fields, read from the registry by name so
+ * The figures `GET /api/metrics` adds to the original's fields, read from the registry by name so
  * the JSON and the Prometheus text can never disagree.
  */
 export function apiFigures(v: MetricsSnapshot, settings: { stateHistoryKeep: number; eventRetention: number; complianceKeep: number }): Record<string, unknown> {

@@ -16,7 +16,7 @@ export interface DeliveryClientOptions {
   /** Runs in flight at once; more are refused (the dispatcher never asks for more). */
   maxInFlight: number;
   log: Logger;
-  /** A webhook's secret as stored → the secret that signs (issue 30: stored encrypted). */
+  /** A webhook's secret as stored → the secret that signs (stored encrypted). */
   openSecret?: (stored: string) => string;
 }
 

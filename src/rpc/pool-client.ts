@@ -44,7 +44,7 @@ function clockedSignal(clock: { sab: SharedArrayBuffer; base: number }, deadline
  */
 export class PoolClient {
   /**
-   * Lazy (issue 33): piscina is loaded with the first job, no thread starts before it, and
+   * Lazy: piscina is loaded with the first job, no thread starts before it, and
    * threads idle for a minute end. A thread costs ~15 MB of RSS and ~0.1 s of start-up, which an
    * idle server (most of them: diff, validation and compliance are occasional) should not pay. A
    * clocked job's budget counts from when its thread started it, so a start-up is not charged.

@@ -25,7 +25,7 @@ export async function startThreads(backend: ThreadsTarget, config: Config, log: 
   });
   const pool = new PoolClient({ threads: config.poolThreads, deadlineMs: config.poolDeadlineMs, maxQueue: POOL_MAX_QUEUE, log: log.child({ component: 'pool' }) });
   undo.push(() => pool.close());
-  // The pool starts its threads on its first job (issue 33: an idle server holds none).
+  // The pool starts its threads on its first job (an idle server holds none).
   const [writerUp] = await Promise.allSettled([within(writer.start(), STARTUP_TIMEOUT_MS, 'opening the database')]);
   if (writerUp.status === 'rejected') {
     void writer.kill(); // it may be stuck in native code: do not wait for it

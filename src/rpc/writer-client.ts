@@ -51,7 +51,7 @@ export interface WriterStats {
 /**
  * Typed RPC client of the single writer worker: named methods, per-call deadline, in-flight cap,
  * status codes as AppError. A failure is a 5xx that says for certain the write did not commit, or
- * OUTCOME_UNKNOWN when it may have (issue 48): the writer publishes the highest envelope id it has
+ * OUTCOME_UNKNOWN when it may have: the writer publishes the highest envelope id it has
  * begun to run (WriterStatsView.startedThrough), so a call past its deadline that the writer has
  * not begun fails with DEADLINE_EXCEEDED (the writer refuses an expired envelope before running
  * it), while one it has begun is waited for (WRITER_OUTCOME_GRACE_MS more) and never turned into a
@@ -108,13 +108,13 @@ export class WriterClient {
     this.beforeRepliesHook = fn;
   }
 
-  /** `opts.audit`: record an audit entry with this write, in its savepoint (SPEC §2.13). */
+  /** `opts.audit`: record an audit entry with this write, in its savepoint. */
   call<K extends WriterMethod>(method: K, req: ReqOf<WriterMethods, K>, opts?: { deadlineMs?: number; audit?: AuditTag }): Promise<ResOf<WriterMethods, K>> {
     return this.post(method, req, opts ?? {}, false) as Promise<ResOf<WriterMethods, K>>;
   }
 
   /**
-   * A write sent with an Idempotency-Key (issue 28; `idem` null: an ordinary call): `replayed` when
+   * A write sent with an Idempotency-Key (`idem` null: an ordinary call): `replayed` when
    * this is a retry answered with the first write's result, nothing written.
    */
   callIdempotent<K extends WriterMethod>(method: K, req: ReqOf<WriterMethods, K>, idem: IdemTag | null, opts?: { audit?: AuditTag; urgent?: boolean }): Promise<{ res: ResOf<WriterMethods, K>; replayed: boolean }> {
@@ -148,7 +148,7 @@ export class WriterClient {
       // is posted at once rather than after this turn's other requests, and its batch runs while
       // they are parsed. The transaction of a contended key that may win, with the others of that
       // key waiting for its outcome (StateService.txnGates), no longer waits for theirs to be read
-      // and parked (issue 47: +9 % contended compare-and-sets over four alternated pairs). Other calls
+      // and parked (+9 % contended compare-and-sets over four alternated pairs). Other calls
       // still go once per turn: posting the first at once split a turn of 4 PUTs into 1 + 3, two
       // commits for one (-20 % PUTs at 4 connections in one run).
       if (opts.urgent === true && this.pending.size === 1) {
@@ -315,7 +315,7 @@ export class WriterClient {
           if (waiting.length > 0) port1.postMessage(waiting);
           resolve();
         } else if (msg.control === 'storage') {
-          // The disk holding the database filled up, or a write succeeded again (issue 34).
+          // The disk holding the database filled up, or a write succeeded again.
           this.storageFull = (msg as { full?: boolean }).full === true ? { since: Date.now(), error: (msg as { error?: string }).error ?? '' } : null;
         } else if (msg.control === 'open-failed') {
           reject(new Error(msg.message ?? 'failed to open database'));

@@ -2,7 +2,7 @@ import { globsOverlap, pathGlob } from './path-glob.js';
 
 /**
  * Path globs held by someone, each with what to say of it, asked "does anything here overlap this
- * glob?" without comparing it to them all (issue 78: a claim tests hundreds of blocked tasks
+ * glob?" without comparing it to them all (a claim tests hundreds of blocked tasks
  * against thousands of leases). Two globs can only overlap when one's literal prefix starts the
  * other's, so only those entries are compared: the ones at each prefix of the asked glob's
  * literal prefix (a map lookup per length), and the ones under it (a range of the sorted prefixes).

@@ -2,7 +2,7 @@ import { GLOB_CACHE_MAX_PATTERNS } from './limits.js';
 import { setBounded } from './bounded.js';
 
 /**
- * Glob matching as Go's path.Match (SPEC §1.6): `*` = any run of non-'/' characters (it crosses
+ * Glob matching as Go's path.Match: `*` = any run of non-'/' characters (it crosses
  * '.'), `?` = one non-'/' character, `[abc]`, `[a-z]`, `[^a-z]` classes, `\x` = literal x.
  * Whole-string match. A malformed pattern matches nothing and never throws. `""` and `*` match
  * everything (the event-bus convention for "all topics").
@@ -42,8 +42,8 @@ export type GlobToken =
   | { kind: 'globstar'; dir: boolean };
 
 /**
- * Parses a glob of SPEC §1.6 into tokens, or null if it is malformed. With `globstar` (the path
- * dialect of leases, SPEC §8.8) a run of two or more `*` is a globstar; otherwise it is just stars.
+ * Parses a glob (Go's path.Match dialect, docs/events.md#patterns) into tokens, or null if it is malformed. With `globstar` (the path
+ * dialect of leases) a run of two or more `*` is a globstar; otherwise it is just stars.
  */
 export function parseGlob(p: string, globstar = false): GlobToken[] | null {
   const out: GlobToken[] = [];
@@ -159,7 +159,7 @@ export function compileGlob(pattern: string): Matcher {
   return (s) => re.test(s);
 }
 
-/** true when `pattern` is well-formed (`""` and `*` are). Requests check with this first (§7-24). */
+/** true when `pattern` is well-formed (`""` and `*` are). Requests check with this first. */
 export function isValidGlob(pattern: string): boolean {
   return pattern === '' || pattern === '*' || globToRegExpSource(pattern) !== null;
 }

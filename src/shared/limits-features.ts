@@ -5,10 +5,10 @@
  * value; settings a user may change live in config.ts instead).
  */
 
-// Operations (issue 10): webhooks, audit, agent metrics, LLM usage.
-/** One webhook delivery attempt may take this long (SPEC §2.11: success = status < 400 within 10 s). */
+// Operations: webhooks, audit, agent metrics, LLM usage.
+/** One webhook delivery attempt may take this long (success = status < 400 within 10 s). */
 export const WEBHOOK_TIMEOUT_MS = 10_000;
-/** Consecutive failed attempts that disable a webhook for good (SPEC §2.11). */
+/** Consecutive failed attempts that disable a webhook for good. */
 export const WEBHOOK_DISABLE_AFTER_FAILURES = 10;
 /** Deliveries in flight at once across all webhooks (one per webhook at a time: order per webhook). */
 export const WEBHOOK_MAX_CONCURRENT = 64;
@@ -51,7 +51,7 @@ export const WEBHOOK_MAX_SOCKETS = 4;
  * at 19, with the same number of deliveries made meanwhile.
  */
 export const WEBHOOK_THREAD_NICE = 19;
-/** `GET /api/audit` and `GET /api/llm/usage`: default and largest `limit` (SPEC §2.13, §2.15). */
+/** `GET /api/audit` and `GET /api/llm/usage`: default and largest `limit`. */
 export const OPS_LIST_DEFAULT_LIMIT = 50;
 export const OPS_LIST_MAX_LIMIT = 10_000;
 /**
@@ -62,7 +62,7 @@ export const AGENT_METRICS_FLUSH_MS = 1000;
 /** Rows deleted per retention turn of the audit log, agent metrics and LLM usage. */
 export const OPS_PRUNE_CHUNK = 2000;
 
-// The agent inbox (issue 28).
+// The agent inbox.
 /** Largest message body, bytes (UTF-8). */
 export const MESSAGE_MAX_BODY_BYTES = 64 * 1024;
 /** Recipients one message may reach once resolved (`*` on a large team included). */
@@ -79,7 +79,7 @@ export const INBOX_READ_MAX_IDS = 1000;
 /** An Idempotency-Key is honoured this long (its reply kept), ms. */
 export const IDEMPOTENCY_KEEP_MS = 24 * 3_600_000;
 
-/** Created tokens (issue 30) at most: past it, revoke some before creating more. */
+/** Created tokens at most: past it, revoke some before creating more. */
 export const TOKENS_MAX = 1000;
 /** Longest Idempotency-Key, characters. */
 export const IDEMPOTENCY_KEY_MAX = 255;
@@ -89,14 +89,14 @@ export const BACKUP_TIMEOUT_MS = 10 * 60_000;
 /** Largest snapshot POST /api/admin/restore accepts (streamed to disk, never held in memory). */
 export const RESTORE_MAX_BYTES = 16 * 1024 ** 3;
 
-// Leases and task queues (issue 13, SPEC §8.8).
+// Leases and task queues.
 /** Resources (path globs) in one lease: a lease is a working set, not a file list of the repo. */
 export const LEASE_MAX_RESOURCES = 100;
 /** Longest lease TTL, ms: a TTL only bounds how long a lease outlives its holder's heartbeats. */
 export const LEASE_MAX_TTL_MS = 7 * 24 * 3_600_000;
 /** How often the front looks for leases past their TTL (a read; the writer is called only then), ms. */
 export const LEASE_EXPIRY_CHECK_MS = 1000;
-/** How often the server samples its own presence (monotonic vs wall clock, event-loop lateness; issue 34). */
+/** How often the server samples its own presence (monotonic vs wall clock, event-loop lateness). */
 export const PRESENCE_PROBE_MS = 500;
 /** Expired leases released per writer call (each stores one event): keeps a turn short. */
 export const LEASE_EXPIRE_CHUNK = 500;
@@ -105,19 +105,19 @@ export const COORD_LIST_DEFAULT_LIMIT = 1000;
 export const COORD_LIST_MAX_LIMIT = 10_000;
 /** Paths one `POST /api/leases/check` may ask about (a pre-commit hook sends the staged files). */
 export const LEASE_CHECK_MAX_PATHS = 10_000;
-/** Attempts a task gets when its creator does not say (SPEC §8.8: fail retries until then). */
+/** Attempts a task gets when its creator does not say (fail retries until then). */
 export const TASK_DEFAULT_MAX_ATTEMPTS = 3;
 /** Dependencies and required capabilities of one task at most. */
 export const TASK_MAX_DEPS = 256;
 export const TASK_MAX_CAPABILITIES = 64;
 /**
- * Ready tasks a claim reads per page, in claim order, looking for one whose paths are free (issues
- * 44, 78): a small first page (the best task is usually free), then larger ones, as far as it takes.
+ * Ready tasks a claim reads per page, in claim order, looking for one whose paths are free:
+ * a small first page (the best task is usually free), then larger ones, as far as it takes.
  */
 export const TASK_CLAIM_FIRST_BATCH = 8;
 export const TASK_CLAIM_BATCH = 256;
-/** A checkpoint's `done` and `next` at most, UTF-8 bytes; its `data` at most, bytes of JSON (issue 44). */
+/** A checkpoint's `done` and `next` at most, UTF-8 bytes; its `data` at most, bytes of JSON. */
 export const CHECKPOINT_TEXT_MAX_BYTES = 2048;
 export const CHECKPOINT_DATA_MAX_BYTES = 16 * 1024;
-/** Checkpoints kept per task, the newest (issue 44). */
+/** Checkpoints kept per task, the newest. */
 export const TASK_CHECKPOINTS_KEEP = 20;

@@ -11,13 +11,13 @@ import { WEBHOOK_BACKLOG_MAX, WEBHOOK_DISABLE_AFTER_FAILURES } from './limits-fe
 // --- Requests and inputs --------------------------------------------------------------------
 
 /**
- * Longest request head uWS reads (issue 34), bytes: handed to uWS as UWS_HTTP_MAX_HEADERS_SIZE
+ * Longest request head uWS reads, bytes: handed to uWS as UWS_HTTP_MAX_HEADERS_SIZE
  * before it loads (src/front/uws-env.ts). uWS builds from about v20.4x honour it, whether the head
  * arrives in one read or many, and answer 431 past it; 20.30 ignores it (4 KiB when a head arrives
  * split: the connection is closed without a reply). 32 KiB: long keys, big cookies and JWTs fit.
  */
 export const HTTP_MAX_HEAD_BYTES = 32 * 1024;
-/** Longest path and query of a REST request, bytes (issue 34): 414 JSON past it. */
+/** Longest path and query of a REST request, bytes: 414 JSON past it. */
 export const HTTP_MAX_URL_BYTES = 8 * 1024;
 
 /** Longest state key, in UTF-8 bytes. Keys are path-like names, not data; 1 KiB is generous. */
@@ -35,7 +35,7 @@ export const INSTANCE_CAPABILITIES_MAX = 64;
 export const INSTANCE_CAPABILITY_MAX_BYTES = 200;
 
 /**
- * Deepest nesting of a JSON body or JSON state value (issue 34): 64 levels, as many JSON parsers
+ * Deepest nesting of a JSON body or JSON state value: 64 levels, as many JSON parsers
  * default to (Go's encoding/json has no limit but Python's and Rust's serde_json stop near 128, and
  * a recursive walk — the state diff, a contract check — must stay far from the stack's end).
  * Coordination documents are a few levels deep; 64 is generous.
@@ -54,12 +54,12 @@ export const STATE_LIST_DEFAULT_LIMIT = 5000;
  */
 export const STATE_LIST_MAX_LIMIT = 5000;
 
-/** `?history=1` versions returned when `limit` is absent (SPEC §2.2). */
+/** `?history=1` versions returned when `limit` is absent. */
 export const STATE_HISTORY_DEFAULT_LIMIT = 50;
 /** Largest `limit` of `?history=1`. */
 export const STATE_HISTORY_MAX_LIMIT = 10_000;
 
-/** `GET /api/events/history` events returned when `last` is absent (SPEC §2.4). */
+/** `GET /api/events/history` events returned when `last` is absent. */
 export const EVENTS_HISTORY_DEFAULT_LAST = 50;
 /** Largest `last`: one reply stays a few ms of event-loop work. */
 export const EVENTS_HISTORY_MAX_LAST = 10_000;
@@ -134,20 +134,20 @@ export const CLUSTER_SNAPSHOT_CONNECTIONS = 4;
 /** Most envelopes executed in one writer transaction; the rest wait for the next turn. */
 export const WRITER_MAX_BATCH_ENVELOPES = 2000;
 /**
- * SQLite's automatic checkpoint (inside a COMMIT) is off (issue 34, and issue 33's tail latency):
+ * SQLite's automatic checkpoint (inside a COMMIT, whose write it delays) is off:
  * the writer checkpoints its WAL itself after a batch's replies left, once the WAL passed
  * WRITER_WAL_CHECKPOINT_BYTES. Earlier, 10,000 pages (40 MiB) between checkpoints wrote hot pages
  * back less often (8.4 → 6.5 KB written per 1 KB put) but left a WAL that a full disk could not
  * absorb: freeing 10 MB on a full 50 MB volume did not bring writes back.
  */
 export const WRITER_WAL_AUTOCHECKPOINT_PAGES = 0;
-/** After a full disk, while no write comes, the writer tries a write that needs room this often, ms (issue 34). */
+/** After a full disk, while no write comes, the writer tries a write that needs room this often, ms. */
 export const STORAGE_PROBE_MS = 2000;
 /**
  * The writer connection's page cache, KiB (SQLite's own default; better-sqlite3 builds with 16 MB).
  * At every COMMIT SQLite truncates its page cache to the database's size, and that walks the
  * cache's hash table whatever is in it (`pcache1TruncateUnsafe`): with 16 MB a durable 1 KB PUT
- * cost the writer thread ~10 µs more at 50 connections (issue 47; 2 MB and 0.5 MB measured alike).
+ * cost the writer thread ~10 µs more at 50 connections (2 MB and 0.5 MB measured alike).
  * Pages it no longer holds come back from the OS page cache, or from the WAL.
  */
 export const WRITER_PAGE_CACHE_KIB = 2048;
@@ -168,7 +168,7 @@ export const VACUUM_CONVERT_MAX_BYTES = 256 * 1024 * 1024;
 export const SQLITE_BUSY_TIMEOUT_MS = 5000;
 /**
  * A write the writer has begun to run when its deadline passes is waited for this much longer
- * before its caller is told `outcome unknown` (504, issue 48), ms. Counted from when the front
+ * before its caller is told `outcome unknown` (504), ms. Counted from when the front
  * first saw it overdue, so a pause of the whole process (SIGSTOP) does not spend it.
  */
 export const WRITER_OUTCOME_GRACE_MS = 10_000;
@@ -219,7 +219,7 @@ export const touchIntervalMs = (livenessTimeoutMs: number): number => Math.min(I
 export const IDENTITY_MISSES_MAX = 10_000;
 /**
  * Cluster mode: a token this node remembers is confirmed against the database again once it was
- * last confirmed this long ago, ms (issue 30): a token revoked or an agent deregistered on another
+ * last confirmed this long ago, ms: a token revoked or an agent deregistered on another
  * node is refused here within this bound even if the notification is late or lost.
  */
 export const TOKEN_CONFIRM_MS = 500;
@@ -258,20 +258,20 @@ export const STATE_CACHE_ENTRY_OVERHEAD_BYTES = 200;
 
 // --- Contracts and compliance ----------------------------------------------------------------
 
-/** `GET /api/compliance/history` runs returned when `limit` is absent (SPEC §2.10). */
+/** `GET /api/compliance/history` runs returned when `limit` is absent. */
 export const COMPLIANCE_HISTORY_DEFAULT_LIMIT = 50;
 /** Largest `limit` of the compliance history: one reply stays a few ms of event-loop work. */
 export const COMPLIANCE_HISTORY_MAX_LIMIT = 10_000;
-/** A contract test gives up on the backend after this, ms (SPEC §2.9: 10 s, like the original). */
+/** A contract test gives up on the backend after this, ms (10 s, like the original). */
 export const CONTRACT_TEST_TIMEOUT_MS = 10_000;
-/** Bytes of a backend's reply a contract test reads (SPEC §2.9); the rest is not read. */
+/** Bytes of a backend's reply a contract test reads; the rest is not read. */
 export const CONTRACT_TEST_MAX_REPLY_BYTES = 10 * 1024 * 1024;
 
 // --- Lifecycle ------------------------------------------------------------------------------
 
 /** Start-up gives up (one line, exit 1) if the database is not open by then, ms. */
 export const STARTUP_TIMEOUT_MS = 15_000;
-/** How long shutdown waits for in-flight writes, ms (SPEC §1.1: 5 s grace). */
+/** How long shutdown waits for in-flight writes, ms (5 s grace). */
 export const SHUTDOWN_GRACE_MS = 5000;
 /**
  * A shutdown still not done this long after the signal ends the process anyway (exit 1), ms: its
@@ -293,7 +293,7 @@ export const WRITER_LIMITS: WriterLimits = Object.freeze({
   webhook_disable_after: WEBHOOK_DISABLE_AFTER_FAILURES,
 });
 
-// --- Threads (issue 33: what an idle server holds) -----------------------------------------
+// --- Threads (what an idle server holds) -----------------------------------------
 
 /** A pool thread idle this long ends (the pool starts threads on demand), ms. */
 export const POOL_IDLE_MS = 60_000;
@@ -304,22 +304,22 @@ export const POOL_IDLE_MS = 60_000;
  */
 export const POOL_RESOURCE_LIMITS = { maxYoungGenerationSizeMb: 8, maxOldGenerationSizeMb: 512 } as const;
 
-/** How often expired state keys (X-Koor-TTL) are swept, ms (issue 31); reads treat them as gone at once regardless. */
+/** How often expired state keys (X-Koor-TTL) are swept, ms; reads treat them as gone at once regardless. */
 export const STATE_EXPIRY_CHECK_MS = 1000;
 /** Expired keys deleted per writer turn of the sweep. */
 export const STATE_EXPIRY_CHUNK = 256;
-/** State and spec changes kept for watchers to resume from (issue 31): the newest this many revisions. */
+/** State and spec changes kept for watchers to resume from: the newest this many revisions. */
 export const STATE_CHANGES_KEEP = 100_000;
 /** Changes deleted per writer turn when pruning the change log. */
 export const STATE_CHANGES_PRUNE_CHUNK = 5000;
 /** How often the change log is pruned, ms. */
 export const STATE_CHANGES_PRUNE_MS = 30_000;
-/** Compares and ops of one POST /api/txn, in all (issue 31). */
+/** Compares and ops of one POST /api/txn, in all. */
 export const TXN_MAX_OPS = 64;
 
-/** Issue 32: api_request records one OTLP logs export may carry; past them, partialSuccess rejects the rest. */
+/** `api_request` records one OTLP logs export may carry; past them, partialSuccess rejects the rest. */
 export const OTLP_MAX_RECORDS = 1_000;
-/** Issue 32: records per writer call while storing an OTLP export (a big export does not hold the writer). */
+/** Records per writer call while storing an OTLP export (a big export does not hold the writer). */
 export const OTLP_CHUNK_RECORDS = 200;
 
 /**

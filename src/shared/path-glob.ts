@@ -3,7 +3,7 @@ import { parseGlob, tokensToRegExpSource, type GlobToken } from './glob.js';
 import { setBounded } from './bounded.js';
 
 /**
- * Path globs of leases (SPEC §8.8): the dialect of §1.6 (`*` and `?` never cross '/', classes,
+ * Path globs of leases: the dialect of event patterns (`*` and `?` never cross '/', classes,
  * `\x`) plus `**`, any run of characters including '/'; `**` followed by '/' at the start of a
  * segment may also match nothing, so `src/**\/*.ts` covers `src/a.ts` as well as `src/x/y/a.ts`.
  * Unlike topic globs, `*` alone is not "everything": it is one top-level name (use `**`).
@@ -285,8 +285,8 @@ export function prefixKeysOf(p: Buffer, atMost: (x: Buffer, inclusive: boolean) 
 /**
  * prefixKeysOf's seeks, for a caller whose index answers asynchronously: yields each seek
  * `[x, inclusive]`, is resumed with its answer, returns the keys found. `floor`: every key sought
- * is at least that long and shares `p`'s first `floor` bytes (a lease key's project part, issue
- * 78): the search ends there rather than walk through other projects' keys.
+ * is at least that long and shares `p`'s first `floor` bytes (a lease key's project
+ * part): the search ends there rather than walk through other projects' keys.
  */
 export function* prefixKeySeeks(p: Buffer, floor = 0): Generator<[x: Buffer, inclusive: boolean], Buffer[], Buffer | undefined> {
   const found: Buffer[] = [];

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 
 /**
- * A background job run every `everyMs` (issue 46: one of each loop). Single flight: a tick while
+ * A background job run every `everyMs` (one of each loop). Single flight: a tick while
  * the previous run is still going is skipped, and run() joins the run under way instead of
  * starting a second one. A failure is logged (at debug once stopped: a run cut short by shutdown
  * is expected) and never thrown at the timer. The timer never keeps the process alive. stop()

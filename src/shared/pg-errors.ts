@@ -1,6 +1,6 @@
 /**
  * Which errors mean PostgreSQL cannot be reached, apart from the client (src/shared/pg.ts) so
- * that a SQLite server's threads can ask without loading postgres.js (issue 33: start-up), and
+ * that a SQLite server's threads can ask without loading postgres.js (start-up), and
  * how long to wait before trying to reach it again.
  */
 import { PG_RECONNECT_BACKOFF_MAX_MS, PG_RECONNECT_BACKOFF_MS } from './limits.js';

@@ -1,6 +1,6 @@
 /**
- * Transactions on PostgreSQL that a lost connection fails, never the process (cluster mode,
- * issue 48): the front's snapshot reads, the copy between the stores, the migrations. (The
+ * Transactions on PostgreSQL that a lost connection fails, never the process (cluster mode):
+ * the front's snapshot reads, the copy between the stores, the migrations. (The
  * writer thread keeps its own version of this, workers/writer/pg/driver.ts.)
  *
  * postgres.js 3.4.9 (porsager/postgres#1208, #1154; fixes proposed in #1209, #1215, not released):

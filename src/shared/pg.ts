@@ -12,7 +12,7 @@ import { defined } from './defined.js';
  * count of connections that closed with an error since one last connected: 50 ms doubling to 1 s.
  * Its own (½ to 1 × 3^n / 100 s, capped at 20 s) reaches seconds after a few failed tries and
  * 10 to 20 s after seven, as a PostgreSQL restart under load gives; the reads queued meanwhile
- * wait for it, so a node answered again long after PostgreSQL was back (issue 48).
+ * wait for it, so a node answered again long after PostgreSQL was back.
  */
 export const reconnectDelayS = (closedWithError: number): number => reconnectWaitMs(closedWithError) / 1000;
 
@@ -24,7 +24,7 @@ export const reconnectDelayS = (closedWithError: number): number => reconnectWai
  *
  * No array types fetched (`fetch_types: false`): postgres.js 3.4.9 reads them on every new
  * connection with a query whose failure nothing handles, so a connection lost or a client ended
- * during that read was an unhandled rejection, which ends the process (issue 48). koor reads no
+ * during that read was an unhandled rejection, which ends the process. koor reads no
  * array column and passes its one array parameter as a literal (`CAST(? AS bigint[])`).
  */
 export function openPg(url: string, opts: { max: number; name: string; idleTimeoutS?: number; idleInTransactionMs?: number }): Sql {

@@ -1,5 +1,5 @@
 /**
- * A key's version ring (SQLite, issue 47): the `id`s of its kept versions' rows in the version
+ * A key's version ring (SQLite): the `id`s of its kept versions' rows in the version
  * log, oldest first, kept in its state row (`state.ring`). A write appends its new row's id and
  * drops the oldest while more than `--state-history-keep` remain, so the version that falls out
  * is found without the log's (key, version) index, whose random leaf per write was 44 % of a

@@ -7,7 +7,7 @@ export interface LoggedEvent {
 }
 
 /**
- * The delivery body of SPEC §2.11 with `event_id` for de-duplication; `data` spliced in as stored
+ * The delivery body (docs/operations.md#webhooks) with `event_id` for de-duplication; `data` spliced in as stored
  * (it is JSON text), `created_at` from storage text `YYYY-MM-DD HH:MM:SS` to RFC 3339.
  */
 export function deliveryBody(e: LoggedEvent): string {

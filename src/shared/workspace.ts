@@ -7,7 +7,7 @@ export function folderOf(workspace: string): string {
 }
 
 /**
- * The project an agent registered with a workspace belongs to (issue 78): the workspace itself
+ * The project an agent registered with a workspace belongs to: the workspace itself
  * when it is a project name, else the folder its path ends in ('' for none). An agent bound by a
  * hook session registers with its project as its workspace.
  */

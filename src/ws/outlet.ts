@@ -6,7 +6,7 @@ import { WS_SOFT_BUFFER_BYTES } from '../shared/limits.js';
 const SEND_SUCCESS = 1;
 /**
  * uWS `send` status when the frame was not written at all: the socket already held more than its
- * `maxBackpressure`. Such a frame is not sent; counting it as sent loses it (issue 48).
+ * `maxBackpressure`. Such a frame is not sent; counting it as sent loses it.
  */
 const SEND_DROPPED = 2;
 

@@ -3,7 +3,7 @@ import type { Domain, Platform } from '../domain.js';
 import { adminRoutes } from './routes.js';
 import { AdminService } from './service.js';
 
-/** Online backup and live restore (SPEC §8.6), of whatever the backend's snapshots are. */
+/** Online backup and live restore, of whatever the backend's snapshots are. */
 export function adminDomain(p: Platform, d: { bootId: string; onRestore?: (file: string) => void }): Domain {
   const admin = new AdminService({
     snapshots: p.backend.snapshots,

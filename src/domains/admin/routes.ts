@@ -11,7 +11,7 @@ const stamp = (d: Date): string => d.toISOString().replace(/[-:]/g, '').replace(
 export function adminRoutes(svc: AdminService, bootId: string): Route[] {
   return [
     {
-      // The body is a snapshot from /api/admin/backup; the server restarts on it (SPEC §8.6). The
+      // The body is a snapshot from /api/admin/backup; the server restarts on it. The
       // reply names this server's boot id: the one that answers /health next has another. In
       // cluster mode nothing restarts: the database was replaced when the reply comes
       // (`restoring: false`).
@@ -26,8 +26,8 @@ export function adminRoutes(svc: AdminService, bootId: string): Route[] {
         svc.restore({ toFile: (file, cap) => readBodyToFile(ctx, cap, file), discard: () => ctx.res.onData(() => {}) }, (info, restarting) => sendJson(ctx, 200, { restoring: restarting, boot: bootId, schema_version: info.version, bytes: info.bytes, counts: info.counts })),
     },
     {
-      // A consistent snapshot of the whole database, taken online (SPEC §8.6). Tokens are in it
-      // as hashes and webhook secrets encrypted (issue 30); still, keep the file private.
+      // A consistent snapshot of the whole database, taken online. Tokens are in it
+      // as hashes and webhook secrets encrypted; still, keep the file private.
       method: 'GET',
       path: '/api/admin/backup',
       summary: 'Download a consistent snapshot of the database',

@@ -18,7 +18,7 @@ export interface Upload {
   discard(): void;
 }
 
-/** Online backups (SPEC §8.6): one at a time, each a consistent snapshot in a temp file. */
+/** Online backups: one at a time, each a consistent snapshot in a temp file. */
 export class AdminService {
   private busy = false;
 

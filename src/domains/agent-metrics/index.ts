@@ -3,7 +3,7 @@ import { agentMetricRoutes } from './routes.js';
 import { AgentMetrics } from './service.js';
 
 /**
- * Per-agent call and write counts (SPEC §8.4), bucketed by hour in memory and flushed by every
+ * Per-agent call and write counts, bucketed by hour in memory and flushed by every
  * node (not a leader's job: each node counts its own calls); the last counts reach the database
  * before the writer closes.
  */

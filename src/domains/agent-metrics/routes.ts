@@ -8,7 +8,7 @@ import type { AgentMetrics } from './service.js';
 import { AgentMetricRows, AgentMetricTotals } from '../../../schemas/http/agent-metrics.js';
 import { rule } from '../../http/permissions.js';
 
-/** `?period=` is a prefix of `YYYY-MM-DDTHH` (SPEC §2.14): anything else can match nothing, so it is a 400 (§7-24). */
+/** `?period=` is a prefix of `YYYY-MM-DDTHH`: anything else can match nothing, so it is a 400. */
 function periodOf(q: URLSearchParams): string | null {
   const p = q.get('period');
   if (p === null || p === '') return null;

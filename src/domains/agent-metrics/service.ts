@@ -19,7 +19,7 @@ interface Bucket {
 }
 
 /**
- * Per-agent metrics (SPEC §2.14, §7-13, §8.4): counters per (instance, metric, UTC hour). A request
+ * Per-agent metrics: counters per (instance, metric, UTC hour). A request
  * only adds to an in-memory bucket; every AGENT_METRICS_FLUSH_MS the buckets go to the writer as
  * one batch of upserts (never one extra write per request). Reads flush first, so they see every
  * count made before them. A crash loses at most one interval of counts.

@@ -7,7 +7,7 @@ import { sortedJson } from '../../../schemas/rpc/envelope.js';
 const DENIED_AUDITS_PER_S = 20;
 
 /**
- * Calls a route's or tool's rule refused (issue 30): every one counted by role, and audited
+ * Calls a route's or tool's rule refused: every one counted by role, and audited
  * (`auth.denied`, outcome `denied`, the caller's agent or role as actor, the route as resource) up
  * to DENIED_AUDITS_PER_S a second; beyond that only counted (the count says how many went unaudited).
  */

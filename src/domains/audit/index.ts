@@ -3,7 +3,7 @@ import { Denials } from './denials.js';
 import { auditRoutes } from './routes.js';
 import { AuditService } from './service.js';
 
-/** The audit log (SPEC §2.13): written by the writer with each audited write, read here; and the refusals of the routes' and tools' rules (issue 30). */
+/** The audit log: written by the writer with each audited write, read here; and the refusals of the routes' and tools' rules. */
 export function auditDomain(p: Platform): Domain & { denials: Denials } {
   const denials = new Denials(p.writer, p.log.child({ component: 'auth' }));
   return {

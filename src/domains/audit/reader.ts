@@ -9,12 +9,12 @@ export interface AuditRow {
   actor: string;
   action: string;
   resource: string;
-  /** Compact JSON text with sorted keys (SPEC §2.13). */
+  /** Compact JSON text with sorted keys. */
   detail: string;
   outcome: string;
 }
 
-/** Bounds as storage text (inclusive), compared as instants (SPEC §7-7). */
+/** Bounds as storage text (inclusive), compared as instants. */
 export interface Span {
   from: string | null;
   to: string | null;

@@ -26,7 +26,7 @@ export function auditRoutes(svc: AuditService): Route[] {
           await svc.list({
             actor: exact(q, 'actor'),
             action: exact(q, 'action'),
-            // Instants (SPEC §7-7): RFC 3339 or YYYY-MM-DD[ HH:MM:SS] (UTC).
+            // Instants: RFC 3339 or YYYY-MM-DD[ HH:MM:SS] (UTC).
             from: instantParam(q, 'from', true),
             to: instantParam(q, 'to', true),
             limit: positiveInt(q, 'limit', OPS_LIST_DEFAULT_LIMIT, OPS_LIST_MAX_LIMIT),

@@ -5,7 +5,7 @@ import type { AuditFilter, AuditReader, AuditRow, Span } from './reader.js';
 export type AuditEntry = AuditRow;
 
 /**
- * The audit log's reads (SPEC §2.13). Entries are written by the writer in the savepoint of the
+ * The audit log's reads. Entries are written by the writer in the savepoint of the
  * mutation they describe (an envelope's `audit` tag), never here.
  */
 export class AuditService {
@@ -23,7 +23,7 @@ export class AuditService {
       total_entries: c.total,
       action_counts: counts(c.actions),
       outcome_counts: counts(c.outcomes),
-      // "" counts as an actor (SPEC §2.13).
+      // "" counts as an actor.
       unique_actors: c.actors,
       unique_resources: c.resources,
     };

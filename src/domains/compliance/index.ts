@@ -4,7 +4,7 @@ import type { Domain, Platform } from '../domain.js';
 import { complianceRoutes } from './routes.js';
 import { ComplianceService, type Publish } from './service.js';
 
-/** Compliance runs (SPEC §2.10): each agent's contracts checked on a schedule, the history kept per (agent, contract). */
+/** Compliance runs: each agent's contracts checked on a schedule, the history kept per (agent, contract). */
 export function complianceDomain(p: Platform, d: { instances: InstanceService; specs: SpecService; publish: Publish }): Domain & { compliance: ComplianceService } {
   const compliance = new ComplianceService(p.readers.compliance, p.writer, p.pool, d.instances, d.specs, d.publish, {
     intervalMs: p.config.complianceIntervalMs,

@@ -7,7 +7,7 @@ import type { ComplianceService } from './service.js';
 import { ComplianceHistoryReply, ComplianceRunReply } from '../../../schemas/http/compliance.js';
 import { rule } from '../../http/permissions.js';
 
-/** SPEC §2.10: the history of compliance runs, and a pass on demand. */
+/** The history of compliance runs, and a pass on demand. */
 export function complianceRoutes(svc: ComplianceService): Route[] {
   return [
     {
@@ -19,7 +19,7 @@ export function complianceRoutes(svc: ComplianceService): Route[] {
       query: Query({ instance_id: 'Only the runs of this agent', limit: PositiveInt('How many runs') }),
       handler: async (ctx) => {
         const q = queryParams(ctx);
-        // Strict (SPEC §7-24): a bad limit is a 400 naming it; an empty instance_id = all.
+        // Strict: a bad limit is a 400 naming it; an empty instance_id = all.
         const limit = positiveInt(q, 'limit', COMPLIANCE_HISTORY_DEFAULT_LIMIT, COMPLIANCE_HISTORY_MAX_LIMIT);
         const instanceId = q.get('instance_id') || null;
         sendJsonText(ctx, 200, await svc.historyJson(instanceId, limit));

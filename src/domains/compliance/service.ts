@@ -7,12 +7,12 @@ import { toRfc3339 } from '../../store.js';
 import type { Awaitable } from '../../shared/awaitable.js';
 import type { ComplianceReader } from './reader.js';
 
-/** Agents to check: the instance registry (SPEC §2.5). Only `active` ones with a workspace count. */
+/** Agents to check: the instance registry. Only `active` ones with a workspace count. */
 export interface InstanceSource {
   list(filter: Record<string, never>): Awaitable<ReadonlyArray<{ id: string; workspace: string; status: string }>>;
 }
 
-/** Where contracts live: the spec registry (SPEC §2.3). `get` throws when the spec is gone. */
+/** Where contracts live: the spec registry. `get` throws when the spec is gone. */
 export interface SpecSource {
   list(project: string): Awaitable<{ specs: ReadonlyArray<{ name: string }> }>;
   get(project: string, name: string): Awaitable<{ data: Uint8Array; hash: string }>;
@@ -21,7 +21,7 @@ export interface SpecSource {
 /** Publishes an event through the bus (wired to the events domain in server.ts). */
 export type Publish = (topic: string, data: string, source: string) => Promise<unknown>;
 
-/** A compliance run as the API shows it (SPEC §2.10); `run_at` RFC 3339 UTC. */
+/** A compliance run as the API shows it; `run_at` RFC 3339 UTC. */
 export interface Run {
   id: number;
   instance_id: string;
@@ -40,7 +40,7 @@ export interface ComplianceOptions {
 }
 
 /**
- * Compliance (SPEC §2.10, §6, §8.10): a pass checks the contracts of every active instance's
+ * Compliance: a pass checks the contracts of every active instance's
  * project (its workspace) for well-formedness, records one run per (instance, contract) and
  * publishes `compliance.violation` for each failing one. Passes run on a timer and on demand,
  * one at a time: a scheduled tick while a pass is running (or queued) is skipped, and an
@@ -48,7 +48,7 @@ export interface ComplianceOptions {
  * arriving in the meantime shares (so a caller always sees a pass started after its request).
  */
 export class ComplianceService {
-  /** Since start: passes, runs written, runs removed by retention (SPEC §8.10). */
+  /** Since start: passes, runs written, runs removed by retention. */
   readonly stats = { passes: 0, runs_recorded: 0, runs_pruned: 0 };
   private readonly timer: Periodic;
   private running: Promise<Run[]> | null = null;
@@ -144,7 +144,7 @@ export class ComplianceService {
     const byProject = new Map<string, Array<{ name: string; violations: ContractViolation[] }>>();
     const rows: Array<{ instance_id: string; project: string; contract: string; pass: boolean; violations: ContractViolation[] }> = [];
     for (const inst of active) {
-      // The workspace string is the project, verbatim (SPEC §2.10).
+      // The workspace string is the project, verbatim.
       const project = inst.workspace;
       let contracts = byProject.get(project);
       if (contracts === undefined) {

@@ -3,7 +3,7 @@ import type { Domain, Platform } from '../domain.js';
 import { contractRoutes } from './routes.js';
 import { ContractService } from './service.js';
 
-/** Contract validation and tests against stored specs (SPEC §2.9), on the worker pool. */
+/** Contract validation and tests against stored specs, on the worker pool. */
 export function contractsDomain(p: Platform, d: { specs: SpecService }): Domain {
   return { routes: contractRoutes(new ContractService(d.specs, p.pool)) };
 }

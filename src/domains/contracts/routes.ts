@@ -8,7 +8,7 @@ import { projectParam, rule } from '../../http/permissions.js';
 
 const param = (ctx: Ctx, i: number): string => pathName(ctx.params[i]!, i === 0 ? 'project' : 'name');
 
-/** SPEC §2.9: contracts are specs; these two routes check payloads and live backends against them. Not audited. */
+/** Contracts are specs; these two routes check payloads and live backends against them. Not audited. */
 export function contractRoutes(svc: ContractService): Route[] {
   return [
     {

@@ -4,12 +4,12 @@ import { CONTRACT_TEST_MAX_REPLY_BYTES, CONTRACT_TEST_TIMEOUT_MS } from '../../s
 import type { PoolClient } from '../../rpc/pool-client.js';
 import type { Awaitable } from '../../shared/awaitable.js';
 
-/** Where contracts are stored: the spec registry (SPEC §2.3); `get` throws NOT_FOUND when absent. */
+/** Where contracts are stored: the spec registry; `get` throws NOT_FOUND when absent. */
 export interface SpecSource {
   get(project: string, name: string): Awaitable<{ data: Uint8Array; hash: string }>;
 }
 
-/** The reply of POST …/test (SPEC §2.9). */
+/** The reply of POST …/test. */
 export interface TestResult {
   valid: boolean;
   endpoint: string;
@@ -55,7 +55,7 @@ async function readCapped(res: Response, max: number): Promise<Buffer> {
 }
 
 /**
- * API contracts stored as specs (SPEC §2.9): validate a payload against one endpoint, or test a
+ * API contracts stored as specs: validate a payload against one endpoint, or test a
  * live backend against one endpoint. Parsing and checking run on the worker pool.
  */
 export class ContractService {
@@ -77,7 +77,7 @@ export class ContractService {
     return fail('CONTRACT_INVALID', reason);
   }
 
-  /** `POST …/validate`: spec errors first, then the body's (SPEC §2.9). */
+  /** `POST …/validate`: spec errors first, then the body's. */
   async validate(project: string, name: string, body: { endpoint?: string; direction?: string; payload?: Record<string, unknown> | null }) {
     const spec = await this.load(project, name);
     const endpoint = body.endpoint ?? '';

@@ -7,7 +7,7 @@ import { EventFeed } from './feed.js';
 import { EventService, LocalFanout, type Fanout } from './service.js';
 
 /**
- * The event log (SPEC §2.4): publish, history, and delivery to this node's subscribers through
+ * The event log: publish, history, and delivery to this node's subscribers through
  * the backend's fan-out. `onPublished`: an event was committed (the webhook dispatcher looks).
  */
 export async function eventsDomain(p: Platform, d: { onPublished: () => void }): Promise<Domain & { events: EventService; publish: (topic: string, data: string, source: string) => Promise<unknown>; announce: (list: readonly Event[]) => void; resetFeed(): void }> {

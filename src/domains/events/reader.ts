@@ -6,7 +6,7 @@ import type { ReadDb } from '../../store.js';
 import type { TurnSnapshot } from '../../backend/reads.js';
 import type { Awaitable } from '../../shared/awaitable.js';
 
-/** What a history read selects (SPEC §2.4): all bounds inclusive, storage-text instants. */
+/** What a history read selects: all bounds inclusive, storage-text instants. */
 export interface HistoryFilter {
   /** Glob (already validated); '' or '*' = all. */
   topic: string;
@@ -20,7 +20,7 @@ export interface HistoryFilter {
   last: number;
   /**
    * Ids examined at most (at least `last`): a read looks at one window of the log, so a filter
-   * matching little costs the same as one matching everything (issue 33).
+   * matching little costs the same as one matching everything.
    */
   scan: number;
 }

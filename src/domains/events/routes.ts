@@ -69,7 +69,7 @@ export function eventRoutes(svc: EventService, opts: { scan: number }): Route[] 
       query: Query({ last: PositiveInt('How many events (newest first unless since is given)'), topic: 'Only the topics matching this glob', from: 'Events at or after this instant', to: 'Events before this instant', source: 'Only the events of this source', since: 'Events after this id, oldest first', before: 'Events before this id (the X-Koor-Next of a reply cut short)' }),
       handler: async (ctx) => {
         const q = queryParams(ctx);
-        // Strict (SPEC §7-24): a value the server cannot use is a 400 naming it.
+        // Strict: a value the server cannot use is a 400 naming it.
         const since = sinceParam(q.get('since'));
         const { events, truncated, next } = await svc.history({
           last: positiveInt(q, 'last', EVENTS_HISTORY_DEFAULT_LAST, EVENTS_HISTORY_MAX_LAST),

@@ -9,7 +9,7 @@ import type { Awaitable } from '../../shared/awaitable.js';
 import type { EventsReader, HistoryFilter, SyncEventsReader, WindowRead } from './reader.js';
 import { then } from '../../shared/awaitable.js';
 
-/** The Event JSON of SPEC §2.4, built once per event; `data` is spliced in raw. */
+/** The Event JSON (docs/events.md), built once per event; `data` is spliced in raw. */
 export function eventJson(e: Event): string {
   return `{"id":${e.id},"topic":${JSON.stringify(e.topic)},"data":${e.data},"source":${JSON.stringify(e.source)},"created_at":"${toRfc3339(e.created_at)}"}`;
 }
@@ -76,7 +76,7 @@ export class EventService {
   }
 
   /**
-   * A publish sent with an Idempotency-Key (issue 28; `idem` null: none): a retry gets the first
+   * A publish sent with an Idempotency-Key (`idem` null: none): a retry gets the first
    * publish's event, `replayed`, and nothing is stored or fanned out again.
    */
   async publishIdempotent(topic: string, data: string, source: string, idem: IdemTag | null): Promise<{ event: Event; json: string; replayed: boolean }> {
@@ -103,8 +103,8 @@ export class EventService {
   }
 
   /**
-   * Up to `last` genuine matches: newest first, or oldest first after `since` (SPEC §7-8, §8.2),
-   * from one window of at most `scan` ids (issue 33: a rare topic no longer scans the whole log).
+   * Up to `last` genuine matches: newest first, or oldest first after `since`,
+   * from one window of at most `scan` ids (a rare topic no longer scans the whole log).
    * `next` is the cursor to continue from (`before=` newest first, `since=` oldest first) when the
    * reply stopped short of `last` with more of the log left: the window ran out (`truncated`
    * 'scan') or the byte budget did ('bytes'); null when the reply is complete.
@@ -132,7 +132,7 @@ export class EventService {
   }
 
   /**
-   * One step of a subscription replay (SPEC §8.2): the retained events matching `pattern` with
+   * One step of a subscription replay: the retained events matching `pattern` with
    * ids in (after, after + WS_REPLAY_STEP_IDS], as frames. `next` is where the following step
    * starts; `done` once the step reached what live delivery has reached (checked when the read
    * is over: an asynchronous read may finish after more events went live). `gap` when events
@@ -180,7 +180,7 @@ export class EventService {
 
   /** Deletes all but the newest `retention` events, in short writer turns. */
   prune(): Promise<number> {
-    if (this.opts.retention === 0) return Promise.resolve(0); // 0 = keep everything (SPEC §8.10)
+    if (this.opts.retention === 0) return Promise.resolve(0); // 0 = keep everything
     this.pruning ??= (async () => {
       let total = 0;
       try {

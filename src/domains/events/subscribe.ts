@@ -16,7 +16,7 @@ interface SubData {
 }
 
 /**
- * `GET /api/events/subscribe?pattern=P[&since=ID][&overflow=drop]` (SPEC §2.4, §7-17, §8.2).
+ * `GET /api/events/subscribe?pattern=P[&since=ID][&overflow=drop]`.
  * Auth checked at the upgrade (the Authorization header, or the token in the subprotocol offer).
  * With `since`, retained events after it are replayed first, then live ones: the replay is read
  * in the same synchronous step that registers the subscriber, and ids at or below the last one
@@ -40,7 +40,7 @@ export function mountSubscribe(slots: Slots, deps: UpgradeDeps & { hub: Hub; eve
       }
     },
     drain: (ws) => hub.flushOne(ws.getUserData().sub),
-    // Client frames are ignored (SPEC §2.4).
+    // Client frames are ignored.
     close: (ws) => hub.detach(ws.getUserData().sub),
   };
 

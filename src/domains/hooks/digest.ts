@@ -5,7 +5,7 @@ import type { InboxDbRow } from '../messages/reader.js';
 import type { AuditNews } from './reader.js';
 
 /**
- * The text Koor puts into a model's context (issue 29): what concerns one agent since its last
+ * The text Koor puts into a model's context: what concerns one agent since its last
  * digest, in as few tokens as it takes, and nothing at all when nothing does. Budgets are in
  * o200k tokens (test/http/hooks.test.ts measures every shape with the real tokenizer); the text is
  * cut by an upper estimate of its tokens (tokenEstimate), line by line, most important first.
@@ -25,7 +25,7 @@ const LIST_MAX = 3;
 export interface Me {
   id: string;
   name: string;
-  /** Its project (issue 78): other agents "in this repository" registered with it as their workspace. */
+  /** Its project: other agents "in this repository" registered with it as their workspace. */
   project: string;
 }
 
@@ -39,7 +39,7 @@ export interface DigestInput {
   audit: readonly AuditNews[];
   /** Files this session edited, repository-relative. */
   edited: readonly string[];
-  /** Edits refused to this session, with the lease that refused each (issue 44): news when it ends. */
+  /** Edits refused to this session, with the lease that refused each: news when it ends. */
   denied?: ReadonlyArray<{ path: string; lease_id: string }>;
   /** Events retention pruned after the session's cursor before it read them. */
   missed?: number;
@@ -100,7 +100,7 @@ export function digestLines(d: DigestInput): string[] {
   let budget: Record<string, unknown> | null = null;
   for (const e of d.events) {
     if (e.topic === 'budget.exceeded') {
-      // Issue 32: a cap on this agent, its project or everyone: its claims are refused now.
+      // A cap on this agent, its project or everyone: its claims are refused now.
       const b = parse(e.data);
       const scope = str(b.scope);
       if (scope === 'global' || scope === `agent:${me.id}` || scope === `agent:${me.name}` || scope === `project:${me.project}`) budget = b;
@@ -109,7 +109,7 @@ export function digestLines(d: DigestInput): string[] {
       const id = Number(t.id);
       if (t.status === 'ready' && t.project === me.project) ready.set(id, str(t.title));
       else ready.delete(id);
-      // Issue 44: this agent claimed a task an earlier claimer checkpointed: continue, do not restart.
+      // This agent claimed a task an earlier claimer checkpointed: continue, do not restart.
       if (e.topic === 'task.claimed' && t.claimed_by === me.id && typeof t.resume === 'string') resumes.push(`Resume task #${id} ${quote(str(t.title))} from its last checkpoint, next: ${quote(t.resume)}. See: koor-cli task checkpoints ${id}`);
       // Its claim was released because it went stale (silent past the liveness timeout): say so, and whose the task is now.
       if (e.topic === 'task.released' && t.released_from === me.id && t.reason === 'stale') lostTasks.set(id, { title: str(t.title), now: { status: str(t.status) } });
@@ -118,13 +118,13 @@ export function digestLines(d: DigestInput): string[] {
         else lostTasks.get(id)!.now = { status: str(t.status), by: str(t.claimed_by_name) };
       }
     } else if (e.topic === 'lease.released') {
-      // Issue 44: a lease that refused this agent an edit ended: the file is free again.
+      // A lease that refused this agent an edit ended: the file is free again.
       const l = parse(e.data);
       for (const x of d.denied ?? []) if (x.lease_id === l.id && !freed.includes(x.path)) freed.push(x.path);
       if (l.holder === me.id && l.reason === 'stale' && Array.isArray(l.resources)) for (const r of l.resources as unknown[]) if (!lostLeases.includes(str(r))) lostLeases.push(str(r));
     } else if (e.topic === 'lease.acquired') {
       const l = parse(e.data);
-      // Another project's lease is on another repository's file of that path (issue 78); an event from before projects names none.
+      // Another project's lease is on another repository's file of that path; an event from before projects names none.
       if (l.holder === me.id || (typeof l.project === 'string' && l.project !== me.project)) continue;
       const held = Array.isArray(l.resources) ? (l.resources as unknown[]).map(str) : [];
       const hit = d.edited.find((p) => held.some((g) => pathGlobMatch(g, p)));

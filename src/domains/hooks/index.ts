@@ -6,7 +6,7 @@ import { touchIntervalMs } from '../../shared/limits.js';
 import { hookRoutes } from './routes.js';
 import { HookService } from './service.js';
 
-/** Coding-agent hooks (issue 29): Claude Code's hook endpoint, the edit guard, the digests. */
+/** Coding-agent hooks: Claude Code's hook endpoint, the edit guard, the digests. */
 export function hooksDomain(p: Platform, d: { leases: LeaseService; instances: InstanceService; announce: (list: readonly Event[]) => void }): Domain & { hooks: HookService } {
   const r = p.readers;
   const hooks = new HookService({

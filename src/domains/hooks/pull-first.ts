@@ -4,7 +4,7 @@ import { pathGlobMatch } from '../../shared/path-glob.js';
 import type { HookReader } from './reader.js';
 
 /**
- * Pull first (issue 44): a lease keeps two agents from editing a file at once, not from editing a
+ * Pull first: a lease keeps two agents from editing a file at once, not from editing a
  * stale copy of it. A session's clone syncs when a Bash command runs `git pull`, `git rebase`,
  * `git merge` or `git reset` (seen by PostToolUse): a lease another agent gave up before that is
  * in the clone; one given up after it may hide a change the clone lacks (the swarm's one rebase
@@ -48,7 +48,7 @@ export async function changedSincePull(d: Deps, s: HookSession, me: string, rel:
     const e = events[i]!;
     if (e.topic !== 'lease.released') continue;
     const l = JSON.parse(e.data) as { holder: string; holder_name: string; resources: string[]; exclusive: boolean; reason: string; project?: string };
-    // Another project's file of that path is another repository's (issue 78; an event from before projects names none).
+    // Another project's file of that path is another repository's (an event from before projects names none).
     if (l.holder === me || (l.project !== undefined && l.project !== s.project) || !l.exclusive || (l.reason !== 'released' && l.reason !== 'expired') || !l.resources.some((g) => pathGlobMatch(g, rel))) continue;
     await d.writer.call('hooks.advance', { session_id: s.session_id, pull_warned: { path: rel, event: e.id } });
     return l.holder_name;

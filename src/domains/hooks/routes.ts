@@ -23,7 +23,7 @@ const CONTEXT_HEADERS = {
 const CLIENTS = new Set(['claude-code', 'cursor', 'codex']);
 const contextOf = (ctx: Ctx) => ({
   agentName: (ctx.extraHeaders['x-koor-agent-name'] ?? '').trim(),
-  // Issue 78: KOOR_PROJECT overrides; else the repository's identity its clones share; else (the service) its folder.
+  // KOOR_PROJECT overrides; else the repository's identity its clones share; else (the service) its folder.
   project: (ctx.extraHeaders['x-koor-project'] ?? '').trim() || (ctx.extraHeaders['x-koor-repository'] ?? '').trim(),
   repoRoot: (ctx.extraHeaders['x-koor-repo-root'] ?? '').trim(),
   caller: { role: ctx.principal.role, tokenId: ctx.principal.tokenId, instanceId: ctx.identity?.instanceId ?? null, scopes: ctx.principal.scopes },

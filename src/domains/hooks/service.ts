@@ -68,7 +68,7 @@ export interface HookContext {
   project: string;
   repoRoot: string;
   client: string;
-  /** Who calls (issue 30): the operator drives any session; a token, only the sessions of agents it registered. */
+  /** Who calls: the operator drives any session; a token, only the sessions of agents it registered. */
   caller: HookCaller;
   /** When the hook's request arrived (performance.now()): a digest answered late is also held for the next one. */
   arrivedMs: number;
@@ -139,11 +139,11 @@ function derivedName(client: string, repo: string, sessionId: string): string {
   return head + clipUtf8(repo, INSTANCE_FIELD_MAX_BYTES.name - Buffer.byteLength(head) - Buffer.byteLength(tail)) + tail;
 }
 
-/** The reason of a lease an edit hook takes (issue 29; its idle lifetime: issue 44). */
+/** The reason of a lease an edit hook takes (it ends after an idle lifetime). */
 export const AUTO_LEASE_REASON = 'editing (auto-lease)';
 
 /**
- * Coding-agent hooks (issue 29): one endpoint takes every hook event of a session, binds the
+ * Coding-agent hooks: one endpoint takes every hook event of a session, binds the
  * session to an agent instance at its first hook, guards edits against other agents' leases
  * before they happen, and answers the model with a digest of what concerns it — only when
  * something does. Every hook is a sign of life and of progress.
@@ -168,7 +168,7 @@ export class HookService {
       /** An instance a binding registered, for the identity index (its token and id work at once). */
       remember: (r: { id: string; name: string; token_hash: string; token_id: string }) => void;
       edits: 'deny' | 'auto-lease';
-      /** An auto-lease's idle lifetime, ms (0 = the session's life; issue 44). */
+      /** An auto-lease's idle lifetime, ms (0 = the session's life). */
       autoLeaseIdleMs: number;
       /** A session's progress is written at most this often (touchIntervalMs of the liveness timeout). */
       touchMs: number;
@@ -226,7 +226,7 @@ export class HookService {
     permitTargets({ principal: { role: ctx.caller.role, scopes: ctx.caller.scopes } }, 'bind a coding-agent session', { kind: 'project', name: project });
     const r = await this.d.writer.call(
       'hooks.bind',
-      // Its agent's workspace is its project (issue 78): what its leases are in, what the dashboard lists.
+      // Its agent's workspace is its project: what its leases are in, what the dashboard lists.
       { session_id: input.session_id, client: ctx.client, name, workspace: project, project, repo_root: root, ...(ownerOf(ctx.caller) !== null ? { token_id: ownerOf(ctx.caller)! } : {}) },
       { audit: { actor: name } },
     );
@@ -300,7 +300,7 @@ export class HookService {
       return NOTHING;
     }
     if (leases.length > 0) return NOTHING;
-    // A scoped token's agent leases only files its scopes reach (issue 30); others it edits unleased.
+    // A scoped token's agent leases only files its scopes reach; others it edits unleased.
     if (caller.scopes !== null && !inScope(caller.scopes, { kind: 'path', name: rel, project: s.project })) return NOTHING;
     const r = await this.d.writer.call(
       'leases.acquire',

@@ -6,7 +6,7 @@ import type { Presence } from './presence.js';
 import { instanceRoutes } from './routes.js';
 import { InstanceService } from './service.js';
 
-/** Agent instances and their identity (SPEC §2.5, §8.4), and the liveness monitor that marks the silent stale. */
+/** Agent instances and their identity, and the liveness monitor that marks the silent stale. */
 export function instancesDomain(p: Platform, d: { announce: (list: readonly Event[]) => void; presence: Presence; shiftLeases: (byMs: number) => Promise<number>; leading?: () => boolean }): Domain & { instances: InstanceService; liveness: LivenessMonitor } {
   const instances = new InstanceService(p.readers.instances, p.writer, p.log.child({ component: 'instances' }), d.announce, p.backend.othersWrite, touchIntervalMs(p.config.livenessTimeoutMs));
   const liveness = new LivenessMonitor(instances, d.presence, { intervalMs: p.config.livenessIntervalMs, timeoutMs: p.config.livenessTimeoutMs, sessionKeepMs: p.config.staleSessionRetentionMs, log: p.log.child({ component: 'liveness' }), shiftLeases: d.shiftLeases, leading: d.leading });

@@ -4,11 +4,11 @@ import type { Presence } from './presence.js';
 import type { InstanceService, Summary } from './service.js';
 
 /**
- * Liveness monitor (SPEC §2.6, §6): every interval, active instances unseen for the timeout
- * become stale. Their `agent.stale` events, and the release of their leases and claimed tasks
- * (SPEC §8.8), are stored by the writer in the same transaction and fanned out by the service.
+ * Liveness monitor: every interval, active instances unseen for the timeout
+ * become stale. Their `agent.stale` events, and the release of their leases and claimed tasks,
+ * are stored by the writer in the same transaction and fanned out by the service.
  * Nobody is judged while the server's own presence is in its grace period after an absence
- * (presence.ts, issue 34); while it runs, the wall-clock time an absence missed is credited to
+ * (presence.ts); while it runs, the wall-clock time an absence missed is credited to
  * TTL leases (`shiftLeases`).
  */
 export class LivenessMonitor {

@@ -1,5 +1,5 @@
 /**
- * The server's own presence (issue 34): liveness and lease TTLs must never be judged against the
+ * The server's own presence: liveness and lease TTLs must never be judged against the
  * server's absence. A probe on the monotonic clock notices when this process was held up (SIGSTOP,
  * a VM pause, a long GC, a blocked event loop) or when the wall clock stepped (NTP, VM resume):
  * either is an "absence". After one, nobody is judged stale until a full grace period (the

@@ -16,9 +16,9 @@ export type InstanceRow = Omit<Instance, 'capabilities'> & { capabilities: strin
 export interface TokenRow {
   id: string;
   name: string;
-  /** SHA-256 of the token, hex (issue 30). */
+  /** SHA-256 of the token, hex. */
   token_hash: string;
-  /** The created token that registered it, '' if none (issue 30). */
+  /** The created token that registered it, '' if none. */
   token_id: string;
 }
 

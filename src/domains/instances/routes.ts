@@ -47,7 +47,7 @@ export function instanceRoutes(svc: InstanceService, liveness: LivenessMonitor):
       handler: async (ctx) => {
         const b = ctx.json as { name?: string; workspace?: string; intent?: string; stack?: string; capabilities?: string[] | null };
         if (!b.name) throw fail('FIELD_REQUIRED', 'name');
-        // SPEC §2.13: the actor of a registration is the new instance's name.
+        // The actor of a registration is the new instance's name.
         const w = await svc.register(
           { name: b.name, workspace: b.workspace ?? '', intent: b.intent ?? '', stack: b.stack ?? '', capabilities: b.capabilities ?? [], ...(ctx.principal.tokenId !== null ? { token_id: ctx.principal.tokenId } : {}) },
           auditBy(ctx, b.name),

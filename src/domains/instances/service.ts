@@ -16,7 +16,7 @@ import { addBounded } from '../../shared/bounded.js';
 
 export type { InstanceFilter } from './reader.js';
 
-/** The public shape (SPEC §2.5): no token, RFC 3339 times. */
+/** The public shape: no token, RFC 3339 times. */
 export function summary(i: Instance) {
   return {
     id: i.id,
@@ -45,8 +45,8 @@ interface Known {
 
 /**
  * Agent instances: registry over the writer, reads from the reader, and the identity index used
- * by auth (SPEC §8.4): instance id → agent, SHA-256 of the instance token → agent (the database
- * keeps only that hash, issue 30).
+ * by auth: instance id → agent, SHA-256 of the instance token → agent (the database
+ * keeps only that hash).
  *
  * Cluster mode (`othersWrite`): other nodes register and deregister agents too. A token or id
  * this node does not know is looked up in the database before the request is refused or left
@@ -203,7 +203,7 @@ export class InstanceService {
     return this.reader.count();
   }
 
-  /** `token_id`: the created token registering it (issue 30), which may then act as it. */
+  /** `token_id`: the created token registering it, which may then act as it. */
   /**
    * `idem`: an idempotent retry gets the first registration's instance with a new token (its first
    * token's plain text is never stored with the key; the first one stops working) — `replayed`.

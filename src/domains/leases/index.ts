@@ -6,7 +6,7 @@ import { LeaseService } from './service.js';
 import { projectOf } from '../../shared/workspace.js';
 import { then } from '../../shared/awaitable.js';
 
-/** Leases on path globs (SPEC §8.8), and the job that releases those past their TTL. */
+/** Leases on path globs, and the job that releases those past their TTL. */
 export function leasesDomain(p: Platform, d: { announce: (list: readonly Event[]) => void; settled?: () => Promise<void> }): Domain & { leases: LeaseService } {
   const leases = new LeaseService(p.readers.leases, p.writer, d.announce, {
     checkEveryMs: LEASE_EXPIRY_CHECK_MS,

@@ -15,7 +15,7 @@ import { COORD_LIST_DEFAULT_LIMIT, COORD_LIST_MAX_LIMIT, LEASE_CHECK_MAX_PATHS }
 import { ttlParam, type LeaseService } from './service.js';
 
 /**
- * The project a lease request is in (issue 78): the one it names, else the calling agent's ('' for
+ * The project a lease request is in: the one it names, else the calling agent's ('' for
  * a caller with no agent or an agent with no project). A named one must be a valid project name.
  */
 async function projectOf(ctx: Ctx, named: unknown, svc: LeaseService): Promise<string> {
@@ -23,11 +23,11 @@ async function projectOf(ctx: Ctx, named: unknown, svc: LeaseService): Promise<s
   return svc.projectOf(ctx.identity?.instanceId ?? null);
 }
 
-/** A scoped token's refusal unless its scopes reach these paths of `project` (issue 30; a `project:<p>` scope reaches all of p's). */
+/** A scoped token's refusal unless its scopes reach these paths of `project` (a `project:<p>` scope reaches all of p's). */
 const permitPaths = (ctx: Ctx, action: string, project: string, paths: readonly string[]): void =>
   permitTargets(ctx, action, paths.map((name): Target => ({ kind: 'path', name, project })));
 
-/** The calling agent (SPEC §8.4): leases are held by identified agents only. */
+/** The calling agent: leases are held by identified agents only. */
 function holderOf(ctx: Ctx): string {
   if (!ctx.identity) throw fail('IDENTITY_REQUIRED', 'lease');
   return ctx.identity.instanceId;
@@ -127,7 +127,7 @@ export function leaseRoutes(svc: LeaseService): Route[] {
       replies: { 200: Lease },
       handler: async (ctx) => {
         const lease = await svc.get(pathName(ctx.params[0]!, 'lease id'));
-        // A scoped token reads its own leases and those on its files (issue 30).
+        // A scoped token reads its own leases and those on its files.
         if (lease.holder !== ctx.identity?.instanceId) permitPaths(ctx, 'read leases', lease.project, lease.resources);
         sendJson(ctx, 200, lease);
       },

@@ -14,7 +14,7 @@ import type { Awaitable } from '../../shared/awaitable.js';
 import type { LeaseReader } from './reader.js';
 import { defined } from '../../shared/defined.js';
 
-/** The public shape (SPEC §8.8). */
+/** The public shape. */
 export function leaseJson(r: LeaseRow) {
   return {
     id: r.id,
@@ -33,7 +33,7 @@ export type Lease = ReturnType<typeof leaseJson>;
 
 
 export interface AcquireInput {
-  /** The project its paths are in (issue 78). */
+  /** The project its paths are in. */
   project: string;
   resources: string[];
   exclusive: boolean;
@@ -81,7 +81,7 @@ export function checkResource(r: string, where = ''): string {
 const byAge = (a: Candidate, b: Candidate): number => a.seq - b.seq;
 
 /**
- * Leases on path globs (SPEC §8.8). Grants, renewals and releases are decided by the writer (one
+ * Leases on path globs. Grants, renewals and releases are decided by the writer (one
  * transaction each); reads use the read connection and, like the writer, find candidate leases
  * through the literal-prefix index rather than scanning them all. A background check releases
  * leases whose TTL ran out.
@@ -98,7 +98,7 @@ export class LeaseService {
       checkEveryMs: number;
       log: Logger;
       settled?: () => Promise<void>;
-      /** An agent's project (issue 78): what its leases and checks are in when it names none ('' = none). */
+      /** An agent's project: what its leases and checks are in when it names none ('' = none). */
       projectOf: (instanceId: string) => Awaitable<string>;
     },
   ) {
@@ -110,7 +110,7 @@ export class LeaseService {
     return instanceId === null ? '' : this.opts.projectOf(instanceId);
   }
 
-  /** Credits every TTL lease with `byMs` (the time the server missed, issue 34); how many moved. */
+  /** Credits every TTL lease with `byMs` (the time the server missed); how many moved. */
   async shift(byMs: number): Promise<number> {
     return (await this.writer.call('leases.shift', { by_ms: byMs })).shifted;
   }

@@ -4,7 +4,7 @@ import { PriceTable } from './prices.js';
 import { llmRoutes } from './routes.js';
 import { LlmService } from './service.js';
 
-/** LLM usage and cost (SPEC §2.15), OpenTelemetry in and budgets (issue 32). */
+/** LLM usage and cost, OpenTelemetry in and budgets. */
 export function llmDomain(p: Platform, d: { announce: (list: readonly Event[]) => void }): Domain & { llm: LlmService } {
   const log = p.log.child({ component: 'llm' });
   const prices = new PriceTable(p.config.llmPrices, (msg) => log.warn(msg));

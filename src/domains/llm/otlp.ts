@@ -1,9 +1,9 @@
 import type { Usage } from './service.js';
 
 /**
- * OpenTelemetry in (issue 32): an OTLP/HTTP JSON logs export (`POST /v1/logs`) → the usage records
+ * OpenTelemetry in: an OTLP/HTTP JSON logs export (`POST /v1/logs`) → the usage records
  * of Claude Code's `claude_code.api_request` events and of Codex's `codex.sse_event` events of
- * kind `response.completed` that carry token counts (issue 45). Everything else in it (other
+ * kind `response.completed` that carry token counts. Everything else in it (other
  * events, other programs' logs) is accepted and ignored, as OTLP expects of a receiver. A record's
  * key is its session and the event's sequence number in it (Codex: the record's observed time,
  * its only unique mark), so an export the exporter retries (after a timeout whose reply it never
@@ -14,7 +14,7 @@ import type { Usage } from './service.js';
  * `{"resourceLogs":[{"resource":{"attributes":[…]},"scopeLogs":[{"logRecords":[{"timeUnixNano",
  * "body":{"stringValue":"claude_code.api_request"},"attributes":[{"key","value":{"stringValue"|
  * "intValue"|"doubleValue"|"boolValue"}}]}]}]}]}`; int64 values may come as strings. The route has
- * checked the types of these members (OtlpLogsBody, schemas/http/llm.ts, issue 48): a body that
+ * checked the types of these members (OtlpLogsBody, schemas/http/llm.ts): a body that
  * reaches here has the types read below, or nulls.
  *
  * Codex 0.169 (`[otel] exporter = { otlp-http = { …, protocol = "json" } }` in ~/.codex/config.toml;

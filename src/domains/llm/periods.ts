@@ -1,7 +1,7 @@
 import type { BudgetPeriod, BudgetPeriods } from '../../../schemas/rpc/writer.js';
 
 /**
- * Budget periods (issue 32), in UTC: a day, a week from Monday, a calendar month, or all time.
+ * Budget periods, in UTC: a day, a week from Monday, a calendar month, or all time.
  * Each has a key (what a budget remembers its warning and exceeded events by: once per key) and
  * a start (storage text: the spend is what was recorded since).
  */

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 
 /**
- * The price table (issue 32): USD per million tokens by model, for records that come without a
+ * The price table: USD per million tokens by model, for records that come without a
  * cost. The defaults are the providers' published list prices as of PRICES_AS_OF (standard tier,
  * no batch discount, 5-minute cache writes); an operator changes or adds models with a JSON file
  * (`--llm-prices`), read again when it changes, so a change applies to the records that follow

@@ -19,7 +19,7 @@ export interface Sum {
 export type GroupColumn = 'instance_id' | 'project' | 'model' | 'session_tag';
 
 export interface ListFilter {
-  /** Only the first present of instance > project > session_tag applies (SPEC §2.15). */
+  /** Only the first present of instance > project > session_tag applies. */
   by: { column: 'instance_id' | 'project' | 'session_tag'; value: string } | null;
   from: string | null;
   to: string | null;
@@ -40,7 +40,7 @@ export interface LlmReader {
   list(f: ListFilter): Awaitable<LlmRecord[]>;
   /** Sums per value of `column` (by value) and over the whole span. */
   summary(column: GroupColumn, span: Span): Awaitable<{ groups: Array<Sum & { g: string }>; total: Sum }>;
-  /** Every budget, by scope (issue 32). */
+  /** Every budget, by scope. */
   budgets(): Awaitable<BudgetRow[]>;
   /** The budgets of these scopes (and `global`) that were exceeded in some period: the caller compares the period. */
   exceeded(scopes: readonly [string, string, string]): Awaitable<BudgetRow[]>;

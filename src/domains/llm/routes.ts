@@ -37,7 +37,7 @@ type Body = { [K in 'instance_id' | 'project' | 'provider' | 'model' | 'request_
 };
 
 /**
- * Token counts from Koor's own members, else from the provider's `usage` object (issue 32):
+ * Token counts from Koor's own members, else from the provider's `usage` object:
  * Anthropic's input_tokens exclude cache writes and reads, which it counts apart; OpenAI's
  * prompt_tokens include the cached ones (prompt_tokens_details.cached_tokens), kept apart here
  * as cache reads so that tokens_in means the same for both.
@@ -74,7 +74,7 @@ function scopeParam(raw: string): string {
 
 /**
  * An OTLP/HTTP body's JSON bytes (gzip allowed); protobuf is refused with what to set instead. The
- * JSON is then checked as every route's is (issue 48: UTF-8, depth, the schema's types).
+ * JSON is then checked as every route's is (UTF-8, depth, the schema's types).
  */
 function otlpJson(ctx: Ctx, body: Buffer): Buffer {
   if (/protobuf/i.test(ctx.headers.contentType)) throw fail('OTLP_PROTOBUF');
@@ -129,7 +129,7 @@ export function llmRoutes(svc: LlmService): Route[] {
         const b = ctx.json as Body;
         if (!b.provider) throw fail('FIELD_REQUIRED', 'provider');
         if (!b.model) throw fail('FIELD_REQUIRED', 'model');
-        // An identified agent that leaves instance_id out records usage as itself (SPEC §8.4); only
+        // An identified agent that leaves instance_id out records usage as itself; only
         // the operator charges another agent's budget.
         const own = ctx.identity?.instanceId ?? '';
         if (ctx.principal.role !== 'admin' && b.instance_id && b.instance_id !== own) throw fail('ROLE_FORBIDDEN', ctx.principal.role, 'record LLM usage for another agent');
@@ -187,7 +187,7 @@ export function llmRoutes(svc: LlmService): Route[] {
         sendJson(ctx, 200, { group_by: groupBy, from: q.get('from') ?? '', to: q.get('to') ?? '', ...(await svc.summary(groupBy, span)) });
       },
     },
-    // OpenTelemetry in (issue 32): OTLP/HTTP JSON, the paths an exporter appends to its endpoint.
+    // OpenTelemetry in: OTLP/HTTP JSON, the paths an exporter appends to its endpoint.
     {
       method: 'POST',
       path: '/v1/logs',
@@ -242,7 +242,7 @@ export function llmRoutes(svc: LlmService): Route[] {
         sendJson(ctx, 200, { partialSuccess: {}, recorded: 0, duplicates: 0 });
       },
     },
-    // Budgets (issue 32).
+    // Budgets.
     {
       // `?scope=` narrows to one budget (a scoped token must: to a project of its scopes).
       method: 'GET',

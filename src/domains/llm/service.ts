@@ -11,7 +11,7 @@ import type { ListFilter, LlmInput, LlmReader, Span, Sum } from './reader.js';
 
 export type { ListFilter, LlmInput, LlmRecord } from './reader.js';
 
-/** SPEC §2.15 group_by values → columns. */
+/** `GET /api/llm/summary` group_by values → columns. */
 const GROUP_COLUMN = { instance: 'instance_id', project: 'project', model: 'model', session_tag: 'session_tag' } as const;
 export type GroupBy = keyof typeof GROUP_COLUMN;
 export const isGroupBy = (s: string): s is GroupBy => Object.hasOwn(GROUP_COLUMN, s);
@@ -20,7 +20,7 @@ export const isGroupBy = (s: string): s is GroupBy => Object.hasOwn(GROUP_COLUMN
 export type Usage = Omit<LlmInput, 'cost_usd' | 'cost_source'> & { cost_usd: number | null };
 
 /**
- * LLM usage, cost and budgets (SPEC §2.15, issue 32): records through the writer (priced from the
+ * LLM usage, cost and budgets: records through the writer (priced from the
  * price table when they come without a cost), lists, summaries and budgets from its reader.
  */
 export class LlmService {

@@ -5,7 +5,7 @@ import { InboxPush } from './push.js';
 import { inboxSocket, messageRoutes } from './routes.js';
 import { MessageService } from './service.js';
 
-/** The agent inbox (issue 28): addressed messages, threads, read/ack state, and the live push. */
+/** The agent inbox: addressed messages, threads, read/ack state, and the live push. */
 export function messagesDomain(p: Platform, d: { announce: (list: readonly Event[]) => void }): Domain & { messages: MessageService; push: InboxPush } {
   const messages = new MessageService(p.readers.messages, p.readers.instances, p.writer, d.announce);
   const push = new InboxPush(p.readers.messages, p.hub, p.log.child({ component: 'inbox' }));

@@ -34,7 +34,7 @@ interface StreamData {
 }
 
 /**
- * The inbox's live push (issue 28): `ws://…/api/inbox/subscribe[?since=<id>][&unread=1]` streams
+ * The inbox's live push: `ws://…/api/inbox/subscribe[?since=<id>][&unread=1]` streams
  * the caller's inbox items (the GET /api/inbox item JSON, one per frame) as they commit.
  *
  * Nothing is queued in memory: the database is the queue. A committed `message.sent` event (this

@@ -14,7 +14,7 @@ export interface InboxFilter {
 /** An inbox item: the message and the reader's own state of it. */
 export type InboxDbRow = MessageDbRow & { read_at: string; acked_at: string };
 
-/** Read-only queries of the agent inbox (issue 28); SQLite answers at once, PostgreSQL with a promise. Nothing here changes state. */
+/** Read-only queries of the agent inbox; SQLite answers at once, PostgreSQL with a promise. Nothing here changes state. */
 export interface MessageReader {
   /** `recipient`'s items after `f.since`, oldest first. */
   inbox(recipient: string, f: InboxFilter): Awaitable<InboxDbRow[]>;

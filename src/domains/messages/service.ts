@@ -55,7 +55,7 @@ function reaches(scopes: readonly string[], entry: string, found: readonly Insta
 }
 
 /**
- * The agent inbox (issue 28): addressed messages, threads, per-recipient read and ack state.
+ * The agent inbox: addressed messages, threads, per-recipient read and ack state.
  * Sending resolves `to` here (ids, names, `project:<p>`, `*`) against the registry as this node
  * reads it; the writer stores the message only if every recipient is still registered when it
  * commits. Reads never change state.
@@ -73,7 +73,7 @@ export class MessageService {
 
   /**
    * The instance ids `to` names, the sender left out of group addresses; unknown entries are a 400
-   * naming them. With a scoped token's `principal` (issue 30), every entry must stay inside its
+   * naming them. With a scoped token's `principal`, every entry must stay inside its
    * projects: `project:<p>` of one of them, or agents whose workspace is one; never `*`.
    */
   async resolve(to: readonly string[], sender: string | null, principal: Pick<Principal, 'role' | 'scopes'> | null = null): Promise<string[]> {

@@ -17,10 +17,10 @@ const project = (ctx: Ctx): string => pathName(ctx.params[0]!, 'project');
 /** A decision's reply, marked when it was an idempotent retry answered with the first result. */
 const decided = (ctx: Ctx, w: { res: unknown; replayed: boolean }): void => sendJson(ctx, 200, w.res, replayHeaders(w.replayed));
 
-/** Sources exported when `?source=` is absent (SPEC §2.8). */
+/** Sources exported when `?source=` is absent. */
 const DEFAULT_EXPORT_SOURCES = ['local', 'learned'];
 
-/** Rules, validation and the rule lifecycle (SPEC §2.7–2.8). */
+/** Rules, validation and the rule lifecycle. */
 export function ruleRoutes(svc: RuleService): Route[] {
   return [
     {
@@ -68,7 +68,7 @@ export function ruleRoutes(svc: RuleService): Route[] {
       schema: RuleInput,
       handler: async (ctx) => {
         const r = ctx.json as RuleInput;
-        // SPEC §2.13: the actor is the body's proposed_by (else the calling agent).
+        // The actor is the body's proposed_by (else the calling agent).
         const w = await svc.propose(r, ctx.identity?.instanceId ?? '', auditBy(ctx, r.proposed_by ?? ''), requestIdem(ctx));
         sendJson(ctx, 200, w.res, replayHeaders(w.replayed));
       },

@@ -11,14 +11,14 @@ import type { WriterClient } from '../../rpc/writer-client.js';
 import type { RuleReader, StoredRule } from './reader.js';
 import { then } from '../../shared/awaitable.js';
 
-/** A rule's lifecycle status (SPEC §2.7). */
+/** A rule's lifecycle status. */
 export const RULE_STATUSES = ['accepted', 'proposed', 'rejected'] as const;
 export type RuleStatus = (typeof RULE_STATUSES)[number];
 
-/** The project whose rules apply to every project (SPEC §2.7). */
+/** The project whose rules apply to every project. */
 export const GLOBAL_PROJECT = '_global';
 
-/** A rule as the API returns it (SPEC §2.7): proposed_by, context, created_at only when set. */
+/** A rule as the API returns it: proposed_by, context, created_at only when set. */
 export interface Rule {
   project: string;
   rule_id: string;
@@ -32,7 +32,7 @@ export interface Rule {
   status: string;
   proposed_by?: string;
   context?: string;
-  /** Raw storage text `YYYY-MM-DD HH:MM:SS` (SPEC §1.4 ⚠). */
+  /** Raw storage text `YYYY-MM-DD HH:MM:SS`, not RFC 3339. */
   created_at?: string;
 }
 
@@ -59,7 +59,7 @@ function toRule(r: StoredRule): Rule {
 const s = (v: string | null | undefined): string => v ?? '';
 
 /**
- * A rule's pattern and globs must be usable before it is stored (SPEC §7-9, §1.6): an invalid
+ * A rule's pattern and globs must be usable before it is stored: an invalid
  * regex (after the RE2 → JS mapping) or `applies_to` glob is a 400 with the reason.
  */
 function checkUsable(r: { rule_id: string; match_type: string; pattern: string; applies_to: readonly string[] }, label: string): void {
@@ -70,7 +70,7 @@ function checkUsable(r: { rule_id: string; match_type: string; pattern: string; 
 }
 
 /**
- * A written rule with the write defaults of SPEC §2.7 (severity `error`, match_type `regex`,
+ * A written rule with the write defaults (severity `error`, match_type `regex`,
  * applies_to `["*"]` when absent or null, an explicit `[]` kept); `over` sets what the route decides.
  */
 function toRow(r: RuleInput, over: Pick<RuleRow, 'project' | 'source'> & Partial<RuleRow>): RuleRow {
@@ -91,7 +91,7 @@ function toRow(r: RuleInput, over: Pick<RuleRow, 'project' | 'source'> & Partial
 /** One rule of a list names itself in an error; a single-rule request does not need to. */
 const labelOf = (r: { rule_id: string }, many: boolean): string => (many ? `rule "${r.rule_id}": ` : '');
 
-/** `filename` selects a rule when an `applies_to` entry matches it or its basename (SPEC §2.7 step 4). */
+/** `filename` selects a rule when an `applies_to` entry matches it or its basename. */
 function appliesTo(globs: readonly string[], filename: string): boolean {
   if (filename === '' || globs.length === 0) return true;
   const base = filename.slice(filename.lastIndexOf('/') + 1);
@@ -111,7 +111,7 @@ interface Selection {
 }
 
 /**
- * Validation rules, their lifecycle, and validation itself (SPEC §2.7–2.8, §7-9). Every write of
+ * Validation rules, their lifecycle, and validation itself. Every write of
  * a rule goes through this service, which keeps the rules validation selects from in memory and
  * drops them whenever a rule write settles.
  */
@@ -207,7 +207,7 @@ export class RuleService {
   }
 
   /**
-   * Import (SPEC §2.8): entries without project, rule_id or pattern are skipped; the rest are
+   * Import: entries without project, rule_id or pattern are skipped; the rest are
    * upserted `accepted`. `opts.project` forces every entry's project (a rules template applied
    * to a project).
    */
@@ -225,7 +225,7 @@ export class RuleService {
   }
 
   /**
-   * Validates a file against the project's and `_global`'s accepted rules (SPEC §2.7). Selection
+   * Validates a file against the project's and `_global`'s accepted rules. Selection
    * happens here; the patterns run in the pool under the job's time budget (counted from when a
    * worker starts the job). A rule still running when the budget ends yields `pattern timed out`
    * (its worker is replaced) and the job runs again without it, so the other rules still report.

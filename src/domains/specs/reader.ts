@@ -6,7 +6,7 @@ export interface SpecRow {
   data: Buffer;
   version: number;
   hash: string;
-  /** The store-wide revision of its last write (issue 31). */
+  /** The store-wide revision of its last write. */
   revision: number;
 }
 

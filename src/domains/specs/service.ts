@@ -5,7 +5,7 @@ import { toRfc3339 } from '../../store.js';
 import type { Awaitable } from '../../shared/awaitable.js';
 import type { SpecRow, SpecsReader } from './reader.js';
 
-/** Spec registry (SPEC §2.3): per-project blobs, no history, CAS on writes. */
+/** Spec registry: per-project blobs, no history, CAS on writes. */
 export class SpecService {
   constructor(
     private readonly reader: SpecsReader,

@@ -9,7 +9,7 @@ export interface CachedValue {
   /** `"<hash>"` */
   etag: string;
   versionText: string;
-  /** The store-wide revision of its write (issue 31): the cache never takes an older one's place. */
+  /** The store-wide revision of its write: the cache never takes an older one's place. */
   revision: number;
   /** The same, as header text. */
   revisionText: string;
@@ -45,8 +45,8 @@ export function cachedValue(value: Uint8Array, version: number, hash: string, co
  * second chance): a hit only marks its entry; eviction walks the entries in insertion order and
  * moves a marked one to the end, unmarked, instead of evicting it. Moving the entry on every hit
  * (exact LRU) cost a Map delete and insert per read, and with a large cache the Map's table was
- * rebuilt every few thousand reads (~1.7 MB at 54k entries, promoted by the next scavenge; issue
- * 33). Kept coherent by the writer's replies (the only writer is behind this process); cleared
+ * rebuilt every few thousand reads (~1.7 MB at 54k entries, promoted by the next
+ * scavenge). Kept coherent by the writer's replies (the only writer is behind this process); cleared
  * whenever a write's outcome is uncertain.
  */
 export class StateCache {
@@ -57,7 +57,7 @@ export class StateCache {
    * last eviction stopped. Everything before it was deleted or moved to the end, so its next entry
    * is the oldest not looked at since. A fresh `map.keys()` per eviction would walk every deleted
    * slot V8 keeps at the front of the table until it compacts: with a key set larger than the
-   * budget that was ~60 µs per miss at 100k keys (issue 33).
+   * budget that was ~60 µs per miss at 100k keys.
    */
   private evictFrom: IterableIterator<string> | null = null;
   /** The doorkeeper: a hash of the key that last missed, per slot (0 = none). */
@@ -100,7 +100,7 @@ export class StateCache {
       if (size <= this.maxEntryBytes && size <= this.budgetBytes) {
         // A key written again keeps its place, marked as a read marks it (the hand moves it to
         // the end when it passes): one Map write instead of a delete and an insert per write,
-        // and no deleted slot left in the table for V8 to compact away (issue 47).
+        // and no deleted slot left in the table for V8 to compact away.
         entry.used = true;
         this.map.set(key, entry);
         this.bytes += size - entrySize(key, old.value);
@@ -118,8 +118,8 @@ export class StateCache {
    * Once it is full, only a key that missed shortly before is let in (evicting as `evictOldest`
    * says): when reads range over more keys than fit, admitting a miss only swaps one cold entry
    * for another at the cost of an insertion, an eviction, a promoted value and a slot of the map
-   * to rebuild, for the same hit ratio (issue 33: ~9 µs of a ~35 µs miss at 100k keys). A key read
-   * again and again gets in at its second miss; one read once never does (issue 47: admitting
+   * to rebuild, for the same hit ratio (~9 µs of a ~35 µs miss at 100k keys). A key read
+   * again and again gets in at its second miss; one read once never does (admitting
    * one miss in eight at random let a hot key in after eight misses on average, and at 100k keys
    * admitted ~3,000 values a second that the old generation then had to collect). Writes (`set`)
    * always refresh their entry.

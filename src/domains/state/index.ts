@@ -10,8 +10,8 @@ import { StateService } from './service.js';
 import { ChangeFeed } from './watch.js';
 
 /**
- * The state store (SPEC §2.2): values with versions, history and rollback; a read cache where one
- * writer is behind it; revisions, watches, expiring and agent-bound keys (issue 31).
+ * The state store: values with versions, history and rollback; a read cache where one
+ * writer is behind it; revisions, watches, expiring and agent-bound keys.
  */
 export function stateDomain(p: Platform): Domain & { state: StateService; feed: ChangeFeed } {
   const log = p.log.child({ component: 'state' });
@@ -96,7 +96,7 @@ class StateJobs implements Job {
   }
 }
 
-/** POST /api/txn (issue 31), mounted after the event log: a publish op's event is fanned out through it. */
+/** POST /api/txn, mounted after the event log: a publish op's event is fanned out through it. */
 export function txnDomain(d: { state: StateService; announce: (list: readonly Event[]) => void }): Domain {
   return { routes: txnRoutes(d) };
 }

@@ -10,7 +10,7 @@ export interface StateRow {
   version: number;
   hash: string;
   content_type: string;
-  /** The store-wide revision of its last write (issue 31). */
+  /** The store-wide revision of its last write. */
   revision: number;
   /** Epoch ms it expires at, 0 = never: a row past it is absent to every read, swept or not. */
   expires_at: number;
@@ -18,7 +18,7 @@ export interface StateRow {
   owner?: string;
 }
 
-/** One change of the change log (issue 31), as stored. */
+/** One change of the change log, as stored. */
 export interface ChangeRow {
   id: number;
   topic: string;
@@ -42,7 +42,7 @@ export interface StateMetaRow {
 export interface StateReader {
   /**
    * Up to `limit` keys after `after` ('' = from the start), by key, as the JSON array text of
-   * SPEC §2.2; `next` is the page's last key when more keys follow it, else null.
+   * `GET /api/state`; `next` is the page's last key when more keys follow it, else null.
    */
   listPage(after: string, limit: number, prefix?: string): Awaitable<{ json: string; next: string | null }>;
   /** The newest revision handed out (0 before the first change). */
@@ -58,7 +58,7 @@ export interface StateReader {
 }
 
 /**
- * The current row, its value from the version log (issue 33: each value is stored once, there);
+ * The current row, its value from the version log (each value is stored once, there);
  * also the read floor's statement over koor's own file (bench/baseline-uws.ts `rows`).
  */
 export const CURRENT = withCurrentValue('SELECT h.value, s.version, s.hash, s.content_type, s.revision, s.expires_at, s.owner', 'WHERE s.key = ?');
@@ -87,7 +87,7 @@ const AT_VERSION = sql(
 );
 const HISTORY = sql('SELECT key, version, hash, content_type, updated_at, updated_by FROM state_history WHERE key = ? ORDER BY version DESC LIMIT ?');
 /**
- * SQLite: a key's current version and its version ring (issue 47: a file keeping rings has no
+ * SQLite: a key's current version and its version ring (a file keeping rings has no
  * (key, version) index; a NULL ring is a file keeping the index, read by AT_VERSION and HISTORY).
  */
 const RING = only('sqlite', 'SELECT version, hid, ring FROM state WHERE key = ?');

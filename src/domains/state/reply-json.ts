@@ -1,5 +1,5 @@
 /**
- * The state routes' hottest replies as JSON text, written member by member (issue 47):
+ * The state routes' hottest replies as JSON text, written member by member:
  * JSON.stringify checks every character of every string for escapes, ~5 ns a character on the
  * peers' VM, and each of these replies carries one or two 64-character hashes.
  */
@@ -11,7 +11,7 @@ import { isJson } from './txn.js';
  * A value's hash as the reply writes it: spliced, not escaped. Every hash is the writer's SHA-256
  * hex (state rows, the cache, the idempotency table's replies all carry the writer's), and
  * escaping its 64 characters (JSON.stringify, or a check by RegExp or by loop) cost ~0.3–0.4 µs
- * each on the peers' VM; a lost compare's reply has two (issue 47).
+ * each on the peers' VM; a lost compare's reply has two.
  */
 const hashJson = (h: string): string => `"${h}"`;
 /** A number member's JSON, as JSON.stringify writes it. */
@@ -55,7 +55,7 @@ function resultJson(r: TxnResult): string {
  * `POST /api/txn`'s reply (schemas/http/state.ts TxnReply) as JSON text, written member by
  * member: JSON.stringify of the reply object took ~2.5 µs of a lost compare's ~45 on the peers'
  * VM, most of it checking the two hashes' characters for escapes; 16 clients on one counter send
- * sixteen of these per commit (issue 47).
+ * sixteen of these per commit.
  */
 export function txnReplyJson(res: { succeeded: boolean; revision: number; results: readonly TxnResult[]; current?: readonly TxnCurrent[] | undefined }): string {
   let s = `{"succeeded":${res.succeeded},"revision":${numJson(res.revision)},"results":[`;

@@ -35,7 +35,7 @@ const keyOf = (ctx: Ctx): string => pathName(ctx.url.slice(PREFIX.length), 'key'
 /** Identity of the writer for `updated_by`: the agent's name when known, else "". */
 const actor = (ctx: Ctx): string => ctx.identity?.name ?? '';
 
-/** `X-Koor-Ephemeral: true`: the key is bound to the calling agent instance (issue 31). */
+/** `X-Koor-Ephemeral: true`: the key is bound to the calling agent instance. */
 function ephemeralOwner(ctx: Ctx): string | undefined {
   const raw = (ctx.extraHeaders['x-koor-ephemeral'] ?? '').trim().toLowerCase();
   if (raw === '' || raw === 'false' || raw === '0') return undefined;
@@ -49,7 +49,7 @@ const WATCH_QUERY = {
   values: 'true or 1: each change carries the value written',
 };
 
-/** The state and spec watches (issue 31): WebSocket routes of this domain (./watch.ts). */
+/** The state and spec watches: WebSocket routes of this domain (./watch.ts). */
 export function watchRoutes(deps: { feed: ChangeFeed; maxBytes: number }): SocketRoute[] {
   return [
     {
@@ -78,7 +78,7 @@ export interface TxnDeps {
 }
 
 /**
- * `POST /api/txn` (issue 31): `{"compare":[…],"success":[op…],"failure":[op…]}` in one writer
+ * `POST /api/txn`: `{"compare":[…],"success":[op…],"failure":[op…]}` in one writer
  * transaction, on both backends (checked by ./txn.ts); a publish op's event is fanned out once it
  * committed.
  */
@@ -105,7 +105,7 @@ function txnHandler(d: TxnDeps): (ctx: Ctx) => Promise<void> {
   };
 }
 
-/** `POST /api/txn` (issue 31): compares and ops in one writer transaction. */
+/** `POST /api/txn`: compares and ops in one writer transaction. */
 export function txnRoutes(d: TxnDeps): Route[] {
   return [
     {
@@ -185,14 +185,14 @@ export function stateRoutes(svc: StateService): Route[] {
         const key = keyOf(ctx);
         if (ctx.body.length === 0) throw fail('EMPTY_BODY');
         const contentType = ctx.headers.contentType || 'application/json';
-        // A value sent as JSON is walked later (?diff=, contracts): its nesting is bounded (issue 34).
+        // A value sent as JSON is walked later (?diff=, contracts): its nesting is bounded.
         // Bytes sent with no Content-Type are stored as they are (?diff= refuses a deep one itself).
         if (ctx.headers.contentType.includes('json') && jsonTooDeep(ctx.body)) throw fail('JSON_TOO_DEEP', JSON_MAX_DEPTH);
         const ttlHeader = ctx.extraHeaders['x-koor-ttl'];
         const ttlMs = stateTtl(ttlHeader !== '' ? ttlHeader : ctx.query === '' ? null : queryParams(ctx).get('ttl'));
         const owner = ephemeralOwner(ctx);
         const fence = fenceParam(ctx);
-        // One literal, absent parts undefined (no defined() object per PUT: issue 47's allocations).
+        // One literal, absent parts undefined (no defined() object per PUT: allocations cost PUT throughput).
         const r = await svc.put({ key, value: ctx.body, contentType, updatedBy: actor(ctx), ifMatch: ctx.headers.ifMatch, ifNoneMatch: ctx.headers.ifNoneMatch, ttlMs, owner, fence }, auditBy(ctx));
         ctx.tally?.('state_writes');
         sendWrittenJson(ctx, putReplyJson(r), `"${r.hash}"`, r.version, r.revision);

@@ -19,11 +19,11 @@ export interface PutInput {
   updatedBy: string;
   ifMatch?: string;
   ifNoneMatch?: string;
-  /** Expires this long after the write, ms (issue 31). */
+  /** Expires this long after the write, ms. */
   ttlMs?: number;
-  /** Bound to this agent instance: deleted when it deregisters or goes stale (issue 31). */
+  /** Bound to this agent instance: deleted when it deregisters or goes stale. */
   owner?: string;
-  /** X-Koor-Fence: the writer's fencing token (issue 31). */
+  /** X-Koor-Fence: the writer's fencing token. */
   fence?: number;
 }
 
@@ -79,7 +79,7 @@ export class StateService {
   }
 
   private fill(key: string, row: StateRow | undefined): CachedValue | undefined {
-    // Past its TTL and not yet swept: absent (issue 31).
+    // Past its TTL and not yet swept: absent.
     if (!row || (row.expires_at > 0 && row.expires_at <= Date.now())) return undefined;
     // An ephemeral key goes when its agent does, in a writer step no reply of this front's tells of: never cached.
     if (row.owner) return cachedValue(row.value, row.version, row.hash, row.content_type, row.revision, row.expires_at);
@@ -123,7 +123,7 @@ export class StateService {
   /**
    * The request and the reply are plain literals, the optional parts added only when present:
    * the spreads they were built with (five `...(x ? {…} : {})`, a rest and a spread of the reply)
-   * were a seventh of what the front allocated per PUT (issue 47).
+   * were a seventh of what the front allocated per PUT.
    */
   async put(input: PutInput, audit?: AuditTag) {
     const req: ReqOf<WriterMethods, 'state.put'> = { key: input.key, value: input.value, content_type: input.contentType, updated_by: input.updatedBy };
@@ -222,7 +222,7 @@ export class StateService {
    * `gate` (key and version): each with the transactions waiting for its outcome. While one is in
    * flight, another with the same gate cannot win (the key moves past that version if the first
    * wins, and is not at it if the first loses): it waits, then is decided again against what is
-   * committed — usually lost, and answered at once (issue 47: 16 clients incrementing one counter
+   * committed — usually lost, and answered at once (16 clients incrementing one counter
    * made batches of 16 transactions of which one could win, each batch one commit; now a batch
    * carries the one that can win).
    */
@@ -232,7 +232,7 @@ export class StateService {
    * A transaction whose compare fails against what is committed now, and whose failure branch
    * only reads, is answered here, as a GET would be (the cache, the reader on a miss), without a
    * trip through the writer: it would have written nothing, yet waited for a batch and its commit
-   * (issue 47: 16 clients contending on one counter spent most of their time, and the writer most
+   * (16 clients contending on one counter spent most of their time, and the writer most
    * of its batches, on such losers). A GET sees every acknowledged write and every version a
    * client can have learnt; the decision is the transaction's at this instant, as a GET now would
    * see the keys.
@@ -276,7 +276,7 @@ export class StateService {
    * A lost compare's reply, made of the keys' values as read and the newest revision: the last
    * one again (the same object) when it was made of the same keys, the same cached entries and
    * the same revision. 16 clients on one counter lose 15 compares a commit, all answered alike;
-   * the route keeps the last reply's bytes for the same object (issue 47: a loser answered alike
+   * the route keeps the last reply's bytes for the same object (a loser answered alike
    * cost ~8 % less server CPU). The entries are compared, not only the revision: a key past its
    * TTL reads as absent before the sweep's delete moves the revision. A reply is never changed
    * once made, so handing one object to several requests is safe.
@@ -300,7 +300,7 @@ export class StateService {
 
   /**
    * The store's newest revision for a reply that also shows `rows`. On SQLite the writer keeps it
-   * in shared memory (published after each COMMIT, before its replies: issue 47, where 16 clients
+   * in shared memory (published after each COMMIT, before its replies: 16 clients
    * on one counter spent a tenth of the server's CPU reading it for each lost compare); a row
    * the reader saw committed before the writer published its batch raises it to that row's.
    * Unpublished (-1) on PostgreSQL, where other nodes commit too, or when the writer could not

@@ -7,7 +7,7 @@ import { TXN_MAX_OPS } from '../../shared/limits.js';
 import { parseDuration } from '../../config.js';
 
 /**
- * A state key's TTL (issue 31): `X-Koor-TTL` or `?ttl=`, a Go-style duration ("30s", "500ms",
+ * A state key's TTL: `X-Koor-TTL` or `?ttl=`, a Go-style duration ("30s", "500ms",
  * "5m") or seconds; absent or empty = none. Between 1 ms and 596 h.
  */
 export function stateTtl(text: string | null | undefined): number | undefined {
@@ -89,7 +89,7 @@ function toOp(caller: Principal, b: BodyOp, branch: string, i: number, headerFen
   }
 }
 
-/** A scoped token (issue 30) must reach every key and topic a transaction touches. */
+/** A scoped token must reach every key and topic a transaction touches. */
 function scoped(caller: Principal, kind: 'state' | 'topic', name: string): void {
   const { role, scopes } = caller;
   if (scopes !== null && !inScope(scopes, { kind, name })) throw fail('SCOPE_FORBIDDEN', role, 'run transactions', describeTarget({ kind, name }));
@@ -100,7 +100,7 @@ export type TxnInput = { compare?: TxnCompare[]; success?: BodyOp[]; failure?: B
 type TxnCompare = { key: string; version?: number; hash?: string; exists?: boolean };
 
 /**
- * A transaction body (issue 31) checked and made ready for the writer: at most TXN_MAX_OPS
+ * A transaction body checked and made ready for the writer: at most TXN_MAX_OPS
  * compares and ops, every key a valid name, every key and topic within a scoped caller's scopes;
  * `fence` is the request's default fence of a put or delete.
  */

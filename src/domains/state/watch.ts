@@ -22,7 +22,7 @@ export const SPECS_WATCH_PATH = '/api/specs/watch';
 const FEED_PAGE = 512;
 
 /**
- * A change as a watcher reads it (issue 31): state `{"type","key","version","revision","hash",
+ * A change as a watcher reads it: state `{"type","key","version","revision","hash",
  * "content_type","updated_by"}`, specs `{"type","project","name","version","revision","hash"}`.
  */
 export function changeJson(c: ChangeRow): string {
@@ -233,8 +233,8 @@ function revisionParam(raw: string | null): number | null {
 }
 
 /**
- * `GET /api/state/watch?prefix=P&since_revision=R` and `GET /api/specs/watch?project=P&since_revision=R`
- * (issue 31): every retained change after R, then live ones, no gap and no duplicate (the hub's
+ * `GET /api/state/watch?prefix=P&since_revision=R` and `GET /api/specs/watch?project=P&since_revision=R`:
+ * every retained change after R, then live ones, no gap and no duplicate (the hub's
  * replay, as event subscriptions have it). R older than what is retained: the upgrade says
  * `X-Koor-Oldest-Revision` and the watch starts at the oldest kept change (the client re-reads).
  */

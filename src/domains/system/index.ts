@@ -5,7 +5,7 @@ import type { CallCounters } from './metrics.js';
 import { Retention } from './retention.js';
 import { systemRoutes, type SystemDeps } from './routes.js';
 
-/** /health and the metrics routes (SPEC §2.14), and retention: every table that grows is pruned on a schedule (SPEC §8.10). */
+/** /health and the metrics routes, and retention: every table that grows is pruned on a schedule. */
 export function systemDomain(
   p: Platform,
   d: {

@@ -1,4 +1,4 @@
-/** Estimated tokens one MCP call costs the model (SPEC §1.8). */
+/** Estimated tokens one MCP call costs the model. */
 export const TOKENS_PER_CALL = 300;
 
 /** In-memory call accounting ("token tax"), zero at start and after reset. */
@@ -12,7 +12,7 @@ export class CallCounters {
   }
 }
 
-/** SPEC §2.14's `token_tax` object from the two call counts. */
+/** `GET /api/metrics`' `token_tax` object from the two call counts. */
 export function tokenTax(rest: number, mcp: number) {
   const total = rest + mcp;
   return {
@@ -25,7 +25,7 @@ export function tokenTax(rest: number, mcp: number) {
   };
 }
 
-/** Whole seconds in Go duration form: "0s", "1m0s", "26h3m7s" (SPEC §1.4). */
+/** Whole seconds in Go duration form: "0s", "1m0s", "26h3m7s". */
 export function goUptime(ms: number): string {
   const total = Math.floor(ms / 1000);
   const h = Math.floor(total / 3600);

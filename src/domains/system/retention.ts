@@ -14,15 +14,15 @@ export interface RetentionOptions {
   stateHistoryKeep: number;
   /** The event log's own pruning (its retention setting); resolves to the rows deleted. */
   pruneEvents: () => Promise<number>;
-  /** Ages past which rows go, ms (0 = keep everything): audit log, agent-metric buckets, LLM usage (SPEC §8.10). */
+  /** Ages past which rows go, ms (0 = keep everything): audit log, agent-metric buckets, LLM usage. */
   auditRetentionMs: number;
   agentMetricsRetentionMs: number;
   llmRetentionMs: number;
-  /** Rows kept at most, newest first (0 = no count limit; issue 34): audit log, agent-metric buckets, LLM usage. */
+  /** Rows kept at most, newest first (0 = no count limit): audit log, agent-metric buckets, LLM usage. */
   auditKeep: number;
   agentMetricsKeep: number;
   llmKeep: number;
-  /** Agent inbox messages (issue 28); their recipients' rows go with them. By age, and by count (0 = none). */
+  /** Agent inbox messages; their recipients' rows go with them. By age, and by count (0 = none). */
   messageRetentionMs: number;
   messageKeep: number;
   /** Idempotency-Key replies kept at most (0 = none), besides their IDEMPOTENCY_KEEP_MS. */
@@ -34,7 +34,7 @@ export interface RetentionOptions {
   log: Logger;
 }
 
-/** What retention has done since start (SPEC §8.10: pruned rows per table in the metrics). */
+/** What retention has done since start (pruned rows per table in the metrics). */
 export interface RetentionStats {
   passes: number;
   events_pruned: number;
@@ -55,7 +55,7 @@ export interface RetentionStats {
 }
 
 /**
- * Bounded disk (SPEC §8.10): every interval, one pass over every table that grows with traffic,
+ * Bounded disk: every interval, one pass over every table that grows with traffic,
  * in small writer turns so no write waits long behind it: events beyond their retention, state
  * history beyond the newest N versions per key (writes keep the steady state themselves; the pass
  * clears backlogs), then free pages go back to the file system (incremental vacuum). A table
@@ -142,7 +142,7 @@ export class Retention {
       // Sessions that ended, kept only for their late telemetry (seconds late at most).
       { ms: HOOK_SESSION_ENDED_KEEP_MS, stat: 'hook_sessions_ended_pruned', before: toStorage, turn: ops('hook_sessions_ended') },
     ] as const;
-    // By count as well as by age (issue 34): a burst of traffic cannot outgrow the disk within the age limit.
+    // By count as well as by age: a burst of traffic cannot outgrow the disk within the age limit.
     const counted = [
       { keep: this.opts.auditKeep, stat: 'audit_pruned', table: 'audit_log' },
       { keep: this.opts.agentMetricsKeep, stat: 'agent_metrics_pruned', table: 'agent_metrics' },

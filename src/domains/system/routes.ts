@@ -8,9 +8,9 @@ import { HealthReply, MetricsReply, MetricsResetReply, OpenApiReply } from '../.
 import { rule } from '../../http/permissions.js';
 
 export interface SystemDeps {
-  /** The server's own presence: /health reports the liveness monitor's lag and grace (issue 34). */
+  /** The server's own presence: /health reports the liveness monitor's lag and grace. */
   presence: Presence;
-  /** Set while the disk holding the database is full (issue 34): /health says degraded and why. */
+  /** Set while the disk holding the database is full: /health says degraded and why. */
   storageFull: () => { since: number; error: string } | null;
   /** Milliseconds since the server started, on the monotonic clock (never negative, whatever the wall clock does). */
   uptimeMs: () => number;
@@ -21,7 +21,7 @@ export interface SystemDeps {
   dashboardBind: string;
   /** The server's one metrics registry: /metrics renders it, /api/metrics reads from it. */
   metrics: Metrics;
-  /** Figures /api/metrics adds to SPEC §2.14's (events, writer, retention, …), from the registry. */
+  /** Figures /api/metrics adds to the original's (events, writer, retention, …), from the registry. */
   figures: (v: MetricsSnapshot) => Record<string, unknown>;
   /** Every route the server serves, REST and WebSocket (read when the API description is first asked for). */
   api: () => { routes: readonly Route[]; sockets: readonly RouteDecl[] };

@@ -3,7 +3,7 @@ import type { Domain, Platform } from '../domain.js';
 import { taskRoutes, type BudgetGate } from './routes.js';
 import { TaskService } from './service.js';
 
-/** Task queues per project (SPEC §8.8). */
+/** Task queues per project. */
 export function tasksDomain(p: Platform, d: { announce: (list: readonly Event[]) => void; budgetRefusing?: BudgetGate }): Domain {
   return { routes: taskRoutes(new TaskService(p.readers.tasks, p.writer, d.announce), d.budgetRefusing ?? (() => null)) };
 }

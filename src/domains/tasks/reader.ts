@@ -17,7 +17,7 @@ export interface TaskReader {
   get(id: number): Awaitable<TaskDbRow | undefined>;
   /** By id, after `f.after`. */
   list(f: TaskFilter): Awaitable<TaskDbRow[]>;
-  /** A task's checkpoints, oldest first (issue 44). */
+  /** A task's checkpoints, oldest first. */
   checkpoints(id: number): Awaitable<CheckpointRow[]>;
 }
 

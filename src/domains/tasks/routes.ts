@@ -13,7 +13,7 @@ import type { Route } from '../../http/route.js';
 import { COORD_LIST_DEFAULT_LIMIT, COORD_LIST_MAX_LIMIT, TASK_DEFAULT_MAX_ATTEMPTS } from '../../shared/limits-features.js';
 import { TASK_STATUSES, taskId, type TaskService } from './service.js';
 
-/** The calling agent (SPEC §8.4): claims and their outcomes belong to identified agents. */
+/** The calling agent: claims and their outcomes belong to identified agents. */
 function agentOf(ctx: Ctx, action: string): string {
   if (!ctx.identity) throw fail('IDENTITY_REQUIRED', `task ${action}`);
   return ctx.identity.instanceId;
@@ -60,7 +60,7 @@ function settleRoute(how: 'complete' | 'fail' | 'release', svc: TaskService): Ro
   };
 }
 
-/** The spending cap that refuses an agent's claims in a project now, if any (issue 32: the LLM domain's budgets). */
+/** The spending cap that refuses an agent's claims in a project now, if any (the LLM domain's budgets). */
 /** The budget refusing a claim, if any: why, and the seconds until its period ends (null: a total cap, no Retry-After). */
 export type BudgetRefusal = { why: string; retryAfter: number | null };
 export type BudgetGate = (agent: { instanceId: string; name: string }, project: string) => BudgetRefusal | null | Promise<BudgetRefusal | null>;
@@ -142,7 +142,7 @@ export function taskRoutes(svc: TaskService, budgetRefusing: BudgetGate): Route[
       replies: { 200: Task },
       handler: async (ctx) => {
         const text = await svc.get(taskId(ctx.params[0]!));
-        // A scoped token reads only its projects' tasks (issue 30).
+        // A scoped token reads only its projects' tasks.
         if (ctx.principal.scopes) permitTargets(ctx, 'read tasks', { kind: 'project', name: (JSON.parse(text) as { project: string }).project });
         sendJsonText(ctx, 200, text);
       },
@@ -175,7 +175,7 @@ export function taskRoutes(svc: TaskService, budgetRefusing: BudgetGate): Route[
       replies: { 200: CheckpointListReply },
       handler: async (ctx) => {
         const id = taskId(ctx.params[0]!);
-        // A scoped token reads only its projects' tasks (issue 30).
+        // A scoped token reads only its projects' tasks.
         if (ctx.principal.scopes) permitTargets(ctx, 'read tasks', { kind: 'project', name: (JSON.parse(await svc.get(id)) as { project: string }).project });
         sendJsonText(ctx, 200, `[${(await svc.checkpoints(id)).join(',')}]`);
       },

@@ -12,7 +12,7 @@ import { defined } from '../../shared/defined.js';
 
 export const TASK_STATUSES = ['ready', 'blocked', 'claimed', 'done', 'failed'] as const;
 
-/** The Task JSON of SPEC §8.8, `data` spliced in as it was sent. */
+/** The Task JSON (docs/coordination.md#tasks), `data` spliced in as it was sent. */
 export function taskJson(t: TaskRow): string {
   return (
     `{"id":${t.id},"project":${JSON.stringify(t.project)},"title":${JSON.stringify(t.title)},"data":${t.data},"priority":${t.priority},` +
@@ -23,17 +23,17 @@ export function taskJson(t: TaskRow): string {
   );
 }
 
-/** A checkpoint's public shape (issue 44), `data` spliced in as it was sent. */
+/** A checkpoint's public shape, `data` spliced in as it was sent. */
 export function checkpointJson(c: CheckpointRow): string {
   return `{"seq":${c.seq},"done":${JSON.stringify(c.done)},"next":${JSON.stringify(c.next)},"data":${c.data},"by":${JSON.stringify(c.by_id)},"by_name":${JSON.stringify(c.by_name)},"at":"${toRfc3339(c.at)}"}`;
 }
 
-/** The claim reply (issue 44): the Task JSON with the lease the claim took and the last checkpoint. */
+/** The claim reply: the Task JSON with the lease the claim took and the last checkpoint. */
 function claimJson(t: TaskRow, lease: LeaseRow | null, checkpoint: CheckpointRow | null): string {
   return `${taskJson(t).slice(0, -1)},"lease":${lease === null ? 'null' : JSON.stringify(leaseJson(lease))},"checkpoint":${checkpoint === null ? 'null' : checkpointJson(checkpoint)}}`;
 }
 
-/** What a claimer records of its progress (issue 44): `data` raw JSON text. */
+/** What a claimer records of its progress: `data` raw JSON text. */
 export interface NewCheckpoint {
   done: string;
   next: string;
@@ -50,7 +50,7 @@ export interface NewTask {
   deps: number[];
   capabilities: string[];
   maxAttempts: number;
-  /** Path globs the task will touch (issue 44); [] = none. */
+  /** Path globs the task will touch; [] = none. */
   paths: string[];
 }
 
@@ -69,7 +69,7 @@ export function taskId(raw: string): number {
 }
 
 /**
- * Task queues per project (SPEC §8.8). Every change is one writer method, decided inside its
+ * Task queues per project. Every change is one writer method, decided inside its
  * transaction (a claim picks and takes a task in one step, so each is claimed exactly once);
  * lists and gets read the read connection.
  */
@@ -104,7 +104,7 @@ export class TaskService {
     return { json: claimJson(res.task, res.lease, res.checkpoint), replayed };
   }
 
-  /** The claimer's progress (issue 44): bounded, by the claimer (and its claim's fence, if given). */
+  /** The claimer's progress: bounded, by the claimer (and its claim's fence, if given). */
   async checkpoint(holder: string, id: number, c: NewCheckpoint, fence?: number, idem: IdemTag | null = null): Promise<Written> {
     for (const [name, text] of [['done', c.done], ['next', c.next]] as const) {
       const bytes = Buffer.byteLength(text);

@@ -4,7 +4,7 @@ import type { Domain, Platform } from '../domain.js';
 import { templateRoutes } from './routes.js';
 import { TemplateService } from './service.js';
 
-/** Templates (SPEC §2.12): stored rule sets and specs, applied to a project. */
+/** Templates: stored rule sets and specs, applied to a project. */
 export function templatesDomain(p: Platform, d: { rules: RuleService; specs: SpecService }): Domain {
   const templates = new TemplateService(p.readers.templates, p.writer, {
     importRules: (list, opts) => d.rules.import(list, opts),

@@ -33,7 +33,7 @@ export function templateRoutes(svc: TemplateService): Route[] {
       query: Query({ kind: 'Only the templates of this kind', tag: 'Only the templates with this tag' }),
       handler: async (ctx) => {
         const q = queryParams(ctx);
-        // Any string is a usable kind or tag (SPEC §7-24 has nothing to reject); '' = absent.
+        // Any string is a usable kind or tag (the strict query checks have nothing to reject); '' = absent.
         const f = (k: string) => q.get(k) || null;
         sendJson(ctx, 200, await svc.list({ kind: f('kind'), tag: f('tag') }));
       },
@@ -49,7 +49,7 @@ export function templateRoutes(svc: TemplateService): Route[] {
       handler: async (ctx) => {
         const b = ctx.json as CreateBody;
         if (!b.id || !b.name) throw fail('FIELDS_REQUIRED', 'id', 'name');
-        // The value's own text, so it comes back exactly as sent (SPEC §7-11); null counts as missing.
+        // The value's own text, so it comes back exactly as sent; null counts as missing.
         const data = rawMember(ctx.text, 'data');
         if (data === undefined || data === 'null') throw fail('FIELD_REQUIRED', 'data');
         const w = await svc.create({ id: b.id, name: b.name, description: b.description ?? '', kind: b.kind || 'rules', data, tags: b.tags ?? [] }, auditBy(ctx), requestIdem(ctx));
@@ -82,7 +82,7 @@ export function templateRoutes(svc: TemplateService): Route[] {
       schema: TemplateApplyBody,
       handler: async (ctx) => {
         const id = idOf(ctx);
-        // Checked before the lookup (SPEC §2.12).
+        // Checked before the lookup.
         const project = (ctx.json as { project?: string | null }).project;
         if (!project) throw fail('FIELD_REQUIRED', 'project');
         sendJson(ctx, 200, await svc.apply(id, project, auditBy(ctx)));

@@ -10,7 +10,7 @@ import type { TemplateFilter, TemplateRow, TemplatesReader } from './reader.js';
 
 /**
  * What applying a template needs from other domains, wired in server.ts (a domain never imports
- * another): the rules import of SPEC §2.8 and the spec registry's put of §2.3.
+ * another): the rules import and the spec registry's put.
  */
 export interface TemplateDeps {
   /** Upserts accepted rules with `project` forced; 400 for an invalid regex or glob, nothing stored. */
@@ -28,7 +28,7 @@ export interface TemplateInput {
   tags: string[];
 }
 
-/** A list entry (SPEC §2.12: everything but `data`). */
+/** A list entry (everything but `data`). */
 export interface TemplateSummary {
   id: string;
   name: string;
@@ -56,8 +56,8 @@ function summary(r: TemplateRow): TemplateSummary {
 }
 
 /**
- * The Template JSON of SPEC §2.12 with `data` spliced in as the JSON value it was created with
- * (§7-11), its number text and member order untouched (whitespace removed).
+ * The Template JSON with `data` spliced in as the JSON value it was created with,
+ * its number text and member order untouched (whitespace removed).
  */
 export function templateJson(t: Omit<TemplateSummary, 'tags'> & { tags: string; data: string }): string {
   return (
@@ -67,7 +67,7 @@ export function templateJson(t: Omit<TemplateSummary, 'tags'> & { tags: string; 
   );
 }
 
-/** Template registry (SPEC §2.12 as amended by §7-11, §7-18): writes through the writer, reads here. */
+/** Template registry (`data` any JSON value, kept as sent): writes through the writer, reads here. */
 export class TemplateService {
   constructor(
     private readonly reader: TemplatesReader,
@@ -107,13 +107,13 @@ export class TemplateService {
 
   /**
    * Applies a template to `project`: a `rules` template imports its rules with the project forced
-   * (SPEC §2.8; an invalid pattern is a 400 and nothing is stored); any other kind is stored as
+   * (an invalid pattern is a 400 and nothing is stored); any other kind is stored as
    * the spec `<project>/<template id>`, its bytes as the template was created.
    */
   async apply(id: string, project: string, by?: AuditTag): Promise<{ applied: string; project: string; kind: string }> {
     checkName(project, 'project');
     const t = await this.row(id);
-    // One entry for the whole apply (SPEC §2.13), recorded with the write it makes.
+    // One entry for the whole apply, recorded with the write it makes.
     const audit: AuditTag | undefined = by && { actor: by.actor, action: 'template.apply', resource: id, detail: sortedJson({ kind: t.kind, project }) };
     if (t.kind === 'rules') {
       let rules: unknown;

@@ -12,7 +12,7 @@ export interface TokenListRow {
   expires_at: string | null;
 }
 
-/** What the front remembers to accept a token (issue 30). */
+/** What the front remembers to accept a token. */
 export interface TokenAuthRow {
   id: string;
   role: string;

@@ -8,7 +8,7 @@ import type { Route } from '../../http/route.js';
 import type { TokenService } from './service.js';
 import { rule } from '../../http/permissions.js';
 
-/** Tokens (issue 30); only an admin manages them (src/http/permissions.ts). */
+/** Tokens; only an admin manages them (src/http/permissions.ts). */
 export function tokenRoutes(svc: TokenService): Route[] {
   return [
     {

@@ -3,7 +3,7 @@ import { checkName } from '../../names.js';
 import { isValidGlob } from '../../shared/glob.js';
 import { isValidPathGlob } from '../../shared/path-glob.js';
 
-/** The kinds of scope a created token may carry (issue 30). */
+/** The kinds of scope a created token may carry. */
 export const SCOPE_KINDS = ['project', 'state', 'topic', 'path'] as const;
 
 /**

@@ -57,7 +57,7 @@ interface Known {
 }
 
 /**
- * Tokens an admin created (issue 30): `koor_` + 256 random bits (base64url), shown once; the
+ * Tokens an admin created: `koor_` + 256 random bits (base64url), shown once; the
  * database keeps their SHA-256. This node remembers every token's hash with its rights (loaded at
  * start, like the agents' identity index). Cluster mode: a hash this node does not know is looked
  * up in the database; one it knows is confirmed again once TOKEN_CONFIRM_MS old, and a revocation

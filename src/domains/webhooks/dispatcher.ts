@@ -33,7 +33,7 @@ export interface DispatcherStats {
 }
 
 /**
- * Delivers webhooks (issue 10). Each active webhook reads the event log from its durable cursor
+ * Delivers webhooks. Each active webhook reads the event log from its durable cursor
  * (the last event it has had): this loop, on the front's event loop, reads the events after it,
  * has the delivery thread POST the matching ones in order (up to WEBHOOK_RUN_MAX, stopping at the
  * first failure; one run per webhook at a time, up to WEBHOOK_MAX_CONCURRENT webhooks at once, so

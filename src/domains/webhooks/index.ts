@@ -7,12 +7,12 @@ import { loadSecretKey, SecretBox } from './secret-box.js';
 import { WebhookService } from './service.js';
 
 /**
- * Webhooks (SPEC §2.11): the registry, and the dispatcher that reads the event log from each
+ * Webhooks: the registry, and the dispatcher that reads the event log from each
  * webhook's cursor and hands deliveries to the delivery thread. `kick`: an event was published.
  */
 export function webhooksDomain(p: Platform): Domain & { dispatcher: WebhookDispatcher; kick(): void } {
   const log = p.log.child({ component: 'webhooks' });
-  // Secrets are stored encrypted under a key outside the database (issue 30).
+  // Secrets are stored encrypted under a key outside the database.
   const box = new SecretBox(loadSecretKey(p.config));
   const delivery = new DeliveryClient({
     openSecret: (stored) => box.open(stored),

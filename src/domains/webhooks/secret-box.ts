@@ -10,7 +10,7 @@ const SEALED = 'aesgcm1:';
 export const SECRET_KEY_FILE = 'secret.key';
 
 /**
- * Webhook secrets at rest (issue 30): AES-256-GCM under a key kept outside the database, so a
+ * Webhook secrets at rest: AES-256-GCM under a key kept outside the database, so a
  * backup (or a stolen data file) holds no usable secret. `seal` when a webhook is created, `open`
  * when a delivery is signed. A secret stored before encryption (no prefix) opens as itself until
  * the start-up pass seals it.

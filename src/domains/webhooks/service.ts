@@ -9,11 +9,11 @@ import { Backlog } from './backlog.js';
 import { SecretBox } from './secret-box.js';
 import type { WebhookReader, WebhookRow } from './reader.js';
 
-/** An unset time (SPEC §1.4): `last_fired` until a first success. */
+/** An unset time: `last_fired` until a first success. */
 const NEVER = '0001-01-01T00:00:00Z';
 
 /**
- * The Webhook of SPEC §2.11 as amended by §7-12 (no `secret`, `has_secret` instead), plus its
+ * The Webhook (no `secret`, `has_secret` instead), plus its
  * delivery state: `pending` (matching events after its cursor), `delivered` and `failed` attempts, and the
  * `last_error` of the last failed attempt.
  */
@@ -47,7 +47,7 @@ const view = (r: WebhookRow & { pending: number }): WebhookView => ({
   last_error: r.last_error,
 });
 
-/** Webhook registry (SPEC §2.11): writes through the writer, reads from its reader; delivery in dispatcher.ts. */
+/** Webhook registry: writes through the writer, reads from its reader; delivery in dispatcher.ts. */
 export class WebhookService {
   private readonly log: Backlog;
 
@@ -55,7 +55,7 @@ export class WebhookService {
     private readonly reader: WebhookReader,
     private readonly writer: WriterClient,
     private readonly delivery: DeliveryClient,
-    /** Seals secrets before they are stored (issue 30); the delivery client opens them. */
+    /** Seals secrets before they are stored; the delivery client opens them. */
     private readonly box: SecretBox,
     /** Called once a webhook was created or deleted (the dispatcher looks again). */
     private readonly onChange: () => void = () => {},
@@ -88,7 +88,7 @@ export class WebhookService {
   }
 
   /**
-   * Seals the secrets stored in plain text (by a server before issue 30): how many it sealed, and
+   * Seals the secrets stored in plain text (by a server from before secrets were sealed): how many it sealed, and
    * how many it had to leave (no key: cluster mode without --secret-key-file).
    */
   async sealStored(): Promise<{ sealed: number; left: number }> {
@@ -99,7 +99,7 @@ export class WebhookService {
     return { sealed, left: 0 };
   }
 
-  /** Sends the test body (even to an inactive webhook); counters untouched (SPEC §2.11). */
+  /** Sends the test body (even to an inactive webhook); counters untouched. */
   async test(id: string): Promise<{ tested: string; status: 'ok' }> {
     const w = await this.reader.get(id);
     if (!w) throw fail('WEBHOOK_NOT_FOUND', id);
