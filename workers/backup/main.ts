@@ -31,7 +31,7 @@ async function run(job: BackupJob): Promise<BackupDone> {
       // VACUUM INTO writes the rows anew into a fresh file, in one read transaction (a consistent
       // view of the WAL database): no free page and no freed space inside a page comes along, so
       // nothing a deleted or overwritten row left behind (an old token, a secret before it was
-      // encrypted) reaches a backup (issue 30). A page-for-page copy would carry all of it.
+      // encrypted) reaches a backup. A page-for-page copy would carry all of it.
       db.prepare('VACUUM INTO ?').run(job.dest);
     } finally {
       db.close();

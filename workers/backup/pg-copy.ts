@@ -14,10 +14,10 @@ import { migratePg } from '../writer/pg/migrate.js';
 import { RESTORE_MARK, STATE_HID_FROM_LOG } from '../../schemas/db/tables/state.js';
 
 /**
- * The one copy between koor's two stores (cluster mode, issue 14): a SQLite data file or backup
+ * The one copy between koor's two stores (cluster mode): a SQLite data file or backup
  * into PostgreSQL (`--migrate-from`, `--restore` and a live restore in cluster mode), and
  * PostgreSQL into a new SQLite file (a backup in cluster mode: the backup format stays the SQLite
- * snapshot of SPEC §8.6, restorable by either mode).
+ * snapshot, restorable by either mode).
  *
  * Every table koor keeps, column by column (the columns both schemas have: PostgreSQL's `seq`
  * stands for SQLite's rowid, so rows are copied in rowid / seq order and it is regenerated); the
@@ -186,7 +186,7 @@ export async function pgIntoSqlite(sql: Sql, dest: string): Promise<CopyCounts> 
         // What SQLite alone keeps: each key's pointer at its current value's row.
         db.exec(STATE_HID_FROM_LOG);
         for (const name of COUNTERS) {
-          // A counter table without AUTOINCREMENT (state_changes, issue 47) goes on from its newest row, copied above.
+          // A counter table without AUTOINCREMENT (state_changes) goes on from its newest row, copied above.
           if (!/AUTOINCREMENT/i.test(createSql(db, name))) continue;
           const [c] = await tx<{ value: number }[]>`SELECT value FROM koor_counters WHERE name = ${name}`;
           const value = c?.value ?? 0;

@@ -5,7 +5,7 @@ import { post, requestHead } from './http1.js';
 
 export type DeliveryResult = { ok: true; status: number } | { ok: false; error: string };
 
-/** `X-Koor-Signature`: lowercase hex HMAC-SHA256 of the exact body bytes (SPEC §2.11). */
+/** `X-Koor-Signature`: lowercase hex HMAC-SHA256 of the exact body bytes. */
 export function signature(secret: string, body: string): string {
   return createHmac('sha256', secret).update(body).digest('hex');
 }
@@ -34,7 +34,7 @@ export function deliverLimits(timeoutMs: number, maxReplyBytes: number, maxSocke
 }
 
 /**
- * One POST of `body` to `url` (SPEC §2.11): success = a status below 400 within
+ * One POST of `body` to `url`: success = a status below 400 within
  * `limits.timeoutMs` (the reply body, read and discarded up to `limits.maxReplyBytes`, included).
  * Redirects are not followed (a 3xx is a reply below 400). `signal` aborts it early.
  */
@@ -46,7 +46,7 @@ export function deliver(limits: DeliverLimits, url: string, secret: string, body
     return Promise.resolve({ ok: false, error: `invalid URL: ${url}` });
   }
   if (target.protocol !== 'http:' && target.protocol !== 'https:') return Promise.resolve({ ok: false, error: `unsupported URL scheme: ${target.protocol}` });
-  // The headers of SPEC §2.11, whichever client sends them.
+  // The delivery headers (docs/operations.md#webhooks), whichever client sends them.
   const head: Array<[string, string]> = [['Content-Type', 'application/json'], ['X-Koor-Event', 'true']];
   if (secret !== '') head.push(['X-Koor-Signature', signature(secret, body)]);
   if (target.protocol === 'http:' && target.username === '' && target.password === '') {

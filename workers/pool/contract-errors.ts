@@ -3,7 +3,7 @@ import type { ContractViolation } from '../../schemas/rpc/pool.js';
 import { isObject, splitPointer } from './contract-parse.js';
 import { KNOWN_TYPES, type Note } from './contract-schema.js';
 
-/** Mapping ajv errors to the original's contract violations, in SPEC §7-10 order. */
+/** Mapping ajv errors to the original's contract violations, in its order. */
 
 type Violation = ContractViolation;
 

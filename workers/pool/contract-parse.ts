@@ -1,12 +1,12 @@
 import { Ajv, type SchemaObject } from 'ajv';
 
 /**
- * The contract format (SPEC §2.9) and its parsing: stored spec bytes read as Go's json.Unmarshal
+ * The contract format and its parsing: stored spec bytes read as Go's json.Unmarshal
  * into the Contract struct would read them, then the kind/endpoints checks. Also the JSON-pointer
  * helpers the error mapping shares.
  */
 
-/** A Field of the contract format (SPEC §2.9); JSON nulls are read as absent (Go zero values). */
+/** A Field of the contract format; JSON nulls are read as absent (Go zero values). */
 export interface Field {
   type: string;
   required: boolean;
@@ -121,7 +121,7 @@ function jsonTypeName(v: unknown): string {
   return typeof v === 'object' ? 'object' : typeof v;
 }
 
-/** Parses stored spec bytes as a contract, or returns the reason it is not one (SPEC §2.9 wording). */
+/** Parses stored spec bytes as a contract, or returns the reason it is not one (in the original's wording). */
 export function parseContract(bytes: Uint8Array): { ok: true; contract: Contract } | { ok: false; reason: string } {
   let doc: Json;
   try {

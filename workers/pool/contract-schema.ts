@@ -63,7 +63,7 @@ function fieldSchema(f: Field, element: boolean): SchemaObject {
   else if (jsonType === null) s = { contract: note, type: 'null' };
   else if (f.type === 'object' && f.fields !== null) s = objectSchema(f.fields, note);
   else s = { contract: note, type: [jsonType, 'null'] };
-  // Array elements: checked for null and type; recursed into only when objects (SPEC §2.9).
+  // Array elements: checked for null and type; recursed into only when objects.
   if (f.type === 'array' && f.items !== null && !element) s.items = fieldSchema(f.items, true);
   if (!f.nullable) s.not = { type: 'null' };
   // Elements are not enum-checked (the original skips it there).

@@ -9,7 +9,7 @@ export { goType } from './contract-errors.js';
 export { parseContract, type Contract } from './contract-parse.js';
 
 /**
- * API contracts (SPEC §2.9, §2.10, §7-10), checked on the pool: a contract's field format is
+ * API contracts, checked on the pool: a contract's field format is
  * compiled to JSON Schema (contract-schema.ts) and validated by ajv; ajv's errors are mapped to
  * the original's violation messages and paths, in a deterministic order (contract-errors.ts).
  * Compiled validators are cached per contract hash in each worker thread (bounded LRU). The
@@ -70,7 +70,7 @@ function validatorFor(entry: Entry, endpoint: string, which: string, section: Se
   return v;
 }
 
-/** validatePayload (SPEC §2.9): one payload object against one endpoint's section. */
+/** validatePayload: one payload object against one endpoint's section. */
 export function validatePayload(entry: Entry, c: Contract, endpoint: string, direction: string, payload: unknown): Violation[] {
   const ep = c.endpoints.get(endpoint);
   if (!ep) return [{ path: endpoint, message: `endpoint ${q(endpoint)} not in contract` }];
@@ -115,7 +115,7 @@ export function planTest(req: ReqOf<M, 'contract.plan_test'>): ResOf<M, 'contrac
 }
 
 /**
- * `contract.check_reply`: a backend's reply body (SPEC §2.9 test): an array against
+ * `contract.check_reply`: a backend's reply body (the contract test): an array against
  * `response_array` (elements at `response[i]`), else an object against `response`; a body that
  * does not parse (or has the other shape) is ignored.
  */
@@ -145,7 +145,7 @@ export function checkReply(req: ReqOf<M, 'contract.check_reply'>): ResOf<M, 'con
 }
 
 /**
- * `compliance.check` (SPEC §2.10): which specs of a project are contracts, and for each the
+ * `compliance.check`: which specs of a project are contracts, and for each the
  * endpoints that define none of request/response/response_array/query (by endpoint name).
  */
 export function complianceCheck(req: ReqOf<M, 'compliance.check'>): ResOf<M, 'compliance.check'> {

@@ -13,7 +13,7 @@ export interface RawDiffEntry {
 }
 
 /**
- * JSON object diff (SPEC §2.2): walk the union of member names, sorted, at each level;
+ * JSON object diff: walk the union of member names, sorted, at each level;
  * path = names joined by '.'. Arrays compare whole; `old`/`new` omitted when null. Numbers are
  * compared and reported exactly (no rounding beyond 2^53).
  */
@@ -33,7 +33,7 @@ export function diffObjects(a: Obj, b: Obj, prefix = '', out: RawDiffEntry[] = [
   return out;
 }
 
-/** `old`/`new` are omitted when null or absent (SPEC §2.2). */
+/** `old`/`new` are omitted when null or absent. */
 function entry(path: string, kind: RawDiffEntry['kind'], oldV: LosslessValue | undefined, newV: LosslessValue | undefined): RawDiffEntry {
   const r: RawDiffEntry = { path, kind };
   if (oldV !== undefined && oldV !== null) r.old = oldV;

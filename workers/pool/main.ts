@@ -7,7 +7,7 @@ export { validate as 'rules.validate' } from './validate.js';
 
 type M = PoolMethods;
 
-/** Pool job `diff`: the state diff of two stored versions (SPEC §2.2). */
+/** Pool job `diff`: the state diff of two stored versions. */
 export function diff(req: ReqOf<M, 'diff'>): ResOf<M, 'diff'> {
   const a = parseObject(req.a);
   if (!a.ok) return { ok: false, error: `version ${req.v1} is not a JSON object: ${a.reason}` };
@@ -23,5 +23,5 @@ export function ping(): ResOf<M, 'ping'> {
 /** piscina calls the default export unless a `name` run option selects another export. */
 export default diff;
 
-/** Contract and compliance jobs (SPEC §2.9, §2.10). */
+/** Contract and compliance jobs. */
 export { validate as 'contract.validate', planTest as 'contract.plan_test', checkReply as 'contract.check_reply', complianceCheck as 'compliance.check' } from './contract.js';

@@ -38,7 +38,7 @@ function rulesOf(json: string): ValidateRule[] {
   return list;
 }
 
-/** One rule against the content's lines (SPEC §2.7 steps 5–6); appends to `out`. */
+/** One rule against the content's lines; appends to `out`. */
 export function checkRule(rule: ValidateRule, content: string, lines: readonly string[], out: Violation[], max = Infinity): void {
   const source = effectiveRegex(rule.match_type, rule.pattern);
   if (source === null) return; // an unknown match type is ignored

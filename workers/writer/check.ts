@@ -4,7 +4,7 @@ import { WriterMethods } from '../../schemas/rpc/writer.js';
 import { fault, type Fault } from './fault.js';
 
 const checkEnvelope = Compile(RequestEnvelope);
-/** A method's request check, compiled on its first envelope, not at start-up (issue 33: ~40 ms of TypeBox for all methods). */
+/** A method's request check, compiled on its first envelope, not at start-up (~40 ms of TypeBox for all methods). */
 const checkReq = new Map<string, ReturnType<typeof Compile<TSchema>>>();
 const methodCheck = (method: string): ReturnType<typeof Compile<TSchema>> | undefined => {
   if (!Object.hasOwn(WriterMethods, method)) return undefined;

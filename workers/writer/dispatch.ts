@@ -51,7 +51,7 @@ export function createDispatcher(driver: Driver, opts: MethodOptions & { log?: F
   let auditRows: AuditRow[] = [];
 
   /**
-   * An audit failure never fails the write it describes (SPEC §2.13). Fast path: gathered with
+   * An audit failure never fails the write it describes. Fast path: gathered with
    * the batch's other rows and inserted at its end, a few statements for the whole batch (on
    * PostgreSQL without a round trip of their own); if that fails, the attempt fails and the batch
    * is replayed guarded. Guarded: in its own savepoint, so a failing entry is logged and the
@@ -84,7 +84,7 @@ export function createDispatcher(driver: Driver, opts: MethodOptions & { log?: F
         // A retry of an idempotent write: its first result, nothing written, nothing audited.
         const prior = idem ? await priorResult(tx, idem) : FIRST;
         if (prior !== FIRST) return { id: env.id, ok: true, res: prior, replayed: true };
-        // Awaited only when it is a promise: a SQLite PUT answers at once (issue 47).
+        // Awaited only when it is a promise: a SQLite PUT answers at once.
         const answer = handler(tx, env.req);
         const res = pending(answer) ? await answer : answer;
         if (idem) recordResult(tx, idem, res, false);
@@ -163,7 +163,7 @@ export function createDispatcher(driver: Driver, opts: MethodOptions & { log?: F
      * back mid-batch, or it is out of reach), nothing in it is acknowledged: every envelope that
      * had not already failed on its own gets INTERNAL — UNAVAILABLE when the database could not
      * be reached before COMMIT was sent (nothing committed: retry), OUTCOME_UNKNOWN when the
-     * connection broke after it was sent (it may have committed; issue 48).
+     * connection broke after it was sent (it may have committed).
      */
     async run(batch: readonly unknown[]): Promise<{ replies: ReplyEnvelope[]; commitError?: unknown }> {
       let replies: ReplyEnvelope[] = [];

@@ -40,7 +40,7 @@ function entityTags(header: string): string[] {
 }
 
 /**
- * SPEC §8.1: If-Match `"<hash>"` (or `*` = must exist); If-None-Match `*` (= must not exist)
+ * If-Match `"<hash>"` (or `*` = must exist); If-None-Match `*` (= must not exist)
  * or a list of tags the current value must not carry.
  */
 export function checkPreconditions(

@@ -10,7 +10,7 @@ const PUT = sql('INSERT INTO idempotency_keys (caller, key, method, request_hash
 export const FIRST = Symbol('first');
 
 /**
- * Writes sent with an Idempotency-Key (issue 28), for every writer method alike: inside the
+ * Writes sent with an Idempotency-Key, for every writer method alike: inside the
  * write's transaction the key is looked up first; a retry of the same request gets the stored
  * result, the same key for another method or request is refused, and a first write stores its
  * result with it — so a committed write always has its key and a rolled-back one never does.
@@ -24,7 +24,7 @@ export async function priorResult(tx: Tx, env: RequestEnvelope & { idem: IdemTag
 }
 
 /**
- * Members of a method's result that are secrets (issue 48): stored with the key as '' — a data
+ * Members of a method's result that are secrets: stored with the key as '' — a data
  * file or a backup holds no usable token — so a replay tells the front to issue a new one.
  */
 const SECRET_MEMBERS: Readonly<Record<string, string>> = { 'instances.register': 'token' };

@@ -10,7 +10,7 @@ import { decodeRequest, encodeReplies } from '../../schemas/rpc/writer-wire.js';
 
 /** Control messages (not RPC): orderly shutdown. */
 export type WriterControl = { control: 'close' };
-/** Posted to the front when the disk holding the database fills up or has room again (issue 34). */
+/** Posted to the front when the disk holding the database fills up or has room again. */
 export type WriterStorage = { control: 'storage'; full: boolean; error?: string };
 
 /**

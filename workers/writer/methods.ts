@@ -37,10 +37,10 @@ export interface MethodOptions {
 
 /**
  * The writer's method table, for both backends: each method's store, and the steps that cross
- * domains — an agent that goes stale or deregisters lets go of its leases and tasks (SPEC §8.8),
- * a deregistered one's inbox and hook sessions go with it (issues 28, 29), a heartbeat renews its
- * leases, a hook session binds, shows progress and ends through its instance (issue 29), and
- * the LLM usage its session recorded before binding becomes its agent's (issue 32).
+ * domains — an agent that goes stale or deregisters lets go of its leases and tasks,
+ * a deregistered one's inbox and hook sessions go with it, a heartbeat renews its
+ * leases, a hook session binds, shows progress and ends through its instance, and
+ * the LLM usage its session recorded before binding becomes its agent's.
  */
 export function writerMethods(driver: Driver, opts: MethodOptions = {}) {
   const state = stateStore(opts.stateHistoryKeep ?? 0);
@@ -61,7 +61,7 @@ export function writerMethods(driver: Driver, opts: MethodOptions = {}) {
   const tokens = tokenStore();
   const hooks = hookStore(events);
   /**
-   * X-Koor-Fence on a state write (issue 31): refused when a live lease on the key, or an earlier
+   * X-Koor-Fence on a state write: refused when a live lease on the key, or an earlier
    * fenced write of it, carries a larger token (the writer lost its lease to a newer holder).
    */
   const checkFence = async (tx: Tx, key: string, fence: number): Promise<void> => {
@@ -70,7 +70,7 @@ export function writerMethods(driver: Driver, opts: MethodOptions = {}) {
   };
   const txns = txnStore(state, events, checkFence);
   const letGo = async (tx: Tx, holder: string, why: 'stale' | 'deregistered'): Promise<Event[]> => {
-    // Its ephemeral state keys go with it (issue 31: Consul sessions' semantics).
+    // Its ephemeral state keys go with it (Consul sessions' semantics).
     await state.dropOwned(tx, holder);
     return [...(await leases.releaseHolder(tx, holder, why)), ...(await tasks.releaseHolder(tx, holder, why))];
   };
@@ -78,7 +78,7 @@ export function writerMethods(driver: Driver, opts: MethodOptions = {}) {
     const r = await instances.deregister(tx, { id });
     // Only deregistration drops the inbox: a stale agent may come back and read it.
     await messages.dropInbox(tx, id);
-    // A session bound to it binds anew at its next hook (issue 29).
+    // A session bound to it binds anew at its next hook.
     await hooks.dropFor(tx, id);
     return { ...r, events: await letGo(tx, id, 'deregistered') };
   };
@@ -172,7 +172,7 @@ export function writerMethods(driver: Driver, opts: MethodOptions = {}) {
       const registered = await instances.register(tx, { name: req.name, workspace: req.workspace, intent: '', stack: '', capabilities: [], ...(req.token_id !== undefined ? { token_id: req.token_id } : {}) });
       const instance = await instances.touch(tx, { id: registered.id, op: 'activate' });
       const session = await hooks.insert(tx, req, registered.id);
-      // Its LLM usage that arrived before this hook (OpenTelemetry, issue 32) becomes the agent's.
+      // Its LLM usage that arrived before this hook (OpenTelemetry) becomes the agent's.
       await llm.attribute(tx, req.session_id, registered.id, session.project);
       return { session, instance, created: true };
     },

@@ -1,5 +1,5 @@
 /**
- * The one writer's view of a database (issue 27): statements written once (schemas/db/sql.ts),
+ * The one writer's view of a database: statements written once (schemas/db/sql.ts),
  * run by either backend. A store method receives a Tx and awaits its statements; the SQLite
  * driver answers them at once from prepared statements, the PostgreSQL driver over the
  * connection of the batch's transaction.
@@ -10,7 +10,7 @@ export { dialects, inserting, only, sql, type Dialect, type Param, type Query } 
 
 /**
  * SQLite's statements answered at once, without a promise: for the per-dialect hot path of a
- * write (issue 47: a store method awaiting each of a PUT's five statements allocated ~2 KB of
+ * write (a store method awaiting each of a PUT's five statements allocated ~2 KB of
  * promises per PUT in the writer thread, two fifths of what it allocated).
  */
 export interface SyncTx {
@@ -47,7 +47,7 @@ export interface Tx {
 
 /**
  * A batch's COMMIT was sent and its answer never came (the connection broke): the batch may have
- * committed or not. Its writes are answered OUTCOME_UNKNOWN, never as certain failures (issue 48).
+ * committed or not. Its writes are answered OUTCOME_UNKNOWN, never as certain failures.
  */
 export class CommitOutcomeUnknown extends Error {
   constructor(cause: unknown, what = 'COMMIT sent, answer lost') {
@@ -76,10 +76,10 @@ export interface Driver {
   transaction(fn: (tx: Tx) => Promise<void>): Promise<void>;
   /** The database is out of reach (not a method's failure): the whole batch fails, UNAVAILABLE. */
   unavailable(err: unknown): boolean;
-  /** The disk holding the database is full (SQLITE_FULL, PostgreSQL 53100): the whole batch fails, INSUFFICIENT_STORAGE (issue 34). */
+  /** The disk holding the database is full (SQLITE_FULL, PostgreSQL 53100): the whole batch fails, INSUFFICIENT_STORAGE. */
   full(err: unknown): boolean;
   /**
-   * Called after each batch's replies left (never on the commit path; issue 34): SQLite checkpoints
+   * Called after each batch's replies left (never on the commit path): SQLite checkpoints
    * its WAL here when it grew past its limit, and truncates it after a full disk, so freeing a few
    * MB is enough for writes to resume. PostgreSQL: nothing.
    */
@@ -87,7 +87,7 @@ export interface Driver {
   /** Whether the last committed transaction changed anything (a write that needed room succeeded). */
   wrote(): boolean;
   /**
-   * After a full disk, while no write comes (issue 34): tries a write that changes nothing but
+   * After a full disk, while no write comes: tries a write that changes nothing but
    * needs room (SQLite: the header page through the WAL); true when it committed. PostgreSQL:
    * false — its next real write tells.
    */

@@ -1,6 +1,6 @@
-/** Timestamps as every table stores them (SPEC §1.4). */
+/** Timestamps as every table stores them. */
 
-/** Storage text `YYYY-MM-DD HH:MM:SS` → RFC 3339 `YYYY-MM-DDTHH:MM:SSZ` (SPEC §1.4), for event data. */
+/** Storage text `YYYY-MM-DD HH:MM:SS` → RFC 3339 `YYYY-MM-DDTHH:MM:SSZ`, for event data. */
 export function rfc3339(storage: string): string {
   return `${storage.slice(0, 10)}T${storage.slice(11)}Z`;
 }

@@ -11,8 +11,8 @@ const args = (params: Param[]): Param[] => params.map((p) => (p instanceof Uint8
  * postgres.js (3.4.9) writes to a connection whose socket has closed when a transaction or
  * savepoint scope fails after the close — its own ROLLBACK, or a statement sent then — and that
  * write, deferred to a setImmediate, throws `Cannot read properties of null (reading 'write')`
- * outside every promise: it killed the writer thread at each PostgreSQL restart (issue 48;
- * porsager/postgres#1208, #1154). A connection that closed with a write pending is also left
+ * outside every promise: it killed the writer thread at each PostgreSQL restart
+ * (porsager/postgres#1208, #1154). A connection that closed with a write pending is also left
  * unable to send its next start-up message. So once a statement fails for a lost connection:
  * the client is ended at once (`end({ timeout: 0 })` terminates its connections, after which
  * postgres.js refuses a statement instead of writing it); no statement of ours is sent on it any

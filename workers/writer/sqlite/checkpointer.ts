@@ -1,5 +1,5 @@
 /**
- * The WAL checkpointer (issue 33's tail latency): a thread of the writer's with its own
+ * The WAL checkpointer, for the writes' tail latency: a thread of the writer's with its own
  * connection, so a checkpoint — copying the WAL's pages into the data file and syncing it, tens
  * of milliseconds for 8 MiB — never holds up a batch. SQLite lets one connection checkpoint
  * while another writes (PASSIVE copies what no reader still needs and never waits); the writer
@@ -8,7 +8,7 @@
  * A PASSIVE checkpoint syncs the data file only when it copied every frame the WAL holds when it
  * ends; under load a commit lands meanwhile, so a step rarely did, and the pages it wrote stayed
  * unsynced until the writer's own last checkpoint of the WAL (the tail) synced them all, in the
- * writer thread, while writes waited (issue 47: at 4 connections the tail took 0.8–0.9 ms at the
+ * writer thread, while writes waited (at 4 connections the tail took 0.8–0.9 ms at the
  * median, 1.6–2.5 at p90, against 0.6 and 0.8 once steps sync; one connection's p99 as wrk counts
  * it — a stall as the requests it held up — 2.1–2.7 ms against 1.65–1.8). So this thread syncs
  * what a step before the WAL is full copied (fdatasync: the pages are what it needs); the step

@@ -47,7 +47,7 @@ export function openWriterDb(
 const AUTO_VACUUM_INCREMENTAL = 2;
 
 /**
- * Freed pages can go back to the file system only with auto_vacuum = INCREMENTAL (SPEC §8.10).
+ * Freed pages can go back to the file system only with auto_vacuum = INCREMENTAL.
  * A new file gets it before its first table; a file made by an older server is rebuilt once
  * (VACUUM, roughly a second per few hundred MB, logged), after which it is never needed again.
  */

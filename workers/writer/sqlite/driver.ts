@@ -67,10 +67,10 @@ export function sqliteDriver(
   const tailFrames = Math.max(1, Math.floor(stepFrames / 4));
   /**
    * The WAL is checkpointed after the replies left, never by SQLite's autocheckpoint inside a
-   * COMMIT (issue 33's tail latency), and its bulk not in this thread at all: the checkpointer
+   * COMMIT (that COMMIT's write would wait for it), and its bulk not in this thread at all: the checkpointer
    * thread copies it into the data file (PASSIVE) while batches go on committing, a step at a
    * time — once another eighth of the limit waits and WAL_STEP_BATCHES batches committed since
-   * the last step — so that no sync of the data file has much to write (issue 47: that sync holds
+   * the last step — so that no sync of the data file has much to write (that sync holds
    * up the WAL syncs of the commits it overlaps; one copy of the whole WAL made two or three
    * writes in 300 at one connection 2–5 ms late, the p99). Once the WAL is full, one more step,
    * then this thread copies what came meanwhile (the tail), so nothing is left and the next
@@ -257,7 +257,7 @@ const WAL_STEPS = 8;
  * The fewest batches between two steps before the WAL is full. A step writes the hot pages (the
  * tables' last leaves, the state rows) again; spreading the syncs matters when there are many
  * commits to delay, each of a few writes. At 50 connections a batch of ~40 PUTs fills an eighth
- * of the WAL in 2–3 batches: there the whole WAL is copied at once, as before (issue 47: eight
+ * of the WAL in 2–3 batches: there the whole WAL is copied at once, as before (eight
  * steps cost ~3 µs more CPU per PUT).
  */
 const WAL_STEP_BATCHES = 32;

@@ -10,7 +10,7 @@ const KEYS_PER_PAGE = 1000;
 
 /**
  * Puts a data file in the way `keep` (--state-history-keep) finds versions, once at the writer's
- * start (issue 47): rings (STATE.ring) when it keeps at most VERSION_RING_MAX versions a key, the
+ * start: rings (STATE.ring) when it keeps at most VERSION_RING_MAX versions a key, the
  * (key, version) index when it keeps every version or more. From the index to rings each key's
  * row gets the ids of all its versions (those past `keep` go as the retention pass or the key's
  * next write come to them: no pause at the start to delete them), rows of no key are deleted,

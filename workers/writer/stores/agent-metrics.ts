@@ -9,7 +9,7 @@ const ADD_METRIC = sql(
    ON CONFLICT (instance_id, metric_name, period) DO UPDATE SET metric_value = agent_metrics.metric_value + excluded.metric_value`,
 );
 
-/** Agent metric buckets (SPEC §8.4): the front's counters, added to their hour's row. */
+/** Agent metric buckets: the front's counters, added to their hour's row. */
 export function agentMetricStore() {
   return {
     async addMetrics(tx: Tx, req: ReqOf<M, 'agent_metrics.add'>): Promise<ResOf<M, 'agent_metrics.add'>> {

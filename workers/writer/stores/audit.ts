@@ -10,7 +10,7 @@ type Res = Record<string, unknown>;
 const s = (v: unknown): string => String(v ?? '');
 
 /**
- * The audit entry of each audited writer method (SPEC §2.13), from its request and result. A
+ * The audit entry of each audited writer method, from its request and result. A
  * method absent here (or a request it does not describe, such as a heartbeat) records nothing.
  */
 const DERIVE: Readonly<Record<string, (req: Req, res: Res) => Entry | null>> = {
@@ -73,7 +73,7 @@ export function auditEntry(method: string, req: unknown, res: unknown, tag: Audi
   return tag.action ? { action: tag.action, resource: tag.resource ?? '', detail: tag.detail ?? '{}' } : (DERIVE[method]?.(req as Req, res as Res) ?? null);
 }
 
-/** The append-only audit log (SPEC §2.13): one row per audited write, in that write's transaction. */
+/** The append-only audit log: one row per audited write, in that write's transaction. */
 export const AUDIT_INSERT = sql("INSERT INTO audit_log (timestamp, actor, action, resource, detail, outcome) VALUES (?, ?, ?, ?, ?, 'success')");
 
 /** One audit row's parameters, as AUDIT_INSERT takes them. */
@@ -86,7 +86,7 @@ const INSERT_ROWS = new Map(
 );
 
 /**
- * The audit rows of a batch's writes, inserted together at its end (issue 33): one statement per
+ * The audit rows of a batch's writes, inserted together at its end: one statement per
  * up to 64 rows, in the order of the writes, so the per-statement work (AUTOINCREMENT's sequence
  * row read and rewritten, the statement's start and end) is paid a few times per batch, not once
  * per write. Still in the batch's transaction: committed with the writes they describe or not at all.
@@ -106,7 +106,7 @@ export function insertAuditRows(send: (q: ReturnType<typeof sql>, ...params: str
 
 const INSERT_DENIED = inserting("INSERT INTO audit_log (timestamp, actor, action, resource, detail, outcome) VALUES (?, ?, 'auth.denied', ?, ?, 'denied')");
 
-/** Refusals of the front's rules (issue 30), audited as `auth.denied`, outcome `denied`. */
+/** Refusals of the front's rules, audited as `auth.denied`, outcome `denied`. */
 export function auditStore() {
   return {
     async denied(tx: Tx, req: ReqOf<WriterMethods, 'audit.denied'>): Promise<ResOf<WriterMethods, 'audit.denied'>> {

@@ -2,13 +2,13 @@ import { STATE_CHANGES_CHANNEL } from '../../../schemas/rpc/cluster.js';
 import { NEWEST_REVISION } from '../../../schemas/db/tables/state.js';
 import { dialects, sql, type SyncTx, type Tx } from '../sql.js';
 
-/** What a change log row says besides its revision and topic (issue 31). */
+/** What a change log row says besides its revision and topic. */
 export type ChangeType = 'put' | 'delete' | 'expire';
 
 /**
  * The revision taken, the change logged and every node woken, in one statement: SQLite's rowid
  * (the largest + 1: pruning never deletes the newest change, so none is handed out twice, and no
- * AUTOINCREMENT sequence row is rewritten in every commit; issue 47); on PostgreSQL the
+ * AUTOINCREMENT sequence row is rewritten in every commit); on PostgreSQL the
  * `state_changes` counter row, taken under the write lock, so revisions are gapless and commit in
  * order (as event ids: schemas/db/tables/events.ts).
  */

@@ -11,7 +11,7 @@ const INSERT = inserting('INSERT INTO compliance_runs (instance_id, project, con
 const CUTOFF = sql('SELECT id FROM compliance_runs WHERE instance_id = ? AND contract = ? ORDER BY id DESC LIMIT 1 OFFSET ?');
 const PRUNE = sql('DELETE FROM compliance_runs WHERE instance_id = ? AND contract = ? AND id <= ?');
 
-/** Compliance runs (SPEC §2.10, §8.10): a pass's rows in one call, retention per (instance, contract). */
+/** Compliance runs: a pass's rows in one call, retention per (instance, contract). */
 export function complianceStore() {
   return {
     async record(tx: Tx, req: ReqOf<M, 'compliance.record'>): Promise<ResOf<M, 'compliance.record'>> {

@@ -26,7 +26,7 @@ const CUTOFF = sql('SELECT id FROM events ORDER BY id DESC LIMIT 1 OFFSET ?');
 const HELD = sql('SELECT min(cursor) AS cursor FROM webhooks WHERE active = 1');
 const PRUNE = sql('DELETE FROM events WHERE id IN (SELECT id FROM events WHERE id <= ? ORDER BY id LIMIT ?)');
 
-/** Event log writes (SPEC §2.4, §6, §8.3): append, and prune in bounded chunks. */
+/** Event log writes: append, and prune in bounded chunks. */
 export function eventStore(limits: { webhookBacklogMax: number }) {
   return {
     async publish(tx: Tx, req: ReqOf<M, 'events.publish'>): Promise<Omit<ResOf<M, 'events.publish'>, 'queued' | 'dropped'>> {

@@ -15,7 +15,7 @@ type Row = HookSessionRow;
 
 /** Files a session remembers having edited (the newest), for the leases of others touching them. */
 export const HOOK_EDITED_KEEP = 100;
-/** Refused edits a session remembers (the newest), to tell it when each lease ends (issue 44). */
+/** Refused edits a session remembers (the newest), to tell it when each lease ends. */
 export const HOOK_DENIED_KEEP = 20;
 /** Files a session's pull-first warnings are remembered for (the newest). */
 export const HOOK_PULL_WARNED_KEEP = 20;
@@ -75,7 +75,7 @@ const decode = decodeHookSession;
 const newest = async (tx: Tx, q: typeof NEWEST_EVENT): Promise<number> => Number((await tx.get<{ id: number }>(q))?.id ?? 0);
 
 /**
- * Coding-agent sessions bound to agent instances by their hooks (issue 29). Registering the
+ * Coding-agent sessions bound to agent instances by their hooks. Registering the
  * instance, its heartbeat and its deregistration are the instance and lease stores' (wired in
  * ../methods.ts); this store keeps the binding and what the session's digests have told.
  */

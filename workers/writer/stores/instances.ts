@@ -34,7 +34,7 @@ const STALE_CANDIDATES = dialects({
 });
 const MARK_STALE = sql("UPDATE instances SET status = 'stale' WHERE id = ?");
 
-/** Agent instances (SPEC §2.5, §6): lifecycle pending → active ⇄ stale; deregister deletes. */
+/** Agent instances: lifecycle pending → active ⇄ stale; deregister deletes. */
 export function instanceStore(events: EventStore) {
   const mustGet = async (tx: Tx, id: string): Promise<Row> => {
     const r = await tx.get<Row>(GET, id);
@@ -47,7 +47,7 @@ export function instanceStore(events: EventStore) {
       const id = randomUUID();
       const token = randomUUID();
       const now = storageNow();
-      // Only its hash is stored (issue 30): a data file or a backup holds no usable token.
+      // Only its hash is stored: a data file or a backup holds no usable token.
       await tx.run(INSERT, id, req.name, req.workspace, req.intent, req.stack, JSON.stringify(req.capabilities), tokenHash(token), now, now, req.token_id ?? '');
       return { ...decode(await mustGet(tx, id)), token };
     },
@@ -82,7 +82,7 @@ export function instanceStore(events: EventStore) {
       return { id: req.id };
     },
 
-    /** Marks them stale and stores one `agent.stale` event each (SPEC §2.4), in this transaction. */
+    /** Marks them stale and stores one `agent.stale` event each, in this transaction. */
     async markStale(tx: Tx, req: ReqOf<M, 'instances.mark_stale'>): Promise<ResOf<M, 'instances.mark_stale'>> {
       const rows = await tx.all<Row>(STALE_CANDIDATES, req.cutoff, req.cutoff);
       const published = [];

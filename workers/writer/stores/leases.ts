@@ -44,7 +44,7 @@ const SET_FENCE = sql('UPDATE leases SET fence = ? WHERE id = ?');
 const INSERT_RESOURCE = sql('INSERT INTO lease_resources (prefix, lease_id, resource) VALUES (?, ?, ?) ON CONFLICT DO NOTHING');
 const DELETE = sql('DELETE FROM leases WHERE id = ?');
 const SET_EXPIRY = sql('UPDATE leases SET ttl_ms = ?, expires_ms = ? WHERE id = ?');
-/** An auto-lease's TTL is an idle lifetime: only its holder's edits of the file renew it (issue 44). */
+/** An auto-lease's TTL is an idle lifetime: only its holder's edits of the file renew it. */
 const RENEW_HOLDER = sql('UPDATE leases SET expires_ms = ? + ttl_ms WHERE holder = ? AND ttl_ms > 0 AND expires_ms > ? AND auto = 0');
 const SHIFT = sql('UPDATE leases SET expires_ms = expires_ms + ? WHERE expires_ms > 0');
 const HOLDER_NAME = sql('SELECT name FROM instances WHERE id = ?');
@@ -88,7 +88,7 @@ const candidates: Record<Dialect, (tx: Tx, key: Buffer, floor: number, f: Filter
 };
 
 /**
- * Leases on path globs (SPEC §8.8). Every decision — conflict check and grant, renew, release,
+ * Leases on path globs. Every decision — conflict check and grant, renew, release,
  * expiry — runs here, inside the writer's transaction, so two agents can never both be granted
  * overlapping exclusive leases. Expired leases (TTL past, not yet swept) count as gone everywhere.
  */
@@ -113,7 +113,7 @@ export function leaseStore(events: EventStore) {
   }
 
   /**
-   * The lease if it is live (present and not past its TTL). With a fencing token (issue 31): a
+   * The lease if it is live (present and not past its TTL). With a fencing token: a
    * lease gone (expired, its holder declared stale) or with another token refuses it with 409.
    */
   async function live(tx: Tx, id: string, now: number, fence?: number): Promise<Row> {
@@ -168,7 +168,7 @@ export function leaseStore(events: EventStore) {
       await revive(tx, req.holder, row.acquired_at);
       const data = `{"id":${JSON.stringify(row.id)},"holder":${JSON.stringify(row.holder)},"holder_name":${JSON.stringify(name)},"resources":${row.resources},"exclusive":${req.exclusive},"reason":${JSON.stringify(req.reason)},"project":${JSON.stringify(row.project)}}`;
       const acquired = await events.publish(tx, { topic: 'lease.acquired', data, source: 'leases' });
-      // Its fencing token: the acquisition's event id, which only grows (issue 31).
+      // Its fencing token: the acquisition's event id, which only grows.
       row.fence = acquired.id;
       await tx.run(SET_FENCE, row.fence, row.id);
       return { lease: decode(row), events: [acquired] };
@@ -206,7 +206,7 @@ export function leaseStore(events: EventStore) {
       return r ? end(tx, r, why) : null;
     },
 
-    /** Gives the lease `id` the fencing token `fence` (a task's lease takes its claim's: issue 44). */
+    /** Gives the lease `id` the fencing token `fence` (a task's lease takes its claim's). */
     async setFence(tx: Tx, id: string, fence: number): Promise<void> {
       await tx.run(SET_FENCE, fence, id);
     },
@@ -221,7 +221,7 @@ export function leaseStore(events: EventStore) {
     },
 
     /**
-     * A task lease takes over its holder's auto-leases on the task's files (issue 44): they end
+     * A task lease takes over its holder's auto-leases on the task's files: they end
      * now (`lease.released`, reason `released`) instead of lasting their idle lifetime past the
      * task, so a shared file is free the moment the task ends; an agent refused an edit by one of
      * them is told the file is free when the task lease ends.
@@ -241,7 +241,7 @@ export function leaseStore(events: EventStore) {
 
     /**
      * The largest fencing token of the live leases whose resources overlap `key` (0 when none):
-     * a state write fenced with an older one comes from a holder that lost its lease (issue 31).
+     * a state write fenced with an older one comes from a holder that lost its lease.
      * State keys are one namespace for every project: the leases of each count.
      */
     async fenceOver(tx: Tx, key: string): Promise<number> {

@@ -46,7 +46,7 @@ const END = sql(
    ON CONFLICT (session_id) DO UPDATE SET instance_id = excluded.instance_id, project = excluded.project, ended_at = excluded.ended_at`,
 );
 
-/** LLM usage records and the budgets they count towards (issue 32). */
+/** LLM usage records and the budgets they count towards. */
 export function llmStore(events: EventStore) {
   const publish = async (tx: Tx, topic: string, data: string, source: string): Promise<Event> => events.publish(tx, { topic, data, source });
 

@@ -47,7 +47,7 @@ const DROP_INBOX = sql('DELETE FROM message_recipients WHERE recipient = ?');
 const findable = (id: number): boolean => Number.isSafeInteger(id);
 
 /**
- * The agent inbox (issue 28): messages stored with one row per recipient carrying that
+ * The agent inbox: messages stored with one row per recipient carrying that
  * recipient's read and ack state, so reading one's inbox never touches anyone else's.
  */
 export function messageStore(events: EventStore) {

@@ -24,11 +24,11 @@ const row = (r: RuleRow, status: string, now: string): Param[] => [
   r.project, r.rule_id, r.severity, r.match_type, r.pattern, r.message, r.stack, JSON.stringify(r.applies_to), r.source, status, r.proposed_by, r.context, now,
 ];
 
-/** Validation rules and their lifecycle (SPEC §2.7–2.8). */
+/** Validation rules and their lifecycle. */
 export function ruleStore() {
   return {
     async propose(tx: Tx, req: ReqOf<M, 'rules.propose'>): Promise<ResOf<M, 'rules.propose'>> {
-      // SPEC §7-18: a duplicate proposal is a conflict (409), never an overwrite.
+      // A duplicate proposal is a conflict (409), never an overwrite.
       if (await tx.get(EXISTS, req.project, req.rule_id)) throw fault('RULE_EXISTS');
       await tx.run(INSERT, ...row({ ...req, source: 'learned' }, 'proposed', storageNow()));
       return { project: req.project, rule_id: req.rule_id, status: 'proposed' };

@@ -14,11 +14,11 @@ const UPSERT = sql(
    ON CONFLICT(project, name) DO UPDATE SET data = excluded.data, version = excluded.version,
      hash = excluded.hash, updated_at = excluded.updated_at, revision = excluded.revision`,
 );
-/** A spec's topic in the change log (issue 31): a watch of a project is the prefix `p:<project>/`. */
+/** A spec's topic in the change log: a watch of a project is the prefix `p:<project>/`. */
 export const specTopic = (project: string, name: string): string => `p:${project}/${name}`;
 const DELETE = sql('DELETE FROM specs WHERE project = ? AND name = ?');
 
-/** The spec registry's writes (SPEC §2.3, §8.1). */
+/** The spec registry's writes. */
 export function specStore() {
   return {
     async put(tx: Tx, req: ReqOf<M, 'spec.put'>): Promise<ResOf<M, 'spec.put'>> {

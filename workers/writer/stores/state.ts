@@ -15,7 +15,7 @@ type M = WriterMethods;
 type Meta = { version: number; hash: string; hid?: number; ring?: Uint8Array | null };
 type Row = Meta & { expires_at: number };
 
-/** A state key's topic in the change log (issue 31). */
+/** A state key's topic in the change log. */
 export const stateTopic = (key: string): string => `s:${key}`;
 
 /** One-shot crypto.hash where Node has it (20.12+): no Hash object per value. */
@@ -27,7 +27,7 @@ const META = dialects({
   pg: 'SELECT version, hash, expires_at FROM state WHERE key = ?',
 });
 /**
- * SQLite: a version's value, written once into the version log (issue 33; PostgreSQL does it
+ * SQLite: a version's value, written once into the version log (PostgreSQL does it
  * inside WRITE_PG). OR REPLACE: in a file keeping the (key, version) index, a leftover row of a
  * number the key reuses (none should be) is overwritten, not a failed write; it costs nothing
  * when there is none (a file keeping rings has no such constraint: its rows are found by id).
@@ -50,7 +50,7 @@ const UPSERT = only(
      hid = excluded.hid, ring = excluded.ring`,
 );
 const FENCE = sql('SELECT fence FROM state WHERE key = ?');
-/** The version a write pushes out of the newest `historyKeep` (SPEC §8.10), by its number (the index) or its row (rings). */
+/** The version a write pushes out of the newest `historyKeep`, by its number (the index) or its row (rings). */
 const DROP_ONE = sql('DELETE FROM state_history WHERE key = ? AND version = ?');
 const DROP_ID = only('sqlite', 'DELETE FROM state_history WHERE id = ?');
 const RING = only('sqlite', 'SELECT version, hid, ring FROM state WHERE key = ?');
@@ -60,7 +60,7 @@ const VERSION_AT_ID = only('sqlite', 'SELECT value, content_type, version FROM s
 /**
  * PostgreSQL: the next version of a key in ONE statement (one round trip while the cluster write
  * lock is held): its number taken from the current row, the store-wide revision taken from its
- * counter row and the change logged (issue 31), the value written into the version log, the
+ * counter row and the change logged, the value written into the version log, the
  * current row replaced (metadata only), and the version that falls out of the kept history
  * deleted. The parts see the same snapshot (the deleted version is one that was there before).
  * Parameters: key, topic, hash, content_type, updated_by, key, value, hash, content_type,
@@ -112,7 +112,7 @@ const OLDEST = sql('SELECT min(version) AS lo FROM state_history WHERE key = ?')
 const DROP_RANGE = sql('DELETE FROM state_history WHERE key = ? AND version BETWEEN ? AND ?');
 const VERSION = sql('SELECT value, content_type FROM state_history WHERE key = ? AND version = ?');
 
-/** The state store's writes (SPEC §2.2, §7-5, §8.1): put, delete, rollback, history retention. */
+/** The state store's writes: put, delete, rollback, history retention. */
 export function stateStore(historyKeep = 0) {
   /** SQLite: whether this file keeps version rings (read once, at the first write: the file's mode is set at the writer's start). */
   let ringMode: boolean | undefined;
@@ -130,7 +130,7 @@ export function stateStore(historyKeep = 0) {
   };
 
   type Written = { key: string; version: number; hash: string; content_type: string; updated_at: string; revision: number; expires_at?: number };
-  /** Where a write puts a key's expiry and owner (issue 31): both cleared by a write without them. */
+  /** Where a write puts a key's expiry and owner: both cleared by a write without them. */
   type Bound = { expiresAt: number; owner: string; fence: number };
   const NONE: Bound = { expiresAt: 0, owner: '', fence: 0 };
   /**
@@ -162,7 +162,7 @@ export function stateStore(historyKeep = 0) {
 
   /**
    * SQLite's write of a key's next version, each statement answered at once (no promise per
-   * statement: issue 47). `cur` is the key's current row, already read (undefined: none).
+   * statement). `cur` is the key's current row, already read (undefined: none).
    */
   function writeSqlite(tx: SyncTx, key: string, value: Uint8Array, contentType: string, by: string, cur: Meta | undefined, bound: Bound): Written {
     const hash = sha256(value);
@@ -255,7 +255,7 @@ export function stateStore(historyKeep = 0) {
       droppedInBatch = 0;
     },
 
-    /** On SQLite an unconditional put is answered at once (no promise: issue 47). */
+    /** On SQLite an unconditional put is answered at once (no promise). */
     put(tx: Tx, req: ReqOf<M, 'state.put'>): Awaitable<ResOf<M, 'state.put'>> {
       if (req.if_match === undefined && req.if_none_match === undefined) return write[tx.dialect](tx, req.key, req.value, req.content_type, req.updated_by, null, boundOf(req));
       // A conditional write reads the current version first (else `write` reads it, or not at all).
@@ -272,7 +272,7 @@ export function stateStore(historyKeep = 0) {
       return { key: req.key, revision: await drop(tx, req.key, cur.version, 'delete', req.updated_by ?? '') };
     },
 
-    /** Up to `limit` keys past their TTL deleted, each with its `expire` change (issue 31). */
+    /** Up to `limit` keys past their TTL deleted, each with its `expire` change. */
     async expire(tx: Tx, req: ReqOf<M, 'state.expire'>): Promise<ResOf<M, 'state.expire'>> {
       const due = await tx.all<{ key: string; version: number }>(DUE, Date.now(), req.limit);
       for (const d of due) await drop(tx, d.key, d.version, 'expire');

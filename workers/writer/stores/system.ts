@@ -7,7 +7,7 @@ type M = WriterMethods;
 /**
  * Chunks of rows older than a time, oldest first: ties broken as SQLite's index walk does (by id
  * for the logs); agent_metrics has no insertion order on PostgreSQL, so by its primary key there.
- * The audit log has no timestamp index (issue 47): its entries are written in time order, so of
+ * The audit log has no timestamp index: its entries are written in time order, so of
  * the oldest by id, those older than the time go, never the newest entry (its id is where the
  * next continues: schemas/db/tables/audit.ts). An entry stamped later than those after it (a
  * clock set back) stays until it is old too and ends each pass's walk at its chunk; the count
@@ -29,7 +29,7 @@ const PRUNE = {
   idempotency_keys: sql(
     'DELETE FROM idempotency_keys WHERE (caller, key) IN (SELECT caller, key FROM idempotency_keys WHERE created_at < ? ORDER BY created_at, caller, key LIMIT ?)',
   ),
-  // runs of agents no longer registered (SPEC §8.10): while registered, the newest 100 per
+  // runs of agents no longer registered: while registered, the newest 100 per
   // contract are kept by each pass (./compliance.ts); the run_at index walks only the old ones
   compliance_runs: sql(
     `DELETE FROM compliance_runs WHERE id IN (

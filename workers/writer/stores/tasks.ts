@@ -30,7 +30,7 @@ const CLAIMER = sql('SELECT name, capabilities FROM instances WHERE id = ?');
  * The claim order of the tasks_queue index (best priority, then oldest), from a point in it; a
  * task's capabilities must all be the claimer's (deps and capabilities are JSON text: SQLite's
  * json_each, PostgreSQL's jsonb_array_elements_text). `from`: the rest of the conditions, each an
- * index range, so a page deep in the queue costs a seek, not a walk (issue 78). Parameters:
+ * index range, so a page deep in the queue costs a seek, not a walk. Parameters:
  * project, the claimer's capabilities, those of `from`, the limit.
  */
 const readyFrom = (from: string, order: string) =>
@@ -101,7 +101,7 @@ const RESUME_CHARS = 200;
 const findable = (id: number): boolean => Number.isSafeInteger(id);
 
 /**
- * Task queues per project (SPEC §8.8): create, claim (the best ready task whose capabilities the
+ * Task queues per project: create, claim (the best ready task whose capabilities the
  * claimer has, exactly once: the choice and the update are one writer transaction), complete,
  * fail, release; a claimer that goes stale or is deregistered gives its tasks back.
  */
@@ -120,7 +120,7 @@ export function taskStore(events: EventStore, leases: ReturnType<typeof leaseSto
       reason: r.reason,
       // Only a task that declared paths carries them (and its claim's lease): other events stay as they were.
       ...(r.paths === '[]' ? {} : { paths: JSON.parse(r.paths) as string[], lease_id: r.lease_id }),
-      // A claim of a task an earlier claimer checkpointed: what comes next, for the claimer's digest (issue 44).
+      // A claim of a task an earlier claimer checkpointed: what comes next, for the claimer's digest.
       ...defined({ resume: more.resume }),
       // A claim given back (by its holder, or by its holder going stale): whose it was, for that agent's digest.
       ...defined({ released_from: more.released_from }),
@@ -134,7 +134,7 @@ export function taskStore(events: EventStore, leases: ReturnType<typeof leaseSto
     return r;
   }
 
-  /** The task, checked to be claimed by `holder` (and, with a fencing token, by this very claim: issue 31). */
+  /** The task, checked to be claimed by `holder` (and, with a fencing token, by this very claim). */
   async function claimedTask(tx: Tx, req: { id: number; holder: string; fence?: number }): Promise<Row> {
     const r = await mustGet(tx, req.id);
     if (req.fence !== undefined && (r.status !== 'claimed' || r.fence !== req.fence)) throw fault('FENCE_OUTDATED', `task ${r.id}`, req.fence, r.status === 'claimed' ? r.fence : 0);
@@ -151,7 +151,7 @@ export function taskStore(events: EventStore, leases: ReturnType<typeof leaseSto
     const after = await settle(tx, r.id, status, req.reason, now);
     await revive(tx, req.holder, now);
     if (status === 'done') for (const { id } of await tx.all<{ id: number }>(UNBLOCKABLE, r.id)) await tx.run(UNBLOCK, now, id);
-    // The claim's lease on the task's paths ends with it (issue 44).
+    // The claim's lease on the task's paths ends with it.
     const freed = r.lease_id === '' ? null : await leases.endIfHeld(tx, r.lease_id, 'released');
     const event = await announce(tx, what, after, what === 'released' ? { released_from: r.claimed_by } : {});
     const events = freed ? [freed, event] : [event];
@@ -269,7 +269,7 @@ export function taskStore(events: EventStore, leases: ReturnType<typeof leaseSto
     async claim(tx: Tx, req: ReqOf<M, 'tasks.claim'>): Promise<ResOf<M, 'tasks.claim'>> {
       const who = await tx.get<{ name: string; capabilities: string }>(CLAIMER, req.holder);
       if (!who) throw fault('IDENTITY_REQUIRED', 'task claim');
-      // The best ready task whose paths are free (issues 44, 78): in claim order, however many
+      // The best ready task whose paths are free: in claim order, however many
       // are blocked before it; what other agents hold in the project is read once, when a
       // candidate has paths.
       let held: Promise<GlobSet<string>> | null = null;
@@ -294,7 +294,7 @@ export function taskStore(events: EventStore, leases: ReturnType<typeof leaseSto
       await revive(tx, req.holder, now);
       const checkpoint = (await tx.get<CheckpointRow>(LAST_CHECKPOINT, r.id)) ?? null;
       const event = await announce(tx, 'claimed', claimed, checkpoint === null ? {} : { resume: checkpoint.next.slice(0, RESUME_CHARS) });
-      // The claim's fencing token: its event id, which only grows (issue 31); the task's lease carries it too.
+      // The claim's fencing token: its event id, which only grows; the task's lease carries it too.
       await tx.run(SET_FENCE, event.id, r.id);
       if (taken) await leases.setFence(tx, taken.lease.id, event.id);
       return {
@@ -305,7 +305,7 @@ export function taskStore(events: EventStore, leases: ReturnType<typeof leaseSto
       };
     },
 
-    /** The claimer's progress (issue 44): numbered per task, the newest `keep` kept. */
+    /** The claimer's progress: numbered per task, the newest `keep` kept. */
     async checkpoint(tx: Tx, req: ReqOf<M, 'tasks.checkpoint'>): Promise<ResOf<M, 'tasks.checkpoint'>> {
       const r = await claimedTask(tx, req);
       const last = await tx.get<{ seq: number }>(LAST_CHECKPOINT, r.id);
@@ -323,7 +323,7 @@ export function taskStore(events: EventStore, leases: ReturnType<typeof leaseSto
       return settleTo(tx, r, req, req.retry && r.attempts < r.max_attempts ? 'ready' : 'failed', 'failed');
     },
 
-    /** Back to ready, unless it has had its max_attempts claims: then it parks as failed, with its checkpoints (issue 44). */
+    /** Back to ready, unless it has had its max_attempts claims: then it parks as failed, with its checkpoints. */
     async release(tx: Tx, req: ReqOf<M, 'tasks.release'>): Promise<Settled> {
       const r = await claimedTask(tx, req);
       return settleTo(tx, r, req, r.attempts < r.max_attempts ? 'ready' : 'failed', 'released');

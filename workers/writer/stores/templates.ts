@@ -13,7 +13,7 @@ const INSERT = sql(
 );
 const DELETE = sql('DELETE FROM templates WHERE id = ?');
 
-/** The template registry's writes (SPEC §2.12, §7-11, §7-18). */
+/** The template registry's writes. */
 export function templateStore() {
   return {
     async create(tx: Tx, req: ReqOf<M, 'templates.create'>): Promise<ResOf<M, 'templates.create'>> {

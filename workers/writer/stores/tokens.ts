@@ -13,7 +13,7 @@ const DELETE = sql('DELETE FROM api_tokens WHERE id = ?');
 const REKEY = sql('UPDATE api_tokens SET token_hash = ? WHERE id = ?');
 const COUNT = sql('SELECT COUNT(*) AS n FROM api_tokens');
 
-/** Tokens an admin created (issue 30): only their hashes are stored; revoking deletes the row. */
+/** Tokens an admin created: only their hashes are stored; revoking deletes the row. */
 export function tokenStore() {
   return {
     async create(tx: Tx, req: ReqOf<M, 'tokens.create'>): Promise<ResOf<M, 'tokens.create'>> {

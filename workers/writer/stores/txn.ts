@@ -11,11 +11,11 @@ import { defined } from '../../../src/shared/defined.js';
 type M = WriterMethods;
 type StateStore = ReturnType<typeof stateStore>;
 
-/** The current value: the version log's row of the key's current version (issue 33). */
+/** The current value: the version log's row of the key's current version. */
 const VALUE = withCurrentValue('SELECT h.value, h.content_type', 'WHERE s.key = ?');
 
 /**
- * POST /api/txn (issue 31): compares, then one branch of puts, deletes, gets and publishes, all
+ * POST /api/txn: compares, then one branch of puts, deletes, gets and publishes, all
  * in the batch's transaction — on both backends the writer's one transaction (under the cluster
  * write lock on PostgreSQL), so no other write lands between a compare and the ops it guards. A
  * failing op (an outdated fence) throws and the dispatcher undoes the whole envelope.

@@ -32,7 +32,7 @@ const GIVE_UP = sql('UPDATE webhooks SET cursor = CASE WHEN cursor > ? THEN curs
 const DISABLE = sql('UPDATE webhooks SET active = 0 WHERE id = ?');
 
 /**
- * Webhooks (SPEC §2.11, issue 10). A webhook reads the event log from a durable cursor (the id of
+ * Webhooks. A webhook reads the event log from a durable cursor (the id of
  * the last event it has had, delivered or passed over): publishing an event writes nothing for
  * webhooks, a crash loses nothing (the cursor moves only after a delivery succeeded, so an event
  * is delivered at least once), and the front's dispatcher settles each run of attempts here.
