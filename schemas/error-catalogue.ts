@@ -1,7 +1,7 @@
 import type { StatusName } from './errors.js';
 
 /**
- * Every error message a client can see, defined once (issue 27; after fastify's lib/errors.js,
+ * Every error message a client can see, defined once (after fastify's lib/errors.js,
  * where each error is `createError(code, message, statusCode)`): a stable code, its status name
  * (the HTTP status follows from src/errors.ts, the one mapping) and its message written from typed,
  * named parameters instead of `%s`, so a call site cannot pass the wrong number or kind of them.
@@ -9,7 +9,7 @@ import type { StatusName } from './errors.js';
  * The front raises these with `fail(code, …)` (src/errors.ts), the writer thread's stores with
  * `fault(code, …)` (workers/writer/fault.ts), the MCP tools with `ToolError.of(code, …)`
  * (src/mcp/tools.ts); a message more than one of them sends is one entry here. The
- * messages are part of the contract (SPEC and the tests quote many of them), so changing one here
+ * messages are part of the contract (docs/errors.md lists them, the tests quote many of them), so changing one here
  * is a contract change; test/unit/errors-catalogue.test.ts pins every entry.
  */
 export interface ErrorDef<P extends readonly unknown[] = never[]> {
@@ -29,7 +29,7 @@ export const ERRORS = {
   /** A role the rule of the route or tool (src/http/permissions.ts) does not allow the call. */
   ROLE_FORBIDDEN: def('PERMISSION_DENIED', (role: string, action: string) => `${role} token may not ${action}`),
   /**
-   * An agent token acting as an agent it did not register (issue 78): by X-Koor-Instance, or on a
+   * An agent token acting as an agent it did not register: by X-Koor-Instance, or on a
    * `self` route's agent (src/http/permissions.ts). A created token acts as the agents it registered.
    */
   NOT_OWN_AGENT: def('PERMISSION_DENIED', (role: string, agent: string) => `${role} token may not act as agent ${agent}: this token did not register it; act as your own agent with KOOR_INSTANCE=<id> or --instance <id> (HTTP: X-Koor-Instance)`),
@@ -37,10 +37,10 @@ export const ERRORS = {
   NOT_THIS_INSTANCE: def('PERMISSION_DENIED', (role: string, agent: string, own: string) => `${role} token may not act as agent ${agent}: it is agent ${own}'s token`),
   /** A `party` rule's call by a token acting as no agent (it would act as the operator). */
   AGENT_REQUIRED: def('PERMISSION_DENIED', (role: string, action: string) => `${role} token may not ${action} without acting as an agent: give one with KOOR_INSTANCE=<id> or --instance <id> (HTTP: X-Koor-Instance)`),
-  /** Past its token's request rate (issue 30); `detail.retry_after` seconds go into Retry-After. */
+  /** Past its token's request rate; `detail.retry_after` seconds go into Retry-After. */
   RATE_LIMITED: def('RATE_LIMITED', (perSecond: number) => `rate limit exceeded: ${perSecond} requests per second per token`),
   /** A scoped token touching nothing its scopes reach. */
-  /** `what`: the target outside them (issue 78: the refusal names it), e.g. `b.ts in project ops`, `every project`. */
+  /** `what`: the target outside them (the refusal names it), e.g. `b.ts in project ops`, `every project`. */
   SCOPE_FORBIDDEN: def('PERMISSION_DENIED', (role: string, action: string, what = '') => `${role} token may not ${action} outside its scopes${what === '' ? '' : `: ${what}`}`),
   /**
    * A request whose Host names a host the server does not serve (src/front/host-guard.ts): a web
@@ -54,12 +54,12 @@ export const ERRORS = {
   METHOD_NOT_ALLOWED: def('METHOD_NOT_ALLOWED', () => 'method not allowed'),
   WEBSOCKET_REQUIRED: def('INVALID_ARGUMENT', () => 'websocket upgrade required'),
   BODY_TOO_LARGE: def('PAYLOAD_TOO_LARGE', () => 'body too large'),
-  /** Issue 34: path and query together past HTTP_MAX_URL_BYTES. */
+  /** Path and query together past HTTP_MAX_URL_BYTES. */
   URL_TOO_LONG: def('URI_TOO_LONG', (bytes: number, max: number) => `URL too long: ${bytes} bytes (max ${max})`),
   INVALID_JSON: def('INVALID_ARGUMENT', () => 'invalid JSON body'),
-  /** Issue 34: a JSON body (or a JSON state value) nested deeper than JSON_MAX_DEPTH. */
+  /** A JSON body (or a JSON state value) nested deeper than JSON_MAX_DEPTH. */
   JSON_TOO_DEEP: def('INVALID_ARGUMENT', (max: number) => `JSON nested too deeply (max ${max} levels)`),
-  /** Issue 34: bytes that are not UTF-8 where text is expected; never rewritten lossily. */
+  /** Bytes that are not UTF-8 where text is expected; never rewritten lossily. */
   INVALID_UTF8: def('INVALID_ARGUMENT', (what: string) => `${what} is not valid UTF-8`),
   /** Cluster mode: text holding U+0000, which PostgreSQL's text cannot store (a path segment, a query value, a body member). */
   TEXT_NUL: def('INVALID_ARGUMENT', (operation: string) => `${operation}: text must not contain U+0000 (NUL)`),
@@ -72,7 +72,7 @@ export const ERRORS = {
   FIELD_WRONG_TYPE: def('INVALID_ARGUMENT', (at: string, types: readonly string[]) => `${at}: expected ${types.join(' or ')}`),
   INVALID_URL_ENCODING: def('INVALID_ARGUMENT', (what: string) => `invalid URL encoding in ${what}`),
   NAME_HAS_NUL: def('INVALID_ARGUMENT', (what: string) => `${what} must not contain NUL bytes`),
-  /** A project name (issue 78): one path segment, as a repository's identity is. */
+  /** A project name: one path segment, as a repository's identity is. */
   PROJECT_INVALID: def('INVALID_ARGUMENT', (field: string, why: string) => `invalid ${field}: ${why}`),
   NAME_TOO_LONG: def('INVALID_ARGUMENT', (what: string, bytes: number, max: number) => `${what} too long: ${bytes} bytes (max ${max})`),
   TOO_MANY: def('INVALID_ARGUMENT', (what: string, count: number, max: number) => `too many ${what}: ${count} (max ${max})`),
@@ -94,13 +94,13 @@ export const ERRORS = {
   SHUTTING_DOWN: def('UNAVAILABLE', () => 'server is shutting down'),
   RESTARTING: def('UNAVAILABLE', () => 'server is restarting on a restored backup; retry'),
   WRITER_UNAVAILABLE: def('UNAVAILABLE', () => 'writer unavailable'),
-  /** Issue 34: nothing of the write was kept; writes resume by themselves once space is freed. */
+  /** Nothing of the write was kept; writes resume by themselves once space is freed. */
   STORAGE_FULL: def('INSUFFICIENT_STORAGE', () => 'insufficient storage: the disk holding the database is full; nothing was written, retry once space is freed'),
   WRITER_QUEUE_FULL: def('RESOURCE_EXHAUSTED', () => 'writer queue full'),
   DEADLINE_EXCEEDED: def('DEADLINE_EXCEEDED', (what: string) => `${what}: deadline exceeded`),
   DEADLINE_BEFORE_WRITE: def('DEADLINE_EXCEEDED', () => 'deadline exceeded before the write started'),
   /**
-   * Issue 48: the write reached the writer but its reply did not come back (the writer died or
+   * The write reached the writer but its reply did not come back (the writer died or
    * stalled past the grace, or the database connection broke during COMMIT): it may have committed.
    */
   WRITE_OUTCOME_UNKNOWN: def('OUTCOME_UNKNOWN', (method: string) => `${method}: outcome unknown: the write may have committed; retry with the same Idempotency-Key, or read it back before retrying`),
@@ -129,7 +129,7 @@ export const ERRORS = {
   EPHEMERAL_NEEDS_AGENT: def('INVALID_ARGUMENT', () => 'an ephemeral key needs an agent identity (an instance token or X-Koor-Instance)'),
   TXN_TOO_MANY_OPS: def('INVALID_ARGUMENT', (count: number, max: number) => `a transaction has at most ${max} compares and ops: ${count}`),
   TXN_OP_INVALID: def('INVALID_ARGUMENT', (where: string, reason: string) => `${where}: ${reason}`),
-  /** A fencing token older than the resource's current one (issue 31): its holder was declared stale and someone else has it now. */
+  /** A fencing token older than the resource's current one: its holder was declared stale and someone else has it now. */
   FENCE_OUTDATED: def('ALREADY_EXISTS', (what: string, given: number, current: number) => `fence ${given} is outdated for ${what}: the current fence is ${current}`),
   FENCE_INVALID: def('INVALID_ARGUMENT', (value: string) => `X-Koor-Fence must be a non-negative integer: ${q(value)}`),
   VALUES_INVALID: def('INVALID_ARGUMENT', (value: string) => `values must be 1 or 0: ${q(value)}`),
@@ -163,7 +163,7 @@ export const ERRORS = {
   // ── Tasks ──
   TASK_NOT_FOUND: def('NOT_FOUND', (id: string | number) => `task not found: ${id}`),
   NO_TASK_READY: def('NOT_FOUND', (project: string) => `no task ready in ${project}`),
-  /** Ready tasks there were, but every one's paths are held (issue 78): how many, and the first one's blocker. */
+  /** Ready tasks there were, but every one's paths are held: how many, and the first one's blocker. */
   NO_TASK_FREE: def('NOT_FOUND', (project: string, ready: number, blocker: string) => `no task ready in ${project}: ${ready} ready task${ready === 1 ? '' : 's'}, all blocked: ${blocker}`),
   TASK_NOT_CLAIMED: def('ALREADY_EXISTS', (id: string | number, status: string) => `task ${id} is not claimed (status: ${status})`),
   TASK_CLAIMED_BY_OTHER: def('PERMISSION_DENIED', (id: string | number, holder: string) => `task ${id} is claimed by ${holder}`),
@@ -223,12 +223,12 @@ export const ERRORS = {
   TOKENS_NEGATIVE: def('INVALID_ARGUMENT', () => 'tokens must not be negative'),
   GROUP_BY_INVALID: def('INVALID_ARGUMENT', () => 'invalid group_by: must be instance, project, model, or session_tag'),
   PERIOD_INVALID: def('INVALID_ARGUMENT', () => 'period must be a prefix of YYYY-MM-DDTHH'),
-  /** Issue 32: OpenTelemetry export in the other OTLP encoding. */
+  /** OpenTelemetry export in the other OTLP encoding. */
   OTLP_PROTOBUF: def('INVALID_ARGUMENT', () => 'OTLP protobuf is not accepted: export with OTEL_EXPORTER_OTLP_PROTOCOL=http/json'),
   BUDGET_SCOPE_INVALID: def('INVALID_ARGUMENT', (scope: string) => `invalid budget scope ${q(scope)}: expected agent:<id|name>, project:<name>, session:<tag> or global`),
   BUDGET_CAP_REQUIRED: def('INVALID_ARGUMENT', () => 'a budget needs usd or tokens'),
   BUDGET_NOT_FOUND: def('NOT_FOUND', (scope: string) => `budget not found: ${scope}`),
-  /** A task claim past a spending cap (issue 32): until the period rolls or the cap is raised. */
+  /** A task claim past a spending cap: until the period rolls or the cap is raised. */
   BUDGET_EXCEEDED: def('RATE_LIMITED', (why: string) => `budget exceeded: ${why}`),
 
   // ── MCP tools and sessions ──

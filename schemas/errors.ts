@@ -13,17 +13,17 @@ export const STATUS_NAMES = [
   'ALREADY_EXISTS',
   'FAILED_PRECONDITION',
   'PAYLOAD_TOO_LARGE',
-  /** A request URL past HTTP_MAX_URL_BYTES (HTTP 414; issue 34). */
+  /** A request URL past HTTP_MAX_URL_BYTES (HTTP 414). */
   'URI_TOO_LONG',
   'RESOURCE_EXHAUSTED',
-  /** The disk holding the database is full (HTTP 507; issue 34). */
+  /** The disk holding the database is full (HTTP 507). */
   'INSUFFICIENT_STORAGE',
   'RATE_LIMITED',
   'DEADLINE_EXCEEDED',
   /**
    * A write sent to the writer whose reply never came in time (the writer died or stalled with it
    * in flight, or the database connection broke during its commit): it may or may not have
-   * committed (HTTP 504; issue 48). Retry it with the same Idempotency-Key, or read it back.
+   * committed (HTTP 504). Retry it with the same Idempotency-Key, or read it back.
    */
   'OUTCOME_UNKNOWN',
   'UNAVAILABLE',

@@ -1,5 +1,5 @@
 /**
- * The rule regex dialect (SPEC §1.7, §7-9), shared by the front (patterns are checked when a rule
+ * The rule regex dialect, shared by the front (patterns are checked when a rule
  * is written) and the pool workers (patterns are evaluated there, off the event loop).
  *
  * RE2 → JS: leading inline flags `(?i)`, `(?s)`, `(?m)` (combined too) become flags,
@@ -31,12 +31,12 @@ export function regexError(pattern: string): string | null {
   }
 }
 
-/** `custom` rules: this pattern name stands for a built-in regex (SPEC §2.7 step 5). */
+/** `custom` rules: this pattern name stands for a built-in regex. */
 export const CUSTOM_PATTERNS: Readonly<Record<string, string>> = { 'no-console-log': 'console\\.log\\(' };
 
 /**
  * The regex a rule evaluates, or null when its match type is not evaluated (unknown types are
- * ignored, SPEC §2.7): `regex`/`missing` use the pattern, `custom` a built-in name or the pattern.
+ * ignored): `regex`/`missing` use the pattern, `custom` a built-in name or the pattern.
  */
 export function effectiveRegex(matchType: string, pattern: string): string | null {
   if (matchType === 'regex' || matchType === 'missing') return pattern;

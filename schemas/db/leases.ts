@@ -28,7 +28,7 @@ export const decodeLease = (r: LeaseDbRow): LeaseRow => ({
 });
 
 /**
- * A lease resource's index key (issue 78): its project's UTF-8 bytes, a NUL (which no name
+ * A lease resource's index key: its project's UTF-8 bytes, a NUL (which no name
  * contains), then the glob's literal prefix. Keys of two projects never start one another, so
  * every seek stays within one project; LEASE_KEY_FLOOR bytes of a key are its project part.
  */

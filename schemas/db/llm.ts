@@ -1,8 +1,8 @@
 import { sql } from './sql.js';
 
 /**
- * The llm_usage and budgets tables (schemas/db/tables/llm.ts) as both sides read them (issue
- * 32): the writer weighs a budget after each record, the front lists budgets with their spend.
+ * The llm_usage and budgets tables (schemas/db/tables/llm.ts) as both sides read them:
+ * the writer weighs a budget after each record, the front lists budgets with their spend.
  */
 
 export const BUDGET_COLUMNS = 'scope, usd, tokens, period, warn_at, warned, exceeded, updated_at, spent_key, spent_usd, spent_tokens, unpriced';

@@ -1,5 +1,5 @@
 /**
- * koor's schema on PostgreSQL (cluster mode, issue 14). The SQLite migrations
+ * koor's schema on PostgreSQL (cluster mode). The SQLite migrations
  * (schemas/db/sqlite-migrations.ts) are the history of one embedded file; a PostgreSQL database starts
  * at their end state, so its list restarts at 1 = "SQLite user_version 7". Never edit a released
  * one: add a new one. The tables are declared once in schemas/db/tables (a new table's step is

@@ -1,5 +1,5 @@
 /**
- * Statements written once for both backends (issue 27): the SQL text SQLite and PostgreSQL both
+ * Statements written once for both backends: the SQL text SQLite and PostgreSQL both
  * accept, or both dialects side by side where they genuinely differ. The writer thread's stores
  * (workers/writer/stores) and the front's readers (src/domains/<d>/reader.ts) declare their
  * statements with these; each backend's driver runs its dialect's text.

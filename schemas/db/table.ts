@@ -1,7 +1,7 @@
 import type { Dialect } from './sql.js';
 
 /**
- * Koor's tables, declared once (issue 27): each domain's file in schemas/db/ lists its tables
+ * Koor's tables, declared once: each domain's file in schemas/db/ lists its tables
  * with this vocabulary, and the CREATE statements of both dialects are derived from it, the
  * differences stated here once. SQLite: TEXT, INTEGER, REAL, BLOB. PostgreSQL: text COLLATE "C"
  * (bytes order text, as in SQLite), bigint, double precision, bytea.
@@ -34,8 +34,8 @@ export interface Column {
   id?: 'log' | 'counter' | 'rowid';
   /**
    * SQLite: the id is a plain rowid (the largest + 1), not AUTOINCREMENT, which reads and rewrites
-   * the table's sqlite_sequence row at every insert: one more page in every commit's WAL frames
-   * (issue 47). Sound only where retention never deletes the newest row, so the largest id stays
+   * the table's sqlite_sequence row at every insert: one more page in every commit's WAL frames.
+   * Sound only where retention never deletes the newest row, so the largest id stays
    * and none is handed out twice; its store says how.
    */
   newestKept?: true;

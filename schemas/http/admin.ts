@@ -1,6 +1,6 @@
 import { Type, type Static } from '../typebox.js';
 
-/* Replies of the admin routes (SPEC §8.6): GET /api/admin/backup is a database file, no schema. */
+/* Replies of the admin routes: GET /api/admin/backup is a database file, no schema. */
 
 /**
  * POST /api/admin/restore: `restoring` says the server restarts on the snapshot (false in cluster

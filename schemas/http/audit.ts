@@ -1,7 +1,7 @@
 import { Type, type Static } from '../typebox.js';
 import { Instant } from './common.js';
 
-/** An audit entry (SPEC §2.13); `detail` is compact JSON text, not an object. */
+/** An audit entry; `detail` is compact JSON text, not an object. */
 export const AuditEntry = Type.Object({
   id: Type.Integer(),
   timestamp: Instant,

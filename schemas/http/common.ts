@@ -2,11 +2,11 @@ import { Type, type Static, type TObject, type TSchema } from '../typebox.js';
 
 /*
  * Pieces of reply bodies that more than one domain uses. Reply schemas describe what the server
- * sends (SPEC §2, §8): every member it always sends is required, so a renamed or dropped member
+ * sends: every member it always sends is required, so a renamed or dropped member
  * fails test/http/replies.test.ts; members may be added (clients ignore what they do not know).
  */
 
-/** An instant as replies spell it: RFC 3339 in UTC, seconds (SPEC §1.4). */
+/** An instant as replies spell it: RFC 3339 in UTC, seconds. */
 export const Instant = Type.String();
 
 /** `{"deleted": "<what>"}`: DELETE of a key, a spec (`P/N`), an instance, a rule, a webhook, a template. */
@@ -22,7 +22,7 @@ export type PathViolation = Static<typeof PathViolation>;
  * route names those it reads (src/http/route.ts) and the API description shows them.
  */
 
-/** `X-Koor-Fence: <n>` (issue 31): the write is refused (409) once the lease or claim that gave `n` was taken over; also `?fence=` or the body's `fence`. */
+/** `X-Koor-Fence: <n>`: the write is refused (409) once the lease or claim that gave `n` was taken over; also `?fence=` or the body's `fence`. */
 export const FenceHeader = Type.String({ description: "A fencing token: the write is refused (409) once the lease or claim that gave it was taken over (also ?fence= or the body's fence)" });
 
 /**

@@ -1,7 +1,7 @@
 import { Type, type Static } from '../typebox.js';
 import { Instant, PathViolation } from './common.js';
 
-/** A compliance run (SPEC §2.10): one (instance, contract) of one pass. */
+/** A compliance run: one (instance, contract) of one pass. */
 export const ComplianceRun = Type.Object({
   id: Type.Integer(),
   instance_id: Type.String(),

@@ -4,7 +4,7 @@ import { PathViolation } from './common.js';
 /** A JSON object of any members, or null (Go decodes both into a map; null = absent). */
 const JsonObject = Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()]);
 
-/** POST /api/contracts/{project}/{name}/validate (SPEC §2.9); unknown members ignored. */
+/** POST /api/contracts/{project}/{name}/validate; unknown members ignored. */
 export const ContractValidateBody = Type.Object({
   endpoint: Type.Optional(Type.String()),
   /** Default `request`. */
@@ -13,7 +13,7 @@ export const ContractValidateBody = Type.Object({
   payload: Type.Optional(JsonObject),
 });
 
-/** POST /api/contracts/{project}/{name}/test (SPEC §2.9). */
+/** POST /api/contracts/{project}/{name}/test. */
 export const ContractTestBody = Type.Object({
   endpoint: Type.Optional(Type.String()),
   base_url: Type.Optional(Type.String()),
@@ -21,7 +21,7 @@ export const ContractTestBody = Type.Object({
   test_data: Type.Optional(JsonObject),
 });
 
-/** POST /api/contracts/{project}/{name}/validate (SPEC §2.9). */
+/** POST /api/contracts/{project}/{name}/validate. */
 export const ContractValidateReply = Type.Object({ valid: Type.Boolean(), violations: Type.Array(PathViolation) });
 export type ContractValidateReply = Static<typeof ContractValidateReply>;
 

@@ -8,7 +8,7 @@ export const PublishBody = Type.Object({
 });
 
 /**
- * An event (SPEC §2.4): the publish reply, each element of GET /api/events/history, each frame of
+ * An event: the publish reply, each element of GET /api/events/history, each frame of
  * a subscription. `data` is any JSON (null when none was sent).
  */
 export const EventReply = Type.Object({

@@ -1,6 +1,6 @@
 import { Type, type Static } from '../typebox.js';
 
-/** The coding-agent hooks' REST bodies and replies (issue 29). */
+/** The coding-agent hooks' REST bodies and replies. */
 
 /**
  * POST /api/hooks/claude-code: Claude Code's hook input for any event (its documented members;

@@ -1,7 +1,7 @@
 import { Type, type Static } from '../typebox.js';
 import { Instant } from './common.js';
 
-/** POST /api/instances/register (SPEC §2.5); `capabilities` is an extension (absent/null → []). */
+/** POST /api/instances/register; `capabilities` is an extension (absent/null → []). */
 export const RegisterBody = Type.Object({
   name: Type.Optional(Type.String()),
   workspace: Type.Optional(Type.String()),
@@ -15,7 +15,7 @@ export const CapabilitiesBody = Type.Object({
   capabilities: Type.Optional(Type.Union([Type.Array(Type.String()), Type.Null()])),
 });
 
-/** An instance as GET replies show it (SPEC §2.5): no token. */
+/** An instance as GET replies show it: no token. */
 export const InstanceSummary = Type.Object({
   id: Type.String(),
   name: Type.String(),
@@ -31,7 +31,7 @@ export const InstanceSummary = Type.Object({
 export type InstanceSummary = Static<typeof InstanceSummary>;
 export const InstanceListReply = Type.Array(InstanceSummary);
 
-/** POST /api/instances/register: the summary and the instance's token (its Bearer, SPEC §8.4). */
+/** POST /api/instances/register: the summary and the instance's token (its Bearer). */
 export const RegisterReply = Type.Object({ ...InstanceSummary.properties, token: Type.String() });
 export type RegisterReply = Static<typeof RegisterReply>;
 
@@ -43,6 +43,6 @@ export type InstanceStatusReply = Static<typeof InstanceStatusReply>;
 export const CapabilitiesReply = Type.Object({ id: Type.String(), capabilities: Type.Array(Type.String()) });
 export type CapabilitiesReply = Static<typeof CapabilitiesReply>;
 
-/** POST /api/liveness/check (SPEC §2.6): the instances this pass marked stale. */
+/** POST /api/liveness/check: the instances this pass marked stale. */
 export const LivenessReply = Type.Object({ checked: Type.Literal(true), newly_stale: InstanceListReply, count: Type.Integer() });
 export type LivenessReply = Static<typeof LivenessReply>;

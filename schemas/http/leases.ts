@@ -4,9 +4,9 @@ import { Instant } from './common.js';
 /** A duration: Go-style text ("90s", "10m", "1h30m") or a number of seconds; null/"" = none. */
 const Ttl = Type.Optional(Type.Union([Type.String(), Type.Number(), Type.Null()]));
 
-/** POST /api/leases (SPEC §8.8). */
+/** POST /api/leases. */
 export const LeaseBody = Type.Object({
-  /** The project its paths are in (issue 78); default: the calling agent's. */
+  /** The project its paths are in; default: the calling agent's. */
   project: Type.Optional(Type.String()),
   resources: Type.Optional(Type.Array(Type.String())),
   exclusive: Type.Optional(Type.Boolean()),
@@ -20,7 +20,7 @@ export const RenewBody = Type.Object({ ttl: Ttl, fence: Type.Optional(Type.Integ
 /** POST /api/leases/check: which of these paths are leased, and by whom. */
 export const CheckBody = Type.Object({ paths: Type.Optional(Type.Array(Type.String())), project: Type.Optional(Type.String()) });
 
-/** A lease (SPEC §8.8); `expires_at` is `""` without a TTL. */
+/** A lease; `expires_at` is `""` without a TTL. */
 export const Lease = Type.Object({
   id: Type.String(),
   holder: Type.String(),
@@ -30,9 +30,9 @@ export const Lease = Type.Object({
   reason: Type.String(),
   acquired_at: Instant,
   expires_at: Type.String(),
-  /** Its fencing token (issue 31): only grows; give it back on renew and release, and as X-Koor-Fence on state writes under it. */
+  /** Its fencing token: only grows; give it back on renew and release, and as X-Koor-Fence on state writes under it. */
   fence: Type.Integer(),
-  /** The project its paths are in (issue 78): leases of different projects never conflict; '' = none. */
+  /** The project its paths are in: leases of different projects never conflict; '' = none. */
   project: Type.String(),
 });
 export type Lease = Static<typeof Lease>;

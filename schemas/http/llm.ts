@@ -5,7 +5,7 @@ import { Str } from './rules.js';
 /** A token count or a cost: never negative (a negative one would un-charge a budget). */
 const Count = Type.Optional(Type.Union([Type.Integer({ minimum: 0 }), Type.Null()]));
 
-/** A provider's own usage object (issue 32): Anthropic's and OpenAI's members, others ignored. */
+/** A provider's own usage object: Anthropic's and OpenAI's members, others ignored. */
 export const ProviderUsage = Type.Object({
   input_tokens: Count,
   output_tokens: Count,
@@ -17,8 +17,8 @@ export const ProviderUsage = Type.Object({
 });
 
 /**
- * POST /api/llm/usage (SPEC §2.15): a record minus id and created_at; token counts are integers.
- * Issue 32: or the provider's `usage` object as it came, with cache tokens; cost_usd absent →
+ * POST /api/llm/usage: a record minus id and created_at; token counts are integers.
+ * Or the provider's `usage` object as it came, with cache tokens; cost_usd absent →
  * priced from the price table (unknown model: the cost is unknown, not 0).
  */
 export const LlmUsageBody = Type.Object({
@@ -37,7 +37,7 @@ export const LlmUsageBody = Type.Object({
   usage: Type.Optional(Type.Union([ProviderUsage, Type.Null()])),
 });
 
-/** PUT /api/budgets/{scope} (issue 32): a cap in dollars, in tokens, or both. */
+/** PUT /api/budgets/{scope}: a cap in dollars, in tokens, or both. */
 export const BudgetBody = Type.Object({
   usd: Type.Optional(Type.Union([Type.Number({ minimum: 0 }), Type.Null()])),
   tokens: Type.Optional(Type.Union([Type.Integer({ minimum: 0 }), Type.Null()])),
@@ -45,7 +45,7 @@ export const BudgetBody = Type.Object({
   warn_at: Type.Optional(Type.Union([Type.Number({ exclusiveMinimum: 0, maximum: 1 }), Type.Null()])),
 });
 
-/** POST /api/llm/usage; `cost_usd` as recorded, null when unknown (issue 32), and where it came from. */
+/** POST /api/llm/usage; `cost_usd` as recorded, null when unknown, and where it came from. */
 export const LlmRecordedReply = Type.Object({
   id: Type.Integer(),
   recorded: Type.Literal(true),
@@ -54,7 +54,7 @@ export const LlmRecordedReply = Type.Object({
 });
 export type LlmRecordedReply = Static<typeof LlmRecordedReply>;
 
-/** One LLM usage record (SPEC §2.15; cache tokens, cost source and coding-agent session: issue 32). */
+/** One LLM usage record (cache tokens, cost source and coding-agent session). */
 export const LlmRecord = Type.Object({
   id: Type.Integer(),
   instance_id: Type.String(),
@@ -78,7 +78,7 @@ export type LlmRecord = Static<typeof LlmRecord>;
 export const LlmListReply = Type.Array(LlmRecord);
 
 /**
- * OTLP/HTTP JSON bodies (issue 48), opentelemetry-proto's JSON mapping: the members Koor reads are
+ * OTLP/HTTP JSON bodies, opentelemetry-proto's JSON mapping: the members Koor reads are
  * checked for their types; every other member, known to OTLP or not, is let through (a receiver
  * must ignore what it does not know). As in proto3's JSON mapping, any member may be null (its
  * default), and a 64-bit integer comes as a number or a decimal string.
@@ -93,7 +93,7 @@ const OtlpAnyValue = Type.Object({ stringValue: Nullable(Type.String()), intValu
 const OtlpAttributes = Nullable(Type.Array(Type.Object({ key: Nullable(Type.String()), value: Nullable(OtlpAnyValue) })));
 const OtlpLogRecord = Type.Object({ timeUnixNano: Nullable(Uint64), body: Nullable(OtlpAnyValue), attributes: OtlpAttributes });
 
-/** POST /v1/logs (issue 32): an ExportLogsServiceRequest; src/domains/llm/otlp.ts reads it. */
+/** POST /v1/logs: an ExportLogsServiceRequest; src/domains/llm/otlp.ts reads it. */
 export const OtlpLogsBody = Type.Object({
   resourceLogs: Nullable(
     Type.Array(
@@ -105,10 +105,10 @@ export const OtlpLogsBody = Type.Object({
   ),
 });
 
-/** POST /v1/metrics (issue 32): an ExportMetricsServiceRequest, accepted and not kept (nothing below its resources is read). */
+/** POST /v1/metrics: an ExportMetricsServiceRequest, accepted and not kept (nothing below its resources is read). */
 export const OtlpMetricsBody = Type.Object({ resourceMetrics: Nullable(Type.Array(Type.Object({}))) });
 
-/** POST /v1/logs, /v1/metrics (issue 32): OTLP/HTTP's reply, with what Koor made of the export. */
+/** POST /v1/logs, /v1/metrics: OTLP/HTTP's reply, with what Koor made of the export. */
 export const OtlpReply = Type.Object({
   /** OTLP/HTTP's partial success: empty when all was taken, else how many records were refused and why. */
   partialSuccess: Type.Object({ rejectedLogRecords: Type.Optional(Type.Integer()), errorMessage: Type.Optional(Type.String()) }),
@@ -116,7 +116,7 @@ export const OtlpReply = Type.Object({
   duplicates: Type.Integer(),
 });
 
-/** A budget and its period's spend (GET /api/budgets, issue 32). */
+/** A budget and its period's spend (GET /api/budgets). */
 export const Budget = Type.Object({
   scope: Type.String(),
   usd: Type.Union([Type.Number(), Type.Null()]),

@@ -1,10 +1,10 @@
 import { Type, type TSchema } from '../typebox.js';
 
 /**
- * The five MCP tools (SPEC §3, §7-2): names, descriptions, string parameters.
+ * The five MCP tools: names, descriptions, string parameters.
  *
  * Every word here is paid for in every session of every agent: the `tools/list` palette must stay
- * ≤ 350 o200k_base tokens (SPEC §7-23; test/mcp/tokens.test.ts). The JSON frame alone (names,
+ * ≤ 350 o200k_base tokens (test/mcp/tokens.test.ts). The JSON frame alone (names,
  * `{"type":"string"}` per parameter, `required`) is ~265 of them, so descriptions say what to call
  * and when in a few words, and a parameter gets a description only when its name does not say
  * how to fill it (a list in one string, a closed set of values, whose id).

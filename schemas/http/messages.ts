@@ -1,7 +1,7 @@
 import { Type, type Static } from '../typebox.js';
 import { Instant } from './common.js';
 
-/** The agent inbox's REST bodies and replies (issue 28). */
+/** The agent inbox's REST bodies and replies. */
 
 export const IMPORTANCE = ['normal', 'high'] as const;
 export type Importance = (typeof IMPORTANCE)[number];

@@ -4,7 +4,7 @@ import { Type, type Static } from '../typebox.js';
 export const Str = Type.Optional(Type.Union([Type.String(), Type.Null()]));
 
 /**
- * A rule as clients write it (SPEC §2.7, §2.8): PUT rules, propose, import, a rules template.
+ * A rule as clients write it: PUT rules, propose, import, a rules template.
  * Every member optional here; what each route requires, and the defaults, are the rules service's.
  */
 export const RuleInput = Type.Object({
@@ -40,7 +40,7 @@ export const ValidateBody = Type.Object({
 });
 
 /**
- * A rule as replies show it (SPEC §2.7): `proposed_by`, `context` and `created_at` are omitted
+ * A rule as replies show it: `proposed_by`, `context` and `created_at` are omitted
  * when empty.
  */
 export const Rule = Type.Object({
@@ -72,7 +72,7 @@ export type ProjectRulesReply = Static<typeof ProjectRulesReply>;
 export const RulesPutReply = Type.Object({ project: Type.String(), count: Type.Integer() });
 export type RulesPutReply = Static<typeof RulesPutReply>;
 
-/** A rule a file breaks; `line` and `match` omitted when 0/empty (SPEC §2.7). */
+/** A rule a file breaks; `line` and `match` omitted when 0/empty. */
 export const RuleViolation = Type.Object({
   rule_id: Type.String(),
   severity: Type.String(),
@@ -91,7 +91,7 @@ export const ValidateReply = Type.Object({
 });
 export type ValidateReply = Static<typeof ValidateReply>;
 
-/** POST /api/rules/propose (`proposed`), …/accept and …/reject (SPEC §2.8). */
+/** POST /api/rules/propose (`proposed`), …/accept and …/reject. */
 export const RuleDecisionReply = Type.Object({ project: Type.String(), rule_id: Type.String(), status: Type.String() });
 export type RuleDecisionReply = Static<typeof RuleDecisionReply>;
 

@@ -1,7 +1,7 @@
 import { Type, type Static } from '../typebox.js';
 import { Instant } from './common.js';
 
-/* Replies of the specs routes (SPEC §2.3); GET of one spec is its stored bytes: no schema. */
+/* Replies of the specs routes; GET of one spec is its stored bytes: no schema. */
 
 /** GET /api/specs/{project}: by name. */
 export const SpecListReply = Type.Object({
@@ -17,11 +17,11 @@ export const SpecPutReply = Type.Object({
   version: Type.Integer(),
   hash: Type.String(),
   updated_at: Instant,
-  /** The store-wide revision of this write (issue 31). */
+  /** The store-wide revision of this write. */
   revision: Type.Integer(),
 });
 export type SpecPutReply = Static<typeof SpecPutReply>;
 
-/** DELETE /api/specs/{project}/{name}: `P/N`, and the revision of the delete (issue 31). */
+/** DELETE /api/specs/{project}/{name}: `P/N`, and the revision of the delete. */
 export const SpecDeletedReply = Type.Object({ deleted: Type.String(), revision: Type.Integer() });
 export type SpecDeletedReply = Static<typeof SpecDeletedReply>;

@@ -3,7 +3,7 @@ import { DiffEntry } from '../rpc/pool.js';
 import { Instant } from './common.js';
 
 /*
- * Replies of the state store (SPEC §2.2). The current value and `?version=N` are the stored bytes
+ * Replies of the state store. The current value and `?version=N` are the stored bytes
  * themselves, not JSON of the server's: no schema.
  */
 
@@ -32,7 +32,7 @@ export type StateVersion = Static<typeof StateVersion>;
 export const StateHistoryReply = Type.Object({ key: Type.String(), versions: Type.Array(StateVersion) });
 export type StateHistoryReply = Static<typeof StateHistoryReply>;
 
-/** One difference between two JSON objects; `old`/`new` are absent when null (SPEC §2.2). The pool computes it. */
+/** One difference between two JSON objects; `old`/`new` are absent when null. The pool computes it. */
 export const StateDiff = DiffEntry;
 export type StateDiff = Static<typeof StateDiff>;
 
@@ -47,7 +47,7 @@ export const StatePutReply = Type.Object({
   hash: Type.String(),
   content_type: Type.String(),
   updated_at: Instant,
-  /** The store-wide revision of this write (issue 31): strictly increasing across every key and spec. */
+  /** The store-wide revision of this write: strictly increasing across every key and spec. */
   revision: Type.Integer(),
   /** With a TTL: when the key expires (RFC 3339, milliseconds). */
   expires_at: Type.Optional(Instant),
@@ -64,12 +64,12 @@ export const StateRollbackReply = Type.Object({
   revision: Type.Integer(),
 });
 
-/** DELETE /api/state/{key}: the key, and the revision of the delete (issue 31). */
+/** DELETE /api/state/{key}: the key, and the revision of the delete. */
 export const StateDeletedReply = Type.Object({ deleted: Type.String(), revision: Type.Integer() });
 export type StateDeletedReply = Static<typeof StateDeletedReply>;
 export type StateRollbackReply = Static<typeof StateRollbackReply>;
 
-/** One op of POST /api/txn (issue 31). `value` of a put: any JSON (stored as its JSON text), or a string stored as is with a non-JSON content_type. */
+/** One op of POST /api/txn. `value` of a put: any JSON (stored as its JSON text), or a string stored as is with a non-JSON content_type. */
 export const TxnOpBody = Type.Object({
   /** put, delete, get or publish (an unknown one is refused naming it). */
   op: Type.String(),
@@ -120,12 +120,12 @@ export const TxnReply = Type.Object({
   succeeded: Type.Boolean(),
   revision: Type.Integer(),
   results: Type.Array(TxnResultReply),
-  /** When a compare failed: each compared key's current version (0: absent) and hash (issue 47). */
+  /** When a compare failed: each compared key's current version (0: absent) and hash. */
   current: Type.Optional(Type.Array(Type.Object({ key: Type.String(), version: Type.Integer(), hash: Type.Optional(Type.String()) }))),
 });
 export type TxnReply = Static<typeof TxnReply>;
 
-/** `X-Koor-TTL: 30s` on PUT (issue 31): the key expires that long after the write (also `?ttl=`). */
+/** `X-Koor-TTL: 30s` on PUT: the key expires that long after the write (also `?ttl=`). */
 export const TtlHeader = Type.String({ description: 'The key expires this long after the write: 500ms, 30s, 10m, 2h (also ?ttl=)' });
-/** `X-Koor-Ephemeral: true` on PUT (issue 31): the key is bound to the calling agent and goes with it. */
+/** `X-Koor-Ephemeral: true` on PUT: the key is bound to the calling agent and goes with it. */
 export const EphemeralHeader = Type.String({ description: 'true: the key is bound to the calling agent (X-Koor-Instance) and deleted when it deregisters or goes stale' });

@@ -1,20 +1,20 @@
 import { Type, type Static } from '../typebox.js';
 
 /*
- * Replies of the server's own routes: health, metrics (SPEC §2.1, §2.14) and the API description.
+ * Replies of the server's own routes: health, metrics and the API description.
  * GET /metrics is Prometheus text: no schema. The agents' counters are in agent-metrics.ts, the
  * restore's reply in admin.ts.
  */
 
 /** GET /health (both listeners); the boot id is a header, not a member. */
 export const HealthReply = Type.Object({
-  /** `degraded`: the server answers, but something needs the operator (`storage` says what; issue 34). */
+  /** `degraded`: the server answers, but something needs the operator (`storage` says what). */
   status: Type.Union([Type.Literal('ok'), Type.Literal('degraded')]),
   uptime: Type.String(),
   /** Present when degraded by a full disk: since when, and that writes answer 507 until space is freed. */
   storage: Type.Optional(Type.String()),
   /**
-   * The liveness monitor's clock (issue 34): the probe's last and largest lateness, ms; how many
+   * The liveness monitor's clock: the probe's last and largest lateness, ms; how many
    * absences (hold-ups, wall-clock steps) it noticed; ms left of the grace during which nobody goes stale.
    */
   liveness: Type.Object({ lag_ms: Type.Integer(), max_lag_ms: Type.Integer(), absences: Type.Integer(), grace_ms: Type.Integer() }),
@@ -25,7 +25,7 @@ export type HealthReply = Static<typeof HealthReply>;
 const Figures = <K extends string>(...names: K[]) => Type.Object(Object.fromEntries(names.map((n) => [n, Type.Number()])) as Record<K, ReturnType<typeof Type.Number>>);
 
 /**
- * GET /api/metrics: SPEC §2.14's figures (uptime … token_tax), then this server's own (events,
+ * GET /api/metrics: the original Go server's figures (uptime … token_tax), then this server's own (events,
  * writer, pool, cache, webhooks, data file, retention), which the dashboard's overview shows.
  */
 export const MetricsReply = Type.Object({
@@ -40,7 +40,7 @@ export const MetricsReply = Type.Object({
   cache: Figures('hits', 'misses', 'bytes'),
   webhooks: Figures('delivered', 'failed', 'dropped', 'disabled', 'pending'),
   data_file_bytes: Type.Number(),
-  /** Settings and counts of the retention job (SPEC §8.10), by name. */
+  /** Settings and counts of the retention job, by name. */
   retention: Type.Record(Type.String(), Type.Number()),
   api_bind: Type.String(),
   dashboard_bind: Type.String(),

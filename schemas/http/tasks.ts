@@ -2,7 +2,7 @@ import { Type, type Static } from '../typebox.js';
 import { Instant } from './common.js';
 import { Lease } from './leases.js';
 
-/** POST /api/tasks (SPEC §8.8); `data` is any JSON, kept as sent. */
+/** POST /api/tasks; `data` is any JSON, kept as sent. */
 export const TaskBody = Type.Object({
   project: Type.Optional(Type.String()),
   title: Type.Optional(Type.String()),
@@ -10,16 +10,16 @@ export const TaskBody = Type.Object({
   deps: Type.Optional(Type.Union([Type.Array(Type.Integer({ minimum: 1 })), Type.Null()])),
   capabilities: Type.Optional(Type.Union([Type.Array(Type.String()), Type.Null()])),
   max_attempts: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
-  /** Repository-relative path globs it will touch (issue 44, the lease dialect): a claim leases them. */
+  /** Repository-relative path globs it will touch (the lease dialect): a claim leases them. */
   paths: Type.Optional(Type.Union([Type.Array(Type.String()), Type.Null()])),
 });
 
-/** POST /api/tasks/{id}/checkpoint (issue 44): what the claimer has done, what comes next, any JSON. */
+/** POST /api/tasks/{id}/checkpoint: what the claimer has done, what comes next, any JSON. */
 export const CheckpointBody = Type.Object({
   done: Type.Optional(Type.String()),
   next: Type.Optional(Type.String()),
   data: Type.Optional(Type.Unknown()),
-  /** The claim's fencing token: an outdated one is refused with 409 (issue 31). */
+  /** The claim's fencing token: an outdated one is refused with 409. */
   fence: Type.Optional(Type.Integer({ minimum: 0 })),
 });
 
@@ -30,7 +30,7 @@ export const ClaimBody = Type.Object({ project: Type.Optional(Type.String()) });
 export const SettleBody = Type.Object({
   reason: Type.Optional(Type.String()),
   retry: Type.Optional(Type.Boolean()),
-  /** The claim's fencing token: an outdated one is refused with 409 (issue 31). */
+  /** The claim's fencing token: an outdated one is refused with 409. */
   fence: Type.Optional(Type.Integer({ minimum: 0 })),
 });
 
@@ -38,7 +38,7 @@ export const TASK_STATUSES = ['ready', 'blocked', 'claimed', 'done', 'failed'] a
 
 export type TaskStatus = (typeof TASK_STATUSES)[number];
 
-/** A task (SPEC §8.8): every task route's reply, each element of GET /api/tasks. `data` is any JSON. */
+/** A task: every task route's reply, each element of GET /api/tasks. `data` is any JSON. */
 export const Task = Type.Object({
   id: Type.Integer(),
   project: Type.String(),
@@ -55,9 +55,9 @@ export const Task = Type.Object({
   reason: Type.String(),
   created_at: Instant,
   updated_at: Instant,
-  /** The fencing token of its current or last claim (issue 31); 0 before any. */
+  /** The fencing token of its current or last claim; 0 before any. */
   fence: Type.Integer(),
-  /** The path globs it will touch (issue 44); [] when it declared none. */
+  /** The path globs it will touch; [] when it declared none. */
   paths: Type.Array(Type.String()),
 });
 
@@ -65,7 +65,7 @@ export type Task = Static<typeof Task>;
 
 export const TaskListReply = Type.Array(Task);
 
-/** A checkpoint of a task (issue 44): `by` the claimer that recorded it; `data` any JSON. */
+/** A checkpoint of a task: `by` the claimer that recorded it; `data` any JSON. */
 export const Checkpoint = Type.Object({
   seq: Type.Integer({ minimum: 1 }),
   done: Type.String(),
@@ -82,7 +82,7 @@ export type Checkpoint = Static<typeof Checkpoint>;
 export const CheckpointListReply = Type.Array(Checkpoint);
 
 /**
- * POST /api/tasks/claim (issue 44): the task, the lease the claim took on its paths (null for a
+ * POST /api/tasks/claim: the task, the lease the claim took on its paths (null for a
  * task without paths: a client tells a server that ignored `paths` by its absence), and the last
  * checkpoint an earlier claimer recorded (null when none), so a replacement continues.
  */

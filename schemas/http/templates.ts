@@ -3,9 +3,10 @@ import { Instant } from './common.js';
 import { Str } from './rules.js';
 
 /**
- * POST /api/templates (SPEC §2.12, §7-11). `data` is any JSON value and is not declared here: the
+ * POST /api/templates. `data` is any JSON value and is not declared here: the
  * route takes its raw text from the body so it is stored exactly as sent (number spelling, big
- * integers, member order). What is required (id, name, data) is the route's to say, in SPEC order.
+ * integers, member order). What is required (id, name, data) is the route's to say, in the original's order
+ * and words.
  */
 export const TemplateCreateBody = Type.Object({
   id: Str,
@@ -22,7 +23,7 @@ export const TemplateApplyBody = Type.Object({
   project: Str,
 });
 
-/** An entry of GET /api/templates (SPEC §2.12): a template without its data. */
+/** An entry of GET /api/templates: a template without its data. */
 export const TemplateSummary = Type.Object({
   id: Type.String(),
   name: Type.String(),
@@ -36,7 +37,7 @@ export const TemplateSummary = Type.Object({
 export type TemplateSummary = Static<typeof TemplateSummary>;
 export const TemplateListReply = Type.Array(TemplateSummary);
 
-/** POST /api/templates and GET /api/templates/{id}: `data` is the JSON as it was sent (SPEC §7-11). */
+/** POST /api/templates and GET /api/templates/{id}: `data` is the JSON as it was sent. */
 export const Template = Type.Object({ ...TemplateSummary.properties, data: Type.Unknown() });
 export type Template = Static<typeof Template>;
 

@@ -2,7 +2,7 @@ import { Type, type Static } from '../typebox.js';
 import { Instant } from './common.js';
 import { Str } from './rules.js';
 
-/** Created tokens' REST bodies and replies (issue 30). */
+/** Created tokens' REST bodies and replies. */
 
 /** POST /api/tokens. What is required (name, role) is the route's to say. */
 export const TokenCreateBody = Type.Object({

@@ -2,18 +2,18 @@ import { Type, type Static } from '../typebox.js';
 import { Instant } from './common.js';
 import { Str } from './rules.js';
 
-/** POST /api/webhooks (SPEC §2.11). What is required (id, url) is the route's to say, in SPEC order. */
+/** POST /api/webhooks. What is required (id, url) is the route's to say, in the original's order and words. */
 export const WebhookCreateBody = Type.Object({
   id: Str,
   url: Str,
-  /** Absent, null or empty → `["*"]`; each a glob (SPEC §1.6). */
+  /** Absent, null or empty → `["*"]`; each a glob. */
   patterns: Type.Optional(Type.Union([Type.Array(Type.String()), Type.Null()])),
-  /** Write-only (SPEC §7-12): replies say `has_secret`. */
+  /** Write-only: replies say `has_secret`. */
   secret: Str,
 });
 
 /**
- * A webhook (SPEC §2.11 as amended by §7-12: `has_secret`, never the secret) and its delivery
+ * A webhook (`has_secret`, never the secret) and its delivery
  * state: matching events still to send, attempts delivered and failed, the last failure's reason.
  */
 export const Webhook = Type.Object({

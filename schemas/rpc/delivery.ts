@@ -2,7 +2,7 @@ import { Type, type Static } from '../typebox.js';
 
 /** Start-up data of the webhook delivery thread. */
 export const DeliveryStartup = Type.Object({
-  /** One POST may take this long, reply included (SPEC §2.11: 10 s). */
+  /** One POST may take this long, reply included (10 s). */
   timeout_ms: Type.Integer({ minimum: 1 }),
   /** Bytes of a receiver's reply read before the status alone decides. */
   max_reply_bytes: Type.Integer({ minimum: 0 }),

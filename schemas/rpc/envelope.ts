@@ -9,7 +9,7 @@ export const Bytes = Type.Refine(
 );
 
 /**
- * An audit entry to record with a write, in the same savepoint (SPEC §2.13). `actor` alone: the
+ * An audit entry to record with a write, in the same savepoint. `actor` alone: the
  * writer derives action, resource and detail from the method, its request and its result; a
  * composed operation (template apply) names them itself. `detail` is compact JSON text.
  */
@@ -21,13 +21,13 @@ export const AuditTag = Type.Object({
 });
 export type AuditTag = Static<typeof AuditTag>;
 
-/** An audit `detail`: compact JSON with sorted keys (SPEC §2.13). */
+/** An audit `detail`: compact JSON with sorted keys. */
 export function sortedJson(o: Record<string, unknown>): string {
   return JSON.stringify(Object.fromEntries(Object.keys(o).sort().map((k) => [k, o[k]])));
 }
 
 /**
- * An idempotent write (issue 28): `caller` and `key` name it, `hash` its request (the same key for
+ * An idempotent write: `caller` and `key` name it, `hash` its request (the same key for
  * another request is refused). A retry gets the first result, marked `replayed`.
  */
 export const IdemTag = Type.Object({

@@ -1,7 +1,7 @@
 import { Type, type Static } from '../typebox.js';
 import { Bytes, type MethodTable } from './envelope.js';
 
-/** One entry of a state diff (SPEC §2.2). `old`/`new` are omitted when null. */
+/** One entry of a state diff. `old`/`new` are omitted when null. */
 export const DiffEntry = Type.Object({
   path: Type.String(),
   old: Type.Optional(Type.Unknown()),
@@ -20,7 +20,7 @@ export const ValidateRule = Type.Object({
 });
 export type ValidateRule = Static<typeof ValidateRule>;
 
-/** A rule violation (SPEC §2.7): `line`/`match` omitted when 0/empty. */
+/** A rule violation: `line`/`match` omitted when 0/empty. */
 export const Violation = Type.Object({
   rule_id: Type.String(),
   severity: Type.String(),
@@ -30,7 +30,7 @@ export const Violation = Type.Object({
 });
 export type Violation = Static<typeof Violation>;
 
-/** A contract violation (SPEC §2.9): where, and what is wrong. */
+/** A contract violation: where, and what is wrong. */
 export const ContractViolation = Type.Object({ path: Type.String(), message: Type.String() });
 export type ContractViolation = Static<typeof ContractViolation>;
 
@@ -64,7 +64,7 @@ export const PoolMethods = {
     ]),
   },
   /**
-   * Validates one file against a project's rules (SPEC §2.7 steps 5–6), in order. The worker
+   * Validates one file against a project's rules, in order. The worker
    * stores the index of the rule it is evaluating in `clock` slot 1, so that when the job runs over
    * its budget (and its worker is replaced) the caller knows which pattern was running.
    */
@@ -86,7 +86,7 @@ export const PoolMethods = {
      */
     res: Type.Object({ violations: Type.Array(Violation), counts: Type.Array(Type.Integer()), truncated: Type.Boolean() }),
   },
-  /** One payload against one endpoint's section (SPEC §2.9 validatePayload). */
+  /** One payload against one endpoint's section (POST /api/contracts/{project}/{name}/validate). */
   'contract.validate': {
     req: Type.Object({ ...ContractRef, endpoint: Type.String(), direction: Type.String(), payload: Type.Unknown() }),
     res: Type.Union([Type.Object({ ok: Type.Literal(true), violations: Type.Array(ContractViolation) }), NotContract]),
@@ -104,7 +104,7 @@ export const PoolMethods = {
     req: Type.Object({ ...ContractRef, endpoint: Type.String(), body: Bytes }),
     res: Type.Union([Type.Object({ ok: Type.Literal(true), violations: Type.Array(ContractViolation) }), NotContract]),
   },
-  /** The specs of one project (SPEC §2.10): the contracts among them, each with its violations. */
+  /** The specs of one project: the contracts among them, each with its violations. */
   'compliance.check': {
     req: Type.Object({ specs: Type.Array(Type.Object({ name: Type.String(), data: Bytes, hash: Type.String() })) }),
     res: Type.Object({ contracts: Type.Array(Type.Object({ name: Type.String(), violations: Type.Array(ContractViolation) })) }),

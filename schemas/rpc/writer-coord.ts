@@ -14,7 +14,7 @@ const TaskSettle = Type.Object({
   reason: Type.String(),
   /** fail only: false = failed for good; else back to ready while attempts < max_attempts. */
   retry: Type.Boolean(),
-  /** The claim's fencing token, when the caller gave one: an outdated one is refused (issue 31). */
+  /** The claim's fencing token, when the caller gave one: an outdated one is refused. */
   fence: Type.Optional(Type.Integer()),
 });
 
@@ -26,7 +26,7 @@ export const CoordMethods = {
       intent: Type.String(),
       stack: Type.String(),
       capabilities: Type.Array(Type.String()),
-      /** The created token registering it (issue 30); absent: the operator, an instance token, open mode. */
+      /** The created token registering it; absent: the operator, an instance token, open mode. */
       token_id: Type.Optional(Type.String()),
     }),
     /** The full row and its token (made here, returned only at registration; the row keeps its hash). */
@@ -38,7 +38,7 @@ export const CoordMethods = {
     res: Instance,
   },
   /**
-   * A new token for an instance (issue 48): an idempotent retry of its registration gets a new
+   * A new token for an instance: an idempotent retry of its registration gets a new
    * one, since the first one's plain text is never stored with the key (the old one stops working).
    */
   'instances.rekey': { req: Type.Object({ id: Type.String() }), res: Type.Object({ id: Type.String(), token: Type.String() }) },
@@ -59,7 +59,7 @@ export const CoordMethods = {
   },
 
   /**
-   * A lease for `holder` (an instance) on path globs, all or nothing (SPEC §8.8): granted unless a
+   * A lease for `holder` (an instance) on path globs, all or nothing: granted unless a
    * resource overlaps a live lease of another holder where either side is exclusive; then nothing
    * is taken and `conflict` names the first such resource and every lease in the way. Taking a
    * lease is a sign of life: the holder becomes active.
@@ -67,13 +67,13 @@ export const CoordMethods = {
   'leases.acquire': {
     req: Type.Object({
       holder: Type.String({ minLength: 1 }),
-      /** The project its paths are in (issue 78): only that project's leases are in the way ('' = none). */
+      /** The project its paths are in: only that project's leases are in the way ('' = none). */
       project: Type.String(),
       resources: Type.Array(Type.String({ minLength: 1 }), { minItems: 1 }),
       exclusive: Type.Boolean(),
       ttl_ms: Type.Integer({ minimum: 0 }),
       reason: Type.String(),
-      /** An edit hook's auto-lease (issue 44): its TTL is an idle lifetime that heartbeats do not renew. */
+      /** An edit hook's auto-lease: its TTL is an idle lifetime that heartbeats do not renew. */
       auto: Type.Optional(Type.Boolean()),
     }),
     res: Type.Union([Type.Object({ lease: LeaseRow, events: Events }), Type.Object({ conflict: Type.Object({ resource: Type.String(), leases: Type.Array(LeaseRow) }) })]),
@@ -95,7 +95,7 @@ export const CoordMethods = {
   },
 
   /**
-   * Moves every TTL lease's expiry by `by_ms` (issue 34): the wall-clock time the server missed
+   * Moves every TTL lease's expiry by `by_ms`: the wall-clock time the server missed
    * (held up, or its clock stepped) does not count against a TTL its holders could not renew.
    */
   'leases.shift': {
@@ -113,7 +113,7 @@ export const CoordMethods = {
       deps: Type.Array(Type.Integer()),
       capabilities: Type.Array(Type.String()),
       max_attempts: Type.Integer({ minimum: 1 }),
-      /** The path globs it will touch (issue 44), checked by the front; absent: none. */
+      /** The path globs it will touch, checked by the front; absent: none. */
       paths: Type.Optional(Type.Array(Type.String())),
     }),
     res: Type.Object({ task: TaskRow, events: Events }),
@@ -131,7 +131,7 @@ export const CoordMethods = {
      */
     res: Type.Object({ task: TaskRow, events: Events, lease: Type.Union([LeaseRow, Type.Null()]), checkpoint: Type.Union([CheckpointRow, Type.Null()]) }),
   },
-  /** Records the claimer's progress (issue 44); the newest `keep` of the task are kept. */
+  /** Records the claimer's progress; the newest `keep` of the task are kept. */
   'tasks.checkpoint': {
     req: Type.Object({
       id: Type.Integer(),

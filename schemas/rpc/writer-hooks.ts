@@ -2,7 +2,7 @@ import { Type, type Static } from '../typebox.js';
 import type { MethodTable } from './envelope.js';
 import { Event, Instance } from './writer-rows.js';
 
-/** The coding-agent hooks' writer methods (issue 29), part of WriterMethods (schemas/rpc/writer.ts). */
+/** The coding-agent hooks' writer methods, part of WriterMethods (schemas/rpc/writer.ts). */
 
 /** A session bound to its agent instance (schemas/db/tables/hooks.ts); times storage text. */
 export const HookSession = Type.Object({
@@ -18,7 +18,7 @@ export const HookSession = Type.Object({
   edited: Type.Array(Type.String()),
   created_at: Type.String(),
   last_progress_at: Type.String(),
-  /** The newest edits refused to it (issue 44): its digest says when each lease ends. */
+  /** The newest edits refused to it: its digest says when each lease ends. */
   denied: Type.Array(Type.Object({ path: Type.String(), lease_id: Type.String() })),
   /** The first event id its clone may lack: the newest when it last synced, plus one (0: no `git pull` seen). */
   synced_event: Type.Integer(),
@@ -64,7 +64,7 @@ export const HookMethods = {
       workspace: Type.String(),
       project: Type.String(),
       repo_root: Type.String(),
-      /** The created token binding it (issue 30): it may act as the new agent. */
+      /** The created token binding it: it may act as the new agent. */
       token_id: Type.Optional(Type.String()),
     }),
     res: Type.Object({ session: HookSession, instance: Instance, created: Type.Boolean() }),
@@ -123,7 +123,7 @@ export const HookMethods = {
       holder: Type.String(),
       holder_name: Type.String(),
       tool: Type.String(),
-      /** The project of the file refused (issue 78): the session's, and so the lease's. */
+      /** The project of the file refused: the session's, and so the lease's. */
       project: Type.Optional(Type.String()),
       /** The session refused (its digest tells when the lease ends). */
       session_id: Type.Optional(SessionId),

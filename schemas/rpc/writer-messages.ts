@@ -2,7 +2,7 @@ import { Type, type Static } from '../typebox.js';
 import type { MethodTable } from './envelope.js';
 import { Event } from './writer-rows.js';
 
-/** The agent inbox's writer methods (issue 28), part of WriterMethods (schemas/rpc/writer.ts). */
+/** The agent inbox's writer methods, part of WriterMethods (schemas/rpc/writer.ts). */
 
 /** A message as sent (the REST `Message`): times storage text, `reply_to` 0 when it answers none. */
 export const Message = Type.Object({
@@ -66,7 +66,7 @@ export const MessageMethods = {
     res: Type.Object({ id: Type.Integer(), recipient: Type.String(), read_at: Type.String(), acked_at: Type.String() }),
   },
   /**
-   * One bounded retention turn (SPEC §8.10): deletes up to `chunk` of the oldest messages older
+   * One bounded retention turn: deletes up to `chunk` of the oldest messages older
    * than `before` (storage text), their inbox rows with them. `more` when a full chunk went.
    */
   'messages.prune': {

@@ -21,11 +21,11 @@ export const Instance = Type.Object({
   stack: Type.String(),
   capabilities: Type.Array(Type.String()),
   status: Type.String(),
-  /** SHA-256 of its token, hex (issue 30): the token itself is only in the registration's reply. */
+  /** SHA-256 of its token, hex: the token itself is only in the registration's reply. */
   token_hash: Type.String(),
   registered_at: Type.String(),
   last_seen: Type.String(),
-  /** The created token that registered it, '' if none (issue 30): that token may act as it. */
+  /** The created token that registered it, '' if none: that token may act as it. */
   token_id: Type.String(),
 });
 export type Instance = Static<typeof Instance>;
@@ -46,7 +46,7 @@ export const RuleRow = Type.Object({
 });
 export type RuleRow = Static<typeof RuleRow>;
 
-/** A lease row (SPEC §8.8): `acquired_at` storage text, `expires_ms` epoch ms (0 = no TTL). */
+/** A lease row: `acquired_at` storage text, `expires_ms` epoch ms (0 = no TTL). */
 export const LeaseRow = Type.Object({
   id: Type.String(),
   holder: Type.String(),
@@ -57,14 +57,14 @@ export const LeaseRow = Type.Object({
   ttl_ms: Type.Integer(),
   acquired_at: Type.String(),
   expires_ms: Type.Integer(),
-  /** Its fencing token (issue 31): only grows; a later holder of the resources has a larger one. */
+  /** Its fencing token: only grows; a later holder of the resources has a larger one. */
   fence: Type.Integer(),
-  /** The project its paths are in (issue 78): leases of different projects never conflict. */
+  /** The project its paths are in: leases of different projects never conflict. */
   project: Type.String(),
 });
 export type LeaseRow = Static<typeof LeaseRow>;
 
-/** A task row (SPEC §8.8): `data` raw JSON text, times storage text. */
+/** A task row: `data` raw JSON text, times storage text. */
 export const TaskRow = Type.Object({
   id: Type.Integer(),
   project: Type.String(),
@@ -81,16 +81,16 @@ export const TaskRow = Type.Object({
   reason: Type.String(),
   created_at: Type.String(),
   updated_at: Type.String(),
-  /** The fencing token of its current (or last) claim (issue 31). */
+  /** The fencing token of its current (or last) claim. */
   fence: Type.Integer(),
-  /** The path globs it will touch (issue 44); a claim leases them. */
+  /** The path globs it will touch; a claim leases them. */
   paths: Type.Array(Type.String()),
   /** The lease its current claim holds on `paths` ('' = none). */
   lease_id: Type.String(),
 });
 export type TaskRow = Static<typeof TaskRow>;
 
-/** A task's checkpoint (issue 44): `data` raw JSON text, `at` storage text. */
+/** A task's checkpoint: `data` raw JSON text, `at` storage text. */
 export const CheckpointRow = Type.Object({
   task_id: Type.Integer(),
   seq: Type.Integer(),

@@ -16,9 +16,9 @@ const BATCHES = 0;
 const ENVELOPES = 1;
 const COMMIT_SECONDS_SUM = 2;
 const COMMIT_FAILURES = 3;
-/** WAL checkpoints (issue 33): by the checkpointer thread, the tail after one in the writer, all of it in the writer. */
+/** WAL checkpoints: by the checkpointer thread, the tail after one in the writer, all of it in the writer. */
 /**
- * The highest envelope id of the batch the writer has begun to run (issue 48), set before the
+ * The highest envelope id of the batch the writer has begun to run, set before the
  * batch's transaction starts: an envelope with a higher id has certainly not been committed, so a
  * caller that gives up on it (its deadline, the writer's death) can be told so for certain. An
  * integer slot read and written with Atomics (sequentially consistent), unlike the figures.
@@ -27,7 +27,7 @@ const STARTED_THROUGH = 4;
 /**
  * The newest state revision committed (SQLite: the one writer's), published after each COMMIT
  * and before the batch's replies leave, with Atomics like STARTED_THROUGH: the front answers a
- * lost compare with it instead of reading it from SQLite (issue 47). -1 until one is published.
+ * lost compare with it instead of reading it from SQLite. -1 until one is published.
  */
 const COMMITTED_REVISION = 5;
 const CHECKPOINTS_AT = 6;

@@ -1,7 +1,7 @@
 import { Type, type Static } from '../typebox.js';
 import type { MethodTable } from './envelope.js';
 
-/** The created tokens' writer methods (issue 30), part of WriterMethods (schemas/rpc/writer.ts). */
+/** The created tokens' writer methods, part of WriterMethods (schemas/rpc/writer.ts). */
 
 /** A created token as stored, without its hash; `scopes` decoded, times storage text. */
 export const ApiTokenRow = Type.Object({
@@ -31,7 +31,7 @@ export const TokenMethods = {
     res: ApiTokenRow,
   },
   /**
-   * A new hash for a created token (issue 48): an idempotent retry of its creation gets a new
+   * A new hash for a created token: an idempotent retry of its creation gets a new
    * token, since the first one's plain text is never stored (the old hash stops working). Every
    * node forgets the old hash when this commits (a notification).
    */

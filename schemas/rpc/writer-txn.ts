@@ -2,7 +2,7 @@ import { Type, type Static } from '../typebox.js';
 import { Bytes, type MethodTable } from './envelope.js';
 import { Event } from './writer-rows.js';
 
-/** Multi-key transactions of the state store (issue 31), part of WriterMethods (schemas/rpc/writer.ts). */
+/** Multi-key transactions of the state store, part of WriterMethods (schemas/rpc/writer.ts). */
 
 /** One compare: every field given must hold of the key's current row (absent = version 0, exists false). */
 export const TxnCompare = Type.Object({
@@ -55,7 +55,7 @@ export type TxnCurrent = Static<typeof TxnCurrent>;
 /** A key's current row as a compare reads it (undefined: absent, or expired). */
 type Compared = { version: number; hash: string } | undefined;
 
-/** Whether compare `c` holds against its key's current row: the writer's decision, and the front's for a compare already lost (issue 47). */
+/** Whether compare `c` holds against its key's current row: the writer's decision, and the front's for a compare already lost. */
 export function compareHolds(c: TxnCompare, cur: Compared): boolean {
   if (c.version !== undefined && (cur?.version ?? 0) !== c.version) return false;
   if (c.hash !== undefined && cur?.hash !== c.hash) return false;

@@ -4,7 +4,7 @@ import type { AuditTag, IdemTag, ReplyEnvelope, RequestEnvelope } from './envelo
 import { WriterMethods } from './writer.js';
 
 /**
- * The writer port's wire form (issue 47). `postMessage` copies a message by structured clone,
+ * The writer port's wire form. `postMessage` copies a message by structured clone,
  * which writes — and the other thread reads back — the name of every property of every object
  * it meets: a PUT's envelope and reply carried fourteen, and copying them cost more than the
  * values they named. On the port a request travels as a tuple and a reply as a triple; on either
@@ -32,7 +32,7 @@ type Packer = { pack: (o: Record<string, unknown>) => unknown[]; unpack: (a: rea
  * `pack` and `unpack` for one list of property names, compiled once: each reads or writes its
  * properties by constant names, so every access site stays monomorphic. The same loop over the
  * names (`o[k]`) made each access a megamorphic keyed load or store, with a map transition
- * searched per store: ~2 % of the server's CPU per PUT at 50 connections (issue 47). The names
+ * searched per store: ~2 % of the server's CPU per PUT at 50 connections. The names
  * are the schemas' own, embedded as JSON string literals.
  *
  * - pack: the object's values in `keys` order, the absent ones at the end left out (optional

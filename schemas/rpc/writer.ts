@@ -13,7 +13,7 @@ export * from './writer-hooks.js';
 export * from './writer-tokens.js';
 export * from './writer-startup.js';
 
-/** Compare-and-set preconditions carried by conditional writes (SPEC §8.1). */
+/** Compare-and-set preconditions carried by conditional writes. */
 const Preconditions = {
   /** `"<hash>"` must equal the current ETag, or `*` = must exist. */
   if_match: Type.Optional(Type.String()),
@@ -28,7 +28,7 @@ const StateMeta = Type.Object({
   content_type: Type.String(),
   /** Storage text, `YYYY-MM-DD HH:MM:SS` UTC. */
   updated_at: Type.String(),
-  /** The store-wide revision of this write (issue 31). */
+  /** The store-wide revision of this write. */
   revision: Type.Integer(),
   /** When the key expires (X-Koor-TTL), epoch ms by the writer's clock; absent = never. */
   expires_at: Type.Optional(Type.Integer()),
@@ -46,7 +46,7 @@ const SpecMeta = Type.Object({
 /** Events a method stored in its own transaction, for the front to fan out (in id order). */
 const Events = Type.Array(Event);
 
-/** One LLM usage record as the front hands it to the writer (issue 32). */
+/** One LLM usage record as the front hands it to the writer. */
 const LlmRecordIn = Type.Object({
   instance_id: Type.String(),
   project: Type.String(),
@@ -104,7 +104,7 @@ export const WriterMethods = {
     req: Type.Object({ key: Type.String({ minLength: 1 }), if_match: Type.Optional(Type.String()), updated_by: Type.Optional(Type.String()), fence: Type.Optional(Type.Integer({ minimum: 0 })) }),
     res: Type.Object({ key: Type.String(), revision: Type.Integer() }),
   },
-  /** Deletes up to `limit` keys past their TTL, each with an `expire` change (issue 31). */
+  /** Deletes up to `limit` keys past their TTL, each with an `expire` change. */
   'state.expire': {
     req: Type.Object({ limit: Type.Integer({ minimum: 1 }) }),
     res: Type.Object({ expired: Type.Integer(), more: Type.Boolean() }),
@@ -153,7 +153,7 @@ export const WriterMethods = {
     res: Type.Object({ deleted: Type.Integer(), more: Type.Boolean() }),
   },
   /**
-   * One bounded turn of state-history retention (SPEC §8.10): visits up to `keys` keys after the
+   * One bounded turn of state-history retention: visits up to `keys` keys after the
    * cursor `after` ('' = from the start) and deletes their logged versions older than the
    * newest `keep` (the current one counts), at most `rows` rows. `next` is the cursor of the
    * following turn; `wrapped` when the sweep reached the last key.
@@ -185,12 +185,12 @@ export const WriterMethods = {
     }),
     res: Type.Object({ project: Type.String(), rule_id: Type.String(), status: Type.Literal('proposed') }),
   },
-  /** Replaces all of a project's rules (every status) with `rules`, all `accepted` (SPEC §2.7 PUT). */
+  /** Replaces all of a project's rules (every status) with `rules`, all `accepted` (PUT /api/rules). */
   'rules.replace': {
     req: Type.Object({ project: Type.String({ minLength: 1 }), rules: Type.Array(RuleRow) }),
     res: Type.Object({ count: Type.Integer() }),
   },
-  /** A `proposed` rule becomes `accepted` or `rejected` (SPEC §2.8); anything else is NOT_FOUND. */
+  /** A `proposed` rule becomes `accepted` or `rejected`; anything else is NOT_FOUND. */
   'rules.decide': {
     req: Type.Object({ project: Type.String(), rule_id: Type.String(), status: Type.Union([Type.Literal('accepted'), Type.Literal('rejected')]) }),
     res: Type.Object({ project: Type.String(), rule_id: Type.String(), status: Type.String() }),
@@ -201,7 +201,7 @@ export const WriterMethods = {
     res: Type.Object({ project: Type.String(), rule_id: Type.String() }),
   },
   /**
-   * Upserts `accepted` rules (SPEC §2.8 import): a new row keeps its proposed_by/context; an
+   * Upserts `accepted` rules (the rules import): a new row keeps its proposed_by/context; an
    * existing one gets the rule's fields and `accepted`, its proposed_by/context kept.
    */
   'rules.import': {
@@ -210,7 +210,7 @@ export const WriterMethods = {
   },
 
   /**
-   * A new template (SPEC §2.12); an existing id is ALREADY_EXISTS (§7-18), never overwritten.
+   * A new template; an existing id is ALREADY_EXISTS, never overwritten.
    * `data` is the JSON text as the client sent it; the reply leaves it out (the caller has it).
    */
   'templates.create': {
@@ -228,7 +228,7 @@ export const WriterMethods = {
   'templates.delete': { req: Type.Object({ id: Type.String({ minLength: 1 }) }), res: Type.Object({ id: Type.String() }) },
 
   /**
-   * One compliance pass (SPEC §2.10, §8.10): inserts its runs, all with one `run_at`, and keeps
+   * One compliance pass: inserts its runs, all with one `run_at`, and keeps
    * the newest `keep` runs per (instance_id, contract) (0 = all), in the same transaction.
    * `violations` is JSON text; `pruned` counts the rows retention removed.
    */
@@ -245,13 +245,13 @@ export const WriterMethods = {
     }),
   },
 
-  /** A new webhook (SPEC §2.11); an existing id is ALREADY_EXISTS (§7-18). Matching events are queued from the next publish on. */
+  /** A new webhook; an existing id is ALREADY_EXISTS. Matching events are queued from the next publish on. */
   'webhooks.create': {
     req: Type.Object({ id: Type.String({ minLength: 1 }), url: Type.String({ minLength: 1 }), patterns: Type.Array(Type.String()), secret: Type.String() }),
     res: Type.Object({ id: Type.String(), created_at: Type.String() }),
   },
   /**
-   * Replaces a webhook's secret stored in plain text by its sealed form (issue 30), only if it is
+   * Replaces a webhook's secret stored in plain text by its sealed form, only if it is
    * still `was` (another node may have sealed it first). `sealed` false: nothing changed.
    */
   'webhooks.seal_secret': {
@@ -287,7 +287,7 @@ export const WriterMethods = {
     res: Type.Object({ disabled: Type.Boolean(), dropped: Type.Integer() }),
   },
 
-  /** Adds per-agent counter increments into their hourly buckets (SPEC §2.14, §8.4); one upsert each. */
+  /** Adds per-agent counter increments into their hourly buckets; one upsert each. */
   'agent_metrics.add': {
     req: Type.Object({
       rows: Type.Array(Type.Object({ instance_id: Type.String(), metric_name: Type.String(), period: Type.String(), value: Type.Integer({ minimum: 1 }) })),
@@ -296,7 +296,7 @@ export const WriterMethods = {
   },
 
   /**
-   * LLM usage records (SPEC §2.15, issue 32), one or a batch (an OTLP export) in one transaction:
+   * LLM usage records, one or a batch (an OTLP export) in one transaction:
    * a record whose `dedup_key` is stored already is not stored again (`duplicate`); one with a
    * `session_id` and no instance is attributed to the agent its hook session binds, when bound.
    * Each stored record publishes `llm.usage.recorded` (source `llmcost`), and the budgets it
@@ -313,7 +313,7 @@ export const WriterMethods = {
     }),
   },
 
-  /** Sets a spending cap (issue 32) and weighs it against this period's spend at once (a lowered cap may be exceeded now; a raised one lets claims through). */
+  /** Sets a spending cap and weighs it against this period's spend at once (a lowered cap may be exceeded now; a raised one lets claims through). */
   'budget.put': {
     req: Type.Object({
       scope: Type.String({ minLength: 1 }),
@@ -326,24 +326,24 @@ export const WriterMethods = {
     res: Type.Object({ events: Events }),
   },
 
-  /** Removes a spending cap (issue 32). */
+  /** Removes a spending cap. */
   'budget.delete': {
     req: Type.Object({ scope: Type.String({ minLength: 1 }) }),
     res: Type.Object({ deleted: Type.Boolean() }),
   },
 
   /**
-   * One bounded retention turn of an append-only operations table (SPEC §8.10): deletes up to
+   * One bounded retention turn of an append-only operations table: deletes up to
    * `chunk` of its oldest rows older than `before` (storage text; for agent_metrics an hour
    * period `YYYY-MM-DDTHH`). `more` when a full chunk went.
    */
-  /** A call its route's access rule refused (issue 30): one audit entry, `auth.denied`, outcome `denied`. */
+  /** A call its route's access rule refused: one audit entry, `auth.denied`, outcome `denied`. */
   'audit.denied': {
     req: Type.Object({ actor: Type.String(), resource: Type.String(), detail: Type.String() }),
     res: Type.Object({ id: Type.Integer() }),
   },
   /**
-   * Rows beyond the newest `keep` (issue 34: bounded by count, not only age), oldest first, at most
+   * Rows beyond the newest `keep` (bounded by count, not only age), oldest first, at most
    * `chunk`; `more` when the chunk was full. The logs count by id (gaps only keep fewer); agent-metric
    * buckets by their count, oldest hours first.
    */

@@ -1,6 +1,6 @@
 import type { Table } from '../table.js';
 
-/** Per-agent counters in hour buckets (SPEC §8.4). */
+/** Per-agent counters in hour buckets. */
 export const AGENT_METRICS: Table = {
   name: 'agent_metrics',
   columns: {

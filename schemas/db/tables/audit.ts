@@ -1,7 +1,7 @@
 import { dialects } from '../sql.js';
 import type { Table } from '../table.js';
 
-/** The audit log (SPEC §2.13). */
+/** The audit log. */
 export const AUDIT_LOG: Table = {
   name: 'audit_log',
   columns: {
@@ -15,9 +15,9 @@ export const AUDIT_LOG: Table = {
     outcome: { type: 'text', default: "'success'" },
   },
   /**
-   * No indexes. Not by actor or action (issue 33: they cost every audited write two more b-tree
+   * No indexes. Not by actor or action (they cost every audited write two more b-tree
    * inserts, and no query used them: a listing filtered by actor walks the log newest first,
-   * bounded by audit_keep). Not by timestamp (issue 47: a page in every audited commit): entries
+   * bounded by audit_keep). Not by timestamp (a page in every audited commit): entries
    * are written in time order, so retention by age walks the oldest by id, and a span's counts
    * (`timestamp >= ? OR ? IS NULL`) scanned the table with the index too.
    */

@@ -1,9 +1,9 @@
 import type { Table } from '../table.js';
 
 /**
- * Compliance runs (SPEC §2.10): the newest 100 per (agent, contract) while the agent is
+ * Compliance runs: the newest 100 per (agent, contract) while the agent is
  * registered; once it is gone (deregistered, or its coding-agent session ended), its runs stay as
- * long as the audit log keeps entries (SPEC §8.10), then retention removes them by `run_at`.
+ * long as the audit log keeps entries, then retention removes them by `run_at`.
  */
 export const COMPLIANCE_RUNS: Table = {
   name: 'compliance_runs',

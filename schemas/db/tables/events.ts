@@ -1,7 +1,7 @@
 import { dialects, sql } from '../sql.js';
 import type { Table } from '../table.js';
 
-/** The event log (SPEC §2.4): ids gapless and visible in id order (see Column.id). */
+/** The event log: ids gapless and visible in id order (see Column.id). */
 export const EVENTS: Table = {
   name: 'events',
   columns: {

@@ -1,7 +1,7 @@
 import type { Table } from '../table.js';
 
 /**
- * A coding-agent session bound to the agent instance its hooks act as (issue 29): Claude Code's
+ * A coding-agent session bound to the agent instance its hooks act as: Claude Code's
  * `session_id` → an instance registered at its first hook. The cursors say what the session's
  * digests have already told the model (news is what comes after them); `edited` the
  * repository-relative files it changed (the leases of others touching them are news). A row
@@ -26,9 +26,9 @@ export const HOOK_SESSIONS: Table = {
     created_at: { type: 'text' },
     /** The last hook that showed the agent at work (beside the instance's last_seen). */
     last_progress_at: { type: 'text' },
-    /** JSON text: the newest edits refused to it, `[{"path","lease_id"}]` (bounded): its digest says when each lease ends (issue 44). */
+    /** JSON text: the newest edits refused to it, `[{"path","lease_id"}]` (bounded): its digest says when each lease ends. */
     denied: { type: 'text', default: "'[]'" },
-    /** The first event id its clone may lack: the newest one when it last synced, plus one (a `git pull` seen by PostToolUse; 0: none seen). A lease another agent let go from there may hide a change the clone lacks (issue 44). */
+    /** The first event id its clone may lack: the newest one when it last synced, plus one (a `git pull` seen by PostToolUse; 0: none seen). A lease another agent let go from there may hide a change the clone lacks. */
     synced_event: { type: 'int', default: 0 },
     /** JSON text: lines of news its last digest had no room for, full, oldest first (bounded): the next digest and `koor-cli digest` show them first. */
     held: { type: 'text', default: "'[]'" },
@@ -36,7 +36,7 @@ export const HOOK_SESSIONS: Table = {
     busy_until: { type: 'text', default: "''" },
     /** Shell commands it started and has not ended (parallel calls: the first to end does not clear busy_until while another runs). */
     busy_count: { type: 'int', default: 0 },
-    /** JSON text: files it was told to pull first, `[{"path","event"}]` with the release it was told of (bounded): the same file goes through after, others released since its pull are still asked (issue 44). */
+    /** JSON text: files it was told to pull first, `[{"path","event"}]` with the release it was told of (bounded): the same file goes through after, others released since its pull are still asked. */
     pull_warned: { type: 'text', default: "'[]'" },
   },
   indexes: [{ name: 'hook_sessions_instance', on: 'instance_id' }],

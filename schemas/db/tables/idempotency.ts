@@ -1,7 +1,7 @@
 import type { Table } from '../table.js';
 
 /**
- * Replies of writes sent with an `Idempotency-Key` header (issue 28): a retry with the same key by
+ * Replies of writes sent with an `Idempotency-Key` header: a retry with the same key by
  * the same caller within the retention (24 h) gets the stored reply and stores nothing new. Written
  * in the write's own transaction (workers/writer/idempotency.ts), so a committed write always has
  * its key and a rolled-back one never does.

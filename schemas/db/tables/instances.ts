@@ -1,6 +1,6 @@
 import type { Table } from '../table.js';
 
-/** Agent instances (SPEC §2.5): lifecycle pending → active ⇄ stale. */
+/** Agent instances: lifecycle pending → active ⇄ stale. */
 export const INSTANCES: Table = {
   name: 'instances',
   columns: {
@@ -11,13 +11,13 @@ export const INSTANCES: Table = {
     stack: { type: 'text', default: "''" },
     capabilities: { type: 'text', default: "'[]'" },
     status: { type: 'text', default: "'pending'" },
-    /** SHA-256 of the instance's token, hex (issue 30): the token is shown once, at registration. */
+    /** SHA-256 of the instance's token, hex: the token is shown once, at registration. */
     token_hash: { type: 'text' },
     registered_at: { type: 'text' },
     last_seen: { type: 'text' },
     /**
      * The created token that registered it ('' for the operator's and open mode's): that token may
-     * act as it with X-Koor-Instance (issue 30). `instance:<id>` when an agent's instance token
+     * act as it with X-Koor-Instance. `instance:<id>` when an agent's instance token
      * bound a coding-agent session to it (only that token drives the session's hooks).
      */
     token_id: { type: 'text', default: "''", afterSeq: true },

@@ -1,6 +1,6 @@
 import type { Table } from '../table.js';
 
-/** Leases on path globs (SPEC §8.8). 0 = no TTL; else expires_ms (epoch ms) = last renewal + ttl_ms. */
+/** Leases on path globs. 0 = no TTL; else expires_ms (epoch ms) = last renewal + ttl_ms. */
 export const LEASES: Table = {
   name: 'leases',
   columns: {
@@ -13,15 +13,15 @@ export const LEASES: Table = {
     ttl_ms: { type: 'int', default: 0 },
     acquired_at: { type: 'text' },
     expires_ms: { type: 'int', default: 0 },
-    /** Its fencing token (issue 31): the id of its `lease.acquired` event, so a later holder always has a larger one. */
+    /** Its fencing token: the id of its `lease.acquired` event, so a later holder always has a larger one. */
     fence: { type: 'int', default: 0, afterSeq: true },
     /**
-     * 1: taken by an edit hook (auto-lease, issue 44): its TTL is an idle lifetime, renewed by its
+     * 1: taken by an edit hook (auto-lease): its TTL is an idle lifetime, renewed by its
      * holder's edits of the file, not by the holder's heartbeats.
      */
     auto: { type: 'int', default: 0, afterSeq: true },
     /**
-     * The project (a repository) its paths are relative to (issue 78): leases conflict only within
+     * The project (a repository) its paths are relative to: leases conflict only within
      * one; '' for a holder that has none. Its resources' index keys start with it (leaseKey).
      */
     project: { type: 'text', default: "''", afterSeq: true },

@@ -1,6 +1,6 @@
 import type { Table } from '../table.js';
 
-/** LLM usage records (SPEC §2.15). */
+/** LLM usage records. */
 export const LLM_USAGE: Table = {
   name: 'llm_usage',
   columns: {
@@ -15,7 +15,7 @@ export const LLM_USAGE: Table = {
     request_type: { type: 'text', default: "'completion'" },
     session_tag: { type: 'text', default: "''" },
     created_at: { type: 'text' },
-    /** Issue 32: cache tokens apart from tokens_in (Anthropic's cache writes and reads, OpenAI's cached prompt tokens). */
+    /** Cache tokens apart from tokens_in (Anthropic's cache writes and reads, OpenAI's cached prompt tokens). */
     cache_creation_tokens: { type: 'int', default: 0 },
     cache_read_tokens: { type: 'int', default: 0 },
     /** `reported` (the caller's cost_usd), `priced` (from the price table), `unknown` (no price: cost_usd 0 is not a cost). */
@@ -36,7 +36,7 @@ export const LLM_USAGE: Table = {
 };
 
 /**
- * Spending caps (issue 32): one per scope (`agent:<id|name>`, `project:<p>`, `session:<tag>`,
+ * Spending caps: one per scope (`agent:<id|name>`, `project:<p>`, `session:<tag>`,
  * `global`). A cap of -1 is none. `warned`/`exceeded` hold the key of the period in which the
  * warning and the exceeded event were published (once per period; '' = not in any).
  */

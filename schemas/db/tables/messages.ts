@@ -2,7 +2,7 @@ import { dialects } from '../sql.js';
 import type { Table } from '../table.js';
 
 /**
- * The agent inbox (issue 28): addressed messages, and each recipient's read and ack state.
+ * The agent inbox: addressed messages, and each recipient's read and ack state.
  *
  * Ids are `counter`, not `log`: a recipient's push stream resumes from `since=<id>`, which is
  * only safe when a committed id n is never followed by a smaller id committing later (a

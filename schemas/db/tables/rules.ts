@@ -1,6 +1,6 @@
 import type { Table } from '../table.js';
 
-/** Validation rules and their lifecycle (SPEC §2.7–2.8). */
+/** Validation rules and their lifecycle. */
 export const VALIDATION_RULES: Table = {
   name: 'validation_rules',
   columns: {

@@ -1,6 +1,6 @@
 import type { Table } from '../table.js';
 
-/** The spec registry (SPEC §2.3). */
+/** The spec registry. */
 export const SPECS: Table = {
   name: 'specs',
   columns: {
@@ -10,7 +10,7 @@ export const SPECS: Table = {
     version: { type: 'int' },
     hash: { type: 'text' },
     updated_at: { type: 'text' },
-    /** The store-wide revision of the spec's last write (issue 31). */
+    /** The store-wide revision of the spec's last write. */
     revision: { type: 'int', default: 0 },
   },
   primaryKey: ['project', 'name'],

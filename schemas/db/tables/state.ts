@@ -2,7 +2,7 @@ import { dialects, only, sql, type Query } from '../sql.js';
 import type { Table } from '../table.js';
 
 /**
- * The state store (SPEC §2.2): each key's current version, metadata only (issue 33). Its value is
+ * The state store: each key's current version, metadata only. Its value is
  * the row (key, version) of `state_history`, where every value is written once, when it is put;
  * on SQLite `hid` points at that row. Small rows, so stored in the primary key's b-tree (one
  * descent per lookup).
@@ -16,25 +16,25 @@ export const STATE: Table = {
     content_type: { type: 'text' },
     updated_at: { type: 'text' },
     updated_by: { type: 'text', default: "''" },
-    /** The store-wide revision of the key's last write (issue 31): the `revision` of its newest change. */
+    /** The store-wide revision of the key's last write: the `revision` of its newest change. */
     revision: { type: 'int', default: 0 },
     /** Epoch ms at which the key expires (X-Koor-TTL), 0 = never. */
     expires_at: { type: 'int', default: 0 },
     /** The agent instance an ephemeral key is bound to (X-Koor-Ephemeral), '' = none. */
     owner: { type: 'text', default: "''" },
-    /** The largest fencing token (X-Koor-Fence) a write of the key carried: an older one is refused (issue 31). */
+    /** The largest fencing token (X-Koor-Fence) a write of the key carried: an older one is refused. */
     fence: { type: 'int', default: 0 },
     /**
      * SQLite: the `id` of the current version's row in `state_history`, so a read past the cache
      * descends two b-trees, not three (the version log's (key, version) index skipped: 8.7 → 7.3 µs
-     * per read at 100,000 keys; issue 47). Written with the row, in the same statement.
+     * per read at 100,000 keys). Written with the row, in the same statement.
      */
     hid: { type: 'int', default: 0, onlyIn: 'sqlite' },
     /**
      * SQLite: the `id`s of the key's kept versions in `state_history`, oldest first, as a version
      * ring (src/shared/version-ring.ts), so a write finds the version that falls out of the newest
      * `--state-history-keep` without the version log's (key, version) index, whose leaf per key
-     * was 44 % of a PUT's WAL frames (issue 47). NULL while the file keeps that index instead
+     * was 44 % of a PUT's WAL frames. NULL while the file keeps that index instead
      * (`--state-history-keep 0` or above VERSION_RING_MAX; see STATE_HISTORY_VERSION).
      */
     ring: { type: 'blob', nullable: true, onlyIn: 'sqlite' },
@@ -54,7 +54,7 @@ export const STATE: Table = {
 export const STATE_HISTORY_VERSION = 'state_history_version';
 
 /**
- * Every kept version of every key, the current one included (issue 33: a version log; a value is
+ * Every kept version of every key, the current one included (a version log; a value is
  * written once, never copied when the next version comes). The newest `state_history_keep`
  * versions of a key stay; a write drops the one that falls out. A rowid table: 1 KB rows appended
  * at its end and deleted, roughly first in first out, from its start (clustered on (key, version),
@@ -83,7 +83,7 @@ export const STATE_HISTORY: Table = {
 export const VERSION_INDEXED = only('sqlite', `SELECT 1 AS found FROM sqlite_master WHERE type = 'index' AND name = '${STATE_HISTORY_VERSION}'`);
 
 /**
- * The change log of the state store and the spec registry (issue 31): one row per put, delete,
+ * The change log of the state store and the spec registry: one row per put, delete,
  * rollback and expiry, with its store-wide `revision` (gapless, visible in revision order, as
  * event ids are; the column `id`, as the backup's copy of counters expects). Metadata only: a watcher asking for values reads them from `state` and
  * `state_history` (no second copy of any value). `topic` is `s:<key>` for state, `p:<project>/<name>`

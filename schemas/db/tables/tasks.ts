@@ -1,6 +1,6 @@
 import type { Table } from '../table.js';
 
-/** Task queues per project (SPEC §8.8); ids as AUTOINCREMENT hands them out (a rolled-back create gives its id back). */
+/** Task queues per project; ids as AUTOINCREMENT hands them out (a rolled-back create gives its id back). */
 export const TASKS: Table = {
   name: 'tasks',
   columns: {
@@ -19,9 +19,9 @@ export const TASKS: Table = {
     reason: { type: 'text', default: "''" },
     created_at: { type: 'text' },
     updated_at: { type: 'text' },
-    /** The fencing token of its current claim (issue 31): the id of its `task.claimed` event. */
+    /** The fencing token of its current claim: the id of its `task.claimed` event. */
     fence: { type: 'int', default: 0 },
-    /** The path globs it will touch (issue 44), JSON text: a claim takes an exclusive lease on them. */
+    /** The path globs it will touch, JSON text: a claim takes an exclusive lease on them. */
     paths: { type: 'text', default: "'[]'" },
     /** The lease its current claim took on `paths` ('' = none): ended with the claim. */
     lease_id: { type: 'text', default: "''" },
@@ -34,7 +34,7 @@ export const TASKS: Table = {
 };
 
 /**
- * What a task's claimers recorded of their progress (issue 44): `done`, `next` and `data` (JSON
+ * What a task's claimers recorded of their progress: `done`, `next` and `data` (JSON
  * text) per checkpoint, numbered per task; the newest TASK_CHECKPOINTS_KEEP of a task are kept.
  */
 export const TASK_CHECKPOINTS: Table = {

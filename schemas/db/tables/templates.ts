@@ -1,6 +1,6 @@
 import type { Table } from '../table.js';
 
-/** Templates (SPEC §2.12). */
+/** Templates. */
 export const TEMPLATES: Table = {
   name: 'templates',
   columns: {

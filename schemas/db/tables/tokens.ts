@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Table } from '../table.js';
 
 /**
- * Tokens an admin created (issue 30): a role, the scopes it reaches, an optional expiry. Only the
+ * Tokens an admin created: a role, the scopes it reaches, an optional expiry. Only the
  * SHA-256 of the token is kept (hex): the token itself is 256 random bits, shown once in the reply
  * that created it, so a hash without salt or stretching is as good as the token is unguessable.
  * Revoking deletes the row.
@@ -26,7 +26,7 @@ export const API_TOKENS: Table = {
 };
 
 /**
- * What the database keeps of a token (instance tokens and created ones, issue 30): its SHA-256,
+ * What the database keeps of a token (instance tokens and created ones): its SHA-256,
  * hex. Tokens are random (≥ 122 bits), so a plain hash cannot be reversed by guessing.
  */
 export const tokenHash = (token: string): string => createHash('sha256').update(token).digest('hex');

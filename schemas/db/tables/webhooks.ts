@@ -1,6 +1,6 @@
 import type { Table } from '../table.js';
 
-/** Webhooks (SPEC §2.11): each reads the event log from a durable cursor (the last event it has had). */
+/** Webhooks: each reads the event log from a durable cursor (the last event it has had). */
 export const WEBHOOKS: Table = {
   name: 'webhooks',
   columns: {
