@@ -1,6 +1,6 @@
 /**
- * Koor dashboard: a client of the public REST API and the event WebSocket, like any script
- * (SPEC §7-21). Hash routes (`#/rules`), so the server serves one page and never a route per view.
+ * Koor dashboard: a client of the public REST API and the event WebSocket, like any script.
+ * Hash routes (`#/rules`), so the server serves one page and never a route per view.
  */
 import './style.css';
 import { render } from 'preact';

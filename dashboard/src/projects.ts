@@ -1,5 +1,5 @@
 /**
- * The projects the dashboard's pickers offer (issue 78): names, never paths. An agent is in the
+ * The projects the dashboard's pickers offer: names, never paths. An agent is in the
  * project of its workspace (`projectOf`: the workspace itself when it is a name, as an agent bound
  * by a hook session registers, else the folder an older agent's path ends in); a lease and a task
  * name theirs. The API has no list of projects: these are read from the roster, the live leases

@@ -1,5 +1,5 @@
 /**
- * What the team page draws, built from the event log (issue 44): one bar per claim of a task
+ * What the team page draws, built from the event log: one bar per claim of a task
  * (`task.claimed` until `task.completed`, `task.released` or `task.failed`), and marks for the
  * edits the hook guard refused (`lease.denied`) and the idle sessions woken (`hook.woken`).
  * Plain data, no DOM: the page feeds it the history once and then every live event, in id order.

@@ -1,5 +1,5 @@
 /**
- * The agent inbox as the operator sees it (issue 28): recent threads, a thread with every message
+ * The agent inbox as the operator sees it: recent threads, a thread with every message
  * and each recipient's read/ack state, and a form to write to agents as `human`.
  *
  * The thread list comes from the public `message.sent` events (history once, then the live

@@ -1,7 +1,7 @@
 /**
  * Live leases (GET /api/leases) of one project or of all, filtered by holder or by a glob they
  * overlap, and "who holds this file" (GET /api/leases/check?path=&project=). A lease belongs to a
- * project (issue 78): the same path in two projects is two files, so a path is looked up within a
+ * project: the same path in two projects is two files, so a path is looked up within a
  * project — or, for all projects, within each project that holds a lease. Read-only: releasing
  * needs the holder's identity. Read again on `lease.acquired` and `lease.released` events (expiry
  * included).

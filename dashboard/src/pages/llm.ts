@@ -2,7 +2,7 @@
  * LLM usage and cost per project, agent, model or session over time: totals from
  * GET /api/llm/usage/summary, and a uPlot chart of cost per hour or day built from the records
  * of the span (GET /api/llm/usage, at most LLM_CHART_MAX_RECORDS). uPlot is loaded only here.
- * Above them, each budget's spend in its current period as a bar against its cap (issue 32).
+ * Above them, each budget's spend in its current period as a bar against its cap.
  */
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import type uPlot from 'uplot';

@@ -1,5 +1,5 @@
 /**
- * The team page (issue 44): a live timeline with one row per agent — its claims as bars from
+ * The team page: a live timeline with one row per agent — its claims as bars from
  * claim to completion, release or failure, the edits the hook guard refused and the idle
  * sessions woken as marks — and the backlog's progress (counts per status, tasks created, done
  * and failed over time), for one project or all. Failed tasks show their attempts and, where the
@@ -72,7 +72,7 @@ const STATUSES: ReadonlyArray<{ status: TaskStatus; label: string }> = [
   { status: 'failed', label: 'Failed' },
 ];
 
-/** What GET /api/tasks/{id}/checkpoints answers (issue 44), where the server keeps checkpoints. */
+/** What GET /api/tasks/{id}/checkpoints answers, where the server keeps checkpoints. */
 interface Checkpoint {
   seq: number;
   done: unknown;
