@@ -1,5 +1,5 @@
 /**
- * alloc: bytes the front thread allocates per request, koor against its floors (issue 47).
+ * alloc: bytes the front thread allocates per request, koor against its floors.
  *   npm run bench -- alloc [--quick]
  *
  * CPU time per request moves ±10–40 % run to run on a shared VM (bench/README.md), so a change of

@@ -3,7 +3,7 @@
  *   node dist/bench/baseline-sqlite.js <dir> <seconds>
  *
  *   bare_append   1 KB rows appended to a rowid table, 64 per WAL + synchronous=FULL transaction:
- *                 the "bare better-sqlite3 group-commit loop" of issue 11 (no keys, no history).
+ *                 a bare better-sqlite3 group-commit loop (no keys, no history).
  *   writer_put    koor's own writer dispatcher (createDispatcher) committing batches of 34
  *                 state.put over 1000 keys (what 50 connections give): the schema's real work —
  *                 version check, version log, retention of 100 versions — with no HTTP and
@@ -75,7 +75,7 @@ async function writerLoop(file: string, seconds: number, method: 'state.put' | '
       }
       const { commitError } = await d.run(envs);
       if (commitError) throw commitError;
-      driver.afterBatch(false); // as the writer thread does after the replies left (issue 34)
+      driver.afterBatch(false); // as the writer thread does after the replies left
     });
   } finally {
     await driver.close(); // its checkpointer thread too

@@ -8,7 +8,7 @@
  * log row (its revision), the value once in the version log, the current row's metadata, the
  * version that falls out of the newest 100 deleted, and the batch's audit rows in multi-row
  * statements. Versions come from the front (no read of the current row), no envelopes, no
- * validation: the floor of koor's stored contents in koor's shape (issue 33).
+ * validation: the floor of koor's stored contents in koor's shape.
  */
 import { parentPort } from 'node:worker_threads';
 import Database from 'better-sqlite3';

@@ -22,13 +22,13 @@
  * version from the file's `kv` table (one row per key, WAL, mapped like koor's reader, the misses of
  * a turn in one read transaction as koor's: src/backend/reads.ts turnSnapshot), and the value
  * goes into the cache while it has room, and never evicts. The floor of any server answering
- * reads of more keys than its cache holds: a map lookup, and on a miss one SQLite point read
- * (issue 33). The file is filled beforehand (kv: key, value, hash, version); PUT is refused.
+ * reads of more keys than its cache holds: a map lookup, and on a miss one SQLite point read.
+ * The file is filled beforehand (kv: key, value, hash, version); PUT is refused.
  *   node dist/bench/baseline-uws.js [port] sqlite-file read [cache-bytes [rows]]
  * With `rows`, the file is a koor data file and a miss runs koor's own statement for a key's
  * current value (src/domains/state/reader.ts: the state row joined to its value's row of the
  * version log, seven columns), honours its expiry, caches no ephemeral key, and the reply also
- * carries X-Koor-Revision: the floor of a GET that reads what koor's does (issue 47), beside the
+ * carries X-Koor-Revision: the floor of a GET that reads what koor's does, beside the
  * floor of one that reads a plain key-value table.
  * With `thread`, POST /api/txn also answers the one transaction bench/peers.ts's `cas` row sends
  * (compare a key's version; put a JSON value on success; get it on failure), as koor decides it:
@@ -36,7 +36,7 @@
  * that holds goes to the writer thread, and another that holds for the same version while it is
  * there waits for its outcome (then loses). The floor of contended compare-and-set in koor's shape
  * (uWS thread + writer thread; with `features`, koor's rows), without routing, auth, validation
- * or envelopes (issue 47).
+ * or envelopes.
  * GET /stats answers {"hits","misses"} of the read cache.
  * Logs `{"api":"127.0.0.1:<port>"}` on stderr once listening (the line spawnNode waits for).
  * Loopback only. Refuses to run on the slow JS fallback of uWebSockets.js.

@@ -1,5 +1,5 @@
 /**
- * The scale of a claim (issue 78): a claim must find the best free task however many tasks ahead
+ * The scale of a claim: a claim must find the best free task however many tasks ahead
  * of it are blocked and however large the backlog. One server (SQLite, `--sync full`), one run:
  *
  *   leases   10,000 live leases: 1,000 in each of the two measured projects (one per blocked

@@ -165,7 +165,7 @@ function toBlocks(r: Reply): Block[] {
 
 let toolIds = 0;
 
-/** The SSE stream of one assistant message, as the real API sends it (NOTES-platform.md §8). */
+/** The SSE stream of one assistant message, as the real API sends it. */
 function sse(model: string, blocks: Block[]): string {
   const ev = (type: string, data: object): string => `event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`;
   const usage = { input_tokens: 10, output_tokens: 5, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 };

@@ -1,5 +1,5 @@
 /**
- * Cluster mode (issue 14): one node on SQLite against one node on PostgreSQL against three nodes on
+ * Cluster mode: one node on SQLite against one node on PostgreSQL against three nodes on
  * one PostgreSQL, same machine, same run. The 1-node SQLite row is the baseline of every ratio.
  *
  *   get        GET /api/state/<key>, 1 KB values over 300 keys, auth off

@@ -1,5 +1,5 @@
 /**
- * Leases and task claims (issue 13, SPEC §8.8) against a plain state PUT measured on the same
+ * Leases and task claims against a plain state PUT measured on the same
  * server in the same run. koor-server runs with its defaults (`--sync full`: every claim, lease
  * and PUT is committed and fsync'd before its reply); autocannon drives it from this process.
  *

@@ -1,5 +1,5 @@
 /**
- * Claude Code hooks (issue 29): what a hook round trip costs an agent, at 50 concurrent sessions,
+ * Claude Code hooks: what a hook round trip costs an agent, at 50 concurrent sessions,
  * against a cached state GET on the same server in the same run. koor-server with its defaults
  * (`--sync full`, `--hook-edits auto-lease`) pinned to core 0 (every thread); wrk and this process
  * on core 1. Every hook is POST /api/hooks/claude-code with the input the real client sends

@@ -179,7 +179,7 @@ function dirBytes(dir: string): number {
  * The PUT run twice more, on two fresh servers: state-history retention active (the default keep
  * of 100 versions, a pass every second) and off (keep 0). The warm-up writes every key past 100
  * versions, so the measured run prunes on every write. Reports req/s, p50/p99 and the data
- * directory's size before and after the measured run (SPEC §8.10).
+ * directory's size before and after the measured run.
  */
 async function retentionPut(opts: BenchOptions, doc: string, durationS: number, warmupS: number, failures: string[]) {
   const modes = [
@@ -219,8 +219,8 @@ async function retentionPut(opts: BenchOptions, doc: string, durationS: number, 
 }
 
 /**
- * The cost of operations (issue 10): durable PUT/s and publish/s on fresh servers (a) as is (every
- * PUT is audited, as SPEC §2.13 requires; no webhook), (b) with 5 active webhooks matching every
+ * The cost of operations: durable PUT/s and publish/s on fresh servers (a) as is (every
+ * PUT is audited, as the audit log requires; no webhook), (b) with 5 active webhooks matching every
  * event, delivered to a local receiver process (each publish causes 5 POSTs, made by the delivery
  * thread from the webhooks' cursors in the event log), (c) with every request identified as an agent
  * (X-Koor-Instance: audit actor, per-agent metrics). Goal: each costs at most 10 % of (a).

@@ -1,5 +1,5 @@
 /**
- * The agent inbox (issue 28) against the event bus on the same server in the same run. koor-server
+ * The agent inbox against the event bus on the same server in the same run. koor-server
  * with its defaults (`--sync full`: each message and each event committed and fsync'd before the
  * reply), pinned to core 0 (every thread: HTTP, writer); wrk, the subscriber processes and this
  * process on core 1.

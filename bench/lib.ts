@@ -747,7 +747,7 @@ export function renderTable(t: BenchTable): string {
 }
 
 // ---------------------------------------------------------------------------------------------
-// wrk: a C load generator that is not the limit (issue 11), pinned to its own core
+// wrk: a C load generator that is not the limit, pinned to its own core
 
 /** Whether `cmd` is on the PATH. */
 export function have(cmd: string): boolean {

@@ -1,5 +1,5 @@
 /**
- * The cost of operations alone (issue 10): the last part of the http suite, on its own so it
+ * The cost of operations alone: the last part of the http suite, on its own so it
  * can be rerun quickly while working on webhooks, audit or agent metrics.
  *
  *   npm run bench -- operations [--quick]

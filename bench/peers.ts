@@ -1,5 +1,5 @@
 /**
- * Issue 47: koor against the stores its users would pick instead — etcd (JSON gateway), Redis
+ * Koor against the stores its users would pick instead — etcd (JSON gateway), Redis
  * (`appendfsync always`), NATS JetStream KV — on the same machine, in the same run. Each server
  * alone, pinned to core 0; every load generator on core 1 (wrk, redis-benchmark, or
  * bench/peers/client.ts where no C generator speaks the protocol); every row twice (two passes over
@@ -559,7 +559,7 @@ export async function run(opts: BenchOptions): Promise<Record<string, unknown>> 
 }
 
 /**
- * One of issue 47's goals, judged in each pass (or round) where both sides ran: what was measured,
+ * One of the speed goals, judged in each pass (or round) where both sides ran: what was measured,
  * whether it met the bound, and the two figures it compared (koor's, and the peer's or the bound).
  */
 interface Goal {
@@ -577,7 +577,7 @@ interface Judge {
 }
 
 /**
- * Issue 47's goals as this suite measures them, per pass (or per round of a duel): a pass decides
+ * The speed goals as this suite measures them, per pass (or per round of a duel): a pass decides
  * a goal only when every row it needs ran (and passed its check) in that pass. Single passes flip
  * on a noisy machine; the count says how often each held.
  */

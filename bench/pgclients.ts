@@ -1,6 +1,6 @@
 /**
- * Which PostgreSQL client for cluster mode (issue 14: "measure both `pg` and `postgres` on the
- * PUT path and pick"). A throwaway PostgreSQL (bench/postgres.ts, durable settings) on core 0;
+ * Which PostgreSQL client for cluster mode: both `pg` and `postgres` measured on the PUT path,
+ * to pick one. A throwaway PostgreSQL (bench/postgres.ts, durable settings) on core 0;
  * this process, the client, on core 1. The write is koor's state PUT with its history: lock the
  * current row, archive it into state_history, upsert the new version, 1 KB values over 1000 keys,
  * committed in groups of 34 (what 50 connections give the SQLite writer), one group in flight

@@ -1,5 +1,5 @@
 /**
- * A throwaway PostgreSQL for benchmarks (issue 14): Debian's `postgresql` binaries, `initdb` and
+ * A throwaway PostgreSQL for benchmarks: Debian's `postgresql` binaries, `initdb` and
  * `pg_ctl` in a temp dir, run as the `postgres` user (the server refuses root), listening on
  * loopback only, durable settings (fsync, synchronous_commit on, full_page_writes). Returns null
  * with the reason when the binaries or the user are missing; the caller says so and skips.

@@ -1,5 +1,5 @@
 /**
- * Soak (issue 48): every kind of traffic at once for a bounded time, faults injected, then every
+ * Soak: every kind of traffic at once for a bounded time, faults injected, then every
  * invariant checked against what the clients were acknowledged and what the server holds.
  *
  *   traffic    CAS writers on shared counter keys (If-Match), publishers (Idempotency-Key) and

@@ -1,5 +1,5 @@
 /**
- * The rows of `npm run bench -- speed` that look past the hot path (issue 33), each against a
+ * The rows of `npm run bench -- speed` that look past the hot path, each against a
  * baseline measured in the same run. Server on core 0, wrk and probes on core 1.
  *
  *   weight    start to the first /health 200 and idle RSS of koor-server with default settings
@@ -281,7 +281,7 @@ export async function scaleRows(tmp: string, opts: { quick: boolean; log: (m: st
   const { koor: g, floor: f, rows: rw } = await manyKeys(tmp, doc, durationS, rounds, warnings);
   /** Each round's a ÷ b at 100,000 keys (req/s). */
   const perRound = (a: GetRun[], b: GetRun[]) => a.flatMap((r, i) => (r.keys === 100_000 ? [ratio(r.wrk.rps, b[i]!.wrk.rps) ?? 0] : []));
-  /** koor ÷ the floor, each round, and their median: the goal's figure (issue 47). */
+  /** koor ÷ the floor, each round, and their median: the goal's figure. */
   const bigPairs = perRound(g, f);
   /** koor ÷ the floor of its rows (what its front costs), and that floor ÷ the plain one (what reading koor's rows costs). */
   const rowsPairs = perRound(g, rw);

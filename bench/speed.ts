@@ -1,5 +1,5 @@
 /**
- * Data-plane speed against the references issue 11 names, with a C load generator (wrk) so the
+ * Data-plane speed against reference servers and floors, with a C load generator (wrk) so the
  * generator is not the limit: server on core 0, wrk / redis-benchmark on core 1 (taskset).
  *
  *   get        GET 1 KB state value, auth on          koor | bare uWS (same bytes) | Redis GET
@@ -10,7 +10,7 @@
  *   floors     bare uWS PUT into a Map (memory only), and bare uWS + a minimal SQLite upsert per
  *              PUT committed FULL / NORMAL per event-loop turn, in its own thread and in a
  *              writer thread (koor's shape): what no koor PUT can beat
- *   rounds     issue 47's floor goals: koor and the writer-thread floors (and, in the scale rows,
+ *   rounds     the floor goals: koor and the writer-thread floors (and, in the scale rows,
  *              koor and the read floor at 100,000 keys) running at once and measured in turn, 3
  *              rounds (5 without --quick); each round's ratio and their median
  * 50 connections everywhere. Needs `wrk`, `redis-server`, `redis-benchmark` (Debian: apt-get
@@ -70,7 +70,7 @@ function redisBench(port: number, tests: string, n: number, connections = CONNEC
   return res;
 }
 
-/** Rounds of issue 47's floor goals, each koor and both writer-thread floors once. */
+/** Rounds of the floor goals, each koor and both writer-thread floors once. */
 const FLOOR_ROUNDS = (quick: boolean): number => (quick ? 3 : 5);
 type FloorRound = { koor: Wrk; features: Wrk; plain: Wrk };
 
@@ -102,7 +102,7 @@ async function floorRounds(tmp: string, put: string, durationS: number, rounds: 
   }
 }
 
-/** Durable PUT's tail (issue 33): p99 at 1 and 4 connections, and over a long run at 50. */
+/** Durable PUT's tail: p99 at 1 and 4 connections, and over a long run at 50. */
 const TAIL_CONNECTIONS = [1, 4] as const;
 const TAIL_LONG_S = 30;
 
@@ -317,7 +317,7 @@ export async function run(opts: BenchOptions): Promise<Record<string, unknown>> 
   const procs: ServerProc[] = [];
   const redises: ChildProcess[] = [];
   try {
-    // Past the hot path (issue 33): weight and start-up, history with a filter at 100k events,
+    // Past the hot path: weight and start-up, history with a filter at 100k events,
     // GET past the read cache. KOOR_BENCH_SPEED=scale runs these rows alone.
     const only = process.env.KOOR_BENCH_SPEED;
     const scale = only === 'baseline' ? { results: {}, tables: [] } : await scaleRows(tmp.dir, opts, doc, warnings);
@@ -385,7 +385,7 @@ export async function run(opts: BenchOptions): Promise<Record<string, unknown>> 
       }
     }
 
-    // Issue 47's floor goals, koor and both writer-thread floors running at once and measured in
+    // The floor goals, koor and both writer-thread floors running at once and measured in
     // turn, round after round: the runs above are minutes apart, and the machine's speed drifts
     // over minutes (PUT ÷ the floor of its rows read 0.68 in one run and 0.97 in the next).
     opts.log(`  PUT --sync full and its writer-thread floors, in turn (${FLOOR_ROUNDS(opts.quick)} rounds)…`);

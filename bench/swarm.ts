@@ -1,5 +1,5 @@
 /**
- * Swarm (issue 44): N real Claude Code sessions drain a backlog of K tasks in N clones of one
+ * Swarm: N real Claude Code sessions drain a backlog of K tasks in N clones of one
  * origin repository — with Koor, and without it (the baseline) in the same run.
  *
  * Each session is the pinned client the e2e tests drive (bench/claude-code.ts), offline against
@@ -19,7 +19,7 @@
  *        Koor on 3 nodes on one PostgreSQL (sessions spread over the nodes); then the teams arm
  *        on SQLite and on the 3 nodes.
  *
- * The teams arm (issue 78, arm `teams`): three repositories of one layout (package.json and
+ * The teams arm (arm `teams`): three repositories of one layout (package.json and
  * src/index.ts shared by their tasks), each its own origin (`<tmp>/alpha/shop.git`, `beta/…`,
  * `gamma/…`: Koor's projects alpha.shop, beta.shop, gamma.shop, from the origin remote) and every
  * clone of each in a folder named `shop`; three teams of sessions (N/3 each, no roles) drain the
@@ -62,7 +62,7 @@ const AUTO_LEASE_FLAG = '--auto-lease-idle';
 const LIVENESS_TIMEOUT = '15s';
 /** The tester's test suite (one Bash call): well past the liveness timeout, so an agent not held busy through it would go stale. */
 const TEST_RUN_S = 24;
-/** Goals of issue 44. */
+/** The swarm's goals. */
 const GOAL_WAKE_P99_MS = 1000;
 const GOAL_TOKENS_PER_TASK = 150;
 
@@ -201,7 +201,7 @@ export async function run(opts: BenchOptions): Promise<Record<string, unknown>> 
   // The teams arm's figures also on their own (CI runs it as a step of its own, whose swarm.json the next step's replaces).
   if (teamRuns.length > 0) fs.writeFileSync(path.join(RESULTS_DIR, 'swarm-teams.json'), `${JSON.stringify({ date: new Date().toISOString(), quick, goals: teams.goals, teams: teams.json, notes: teams.notes, warnings: teams.warnings }, null, 2)}\n`);
 
-  // Goals (issue 44), per Koor arm; the throughput against the baseline of the same run.
+  // Goals, per Koor arm; the throughput against the baseline of the same run.
   const baseline = figs.find((f) => f.kind === 'baseline') ?? null;
   /**
    * Throughput on the same work: the baseline leaves the killed agent's task (and what waits on

@@ -1,5 +1,5 @@
 /**
- * State watches and transactions (issue 31), each against a baseline of the same server in the
+ * State watches and transactions, each against a baseline of the same server in the
  * same run. koor-server with its defaults (`--sync full`), pinned to core 0; wrk, the watchers and
  * this process on core 1.
  *

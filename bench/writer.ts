@@ -52,7 +52,7 @@ function putReq(value: Uint8Array, i: number) {
 async function dispatcherPoint(dir: string, batch: number, durationS: number, value: Uint8Array): Promise<PointResult> {
   const db = openWriterDb(path.join(dir, `dispatcher-${batch}.db`), WRITER_LIMITS);
   try {
-    // As the writer thread runs it: the WAL checkpointed after a batch (issue 34), not inside COMMIT.
+    // As the writer thread runs it: the WAL checkpointed after a batch, not inside COMMIT.
     const driver = sqliteDriver(db, WRITER_LIMITS.wal_checkpoint_bytes);
     const d = createDispatcher(driver);
     const hist = new LatencyHistogram();

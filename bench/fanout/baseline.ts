@@ -14,8 +14,8 @@
  * With --db, each event is stored before it fans out, as koor's are: the publishes gathered while
  * one batch commits go as the next batch to a SQLite writer thread (baseline-uws-writer.js: one row
  * per event, WAL, synchronous=FULL); when its commit is acknowledged, the batch is written to each
- * socket under one cork and each publish answered. A minimal durable fan-out in koor's shape
- * (issue 33): no envelope, no validation, no retention, no per-subscriber queue. Not a floor:
+ * socket under one cork and each publish answered. A minimal durable fan-out in koor's shape:
+ * no envelope, no validation, no retention, no per-subscriber queue. Not a floor:
  * koor measured at 1.06-1.07x its deliveries/s, so it shows koor's fan-out carries no excess
  * machinery, not what a server of this shape could reach.
  * Logs `{"api":"127.0.0.1:<port>"}` on stderr once listening (what bench/lib.ts waits for).

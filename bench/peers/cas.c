@@ -1,5 +1,5 @@
 /*
- * The contended compare-and-set generator of bench/peers' cas row, in C (issue 47): `clients`
+ * The contended compare-and-set generator of bench/peers' cas row, in C: `clients`
  * connections add 1 to one counter, each sending its next compare-and-set as soon as the reply to
  * its last one is read, for `seconds`. bench/peers/client.ts sets the counter up, starts this with
  * its value and version, and checks the final value against the successes reported here.

@@ -1,5 +1,5 @@
 /**
- * The fake model of the swarm bench (issue 44): a disciplined agent played through the real
+ * The fake model of the swarm bench: a disciplined agent played through the real
  * client's tools, never by calling Koor itself. Each session has its own scripted agent; it reads
  * what the client sends (the results of the tools it called, the hook text injected) and answers
  * the next tool call, deterministically. Every step it takes that matters to the figures (a claim,

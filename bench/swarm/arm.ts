@@ -1,5 +1,5 @@
 /**
- * One arm of the swarm bench (issue 44): N real Claude Code sessions (the pinned client, offline
+ * One arm of the swarm bench: N real Claude Code sessions (the pinned client, offline
  * against one scripted fake Messages API each) in N clones of one origin, draining the backlog —
  * with Koor (a server or a 3-node cluster, each clone's hooks as `koor-cli init --claude-code`
  * writes them) or without (the baseline: tasks.json in the repository). One session is killed
@@ -7,7 +7,7 @@
  * created later. Everything the figures need is gathered here: the agents' records, every
  * request each fake API received, and (Koor) a poller's view of the tasks, leases and agents.
  *
- * An arm may hold several teams (issue 78): each its own origin (`<tmp>/<owner>/shop.git`, so its
+ * An arm may hold several teams: each its own origin (`<tmp>/<owner>/shop.git`, so its
  * project, from the origin remote, is `<owner>.shop`), its clones in folders all named `shop`, its
  * sessions and its backlog in its own project, all at once on one server — which an arm may be
  * given (`server`) rather than start, so that another arm runs on the same one after it.
@@ -125,7 +125,7 @@ export interface SessionResult {
 
 export interface PolledLease {
   id: string;
-  /** The project its paths are in (issue 78). */
+  /** The project its paths are in. */
   project: string;
   holder_name: string;
   resources: string[];
@@ -165,7 +165,7 @@ export interface AuditDenial {
   holder: string;
   path: string;
   lease: string;
-  /** The project the audit entry names (the refused session's: issue 78; null from a server that does not say). */
+  /** The project the audit entry names (the refused session's; null from a server that does not say). */
   project: string | null;
   /** The refused agent's project (its registration's workspace: a hook session's agent registers with its project). */
   actor_project: string | null;
@@ -446,7 +446,7 @@ export async function runArm(spec: ArmSpec): Promise<ArmResult> {
     }
     const base = nodes[0]?.url ?? '';
 
-    // Each clone's hooks, as `koor-cli init --claude-code` writes them, and the project it says the repository is (issue 78: from its origin remote).
+    // Each clone's hooks, as `koor-cli init --claude-code` writes them, and the project it says the repository is (from its origin remote).
     const bin = path.join(tmp.dir, 'bin');
     const waitLog = path.join(tmp.dir, 'waits.log');
     const PATH = cliShim(bin, waitLog);

@@ -1,5 +1,5 @@
 /**
- * The swarm bench's backlog (issue 44): K tasks over one repository, made the same for both arms
+ * The swarm bench's backlog: K tasks over one repository, made the same for both arms
  * from a seed. Each task writes its marker line into each of its files: one or two files of its
  * own (new files under src/), and for 20–30 % of tasks one of the few shared files too
  * (`package.json`, `src/index.ts`), where every task's line goes in at the same anchor — so two
@@ -15,7 +15,7 @@ export type SharedFile = (typeof SHARED_FILES)[number];
 /**
  * The team (tasks.json) of the backlog, and the project of the tasks created later for the idle
  * session. With Koor the backlog's tasks go into the project of the repository they are about —
- * what `koor-cli init` derives from the clone's origin remote (issue 78), so the hooks' leases, the
+ * what `koor-cli init` derives from the clone's origin remote, so the hooks' leases, the
  * claims' leases and the tasks agree — and MAIN_PROJECT only labels them here; the idle session
  * says its project (KOOR_PROJECT=ops), as a user may.
  */

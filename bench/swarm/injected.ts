@@ -1,7 +1,7 @@
 /**
  * The Koor text a swarm session's model was sent, read from its requests as they arrive (the
  * swarm's fake model API), and the files the model edited: what bench/swarm/report.ts reports of
- * a session's context, without keeping the requests. With several teams on one server (issue 78)
+ * a session's context, without keeping the requests. With several teams on one server
  * also every claim refused because all ready tasks were blocked (and by whom), and every text
  * that names another repository's agents, project or files.
  */
@@ -36,7 +36,7 @@ function texts(content: unknown, tool = false): Array<{ text: string; tool: bool
 }
 
 /**
- * A claim refused with ready tasks all blocked (issue 78: `no task ready in web: 3 ready tasks, all
+ * A claim refused with ready tasks all blocked (`no task ready in web: 3 ready tasks, all
  * blocked: package.json held by ann (task #12)`), as a tool's result carried it.
  */
 export interface Withheld {

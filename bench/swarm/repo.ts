@@ -1,5 +1,5 @@
 /**
- * The swarm's git side (issue 44): one bare origin on local disk, a clone per session, and at the
+ * The swarm's git side: one bare origin on local disk, a clone per session, and at the
  * end the audit of what reached the origin — every task's marker in each of its files exactly once.
  */
 import { execFile, execFileSync } from 'node:child_process';
@@ -30,7 +30,7 @@ function git(cwd: string, args: string[], env: Record<string, string> = gitEnv('
 /**
  * A bare origin `<dir>/<owner>/shop.git` whose main branch holds the template files plus `extra`
  * (path → content), and the harness's own clone (`<dir>/<owner>/harness`) to push later changes
- * with. Koor knows the repository by its origin remote (issue 78: a local path's last two
+ * with. Koor knows the repository by its origin remote (a local path's last two
  * components), so its clones' project is `<owner>.shop` whatever their folders are called, and
  * two origins of other owners are two projects though every clone's folder is `shop`.
  */

@@ -1,5 +1,5 @@
 /**
- * The swarm bench's figures (issue 44), from what one arm gathered: tasks done exactly once,
+ * The swarm bench's figures, from what one arm gathered: tasks done exactly once,
  * duplicates, conflicts, denials, the origin's markers, the killed agent's task, how long shared
  * files stayed leased, claim and wake latencies, the tokens Koor put into each model's context
  * (o200k, read from the requests the fake API received), hook round trips and server CPU per task,
@@ -445,7 +445,7 @@ export function timelineSvg(arms: readonly ArmResult[]): string {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Several teams on one server (issue 78)
+// Several teams on one server
 
 /**
  * One team's part of an arm: its sessions, records, tasks, leases (of its project), agents and

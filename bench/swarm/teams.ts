@@ -1,5 +1,5 @@
 /**
- * The swarm's teams arm (issue 78): one Koor for several repositories at once. Three repositories
+ * The swarm's teams arm: one Koor for several repositories at once. Three repositories
  * of one layout — every task may touch the same shared files, `package.json` and `src/index.ts` —
  * each its own bare origin (`<tmp>/alpha/shop.git`, `<tmp>/beta/shop.git`, `<tmp>/gamma/shop.git`)
  * and every clone of each in a folder named `shop`, so only the origin remote tells them apart:
