@@ -30,9 +30,9 @@ const REQUIRED = errorMessage('FIELD_REQUIRED', '');
 export interface ToolDeps {
   instances: InstanceService;
   rules: RuleService;
-  /** API bind text, verbatim (SPEC §3: api_base = "http://" + bind); port 0 → the bound port. */
+  /** API bind text, verbatim (get_endpoints' api_base is made of it); port 0 → the bound port. */
   apiBind: () => string;
-  /** `https` when the listener serves TLS (issue 30); default `http`. */
+  /** `https` when the listener serves TLS; default `http`. */
   scheme?: 'http' | 'https';
   /**
    * The routes the API listener actually serves (uWS patterns: `:param`, trailing `*`), read on
@@ -53,16 +53,16 @@ export const TOOL_RULES: Readonly<Record<string, Rule>> = {
 };
 
 /**
- * Install hint of our distribution (SPEC §7-20): no package is published on the npm registry;
+ * Install hint of our distribution: no package is published on the npm registry;
  * koor-cli comes from a clone of the repository, said as `koor-cli init` says it, shorter
  * (cli/commands/init.ts INSTALL_HOW, which adds the `npm pack` tarball for other machines).
  */
 export const CLI_INSTALL = 'Koor clone: npm install && npm install -g .';
 
 /**
- * The data-plane map get_endpoints returns (SPEC §3: 16 names, paths as §2.0). Only the entries
- * the server has mounted are advertised (see advertised()), so a route added later shows up here
- * by itself.
+ * The data-plane map get_endpoints returns (the 16 names the contract lists, paths in its notation,
+ * `{key...}` the rest of the path). Only the entries the server has mounted are advertised (see
+ * advertised()), so a route added later shows up here by itself.
  */
 export const ENDPOINTS = {
   state_list: 'GET /api/state',
@@ -114,7 +114,7 @@ export function workLoop(mounted: ReadonlyArray<{ method: string; path: string }
   return groups.length === 0 ? undefined : groups.map(([m, paths]) => `${m} ${paths.join(', ')}`).join('; ');
 }
 
-/** A route's shape, comparable across notations: `{p}` and `:p` → `:`, `{p...}` (SPEC) → `*` (uWS). */
+/** A route's shape, comparable across notations: `{p}` and `:p` → `:`, `{p...}` (the contract's) → `*` (uWS). */
 const shape = (method: string, path: string): string =>
   `${method} ${path.replace(/\{[^}]+\.\.\.\}/g, '*').replace(/\{[^}]+\}/g, ':').replace(/:[^/]+/g, ':')}`;
 
@@ -132,7 +132,7 @@ export function advertised(mounted: ReadonlyArray<{ method: string; path: string
 /** The route table is fixed once the server listens: filter it once per server. */
 const advertisedCache = new WeakMap<ToolDeps, Record<string, string>>();
 
-/** discover_instances columns, in this order (the SPEC §7-23 members). */
+/** discover_instances columns, in this order (the members of the compact reply). */
 const DISCOVER_COLUMNS = ['id', 'name', 'workspace', 'intent', 'stack', 'capabilities', 'status', 'last_seen'] as const;
 type DiscoverColumn = (typeof DISCOVER_COLUMNS)[number];
 
@@ -152,7 +152,7 @@ export function age(rfc3339: string, now: number): string {
  * only when some instance has any; `last_seen` as an age ("12s ago"), which is what a model
  * without a clock can use. Why: with one object per instance the member names repeat per
  * instance and an RFC 3339 time costs 13 tokens, so three instances cost ~250 tokens against the
- * 200 budget of SPEC §7-23 (~190 even with empty names and intents).
+ * 200-token budget of a reply (docs/mcp.md#token-budget; ~190 even with empty names and intents).
  *
  *   {"count":3,"workspace":"shop","status":"active","columns":["id","name","intent",…],"instances":[["…","ui-agent","Fix…",…],…]}
  */
@@ -174,7 +174,7 @@ export function discoverReply(list: readonly Summary[], now: number): Record<str
   return out;
 }
 
-/** Arguments are strings; anything else counts as absent (SPEC §3). */
+/** Arguments are strings; anything else counts as absent. */
 function str(args: Record<string, unknown>, k: string): string {
   const v = args[k];
   return typeof v === 'string' ? v : '';
@@ -183,8 +183,8 @@ function str(args: Record<string, unknown>, k: string): string {
 const failMessage = (e: unknown): string => (e instanceof AppError ? e.message : errorMessage('TOOL_INTERNAL'));
 
 /**
- * Runs one tool; returns the JSON value of its reply (sent compact, SPEC §7-23), or throws ToolError.
- * `tokenId`: the created token calling (an agent it registers is its own, issue 30).
+ * Runs one tool; returns the JSON value of its reply (sent compact), or throws ToolError.
+ * `tokenId`: the created token calling (an agent it registers is its own).
  */
 export async function runTool(name: string, args: Record<string, unknown>, deps: ToolDeps, caller: Identity | null, tokenId: string | null = null): Promise<unknown> {
   switch (name as ToolName) {
@@ -249,7 +249,7 @@ export async function runTool(name: string, args: Record<string, unknown>, deps:
       return { api_base: `${deps.scheme ?? 'http'}://${deps.apiBind()}${API_PREFIX}/`, endpoints, cli: { install: CLI_INSTALL } };
     }
     case 'propose_rule': {
-      // Arguments are strings (SPEC §3); the rules service checks, defaults and stores them.
+      // Arguments are strings; the rules service checks, defaults and stores them.
       const f = (k: string) => str(args, k);
       try {
         const { res: r } = await deps.rules.propose(
