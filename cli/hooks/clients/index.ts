@@ -5,10 +5,11 @@
 import type { ClientAdapter } from './adapter.js';
 import { claudeCode } from './claude-code.js';
 import { codex } from './codex.js';
+import { copilot } from './copilot.js';
 import { cursor } from './cursor.js';
 import { gemini } from './gemini.js';
 
-export const ADAPTERS: readonly ClientAdapter[] = [claudeCode, cursor, codex, gemini];
+export const ADAPTERS: readonly ClientAdapter[] = [claudeCode, cursor, codex, gemini, copilot];
 
 /** The clients' names, in the order init lists them. */
 export const CLIENTS: readonly string[] = ADAPTERS.map((a) => a.name);
