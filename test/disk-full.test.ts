@@ -6,7 +6,7 @@ import { spawnServer, tempDir, TEST_BACKEND } from './helpers/server.js';
 import { waitUntil } from './helpers/wait.js';
 
 /**
- * Issue 34: a full disk. The data dir sits on a small tmpfs volume; a filler file takes the rest.
+ * A full disk. The data dir sits on a small tmpfs volume; a filler file takes the rest.
  * Writes answer 507 with a JSON error, /health says degraded, nothing acknowledged is lost, and
  * once a few MB are freed writes come back by themselves (no restart): the writer checkpoints and
  * truncates its WAL, so what must be freed is small.

@@ -118,7 +118,7 @@ t.test('SIGTERM: stops accepting, finishes in-flight writes, restart sees them',
   t.equal(present, ok.length, 'every acknowledged write is present after restart');
 });
 
-t.test('SIGKILL mid-flight: every acknowledged message is in its recipient inbox after restart (issue 28)', async (t) => {
+t.test('SIGKILL mid-flight: every acknowledged message is in its recipient inbox after restart', async (t) => {
   const dataDir = tempDir(t);
   const srv = await spawnServer(['--data-dir', dataDir]);
   const reg = async (url: string, name: string) => (await (await fetch(`${url}/api/instances/register`, { method: 'POST', body: Buffer.from(JSON.stringify({ name })) as unknown as BodyInit })).json()) as { id: string };

@@ -5,7 +5,7 @@ import { spawnServer, tempDir, type ServerProcess } from './helpers/server.js';
 import { waitUntil } from './helpers/wait.js';
 
 /**
- * Issue 34: the liveness monitor never judges agents against the server's own absence. A real
+ * The liveness monitor never judges agents against the server's own absence. A real
  * server process is stopped (SIGSTOP) for longer than the liveness timeout and a lease's TTL while
  * its agents keep heartbeating; after SIGCONT nobody goes stale and no lease is released, /health
  * reports the hold-up, and an agent that really went silent still goes stale once the grace ends.
@@ -115,7 +115,7 @@ t.test('SIGSTOP of the server longer than the timeout: nobody goes stale, no lea
   await hb.stop();
 });
 
-/** A Go duration of whole seconds ("1h2m3s", SPEC §1.4) in seconds; anything else (a negative one: "-5s") fails the test. */
+/** A Go duration of whole seconds ("1h2m3s") in seconds; anything else (a negative one: "-5s") fails the test. */
 function seconds(d: string): number {
   const m = /^(?:(\d+)h)?(?:(\d+)m)?(\d+)s$/.exec(d);
   if (!m) throw new Error(`uptime ${JSON.stringify(d)} is not a non-negative duration`);
@@ -158,7 +158,7 @@ t.test('a wall-clock step of the server process changes nothing (libfaketime)', 
   t.ok(Date.parse(after.find((l) => l.id === leases[0])!.expires_at) > t0 + 500_000, 'the TTL runs on the stepped clock, credited with the step');
   await hb.stop();
 
-  // Issue 48: uptime is on the monotonic clock — not credited with the step forward, never negative after one back.
+  // Uptime is on the monotonic clock — not credited with the step forward, never negative after one back.
   const up1 = await uptime(url);
   t.ok(up1.health > up0.health && up1.health <= up0.health + up1.at - up0.at + 2, `/health's uptime went on as time did, the step left out: ${up0.health}s, then ${up1.health}s ${Math.round(up1.at - up0.at)} s later`);
   writeFileSync(stamp, '-600s\n'); // back before the server started

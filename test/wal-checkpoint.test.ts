@@ -6,7 +6,7 @@ import { spawnServer, tempDir, TEST_BACKEND } from './helpers/server.js';
 import { WRITER_WAL_CHECKPOINT_BYTES } from '../src/shared/limits.js';
 
 /**
- * Issue 33's tail latency: the WAL is checkpointed by a thread of its own while batches go on
+ * The writes' tail latency: the WAL is checkpointed by a thread of its own while batches go on
  * committing; the writer copies only the tail left after it, so the WAL still restarts. Under
  * sustained 32 KB writes the WAL stays within a few times its limit, the checkpoints show in the
  * metrics by where they ran, and a kill -9 in the middle of it all loses nothing acknowledged.
@@ -65,7 +65,7 @@ t.test('checkpoints in the checkpointer thread: the WAL stays bounded under sust
   t.equal(intact, acked.size, 'every acknowledged value survived the kill');
 });
 
-t.test('one writer at a time (small batches): the WAL is copied back in steps, each a sync of few pages, then the tail (issue 47)', { skip: why ?? false }, async (t) => {
+t.test('one writer at a time (small batches): the WAL is copied back in steps, each a sync of few pages, then the tail', { skip: why ?? false }, async (t) => {
   const dataDir = tempDir(t);
   const srv = await spawnServer(['--data-dir', dataDir]);
   t.teardown(() => srv.child.kill('SIGKILL'));

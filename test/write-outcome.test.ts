@@ -2,7 +2,7 @@ import t from 'tap';
 import { spawnServer, tempDir } from './helpers/server.js';
 
 /**
- * Issue 48: a write is answered 5xx only when it certainly did not commit (503), or 504 `outcome
+ * A write is answered 5xx only when it certainly did not commit (503), or 504 `outcome
  * unknown` when it may have — never 503 after it committed. A real server process creating tasks
  * for 20 writers (beside one putting a 4 MiB value, which makes batches slow) is stopped (SIGSTOP)
  * for four times its write deadline, at least three times and until some write missed it: writes the

@@ -3,7 +3,7 @@ import { startTestServer, tempDir } from '../helpers/server.js';
 import { cliFor } from './helpers.js';
 
 /**
- * `koor-cli activate <id>` with a person's agent token and nothing else (issue 78): the agent the
+ * `koor-cli activate <id>` with a person's agent token and nothing else: the agent the
  * token registered is activated without KOOR_INSTANCE; another token's is refused, and the
  * refusal says how to act as one's own.
  */

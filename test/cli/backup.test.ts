@@ -5,7 +5,7 @@ import { TEST_BACKEND, startTestServer, runServer, spawnServer, tempDir, json } 
 import { publish, subscribe, watch } from '../helpers/ws.js';
 import { cliFor, startCli } from './helpers.js';
 
-/** `koor-cli backup` / `restore` as subprocesses (SPEC §4.2, §4.4, §8.6). */
+/** `koor-cli backup` / `restore` as subprocesses. */
 
 t.test('backup --output saves a private snapshot that koor-server --restore brings back', async (t) => {
   const s = await startTestServer(t, { authToken: 'tok' });
@@ -112,7 +112,7 @@ t.test('restore --file of a snapshot restarts the running koor-server on it, sam
   t.notOk(fs.readdirSync(dir).some((f) => f.startsWith('restore-')), 'no upload left behind');
 });
 
-t.test('restore --file reads the original JSON format (SPEC §4.4)', async (t) => {
+t.test('restore --file reads the original JSON format', async (t) => {
   const s = await startTestServer(t);
   const cwd = tempDir(t);
   const cli = cliFor(s.url, cwd);

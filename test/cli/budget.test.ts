@@ -5,7 +5,7 @@ import t from 'tap';
 import { startTestServer, tempDir } from '../helpers/server.js';
 import { cliFor, runCli } from './helpers.js';
 
-/** koor-cli budget set|list|delete, otel-headers and init --claude-code --telemetry (issue 32) as subprocesses. */
+/** koor-cli budget set|list|delete, otel-headers and init --claude-code --telemetry as subprocesses. */
 
 t.test('budget set, list, delete', async (t) => {
   const s = await startTestServer(t, { authToken: 'T' });

@@ -94,7 +94,7 @@ t.test('lease and task commands act for the agent in KOOR_INSTANCE or --instance
   const help = await runCli(['task', '--help']);
   t.match(help.stderr, /usage: koor-cli task claim \[--instance <instance>\] <project>/);
 
-  // Issue 44: a task's paths are leased by its claim; checkpoints hand the work over.
+  // A task's paths are leased by its claim; checkpoints hand the work over.
   const t4 = JSON.parse((await anon('task', 'add', 'files', 'api and manifest', '--paths', 'src/api/**, package.json')).stdout);
   t.same(t4.paths, ['src/api/**', 'package.json']);
   const c4 = JSON.parse((await devCli('task', 'claim', 'files')).stdout);

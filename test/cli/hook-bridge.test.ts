@@ -1,5 +1,5 @@
 /**
- * `koor-cli hook <client>` (issue 29), run as a subprocess with hook input on stdin: fail-open (no
+ * `koor-cli hook <client>`, run as a subprocess with hook input on stdin: fail-open (no
  * server, a server that never answers, an error status → exit 0, no output, bounded time), and
  * what it sends and prints. The recorder here stands in for the network peer only, to see the
  * request the bridge makes; Koor's own answers are tested where the endpoint is built.

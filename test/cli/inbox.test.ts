@@ -8,7 +8,7 @@ import { CLI_JS, exitWithin, cliFor, startCli, startProxy, type CliResult } from
 import { waitUntil } from '../helpers/wait.js';
 
 /**
- * The agent inbox through koor-cli (issue 28): send, inbox, ack, thread and wait, each a
+ * The agent inbox through koor-cli: send, inbox, ack, thread and wait, each a
  * subprocess against a real server. Also in the cluster pass (test/cluster-pass.sh): every
  * request may land on another node, and a message sent on one node reaches a `wait` on another.
  */
@@ -249,7 +249,7 @@ t.test('wait --hook: a wake-up whose client is gone (it was reparented: killed, 
   sh.stdout.on('data', (c: Buffer) => (out += c.toString()));
   await new Promise((r) => sh.once('exit', r));
   // Its pid and its pid file as the shell saw them before exiting: the hook may notice its parent
-  // gone and take the file with it before this process reads it (a loaded machine, issue 47's CI).
+  // gone and take the file with it before this process reads it (a loaded machine, as CI is).
   const [pid, written] = out.trim().split(/\s+/).map(Number) as [number, number | undefined];
   t.equal(written, pid, 'the hook was waiting as the session when its parent went');
   // Running, not a zombie its new parent has yet to reap.
@@ -334,7 +334,7 @@ t.test('wait: a dropped connection reconnects; a message sent meanwhile still en
 t.test('digest: what the hooks would tell the agent, nothing when there is no news; inside a Claude Code session the session is the agent', async (t) => {
   const s = await startTestServer(t);
   const dir = tempDir(t);
-  // A Claude Code session bound by its first hook (issue 29).
+  // A Claude Code session bound by its first hook.
   const session = 'cli-digest-session-0001';
   const hook = await fetch(`${s.url}/api/hooks/claude-code`, { method: 'POST', headers: { 'x-koor-agent-name': 'cc-agent' }, body: JSON.stringify({ session_id: session, hook_event_name: 'UserPromptSubmit', cwd: '/w/shop', prompt: 'hi' }) });
   t.equal(hook.status, 200);

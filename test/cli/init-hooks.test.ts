@@ -1,5 +1,5 @@
 /**
- * `koor-cli init --claude-code|--cursor|--codex` and `--remove` (issue 29): the hook settings each
+ * `koor-cli init --claude-code|--cursor|--codex` and `--remove`: the hook settings each
  * client gets, merged with the user's own hooks and settings (kept, in order, in their file's
  * indentation), a rerun that changes nothing, a new server URL that replaces Koor's entries instead
  * of adding more, `--remove` giving the user's file back byte for byte, and no token in any file.

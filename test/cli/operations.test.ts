@@ -4,7 +4,7 @@ import { startReceiver } from '../helpers/receiver.js';
 import { waitUntil } from '../helpers/wait.js';
 import { cliFor } from './helpers.js';
 
-/** koor-cli webhooks, audit, metrics agents, llm, openapi (SPEC §4.2, §7-18) as subprocesses. */
+/** koor-cli webhooks, audit, metrics agents, llm, openapi as subprocesses. */
 
 t.test('webhooks, audit, metrics agents, llm commands', async (t) => {
   const s = await startTestServer(t);
@@ -15,7 +15,7 @@ t.test('webhooks, audit, metrics agents, llm commands', async (t) => {
   t.equal(add.code, 0, add.stderr);
   t.match(JSON.parse(add.stdout), { id: 'ci', patterns: ['api.*', 'build.*'], has_secret: true, active: true });
   const dup = await cli('webhooks', 'add', '--id', 'ci', '--url', rx.url);
-  t.same([dup.code, JSON.parse(dup.stdout)], [1, { error: 'failed to create webhook', code: 409 }], 'a reply ≥ 400 exits 1 (§7-18)');
+  t.same([dup.code, JSON.parse(dup.stdout)], [1, { error: 'failed to create webhook', code: 409 }], 'a reply ≥ 400 exits 1');
   const missing = await cli('webhooks', 'add', '--id', 'x');
   t.equal(missing.code, 1, 'url is required');
   const list = await cli('webhooks', 'list');
@@ -63,7 +63,7 @@ t.test('webhooks, audit, metrics agents, llm commands', async (t) => {
   const del = await cli('webhooks', 'delete', 'ci');
   t.same([del.code, JSON.parse(del.stdout)], [0, { deleted: 'ci' }]);
 
-  // The API description (issue 46; test/http/openapi.test.ts checks the document itself).
+  // The API description (test/http/openapi.test.ts checks the document itself).
   const api = await cli('openapi');
   t.equal(api.code, 0, api.stderr);
   const doc = JSON.parse(api.stdout) as { openapi: string; paths: Record<string, unknown> };

@@ -1,5 +1,5 @@
 /**
- * A repository's project (issue 78): the origin remote, normalised so every spelling of one
+ * A repository's project: the origin remote, normalised so every spelling of one
  * repository agrees and two repositories never do whatever their folders are called, the folder
  * name only without a remote, KOOR_PROJECT over both. Checked on the pure functions, on real git
  * repositories (clones, worktrees) in temp dirs, and through the CLI: `init` says the project and
@@ -257,7 +257,7 @@ t.test('status shows the project of the current directory; the bridge sends it, 
   t.equal(named.code, 0, named.stderr);
   t.equal(await project('s-named'), 'web');
 
-  // --server beats KOOR_SERVER and ./settings.json (issue 79).
+  // --server beats KOOR_SERVER and ./settings.json.
   writeSettings(lone, { server: 'http://127.0.0.1:9' });
   const flagged = await bridge(['hook', 'claude-code', '--server', `${s.url}/`], start('s-flag', lone), { CLAUDE_PROJECT_DIR: lone }, lone);
   t.equal(flagged.code, 0);

@@ -4,7 +4,7 @@ import { startTestServer, tempDir } from '../helpers/server.js';
 import { cliFor } from './helpers.js';
 
 /**
- * Issue 48: `koor-cli` sends an Idempotency-Key with each write it may retry, and retries once
+ * `koor-cli` sends an Idempotency-Key with each write it may retry, and retries once
  * under that key when the reply is lost. A proxy in front of a real server passes the request on
  * and, for the first connection, hangs up on the CLI as the server's reply arrives: the write
  * committed and the CLI never heard. Its retry must be answered with the first write's result, so

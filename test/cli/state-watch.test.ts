@@ -4,7 +4,7 @@ import { runCli, startCli, startProxy } from './helpers.js';
 import fs from 'node:fs';
 import path from 'node:path';
 
-/** `koor-cli state watch` and `koor-cli txn` against the real server (issue 31). */
+/** `koor-cli state watch` and `koor-cli txn` against the real server. */
 
 const ONE_PROCESS = { oneNode: 'one server process, stopped and started again' };
 const put = async (url: string, key: string, body: string) => ((await (await fetch(`${url}/api/state/${key}`, { method: 'PUT', body: Buffer.from(body) as unknown as BodyInit })).json()) as { revision: number }).revision;

@@ -123,7 +123,7 @@ t.test('state commands against a real server', async (t) => {
     t.equal((await cli('state', 'get', 'p')).stdout, '{"name":"A","age":30}');
   });
 
-  await t.test('HTTP errors: error JSON on stdout, exit 1 (SPEC §7-18)', async (t) => {
+  await t.test('HTTP errors: error JSON on stdout, exit 1', async (t) => {
     const miss = await cli('state', 'get', 'missing');
     t.same([miss.code, miss.stdout, miss.stderr], [1, '{"error":"key not found: missing","code":404}\n', '']);
     const pretty = await cli('state', 'get', 'missing', '--pretty');
@@ -138,7 +138,7 @@ t.test('state commands against a real server', async (t) => {
     t.same([noVersion.code, JSON.parse(noVersion.stdout)], [1, { error: 'version 99 not found for key: p', code: 404 }]);
   });
 
-  await t.test('query values are URL-encoded (SPEC §7-14)', async (t) => {
+  await t.test('query values are URL-encoded', async (t) => {
     // "1&limit=1" unescaped would be limit=1 (one version); encoded it is one bad limit → 400.
     const r = await cli('state', 'history', 'p', '--limit', '1&limit=1');
     t.same([r.code, JSON.parse(r.stdout)], [1, { error: 'limit must be a positive integer', code: 400 }]);

@@ -26,7 +26,7 @@ t.test('templates commands', async (t) => {
   t.equal(c2.code, 0, c2.stderr);
   t.match(JSON.parse(c2.stdout), { kind: 'rules', tags: [], data: [{ rule_id: 'no-debugger' }] }, 'kind defaults to rules, tags to []');
 
-  // duplicate: 409 body on stdout, exit 1 (SPEC §7-18)
+  // duplicate: 409 body on stdout, exit 1
   const dup = await cli('templates', 'create', '--id', 'js-rules', '--name', 'again', '--file', rulesFile);
   t.same([dup.code, JSON.parse(dup.stdout), dup.stderr], [1, { error: 'failed to create template', code: 409 }, '']);
 

@@ -6,7 +6,7 @@ import { httpsRequest, selfSignedCert, type TestCert } from '../helpers/tls.js';
 import { cliFor, exitWithin, runCli, startCli, writeSettings } from './helpers.js';
 
 /**
- * koor-cli against a koor-server serving TLS (issue 30) with a self-signed certificate this test
+ * koor-cli against a koor-server serving TLS with a self-signed certificate this test
  * makes: KOOR_CA_FILE / ca_file trusts it; without it every command says so in one line, exit 1.
  */
 

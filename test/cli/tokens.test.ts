@@ -2,7 +2,7 @@ import t from 'tap';
 import { startTestServer, tempDir } from '../helpers/server.js';
 import { cliFor } from './helpers.js';
 
-/** koor-cli token create|list|revoke (issue 30) as subprocesses. */
+/** koor-cli token create|list|revoke as subprocesses. */
 
 t.test('token create, list, revoke', async (t) => {
   const s = await startTestServer(t, { authToken: 'T' });

@@ -13,7 +13,7 @@ import { freshDatabase, providePostgres } from '../helpers/postgres.js';
 import { tempDir } from '../helpers/server.js';
 
 /**
- * The inbox survives a copy between the stores (issue 28): `--migrate-from` and a restore carry
+ * The inbox survives a copy between the stores: `--migrate-from` and a restore carry
  * its rows, and message ids continue from where they were on the other side (the PostgreSQL
  * counter row, SQLite's sqlite_sequence), so a recipient's `since` cursor stays valid.
  */

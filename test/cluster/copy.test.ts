@@ -10,7 +10,7 @@ import { waitUntil } from '../helpers/wait.js';
 import { openPg } from '../../src/shared/pg.js';
 
 /**
- * Moving data between the two stores (issue 14): `--migrate-from data.db` copies a SQLite data
+ * Moving data between the two stores: `--migrate-from data.db` copies a SQLite data
  * file into an empty PostgreSQL and serves it; a backup taken in cluster mode is the SQLite
  * snapshot format and restores into a SQLite server; a live restore in cluster mode replaces the
  * database under every node, whose subscribers resume on the restored log. Each time, the same

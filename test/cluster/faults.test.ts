@@ -5,7 +5,7 @@ import { publish, subscribe } from '../helpers/ws.js';
 import { waitUntil } from '../helpers/wait.js';
 
 /**
- * Cluster mode's faults (issue 14), with koor-server as real processes on one PostgreSQL:
+ * Cluster mode's faults, with koor-server as real processes on one PostgreSQL:
  * kill -9 of a node under load (its clients retry on another node; no acknowledged write is
  * lost; the other node never stops serving), and a PostgreSQL restart under load (nodes answer
  * 503 while it is down — 504 for a write whose COMMIT was in flight — and recover by themselves;
@@ -130,7 +130,7 @@ if ('skipped' in started) {
       t.ok(answered >= 1 && answered <= 2 && batches <= 2, `503s logged in ${answered} line(s), failed batches in ${batches}, for ${statuses.get(503) ?? 0} answers 503`);
       t.notOk(lines.some((l) => l.includes('"msg":"commit failed"')), 'no error line per failed batch');
     }
-    // 504: a write whose COMMIT was sent as the connection broke (outcome unknown; issue 48).
+    // 504: a write whose COMMIT was sent as the connection broke (outcome unknown).
     const others = [...statuses.keys()].filter((s) => s !== 200 && s !== 503 && s !== 504);
     t.same(others, [], `nothing but 200, 503 and 504 (no 500, no dropped connection) ${failures.join('; ')}`);
     let lost = 0;

@@ -6,7 +6,7 @@ import { providePostgres } from '../helpers/postgres.js';
 
 /**
  * Cluster mode filters event topics in PostgreSQL with postgresRegexOf(pattern): it must match
- * exactly what the glob matcher matches (SPEC §1.6), on the same table the matcher is tested with.
+ * exactly what the glob matcher matches, on the same table the matcher is tested with.
  */
 const started = await providePostgres();
 if ('skipped' in started) {

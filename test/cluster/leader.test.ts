@@ -5,7 +5,7 @@ import { providePostgres } from '../helpers/postgres.js';
 import { waitUntil } from '../helpers/wait.js';
 
 /**
- * Cluster mode (issue 14): background jobs run on one node at a time. Nodes elect a leader on a
+ * Cluster mode: background jobs run on one node at a time. Nodes elect a leader on a
  * real PostgreSQL's advisory lock; the leader's death (its session killed, as kill -9 of the node
  * does) hands the lead to another within seconds; a node never leads while another does.
  */

@@ -4,7 +4,7 @@ import { providePostgres } from '../helpers/postgres.js';
 import { migratePg } from '../../workers/writer/pg/migrate.js';
 import { PG_MIGRATIONS } from '../../schemas/db/pg-migrations.js';
 
-/** Cluster mode (issue 14): schema migrations on a real PostgreSQL, several nodes starting at once. */
+/** Cluster mode: schema migrations on a real PostgreSQL, several nodes starting at once. */
 
 const started = await providePostgres();
 if ('skipped' in started) {

@@ -7,7 +7,7 @@ import { publish, subscribe, watch } from '../helpers/ws.js';
 import { waitUntil } from '../helpers/wait.js';
 
 /**
- * Cluster mode (issue 14): three koor nodes on one PostgreSQL behave as one server — a write
+ * Cluster mode: three koor nodes on one PostgreSQL behave as one server — a write
  * acknowledged by one node is read by every other at once, CAS / claims / lease conflicts have
  * one winner across nodes, a subscriber on any node receives every node's events in id order
  * with no gap or duplicate and resumes on another node, deregistered agents are refused

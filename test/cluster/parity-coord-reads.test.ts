@@ -4,7 +4,7 @@ import { providePostgres } from '../helpers/postgres.js';
 import { checkParity, type Call, type Scenario } from '../helpers/parity.js';
 import { tokenHash } from '../../schemas/db/tables/tokens.js';
 
-/** Cluster mode (issue 14): the instance, rule, lease and task readers answer alike on both backends. */
+/** Cluster mode: the instance, rule, lease and task readers answer alike on both backends. */
 
 const started = await providePostgres();
 if ('skipped' in started) {

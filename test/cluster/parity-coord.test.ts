@@ -3,7 +3,7 @@ import type { ReplyEnvelope } from '../../schemas/rpc/envelope.js';
 import { providePostgres } from '../helpers/postgres.js';
 import { checkParity, type Call, type Scenario } from '../helpers/parity.js';
 
-/** Cluster mode (issue 14): the instance, lease and task writer methods answer and store alike on both backends. */
+/** Cluster mode: the instance, lease and task writer methods answer and store alike on both backends. */
 
 const started = await providePostgres();
 if ('skipped' in started) {

@@ -4,7 +4,7 @@ import type { Message } from '../../schemas/rpc/writer.js';
 import { providePostgres } from '../helpers/postgres.js';
 import { checkParity, type Call } from '../helpers/parity.js';
 
-/** Cluster mode: the agent inbox's writer methods and reader (issue 28) answer and store alike on both backends. */
+/** Cluster mode: the agent inbox's writer methods and reader answer and store alike on both backends. */
 
 const started = await providePostgres();
 if ('skipped' in started) {

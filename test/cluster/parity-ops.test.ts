@@ -2,7 +2,7 @@ import t from 'tap';
 import { providePostgres } from '../helpers/postgres.js';
 import { checkParity, type Call, type Scenario } from '../helpers/parity.js';
 import { periodsAt } from '../../src/domains/llm/periods.js';
-/** An `llm.record` request of one record (issue 32's shape: a batch, with the budget periods). */
+/** An `llm.record` request of one record (a batch, with the budget periods). */
 const llmRecord = (r: { instance_id: string; project: string; provider: string; model: string; tokens_in: number; tokens_out: number; cost_usd: number; request_type: string; session_tag: string }) => ({
   records: [{ cache_creation_tokens: 0, cache_read_tokens: 0, cost_source: 'reported' as const, session_id: '', dedup_key: '', ...r }],
   periods: periodsAt(Date.parse('2026-01-01T00:00:00Z')),
@@ -10,7 +10,7 @@ const llmRecord = (r: { instance_id: string; project: string; provider: string; 
 
 
 /**
- * Cluster mode (issue 14): the rule, template, spec, compliance, webhook and operations writer
+ * Cluster mode: the rule, template, spec, compliance, webhook and operations writer
  * methods answer and store alike on both backends.
  */
 
@@ -240,7 +240,7 @@ if ('skipped' in started) {
     );
   });
 
-  t.test('idempotent writes: stored once, replayed, refused for another request, pruned (issue 28)', async (t) => {
+  t.test('idempotent writes: stored once, replayed, refused for another request, pruned', async (t) => {
     const idem = (key: string, hash: string, caller = 'agent-a') => ({ idem: { caller, key, hash } });
     const run = await check(t, 'idempotency', async (call, batch) => {
       await call('events.publish', { topic: 'a', data: '1', source: '' }, idem('k1', 'h1'));

@@ -3,7 +3,7 @@ import { providePostgres } from '../helpers/postgres.js';
 import { checkParity, type Scenario } from '../helpers/parity.js';
 import { roundedSum } from '../../src/domains/llm/reader.js';
 import { periodsAt } from '../../src/domains/llm/periods.js';
-/** An `llm.record` request of one record (issue 32's shape: a batch, with the budget periods). */
+/** An `llm.record` request of one record (a batch, with the budget periods). */
 const llmRecord = (r: { instance_id: string; project: string; provider: string; model: string; tokens_in: number; tokens_out: number; cost_usd: number; request_type: string; session_tag: string }) => ({
   records: [{ cache_creation_tokens: 0, cache_read_tokens: 0, cost_source: 'reported' as const, session_id: '', dedup_key: '', ...r }],
   periods: periodsAt(Date.parse('2026-01-01T00:00:00Z')),
@@ -11,7 +11,7 @@ const llmRecord = (r: { instance_id: string; project: string; provider: string; 
 
 
 /**
- * Cluster mode (issue 14): the spec, template, audit, LLM usage, agent metric and compliance
+ * Cluster mode: the spec, template, audit, LLM usage, agent metric and compliance
  * and webhook readers answer alike on both backends, for every method, filter and ordering tie.
  */
 

@@ -2,7 +2,7 @@ import t from 'tap';
 import { providePostgres } from '../helpers/postgres.js';
 import { checkParity, type Scenario } from '../helpers/parity.js';
 
-/** Cluster mode (issue 14): the state and event-log writer methods answer and store alike on both backends. */
+/** Cluster mode: the state and event-log writer methods answer and store alike on both backends. */
 
 const started = await providePostgres();
 if ('skipped' in started) {
@@ -123,7 +123,7 @@ if ('skipped' in started) {
       await h({ topic: '[é]*' });
       await h({ topic: 't.[0-2]' });
       await h({ source: 'long' });
-      // The id window (issue 33): a narrow scan and a `before` cursor read the same rows on both.
+      // The id window: a narrow scan and a `before` cursor read the same rows on both.
       await h({ topic: 'agent*', scan: 3 });
       await h({ before: 10, scan: 4, last: 2 });
       await h({ since: 2, scan: 3 });

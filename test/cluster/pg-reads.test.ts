@@ -8,7 +8,7 @@ import { waitUntil } from '../helpers/wait.js';
 import { publish, subscribe } from '../helpers/ws.js';
 
 /**
- * Issue 48: a node's reads meet PostgreSQL going away. The reads that take one snapshot — the
+ * A node's reads meet PostgreSQL going away. The reads that take one snapshot — the
  * audit summary and a message with its receipts (`consistent`), a subscription's replay
  * (`window`) — run in a read-only transaction; postgres.js 3.4.9 answers such a transaction that
  * fails after its connection closed by writing ROLLBACK to the closed socket, which throws

@@ -5,7 +5,7 @@ import { spawnServer, type ServerProcess } from '../helpers/server.js';
 import { waitUntil } from '../helpers/wait.js';
 
 /**
- * Issue 48: a node's writer thread meets PostgreSQL going away under write load — its sessions
+ * A node's writer thread meets PostgreSQL going away under write load — its sessions
  * ended by pg_terminate_backend, then a `pg_ctl restart -m fast` — and lives on: the writer is
  * never restarted (koor_writer_restarts_total stays 0), every acknowledged write is there, every
  * write answered 503 is not (504, outcome unknown, may be either), writes are acknowledged again

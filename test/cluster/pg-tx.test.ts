@@ -7,7 +7,7 @@ import { freshDatabase, providePostgres } from '../helpers/postgres.js';
 import { waitUntil } from '../helpers/wait.js';
 
 /**
- * Transactions that a lost connection fails, never the process (src/shared/pg-tx.ts, issue 48):
+ * Transactions that a lost connection fails, never the process (src/shared/pg-tx.ts):
  * postgres.js 3.4.9 answers a transaction whose connection closed under it by writing ROLLBACK
  * (or COMMIT) to the closed socket, which throws outside every promise. Here sessions are ended
  * under transactions: each fails as unavailable, its client is dropped, the next transaction

@@ -212,7 +212,7 @@ else {
     for (const [project, model, cost] of [['web', 'claude', 0.12], ['web', 'gpt', 0.05], ['api', 'claude', 0.3]] as const) {
       await call('POST', '/api/llm/usage', { project, provider: 'p', model, tokens_in: 1000, tokens_out: 100, cost_usd: cost, instance_id: reg.id });
     }
-    // Budgets (issue 32): web spent $0.17 of $0.20 today (past its warning), api $0.30 of $0.25.
+    // Budgets: web spent $0.17 of $0.20 today (past its warning), api $0.30 of $0.25.
     await call('PUT', '/api/budgets/project:web', { usd: 0.2, period: 'day' });
     await call('PUT', '/api/budgets/project:api', { usd: 0.25, period: 'day' });
     await open('llm', 'LLM usage and cost');

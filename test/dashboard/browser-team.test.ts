@@ -1,5 +1,5 @@
 /**
- * The dashboard's team page (issue 44) in a real browser against a real server with a token: a
+ * The dashboard's team page in a real browser against a real server with a token: a
  * team's work made through the public API — claims completed, released, failed and retried, a
  * task failed for good after its last attempt, an edit refused by the hook guard — shows as one
  * timeline row per agent with its bars and marks, the backlog's counts and a failed task's

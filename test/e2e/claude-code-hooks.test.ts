@@ -1,5 +1,5 @@
 /**
- * Koor's Claude Code hooks end to end (issue 29), with the real client (pinned, offline against the
+ * Koor's Claude Code hooks end to end, with the real client (pinned, offline against the
  * scripted fake Messages API; test/helpers/claude-code.ts) and a real Koor server, the hooks as
  * `koor-cli init --claude-code` writes them (the installer run in each clone, `koor-cli` on the client's PATH): two sessions in two clones of one repository — A's
  * edit leases the file, B's edit of it is refused naming A and the file stays as it was, A's
@@ -28,7 +28,7 @@ let PATH = '';
 /**
  * A clone of the repository `shop` (origin `git@github.com:acme/shop.git`, or `remote`) at
  * `<dir>/<folder>` (default `shop`), its hooks installed for the server at `url` by `koor-cli init
- * --claude-code`: its project is the origin remote's (issue 78), whatever the folder is called.
+ * --claude-code`: its project is the origin remote's, whatever the folder is called.
  */
 function clone(dir: string, url: string, o: { folder?: string; remote?: string } = {}): string {
   const root = path.join(fs.realpathSync(dir), o.folder ?? 'shop');
@@ -80,7 +80,7 @@ else {
   t.test('two clones: an edit leased by A is refused for B before it happens, and free again when A ends; another repository of that name and layout is never refused', async (t) => {
     const s = await startTestServer(t);
     const a = clone(claudeTempDir(t), s.url);
-    // Issue 78: one repository's clones share a project whatever their folders are called.
+    // One repository's clones share a project whatever their folders are called.
     const b = clone(claudeTempDir(t), s.url, { folder: 'shop-2' });
     const target = 'src/app.ts';
 
@@ -149,7 +149,7 @@ else {
       if (turn === 0) return { tool: 'Bash', input: { command: pull, description: 'Sync with the team' } };
       if (turn === 1) {
         // Meanwhile another agent leases the file (its change pushed) and lets it go.
-        // In agent-a's project (issue 78: its workspace, as its hook session bound it).
+        // In agent-a's project (its workspace, as its hook session bound it).
         const project = ((await (await fetch(`${s.url}/api/instances`)).json()) as Array<{ name: string; workspace: string }>).find((i) => i.name === 'agent-a')!.workspace;
         const other = (await (await fetch(`${s.url}/api/instances/register`, { method: 'POST', body: JSON.stringify({ name: 'agent-b', workspace: project }) })).json()) as { id: string };
         const lease = (await (await fetch(`${s.url}/api/leases`, { method: 'POST', headers: { 'x-koor-instance': other.id }, body: JSON.stringify({ resources: ['src/app.ts'] }) })).json()) as { id: string };

@@ -61,7 +61,7 @@ else {
   t.test("init --claude-code's settings: accepted by the real client, every hook fires with the token and the repository root", async (t) => {
     const project = fs.realpathSync(claudeTempDir(t, 'koor-cc-init-'));
     execFileSync('git', ['init', '-q', project]);
-    // Its origin remote names its project (issue 78), whatever the folder is called.
+    // Its origin remote names its project, whatever the folder is called.
     execFileSync('git', ['-C', project, 'remote', 'add', 'origin', 'git@github.com:Acme/Shop.git']);
     const peer = await recorder(t);
 

@@ -1,5 +1,5 @@
 /**
- * Claude Code's own telemetry as Koor's LLM usage (issue 32), end to end with the real client
+ * Claude Code's own telemetry as Koor's LLM usage, end to end with the real client
  * (pinned, offline against the scripted fake Messages API, which answers every request with usage
  * of 10 input and 5 output tokens): `koor-cli init --claude-code --telemetry` run as a user runs
  * it (the telemetry variables and the `koor-cli otel-headers` helper in the user's settings), a

@@ -1,5 +1,5 @@
 /**
- * Koor's Codex hooks end to end (issue 45), with the real client (pinned, `codex exec` offline
+ * Koor's Codex hooks end to end, with the real client (pinned, `codex exec` offline
  * against the scripted fake Responses API; test/helpers/codex.ts), the real Claude Code client
  * beside it (test/helpers/claude-code.ts) and a real Koor server; the hooks as `koor-cli init
  * --codex` / `--claude-code` write them, each run in its own clone of the repository `shop`, and

@@ -1,4 +1,4 @@
-/** [pattern, subject, expected] — SPEC §1.6 (a port of Go's path.Match). */
+/** [pattern, subject, expected] — event patterns, docs/events.md#patterns (a port of Go's path.Match). */
 export const GLOB_TABLE: Array<[string, string, boolean]> = [
   // `*` crosses dots but not slashes
   ['api.*', 'api.change', true],

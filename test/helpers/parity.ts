@@ -16,7 +16,7 @@ import { TABLES } from '../../schemas/db/tables/index.js';
 import { tempDir } from './server.js';
 
 /**
- * Backend parity (cluster mode, issue 14): one scenario of writer calls, run on a fresh SQLite
+ * Backend parity (cluster mode): one scenario of writer calls, run on a fresh SQLite
  * file and on a fresh PostgreSQL database, through the one writer with each driver; the test
  * compares the two transcripts (every reply, in order) and the two databases' tables at the end. Random ids, tokens, timestamps and epoch-ms instants are
  * normalised (ids numbered by first appearance), nothing else.
@@ -76,7 +76,7 @@ function normaliser() {
     if (typeof v === 'bigint') return norm(Number(v));
     if (typeof v === 'number') return v > 1e12 ? '<ms>' : v;
     if (Array.isArray(v)) return v.map(norm);
-    // A token's hash is as random as the token (issue 30): blanked like a time.
+    // A token's hash is as random as the token: blanked like a time.
     if (v !== null && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, k === 'token_hash' ? '<token hash>' : norm(x)]));
     return v;
   };

@@ -13,7 +13,7 @@ export function subscribe(baseUrl: string, query: string, headers: Record<string
   return openSocket(baseUrl, `/api/events/subscribe${query}`, headers);
 }
 
-/** A change as a state or spec watcher reads it (issue 31). */
+/** A change as a state or spec watcher reads it. */
 export interface Change {
   type: 'put' | 'delete' | 'expire';
   key?: string;

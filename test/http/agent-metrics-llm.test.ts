@@ -7,7 +7,7 @@ import { parseBind } from '../../src/config.js';
 import { testConfig } from '../helpers/config.js';
 import { silentLogger } from '../../src/log.js';
 
-/** Per-agent metrics (SPEC §2.14, §7-13, §8.4) and LLM usage (§2.15). */
+/** Per-agent metrics and LLM usage. */
 
 type Server = { url: string };
 const req = (s: Server, method: string, p: string, body?: unknown, headers: Record<string, string> = {}) =>
@@ -123,7 +123,7 @@ t.test('LLM usage: record, validate, list, summarise, event and audit', async (t
   const events = await get(s, '/api/events/history?topic=llm.usage.recorded');
   t.equal(events.length, 3, 'llm.usage.recorded published per record');
   t.match(events[0].data, { id: 3, model: 'gpt', cost_usd: 0.5 });
-  t.equal(events[0].source, 'llmcost', 'SPEC §2.4: the source is llmcost');
+  t.equal(events[0].source, 'llmcost', 'the source is llmcost');
 
   // An identified agent that leaves instance_id out records usage as itself.
   const inst = await json(await req(s, 'POST', '/api/instances/register', { name: 'me' }));

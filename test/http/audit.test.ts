@@ -3,7 +3,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { startTestServer, json } from '../helpers/server.js';
 
-/** The audit log (SPEC §2.13, §7-7, §8.4): every audited mutation, its actor, filters and summary. */
+/** The audit log: every audited mutation, its actor, filters and summary. */
 
 type Server = { url: string };
 const req = (s: Server, method: string, p: string, body?: unknown, headers: Record<string, string> = {}) =>
@@ -40,7 +40,7 @@ t.test('every audited mutation is recorded with its detail and actor; the others
   await ok(t, req(s, 'POST', '/api/templates/t/apply', { project: 'q' }), 'template apply');
   await ok(t, req(s, 'DELETE', '/api/templates/t'), 'template delete');
   await ok(t, req(s, 'POST', '/api/llm/usage', { instance_id: 'i-9', project: 'p', provider: 'openai', model: 'gpt', tokens_in: 3, tokens_out: 4, cost_usd: 0.5 }), 'llm');
-  // Not audited (SPEC §2.13).
+  // Not audited.
   await ok(t, req(s, 'POST', '/api/events/publish', { topic: 'x' }), 'publish');
   await ok(t, req(s, 'PUT', '/api/validate/p/rules', [rule]), 'PUT rules');
   await ok(t, req(s, 'POST', '/api/validate/p', { filename: 'a.go', content: 'TODO' }), 'validate');
@@ -83,7 +83,7 @@ t.test('every audited mutation is recorded with its detail and actor; the others
   t.equal((await json(await req(s, 'GET', '/api/audit?action=state.delete'))).length, 1, 'the 404 delete was not audited');
 });
 
-t.test('the calling agent is the actor where SPEC leaves it empty (§8.4); MCP writes nothing', async (t) => {
+t.test('the calling agent is the actor where the contract leaves it empty; MCP writes nothing', async (t) => {
   const s = await startTestServer(t);
   const inst = await json(await req(s, 'POST', '/api/instances/register', { name: 'claude-1' }));
   const id = inst.instance_id ?? inst.id;
@@ -105,7 +105,7 @@ t.test('the calling agent is the actor where SPEC leaves it empty (§8.4); MCP w
   t.equal((await json(await req(s, 'GET', '/api/audit'))).length, before, 'MCP tools write no audit entries');
 });
 
-t.test('filters, limit, summary, strict from/to (§7-7, §7-24)', async (t) => {
+t.test('filters, limit, summary, strict from/to', async (t) => {
   const s = await startTestServer(t);
   for (let i = 0; i < 5; i++) await req(s, 'PUT', `/api/state/k${i}`, '1');
   await req(s, 'POST', '/api/instances/register', { name: 'a' });

@@ -4,7 +4,7 @@ import t from 'tap';
 import { startTestServer, runServer, sqliteOnly, tempDir, json } from '../helpers/server.js';
 import { waitUntil } from '../helpers/wait.js';
 
-/** Online backup (GET /api/admin/backup) and `koor-server --restore` (SPEC §8.6, §7-16). */
+/** Online backup (GET /api/admin/backup) and `koor-server --restore`. */
 
 async function saveBackup(url: string, file: string, headers: Record<string, string> = {}): Promise<Response> {
   const r = await fetch(`${url}/api/admin/backup`, { headers });

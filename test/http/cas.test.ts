@@ -1,7 +1,7 @@
 import t from 'tap';
 import { startTestServer, json } from '../helpers/server.js';
 
-t.test('compare-and-set (SPEC §8.1)', async (t) => {
+t.test('compare-and-set', async (t) => {
   const s = await startTestServer(t);
   const url = `${s.url}/api/state/cas`;
   const put = (body: string, headers: Record<string, string>) => fetch(url, { method: 'PUT', body, headers });

@@ -113,7 +113,7 @@ t.test('retention 0 keeps every run', async (t) => {
   t.equal((await call('GET', '/api/compliance/history'))[1].length, 5);
 });
 
-t.test("a departed agent's runs go once older than the audit log's retention; a registered agent's stay (SPEC §8.10)", async (t) => {
+t.test("a departed agent's runs go once older than the audit log's retention; a registered agent's stay", async (t) => {
   const s = await startTestServer(t, { auditRetentionMs: 1000, pruneIntervalMs: 3_600_000 }, { oneNode: 'the retention pass is run on one node' });
   const { call, register } = await setup(s.url);
   const a = await register('a', 'web', true);

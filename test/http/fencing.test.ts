@@ -5,7 +5,7 @@ import { watch } from '../helpers/ws.js';
 
 type Headers = Record<string, string>;
 
-/** Issue 31: fencing tokens on leases and task claims, X-Koor-Fence on state writes, agent-bound keys of a stale agent. */
+/** Fencing tokens on leases and task claims, X-Koor-Fence on state writes, agent-bound keys of a stale agent. */
 t.test('a zombie holder is fenced off once its lease and claim were reclaimed', async (t) => {
   const s = await startTestServer(t, { livenessTimeoutMs: 1000, livenessIntervalMs: 3_600_000 });
   const call = async (method: string, path: string, body?: unknown, headers: Headers = {}) => {

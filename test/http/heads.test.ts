@@ -7,7 +7,7 @@ import { HTTP_MAX_HEAD_BYTES, HTTP_MAX_URL_BYTES } from '../../src/shared/limits
 import { startTestServer } from '../helpers/server.js';
 
 /**
- * Issue 34: a request head over ~4 KiB that arrives in more than one TCP read (every such head on
+ * A request head over ~4 KiB that arrives in more than one TCP read (every such head on
  * a real network) must work up to HTTP_MAX_HEAD_BYTES or get 431, never a silent close; a URL past
  * HTTP_MAX_URL_BYTES gets 414 JSON. Raw sockets straight to a node (the cluster pass's balancer
  * would reassemble the head itself).

@@ -10,7 +10,7 @@ import { startTestServer } from '../helpers/server.js';
 import { waitUntil } from '../helpers/wait.js';
 
 /**
- * The Claude Code hook endpoint (issue 29) through HTTP, fed the hook input the real client sends
+ * The Claude Code hook endpoint through HTTP, fed the hook input the real client sends
  * (test/fixtures/claude-code, captured from Claude Code 2.1.328): binding a session to an agent,
  * the edit guard and auto-leases, digests only when there is news, within their token budgets
  * (o200k). The same endpoint driven by the real client: test/e2e/claude-code-hooks.test.ts.
@@ -57,7 +57,7 @@ t.test('hooks: a session binds to an agent at its first hook, every event answer
   const bound = (await call('GET', `/api/hooks/claude-code/sessions/${a.id}`)).body;
   t.match(bound, { session_id: a.id, client: 'claude-code', name: 'claude-shop-0e3c7a52', project: 'shop', repo_root: '/home/ann/shop' });
   const inst = (await call('GET', `/api/instances/${bound.instance_id}`)).body;
-  t.match(inst, { name: 'claude-shop-0e3c7a52', workspace: 'shop', status: 'active' }, "its workspace is its project (issue 78), the path is the session's repo_root");
+  t.match(inst, { name: 'claude-shop-0e3c7a52', workspace: 'shop', status: 'active' }, "its workspace is its project, the path is the session's repo_root");
   for (const event of ['SessionStart', 'PreToolUse', 'PostToolUse', 'PostToolUseFailure', 'PostToolBatch', 'MessageDisplay', 'Stop']) t.same(await a.hook(event), {}, `${event}: {}`);
   t.equal((await call('GET', '/api/instances')).body.length, 1, 'one instance per session, however many hooks');
 

@@ -2,7 +2,7 @@ import t from 'tap';
 import { startTestServer } from '../helpers/server.js';
 
 /**
- * Issue 48: an `Idempotency-Key` on every creating or state-changing write a client may retry.
+ * An `Idempotency-Key` on every creating or state-changing write a client may retry.
  * For each route: the first request writes (200, no Idempotent-Replayed); the same request again
  * under the key gets the first reply with `Idempotent-Replayed: true` and writes nothing more (the
  * count of what it makes stays one); another request under the key is a 409 naming the key and

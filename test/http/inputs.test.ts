@@ -5,7 +5,7 @@ import { JSON_MAX_DEPTH, WS_HARD_FRAME_BYTES, WS_MAX_CLIENT_FRAME_BYTES } from '
 import { json, startTestServer, TEST_BACKEND } from '../helpers/server.js';
 
 /**
- * Issue 34, inputs: names must be valid UTF-8 (never rewritten lossily into U+FFFD, where two
+ * Inputs: names must be valid UTF-8 (never rewritten lossily into U+FFFD, where two
  * different byte strings become one key), JSON deeper than JSON_MAX_DEPTH is refused with 400,
  * and a WebSocket frame past the limit is closed with 1009.
  */

@@ -154,7 +154,7 @@ t.test('agent identity: X-Koor-Instance or the instance token', async (t) => {
   // Deregistered: its token stops working at once on this server. In the cluster pass the next
   // request may reach another node before the deregistration's notification does: every node
   // confirms a remembered token against the database once it is TOKEN_CONFIRM_MS old, so it is
-  // refused there within that bound whether the notification arrives or not (issue 30).
+  // refused there within that bound whether the notification arrives or not.
   await req(u(`/api/instances/${a.id}`), 'DELETE', undefined, H).then((r) => r.text());
   const deregistered = Date.now();
   const dead = await waitUntil('the token refused', async () => {

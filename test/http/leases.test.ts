@@ -22,7 +22,7 @@ t.test('leases: identity, shapes, all-or-nothing, conflicts decided on the globs
   const alice = await register('alice');
   const bob = await register('bob');
 
-  // Identity (SPEC §8.4) is required: the header or the instance token.
+  // Identity is required: the header or the instance token.
   t.same(await call('POST', '/api/leases', { resources: ['src/**'] }), { status: 400, body: { error: 'lease requires an agent identity', code: 400 } });
   t.same(await call('POST', '/api/leases', { resources: ['src/**'] }, { 'x-koor-instance': 'not-an-agent' }), { status: 400, body: { error: 'lease requires an agent identity', code: 400 } });
   for (const [body, error] of [

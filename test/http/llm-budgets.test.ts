@@ -7,7 +7,7 @@ import { REPO } from '../helpers/paths.js';
 import { startTestServer, tempDir } from '../helpers/server.js';
 
 /**
- * Issue 32: provider usage shapes and the price table on POST /api/llm/usage; Claude Code's
+ * Provider usage shapes and the price table on POST /api/llm/usage; Claude Code's
  * OpenTelemetry export in (the capture in test/fixtures/otlp, from Claude Code 2.1.328) with
  * retries counted once and records attributed through the hook sessions; budgets, their events,
  * the digest line and the 429 on task claims, and a new period letting claims through.
@@ -76,7 +76,7 @@ t.test('provider usage shapes, the price table, an unknown model; events from ll
 
   const events = await get('/api/events/history?topic=llm.usage.recorded');
   t.equal(events.length, 6);
-  t.ok(events.every((e: any) => e.source === 'llmcost'), 'llm.usage.recorded comes from llmcost (SPEC §2.4)');
+  t.ok(events.every((e: any) => e.source === 'llmcost'), 'llm.usage.recorded comes from llmcost');
   t.match(events.find((e: any) => e.data.id === u.body.id).data, { cost_usd: null, cost_source: 'unknown', tokens_in: 70 });
 });
 

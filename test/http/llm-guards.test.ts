@@ -5,7 +5,7 @@ import { REPO } from '../helpers/paths.js';
 import { startTestServer } from '../helpers/server.js';
 
 /**
- * Issue 32's guards: who may charge whose budget (POST /api/llm/usage and OTLP /v1/logs, by agent,
+ * The LLM budgets' guards: who may charge whose budget (POST /api/llm/usage and OTLP /v1/logs, by agent,
  * by the token that bound a session, by a scoped token's projects), no negative spend, a bounded
  * OTLP export (partialSuccess past it), the claim refusal's Retry-After (the budget period's end),
  * GET /api/budgets on the running spend the 429 uses, and a scoped token's budgets.

@@ -5,7 +5,7 @@ import { startTestServer, TEST_BACKEND } from '../helpers/server.js';
 import { waitUntil } from '../helpers/wait.js';
 
 /**
- * The API description true to the replies it describes (issue 79): a real server, seeded so that
+ * The API description true to the replies it describes: a real server, seeded so that
  * every GET route of GET /api/openapi.json has something to say, is asked each of them (with the
  * query variants that change a reply) and each real reply is checked against the document alone —
  * its status must be one the operation declares (or `default`), its Content-Type one that reply

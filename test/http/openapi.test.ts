@@ -6,7 +6,7 @@ import { repoPath } from '../helpers/paths.js';
 import { startTestServer, tempDir, TEST_BACKEND } from '../helpers/server.js';
 
 /**
- * The API description (issue 46): GET /api/openapi.json, made from the route declarations, is a
+ * The API description: GET /api/openapi.json, made from the route declarations, is a
  * valid OpenAPI 3.1 document (checked by @seriousme/openapi-schema-validator) that describes every
  * route the server declares and nothing else; openapi-typescript generates TypeScript types from
  * it, a small client compiles against them (and a wrong one does not), and the types the CLI reads

@@ -6,7 +6,7 @@ import { repoPath } from '../helpers/paths.js';
 import { startTestServer } from '../helpers/server.js';
 
 /**
- * Issue 48: OTLP bodies (POST /v1/logs, /v1/metrics) are checked as every other route's JSON body
+ * OTLP bodies (POST /v1/logs, /v1/metrics) are checked as every other route's JSON body
  * is — an empty body, invalid UTF-8, nesting past JSON_MAX_DEPTH, a body that is not an object and
  * a member the intake reads of the wrong type are each a 400 naming what was wrong, and nothing of
  * such an export is recorded — while Claude Code's real export (the capture) is still taken whole.

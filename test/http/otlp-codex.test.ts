@@ -4,7 +4,7 @@ import { repoPath } from '../helpers/paths.js';
 import { TEST_BACKEND, startTestServer } from '../helpers/server.js';
 
 /**
- * Issue 45: Codex's OpenTelemetry logs export, as the real codex-cli 0.169.0 sent it (a capture of
+ * Codex's OpenTelemetry logs export, as the real codex-cli 0.169.0 sent it (a capture of
  * one `codex exec` session with two requests to the model, each answered with usage of 100 input
  * tokens, 20 of them cached, and 7 output tokens: test/fixtures/otlp/codex-0.169.0.txt), becomes
  * one usage record per request — from the `codex.sse_event` records of kind `response.completed`

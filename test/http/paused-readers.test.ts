@@ -5,7 +5,7 @@ import { waitUntil } from '../helpers/wait.js';
 import { publish, subscribe, watch } from '../helpers/ws.js';
 
 /**
- * Issue 48: a reader whose socket stops reading while many large items arrive, then reads again.
+ * A reader whose socket stops reading while many large items arrive, then reads again.
  * Whatever the stream does meanwhile (the inbox holds on, event subscriptions and watches may
  * close with 4008), what the reader got is every id in order with no gap, and a resume from the
  * last id it got misses nothing.

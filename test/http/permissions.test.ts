@@ -6,7 +6,7 @@ import { startTestServer } from '../helpers/server.js';
 import { waitUntil } from '../helpers/wait.js';
 
 /**
- * The authorization matrix (issue 30), built from the routes the server declares: every REST route
+ * The authorization matrix, built from the routes the server declares: every REST route
  * × every role (admin, agent, reader) × in or out of a token's scopes → the status its rule
  * (src/http/route.ts `rule`, src/http/permissions.ts) says, through HTTP on one real server with
  * auth on. A route cannot be declared without a rule (the type requires one).
@@ -84,7 +84,7 @@ t.test('the matrix: each route with each role, in and out of scope, answers as i
         : { project, topic: inScope ? 'ci.build' : 'ops.x', title: 't', name: 'n', rule_id: 'r1', pattern: 'x', message: 'm', to: [`project:${project}`], body: 'b', resources: [file], paths: [file], session_id: `s-${who}`, cwd: `/w/${project}`, hook_event_name: 'Stop' };
     return { method, path: path + query, body };
   };
-  // `self` on an agent not its own: `other` is the operator's (issue 78: the refusal names it, and how to act as one's own).
+  // `self` on an agent not its own: `other` is the operator's (the refusal names it, and how to act as one's own).
   const notOwn: Record<string, string> = {
     agent: "agent token may not act as agent other: it is agent me's token",
     'scoped-agent': 'agent token may not act as agent other: this token did not register it; act as your own agent with KOOR_INSTANCE=<id> or --instance <id> (HTTP: X-Koor-Instance)',
@@ -190,7 +190,7 @@ t.test('B cannot act on A: deregister, heartbeat, capabilities, intent over MCP;
   t.equal(refused, 400, 'an inbox needs an identity (the operator has none)');
 });
 
-t.test('watches (issue 31): a scoped token watches only the keys and projects its scopes reach', async (t) => {
+t.test('watches: a scoped token watches only the keys and projects its scopes reach', async (t) => {
   const s = await startTestServer(t, { authToken: SERVER_TOKEN });
   const r = await fetch(`${s.url}/api/tokens`, { method: 'POST', headers: { authorization: `Bearer ${SERVER_TOKEN}` }, body: JSON.stringify({ name: 'watcher', role: 'reader', scopes: SCOPES }) });
   const token = ((await r.json()) as { token: string }).token;
@@ -213,7 +213,7 @@ t.test('watches (issue 31): a scoped token watches only the keys and projects it
   t.equal(await upgrade('/api/specs/watch?project=ops'), 403, 'another project');
 });
 
-t.test('transactions (issue 31): a scoped token reaches every key and topic of one, or it is refused whole', async (t) => {
+t.test('transactions: a scoped token reaches every key and topic of one, or it is refused whole', async (t) => {
   const s = await startTestServer(t, { authToken: SERVER_TOKEN });
   const r = await fetch(`${s.url}/api/tokens`, { method: 'POST', headers: { authorization: `Bearer ${SERVER_TOKEN}` }, body: JSON.stringify({ name: 'txn', role: 'agent', scopes: SCOPES }) });
   const token = ((await r.json()) as { token: string }).token;

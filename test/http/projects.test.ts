@@ -9,7 +9,7 @@ import { startTestServer, tempDir, TEST_BACKEND } from '../helpers/server.js';
 import { freshDatabase, providePostgres } from '../helpers/postgres.js';
 
 /**
- * Issue 78: one Koor for a whole LAN. Leases belong to a project (a repository): two repositories
+ * One Koor for a whole LAN. Leases belong to a project (a repository): two repositories
  * with the same paths never conflict, a claim is never blocked by another repository's lease, a
  * claim finds the free task behind any number of blocked ones and says why when there is none,
  * and a data file of the format before projects migrates. Both backends.
@@ -143,7 +143,7 @@ t.test('a data file from before projects: leases go to their holder’s or their
   t.notOk(((await call('GET', '/api/leases?project=web')).body as unknown[]).length, "the task's lease ended with it");
 });
 
-/** Agents, a hook session, a claimed task and three leases as a server before issue 78 stored them. */
+/** Agents, a hook session, a claimed task and three leases as a server from before projects stored them. */
 function seedBeforeProjects(run: (q: string, ...params: unknown[]) => unknown): void {
   const at = '2026-11-01 00:00:00';
   const instance = (id: string, workspace: string) =>

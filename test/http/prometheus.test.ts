@@ -8,7 +8,7 @@ import { histogramOf, parsePrometheus, valueOf as sample, type Family } from '..
 /** Every figure here is the node's own (one registry per node, as Prometheus scrapes each node). */
 const OWN_FIGURES = { oneNode: "a node's own metrics registry" };
 
-/** GET /metrics (SPEC §8.5): Prometheus text from the one registry, read by a strict parser. */
+/** GET /metrics: Prometheus text from the one registry, read by a strict parser. */
 
 async function scrape(url: string, headers: Record<string, string> = {}): Promise<Map<string, Family>> {
   const r = await fetch(`${url}/metrics`, { headers });

@@ -2,7 +2,7 @@ import t from 'tap';
 import { startTestServer } from '../helpers/server.js';
 
 /**
- * A runaway agent cannot starve the others (issue 30): each token gets --rate-limit requests a
+ * A runaway agent cannot starve the others: each token gets --rate-limit requests a
  * second (bursts of --rate-burst); past it 429 with Retry-After, counted; other tokens and the
  * operator are not affected. Limits are per node, so this runs on one node in the cluster pass.
  */

@@ -7,7 +7,7 @@ import { startReceiver } from '../helpers/receiver.js';
 import { spawnServer, startTestServer, tempDir } from '../helpers/server.js';
 
 /**
- * The reply schemas of schemas/http/ (issue 27) against a real server: every REST route is called
+ * The reply schemas of schemas/http/ against a real server: every REST route is called
  * and its 200 body checked with the compiled validator of the reply its declaration names
  * (src/http/route.ts `replies`, or `modes` for a query that changes the reply), so a reply that
  * loses or renames a member, or changes a type, fails here, and so do the CLI and the dashboard,
@@ -146,7 +146,7 @@ t.test('every REST reply fits its schema', async (t) => {
   const other = await call('POST /api/tasks/claim', '/api/tasks/claim', { body: { project: 'api' }, headers: B });
   await call('POST /api/tasks/:id/fail', `/api/tasks/${other.id}/fail`, { body: { reason: 'broken', retry: false }, headers: B });
 
-  // The agent inbox (issue 28).
+  // The agent inbox.
   const msg = await call('POST /api/messages', '/api/messages', { body: { to: ['bob'], subject: 's', body: 'hello', ack_required: true }, headers: A });
   await call('POST /api/messages', '/api/messages', { body: { to: [alice.id], body: 'hi', reply_to: msg.id }, headers: B });
   await call('GET /api/inbox', '/api/inbox', { headers: B, nonEmpty: true });
@@ -155,13 +155,13 @@ t.test('every REST reply fits its schema', async (t) => {
   await call('GET /api/messages/:id', `/api/messages/${msg.id}`, { headers: A });
   await call('GET /api/threads/:id', `/api/threads/${msg.id}`, { headers: A, nonEmpty: true });
 
-  // Coding-agent hooks (issue 29).
+  // Coding-agent hooks.
   const hookInput = { session_id: 'replies-session-1', hook_event_name: 'UserPromptSubmit', cwd: '/w/shop', prompt: 'hi' };
   await call('POST /api/hooks/claude-code', '/api/hooks/claude-code', { body: hookInput });
   await call('POST /api/hooks/claude-code', '/api/hooks/claude-code', { body: { ...hookInput, hook_event_name: 'PreToolUse', tool_name: 'Write', tool_input: { file_path: '/w/shop/a.ts' } } });
   const hs = await call('GET /api/hooks/claude-code/sessions/:id', '/api/hooks/claude-code/sessions/replies-session-1');
   await call('GET /api/agents/:id/digest', `/api/agents/${hs.instance_id}/digest`);
-  // Created tokens (issue 30).
+  // Created tokens.
   const tok = await call('POST /api/tokens', '/api/tokens', { body: { name: 'ci', role: 'reader', scopes: ['project:web'], ttl: '1h' } });
   await call('GET /api/tokens', '/api/tokens', { nonEmpty: true });
   await call('DELETE /api/tokens/:id', `/api/tokens/${tok.id}`);
@@ -204,7 +204,7 @@ t.test('every REST reply fits its schema', async (t) => {
   await call('POST /api/llm/usage', '/api/llm/usage', { body: { project: 'web', provider: 'anthropic', model: 'opus', tokens_in: 100, tokens_out: 50, cost_usd: 0.25, session_tag: 's1' }, headers: A });
   await call('GET /api/llm/usage', '/api/llm/usage', { nonEmpty: true });
   await call('GET /api/llm/usage/summary', '/api/llm/usage/summary?group_by=model');
-  // Issue 32: OpenTelemetry in, budgets.
+  // OpenTelemetry in, budgets.
   const otlp = '{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"timeUnixNano":"1","body":{"stringValue":"claude_code.api_request"},"attributes":[{"key":"event.name","value":{"stringValue":"api_request"}},{"key":"session.id","value":{"stringValue":"s"}},{"key":"event.sequence","value":{"intValue":1}},{"key":"model","value":{"stringValue":"claude-haiku-4-5"}},{"key":"input_tokens","value":{"intValue":5}}]}]}]}]}';
   await call('POST /v1/logs', '/v1/logs', { body: otlp, headers: { 'content-type': 'application/json' } });
   await call('POST /v1/metrics', '/v1/metrics', { body: '{"resourceMetrics":[]}', headers: { 'content-type': 'application/json' } });

@@ -9,7 +9,7 @@ import { MIGRATIONS } from '../../schemas/db/sqlite-migrations.js';
 import { WRITER_WAL_CHECKPOINT_BYTES } from '../../src/shared/limits.js';
 import { ringCount } from '../../src/shared/version-ring.js';
 
-/** Bounded disk (SPEC §8.10): state history keeps the newest N versions; freed space goes back. */
+/** Bounded disk: state history keeps the newest N versions; freed space goes back. */
 
 const put = (url: string, key: string, body: string | Buffer) =>
   fetch(`${url}/api/state/${key}`, { method: 'PUT', body: body as unknown as BodyInit }).then(async (r) => {
@@ -229,7 +229,7 @@ t.test('koor-server --vacuum compacts a stopped server\'s data file once; refuse
   t.equal(ro.prepare("SELECT count(*) FROM state_history WHERE key = 'k'").pluck().get(), 12, 'data intact');
 });
 
-t.test("a data file from v20 (issue 47): the version log's rows get ids, each key points at its current value's; reads, history, writes and --vacuum keep them right", async (t) => {
+t.test("a data file from v20: the version log's rows get ids, each key points at its current value's; reads, history, writes and --vacuum keep them right", async (t) => {
   if (sqliteOnly(t, 'a SQLite data file written by an older koor')) return;
   const dir = tempDir(t);
   const file = path.join(dir, 'data.db');
@@ -268,7 +268,7 @@ t.test("a data file from v20 (issue 47): the version log's rows get ids, each ke
   await check(s.url, 'after --vacuum');
 });
 
-t.test('audit entries and agent-metric buckets are bounded by count as well as by age (issue 34)', async (t) => {
+t.test('audit entries and agent-metric buckets are bounded by count as well as by age', async (t) => {
   const s = await startTestServer(t, { auditKeep: 50, agentMetricsKeep: 10, pruneIntervalMs: 3_600_000 }, { oneNode: "the retention figures are the node's own" });
   for (let i = 0; i < 120; i += 20) await Promise.all(Array.from({ length: 20 }, (_, k) => put(s.url, `audited/${i + k}`, '{}')));
   // Twenty agents, each with a bucket of REST calls this hour.
@@ -292,7 +292,7 @@ t.test('audit entries and agent-metric buckets are bounded by count as well as b
   t.ok(m.retention.agent_metrics_pruned >= 10);
 });
 
-t.test('audit entries past their age go oldest first, all but the newest, whose id the next entry follows (issue 47)', async (t) => {
+t.test('audit entries past their age go oldest first, all but the newest, whose id the next entry follows', async (t) => {
   const s = await startTestServer(t, { auditRetentionMs: 1000, pruneIntervalMs: 3_600_000 }, { oneNode: 'the pass is run on one node' });
   for (let i = 0; i < 6; i++) await put(s.url, `aged/${i}`, '{}');
   const audit = async () => (await json(await fetch(`${s.url}/api/audit?limit=1000`))) as Array<{ id: number; resource: string }>;
@@ -308,7 +308,7 @@ t.test('audit entries past their age go oldest first, all but the newest, whose 
   t.same([next.resource.endsWith('aged/next'), next.id > written[0]!.id], [true, true], `the next entry's id follows: ${next.id} after ${written[0]!.id}`);
 });
 
-t.test('a bounded soak of the mixed write mix: the data dir plateaus (issue 34)', async (t) => {
+t.test('a bounded soak of the mixed write mix: the data dir plateaus', async (t) => {
   if (sqliteOnly(t, 'the data dir on disk')) return;
   const dir = tempDir(t);
   const s = await startTestServer(t, { dataDir: dir, stateHistoryKeep: 5, eventRetention: 500, auditKeep: 2000, agentMetricsKeep: 200, pruneIntervalMs: 3_600_000 });
@@ -417,7 +417,7 @@ t.test("a data file switched between rings (keep 1..1000) and the version log's 
   t.same(versionLog(dir), { indexed: false, rings: { k: 3 }, rows: { k: [9, 10, 11] } });
 });
 
-t.test('a data file from v27 (issue 47): the version log loses its (key, version) constraint, each key gets its ring; versions, gaps and drops right', async (t) => {
+t.test('a data file from v27: the version log loses its (key, version) constraint, each key gets its ring; versions, gaps and drops right', async (t) => {
   if (sqliteOnly(t, 'a SQLite data file written by an older koor')) return;
   const dir = tempDir(t);
   const old = fileAt(path.join(dir, 'data.db'), 27);

@@ -69,7 +69,7 @@ t.test('PUT and GET rules: defaults, all statuses, stack filter, replace semanti
   t.same((await a.list('web')).body.rules, []);
 });
 
-t.test('validate: regex, missing, custom, _global, stack and applies_to (SPEC §2.7)', async (t) => {
+t.test('validate: regex, missing, custom, _global, stack and applies_to', async (t) => {
   const s = await startTestServer(t);
   const a = api(s);
   await a.put('web', [
@@ -160,7 +160,7 @@ t.test('rule lifecycle over REST: proposed never fires, accepted fires, rejected
   t.same(await a.call('POST', '/api/rules/p/ghost/accept'), err(404, 'proposed rule not found: p/ghost'));
 });
 
-t.test('export and import (SPEC §2.8)', async (t) => {
+t.test('export and import', async (t) => {
   const s = await startTestServer(t);
   const a = api(s);
   await a.put('b', [{ rule_id: 'loc', pattern: 'l' }]);

@@ -13,7 +13,7 @@ import { json, startTestServer, tempDir, TEST_BACKEND } from '../helpers/server.
 import { waitUntil } from '../helpers/wait.js';
 
 /**
- * Secrets stay secret (issue 30): a backup holds no token (the server's, an agent's, a created
+ * Secrets stay secret: a backup holds no token (the server's, an agent's, a created
  * one, live or deleted) and no webhook secret in any form a grep would find — as is, hex, base64
  * at every alignment, UTF-16 — and a data file whose tokens and secrets an older server stored in
  * plain text keeps working after its migration, without them.
@@ -104,7 +104,7 @@ t.test('SQLite: the key of the webhook secrets is beside data.db, private, and n
   t.notOk(file.includes(Buffer.from(hex)) || file.includes(Buffer.from(hex, 'hex')), 'the key is not in the backup');
 });
 
-/** Instance rows and a webhook as a server before issue 30 stored them: tokens and secret in plain text. */
+/** Instance rows and a webhook as a server from before secrets were sealed stored them: tokens and secret in plain text. */
 const OLD_INSTANCES = [
   { id: 'old-a', name: 'old-a', token: crypto.randomUUID() },
   { id: 'old-b', name: 'old-b', token: crypto.randomUUID() },

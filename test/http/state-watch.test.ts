@@ -3,7 +3,7 @@ import { startTestServer, json } from '../helpers/server.js';
 import { watch, type Change } from '../helpers/ws.js';
 import { waitUntil } from '../helpers/wait.js';
 
-/** Issue 31: revisions, prefix listing, watches, expiring and agent-bound keys. */
+/** Revisions, prefix listing, watches, expiring and agent-bound keys. */
 t.test('state revisions and watches', async (t) => {
   const s = await startTestServer(t);
   const u = (p: string) => `${s.url}${p}`;

@@ -89,7 +89,7 @@ t.test('state store over HTTP', async (t) => {
     t.same(h1.versions.map((v: any) => v.version), [3]);
     for (const bad of ['-4', '0', 'abc', '1.5']) {
       const r = await fetch(u(`/api/state/proj/a/b?history=1&limit=${bad}`));
-      t.same([r.status, await json(r)], [400, { error: 'limit must be a positive integer', code: 400 }], `limit=${bad} is refused, not replaced (§7-24)`);
+      t.same([r.status, await json(r)], [400, { error: 'limit must be a positive integer', code: 400 }], `limit=${bad} is refused, not replaced`);
     }
     const hNone = await json(await fetch(u('/api/state/nothing?history=1')));
     t.same(hNone, { key: 'nothing', versions: [] });
@@ -106,7 +106,7 @@ t.test('state store over HTTP', async (t) => {
     t.same([nf.status, await json(nf)], [404, { error: 'version 9 not found for key: proj/a/b', code: 404 }]);
   });
 
-  await t.test('diff in SPEC format and its errors', async (t) => {
+  await t.test('diff in the documented format and its errors', async (t) => {
     const d = await json(await fetch(u('/api/state/proj/a/b?diff=1,2')));
     t.same(d, {
       key: 'proj/a/b',

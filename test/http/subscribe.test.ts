@@ -197,7 +197,7 @@ t.test('an event committed past its caller\'s deadline and never announced still
   const sub = await subscribe(s.url, '?pattern=*');
   await publish(s.url, 'first', 1);
   // Same batch: the publish runs at once, then a slow step delays the COMMIT past the
-  // publisher's deadline. The caller is told it committed (issue 48: a begun write is waited
+  // publisher's deadline. The caller is told it committed (a begun write is waited
   // for, never a 503 after its commit); a raw writer call announces nothing, the feed finds it.
   const lost = s.writer.call('events.publish', { topic: 'lost-reply', data: '2', source: '' }, { deadlineMs: 50 }).catch((e: { status?: string }) => e);
   const blocker = s.writer.call('sys.sleep', { ms: 300 });

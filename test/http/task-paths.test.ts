@@ -3,7 +3,7 @@ import { globsOverlap } from '../../src/shared/path-glob.js';
 import { startTestServer } from '../helpers/server.js';
 
 /**
- * Issue 44: tasks that know their files, and checkpoints. A claim hands out the best ready task
+ * Tasks that know their files, and checkpoints. A claim hands out the best ready task
  * whose paths overlap no other agent's live lease nor another claimed task's paths, and takes an
  * exclusive lease on them in the same write; the lease ends with the claim. The claimer records
  * checkpoints; the next claimant gets the last one in its claim reply and its digest. Both backends.
@@ -63,7 +63,7 @@ t.test('paths: stored, checked, leased by the claim in the same write, freed wit
   t.same(
     (await call('POST', '/api/tasks/claim', { project: 'web' }, as(ann.id))).body,
     { error: 'no task ready in web: 1 ready task, all blocked: package.json held by ben', code: 404 },
-    'the overlapping task stays ready, and the refusal says what blocks it (issue 78)',
+    'the overlapping task stays ready, and the refusal says what blocks it',
   );
   await call('DELETE', `/api/leases/${held.id}`, undefined, as(ben.id));
   const c3 = (await call('POST', '/api/tasks/claim', { project: 'web' }, as(ben.id))).body;

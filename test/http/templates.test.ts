@@ -1,7 +1,7 @@
 import t from 'tap';
 import { startTestServer, json } from '../helpers/server.js';
 
-/** Templates over HTTP: SPEC §2.12 as amended by §7-11 (data as JSON) and §7-18 (409). */
+/** Templates over HTTP: `data` any JSON value, kept as sent; a duplicate id a 409. */
 
 type Server = Awaited<ReturnType<typeof startTestServer>>;
 
@@ -100,7 +100,7 @@ t.test('create errors', async (t) => {
   await expectError(t, await c.create({ name: 'n', data: 1 }), 400, 'id and name are required', 'no id');
   await expectError(t, await c.create({ id: 'x', data: 1 }), 400, 'id and name are required', 'no name');
   await expectError(t, await c.create({ id: '', name: 'n', data: 1 }), 400, 'id and name are required', 'empty id');
-  await expectError(t, await c.create({ id: 'x', name: 'n' }), 400, 'data is required', 'no data (§7-11)');
+  await expectError(t, await c.create({ id: 'x', name: 'n' }), 400, 'data is required', 'no data');
   await expectError(t, await c.create({ id: 'x', name: 'n', data: null }), 400, 'data is required', 'null data');
   await expectError(t, await c.create({ name: 'n' }), 400, 'id and name are required', 'id/name checked before data');
   await expectError(t, await c.create({ id: 5, name: 'n', data: 1 }), 400, 'id: expected string or null', 'wrong type names the field');
@@ -112,7 +112,7 @@ t.test('create errors', async (t) => {
   t.same(await json(await c.get('/api/templates')), [], 'nothing stored by a failed create');
 
   t.equal((await c.create({ id: 'dup', name: 'first', data: { v: 1 } })).status, 200);
-  await expectError(t, await c.create({ id: 'dup', name: 'second', data: { v: 2 } }), 409, 'failed to create template', 'duplicate → 409 (§7-18)');
+  await expectError(t, await c.create({ id: 'dup', name: 'second', data: { v: 2 } }), 409, 'failed to create template', 'duplicate → 409');
   const kept = await json(await c.get('/api/templates/dup'));
   t.same([kept.name, kept.data], ['first', { v: 1 }], 'the duplicate did not overwrite');
 
@@ -203,5 +203,5 @@ t.test('apply: an invalid regex in a rules template is a 400 and nothing is stor
   t.same((await json(await c.get('/api/validate/web/rules'))).rules, [], 'not even the valid rule was stored');
 
   t.equal((await c.create({ id: 'empty', name: 'Empty', data: [] })).status, 200);
-  await expectError(t, await c.post('/api/templates/empty/apply', '{"project":"web"}'), 400, 'empty rules array', 'an empty rules template (SPEC §2.8 import)');
+  await expectError(t, await c.post('/api/templates/empty/apply', '{"project":"web"}'), 400, 'empty rules array', 'an empty rules template (as the rules import refuses it)');
 });

@@ -15,7 +15,7 @@ import { cleanEnv, runServer, spawnServer, startTestServer, tempDir } from '../h
 import { httpsRequest, selfSignedCert, type TestCert } from '../helpers/tls.js';
 
 /**
- * --tls-cert / --tls-key (issue 30): both listeners serve HTTPS and WSS (uWS's SSL app), with a
+ * --tls-cert / --tls-key: both listeners serve HTTPS and WSS (uWS's SSL app), with a
  * certificate this test makes with openssl; the clients trust it as their CA.
  */
 

@@ -2,7 +2,7 @@ import t from 'tap';
 import { startTestServer } from '../helpers/server.js';
 
 /**
- * Created tokens and the agents they own (issue 30): an agent token registers agents and acts as
+ * Created tokens and the agents they own: an agent token registers agents and acts as
  * them — and only them — with X-Koor-Instance; a coding-agent session belongs to the token that
  * bound it; scopes reach leases (files), tasks by id and messages.
  */
@@ -97,7 +97,7 @@ t.test('scopes reach leases, tasks by id and messages', async (t) => {
   const as = (method: string, path: string, body?: unknown) => call(method, path, scoped, body, me.id);
   const out = (action: string, what: string) => ({ error: `agent token may not ${action} outside its scopes: ${what}`, code: 403 });
 
-  // Leases (issue 78): every file of its project, or a file under a path: scope in any project.
+  // Leases: every file of its project, or a file under a path: scope in any project.
   const mine = await as('POST', '/api/leases', { resources: ['web/a.ts', 'shared/x.ts'] });
   t.equal(mine.status, 200, 'its own project (web): any file');
   t.match(mine.body, { project: 'web' });
@@ -190,7 +190,7 @@ t.test('hooks stay inside a scoped token: its project, and auto-leases only on f
   t.equal((await edit('/w/web/src/a.ts')).status, 200);
   t.equal((await edit('/w/web/docs/b.md')).status, 200);
   const held = async (p: string, project: string) => ((await call('GET', `/api/leases/check?path=${p}&project=${project}`, SERVER)).body as unknown[]).length;
-  // Issue 78: project:web reaches every file of project web (no more web/** folder convention).
+  // `project:web` reaches every file of project web (no more web/** folder convention).
   t.equal(await held('src/a.ts', 'web'), 1, 'a file of its project: auto-leased, in its project');
   t.equal(await held('docs/b.md', 'web'), 1, 'any file of its project');
   t.equal(await held('src/a.ts', ''), 0, 'not in the project with no name');

@@ -2,7 +2,7 @@ import t from 'tap';
 import { startTestServer } from '../helpers/server.js';
 
 /**
- * A token acts as the agents it registered (issue 78): the MCP session or HTTP client that
+ * A token acts as the agents it registered: the MCP session or HTTP client that
  * registered an instance with a created agent token activates it, heartbeats it, sets its intent
  * and its capabilities with that same token and no X-Koor-Instance; an agent another token (or
  * the operator) registered stays refused, with a refusal that names how to act as one's own.

@@ -3,7 +3,7 @@ import postgres from 'postgres';
 import { startTestServer, json, TEST_BACKEND } from '../helpers/server.js';
 import { waitUntil } from '../helpers/wait.js';
 
-/** Created tokens (issue 30): POST/GET/DELETE /api/tokens, what a created token may do, revocation at once and across nodes. */
+/** Created tokens: POST/GET/DELETE /api/tokens, what a created token may do, revocation at once and across nodes. */
 
 const ADMIN = { authorization: 'Bearer T', 'content-type': 'application/json' };
 const post = (url: string, body: unknown, headers: Record<string, string> = ADMIN) => fetch(url, { method: 'POST', headers, body: JSON.stringify(body) });

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { startTestServer, json, summedMetric } from '../helpers/server.js';
 
-/** Issue 31: POST /api/txn — compares and ops in one writer transaction, on both backends. */
+/** POST /api/txn — compares and ops in one writer transaction, on both backends. */
 t.test('transactions', async (t) => {
   const s = await startTestServer(t);
   const u = (p: string) => `${s.url}${p}`;

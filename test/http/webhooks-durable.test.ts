@@ -4,7 +4,7 @@ import { startTestServer, json, spawnServer, tempDir } from '../helpers/server.j
 import { startReceiver, hmac } from '../helpers/receiver.js';
 import { waitUntil } from '../helpers/wait.js';
 
-/** Webhook delivery that outlives retention, a kill -9 and busy cores (SPEC §2.11, issue 10). */
+/** Webhook delivery that outlives retention, a kill -9 and busy cores. */
 
 type Server = { url: string };
 const post = (s: Server, p: string, body: unknown) => fetch(`${s.url}${p}`, { method: 'POST', body: typeof body === 'string' ? body : JSON.stringify(body), headers: { 'content-type': 'application/json' } });

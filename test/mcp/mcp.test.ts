@@ -39,7 +39,7 @@ t.test('MCP over Streamable HTTP from a separate process', async (t) => {
   // register_instance → visible through REST
   const reg = await client.callTool({ name: 'register_instance', arguments: { name: 'mcp-agent', workspace: 'w', intent: 'i', stack: 'go', capabilities: 'build, test,,x' } });
   t.notOk(reg.isError);
-  t.match(text(reg), /^\{"instance_id":"[^"]+","token":/, 'compact JSON (SPEC §7-23)');
+  t.match(text(reg), /^\{"instance_id":"[^"]+","token":/, 'compact JSON');
   t.notMatch(text(reg), /\n/);
   const r = parsed(reg);
   t.same([r.status, r.capabilities, r.name], ['pending', ['build', 'test', '', 'x'], 'mcp-agent']);
@@ -76,7 +76,7 @@ t.test('MCP over Streamable HTTP from a separate process', async (t) => {
 
   // get_endpoints
   const ep = parsed(await client.callTool({ name: 'get_endpoints', arguments: {} }));
-  // (Several nodes: the bind of the node holding the session — SPEC §3 reports a node's own bind.)
+  // (Several nodes: the bind of the node holding the session — api_base is a node's own bind.)
   t.ok(srv.nodeUrls.map((u) => `${u}/api/`).includes(ep.api_base), `api_base ${ep.api_base} is the bind text (with the bound port when it was :0) and the /api/ prefix`);
   t.equal(ep.endpoints.state_get, 'GET state/{key...}', 'paths relative to api_base');
   t.equal(ep.endpoints.events_ws, 'GET events/subscribe');

@@ -82,6 +82,6 @@ t.test('discover_instances reply: a table, shared values once', async (t) => {
       ['b', 'api', 'go', [], '10s ago'],
     ],
   });
-  t.notOk('registered_at' in two, 'no registered_at (SPEC §7-23)');
+  t.notOk('registered_at' in two, 'no registered_at');
   t.same(Object.keys(discoverReply([inst({ id: 'a' }), inst({ id: 'b' })], now)), ['count', 'name', 'workspace', 'intent', 'stack', 'status', 'last_seen', 'columns', 'instances'], 'no capabilities anywhere when none has any');
 });

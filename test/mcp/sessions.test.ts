@@ -4,7 +4,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { spawnServer, tempDir } from '../helpers/server.js';
 
 /**
- * Issue 34: one token holder cannot lock everybody out of MCP. A token or agent past its own cap
+ * One token holder cannot lock everybody out of MCP. A token or agent past its own cap
  * (--mcp-sessions-per-token) loses its least recently used session, not the next client; at the
  * global cap (--mcp-max-sessions) the least recently used idle session is closed for the newcomer.
  * Sessions are a node's own: the cluster pass runs this on one node.

@@ -1,5 +1,5 @@
 /**
- * Token budgets of the MCP control plane (SPEC §7-23), counted with o200k_base (js-tiktoken):
+ * Token budgets of the MCP control plane (docs/mcp.md#token-budget), counted with o200k_base (js-tiktoken):
  *   palette  the `tools` array of the tools/list result as compact JSON, i.e. JSON.stringify of
  *            what the SDK client returns from listTools(), which is what a client hands the
  *            model (the JSON-RPC envelope and SSE framing around it reach no model) — ≤ 350;
@@ -7,7 +7,7 @@
  *            discover_instances listing three instances of one workspace.
  * Instance ids and tokens are random UUIDs (18 to 34 tokens each, ~25 on average), so a reply
  * with ids varies by a few tokens from run to run; the comments show each count.
- * The server listens on `localhost`, the default host (SPEC: bind `localhost:9800`), because
+ * The server listens on `localhost`, the default host (bind `localhost:9800`), because
  * get_endpoints' api_base is the bind text verbatim: `127.0.0.1` costs 7 tokens where `localhost`
  * costs 1, and what an agent sees is the default, not the test harness's usual IP literal.
  */

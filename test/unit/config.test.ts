@@ -30,7 +30,7 @@ t.test('priority: flags > env > settings file > defaults', async (t) => {
   t.equal(e.dashboardBind, null, 'empty env is ignored; the file value stays');
 
   const fl = loadConfig(['--bind', 'localhost:3333', '-auth-token=flag'], { KOOR_BIND: 'localhost:2222', KOOR_AUTH_TOKEN: 'env' }, dir);
-  t.equal(fl.bind.text, 'localhost:3333', 'an explicit flag beats env (SPEC §7-3)');
+  t.equal(fl.bind.text, 'localhost:3333', 'an explicit flag beats env');
   t.equal(fl.authToken, 'flag');
 
   const other = path.join(dir, 'other.json');
@@ -114,7 +114,7 @@ t.test('database (cluster mode): flag > KOOR_DATABASE_URL > settings database > 
   t.notMatch(message, /secret/, 'without its password');
 });
 
-t.test('--auth-token-file: the server token from a file, kept off the command line (issue 30)', async (t) => {
+t.test('--auth-token-file: the server token from a file, kept off the command line', async (t) => {
   const dir = tempDir(t);
   fs.writeFileSync(path.join(dir, 'token'), '  s3cret-from-file \nsecond line ignored\n');
   t.equal(loadConfig(['--auth-token-file', 'token'], {}, dir).authToken, 's3cret-from-file', 'its first line, trimmed; relative to the cwd');

@@ -5,7 +5,7 @@ import { createTable } from '../../schemas/db/table.js';
 import { TABLES } from '../../schemas/db/tables/index.js';
 
 /**
- * The tables are declared once (schemas/db/tables, issue 27) and the migrations that data files
+ * The tables are declared once (schemas/db/tables) and the migrations that data files
  * out there have been through are history that never changes: the two must describe the same
  * database, column for column and index for index. (The PostgreSQL twin is
  * test/cluster/db-schema.test.ts.)
@@ -22,7 +22,7 @@ function describe(db: Db): Record<string, unknown> {
       {
         columns: info(`table_xinfo(${name})`),
         withoutRowid: info(`table_list(${name})`)[0]!.wr,
-        // AUTOINCREMENT or a plain rowid (issue 47): the one thing table_xinfo does not show.
+        // AUTOINCREMENT or a plain rowid: the one thing table_xinfo does not show.
         autoincrement: /AUTOINCREMENT/i.test(String(db.prepare<[string], string>("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?").pluck().get(name))),
         foreignKeys: info(`foreign_key_list(${name})`),
         indexes: info(`index_list(${name})`)
@@ -66,7 +66,7 @@ t.test('the check sees a difference: a column declared with another default fail
   t.same(describe(declared).specs, describe(migrated).specs, 'the others still agree');
 });
 
-t.test('v20 (issue 47): a file from before keeps its change log and audit log, whose ids go on from the newest', async (t) => {
+t.test('v20: a file from before keeps its change log and audit log, whose ids go on from the newest', async (t) => {
   const db = new Database(':memory:');
   const v20 = MIGRATIONS.findIndex((m) => m.version === 20);
   for (const m of MIGRATIONS.slice(0, v20)) {

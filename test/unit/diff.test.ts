@@ -10,7 +10,7 @@ function run(a: string, b: string) {
   return { text: r.diffs, value: JSON.parse(r.diffs) as unknown[] };
 }
 
-t.test('SPEC §2.2 example, in wire member order', async (t) => {
+t.test('the documented example, in wire member order', async (t) => {
   const r = run('{"name":"A","age":30}', '{"name":"A","age":31,"city":"L"}');
   t.equal(r.text, '[{"path":"age","old":30,"new":31,"kind":"changed"},{"path":"city","new":"L","kind":"added"}]');
 });

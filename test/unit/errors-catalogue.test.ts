@@ -10,7 +10,7 @@ import { REPO } from '../helpers/paths.js';
 /**
  * The error catalogue (schemas/error-catalogue.ts) pinned, as fastify pins its error codes: every
  * entry's code, status, HTTP status and message, rendered here from sample parameters. A message
- * is part of the contract (SPEC and clients match on them), so changing one must change this
+ * is part of the contract (docs/errors.md lists them, clients match on them), so changing one must change this
  * table too, on purpose. Then the call sites: a client-visible error raised anywhere but through
  * the catalogue fails the scan at the end.
  */

@@ -70,7 +70,7 @@ declare namespace Tap {
 
 const BODY = JSON.stringify({ topic: 'a.b', data: { text: 'héllo ✓' }, source: '', event_id: 7, created_at: '2026-01-01T00:00:00Z' });
 
-t.test('POSTs the exact body with the headers of SPEC §2.11, and reuses the connection', async (t) => {
+t.test('POSTs the exact body with the delivery headers, and reuses the connection', async (t) => {
   const r = await receiver(t, (_req, res) => res.writeHead(200, { 'Content-Type': 'text/plain' }).end('thanks'));
   const l = limits();
   t.same(await deliver(l, r.url, 's3cret', BODY), { ok: true, status: 200 });

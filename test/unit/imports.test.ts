@@ -4,7 +4,7 @@ import t from 'tap';
 import { REPO } from '../helpers/paths.js';
 
 /**
- * Who may import whom (issue 27): every relative import of the shipped code, checked against one
+ * Who may import whom: every relative import of the shipped code, checked against one
  * table. Each process's code stays its own — the front (src/), the threads (workers/), the CLI,
  * the dashboard client — and what more than one of them needs lives in src/shared/, which imports
  * only schemas/. A thread is reached through its client in src/rpc/ (a `new URL(…)` of its entry,
@@ -45,7 +45,7 @@ const TYPES_ONLY: Readonly<Record<string, readonly string[]>> = {
 };
 
 /**
- * Crossings still to be removed (issue 27), listed exactly so the list can only shrink: a pair
+ * Crossings still to be removed, listed exactly so the list can only shrink: a pair
  * here that no longer exists fails too. None today.
  */
 const KNOWN: readonly string[] = [];
@@ -147,7 +147,7 @@ function cyclesOf(g: ReadonlyMap<string, readonly string[]>): string[][] {
 }
 
 /**
- * The front's layers (issue 46), lowest first: a file of src/ imports files of its own layer or
+ * The front's layers, lowest first: a file of src/ imports files of its own layer or
  * lower ones, never a higher one (no upward arrow): the backend knows no domain (each brings its
  * reader: src/domains/readers.ts), the HTTP and WebSocket edge (what a route or socket handler
  * uses) no domain, the domains neither the MCP surface nor the front's own machinery (router,
@@ -218,7 +218,7 @@ function httpInServicesOf(g: ReadonlyMap<string, readonly string[]>): string[] {
 }
 /**
  * Services still reaching into src/http/, listed exactly so the list can only shrink. None since
- * issue 46: the scope checks live in src/access.ts, the restore takes its upload from its route,
+ * The scope checks live in src/access.ts, the restore takes its upload from its route,
  * the denial recorder reads a caller and a rule's action, the transaction handler is a route.
  */
 const KNOWN_HTTP_IN_SERVICES: readonly string[] = [];

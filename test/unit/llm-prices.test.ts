@@ -5,7 +5,7 @@ import t from 'tap';
 import { periodsAt, secondsLeft } from '../../src/domains/llm/periods.js';
 import { DEFAULT_PRICES, modelKey, PriceTable, PRICES_AS_OF } from '../../src/domains/llm/prices.js';
 
-/** The price table and the budget periods of issue 32 (src/domains/llm). */
+/** The price table and the budget periods of LLM cost (src/domains/llm). */
 
 const tokens = (tokens_in: number, tokens_out = 0, cache_creation_tokens = 0, cache_read_tokens = 0) => ({ tokens_in, tokens_out, cache_creation_tokens, cache_read_tokens });
 

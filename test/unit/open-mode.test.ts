@@ -2,7 +2,7 @@ import t from 'tap';
 import { parseBind } from '../../src/config.js';
 import { exposedWithoutToken, isLoopbackHost } from '../../src/front/listen.js';
 
-/** Open mode is for a single-user laptop (issue 30): which listen addresses the start-up warning names. */
+/** Open mode is for a single-user laptop: which listen addresses the start-up warning names. */
 t.test('loopback hosts', async (t) => {
   for (const h of ['localhost', 'LOCALHOST', '127.0.0.1', '127.1.2.3', '::1', '[::1]']) t.ok(isLoopbackHost(h), h);
   for (const h of ['0.0.0.0', '::', '[::]', '192.168.1.10', '10.0.0.1', 'koor.lan', '128.0.0.1', '']) t.notOk(isLoopbackHost(h), h || '(empty: every interface)');

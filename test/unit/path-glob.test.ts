@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { parseGlob } from '../../src/shared/glob.js';
 import { globIntersection, globsOverlap, isValidPathGlob, pathGlob, pathGlobMatch, prefixEnd, prefixKeysOf } from '../../src/shared/path-glob.js';
 
-/** [glob, path, matches] — the lease dialect: SPEC §1.6 plus `**` (SPEC §8.8). */
+/** [glob, path, matches] — the lease dialect: event patterns (docs/events.md#patterns) plus `**`. */
 const MATCH: Array<[string, string, boolean]> = [
   ['src/*.ts', 'src/a.ts', true],
   ['src/*.ts', 'src/x/a.ts', false],

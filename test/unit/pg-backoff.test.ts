@@ -4,7 +4,7 @@ import { reconnectWaitMs } from '../../src/shared/pg-errors.js';
 import { reconnectDelayS } from '../../src/shared/pg.js';
 
 /**
- * One reconnect back-off for every loop that reaches PostgreSQL (issue 48, kept as one rule in
+ * One reconnect back-off for every loop that reaches PostgreSQL (kept as one rule in
  * stop 63): postgres.js's hook (reconnectDelayS, by the count of closes with an error), the
  * writer's driver and the front's transaction client (reconnectWaitMs, by failed tries in a row).
  */

@@ -20,7 +20,7 @@ t.test('compactJson removes whitespace outside strings only', async (t) => {
   t.equal(compactJson('1.0'), '1.0');
 });
 
-t.test('parseFirstJson reads the first value and ignores the rest (SPEC §1.3)', async (t) => {
+t.test('parseFirstJson reads the first value and ignores the rest', async (t) => {
   const { parseFirstJson } = await import('../../src/raw-json.js');
   t.same(parseFirstJson(' {"topic":"a"} trailing'), { topic: 'a' });
   t.same(parseFirstJson('{"a":"}"}{"b":2}'), { a: '}' });

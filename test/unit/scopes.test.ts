@@ -1,7 +1,7 @@
 import t from 'tap';
 import { inScope, type Target } from '../../src/access.js';
 
-/** A scoped token's reach (issue 30): a name that is itself a glob must be contained, not matched as text. */
+/** A scoped token's reach: a name that is itself a glob must be contained, not matched as text. */
 
 const state = (name: string | null): Target => ({ kind: 'state', name });
 const topic = (name: string | null): Target => ({ kind: 'topic', name });

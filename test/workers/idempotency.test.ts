@@ -9,7 +9,7 @@ import { sqliteDriver } from '../../workers/writer/sqlite/driver.js';
 import { tempDir } from '../helpers/server.js';
 
 /**
- * Idempotent writes in the writer's dispatcher (issue 28, workers/writer/idempotency.ts), on both
+ * Idempotent writes in the writer's dispatcher (workers/writer/idempotency.ts), on both
  * of its paths: a batch that runs straight (fast) and one replayed with a savepoint per envelope
  * after a failure (guarded). The HTTP behaviour on both backends is test/http/inbox.test.ts.
  */

@@ -10,7 +10,7 @@ import { openWriterDb } from '../../workers/writer/sqlite/db.js';
 import { sqliteDriver } from '../../workers/writer/sqlite/driver.js';
 import { tempDir } from '../helpers/server.js';
 
-/** The agent inbox's storage (issue 28) through the one writer on SQLite and the front's reader; the PostgreSQL twin is test/cluster/parity-inbox.test.ts. */
+/** The agent inbox's storage through the one writer on SQLite and the front's reader; the PostgreSQL twin is test/cluster/parity-inbox.test.ts. */
 
 declare namespace Tap {
   type Test = { teardown(fn: () => unknown): void };

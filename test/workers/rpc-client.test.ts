@@ -38,7 +38,7 @@ t.test('deadline exceeded → DEADLINE_EXCEEDED; an expired write never runs', a
   t.equal((await fetch(`${s.url}/api/state/later`)).status, 404, 'and the later one too');
 });
 
-t.test('issue 48: a write the writer had begun is answered with its outcome, never 503 after it committed', async (t) => {
+t.test('a write the writer had begun is answered with its outcome, never 503 after it committed', async (t) => {
   const s = await startTestServer(t);
   // Same turn, so one batch: the put runs first, then the sleep holds the batch's COMMIT past the put's deadline.
   const posted = Date.now();

@@ -20,7 +20,7 @@ t.test('the close table: each reason one code; closeAll reads its reason from th
   t.same(
     Object.fromEntries(CLOSE_REASONS.map((r) => [r, CLOSES[r].code])),
     { slow_consumer: 4008, node_behind: 4008, replay_failed: 1011, open_failed: 1011, restart: 1012, shutdown: 1001, other: null },
-    'the codes clients rely on (SPEC §7-17 for 4008)',
+    'the codes clients rely on (4008: a slow consumer, or a node behind)',
   );
   t.same([4008, 1012, 1001, 1000].map(closeAllReason), ['node_behind', 'restart', 'shutdown', 'other']);
 });
