@@ -153,7 +153,7 @@ export async function run({ quick, log }: BenchOptions): Promise<Record<string, 
           rows,
         },
       ],
-      notes: ['Goal (issue 78): the large backlog ≤ 2x the small one, p50 and p99.', ...problems],
+      notes: ['Goal: the large backlog ≤ 2x the small one, p50 and p99.', ...problems],
     };
   } finally {
     await server.stop();

@@ -528,7 +528,7 @@ export async function run(opts: BenchOptions): Promise<Record<string, unknown>> 
       const all16 = tokens(JSON.stringify({ ...v, endpoints: ENDPOINTS }));
       notes.push(
         `get_endpoints: the endpoints map (${Object.keys(v.endpoints).length} routes mounted) costs ${tokens(JSON.stringify(v.endpoints))} of its ${ep.tokens} tokens` +
-          (missing.length ? `; not advertised because not mounted: ${missing.join(', ')}. With all 16 the reply would be ${all16} tokens${all16 > REPLY_GOAL ? ` (over the ${REPLY_GOAL} budget: 16 names in the SPEC's "<METHOD> <path>" form do not fit with api_base and cli)` : ''}.` : '.'),
+          (missing.length ? `; not advertised because not mounted: ${missing.join(', ')}. With all 16 the reply would be ${all16} tokens${all16 > REPLY_GOAL ? ` (over the ${REPLY_GOAL} budget: the contract's 16 names in "<METHOD> <path>" form do not fit with api_base and cli)` : ''}.` : '.'),
       );
     }
     const disc = replies.find((r) => r.tool === 'discover_instances');

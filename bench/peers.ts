@@ -516,7 +516,7 @@ export async function run(opts: BenchOptions): Promise<Record<string, unknown>> 
   };
   const goals = issueGoals(get, [1, 2]);
   const goalTable: BenchTable = {
-    title: "Issue 47's goals, judged in each pass (koor and the peer in the same pass)",
+    title: "Speed goals, judged in each pass (koor and the peer in the same pass)",
     columns: ['goal', 'pass 1', 'pass 2', 'met'],
     rows: goals.map((g) => [g.goal, ...[1, 2].map((ps) => g.passes.find((x) => x.pass === ps)?.shown ?? '-'), `${g.passes.filter((x) => x.met).length} of ${g.passes.length}`]),
   };
@@ -527,7 +527,7 @@ export async function run(opts: BenchOptions): Promise<Record<string, unknown>> 
   const tables = [summary, detail, goalTable];
   if (duelGoals.length > 0) {
     tables.push({
-      title: `Issue 47's goals a pass decides by luck, over ${roundsRun.length} rounds of a duel (koor and the peer running at once, measured in turn, the order alternating): each round, and each side's median`,
+      title: `Speed goals a pass decides by luck, over ${roundsRun.length} rounds of a duel (koor and the peer running at once, measured in turn, the order alternating): each round, and each side's median`,
       columns: ['goal', 'each round', 'medians', 'met'],
       rows: duelGoals.map((g) => [g.goal, g.passes.map((x) => x.shown).join(' / '), g.median.shown, `${g.passes.filter((x) => x.met).length} of ${g.passes.length} rounds; medians ${g.median.met ? 'meet it' : 'do not'}`]),
     });

@@ -532,7 +532,7 @@ export async function run(opts: BenchOptions): Promise<Record<string, unknown>> 
         ]),
       },
       {
-        title: `Issue 47's floor goals, koor and each floor measured in turn (${rounds.length} rounds of ${durationS} s, ${CONNECTIONS} connections; GET: 100,000 keys, ${getRatios.length} rounds)`,
+        title: `Floor goals, koor and each floor measured in turn (${rounds.length} rounds of ${durationS} s, ${CONNECTIONS} connections; GET: 100,000 keys, ${getRatios.length} rounds)`,
         columns: ['measure', 'each round', 'median', 'goal'],
         rows: [
           ["PUT --sync full ÷ floor with koor's rows (req/s)", eachRound(rounds.map((r) => ratio(r.koor.rps, r.features.rps) ?? 0)), fmtRatio(median(rounds.map((r) => r.koor.rps / r.features.rps))), '>= 0.9x'],

@@ -287,7 +287,7 @@ export async function run(opts: BenchOptions): Promise<Record<string, unknown>> 
         }),
     },
     {
-      title: 'swarm: goals of issue 44 (Koor arms)',
+      title: 'swarm: goals (Koor arms)',
       columns: ['arm', 'K/K once', '0 conflicts', '0 markers lost', 'killed → checkpoint', 'long command kept its claim', 'wake p99 ≤ 1 s', '≤ 150 tokens/task', '0 in quiet turns', 'no file past lifetime', 'tasks/min ≥ baseline'],
       rows: goals.map((g) => [g.arm, yes(g.all_done_once), yes(g.no_rebase_conflicts), yes(g.no_markers_lost_or_doubled), yes(g.killed_task_finished_from_checkpoint), yes(g.long_command_kept_claim), yes(g.wake_p99_le_1s), yes(g.tokens_per_task_le_150), yes(g.no_tokens_in_quiet_turns), yes(g.no_shared_file_blocked_past_lifetime), yes(g.throughput_ge_baseline)]),
     },

@@ -125,7 +125,7 @@ export function templateFiles(): Record<string, string> {
   return {
     'package.json': '{\n  "name": "shop",\n  "version": "1.0.0",\n  "private": true,\n  "swarm": [\n    "seed"\n  ]\n}\n',
     'src/index.ts': '// The shop: every module is exported from here.\n// swarm modules\nexport const seed = 1;\n',
-    'README.md': '# shop\n\nA repository the swarm bench (koor, issue 44) works in.\n',
+    'README.md': '# shop\n\nA repository the swarm bench of Koor works in.\n',
   };
 }
 

@@ -212,7 +212,7 @@ export function teamsReport(runs: readonly TeamsRun[], quick: boolean): {
   const first = runs[0]!;
   const tables: BenchTable[] = [
     {
-      title: `swarm, teams (issue 78): ${first.teams.length} repositories of one layout, each cloned into folders named shop, ${first.sessions_per_team} Claude Code sessions × ${first.tasks_per_team} tasks per team, all at once on one server; then team alpha alone on it`,
+      title: `swarm, teams: ${first.teams.length} repositories of one layout, each cloned into folders named shop, ${first.sessions_per_team} Claude Code sessions × ${first.tasks_per_team} tasks per team, all at once on one server; then team alpha alone on it`,
       columns: ['run', 'team', 'project', 'done once', 'dups', 'rebase conflicts', 'markers lost/doubled', 'refused edits own/other', 'audit lease.denied own/other', 'claims withheld own/other', 'context/results naming another repo', 'work s', 'tasks/min', 'x alone', 'wall tasks/min', 'hook ms p50/p99', 'server CPU ms/task', 'box load 1m'],
       rows: rows.map((r) => [
         r.run,
@@ -236,7 +236,7 @@ export function teamsReport(runs: readonly TeamsRun[], quick: boolean): {
       ]),
     },
     {
-      title: `swarm: goals of issue 78 (teams arm; pace within noise: ≥ ${noise}x team alpha's alone, same server, same run)`,
+      title: `swarm: goals of the teams arm (pace within noise: ≥ ${noise}x team alpha's alone, same server, same run)`,
       columns: ['team', 'K/K once', '0 conflicts', '0 markers lost', '0 edits refused by another repo', '0 claims withheld by another repo', 'nothing names another repo', `pace ≥ ${noise}x alone`],
       rows: goals.map((g) => [g.arm, yes(g.all_done_once), yes(g.no_rebase_conflicts), yes(g.no_markers_lost_or_doubled), yes(g.no_edit_denied_by_another_repository), yes(g.no_claim_withheld_by_another_repository), yes(g.nothing_names_another_repository), yes(g.pace_within_noise_of_alone)]),
     },

@@ -27,7 +27,7 @@ export function defineKoorMetrics(m: Metrics, s: MetricSources): void {
   // HTTP (REST, MCP): by route pattern, never by URL.
   m.labeled('koor_http_requests_total', 'HTTP requests answered, by method, route pattern and status.', 'counter', () => s.http.requests());
   m.histogram('koor_http_request_duration_seconds', 'Time from request to reply written (to the first byte for streams).', () => s.http.latency());
-  m.counter('koor_rest_calls_total', 'REST calls counted for the token-tax figures (SPEC 1.8); zeroed by POST /api/metrics/reset.', () => s.counters.rest);
+  m.counter('koor_rest_calls_total', 'REST calls counted for the token-tax figures; zeroed by POST /api/metrics/reset.', () => s.counters.rest);
   m.counter('koor_mcp_calls_total', 'MCP calls counted for the token-tax figures; zeroed by POST /api/metrics/reset.', () => s.counters.mcp);
   m.gauge('koor_uptime_seconds', 'Seconds since the server started.', () => Math.floor(s.uptimeMs() / 1000));
   m.gauge('koor_mcp_sessions', 'Open MCP sessions.', s.mcpSessions);

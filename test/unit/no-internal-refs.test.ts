@@ -39,25 +39,9 @@ const REF = /\b[Ii]ssues?(?:[ \t]+|[ \t]*\r?\n[ \t]*(?:\*|\/\/|#)?[ \t]*)\d+|§[
  * only shrink: a new reference on such a line fails, and so does one that is gone (lower the count).
  */
 const KNOWN: ReadonlyArray<[file: string, line: RegExp, refs: number, why: string]> = [
-  ['src/domains/audit/index.ts', /'koor_auth_denied_total', '/, 1, "a metric's help text (GET /metrics)"],
-  ['src/domains/hooks/index.ts', /'koor_hook_calls_total', '/, 1, "a metric's help text (GET /metrics)"],
-  ['src/domains/leases/index.ts', /'koor_leases', '/, 1, "a metric's help text (GET /metrics)"],
-  ['src/domains/state/index.ts', /'koor_state_watchers', '/, 1, "a metric's help text (GET /metrics)"],
-  ['src/metrics/koor.ts', /'koor_rest_calls_total', '/, 1, "a metric's help text (GET /metrics)"],
-  ['src/server.ts', /'koor_storage_full', '/, 1, "a metric's help text (GET /metrics)"],
-  ['src/server.ts', /'koor_mcp_sessions_evicted_total', '/, 1, "a metric's help text (GET /metrics)"],
-  ['src/server.ts', /'koor_rate_limited_total', '/, 1, "a metric's help text (GET /metrics)"],
   ['schemas/db/sqlite-migrations-first.ts', /^\s+name: ['"]/, 2, "a migration's name, stored in every data file's koor_schema"],
   ['schemas/db/sqlite-migrations.ts', /^\s+name: ['"]/, 16, "a migration's name, stored in every data file's koor_schema"],
   ['schemas/db/pg-migrations.ts', /^\s+name: ['"]/, 14, "a migration's name, stored in every database's koor_schema"],
-  ['bench/claims.ts', /notes: \['Goal \(issue 78\)/, 1, "a benchmark report's note"],
-  ['bench/mcp.ts', /16 names in the SPEC's/, 1, "a benchmark report's note"],
-  ['bench/peers.ts', /title: ["`]Issue 47's goals/, 2, "a benchmark report's title"],
-  ['bench/speed.ts', /title: `Issue 47's floor goals/, 1, "a benchmark report's title"],
-  ['bench/soak.ts', /once issue 48 landed/, 1, "a benchmark report's note"],
-  ['bench/swarm.ts', /title: 'swarm: goals of issue 44/, 1, "a benchmark report's title"],
-  ['bench/swarm/teams.ts', /title: `swarm(, teams \(issue 78\)|: goals of issue 78)/, 2, "a benchmark report's title"],
-  ['bench/swarm/backlog.ts', /'README\.md': '# shop/, 1, "the README of the repository the swarm's agents work in"],
 ];
 
 function files(rel: string): string[] {

@@ -10,7 +10,7 @@ export function auditDomain(p: Platform): Domain & { denials: Denials } {
     denials,
     routes: auditRoutes(new AuditService(p.readers.audit)),
     metrics: (m) => {
-      m.labeled('koor_auth_denied_total', 'Calls the permission table refused, by the role of the token (issue 30).', 'counter', () =>
+      m.labeled('koor_auth_denied_total', 'Calls the permission table refused, by the role of the token.', 'counter', () =>
         (Object.keys(denials.counts) as Array<keyof typeof denials.counts>).map((role) => ({ labels: { role }, value: denials.counts[role] })),
       );
     },

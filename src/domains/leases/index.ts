@@ -19,6 +19,6 @@ export function leasesDomain(p: Platform, d: { announce: (list: readonly Event[]
     leases,
     routes: leaseRoutes(leases),
     jobs: [leases],
-    metrics: (m) => m.gauge('koor_leases', 'Live leases (SPEC 8.8): taken, not released, not past their TTL.', () => leases.count()),
+    metrics: (m) => m.gauge('koor_leases', 'Live leases: taken, not released, not past their TTL.', () => leases.count()),
   };
 }

@@ -37,7 +37,7 @@ export function stateDomain(p: Platform): Domain & { state: StateService; feed: 
       m.counter('koor_state_cache_hits_total', 'State reads answered from the front cache.', () => state.cache.stats.hits);
       m.counter('koor_state_cache_misses_total', 'State reads that went to the database.', () => state.cache.stats.misses);
       m.gauge('koor_state_cache_bytes', 'Bytes held by the state cache.', () => state.cache.usedBytes);
-      m.gauge('koor_state_watchers', 'Open state and spec watches on this node (issue 31).', () => feed.watchers());
+      m.gauge('koor_state_watchers', 'Open state and spec watches on this node.', () => feed.watchers());
       m.gauge('koor_state_revision', 'The newest state or spec revision (0 before the first change).', () => p.readers.state.newestRevision());
       m.counter('koor_state_expired_total', 'State keys deleted past their TTL by the sweep (this node, when it runs the jobs).', () => jobs.stats.expired);
     },
