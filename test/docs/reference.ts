@@ -91,18 +91,6 @@ async function catalogueSource(): Promise<CatalogueEntry[]> {
   return out;
 }
 
-/**
- * Internal notes a user cannot follow (issue numbers, another file's path) are dropped from the
- * doc comments the page shows; a reference to a file of this repository stays.
- */
-const userFacing = (doc: string): string =>
-  doc
-    .replace(/\s*\((?:issue|issues) \d+[^)]*\)/gi, '')
-    .replace(/(?:^|\s)Issue \d+:\s*/g, ' ')
-    .replace(/\s*\(issue \d+: ([^)]*)\)/gi, ' ($1)')
-    .replace(/\s+/g, ' ')
-    .trim();
-
 export async function errorsTable(): Promise<string> {
   const entries = await catalogueSource();
   const runtime = ERRORS as unknown as Record<string, { status: string; message: (...a: unknown[]) => string }>;
@@ -116,7 +104,7 @@ export async function errorsTable(): Promise<string> {
       lines.push('', `### ${section}`, '', '| code | HTTP | message | when |', '|---|---|---|---|');
     }
     const message = runtime[e.key]!.message(...e.params.map((p) => (p.array ? [`<${p.name}>`] : `<${p.name.replace(/\s*=.*$/, '')}>`)));
-    lines.push(`| ${code(e.key)} | ${HTTP_STATUS[e.status as keyof typeof HTTP_STATUS]} ${e.status} | ${code(cell(message))} | ${cell(userFacing(e.doc))} |`);
+    lines.push(`| ${code(e.key)} | ${HTTP_STATUS[e.status as keyof typeof HTTP_STATUS]} ${e.status} | ${code(cell(message))} | ${cell(e.doc)} |`);
   }
   return [`${entries.length} errors. Every error reply is \`{"error": "<message>", "code": <HTTP status>}\`; the code below names the message in the server's source, not on the wire. \`<name>\` marks what the message fills in.`, ...lines].join('\n');
 }
