@@ -15,6 +15,7 @@ import { aptInstall } from '../helpers/apt.js';
 import { CHROMIUM } from '../helpers/browser.js';
 import { CLAUDE_CODE_PACKAGE, installClaudeCode } from '../helpers/claude-code.js';
 import { CODEX_PACKAGE, installCodex } from '../helpers/codex.js';
+import { COPILOT_PACKAGE, installCopilot } from '../helpers/copilot.js';
 import { FAKETIME } from '../helpers/faketime.js';
 import { NGINX } from '../helpers/nginx.js';
 import { POSTGRESQL } from '../helpers/postgres.js';
@@ -27,6 +28,7 @@ const LOCK_WAIT_S = 180;
 /** npm fetching a client (two packages, ~360–400 MB) on a slow line. */
 const CLAUDE_CODE_BUDGET_MS = 5 * 60_000;
 const CODEX_BUDGET_MS = 5 * 60_000;
+const COPILOT_BUDGET_MS = 5 * 60_000;
 
 try {
   const started = Date.now();
@@ -36,6 +38,8 @@ try {
   if (cc !== null) process.stderr.write(`# tests that drive ${CLAUDE_CODE_PACKAGE} will skip: ${cc}\n`);
   const cx = await installCodex(CODEX_BUDGET_MS);
   if (cx !== null) process.stderr.write(`# tests that drive ${CODEX_PACKAGE} will skip: ${cx}\n`);
+  const cp = await installCopilot(COPILOT_BUDGET_MS);
+  if (cp !== null) process.stderr.write(`# tests that drive ${COPILOT_PACKAGE} will skip: ${cp}\n`);
   const took = Date.now() - started;
   if (took > 1000) process.stderr.write(`# test setup: installing packages took ${(took / 1000).toFixed(0)} s\n`);
 } catch (e) {
