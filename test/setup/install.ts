@@ -17,6 +17,7 @@ import { CLAUDE_CODE_PACKAGE, installClaudeCode } from '../helpers/claude-code.j
 import { CODEX_PACKAGE, installCodex } from '../helpers/codex.js';
 import { COPILOT_PACKAGE, installCopilot } from '../helpers/copilot.js';
 import { FAKETIME } from '../helpers/faketime.js';
+import { GEMINI_PACKAGE, installGemini } from '../helpers/gemini.js';
 import { NGINX } from '../helpers/nginx.js';
 import { POSTGRESQL } from '../helpers/postgres.js';
 import { STRACE } from '../helpers/strace.js';
@@ -29,6 +30,7 @@ const LOCK_WAIT_S = 180;
 const CLAUDE_CODE_BUDGET_MS = 5 * 60_000;
 const CODEX_BUDGET_MS = 5 * 60_000;
 const COPILOT_BUDGET_MS = 5 * 60_000;
+const GEMINI_BUDGET_MS = 5 * 60_000;
 
 try {
   const started = Date.now();
@@ -40,6 +42,8 @@ try {
   if (cx !== null) process.stderr.write(`# tests that drive ${CODEX_PACKAGE} will skip: ${cx}\n`);
   const cp = await installCopilot(COPILOT_BUDGET_MS);
   if (cp !== null) process.stderr.write(`# tests that drive ${COPILOT_PACKAGE} will skip: ${cp}\n`);
+  const gm = await installGemini(GEMINI_BUDGET_MS);
+  if (gm !== null) process.stderr.write(`# tests that drive ${GEMINI_PACKAGE} will skip: ${gm}\n`);
   const took = Date.now() - started;
   if (took > 1000) process.stderr.write(`# test setup: installing packages took ${(took / 1000).toFixed(0)} s\n`);
 } catch (e) {
