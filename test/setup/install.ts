@@ -19,6 +19,7 @@ import { COPILOT_PACKAGE, installCopilot } from '../helpers/copilot.js';
 import { FAKETIME } from '../helpers/faketime.js';
 import { GEMINI_PACKAGE, installGemini } from '../helpers/gemini.js';
 import { NGINX } from '../helpers/nginx.js';
+import { installOpencode, OPENCODE_PACKAGE } from '../helpers/opencode.js';
 import { POSTGRESQL } from '../helpers/postgres.js';
 import { STRACE } from '../helpers/strace.js';
 
@@ -31,6 +32,7 @@ const CLAUDE_CODE_BUDGET_MS = 5 * 60_000;
 const CODEX_BUDGET_MS = 5 * 60_000;
 const COPILOT_BUDGET_MS = 5 * 60_000;
 const GEMINI_BUDGET_MS = 5 * 60_000;
+const OPENCODE_BUDGET_MS = 5 * 60_000;
 
 try {
   const started = Date.now();
@@ -44,6 +46,8 @@ try {
   if (cp !== null) process.stderr.write(`# tests that drive ${COPILOT_PACKAGE} will skip: ${cp}\n`);
   const gm = await installGemini(GEMINI_BUDGET_MS);
   if (gm !== null) process.stderr.write(`# tests that drive ${GEMINI_PACKAGE} will skip: ${gm}\n`);
+  const oc = await installOpencode(OPENCODE_BUDGET_MS);
+  if (oc !== null) process.stderr.write(`# tests that drive ${OPENCODE_PACKAGE} will skip: ${oc}\n`);
   const took = Date.now() - started;
   if (took > 1000) process.stderr.write(`# test setup: installing packages took ${(took / 1000).toFixed(0)} s\n`);
 } catch (e) {
