@@ -60,8 +60,6 @@ const SERVER = ${JSON.stringify(p.server)};
 const REPOSITORY = ${JSON.stringify(p.repository ?? '')};
 const CLIENT = ${JSON.stringify(p.client)};
 const HOOK_PATH = '/api/hooks/claude-code';
-/** A reply later than this is not waited for (the server holds news answered late for the next one). */
-const TIMEOUT_MS = 5000;
 /** After a timeout, Koor is not asked again for this long. */
 const QUIET_MS = 15000;
 /** The edit tools and the Claude Code tool each is asked about as (their file: args.filePath). */
@@ -73,6 +71,8 @@ const SHELL = 'bash';
 const SESSION_ENV = 'CLAUDE_CODE_SESSION_ID';
 
 const env = (k) => (typeof process.env[k] === 'string' ? process.env[k].replace(/[\\r\\n]/g, '').trim() : '');
+/** A reply later than this is not waited for (the server holds news answered late for the next one); KOOR_TIMEOUT (seconds) shortens it. */
+const TIMEOUT_MS = Number(env('KOOR_TIMEOUT')) > 0 ? Math.min(Number(env('KOOR_TIMEOUT')) * 1000, 5000) : 5000;
 
 function userConfig() {
   const xdg = env('XDG_CONFIG_HOME');
