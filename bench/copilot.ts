@@ -15,7 +15,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { REPO, collectRun, installNpmClient, runProcess } from './claude-code.js';
 import type { FakeApi } from './fake-chat.js';
 
-/** The release the tests drive (NOTES-platform §10); its facts are in test/helpers/COPILOT-FACTS.md. */
+/** The release the tests drive; its facts are in test/helpers/COPILOT-FACTS.md. */
 export const COPILOT_VERSION = '1.0.102';
 export const COPILOT_PACKAGE = `@github/copilot@${COPILOT_VERSION}`;
 /** `npm install --no-save --prefix` lands it here (gitignored, ~190 MB). */

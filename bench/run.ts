@@ -16,7 +16,7 @@ import { pathToFileURL } from 'node:url';
 import { BENCH_DIST_DIR, REPO_ROOT, RESULTS_DIR, cleanupAll, cleanupAllSync, renderTable, withTimeout, type BenchOptions, type BenchTable, type Suite } from './lib.js';
 
 /** Modules in the bench dir that are not suites. */
-const NOT_SUITES = new Set(['run', 'lib', 'baseline-uws', 'baseline-validate', 'baseline-sqlite', 'bounded-load', 'speed-scale', 'postgres', 'webhook-receiver', 'claude-code']);
+const NOT_SUITES = new Set(['run', 'lib', 'baseline-uws', 'baseline-validate', 'baseline-sqlite', 'bounded-load', 'speed-scale', 'postgres', 'webhook-receiver', 'claude-code', 'codex', 'copilot', 'gemini', 'opencode', 'fake-chat', 'baseline-uws-writer']);
 /** Hard wall-clock limit of one suite, ms (a suite may export its own `timeoutMs: {quick, full}`). */
 const SUITE_TIMEOUT_MS = { quick: 300_000, full: 900_000 };
 

@@ -43,7 +43,9 @@ function koorHeaders(env: NodeJS.ProcessEnv, cwd: string, client: string): Recor
   const h: Record<string, string> = { 'x-koor-client': client };
   const clean = (v: string | undefined) => (v === undefined ? '' : v.replace(/[\r\n]/g, '').trim());
   const name = clean(env.KOOR_AGENT_NAME);
-  const root = clean(env.KOOR_REPO_ROOT) || clean(env.CLAUDE_PROJECT_DIR) || repoRootOf(cwd);
+  // CLAUDE_PROJECT_DIR is the project's root in Claude Code, the session's directory in Gemini CLI: its repository either way.
+  const projectDir = clean(env.CLAUDE_PROJECT_DIR);
+  const root = clean(env.KOOR_REPO_ROOT) || (projectDir === '' ? '' : repoRootOf(projectDir)) || repoRootOf(cwd);
   const project = repoProject(root, env).project;
   if (name !== '') h['x-koor-agent-name'] = name;
   if (project !== '') h['x-koor-project'] = project;
@@ -98,6 +100,9 @@ export default defineCommand({
     const adapter: ClientAdapter | undefined = adapterOf(pos.client);
     if (adapter === undefined) throw new UsageError(`unknown client ${pos.client}: expected ${CLIENTS.join(', ')}`);
     const client = adapter.name;
+    // Copilot CLI also runs the Claude Code hooks of .claude/settings.json; its own are in
+    // .github/hooks (init --copilot): heard once, through those.
+    if (client === 'claude-code' && process.env.COPILOT_CLI === '1') return 0;
     const until = Date.now() + BUDGET_MS;
     // Whatever hangs (a stdin never closed, a socket), the session gets its answer: none.
     setTimeout(() => process.exit(0), HARD_EXIT_MS);

@@ -36,6 +36,8 @@ export default defineCommand({
     ...INSTANCE_OPTION,
   },
   async run({ opt, ctx }) {
+    // Copilot CLI runs Claude Code's hooks too, and would wait for this one in the foreground.
+    if (opt.hook && process.env.COPILOT_CLI === '1') return 0;
     const timeoutText = opt.timeout ?? '10m';
     const timeoutMs = durationOption('timeout', timeoutText);
     let kinds: string[] | null = null;

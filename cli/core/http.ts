@@ -332,7 +332,7 @@ export function describeError(e: unknown): string {
  * One lookup per run; the config as it was when there is no such binding (or no server).
  */
 export async function sessionAgent(config: CliConfig, env: NodeJS.ProcessEnv): Promise<CliConfig> {
-  const session = env.CLAUDE_CODE_SESSION_ID || env.CODEX_SESSION_ID;
+  const session = env.CLAUDE_CODE_SESSION_ID || env.CODEX_SESSION_ID || env.COPILOT_AGENT_SESSION_ID;
   if (config.instance !== '' || session === undefined || session === '') return config;
   try {
     const r = await Promise.race([

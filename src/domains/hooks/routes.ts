@@ -17,10 +17,10 @@ const CONTEXT_HEADERS = {
   'x-koor-project': Type.String({ description: 'The project the agent works on ($KOOR_PROJECT): overrides X-Koor-Repository' }),
   'x-koor-repository': Type.String({ description: "The repository's identity, from its origin remote (written by koor-cli init): the project when X-Koor-Project is empty" }),
   'x-koor-repo-root': Type.String({ description: "The repository's root directory ($KOOR_REPO_ROOT)" }),
-  'x-koor-client': Type.String({ description: 'The client the command bridge posts for: claude-code (default), cursor or codex' }),
+  'x-koor-client': Type.String({ description: 'The client the bridge or plugin posts for: claude-code (default), cursor, codex, copilot, gemini, opencode or kilo' }),
 };
-/** The clients whose input this endpoint takes (Cursor's and Codex's translated by the bridge); any other value counts as Claude Code. */
-const CLIENTS = new Set(['claude-code', 'cursor', 'codex']);
+/** The clients whose input this endpoint takes (the others' translated by the bridge or plugin, cli/hooks/clients/); any other value counts as Claude Code. */
+const CLIENTS = new Set(['claude-code', 'cursor', 'codex', 'copilot', 'gemini', 'opencode', 'kilo']);
 const contextOf = (ctx: Ctx) => ({
   agentName: (ctx.extraHeaders['x-koor-agent-name'] ?? '').trim(),
   // KOOR_PROJECT overrides; else the repository's identity its clones share; else (the service) its folder.
