@@ -15,6 +15,7 @@ import { pathToFileURL } from 'node:url';
 import t from 'tap';
 import type { Obj } from '../../cli/hooks/clients/adapter.js';
 import { adapterOf } from '../../cli/hooks/clients/index.js';
+import { kilo } from '../../cli/hooks/clients/kilo.js';
 import { opencode, OPENCODE_PLUGIN, toolCalls } from '../../cli/hooks/clients/opencode.js';
 import { PLUGIN_MARK, pluginText } from '../../cli/hooks/clients/opencode-plugin.js';
 
@@ -23,9 +24,11 @@ const koor = { session_id: SID, transcript_path: null, cwd: '/repo' };
 const plan = (input: Obj) => opencode.plan({ sessionID: SID, directory: '/repo', ...input }, '/elsewhere');
 const PATCH = '*** Begin Patch\n*** Add File: src/new.ts\n+x\n*** Update File: src/app.ts\n@@\n-a\n+b\n*** End Patch';
 
-t.test('the registry knows it: koor-cli hook opencode, init --opencode', async (t) => {
+t.test('the registry knows it: koor-cli hook opencode, init --opencode; and Kilo Code, built on OpenCode: init --kilo', async (t) => {
   t.equal(adapterOf('opencode'), opencode);
   t.equal(opencode.title, 'OpenCode');
+  t.equal(adapterOf('kilo'), kilo);
+  t.equal(kilo.title, 'Kilo Code');
 });
 
 t.test('an OpenCode hook call → Claude Code input (the plugin posts the same: see below)', async (t) => {
@@ -259,4 +262,14 @@ t.test('init --opencode: .opencode/plugins/koor.js written, rewritten, removed; 
   fs.writeFileSync(file, 'export const Mine = async () => ({});\n');
   t.throws(() => opencode.files(root, root, opts(true)), { message: /\.opencode\/plugins\/koor\.js is not Koor's plugin; not touching it/ });
   t.same(opencode.files(root, root, opts(false)).map((p) => p.outcome), ['unchanged'], 'nor removed');
+});
+
+t.test('init --kilo: the same plugin in .kilo/plugins/koor.js (Kilo does not read .opencode/), naming its client', async (t) => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'koor-kilo-init-'));
+  t.teardown(() => fs.rmSync(root, { recursive: true, force: true }));
+  const [p] = kilo.files(root, root, { server: 'http://127.0.0.1:9800', install: true, read: () => null });
+  t.match(p, { file: path.join(root, '.kilo', 'plugins', 'koor.js'), outcome: 'created' });
+  t.match(p!.text, /^\/\/ Koor plugin for Kilo Code, written by `koor-cli init --kilo`/);
+  t.match(p!.text, 'const CLIENT = "kilo";');
+  t.same(kilo.plan({ hook: 'tool.execute.before', sessionID: SID, directory: '/repo', tool: 'write', args: { filePath: 'a.ts' } }, '/x').inputs, opencode.plan({ hook: 'tool.execute.before', sessionID: SID, directory: '/repo', tool: 'write', args: { filePath: 'a.ts' } }, '/x').inputs, "OpenCode's translation");
 });

@@ -8,9 +8,10 @@ import { codex } from './codex.js';
 import { copilot } from './copilot.js';
 import { cursor } from './cursor.js';
 import { gemini } from './gemini.js';
+import { kilo } from './kilo.js';
 import { opencode } from './opencode.js';
 
-export const ADAPTERS: readonly ClientAdapter[] = [claudeCode, cursor, codex, gemini, copilot, opencode];
+export const ADAPTERS: readonly ClientAdapter[] = [claudeCode, cursor, codex, gemini, copilot, opencode, kilo];
 
 /** The clients' names, in the order init lists them. */
 export const CLIENTS: readonly string[] = ADAPTERS.map((a) => a.name);
