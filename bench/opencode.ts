@@ -11,7 +11,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
 import { REPO, collectRun, installNpmClient, runProcess, type FakeApi } from './claude-code.js';
 
@@ -190,15 +190,26 @@ const pct = (xs: number[], p: number): number => {
 };
 
 /**
- * What Koor's plugin adds to one tool call, as OpenCode would pay it: the plugin file `pluginFile`
- * (as init writes it) loaded in this process and its hooks driven as OpenCode drives them — one
- * session, then `calls` edits of files, each a `tool.execute.before` and a `tool.execute.after` —
- * against the Koor server it names (KOOR_AGENT_NAME etc. from this process's environment), timed
- * around the two awaits; beside a no-op plugin's same two hooks, alternately. The session ends
- * (the plugin's dispose) when done. OpenCode runs plugins in Bun, this in Node: the hook's own
- * code is a few lines of JavaScript around one fetch, so the round trip dominates in both.
+ * What Koor's plugin adds to one tool call: the plugin file `pluginFile` (as init writes it) loaded
+ * in a process of its own (Node, with this process's environment and `env` over it: KOOR_TOKEN,
+ * KOOR_AGENT_NAME…) and its hooks driven as OpenCode drives them — one session, then `calls` edits
+ * of files, each a `tool.execute.before` and a `tool.execute.after` — against the Koor server it
+ * names, timed around the two awaits; beside a no-op plugin's same two hooks, alternately. The
+ * session ends (the plugin's dispose) when done. OpenCode runs plugins in Bun, where the same code
+ * measured faster, and on its own busy event loop, where it measured slower (OPENCODE-FACTS.md).
  */
-export async function hookCost(pluginFile: string, directory: string, calls: number): Promise<HookCost> {
+export function hookCost(pluginFile: string, directory: string, calls: number, env: Record<string, string> = {}): Promise<HookCost> {
+  const code = `import(${JSON.stringify(import.meta.url)}).then((m) => m.measureHooks(${JSON.stringify(pluginFile)}, ${JSON.stringify(directory)}, ${calls})).then((r) => process.stdout.write(JSON.stringify(r)))`;
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, ['--input-type=module', '-e', code], { env: { ...process.env, ...env }, timeout: 120_000, maxBuffer: 1 << 20 }, (err, stdout, stderr) => {
+      if (err) reject(new Error(`measuring the hooks failed: ${err.message} ${stderr.slice(-500)}`));
+      else resolve(JSON.parse(stdout) as HookCost);
+    });
+  });
+}
+
+/** hookCost's measurement, in the process that runs it. */
+export async function measureHooks(pluginFile: string, directory: string, calls: number): Promise<HookCost> {
   const mod = (await import(pathToFileURL(pluginFile).href)) as Record<string, (ctx: object) => Promise<Record<string, any>>>;
   const plugin = Object.values(mod).find((v) => typeof v === 'function');
   if (plugin === undefined) throw new Error(`${pluginFile} exports no plugin`);
