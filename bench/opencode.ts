@@ -66,6 +66,40 @@ export function installOpencodeBinary(budgetMs: number): Promise<string | null> 
   return installNpmClient({ pkg: OPENCODE_PACKAGE, dir: OPENCODE_DIR, find: opencodeBinary, works }, budgetMs);
 }
 
+/**
+ * Kilo Code's CLI, built on OpenCode (the same plugins, from `.kilo/plugins/`). Pinned at 7.7.7, not
+ * the 7.8 line: `@kilocode/cli@7.8.1`'s platform packages (`@kilocode/cli-linux-x64@7.8.1`, …) are not
+ * on the registry, so it installs without an executable; 7.7.7 is the newest whose Linux one is
+ * (OPENCODE-FACTS.md).
+ */
+export const KILO_VERSION = '7.7.7';
+export const KILO_PACKAGE = `@kilocode/cli@${KILO_VERSION}`;
+export const KILO_DIR = path.join(REPO, 'test-output', 'kilo', KILO_VERSION);
+
+/** The installed Kilo executable (its platform package's `bin/kilo`), or null. */
+export function kiloBinary(): string | null {
+  const plat = `${process.platform === 'win32' ? 'windows' : process.platform}-${process.arch}`;
+  const exe = process.platform === 'win32' ? 'kilo.exe' : 'kilo';
+  const variants = avx2() ? [plat, `${plat}-baseline`] : [`${plat}-baseline`, plat];
+  const found = [...variants, ...variants.map((v) => `${v}-musl`)].map((v) => path.join(KILO_DIR, 'node_modules', '@kilocode', `cli-${v}`, 'bin', exe)).find((p) => fs.existsSync(p));
+  return found ?? null;
+}
+
+async function kiloWorks(bin: string): Promise<string | null> {
+  const home = fs.mkdtempSync(path.join(os.tmpdir(), 'koor-kilo-version-'));
+  try {
+    const r = await runProcess(bin, ['--version'], 60_000, { PATH: process.env.PATH, HOME: home });
+    return r.ok && r.out.trim().split('\n').includes(KILO_VERSION) ? null : `${bin} --version did not print ${KILO_VERSION}: ${r.out.trim().slice(-300)}`;
+  } finally {
+    fs.rmSync(home, { recursive: true, force: true });
+  }
+}
+
+/** Installs the pinned Kilo CLI into KILO_DIR unless a working copy is there; why not, or null. Never throws. */
+export function installKiloBinary(budgetMs: number): Promise<string | null> {
+  return installNpmClient({ pkg: KILO_PACKAGE, dir: KILO_DIR, find: kiloBinary, works: kiloWorks }, budgetMs);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Running the client.
 
@@ -93,12 +127,12 @@ export function opencodeConfig(apiUrl: string, model = OPENCODE_MODEL): object {
  * npm-installs `@opencode-ai/plugin` into it at start unless its `node_modules` exists and its
  * `package-lock.json` lists that package (OPENCODE-FACTS.md): 10–40 s from the registry here, which a
  * user pays once per machine and clone. A test run skips it by writing both (Koor's plugin imports
- * nothing); the package is not needed to run a plugin.
+ * nothing); the package is not needed to run a plugin. Kilo installs `@kilocode/plugin` the same way.
  */
-export function skipPluginInstall(configDir: string): void {
+export function skipPluginInstall(configDir: string, pkg = '@opencode-ai/plugin', version = OPENCODE_VERSION): void {
   fs.mkdirSync(path.join(configDir, 'node_modules'), { recursive: true });
   const lock = path.join(configDir, 'package-lock.json');
-  if (!fs.existsSync(lock)) fs.writeFileSync(lock, `${JSON.stringify({ packages: { '': { dependencies: { '@opencode-ai/plugin': OPENCODE_VERSION } } } })}\n`);
+  if (!fs.existsSync(lock)) fs.writeFileSync(lock, `${JSON.stringify({ packages: { '': { dependencies: { [pkg]: version } } } })}\n`);
 }
 
 export interface OpencodeRunOptions {
@@ -113,6 +147,8 @@ export interface OpencodeRunOptions {
   model?: string;
   /** More arguments of `opencode run` (before the prompt). */
   args?: string[];
+  /** The client: OpenCode (default) or Kilo Code's CLI (`kilo run --auto`: it refuses the shell tool otherwise). */
+  client?: 'opencode' | 'kilo';
   timeoutMs: number;
   onSpawn?: (child: ChildProcess) => void;
 }
@@ -131,21 +167,27 @@ export interface OpencodeRunResult {
   ms: number;
 }
 
-/** The environment of a run: nothing of the caller's but PATH; no update check, no models.dev fetch, no Claude Code files read. */
-export function opencodeEnv(home: string, apiUrl: string, model = OPENCODE_MODEL, more: Record<string, string> = {}): Record<string, string> {
+/**
+ * The environment of a run: nothing of the caller's but PATH; no update check, no models.dev fetch,
+ * no Claude Code files read. Kilo reads the same variables named KILO_* (and posts telemetry, which
+ * fails offline with a warning).
+ */
+export function opencodeEnv(home: string, apiUrl: string, model = OPENCODE_MODEL, more: Record<string, string> = {}, client: 'opencode' | 'kilo' = 'opencode'): Record<string, string> {
+  const p = client === 'kilo' ? 'KILO' : 'OPENCODE';
   return {
     PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
     HOME: home,
     LANG: 'C.UTF-8',
     TMPDIR: os.tmpdir(),
-    OPENCODE_CONFIG_CONTENT: JSON.stringify(opencodeConfig(apiUrl, model)),
-    OPENCODE_DISABLE_MODELS_FETCH: '1',
-    OPENCODE_DISABLE_AUTOUPDATE: '1',
-    OPENCODE_DISABLE_CLAUDE_CODE: '1',
-    OPENCODE_DISABLE_EXTERNAL_SKILLS: '1',
-    OPENCODE_DISABLE_DEFAULT_PLUGINS: '1',
-    OPENCODE_EXPERIMENTAL_DISABLE_FILEWATCHER: '1',
-    OPENCODE_DISABLE_PRUNE: '1',
+    [`${p}_CONFIG_CONTENT`]: JSON.stringify(opencodeConfig(apiUrl, model)),
+    [`${p}_DISABLE_MODELS_FETCH`]: '1',
+    [`${p}_DISABLE_AUTOUPDATE`]: '1',
+    [`${p}_DISABLE_CLAUDE_CODE`]: '1',
+    [`${p}_DISABLE_EXTERNAL_SKILLS`]: '1',
+    [`${p}_DISABLE_DEFAULT_PLUGINS`]: '1',
+    [`${p}_EXPERIMENTAL_DISABLE_FILEWATCHER`]: '1',
+    [`${p}_DISABLE_PRUNE`]: '1',
+    ...(client === 'kilo' ? { KILO_DISABLE_SHARE: '1', KILO_DISABLE_SESSION_INGEST: '1', KILO_DISABLE_CODEBASE_INDEXING: '1' } : {}),
     ...more,
   };
 }
@@ -156,16 +198,19 @@ export function opencodeEnv(home: string, apiUrl: string, model = OPENCODE_MODEL
  * install (skipPluginInstall on HOME's config and the project's).
  */
 export async function runOpencode(o: OpencodeRunOptions): Promise<OpencodeRunResult> {
-  const bin = opencodeBinary();
-  if (bin === null) throw new Error(`OpenCode is not installed in ${OPENCODE_DIR} (npm run test:setup)`);
+  const kilo = o.client === 'kilo';
+  const bin = kilo ? kiloBinary() : opencodeBinary();
+  if (bin === null) throw new Error(`${kilo ? 'Kilo Code' : 'OpenCode'} is not installed in ${kilo ? KILO_DIR : OPENCODE_DIR} (npm run test:setup)`);
   const ownHome = o.home === undefined;
   const home = o.home ?? fs.mkdtempSync(path.join(os.tmpdir(), 'koor-oc-home-'));
-  skipPluginInstall(path.join(home, '.config', 'opencode'));
-  if (fs.existsSync(path.join(o.cwd, '.opencode'))) skipPluginInstall(path.join(o.cwd, '.opencode'));
+  const dir = kilo ? 'kilo' : 'opencode';
+  const pkg: [string, string] = kilo ? ['@kilocode/plugin', KILO_VERSION] : ['@opencode-ai/plugin', OPENCODE_VERSION];
+  skipPluginInstall(path.join(home, '.config', dir), ...pkg);
+  if (fs.existsSync(path.join(o.cwd, `.${dir}`))) skipPluginInstall(path.join(o.cwd, `.${dir}`), ...pkg);
   const url = typeof o.api === 'string' ? o.api : o.api.url;
-  const args = ['run', '--format', 'json', ...(o.args ?? []), o.prompt];
+  const args = ['run', '--format', 'json', ...(kilo ? ['--auto'] : []), ...(o.args ?? []), o.prompt];
   const started = Date.now();
-  const child = spawn(bin, args, { cwd: o.cwd, env: opencodeEnv(home, url, o.model, o.env), stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(bin, args, { cwd: o.cwd, env: opencodeEnv(home, url, o.model, o.env, o.client), stdio: ['ignore', 'pipe', 'pipe'] });
   o.onSpawn?.(child);
   const { code, signal, timedOut, stdout, stderr, events } = await collectRun(child, o.timeoutMs);
   if (ownHome) fs.rmSync(home, { recursive: true, force: true });

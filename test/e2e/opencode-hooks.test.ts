@@ -10,7 +10,10 @@
  *   reads it as that agent; its end frees the lease and the agent.
  * - A quiet session (a token from the user's Koor config, none in the plugin): not one Koor word
  *   reaches its model. What the plugin's hooks cost a tool call, against no-op hooks.
- * Skips with the reason when the client could not be installed (`npm run test:setup`).
+ * - Kilo Code's CLI (built on OpenCode; 7.7.7, the newest with a Linux binary on the registry), its
+ *   plugin written by `init --kilo` to .kilo/plugins/: the same refusal, auto-lease, koor-cli as
+ *   the session's agent and end.
+ * Skips with the reason when a client could not be installed (`npm run test:setup`).
  */
 import { execFile, execFileSync } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -19,7 +22,7 @@ import path from 'node:path';
 import t from 'tap';
 import { CLI_JS } from '../cli/helpers.js';
 import { claudeTempDir } from '../helpers/claude-code.js';
-import { chatRequestText, chatToolResults, hookCost, opencode, runOpencode, startOpencodeApi, type FakeApi } from '../helpers/opencode.js';
+import { chatRequestText, chatToolResults, hookCost, KILO_VERSION, kiloCli, opencode, runOpencode, startOpencodeApi, type FakeApi } from '../helpers/opencode.js';
 import { startTestServer } from '../helpers/server.js';
 
 /** One run of the client; far above the 5–25 s it takes here. */
@@ -36,16 +39,16 @@ else {
   /** `koor-cli` first on the client's PATH (the shell tool's commands). */
   const PATH = `${BIN}:${process.env.PATH ?? '/usr/bin:/bin'}`;
 
-  /** A clone of `shop` (src/app.ts, src/held.ts) wired by `koor-cli init --opencode --server <url>`, run as a user would. */
-  const clone = async (tt: { teardown(fn: () => unknown): void }, url: string): Promise<string> => {
+  /** A clone of `shop` (src/app.ts, src/held.ts) wired by `koor-cli init --opencode --server <url>` (or `--kilo`), run as a user would. */
+  const clone = async (tt: { teardown(fn: () => unknown): void }, url: string, client: 'opencode' | 'kilo' = 'opencode'): Promise<string> => {
     const root = path.join(fs.realpathSync(claudeTempDir(tt, 'koor-oc-')), 'shop');
     fs.mkdirSync(path.join(root, 'src'), { recursive: true });
     execFileSync('git', ['init', '-q', root]);
     fs.writeFileSync(path.join(root, 'src', 'app.ts'), 'export const app = 1;\n');
     fs.writeFileSync(path.join(root, 'src', 'held.ts'), 'export const held = 1;\n');
     // Not execFileSync: the test's server, in this process, answers init's check meanwhile.
-    const { stdout } = await promisify(execFile)(process.execPath, [CLI_JS, 'init', '--opencode', '--server', url], { cwd: root, encoding: 'utf8', timeout: 30_000, env: { ...process.env, PATH } });
-    if (!/^created \.opencode\/plugins\/koor\.js$/m.test(stdout)) throw new Error(`init did not write the OpenCode plugin:\n${stdout}`);
+    const { stdout } = await promisify(execFile)(process.execPath, [CLI_JS, 'init', `--${client}`, '--server', url], { cwd: root, encoding: 'utf8', timeout: 30_000, env: { ...process.env, PATH } });
+    if (!new RegExp(`^created \\.${client}/plugins/koor\\.js$`, 'm').test(stdout)) throw new Error(`init did not write the ${client} plugin:\n${stdout}`);
     return root;
   };
   const read = (root: string, rel: string) => fs.readFileSync(path.join(root, rel), 'utf8');
@@ -155,4 +158,39 @@ else {
     t.ok(cost.koor.p50 > 0, 'measured');
     t.same(await leases(s.url, TOKEN), [], 'the measured session’s leases freed at its end too');
   });
+
+  const kc = kiloCli();
+  if ('skip' in kc) t.skip(`Kilo Code: ${kc.skip}`);
+  else
+    t.test(`Kilo Code ${KILO_VERSION} (built on OpenCode), init --kilo: a held file refused with the reason, a free one auto-leased, koor-cli as its agent, all freed at its end`, async (t) => {
+      const s = await startTestServer(t);
+      const root = await clone(t, s.url, 'kilo');
+      const bob = (await (await fetch(`${s.url}/api/instances/register`, { method: 'POST', body: JSON.stringify({ name: 'bob', workspace: 'shop' }) })).json()) as { id: string };
+      t.ok((await fetch(`${s.url}/api/leases`, { method: 'POST', headers: { 'x-koor-instance': bob.id }, body: JSON.stringify({ resources: ['src/held.ts'], reason: 'refactoring' }) })).ok, 'bob leases src/held.ts');
+      let during: Array<{ holder_name: string; resources: string[] }> = [];
+      const api = await startOpencodeApi(t, async (_req, turn) => {
+        if (turn === 0) return { name: 'write', arguments: { filePath: path.join(root, 'src', 'held.ts'), content: 'export const held = 2;\n' } };
+        if (turn === 1) return { name: 'write', arguments: { filePath: 'src/free.ts', content: 'export const free = 1;\n' } };
+        if (turn === 2) {
+          during = await leases(s.url);
+          const m = await fetch(`${s.url}/api/messages`, { method: 'POST', body: JSON.stringify({ to: ['kilo-a'], subject: 'hello from bob', body: 'src/held.ts is yours in ten minutes' }) });
+          if (!m.ok) throw new Error(`message not sent: ${m.status}`);
+          return { name: 'bash', arguments: { command: 'koor-cli inbox', description: 'Read my Koor inbox' } };
+        }
+        return 'Done.';
+      });
+      const r = await runOpencode({ client: 'kilo', cwd: root, prompt: 'Work on the client', api, env: { PATH, KOOR_AGENT_NAME: 'kilo-a' }, timeoutMs: RUN_MS });
+      t.equal(r.code, 0, 'the client exits 0 (kilo run --auto)', { stderr: r.stderr.slice(-2000) });
+      const reqs = api.agentRequests();
+      t.equal(reqs.length, 4, 'four requests to the model');
+      t.comment(`the session took ${r.ms} ms`);
+      t.match(chatRequestText(reqs[0]!), /Koor: you are agent kilo-a \(project shop\)\.[\s\S]*src\/held\.ts \(bob\)/, 'its first request: who it is and what others hold');
+      t.equal(read(root, 'src/held.ts'), 'export const held = 1;\n', 'the held file is unchanged');
+      t.match(chatToolResults(reqs[1]!).at(-1)?.text, /^Koor: src\/held\.ts is leased by agent bob since \d\d:\d\d UTC \("refactoring"\)\./, 'the model reads who holds it');
+      t.equal(read(root, 'src/free.ts'), 'export const free = 1;\n', 'the free file is written');
+      t.same(during.map((l) => [l.holder_name, l.resources]).sort(), [['bob', ['src/held.ts']], ['kilo-a', ['src/free.ts']]], 'and leased to the session’s agent');
+      t.match(chatToolResults(reqs[3]!).at(-1)?.text, /hello from bob[\s\S]*yours in ten minutes/, "`koor-cli inbox` in Kilo's shell reads it as the session's agent");
+      t.same((await leases(s.url)).map((l) => [l.holder_name, l.resources]), [['bob', ['src/held.ts']]], 'its end released its lease');
+      t.same((await instances(s.url)).map((i) => i.name), ['bob'], 'and deregistered its agent');
+    });
 }

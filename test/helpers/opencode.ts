@@ -8,12 +8,15 @@
  * OPENCODE-FACTS.md beside this file.
  */
 import { note, provided, type Needed } from './apt.js';
-import { installOpencodeBinary, opencodeBinary } from '../../bench/opencode.js';
+import { installKiloBinary, installOpencodeBinary, kiloBinary, opencodeBinary } from '../../bench/opencode.js';
 import { startFakeChatApi, type ChatScript } from '../../bench/fake-chat.js';
 import type { FakeApi } from '../../bench/claude-code.js';
 
 export {
   hookCost,
+  KILO_PACKAGE,
+  KILO_VERSION,
+  kiloBinary,
   OPENCODE_DIR,
   OPENCODE_MODEL,
   OPENCODE_PACKAGE,
@@ -45,6 +48,23 @@ export function opencode(): { path: string } | { skip: string } {
 export async function installOpencode(budgetMs: number): Promise<string | null> {
   const why = await installOpencodeBinary(budgetMs);
   note(OPENCODE.pkg, why);
+  return why;
+}
+
+/** Kilo Code's CLI, built on OpenCode: "kilo" is the note's name. */
+export const KILO: Needed = { pkg: 'kilo', find: kiloBinary };
+
+/** The Kilo executable, or why the tests that drive it skip. */
+export function kiloCli(): { path: string } | { skip: string } {
+  const found = provided(KILO);
+  if ('path' in found) return found;
+  return { skip: `no Kilo Code CLI: ${found.skip.replace(/\("npm run test:setup" installs it with apt-get as root\)/, '("npm run test:setup" installs it with npm)')}` };
+}
+
+/** As installOpencode, for the Kilo Code CLI. */
+export async function installKilo(budgetMs: number): Promise<string | null> {
+  const why = await installKiloBinary(budgetMs);
+  note(KILO.pkg, why);
   return why;
 }
 

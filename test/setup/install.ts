@@ -19,7 +19,7 @@ import { COPILOT_PACKAGE, installCopilot } from '../helpers/copilot.js';
 import { FAKETIME } from '../helpers/faketime.js';
 import { GEMINI_PACKAGE, installGemini } from '../helpers/gemini.js';
 import { NGINX } from '../helpers/nginx.js';
-import { installOpencode, OPENCODE_PACKAGE } from '../helpers/opencode.js';
+import { installKilo, installOpencode, KILO_PACKAGE, OPENCODE_PACKAGE } from '../helpers/opencode.js';
 import { POSTGRESQL } from '../helpers/postgres.js';
 import { STRACE } from '../helpers/strace.js';
 
@@ -48,6 +48,8 @@ try {
   if (gm !== null) process.stderr.write(`# tests that drive ${GEMINI_PACKAGE} will skip: ${gm}\n`);
   const oc = await installOpencode(OPENCODE_BUDGET_MS);
   if (oc !== null) process.stderr.write(`# tests that drive ${OPENCODE_PACKAGE} will skip: ${oc}\n`);
+  const kc = await installKilo(OPENCODE_BUDGET_MS);
+  if (kc !== null) process.stderr.write(`# tests that drive ${KILO_PACKAGE} will skip: ${kc}\n`);
   const took = Date.now() - started;
   if (took > 1000) process.stderr.write(`# test setup: installing packages took ${(took / 1000).toFixed(0)} s\n`);
 } catch (e) {
