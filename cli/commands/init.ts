@@ -217,6 +217,9 @@ function planAgents(cwd: string, server: string, remove = false): Planned {
   return { file, text, outcome: before === null ? 'created' : before === text ? 'unchanged' : 'updated', mode: 0o644 };
 }
 
+/** Directories a client's file goes in, removed with it when left empty (never one a user's other files share). */
+const OWN_DIRS = ['.claude', '.cursor', '.codex', '.gemini', '.github', path.join('.github', 'hooks'), '.opencode', path.join('.opencode', 'plugins'), '.kilo', path.join('.kilo', 'plugins')];
+
 /** `--<client>` for every client adapter, a boolean each. */
 const CLIENT_OPTIONS: Record<string, { description: string; boolean: true }> = Object.fromEntries(ADAPTERS.map((a) => [a.name, { description: a.initHelp, boolean: true as const }]));
 
@@ -331,8 +334,8 @@ export default defineCommand({
       try {
         if (p.text === null) {
           fs.rmSync(p.file, { force: true });
-          // A directory Koor's file was alone in (.claude/, .cursor/, .codex/) goes with it.
-          if (['.claude', '.cursor', '.codex'].includes(path.basename(path.dirname(p.file)))) fs.rmdirSync(path.dirname(p.file));
+          // A directory Koor's file was alone in (.claude/, .codex/, .github/hooks/, .opencode/plugins/ …) goes with it.
+          for (let d = path.dirname(p.file); OWN_DIRS.some((own) => d.endsWith(path.sep + own)); d = path.dirname(d)) fs.rmdirSync(d);
           continue;
         }
         fs.mkdirSync(path.dirname(p.file), { recursive: true });
@@ -357,6 +360,7 @@ export default defineCommand({
       const own = chosen.project === repository.project ? '' : `; the repository's own: ${repository.project}, ${repository.why}`;
       writeOut(`project: ${chosen.project} (${chosen.why}${own})\n`);
     }
+    if (!opt.remove) for (const c of clients) if (c !== 'codex' && adapterOf(c)!.installNote !== undefined) writeErr(`note: ${adapterOf(c)!.installNote}`);
     if (!opt.remove && clients.includes('codex')) {
       if (codexBin !== null && opt.trust) {
         const r = await trustInCodex(codexBin, root, process.env);

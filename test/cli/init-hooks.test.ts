@@ -254,6 +254,23 @@ t.test('init --remove alone takes out everything init wrote, and the files and d
   t.equal(nothing.stdout, 'unchanged .mcp.json\nunchanged AGENTS.md\n', 'nothing left to remove');
 });
 
+t.test('init --copilot --gemini --opencode --kilo: each says the step it leaves to the user; --remove takes the files and the directories init made', async (t) => {
+  const dir = repo(t);
+  const before = snapshot(dir);
+  const r = await runCli(['init', '--copilot', '--gemini', '--opencode', '--kilo'], { cwd: dir, env: { KOOR_SERVER: SERVER } });
+  t.equal(r.code, 0, r.stderr);
+  for (const f of ['.github/hooks/koor.json', '.gemini/settings.json', '.opencode/plugins/koor.js', '.kilo/plugins/koor.js']) t.match(r.stdout, `created ${f}\n`, `says it wrote ${f}`);
+  t.match(r.stderr, /note: Copilot CLI runs \.github\/hooks only in a trusted folder/, "Copilot's trust step, said");
+  t.match(r.stderr, /note: Gemini CLI runs a project's hooks only in a trusted folder/, "Gemini's trust step, said");
+  t.match(r.stderr, /note: OpenCode installs its plugin package/, "OpenCode's first start, said");
+  const rm = await runCli(['init', '--remove', '--copilot', '--gemini', '--opencode', '--kilo'], { cwd: dir });
+  t.equal(rm.code, 0, rm.stderr);
+  const { ['.mcp.json']: mcp, ['.cursor/mcp.json']: cursorMcp, ...rest } = snapshot(dir);
+  t.ok(mcp && cursorMcp, 'the MCP configs stay (--remove without a client flag takes them)');
+  t.same(rest, before, "the clients' files init wrote are gone");
+  for (const d of ['.github', '.gemini', '.opencode', '.kilo']) t.notOk(exists(dir, d), `${d}/ removed (init made it)`);
+});
+
 t.test('a hook file that is not valid JSON is refused and nothing is written', async (t) => {
   const dir = repo(t);
   fs.mkdirSync(path.join(dir, '.claude'));

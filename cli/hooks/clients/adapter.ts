@@ -43,6 +43,8 @@ export interface ClientAdapter {
   readonly title: string;
   /** What `koor-cli init --<name>` installs, for its --help. */
   readonly initHelp: string;
+  /** What the user must still do for the client to run what init wrote (a trust step), said after writing it. */
+  readonly installNote?: string;
   /** The client's hook input → the Claude-Code-shaped inputs to post. */
   plan(input: Obj, fallbackCwd: string): Plan;
   /** Sent as received rather than re-serialised (Claude Code's own input). */

@@ -128,6 +128,7 @@ export const copilot: ClientAdapter = {
   name: 'copilot',
   title: 'GitHub Copilot CLI',
   initHelp: 'Also install GitHub Copilot CLI hooks (.github/hooks/koor.json; Copilot runs them in a trusted folder: trust it in copilot, or run copilot -p with COPILOT_ALLOW_ALL=true or --trust-folder)',
+  installNote: 'Copilot CLI runs .github/hooks only in a trusted folder: trust this one when copilot asks (or run copilot with --trust-folder, or COPILOT_ALLOW_ALL=true)',
   plan: planCopilot,
   reply: replyCopilot,
   failOpen: () => null,

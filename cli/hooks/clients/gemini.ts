@@ -185,6 +185,7 @@ export const gemini: ClientAdapter = {
   name: 'gemini',
   title: 'Gemini CLI',
   initHelp: 'Also install Gemini CLI hooks (.gemini/settings.json; Gemini runs a project\'s hooks only in a trusted folder: trust it in gemini, or run it with --skip-trust)',
+  installNote: "Gemini CLI runs a project's hooks only in a trusted folder: trust this one when gemini asks (or set GEMINI_CLI_TRUST_WORKSPACE=true)",
   plan: planGemini,
   reply: replyGemini,
   failOpen: goOn,

@@ -120,6 +120,7 @@ export function pluginAdapter(a: { name: string; title: string; configDir: strin
     name: a.name,
     title: a.title,
     initHelp: a.initHelp,
+    installNote: `${a.title} installs its plugin package the first time it starts here with a plugin (once per machine and clone, some seconds)`,
     plan: planOpencode,
     reply: replyOpencode,
     failOpen: () => null,
