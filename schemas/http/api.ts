@@ -3940,7 +3940,7 @@ export interface operations {
                 "X-Koor-Repository"?: string;
                 /** @description The repository's root directory ($KOOR_REPO_ROOT) */
                 "X-Koor-Repo-Root"?: string;
-                /** @description The client the command bridge posts for: claude-code (default), cursor or codex */
+                /** @description The client the bridge or plugin posts for: claude-code (default), cursor, codex, copilot, gemini, opencode or kilo */
                 "X-Koor-Client"?: string;
             };
             path?: never;

@@ -111,7 +111,7 @@ t.test('the MCP SDK client over https, trusting the certificate through NODE_EXT
   t.equal(ok.code, 0, ok.err);
   const r = JSON.parse(ok.out) as { tools: string[]; endpoints: { api_base: string } };
   t.same(r.tools, ['register_instance', 'discover_instances', 'set_intent', 'get_endpoints', 'propose_rule'], 'the five tools over https');
-  t.equal(r.endpoints.api_base, `${s.url}/api`, 'get_endpoints advertises the https:// base');
+  t.equal(r.endpoints.api_base, `${s.url}/api/`, 'get_endpoints advertises the https:// base');
   const refused = await run({});
   t.not(refused.code, 0, 'without the CA the client is refused');
 });
