@@ -4,9 +4,10 @@
  * cluster pass), nginx (deploy recipes), faketime (a wall-clock step of a running server), strace (the syncs
  * behind a durable write) — with one apt-get update and one apt-get install of
  * those that are absent, when this is root (bounded; it waits for a dpkg lock held by another apt
- * run); and the pinned Claude Code and Codex clients (npm, into gitignored test-output/claude-code/ and
- * test-output/codex/, never dependencies of the package: ~360 and ~400 MB a user's npm install must
- * not fetch), which the tests that drive the real clients run (test/helpers/claude-code.ts, codex.ts). The tests themselves install nothing: what could not be had is written down
+ * run); and, at the same time, the pinned coding-agent clients — Claude Code, Codex, Copilot CLI,
+ * Gemini CLI, OpenCode, Kilo Code — (npm, each into a gitignored folder of test-output/, never
+ * dependencies of the package: hundreds of MB a user's npm install must not fetch), which the tests
+ * that drive the real clients run (test/helpers/<client>.ts). The tests themselves install nothing: what could not be had is written down
  * (test/helpers/apt.ts), and the tests that need it skip with the reason. Never fails the run.
  * Not tap's `before` hook: tap runs that with coverage on, and the coverage report of the compiled
  * setup then fails the whole run.
@@ -36,20 +37,21 @@ const OPENCODE_BUDGET_MS = 5 * 60_000;
 
 try {
   const started = Date.now();
+  // All at once: apt and the npm registry are different servers, and each client goes to a folder of its own.
+  const clients: Array<[string, Promise<string | null>]> = [
+    [CLAUDE_CODE_PACKAGE, installClaudeCode(CLAUDE_CODE_BUDGET_MS)],
+    [CODEX_PACKAGE, installCodex(CODEX_BUDGET_MS)],
+    [COPILOT_PACKAGE, installCopilot(COPILOT_BUDGET_MS)],
+    [GEMINI_PACKAGE, installGemini(GEMINI_BUDGET_MS)],
+    [OPENCODE_PACKAGE, installOpencode(OPENCODE_BUDGET_MS)],
+    [KILO_PACKAGE, installKilo(OPENCODE_BUDGET_MS)],
+  ];
   const results = await aptInstall([CHROMIUM, POSTGRESQL, NGINX, FAKETIME, STRACE], INSTALL_BUDGET_MS, LOCK_WAIT_S);
   for (const [pkg, why] of results) if (why !== null) process.stderr.write(`# tests that need ${pkg} will skip: ${why}\n`);
-  const cc = await installClaudeCode(CLAUDE_CODE_BUDGET_MS);
-  if (cc !== null) process.stderr.write(`# tests that drive ${CLAUDE_CODE_PACKAGE} will skip: ${cc}\n`);
-  const cx = await installCodex(CODEX_BUDGET_MS);
-  if (cx !== null) process.stderr.write(`# tests that drive ${CODEX_PACKAGE} will skip: ${cx}\n`);
-  const cp = await installCopilot(COPILOT_BUDGET_MS);
-  if (cp !== null) process.stderr.write(`# tests that drive ${COPILOT_PACKAGE} will skip: ${cp}\n`);
-  const gm = await installGemini(GEMINI_BUDGET_MS);
-  if (gm !== null) process.stderr.write(`# tests that drive ${GEMINI_PACKAGE} will skip: ${gm}\n`);
-  const oc = await installOpencode(OPENCODE_BUDGET_MS);
-  if (oc !== null) process.stderr.write(`# tests that drive ${OPENCODE_PACKAGE} will skip: ${oc}\n`);
-  const kc = await installKilo(OPENCODE_BUDGET_MS);
-  if (kc !== null) process.stderr.write(`# tests that drive ${KILO_PACKAGE} will skip: ${kc}\n`);
+  for (const [pkg, done] of clients) {
+    const why = await done;
+    if (why !== null) process.stderr.write(`# tests that drive ${pkg} will skip: ${why}\n`);
+  }
   const took = Date.now() - started;
   if (took > 1000) process.stderr.write(`# test setup: installing packages took ${(took / 1000).toFixed(0)} s\n`);
 } catch (e) {
