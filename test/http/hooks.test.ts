@@ -303,10 +303,15 @@ t.test('hooks: a session whose client was killed (no SessionEnd) ends once its a
   const awayId = (await call('GET', `/api/hooks/claude-code/sessions/${away.id}`)).body.instance_id;
   await call('POST', '/api/messages', { to: ['away'], subject: 'review?', body: 'please review my branch' });
   // last_seen has 1 s precision: checks until the session's agent is stale, then until it is ended.
-  // (The plain agent may have been seen a second later than the killed one: waits for it too.)
-  await waitUntil('the killed session to end, the plain agent to go stale', async () => {
+  // (The plain and the away agents may have been seen a second later than the killed one — on
+  // another node, in the cluster pass: waits for them too.)
+  await waitUntil('the killed session to end, the plain and away agents to go stale', async () => {
     await call('POST', '/api/liveness/check');
-    return (await call('GET', `/api/instances/${agent}`)).status === 404 && (await call('GET', `/api/instances/${plain}`)).body.status === 'stale';
+    return (
+      (await call('GET', `/api/instances/${agent}`)).status === 404 &&
+      (await call('GET', `/api/instances/${plain}`)).body.status === 'stale' &&
+      (await call('GET', `/api/instances/${awayId}`)).body.status === 'stale'
+    );
   }, 15_000, 200);
   t.equal((await call('GET', `/api/hooks/claude-code/sessions/${killed.id}`)).status, 404, 'its session is gone with its agent');
   t.same((await call('GET', '/api/leases')).body, [], 'and nothing it held is left');
