@@ -8,6 +8,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { CliError } from '../core.js';
+import { isObj } from './translate.js';
 
 /** The environment variables the hooks pass to Koor (HTTP hooks interpolate only these). */
 export const HOOK_ENV = ['KOOR_TOKEN', 'KOOR_AGENT_NAME', 'KOOR_PROJECT', 'KOOR_REPO_ROOT'] as const;
@@ -48,18 +49,22 @@ export interface JsonFile {
   eol: boolean;
 }
 
-const isObj = (v: unknown): v is Obj => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+/** A file's text, or null when it does not exist; any other failure is refused, naming the file as `shown`. */
+export function readTextIfPresent(file: string, shown: string): string | null {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new CliError(`cannot read ${shown}: ${(e as Error).message}`);
+    return null;
+  }
+}
 
 /** Reads a JSON object file (absent or blank = {}); anything else is refused, nothing is touched. */
 export function readJsonFile(root: string, rel: string, cwd: string): JsonFile {
   const file = path.join(root, rel);
   const shown = path.relative(cwd, file) || rel;
-  let before: string | null = null;
-  try {
-    before = fs.readFileSync(file, 'utf8');
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new CliError(`cannot read ${shown}: ${(e as Error).message}`);
-  }
+  const before = readTextIfPresent(file, shown);
   let doc: Obj = {};
   let indent = '  ';
   let eol = true;

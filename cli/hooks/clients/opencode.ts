@@ -12,11 +12,11 @@
  * `{append}` (added to the tool's output or the user message), `{context}` (SessionStart's
  * orientation, shown with the first prompt). The unit test holds both to the same cases.
  */
-import fs from 'node:fs';
 import path from 'node:path';
 import { CliError } from '../../core.js';
 import { isObj, patchFiles, said, SHELL_TOOL, str } from '../translate.js';
 import type { ClientAdapter, ClientPlanOptions, FilePlan, Obj, Plan } from './adapter.js';
+import { readTextIfPresent } from '../files.js';
 import { PLUGIN_MARK, pluginText } from './opencode-plugin.js';
 
 /** OpenCode's edit tools naming one file (`args.filePath`) → the Claude Code tool Koor hears. */
@@ -101,12 +101,7 @@ function replyOpencode(p: Plan, replies: readonly Obj[]): Obj | null {
 export function pluginFile(root: string, cwd: string, rel: string, o: ClientPlanOptions, params: { client: string; title: string }): FilePlan {
   const file = path.join(root, rel);
   const shown = path.relative(cwd, file) || rel;
-  let before: string | null = null;
-  try {
-    before = fs.readFileSync(file, 'utf8');
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new CliError(`cannot read ${shown}: ${(e as Error).message}`);
-  }
+  const before = readTextIfPresent(file, shown);
   const ours = before !== null && before.startsWith(PLUGIN_MARK);
   if (!o.install) return ours ? { file, text: null, outcome: 'removed', mode: 0o644 } : { file, text: before, outcome: 'unchanged', mode: 0o644 };
   if (before !== null && !ours) throw new CliError(`${shown} is not Koor's plugin; not touching it (move it away and rerun)`);
