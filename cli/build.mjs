@@ -92,3 +92,12 @@ for (const f of fs.existsSync(OUT) ? fs.readdirSync(OUT, { recursive: true }) : 
 const pkg = path.join(OUT, 'package.json');
 const PKG = JSON.stringify({ type: 'commonjs' });
 if (!fs.existsSync(pkg) || fs.readFileSync(pkg, 'utf8') !== PKG) fs.writeFileSync(pkg, PKG);
+
+// koor-hook, the command hook that does not start Node (cli/koor-hook.sh), beside koor-cli.
+const HOOK_SRC = path.join(HERE, 'koor-hook.sh');
+const HOOK_OUT = path.join(OUT, 'koor-hook');
+if (!fs.existsSync(HOOK_OUT) || fs.readFileSync(HOOK_OUT, 'utf8') !== fs.readFileSync(HOOK_SRC, 'utf8')) {
+  fs.writeFileSync(`${HOOK_OUT}.${process.pid}.tmp`, fs.readFileSync(HOOK_SRC));
+  fs.renameSync(`${HOOK_OUT}.${process.pid}.tmp`, HOOK_OUT);
+}
+fs.chmodSync(HOOK_OUT, 0o755);

@@ -9,6 +9,7 @@ type Loader = () => Promise<{ default: unknown }>;
 export const COMMANDS: Readonly<Record<string, Loader>> = {
   init: () => import('./commands/init.js'),
   hook: () => import('./commands/hook.js'),
+  'hook-helper': () => import('./commands/hook-helper.js'),
   'config set': () => import('./commands/config-set.js'),
   status: () => import('./commands/status.js'),
 

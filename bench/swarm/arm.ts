@@ -215,14 +215,16 @@ export interface ArmResult {
 }
 
 /**
- * `koor-cli` first on the client's PATH: the built CLI. A `koor-cli wait` (the Stop hook's waiter,
- * or an agent's Bash wait) also logs when it returned and how (`<epoch ms> <exit code> <agent>
- * <args>` in `log`), which splits a wake-up into Koor's part and the client's.
+ * `koor-cli` and `koor-hook` first on the client's PATH: the built CLI and the built koor-hook
+ * (whose resident helper leaves 2 minutes after the arm's last hook). A `koor-cli wait` (the Stop
+ * hook's waiter, or an agent's Bash wait) also logs when it returned and how (`<epoch ms> <exit
+ * code> <agent> <args>` in `log`), which splits a wake-up into Koor's part and the client's.
  */
 function cliShim(bin: string, log: string): string {
   fs.mkdirSync(bin, { recursive: true });
   const run = `'${process.execPath}' '${CLI_JS}' "$@"`;
-  fs.writeFileSync(path.join(bin, 'koor-cli'), `#!/bin/sh\nif [ "$1" = wait ]; then ${run}; c=$?; echo "$(date +%s%3N) $c $KOOR_AGENT_NAME $*" >> '${log}'; exit $c; fi\nexec ${run}\n`, { mode: 0o755 });
+  fs.writeFileSync(path.join(bin, 'koor-cli'), `#!/bin/sh\nexport KOOR_HOOK_IDLE_S=120\nif [ "$1" = wait ]; then ${run}; c=$?; echo "$(date +%s%3N) $c $KOOR_AGENT_NAME $*" >> '${log}'; exit $c; fi\nexec ${run}\n`, { mode: 0o755 });
+  if (!fs.existsSync(path.join(bin, 'koor-hook'))) fs.symlinkSync(path.join(path.dirname(CLI_JS), 'koor-hook'), path.join(bin, 'koor-hook'));
   return `${bin}:${process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin'}`;
 }
 

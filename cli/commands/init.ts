@@ -391,7 +391,7 @@ export default defineCommand({
     if (!opt.remove) {
       const where = cliOnPath('koor-cli', process.env);
       if (where !== 'path') {
-        const runs = clients.length > 0 ? 'the hooks run `koor-cli hook …`: without it they do nothing' : 'AGENTS.md tells the agents to run it';
+        const runs = clients.length > 0 ? 'the hooks run `koor-hook …` and `koor-cli hook …`: without them they do nothing' : 'AGENTS.md tells the agents to run it';
         const state = where === 'npm-run' ? 'is on PATH only for this npx/npm run' : 'is not on PATH';
         writeErr(`warning: \`koor-cli\` ${state}, and ${runs}. Install it: ${INSTALL_HOW}`);
       }

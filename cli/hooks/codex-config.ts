@@ -8,7 +8,7 @@
  *   an untrusted one) and review its hooks (Codex runs only hooks whose current hash matches the
  *   one recorded when they were trusted): `config/batchWrite` of `projects.<root>.trust_level =
  *   "trusted"`, `hooks/list` for the project, then `config/batchWrite` of
- *   `hooks.state.<key>.trusted_hash` for Koor's hooks only (a command starting `koor-cli hook`);
+ *   `hooks.state.<key>.trusted_hash` for Koor's hooks only (a command starting `koor-hook` or `koor-cli hook`);
  *   the user's other hooks stay as they are.
  * - `--telemetry`: Codex's OpenTelemetry logs export to Koor (`otel.exporter.otlp-http`). Codex
  *   reads `[otel]` only from the user's config and sends header values as written, so the token

@@ -1,7 +1,7 @@
 /**
  * What `koor-cli init --claude-code/--cursor/--codex` writes into a client's hook settings, and
  * how it merges with what is there: Koor's entries are recognised by what they run (an HTTP hook
- * whose URL path holds `/api/hooks/`, a command starting `koor-cli hook` or `koor-cli wait --hook`)
+ * whose URL path holds `/api/hooks/`, a command starting `koor-hook`, `koor-cli hook` or `koor-cli wait --hook`)
  * so a rerun replaces them in place, `--remove` takes them out, and everything else (the user's own
  * hooks, other keys, their order, the file's indentation) stays as it was.
  */
@@ -12,6 +12,14 @@ import { isObj } from './translate.js';
 
 /** The environment variables the hooks pass to Koor (HTTP hooks interpolate only these). */
 export const HOOK_ENV = ['KOOR_TOKEN', 'KOOR_AGENT_NAME', 'KOOR_PROJECT', 'KOOR_REPO_ROOT'] as const;
+
+/**
+ * The command hook of a client: koor-hook (cli/koor-hook.sh), which asks the resident helper in
+ * about a millisecond and falls back to `koor-cli hook <client>`, a Node start.
+ */
+export function hookCommand(client: string): string {
+  return `koor-hook ${client}`;
+}
 
 /** Where a client's hooks post to: the one endpoint, Claude-Code-shaped input for every client. */
 export const HOOK_PATH = '/api/hooks/claude-code';
@@ -29,7 +37,7 @@ export function isKoorHook(h: unknown): boolean {
     }
     if (p.includes('/api/hooks/')) return true;
   }
-  return typeof o.command === 'string' && /^koor-cli (hook|wait --hook)(\s|$)/.test(o.command.trim());
+  return typeof o.command === 'string' && /^koor-(cli (hook|wait --hook)|hook)(\s|$)/.test(o.command.trim());
 }
 
 // ---------------------------------------------------------------------------------------------

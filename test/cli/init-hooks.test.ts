@@ -51,7 +51,7 @@ const HTTP_HOOK = (server: string) => ({
   timeout: 5,
 });
 const WAKE = { type: 'command', command: 'koor-cli wait --hook', asyncRewake: true, timeout: 3600 };
-const SESSION_START = { type: 'command', command: 'koor-cli hook claude-code', timeout: 10 };
+const SESSION_START = { type: 'command', command: 'koor-hook claude-code', timeout: 10 };
 
 /** The user's own Claude Code settings, 4-space indented, no trailing newline. */
 const USER_SETTINGS = {
@@ -182,7 +182,7 @@ t.test('init --cursor and --codex: their hook files, merged with the user hooks,
   t.match(r.stdout, /^updated \.cursor\/hooks\.json\nupdated \.codex\/hooks\.json\nproject: /m);
   t.notOk(exists(dir, '.claude'), 'no Claude Code settings without --claude-code');
 
-  const bridge = { command: 'koor-cli hook cursor' };
+  const bridge = { command: 'koor-hook cursor' };
   t.same(readJson(dir, '.cursor/hooks.json'), {
     version: 1,
     hooks: {
@@ -194,7 +194,7 @@ t.test('init --cursor and --codex: their hook files, merged with the user hooks,
       sessionEnd: [bridge],
     },
   });
-  const codex = { type: 'command', command: 'koor-cli hook codex', timeout: 10 };
+  const codex = { type: 'command', command: 'koor-hook codex', timeout: 10 };
   t.same(readJson(dir, '.codex/hooks.json'), {
     description: 'team hooks',
     hooks: {

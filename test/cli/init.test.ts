@@ -146,7 +146,7 @@ t.test('init writes no token into any file, with every option; it warns when the
   execFileSync('git', ['init', '-q', ws]);
   const w = await runCli(['init', '--claude-code', '--server', 'http://127.0.0.1:9'], { cwd: ws, env: { XDG_CONFIG_HOME: xdg, PATH: path.dirname(process.execPath) + ':/usr/bin:/bin' } });
   t.equal(w.code, 0, w.stderr);
-  t.match(w.stderr, new RegExp(`^warning: \`koor-cli\` is not on PATH, and the hooks run \`koor-cli hook …\`: without it they do nothing\\. Install it: ${escape(INSTALL_HOW)}$`, 'm'));
+  t.match(w.stderr, new RegExp(`^warning: \`koor-cli\` is not on PATH, and the hooks run \`koor-hook …\` and \`koor-cli hook …\`: without them they do nothing\\. Install it: ${escape(INSTALL_HOW)}$`, 'm'));
   t.match(w.stderr, /^warning: the server at http:\/\/127\.0\.0\.1:9 does not answer \(connect ECONNREFUSED 127\.0\.0\.1:9\): start it \(koor-server\) before the agents, or give --server$/m);
   t.ok(fs.existsSync(path.join(ws, '.claude', 'settings.json')), 'the files are written all the same');
 });
@@ -172,7 +172,7 @@ t.test('init warns when the koor-cli the agents will run is missing, or on the P
   t.equal(viaNpx.code, 0, viaNpx.stderr);
   t.same(
     warnings(viaNpx.stderr),
-    [`warning: \`koor-cli\` is on PATH only for this npx/npm run, and the hooks run \`koor-cli hook …\`: without it they do nothing. Install it: ${INSTALL_HOW}`],
+    [`warning: \`koor-cli\` is on PATH only for this npx/npm run, and the hooks run \`koor-hook …\` and \`koor-cli hook …\`: without them they do nothing. Install it: ${INSTALL_HOW}`],
     'npx: the hooks would fail open, said',
   );
   t.ok(fs.existsSync(path.join(ws, '.claude', 'settings.json')), 'the files are written all the same');

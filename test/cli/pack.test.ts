@@ -8,7 +8,7 @@ import { REPO, repoPath } from '../helpers/paths.js';
 
 /**
  * What `npm pack` puts in the package (package.json "files"): what a user runs and nothing else.
- * The runtime is found the way node finds it: from the two bins and the worker threads, following
+ * The runtime is found the way node finds it: from the two Node bins and the worker threads, following
  * every relative import, require, import() and worker URL of the built files, so a module a new
  * import needs and `files` lacks fails here, not on another machine after `npm install -g`; and
  * every .js packed must be reached, so `files` does not keep what nothing loads any more. No
@@ -102,8 +102,12 @@ t.test('npm pack holds the bins, every file they and the workers load, the dashb
   const packed = new Set(pack.files);
   t.comment(`npm pack: ${pack.entryCount} files, ${pack.size} bytes packed, ${pack.unpackedSize} unpacked`);
 
-  const bins = Object.values(pkg.bin).map((b) => P.normalize(b));
-  t.same(bins.sort(), ['dist/cli-cjs/main.js', 'dist/src/main.js'], 'the two bins');
+  const allBins = Object.values(pkg.bin).map((b) => P.normalize(b));
+  t.same(allBins.sort(), ['dist/cli-cjs/koor-hook', 'dist/cli-cjs/main.js', 'dist/src/main.js'], 'the three bins');
+  // koor-hook is a bash script (cli/koor-hook.sh): packed, and it loads no module.
+  t.ok(packed.has('dist/cli-cjs/koor-hook'), 'koor-hook is packed');
+  t.match(fs.readFileSync(repoPath('dist', 'cli-cjs', 'koor-hook'), 'utf8'), /^#!\/usr\/bin\/env bash\n/, 'koor-hook is a bash script');
+  const bins = allBins.filter((b) => b.endsWith('.js'));
   for (const w of WORKERS) t.ok(fs.existsSync(repoPath(w)), `${w} is built`);
   const fromBins = walk(bins);
   t.same(

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import { CLI_JS } from '../cli/helpers.js';
+import { koorBin } from '../helpers/koor-hooks.js';
 import { repoPath } from '../helpers/paths.js';
 import { startTestServer, tempDir, TEST_BACKEND } from '../helpers/server.js';
 
@@ -52,7 +53,7 @@ t.test('docs/getting-started.md: every command runs and prints what the page say
   const work = path.join(dir, 'work');
   const repo = path.join(home, 'src', 'shop');
   for (const d of [bin, work, repo]) fs.mkdirSync(d, { recursive: true });
-  fs.writeFileSync(path.join(bin, 'koor-cli'), `#!/bin/sh\nexec "${process.execPath}" "${CLI_JS}" "$@"\n`, { mode: 0o755 });
+  koorBin(bin);
   spawnSync('git', ['init', '-q', repo]);
   spawnSync('git', ['-C', repo, 'remote', 'add', 'origin', 'git@github.com:acme/shop.git']);
 
@@ -77,6 +78,6 @@ t.test('docs/getting-started.md: every command runs and prints what the page say
     t.match(got, matcher(st.expect), `\`${st.line.slice(0, 70)}\` prints ${st.expect}`);
   });
   // What the page says init did, it did.
-  t.match(fs.readFileSync(path.join(repo, '.claude', 'settings.json'), 'utf8'), /koor-cli hook claude-code/, 'init --claude-code wrote the hooks into .claude/settings.json');
+  t.match(fs.readFileSync(path.join(repo, '.claude', 'settings.json'), 'utf8'), /koor-hook claude-code/, 'init --claude-code wrote the hooks into .claude/settings.json');
   t.match(fs.readFileSync(path.join(repo, '.mcp.json'), 'utf8'), /"koor"/, 'and the MCP server into .mcp.json');
 });

@@ -4,7 +4,7 @@
  * of UserPromptSubmit, PreToolUse, PostToolUse, PostToolUseFailure (a shell command that failed),
  * Stop and SessionEnd reach the URL the installer
  * wrote with `Authorization: Bearer <$KOOR_TOKEN>` and X-Koor-Repo-Root from
- * .claude/settings.local.json, and the SessionStart command hook runs `koor-cli hook claude-code`,
+ * .claude/settings.local.json, and the SessionStart command hook runs `koor-hook claude-code`,
  * which posts SessionStart the same way. The peer is a node:http recorder: this checks the
  * installer's output against the client, not Koor's endpoint (that end-to-end test comes with it).
  * The client also expands .mcp.json's `Bearer ${KOOR_TOKEN}` when it connects to the MCP server.
@@ -18,6 +18,7 @@ import { execFileSync } from 'node:child_process';
 import t from 'tap';
 import { claudeCode, claudeTempDir, runClaude, startFakeApi } from '../helpers/claude-code.js';
 import { CLI_JS, runCli } from '../cli/helpers.js';
+import { koorBin } from '../helpers/koor-hooks.js';
 
 const RUN_MS = 60_000;
 
@@ -78,15 +79,13 @@ else {
     // koor-cli on the client's PATH: the built CLI behind a shim that logs its arguments.
     const bin = claudeTempDir(t, 'koor-cc-bin-');
     const log = path.join(bin, 'calls.log');
-    const shim = path.join(bin, 'koor-cli');
-    fs.writeFileSync(
-      shim,
+    koorBin(
+      bin,
       `#!/bin/sh
 echo "$*" >> '${log}'
 if [ "$1" = wait ]; then exit 0; fi
-exec '${process.execPath}' '${CLI_JS}' "$@"
+KOOR_HOOK_IDLE_S=5 exec '${process.execPath}' '${CLI_JS}' "$@"
 `,
-      { mode: 0o755 },
     );
 
     const file = path.join(project, 'hello.txt');
@@ -124,7 +123,9 @@ exec '${process.execPath}' '${CLI_JS}' "$@"
     for (const c of mcp) t.equal(c.headers.authorization, 'Bearer tok-init-e2e', ".mcp.json's Bearer ${KOOR_TOKEN} expanded by the client");
 
     const shimCalls = fs.readFileSync(log, 'utf8').trim().split('\n');
-    t.same(shimCalls, ['hook claude-code', 'wait --hook'], 'the SessionStart bridge and the Stop wake-up ran');
+    t.equal(shimCalls.length, 2, 'two koor-cli runs');
+    t.match(shimCalls[0], /^hook claude-code --helper \/\S+koor-hook-\d+-\S+$/, "SessionStart: koor-hook found no helper yet, so koor-cli answered it and starts one");
+    t.equal(shimCalls[1], 'wait --hook', 'the Stop wake-up ran');
     t.notMatch(fs.readFileSync(path.join(project, '.claude', 'settings.json'), 'utf8'), /tok-init-e2e/);
   });
 }

@@ -13,6 +13,7 @@ import path from 'node:path';
 import t from 'tap';
 import { CLI_JS } from '../cli/helpers.js';
 import { claudeCode, claudeTempDir, runClaude, startFakeApi } from '../helpers/claude-code.js';
+import { koorBin } from '../helpers/koor-hooks.js';
 import { startTestServer } from '../helpers/server.js';
 import { waitUntil } from '../helpers/wait.js';
 
@@ -29,7 +30,7 @@ else {
     fs.mkdirSync(root);
     execFileSync('git', ['init', '-q', root]);
     const bin = claudeTempDir(t, 'koor-cc-bin-');
-    fs.writeFileSync(path.join(bin, 'koor-cli'), `#!/bin/sh\nexec '${process.execPath}' '${CLI_JS}' "$@"\n`, { mode: 0o755 });
+    koorBin(bin);
     const PATH = `${bin}:${process.env.PATH ?? '/usr/bin:/bin'}`;
 
     // The installer, as a user runs it; the user's settings are in HOME.

@@ -93,12 +93,12 @@ else {
     t.same(
       hooks.map((h) => [h.eventName, h.matcher, h.command, h.trustStatus]).sort(),
       [
-        ['postToolUse', null, 'koor-cli hook codex', 'trusted'],
-        ['preToolUse', 'apply_patch|Edit|Write|Bash', 'koor-cli hook codex', 'trusted'],
-        ['sessionEnd', null, 'koor-cli hook codex', 'trusted'],
-        ['sessionStart', null, 'koor-cli hook codex', 'trusted'],
-        ['stop', null, 'koor-cli hook codex', 'trusted'],
-        ['userPromptSubmit', null, 'koor-cli hook codex', 'trusted'],
+        ['postToolUse', null, 'koor-hook codex', 'trusted'],
+        ['preToolUse', 'apply_patch|Edit|Write|Bash', 'koor-hook codex', 'trusted'],
+        ['sessionEnd', null, 'koor-hook codex', 'trusted'],
+        ['sessionStart', null, 'koor-hook codex', 'trusted'],
+        ['stop', null, 'koor-hook codex', 'trusted'],
+        ['userPromptSubmit', null, 'koor-hook codex', 'trusted'],
       ],
       'Codex lists the six hooks, trusted',
     );

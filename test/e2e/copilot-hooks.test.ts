@@ -21,6 +21,7 @@ import t, { type Test } from 'tap';
 import { CLI_JS } from '../cli/helpers.js';
 import { claudeTempDir } from '../helpers/claude-code.js';
 import { chatRequestText, chatToolResults, copilot, hookTimings, runCopilot, startCopilotApi, type FakeApi } from '../helpers/copilot.js';
+import { koorBin } from '../helpers/koor-hooks.js';
 import { startTestServer } from '../helpers/server.js';
 
 /** One run of the client; far above the few seconds it takes. */
@@ -36,7 +37,7 @@ const cp = copilot();
 if ('skip' in cp) t.plan(0, cp.skip);
 else {
   const BIN = claudeTempDir(t, 'koor-cp-bin-');
-  fs.writeFileSync(path.join(BIN, 'koor-cli'), `#!/bin/sh\nexec '${process.execPath}' '${CLI_JS}' "$@"\n`, { mode: 0o755 });
+  koorBin(BIN);
   /** `koor-cli` first on the client's PATH (hooks and shell commands alike). */
   const PATH = `${BIN}:${process.env.PATH ?? '/usr/bin:/bin'}`;
 

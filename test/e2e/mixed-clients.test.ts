@@ -15,6 +15,7 @@ import { CLI_JS } from '../cli/helpers.js';
 import { claudeTempDir } from '../helpers/claude-code.js';
 import { gemini, geminiHome, geminiToolResponses, runGemini, startGeminiApi } from '../helpers/gemini.js';
 import { chatToolResults, opencode, runOpencode, startOpencodeApi } from '../helpers/opencode.js';
+import { koorBin } from '../helpers/koor-hooks.js';
 import { startTestServer } from '../helpers/server.js';
 
 /** One run of a client; far above the 10–30 s a session takes here. */
@@ -36,7 +37,7 @@ const skip = 'skip' in gm ? gm.skip : 'skip' in oc ? oc.skip : false;
 t.test('Gemini CLI and OpenCode on one repository: each refused the file the other holds, and told who holds it', { skip }, async (t) => {
   const s = await startTestServer(t);
   const bin = claudeTempDir(t, 'koor-mixed-bin-');
-  fs.writeFileSync(path.join(bin, 'koor-cli'), `#!/bin/sh\nexec '${process.execPath}' '${CLI_JS}' "$@"\n`, { mode: 0o755 });
+  koorBin(bin);
   const PATH = `${bin}:${process.env.PATH ?? '/usr/bin:/bin'}`;
   const clone = async (client: 'gemini' | 'opencode'): Promise<string> => {
     const root = path.join(fs.realpathSync(claudeTempDir(t, `koor-mixed-${client}-`)), 'shop');

@@ -23,6 +23,7 @@ import t from 'tap';
 import { CLI_JS } from '../cli/helpers.js';
 import { claudeTempDir } from '../helpers/claude-code.js';
 import { chatRequestText, chatToolResults, hookCost, KILO_VERSION, kiloCli, opencode, runOpencode, startOpencodeApi, type FakeApi } from '../helpers/opencode.js';
+import { koorBin } from '../helpers/koor-hooks.js';
 import { startTestServer } from '../helpers/server.js';
 
 /** One run of the client; far above the 5–25 s it takes here. */
@@ -35,7 +36,7 @@ else {
   // The two sessions run side by side: the client's start (most of a session's time here) overlaps.
   t.jobs = 2;
   const BIN = claudeTempDir(t, 'koor-oc-bin-');
-  fs.writeFileSync(path.join(BIN, 'koor-cli'), `#!/bin/sh\nexec '${process.execPath}' '${CLI_JS}' "$@"\n`, { mode: 0o755 });
+  koorBin(BIN);
   /** `koor-cli` first on the client's PATH (the shell tool's commands). */
   const PATH = `${BIN}:${process.env.PATH ?? '/usr/bin:/bin'}`;
 

@@ -11,7 +11,23 @@ import { CLI_JS } from '../cli/helpers.js';
  */
 export function installHooks(root: string, url: string, bin: string, client: 'claude-code' | 'codex' = 'claude-code', o: { args?: string[]; env?: NodeJS.ProcessEnv } = {}): { PATH: string; stdout: string } {
   const stdout = execFileSync(process.execPath, [CLI_JS, 'init', `--${client}`, '--server', url, ...(o.args ?? [])], { cwd: root, stdio: 'pipe', timeout: 30_000, encoding: 'utf8', env: { ...process.env, ...o.env } });
+  return { PATH: koorBin(bin), stdout };
+}
+
+/** The built koor-hook (cli/koor-hook.sh), beside the built CLI. */
+export const KOOR_HOOK = path.join(path.dirname(CLI_JS), 'koor-hook');
+
+/**
+ * `koor-cli` and `koor-hook` in `bin`, as an installed package puts them on a user's PATH: a shim
+ * to the built CLI (its resident hook helper leaves 2 minutes after its last call, not 30) and a
+ * link to the built koor-hook (whose helper file is then named after `bin`: one helper per test's
+ * bin). `cli`: the shim's text instead (the helper's idle time is its caller's to set). Returns
+ * the PATH with `bin` first.
+ */
+export function koorBin(bin: string, cli?: string): string {
   const shim = path.join(bin, 'koor-cli');
-  if (!fs.existsSync(shim)) fs.writeFileSync(shim, `#!/bin/sh\nexec '${process.execPath}' '${CLI_JS}' "$@"\n`, { mode: 0o755 });
-  return { PATH: `${bin}:${process.env.PATH ?? '/usr/bin:/bin'}`, stdout };
+  if (!fs.existsSync(shim)) fs.writeFileSync(shim, cli ?? `#!/bin/sh\nKOOR_HOOK_IDLE_S=\${KOOR_HOOK_IDLE_S:-120} exec '${process.execPath}' '${CLI_JS}' "$@"\n`, { mode: 0o755 });
+  const hook = path.join(bin, 'koor-hook');
+  if (!fs.existsSync(hook)) fs.symlinkSync(KOOR_HOOK, hook);
+  return `${bin}:${process.env.PATH ?? '/usr/bin:/bin'}`;
 }

@@ -113,7 +113,7 @@ t.test('init --gemini: .gemini/settings.json merged with the user’s settings a
   const doc = JSON.parse(created!.text!);
   t.same(doc.hooks, geminiHooks());
   t.same(Object.keys(doc.hooks), ['SessionStart', 'BeforeAgent', 'BeforeTool', 'AfterTool', 'AfterAgent', 'SessionEnd']);
-  t.same(doc.hooks.BeforeTool, [{ matcher: GEMINI_PRE_TOOLS, hooks: [{ type: 'command', command: 'koor-cli hook gemini', timeout: 10_000 }] }], 'a bare koor-cli; the timeout in ms');
+  t.same(doc.hooks.BeforeTool, [{ matcher: GEMINI_PRE_TOOLS, hooks: [{ type: 'command', command: 'koor-hook gemini', timeout: 10_000 }] }], 'a bare koor-hook; the timeout in ms');
   t.ok(['write_file', 'replace', 'run_shell_command'].every((n) => new RegExp(GEMINI_PRE_TOOLS).test(n)));
   t.notOk(['read_file', 'write_file_x', 'run_shell_command2', 'replace_all'].some((n) => new RegExp(GEMINI_PRE_TOOLS).test(n)), 'anchored');
   t.ok(Object.values(doc.hooks).every((groups) => (groups as any[]).every((g) => g.hooks.every(isKoorHook))), 'recognised as Koor’s on a rerun');

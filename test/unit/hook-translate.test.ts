@@ -54,7 +54,10 @@ t.test('replies → client output', async (t) => {
 
 t.test('isKoorHook: by the URL path or the command, nothing else', async (t) => {
   t.ok(isKoorHook({ type: 'http', url: 'https://koor.example/base/api/hooks/claude-code' }));
-  t.ok(isKoorHook({ type: 'command', command: 'koor-cli hook codex' }));
+  t.ok(isKoorHook({ type: 'command', command: 'koor-cli hook codex' }), 'what init wrote before koor-hook');
+  t.ok(isKoorHook({ type: 'command', command: 'koor-hook gemini' }));
+  t.ok(isKoorHook({ type: 'command', command: 'koor-hook copilot || true' }));
+  t.notOk(isKoorHook({ type: 'command', command: 'koor-hooks x' }));
   t.ok(isKoorHook({ type: 'command', command: ' koor-cli wait --hook --timeout 60' }));
   t.ok(isKoorHook({ command: 'koor-cli hook cursor' }), "Cursor's entries have no type");
   t.notOk(isKoorHook({ type: 'command', command: 'koor-cli lease guard' }));

@@ -11,7 +11,7 @@
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { hookFile, planJson } from '../file-plan.js';
-import { BRIDGE_TIMEOUT_S, HOOK_ENV, HOOK_PATH, objectAt, readJsonFile, WAKE_TIMEOUT_S, withKey } from '../files.js';
+import { BRIDGE_TIMEOUT_S, hookCommand, HOOK_ENV, HOOK_PATH, objectAt, readJsonFile, WAKE_TIMEOUT_S, withKey } from '../files.js';
 import { git } from '../install.js';
 import { SHELL_TOOL, str } from '../translate.js';
 import type { ClientAdapter, ClientPlanOptions, FilePlan, Obj } from './adapter.js';
@@ -53,7 +53,7 @@ function httpHook(p: HookParams): Obj {
 export function claudeCodeHooks(p: HookParams): Record<string, unknown[]> {
   const http = httpHook(p);
   return {
-    SessionStart: [{ hooks: [{ type: 'command', command: 'koor-cli hook claude-code', timeout: BRIDGE_TIMEOUT_S }] }],
+    SessionStart: [{ hooks: [{ type: 'command', command: hookCommand('claude-code'), timeout: BRIDGE_TIMEOUT_S }] }],
     UserPromptSubmit: [{ hooks: [http] }],
     PreToolUse: [{ matcher: CLAUDE_PRE_TOOLS, hooks: [http] }],
     PostToolUse: [{ hooks: [http] }],

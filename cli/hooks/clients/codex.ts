@@ -4,11 +4,11 @@
  * extra member was ignored and the tool ran), so only listed fields are printed; edits are
  * `apply_patch` with the patch text in `tool_input.command`, shell commands `Bash` with the command
  * there; Codex fires SessionEnd too. `init --codex` writes .codex/hooks.json, command hooks through
- * the bridge `koor-cli hook codex`.
+ * the bridge `koor-hook codex`.
  */
 import path from 'node:path';
 import { hookFile } from '../file-plan.js';
-import { BRIDGE_TIMEOUT_S } from '../files.js';
+import { BRIDGE_TIMEOUT_S, hookCommand } from '../files.js';
 import { isObj, patchFiles, said, SHELL_TOOL, str } from '../translate.js';
 import type { ClientAdapter, Obj, Plan } from './adapter.js';
 
@@ -49,7 +49,7 @@ function planCodex(input: Obj, fallbackCwd: string): Plan {
  */
 export const CODEX_SESSION_END_TIMEOUT_S = 3;
 export function codexHooks(): Record<string, unknown[]> {
-  const bridge = { type: 'command', command: 'koor-cli hook codex', timeout: BRIDGE_TIMEOUT_S };
+  const bridge = { type: 'command', command: hookCommand('codex'), timeout: BRIDGE_TIMEOUT_S };
   return {
     SessionStart: [{ hooks: [bridge] }],
     UserPromptSubmit: [{ hooks: [bridge] }],

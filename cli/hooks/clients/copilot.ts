@@ -1,7 +1,7 @@
 /**
  * GitHub Copilot CLI, verified with the real @github/copilot 1.0.102 (test/helpers/COPILOT-FACTS.md).
  * Copilot reads every `.github/hooks/*.json` of a trusted folder; `init --copilot` writes
- * `.github/hooks/koor.json`, command hooks through the bridge `koor-cli hook copilot`. The events
+ * `.github/hooks/koor.json`, command hooks through the bridge `koor-hook copilot`. The events
  * are given in their PascalCase spelling, which Copilot accepts beside its camelCase one: only then
  * does a hook's input name its event (`hook_event_name`, `session_id`, `cwd`, … — a camelCase
  * hook's input names none) and its tools by Claude Code's names (`create` → `Write`, `edit` and
@@ -20,7 +20,7 @@
  */
 import path from 'node:path';
 import { hookFile } from '../file-plan.js';
-import { BRIDGE_TIMEOUT_S } from '../files.js';
+import { BRIDGE_TIMEOUT_S, hookCommand } from '../files.js';
 import { isObj, patchFiles, said, SHELL_TOOL, str } from '../translate.js';
 import type { ClientAdapter, Obj, Plan } from './adapter.js';
 
@@ -35,9 +35,9 @@ export const COPILOT_PRE_TOOLS = [...COPILOT_EDIT_TOOLS, SHELL_TOOL].join('|');
 
 /**
  * The bridge as Copilot runs it: a failing PreToolUse hook refuses the tool, so a missing
- * `koor-cli` (exit 127) must not fail the hook.
+ * `koor-hook` (exit 127) must not fail the hook.
  */
-export const COPILOT_BRIDGE = 'koor-cli hook copilot || true';
+export const COPILOT_BRIDGE = `${hookCommand('copilot')} || true`;
 
 /** A Copilot edit's files, absolute: `path` of create/edit, or those an apply_patch patch (a string input) touches. */
 function editedFiles(toolInput: unknown, cwd: string): string[] {

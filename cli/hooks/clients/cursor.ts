@@ -4,10 +4,11 @@
  * `preToolUse` → `{permission, user_message, agent_message}`; `sessionStart` and `postToolUse` →
  * `{additional_context}`; `stop` → `{followup_message}` (auto-submitted as the next user message,
  * at most 5 in a row); `beforeSubmitPrompt` → `{continue}` only. `init --cursor` writes
- * .cursor/hooks.json, command hooks through the bridge `koor-cli hook cursor`.
+ * .cursor/hooks.json, command hooks through the bridge `koor-hook cursor`.
  */
 import { createHash } from 'node:crypto';
 import path from 'node:path';
+import { hookCommand } from '../files.js';
 import { hookFile } from '../file-plan.js';
 import { filePathOf, isObj, repoRootOf, said, str } from '../translate.js';
 import type { ClientAdapter, Obj, Plan } from './adapter.js';
@@ -69,7 +70,7 @@ function planCursor(input: Obj, fallbackCwd: string): Plan {
  * out on purpose: its output cannot add context, so a digest answered there would be lost.
  */
 export function cursorHooks(): Record<string, unknown[]> {
-  const bridge = (): Obj => ({ command: 'koor-cli hook cursor' });
+  const bridge = (): Obj => ({ command: hookCommand('cursor') });
   return {
     sessionStart: [bridge()],
     preToolUse: [bridge()],

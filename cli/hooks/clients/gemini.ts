@@ -12,11 +12,11 @@
  * of SessionStart, BeforeAgent and AfterTool reaches the next request as `<hook_context>…`;
  * AfterAgent `{decision: "block", reason}` continues the session with the reason as a user message.
  * `init --gemini` writes .gemini/settings.json, command hooks through the bridge
- * `koor-cli hook gemini`.
+ * `koor-hook gemini`.
  */
 import path from 'node:path';
 import { planJson } from '../file-plan.js';
-import { BRIDGE_TIMEOUT_S, HOOK_ENV, mergeHookMap, objectAt, readJsonFile, withKey, type JsonFile } from '../files.js';
+import { BRIDGE_TIMEOUT_S, hookCommand, HOOK_ENV, mergeHookMap, objectAt, readJsonFile, withKey, type JsonFile } from '../files.js';
 import { isObj, said, SHELL_TOOL, str } from '../translate.js';
 import type { ClientAdapter, FilePlan, Obj, Plan } from './adapter.js';
 
@@ -142,7 +142,7 @@ function replyGemini(p: Plan, replies: readonly Obj[]): Obj {
  * SessionEnd hook before it exits (verified with one of 3 s), so that one has the same.
  */
 export function geminiHooks(): Record<string, unknown[]> {
-  const bridge = { type: 'command', command: 'koor-cli hook gemini', timeout: BRIDGE_TIMEOUT_S * 1000 };
+  const bridge = { type: 'command', command: hookCommand('gemini'), timeout: BRIDGE_TIMEOUT_S * 1000 };
   return {
     SessionStart: [{ hooks: [bridge] }],
     BeforeAgent: [{ hooks: [bridge] }],
