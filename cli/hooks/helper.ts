@@ -12,7 +12,7 @@
  * environment (its KOOR_TOKEN) or acts through the helper:
  *   script → `KOOR-HOOK 1 <key>\n`           (only the file's owner knows the key)
  *   helper → `<proof>\n`                     (an impostor on a stale port knows no proof: the script stops)
- *   script → `<client>\n` `NAME=value\n`… `\n` `<hook input>\0`
+ *   script → `<client>` `␟NAME=value`… `␟␟<hook input>\0`   (␟: 0x1f; no newline: see koor-hook.sh)
  *   helper → `OK\n<stdout>\0<stderr lines>\0`, or `NO <why>\n` (the script falls back to Node)
  * The helper exits after KOOR_HOOK_IDLE_S (default 1800) seconds without a call, when its own
  * code changes on disk (an upgrade: it says NO, and the fallback starts the new code), and when
@@ -77,17 +77,19 @@ interface Request {
   input: string;
 }
 
+/** Splits the request's fields (US, 0x1f: no newline, see koor-hook.sh). */
+const US = 0x1f;
+
 /** The request after the key line, once all of it has arrived (null before); throws on a malformed one. */
 export function parseRequest(buf: Buffer): Request | null {
   const end = buf.indexOf(0);
   if (end === -1) return null;
-  const head = buf.indexOf('\n\n');
+  const head = buf.indexOf(Buffer.from([US, US]));
   if (head === -1 || head > end) throw new Error('malformed request');
-  const lines = buf.subarray(0, head).toString('utf8').split('\n');
-  const client = lines.shift() ?? '';
+  const [client = '', ...fields] = buf.subarray(0, head).toString('utf8').split(String.fromCharCode(US));
   const env: NodeJS.ProcessEnv = {};
   const allowed = new Set<string>(HELPER_ENV);
-  for (const l of lines) {
+  for (const l of fields) {
     const i = l.indexOf('=');
     if (i <= 0) throw new Error('malformed request');
     const name = l.slice(0, i);

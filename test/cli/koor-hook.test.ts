@@ -197,9 +197,9 @@ t.test('the script passes on exactly the environment the helper reads', async (t
 });
 
 t.test('the helper: a request parsed; a wrong key, a malformed request and new code on disk refused', async (t) => {
-  t.same(parseRequest(Buffer.from('gemini\nPWD=/r\nKOOR_TOKEN=a=b\nEVIL=1\n\n{"x":1}\0')), { client: 'gemini', env: { PWD: '/r', KOOR_TOKEN: 'a=b' }, input: '{"x":1}' }, 'names the helper does not read are dropped');
-  t.equal(parseRequest(Buffer.from('gemini\nPWD=/r\n\n{"x"')), null, 'not all there yet');
-  t.throws(() => parseRequest(Buffer.from('gemini\nPWD\n\n{}\0')), /malformed/);
+  t.same(parseRequest(Buffer.from('gemini\x1fPWD=/r\x1fKOOR_TOKEN=a=b\x1fEVIL=1\x1f\x1f{"x":1}\0')), { client: 'gemini', env: { PWD: '/r', KOOR_TOKEN: 'a=b' }, input: '{"x":1}' }, 'names the helper does not read are dropped');
+  t.equal(parseRequest(Buffer.from('gemini\x1fPWD=/r\x1f\x1f{"x"')), null, 'not all there yet');
+  t.throws(() => parseRequest(Buffer.from('gemini\x1fPWD\x1f\x1f{}\0')), /malformed/);
 
   const dir = tempDir(t, 'koor-hook-helper-');
   const file = path.join(dir, 'helper');
@@ -220,11 +220,11 @@ t.test('the helper: a request parsed; a wrong key, a malformed request and new c
       c.write(parts.shift()!);
     });
   t.equal(await talk([`KOOR-HOOK 1 ${crypto.randomBytes(18).toString('base64url')}\n`]), 'NO key\n', 'a wrong key: no proof');
-  t.equal(await talk([`KOOR-HOOK 1 ${key}\n`, 'nobody\nPWD=/\n\n{}\0']), `${proof}\nNO unknown client nobody\n`);
-  t.equal(await talk([`KOOR-HOOK 1 ${key}\n`, 'gemini\nPWD\n\n{}\0']), `${proof}\nNO malformed request\n`);
+  t.equal(await talk([`KOOR-HOOK 1 ${key}\n`, 'nobody\x1fPWD=/\x1f\x1f{}\0']), `${proof}\nNO unknown client nobody\n`);
+  t.equal(await talk([`KOOR-HOOK 1 ${key}\n`, 'gemini\x1fPWD\x1f\x1f{}\0']), `${proof}\nNO malformed request\n`);
   // An upgrade rewrote the code: the helper says so and leaves (koor-cli answers and starts the new one).
   fs.utimesSync(code, new Date(), new Date(Date.now() + 5_000));
-  t.equal(await talk([`KOOR-HOOK 1 ${key}\n`, 'gemini\nPWD=/\n\n{}\0']), `${proof}\nNO stale\n`);
+  t.equal(await talk([`KOOR-HOOK 1 ${key}\n`, 'gemini\x1fPWD=/\x1f\x1f{}\0']), `${proof}\nNO stale\n`);
   await done;
   t.notOk(fs.existsSync(file), 'its file went with it');
 });
