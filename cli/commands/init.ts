@@ -221,6 +221,8 @@ function planAgents(cwd: string, server: string, remove = false): Planned {
 const OWN_DIRS = ['.claude', '.cursor', '.codex', '.gemini', '.github', path.join('.github', 'hooks'), '.opencode', path.join('.opencode', 'plugins'), '.kilo', path.join('.kilo', 'plugins')];
 
 /** `--<client>` for every client adapter, a boolean each. */
+/** The clients whose OpenTelemetry export `--telemetry` sends to Koor. */
+const TELEMETRY_CLIENTS = ['claude-code', 'codex', ...ADAPTERS.filter((a) => a.telemetryNote !== undefined).map((a) => a.name)];
 const CLIENT_OPTIONS: Record<string, { description: string; boolean: true }> = Object.fromEntries(ADAPTERS.map((a) => [a.name, { description: a.initHelp, boolean: true as const }]));
 
 export default defineCommand({
@@ -247,6 +249,7 @@ export default defineCommand({
     ['Also record the LLM cost of every Claude Code request (OpenTelemetry, in ~/.claude/settings.json)', '$0 init --claude-code --telemetry'],
     ['Codex hooks, the project and the hooks trusted in Codex (needs `codex` on PATH)', '$0 init --codex --trust'],
     ['Also record the tokens of every Codex request (OpenTelemetry, in ~/.codex/config.toml)', '$0 init --codex --trust --telemetry'],
+    ['Also record the tokens of every Gemini CLI request (OpenTelemetry, in .gemini/settings.json)', '$0 init --gemini --telemetry'],
     ['Take the Claude Code hooks out again', '$0 init --remove --claude-code'],
   ],
   positionals: [],
@@ -258,7 +261,14 @@ export default defineCommand({
     // One flag per client adapter (cli/hooks/clients/): --claude-code, --cursor, --codex, …
     ...CLIENT_OPTIONS,
     trust: { description: "With --codex: trust the project and Koor's hooks in Codex (its ~/.codex/config.toml, through `codex app-server`), as accepting them in codex would; needed before `codex exec` runs them", boolean: true },
-    telemetry: { description: "With --claude-code: Claude Code's OpenTelemetry export of each request's tokens and cost to Koor, set in the user settings (~/.claude/settings.json: Claude Code reads telemetry settings only there). With --codex: Codex's export of each request's tokens, set in ~/.codex/config.toml through `codex app-server` (with the token: Codex sends header values as written)", boolean: true },
+    telemetry: {
+      description:
+        "With --claude-code: Claude Code's OpenTelemetry export of each request's tokens and cost to Koor, set in the user settings (~/.claude/settings.json: Claude Code reads telemetry settings only there). " +
+        "With --codex: Codex's export of each request's tokens, set in ~/.codex/config.toml through `codex app-server` (with the token: Codex sends header values as written). " +
+        "With --gemini: Gemini CLI's export, set in .gemini/settings.json (`telemetry`; with auth, the header comes from OTEL_EXPORTER_OTLP_HEADERS). " +
+        'With --copilot: says the two variables Copilot CLI reads its export from (it has no setting in a file)',
+      boolean: true,
+    },
     remove: { description: "Take Koor's entries out again (of the named clients' hooks; with none named, of everything init writes)", boolean: true },
   },
   async run({ opt, ctx }) {
@@ -323,9 +333,9 @@ export default defineCommand({
       // tokens), while the hooks tell the model what concerns it, with the command to run, when it does.
       if (clients.length === 0) plans.push(planAgents(ctx.cwd, server));
       if (opt.hooks) plans.push(planHook(ctx.cwd));
-      for (const c of clients) plans.push(...adapterOf(c)!.files(root, ctx.cwd, { server, repository: repository.project, install: true, read }));
+      for (const c of clients) plans.push(...adapterOf(c)!.files(root, ctx.cwd, { server, repository: repository.project, install: true, read, telemetry: opt.telemetry === true }));
       if (opt.trust && !clients.includes('codex')) throw new CliError('--trust goes with --codex');
-      if (opt.telemetry && !clients.includes('claude-code') && !clients.includes('codex')) throw new CliError('--telemetry goes with --claude-code or --codex');
+      if (opt.telemetry && !clients.some((c) => c === 'claude-code' || c === 'codex' || adapterOf(c)!.telemetryNote !== undefined)) throw new CliError(`--telemetry goes with ${TELEMETRY_CLIENTS.map((c) => `--${c}`).join(', ')}`);
       if (clients.includes('codex') && (opt.trust || opt.telemetry)) codexBin = codexOnPath(process.env, opt.trust ? '--trust' : '--telemetry');
       if (opt.telemetry && clients.includes('claude-code')) plans.push(telemetryFile(userSettingsDir(process.env), ctx.cwd, server, true));
     }
@@ -361,6 +371,12 @@ export default defineCommand({
       writeOut(`project: ${chosen.project} (${chosen.why}${own})\n`);
     }
     if (!opt.remove) for (const c of clients) if (c !== 'codex' && adapterOf(c)!.installNote !== undefined) writeErr(`note: ${adapterOf(c)!.installNote}`);
+    if (!opt.remove && opt.telemetry) {
+      for (const c of clients) {
+        const note = adapterOf(c)!.telemetryNote?.(server, token !== '');
+        if (note !== undefined && note !== null) writeErr(`note: ${note}`);
+      }
+    }
     if (!opt.remove && clients.includes('codex')) {
       if (codexBin !== null && opt.trust) {
         const r = await trustInCodex(codexBin, root, process.env);

@@ -105,13 +105,27 @@ export const OtlpLogsBody = Type.Object({
   ),
 });
 
+const OtlpSpan = Type.Object({ spanId: Nullable(Type.String()), name: Nullable(Type.String()), endTimeUnixNano: Nullable(Uint64), attributes: OtlpAttributes });
+
+/** POST /v1/traces: an ExportTraceServiceRequest; src/domains/llm/otlp.ts reads its model-request spans. */
+export const OtlpTracesBody = Type.Object({
+  resourceSpans: Nullable(
+    Type.Array(
+      Type.Object({
+        resource: Nullable(Type.Object({ attributes: OtlpAttributes })),
+        scopeSpans: Nullable(Type.Array(Type.Object({ spans: Nullable(Type.Array(OtlpSpan)) }))),
+      }),
+    ),
+  ),
+});
+
 /** POST /v1/metrics: an ExportMetricsServiceRequest, accepted and not kept (nothing below its resources is read). */
 export const OtlpMetricsBody = Type.Object({ resourceMetrics: Nullable(Type.Array(Type.Object({}))) });
 
-/** POST /v1/logs, /v1/metrics: OTLP/HTTP's reply, with what Koor made of the export. */
+/** POST /v1/logs, /v1/traces, /v1/metrics: OTLP/HTTP's reply, with what Koor made of the export. */
 export const OtlpReply = Type.Object({
-  /** OTLP/HTTP's partial success: empty when all was taken, else how many records were refused and why. */
-  partialSuccess: Type.Object({ rejectedLogRecords: Type.Optional(Type.Integer()), errorMessage: Type.Optional(Type.String()) }),
+  /** OTLP/HTTP's partial success: empty when all was taken, else how many records (logs) or spans (traces) were refused and why. */
+  partialSuccess: Type.Object({ rejectedLogRecords: Type.Optional(Type.Integer()), rejectedSpans: Type.Optional(Type.Integer()), errorMessage: Type.Optional(Type.String()) }),
   recorded: Type.Integer(),
   duplicates: Type.Integer(),
 });

@@ -50,7 +50,14 @@ t.test('init --claude-code --telemetry: the user settings get the telemetry vari
   const env = { KOOR_SERVER: 'http://koor.lan:9800', CLAUDE_CONFIG_DIR: config };
 
   const lone = await runCli(['init', '--telemetry'], { cwd: root, env });
-  t.same([lone.code, lone.stderr.trim()], [1, 'error: --telemetry goes with --claude-code or --codex']);
+  t.same([lone.code, lone.stderr.trim()], [1, 'error: --telemetry goes with --claude-code, --codex, --gemini, --copilot']);
+  t.same((await runCli(['init', '--cursor', '--telemetry'], { cwd: root, env })).stderr.trim(), 'error: --telemetry goes with --claude-code, --codex, --gemini, --copilot', 'Cursor has none');
+  // Copilot CLI reads its export's settings from its environment only: init says which.
+  const copilot = await runCli(['init', '--copilot', '--telemetry'], { cwd: root, env: { ...env, KOOR_TOKEN: 'tok-x' } });
+  t.equal(copilot.code, 0, copilot.stderr);
+  t.match(copilot.stderr, /^note: Copilot CLI takes its telemetry settings from its environment only: start it with OTEL_EXPORTER_OTLP_ENDPOINT=http:\/\/koor\.lan:9800 OTEL_EXPORTER_OTLP_HEADERS="Authorization=Bearer \$KOOR_TOKEN"$/m);
+  t.notMatch(fs.readFileSync(path.join(root, '.github', 'hooks', 'koor.json'), 'utf8'), /tok-x|OTEL/, 'nothing of it in the repository');
+  t.equal((await runCli(['init', '--remove', '--copilot'], { cwd: root, env })).code, 0);
 
   const r = await runCli(['init', '--claude-code', '--telemetry'], { cwd: root, env });
   t.equal(r.code, 0, r.stderr);

@@ -20,8 +20,9 @@ import t from 'tap';
 import { claudeTempDir } from '../helpers/claude-code.js';
 import { gemini, geminiHome, geminiRequestText, geminiToolResponses, hookContexts, runGemini, startGeminiApi, type FakeApi } from '../helpers/gemini.js';
 import { CLI_JS } from '../cli/helpers.js';
-import { koorBin, KOOR_HOOK } from '../helpers/koor-hooks.js';
+import { koorBin } from '../helpers/koor-hooks.js';
 import { startTestServer } from '../helpers/server.js';
+import { waitUntil } from '../helpers/wait.js';
 
 /** One run of the client; far above the ~5–10 s it takes. */
 const RUN_MS = 90_000;
@@ -35,12 +36,12 @@ const sent = (api: FakeApi): string => api.agentRequests().map(geminiRequestText
  * A clone of `shop` at `<dir>/shop` with `src/app.ts`, Koor's hooks installed by `koor-cli init
  * --gemini` (the built CLI, run in it); `koor-cli` for the client's PATH is a shim in `bin`.
  */
-function clone(dir: string, url: string, bin: string): { root: string; PATH: string; init: string } {
+function clone(dir: string, url: string, bin: string, args: string[] = []): { root: string; PATH: string; init: string } {
   const root = path.join(fs.realpathSync(dir), 'shop');
   fs.mkdirSync(path.join(root, 'src'), { recursive: true });
   execFileSync('git', ['init', '-q', root]);
   fs.writeFileSync(path.join(root, 'src', 'app.ts'), 'export const app = 1;\n');
-  const init = execFileSync(process.execPath, [CLI_JS, 'init', '--gemini', '--server', url], { cwd: root, stdio: 'pipe', timeout: 30_000, encoding: 'utf8' });
+  const init = execFileSync(process.execPath, [CLI_JS, 'init', '--gemini', '--server', url, ...args], { cwd: root, stdio: 'pipe', timeout: 30_000, encoding: 'utf8' });
   return { root, PATH: koorBin(bin), init };
 }
 
@@ -113,9 +114,9 @@ else {
     t.match(inbox?.output, /\[System\] Tool input parameters were modified by a hook before execution\.$/, 'the model is told a hook changed the command (it exported the session id)');
   });
 
-  t.test('a quiet Gemini session: not one Koor word reaches its model', async (t) => {
+  t.test("a quiet Gemini session: not one Koor word reaches its model; its telemetry (init --telemetry) records each request once, as the agent its hooks bound", async (t) => {
     const s = await startTestServer(t);
-    const { root, PATH } = clone(claudeTempDir(t), s.url, BIN);
+    const { root, PATH } = clone(claudeTempDir(t), s.url, BIN, ['--telemetry']);
     const home = geminiHome(claudeTempDir(t, 'koor-gm-home-'));
     const api = await startGeminiApi(t, [{ call: 'replace', args: { file_path: 'src/app.ts', old_string: 'export const app = 1;', new_string: 'export const app = 2;', instruction: 'bump' } }, 'Done.']);
     const r = await runGemini({ cwd: root, home, prompt: 'Bump the app', api, env: { PATH }, timeoutMs: RUN_MS });
@@ -125,9 +126,16 @@ else {
     t.same(api.agentRequests().flatMap(hookContexts), [], 'no hook added a context');
     const koorText = sent(api).match(/.{0,80}(Koor:|koor-cli|\[System\]).{0,80}/s);
     t.equal(koorText?.[0] ?? null, null, 'no Koor text in any request');
-    const audit = (await (await fetch(`${s.url}/api/audit?action=instance.register`)).json()) as Array<{ actor: string }>;
+    const audit = (await (await fetch(`${s.url}/api/audit?action=instance.register`)).json()) as Array<{ actor: string; resource: string }>;
     t.equal(audit.length, 1, 'its hooks bound one agent');
     t.same(await instances(s.url), [], 'gone with its session');
+    // Gemini flushes its telemetry at exit: a record per request to the model, its agent's, once.
+    const records = await waitUntil('the telemetry of the session recorded', async () => {
+      const list = ((await (await fetch(`${s.url}/api/llm/usage?limit=100`)).json()) as any[]).filter((x) => x.session_id === r.sessionId);
+      return list.length >= 2 ? list : false;
+    }, 30_000);
+    t.equal(records.length, 2, 'each request once (not again from the record that repeats its usage)');
+    for (const x of records) t.match(x, { instance_id: audit[0]!.resource, project: 'shop', provider: 'google', tokens_in: 10, tokens_out: 5, request_type: 'gemini' }, `request ${x.id}: the agent's, with the client's tokens`);
   });
 
   t.test('what a hook call costs the agent: koor-hook and koor-cli against a no-op command hook, started as Gemini starts them', async (t) => {

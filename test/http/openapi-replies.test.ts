@@ -271,6 +271,8 @@ t.test('every GET reply (and the seeding writes) is what GET /api/openapi.json s
     ],
   };
   await call('POST', '/v1/logs', '/v1/logs', otlp, { 'content-type': 'application/json' });
+  const spans = { resourceSpans: [{ scopeSpans: [{ spans: [{ spanId: 'a1', name: 'chat gpt-4.1', attributes: [{ key: 'gen_ai.operation.name', value: { stringValue: 'chat' } }, { key: 'gen_ai.request.model', value: { stringValue: 'gpt-4.1' } }, { key: 'gen_ai.usage.input_tokens', value: { intValue: '5' } }] }] }] }] };
+  await call('POST', '/v1/traces', '/v1/traces', spans, { 'content-type': 'application/json' });
   await call('PUT', '/api/budgets/{scope}', '/api/budgets/project:web', { usd: 0.1, period: 'day' });
   await call('PUT', '/api/budgets/{scope}', '/api/budgets/global', { tokens: 1_000_000, period: 'month', warn_at: 0.5 });
 

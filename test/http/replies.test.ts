@@ -207,6 +207,8 @@ t.test('every REST reply fits its schema', async (t) => {
   // OpenTelemetry in, budgets.
   const otlp = '{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"timeUnixNano":"1","body":{"stringValue":"claude_code.api_request"},"attributes":[{"key":"event.name","value":{"stringValue":"api_request"}},{"key":"session.id","value":{"stringValue":"s"}},{"key":"event.sequence","value":{"intValue":1}},{"key":"model","value":{"stringValue":"claude-haiku-4-5"}},{"key":"input_tokens","value":{"intValue":5}}]}]}]}]}';
   await call('POST /v1/logs', '/v1/logs', { body: otlp, headers: { 'content-type': 'application/json' } });
+  const span = '{"resourceSpans":[{"scopeSpans":[{"spans":[{"spanId":"a1","name":"chat gpt-4.1","attributes":[{"key":"gen_ai.operation.name","value":{"stringValue":"chat"}},{"key":"gen_ai.conversation.id","value":{"stringValue":"s"}},{"key":"gen_ai.request.model","value":{"stringValue":"gpt-4.1"}},{"key":"gen_ai.usage.input_tokens","value":{"intValue":"5"}}]}]}]}]}';
+  await call('POST /v1/traces', '/v1/traces', { body: span, headers: { 'content-type': 'application/json' } });
   await call('POST /v1/metrics', '/v1/metrics', { body: '{"resourceMetrics":[]}', headers: { 'content-type': 'application/json' } });
   await call('PUT /api/budgets/:scope', '/api/budgets/project:web', { body: { usd: 0.1, period: 'day' } });
   await call('GET /api/budgets', '/api/budgets', { nonEmpty: true });

@@ -164,3 +164,28 @@ t.test('init --gemini: .gemini/settings.json merged with the user’s settings a
   fs.writeFileSync(file, '{"hooks": []}');
   t.throws(() => gemini.files(root, root, opts(true)), /"hooks" in .* is not an object/, 'a file Koor cannot merge is refused, untouched');
 });
+
+t.test('init --gemini --telemetry: the OpenTelemetry export to Koor in the settings, no secret; taken out with the hooks, a telemetry of the user’s own left', async (t) => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'koor-gemini-otel-'));
+  t.teardown(() => fs.rmSync(root, { recursive: true, force: true }));
+  const file = path.join(root, '.gemini', 'settings.json');
+  const server = 'http://koor.lan:9800';
+  const put = (doc: unknown) => {
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    fs.writeFileSync(file, JSON.stringify(doc));
+  };
+  const [p] = gemini.files(root, root, { server, install: true, read: () => null, telemetry: true });
+  const doc = JSON.parse(p!.text!);
+  t.same(doc.telemetry, { enabled: true, otlpEndpoint: server, otlpProtocol: 'http', logPrompts: false }, 'OTLP/HTTP JSON (its default is gRPC), no prompt text');
+  t.notMatch(p!.text!, /Bearer|Authorization/, 'no header in the file: Gemini takes it from OTEL_EXPORTER_OTLP_HEADERS');
+  t.equal(gemini.telemetryNote!(server, true), 'Gemini CLI sends telemetry headers only from its environment: start it with OTEL_EXPORTER_OTLP_HEADERS="Authorization=Bearer $KOOR_TOKEN"');
+  t.equal(gemini.telemetryNote!(server, false), null, 'no token, nothing to do');
+
+  // Without --telemetry a rerun leaves it; --remove takes it out with the hooks.
+  put(doc);
+  t.same(JSON.parse(gemini.files(root, root, { server, install: true, read: () => null })[0]!.text ?? fs.readFileSync(file, 'utf8')).telemetry, doc.telemetry);
+  t.equal(gemini.files(root, root, { server, install: false, read: () => null })[0]!.text, null, 'only Koor’s in the file: the file goes');
+  // A telemetry of the user's own (another endpoint) stays.
+  put({ ...doc, telemetry: { enabled: true, target: 'gcp' } });
+  t.same(JSON.parse(gemini.files(root, root, { server, install: false, read: () => null })[0]!.text!), { telemetry: { enabled: true, target: 'gcp' } });
+});

@@ -33,6 +33,8 @@ export interface ClientPlanOptions {
   repository?: string;
   /** false: take Koor's entries out. */
   install: boolean;
+  /** `init --telemetry`: the client's OpenTelemetry export to Koor too (where it is set in these files). */
+  telemetry?: boolean;
   read: (file: string) => string | null;
 }
 
@@ -53,6 +55,12 @@ export interface ClientAdapter {
   reply(p: Plan, replies: readonly Obj[]): Obj | null;
   /** The output when Koor could not be asked or had nothing to say: the client's "go on". */
   failOpen(p: Plan): Obj | null;
+  /**
+   * `init --<name> --telemetry`: what the user must still do for the client's OpenTelemetry export
+   * to reach Koor's `server` (what `files` cannot write: a variable of the environment), or null.
+   * Absent: the adapter has no telemetry (Claude Code's and Codex's live in user files init.ts writes).
+   */
+  telemetryNote?(server: string, token: boolean): string | null;
   /** The files `init` writes into the repository `root` (install) or takes Koor's entries out of (remove). */
   files(root: string, cwd: string, o: ClientPlanOptions): FilePlan[];
 }

@@ -133,4 +133,7 @@ export const copilot: ClientAdapter = {
   reply: replyCopilot,
   failOpen: () => null,
   files: (root, cwd, o) => [hookFile(root, cwd, COPILOT_HOOKS_FILE, o.install ? copilotHooks() : null, 'flat', { version: 1 })],
+  // Copilot reads its OpenTelemetry settings from the environment only, and exports traces (a span per request to the model).
+  telemetryNote: (server, token) =>
+    `Copilot CLI takes its telemetry settings from its environment only: start it with OTEL_EXPORTER_OTLP_ENDPOINT=${server}${token ? ' OTEL_EXPORTER_OTLP_HEADERS="Authorization=Bearer $KOOR_TOKEN"' : ''}`,
 };

@@ -18,7 +18,7 @@ import path from 'node:path';
 import { planJson } from '../file-plan.js';
 import { BRIDGE_TIMEOUT_S, hookCommand, HOOK_ENV, mergeHookMap, objectAt, readJsonFile, withKey, type JsonFile } from '../files.js';
 import { isObj, said, SHELL_TOOL, str } from '../translate.js';
-import type { ClientAdapter, FilePlan, Obj, Plan } from './adapter.js';
+import type { ClientAdapter, ClientPlanOptions, FilePlan, Obj, Plan } from './adapter.js';
 
 /** Gemini's edit tools → the Claude Code tool Koor hears (both name their file `file_path`). */
 export const GEMINI_EDIT_TOOLS: Readonly<Record<string, string>> = { write_file: 'Write', replace: 'Edit' };
@@ -172,12 +172,25 @@ function withAllowed(f: JsonFile, doc: Obj, install: boolean): Obj {
   return withKey(doc, 'security', Object.keys(nextSecurity).length > 0 ? nextSecurity : undefined);
 }
 
+/**
+ * `telemetry` with the OpenTelemetry export to Koor (install with --telemetry), or without it
+ * (remove: when it names this server); otherwise as it is. Gemini sends OTLP/HTTP JSON only with
+ * `otlpProtocol: "http"` (its default is gRPC), to `<otlpEndpoint>/v1/logs`, `/v1/traces` and
+ * `/v1/metrics`; `logPrompts: false` keeps the prompts' text out of it.
+ */
+function withTelemetry(f: JsonFile, doc: Obj, o: ClientPlanOptions): Obj {
+  const telemetry = objectAt(f, doc, 'telemetry', 'telemetry');
+  if (o.install) return o.telemetry ? withKey(doc, 'telemetry', { ...telemetry, enabled: true, otlpEndpoint: o.server, otlpProtocol: 'http', logPrompts: false }) : doc;
+  return telemetry?.otlpEndpoint === o.server ? withKey(doc, 'telemetry', undefined) : doc;
+}
+
 /** .gemini/settings.json: Koor's hooks and variables merged in (or taken out), the user's own settings and hooks kept. */
-function filesGemini(root: string, cwd: string, o: { install: boolean }): FilePlan[] {
+function filesGemini(root: string, cwd: string, o: ClientPlanOptions): FilePlan[] {
   const f = readJsonFile(root, SETTINGS, cwd);
   if (!o.install && f.before === null) return [planJson(f, null)];
   let doc = withKey(f.doc, 'hooks', mergeHookMap(f, objectAt(f, f.doc, 'hooks', 'hooks'), o.install ? geminiHooks() : null, 'hooks', 'groups'));
   doc = withAllowed(f, doc, o.install);
+  doc = withTelemetry(f, doc, o);
   return [planJson(f, !o.install && Object.keys(doc).length === 0 ? null : doc)];
 }
 
@@ -190,4 +203,6 @@ export const gemini: ClientAdapter = {
   reply: replyGemini,
   failOpen: goOn,
   files: filesGemini,
+  // The export's headers come only from the environment (OTEL_EXPORTER_OTLP_HEADERS).
+  telemetryNote: (_server, token) => (token ? 'Gemini CLI sends telemetry headers only from its environment: start it with OTEL_EXPORTER_OTLP_HEADERS="Authorization=Bearer $KOOR_TOKEN"' : null),
 };

@@ -23,6 +23,22 @@ import type { Usage } from './service.js';
  * `conversation.id` (the session id its hooks get), `model`, `input_token_count` (cached tokens
  * included, as OpenAI counts them), `cached_token_count`, `cache_write_token_count`,
  * `output_token_count` (reasoning included), `reasoning_token_count`; no cost.
+ *
+ * Gemini CLI 0.61 (`telemetry: {enabled, otlpEndpoint, otlpProtocol: "http"}` in its settings;
+ * test/helpers/GEMINI-FACTS.md; a capture is test/fixtures/otlp/gemini-cli-0.61.0.txt) sends one
+ * `gemini_cli.api_response` record per request (`event.name`), with `session.id` (the session id
+ * its hooks get), `model`, `role`, `input_token_count` (cached tokens included),
+ * `cached_content_token_count`, `output_token_count` (thoughts not included),
+ * `thoughts_token_count`; no cost, no sequence number. The `gen_ai.client.inference.operation.details`
+ * record after it repeats the usage: not counted.
+ *
+ * GitHub Copilot CLI 1.0 (`OTEL_EXPORTER_OTLP_ENDPOINT`; test/helpers/COPILOT-FACTS.md; a capture
+ * is test/fixtures/otlp/copilot-cli-1.0.102.txt) exports no logs: each request to the model is a
+ * span (POST /v1/traces) named `chat <model>`, `gen_ai.operation.name` `chat`, with
+ * `gen_ai.conversation.id` (the session id its hooks get), `gen_ai.request.model` /
+ * `gen_ai.response.model`, `gen_ai.provider.name`, `gen_ai.usage.input_tokens` (cached included),
+ * `gen_ai.usage.cache_read.input_tokens`, `gen_ai.usage.cache_write.input_tokens`,
+ * `gen_ai.usage.output_tokens`. Its `invoke_agent` span sums a prompt's requests: not counted.
  */
 
 type AnyValue = { stringValue?: string; intValue?: number | string; doubleValue?: number | string; boolValue?: boolean };
@@ -77,6 +93,11 @@ export function usageFromLogs(body: unknown, identity: string): OtlpUsage {
         const a = attributes(rec.attributes);
         if (a.get('event.name') === 'codex.sse_event') {
           const u = codexUsage(a, resource, rec, identity);
+          if (u !== null) usages.push(u);
+          continue;
+        }
+        if (a.get('event.name') === 'gemini_cli.api_response') {
+          const u = geminiUsage(a, resource, rec, identity);
           if (u !== null) usages.push(u);
           continue;
         }
@@ -139,4 +160,77 @@ function codexUsage(a: Map<string, string | number | boolean>, resource: Map<str
     session_id: session,
     dedup_key: `otlp:${text(resource.get('service.name'))}:${session}:${when}:${model}`,
   };
+}
+
+/** A Gemini CLI `gemini_cli.api_response` record's usage (null without a model). */
+function geminiUsage(a: Map<string, string | number | boolean>, resource: Map<string, string | number | boolean>, rec: Record<string, unknown>, identity: string): Usage | null {
+  const model = text(a.get('model'));
+  if (model === '') return null;
+  const session = text(a.get('session.id') ?? resource.get('session.id'));
+  const cached = count(a.get('cached_content_token_count'));
+  const when = text(rec.timeUnixNano as string | number | undefined) || text(a.get('event.timestamp'));
+  return {
+    instance_id: identity,
+    project: text(a.get('koor.project') ?? resource.get('koor.project')),
+    provider: 'google',
+    model,
+    // Gemini's input count includes the cached tokens, its output count not the thoughts (billed as output).
+    tokens_in: Math.max(0, count(a.get('input_token_count')) - cached),
+    tokens_out: count(a.get('output_token_count')) + count(a.get('thoughts_token_count')),
+    cache_creation_tokens: 0,
+    cache_read_tokens: cached,
+    cost_usd: null,
+    request_type: 'gemini',
+    session_tag: text(a.get('koor.session_tag') ?? resource.get('koor.session_tag')),
+    session_id: session,
+    // No sequence number: a retried export resends the same record, time (ms) and all.
+    dedup_key: `otlp:gemini:${session}:${when}:${model}:${text(a.get('role'))}`,
+  };
+}
+
+/**
+ * The usage records of a traces export: each GitHub Copilot CLI `chat` span (one request to the
+ * model). Spans of other kinds and other programs are accepted and ignored. `identity` as for logs.
+ */
+export function usageFromTraces(body: unknown, identity: string): OtlpUsage {
+  const usages: Usage[] = [];
+  let seen = 0;
+  if (!isObj(body)) return { usages, seen };
+  for (const rs of arr(body.resourceSpans)) {
+    if (!isObj(rs)) continue;
+    const resource = attributes(isObj(rs.resource) ? rs.resource.attributes : undefined);
+    for (const ss of arr(rs.scopeSpans)) {
+      if (!isObj(ss)) continue;
+      for (const span of arr(ss.spans)) {
+        if (!isObj(span)) continue;
+        seen++;
+        const a = attributes(span.attributes);
+        if (a.get('gen_ai.operation.name') !== 'chat' || !a.has('gen_ai.usage.input_tokens')) continue;
+        const model = text(a.get('gen_ai.response.model') ?? a.get('gen_ai.request.model'));
+        if (model === '') continue;
+        const session = text(a.get('gen_ai.conversation.id'));
+        const cached = count(a.get('gen_ai.usage.cache_read.input_tokens'));
+        const spanId = typeof span.spanId === 'string' ? span.spanId : '';
+        usages.push({
+          instance_id: identity,
+          project: text(a.get('koor.project') ?? resource.get('koor.project')),
+          provider: text(a.get('gen_ai.provider.name')) || 'github',
+          model,
+          // The input count includes the cached tokens (as OpenAI counts them); Koor's tokens_in does not.
+          tokens_in: Math.max(0, count(a.get('gen_ai.usage.input_tokens')) - cached),
+          tokens_out: count(a.get('gen_ai.usage.output_tokens')),
+          cache_creation_tokens: count(a.get('gen_ai.usage.cache_write.input_tokens')),
+          cache_read_tokens: cached,
+          // `github.copilot.cost` is not dollars (0 with a provider of one's own): priced from the table.
+          cost_usd: null,
+          request_type: 'copilot',
+          session_tag: text(a.get('koor.session_tag') ?? resource.get('koor.session_tag')),
+          session_id: session,
+          // A span's id is unique; a retried export resends it.
+          dedup_key: `otlp:${text(resource.get('service.name'))}:${session}:${spanId !== '' ? spanId : `${text(span.endTimeUnixNano as string | number | undefined)}:${model}`}`,
+        });
+      }
+    }
+  }
+  return { usages, seen };
 }

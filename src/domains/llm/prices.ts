@@ -47,6 +47,10 @@ export const DEFAULT_PRICES: Readonly<Record<string, Price>> = {
   'gpt-4o-mini': p(0.15, 0.6, 0.15, 0.075),
   o3: p(2, 8, 2, 0.5),
   'o4-mini': p(1.1, 4.4, 1.1, 0.275),
+  // Google (ai.google.dev/gemini-api/docs/pricing; prompts up to 200k tokens; no charge to write the cache)
+  'gemini-2.5-pro': p(1.25, 10, 1.25, 0.31),
+  'gemini-2.5-flash': p(0.3, 2.5, 0.3, 0.075),
+  'gemini-2.5-flash-lite': p(0.1, 0.4, 0.1, 0.025),
 };
 
 /** A model name as providers and gateways spell it → the table's: lower case, without `anthropic.`, `us.`, `openai/` and such. */

@@ -1,7 +1,7 @@
 import { PositiveInt, Query } from '../../../schemas/http/common.js';
 import { Type } from '../../../schemas/typebox.js';
 import { gunzipSync } from 'node:zlib';
-import { Budget, BudgetBody, BudgetDeletedReply, BudgetListReply, LlmListReply, LlmRecordedReply, LlmSummaryReply, LlmUsageBody, OtlpLogsBody, OtlpMetricsBody, OtlpReply } from '../../../schemas/http/llm.js';
+import { Budget, BudgetBody, BudgetDeletedReply, BudgetListReply, LlmListReply, LlmRecordedReply, LlmSummaryReply, LlmUsageBody, OtlpLogsBody, OtlpMetricsBody, OtlpReply, OtlpTracesBody } from '../../../schemas/http/llm.js';
 import type { BudgetPeriod } from '../../../schemas/rpc/writer.js';
 import { fail } from '../../errors.js';
 import { auditBy } from '../../http/actor.js';
@@ -15,7 +15,7 @@ import type { Route } from '../../http/route.js';
 import { instantParam, positiveInt, queryParams } from '../../http/query.js';
 import { OTLP_CHUNK_RECORDS, OTLP_MAX_RECORDS } from '../../shared/limits.js';
 import { OPS_LIST_DEFAULT_LIMIT, OPS_LIST_MAX_LIMIT } from '../../shared/limits-features.js';
-import { usageFromLogs } from './otlp.js';
+import { usageFromLogs, usageFromTraces } from './otlp.js';
 import { isGroupBy, type ListFilter, type LlmService, type Usage } from './service.js';
 
 type N = number | null | undefined;
@@ -103,6 +103,36 @@ async function mayCharge(svc: LlmService, ctx: Ctx, sessionId: string, cache: Ma
 }
 
 /** Budgets narrowed to one (`scope=project:<p>`): a scoped token reads only its projects' budgets. */
+/**
+ * An OTLP export's usage records, recorded: at most OTLP_MAX_RECORDS an export, and a non-admin
+ * caller's records of another agent's session refused, both told in OTLP's partialSuccess (`field`:
+ * `rejectedLogRecords` or `rejectedSpans`); a scoped token reports only for its projects (the whole
+ * export refused, as any call out of scope).
+ */
+async function recordExport(svc: LlmService, ctx: Ctx, usages: Usage[], field: 'rejectedLogRecords' | 'rejectedSpans'): Promise<void> {
+  for (const p of new Set(usages.map((u) => u.project).filter((x) => x !== ''))) permitTargets(ctx, 'send telemetry', { kind: 'project', name: p });
+  const reasons: string[] = [];
+  const kept: Usage[] = [];
+  let foreign = 0;
+  const owners = new Map<string, boolean>();
+  for (const u of usages.slice(0, OTLP_MAX_RECORDS)) {
+    if (u.instance_id === '' && !(await mayCharge(svc, ctx, u.session_id, owners))) foreign++;
+    else kept.push(u);
+  }
+  const over = Math.max(0, usages.length - OTLP_MAX_RECORDS);
+  if (over > 0) reasons.push(`${over} usage records past the ${OTLP_MAX_RECORDS} an export may carry`);
+  if (foreign > 0) reasons.push(`${foreign} records of sessions bound to agents this token may not act as`);
+  let recorded = 0;
+  let duplicates = 0;
+  // In writer calls of OTLP_CHUNK_RECORDS: one export does not hold the writer for long.
+  for (let i = 0; i < kept.length; i += OTLP_CHUNK_RECORDS) {
+    const r = await svc.record(kept.slice(i, i + OTLP_CHUNK_RECORDS), auditBy(ctx, ctx.identity?.instanceId ?? ''));
+    for (const x of r.records) x.duplicate ? duplicates++ : recorded++;
+  }
+  const partialSuccess = over + foreign > 0 ? { [field]: over + foreign, errorMessage: reasons.join('; ') } : {};
+  sendJson(ctx, 200, { partialSuccess, recorded, duplicates });
+}
+
 /** OTLP/HTTP exporters may gzip their bodies. */
 const GzipHeader = Type.String({ description: 'gzip, or absent' });
 
@@ -198,33 +228,20 @@ export function llmRoutes(svc: LlmService): Route[] {
       schema: OtlpLogsBody,
       headers: { 'content-encoding': GzipHeader },
       decode: otlpJson,
-      handler: async (ctx) => {
-        const { usages } = usageFromLogs(ctx.json, ctx.identity?.instanceId ?? '');
-        // A scoped token reports only for its projects (the whole export refused, as any call out of scope).
-        for (const p of new Set(usages.map((u) => u.project).filter((x) => x !== ''))) permitTargets(ctx, 'send telemetry', { kind: 'project', name: p });
-        // At most OTLP_MAX_RECORDS usage records an export; a non-admin caller's records of another
-        // agent's session are refused. Both are told in OTLP's partialSuccess.
-        const reasons: string[] = [];
-        const kept: typeof usages = [];
-        let foreign = 0;
-        const owners = new Map<string, boolean>();
-        for (const u of usages.slice(0, OTLP_MAX_RECORDS)) {
-          if (u.instance_id === '' && !(await mayCharge(svc, ctx, u.session_id, owners))) foreign++;
-          else kept.push(u);
-        }
-        const over = Math.max(0, usages.length - OTLP_MAX_RECORDS);
-        if (over > 0) reasons.push(`${over} api_request records past the ${OTLP_MAX_RECORDS} an export may carry`);
-        if (foreign > 0) reasons.push(`${foreign} records of sessions bound to agents this token may not act as`);
-        let recorded = 0;
-        let duplicates = 0;
-        // In writer calls of OTLP_CHUNK_RECORDS: one export does not hold the writer for long.
-        for (let i = 0; i < kept.length; i += OTLP_CHUNK_RECORDS) {
-          const r = await svc.record(kept.slice(i, i + OTLP_CHUNK_RECORDS), auditBy(ctx, ctx.identity?.instanceId ?? ''));
-          for (const x of r.records) x.duplicate ? duplicates++ : recorded++;
-        }
-        const partialSuccess = over + foreign > 0 ? { rejectedLogRecords: over + foreign, errorMessage: reasons.join('; ') } : {};
-        sendJson(ctx, 200, { partialSuccess, recorded, duplicates });
-      },
+      handler: (ctx) => recordExport(svc, ctx, usageFromLogs(ctx.json, ctx.identity?.instanceId ?? '').usages, 'rejectedLogRecords'),
+    },
+    {
+      // Copilot CLI reports each request to the model as a span; Gemini CLI exports traces beside its logs.
+      method: 'POST',
+      path: '/v1/traces',
+      summary: 'Receive OpenTelemetry traces (OTLP/HTTP)',
+      rule: rule('write', 'send telemetry'),
+      replies: { 200: OtlpReply },
+      body: 'json',
+      schema: OtlpTracesBody,
+      headers: { 'content-encoding': GzipHeader },
+      decode: otlpJson,
+      handler: (ctx) => recordExport(svc, ctx, usageFromTraces(ctx.json, ctx.identity?.instanceId ?? '').usages, 'rejectedSpans'),
     },
     {
       // Metrics are accepted (an exporter configured for both must not see errors) and not kept:
