@@ -1158,6 +1158,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/traces": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Receive OpenTelemetry traces (OTLP/HTTP) */
+        post: operations["postV1Traces"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/metrics": {
         parameters: {
             query?: never;
@@ -2160,10 +2177,42 @@ export interface components {
         OtlpReply: {
             partialSuccess: {
                 rejectedLogRecords?: number;
+                rejectedSpans?: number;
                 errorMessage?: string;
             };
             recorded: number;
             duplicates: number;
+        };
+        OtlpTracesBody: {
+            resourceSpans?: {
+                resource?: {
+                    attributes?: {
+                        key?: string | null;
+                        value?: {
+                            stringValue?: string | null;
+                            intValue?: (string | number) | null;
+                            doubleValue?: (string | number) | null;
+                            boolValue?: boolean | null;
+                        } | null;
+                    }[] | null;
+                } | null;
+                scopeSpans?: {
+                    spans?: {
+                        spanId?: string | null;
+                        name?: string | null;
+                        endTimeUnixNano?: (string | number) | null;
+                        attributes?: {
+                            key?: string | null;
+                            value?: {
+                                stringValue?: string | null;
+                                intValue?: (string | number) | null;
+                                doubleValue?: (string | number) | null;
+                                boolValue?: boolean | null;
+                            } | null;
+                        }[] | null;
+                    }[] | null;
+                }[] | null;
+            }[] | null;
         };
         OtlpMetricsBody: {
             resourceMetrics?: Record<string, never>[] | null;
@@ -4417,6 +4466,34 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": components["schemas"]["OtlpLogsBody"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OtlpReply"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    postV1Traces: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description gzip, or absent */
+                "Content-Encoding"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["OtlpTracesBody"];
             };
         };
         responses: {
