@@ -23,6 +23,7 @@ import { claudeTempDir } from '../helpers/claude-code.js';
 import { chatRequestText, chatToolResults, copilot, hookTimings, runCopilot, startCopilotApi, type FakeApi } from '../helpers/copilot.js';
 import { koorBin } from '../helpers/koor-hooks.js';
 import { startTestServer } from '../helpers/server.js';
+import { waitUntil } from '../helpers/wait.js';
 
 /** One run of the client; far above the few seconds it takes. */
 const RUN_MS = 60_000;
@@ -161,7 +162,7 @@ else {
     t.comment(`hook calls in the session: ${ms.map((h) => `${h.hook} ${h.ms} ms`).join(', ')}`);
   });
 
-  t.test('a quiet session: not one Koor word reaches its model; what a hook call costs it against a no-op hook', async (t) => {
+  t.test("a quiet session: not one Koor word reaches its model; its telemetry records each request once, as the agent its hooks bound; what a hook call costs it against a no-op hook", async (t) => {
     const s = await startTestServer(t);
     const root = clone(t, s.url);
     const script = () => [
@@ -170,7 +171,8 @@ else {
       'Done.',
     ];
     const api = await startCopilotApi(t, script());
-    const r = await runCopilot({ cwd: root, prompt: 'Change src/app.ts', api, env: { PATH }, timeoutMs: RUN_MS });
+    // Copilot's OpenTelemetry, as `init --copilot --telemetry` says to start it: traces to Koor.
+    const r = await runCopilot({ cwd: root, prompt: 'Change src/app.ts', api, env: { PATH, OTEL_EXPORTER_OTLP_ENDPOINT: s.url }, timeoutMs: RUN_MS });
     t.equal(r.code, 0, 'the client exits 0', { stderr: r.stderr });
     t.equal(api.agentRequests().length, 3);
     t.equal(read(root, 'src/app.ts'), 'export const app = 2;\n');
@@ -180,6 +182,15 @@ else {
     t.equal(names.length, 1, 'yet its hooks bound an agent');
     namedForCopilot(t, names[0]);
     t.same(await instances(s.url), [], 'gone with its session');
+    // Copilot flushes its spans at exit: a record per request to the model (its `chat` spans), its agent's, once.
+    const records = await waitUntil('the telemetry of the session recorded', async () => {
+      const list = ((await (await fetch(`${s.url}/api/llm/usage?limit=100`)).json()) as any[]).filter((x) => x.session_id === r.sessionId);
+      return list.length >= 3 ? list : false;
+    }, 30_000);
+    t.equal(records.length, 3, 'each request once (not again from the span that sums the prompt)');
+    const agent = ((await (await fetch(`${s.url}/api/audit?action=instance.register`)).json()) as Array<{ resource: string }>)[0]?.resource;
+    for (const x of records) t.match(x, { instance_id: agent, project: 'shop', request_type: 'copilot' }, `request ${x.id}: the session's agent's`);
+    t.ok(records.every((x) => x.tokens_in + x.cache_read_tokens > 0 && x.tokens_out > 0), "with the client's tokens");
 
     // The same session with a no-op command hook in place of Koor's, for what the hook costs.
     const hooks = JSON.parse(read(root, '.github/hooks/koor.json')) as { hooks: Record<string, Array<{ command: string }>> };
