@@ -133,7 +133,7 @@ t.test('OTLP /v1/logs: a token charges only sessions of agents it may act as; ne
 t.test('OTLP /v1/logs: at most 1,000 api_request records an export, the rest rejected in partialSuccess', async (t) => {
   const { call } = await setup(t);
   const r = await call('POST', '/v1/logs', SERVER, apiRequests(1003, 'big'));
-  t.same(r.body, { partialSuccess: { rejectedLogRecords: 3, errorMessage: '3 api_request records past the 1000 an export may carry' }, recorded: 1000, duplicates: 0 });
+  t.same(r.body, { partialSuccess: { rejectedLogRecords: 3, errorMessage: '3 usage records past the 1000 an export may carry' }, recorded: 1000, duplicates: 0 });
   t.equal((await call('GET', '/api/llm/usage/summary?group_by=model', SERVER)).body.total.request_count, 1000, 'stored across writer calls');
   const again = await call('POST', '/v1/logs', SERVER, apiRequests(1000, 'big'));
   t.same(again.body, { partialSuccess: {}, recorded: 0, duplicates: 1000 }, 'a retried export: duplicates across the chunks');
