@@ -133,6 +133,22 @@ async function recordExport(svc: LlmService, ctx: Ctx, usages: Usage[], field: '
   sendJson(ctx, 200, { partialSuccess, recorded, duplicates });
 }
 
+/** An OTLP/HTTP receiving route: JSON (gzip allowed, protobuf refused), OTLP's reply. */
+function otlpRoute(path: string, kind: string, schema: Route['schema'], handler: Route['handler']): Route {
+  return {
+    method: 'POST',
+    path,
+    summary: `Receive OpenTelemetry ${kind} (OTLP/HTTP)`,
+    rule: rule('write', 'send telemetry'),
+    replies: { 200: OtlpReply },
+    body: 'json',
+    schema,
+    headers: { 'content-encoding': GzipHeader },
+    decode: otlpJson,
+    handler,
+  };
+}
+
 /** OTLP/HTTP exporters may gzip their bodies. */
 const GzipHeader = Type.String({ description: 'gzip, or absent' });
 
@@ -218,47 +234,12 @@ export function llmRoutes(svc: LlmService): Route[] {
       },
     },
     // OpenTelemetry in: OTLP/HTTP JSON, the paths an exporter appends to its endpoint.
-    {
-      method: 'POST',
-      path: '/v1/logs',
-      summary: 'Receive OpenTelemetry logs (OTLP/HTTP)',
-      rule: rule('write', 'send telemetry'),
-      replies: { 200: OtlpReply },
-      body: 'json',
-      schema: OtlpLogsBody,
-      headers: { 'content-encoding': GzipHeader },
-      decode: otlpJson,
-      handler: (ctx) => recordExport(svc, ctx, usageFromLogs(ctx.json, ctx.identity?.instanceId ?? '').usages, 'rejectedLogRecords'),
-    },
-    {
-      // Copilot CLI reports each request to the model as a span; Gemini CLI exports traces beside its logs.
-      method: 'POST',
-      path: '/v1/traces',
-      summary: 'Receive OpenTelemetry traces (OTLP/HTTP)',
-      rule: rule('write', 'send telemetry'),
-      replies: { 200: OtlpReply },
-      body: 'json',
-      schema: OtlpTracesBody,
-      headers: { 'content-encoding': GzipHeader },
-      decode: otlpJson,
-      handler: (ctx) => recordExport(svc, ctx, usageFromTraces(ctx.json, ctx.identity?.instanceId ?? '').usages, 'rejectedSpans'),
-    },
-    {
-      // Metrics are accepted (an exporter configured for both must not see errors) and not kept:
-      // the api_request events carry each request's tokens and cost.
-      method: 'POST',
-      path: '/v1/metrics',
-      summary: 'Receive OpenTelemetry metrics (OTLP/HTTP)',
-      rule: rule('write', 'send telemetry'),
-      replies: { 200: OtlpReply },
-      body: 'json',
-      schema: OtlpMetricsBody,
-      headers: { 'content-encoding': GzipHeader },
-      decode: otlpJson,
-      handler: (ctx) => {
-        sendJson(ctx, 200, { partialSuccess: {}, recorded: 0, duplicates: 0 });
-      },
-    },
+    otlpRoute('/v1/logs', 'logs', OtlpLogsBody, (ctx) => recordExport(svc, ctx, usageFromLogs(ctx.json, ctx.identity?.instanceId ?? '').usages, 'rejectedLogRecords')),
+    // Copilot CLI reports each request to the model as a span; Gemini CLI exports traces beside its logs.
+    otlpRoute('/v1/traces', 'traces', OtlpTracesBody, (ctx) => recordExport(svc, ctx, usageFromTraces(ctx.json, ctx.identity?.instanceId ?? '').usages, 'rejectedSpans')),
+    // Metrics are accepted (an exporter configured for both must not see errors) and not kept:
+    // the log records and spans carry each request's tokens and cost.
+    otlpRoute('/v1/metrics', 'metrics', OtlpMetricsBody, (ctx) => sendJson(ctx, 200, { partialSuccess: {}, recorded: 0, duplicates: 0 })),
     // Budgets.
     {
       // `?scope=` narrows to one budget (a scoped token must: to a project of its scopes).
