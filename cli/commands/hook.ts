@@ -54,7 +54,7 @@ export default defineCommand({
     'project, from its origin remote, else its folder name), KOOR_REPO_ROOT (default: CLAUDE_PROJECT_DIR, else the repository of the ' +
     'session\'s directory). --server beats KOOR_SERVER and ./settings.json. Fail-open: when the server is down, slow (~5 s) or answers ' +
     'an error, it prints the client\'s "go on" (nothing, or Cursor\'s {}), notes it in one stderr line and exits 0. `koor-cli init --<client>` ' +
-    'installs `koor-hook <client>`, which asks a resident helper (`koor-cli hook-helper`) in ~1 ms and runs this command only when that helper cannot answer.',
+    'installs `koor-hook <client>`, which asks a resident helper (`koor-cli hook-helper`) in a few ms and runs this command only when that helper cannot answer.',
   examples: [['Claude Code SessionStart hook', 'koor-cli hook claude-code']],
   positionals: [{ name: 'client' }],
   options: {

@@ -1,15 +1,15 @@
 /**
- * The resident hook helper: what makes a command hook cost the agent a millisecond rather than a
- * Node start. `koor-hook <client>` (./koor-hook.sh, a bash script with no fork on its fast path)
- * hands each hook call to this process over a loopback socket; it runs the same bridge as
- * `koor-cli hook` (./bridge.ts) and hands back what the hook prints. When the helper is absent,
- * stale or refuses, the script runs `koor-cli hook <client> --helper <file>`, which answers the
- * call itself and starts a helper for the next one.
+ * The resident hook helper: what makes a command hook cost the agent a few milliseconds rather
+ * than a Node start. `koor-hook <client>` (../koor-hook.sh, a bash script that starts no process
+ * on its fast path) hands each hook call to this process over a loopback socket; it runs the same
+ * bridge as `koor-cli hook` (./bridge.ts) and hands back what the hook prints. When the helper is
+ * absent, stale or refuses, the script runs `koor-cli hook <client> --helper <file>`, which
+ * answers the call itself and starts a helper for the next one.
  *
- * One helper per user and installed script: `<file>` (the script names it, in
- * $XDG_RUNTIME_DIR or the temp dir, with the uid and the script's path in its name) holds
- * `<port> <key> <proof> <pid>`, mode 0600. The exchange, so that no one else's process gets a hook's
- * environment (its KOOR_TOKEN) or acts through the helper:
+ * One helper per user and installed script: `<file>` (the script names it, in $XDG_RUNTIME_DIR or
+ * the temp dir, with the uid and the script's path in its name) holds `<port> <key> <proof>
+ * <pid>`, mode 0600. The exchange, so that no one else's process gets a hook's environment (its
+ * KOOR_TOKEN) or acts through the helper:
  *   script → `KOOR-HOOK 1 <key>\n`           (only the file's owner knows the key)
  *   helper → `<proof>\n`                     (an impostor on a stale port knows no proof: the script stops)
  *   script → `<client>` `␟NAME=value`… `␟␟<hook input>\0`   (␟: 0x1f; no newline: see koor-hook.sh)
@@ -40,21 +40,9 @@ const REQUEST_TIMEOUT_MS = 10_000;
 const CHECK_MS = 30_000;
 const DEFAULT_IDLE_S = 1_800;
 
-export function idleMs(env: NodeJS.ProcessEnv): number {
+function idleMs(env: NodeJS.ProcessEnv): number {
   const s = Number(env.KOOR_HOOK_IDLE_S);
   return Number.isFinite(s) && s > 0 ? Math.min(s, 86_400) * 1000 : DEFAULT_IDLE_S * 1000;
-}
-
-/** The helper file's fields, or null when it is not one. */
-export function readHelperFile(file: string): { port: number; key: string; proof: string; pid: number } | null {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch {
-    return null;
-  }
-  const m = /^(\d{1,5}) ([A-Za-z0-9_-]{16,}) ([A-Za-z0-9_-]{16,}) (\d+)\n$/.exec(text);
-  return m === null ? null : { port: Number(m[1]), key: m[2]!, proof: m[3]!, pid: Number(m[4]) };
 }
 
 /** A file the helper may write: absolute, in an existing directory, not someone else's, not a link. */
