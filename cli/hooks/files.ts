@@ -14,11 +14,12 @@ import { isObj } from './translate.js';
 export const HOOK_ENV = ['KOOR_TOKEN', 'KOOR_AGENT_NAME', 'KOOR_PROJECT', 'KOOR_REPO_ROOT'] as const;
 
 /**
- * The command hook of a client: koor-hook (cli/koor-hook.sh), which asks the resident helper in
- * about a millisecond and falls back to `koor-cli hook <client>`, a Node start.
+ * The command hook of a client: koor-hook (cli/koor-hook.sh), which asks the resident helper in a
+ * few milliseconds and falls back to `koor-cli hook <client>`, a Node start. On Windows, where
+ * there may be no bash, the Node bridge itself (the same answers, slower).
  */
-export function hookCommand(client: string): string {
-  return `koor-hook ${client}`;
+export function hookCommand(client: string, platform: NodeJS.Platform = process.platform): string {
+  return platform === 'win32' ? `koor-cli hook ${client}` : `koor-hook ${client}`;
 }
 
 /** Where a client's hooks post to: the one endpoint, Claude-Code-shaped input for every client. */

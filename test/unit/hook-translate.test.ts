@@ -11,7 +11,7 @@ import { patchFiles, said } from '../../cli/hooks/translate.js';
 
 const plan = (client: string, input: Obj, cwd: string): Plan => adapterOf(client)!.plan(input, cwd);
 const reply = (client: string, p: Plan, replies: readonly Obj[]): Obj | null => adapterOf(client)!.reply(p, replies);
-import { isKoorHook } from '../../cli/hooks/files.js';
+import { hookCommand, isKoorHook } from '../../cli/hooks/files.js';
 
 t.test('patchFiles: every file an apply_patch adds, updates, deletes or moves to, once, resolved against cwd', async (t) => {
   const patch = ['*** Begin Patch', '*** Add File: new.txt', '+a', '*** Update File: src/x.ts', '*** Move to: src/y.ts', '@@', '*** Delete File: /abs/old.txt', '*** Update File: src/x.ts', '*** End Patch'].join('\n');
@@ -56,6 +56,9 @@ t.test('isKoorHook: by the URL path or the command, nothing else', async (t) => 
   t.ok(isKoorHook({ type: 'http', url: 'https://koor.example/base/api/hooks/claude-code' }));
   t.ok(isKoorHook({ type: 'command', command: 'koor-cli hook codex' }), 'what init wrote before koor-hook');
   t.ok(isKoorHook({ type: 'command', command: 'koor-hook gemini' }));
+  t.equal(hookCommand('gemini', 'linux'), 'koor-hook gemini');
+  t.equal(hookCommand('gemini', 'win32'), 'koor-cli hook gemini', 'Windows may have no bash: the Node bridge');
+  t.ok(isKoorHook({ type: 'command', command: hookCommand('codex', 'win32') }));
   t.ok(isKoorHook({ type: 'command', command: 'koor-hook copilot || true' }));
   t.notOk(isKoorHook({ type: 'command', command: 'koor-hooks x' }));
   t.ok(isKoorHook({ type: 'command', command: ' koor-cli wait --hook --timeout 60' }));
