@@ -39,6 +39,15 @@ import type { Usage } from './service.js';
  * `gen_ai.response.model`, `gen_ai.provider.name`, `gen_ai.usage.input_tokens` (cached included),
  * `gen_ai.usage.cache_read.input_tokens`, `gen_ai.usage.cache_write.input_tokens`,
  * `gen_ai.usage.output_tokens`. Its `invoke_agent` span sums a prompt's requests: not counted.
+ *
+ * OpenCode 1.18 (`experimental.openTelemetry` in its config and `OTEL_EXPORTER_OTLP_ENDPOINT`;
+ * test/helpers/OPENCODE-FACTS.md; a capture, cut down, is test/fixtures/otlp/opencode-1.18.33.txt)
+ * traces each request to the model as an AI SDK `ai.streamText.doStream` span (`ai.operationId`),
+ * with `session.id` (the `ses_…` id its plugin hooks get), `gen_ai.response.model`,
+ * `ai.model.provider` (`<provider id>.chat`), `gen_ai.usage.input_tokens` (cached included),
+ * `ai.usage.inputTokenDetails.noCacheTokens` / `.cacheReadTokens` / `.cacheWriteTokens`,
+ * `gen_ai.usage.output_tokens` (reasoning included); its parent `ai.streamText` span repeats the
+ * usage: not counted.
  */
 
 type AnyValue = { stringValue?: string; intValue?: number | string; doubleValue?: number | string; boolValue?: boolean };
@@ -205,6 +214,11 @@ export function usageFromTraces(body: unknown, identity: string): OtlpUsage {
         if (!isObj(span)) continue;
         seen++;
         const a = attributes(span.attributes);
+        if (a.get('ai.operationId') === 'ai.streamText.doStream') {
+          const u = openCodeUsage(a, resource, span, identity);
+          if (u !== null) usages.push(u);
+          continue;
+        }
         if (a.get('gen_ai.operation.name') !== 'chat' || !a.has('gen_ai.usage.input_tokens')) continue;
         const model = text(a.get('gen_ai.response.model') ?? a.get('gen_ai.request.model'));
         if (model === '') continue;
@@ -233,4 +247,31 @@ export function usageFromTraces(body: unknown, identity: string): OtlpUsage {
     }
   }
   return { usages, seen };
+}
+
+/** An OpenCode `ai.streamText.doStream` span's usage (null without a model or token counts). */
+function openCodeUsage(a: Map<string, string | number | boolean>, resource: Map<string, string | number | boolean>, span: Record<string, unknown>, identity: string): Usage | null {
+  const model = text(a.get('gen_ai.response.model') ?? a.get('gen_ai.request.model') ?? a.get('ai.model.id'));
+  if (model === '' || !a.has('gen_ai.usage.input_tokens')) return null;
+  const session = text(a.get('session.id'));
+  const read = count(a.get('ai.usage.inputTokenDetails.cacheReadTokens'));
+  const write = count(a.get('ai.usage.inputTokenDetails.cacheWriteTokens'));
+  const fresh = a.has('ai.usage.inputTokenDetails.noCacheTokens') ? count(a.get('ai.usage.inputTokenDetails.noCacheTokens')) : Math.max(0, count(a.get('gen_ai.usage.input_tokens')) - read - write);
+  const spanId = typeof span.spanId === 'string' ? span.spanId : '';
+  return {
+    instance_id: identity,
+    project: text(a.get('koor.project') ?? resource.get('koor.project')),
+    // `anthropic.chat`, `openai.responses`: the provider of the config, without the AI SDK's API.
+    provider: text(a.get('ai.model.provider')).replace(/\.[a-z-]+$/, '') || 'opencode',
+    model,
+    tokens_in: fresh,
+    tokens_out: count(a.get('gen_ai.usage.output_tokens')),
+    cache_creation_tokens: write,
+    cache_read_tokens: read,
+    cost_usd: null,
+    request_type: 'opencode',
+    session_tag: text(a.get('koor.session_tag') ?? resource.get('koor.session_tag')),
+    session_id: session,
+    dedup_key: `otlp:${text(resource.get('service.name'))}:${session}:${spanId !== '' ? spanId : `${text(span.endTimeUnixNano as string | number | undefined)}:${model}`}`,
+  };
 }

@@ -4,14 +4,15 @@ import { repoPath } from '../helpers/paths.js';
 import { startTestServer } from '../helpers/server.js';
 
 /**
- * Gemini CLI's and GitHub Copilot CLI's OpenTelemetry exports, as the real clients sent them (one
- * session each with two requests to the model, each answered with usage of 100 input tokens, 20 of
- * them cached, 7 output tokens and 3 of reasoning: test/fixtures/otlp/gemini-cli-0.61.0.txt, a logs
- * export; test/fixtures/otlp/copilot-cli-1.0.102.txt, a traces export, Copilot's only kind), become
- * one usage record per request, the session being the one their hooks name; the records that
- * repeat a request's usage (Gemini's `gen_ai.client.inference.operation.details`, Copilot's
- * `invoke_agent` span summing the prompt) are not counted again, and a retried export records
- * nothing twice.
+ * Gemini CLI's, GitHub Copilot CLI's and OpenCode's OpenTelemetry exports, as the real clients sent
+ * them (one session each with two requests to the model, each answered with usage of 100 input
+ * tokens, 20 of them cached, 7 output tokens and 3 of reasoning: test/fixtures/otlp/gemini-cli-0.61.0.txt,
+ * a logs export; copilot-cli-1.0.102.txt, a traces export, Copilot's only kind; opencode-1.18.33.txt,
+ * traces, with OpenCode's title request too), become one usage record per request, the session
+ * being the one their hooks name; the records that repeat a request's usage (Gemini's
+ * `gen_ai.client.inference.operation.details`, Copilot's `invoke_agent` span summing the prompt,
+ * OpenCode's `ai.streamText` around each `ai.streamText.doStream`) are not counted again, and a
+ * retried export records nothing twice.
  */
 function capture(file: string): Array<{ path: string; body: string }> {
   return fs
@@ -24,7 +25,7 @@ function capture(file: string): Array<{ path: string; body: string }> {
     });
 }
 
-async function exportTwice(t: typeof import('tap').default, url: string, exports: Array<{ path: string; body: string }>): Promise<void> {
+async function exportTwice(t: typeof import('tap').default, url: string, exports: Array<{ path: string; body: string }>, requests = 2): Promise<void> {
   const post = async (c: { path: string; body: string }) => {
     const r = await fetch(`${url}${c.path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: c.body });
     return { status: r.status, body: (await r.json()) as { recorded: number; duplicates: number; partialSuccess: object } };
@@ -35,10 +36,10 @@ async function exportTwice(t: typeof import('tap').default, url: string, exports
     t.same([r.status, r.body.partialSuccess], [200, {}], `${c.path}: taken whole`);
     recorded += r.body.recorded;
   }
-  t.equal(recorded, 2, 'two requests, two records');
+  t.equal(recorded, requests, `${requests} requests, ${requests} records`);
   let duplicates = 0;
   for (const c of exports) duplicates += (await post(c)).body.duplicates;
-  t.equal(duplicates, 2, 'the same export again: both known, nothing new');
+  t.equal(duplicates, requests, 'the same export again: all known, nothing new');
 }
 
 t.test("Gemini CLI's logs: one record per request, thoughts billed as output, priced", async (t) => {
@@ -61,6 +62,23 @@ t.test("Copilot CLI's traces: one record per chat span, not the agent span that 
   // gpt-4.1: 80 × 2 + 20 × 0.5 + 7 × 8 µUSD.
   for (const u of usage)
     t.match(u, { provider: 'openai', model: 'gpt-4.1', tokens_in: 80, cache_read_tokens: 20, cache_creation_tokens: 0, tokens_out: 7, request_type: 'copilot', session_id: 'f428e640-531e-424a-a748-e4267134133a', cost_usd: 0.000226, cost_source: 'priced' });
+});
+
+t.test("OpenCode's traces: one record per ai.streamText.doStream span, the title request's included, not the ai.streamText around it", async (t) => {
+  const s = await startTestServer(t);
+  await exportTwice(t, s.url, capture('opencode-1.18.33.txt'), 3);
+  const usage = (await (await fetch(`${s.url}/api/llm/usage`)).json()) as Array<{ tokens_in: number }>;
+  const session = 'ses_dd8a5407bffe1wbksk3tOMVBgp';
+  const common = { provider: 'koor_fake', model: 'm', cache_creation_tokens: 0, request_type: 'opencode', session_id: session, cost_usd: null };
+  t.match(
+    [...usage].sort((a, b) => a.tokens_in - b.tokens_in),
+    [
+      { ...common, tokens_in: 40, cache_read_tokens: 0, tokens_out: 4 },
+      { ...common, tokens_in: 80, cache_read_tokens: 20, tokens_out: 7 },
+      { ...common, tokens_in: 80, cache_read_tokens: 20, tokens_out: 7 },
+    ],
+    'the title request (40 in, 4 out) and the two of the agent (80 fresh, 20 cached, 7 out with 3 of reasoning); an unknown model: no price',
+  );
 });
 
 t.test('a traces export of other programs is taken and ignored; a bad one is refused naming what is wrong', async (t) => {
