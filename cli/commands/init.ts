@@ -220,9 +220,9 @@ function planAgents(cwd: string, server: string, remove = false): Planned {
 /** Directories a client's file goes in, removed with it when left empty (never one a user's other files share). */
 const OWN_DIRS = ['.claude', '.cursor', '.codex', '.gemini', '.github', path.join('.github', 'hooks'), '.opencode', path.join('.opencode', 'plugins'), '.kilo', path.join('.kilo', 'plugins')];
 
-/** `--<client>` for every client adapter, a boolean each. */
 /** The clients whose OpenTelemetry export `--telemetry` sends to Koor. */
 const TELEMETRY_CLIENTS = ['claude-code', 'codex', ...ADAPTERS.filter((a) => a.telemetryNote !== undefined).map((a) => a.name)];
+/** `--<client>` for every client adapter, a boolean each. */
 const CLIENT_OPTIONS: Record<string, { description: string; boolean: true }> = Object.fromEntries(ADAPTERS.map((a) => [a.name, { description: a.initHelp, boolean: true as const }]));
 
 export default defineCommand({
