@@ -77,6 +77,26 @@ const count = (v: string | number | boolean | undefined): number => {
   return Number.isSafeInteger(n) && n >= 0 ? n : 0;
 };
 
+type Attrs = Map<string, string | number | boolean>;
+
+/**
+ * Whom a usage record is charged to and how it is tagged, on every client's record: the agent
+ * token that sent the export (its instance), and the `koor.*` attributes of the record or its resource.
+ */
+function owner(a: Attrs, resource: Attrs, identity: string): Pick<Usage, 'instance_id' | 'project' | 'session_tag'> {
+  return {
+    instance_id: identity,
+    project: text(a.get('koor.project') ?? resource.get('koor.project')),
+    session_tag: text(a.get('koor.session_tag') ?? resource.get('koor.session_tag')),
+  };
+}
+
+/** A span's dedup key: its id, unique (a retried export resends it); without one, its end and model. */
+function spanKey(resource: Attrs, session: string, span: Record<string, unknown>, model: string): string {
+  const id = typeof span.spanId === 'string' && span.spanId !== '' ? span.spanId : `${text(span.endTimeUnixNano as string | number | undefined)}:${model}`;
+  return `otlp:${text(resource.get('service.name'))}:${session}:${id}`;
+}
+
 export interface OtlpUsage {
   usages: Usage[];
   /** Log records read in all (of any kind). */
@@ -120,8 +140,7 @@ export function usageFromLogs(body: unknown, identity: string): OtlpUsage {
         const cost = a.get('cost_usd');
         const micros = a.get('cost_usd_micros');
         usages.push({
-          instance_id: identity,
-          project: text(a.get('koor.project') ?? resource.get('koor.project')),
+          ...owner(a, resource, identity),
           provider: 'anthropic',
           model,
           tokens_in: count(a.get('input_tokens')),
@@ -130,7 +149,6 @@ export function usageFromLogs(body: unknown, identity: string): OtlpUsage {
           cache_read_tokens: count(a.get('cache_read_tokens')),
           cost_usd: typeof micros === 'number' && micros >= 0 ? micros / 1e6 : typeof cost === 'number' && cost >= 0 ? cost : null,
           request_type: 'claude-code',
-          session_tag: text(a.get('koor.session_tag') ?? resource.get('koor.session_tag')),
           session_id: session,
           // The session's event sequence is unique in it; without one, the record's time and prompt.
           dedup_key: `otlp:${text(resource.get('service.name'))}:${session}:${seq !== undefined ? `#${text(seq)}` : `${when}:${text(a.get('prompt.id'))}:${model}`}`,
@@ -145,7 +163,7 @@ export function usageFromLogs(body: unknown, identity: string): OtlpUsage {
  * A Codex `codex.sse_event` record: usage when it is the `response.completed` one with token
  * counts (Codex logs each completed response twice, once with its duration only), else null.
  */
-function codexUsage(a: Map<string, string | number | boolean>, resource: Map<string, string | number | boolean>, rec: Record<string, unknown>, identity: string): Usage | null {
+function codexUsage(a: Attrs, resource: Attrs, rec: Record<string, unknown>, identity: string): Usage | null {
   if (a.get('event.kind') !== 'response.completed' || !a.has('input_token_count')) return null;
   const model = text(a.get('model'));
   if (model === '') return null;
@@ -154,8 +172,7 @@ function codexUsage(a: Map<string, string | number | boolean>, resource: Map<str
   const observed = text(rec.observedTimeUnixNano as string | number | undefined);
   const when = observed !== '' && observed !== '0' ? observed : text(a.get('event.timestamp'));
   return {
-    instance_id: identity,
-    project: text(a.get('koor.project') ?? resource.get('koor.project')),
+    ...owner(a, resource, identity),
     provider: 'openai',
     model,
     // OpenAI's input count includes the cached tokens; Koor's tokens_in does not (as for Claude).
@@ -165,22 +182,20 @@ function codexUsage(a: Map<string, string | number | boolean>, resource: Map<str
     cache_read_tokens: cached,
     cost_usd: null,
     request_type: 'codex',
-    session_tag: text(a.get('koor.session_tag') ?? resource.get('koor.session_tag')),
     session_id: session,
     dedup_key: `otlp:${text(resource.get('service.name'))}:${session}:${when}:${model}`,
   };
 }
 
 /** A Gemini CLI `gemini_cli.api_response` record's usage (null without a model). */
-function geminiUsage(a: Map<string, string | number | boolean>, resource: Map<string, string | number | boolean>, rec: Record<string, unknown>, identity: string): Usage | null {
+function geminiUsage(a: Attrs, resource: Attrs, rec: Record<string, unknown>, identity: string): Usage | null {
   const model = text(a.get('model'));
   if (model === '') return null;
   const session = text(a.get('session.id') ?? resource.get('session.id'));
   const cached = count(a.get('cached_content_token_count'));
   const when = text(rec.timeUnixNano as string | number | undefined) || text(a.get('event.timestamp'));
   return {
-    instance_id: identity,
-    project: text(a.get('koor.project') ?? resource.get('koor.project')),
+    ...owner(a, resource, identity),
     provider: 'google',
     model,
     // Gemini's input count includes the cached tokens, its output count not the thoughts (billed as output).
@@ -190,7 +205,6 @@ function geminiUsage(a: Map<string, string | number | boolean>, resource: Map<st
     cache_read_tokens: cached,
     cost_usd: null,
     request_type: 'gemini',
-    session_tag: text(a.get('koor.session_tag') ?? resource.get('koor.session_tag')),
     session_id: session,
     // No sequence number: a retried export resends the same record, time (ms) and all.
     dedup_key: `otlp:gemini:${session}:${when}:${model}:${text(a.get('role'))}`,
@@ -198,8 +212,9 @@ function geminiUsage(a: Map<string, string | number | boolean>, resource: Map<st
 }
 
 /**
- * The usage records of a traces export: each GitHub Copilot CLI `chat` span (one request to the
- * model). Spans of other kinds and other programs are accepted and ignored. `identity` as for logs.
+ * The usage records of a traces export: each GitHub Copilot CLI `chat` span and each OpenCode
+ * `ai.streamText.doStream` span (one request to the model each). Spans of other kinds and other
+ * programs are accepted and ignored. `identity` as for logs.
  */
 export function usageFromTraces(body: unknown, identity: string): OtlpUsage {
   const usages: Usage[] = [];
@@ -214,53 +229,48 @@ export function usageFromTraces(body: unknown, identity: string): OtlpUsage {
         if (!isObj(span)) continue;
         seen++;
         const a = attributes(span.attributes);
-        if (a.get('ai.operationId') === 'ai.streamText.doStream') {
-          const u = openCodeUsage(a, resource, span, identity);
-          if (u !== null) usages.push(u);
-          continue;
-        }
-        if (a.get('gen_ai.operation.name') !== 'chat' || !a.has('gen_ai.usage.input_tokens')) continue;
-        const model = text(a.get('gen_ai.response.model') ?? a.get('gen_ai.request.model'));
-        if (model === '') continue;
-        const session = text(a.get('gen_ai.conversation.id'));
-        const cached = count(a.get('gen_ai.usage.cache_read.input_tokens'));
-        const spanId = typeof span.spanId === 'string' ? span.spanId : '';
-        usages.push({
-          instance_id: identity,
-          project: text(a.get('koor.project') ?? resource.get('koor.project')),
-          provider: text(a.get('gen_ai.provider.name')) || 'github',
-          model,
-          // The input count includes the cached tokens (as OpenAI counts them); Koor's tokens_in does not.
-          tokens_in: Math.max(0, count(a.get('gen_ai.usage.input_tokens')) - cached),
-          tokens_out: count(a.get('gen_ai.usage.output_tokens')),
-          cache_creation_tokens: count(a.get('gen_ai.usage.cache_write.input_tokens')),
-          cache_read_tokens: cached,
-          // `github.copilot.cost` is not dollars (0 with a provider of one's own): priced from the table.
-          cost_usd: null,
-          request_type: 'copilot',
-          session_tag: text(a.get('koor.session_tag') ?? resource.get('koor.session_tag')),
-          session_id: session,
-          // A span's id is unique; a retried export resends it.
-          dedup_key: `otlp:${text(resource.get('service.name'))}:${session}:${spanId !== '' ? spanId : `${text(span.endTimeUnixNano as string | number | undefined)}:${model}`}`,
-        });
+        const u = a.get('ai.operationId') === 'ai.streamText.doStream' ? openCodeUsage(a, resource, span, identity) : copilotUsage(a, resource, span, identity);
+        if (u !== null) usages.push(u);
       }
     }
   }
   return { usages, seen };
 }
 
+/** A GitHub Copilot CLI `chat` span's usage (null for any other span, or without a model). */
+function copilotUsage(a: Attrs, resource: Attrs, span: Record<string, unknown>, identity: string): Usage | null {
+  if (a.get('gen_ai.operation.name') !== 'chat' || !a.has('gen_ai.usage.input_tokens')) return null;
+  const model = text(a.get('gen_ai.response.model') ?? a.get('gen_ai.request.model'));
+  if (model === '') return null;
+  const session = text(a.get('gen_ai.conversation.id'));
+  const cached = count(a.get('gen_ai.usage.cache_read.input_tokens'));
+  return {
+    ...owner(a, resource, identity),
+    provider: text(a.get('gen_ai.provider.name')) || 'github',
+    model,
+    // The input count includes the cached tokens (as OpenAI counts them); Koor's tokens_in does not.
+    tokens_in: Math.max(0, count(a.get('gen_ai.usage.input_tokens')) - cached),
+    tokens_out: count(a.get('gen_ai.usage.output_tokens')),
+    cache_creation_tokens: count(a.get('gen_ai.usage.cache_write.input_tokens')),
+    cache_read_tokens: cached,
+    // `github.copilot.cost` is not dollars (0 with a provider of one's own): priced from the table.
+    cost_usd: null,
+    request_type: 'copilot',
+    session_id: session,
+    dedup_key: spanKey(resource, session, span, model),
+  };
+}
+
 /** An OpenCode `ai.streamText.doStream` span's usage (null without a model or token counts). */
-function openCodeUsage(a: Map<string, string | number | boolean>, resource: Map<string, string | number | boolean>, span: Record<string, unknown>, identity: string): Usage | null {
+function openCodeUsage(a: Attrs, resource: Attrs, span: Record<string, unknown>, identity: string): Usage | null {
   const model = text(a.get('gen_ai.response.model') ?? a.get('gen_ai.request.model') ?? a.get('ai.model.id'));
   if (model === '' || !a.has('gen_ai.usage.input_tokens')) return null;
   const session = text(a.get('session.id'));
   const read = count(a.get('ai.usage.inputTokenDetails.cacheReadTokens'));
   const write = count(a.get('ai.usage.inputTokenDetails.cacheWriteTokens'));
   const fresh = a.has('ai.usage.inputTokenDetails.noCacheTokens') ? count(a.get('ai.usage.inputTokenDetails.noCacheTokens')) : Math.max(0, count(a.get('gen_ai.usage.input_tokens')) - read - write);
-  const spanId = typeof span.spanId === 'string' ? span.spanId : '';
   return {
-    instance_id: identity,
-    project: text(a.get('koor.project') ?? resource.get('koor.project')),
+    ...owner(a, resource, identity),
     // `anthropic.chat`, `openai.responses`: the provider of the config, without the AI SDK's API.
     provider: text(a.get('ai.model.provider')).replace(/\.[a-z-]+$/, '') || 'opencode',
     model,
@@ -270,8 +280,7 @@ function openCodeUsage(a: Map<string, string | number | boolean>, resource: Map<
     cache_read_tokens: read,
     cost_usd: null,
     request_type: 'opencode',
-    session_tag: text(a.get('koor.session_tag') ?? resource.get('koor.session_tag')),
     session_id: session,
-    dedup_key: `otlp:${text(resource.get('service.name'))}:${session}:${spanId !== '' ? spanId : `${text(span.endTimeUnixNano as string | number | undefined)}:${model}`}`,
+    dedup_key: spanKey(resource, session, span, model),
   };
 }
