@@ -24,6 +24,36 @@ function emptyConfigHome(): string {
   return configHome;
 }
 
+/** What a command printed, how it exited, and how long it ran. */
+export interface PipedRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  ms: number;
+}
+
+/**
+ * Runs a command with `input` on its stdin, as a coding agent runs a hook: its output collected,
+ * killed if it has not exited after `killMs`.
+ */
+export function runPiped(cmd: string, args: string[], input: string, opts: { env: NodeJS.ProcessEnv; cwd: string; killMs?: number }): Promise<PipedRun> {
+  return new Promise((resolve, reject) => {
+    const started = Date.now();
+    const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.killMs ?? 30_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr, ms: Date.now() - started });
+    });
+    child.stdin.end(input);
+  });
+}
+
 /** The CLI's environment: a clean one (no KOOR_* of the outside), an empty user config, then `extra`. */
 export function cliEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   return cleanEnv({ XDG_CONFIG_HOME: emptyConfigHome(), ...extra });

@@ -4,37 +4,16 @@
  * what it sends and prints. The recorder here stands in for the network peer only, to see the
  * request the bridge makes; Koor's own answers are tested where the endpoint is built.
  */
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import t from 'tap';
 import { cleanEnv, nodeCommand, tempDir } from '../helpers/server.js';
-import { CLI_JS } from './helpers.js';
+import { CLI_JS, runPiped, type PipedRun } from './helpers.js';
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-  ms: number;
-}
-
-function bridge(client: string, input: string, env: Record<string, string>, cwd: string): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const started = Date.now();
-    const child = spawn(...nodeCommand(CLI_JS, ['hook', client]), { cwd, env: cleanEnv(env), stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr, ms: Date.now() - started });
-    });
-    child.stdin.end(input);
-  });
+function bridge(client: string, input: string, env: Record<string, string>, cwd: string): Promise<PipedRun> {
+  const [cmd, args] = nodeCommand(CLI_JS, ['hook', client]);
+  return runPiped(cmd, args, input, { env: cleanEnv(env), cwd, killMs: 20_000 });
 }
 
 interface Call {

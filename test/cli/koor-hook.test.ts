@@ -6,7 +6,6 @@
  * is gone, an impostor on its port, and an idle helper. A real server on an ephemeral port; the
  * script as an installed package has it (a link in a bin directory first on PATH).
  */
-import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -17,30 +16,7 @@ import { koorBin, KOOR_HOOK } from '../helpers/koor-hooks.js';
 import { repoPath } from '../helpers/paths.js';
 import { cleanEnv, startTestServer, tempDir } from '../helpers/server.js';
 import { waitUntil } from '../helpers/wait.js';
-import { CLI_JS } from './helpers.js';
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function run(cmd: string, args: string[], input: string, env: NodeJS.ProcessEnv, cwd: string): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { cwd, env, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-    child.stdin.end(input);
-  });
-}
+import { CLI_JS, runPiped, type PipedRun } from './helpers.js';
 
 /** A repository, a bin with koor-hook and a koor-cli that logs its calls, and the helper file koor-hook names. */
 function setup(t: { teardown(fn: () => unknown): void }, idleS = 60) {
@@ -72,8 +48,8 @@ function setup(t: { teardown(fn: () => unknown): void }, idleS = 60) {
 
 type Setup = ReturnType<typeof setup>;
 
-function hook(s: Setup, url: string, client: string, input: object, env: NodeJS.ProcessEnv = {}): Promise<Run> {
-  return run('koor-hook', [client], JSON.stringify(input), cleanEnv({ PATH: s.PATH, XDG_RUNTIME_DIR: s.runtime, KOOR_SERVER: url, ...env }), s.root);
+function hook(s: Setup, url: string, client: string, input: object, env: NodeJS.ProcessEnv = {}): Promise<PipedRun> {
+  return runPiped('koor-hook', [client], JSON.stringify(input), { env: cleanEnv({ PATH: s.PATH, XDG_RUNTIME_DIR: s.runtime, KOOR_SERVER: url, ...env }), cwd: s.root });
 }
 
 const edit = (session: string, file: string, content = 'x') => ({
