@@ -107,6 +107,8 @@ export const EVENT_FEED_RETRY_MS = 1000;
 /** Cluster mode: a node also reads the log this often without a notification, and gives a read this long. */
 export const EVENT_FEED_POLL_MS = 1000;
 export const EVENT_FEED_READ_TIMEOUT_MS = 10_000;
+/** SQLite: how often a node looks for committed events no write reply announced (a reply lost after COMMIT), ms. */
+export const FANOUT_SWEEP_MS = 1000;
 /**
  * Cluster mode's leader election (src/cluster/leader.ts): a follower tries for the lock every
  * CLUSTER_LEADER_RETRY_MS; the leader checks its session every CLUSTER_LEADER_CHECK_MS, lapses

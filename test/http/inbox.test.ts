@@ -266,6 +266,22 @@ t.test('inbox push: a since past the newest item (ids handed out again after a l
   resumed.ws.close();
 });
 
+t.test('inbox push: a message committed with no reply to announce it, the last of its burst, is still pushed', async (t) => {
+  const s = await startTestServer(t);
+  const { call, register, as } = client(s.url);
+  const [ann, ben] = [await register('ann'), await register('ben')];
+  const live = inboxStream(s.url, '', as(ben.id));
+  await live.opened;
+  const first = (await call('POST', '/api/messages', { to: [ben.id], body: 'first' }, as(ann.id))).body.id as number;
+  // A raw writer call announces nothing: as a send whose reply was lost after COMMIT and whose
+  // retry was answered from its Idempotency-Key. No write follows it.
+  const req = { from: ann.id, from_name: 'ann', to: [ben.id], recipients: [ben.id], subject: '', body: 'last', importance: 'normal', ack_required: false };
+  const last = ((await s.writer.call('messages.send', req as never)) as { message: { id: number } }).message.id;
+  await waitUntil('the unannounced message pushed', () => live.items.length >= 2, 10_000);
+  t.same(live.items.map((i) => [i.id, i.body]), [[first, 'first'], [last, 'last']]);
+  live.ws.close();
+});
+
 t.test('inbox: past --message-keep the oldest messages go with their inbox rows, however young', async (t) => {
   const s = await startTestServer(t, { messageKeep: 3, pruneIntervalMs: 3_600_000 }, { oneNode: 'the retention pass is run on one node' });
   const { call, register, as } = client(s.url);

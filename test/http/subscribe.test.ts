@@ -208,3 +208,15 @@ t.test('an event committed past its caller\'s deadline and never announced still
   t.same(sub.events.map((e) => [e.id, e.topic]), [[1, 'first'], [2, 'lost-reply'], [3, 'third']]);
   sub.ws.close();
 });
+
+t.test('an event committed with no reply to announce it and no write after it still reaches live subscribers', async (t) => {
+  const s = await startTestServer(t);
+  const sub = await subscribe(s.url, '?pattern=*');
+  await publish(s.url, 'first', 1);
+  // A raw writer call announces nothing: as a reply lost after COMMIT whose retry was answered
+  // from its Idempotency-Key. Nothing is written after it: only the node's own look finds it.
+  const quiet = (await s.writer.call('events.publish', { topic: 'unannounced', data: '2', source: '' })) as { id: number };
+  await sub.waitFor(2, 10_000);
+  t.same(sub.events.map((e) => [e.id, e.topic]), [[1, 'first'], [quiet.id, 'unannounced']]);
+  sub.ws.close();
+});

@@ -1,7 +1,7 @@
 import type { Event } from '../../../schemas/rpc/writer.js';
 import type { Domain, Platform } from '../domain.js';
 import { eventRoutes, subscribeSocket } from './routes.js';
-import { STARTUP_TIMEOUT_MS } from '../../shared/limits.js';
+import { FANOUT_SWEEP_MS, STARTUP_TIMEOUT_MS } from '../../shared/limits.js';
 import { within } from '../../within.js';
 import { EventFeed } from './feed.js';
 import { EventService, LocalFanout, type Fanout } from './service.js';
@@ -16,7 +16,9 @@ export async function eventsDomain(p: Platform, d: { onPublished: () => void }):
   const fanout = await p.backend.fanout<Fanout & { stop?(): Promise<void>; reset?(): void }>({
     local: () => {
       if (!p.readers.syncEvents) throw new Error('a local fan-out needs the synchronous event reader of SQLite');
-      return new LocalFanout(p.readers.syncEvents, p.hub);
+      const local = new LocalFanout(p.readers.syncEvents, p.hub);
+      local.start(FANOUT_SWEEP_MS);
+      return local;
     },
     feed: async (sql) => {
       const feed = new EventFeed(sql, p.readers.events, p.hub, { log, onPublished: d.onPublished });

@@ -33,6 +33,7 @@ export interface Fanout {
 export class LocalFanout implements Fanout {
   /** Highest id handed to the hub. A reply can be lost (deadline, writer death) after COMMIT. */
   private lastFanned: number;
+  private timer: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly reader: SyncEventsReader,
@@ -49,12 +50,42 @@ export class LocalFanout implements Fanout {
     for (let i = 0; i < events.length; i++) {
       const event = events[i]!;
       // Committed events whose replies were lost come first, so live subscribers see no gap.
-      if (event.id > this.lastFanned + 1) {
-        for (const missed of this.reader.between(this.lastFanned, event.id)) this.hub.publish(missed.id, missed.topic, Buffer.from(eventJson(missed)));
-      }
+      if (event.id > this.lastFanned + 1) this.missed(event.id);
       if (event.id <= this.lastFanned) continue; // already sent as a missed one
       this.hub.publish(event.id, event.topic, Buffer.from(jsons?.[i] ?? eventJson(event)));
       this.lastFanned = event.id;
+    }
+  }
+
+  /**
+   * Fans out what committed with no reply to announce it: a reply lost after COMMIT (a deadline,
+   * the writer's death) whose write was then acknowledged as a keyed retry's replay, which
+   * announces nothing. The next write's reply would carry them; when none comes (the last message
+   * of a burst) they would wait for ever. Runs on a timer (start()).
+   */
+  sweep(): void {
+    const newest = this.reader.newest();
+    if (newest <= this.lastFanned) return;
+    this.missed(newest + 1);
+    // Every id up to it has committed (one writer, ids in commit order); pruned ones are not read again.
+    this.lastFanned = newest;
+  }
+
+  start(everyMs: number): void {
+    this.timer ??= setInterval(() => this.sweep(), everyMs).unref();
+  }
+
+  stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    return Promise.resolve();
+  }
+
+  /** The committed events between the last fanned out and `before`, in id order. */
+  private missed(before: number): void {
+    for (const e of this.reader.between(this.lastFanned, before)) {
+      this.hub.publish(e.id, e.topic, Buffer.from(eventJson(e)));
+      this.lastFanned = e.id;
     }
   }
 }
