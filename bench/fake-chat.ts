@@ -136,7 +136,10 @@ export function startFakeChatApi(script: ChatScript = [], o: FakeChatOptions = {
       json(404, { error: { message: `fake API: no ${r.method} ${p}`, type: 'invalid_request_error', code: 'not_found' } });
       return;
     }
+    // Read before the script runs: a script may drop the request's body once it has read it.
     const model = typeof r.body?.model === 'string' ? r.body.model : name;
+    const stream = r.body?.stream === true;
+    const usage = r.body?.stream_options?.include_usage === true;
     const decide = async (): Promise<ChatReply> => {
       if (!r.agent) return CHAT_PLAIN;
       const i = turn++;
@@ -150,8 +153,8 @@ export function startFakeChatApi(script: ChatScript = [], o: FakeChatOptions = {
         }
         const a = answerOf(reply);
         const id = `chatcmpl-fake-${r.n}`;
-        if (r.body?.stream === true) {
-          res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' }).end(sse(id, model, a, r.body?.stream_options?.include_usage === true, o.chunk ?? 0));
+        if (stream) {
+          res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' }).end(sse(id, model, a, usage, o.chunk ?? 0));
         } else json(200, whole(id, model, a));
       },
       (e: Error) => json(500, { error: { message: e.message, type: 'server_error', code: null } }),

@@ -19,6 +19,12 @@
  *        Koor on 3 nodes on one PostgreSQL (sessions spread over the nodes); then the teams arm
  *        on SQLite and on the 3 nodes.
  *
+ * The mixed team (arm `mixed`, bench/swarm/mixed.ts): one session of each client Koor proves with
+ * its real binary (Claude Code, Codex, Gemini CLI, Copilot CLI, OpenCode) in turn — two of each in
+ * the full run — drains one repository's backlog (quick 20 tasks, full 40) on one SQLite server;
+ * KOOR_BENCH_SWARM_MIXED_CLIENTS / _SESSIONS / _TASKS change it. Its figures also go to
+ * bench/results/swarm-mixed.json.
+ *
  * The teams arm (arm `teams`): three repositories of one layout (package.json and
  * src/index.ts shared by their tasks), each its own origin (`<tmp>/alpha/shop.git`, `beta/…`,
  * `gamma/…`: Koor's projects alpha.shop, beta.shop, gamma.shop, from the origin remote) and every
@@ -30,7 +36,7 @@
  * CI step: `KOOR_BENCH_SWARM_ARMS=teams`); full: SQLite and the 3-node cluster, 3 × 5 × 20.
  *
  * Environment: KOOR_BENCH_SWARM_SESSIONS, KOOR_BENCH_SWARM_TASKS (the main backlog; one or two
- * more come later for the idle session), KOOR_BENCH_SWARM_ARMS (baseline,sqlite,cluster,teams —
+ * more come later for the idle session), KOOR_BENCH_SWARM_ARMS (baseline,sqlite,cluster,teams,mixed —
  * `teams` runs on the mode's backends, `teams-sqlite` / `teams-cluster` on one),
  * KOOR_BENCH_SWARM_TEAM_SESSIONS / KOOR_BENCH_SWARM_TEAM_TASKS (per team),
  * KOOR_BENCH_SWARM_TEAMS_LOAD=0 (team alpha alone on an idle box),
@@ -52,6 +58,8 @@ import { POLL_MS, runArm, type ArmResult, type ArmSpec } from './swarm/arm.js';
 import { makeBacklog, type SwarmTask } from './swarm/backlog.js';
 import { figures, timelineSvg, type ArmFigures } from './swarm/report.js';
 import { runTeams, teamsReport, type TeamsRun } from './swarm/teams.js';
+import { installed, SWARM_CLIENTS, type SwarmClient } from './swarm/wires.js';
+import { mixedReport, runMixed, type MixedRun } from './swarm/mixed.js';
 
 /** The suite's own time limits (run.ts): a full run drives hundreds of model turns per arm; the quick run with the teams arm too is two runs' worth (CI runs them as two steps). */
 export const timeoutMs = { quick: 600_000, full: 5_400_000 };
@@ -119,7 +127,7 @@ export async function run(opts: BenchOptions): Promise<Record<string, unknown>> 
   const sessions = Number(env.KOOR_BENCH_SWARM_SESSIONS ?? (quick ? 4 : 16));
   const mainTasks = Number(env.KOOR_BENCH_SWARM_TASKS ?? (quick ? 11 : 62));
   const lateTasks = quick ? 1 : 2;
-  const armsWanted = (env.KOOR_BENCH_SWARM_ARMS ?? (quick ? 'baseline,sqlite,teams' : 'baseline,sqlite,cluster,teams')).split(',').map((s) => s.trim());
+  const armsWanted = (env.KOOR_BENCH_SWARM_ARMS ?? (quick ? 'baseline,sqlite,teams,mixed' : 'baseline,sqlite,cluster,teams,mixed')).split(',').map((s) => s.trim());
   // The teams arm's backends: quick on SQLite, full on SQLite and the cluster.
   const teamsOn = (['sqlite', 'cluster'] as const).filter((b) => armsWanted.includes(`teams-${b}`) || (armsWanted.includes('teams') && (b === 'sqlite' || !quick)));
   // Each lifetime tried is one Koor arm on SQLite; the cluster arm runs with the first. 0 = for the session (the old behaviour).
@@ -139,6 +147,7 @@ export async function run(opts: BenchOptions): Promise<Record<string, unknown>> 
   log(`client ${CLAUDE_CODE_VERSION}; ${sessions} sessions, ${tasks.length} tasks (${mainTasks} + ${lateTasks} later); features: paths ${feats.paths}, checkpoints ${feats.checkpoints}; arms: ${armsWanted.join(', ')}`);
 
   const arms: ArmResult[] = [];
+  let mixedRun: MixedRun | null = null;
   const teamRuns: TeamsRun[] = [];
   let pg: Postgres | null = null;
   const stopPostgres = () => {
@@ -186,6 +195,29 @@ export async function run(opts: BenchOptions): Promise<Record<string, unknown>> 
         }),
       );
     }
+    // The mixed team: the five clients Koor proves with their real binaries, in turn, on one repository.
+    if (armsWanted.includes('mixed')) {
+      let which = (env.KOOR_BENCH_SWARM_MIXED_CLIENTS ?? SWARM_CLIENTS.join(',')).split(',').map((c) => {
+        if (!(SWARM_CLIENTS as readonly string[]).includes(c.trim())) throw new Error(`KOOR_BENCH_SWARM_MIXED_CLIENTS: no client ${c} (${SWARM_CLIENTS.join(', ')})`);
+        return c.trim() as SwarmClient;
+      });
+      const missing = which.filter((c) => !installed(c));
+      if (missing.length > 0) warnings.push(`mixed team: ${missing.join(', ')} not installed here (npm run test:setup): left out`);
+      which = which.filter((c) => installed(c));
+      const n = Number(env.KOOR_BENCH_SWARM_MIXED_SESSIONS ?? (quick ? which.length : 2 * which.length));
+      const k = Number(env.KOOR_BENCH_SWARM_MIXED_TASKS ?? (quick ? 20 : 40));
+      const life = lifetimes[0]!;
+      const label = `koor sqlite, mixed clients, auto-lease ${lifeLabel(life)}`;
+      log(`== ${label}: ${n} sessions (${which.join(', ')} in turn), ${k} tasks`);
+      if (which.length > 0) mixedRun = await runMixed({
+        quick,
+        clients: which,
+        sessions: n,
+        tasks: k,
+        label,
+        base: { ...base, serverArgs: [AUTO_LEASE_FLAG, `${life / 1000}s`], autoLeaseMs: life === 0 ? null : life, budgetMs: (quick ? 120_000 : 300_000) + Math.ceil((k * 10 * thinkMs) / n) },
+      });
+    }
   } finally {
     stopPostgres();
     process.off('exit', stopPostgres);
@@ -195,9 +227,11 @@ export async function run(opts: BenchOptions): Promise<Record<string, unknown>> 
   for (const f of figs) for (const w of f.warnings) warnings.push(`${f.label}: ${w}`);
   fs.mkdirSync(RESULTS_DIR, { recursive: true });
   const svgFile = path.join(RESULTS_DIR, 'swarm-timeline.svg');
-  fs.writeFileSync(svgFile, timelineSvg([...arms, ...teamRuns.flatMap((r) => [r.together, r.alone])]));
+  fs.writeFileSync(svgFile, timelineSvg([...arms, ...teamRuns.flatMap((r) => [r.together, r.alone]), ...(mixedRun ? [mixedRun.arm] : [])]));
   const teams = teamsReport(teamRuns, quick);
   warnings.push(...teams.warnings);
+  const mixed = mixedReport(mixedRun);
+  if (mixedRun !== null) fs.writeFileSync(path.join(RESULTS_DIR, 'swarm-mixed.json'), `${JSON.stringify({ date: new Date().toISOString(), quick, mixed: mixed.json, notes: mixed.notes }, null, 2)}\n`);
   // The teams arm's figures also on their own (CI runs it as a step of its own, whose swarm.json the next step's replaces).
   if (teamRuns.length > 0) fs.writeFileSync(path.join(RESULTS_DIR, 'swarm-teams.json'), `${JSON.stringify({ date: new Date().toISOString(), quick, goals: teams.goals, teams: teams.json, notes: teams.notes, warnings: teams.warnings }, null, 2)}\n`);
 
@@ -293,7 +327,7 @@ export async function run(opts: BenchOptions): Promise<Record<string, unknown>> 
     },
   ];
 
-  tables.push(...teams.tables);
+  tables.push(...teams.tables, ...mixed.tables);
   const notes = figs.length === 0 ? [`timeline: ${path.relative(REPO_ROOT, svgFile)}`] : [
     `timeline: ${path.relative(REPO_ROOT, svgFile)}`,
     'done once: completed by one agent, its work pushed once, its marker exactly once in each of its files on the origin. Baseline claims are commits of tasks.json pushed before the work (a rejected push is pulled and pushed again; a rebase conflict is counted and the agent starts over from the origin).',
@@ -306,12 +340,12 @@ export async function run(opts: BenchOptions): Promise<Record<string, unknown>> 
   ];
   for (const f of figs) if (f.duplicates.length > 0) notes.push(`${f.label}: duplicates ${f.duplicates.join('; ')}`);
   for (const f of figs) if (f.not_done.length > 0) notes.push(`${f.label}: not done ${f.not_done.join(', ')}${f.failed.length > 0 ? ` (parked as failed after their last attempt: ${f.failed.join(', ')})` : ''}`);
-  notes.push(...teams.notes);
-  const allGoals: Array<Record<string, unknown> & { arm: string }> = [...goals, ...teams.goals];
+  notes.push(...teams.notes, ...mixed.notes);
+  const allGoals: Array<Record<string, unknown> & { arm: string }> = [...goals, ...teams.goals, ...mixed.goals];
   const failed = allGoals.filter((g) => Object.entries(g).some(([k, v]) => k !== 'arm' && v === false));
   // Invalid (exit 1): work lost or done twice under Koor. A goal missed is a warning, or a
   // failure too with KOOR_BENCH_SWARM_ASSERT=1 (CI's quick run: the goals asserted).
-  const valid = [...figs, ...teams.figures].every((f) => f.kind === 'baseline' || (f.duplicates.length === 0 && f.markers.lost.length === 0 && f.markers.doubled.length === 0 && f.markers.conflict_markers_in.length === 0));
+  const valid = [...figs, ...teams.figures, ...mixed.figures].every((f) => f.kind === 'baseline' || (f.duplicates.length === 0 && f.markers.lost.length === 0 && f.markers.doubled.length === 0 && f.markers.conflict_markers_in.length === 0));
   const assertGoals = env.KOOR_BENCH_SWARM_ASSERT === '1';
   // Asserted: some goal was measured (an arm wanted and skipped — no PostgreSQL for the cluster — is a warning).
   const ok = valid && (!assertGoals || (failed.length === 0 && allGoals.length > 0));
@@ -325,7 +359,7 @@ export async function run(opts: BenchOptions): Promise<Record<string, unknown>> 
     same_work: Object.fromEntries(figs.filter((f) => f.kind === 'koor').map((f) => [f.label, sameWork(f)])),
     teams: teams.json,
     timeline_svg: path.relative(REPO_ROOT, svgFile),
-    records: Object.fromEntries([...arms, ...teamRuns.flatMap((r) => [r.together, r.alone])].map((a) => [a.spec.label, a.records.map((r) => ({ ...r, t: Math.round(r.at - a.t0) }))])),
+    records: Object.fromEntries([...arms, ...teamRuns.flatMap((r) => [r.together, r.alone]), ...(mixedRun ? [mixedRun.arm] : [])].map((a) => [a.spec.label, a.records.map((r) => ({ ...r, t: Math.round(r.at - a.t0) }))])),
     tables,
     notes,
     warnings,

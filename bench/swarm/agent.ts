@@ -105,6 +105,22 @@ interface ToolOut {
   isError: boolean;
 }
 
+/**
+ * What the agent reads of one model request, whatever the client's protocol
+ * (bench/swarm/wires.ts reads it from each): when it arrived, the results of the tool calls it
+ * carries by call id, and all its text (for the Stop hook's wake-up).
+ */
+export interface AgentView {
+  at: number;
+  results: Array<{ id: string; text: string; isError: boolean }>;
+  text: string;
+}
+
+/** A Messages API request (Claude Code's) as the agent reads it. */
+export function claudeView(req: ApiRequest): AgentView {
+  return { at: req.at, results: toolResults(req).map((r) => ({ id: r.tool_use_id, text: r.text, isError: r.is_error === true })), text: requestText(req) };
+}
+
 /** A Bash result split by its `@@step=code ms` lines. */
 interface Steps {
   text: string;
@@ -141,16 +157,20 @@ function jsonIn(out: string): any {
 
 /** A shell word. */
 const q = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
-/** A step's stamp: exit code of what ran just before, and the time. */
-const stamp = (step: string): string => `echo "@@${step}=$? $(date +%s%3N)"`;
+/**
+ * A step's stamp: the exit code of what ran just before (or `code`), and the time. No command
+ * substitution anywhere in a command: Gemini CLI refuses to run a command with `$(…)` or backticks.
+ */
+const stampOf = (step: string, code: string): string => `echo -n "@@${step}=${code} "; date +%s%3N`;
+const stamp = (step: string): string => stampOf(step, '$?');
 
 const PUSH = (files: readonly string[], message: string): string =>
   [
     `git add -- ${files.map(q).join(' ')} && git commit -qm ${q(message)} 2>&1`,
     stamp('commit'),
     'git push -q 2>&1; p=$?',
-    'echo "@@push=$p $(date +%s%3N)"',
-    'if [ $p != 0 ]; then git pull --rebase -q 2>&1; r=$?; echo "@@rebase=$r $(date +%s%3N)"; if [ $r = 0 ]; then git push -q 2>&1; echo "@@push2=$? $(date +%s%3N)"; fi; fi',
+    stampOf('push', '$p'),
+    `if [ $p != 0 ]; then git pull --rebase -q 2>&1; r=$?; ${stampOf('rebase', '$r')}; if [ $r = 0 ]; then git push -q 2>&1; ${stamp('push2')}; fi; fi`,
   ].join('; ');
 
 const RESET = `git rebase --abort >/dev/null 2>&1; git reset -q --hard '@{u}' 2>&1; ${stamp('reset')}`;
@@ -164,7 +184,7 @@ const BASH_TIMEOUT_MS = 240_000;
 /** How long an agent that got back a task it gave up waits to lease the refused file, seconds. */
 const MAX_FREE_WAIT_S = 150;
 
-type Handler = (results: ToolOut[], req: ApiRequest) => Reply | Promise<Reply>;
+type Handler = (results: ToolOut[], view: AgentView) => Reply | Promise<Reply>;
 
 interface Pending {
   ids: string[];
@@ -192,10 +212,10 @@ abstract class ScriptedAgent {
   }
 
   /** The fake API's script for this session. */
-  async reply(req: ApiRequest): Promise<Reply> {
+  async reply(req: AgentView): Promise<Reply> {
     this.requests++;
     if (this.killed) return 'killed';
-    const wakes = (requestText(req).match(/Stop hook blocking error from command "Stop"/g) ?? []).length;
+    const wakes = (req.text.match(/Stop hook blocking error from command "Stop"/g) ?? []).length;
     if (wakes > this.wakesSeen) {
       this.wakesSeen = wakes;
       this.rec('wake', { at: req.at });
@@ -208,12 +228,11 @@ abstract class ScriptedAgent {
     }
     const p = this.pending;
     if (p !== null) {
-      const all = toolResults(req);
-      const mine = p.ids.map((id) => all.find((r) => r.tool_use_id === id));
+      const mine = p.ids.map((id) => req.results.find((r) => r.id === id));
       if (mine.every((r) => r !== undefined)) {
         this.pending = null;
         return p.handler(
-          mine.map((r) => ({ text: r!.text, isError: r!.is_error === true })),
+          mine.map((r) => ({ text: r!.text, isError: r!.isError })),
           req,
         );
       }
@@ -225,7 +244,7 @@ abstract class ScriptedAgent {
     return this.turn(req);
   }
 
-  protected abstract turn(req: ApiRequest): Reply | Promise<Reply>;
+  protected abstract turn(req: AgentView): Reply | Promise<Reply>;
 
   protected call(blocks: Array<{ name: string; input: unknown }>, handler: Handler): Reply {
     const full: Block[] = blocks.map((b) => ({ type: 'tool_use', name: b.name, input: b.input, id: `toolu_${this.cfg.name.replace(/\W/g, '')}_${String(++this.seq).padStart(4, '0')}` }));
@@ -329,7 +348,7 @@ export class KoorAgent extends ScriptedAgent {
 
   /** `prefix` runs first (a `task done`, a sleep, a wait), then the claim and, if it got a task, the pull. */
   private claim(prefix: string): Reply {
-    const cmd = `${prefix}koor-cli task claim ${q(this.cfg.project)}; c=$?; echo "@@claim=$c $(date +%s%3N)"; if [ $c = 0 ]; then git pull --rebase -q 2>&1; ${stamp('pull')}; fi`;
+    const cmd = `${prefix}koor-cli task claim ${q(this.cfg.project)}; c=$?; ${stampOf('claim', '$c')}; if [ $c = 0 ]; then git pull --rebase -q 2>&1; ${stamp('pull')}; fi`;
     return this.bash(cmd, (s) => this.claimed(s));
   }
 
@@ -405,7 +424,7 @@ export class KoorAgent extends ScriptedAgent {
    */
   private takeCommand(t: KoorTask, files: readonly string[]): string {
     const acquire = `koor-cli lease acquire ${q(files.join(','))} --reason ${q(`task ${t.key}: refused before`)} --wait ${MAX_FREE_WAIT_S}s`;
-    return `w0=$(date +%s); o=$(${acquire} 2>&1); echo "lease: \${o:0:80}"; echo "waited $(( $(date +%s) - w0 )) s"; ${stamp('free')}`;
+    return `SECONDS=0; ${acquire} 2>&1 | head -c 80 | sed '1s/^/lease: /'; echo; echo "waited $SECONDS s"; ${stamp('free')}`;
   }
 
   /** A task some agent worked on before (a checkpoint, or a later attempt): what already reached the origin is not done again. */

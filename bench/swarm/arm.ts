@@ -18,11 +18,12 @@ import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { runClaude, startFakeApi, type FakeApi, type RunResult } from '../claude-code.js';
+import { runClaude, type FakeApi } from '../claude-code.js';
 import { RequestDigest } from './injected.js';
 import { REPO_ROOT, fetchPastIdleClose, makeTempDir, procCpu, sleep, spawnKoor, trackChild, type ServerProc } from '../lib.js';
 import { createDatabase, postgresCpu, type Postgres } from '../postgres.js';
 import { BaselineAgent, KoorAgent, type StepRecord } from './agent.js';
+import { wireFor, type SeatRun, type SwarmClient } from './wires.js';
 import { LATE_PROJECT, MAIN_PROJECT, taskLine, tasksJson, toFileTask, type SwarmTask } from './backlog.js';
 import { auditOrigin, gitEnv, harnessPush, makeClone, makeOrigin, type MarkerAudit } from './repo.js';
 
@@ -48,6 +49,8 @@ export interface TeamSpec {
   tasks: SwarmTask[];
   /** The single-team arm's roles: a tester (first), a victim killed mid-task (second), an idle session woken by later tasks (last). Without: all workers. */
   roles: boolean;
+  /** Each session's client, by index (default: Claude Code for all; a mixed team is Koor's only). */
+  clients?: SwarmClient[];
   /**
    * A team only there to load the box as a team does, on a server of its own (its tasks created
    * there, its clones' hooks and koor-cli pointed there): not polled, not counted, not waited for —
@@ -113,11 +116,12 @@ export interface SessionResult {
   /** Its team's name. */
   team: string;
   role: 'worker' | 'victim' | 'idle' | 'tester' | 'load';
+  client: SwarmClient;
   node: number;
   api: FakeApi;
   /** What the report reads of its model requests (their bodies are dropped once answered). */
   seen: RequestDigest;
-  run: RunResult | null;
+  run: SeatRun | null;
   requests: number;
   startedAt: number;
   endedAt: number;
@@ -425,13 +429,14 @@ export async function runArm(spec: ArmSpec): Promise<ArmResult> {
       team: TeamSpec;
       root: string;
       role: SessionResult['role'];
+      client: SwarmClient;
     }
     const seats: Seat[] = repos.flatMap(({ team, origin }) =>
       team.sessions.map((name, j) => {
         const n = team.sessions.length;
         // With four sessions or more, the first runs a test suite longer than the liveness timeout before its first push.
         const role: SessionResult['role'] = team.load ? 'load' : !team.roles ? 'worker' : j === n - 1 ? 'idle' : j === (n >= 3 ? 1 : 0) ? 'victim' : j === 0 && n >= 4 && spec.testRunS > 0 ? 'tester' : 'worker';
-        return { name, team, root: makeClone(origin, tmp.dir, name), role };
+        return { name, team, root: makeClone(origin, tmp.dir, name), role, client: team.clients?.[j] ?? 'claude-code' };
       }),
     );
     const names = seats.map((x) => x.name);
@@ -453,10 +458,19 @@ export async function runArm(spec: ArmSpec): Promise<ArmResult> {
     const waitLog = path.join(tmp.dir, 'waits.log');
     const PATH = cliShim(bin, waitLog);
     const projectOf = new Map<string, { project: string; why: string }>();
+    const homeOf = (name: string): string => {
+      const home = path.join(tmp.dir, name, 'home');
+      fs.mkdirSync(home, { recursive: true });
+      return home;
+    };
     for (const [i, seat] of seats.entries()) {
       if (spec.kind !== 'koor') continue;
       const node = seat.team.load?.nodes[0]!.url ?? nodes[i % nodes.length]!.url;
-      const out = execFileSync(process.execPath, [CLI_JS, 'init', '--claude-code', '--server', node], { cwd: seat.root, stdio: 'pipe', timeout: 30_000, encoding: 'utf8', env: { ...process.env, KOOR_PROJECT: '' } });
+      // Another client's trust and user settings go into the session's own HOME.
+      const wire = wireFor(seat.client);
+      const home = homeOf(seat.name);
+      wire.prepareHome(home);
+      const out = execFileSync(process.execPath, [CLI_JS, 'init', ...wire.init, '--server', node], { cwd: seat.root, stdio: 'pipe', timeout: 30_000, encoding: 'utf8', env: { ...process.env, KOOR_PROJECT: '', ...(seat.client === 'claude-code' ? {} : { HOME: home }), ...wire.initEnv() } });
       const said = /^project: (\S+) \((.*)\)$/m.exec(out);
       if (said === null) throw new Error(`koor-cli init in ${seat.root} printed no project:\n${out}`);
       const had = projectOf.get(seat.team.name);
@@ -601,24 +615,25 @@ export async function runArm(spec: ArmSpec): Promise<ArmResult> {
       };
       const agent = spec.kind === 'koor' ? new KoorAgent(cfg, record) : new BaselineAgent(cfg, record);
       const seen = new RequestDigest(watchOf(seat.team));
-      const fake = await startFakeApi(async (req) => {
-        seen.add(req);
+      const wire = wireFor(seat.client);
+      const fake = await wire.start(async (view, req) => {
+        // What the digest reads is the Messages API's: another client's requests are not read for it.
+        if (seat.client === 'claude-code') seen.add(req);
         if (spec.thinkMs > 0) await sleep(spec.thinkMs);
-        const reply = await agent.reply(req);
+        const reply = await agent.reply(view);
         // The whole conversation so far: what the report reads of it was taken above.
         req.body = null;
         return reply;
       });
       apis.push(fake);
-      const home = path.join(tmp.dir, name, 'home');
-      fs.mkdirSync(home, { recursive: true });
+      const home = homeOf(name);
       const prompt = idle
         ? `You are on call for project ${project}: take its tasks as they come.`
         : spec.kind === 'koor'
           ? `Drain the backlog of project ${project}: claim a task with koor-cli, do it, push it, mark it done, until none is left.`
           : `Drain the backlog in tasks.json (team ${project}): take an open task, do it, push it, mark it done, until none is left.`;
       const env: Record<string, string> = { PATH, KOOR_AGENT_NAME: name, ...gitEnv(name), ...(idle && spec.kind === 'koor' ? { KOOR_PROJECT: LATE_PROJECT } : {}) };
-      const r: SessionResult = { name, team: seat.team.name, role, node: nodes.length > 0 ? i % nodes.length : 0, api: fake, seen, run: null, requests: 0, startedAt: Date.now(), endedAt: 0 };
+      const r: SessionResult = { name, team: seat.team.name, role, client: seat.client, node: nodes.length > 0 ? i % nodes.length : 0, api: fake, seen, run: null, requests: 0, startedAt: Date.now(), endedAt: 0 };
       results.push(r);
       record({ at: r.startedAt, session: name, kind: 'start', detail: role });
       const common = {
@@ -634,9 +649,9 @@ export async function runArm(spec: ArmSpec): Promise<ArmResult> {
           if (child.pid !== undefined) pids.set(name, child.pid);
         },
       };
-      const run = idle
+      const run: Promise<SeatRun> = idle
         ? runClaude({ ...common, inputFormat: 'stream-json', outputFormat: 'stream-json', input: [{ type: 'user', message: { role: 'user', content: prompt } }], holdStdinMs: spec.budgetMs + 30_000, closeStdin: idleClosed })
-        : runClaude({ ...common, prompt });
+        : wire.run({ ...common, prompt });
       runs.push(
         run.then(
           (res) => {
