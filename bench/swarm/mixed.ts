@@ -80,10 +80,17 @@ function clientRows(run: MixedRun): ClientRow[] {
 
 const yes = (b: boolean): string => (b ? 'yes' : 'NO');
 
-export function mixedReport(run: MixedRun | null): { tables: BenchTable[]; goals: Array<Record<string, unknown> & { arm: string }>; notes: string[]; figures: ArmFigures[]; json: unknown } {
+/**
+ * The mixed team's tables, goals and notes; `same` (the full run): a team of Claude Code sessions
+ * only, as many, on the same backlog, run after it — the pace a mixed team is compared with.
+ */
+export function mixedReport(run: MixedRun | null, same: MixedRun | null = null): { tables: BenchTable[]; goals: Array<Record<string, unknown> & { arm: string }>; notes: string[]; figures: ArmFigures[]; json: unknown } {
   if (run === null) return { tables: [], goals: [], notes: [], figures: [], json: null };
   const f = figures(run.arm, run.tasks);
+  const g = same === null ? null : figures(same.arm, same.tasks);
+  const ratio = g?.tasks_per_min && f.tasks_per_min ? Math.round((f.tasks_per_min / g.tasks_per_min) * 100) / 100 : null;
   const rows = clientRows(run);
+  const notes0: string[] = [];
   const goals = {
     arm: f.label,
     all_done_once: f.done_once === f.tasks,
@@ -100,14 +107,19 @@ export function mixedReport(run: MixedRun | null): { tables: BenchTable[]; goals
     {
       title: 'swarm, mixed team: goals',
       columns: ['arm', 'K/K once', '0 conflicts', '0 markers lost', 'every client did work', 'tasks/min', 'last done s'],
-      rows: [[f.label, `${yes(goals.all_done_once)} (${f.done_once}/${f.tasks})`, `${yes(goals.no_rebase_conflicts)} (${f.rebase_conflicts})`, yes(goals.no_markers_lost_or_doubled), yes(goals.every_client_did_work), f.tasks_per_min ?? '-', f.last_done_s ?? '-']],
+      rows: [
+        [f.label, `${yes(goals.all_done_once)} (${f.done_once}/${f.tasks})`, `${yes(goals.no_rebase_conflicts)} (${f.rebase_conflicts})`, yes(goals.no_markers_lost_or_doubled), yes(goals.every_client_did_work), f.tasks_per_min ?? '-', f.last_done_s ?? '-'],
+        ...(g === null ? [] : [[`${g.label} (the same, Claude Code only)`, `${g.done_once}/${g.tasks}`, String(g.rebase_conflicts), `${g.markers.lost.length}/${g.markers.doubled.length}`, '-', g.tasks_per_min ?? '-', g.last_done_s ?? '-']]),
+      ],
     },
   ];
+  if (ratio !== null) notes0.push(`mixed team: ${f.tasks_per_min} tasks/min against ${g!.tasks_per_min} for as many Claude Code sessions on the same backlog, same run: ${ratio}x.`);
   const notes = [
+    ...notes0,
     'mixed team: each session runs its client\'s pinned release offline against a fake model API in the client\'s own protocol; the scripted agent\'s Bash, Write and Edit become the client\'s shell and edit tools (bench/swarm/wires.ts); its hooks are those `koor-cli init --<client>` writes (Codex trusted with --trust in the session\'s HOME). Edits refused: a hook refused the edit of a file another agent held, and the agent gave the task back.',
   ];
   if (f.not_done.length > 0) notes.push(`${f.label}: not done ${f.not_done.join(', ')}`);
   if (f.duplicates.length > 0) notes.push(`${f.label}: duplicates ${f.duplicates.join('; ')}`);
   for (const w of f.warnings) notes.push(`${f.label}: ${w}`);
-  return { tables, goals: [goals], notes, figures: [f], json: { goals, clients: rows, figures: f } };
+  return { tables, goals: [goals], notes, figures: g === null ? [f] : [f, g], json: { goals, clients: rows, pace_vs_claude_code_only: ratio, figures: f, claude_code_only: g } };
 }
