@@ -250,6 +250,7 @@ export default defineCommand({
     ['Codex hooks, the project and the hooks trusted in Codex (needs `codex` on PATH)', '$0 init --codex --trust'],
     ['Also record the tokens of every Codex request (OpenTelemetry, in ~/.codex/config.toml)', '$0 init --codex --trust --telemetry'],
     ['Also record the tokens of every Gemini CLI request (OpenTelemetry, in .gemini/settings.json)', '$0 init --gemini --telemetry'],
+    ['Also record the tokens of every OpenCode request (OpenTelemetry, in opencode.json)', '$0 init --opencode --telemetry'],
     ['Take the Claude Code hooks out again', '$0 init --remove --claude-code'],
   ],
   positionals: [],
@@ -266,7 +267,8 @@ export default defineCommand({
         "With --claude-code: Claude Code's OpenTelemetry export of each request's tokens and cost to Koor, set in the user settings (~/.claude/settings.json: Claude Code reads telemetry settings only there). " +
         "With --codex: Codex's export of each request's tokens, set in ~/.codex/config.toml through `codex app-server` (with the token: Codex sends header values as written). " +
         "With --gemini: Gemini CLI's export, set in .gemini/settings.json (`telemetry`; with auth, the header comes from OTEL_EXPORTER_OTLP_HEADERS). " +
-        'With --copilot: says the two variables Copilot CLI reads its export from (it has no setting in a file)',
+        'With --copilot: says the two variables Copilot CLI reads its export from (it has no setting in a file). ' +
+        'With --opencode: `experimental.openTelemetry` in opencode.json, and the variables OpenCode reads its exporter from',
       boolean: true,
     },
     remove: { description: "Take Koor's entries out again (of the named clients' hooks; with none named, of everything init writes)", boolean: true },
@@ -306,7 +308,8 @@ export default defineCommand({
           // not a git repository: no pre-commit hook to remove
         }
       }
-      for (const c of which) plans.push(...adapterOf(c)!.files(root, ctx.cwd, { server, install: false, read }));
+      // With --telemetry too: OpenCode's export switch out of opencode.json (it names no server, so it may be the user's own).
+      for (const c of which) plans.push(...adapterOf(c)!.files(root, ctx.cwd, { server, install: false, read, telemetry: opt.telemetry === true }));
       // Koor's telemetry settings out of the user's Claude Code settings, if they are there.
       if (which.includes('claude-code')) {
         const tp = telemetryFile(userSettingsDir(process.env), ctx.cwd, server, false);

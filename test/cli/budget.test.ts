@@ -41,6 +41,26 @@ t.test('otel-headers prints the token of the CLI config as Authorization, and no
   t.same(JSON.parse(without.stdout), {});
 });
 
+t.test('init --opencode --telemetry: opencode.json turns the export on (the rest kept), init says the variables; --remove --telemetry takes it out', async (t) => {
+  const root = tempDir(t);
+  execFileSync('git', ['init', '-q', root]);
+  const file = path.join(root, 'opencode.json');
+  fs.writeFileSync(file, JSON.stringify({ model: 'anthropic/claude', experimental: { other: 1 } }, null, 2) + '\n');
+  const env = { KOOR_SERVER: 'http://koor.lan:9800', KOOR_TOKEN: 'tok-x' };
+  const r = await runCli(['init', '--opencode', '--telemetry'], { cwd: root, env });
+  t.equal(r.code, 0, r.stderr);
+  t.match(r.stdout, /^updated opencode\.json$/m);
+  t.same(JSON.parse(fs.readFileSync(file, 'utf8')), { model: 'anthropic/claude', experimental: { other: 1, openTelemetry: true } });
+  t.match(r.stderr, /^note: OpenCode takes its exporter's settings from its environment only: start it with OTEL_EXPORTER_OTLP_ENDPOINT=http:\/\/koor\.lan:9800 OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT=200 OTEL_EXPORTER_OTLP_HEADERS="Authorization=Bearer \$KOOR_TOKEN"/m);
+  t.notMatch(fs.readFileSync(file, 'utf8') + fs.readFileSync(path.join(root, '.opencode', 'plugins', 'koor.js'), 'utf8'), /tok-x/, 'no token in the repository');
+  t.match((await runCli(['init', '--opencode', '--telemetry'], { cwd: root, env })).stdout, /^unchanged opencode\.json$/m, 'a rerun changes nothing');
+  t.equal((await runCli(['init', '--remove', '--opencode'], { cwd: root, env })).code, 0);
+  t.same(JSON.parse(fs.readFileSync(file, 'utf8')).experimental, { other: 1, openTelemetry: true }, 'a plain --remove leaves the switch (it names no server: it may be the user\'s)');
+  const rm = await runCli(['init', '--remove', '--opencode', '--telemetry'], { cwd: root, env });
+  t.equal(rm.code, 0, rm.stderr);
+  t.same(JSON.parse(fs.readFileSync(file, 'utf8')), { model: 'anthropic/claude', experimental: { other: 1 } }, 'with --telemetry it goes, the rest kept');
+});
+
 t.test('init --claude-code --telemetry: the user settings get the telemetry variables and the helper, the rest kept; --remove takes them out', async (t) => {
   const root = tempDir(t);
   execFileSync('git', ['init', '-q', root]);
@@ -50,8 +70,8 @@ t.test('init --claude-code --telemetry: the user settings get the telemetry vari
   const env = { KOOR_SERVER: 'http://koor.lan:9800', CLAUDE_CONFIG_DIR: config };
 
   const lone = await runCli(['init', '--telemetry'], { cwd: root, env });
-  t.same([lone.code, lone.stderr.trim()], [1, 'error: --telemetry goes with --claude-code, --codex, --gemini, --copilot']);
-  t.same((await runCli(['init', '--cursor', '--telemetry'], { cwd: root, env })).stderr.trim(), 'error: --telemetry goes with --claude-code, --codex, --gemini, --copilot', 'Cursor has none');
+  t.same([lone.code, lone.stderr.trim()], [1, 'error: --telemetry goes with --claude-code, --codex, --gemini, --copilot, --opencode']);
+  t.same((await runCli(['init', '--cursor', '--telemetry'], { cwd: root, env })).stderr.trim(), 'error: --telemetry goes with --claude-code, --codex, --gemini, --copilot, --opencode', 'Cursor has none');
   // Copilot CLI reads its export's settings from its environment only: init says which.
   const copilot = await runCli(['init', '--copilot', '--telemetry'], { cwd: root, env: { ...env, KOOR_TOKEN: 'tok-x' } });
   t.equal(copilot.code, 0, copilot.stderr);

@@ -16,7 +16,8 @@ import path from 'node:path';
 import { CliError } from '../../core.js';
 import { isObj, patchFiles, said, SHELL_TOOL, str } from '../translate.js';
 import type { ClientAdapter, ClientPlanOptions, FilePlan, Obj, Plan } from './adapter.js';
-import { readTextIfPresent } from '../files.js';
+import { objectAt, readJsonFile, readTextIfPresent, withKey } from '../files.js';
+import { planJson } from '../file-plan.js';
 import { PLUGIN_MARK, pluginText } from './opencode-plugin.js';
 
 /** OpenCode's edit tools naming one file (`args.filePath`) → the Claude Code tool Koor hears. */
@@ -109,8 +110,26 @@ export function pluginFile(root: string, cwd: string, rel: string, o: ClientPlan
   return { file, text, outcome: before === null ? 'created' : before === text ? 'unchanged' : 'updated', mode: 0o644 };
 }
 
-/** The adapter of a client that loads OpenCode plugins from `<configDir>/plugins/`. */
-export function pluginAdapter(a: { name: string; title: string; configDir: string; initHelp: string }): ClientAdapter {
+/** The project's OpenCode configuration, where its OpenTelemetry export is turned on. */
+const OPENCODE_CONFIG = 'opencode.json';
+
+/**
+ * `init --opencode --telemetry`: `experimental.openTelemetry: true` in the project's opencode.json
+ * (the rest kept); with --remove too, taken out again (the file removed if nothing else is left).
+ * The exporter's endpoint comes from the environment only (telemetryNote).
+ */
+function telemetryFile(root: string, cwd: string, o: ClientPlanOptions): FilePlan[] {
+  if (!o.telemetry) return [];
+  if (readTextIfPresent(path.join(root, 'opencode.jsonc'), 'opencode.jsonc') !== null) throw new CliError('this project configures OpenCode in opencode.jsonc: add "experimental": {"openTelemetry": true} there by hand');
+  const f = readJsonFile(root, OPENCODE_CONFIG, cwd);
+  const experimental = objectAt(f, f.doc, 'experimental', 'experimental') ?? {};
+  const next = withKey(experimental, 'openTelemetry', o.install ? true : undefined);
+  const doc = withKey(f.doc, 'experimental', Object.keys(next).length > 0 ? next : undefined);
+  return [planJson(f, !o.install && Object.keys(doc).length === 0 ? null : doc)];
+}
+
+/** The adapter of a client that loads OpenCode plugins from `<configDir>/plugins/` (`telemetry`: it exports spans Koor reads). */
+export function pluginAdapter(a: { name: string; title: string; configDir: string; initHelp: string; telemetry?: boolean }): ClientAdapter {
   return {
     name: a.name,
     title: a.title,
@@ -119,7 +138,14 @@ export function pluginAdapter(a: { name: string; title: string; configDir: strin
     plan: planOpencode,
     reply: replyOpencode,
     failOpen: () => null,
-    files: (root, cwd, o) => [pluginFile(root, cwd, path.join(a.configDir, 'plugins', 'koor.js'), o, { client: a.name, title: a.title })],
+    files: (root, cwd, o) => [pluginFile(root, cwd, path.join(a.configDir, 'plugins', 'koor.js'), o, { client: a.name, title: a.title }), ...(a.telemetry ? telemetryFile(root, cwd, o) : [])],
+    ...(a.telemetry
+      ? {
+          // The exporter's endpoint and headers come from the environment; spans carry whole prompts unless cut.
+          telemetryNote: (server: string, token: boolean) =>
+            `${a.title} takes its exporter's settings from its environment only: start it with OTEL_EXPORTER_OTLP_ENDPOINT=${server} OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT=200${token ? ' OTEL_EXPORTER_OTLP_HEADERS="Authorization=Bearer $KOOR_TOKEN"' : ''} (the limit keeps whole prompts out of the spans)`,
+        }
+      : {}),
   };
 }
 
@@ -131,4 +157,5 @@ export const opencode: ClientAdapter = pluginAdapter({
   title: 'OpenCode',
   configDir: '.opencode',
   initHelp: 'Also install the OpenCode plugin (.opencode/plugins/koor.js: it calls the server from inside OpenCode, no token in the file)',
+  telemetry: true,
 });
