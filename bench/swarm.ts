@@ -149,6 +149,7 @@ export async function run(opts: BenchOptions): Promise<Record<string, unknown>> 
   const arms: ArmResult[] = [];
   let mixedRun: MixedRun | null = null;
   let mixedSame: MixedRun | null = null;
+  let mixedBaseline: MixedRun | null = null;
   const teamRuns: TeamsRun[] = [];
   let pg: Postgres | null = null;
   const stopPostgres = () => {
@@ -211,11 +212,16 @@ export async function run(opts: BenchOptions): Promise<Record<string, unknown>> 
       const label = `koor sqlite, mixed clients, auto-lease ${lifeLabel(life)}`;
       log(`== ${label}: ${n} sessions (${which.join(', ')} in turn), ${k} tasks`);
       const mixedBase = { ...base, serverArgs: [AUTO_LEASE_FLAG, `${life / 1000}s`], autoLeaseMs: life === 0 ? null : life, budgetMs: (quick ? 120_000 : 300_000) + Math.ceil((k * 10 * thinkMs) / n) };
-      if (which.length > 0) mixedRun = await runMixed({ quick, clients: which, sessions: n, tasks: k, label, base: mixedBase });
+      if (which.length > 0) {
+        mixedRun = await runMixed({ quick, kind: 'koor', clients: which, sessions: n, tasks: k, label, base: mixedBase });
+        // The same mix without Koor (tasks.json), the pace the goal compares with.
+        log(`== the same mix without Koor: ${n} sessions, ${k} tasks`);
+        mixedBaseline = await runMixed({ quick, kind: 'baseline', clients: which, sessions: n, tasks: k, label: 'mixed clients, baseline (tasks.json)', base: mixedBase });
+      }
       // The full run: as many Claude Code sessions on the same backlog, the pace the mixed team is compared with.
       if (!quick && mixedRun !== null) {
         log(`== the same with Claude Code only: ${n} sessions, ${k} tasks`);
-        mixedSame = await runMixed({ quick, clients: ['claude-code'], sessions: n, tasks: k, label: `koor sqlite, ${n} Claude Code, auto-lease ${lifeLabel(life)}`, base: mixedBase });
+        mixedSame = await runMixed({ quick, kind: 'koor', clients: ['claude-code'], sessions: n, tasks: k, label: `koor sqlite, ${n} Claude Code, auto-lease ${lifeLabel(life)}`, base: mixedBase });
       }
     }
   } finally {
@@ -227,10 +233,10 @@ export async function run(opts: BenchOptions): Promise<Record<string, unknown>> 
   for (const f of figs) for (const w of f.warnings) warnings.push(`${f.label}: ${w}`);
   fs.mkdirSync(RESULTS_DIR, { recursive: true });
   const svgFile = path.join(RESULTS_DIR, 'swarm-timeline.svg');
-  fs.writeFileSync(svgFile, timelineSvg([...arms, ...teamRuns.flatMap((r) => [r.together, r.alone]), ...[mixedRun, mixedSame].flatMap((r) => (r ? [r.arm] : []))]));
+  fs.writeFileSync(svgFile, timelineSvg([...arms, ...teamRuns.flatMap((r) => [r.together, r.alone]), ...[mixedRun, mixedBaseline, mixedSame].flatMap((r) => (r ? [r.arm] : []))]));
   const teams = teamsReport(teamRuns, quick);
   warnings.push(...teams.warnings);
-  const mixed = mixedReport(mixedRun, mixedSame);
+  const mixed = mixedReport(mixedRun, mixedBaseline, mixedSame);
   if (mixedRun !== null) fs.writeFileSync(path.join(RESULTS_DIR, 'swarm-mixed.json'), `${JSON.stringify({ date: new Date().toISOString(), quick, mixed: mixed.json, notes: mixed.notes }, null, 2)}\n`);
   // The teams arm's figures also on their own (CI runs it as a step of its own, whose swarm.json the next step's replaces).
   if (teamRuns.length > 0) fs.writeFileSync(path.join(RESULTS_DIR, 'swarm-teams.json'), `${JSON.stringify({ date: new Date().toISOString(), quick, goals: teams.goals, teams: teams.json, notes: teams.notes, warnings: teams.warnings }, null, 2)}\n`);
@@ -359,7 +365,7 @@ export async function run(opts: BenchOptions): Promise<Record<string, unknown>> 
     same_work: Object.fromEntries(figs.filter((f) => f.kind === 'koor').map((f) => [f.label, sameWork(f)])),
     teams: teams.json,
     timeline_svg: path.relative(REPO_ROOT, svgFile),
-    records: Object.fromEntries([...arms, ...teamRuns.flatMap((r) => [r.together, r.alone]), ...[mixedRun, mixedSame].flatMap((r) => (r ? [r.arm] : []))].map((a) => [a.spec.label, a.records.map((r) => ({ ...r, t: Math.round(r.at - a.t0) }))])),
+    records: Object.fromEntries([...arms, ...teamRuns.flatMap((r) => [r.together, r.alone]), ...[mixedRun, mixedBaseline, mixedSame].flatMap((r) => (r ? [r.arm] : []))].map((a) => [a.spec.label, a.records.map((r) => ({ ...r, t: Math.round(r.at - a.t0) }))])),
     tables,
     notes,
     warnings,

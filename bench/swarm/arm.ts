@@ -19,7 +19,7 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { runClaude, type FakeApi } from '../claude-code.js';
-import { RequestDigest } from './injected.js';
+import { KoorText, RequestDigest } from './injected.js';
 import { REPO_ROOT, fetchPastIdleClose, makeTempDir, procCpu, sleep, spawnKoor, trackChild, type ServerProc } from '../lib.js';
 import { createDatabase, postgresCpu, type Postgres } from '../postgres.js';
 import { BaselineAgent, KoorAgent, type StepRecord } from './agent.js';
@@ -121,6 +121,8 @@ export interface SessionResult {
   api: FakeApi;
   /** What the report reads of its model requests (their bodies are dropped once answered). */
   seen: RequestDigest;
+  /** Koor's text in its requests, counted alike for every client. */
+  koor: KoorText;
   run: SeatRun | null;
   requests: number;
   startedAt: number;
@@ -464,12 +466,13 @@ export async function runArm(spec: ArmSpec): Promise<ArmResult> {
       return home;
     };
     for (const [i, seat] of seats.entries()) {
+      // The client's user settings (Gemini's auth type), with Koor or without.
+      wireFor(seat.client).prepareHome(homeOf(seat.name));
       if (spec.kind !== 'koor') continue;
       const node = seat.team.load?.nodes[0]!.url ?? nodes[i % nodes.length]!.url;
       // Another client's trust and user settings go into the session's own HOME.
       const wire = wireFor(seat.client);
       const home = homeOf(seat.name);
-      wire.prepareHome(home);
       const out = execFileSync(process.execPath, [CLI_JS, 'init', ...wire.init, '--server', node], { cwd: seat.root, stdio: 'pipe', timeout: 30_000, encoding: 'utf8', env: { ...process.env, KOOR_PROJECT: '', ...(seat.client === 'claude-code' ? {} : { HOME: home }), ...wire.initEnv() } });
       const said = /^project: (\S+) \((.*)\)$/m.exec(out);
       if (said === null) throw new Error(`koor-cli init in ${seat.root} printed no project:\n${out}`);
@@ -615,10 +618,12 @@ export async function runArm(spec: ArmSpec): Promise<ArmResult> {
       };
       const agent = spec.kind === 'koor' ? new KoorAgent(cfg, record) : new BaselineAgent(cfg, record);
       const seen = new RequestDigest(watchOf(seat.team));
+      const koor = new KoorText();
       const wire = wireFor(seat.client);
       const fake = await wire.start(async (view, req) => {
         // What the digest reads is the Messages API's: another client's requests are not read for it.
         if (seat.client === 'claude-code') seen.add(req);
+        koor.add(wire.texts(req));
         if (spec.thinkMs > 0) await sleep(spec.thinkMs);
         const reply = await agent.reply(view);
         // The whole conversation so far: what the report reads of it was taken above.
@@ -633,7 +638,7 @@ export async function runArm(spec: ArmSpec): Promise<ArmResult> {
           ? `Drain the backlog of project ${project}: claim a task with koor-cli, do it, push it, mark it done, until none is left.`
           : `Drain the backlog in tasks.json (team ${project}): take an open task, do it, push it, mark it done, until none is left.`;
       const env: Record<string, string> = { PATH, KOOR_AGENT_NAME: name, ...gitEnv(name), ...(idle && spec.kind === 'koor' ? { KOOR_PROJECT: LATE_PROJECT } : {}) };
-      const r: SessionResult = { name, team: seat.team.name, role, client: seat.client, node: nodes.length > 0 ? i % nodes.length : 0, api: fake, seen, run: null, requests: 0, startedAt: Date.now(), endedAt: 0 };
+      const r: SessionResult = { name, team: seat.team.name, role, client: seat.client, koor, node: nodes.length > 0 ? i % nodes.length : 0, api: fake, seen, run: null, requests: 0, startedAt: Date.now(), endedAt: 0 };
       results.push(r);
       record({ at: r.startedAt, session: name, kind: 'start', detail: role });
       const common = {

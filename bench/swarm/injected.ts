@@ -154,3 +154,27 @@ export class RequestDigest {
     }
   }
 }
+
+/**
+ * Koor's text in any client's requests, counted the same way for every client: each paragraph
+ * that starts with `Koor:` (what the hooks and the OpenCode plugin write) in the texts a request
+ * sent the model. A conversation repeats its history in every request, so a piece counts as
+ * often as it appears more than it did in any request before.
+ */
+export class KoorText {
+  tokens = 0;
+  pieces = 0;
+  private readonly most = new Map<string, number>();
+
+  add(texts: readonly string[]): void {
+    const now = new Map<string, number>();
+    for (const t of texts) for (const m of t.matchAll(/Koor:[\s\S]*?(?=\n\n|<\/hook_context>|&lt;\/hook_context&gt;|$(?![\s\S]))/g)) now.set(m[0].trim(), (now.get(m[0].trim()) ?? 0) + 1);
+    for (const [text, n] of now) {
+      const had = this.most.get(text) ?? 0;
+      if (n <= had) continue;
+      this.most.set(text, n);
+      this.pieces += n - had;
+      this.tokens += (n - had) * tokens(text);
+    }
+  }
+}

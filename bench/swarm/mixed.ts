@@ -16,6 +16,8 @@ import { SWARM_CLIENTS, type SwarmClient } from './wires.js';
 
 export interface MixedOptions {
   quick: boolean;
+  /** With Koor, or the same mix without it (the baseline: tasks.json in the repository). */
+  kind: 'koor' | 'baseline';
   /** The clients, in turn (default: all five). */
   clients: readonly SwarmClient[];
   sessions: number;
@@ -39,7 +41,7 @@ export function mixedTeam(n: number, k: number, features: { paths: boolean }, wh
 
 export async function runMixed(o: MixedOptions): Promise<MixedRun> {
   const team = mixedTeam(o.sessions, o.tasks, o.base.features, o.clients);
-  const arm = await runArm({ ...o.base, kind: 'koor', label: o.label, backend: 'sqlite', sessions: o.sessions, tasks: team.tasks, teams: [team] });
+  const arm = await runArm({ ...o.base, kind: o.kind, label: o.label, backend: o.kind === 'koor' ? 'sqlite' : 'none', sessions: o.sessions, tasks: team.tasks, teams: [team] });
   return { arm, tasks: team.tasks, clients: team.clients! };
 }
 
@@ -55,6 +57,10 @@ interface ClientRow {
   /** Model requests its sessions made, and the first one's delay after the session started (the client's start-up), ms. */
   requests: number;
   start_ms: number | null;
+  /** Refused files whose task the session gave back (it did not edit them anyway). */
+  obeyed: number;
+  /** Koor's text its sessions' models were sent, per task it completed (o200k). */
+  tokens_per_task: number | null;
 }
 
 function clientRows(run: MixedRun): ClientRow[] {
@@ -74,20 +80,26 @@ function clientRows(run: MixedRun): ClientRow[] {
       pull_first: count('pull-first'),
       requests: sessions.reduce((a, s) => a + s.api.requests.length, 0),
       start_ms: firsts.length === 0 ? null : Math.max(...firsts),
+      obeyed: recs.filter((r) => r.kind === 'denied' && recs.some((x) => x.kind === 'release' && x.session === r.session && x.task === r.task && x.at >= r.at)).reduce((a, r) => a + (r.files?.length ?? 0), 0),
+      tokens_per_task: count('done') === 0 ? null : Math.round(sessions.reduce((a, s) => a + s.koor.tokens, 0) / count('done')),
     };
   });
 }
 
-const yes = (b: boolean): string => (b ? 'yes' : 'NO');
+const yes = (ok: boolean): string => (ok ? 'yes' : 'NO');
 
 /**
  * The mixed team's tables, goals and notes; `same` (the full run): a team of Claude Code sessions
  * only, as many, on the same backlog, run after it — the pace a mixed team is compared with.
  */
-export function mixedReport(run: MixedRun | null, same: MixedRun | null = null): { tables: BenchTable[]; goals: Array<Record<string, unknown> & { arm: string }>; notes: string[]; figures: ArmFigures[]; json: unknown } {
+export function mixedReport(run: MixedRun | null, baseline: MixedRun | null, same: MixedRun | null = null): { tables: BenchTable[]; goals: Array<Record<string, unknown> & { arm: string }>; notes: string[]; figures: ArmFigures[]; json: unknown } {
   if (run === null) return { tables: [], goals: [], notes: [], figures: [], json: null };
   const f = figures(run.arm, run.tasks);
+  const b = baseline === null ? null : figures(baseline.arm, baseline.tasks);
   const g = same === null ? null : figures(same.arm, same.tasks);
+  // The same work: tasks/min of each over the first M tasks done once, M the smaller count.
+  const m = b === null ? 0 : Math.min(f.done_times_s.length, b.done_times_s.length);
+  const sameWork = b === null || m === 0 ? null : { tasks: m, koor_per_min: Math.round((m / f.done_times_s[m - 1]!) * 600) / 10, baseline_per_min: Math.round((m / b.done_times_s[m - 1]!) * 600) / 10 };
   const ratio = g?.tasks_per_min && f.tasks_per_min ? Math.round((f.tasks_per_min / g.tasks_per_min) * 100) / 100 : null;
   const rows = clientRows(run);
   const notes0: string[] = [];
@@ -97,19 +109,23 @@ export function mixedReport(run: MixedRun | null, same: MixedRun | null = null):
     no_rebase_conflicts: f.rebase_conflicts === 0,
     no_markers_lost_or_doubled: f.markers.lost.length === 0 && f.markers.doubled.length === 0,
     every_client_did_work: rows.every((r) => r.done > 0),
+    every_refusal_obeyed: rows.every((r) => r.obeyed === r.refused),
+    tokens_per_task_le_150_each_client: rows.every((r) => r.tokens_per_task === null || r.tokens_per_task <= 150),
+    throughput_ge_baseline: sameWork === null ? null : sameWork.koor_per_min >= sameWork.baseline_per_min,
   };
   const tables: BenchTable[] = [
     {
       title: `swarm, mixed team: ${f.sessions} sessions of ${rows.length} clients in turn, ${f.tasks} tasks in one repository, one server (SQLite); the same scripted agent through each client's own tools and hooks`,
-      columns: ['client', 'sessions', 'tasks done', 'files edited', 'edits refused', 'pull first', 'model requests', 'start-up ms (slowest)'],
-      rows: rows.map((r) => [r.client, r.sessions, r.done, r.edited, r.refused, r.pull_first, r.requests, r.start_ms ?? '-']),
+      columns: ['client', 'sessions', 'tasks done', 'files edited', 'edits refused (obeyed)', 'pull first', 'Koor tokens/task', 'model requests', 'start-up ms (slowest)'],
+      rows: rows.map((r) => [r.client, r.sessions, r.done, r.edited, `${r.refused} (${r.obeyed})`, r.pull_first, r.tokens_per_task ?? '-', r.requests, r.start_ms ?? '-']),
     },
     {
       title: 'swarm, mixed team: goals',
-      columns: ['arm', 'K/K once', '0 conflicts', '0 markers lost', 'every client did work', 'tasks/min', 'last done s'],
+      columns: ['arm', 'K/K once', '0 conflicts', '0 markers lost', 'every client did work', 'refusals obeyed', '≤ 150 tokens/task each', 'same work: tasks/min', 'tasks/min', 'last done s'],
       rows: [
-        [f.label, `${yes(goals.all_done_once)} (${f.done_once}/${f.tasks})`, `${yes(goals.no_rebase_conflicts)} (${f.rebase_conflicts})`, yes(goals.no_markers_lost_or_doubled), yes(goals.every_client_did_work), f.tasks_per_min ?? '-', f.last_done_s ?? '-'],
-        ...(g === null ? [] : [[`${g.label} (the same, Claude Code only)`, `${g.done_once}/${g.tasks}`, String(g.rebase_conflicts), `${g.markers.lost.length}/${g.markers.doubled.length}`, '-', g.tasks_per_min ?? '-', g.last_done_s ?? '-']]),
+        [f.label, `${yes(goals.all_done_once)} (${f.done_once}/${f.tasks})`, `${yes(goals.no_rebase_conflicts)} (${f.rebase_conflicts})`, yes(goals.no_markers_lost_or_doubled), yes(goals.every_client_did_work), yes(goals.every_refusal_obeyed), yes(goals.tokens_per_task_le_150_each_client), sameWork === null ? '-' : `${yes(goals.throughput_ge_baseline!)}: ${sameWork.koor_per_min} vs ${sameWork.baseline_per_min} (first ${sameWork.tasks})`, f.tasks_per_min ?? '-', f.last_done_s ?? '-'],
+        ...(b === null ? [] : [[`${b.label} (the same mix without Koor)`, `${b.done_once}/${b.tasks}`, String(b.rebase_conflicts), `${b.markers.lost.length}/${b.markers.doubled.length}`, '-', '-', '-', '-', b.tasks_per_min ?? '-', b.last_done_s ?? '-']]),
+        ...(g === null ? [] : [[`${g.label} (the same, Claude Code only)`, `${g.done_once}/${g.tasks}`, String(g.rebase_conflicts), `${g.markers.lost.length}/${g.markers.doubled.length}`, '-', '-', '-', '-', g.tasks_per_min ?? '-', g.last_done_s ?? '-']]),
       ],
     },
   ];
@@ -121,5 +137,5 @@ export function mixedReport(run: MixedRun | null, same: MixedRun | null = null):
   if (f.not_done.length > 0) notes.push(`${f.label}: not done ${f.not_done.join(', ')}`);
   if (f.duplicates.length > 0) notes.push(`${f.label}: duplicates ${f.duplicates.join('; ')}`);
   for (const w of f.warnings) notes.push(`${f.label}: ${w}`);
-  return { tables, goals: [goals], notes, figures: g === null ? [f] : [f, g], json: { goals, clients: rows, pace_vs_claude_code_only: ratio, figures: f, claude_code_only: g } };
+  return { tables, goals: [goals], notes, figures: [f, ...(b ? [b] : []), ...(g ? [g] : [])], json: { goals, clients: rows, same_work: sameWork, pace_vs_claude_code_only: ratio, figures: f, baseline: b, claude_code_only: g } };
 }

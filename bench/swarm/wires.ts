@@ -18,11 +18,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
-import { claudeBinary, runClaude, startFakeApi, type ApiRequest, type Block, type FakeApi, type Reply } from '../claude-code.js';
-import { CODEX_DIR, codexBinary, codexToolOutputs, runCodex, startFakeResponsesApi } from '../codex.js';
+import { claudeBinary, requestTexts, runClaude, startFakeApi, type ApiRequest, type Block, type FakeApi, type Reply } from '../claude-code.js';
+import { CODEX_DIR, codexBinary, codexRequestTexts, codexToolOutputs, runCodex, startFakeResponsesApi } from '../codex.js';
 import { COPILOT_MODEL, copilotBinary, runCopilot } from '../copilot.js';
-import { chatToolResults, startFakeChatApi, type ChatCall } from '../fake-chat.js';
-import { geminiBinary, geminiHome, geminiRequestText, geminiToolResponses, runGemini, startFakeGeminiApi } from '../gemini.js';
+import { chatRequestTexts, chatToolResults, startFakeChatApi, type ChatCall } from '../fake-chat.js';
+import { geminiBinary, geminiHome, geminiRequestText, geminiRequestTexts, geminiToolResponses, runGemini, startFakeGeminiApi } from '../gemini.js';
 import { opencodeBinary, runOpencode } from '../opencode.js';
 import { claudeView, type AgentView } from './agent.js';
 
@@ -58,6 +58,8 @@ export interface Wire {
   initEnv(): Record<string, string>;
   /** The session's HOME, ready before `init` runs (the client's user settings). */
   prepareHome(home: string): void;
+  /** Every text a request sent the model (for counting Koor's: KoorText). */
+  texts(req: ApiRequest): string[];
   /** Its fake API: `answer` decides each agent request from the agent's view of it. */
   start(answer: (view: AgentView, req: ApiRequest) => Promise<Reply>): Promise<FakeApi>;
   run(o: SeatRunOptions): Promise<SeatRun>;
@@ -92,6 +94,7 @@ const claudeWire: Wire = {
   init: ['--claude-code'],
   prepareHome: () => {},
   initEnv: () => ({}),
+  texts: requestTexts,
   start: (answer) => startFakeApi((req) => answer(claudeView(req), req)),
   run: (o) => runClaude({ cwd: o.cwd, prompt: o.prompt, api: o.api, home: o.home, env: o.env, settings: { permissions: { allow: ['Bash', 'Edit', 'Write', 'Read'] } }, timeoutMs: o.timeoutMs, onSpawn: o.onSpawn }),
 };
@@ -121,6 +124,7 @@ function codexWire(): Wire {
   return {
     client: 'codex',
     init: ['--codex', '--trust'],
+    texts: codexRequestTexts,
     prepareHome: () => {},
     initEnv: () => {
       const bin = codexBinary();
@@ -174,6 +178,7 @@ function geminiWire(): Wire {
   return {
     client: 'gemini',
     init: ['--gemini'],
+    texts: geminiRequestTexts,
     prepareHome: (home) => void geminiHome(home),
     initEnv: () => ({}),
     start: (answer) =>
@@ -212,6 +217,7 @@ function copilotWire(): Wire {
   return {
     client: 'copilot',
     init: ['--copilot'],
+    texts: chatRequestTexts,
     prepareHome: () => {},
     initEnv: () => ({}),
     start: (answer) =>
@@ -245,6 +251,7 @@ function opencodeWire(): Wire {
   return {
     client: 'opencode',
     init: ['--opencode'],
+    texts: chatRequestTexts,
     prepareHome: () => {},
     initEnv: () => ({}),
     start: (answer) =>
