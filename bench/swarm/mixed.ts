@@ -59,12 +59,18 @@ interface ClientRow {
   start_ms: number | null;
   /** Refused files whose task the session gave back (it did not edit them anyway). */
   obeyed: number;
-  /** Koor's text its sessions' models were sent, per task it completed (o200k). */
+  /**
+   * Koor's text its sessions' models were sent (o200k), per task of its share of the backlog (K ×
+   * its sessions / N): a client that started late and found little left is not charged its
+   * sessions' orientation against the one task it did. And per task it completed, as it came out.
+   */
   tokens_per_task: number | null;
+  tokens_per_done_task: number | null;
 }
 
 function clientRows(run: MixedRun): ClientRow[] {
   const used = [...new Set(run.clients)];
+  const n = run.arm.sessions.length;
   return used.map((client) => {
     const sessions = run.arm.sessions.filter((s) => s.client === client);
     const names = new Set(sessions.map((s) => s.name));
@@ -81,7 +87,8 @@ function clientRows(run: MixedRun): ClientRow[] {
       requests: sessions.reduce((a, s) => a + s.api.requests.length, 0),
       start_ms: firsts.length === 0 ? null : Math.max(...firsts),
       obeyed: recs.filter((r) => r.kind === 'denied' && recs.some((x) => x.kind === 'release' && x.session === r.session && x.task === r.task && x.at >= r.at)).reduce((a, r) => a + (r.files?.length ?? 0), 0),
-      tokens_per_task: count('done') === 0 ? null : Math.round(sessions.reduce((a, s) => a + s.koor.tokens, 0) / count('done')),
+      tokens_per_task: n === 0 ? null : Math.round(sessions.reduce((a, s) => a + s.koor.tokens, 0) / ((run.tasks.length * sessions.length) / n)),
+      tokens_per_done_task: count('done') === 0 ? null : Math.round(sessions.reduce((a, s) => a + s.koor.tokens, 0) / count('done')),
     };
   });
 }
@@ -116,8 +123,8 @@ export function mixedReport(run: MixedRun | null, baseline: MixedRun | null, sam
   const tables: BenchTable[] = [
     {
       title: `swarm, mixed team: ${f.sessions} sessions of ${rows.length} clients in turn, ${f.tasks} tasks in one repository, one server (SQLite); the same scripted agent through each client's own tools and hooks`,
-      columns: ['client', 'sessions', 'tasks done', 'files edited', 'edits refused (obeyed)', 'pull first', 'Koor tokens/task', 'model requests', 'start-up ms (slowest)'],
-      rows: rows.map((r) => [r.client, r.sessions, r.done, r.edited, `${r.refused} (${r.obeyed})`, r.pull_first, r.tokens_per_task ?? '-', r.requests, r.start_ms ?? '-']),
+      columns: ['client', 'sessions', 'tasks done', 'files edited', 'edits refused (obeyed)', 'pull first', 'Koor tokens/task (per task done)', 'model requests', 'start-up ms (slowest)'],
+      rows: rows.map((r) => [r.client, r.sessions, r.done, r.edited, `${r.refused} (${r.obeyed})`, r.pull_first, `${r.tokens_per_task ?? '-'} (${r.tokens_per_done_task ?? '-'})`, r.requests, r.start_ms ?? '-']),
     },
     {
       title: 'swarm, mixed team: goals',
