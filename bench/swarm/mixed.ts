@@ -5,8 +5,10 @@
  * (bench/swarm/wires.ts plays it through each client's tools), on one server (SQLite).
  *
  * Goals, same run: every task done exactly once, 0 rebase conflicts, 0 markers lost or doubled (as
- * the swarm counts them for a Claude Code team), and every client's sessions doing part of the
- * work; the report counts per client what its sessions did and were refused.
+ * the swarm counts them for a Claude Code team), every client's sessions doing part of the work,
+ * every refused edit obeyed, ≤ 150 Koor tokens per task for each client, and tasks per minute at
+ * least the same mix's without Koor (tasks.json); the report counts per client what its sessions
+ * did and were refused.
  */
 import type { BenchTable } from '../lib.js';
 import { runArm, type ArmResult, type ArmSpec, type TeamSpec } from './arm.js';
@@ -96,8 +98,9 @@ function clientRows(run: MixedRun): ClientRow[] {
 const yes = (ok: boolean): string => (ok ? 'yes' : 'NO');
 
 /**
- * The mixed team's tables, goals and notes; `same` (the full run): a team of Claude Code sessions
- * only, as many, on the same backlog, run after it — the pace a mixed team is compared with.
+ * The mixed team's tables, goals and notes. `baseline`: the same mix without Koor (tasks.json),
+ * whose pace over the same work the throughput goal compares with; `same` (the full run): as many
+ * Claude Code sessions with Koor on the same backlog, for the pace of a team of one client.
  */
 export function mixedReport(run: MixedRun | null, baseline: MixedRun | null, same: MixedRun | null = null): { tables: BenchTable[]; goals: Array<Record<string, unknown> & { arm: string }>; notes: string[]; figures: ArmFigures[]; json: unknown } {
   if (run === null) return { tables: [], goals: [], notes: [], figures: [], json: null };
@@ -109,7 +112,6 @@ export function mixedReport(run: MixedRun | null, baseline: MixedRun | null, sam
   const sameWork = b === null || m === 0 ? null : { tasks: m, koor_per_min: Math.round((m / f.done_times_s[m - 1]!) * 600) / 10, baseline_per_min: Math.round((m / b.done_times_s[m - 1]!) * 600) / 10 };
   const ratio = g?.tasks_per_min && f.tasks_per_min ? Math.round((f.tasks_per_min / g.tasks_per_min) * 100) / 100 : null;
   const rows = clientRows(run);
-  const notes0: string[] = [];
   const goals = {
     arm: f.label,
     all_done_once: f.done_once === f.tasks,
@@ -136,9 +138,8 @@ export function mixedReport(run: MixedRun | null, baseline: MixedRun | null, sam
       ],
     },
   ];
-  if (ratio !== null) notes0.push(`mixed team: ${f.tasks_per_min} tasks/min against ${g!.tasks_per_min} for as many Claude Code sessions on the same backlog, same run: ${ratio}x.`);
   const notes = [
-    ...notes0,
+    ...(ratio === null ? [] : [`mixed team: ${f.tasks_per_min} tasks/min against ${g!.tasks_per_min} for as many Claude Code sessions on the same backlog, same run: ${ratio}x.`]),
     'mixed team: each session runs its client\'s pinned release offline against a fake model API in the client\'s own protocol; the scripted agent\'s Bash, Write and Edit become the client\'s shell and edit tools (bench/swarm/wires.ts); its hooks are those `koor-cli init --<client>` writes (Codex trusted with --trust in the session\'s HOME). Edits refused: a hook refused the edit of a file another agent held, and the agent gave the task back.',
   ];
   if (f.not_done.length > 0) notes.push(`${f.label}: not done ${f.not_done.join(', ')}`);
