@@ -37,20 +37,26 @@ export interface PipedRun {
  * killed if it has not exited after `killMs`.
  */
 export function runPiped(cmd: string, args: string[], input: string, opts: { env: NodeJS.ProcessEnv; cwd: string; killMs?: number }): Promise<PipedRun> {
+  const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env, stdio: ['pipe', 'pipe', 'pipe'] });
+  const run = collected(child, opts.killMs ?? 30_000);
+  child.stdin.end(input);
+  return run.then(({ code, stdout, stderr, ms }) => ({ code, stdout, stderr, ms }));
+}
+
+/** A child's stdout and stderr until it exits (SIGKILL after `killMs`), its exit code or signal, and how long it ran. */
+function collected(child: ChildProcess, killMs: number): Promise<CliResult & { ms: number }> {
   return new Promise((resolve, reject) => {
     const started = Date.now();
-    const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), opts.killMs ?? 30_000);
+    child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), killMs);
     child.on('error', reject);
-    child.on('close', (code) => {
+    child.on('close', (code, signal) => {
       clearTimeout(timer);
-      resolve({ code, stdout, stderr, ms: Date.now() - started });
+      resolve({ code, signal, stdout, stderr, ms: Date.now() - started });
     });
-    child.stdin.end(input);
   });
 }
 
@@ -75,19 +81,8 @@ export interface RunOptions {
 
 /** Runs `node dist/cli-cjs/main.js …args` to completion. */
 export function runCli(args: string[], opts: RunOptions = {}): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(...nodeCommand(CLI_JS, args), { cwd: opts.cwd ?? emptyCwd(), env: cliEnv(opts.env), stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 20_000);
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr });
-    });
-  });
+  const child = spawn(...nodeCommand(CLI_JS, args), { cwd: opts.cwd ?? emptyCwd(), env: cliEnv(opts.env), stdio: ['ignore', 'pipe', 'pipe'] });
+  return collected(child, opts.timeoutMs ?? 20_000).then(({ code, signal, stdout, stderr }) => ({ code, signal, stdout, stderr }));
 }
 
 /** `koor-cli` bound to one server (through KOOR_SERVER) and a working directory. */
