@@ -32,8 +32,7 @@
  *   edits redone). With no open task but some still claimed or blocked it polls (sleep + pull)
  *   until the list stops changing for `giveUpMs`.
  */
-import type { ApiRequest, Block, Reply } from '../claude-code.js';
-import { requestText, toolResults } from '../claude-code.js';
+import type { Block, Reply } from '../claude-code.js';
 import { marker, ownFileContent, parseTasksJson, sharedEdit, taskLine, type FileTask, type SharedFile, type SwarmTask } from './backlog.js';
 
 export type RecordKind =
@@ -114,11 +113,6 @@ export interface AgentView {
   at: number;
   results: Array<{ id: string; text: string; isError: boolean }>;
   text: string;
-}
-
-/** A Messages API request (Claude Code's) as the agent reads it. */
-export function claudeView(req: ApiRequest): AgentView {
-  return { at: req.at, results: toolResults(req).map((r) => ({ id: r.tool_use_id, text: r.text, isError: r.is_error === true })), text: requestText(req) };
 }
 
 /** A Bash result split by its `@@step=code ms` lines. */

@@ -467,13 +467,13 @@ export async function runArm(spec: ArmSpec): Promise<ArmResult> {
     };
     for (const [i, seat] of seats.entries()) {
       // The client's user settings (Gemini's auth type), with Koor or without.
-      wireFor(seat.client).prepareHome(homeOf(seat.name));
+      wireFor(seat.client).prepareHome?.(homeOf(seat.name));
       if (spec.kind !== 'koor') continue;
       const node = seat.team.load?.nodes[0]!.url ?? nodes[i % nodes.length]!.url;
       // Another client's trust and user settings go into the session's own HOME.
       const wire = wireFor(seat.client);
       const home = homeOf(seat.name);
-      const out = execFileSync(process.execPath, [CLI_JS, 'init', ...wire.init, '--server', node], { cwd: seat.root, stdio: 'pipe', timeout: 30_000, encoding: 'utf8', env: { ...process.env, KOOR_PROJECT: '', ...(seat.client === 'claude-code' ? {} : { HOME: home }), ...wire.initEnv() } });
+      const out = execFileSync(process.execPath, [CLI_JS, 'init', ...wire.init, '--server', node], { cwd: seat.root, stdio: 'pipe', timeout: 30_000, encoding: 'utf8', env: { ...process.env, KOOR_PROJECT: '', ...(seat.client === 'claude-code' ? {} : { HOME: home }), ...wire.initEnv?.() } });
       const said = /^project: (\S+) \((.*)\)$/m.exec(out);
       if (said === null) throw new Error(`koor-cli init in ${seat.root} printed no project:\n${out}`);
       const had = projectOf.get(seat.team.name);

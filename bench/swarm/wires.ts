@@ -18,13 +18,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
-import { claudeBinary, requestTexts, runClaude, startFakeApi, type ApiRequest, type Block, type FakeApi, type Reply } from '../claude-code.js';
+import { claudeBinary, requestText, requestTexts, runClaude, startFakeApi, toolResults, type ApiRequest, type Block, type FakeApi, type Reply } from '../claude-code.js';
 import { CODEX_DIR, codexBinary, codexRequestTexts, codexToolOutputs, runCodex, startFakeResponsesApi } from '../codex.js';
 import { COPILOT_MODEL, copilotBinary, runCopilot } from '../copilot.js';
 import { chatRequestTexts, chatToolResults, startFakeChatApi, type ChatCall } from '../fake-chat.js';
 import { geminiBinary, geminiHome, geminiRequestText, geminiRequestTexts, geminiToolResponses, runGemini, startFakeGeminiApi } from '../gemini.js';
 import { opencodeBinary, runOpencode } from '../opencode.js';
-import { claudeView, type AgentView } from './agent.js';
+import type { AgentView } from './agent.js';
 
 export const SWARM_CLIENTS = ['claude-code', 'codex', 'gemini', 'copilot', 'opencode'] as const;
 export type SwarmClient = (typeof SWARM_CLIENTS)[number];
@@ -55,9 +55,9 @@ export interface Wire {
   /** `koor-cli init`'s flags for this client (HOME is the session's: trust goes there). */
   readonly init: string[];
   /** What `koor-cli init` needs in its environment besides (Codex's --trust runs codex itself). */
-  initEnv(): Record<string, string>;
+  initEnv?(): Record<string, string>;
   /** The session's HOME, ready before `init` runs (the client's user settings). */
-  prepareHome(home: string): void;
+  prepareHome?(home: string): void;
   /** Every text a request sent the model (for counting Koor's: KoorText). */
   texts(req: ApiRequest): string[];
   /** Its fake API: `answer` decides each agent request from the agent's view of it. */
@@ -89,11 +89,14 @@ const SHELL_TIMEOUT_S = 240;
 
 // ---------------------------------------------------------------------------------------------
 
+/** A Messages API request (Claude Code's) as the agent reads it. */
+function claudeView(req: ApiRequest): AgentView {
+  return { at: req.at, results: toolResults(req).map((r) => ({ id: r.tool_use_id, text: r.text, isError: r.is_error === true })), text: requestText(req) };
+}
+
 const claudeWire: Wire = {
   client: 'claude-code',
   init: ['--claude-code'],
-  prepareHome: () => {},
-  initEnv: () => ({}),
   texts: requestTexts,
   start: (answer) => startFakeApi((req) => answer(claudeView(req), req)),
   run: (o) => runClaude({ cwd: o.cwd, prompt: o.prompt, api: o.api, home: o.home, env: o.env, settings: { permissions: { allow: ['Bash', 'Edit', 'Write', 'Read'] } }, timeoutMs: o.timeoutMs, onSpawn: o.onSpawn }),
@@ -125,7 +128,6 @@ function codexWire(): Wire {
     client: 'codex',
     init: ['--codex', '--trust'],
     texts: codexRequestTexts,
-    prepareHome: () => {},
     initEnv: () => {
       const bin = codexBinary();
       if (bin === null) throw new Error(`Codex is not installed in ${CODEX_DIR} (npm run test:setup)`);
@@ -180,7 +182,6 @@ function geminiWire(): Wire {
     init: ['--gemini'],
     texts: geminiRequestTexts,
     prepareHome: (home) => void geminiHome(home),
-    initEnv: () => ({}),
     start: (answer) =>
       startFakeGeminiApi(async (req) => {
         const responses = geminiToolResponses(req);
@@ -218,8 +219,6 @@ function copilotWire(): Wire {
     client: 'copilot',
     init: ['--copilot'],
     texts: chatRequestTexts,
-    prepareHome: () => {},
-    initEnv: () => ({}),
     start: (answer) =>
       startFakeChatApi(
         async (req) => {
@@ -252,8 +251,6 @@ function opencodeWire(): Wire {
     client: 'opencode',
     init: ['--opencode'],
     texts: chatRequestTexts,
-    prepareHome: () => {},
-    initEnv: () => ({}),
     start: (answer) =>
       startFakeChatApi(async (req) => {
         if (held !== null) {
