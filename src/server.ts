@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import type { AppOptions } from 'uWebSockets.js';
-import type { Event } from '../schemas/rpc/writer.js';
 import type { Backend } from './backend/backend.js';
 import { chooseBackend } from './backend/choose.js';
 import { Hub } from './bus/hub.js';
@@ -103,20 +102,19 @@ async function startOn(backend: Backend, config: Config, log: Logger, undo: Arra
   undo.push(() => webhooks.close?.());
   const events = await eventsDomain(p, { onPublished: webhooks.kick });
   undo.push(() => events.close?.());
-  const announce = (list: readonly Event[]) => events.announce(list);
   // The server's own presence: liveness and lease TTLs are not judged against its absence.
   const presence = new Presence({ probeMs: PRESENCE_PROBE_MS, toleranceMs: presenceTolerance(config.livenessTimeoutMs), graceMs: config.livenessTimeoutMs });
-  const instances = instancesDomain(p, { announce, presence, shiftLeases: (ms) => leases.leases.shift(ms), leading: () => backend.leader?.isLeader ?? true });
-  const leases = leasesDomain(p, { announce, settled: () => instances.liveness.settled() });
+  const instances = instancesDomain(p, { presence, shiftLeases: (ms) => leases.leases.shift(ms), leading: () => backend.leader?.isLeader ?? true });
+  const leases = leasesDomain(p, { settled: () => instances.liveness.settled() });
   const agentMetrics = agentMetricsDomain(p);
   const compliance = complianceDomain(p, { instances: instances.instances, specs: specs.specs, publish: events.publish });
   const system = systemDomain(p, { presence, uptimeMs, bootId, counters, metrics, figures: (v) => apiFigures(v, config), api: () => ({ routes, sockets }), pruneEvents: () => events.events.prune(), compliancePruned: () => compliance.compliance.stats.runs_pruned });
   const templates = templatesDomain(p, { rules: rules.rules, specs: specs.specs });
-  const llm = llmDomain(p, { announce });
-  const [tasks, contracts, audit] = [tasksDomain(p, { announce, budgetRefusing: (agent, project) => llm.llm.refusing(agent, project) }), contractsDomain(p, { specs: specs.specs }), auditDomain(p)];
-  const messages = messagesDomain(p, { announce });
-  const txn = txnDomain({ state: state.state, announce });
-  const hooks = hooksDomain(p, { leases: leases.leases, instances: instances.instances, announce });
+  const llm = llmDomain(p);
+  const [tasks, contracts, audit] = [tasksDomain(p, { budgetRefusing: (agent, project) => llm.llm.refusing(agent, project) }), contractsDomain(p, { specs: specs.specs }), auditDomain(p)];
+  const messages = messagesDomain(p);
+  const txn = txnDomain({ state: state.state });
+  const hooks = hooksDomain(p, { leases: leases.leases, instances: instances.instances });
   const admin = adminDomain(p, { bootId, ...(opts.onRestore ? { onRestore: opts.onRestore } : {}) });
   const tokens = tokensDomain(p);
   const domains: Domain[] = [system, state, txn, specs, rules, templates, events, instances, leases, tasks, messages, hooks, contracts, compliance, webhooks, audit, agentMetrics, llm, tokens, admin];

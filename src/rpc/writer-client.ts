@@ -1,6 +1,6 @@
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import type { AuditTag, IdemTag, ReplyEnvelope, ReqOf, ResOf, RequestEnvelope } from '../../schemas/rpc/envelope.js';
-import type { WriterMethod, WriterMethods, WriterStartup } from '../../schemas/rpc/writer.js';
+import type { Event, WriterMethod, WriterMethods, WriterStartup } from '../../schemas/rpc/writer.js';
 import { createWriterStatsBuffer, WriterStatsView } from '../../schemas/rpc/writer-stats.js';
 import { decodeReply, encodeRequest, type WireReply, type WireRequest } from '../../schemas/rpc/writer-wire.js';
 import { AppError, fail } from '../errors.js';
@@ -74,6 +74,8 @@ export class WriterClient {
   private readonly uncertainListeners: Array<() => void> = [];
   /** Called before a message of replies is handled (the read side's turn snapshot ends there). */
   private beforeRepliesHook: () => void = () => {};
+  /** Given the events a write stored, before its caller learns of it (see onCommitted). */
+  private committedHook: (events: readonly Event[]) => void = () => {};
   /** One timer for every deadline: armed for the earliest pending one (see sweepDeadlines). */
   private deadlineTimer: NodeJS.Timeout | null = null;
   private deadlineAt = Infinity;
@@ -106,6 +108,16 @@ export class WriterClient {
    */
   beforeReplies(fn: () => void): void {
     this.beforeRepliesHook = fn;
+  }
+
+  /**
+   * `fn` is given the events each write stored in its transaction (a reply's `events`), once,
+   * before its caller learns of the write: live delivery is the path every write reply takes, not
+   * something each caller must remember. A keyed retry answered as a replay announces nothing
+   * (its events went out with the first write).
+   */
+  onCommitted(fn: (events: readonly Event[]) => void): void {
+    this.committedHook = fn;
   }
 
   /** `opts.audit`: record an audit entry with this write, in its savepoint. */
@@ -371,17 +383,35 @@ export class WriterClient {
     const p = this.pending.get(wire[0]);
     const reply: ReplyEnvelope = decodeReply(wire, p?.method);
     if (!p) {
-      // The caller already gave up (deadline). If it committed, readers' caches may be stale.
-      if (reply.ok) this.notifyUncertain();
+      // The caller already gave up (deadline). If it committed, readers' caches may be stale,
+      // and what it stored goes out now.
+      if (reply.ok) {
+        this.notifyUncertain();
+        if (reply.replayed !== true) this.announce(reply.res);
+      }
       return;
     }
     this.pending.delete(reply.id);
     this.stats.inFlight = this.pending.size;
-    if (reply.ok) p.resolve(p.wrap ? { res: reply.res, replayed: reply.replayed === true } : reply.res);
-    else {
+    if (reply.ok) {
+      if (reply.replayed !== true) this.announce(reply.res);
+      p.resolve(p.wrap ? { res: reply.res, replayed: reply.replayed === true } : reply.res);
+    } else {
       // An internal failure (disk full, I/O error) or a commit whose outcome is unknown leaves what the DB holds in doubt.
       if (reply.err.status === 'INTERNAL' || reply.err.status === 'OUTCOME_UNKNOWN') this.notifyUncertain();
       p.reject(AppError.fromWire(reply.err));
+    }
+  }
+
+  /** Hands a reply's stored events to the onCommitted listener. */
+  private announce(res: unknown): void {
+    const events = (res as { events?: unknown } | null)?.events;
+    if (!Array.isArray(events) || events.length === 0) return;
+    try {
+      this.committedHook(events as Event[]);
+    } catch (err) {
+      // Its caller's reply is not held back by a subscriber's failure; the fan-out's sweep catches up.
+      this.opts.log.error({ err }, 'fanning out committed events failed');
     }
   }
 

@@ -273,8 +273,10 @@ t.test('inbox push: a message committed with no reply to announce it, the last o
   const live = inboxStream(s.url, '', as(ben.id));
   await live.opened;
   const first = (await call('POST', '/api/messages', { to: [ben.id], body: 'first' }, as(ann.id))).body.id as number;
-  // A raw writer call announces nothing: as a send whose reply was lost after COMMIT and whose
-  // retry was answered from its Idempotency-Key. No write follows it.
+  // The reply path's fan-out detached: the send that follows is as one whose reply was lost after
+  // COMMIT and whose retry was answered from its Idempotency-Key (a replay announces nothing). No
+  // write follows it.
+  s.writer.onCommitted(() => {});
   const req = { from: ann.id, from_name: 'ann', to: [ben.id], recipients: [ben.id], subject: '', body: 'last', importance: 'normal', ack_required: false };
   const last = ((await s.writer.call('messages.send', req as never)) as { message: { id: number } }).message.id;
   await waitUntil('the unannounced message pushed', () => live.items.length >= 2, 10_000);

@@ -6,7 +6,7 @@
  */
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import type uPlot from 'uplot';
-import type { Budget, LlmRecord, LlmSum } from '../../../schemas/http/llm.js';
+import type { Budget, LlmRecord } from '../../../schemas/http/llm.js';
 import { getJson, query } from '../api.js';
 import { ErrorNote, fmtInt, fmtUsd, html, message, Status, TableWrap, useLoad, useOnEvents } from '../ui.js';
 

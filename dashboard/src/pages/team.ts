@@ -72,17 +72,6 @@ const STATUSES: ReadonlyArray<{ status: TaskStatus; label: string }> = [
   { status: 'failed', label: 'Failed' },
 ];
 
-/** What GET /api/tasks/{id}/checkpoints answers, where the server keeps checkpoints. */
-interface Checkpoint {
-  seq: number;
-  done: unknown;
-  next: unknown;
-  data: unknown;
-  by: string;
-  by_name: string;
-  at: string;
-}
-
 // --- Data ------------------------------------------------------------------------------------
 
 /** One topic's history, newest first, following X-Koor-Next through a long log (bounded). */

@@ -1,4 +1,4 @@
-import { PositiveInt, Query } from '../../../schemas/http/common.js';
+import { Query } from '../../../schemas/http/common.js';
 import { fail } from '../../errors.js';
 import { pathName } from '../../http/path.js';
 import { sendJson } from '../../http/reply.js';

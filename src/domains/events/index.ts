@@ -1,4 +1,3 @@
-import type { Event } from '../../../schemas/rpc/writer.js';
 import type { Domain, Platform } from '../domain.js';
 import { eventRoutes, subscribeSocket } from './routes.js';
 import { FANOUT_SWEEP_MS, STARTUP_TIMEOUT_MS } from '../../shared/limits.js';
@@ -10,7 +9,7 @@ import { EventService, LocalFanout, type Fanout } from './service.js';
  * The event log: publish, history, and delivery to this node's subscribers through
  * the backend's fan-out. `onPublished`: an event was committed (the webhook dispatcher looks).
  */
-export async function eventsDomain(p: Platform, d: { onPublished: () => void }): Promise<Domain & { events: EventService; publish: (topic: string, data: string, source: string) => Promise<unknown>; announce: (list: readonly Event[]) => void; resetFeed(): void }> {
+export async function eventsDomain(p: Platform, d: { onPublished: () => void }): Promise<Domain & { events: EventService; publish: (topic: string, data: string, source: string) => Promise<unknown>; resetFeed(): void }> {
   const log = p.log.child({ component: 'events' });
   // How committed events reach this node's subscribers: the backend says which of the two it needs.
   const fanout = await p.backend.fanout<Fanout & { stop?(): Promise<void>; reset?(): void }>({
@@ -27,10 +26,11 @@ export async function eventsDomain(p: Platform, d: { onPublished: () => void }):
     },
   });
   const events = new EventService(p.readers.events, p.writer, fanout, { retention: p.config.eventRetention, log, onPublished: d.onPublished });
+  // What any write stored in its transaction goes out from the writer's reply path, once.
+  p.writer.onCommitted((list) => events.announce(list));
   return {
     events,
     publish: (topic, data, source) => events.publish(topic, data, source),
-    announce: (list) => events.announce(list),
     resetFeed: () => fanout.reset?.(),
     routes: eventRoutes(events, { scan: p.config.eventHistoryScan }),
     sockets: [subscribeSocket({ hub: p.hub, events, maxBytes: p.config.wsBufferBytes })],

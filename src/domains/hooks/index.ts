@@ -1,4 +1,3 @@
-import type { Event } from '../../../schemas/rpc/writer.js';
 import type { Domain, Platform } from '../domain.js';
 import type { InstanceService } from '../instances/service.js';
 import type { LeaseService } from '../leases/service.js';
@@ -7,7 +6,7 @@ import { hookRoutes } from './routes.js';
 import { HookService } from './service.js';
 
 /** Coding-agent hooks: Claude Code's hook endpoint, the edit guard, the digests. */
-export function hooksDomain(p: Platform, d: { leases: LeaseService; instances: InstanceService; announce: (list: readonly Event[]) => void }): Domain & { hooks: HookService } {
+export function hooksDomain(p: Platform, d: { leases: LeaseService; instances: InstanceService}): Domain & { hooks: HookService } {
   const r = p.readers;
   const hooks = new HookService({
     reader: r.hooks,
@@ -16,7 +15,6 @@ export function hooksDomain(p: Platform, d: { leases: LeaseService; instances: I
     tasks: r.tasks,
     leases: d.leases,
     writer: p.writer,
-    announce: d.announce,
     remember: (i) => d.instances.remember(i),
     edits: p.config.hookEdits,
     autoLeaseIdleMs: p.config.autoLeaseIdleMs,

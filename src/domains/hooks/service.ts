@@ -1,5 +1,5 @@
 import path from 'node:path';
-import type { Event, HookSession, LeaseRow } from '../../../schemas/rpc/writer.js';
+import type { HookSession, LeaseRow } from '../../../schemas/rpc/writer.js';
 import { fail } from '../../errors.js';
 import type { Role } from '../../identity.js';
 import { checkName, checkProject, PROJECT_MAX_BYTES } from '../../names.js';
@@ -164,7 +164,6 @@ export class HookService {
       tasks: TaskReader;
       leases: LeaseService;
       writer: WriterClient;
-      announce: (events: readonly Event[]) => void;
       /** An instance a binding registered, for the identity index (its token and id work at once). */
       remember: (r: { id: string; name: string; token_hash: string; token_id: string }) => void;
       edits: 'deny' | 'auto-lease';
@@ -314,7 +313,6 @@ export class HookService {
       return NOTHING;
     }
     this.stats.auto_leased++;
-    this.d.announce(r.events);
     return NOTHING;
   }
 
@@ -328,7 +326,6 @@ export class HookService {
     this.stats.denied++;
     this.d.writer
       .call('hooks.denied', { agent: me.id, agent_name: me.name, path: rel, lease_id: lease.id, holder: lease.holder, holder_name: lease.holder_name, tool, project: me.project, session_id: sessionId }, { audit: { actor: me.name } })
-      .then((r) => this.d.announce(r.events))
       .catch((err: unknown) => this.d.log.warn({ err, session: sessionId, path: rel }, 'edit refusal not recorded'));
     const why = lease.reason !== '' ? ` (${JSON.stringify(lease.reason)})` : '';
     return {
@@ -439,11 +436,10 @@ export class HookService {
     this.lastProgress.delete(sessionId);
     this.scanned.delete(sessionId);
     if (!(await this.d.reader.session(sessionId))) return NOTHING;
-    const r = await this.d.writer.call('hooks.end', { session_id: sessionId }, { audit: { actor: '' } }).catch((e: unknown) => {
+    await this.d.writer.call('hooks.end', { session_id: sessionId }, { audit: { actor: '' } }).catch((e: unknown) => {
       if ((e as { status?: string }).status === 'NOT_FOUND') return null; // ended on another node meanwhile
       throw e;
     });
-    if (r) this.d.announce(r.events);
     return NOTHING;
   }
 

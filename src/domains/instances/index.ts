@@ -1,4 +1,3 @@
-import type { Event } from '../../../schemas/rpc/writer.js';
 import type { Domain, Platform } from '../domain.js';
 import { LivenessMonitor } from './liveness.js';
 import { touchIntervalMs } from '../../shared/limits.js';
@@ -7,8 +6,8 @@ import { instanceRoutes } from './routes.js';
 import { InstanceService } from './service.js';
 
 /** Agent instances and their identity, and the liveness monitor that marks the silent stale. */
-export function instancesDomain(p: Platform, d: { announce: (list: readonly Event[]) => void; presence: Presence; shiftLeases: (byMs: number) => Promise<number>; leading?: () => boolean }): Domain & { instances: InstanceService; liveness: LivenessMonitor } {
-  const instances = new InstanceService(p.readers.instances, p.writer, p.log.child({ component: 'instances' }), d.announce, p.backend.othersWrite, touchIntervalMs(p.config.livenessTimeoutMs));
+export function instancesDomain(p: Platform, d: { presence: Presence; shiftLeases: (byMs: number) => Promise<number>; leading?: () => boolean }): Domain & { instances: InstanceService; liveness: LivenessMonitor } {
+  const instances = new InstanceService(p.readers.instances, p.writer, p.log.child({ component: 'instances' }), p.backend.othersWrite, touchIntervalMs(p.config.livenessTimeoutMs));
   const liveness = new LivenessMonitor(instances, d.presence, { intervalMs: p.config.livenessIntervalMs, timeoutMs: p.config.livenessTimeoutMs, sessionKeepMs: p.config.staleSessionRetentionMs, log: p.log.child({ component: 'liveness' }), shiftLeases: d.shiftLeases, leading: d.leading });
   return {
     instances,

@@ -1,4 +1,4 @@
-import { DeletedReply, PositiveInt, Query } from '../../../schemas/http/common.js';
+import { DeletedReply, Query } from '../../../schemas/http/common.js';
 import { auditBy } from '../../http/actor.js';
 import { CapabilitiesBody, CapabilitiesReply, InstanceListReply, InstanceStatusReply, InstanceSummary, LivenessReply, RegisterBody, RegisterReply } from '../../../schemas/http/instances.js';
 import { fail } from '../../errors.js';

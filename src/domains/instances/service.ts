@@ -1,6 +1,6 @@
 import type { AuditTag, IdemTag } from '../../../schemas/rpc/envelope.js';
 import { tokenHash } from '../../../schemas/db/tables/tokens.js';
-import type { Event, Instance } from '../../../schemas/rpc/writer.js';
+import type { Instance } from '../../../schemas/rpc/writer.js';
 import { AGENT, type Identity, type Resolved } from '../../identity.js';
 import type { Logger } from '../../log.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
@@ -72,7 +72,6 @@ export class InstanceService {
     private readonly writer: WriterClient,
     private readonly log: Logger,
     /** Fans out events the writer stored with an instance change (wired to the events domain). */
-    private readonly announce: (events: readonly Event[]) => void = () => {},
     private readonly othersWrite = false,
     /** How often an identified agent's last_seen is written (touchIntervalMs of the liveness timeout). */
     private readonly touchMs = IDENTITY_TOUCH_INTERVAL_MS,
@@ -235,9 +234,8 @@ export class InstanceService {
 
   /** Deletes the instance; what it held (leases, claimed tasks) is released in the same write. */
   async deregister(id: string, audit?: AuditTag): Promise<void> {
-    const r = await this.writer.call('instances.deregister', { id }, { audit });
+    await this.writer.call('instances.deregister', { id }, { audit });
     this.unindex(id);
-    this.announce(r.events);
   }
 
   /**
@@ -247,7 +245,6 @@ export class InstanceService {
   async markStale(cutoffMs: number): Promise<Summary[]> {
     const cutoff = toStorage(cutoffMs);
     const r = await this.writer.call('instances.mark_stale', { cutoff });
-    this.announce(r.events);
     return r.stale.map(summary);
   }
 
@@ -262,7 +259,6 @@ export class InstanceService {
     for (let turn = 0; turn < STALE_SESSION_TURNS; turn++) {
       const r = await this.writer.call('hooks.prune_stale', { before, chunk: STALE_SESSION_CHUNK });
       for (const id of r.ended) this.unindex(id);
-      this.announce(r.events);
       n += r.ended.length;
       if (!r.more) break;
     }

@@ -1,4 +1,3 @@
-import type { Event } from '../../../schemas/rpc/writer.js';
 import { LEASE_EXPIRY_CHECK_MS } from '../../shared/limits-features.js';
 import type { Domain, Platform } from '../domain.js';
 import { leaseRoutes } from './routes.js';
@@ -7,8 +6,8 @@ import { projectOf } from '../../shared/workspace.js';
 import { then } from '../../shared/awaitable.js';
 
 /** Leases on path globs, and the job that releases those past their TTL. */
-export function leasesDomain(p: Platform, d: { announce: (list: readonly Event[]) => void; settled?: () => Promise<void> }): Domain & { leases: LeaseService } {
-  const leases = new LeaseService(p.readers.leases, p.writer, d.announce, {
+export function leasesDomain(p: Platform, d: { settled?: () => Promise<void> }): Domain & { leases: LeaseService } {
+  const leases = new LeaseService(p.readers.leases, p.writer, {
     checkEveryMs: LEASE_EXPIRY_CHECK_MS,
     log: p.log.child({ component: 'leases' }),
     ...(d.settled ? { settled: d.settled } : {}),

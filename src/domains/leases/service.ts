@@ -1,5 +1,5 @@
 import type { AuditTag, IdemTag } from '../../../schemas/rpc/envelope.js';
-import type { Event, LeaseRow } from '../../../schemas/rpc/writer.js';
+import type { LeaseRow } from '../../../schemas/rpc/writer.js';
 import { decodeLease as decode, type LeaseCandidate as Candidate } from '../../../schemas/db/leases.js';
 import { pathGlob, pathGlobMatch, globsOverlap } from '../../shared/path-glob.js';
 import { parseDuration } from '../../config.js';
@@ -93,7 +93,6 @@ export class LeaseService {
   constructor(
     private readonly reader: LeaseReader,
     private readonly writer: WriterClient,
-    private readonly announce: (events: readonly Event[]) => void,
     private readonly opts: {
       checkEveryMs: number;
       log: Logger;
@@ -131,7 +130,6 @@ export class LeaseService {
       const { resource, leases } = r.conflict;
       throw failWith('LEASE_CONFLICT', { body: { conflicts: leases.map(leaseJson) } }, resource, leases[0]!.holder_name);
     }
-    if (!replayed) this.announce(r.events);
     return { lease: leaseJson(r.lease), replayed };
   }
 
@@ -141,8 +139,7 @@ export class LeaseService {
   }
 
   async release(holder: string, id: string, audit: AuditTag, fence?: number): Promise<void> {
-    const r = await this.writer.call('leases.release', { id, holder, ...defined({ fence }) }, { audit });
-    this.announce(r.events);
+    await this.writer.call('leases.release', { id, holder, ...defined({ fence }) }, { audit });
   }
 
   async get(id: string): Promise<Lease> {
@@ -212,7 +209,6 @@ export class LeaseService {
     try {
       for (;;) {
         const r = await this.writer.call('leases.expire', { limit: LEASE_EXPIRE_CHUNK });
-        this.announce(r.events);
         if (!r.more) return;
       }
     } catch (err) {

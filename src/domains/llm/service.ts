@@ -1,5 +1,5 @@
 import type { AuditTag, IdemTag } from '../../../schemas/rpc/envelope.js';
-import type { BudgetPeriod, BudgetPeriods, Event } from '../../../schemas/rpc/writer.js';
+import type { BudgetPeriod, BudgetPeriods } from '../../../schemas/rpc/writer.js';
 import { budgetFill } from '../../../schemas/db/llm.js';
 import type { Budget, LlmRecord as LlmRecordReply } from '../../../schemas/http/llm.js';
 import { fail } from '../../errors.js';
@@ -28,7 +28,6 @@ export class LlmService {
     private readonly reader: LlmReader,
     private readonly writer: WriterClient,
     /** Fans out the events a write stored (`llm.usage.recorded`, `budget.*`). */
-    private readonly announce: (events: readonly Event[]) => void,
     readonly prices: PriceTable,
     /** The budget clock: the wall clock, or ahead of it under test. */
     private readonly now: () => number,
@@ -50,7 +49,6 @@ export class LlmService {
   async record(usages: readonly Usage[], audit: AuditTag): Promise<{ records: Array<{ id: number; duplicate: boolean; cost_usd: number | null; cost_source: LlmInput['cost_source'] }> }> {
     const inputs = usages.map((u) => this.priced(u));
     const r = await this.writer.call('llm.record', { records: inputs, periods: this.periods() }, { audit });
-    this.announce(r.events);
     return { records: r.records.map((x, i) => ({ id: x.id, duplicate: x.duplicate, cost_usd: inputs[i]!.cost_source === 'unknown' ? null : inputs[i]!.cost_usd, cost_source: inputs[i]!.cost_source })) };
   }
 
@@ -105,8 +103,7 @@ export class LlmService {
 
   /** `replayed`: an idempotent retry (its events went out with the first write); the budget is read as it is now. */
   async putBudget(scope: string, b: { usd: number; tokens: number; period: BudgetPeriod; warn_at: number }, audit: AuditTag, idem: IdemTag | null = null): Promise<{ budget: Budget; replayed: boolean }> {
-    const { res: r, replayed } = await this.writer.callIdempotent('budget.put', { scope, ...b, periods: this.periods() }, idem, { audit });
-    if (!replayed) this.announce(r.events);
+    const { replayed } = await this.writer.callIdempotent('budget.put', { scope, ...b, periods: this.periods() }, idem, { audit });
     return { budget: (await this.budgets((x) => x === scope))[0]!, replayed };
   }
 

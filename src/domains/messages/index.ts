@@ -1,4 +1,3 @@
-import type { Event } from '../../../schemas/rpc/writer.js';
 import { then } from '../../shared/awaitable.js';
 import type { Domain, Platform } from '../domain.js';
 import { InboxPush } from './push.js';
@@ -6,8 +5,8 @@ import { inboxSocket, messageRoutes } from './routes.js';
 import { MessageService } from './service.js';
 
 /** The agent inbox: addressed messages, threads, read/ack state, and the live push. */
-export function messagesDomain(p: Platform, d: { announce: (list: readonly Event[]) => void }): Domain & { messages: MessageService; push: InboxPush } {
-  const messages = new MessageService(p.readers.messages, p.readers.instances, p.writer, d.announce);
+export function messagesDomain(p: Platform): Domain & { messages: MessageService; push: InboxPush } {
+  const messages = new MessageService(p.readers.messages, p.readers.instances, p.writer);
   const push = new InboxPush(p.readers.messages, p.hub, p.log.child({ component: 'inbox' }));
   return {
     messages,

@@ -1,5 +1,5 @@
 import type { AuditTag, IdemTag } from '../../../schemas/rpc/envelope.js';
-import type { Event, Message as StoredMessage } from '../../../schemas/rpc/writer.js';
+import type { Message as StoredMessage } from '../../../schemas/rpc/writer.js';
 import { decodeMessage, type MessageDbRow } from '../../../schemas/db/messages.js';
 import type { Importance, ReadReply } from '../../../schemas/http/messages.js';
 import { fail } from '../../errors.js';
@@ -68,7 +68,6 @@ export class MessageService {
     private readonly reader: MessageReader,
     private readonly instances: InstanceReader,
     private readonly writer: WriterClient,
-    private readonly announce: (events: readonly Event[]) => void,
   ) {}
 
   /**
@@ -106,7 +105,7 @@ export class MessageService {
     return [...out];
   }
 
-  /** Stores and commits the message, then announces its `message.sent` event (ids and names only). */
+  /** Stores and commits the message, its `message.sent` event (ids and names only) going out with the reply. */
   async send(caller: Caller, m: NewMessage, idem: (req: unknown) => IdemTag | null, audit: AuditTag, principal: Pick<Principal, 'role' | 'scopes'> | null = null): Promise<{ json: string; replayed: boolean }> {
     if (m.to.length === 0) throw fail('FIELD_REQUIRED', 'to');
     if (m.to.length > MESSAGE_MAX_TO) throw fail('TOO_MANY', 'to entries', m.to.length, MESSAGE_MAX_TO);
@@ -131,10 +130,7 @@ export class MessageService {
     };
     // The key covers what was asked (`to` as written), not what it resolved to this time.
     const { res, replayed } = await this.writer.callIdempotent('messages.send', req, idem({ ...req, recipients: undefined }), { audit });
-    if (!replayed) {
-      this.stats.sent++;
-      this.announce(res.events);
-    }
+    if (!replayed) this.stats.sent++;
     return { json: messageJson(res.message), replayed };
   }
 

@@ -1,4 +1,4 @@
-import { DeletedReply, PositiveInt, Query } from '../../../schemas/http/common.js';
+import { DeletedReply, Query } from '../../../schemas/http/common.js';
 import { auditBy } from '../../http/actor.js';
 import { ProjectRulesReply, RuleDecisionReply, RuleInput, RuleListReply, RulesImportBody, RulesImportReply, RulesPutBody, RulesPutReply, ValidateBody, ValidateReply } from '../../../schemas/http/rules.js';
 import type { Ctx } from '../../http/context.js';

@@ -5,7 +5,6 @@ import type { WriterClient } from '../../rpc/writer-client.js';
 import type { Logger } from '../../log.js';
 import { Periodic } from '../../shared/periodic.js';
 import { stateRoutes, txnRoutes, watchRoutes } from './routes.js';
-import type { Event } from '../../../schemas/rpc/writer.js';
 import { StateService } from './service.js';
 import { ChangeFeed } from './watch.js';
 
@@ -97,6 +96,6 @@ class StateJobs implements Job {
 }
 
 /** POST /api/txn, mounted after the event log: a publish op's event is fanned out through it. */
-export function txnDomain(d: { state: StateService; announce: (list: readonly Event[]) => void }): Domain {
+export function txnDomain(d: { state: StateService }): Domain {
   return { routes: txnRoutes(d) };
 }

@@ -1,4 +1,3 @@
-import type { Event } from '../../../schemas/rpc/writer.js';
 import { FENCE_PARAM, Fenced, PositiveInt, Query } from '../../../schemas/http/common.js';
 import { auditBy } from '../../http/actor.js';
 import { replayHeaders, requestIdem } from '../../http/idempotency.js';
@@ -74,7 +73,6 @@ export function watchRoutes(deps: { feed: ChangeFeed; maxBytes: number }): Socke
 /** What the transaction route needs: the state service (its cache), and the fan-out of a publish op's event. */
 export interface TxnDeps {
   state: StateService;
-  announce: (list: readonly Event[]) => void;
 }
 
 /**
@@ -93,10 +91,7 @@ function txnHandler(d: TxnDeps): (ctx: Ctx) => Promise<void> {
     const { compare, success, failure } = txnOps(ctx.principal, ctx.json as TxnInput, fenceParam(ctx));
     const { res, replayed } = await d.state.txn({ compare, success, failure, updated_by: ctx.identity?.name ?? '' }, auditBy(ctx), requestIdem(ctx));
     if (!replayed) {
-      if (res.events.length > 0) {
-        d.announce(res.events);
-        ctx.tally?.('events_published', res.events.length);
-      }
+      if (res.events.length > 0) ctx.tally?.('events_published', res.events.length);
       // A write when it changed a key: a lost compare whose failure branch only read wrote nothing.
       if (res.results.some((r) => r.revision !== undefined)) ctx.tally?.('state_writes');
     }

@@ -1,5 +1,5 @@
 import type { AuditTag, IdemTag } from '../../../schemas/rpc/envelope.js';
-import type { CheckpointRow, Event, LeaseRow, TaskRow } from '../../../schemas/rpc/writer.js';
+import type { CheckpointRow, LeaseRow, TaskRow } from '../../../schemas/rpc/writer.js';
 import { decodeTask as decode } from '../../../schemas/db/tasks.js';
 import { fail } from '../../errors.js';
 import { checkName } from '../../names.js';
@@ -77,7 +77,6 @@ export class TaskService {
   constructor(
     private readonly reader: TaskReader,
     private readonly writer: WriterClient,
-    private readonly announce: (events: readonly Event[]) => void,
   ) {}
 
   async create(t: NewTask, audit: AuditTag, idem: IdemTag | null = null): Promise<Written> {
@@ -100,7 +99,6 @@ export class TaskService {
   async claim(holder: string, project: string, audit: AuditTag, idem: IdemTag | null = null): Promise<Written> {
     checkName(project, 'project');
     const { res, replayed } = await this.writer.callIdempotent('tasks.claim', { project, holder }, idem, { audit });
-    if (!replayed) this.announce(res.events);
     return { json: claimJson(res.task, res.lease, res.checkpoint), replayed };
   }
 
@@ -132,9 +130,8 @@ export class TaskService {
     return this.written(await this.writer.callIdempotent(`tasks.${how}`, { id, holder, reason, retry, ...defined({ fence }) }, idem, { audit }));
   }
 
-  /** A task write's reply; its events go out once, with the first write (a replay's went out then). */
-  private written(w: { res: { task: TaskRow; events: Event[] }; replayed: boolean }): Written {
-    if (!w.replayed) this.announce(w.res.events);
+  /** A task write's reply. */
+  private written(w: { res: { task: TaskRow }; replayed: boolean }): Written {
     return { json: taskJson(w.res.task), replayed: w.replayed };
   }
 

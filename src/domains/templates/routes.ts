@@ -1,4 +1,4 @@
-import { DeletedReply, PositiveInt, Query } from '../../../schemas/http/common.js';
+import { DeletedReply, Query } from '../../../schemas/http/common.js';
 import { auditBy } from '../../http/actor.js';
 import { Template, TemplateApplyBody, TemplateApplyReply, TemplateCreateBody, TemplateListReply } from '../../../schemas/http/templates.js';
 import { fail } from '../../errors.js';

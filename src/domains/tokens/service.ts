@@ -74,7 +74,7 @@ export class TokenService {
     private readonly reader: TokenReader,
     private readonly writer: WriterClient,
     private readonly log: Logger,
-    private readonly othersWrite = false,
+    othersWrite = false,
   ) {
     this.confirmMs = othersWrite ? TOKEN_CONFIRM_MS : null;
     this.reload();
