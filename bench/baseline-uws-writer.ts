@@ -17,7 +17,7 @@ import { createTable } from '../schemas/db/table.js';
 import { AUDIT_LOG } from '../schemas/db/tables/audit.js';
 import { STATE, STATE_CHANGES, STATE_HISTORY } from '../schemas/db/tables/state.js';
 import { insertAuditRows, type AuditRow } from '../workers/writer/stores/audit.js';
-import { storageNow } from '../workers/writer/time.js';
+import { storageNow } from '../schemas/db/time.js';
 
 /** A batch of writes; a value may be text (the fan-out floor's events: a pooled Buffer would be cloned with its whole 8 KB slab). */
 type Batch = { keys: string[]; values: Array<Uint8Array | string>; hashes: string[]; versions: number[] };

@@ -4,7 +4,7 @@ import type { Job } from '../cluster/node.js';
 import type { Logger } from '../log.js';
 import type { TxClient } from '../shared/pg-tx.js';
 import type { SnapshotCounts } from '../shared/snapshot.js';
-import type { ReadDb } from '../store.js';
+import type { ReadDb } from './read-db.js';
 import type { TurnSnapshot } from './reads.js';
 import type { Awaitable } from '../shared/awaitable.js';
 

@@ -1,7 +1,7 @@
 import type { Sql, TransactionSql } from 'postgres';
 import type { Dialect, Param, Query } from '../../schemas/db/sql.js';
 import type { TxClient } from '../shared/pg-tx.js';
-import type { ReadDb } from '../store.js';
+import type { ReadDb } from './read-db.js';
 import type { Awaitable } from '../shared/awaitable.js';
 
 /** One read statement, prepared once: SQLite answers at once, PostgreSQL with a promise. */

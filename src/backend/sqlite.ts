@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Config } from '../config.js';
 import { ensureDataDir, lockDataDir, restoreDataDir } from '../data-dir.js';
-import { openReader, type ReadDb } from '../store.js';
+import { openReader, type ReadDb } from './read-db.js';
 import { countsText, type Backend } from './backend.js';
 import { turnSnapshot } from './reads.js';
 

@@ -2,7 +2,7 @@ import type { Sql } from 'postgres';
 import type { ReadSide } from '../backend/backend.js';
 import { pgReads, sqliteReads, type Reads, type TurnSnapshot } from '../backend/reads.js';
 import type { TxClient } from '../shared/pg-tx.js';
-import type { ReadDb } from '../store.js';
+import type { ReadDb } from '../backend/read-db.js';
 import { within } from '../within.js';
 import { stateReader, type StateReader } from './state/reader.js';
 import { instanceReader, type InstanceReader } from './instances/reader.js';

@@ -1,7 +1,7 @@
 import { fail } from '../errors.js';
 import { isValidGlob } from '../shared/glob.js';
 import type { Ctx } from './context.js';
-import { toStorage } from '../store.js';
+import { toStorage } from '../../schemas/db/time.js';
 
 /**
  * Query values, strictly: an absent or empty value takes its default; a value the

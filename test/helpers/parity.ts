@@ -11,7 +11,7 @@ import { pgDriver } from '../../workers/writer/pg/driver.js';
 import { migratePg } from '../../workers/writer/pg/migrate.js';
 import type { Postgres } from '../../bench/postgres.js';
 import { pgReaders, sqliteReaders, type Readers } from '../../src/domains/readers.js';
-import { openReader, type Awaitable } from '../../src/store.js';
+import { openReader, type Awaitable } from '../../src/backend/read-db.js';
 import { TABLES } from '../../schemas/db/tables/index.js';
 import { tempDir } from './server.js';
 

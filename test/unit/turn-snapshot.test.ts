@@ -4,7 +4,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import t from 'tap';
 import { sqliteReads, turnSnapshot } from '../../src/backend/reads.js';
-import { openReader } from '../../src/store.js';
+import { openReader } from '../../src/backend/read-db.js';
 
 /** A WAL file with a writing connection (the writer thread's part) and the front's reader over it. */
 function files(t: Tap.Test) {

@@ -2,7 +2,7 @@ import path from 'node:path';
 import t from 'tap';
 import type { ReplyEnvelope } from '../../schemas/rpc/envelope.js';
 import { WRITER_LIMITS } from '../../src/shared/limits.js';
-import { openReader } from '../../src/store.js';
+import { openReader } from '../../src/backend/read-db.js';
 import { createDispatcher } from '../../workers/writer/dispatch.js';
 import { openWriterDb } from '../../workers/writer/sqlite/db.js';
 import { sqliteDriver } from '../../workers/writer/sqlite/driver.js';

@@ -8,7 +8,7 @@ import { PoolClient } from '../../src/rpc/pool-client.js';
 import { WriterClient } from '../../src/rpc/writer-client.js';
 import { sqliteReads, turnSnapshot } from '../../src/backend/reads.js';
 import { stateReader, type StateRow } from '../../src/domains/state/reader.js';
-import { openReader } from '../../src/store.js';
+import { openReader } from '../../src/backend/read-db.js';
 import { startTestServer, json, tempDir } from '../helpers/server.js';
 import { waitUntil } from '../helpers/wait.js';
 

@@ -6,7 +6,7 @@ import { CommitOutcomeUnknown, SyncFailedAfterCommit, type Driver, type Tx } fro
 import { AUDIT_INSERT, auditEntry, insertAuditRows, type AuditRow } from './stores/audit.js';
 import { FIRST, priorResult, recordResult } from './idempotency.js';
 import { changesMark, rollBackChanges } from './stores/changes.js';
-import { storageNow } from './time.js';
+import { storageNow } from '../../schemas/db/time.js';
 import { pending, type Awaitable } from '../../src/shared/awaitable.js';
 import { isUnstorableText } from '../../src/shared/pg-errors.js';
 

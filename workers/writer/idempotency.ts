@@ -1,7 +1,7 @@
 import type { IdemTag, RequestEnvelope } from '../../schemas/rpc/envelope.js';
 import { fault } from './fault.js';
 import { sql, type Tx } from './sql.js';
-import { storageNow } from './time.js';
+import { storageNow } from '../../schemas/db/time.js';
 
 const GET = sql('SELECT method, request_hash, reply FROM idempotency_keys WHERE caller = ? AND key = ?');
 const PUT = sql('INSERT INTO idempotency_keys (caller, key, method, request_hash, reply, created_at) VALUES (?, ?, ?, ?, ?, ?)');

@@ -1,4 +1,4 @@
-import { toRfc3339 } from '../../store.js';
+import { toRfc3339 } from '../../../schemas/db/time.js';
 import type { AuditFilter, AuditReader, AuditRow, Span } from './reader.js';
 
 /** An entry as the API shows it: `timestamp` RFC 3339 UTC. */

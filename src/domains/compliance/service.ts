@@ -3,7 +3,7 @@ import type { Logger } from '../../log.js';
 import type { PoolClient } from '../../rpc/pool-client.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
 import { Periodic } from '../../shared/periodic.js';
-import { toRfc3339 } from '../../store.js';
+import { toRfc3339 } from '../../../schemas/db/time.js';
 import type { Awaitable } from '../../shared/awaitable.js';
 import type { ComplianceReader } from './reader.js';
 

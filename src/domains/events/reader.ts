@@ -2,7 +2,7 @@ import type { Sql } from 'postgres';
 import type { Event } from '../../../schemas/rpc/writer.js';
 import { matcherFor, postgresRegexOf, sqliteGlobOf } from '../../shared/glob.js';
 import type { TxClient } from '../../shared/pg-tx.js';
-import type { ReadDb } from '../../store.js';
+import type { ReadDb } from '../../backend/read-db.js';
 import type { TurnSnapshot } from '../../backend/reads.js';
 import type { Awaitable } from '../../shared/awaitable.js';
 

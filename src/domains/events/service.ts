@@ -4,7 +4,7 @@ import type { Hub, ReplayStep } from '../../bus/hub.js';
 import { EVENTS_HISTORY_MAX_BYTES, EVENTS_PRUNE_CHUNK, WS_REPLAY_STEP_BYTES, WS_REPLAY_STEP_IDS } from '../../shared/limits.js';
 import type { Logger } from '../../log.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
-import { toRfc3339 } from '../../store.js';
+import { toRfc3339 } from '../../../schemas/db/time.js';
 import type { Awaitable } from '../../shared/awaitable.js';
 import type { EventsReader, HistoryFilter, SyncEventsReader, WindowRead } from './reader.js';
 import { then } from '../../shared/awaitable.js';

@@ -11,7 +11,7 @@ import { literalPathGlob } from '../../shared/path-glob.js';
 import { folderOf, projectOf } from '../../shared/workspace.js';
 import { INSTANCE_FIELD_MAX_BYTES } from '../../shared/limits.js';
 import { checkFields, clipUtf8 } from '../instances/fields.js';
-import { toRfc3339 } from '../../store.js';
+import { toRfc3339 } from '../../../schemas/db/time.js';
 import type { InstanceReader } from '../instances/reader.js';
 import { leaseJson, type Lease, type LeaseService } from '../leases/service.js';
 import type { MessageReader } from '../messages/reader.js';

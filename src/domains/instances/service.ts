@@ -4,7 +4,7 @@ import type { Instance } from '../../../schemas/rpc/writer.js';
 import { AGENT, type Identity, type Resolved } from '../../identity.js';
 import type { Logger } from '../../log.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
-import { toRfc3339, toStorage } from '../../store.js';
+import { toRfc3339, toStorage } from '../../../schemas/db/time.js';
 import type { Awaitable } from '../../shared/awaitable.js';
 import { fail } from '../../errors.js';
 import { IDENTITY_MISSES_MAX, IDENTITY_TOUCH_INTERVAL_MS, TOKEN_CONFIRM_MS } from '../../shared/limits.js';

@@ -9,7 +9,7 @@ import { LEASE_EXPIRE_CHUNK, LEASE_MAX_RESOURCES, LEASE_MAX_TTL_MS } from '../..
 import type { Logger } from '../../log.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
 import { Periodic } from '../../shared/periodic.js';
-import { toRfc3339, toStorage } from '../../store.js';
+import { toRfc3339, toStorage } from '../../../schemas/db/time.js';
 import type { Awaitable } from '../../shared/awaitable.js';
 import type { LeaseReader } from './reader.js';
 import { defined } from '../../shared/defined.js';

@@ -4,7 +4,7 @@ import { budgetFill } from '../../../schemas/db/llm.js';
 import type { Budget, LlmRecord as LlmRecordReply } from '../../../schemas/http/llm.js';
 import { fail } from '../../errors.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
-import { toRfc3339 } from '../../store.js';
+import { toRfc3339 } from '../../../schemas/db/time.js';
 import { periodsAt, secondsLeft } from './periods.js';
 import type { PriceTable } from './prices.js';
 import type { ListFilter, LlmInput, LlmReader, Span, Sum } from './reader.js';

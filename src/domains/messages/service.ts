@@ -8,7 +8,7 @@ import { checkName } from '../../names.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
 import { MESSAGE_MAX_BODY_BYTES, MESSAGE_MAX_RECIPIENTS, MESSAGE_MAX_TO } from '../../shared/limits-features.js';
 import { folderOf } from '../../shared/workspace.js';
-import { toRfc3339 } from '../../store.js';
+import { toRfc3339 } from '../../../schemas/db/time.js';
 import type { InstanceReader, InstanceRow } from '../instances/reader.js';
 import type { InboxDbRow, InboxFilter, MessageReader } from './reader.js';
 

@@ -1,7 +1,7 @@
 import type { AuditTag } from '../../../schemas/rpc/envelope.js';
 import { fail } from '../../errors.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
-import { toRfc3339 } from '../../store.js';
+import { toRfc3339 } from '../../../schemas/db/time.js';
 import type { Awaitable } from '../../shared/awaitable.js';
 import type { SpecRow, SpecsReader } from './reader.js';
 

@@ -4,7 +4,7 @@ import { compareHolds, currentOf, type TxnCurrent } from '../../../schemas/rpc/w
 import { fail } from '../../errors.js';
 import type { PoolClient } from '../../rpc/pool-client.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
-import { toRfc3339 } from '../../store.js';
+import { toRfc3339 } from '../../../schemas/db/time.js';
 import type { Awaitable } from '../../shared/awaitable.js';
 import { StateCache, cachedValue, type CachedValue } from './cache.js';
 import type { StateReader, StateRow } from './reader.js';

@@ -5,7 +5,7 @@ import type { WriterClient } from '../../rpc/writer-client.js';
 import type { ReqOf } from '../../../schemas/rpc/envelope.js';
 import type { WriterMethods } from '../../../schemas/rpc/writer.js';
 import { Periodic } from '../../shared/periodic.js';
-import { toStorage } from '../../store.js';
+import { toStorage } from '../../../schemas/db/time.js';
 import { HOOK_SESSION_ENDED_KEEP_MS } from '../../../schemas/db/tables/hooks.js';
 
 export interface RetentionOptions {

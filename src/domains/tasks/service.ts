@@ -6,7 +6,7 @@ import { checkName } from '../../names.js';
 import { CHECKPOINT_DATA_MAX_BYTES, CHECKPOINT_TEXT_MAX_BYTES, LEASE_MAX_RESOURCES, TASK_CHECKPOINTS_KEEP, TASK_MAX_CAPABILITIES, TASK_MAX_DEPS } from '../../shared/limits-features.js';
 import { checkResource, leaseJson } from '../leases/service.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
-import { toRfc3339 } from '../../store.js';
+import { toRfc3339 } from '../../../schemas/db/time.js';
 import type { TaskFilter, TaskReader } from './reader.js';
 import { defined } from '../../shared/defined.js';
 

@@ -5,7 +5,7 @@ import { fail } from '../../errors.js';
 import { compactJson } from '../../raw-json.js';
 import { checkName } from '../../names.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
-import { toRfc3339 } from '../../store.js';
+import { toRfc3339 } from '../../../schemas/db/time.js';
 import type { TemplateFilter, TemplateRow, TemplatesReader } from './reader.js';
 
 /**

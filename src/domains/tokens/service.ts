@@ -9,7 +9,7 @@ import type { Resolved, Role } from '../../identity.js';
 import type { Logger } from '../../log.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
 import { IDENTITY_MISSES_MAX, TOKEN_CONFIRM_MS } from '../../shared/limits.js';
-import { toRfc3339, toStorage } from '../../store.js';
+import { toRfc3339, toStorage } from '../../../schemas/db/time.js';
 import type { Awaitable } from '../../shared/awaitable.js';
 import type { TokenAuthRow, TokenListRow, TokenReader } from './reader.js';
 import { checkScopes, parseTtl } from './scopes.js';

@@ -2,7 +2,7 @@ import type { Logger } from '../../log.js';
 import { WEBHOOK_BACKLOG_MAX, WEBHOOK_BACKLOG_SKIP, WEBHOOK_IDLE_RECHECK_MS, WEBHOOK_MAX_CONCURRENT, WEBHOOK_RUN_MAX, WEBHOOK_SCAN_MAX } from '../../shared/limits-features.js';
 import { Backlog, patternsMatcher } from './backlog.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
-import { toStorage } from '../../store.js';
+import { toStorage } from '../../../schemas/db/time.js';
 import type { DeliveryClient } from '../../rpc/delivery-client.js';
 import { deliveryBody } from '../../shared/webhook-body.js';
 import type { ActiveHook, WebhookReader } from './reader.js';

@@ -3,7 +3,7 @@ import { isValidGlob } from '../../shared/glob.js';
 import { fail } from '../../errors.js';
 import { checkName } from '../../names.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
-import { toRfc3339 } from '../../store.js';
+import { toRfc3339 } from '../../../schemas/db/time.js';
 import type { DeliveryClient } from '../../rpc/delivery-client.js';
 import { Backlog } from './backlog.js';
 import { SecretBox } from './secret-box.js';

@@ -1,7 +1,7 @@
 import { sortedJson, type AuditTag, type ReqOf, type ResOf } from '../../../schemas/rpc/envelope.js';
 import type { WriterMethods } from '../../../schemas/rpc/writer.js';
 import { inserting, sql, type Tx } from '../sql.js';
-import { storageNow } from '../time.js';
+import { storageNow } from '../../../schemas/db/time.js';
 
 type Entry = { action: string; resource: string; detail: string };
 type Req = Record<string, unknown>;

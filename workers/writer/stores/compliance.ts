@@ -1,7 +1,7 @@
 import type { ReqOf, ResOf } from '../../../schemas/rpc/envelope.js';
 import type { WriterMethods } from '../../../schemas/rpc/writer.js';
 import { inserting, sql, type Tx } from '../sql.js';
-import { storageNow } from '../time.js';
+import { storageNow } from '../../../schemas/db/time.js';
 
 type M = WriterMethods;
 

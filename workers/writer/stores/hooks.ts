@@ -7,7 +7,7 @@ import { NEWEST_EVENT } from '../../../schemas/db/tables/events.js';
 import { NEWEST_MESSAGE } from '../../../schemas/db/tables/messages.js';
 import { fault } from '../fault.js';
 import { sql, type Tx } from '../sql.js';
-import { storageNow } from '../time.js';
+import { storageNow } from '../../../schemas/db/time.js';
 import type { EventStore } from './events.js';
 
 type M = WriterMethods;

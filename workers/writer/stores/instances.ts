@@ -5,7 +5,7 @@ import type { ReqOf, ResOf } from '../../../schemas/rpc/envelope.js';
 import type { Instance, WriterMethods } from '../../../schemas/rpc/writer.js';
 import { fault } from '../fault.js';
 import { dialects, sql, type Tx } from '../sql.js';
-import { rfc3339, storageNow } from '../time.js';
+import { toRfc3339, storageNow } from '../../../schemas/db/time.js';
 import type { EventStore } from './events.js';
 
 type M = WriterMethods;
@@ -88,7 +88,7 @@ export function instanceStore(events: EventStore) {
       const published = [];
       for (const r of rows) {
         await tx.run(MARK_STALE, r.id);
-        const data = JSON.stringify({ instance_id: r.id, name: r.name, workspace: r.workspace, stack: r.stack, last_seen: rfc3339(r.last_seen) });
+        const data = JSON.stringify({ instance_id: r.id, name: r.name, workspace: r.workspace, stack: r.stack, last_seen: toRfc3339(r.last_seen) });
         published.push(await events.publish(tx, { topic: 'agent.stale', data, source: 'liveness-monitor' }));
       }
       return { stale: rows.map((r) => decode({ ...r, status: 'stale' })), events: published };

@@ -18,7 +18,7 @@ import {
 import { globsOverlap, pathGlob, prefixEnd, prefixKeySeeks } from '../../../src/shared/path-glob.js';
 import { fault } from '../fault.js';
 import { dialects, sql, type Dialect, type Tx } from '../sql.js';
-import { storageNow } from '../time.js';
+import { storageNow } from '../../../schemas/db/time.js';
 import type { EventStore } from './events.js';
 
 type M = WriterMethods;

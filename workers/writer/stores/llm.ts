@@ -1,7 +1,7 @@
 import type { ReqOf, ResOf } from '../../../schemas/rpc/envelope.js';
 import type { BudgetPeriods, Event, LlmRecordIn, WriterMethods } from '../../../schemas/rpc/writer.js';
 import { inserting, sql, type Tx } from '../sql.js';
-import { rfc3339, storageNow } from '../time.js';
+import { toRfc3339, storageNow } from '../../../schemas/db/time.js';
 import type { EventStore } from './events.js';
 import { HOOK_SESSION_ENDED_KEEP_MS } from '../../../schemas/db/tables/hooks.js';
 import { BUDGET_COLUMNS, budgetFill, budgetRow, SPEND, scopeParts, spendRow, type BudgetRow, type Spend, type SpendRow } from '../../../schemas/db/llm.js';
@@ -121,7 +121,7 @@ export function llmStore(events: EventStore) {
         const id = await tx.insert(INSERT, r.instance_id, r.project, r.provider, r.model, r.tokens_in, r.tokens_out, r.cost_usd, r.request_type, r.session_tag, created_at, r.cache_creation_tokens, r.cache_read_tokens, r.cost_source, r.session_id, r.dedup_key);
         out.records.push({ id, created_at, duplicate: false, instance_id: r.instance_id, project: r.project });
         const { dedup_key: _k, ...shown } = r;
-        const rec = { id, ...shown, cost_usd: r.cost_source === 'unknown' ? null : r.cost_usd, created_at: rfc3339(created_at) };
+        const rec = { id, ...shown, cost_usd: r.cost_source === 'unknown' ? null : r.cost_usd, created_at: toRfc3339(created_at) };
         out.events.push(await publish(tx, 'llm.usage.recorded', JSON.stringify(rec), 'llmcost'));
         touched.set(`${r.instance_id}\n${r.project}\n${r.session_tag}`, r);
         stored.push({ r, created_at });

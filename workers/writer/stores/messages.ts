@@ -2,7 +2,7 @@ import type { ReqOf, ResOf } from '../../../schemas/rpc/envelope.js';
 import type { Message, WriterMethods } from '../../../schemas/rpc/writer.js';
 import { fault } from '../fault.js';
 import { dialects, sql, type Tx } from '../sql.js';
-import { storageNow } from '../time.js';
+import { storageNow } from '../../../schemas/db/time.js';
 import type { EventStore } from './events.js';
 
 type M = WriterMethods;

@@ -2,7 +2,7 @@ import type { ReqOf, ResOf } from '../../../schemas/rpc/envelope.js';
 import type { RuleRow, WriterMethods } from '../../../schemas/rpc/writer.js';
 import { fault } from '../fault.js';
 import { sql, type Param, type Tx } from '../sql.js';
-import { storageNow } from '../time.js';
+import { storageNow } from '../../../schemas/db/time.js';
 
 type M = WriterMethods;
 

@@ -2,7 +2,7 @@ import type { ReqOf, ResOf } from '../../../schemas/rpc/envelope.js';
 import type { WriterMethods } from '../../../schemas/rpc/writer.js';
 import { fault, checkPreconditions } from '../fault.js';
 import { sql, type Tx } from '../sql.js';
-import { storageNow } from '../time.js';
+import { storageNow } from '../../../schemas/db/time.js';
 import { sha256 } from './state.js';
 import { logChange } from './changes.js';
 

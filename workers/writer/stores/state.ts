@@ -6,7 +6,7 @@ import { dialects, only, sql, type Dialect, type SyncTx, type Tx } from '../sql.
 import { findVersion, keepsRings, ringCount, ringIds, ringPush, toRing, VERSION_RING_MAX } from '../../../src/shared/version-ring.js';
 import { VERSION_INDEXED } from '../../../schemas/db/tables/state.js';
 import type { Awaitable } from '../../../src/shared/awaitable.js';
-import { storageNow } from '../time.js';
+import { storageNow } from '../../../schemas/db/time.js';
 import { STATE_CHANGES_CHANNEL } from '../../../schemas/rpc/cluster.js';
 import { logChange, logChangeSync, type ChangeType } from './changes.js';
 

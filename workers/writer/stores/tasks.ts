@@ -5,7 +5,7 @@ import { GlobSet } from '../../../src/shared/glob-set.js';
 import { TASK_CLAIM_BATCH, TASK_CLAIM_FIRST_BATCH } from '../../../src/shared/limits-features.js';
 import { fault } from '../fault.js';
 import { dialects, sql, type Tx } from '../sql.js';
-import { storageNow } from '../time.js';
+import { storageNow } from '../../../schemas/db/time.js';
 import type { EventStore } from './events.js';
 import { revive, type leaseStore } from './leases.js';
 import { defined } from '../../../src/shared/defined.js';

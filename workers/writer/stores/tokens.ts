@@ -3,7 +3,7 @@ import type { ReqOf, ResOf } from '../../../schemas/rpc/envelope.js';
 import type { WriterMethods } from '../../../schemas/rpc/writer.js';
 import { fault } from '../fault.js';
 import { sql, type Tx } from '../sql.js';
-import { storageNow } from '../time.js';
+import { storageNow } from '../../../schemas/db/time.js';
 import { TOKENS_MAX } from '../../../src/shared/limits-features.js';
 
 type M = WriterMethods;

@@ -2,7 +2,7 @@ import type { ReqOf, ResOf } from '../../../schemas/rpc/envelope.js';
 import type { WriterMethods } from '../../../schemas/rpc/writer.js';
 import { fault } from '../fault.js';
 import { dialects, sql, type Tx } from '../sql.js';
-import { storageNow } from '../time.js';
+import { storageNow } from '../../../schemas/db/time.js';
 import { NEWEST_EVENT } from '../../../schemas/db/tables/events.js';
 
 type M = WriterMethods;

@@ -22,13 +22,3 @@ export function openReader(file: string): ReadDb {
   db.pragma(`mmap_size = ${READER_MMAP_BYTES}`);
   return db;
 }
-
-/** Storage text `YYYY-MM-DD HH:MM:SS` → RFC 3339 UTC `YYYY-MM-DDTHH:MM:SSZ`. */
-export function toRfc3339(storage: string): string {
-  return storage.length === 19 ? `${storage.slice(0, 10)}T${storage.slice(11)}Z` : storage;
-}
-
-/** An instant (epoch ms) as storage text `YYYY-MM-DD HH:MM:SS` UTC (1 s precision). */
-export function toStorage(ms: number): string {
-  return new Date(ms).toISOString().slice(0, 19).replace('T', ' ');
-}
