@@ -1,5 +1,5 @@
 import { Type, type Static } from '../typebox.js';
-import { Instant } from './common.js';
+import { CHECKPOINT, TASK } from '../db/tables/tasks.js';
 import { Lease } from './leases.js';
 
 /** POST /api/tasks; `data` is any JSON, kept as sent. */
@@ -34,47 +34,15 @@ export const SettleBody = Type.Object({
   fence: Type.Optional(Type.Integer({ minimum: 0 })),
 });
 
-export const TASK_STATUSES = ['ready', 'blocked', 'claimed', 'done', 'failed'] as const;
-
-export type TaskStatus = (typeof TASK_STATUSES)[number];
-
 /** A task: every task route's reply, each element of GET /api/tasks. `data` is any JSON. */
-export const Task = Type.Object({
-  id: Type.Integer(),
-  project: Type.String(),
-  title: Type.String(),
-  data: Type.Unknown(),
-  priority: Type.Integer(),
-  deps: Type.Array(Type.Integer()),
-  capabilities: Type.Array(Type.String()),
-  status: Type.Unsafe<TaskStatus>(Type.Union(TASK_STATUSES.map((s) => Type.Literal(s)))),
-  claimed_by: Type.String(),
-  claimed_by_name: Type.String(),
-  attempts: Type.Integer(),
-  max_attempts: Type.Integer(),
-  reason: Type.String(),
-  created_at: Instant,
-  updated_at: Instant,
-  /** The fencing token of its current or last claim; 0 before any. */
-  fence: Type.Integer(),
-  /** The path globs it will touch; [] when it declared none. */
-  paths: Type.Array(Type.String()),
-});
+export const Task = TASK.Wire;
 
 export type Task = Static<typeof Task>;
 
 export const TaskListReply = Type.Array(Task);
 
 /** A checkpoint of a task: `by` the claimer that recorded it; `data` any JSON. */
-export const Checkpoint = Type.Object({
-  seq: Type.Integer({ minimum: 1 }),
-  done: Type.String(),
-  next: Type.String(),
-  data: Type.Unknown(),
-  by: Type.String(),
-  by_name: Type.String(),
-  at: Instant,
-});
+export const Checkpoint = CHECKPOINT.Wire;
 
 export type Checkpoint = Static<typeof Checkpoint>;
 

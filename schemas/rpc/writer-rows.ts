@@ -1,4 +1,5 @@
 import { Type, type Static } from '../typebox.js';
+import { CHECKPOINT, TASK } from '../db/tables/tasks.js';
 
 /** The rows writer methods return (decoded; times in storage text), as the front receives them. */
 
@@ -64,41 +65,10 @@ export const LeaseRow = Type.Object({
 });
 export type LeaseRow = Static<typeof LeaseRow>;
 
-/** A task row: `data` raw JSON text, times storage text. */
-export const TaskRow = Type.Object({
-  id: Type.Integer(),
-  project: Type.String(),
-  title: Type.String(),
-  data: Type.String(),
-  priority: Type.Integer(),
-  deps: Type.Array(Type.Integer()),
-  capabilities: Type.Array(Type.String()),
-  status: Type.String(),
-  claimed_by: Type.String(),
-  claimed_by_name: Type.String(),
-  attempts: Type.Integer(),
-  max_attempts: Type.Integer(),
-  reason: Type.String(),
-  created_at: Type.String(),
-  updated_at: Type.String(),
-  /** The fencing token of its current (or last) claim. */
-  fence: Type.Integer(),
-  /** The path globs it will touch; a claim leases them. */
-  paths: Type.Array(Type.String()),
-  /** The lease its current claim holds on `paths` ('' = none). */
-  lease_id: Type.String(),
-});
+/** A task row (schemas/db/tables/tasks.ts): `data` raw JSON text, times storage text. */
+export const TaskRow = TASK.Row;
 export type TaskRow = Static<typeof TaskRow>;
 
 /** A task's checkpoint: `data` raw JSON text, `at` storage text. */
-export const CheckpointRow = Type.Object({
-  task_id: Type.Integer(),
-  seq: Type.Integer(),
-  done: Type.String(),
-  next: Type.String(),
-  data: Type.String(),
-  by_id: Type.String(),
-  by_name: Type.String(),
-  at: Type.String(),
-});
+export const CheckpointRow = CHECKPOINT.Row;
 export type CheckpointRow = Static<typeof CheckpointRow>;

@@ -1,4 +1,4 @@
-import { CHECKPOINT_COLUMNS, TASK_COLUMNS as COLS, type TaskDbRow } from '../../../schemas/db/tasks.js';
+import { CHECKPOINT, TASK, type TaskDbRow } from '../../../schemas/db/tables/tasks.js';
 import type { CheckpointRow } from '../../../schemas/rpc/writer.js';
 import type { Awaitable } from '../../shared/awaitable.js';
 import type { Reads } from '../../backend/reads.js';
@@ -21,19 +21,19 @@ export interface TaskReader {
   checkpoints(id: number): Awaitable<CheckpointRow[]>;
 }
 
-const CHECKPOINTS = sql(`SELECT ${CHECKPOINT_COLUMNS} FROM task_checkpoints WHERE task_id = ? ORDER BY seq`);
+const CHECKPOINTS = sql(`SELECT ${CHECKPOINT.columns} FROM task_checkpoints WHERE task_id = ? ORDER BY seq`);
 
-const GET = sql(`SELECT ${COLS} FROM tasks WHERE id = ?`);
+const GET = sql(`SELECT ${TASK.columns} FROM tasks WHERE id = ?`);
 /**
  * Parameters: after, project, project, claimed_by, claimed_by, statuses (a JSON array, or null),
  * statuses. The status list is JSON text: SQLite's json_each, PostgreSQL's jsonb_array_elements_text.
  */
 const LIST = dialects({
-  sqlite: `SELECT ${COLS} FROM tasks
+  sqlite: `SELECT ${TASK.columns} FROM tasks
            WHERE id > ? AND (? IS NULL OR project = ?) AND (? IS NULL OR claimed_by = ?)
              AND (? IS NULL OR status IN (SELECT value FROM json_each(?)))
            ORDER BY id LIMIT ?`,
-  pg: `SELECT ${COLS} FROM tasks
+  pg: `SELECT ${TASK.columns} FROM tasks
        WHERE id > ? AND (CAST(? AS text) IS NULL OR project = ?) AND (CAST(? AS text) IS NULL OR claimed_by = ?)
          AND (CAST(? AS text) IS NULL OR status IN (SELECT jsonb_array_elements_text(CAST(? AS text)::jsonb)))
        ORDER BY id LIMIT ?`,

@@ -11,7 +11,8 @@ import { requestIdem, replayHeaders } from '../../http/idempotency.js';
 import { sendJsonText } from '../../http/reply.js';
 import type { Route } from '../../http/route.js';
 import { COORD_LIST_DEFAULT_LIMIT, COORD_LIST_MAX_LIMIT, TASK_DEFAULT_MAX_ATTEMPTS } from '../../shared/limits-features.js';
-import { TASK_STATUSES, taskId, type TaskService } from './service.js';
+import { TASK_STATUSES } from '../../../schemas/db/tables/tasks.js';
+import { taskId, type TaskService } from './service.js';
 
 /** The calling agent: claims and their outcomes belong to identified agents. */
 function agentOf(ctx: Ctx, action: string): string {

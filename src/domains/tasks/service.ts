@@ -1,36 +1,17 @@
 import type { AuditTag, IdemTag } from '../../../schemas/rpc/envelope.js';
 import type { CheckpointRow, LeaseRow, TaskRow } from '../../../schemas/rpc/writer.js';
-import { decodeTask as decode } from '../../../schemas/db/tasks.js';
+import { CHECKPOINT, TASK } from '../../../schemas/db/tables/tasks.js';
 import { fail } from '../../errors.js';
 import { checkName } from '../../names.js';
 import { CHECKPOINT_DATA_MAX_BYTES, CHECKPOINT_TEXT_MAX_BYTES, LEASE_MAX_RESOURCES, TASK_CHECKPOINTS_KEEP, TASK_MAX_CAPABILITIES, TASK_MAX_DEPS } from '../../shared/limits-features.js';
 import { checkResource, leaseJson } from '../leases/service.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
-import { toRfc3339 } from '../../../schemas/db/time.js';
 import type { TaskFilter, TaskReader } from './reader.js';
 import { defined } from '../../shared/defined.js';
 
-export const TASK_STATUSES = ['ready', 'blocked', 'claimed', 'done', 'failed'] as const;
-
-/** The Task JSON (docs/coordination.md#tasks), `data` spliced in as it was sent. */
-export function taskJson(t: TaskRow): string {
-  return (
-    `{"id":${t.id},"project":${JSON.stringify(t.project)},"title":${JSON.stringify(t.title)},"data":${t.data},"priority":${t.priority},` +
-    `"deps":${JSON.stringify(t.deps)},"capabilities":${JSON.stringify(t.capabilities)},"status":"${t.status}",` +
-    `"claimed_by":${JSON.stringify(t.claimed_by)},"claimed_by_name":${JSON.stringify(t.claimed_by_name)},"attempts":${t.attempts},` +
-    `"max_attempts":${t.max_attempts},"reason":${JSON.stringify(t.reason)},"created_at":"${toRfc3339(t.created_at)}","updated_at":"${toRfc3339(t.updated_at)}","fence":${t.fence},` +
-    `"paths":${JSON.stringify(t.paths)}}`
-  );
-}
-
-/** A checkpoint's public shape, `data` spliced in as it was sent. */
-export function checkpointJson(c: CheckpointRow): string {
-  return `{"seq":${c.seq},"done":${JSON.stringify(c.done)},"next":${JSON.stringify(c.next)},"data":${c.data},"by":${JSON.stringify(c.by_id)},"by_name":${JSON.stringify(c.by_name)},"at":"${toRfc3339(c.at)}"}`;
-}
-
 /** The claim reply: the Task JSON with the lease the claim took and the last checkpoint. */
 function claimJson(t: TaskRow, lease: LeaseRow | null, checkpoint: CheckpointRow | null): string {
-  return `${taskJson(t).slice(0, -1)},"lease":${lease === null ? 'null' : JSON.stringify(leaseJson(lease))},"checkpoint":${checkpoint === null ? 'null' : checkpointJson(checkpoint)}}`;
+  return `${TASK.json(t).slice(0, -1)},"lease":${lease === null ? 'null' : JSON.stringify(leaseJson(lease))},"checkpoint":${checkpoint === null ? 'null' : CHECKPOINT.json(checkpoint)}}`;
 }
 
 /** What a claimer records of its progress: `data` raw JSON text. */
@@ -115,13 +96,13 @@ export class TaskService {
       { id, holder, done: c.done, next: c.next, data: c.data, keep: TASK_CHECKPOINTS_KEEP, ...defined({ fence }) },
       idem,
     );
-    return { json: checkpointJson(res.checkpoint), replayed };
+    return { json: CHECKPOINT.json(res.checkpoint), replayed };
   }
 
   /** A task's checkpoints, oldest first (the newest TASK_CHECKPOINTS_KEEP). */
   async checkpoints(id: number): Promise<string[]> {
     if (!(await this.reader.get(id))) throw fail('TASK_NOT_FOUND', id);
-    return (await this.reader.checkpoints(id)).map(checkpointJson);
+    return (await this.reader.checkpoints(id)).map(CHECKPOINT.json);
   }
 
   /** complete / fail / release, by the claimer. */
@@ -132,17 +113,17 @@ export class TaskService {
 
   /** A task write's reply. */
   private written(w: { res: { task: TaskRow }; replayed: boolean }): Written {
-    return { json: taskJson(w.res.task), replayed: w.replayed };
+    return { json: TASK.json(w.res.task), replayed: w.replayed };
   }
 
   async get(id: number): Promise<string> {
     const r = await this.reader.get(id);
     if (!r) throw fail('TASK_NOT_FOUND', id);
-    return taskJson(decode(r));
+    return TASK.json(TASK.decode(r));
   }
 
   /** Tasks by id; `after` = the last id of the previous page. */
   async list(f: TaskFilter): Promise<string[]> {
-    return (await this.reader.list(f)).map((r) => taskJson(decode(r)));
+    return (await this.reader.list(f)).map((r) => TASK.json(TASK.decode(r)));
   }
 }

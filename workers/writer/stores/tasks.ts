@@ -1,6 +1,6 @@
 import type { ReqOf, ResOf } from '../../../schemas/rpc/envelope.js';
 import type { CheckpointRow, Event, LeaseRow, TaskRow, WriterMethods } from '../../../schemas/rpc/writer.js';
-import { CHECKPOINT_COLUMNS, TASK_COLUMNS as COLS, decodeTask as decode, type TaskDbRow as Row } from '../../../schemas/db/tasks.js';
+import { CHECKPOINT, TASK, type TaskDbRow as Row } from '../../../schemas/db/tables/tasks.js';
 import { GlobSet } from '../../../src/shared/glob-set.js';
 import { TASK_CLAIM_BATCH, TASK_CLAIM_FIRST_BATCH } from '../../../src/shared/limits-features.js';
 import { fault } from '../fault.js';
@@ -13,7 +13,7 @@ import { defined } from '../../../src/shared/defined.js';
 type M = WriterMethods;
 type Settled = { task: TaskRow; events: Event[] };
 
-const GET = sql(`SELECT ${COLS} FROM tasks WHERE id = ?`);
+const GET = sql(`SELECT ${TASK.columns} FROM tasks WHERE id = ?`);
 const STATUS = sql('SELECT status FROM tasks WHERE id = ?');
 /** Ids: SQLite's AUTOINCREMENT; PostgreSQL's `tasks` counter row (as AUTOINCREMENT, a rolled-back create gives its id back). */
 const INSERT = dialects({
@@ -35,12 +35,12 @@ const CLAIMER = sql('SELECT name, capabilities FROM instances WHERE id = ?');
  */
 const readyFrom = (from: string, order: string) =>
   dialects({
-    sqlite: `SELECT ${COLS} FROM tasks
+    sqlite: `SELECT ${TASK.columns} FROM tasks
              WHERE project = ? AND status = 'ready'
                AND (capabilities = '[]' OR NOT EXISTS (SELECT 1 FROM json_each(tasks.capabilities) c WHERE c.value NOT IN (SELECT value FROM json_each(?))))
                ${from}
              ORDER BY ${order} LIMIT ?`,
-    pg: `SELECT ${COLS} FROM tasks
+    pg: `SELECT ${TASK.columns} FROM tasks
          WHERE project = ? AND status = 'ready'
            AND (capabilities = '[]' OR NOT EXISTS (SELECT 1 FROM jsonb_array_elements_text(tasks.capabilities::jsonb) c(value)
                                                    WHERE c.value NOT IN (SELECT jsonb_array_elements_text(CAST(? AS text)::jsonb))))
@@ -53,12 +53,12 @@ const NEXT_SAME = readyFrom('AND priority = ? AND id > ?', 'id');
 const NEXT_BELOW = readyFrom('AND priority < ?', 'priority DESC, id');
 const CLAIM = sql(
   `UPDATE tasks SET status = 'claimed', claimed_by = ?, claimed_by_name = ?, attempts = attempts + 1, reason = '', updated_at = ?, lease_id = ?
-   WHERE id = ? RETURNING ${COLS}`,
+   WHERE id = ? RETURNING ${TASK.columns}`,
 );
 /** Paths of the tasks other agents have claimed in a project (their leases guard them too; a lease let go early does not free them). */
 const CLAIMED_PATHS = sql("SELECT id, paths, claimed_by_name FROM tasks WHERE project = ? AND status = 'claimed' AND paths <> '[]' AND claimed_by <> ?");
-const LAST_CHECKPOINT = sql(`SELECT ${CHECKPOINT_COLUMNS} FROM task_checkpoints WHERE task_id = ? ORDER BY seq DESC LIMIT 1`);
-const INSERT_CHECKPOINT = sql(`INSERT INTO task_checkpoints (${CHECKPOINT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`);
+const LAST_CHECKPOINT = sql(`SELECT ${CHECKPOINT.columns} FROM task_checkpoints WHERE task_id = ? ORDER BY seq DESC LIMIT 1`);
+const INSERT_CHECKPOINT = sql(`INSERT INTO task_checkpoints (${CHECKPOINT.columns}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`);
 const PRUNE_CHECKPOINTS = sql('DELETE FROM task_checkpoints WHERE task_id = ? AND seq <= ?');
 /**
  * Settles a claimed task: claimed_by is kept for done/failed (who did it), cleared when it goes
@@ -68,7 +68,7 @@ const SETTLE = sql(
   `UPDATE tasks SET status = ?, reason = ?, updated_at = ?, lease_id = '',
      claimed_by = CASE WHEN CAST(? AS text) = 'ready' THEN '' ELSE claimed_by END,
      claimed_by_name = CASE WHEN CAST(? AS text) = 'ready' THEN '' ELSE claimed_by_name END
-   WHERE id = ? RETURNING ${COLS}`,
+   WHERE id = ? RETURNING ${TASK.columns}`,
 );
 /** Waiting tasks of a finished one whose deps are now all done. */
 const UNBLOCKABLE = dialects({
@@ -82,8 +82,8 @@ const UNBLOCKABLE = dialects({
 const UNBLOCK = sql("UPDATE tasks SET status = 'ready', updated_at = ? WHERE id = ?");
 /** Waiting tasks of one that failed for good: they could never run. */
 const BLOCKED_ON = sql("SELECT t.id FROM task_deps d JOIN tasks t ON t.id = d.task_id WHERE d.dep_id = ? AND t.status = 'blocked'");
-const FAIL_BLOCKED = sql(`UPDATE tasks SET status = 'failed', reason = ?, updated_at = ? WHERE id = ? AND status = 'blocked' RETURNING ${COLS}`);
-const CLAIMED_BY = sql(`SELECT ${COLS} FROM tasks WHERE claimed_by = ? AND status = 'claimed' ORDER BY id`);
+const FAIL_BLOCKED = sql(`UPDATE tasks SET status = 'failed', reason = ?, updated_at = ? WHERE id = ? AND status = 'blocked' RETURNING ${TASK.columns}`);
+const CLAIMED_BY = sql(`SELECT ${TASK.columns} FROM tasks WHERE claimed_by = ? AND status = 'claimed' ORDER BY id`);
 /**
  * Retention: tasks that ended before a time, oldest first (by id: no index by time; the ended
  * ones are mostly the oldest). Their checkpoints and dependency rows go with them: a dependent
@@ -156,7 +156,7 @@ export function taskStore(events: EventStore, leases: ReturnType<typeof leaseSto
     const event = await announce(tx, what, after, what === 'released' ? { released_from: r.claimed_by } : {});
     const events = freed ? [freed, event] : [event];
     if (status === 'failed') events.push(...(await failDependents(tx, r.id, now)));
-    return { task: decode(after), events };
+    return { task: TASK.decode(after), events };
   }
 
   /**
@@ -263,7 +263,7 @@ export function taskStore(events: EventStore, leases: ReturnType<typeof leaseSto
       const id = await tx.insert(INSERT, req.project, req.title, req.data, req.priority, JSON.stringify(deps), caps, status, req.max_attempts, now, now, paths);
       for (const d of deps) await tx.run(INSERT_DEP, d, id);
       const row = await mustGet(tx, id);
-      return { task: decode(row), events: [await announce(tx, 'created', row)] };
+      return { task: TASK.decode(row), events: [await announce(tx, 'created', row)] };
     },
 
     async claim(tx: Tx, req: ReqOf<M, 'tasks.claim'>): Promise<ResOf<M, 'tasks.claim'>> {
@@ -298,7 +298,7 @@ export function taskStore(events: EventStore, leases: ReturnType<typeof leaseSto
       await tx.run(SET_FENCE, event.id, r.id);
       if (taken) await leases.setFence(tx, taken.lease.id, event.id);
       return {
-        task: decode({ ...claimed, fence: event.id }),
+        task: TASK.decode({ ...claimed, fence: event.id }),
         events: taken ? [...taken.events, event] : [event],
         lease: taken ? { ...taken.lease, fence: event.id } : null,
         checkpoint,

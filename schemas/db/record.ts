@@ -1,0 +1,144 @@
+import { Type, type Static, type TArray, type TNull, type TObject, type TSchema, type TUnion } from '../typebox.js';
+import { Instant } from '../http/common.js';
+import type { Column, Table } from './table.js';
+import { toRfc3339 } from './time.js';
+
+/**
+ * A record declared once: each field says what its column is (the table and both dialects' DDL
+ * come from it: schemas/db/table.ts), what the writer's row holds, and what a reply shows. From the
+ * one declaration come the table, the writer row's schema and type, the reply's schema (what the
+ * API documents) and a compiled reply writer, so a field is added in one place.
+ *
+ * How a stored value reaches a reply (`form`):
+ * - `value`: as it is (text, integer, real);
+ * - `time`: storage text in the row, RFC 3339 in the reply (`Instant`);
+ * - `raw`: JSON text kept as sent, spliced into the reply (any JSON);
+ * - `json`: JSON text in the table, decoded in the row (a list), the same in the reply.
+ */
+export type Form = 'value' | 'time' | 'raw' | 'json';
+
+export interface Field<R extends TSchema = TSchema, W extends TSchema | null = TSchema | null, N extends string | undefined = string | undefined> {
+  column: Column;
+  form: Form;
+  /** The writer row's value. */
+  row: R;
+  /** The reply's; null: kept off the wire. */
+  wire: W;
+  /** Its name in a reply, when not the column's. */
+  wireName: N;
+}
+
+type ColumnOpts = Omit<Column, 'type' | 'nullable'>;
+
+const field = <R extends TSchema>(column: Column, form: Form, row: R, wire: TSchema = row): Field<R, TSchema, undefined> => ({ column, form, row, wire, wireName: undefined });
+
+/** The columns a record's fields may be. */
+export const f = {
+  int: (c: ColumnOpts = {}) => field({ type: 'int', ...c }, 'value', Type.Integer()),
+  real: (c: ColumnOpts = {}) => field({ type: 'real', ...c }, 'value', Type.Number()),
+  text: (c: ColumnOpts = {}) => field({ type: 'text', ...c }, 'value', Type.String()),
+  /** Storage text `YYYY-MM-DD HH:MM:SS`; an `Instant` in replies. */
+  time: (c: ColumnOpts = {}) => field({ type: 'text', ...c }, 'time', Type.String(), Instant),
+  /** Any JSON, kept as the JSON text sent (`null` by default). */
+  raw: (c: ColumnOpts = {}) => field({ type: 'text', default: "'null'", ...c }, 'raw', Type.String(), Type.Unknown()),
+  /** A list stored as JSON text (`[]` by default), decoded in the row. */
+  list: <S extends TSchema>(items: S, c: ColumnOpts = {}) => field({ type: 'text', default: "'[]'", ...c }, 'json', Type.Array(items)),
+};
+
+/** `x` may be NULL (every column is NOT NULL otherwise): its row and its reply may be null. */
+export const nullable = <R extends TSchema>(x: Field<R, TSchema, undefined>): Field<TUnion<[R, TNull]>, TSchema, undefined> => ({
+  ...x,
+  column: { ...x.column, nullable: true },
+  row: Type.Union([x.row, Type.Null()]),
+  wire: x.wire === null ? null : Type.Union([x.wire, Type.Null()]),
+}) as Field<TUnion<[R, TNull]>, TSchema, undefined>;
+/** `x` kept out of replies (a server-side detail). */
+export const hidden = <R extends TSchema>(x: Field<R, TSchema, undefined>): Field<R, null, undefined> => ({ ...x, wire: null });
+/** `x` shown in replies as `schema` (a narrower type: an enum of the values the column holds). */
+export const shown = <R extends TSchema, W extends TSchema>(x: Field<R, TSchema, undefined>, schema: W): Field<R, W, undefined> => ({ ...x, wire: schema });
+/** `x` named `name` in replies. */
+export const named = <N extends string, R extends TSchema, W extends TSchema>(name: N, x: Field<R, W, undefined>): Field<R, W, N> => ({ ...x, wireName: name });
+
+type Fields = Record<string, Field>;
+type RowProps<F extends Fields> = { [K in keyof F]: F[K]['row'] };
+type WireProps<F extends Fields> = {
+  [K in keyof F as F[K]['wire'] extends null ? never : F[K]['wireName'] extends string ? F[K]['wireName'] : K]: Exclude<F[K]['wire'], null>;
+};
+/** A row as the database returns it: lists still JSON text. */
+type DbRow<F extends Fields> = { [K in keyof F]: F[K]['row'] extends TArray ? string : Static<F[K]['row']> };
+
+export interface RecordDecl<F extends Fields> {
+  fields: F;
+  table: Table;
+  /** The writer's row: lists decoded, times storage text, raw JSON text. */
+  Row: TObject<RowProps<F>>;
+  /** A reply's: times RFC 3339, raw JSON any value, hidden fields left out. */
+  Wire: TObject<WireProps<F>>;
+  /** The columns, comma-separated, in declared order (a SELECT list). */
+  columns: string;
+  /** A database row as the writer's row. */
+  decode(r: DbRow<F>): Static<TObject<RowProps<F>>>;
+  /** The reply's JSON text of a row, by a writer compiled from the declaration. */
+  json(r: Static<TObject<RowProps<F>>>): string;
+}
+
+/** The record `name`: its fields, and what its table declares besides its columns. */
+export function record<F extends Fields>(name: string, fields: F, table: Omit<Table, 'name' | 'columns'> = {}): RecordDecl<F> {
+  const entries = Object.entries(fields);
+  const columns: Record<string, Column> = {};
+  const row: Record<string, TSchema> = {};
+  const wire: Record<string, TSchema> = {};
+  for (const [k, x] of entries) {
+    columns[k] = x.column;
+    row[k] = x.row;
+    if (x.wire !== null) wire[x.wireName ?? k] = x.wire;
+  }
+  const lists = entries.filter(([, x]) => x.form === 'json').map(([k]) => k);
+  return {
+    fields,
+    table: { name, columns, ...table },
+    Row: Type.Object(row) as TObject<RowProps<F>>,
+    Wire: Type.Object(wire) as unknown as TObject<WireProps<F>>,
+    columns: Object.keys(columns).join(', '),
+    decode: decoder(lists) as RecordDecl<F>['decode'],
+    json: compileWriter(entries) as RecordDecl<F>['json'],
+  };
+}
+
+function decoder(lists: readonly string[]): (r: Record<string, unknown>) => Record<string, unknown> {
+  if (lists.length === 0) return (r) => r;
+  return (r) => {
+    const out = { ...r };
+    for (const k of lists) out[k] = JSON.parse(r[k] as string);
+    return out;
+  };
+}
+
+/**
+ * The reply writer: one function that concatenates the JSON text of a row in declared order
+ * (strings escaped by JSON.stringify, numbers as they are, raw JSON spliced, times converted),
+ * as fast as the template each reply was once written by hand with.
+ */
+function compileWriter(entries: ReadonlyArray<[string, Field]>): (r: unknown) => string {
+  const parts: string[] = [];
+  for (const [k, x] of entries) {
+    if (x.wire === null) continue;
+    const v = `r[${JSON.stringify(k)}]`;
+    let text: string;
+    if (x.form === 'raw') text = v;
+    else if (x.form === 'time') text = `'"' + t(${v}) + '"'`;
+    else if (x.form === 'value' && isEnum(x.wire)) text = `'"' + ${v} + '"'`;
+    else if (x.form === 'json' || x.column.type === 'text') text = `JSON.stringify(${v})`;
+    else text = `('' + ${v})`;
+    if (x.column.nullable && (x.form === 'time' || (x.form === 'value' && x.column.type !== 'text'))) text = `(${v} === null ? 'null' : ${text})`;
+    parts.push(`${JSON.stringify(`${parts.length === 0 ? '{' : ','}${JSON.stringify(x.wireName ?? k)}:`)} + ${text}`);
+  }
+  if (parts.length === 0) return () => '{}';
+  return new Function('t', `return function (r) { return ${parts.join(' + ')} + '}'; };`)(toRfc3339) as (r: unknown) => string;
+}
+
+/** A schema of named values only (`"ready"`, `"done"`…): the column holds nothing a JSON string must escape. */
+function isEnum(s: TSchema): boolean {
+  const any = (s as { anyOf?: Array<{ const?: unknown }> }).anyOf;
+  return any !== undefined && any.every((x) => typeof x.const === 'string' && /^[\w.-]*$/.test(x.const));
+}

@@ -1,0 +1,58 @@
+import t from 'tap';
+import { Compile, Type } from '../../schemas/typebox.js';
+import { f, hidden, named, nullable, record, shown } from '../../schemas/db/record.js';
+import { createTable } from '../../schemas/db/table.js';
+import { TASK } from '../../schemas/db/tables/tasks.js';
+
+/** A record declared once: its table, its row, its reply schema and its reply writer agree. */
+
+const THING = record(
+  'things',
+  {
+    id: f.int({ id: 'log' }),
+    name: f.text(),
+    note: nullable(f.text()),
+    score: nullable(f.real()),
+    kind: shown(f.text(), Type.Union([Type.Literal('a'), Type.Literal('b')])),
+    tags: f.list(Type.String()),
+    data: f.raw(),
+    at: f.time(),
+    seen: nullable(f.time()),
+    secret: hidden(f.text({ default: "''" })),
+    owner_id: named('owner', f.text()),
+  },
+  { indexes: [{ name: 'things_name', on: 'name' }] },
+);
+
+t.test('the table and its columns come from the fields, in declared order', async (t) => {
+  t.equal(THING.columns, 'id, name, note, score, kind, tags, data, at, seen, secret, owner_id');
+  t.match(createTable(THING.table, 'sqlite'), /CREATE TABLE things \(\n {2}id INTEGER PRIMARY KEY AUTOINCREMENT,\n {2}name TEXT NOT NULL,\n {2}note TEXT,/);
+  t.match(createTable(THING.table, 'sqlite'), /tags TEXT NOT NULL DEFAULT '\[\]'/);
+  t.match(createTable(THING.table, 'pg'), /data text COLLATE "C" NOT NULL DEFAULT 'null'/);
+  t.match(createTable(THING.table, 'sqlite'), /CREATE INDEX things_name ON things \(name\);/);
+});
+
+t.test('the reply: hidden fields left out, renamed ones renamed, times RFC 3339, raw JSON spliced, nulls null', async (t) => {
+  const db = { id: 7, name: 'x "q"\n', note: null, score: null, kind: 'b', tags: '["t1","t\\"2"]', data: '{"any":[1,2]}', at: '2026-11-29 18:00:00', seen: null, secret: 's3cret', owner_id: 'ag-1' };
+  const row = THING.decode(db);
+  t.same(row.tags, ['t1', 't"2'], 'lists decoded');
+  t.equal(row.data, '{"any":[1,2]}', 'raw JSON kept as text in the row');
+  const text = THING.json(row);
+  const wire = JSON.parse(text) as Record<string, unknown>;
+  t.same(wire, { id: 7, name: 'x "q"\n', note: null, score: null, kind: 'b', tags: ['t1', 't"2'], data: { any: [1, 2] }, at: '2026-11-29T18:00:00Z', seen: null, owner: 'ag-1' });
+  t.notOk(text.includes('s3cret'), 'a hidden field never reaches a reply');
+  t.ok(Compile(THING.Wire).Check(wire), 'the reply matches the reply schema');
+  t.ok(Compile(THING.Row).Check(row), 'the decoded row matches the row schema');
+  t.same(Object.keys(THING.Wire.properties), ['id', 'name', 'note', 'score', 'kind', 'tags', 'data', 'at', 'seen', 'owner']);
+  const full = THING.json({ ...row, note: 'n', score: 1.5, seen: '2026-11-29 18:00:01' });
+  t.same(JSON.parse(full).seen, '2026-11-29T18:00:01Z');
+  t.equal(JSON.parse(full).score, 1.5);
+});
+
+t.test('the task reply, as the API documents it', async (t) => {
+  const row = TASK.decode({ id: 1, project: 'p', title: 'T', data: 'null', priority: 0, deps: '[]', capabilities: '["go"]', status: 'ready', claimed_by: '', claimed_by_name: '', attempts: 0, max_attempts: 3, reason: '', created_at: '2026-11-29 18:00:00', updated_at: '2026-11-29 18:00:00', fence: 0, paths: '["src/**"]', lease_id: 'L1' });
+  const wire = JSON.parse(TASK.json(row)) as Record<string, unknown>;
+  t.ok(Compile(TASK.Wire).Check(wire), 'valid against Task');
+  t.notOk('lease_id' in wire, "the claim's lease id is the server's");
+  t.same(wire.paths, ['src/**']);
+});
