@@ -1,5 +1,6 @@
 import { Type, type Static, type TArray, type TNull, type TObject, type TSchema, type TUnion } from '../typebox.js';
 import { Instant } from '../http/common.js';
+import type { Param } from './sql.js';
 import type { Column, Table } from './table.js';
 import { toRfc3339 } from './time.js';
 
@@ -17,7 +18,7 @@ import { toRfc3339 } from './time.js';
  */
 export type Form = 'value' | 'time' | 'raw' | 'json';
 
-export interface Field<R extends TSchema = TSchema, W extends TSchema | null = TSchema | null, N extends string | undefined = string | undefined> {
+export interface Field<R extends TSchema = TSchema, W extends TSchema | null = TSchema | null, N extends string | undefined = string | undefined, I extends TSchema | undefined = TSchema | undefined> {
   column: Column;
   form: Form;
   /** The writer row's value. */
@@ -26,11 +27,13 @@ export interface Field<R extends TSchema = TSchema, W extends TSchema | null = T
   wire: W;
   /** Its name in a reply, when not the column's. */
   wireName: N;
+  /** Set by whoever creates the record: what a create request may send for it (absent: the column's default). */
+  input: I;
 }
 
 type ColumnOpts = Omit<Column, 'type' | 'nullable'>;
 
-const field = <R extends TSchema>(column: Column, form: Form, row: R, wire: TSchema = row): Field<R, TSchema, undefined> => ({ column, form, row, wire, wireName: undefined });
+const field = <R extends TSchema>(column: Column, form: Form, row: R, wire: TSchema = row): Field<R, TSchema, undefined, undefined> => ({ column, form, row, wire, wireName: undefined, input: undefined });
 
 /** The columns a record's fields may be. */
 export const f = {
@@ -46,21 +49,24 @@ export const f = {
 };
 
 /** `x` may be NULL (every column is NOT NULL otherwise): its row and its reply may be null. */
-export const nullable = <R extends TSchema>(x: Field<R, TSchema, undefined>): Field<TUnion<[R, TNull]>, TSchema, undefined> => ({
+export const nullable = <R extends TSchema>(x: Field<R, TSchema, undefined, undefined>): Field<TUnion<[R, TNull]>, TSchema, undefined, undefined> => ({
   ...x,
   column: { ...x.column, nullable: true },
   row: Type.Union([x.row, Type.Null()]),
   wire: x.wire === null ? null : Type.Union([x.wire, Type.Null()]),
-}) as Field<TUnion<[R, TNull]>, TSchema, undefined>;
+}) as Field<TUnion<[R, TNull]>, TSchema, undefined, undefined>;
+/** `x` set by the record's creator, who may send `schema` for it (by default the reply's). */
+export const input = <R extends TSchema, W extends TSchema | null, N extends string | undefined>(x: Field<R, W, N, undefined>, schema?: TSchema): Field<R, W, N, TSchema> => ({ ...x, input: schema ?? x.wire ?? x.row });
 /** `x` kept out of replies (a server-side detail). */
-export const hidden = <R extends TSchema>(x: Field<R, TSchema, undefined>): Field<R, null, undefined> => ({ ...x, wire: null });
+export const hidden = <R extends TSchema>(x: Field<R, TSchema, undefined, undefined>): Field<R, null, undefined, undefined> => ({ ...x, wire: null });
 /** `x` shown in replies as `schema` (a narrower type: an enum of the values the column holds). */
-export const shown = <R extends TSchema, W extends TSchema>(x: Field<R, TSchema, undefined>, schema: W): Field<R, W, undefined> => ({ ...x, wire: schema });
+export const shown = <R extends TSchema, W extends TSchema>(x: Field<R, TSchema, undefined, undefined>, schema: W): Field<R, W, undefined, undefined> => ({ ...x, wire: schema });
 /** `x` named `name` in replies. */
-export const named = <N extends string, R extends TSchema, W extends TSchema>(name: N, x: Field<R, W, undefined>): Field<R, W, N> => ({ ...x, wireName: name });
+export const named = <N extends string, R extends TSchema, W extends TSchema>(name: N, x: Field<R, W, undefined, undefined>): Field<R, W, N, undefined> => ({ ...x, wireName: name });
 
 type Fields = Record<string, Field>;
 type RowProps<F extends Fields> = { [K in keyof F]: F[K]['row'] };
+type CreateProps<F extends Fields> = { [K in keyof F as F[K]['input'] extends TSchema ? K : never]: F[K]['row'] };
 type WireProps<F extends Fields> = {
   [K in keyof F as F[K]['wire'] extends null ? never : F[K]['wireName'] extends string ? F[K]['wireName'] : K]: Exclude<F[K]['wire'], null>;
 };
@@ -76,6 +82,16 @@ export interface RecordDecl<F extends Fields> {
   Wire: TObject<WireProps<F>>;
   /** The columns, comma-separated, in declared order (a SELECT list). */
   columns: string;
+  /** The fields a create request sets (`input`), in declared order. */
+  inputs: readonly string[];
+  /** A create request's body: each input optional (null: its default). */
+  Body: TObject;
+  /** What the writer is given to create one: each input's row value, defaults applied. */
+  Create: TObject<CreateProps<F>>;
+  /** A create's values in `inputs` order, as the columns store them (lists as JSON text). */
+  values(c: Readonly<Record<string, unknown>>): Param[];
+  /** The column default of input `name` as a value (its SQL literal read: `'[]'` is [], `'null'` raw JSON text); undefined when it has none. */
+  defaultOf(name: string): unknown;
   /** A database row as the writer's row. */
   decode(r: DbRow<F>): Static<TObject<RowProps<F>>>;
   /** The reply's JSON text of a row, by a writer compiled from the declaration. */
@@ -94,7 +110,19 @@ export function record<F extends Fields>(name: string, fields: F, table: Omit<Ta
     if (x.wire !== null) wire[x.wireName ?? k] = x.wire;
   }
   const lists = entries.filter(([, x]) => x.form === 'json').map(([k]) => k);
+  const inputs = entries.filter(([, x]) => x.input !== undefined) as Array<[string, Field<TSchema, TSchema | null, string | undefined, TSchema>]>;
+  const body: Record<string, TSchema> = {};
+  const create: Record<string, TSchema> = {};
+  for (const [k, x] of inputs) {
+    body[k] = Type.Optional(x.input);
+    create[k] = x.row;
+  }
   return {
+    inputs: inputs.map(([k]) => k),
+    Body: Type.Object(body),
+    Create: Type.Object(create) as TObject<CreateProps<F>>,
+    values: (c) => inputs.map(([k, x]) => (x.form === 'json' ? JSON.stringify(c[k]) : (c[k] as Param))),
+    defaultOf: (name) => columnDefault(fields[name]),
     fields,
     table: { name, columns, ...table },
     Row: Type.Object(row) as TObject<RowProps<F>>,
@@ -103,6 +131,13 @@ export function record<F extends Fields>(name: string, fields: F, table: Omit<Ta
     decode: decoder(lists) as RecordDecl<F>['decode'],
     json: compileWriter(entries) as RecordDecl<F>['json'],
   };
+}
+
+function columnDefault(x: Field | undefined): unknown {
+  const d = x?.column.default;
+  if (d === undefined || typeof d === 'number') return d;
+  const text = d.replace(/^'|'$/g, '').replace(/''/g, "'");
+  return x!.form === 'json' ? JSON.parse(text) : text;
 }
 
 function decoder(lists: readonly string[]): (r: Record<string, unknown>) => Record<string, unknown> {

@@ -119,6 +119,17 @@ export function createTable(t: Table, dialect: Dialect): string {
   return out.join('\n');
 }
 
+/**
+ * The statement that adds column `name` of `t` to a table made before it was declared (a
+ * migration's): its type, nullability and default as declared. A NOT NULL column needs a default.
+ */
+export function addColumn(t: Table, name: string, dialect: Dialect): string {
+  const c = t.columns[name];
+  if (c === undefined) throw new Error(`${t.name} declares no column ${name}`);
+  if (!c.nullable && c.default === undefined) throw new Error(`${t.name}.${name}: a column added to a table with rows is nullable or has a default`);
+  return `ALTER TABLE ${t.name} ADD COLUMN ${columnSql(name, c, dialect)};`;
+}
+
 /** The statement that creates the index `name` of `t` (a migration adding it to an existing table). */
 export function createIndex(t: Table, name: string, dialect: Dialect): string {
   const i = t.indexes?.find((x) => x.name === name);

@@ -1785,6 +1785,7 @@ export interface components {
         TaskBody: {
             project?: string;
             title?: string;
+            data?: unknown;
             priority?: number;
             deps?: number[] | null;
             capabilities?: string[] | null;

@@ -2,17 +2,8 @@ import { Type, type Static } from '../typebox.js';
 import { CHECKPOINT, TASK } from '../db/tables/tasks.js';
 import { Lease } from './leases.js';
 
-/** POST /api/tasks; `data` is any JSON, kept as sent. */
-export const TaskBody = Type.Object({
-  project: Type.Optional(Type.String()),
-  title: Type.Optional(Type.String()),
-  priority: Type.Optional(Type.Integer()),
-  deps: Type.Optional(Type.Union([Type.Array(Type.Integer({ minimum: 1 })), Type.Null()])),
-  capabilities: Type.Optional(Type.Union([Type.Array(Type.String()), Type.Null()])),
-  max_attempts: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
-  /** Repository-relative path globs it will touch (the lease dialect): a claim leases them. */
-  paths: Type.Optional(Type.Union([Type.Array(Type.String()), Type.Null()])),
-});
+/** POST /api/tasks: the task's input fields (schemas/db/tables/tasks.ts). */
+export const TaskBody = TASK.Body;
 
 /** POST /api/tasks/{id}/checkpoint: what the claimer has done, what comes next, any JSON. */
 export const CheckpointBody = Type.Object({

@@ -1,6 +1,7 @@
 import { Type } from '../typebox.js';
 import type { MethodTable } from './envelope.js';
 import { CheckpointRow, Event, Instance, LeaseRow, TaskRow } from './writer-rows.js';
+import { TASK } from '../db/tables/tasks.js';
 
 /** The coordination writer methods (instances, leases, tasks), part of WriterMethods (schemas/rpc/writer.ts). */
 
@@ -105,17 +106,7 @@ export const CoordMethods = {
 
   /** A new task: `ready`, or `blocked` until every task in `deps` (which must exist) is done. */
   'tasks.create': {
-    req: Type.Object({
-      project: Type.String({ minLength: 1 }),
-      title: Type.String({ minLength: 1 }),
-      data: Type.String({ minLength: 1 }),
-      priority: Type.Integer(),
-      deps: Type.Array(Type.Integer()),
-      capabilities: Type.Array(Type.String()),
-      max_attempts: Type.Integer({ minimum: 1 }),
-      /** The path globs it will touch, checked by the front; absent: none. */
-      paths: Type.Optional(Type.Array(Type.String())),
-    }),
+    req: TASK.Create,
     res: Type.Object({ task: TaskRow, events: Events }),
   },
   /**

@@ -1,6 +1,8 @@
 import fs from 'node:fs';
 import { fail } from '../errors.js';
 import type { Ctx } from './context.js';
+import { compactJson, rawMember } from '../raw-json.js';
+import type { Static, TObject } from '../../schemas/typebox.js';
 
 /**
  * The one bounded body reader. Rejects with 413 as soon as the declared Content-Length or the
@@ -91,4 +93,22 @@ export function readBodyToFile(ctx: Ctx, capBytes: number, file: string): Promis
       }
     });
   });
+}
+
+/**
+ * A create request's values for `rec`'s input fields (schemas/db/record.ts), from a body its
+ * schema validated: each as sent, raw JSON as its compact text; absent or null, `defaults`' value,
+ * else the column's default. A field with neither is left out (its route requires it).
+ */
+export function createInput<C extends TObject>(rec: { inputs: readonly string[]; fields: Readonly<Record<string, { form: string }>>; defaultOf(name: string): unknown; Create: C }, ctx: Ctx, defaults: Partial<Static<C>> = {}): Static<C> {
+  const body = ctx.json as Record<string, unknown>;
+  const out: Record<string, unknown> = {};
+  for (const k of rec.inputs) {
+    let v: unknown = body[k];
+    if (v !== undefined && v !== null && rec.fields[k]!.form === 'raw') v = compactJson(rawMember(ctx.text, k)!);
+    else if (v === undefined || (v === null && rec.fields[k]!.form !== 'raw')) v = (defaults as Record<string, unknown>)[k] ?? rec.defaultOf(k);
+    else if (v === null) v = 'null';
+    if (v !== undefined) out[k] = v;
+  }
+  return out as Static<C>;
 }

@@ -37,6 +37,7 @@ if ('skipped' in started) {
     deps: [],
     capabilities: [],
     max_attempts: 3,
+    paths: [],
     ...extra,
   });
   const taskId = (r: ReplyEnvelope) => res<{ task: { id: number } }>(r).task.id;

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { Compile, Type } from '../../schemas/typebox.js';
 import { f, hidden, named, nullable, record, shown } from '../../schemas/db/record.js';
-import { createTable } from '../../schemas/db/table.js';
+import { addColumn, createTable } from '../../schemas/db/table.js';
 import { TASK } from '../../schemas/db/tables/tasks.js';
 
 /** A record declared once: its table, its row, its reply schema and its reply writer agree. */
@@ -55,4 +55,22 @@ t.test('the task reply, as the API documents it', async (t) => {
   t.ok(Compile(TASK.Wire).Check(wire), 'valid against Task');
   t.notOk('lease_id' in wire, "the claim's lease id is the server's");
   t.same(wire.paths, ['src/**']);
+});
+
+t.test("a column added later: the migration's statement from the declaration, as the released ones were written", async (t) => {
+  t.equal(addColumn(TASK.table, 'paths', 'sqlite'), "ALTER TABLE tasks ADD COLUMN paths TEXT NOT NULL DEFAULT '[]';");
+  t.equal(addColumn(TASK.table, 'paths', 'pg'), `ALTER TABLE tasks ADD COLUMN paths text COLLATE "C" NOT NULL DEFAULT '[]';`);
+  t.throws(() => addColumn(TASK.table, 'max_attempts', 'sqlite'), /nullable or has a default/, 'NOT NULL without a default cannot be added to a table with rows');
+  t.throws(() => addColumn(TASK.table, 'nope', 'pg'), /declares no column nope/);
+});
+
+t.test('a create body: the inputs, optional; what the writer is given: their row values', async (t) => {
+  t.same(TASK.inputs, ['project', 'title', 'data', 'priority', 'deps', 'capabilities', 'max_attempts', 'paths']);
+  t.same(Object.keys(TASK.Create.properties), TASK.inputs);
+  t.same(TASK.Body.required ?? [], [], 'every body field optional');
+  t.same(TASK.defaultOf('deps'), []);
+  t.equal(TASK.defaultOf('data'), 'null', 'raw JSON text');
+  t.equal(TASK.defaultOf('priority'), 0);
+  t.equal(TASK.defaultOf('max_attempts'), undefined, 'none: the route gives it');
+  t.same(TASK.values({ project: 'p', title: 't', data: '{"a":1}', priority: 2, deps: [1], capabilities: [], max_attempts: 3, paths: ['a/**'] }), ['p', 't', '{"a":1}', 2, '[1]', '[]', 3, '["a/**"]']);
 });

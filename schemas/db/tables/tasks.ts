@@ -1,5 +1,5 @@
-import { Type } from '../../typebox.js';
-import { f, hidden, named, record, shown } from '../record.js';
+import { Type, type Static } from '../../typebox.js';
+import { f, hidden, input, named, record, shown } from '../record.js';
 import type { Table } from '../table.js';
 
 export const TASK_STATUSES = ['ready', 'blocked', 'claimed', 'done', 'failed'] as const;
@@ -7,30 +7,35 @@ export type TaskStatus = (typeof TASK_STATUSES)[number];
 
 /**
  * A task: a project's queue entry. Ids as AUTOINCREMENT hands them out (a rolled-back create gives
- * its id back). Its reply is every task route's, each element of GET /api/tasks.
+ * its id back). Its reply is every task route's, each element of GET /api/tasks; its `input`
+ * fields are what POST /api/tasks takes (null or absent: the column's default).
  */
 export const TASK = record(
   'tasks',
   {
     id: f.int({ id: 'counter' }),
-    project: f.text(),
-    title: f.text(),
-    data: f.raw(),
-    priority: f.int({ default: 0 }),
-    deps: f.list(Type.Integer()),
-    capabilities: f.list(Type.String()),
+    project: input(f.text()),
+    title: input(f.text()),
+    /** Any JSON, kept as sent. */
+    data: input(f.raw()),
+    priority: input(f.int({ default: 0 })),
+    /** Tasks that must be done first (it is `blocked` until then). */
+    deps: input(f.list(Type.Integer()), Type.Union([Type.Array(Type.Integer({ minimum: 1 })), Type.Null()])),
+    /** What a claimer must have: every one of them. */
+    capabilities: input(f.list(Type.String()), Type.Union([Type.Array(Type.String()), Type.Null()])),
     status: shown(f.text(), Type.Unsafe<TaskStatus>(Type.Union(TASK_STATUSES.map((s) => Type.Literal(s))))),
     claimed_by: f.text({ default: "''" }),
     claimed_by_name: f.text({ default: "''" }),
     attempts: f.int({ default: 0 }),
-    max_attempts: f.int(),
+    /** Claims it gets before it fails for good (the route's default when not sent). */
+    max_attempts: input(f.int(), Type.Integer({ minimum: 1, maximum: 1000 })),
     reason: f.text({ default: "''" }),
     created_at: f.time(),
     updated_at: f.time(),
     /** The fencing token of its current (or last) claim: the id of its `task.claimed` event; 0 before any. */
     fence: f.int({ default: 0 }),
-    /** The path globs it will touch ([] when it declared none): a claim takes an exclusive lease on them. */
-    paths: f.list(Type.String()),
+    /** The repository-relative path globs it will touch ([] when it declared none): a claim takes an exclusive lease on them. */
+    paths: input(f.list(Type.String()), Type.Union([Type.Array(Type.String()), Type.Null()])),
     /** The lease its current claim took on `paths` ('' = none): ended with the claim. */
     lease_id: hidden(f.text({ default: "''" })),
   },
@@ -43,6 +48,8 @@ export const TASK = record(
   },
 );
 export const TASKS = TASK.table;
+/** What the writer is given to create a task: its inputs, defaults applied. */
+export type TaskCreate = Static<typeof TASK.Create>;
 /** A tasks row as the database returns it (lists JSON text). */
 export type TaskDbRow = Parameters<typeof TASK.decode>[0];
 

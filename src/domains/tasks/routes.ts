@@ -11,7 +11,8 @@ import { requestIdem, replayHeaders } from '../../http/idempotency.js';
 import { sendJsonText } from '../../http/reply.js';
 import type { Route } from '../../http/route.js';
 import { COORD_LIST_DEFAULT_LIMIT, COORD_LIST_MAX_LIMIT, TASK_DEFAULT_MAX_ATTEMPTS } from '../../shared/limits-features.js';
-import { TASK_STATUSES } from '../../../schemas/db/tables/tasks.js';
+import { TASK, TASK_STATUSES } from '../../../schemas/db/tables/tasks.js';
+import { createInput } from '../../http/body.js';
 import { taskId, type TaskService } from './service.js';
 
 /** The calling agent: claims and their outcomes belong to identified agents. */
@@ -77,24 +78,10 @@ export function taskRoutes(svc: TaskService, budgetRefusing: BudgetGate): Route[
       body: 'json',
       schema: TaskBody,
       handler: async (ctx) => {
-        const b = ctx.json as { project?: string; title?: string; priority?: number; deps?: number[] | null; capabilities?: string[] | null; max_attempts?: number; paths?: string[] | null };
-        if (!b.project) throw fail('FIELD_REQUIRED', 'project');
-        if (!b.title) throw fail('FIELD_REQUIRED', 'title');
-        const raw = rawMember(ctx.text, 'data');
-        const w = await svc.create(
-          {
-            project: b.project,
-            title: b.title,
-            data: raw === undefined ? 'null' : compactJson(raw),
-            priority: b.priority ?? 0,
-            deps: b.deps ?? [],
-            capabilities: b.capabilities ?? [],
-            maxAttempts: b.max_attempts ?? TASK_DEFAULT_MAX_ATTEMPTS,
-            paths: b.paths ?? [],
-          },
-          auditBy(ctx),
-          requestIdem(ctx),
-        );
+        const task = createInput(TASK, ctx, { max_attempts: TASK_DEFAULT_MAX_ATTEMPTS });
+        if (!task.project) throw fail('FIELD_REQUIRED', 'project');
+        if (!task.title) throw fail('FIELD_REQUIRED', 'title');
+        const w = await svc.create(task, auditBy(ctx), requestIdem(ctx));
         sendJsonText(ctx, 200, w.json, replayHeaders(w.replayed));
       },
     },

@@ -1,6 +1,6 @@
 import type { AuditTag, IdemTag } from '../../../schemas/rpc/envelope.js';
 import type { CheckpointRow, LeaseRow, TaskRow } from '../../../schemas/rpc/writer.js';
-import { CHECKPOINT, TASK } from '../../../schemas/db/tables/tasks.js';
+import { CHECKPOINT, TASK, type TaskCreate } from '../../../schemas/db/tables/tasks.js';
 import { fail } from '../../errors.js';
 import { checkName } from '../../names.js';
 import { CHECKPOINT_DATA_MAX_BYTES, CHECKPOINT_TEXT_MAX_BYTES, LEASE_MAX_RESOURCES, TASK_CHECKPOINTS_KEEP, TASK_MAX_CAPABILITIES, TASK_MAX_DEPS } from '../../shared/limits-features.js';
@@ -21,19 +21,6 @@ export interface NewCheckpoint {
   data: string;
 }
 
-
-export interface NewTask {
-  project: string;
-  title: string;
-  /** Raw JSON text. */
-  data: string;
-  priority: number;
-  deps: number[];
-  capabilities: string[];
-  maxAttempts: number;
-  /** Path globs the task will touch; [] = none. */
-  paths: string[];
-}
 
 export type { TaskFilter } from './reader.js';
 
@@ -60,7 +47,8 @@ export class TaskService {
     private readonly writer: WriterClient,
   ) {}
 
-  async create(t: NewTask, audit: AuditTag, idem: IdemTag | null = null): Promise<Written> {
+  /** A new task (its input fields: schemas/db/tables/tasks.ts), bounded and checked here. */
+  async create(t: TaskCreate, audit: AuditTag, idem: IdemTag | null = null): Promise<Written> {
     checkName(t.project, 'project');
     checkName(t.title, 'title');
     if (t.deps.length > TASK_MAX_DEPS) throw fail('TOO_MANY', 'deps', t.deps.length, TASK_MAX_DEPS);
@@ -68,13 +56,7 @@ export class TaskService {
     for (const c of t.capabilities) checkName(c, 'capability');
     if (t.paths.length > LEASE_MAX_RESOURCES) throw fail('TOO_MANY', 'paths', t.paths.length, LEASE_MAX_RESOURCES);
     t.paths.forEach((p, i) => checkResource(p, `paths[${i}]: `));
-    const w = await this.writer.callIdempotent(
-      'tasks.create',
-      { project: t.project, title: t.title, data: t.data, priority: t.priority, deps: t.deps, capabilities: t.capabilities, max_attempts: t.maxAttempts, ...(t.paths.length > 0 ? { paths: t.paths } : {}) },
-      idem,
-      { audit },
-    );
-    return this.written(w);
+    return this.written(await this.writer.callIdempotent('tasks.create', t, idem, { audit }));
   }
 
   async claim(holder: string, project: string, audit: AuditTag, idem: IdemTag | null = null): Promise<Written> {

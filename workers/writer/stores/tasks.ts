@@ -15,13 +15,17 @@ type Settled = { task: TaskRow; events: Event[] };
 
 const GET = sql(`SELECT ${TASK.columns} FROM tasks WHERE id = ?`);
 const STATUS = sql('SELECT status FROM tasks WHERE id = ?');
-/** Ids: SQLite's AUTOINCREMENT; PostgreSQL's `tasks` counter row (as AUTOINCREMENT, a rolled-back create gives its id back). */
+/**
+ * A task's input fields (schemas/db/tables/tasks.ts), then its status and times. Ids: SQLite's
+ * AUTOINCREMENT; PostgreSQL's `tasks` counter row (as AUTOINCREMENT, a rolled-back create gives
+ * its id back).
+ */
+const INSERT_COLUMNS = [...TASK.inputs, 'status', 'created_at', 'updated_at'];
 const INSERT = dialects({
-  sqlite: `INSERT INTO tasks (project, title, data, priority, deps, capabilities, status, max_attempts, created_at, updated_at, paths)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  sqlite: `INSERT INTO tasks (${INSERT_COLUMNS.join(', ')}) VALUES (${INSERT_COLUMNS.map(() => '?').join(', ')})`,
   pg: `WITH c AS (UPDATE koor_counters SET value = value + 1 WHERE name = 'tasks' RETURNING value)
-       INSERT INTO tasks (id, project, title, data, priority, deps, capabilities, status, max_attempts, created_at, updated_at, paths)
-       SELECT value, ?, ?, ?, CAST(? AS bigint), ?, ?, ?, CAST(? AS bigint), ?, ?, ? FROM c RETURNING id`,
+       INSERT INTO tasks (id, ${INSERT_COLUMNS.join(', ')})
+       SELECT value, ${INSERT_COLUMNS.map((c) => (TASK.table.columns[c]!.type === 'int' ? 'CAST(? AS bigint)' : '?')).join(', ')} FROM c RETURNING id`,
 });
 const SET_FENCE = sql('UPDATE tasks SET fence = ? WHERE id = ?');
 const INSERT_DEP = sql('INSERT INTO task_deps (dep_id, task_id) VALUES (?, ?) ON CONFLICT DO NOTHING');
@@ -258,9 +262,8 @@ export function taskStore(events: EventStore, leases: ReturnType<typeof leaseSto
       }
       const now = storageNow();
       const status = ready ? 'ready' : 'blocked';
-      const caps = JSON.stringify([...new Set(req.capabilities)]);
-      const paths = JSON.stringify([...new Set(req.paths ?? [])]);
-      const id = await tx.insert(INSERT, req.project, req.title, req.data, req.priority, JSON.stringify(deps), caps, status, req.max_attempts, now, now, paths);
+      const task = { ...req, deps, capabilities: [...new Set(req.capabilities)], paths: [...new Set(req.paths)] };
+      const id = await tx.insert(INSERT, ...TASK.values(task), status, now, now);
       for (const d of deps) await tx.run(INSERT_DEP, d, id);
       const row = await mustGet(tx, id);
       return { task: TASK.decode(row), events: [await announce(tx, 'created', row)] };
