@@ -2,7 +2,6 @@ import pino, { type Logger } from 'pino';
 
 export type { Logger };
 
-export type Component = 'main' | 'http' | 'ws' | 'writer' | 'pool' | 'rpc' | 'mcp' | 'events' | 'instances' | 'liveness' | 'config';
 
 /**
  * Root logger: JSON lines on stderr, quiet at `info` (lifecycle only), ISO times,

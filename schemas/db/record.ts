@@ -33,7 +33,7 @@ export interface Field<R extends TSchema = TSchema, W extends TSchema | null = T
 
 type ColumnOpts = Omit<Column, 'type' | 'nullable'>;
 
-const field = <R extends TSchema>(column: Column, form: Form, row: R, wire: TSchema = row): Field<R, TSchema, undefined, undefined> => ({ column, form, row, wire, wireName: undefined, input: undefined });
+const field = <R extends TSchema, W extends TSchema = R>(column: Column, form: Form, row: R, wire?: W): Field<R, W, undefined, undefined> => ({ column, form, row, wire: (wire ?? row) as W, wireName: undefined, input: undefined });
 
 /** The columns a record's fields may be. */
 export const f = {
@@ -49,16 +49,16 @@ export const f = {
 };
 
 /** `x` may be NULL (every column is NOT NULL otherwise): its row and its reply may be null. */
-export const nullable = <R extends TSchema>(x: Field<R, TSchema, undefined, undefined>): Field<TUnion<[R, TNull]>, TSchema, undefined, undefined> => ({
+export const nullable = <R extends TSchema, W extends TSchema>(x: Field<R, W, undefined, undefined>): Field<TUnion<[R, TNull]>, TUnion<[W, TNull]>, undefined, undefined> => ({
   ...x,
   column: { ...x.column, nullable: true },
   row: Type.Union([x.row, Type.Null()]),
-  wire: x.wire === null ? null : Type.Union([x.wire, Type.Null()]),
-}) as Field<TUnion<[R, TNull]>, TSchema, undefined, undefined>;
+  wire: Type.Union([x.wire, Type.Null()]),
+}) as Field<TUnion<[R, TNull]>, TUnion<[W, TNull]>, undefined, undefined>;
 /** `x` set by the record's creator, who may send `schema` for it (by default the reply's). */
 export const input = <R extends TSchema, W extends TSchema | null, N extends string | undefined>(x: Field<R, W, N, undefined>, schema?: TSchema): Field<R, W, N, TSchema> => ({ ...x, input: schema ?? x.wire ?? x.row });
 /** `x` kept out of replies (a server-side detail). */
-export const hidden = <R extends TSchema>(x: Field<R, TSchema, undefined, undefined>): Field<R, null, undefined, undefined> => ({ ...x, wire: null });
+export const hidden = <R extends TSchema, W extends TSchema>(x: Field<R, W, undefined, undefined>): Field<R, null, undefined, undefined> => ({ ...x, wire: null });
 /** `x` shown in replies as `schema` (a narrower type: an enum of the values the column holds). */
 export const shown = <R extends TSchema, W extends TSchema>(x: Field<R, TSchema, undefined, undefined>, schema: W): Field<R, W, undefined, undefined> => ({ ...x, wire: schema });
 /** `x` named `name` in replies. */

@@ -2,6 +2,8 @@ import { Type, type Static } from '../typebox.js';
 import { CHECKPOINT, TASK } from '../db/tables/tasks.js';
 import { Lease } from './leases.js';
 
+export type { TaskStatus } from '../db/tables/tasks.js';
+
 /** POST /api/tasks: the task's input fields (schemas/db/tables/tasks.ts). */
 export const TaskBody = TASK.Body;
 

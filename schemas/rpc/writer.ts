@@ -7,11 +7,12 @@ import { MessageMethods } from './writer-messages.js';
 import { TokenMethods } from './writer-tokens.js';
 import { TxnMethods } from './writer-txn.js';
 
-export * from './writer-rows.js';
-export * from './writer-messages.js';
-export * from './writer-hooks.js';
-export * from './writer-tokens.js';
-export * from './writer-startup.js';
+/** The rows and start-up data the writer's callers name, by name: one import for the writer's types. */
+export { CheckpointRow, Event, Instance, LeaseRow, RuleRow, TaskRow } from './writer-rows.js';
+export { Message } from './writer-messages.js';
+export { HookSession } from './writer-hooks.js';
+export { ApiTokenRow } from './writer-tokens.js';
+export { WriterLimits, WriterStartup } from './writer-startup.js';
 
 /** Compare-and-set preconditions carried by conditional writes. */
 const Preconditions = {

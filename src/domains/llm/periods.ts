@@ -20,8 +20,6 @@ export function periodsAt(nowMs: number): BudgetPeriods {
   };
 }
 
-export const BUDGET_PERIODS: readonly BudgetPeriod[] = ['day', 'week', 'month', 'total'];
-
 /**
  * Seconds until a period ends (the next UTC midnight, Monday or first of the month), at least 1;
  * null for `total`, which never ends: a refusal then says nothing of when to retry.
