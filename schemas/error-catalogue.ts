@@ -39,8 +39,7 @@ export const ERRORS = {
   AGENT_REQUIRED: def('PERMISSION_DENIED', (role: string, action: string) => `${role} token may not ${action} without acting as an agent: give one with KOOR_INSTANCE=<id> or --instance <id> (HTTP: X-Koor-Instance)`),
   /** Past its token's request rate; `detail.retry_after` seconds go into Retry-After. */
   RATE_LIMITED: def('RATE_LIMITED', (perSecond: number) => `rate limit exceeded: ${perSecond} requests per second per token`),
-  /** A scoped token touching nothing its scopes reach. */
-  /** `what`: the target outside them (the refusal names it), e.g. `b.ts in project ops`, `every project`. */
+  /** A scoped token touching nothing its scopes reach; `what`: the target outside them (the refusal names it), e.g. `b.ts in project ops`, `every project`. */
   SCOPE_FORBIDDEN: def('PERMISSION_DENIED', (role: string, action: string, what = '') => `${role} token may not ${action} outside its scopes${what === '' ? '' : `: ${what}`}`),
   /**
    * A request whose Host names a host the server does not serve (src/front/host-guard.ts): a web

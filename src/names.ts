@@ -1,5 +1,6 @@
 import { fail } from './errors.js';
 import { MAX_KEY_BYTES } from './shared/limits.js';
+import { PROJECT_MAX_BYTES } from './shared/limits-features.js';
 
 /**
  * A name that becomes a path segment (or a key) later: at most MAX_KEY_BYTES of UTF-8, no NUL, no
@@ -14,9 +15,6 @@ export function checkName(name: string, what: string): string {
   if (bytes > MAX_KEY_BYTES) throw fail('NAME_TOO_LONG', what, bytes, MAX_KEY_BYTES);
   return name;
 }
-
-/** The longest project name, bytes: a repository's identity (its origin remote's path) fits. */
-export const PROJECT_MAX_BYTES = 128;
 
 /**
  * A project name: what leases, tasks and hook sessions are scoped by. One path segment

@@ -1,10 +1,7 @@
 import { tokenHash } from '../schemas/db/tables/tokens.js';
 import { setBounded } from './shared/bounded.js';
+import { TOKEN_MEMO_HEADER_MAX, TOKEN_MEMO_MAX } from './shared/limits-features.js';
 
-/** Headers remembered at most (an unknown token each time only empties it sooner: still bounded). */
-const MEMO_MAX = 4096;
-/** Longer headers are no token of ours (`Bearer koor_…` is 55 characters, an instance token 43): hashed, never kept. */
-const MEMO_HEADER_MAX = 128;
 const memo = new Map<string, string>();
 
 /**
@@ -13,11 +10,11 @@ const memo = new Map<string, string>();
  * remembered, not what it resolves to: a revocation still takes effect at once.
  */
 export function headerTokenHash(authorization: string): string {
-  if (authorization.length > MEMO_HEADER_MAX) return tokenHash(authorization.slice(7));
+  if (authorization.length > TOKEN_MEMO_HEADER_MAX) return tokenHash(authorization.slice(7));
   let h = memo.get(authorization);
   if (h === undefined) {
     h = tokenHash(authorization.slice(7));
-    setBounded(memo, authorization, h, MEMO_MAX);
+    setBounded(memo, authorization, h, TOKEN_MEMO_MAX);
   }
   return h;
 }

@@ -16,7 +16,6 @@ const BATCHES = 0;
 const ENVELOPES = 1;
 const COMMIT_SECONDS_SUM = 2;
 const COMMIT_FAILURES = 3;
-/** WAL checkpoints: by the checkpointer thread, the tail after one in the writer, all of it in the writer. */
 /**
  * The highest envelope id of the batch the writer has begun to run, set before the
  * batch's transaction starts: an envelope with a higher id has certainly not been committed, so a
@@ -30,6 +29,7 @@ const STARTED_THROUGH = 4;
  * lost compare with it instead of reading it from SQLite. -1 until one is published.
  */
 const COMMITTED_REVISION = 5;
+/** WAL checkpoints: by the checkpointer thread, the tail after one in the writer, all of it in the writer. */
 const CHECKPOINTS_AT = 6;
 export const CHECKPOINT_KINDS = ['background', 'tail', 'inline'] as const;
 export type CheckpointKind = (typeof CHECKPOINT_KINDS)[number];

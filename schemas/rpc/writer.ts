@@ -333,11 +333,6 @@ export const WriterMethods = {
     res: Type.Object({ deleted: Type.Boolean() }),
   },
 
-  /**
-   * One bounded retention turn of an append-only operations table: deletes up to
-   * `chunk` of its oldest rows older than `before` (storage text; for agent_metrics an hour
-   * period `YYYY-MM-DDTHH`). `more` when a full chunk went.
-   */
   /** A call its route's access rule refused: one audit entry, `auth.denied`, outcome `denied`. */
   'audit.denied': {
     req: Type.Object({ actor: Type.String(), resource: Type.String(), detail: Type.String() }),
@@ -356,6 +351,11 @@ export const WriterMethods = {
     }),
     res: Type.Object({ deleted: Type.Integer(), more: Type.Boolean() }),
   },
+  /**
+   * One bounded retention turn of an append-only operations table: deletes up to
+   * `chunk` of its oldest rows older than `before` (storage text; for agent_metrics an hour
+   * period `YYYY-MM-DDTHH`). `more` when a full chunk went.
+   */
   'ops.prune': {
     req: Type.Object({
       table: Type.Union([Type.Literal('audit_log'), Type.Literal('agent_metrics'), Type.Literal('llm_usage'), Type.Literal('idempotency_keys'), Type.Literal('api_tokens'), Type.Literal('hook_sessions_ended'), Type.Literal('compliance_runs')]),

@@ -2,16 +2,10 @@ import { matcherFor, type Matcher } from '../shared/glob.js';
 import { CLOSES, closeAllReason, noCloses, type CloseCounts, type CloseReason } from './closes.js';
 import { Subscriber, type HubLimits, type Outlet, type Overflow, type ReplaySource, type ReplayStep } from './subscriber.js';
 import { pending } from '../shared/awaitable.js';
+import { HUB_REPLAY_STEPS_PER_TURN } from '../shared/limits-features.js';
 
 export { CLOSE_REPLAY_FAILED, CLOSE_SLOW_CONSUMER, type CloseReason } from './closes.js';
 export { Subscriber, type HubLimits, type Outlet, type Overflow, type ReplaySource, type ReplayStep } from './subscriber.js';
-
-/**
- * Replay steps a subscriber may take in one turn before yielding the event loop (each step is at
- * most WS_REPLAY_STEP_IDS events or WS_REPLAY_STEP_BYTES): a fast reader catching up on a large
- * log never holds the front thread for long (npm run bench -- bounded).
- */
-const REPLAY_STEPS_PER_TURN = 2;
 
 export interface HubStats {
   subscribers: number;
@@ -208,7 +202,7 @@ export class Hub {
   flushOne(sub: Subscriber): void {
     for (let steps = 0; ; steps++) {
       if (!this.write(sub) || sub.replay === null) return;
-      if (steps === REPLAY_STEPS_PER_TURN) {
+      if (steps === HUB_REPLAY_STEPS_PER_TURN) {
         this.markDirty(sub); // continue next turn
         return;
       }
@@ -218,7 +212,7 @@ export class Hub {
 
   /** Reads replay steps until one yields events; false when there was nothing to queue. */
   private replayStep(sub: Subscriber): boolean {
-    for (let empty = 0; empty < REPLAY_STEPS_PER_TURN; empty++) {
+    for (let empty = 0; empty < HUB_REPLAY_STEPS_PER_TURN; empty++) {
       if (sub.reading) return false;
       const step = sub.replay!(sub.cursor);
       if (pending(step)) {

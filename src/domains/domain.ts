@@ -23,12 +23,6 @@ export interface Platform {
 }
 
 /**
- * A domain as the server mounts it (src/server.ts lists them): its REST routes, its metrics, the
- * background jobs it runs once per deployment (here, or on the elected node of a cluster), what it starts
- * on every node once the server listens, and what it stops when the server closes (after the
- * jobs stopped and in-flight writes drained, before the writer closes).
- */
-/**
  * A WebSocket route a domain serves besides its REST routes (mounted on every listener), declared
  * like them (src/http/route.ts): a GET answered with 101 once its rule allows the caller.
  */
@@ -37,6 +31,12 @@ export interface SocketRoute extends RouteDecl {
   mount(slots: Slots, deps: UpgradeDeps): void;
 }
 
+/**
+ * A domain as the server mounts it (src/server.ts lists them): its REST routes, its metrics, the
+ * background jobs it runs once per deployment (here, or on the elected node of a cluster), what it starts
+ * on every node once the server listens, and what it stops when the server closes (after the
+ * jobs stopped and in-flight writes drained, before the writer closes).
+ */
 export interface Domain {
   readonly routes: readonly Route[];
   readonly sockets?: readonly SocketRoute[];

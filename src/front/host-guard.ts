@@ -7,11 +7,10 @@ import type { Gate } from '../http/slots.js';
 import type { Logger } from '../log.js';
 import { rateLimited } from '../shared/rate-limited.js';
 import { isLoopbackHost } from './listen.js';
+import { HOST_GUARD_REMEMBERED_MAX } from '../shared/limits-features.js';
 
 /** The names a client on this machine reaches a loopback listener by (any port). */
 const LOOPBACK_NAMES = ['localhost', '127.0.0.1', '[::1]'];
-/** Host and Origin values remembered as allowed, at most (past it the slow path decides each time). */
-const REMEMBERED_MAX = 256;
 const IPV4 = /^\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}$/;
 const LOOPBACK_IPV4 = /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/;
 
@@ -82,7 +81,7 @@ export class HostGuard implements Gate {
     let ok = this.names.has(name);
     // 127.0.0.0/8 is loopback; beyond loopback, an IP address is no name a page can rebind.
     if (!ok) ok = this.loopback ? LOOPBACK_IPV4.test(name) : IPV4.test(name) || name.startsWith('[');
-    if (ok && hosts.size < REMEMBERED_MAX) hosts.add(host);
+    if (ok && hosts.size < HOST_GUARD_REMEMBERED_MAX) hosts.add(host);
     return ok;
   }
 
@@ -90,7 +89,7 @@ export class HostGuard implements Gate {
   private sameOrigin(origins: Set<string>, origin: string, host: string): boolean {
     if (host === '') return false;
     const ok = origin.length === host.length + (origin.startsWith('https://') ? 8 : 7) && origin.endsWith(host) && (origin.startsWith('http://') || origin.startsWith('https://'));
-    if (ok && origins.size < REMEMBERED_MAX + this.o.allowedOrigins.length + this.o.ownOrigins.length) origins.add(origin);
+    if (ok && origins.size < HOST_GUARD_REMEMBERED_MAX + this.o.allowedOrigins.length + this.o.ownOrigins.length) origins.add(origin);
     return ok;
   }
 

@@ -1,8 +1,6 @@
 import { failWith } from '../errors.js';
 import type { Ctx } from '../http/context.js';
-
-/** Callers whose buckets are remembered at once; past it, the idle ones are forgotten first. */
-const MAX_BUCKETS = 10_000;
+import { RATE_LIMIT_MAX_BUCKETS } from '../shared/limits-features.js';
 
 interface Bucket {
   tokens: number;
@@ -34,7 +32,7 @@ export class RateLimiter {
     const key = p.tokenId !== null ? `t:${p.tokenId}` : ctx.identity ? `i:${ctx.identity.instanceId}` : `r:${p.role}`;
     let b = this.buckets.get(key);
     if (!b) {
-      if (this.buckets.size >= MAX_BUCKETS) this.forgetIdle(now);
+      if (this.buckets.size >= RATE_LIMIT_MAX_BUCKETS) this.forgetIdle(now);
       b = { tokens: burst, at: now };
       this.buckets.set(key, b);
     } else {
@@ -53,6 +51,6 @@ export class RateLimiter {
   private forgetIdle(now: number): void {
     const full = (this.opts.burst / this.opts.perSecond) * 1000;
     for (const [k, b] of this.buckets) if (now - b.at > full) this.buckets.delete(k);
-    if (this.buckets.size >= MAX_BUCKETS) this.buckets.clear();
+    if (this.buckets.size >= RATE_LIMIT_MAX_BUCKETS) this.buckets.clear();
   }
 }

@@ -4,6 +4,7 @@ import { toAppError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { rateLimited } from '../shared/rate-limited.js';
 import type { Ctx } from './context.js';
+import { FILE_CHUNK_BYTES, WIRE_TEXTS_MAX } from '../shared/limits-features.js';
 
 /** "200 OK", "404 Not Found", … precomputed for uWS writeStatus. */
 const STATUS_LINE: Record<number, string> = {};
@@ -19,7 +20,6 @@ export const statusLine = (status: number): string => STATUS_LINE[status] ?? Str
  * WIRE_TEXTS_MAX distinct texts (content types are the clients'), the rest go as strings.
  */
 const wireTexts = new Map<string, Buffer>();
-const WIRE_TEXTS_MAX = 256;
 export function wireText(text: string): Buffer | string {
   const known = wireTexts.get(text);
   if (known !== undefined) return known;
@@ -176,9 +176,6 @@ export function sendError(ctx: Ctx, err: unknown, log: Logger): void {
   const body = e.body === undefined ? { error: e.message, code: status } : { error: e.message, code: status, ...e.body };
   send(ctx, status, `${JSON.stringify(body)}\n`, JSON_TYPE, headers, status === 413);
 }
-
-/** Bytes read from disk per write when streaming a file. */
-const FILE_CHUNK_BYTES = 256 * 1024;
 
 /**
  * Streams `file` as the reply body with Content-Length, reading one chunk at a time and waiting

@@ -4,6 +4,7 @@ import type { PoolMethods } from '../../schemas/rpc/pool.js';
 import { AppError, fail, internal } from '../errors.js';
 import type { Logger } from '../log.js';
 import { POOL_IDLE_MS, POOL_MAX_QUEUE_WAIT_MS, POOL_RESOURCE_LIMITS } from '../shared/limits.js';
+import { POOL_START_MS } from '../shared/limits-features.js';
 
 const POOL_URL = new URL('../../workers/pool/main.js', import.meta.url).href;
 
@@ -16,9 +17,6 @@ export interface PoolClientOptions {
   /** Threads idle this long end (tests shorten it); default POOL_IDLE_MS. */
   idleMs?: number;
 }
-
-/** How long booting a thread for a cold pool may take before jobs go ahead (and each meets its deadline). */
-const POOL_START_MS = 30_000;
 
 /** An abort signal for a clocked job: fires `deadlineMs` after the job started running. */
 function clockedSignal(clock: { sab: SharedArrayBuffer; base: number }, deadlineMs: number): { signal: AbortSignal; done: () => void } {

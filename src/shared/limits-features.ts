@@ -121,3 +121,152 @@ export const CHECKPOINT_TEXT_MAX_BYTES = 2048;
 export const CHECKPOINT_DATA_MAX_BYTES = 16 * 1024;
 /** Checkpoints kept per task, the newest. */
 export const TASK_CHECKPOINTS_KEEP = 20;
+
+// Shared structures.
+/** The largest `--state-history-keep` kept in rings; above it (and for 0, every version) the log keeps its index. */
+export const VERSION_RING_MAX = 1000;
+/** The most a write drops from a ring longer than its keep (a lowered keep): the rest is the retention pass's, as a write never pauses on a backlog. */
+export const VERSION_RING_DROPS_PER_WRITE = 2;
+
+// Live delivery.
+/**
+ * Replay steps a subscriber may take in one turn before yielding the event loop (each step is at
+ * most WS_REPLAY_STEP_IDS events or WS_REPLAY_STEP_BYTES): a fast reader catching up on a large
+ * log never holds the front thread for long (npm run bench -- bounded).
+ */
+export const HUB_REPLAY_STEPS_PER_TURN = 2;
+
+// Names.
+/** The longest project name, bytes: a repository's identity (its origin remote's path) fits. */
+export const PROJECT_MAX_BYTES = 128;
+
+// Threads.
+/** How long booting a thread for a cold pool may take before jobs go ahead (and each meets its deadline). */
+export const POOL_START_MS = 30_000;
+
+// Replies.
+export const WIRE_TEXTS_MAX = 256;
+/** Bytes read from disk per write when streaming a file. */
+export const FILE_CHUNK_BYTES = 256 * 1024;
+
+// Coding-agent hooks.
+/** How long a shell command may run when its call names no `timeout` (ms; Claude Code's longest unless configured otherwise). */
+export const HOOK_SHELL_BUSY_DEFAULT_MS = 600_000;
+/** News read per digest: events and audit entries after the session's cursors (the cursors then move past them). */
+export const HOOK_SCAN_EVENTS = 500;
+export const HOOK_SCAN_AUDIT = 200;
+export const HOOK_SCAN_MESSAGES = 20;
+/**
+ * A digest answered this long after its hook arrived may come after the client stopped waiting
+ * (Claude Code's HTTP hooks as installed wait 5 s, the command bridge about as long): its lines are
+ * then also held for the next digest, which shows them again rather than never.
+ */
+export const HOOK_LATE_MS = 4000;
+/** A quiet session's cursors are written forward once this far behind, so another node's scans stay short too. */
+export const HOOK_CURSOR_LAG = 400;
+/**
+ * Sessions a node remembers something of — scan positions, its binding, its last progress write —
+ * per map; past it that map is forgotten (rescans from the cursors, a read of the binding, one
+ * progress write more): a session killed without SessionEnd is ended by the writer, not here.
+ */
+export const HOOK_SESSIONS_REMEMBERED = 10_000;
+/** Tokens a digest may take: on a prompt, a tool call, a stop. */
+export const DIGEST_TOKENS = 200;
+/** Tokens the session-start orientation may take. */
+export const ORIENTATION_TOKENS = 400;
+/** A message's subject or body as quoted in a digest. */
+export const DIGEST_PREVIEW_CHARS = 80;
+/** A task's title as quoted in the line on claims lost to staleness (the line's start must survive a cut). */
+export const DIGEST_LOST_TITLE_CHARS = 40;
+/** Items of one kind listed before "and N more". */
+export const DIGEST_LIST_MAX = 3;
+
+// Audit.
+/** Audit entries of refusals written per second at most: a client hammering a forbidden route must not become the writer's load. */
+export const DENIED_AUDITS_PER_S = 20;
+
+// Events.
+/** Rows per round trip of a PostgreSQL cursor. */
+export const EVENTS_CURSOR_ROWS = 64;
+
+// Agents.
+/** Stale agents' sessions ended per writer turn, and turns per liveness check (the rest wait for the next). */
+export const STALE_SESSION_CHUNK = 100;
+export const STALE_SESSION_TURNS = 10;
+
+// State.
+/** Changes read per step of the live feed. */
+export const WATCH_FEED_PAGE = 512;
+/** A change frame carries the value (`&values=1`) up to this many bytes; a larger one says `"value_omitted":"too large"`. */
+export const WATCH_VALUE_MAX_BYTES = 64 * 1024;
+/**
+ * Once the cache is full, a read miss is admitted when the same key missed shortly before
+ * (`StateCache.fill`): the doorkeeper remembers the last miss of this many slots of key hashes.
+ */
+export const CACHE_DOORKEEPER_SLOTS = 1024;
+/**
+ * Keys deleted lately, with their deletes' revisions, kept so that a write committed before the
+ * delete whose reply is applied after it cannot bring the key back (the newest first out past
+ * this; more than a batch of writer replies, WRITER_MAX_BATCH_ENVELOPES).
+ */
+export const CACHE_TOMBSTONES_MAX = 4096;
+
+// Webhooks.
+/** Distinct `patterns` values whose matchers are kept (webhooks are few; a flood of distinct ones is forgotten). */
+export const WEBHOOK_PATTERN_SETS_MAX = 10_000;
+
+// Tokens.
+/** Longest ttl: ten years (beyond, say no ttl). */
+export const TOKEN_TTL_MAX_MS = 10 * 365 * 86_400_000;
+/** Headers remembered at most (an unknown token each time only empties it sooner: still bounded). */
+export const TOKEN_MEMO_MAX = 4096;
+/** Longer headers are no token of ours (`Bearer koor_…` is 55 characters, an instance token 43): hashed, never kept. */
+export const TOKEN_MEMO_HEADER_MAX = 128;
+
+// The front.
+/** Host and Origin values remembered as allowed, at most (past it the slow path decides each time). */
+export const HOST_GUARD_REMEMBERED_MAX = 256;
+/** Callers whose buckets are remembered at once; past it, the idle ones are forgotten first. */
+export const RATE_LIMIT_MAX_BUCKETS = 10_000;
+
+// Webhook delivery.
+/** Reply head (status line + headers) bigger than this is refused. */
+export const DELIVERY_MAX_HEAD_BYTES = 64 * 1024;
+/** An idle connection is closed after this long (receivers close theirs after 5–60 s). */
+export const DELIVERY_IDLE_MS = 4000;
+
+// The pool.
+/** Compiled patterns kept per worker (a project's rules are re-used on every validation). */
+export const REGEX_CACHE_ENTRIES = 1024;
+/** Parsed rule lists of this worker, by their JSON text (a project's selection repeats). */
+export const RULE_LISTS_CACHED = 256;
+/** Compiled validators kept per worker thread (contracts, each with its compiled sections). */
+export const CONTRACT_CACHE_MAX = 256;
+
+// Backups.
+/** Rows per INSERT (PostgreSQL takes at most 65535 parameters per statement). */
+export const BACKUP_ROWS_PER_INSERT = 500;
+/** Rows per round trip when reading PostgreSQL. */
+export const BACKUP_CURSOR_ROWS = 500;
+
+// The writer.
+/** A checkpoint's `next` as the claim event carries it (the claim reply has all of it). */
+export const TASK_RESUME_CHARS = 200;
+/** Files a session remembers having edited (the newest), for the leases of others touching them. */
+export const HOOK_EDITED_KEEP = 100;
+/** Refused edits a session remembers (the newest), to tell it when each lease ends. */
+export const HOOK_DENIED_KEEP = 20;
+/** Files a session's pull-first warnings are remembered for (the newest). */
+export const HOOK_PULL_WARNED_KEEP = 20;
+/** Background checkpoint steps in a full WAL. */
+export const WAL_STEPS = 8;
+/**
+ * The fewest batches between two steps before the WAL is full. A step writes the hot pages (the
+ * tables' last leaves, the state rows) again; spreading the syncs matters when there are many
+ * commits to delay, each of a few writes. At 50 connections a batch of ~40 PUTs fills an eighth
+ * of the WAL in 2–3 batches: there the whole WAL is copied at once, as before (eight
+ * steps cost ~3 µs more CPU per PUT).
+ */
+export const WAL_STEP_BATCHES = 32;
+/** Keys converted per statement page (each key's ids read through the index, in one transaction). */
+export const HISTORY_MODE_KEYS_PER_PAGE = 1000;

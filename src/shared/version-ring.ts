@@ -1,4 +1,5 @@
-/**
+
+import { VERSION_RING_DROPS_PER_WRITE, VERSION_RING_MAX } from './limits-features.js';/**
  * A key's version ring (SQLite): the `id`s of its kept versions' rows in the version
  * log, oldest first, kept in its state row (`state.ring`). A write appends its new row's id and
  * drops the oldest while more than `--state-history-keep` remain, so the version that falls out
@@ -10,9 +11,6 @@
  * Encoding: the first id, then each id's difference from the one before, as zigzag LEB128
  * varints: a key among a thousand written in turn takes 2 bytes per version.
  */
-
-/** The largest `--state-history-keep` kept in rings; above it (and for 0, every version) the log keeps its index. */
-export const VERSION_RING_MAX = 1000;
 
 /** Whether a data file with this `--state-history-keep` keeps rings rather than the (key, version) index. */
 export const keepsRings = (keep: number): boolean => keep > 0 && keep <= VERSION_RING_MAX;
@@ -63,29 +61,26 @@ export function toRing(ids: readonly number[]): Buffer {
   return out.subarray(0, at);
 }
 
-/** The most a write drops from a ring longer than its keep (a lowered keep): the rest is the retention pass's, as a write never pauses on a backlog. */
-const DROPS_PER_WRITE = 2;
-
 /**
  * The ring once `id` (a new version's row) is appended and its oldest dropped while more than
- * `keep` remain (at most DROPS_PER_WRITE), and the dropped ids (the rows to delete). A null ring
+ * `keep` remain (at most VERSION_RING_DROPS_PER_WRITE), and the dropped ids (the rows to delete). A null ring
  * starts one. One pass over the ring's bytes, no array of its ids: every durable PUT runs it.
  */
 export function ringPush(ring: Uint8Array | null, id: number, keep: number): { ring: Buffer; dropped: number[] } {
   if (ring === null || ring.length === 0) return { ring: toRing([id]), dropped: [] };
-  // The first DROPS_PER_WRITE + 1 ids with where each ends, the count, the last id.
+  // The first VERSION_RING_DROPS_PER_WRITE + 1 ids with where each ends, the count, the last id.
   const heads: number[] = [];
   const ends: number[] = [];
   let count = 0;
   let last = 0;
   walk(ring, (at, end) => {
     last = at;
-    if (count++ <= DROPS_PER_WRITE) {
+    if (count++ <= VERSION_RING_DROPS_PER_WRITE) {
       heads.push(at);
       ends.push(end);
     }
   });
-  const drop = Math.min(Math.max(0, count + 1 - keep), DROPS_PER_WRITE, count);
+  const drop = Math.min(Math.max(0, count + 1 - keep), VERSION_RING_DROPS_PER_WRITE, count);
   const dropped = heads.slice(0, drop);
   if (drop === count) return { ring: toRing([id]), dropped };
   // The new oldest id written whole, the deltas after it as they are, the new one's delta.

@@ -1,5 +1,6 @@
 import t from 'tap';
-import { DOORKEEPER_SLOTS, StateCache } from '../../src/domains/state/cache.js';
+import { StateCache } from '../../src/domains/state/cache.js';
+import { CACHE_DOORKEEPER_SLOTS as DOORKEEPER_SLOTS } from '../../src/shared/limits-features.js';
 
 t.test('LRU bounded in bytes', async (t) => {
   const c = new StateCache(2000, 1000);

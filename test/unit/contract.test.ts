@@ -1,15 +1,7 @@
 import { createHash } from 'node:crypto';
 import t from 'tap';
-import {
-  CONTRACT_CACHE_MAX,
-  cachedContracts,
-  checkReply,
-  complianceCheck,
-  goType,
-  parseContract,
-  planTest,
-  validate,
-} from '../../workers/pool/contract.js';
+import { cachedContracts, checkReply, complianceCheck, goType, parseContract, planTest, validate } from '../../workers/pool/contract.js';
+import { CONTRACT_CACHE_MAX } from '../../src/shared/limits-features.js';
 
 /** Pool jobs called as plain functions, with the bytes and hash the server would send. */
 const bytes = (doc: unknown): Buffer => Buffer.from(typeof doc === 'string' ? doc : JSON.stringify(doc));

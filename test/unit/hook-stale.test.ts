@@ -1,6 +1,6 @@
 import t from 'tap';
 import { digestLines, type Me } from '../../src/domains/hooks/digest.js';
-import { busyChange, type HookInput } from '../../src/domains/hooks/service.js';
+import { busyChange, type HookInput } from '../../src/domains/hooks/input.js';
 
 /**
  * An agent in a long shell command is not judged stale (busyChange: which shell commands a hook

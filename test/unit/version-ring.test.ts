@@ -1,5 +1,6 @@
 import t from 'tap';
-import { keepsRings, ringCount, ringIdOf, ringIds, ringPush, toRing, VERSION_RING_MAX } from '../../src/shared/version-ring.js';
+import { keepsRings, ringCount, ringIdOf, ringIds, ringPush, toRing } from '../../src/shared/version-ring.js';
+import { VERSION_RING_MAX } from '../../src/shared/limits-features.js';
 
 t.test('a ring holds ids in order, small or large, rising or not, in a few bytes each', async (t) => {
   const cases = [[], [1], [1, 2, 3], [5, 1005, 2005, 3004], [2 ** 40, 2 ** 40 + 7, 2 ** 48 - 1], [10, 3, 9_000_000, 8_999_999]];

@@ -12,6 +12,7 @@ import { beginOrDrop } from '../../src/shared/pg-tx.js';
 import { WRITE_LOCK } from '../writer/pg/locks.js';
 import { migratePg } from '../writer/pg/migrate.js';
 import { RESTORE_MARK, STATE_HID_FROM_LOG } from '../../schemas/db/tables/state.js';
+import { BACKUP_CURSOR_ROWS, BACKUP_ROWS_PER_INSERT } from '../../src/shared/limits-features.js';
 
 /**
  * The one copy between koor's two stores (cluster mode): a SQLite data file or backup
@@ -27,9 +28,6 @@ export const COPIED_TABLES = ['state', 'state_history', 'specs', 'state_changes'
 
 /** Tables whose ids the PostgreSQL schema hands out from `koor_counters` (the others use identity columns). */
 const COUNTERS = ['events', 'tasks', 'messages', 'state_changes'] as const;
-
-/** Rows per INSERT (PostgreSQL takes at most 65535 parameters per statement). */
-const ROWS_PER_INSERT = 500;
 
 export interface CopyCounts {
   tables: number;
@@ -105,7 +103,7 @@ export async function sqliteIntoPg(file: string, sql: Sql, opts: { replace: bool
         };
         for (const row of read.iterate() as Iterable<Record<string, postgres.ParameterOrJSON<never>>>) {
           batch.push(row);
-          if (batch.length === ROWS_PER_INSERT) await flush();
+          if (batch.length === BACKUP_ROWS_PER_INSERT) await flush();
         }
         await flush();
       }
@@ -156,9 +154,6 @@ export async function copySnapshotInto(url: string, file: string, opts: { replac
   }
 }
 
-/** Rows per round trip when reading PostgreSQL. */
-const CURSOR_ROWS = 500;
-
 /**
  * Copies PostgreSQL into a new SQLite file at `dest` (koor's schema, made by its migrations),
  * read in one REPEATABLE READ snapshot: a consistent backup while the cluster keeps writing. A
@@ -177,7 +172,7 @@ export async function pgIntoSqlite(sql: Sql, dest: string): Promise<CopyCounts> 
           const cols = all.filter((c) => own.has(c));
           const insert = db.prepare(`INSERT INTO ${table} (${cols.map((c) => `"${c}"`).join(', ')}) VALUES (${cols.map(() => '?').join(', ')})`);
           const order = all.includes('seq') ? 'ORDER BY seq' : '';
-          const cursor = tx.unsafe<Record<string, unknown>[]>(`SELECT ${cols.map((c) => `"${c}"`).join(', ')} FROM ${table} ${order}`).cursor(CURSOR_ROWS);
+          const cursor = tx.unsafe<Record<string, unknown>[]>(`SELECT ${cols.map((c) => `"${c}"`).join(', ')} FROM ${table} ${order}`).cursor(BACKUP_CURSOR_ROWS);
           for await (const chunk of cursor) {
             for (const r of chunk) insert.run(cols.map((c) => r[c] ?? null));
             rows += chunk.length;

@@ -1,4 +1,5 @@
 import net from 'node:net';
+import { DELIVERY_IDLE_MS, DELIVERY_MAX_HEAD_BYTES } from '../../src/shared/limits-features.js';
 
 /**
  * A minimal HTTP/1.1 client for webhook POSTs to `http://` receivers: one request at a time per
@@ -23,11 +24,6 @@ export interface Http1Limits {
   /** Idle keep-alive connections kept per origin. */
   maxIdle: number;
 }
-
-/** Reply head (status line + headers) bigger than this is refused. */
-const MAX_HEAD_BYTES = 64 * 1024;
-/** An idle connection is closed after this long (receivers close theirs after 5–60 s). */
-const IDLE_MS = 4000;
 
 const idle = new Map<string, net.Socket[]>();
 
@@ -60,7 +56,7 @@ function putIdle(origin: string, s: net.Socket, max: number): void {
   s.once('close', drop);
   s.once('error', drop);
   s.once('timeout', drop);
-  s.setTimeout(IDLE_MS);
+  s.setTimeout(DELIVERY_IDLE_MS);
   list.push(s);
 }
 
@@ -167,7 +163,7 @@ function exchange(limits: Http1Limits, origin: string, sock: net.Socket, reused:
         }
         const eol = buf.indexOf(CRLF);
         if (eol < 0) {
-          if (buf.length > MAX_HEAD_BYTES) throw new Error('bad chunked reply');
+          if (buf.length > DELIVERY_MAX_HEAD_BYTES) throw new Error('bad chunked reply');
           return false;
         }
         const line = buf.subarray(0, eol).toString('latin1');
@@ -189,7 +185,7 @@ function exchange(limits: Http1Limits, origin: string, sock: net.Socket, reused:
         while (framing === null) {
           const end = buf.indexOf(HEAD_END);
           if (end < 0) {
-            if (buf.length > MAX_HEAD_BYTES) return fail('request failed: reply header too large');
+            if (buf.length > DELIVERY_MAX_HEAD_BYTES) return fail('request failed: reply header too large');
             return;
           }
           const head = buf.subarray(0, end).toString('latin1');

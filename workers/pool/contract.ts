@@ -4,6 +4,7 @@ import type { ContractViolation, PoolMethods } from '../../schemas/rpc/pool.js';
 import { check, compareNames, q } from './contract-errors.js';
 import { isObject, parseContract, type Contract, type Endpoint, type Section } from './contract-parse.js';
 import { newAjv, objectSchema } from './contract-schema.js';
+import { CONTRACT_CACHE_MAX } from '../../src/shared/limits-features.js';
 
 export { goType } from './contract-errors.js';
 export { parseContract, type Contract } from './contract-parse.js';
@@ -22,9 +23,6 @@ type Violation = ContractViolation;
 /** The directions a payload may be validated as, and the section each reads. */
 const DIRECTIONS = ['request', 'response', 'query', 'error'] as const;
 type Direction = (typeof DIRECTIONS)[number];
-
-/** Compiled validators kept per worker thread (contracts, each with its compiled sections). */
-export const CONTRACT_CACHE_MAX = 256;
 
 // ---------------------------------------------------------------------------------------------
 // The per-thread cache: contract hash → parsed contract (or why it is not one) + compiled sections

@@ -1,11 +1,9 @@
 import type { ReqOf, ResOf } from '../../schemas/rpc/envelope.js';
 import type { PoolMethods, ValidateRule, Violation } from '../../schemas/rpc/pool.js';
 import { effectiveRegex, re2ToJs } from '../../schemas/regex.js';
+import { REGEX_CACHE_ENTRIES, RULE_LISTS_CACHED } from '../../src/shared/limits-features.js';
 
 type M = PoolMethods;
-
-/** Compiled patterns kept per worker (a project's rules are re-used on every validation). */
-const REGEX_CACHE_ENTRIES = 1024;
 
 /** Compiled patterns of this worker, by pattern text (the flags come from the pattern itself). */
 const compiled = new Map<string, RegExp | string>();
@@ -24,8 +22,6 @@ function compile(pattern: string): RegExp | string {
   return re;
 }
 
-/** Parsed rule lists of this worker, by their JSON text (a project's selection repeats). */
-const RULE_LISTS_CACHED = 256;
 const ruleLists = new Map<string, ValidateRule[]>();
 
 function rulesOf(json: string): ValidateRule[] {

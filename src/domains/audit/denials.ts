@@ -2,9 +2,7 @@ import type { Identity, Principal, Role } from '../../identity.js';
 import type { Logger } from '../../log.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
 import { sortedJson } from '../../../schemas/rpc/envelope.js';
-
-/** Audit entries of refusals written per second at most: a client hammering a forbidden route must not become the writer's load. */
-const DENIED_AUDITS_PER_S = 20;
+import { DENIED_AUDITS_PER_S } from '../../shared/limits-features.js';
 
 /**
  * Calls a route's or tool's rule refused: every one counted by role, and audited

@@ -5,6 +5,7 @@ import type { TxClient } from '../../shared/pg-tx.js';
 import type { ReadDb } from '../../backend/read-db.js';
 import type { TurnSnapshot } from '../../backend/reads.js';
 import type { Awaitable } from '../../shared/awaitable.js';
+import { EVENTS_CURSOR_ROWS } from '../../shared/limits-features.js';
 
 /** What a history read selects: all bounds inclusive, storage-text instants. */
 export interface HistoryFilter {
@@ -190,9 +191,6 @@ export function sqliteEventsReader(db: ReadDb, snapshot: TurnSnapshot | null = n
   };
 }
 
-/** Rows per round trip of a PostgreSQL cursor. */
-const CURSOR_ROWS = 64;
-
 /**
  * The event log on PostgreSQL (cluster mode). The topic glob runs in the server as a regular
  * expression (postgresRegexOf: the same match); a replay step reads its rows and the log's bounds
@@ -219,7 +217,7 @@ export function pgEventsReader(sql: Sql, snapshots: TxClient): EventsReader {
         h.since === null
           ? sql<Event[]>`SELECT id, topic, data, source, created_at FROM events WHERE id >= ${w.lo} AND id < ${w.hi} AND ${where} ORDER BY id DESC LIMIT ${h.last}`
           : sql<Event[]>`SELECT id, topic, data, source, created_at FROM events WHERE id > ${w.lo} AND id <= ${w.hi} AND ${where} ORDER BY id ASC LIMIT ${h.last}`;
-      await drain(q.cursor(CURSOR_ROWS), take);
+      await drain(q.cursor(EVENTS_CURSOR_ROWS), take);
       return { edge: h.since === null ? w.lo : w.hi, exhausted: w.exhausted };
     },
     async window(pattern, after, upto, take) {
@@ -228,7 +226,7 @@ export function pgEventsReader(sql: Sql, snapshots: TxClient): EventsReader {
           SELECT (SELECT min(id) FROM events) AS oldest, (SELECT value FROM koor_counters WHERE name = 'events') AS newest`;
         const events: Event[] = [];
         await drain(
-          tx<Event[]>`SELECT id, topic, data, source, created_at FROM events WHERE id > ${after} AND id <= ${upto} AND ${topicSql(pattern)} ORDER BY id`.cursor(CURSOR_ROWS),
+          tx<Event[]>`SELECT id, topic, data, source, created_at FROM events WHERE id > ${after} AND id <= ${upto} AND ${topicSql(pattern)} ORDER BY id`.cursor(EVENTS_CURSOR_ROWS),
           (e) => {
             events.push(e);
             return take(e);

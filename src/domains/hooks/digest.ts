@@ -3,6 +3,7 @@ import { pathGlobMatch } from '../../shared/path-glob.js';
 import { projectOf } from '../../shared/workspace.js';
 import type { InboxDbRow } from '../messages/reader.js';
 import type { AuditNews } from './reader.js';
+import { DIGEST_LIST_MAX, DIGEST_LOST_TITLE_CHARS, DIGEST_PREVIEW_CHARS } from '../../shared/limits-features.js';
 
 /**
  * The text Koor puts into a model's context: what concerns one agent since its last
@@ -10,17 +11,6 @@ import type { AuditNews } from './reader.js';
  * o200k tokens (test/http/hooks.test.ts measures every shape with the real tokenizer); the text is
  * cut by an upper estimate of its tokens (tokenEstimate), line by line, most important first.
  */
-
-/** Tokens a digest may take: on a prompt, a tool call, a stop. */
-export const DIGEST_TOKENS = 200;
-/** Tokens the session-start orientation may take. */
-export const ORIENTATION_TOKENS = 400;
-/** A message's subject or body as quoted in a digest. */
-const PREVIEW_CHARS = 80;
-/** A task's title as quoted in the line on claims lost to staleness (the line's start must survive a cut). */
-const LOST_TITLE_CHARS = 40;
-/** Items of one kind listed before "and N more". */
-const LIST_MAX = 3;
 
 export interface Me {
   id: string;
@@ -45,7 +35,7 @@ export interface DigestInput {
   missed?: number;
 }
 
-const quote = (s: string, max = PREVIEW_CHARS): string => {
+const quote = (s: string, max = DIGEST_PREVIEW_CHARS): string => {
   const one = s.replace(/\s+/g, ' ').trim();
   return JSON.stringify(one.length > max ? `${one.slice(0, max - 1)}…` : one);
 };
@@ -58,7 +48,7 @@ const parse = (text: string): Record<string, unknown> => {
   }
 };
 const str = (v: unknown): string => (typeof v === 'string' ? v : '');
-const more = (n: number): string => (n > LIST_MAX ? ` and ${n - LIST_MAX} more` : '');
+const more = (n: number): string => (n > DIGEST_LIST_MAX ? ` and ${n - DIGEST_LIST_MAX} more` : '');
 
 /** What became of a task Koor released from a stale agent, as its line says it. */
 function fate(x: { status: string; by?: string }): string {
@@ -82,7 +72,7 @@ export function digestLines(d: DigestInput): string[] {
   const { me } = d;
 
   if (d.messages.length > 0) {
-    const items = d.messages.slice(0, LIST_MAX).map((m) => {
+    const items = d.messages.slice(0, DIGEST_LIST_MAX).map((m) => {
       const marks = [`#${m.id}`, ...(m.importance === 'high' ? ['high'] : []), ...(m.ack_required === 1 ? ['ack requested'] : [])].join(', ');
       return `${m.from_name}: ${quote(m.subject !== '' ? m.subject : m.body)} (${marks})`;
     });
@@ -139,8 +129,8 @@ export function digestLines(d: DigestInput): string[] {
   if (lostTasks.size > 0 || lostLeases.length > 0) {
     // Before all else, what to do first (a cut line keeps its start): work it thinks is its own may be another agent's now.
     for (const id of lostTasks.keys()) ready.delete(id);
-    const tasks = [...lostTasks].slice(0, LIST_MAX).map(([id, x]) => `#${id} ${quote(x.title, LOST_TITLE_CHARS)} ${fate(x.now)}`);
-    const leases = `${lostLeases.slice(0, LIST_MAX).join(', ')}${more(lostLeases.length)}`;
+    const tasks = [...lostTasks].slice(0, DIGEST_LIST_MAX).map(([id, x]) => `#${id} ${quote(x.title, DIGEST_LOST_TITLE_CHARS)} ${fate(x.now)}`);
+    const leases = `${lostLeases.slice(0, DIGEST_LIST_MAX).join(', ')}${more(lostLeases.length)}`;
     const anyReady = [...lostTasks.values()].some((x) => x.now.status === 'ready');
     lines.unshift(
       lostTasks.size > 0
@@ -152,13 +142,13 @@ export function digestLines(d: DigestInput): string[] {
     // First: what the lines below may lack (a claim released while it was silent, a task made ready).
     lines.unshift(`You missed ${d.missed} events (Koor's log pruned them while you were silent), so this news may be incomplete: check your claims and leases: koor-cli task list ${me.project}; koor-cli lease list`);
   }
-  for (const r of resumes.slice(0, LIST_MAX)) lines.push(r);
-  if (freed.length > 0) lines.push(`Free again, no longer leased: ${freed.slice(0, LIST_MAX).join(', ')}${more(freed.length)}. You may edit ${freed.length === 1 ? 'it' : 'them'} now.`);
+  for (const r of resumes.slice(0, DIGEST_LIST_MAX)) lines.push(r);
+  if (freed.length > 0) lines.push(`Free again, no longer leased: ${freed.slice(0, DIGEST_LIST_MAX).join(', ')}${more(freed.length)}. You may edit ${freed.length === 1 ? 'it' : 'them'} now.`);
   if (ready.size > 0) {
-    const items = [...ready].slice(0, LIST_MAX).map(([id, title]) => `#${id} ${quote(title)}`);
+    const items = [...ready].slice(0, DIGEST_LIST_MAX).map(([id, title]) => `#${id} ${quote(title)}`);
     lines.push(`Task${ready.size === 1 ? '' : 's'} ready in ${me.project}: ${items.join('; ')}${more(ready.size)}. Claim: koor-cli task claim ${me.project}`);
   }
-  for (const l of leasedOver.slice(0, LIST_MAX)) lines.push(`${l}. Coordinate before editing it again: koor-cli send <name> "<text>"`);
+  for (const l of leasedOver.slice(0, DIGEST_LIST_MAX)) lines.push(`${l}. Coordinate before editing it again: koor-cli send <name> "<text>"`);
 
   const rules: string[] = [];
   const specs: string[] = [];
@@ -170,9 +160,9 @@ export function digestLines(d: DigestInput): string[] {
       specs.push(`${project}/${name} ${a.action === 'spec.put' ? 'updated' : 'deleted'}${a.actor ? ` by ${a.actor}` : ''}`);
     } else if (a.action === 'instance.register' && a.resource !== me.id && a.actor !== '' && projectOf(str(parse(a.detail).workspace)) === me.project) joined.push(a.actor);
   }
-  if (rules.length > 0) lines.push(`Rule${rules.length === 1 ? '' : 's'} accepted in ${me.project}: ${rules.slice(0, LIST_MAX).join(', ')}${more(rules.length)}. See: koor-cli rules list ${me.project}`);
-  if (specs.length > 0) lines.push(`Spec${specs.length === 1 ? '' : 's'} ${specs.slice(0, LIST_MAX).join('; ')}${more(specs.length)}.`);
-  if (joined.length > 0) lines.push(`Now also working in this repository: ${[...new Set(joined)].slice(0, LIST_MAX).join(', ')}${more(new Set(joined).size)}.`);
+  if (rules.length > 0) lines.push(`Rule${rules.length === 1 ? '' : 's'} accepted in ${me.project}: ${rules.slice(0, DIGEST_LIST_MAX).join(', ')}${more(rules.length)}. See: koor-cli rules list ${me.project}`);
+  if (specs.length > 0) lines.push(`Spec${specs.length === 1 ? '' : 's'} ${specs.slice(0, DIGEST_LIST_MAX).join('; ')}${more(specs.length)}.`);
+  if (joined.length > 0) lines.push(`Now also working in this repository: ${[...new Set(joined)].slice(0, DIGEST_LIST_MAX).join(', ')}${more(new Set(joined).size)}.`);
   return lines;
 }
 

@@ -5,7 +5,8 @@ import type { Ctx } from '../../http/context.js';
 import { pathName } from '../../http/path.js';
 import { sendJson, sendJsonText } from '../../http/reply.js';
 import type { Route } from '../../http/route.js';
-import type { HookInput, HookService } from './service.js';
+import type { HookInput } from './input.js';
+import type { HookService } from './service.js';
 import { rule } from '../../http/permissions.js';
 
 /**

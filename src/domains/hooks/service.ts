@@ -1,124 +1,32 @@
-import path from 'node:path';
 import type { HookSession, LeaseRow } from '../../../schemas/rpc/writer.js';
 import { fail } from '../../errors.js';
-import type { Role } from '../../identity.js';
-import { checkName, checkProject, PROJECT_MAX_BYTES } from '../../names.js';
+import { checkName, checkProject } from '../../names.js';
+import { DIGEST_TOKENS, HOOK_CURSOR_LAG, HOOK_LATE_MS, HOOK_SCAN_AUDIT, HOOK_SCAN_EVENTS, HOOK_SCAN_MESSAGES, HOOK_SESSIONS_REMEMBERED, ORIENTATION_TOKENS, PROJECT_MAX_BYTES } from '../../shared/limits-features.js';
 import { inScope, permitTargets } from '../../access.js';
 import type { Logger } from '../../log.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
-import { HOOK_BUSY_MAX_MS, HOOK_HELD_LINE_CHARS, HOOK_HELD_LINES, type HookBusy } from '../../../schemas/rpc/writer-hooks.js';
+import { HOOK_HELD_LINE_CHARS, HOOK_HELD_LINES, type HookBusy } from '../../../schemas/rpc/writer-hooks.js';
+import { busyChange, derivedName, EDIT_TOOLS, ownerOf, repoRelative, SHELL_TOOL, type HookCaller, type HookContext, type HookInput } from './input.js';
 import { literalPathGlob } from '../../shared/path-glob.js';
 import { folderOf, projectOf } from '../../shared/workspace.js';
-import { INSTANCE_FIELD_MAX_BYTES } from '../../shared/limits.js';
 import { checkFields, clipUtf8 } from '../instances/fields.js';
 import { toRfc3339 } from '../../../schemas/db/time.js';
 import type { InstanceReader } from '../instances/reader.js';
 import { leaseJson, type Lease, type LeaseService } from '../leases/service.js';
 import type { MessageReader } from '../messages/reader.js';
 import type { TaskReader } from '../tasks/reader.js';
-import { digestFit, digestLines, digestText, withHeld, DIGEST_TOKENS, ORIENTATION_TOKENS, type Me } from './digest.js';
+import { digestFit, digestLines, digestText, withHeld, type Me } from './digest.js';
 import { changedSincePull, noteSync, pullFirstReason } from './pull-first.js';
 import type { HookReader } from './reader.js';
 import { setBounded } from '../../shared/bounded.js';
 
-/** The tools that change a file, and where their input names it (Claude Code's documented tool inputs). */
-const EDIT_TOOLS: Readonly<Record<string, string>> = { Edit: 'file_path', Write: 'file_path', MultiEdit: 'file_path', NotebookEdit: 'notebook_path' };
-/** The shell tool, whose commands (a build, a test run) may run for minutes without a hook. */
-const SHELL_TOOL = 'Bash';
-/** How long a shell command may run when its call names no `timeout` (ms; Claude Code's longest unless configured otherwise). */
-const SHELL_BUSY_DEFAULT_MS = 600_000;
-/** News read per digest: events and audit entries after the session's cursors (the cursors then move past them). */
-const SCAN_EVENTS = 500;
-const SCAN_AUDIT = 200;
-const SCAN_MESSAGES = 20;
 /** Lines a digest had no room for, as the session holds them: the oldest, each within its bound. */
 const heldOf = (lines: readonly string[]): string[] => lines.slice(0, HOOK_HELD_LINES).map((l) => (l.length > HOOK_HELD_LINE_CHARS ? `${l.slice(0, HOOK_HELD_LINE_CHARS - 1)}…` : l));
-/**
- * A digest answered this long after its hook arrived may come after the client stopped waiting
- * (Claude Code's HTTP hooks as installed wait 5 s, the command bridge about as long): its lines are
- * then also held for the next digest, which shows them again rather than never.
- */
-const LATE_MS = 4000;
-/** A quiet session's cursors are written forward once this far behind, so another node's scans stay short too. */
-const CURSOR_LAG = 400;
-/**
- * Sessions a node remembers something of — scan positions, its binding, its last progress write —
- * per map; past it that map is forgotten (rescans from the cursors, a read of the binding, one
- * progress write more): a session killed without SessionEnd is ended by the writer, not here.
- */
-const SESSIONS_REMEMBERED = 10_000;
-/** `m.set(k, v)`, the map forgotten first when it holds SESSIONS_REMEMBERED entries. */
-const keepPerSession = <V>(m: Map<string, V>, k: string, v: V): void => setBounded(m, k, v, SESSIONS_REMEMBERED);
-
-
-/** The part of a hook's input Koor reads (Claude Code's documented hook input; other members are ignored). */
-export interface HookInput {
-  session_id: string;
-  hook_event_name: string;
-  cwd?: string;
-  tool_name?: string;
-  tool_input?: Record<string, unknown>;
-  stop_hook_active?: boolean;
-  source?: string;
-}
-
-/** What the installer passes in headers: the agent's name, its project, the repository root on its machine. */
-export interface HookContext {
-  agentName: string;
-  project: string;
-  repoRoot: string;
-  client: string;
-  /** Who calls: the operator drives any session; a token, only the sessions of agents it registered. */
-  caller: HookCaller;
-  /** When the hook's request arrived (performance.now()): a digest answered late is also held for the next one. */
-  arrivedMs: number;
-}
-
-export interface HookCaller {
-  role: Role;
-  /** The created token calling (null: the server token, an instance token, open mode). */
-  tokenId: string | null;
-  /** The agent the caller acts as, if any. */
-  instanceId: string | null;
-  /** A scoped token's scopes (null: what its role reaches): the session's project and auto-leased files stay inside them. */
-  scopes: readonly string[] | null;
-}
-
-/**
- * What a session's agent records as the token that bound it (its instance's `token_id`): a created
- * token's id — that token then acts as the agent with X-Koor-Instance too —, `instance:<id>` for
- * an agent's own instance token, null for the operator. Only the same owner drives the session.
- */
-const ownerOf = (c: HookCaller): string | null => c.tokenId ?? (c.role !== 'admin' && c.instanceId !== null ? `instance:${c.instanceId}` : null);
+/** `m.set(k, v)`, the map forgotten first when it holds HOOK_SESSIONS_REMEMBERED entries. */
+const keepPerSession = <V>(m: Map<string, V>, k: string, v: V): void => setBounded(m, k, v, HOOK_SESSIONS_REMEMBERED);
 
 type Output = Record<string, unknown>;
 const NOTHING: Output = {};
-
-/** A path Claude Code gave (absolute, or relative to the session's cwd) relative to the repository root; null outside it. */
-export function repoRelative(root: string, cwd: string, file: string): string | null {
-  const abs = path.resolve(cwd || root, file);
-  const rel = path.relative(root, abs).split(path.sep).join('/');
-  if (rel === '' || rel.startsWith('../') || rel === '..' || path.isAbsolute(rel)) return null;
-  return rel;
-}
-
-/**
- * What a hook says of the shell commands its session runs: one starts at PreToolUse, for its own
- * `timeout` (or the client's default) — none when it runs in the background, which returns at
- * once —; one ends at its PostToolUse or PostToolUseFailure (a failure or an interrupt; hooks
- * installed before it was hooked end it at the turn's Stop); none runs at the turn's Stop. Null:
- * nothing to write (anything else, or nothing held).
- */
-export function busyChange(input: HookInput, s: Pick<HookSession, 'busy_until' | 'busy_count'>): HookBusy | null {
-  const event = input.hook_event_name;
-  const held = s.busy_until !== '' || s.busy_count > 0;
-  if (event === 'Stop') return held ? 'clear' : null;
-  if (input.tool_name !== SHELL_TOOL || input.tool_input?.run_in_background === true) return null;
-  if (event === 'PostToolUse' || event === 'PostToolUseFailure') return held ? 'end' : null;
-  if (event !== 'PreToolUse') return null;
-  const t = input.tool_input?.timeout;
-  return { ms: typeof t === 'number' && Number.isFinite(t) && t > 0 ? Math.min(Math.ceil(t), HOOK_BUSY_MAX_MS) : SHELL_BUSY_DEFAULT_MS };
-}
 
 /**
  * Events retention pruned after a session's cursor before it read them (a long silence on a busy
@@ -128,16 +36,6 @@ const prunedAfter = (oldestEvent: number, cursor: number): number => Math.max(0,
 
 /** `HH:MM UTC` of a lease's RFC 3339 time. */
 const clock = (rfc: string): string => `${rfc.slice(11, 16)} UTC`;
-
-/**
- * The name of a session's agent when its client gives none: `claude-<repository folder>-<first 8
- * of the session id>`, the folder cut so the name stays within an agent name's limit.
- */
-function derivedName(client: string, repo: string, sessionId: string): string {
-  const head = `${client === 'claude-code' ? 'claude' : client}-`;
-  const tail = `-${sessionId.replace(/[^A-Za-z0-9]/g, '').slice(0, 8)}`;
-  return head + clipUtf8(repo, INSTANCE_FIELD_MAX_BYTES.name - Buffer.byteLength(head) - Buffer.byteLength(tail)) + tail;
-}
 
 /** The reason of a lease an edit hook takes (it ends after an idle lifetime). */
 export const AUTO_LEASE_REASON = 'editing (auto-lease)';
@@ -183,7 +81,7 @@ export class HookService {
       if (known) await this.permitDrive(known, ctx.caller);
       return this.end(input.session_id);
     }
-    const late = (): boolean => performance.now() - ctx.arrivedMs > LATE_MS;
+    const late = (): boolean => performance.now() - ctx.arrivedMs > HOOK_LATE_MS;
     const s = await this.bind(input, ctx);
     const busy = busyChange(input, s);
     if (busy === null) this.progress(s);
@@ -286,7 +184,7 @@ export class HookService {
     const blocking = leases.find((l) => l.holder !== me.id && l.exclusive);
     if (blocking) return this.deny(me, rel, blocking, input.tool_name ?? '', s.session_id);
     // Free to edit, but maybe not on a fresh copy: pull first (pull-first.ts).
-    const changed = await changedSincePull(this.d, s, me.id, rel, SCAN_EVENTS);
+    const changed = await changedSincePull(this.d, s, me.id, rel, HOOK_SCAN_EVENTS);
     if (changed !== null) {
       this.stats.pull_first++;
       return { hookSpecificOutput: { hookEventName: 'PreToolUse', permissionDecision: 'deny', permissionDecisionReason: pullFirstReason(rel, changed) } };
@@ -351,12 +249,12 @@ export class HookService {
     const auditFrom = Math.max(s.audit_cursor, hint?.audit ?? 0);
     const [newestEvent, newestAudit, oldestEvent] = await Promise.all([this.d.reader.newestEvent(), this.d.reader.newestAudit(), this.d.reader.oldestEvent()]);
     const [messages, events, audit] = await Promise.all([
-      this.d.messages.inbox(me.id, { since: s.message_cursor, unread: true, thread: null, limit: SCAN_MESSAGES }),
-      this.d.reader.eventsAfter(eventFrom, newestEvent, SCAN_EVENTS),
-      this.d.reader.auditAfter(auditFrom, newestAudit, SCAN_AUDIT),
+      this.d.messages.inbox(me.id, { since: s.message_cursor, unread: true, thread: null, limit: HOOK_SCAN_MESSAGES }),
+      this.d.reader.eventsAfter(eventFrom, newestEvent, HOOK_SCAN_EVENTS),
+      this.d.reader.auditAfter(auditFrom, newestAudit, HOOK_SCAN_AUDIT),
     ]);
-    const eventThrough = events.length === SCAN_EVENTS ? events.at(-1)!.id : Math.max(eventFrom, newestEvent);
-    const auditThrough = audit.length === SCAN_AUDIT ? audit.at(-1)!.id : Math.max(auditFrom, newestAudit);
+    const eventThrough = events.length === HOOK_SCAN_EVENTS ? events.at(-1)!.id : Math.max(eventFrom, newestEvent);
+    const auditThrough = audit.length === HOOK_SCAN_AUDIT ? audit.at(-1)!.id : Math.max(auditFrom, newestAudit);
     return { messages, events, audit, eventThrough, auditThrough, missed: prunedAfter(oldestEvent, eventFrom) };
   }
 
@@ -371,7 +269,7 @@ export class HookService {
     const { text, shown } = digestFit(lines, DIGEST_TOKENS);
     const cursors = { event_cursor: g.eventThrough, audit_cursor: g.auditThrough, message_cursor: g.messages.at(-1)?.id ?? s.message_cursor };
     // Written with news; a quiet session's cursors now and then, so another node or a restart starts near the end.
-    const lagging = g.eventThrough - s.event_cursor >= CURSOR_LAG || g.auditThrough - s.audit_cursor >= CURSOR_LAG;
+    const lagging = g.eventThrough - s.event_cursor >= HOOK_CURSOR_LAG || g.auditThrough - s.audit_cursor >= HOOK_CURSOR_LAG;
     if (text !== null || lagging || editedNow !== null) {
       await this.d.writer.call('hooks.advance', {
         session_id: s.session_id,
@@ -399,7 +297,7 @@ export class HookService {
       this.d.instances.list({}),
       this.d.leases.list({ holder: null, project: me.project, resource: null, limit: 50 }),
       this.d.tasks.list({ project: me.project, statuses: ['ready'], claimedBy: null, after: 0, limit: 4 }),
-      this.d.messages.inbox(me.id, { since: 0, unread: true, thread: null, limit: SCAN_MESSAGES }),
+      this.d.messages.inbox(me.id, { since: 0, unread: true, thread: null, limit: HOOK_SCAN_MESSAGES }),
     ]);
     const lines: string[] = [];
     const others = instances.filter((i) => i.id !== me.id && i.status !== 'stale' && projectOf(i.workspace) === me.project);
@@ -419,7 +317,6 @@ export class HookService {
     return { hookSpecificOutput: { hookEventName: event, additionalContext: text! } };
   }
 
-  /** SessionEnd: the session's instance is deregistered, its leases (auto-leases included) and claimed tasks let go. */
   /** Refuses a caller that may not drive this session: not the operator, its agent, or the token that bound it. */
   private async permitDrive(s: HookSession, caller: HookCaller): Promise<void> {
     if (caller.role === 'admin' || caller.instanceId === s.instance_id) return;
@@ -431,6 +328,7 @@ export class HookService {
     throw fail('ROLE_FORBIDDEN', caller.role, "call hooks for another agent's session");
   }
 
+  /** SessionEnd: the session's instance is deregistered, its leases (auto-leases included) and claimed tasks let go. */
   private async end(sessionId: string): Promise<Output> {
     this.bound.delete(sessionId);
     this.lastProgress.delete(sessionId);
@@ -451,15 +349,15 @@ export class HookService {
     const i = await this.d.instances.get(instanceId);
     if (!i) throw fail('INSTANCE_NOT_FOUND', instanceId);
     const s = await this.d.reader.sessionOf(instanceId);
-    const recent = async (newest: Promise<number> | number) => Math.max(0, (await newest) - SCAN_AUDIT);
+    const recent = async (newest: Promise<number> | number) => Math.max(0, (await newest) - HOOK_SCAN_AUDIT);
     const cursors = s ?? { event_cursor: await recent(this.d.reader.newestEvent()), audit_cursor: await recent(this.d.reader.newestAudit()), message_cursor: 0, edited: [], project: projectOf(i.workspace), repo_root: i.workspace };
     const me: Me = { id: i.id, name: i.name, project: cursors.project };
     // The events pruned past a cursor are a session's to be told of: without one, none is read.
     const [newestEvent, newestAudit, oldestEvent] = await Promise.all([this.d.reader.newestEvent(), this.d.reader.newestAudit(), s ? this.d.reader.oldestEvent() : 0]);
     const [messages, events, audit] = await Promise.all([
-      this.d.messages.inbox(me.id, { since: cursors.message_cursor, unread: true, thread: null, limit: SCAN_MESSAGES }),
-      this.d.reader.eventsAfter(cursors.event_cursor, newestEvent, SCAN_EVENTS),
-      this.d.reader.auditAfter(cursors.audit_cursor, newestAudit, SCAN_AUDIT),
+      this.d.messages.inbox(me.id, { since: cursors.message_cursor, unread: true, thread: null, limit: HOOK_SCAN_MESSAGES }),
+      this.d.reader.eventsAfter(cursors.event_cursor, newestEvent, HOOK_SCAN_EVENTS),
+      this.d.reader.auditAfter(cursors.audit_cursor, newestAudit, HOOK_SCAN_AUDIT),
     ]);
     const lines = withHeld(s?.held ?? [], digestLines({ me, messages, events, audit, edited: cursors.edited, denied: s?.denied ?? [], missed: s ? prunedAfter(oldestEvent, s.event_cursor) : 0 }));
     return JSON.stringify({ agent: i.id, name: i.name, text: digestText(lines, DIGEST_TOKENS), lines });

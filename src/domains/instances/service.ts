@@ -13,6 +13,7 @@ import { headerTokenHash } from '../../token-hash.js';
 import type { InstanceFilter, InstanceReader, InstanceRow, TokenRow } from './reader.js';
 import { then } from '../../shared/awaitable.js';
 import { addBounded } from '../../shared/bounded.js';
+import { STALE_SESSION_CHUNK, STALE_SESSION_TURNS } from '../../shared/limits-features.js';
 
 export type { InstanceFilter } from './reader.js';
 
@@ -33,9 +34,6 @@ export function summary(i: Instance) {
 export type Summary = ReturnType<typeof summary>;
 
 const decode = (r: InstanceRow): Instance => ({ ...r, capabilities: JSON.parse(r.capabilities) as string[] });
-/** Stale agents' sessions ended per writer turn, and turns per liveness check (the rest wait for the next). */
-const STALE_SESSION_CHUNK = 100;
-const STALE_SESSION_TURNS = 10;
 /** An agent's token as the identity index knows it, and when the database last said so. */
 interface Known {
   readonly resolved: Resolved;
@@ -202,9 +200,8 @@ export class InstanceService {
     return this.reader.count();
   }
 
-  /** `token_id`: the created token registering it, which may then act as it. */
   /**
-   * `idem`: an idempotent retry gets the first registration's instance with a new token (its first
+   * `token_id`: the created token registering it, which may then act as it. `idem`: an idempotent retry gets the first registration's instance with a new token (its first
    * token's plain text is never stored with the key; the first one stops working) — `replayed`.
    */
   async register(

@@ -102,7 +102,6 @@ async function mayCharge(svc: LlmService, ctx: Ctx, sessionId: string, cache: Ma
   return ok;
 }
 
-/** Budgets narrowed to one (`scope=project:<p>`): a scoped token reads only its projects' budgets. */
 /**
  * An OTLP export's usage records, recorded: at most OTLP_MAX_RECORDS an export, and a non-admin
  * caller's records of another agent's session refused, both told in OTLP's partialSuccess (`field`:

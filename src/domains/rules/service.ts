@@ -126,7 +126,6 @@ export class RuleService {
      * Cluster mode: other nodes write rules too, so nothing read is kept across requests (a
      * selection lives for one validation); the JSON per subset is still built once per request.
      */
-    /** Other processes write to the database too (cluster mode): no selection is kept. */
     private readonly othersWrite = false,
   ) {}
 
@@ -177,8 +176,10 @@ export class RuleService {
     return { project, count: res.count };
   }
 
-  /** A rule proposed by an agent (REST or MCP): stored `proposed`, fires only once accepted. */
-  /** `idem`: an Idempotency-Key's tag (a retry gets the first result, `replayed`). */
+  /**
+   * A rule proposed by an agent (REST or MCP): stored `proposed`, fires only once accepted. `idem`:
+   * an Idempotency-Key's tag (a retry gets the first result, `replayed`).
+   */
   async propose(r: RuleInput, proposer: string, audit?: AuditTag, idem: IdemTag | null = null) {
     for (const k of ['project', 'rule_id', 'pattern'] as const) if (!r[k]) throw fail('FIELD_REQUIRED', k);
     const { source: _learned, ...row } = toRow(r, { project: r.project!, source: 'learned', proposed_by: r.proposed_by || proposer });

@@ -1,4 +1,5 @@
 import { STATE_CACHE_ENTRY_OVERHEAD_BYTES } from '../../shared/limits.js';
+import { CACHE_DOORKEEPER_SLOTS, CACHE_TOMBSTONES_MAX } from '../../shared/limits-features.js';
 
 /** One cached current value, with its response headers precomputed. */
 export interface CachedValue {
@@ -19,19 +20,7 @@ export interface CachedValue {
   used: boolean;
 }
 
-/**
- * Once the cache is full, a read miss is admitted when the same key missed shortly before
- * (`StateCache.fill`): the doorkeeper remembers the last miss of this many slots of key hashes.
- */
-export const DOORKEEPER_SLOTS = 1024;
-const DOORKEEPER_SHIFT = 32 - Math.log2(DOORKEEPER_SLOTS);
-
-/**
- * Keys deleted lately, with their deletes' revisions, kept so that a write committed before the
- * delete whose reply is applied after it cannot bring the key back (the newest first out past
- * this; more than a batch of writer replies, WRITER_MAX_BATCH_ENVELOPES).
- */
-const TOMBSTONES_MAX = 4096;
+const DOORKEEPER_SHIFT = 32 - Math.log2(CACHE_DOORKEEPER_SLOTS);
 
 /** What an entry counts against the budget, bytes. */
 const entrySize = (key: string, value: Uint8Array): number => value.byteLength + key.length + STATE_CACHE_ENTRY_OVERHEAD_BYTES;
@@ -61,7 +50,7 @@ export class StateCache {
    */
   private evictFrom: IterableIterator<string> | null = null;
   /** The doorkeeper: a hash of the key that last missed, per slot (0 = none). */
-  private readonly missed = new Int32Array(DOORKEEPER_SLOTS);
+  private readonly missed = new Int32Array(CACHE_DOORKEEPER_SLOTS);
   readonly stats = { hits: 0, misses: 0 };
   /** Keys deleted lately: key → its delete's revision (insertion order: the oldest first out). */
   private readonly tombstones = new Map<string, number>();
@@ -132,8 +121,8 @@ export class StateCache {
   /**
    * Whether `key` is the last miss its doorkeeper slot remembers (then forgotten); otherwise it
    * is remembered in place of that one. With reads spread evenly over N keys not cached, about
-   * DOORKEEPER_SLOTS / (N + DOORKEEPER_SLOTS) of the misses get in (~2 % at 100k keys); a key
-   * whose share of the misses is well over 1 / DOORKEEPER_SLOTS, at its second. FNV-1a of the
+   * CACHE_DOORKEEPER_SLOTS / (N + CACHE_DOORKEEPER_SLOTS) of the misses get in (~2 % at 100k keys); a key
+   * whose share of the misses is well over 1 / CACHE_DOORKEEPER_SLOTS, at its second. FNV-1a of the
    * key's UTF-16 units: no allocation, ~1 ns a character.
    */
   private missedBefore(key: string): boolean {
@@ -196,7 +185,7 @@ export class StateCache {
     if (revision > 0) {
       this.tombstones.delete(key);
       this.tombstones.set(key, revision);
-      if (this.tombstones.size > TOMBSTONES_MAX) this.tombstones.delete(this.tombstones.keys().next().value!);
+      if (this.tombstones.size > CACHE_TOMBSTONES_MAX) this.tombstones.delete(this.tombstones.keys().next().value!);
     }
     const old = this.map.get(key);
     if (old === undefined) return;

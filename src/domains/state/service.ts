@@ -169,8 +169,6 @@ export class StateService {
   /**
    * A transaction (POST /api/txn): the writer runs it whole; the cache then takes its puts and
    * forgets its deletes (an expired key a compare or get swept is gone from it too: it reads as absent anyway).
-   */
-  /**
    * `idem`: a retry under an Idempotency-Key gets the first result, `replayed`; the cache and the
    * watchers were told of it with the first write (or dropped it, if its reply was lost).
    */

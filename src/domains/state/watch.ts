@@ -14,12 +14,10 @@ import { resumeFrom, slowConsumerLogger, streamSocketOptions } from '../../ws/su
 import { acceptUpgrade, type UpgradeDeps } from '../../ws/upgrade.js';
 import type { ChangeRow, StateReader } from './reader.js';
 import { RESTORE_MARK_TYPE } from '../../../schemas/db/tables/state.js';
+import { WATCH_FEED_PAGE, WATCH_VALUE_MAX_BYTES } from '../../shared/limits-features.js';
 
 export const STATE_WATCH_PATH = '/api/state/watch';
 export const SPECS_WATCH_PATH = '/api/specs/watch';
-
-/** Changes read per step of the live feed. */
-const FEED_PAGE = 512;
 
 /**
  * A change as a watcher reads it: state `{"type","key","version","revision","hash",
@@ -33,9 +31,6 @@ export function changeJson(c: ChangeRow): string {
   }
   return JSON.stringify({ type: c.type, key: c.topic.slice(2), version: c.version, revision: c.id, hash: c.hash, content_type: c.content_type, updated_by: c.updated_by });
 }
-
-/** A change frame carries the value (`&values=1`) up to this many bytes; a larger one says `"value_omitted":"too large"`. */
-export const WATCH_VALUE_MAX_BYTES = 64 * 1024;
 
 /** The frame of a state change with its value (`&values=1`), when the version is still kept. */
 function withValue(c: ChangeRow, row: { value: Uint8Array; content_type: string } | undefined): string {
@@ -97,7 +92,7 @@ export class ChangeFeed {
           return false;
         });
       },
-      read: (after) => Promise.resolve(this.reader.changes(after, Number.MAX_SAFE_INTEGER, FEED_PAGE)),
+      read: (after) => Promise.resolve(this.reader.changes(after, Number.MAX_SAFE_INTEGER, WATCH_FEED_PAGE)),
       gap: (after, next) => {
         // Pruned before this node read them: watchers would miss them unknowingly.
         this.gaps++;
@@ -116,7 +111,7 @@ export class ChangeFeed {
           this.fanned++;
         });
       },
-      more: (page) => page.length === FEED_PAGE,
+      more: (page) => page.length === WATCH_FEED_PAGE,
     });
   }
 

@@ -62,7 +62,6 @@ function settleRoute(how: 'complete' | 'fail' | 'release', svc: TaskService): Ro
   };
 }
 
-/** The spending cap that refuses an agent's claims in a project now, if any (the LLM domain's budgets). */
 /** The budget refusing a claim, if any: why, and the seconds until its period ends (null: a total cap, no Retry-After). */
 export type BudgetRefusal = { why: string; retryAfter: number | null };
 export type BudgetGate = (agent: { instanceId: string; name: string }, project: string) => BudgetRefusal | null | Promise<BudgetRefusal | null>;

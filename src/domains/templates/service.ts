@@ -92,8 +92,7 @@ export class TemplateService {
     return templateJson({ ...r, created_at: toRfc3339(r.created_at), updated_at: toRfc3339(r.updated_at) });
   }
 
-  /** Stores a new template; returns its Template JSON text. A duplicate id → 409. */
-  /** `replayed`: an idempotent retry answered with the first write's result. */
+  /** Stores a new template; returns its Template JSON text. A duplicate id → 409; `replayed`: an idempotent retry answered with the first write's result. */
   async create(t: TemplateInput, audit?: AuditTag, idem: IdemTag | null = null): Promise<{ json: string; replayed: boolean }> {
     checkName(t.id, 'id');
     const { res: r, replayed } = await this.writer.callIdempotent('templates.create', t, idem, audit ? { audit } : undefined);

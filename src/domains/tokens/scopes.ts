@@ -2,6 +2,7 @@ import { fail } from '../../errors.js';
 import { checkName } from '../../names.js';
 import { isValidGlob } from '../../shared/glob.js';
 import { isValidPathGlob } from '../../shared/path-glob.js';
+import { TOKEN_TTL_MAX_MS } from '../../shared/limits-features.js';
 
 /** The kinds of scope a created token may carry. */
 export const SCOPE_KINDS = ['project', 'state', 'topic', 'path'] as const;
@@ -34,8 +35,6 @@ export function checkScopes(scopes: readonly string[]): string[] {
 }
 
 const UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-/** Longest ttl: ten years (beyond, say no ttl). */
-const TTL_MAX_MS = 10 * 365 * 86_400_000;
 
 /** A token's ttl: seconds (a number or digits) or a duration like `90d`, `12h`, `30m`, `1h30m`; null/absent = never expires. */
 export function parseTtl(ttl: unknown): number | null {
@@ -53,6 +52,6 @@ export function parseTtl(ttl: unknown): number | null {
     }
     if (end === text.length && text.length > 0) ms = total;
   }
-  if (!Number.isFinite(ms) || ms < 1000 || ms > TTL_MAX_MS || !Number.isInteger(ms)) throw fail('TOKEN_TTL_INVALID', text);
+  if (!Number.isFinite(ms) || ms < 1000 || ms > TOKEN_TTL_MAX_MS || !Number.isInteger(ms)) throw fail('TOKEN_TTL_INVALID', text);
   return ms;
 }

@@ -1,11 +1,9 @@
 import { MATCH_ALL, matcherFor, type Matcher } from '../../shared/glob.js';
 import type { Awaitable } from '../../shared/awaitable.js';
 import type { WebhookReader } from './reader.js';
-import { WEBHOOK_BACKLOG_MAX } from '../../shared/limits-features.js';
+import { WEBHOOK_BACKLOG_MAX, WEBHOOK_PATTERN_SETS_MAX } from '../../shared/limits-features.js';
 import { setBounded } from '../../shared/bounded.js';
 
-/** Distinct `patterns` values whose matchers are kept (webhooks are few; a flood of distinct ones is forgotten). */
-const PATTERN_SETS_MAX = 10_000;
 const matchers = new Map<string, Matcher>();
 
 /** The matcher of a webhook's `patterns` column (a JSON array of globs), compiled once per distinct value. */
@@ -14,7 +12,7 @@ export function patternsMatcher(patterns: string): Matcher {
   if (!m) {
     const ms = (JSON.parse(patterns) as string[]).map((p) => matcherFor(p));
     m = ms.includes(MATCH_ALL) ? MATCH_ALL : ms.length === 1 ? ms[0]! : (topic: string) => ms.some((x) => x(topic));
-    setBounded(matchers, patterns, m, PATTERN_SETS_MAX);
+    setBounded(matchers, patterns, m, WEBHOOK_PATTERN_SETS_MAX);
   }
   return m;
 }

@@ -5,6 +5,7 @@ import type { Statement } from 'better-sqlite3';
 import type { CheckpointKind } from '../../../schemas/rpc/writer-stats.js';
 import { SyncFailedAfterCommit, type Driver, type Param, type Query, type SyncTx, type Tx } from '../sql.js';
 import { schemaVersion, vacuumStep, type DB } from './db.js';
+import { WAL_STEPS, WAL_STEP_BATCHES } from '../../../src/shared/limits-features.js';
 
 function sleepSync(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
@@ -250,17 +251,6 @@ function syncWalOnCommit(db: DB, wal: string, sync: 'full' | 'normal'): { afterC
 const LE = os.endianness() === 'LE';
 /** The wal-index format's version (WALINDEX_MAX_VERSION in SQLite's wal.c, unchanged since 3.7.0). */
 const WAL_INDEX_VERSION = 3007000;
-
-/** Background checkpoint steps in a full WAL. */
-const WAL_STEPS = 8;
-/**
- * The fewest batches between two steps before the WAL is full. A step writes the hot pages (the
- * tables' last leaves, the state rows) again; spreading the syncs matters when there are many
- * commits to delay, each of a few writes. At 50 connections a batch of ~40 PUTs fills an eighth
- * of the WAL in 2–3 batches: there the whole WAL is copied at once, as before (eight
- * steps cost ~3 µs more CPU per PUT).
- */
-const WAL_STEP_BATCHES = 32;
 
 /**
  * How far the WAL is written and copied back: its frame count (mxFrame) and the frames already

@@ -2,11 +2,9 @@ import type Database from 'better-sqlite3';
 import { createIndex } from '../../../schemas/db/table.js';
 import { STATE_HISTORY, STATE_HISTORY_VERSION, VERSION_INDEXED } from '../../../schemas/db/tables/state.js';
 import { keepsRings, toRing } from '../../../src/shared/version-ring.js';
+import { HISTORY_MODE_KEYS_PER_PAGE } from '../../../src/shared/limits-features.js';
 
 type DB = Database.Database;
-
-/** Keys converted per statement page (each key's ids read through the index, in one transaction). */
-const KEYS_PER_PAGE = 1000;
 
 /**
  * Puts a data file in the way `keep` (--state-history-keep) finds versions, once at the writer's
@@ -37,12 +35,12 @@ export function applyHistoryMode(db: DB, keep: number): { converted: 'rings' | '
     const set = db.prepare('UPDATE state SET ring = ? WHERE key = ?');
     let after = '';
     for (;;) {
-      const list = page.all(after, KEYS_PER_PAGE) as string[];
+      const list = page.all(after, HISTORY_MODE_KEYS_PER_PAGE) as string[];
       for (const key of list) {
         set.run(toRing(ids.all(key) as number[]), key);
         keys++;
       }
-      if (list.length < KEYS_PER_PAGE) break;
+      if (list.length < HISTORY_MODE_KEYS_PER_PAGE) break;
       after = list.at(-1)!;
     }
     dropped += db.prepare('DELETE FROM state_history WHERE key NOT IN (SELECT key FROM state)').run().changes;

@@ -9,16 +9,10 @@ import { fault } from '../fault.js';
 import { sql, type Tx } from '../sql.js';
 import { storageNow } from '../../../schemas/db/time.js';
 import type { EventStore } from './events.js';
+import { HOOK_DENIED_KEEP, HOOK_EDITED_KEEP, HOOK_PULL_WARNED_KEEP } from '../../../src/shared/limits-features.js';
 
 type M = WriterMethods;
 type Row = HookSessionRow;
-
-/** Files a session remembers having edited (the newest), for the leases of others touching them. */
-export const HOOK_EDITED_KEEP = 100;
-/** Refused edits a session remembers (the newest), to tell it when each lease ends. */
-export const HOOK_DENIED_KEEP = 20;
-/** Files a session's pull-first warnings are remembered for (the newest). */
-export const HOOK_PULL_WARNED_KEEP = 20;
 
 /** A session's bounded JSON list (files edited, edits refused, pull-first warnings) with `item` as its newest, replacing the entry `same` finds: the newest `keep`, as stored. */
 function newestLast<T>(list: readonly T[], item: T, same: (x: T) => boolean, keep: number): string {

@@ -25,9 +25,9 @@ const SET_CAPS = sql('UPDATE instances SET capabilities = ?, last_seen = ? WHERE
 const SET_INTENT = sql('UPDATE instances SET intent = ?, last_seen = ? WHERE id = ?');
 const DELETE = sql('DELETE FROM instances WHERE id = ?');
 const REKEY = sql('UPDATE instances SET token_hash = ? WHERE id = ?');
-/** In the (status, last_seen) index's order, ties in insertion order (SQLite's rowid, PostgreSQL's seq). */
 /** Unseen since the cutoff, unless a hook session of theirs runs a tool that may still be running then (a long shell command). */
 const NOT_BUSY = "NOT EXISTS (SELECT 1 FROM hook_sessions h WHERE h.instance_id = instances.id AND h.busy_until >= ?)";
+/** In the (status, last_seen) index's order, ties in insertion order (SQLite's rowid, PostgreSQL's seq). */
 const STALE_CANDIDATES = dialects({
   sqlite: `SELECT ${COLS} FROM instances WHERE status = 'active' AND last_seen < ? AND ${NOT_BUSY} ORDER BY last_seen`,
   pg: `SELECT ${COLS} FROM instances WHERE status = 'active' AND last_seen < ? AND ${NOT_BUSY} ORDER BY last_seen, seq`,

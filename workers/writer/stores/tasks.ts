@@ -2,7 +2,7 @@ import type { ReqOf, ResOf } from '../../../schemas/rpc/envelope.js';
 import type { CheckpointRow, Event, LeaseRow, TaskRow, WriterMethods } from '../../../schemas/rpc/writer.js';
 import { CHECKPOINT, TASK, type TaskDbRow as Row } from '../../../schemas/db/tables/tasks.js';
 import { GlobSet } from '../../../src/shared/glob-set.js';
-import { TASK_CLAIM_BATCH, TASK_CLAIM_FIRST_BATCH } from '../../../src/shared/limits-features.js';
+import { TASK_CLAIM_BATCH, TASK_CLAIM_FIRST_BATCH, TASK_RESUME_CHARS } from '../../../src/shared/limits-features.js';
 import { fault } from '../fault.js';
 import { dialects, sql, type Tx } from '../sql.js';
 import { storageNow } from '../../../schemas/db/time.js';
@@ -97,9 +97,6 @@ const PRUNABLE = sql("DELETE FROM tasks WHERE id IN (SELECT id FROM tasks WHERE 
 const DROP_CHECKPOINTS = sql('DELETE FROM task_checkpoints WHERE task_id = ?');
 const DROP_DEPENDENTS = sql('DELETE FROM task_deps WHERE dep_id = ?');
 const DROP_DEP = sql('DELETE FROM task_deps WHERE dep_id = ? AND task_id = ?');
-
-/** A checkpoint's `next` as the claim event carries it (the claim reply has all of it). */
-const RESUME_CHARS = 200;
 
 /** An id no row can have (beyond int8, where PostgreSQL would refuse the parameter) finds nothing. */
 const findable = (id: number): boolean => Number.isSafeInteger(id);
@@ -296,7 +293,7 @@ export function taskStore(events: EventStore, leases: ReturnType<typeof leaseSto
       const claimed = (await tx.get<Row>(CLAIM, req.holder, who.name, now, taken?.lease.id ?? '', r.id))!;
       await revive(tx, req.holder, now);
       const checkpoint = (await tx.get<CheckpointRow>(LAST_CHECKPOINT, r.id)) ?? null;
-      const event = await announce(tx, 'claimed', claimed, checkpoint === null ? {} : { resume: checkpoint.next.slice(0, RESUME_CHARS) });
+      const event = await announce(tx, 'claimed', claimed, checkpoint === null ? {} : { resume: checkpoint.next.slice(0, TASK_RESUME_CHARS) });
       // The claim's fencing token: its event id, which only grows; the task's lease carries it too.
       await tx.run(SET_FENCE, event.id, r.id);
       if (taken) await leases.setFence(tx, taken.lease.id, event.id);
