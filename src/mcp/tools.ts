@@ -55,7 +55,7 @@ export const TOOL_RULES: Readonly<Record<string, Rule>> = {
 /**
  * Install hint of our distribution: no package is published on the npm registry;
  * koor-cli comes from a clone of the repository, said as `koor-cli init` says it, shorter
- * (cli/commands/init.ts INSTALL_HOW, which adds the `npm pack` tarball for other machines).
+ * (cli/hooks/workspace-files.ts INSTALL_HOW, which adds the `npm pack` tarball for other machines).
  */
 export const CLI_INSTALL = 'Koor clone: npm install && npm install -g .';
 

@@ -8,7 +8,7 @@ import { runCli, writeSettings } from './helpers.js';
 const read = (dir: string, f: string) => fs.readFileSync(path.join(dir, f), 'utf8');
 const readJson = (dir: string, f: string) => JSON.parse(read(dir, f));
 
-/** How koor-cli gets installed, as init says it (cli/commands/init.ts INSTALL_HOW). */
+/** How koor-cli gets installed, as init says it (cli/hooks/workspace-files.ts INSTALL_HOW). */
 const INSTALL_HOW = 'in a clone of the Koor repository, `npm install && npm install -g .`; on another machine, `npm install -g ./koor-<version>.tgz` (made by `npm pack` in the clone)';
 const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
