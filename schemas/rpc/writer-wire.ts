@@ -20,6 +20,15 @@ import { WriterMethods } from './writer.js';
 export type WireRequest = [id: number, method: string, deadline: number, req: unknown, audit?: AuditTag | string | 0, idem?: IdemTag];
 export type WireReply = [id: number, kind: 0 | 1 | 2, payload: unknown];
 
+/** What the front tells the writer thread besides requests: close once the queue is done. */
+export type WriterControl = { control: 'close' };
+/**
+ * What the writer thread tells the front besides replies: it opened the database (`ready`) or
+ * could not (`open-failed`, why), it closed, or the disk holding the database filled up or has
+ * room again (`storage`).
+ */
+export type WriterNotice = { control: 'ready' } | { control: 'closed' } | { control: 'open-failed'; message: string } | { control: 'storage'; full: boolean; error?: string };
+
 const FAILED = 0;
 const OK = 1;
 const REPLAYED = 2;

@@ -2,10 +2,11 @@ import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from '
 import type { AuditTag, IdemTag, ReplyEnvelope, ReqOf, ResOf, RequestEnvelope } from '../../schemas/rpc/envelope.js';
 import type { Event, WriterMethod, WriterMethods, WriterStartup } from '../../schemas/rpc/writer.js';
 import { createWriterStatsBuffer, WriterStatsView } from '../../schemas/rpc/writer-stats.js';
-import { decodeReply, encodeRequest, type WireReply, type WireRequest } from '../../schemas/rpc/writer-wire.js';
+import { decodeReply, encodeRequest, type WireReply, type WireRequest, type WriterControl, type WriterNotice } from '../../schemas/rpc/writer-wire.js';
 import { AppError, fail } from '../errors.js';
 import type { Logger } from '../log.js';
-import { WRITER_LIMITS, WRITER_OUTCOME_GRACE_MS, WRITER_RESTART_BACKOFF_MAX_MS, WRITER_RESTART_BACKOFF_MS } from '../shared/limits.js';
+import { WRITER_LIMITS, WRITER_RESTART_BACKOFF_MAX_MS, WRITER_RESTART_BACKOFF_MS } from '../shared/limits.js';
+import { InFlight, type WriterStats } from './writer-in-flight.js';
 
 /** The writer thread, for both backends (the start-up data's database URL selects PostgreSQL). */
 const WRITER_URL = new URL('../../workers/writer/main.js', import.meta.url);
@@ -26,27 +27,6 @@ export interface WriterClientOptions {
   databaseUrl?: string;
 }
 
-interface Pending {
-  resolve: (v: unknown) => void;
-  /** Resolve with `{ res, replayed }` (callIdempotent). */
-  wrap: boolean;
-  reject: (e: AppError) => void;
-  /** Date.now() past which a call the writer has not begun gets DEADLINE_EXCEEDED. */
-  deadline: number;
-  /** A call the writer had begun when its deadline passed: Date.now() past which it is `outcome unknown` (0: not overdue yet). */
-  graceUntil: number;
-  method: string;
-}
-
-export interface WriterStats {
-  calls: number;
-  inFlight: number;
-  restarts: number;
-  deadlineExceeded: number;
-  /** Calls answered `outcome unknown` (504): begun by the writer, no reply (its death, or past the grace). */
-  outcomeUnknown: number;
-  rejectedFull: number;
-}
 
 /**
  * Typed RPC client of the single writer worker: named methods, per-call deadline, in-flight cap,
@@ -62,7 +42,6 @@ export interface WriterStats {
 export class WriterClient {
   private worker: Worker | null = null;
   private port: MessagePort | null = null;
-  private readonly pending = new Map<number, Pending>();
   /** Requests accepted while the writer is (re)starting, in their wire form. */
   private waiting: WireRequest[] = [];
   /** Requests of this turn, posted as one message (one structured clone, one wake-up). */
@@ -76,15 +55,14 @@ export class WriterClient {
   private beforeRepliesHook: () => void = () => {};
   /** Given the events a write stored, before its caller learns of it (see onCommitted). */
   private committedHook: (events: readonly Event[]) => void = () => {};
-  /** One timer for every deadline: armed for the earliest pending one (see sweepDeadlines). */
-  private deadlineTimer: NodeJS.Timeout | null = null;
-  private deadlineAt = Infinity;
   /** Set while the disk holding the database is full (the last write failed for it; none succeeded since): /health says degraded. */
   storageFull: { since: number; error: string } | null = null;
   readonly stats: WriterStats = { calls: 0, inFlight: 0, restarts: 0, deadlineExceeded: 0, outcomeUnknown: 0, rejectedFull: 0 };
   /** Batch sizes and commit latency, kept by the writer thread itself (shared memory). */
   private readonly batchStats = createWriterStatsBuffer();
   readonly batches = new WriterStatsView(this.batchStats);
+  /** The calls sent and not answered, with their deadlines. */
+  private readonly pending = new InFlight(this.stats, () => this.batches.startedThrough, () => this.notifyUncertain());
 
   constructor(private readonly opts: WriterClientOptions) {}
 
@@ -149,9 +127,7 @@ export class WriterClient {
     const wire = encodeRequest(env);
     this.stats.calls++;
     return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve: resolve as (v: unknown) => void, wrap, reject, deadline, graceUntil: 0, method });
-      this.stats.inFlight = this.pending.size;
-      if (deadline < this.deadlineAt) this.armDeadline(deadline);
+      this.pending.add(id, { resolve: resolve as (v: unknown) => void, wrap, reject, deadline, graceUntil: 0, method });
       if (!this.port) {
         this.waiting.push(wire);
         return;
@@ -174,63 +150,6 @@ export class WriterClient {
       }
     });
   }
-
-  private armDeadline(at: number): void {
-    if (this.deadlineTimer) clearTimeout(this.deadlineTimer);
-    this.deadlineAt = at;
-    this.deadlineTimer = setTimeout(this.sweepDeadlines, Math.max(0, at - Date.now()));
-    this.deadlineTimer.unref();
-  }
-
-  /**
-   * Fails every call past its deadline that the writer has not begun (certainly not committed:
-   * the writer refuses an expired envelope), gives one it has begun the grace to answer, and
-   * re-arms for the earliest left. A timer per call cost a timer-list insert and removal per
-   * write; this one fires about once per deadline period under load and scans at most
-   * maxInFlight entries when it does. Replies that arrived while the process was paused are
-   * read before a begun call is given up on: the sweep runs in the timers phase, before the
-   * port's messages, so the verdict waits for the check phase (setImmediate) after them.
-   */
-  private readonly sweepDeadlines = (): void => {
-    this.deadlineTimer = null;
-    this.deadlineAt = Infinity;
-    const now = Date.now();
-    const started = this.batches.startedThrough;
-    let next = Infinity;
-    let givingUp = false;
-    for (const [id, p] of this.pending) {
-      // Strictly past: the writer refuses an envelope whose deadline is strictly before its clock.
-      if (p.deadline >= now) {
-        if (p.deadline + 1 < next) next = p.deadline + 1;
-      } else if (id > started) {
-        this.pending.delete(id);
-        this.stats.deadlineExceeded++;
-        p.reject(fail('DEADLINE_EXCEEDED', p.method));
-      } else if (p.graceUntil === 0) {
-        p.graceUntil = now + WRITER_OUTCOME_GRACE_MS;
-        if (p.graceUntil < next) next = p.graceUntil;
-      } else if (p.graceUntil <= now) givingUp = true;
-      else if (p.graceUntil < next) next = p.graceUntil;
-    }
-    this.stats.inFlight = this.pending.size;
-    if (givingUp) setImmediate(this.giveUp);
-    if (next !== Infinity) this.armDeadline(next);
-  };
-
-  /** Begun calls still unanswered past their grace: outcome unknown (see sweepDeadlines). */
-  private readonly giveUp = (): void => {
-    const now = Date.now();
-    let gaveUp = false;
-    for (const [id, p] of this.pending) {
-      if (p.graceUntil === 0 || p.graceUntil > now) continue;
-      this.pending.delete(id);
-      this.stats.outcomeUnknown++;
-      p.reject(fail('WRITE_OUTCOME_UNKNOWN', p.method));
-      gaveUp = true;
-    }
-    this.stats.inFlight = this.pending.size;
-    if (gaveUp) this.notifyUncertain();
-  };
 
   private readonly flushOutbox = (): void => {
     this.outboxScheduled = false;
@@ -271,8 +190,8 @@ export class WriterClient {
     }
     const closed = new Promise<void>((resolve) => {
       const t = setTimeout(resolve, graceMs);
-      port.on('message', (m: { control?: string }) => {
-        if (m?.control === 'closed') {
+      port.on('message', (m: WireReply[] | WriterNotice) => {
+        if (!Array.isArray(m) && m.control === 'closed') {
           clearTimeout(t);
           resolve();
         }
@@ -282,7 +201,8 @@ export class WriterClient {
         resolve();
       });
     });
-    port.postMessage({ control: 'close' });
+    const close: WriterControl = { control: 'close' };
+    port.postMessage(close);
     await closed;
     await worker.terminate();
     this.failAll(fail('SHUTTING_DOWN'));
@@ -308,7 +228,7 @@ export class WriterClient {
     this.worker = worker;
     return new Promise<void>((resolve, reject) => {
       let ready = false;
-      const onMessage = (msg: WireReply[] | { control: string; message?: string }): void => {
+      const onMessage = (msg: WireReply[] | WriterNotice): void => {
         if (Array.isArray(msg)) {
           this.beforeRepliesHook();
           for (const r of msg) this.onReply(r);
@@ -328,9 +248,9 @@ export class WriterClient {
           resolve();
         } else if (msg.control === 'storage') {
           // The disk holding the database filled up, or a write succeeded again.
-          this.storageFull = (msg as { full?: boolean }).full === true ? { since: Date.now(), error: (msg as { error?: string }).error ?? '' } : null;
+          this.storageFull = msg.full ? { since: Date.now(), error: msg.error ?? '' } : null;
         } else if (msg.control === 'open-failed') {
-          reject(new Error(msg.message ?? 'failed to open database'));
+          reject(new Error(msg.message));
         }
       };
       port1.on('message', onMessage);
@@ -380,7 +300,7 @@ export class WriterClient {
   }
 
   private onReply(wire: WireReply): void {
-    const p = this.pending.get(wire[0]);
+    const p = this.pending.take(wire[0]);
     const reply: ReplyEnvelope = decodeReply(wire, p?.method);
     if (!p) {
       // The caller already gave up (deadline). If it committed, readers' caches may be stale,
@@ -391,8 +311,6 @@ export class WriterClient {
       }
       return;
     }
-    this.pending.delete(reply.id);
-    this.stats.inFlight = this.pending.size;
     if (reply.ok) {
       if (reply.replayed !== true) this.announce(reply.res);
       p.resolve(p.wrap ? { res: reply.res, replayed: reply.replayed === true } : reply.res);
@@ -415,27 +333,11 @@ export class WriterClient {
     }
   }
 
-  /**
-   * Fails every pending call: with `err` the ones the writer had not begun (certainly not
-   * committed), with OUTCOME_UNKNOWN the ones it had (they may have committed; caches drop what
-   * they hold).
-   */
+  /** Fails every call in flight (see InFlight.failAll) and drops what was not yet sent. */
   private failAll(err: AppError): void {
-    const started = this.batches.startedThrough;
-    let uncertain = false;
-    for (const [id, p] of this.pending) {
-      this.pending.delete(id);
-      if (id > started) p.reject(err);
-      else {
-        uncertain = true;
-        this.stats.outcomeUnknown++;
-        p.reject(fail('WRITE_OUTCOME_UNKNOWN', p.method));
-      }
-    }
+    this.pending.failAll(err);
     this.waiting = [];
     this.outbox = [];
-    this.stats.inFlight = 0;
-    if (uncertain) this.notifyUncertain();
   }
 
   private notifyUncertain(): void {

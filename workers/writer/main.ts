@@ -6,12 +6,10 @@ import { createDispatcher } from './dispatch.js';
 import { committedRevision, readCommittedRevision } from './stores/changes.js';
 import { CommitOutcomeUnknown, SyncFailedAfterCommit, type Driver } from './sql.js';
 import { writerThread } from './startup.js';
-import { decodeRequest, encodeReplies } from '../../schemas/rpc/writer-wire.js';
+import { decodeRequest, encodeReplies, type WriterControl, type WriterNotice } from '../../schemas/rpc/writer-wire.js';
 
-/** Control messages (not RPC): orderly shutdown. */
-export type WriterControl = { control: 'close' };
-/** Posted to the front when the disk holding the database fills up or has room again. */
-export type WriterStorage = { control: 'storage'; full: boolean; error?: string };
+/** Tells the front what is not a reply (schemas/rpc/writer-wire.ts). */
+const notify = (n: WriterNotice): void => port.postMessage(n);
 
 /**
  * The writer thread, one for both backends: arrays of requests in, arrays of replies out (in
@@ -38,7 +36,7 @@ async function open(): Promise<Driver | null> {
     return sqliteDriver(openWriterDb(startup.db_path, startup.limits, { sync: startup.sync, log, historyKeep: startup.state_history_keep }), startup.limits.wal_checkpoint_bytes, startup.sync, (kind) => stats.recordCheckpoint(kind));
   } catch (err) {
     // Reported to the front process, which turns it into one clear startup error.
-    port.postMessage({ control: 'open-failed', message: (err as Error).message });
+    notify({ control: 'open-failed', message: (err as Error).message });
     port.close();
     return null;
   }
@@ -76,8 +74,7 @@ let closing = false;
 /** Tells the front (and the log) that the disk is full, or has room again. */
 function setStorageFull(full: boolean, err?: unknown): void {
   storageFull = full;
-  const msg: WriterStorage = full ? { control: 'storage', full: true, error: (err as Error).message } : { control: 'storage', full: false };
-  port.postMessage(msg);
+  notify(full ? { control: 'storage', full: true, error: (err as Error).message } : { control: 'storage', full: false });
   if (full) log.error({ err }, 'the disk holding the database is full: writes answer 507 until space is freed');
   else log.info('the disk holding the database has room again: writes resumed');
 }
@@ -137,7 +134,7 @@ async function pump(): Promise<void> {
   running = false;
   if (closing) {
     await driver.close();
-    port.postMessage({ control: 'closed' });
+    notify({ control: 'closed' });
     port.close();
   }
 }
@@ -154,5 +151,5 @@ port.on('message', (msg: unknown) => {
   if (!running) void pump();
 });
 
-port.postMessage({ control: 'ready' });
+notify({ control: 'ready' });
 log.debug(startup.database_url ? { backend: 'postgresql' } : { dbPath: startup.db_path }, 'writer ready');
