@@ -1,6 +1,7 @@
 import { Type, type Static } from '../typebox.js';
 import { DiffEntry } from '../rpc/pool.js';
 import { Instant } from './common.js';
+import { TxnCurrent } from '../rpc/writer-txn.js';
 
 /*
  * Replies of the state store. The current value and `?version=N` are the stored bytes
@@ -121,7 +122,7 @@ export const TxnReply = Type.Object({
   revision: Type.Integer(),
   results: Type.Array(TxnResultReply),
   /** When a compare failed: each compared key's current version (0: absent) and hash. */
-  current: Type.Optional(Type.Array(Type.Object({ key: Type.String(), version: Type.Integer(), hash: Type.Optional(Type.String()) }))),
+  current: Type.Optional(Type.Array(TxnCurrent)),
 });
 export type TxnReply = Static<typeof TxnReply>;
 
