@@ -1,6 +1,6 @@
 import { Type, type Static } from '../typebox.js';
 import type { MethodTable } from './envelope.js';
-import { Event, Instance } from './writer-rows.js';
+import { Events, Instance } from './writer-rows.js';
 
 /** The coding-agent hooks' writer methods, part of WriterMethods (schemas/rpc/writer.ts). */
 
@@ -103,12 +103,12 @@ export const HookMethods = {
    */
   'hooks.prune_stale': {
     req: Type.Object({ before: Type.String(), chunk: Type.Integer({ minimum: 1 }) }),
-    res: Type.Object({ ended: Type.Array(Type.String()), events: Type.Array(Event), more: Type.Boolean() }),
+    res: Type.Object({ ended: Type.Array(Type.String()), events: Events, more: Type.Boolean() }),
   },
   /** The session ended: its instance is deregistered (leases and claimed tasks let go, `events`) and the binding dropped. */
   'hooks.end': {
     req: Type.Object({ session_id: SessionId }),
-    res: Type.Object({ instance_id: Type.String(), events: Type.Array(Event) }),
+    res: Type.Object({ instance_id: Type.String(), events: Events }),
   },
   /**
    * An edit a hook refused because another agent's exclusive lease covers the file: one
@@ -128,6 +128,6 @@ export const HookMethods = {
       /** The session refused (its digest tells when the lease ends). */
       session_id: Type.Optional(SessionId),
     }),
-    res: Type.Object({ events: Type.Array(Event) }),
+    res: Type.Object({ events: Events }),
   },
 } satisfies MethodTable;

@@ -1,6 +1,6 @@
 import { Type, type Static } from '../typebox.js';
 import type { MethodTable } from './envelope.js';
-import { Event } from './writer-rows.js';
+import { Events } from './writer-rows.js';
 
 /** The agent inbox's writer methods, part of WriterMethods (schemas/rpc/writer.ts). */
 
@@ -47,13 +47,13 @@ export const MessageMethods = {
       importance: Type.Union([Type.Literal('normal'), Type.Literal('high')]),
       ack_required: Type.Boolean(),
     }),
-    res: Type.Object({ message: Message, events: Type.Array(Event) }),
+    res: Type.Object({ message: Message, events: Events }),
   },
   /**
    * Marks the recipient's items read: the listed ones, or every one up to an id. Already read
    * ones keep their first read time. `unread`: what the recipient has left unread after.
    */
-  'inbox.mark_read': {
+  'messages.mark_read': {
     req: Type.Union([
       Type.Object({ recipient: Recipient, ids: Type.Array(Type.Integer(), { maxItems: 1000 }) }),
       Type.Object({ recipient: Recipient, up_to: Type.Integer() }),
@@ -61,7 +61,7 @@ export const MessageMethods = {
     res: Type.Object({ marked: Type.Integer(), unread: Type.Integer() }),
   },
   /** Acknowledges one item (and so reads it); again keeps the first times. NOT_FOUND unless a recipient. */
-  'inbox.ack': {
+  'messages.ack': {
     req: Type.Object({ recipient: Recipient, id: Type.Integer() }),
     res: Type.Object({ id: Type.Integer(), recipient: Type.String(), read_at: Type.String(), acked_at: Type.String() }),
   },

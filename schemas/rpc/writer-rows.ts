@@ -13,6 +13,9 @@ export const Event = Type.Object({
 });
 export type Event = Static<typeof Event>;
 
+/** Events a method stored in its own transaction, for the front to fan out (in id order). */
+export const Events = Type.Array(Event);
+
 /** An instance row; `capabilities` decoded, times in storage text. */
 export const Instance = Type.Object({
   id: Type.String(),

@@ -1,6 +1,6 @@
 import { Type, type Static } from '../typebox.js';
 import { Bytes, type MethodTable } from './envelope.js';
-import { Event } from './writer-rows.js';
+import { Events } from './writer-rows.js';
 
 /** Multi-key transactions of the state store, part of WriterMethods (schemas/rpc/writer.ts). */
 
@@ -82,7 +82,7 @@ export const TxnMethods = {
       succeeded: Type.Boolean(),
       revision: Type.Integer(),
       results: Type.Array(TxnResult),
-      events: Type.Array(Event),
+      events: Events,
       /** When a compare failed: each compared key's current version (0: absent) and hash, so the client need not read it again. */
       current: Type.Optional(Type.Array(TxnCurrent)),
     }),

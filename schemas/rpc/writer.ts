@@ -1,7 +1,9 @@
 import { Type, type Static } from '../typebox.js';
 import { Bytes, type MethodTable } from './envelope.js';
-import { Event, RuleRow } from './writer-rows.js';
-import { CoordMethods } from './writer-coord.js';
+import { Event, Events, RuleRow } from './writer-rows.js';
+import { InstanceMethods } from './writer-instances.js';
+import { LeaseMethods } from './writer-leases.js';
+import { TaskMethods } from './writer-tasks.js';
 import { HookMethods } from './writer-hooks.js';
 import { MessageMethods } from './writer-messages.js';
 import { TokenMethods } from './writer-tokens.js';
@@ -43,9 +45,6 @@ const SpecMeta = Type.Object({
   updated_at: Type.String(),
   revision: Type.Integer(),
 });
-
-/** Events a method stored in its own transaction, for the front to fan out (in id order). */
-const Events = Type.Array(Event);
 
 /** One LLM usage record as the front hands it to the writer. */
 const LlmRecordIn = Type.Object({
@@ -121,7 +120,7 @@ export const WriterMethods = {
     res: Type.Intersect([StateMeta, Type.Object({ rolled_back: Type.Integer(), value: Bytes })]),
   },
 
-  'spec.put': {
+  'specs.put': {
     req: Type.Object({
       project: Type.String({ minLength: 1 }),
       name: Type.String({ minLength: 1 }),
@@ -130,7 +129,7 @@ export const WriterMethods = {
     }),
     res: SpecMeta,
   },
-  'spec.delete': {
+  'specs.delete': {
     req: Type.Object({
       project: Type.String({ minLength: 1 }),
       name: Type.String({ minLength: 1 }),
@@ -365,7 +364,9 @@ export const WriterMethods = {
     res: Type.Object({ deleted: Type.Integer(), more: Type.Boolean() }),
   },
 
-  ...CoordMethods,
+  ...InstanceMethods,
+  ...LeaseMethods,
+  ...TaskMethods,
   ...MessageMethods,
   ...HookMethods,
   ...TxnMethods,

@@ -44,7 +44,7 @@ if ('skipped' in started) {
     const b = (await onSqlite<{ id: string }>('instances.register', { name: 'b', workspace: '', intent: '', stack: '', capabilities: [] })).id;
     for (let i = 0; i < 3; i++) await onSqlite('messages.send', send(a, [b], `m${i}`));
     await onSqlite('messages.prune', { before: '9999-01-01 00:00:00', chunk: 1 }); // id 1 pruned: the copies skip nothing else
-    await onSqlite('inbox.ack', { recipient: b, id: 3 });
+    await onSqlite('messages.ack', { recipient: b, id: 3 });
     db.close();
 
     const sql = openPg(await freshDatabase(pg, 'inbox_copy'), { max: 2, name: 'koor-inbox-copy' });

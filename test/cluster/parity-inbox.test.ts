@@ -51,15 +51,15 @@ if ('skipped' in started) {
       await read((r) => r.messages.inbox(b, page));
       await read((r) => r.messages.inbox(a, { ...page, since: 1, limit: 2 }));
       await read((r) => r.messages.inbox(a, { ...page, thread: q }));
-      await call('inbox.mark_read', { recipient: b, ids: [q, 999, 2 ** 70] });
-      await call('inbox.mark_read', { recipient: a, up_to: 4 });
-      await call('inbox.mark_read', { recipient: a, up_to: 2 ** 70 });
+      await call('messages.mark_read', { recipient: b, ids: [q, 999, 2 ** 70] });
+      await call('messages.mark_read', { recipient: a, up_to: 4 });
+      await call('messages.mark_read', { recipient: a, up_to: 2 ** 70 });
       await read((r) => r.messages.inbox(a, { ...page, unread: true }));
       await read((r) => r.messages.unread(b));
-      await call('inbox.ack', { recipient: c, id: q }, { audit: agent });
-      await call('inbox.ack', { recipient: c, id: q });
-      await call('inbox.ack', { recipient: a, id: q });
-      await call('inbox.ack', { recipient: b, id: 2 ** 70 });
+      await call('messages.ack', { recipient: c, id: q }, { audit: agent });
+      await call('messages.ack', { recipient: c, id: q });
+      await call('messages.ack', { recipient: a, id: q });
+      await call('messages.ack', { recipient: b, id: 2 ** 70 });
       // Recipients by name: their ids (and so their order) differ between the two runs.
       await read(async (r) => {
         const m = (await r.messages.withRecipients(q))!;

@@ -77,7 +77,7 @@ if ('skipped' in started) {
 
   t.test('specs: put, CAS, delete', async (t) => {
     const run = await check(t, 'specs', async (call) => {
-      const put = (name: string, v: string, extra: Record<string, string> = {}) => call('spec.put', { project: 'p', name, data: bytes(v), ...extra }, { audit: agent });
+      const put = (name: string, v: string, extra: Record<string, string> = {}) => call('specs.put', { project: 'p', name, data: bytes(v), ...extra }, { audit: agent });
       const first = (await put('api', 'v1')) as { res: { hash: string } };
       await put('api', 'v2', { if_match: `"${first.res.hash}"` });
       await put('api', 'v3', { if_match: `"${first.res.hash}"` });
@@ -86,10 +86,10 @@ if ('skipped' in started) {
       await put('new', 'n', { if_match: '*' });
       await put('new', 'n', { if_none_match: '*' });
       await put('other', 'o');
-      await call('spec.delete', { project: 'p', name: 'api', if_match: '"stale"' });
-      await call('spec.delete', { project: 'p', name: 'api', if_match: '*' }, { audit: agent });
-      await call('spec.delete', { project: 'p', name: 'api' });
-      await call('spec.put', { project: 'p', name: 'other', data: bytes('') });
+      await call('specs.delete', { project: 'p', name: 'api', if_match: '"stale"' });
+      await call('specs.delete', { project: 'p', name: 'api', if_match: '*' }, { audit: agent });
+      await call('specs.delete', { project: 'p', name: 'api' });
+      await call('specs.put', { project: 'p', name: 'other', data: bytes('') });
     });
     t.same(errors(run.transcript), ['FAILED_PRECONDITION', 'FAILED_PRECONDITION', 'FAILED_PRECONDITION', 'FAILED_PRECONDITION', 'NOT_FOUND'], 'the error paths were taken');
   });
@@ -274,7 +274,7 @@ if ('skipped' in started) {
         { method: 'rules.replace', req: { project: 'r', rules: [rule('r', 'a'), rule('r', 'a')] } },
         { method: 'events.publish', req: { topic: 'x', data: 'null', source: '' } },
         { method: 'webhooks.settle', req: { webhook_id: 'w', at: '2024-05-01 10:00:00', cursor: 1, delivered: 1, dropped: 0, max_attempts: 3 } },
-        { method: 'spec.put', req: { project: 'p', name: 's', data: bytes('x'), if_match: '*' } },
+        { method: 'specs.put', req: { project: 'p', name: 's', data: bytes('x'), if_match: '*' } },
         { method: 'agent_metrics.add', req: { rows: [{ instance_id: 'a', metric_name: 'calls', period: '2020-01-01T00', value: 2 }] } },
         { method: 'llm.record', req: llmRecord({ instance_id: 'a', project: 'p', provider: 'x', model: 'y', tokens_in: 1, tokens_out: 2, cost_usd: 0.5, request_type: 'completion', session_tag: '' }), audit: agent },
         { method: 'ops.prune', req: { table: 'nope', before: '', chunk: 1 } },

@@ -54,10 +54,10 @@ if ('skipped' in started) {
 
   t.test('specs: list by name, get', async (t) => {
     const run = await check(t, 'specs', async (call, _batch, read) => {
-      for (const name of ['b', 'a', 'Z', 'é', 'a b', '_x', 'a/1']) await call('spec.put', { project: 'p', name, data: bytes(`{"n":"${name}"}`) }, { audit: agent });
-      await call('spec.put', { project: 'p', name: 'a', data: bytes('{"v":2}') });
-      await call('spec.put', { project: 'q', name: 'only', data: bytes('x') });
-      await call('spec.delete', { project: 'p', name: '_x' });
+      for (const name of ['b', 'a', 'Z', 'é', 'a b', '_x', 'a/1']) await call('specs.put', { project: 'p', name, data: bytes(`{"n":"${name}"}`) }, { audit: agent });
+      await call('specs.put', { project: 'p', name: 'a', data: bytes('{"v":2}') });
+      await call('specs.put', { project: 'q', name: 'only', data: bytes('x') });
+      await call('specs.delete', { project: 'p', name: '_x' });
       await read((r) => r.specs.list('p'));
       await read((r) => r.specs.list('q'));
       await read((r) => r.specs.list('P'));
@@ -107,13 +107,13 @@ if ('skipped' in started) {
 
   t.test('audit: list filters and limits, counts over spans', async (t) => {
     await check(t, 'audit', async (call, _batch, read) => {
-      await call('spec.put', { project: 'p', name: 'a', data: bytes('1') }, { audit: agent });
-      await call('spec.put', { project: 'p', name: 'b', data: bytes('1') }, { audit: { actor: 'agent-2' } });
-      await call('spec.put', { project: 'p', name: 'b', data: bytes('2'), if_match: '"stale"' }, { audit: { actor: 'agent-2' } });
+      await call('specs.put', { project: 'p', name: 'a', data: bytes('1') }, { audit: agent });
+      await call('specs.put', { project: 'p', name: 'b', data: bytes('1') }, { audit: { actor: 'agent-2' } });
+      await call('specs.put', { project: 'p', name: 'b', data: bytes('2'), if_match: '"stale"' }, { audit: { actor: 'agent-2' } });
       await call('state.put', { key: 'k', value: bytes('1'), content_type: 'text/plain', updated_by: '' }, { audit: { actor: '' } });
       await call('templates.create', { id: 't', name: 'T', description: '', kind: 'rules', data: '[]', tags: [] }, { audit: { actor: 'Agent-1' } });
       await call('state.put', { key: 'k', value: bytes('2'), content_type: 'text/plain', updated_by: '' }, { audit: { actor: 'é', action: 'custom.Action', resource: 'r/1', detail: '{"a":1}' } });
-      await call('spec.delete', { project: 'p', name: 'a' }, { audit: agent });
+      await call('specs.delete', { project: 'p', name: 'a' }, { audit: agent });
       await call('state.delete', { key: 'k' }, { audit: agent });
       const list = (f: Partial<import('../../src/domains/audit/reader.js').AuditFilter>) => read((r) => r.audit.list({ actor: null, action: null, from: null, to: null, limit: 100, ...f }));
       await list({});

@@ -140,11 +140,11 @@ export class MessageService {
   }
 
   async markRead(recipient: string, what: { ids: number[] } | { up_to: number }): Promise<ReadReply> {
-    return this.writer.call('inbox.mark_read', { recipient, ...what });
+    return this.writer.call('messages.mark_read', { recipient, ...what });
   }
 
   async ack(recipient: string, id: number, audit: AuditTag): Promise<string> {
-    const r = await this.writer.call('inbox.ack', { recipient, id }, { audit });
+    const r = await this.writer.call('messages.ack', { recipient, id }, { audit });
     return JSON.stringify({ id: r.id, read_at: rfc(r.read_at), acked_at: rfc(r.acked_at) });
   }
 

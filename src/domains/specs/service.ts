@@ -25,7 +25,7 @@ export class SpecService {
   }
 
   async put(project: string, name: string, data: Uint8Array, pre: { ifMatch?: string; ifNoneMatch?: string } = {}, audit?: AuditTag) {
-    const r = await this.writer.call('spec.put', {
+    const r = await this.writer.call('specs.put', {
       project,
       name,
       data,
@@ -40,7 +40,7 @@ export class SpecService {
   onChange: (() => void) | null = null;
 
   async delete(project: string, name: string, ifMatch?: string, audit?: AuditTag) {
-    const r = await this.writer.call('spec.delete', { project, name, ...(ifMatch ? { if_match: ifMatch } : {}) }, { audit });
+    const r = await this.writer.call('specs.delete', { project, name, ...(ifMatch ? { if_match: ifMatch } : {}) }, { audit });
     this.onChange?.();
     return { deleted: `${project}/${name}`, revision: r.revision };
   }

@@ -18,8 +18,8 @@ const DERIVE: Readonly<Record<string, (req: Req, res: Res) => Entry | null>> = {
   'state.put': (req, res) => ({ action: 'state.put', resource: s(req.key), detail: JSON.stringify({ version: res.version }) }),
   'state.delete': (req) => ({ action: 'state.delete', resource: s(req.key), detail: '{}' }),
   'state.rollback': (req, res) => ({ action: 'state.rollback', resource: s(req.key), detail: sortedJson({ from_version: req.version, new_version: res.version }) }),
-  'spec.put': (req, res) => ({ action: 'spec.put', resource: `${s(req.project)}/${s(req.name)}`, detail: sortedJson({ version: res.version }) }),
-  'spec.delete': (req) => ({ action: 'spec.delete', resource: `${s(req.project)}/${s(req.name)}`, detail: '{}' }),
+  'specs.put': (req, res) => ({ action: 'spec.put', resource: `${s(req.project)}/${s(req.name)}`, detail: sortedJson({ version: res.version }) }),
+  'specs.delete': (req) => ({ action: 'spec.delete', resource: `${s(req.project)}/${s(req.name)}`, detail: '{}' }),
   'instances.register': (req, res) => ({ action: 'instance.register', resource: s(res.id), detail: sortedJson({ workspace: req.workspace }) }),
   'instances.touch': (req) => (req.op === 'activate' ? { action: 'instance.activate', resource: s(req.id), detail: '{}' } : null),
   'instances.deregister': (req) => ({ action: 'instance.deregister', resource: s(req.id), detail: '{}' }),
@@ -54,7 +54,7 @@ const DERIVE: Readonly<Record<string, (req: Req, res: Res) => Entry | null>> = {
   'hooks.end': (req, res) => ({ action: 'instance.deregister', resource: s(res.instance_id), detail: sortedJson({ session_id: req.session_id }) }),
   'tokens.create': (req) => ({ action: 'token.create', resource: s(req.id), detail: sortedJson({ expires_at: req.expires_at, name: req.name, role: req.role, scopes: req.scopes }) }),
   'tokens.revoke': (req) => ({ action: 'token.revoke', resource: s(req.id), detail: '{}' }),
-  'inbox.ack': (req) => ({ action: 'message.ack', resource: s(req.id), detail: '{}' }),
+  'messages.ack': (req) => ({ action: 'message.ack', resource: s(req.id), detail: '{}' }),
   // One entry per call, of the records it stored (a batch's first names it; a retried batch stored nothing and records nothing).
   'llm.record': (req, res) => {
     const done = (res.records as Array<{ duplicate: boolean }>).map((r, i) => ({ r, q: (req.records as Req[])[i]! })).filter((x) => !x.r.duplicate).map((x) => x.q);

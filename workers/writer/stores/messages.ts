@@ -101,7 +101,7 @@ export function messageStore(events: EventStore) {
       return { message, events: [await events.publish(tx, { topic: 'message.sent', data, source: 'messages' })] };
     },
 
-    async markRead(tx: Tx, req: ReqOf<M, 'inbox.mark_read'>): Promise<ResOf<M, 'inbox.mark_read'>> {
+    async markRead(tx: Tx, req: ReqOf<M, 'messages.mark_read'>): Promise<ResOf<M, 'messages.mark_read'>> {
       const now = storageNow();
       const marked = 'ids' in req
         ? await tx.run(MARK_IDS, now, req.recipient, JSON.stringify(req.ids.filter(findable)))
@@ -110,7 +110,7 @@ export function messageStore(events: EventStore) {
       return { marked, unread };
     },
 
-    async ack(tx: Tx, req: ReqOf<M, 'inbox.ack'>): Promise<ResOf<M, 'inbox.ack'>> {
+    async ack(tx: Tx, req: ReqOf<M, 'messages.ack'>): Promise<ResOf<M, 'messages.ack'>> {
       const now = storageNow();
       const r = findable(req.id) ? await tx.get<{ read_at: string; acked_at: string }>(ACK, now, now, req.recipient, req.id) : undefined;
       if (!r) throw fault('MESSAGE_NOT_FOUND', req.id);

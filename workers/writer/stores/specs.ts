@@ -21,7 +21,7 @@ const DELETE = sql('DELETE FROM specs WHERE project = ? AND name = ?');
 /** The spec registry's writes. */
 export function specStore() {
   return {
-    async put(tx: Tx, req: ReqOf<M, 'spec.put'>): Promise<ResOf<M, 'spec.put'>> {
+    async put(tx: Tx, req: ReqOf<M, 'specs.put'>): Promise<ResOf<M, 'specs.put'>> {
       const cur = await tx.get<{ version: number; hash: string }>(META, req.project, req.name);
       checkPreconditions(cur, req.if_match, req.if_none_match);
       const version = cur ? cur.version + 1 : 1;
@@ -32,7 +32,7 @@ export function specStore() {
       return { project: req.project, name: req.name, version, hash, updated_at, revision };
     },
 
-    async delete(tx: Tx, req: ReqOf<M, 'spec.delete'>): Promise<ResOf<M, 'spec.delete'>> {
+    async delete(tx: Tx, req: ReqOf<M, 'specs.delete'>): Promise<ResOf<M, 'specs.delete'>> {
       const cur = await tx.get<{ version: number; hash: string }>(META, req.project, req.name);
       if (!cur) throw fault('SPEC_NOT_FOUND', req.project, req.name);
       checkPreconditions(cur, req.if_match, undefined);
