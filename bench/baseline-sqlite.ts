@@ -18,7 +18,7 @@ import { WRITER_LIMITS } from '../src/shared/limits.js';
 import { openWriterDb } from '../workers/writer/sqlite/db.js';
 import { sqliteDriver } from '../workers/writer/sqlite/driver.js';
 import { createDispatcher } from '../workers/writer/dispatch.js';
-import { makeDoc } from './http.js';
+import { makeDoc } from './lib/doc.js';
 
 interface Point {
   rows_per_s: number;

@@ -12,7 +12,12 @@
  */
 import { spawn } from 'node:child_process';
 import path from 'node:path';
-import { BENCH_DIST_DIR, LatencyHistogram, cpuWindow, fmtMs, fmtRatio, pin, pooled, ratio, spawnKoor, withTimeout, type BenchOptions, type BenchTable, type LatencySummary } from './lib.js';
+import { pooled, withTimeout } from './lib/async.js';
+import { cpuWindow } from './lib/cpu.js';
+import { fmtMs, fmtRatio, ratio } from './lib/format.js';
+import { LatencyHistogram, type LatencySummary } from './lib/latency.js';
+import { pin, spawnKoor } from './lib/processes.js';
+import { BENCH_DIST_DIR, type BenchOptions, type BenchTable } from './lib/suite.js';
 
 const PROBE_KEY = 'k/000001';
 

@@ -16,7 +16,11 @@
  *   npm run bench -- coord [--quick]
  */
 import type autocannon from 'autocannon';
-import { LatencyHistogram, fmtInt, fmtMs, fmtRatio, ratio, runLoad, spawnKoor, type BenchOptions, type BenchTable, type LatencySummary, type LoadResult } from './lib.js';
+import { fmtInt, fmtMs, fmtRatio, ratio } from './lib/format.js';
+import { LatencyHistogram, type LatencySummary } from './lib/latency.js';
+import { runLoad, type LoadResult } from './lib/load.js';
+import { spawnKoor } from './lib/processes.js';
+import type { BenchOptions, BenchTable } from './lib/suite.js';
 
 const CONNECTIONS = 50;
 const PUT_KEYS = 1000;

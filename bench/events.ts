@@ -13,30 +13,19 @@
  *               Full runs add overflow=drop and the baseline's own slow-socket handling.
  *
  * Drive: autocannon (in this process) at 50 connections, pipelining 1, identical for both
- * servers; a warm-up that is not counted. CPU of every process is recorded (lib.cpuWindow).
+ * servers; a warm-up that is not counted. CPU of every process is recorded (bench/lib/cpu.ts's cpuWindow).
  * Goals: fan-out >= 0.8x the baseline; others >= 0.95x with a stalled subscriber; durable
  * publishes >= 35,000/s.
  *
  *   npm run bench -- events [--quick]
  */
 import fs from 'node:fs';
-import {
-  fmtCores,
-  fmtInt,
-  fmtMs,
-  fmtRatio,
-  ratio,
-  runLoad,
-  sleep,
-  spawnBenchScript,
-  spawnKoor,
-  withTimeout,
-  type BenchOptions,
-  type BenchTable,
-  type CpuReport,
-  type LoadResult,
-  type ServerProc,
-} from './lib.js';
+import { sleep, withTimeout } from './lib/async.js';
+import type { CpuReport } from './lib/cpu.js';
+import { fmtCores, fmtInt, fmtMs, fmtRatio, ratio } from './lib/format.js';
+import { runLoad, type LoadResult } from './lib/load.js';
+import { spawnBenchScript, spawnKoor, type ServerProc } from './lib/processes.js';
+import type { BenchOptions, BenchTable } from './lib/suite.js';
 import type { OpenReply, OpenRequest, Snapshot, SubRow } from './fanout/protocol.js';
 
 const CONNECTIONS = 50;
@@ -105,7 +94,7 @@ function rssMiB(pid: number): number | null {
 function irqStat(): { irq: number; steal: number; t: number } | null {
   try {
     const v = fs.readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/).slice(1).map(Number);
-    // USER_HZ is 100 on Linux x86-64 (what lib.ts reads with getconf too).
+    // USER_HZ is 100 on Linux x86-64 (what bench/lib/cpu.ts reads with getconf too).
     return { irq: ((v[5] ?? 0) + (v[6] ?? 0)) / 100, steal: (v[7] ?? 0) / 100, t: performance.now() / 1000 };
   } catch {
     return null;
@@ -488,7 +477,7 @@ async function stalledFate(t: Target, fleet: Fleet, m0: ServerMetrics, m2: Serve
 
 /**
  * Machine busy time no process alive at both ends of the window accounts for: mostly processes
- * that started and exited inside it (other people's test runs), which lib's cpuWindow cannot see.
+ * that started and exited inside it (other people's test runs), which bench/lib/cpu.ts's cpuWindow cannot see.
  */
 function unaccounted(r: RunResult): number | null {
   const c = r.cpu;

@@ -15,32 +15,18 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import type autocannon from 'autocannon';
-import {
-  fmtCores,
-  fmtInt,
-  fmtMs,
-  fmtRatio,
-  have,
-  makeTempDir,
-  pin,
-  ratio,
-  runLoad,
-  spawnBenchScript,
-  spawnKoor,
-  withTimeout,
-  wrk,
-  wrkCpu,
-  wrkScript,
-  type BenchOptions,
-  type BenchTable,
-  type LoadResult,
-  type ServerProc,
-} from './lib.js';
+import { withTimeout } from './lib/async.js';
+import { makeTempDir } from './lib/cleanup.js';
+import { fmtCores, fmtInt, fmtMs, fmtRatio, ratio } from './lib/format.js';
+import { runLoad, type LoadResult } from './lib/load.js';
+import { have, pin, spawnBenchScript, spawnKoor, type ServerProc } from './lib/processes.js';
+import type { BenchOptions, BenchTable } from './lib/suite.js';
+import { wrk, wrkCpu, wrkScript } from './lib/wrk.js';
+import { DOC_BYTES, makeDoc } from './lib/doc.js';
 import { WEBHOOK_BACKLOG_MAX, WEBHOOK_THREAD_NICE } from '../src/shared/limits-features.js';
 
 const CONNECTIONS = 50;
 const PIPELINING = 1;
-const DOC_BYTES = 1024;
 const DOC_KEY = 'bench/doc';
 const DOC_PATH = `/api/state/${DOC_KEY}`;
 const PUT_KEYS = 1000;
@@ -51,29 +37,6 @@ const DURABLE_PUT_GOAL = 40_000;
 const LOADGEN_SATURATED_CORES = 0.9;
 /** Other processes using more than this (cores) during a measured run: rerun it once. */
 const CONTAMINATED_CORES = 0.25;
-
-/** A plausible agent-state document, padded to exactly DOC_BYTES bytes of JSON. */
-export function makeDoc(bytes = DOC_BYTES): string {
-  const base = {
-    agent: 'claude-frontend-7',
-    project: 'koor',
-    task: 'Wire the dashboard state panel to the /api/state list and keep it fresh over /ws',
-    status: 'in_progress',
-    files: ['web/src/panels/State.tsx', 'web/src/api/client.ts', 'web/src/hooks/useEvents.ts'],
-    decisions: [
-      { at: '2026-02-16T14:30:00Z', text: 'Poll with If-None-Match instead of refetching' },
-      { at: '2026-02-16T14:42:10Z', text: 'Render values lazily above 64 KB' },
-    ],
-    blockers: [],
-    pad: '',
-  };
-  const without = JSON.stringify(base).length;
-  if (without > bytes) throw new Error(`doc skeleton is ${without} bytes > ${bytes}`);
-  base.pad = 'x'.repeat(bytes - without);
-  const s = JSON.stringify(base);
-  if (Buffer.byteLength(s) !== bytes) throw new Error('doc size mismatch');
-  return s;
-}
 
 interface Target {
   name: 'koor' | 'baseline';

@@ -23,30 +23,14 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import {
-  LatencyHistogram,
-  cpuWindow,
-  fmtCores,
-  fmtInt,
-  fmtMs,
-  fetchPastIdleClose,
-  fmtRatio,
-  have,
-  makeTempDir,
-  pin,
-  ratio,
-  sleep,
-  spawnBenchScript,
-  spawnKoor,
-  withTimeout,
-  wrkCpu,
-  type BenchOptions,
-  type BenchTable,
-  type CpuReport,
-  type LatencySummary,
-  type ServerProc,
-  type Wrk,
-} from './lib.js';
+import { fetchPastIdleClose, sleep, withTimeout } from './lib/async.js';
+import { makeTempDir } from './lib/cleanup.js';
+import { cpuWindow, type CpuReport } from './lib/cpu.js';
+import { fmtCores, fmtInt, fmtMs, fmtRatio, ratio } from './lib/format.js';
+import { LatencyHistogram, type LatencySummary } from './lib/latency.js';
+import { have, pin, spawnBenchScript, spawnKoor, type ServerProc } from './lib/processes.js';
+import type { BenchOptions, BenchTable } from './lib/suite.js';
+import { wrkCpu, type Wrk } from './lib/wrk.js';
 
 const CONNECTIONS = 50;
 const SENDERS = 50;

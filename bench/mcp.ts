@@ -34,7 +34,12 @@ import path from 'node:path';
 import { Tiktoken } from 'js-tiktoken/lite';
 import o200k_base from 'js-tiktoken/ranks/o200k_base';
 import { ENDPOINTS } from '../src/mcp/tools.js';
-import { cpuWindow, KOOR_MAIN_JS, fmtCores, fmtInt, fmtMs, fmtRatio, LatencyHistogram, ratio, spawnKoor, withTimeout, type BenchOptions, type BenchTable, type LatencySummary } from './lib.js';
+import { withTimeout } from './lib/async.js';
+import { cpuWindow } from './lib/cpu.js';
+import { fmtCores, fmtInt, fmtMs, fmtRatio, ratio } from './lib/format.js';
+import { LatencyHistogram, type LatencySummary } from './lib/latency.js';
+import { spawnKoor } from './lib/processes.js';
+import { KOOR_MAIN_JS, type BenchOptions, type BenchTable } from './lib/suite.js';
 
 const PALETTE_GOAL = 350;
 const REPLY_GOAL = 200;
@@ -203,7 +208,7 @@ async function spawnProfiledKoor(profDir: string): Promise<{ pid: number; url: s
     env: Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('KOOR_'))),
     stdio: ['ignore', 'ignore', 'pipe'],
   });
-  // Not in lib's cleanup registry: never outlive the bench (Ctrl-C ends run.ts with exit()).
+  // Not in bench/lib/cleanup.ts's registry: never outlive the bench (Ctrl-C ends run.ts with exit()).
   const killOnExit = () => child.kill('SIGKILL');
   process.once('exit', killOnExit);
   const stop = async () => {

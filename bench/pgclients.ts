@@ -1,6 +1,6 @@
 /**
  * Which PostgreSQL client for cluster mode: both `pg` and `postgres` measured on the PUT path,
- * to pick one. A throwaway PostgreSQL (bench/postgres.ts, durable settings) on core 0;
+ * to pick one. A throwaway PostgreSQL (bench/lib/postgres.ts, durable settings) on core 0;
  * this process, the client, on core 1. The write is koor's state PUT with its history: lock the
  * current row, archive it into state_history, upsert the new version, 1 KB values over 1000 keys,
  * committed in groups of 34 (what 50 connections give the SQLite writer), one group in flight
@@ -19,9 +19,11 @@ import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import pg from 'pg';
 import postgres from 'postgres';
-import { makeDoc } from './http.js';
-import { fmtInt, pin, type BenchOptions, type BenchTable } from './lib.js';
-import { postgresCpu, startPostgres, type Postgres } from './postgres.js';
+import { makeDoc } from './lib/doc.js';
+import { fmtInt } from './lib/format.js';
+import { pin } from './lib/processes.js';
+import type { BenchOptions, BenchTable } from './lib/suite.js';
+import { postgresCpu, startPostgres, type Postgres } from './lib/postgres.js';
 
 const GROUP = 34;
 const KEYS = 1000;

@@ -3,7 +3,7 @@
  *                    npm run bench -- events --quick
  *
  * Default suite: http. A suite is bench/<suite>.ts exporting `run(opts: BenchOptions)` (see
- * bench/lib.ts). Progress goes to stderr, a human summary to stdout, and the result (plus run
+ * bench/lib/suite.ts). Progress goes to stderr, a human summary to stdout, and the result (plus run
  * metadata) to bench/results/<suite>.json.
  *
  * Exit codes: 0 ok; 1 a suite failed, timed out or reported ok:false; 2 usage / unknown suite.
@@ -13,7 +13,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { BENCH_DIST_DIR, REPO_ROOT, RESULTS_DIR, cleanupAll, cleanupAllSync, renderTable, withTimeout, type BenchOptions, type BenchTable, type Suite } from './lib.js';
+import { withTimeout } from './lib/async.js';
+import { cleanupAll, cleanupAllSync } from './lib/cleanup.js';
+import { renderTable } from './lib/format.js';
+import { BENCH_DIST_DIR, REPO_ROOT, RESULTS_DIR, type BenchOptions, type BenchTable, type Suite } from './lib/suite.js';
 
 /** Modules in the bench dir that are not suites. */
 const NOT_SUITES = new Set(['run', 'lib', 'baseline-uws', 'baseline-validate', 'baseline-sqlite', 'bounded-load', 'speed-scale', 'postgres', 'webhook-receiver', 'claude-code', 'codex', 'copilot', 'gemini', 'opencode', 'fake-chat', 'baseline-uws-writer']);

@@ -27,8 +27,11 @@
  *   npm run bench -- soak [--quick]
  */
 import { performance } from 'node:perf_hooks';
-import { cpuWindow, fmtInt, sleep, withTimeout, type BenchOptions, type BenchTable } from './lib.js';
-import { createDatabase, startPostgres, type Postgres } from './postgres.js';
+import { sleep, withTimeout } from './lib/async.js';
+import { cpuWindow } from './lib/cpu.js';
+import { fmtInt } from './lib/format.js';
+import type { BenchOptions, BenchTable } from './lib/suite.js';
+import { createDatabase, startPostgres, type Postgres } from './lib/postgres.js';
 import { checkCas, checkHolds, checkNodes, checkResources, checkStreams, checkTasks, Delivered, INVARIANTS } from './soak/checks.js';
 import { Conn, Phase, request, type KindStats } from './soak/client.js';
 import { KoorNode, sampler } from './soak/nodes.js';

@@ -21,7 +21,11 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { BENCH_DIST_DIR, spawnBenchScript, fetchPastIdleClose, fmtInt, fmtMs, fmtRatio, freePort, KOOR_MAIN_JS, median, pin, ratio, sleep, spawnNode, wrk, wrkCpu, wrkScript, type BenchTable, type ServerProc, type Wrk } from './lib.js';
+import { fetchPastIdleClose, sleep } from './lib/async.js';
+import { fmtInt, fmtMs, fmtRatio, median, ratio } from './lib/format.js';
+import { spawnBenchScript, freePort, pin, spawnNode, type ServerProc } from './lib/processes.js';
+import { BENCH_DIST_DIR, KOOR_MAIN_JS, type BenchTable } from './lib/suite.js';
+import { wrk, wrkCpu, wrkScript, type Wrk } from './lib/wrk.js';
 import { defaultConfig } from '../src/config.js';
 
 const CONNECTIONS = 50;

@@ -15,7 +15,12 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { LatencyHistogram, fmtInt, fmtMs, fmtRatio, makeTempDir, pin, ratio, runLoad, spawnBenchScript, spawnKoor, type BenchOptions, type BenchTable, type LatencySummary, type LoadResult, type ServerProc } from './lib.js';
+import { makeTempDir } from './lib/cleanup.js';
+import { fmtInt, fmtMs, fmtRatio, ratio } from './lib/format.js';
+import { LatencyHistogram, type LatencySummary } from './lib/latency.js';
+import { runLoad, type LoadResult } from './lib/load.js';
+import { pin, spawnBenchScript, spawnKoor, type ServerProc } from './lib/processes.js';
+import type { BenchOptions, BenchTable } from './lib/suite.js';
 
 const PROJECT = 'bench';
 const CONNECTIONS = 16;

@@ -16,8 +16,13 @@ import { WRITER_LIMITS } from '../src/shared/limits.js';
 import { openWriterDb } from '../workers/writer/sqlite/db.js';
 import { sqliteDriver } from '../workers/writer/sqlite/driver.js';
 import { createDispatcher } from '../workers/writer/dispatch.js';
-import { makeDoc } from './http.js';
-import { LatencyHistogram, cpuWindow, fmtCores, fmtInt, fmtMs, makeTempDir, withTimeout, type BenchOptions, type BenchTable } from './lib.js';
+import { makeDoc } from './lib/doc.js';
+import { withTimeout } from './lib/async.js';
+import { makeTempDir } from './lib/cleanup.js';
+import { cpuWindow } from './lib/cpu.js';
+import { fmtCores, fmtInt, fmtMs } from './lib/format.js';
+import { LatencyHistogram } from './lib/latency.js';
+import type { BenchOptions, BenchTable } from './lib/suite.js';
 
 const PUT_KEYS = 1000;
 const BATCH_SIZES = [1, 10, 50, 200];

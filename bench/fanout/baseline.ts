@@ -18,7 +18,7 @@
  * no envelope, no validation, no retention, no per-subscriber queue. Not a floor:
  * koor measured at 1.06-1.07x its deliveries/s, so it shows koor's fan-out carries no excess
  * machinery, not what a server of this shape could reach.
- * Logs `{"api":"127.0.0.1:<port>"}` on stderr once listening (what bench/lib.ts waits for).
+ * Logs `{"api":"127.0.0.1:<port>"}` on stderr once listening (what bench/lib/processes.ts's spawnNode waits for).
  * Loopback only. Refuses to run on the slow JS fallback of uWebSockets.js.
  */
 import { Worker } from 'node:worker_threads';

@@ -6,7 +6,7 @@
  * the `message` pushes they receive by walking RESP headers (no per-message allocation, like the
  * raw WebSocket counter of ./subscriber.ts). GET /snap on a loopback control port answers
  * `{"subscribed":N,"messages":M}`. Logs `{"api":"127.0.0.1:<port>"}` on stderr once all are
- * subscribed (what bench/lib.ts's spawnNode waits for).
+ * subscribed (what bench/lib/processes.ts's spawnNode waits for).
  */
 import http from 'node:http';
 import net from 'node:net';

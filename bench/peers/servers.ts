@@ -9,7 +9,10 @@
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { BENCH_DIST_DIR, KOOR_MAIN_JS, freePort, have, makeTempDir, pin, sleep, spawnNode, trackChild } from '../lib.js';
+import { sleep } from '../lib/async.js';
+import { makeTempDir, trackChild } from '../lib/cleanup.js';
+import { freePort, have, pin, spawnNode } from '../lib/processes.js';
+import { BENCH_DIST_DIR, KOOR_MAIN_JS } from '../lib/suite.js';
 import { Nats, Redis } from './proto.js';
 import type { PeerKind } from './ops.js';
 

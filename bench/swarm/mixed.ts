@@ -10,7 +10,7 @@
  * least the same mix's without Koor (tasks.json); the report counts per client what its sessions
  * did and were refused.
  */
-import type { BenchTable } from '../lib.js';
+import type { BenchTable } from '../lib/suite.js';
 import { runArm, type ArmResult, type ArmSpec, type TeamSpec } from './arm.js';
 import { makeBacklog, MAIN_PROJECT, type SwarmTask } from './backlog.js';
 import { figures, type ArmFigures } from './report.js';

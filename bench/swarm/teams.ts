@@ -27,8 +27,8 @@
  * - its pace (tasks done once per minute from its first model request to its last completion)
  *   at least PACE_NOISE of team alpha's alone on the same server.
  */
-import type { BenchTable } from '../lib.js';
-import type { Postgres } from '../postgres.js';
+import type { BenchTable } from '../lib/suite.js';
+import type { Postgres } from '../lib/postgres.js';
 import { runArm, serverFlags, startServers, watchFor, type ArmResult, type SharedServer, type TeamResult, type TeamSpec } from './arm.js';
 import { makeBacklog, type SwarmTask } from './backlog.js';
 import { crossRepo, figures, pct, refusedBy, teamPace, teamView, type ArmFigures, type CrossRepo } from './report.js';

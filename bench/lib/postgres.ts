@@ -9,8 +9,9 @@ import { promisify } from 'node:util';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { openPg } from '../src/shared/pg.js';
-import { allProcs, freePort } from './lib.js';
+import { openPg } from '../../src/shared/pg.js';
+import { allProcs } from './cpu.js';
+import { freePort } from './processes.js';
 
 export interface Postgres {
   url: string;
