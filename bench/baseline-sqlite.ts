@@ -1,5 +1,5 @@
 /**
- * The storage ceilings of bench/speed.ts, run as their own process on the server's core:
+ * The storage ceilings of bench/suites/speed.ts, run as their own process on the server's core:
  *   node dist/bench/baseline-sqlite.js <dir> <seconds>
  *
  *   bare_append   1 KB rows appended to a rowid table, 64 per WAL + synchronous=FULL transaction:

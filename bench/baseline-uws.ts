@@ -1,5 +1,5 @@
 /**
- * The bare-uWS baseline of bench/http.ts, run as its own process:
+ * The bare-uWS baseline of bench/suites/http.ts, run as its own process:
  *   node dist/bench/baseline-uws.js [port]
  *
  * Serves the state routes the benchmark drives with the smallest comparable work per request:
@@ -30,7 +30,7 @@
  * version log, seven columns), honours its expiry, caches no ephemeral key, and the reply also
  * carries X-Koor-Revision: the floor of a GET that reads what koor's does, beside the
  * floor of one that reads a plain key-value table.
- * With `thread`, POST /api/txn also answers the one transaction bench/peers.ts's `cas` row sends
+ * With `thread`, POST /api/txn also answers the one transaction bench/suites/peers.ts's `cas` row sends
  * (compare a key's version; put a JSON value on success; get it on failure), as koor decides it:
  * a compare that fails against what is committed is answered at once with the current value, one
  * that holds goes to the writer thread, and another that holds for the same version while it is

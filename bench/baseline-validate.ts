@@ -1,5 +1,5 @@
 /**
- * The inline baseline of bench/validate.ts, run as its own process:
+ * The inline baseline of bench/suites/validate.ts, run as its own process:
  *   node dist/bench/baseline-validate.js <rules.json> [port]
  *
  * A bare uWS server that evaluates the same rules with the same code as koor's pool workers

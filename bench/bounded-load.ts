@@ -1,5 +1,5 @@
 /**
- * The heavy reader of bench/bounded.ts, as its own process (so its work never delays the probe):
+ * The heavy reader of bench/suites/bounded.ts, as its own process (so its work never delays the probe):
  *   node dist/bench/bounded-load.js <mode> <base-url> <duration-ms> [last-event-id]
  * Modes: list (page through every key, 5000 per page, the largest page), replay (a since=0 subscriber reading every
  * retained event, again and again), history (a topic filter matching nothing, over the whole log).

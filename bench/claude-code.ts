@@ -1,6 +1,6 @@
 /**
  * The real Claude Code client, driven offline — shared by the e2e tests (test/helpers/claude-code.ts
- * adds their setup notes and teardown) and the swarm benchmark (bench/swarm.ts): where the pinned
+ * adds their setup notes and teardown) and the swarm benchmark (bench/suites/swarm.ts): where the pinned
  * release is installed (gitignored test-output/claude-code/<version>/, never a dependency of the
  * package), a scripted fake of the Anthropic Messages API on 127.0.0.1 that records what the model
  * was sent, and runClaude() to run one print-mode session against it. What the client does with

@@ -1,5 +1,5 @@
 /**
- * The bare-uWS baseline of bench/events.ts, run as its own process:
+ * The bare-uWS baseline of bench/suites/events.ts, run as its own process:
  *   node dist/bench/fanout/baseline.js [--max-backpressure BYTES] [--db FILE]
  *
  * The smallest comparable work per publish, with uWS's own pub/sub:

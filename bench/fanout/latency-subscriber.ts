@@ -1,5 +1,5 @@
 /**
- * A subscriber process of bench/inbox.ts:  node dist/bench/fanout/latency-subscriber.js
+ * A subscriber process of bench/suites/inbox.ts:  node dist/bench/fanout/latency-subscriber.js
  *
  * Holds WebSocket streams (the `ws` package, with per-socket headers: an agent identity for
  * /api/inbox/subscribe) and records when each frame arrives: its leading `{"id":N` and the

@@ -1,5 +1,5 @@
 /**
- * Control protocol between bench/events.ts and its subscriber processes (bench/fanout/subscriber.ts).
+ * Control protocol between bench/suites/events.ts and its subscriber processes (bench/fanout/subscriber.ts).
  *
  * A subscriber process is a tiny loopback HTTP control server (so bench/lib/processes.ts's spawnNode starts,
  * drains and cleans it up like any server) that opens WebSocket subscriptions on command and

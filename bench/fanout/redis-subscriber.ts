@@ -1,5 +1,5 @@
 /**
- * Redis pub/sub subscribers for bench/speed.ts's fan-out reference, as their own process:
+ * Redis pub/sub subscribers for bench/suites/speed.ts's fan-out reference, as their own process:
  *   node dist/bench/fanout/redis-subscriber.js <redis port> <channel> <count>
  *
  * Opens `count` connections to a loopback redis-server, SUBSCRIBEs each to `channel` and counts

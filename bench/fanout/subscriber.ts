@@ -1,5 +1,5 @@
 /**
- * A subscriber process of bench/events.ts:  node dist/bench/fanout/subscriber.js
+ * A subscriber process of bench/suites/events.ts:  node dist/bench/fanout/subscriber.js
  *
  * Holds WebSocket subscriptions to koor-server or the bare-uWS baseline and counts what they
  * receive; controlled over a loopback HTTP port (protocol in ./protocol.ts). Logs

@@ -1,7 +1,7 @@
 /**
  * What a benchmark suite is, and where things are (run by bench/run.ts).
  *
- * A suite is a module `bench/<suite>.ts` exporting `run(opts: BenchOptions)`; it returns a
+ * A suite is a module `bench/suites/<suite>.ts` exporting `run(opts: BenchOptions)`; it returns a
  * plain JSON-able record. Conventions run.ts understands in that record (all optional):
  *   - `tables: BenchTable[]`  printed to stdout as text tables (not written to the JSON file);
  *   - `notes: string[]`       printed under the tables;
@@ -30,8 +30,10 @@ export interface BenchTable {
   rows: Array<Array<string | number>>;
 }
 
-/** dist/bench (where the compiled suites live). */
+/** dist/bench (the runner, and the helpers a suite starts as processes). */
 export const BENCH_DIST_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+/** dist/bench/suites: every module there is a suite, named by its file. */
+export const SUITES_DIST_DIR = path.join(BENCH_DIST_DIR, 'suites');
 /** The repository root (dist/bench/../..). */
 export const REPO_ROOT = path.resolve(BENCH_DIST_DIR, '..', '..');
 /** bench/results in the source tree. */

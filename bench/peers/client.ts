@@ -41,7 +41,7 @@ export interface Spec {
   messages?: number;
   watchers?: number;
   subscribers?: number;
-  /** The cas row's generator in C (bench/peers/cas.c, built by bench/peers.ts). */
+  /** The cas row's generator in C (bench/peers/cas.c, built by bench/suites/peers.ts). */
   casBin?: string;
 }
 

@@ -51,16 +51,16 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { CLAUDE_CODE_VERSION, installClaudeCodeBinary } from './claude-code.js';
-import { fmtMs } from './lib/format.js';
-import { REPO_ROOT, RESULTS_DIR, type BenchOptions, type BenchTable } from './lib/suite.js';
-import { startPostgres, type Postgres } from './lib/postgres.js';
-import { POLL_MS, runArm, type ArmResult, type ArmSpec } from './swarm/arm.js';
-import { makeBacklog, type SwarmTask } from './swarm/backlog.js';
-import { figures, timelineSvg, type ArmFigures } from './swarm/report.js';
-import { runTeams, teamsReport, type TeamsRun } from './swarm/teams.js';
-import { installed, SWARM_CLIENTS, type SwarmClient } from './swarm/wires.js';
-import { mixedReport, runMixed, type MixedRun } from './swarm/mixed.js';
+import { CLAUDE_CODE_VERSION, installClaudeCodeBinary } from '../claude-code.js';
+import { fmtMs } from '../lib/format.js';
+import { REPO_ROOT, RESULTS_DIR, type BenchOptions, type BenchTable } from '../lib/suite.js';
+import { startPostgres, type Postgres } from '../lib/postgres.js';
+import { POLL_MS, runArm, type ArmResult, type ArmSpec } from '../swarm/arm.js';
+import { makeBacklog, type SwarmTask } from '../swarm/backlog.js';
+import { figures, timelineSvg, type ArmFigures } from '../swarm/report.js';
+import { runTeams, teamsReport, type TeamsRun } from '../swarm/teams.js';
+import { installed, SWARM_CLIENTS, type SwarmClient } from '../swarm/wires.js';
+import { mixedReport, runMixed, type MixedRun } from '../swarm/mixed.js';
 
 /** The suite's own time limits (run.ts): a full run drives hundreds of model turns per arm; the quick run with the teams arm too is two runs' worth (CI runs them as two steps). */
 export const timeoutMs = { quick: 600_000, full: 5_400_000 };

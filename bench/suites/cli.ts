@@ -20,9 +20,9 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fmtMs, fmtRatio, median, ratio } from './lib/format.js';
-import { spawnKoor } from './lib/processes.js';
-import { REPO_ROOT, type BenchOptions, type BenchTable } from './lib/suite.js';
+import { fmtMs, fmtRatio, median, ratio } from '../lib/format.js';
+import { spawnKoor } from '../lib/processes.js';
+import { REPO_ROOT, type BenchOptions, type BenchTable } from '../lib/suite.js';
 
 const CLI_JS = path.join(REPO_ROOT, 'dist', 'cli-cjs', 'main.js');
 const RUNS = { quick: 10, full: 30 };

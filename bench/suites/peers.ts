@@ -40,15 +40,15 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { makeTempDir } from './lib/cleanup.js';
-import { procCpu } from './lib/cpu.js';
-import { fmtInt, fmtMs, fmtRatio, median, ratio } from './lib/format.js';
-import { have, pin } from './lib/processes.js';
-import { BENCH_DIST_DIR, REPO_ROOT, type BenchOptions, type BenchTable } from './lib/suite.js';
-import { wrk, wrkScript } from './lib/wrk.js';
-import { revision, natsSetup, type PeerKind } from './peers/ops.js';
-import { b64 } from './peers/proto.js';
-import { DURABILITY, ensureInstalled, startCasFloor, startEtcd, startKoor, startNats, startRedis, type Peer } from './peers/servers.js';
+import { makeTempDir } from '../lib/cleanup.js';
+import { procCpu } from '../lib/cpu.js';
+import { fmtInt, fmtMs, fmtRatio, median, ratio } from '../lib/format.js';
+import { have, pin } from '../lib/processes.js';
+import { BENCH_DIST_DIR, REPO_ROOT, type BenchOptions, type BenchTable } from '../lib/suite.js';
+import { wrk, wrkScript } from '../lib/wrk.js';
+import { revision, natsSetup, type PeerKind } from '../peers/ops.js';
+import { b64 } from '../peers/proto.js';
+import { DURABILITY, ensureInstalled, startCasFloor, startEtcd, startKoor, startNats, startRedis, type Peer } from '../peers/servers.js';
 
 export const timeoutMs = { quick: 300_000, full: 1_500_000 };
 
@@ -342,7 +342,7 @@ function duelRounds(quick: boolean): number {
  * A duel: koor and one peer running at once (each pinned to core 0, only one under load at a
  * time), each warmed up once, then `rounds` rounds of `what`, each row of a round measured on
  * both one after the other, koor first in odd rounds and second in even ones. Drift over minutes
- * then hits both alike, and a stall of the VM costs one round, not the goal (bench/speed.ts
+ * then hits both alike, and a stall of the VM costs one round, not the goal (bench/suites/speed.ts
  * measures its floors the same way).
  */
 async function duel(ctx: Ctx, rounds: number, startPeer: () => Promise<Peer>, what: readonly DuelRow[]): Promise<Row[]> {

@@ -19,11 +19,11 @@ import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import pg from 'pg';
 import postgres from 'postgres';
-import { makeDoc } from './lib/doc.js';
-import { fmtInt } from './lib/format.js';
-import { pin } from './lib/processes.js';
-import type { BenchOptions, BenchTable } from './lib/suite.js';
-import { postgresCpu, startPostgres, type Postgres } from './lib/postgres.js';
+import { makeDoc } from '../lib/doc.js';
+import { fmtInt } from '../lib/format.js';
+import { pin } from '../lib/processes.js';
+import type { BenchOptions, BenchTable } from '../lib/suite.js';
+import { postgresCpu, startPostgres, type Postgres } from '../lib/postgres.js';
 
 const GROUP = 34;
 const KEYS = 1000;

@@ -16,11 +16,11 @@
  *   npm run bench -- coord [--quick]
  */
 import type autocannon from 'autocannon';
-import { fmtInt, fmtMs, fmtRatio, ratio } from './lib/format.js';
-import { LatencyHistogram, type LatencySummary } from './lib/latency.js';
-import { runLoad, type LoadResult } from './lib/load.js';
-import { spawnKoor } from './lib/processes.js';
-import type { BenchOptions, BenchTable } from './lib/suite.js';
+import { fmtInt, fmtMs, fmtRatio, ratio } from '../lib/format.js';
+import { LatencyHistogram, type LatencySummary } from '../lib/latency.js';
+import { runLoad, type LoadResult } from '../lib/load.js';
+import { spawnKoor } from '../lib/processes.js';
+import type { BenchOptions, BenchTable } from '../lib/suite.js';
 
 const CONNECTIONS = 50;
 const PUT_KEYS = 1000;

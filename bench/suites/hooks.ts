@@ -27,13 +27,13 @@ import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { pooled, withTimeout } from './lib/async.js';
-import { makeTempDir } from './lib/cleanup.js';
-import { cpuWindow, procCpu, type CpuReport } from './lib/cpu.js';
-import { fmtCores, fmtInt, fmtMs, fmtRatio, ratio } from './lib/format.js';
-import { LatencyHistogram } from './lib/latency.js';
-import { have, pin, spawnKoor } from './lib/processes.js';
-import { REPO_ROOT, type BenchOptions, type BenchTable } from './lib/suite.js';
+import { pooled, withTimeout } from '../lib/async.js';
+import { makeTempDir } from '../lib/cleanup.js';
+import { cpuWindow, procCpu, type CpuReport } from '../lib/cpu.js';
+import { fmtCores, fmtInt, fmtMs, fmtRatio, ratio } from '../lib/format.js';
+import { LatencyHistogram } from '../lib/latency.js';
+import { have, pin, spawnKoor } from '../lib/processes.js';
+import { REPO_ROOT, type BenchOptions, type BenchTable } from '../lib/suite.js';
 
 const SESSIONS = 50;
 /** The repository root every session reports (X-Koor-Repo-Root and the hook input's cwd). */

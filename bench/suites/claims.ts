@@ -15,11 +15,11 @@
  *   npm run bench -- claims [--quick]
  */
 import type autocannon from 'autocannon';
-import { fmtInt, fmtMs, fmtRatio, ratio } from './lib/format.js';
-import { LatencyHistogram, type LatencySummary } from './lib/latency.js';
-import { runLoad } from './lib/load.js';
-import { spawnKoor } from './lib/processes.js';
-import type { BenchOptions, BenchTable } from './lib/suite.js';
+import { fmtInt, fmtMs, fmtRatio, ratio } from '../lib/format.js';
+import { LatencyHistogram, type LatencySummary } from '../lib/latency.js';
+import { runLoad } from '../lib/load.js';
+import { spawnKoor } from '../lib/processes.js';
+import type { BenchOptions, BenchTable } from '../lib/suite.js';
 
 const CONNECTIONS = 32;
 const BLOCKED = 1_000;

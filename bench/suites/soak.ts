@@ -27,17 +27,17 @@
  *   npm run bench -- soak [--quick]
  */
 import { performance } from 'node:perf_hooks';
-import { sleep, withTimeout } from './lib/async.js';
-import { cpuWindow } from './lib/cpu.js';
-import { fmtInt } from './lib/format.js';
-import type { BenchOptions, BenchTable } from './lib/suite.js';
-import { createDatabase, startPostgres, type Postgres } from './lib/postgres.js';
-import { checkCas, checkHolds, checkNodes, checkResources, checkStreams, checkTasks, Delivered, INVARIANTS } from './soak/checks.js';
-import { Conn, Phase, request, type KindStats } from './soak/client.js';
-import { KoorNode, sampler } from './soak/nodes.js';
-import { Stream } from './soak/streams.js';
-import { CAS_PREFIX, Records, SHAPE, casKeys, casWriter, claimer, hookSessions, messenger, publisher, register, taskCreator } from './soak/traffic.js';
-import { Verdicts } from './soak/verdicts.js';
+import { sleep, withTimeout } from '../lib/async.js';
+import { cpuWindow } from '../lib/cpu.js';
+import { fmtInt } from '../lib/format.js';
+import type { BenchOptions, BenchTable } from '../lib/suite.js';
+import { createDatabase, startPostgres, type Postgres } from '../lib/postgres.js';
+import { checkCas, checkHolds, checkNodes, checkResources, checkStreams, checkTasks, Delivered, INVARIANTS } from '../soak/checks.js';
+import { Conn, Phase, request, type KindStats } from '../soak/client.js';
+import { KoorNode, sampler } from '../soak/nodes.js';
+import { Stream } from '../soak/streams.js';
+import { CAS_PREFIX, Records, SHAPE, casKeys, casWriter, claimer, hookSessions, messenger, publisher, register, taskCreator } from '../soak/traffic.js';
+import { Verdicts } from '../soak/verdicts.js';
 
 type FaultKind = 'stop' | 'kill' | 'pg-restart';
 

@@ -23,15 +23,15 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { makeDoc } from './lib/doc.js';
-import { scaleRows } from './speed-scale.js';
-import { sleep } from './lib/async.js';
-import { makeTempDir } from './lib/cleanup.js';
-import { procCpu } from './lib/cpu.js';
-import { fmtInt, fmtMs, fmtRatio, median, ratio } from './lib/format.js';
-import { freePort, have, pin, spawnBenchScript, spawnKoor, type ServerProc } from './lib/processes.js';
-import { BENCH_DIST_DIR, type BenchOptions, type BenchTable } from './lib/suite.js';
-import { wrkCpu as wrkCpuN, wrk as wrkN, wrkScript, type Wrk } from './lib/wrk.js';
+import { makeDoc } from '../lib/doc.js';
+import { scaleRows } from '../speed-scale.js';
+import { sleep } from '../lib/async.js';
+import { makeTempDir } from '../lib/cleanup.js';
+import { procCpu } from '../lib/cpu.js';
+import { fmtInt, fmtMs, fmtRatio, median, ratio } from '../lib/format.js';
+import { freePort, have, pin, spawnBenchScript, spawnKoor, type ServerProc } from '../lib/processes.js';
+import { BENCH_DIST_DIR, type BenchOptions, type BenchTable } from '../lib/suite.js';
+import { wrkCpu as wrkCpuN, wrk as wrkN, wrkScript, type Wrk } from '../lib/wrk.js';
 
 const CONNECTIONS = 50;
 const TOKEN = 'bench-token';

@@ -29,16 +29,16 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import WebSocket from 'ws';
-import { openPg } from '../src/shared/pg.js';
-import { makeDoc } from './lib/doc.js';
-import { pooled, sleep, withTimeout } from './lib/async.js';
-import { makeTempDir } from './lib/cleanup.js';
-import { allProcs, procCpu } from './lib/cpu.js';
-import { fmtCores, fmtInt, fmtMs, fmtRatio, ratio } from './lib/format.js';
-import { LatencyHistogram, type LatencySummary } from './lib/latency.js';
-import { have, pin, spawnKoor, type ServerProc } from './lib/processes.js';
-import type { BenchOptions, BenchTable } from './lib/suite.js';
-import { createDatabase, postgresCpu, startPostgres, type Postgres } from './lib/postgres.js';
+import { openPg } from '../../src/shared/pg.js';
+import { makeDoc } from '../lib/doc.js';
+import { pooled, sleep, withTimeout } from '../lib/async.js';
+import { makeTempDir } from '../lib/cleanup.js';
+import { allProcs, procCpu } from '../lib/cpu.js';
+import { fmtCores, fmtInt, fmtMs, fmtRatio, ratio } from '../lib/format.js';
+import { LatencyHistogram, type LatencySummary } from '../lib/latency.js';
+import { have, pin, spawnKoor, type ServerProc } from '../lib/processes.js';
+import type { BenchOptions, BenchTable } from '../lib/suite.js';
+import { createDatabase, postgresCpu, startPostgres, type Postgres } from '../lib/postgres.js';
 
 const execFileAsync = promisify(execFile);
 

@@ -12,12 +12,12 @@
  */
 import { spawn } from 'node:child_process';
 import path from 'node:path';
-import { pooled, withTimeout } from './lib/async.js';
-import { cpuWindow } from './lib/cpu.js';
-import { fmtMs, fmtRatio, ratio } from './lib/format.js';
-import { LatencyHistogram, type LatencySummary } from './lib/latency.js';
-import { pin, spawnKoor } from './lib/processes.js';
-import { BENCH_DIST_DIR, type BenchOptions, type BenchTable } from './lib/suite.js';
+import { pooled, withTimeout } from '../lib/async.js';
+import { cpuWindow } from '../lib/cpu.js';
+import { fmtMs, fmtRatio, ratio } from '../lib/format.js';
+import { LatencyHistogram, type LatencySummary } from '../lib/latency.js';
+import { pin, spawnKoor } from '../lib/processes.js';
+import { BENCH_DIST_DIR, type BenchOptions, type BenchTable } from '../lib/suite.js';
 
 const PROBE_KEY = 'k/000001';
 

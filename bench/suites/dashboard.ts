@@ -14,11 +14,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { chromium, type Browser, type Request } from 'playwright-core';
-import { pooled, sleep, withTimeout } from './lib/async.js';
-import { cpuWindow } from './lib/cpu.js';
-import { fmtCores, fmtInt, fmtMs, median } from './lib/format.js';
-import { pin, spawnKoor } from './lib/processes.js';
-import { REPO_ROOT, type BenchOptions, type BenchTable } from './lib/suite.js';
+import { pooled, sleep, withTimeout } from '../lib/async.js';
+import { cpuWindow } from '../lib/cpu.js';
+import { fmtCores, fmtInt, fmtMs, median } from '../lib/format.js';
+import { pin, spawnKoor } from '../lib/processes.js';
+import { REPO_ROOT, type BenchOptions, type BenchTable } from '../lib/suite.js';
 
 const KEYS = 1000;
 const AGENTS = 200;

@@ -5,24 +5,24 @@
  *               envelopes, one commit each. The storage ceiling (SQLite + fsync + the schema).
  *   rpc         the real WriterClient: worker thread, MessagePort, group commit, with N callers
  *               in flight. The ceiling of everything behind the HTTP layer.
- * Compare with the `put` scenario of bench/http.ts (the same writes through koor-server).
+ * Compare with the `put` scenario of bench/suites/http.ts (the same writes through koor-server).
  *
  *   npm run bench -- writer [--quick]
  */
 import path from 'node:path';
-import { silentLogger } from '../src/log.js';
-import { WriterClient } from '../src/rpc/writer-client.js';
-import { WRITER_LIMITS } from '../src/shared/limits.js';
-import { openWriterDb } from '../workers/writer/sqlite/db.js';
-import { sqliteDriver } from '../workers/writer/sqlite/driver.js';
-import { createDispatcher } from '../workers/writer/dispatch.js';
-import { makeDoc } from './lib/doc.js';
-import { withTimeout } from './lib/async.js';
-import { makeTempDir } from './lib/cleanup.js';
-import { cpuWindow } from './lib/cpu.js';
-import { fmtCores, fmtInt, fmtMs } from './lib/format.js';
-import { LatencyHistogram } from './lib/latency.js';
-import type { BenchOptions, BenchTable } from './lib/suite.js';
+import { silentLogger } from '../../src/log.js';
+import { WriterClient } from '../../src/rpc/writer-client.js';
+import { WRITER_LIMITS } from '../../src/shared/limits.js';
+import { openWriterDb } from '../../workers/writer/sqlite/db.js';
+import { sqliteDriver } from '../../workers/writer/sqlite/driver.js';
+import { createDispatcher } from '../../workers/writer/dispatch.js';
+import { makeDoc } from '../lib/doc.js';
+import { withTimeout } from '../lib/async.js';
+import { makeTempDir } from '../lib/cleanup.js';
+import { cpuWindow } from '../lib/cpu.js';
+import { fmtCores, fmtInt, fmtMs } from '../lib/format.js';
+import { LatencyHistogram } from '../lib/latency.js';
+import type { BenchOptions, BenchTable } from '../lib/suite.js';
 
 const PUT_KEYS = 1000;
 const BATCH_SIZES = [1, 10, 50, 200];

@@ -20,13 +20,13 @@
  *   npm run bench -- events [--quick]
  */
 import fs from 'node:fs';
-import { sleep, withTimeout } from './lib/async.js';
-import type { CpuReport } from './lib/cpu.js';
-import { fmtCores, fmtInt, fmtMs, fmtRatio, ratio } from './lib/format.js';
-import { runLoad, type LoadResult } from './lib/load.js';
-import { spawnBenchScript, spawnKoor, type ServerProc } from './lib/processes.js';
-import type { BenchOptions, BenchTable } from './lib/suite.js';
-import type { OpenReply, OpenRequest, Snapshot, SubRow } from './fanout/protocol.js';
+import { sleep, withTimeout } from '../lib/async.js';
+import type { CpuReport } from '../lib/cpu.js';
+import { fmtCores, fmtInt, fmtMs, fmtRatio, ratio } from '../lib/format.js';
+import { runLoad, type LoadResult } from '../lib/load.js';
+import { spawnBenchScript, spawnKoor, type ServerProc } from '../lib/processes.js';
+import type { BenchOptions, BenchTable } from '../lib/suite.js';
+import type { OpenReply, OpenRequest, Snapshot, SubRow } from '../fanout/protocol.js';
 
 const CONNECTIONS = 50;
 const SUB_PROCS = 4;

@@ -18,12 +18,12 @@
  * all of a request's cost, but every byte of it is work done and garbage collected.
  */
 import path from 'node:path';
-import { makeTempDir } from './lib/cleanup.js';
-import { fmtRatio } from './lib/format.js';
-import { INSPECT_ENV, Inspector, inspectorUrl } from './lib/inspector.js';
-import { have, pin, spawnKoor, spawnNode, type ServerProc } from './lib/processes.js';
-import { BENCH_DIST_DIR, type BenchOptions, type BenchTable } from './lib/suite.js';
-import { wrk, wrkScript } from './lib/wrk.js';
+import { makeTempDir } from '../lib/cleanup.js';
+import { fmtRatio } from '../lib/format.js';
+import { INSPECT_ENV, Inspector, inspectorUrl } from '../lib/inspector.js';
+import { have, pin, spawnKoor, spawnNode, type ServerProc } from '../lib/processes.js';
+import { BENCH_DIST_DIR, type BenchOptions, type BenchTable } from '../lib/suite.js';
+import { wrk, wrkScript } from '../lib/wrk.js';
 
 const TOKEN = 'bench-token';
 const AUTH = { Authorization: `Bearer ${TOKEN}` };

@@ -15,11 +15,11 @@
  */
 import os from 'node:os';
 import WebSocket from 'ws';
-import { makeTempDir } from './lib/cleanup.js';
-import { fmtInt, fmtRatio, ratio } from './lib/format.js';
-import { have, pin, spawnKoor } from './lib/processes.js';
-import type { BenchOptions, BenchTable } from './lib/suite.js';
-import { wrkCpu, wrkScript, type Wrk } from './lib/wrk.js';
+import { makeTempDir } from '../lib/cleanup.js';
+import { fmtInt, fmtRatio, ratio } from '../lib/format.js';
+import { have, pin, spawnKoor } from '../lib/processes.js';
+import type { BenchOptions, BenchTable } from '../lib/suite.js';
+import { wrkCpu, wrkScript, type Wrk } from '../lib/wrk.js';
 
 const CONNECTIONS = 32;
 const WATCHERS = 100;

@@ -15,12 +15,12 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { makeTempDir } from './lib/cleanup.js';
-import { fmtInt, fmtMs, fmtRatio, ratio } from './lib/format.js';
-import { LatencyHistogram, type LatencySummary } from './lib/latency.js';
-import { runLoad, type LoadResult } from './lib/load.js';
-import { pin, spawnBenchScript, spawnKoor, type ServerProc } from './lib/processes.js';
-import type { BenchOptions, BenchTable } from './lib/suite.js';
+import { makeTempDir } from '../lib/cleanup.js';
+import { fmtInt, fmtMs, fmtRatio, ratio } from '../lib/format.js';
+import { LatencyHistogram, type LatencySummary } from '../lib/latency.js';
+import { runLoad, type LoadResult } from '../lib/load.js';
+import { pin, spawnBenchScript, spawnKoor, type ServerProc } from '../lib/processes.js';
+import type { BenchOptions, BenchTable } from '../lib/suite.js';
 
 const PROJECT = 'bench';
 const CONNECTIONS = 16;

@@ -4,9 +4,9 @@
  *
  *   npm run bench -- operations [--quick]
  */
-import type { BenchOptions } from './lib/suite.js';
+import type { BenchOptions } from '../lib/suite.js';
 import { operationsCost } from './http.js';
-import { makeDoc } from './lib/doc.js';
+import { makeDoc } from '../lib/doc.js';
 
 export async function run(opts: BenchOptions): Promise<Record<string, unknown>> {
   const failures: string[] = [];

@@ -22,10 +22,10 @@ import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { makeTempDir } from './lib/cleanup.js';
-import { fmtMs, ratio } from './lib/format.js';
-import { have, pin, spawnKoor } from './lib/processes.js';
-import { REPO_ROOT, type BenchOptions, type BenchTable } from './lib/suite.js';
+import { makeTempDir } from '../lib/cleanup.js';
+import { fmtMs, ratio } from '../lib/format.js';
+import { have, pin, spawnKoor } from '../lib/processes.js';
+import { REPO_ROOT, type BenchOptions, type BenchTable } from '../lib/suite.js';
 
 const CLI_JS = path.join(REPO_ROOT, 'dist', 'cli-cjs', 'main.js');
 const KOOR_HOOK = path.join(REPO_ROOT, 'dist', 'cli-cjs', 'koor-hook');
