@@ -2,7 +2,7 @@
  * Swarm: N real Claude Code sessions drain a backlog of K tasks in N clones of one
  * origin repository — with Koor, and without it (the baseline) in the same run.
  *
- * Each session is the pinned client the e2e tests drive (bench/claude-code.ts), offline against
+ * Each session is the pinned client the e2e tests drive (bench/clients/claude-code.ts), offline against
  * its own scripted fake Messages API; the fake model plays a disciplined agent through the
  * client's real tools (bench/swarm/agent.ts): Bash `koor-cli task claim` → `git pull --rebase` →
  * Write/Edit each file of the task (its marker line) → `koor-cli task checkpoint` → Bash `git
@@ -51,7 +51,7 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { CLAUDE_CODE_VERSION, installClaudeCodeBinary } from '../claude-code.js';
+import { CLAUDE_CODE_VERSION, installClaudeCodeBinary } from '../clients/claude-code.js';
 import { fmtMs } from '../lib/format.js';
 import { REPO_ROOT, RESULTS_DIR, type BenchOptions, type BenchTable } from '../lib/suite.js';
 import { startPostgres, type Postgres } from '../lib/postgres.js';

@@ -32,7 +32,7 @@
  *   edits redone). With no open task but some still claimed or blocked it polls (sleep + pull)
  *   until the list stops changing for `giveUpMs`.
  */
-import type { Block, Reply } from '../claude-code.js';
+import type { Block, Reply } from '../clients/claude-code.js';
 import { marker, ownFileContent, parseTasksJson, sharedEdit, taskLine, type FileTask, type SharedFile, type SwarmTask } from './backlog.js';
 
 export type RecordKind =

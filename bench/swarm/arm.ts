@@ -18,7 +18,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { runClaude, type FakeApi } from '../claude-code.js';
+import { runClaude, type FakeApi } from '../clients/claude-code.js';
 import { KoorText, RequestDigest } from './injected.js';
 import { fetchPastIdleClose, sleep } from '../lib/async.js';
 import { makeTempDir, trackChild } from '../lib/cleanup.js';

@@ -7,7 +7,7 @@
  */
 import { Tiktoken } from 'js-tiktoken/lite';
 import o200k_base from 'js-tiktoken/ranks/o200k_base';
-import type { ApiRequest } from '../claude-code.js';
+import type { ApiRequest } from '../clients/claude-code.js';
 
 const enc = new Tiktoken(o200k_base);
 export const tokens = (s: string): number => enc.encode(s).length;

@@ -1,9 +1,9 @@
 /**
  * The real OpenCode client, driven offline — for the e2e tests (test/helpers/opencode.ts adds their
- * setup notes and teardown), beside the Claude Code and Codex ones (bench/claude-code.ts,
- * bench/codex.ts, whose install plumbing this shares): where the pinned release is installed
+ * setup notes and teardown), beside the Claude Code and Codex ones (bench/clients/claude-code.ts,
+ * bench/clients/codex.ts, whose install plumbing this shares): where the pinned release is installed
  * (gitignored test-output/opencode/<version>/, never a dependency of the package), the scripted
- * fake Chat Completions API it is pointed at (bench/fake-chat.ts), runOpencode() to run one
+ * fake Chat Completions API it is pointed at (bench/clients/fake-chat.ts), runOpencode() to run one
  * `opencode run` session against it, and hookCost(): what Koor's plugin costs a tool call. What
  * the client does with plugins is written down, with how it was verified, in
  * test/helpers/OPENCODE-FACTS.md.

@@ -1,10 +1,10 @@
 /**
  * The real GitHub Copilot CLI, driven offline — for the e2e tests (test/helpers/copilot.ts adds
- * their setup notes and teardown), beside the Claude Code and Codex ones (bench/claude-code.ts,
- * bench/codex.ts), whose install plumbing this shares: where the pinned release is installed
+ * their setup notes and teardown), beside the Claude Code and Codex ones (bench/clients/claude-code.ts,
+ * bench/clients/codex.ts), whose install plumbing this shares: where the pinned release is installed
  * (gitignored test-output/copilot/<version>/, never a dependency of the package), and runCopilot()
  * to run one `copilot -p` session against the scripted fake Chat Completions API
- * (bench/fake-chat.ts). What the client does with hooks is written down, with how it was verified,
+ * (bench/clients/fake-chat.ts). What the client does with hooks is written down, with how it was verified,
  * in test/helpers/COPILOT-FACTS.md.
  */
 import fs from 'node:fs';

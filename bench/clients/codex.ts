@@ -1,6 +1,6 @@
 /**
  * The real Codex CLI, driven offline — for the e2e tests (test/helpers/codex.ts adds their setup
- * notes and teardown), beside the Claude Code one (bench/claude-code.ts, whose install and
+ * notes and teardown), beside the Claude Code one (bench/clients/claude-code.ts, whose install and
  * recording-server plumbing this shares): where the pinned release is installed (gitignored
  * test-output/codex/<version>/, never a dependency of the package), a scripted fake of OpenAI's
  * Responses API on 127.0.0.1 that records what the model was sent, runCodex() to run one

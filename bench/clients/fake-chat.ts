@@ -2,7 +2,7 @@
  * A scripted fake of OpenAI's Chat Completions API on 127.0.0.1, for the clients that speak it
  * (GitHub Copilot CLI with `COPILOT_PROVIDER_TYPE=openai`, OpenCode's and Kilo's
  * `@ai-sdk/openai-compatible` providers), beside the fake Messages API
- * (bench/claude-code.ts) and the fake Responses API (bench/codex.ts), and built on the same
+ * (bench/clients/claude-code.ts) and the fake Responses API (bench/clients/codex.ts), and built on the same
  * recording server: every request is recorded (JSON body parsed; `agent` when it offered tools),
  * `POST …/chat/completions` (any prefix: `/v1/chat/completions`, `/chat/completions`) is answered
  * per a script, streamed (SSE `data: <chunk>` lines, then `data: [DONE]`) when the request asks

@@ -14,7 +14,7 @@ import { randomUUID } from 'node:crypto';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-/** The repository's root, from this file: bench/ in the source tree or dist/bench/ compiled. */
+/** The repository's root, from this file: bench/clients/ in the source tree or dist/bench/clients/ compiled. */
 export const REPO = ((): string => {
   for (let dir = path.dirname(fileURLToPath(import.meta.url)); ; dir = path.dirname(dir)) {
     const pkg = path.join(dir, 'package.json');
@@ -66,7 +66,7 @@ async function works(bin: string): Promise<string | null> {
   }
 }
 
-/** A pinned client installed from npm into a gitignored cache folder (Claude Code here, Codex in bench/codex.ts). */
+/** A pinned client installed from npm into a gitignored cache folder (Claude Code here, Codex in bench/clients/codex.ts). */
 export interface NpmClient {
   /** `name@version`. */
   pkg: string;
@@ -231,7 +231,7 @@ export async function startFakeApi(script: Script = []): Promise<FakeApi> {
 /**
  * An HTTP server on 127.0.0.1 (ephemeral port) that records every request (its JSON body parsed;
  * `agent`: it offered tools) and hands it to `answer`: the plumbing of the fake model APIs (this
- * file's Messages API, bench/codex.ts's Responses API).
+ * file's Messages API, bench/clients/codex.ts's Responses API).
  */
 export async function startRecordingServer(answer: (r: ApiRequest, res: http.ServerResponse) => void): Promise<FakeApi> {
   const requests: ApiRequest[] = [];
@@ -357,7 +357,7 @@ export interface RunResult {
  * fake API, with its own HOME and no telemetry or other traffic; bounded by `timeoutMs`.
  */
 /**
- * A client's run to its end (runClaude, and runCodex in bench/codex.ts): stdout and stderr
+ * A client's run to its end (runClaude, and runCodex in bench/clients/codex.ts): stdout and stderr
  * collected, SIGKILL after `timeoutMs`, stdout's JSON lines parsed (other lines skipped).
  */
 export async function collectRun(

@@ -1,6 +1,6 @@
 /**
  * The real Gemini CLI, driven offline — for the e2e tests (test/helpers/gemini.ts adds their setup
- * notes and teardown), beside the Claude Code and Codex ones (bench/claude-code.ts, bench/codex.ts,
+ * notes and teardown), beside the Claude Code and Codex ones (bench/clients/claude-code.ts, bench/clients/codex.ts,
  * whose install and recording-server plumbing this shares): where the pinned release is installed
  * (gitignored test-output/gemini/<version>/, never a dependency of the package), a scripted fake of
  * the Gemini API (`POST /v1beta/models/<model>:streamGenerateContent?alt=sse`) on 127.0.0.1 that
