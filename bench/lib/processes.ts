@@ -104,7 +104,7 @@ export async function spawnKoor(extraArgs: string[] = [], env: NodeJS.ProcessEnv
   }
 }
 
-/** A compiled helper in dist/bench (e.g. 'baseline-uws.js') as its own process. */
+/** A compiled helper in dist/bench (e.g. 'baselines/uws.js') as its own process. */
 export function spawnBenchScript(name: string, file: string, args: string[] = []): Promise<ServerProc> {
   return spawnNode(name, path.join(BENCH_DIST_DIR, file), args);
 }

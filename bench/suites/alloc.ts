@@ -118,7 +118,7 @@ export async function run(opts: BenchOptions): Promise<Record<string, unknown>> 
     pin(p.pid, 0);
     return p;
   };
-  const floorAt = async (name: string, args: string[]) => onCore0(await spawnNode(name, path.join(BENCH_DIST_DIR, 'baseline-uws.js'), args, { env: INSPECT_ENV }));
+  const floorAt = async (name: string, args: string[]) => onCore0(await spawnNode(name, path.join(BENCH_DIST_DIR, 'baselines', 'uws.js'), args, { env: INSPECT_ENV }));
   try {
     const koor = onCore0(await spawnKoor(['--auth-token', TOKEN, '--sync', 'full', '--rate-limit', '0'], INSPECT_ENV));
     await seed(koor.url);

@@ -34,7 +34,7 @@ async function probe(url: string, ms: number): Promise<{ latency: LatencySummary
 }
 
 function heavy(mode: string, url: string, ms: number, last: number): Promise<{ mode: string; ops: number; items: number; errors: number }> {
-  const child = spawn(process.execPath, [path.join(BENCH_DIST_DIR, 'bounded-load.js'), mode, url, String(ms), String(last)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [path.join(BENCH_DIST_DIR, 'bounded', 'load.js'), mode, url, String(ms), String(last)], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));

@@ -1,6 +1,6 @@
 /**
  * Event-bus benchmark: koor-server against a bare-uWS `app.publish` baseline of the same frames
- * (bench/fanout/baseline.ts), both separate processes, in one run:
+ * (bench/baselines/uws-fanout.ts), both separate processes, in one run:
  *
  *   publish     durable REST publishes/s, 50 connections, no subscribers
  *               (koor: SQLite commit, its WAL synced, before the 200; baseline: memory)
@@ -551,7 +551,7 @@ export async function run(opts: BenchOptions): Promise<Record<string, unknown>> 
   opts.log(`starting koor-server, the bare-uWS baseline and ${SUB_PROCS} subscriber processes`);
   const [koorProc, baseProc, fleet] = await Promise.all([
     spawnKoor(),
-    spawnBenchScript('events-baseline', 'fanout/baseline.js', ['--max-backpressure', String(baselineBackpressure)]),
+    spawnBenchScript('events-baseline', 'baselines/uws-fanout.js', ['--max-backpressure', String(baselineBackpressure)]),
     Fleet.start(SUB_PROCS),
   ]);
   try {

@@ -1,6 +1,6 @@
 /**
  * HTTP benchmark: koor-server against a bare uWS app serving the same 1 KB JSON from a Map
- * (bench/baseline-uws.ts). Both are separate processes; the load generator (autocannon) runs in
+ * (bench/baselines/uws.ts). Both are separate processes; the load generator (autocannon) runs in
  * this process. Same settings for both (50 connections, pipelining 1, same duration, a warm-up
  * that is not counted), back to back, for:
  *   get      GET /api/state/bench/doc (1 KB JSON, 200)
@@ -206,7 +206,7 @@ function deliveredTo(url: string): Promise<number> {
 }
 
 export async function operationsCost(opts: BenchOptions, doc: string, durationS: number, warmupS: number, failures: string[]) {
-  const receiver = await spawnBenchScript('webhook-receiver', 'webhook-receiver.js');
+  const receiver = await spawnBenchScript('webhook-receiver', 'http/webhook-receiver.js');
   // wrk pinned to core 1 (with the receiver, at nice 19), the server on core 0, when the machine
   // has them: autocannon shares the cores with the server, the deliveries and the receiver, and a
   // generator that slows down reads as a slower server.
@@ -328,7 +328,7 @@ export async function run(opts: BenchOptions): Promise<Record<string, unknown>> 
   const notes: string[] = [];
 
   opts.log('starting koor-server and the bare-uWS baseline (separate processes)');
-  const [koorProc, baseProc] = await Promise.all([spawnKoor(), spawnBenchScript('baseline-uws', 'baseline-uws.js')]);
+  const [koorProc, baseProc] = await Promise.all([spawnKoor(), spawnBenchScript('baseline-uws', 'baselines/uws.js')]);
   try {
     opts.log(`koor-server pid ${koorProc.pid} ${koorProc.url} (data ${koorProc.dataDir}); baseline pid ${baseProc.pid} ${baseProc.url}`);
     const targets = await withTimeout(Promise.all([prepare('koor', koorProc, doc), prepare('baseline', baseProc, doc)]), 15_000, 'prepare');

@@ -27,7 +27,7 @@
  *                    with --quick), the order alternating; each round and each side's median
  *
  *   npm run bench -- peers [--quick]
- *   cas floor        bench/baseline-uws.ts in its thread + features mode, koor's shape with none of
+ *   cas floor        bench/baselines/uws.ts in its thread + features mode, koor's shape with none of
  *                    its routing, auth, validation or envelopes: the cas row only, so koor's CAS
  *                    can be read against what its architecture allows on this machine
  *

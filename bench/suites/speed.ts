@@ -24,7 +24,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { makeDoc } from '../lib/doc.js';
-import { scaleRows } from '../speed-scale.js';
+import { scaleRows } from '../speed/scale.js';
 import { sleep } from '../lib/async.js';
 import { makeTempDir } from '../lib/cleanup.js';
 import { procCpu } from '../lib/cpu.js';
@@ -90,9 +90,9 @@ async function floorRounds(tmp: string, put: string, durationS: number, rounds: 
   try {
     const koor = await spawnKoor(['--auth-token', TOKEN, '--sync', 'full']);
     started.push(koor);
-    const features = await spawnBenchScript('floor-features', 'baseline-uws.js', ['0', path.join(tmp, 'rounds-features.db'), 'full', 'thread', 'features']);
+    const features = await spawnBenchScript('floor-features', 'baselines/uws.js', ['0', path.join(tmp, 'rounds-features.db'), 'full', 'thread', 'features']);
     started.push(features);
-    const plain = await spawnBenchScript('floor-plain', 'baseline-uws.js', ['0', path.join(tmp, 'rounds-plain.db'), 'full', 'thread']);
+    const plain = await spawnBenchScript('floor-plain', 'baselines/uws.js', ['0', path.join(tmp, 'rounds-plain.db'), 'full', 'thread']);
     started.push(plain);
     procs.push(...started);
     for (const p of started) pin(p.pid, 0);
@@ -153,7 +153,7 @@ const cpuSeconds = (pid: number): number => {
 /**
  * Fan-out to `count` subscribers: koor (WebSocket, durable publish over HTTP by wrk) against Redis
  * pub/sub (SUBSCRIBE, PUBLISH by redis-benchmark) with payloads of koor's frame size, and against
- * a minimal durable fan-out (fanout/baseline.js --db: bare uWS writing each batch of events to
+ * a minimal durable fan-out (baselines/uws-fanout.js --db: bare uWS writing each batch of events to
  * the sockets once a writer thread has it on disk; koor beats it, so it is a reference, not a floor). Servers on core 0; the publisher and SUB_PROCS subscriber processes
  * (minimal frame counters) on core 1.
  */
@@ -191,7 +191,7 @@ async function fanout(dir: string, count: number, durationS: number, warnings: s
     const frameBytes = koorRun.frame_bytes;
     let bareRun: FanoutRun | null = null;
     try {
-      bareRun = await wsRun(await spawnBenchScript('bare-durable-fanout', 'fanout/baseline.js', ['--db', path.join(dir, `bare-durable-fanout-${count}.db`)]));
+      bareRun = await wsRun(await spawnBenchScript('bare-durable-fanout', 'baselines/uws-fanout.js', ['--db', path.join(dir, `bare-durable-fanout-${count}.db`)]));
     } catch (e) {
       warnings.push(`fan-out ${count}, bare durable fan-out: ${(e as Error).message}`);
       for (const p of procs.splice(0)) await p.stop(); // not left running beside Redis
@@ -330,7 +330,7 @@ export async function run(opts: BenchOptions): Promise<Record<string, unknown>> 
     if (process.env.KOOR_BENCH_SPEED === 'scale') return { ok: warnings.every((x) => !x.includes('non-2xx')), ...scale.results, tables: scale.tables, warnings };
     const koorFull = await spawnKoor(['--auth-token', TOKEN, '--sync', 'full']);
     procs.push(koorFull);
-    const bare = await spawnBenchScript('baseline-uws', 'baseline-uws.js');
+    const bare = await spawnBenchScript('baseline-uws', 'baselines/uws.js');
     procs.push(bare);
     for (const p of procs) pin(p.pid, 0);
     // The documents both servers serve.
@@ -381,7 +381,7 @@ export async function run(opts: BenchOptions): Promise<Record<string, unknown>> 
     for (const sync of ['full', 'normal'] as const) {
       for (const where of sync === 'full' ? (['', 'thread', 'thread_features'] as const) : (['', 'thread'] as const)) {
         const name = `bare_put_sqlite_${sync}${where ? `_${where}` : ''}`;
-        const floor = await spawnBenchScript(name.replace(/_/g, '-'), 'baseline-uws.js', ['0', path.join(tmp.dir, `${name}.db`), sync, ...where.split('_').filter(Boolean)]);
+        const floor = await spawnBenchScript(name.replace(/_/g, '-'), 'baselines/uws.js', ['0', path.join(tmp.dir, `${name}.db`), sync, ...where.split('_').filter(Boolean)]);
         procs.push(floor);
         pin(floor.pid, 0);
         step(name, () => wrkCpu(floor.pid, `${floor.url}/api/state/bench/put/0`, s.put, durationS));
@@ -431,11 +431,11 @@ export async function run(opts: BenchOptions): Promise<Record<string, unknown>> 
       }
     }
 
-    // The storage ceilings, on the server's core once the servers are gone (baseline-sqlite.ts).
+    // The storage ceilings, on the server's core once the servers are gone (bench/baselines/sqlite.ts).
     opts.log('  SQLite ceilings (bare append loop, koor writer without HTTP)…');
     let sqlite: Record<string, { rows_per_s: number; user_us: number; sys_us: number }> = {};
     try {
-      const out = execFileSync('taskset', ['-c', '0', process.execPath, path.join(BENCH_DIST_DIR, 'baseline-sqlite.js'), path.join(tmp.dir, 'sqlite'), String(Math.max(2, durationS / 2))], {
+      const out = execFileSync('taskset', ['-c', '0', process.execPath, path.join(BENCH_DIST_DIR, 'baselines', 'sqlite.js'), path.join(tmp.dir, 'sqlite'), String(Math.max(2, durationS / 2))], {
         encoding: 'utf8',
         timeout: 120_000,
       });

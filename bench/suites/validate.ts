@@ -3,7 +3,7 @@
  *
  *   rules      validations/s of POST /api/validate/{project} for a 20-rule project on a 10 KB
  *              file, koor (patterns in the piscina pool) vs a same-run inline baseline
- *              (bench/baseline-validate.ts: bare uWS evaluating the same rules with the same
+ *              (bench/baselines/validate.ts: bare uWS evaluating the same rules with the same
  *              code on its main thread), and during each flood the latency of GET /health
  *              probes (one at a time): the event-loop lag a validation flood imposes on everyone.
  *   contract   validations/s of POST /api/contracts/{p}/{name}/validate (the cached ajv
@@ -99,7 +99,7 @@ export async function run(opts: BenchOptions): Promise<Record<string, unknown>> 
   let inline: ServerProc | null = null;
   try {
     koor = await spawnKoor();
-    inline = await spawnBenchScript('baseline-validate', 'baseline-validate.js', [rulesFile]);
+    inline = await spawnBenchScript('baseline-validate', 'baselines/validate.js', [rulesFile]);
     const pinned = pin(koor.pid, 0) && pin(inline.pid, 0) && pin(process.pid, 1);
     if (!pinned) warnings.push('taskset unavailable: servers and load generator share cores');
     const put = await fetch(`${koor.url}/api/validate/${PROJECT}/rules`, { method: 'PUT', body: JSON.stringify(rules) });

@@ -1,6 +1,6 @@
 /**
  * The bare-uWS baseline of bench/suites/http.ts, run as its own process:
- *   node dist/bench/baseline-uws.js [port]
+ *   node dist/bench/baselines/uws.js [port]
  *
  * Serves the state routes the benchmark drives with the smallest comparable work per request:
  *   GET /api/state/{key...}  value from a Map; Content-Type, ETag, X-Koor-Version like koor;
@@ -15,8 +15,8 @@
  * SQLite writer thread behind the uWS thread): the PUTs gathered while one batch commits go over
  * as the next batch in one message, answered when its acknowledgement comes back.
  * With `features` after `thread`, the writer thread stores what a koor PUT must keep, in koor's
- * tables (version log, current row, change log, audit, history retention: baseline-uws-writer.ts).
- *   node dist/bench/baseline-uws.js [port] [sqlite-file [full|normal [thread [features]]]]
+ * tables (version log, current row, change log, audit, history retention: uws-writer.ts).
+ *   node dist/bench/baselines/uws.js [port] [sqlite-file [full|normal [thread [features]]]]
  * With `read` after the file, GET reads through a cache bounded like koor's (koor's default budget
  * unless bytes are given, entries counted as koor counts them): a miss reads the value, its hash and
  * version from the file's `kv` table (one row per key, WAL, mapped like koor's reader, the misses of
@@ -24,7 +24,7 @@
  * goes into the cache while it has room, and never evicts. The floor of any server answering
  * reads of more keys than its cache holds: a map lookup, and on a miss one SQLite point read.
  * The file is filled beforehand (kv: key, value, hash, version); PUT is refused.
- *   node dist/bench/baseline-uws.js [port] sqlite-file read [cache-bytes [rows]]
+ *   node dist/bench/baselines/uws.js [port] sqlite-file read [cache-bytes [rows]]
  * With `rows`, the file is a koor data file and a miss runs koor's own statement for a key's
  * current value (src/domains/state/reader.ts: the state row joined to its value's row of the
  * version log, seven columns), honours its expiry, caches no ephemeral key, and the reply also
@@ -42,17 +42,17 @@
  * Loopback only. Refuses to run on the slow JS fallback of uWebSockets.js.
  */
 // The server's V8 flags (src/v8-tuning.ts): a floor runs on the same VM settings as koor.
-import '../src/v8-tuning.js';
+import '../../src/v8-tuning.js';
 import { createHash } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import uWS from 'uWebSockets.js';
-import { defaultConfig } from '../src/config.js';
-import { STATE_CACHE_ENTRY_OVERHEAD_BYTES } from '../src/shared/limits.js';
-import { CURRENT } from '../src/domains/state/reader.js';
-import { turnSnapshot, type TurnSnapshot } from '../src/backend/reads.js';
+import { defaultConfig } from '../../src/config.js';
+import { STATE_CACHE_ENTRY_OVERHEAD_BYTES } from '../../src/shared/limits.js';
+import { CURRENT } from '../../src/domains/state/reader.js';
+import { turnSnapshot, type TurnSnapshot } from '../../src/backend/reads.js';
 // Status lines, header names and content types as bytes, from koor's own table: a floor must not pay what koor does not.
-import { wireText as wire } from '../src/http/reply.js';
+import { wireText as wire } from '../../src/http/reply.js';
 
 interface Entry {
   value: Buffer;
@@ -117,7 +117,7 @@ if (readMode) {
   readOne = readRows ? db.prepare(CURRENT.sqlite).raw(true) : db.prepare('SELECT value, hash, version FROM kv WHERE key = ?');
   snapshot = turnSnapshot(db);
 } else if (dbFile && process.argv[5] === 'thread') {
-  writer = new Worker(new URL('./baseline-uws-writer.js', import.meta.url), { argv: [dbFile, process.argv[4] ?? 'full', process.argv[6] ?? 'plain'] });
+  writer = new Worker(new URL('./uws-writer.js', import.meta.url), { argv: [dbFile, process.argv[4] ?? 'full', process.argv[6] ?? 'plain'] });
   writer.on('message', (ack: { ok: boolean; error?: string }) => {
     const batch = inFlight!;
     inFlight = null;

@@ -1,6 +1,6 @@
 /**
  * The heavy reader of bench/suites/bounded.ts, as its own process (so its work never delays the probe):
- *   node dist/bench/bounded-load.js <mode> <base-url> <duration-ms> [last-event-id]
+ *   node dist/bench/bounded/load.js <mode> <base-url> <duration-ms> [last-event-id]
  * Modes: list (page through every key, 5000 per page, the largest page), replay (a since=0 subscriber reading every
  * retained event, again and again), history (a topic filter matching nothing, over the whole log).
  * Prints one JSON line with what it did, then exits. Loopback only; bounded by the duration.
@@ -77,7 +77,7 @@ async function history(): Promise<void> {
 const modes: Record<string, () => Promise<void>> = { list, replay, history };
 const fn = modes[mode ?? ''];
 if (!fn || !base || !(Number(durationArg) > 0)) {
-  process.stderr.write('usage: bounded-load.js list|replay|history <base-url> <duration-ms> [last-event-id]\n');
+  process.stderr.write('usage: bounded/load.js list|replay|history <base-url> <duration-ms> [last-event-id]\n');
   process.exit(2);
 }
 fn().then(

@@ -3,14 +3,14 @@
  * baseline measured in the same run. Server on core 0, wrk and probes on core 1.
  *
  *   weight    start to the first /health 200 and idle RSS of koor-server with default settings
- *             (dashboard on, 2 pool threads), against bare uWS (baseline-uws.js) started alike
+ *             (dashboard on, 2 pool threads), against bare uWS (bench/baselines/uws.js) started alike
  *   history   p50/p99 of `GET /api/events/history?topic=…&last=50` (one connection) with 100,000
  *             retained events against 1,000, for a filter matching nothing, a tenth, and all
  *   get       GET of 1 KB over 100,000 keys drawn at random (more than the default 64 MB read
  *             cache holds: about half the reads miss) against the same GET over 1,000 keys (every
  *             read a hit); the server CPU per request of each, and from their difference and the
  *             hit ratios, what a miss costs; and the same two runs against the floor of a read
- *             past a cache (baseline-uws.js in read mode: bare uWS, a cache of the same budget, one
+ *             past a cache (bench/baselines/uws.js in read mode: bare uWS, a cache of the same budget, one
  *             SQLite point read per miss from a one-row-per-key table), whose own 100k/1k ratio
  *             is what any server of this shape could reach; and against the floor of a read of
  *             koor's own rows (the same, reading koor's data file with koor's statement: the
@@ -21,12 +21,12 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { fetchPastIdleClose, sleep } from './lib/async.js';
-import { fmtInt, fmtMs, fmtRatio, median, ratio } from './lib/format.js';
-import { spawnBenchScript, freePort, pin, spawnNode, type ServerProc } from './lib/processes.js';
-import { BENCH_DIST_DIR, KOOR_MAIN_JS, type BenchTable } from './lib/suite.js';
-import { wrk, wrkCpu, wrkScript, type Wrk } from './lib/wrk.js';
-import { defaultConfig } from '../src/config.js';
+import { fetchPastIdleClose, sleep } from '../lib/async.js';
+import { fmtInt, fmtMs, fmtRatio, median, ratio } from '../lib/format.js';
+import { spawnBenchScript, freePort, pin, spawnNode, type ServerProc } from '../lib/processes.js';
+import { BENCH_DIST_DIR, KOOR_MAIN_JS, type BenchTable } from '../lib/suite.js';
+import { wrk, wrkCpu, wrkScript, type Wrk } from '../lib/wrk.js';
+import { defaultConfig } from '../../src/config.js';
 
 const CONNECTIONS = 50;
 
@@ -81,7 +81,7 @@ async function weight(tmp: string, runs: number): Promise<WeightRun[]> {
     const run = { koor_start_ms: k.ms, koor_rss_mb: rssMb(k.proc.pid), koor_threads: threadCount(k.proc.pid), bare_start_ms: 0, bare_rss_mb: 0 };
     await k.proc.stop();
     const bport = await freePort();
-    const b = await startToAnswer(path.join(BENCH_DIST_DIR, 'baseline-uws.js'), [String(bport)], bport, '/api/state/x', () => true, dir);
+    const b = await startToAnswer(path.join(BENCH_DIST_DIR, 'baselines', 'uws.js'), [String(bport)], bport, '/api/state/x', () => true, dir);
     await sleep(2000);
     run.bare_start_ms = b.ms;
     run.bare_rss_mb = rssMb(b.proc.pid);
@@ -177,7 +177,7 @@ async function fillKeys(tmp: string, server: ServerProc, doc: string, keys: numb
 }
 
 /**
- * The floor of a read past the cache: baseline-uws.js in read mode over a file of `keys` rows of
+ * The floor of a read past the cache: bench/baselines/uws.js in read mode over a file of `keys` rows of
  * `doc` (kv: one row per key, as a plain store would keep it). stop() removes the file.
  */
 async function readFloor(tmp: string, doc: string, keys: number): Promise<ServerProc> {
@@ -194,7 +194,7 @@ async function readFloor(tmp: string, doc: string, keys: number): Promise<Server
   } finally {
     db.close();
   }
-  const floor = await spawnBenchScript('read-floor', 'baseline-uws.js', ['0', file, 'read']);
+  const floor = await spawnBenchScript('read-floor', 'baselines/uws.js', ['0', file, 'read']);
   return {
     ...floor,
     stop: async () => {
@@ -205,12 +205,12 @@ async function readFloor(tmp: string, doc: string, keys: number): Promise<Server
 }
 
 /**
- * The floor of a read of what koor reads: baseline-uws.js in read mode over koor's own data file
+ * The floor of a read of what koor reads: bench/baselines/uws.js in read mode over koor's own data file
  * (`rows`: koor's statement for a key's current value — the state row joined to its value's row
  * in the version log — with the same cache budget), opened beside the running koor.
  */
 function rowsFloor(dataDir: string): Promise<ServerProc> {
-  return spawnBenchScript('read-floor-rows', 'baseline-uws.js', ['0', path.join(dataDir, 'data.db'), 'read', String(defaultConfig().cacheBytes), 'rows']);
+  return spawnBenchScript('read-floor-rows', 'baselines/uws.js', ['0', path.join(dataDir, 'data.db'), 'read', String(defaultConfig().cacheBytes), 'rows']);
 }
 
 type GetRun = { keys: number; wrk: Wrk; hit_ratio: number };

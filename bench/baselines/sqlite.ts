@@ -1,6 +1,6 @@
 /**
  * The storage ceilings of bench/suites/speed.ts, run as their own process on the server's core:
- *   node dist/bench/baseline-sqlite.js <dir> <seconds>
+ *   node dist/bench/baselines/sqlite.js <dir> <seconds>
  *
  *   bare_append   1 KB rows appended to a rowid table, 64 per WAL + synchronous=FULL transaction:
  *                 a bare better-sqlite3 group-commit loop (no keys, no history).
@@ -14,11 +14,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { WRITER_LIMITS } from '../src/shared/limits.js';
-import { openWriterDb } from '../workers/writer/sqlite/db.js';
-import { sqliteDriver } from '../workers/writer/sqlite/driver.js';
-import { createDispatcher } from '../workers/writer/dispatch.js';
-import { makeDoc } from './lib/doc.js';
+import { WRITER_LIMITS } from '../../src/shared/limits.js';
+import { openWriterDb } from '../../workers/writer/sqlite/db.js';
+import { sqliteDriver } from '../../workers/writer/sqlite/driver.js';
+import { createDispatcher } from '../../workers/writer/dispatch.js';
+import { makeDoc } from '../lib/doc.js';
 
 interface Point {
   rows_per_s: number;

@@ -1,6 +1,6 @@
 /**
  * The bare-uWS baseline of bench/suites/events.ts, run as its own process:
- *   node dist/bench/fanout/baseline.js [--max-backpressure BYTES] [--db FILE]
+ *   node dist/bench/baselines/uws-fanout.js [--max-backpressure BYTES] [--db FILE]
  *
  * The smallest comparable work per publish, with uWS's own pub/sub:
  *   WS   /api/events/subscribe   every socket subscribes to one topic (the query is ignored);
@@ -12,7 +12,7 @@
  *                                `app.publish`ed to the topic and sent back as the reply
  *   GET  /api/metrics            {"last_event_id", "events":{"subscribers","closed","closed_codes"}}
  * With --db, each event is stored before it fans out, as koor's are: the publishes gathered while
- * one batch commits go as the next batch to a SQLite writer thread (baseline-uws-writer.js: one row
+ * one batch commits go as the next batch to a SQLite writer thread (uws-writer.js: one row
  * per event, WAL, synchronous=FULL); when its commit is acknowledged, the batch is written to each
  * socket under one cork and each publish answered. A minimal durable fan-out in koor's shape:
  * no envelope, no validation, no retention, no per-subscriber queue. Not a floor:
@@ -62,7 +62,7 @@ let pending: Pending[] = [];
 let inFlight: Pending[] | null = null;
 /** Durable mode: the open sockets, written to directly. */
 const sockets = new Set<uWS.WebSocket<unknown>>();
-const writer = dbFile ? new Worker(new URL('../baseline-uws-writer.js', import.meta.url), { argv: [dbFile, 'full', 'plain'] }) : null;
+const writer = dbFile ? new Worker(new URL('./uws-writer.js', import.meta.url), { argv: [dbFile, 'full', 'plain'] }) : null;
 if (writer) {
   writer.on('message', (ack: { ok: boolean; error?: string }) => {
     const batch = inFlight!;

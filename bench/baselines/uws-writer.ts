@@ -1,9 +1,9 @@
 /**
- * The writer thread of `baseline-uws.ts … thread`: upserts each batch it is sent in one
+ * The writer thread of `uws.ts … thread`: upserts each batch it is sent in one
  * transaction (synchronous FULL or NORMAL, WAL) and acknowledges it after COMMIT. The least a
  * SQLite writer thread behind uWS can do per PUT: no history, no audit, no envelopes.
  *
- * With `features` (`baseline-uws.ts … thread features`), it stores instead what a koor PUT must
+ * With `features` (`uws.ts … thread features`), it stores instead what a koor PUT must
  * keep, in koor's own tables (their DDL from schemas/db), with the fewest statements: the change
  * log row (its revision), the value once in the version log, the current row's metadata, the
  * version that falls out of the newest 100 deleted, and the batch's audit rows in multi-row
@@ -12,12 +12,12 @@
  */
 import { parentPort } from 'node:worker_threads';
 import Database from 'better-sqlite3';
-import type { Query } from '../schemas/db/sql.js';
-import { createTable } from '../schemas/db/table.js';
-import { AUDIT_LOG } from '../schemas/db/tables/audit.js';
-import { STATE, STATE_CHANGES, STATE_HISTORY } from '../schemas/db/tables/state.js';
-import { insertAuditRows, type AuditRow } from '../workers/writer/stores/audit.js';
-import { storageNow } from '../workers/writer/time.js';
+import type { Query } from '../../schemas/db/sql.js';
+import { createTable } from '../../schemas/db/table.js';
+import { AUDIT_LOG } from '../../schemas/db/tables/audit.js';
+import { STATE, STATE_CHANGES, STATE_HISTORY } from '../../schemas/db/tables/state.js';
+import { insertAuditRows, type AuditRow } from '../../workers/writer/stores/audit.js';
+import { storageNow } from '../../workers/writer/time.js';
 
 /** A batch of writes; a value may be text (the fan-out floor's events: a pooled Buffer would be cloned with its whole 8 KB slab). */
 type Batch = { keys: string[]; values: Array<Uint8Array | string>; hashes: string[]; versions: number[] };

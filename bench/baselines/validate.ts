@@ -1,6 +1,6 @@
 /**
  * The inline baseline of bench/suites/validate.ts, run as its own process:
- *   node dist/bench/baseline-validate.js <rules.json> [port]
+ *   node dist/bench/baselines/validate.js <rules.json> [port]
  *
  * A bare uWS server that evaluates the same rules with the same code as koor's pool workers
  * (workers/pool/validate.ts checkRule), but on its main thread, as a server without a pool would:
@@ -10,8 +10,8 @@
  */
 import fs from 'node:fs';
 import uWS from 'uWebSockets.js';
-import type { ValidateRule, Violation } from '../schemas/rpc/pool.js';
-import { checkRule } from '../workers/pool/validate.js';
+import type { ValidateRule, Violation } from '../../schemas/rpc/pool.js';
+import { checkRule } from '../../workers/pool/validate.js';
 
 const rules = JSON.parse(fs.readFileSync(process.argv[2]!, 'utf8')) as ValidateRule[];
 const port = Number(process.argv[3] ?? 0);

@@ -1,6 +1,6 @@
 /**
  * A webhook receiver for bench/suites/http.ts's operations-cost runs, as its own process:
- *   node dist/bench/webhook-receiver.js
+ *   node dist/bench/http/webhook-receiver.js
  * Answers every POST with 204 once its body is in, counts deliveries, and serves the count at
  * GET /count. Logs `{"api":"127.0.0.1:<port>"}` on stderr once listening. Loopback only.
  *
