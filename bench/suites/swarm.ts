@@ -55,9 +55,12 @@ import { CLAUDE_CODE_VERSION, installClaudeCodeBinary } from '../clients/claude-
 import { fmtMs } from '../lib/format.js';
 import { REPO_ROOT, RESULTS_DIR, type BenchOptions, type BenchTable } from '../lib/suite.js';
 import { startPostgres, type Postgres } from '../lib/postgres.js';
-import { POLL_MS, runArm, type ArmResult, type ArmSpec } from '../swarm/arm.js';
+import { runArm } from '../swarm/arm.js';
+import type { ArmResult, ArmSpec } from '../swarm/arm-types.js';
+import { POLL_MS } from '../swarm/poller.js';
 import { makeBacklog, type SwarmTask } from '../swarm/backlog.js';
-import { figures, timelineSvg, type ArmFigures } from '../swarm/report.js';
+import { figures, type ArmFigures } from '../swarm/report.js';
+import { timelineSvg } from '../swarm/timeline.js';
 import { runTeams, teamsReport, type TeamsRun } from '../swarm/teams.js';
 import { installed, SWARM_CLIENTS, type SwarmClient } from '../swarm/wires.js';
 import { mixedReport, runMixed, type MixedRun } from '../swarm/mixed.js';
