@@ -13,7 +13,8 @@ import { sleep } from '../lib/async.js';
 import { makeTempDir, trackChild } from '../lib/cleanup.js';
 import { freePort, have, pin, spawnNode } from '../lib/processes.js';
 import { BENCH_DIST_DIR, KOOR_MAIN_JS } from '../lib/suite.js';
-import { Nats, Redis } from './proto.js';
+import { Nats } from './proto-nats.js';
+import { Redis } from './proto-redis.js';
 import type { PeerKind } from './ops.js';
 
 export interface Peer {
