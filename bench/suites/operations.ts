@@ -5,7 +5,7 @@
  *   npm run bench -- operations [--quick]
  */
 import type { BenchOptions } from '../lib/suite.js';
-import { operationsCost } from './http.js';
+import { operationsCost } from '../http/operations.js';
 import { makeDoc } from '../lib/doc.js';
 
 export async function run(opts: BenchOptions): Promise<Record<string, unknown>> {
