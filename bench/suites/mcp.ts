@@ -21,227 +21,31 @@
  * The MCP side is the SDK's own Client + StreamableHTTPClientTransport; REST is fetch (the same
  * undici the transport uses), keep-alive, in this process.
  * Budgets (enforced by test/mcp/tokens.test.ts): palette <= 350 tokens, each reply <= 200.
+ * The token counts, the typical replies and the profile are in bench/mcp/.
  *
  *   npm run bench -- mcp [--quick]
  *   KOOR_BENCH_CPU_PROF=/tmp/prof npm run bench -- mcp --quick
  */
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { spawn } from 'node:child_process';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { Tiktoken } from 'js-tiktoken/lite';
-import o200k_base from 'js-tiktoken/ranks/o200k_base';
 import { ENDPOINTS } from '../../src/mcp/tools.js';
 import { withTimeout } from '../lib/async.js';
 import { cpuWindow } from '../lib/cpu.js';
 import { fmtCores, fmtInt, fmtMs, fmtRatio, ratio } from '../lib/format.js';
 import { LatencyHistogram, type LatencySummary } from '../lib/latency.js';
 import { spawnKoor } from '../lib/processes.js';
-import { KOOR_MAIN_JS, type BenchOptions, type BenchTable } from '../lib/suite.js';
+import type { BenchOptions, BenchTable } from '../lib/suite.js';
+import { profileMcp } from '../mcp/profile.js';
+import { rest, textOf, typicalReplies, type CallResult } from '../mcp/replies.js';
+import { columnCost, memberCost, paletteCost, tokens, type Tool } from '../mcp/tokens.js';
 
 const PALETTE_GOAL = 350;
 const REPLY_GOAL = 200;
 /** The original's palette as its seed documents publish it (~750 tokens). */
 const ORIGINAL_PALETTE = 750;
-/** get_endpoints' message and cli.usage before Koor's replies were made compact (the original's wording, our CLI). */
-const ORIGINAL_ENDPOINTS_EXTRA = {
-  usage: 'koor-cli --help',
-  message: 'Use REST or koor-cli for all data (0 tokens); MCP only for discovery and proposals. Activate first: koor-cli activate <instance-id>',
-};
 const CONTAMINATED_CORES = 0.25;
 /** MCP calls per session in a CPU block (see connect(): undici's listeners on the shared signal). */
 const MCP_SESSION_CALLS = 1200;
-
-const enc = new Tiktoken(o200k_base);
-const tokens = (s: string): number => enc.encode(s).length;
-
-interface Tool {
-  name: string;
-  description?: string;
-  inputSchema: { type: string; properties?: Record<string, { type?: string; description?: string }>; required?: string[] };
-}
-
-interface CallResult {
-  content: Array<{ type: string; text?: string }>;
-  isError?: boolean;
-}
-
-const textOf = (r: CallResult): string => r.content.map((c) => c.text ?? '').join('');
-
-async function rest(url: string, init: RequestInit = {}): Promise<{ status: number; body: string }> {
-  const r = await fetch(url, { ...init, signal: AbortSignal.timeout(10_000) });
-  return { status: r.status, body: await r.text() };
-}
-
-/** Token cost of the palette and what each part contributes (by leaving it out). */
-function paletteCost(tools: Tool[]) {
-  const json = (ts: unknown) => JSON.stringify(ts);
-  const total = tokens(json(tools));
-  const noToolDesc = tokens(json(tools.map((t) => ({ ...t, description: '' }))));
-  const noParamDesc = tokens(
-    json(
-      tools.map((t) => ({
-        ...t,
-        inputSchema: { ...t.inputSchema, properties: Object.fromEntries(Object.entries(t.inputSchema.properties ?? {}).map(([k, v]) => [k, { type: v.type }])) },
-      })),
-    ),
-  );
-  const noSchema = tokens(json(tools.map((t) => ({ ...t, inputSchema: {} }))));
-  const perTool = tools.map((t) => {
-    const props = Object.entries(t.inputSchema.properties ?? {});
-    return {
-      name: t.name,
-      tokens: tokens(json(t)),
-      bytes: Buffer.byteLength(json(t)),
-      description_tokens: tokens(t.description ?? ''),
-      schema_tokens: tokens(json(t.inputSchema)),
-      params: props.length,
-      param_description_tokens: props.reduce((a, [, v]) => a + (v.description ? tokens(v.description) : 0), 0),
-    };
-  });
-  return {
-    total_tokens: total,
-    bytes: Buffer.byteLength(json(tools)),
-    pretty_tokens: tokens(JSON.stringify(tools, null, 2)),
-    tool_descriptions_tokens: total - noToolDesc,
-    param_descriptions_tokens: total - noParamDesc,
-    schemas_tokens: total - noSchema,
-    /** Names, empty schemas and JSON framing: what is left with no descriptions and no schemas. */
-    bare_tokens: tokens(json(tools.map((t) => ({ name: t.name, description: '', inputSchema: {} })))),
-    per_tool: perTool,
-  };
-}
-
-/** What each top-level member of a reply costs (tokens with it minus without it), largest first. */
-function memberCost(value: Record<string, unknown>): Array<[string, number]> {
-  const full = tokens(JSON.stringify(value));
-  return Object.keys(value)
-    .map((k): [string, number] => {
-      const rest = { ...value };
-      delete rest[k];
-      return [k, full - tokens(JSON.stringify(rest))];
-    })
-    .sort((a, b) => b[1] - a[1]);
-}
-
-/** discover_instances is a table: what each column costs over all rows (header name included). */
-function columnCost(value: { columns: string[]; instances: unknown[][] }): Array<[string, number]> {
-  const full = tokens(JSON.stringify(value));
-  return value.columns
-    .map((c, i): [string, number] => {
-      const drop = <T>(xs: T[]) => xs.filter((_, j) => j !== i);
-      return [`column ${c}`, full - tokens(JSON.stringify({ ...value, columns: drop(value.columns), instances: value.instances.map(drop) }))];
-    })
-    .sort((a, b) => b[1] - a[1]);
-}
-
-interface CpuProfile {
-  nodes: Array<{ id: number; callFrame: { functionName: string; url: string }; children?: number[] }>;
-  samples: number[];
-  timeDeltas: number[];
-}
-
-/** The component a script URL belongs to, or null for node internals and natives (they count for their caller). */
-function component(url: string): string | null {
-  if (url.includes('/node_modules/zod/')) return 'zod (SDK validates every JSON-RPC message)';
-  if (url.includes('/@modelcontextprotocol/sdk/') && url.includes('webStandardStreamableHttp')) return 'SDK web-standard Streamable HTTP transport';
-  if (url.includes('/@modelcontextprotocol/sdk/')) return 'SDK protocol + server';
-  if (url.startsWith('node:internal/webstreams') || url === 'node:internal/worker/js_transferable') return 'web streams (ReadableStream, makeTransferable)';
-  if (url.startsWith('node:internal/deps/undici')) return 'undici (Request, Response, Headers)';
-  if (url.includes('/dist/src/mcp/')) return 'koor MCP glue (bridge, gateway, tools)';
-  if (url.includes('/dist/src/')) return 'koor http/domains';
-  if (url.includes('uWebSockets') || url.includes('uws')) return 'uWS (JS side)';
-  if (url.startsWith('file:') || url.startsWith('/')) return `other (${path.basename(url)})`;
-  return null;
-}
-
-/**
- * Self time of the profile's thread by component, ms: a sample in a node internal or a native
- * (JSON.parse, TextDecoder, AbortSignal…) counts for the nearest caller that has a component.
- * Only the stretch between the first and the last sample inside koor's MCP code counts, so
- * start-up (module loading, compiling) and shutdown are left out; `(idle)` there is time spent
- * waiting for the client.
- */
-function selfTimeByComponent(prof: CpuProfile): Map<string, number> {
-  const nodes = new Map(prof.nodes.map((n) => [n.id, n]));
-  const parent = new Map<number, number>();
-  for (const n of prof.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
-  const memo = new Map<number, { comp: string; inMcp: boolean }>();
-  const classify = (id: number): { comp: string; inMcp: boolean } => {
-    const hit = memo.get(id);
-    if (hit) return hit;
-    const n = nodes.get(id)!;
-    const fn = n.callFrame.functionName;
-    const own = component(n.callFrame.url);
-    const up = parent.has(id) ? classify(parent.get(id)!) : { comp: 'node internals/natives (no JS caller)', inMcp: false };
-    let comp = own ?? up.comp;
-    if (fn === '(idle)' || fn === '(garbage collector)' || fn === '(program)') comp = fn === '(garbage collector)' ? 'GC' : fn;
-    const r = { comp, inMcp: up.inMcp || own === 'koor MCP glue (bridge, gateway, tools)' };
-    memo.set(id, r);
-    return r;
-  };
-  let first = -1;
-  let last = -1;
-  prof.samples.forEach((id, i) => {
-    if (!classify(id).inMcp) return;
-    if (first < 0) first = i;
-    last = i;
-  });
-  const out = new Map<string, number>();
-  for (let i = Math.max(first, 0); i <= last; i++) {
-    const c = classify(prof.samples[i]!).comp;
-    out.set(c, (out.get(c) ?? 0) + (prof.timeDeltas[i] ?? 0) / 1000);
-  }
-  return out;
-}
-
-/**
- * koor-server under `node --cpu-prof` (Node 20 refuses it in NODE_OPTIONS, so not via spawnKoor):
- * on 127.0.0.1:0 with a temp data dir; stop() ends it with SIGTERM so the profile is written.
- */
-async function spawnProfiledKoor(profDir: string): Promise<{ pid: number; url: string; stop: () => Promise<void> }> {
-  const dataDir = fs.mkdtempSync(path.join(process.env.KOOR_BENCH_TMP || os.tmpdir(), 'koor-bench-prof-'));
-  const child = spawn(process.execPath, ['--cpu-prof', `--cpu-prof-dir=${path.resolve(profDir)}`, KOOR_MAIN_JS, '--bind', '127.0.0.1:0', '--dashboard-bind', '', '--data-dir', dataDir], {
-    // Like spawnKoor: no KOOR_* settings from the caller's environment.
-    env: Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('KOOR_'))),
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  // Not in bench/lib/cleanup.ts's registry: never outlive the bench (Ctrl-C ends run.ts with exit()).
-  const killOnExit = () => child.kill('SIGKILL');
-  process.once('exit', killOnExit);
-  const stop = async () => {
-    process.removeListener('exit', killOnExit);
-    if (child.exitCode === null && child.signalCode === null) {
-      const exited = new Promise((r) => child.once('exit', r));
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-      await exited;
-      clearTimeout(timer);
-    }
-    fs.rmSync(dataDir, { recursive: true, force: true });
-  };
-  let err = '';
-  try {
-    const url = await withTimeout(
-      new Promise<string>((resolve, reject) => {
-        child.stderr!.on('data', (d: Buffer) => {
-          err = (err + d.toString()).slice(-8000);
-          const m = /"api":"127\.0\.0\.1:(\d+)"/.exec(err);
-          if (m) resolve(`http://127.0.0.1:${m[1]}`);
-        });
-        child.once('exit', (code) => reject(new Error(`profiled koor-server exited ${code}: ${err}`)));
-      }),
-      20_000,
-      'profiled koor-server start',
-    );
-    return { pid: child.pid!, url, stop };
-  } catch (e) {
-    await stop();
-    throw e;
-  }
-}
 
 interface Pair {
   id: string;
@@ -298,57 +102,7 @@ export async function run(opts: BenchOptions): Promise<Record<string, unknown>> 
     opts.log(`palette: ${palette.total_tokens} tokens (${palette.bytes} bytes) for ${tools.length} tools`);
 
     // --- Typical replies (a fresh server: these are the first instances)
-    const replies: Array<{ tool: string; args: Record<string, string>; text: string; tokens: number; bytes: number; original_tokens: number }> = [];
-    /** The same reply as the original would send it: 2-space pretty JSON of `value`. */
-    const record = (tool: string, args: Record<string, string>, r: CallResult, original: (v: Record<string, unknown>) => unknown = (v) => v) => {
-      const text = textOf(r);
-      let originalText = text;
-      try {
-        originalText = JSON.stringify(original(JSON.parse(text) as Record<string, unknown>), null, 2);
-      } catch {
-        /* not JSON */
-      }
-      replies.push({ tool, args, text, tokens: tokens(text), bytes: Buffer.byteLength(text), original_tokens: tokens(originalText) });
-    };
-    const agents = [
-      { name: 'claude-frontend', workspace: 'koor', intent: 'Wire the dashboard state panel to /api/state', stack: 'react', capabilities: 'frontend,testing' },
-      { name: 'claude-backend', workspace: 'koor', intent: 'Add compare-and-set to PUT /api/state', stack: 'node', capabilities: 'backend,sqlite' },
-      { name: 'codex-docs', workspace: 'koor', intent: 'Document the MCP tools', stack: 'markdown', capabilities: 'docs' },
-    ];
-    const ids: string[] = [];
-    for (const [i, a] of agents.entries()) {
-      const r = await call('register_instance', a);
-      ids.push((JSON.parse(textOf(r)) as { instance_id: string }).instance_id);
-      if (i === 0) record('register_instance', a, r);
-    }
-    for (const id of ids) {
-      const act = await rest(`${koor.url}/api/instances/${id}/activate`, { method: 'POST' });
-      if (act.status !== 200) failures.push(`activate ${id} → ${act.status}`);
-    }
-    // The original lists full summaries (registered_at, RFC 3339 times) as objects: what REST returns.
-    const summaries = JSON.parse((await rest(`${koor.url}/api/instances`)).body) as unknown[];
-    record('discover_instances', {}, await call('discover_instances', {}), () => ({ count: summaries.length, instances: summaries }));
-    const intentArgs = { instance_id: ids[0]!, intent: 'Review the dashboard state panel PR' };
-    record('set_intent', intentArgs, await call('set_intent', intentArgs));
-    record('get_endpoints', {}, await call('get_endpoints', {}), (v) => ({
-      ...v,
-      endpoints: ENDPOINTS,
-      cli: { ...(v.cli as object), usage: ORIGINAL_ENDPOINTS_EXTRA.usage },
-      message: ORIGINAL_ENDPOINTS_EXTRA.message,
-    }));
-    const ruleArgs = {
-      project: 'koor',
-      rule_id: 'no-inline-style',
-      pattern: 'style=\\{\\{',
-      message: 'Use CSS modules, not inline styles',
-      severity: 'warning',
-      match_type: 'regex',
-      stack: 'react',
-      proposed_by: ids[0]!,
-      context: 'Inline styles broke the dark theme in PR 42',
-    };
-    record('propose_rule', ruleArgs, await call('propose_rule', ruleArgs));
-    for (const r of replies) opts.log(`reply ${r.tool}: ${r.tokens} tokens (${r.original_tokens} in the original's format), ${r.bytes} bytes`);
+    const { replies, ids } = await typicalReplies(koor.url, call, failures, opts.log);
 
     // --- Latency: MCP vs REST
     const stateKey = 'bench/mcp/doc';
@@ -463,43 +217,8 @@ export async function run(opts: BenchOptions): Promise<Record<string, unknown>> 
     }
 
     // --- Profile (opt-in): a second server under --cpu-prof serving MCP calls only
-    let profile: { calls: number; busy_ms: number; us_per_call: number; components: Array<{ component: string; ms: number; share: number; us_per_call: number }> } | null = null;
     const profDir = process.env.KOOR_BENCH_CPU_PROF;
-    if (profDir) {
-      fs.mkdirSync(profDir, { recursive: true });
-      const prof = await spawnProfiledKoor(profDir);
-      const calls = opts.quick ? 1000 : 3000;
-      try {
-        // Sessions of at most MCP_SESSION_CALLS calls, like the CPU blocks (see connect()).
-        for (let done = 0; done < calls; ) {
-          const client = new Client({ name: 'koor-bench-prof', version: '1.0.0' });
-          const transport = new StreamableHTTPClientTransport(new URL(`${prof.url}/mcp`));
-          await withTimeout(client.connect(transport), 10_000, 'MCP initialize (profiled server)');
-          for (const end = Math.min(calls, done + MCP_SESSION_CALLS); done < end; done++) await client.callTool({ name: 'get_endpoints', arguments: {} });
-          await transport.terminateSession().catch(() => {});
-          await client.close();
-        }
-      } finally {
-        await prof.stop();
-      }
-      // CPU.<date>.<time>.<pid>.<thread id>.<seq>.cpuprofile; thread 0 is the main (uWS) thread.
-      const main = fs.readdirSync(profDir).filter((f) => f.includes(`.${prof.pid}.0.`) && f.endsWith('.cpuprofile'));
-      if (main.length !== 1) warningsExtra.push(`profile: expected one main-thread profile of pid ${prof.pid} in ${profDir}, found ${main.length}`);
-      else {
-        const byComponent = selfTimeByComponent(JSON.parse(fs.readFileSync(path.join(profDir, main[0]!), 'utf8')) as CpuProfile);
-        byComponent.delete('(idle)');
-        const busy = [...byComponent.values()].reduce((a, b) => a + b, 0);
-        profile = {
-          calls,
-          busy_ms: Math.round(busy),
-          us_per_call: Math.round((busy / calls) * 1000),
-          components: [...byComponent.entries()]
-            .sort((a, b) => b[1] - a[1])
-            .map(([component, ms]) => ({ component, ms: Math.round(ms), share: Math.round((ms / busy) * 1000) / 10, us_per_call: Math.round((ms / calls) * 1000) })),
-        };
-        opts.log(`profile: ${path.join(profDir, main[0]!)} (${calls} get_endpoints calls, ${profile.us_per_call} us busy per call, profiler overhead included)`);
-      }
-    }
+    const profile = profDir ? await profileMcp(profDir, opts.quick ? 1000 : 3000, MCP_SESSION_CALLS, (m) => warningsExtra.push(m), opts.log) : null;
 
     // --- Findings
     const overPalette = palette.total_tokens - PALETTE_GOAL;
