@@ -4,24 +4,17 @@
  * release is installed (gitignored test-output/claude-code/<version>/, never a dependency of the
  * package), a scripted fake of the Anthropic Messages API on 127.0.0.1 that records what the model
  * was sent, and runClaude() to run one print-mode session against it. What the client does with
- * hooks is written down, with how it was verified, in test/helpers/CLAUDE-CODE-FACTS.md.
+ * hooks is written down, with how it was verified, in test/helpers/CLAUDE-CODE-FACTS.md. What every
+ * client's driver shares (installing from npm, the recording server, a run collected) is in common.ts.
  */
 import fs from 'node:fs';
-import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { collectRun, installNpmClient, REPO, runProcess, startRecordingServer, type ApiRequest, type FakeApi } from './common.js';
 
-/** The repository's root, from this file: bench/clients/ in the source tree or dist/bench/clients/ compiled. */
-export const REPO = ((): string => {
-  for (let dir = path.dirname(fileURLToPath(import.meta.url)); ; dir = path.dirname(dir)) {
-    const pkg = path.join(dir, 'package.json');
-    if (fs.existsSync(pkg) && (JSON.parse(fs.readFileSync(pkg, 'utf8')) as { name?: string }).name === 'koor') return dir;
-    if (path.dirname(dir) === dir) throw new Error(`no koor package.json above ${fileURLToPath(import.meta.url)}`);
-  }
-})();
+export type { ApiRequest, FakeApi } from './common.js';
 
 /** The release the tests and the swarm bench drive; its facts are in test/helpers/CLAUDE-CODE-FACTS.md. */
 export const CLAUDE_CODE_VERSION = '2.1.328';
@@ -46,15 +39,6 @@ export function claudeBinary(): string | null {
   return nativeCandidates().find((p) => fs.existsSync(p)) ?? null;
 }
 
-/** A command run to its end within `timeoutMs` (then SIGKILL): whether it exited 0, and its stdout + stderr. */
-export function runProcess(cmd: string, args: string[], timeoutMs: number, env: NodeJS.ProcessEnv = process.env): Promise<{ ok: boolean; out: string }> {
-  return new Promise((resolve) => {
-    execFile(cmd, args, { timeout: Math.max(1, timeoutMs), killSignal: 'SIGKILL', env, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
-      resolve({ ok: err === null, out: `${stdout}${stderr}${err && (err as { killed?: boolean }).killed ? '\n(timed out)' : ''}` });
-    });
-  });
-}
-
 /** `<binary> --version` prints this release: the install is whole (an interrupted one may leave a cut file). */
 async function works(bin: string): Promise<string | null> {
   const home = fs.mkdtempSync(path.join(os.tmpdir(), 'koor-cc-version-'));
@@ -63,43 +47,6 @@ async function works(bin: string): Promise<string | null> {
     return r.ok && r.out.includes(`${CLAUDE_CODE_VERSION} (Claude Code)`) ? null : `${bin} --version did not print ${CLAUDE_CODE_VERSION}: ${r.out.trim().slice(-300)}`;
   } finally {
     fs.rmSync(home, { recursive: true, force: true });
-  }
-}
-
-/** A pinned client installed from npm into a gitignored cache folder (Claude Code here, Codex in bench/clients/codex.ts). */
-export interface NpmClient {
-  /** `name@version`. */
-  pkg: string;
-  /** `npm install --no-save --prefix` lands it here. */
-  dir: string;
-  /** The installed executable, or null. */
-  find: () => string | null;
-  /** Null when the executable runs and is this release; else why not. */
-  works: (bin: string) => Promise<string | null>;
-}
-
-/**
- * Installs a pinned client into its folder with `npm install --no-save --ignore-scripts --prefix`,
- * unless a working copy is there, within `budgetMs`. No install script of the package runs: each
- * client's `find` names the platform package's executable itself. Returns why it could not be
- * had, or null when the client is there. Never throws.
- */
-export async function installNpmClient(c: NpmClient, budgetMs: number): Promise<string | null> {
-  try {
-    const found = c.find();
-    if (found !== null && (await c.works(found)) === null) return null;
-    // Absent, or a broken copy: a fresh install.
-    fs.rmSync(c.dir, { recursive: true, force: true });
-    fs.mkdirSync(c.dir, { recursive: true });
-    const until = Date.now() + budgetMs;
-    const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
-    const r = await runProcess(npm, ['install', '--no-save', '--ignore-scripts', '--no-audit', '--no-fund', '--loglevel=error', '--prefix', c.dir, c.pkg], until - Date.now());
-    const bin = c.find();
-    if (!r.ok) return `npm install ${c.pkg} failed: ${r.out.trim().slice(-300)}`;
-    if (bin === null) return `npm installed ${c.pkg} without an executable for ${process.platform}-${process.arch} (its optional platform package)`;
-    return await c.works(bin);
-  } catch (e) {
-    return `installing ${c.pkg} failed: ${(e as Error).message}`;
   }
 }
 
@@ -122,20 +69,6 @@ export type Block = { type: 'text'; text: string } | { type: 'tool_use'; name: s
 /** What the fake model answers to one request: text, one tool call, or several blocks. */
 export type Reply = string | { tool: string; input: unknown; id?: string } | { blocks: Block[] };
 
-export interface ApiRequest {
-  /** 0-based, over every request the fake received. */
-  n: number;
-  method: string;
-  url: string;
-  headers: http.IncomingHttpHeaders;
-  /** The parsed JSON body (null when not JSON). */
-  body: any;
-  /** True when the request offered tools: a turn of the agent's loop, not a title or a summary. */
-  agent: boolean;
-  /** When it arrived (Date.now()). */
-  at: number;
-}
-
 /**
  * Decides the answer to each agent request (one that offers tools); `turn` counts those from 0.
  * A list is answered in order; past its end, and for requests without tools, the answer is text.
@@ -146,16 +79,6 @@ export type Script = Reply[] | ((req: ApiRequest, turn: number) => Reply | Promi
 export const PLAIN_ANSWER = 'Fake title';
 /** The text an agent request past the end of a list script gets. */
 export const DONE_ANSWER = 'Done.';
-
-export interface FakeApi {
-  /** http://127.0.0.1:<port>: ANTHROPIC_BASE_URL. */
-  url: string;
-  /** Every request, in arrival order. */
-  requests: ApiRequest[];
-  /** The requests that offered tools (the agent's turns), in order. */
-  agentRequests(): ApiRequest[];
-  close(): Promise<void>;
-}
 
 function toBlocks(r: Reply): Block[] {
   if (typeof r === 'string') return [{ type: 'text', text: r }];
@@ -226,39 +149,6 @@ export async function startFakeApi(script: Script = []): Promise<FakeApi> {
       (e: Error) => res.writeHead(500, { 'content-type': 'application/json' }).end(JSON.stringify({ type: 'error', error: { type: 'api_error', message: e.message } })),
     );
   });
-}
-
-/**
- * An HTTP server on 127.0.0.1 (ephemeral port) that records every request (its JSON body parsed;
- * `agent`: it offered tools) and hands it to `answer`: the plumbing of the fake model APIs (this
- * file's Messages API, bench/clients/codex.ts's Responses API).
- */
-export async function startRecordingServer(answer: (r: ApiRequest, res: http.ServerResponse) => void): Promise<FakeApi> {
-  const requests: ApiRequest[] = [];
-  const server = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const raw = Buffer.concat(chunks).toString('utf8');
-      let body: any = null;
-      try {
-        body = JSON.parse(raw);
-      } catch {
-        body = null;
-      }
-      const r: ApiRequest = { n: requests.length, method: req.method ?? '', url: req.url ?? '', headers: req.headers, body, agent: Array.isArray(body?.tools) && body.tools.length > 0, at: Date.now() };
-      requests.push(r);
-      answer(r, res);
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as { port: number }).port;
-  const close = () =>
-    new Promise<void>((r) => {
-      server.closeAllConnections();
-      server.close(() => r());
-    });
-  return { url: `http://127.0.0.1:${port}`, requests, agentRequests: () => requests.filter((r) => r.agent), close };
 }
 
 /** The text of a content value (a string, or blocks: text, tool_result contents, tool_use inputs). */
@@ -356,37 +246,6 @@ export interface RunResult {
  * Runs `claude -p <prompt> --output-format json --permission-mode acceptEdits` once against the
  * fake API, with its own HOME and no telemetry or other traffic; bounded by `timeoutMs`.
  */
-/**
- * A client's run to its end (runClaude, and runCodex in bench/clients/codex.ts): stdout and stderr
- * collected, SIGKILL after `timeoutMs`, stdout's JSON lines parsed (other lines skipped).
- */
-export async function collectRun(
-  child: ChildProcess,
-  timeoutMs: number,
-): Promise<{ code: number | null; signal: NodeJS.Signals | null; timedOut: boolean; stdout: string; stderr: string; events: any[] }> {
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.setEncoding('utf8').on('data', (s: string) => (stdout += s));
-  child.stderr!.setEncoding('utf8').on('data', (s: string) => (stderr += s));
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    child.kill('SIGKILL');
-  }, timeoutMs);
-  const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((r) => child.on('close', (c, s) => r([c, s])));
-  clearTimeout(timer);
-  const events: any[] = [];
-  for (const line of stdout.split('\n')) {
-    if (!line.trim()) continue;
-    try {
-      events.push(JSON.parse(line));
-    } catch {
-      // not a JSON line
-    }
-  }
-  return { code, signal, timedOut, stdout, stderr, events };
-}
-
 export async function runClaude(o: RunOptions): Promise<RunResult> {
   const bin = claudeBinary();
   if (bin === null) throw new Error(`Claude Code is not installed in ${CLAUDE_CODE_DIR} (npm run test:setup)`);

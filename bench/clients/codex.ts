@@ -1,19 +1,19 @@
 /**
  * The real Codex CLI, driven offline — for the e2e tests (test/helpers/codex.ts adds their setup
- * notes and teardown), beside the Claude Code one (bench/clients/claude-code.ts, whose install and
- * recording-server plumbing this shares): where the pinned release is installed (gitignored
+ * notes and teardown), beside the Claude Code one (claude-code.ts; the install and recording-server
+ * plumbing they share is in common.ts): where the pinned release is installed (gitignored
  * test-output/codex/<version>/, never a dependency of the package), a scripted fake of OpenAI's
- * Responses API on 127.0.0.1 that records what the model was sent, runCodex() to run one
- * `codex exec` session against it. What the client does with hooks is written down, with how it
- * was verified, in test/helpers/CODEX-FACTS.md.
+ * Responses API on 127.0.0.1 that records what the model was sent, runCodex() to run one `codex
+ * exec` session against it. What the client does with hooks is written down, with how it was
+ * verified, in test/helpers/CODEX-FACTS.md.
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { REPO, collectRun, installNpmClient, runProcess, startRecordingServer, type ApiRequest, type FakeApi } from './claude-code.js';
+import { REPO, collectRun, installNpmClient, runProcess, startRecordingServer, type ApiRequest, type FakeApi } from './common.js';
 
-export type { ApiRequest, FakeApi } from './claude-code.js';
+export type { ApiRequest, FakeApi } from './common.js';
 
 /** The release the tests drive; its facts are in test/helpers/CODEX-FACTS.md. */
 export const CODEX_VERSION = '0.169.0';

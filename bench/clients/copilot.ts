@@ -1,18 +1,18 @@
 /**
  * The real GitHub Copilot CLI, driven offline — for the e2e tests (test/helpers/copilot.ts adds
- * their setup notes and teardown), beside the Claude Code and Codex ones (bench/clients/claude-code.ts,
- * bench/clients/codex.ts), whose install plumbing this shares: where the pinned release is installed
+ * their setup notes and teardown), beside the Claude Code and Codex ones (claude-code.ts, codex.ts;
+ * the install plumbing they share is in common.ts): where the pinned release is installed
  * (gitignored test-output/copilot/<version>/, never a dependency of the package), and runCopilot()
- * to run one `copilot -p` session against the scripted fake Chat Completions API
- * (bench/clients/fake-chat.ts). What the client does with hooks is written down, with how it was verified,
- * in test/helpers/COPILOT-FACTS.md.
+ * to run one `copilot -p` session against the scripted fake Chat Completions API (fake-chat.ts).
+ * What the client does with hooks is written down, with how it was verified, in
+ * test/helpers/COPILOT-FACTS.md.
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { REPO, collectRun, installNpmClient, runProcess } from './claude-code.js';
+import { REPO, collectRun, installNpmClient, runProcess } from './common.js';
 import type { FakeApi } from './fake-chat.js';
 
 /** The release the tests drive; its facts are in test/helpers/COPILOT-FACTS.md. */

@@ -1,17 +1,17 @@
 /**
  * A scripted fake of OpenAI's Chat Completions API on 127.0.0.1, for the clients that speak it
  * (GitHub Copilot CLI with `COPILOT_PROVIDER_TYPE=openai`, OpenCode's and Kilo's
- * `@ai-sdk/openai-compatible` providers), beside the fake Messages API
- * (bench/clients/claude-code.ts) and the fake Responses API (bench/clients/codex.ts), and built on the same
- * recording server: every request is recorded (JSON body parsed; `agent` when it offered tools),
- * `POST …/chat/completions` (any prefix: `/v1/chat/completions`, `/chat/completions`) is answered
- * per a script, streamed (SSE `data: <chunk>` lines, then `data: [DONE]`) when the request asks
- * for `stream: true` and as one JSON object otherwise; `GET …/models` lists the model; anything
- * else is a 404. Client-neutral: nothing here knows a client's tools, only what the API carries.
+ * `@ai-sdk/openai-compatible` providers), beside the fake Messages API (claude-code.ts) and the
+ * fake Responses API (codex.ts), and built on the same recording server (common.ts): every request
+ * is recorded (JSON body parsed; `agent` when it offered tools), `POST …/chat/completions` (any
+ * prefix: `/v1/chat/completions`, `/chat/completions`) is answered per a script, streamed (SSE
+ * `data: <chunk>` lines, then `data: [DONE]`) when the request asks for `stream: true` and as one
+ * JSON object otherwise; `GET …/models` lists the model; anything else is a 404. Client-neutral:
+ * nothing here knows a client's tools, only what the API carries.
  */
-import { startRecordingServer, type ApiRequest, type FakeApi } from './claude-code.js';
+import { startRecordingServer, type ApiRequest, type FakeApi } from './common.js';
 
-export type { ApiRequest, FakeApi } from './claude-code.js';
+export type { ApiRequest, FakeApi } from './common.js';
 
 /**
  * One tool call the fake model makes: a function's name and its arguments (an object is sent as

@@ -1,7 +1,7 @@
 /**
  * The real Gemini CLI, driven offline — for the e2e tests (test/helpers/gemini.ts adds their setup
- * notes and teardown), beside the Claude Code and Codex ones (bench/clients/claude-code.ts, bench/clients/codex.ts,
- * whose install and recording-server plumbing this shares): where the pinned release is installed
+ * notes and teardown), beside the Claude Code and Codex ones (claude-code.ts, codex.ts; the install
+ * and recording-server plumbing they share is in common.ts): where the pinned release is installed
  * (gitignored test-output/gemini/<version>/, never a dependency of the package), a scripted fake of
  * the Gemini API (`POST /v1beta/models/<model>:streamGenerateContent?alt=sse`) on 127.0.0.1 that
  * records what the model was sent, runGemini() to run one headless `gemini -p` session against it.
@@ -12,9 +12,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { REPO, collectRun, installNpmClient, runProcess, startRecordingServer, type ApiRequest, type FakeApi } from './claude-code.js';
+import { REPO, collectRun, installNpmClient, runProcess, startRecordingServer, type ApiRequest, type FakeApi } from './common.js';
 
-export type { ApiRequest, FakeApi } from './claude-code.js';
+export type { ApiRequest, FakeApi } from './common.js';
 
 /** The release the tests drive; its facts are in test/helpers/GEMINI-FACTS.md. */
 export const GEMINI_VERSION = '0.61.0';

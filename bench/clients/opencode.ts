@@ -1,21 +1,20 @@
 /**
  * The real OpenCode client, driven offline — for the e2e tests (test/helpers/opencode.ts adds their
- * setup notes and teardown), beside the Claude Code and Codex ones (bench/clients/claude-code.ts,
- * bench/clients/codex.ts, whose install plumbing this shares): where the pinned release is installed
- * (gitignored test-output/opencode/<version>/, never a dependency of the package), the scripted
- * fake Chat Completions API it is pointed at (bench/clients/fake-chat.ts), runOpencode() to run one
- * `opencode run` session against it, and hookCost(): what Koor's plugin costs a tool call. What
- * the client does with plugins is written down, with how it was verified, in
- * test/helpers/OPENCODE-FACTS.md.
+ * setup notes and teardown), beside the Claude Code and Codex ones (claude-code.ts, codex.ts; the
+ * install plumbing they share is in common.ts): where the pinned release is installed (gitignored
+ * test-output/opencode/<version>/, never a dependency of the package), the scripted fake Chat
+ * Completions API it is pointed at (fake-chat.ts), runOpencode() to run one `opencode run` session
+ * against it, and hookCost(): what Koor's plugin costs a tool call. What the client does with
+ * plugins is written down, with how it was verified, in test/helpers/OPENCODE-FACTS.md.
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
-import { REPO, collectRun, installNpmClient, runProcess, type FakeApi } from './claude-code.js';
+import { REPO, collectRun, installNpmClient, runProcess, type FakeApi } from './common.js';
 
-export type { ApiRequest, FakeApi } from './claude-code.js';
+export type { ApiRequest, FakeApi } from './common.js';
 
 /** The release the tests drive; its facts are in test/helpers/OPENCODE-FACTS.md. */
 export const OPENCODE_VERSION = '1.18.33';
