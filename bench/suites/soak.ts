@@ -22,7 +22,8 @@
  *              window at the end (bench/soak/checks.ts)
  *
  * Prints the counts per traffic kind and per invariant; exit 1 on any violation. About 2 minutes
- * with --quick (60 s SQLite + 40 s cluster of traffic), 10 without.
+ * with --quick (60 s SQLite + 40 s cluster of traffic), 10 without; the schedules of faults are in
+ * bench/soak/plans.ts.
  *
  *   npm run bench -- soak [--quick]
  */
@@ -37,88 +38,8 @@ import { Conn, Phase, request, type KindStats } from '../soak/client.js';
 import { KoorNode, sampler } from '../soak/nodes.js';
 import { Stream } from '../soak/streams.js';
 import { CAS_PREFIX, Records, SHAPE, casKeys, casWriter, claimer, hookSessions, messenger, publisher, register, taskCreator } from '../soak/traffic.js';
+import { PLANS, type FaultKind, type Plan } from '../soak/plans.js';
 import { Verdicts } from '../soak/verdicts.js';
-
-type FaultKind = 'stop' | 'kill' | 'pg-restart';
-
-interface Fault {
-  /** Seconds after the traffic started. */
-  at: number;
-  kind: FaultKind;
-  node?: number;
-  /** stop: how long stopped; kill: how long down before the restart; pg-restart: how long PostgreSQL stays down. */
-  ms: number;
-}
-
-interface Plan {
-  durationS: number;
-  /** The fault-free window at the end, where memory and disk must stay flat, starts here. */
-  steadyFromS: number;
-  nodes: number;
-  faults: Fault[];
-}
-
-/**
- * The schedules. The writer's deadline is 5 s: a SIGSTOP longer than that makes writes in flight
- * time out as the process resumes (the case a 503 must not be given for a write that committed).
- */
-const PLANS: Record<'sqlite' | 'cluster', { quick: Plan; full: Plan }> = {
-  sqlite: {
-    quick: {
-      durationS: 60,
-      steadyFromS: 40,
-      nodes: 1,
-      faults: [
-        { at: 6, kind: 'stop', ms: 4000 },
-        { at: 13, kind: 'kill', ms: 1000 },
-        { at: 19, kind: 'stop', ms: 6500 },
-        { at: 28, kind: 'kill', ms: 500 },
-      ],
-    },
-    full: {
-      durationS: 330,
-      steadyFromS: 250,
-      nodes: 1,
-      faults: [
-        { at: 20, kind: 'stop', ms: 5000 },
-        { at: 45, kind: 'kill', ms: 1000 },
-        { at: 70, kind: 'stop', ms: 3000 },
-        { at: 95, kind: 'kill', ms: 2000 },
-        { at: 120, kind: 'stop', ms: 8000 },
-        { at: 145, kind: 'kill', ms: 500 },
-        { at: 170, kind: 'stop', ms: 6000 },
-        { at: 195, kind: 'kill', ms: 1000 },
-        { at: 215, kind: 'stop', ms: 4000 },
-        { at: 235, kind: 'kill', ms: 1000 },
-      ],
-    },
-  },
-  cluster: {
-    quick: {
-      durationS: 40,
-      steadyFromS: 30,
-      nodes: 2,
-      faults: [
-        { at: 8, kind: 'kill', node: 1, ms: 2000 },
-        { at: 16, kind: 'pg-restart', ms: 1500 },
-        { at: 24, kind: 'stop', node: 0, ms: 3000 },
-      ],
-    },
-    full: {
-      durationS: 200,
-      steadyFromS: 140,
-      nodes: 3,
-      faults: [
-        { at: 15, kind: 'kill', node: 1, ms: 2000 },
-        { at: 35, kind: 'pg-restart', ms: 1500 },
-        { at: 55, kind: 'stop', node: 0, ms: 6000 },
-        { at: 75, kind: 'kill', node: 2, ms: 1000 },
-        { at: 95, kind: 'pg-restart', ms: 3000 },
-        { at: 115, kind: 'kill', node: 0, ms: 1000 },
-      ],
-    },
-  },
-};
 
 /** Retries go on this long after the traffic stopped (longer than a restart or a PostgreSQL outage). */
 const GRACE_MS = 25_000;
