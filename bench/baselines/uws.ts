@@ -51,22 +51,9 @@ import { defaultConfig } from '../../src/config.js';
 import { STATE_CACHE_ENTRY_OVERHEAD_BYTES } from '../../src/shared/limits.js';
 import { CURRENT } from '../../src/domains/state/reader.js';
 import { turnSnapshot, type TurnSnapshot } from '../../src/backend/reads.js';
-// Status lines, header names and content types as bytes, from koor's own table: a floor must not pay what koor does not.
 import { wireText as wire } from '../../src/http/reply.js';
+import { answerPut, fail, JSON_TYPE, keyOf, sendJson, type Entry } from './uws-replies.js';
 
-interface Entry {
-  value: Buffer;
-  version: number;
-  versionText: string;
-  hash: string;
-  etag: string;
-  contentType: string;
-  /** `rows`: the key's revision, as header text. */
-  revisionText?: string;
-}
-
-const PREFIX = '/api/state/';
-const JSON_TYPE = 'application/json';
 const MAX_BODY = 10 * 1024 * 1024;
 
 if (typeof (uWS as unknown as { getParts?: unknown }).getParts !== 'function') {
@@ -161,38 +148,6 @@ function flush(): void {
     return;
   }
   for (const p of batch) if (!p.aborted()) answerPut(p.res, p.entry, p.body);
-}
-
-function answerPut(res: uWS.HttpResponse, entry: Entry, body: string): void {
-  res.cork(() => {
-    res.writeStatus(wire('200 OK'));
-    res.writeHeader(wire('Content-Type'), wire(JSON_TYPE));
-    res.writeHeader(wire('ETag'), entry.etag);
-    res.writeHeader(wire('X-Koor-Version'), entry.versionText);
-    res.end(body);
-  });
-}
-
-/** A JSON reply: the status line, Content-Type, the body. */
-function sendJson(res: uWS.HttpResponse, status: string, body: string): void {
-  res.cork(() => {
-    res.writeStatus(wire(status));
-    res.writeHeader(wire('Content-Type'), wire(JSON_TYPE));
-    res.end(body);
-  });
-}
-
-function fail(res: uWS.HttpResponse, status: string, message: string, code: number): void {
-  sendJson(res, status, `${JSON.stringify({ error: message, code })}\n`);
-}
-
-function keyOf(url: string): string | null {
-  try {
-    const key = decodeURIComponent(url.slice(PREFIX.length));
-    return key === '' ? null : key;
-  } catch {
-    return null;
-  }
 }
 
 /** The cached entry, or in read mode the file's row (cached while the budget has room). */
