@@ -2,9 +2,10 @@
  * Benchmark runner:  node dist/bench/run.js [suite ...] [--quick]
  *                    npm run bench -- events --quick
  *
- * Default suite: http. A suite is bench/<suite>.ts exporting `run(opts: BenchOptions)` (see
- * bench/lib.ts). Progress goes to stderr, a human summary to stdout, and the result (plus run
- * metadata) to bench/results/<suite>.json.
+ * Default suite: http. A suite is bench/suites/<suite>.ts exporting `run(opts: BenchOptions)` (see
+ * bench/lib/suite.ts): every module of bench/suites is one, found there by its place. Progress goes
+ * to stderr, a human summary to stdout, and the result (plus run metadata) to
+ * bench/results/<suite>.json.
  *
  * Exit codes: 0 ok; 1 a suite failed, timed out or reported ok:false; 2 usage / unknown suite.
  */
@@ -13,10 +14,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { BENCH_DIST_DIR, REPO_ROOT, RESULTS_DIR, cleanupAll, cleanupAllSync, renderTable, withTimeout, type BenchOptions, type BenchTable, type Suite } from './lib.js';
+import { withTimeout } from './lib/async.js';
+import { cleanupAll, cleanupAllSync } from './lib/cleanup.js';
+import { renderTable } from './lib/format.js';
+import { REPO_ROOT, RESULTS_DIR, SUITES_DIST_DIR, type BenchOptions, type BenchTable, type Suite } from './lib/suite.js';
 
-/** Modules in the bench dir that are not suites. */
-const NOT_SUITES = new Set(['run', 'lib', 'baseline-uws', 'baseline-validate', 'baseline-sqlite', 'bounded-load', 'speed-scale', 'postgres', 'webhook-receiver', 'claude-code', 'codex', 'copilot', 'gemini', 'opencode', 'fake-chat', 'baseline-uws-writer']);
 /** Hard wall-clock limit of one suite, ms (a suite may export its own `timeoutMs: {quick, full}`). */
 const SUITE_TIMEOUT_MS = { quick: 300_000, full: 900_000 };
 
@@ -24,10 +26,9 @@ const USAGE = 'usage: node dist/bench/run.js [suite ...] [--quick]   (npm run be
 
 function availableSuites(): string[] {
   return fs
-    .readdirSync(BENCH_DIST_DIR)
+    .readdirSync(SUITES_DIST_DIR)
     .filter((f) => f.endsWith('.js'))
     .map((f) => f.slice(0, -3))
-    .filter((n) => !NOT_SUITES.has(n))
     .sort();
 }
 
@@ -142,7 +143,7 @@ async function main(): Promise<number> {
     const opts: BenchOptions = { quick, log };
     let result: Record<string, unknown>;
     try {
-      const mod = (await import(pathToFileURL(path.join(BENCH_DIST_DIR, `${name}.js`)).href)) as { run?: Suite; timeoutMs?: { quick: number; full: number } };
+      const mod = (await import(pathToFileURL(path.join(SUITES_DIST_DIR, `${name}.js`)).href)) as { run?: Suite; timeoutMs?: { quick: number; full: number } };
       if (typeof mod.run !== 'function') {
         process.stderr.write(`bench: ${name} does not export run(opts)\n`);
         return 2;

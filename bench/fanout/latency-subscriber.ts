@@ -1,11 +1,11 @@
 /**
- * A subscriber process of bench/inbox.ts:  node dist/bench/fanout/latency-subscriber.js
+ * A subscriber process of bench/suites/inbox.ts:  node dist/bench/fanout/latency-subscriber.js
  *
  * Holds WebSocket streams (the `ws` package, with per-socket headers: an agent identity for
  * /api/inbox/subscribe) and records when each frame arrives: its leading `{"id":N` and the
  * monotonic clock (process.hrtime, CLOCK_MONOTONIC: the same clock in every process of the
  * machine, so the bench process can subtract its own send times). Controlled over a loopback HTTP
- * port; logs `{"api":"127.0.0.1:<port>"}` on stderr once listening (what bench/lib.ts's spawnNode
+ * port; logs `{"api":"127.0.0.1:<port>"}` on stderr once listening (what bench/lib/processes.ts's spawnNode
  * waits for).
  *
  *   POST /open   {url, label, headers: [{…}, …]}  one stream per header set → {opened, failed, errors}

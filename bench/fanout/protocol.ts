@@ -1,7 +1,7 @@
 /**
- * Control protocol between bench/events.ts and its subscriber processes (bench/fanout/subscriber.ts).
+ * Control protocol between bench/suites/events.ts and its subscriber processes (bench/fanout/subscriber.ts).
  *
- * A subscriber process is a tiny loopback HTTP control server (so bench/lib.ts's spawnNode starts,
+ * A subscriber process is a tiny loopback HTTP control server (so bench/lib/processes.ts's spawnNode starts,
  * drains and cleans it up like any server) that opens WebSocket subscriptions on command and
  * counts the frames they receive:
  *   POST /open     OpenRequest  → OpenReply     opens `count` subscriptions (bounded in time)

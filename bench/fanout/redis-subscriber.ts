@@ -1,12 +1,12 @@
 /**
- * Redis pub/sub subscribers for bench/speed.ts's fan-out reference, as their own process:
+ * Redis pub/sub subscribers for bench/suites/speed.ts's fan-out reference, as their own process:
  *   node dist/bench/fanout/redis-subscriber.js <redis port> <channel> <count>
  *
  * Opens `count` connections to a loopback redis-server, SUBSCRIBEs each to `channel` and counts
  * the `message` pushes they receive by walking RESP headers (no per-message allocation, like the
  * raw WebSocket counter of ./subscriber.ts). GET /snap on a loopback control port answers
  * `{"subscribed":N,"messages":M}`. Logs `{"api":"127.0.0.1:<port>"}` on stderr once all are
- * subscribed (what bench/lib.ts's spawnNode waits for).
+ * subscribed (what bench/lib/processes.ts's spawnNode waits for).
  */
 import http from 'node:http';
 import net from 'node:net';

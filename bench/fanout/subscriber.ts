@@ -1,9 +1,9 @@
 /**
- * A subscriber process of bench/events.ts:  node dist/bench/fanout/subscriber.js
+ * A subscriber process of bench/suites/events.ts:  node dist/bench/fanout/subscriber.js
  *
  * Holds WebSocket subscriptions to koor-server or the bare-uWS baseline and counts what they
  * receive; controlled over a loopback HTTP port (protocol in ./protocol.ts). Logs
- * `{"api":"127.0.0.1:<port>"}` on stderr once listening (what bench/lib.ts's spawnNode waits for).
+ * `{"api":"127.0.0.1:<port>"}` on stderr once listening (what bench/lib/processes.ts's spawnNode waits for).
  *
  * The default client is a minimal RFC 6455 reader on net.Socket: it walks frame headers, counts
  * text frames and parses the leading `{"id":N` of each payload, with no per-frame allocation, so

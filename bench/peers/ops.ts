@@ -2,7 +2,9 @@
  * Operations of bench/peers the harness itself needs between scenarios (no load): the store's
  * change counter, and the NATS KV bucket's creation.
  */
-import { Http, Nats, Redis, b64 } from './proto.js';
+import { Http, b64 } from './proto-http.js';
+import { Nats } from './proto-nats.js';
+import { Redis } from './proto-redis.js';
 
 export type PeerKind = 'koor' | 'etcd' | 'redis' | 'nats';
 

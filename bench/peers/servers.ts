@@ -9,8 +9,12 @@
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { BENCH_DIST_DIR, KOOR_MAIN_JS, freePort, have, makeTempDir, pin, sleep, spawnNode, trackChild } from '../lib.js';
-import { Nats, Redis } from './proto.js';
+import { sleep } from '../lib/async.js';
+import { makeTempDir, trackChild } from '../lib/cleanup.js';
+import { freePort, have, pin, spawnNode } from '../lib/processes.js';
+import { BENCH_DIST_DIR, KOOR_MAIN_JS } from '../lib/suite.js';
+import { Nats } from './proto-nats.js';
+import { Redis } from './proto-redis.js';
 import type { PeerKind } from './ops.js';
 
 export interface Peer {
@@ -124,13 +128,13 @@ export async function startKoor(label: string, main = KOOR_MAIN_JS): Promise<Pee
 }
 
 /**
- * The floor of contended compare-and-set in koor's shape (bench/baseline-uws.ts: a uWS thread
+ * The floor of contended compare-and-set in koor's shape (bench/baselines/uws.ts: a uWS thread
  * deciding compares, a writer thread storing koor's rows, FULL sync), spoken to as koor; pinned
  * to core 0. Only the cas row runs on it.
  */
 export async function startCasFloor(): Promise<Peer> {
   const tmp = makeTempDir('koor-peers-floor-');
-  const p = await spawnNode('cas floor', path.join(BENCH_DIST_DIR, 'baseline-uws.js'), ['0', path.join(tmp.dir, 'floor.db'), 'full', 'thread', 'features'], { cwd: tmp.dir, dir: tmp.remove });
+  const p = await spawnNode('cas floor', path.join(BENCH_DIST_DIR, 'baselines', 'uws.js'), ['0', path.join(tmp.dir, 'floor.db'), 'full', 'thread', 'features'], { cwd: tmp.dir, dir: tmp.remove });
   pin(p.pid, 0);
   return { label: 'cas floor', kind: 'koor', pid: p.pid, port: p.port, version: '-', durability: 'synchronous FULL: the SQLite WAL synced at each commit before the reply', stop: () => p.stop() };
 }

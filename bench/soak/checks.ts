@@ -5,7 +5,7 @@
  */
 import type { Conn } from './client.js';
 import { read } from './client.js';
-import { median } from '../lib.js';
+import { median } from '../lib/format.js';
 import type { DiskSample, KoorNode, MemSample } from './nodes.js';
 import type { Stream } from './streams.js';
 import { PROJECT, type Records } from './traffic.js';

@@ -17,7 +17,7 @@
  */
 import http from 'node:http';
 import { performance } from 'node:perf_hooks';
-import { sleep } from '../lib.js';
+import { sleep } from '../lib/async.js';
 import type { Verdicts } from './verdicts.js';
 
 export interface Reply {

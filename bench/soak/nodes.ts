@@ -8,7 +8,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { INSPECT_ENV, Inspector, KOOR_MAIN_JS, freePort, inspectorUrl, makeTempDir, sleep, spawnNode, withTimeout, type ServerProc } from '../lib.js';
+import { sleep, withTimeout } from '../lib/async.js';
+import { makeTempDir } from '../lib/cleanup.js';
+import { INSPECT_ENV, Inspector, inspectorUrl } from '../lib/inspector.js';
+import { freePort, spawnNode, type ServerProc } from '../lib/processes.js';
+import { KOOR_MAIN_JS } from '../lib/suite.js';
 
 /** Server settings of the soak beside the defaults, and why. */
 export const SOAK_SERVER_ARGS = [

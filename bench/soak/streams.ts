@@ -9,7 +9,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import WebSocket from 'ws';
-import { sleep } from '../lib.js';
+import { sleep } from '../lib/async.js';
 import type { Phase } from './client.js';
 
 export type StreamKind = 'events' | 'watch' | 'inbox';

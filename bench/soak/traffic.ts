@@ -14,7 +14,7 @@
  * Streams (events, watches, inboxes) live in streams.ts; the loops here only write and read.
  */
 import { performance } from 'node:perf_hooks';
-import { sleep } from '../lib.js';
+import { sleep } from '../lib/async.js';
 import { Conn, op, read, type Outcome, type Phase } from './client.js';
 import { Holds } from './holds.js';
 

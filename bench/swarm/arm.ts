@@ -11,394 +11,38 @@
  * project, from the origin remote, is `<owner>.shop`), its clones in folders all named `shop`, its
  * sessions and its backlog in its own project, all at once on one server — which an arm may be
  * given (`server`) rather than start, so that another arm runs on the same one after it.
+ *
+ * What an arm is given and gives back is in arm-types.ts; its servers (and what they say at the
+ * end) in servers.ts, its poller in poller.ts, what it puts around the sessions in harness.ts.
  */
 import { execFileSync, type ChildProcess } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
-import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { runClaude, type FakeApi } from '../claude-code.js';
-import { KoorText, RequestDigest } from './injected.js';
-import { REPO_ROOT, fetchPastIdleClose, makeTempDir, procCpu, sleep, spawnKoor, trackChild, type ServerProc } from '../lib.js';
-import { createDatabase, postgresCpu, type Postgres } from '../postgres.js';
-import { BaselineAgent, KoorAgent, type StepRecord } from './agent.js';
-import { wireFor, type SeatRun, type SwarmClient } from './wires.js';
+import { runClaude, type FakeApi } from '../clients/claude-code.js';
+import { sleep } from '../lib/async.js';
+import { makeTempDir, trackChild } from '../lib/cleanup.js';
+import { procCpu } from '../lib/cpu.js';
+import { postgresCpu } from '../lib/postgres.js';
+import type { ServerProc } from '../lib/processes.js';
+import type { StepRecord } from './agent.js';
+import { BaselineAgent } from './baseline-agent.js';
+import type { ArmResult, ArmSpec, SessionResult, TeamResult, TeamSpec } from './arm-types.js';
 import { LATE_PROJECT, MAIN_PROJECT, taskLine, tasksJson, toFileTask, type SwarmTask } from './backlog.js';
-import { auditOrigin, gitEnv, harnessPush, makeClone, makeOrigin, type MarkerAudit } from './repo.js';
+import { CLI_JS, cliShim, endSessions, hookTimer, waitsOf } from './harness.js';
+import { KoorText, RequestDigest, prefixOf, watchFor } from './injected.js';
+import { KoorAgent } from './koor-agent.js';
+import { startPoller } from './poller.js';
+import { auditOrigin, gitEnv, harnessPush, makeClone, makeOrigin, mergeAudits } from './repo.js';
+import { api, deniedEdits, finalTasks, hookCallsOn, serverFlags, startServers, type AuditDenial } from './servers.js';
+import { wireFor, type SeatRun, type SwarmClient } from './wires.js';
 
-const CLI_JS = path.join(REPO_ROOT, 'dist', 'cli-cjs', 'main.js');
-/** How often the poller reads tasks, leases and agents (the resolution of ready times, lease spans and stale releases). */
-export const POLL_MS = 250;
 /** Between session starts: N clients starting in the same instant only queue on the CPU. */
 const START_STAGGER_MS = 150;
 /** The tool calls any session may ask for (a bound; a sane run needs a fraction). */
 const MAX_REQUESTS = 400;
 /** How long the server's CPU is sampled with only the poller running, before the sessions start. */
 const IDLE_PROBE_MS = 2000;
-
-/** One team of an arm: a repository, its sessions, its backlog. */
-export interface TeamSpec {
-  /** Its label: `shop` (the single-team arms), `alpha`, `beta`, `gamma`. */
-  name: string;
-  /** The folder its origin is in (`<tmp>/<owner>/shop.git`): Koor's project for its clones is `<owner>.shop`. */
-  owner: string;
-  /** Its sessions' names (KOOR_AGENT_NAME), each with a clone at `<tmp>/<name>/shop`. */
-  sessions: string[];
-  /** Its backlog: tasks of MAIN_PROJECT (created in the team's project), and of LATE_PROJECT later for its idle session. */
-  tasks: SwarmTask[];
-  /** The single-team arm's roles: a tester (first), a victim killed mid-task (second), an idle session woken by later tasks (last). Without: all workers. */
-  roles: boolean;
-  /** Each session's client, by index (default: Claude Code for all; a mixed team is Koor's only). */
-  clients?: SwarmClient[];
-  /**
-   * A team only there to load the box as a team does, on a server of its own (its tasks created
-   * there, its clones' hooks and koor-cli pointed there): not polled, not counted, not waited for —
-   * its sessions are killed once the arm's other teams are done.
-   */
-  load?: SharedServer;
-}
-
-/** Servers an arm runs on without starting or stopping them (another arm runs on them too). */
-export interface SharedServer {
-  nodes: ServerProc[];
-  /** PostgreSQL's postmaster (the cluster), for its CPU. */
-  postgresPid: number | null;
-}
-
-/** Other repositories on the server (earlier arms): what names them in a session's context. */
-export interface Elsewhere {
-  /** Their agents' names. */
-  names: string[];
-  /** Their projects. */
-  projects: string[];
-  /** Their tasks' key letters (their files are src/<topic>/<letter><nn>.ts). */
-  prefixes: string[];
-}
-
-export interface ArmSpec {
-  kind: 'koor' | 'baseline';
-  /** Row label: `baseline`, `koor sqlite`, `koor sqlite, auto-lease 10s`, `koor 3 nodes pg`. */
-  label: string;
-  backend: 'sqlite' | 'cluster' | 'none';
-  /** Extra koor-server flags (the auto-lease lifetime, when the server has the setting). */
-  serverArgs: string[];
-  /** The auto-lease lifetime this arm runs with, in ms (null: for as long as the agent lives). */
-  autoLeaseMs: number | null;
-  sessions: number;
-  tasks: SwarmTask[];
-  /** Koor features the server has. */
-  features: { paths: boolean; checkpoints: boolean };
-  /** The arm is stopped this long after its sessions start, whatever is left. */
-  budgetMs: number;
-  /** koor-server --liveness-timeout: how long after its last sign of life a killed agent's task goes back. */
-  livenessTimeout: string;
-  /** The tester's test suite, seconds: one Bash call longer than the liveness timeout (0: no tester). */
-  testRunS: number;
-  /** Baseline: an agent stops polling an unchanged tasks.json after this long. */
-  giveUpMs: number;
-  /** The fake model's think time: each answer is sent this long after its request arrived (a real model takes seconds). */
-  thinkMs: number;
-  pg: Postgres | null;
-  log: (m: string) => void;
-  /** The teams (default: one, `shop`, with the roles, `sessions` sessions and `tasks`). */
-  teams?: TeamSpec[];
-  /** Run on these servers (default: start them for the arm, by `backend`, and stop them after). */
-  server?: SharedServer;
-  /** Other repositories on the shared server, named nowhere in this arm's sessions' context if all is well. */
-  elsewhere?: Elsewhere;
-  /** Every session's HTTP hooks through a timing pass-through (default: the idle session's only). */
-  timeHooks?: boolean;
-}
-
-export interface SessionResult {
-  name: string;
-  /** Its team's name. */
-  team: string;
-  role: 'worker' | 'victim' | 'idle' | 'tester' | 'load';
-  client: SwarmClient;
-  node: number;
-  api: FakeApi;
-  /** What the report reads of its model requests (their bodies are dropped once answered). */
-  seen: RequestDigest;
-  /** Koor's text in its requests, counted alike for every client. */
-  koor: KoorText;
-  run: SeatRun | null;
-  requests: number;
-  startedAt: number;
-  endedAt: number;
-}
-
-export interface PolledLease {
-  id: string;
-  /** The project its paths are in. */
-  project: string;
-  holder_name: string;
-  resources: string[];
-  reason: string;
-  first: number;
-  last: number;
-}
-
-export interface PolledTask {
-  id: number;
-  key: string;
-  project: string;
-  /** Status changes as the poller saw them. */
-  changes: Array<{ status: string; at: number; by: string }>;
-}
-
-/** One team of an arm, as it ran. */
-export interface TeamResult {
-  name: string;
-  owner: string;
-  /** Koor's project for its repository, as `koor-cli init` printed it (the baseline: MAIN_PROJECT). */
-  project: string;
-  /** Why (`from the origin remote …`). */
-  why: string;
-  sessions: string[];
-  /** Its tasks' keys. */
-  keys: string[];
-  /** Its origin's markers. */
-  audit: MarkerAudit;
-}
-
-/** An edit refusal from the server's audit (`lease.denied`), with the refused session's and the holder's projects. */
-export interface AuditDenial {
-  at: string;
-  /** The refused agent. */
-  actor: string;
-  holder: string;
-  path: string;
-  lease: string;
-  /** The project the audit entry names (the refused session's; null from a server that does not say). */
-  project: string | null;
-  /** The refused agent's project (its registration's workspace: a hook session's agent registers with its project). */
-  actor_project: string | null;
-  /** The holder's project (its registration), and the lease's (the poller's view; null when it never saw the lease). */
-  holder_project: string | null;
-  lease_project: string | null;
-}
-
-export interface ArmResult {
-  spec: Omit<ArmSpec, 'tasks' | 'pg' | 'log' | 'teams' | 'server' | 'elsewhere'>;
-  t0: number;
-  /** When every task was done (Koor: the server says so; baseline: the last completion), or null. */
-  drainedAt: number | null;
-  endedAt: number;
-  records: StepRecord[];
-  sessions: SessionResult[];
-  /** Late tasks: key and when the harness created them (before the POST / push). */
-  late: Array<{ key: string; at: number }>;
-  leases: PolledLease[];
-  tasks: PolledTask[];
-  /** Agents' names in the order the poller first saw them, with when. */
-  joins: Array<{ name: string; at: number }>;
-  /** Koor: each task's final state on the server. */
-  final: Array<{ key: string; status: string; attempts: number; claimed_by_name: string }>;
-  /** Every team's origin's markers together. */
-  audit: MarkerAudit;
-  teams: TeamResult[];
-  /** Koor: the edit refusals the server audited for this arm's agents. */
-  denials: AuditDenial[];
-  /** Tasks whose completion the arm expected markers for (done once). */
-  doneKeys: string[];
-  /** CPU of the server(s) during the arm, minus what the poller alone costs (idleCpu). */
-  serverCpuS: number | null;
-  postgresCpuS: number | null;
-  hookCalls: Record<string, number> | null;
-  /** What the server(s) and PostgreSQL spent with only the poller running (cores), taken out of serverCpuS / postgresCpuS. */
-  idleCpu: { server_cores: number; postgres_cores: number } | null;
-  /** Every `koor-cli wait` that returned (the Stop hook's waiter: hook true). */
-  waits: Array<{ at: number; code: number; agent: string; hook: boolean }>;
-  /** The idle session's hook calls, timed at a pass-through (Koor arms). */
-  idleHooks: HookCall[];
-  /** Every hook call timed at a pass-through (the idle session's; every session's with timeHooks). */
-  hooks: HookCall[];
-  /** The box's 1-minute load average when the sessions started and when they had ended (other work on the box shows here). */
-  loadavg: [number, number];
-  warnings: string[];
-}
-
-/**
- * `koor-cli` and `koor-hook` first on the client's PATH: the built CLI and the built koor-hook
- * (whose resident helper leaves 2 minutes after the arm's last hook). A `koor-cli wait` (the Stop
- * hook's waiter, or an agent's Bash wait) also logs when it returned and how (`<epoch ms> <exit
- * code> <agent> <args>` in `log`), which splits a wake-up into Koor's part and the client's.
- */
-function cliShim(bin: string, log: string): string {
-  fs.mkdirSync(bin, { recursive: true });
-  const run = `'${process.execPath}' '${CLI_JS}' "$@"`;
-  fs.writeFileSync(path.join(bin, 'koor-cli'), `#!/bin/sh\nexport KOOR_HOOK_IDLE_S=120\nif [ "$1" = wait ]; then ${run}; c=$?; echo "$(date +%s%3N) $c $KOOR_AGENT_NAME $*" >> '${log}'; exit $c; fi\nexec ${run}\n`, { mode: 0o755 });
-  if (!fs.existsSync(path.join(bin, 'koor-hook'))) fs.symlinkSync(path.join(path.dirname(CLI_JS), 'koor-hook'), path.join(bin, 'koor-hook'));
-  return `${bin}:${process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin'}`;
-}
-
-/** One Claude Code hook call the idle session made: its event, when it reached Koor and when Koor's answer was back. */
-export interface HookCall {
-  event: string;
-  /** The calling session's agent (its X-Koor-Agent-Name). */
-  agent: string;
-  in: number;
-  out: number;
-}
-
-/**
- * A pass-through to `target` for the idle session's HTTP hooks (its .claude/settings.json points
- * there; its koor-cli does not): it notes when each hook call arrived and when the server's answer
- * was back, which splits a wake-up's client part at Koor's UserPromptSubmit hook.
- */
-async function hookTimer(target: string): Promise<{ url: string; calls: HookCall[]; close(): Promise<void> }> {
-  const calls: HookCall[] = [];
-  const server = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const at = Date.now();
-      const body = Buffer.concat(chunks);
-      let event = '';
-      try {
-        event = String((JSON.parse(body.toString('utf8')) as { hook_event_name?: unknown }).hook_event_name ?? '');
-      } catch {
-        // not JSON: passed on as it is
-      }
-      const headers = { ...req.headers, host: new URL(target).host };
-      const up = http.request(`${target}${req.url ?? '/'}`, { method: req.method, headers }, (r) => {
-        const out: Buffer[] = [];
-        r.on('data', (c: Buffer) => out.push(c));
-        r.on('end', () => {
-          calls.push({ event, agent: String(req.headers['x-koor-agent-name'] ?? ''), in: at, out: Date.now() });
-          res.writeHead(r.statusCode ?? 502, r.headers).end(Buffer.concat(out));
-        });
-      });
-      up.on('error', (e) => res.writeHead(502).end(e.message));
-      up.end(body);
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as { port: number }).port;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    calls,
-    close: () =>
-      new Promise<void>((r) => {
-        server.closeAllConnections();
-        server.close(() => r());
-      }),
-  };
-}
-
-/** The waits the shim logged: when each returned, its exit code, the agent, whether it was the Stop hook's. */
-function waitsOf(log: string): Array<{ at: number; code: number; agent: string; hook: boolean }> {
-  if (!fs.existsSync(log)) return [];
-  return fs
-    .readFileSync(log, 'utf8')
-    .split('\n')
-    .filter((l) => l.trim() !== '')
-    .map((l) => {
-      const [at, code, agent, ...args] = l.split(' ');
-      return { at: Number(at), code: Number(code), agent: agent ?? '', hook: args.includes('--hook') };
-    });
-}
-
-async function api<T>(base: string, method: string, p: string, body?: unknown): Promise<T> {
-  // A write carries an Idempotency-Key, so it too is sent again when it went out on a connection the server had closed while idle (an arm after another on one server).
-  const headers: Record<string, string> = body === undefined ? {} : { 'content-type': 'application/json', 'idempotency-key': `swarm-${randomUUID()}` };
-  const r = await fetchPastIdleClose(`${base}${p}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(15_000) });
-  const text = await r.text();
-  if (!r.ok) throw new Error(`${method} ${p}: ${r.status} ${text.slice(0, 300)}`);
-  return JSON.parse(text) as T;
-}
-
-/** Every descendant of `pid` (from /proc: ppid links). */
-function descendants(pid: number): number[] {
-  const children = new Map<number, number[]>();
-  for (const n of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(n)) continue;
-    try {
-      const stat = fs.readFileSync(`/proc/${n}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (!children.has(ppid)) children.set(ppid, []);
-      children.get(ppid)!.push(Number(n));
-    } catch {
-      // gone
-    }
-  }
-  const out: number[] = [];
-  const walk = (p: number) => {
-    for (const c of children.get(p) ?? []) {
-      out.push(c);
-      walk(c);
-    }
-  };
-  walk(pid);
-  return out;
-}
-
-/** SIGTERM to each descendant of `pid` running `koor-cli wait` (a session's Bash wait or its Stop hook's waiter). */
-function stopWaiters(pid: number): number {
-  let n = 0;
-  for (const d of descendants(pid)) {
-    try {
-      const cmd = fs.readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0');
-      if (cmd.some((a) => a.endsWith('main.js')) && cmd.includes('wait')) {
-        process.kill(d, 'SIGTERM');
-        n++;
-      }
-    } catch {
-      // gone
-    }
-  }
-  return n;
-}
-
-/** Prometheus text: the sum of every sample of `name` by its `event` label. */
-function hookCallsOf(text: string): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const line of text.split('\n')) {
-    const m = /^koor_hook_calls_total\{[^}]*event="([^"]+)"[^}]*\} ([\d.e+]+)/.exec(line);
-    if (m) out[m[1]!] = (out[m[1]!] ?? 0) + Number(m[2]);
-  }
-  return out;
-}
-
-/** The koor-server flags of an arm: a short liveness timeout (the killed agent's task comes back within the run), its own flags. */
-export function serverFlags(spec: Pick<ArmSpec, 'livenessTimeout' | 'serverArgs'>): string[] {
-  return ['--liveness-timeout', spec.livenessTimeout, '--liveness-interval', '1s', ...spec.serverArgs];
-}
-
-/** One koor-server on SQLite, or three nodes on one new PostgreSQL database (one after another: the first applies the migrations). */
-export async function startServers(backend: 'sqlite' | 'cluster', pg: Postgres | null, flags: string[]): Promise<SharedServer> {
-  const nodes: ServerProc[] = [];
-  try {
-    if (backend === 'sqlite') {
-      nodes.push(await spawnKoor(flags));
-      return { nodes, postgresPid: null };
-    }
-    if (!pg) throw new Error('cluster arm without PostgreSQL');
-    const database = await createDatabase(pg, `koor_swarm_${Date.now() % 1e9}`);
-    for (let i = 0; i < 3; i++) nodes.push(await spawnKoor(['--database', database, ...flags]));
-    return { nodes, postgresPid: pg.pid };
-  } catch (e) {
-    await Promise.all(nodes.map((n) => n.stop(5000)));
-    throw e;
-  }
-}
-
-/** The regexp of what names a repository other than `mine` in a session's context: agents' names, projects, task files and titles. */
-export function watchFor(others: Elsewhere, minePrefix: string): RegExp | null {
-  const esc = (x: string) => x.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  const alts: string[] = [];
-  if (others.names.length > 0) alts.push(`(?<![\\w.-])(?:${others.names.map(esc).join('|')})(?![\\w-])`);
-  if (others.projects.length > 0) alts.push(`(?<![\\w.-])(?:${others.projects.map(esc).join('|')})(?![\\w-])`);
-  // Files and titles of a backlog whose keys have another letter (one with the same letter has the same names: told apart by its agents and project only).
-  const letters = [...new Set(others.prefixes)].filter((p) => p !== minePrefix);
-  for (const l of letters) alts.push(`\\bsrc/[a-z]+/${esc(l.toLowerCase())}\\d{2}(?:\\.test)?\\.ts\\b`, `\\b${esc(l)}\\d{2} (?:add|ops)\\b`);
-  return alts.length === 0 ? null : new RegExp(alts.join('|'), 'g');
-}
-
-/** A backlog's key letter(s): `T` of T01. */
-export const prefixOf = (tasks: readonly SwarmTask[]): string => tasks[0]?.key.replace(/\d+$/, '') ?? 'T';
 
 export async function runArm(spec: ArmSpec): Promise<ArmResult> {
   const { log } = spec;
@@ -513,53 +157,9 @@ export async function runArm(spec: ArmSpec): Promise<ArmResult> {
     };
     if (spec.kind === 'koor') for (const team of teams) for (const t of team.tasks) if (t.project === MAIN_PROJECT) await createTask(t);
 
-    // The poller: tasks, leases and agents as the server sees them, every POLL_MS (this arm's projects and agents only: the server may hold others').
-    const leases = new Map<string, PolledLease>();
-    const polled = new Map<number, PolledTask>();
-    const joins: Array<{ name: string; at: number }> = [];
-    const seenAgents = new Set<string>();
+    // The poller: tasks, leases and agents as the server sees them (this arm's projects and agents only: the server may hold others').
     const mine = new Set(names);
-    let allDone = false;
-    /** Nothing can move any more: every task done or failed, or none ready or claimed (what is left waits on a failed task). */
-    let stuck = false;
-    let polling = spec.kind === 'koor';
-    const poller = (async () => {
-      while (polling) {
-        const at = Date.now();
-        try {
-          const [ls, all, is] = await Promise.all([
-            api<Array<{ id: string; project?: string; holder_name: string; resources: string[]; reason: string }>>(base, 'GET', '/api/leases?limit=10000'),
-            api<Array<{ id: number; project: string; status: string; claimed_by_name: string; data: { key?: string } | null }>>(base, 'GET', '/api/tasks?limit=10000'),
-            api<Array<{ name: string }>>(base, 'GET', '/api/instances'),
-          ]);
-          for (const l of ls) {
-            const project = l.project ?? '';
-            if (!projects.has(project) && !mine.has(l.holder_name)) continue;
-            const p = leases.get(l.id);
-            if (p) p.last = at;
-            else leases.set(l.id, { id: l.id, project, holder_name: l.holder_name, resources: l.resources, reason: l.reason, first: at, last: at });
-          }
-          const ts = all.filter((t) => projects.has(t.project));
-          for (const t of ts) {
-            const key = t.data?.key ?? String(t.id);
-            let p = polled.get(t.id);
-            if (!p) polled.set(t.id, (p = { id: t.id, key, project: t.project, changes: [] }));
-            const lastChange = p.changes.at(-1);
-            if (lastChange?.status !== t.status || lastChange.by !== t.claimed_by_name) p.changes.push({ status: t.status, at, by: t.claimed_by_name });
-          }
-          for (const i of is) {
-            if (seenAgents.has(i.name) || !mine.has(i.name)) continue;
-            seenAgents.add(i.name);
-            joins.push({ name: i.name, at });
-          }
-          allDone = ts.length === allTasks.length && ts.every((t) => t.status === 'done');
-          stuck = ts.length === allTasks.length && ts.every((t) => t.status !== 'ready' && t.status !== 'claimed');
-        } catch (e) {
-          if (polling) warnings.push(`poller: ${(e as Error).message}`);
-        }
-        await sleep(Math.max(0, POLL_MS - (Date.now() - at)));
-      }
-    })();
+    const poller = startPoller(base, projects, mine, allTasks.length, warnings, spec.kind === 'koor');
 
     // What the server spends with the poller alone (and its own timers), to take out of the figures.
     const cpuOf = () => nodes.reduce((s, n) => {
@@ -714,42 +314,19 @@ export async function runArm(spec: ArmSpec): Promise<ArmResult> {
           log(`${spec.label}: created ${t.key} in ${LATE_PROJECT} (${n} tasks done so far)`);
         }
       }
-      if (spec.kind === 'koor' && (allDone || (stuck && workersEnded()))) break;
+      if (spec.kind === 'koor' && (poller.allDone || (poller.stuck && workersEnded()))) break;
       if (spec.kind === 'baseline' && workersEnded() && lateIndex >= lateTasks.length && Date.now() - lastProgress > 2000) break;
       // Koor, all done but sessions still waiting on the board: nothing more will come for them.
       await sleep(200);
     }
-    const drainedAt = spec.kind === 'koor' ? (allDone ? Date.now() : null) : null;
-    log(`${spec.label}: ${allDone ? 'every task done' : stuck ? 'nothing left that can be done' : Date.now() < deadline ? 'every session gave up' : 'stopped at the time limit'} after ${((Date.now() - t0) / 1000).toFixed(1)} s; ending the sessions`);
+    const drainedAt = spec.kind === 'koor' ? (poller.allDone ? Date.now() : null) : null;
+    log(`${spec.label}: ${poller.allDone ? 'every task done' : poller.stuck ? 'nothing left that can be done' : Date.now() < deadline ? 'every session gave up' : 'stopped at the time limit'} after ${((Date.now() - t0) / 1000).toFixed(1)} s; ending the sessions`);
 
-    // The end: the load stops; sessions blocked in `koor-cli wait` are let go (nothing will come), the idle one's stdin closed.
-    for (const r of results) {
-      const pid = r.role === 'load' && r.endedAt === 0 ? pids.get(r.name) : undefined;
-      if (pid !== undefined) for (const p of [pid, ...descendants(pid)]) try { process.kill(p, 'SIGKILL'); } catch { /* gone */ }
-    }
-    const waitFor = async (what: () => boolean, ms: number) => {
-      const until = Date.now() + ms;
-      while (!what() && Date.now() < until) await sleep(100);
-    };
-    await waitFor(workersEnded, 3000);
-    for (const r of workers) if (r.endedAt === 0 && pids.has(r.name)) stopWaiters(pids.get(r.name)!);
-    await waitFor(workersEnded, 20_000);
-    closeIdle();
-    await sleep(300);
-    const idlePid = pids.get(idleName);
-    if (idlePid !== undefined) stopWaiters(idlePid);
-    await waitFor(() => results.every((r) => r.endedAt > 0), 20_000);
-    for (const r of results) {
-      if (r.endedAt > 0) continue;
-      warnings.push(`${spec.label}: ${r.name} did not end; killed`);
-      const pid = pids.get(r.name);
-      if (pid !== undefined) for (const p of [pid, ...descendants(pid)]) try { process.kill(p, 'SIGKILL'); } catch { /* gone */ }
-    }
+    await endSessions(results, pids, idleName, closeIdle, (m) => warnings.push(`${spec.label}: ${m}`));
     await Promise.all(runs);
     const endedAt = Date.now();
     log(`${spec.label}: first model request of each session after ${results.map((r) => (r.api.requests[0] ? r.api.requests[0].at - r.startedAt : '-')).join(', ')} ms; all requests: ${results.map((r) => r.api.requests.length).join(', ')}`);
-    polling = false;
-    await poller;
+    await poller.stop();
 
     // What the server says.
     let final: ArmResult['final'] = [];
@@ -759,32 +336,14 @@ export async function runArm(spec: ArmSpec): Promise<ArmResult> {
     let idleCpu: ArmResult['idleCpu'] = null;
     const denials: AuditDenial[] = [];
     if (spec.kind === 'koor') {
-      const ts = await api<Array<{ id: number; project: string; status: string; attempts: number; claimed_by_name: string; data: { key?: string } | null }>>(base, 'GET', '/api/tasks?limit=10000');
-      final = ts.filter((t) => projects.has(t.project)).map((t) => ({ key: t.data?.key ?? String(t.id), status: t.status, attempts: t.attempts, claimed_by_name: t.claimed_by_name }));
-      hookCalls = {};
-      for (const n of nodes) {
-        const text = await (await fetchPastIdleClose(`${n.url}/metrics`, { signal: AbortSignal.timeout(10_000) })).text();
-        for (const [k, v] of Object.entries(hookCallsOf(text))) hookCalls[k] = (hookCalls[k] ?? 0) + v;
-      }
+      final = await finalTasks(base, projects);
+      hookCalls = await hookCallsOn(nodes);
       const wall = (Date.now() - t0) / 1000;
       serverCpuS = cpuOf() - cpu0 - idleCpuPerS * wall;
       if (postgresPid !== null) postgresCpuS = postgresCpu(postgresPid) - pg0 - idlePgPerS * wall;
       idleCpu = { server_cores: Math.round(idleCpuPerS * 1000) / 1000, postgres_cores: Math.round(idlePgPerS * 1000) / 1000 };
-      // The server's record of each refused edit (lease.denied, by the refused agent), with both agents' projects (what their hook sessions registered them with) and the lease's.
       try {
-        const audit = (action: string) => api<Array<{ timestamp: string; actor: string; resource: string; detail: string }>>(base, 'GET', `/api/audit?action=${action}&limit=10000`);
-        const [denied, registered] = await Promise.all([audit('lease.denied'), audit('instance.register')]);
-        const projectOfAgent = new Map<string, string>();
-        for (const e of registered) {
-          const w = (JSON.parse(e.detail) as { workspace?: string }).workspace;
-          if (typeof w === 'string') projectOfAgent.set(e.actor, w);
-        }
-        for (const e of denied) {
-          if (!mine.has(e.actor)) continue;
-          const d = JSON.parse(e.detail) as { path?: string; holder?: string; project?: string };
-          const holder = d.holder ?? '';
-          denials.push({ at: e.timestamp, actor: e.actor, holder, path: d.path ?? '', lease: e.resource, project: d.project ?? null, actor_project: projectOfAgent.get(e.actor) ?? null, holder_project: projectOfAgent.get(holder) ?? null, lease_project: leases.get(e.resource)?.project ?? null });
-        }
+        denials.push(...(await deniedEdits(base, mine, poller.leases)));
       } catch (e) {
         warnings.push(`the server's audit of refused edits could not be read: ${(e as Error).message}`);
       }
@@ -798,15 +357,7 @@ export async function runArm(spec: ArmSpec): Promise<ArmResult> {
       const p = projectOf.get(team.name);
       return { name: team.name, owner: team.owner, project: p?.project ?? MAIN_PROJECT, why: p?.why ?? 'tasks.json', sessions: team.sessions, keys, audit: auditOrigin(origin, team.tasks, new Set(doneKeys.filter((k) => keys.includes(k)))) };
     });
-    const audit: MarkerAudit = { exact: [], lost: [], doubled: [], stray: [], conflictMarkersIn: [], commits: 0 };
-    for (const t of teamResults) {
-      audit.exact.push(...t.audit.exact);
-      audit.lost.push(...t.audit.lost);
-      audit.doubled.push(...t.audit.doubled);
-      audit.stray.push(...t.audit.stray);
-      audit.conflictMarkersIn.push(...t.audit.conflictMarkersIn.map((f) => (teams.length > 1 ? `${t.name}:${f}` : f)));
-      audit.commits += t.audit.commits;
-    }
+    const audit = mergeAudits(teamResults, teams.length > 1);
     const lastDoneAt = records.filter((x) => x.kind === 'done').reduce((m, x) => Math.max(m, x.at), 0);
     return {
       spec: { kind: spec.kind, label: spec.label, backend: spec.backend, serverArgs: spec.serverArgs, autoLeaseMs: spec.autoLeaseMs, sessions: seats.length, features: spec.features, budgetMs: spec.budgetMs, livenessTimeout: spec.livenessTimeout, testRunS: spec.testRunS, giveUpMs: spec.giveUpMs, thinkMs: spec.thinkMs },
@@ -816,9 +367,9 @@ export async function runArm(spec: ArmSpec): Promise<ArmResult> {
       records: records.sort((a, b) => a.at - b.at),
       sessions: results,
       late,
-      leases: [...leases.values()],
-      tasks: [...polled.values()],
-      joins,
+      leases: [...poller.leases.values()],
+      tasks: [...poller.tasks.values()],
+      joins: poller.joins,
       final,
       audit,
       teams: teamResults,

@@ -7,7 +7,8 @@
  */
 import { Tiktoken } from 'js-tiktoken/lite';
 import o200k_base from 'js-tiktoken/ranks/o200k_base';
-import type { ApiRequest } from '../claude-code.js';
+import type { ApiRequest } from '../clients/claude-code.js';
+import type { SwarmTask } from './backlog.js';
 
 const enc = new Tiktoken(o200k_base);
 export const tokens = (s: string): number => enc.encode(s).length;
@@ -178,3 +179,28 @@ export class KoorText {
     }
   }
 }
+
+/** Other repositories on the server (earlier arms): what names them in a session's context. */
+export interface Elsewhere {
+  /** Their agents' names. */
+  names: string[];
+  /** Their projects. */
+  projects: string[];
+  /** Their tasks' key letters (their files are src/<topic>/<letter><nn>.ts). */
+  prefixes: string[];
+}
+
+/** The regexp of what names a repository other than `mine` in a session's context: agents' names, projects, task files and titles. */
+export function watchFor(others: Elsewhere, minePrefix: string): RegExp | null {
+  const esc = (x: string) => x.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const alts: string[] = [];
+  if (others.names.length > 0) alts.push(`(?<![\\w.-])(?:${others.names.map(esc).join('|')})(?![\\w-])`);
+  if (others.projects.length > 0) alts.push(`(?<![\\w.-])(?:${others.projects.map(esc).join('|')})(?![\\w-])`);
+  // Files and titles of a backlog whose keys have another letter (one with the same letter has the same names: told apart by its agents and project only).
+  const letters = [...new Set(others.prefixes)].filter((p) => p !== minePrefix);
+  for (const l of letters) alts.push(`\\bsrc/[a-z]+/${esc(l.toLowerCase())}\\d{2}(?:\\.test)?\\.ts\\b`, `\\b${esc(l)}\\d{2} (?:add|ops)\\b`);
+  return alts.length === 0 ? null : new RegExp(alts.join('|'), 'g');
+}
+
+/** A backlog's key letter(s): `T` of T01. */
+export const prefixOf = (tasks: readonly SwarmTask[]): string => tasks[0]?.key.replace(/\d+$/, '') ?? 'T';

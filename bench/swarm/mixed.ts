@@ -10,8 +10,9 @@
  * least the same mix's without Koor (tasks.json); the report counts per client what its sessions
  * did and were refused.
  */
-import type { BenchTable } from '../lib.js';
-import { runArm, type ArmResult, type ArmSpec, type TeamSpec } from './arm.js';
+import type { BenchTable } from '../lib/suite.js';
+import { runArm } from './arm.js';
+import type { ArmResult, ArmSpec, TeamSpec } from './arm-types.js';
 import { makeBacklog, MAIN_PROJECT, type SwarmTask } from './backlog.js';
 import { figures, type ArmFigures } from './report.js';
 import { SWARM_CLIENTS, type SwarmClient } from './wires.js';

@@ -149,3 +149,17 @@ export function auditOrigin(origin: string, tasks: readonly SwarmTask[], expectD
 export function originFile(origin: string, file: string): string {
   return git(origin, ['show', `main:${file}`]);
 }
+
+/** The markers of several origins as one audit; with `several` teams, a file with conflict markers is named with its team's. */
+export function mergeAudits(teams: ReadonlyArray<{ name: string; audit: MarkerAudit }>, several: boolean): MarkerAudit {
+  const audit: MarkerAudit = { exact: [], lost: [], doubled: [], stray: [], conflictMarkersIn: [], commits: 0 };
+  for (const t of teams) {
+    audit.exact.push(...t.audit.exact);
+    audit.lost.push(...t.audit.lost);
+    audit.doubled.push(...t.audit.doubled);
+    audit.stray.push(...t.audit.stray);
+    audit.conflictMarkersIn.push(...t.audit.conflictMarkersIn.map((f) => (several ? `${t.name}:${f}` : f)));
+    audit.commits += t.audit.commits;
+  }
+  return audit;
+}

@@ -3,11 +3,12 @@
  * duplicates, conflicts, denials, the origin's markers, the killed agent's task, how long shared
  * files stayed leased, claim and wake latencies, the tokens Koor put into each model's context
  * (o200k, read from the requests the fake API received), hook round trips and server CPU per task,
- * and the drain time; plus the timeline as an SVG.
+ * and the drain time. The timeline as an SVG is drawn by timeline.ts, the figures of one team among
+ * several on a server by team-figures.ts.
  */
-import { tokens, type Injected } from './injected.js';
 import type { StepRecord } from './agent.js';
-import { POLL_MS, type ArmResult, type TeamResult } from './arm.js';
+import type { ArmResult } from './arm-types.js';
+import { POLL_MS } from './poller.js';
 import { LATE_PROJECT, MAIN_PROJECT, SHARED_FILES, type SwarmTask } from './backlog.js';
 
 /** An expired lease may be seen for a poll or two more, and is swept on the server's timer: the tolerance of "past its lifetime". */
@@ -132,7 +133,8 @@ export interface ArmFigures {
   warnings: string[];
 }
 
-const r1 = (x: number | null): number | null => (x === null ? null : Math.round(x * 10) / 10);
+/** Rounded to a tenth. */
+export const r1 = (x: number | null): number | null => (x === null ? null : Math.round(x * 10) / 10);
 
 export function figures(a: ArmResult, tasks: readonly SwarmTask[]): ArmFigures {
   const recs = a.records;
@@ -380,188 +382,4 @@ export function figures(a: ArmResult, tasks: readonly SwarmTask[]): ArmFigures {
       .sort((x, y) => x - y),
     warnings: a.warnings,
   };
-}
-
-// ---------------------------------------------------------------------------------------------
-// The timeline
-
-const COLORS = ['#4e79a7', '#59a14f', '#9c755f', '#76b7b2', '#edc948', '#b07aa1', '#ff9da7', '#bab0ac', '#86bcb6', '#8cd17d'];
-const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
-
-/**
- * One panel per arm, one row per session: a bar per task attempt (claim → done, release or kill),
- * marks for denials (red), rebase conflicts (orange), wake-ups (blue), the kill (black), and a
- * dashed line where a task was created later.
- */
-export function timelineSvg(arms: readonly ArmResult[]): string {
-  const W = 1100;
-  const LEFT = 150;
-  const ROW = 18;
-  const maxS = Math.max(10, ...arms.map((a) => (a.endedAt - a.t0) / 1000));
-  const x = (s: number) => LEFT + (s / maxS) * (W - LEFT - 20);
-  const parts: string[] = [];
-  let y = 20;
-  parts.push(`<text x="10" y="${y}" font-size="14" font-weight="bold">swarm bench: sessions over time (s); bars = a task from claim to done (grey: released or killed)</text>`);
-  y += 14;
-  parts.push(`<text x="10" y="${y}" font-size="11"><tspan fill="#e15759">| denied edit</tspan>  <tspan fill="#f28e2b">▲ rebase conflict</tspan>  <tspan fill="#1f77b4">● woken</tspan>  ✕ killed  ┆ task created later</text>`);
-  y += 16;
-  for (const a of arms) {
-    const sessions = a.sessions.map((s) => s.name);
-    const h = sessions.length * ROW + 30;
-    parts.push(`<text x="10" y="${y + 12}" font-size="12" font-weight="bold">${esc(a.spec.label)}</text>`);
-    const top = y + 18;
-    for (let s = 0; s <= maxS; s += maxS > 120 ? 30 : 10) {
-      parts.push(`<line x1="${x(s)}" y1="${top}" x2="${x(s)}" y2="${top + sessions.length * ROW}" stroke="#eee"/><text x="${x(s)}" y="${top + sessions.length * ROW + 11}" font-size="9" text-anchor="middle">${s}</text>`);
-    }
-    const t = (ms: number) => (ms - a.t0) / 1000;
-    sessions.forEach((name, i) => {
-      const ry = top + i * ROW;
-      const role = a.sessions[i]!.role;
-      parts.push(`<text x="10" y="${ry + 12}" font-size="10">${esc(name)}${role !== 'worker' ? ` (${role})` : ''}</text>`);
-      const mine = a.records.filter((r) => r.session === name);
-      let open: StepRecord | null = null;
-      for (const r of mine) {
-        if (r.kind === 'claim') open = r;
-        else if (open && (r.kind === 'done' || r.kind === 'release' || r.kind === 'killed') && r.task === open.task) {
-          const x0 = x(t(open.at));
-          const x1 = Math.max(x0 + 2, x(t(r.at)));
-          const n = Number((open.task ?? 'T0').slice(1));
-          const fill = r.kind === 'done' ? COLORS[n % COLORS.length] : '#ccc';
-          parts.push(`<rect x="${x0.toFixed(1)}" y="${ry + 2}" width="${(x1 - x0).toFixed(1)}" height="${ROW - 5}" fill="${fill}" stroke="#fff"><title>${esc(`${open.task} ${r.kind} ${t(open.at).toFixed(1)}-${t(r.at).toFixed(1)} s`)}</title></rect>`);
-          if (x1 - x0 > 24) parts.push(`<text x="${(x0 + 2).toFixed(1)}" y="${ry + 12}" font-size="9" fill="#fff">${esc(open.task ?? '')}</text>`);
-          open = null;
-        }
-        const rx = x(t(r.at)).toFixed(1);
-        if (r.kind === 'denied') parts.push(`<line x1="${rx}" y1="${ry}" x2="${rx}" y2="${ry + ROW - 2}" stroke="#e15759" stroke-width="2"><title>${esc(`denied ${r.task} ${(r.files ?? []).join(',')}`)}</title></line>`);
-        if (r.kind === 'conflict') parts.push(`<text x="${rx}" y="${ry + 13}" font-size="11" fill="#f28e2b" text-anchor="middle">▲<title>${esc(`conflict ${r.task}`)}</title></text>`);
-        if (r.kind === 'wake') parts.push(`<circle cx="${rx}" cy="${ry + ROW / 2}" r="4" fill="#1f77b4"><title>woken</title></circle>`);
-        if (r.kind === 'killed') parts.push(`<text x="${rx}" y="${ry + 13}" font-size="13" text-anchor="middle">✕<title>${esc(`killed during ${r.task}`)}</title></text>`);
-      }
-    });
-    for (const l of a.late) parts.push(`<line x1="${x(t(l.at))}" y1="${top}" x2="${x(t(l.at))}" y2="${top + sessions.length * ROW}" stroke="#1f77b4" stroke-dasharray="3,3"><title>${esc(`${l.key} created`)}</title></line>`);
-    y += h + 10;
-  }
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${y}" font-family="sans-serif" viewBox="0 0 ${W} ${y}"><rect width="100%" height="100%" fill="#fff"/>${parts.join('')}</svg>\n`;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Several teams on one server
-
-/**
- * One team's part of an arm: its sessions, records, tasks, leases (of its project), agents and
- * origin — what figures() needs to give the team's figures as if it were an arm of its own. The
- * server's CPU is the arm's, not the team's: left out.
- */
-export function teamView(a: ArmResult, team: TeamResult): ArmResult {
-  const names = new Set(team.sessions);
-  const keys = new Set(team.keys);
-  const sessions = a.sessions.filter((s) => names.has(s.name));
-  return {
-    ...a,
-    spec: { ...a.spec, label: `${a.spec.label}: ${team.name}`, sessions: sessions.length },
-    drainedAt: null,
-    endedAt: Math.max(a.t0, ...sessions.map((s) => s.endedAt)),
-    records: a.records.filter((r) => names.has(r.session)),
-    sessions,
-    late: a.late.filter((l) => keys.has(l.key)),
-    leases: a.leases.filter((l) => l.project === team.project),
-    tasks: a.tasks.filter((t) => keys.has(t.key)),
-    joins: a.joins.filter((j) => names.has(j.name)),
-    final: a.final.filter((f) => keys.has(f.key)),
-    audit: team.audit,
-    teams: [team],
-    denials: a.denials.filter((d) => names.has(d.actor)),
-    doneKeys: a.doneKeys.filter((k) => keys.has(k)),
-    serverCpuS: null,
-    postgresCpuS: null,
-    hookCalls: null,
-    waits: a.waits.filter((w) => names.has(w.agent)),
-    idleHooks: a.idleHooks.filter((h) => names.has(h.agent)),
-    hooks: a.hooks.filter((h) => names.has(h.agent)),
-  };
-}
-
-/** Who holds the file a refusal names: `leased by agent <name>` (the edit guard), `<name> held it and let it go` (pull first); null when it names none. */
-export function refusedBy(text: string): string | null {
-  return /leased by agent (\S+?)[\s,.]/.exec(text)?.[1] ?? /: (\S+) held it and let it go/.exec(text)?.[1] ?? null;
-}
-
-/**
- * What one team met of the other repositories on its server, read from what the client sent its
- * fake model (the hooks' refusals and context, the tools' results) and from the server's audit.
- * `own`: the same caused by its own repository, which shows the counting sees what it counts.
- */
-export interface CrossRepo {
-  /** Edits the hooks refused (the edit guard or pull-first, as the model was told): the holder of its own team, of another (or named nowhere). */
-  denied_own: number;
-  denied_other: number;
-  /** Claims refused with every ready task blocked (`no task ready in p: n ready tasks, all blocked: f held by x`): by its own team's holders, by another's. */
-  withheld_own: number;
-  withheld_other: number;
-  /** Koor's context (digests, orientation, prompt, Stop and wake text) naming another repository's agents, project or files. */
-  digests_naming_other: number;
-  /** Other text the client sent back (tools' results: claims, lease commands, task lists) naming another repository. */
-  results_naming_other: number;
-  /** The server's audit: this team's refused edits (lease.denied), and those whose holder or lease is of another project than the refused agent's. */
-  audit_denied: number;
-  audit_denied_other: number;
-  /** Up to 6 of the above that concern another repository, to read. */
-  samples: string[];
-}
-
-export function crossRepo(view: ArmResult, team: TeamResult): CrossRepo {
-  const names = new Set(team.sessions);
-  const out: CrossRepo = { denied_own: 0, denied_other: 0, withheld_own: 0, withheld_other: 0, digests_naming_other: 0, results_naming_other: 0, audit_denied: 0, audit_denied_other: 0, samples: [] };
-  const sample = (s: string) => {
-    if (out.samples.length < 6) out.samples.push(s.replace(/\s+/g, ' ').slice(0, 300));
-  };
-  for (const s of view.sessions) {
-    for (const x of s.seen.injected) {
-      if (x.kind !== 'deny') continue;
-      const holder = refusedBy(x.text);
-      const foreign = s.seen.watch !== null && new RegExp(s.seen.watch.source).test(x.text);
-      if (holder !== null && names.has(holder) && !foreign) out.denied_own++;
-      else {
-        out.denied_other++;
-        sample(`${s.name} refused: ${x.text}`);
-      }
-    }
-    for (const w of s.seen.withheld) {
-      if (names.has(w.holder) && w.project === team.project) out.withheld_own++;
-      else {
-        out.withheld_other++;
-        sample(`${s.name}'s claim withheld in ${w.project}: ${w.path} held by ${w.holder}`);
-      }
-    }
-    for (const m of s.seen.mentions) {
-      if (m.where === 'deny') continue;
-      if (m.where === 'claim' || m.where === 'tool result' || m.where === 'other') out.results_naming_other++;
-      else out.digests_naming_other++;
-      sample(`${s.name} (${m.where}) named ${m.match}: …${m.excerpt}…`);
-    }
-  }
-  for (const d of view.denials) {
-    out.audit_denied++;
-    // The refused session's project (the entry's own, else the agent's registration) against the holder's registration and the lease's.
-    const mine = d.project ?? d.actor_project;
-    const other = mine === null || mine !== team.project || d.holder_project !== mine || (d.lease_project !== null && d.lease_project !== mine) || !names.has(d.holder);
-    if (other) {
-      out.audit_denied_other++;
-      sample(`audit: ${d.actor} (${mine ?? '?'}) refused ${d.path}, held by ${d.holder} (${d.holder_project ?? '?'}; lease in ${d.lease_project ?? '?'})`);
-    }
-  }
-  return out;
-}
-
-/**
- * A team's pace: tasks done once per minute from its first model request (its clients up: a
- * client's start is the box's CPU, not the server's) to its last completion; and over the wall,
- * from the arm's start.
- */
-export function teamPace(view: ArmResult, f: ArmFigures): { work_s: number | null; per_min: number | null; wall_per_min: number | null } {
-  const first = Math.min(...view.sessions.map((s) => s.api.agentRequests()[0]?.at ?? Infinity));
-  const last = view.records.filter((r) => r.kind === 'done').reduce((m, r) => Math.max(m, r.at), 0);
-  if (!Number.isFinite(first) || last <= first || f.done_once === 0) return { work_s: null, per_min: null, wall_per_min: f.tasks_per_min };
-  const s = (last - first) / 1000;
-  return { work_s: r1(s), per_min: r1((f.done_once / s) * 60), wall_per_min: f.tasks_per_min };
 }

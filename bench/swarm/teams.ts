@@ -27,11 +27,15 @@
  * - its pace (tasks done once per minute from its first model request to its last completion)
  *   at least PACE_NOISE of team alpha's alone on the same server.
  */
-import type { BenchTable } from '../lib.js';
-import type { Postgres } from '../postgres.js';
-import { runArm, serverFlags, startServers, watchFor, type ArmResult, type SharedServer, type TeamResult, type TeamSpec } from './arm.js';
+import type { BenchTable } from '../lib/suite.js';
+import type { Postgres } from '../lib/postgres.js';
+import { runArm } from './arm.js';
+import type { ArmResult, SharedServer, TeamResult, TeamSpec } from './arm-types.js';
+import { watchFor } from './injected.js';
+import { serverFlags, startServers } from './servers.js';
 import { makeBacklog, type SwarmTask } from './backlog.js';
-import { crossRepo, figures, pct, refusedBy, teamPace, teamView, type ArmFigures, type CrossRepo } from './report.js';
+import { figures, pct, type ArmFigures } from './report.js';
+import { crossRepo, refusedBy, teamPace, teamView, type CrossRepo } from './team-figures.js';
 
 /** The teams: their names (and their origins' folders, so their projects) and their keys' letters. */
 export const TEAMS = [

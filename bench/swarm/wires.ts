@@ -18,12 +18,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
-import { claudeBinary, requestText, requestTexts, runClaude, startFakeApi, toolResults, type ApiRequest, type Block, type FakeApi, type Reply } from '../claude-code.js';
-import { CODEX_DIR, codexBinary, codexRequestTexts, codexToolOutputs, runCodex, startFakeResponsesApi } from '../codex.js';
-import { COPILOT_MODEL, copilotBinary, runCopilot } from '../copilot.js';
-import { chatRequestTexts, chatToolResults, startFakeChatApi, type ChatCall } from '../fake-chat.js';
-import { geminiBinary, geminiHome, geminiRequestText, geminiRequestTexts, geminiToolResponses, runGemini, startFakeGeminiApi } from '../gemini.js';
-import { opencodeBinary, runOpencode } from '../opencode.js';
+import { claudeBinary, requestText, requestTexts, runClaude, startFakeApi, toolResults, type ApiRequest, type Block, type FakeApi, type Reply } from '../clients/claude-code.js';
+import { CODEX_DIR, codexBinary, codexRequestTexts, codexToolOutputs, runCodex, startFakeResponsesApi } from '../clients/codex.js';
+import { COPILOT_MODEL, copilotBinary, runCopilot } from '../clients/copilot.js';
+import { chatRequestTexts, chatToolResults, startFakeChatApi, type ChatCall } from '../clients/fake-chat.js';
+import { geminiBinary, geminiHome, geminiRequestText, geminiRequestTexts, geminiToolResponses, runGemini, startFakeGeminiApi } from '../clients/gemini.js';
+import { opencodeBinary, runOpencode } from '../clients/opencode.js';
 import type { AgentView } from './agent.js';
 
 export const SWARM_CLIENTS = ['claude-code', 'codex', 'gemini', 'copilot', 'opencode'] as const;

@@ -9,7 +9,7 @@ import { writeErr, type Reply } from './output.js';
  * One HTTP/1.1 exchange, written straight onto a socket: `Connection: close`, the reply read by
  * Content-Length or chunked coding. Why not node:http or fetch: agents run the CLI hundreds of
  * times a session; loading node:http adds about 5 ms of CPU to every run on the dev box, and
- * fetch/undici several times that (bench/cli.ts measures the whole start-up). https:// uses
+ * fetch/undici several times that (bench/suites/cli.ts measures the whole start-up). https:// uses
  * node:tls, loaded only then. Redirects are not followed (the API never sends any).
  */
 

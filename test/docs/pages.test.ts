@@ -72,8 +72,7 @@ t.test('every relative link and anchor of README.md and docs/ resolves', { skip 
 
 t.test('no reference a reader cannot follow: issue numbers, sections of notes outside the repository', { skip }, async (t) => {
   const found: string[] = [];
-  // bench/README.md is the benchmarks' journal, kept as written (its rewrite is a change of its own).
-  for (const file of pages().filter((f) => !f.endsWith(path.join('bench', 'README.md')))) {
+  for (const file of pages()) {
     const lines = fs.readFileSync(file, 'utf8').split('\n');
     lines.forEach((line, i) => {
       for (const m of line.matchAll(/\bissues? \d+|SPEC(?:\.md)? ?§|§ ?\d/gi)) found.push(`${path.relative(REPO, file)}:${i + 1}: ${m[0]}`);

@@ -195,7 +195,7 @@ else {
       `one BeforeTool hook call (${N} each), p50 (max): koor-hook gemini ${ms(pct(hook, 0.5))} (${ms(pct(hook, 1))}), koor-cli hook gemini ${ms(pct(bridge, 0.5))} (${ms(pct(bridge, 1))}), ` +
         `a no-op hook ${ms(pct(noop, 0.5))} (${ms(pct(noop, 1))}): Koor adds ${ms(added(hook))} through koor-hook, ${ms(added(bridge))} through koor-cli`,
     );
-    // Same run: the helper's answer costs a fraction of a Node start (bench/hooks-cost.ts measures it quietly).
+    // Same run: the helper's answer costs a fraction of a Node start (the hook-start suite, bench/suites/hook-start.ts, measures it quietly).
     t.ok(pct(hook, 0.5) < pct(bridge, 0.5) / 2, `koor-hook's p50 under half of koor-cli's (${ms(pct(hook, 0.5))} against ${ms(pct(bridge, 0.5))})`);
     t.same(await instances(s.url), [], 'the measuring session ended');
   });

@@ -2,13 +2,13 @@
  * The real Codex CLI, driven offline, for the tests — beside test/helpers/claude-code.ts and built
  * the same way: the pinned release installed by the test setup (`npm run test:setup`, into
  * gitignored test-output/codex/<version>/, never a dependency of the package), the scripted fake
- * Responses API and runCodex() from bench/codex.ts; this adds the setup's notes (why the client is
+ * Responses API and runCodex() from bench/clients/codex.ts; this adds the setup's notes (why the client is
  * missing, so the tests skip with the reason), tap teardown and listCodexHooks() (Codex's own app
  * server, through the client koor-cli init --codex --trust uses). What the client
  * does with hooks is written down, with how it was verified, in CODEX-FACTS.md beside this file.
  */
 import { note, provided, type Needed } from './apt.js';
-import { baseEnv, CODEX_DIR, codexBinary, installCodexBinary, startFakeResponsesApi, type CodexScript, type FakeApi } from '../../bench/codex.js';
+import { baseEnv, CODEX_DIR, codexBinary, installCodexBinary, startFakeResponsesApi, type CodexScript, type FakeApi } from '../../bench/clients/codex.js';
 import { withAppServer } from '../../cli/hooks/codex-config.js';
 
 export {
@@ -29,7 +29,7 @@ export {
   type CodexRunOptions,
   type CodexRunResult,
   type CodexScript,
-} from '../../bench/codex.js';
+} from '../../bench/clients/codex.js';
 
 /** For test/helpers/apt.ts's note and provided(): "codex" is the note's name. */
 export const CODEX: Needed = { pkg: 'codex', find: codexBinary };
@@ -72,7 +72,7 @@ export async function listCodexHooks(home: string, root: string): Promise<{ hook
   });
 }
 
-/** The fake Responses API (bench/codex.ts), closed at teardown. */
+/** The fake Responses API (bench/clients/codex.ts), closed at teardown. */
 export async function startCodexApi(t: { teardown(fn: () => unknown): void }, script: CodexScript = []): Promise<FakeApi> {
   const api = await startFakeResponsesApi(script);
   t.teardown(() => api.close());

@@ -2,14 +2,14 @@
  * The real GitHub Copilot CLI, driven offline, for the tests — beside test/helpers/claude-code.ts
  * and codex.ts and built the same way: the pinned release installed by the test setup (`npm run
  * test:setup`, into gitignored test-output/copilot/<version>/, never a dependency of the package),
- * runCopilot() from bench/copilot.ts and the scripted fake Chat Completions API of
- * bench/fake-chat.ts; this adds the setup's notes (why the client is missing, so the tests skip
+ * runCopilot() from bench/clients/copilot.ts and the scripted fake Chat Completions API of
+ * bench/clients/fake-chat.ts; this adds the setup's notes (why the client is missing, so the tests skip
  * with the reason) and tap teardown. What the client does with hooks is written down, with how it
  * was verified, in COPILOT-FACTS.md beside this file.
  */
 import { note, provided, type Needed } from './apt.js';
-import { copilotBinary, installCopilotBinary } from '../../bench/copilot.js';
-import { startFakeChatApi, type ChatScript, type FakeApi, type FakeChatOptions } from '../../bench/fake-chat.js';
+import { copilotBinary, installCopilotBinary } from '../../bench/clients/copilot.js';
+import { startFakeChatApi, type ChatScript, type FakeApi, type FakeChatOptions } from '../../bench/clients/fake-chat.js';
 
 export {
   COPILOT_CACHE,
@@ -24,8 +24,8 @@ export {
   sessionLog,
   type CopilotRunOptions,
   type CopilotRunResult,
-} from '../../bench/copilot.js';
-export { CHAT_DONE, chatMessages, chatRequestText, chatRequestTexts, chatToolNames, chatToolResults, type ChatCall, type ChatReply, type ChatScript, type FakeApi } from '../../bench/fake-chat.js';
+} from '../../bench/clients/copilot.js';
+export { CHAT_DONE, chatMessages, chatRequestText, chatRequestTexts, chatToolNames, chatToolResults, type ChatCall, type ChatReply, type ChatScript, type FakeApi } from '../../bench/clients/fake-chat.js';
 
 /** For test/helpers/apt.ts's note and provided(): "copilot" is the note's name. */
 export const COPILOT: Needed = { pkg: 'copilot', find: copilotBinary };
@@ -48,7 +48,7 @@ export async function installCopilot(budgetMs: number): Promise<string | null> {
   return why;
 }
 
-/** The fake Chat Completions API (bench/fake-chat.ts), closed at teardown. */
+/** The fake Chat Completions API (bench/clients/fake-chat.ts), closed at teardown. */
 export async function startCopilotApi(t: { teardown(fn: () => unknown): void }, script: ChatScript = [], o: FakeChatOptions = {}): Promise<FakeApi> {
   const api = await startFakeChatApi(script, o);
   t.teardown(() => api.close());

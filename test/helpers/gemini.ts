@@ -2,12 +2,12 @@
  * The real Gemini CLI, driven offline, for the tests — beside test/helpers/claude-code.ts and
  * codex.ts and built the same way: the pinned release installed by the test setup (`npm run
  * test:setup`, into gitignored test-output/gemini/<version>/, never a dependency of the package),
- * the scripted fake Gemini API and runGemini() from bench/gemini.ts; this adds the setup's notes
+ * the scripted fake Gemini API and runGemini() from bench/clients/gemini.ts; this adds the setup's notes
  * (why the client is missing, so the tests skip with the reason) and tap teardown. What the client
  * does with hooks is written down, with how it was verified, in GEMINI-FACTS.md beside this file.
  */
 import { note, provided, type Needed } from './apt.js';
-import { geminiBinary, installGeminiBinary, startFakeGeminiApi, type FakeApi, type GeminiScript } from '../../bench/gemini.js';
+import { geminiBinary, installGeminiBinary, startFakeGeminiApi, type FakeApi, type GeminiScript } from '../../bench/clients/gemini.js';
 
 export {
   GEMINI_DIR,
@@ -28,7 +28,7 @@ export {
   type GeminiRunResult,
   type GeminiScript,
   type GeminiToolResponse,
-} from '../../bench/gemini.js';
+} from '../../bench/clients/gemini.js';
 
 /** For test/helpers/apt.ts's note and provided(): "gemini" is the note's name. */
 export const GEMINI: Needed = { pkg: 'gemini', find: geminiBinary };
@@ -51,7 +51,7 @@ export async function installGemini(budgetMs: number): Promise<string | null> {
   return why;
 }
 
-/** The fake Gemini API (bench/gemini.ts), closed at teardown. */
+/** The fake Gemini API (bench/clients/gemini.ts), closed at teardown. */
 export async function startGeminiApi(t: { teardown(fn: () => unknown): void }, script: GeminiScript = []): Promise<FakeApi> {
   const api = await startFakeGeminiApi(script);
   t.teardown(() => api.close());

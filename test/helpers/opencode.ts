@@ -2,15 +2,15 @@
  * The real OpenCode client, driven offline, for the tests — beside test/helpers/codex.ts and built
  * the same way: the pinned release installed by the test setup (`npm run test:setup`, into
  * gitignored test-output/opencode/<version>/, never a dependency of the package), runOpencode() from
- * bench/opencode.ts against the scripted fake Chat Completions API (bench/fake-chat.ts); this adds
+ * bench/clients/opencode.ts against the scripted fake Chat Completions API (bench/clients/fake-chat.ts); this adds
  * the setup's notes (why the client is missing, so the tests skip with the reason) and tap
  * teardown. What the client does with plugins is written down, with how it was verified, in
  * OPENCODE-FACTS.md beside this file.
  */
 import { note, provided, type Needed } from './apt.js';
-import { installKiloBinary, installOpencodeBinary, kiloBinary, opencodeBinary } from '../../bench/opencode.js';
-import { startFakeChatApi, type ChatScript } from '../../bench/fake-chat.js';
-import type { FakeApi } from '../../bench/claude-code.js';
+import { installKiloBinary, installOpencodeBinary, kiloBinary, opencodeBinary } from '../../bench/clients/opencode.js';
+import { startFakeChatApi, type ChatScript } from '../../bench/clients/fake-chat.js';
+import type { FakeApi } from '../../bench/clients/claude-code.js';
 
 export {
   hookCost,
@@ -26,9 +26,9 @@ export {
   skipPluginInstall,
   type OpencodeRunOptions,
   type OpencodeRunResult,
-} from '../../bench/opencode.js';
-export { chatRequestText, chatToolNames, chatToolResults, type ChatReply, type ChatScript } from '../../bench/fake-chat.js';
-export type { FakeApi } from '../../bench/claude-code.js';
+} from '../../bench/clients/opencode.js';
+export { chatRequestText, chatToolNames, chatToolResults, type ChatReply, type ChatScript } from '../../bench/clients/fake-chat.js';
+export type { FakeApi } from '../../bench/clients/claude-code.js';
 
 /** For test/helpers/apt.ts's note and provided(): "opencode" is the note's name. */
 export const OPENCODE: Needed = { pkg: 'opencode', find: opencodeBinary };
@@ -68,7 +68,7 @@ export async function installKilo(budgetMs: number): Promise<string | null> {
   return why;
 }
 
-/** The fake Chat Completions API (bench/fake-chat.ts), closed at teardown. */
+/** The fake Chat Completions API (bench/clients/fake-chat.ts), closed at teardown. */
 export async function startOpencodeApi(t: { teardown(fn: () => unknown): void }, script: ChatScript = []): Promise<FakeApi> {
   const api = await startFakeChatApi(script);
   t.teardown(() => api.close());

@@ -9,7 +9,7 @@ import { openPg } from '../../src/shared/pg.js';
 import { TxClient } from '../../src/shared/pg-tx.js';
 import { pgDriver } from '../../workers/writer/pg/driver.js';
 import { migratePg } from '../../workers/writer/pg/migrate.js';
-import type { Postgres } from '../../bench/postgres.js';
+import type { Postgres } from '../../bench/lib/postgres.js';
 import { pgReaders, sqliteReaders, type Readers } from '../../src/domains/readers.js';
 import { openReader, type Awaitable } from '../../src/backend/read-db.js';
 import { TABLES } from '../../schemas/db/tables/index.js';

@@ -1,4 +1,4 @@
-import { createDatabase, postgresBinDir, startPostgres, type Postgres } from '../../bench/postgres.js';
+import { createDatabase, postgresBinDir, startPostgres, type Postgres } from '../../bench/lib/postgres.js';
 import { provided, type Needed } from './apt.js';
 
 export const POSTGRESQL: Needed = { pkg: 'postgresql', find: postgresBinDir };

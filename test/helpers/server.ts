@@ -7,7 +7,7 @@ import { parseBind, type Config } from '../../src/config.js';
 import { testConfig } from './config.js';
 import { silentLogger } from '../../src/log.js';
 import { startServer, type KoorServer } from '../../src/server.js';
-import type { Postgres } from '../../bench/postgres.js';
+import type { Postgres } from '../../bench/lib/postgres.js';
 import { freshDatabase, providePostgres } from './postgres.js';
 import { roundRobin } from './round-robin.js';
 import { repoPath } from './paths.js';

@@ -265,12 +265,12 @@ t.test('the checker sees what it checks: a made-up crossing and cycle are caught
     ['src/shared/limits.ts', ['src/shared/glob.ts']],
     ['src/server.ts', ['workers/writer/db.ts', 'src/shared/glob.ts']],
     ['cli/main.ts', ['src/errors.ts']],
-    ['dashboard/src/ui.ts', ['src/shared/glob.ts', 'bench/lib.ts']],
+    ['dashboard/src/ui.ts', ['src/shared/glob.ts', 'bench/lib/format.ts']],
     ['schemas/errors.ts', []],
   ]);
   t.same(
     crossingsOf(made),
-    ['cli/main.ts -> src/errors.ts', 'dashboard/src/ui.ts -> bench/lib.ts', 'src/server.ts -> workers/writer/db.ts', 'src/shared/glob.ts -> src/log.ts', 'workers/pool/main.ts -> src/server.ts'],
+    ['cli/main.ts -> src/errors.ts', 'dashboard/src/ui.ts -> bench/lib/format.ts', 'src/server.ts -> workers/writer/db.ts', 'src/shared/glob.ts -> src/log.ts', 'workers/pool/main.ts -> src/server.ts'],
     'a thread importing the front, the front a thread, shared code the front, the CLI the server, the dashboard outside any zone',
   );
   t.same(

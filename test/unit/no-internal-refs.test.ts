@@ -16,8 +16,6 @@ const ROOTS = ['src', 'workers', 'schemas', 'cli', 'dashboard/src', 'test', 'ben
 const SKIP_DIRS = new Set(['node_modules', 'dist', '.tap']);
 /** Not read (relative to the repository). */
 const SKIP = new Set([
-  // The benchmarks' journal, kept as written (its rewrite is a change of its own).
-  'bench/README.md',
   // Captures of what real clients sent, byte for byte.
   'test/fixtures',
   // What benchmark runs wrote here (not kept in git).

@@ -59,7 +59,7 @@ export interface StateReader {
 
 /**
  * The current row, its value from the version log (each value is stored once, there);
- * also the read floor's statement over koor's own file (bench/baseline-uws.ts `rows`).
+ * also the read floor's statement over koor's own file (bench/baselines/uws.ts `rows`).
  */
 export const CURRENT = withCurrentValue('SELECT h.value, s.version, s.hash, s.content_type, s.revision, s.expires_at, s.owner', 'WHERE s.key = ?');
 /** CURRENT's row from its columns, in the SELECT's order (SQLite reads it as an array: Reads.statement). */
