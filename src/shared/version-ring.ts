@@ -1,5 +1,6 @@
+import { VERSION_RING_DROPS_PER_WRITE, VERSION_RING_MAX } from './limits-features.js';
 
-import { VERSION_RING_DROPS_PER_WRITE, VERSION_RING_MAX } from './limits-features.js';/**
+/**
  * A key's version ring (SQLite): the `id`s of its kept versions' rows in the version
  * log, oldest first, kept in its state row (`state.ring`). A write appends its new row's id and
  * drops the oldest while more than `--state-history-keep` remain, so the version that falls out
