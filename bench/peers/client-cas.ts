@@ -4,7 +4,7 @@
  * success was lost.
  */
 import { execFile } from 'node:child_process';
-import type { Spec } from './client.js';
+import type { Spec } from './spec.js';
 import { pct, round, serverCpu, window } from './client-figures.js';
 import { NATS_BUCKET, kvSubject } from './ops.js';
 import { HttpConn, b64 } from './proto-http.js';

@@ -3,7 +3,7 @@
  * subscribers while publishers send messages; every delivery checked (each once, in order).
  */
 import WebSocket from 'ws';
-import type { Spec } from './client.js';
+import type { Spec } from './spec.js';
 import { deliveryFigures, sleep, VALUE, window } from './client-figures.js';
 import { putters } from './client-write.js';
 import { NATS_BUCKET } from './ops.js';

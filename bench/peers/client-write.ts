@@ -1,5 +1,5 @@
 /** The peers client's writes and reads: a put on each server (its revision back), and the closed loop of the write and read scenarios. */
-import type { Spec } from './client.js';
+import type { Spec } from './spec.js';
 import { KEYS, pct, round, VALUE, window } from './client-figures.js';
 import { NATS_BUCKET, kvSubject } from './ops.js';
 import { Http, b64 } from './proto-http.js';

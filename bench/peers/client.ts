@@ -28,24 +28,8 @@ import { pubsub, watch } from './client-fanout.js';
 import { loop } from './client-write.js';
 import { natsSetup, revision } from './ops.js';
 
-import type { PeerKind } from './ops.js';
-export type { PeerKind };
+import type { Spec } from './spec.js';
 
-export interface Spec {
-  peer: PeerKind;
-  port: number;
-  /** Server pid: its CPU (all threads, user+sys) is read around the measured window. */
-  pid?: number;
-  scenario: 'write' | 'read' | 'cas' | 'watch' | 'pubsub' | 'revision' | 'setup';
-  connections?: number;
-  durationS?: number;
-  writes?: number;
-  messages?: number;
-  watchers?: number;
-  subscribers?: number;
-  /** The cas row's generator in C (bench/peers/cas.c, built by bench/suites/peers.ts). */
-  casBin?: string;
-}
 
 async function main(): Promise<void> {
   const spec = JSON.parse(process.argv[2] ?? '{}') as Spec;

@@ -10,9 +10,7 @@ import type { StepRecord } from './agent.js';
 import type { SwarmTask } from './backlog.js';
 import type { HookCall } from './harness.js';
 import type { Elsewhere, KoorText, RequestDigest } from './injected.js';
-import type { PolledLease, PolledTask } from './poller.js';
 import type { MarkerAudit } from './repo.js';
-import type { AuditDenial } from './servers.js';
 import type { SeatRun, SwarmClient } from './wires.js';
 
 /** One team of an arm: a repository, its sessions, its backlog. */
@@ -150,4 +148,42 @@ export interface ArmResult {
   /** The box's 1-minute load average when the sessions started and when they had ended (other work on the box shows here). */
   loadavg: [number, number];
   warnings: string[];
+}
+
+/** A lease as the poller saw it: its span (first and last seen). */
+export interface PolledLease {
+  id: string;
+  /** The project its paths are in. */
+  project: string;
+  holder_name: string;
+  resources: string[];
+  reason: string;
+  first: number;
+  last: number;
+}
+
+/** A task as the poller saw it: its status changes. */
+export interface PolledTask {
+  id: number;
+  key: string;
+  project: string;
+  /** Status changes as the poller saw them. */
+  changes: Array<{ status: string; at: number; by: string }>;
+}
+
+/** An edit refusal from the server's audit (`lease.denied`), with the refused session's and the holder's projects. */
+export interface AuditDenial {
+  at: string;
+  /** The refused agent. */
+  actor: string;
+  holder: string;
+  path: string;
+  lease: string;
+  /** The project the audit entry names (the refused session's; null from a server that does not say). */
+  project: string | null;
+  /** The refused agent's project (its registration's workspace: a hook session's agent registers with its project). */
+  actor_project: string | null;
+  /** The holder's project (its registration), and the lease's (the poller's view; null when it never saw the lease). */
+  holder_project: string | null;
+  lease_project: string | null;
 }

@@ -27,14 +27,14 @@ import { postgresCpu } from '../lib/postgres.js';
 import type { ServerProc } from '../lib/processes.js';
 import type { StepRecord } from './agent.js';
 import { BaselineAgent } from './baseline-agent.js';
-import type { ArmResult, ArmSpec, SessionResult, TeamResult, TeamSpec } from './arm-types.js';
+import type { ArmResult, ArmSpec, AuditDenial, SessionResult, TeamResult, TeamSpec } from './arm-types.js';
 import { LATE_PROJECT, MAIN_PROJECT, taskLine, tasksJson, toFileTask, type SwarmTask } from './backlog.js';
 import { CLI_JS, cliShim, endSessions, hookTimer, waitsOf } from './harness.js';
 import { KoorText, RequestDigest, prefixOf, watchFor } from './injected.js';
 import { KoorAgent } from './koor-agent.js';
 import { startPoller } from './poller.js';
 import { auditOrigin, gitEnv, harnessPush, makeClone, makeOrigin, mergeAudits } from './repo.js';
-import { api, deniedEdits, finalTasks, hookCallsOn, serverFlags, startServers, type AuditDenial } from './servers.js';
+import { api, deniedEdits, finalTasks, hookCallsOn, serverFlags, startServers } from './servers.js';
 import { wireFor, type SeatRun, type SwarmClient } from './wires.js';
 
 /** Between session starts: N clients starting in the same instant only queue on the CPU. */

@@ -6,28 +6,12 @@
  */
 import { sleep } from '../lib/async.js';
 import { api } from './servers.js';
+import type { PolledLease, PolledTask } from './arm-types.js';
 
 /** How often the poller reads tasks, leases and agents (the resolution of ready times, lease spans and stale releases). */
 export const POLL_MS = 250;
 
-export interface PolledLease {
-  id: string;
-  /** The project its paths are in. */
-  project: string;
-  holder_name: string;
-  resources: string[];
-  reason: string;
-  first: number;
-  last: number;
-}
 
-export interface PolledTask {
-  id: number;
-  key: string;
-  project: string;
-  /** Status changes as the poller saw them. */
-  changes: Array<{ status: string; at: number; by: string }>;
-}
 
 /** The poller of an arm: what it has seen so far, and whether the arm can end. */
 export interface Poller {

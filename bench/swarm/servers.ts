@@ -7,8 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { fetchPastIdleClose } from '../lib/async.js';
 import { createDatabase, type Postgres } from '../lib/postgres.js';
 import { spawnKoor, type ServerProc } from '../lib/processes.js';
-import type { ArmResult, ArmSpec, SharedServer } from './arm-types.js';
-import type { PolledLease } from './poller.js';
+import type { ArmResult, ArmSpec, AuditDenial, PolledLease, SharedServer } from './arm-types.js';
 
 /** A REST call to a server, its JSON reply (an error past a non-2xx status). */
 export async function api<T>(base: string, method: string, p: string, body?: unknown): Promise<T> {
@@ -53,22 +52,6 @@ export async function startServers(backend: 'sqlite' | 'cluster', pg: Postgres |
   }
 }
 
-/** An edit refusal from the server's audit (`lease.denied`), with the refused session's and the holder's projects. */
-export interface AuditDenial {
-  at: string;
-  /** The refused agent. */
-  actor: string;
-  holder: string;
-  path: string;
-  lease: string;
-  /** The project the audit entry names (the refused session's; null from a server that does not say). */
-  project: string | null;
-  /** The refused agent's project (its registration's workspace: a hook session's agent registers with its project). */
-  actor_project: string | null;
-  /** The holder's project (its registration), and the lease's (the poller's view; null when it never saw the lease). */
-  holder_project: string | null;
-  lease_project: string | null;
-}
 
 /** Each task of the arm's projects as the server ends with it. */
 export async function finalTasks(base: string, projects: ReadonlySet<string>): Promise<ArmResult['final']> {
