@@ -70,7 +70,7 @@ function open(): Promise<void> {
 }
 
 for (let i = 0; i < count; i += 50) await Promise.all(Array.from({ length: Math.min(50, count - i) }, open));
-const control = http.createServer((req, res) => {
+const control = http.createServer((_req, res) => {
   res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ subscribed, messages }));
 });
 control.listen(0, '127.0.0.1', () => {

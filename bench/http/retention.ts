@@ -18,7 +18,7 @@ function dirBytes(dir: string): number {
  * versions, so the measured run prunes on every write. Reports req/s, p50/p99 and the data
  * directory's size before and after the measured run.
  */
-export async function retentionPut(opts: BenchOptions, doc: string, durationS: number, warmupS: number, failures: string[]) {
+export async function retentionPut(opts: BenchOptions, doc: string, durationS: number, failures: string[]) {
   const modes = [
     { id: 'active', label: 'retention active (keep 100, pass every 1 s)', args: ['--state-history-keep', '100', '--prune-interval', '1s'] },
     { id: 'off', label: 'retention off (keep 0)', args: ['--state-history-keep', '0'] },

@@ -24,7 +24,6 @@ export class Nats {
   private subs = new Map<number, (m: NatsMsg) => void>();
   private nextSid = 1;
   private inbox = `_INBOX.${Math.random().toString(36).slice(2)}`;
-  private inboxSid = 0;
   private pending = new Map<string, { resolve: (m: NatsMsg) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
   private nextReq = 0;
   private pongs: Array<() => void> = [];
@@ -56,7 +55,7 @@ export class Nats {
       sock.once('connect', () => {
         const n = new Nats(sock);
         sock.write('CONNECT {"verbose":false,"pedantic":false,"headers":true,"no_responders":true,"protocol":1,"lang":"bench","version":"0"}\r\n');
-        n.inboxSid = n.subscribe(`${n.inbox}.*`, (m) => {
+        n.subscribe(`${n.inbox}.*`, (m) => {
           const p = n.pending.get(m.subject);
           if (!p) return;
           n.pending.delete(m.subject);

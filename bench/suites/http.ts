@@ -194,7 +194,7 @@ export async function run(opts: BenchOptions): Promise<Record<string, unknown>> 
     notes.push('baseline PUT keeps the body in a Map (memory, not durable): the PUT ratio is durable SQLite vs memory, not a goal.');
 
     opts.log('PUT with state-history retention active vs off (separate servers)');
-    const retention = await retentionPut(opts, doc, durationS, warmupS, failures);
+    const retention = await retentionPut(opts, doc, durationS, failures);
     opts.log('cost of operations: webhooks, identified agents (separate servers)');
     const operations = await operationsCost(opts, doc, durationS, warmupS, failures);
     notes.push(...operations.notes);
