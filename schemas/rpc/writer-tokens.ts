@@ -26,7 +26,8 @@ export const TokenMethods = {
       role: ApiTokenRow.properties.role,
       scopes: Type.Array(Type.String()),
       token_hash: Type.String({ minLength: 64, maxLength: 64 }),
-      expires_at: Type.Union([Type.String(), Type.Null()]),
+      /** Its lifetime (null: none): `expires_at` is its creation time plus this, both read off one clock. */
+      ttl_ms: Type.Union([Type.Integer({ minimum: 1 }), Type.Null()]),
     }),
     res: ApiTokenRow,
   },

@@ -9,7 +9,7 @@ import type { Resolved, Role } from '../../identity.js';
 import type { Logger } from '../../log.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
 import { IDENTITY_MISSES_MAX, TOKEN_CONFIRM_MS } from '../../shared/limits.js';
-import { toRfc3339, toStorage } from '../../../schemas/db/time.js';
+import { toRfc3339 } from '../../../schemas/db/time.js';
 import type { Awaitable } from '../../shared/awaitable.js';
 import type { TokenAuthRow, TokenListRow, TokenReader } from './reader.js';
 import { checkScopes, parseTtl } from './scopes.js';
@@ -160,8 +160,7 @@ export class TokenService {
     const token = CREATED_TOKEN_PREFIX + randomBytes(32).toString('base64url');
     const hash = tokenHash(token);
     const id = randomUUID();
-    const expires = ttlMs === null ? null : toStorage(Date.now() + ttlMs);
-    const { res: row, replayed } = await this.writer.callIdempotent('tokens.create', { id, name: input.name, role: input.role as Role, scopes, token_hash: hash, expires_at: expires }, idem, { audit });
+    const { res: row, replayed } = await this.writer.callIdempotent('tokens.create', { id, name: input.name, role: input.role as Role, scopes, token_hash: hash, ttl_ms: ttlMs }, idem, { audit });
     if (replayed) {
       await this.writer.call('tokens.rekey', { id: row.id, token_hash: hash });
       this.forget(row.id);

@@ -52,7 +52,7 @@ const DERIVE: Readonly<Record<string, (req: Req, res: Res) => Entry | null>> = {
   },
   'hooks.denied': (req) => ({ action: 'lease.denied', resource: s(req.lease_id), detail: sortedJson({ path: req.path, tool: req.tool, holder: req.holder_name, ...(req.project === undefined ? {} : { project: req.project }) }) }),
   'hooks.end': (req, res) => ({ action: 'instance.deregister', resource: s(res.instance_id), detail: sortedJson({ session_id: req.session_id }) }),
-  'tokens.create': (req) => ({ action: 'token.create', resource: s(req.id), detail: sortedJson({ expires_at: req.expires_at, name: req.name, role: req.role, scopes: req.scopes }) }),
+  'tokens.create': (req, res) => ({ action: 'token.create', resource: s(req.id), detail: sortedJson({ expires_at: res.expires_at, name: req.name, role: req.role, scopes: req.scopes }) }),
   'tokens.revoke': (req) => ({ action: 'token.revoke', resource: s(req.id), detail: '{}' }),
   'messages.ack': (req) => ({ action: 'message.ack', resource: s(req.id), detail: '{}' }),
   // One entry per call, of the records it stored (a batch's first names it; a retried batch stored nothing and records nothing).
