@@ -6,7 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { cpuWindow, procCpu, type CpuReport } from '../lib/cpu.js';
+import { cpuWindow, threadCpuPerRequest, type CpuReport } from '../lib/cpu.js';
 import { newestEvent, SESSIONS } from './sessions.js';
 
 /** A Lua string literal. */
@@ -91,27 +91,11 @@ export interface Run {
   cpu: CpuReport;
 }
 
-export function serverCpu(pid: number) {
-  const a = procCpu(pid);
-  return (requests: number) => {
-    const b = procCpu(pid);
-    let main = 0;
-    let other = 0;
-    for (const [tid, t] of b.threads) {
-      const t0 = a.threads.get(tid);
-      const s = t.user + t.sys - (t0 ? t0.user + t0.sys : 0);
-      if (tid === pid) main += s;
-      else other += s;
-    }
-    const us = (sec: number) => (requests > 0 ? Math.round((sec / requests) * 1e7) / 10 : 0);
-    return { main_us: us(main), other_us: us(other) };
-  };
-}
 
 export async function wrkRun(base: string, pid: number, script: string, durationS: number): Promise<Run> {
   const e0 = await newestEvent(base);
   const stopCpu = cpuWindow({ server: pid });
-  const per = serverCpu(pid);
+  const per = threadCpuPerRequest(pid);
   // sh's `times` prints its children's CPU (wrk's) on stderr once wrk has exited.
   const r = spawnSync('sh', ['-c', 'taskset -c 1 wrk "$@"; s=$?; times >&2; exit $s', 'sh', `-t${SESSIONS}`, `-c${SESSIONS}`, `-d${durationS}s`, '-s', script, base], {
     encoding: 'utf8',

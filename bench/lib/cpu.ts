@@ -232,3 +232,24 @@ export function cpuWindow(pids: Record<string, number>): () => CpuReport {
     };
   };
 }
+
+/**
+ * The CPU `pid`'s threads spend from now on, per request, µs: its main thread and all its other
+ * threads (writer, GC, delivery). Call the returned function with the requests served since.
+ */
+export function threadCpuPerRequest(pid: number): (requests: number) => { main_us: number; other_us: number } {
+  const a = procCpu(pid);
+  return (requests) => {
+    const b = procCpu(pid);
+    let main = 0;
+    let other = 0;
+    for (const [tid, t] of b.threads) {
+      const t0 = a.threads.get(tid);
+      const s = t.user + t.sys - (t0 ? t0.user + t0.sys : 0);
+      if (tid === pid) main += s;
+      else other += s;
+    }
+    const us = (sec: number) => (requests > 0 ? Math.round((sec / requests) * 1e7) / 10 : 0);
+    return { main_us: us(main), other_us: us(other) };
+  };
+}

@@ -2,7 +2,7 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { procCpu } from './cpu.js';
+import { threadCpuPerRequest } from './cpu.js';
 
 export interface Wrk {
   rps: number;
@@ -35,19 +35,9 @@ export function wrk(url: string, script: string, durationS: number, connections:
 
 /** wrk against `pid`'s server, with the server's CPU per request split main thread / the rest. */
 export function wrkCpu(pid: number, url: string, script: string, durationS: number, connections: number): Wrk {
-  const a = procCpu(pid);
+  const per = threadCpuPerRequest(pid);
   const r = wrk(url, script, durationS, connections);
-  const b = procCpu(pid);
-  let main = 0;
-  let other = 0;
-  for (const [tid, t] of b.threads) {
-    const t0 = a.threads.get(tid);
-    const s = t.user + t.sys - (t0 ? t0.user + t0.sys : 0);
-    if (tid === pid) main += s;
-    else other += s;
-  }
-  const us = (sec: number) => (r.requests > 0 ? Math.round((sec / r.requests) * 1e7) / 10 : 0);
-  return { ...r, main_us: us(main), other_us: us(other) };
+  return { ...r, ...per(r.requests) };
 }
 
 /** A wrk Lua script in `dir`: fixed method/headers/body, or requests cycling over `keys` paths `cycleKeys<n>`. */

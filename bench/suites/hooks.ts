@@ -28,13 +28,13 @@ import { execFileSync } from 'node:child_process';
 import os from 'node:os';
 import { pooled, withTimeout } from '../lib/async.js';
 import { makeTempDir } from '../lib/cleanup.js';
-import { cpuWindow } from '../lib/cpu.js';
+import { cpuWindow, threadCpuPerRequest } from '../lib/cpu.js';
 import { fmtCores, fmtInt, fmtMs, fmtRatio, ratio } from '../lib/format.js';
 import { LatencyHistogram } from '../lib/latency.js';
 import { have, pin, spawnKoor } from '../lib/processes.js';
 import type { BenchOptions, BenchTable } from '../lib/suite.js';
 import { agent, agentName, hook, hookHeaders, hookInput, json, newestEvent, ownFile, request, SESSIONS, sessionId } from '../hooks/sessions.js';
-import { lua, raw, serverCpu, wrkRun, wrkScript, type Run } from '../hooks/wrk.js';
+import { lua, raw, wrkRun, wrkScript, type Run } from '../hooks/wrk.js';
 
 /** The file another agent leases: every session's edit of it is refused. */
 const HELD = 'src/held.ts';
@@ -147,7 +147,7 @@ export async function run({ quick, log }: BenchOptions): Promise<Record<string, 
       let requests = 0;
       const e0n = await newestEvent(base);
       const stopCpu = cpuWindow({ server: server.pid });
-      const per = serverCpu(server.pid);
+      const per = threadCpuPerRequest(server.pid);
       const self0 = process.cpuUsage();
       const t0 = performance.now();
       const until = t0 + seconds * 1000;
