@@ -113,6 +113,8 @@ export function record<F extends Fields>(name: string, fields: F, table: Omit<Ta
   const inputs = entries.filter(([, x]) => x.input !== undefined) as Array<[string, Field<TSchema, TSchema | null, string | undefined, TSchema>]>;
   const body: Record<string, TSchema> = {};
   const create: Record<string, TSchema> = {};
+  // Read once: a create asks for them for every field it was not sent.
+  const defaults = new Map(inputs.map(([k, x]) => [k, columnDefault(x)]));
   for (const [k, x] of inputs) {
     body[k] = Type.Optional(x.input);
     create[k] = x.row;
@@ -122,7 +124,7 @@ export function record<F extends Fields>(name: string, fields: F, table: Omit<Ta
     Body: Type.Object(body),
     Create: Type.Object(create) as TObject<CreateProps<F>>,
     values: (c) => inputs.map(([k, x]) => (x.form === 'json' ? JSON.stringify(c[k]) : (c[k] as Param))),
-    defaultOf: (name) => columnDefault(fields[name]),
+    defaultOf: (name) => defaults.get(name),
     fields,
     table: { name, columns, ...table },
     Row: Type.Object(row) as TObject<RowProps<F>>,
@@ -133,11 +135,12 @@ export function record<F extends Fields>(name: string, fields: F, table: Omit<Ta
   };
 }
 
-function columnDefault(x: Field | undefined): unknown {
-  const d = x?.column.default;
+function columnDefault(x: Field): unknown {
+  const d = x.column.default;
   if (d === undefined || typeof d === 'number') return d;
   const text = d.replace(/^'|'$/g, '').replace(/''/g, "'");
-  return x!.form === 'json' ? JSON.parse(text) : text;
+  // Frozen: every create without the field shares this one value.
+  return x.form === 'json' ? Object.freeze(JSON.parse(text)) : text;
 }
 
 function decoder(lists: readonly string[]): (r: Record<string, unknown>) => Record<string, unknown> {
