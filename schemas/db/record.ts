@@ -1,8 +1,8 @@
-import { Type, type Static, type TArray, type TNull, type TObject, type TSchema, type TUnion } from '../typebox.js';
+import { Type, type Static, type TArray, type TBoolean, type TNull, type TObject, type TSchema, type TUnion } from '../typebox.js';
 import { Instant } from '../http/common.js';
 import type { Param } from './sql.js';
 import type { Column, Table } from './table.js';
-import { toRfc3339 } from './time.js';
+import { toRfc3339, toStorage } from './time.js';
 
 /**
  * A record declared once: each field says what its column is (the table and both dialects' DDL
@@ -14,9 +14,11 @@ import { toRfc3339 } from './time.js';
  * - `value`: as it is (text, integer, real);
  * - `time`: storage text in the row, RFC 3339 in the reply (`Instant`);
  * - `raw`: JSON text kept as sent, spliced into the reply (any JSON);
- * - `json`: JSON text in the table, decoded in the row (a list), the same in the reply.
+ * - `json`: JSON text in the table, decoded in the row (a list), the same in the reply;
+ * - `bool`: 0 or 1 in the table, a boolean in the row and the reply;
+ * - `ms`: an instant as epoch ms in the table and the row (0: none), RFC 3339 in the reply (`""`: none).
  */
-export type Form = 'value' | 'time' | 'raw' | 'json';
+export type Form = 'value' | 'time' | 'raw' | 'json' | 'bool' | 'ms';
 
 export interface Field<R extends TSchema = TSchema, W extends TSchema | null = TSchema | null, N extends string | undefined = string | undefined, I extends TSchema | undefined = TSchema | undefined> {
   column: Column;
@@ -46,6 +48,9 @@ export const f = {
   raw: (c: ColumnOpts = {}) => field({ type: 'text', default: "'null'", ...c }, 'raw', Type.String(), Type.Unknown()),
   /** A list stored as JSON text (`[]` by default), decoded in the row. */
   list: <S extends TSchema>(items: S, c: ColumnOpts = {}) => field({ type: 'text', default: "'[]'", ...c }, 'json', Type.Array(items)),
+  bool: (c: ColumnOpts = {}) => field({ type: 'int', ...c }, 'bool', Type.Boolean()),
+  /** An instant as epoch ms, 0 for none (a TTL's end); RFC 3339 in replies, `""` for none. */
+  ms: (c: ColumnOpts = {}) => field({ type: 'int', default: 0, ...c }, 'ms', Type.Integer(), Type.String()),
 };
 
 /** `x` may be NULL (every column is NOT NULL otherwise): its row and its reply may be null. */
@@ -70,8 +75,8 @@ type CreateProps<F extends Fields> = { [K in keyof F as F[K]['input'] extends TS
 type WireProps<F extends Fields> = {
   [K in keyof F as F[K]['wire'] extends null ? never : F[K]['wireName'] extends string ? F[K]['wireName'] : K]: Exclude<F[K]['wire'], null>;
 };
-/** A row as the database returns it: lists still JSON text. */
-type DbRow<F extends Fields> = { [K in keyof F]: F[K]['row'] extends TArray ? string : Static<F[K]['row']> };
+/** A row as the database returns it: lists still JSON text, booleans 0 or 1. */
+type DbRow<F extends Fields> = { [K in keyof F]: F[K]['row'] extends TArray ? string : F[K]['row'] extends TBoolean ? number : Static<F[K]['row']> };
 
 export interface RecordDecl<F extends Fields> {
   fields: F;
@@ -96,6 +101,8 @@ export interface RecordDecl<F extends Fields> {
   decode(r: DbRow<F>): Static<TObject<RowProps<F>>>;
   /** The reply's JSON text of a row, by a writer compiled from the declaration. */
   json(r: Static<TObject<RowProps<F>>>): string;
+  /** The reply of a row as a value (for a reply that nests it in one built as a value). */
+  wire(r: Static<TObject<RowProps<F>>>): Static<TObject<WireProps<F>>>;
 }
 
 /** The record `name`: its fields, and what its table declares besides its columns. */
@@ -109,7 +116,7 @@ export function record<F extends Fields>(name: string, fields: F, table: Omit<Ta
     row[k] = x.row;
     if (x.wire !== null) wire[x.wireName ?? k] = x.wire;
   }
-  const lists = entries.filter(([, x]) => x.form === 'json').map(([k]) => k);
+  const decoded = entries.filter(([, x]) => x.form === 'json' || x.form === 'bool') as ReadonlyArray<[string, Field]>;
   const inputs = entries.filter(([, x]) => x.input !== undefined) as Array<[string, Field<TSchema, TSchema | null, string | undefined, TSchema>]>;
   const body: Record<string, TSchema> = {};
   const create: Record<string, TSchema> = {};
@@ -123,15 +130,16 @@ export function record<F extends Fields>(name: string, fields: F, table: Omit<Ta
     inputs: inputs.map(([k]) => k),
     Body: Type.Object(body),
     Create: Type.Object(create) as TObject<CreateProps<F>>,
-    values: (c) => inputs.map(([k, x]) => (x.form === 'json' ? JSON.stringify(c[k]) : (c[k] as Param))),
+    values: (c) => inputs.map(([k, x]) => (x.form === 'json' ? JSON.stringify(c[k]) : x.form === 'bool' ? (c[k] === true ? 1 : 0) : (c[k] as Param))),
     defaultOf: (name) => defaults.get(name),
     fields,
     table: { name, columns, ...table },
     Row: Type.Object(row) as TObject<RowProps<F>>,
     Wire: Type.Object(wire) as unknown as TObject<WireProps<F>>,
     columns: Object.keys(columns).join(', '),
-    decode: decoder(lists) as RecordDecl<F>['decode'],
+    decode: decoder(decoded) as RecordDecl<F>['decode'],
     json: compileWriter(entries) as RecordDecl<F>['json'],
+    wire: compileWire(entries) as RecordDecl<F>['wire'],
   };
 }
 
@@ -143,14 +151,17 @@ function columnDefault(x: Field): unknown {
   return x.form === 'json' ? Object.freeze(JSON.parse(text)) : text;
 }
 
-function decoder(lists: readonly string[]): (r: Record<string, unknown>) => Record<string, unknown> {
-  if (lists.length === 0) return (r) => r;
+function decoder(decoded: ReadonlyArray<[string, Field]>): (r: Record<string, unknown>) => Record<string, unknown> {
+  if (decoded.length === 0) return (r) => r;
   return (r) => {
     const out = { ...r };
-    for (const k of lists) out[k] = JSON.parse(r[k] as string);
+    for (const [k, x] of decoded) out[k] = x.form === 'json' ? JSON.parse(r[k] as string) : r[k] === 1 || r[k] === true;
     return out;
   };
 }
+
+/** An epoch-ms instant as a reply shows it: RFC 3339, `""` for none (0). */
+const msText = (ms: number): string => (ms > 0 ? toRfc3339(toStorage(ms)) : '');
 
 /**
  * The reply writer: one function that concatenates the JSON text of a row in declared order
@@ -164,6 +175,8 @@ function compileWriter(entries: ReadonlyArray<[string, Field]>): (r: unknown) =>
     const v = `r[${JSON.stringify(k)}]`;
     let text: string;
     if (x.form === 'raw') text = v;
+    else if (x.form === 'bool') text = `(${v} ? 'true' : 'false')`;
+    else if (x.form === 'ms') text = `'"' + m(${v}) + '"'`;
     else if (x.form === 'time') text = `'"' + t(${v}) + '"'`;
     else if (x.form === 'value' && isEnum(x.wire)) text = `'"' + ${v} + '"'`;
     else if (x.form === 'json' || x.column.type === 'text') text = `JSON.stringify(${v})`;
@@ -172,7 +185,22 @@ function compileWriter(entries: ReadonlyArray<[string, Field]>): (r: unknown) =>
     parts.push(`${JSON.stringify(`${parts.length === 0 ? '{' : ','}${JSON.stringify(x.wireName ?? k)}:`)} + ${text}`);
   }
   if (parts.length === 0) return () => '{}';
-  return new Function('t', `return function (r) { return ${parts.join(' + ')} + '}'; };`)(toRfc3339) as (r: unknown) => string;
+  return new Function('t', 'm', `return function (r) { return ${parts.join(' + ')} + '}'; };`)(toRfc3339, msText) as (r: unknown) => string;
+}
+
+/** The reply as a value: one object literal per row, compiled like the JSON writer. */
+function compileWire(entries: ReadonlyArray<[string, Field]>): (r: unknown) => unknown {
+  const props: string[] = [];
+  for (const [k, x] of entries) {
+    if (x.wire === null) continue;
+    const v = `r[${JSON.stringify(k)}]`;
+    let value = v;
+    if (x.form === 'raw') value = `JSON.parse(${v})`;
+    else if (x.form === 'ms') value = `m(${v})`;
+    else if (x.form === 'time') value = x.column.nullable ? `(${v} === null ? null : t(${v}))` : `t(${v})`;
+    props.push(`${JSON.stringify(x.wireName ?? k)}: ${value}`);
+  }
+  return new Function('t', 'm', `return function (r) { return { ${props.join(', ')} }; };`)(toRfc3339, msText) as (r: unknown) => unknown;
 }
 
 /** A schema of named values only (`"ready"`, `"done"`…): the column holds nothing a JSON string must escape. */

@@ -74,3 +74,17 @@ t.test('a create body: the inputs, optional; what the writer is given: their row
   t.equal(TASK.defaultOf('max_attempts'), undefined, 'none: the route gives it');
   t.same(TASK.values({ project: 'p', title: 't', data: '{"a":1}', priority: 2, deps: [1], capabilities: [], max_attempts: 3, paths: ['a/**'] }), ['p', 't', '{"a":1}', 2, '[1]', '[]', 3, '["a/**"]']);
 });
+
+t.test('booleans and epoch-ms instants: 0/1 and ms in the table, a boolean and RFC 3339 (or "") in the reply; the reply as a value agrees with its text', async (t) => {
+  const FLAG = record('flags', { id: f.text(), on: f.bool(), until: named('until_at', f.ms()), data: f.raw(), at: f.time(), gone: nullable(f.time()), hush: hidden(f.int({ default: 0 })) });
+  const row = FLAG.decode({ id: 'a', on: 1, until: Date.UTC(2026, 10, 29, 18, 0, 5), data: '[1]', at: '2026-11-29 18:00:00', gone: null, hush: 3 });
+  t.equal(row.on, true);
+  const wire = JSON.parse(FLAG.json(row)) as Record<string, unknown>;
+  t.same(wire, { id: 'a', on: true, until_at: '2026-11-29T18:00:05Z', data: [1], at: '2026-11-29T18:00:00Z', gone: null });
+  t.same(FLAG.wire(row), wire, 'the value and the text are the same reply');
+  t.ok(Compile(FLAG.Wire).Check(wire));
+  const none = FLAG.decode({ id: 'b', on: 0, until: 0, data: 'null', at: '2026-11-29 18:00:00', gone: '2026-11-29 18:00:01', hush: 0 });
+  t.same(JSON.parse(FLAG.json(none)), { id: 'b', on: false, until_at: '', data: null, at: '2026-11-29T18:00:00Z', gone: '2026-11-29T18:00:01Z' });
+  t.same(FLAG.wire(none), JSON.parse(FLAG.json(none)));
+  t.match(createTable(FLAG.table, 'sqlite'), /until INTEGER NOT NULL DEFAULT 0/);
+});
