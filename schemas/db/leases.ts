@@ -1,31 +1,16 @@
-import type { LeaseRow } from '../rpc/writer.js';
 import { dialects, only, sql, type Query } from './sql.js';
-import { LEASES } from './tables/leases.js';
+import { LEASE } from './tables/leases.js';
 
 /**
  * The lease tables (schemas/db/tables/leases.ts) as both sides use them: the writer
- * (decisions) and the front's readers (lists, checks). Row codecs and the SQL of the lease index
- * are declared once here.
+ * (decisions) and the front's readers (lists, checks). The SQL of the lease index is declared
+ * once here.
  */
 
-export const LEASE_COLUMNS = Object.keys(LEASES.columns).join(', ');
-/** A leases row as SQLite returns it. */
-export type LeaseDbRow = Omit<LeaseRow, 'resources' | 'exclusive'> & { resources: string; exclusive: number };
+/** A leases row as the database returns it (resources JSON text, exclusive 0 or 1). */
+export type LeaseDbRow = Parameters<typeof LEASE.decode>[0];
 /** A lease with one of its resources (`held`) and `seq` (its rowid: acquisition order), as the prefix index finds it. */
 export type LeaseCandidate = LeaseDbRow & { held: string; seq: number };
-export const decodeLease = (r: LeaseDbRow): LeaseRow => ({
-  id: r.id,
-  holder: r.holder,
-  holder_name: r.holder_name,
-  resources: JSON.parse(r.resources) as string[],
-  exclusive: r.exclusive === 1,
-  reason: r.reason,
-  ttl_ms: r.ttl_ms,
-  acquired_at: r.acquired_at,
-  expires_ms: r.expires_ms,
-  fence: r.fence,
-  project: r.project,
-});
 
 /**
  * A lease resource's index key: its project's UTF-8 bytes, a NUL (which no name
@@ -44,7 +29,7 @@ export const leaseKeyFloor = (project: string): number => Buffer.byteLength(proj
  * lease) per dialect; the parameters are the same in both.
  */
 export function leaseCandidates(where: { sqlite: string; pg: string }): Query {
-  const cols = LEASE_COLUMNS.split(', ').map((c) => `l.${c}`).join(', ');
+  const cols = LEASE.columns.split(', ').map((c) => `l.${c}`).join(', ');
   const from = 'FROM lease_resources r JOIN leases l ON l.id = r.lease_id';
   return dialects({
     sqlite: `SELECT r.resource AS held, l.rowid AS seq, ${cols} ${from} WHERE ${where.sqlite}`,

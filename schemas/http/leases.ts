@@ -1,5 +1,5 @@
 import { Type, type Static } from '../typebox.js';
-import { Instant } from './common.js';
+import { LEASE } from '../db/tables/leases.js';
 
 /** A duration: Go-style text ("90s", "10m", "1h30m") or a number of seconds; null/"" = none. */
 const Ttl = Type.Optional(Type.Union([Type.String(), Type.Number(), Type.Null()]));
@@ -20,21 +20,8 @@ export const RenewBody = Type.Object({ ttl: Ttl, fence: Type.Optional(Type.Integ
 /** POST /api/leases/check: which of these paths are leased, and by whom. */
 export const CheckBody = Type.Object({ paths: Type.Optional(Type.Array(Type.String())), project: Type.Optional(Type.String()) });
 
-/** A lease; `expires_at` is `""` without a TTL. */
-export const Lease = Type.Object({
-  id: Type.String(),
-  holder: Type.String(),
-  holder_name: Type.String(),
-  resources: Type.Array(Type.String()),
-  exclusive: Type.Boolean(),
-  reason: Type.String(),
-  acquired_at: Instant,
-  expires_at: Type.String(),
-  /** Its fencing token: only grows; give it back on renew and release, and as X-Koor-Fence on state writes under it. */
-  fence: Type.Integer(),
-  /** The project its paths are in: leases of different projects never conflict; '' = none. */
-  project: Type.String(),
-});
+/** A lease (schemas/db/tables/leases.ts); `expires_at` is `""` without a TTL. */
+export const Lease = LEASE.Wire;
 export type Lease = Static<typeof Lease>;
 
 /** GET /api/leases and GET /api/leases/check?path=P (the leases covering P). */

@@ -1,4 +1,5 @@
 import { Type, type Static } from '../typebox.js';
+import { LEASE } from '../db/tables/leases.js';
 import { CHECKPOINT, TASK } from '../db/tables/tasks.js';
 
 /** The rows writer methods return (decoded; times in storage text), as the front receives them. */
@@ -50,22 +51,8 @@ export const RuleRow = Type.Object({
 });
 export type RuleRow = Static<typeof RuleRow>;
 
-/** A lease row: `acquired_at` storage text, `expires_ms` epoch ms (0 = no TTL). */
-export const LeaseRow = Type.Object({
-  id: Type.String(),
-  holder: Type.String(),
-  holder_name: Type.String(),
-  resources: Type.Array(Type.String()),
-  exclusive: Type.Boolean(),
-  reason: Type.String(),
-  ttl_ms: Type.Integer(),
-  acquired_at: Type.String(),
-  expires_ms: Type.Integer(),
-  /** Its fencing token: only grows; a later holder of the resources has a larger one. */
-  fence: Type.Integer(),
-  /** The project its paths are in: leases of different projects never conflict. */
-  project: Type.String(),
-});
+/** A lease row (schemas/db/tables/leases.ts): `acquired_at` storage text, `expires_ms` epoch ms (0 = no TTL). */
+export const LeaseRow = LEASE.Row;
 export type LeaseRow = Static<typeof LeaseRow>;
 
 /** A task row (schemas/db/tables/tasks.ts): `data` raw JSON text, times storage text. */

@@ -12,7 +12,9 @@ import { folderOf, projectOf } from '../../shared/workspace.js';
 import { checkFields, clipUtf8 } from '../instances/fields.js';
 import { toRfc3339 } from '../../../schemas/db/time.js';
 import type { InstanceReader } from '../instances/reader.js';
-import { leaseJson, type Lease, type LeaseService } from '../leases/service.js';
+import type { LeaseService } from '../leases/service.js';
+import { LEASE } from '../../../schemas/db/tables/leases.js';
+import type { Lease } from '../../../schemas/http/leases.js';
 import type { MessageReader } from '../messages/reader.js';
 import type { TaskReader } from '../tasks/reader.js';
 import { digestFit, digestLines, digestText, withHeld, type Me } from './digest.js';
@@ -207,7 +209,7 @@ export class HookService {
     if ('conflict' in r) {
       // Taken by another agent between the check and the acquire.
       const other = r.conflict.leases.find((l: LeaseRow) => l.holder !== me.id);
-      if (other) return this.deny(me, rel, leaseJson(other), input.tool_name ?? '', s.session_id);
+      if (other) return this.deny(me, rel, LEASE.wire(other), input.tool_name ?? '', s.session_id);
       return NOTHING;
     }
     this.stats.auto_leased++;

@@ -1,5 +1,6 @@
-import { LEASE_COLUMNS as COLS, LEASE_KEY_SEEK, LEASE_KEYS_STARTING_PG, LEASE_KEYS_UNDER, LEASE_LIVE, leaseCandidates, leaseKey, leaseKeyFloor, type LeaseCandidate, type LeaseDbRow } from '../../../schemas/db/leases.js';
+import { LEASE_KEY_SEEK, LEASE_KEYS_STARTING_PG, LEASE_KEYS_UNDER, LEASE_LIVE, leaseCandidates, leaseKey, leaseKeyFloor, type LeaseCandidate, type LeaseDbRow } from '../../../schemas/db/leases.js';
 import { dialects, sql } from '../../../schemas/db/sql.js';
+import { LEASE } from '../../../schemas/db/tables/leases.js';
 import { then, type Awaitable } from '../../shared/awaitable.js';
 import type { Reads } from '../../backend/reads.js';
 import { prefixEnd, prefixKeysOf } from '../../shared/path-glob.js';
@@ -22,6 +23,7 @@ export interface LeaseReader {
   due(now: number): Awaitable<boolean>;
 }
 
+const COLS = LEASE.columns;
 const GET = sql(`SELECT ${COLS} FROM leases l WHERE id = ? AND ${LEASE_LIVE}`);
 /** Acquisition order (SQLite's rowid, PostgreSQL's seq). Parameters: holder ×2, project ×2, now, limit. */
 const LIST = dialects({

@@ -1,6 +1,7 @@
 import type { AuditTag, IdemTag } from '../../../schemas/rpc/envelope.js';
-import type { LeaseRow } from '../../../schemas/rpc/writer.js';
-import { decodeLease as decode, type LeaseCandidate as Candidate } from '../../../schemas/db/leases.js';
+import type { LeaseCandidate as Candidate } from '../../../schemas/db/leases.js';
+import { LEASE } from '../../../schemas/db/tables/leases.js';
+import type { Lease } from '../../../schemas/http/leases.js';
 import { pathGlob, pathGlobMatch, globsOverlap } from '../../shared/path-glob.js';
 import { parseDuration } from '../../config.js';
 import { fail, failWith } from '../../errors.js';
@@ -9,28 +10,9 @@ import { LEASE_EXPIRE_CHUNK, LEASE_MAX_RESOURCES, LEASE_MAX_TTL_MS } from '../..
 import type { Logger } from '../../log.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
 import { Periodic } from '../../shared/periodic.js';
-import { toRfc3339, toStorage } from '../../../schemas/db/time.js';
 import type { Awaitable } from '../../shared/awaitable.js';
 import type { LeaseReader } from './reader.js';
 import { defined } from '../../shared/defined.js';
-
-/** The public shape. */
-export function leaseJson(r: LeaseRow) {
-  return {
-    id: r.id,
-    holder: r.holder,
-    holder_name: r.holder_name,
-    resources: r.resources,
-    exclusive: r.exclusive,
-    reason: r.reason,
-    acquired_at: toRfc3339(r.acquired_at),
-    expires_at: r.expires_ms > 0 ? toRfc3339(toStorage(r.expires_ms)) : '',
-    fence: r.fence,
-    project: r.project,
-  };
-}
-export type Lease = ReturnType<typeof leaseJson>;
-
 
 export interface AcquireInput {
   /** The project its paths are in. */
@@ -128,14 +110,14 @@ export class LeaseService {
     );
     if ('conflict' in r) {
       const { resource, leases } = r.conflict;
-      throw failWith('LEASE_CONFLICT', { body: { conflicts: leases.map(leaseJson) } }, resource, leases[0]!.holder_name);
+      throw failWith('LEASE_CONFLICT', { body: { conflicts: leases.map(LEASE.wire) } }, resource, leases[0]!.holder_name);
     }
-    return { lease: leaseJson(r.lease), replayed };
+    return { lease: LEASE.wire(r.lease), replayed };
   }
 
   async renew(holder: string, id: string, ttlMs: number | undefined, fence?: number, idem: IdemTag | null = null): Promise<{ lease: Lease; replayed: boolean }> {
     const { res, replayed } = await this.writer.callIdempotent('leases.renew', { id, holder, ...defined({ ttl_ms: ttlMs, fence }) }, idem);
-    return { lease: leaseJson(res.lease), replayed };
+    return { lease: LEASE.wire(res.lease), replayed };
   }
 
   async release(holder: string, id: string, audit: AuditTag, fence?: number): Promise<void> {
@@ -145,7 +127,7 @@ export class LeaseService {
   async get(id: string): Promise<Lease> {
     const r = await this.reader.get(id, Date.now());
     if (!r) throw fail('LEASE_NOT_FOUND', id);
-    return leaseJson(decode(r));
+    return LEASE.wire(LEASE.decode(r));
   }
 
   /**
@@ -154,14 +136,14 @@ export class LeaseService {
    */
   async list(f: { holder: string | null; project: string | null; resource: string | null; limit: number }): Promise<Lease[]> {
     const now = Date.now();
-    if (f.resource === null) return (await this.reader.list(f.holder, f.project, f.limit, now)).map((r) => leaseJson(decode(r)));
+    if (f.resource === null) return (await this.reader.list(f.holder, f.project, f.limit, now)).map((r) => LEASE.wire(LEASE.decode(r)));
     const glob = checkResource(f.resource);
     const prefix = pathGlob(glob)!.prefix;
     const project = f.project ?? '';
     const rows = [...(await this.reader.startingBefore(project, prefix, now)), ...(await this.reader.under(project, prefix, now))];
     const hits = new Map<string, Candidate>();
     for (const r of rows) if ((f.holder === null || r.holder === f.holder) && !hits.has(r.id) && globsOverlap(glob, r.held)) hits.set(r.id, r);
-    return [...hits.values()].sort(byAge).slice(0, f.limit).map((r) => leaseJson(decode(r)));
+    return [...hits.values()].sort(byAge).slice(0, f.limit).map((r) => LEASE.wire(LEASE.decode(r)));
   }
 
   /** Live leases (the koor_leases gauge). */
@@ -173,7 +155,7 @@ export class LeaseService {
   async check(project: string, path: string): Promise<Lease[]> {
     const hits = new Map<string, Candidate>();
     for (const r of await this.reader.startingBefore(project, path, Date.now())) if (!hits.has(r.id) && pathGlobMatch(r.held, path)) hits.set(r.id, r);
-    return [...hits.values()].sort(byAge).map((r) => leaseJson(decode(r)));
+    return [...hits.values()].sort(byAge).map((r) => LEASE.wire(LEASE.decode(r)));
   }
 
   /** Releases leases past their TTL; the writer is called only when the index says some are due. */

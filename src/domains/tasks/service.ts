@@ -4,14 +4,15 @@ import { CHECKPOINT, TASK, type TaskCreate } from '../../../schemas/db/tables/ta
 import { fail } from '../../errors.js';
 import { checkName } from '../../names.js';
 import { CHECKPOINT_DATA_MAX_BYTES, CHECKPOINT_TEXT_MAX_BYTES, LEASE_MAX_RESOURCES, TASK_CHECKPOINTS_KEEP, TASK_MAX_CAPABILITIES, TASK_MAX_DEPS } from '../../shared/limits-features.js';
-import { checkResource, leaseJson } from '../leases/service.js';
+import { checkResource } from '../leases/service.js';
+import { LEASE } from '../../../schemas/db/tables/leases.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
 import type { TaskFilter, TaskReader } from './reader.js';
 import { defined } from '../../shared/defined.js';
 
 /** The claim reply: the Task JSON with the lease the claim took and the last checkpoint. */
 function claimJson(t: TaskRow, lease: LeaseRow | null, checkpoint: CheckpointRow | null): string {
-  return `${TASK.json(t).slice(0, -1)},"lease":${lease === null ? 'null' : JSON.stringify(leaseJson(lease))},"checkpoint":${checkpoint === null ? 'null' : CHECKPOINT.json(checkpoint)}}`;
+  return `${TASK.json(t).slice(0, -1)},"lease":${lease === null ? 'null' : LEASE.json(lease)},"checkpoint":${checkpoint === null ? 'null' : CHECKPOINT.json(checkpoint)}}`;
 }
 
 /** What a claimer records of its progress: `data` raw JSON text. */

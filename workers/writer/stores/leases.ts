@@ -1,14 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import type { ReqOf, ResOf } from '../../../schemas/rpc/envelope.js';
 import type { Event, LeaseRow, WriterMethods } from '../../../schemas/rpc/writer.js';
+import { LEASE } from '../../../schemas/db/tables/leases.js';
 import {
-  LEASE_COLUMNS as COLS,
   LEASE_KEY_SEEK,
   LEASE_KEYS_STARTING_PG,
   LEASE_KEYS_UNDER,
   LEASE_LIVE,
   REVIVE,
-  decodeLease as decode,
   leaseCandidates,
   leaseKey,
   leaseKeyFloor,
@@ -25,6 +24,13 @@ type M = WriterMethods;
 /** Why a lease ended (the `reason` of its `lease.released` event). */
 export type LeaseEnd = 'released' | 'expired' | 'stale' | 'deregistered';
 type Filter = { project: string; holder: string; exclusive: number; now: number };
+
+const COLS = LEASE.columns;
+const decode = LEASE.decode;
+
+/** A lease event's data: the lease, and why it was taken or ended. */
+const eventData = (r: Row, reason: string): string =>
+  `{"id":${JSON.stringify(r.id)},"holder":${JSON.stringify(r.holder)},"holder_name":${JSON.stringify(r.holder_name)},"resources":${r.resources},"exclusive":${r.exclusive === 1},"reason":${JSON.stringify(reason)},"project":${JSON.stringify(r.project)}}`;
 
 export const revive = (tx: Tx, id: string, now: string): Promise<number> => tx.run(REVIVE, now, id, now);
 
@@ -102,8 +108,7 @@ export function leaseStore(events: EventStore) {
   /** Deletes the lease and stores its `lease.released` event. */
   async function end(tx: Tx, r: Row, why: LeaseEnd): Promise<Event> {
     await tx.run(DELETE, r.id);
-    const data = `{"id":${JSON.stringify(r.id)},"holder":${JSON.stringify(r.holder)},"holder_name":${JSON.stringify(r.holder_name)},"resources":${r.resources},"exclusive":${r.exclusive === 1},"reason":"${why}","project":${JSON.stringify(r.project)}}`;
-    return events.publish(tx, { topic: 'lease.released', data, source: 'leases' });
+    return events.publish(tx, { topic: 'lease.released', data: eventData(r, why), source: 'leases' });
   }
 
   async function endAll(tx: Tx, rows: Row[], why: LeaseEnd): Promise<Event[]> {
@@ -161,13 +166,13 @@ export function leaseStore(events: EventStore) {
         acquired_at: storageNow(now),
         expires_ms: req.ttl_ms > 0 ? now + req.ttl_ms : 0,
         fence: 0,
+        auto: req.auto === true ? 1 : 0,
         project: req.project,
       };
-      await tx.run(INSERT, row.id, row.holder, row.holder_name, row.resources, row.exclusive, row.reason, row.ttl_ms, row.acquired_at, row.expires_ms, 0, req.auto === true ? 1 : 0, row.project);
+      await tx.run(INSERT, row.id, row.holder, row.holder_name, row.resources, row.exclusive, row.reason, row.ttl_ms, row.acquired_at, row.expires_ms, row.fence, row.auto, row.project);
       for (const r of resources) await tx.run(INSERT_RESOURCE, leaseKey(row.project, pathGlob(r)!.prefix), row.id, r);
       await revive(tx, req.holder, row.acquired_at);
-      const data = `{"id":${JSON.stringify(row.id)},"holder":${JSON.stringify(row.holder)},"holder_name":${JSON.stringify(name)},"resources":${row.resources},"exclusive":${req.exclusive},"reason":${JSON.stringify(req.reason)},"project":${JSON.stringify(row.project)}}`;
-      const acquired = await events.publish(tx, { topic: 'lease.acquired', data, source: 'leases' });
+      const acquired = await events.publish(tx, { topic: 'lease.acquired', data: eventData(row, req.reason), source: 'leases' });
       // Its fencing token: the acquisition's event id, which only grows.
       row.fence = acquired.id;
       await tx.run(SET_FENCE, row.fence, row.id);
