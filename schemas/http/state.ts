@@ -1,7 +1,7 @@
 import { Type, type Static } from '../typebox.js';
 import { DiffEntry } from '../rpc/pool.js';
 import { Instant } from './common.js';
-import { TxnCurrent } from '../rpc/writer-txn.js';
+import { TxnCompare, TxnCurrent, TxnResult } from '../rpc/writer-txn.js';
 
 /*
  * Replies of the state store. The current value and `?version=N` are the stored bytes
@@ -84,36 +84,23 @@ export const TxnOpBody = Type.Object({
   data: Type.Optional(Type.Unknown()),
 });
 
-/** POST /api/txn: compares, then `success` if all hold, else `failure`. */
+/** POST /api/txn: compares, then `success` if all hold, else `failure`. A compare as the writer takes it, but an empty key is refused by the route, naming the compare. */
 export const TxnBody = Type.Object({
-  compare: Type.Optional(
-    Type.Array(
-      Type.Object({
-        key: Type.String(),
-        version: Type.Optional(Type.Integer({ minimum: 0 })),
-        hash: Type.Optional(Type.String()),
-        exists: Type.Optional(Type.Boolean()),
-      }),
-    ),
-  ),
+  compare: Type.Optional(Type.Array(Type.Object({ ...TxnCompare.properties, key: Type.String() }))),
   success: Type.Optional(Type.Array(TxnOpBody)),
   failure: Type.Optional(Type.Array(TxnOpBody)),
 });
+export type TxnBody = Static<typeof TxnBody>;
+export type TxnOpBody = Static<typeof TxnOpBody>;
 
-/** What one op of a transaction did (get: the value, as JSON when it is JSON, else its text). */
+/**
+ * What one op of a transaction did, as the writer says it, but a get's value as JSON when it is
+ * JSON (else its text), and a TTL's end RFC 3339 with milliseconds.
+ */
 export const TxnResultReply = Type.Object({
-  op: Type.String(),
-  key: Type.Optional(Type.String()),
-  version: Type.Optional(Type.Integer()),
-  hash: Type.Optional(Type.String()),
-  revision: Type.Optional(Type.Integer()),
-  found: Type.Optional(Type.Boolean()),
+  ...TxnResult.properties,
   value: Type.Optional(Type.Unknown()),
-  content_type: Type.Optional(Type.String()),
-  /** put with a TTL: when the key expires (RFC 3339, milliseconds). */
   expires_at: Type.Optional(Instant),
-  id: Type.Optional(Type.Integer()),
-  topic: Type.Optional(Type.String()),
 });
 
 /** POST /api/txn's reply. */

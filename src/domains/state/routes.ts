@@ -4,7 +4,7 @@ import { replayHeaders, requestIdem } from '../../http/idempotency.js';
 import { fail } from '../../errors.js';
 import type { Ctx } from '../../http/context.js';
 import { send, sendJson, sendJsonText, sendValue, sendWritten, sendWrittenJson, type HeaderList } from '../../http/reply.js';
-import { stateTtl, txnOps, type TxnInput } from './txn.js';
+import { stateTtl, txnOps } from './txn.js';
 import { putReplyJson, txnReplyJson } from './reply-json.js';
 import { type Route, STORED } from '../../http/route.js';
 import { decoded, pathName } from '../../http/path.js';
@@ -88,7 +88,7 @@ function txnHandler(d: TxnDeps): (ctx: Ctx) => Promise<void> {
    */
   let last: { res: object; bytes: Buffer } | null = null;
   return async (ctx) => {
-    const { compare, success, failure } = txnOps(ctx.principal, ctx.json as TxnInput, fenceParam(ctx));
+    const { compare, success, failure } = txnOps(ctx.principal, ctx.json as TxnBody, fenceParam(ctx));
     const { res, replayed } = await d.state.txn({ compare, success, failure, updated_by: ctx.identity?.name ?? '' }, auditBy(ctx), requestIdem(ctx));
     if (!replayed) {
       if (res.events.length > 0) ctx.tally?.('events_published', res.events.length);

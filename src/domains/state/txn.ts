@@ -1,4 +1,5 @@
-import type { TxnOp } from '../../../schemas/rpc/writer-txn.js';
+import type { TxnCompare, TxnOp } from '../../../schemas/rpc/writer-txn.js';
+import type { TxnBody, TxnOpBody as BodyOp } from '../../../schemas/http/state.js';
 import { describeTarget, inScope } from '../../access.js';
 import { fail } from '../../errors.js';
 import type { Principal } from '../../identity.js';
@@ -23,7 +24,6 @@ export function stateTtl(text: string | null | undefined): number | undefined {
 }
 
 /** One op of a `POST /api/txn` body (schemas/http/state.ts checked its shape). */
-type BodyOp = { op: string; key?: string; value?: unknown; content_type?: string; ttl?: string | number; fence?: number; topic?: string; data?: unknown };
 
 /** Whether a content type is JSON's (`application/json`, `…+json`, with parameters). */
 export const isJson = (ct: string): boolean => /(^|[/+])json(\s*;|$)/i.test(ct);
@@ -96,15 +96,13 @@ function scoped(caller: Principal, kind: 'state' | 'topic', name: string): void 
 }
 
 /** A transaction body: its compares and the ops run when they hold (`success`) or not (`failure`). */
-export type TxnInput = { compare?: TxnCompare[]; success?: BodyOp[]; failure?: BodyOp[] };
-type TxnCompare = { key: string; version?: number; hash?: string; exists?: boolean };
 
 /**
  * A transaction body checked and made ready for the writer: at most TXN_MAX_OPS
  * compares and ops, every key a valid name, every key and topic within a scoped caller's scopes;
  * `fence` is the request's default fence of a put or delete.
  */
-export function txnOps(caller: Principal, b: TxnInput, fence: number | undefined): { compare: TxnCompare[]; success: TxnOp[]; failure: TxnOp[] } {
+export function txnOps(caller: Principal, b: TxnBody, fence: number | undefined): { compare: TxnCompare[]; success: TxnOp[]; failure: TxnOp[] } {
   const compare = b.compare ?? [];
   const count = compare.length + (b.success?.length ?? 0) + (b.failure?.length ?? 0);
   if (count > TXN_MAX_OPS) throw fail('TXN_TOO_MANY_OPS', count, TXN_MAX_OPS);
