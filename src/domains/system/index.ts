@@ -24,24 +24,7 @@ export function systemDomain(
   },
 ): Domain & { retention: Retention } {
   const c = p.config;
-  const retention = new Retention(p.writer, {
-    intervalMs: c.pruneIntervalMs,
-    stateHistoryKeep: c.stateHistoryKeep,
-    pruneEvents: d.pruneEvents,
-    auditRetentionMs: c.auditRetentionMs,
-    agentMetricsRetentionMs: c.agentMetricsRetentionMs,
-    llmRetentionMs: c.llmRetentionMs,
-    auditKeep: c.auditKeep,
-    agentMetricsKeep: c.agentMetricsKeep,
-    llmKeep: c.llmKeep,
-    messageRetentionMs: c.messageRetentionMs,
-    messageKeep: c.messageKeep,
-    idempotencyKeep: c.idempotencyKeep,
-    taskRetentionMs: c.taskRetentionMs,
-    expiredTokenRetentionMs: c.expiredTokenRetentionMs,
-    size: () => p.backend.size(),
-    log: p.log.child({ component: 'retention' }),
-  });
+  const retention = new Retention(p.writer, { ...c, pruneEvents: d.pruneEvents, size: () => p.backend.size(), log: p.log.child({ component: 'retention' }) });
   const routes = systemRoutes({ presence: d.presence, storageFull: () => p.writer.storageFull, uptimeMs: d.uptimeMs, bootId: d.bootId, counters: d.counters, apiBind: c.bind.text, dashboardBind: c.dashboardBind?.text ?? '', metrics: d.metrics, figures: d.figures, api: d.api });
   const r = retention.stats;
   /** Tables pruned, as the `table` label, and where each count is kept. */

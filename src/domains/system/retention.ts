@@ -1,3 +1,4 @@
+import type { Config } from '../../config.js';
 import type { Logger } from '../../log.js';
 import { RETENTION_KEYS_PER_TURN, RETENTION_MAX_TURNS_PER_PASS, RETENTION_ROWS_PER_TURN, VACUUM_KEEP_FREE_PAGES, VACUUM_PAGES_PER_TURN, VACUUM_START_FREE_PAGES } from '../../shared/limits.js';
 import { OPS_PRUNE_CHUNK, IDEMPOTENCY_KEEP_MS } from '../../shared/limits-features.js';
@@ -8,31 +9,29 @@ import { Periodic } from '../../shared/periodic.js';
 import { toStorage } from '../../../schemas/db/time.js';
 import { HOOK_SESSION_ENDED_KEEP_MS } from '../../../schemas/db/tables/hooks.js';
 
-export interface RetentionOptions {
-  intervalMs: number;
-  /** Versions kept per state key (0 = keep all). */
-  stateHistoryKeep: number;
+/** The settings retention reads (their meaning and defaults: src/config.ts), and what it is given to do its work. */
+type RetentionOptions = Pick<
+  Config,
+  | 'pruneIntervalMs'
+  | 'stateHistoryKeep'
+  | 'auditRetentionMs'
+  | 'agentMetricsRetentionMs'
+  | 'llmRetentionMs'
+  | 'auditKeep'
+  | 'agentMetricsKeep'
+  | 'llmKeep'
+  | 'messageRetentionMs'
+  | 'messageKeep'
+  | 'idempotencyKeep'
+  | 'taskRetentionMs'
+  | 'expiredTokenRetentionMs'
+> & {
   /** The event log's own pruning (its retention setting); resolves to the rows deleted. */
   pruneEvents: () => Promise<number>;
-  /** Ages past which rows go, ms (0 = keep everything): audit log, agent-metric buckets, LLM usage. */
-  auditRetentionMs: number;
-  agentMetricsRetentionMs: number;
-  llmRetentionMs: number;
-  /** Rows kept at most, newest first (0 = no count limit): audit log, agent-metric buckets, LLM usage. */
-  auditKeep: number;
-  agentMetricsKeep: number;
-  llmKeep: number;
-  /** Agent inbox messages; their recipients' rows go with them. By age, and by count (0 = none). */
-  messageRetentionMs: number;
-  messageKeep: number;
-  /** Idempotency-Key replies kept at most (0 = none), besides their IDEMPOTENCY_KEEP_MS. */
-  idempotencyKeep: number;
-  taskRetentionMs: number;
-  expiredTokenRetentionMs: number;
   /** Bytes the data takes now (the backend's figure: data.db with its WAL, or the PostgreSQL database). */
   size: () => number | Promise<number>;
   log: Logger;
-}
+};
 
 /** What retention has done since start (pruned rows per table in the metrics). */
 export interface RetentionStats {
@@ -71,7 +70,7 @@ export class Retention {
     private readonly writer: WriterClient,
     private readonly opts: RetentionOptions,
   ) {
-    this.timer = new Periodic(() => this.pass(), { everyMs: opts.intervalMs, name: 'retention pass', log: opts.log });
+    this.timer = new Periodic(() => this.pass(), { everyMs: opts.pruneIntervalMs, name: 'retention pass', log: opts.log });
   }
 
   start(): void {
