@@ -7,11 +7,9 @@ export type { TaskStatus } from '../db/tables/tasks.js';
 /** POST /api/tasks: the task's input fields (schemas/db/tables/tasks.ts). */
 export const TaskBody = TASK.Body;
 
-/** POST /api/tasks/{id}/checkpoint: what the claimer has done, what comes next, any JSON. */
+/** POST /api/tasks/{id}/checkpoint: what the claimer has done, what comes next, any JSON (the checkpoint's inputs). */
 export const CheckpointBody = Type.Object({
-  done: Type.Optional(Type.String()),
-  next: Type.Optional(Type.String()),
-  data: Type.Optional(Type.Unknown()),
+  ...CHECKPOINT.Body.properties,
   /** The claim's fencing token: an outdated one is refused with 409. */
   fence: Type.Optional(Type.Integer({ minimum: 0 })),
 });

@@ -1,7 +1,7 @@
 import { Type } from '../typebox.js';
 import type { MethodTable } from './envelope.js';
 import { CheckpointRow, Events, LeaseRow, TaskRow } from './writer-rows.js';
-import { TASK } from '../db/tables/tasks.js';
+import { CHECKPOINT, TASK } from '../db/tables/tasks.js';
 
 /** The task queue's writer methods, part of WriterMethods (schemas/rpc/writer.ts). */
 
@@ -41,9 +41,7 @@ export const TaskMethods = {
       id: Type.Integer(),
       holder: Type.String({ minLength: 1 }),
       fence: Type.Optional(Type.Integer()),
-      done: Type.String(),
-      next: Type.String(),
-      data: Type.String({ minLength: 1 }),
+      ...CHECKPOINT.Create.properties,
       keep: Type.Integer({ minimum: 1 }),
     }),
     res: Type.Object({ checkpoint: CheckpointRow }),

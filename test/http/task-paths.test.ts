@@ -112,9 +112,11 @@ t.test('checkpoints: the claimer only, bounded; the next claimant resumes from t
   }
   t.equal((await list()).length, 1, 'nothing stored by a refused checkpoint');
   t.equal((await call('POST', '/api/tasks/999999/checkpoint', { done: 'x' }, as(ann.id))).status, 404);
+  const bare = await call('POST', `/api/tasks/${task.id}/checkpoint`, {}, as(ann.id));
+  t.same([bare.status, bare.body.seq, bare.body.done, bare.body.next, bare.body.data], [200, 2, '', '', null], 'a checkpoint with nothing sent: empty texts, data null');
 
   // A bounded history: the newest 20.
-  for (let i = 2; i <= 25; i++) await call('POST', `/api/tasks/${task.id}/checkpoint`, { done: `step ${i}`, next: `step ${i + 1}` }, as(ann.id));
+  for (let i = 3; i <= 25; i++) await call('POST', `/api/tasks/${task.id}/checkpoint`, { done: `step ${i}`, next: `step ${i + 1}` }, as(ann.id));
   const kept = await list();
   t.same([kept.length, kept[0].seq, kept.at(-1).seq], [20, 6, 25], 'the newest 20, oldest first');
 

@@ -55,7 +55,7 @@ export type TaskDbRow = Parameters<typeof TASK.decode>[0];
 
 /**
  * What a task's claimers recorded of their progress: `done`, `next` and `data` (any JSON) per
- * checkpoint, numbered per task from 1; the newest TASK_CHECKPOINTS_KEEP of a task are kept. `by`
+ * checkpoint (its inputs: what the claimer sends, '' and null when it does not), numbered per task from 1; the newest TASK_CHECKPOINTS_KEEP of a task are kept. `by`
  * in a reply: the claimer that recorded it.
  */
 export const CHECKPOINT = record(
@@ -63,9 +63,9 @@ export const CHECKPOINT = record(
   {
     task_id: hidden(f.int()),
     seq: shown(f.int(), Type.Integer({ minimum: 1 })),
-    done: f.text(),
-    next: f.text(),
-    data: f.raw(),
+    done: input(f.text()),
+    next: input(f.text()),
+    data: input(f.raw()),
     by_id: named('by', f.text()),
     by_name: f.text(),
     at: f.time(),
@@ -73,6 +73,8 @@ export const CHECKPOINT = record(
   { primaryKey: ['task_id', 'seq'], withoutRowid: true },
 );
 export const TASK_CHECKPOINTS = CHECKPOINT.table;
+/** What the writer is given to record a checkpoint. */
+export type CheckpointCreate = Static<typeof CHECKPOINT.Create>;
 
 export const TASK_DEPS: Table = {
   name: 'task_deps',

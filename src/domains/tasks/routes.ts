@@ -6,12 +6,11 @@ import { auditBy } from '../../http/actor.js';
 import type { Ctx } from '../../http/context.js';
 import { projectBody, projectQuery, rule } from '../../http/permissions.js';
 import { permitTargets } from '../../access.js';
-import { compactJson, rawMember } from '../../raw-json.js';
 import { requestIdem, replayHeaders } from '../../http/idempotency.js';
 import { sendJsonText } from '../../http/reply.js';
 import type { Route } from '../../http/route.js';
 import { COORD_LIST_DEFAULT_LIMIT, COORD_LIST_MAX_LIMIT, TASK_DEFAULT_MAX_ATTEMPTS } from '../../shared/limits-features.js';
-import { TASK, TASK_STATUSES } from '../../../schemas/db/tables/tasks.js';
+import { CHECKPOINT, TASK, TASK_STATUSES } from '../../../schemas/db/tables/tasks.js';
 import { createInput } from '../../http/body.js';
 import { taskId, type TaskService } from './service.js';
 
@@ -148,9 +147,8 @@ export function taskRoutes(svc: TaskService, budgetRefusing: BudgetGate): Route[
       schema: CheckpointBody,
       handler: async (ctx) => {
         const holder = agentOf(ctx, 'checkpoint');
-        const b = ctx.json as { done?: string; next?: string; fence?: number };
-        const raw = rawMember(ctx.text, 'data');
-        const w = await svc.checkpoint(holder, taskId(ctx.params[0]!), { done: b.done ?? '', next: b.next ?? '', data: raw === undefined ? 'null' : compactJson(raw) }, fenceParam(ctx, b.fence), requestIdem(ctx));
+        const b = ctx.json as { fence?: number };
+        const w = await svc.checkpoint(holder, taskId(ctx.params[0]!), createInput(CHECKPOINT, ctx, { done: '', next: '' }), fenceParam(ctx, b.fence), requestIdem(ctx));
         sendJsonText(ctx, 200, w.json, replayHeaders(w.replayed));
       },
     },

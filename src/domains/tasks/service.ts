@@ -1,6 +1,6 @@
 import type { AuditTag, IdemTag } from '../../../schemas/rpc/envelope.js';
 import type { CheckpointRow, LeaseRow, TaskRow } from '../../../schemas/rpc/writer.js';
-import { CHECKPOINT, TASK, type TaskCreate } from '../../../schemas/db/tables/tasks.js';
+import { CHECKPOINT, TASK, type CheckpointCreate, type TaskCreate } from '../../../schemas/db/tables/tasks.js';
 import { fail } from '../../errors.js';
 import { checkName } from '../../names.js';
 import { CHECKPOINT_DATA_MAX_BYTES, CHECKPOINT_TEXT_MAX_BYTES, LEASE_MAX_RESOURCES, TASK_CHECKPOINTS_KEEP, TASK_MAX_CAPABILITIES, TASK_MAX_DEPS } from '../../shared/limits-features.js';
@@ -15,12 +15,6 @@ function claimJson(t: TaskRow, lease: LeaseRow | null, checkpoint: CheckpointRow
   return `${TASK.json(t).slice(0, -1)},"lease":${lease === null ? 'null' : LEASE.json(lease)},"checkpoint":${checkpoint === null ? 'null' : CHECKPOINT.json(checkpoint)}}`;
 }
 
-/** What a claimer records of its progress: `data` raw JSON text. */
-export interface NewCheckpoint {
-  done: string;
-  next: string;
-  data: string;
-}
 
 
 export type { TaskFilter } from './reader.js';
@@ -67,7 +61,7 @@ export class TaskService {
   }
 
   /** The claimer's progress: bounded, by the claimer (and its claim's fence, if given). */
-  async checkpoint(holder: string, id: number, c: NewCheckpoint, fence?: number, idem: IdemTag | null = null): Promise<Written> {
+  async checkpoint(holder: string, id: number, c: CheckpointCreate, fence?: number, idem: IdemTag | null = null): Promise<Written> {
     for (const [name, text] of [['done', c.done], ['next', c.next]] as const) {
       const bytes = Buffer.byteLength(text);
       if (bytes > CHECKPOINT_TEXT_MAX_BYTES) throw fail('NAME_TOO_LONG', name, bytes, CHECKPOINT_TEXT_MAX_BYTES);
@@ -76,7 +70,7 @@ export class TaskService {
     if (bytes > CHECKPOINT_DATA_MAX_BYTES) throw fail('NAME_TOO_LONG', 'data', bytes, CHECKPOINT_DATA_MAX_BYTES);
     const { res, replayed } = await this.writer.callIdempotent(
       'tasks.checkpoint',
-      { id, holder, done: c.done, next: c.next, data: c.data, keep: TASK_CHECKPOINTS_KEEP, ...defined({ fence }) },
+      { id, holder, ...c, keep: TASK_CHECKPOINTS_KEEP, ...defined({ fence }) },
       idem,
     );
     return { json: CHECKPOINT.json(res.checkpoint), replayed };
