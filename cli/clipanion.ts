@@ -116,7 +116,7 @@ export interface Clipanion {
  * its own definition, and loading the other ~80 modules and building clipanion's parser for them
  * was most of a `--help`'s time (~0.27 s against ~0.15 s for a command's run).
  */
-export async function buildCli(ctx: () => RunContext, keep: (name: string) => boolean = () => true): Promise<Clipanion> {
+async function buildCli(ctx: () => RunContext, keep: (name: string) => boolean = () => true): Promise<Clipanion> {
   const cli = new KoorCli({ binaryName: BIN, binaryLabel: 'Koor CLI', binaryVersion: packageVersion(), enableColors: false });
   cli.register(Builtins.HelpCommand);
   cli.register(Builtins.VersionCommand);

@@ -21,7 +21,7 @@ export interface RepoProject {
 }
 
 /** A derived project is at most this long (a longer one keeps its head and a hash of the whole). */
-export const PROJECT_MAX_BYTES = 128;
+const PROJECT_MAX_BYTES = 128;
 
 /** `s` as one path segment: characters outside [A-Za-z0-9._-] become `-`; '' for nothing usable (empty, `.` or `..`). */
 export function projectSegment(s: string): string {
@@ -85,7 +85,7 @@ export interface Repo {
 }
 
 /** The repository `dir` is in: the nearest ancestor with a `.git` directory, or a `.git` file saying `gitdir: <path>`. */
-export function findRepo(dir: string): Repo | null {
+function findRepo(dir: string): Repo | null {
   let d = path.resolve(dir);
   for (;;) {
     const dotGit = path.join(d, '.git');
@@ -156,7 +156,7 @@ export function originInConfig(text: string): { url: string | null; includes: bo
 }
 
 /** The origin remote's URL of a repository: read from its config (the common one of a worktree), else asked of git when only git can tell. */
-export function originOf(repo: Repo): string | null {
+function originOf(repo: Repo): string | null {
   const common = readText(path.join(repo.gitDir, 'commondir'));
   const dir = common === null ? repo.gitDir : path.resolve(repo.gitDir, common.trim());
   const text = readText(path.join(dir, 'config'));

@@ -20,7 +20,7 @@ import { describeError, isCertificateError, serverCa, type CliConfig } from './c
  * - stop() ends it: timers cleared, socket terminated, no callback after it.
  */
 
-export const RECONNECT_MIN_MS = 250;
+const RECONNECT_MIN_MS = 250;
 const RECONNECT_MAX_MS = 5_000;
 export const POLL_INTERVAL_MS = 2_000;
 const HANDSHAKE_TIMEOUT_MS = 10_000;

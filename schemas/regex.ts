@@ -32,7 +32,7 @@ export function regexError(pattern: string): string | null {
 }
 
 /** `custom` rules: this pattern name stands for a built-in regex. */
-export const CUSTOM_PATTERNS: Readonly<Record<string, string>> = { 'no-console-log': 'console\\.log\\(' };
+const CUSTOM_PATTERNS: Readonly<Record<string, string>> = { 'no-console-log': 'console\\.log\\(' };
 
 /**
  * The regex a rule evaluates, or null when its match type is not evaluated (unknown types are

@@ -278,7 +278,7 @@ export interface ParsedArgs {
 }
 
 /** `-x v`, `--x v`, `-x=v`, `--x=v`. Unknown flag → ConfigError with exit code 2. */
-export function parseArgs(argv: readonly string[], known: ReadonlySet<string>): ParsedArgs {
+function parseArgs(argv: readonly string[], known: ReadonlySet<string>): ParsedArgs {
   const flags = new Map<string, string>();
   let help = false;
   let version = false;
@@ -321,7 +321,7 @@ export function parseArgs(argv: readonly string[], known: ReadonlySet<string>): 
   return { flags, help, version, vacuum, restore, migrateFrom };
 }
 
-export function readSettingsFile(file: string): Record<string, unknown> {
+function readSettingsFile(file: string): Record<string, unknown> {
   try {
     const parsed: unknown = JSON.parse(fs.readFileSync(file, 'utf8'));
     return parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : {};

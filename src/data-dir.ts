@@ -66,7 +66,7 @@ export function ensureDataDir(dir: string): void {
 }
 
 /** The file whose lock says "a koor-server owns this data directory". */
-export const LOCK_FILE = 'koor.lock';
+const LOCK_FILE = 'koor.lock';
 
 /**
  * Takes the data directory for this process, or throws a ConfigError naming it when another

@@ -39,9 +39,9 @@ export type ChatScript = ChatReply[] | ((req: ApiRequest, turn: number) => ChatR
 /** What an agent request past the end of a list script gets. */
 export const CHAT_DONE = 'Done.';
 /** What a request without tools (a title, a summary) gets. */
-export const CHAT_PLAIN = 'Fake title';
+const CHAT_PLAIN = 'Fake title';
 /** The usage every completion reports (the last chunk when the request asks for it with `stream_options.include_usage`). */
-export const CHAT_USAGE = { prompt_tokens: 10, completion_tokens: 5, total_tokens: 15, prompt_tokens_details: { cached_tokens: 2 }, completion_tokens_details: { reasoning_tokens: 0 } };
+const CHAT_USAGE = { prompt_tokens: 10, completion_tokens: 5, total_tokens: 15, prompt_tokens_details: { cached_tokens: 2 }, completion_tokens_details: { reasoning_tokens: 0 } };
 
 export interface FakeChatOptions {
   /** The model name it answers as when the request names none, and lists at GET /models (default `fake-model`). */

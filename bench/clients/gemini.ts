@@ -179,7 +179,7 @@ export function hookContexts(req: ApiRequest): string[] {
  * (else "Invalid auth method selected."), and nothing sent anywhere but the fake (no usage
  * statistics, no update check).
  */
-export const GEMINI_USER_SETTINGS = {
+const GEMINI_USER_SETTINGS = {
   security: { auth: { selectedType: 'gemini-api-key' } },
   privacy: { usageStatisticsEnabled: false },
   general: { enableAutoUpdate: false, enableAutoUpdateNotification: false },
@@ -227,7 +227,7 @@ export interface GeminiRunResult {
  * otherwise starts itself again in a child node process (with a larger heap), which costs seconds
  * per run on a busy machine; the child it would start runs with exactly this set.
  */
-export function geminiEnv(home: string, url: string, trust: boolean, more: Record<string, string> = {}): Record<string, string> {
+function geminiEnv(home: string, url: string, trust: boolean, more: Record<string, string> = {}): Record<string, string> {
   return {
     PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
     HOME: home,

@@ -26,7 +26,7 @@ export const OPENCODE_DIR = path.join(REPO, 'test-output', 'opencode', OPENCODE_
  * sends Chat Completions), model `m`. A model id with `gpt-` in it gets `apply_patch` instead of
  * `edit`/`write` (OPENCODE-FACTS.md): runOpencode's `model` option.
  */
-export const OPENCODE_PROVIDER = 'koor_fake';
+const OPENCODE_PROVIDER = 'koor_fake';
 export const OPENCODE_MODEL = 'm';
 
 /** The CPU runs the non-baseline build (AVX2), as the wrapper's postinstall decides. */
@@ -73,7 +73,7 @@ export function installOpencodeBinary(budgetMs: number): Promise<string | null> 
  */
 export const KILO_VERSION = '7.7.7';
 export const KILO_PACKAGE = `@kilocode/cli@${KILO_VERSION}`;
-export const KILO_DIR = path.join(REPO, 'test-output', 'kilo', KILO_VERSION);
+const KILO_DIR = path.join(REPO, 'test-output', 'kilo', KILO_VERSION);
 
 /** The installed Kilo executable (its platform package's `bin/kilo`), or null. */
 export function kiloBinary(): string | null {
@@ -106,7 +106,7 @@ export function installKiloBinary(budgetMs: number): Promise<string | null> {
  * The configuration a run gets (OPENCODE_CONFIG_CONTENT, so nothing is written into the
  * repository): the fake provider and, to start faster, no snapshots, LSP, formatters or sharing.
  */
-export function opencodeConfig(apiUrl: string, model = OPENCODE_MODEL): object {
+function opencodeConfig(apiUrl: string, model = OPENCODE_MODEL): object {
   const id = `${OPENCODE_PROVIDER}/${model}`;
   return {
     $schema: 'https://opencode.ai/config.json',
@@ -171,7 +171,7 @@ export interface OpencodeRunResult {
  * no Claude Code files read. Kilo reads the same variables named KILO_* (and posts telemetry, which
  * fails offline with a warning).
  */
-export function opencodeEnv(home: string, apiUrl: string, model = OPENCODE_MODEL, more: Record<string, string> = {}, client: 'opencode' | 'kilo' = 'opencode'): Record<string, string> {
+function opencodeEnv(home: string, apiUrl: string, model = OPENCODE_MODEL, more: Record<string, string> = {}, client: 'opencode' | 'kilo' = 'opencode'): Record<string, string> {
   const p = client === 'kilo' ? 'KILO' : 'OPENCODE';
   return {
     PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
@@ -252,7 +252,7 @@ export function hookCost(pluginFile: string, directory: string, calls: number, e
   });
 }
 
-/** hookCost's measurement, in the process that runs it. */
+/** hookCost's measurement, in the process that runs it (which imports it by name). */
 export async function measureHooks(pluginFile: string, directory: string, calls: number): Promise<HookCost> {
   const mod = (await import(pathToFileURL(pluginFile).href)) as Record<string, (ctx: object) => Promise<Record<string, any>>>;
   const plugin = Object.values(mod).find((v) => typeof v === 'function');

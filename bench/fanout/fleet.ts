@@ -20,7 +20,7 @@ export interface ServerMetrics {
   events: { subscribers: number; delivered?: number; dropped?: number; closed_slow?: number; queued_bytes?: number; closed?: number; closed_codes?: Record<string, number> };
 }
 
-export async function getJson<T>(url: string, init: RequestInit = {}, timeoutMs = 10_000): Promise<T> {
+async function getJson<T>(url: string, init: RequestInit = {}, timeoutMs = 10_000): Promise<T> {
   const r = await fetch(url, { ...init, signal: AbortSignal.timeout(timeoutMs) });
   const text = await r.text();
   if (r.status !== 200) throw new Error(`${init.method ?? 'GET'} ${url} → ${r.status} ${text.slice(0, 300)}`);

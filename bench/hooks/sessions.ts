@@ -11,7 +11,7 @@ import { REPO_ROOT } from '../lib/suite.js';
 /** Concurrent sessions: one connection each. */
 export const SESSIONS = 50;
 /** The repository root every session reports (X-Koor-Repo-Root and the hook input's cwd). */
-export const ROOT = '/bench/shop';
+const ROOT = '/bench/shop';
 const FIXTURES = path.join(REPO_ROOT, 'test', 'fixtures', 'claude-code');
 
 export const sessionId = (k: number): string => `b0000000-0000-4000-8000-${String(k).padStart(12, '0')}`;

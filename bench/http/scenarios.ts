@@ -9,10 +9,10 @@ import type { ServerProc } from '../lib/processes.js';
 /** The drive of every run: connections, pipelining; the document's key and the PUTs' keys. */
 export const CONNECTIONS = 50;
 export const PIPELINING = 1;
-export const DOC_KEY = 'bench/doc';
-export const DOC_PATH = `/api/state/${DOC_KEY}`;
+const DOC_KEY = 'bench/doc';
+const DOC_PATH = `/api/state/${DOC_KEY}`;
 export const PUT_KEYS = 1000;
-export const PUT_PREFIX = '/api/state/bench/put/';
+const PUT_PREFIX = '/api/state/bench/put/';
 
 export interface Target {
   name: 'koor' | 'baseline';

@@ -17,11 +17,11 @@ import type { Peer } from './servers.js';
 /** 1 KB values over 1000 keys; the connections, clients, watchers and subscribers of the rows. */
 export const KEYS = 1000;
 export const VALUE = JSON.stringify({ pad: 'x'.repeat(1024 - 10) });
-export const WRITE_CONNECTIONS = [1, 4, 50] as const;
-export const READ_CONNECTIONS = 50;
+const WRITE_CONNECTIONS = [1, 4, 50] as const;
+const READ_CONNECTIONS = 50;
 export const CAS_CLIENTS = 16;
 export const WATCHERS = 100;
-export const SUBSCRIBERS = 100;
+const SUBSCRIBERS = 100;
 
 /** What a row's number counts: a pass over every server, or a round of a duel. */
 export type Stage = 'pass' | 'round';

@@ -27,7 +27,7 @@ export interface Reply {
 }
 
 /** One request's client-side bound, ms: longer than any injected pause, so a pause is no timeout. */
-export const REQUEST_TIMEOUT_MS = 20_000;
+const REQUEST_TIMEOUT_MS = 20_000;
 /** First and longest wait before a retry, ms. */
 const RETRY_BASE_MS = 50;
 const RETRY_MAX_MS = 1000;
@@ -78,7 +78,7 @@ export interface KindStats {
   s429: number;
 }
 
-export const newStats = (): KindStats => ({ loops: 0, ops: 0, acked: 0, refused: 0, replayed: 0, unknown: 0, attempts: 0, retries: 0, conn_refused: 0, no_reply: 0, s503: 0, s504: 0, s5xx_other: 0, s429: 0 });
+const newStats = (): KindStats => ({ loops: 0, ops: 0, acked: 0, refused: 0, replayed: 0, unknown: 0, attempts: 0, retries: 0, conn_refused: 0, no_reply: 0, s503: 0, s504: 0, s5xx_other: 0, s429: 0 });
 
 /** The clock and the nodes every loop of a phase shares. */
 export class Phase {

@@ -15,7 +15,7 @@ import { freePort, spawnNode, type ServerProc } from '../lib/processes.js';
 import { KOOR_MAIN_JS } from '../lib/suite.js';
 
 /** Server settings of the soak beside the defaults, and why. */
-export const SOAK_SERVER_ARGS = [
+const SOAK_SERVER_ARGS = [
   // The loops act as agents; the soak is about correctness, not the per-agent limit.
   '--rate-limit', '0',
   // Retention runs every few seconds, under the load, instead of once a minute.
@@ -174,7 +174,7 @@ export class KoorNode {
 }
 
 /** VmRSS and RssAnon of a process, bytes; null when it is gone. */
-export function memoryOf(pid: number): { rss: number; anon: number } | null {
+function memoryOf(pid: number): { rss: number; anon: number } | null {
   try {
     const s = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
     const kb = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, 'm').exec(s)?.[1] ?? NaN) * 1024;

@@ -21,15 +21,15 @@ import { Holds } from './holds.js';
 export const CAS_PREFIX = 'soak/cas/';
 export const PROJECT = 'soak';
 /** The repository root of every hook session (X-Koor-Repo-Root and the hook input's cwd). */
-export const HOOK_ROOT = '/soak/repo';
+const HOOK_ROOT = '/soak/repo';
 /** A lease taken by a claimer expires after this (a holder that lost its release cannot block the file for long). */
-export const LEASE_TTL_S = 30;
+const LEASE_TTL_S = 30;
 /**
  * Creators wait while this many acknowledged tasks are not yet claimed: a claimer writes four
  * times per task (claim, lease, complete, release), and an unbounded backlog could not be drained
  * before the phase ends.
  */
-export const TASK_BACKLOG_MAX = 200;
+const TASK_BACKLOG_MAX = 200;
 
 /** How much of each kind runs at once, and how long each loop rests between operations. */
 export interface Shape {

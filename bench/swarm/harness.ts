@@ -94,7 +94,7 @@ export function waitsOf(log: string): Array<{ at: number; code: number; agent: s
 }
 
 /** Every descendant of `pid` (from /proc: ppid links). */
-export function descendants(pid: number): number[] {
+function descendants(pid: number): number[] {
   const children = new Map<number, number[]>();
   for (const n of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(n)) continue;
@@ -119,7 +119,7 @@ export function descendants(pid: number): number[] {
 }
 
 /** SIGTERM to each descendant of `pid` running `koor-cli wait` (a session's Bash wait or its Stop hook's waiter). */
-export function stopWaiters(pid: number): number {
+function stopWaiters(pid: number): number {
   let n = 0;
   for (const d of descendants(pid)) {
     try {

@@ -11,7 +11,7 @@ import type { ApiRequest } from '../clients/claude-code.js';
 import type { SwarmTask } from './backlog.js';
 
 const enc = new Tiktoken(o200k_base);
-export const tokens = (s: string): number => enc.encode(s).length;
+const tokens = (s: string): number => enc.encode(s).length;
 
 export type InjectedKind = 'orientation' | 'prompt' | 'digest' | 'stop' | 'deny' | 'wake';
 

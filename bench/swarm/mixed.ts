@@ -36,7 +36,7 @@ export interface MixedRun {
 }
 
 /** The team: sessions `mix-01-claude-code` …, their clients in turn, a backlog of its own (keys M01 …). */
-export function mixedTeam(n: number, k: number, features: { paths: boolean }, which: readonly SwarmClient[] = SWARM_CLIENTS): TeamSpec {
+function mixedTeam(n: number, k: number, features: { paths: boolean }, which: readonly SwarmClient[] = SWARM_CLIENTS): TeamSpec {
   const tasks = makeBacklog({ main: k, late: 0, sharedShare: 0.25, depsShare: 0.15, pathsShare: features.paths ? 0.7 : 0, seed: 44, prefix: 'M' });
   const clients: SwarmClient[] = Array.from({ length: n }, (_, i) => which[i % which.length]!);
   return { name: MAIN_PROJECT, owner: 'mixed', sessions: clients.map((c, i) => `mix-${String(i + 1).padStart(2, '0')}-${c}`), tasks, roles: false, clients };

@@ -145,11 +145,6 @@ export function auditOrigin(origin: string, tasks: readonly SwarmTask[], expectD
   return out;
 }
 
-/** A file of the origin's main branch. */
-export function originFile(origin: string, file: string): string {
-  return git(origin, ['show', `main:${file}`]);
-}
-
 /** The markers of several origins as one audit; with `several` teams, a file with conflict markers is named with its team's. */
 export function mergeAudits(teams: ReadonlyArray<{ name: string; audit: MarkerAudit }>, several: boolean): MarkerAudit {
   const audit: MarkerAudit = { exact: [], lost: [], doubled: [], stray: [], conflictMarkersIn: [], commits: 0 };

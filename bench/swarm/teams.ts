@@ -38,7 +38,7 @@ import { figures, pct, type ArmFigures } from './report.js';
 import { crossRepo, refusedBy, teamPace, teamView, type CrossRepo } from './team-figures.js';
 
 /** The teams: their names (and their origins' folders, so their projects) and their keys' letters. */
-export const TEAMS = [
+const TEAMS = [
   { name: 'alpha', prefix: 'A' },
   { name: 'beta', prefix: 'B' },
   { name: 'gamma', prefix: 'G' },
@@ -51,7 +51,7 @@ export const TEAMS = [
  * bounds also take in the box: three teams run three times the clients (each turn's client work,
  * hooks and git on the same 2 cores), which the server does not cause.
  */
-export const PACE_NOISE = { quick: 0.7, full: 0.8 } as const;
+const PACE_NOISE = { quick: 0.7, full: 0.8 } as const;
 
 export interface TeamsOptions {
   quick: boolean;

@@ -1,7 +1,7 @@
 import { BODY_OPTIONS, bodyFrom, call, defineCommand, keyPath } from '../core.js';
 
 /** The content type of a value no one named: JSON is application/json, other UTF-8 text text/plain, the rest bytes. */
-export function contentTypeOf(body: Buffer): string {
+function contentTypeOf(body: Buffer): string {
   const text = body.toString('utf8');
   if (!Buffer.from(text, 'utf8').equals(body)) return 'application/octet-stream';
   try {

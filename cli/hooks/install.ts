@@ -31,8 +31,8 @@ export function repoRoot(cwd: string): string {
  * `otelHeadersHelper`, a command Claude Code runs for the headers: `koor-cli otel-headers`, which
  * prints the token of the CLI config ($KOOR_TOKEN) — the file names no token.
  */
-export const OTEL_HELPER = 'koor-cli otel-headers';
-export function telemetryEnv(server: string): Record<string, string> {
+const OTEL_HELPER = 'koor-cli otel-headers';
+function telemetryEnv(server: string): Record<string, string> {
   return {
     CLAUDE_CODE_ENABLE_TELEMETRY: '1',
     OTEL_LOGS_EXPORTER: 'otlp',

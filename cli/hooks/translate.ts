@@ -37,7 +37,7 @@ export function patchFiles(patch: string, cwd: string): string[] {
 }
 
 /** Where edit tools name their file, across clients. */
-export const FILE_KEYS = ['file_path', 'path', 'target_file', 'filePath', 'target_notebook', 'notebook_path'];
+const FILE_KEYS = ['file_path', 'path', 'target_file', 'filePath', 'target_notebook', 'notebook_path'];
 
 export function filePathOf(toolInput: unknown, cwd: string): string | undefined {
   let ti = toolInput;

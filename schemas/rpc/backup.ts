@@ -12,7 +12,7 @@ export const BackupJob = Type.Union([
 ]);
 export type BackupJob = Static<typeof BackupJob>;
 
-export const SnapshotCounts = Type.Object({
+const SnapshotCounts = Type.Object({
   state_keys: Type.Integer(),
   rules: Type.Integer(),
   specs: Type.Integer(),

@@ -50,5 +50,5 @@ export const DeliveryRunResult = Type.Object({
 export type DeliveryRunResult = Static<typeof DeliveryRunResult>;
 
 /** Control message: abort every attempt under way (shutdown); their runs reply with what got through. */
-export const DeliveryAbort = Type.Object({ control: Type.Literal('abort') });
+const DeliveryAbort = Type.Object({ control: Type.Literal('abort') });
 export type DeliveryAbort = Static<typeof DeliveryAbort>;

@@ -45,7 +45,7 @@ const NotContract = Type.Object({ ok: Type.Literal(false), error: Type.String() 
  * SharedArrayBuffer of two Int32 slots. The worker stores in slot 0 the ms after `clock_base`
  * (epoch ms) at which it started the job (-1 until then); slot 1 is the job's own progress mark.
  */
-export const JobClock = {
+const JobClock = {
   clock: Type.Unsafe<SharedArrayBuffer>({}),
   clock_base: Type.Number(),
 };

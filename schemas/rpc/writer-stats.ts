@@ -7,9 +7,9 @@
  */
 
 /** Upper bounds (envelopes) of the batch-size histogram buckets. */
-export const BATCH_SIZE_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512] as const;
+const BATCH_SIZE_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512] as const;
 /** Upper bounds (seconds) of the commit-latency histogram buckets. */
-export const COMMIT_SECONDS_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5] as const;
+const COMMIT_SECONDS_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5] as const;
 
 // Layout: fixed slots, then each histogram's buckets (one per bound plus +Inf, not cumulative).
 const BATCHES = 0;

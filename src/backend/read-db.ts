@@ -10,7 +10,7 @@ export type ReadDb = Database.Database;
  * cache, shared with the writer and reclaimable, so idle RSS does not grow. WAL pages are read as
  * before; a data file past 1 GiB is read past that point by pread.
  */
-export const READER_MMAP_BYTES = 1 << 30;
+const READER_MMAP_BYTES = 1 << 30;
 
 /**
  * The front process's read-only connection (WAL readers never block the writer). Point reads

@@ -146,7 +146,7 @@ export class DashboardAssets {
 }
 
 /** Whether an Accept-Encoding header accepts `coding` (listed with q > 0; `*` counts). */
-export function accepts(header: string, coding: string): boolean {
+function accepts(header: string, coding: string): boolean {
   if (header === '') return false;
   let star = false;
   for (const part of header.split(',')) {

@@ -10,7 +10,7 @@ import type { Logger } from '../log.js';
 import type { HttpMetrics } from '../metrics/http.js';
 import type { McpGateway } from '../mcp/gateway.js';
 
-export const MCP_PATH = '/mcp';
+const MCP_PATH = '/mcp';
 /** Response headers passed back from the SDK transport (uWS sets length/encoding itself). */
 const PASS_HEADERS = ['content-type', 'mcp-session-id', 'cache-control', 'www-authenticate', 'mcp-protocol-version'];
 

@@ -43,7 +43,7 @@ export const queryValue = (ctx: Ctx, name: string): string | null => {
   return v === null || v === '' ? null : v;
 };
 /** A string member of the parsed JSON body; null when absent, empty or not a string. */
-export const bodyValue = (ctx: Ctx, name: string): string | null => {
+const bodyValue = (ctx: Ctx, name: string): string | null => {
   const v = (ctx.json as Record<string, unknown> | undefined)?.[name];
   return typeof v === 'string' && v !== '' ? v : null;
 };

@@ -57,7 +57,7 @@ export const TOOL_RULES: Readonly<Record<string, Rule>> = {
  * koor-cli comes from a clone of the repository, said as `koor-cli init` says it, shorter
  * (cli/hooks/workspace-files.ts INSTALL_HOW, which adds the `npm pack` tarball for other machines).
  */
-export const CLI_INSTALL = 'Koor clone: npm install && npm install -g .';
+const CLI_INSTALL = 'Koor clone: npm install && npm install -g .';
 
 /**
  * The data-plane map get_endpoints returns (the 16 names the contract lists, paths in its notation,
@@ -98,7 +98,7 @@ function relativeToApi<T extends Record<string, string>>(map: T): T {
  * the inbox — in the order they run it, as one `loop` entry beside the 16 names:
  * `"POST tasks/claim, leases, tasks/{id}/complete; GET inbox"` (its mounted routes only).
  */
-export const LOOP: readonly string[] = ['POST /api/tasks/claim', 'POST /api/leases', 'POST /api/tasks/{id}/complete', 'GET /api/inbox'];
+const LOOP: readonly string[] = ['POST /api/tasks/claim', 'POST /api/leases', 'POST /api/tasks/{id}/complete', 'GET /api/inbox'];
 
 export function workLoop(mounted: ReadonlyArray<{ method: string; path: string }>): string | undefined {
   const served = new Set(mounted.map((r) => shape(r.method, r.path)));

@@ -134,7 +134,7 @@ export const CLUSTER_SNAPSHOT_CONNECTIONS = 4;
 // --- Writer thread (passed to the worker in WriterLimits) -----------------------------------
 
 /** Most envelopes executed in one writer transaction; the rest wait for the next turn. */
-export const WRITER_MAX_BATCH_ENVELOPES = 2000;
+const WRITER_MAX_BATCH_ENVELOPES = 2000;
 /**
  * SQLite's automatic checkpoint (inside a COMMIT, whose write it delays) is off:
  * the writer checkpoints its WAL itself after a batch's replies left, once the WAL passed
@@ -142,7 +142,7 @@ export const WRITER_MAX_BATCH_ENVELOPES = 2000;
  * back less often (8.4 → 6.5 KB written per 1 KB put) but left a WAL that a full disk could not
  * absorb: freeing 10 MB on a full 50 MB volume did not bring writes back.
  */
-export const WRITER_WAL_AUTOCHECKPOINT_PAGES = 0;
+const WRITER_WAL_AUTOCHECKPOINT_PAGES = 0;
 /** After a full disk, while no write comes, the writer tries a write that needs room this often, ms. */
 export const STORAGE_PROBE_MS = 2000;
 /**
@@ -159,15 +159,15 @@ export const WRITER_PAGE_CACHE_KIB = 2048;
  */
 export const WRITER_WAL_CHECKPOINT_BYTES = 8 * 1024 * 1024;
 /** The WAL file is truncated back to this after a checkpoint, bytes: what a full disk must give back is at most this. */
-export const WRITER_JOURNAL_LIMIT_BYTES = 8 * 1024 * 1024;
+const WRITER_JOURNAL_LIMIT_BYTES = 8 * 1024 * 1024;
 /**
  * A data file from before incremental vacuum is converted at start (a full VACUUM, ~140 MB/s
  * here) only up to this size, well inside the start-up timeout; a larger one logs how to run
  * `koor-server --vacuum` once instead.
  */
-export const VACUUM_CONVERT_MAX_BYTES = 256 * 1024 * 1024;
+const VACUUM_CONVERT_MAX_BYTES = 256 * 1024 * 1024;
 /** How long a connection waits on a lock held by another before SQLITE_BUSY, ms. */
-export const SQLITE_BUSY_TIMEOUT_MS = 5000;
+const SQLITE_BUSY_TIMEOUT_MS = 5000;
 /**
  * A write the writer has begun to run when its deadline passes is waited for this much longer
  * before its caller is told `outcome unknown` (504), ms. Counted from when the front

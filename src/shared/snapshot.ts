@@ -22,10 +22,10 @@ export interface SnapshotInfo {
 export class SnapshotError extends Error {}
 
 const HEADER = Buffer.from('SQLite format 3\0', 'latin1');
-export const NEWEST_SCHEMA = MIGRATIONS[MIGRATIONS.length - 1]!.version;
+const NEWEST_SCHEMA = MIGRATIONS[MIGRATIONS.length - 1]!.version;
 
 /** true when the file starts like an SQLite database (as opposed to the original's JSON backup). */
-export function looksLikeSqlite(file: string): boolean {
+function looksLikeSqlite(file: string): boolean {
   const fd = fs.openSync(file, 'r');
   try {
     const head = Buffer.alloc(HEADER.length);

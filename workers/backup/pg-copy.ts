@@ -24,7 +24,7 @@ import { BACKUP_CURSOR_ROWS, BACKUP_ROWS_PER_INSERT } from '../../src/shared/lim
  * stands for SQLite's rowid, so rows are copied in rowid / seq order and it is regenerated); the
  * id counters (events, tasks, messages) carried over, so ids keep growing from where they were.
  */
-export const COPIED_TABLES = ['state', 'state_history', 'specs', 'state_changes', 'events', 'instances', 'validation_rules', 'compliance_runs', 'templates', 'webhooks', 'audit_log', 'agent_metrics', 'llm_usage', 'budgets', 'leases', 'lease_resources', 'tasks', 'task_deps', 'messages', 'message_recipients', 'api_tokens'] as const;
+const COPIED_TABLES = ['state', 'state_history', 'specs', 'state_changes', 'events', 'instances', 'validation_rules', 'compliance_runs', 'templates', 'webhooks', 'audit_log', 'agent_metrics', 'llm_usage', 'budgets', 'leases', 'lease_resources', 'tasks', 'task_deps', 'messages', 'message_recipients', 'api_tokens'] as const;
 
 /** Tables whose ids the PostgreSQL schema hands out from `koor_counters` (the others use identity columns). */
 const COUNTERS = ['events', 'tasks', 'messages', 'state_changes'] as const;

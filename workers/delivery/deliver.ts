@@ -6,7 +6,7 @@ import { post, requestHead } from './http1.js';
 export type DeliveryResult = { ok: true; status: number } | { ok: false; error: string };
 
 /** `X-Koor-Signature`: lowercase hex HMAC-SHA256 of the exact body bytes. */
-export function signature(secret: string, body: string): string {
+function signature(secret: string, body: string): string {
   return createHmac('sha256', secret).update(body).digest('hex');
 }
 

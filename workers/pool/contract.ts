@@ -37,7 +37,7 @@ interface Entry {
 const cache = new Map<string, Entry>();
 
 /** The parsed contract of these bytes (hash = their SHA-256, computed by the writer). */
-export function loadContract(bytes: Uint8Array, hash: string): Entry {
+function loadContract(bytes: Uint8Array, hash: string): Entry {
   let entry = cache.get(hash);
   if (entry) {
     // Most recently used last.
@@ -69,7 +69,7 @@ function validatorFor(entry: Entry, endpoint: string, which: string, section: Se
 }
 
 /** validatePayload: one payload object against one endpoint's section. */
-export function validatePayload(entry: Entry, c: Contract, endpoint: string, direction: string, payload: unknown): Violation[] {
+function validatePayload(entry: Entry, c: Contract, endpoint: string, direction: string, payload: unknown): Violation[] {
   const ep = c.endpoints.get(endpoint);
   if (!ep) return [{ path: endpoint, message: `endpoint ${q(endpoint)} not in contract` }];
   if (!(DIRECTIONS as readonly string[]).includes(direction)) {

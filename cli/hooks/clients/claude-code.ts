@@ -20,7 +20,7 @@ import type { ClientAdapter, ClientPlanOptions, FilePlan, Obj } from './adapter.
  * The tools whose PreToolUse Koor hears from Claude Code: the edit tools it guards, and the shell,
  * whose commands may run for minutes without a hook (Koor holds the agent busy, not stale, meanwhile).
  */
-export const CLAUDE_PRE_TOOLS = `Edit|Write|MultiEdit|NotebookEdit|${SHELL_TOOL}`;
+const CLAUDE_PRE_TOOLS = `Edit|Write|MultiEdit|NotebookEdit|${SHELL_TOOL}`;
 
 export interface HookParams {
   /** The server's base URL, no trailing slash. */
@@ -50,7 +50,7 @@ function httpHook(p: HookParams): Obj {
 }
 
 /** The hooks of .claude/settings.json. */
-export function claudeCodeHooks(p: HookParams): Record<string, unknown[]> {
+function claudeCodeHooks(p: HookParams): Record<string, unknown[]> {
   const http = httpHook(p);
   return {
     SessionStart: [{ hooks: [{ type: 'command', command: hookCommand('claude-code'), timeout: BRIDGE_TIMEOUT_S }] }],

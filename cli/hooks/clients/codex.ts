@@ -18,7 +18,7 @@ import type { ClientAdapter, Obj, Plan } from './adapter.js';
  * command exits, however many times the model polled it meanwhile (test/helpers/CODEX-FACTS.md).
  * Each shell command then starts the bridge once more (0.10–0.12 s here: a Node start, one request).
  */
-export const CODEX_PRE_TOOLS = `apply_patch|Edit|Write|${SHELL_TOOL}`;
+const CODEX_PRE_TOOLS = `apply_patch|Edit|Write|${SHELL_TOOL}`;
 
 function planCodex(input: Obj, fallbackCwd: string): Plan {
   const event = str(input.hook_event_name) ?? '';
@@ -47,8 +47,8 @@ function planCodex(input: Obj, fallbackCwd: string): Plan {
  * shell commands `Bash` (held busy from PreToolUse to PostToolUse, as Claude Code's); Codex caps a
  * SessionEnd hook at 3 s (it warns at every start about a longer timeout).
  */
-export const CODEX_SESSION_END_TIMEOUT_S = 3;
-export function codexHooks(): Record<string, unknown[]> {
+const CODEX_SESSION_END_TIMEOUT_S = 3;
+function codexHooks(): Record<string, unknown[]> {
   const bridge = { type: 'command', command: hookCommand('codex'), timeout: BRIDGE_TIMEOUT_S };
   return {
     SessionStart: [{ hooks: [bridge] }],

@@ -28,7 +28,7 @@ import type { ClientAdapter, Obj, Plan } from './adapter.js';
 export const COPILOT_HOOKS_FILE = path.join('.github', 'hooks', 'koor.json');
 
 /** The edit tools Koor guards, as Copilot names them to PascalCase hooks (create → Write; edit, apply_patch → Edit). */
-export const COPILOT_EDIT_TOOLS: readonly string[] = ['Edit', 'Write'];
+const COPILOT_EDIT_TOOLS: readonly string[] = ['Edit', 'Write'];
 
 /** The tools whose PreToolUse Koor hears: the edits it guards, and the shell, whose commands hold the agent busy till their PostToolUse. */
 export const COPILOT_PRE_TOOLS = [...COPILOT_EDIT_TOOLS, SHELL_TOOL].join('|');

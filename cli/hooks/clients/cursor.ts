@@ -69,7 +69,7 @@ function planCursor(input: Obj, fallbackCwd: string): Plan {
  * names differ between releases): the bridge asks Koor only about edits. beforeSubmitPrompt is left
  * out on purpose: its output cannot add context, so a digest answered there would be lost.
  */
-export function cursorHooks(): Record<string, unknown[]> {
+function cursorHooks(): Record<string, unknown[]> {
   const bridge = (): Obj => ({ command: hookCommand('cursor') });
   return {
     sessionStart: [bridge()],

@@ -21,8 +21,8 @@ import { isObj, said, SHELL_TOOL, str } from '../translate.js';
 import type { ClientAdapter, ClientPlanOptions, FilePlan, Obj, Plan } from './adapter.js';
 
 /** Gemini's edit tools → the Claude Code tool Koor hears (both name their file `file_path`). */
-export const GEMINI_EDIT_TOOLS: Readonly<Record<string, string>> = { write_file: 'Write', replace: 'Edit' };
-export const GEMINI_SHELL_TOOL = 'run_shell_command';
+const GEMINI_EDIT_TOOLS: Readonly<Record<string, string>> = { write_file: 'Write', replace: 'Edit' };
+const GEMINI_SHELL_TOOL = 'run_shell_command';
 /**
  * The tools whose BeforeTool Koor hears: the edits it guards and the shell, whose commands hold the
  * session's agent busy until their AfterTool. A matcher is a regular expression tested against the
@@ -38,7 +38,7 @@ export const GEMINI_PRE_TOOLS = `^(${[...Object.keys(GEMINI_EDIT_TOOLS), GEMINI_
  * model, in ~12 tokens, that a hook changed its input). The name koor-cli reads today for a hook
  * session of any client (Koor's hook protocol is Claude Code's).
  */
-export const SESSION_ENV = 'CLAUDE_CODE_SESSION_ID';
+const SESSION_ENV = 'CLAUDE_CODE_SESSION_ID';
 
 /**
  * The variables koor-cli reads that Gemini must pass to the hooks and the shell tool: it strips

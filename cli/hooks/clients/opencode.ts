@@ -21,10 +21,10 @@ import { planJson } from '../file-plan.js';
 import { PLUGIN_MARK, pluginText } from './opencode-plugin.js';
 
 /** OpenCode's edit tools naming one file (`args.filePath`) → the Claude Code tool Koor hears. */
-export const OPENCODE_EDIT_TOOLS: Readonly<Record<string, string>> = { write: 'Write', edit: 'Edit', multiedit: 'Edit' };
+const OPENCODE_EDIT_TOOLS: Readonly<Record<string, string>> = { write: 'Write', edit: 'Edit', multiedit: 'Edit' };
 /** Its edit tools taking a patch (`args.patchText`, Codex's format): `apply_patch` is what GPT models get instead of edit/write. */
-export const OPENCODE_PATCH_TOOLS: readonly string[] = ['apply_patch', 'patch'];
-export const OPENCODE_SHELL_TOOL = 'bash';
+const OPENCODE_PATCH_TOOLS: readonly string[] = ['apply_patch', 'patch'];
+const OPENCODE_SHELL_TOOL = 'bash';
 
 /**
  * An OpenCode tool call as Claude Code's hooks name it, one per file of a patch; before it runs
@@ -99,7 +99,7 @@ function replyOpencode(p: Plan, replies: readonly Obj[]): Obj | null {
  * `.opencode`, Kilo's `.kilo`): written whole (install) or deleted (remove), and only when it is
  * Koor's (it begins with PLUGIN_MARK): a file of the user's by that name is refused, not replaced.
  */
-export function pluginFile(root: string, cwd: string, rel: string, o: ClientPlanOptions, params: { client: string; title: string }): FilePlan {
+function pluginFile(root: string, cwd: string, rel: string, o: ClientPlanOptions, params: { client: string; title: string }): FilePlan {
   const file = path.join(root, rel);
   const shown = path.relative(cwd, file) || rel;
   const before = readTextIfPresent(file, shown);

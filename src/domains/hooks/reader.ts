@@ -37,7 +37,7 @@ const COLS = HOOK_SESSION_COLUMNS;
 const SESSION = sql(`SELECT ${COLS} FROM hook_sessions WHERE session_id = ?`);
 const SESSION_OF = sql(`SELECT ${COLS} FROM hook_sessions WHERE instance_id = ? ORDER BY created_at DESC LIMIT 1`);
 /** The audit actions a digest reports (as the audit log names them). */
-export const DIGEST_AUDIT_ACTIONS = ['rule.accept', 'spec.put', 'spec.delete', 'instance.register'] as const;
+const DIGEST_AUDIT_ACTIONS = ['rule.accept', 'spec.put', 'spec.delete', 'instance.register'] as const;
 const AUDIT_AFTER = sql(
   `SELECT id, actor, action, resource, detail FROM audit_log WHERE id > ? AND id <= ? AND action IN (${DIGEST_AUDIT_ACTIONS.map((a) => `'${a}'`).join(', ')}) ORDER BY id LIMIT ?`,
 );

@@ -40,7 +40,7 @@ const prunedAfter = (oldestEvent: number, cursor: number): number => Math.max(0,
 const clock = (rfc: string): string => `${rfc.slice(11, 16)} UTC`;
 
 /** The reason of a lease an edit hook takes (it ends after an idle lifetime). */
-export const AUTO_LEASE_REASON = 'editing (auto-lease)';
+const AUTO_LEASE_REASON = 'editing (auto-lease)';
 
 /**
  * Coding-agent hooks: one endpoint takes every hook event of a session, binds the

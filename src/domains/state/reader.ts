@@ -124,7 +124,7 @@ const TOP = '\u{10FFFF}'.repeat(Math.ceil(MAX_KEY_BYTES / 4) + 1);
  * The first string after every string that starts with `prefix`, in code point order (which is
  * the byte order of UTF-8, the keys' order on both backends): its last code point plus one.
  */
-export function prefixEnd(prefix: string): string {
+function prefixEnd(prefix: string): string {
   if (prefix === '') return TOP;
   const cps = Array.from(prefix);
   while (cps.length > 0) {

@@ -23,7 +23,7 @@ export const SPECS_WATCH_PATH = '/api/specs/watch';
  * A change as a watcher reads it: state `{"type","key","version","revision","hash",
  * "content_type","updated_by"}`, specs `{"type","project","name","version","revision","hash"}`.
  */
-export function changeJson(c: ChangeRow): string {
+function changeJson(c: ChangeRow): string {
   if (c.topic.startsWith('p:')) {
     const rest = c.topic.slice(2);
     const slash = rest.indexOf('/');

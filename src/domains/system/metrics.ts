@@ -1,5 +1,5 @@
 /** Estimated tokens one MCP call costs the model. */
-export const TOKENS_PER_CALL = 300;
+const TOKENS_PER_CALL = 300;
 
 /** In-memory call accounting ("token tax"), zero at start and after reset. */
 export class CallCounters {

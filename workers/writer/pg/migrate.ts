@@ -7,7 +7,7 @@ import { beginOrDrop } from '../../../src/shared/pg-tx.js';
  * takes it for the length of its migration transaction, so exactly one applies what is missing
  * and the others then find nothing to do.
  */
-export const MIGRATION_LOCK = 0x6b6f6f72;
+const MIGRATION_LOCK = 0x6b6f6f72;
 
 /**
  * Applies the migrations the database lacks, in one transaction under the advisory lock

@@ -89,7 +89,7 @@ export function schemaVersion(db: DB): number {
   return db.pragma('user_version', { simple: true }) as number;
 }
 
-export function migrate(db: DB, migrations: readonly Migration[], log?: NoticeLog): void {
+function migrate(db: DB, migrations: readonly Migration[], log?: NoticeLog): void {
   const current = schemaVersion(db);
   const latest = migrations.at(-1)?.version ?? 0;
   if (current > latest) {

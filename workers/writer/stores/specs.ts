@@ -15,7 +15,7 @@ const UPSERT = sql(
      hash = excluded.hash, updated_at = excluded.updated_at, revision = excluded.revision`,
 );
 /** A spec's topic in the change log: a watch of a project is the prefix `p:<project>/`. */
-export const specTopic = (project: string, name: string): string => `p:${project}/${name}`;
+const specTopic = (project: string, name: string): string => `p:${project}/${name}`;
 const DELETE = sql('DELETE FROM specs WHERE project = ? AND name = ?');
 
 /** The spec registry's writes. */

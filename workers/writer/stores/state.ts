@@ -17,7 +17,7 @@ type Meta = { version: number; hash: string; hid?: number; ring?: Uint8Array | n
 type Row = Meta & { expires_at: number };
 
 /** A state key's topic in the change log. */
-export const stateTopic = (key: string): string => `s:${key}`;
+const stateTopic = (key: string): string => `s:${key}`;
 
 /** One-shot crypto.hash where Node has it (20.12+): no Hash object per value. */
 const oneShot = (crypto as { hash?: (alg: string, data: Uint8Array, enc: 'hex') => string }).hash;
