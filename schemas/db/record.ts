@@ -1,5 +1,6 @@
 import { Type, type Static, type TArray, type TBoolean, type TNull, type TObject, type TSchema, type TUnion } from '../typebox.js';
 import { Instant } from '../http/common.js';
+import { Bytes } from '../rpc/envelope.js';
 import type { Param } from './sql.js';
 import type { Column, Table } from './table.js';
 import { toRfc3339, toStorage } from './time.js';
@@ -16,9 +17,10 @@ import { toRfc3339, toStorage } from './time.js';
  * - `raw`: JSON text kept as sent, spliced into the reply (any JSON);
  * - `json`: JSON text in the table, decoded in the row (a list), the same in the reply;
  * - `bool`: 0 or 1 in the table, a boolean in the row and the reply;
- * - `ms`: an instant as epoch ms in the table and the row (0: none), RFC 3339 in the reply (`""`: none).
+ * - `ms`: an instant as epoch ms in the table and the row (0: none), RFC 3339 in the reply (`""`: none);
+ * - `bytes`: stored bytes, never in a JSON reply (declare it `hidden`).
  */
-export type Form = 'value' | 'time' | 'raw' | 'json' | 'bool' | 'ms';
+export type Form = 'value' | 'time' | 'raw' | 'json' | 'bool' | 'ms' | 'bytes';
 
 export interface Field<R extends TSchema = TSchema, W extends TSchema | null = TSchema | null, N extends string | undefined = string | undefined, I extends TSchema | undefined = TSchema | undefined> {
   column: Column;
@@ -51,6 +53,8 @@ export const f = {
   bool: (c: ColumnOpts = {}) => field({ type: 'int', ...c }, 'bool', Type.Boolean()),
   /** An instant as epoch ms, 0 for none (a TTL's end); RFC 3339 in replies, `""` for none. */
   ms: (c: ColumnOpts = {}) => field({ type: 'int', default: 0, ...c }, 'ms', Type.Integer(), Type.String()),
+  /** Bytes as stored (a BLOB, PostgreSQL's bytea). */
+  bytes: (c: ColumnOpts = {}) => field({ type: 'blob', ...c }, 'bytes', Bytes),
 };
 
 /** `x` may be NULL (every column is NOT NULL otherwise): its row and its reply may be null. */
@@ -75,6 +79,8 @@ type CreateProps<F extends Fields> = { [K in keyof F as F[K]['input'] extends TS
 type WireProps<F extends Fields> = {
   [K in keyof F as F[K]['wire'] extends null ? never : F[K]['wireName'] extends string ? F[K]['wireName'] : K]: Exclude<F[K]['wire'], null>;
 };
+/** What a reply is written from: the row's shown fields (a whole row will do). */
+type Shown<F extends Fields> = { [K in keyof F as F[K]['wire'] extends null ? never : K]: Static<F[K]['row']> };
 /** A row as the database returns it: lists still JSON text, booleans 0 or 1. */
 type DbRow<F extends Fields> = { [K in keyof F]: F[K]['row'] extends TArray ? string : F[K]['row'] extends TBoolean ? number : Static<F[K]['row']> };
 
@@ -100,9 +106,9 @@ export interface RecordDecl<F extends Fields> {
   /** A database row as the writer's row. */
   decode(r: DbRow<F>): Static<TObject<RowProps<F>>>;
   /** The reply's JSON text of a row, by a writer compiled from the declaration. */
-  json(r: Static<TObject<RowProps<F>>>): string;
+  json(r: Shown<F>): string;
   /** The reply of a row as a value (for a reply that nests it in one built as a value). */
-  wire(r: Static<TObject<RowProps<F>>>): Static<TObject<WireProps<F>>>;
+  wire(r: Shown<F>): Static<TObject<WireProps<F>>>;
 }
 
 /** The record `name`: its fields, and what its table declares besides its columns. */
@@ -112,6 +118,7 @@ export function record<F extends Fields>(name: string, fields: F, table: Omit<Ta
   const row: Record<string, TSchema> = {};
   const wire: Record<string, TSchema> = {};
   for (const [k, x] of entries) {
+    if (x.form === 'bytes' && x.wire !== null) throw new Error(`${name}.${k}: bytes have no JSON form; declare it hidden`);
     columns[k] = x.column;
     row[k] = x.row;
     if (x.wire !== null) wire[x.wireName ?? k] = x.wire;

@@ -1,25 +1,17 @@
 import { Type, type Static } from '../typebox.js';
-import { Instant } from './common.js';
+import { SPEC } from '../db/tables/specs.js';
 
 /* Replies of the specs routes; GET of one spec is its stored bytes: no schema. */
 
 /** GET /api/specs/{project}: by name. */
 export const SpecListReply = Type.Object({
   project: Type.String(),
-  specs: Type.Array(Type.Object({ name: Type.String(), version: Type.Integer(), updated_at: Instant })),
+  specs: Type.Array(Type.Pick(SPEC.Wire, ['name', 'version', 'updated_at'])),
 });
 export type SpecListReply = Static<typeof SpecListReply>;
 
-/** PUT /api/specs/{project}/{name}. */
-export const SpecPutReply = Type.Object({
-  project: Type.String(),
-  name: Type.String(),
-  version: Type.Integer(),
-  hash: Type.String(),
-  updated_at: Instant,
-  /** The store-wide revision of this write. */
-  revision: Type.Integer(),
-});
+/** PUT /api/specs/{project}/{name}: the spec as written (schemas/db/tables/specs.ts). */
+export const SpecPutReply = SPEC.Wire;
 export type SpecPutReply = Static<typeof SpecPutReply>;
 
 /** DELETE /api/specs/{project}/{name}: `P/N`, and the revision of the delete. */

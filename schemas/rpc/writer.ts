@@ -1,3 +1,4 @@
+import { SPEC } from '../db/tables/specs.js';
 import { Type, type Static } from '../typebox.js';
 import { Bytes, type MethodTable } from './envelope.js';
 import { Event, Events, RuleRow } from './writer-rows.js';
@@ -37,14 +38,8 @@ const StateMeta = Type.Object({
   expires_at: Type.Optional(Type.Integer()),
 });
 
-const SpecMeta = Type.Object({
-  project: Type.String(),
-  name: Type.String(),
-  version: Type.Integer(),
-  hash: Type.String(),
-  updated_at: Type.String(),
-  revision: Type.Integer(),
-});
+/** A spec as a write left it, without its bytes. */
+const SpecMeta = Type.Omit(SPEC.Row, ['data']);
 
 /** One LLM usage record as the front hands it to the writer. */
 const LlmRecordIn = Type.Object({

@@ -88,3 +88,10 @@ t.test('booleans and epoch-ms instants: 0/1 and ms in the table, a boolean and R
   t.same(FLAG.wire(none), JSON.parse(FLAG.json(none)));
   t.match(createTable(FLAG.table, 'sqlite'), /until INTEGER NOT NULL DEFAULT 0/);
 });
+
+t.test('bytes are stored, never written into a reply: a record that shows them is refused where it is declared', async (t) => {
+  t.throws(() => record('blobs', { id: f.text(), data: f.bytes() }), /blobs\.data: bytes have no JSON form/);
+  const BLOB = record('blobs', { id: f.text(), data: hidden(f.bytes()) });
+  t.equal(BLOB.json({ id: 'a' }), '{"id":"a"}');
+  t.match(createTable(BLOB.table, 'pg'), /data bytea NOT NULL/);
+});

@@ -1,21 +1,12 @@
 import type { Awaitable } from '../../shared/awaitable.js';
 import type { Reads } from '../../backend/reads.js';
 import { sql } from '../../../schemas/db/sql.js';
+import { SPEC } from '../../../schemas/db/tables/specs.js';
+import type { Static } from '../../../schemas/typebox.js';
 
-export interface SpecRow {
-  data: Buffer;
-  version: number;
-  hash: string;
-  /** The store-wide revision of its last write. */
-  revision: number;
-}
-
-export interface SpecListRow {
-  name: string;
-  version: number;
-  /** Storage text. */
-  updated_at: string;
-}
+type Spec = Static<typeof SPEC.Row>;
+export type SpecRow = Pick<Spec, 'data' | 'version' | 'hash' | 'revision'>;
+type SpecListRow = Pick<Spec, 'name' | 'version' | 'updated_at'>;
 
 /** Read-only queries of the spec registry; SQLite answers at once, PostgreSQL with a promise. */
 export interface SpecsReader {

@@ -2,6 +2,7 @@ import type { AuditTag } from '../../../schemas/rpc/envelope.js';
 import { fail } from '../../errors.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
 import { toRfc3339 } from '../../../schemas/db/time.js';
+import { SPEC } from '../../../schemas/db/tables/specs.js';
 import type { Awaitable } from '../../shared/awaitable.js';
 import type { SpecRow, SpecsReader } from './reader.js';
 
@@ -15,7 +16,7 @@ export class SpecService {
   ) {}
 
   async list(project: string) {
-    return { project, specs: (await this.reader.list(project)).map((r) => ({ ...r, updated_at: toRfc3339(r.updated_at) })) };
+    return { project, specs: (await this.reader.list(project)).map((r) => ({ name: r.name, version: r.version, updated_at: toRfc3339(r.updated_at) })) };
   }
 
   async get(project: string, name: string): Promise<SpecRow> {
@@ -33,7 +34,7 @@ export class SpecService {
       ...(pre.ifNoneMatch ? { if_none_match: pre.ifNoneMatch } : {}),
     }, { audit });
     this.onChange?.();
-    return { ...r, updated_at: toRfc3339(r.updated_at) };
+    return SPEC.wire(r);
   }
 
   /** Told after each write this node committed (the watch feed looks at once). */
