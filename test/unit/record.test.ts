@@ -1,6 +1,6 @@
 import t from 'tap';
 import { Compile, Type } from '../../schemas/typebox.js';
-import { f, hidden, named, nullable, record, shown } from '../../schemas/db/record.js';
+import { f, hidden, named, nullable, omitEmpty, record, shown } from '../../schemas/db/record.js';
 import { addColumn, createTable } from '../../schemas/db/table.js';
 import { TASK } from '../../schemas/db/tables/tasks.js';
 
@@ -87,4 +87,17 @@ t.test('booleans and epoch-ms instants: 0/1 and ms in the table, a boolean and R
   t.same(JSON.parse(FLAG.json(none)), { id: 'b', on: false, until_at: '', data: null, at: '2026-11-29T18:00:00Z', gone: '2026-11-29T18:00:01Z' });
   t.same(FLAG.wire(none), JSON.parse(FLAG.json(none)));
   t.match(createTable(FLAG.table, 'sqlite'), /until INTEGER NOT NULL DEFAULT 0/);
+});
+
+t.test("a member left out when empty: the reply's text and value agree, and its schema makes it optional", async (t) => {
+  const NOTE = record('notes', { id: f.text(), by: omitEmpty(f.text({ default: "''" })), tags: f.list(Type.String()), why: named('reason', omitEmpty(f.text({ default: "''" }))) });
+  t.same(NOTE.Wire.required, ['id', 'tags']);
+  const full = NOTE.decode({ id: 'a', by: 'x', tags: '["t"]', why: 'w "q"' });
+  t.equal(NOTE.json(full), '{"id":"a","by":"x","tags":["t"],"reason":"w \\"q\\""}', 'in declared order');
+  t.same(NOTE.wire(full), JSON.parse(NOTE.json(full)));
+  const bare = NOTE.decode({ id: 'b', by: '', tags: '[]', why: '' });
+  t.equal(NOTE.json(bare), '{"id":"b","tags":[]}');
+  t.same(NOTE.wire(bare), { id: 'b', tags: [] });
+  t.ok(Compile(NOTE.Wire).Check(NOTE.wire(bare)) && Compile(NOTE.Wire).Check(NOTE.wire(full)));
+  t.throws(() => record('x', { a: omitEmpty(f.text()), b: f.text() }), /first member/, 'the first member opens the object');
 });
