@@ -1,4 +1,5 @@
 import { Type, type Static } from '../typebox.js';
+import { INSTANCE } from '../db/tables/instances.js';
 import { CHECKPOINT, TASK } from '../db/tables/tasks.js';
 
 /** The rows writer methods return (decoded; times in storage text), as the front receives them. */
@@ -16,22 +17,8 @@ export type Event = Static<typeof Event>;
 /** Events a method stored in its own transaction, for the front to fan out (in id order). */
 export const Events = Type.Array(Event);
 
-/** An instance row; `capabilities` decoded, times in storage text. */
-export const Instance = Type.Object({
-  id: Type.String(),
-  name: Type.String(),
-  workspace: Type.String(),
-  intent: Type.String(),
-  stack: Type.String(),
-  capabilities: Type.Array(Type.String()),
-  status: Type.String(),
-  /** SHA-256 of its token, hex: the token itself is only in the registration's reply. */
-  token_hash: Type.String(),
-  registered_at: Type.String(),
-  last_seen: Type.String(),
-  /** The created token that registered it, '' if none: that token may act as it. */
-  token_id: Type.String(),
-});
+/** An instance row (schemas/db/tables/instances.ts): `capabilities` decoded, times storage text. */
+export const Instance = INSTANCE.Row;
 export type Instance = Static<typeof Instance>;
 
 /** A validation rule as written (defaults applied by the front); `status` set by the method. */
