@@ -1,5 +1,6 @@
 import { Type, type Static } from '../typebox.js';
 import { INSTANCE } from '../db/tables/instances.js';
+import { RULE } from '../db/tables/rules.js';
 import { CHECKPOINT, TASK } from '../db/tables/tasks.js';
 
 /** The rows writer methods return (decoded; times in storage text), as the front receives them. */
@@ -21,20 +22,8 @@ export const Events = Type.Array(Event);
 export const Instance = INSTANCE.Row;
 export type Instance = Static<typeof Instance>;
 
-/** A validation rule as written (defaults applied by the front); `status` set by the method. */
-export const RuleRow = Type.Object({
-  project: Type.String({ minLength: 1 }),
-  rule_id: Type.String(),
-  severity: Type.String(),
-  match_type: Type.String(),
-  pattern: Type.String(),
-  message: Type.String(),
-  stack: Type.String(),
-  applies_to: Type.Array(Type.String()),
-  source: Type.String(),
-  proposed_by: Type.String(),
-  context: Type.String(),
-});
+/** A validation rule as written: its input fields (schemas/db/tables/rules.ts), defaults applied by the front; `status` set by the method. */
+export const RuleRow = Type.Object({ ...RULE.Create.properties, project: Type.String({ minLength: 1 }) });
 export type RuleRow = Static<typeof RuleRow>;
 
 /** A lease row: `acquired_at` storage text, `expires_ms` epoch ms (0 = no TTL). */
