@@ -77,7 +77,7 @@ export const ValidateReply = Type.Object({
 export type ValidateReply = Static<typeof ValidateReply>;
 
 /** POST /api/rules/propose (`proposed`), …/accept and …/reject. */
-export const RuleDecisionReply = Type.Object({ project: Type.String(), rule_id: Type.String(), status: Type.String() });
+export const RuleDecisionReply = Type.Pick(Rule, ['project', 'rule_id', 'status']);
 export type RuleDecisionReply = Static<typeof RuleDecisionReply>;
 
 /** POST /api/rules/import. */
