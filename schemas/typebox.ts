@@ -6,5 +6,5 @@
  * with one bundled module (schemas/build.mjs), which loads in ~0.02 s. The types come from here
  * as written.
  */
-export { Type, type Static, type TArray, type TBoolean, type TNull, type TObject, type TSchema, type TUnion } from 'typebox';
+export { Type, type Static, type TArray, type TBoolean, type TNull, type TObject, type TOptional, type TSchema, type TUnion } from 'typebox';
 export { Compile } from 'typebox/compile';

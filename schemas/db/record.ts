@@ -1,4 +1,4 @@
-import { Type, type Static, type TArray, type TBoolean, type TNull, type TObject, type TSchema, type TUnion } from '../typebox.js';
+import { Type, type Static, type TArray, type TBoolean, type TNull, type TObject, type TOptional, type TSchema, type TUnion } from '../typebox.js';
 import { Instant } from '../http/common.js';
 import { Bytes } from '../rpc/envelope.js';
 import type { Param } from './sql.js';
@@ -33,6 +33,8 @@ export interface Field<R extends TSchema = TSchema, W extends TSchema | null = T
   wireName: N;
   /** Set by whoever creates the record: what a create request may send for it (absent: the column's default). */
   input: I;
+  /** Left out of a reply when it is '' (`omitEmpty`). */
+  omitEmpty?: true;
 }
 
 type ColumnOpts = Omit<Column, 'type' | 'nullable'>;
@@ -70,6 +72,8 @@ export const input = <R extends TSchema, W extends TSchema | null, N extends str
 export const hidden = <R extends TSchema, W extends TSchema>(x: Field<R, W, undefined, undefined>): Field<R, null, undefined, undefined> => ({ ...x, wire: null });
 /** `x` shown in replies as `schema` (a narrower type: an enum of the values the column holds). */
 export const shown = <R extends TSchema, W extends TSchema>(x: Field<R, TSchema, undefined, undefined>, schema: W): Field<R, W, undefined, undefined> => ({ ...x, wire: schema });
+/** `x`, a text column, left out of a reply when it is '' (replies that never showed an empty one). */
+export const omitEmpty = <R extends TSchema, W extends TSchema>(x: Field<R, W, undefined, undefined>): Field<R, TOptional<W>, undefined, undefined> => ({ ...x, wire: Type.Optional(x.wire) as TOptional<W>, omitEmpty: true });
 /** `x` named `name` in replies. */
 export const named = <N extends string, R extends TSchema, W extends TSchema>(name: N, x: Field<R, W, undefined, undefined>): Field<R, W, N, undefined> => ({ ...x, wireName: name });
 
@@ -189,7 +193,10 @@ function compileWriter(entries: ReadonlyArray<[string, Field]>): (r: unknown) =>
     else if (x.form === 'json' || x.column.type === 'text') text = `JSON.stringify(${v})`;
     else text = `('' + ${v})`;
     if (x.column.nullable && (x.form === 'time' || (x.form === 'value' && x.column.type !== 'text'))) text = `(${v} === null ? 'null' : ${text})`;
-    parts.push(`${JSON.stringify(`${parts.length === 0 ? '{' : ','}${JSON.stringify(x.wireName ?? k)}:`)} + ${text}`);
+    const member = `${JSON.stringify(`${parts.length === 0 ? '{' : ','}${JSON.stringify(x.wireName ?? k)}:`)} + ${text}`;
+    // The first member opens the object, so it is always there.
+    if (x.omitEmpty && parts.length === 0) throw new Error(`${k}: the first member of a reply cannot be left out`);
+    parts.push(x.omitEmpty ? `(${v} === '' ? '' : ${member})` : member);
   }
   if (parts.length === 0) return () => '{}';
   return new Function('t', 'm', `return function (r) { return ${parts.join(' + ')} + '}'; };`)(toRfc3339, msText) as (r: unknown) => string;
@@ -205,7 +212,8 @@ function compileWire(entries: ReadonlyArray<[string, Field]>): (r: unknown) => u
     if (x.form === 'raw') value = `JSON.parse(${v})`;
     else if (x.form === 'ms') value = `m(${v})`;
     else if (x.form === 'time') value = x.column.nullable ? `(${v} === null ? null : t(${v}))` : `t(${v})`;
-    props.push(`${JSON.stringify(x.wireName ?? k)}: ${value}`);
+    const member = `${JSON.stringify(x.wireName ?? k)}: ${value}`;
+    props.push(x.omitEmpty ? `...(${v} === '' ? {} : { ${member} })` : member);
   }
   return new Function('t', 'm', `return function (r) { return { ${props.join(', ')} }; };`)(toRfc3339, msText) as (r: unknown) => unknown;
 }

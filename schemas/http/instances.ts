@@ -1,33 +1,14 @@
 import { Type, type Static } from '../typebox.js';
-import { Instant } from './common.js';
+import { INSTANCE } from '../db/tables/instances.js';
 
-/** POST /api/instances/register; `capabilities` is an extension (absent/null → []). */
-export const RegisterBody = Type.Object({
-  name: Type.Optional(Type.String()),
-  workspace: Type.Optional(Type.String()),
-  intent: Type.Optional(Type.String()),
-  stack: Type.Optional(Type.String()),
-  capabilities: Type.Optional(Type.Union([Type.Array(Type.String()), Type.Null()])),
-});
+/** POST /api/instances/register: the instance's input fields (schemas/db/tables/instances.ts). */
+export const RegisterBody = INSTANCE.Body;
 
 /** POST /api/instances/{id}/capabilities: absent/null → []; a body is required. */
-export const CapabilitiesBody = Type.Object({
-  capabilities: Type.Optional(Type.Union([Type.Array(Type.String()), Type.Null()])),
-});
+export const CapabilitiesBody = Type.Pick(RegisterBody, ['capabilities']);
 
 /** An instance as GET replies show it: no token. */
-export const InstanceSummary = Type.Object({
-  id: Type.String(),
-  name: Type.String(),
-  workspace: Type.String(),
-  intent: Type.String(),
-  stack: Type.String(),
-  capabilities: Type.Array(Type.String()),
-  /** `pending`, `active` or `stale`. */
-  status: Type.String(),
-  registered_at: Instant,
-  last_seen: Instant,
-});
+export const InstanceSummary = INSTANCE.Wire;
 export type InstanceSummary = Static<typeof InstanceSummary>;
 export const InstanceListReply = Type.Array(InstanceSummary);
 
@@ -40,7 +21,7 @@ export const InstanceStatusReply = Type.Object({ id: Type.String(), status: Type
 export type InstanceStatusReply = Static<typeof InstanceStatusReply>;
 
 /** POST /api/instances/{id}/capabilities. */
-export const CapabilitiesReply = Type.Object({ id: Type.String(), capabilities: Type.Array(Type.String()) });
+export const CapabilitiesReply = Type.Pick(InstanceSummary, ['id', 'capabilities']);
 export type CapabilitiesReply = Static<typeof CapabilitiesReply>;
 
 /** POST /api/liveness/check: the instances this pass marked stale. */

@@ -1,4 +1,5 @@
 import { Type, type Static } from '../typebox.js';
+import { RULE } from '../db/tables/rules.js';
 
 /** An optional string member; JSON null reads as absent (as the original's Go structs decode it). */
 export const Str = Type.Optional(Type.Union([Type.String(), Type.Null()]));
@@ -6,6 +7,8 @@ export const Str = Type.Optional(Type.Union([Type.String(), Type.Null()]));
 /**
  * A rule as clients write it: PUT rules, propose, import, a rules template.
  * Every member optional here; what each route requires, and the defaults, are the rules service's.
+ * Its members are the rule's input fields (schemas/db/tables/rules.ts), each nullable, named in
+ * the API by `Str`: test/unit/record.test.ts keeps the two lists the same.
  */
 export const RuleInput = Type.Object({
   project: Str,
@@ -39,26 +42,8 @@ export const ValidateBody = Type.Object({
   stack: Str,
 });
 
-/**
- * A rule as replies show it: `proposed_by`, `context` and `created_at` are omitted
- * when empty.
- */
-export const Rule = Type.Object({
-  project: Type.String(),
-  rule_id: Type.String(),
-  severity: Type.String(),
-  match_type: Type.String(),
-  pattern: Type.String(),
-  message: Type.String(),
-  stack: Type.String(),
-  applies_to: Type.Array(Type.String()),
-  source: Type.String(),
-  /** `accepted`, `proposed` or `rejected`. */
-  status: Type.String(),
-  proposed_by: Type.Optional(Type.String()),
-  context: Type.Optional(Type.String()),
-  created_at: Type.Optional(Type.String()),
-});
+/** A rule as replies show it (schemas/db/tables/rules.ts): `proposed_by`, `context` and `created_at` omitted when empty. */
+export const Rule = RULE.Wire;
 export type Rule = Static<typeof Rule>;
 
 /** GET /api/rules/export and GET /api/rules: by project, rule_id. */
@@ -92,7 +77,7 @@ export const ValidateReply = Type.Object({
 export type ValidateReply = Static<typeof ValidateReply>;
 
 /** POST /api/rules/propose (`proposed`), …/accept and …/reject. */
-export const RuleDecisionReply = Type.Object({ project: Type.String(), rule_id: Type.String(), status: Type.String() });
+export const RuleDecisionReply = Type.Pick(Rule, ['project', 'rule_id', 'status']);
 export type RuleDecisionReply = Static<typeof RuleDecisionReply>;
 
 /** POST /api/rules/import. */

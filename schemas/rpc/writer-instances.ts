@@ -1,20 +1,14 @@
 import { Type } from '../typebox.js';
 import type { MethodTable } from './envelope.js';
+import { INSTANCE } from '../db/tables/instances.js';
 import { Events, Instance } from './writer-rows.js';
 
 /** The agent instances' writer methods, part of WriterMethods (schemas/rpc/writer.ts). */
 
 export const InstanceMethods = {
   'instances.register': {
-    req: Type.Object({
-      name: Type.String({ minLength: 1 }),
-      workspace: Type.String(),
-      intent: Type.String(),
-      stack: Type.String(),
-      capabilities: Type.Array(Type.String()),
-      /** The created token registering it; absent: the operator, an instance token, open mode. */
-      token_id: Type.Optional(Type.String()),
-    }),
+    /** Its input fields; `token_id`: the created token registering it (absent: the operator, an instance token, open mode). */
+    req: Type.Object({ ...INSTANCE.Create.properties, name: Type.String({ minLength: 1 }), token_id: Type.Optional(Type.String()) }),
     /** The full row and its token (made here, returned only at registration; the row keeps its hash). */
     res: Type.Object({ ...Instance.properties, token: Type.String() }),
   },

@@ -1,5 +1,7 @@
 import { Type, type Static } from '../typebox.js';
+import { INSTANCE } from '../db/tables/instances.js';
 import { LEASE } from '../db/tables/leases.js';
+import { RULE } from '../db/tables/rules.js';
 import { CHECKPOINT, TASK } from '../db/tables/tasks.js';
 
 /** The rows writer methods return (decoded; times in storage text), as the front receives them. */
@@ -17,38 +19,12 @@ export type Event = Static<typeof Event>;
 /** Events a method stored in its own transaction, for the front to fan out (in id order). */
 export const Events = Type.Array(Event);
 
-/** An instance row; `capabilities` decoded, times in storage text. */
-export const Instance = Type.Object({
-  id: Type.String(),
-  name: Type.String(),
-  workspace: Type.String(),
-  intent: Type.String(),
-  stack: Type.String(),
-  capabilities: Type.Array(Type.String()),
-  status: Type.String(),
-  /** SHA-256 of its token, hex: the token itself is only in the registration's reply. */
-  token_hash: Type.String(),
-  registered_at: Type.String(),
-  last_seen: Type.String(),
-  /** The created token that registered it, '' if none: that token may act as it. */
-  token_id: Type.String(),
-});
+/** An instance row (schemas/db/tables/instances.ts): `capabilities` decoded, times storage text. */
+export const Instance = INSTANCE.Row;
 export type Instance = Static<typeof Instance>;
 
-/** A validation rule as written (defaults applied by the front); `status` set by the method. */
-export const RuleRow = Type.Object({
-  project: Type.String({ minLength: 1 }),
-  rule_id: Type.String(),
-  severity: Type.String(),
-  match_type: Type.String(),
-  pattern: Type.String(),
-  message: Type.String(),
-  stack: Type.String(),
-  applies_to: Type.Array(Type.String()),
-  source: Type.String(),
-  proposed_by: Type.String(),
-  context: Type.String(),
-});
+/** A validation rule as written: its input fields (schemas/db/tables/rules.ts), defaults applied by the front; `status` set by the method. */
+export const RuleRow = Type.Object({ ...RULE.Create.properties, project: Type.String({ minLength: 1 }) });
 export type RuleRow = Static<typeof RuleRow>;
 
 /** A lease row (schemas/db/tables/leases.ts): `acquired_at` storage text, `expires_ms` epoch ms (0 = no TTL). */

@@ -166,18 +166,7 @@ export const WriterMethods = {
 
   /** A new `proposed` rule (source `learned`); an existing (project, rule_id) is never overwritten. */
   'rules.propose': {
-    req: Type.Object({
-      project: Type.String({ minLength: 1 }),
-      rule_id: Type.String({ minLength: 1 }),
-      pattern: Type.String({ minLength: 1 }),
-      message: Type.String(),
-      severity: Type.String(),
-      match_type: Type.String(),
-      stack: Type.String(),
-      applies_to: Type.Array(Type.String()),
-      proposed_by: Type.String(),
-      context: Type.String(),
-    }),
+    req: Type.Object({ ...Type.Omit(RuleRow, ['source']).properties, rule_id: Type.String({ minLength: 1 }), pattern: Type.String({ minLength: 1 }) }),
     res: Type.Object({ project: Type.String(), rule_id: Type.String(), status: Type.Literal('proposed') }),
   },
   /** Replaces all of a project's rules (every status) with `rules`, all `accepted` (PUT /api/rules). */

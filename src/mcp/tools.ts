@@ -1,6 +1,7 @@
 import { errorMessage, type ErrorCode, type ErrorParams } from '../../schemas/error-catalogue.js';
 import { AppError } from '../errors.js';
-import type { InstanceService, Summary } from '../domains/instances/service.js';
+import type { InstanceSummary } from '../../schemas/http/instances.js';
+import type { InstanceService } from '../domains/instances/service.js';
 import type { RuleService } from '../domains/rules/service.js';
 import type { Identity, Principal } from '../identity.js';
 import { rule, type Rule } from '../http/permissions.js';
@@ -156,8 +157,8 @@ export function age(rfc3339: string, now: number): string {
  *
  *   {"count":3,"workspace":"shop","status":"active","columns":["id","name","intent",…],"instances":[["…","ui-agent","Fix…",…],…]}
  */
-export function discoverReply(list: readonly Summary[], now: number): Record<string, unknown> {
-  const value = (i: Summary, c: DiscoverColumn): unknown => (c === 'last_seen' ? age(i.last_seen, now) : i[c]);
+export function discoverReply(list: readonly InstanceSummary[], now: number): Record<string, unknown> {
+  const value = (i: InstanceSummary, c: DiscoverColumn): unknown => (c === 'last_seen' ? age(i.last_seen, now) : i[c]);
   const same = (c: DiscoverColumn): boolean => {
     const first = JSON.stringify(value(list[0]!, c));
     return list.every((i) => JSON.stringify(value(i, c)) === first);

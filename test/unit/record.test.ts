@@ -1,8 +1,12 @@
 import t from 'tap';
 import { Compile, Type } from '../../schemas/typebox.js';
-import { f, hidden, named, nullable, record, shown } from '../../schemas/db/record.js';
+import { f, hidden, named, nullable, omitEmpty, record, shown } from '../../schemas/db/record.js';
 import { addColumn, createTable } from '../../schemas/db/table.js';
+import { INSTANCE } from '../../schemas/db/tables/instances.js';
+import { RULE } from '../../schemas/db/tables/rules.js';
 import { TASK } from '../../schemas/db/tables/tasks.js';
+import { InstanceSummary } from '../../schemas/http/instances.js';
+import { Rule, RuleInput } from '../../schemas/http/rules.js';
 
 /** A record declared once: its table, its row, its reply schema and its reply writer agree. */
 
@@ -94,4 +98,31 @@ t.test('bytes are stored, never written into a reply: a record that shows them i
   const BLOB = record('blobs', { id: f.text(), data: hidden(f.bytes()) });
   t.equal(BLOB.json({ id: 'a' }), '{"id":"a"}');
   t.match(createTable(BLOB.table, 'pg'), /data bytea NOT NULL/);
+});
+
+t.test("a member left out when empty: the reply's text and value agree, and its schema makes it optional", async (t) => {
+  const NOTE = record('notes', { id: f.text(), by: omitEmpty(f.text({ default: "''" })), tags: f.list(Type.String()), why: named('reason', omitEmpty(f.text({ default: "''" }))) });
+  t.same(NOTE.Wire.required, ['id', 'tags']);
+  const full = NOTE.decode({ id: 'a', by: 'x', tags: '["t"]', why: 'w "q"' });
+  t.equal(NOTE.json(full), '{"id":"a","by":"x","tags":["t"],"reason":"w \\"q\\""}', 'in declared order');
+  t.same(NOTE.wire(full), JSON.parse(NOTE.json(full)));
+  const bare = NOTE.decode({ id: 'b', by: '', tags: '[]', why: '' });
+  t.equal(NOTE.json(bare), '{"id":"b","tags":[]}');
+  t.same(NOTE.wire(bare), { id: 'b', tags: [] });
+  t.ok(Compile(NOTE.Wire).Check(NOTE.wire(bare)) && Compile(NOTE.Wire).Check(NOTE.wire(full)));
+  t.throws(() => record('x', { a: omitEmpty(f.text()), b: f.text() }), /first member/, 'the first member opens the object');
+});
+
+t.test('the instance and rule replies, as the API documents them', async (t) => {
+  const at = '2026-11-29 18:00:00';
+  const agent = INSTANCE.decode({ id: 'i1', name: 'a', workspace: '', intent: '', stack: 'go', capabilities: '["db"]', status: 'active', token_hash: 'h'.repeat(64), registered_at: at, last_seen: at, token_id: 't1' });
+  const reply = JSON.parse(INSTANCE.json(agent)) as Record<string, unknown>;
+  t.same(reply, { id: 'i1', name: 'a', workspace: '', intent: '', stack: 'go', capabilities: ['db'], status: 'active', registered_at: '2026-11-29T18:00:00Z', last_seen: '2026-11-29T18:00:00Z' }, 'no token hash, no token id');
+  t.same(INSTANCE.wire(agent), reply);
+  t.ok(Compile(InstanceSummary).Check(reply));
+  const rule = RULE.decode({ project: 'p', rule_id: 'r', severity: 'error', match_type: 'regex', pattern: 'x', message: '', stack: '', applies_to: '["*"]', source: 'local', status: 'accepted', proposed_by: '', context: 'why', created_at: at });
+  const shown = RULE.wire(rule);
+  t.same(shown, { project: 'p', rule_id: 'r', severity: 'error', match_type: 'regex', pattern: 'x', message: '', stack: '', applies_to: ['*'], source: 'local', status: 'accepted', context: 'why', created_at: at }, 'an empty proposed_by left out; created_at as stored');
+  t.ok(Compile(Rule).Check(shown));
+  t.same(Object.keys(RuleInput.properties), RULE.inputs, 'a rule as clients write it names the fields its writer stores');
 });

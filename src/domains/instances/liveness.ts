@@ -1,7 +1,8 @@
 import type { Logger } from '../../log.js';
 import { Periodic } from '../../shared/periodic.js';
 import type { Presence } from './presence.js';
-import type { InstanceService, Summary } from './service.js';
+import type { InstanceSummary } from '../../../schemas/http/instances.js';
+import type { InstanceService } from './service.js';
 
 /**
  * Liveness monitor: every interval, active instances unseen for the timeout
@@ -31,7 +32,7 @@ export class LivenessMonitor {
     return this.shifting;
   }
 
-  async check(): Promise<Summary[]> {
+  async check(): Promise<InstanceSummary[]> {
     if (!this.presence.judging()) return [];
     const stale = await this.instances.markStale(Date.now() - this.opts.timeoutMs);
     if (stale.length > 0) this.opts.log.info({ count: stale.length }, 'instances went stale');

@@ -1,7 +1,7 @@
 import { then } from '../../shared/awaitable.js';
 import type { Reads } from '../../backend/reads.js';
 import { dialects, sql } from '../../../schemas/db/sql.js';
-import type { Instance } from '../../../schemas/rpc/writer.js';
+import { INSTANCE, type InstanceDbRow } from '../../../schemas/db/tables/instances.js';
 import type { Awaitable } from '../../shared/awaitable.js';
 
 export interface InstanceFilter {
@@ -11,23 +11,15 @@ export interface InstanceFilter {
   capability?: string;
 }
 
-export type InstanceRow = Omit<Instance, 'capabilities'> & { capabilities: string };
 /** What the identity index holds per agent. */
-export interface TokenRow {
-  id: string;
-  name: string;
-  /** SHA-256 of the token, hex. */
-  token_hash: string;
-  /** The created token that registered it, '' if none. */
-  token_id: string;
-}
+export type TokenRow = Pick<InstanceDbRow, 'id' | 'name' | 'token_hash' | 'token_id'>;
 
 /** Read-only queries of the instance registry; SQLite answers at once, PostgreSQL with a promise. */
 export interface InstanceReader {
   /** Most recently seen first. */
-  list(f: InstanceFilter): Awaitable<InstanceRow[]>;
-  stale(): Awaitable<InstanceRow[]>;
-  get(id: string): Awaitable<InstanceRow | undefined>;
+  list(f: InstanceFilter): Awaitable<InstanceDbRow[]>;
+  stale(): Awaitable<InstanceDbRow[]>;
+  get(id: string): Awaitable<InstanceDbRow | undefined>;
   /** Every agent's id, name and token hash (the identity index). */
   tokens(): Awaitable<TokenRow[]>;
   /** The agent whose token has this hash, if any (a cluster node's miss or confirmation). */
@@ -36,7 +28,6 @@ export interface InstanceReader {
   count(): Awaitable<number>;
 }
 
-const COLS = 'id, name, workspace, intent, stack, capabilities, status, token_hash, registered_at, last_seen, token_id';
 const filterOf = (f: InstanceFilter) => ({ name: f.name ?? null, workspace: f.workspace ?? null, stack: f.stack ?? null, capability: f.capability ?? null });
 
 /**
@@ -46,20 +37,20 @@ const filterOf = (f: InstanceFilter) => ({ name: f.name ?? null, workspace: f.wo
  * backwards). Capabilities are JSON text: SQLite's json_each, PostgreSQL's jsonb_array_elements_text.
  */
 const LIST = dialects({
-  sqlite: `SELECT ${COLS} FROM instances
+  sqlite: `SELECT ${INSTANCE.columns} FROM instances
            WHERE (? IS NULL OR name = ?) AND (? IS NULL OR workspace = ?) AND (? IS NULL OR stack = ?)
              AND (? IS NULL OR EXISTS (SELECT 1 FROM json_each(instances.capabilities) WHERE value = ?))
            ORDER BY last_seen DESC, registered_at DESC`,
-  pg: `SELECT ${COLS} FROM instances
+  pg: `SELECT ${INSTANCE.columns} FROM instances
        WHERE (CAST(? AS text) IS NULL OR name = ?) AND (CAST(? AS text) IS NULL OR workspace = ?) AND (CAST(? AS text) IS NULL OR stack = ?)
          AND (CAST(? AS text) IS NULL OR EXISTS (SELECT 1 FROM jsonb_array_elements_text(capabilities::jsonb) c WHERE c = ?))
        ORDER BY last_seen DESC, registered_at DESC, seq`,
 });
 const STALE = dialects({
-  sqlite: `SELECT ${COLS} FROM instances WHERE status = 'stale' ORDER BY last_seen DESC`,
-  pg: `SELECT ${COLS} FROM instances WHERE status = 'stale' ORDER BY last_seen DESC, seq DESC`,
+  sqlite: `SELECT ${INSTANCE.columns} FROM instances WHERE status = 'stale' ORDER BY last_seen DESC`,
+  pg: `SELECT ${INSTANCE.columns} FROM instances WHERE status = 'stale' ORDER BY last_seen DESC, seq DESC`,
 });
-const GET = sql(`SELECT ${COLS} FROM instances WHERE id = ?`);
+const GET = sql(`SELECT ${INSTANCE.columns} FROM instances WHERE id = ?`);
 const TOKENS = sql('SELECT id, name, token_hash, token_id FROM instances');
 const BY_TOKEN = sql('SELECT id, name, token_hash, token_id FROM instances WHERE token_hash = ?');
 const BY_ID = sql('SELECT id, name, token_hash, token_id FROM instances WHERE id = ?');
@@ -67,9 +58,9 @@ const COUNT = sql('SELECT count(*) AS n FROM instances');
 
 /** The instance registry's reads, on either backend. */
 export function instanceReader(db: Reads): InstanceReader {
-  const list = db.statement<InstanceRow>(LIST);
-  const stale = db.statement<InstanceRow>(STALE);
-  const get = db.statement<InstanceRow>(GET);
+  const list = db.statement<InstanceDbRow>(LIST);
+  const stale = db.statement<InstanceDbRow>(STALE);
+  const get = db.statement<InstanceDbRow>(GET);
   const tokens = db.statement<TokenRow>(TOKENS);
   const byToken = db.statement<TokenRow>(BY_TOKEN);
   const byId = db.statement<TokenRow>(BY_ID);

@@ -1,7 +1,9 @@
 import { DeletedReply, Query } from '../../../schemas/http/common.js';
 import { auditBy } from '../../http/actor.js';
 import { CapabilitiesBody, CapabilitiesReply, InstanceListReply, InstanceStatusReply, InstanceSummary, LivenessReply, RegisterBody, RegisterReply } from '../../../schemas/http/instances.js';
+import { INSTANCE } from '../../../schemas/db/tables/instances.js';
 import { fail } from '../../errors.js';
+import { createInput } from '../../http/body.js';
 import type { Ctx } from '../../http/context.js';
 import { replayHeaders, requestIdem } from '../../http/idempotency.js';
 import { sendJson } from '../../http/reply.js';
@@ -45,14 +47,10 @@ export function instanceRoutes(svc: InstanceService, liveness: LivenessMonitor):
       body: 'json',
       schema: RegisterBody,
       handler: async (ctx) => {
-        const b = ctx.json as { name?: string; workspace?: string; intent?: string; stack?: string; capabilities?: string[] | null };
-        if (!b.name) throw fail('FIELD_REQUIRED', 'name');
+        const input = createInput(INSTANCE, ctx);
+        if (!input.name) throw fail('FIELD_REQUIRED', 'name');
         // The actor of a registration is the new instance's name.
-        const w = await svc.register(
-          { name: b.name, workspace: b.workspace ?? '', intent: b.intent ?? '', stack: b.stack ?? '', capabilities: b.capabilities ?? [], ...(ctx.principal.tokenId !== null ? { token_id: ctx.principal.tokenId } : {}) },
-          auditBy(ctx, b.name),
-          requestIdem(ctx),
-        );
+        const w = await svc.register({ ...input, ...(ctx.principal.tokenId !== null ? { token_id: ctx.principal.tokenId } : {}) }, auditBy(ctx, input.name), requestIdem(ctx));
         sendJson(ctx, 200, w.instance, replayHeaders(w.replayed));
       },
     },

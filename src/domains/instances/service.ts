@@ -1,39 +1,23 @@
 import type { AuditTag, IdemTag } from '../../../schemas/rpc/envelope.js';
 import { tokenHash } from '../../../schemas/db/tables/tokens.js';
-import type { Instance } from '../../../schemas/rpc/writer.js';
+import { INSTANCE, type InstanceCreate } from '../../../schemas/db/tables/instances.js';
+import type { InstanceSummary } from '../../../schemas/http/instances.js';
 import { AGENT, type Identity, type Resolved } from '../../identity.js';
 import type { Logger } from '../../log.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
-import { toRfc3339, toStorage } from '../../../schemas/db/time.js';
+import { toStorage } from '../../../schemas/db/time.js';
 import type { Awaitable } from '../../shared/awaitable.js';
 import { fail } from '../../errors.js';
 import { IDENTITY_MISSES_MAX, IDENTITY_TOUCH_INTERVAL_MS, TOKEN_CONFIRM_MS } from '../../shared/limits.js';
 import { checkFields } from './fields.js';
 import { headerTokenHash } from '../../token-hash.js';
-import type { InstanceFilter, InstanceReader, InstanceRow, TokenRow } from './reader.js';
+import type { InstanceFilter, InstanceReader, TokenRow } from './reader.js';
 import { then } from '../../shared/awaitable.js';
 import { addBounded } from '../../shared/bounded.js';
 import { STALE_SESSION_CHUNK, STALE_SESSION_TURNS } from '../../shared/limits-features.js';
 
 export type { InstanceFilter } from './reader.js';
 
-/** The public shape: no token, RFC 3339 times. */
-export function summary(i: Instance) {
-  return {
-    id: i.id,
-    name: i.name,
-    workspace: i.workspace,
-    intent: i.intent,
-    stack: i.stack,
-    capabilities: i.capabilities,
-    status: i.status,
-    registered_at: toRfc3339(i.registered_at),
-    last_seen: toRfc3339(i.last_seen),
-  };
-}
-export type Summary = ReturnType<typeof summary>;
-
-const decode = (r: InstanceRow): Instance => ({ ...r, capabilities: JSON.parse(r.capabilities) as string[] });
 /** An agent's token as the identity index knows it, and when the database last said so. */
 interface Known {
   readonly resolved: Resolved;
@@ -182,18 +166,18 @@ export class InstanceService {
     this.writer.call('instances.touch', { id: identity.instanceId, op: 'touch' }).catch((err: unknown) => this.log.debug({ err, id: identity.instanceId }, 'last_seen refresh failed'));
   }
 
-  async list(f: InstanceFilter): Promise<Summary[]> {
-    return (await this.reader.list(f)).map((r) => summary(decode(r)));
+  async list(f: InstanceFilter): Promise<InstanceSummary[]> {
+    return (await this.reader.list(f)).map((r) => INSTANCE.wire(INSTANCE.decode(r)));
   }
 
-  async stale(): Promise<Summary[]> {
-    return (await this.reader.stale()).map((r) => summary(decode(r)));
+  async stale(): Promise<InstanceSummary[]> {
+    return (await this.reader.stale()).map((r) => INSTANCE.wire(INSTANCE.decode(r)));
   }
 
-  async get(id: string): Promise<Summary> {
+  async get(id: string): Promise<InstanceSummary> {
     const r = await this.reader.get(id);
     if (!r) throw fail('INSTANCE_NOT_FOUND', id);
-    return summary(decode(r));
+    return INSTANCE.wire(INSTANCE.decode(r));
   }
 
   count(): Awaitable<number> {
@@ -204,11 +188,7 @@ export class InstanceService {
    * `token_id`: the created token registering it, which may then act as it. `idem`: an idempotent retry gets the first registration's instance with a new token (its first
    * token's plain text is never stored with the key; the first one stops working) — `replayed`.
    */
-  async register(
-    input: { name: string; workspace: string; intent: string; stack: string; capabilities: string[]; token_id?: string },
-    audit?: AuditTag,
-    idem: IdemTag | null = null,
-  ): Promise<{ instance: Summary & { token: string }; replayed: boolean }> {
+  async register(input: InstanceCreate & { token_id?: string }, audit?: AuditTag, idem: IdemTag | null = null): Promise<{ instance: InstanceSummary & { token: string }; replayed: boolean }> {
     checkFields(input);
     const { res: row, replayed } = await this.writer.callIdempotent('instances.register', input, idem, audit ? { audit } : undefined);
     let token = row.token;
@@ -217,16 +197,16 @@ export class InstanceService {
       this.unindex(row.id);
     }
     this.index({ ...row, token_hash: tokenHash(token) });
-    return { instance: { ...summary(row), token }, replayed };
+    return { instance: { ...INSTANCE.wire(row), token }, replayed };
   }
 
-  async touch(id: string, op: 'activate' | 'heartbeat', audit?: AuditTag): Promise<Summary> {
-    return summary(await this.writer.call('instances.touch', { id, op }, { audit }));
+  async touch(id: string, op: 'activate' | 'heartbeat', audit?: AuditTag): Promise<InstanceSummary> {
+    return INSTANCE.wire(await this.writer.call('instances.touch', { id, op }, { audit }));
   }
 
-  async update(id: string, change: { capabilities?: string[]; intent?: string }, audit?: AuditTag): Promise<Summary> {
+  async update(id: string, change: { capabilities?: string[]; intent?: string }, audit?: AuditTag): Promise<InstanceSummary> {
     checkFields(change);
-    return summary(await this.writer.call('instances.update', { id, ...change }, { audit }));
+    return INSTANCE.wire(await this.writer.call('instances.update', { id, ...change }, { audit }));
   }
 
   /** Deletes the instance; what it held (leases, claimed tasks) is released in the same write. */
@@ -239,10 +219,10 @@ export class InstanceService {
    * Marks active instances unseen since `cutoffMs` stale; returns them. The writer stores their
    * `agent.stale` events and releases what they held in the same transaction; those go out here.
    */
-  async markStale(cutoffMs: number): Promise<Summary[]> {
+  async markStale(cutoffMs: number): Promise<InstanceSummary[]> {
     const cutoff = toStorage(cutoffMs);
     const r = await this.writer.call('instances.mark_stale', { cutoff });
-    return r.stale.map(summary);
+    return r.stale.map(INSTANCE.wire);
   }
 
   /**

@@ -9,7 +9,8 @@ import type { WriterClient } from '../../rpc/writer-client.js';
 import { MESSAGE_MAX_BODY_BYTES, MESSAGE_MAX_RECIPIENTS, MESSAGE_MAX_TO } from '../../shared/limits-features.js';
 import { folderOf } from '../../shared/workspace.js';
 import { toRfc3339 } from '../../../schemas/db/time.js';
-import type { InstanceReader, InstanceRow } from '../instances/reader.js';
+import type { InstanceDbRow as InstanceRow } from '../../../schemas/db/tables/instances.js';
+import type { InstanceReader } from '../instances/reader.js';
 import type { InboxDbRow, InboxFilter, MessageReader } from './reader.js';
 
 

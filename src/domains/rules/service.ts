@@ -1,6 +1,7 @@
 import type { AuditTag, IdemTag } from '../../../schemas/rpc/envelope.js';
 import { effectiveRegex, regexError } from '../../../schemas/regex.js';
-import type { RuleInput } from '../../../schemas/http/rules.js';
+import { RULE, type RuleDbRow } from '../../../schemas/db/tables/rules.js';
+import type { Rule, RuleInput } from '../../../schemas/http/rules.js';
 import type { ValidateRule, Violation } from '../../../schemas/rpc/pool.js';
 import type { RuleRow } from '../../../schemas/rpc/writer.js';
 import { isValidGlob, matcherFor } from '../../shared/glob.js';
@@ -8,7 +9,7 @@ import { AppError, fail } from '../../errors.js';
 import { RULES_CACHE_PROJECTS, RULES_CACHE_SUBSETS, VALIDATE_MAX_TIMEOUTS, VALIDATE_MAX_VIOLATIONS } from '../../shared/limits.js';
 import type { PoolClient } from '../../rpc/pool-client.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
-import type { RuleReader, StoredRule } from './reader.js';
+import type { RuleReader } from './reader.js';
 import { then } from '../../shared/awaitable.js';
 
 /** A rule's lifecycle status. */
@@ -18,43 +19,8 @@ export type RuleStatus = (typeof RULE_STATUSES)[number];
 /** The project whose rules apply to every project. */
 export const GLOBAL_PROJECT = '_global';
 
-/** A rule as the API returns it: proposed_by, context, created_at only when set. */
-export interface Rule {
-  project: string;
-  rule_id: string;
-  severity: string;
-  match_type: string;
-  pattern: string;
-  message: string;
-  stack: string;
-  applies_to: string[];
-  source: string;
-  status: string;
-  proposed_by?: string;
-  context?: string;
-  /** Raw storage text `YYYY-MM-DD HH:MM:SS`, not RFC 3339. */
-  created_at?: string;
-}
-
-
-function toRule(r: StoredRule): Rule {
-  const out: Rule = {
-    project: r.project,
-    rule_id: r.rule_id,
-    severity: r.severity,
-    match_type: r.match_type,
-    pattern: r.pattern,
-    message: r.message,
-    stack: r.stack,
-    applies_to: JSON.parse(r.applies_to) as string[],
-    source: r.source,
-    status: r.status,
-  };
-  if (r.proposed_by !== '') out.proposed_by = r.proposed_by;
-  if (r.context !== '') out.context = r.context;
-  if (r.created_at !== '') out.created_at = r.created_at;
-  return out;
-}
+/** A rule as the API returns it (schemas/db/tables/rules.ts). */
+const toRule = (r: RuleDbRow): Rule => RULE.wire(RULE.decode(r));
 
 const s = (v: string | null | undefined): string => v ?? '';
 
@@ -141,12 +107,12 @@ export class RuleService {
   private selection(project: string): Selection | Promise<Selection> {
     const cached = this.selections.get(project);
     if (cached) return cached;
-    const build = (rows: StoredRule[]): Selection => {
+    const build = (rows: RuleDbRow[]): Selection => {
       const sel: Selection = {
-        rules: rows.map((r) => ({
+        rules: rows.map(RULE.decode).map((r) => ({
           rule: { rule_id: r.rule_id, severity: r.severity, match_type: r.match_type, pattern: r.pattern, message: r.message },
           stack: r.stack,
-          globs: JSON.parse(r.applies_to) as string[],
+          globs: r.applies_to,
         })),
         json: new Map(),
       };

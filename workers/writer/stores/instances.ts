@@ -2,20 +2,19 @@ import { randomUUID } from 'node:crypto';
 import { tokenHash } from '../../../schemas/db/tables/tokens.js';
 import { CHANGES_CHANNEL } from '../../../schemas/rpc/cluster.js';
 import type { ReqOf, ResOf } from '../../../schemas/rpc/envelope.js';
-import type { Instance, WriterMethods } from '../../../schemas/rpc/writer.js';
+import type { WriterMethods } from '../../../schemas/rpc/writer.js';
+import { INSTANCE, type InstanceDbRow as Row } from '../../../schemas/db/tables/instances.js';
 import { fault } from '../fault.js';
 import { dialects, sql, type Tx } from '../sql.js';
 import { toRfc3339, storageNow } from '../../../schemas/db/time.js';
 import type { EventStore } from './events.js';
 
 type M = WriterMethods;
-type Row = Omit<Instance, 'capabilities'> & { capabilities: string };
 
-const decode = (r: Row): Instance => ({ ...r, capabilities: JSON.parse(r.capabilities) as string[] });
-
-const COLS = 'id, name, workspace, intent, stack, capabilities, status, token_hash, registered_at, last_seen, token_id';
-const GET = sql(`SELECT ${COLS} FROM instances WHERE id = ?`);
-const INSERT = sql(`INSERT INTO instances (${COLS}) VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?)`);
+const GET = sql(`SELECT ${INSTANCE.columns} FROM instances WHERE id = ?`);
+/** The id, the instance's input fields (schemas/db/tables/instances.ts), then what registration sets. */
+const INSERT_COLUMNS = ['id', ...INSTANCE.inputs, 'status', 'token_hash', 'registered_at', 'last_seen', 'token_id'];
+const INSERT = sql(`INSERT INTO instances (${INSERT_COLUMNS.join(', ')}) VALUES (${INSERT_COLUMNS.map(() => '?').join(', ')})`);
 const TOUCH = {
   activate: sql("UPDATE instances SET status = 'active', last_seen = ? WHERE id = ?"),
   heartbeat: sql("UPDATE instances SET status = CASE WHEN status = 'stale' THEN 'active' ELSE status END, last_seen = ? WHERE id = ?"),
@@ -29,8 +28,8 @@ const REKEY = sql('UPDATE instances SET token_hash = ? WHERE id = ?');
 const NOT_BUSY = "NOT EXISTS (SELECT 1 FROM hook_sessions h WHERE h.instance_id = instances.id AND h.busy_until >= ?)";
 /** In the (status, last_seen) index's order, ties in insertion order (SQLite's rowid, PostgreSQL's seq). */
 const STALE_CANDIDATES = dialects({
-  sqlite: `SELECT ${COLS} FROM instances WHERE status = 'active' AND last_seen < ? AND ${NOT_BUSY} ORDER BY last_seen`,
-  pg: `SELECT ${COLS} FROM instances WHERE status = 'active' AND last_seen < ? AND ${NOT_BUSY} ORDER BY last_seen, seq`,
+  sqlite: `SELECT ${INSTANCE.columns} FROM instances WHERE status = 'active' AND last_seen < ? AND ${NOT_BUSY} ORDER BY last_seen`,
+  pg: `SELECT ${INSTANCE.columns} FROM instances WHERE status = 'active' AND last_seen < ? AND ${NOT_BUSY} ORDER BY last_seen, seq`,
 });
 const MARK_STALE = sql("UPDATE instances SET status = 'stale' WHERE id = ?");
 
@@ -48,8 +47,8 @@ export function instanceStore(events: EventStore) {
       const token = randomUUID();
       const now = storageNow();
       // Only its hash is stored: a data file or a backup holds no usable token.
-      await tx.run(INSERT, id, req.name, req.workspace, req.intent, req.stack, JSON.stringify(req.capabilities), tokenHash(token), now, now, req.token_id ?? '');
-      return { ...decode(await mustGet(tx, id)), token };
+      await tx.run(INSERT, id, ...INSTANCE.values(req), 'pending', tokenHash(token), now, now, req.token_id ?? '');
+      return { ...INSTANCE.decode(await mustGet(tx, id)), token };
     },
 
     async rekey(tx: Tx, req: ReqOf<M, 'instances.rekey'>): Promise<ResOf<M, 'instances.rekey'>> {
@@ -64,7 +63,7 @@ export function instanceStore(events: EventStore) {
     async touch(tx: Tx, req: ReqOf<M, 'instances.touch'>): Promise<ResOf<M, 'instances.touch'>> {
       await mustGet(tx, req.id);
       await tx.run(TOUCH[req.op], storageNow(), req.id);
-      return decode(await mustGet(tx, req.id));
+      return INSTANCE.decode(await mustGet(tx, req.id));
     },
 
     async update(tx: Tx, req: ReqOf<M, 'instances.update'>): Promise<ResOf<M, 'instances.update'>> {
@@ -72,7 +71,7 @@ export function instanceStore(events: EventStore) {
       const now = storageNow();
       if (req.capabilities !== undefined) await tx.run(SET_CAPS, JSON.stringify(req.capabilities), now, req.id);
       if (req.intent !== undefined) await tx.run(SET_INTENT, req.intent, now, req.id);
-      return decode(await mustGet(tx, req.id));
+      return INSTANCE.decode(await mustGet(tx, req.id));
     },
 
     async deregister(tx: Tx, req: ReqOf<M, 'instances.deregister'>): Promise<{ id: string }> {
@@ -91,7 +90,7 @@ export function instanceStore(events: EventStore) {
         const data = JSON.stringify({ instance_id: r.id, name: r.name, workspace: r.workspace, stack: r.stack, last_seen: toRfc3339(r.last_seen) });
         published.push(await events.publish(tx, { topic: 'agent.stale', data, source: 'liveness-monitor' }));
       }
-      return { stale: rows.map((r) => decode({ ...r, status: 'stale' })), events: published };
+      return { stale: rows.map((r) => INSTANCE.decode({ ...r, status: 'stale' })), events: published };
     },
   };
 }

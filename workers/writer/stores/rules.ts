@@ -3,14 +3,17 @@ import type { RuleRow, WriterMethods } from '../../../schemas/rpc/writer.js';
 import { fault } from '../fault.js';
 import { sql, type Param, type Tx } from '../sql.js';
 import { storageNow } from '../../../schemas/db/time.js';
+import { RULE } from '../../../schemas/db/tables/rules.js';
 
 type M = WriterMethods;
 
-const COLS = 'project, rule_id, severity, match_type, pattern, message, stack, applies_to, source, status, proposed_by, context, created_at';
+/** A rule's input fields (schemas/db/tables/rules.ts), then its status and creation time. */
+const COLS = [...RULE.inputs, 'status', 'created_at'];
+const VALUES = `(${COLS.join(', ')}) VALUES (${COLS.map(() => '?').join(', ')})`;
 const EXISTS = sql('SELECT 1 AS found FROM validation_rules WHERE project = ? AND rule_id = ?');
-const INSERT = sql(`INSERT INTO validation_rules (${COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+const INSERT = sql(`INSERT INTO validation_rules ${VALUES}`);
 const UPSERT = sql(
-  `INSERT INTO validation_rules (${COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+  `INSERT INTO validation_rules ${VALUES}
    ON CONFLICT(project, rule_id) DO UPDATE SET severity = excluded.severity, match_type = excluded.match_type,
      pattern = excluded.pattern, message = excluded.message, stack = excluded.stack, applies_to = excluded.applies_to,
      source = excluded.source, status = excluded.status`,
@@ -20,9 +23,7 @@ const DELETE_ONE = sql('DELETE FROM validation_rules WHERE project = ? AND rule_
 const DECIDE = sql("UPDATE validation_rules SET status = ? WHERE project = ? AND rule_id = ? AND status = 'proposed'");
 
 /** A rule's row in COLS order. */
-const row = (r: RuleRow, status: string, now: string): Param[] => [
-  r.project, r.rule_id, r.severity, r.match_type, r.pattern, r.message, r.stack, JSON.stringify(r.applies_to), r.source, status, r.proposed_by, r.context, now,
-];
+const row = (r: RuleRow, status: string, now: string): Param[] => [...RULE.values(r), status, now];
 
 /** Validation rules and their lifecycle. */
 export function ruleStore() {
