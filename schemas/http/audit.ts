@@ -1,17 +1,8 @@
 import { Type, type Static } from '../typebox.js';
-import { Instant } from './common.js';
+import { AUDIT } from '../db/tables/audit.js';
 
-/** An audit entry; `detail` is compact JSON text, not an object. */
-export const AuditEntry = Type.Object({
-  id: Type.Integer(),
-  timestamp: Instant,
-  actor: Type.String(),
-  action: Type.String(),
-  resource: Type.String(),
-  detail: Type.String(),
-  outcome: Type.String(),
-});
-
+/** An audit entry (schemas/db/tables/audit.ts); `detail` is compact JSON text, not an object. */
+export const AuditEntry = AUDIT.Wire;
 export type AuditEntry = Static<typeof AuditEntry>;
 
 export const AuditListReply = Type.Array(AuditEntry);

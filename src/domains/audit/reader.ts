@@ -1,18 +1,11 @@
 import { then, type Awaitable } from '../../shared/awaitable.js';
 import type { Reads } from '../../backend/reads.js';
 import { sql } from '../../../schemas/db/sql.js';
+import { AUDIT } from '../../../schemas/db/tables/audit.js';
+import type { Static } from '../../../schemas/typebox.js';
 
 /** An audit entry as stored: `timestamp` is storage text. */
-export interface AuditRow {
-  id: number;
-  timestamp: string;
-  actor: string;
-  action: string;
-  resource: string;
-  /** Compact JSON text with sorted keys. */
-  detail: string;
-  outcome: string;
-}
+export type AuditRow = Static<typeof AUDIT.Row>;
 
 /** Bounds as storage text (inclusive), compared as instants. */
 export interface Span {
@@ -43,7 +36,7 @@ export interface AuditReader {
   counts(span: Span): Awaitable<AuditCounts>;
 }
 
-const COLUMNS = 'id, timestamp, actor, action, resource, detail, outcome';
+const COLUMNS = AUDIT.columns;
 /** Parameters: from ×2, to ×2. */
 const SPAN = '(CAST(? AS text) IS NULL OR timestamp >= ?) AND (CAST(? AS text) IS NULL OR timestamp <= ?)';
 const LIST = sql(`SELECT ${COLUMNS} FROM audit_log WHERE (CAST(? AS text) IS NULL OR actor = ?) AND (CAST(? AS text) IS NULL OR action = ?) AND ${SPAN} ORDER BY id DESC LIMIT ?`);

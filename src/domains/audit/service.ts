@@ -1,8 +1,6 @@
-import { toRfc3339 } from '../../../schemas/db/time.js';
-import type { AuditFilter, AuditReader, AuditRow, Span } from './reader.js';
-
-/** An entry as the API shows it: `timestamp` RFC 3339 UTC. */
-export type AuditEntry = AuditRow;
+import { AUDIT } from '../../../schemas/db/tables/audit.js';
+import type { AuditEntry } from '../../../schemas/http/audit.js';
+import type { AuditFilter, AuditReader, Span } from './reader.js';
 
 /**
  * The audit log's reads. Entries are written by the writer in the savepoint of the
@@ -13,7 +11,7 @@ export class AuditService {
 
   /** Newest first; `actor` and `action` exact. */
   async list(f: AuditFilter): Promise<AuditEntry[]> {
-    return (await this.reader.list(f)).map((e) => ({ ...e, timestamp: toRfc3339(e.timestamp) }));
+    return (await this.reader.list(f)).map(AUDIT.wire);
   }
 
   async summary(span: Span) {
