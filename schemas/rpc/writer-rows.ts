@@ -1,16 +1,11 @@
 import { Type, type Static } from '../typebox.js';
+import { EVENT } from '../db/tables/events.js';
 import { CHECKPOINT, TASK } from '../db/tables/tasks.js';
 
 /** The rows writer methods return (decoded; times in storage text), as the front receives them. */
 
-/** A stored event; `data` is raw JSON text, `created_at` storage text. */
-export const Event = Type.Object({
-  id: Type.Integer(),
-  topic: Type.String(),
-  data: Type.String(),
-  source: Type.String(),
-  created_at: Type.String(),
-});
+/** A stored event (schemas/db/tables/events.ts); `data` is raw JSON text, `created_at` storage text. */
+export const Event = EVENT.Row;
 export type Event = Static<typeof Event>;
 
 /** Events a method stored in its own transaction, for the front to fan out (in id order). */
