@@ -1,5 +1,6 @@
 import { Type, type Static } from '../typebox.js';
 import { EVENT } from '../db/tables/events.js';
+import { MESSAGE, RECIPIENT } from '../db/tables/messages.js';
 import { CHECKPOINT, TASK } from '../db/tables/tasks.js';
 
 /** The rows writer methods return (decoded; times in storage text), as the front receives them. */
@@ -70,3 +71,11 @@ export type TaskRow = Static<typeof TaskRow>;
 /** A task's checkpoint: `data` raw JSON text, `at` storage text. */
 export const CheckpointRow = CHECKPOINT.Row;
 export type CheckpointRow = Static<typeof CheckpointRow>;
+
+/** A message as sent (schemas/db/tables/messages.ts): lists decoded, `reply_to` 0 when it answers none, times storage text. */
+export const MessageRow = MESSAGE.Row;
+export type MessageRow = Static<typeof MessageRow>;
+
+/** A recipient's state of a message: `read_at` and `acked_at` storage text, '' until then. */
+export const RecipientRow = RECIPIENT.Row;
+export type RecipientRow = Static<typeof RecipientRow>;
