@@ -18,9 +18,10 @@ import { toRfc3339, toStorage } from './time.js';
  * - `json`: JSON text in the table, decoded in the row (a list), the same in the reply;
  * - `bool`: 0 or 1 in the table, a boolean in the row and the reply;
  * - `ms`: an instant as epoch ms in the table and the row (0: none), RFC 3339 in the reply (`""`: none);
- * - `bytes`: stored bytes, never in a JSON reply (declare it `hidden`).
+ * - `bytes`: stored bytes, never in a JSON reply (declare it `hidden`);
+ * - `ref`: the id of another row, 0 for none in the table and the row, null in the reply.
  */
-export type Form = 'value' | 'time' | 'raw' | 'json' | 'bool' | 'ms' | 'bytes';
+export type Form = 'value' | 'time' | 'raw' | 'json' | 'bool' | 'ms' | 'bytes' | 'ref';
 
 export interface Field<R extends TSchema = TSchema, W extends TSchema | null = TSchema | null, N extends string | undefined = string | undefined, I extends TSchema | undefined = TSchema | undefined> {
   column: Column;
@@ -57,6 +58,8 @@ export const f = {
   ms: (c: ColumnOpts = {}) => field({ type: 'int', default: 0, ...c }, 'ms', Type.Integer(), Type.String()),
   /** Bytes as stored (a BLOB, PostgreSQL's bytea). */
   bytes: (c: ColumnOpts = {}) => field({ type: 'blob', ...c }, 'bytes', Bytes),
+  /** The id of another row, 0 for none (the column stays NOT NULL); null in replies. */
+  ref: (c: ColumnOpts = {}) => field({ type: 'int', default: 0, ...c }, 'ref', Type.Integer(), Type.Union([Type.Integer(), Type.Null()])),
 };
 
 /** `x` may be NULL (every column is NOT NULL otherwise): its row and its reply may be null. */
@@ -78,6 +81,8 @@ export const omitEmpty = <R extends TSchema, W extends TSchema>(x: Field<R, W, u
 export const named = <N extends string, R extends TSchema, W extends TSchema>(name: N, x: Field<R, W, undefined, undefined>): Field<R, W, N, undefined> => ({ ...x, wireName: name });
 
 type Fields = Record<string, Field>;
+/** What the table declares besides its columns; `replyOrder`: every field once, in the order replies show them, when not the columns' order. */
+type RecordOpts<F extends Fields> = Omit<Table, 'name' | 'columns'> & { replyOrder?: ReadonlyArray<keyof F & string> };
 type RowProps<F extends Fields> = { [K in keyof F]: F[K]['row'] };
 type CreateProps<F extends Fields> = { [K in keyof F as F[K]['input'] extends TSchema ? K : never]: F[K]['row'] };
 type WireProps<F extends Fields> = {
@@ -116,8 +121,10 @@ export interface RecordDecl<F extends Fields> {
 }
 
 /** The record `name`: its fields, and what its table declares besides its columns. */
-export function record<F extends Fields>(name: string, fields: F, table: Omit<Table, 'name' | 'columns'> = {}): RecordDecl<F> {
+export function record<F extends Fields>(name: string, fields: F, opts: RecordOpts<F> = {}): RecordDecl<F> {
+  const { replyOrder, ...table } = opts;
   const entries = Object.entries(fields);
+  const replied = replyOrder === undefined ? entries : inOrder(name, fields, replyOrder);
   const columns: Record<string, Column> = {};
   const row: Record<string, TSchema> = {};
   const wire: Record<string, TSchema> = {};
@@ -125,8 +132,8 @@ export function record<F extends Fields>(name: string, fields: F, table: Omit<Ta
     if (x.form === 'bytes' && x.wire !== null) throw new Error(`${name}.${k}: bytes have no JSON form; declare it hidden`);
     columns[k] = x.column;
     row[k] = x.row;
-    if (x.wire !== null) wire[x.wireName ?? k] = x.wire;
   }
+  for (const [k, x] of replied) if (x.wire !== null) wire[x.wireName ?? k] = x.wire;
   const decoded = entries.filter(([, x]) => x.form === 'json' || x.form === 'bool') as ReadonlyArray<[string, Field]>;
   const inputs = entries.filter(([, x]) => x.input !== undefined) as Array<[string, Field<TSchema, TSchema | null, string | undefined, TSchema>]>;
   const body: Record<string, TSchema> = {};
@@ -149,9 +156,16 @@ export function record<F extends Fields>(name: string, fields: F, table: Omit<Ta
     Wire: Type.Object(wire) as unknown as TObject<WireProps<F>>,
     columns: Object.keys(columns).join(', '),
     decode: decoder(decoded) as RecordDecl<F>['decode'],
-    json: compileWriter(entries) as RecordDecl<F>['json'],
-    wire: compileWire(entries) as RecordDecl<F>['wire'],
+    json: compileWriter(replied) as RecordDecl<F>['json'],
+    wire: compileWire(replied) as RecordDecl<F>['wire'],
   };
+}
+
+/** The fields in the order replies show them: `order` names each once. */
+function inOrder(name: string, fields: Fields, order: readonly string[]): Array<[string, Field]> {
+  const seen = new Set(order);
+  if (seen.size !== order.length || seen.size !== Object.keys(fields).length || !order.every((k) => k in fields)) throw new Error(`record ${name}: replyOrder must name every field once`);
+  return order.map((k) => [k, fields[k]!]);
 }
 
 function columnDefault(x: Field): unknown {
@@ -188,6 +202,7 @@ function compileWriter(entries: ReadonlyArray<[string, Field]>): (r: unknown) =>
     if (x.form === 'raw') text = v;
     else if (x.form === 'bool') text = `(${v} ? 'true' : 'false')`;
     else if (x.form === 'ms') text = `'"' + m(${v}) + '"'`;
+    else if (x.form === 'ref') text = `(${v} === 0 ? 'null' : '' + ${v})`;
     else if (x.form === 'time') text = `'"' + t(${v}) + '"'`;
     else if (x.form === 'value' && isEnum(x.wire)) text = `'"' + ${v} + '"'`;
     else if (x.form === 'json' || x.column.type === 'text') text = `JSON.stringify(${v})`;
@@ -211,6 +226,7 @@ function compileWire(entries: ReadonlyArray<[string, Field]>): (r: unknown) => u
     let value = v;
     if (x.form === 'raw') value = `JSON.parse(${v})`;
     else if (x.form === 'ms') value = `m(${v})`;
+    else if (x.form === 'ref') value = `(${v} === 0 ? null : ${v})`;
     else if (x.form === 'time') value = x.column.nullable ? `(${v} === null ? null : t(${v}))` : `t(${v})`;
     const member = `${JSON.stringify(x.wireName ?? k)}: ${value}`;
     props.push(x.omitEmpty ? `...(${v} === '' ? {} : { ${member} })` : member);

@@ -1,10 +1,8 @@
 import { Type, type Static } from '../typebox.js';
-import { Instant } from './common.js';
+import { ImportanceSchema, MESSAGE, RECIPIENT } from '../db/tables/messages.js';
+export type { Importance } from '../db/tables/messages.js';
 
 /** The agent inbox's REST bodies and replies. */
-
-export const IMPORTANCE = ['normal', 'high'] as const;
-export type Importance = (typeof IMPORTANCE)[number];
 
 /**
  * POST /api/messages. `to`: instance ids, instance names (every live instance of the name),
@@ -16,7 +14,7 @@ export const SendBody = Type.Object({
   body: Type.Optional(Type.String()),
   thread_id: Type.Optional(Type.Union([Type.Integer({ minimum: 1 }), Type.Null()])),
   reply_to: Type.Optional(Type.Union([Type.Integer({ minimum: 1 }), Type.Null()])),
-  importance: Type.Optional(Type.Unsafe<Importance>(Type.Union(IMPORTANCE.map((s) => Type.Literal(s))))),
+  importance: Type.Optional(ImportanceSchema),
   ack_required: Type.Optional(Type.Boolean()),
 });
 
@@ -27,34 +25,18 @@ export const ReadBody = Type.Object({
 });
 
 /** A message as sent: the reply of POST /api/messages, each element of GET /api/threads/{id}. */
-export const Message = Type.Object({
-  id: Type.Integer(),
-  /** The sender's instance id, or `human` (the operator). */
-  from: Type.String(),
-  from_name: Type.String(),
-  to: Type.Array(Type.String()),
-  /** The instance ids `to` resolved to when it was sent. */
-  recipients: Type.Array(Type.String()),
-  thread_id: Type.Integer(),
-  /** The message this answers, or null. */
-  reply_to: Type.Union([Type.Integer(), Type.Null()]),
-  subject: Type.String(),
-  body: Type.String(),
-  importance: Type.Unsafe<Importance>(Type.Union(IMPORTANCE.map((s) => Type.Literal(s)))),
-  ack_required: Type.Boolean(),
-  created_at: Instant,
-});
+export const Message = MESSAGE.Wire;
 export type Message = Static<typeof Message>;
 
 /** One of the caller's inbox items: the message and the caller's own read/ack times ("" until then). */
-export const InboxItem = Type.Object({ ...Message.properties, read_at: Type.String(), acked_at: Type.String() });
+export const InboxItem = Type.Object({ ...Message.properties, ...RECIPIENT.Wire.properties });
 export type InboxItem = Static<typeof InboxItem>;
 
 /** GET /api/inbox, oldest first. */
 export const InboxReply = Type.Array(InboxItem);
 
 /** A recipient's read/ack state of a message. */
-export const Receipt = Type.Object({ recipient: Type.String(), name: Type.String(), read_at: Type.String(), acked_at: Type.String() });
+export const Receipt = Type.Object({ recipient: Type.String(), name: Type.String(), ...RECIPIENT.Wire.properties });
 export type Receipt = Static<typeof Receipt>;
 
 /** GET /api/messages/{id}: the message and every (still registered) recipient's state. */
@@ -68,5 +50,5 @@ export const ReadReply = Type.Object({ marked: Type.Integer(), unread: Type.Inte
 export type ReadReply = Static<typeof ReadReply>;
 
 /** POST /api/inbox/{id}/ack. */
-export const AckReply = Type.Object({ id: Type.Integer(), read_at: Type.String(), acked_at: Type.String() });
+export const AckReply = Type.Object({ id: Type.Integer(), ...RECIPIENT.Wire.properties });
 export type AckReply = Static<typeof AckReply>;

@@ -1,28 +1,9 @@
-import { Type, type Static } from '../typebox.js';
+import { Type } from '../typebox.js';
+import { ImportanceSchema } from '../db/tables/messages.js';
 import type { MethodTable } from './envelope.js';
-import { Events } from './writer-rows.js';
+import { Events, MessageRow, RecipientRow } from './writer-rows.js';
 
 /** The agent inbox's writer methods, part of WriterMethods (schemas/rpc/writer.ts). */
-
-/** A message as sent (the REST `Message`): times storage text, `reply_to` 0 when it answers none. */
-export const Message = Type.Object({
-  id: Type.Integer(),
-  /** The sender's instance id, or `human` (the operator). */
-  from: Type.String(),
-  from_name: Type.String(),
-  /** The `to` entries as written: ids, names, `project:<p>`, `*`. */
-  to: Type.Array(Type.String()),
-  /** The instance ids they resolved to. */
-  recipients: Type.Array(Type.String()),
-  thread_id: Type.Integer(),
-  reply_to: Type.Integer(),
-  subject: Type.String(),
-  body: Type.String(),
-  importance: Type.Union([Type.Literal('normal'), Type.Literal('high')]),
-  ack_required: Type.Boolean(),
-  created_at: Type.String(),
-});
-export type Message = Static<typeof Message>;
 
 const Recipient = Type.String({ minLength: 1 });
 
@@ -44,10 +25,10 @@ export const MessageMethods = {
       body: Type.String(),
       thread_id: Type.Optional(Type.Integer()),
       reply_to: Type.Optional(Type.Integer()),
-      importance: Type.Union([Type.Literal('normal'), Type.Literal('high')]),
+      importance: ImportanceSchema,
       ack_required: Type.Boolean(),
     }),
-    res: Type.Object({ message: Message, events: Events }),
+    res: Type.Object({ message: MessageRow, events: Events }),
   },
   /**
    * Marks the recipient's items read: the listed ones, or every one up to an id. Already read
@@ -63,7 +44,7 @@ export const MessageMethods = {
   /** Acknowledges one item (and so reads it); again keeps the first times. NOT_FOUND unless a recipient. */
   'messages.ack': {
     req: Type.Object({ recipient: Recipient, id: Type.Integer() }),
-    res: Type.Object({ id: Type.Integer(), recipient: Type.String(), read_at: Type.String(), acked_at: Type.String() }),
+    res: RecipientRow,
   },
   /**
    * One bounded retention turn: deletes up to `chunk` of the oldest messages older

@@ -1,19 +1,15 @@
 import { Type, type Static } from '../typebox.js';
+import { EVENT } from '../db/tables/events.js';
 import { INSTANCE } from '../db/tables/instances.js';
 import { LEASE } from '../db/tables/leases.js';
+import { MESSAGE, RECIPIENT } from '../db/tables/messages.js';
 import { RULE } from '../db/tables/rules.js';
 import { CHECKPOINT, TASK } from '../db/tables/tasks.js';
 
 /** The rows writer methods return (decoded; times in storage text), as the front receives them. */
 
-/** A stored event; `data` is raw JSON text, `created_at` storage text. */
-export const Event = Type.Object({
-  id: Type.Integer(),
-  topic: Type.String(),
-  data: Type.String(),
-  source: Type.String(),
-  created_at: Type.String(),
-});
+/** A stored event (schemas/db/tables/events.ts); `data` is raw JSON text, `created_at` storage text. */
+export const Event = EVENT.Row;
 export type Event = Static<typeof Event>;
 
 /** Events a method stored in its own transaction, for the front to fan out (in id order). */
@@ -38,3 +34,11 @@ export type TaskRow = Static<typeof TaskRow>;
 /** A task's checkpoint: `data` raw JSON text, `at` storage text. */
 export const CheckpointRow = CHECKPOINT.Row;
 export type CheckpointRow = Static<typeof CheckpointRow>;
+
+/** A message as sent (schemas/db/tables/messages.ts): lists decoded, `reply_to` 0 when it answers none, times storage text. */
+export const MessageRow = MESSAGE.Row;
+export type MessageRow = Static<typeof MessageRow>;
+
+/** A recipient's state of a message: `read_at` and `acked_at` storage text, '' until then. */
+export const RecipientRow = RECIPIENT.Row;
+export type RecipientRow = Static<typeof RecipientRow>;

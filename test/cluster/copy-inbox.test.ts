@@ -1,6 +1,6 @@
 import path from 'node:path';
 import t from 'tap';
-import type { Message } from '../../schemas/rpc/writer.js';
+import type { MessageRow as Message } from '../../schemas/rpc/writer.js';
 import { WRITER_LIMITS } from '../../src/shared/limits.js';
 import { openPg } from '../../src/shared/pg.js';
 import { pgIntoSqlite, sqliteIntoPg } from '../../workers/backup/pg-copy.js';

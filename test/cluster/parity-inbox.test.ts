@@ -1,6 +1,6 @@
 import t from 'tap';
 import type { ReplyEnvelope } from '../../schemas/rpc/envelope.js';
-import type { Message } from '../../schemas/rpc/writer.js';
+import type { MessageRow as Message } from '../../schemas/rpc/writer.js';
 import { providePostgres } from '../helpers/postgres.js';
 import { checkParity, type Call } from '../helpers/parity.js';
 

@@ -126,3 +126,17 @@ t.test('the instance and rule replies, as the API documents them', async (t) => 
   t.ok(Compile(Rule).Check(shown));
   t.same(Object.keys(RuleInput.properties), RULE.inputs, 'a rule as clients write it names the fields its writer stores');
 });
+
+t.test('an id with 0 for none: 0 in the table and the row, null in the reply; replyOrder orders the reply, never the columns', async (t) => {
+  const NOTE = record('notes', { id: f.int({ id: 'counter' }), body: f.text(), parent: f.ref(), by_id: named('by', f.text()) }, { replyOrder: ['id', 'by_id', 'parent', 'body'] });
+  t.equal(NOTE.columns, 'id, body, parent, by_id', 'the columns in declared order');
+  t.match(createTable(NOTE.table, 'sqlite'), /body TEXT NOT NULL,\n {2}parent INTEGER NOT NULL DEFAULT 0,\n {2}by_id TEXT NOT NULL/);
+  t.same(Object.keys(NOTE.Wire.properties), ['id', 'by', 'parent', 'body']);
+  const row = { id: 2, body: 'b', parent: 0, by_id: 'ag' };
+  t.equal(NOTE.json(row), '{"id":2,"by":"ag","parent":null,"body":"b"}');
+  t.equal(NOTE.json({ ...row, parent: 1 }), '{"id":2,"by":"ag","parent":1,"body":"b"}');
+  t.same(Object.entries(NOTE.wire(row)), Object.entries(JSON.parse(NOTE.json(row)) as object), 'the value: the same members in the same order');
+  t.ok(Compile(NOTE.Wire).Check(NOTE.wire(row)) && Compile(NOTE.Wire).Check(NOTE.wire({ ...row, parent: 1 })));
+  t.throws(() => record('bad', { a: f.int(), b: f.int() }, { replyOrder: ['a'] }), /every field once/);
+  t.throws(() => record('bad', { a: f.int(), b: f.int() }, { replyOrder: ['a', 'a'] }), /every field once/);
+});

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import t from 'tap';
 import type { ReplyEnvelope } from '../../schemas/rpc/envelope.js';
-import type { Message } from '../../schemas/rpc/writer.js';
+import type { MessageRow as Message } from '../../schemas/rpc/writer.js';
 import { sqliteReaders, type Readers } from '../../src/domains/readers.js';
 import { WRITER_LIMITS } from '../../src/shared/limits.js';
 import { openReader } from '../../src/backend/read-db.js';
@@ -52,7 +52,7 @@ t.test('send stores the message and one inbox row per recipient, starts a thread
   const r = await send(a, [b, c, b], 'the /users contract changed', { subject: 'contract', importance: 'high', ack_required: true });
   t.ok(r.ok);
   const { message, events } = r.res as { message: Message; events: Array<{ topic: string; data: string }> };
-  t.match(message, { from: a, to: [b, c, b], recipients: [b, c], thread_id: message.id, reply_to: 0, subject: 'contract', body: 'the /users contract changed', importance: 'high', ack_required: true });
+  t.match(message, { from_id: a, to_json: [b, c, b], recipients: [b, c], thread_id: message.id, reply_to: 0, subject: 'contract', body: 'the /users contract changed', importance: 'high', ack_required: true });
   t.match(message.created_at, /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/);
   t.equal(count('SELECT count(*) FROM message_recipients WHERE message_id = ?', message.id), 2, 'a duplicate recipient gets one row');
   t.equal(events.length, 1);
@@ -121,7 +121,7 @@ t.test('reading never changes state; mark_read by ids or up to an id; ack reads 
   t.equal(count('SELECT read_at FROM message_recipients WHERE recipient = ? AND message_id = ?', b, ids[0]), firstRead, 'the first read time stays');
   t.equal(await read.messages.unread(c), 4, "carol's state is her own");
   const acked = await ok('messages.ack', { recipient: c, id: ids[3] }, 'actor');
-  t.match(acked, { id: ids[3], recipient: c, read_at: /^\d{4}-/, acked_at: /^\d{4}-/ }, 'ack implies read');
+  t.match(acked, { message_id: ids[3], recipient: c, read_at: /^\d{4}-/, acked_at: /^\d{4}-/ }, 'ack implies read');
   t.same(await ok('messages.ack', { recipient: c, id: ids[3] }), acked, 'again: the first times stay');
   t.equal(await read.messages.unread(c), 3);
   t.same((await call('messages.ack', { recipient: a, id: ids[3] })).err, { status: 'NOT_FOUND', message: `message not found: ${ids[3]}` }, 'the sender is no recipient');

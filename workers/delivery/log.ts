@@ -1,18 +1,18 @@
 import Database from 'better-sqlite3';
 import type { DeliveryEvents } from '../../schemas/rpc/delivery.js';
-import type { LoggedEvent } from '../../src/shared/webhook-body.js';
+import type { Event } from '../../schemas/rpc/writer-rows.js';
 
 /**
  * The delivery thread's read-only view of the event log (opened on first use): the bodies of a
  * run are read here, so the front's event loop never reads or copies them.
  */
 export class EventLog {
-  private range: Database.Statement<[number, number], LoggedEvent> | null = null;
+  private range: Database.Statement<[number, number], Event> | null = null;
 
   constructor(private readonly file: string) {}
 
   /** The events of `sel` still in the log (pruned ones are gone), oldest first. */
-  read(sel: DeliveryEvents): LoggedEvent[] {
+  read(sel: DeliveryEvents): Event[] {
     if (!this.range) {
       const db = new Database(this.file, { readonly: true, fileMustExist: true });
       db.pragma('busy_timeout = 5000');

@@ -1,18 +1,24 @@
+import { f, record } from '../record.js';
 import { dialects, sql } from '../sql.js';
 import type { Table } from '../table.js';
 
-/** The event log: ids gapless and visible in id order (see Column.id). */
-export const EVENTS: Table = {
-  name: 'events',
-  columns: {
-    id: { type: 'int', id: 'counter' },
-    topic: { type: 'text' },
-    data: { type: 'text', default: "'null'" },
-    source: { type: 'text', default: "''" },
-    created_at: { type: 'text' },
+/**
+ * The event log: ids gapless and visible in id order (see Column.id). Its reply is the publish
+ * reply, each element of GET /api/events/history and each frame of a subscription; `data` is any
+ * JSON (null when none was sent), kept as the text published.
+ */
+export const EVENT = record(
+  'events',
+  {
+    id: f.int({ id: 'counter' }),
+    topic: f.text(),
+    data: f.raw(),
+    source: f.text({ default: "''" }),
+    created_at: f.time(),
   },
-  indexes: [{ name: 'events_created_at', on: 'created_at' }],
-};
+  { indexes: [{ name: 'events_created_at', on: 'created_at' }] },
+);
+export const EVENTS = EVENT.table;
 
 /** PostgreSQL's id counters (events, tasks, messages) and the count of live restores. */
 export const KOOR_COUNTERS: Table = {

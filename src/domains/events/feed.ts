@@ -2,11 +2,12 @@ import type { Sql } from 'postgres';
 import { EVENTS_CHANNEL } from '../../../schemas/rpc/cluster.js';
 import { CLOSE_SLOW_CONSUMER, type Hub } from '../../bus/hub.js';
 import { EVENT_FEED_PAGE, EVENT_FEED_PAGE_BYTES, EVENT_FEED_POLL_MS, EVENT_FEED_READ_TIMEOUT_MS, EVENT_FEED_RETRY_MS } from '../../shared/limits.js';
+import { EVENT } from '../../../schemas/db/tables/events.js';
 import type { Event } from '../../../schemas/rpc/writer.js';
 import { LogTail } from '../../bus/log-tail.js';
 import type { Logger } from '../../log.js';
 import type { EventsReader } from './reader.js';
-import { eventJson, type Fanout } from './service.js';
+import type { Fanout } from './service.js';
 import { within } from '../../within.js';
 
 /**
@@ -55,7 +56,7 @@ export class EventFeed implements Fanout {
         this.opts.log.warn({ after, next }, 'events pruned before this node fanned them out; closing subscribers so they resume');
         this.hub.closeAll(CLOSE_SLOW_CONSUMER, 'node fell behind the event log: resume with since=');
       },
-      deliver: (e) => this.hub.publish(e.id, e.topic, Buffer.from(eventJson(e))),
+      deliver: (e) => this.hub.publish(e.id, e.topic, Buffer.from(EVENT.json(e))),
       delivered: () => this.opts.onPublished?.(),
       // A full page (by count or bytes) may have more behind it.
       more: (page) => page.length > 0,

@@ -1,4 +1,5 @@
 import type { Sql } from 'postgres';
+import { EVENT } from '../../../schemas/db/tables/events.js';
 import type { Event } from '../../../schemas/rpc/writer.js';
 import { matcherFor, postgresRegexOf, sqliteGlobOf } from '../../shared/glob.js';
 import type { TxClient } from '../../shared/pg-tx.js';
@@ -112,7 +113,7 @@ interface Filters {
  */
 const TOPIC_FILTER = `(@pattern IS NULL OR (topic GLOB @sqlGlob AND ((@exact = 1 AND instr(topic, '/') = 0) OR koor_glob(@pattern, topic))))`;
 const FILTERS = `(@from IS NULL OR created_at >= @from) AND (@to IS NULL OR created_at <= @to) AND (@source IS NULL OR source = @source) AND ${TOPIC_FILTER}`;
-const COLUMNS = 'id, topic, data, source, created_at';
+const COLUMNS = EVENT.columns;
 
 const allTopics = (pattern: string) => pattern === '' || pattern === '*';
 

@@ -4,15 +4,10 @@ import type { Hub, ReplayStep } from '../../bus/hub.js';
 import { EVENTS_HISTORY_MAX_BYTES, EVENTS_PRUNE_CHUNK, WS_REPLAY_STEP_BYTES, WS_REPLAY_STEP_IDS } from '../../shared/limits.js';
 import type { Logger } from '../../log.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
-import { toRfc3339 } from '../../../schemas/db/time.js';
+import { EVENT } from '../../../schemas/db/tables/events.js';
 import type { Awaitable } from '../../shared/awaitable.js';
 import type { EventsReader, HistoryFilter, SyncEventsReader, WindowRead } from './reader.js';
 import { then } from '../../shared/awaitable.js';
-
-/** The Event JSON (docs/events.md), built once per event; `data` is spliced in raw. */
-export function eventJson(e: Event): string {
-  return `{"id":${e.id},"topic":${JSON.stringify(e.topic)},"data":${e.data},"source":${JSON.stringify(e.source)},"created_at":"${toRfc3339(e.created_at)}"}`;
-}
 
 export type HistoryQuery = HistoryFilter;
 
@@ -25,7 +20,7 @@ export type HistoryQuery = HistoryFilter;
 export interface Fanout {
   /** The newest id handed to the hub: live delivery has reached it. */
   lastId(): number;
-  /** Events this node's writer just committed (the reply of their write); `jsons`: their eventJson, when already built. */
+  /** Events this node's writer just committed (the reply of their write); `jsons`: their reply text (EVENT.json), when already built. */
   committed(events: readonly Event[], jsons?: readonly string[]): void;
 }
 
@@ -52,7 +47,7 @@ export class LocalFanout implements Fanout {
       // Committed events whose replies were lost come first, so live subscribers see no gap.
       if (event.id > this.lastFanned + 1) this.missed(event.id);
       if (event.id <= this.lastFanned) continue; // already sent as a missed one
-      this.hub.publish(event.id, event.topic, Buffer.from(jsons?.[i] ?? eventJson(event)));
+      this.hub.publish(event.id, event.topic, Buffer.from(jsons?.[i] ?? EVENT.json(event)));
       this.lastFanned = event.id;
     }
   }
@@ -84,7 +79,7 @@ export class LocalFanout implements Fanout {
   /** The committed events between the last fanned out and `before`, in id order. */
   private missed(before: number): void {
     for (const e of this.reader.between(this.lastFanned, before)) {
-      this.hub.publish(e.id, e.topic, Buffer.from(eventJson(e)));
+      this.hub.publish(e.id, e.topic, Buffer.from(EVENT.json(e)));
       this.lastFanned = e.id;
     }
   }
@@ -112,11 +107,11 @@ export class EventService {
    */
   async publishIdempotent(topic: string, data: string, source: string, idem: IdemTag | null): Promise<{ event: Event; json: string; replayed: boolean }> {
     const { res, replayed } = await this.writer.callIdempotent('events.publish', { topic, data, source }, idem);
-    return replayed ? { event: res, json: eventJson(res), replayed } : { ...this.published(res), replayed };
+    return replayed ? { event: res, json: EVENT.json(res), replayed } : { ...this.published(res), replayed };
   }
 
   private published(event: Event): { event: Event; json: string } {
-    const json = eventJson(event);
+    const json = EVENT.json(event);
     this.fanout.committed([event], [json]);
     // Webhooks read the log from their cursors: tell the dispatcher there is more.
     this.opts.onPublished?.();
@@ -147,7 +142,7 @@ export class EventService {
     let lastId = 0;
     let cut = false;
     const read = await this.reader.history(q, (e) => {
-      const json = eventJson(e);
+      const json = EVENT.json(e);
       if (events.length > 0 && bytes + json.length > EVENTS_HISTORY_MAX_BYTES) {
         cut = true;
         return false;
@@ -179,7 +174,7 @@ export class EventService {
     let bytes = 0;
     let next = upto;
     const read = this.reader.window(pattern, after, upto, (e) => {
-      const frame = Buffer.from(eventJson(e));
+      const frame = Buffer.from(EVENT.json(e));
       items.push({ id: e.id, frame });
       bytes += frame.length;
       if (bytes >= WS_REPLAY_STEP_BYTES && e.id < upto) {

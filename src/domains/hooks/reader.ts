@@ -2,7 +2,7 @@ import { sql } from '../../../schemas/db/sql.js';
 import { decodeHookSession, HOOK_SESSION_COLUMNS, type HookSessionRow } from '../../../schemas/db/hooks.js';
 import { NEWEST_AUDIT } from '../../../schemas/db/tables/audit.js';
 import { NEWEST_EVENT, OLDEST_EVENT } from '../../../schemas/db/tables/events.js';
-import type { HookSession } from '../../../schemas/rpc/writer.js';
+import type { Event, HookSession } from '../../../schemas/rpc/writer.js';
 import { then, type Awaitable } from '../../shared/awaitable.js';
 import type { Reads } from '../../backend/reads.js';
 
@@ -16,6 +16,9 @@ export interface AuditNews {
   detail: string;
 }
 
+/** An event a digest reports (EVENTS_AFTER's topics). */
+type EventNews = Pick<Event, 'id' | 'topic' | 'data'>;
+
 /** Read-only queries of the hooks' sessions and of what their digests report; nothing here changes state. */
 export interface HookReader {
   session(id: string): Awaitable<HookSession | undefined>;
@@ -26,7 +29,7 @@ export interface HookReader {
   /** The newest audit entry's id (0: none). */
   newestAudit(): Awaitable<number>;
   /** The events a digest reads (tasks, leases taken, budgets exceeded) after `after` up to `upto`, oldest first: the others are not read at all. */
-  eventsAfter(after: number, upto: number, limit: number): Awaitable<Array<{ id: number; topic: string; data: string }>>;
+  eventsAfter(after: number, upto: number, limit: number): Awaitable<EventNews[]>;
   /** The newest event id handed out (0: none). */
   newestEvent(): Awaitable<number>;
   /** The oldest event id retention kept (0: none). */
@@ -52,7 +55,7 @@ export function hookReader(db: Reads): HookReader {
   const decode = (r: HookSessionRow | undefined): HookSession | undefined => (r ? decodeHookSession(r) : undefined);
   const audit = db.statement<AuditNews>(AUDIT_AFTER);
   const newestAudit = db.statement<{ id: number }>(NEWEST_AUDIT);
-  const eventsAfter = db.statement<{ id: number; topic: string; data: string }>(EVENTS_AFTER);
+  const eventsAfter = db.statement<EventNews>(EVENTS_AFTER);
   const newestEvent = db.statement<{ id: number }>(NEWEST_EVENT);
   const oldestEvent = db.statement<{ id: number | null }>(OLDEST_EVENT);
   return {

@@ -1,4 +1,5 @@
-import { MESSAGE_COLUMNS as COLS, MESSAGE_COLUMNS_M as COLS_M, type MessageDbRow, type RecipientState } from '../../../schemas/db/messages.js';
+import { MESSAGE, RECIPIENT, type MessageDbRow } from '../../../schemas/db/tables/messages.js';
+import type { RecipientRow } from '../../../schemas/rpc/writer.js';
 import { dialects, sql } from '../../../schemas/db/sql.js';
 import { then, type Awaitable } from '../../shared/awaitable.js';
 import type { Reads } from '../../backend/reads.js';
@@ -11,8 +12,8 @@ export interface InboxFilter {
   limit: number;
 }
 
-/** An inbox item: the message and the reader's own state of it. */
-export type InboxDbRow = MessageDbRow & { read_at: string; acked_at: string };
+/** An inbox item: the message and the reader's own recipient row. */
+export type InboxDbRow = MessageDbRow & RecipientRow;
 
 /** Read-only queries of the agent inbox; SQLite answers at once, PostgreSQL with a promise. Nothing here changes state. */
 export interface MessageReader {
@@ -20,7 +21,7 @@ export interface MessageReader {
   inbox(recipient: string, f: InboxFilter): Awaitable<InboxDbRow[]>;
   get(id: number): Awaitable<MessageDbRow | undefined>;
   /** The message and every recipient's read/ack state (by recipient id), from one snapshot. */
-  withRecipients(id: number): Awaitable<{ message: MessageDbRow; recipients: RecipientState[] } | undefined>;
+  withRecipients(id: number): Awaitable<{ message: MessageDbRow; recipients: RecipientRow[] } | undefined>;
   /** A thread's messages after `after`, oldest first. */
   thread(threadId: number, after: number, limit: number): Awaitable<MessageDbRow[]>;
   /** Whether `who` sent or still receives a message of the thread (who may read it). */
@@ -32,6 +33,9 @@ export interface MessageReader {
   newest(recipient: string): Awaitable<number>;
 }
 
+/** An inbox row's columns: the message's (`m`), then the recipient's (`r`). */
+const INBOX_COLUMNS = [...MESSAGE.columns.split(', ').map((c) => `m.${c}`), ...RECIPIENT.columns.split(', ').map((c) => `r.${c}`)].join(', ');
+
 /**
  * One range of message_recipients' primary key (recipient, message_id), each message by its id.
  * Parameters: recipient, since, thread ×2, limit. The unread page walks the partial unread index instead.
@@ -40,14 +44,14 @@ function inboxQuery(unread: boolean) {
   const read = unread ? " AND r.read_at = ''" : '';
   const from = 'FROM message_recipients r JOIN messages m ON m.id = r.message_id WHERE r.recipient = ? AND r.message_id > ?';
   return dialects({
-    sqlite: `SELECT ${COLS_M}, r.read_at, r.acked_at ${from}${read} AND (? IS NULL OR m.thread_id = ?) ORDER BY r.message_id LIMIT ?`,
-    pg: `SELECT ${COLS_M}, r.read_at, r.acked_at ${from}${read} AND (CAST(? AS bigint) IS NULL OR m.thread_id = ?) ORDER BY r.message_id LIMIT ?`,
+    sqlite: `SELECT ${INBOX_COLUMNS} ${from}${read} AND (? IS NULL OR m.thread_id = ?) ORDER BY r.message_id LIMIT ?`,
+    pg: `SELECT ${INBOX_COLUMNS} ${from}${read} AND (CAST(? AS bigint) IS NULL OR m.thread_id = ?) ORDER BY r.message_id LIMIT ?`,
   });
 }
 
-const GET = sql(`SELECT ${COLS} FROM messages WHERE id = ?`);
-const RECIPIENTS = sql('SELECT recipient, read_at, acked_at FROM message_recipients WHERE message_id = ? ORDER BY recipient');
-const THREAD = sql(`SELECT ${COLS} FROM messages WHERE thread_id = ? AND id > ? ORDER BY id LIMIT ?`);
+const GET = sql(`SELECT ${MESSAGE.columns} FROM messages WHERE id = ?`);
+const RECIPIENTS = sql(`SELECT ${RECIPIENT.columns} FROM message_recipients WHERE message_id = ? ORDER BY recipient`);
+const THREAD = sql(`SELECT ${MESSAGE.columns} FROM messages WHERE thread_id = ? AND id > ? ORDER BY id LIMIT ?`);
 /** Parameters: thread, who ×2. */
 const IN_THREAD = sql(
   `SELECT 1 AS found FROM messages m WHERE m.thread_id = ?
@@ -65,7 +69,7 @@ export function messageReader(db: Reads): MessageReader {
   const all = db.statement<InboxDbRow>(inboxQuery(false));
   const unreadOnly = db.statement<InboxDbRow>(inboxQuery(true));
   const get = db.statement<MessageDbRow>(GET);
-  const recipients = db.statement<RecipientState>(RECIPIENTS);
+  const recipients = db.statement<RecipientRow>(RECIPIENTS);
   const thread = db.statement<MessageDbRow>(THREAD);
   const inThread = db.statement<{ found: number }>(IN_THREAD);
   const unread = db.statement<{ n: number }>(UNREAD);

@@ -1,14 +1,12 @@
 import type { AuditTag, IdemTag } from '../../../schemas/rpc/envelope.js';
-import type { Message as StoredMessage } from '../../../schemas/rpc/writer.js';
-import { decodeMessage, type MessageDbRow } from '../../../schemas/db/messages.js';
-import type { Importance, ReadReply } from '../../../schemas/http/messages.js';
+import { MESSAGE, RECIPIENT, type Importance, type MessageDbRow } from '../../../schemas/db/tables/messages.js';
+import type { ReadReply } from '../../../schemas/http/messages.js';
 import { fail } from '../../errors.js';
 import { HUMAN, type Principal } from '../../identity.js';
 import { checkName } from '../../names.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
 import { MESSAGE_MAX_BODY_BYTES, MESSAGE_MAX_RECIPIENTS, MESSAGE_MAX_TO } from '../../shared/limits-features.js';
 import { folderOf } from '../../shared/workspace.js';
-import { toRfc3339 } from '../../../schemas/db/time.js';
 import type { InstanceDbRow as InstanceRow } from '../../../schemas/db/tables/instances.js';
 import type { InstanceReader } from '../instances/reader.js';
 import type { InboxDbRow, InboxFilter, MessageReader } from './reader.js';
@@ -27,23 +25,11 @@ export interface NewMessage {
   ack_required: boolean;
 }
 
-/** The Message JSON (schemas/http/messages.ts) of a stored message; `extra` adds members (an inbox item's state). */
-export function messageJson(m: StoredMessage, extra = ''): string {
-  return (
-    `{"id":${m.id},"from":${JSON.stringify(m.from)},"from_name":${JSON.stringify(m.from_name)},"to":${JSON.stringify(m.to)},` +
-    `"recipients":${JSON.stringify(m.recipients)},"thread_id":${m.thread_id},"reply_to":${m.reply_to === 0 ? 'null' : m.reply_to},` +
-    `"subject":${JSON.stringify(m.subject)},"body":${JSON.stringify(m.body)},"importance":"${m.importance}",` +
-    `"ack_required":${m.ack_required},"created_at":"${toRfc3339(m.created_at)}"${extra}}`
-  );
-}
-
-/** An inbox item: the message and the reader's own read/ack times, RFC 3339 ("" until then). */
+/** An inbox item (schemas/http/messages.ts InboxItem): the message's reply, then the reader's own read/ack times. */
 export function inboxItemJson(r: InboxDbRow): string {
-  const at = (t: string) => (t === '' ? '""' : `"${toRfc3339(t)}"`);
-  return messageJson(decodeMessage(r), `,"read_at":${at(r.read_at)},"acked_at":${at(r.acked_at)}`);
+  return `${MESSAGE.json(MESSAGE.decode(r)).slice(0, -1)},${RECIPIENT.json(r).slice(1)}`;
 }
 
-const rfc = (t: string): string => (t === '' ? '' : toRfc3339(t));
 const live = (i: InstanceRow): boolean => i.status !== 'stale';
 /** `project:<p>` matches a workspace equal to p or whose last path segment is p (a repository's folder name). */
 const inProject = (workspace: string, p: string): boolean => workspace === p || folderOf(workspace) === p;
@@ -132,7 +118,7 @@ export class MessageService {
     // The key covers what was asked (`to` as written), not what it resolved to this time.
     const { res, replayed } = await this.writer.callIdempotent('messages.send', req, idem({ ...req, recipients: undefined }), { audit });
     if (!replayed) this.stats.sent++;
-    return { json: messageJson(res.message), replayed };
+    return { json: MESSAGE.json(res.message), replayed };
   }
 
   /** The caller's items after `since`, oldest first. Never changes state. */
@@ -146,7 +132,7 @@ export class MessageService {
 
   async ack(recipient: string, id: number, audit: AuditTag): Promise<string> {
     const r = await this.writer.call('messages.ack', { recipient, id }, { audit });
-    return JSON.stringify({ id: r.id, read_at: rfc(r.read_at), acked_at: rfc(r.acked_at) });
+    return JSON.stringify({ id: r.message_id, ...RECIPIENT.wire(r) });
   }
 
   /** The message and each recipient's read/ack state, for its sender, a recipient or the operator. */
@@ -158,8 +144,8 @@ export class MessageService {
       const i = await this.instances.get(s.recipient);
       names.set(s.recipient, i?.name ?? '');
     }
-    const receipts = r.recipients.map((s) => ({ recipient: s.recipient, name: names.get(s.recipient) ?? '', read_at: rfc(s.read_at), acked_at: rfc(s.acked_at) }));
-    return messageJson(decodeMessage(r.message), `,"receipts":${JSON.stringify(receipts)}`);
+    const receipts = r.recipients.map((s) => ({ recipient: s.recipient, name: names.get(s.recipient) ?? '', ...RECIPIENT.wire(s) }));
+    return `${MESSAGE.json(MESSAGE.decode(r.message)).slice(0, -1)},"receipts":${JSON.stringify(receipts)}}`;
   }
 
   /** A thread's messages after `after`, for a participant (sender or recipient of one of them) or the operator. */
@@ -167,7 +153,7 @@ export class MessageService {
     if (viewer !== null && !(await this.reader.inThread(threadId, viewer.id))) throw fail('THREAD_NOT_FOUND', threadId);
     const rows = await this.reader.thread(threadId, after, limit);
     if (rows.length === 0 && after === 0) throw fail('THREAD_NOT_FOUND', threadId);
-    return rows.map((r) => messageJson(decodeMessage(r)));
+    return rows.map((r) => MESSAGE.json(MESSAGE.decode(r)));
   }
 
   unread(recipient: string): Promise<number> {

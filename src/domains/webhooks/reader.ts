@@ -1,7 +1,7 @@
 import { then, type Awaitable } from '../../shared/awaitable.js';
 import type { Reads } from '../../backend/reads.js';
 import { dialects, only, sql } from '../../../schemas/db/sql.js';
-import { NEWEST_EVENT } from '../../../schemas/db/tables/events.js';
+import { EVENT, NEWEST_EVENT } from '../../../schemas/db/tables/events.js';
 import type { Event } from '../../../schemas/rpc/writer.js';
 
 /** A stored webhook, times as storage text. */
@@ -66,8 +66,8 @@ const TOPICS_AFTER = sql('SELECT id, topic FROM events WHERE id > ? AND id <= ? 
  * Events by id: SQLite reads the range between the first and the last wanted (one index range,
  * no round trip) and drops the few not wanted; PostgreSQL fetches just those (an array literal).
  */
-const RANGE = only('sqlite', 'SELECT id, topic, data, source, created_at FROM events WHERE id >= ? AND id <= ? ORDER BY id');
-const BY_IDS = only('pg', 'SELECT id, topic, data, source, created_at FROM events WHERE id = ANY (CAST(? AS bigint[])) ORDER BY id');
+const RANGE = only('sqlite', `SELECT ${EVENT.columns} FROM events WHERE id >= ? AND id <= ? ORDER BY id`);
+const BY_IDS = only('pg', `SELECT ${EVENT.columns} FROM events WHERE id = ANY (CAST(? AS bigint[])) ORDER BY id`);
 const eventsByIds = {
   sqlite(db: Reads): (ids: readonly number[]) => Awaitable<Event[]> {
     const range = db.statement<Event>(RANGE);

@@ -1,5 +1,6 @@
 import type { ReqOf, ResOf } from '../../../schemas/rpc/envelope.js';
-import type { Message, WriterMethods } from '../../../schemas/rpc/writer.js';
+import type { MessageRow, RecipientRow, WriterMethods } from '../../../schemas/rpc/writer.js';
+import { RECIPIENT } from '../../../schemas/db/tables/messages.js';
 import { fault } from '../fault.js';
 import { dialects, sql, type Tx } from '../sql.js';
 import { storageNow } from '../../../schemas/db/time.js';
@@ -22,7 +23,7 @@ const INSERT = dialects({
 const OWN_THREAD = sql('UPDATE messages SET thread_id = id WHERE id = ?');
 const THREAD_OF = sql('SELECT thread_id FROM messages WHERE id = ?');
 const THREAD_EXISTS = sql('SELECT thread_id FROM messages WHERE thread_id = ? LIMIT 1');
-const RECIPIENT = sql('SELECT name FROM instances WHERE id = ?');
+const RECIPIENT_NAME = sql('SELECT name FROM instances WHERE id = ?');
 const INSERT_RECIPIENT = sql('INSERT INTO message_recipients (recipient, message_id) VALUES (?, ?)');
 /** Marking keeps the first read time: only unread rows change (and the unread index shrinks). */
 const MARK_IDS = dialects({
@@ -37,7 +38,7 @@ const ACK = sql(
   `UPDATE message_recipients
    SET read_at = CASE WHEN read_at = '' THEN CAST(? AS text) ELSE read_at END,
        acked_at = CASE WHEN acked_at = '' THEN CAST(? AS text) ELSE acked_at END
-   WHERE recipient = ? AND message_id = ? RETURNING read_at, acked_at`,
+   WHERE recipient = ? AND message_id = ? RETURNING ${RECIPIENT.columns}`,
 );
 /** The oldest first, ties by id (SQLite's created_at index walks them in rowid = id order); inbox rows go by the reference. */
 const PRUNE = sql('DELETE FROM messages WHERE id IN (SELECT id FROM messages WHERE created_at < ? ORDER BY created_at, id LIMIT ?)');
@@ -75,7 +76,7 @@ export function messageStore(events: EventStore) {
       const names: string[] = [];
       const gone: string[] = [];
       for (const id of recipients) {
-        const r = await tx.get<{ name: string }>(RECIPIENT, id);
+        const r = await tx.get<{ name: string }>(RECIPIENT_NAME, id);
         if (r) names.push(r.name);
         else gone.push(id);
       }
@@ -89,9 +90,9 @@ export function messageStore(events: EventStore) {
       );
       if (thread === 0) await tx.run(OWN_THREAD, id);
       for (const r of recipients) await tx.run(INSERT_RECIPIENT, r, id);
-      const message: Message = {
-        id, from: req.from, from_name: req.from_name, to: req.to, recipients, thread_id: thread || id, reply_to,
-        subject: req.subject, body: req.body, importance: req.importance, ack_required: req.ack_required, created_at,
+      const message: MessageRow = {
+        id, from_id: req.from, from_name: req.from_name, to_json: req.to, recipients, subject: req.subject, body: req.body,
+        thread_id: thread || id, reply_to, importance: req.importance, ack_required: req.ack_required, created_at,
       };
       // The event bus is public (a `*` subscriber sees it): ids and names only, never the subject or body.
       const data = JSON.stringify({
@@ -112,9 +113,9 @@ export function messageStore(events: EventStore) {
 
     async ack(tx: Tx, req: ReqOf<M, 'messages.ack'>): Promise<ResOf<M, 'messages.ack'>> {
       const now = storageNow();
-      const r = findable(req.id) ? await tx.get<{ read_at: string; acked_at: string }>(ACK, now, now, req.recipient, req.id) : undefined;
+      const r = findable(req.id) ? await tx.get<RecipientRow>(ACK, now, now, req.recipient, req.id) : undefined;
       if (!r) throw fault('MESSAGE_NOT_FOUND', req.id);
-      return { id: req.id, recipient: req.recipient, read_at: r.read_at, acked_at: r.acked_at };
+      return r;
     },
 
     async prune(tx: Tx, req: ReqOf<M, 'messages.prune'>): Promise<ResOf<M, 'messages.prune'>> {
