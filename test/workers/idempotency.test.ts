@@ -50,3 +50,17 @@ t.test('a key stores its first result once; a retry gets it back, replayed; anot
   t.same(r.replies.map((x) => (x.ok ? ('replayed' in x ? 'replayed' : 'ok') : 'failed')), ['ok', 'failed', 'replayed', 'ok']);
   t.same([events(), keys()], [4, 3], 'one event per first write, one key per (caller, key)');
 });
+
+t.test("a result stored before an upgrade changed its shape is replayed in today's (a message sent under a key, retried across the upgrade)", async (t) => {
+  const file = path.join(tempDir(t), 'data.db');
+  const db = openWriterDb(file, WRITER_LIMITS);
+  t.teardown(() => db.close());
+  const d = createDispatcher(sqliteDriver(db));
+  const earlier = { message: { id: 7, from: 'ag-1', from_name: 'ann', to: ['bob'], recipients: ['ag-2'], thread_id: 7, reply_to: 0, subject: 's', body: 'b', importance: 'normal', ack_required: false, created_at: '2026-11-29 18:00:00' }, events: [] };
+  db.prepare('INSERT INTO idempotency_keys (caller, key, method, request_hash, reply, created_at) VALUES (?, ?, ?, ?, ?, ?)').run('ag-1', 'k', 'messages.send', 'h', JSON.stringify(earlier), '2026-11-29 18:00:00');
+  const req = { from: 'ag-1', from_name: 'ann', to: ['bob'], recipients: ['ag-2'], subject: 's', body: 'b', importance: 'normal', ack_required: false };
+  const [again] = (await d.run([{ id: 1, method: 'messages.send', deadline: Date.now() + 5000, req, idem: { caller: 'ag-1', key: 'k', hash: 'h' } }])).replies as [ReplyEnvelope & { ok: true; replayed?: true }];
+  t.ok(again.ok && again.replayed);
+  const m = (again.res as { message: Record<string, unknown> }).message;
+  t.same([m.from_id, m.to_json, 'from' in m, 'to' in m], ['ag-1', ['bob'], false, false], "the row's names, as MESSAGE.json reads them");
+});

@@ -20,8 +20,23 @@ export async function priorResult(tx: Tx, env: RequestEnvelope & { idem: IdemTag
   const r = await tx.get<{ method: string; request_hash: string; reply: string }>(GET, env.idem.caller, env.idem.key);
   if (!r) return FIRST;
   if (r.method !== env.method || r.request_hash !== env.idem.hash) throw fault('IDEMPOTENCY_KEY_REUSED', env.idem.key);
-  return JSON.parse(r.reply) as unknown;
+  const reply = JSON.parse(r.reply) as unknown;
+  return EARLIER_REPLIES[r.method]?.(reply) ?? reply;
 }
+
+/**
+ * Stored results whose shape an upgrade changed, brought to today's: a retry sent across the
+ * upgrade (keys live 24 h) gets a result its method's caller can read. `messages.send` stored
+ * the message under its reply's names (`from`, `to`) before it returned the row's (`from_id`, `to_json`).
+ */
+const EARLIER_REPLIES: Readonly<Record<string, (reply: unknown) => unknown>> = {
+  'messages.send': (reply) => {
+    const r = reply as { message: Record<string, unknown> };
+    if (!('from' in r.message)) return reply;
+    const { from, to, ...rest } = r.message;
+    return { ...r, message: { ...rest, from_id: from, to_json: to } };
+  },
+};
 
 /**
  * Members of a method's result that are secrets: stored with the key as '' — a data
