@@ -143,6 +143,18 @@ export function record<F extends Fields>(name: string, fields: F, table: Omit<Ta
   };
 }
 
+/** What a record's reads and replies use: a record without its table and create inputs. */
+export type RecordView<F extends Fields> = Pick<RecordDecl<F>, 'fields' | 'Row' | 'Wire' | 'columns' | 'decode' | 'json' | 'wire'>;
+
+/**
+ * The record without fields `keys`, for a read that leaves their columns out (a list without a
+ * large value, rows that must not carry a secret): its row, its reply, and their codecs.
+ */
+export function omit<F extends Fields, K extends keyof F & string>(r: RecordDecl<F>, ...keys: K[]): RecordView<Omit<F, K>> {
+  const left = Object.entries(r.fields).filter(([k]) => !(keys as string[]).includes(k));
+  return record(r.table.name, Object.fromEntries(left) as Omit<F, K>);
+}
+
 function columnDefault(x: Field): unknown {
   const d = x.column.default;
   if (d === undefined || typeof d === 'number') return d;
