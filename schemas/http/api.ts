@@ -1673,11 +1673,11 @@ export interface components {
             name: string;
             description: string;
             kind: string;
+            data: unknown;
             tags: string[];
             version: number;
             created_at: components["schemas"]["Instant"];
             updated_at: components["schemas"]["Instant"];
-            data: unknown;
         };
         TemplateApplyBody: {
             project?: components["schemas"]["Str"];
