@@ -100,6 +100,8 @@ export interface RecordDecl<F extends Fields> {
   Row: TObject<RowProps<F>>;
   /** A reply's: times RFC 3339, raw JSON any value, hidden fields left out. */
   Wire: TObject<WireProps<F>>;
+  /** The fields in the order replies show them. */
+  replyOrder: readonly string[];
   /** The columns, comma-separated, in declared order (a SELECT list). */
   columns: string;
   /** The fields a create request sets (`input`), in declared order. */
@@ -154,6 +156,7 @@ export function record<F extends Fields>(name: string, fields: F, opts: RecordOp
     table: { name, columns, ...table },
     Row: Type.Object(row) as TObject<RowProps<F>>,
     Wire: Type.Object(wire) as unknown as TObject<WireProps<F>>,
+    replyOrder: replied.map(([k]) => k),
     columns: Object.keys(columns).join(', '),
     decode: decoder(decoded) as RecordDecl<F>['decode'],
     json: compileWriter(replied) as RecordDecl<F>['json'],
@@ -166,6 +169,19 @@ function inOrder(name: string, fields: Fields, order: readonly string[]): Array<
   const seen = new Set(order);
   if (seen.size !== order.length || seen.size !== Object.keys(fields).length || !order.every((k) => k in fields)) throw new Error(`record ${name}: replyOrder must name every field once`);
   return order.map((k) => [k, fields[k]!]);
+}
+
+/** What a record's reads and replies use: a record without its table and create inputs. */
+export type RecordView<F extends Fields> = Pick<RecordDecl<F>, 'fields' | 'Row' | 'Wire' | 'columns' | 'decode' | 'json' | 'wire'>;
+
+/**
+ * The record without fields `keys`, for a read that leaves their columns out (a list without a
+ * large value, rows that must not carry a secret): its row, its reply, and their codecs.
+ */
+export function omit<F extends Fields, K extends keyof F & string>(r: RecordDecl<F>, ...keys: K[]): RecordView<Omit<F, K>> {
+  const kept = (k: string): boolean => !(keys as string[]).includes(k);
+  const left = Object.entries(r.fields).filter(([k]) => kept(k));
+  return record(r.table.name, Object.fromEntries(left) as Omit<F, K>, { replyOrder: r.replyOrder.filter(kept) as Array<keyof Omit<F, K> & string> });
 }
 
 function columnDefault(x: Field): unknown {

@@ -1673,11 +1673,11 @@ export interface components {
             name: string;
             description: string;
             kind: string;
+            data: unknown;
             tags: string[];
             version: number;
             created_at: components["schemas"]["Instant"];
             updated_at: components["schemas"]["Instant"];
-            data: unknown;
         };
         TemplateApplyBody: {
             project?: components["schemas"]["Str"];
@@ -2025,11 +2025,11 @@ export interface components {
             created_at: components["schemas"]["Instant"];
             last_fired: components["schemas"]["Instant"];
             fail_count: number;
-            has_secret: boolean;
-            pending: number;
+            last_error: string;
             delivered: number;
             failed: number;
-            last_error: string;
+            has_secret: boolean;
+            pending: number;
         };
         WebhookCreateBody: {
             id?: components["schemas"]["Str"];

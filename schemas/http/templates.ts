@@ -1,5 +1,5 @@
 import { Type, type Static } from '../typebox.js';
-import { Instant } from './common.js';
+import { TEMPLATE, TEMPLATE_SUMMARY } from '../db/tables/templates.js';
 import { Str } from './rules.js';
 
 /**
@@ -23,22 +23,13 @@ export const TemplateApplyBody = Type.Object({
   project: Str,
 });
 
-/** An entry of GET /api/templates: a template without its data. */
-export const TemplateSummary = Type.Object({
-  id: Type.String(),
-  name: Type.String(),
-  description: Type.String(),
-  kind: Type.String(),
-  tags: Type.Array(Type.String()),
-  version: Type.Integer(),
-  created_at: Instant,
-  updated_at: Instant,
-});
+/** An entry of GET /api/templates: a template without its data (schemas/db/tables/templates.ts). */
+export const TemplateSummary = TEMPLATE_SUMMARY.Wire;
 export type TemplateSummary = Static<typeof TemplateSummary>;
 export const TemplateListReply = Type.Array(TemplateSummary);
 
 /** POST /api/templates and GET /api/templates/{id}: `data` is the JSON as it was sent. */
-export const Template = Type.Object({ ...TemplateSummary.properties, data: Type.Unknown() });
+export const Template = TEMPLATE.Wire;
 export type Template = Static<typeof Template>;
 
 /** POST /api/templates/{id}/apply. */

@@ -1,5 +1,5 @@
 import { Type, type Static } from '../typebox.js';
-import { Instant } from './common.js';
+import { TOKEN } from '../db/tables/tokens.js';
 import { Str } from './rules.js';
 
 /** Created tokens' REST bodies and replies. */
@@ -15,15 +15,8 @@ export const TokenCreateBody = Type.Object({
   ttl: Type.Optional(Type.Union([Type.Integer({ minimum: 1 }), Type.String(), Type.Null()])),
 });
 
-/** A created token as listed: never the token, never its hash. */
-export const TokenView = Type.Object({
-  id: Type.String(),
-  name: Type.String(),
-  role: Type.Union([Type.Literal('admin'), Type.Literal('agent'), Type.Literal('reader')]),
-  scopes: Type.Array(Type.String()),
-  created_at: Instant,
-  expires_at: Type.Union([Instant, Type.Null()]),
-});
+/** A created token as listed (schemas/db/tables/tokens.ts): never the token, never its hash. */
+export const TokenView = TOKEN.Wire;
 export type TokenView = Static<typeof TokenView>;
 export const TokenListReply = Type.Array(TokenView);
 

@@ -1,5 +1,5 @@
 import { Type, type Static } from '../typebox.js';
-import { Instant } from './common.js';
+import { WEBHOOK } from '../db/tables/webhooks.js';
 import { Str } from './rules.js';
 
 /** POST /api/webhooks. What is required (id, url) is the route's to say, in the original's order and words. */
@@ -13,23 +13,14 @@ export const WebhookCreateBody = Type.Object({
 });
 
 /**
- * A webhook (`has_secret`, never the secret) and its delivery
- * state: matching events still to send, attempts delivered and failed, the last failure's reason.
+ * A webhook (schemas/db/tables/webhooks.ts; `has_secret`, never the secret) and its delivery
+ * state: attempts delivered and failed, the last failure's reason, matching events still to send.
  */
 export const Webhook = Type.Object({
-  id: Type.String(),
-  url: Type.String(),
-  patterns: Type.Array(Type.String()),
-  active: Type.Boolean(),
-  created_at: Instant,
-  /** `0001-01-01T00:00:00Z` until a delivery succeeds. */
-  last_fired: Instant,
-  fail_count: Type.Integer(),
+  ...WEBHOOK.Wire.properties,
   has_secret: Type.Boolean(),
+  /** Matching events after its cursor (0 while it is inactive). */
   pending: Type.Integer(),
-  delivered: Type.Integer(),
-  failed: Type.Integer(),
-  last_error: Type.String(),
 });
 
 export type Webhook = Static<typeof Webhook>;

@@ -1,17 +1,11 @@
 import { Type, type Static } from '../typebox.js';
+import { TOKEN, TOKEN_LISTED } from '../db/tables/tokens.js';
 import type { MethodTable } from './envelope.js';
 
 /** The created tokens' writer methods, part of WriterMethods (schemas/rpc/writer.ts). */
 
-/** A created token as stored, without its hash; `scopes` decoded, times storage text. */
-export const ApiTokenRow = Type.Object({
-  id: Type.String(),
-  name: Type.String(),
-  role: Type.Union([Type.Literal('admin'), Type.Literal('agent'), Type.Literal('reader')]),
-  scopes: Type.Array(Type.String()),
-  created_at: Type.String(),
-  expires_at: Type.Union([Type.String(), Type.Null()]),
-});
+/** A created token as stored, without its hash (schemas/db/tables/tokens.ts); `scopes` decoded, times storage text. */
+export const ApiTokenRow = TOKEN_LISTED.Row;
 export type ApiTokenRow = Static<typeof ApiTokenRow>;
 
 export const TokenMethods = {
@@ -23,7 +17,7 @@ export const TokenMethods = {
     req: Type.Object({
       id: Type.String({ minLength: 1 }),
       name: Type.String({ minLength: 1 }),
-      role: ApiTokenRow.properties.role,
+      role: TOKEN.Wire.properties.role,
       scopes: Type.Array(Type.String()),
       token_hash: Type.String({ minLength: 64, maxLength: 64 }),
       /** Its lifetime (null: none): `expires_at` is its creation time plus this, both read off one clock. */

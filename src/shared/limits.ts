@@ -5,7 +5,7 @@
  * (src/shared): every process of the server may import it. The writer thread takes its values from its start-up
  * data (WRITER_LIMITS, below), so a test can start it with others.
  */
-import type { WriterLimits } from '../../schemas/rpc/writer.js';
+import type { WriterLimits } from '../../schemas/rpc/writer-startup.js';
 import { WEBHOOK_BACKLOG_MAX, WEBHOOK_DISABLE_AFTER_FAILURES } from './limits-features.js';
 
 // --- Requests and inputs --------------------------------------------------------------------

@@ -19,7 +19,7 @@ t.test('create, list, use, revoke', async (t) => {
   const r = await post(u('/api/tokens'), { name: 'ci', role: 'agent', scopes: ['project:web', 'state:web/**', 'topic:web.*'], ttl: '1h' });
   t.equal(r.status, 200);
   const made = await json(r);
-  t.same(Object.keys(made).sort(), ['created_at', 'expires_at', 'id', 'name', 'role', 'scopes', 'token']);
+  t.same(Object.keys(made), ['id', 'name', 'role', 'scopes', 'created_at', 'expires_at', 'token']);
   t.match(made, { name: 'ci', role: 'agent', scopes: ['project:web', 'state:web/**', 'topic:web.*'] });
   t.match(made.token, /^koor_[A-Za-z0-9_-]{43}$/, '256 random bits, base64url');
   const ttl = Date.parse(made.expires_at) - Date.parse(made.created_at);
@@ -35,6 +35,7 @@ t.test('create, list, use, revoke', async (t) => {
   const text = await listed.text();
   t.equal(listed.status, 200);
   t.same(JSON.parse(text), [{ id: made.id, name: 'ci', role: 'agent', scopes: made.scopes, created_at: made.created_at, expires_at: made.expires_at }]);
+  t.same(Object.keys(JSON.parse(text)[0]), ['id', 'name', 'role', 'scopes', 'created_at', 'expires_at'], 'no other member, in this order');
   t.notMatch(text, made.token.slice(5, 20), 'no token in the list');
   t.notMatch(text, /[0-9a-f]{64}/, 'no hash in the list');
 

@@ -29,6 +29,9 @@ t.test('create, list, delete, test: shapes and errors', async (t) => {
   const created = await json(r);
   t.match(created, { id: 'ci', url: rx.url, patterns: ['*'], active: true, last_fired: '0001-01-01T00:00:00Z', fail_count: 0, has_secret: true, pending: 0 });
   t.notOk('secret' in created, 'the secret is never echoed');
+  // Exactly these members: none of the delivery state kept for the server (cursor, attempts, next_at, dropped).
+  const KEYS = ['active', 'created_at', 'delivered', 'fail_count', 'failed', 'has_secret', 'id', 'last_error', 'last_fired', 'patterns', 'pending', 'url'];
+  t.same(Object.keys(created).sort(), KEYS);
   t.match(created.created_at, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
   await bad({ id: 'ci', url: rx.url }, 409, 'failed to create webhook');
 
@@ -38,6 +41,7 @@ t.test('create, list, delete, test: shapes and errors', async (t) => {
   t.same(list[0].patterns, ['*'], 'empty patterns mean every event');
   t.equal(list[0].has_secret, false);
   t.notOk(JSON.stringify(list).includes('s3cret'), 'no secret in the list');
+  for (const w of list) t.same(Object.keys(w).sort(), KEYS, `${w.id}: the members of a created webhook`);
 
   // Test delivery: the documented body, signed, counters untouched.
   const tr = await post(s, '/api/webhooks/ci/test', '');

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { Compile, Type } from '../../schemas/typebox.js';
-import { f, hidden, named, nullable, omitEmpty, record, shown } from '../../schemas/db/record.js';
+import { f, hidden, named, nullable, omit, omitEmpty, record, shown } from '../../schemas/db/record.js';
 import { addColumn, createTable } from '../../schemas/db/table.js';
 import { INSTANCE } from '../../schemas/db/tables/instances.js';
 import { RULE } from '../../schemas/db/tables/rules.js';
@@ -51,6 +51,20 @@ t.test('the reply: hidden fields left out, renamed ones renamed, times RFC 3339,
   const full = THING.json({ ...row, note: 'n', score: 1.5, seen: '2026-11-29 18:00:01' });
   t.same(JSON.parse(full).seen, '2026-11-29T18:00:01Z');
   t.equal(JSON.parse(full).score, 1.5);
+});
+
+t.test('a record without some fields: the row, the reply and the codecs of a read that leaves their columns out', async (t) => {
+  const LISTED = omit(THING, 'data', 'secret');
+  t.equal(LISTED.columns, 'id, name, note, score, kind, tags, at, seen, owner_id', 'a SELECT list without them');
+  t.same(Object.keys(LISTED.Row.properties), ['id', 'name', 'note', 'score', 'kind', 'tags', 'at', 'seen', 'owner_id']);
+  t.same(Object.keys(LISTED.Wire.properties), ['id', 'name', 'note', 'score', 'kind', 'tags', 'at', 'seen', 'owner']);
+  t.same(LISTED.Wire.properties.kind, THING.Wire.properties.kind, "each field's reply schema as the record has it");
+  const row = LISTED.decode({ id: 7, name: 'x', note: null, score: 2, kind: 'a', tags: '["t"]', at: '2026-11-29 18:00:00', seen: null, owner_id: 'ag-1' });
+  const wire = { id: 7, name: 'x', note: null, score: 2, kind: 'a', tags: ['t'], at: '2026-11-29T18:00:00Z', seen: null, owner: 'ag-1' };
+  t.same(JSON.parse(LISTED.json(row)), wire);
+  t.same(LISTED.wire(row), wire);
+  t.ok(Compile(LISTED.Wire).Check(wire));
+  t.equal(THING.columns, 'id, name, note, score, kind, tags, data, at, seen, secret, owner_id', 'the record itself unchanged');
 });
 
 t.test('the task reply, as the API documents it', async (t) => {

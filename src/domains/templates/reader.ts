@@ -1,19 +1,12 @@
 import { then, type Awaitable } from '../../shared/awaitable.js';
 import type { Reads } from '../../backend/reads.js';
 import { dialects, sql } from '../../../schemas/db/sql.js';
+import { TEMPLATE, TEMPLATE_SUMMARY } from '../../../schemas/db/tables/templates.js';
 
-/** A stored template without its data; times are storage text. */
-export interface TemplateRow {
-  id: string;
-  name: string;
-  description: string;
-  kind: string;
-  /** JSON array text. */
-  tags: string;
-  version: number;
-  created_at: string;
-  updated_at: string;
-}
+/** A stored template without its data; `tags` JSON text, times storage text. */
+export type TemplateRow = Parameters<typeof TEMPLATE_SUMMARY.decode>[0];
+/** A stored template, `data` the JSON text it was created with. */
+export type TemplateDbRow = Parameters<typeof TEMPLATE.decode>[0];
 
 export interface TemplateFilter {
   kind: string | null;
@@ -25,10 +18,10 @@ export interface TemplateFilter {
 export interface TemplatesReader {
   /** Newest first; ties in insertion order, the later first. */
   list(filter: TemplateFilter): Awaitable<TemplateRow[]>;
-  get(id: string): Awaitable<(TemplateRow & { data: string }) | undefined>;
+  get(id: string): Awaitable<TemplateDbRow | undefined>;
 }
 
-const COLUMNS = 'id, name, description, kind, tags, version, created_at, updated_at';
+const COLUMNS = TEMPLATE_SUMMARY.columns;
 
 /**
  * Newest first; ties within a second in insertion order, the later first (SQLite's rowid,
@@ -43,7 +36,7 @@ const LIST = dialects({
            ORDER BY updated_at DESC, rowid DESC`,
   pg: `SELECT ${COLUMNS} FROM templates WHERE (CAST(? AS text) IS NULL OR kind = ?) ORDER BY updated_at DESC, seq DESC`,
 });
-const GET = sql(`SELECT ${COLUMNS}, data FROM templates WHERE id = ?`);
+const GET = sql(`SELECT ${TEMPLATE.columns} FROM templates WHERE id = ?`);
 
 /** A member of the stored JSON array equal to `tag` (json_each's values are the decoded strings). */
 const hasTag = (tags: string, tag: string): boolean => {
@@ -54,7 +47,7 @@ const hasTag = (tags: string, tag: string): boolean => {
 /** The template registry's reads, on either backend. */
 export function templatesReader(db: Reads): TemplatesReader {
   const list = db.statement<TemplateRow>(LIST);
-  const get = db.statement<TemplateRow & { data: string }>(GET);
+  const get = db.statement<TemplateDbRow>(GET);
   return {
     list: (f) =>
       db.dialect === 'sqlite'

@@ -1,12 +1,13 @@
 import { sortedJson, type AuditTag, type IdemTag } from '../../../schemas/rpc/envelope.js';
-import { Compile } from '../../../schemas/typebox.js';
+import { Compile, type Static } from '../../../schemas/typebox.js';
 import { RuleArray, type RuleInput } from '../../../schemas/http/rules.js';
 import { fail } from '../../errors.js';
 import { compactJson } from '../../raw-json.js';
 import { checkName } from '../../names.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
-import { toRfc3339 } from '../../../schemas/db/time.js';
-import type { TemplateFilter, TemplateRow, TemplatesReader } from './reader.js';
+import { TEMPLATE, TEMPLATE_SUMMARY } from '../../../schemas/db/tables/templates.js';
+import type { TemplateSummary } from '../../../schemas/http/templates.js';
+import type { TemplateDbRow, TemplateFilter, TemplatesReader } from './reader.js';
 
 /**
  * What applying a template needs from other domains, wired in server.ts (a domain never imports
@@ -18,54 +19,13 @@ export interface TemplateDeps {
   putSpec(project: string, name: string, data: Uint8Array, audit?: AuditTag): Promise<unknown>;
 }
 
-export interface TemplateInput {
-  id: string;
-  name: string;
-  description: string;
-  kind: string;
-  /** Raw JSON text of `data`, as the client sent it. */
-  data: string;
-  tags: string[];
-}
-
-/** A list entry (everything but `data`). */
-export interface TemplateSummary {
-  id: string;
-  name: string;
-  description: string;
-  kind: string;
-  tags: string[];
-  version: number;
-  created_at: string;
-  updated_at: string;
-}
+/** A new template: `data` the raw JSON text the client sent. */
+export type TemplateInput = Omit<Static<typeof TEMPLATE.Row>, 'version' | 'created_at' | 'updated_at'>;
 
 const isRuleArray = Compile(RuleArray);
 
-function summary(r: TemplateRow): TemplateSummary {
-  return {
-    id: r.id,
-    name: r.name,
-    description: r.description,
-    kind: r.kind,
-    tags: JSON.parse(r.tags) as string[],
-    version: r.version,
-    created_at: toRfc3339(r.created_at),
-    updated_at: toRfc3339(r.updated_at),
-  };
-}
-
-/**
- * The Template JSON with `data` spliced in as the JSON value it was created with,
- * its number text and member order untouched (whitespace removed).
- */
-export function templateJson(t: Omit<TemplateSummary, 'tags'> & { tags: string; data: string }): string {
-  return (
-    `{"id":${JSON.stringify(t.id)},"name":${JSON.stringify(t.name)},"description":${JSON.stringify(t.description)},` +
-    `"kind":${JSON.stringify(t.kind)},"data":${compactJson(t.data)},"tags":${t.tags},"version":${t.version},` +
-    `"created_at":"${t.created_at}","updated_at":"${t.updated_at}"}`
-  );
-}
+/** The Template JSON text, `data` the JSON value it was created with, its number text and member order untouched (whitespace removed). */
+const templateText = (r: Static<typeof TEMPLATE.Row>): string => TEMPLATE.json({ ...r, data: compactJson(r.data) });
 
 /** Template registry (`data` any JSON value, kept as sent): writes through the writer, reads here. */
 export class TemplateService {
@@ -77,10 +37,10 @@ export class TemplateService {
 
   /** Summaries, newest first, `kind` and `tag` (an exact member of tags) optional. */
   async list(filter: TemplateFilter): Promise<TemplateSummary[]> {
-    return (await this.reader.list(filter)).map(summary);
+    return (await this.reader.list(filter)).map((r) => TEMPLATE_SUMMARY.wire(TEMPLATE_SUMMARY.decode(r)));
   }
 
-  private async row(id: string): Promise<TemplateRow & { data: string }> {
+  private async row(id: string): Promise<TemplateDbRow> {
     const row = await this.reader.get(id);
     if (!row) throw fail('TEMPLATE_NOT_FOUND', id);
     return row;
@@ -88,15 +48,14 @@ export class TemplateService {
 
   /** The Template JSON text. */
   async get(id: string): Promise<string> {
-    const r = await this.row(id);
-    return templateJson({ ...r, created_at: toRfc3339(r.created_at), updated_at: toRfc3339(r.updated_at) });
+    return templateText(TEMPLATE.decode(await this.row(id)));
   }
 
   /** Stores a new template; returns its Template JSON text. A duplicate id → 409; `replayed`: an idempotent retry answered with the first write's result. */
   async create(t: TemplateInput, audit?: AuditTag, idem: IdemTag | null = null): Promise<{ json: string; replayed: boolean }> {
     checkName(t.id, 'id');
     const { res: r, replayed } = await this.writer.callIdempotent('templates.create', t, idem, audit ? { audit } : undefined);
-    return { json: templateJson({ ...t, tags: JSON.stringify(t.tags), version: r.version, created_at: toRfc3339(r.created_at), updated_at: toRfc3339(r.updated_at) }), replayed };
+    return { json: templateText({ ...t, version: r.version, created_at: r.created_at, updated_at: r.updated_at }), replayed };
   }
 
   async delete(id: string, audit?: AuditTag): Promise<{ deleted: string }> {

@@ -1,25 +1,13 @@
 import type { Awaitable } from '../../shared/awaitable.js';
 import type { Reads } from '../../backend/reads.js';
 import { dialects, sql } from '../../../schemas/db/sql.js';
+import { TOKEN_LISTED, type TokenDbRow } from '../../../schemas/db/tables/tokens.js';
 
 /** A created token as listed: never its hash. `scopes` JSON text, times storage text. */
-export interface TokenListRow {
-  id: string;
-  name: string;
-  role: string;
-  scopes: string;
-  created_at: string;
-  expires_at: string | null;
-}
+export type TokenListRow = Parameters<typeof TOKEN_LISTED.decode>[0];
 
 /** What the front remembers to accept a token. */
-export interface TokenAuthRow {
-  id: string;
-  role: string;
-  scopes: string;
-  token_hash: string;
-  expires_at: string | null;
-}
+export type TokenAuthRow = Pick<TokenDbRow, 'id' | 'role' | 'scopes' | 'token_hash' | 'expires_at'>;
 
 /** Read-only queries of the created tokens; SQLite answers at once, PostgreSQL with a promise. */
 export interface TokenReader {
@@ -32,8 +20,8 @@ export interface TokenReader {
 }
 
 const LIST = dialects({
-  sqlite: 'SELECT id, name, role, scopes, created_at, expires_at FROM api_tokens ORDER BY created_at, rowid',
-  pg: 'SELECT id, name, role, scopes, created_at, expires_at FROM api_tokens ORDER BY created_at, seq',
+  sqlite: `SELECT ${TOKEN_LISTED.columns} FROM api_tokens ORDER BY created_at, rowid`,
+  pg: `SELECT ${TOKEN_LISTED.columns} FROM api_tokens ORDER BY created_at, seq`,
 });
 const ALL = sql('SELECT id, role, scopes, token_hash, expires_at FROM api_tokens');
 const BY_HASH = sql('SELECT id, role, scopes, token_hash, expires_at FROM api_tokens WHERE token_hash = ?');

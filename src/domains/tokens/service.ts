@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { AuditTag, IdemTag } from '../../../schemas/rpc/envelope.js';
-import type { ApiTokenRow } from '../../../schemas/rpc/writer.js';
-import { tokenHash } from '../../../schemas/db/tables/tokens.js';
+import { TOKEN_LISTED, tokenHash } from '../../../schemas/db/tables/tokens.js';
+import type { TokenView } from '../../../schemas/http/tokens.js';
 import { headerTokenHash } from '../../token-hash.js';
 import { then } from '../../shared/awaitable.js';
 import { fail } from '../../errors.js';
@@ -9,9 +9,8 @@ import type { Resolved, Role } from '../../identity.js';
 import type { Logger } from '../../log.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
 import { IDENTITY_MISSES_MAX, TOKEN_CONFIRM_MS } from '../../shared/limits.js';
-import { toRfc3339 } from '../../../schemas/db/time.js';
 import type { Awaitable } from '../../shared/awaitable.js';
-import type { TokenAuthRow, TokenListRow, TokenReader } from './reader.js';
+import type { TokenAuthRow, TokenReader } from './reader.js';
 import { checkScopes, parseTtl } from './scopes.js';
 import { addBounded } from '../../shared/bounded.js';
 
@@ -23,26 +22,6 @@ export const CREATED_TOKEN_PREFIX = 'koor_';
 const BEARER_PREFIX = `Bearer ${CREATED_TOKEN_PREFIX}`;
 
 const ROLES: readonly Role[] = ['admin', 'agent', 'reader'];
-
-/** A created token as GET /api/tokens shows it: never the token, never its hash. */
-export interface TokenView {
-  id: string;
-  name: string;
-  role: Role;
-  scopes: string[];
-  created_at: string;
-  /** RFC 3339, or null: never expires. */
-  expires_at: string | null;
-}
-
-const view = (r: TokenListRow | ApiTokenRow): TokenView => ({
-  id: r.id,
-  name: r.name,
-  role: r.role as Role,
-  scopes: typeof r.scopes === 'string' ? (JSON.parse(r.scopes) as string[]) : r.scopes,
-  created_at: toRfc3339(r.created_at),
-  expires_at: r.expires_at === null ? null : toRfc3339(r.expires_at),
-});
 
 /** Storage text → epoch ms. */
 const storageMs = (s: string): number => Date.parse(`${s.replace(' ', 'T')}Z`);
@@ -166,11 +145,11 @@ export class TokenService {
       this.forget(row.id);
     }
     this.index({ id: row.id, role: row.role, scopes: JSON.stringify(row.scopes), token_hash: hash, expires_at: row.expires_at }, Date.now());
-    return { token: { ...view(row), token }, replayed };
+    return { token: { ...TOKEN_LISTED.wire(row), token }, replayed };
   }
 
   async list(): Promise<TokenView[]> {
-    return (await this.reader.list()).map(view);
+    return (await this.reader.list()).map((r) => TOKEN_LISTED.wire(TOKEN_LISTED.decode(r)));
   }
 
   async revoke(id: string, audit: AuditTag): Promise<{ revoked: string }> {

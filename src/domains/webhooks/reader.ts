@@ -2,34 +2,14 @@ import { then, type Awaitable } from '../../shared/awaitable.js';
 import type { Reads } from '../../backend/reads.js';
 import { dialects, only, sql } from '../../../schemas/db/sql.js';
 import { EVENT, NEWEST_EVENT } from '../../../schemas/db/tables/events.js';
+import { WEBHOOK, type WebhookDbRow } from '../../../schemas/db/tables/webhooks.js';
 import type { Event } from '../../../schemas/rpc/writer.js';
-
-/** A stored webhook, times as storage text. */
-export interface WebhookRow {
-  id: string;
-  url: string;
-  /** JSON array of globs. */
-  patterns: string;
-  secret: string;
-  active: number;
-  created_at: string;
-  last_fired: string | null;
-  fail_count: number;
-  last_error: string;
-  delivered: number;
-  failed: number;
-  /** The last event the webhook has had. */
-  cursor: number;
-  /** Failed attempts at the event after the cursor, and when the next is due (epoch ms). */
-  attempts: number;
-  next_at: number;
-}
 
 /**
  * An active webhook as the dispatcher needs it; in cluster mode with the count of live restores
  * when it was read (a run's settle carries it: the writer refuses one a restore has overtaken).
  */
-export type ActiveHook = Pick<WebhookRow, 'id' | 'url' | 'secret' | 'patterns' | 'cursor' | 'attempts' | 'next_at'> & { restores?: number };
+export type ActiveHook = Pick<WebhookDbRow, 'id' | 'url' | 'secret' | 'patterns' | 'cursor' | 'attempts' | 'next_at'> & { restores?: number };
 
 /**
  * Read-only queries of the webhook registry and of the event log as webhooks read it; SQLite
@@ -37,8 +17,8 @@ export type ActiveHook = Pick<WebhookRow, 'id' | 'url' | 'secret' | 'patterns' |
  */
 export interface WebhookReader {
   /** Newest first; ties in creation order, the later first. */
-  list(): Awaitable<WebhookRow[]>;
-  get(id: string): Awaitable<WebhookRow | undefined>;
+  list(): Awaitable<WebhookDbRow[]>;
+  get(id: string): Awaitable<WebhookDbRow | undefined>;
   active(): Awaitable<ActiveHook[]>;
   /** The newest event id handed out (0 when none ever was). */
   newestEvent(): Awaitable<number>;
@@ -48,7 +28,7 @@ export interface WebhookReader {
   events(ids: readonly number[]): Awaitable<Event[]>;
 }
 
-const COLS = 'id, url, patterns, secret, active, created_at, last_fired, fail_count, last_error, delivered, failed, cursor, attempts, next_at';
+const COLS = WEBHOOK.columns;
 const ACTIVE_COLS = 'id, url, secret, patterns, cursor, attempts, next_at';
 /** Newest first; ties within a second in insertion order, the later first (SQLite's rowid, PostgreSQL's seq). */
 const LIST = dialects({
@@ -84,8 +64,8 @@ const eventsByIds = {
 
 /** The webhook registry's reads, and the event log as webhooks read it, on either backend. */
 export function webhookReader(db: Reads): WebhookReader {
-  const list = db.statement<WebhookRow>(LIST);
-  const get = db.statement<WebhookRow>(GET);
+  const list = db.statement<WebhookDbRow>(LIST);
+  const get = db.statement<WebhookDbRow>(GET);
   const active = db.statement<ActiveHook>(ACTIVE);
   const newest = db.statement<{ id: number | null }>(NEWEST_EVENT);
   const topicsAfter = db.statement<{ id: number; topic: string }>(TOPICS_AFTER);

@@ -3,48 +3,26 @@ import { isValidGlob } from '../../shared/glob.js';
 import { fail } from '../../errors.js';
 import { checkName } from '../../names.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
-import { toRfc3339 } from '../../../schemas/db/time.js';
+import { WEBHOOK } from '../../../schemas/db/tables/webhooks.js';
+import type { Webhook } from '../../../schemas/http/webhooks.js';
+import type { Static } from '../../../schemas/typebox.js';
 import type { DeliveryClient } from '../../rpc/delivery-client.js';
 import { Backlog } from './backlog.js';
 import { SecretBox } from './secret-box.js';
-import type { WebhookReader, WebhookRow } from './reader.js';
-
-/** An unset time: `last_fired` until a first success. */
-const NEVER = '0001-01-01T00:00:00Z';
+import type { WebhookReader } from './reader.js';
 
 /**
- * The Webhook (no `secret`, `has_secret` instead), plus its
- * delivery state: `pending` (matching events after its cursor), `delivered` and `failed` attempts, and the
- * `last_error` of the last failed attempt.
+ * `last_fired` before a first success, as storage text: replies show `0001-01-01T00:00:00Z` (Go's
+ * zero time, as the original did), so the member is always an instant. Mapped here rather than
+ * declared with the record: this reply adds to the record's anyway (`has_secret`, `pending`).
  */
-export interface WebhookView {
-  id: string;
-  url: string;
-  patterns: string[];
-  active: boolean;
-  created_at: string;
-  last_fired: string;
-  fail_count: number;
-  has_secret: boolean;
-  pending: number;
-  delivered: number;
-  failed: number;
-  last_error: string;
-}
+const NEVER = '0001-01-01 00:00:00';
 
-const view = (r: WebhookRow & { pending: number }): WebhookView => ({
-  id: r.id,
-  url: r.url,
-  patterns: JSON.parse(r.patterns) as string[],
-  active: r.active === 1,
-  created_at: toRfc3339(r.created_at),
-  last_fired: r.last_fired === null ? NEVER : toRfc3339(r.last_fired),
-  fail_count: r.fail_count,
+/** The Webhook: the record's reply, `has_secret` for its secret, and `pending` (matching events after its cursor). */
+const view = (r: Static<typeof WEBHOOK.Row>, pending: number): Webhook => ({
+  ...WEBHOOK.wire({ ...r, last_fired: r.last_fired ?? NEVER }),
   has_secret: r.secret !== '',
-  pending: r.pending,
-  delivered: r.delivered,
-  failed: r.failed,
-  last_error: r.last_error,
+  pending,
 });
 
 /** Webhook registry: writes through the writer, reads from its reader; delivery in dispatcher.ts. */
@@ -63,21 +41,21 @@ export class WebhookService {
     this.log = new Backlog(reader);
   }
 
-  async list(): Promise<WebhookView[]> {
+  async list(): Promise<Webhook[]> {
     const newest = await this.log.newest();
     const rows = await this.reader.list();
     // `pending`: the events an active webhook has yet to receive (matching, after its cursor).
-    return Promise.all(rows.map(async (r) => view({ ...r, pending: r.active === 1 ? await this.log.pending(r.patterns, r.cursor, newest) : 0 })));
+    return Promise.all(rows.map(async (r) => view(WEBHOOK.decode(r), r.active === 1 ? await this.log.pending(r.patterns, r.cursor, newest) : 0)));
   }
 
   /** `replayed`: an idempotent retry answered with the first write's result (the request, hence the secret, is the same). */
-  async create(input: { id: string; url: string; patterns: string[]; secret: string }, audit: AuditTag, idem: IdemTag | null = null): Promise<{ webhook: WebhookView; replayed: boolean }> {
+  async create(input: { id: string; url: string; patterns: string[]; secret: string }, audit: AuditTag, idem: IdemTag | null = null): Promise<{ webhook: Webhook; replayed: boolean }> {
     checkName(input.id, 'id');
     for (const p of input.patterns) if (!isValidGlob(p)) throw fail('INVALID_PATTERN', p);
     const patterns = input.patterns.length === 0 ? ['*'] : input.patterns;
     const { res: r, replayed } = await this.writer.callIdempotent('webhooks.create', { ...input, patterns, secret: this.box.seal(input.secret) }, idem, { audit });
     if (!replayed) this.onChange();
-    const webhook = view({ id: input.id, url: input.url, patterns: JSON.stringify(patterns), secret: input.secret, active: 1, created_at: r.created_at, last_fired: null, fail_count: 0, last_error: '', delivered: 0, failed: 0, cursor: 0, attempts: 0, next_at: 0, pending: 0 });
+    const webhook = view({ id: input.id, url: input.url, patterns, secret: input.secret, active: true, created_at: r.created_at, last_fired: null, fail_count: 0, last_error: '', delivered: 0, failed: 0, cursor: 0, attempts: 0, next_at: 0, dropped: 0 }, 0);
     return { webhook, replayed };
   }
 
