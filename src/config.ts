@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { ConfigError, parseAge, parseBind, parseBytes, parseDatabaseUrl, parseDuration, parseHosts, parseInt0, parseOrigins, type Bind } from './config-values.js';
 
-export { ConfigError, parseAge, parseBind, parseDatabaseUrl, parseDuration, redactUrl, type Bind } from './config-values.js';
+export { ConfigError, parseBind, parseDuration, redactUrl, type Bind } from './config-values.js';
 
 /**
  * The one config module: flags > env (KOOR_*, non-empty) > settings.json (or --config) > defaults.

@@ -11,9 +11,8 @@ import { TokenMethods } from './writer-tokens.js';
 import { TxnMethods } from './writer-txn.js';
 
 /** The rows and start-up data the writer's callers name, by name: one import for the writer's types. */
-export { CheckpointRow, Event, Instance, LeaseRow, MessageRow, RecipientRow, RuleRow, TaskRow } from './writer-rows.js';
+export { CheckpointRow, Event, LeaseRow, MessageRow, RecipientRow, RuleRow, TaskRow } from './writer-rows.js';
 export { HookSession } from './writer-hooks.js';
-export { ApiTokenRow } from './writer-tokens.js';
 export { WriterLimits, WriterStartup } from './writer-startup.js';
 
 /** Compare-and-set preconditions carried by conditional writes. */

@@ -4,7 +4,7 @@ import { Subscriber, type HubLimits, type Outlet, type Overflow, type ReplaySour
 import { pending } from '../shared/awaitable.js';
 import { HUB_REPLAY_STEPS_PER_TURN } from '../shared/limits-features.js';
 
-export { CLOSE_REPLAY_FAILED, CLOSE_SLOW_CONSUMER, type CloseReason } from './closes.js';
+export { CLOSE_SLOW_CONSUMER } from './closes.js';
 export { Subscriber, type HubLimits, type Outlet, type Overflow, type ReplaySource, type ReplayStep } from './subscriber.js';
 
 export interface HubStats {

@@ -6,7 +6,6 @@ import type { HeaderList } from './reply.js';
 import type { Ctx } from './context.js';
 import { HUMAN } from '../identity.js';
 
-export { HUMAN } from '../identity.js';
 
 /** The reply header of a retry answered with the first write's result. */
 export const REPLAYED: HeaderList = [['Idempotent-Replayed', 'true']];

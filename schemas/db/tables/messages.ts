@@ -3,7 +3,7 @@ import { f, hidden, named, record, shown } from '../record.js';
 import { dialects } from '../sql.js';
 
 /** A message's importance, as its sender set it. */
-export const IMPORTANCE = ['normal', 'high'] as const;
+const IMPORTANCE = ['normal', 'high'] as const;
 export type Importance = (typeof IMPORTANCE)[number];
 export const ImportanceSchema = Type.Unsafe<Importance>(Type.Union(IMPORTANCE.map((s) => Type.Literal(s))));
 

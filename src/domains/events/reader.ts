@@ -36,7 +36,7 @@ export interface HistoryRead {
 }
 
 /** The id window a history read examines, from the log's bounds (both backends alike). */
-export function historyWindow(h: HistoryFilter, oldest: number | null, newest: number): { lo: number; hi: number; exhausted: boolean } {
+function historyWindow(h: HistoryFilter, oldest: number | null, newest: number): { lo: number; hi: number; exhausted: boolean } {
   const width = Math.max(h.scan, h.last);
   if (oldest === null) return { lo: 0, hi: 0, exhausted: true };
   if (h.since === null) {

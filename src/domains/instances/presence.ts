@@ -24,7 +24,7 @@ export function presenceTolerance(timeoutMs: number): number {
   return Math.min(30_000, Math.max(1000, Math.floor(timeoutMs / 4)));
 }
 
-export const systemClock: Clock = { mono: () => performance.now(), wall: () => Date.now() };
+const systemClock: Clock = { mono: () => performance.now(), wall: () => Date.now() };
 
 /** What one absence was: how long the loop was held up (monotonic) and the wall-clock time not lived through by the server. */
 export interface Absence {

@@ -17,7 +17,7 @@ export const RULE_STATUSES = ['accepted', 'proposed', 'rejected'] as const;
 export type RuleStatus = (typeof RULE_STATUSES)[number];
 
 /** The project whose rules apply to every project. */
-export const GLOBAL_PROJECT = '_global';
+const GLOBAL_PROJECT = '_global';
 
 /** A rule as the API returns it (schemas/db/tables/rules.ts). */
 const toRule = (r: RuleDbRow): Rule => RULE.wire(RULE.decode(r));

@@ -5,7 +5,7 @@ import { isValidPathGlob } from '../../shared/path-glob.js';
 import { TOKEN_TTL_MAX_MS } from '../../shared/limits-features.js';
 
 /** The kinds of scope a created token may carry. */
-export const SCOPE_KINDS = ['project', 'state', 'topic', 'path'] as const;
+const SCOPE_KINDS = ['project', 'state', 'topic', 'path'] as const;
 
 /**
  * Checks each scope's syntax: `project:<name>`, `state:<key glob>` (a path glob, `**` allowed),

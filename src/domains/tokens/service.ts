@@ -18,7 +18,7 @@ import { addBounded } from '../../shared/bounded.js';
  * Every created token starts with this, so the Authenticator knows which index to ask (an
  * instance token is a UUID) and secret scanners can spot one in a log or a commit.
  */
-export const CREATED_TOKEN_PREFIX = 'koor_';
+const CREATED_TOKEN_PREFIX = 'koor_';
 const BEARER_PREFIX = `Bearer ${CREATED_TOKEN_PREFIX}`;
 
 const ROLES: readonly Role[] = ['admin', 'agent', 'reader'];

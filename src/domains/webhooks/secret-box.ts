@@ -7,7 +7,7 @@ import { fail } from '../../errors.js';
 /** A sealed secret as stored: this prefix, then base64url(iv 12 bytes | tag 16 bytes | ciphertext). */
 const SEALED = 'aesgcm1:';
 /** The key file's name in the data directory (SQLite mode). */
-export const SECRET_KEY_FILE = 'secret.key';
+const SECRET_KEY_FILE = 'secret.key';
 
 /**
  * Webhook secrets at rest: AES-256-GCM under a key kept outside the database, so a
