@@ -1,6 +1,7 @@
 import { Type, type Static, type TSchema } from '../typebox.js';
 import { Instant } from './common.js';
 import { Str } from './rules.js';
+import { LLM } from '../db/tables/llm.js';
 
 /** A token count or a cost: never negative (a negative one would un-charge a budget). */
 const Count = Type.Optional(Type.Union([Type.Integer({ minimum: 0 }), Type.Null()]));
@@ -54,26 +55,8 @@ export const LlmRecordedReply = Type.Object({
 });
 export type LlmRecordedReply = Static<typeof LlmRecordedReply>;
 
-/** One LLM usage record (cache tokens, cost source and coding-agent session). */
-export const LlmRecord = Type.Object({
-  id: Type.Integer(),
-  instance_id: Type.String(),
-  project: Type.String(),
-  provider: Type.String(),
-  model: Type.String(),
-  tokens_in: Type.Integer(),
-  tokens_out: Type.Integer(),
-  cache_creation_tokens: Type.Integer(),
-  cache_read_tokens: Type.Integer(),
-  /** null: no price was known for the model (the tokens are recorded). */
-  cost_usd: Type.Union([Type.Number(), Type.Null()]),
-  cost_source: Type.String(),
-  request_type: Type.String(),
-  session_tag: Type.String(),
-  /** The coding-agent session it came from (OpenTelemetry), '' when none. */
-  session_id: Type.String(),
-  created_at: Instant,
-});
+/** One LLM usage record (schemas/db/tables/llm.ts): cache tokens, cost (null: no price was known), its source and coding-agent session. */
+export const LlmRecord = LLM.Wire;
 export type LlmRecord = Static<typeof LlmRecord>;
 export const LlmListReply = Type.Array(LlmRecord);
 

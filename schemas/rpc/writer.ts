@@ -1,3 +1,4 @@
+import { LLM } from '../db/tables/llm.js';
 import { SPEC } from '../db/tables/specs.js';
 import { Type, type Static } from '../typebox.js';
 import { Bytes, type MethodTable } from './envelope.js';
@@ -39,22 +40,12 @@ const StateMeta = Type.Object({
 /** A spec as a write left it, without its bytes. */
 const SpecMeta = Type.Omit(SPEC.Row, ['data']);
 
-/** One LLM usage record as the front hands it to the writer. */
+/** One LLM usage record as the front hands it to the writer: the record's inputs (schemas/db/tables/llm.ts). */
 const LlmRecordIn = Type.Object({
-  instance_id: Type.String(),
-  project: Type.String(),
+  ...LLM.Create.properties,
   provider: Type.String({ minLength: 1 }),
   model: Type.String({ minLength: 1 }),
-  tokens_in: Type.Integer({ minimum: 0 }),
-  tokens_out: Type.Integer({ minimum: 0 }),
-  cache_creation_tokens: Type.Integer({ minimum: 0 }),
-  cache_read_tokens: Type.Integer({ minimum: 0 }),
-  cost_usd: Type.Number(),
   cost_source: Type.Union([Type.Literal('reported'), Type.Literal('priced'), Type.Literal('unknown')]),
-  request_type: Type.String(),
-  session_tag: Type.String(),
-  session_id: Type.String(),
-  dedup_key: Type.String(),
 });
 export type LlmRecordIn = Static<typeof LlmRecordIn>;
 

@@ -127,6 +127,8 @@ t.test('LLM usage: record, validate, list, summarise, event and audit', async (t
   const events = await get(s, '/api/events/history?topic=llm.usage.recorded');
   t.equal(events.length, 3, 'llm.usage.recorded published per record');
   t.match(events[0].data, { id: 3, model: 'gpt', cost_usd: 0.5 });
+  const listed = (await get(s, '/api/llm/usage')) as Array<{ id: number }>;
+  t.same(events[0].data, listed.find((r) => r.id === 3), 'the event carries the record as GET /api/llm/usage shows it (no dedup key)');
   t.equal(events[0].source, 'llmcost', 'the source is llmcost');
 
   // An identified agent that leaves instance_id out records usage as itself.

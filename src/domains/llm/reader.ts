@@ -1,13 +1,14 @@
 import { BUDGET_COLUMNS, budgetRow, SPEND, scopeParts, spendRow, type BudgetRow, type Spend, type SpendRow } from '../../../schemas/db/llm.js';
 import { only, sql } from '../../../schemas/db/sql.js';
 import type { LlmRecordIn } from '../../../schemas/rpc/writer.js';
+import { LLM, type LlmRow } from '../../../schemas/db/tables/llm.js';
 import { then, type Awaitable } from '../../shared/awaitable.js';
 import type { ReadStatement, Reads } from '../../backend/reads.js';
 
 export type LlmInput = LlmRecordIn;
 
 /** A stored record; `created_at` is storage text here, RFC 3339 in the API. */
-export type LlmRecord = Omit<LlmInput, 'dedup_key'> & { id: number; created_at: string };
+export type LlmRecord = LlmRow;
 
 export interface Sum {
   total_tokens_in: number;
@@ -53,7 +54,7 @@ export interface LlmReader {
   sessionOwner(sessionId: string): Awaitable<{ instance_id: string; token_id: string }>;
 }
 
-const COLUMNS = 'id, instance_id, project, provider, model, tokens_in, tokens_out, cache_creation_tokens, cache_read_tokens, cost_usd, cost_source, request_type, session_tag, session_id, created_at';
+const COLUMNS = LLM.columns;
 const BUDGETS = sql(`SELECT ${BUDGET_COLUMNS} FROM budgets ORDER BY scope`);
 const EXCEEDED = sql(`SELECT ${BUDGET_COLUMNS} FROM budgets WHERE exceeded <> '' AND scope IN (?, ?, ?, 'global')`);
 /** Storage-text bounds, inclusive: parameters from ×2, to ×2. */

@@ -1,6 +1,7 @@
 import type { AuditTag, IdemTag } from '../../../schemas/rpc/envelope.js';
 import type { BudgetPeriod, BudgetPeriods } from '../../../schemas/rpc/writer.js';
 import { budgetFill } from '../../../schemas/db/llm.js';
+import { usageReply } from '../../../schemas/db/tables/llm.js';
 import type { Budget, LlmRecord as LlmRecordReply } from '../../../schemas/http/llm.js';
 import { fail } from '../../errors.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
@@ -58,7 +59,7 @@ export class LlmService {
   }
 
   async list(f: ListFilter): Promise<LlmRecordReply[]> {
-    return (await this.reader.list(f)).map((r) => ({ ...r, cost_usd: r.cost_source === 'unknown' ? null : r.cost_usd, created_at: toRfc3339(r.created_at) }));
+    return (await this.reader.list(f)).map(usageReply);
   }
 
   async summary(groupBy: GroupBy, span: Span): Promise<{ groups: Record<string, Sum>; total: Sum }> {

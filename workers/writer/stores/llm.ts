@@ -1,18 +1,15 @@
 import type { ReqOf, ResOf } from '../../../schemas/rpc/envelope.js';
 import type { BudgetPeriods, Event, LlmRecordIn, WriterMethods } from '../../../schemas/rpc/writer.js';
 import { inserting, sql, type Tx } from '../sql.js';
-import { toRfc3339, storageNow } from '../../../schemas/db/time.js';
+import { storageNow } from '../../../schemas/db/time.js';
 import type { EventStore } from './events.js';
 import { HOOK_SESSION_ENDED_KEEP_MS } from '../../../schemas/db/tables/hooks.js';
+import { LLM, usageReply } from '../../../schemas/db/tables/llm.js';
 import { BUDGET_COLUMNS, budgetFill, budgetRow, SPEND, scopeParts, spendRow, type BudgetRow, type Spend, type SpendRow } from '../../../schemas/db/llm.js';
 
 type M = WriterMethods;
 
-const INSERT = inserting(
-  `INSERT INTO llm_usage (instance_id, project, provider, model, tokens_in, tokens_out, cost_usd, request_type, session_tag, created_at,
-                          cache_creation_tokens, cache_read_tokens, cost_source, session_id, dedup_key)
-   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-);
+const INSERT = inserting(`INSERT INTO llm_usage (${LLM.inputs.join(', ')}, created_at) VALUES (${LLM.inputs.map(() => '?').join(', ')}, ?)`);
 const BY_KEY = sql("SELECT id, created_at, instance_id, project FROM llm_usage WHERE dedup_key = ? AND dedup_key <> ''");
 const SESSION = sql('SELECT instance_id, project FROM hook_sessions WHERE session_id = ?');
 /** A session whose hooks ended it already (its export flushed at exit): whom its earlier records went to. */
@@ -118,11 +115,9 @@ export function llmStore(events: EventStore) {
           }
         }
         const created_at = storageNow();
-        const id = await tx.insert(INSERT, r.instance_id, r.project, r.provider, r.model, r.tokens_in, r.tokens_out, r.cost_usd, r.request_type, r.session_tag, created_at, r.cache_creation_tokens, r.cache_read_tokens, r.cost_source, r.session_id, r.dedup_key);
+        const id = await tx.insert(INSERT, ...LLM.values(r), created_at);
         out.records.push({ id, created_at, duplicate: false, instance_id: r.instance_id, project: r.project });
-        const { dedup_key: _k, ...shown } = r;
-        const rec = { id, ...shown, cost_usd: r.cost_source === 'unknown' ? null : r.cost_usd, created_at: toRfc3339(created_at) };
-        out.events.push(await publish(tx, 'llm.usage.recorded', JSON.stringify(rec), 'llmcost'));
+        out.events.push(await publish(tx, 'llm.usage.recorded', JSON.stringify(usageReply({ id, ...r, created_at })), 'llmcost'));
         touched.set(`${r.instance_id}\n${r.project}\n${r.session_tag}`, r);
         stored.push({ r, created_at });
       }
