@@ -1,16 +1,8 @@
 import { Type, type Static } from '../typebox.js';
-import { Instant, PathViolation } from './common.js';
+import { COMPLIANCE_RUN } from '../db/tables/compliance.js';
 
-/** A compliance run: one (instance, contract) of one pass. */
-export const ComplianceRun = Type.Object({
-  id: Type.Integer(),
-  instance_id: Type.String(),
-  project: Type.String(),
-  contract: Type.String(),
-  pass: Type.Boolean(),
-  violations: Type.Array(PathViolation),
-  run_at: Instant,
-});
+/** A compliance run: one (instance, contract) of one pass (schemas/db/tables/compliance.ts). */
+export const ComplianceRun = COMPLIANCE_RUN.Wire;
 
 export type ComplianceRun = Static<typeof ComplianceRun>;
 

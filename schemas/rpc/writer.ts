@@ -1,3 +1,4 @@
+import { COMPLIANCE_RUN } from '../db/tables/compliance.js';
 import { LLM } from '../db/tables/llm.js';
 import { SPEC } from '../db/tables/specs.js';
 import { Type, type Static } from '../typebox.js';
@@ -207,13 +208,11 @@ export const WriterMethods = {
    */
   'compliance.record': {
     req: Type.Object({
-      runs: Type.Array(Type.Object({ instance_id: Type.String(), project: Type.String(), contract: Type.String(), pass: Type.Boolean(), violations: Type.String() })),
+      runs: Type.Array(COMPLIANCE_RUN.Create),
       keep: Type.Integer({ minimum: 0 }),
     }),
     res: Type.Object({
-      runs: Type.Array(
-        Type.Object({ id: Type.Integer(), instance_id: Type.String(), project: Type.String(), contract: Type.String(), pass: Type.Boolean(), violations: Type.String(), run_at: Type.String() }),
-      ),
+      runs: Type.Array(COMPLIANCE_RUN.Row),
       pruned: Type.Integer(),
     }),
   },

@@ -1,17 +1,10 @@
 import type { Awaitable } from '../../shared/awaitable.js';
 import type { Reads } from '../../backend/reads.js';
 import { sql } from '../../../schemas/db/sql.js';
+import { COMPLIANCE_RUN, type RunDbRow } from '../../../schemas/db/tables/compliance.js';
 
 /** A compliance run as stored: `pass` 0/1, `violations` JSON text, `run_at` storage text. */
-export interface RunRow {
-  id: number;
-  instance_id: string;
-  project: string;
-  contract: string;
-  pass: number;
-  violations: string;
-  run_at: string;
-}
+export type RunRow = RunDbRow;
 
 /** Read-only queries of the compliance runs; SQLite answers at once, PostgreSQL with a promise. */
 export interface ComplianceReader {
@@ -19,7 +12,7 @@ export interface ComplianceReader {
   history(instanceId: string | null, limit: number): Awaitable<RunRow[]>;
 }
 
-const COLUMNS = 'id, instance_id, project, contract, pass, violations, run_at';
+const COLUMNS = COMPLIANCE_RUN.columns;
 
 /** The compliance runs on the front process's SQLite read connection. */
 const ALL = sql(`SELECT ${COLUMNS} FROM compliance_runs ORDER BY id DESC LIMIT ?`);

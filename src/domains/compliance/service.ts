@@ -3,7 +3,8 @@ import type { Logger } from '../../log.js';
 import type { PoolClient } from '../../rpc/pool-client.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
 import { Periodic } from '../../shared/periodic.js';
-import { toRfc3339 } from '../../../schemas/db/time.js';
+import { COMPLIANCE_RUN } from '../../../schemas/db/tables/compliance.js';
+import type { ComplianceRun } from '../../../schemas/http/compliance.js';
 import type { Awaitable } from '../../shared/awaitable.js';
 import type { ComplianceReader } from './reader.js';
 
@@ -22,15 +23,7 @@ export interface SpecSource {
 export type Publish = (topic: string, data: string, source: string) => Promise<unknown>;
 
 /** A compliance run as the API shows it; `run_at` RFC 3339 UTC. */
-export interface Run {
-  id: number;
-  instance_id: string;
-  project: string;
-  contract: string;
-  pass: boolean;
-  violations: ContractViolation[];
-  run_at: string;
-}
+type Run = ComplianceRun;
 
 export interface ComplianceOptions {
   intervalMs: number;
@@ -77,12 +70,7 @@ export class ComplianceService {
   /** `GET /api/compliance/history` as JSON text: newest first, violations spliced as stored. */
   async historyJson(instanceId: string | null, limit: number): Promise<string> {
     const rows = await this.reader.history(instanceId, limit);
-    const items = rows.map(
-      (r) =>
-        `{"id":${r.id},"instance_id":${JSON.stringify(r.instance_id)},"project":${JSON.stringify(r.project)},"contract":${JSON.stringify(r.contract)},` +
-        `"pass":${r.pass === 1},"violations":${r.violations},"run_at":"${toRfc3339(r.run_at)}"}`,
-    );
-    return `[${items.join(',')}]`;
+    return `[${rows.map((r) => COMPLIANCE_RUN.json(COMPLIANCE_RUN.decode(r))).join(',')}]`;
   }
 
   /** A pass now (`POST /api/compliance/run`), after the one in progress if any. */
@@ -161,7 +149,7 @@ export class ComplianceService {
     });
     this.stats.runs_recorded += rec.runs.length;
     this.stats.runs_pruned += rec.pruned;
-    const runs: Run[] = rec.runs.map((r, i) => ({ ...r, violations: rows[i]!.violations, run_at: toRfc3339(r.run_at) }));
+    const runs: Run[] = rec.runs.map(COMPLIANCE_RUN.wire);
     for (const r of runs) {
       if (r.pass) continue;
       const data = JSON.stringify({ instance_id: r.instance_id, project: r.project, contract: r.contract, violations: r.violations });

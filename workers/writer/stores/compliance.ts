@@ -2,10 +2,11 @@ import type { ReqOf, ResOf } from '../../../schemas/rpc/envelope.js';
 import type { WriterMethods } from '../../../schemas/rpc/writer.js';
 import { inserting, sql, type Tx } from '../sql.js';
 import { storageNow } from '../../../schemas/db/time.js';
+import { COMPLIANCE_RUN } from '../../../schemas/db/tables/compliance.js';
 
 type M = WriterMethods;
 
-const INSERT = inserting('INSERT INTO compliance_runs (instance_id, project, contract, pass, violations, run_at) VALUES (?, ?, ?, ?, ?, ?)');
+const INSERT = inserting(`INSERT INTO compliance_runs (${COMPLIANCE_RUN.inputs.join(', ')}, run_at) VALUES (${COMPLIANCE_RUN.inputs.map(() => '?').join(', ')}, ?)`);
 // The (keep+1)-th newest id of a pair: it and everything older go. Both use the
 // (instance_id, contract, id) index.
 const CUTOFF = sql('SELECT id FROM compliance_runs WHERE instance_id = ? AND contract = ? ORDER BY id DESC LIMIT 1 OFFSET ?');
@@ -18,7 +19,7 @@ export function complianceStore() {
       const run_at = storageNow();
       const runs = [];
       for (const r of req.runs) {
-        const id = await tx.insert(INSERT, r.instance_id, r.project, r.contract, r.pass ? 1 : 0, r.violations, run_at);
+        const id = await tx.insert(INSERT, ...COMPLIANCE_RUN.values(r), run_at);
         runs.push({ id, ...r, run_at });
       }
       let pruned = 0;
