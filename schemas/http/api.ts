@@ -1957,12 +1957,12 @@ export interface components {
             session_id: string;
             client: string;
             instance_id: string;
-            name: string;
             project: string;
             repo_root: string;
             message_cursor: number;
-            created_at: string;
-            last_progress_at: string;
+            created_at: components["schemas"]["Instant"];
+            last_progress_at: components["schemas"]["Instant"];
+            name: string;
         };
         DigestReply: {
             agent: string;

@@ -1,3 +1,4 @@
+import { HOOK_SESSION } from '../db/tables/hooks.js';
 import { Type, type Static } from '../typebox.js';
 
 /** The coding-agent hooks' REST bodies and replies. */
@@ -30,18 +31,8 @@ export const ClaudeHookOutput = Type.Object({
 });
 export type ClaudeHookOutput = Static<typeof ClaudeHookOutput>;
 
-/** GET /api/hooks/claude-code/sessions/{session_id}: a session's binding. */
-export const HookSessionReply = Type.Object({
-  session_id: Type.String(),
-  client: Type.String(),
-  instance_id: Type.String(),
-  name: Type.String(),
-  project: Type.String(),
-  repo_root: Type.String(),
-  message_cursor: Type.Integer(),
-  created_at: Type.String(),
-  last_progress_at: Type.String(),
-});
+/** GET /api/hooks/claude-code/sessions/{session_id}: a session's binding (schemas/db/tables/hooks.ts), with its agent's name. */
+export const HookSessionReply = Type.Object({ ...HOOK_SESSION.Wire.properties, name: Type.String() });
 
 /** GET /api/agents/{id}/digest: what a digest would tell the agent now (`text` null: nothing). */
 export const DigestReply = Type.Object({

@@ -1,36 +1,12 @@
 import { Type, type Static } from '../typebox.js';
 import type { MethodTable } from './envelope.js';
+import { HOOK_SESSION } from '../db/tables/hooks.js';
 import { Events, Instance } from './writer-rows.js';
 
 /** The coding-agent hooks' writer methods, part of WriterMethods (schemas/rpc/writer.ts). */
 
 /** A session bound to its agent instance (schemas/db/tables/hooks.ts); times storage text. */
-export const HookSession = Type.Object({
-  session_id: Type.String(),
-  client: Type.String(),
-  instance_id: Type.String(),
-  project: Type.String(),
-  repo_root: Type.String(),
-  event_cursor: Type.Integer(),
-  audit_cursor: Type.Integer(),
-  message_cursor: Type.Integer(),
-  /** Repository-relative paths, oldest first. */
-  edited: Type.Array(Type.String()),
-  created_at: Type.String(),
-  last_progress_at: Type.String(),
-  /** The newest edits refused to it: its digest says when each lease ends. */
-  denied: Type.Array(Type.Object({ path: Type.String(), lease_id: Type.String() })),
-  /** The first event id its clone may lack: the newest when it last synced, plus one (0: no `git pull` seen). */
-  synced_event: Type.Integer(),
-  /** Lines of news its last digest had no room for (oldest first): shown first by the next one. */
-  held: Type.Array(Type.String()),
-  /** Storage time until which a tool it started may run without a hook ('': none): its agent is not judged stale before then. */
-  busy_until: Type.String(),
-  /** Shell commands it started and has not ended (busy_until holds while any runs). */
-  busy_count: Type.Integer(),
-  /** Files it was told to pull first, with the release it was told of (newest last, bounded). */
-  pull_warned: Type.Array(Type.Object({ path: Type.String(), event: Type.Integer() })),
-});
+export const HookSession = HOOK_SESSION.Row;
 export type HookSession = Static<typeof HookSession>;
 
 const SessionId = Type.String({ minLength: 1, maxLength: 200 });

@@ -1,3 +1,5 @@
+import { Type } from '../../typebox.js';
+import { f, hidden, record } from '../record.js';
 import type { Table } from '../table.js';
 
 /**
@@ -5,42 +7,46 @@ import type { Table } from '../table.js';
  * `session_id` → an instance registered at its first hook. The cursors say what the session's
  * digests have already told the model (news is what comes after them); `edited` the
  * repository-relative files it changed (the leases of others touching them are news). A row
- * goes with its instance (SessionEnd deregisters it; so does a deregistration by hand).
+ * goes with its instance (SessionEnd deregisters it; so does a deregistration by hand). Its reply
+ * (with its agent's name) is GET /api/hooks/claude-code/sessions/{id}'s.
  */
-export const HOOK_SESSIONS: Table = {
-  name: 'hook_sessions',
-  columns: {
-    session_id: { type: 'text', primaryKey: true },
-    /** `claude-code`, `cursor`, `codex`. */
-    client: { type: 'text' },
-    instance_id: { type: 'text' },
+export const HOOK_SESSION = record(
+  'hook_sessions',
+  {
+    session_id: f.text({ primaryKey: true }),
+    /** `claude-code`, `cursor`, `codex`, … */
+    client: f.text(),
+    instance_id: f.text(),
     /** The project its tasks and rules are in (the repository's folder name unless set). */
-    project: { type: 'text', default: "''" },
+    project: f.text({ default: "''" }),
     /** The repository root on the agent's machine: tool paths are matched relative to it. */
-    repo_root: { type: 'text', default: "''" },
-    event_cursor: { type: 'int', default: 0 },
-    audit_cursor: { type: 'int', default: 0 },
-    message_cursor: { type: 'int', default: 0 },
-    /** JSON text: the newest files it edited, repository-relative, oldest first (bounded). */
-    edited: { type: 'text', default: "'[]'" },
-    created_at: { type: 'text' },
+    repo_root: f.text({ default: "''" }),
+    event_cursor: hidden(f.int({ default: 0 })),
+    audit_cursor: hidden(f.int({ default: 0 })),
+    message_cursor: f.int({ default: 0 }),
+    /** The newest files it edited, repository-relative, oldest first (bounded). */
+    edited: hidden(f.list(Type.String())),
+    created_at: f.time(),
     /** The last hook that showed the agent at work (beside the instance's last_seen). */
-    last_progress_at: { type: 'text' },
-    /** JSON text: the newest edits refused to it, `[{"path","lease_id"}]` (bounded): its digest says when each lease ends. */
-    denied: { type: 'text', default: "'[]'" },
+    last_progress_at: f.time(),
+    /** The newest edits refused to it (bounded): its digest says when each lease ends. */
+    denied: hidden(f.list(Type.Object({ path: Type.String(), lease_id: Type.String() }))),
     /** The first event id its clone may lack: the newest one when it last synced, plus one (a `git pull` seen by PostToolUse; 0: none seen). A lease another agent let go from there may hide a change the clone lacks. */
-    synced_event: { type: 'int', default: 0 },
-    /** JSON text: lines of news its last digest had no room for, full, oldest first (bounded): the next digest and `koor-cli digest` show them first. */
-    held: { type: 'text', default: "'[]'" },
+    synced_event: hidden(f.int({ default: 0 })),
+    /** Lines of news its last digest had no room for, full, oldest first (bounded): the next digest and `koor-cli digest` show them first. */
+    held: hidden(f.list(Type.String())),
     /** Storage time until which a tool it started may run without a hook (a long shell command): its agent is not judged stale before it ('': none). */
-    busy_until: { type: 'text', default: "''" },
+    busy_until: hidden(f.text({ default: "''" })),
     /** Shell commands it started and has not ended (parallel calls: the first to end does not clear busy_until while another runs). */
-    busy_count: { type: 'int', default: 0 },
-    /** JSON text: files it was told to pull first, `[{"path","event"}]` with the release it was told of (bounded): the same file goes through after, others released since its pull are still asked. */
-    pull_warned: { type: 'text', default: "'[]'" },
+    busy_count: hidden(f.int({ default: 0 })),
+    /** Files it was told to pull first, with the release it was told of (bounded): the same file goes through after, others released since its pull are still asked. */
+    pull_warned: hidden(f.list(Type.Object({ path: Type.String(), event: Type.Integer() }))),
   },
-  indexes: [{ name: 'hook_sessions_instance', on: 'instance_id' }],
-};
+  { indexes: [{ name: 'hook_sessions_instance', on: 'instance_id' }] },
+);
+export const HOOK_SESSIONS = HOOK_SESSION.table;
+/** A hook_sessions row as the database returns it (its lists JSON text). */
+export type HookSessionRow = Parameters<typeof HOOK_SESSION.decode>[0];
 
 /**
  * Sessions that ended lately, and whose agent they were: a client may export a request's telemetry

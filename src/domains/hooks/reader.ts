@@ -1,5 +1,5 @@
 import { sql } from '../../../schemas/db/sql.js';
-import { decodeHookSession, HOOK_SESSION_COLUMNS, type HookSessionRow } from '../../../schemas/db/hooks.js';
+import { HOOK_SESSION, type HookSessionRow } from '../../../schemas/db/tables/hooks.js';
 import { NEWEST_AUDIT } from '../../../schemas/db/tables/audit.js';
 import { NEWEST_EVENT, OLDEST_EVENT } from '../../../schemas/db/tables/events.js';
 import type { Event, HookSession } from '../../../schemas/rpc/writer.js';
@@ -36,7 +36,7 @@ export interface HookReader {
   oldestEvent(): Awaitable<number>;
 }
 
-const COLS = HOOK_SESSION_COLUMNS;
+const COLS = HOOK_SESSION.columns;
 const SESSION = sql(`SELECT ${COLS} FROM hook_sessions WHERE session_id = ?`);
 const SESSION_OF = sql(`SELECT ${COLS} FROM hook_sessions WHERE instance_id = ? ORDER BY created_at DESC LIMIT 1`);
 /** The audit actions a digest reports (as the audit log names them). */
@@ -52,7 +52,7 @@ const EVENTS_AFTER = sql(
 export function hookReader(db: Reads): HookReader {
   const session = db.statement<HookSessionRow>(SESSION);
   const sessionOf = db.statement<HookSessionRow>(SESSION_OF);
-  const decode = (r: HookSessionRow | undefined): HookSession | undefined => (r ? decodeHookSession(r) : undefined);
+  const decode = (r: HookSessionRow | undefined): HookSession | undefined => (r ? HOOK_SESSION.decode(r) : undefined);
   const audit = db.statement<AuditNews>(AUDIT_AFTER);
   const newestAudit = db.statement<{ id: number }>(NEWEST_AUDIT);
   const eventsAfter = db.statement<EventNews>(EVENTS_AFTER);

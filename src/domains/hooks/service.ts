@@ -10,7 +10,7 @@ import { busyChange, derivedName, EDIT_TOOLS, ownerOf, repoRelative, SHELL_TOOL,
 import { literalPathGlob } from '../../shared/path-glob.js';
 import { folderOf, projectOf } from '../../shared/workspace.js';
 import { checkFields, clipUtf8 } from '../instances/fields.js';
-import { toRfc3339 } from '../../../schemas/db/time.js';
+import { HOOK_SESSION } from '../../../schemas/db/tables/hooks.js';
 import type { InstanceReader } from '../instances/reader.js';
 import type { LeaseService } from '../leases/service.js';
 import { LEASE } from '../../../schemas/db/tables/leases.js';
@@ -370,16 +370,6 @@ export class HookService {
     const s = await this.d.reader.session(id);
     if (!s) throw fail('HOOK_SESSION_NOT_FOUND', id);
     const me = await this.me(s);
-    return JSON.stringify({
-      session_id: s.session_id,
-      client: s.client,
-      instance_id: s.instance_id,
-      name: me.name,
-      project: s.project,
-      repo_root: s.repo_root,
-      message_cursor: s.message_cursor,
-      created_at: toRfc3339(s.created_at),
-      last_progress_at: toRfc3339(s.last_progress_at),
-    });
+    return `${HOOK_SESSION.json(s).slice(0, -1)},"name":${JSON.stringify(me.name)}}`;
   }
 }

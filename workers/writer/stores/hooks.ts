@@ -1,7 +1,7 @@
 import type { ReqOf, ResOf } from '../../../schemas/rpc/envelope.js';
 import type { HookSession, WriterMethods } from '../../../schemas/rpc/writer.js';
 import type { HookBusy } from '../../../schemas/rpc/writer-hooks.js';
-import { decodeHookSession, HOOK_SESSION_COLUMNS, type HookSessionRow } from '../../../schemas/db/hooks.js';
+import { HOOK_SESSION, type HookSessionRow } from '../../../schemas/db/tables/hooks.js';
 import { NEWEST_AUDIT } from '../../../schemas/db/tables/audit.js';
 import { NEWEST_EVENT } from '../../../schemas/db/tables/events.js';
 import { NEWEST_MESSAGE } from '../../../schemas/db/tables/messages.js';
@@ -21,7 +21,7 @@ function newestLast<T>(list: readonly T[], item: T, same: (x: T) => boolean, kee
   return JSON.stringify(out.slice(-keep));
 }
 
-const COLS = HOOK_SESSION_COLUMNS;
+const COLS = HOOK_SESSION.columns;
 const GET = sql(`SELECT ${COLS} FROM hook_sessions WHERE session_id = ?`);
 const INSERT = sql(`INSERT INTO hook_sessions (${COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, '[]', ?, ?, '[]', 0, '[]', '', 0, '[]')`);
 const SET_DENIED = sql('UPDATE hook_sessions SET denied = ? WHERE session_id = ?');
@@ -65,7 +65,7 @@ const ADVANCE = sql(
    WHERE session_id = ?`,
 );
 const SET_EDITED = sql('UPDATE hook_sessions SET edited = ? WHERE session_id = ?');
-const decode = decodeHookSession;
+const decode = HOOK_SESSION.decode;
 const newest = async (tx: Tx, q: typeof NEWEST_EVENT): Promise<number> => Number((await tx.get<{ id: number }>(q))?.id ?? 0);
 
 /**
