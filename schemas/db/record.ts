@@ -136,7 +136,6 @@ export function record<F extends Fields>(name: string, fields: F, opts: RecordOp
     row[k] = x.row;
   }
   for (const [k, x] of replied) if (x.wire !== null) wire[x.wireName ?? k] = x.wire;
-  const decoded = entries.filter(([, x]) => x.form === 'json' || x.form === 'bool') as ReadonlyArray<[string, Field]>;
   const inputs = entries.filter(([, x]) => x.input !== undefined) as Array<[string, Field<TSchema, TSchema | null, string | undefined, TSchema>]>;
   const body: Record<string, TSchema> = {};
   const create: Record<string, TSchema> = {};
@@ -158,7 +157,7 @@ export function record<F extends Fields>(name: string, fields: F, opts: RecordOp
     Wire: Type.Object(wire) as unknown as TObject<WireProps<F>>,
     replyOrder: replied.map(([k]) => k),
     columns: Object.keys(columns).join(', '),
-    decode: decoder(decoded) as RecordDecl<F>['decode'],
+    decode: decoder(entries) as RecordDecl<F>['decode'],
     json: compileWriter(replied) as RecordDecl<F>['json'],
     wire: compileWire(replied) as RecordDecl<F>['wire'],
   };
@@ -192,13 +191,17 @@ function columnDefault(x: Field): unknown {
   return x.form === 'json' ? Object.freeze(JSON.parse(text)) : text;
 }
 
-function decoder(decoded: ReadonlyArray<[string, Field]>): (r: Record<string, unknown>) => Record<string, unknown> {
-  if (decoded.length === 0) return (r) => r;
-  return (r) => {
-    const out = { ...r };
-    for (const [k, x] of decoded) out[k] = x.form === 'json' ? JSON.parse(r[k] as string) : r[k] === 1 || r[k] === true;
-    return out;
-  };
+/**
+ * The row decoder: the record's fields only (a query's other columns, such as a join's or an
+ * index's sort key, stay out of the row the writer returns), lists parsed, booleans made so.
+ */
+function decoder(entries: ReadonlyArray<[string, Field]>): (r: Record<string, unknown>) => Record<string, unknown> {
+  const props = entries.map(([k, x]) => {
+    const v = `r[${JSON.stringify(k)}]`;
+    const value = x.form === 'json' ? `JSON.parse(${v})` : x.form === 'bool' ? `(${v} === 1 || ${v} === true)` : v;
+    return `${JSON.stringify(k)}: ${value}`;
+  });
+  return new Function(`return function (r) { return { ${props.join(', ')} }; };`)() as (r: Record<string, unknown>) => Record<string, unknown>;
 }
 
 /** An epoch-ms instant as a reply shows it: RFC 3339, `""` for none (0). */

@@ -1,6 +1,6 @@
 import { COMPLIANCE_RUN } from '../db/tables/compliance.js';
 import { LLM } from '../db/tables/llm.js';
-import { SPEC } from '../db/tables/specs.js';
+import { SPEC_DOC } from '../db/tables/specs.js';
 import { Type, type Static } from '../typebox.js';
 import { Bytes, type MethodTable } from './envelope.js';
 import { Event, Events, RuleRow } from './writer-rows.js';
@@ -39,7 +39,7 @@ const StateMeta = Type.Object({
 });
 
 /** A spec as a write left it, without its bytes. */
-const SpecMeta = Type.Omit(SPEC.Row, ['data']);
+const SpecMeta = Type.Omit(SPEC_DOC.Row, ['data']);
 
 /** One LLM usage record as the front hands it to the writer: the record's inputs (schemas/db/tables/llm.ts). */
 const LlmRecordIn = Type.Object({

@@ -154,3 +154,8 @@ t.test('an id with 0 for none: 0 in the table and the row, null in the reply; re
   t.throws(() => record('bad', { a: f.int(), b: f.int() }, { replyOrder: ['a'] }), /every field once/);
   t.throws(() => record('bad', { a: f.int(), b: f.int() }, { replyOrder: ['a', 'a'] }), /every field once/);
 });
+
+t.test("a row is the record's fields only: a query's other columns (a join's, an index's sort key) stay out of what the writer returns", async (t) => {
+  const PAIR = record('pairs', { id: f.text(), on: f.bool(), tags: f.list(Type.String()) });
+  t.same(PAIR.decode({ id: 'a', on: 1, tags: '[]', seq: 10, held: 'src/**' } as never), { id: 'a', on: true, tags: [] });
+});

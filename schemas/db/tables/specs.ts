@@ -4,7 +4,7 @@ import { f, hidden, record } from '../record.js';
  * The spec registry: a project's named blobs, one version each (no history), written with
  * compare-and-set. Its reply is a write's; a spec's bytes are only ever sent as they are.
  */
-export const SPEC = record(
+export const SPEC_DOC = record(
   'specs',
   {
     project: f.text(),
@@ -18,4 +18,4 @@ export const SPEC = record(
   },
   { primaryKey: ['project', 'name'] },
 );
-export const SPECS = SPEC.table;
+export const SPECS = SPEC_DOC.table;

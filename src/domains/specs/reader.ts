@@ -1,10 +1,10 @@
 import type { Awaitable } from '../../shared/awaitable.js';
 import type { Reads } from '../../backend/reads.js';
 import { sql } from '../../../schemas/db/sql.js';
-import { SPEC } from '../../../schemas/db/tables/specs.js';
+import { SPEC_DOC } from '../../../schemas/db/tables/specs.js';
 import type { Static } from '../../../schemas/typebox.js';
 
-type Spec = Static<typeof SPEC.Row>;
+type Spec = Static<typeof SPEC_DOC.Row>;
 export type SpecRow = Pick<Spec, 'data' | 'version' | 'hash' | 'revision'>;
 type SpecListRow = Pick<Spec, 'name' | 'version' | 'updated_at'>;
 

@@ -2,7 +2,7 @@ import type { AuditTag } from '../../../schemas/rpc/envelope.js';
 import { fail } from '../../errors.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
 import { toRfc3339 } from '../../../schemas/db/time.js';
-import { SPEC } from '../../../schemas/db/tables/specs.js';
+import { SPEC_DOC } from '../../../schemas/db/tables/specs.js';
 import type { Awaitable } from '../../shared/awaitable.js';
 import type { SpecRow, SpecsReader } from './reader.js';
 
@@ -34,7 +34,7 @@ export class SpecService {
       ...(pre.ifNoneMatch ? { if_none_match: pre.ifNoneMatch } : {}),
     }, { audit });
     this.onChange?.();
-    return SPEC.wire(r);
+    return SPEC_DOC.wire(r);
   }
 
   /** Told after each write this node committed (the watch feed looks at once). */
