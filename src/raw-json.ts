@@ -105,3 +105,8 @@ export function compactJson(raw: string): string {
   }
   return from === 0 ? raw : out + raw.slice(from);
 }
+
+/** The JSON text of object `obj` (`{…}`) with `members` (`"k":v,…` text) after its own: a reply that adds to a record's. */
+export function withMembers(obj: string, members: string): string {
+  return obj === '{}' ? `{${members}}` : `${obj.slice(0, -1)},${members}}`;
+}

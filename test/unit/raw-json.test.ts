@@ -1,5 +1,5 @@
 import t from 'tap';
-import { compactJson, parseFirstJson, rawMember } from '../../src/raw-json.js';
+import { compactJson, parseFirstJson, rawMember, withMembers } from '../../src/raw-json.js';
 
 t.test('rawMember returns the verbatim value text', async (t) => {
   t.equal(rawMember('{"topic":"a","data":{"x": 1.0, "big": 12345678901234567890}}', 'data'), '{"x": 1.0, "big": 12345678901234567890}');
@@ -41,4 +41,9 @@ t.test('strings ending in escaped backslashes, and whitespace runs, are told apa
   t.throws(() => parseFirstJson('   '));
   t.throws(() => parseFirstJson('{"a":'));
   t.end();
+});
+
+t.test('withMembers: members after an object\'s own, also after none', async (t) => {
+  t.equal(withMembers('{"a":1}', '"b":[2],"c":null'), '{"a":1,"b":[2],"c":null}');
+  t.equal(withMembers('{}', '"b":2'), '{"b":2}');
 });

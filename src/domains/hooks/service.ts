@@ -21,6 +21,7 @@ import { digestFit, digestLines, digestText, withHeld, type Me } from './digest.
 import { changedSincePull, noteSync, pullFirstReason } from './pull-first.js';
 import type { HookReader } from './reader.js';
 import { setBounded } from '../../shared/bounded.js';
+import { withMembers } from '../../raw-json.js';
 
 /** Lines a digest had no room for, as the session holds them: the oldest, each within its bound. */
 const heldOf = (lines: readonly string[]): string[] => lines.slice(0, HOOK_HELD_LINES).map((l) => (l.length > HOOK_HELD_LINE_CHARS ? `${l.slice(0, HOOK_HELD_LINE_CHARS - 1)}…` : l));
@@ -370,6 +371,6 @@ export class HookService {
     const s = await this.d.reader.session(id);
     if (!s) throw fail('HOOK_SESSION_NOT_FOUND', id);
     const me = await this.me(s);
-    return `${HOOK_SESSION.json(s).slice(0, -1)},"name":${JSON.stringify(me.name)}}`;
+    return withMembers(HOOK_SESSION.json(s), `"name":${JSON.stringify(me.name)}`);
   }
 }

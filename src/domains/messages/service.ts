@@ -10,6 +10,7 @@ import { folderOf } from '../../shared/workspace.js';
 import type { InstanceDbRow as InstanceRow } from '../../../schemas/db/tables/instances.js';
 import type { InstanceReader } from '../instances/reader.js';
 import type { InboxDbRow, InboxFilter, MessageReader } from './reader.js';
+import { withMembers } from '../../raw-json.js';
 
 
 /** Who calls: an agent, or the operator (`null`: the server token, or open mode without an identity). */
@@ -27,7 +28,7 @@ export interface NewMessage {
 
 /** An inbox item (schemas/http/messages.ts InboxItem): the message's reply, then the reader's own read/ack times. */
 export function inboxItemJson(r: InboxDbRow): string {
-  return `${MESSAGE.json(MESSAGE.decode(r)).slice(0, -1)},${RECIPIENT.json(r).slice(1)}`;
+  return withMembers(MESSAGE.json(MESSAGE.decode(r)), RECIPIENT.json(r).slice(1, -1));
 }
 
 const live = (i: InstanceRow): boolean => i.status !== 'stale';
@@ -145,7 +146,7 @@ export class MessageService {
       names.set(s.recipient, i?.name ?? '');
     }
     const receipts = r.recipients.map((s) => ({ recipient: s.recipient, name: names.get(s.recipient) ?? '', ...RECIPIENT.wire(s) }));
-    return `${MESSAGE.json(MESSAGE.decode(r.message)).slice(0, -1)},"receipts":${JSON.stringify(receipts)}}`;
+    return withMembers(MESSAGE.json(MESSAGE.decode(r.message)), `"receipts":${JSON.stringify(receipts)}`);
   }
 
   /** A thread's messages after `after`, for a participant (sender or recipient of one of them) or the operator. */

@@ -15,6 +15,7 @@ import { acceptUpgrade, type UpgradeDeps } from '../../ws/upgrade.js';
 import type { ChangeRow, StateReader } from './reader.js';
 import { RESTORE_MARK_TYPE } from '../../../schemas/db/tables/state.js';
 import { WATCH_FEED_PAGE, WATCH_VALUE_MAX_BYTES } from '../../shared/limits-features.js';
+import { withMembers } from '../../raw-json.js';
 
 export const STATE_WATCH_PATH = '/api/state/watch';
 export const SPECS_WATCH_PATH = '/api/specs/watch';
@@ -36,7 +37,7 @@ function changeJson(c: ChangeRow): string {
 function withValue(c: ChangeRow, row: { value: Uint8Array; content_type: string } | undefined): string {
   const json = changeJson(c);
   if (c.type !== 'put' || !row) return json;
-  if (row.value.byteLength > WATCH_VALUE_MAX_BYTES) return `${json.slice(0, -1)},"value_omitted":"too large"}`;
+  if (row.value.byteLength > WATCH_VALUE_MAX_BYTES) return withMembers(json, '"value_omitted":"too large"');
   const text = Buffer.from(row.value).toString('utf8');
   let value = JSON.stringify(text);
   if (/json/i.test(row.content_type)) {
@@ -46,7 +47,7 @@ function withValue(c: ChangeRow, row: { value: Uint8Array; content_type: string 
       // stored as JSON but not JSON: its text
     }
   }
-  return `${json.slice(0, -1)},"value":${value}}`;
+  return withMembers(json, `"value":${value}`);
 }
 
 /** A watcher's pattern matches the change topics that start with it (`s:<prefix>` or `p:<project>/`). */

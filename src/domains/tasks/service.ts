@@ -9,10 +9,11 @@ import { LEASE } from '../../../schemas/db/tables/leases.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
 import type { TaskFilter, TaskReader } from './reader.js';
 import { defined } from '../../shared/defined.js';
+import { withMembers } from '../../raw-json.js';
 
 /** The claim reply: the Task JSON with the lease the claim took and the last checkpoint. */
 function claimJson(t: TaskRow, lease: LeaseRow | null, checkpoint: CheckpointRow | null): string {
-  return `${TASK.json(t).slice(0, -1)},"lease":${lease === null ? 'null' : LEASE.json(lease)},"checkpoint":${checkpoint === null ? 'null' : CHECKPOINT.json(checkpoint)}}`;
+  return withMembers(TASK.json(t), `"lease":${lease === null ? 'null' : LEASE.json(lease)},"checkpoint":${checkpoint === null ? 'null' : CHECKPOINT.json(checkpoint)}`);
 }
 
 
