@@ -46,6 +46,8 @@ export class Hub {
   private nextId = 1;
   /** In-process listeners by exact topic (the inbox's push wakes on `message.sent`). */
   private readonly taps = new Map<string, Array<(id: number, frame: Buffer) => void>>();
+  /** In-process listeners of every topic (the hooks' news clock). */
+  private readonly tapsAll: Array<(id: number, topic: string, frame: Buffer) => void> = [];
   /** Told of every closeAll: sockets kept outside the hub close with the hub's subscribers. */
   private readonly closeAllHooks: Array<(code: number, reason: string) => void> = [];
   readonly stats: HubStats = { subscribers: 0, delivered: 0, dropped: 0, closed_slow: 0, replayed: 0, closes: noCloses() };
@@ -65,6 +67,11 @@ export class Hub {
     const list = this.taps.get(topic);
     if (list) list.push(fn);
     else this.taps.set(topic, [fn]);
+  }
+
+  /** Calls `fn` with every event published here, of any topic, as tap() does. */
+  tapAll(fn: (id: number, topic: string, frame: Buffer) => void): void {
+    this.tapsAll.push(fn);
   }
 
   /** `fn` runs at every closeAll (shutdown 1001, restart 1012, …) with its code and reason. */
@@ -130,6 +137,7 @@ export class Hub {
       const fns = this.taps.get(topic);
       if (fns) for (const fn of fns) fn(id, frame);
     }
+    for (const fn of this.tapsAll) fn(id, topic, frame);
     this.turnIds.push(id);
     this.turnTopics.push(topic);
     this.turnFrames.push(frame);

@@ -55,6 +55,8 @@ export class WriterClient {
   private beforeRepliesHook: () => void = () => {};
   /** Given the events a write stored, before its caller learns of it (see onCommitted). */
   private committedHook: (events: readonly Event[]) => void = () => {};
+  /** Listeners by writer method, told of each of its committed writes (see onWrite). */
+  private readonly writeListeners = new Map<string, Array<() => void>>();
   /** Set while the disk holding the database is full (the last write failed for it; none succeeded since): /health says degraded. */
   storageFull: { since: number; error: string } | null = null;
   readonly stats: WriterStats = { calls: 0, inFlight: 0, restarts: 0, deadlineExceeded: 0, outcomeUnknown: 0, rejectedFull: 0 };
@@ -312,7 +314,10 @@ export class WriterClient {
       return;
     }
     if (reply.ok) {
-      if (reply.replayed !== true) this.announce(reply.res);
+      if (reply.replayed !== true) {
+        this.announce(reply.res);
+        if (this.writeListeners.size > 0) for (const fn of this.writeListeners.get(p.method) ?? []) fn();
+      }
       p.resolve(p.wrap ? { res: reply.res, replayed: reply.replayed === true } : reply.res);
     } else {
       // An internal failure (disk full, I/O error) or a commit whose outcome is unknown leaves what the DB holds in doubt.
@@ -330,6 +335,19 @@ export class WriterClient {
     } catch (err) {
       // Its caller's reply is not held back by a subscriber's failure; the fan-out's sweep catches up.
       this.opts.log.error({ err }, 'fanning out committed events failed');
+    }
+  }
+
+  /**
+   * `fn` runs after each committed write of one of `methods` (a replayed retry excepted), before
+   * its caller learns of it: what a cache derived from those writes must forget. A write whose
+   * outcome is unknown calls the onUncertain listeners instead.
+   */
+  onWrite(methods: readonly WriterMethod[], fn: () => void): void {
+    for (const m of methods) {
+      const list = this.writeListeners.get(m);
+      if (list) list.push(fn);
+      else this.writeListeners.set(m, [fn]);
     }
   }
 

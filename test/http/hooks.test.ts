@@ -1,13 +1,9 @@
-import fs from 'node:fs';
-import path from 'node:path';
 import { Tiktoken } from 'js-tiktoken/lite';
 import o200k_base from 'js-tiktoken/ranks/o200k_base';
 import t from 'tap';
-import { Compile } from '../../schemas/typebox.js';
-import { ClaudeHookOutput } from '../../schemas/http/hooks.js';
-import { REPO } from '../helpers/paths.js';
 import { startTestServer } from '../helpers/server.js';
 import { waitUntil } from '../helpers/wait.js';
+import { client, context, fixture } from '../helpers/hook-client.js';
 
 /**
  * The Claude Code hook endpoint through HTTP, fed the hook input the real client sends
@@ -18,36 +14,6 @@ import { waitUntil } from '../helpers/wait.js';
 
 const enc = new Tiktoken(o200k_base);
 const tokens = (s: string): number => enc.encode(s).length;
-const fitsOutput = Compile(ClaudeHookOutput);
-const FIXTURES = path.join(REPO, 'test', 'fixtures', 'claude-code');
-const fixture = (event: string): Record<string, any> => JSON.parse(fs.readFileSync(path.join(FIXTURES, `${event}.json`), 'utf8'));
-
-type Headers = Record<string, string>;
-
-function client(base: string) {
-  const call = async (method: string, p: string, body?: unknown, headers: Headers = {}) => {
-    const r = await fetch(`${base}${p}`, { method, headers, body: body === undefined ? undefined : (Buffer.from(JSON.stringify(body)) as unknown as BodyInit) });
-    const text = await r.text();
-    return { status: r.status, body: text === '' ? null : JSON.parse(text), text };
-  };
-  /** A Claude Code session in `root` (a clone of the repository on some machine) as its hooks call Koor. */
-  const session = (id: string, root: string, name = '') => {
-    const headers: Headers = { 'x-koor-repo-root': root, ...(name ? { 'x-koor-agent-name': name } : {}) };
-    const hook = async (event: string, extra: Record<string, unknown> = {}) => {
-      const input = { ...fixture(event), session_id: id, cwd: root, transcript_path: `/tmp/${id}.jsonl`, ...extra };
-      const r = await call('POST', '/api/hooks/claude-code', input, headers);
-      if (r.status !== 200) throw new Error(`${event}: ${r.status} ${r.text}`);
-      if (!fitsOutput.Check(r.body)) throw new Error(`${event}: not Claude Code's hook output: ${r.text}`);
-      return r.body as { hookSpecificOutput?: { additionalContext?: string; permissionDecision?: string; permissionDecisionReason?: string }; decision?: string; reason?: string };
-    };
-    const edit = (file: string, tool = 'Write') => hook('PreToolUse', { tool_name: tool, tool_input: { file_path: path.isAbsolute(file) ? file : path.join(root, file), content: 'x' } });
-    const edited = (file: string) => hook('PostToolUse', { tool_name: 'Write', tool_input: { file_path: path.join(root, file), content: 'x' } });
-    return { id, hook, edit, edited };
-  };
-  return { call, session };
-}
-
-const context = (o: { hookSpecificOutput?: { additionalContext?: string } }): string | undefined => o.hookSpecificOutput?.additionalContext;
 
 t.test('hooks: a session binds to an agent at its first hook, every event answers Claude Code output', async (t) => {
   const s = await startTestServer(t);
@@ -147,9 +113,12 @@ t.test('hooks: an auto-lease ends once its holder stops editing the file; the ag
   // A edits it again: the idle lifetime runs from then (expires_at has a resolution of seconds).
   await new Promise((r) => setTimeout(r, 1100));
   t.same(await a.edit('package.json', 'Edit'), {});
-  const renewed = (await call('GET', '/api/leases')).body[0];
-  t.equal(renewed.id, first.id, 'the same lease');
-  t.ok(Date.parse(renewed.expires_at) > Date.parse(first.expires_at), 'renewed by the edit');
+  // The renewal is written off the hook's path: it lands just after the answer.
+  const renewed = await waitUntil('the renewal', async () => {
+    const l = (await call('GET', '/api/leases')).body[0];
+    return Date.parse(l.expires_at) > Date.parse(first.expires_at) ? l : undefined;
+  }, 5000, 20);
+  t.equal(renewed.id, first.id, 'the same lease, renewed by the edit');
   // A goes on working (its hooks heartbeat) without touching the file: the lease ends anyway.
   const released = await waitUntil(
     'the idle auto-lease to end',
@@ -402,7 +371,7 @@ t.test('hooks: a digest answered after the client may have stopped waiting is sh
   const bash = { tool_name: 'Bash', tool_input: { command: 'npm test', timeout: 60_000 } };
   await a.hook('PreToolUse', bash);
   await call('POST', '/api/messages', { to: ['agent-a'], subject: 'schema?', body: 'which schema do we use' });
-  // The writer stalls (a slow disk): the command's end waits 4.5 s for its write, past the client's patience.
+  // The writer stalls (a slow disk): the digest waits 4.5 s for the write of its cursors, past the client's patience.
   const stall = s.writer.call('sys.sleep', { ms: 4500 });
   const slow = context(await a.hook('PostToolUse', { ...bash, tool_response: { stdout: 'ok' } }));
   await stall;

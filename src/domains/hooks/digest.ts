@@ -4,6 +4,8 @@ import { projectOf } from '../../shared/workspace.js';
 import type { InboxDbRow } from '../messages/reader.js';
 import type { AuditNews } from './reader.js';
 import { DIGEST_LIST_MAX, DIGEST_LOST_TITLE_CHARS, DIGEST_PREVIEW_CHARS } from '../../shared/limits-features.js';
+import { HOOK_HELD_LINE_CHARS, HOOK_HELD_LINES } from '../../../schemas/rpc/writer-hooks.js';
+import type { Lease } from '../../../schemas/http/leases.js';
 
 /**
  * The text Koor puts into a model's context: what concerns one agent since its last
@@ -248,4 +250,17 @@ export function withHeld(held: readonly string[], lines: readonly string[]): str
   const out = [...held];
   for (const l of lines) if (!out.includes(l)) out.push(l);
   return out;
+}
+
+/** Lines a digest had no room for, as the session holds them: the oldest, each within its bound. */
+export const heldOf = (lines: readonly string[]): string[] => lines.slice(0, HOOK_HELD_LINES).map((l) => (l.length > HOOK_HELD_LINE_CHARS ? `${l.slice(0, HOOK_HELD_LINE_CHARS - 1)}…` : l));
+
+/** The reason of an edit refused because another agent leases the file, as the model reads it. */
+export function leasedReason(rel: string, lease: Pick<Lease, 'holder_name' | 'reason' | 'acquired_at'>): string {
+  const why = lease.reason !== '' ? ` (${JSON.stringify(lease.reason)})` : '';
+  // `HH:MM UTC` of the lease's RFC 3339 time.
+  return (
+    `Koor: ${rel} is leased by agent ${lease.holder_name} since ${lease.acquired_at.slice(11, 16)} UTC${why}. Do not edit it now: work on other files, ` +
+    `or ask them: koor-cli send ${lease.holder_name} "<your request>". Check again: koor-cli lease check ${rel}`
+  );
 }

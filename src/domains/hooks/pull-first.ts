@@ -17,15 +17,18 @@ const GIT_SYNC = /\bgit\s+(?:-C\s+\S+\s+)?(?:pull|rebase|merge|reset)\b/;
 interface Deps {
   reader: HookReader;
   writer: WriterClient;
+  /** The newest event of a digest's topics (lease releases among them) when this node sees every event as it is stored (one writer); null otherwise. */
+  newestDigestEvent: (() => number) | null;
 }
 
-/** A PostToolUse of a shell command (`command`: what it ran) that synced the clone: what ended before now is in it. */
-export async function noteSync(d: Deps, s: HookSession, command: unknown): Promise<void> {
-  if (typeof command !== 'string' || !GIT_SYNC.test(command)) return;
+/** A PostToolUse of a shell command (`command`: what it ran) that synced the clone: what ended before now is in it. True when the session's row changed. */
+export async function noteSync(d: Deps, s: HookSession, command: unknown): Promise<boolean> {
+  if (typeof command !== 'string' || !GIT_SYNC.test(command)) return false;
   const from = (await d.reader.newestEvent()) + 1;
-  if (from <= s.synced_event) return;
+  if (from <= s.synced_event) return false;
   await d.writer.call('hooks.advance', { session_id: s.session_id, synced_event: from });
   s.synced_event = from;
+  return true;
 }
 
 /**
@@ -41,6 +44,8 @@ export async function changedSincePull(d: Deps, s: HookSession, me: string, rel:
   if (s.synced_event === 0) return null;
   const warned = s.pull_warned.find((w) => w.path === rel)?.event ?? 0;
   const since = Math.max(s.synced_event - 1, warned);
+  // No lease let go since (the usual edit): nothing read.
+  if (d.newestDigestEvent !== null && d.newestDigestEvent() <= since) return null;
   const newest = await d.reader.newestEvent();
   if (newest <= since) return null;
   const events = await d.reader.eventsAfter(Math.max(since, newest - scan), newest, scan);

@@ -44,9 +44,13 @@ const DIGEST_AUDIT_ACTIONS = ['rule.accept', 'spec.put', 'spec.delete', 'instanc
 const AUDIT_AFTER = sql(
   `SELECT id, actor, action, resource, detail FROM audit_log WHERE id > ? AND id <= ? AND action IN (${DIGEST_AUDIT_ACTIONS.map((a) => `'${a}'`).join(', ')}) ORDER BY id LIMIT ?`,
 );
-/** The topics a digest reads (src/domains/hooks/digest.ts): substr works alike in both dialects. */
+/** The topics a digest reads (src/domains/hooks/digest.ts): every `task.*` and these. */
+const DIGEST_TOPICS = ['lease.acquired', 'lease.released', 'budget.exceeded'] as const;
+/** Whether a digest reads events of `topic`. */
+export const isDigestTopic = (topic: string): boolean => topic.startsWith('task.') || (DIGEST_TOPICS as readonly string[]).includes(topic);
+/** substr works alike in both dialects. */
 const EVENTS_AFTER = sql(
-  "SELECT id, topic, data FROM events WHERE id > ? AND id <= ? AND (substr(topic, 1, 5) = 'task.' OR topic = 'lease.acquired' OR topic = 'lease.released' OR topic = 'budget.exceeded') ORDER BY id LIMIT ?",
+  `SELECT id, topic, data FROM events WHERE id > ? AND id <= ? AND (substr(topic, 1, 5) = 'task.' OR topic IN (${DIGEST_TOPICS.map((t) => `'${t}'`).join(', ')})) ORDER BY id LIMIT ?`,
 );
 
 export function hookReader(db: Reads): HookReader {

@@ -1,14 +1,14 @@
 import type { HookSession, LeaseRow } from '../../../schemas/rpc/writer.js';
 import { fail } from '../../errors.js';
 import { checkName, checkProject } from '../../names.js';
-import { DIGEST_TOKENS, HOOK_CURSOR_LAG, HOOK_LATE_MS, HOOK_SCAN_AUDIT, HOOK_SCAN_EVENTS, HOOK_SCAN_MESSAGES, HOOK_SESSIONS_REMEMBERED, ORIENTATION_TOKENS, PROJECT_MAX_BYTES } from '../../shared/limits-features.js';
+import { DIGEST_TOKENS, HOOK_CURSOR_LAG, HOOK_LATE_MS, HOOK_SCAN_AUDIT, HOOK_SCAN_EVENTS, HOOK_SCAN_MESSAGES, HOOK_SESSIONS_REMEMBERED, PROJECT_MAX_BYTES } from '../../shared/limits-features.js';
 import { inScope, permitTargets } from '../../access.js';
 import type { Logger } from '../../log.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
-import { HOOK_HELD_LINE_CHARS, HOOK_HELD_LINES, type HookBusy } from '../../../schemas/rpc/writer-hooks.js';
+import type { HookBusy } from '../../../schemas/rpc/writer-hooks.js';
 import { busyChange, derivedName, EDIT_TOOLS, ownerOf, repoRelative, SHELL_TOOL, type HookCaller, type HookContext, type HookInput } from './input.js';
 import { literalPathGlob } from '../../shared/path-glob.js';
-import { folderOf, projectOf } from '../../shared/workspace.js';
+import { folderOf } from '../../shared/workspace.js';
 import { checkFields, clipUtf8 } from '../instances/fields.js';
 import { HOOK_SESSION } from '../../../schemas/db/tables/hooks.js';
 import type { InstanceReader } from '../instances/reader.js';
@@ -17,28 +17,23 @@ import { LEASE } from '../../../schemas/db/tables/leases.js';
 import type { Lease } from '../../../schemas/http/leases.js';
 import type { MessageReader } from '../messages/reader.js';
 import type { TaskReader } from '../tasks/reader.js';
-import { digestFit, digestLines, digestText, withHeld, type Me } from './digest.js';
+import { digestFit, digestLines, heldOf, leasedReason, withHeld, type Me } from './digest.js';
+import { digestOf, orientationOf, prunedAfter } from './briefing.js';
 import { changedSincePull, noteSync, pullFirstReason } from './pull-first.js';
 import type { HookReader } from './reader.js';
 import { setBounded } from '../../shared/bounded.js';
 import { withMembers } from '../../raw-json.js';
+import type { NewsClock, NewsMark } from './news-clock.js';
+import { SessionCache } from './sessions.js';
+import { Shells } from './shells.js';
+import { EditLeases } from './edit-leases.js';
+import type { Hub } from '../../bus/hub.js';
 
-/** Lines a digest had no room for, as the session holds them: the oldest, each within its bound. */
-const heldOf = (lines: readonly string[]): string[] => lines.slice(0, HOOK_HELD_LINES).map((l) => (l.length > HOOK_HELD_LINE_CHARS ? `${l.slice(0, HOOK_HELD_LINE_CHARS - 1)}…` : l));
 /** `m.set(k, v)`, the map forgotten first when it holds HOOK_SESSIONS_REMEMBERED entries. */
 const keepPerSession = <V>(m: Map<string, V>, k: string, v: V): void => setBounded(m, k, v, HOOK_SESSIONS_REMEMBERED);
 
 type Output = Record<string, unknown>;
 const NOTHING: Output = {};
-
-/**
- * Events retention pruned after a session's cursor before it read them (a long silence on a busy
- * log): the digest says how many rather than skipping them silently.
- */
-const prunedAfter = (oldestEvent: number, cursor: number): number => Math.max(0, oldestEvent - cursor - 1);
-
-/** `HH:MM UTC` of a lease's RFC 3339 time. */
-const clock = (rfc: string): string => `${rfc.slice(11, 16)} UTC`;
 
 /** The reason of a lease an edit hook takes (it ends after an idle lifetime). */
 const AUTO_LEASE_REASON = 'editing (auto-lease)';
@@ -53,9 +48,13 @@ export class HookService {
   /** Sessions this node has seen bound: session id → instance (dropped at its end; replaced when the session was bound anew). */
   private readonly bound = new Map<string, { instanceId: string; name: string; tokenId: string }>();
   private readonly lastProgress = new Map<string, number>();
-  /** How far this node has read the event log and audit log for a session's digests (see gather). */
-  private readonly scanned = new Map<string, { event: number; audit: number }>();
-  readonly stats = { calls: new Map<string, number>(), denied: 0, pull_first: 0, auto_leased: 0, digests: 0, bound: 0 };
+  /** How far this node has read the event log and audit log for a session's digests (see gather), and where the news clock stood then. */
+  private readonly scanned = new Map<string, { event: number; audit: number; mark: NewsMark | undefined }>();
+  private readonly sessions: SessionCache;
+  private readonly shells: Shells;
+  /** The leases this node's sessions hold on files they edit. */
+  private readonly own: EditLeases;
+  readonly stats = { calls: new Map<string, number>(), denied: 0, pull_first: 0, auto_leased: 0, digests: 0, bound: 0, quiet: 0 };
 
   constructor(
     private readonly d: {
@@ -70,25 +69,46 @@ export class HookService {
       edits: 'deny' | 'auto-lease';
       /** An auto-lease's idle lifetime, ms (0 = the session's life). */
       autoLeaseIdleMs: number;
-      /** A session's progress is written at most this often (touchIntervalMs of the liveness timeout). */
+      /** A session's progress is written at most this often (touchIntervalMs of the liveness timeout); a shell command is written once it has run this long. */
       touchMs: number;
+      /** What this node knows of the news without reading it: null where it cannot know it (a cluster, news-clock.ts), and sessions are read at every hook. */
+      clock: NewsClock | null;
+      hub: Hub;
       log: Logger;
     },
-  ) {}
+  ) {
+    const exact = d.clock !== null;
+    this.sessions = new SessionCache(d.reader, exact);
+    this.own = new EditLeases(d.hub, d.writer, { exact, idleMs: d.autoLeaseIdleMs, log: d.log });
+    this.shells = new Shells((id, busy) => this.markBusy(id, busy), exact ? d.touchMs : null);
+    d.writer.onUncertain(() => {
+      this.sessions.clear();
+      this.own.clear();
+    });
+  }
+
+  /** Its agent was deregistered or is forgotten (on any node): its sessions' copies go. */
+  forgetInstance(instanceId: string): void {
+    this.sessions.dropInstance(instanceId);
+  }
+
+  /** Writes the shell commands not yet written (the server closes). */
+  close(): Promise<void> {
+    return this.shells.close();
+  }
 
   async handle(input: HookInput, ctx: HookContext): Promise<Output> {
     const event = input.hook_event_name;
     this.stats.calls.set(event, (this.stats.calls.get(event) ?? 0) + 1);
     if (event === 'SessionEnd') {
-      const known = await this.d.reader.session(input.session_id);
+      const known = await this.sessions.fresh(input.session_id);
       if (known) await this.permitDrive(known, ctx.caller);
       return this.end(input.session_id);
     }
     const late = (): boolean => performance.now() - ctx.arrivedMs > HOOK_LATE_MS;
     const s = await this.bind(input, ctx);
-    const busy = busyChange(input, s);
-    if (busy === null) this.progress(s);
-    else await this.busy(s, busy);
+    this.progress(s);
+    this.shell(s, input);
     switch (event) {
       case 'PreToolUse':
         return this.guard(s, input, ctx.caller);
@@ -97,7 +117,7 @@ export class HookService {
       case 'UserPromptSubmit':
         return this.news(s, event, null, late);
       case 'PostToolUse':
-        await noteSync(this.d, s, input.tool_name === SHELL_TOOL ? input.tool_input?.command : undefined);
+        if (await noteSync(this.pull, s, input.tool_name === SHELL_TOOL ? input.tool_input?.command : undefined)) this.sessions.drop(s.session_id);
         return this.news(s, event, this.editedPath(s, input), late);
       case 'Stop':
         // Never keeps a session from stopping twice in a row (`stop_hook_active`): at most one more turn per stop.
@@ -109,7 +129,7 @@ export class HookService {
 
   /** The session's binding (made at its first hook: an instance registered and activated for it). */
   private async bind(input: HookInput, ctx: HookContext): Promise<HookSession> {
-    const known = await this.d.reader.session(input.session_id);
+    const known = await this.sessions.get(input.session_id);
     if (known) {
       await this.permitDrive(known, ctx.caller);
       return known;
@@ -147,12 +167,30 @@ export class HookService {
 
   /**
    * A shell command starts (its agent may run no hook until it ends: not stale before then) or
-   * ends. Written before the hook answers, so the liveness check sees it; a failed write is only
-   * logged (a hook must not fail for it).
+   * ends, or none runs (the turn ended): kept by Shells, which writes a command once it has run
+   * long enough to matter; the session's row, when it says more than this node saw, is cleared here.
    */
-  private async busy(s: HookSession, busy: HookBusy): Promise<void> {
-    keepPerSession(this.lastProgress, s.session_id, Date.now());
-    await this.d.writer.call('hooks.progress', { session_id: s.session_id, busy }).catch((err: unknown) => this.d.log.warn({ err, session: s.session_id }, 'shell command not recorded as running'));
+  private shell(s: HookSession, input: HookInput): void {
+    const id = s.session_id;
+    const busy = busyChange(input, { busy_until: s.busy_until, busy_count: s.busy_count + this.shells.count(id) });
+    if (busy === null) return;
+    const rowHeld = s.busy_until !== '' || s.busy_count > 0;
+    if (busy === 'end') {
+      if (!this.shells.end(id)) void this.markBusy(id, 'end');
+    } else if (busy === 'clear') {
+      if (!this.shells.clear(id) && rowHeld) void this.markBusy(id, 'clear');
+    } else this.shells.start(id, busy.ms);
+  }
+
+  /** A change of the session's shell commands, written off the agent's path; a failed write is only logged. */
+  private markBusy(id: string, busy: HookBusy): Promise<unknown> {
+    return this.sessions.writing(id, () => this.d.writer.call('hooks.progress', { session_id: id, busy })).catch((err: unknown) => this.d.log.warn({ err, session: id }, 'shell command not recorded'));
+  }
+
+  /** What pull-first reads and writes with. */
+  private get pull() {
+    const clock = this.d.clock;
+    return { reader: this.d.reader, writer: this.d.writer, newestDigestEvent: clock ? () => clock.newestDigestEvent() : null };
   }
 
   private async me(s: HookSession): Promise<Me> {
@@ -183,23 +221,24 @@ export class HookService {
     const rel = this.editedPath(s, input);
     if (rel === null) return NOTHING;
     const me = await this.me(s);
-    const leases = await this.d.leases.check(s.project, rel);
+    // Most edits are of a file the agent already leases: known here (exact mode), the lease table is not read.
+    let own = this.own.get(s.session_id, rel, Date.now());
+    const leases = own ? [] : await this.d.leases.check(s.project, rel);
     const blocking = leases.find((l) => l.holder !== me.id && l.exclusive);
     if (blocking) return this.deny(me, rel, blocking, input.tool_name ?? '', s.session_id);
+    const auto = leases.find((l) => l.holder === me.id && l.reason === AUTO_LEASE_REASON && l.expires_at !== '');
+    const mine = auto ?? leases.find((l) => l.holder === me.id && l.exclusive);
+    if (mine) own = this.own.set(s.session_id, rel, mine, mine === auto);
     // Free to edit, but maybe not on a fresh copy: pull first (pull-first.ts).
-    const changed = await changedSincePull(this.d, s, me.id, rel, HOOK_SCAN_EVENTS);
+    const changed = await changedSincePull(this.pull, s, me.id, rel, HOOK_SCAN_EVENTS);
     if (changed !== null) {
+      this.sessions.drop(s.session_id);
       this.stats.pull_first++;
       return { hookSpecificOutput: { hookEventName: 'PreToolUse', permissionDecision: 'deny', permissionDecisionReason: pullFirstReason(rel, changed) } };
     }
     if (this.d.edits !== 'auto-lease') return NOTHING;
-    const mine = leases.find((l) => l.holder === me.id && l.reason === AUTO_LEASE_REASON && l.expires_at !== '');
-    if (mine) {
-      // Another edit of a file it auto-leased: its idle lifetime runs from now again.
-      await this.d.writer.call('leases.renew', { id: mine.id, holder: me.id }).catch((err: unknown) => this.d.log.debug({ err, lease: mine.id }, 'auto-lease renewal failed'));
-      return NOTHING;
-    }
-    if (leases.length > 0) return NOTHING;
+    if (own?.auto) this.own.renew(own, me.id);
+    if (own || leases.length > 0) return NOTHING;
     // A scoped token's agent leases only files its scopes reach; others it edits unleased.
     if (caller.scopes !== null && !inScope(caller.scopes, { kind: 'path', name: rel, project: s.project })) return NOTHING;
     const r = await this.d.writer.call(
@@ -214,6 +253,7 @@ export class HookService {
       return NOTHING;
     }
     this.stats.auto_leased++;
+    this.own.set(s.session_id, rel, LEASE.wire(r.lease), true);
     return NOTHING;
   }
 
@@ -225,19 +265,10 @@ export class HookService {
    */
   private deny(me: Me, rel: string, lease: Pick<Lease, 'id' | 'holder' | 'holder_name' | 'reason' | 'acquired_at'>, tool: string, sessionId: string): Output {
     this.stats.denied++;
-    this.d.writer
-      .call('hooks.denied', { agent: me.id, agent_name: me.name, path: rel, lease_id: lease.id, holder: lease.holder, holder_name: lease.holder_name, tool, project: me.project, session_id: sessionId }, { audit: { actor: me.name } })
+    this.sessions
+      .writing(sessionId, () => this.d.writer.call('hooks.denied', { agent: me.id, agent_name: me.name, path: rel, lease_id: lease.id, holder: lease.holder, holder_name: lease.holder_name, tool, project: me.project, session_id: sessionId }, { audit: { actor: me.name } }))
       .catch((err: unknown) => this.d.log.warn({ err, session: sessionId, path: rel }, 'edit refusal not recorded'));
-    const why = lease.reason !== '' ? ` (${JSON.stringify(lease.reason)})` : '';
-    return {
-      hookSpecificOutput: {
-        hookEventName: 'PreToolUse',
-        permissionDecision: 'deny',
-        permissionDecisionReason:
-          `Koor: ${rel} is leased by agent ${lease.holder_name} since ${clock(lease.acquired_at)}${why}. Do not edit it now: work on other files, ` +
-          `or ask them: koor-cli send ${lease.holder_name} "<your request>". Check again: koor-cli lease check ${rel}`,
-      },
-    };
+    return { hookSpecificOutput: { hookEventName: 'PreToolUse', permissionDecision: 'deny', permissionDecisionReason: leasedReason(rel, lease) } };
   }
 
   /**
@@ -250,6 +281,7 @@ export class HookService {
     const hint = this.scanned.get(s.session_id);
     const eventFrom = Math.max(s.event_cursor, hint?.event ?? 0);
     const auditFrom = Math.max(s.audit_cursor, hint?.audit ?? 0);
+    const clock = this.d.clock?.mark(me.id);
     const [newestEvent, newestAudit, oldestEvent] = await Promise.all([this.d.reader.newestEvent(), this.d.reader.newestAudit(), this.d.reader.oldestEvent()]);
     const [messages, events, audit] = await Promise.all([
       this.d.messages.inbox(me.id, { since: s.message_cursor, unread: true, thread: null, limit: HOOK_SCAN_MESSAGES }),
@@ -258,12 +290,24 @@ export class HookService {
     ]);
     const eventThrough = events.length === HOOK_SCAN_EVENTS ? events.at(-1)!.id : Math.max(eventFrom, newestEvent);
     const auditThrough = audit.length === HOOK_SCAN_AUDIT ? audit.at(-1)!.id : Math.max(auditFrom, newestAudit);
-    return { messages, events, audit, eventThrough, auditThrough, missed: prunedAfter(oldestEvent, eventFrom) };
+    // Where the clock stood before these reads, less what a full scan left unread: a later hook reads on from there.
+    const mark = clock && { event: events.length === HOOK_SCAN_EVENTS ? -1 : clock.event, epoch: audit.length === HOOK_SCAN_AUDIT ? -1 : clock.epoch, message: messages.length === HOOK_SCAN_MESSAGES ? -1 : clock.message };
+    return { messages, events, audit, eventThrough, auditThrough, mark, missed: prunedAfter(oldestEvent, eventFrom) };
   }
 
-  /** What concerns the agent since its last digest, as this event's output; nothing when nothing does. */
-  private async news(s: HookSession, event: string, edited: string | null, late: () => boolean): Promise<Output> {
-    const me = await this.me(s);
+  /**
+   * What concerns the agent since its last digest, as this event's output; nothing when nothing
+   * does. Nothing read when the news clock has not moved for it since this node last read its news
+   * and nothing else is to be said or noted (the hook of a quiet turn); else from its row as stored.
+   */
+  private async news(cached: HookSession, event: string, edited: string | null, late: () => boolean): Promise<Output> {
+    const me = await this.me(cached);
+    const hint = this.scanned.get(cached.session_id);
+    if (hint?.mark && cached.held.length === 0 && (edited === null || cached.edited.includes(edited)) && !this.d.clock!.since(hint.mark, me.id)) {
+      this.stats.quiet++;
+      return NOTHING;
+    }
+    const s = (await this.sessions.fresh(cached.session_id)) ?? cached;
     const g = await this.gather(s, me);
     const editedNow = edited !== null && !s.edited.includes(edited) ? edited : null;
     const fresh = digestLines({ me, messages: g.messages, events: g.events, audit: g.audit, edited: editedNow === null ? s.edited : [...s.edited, editedNow], denied: s.denied, missed: g.missed });
@@ -274,16 +318,15 @@ export class HookService {
     // Written with news; a quiet session's cursors now and then, so another node or a restart starts near the end.
     const lagging = g.eventThrough - s.event_cursor >= HOOK_CURSOR_LAG || g.auditThrough - s.audit_cursor >= HOOK_CURSOR_LAG;
     if (text !== null || lagging || editedNow !== null) {
-      await this.d.writer.call('hooks.advance', {
-        session_id: s.session_id,
-        ...(text !== null || lagging ? cursors : {}),
-        ...(editedNow !== null ? { edited: editedNow } : {}),
-        // Answered late, the client may not read it: all of it is held, to be shown again.
-        ...(text !== null ? { held: heldOf(late() ? lines : lines.slice(shown)) } : {}),
-      });
+      const advance = (held: string[] | undefined) =>
+        this.sessions.writing(s.session_id, () => this.d.writer.call('hooks.advance', { session_id: s.session_id, ...(text !== null || lagging ? cursors : {}), ...(editedNow !== null ? { edited: editedNow } : {}), ...(held ? { held } : {}) }));
+      // Answered late, the client may not read it: all of it is held, to be shown again (also when the write made it late).
+      const wasLate = late();
+      await advance(text !== null ? heldOf(wasLate ? lines : lines.slice(shown)) : undefined);
+      if (text !== null && !wasLate && late()) await advance(heldOf(lines));
     }
     // Only once the cursors are written: a failed write leaves the news for the next hook.
-    keepPerSession(this.scanned, s.session_id, { event: g.eventThrough, audit: g.auditThrough });
+    keepPerSession(this.scanned, s.session_id, { event: g.eventThrough, audit: g.auditThrough, mark: g.mark });
     if (text === null) return NOTHING;
     this.stats.digests++;
     if (event === 'Stop') return { decision: 'block', reason: text };
@@ -296,28 +339,13 @@ export class HookService {
    */
   private async orientation(s: HookSession, event: string, late: () => boolean): Promise<Output> {
     const me = await this.me(s);
-    const [instances, leases, tasks, unread] = await Promise.all([
-      this.d.instances.list({}),
-      this.d.leases.list({ holder: null, project: me.project, resource: null, limit: 50 }),
-      this.d.tasks.list({ project: me.project, statuses: ['ready'], claimedBy: null, after: 0, limit: 4 }),
-      this.d.messages.inbox(me.id, { since: 0, unread: true, thread: null, limit: HOOK_SCAN_MESSAGES }),
-    ]);
-    const lines: string[] = [];
-    const others = instances.filter((i) => i.id !== me.id && i.status !== 'stale' && projectOf(i.workspace) === me.project);
-    if (others.length > 0) lines.push(`Also working in this repository: ${others.slice(0, 4).map((i) => (i.intent ? `${i.name} (${JSON.stringify(i.intent.slice(0, 60))})` : i.name)).join(', ')}${others.length > 4 ? ` and ${others.length - 4} more` : ''}.`);
-    const held = leases.filter((l) => l.holder !== me.id);
-    if (held.length > 0) lines.push(`Files leased by others (edits to them are refused): ${held.slice(0, 4).map((l) => `${l.resources.slice(0, 3).join(', ')} (${l.holder_name})`).join('; ')}${held.length > 4 ? ` and ${held.length - 4} more: koor-cli lease list` : ''}.`);
-    if (tasks.length > 0) lines.push(`Tasks ready in ${me.project}: ${tasks.slice(0, 3).map((t) => `#${t.id} ${JSON.stringify(t.title.slice(0, 60))}`).join('; ')}. Claim one: koor-cli task claim ${me.project}`);
-    const news = digestLines({ me, messages: unread, events: [], audit: [], edited: [] });
-    lines.push(...news);
-    if (lines.length === 0) return NOTHING;
-    lines.push(`Message an agent: koor-cli send <name> "<text>".`);
-    const { text, shown } = digestFit(lines, ORIENTATION_TOKENS, `Koor: you are agent ${me.name} (project ${me.project}).`);
+    const o = await orientationOf(this.d, me);
+    if (o === null) return NOTHING;
     // Unread messages it had no room for are held for the next digest (their cursor moves past them).
-    const later = heldOf(late() ? news : news.filter((l) => lines.indexOf(l) >= shown));
-    if (unread.length > 0) await this.d.writer.call('hooks.advance', { session_id: s.session_id, message_cursor: unread.at(-1)!.id, ...(later.length > 0 ? { held: later } : {}) });
+    const later = heldOf(late() ? o.news : o.news.filter((l) => o.lines.indexOf(l) >= o.shown));
+    if (o.unread.length > 0) await this.sessions.writing(s.session_id, () => this.d.writer.call('hooks.advance', { session_id: s.session_id, message_cursor: o.unread.at(-1)!.id, ...(later.length > 0 ? { held: later } : {}) }));
     this.stats.digests++;
-    return { hookSpecificOutput: { hookEventName: event, additionalContext: text! } };
+    return { hookSpecificOutput: { hookEventName: event, additionalContext: o.text } };
   }
 
   /** Refuses a caller that may not drive this session: not the operator, its agent, or the token that bound it. */
@@ -336,34 +364,18 @@ export class HookService {
     this.bound.delete(sessionId);
     this.lastProgress.delete(sessionId);
     this.scanned.delete(sessionId);
-    if (!(await this.d.reader.session(sessionId))) return NOTHING;
-    await this.d.writer.call('hooks.end', { session_id: sessionId }, { audit: { actor: '' } }).catch((e: unknown) => {
+    this.shells.forget(sessionId);
+    if (!(await this.sessions.fresh(sessionId))) return NOTHING;
+    await this.sessions.writing(sessionId, () => this.d.writer.call('hooks.end', { session_id: sessionId }, { audit: { actor: '' } })).catch((e: unknown) => {
       if ((e as { status?: string }).status === 'NOT_FOUND') return null; // ended on another node meanwhile
       throw e;
     });
     return NOTHING;
   }
 
-  /**
-   * `GET /api/agents/{id}/digest`: what a digest would tell the agent now (since its session's
-   * cursors; without a hook session, its unread messages and the recent log). Changes nothing.
-   */
-  async digestOf(instanceId: string): Promise<string> {
-    const i = await this.d.instances.get(instanceId);
-    if (!i) throw fail('INSTANCE_NOT_FOUND', instanceId);
-    const s = await this.d.reader.sessionOf(instanceId);
-    const recent = async (newest: Promise<number> | number) => Math.max(0, (await newest) - HOOK_SCAN_AUDIT);
-    const cursors = s ?? { event_cursor: await recent(this.d.reader.newestEvent()), audit_cursor: await recent(this.d.reader.newestAudit()), message_cursor: 0, edited: [], project: projectOf(i.workspace), repo_root: i.workspace };
-    const me: Me = { id: i.id, name: i.name, project: cursors.project };
-    // The events pruned past a cursor are a session's to be told of: without one, none is read.
-    const [newestEvent, newestAudit, oldestEvent] = await Promise.all([this.d.reader.newestEvent(), this.d.reader.newestAudit(), s ? this.d.reader.oldestEvent() : 0]);
-    const [messages, events, audit] = await Promise.all([
-      this.d.messages.inbox(me.id, { since: cursors.message_cursor, unread: true, thread: null, limit: HOOK_SCAN_MESSAGES }),
-      this.d.reader.eventsAfter(cursors.event_cursor, newestEvent, HOOK_SCAN_EVENTS),
-      this.d.reader.auditAfter(cursors.audit_cursor, newestAudit, HOOK_SCAN_AUDIT),
-    ]);
-    const lines = withHeld(s?.held ?? [], digestLines({ me, messages, events, audit, edited: cursors.edited, denied: s?.denied ?? [], missed: s ? prunedAfter(oldestEvent, s.event_cursor) : 0 }));
-    return JSON.stringify({ agent: i.id, name: i.name, text: digestText(lines, DIGEST_TOKENS), lines });
+  /** `GET /api/agents/{id}/digest` (briefing.ts). */
+  digestOf(instanceId: string): Promise<string> {
+    return digestOf(this.d, instanceId);
   }
 
   /** The binding of a session, for the CLI's wake-up hook (which needs the session's agent and where its digests stand). */

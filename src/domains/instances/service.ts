@@ -41,6 +41,7 @@ interface Known {
  * node is the only writer: its index is the truth).
  */
 export class InstanceService {
+  private readonly forgetListeners: Array<(id: string) => void> = [];
   private readonly byId = new Map<string, Identity>();
   private readonly byToken = new Map<string, Known>();
   private readonly lastTouch = new Map<string, number>();
@@ -108,7 +109,13 @@ export class InstanceService {
     this.unindex(id);
   }
 
+  /** `fn` runs whenever an agent is deregistered (here, or on another node: forget) or its session pruned. */
+  onForget(fn: (id: string) => void): void {
+    this.forgetListeners.push(fn);
+  }
+
   private unindex(id: string): void {
+    for (const fn of this.forgetListeners) fn(id);
     this.byId.delete(id);
     this.lastTouch.delete(id);
     for (const [k, v] of this.byToken) if (v.resolved.identity!.instanceId === id) this.byToken.delete(k);

@@ -1,0 +1,63 @@
+import t from 'tap';
+import { startTestServer, TEST_BACKEND } from '../helpers/server.js';
+import { client, context } from '../helpers/hook-client.js';
+import { waitUntil } from '../helpers/wait.js';
+
+/**
+ * The hook is Koor's hot path: a hook whose answer changes nothing durable (another edit of a
+ * file the agent holds, a shell command that ends soon, a PostToolUse, a turn with no news)
+ * makes no write — counted by the writer's calls, `koor_writer_calls_total` — and reads no
+ * news it has read; yet news of every kind reaches the next hook after it is acknowledged.
+ * A cluster's node cannot know what the others wrote, so there hooks read (and a shell command
+ * is written as it starts: its end may reach another node); news reaches them all the same.
+ */
+const ONE_WRITER = TEST_BACKEND !== 'cluster';
+
+async function metric(base: string, name: string): Promise<number> {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  const m = new RegExp(`^${name} (\\d+)`, 'm').exec(text);
+  if (!m) throw new Error(`${name} not in /metrics`);
+  return Number(m[1]);
+}
+
+t.test('hooks: a hook that changes nothing writes nothing; news still reaches the next hook', async (t) => {
+  const s = await startTestServer(t);
+  const { call, session } = client(s.url);
+  const a = session('quiet000-0000-4000-8000-00000000000a', '/clone-a/shop', 'agent-a');
+  const b = session('quiet000-0000-4000-8000-00000000000b', '/clone-b/shop', 'agent-b');
+  const bash = (command: string) => ({ tool_name: 'Bash', tool_input: { command, description: command } });
+  // Each binds, edits a file of its own (an auto-lease), reports the edit, and reads what is news to it.
+  for (const x of [a, b]) await x.hook('UserPromptSubmit');
+  t.same(await a.edit('src/a.ts'), {});
+  t.same(await b.edit('src/b.ts'), {});
+  await a.edited('src/a.ts');
+  await b.edited('src/b.ts');
+  for (const x of [a, b]) while (context(await x.hook('UserPromptSubmit')) !== undefined);
+
+  // A cluster's balancer sends each request to any node: counted on the one writer only.
+  const counts = async () => (ONE_WRITER ? { calls: await metric(s.url, 'koor_writer_calls_total'), quiet: await metric(s.url, 'koor_hook_quiet_total') } : null);
+  const before = await counts();
+  for (let i = 0; i < 3; i++) {
+    t.same(await a.edit('src/a.ts'), {}, 'another edit of its own file');
+    t.same(await a.edited('src/a.ts'), {}, 'its report');
+    t.same(await a.hook('PreToolUse', bash('ls')), {}, 'a shell command starts');
+    t.same(await a.hook('PostToolUse', { ...bash('ls'), tool_response: { stdout: 'a.ts\n' } }), {}, 'and ends');
+    t.same(await a.hook('UserPromptSubmit'), {}, 'a turn with no news');
+    t.same(await a.hook('Stop'), {}, 'its end');
+  }
+  const after = await counts();
+  if (before && after) {
+    t.equal(after.calls, before.calls, 'eighteen hooks, not one write');
+    t.equal(after.quiet - before.quiet, 12, 'the news of twelve of them not read either');
+  } else t.comment('cluster: writes and reads are not counted (see above)');
+
+  // News of each kind reaches A's next hook, though A's hooks read none since.
+  await call('POST', '/api/messages', { to: ['agent-a'], subject: 'lunch?', body: 'at noon' });
+  t.match(context(await a.edited('src/a.ts')), /1 new message: .*"lunch\?"/, 'a message to it');
+  await call('POST', '/api/tasks', { project: 'shop', title: 'Fix the cart total' });
+  t.match(context(await a.hook('UserPromptSubmit')), /Fix the cart total/, 'a task ready in its project');
+  await call('PUT', '/api/specs/shop/checkout', { openapi: '3.1.0' }, { 'content-type': 'application/json' });
+  t.match(context(await a.hook('UserPromptSubmit')), /shop\/checkout updated/, 'a spec of its project changed');
+  t.same(await a.hook('UserPromptSubmit'), {}, 'each told once');
+  t.equal((await a.edit('src/b.ts')).hookSpecificOutput?.permissionDecision, 'deny', 'and the guard still refuses a file another agent holds');
+});
