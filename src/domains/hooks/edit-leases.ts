@@ -1,7 +1,6 @@
 import type { Hub } from '../../bus/hub.js';
 import type { Lease } from '../../../schemas/http/leases.js';
 import type { Logger } from '../../log.js';
-import type { WriterClient } from '../../rpc/writer-client.js';
 import { addBounded } from '../../shared/bounded.js';
 import { HOOK_SESSIONS_REMEMBERED } from '../../shared/limits-features.js';
 
@@ -39,7 +38,8 @@ export class EditLeases {
 
   constructor(
     hub: Hub,
-    private readonly writer: WriterClient,
+    /** Writes a lease's renewal (its holder's): `leases.renew`. */
+    private readonly write: (id: string, holder: string) => Promise<unknown>,
     private readonly opts: { exact: boolean; idleMs: number; log: Logger },
   ) {
     if (opts.exact) hub.tap('lease.released', (_id, frame) => this.released(frame));
@@ -73,8 +73,7 @@ export class EditLeases {
     const idle = this.opts.idleMs;
     if (l.expiresMs - Date.now() > idle - Math.min(idle / 10, RENEW_SLACK_MS) || this.renewing.has(l.id)) return;
     addBounded(this.renewing, l.id, HOOK_SESSIONS_REMEMBERED);
-    this.writer
-      .call('leases.renew', { id: l.id, holder })
+    this.write(l.id, holder)
       .catch((err: unknown) => this.opts.log.debug({ err, lease: l.id }, 'auto-lease renewal failed'))
       .finally(() => {
         this.renewing.delete(l.id);

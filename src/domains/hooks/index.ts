@@ -11,7 +11,7 @@ import { then } from '../../shared/awaitable.js';
 export function hooksDomain(p: Platform, d: { leases: LeaseService; instances: InstanceService}): Domain & { hooks: HookService } {
   const r = p.readers;
   // Exact only where every write passes through this node (news-clock.ts).
-  const clock = p.backend.othersWrite ? null : new NewsClock(p.hub, p.writer);
+  const clock = p.backend.othersWrite ? null : new NewsClock().listen(p.hub, p.writer);
   // Stored before this node started: not published here.
   if (clock) void then(r.hooks.newestEvent(), (id) => clock.seen(id));
   const hooks = new HookService({

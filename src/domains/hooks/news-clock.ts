@@ -37,13 +37,23 @@ export class NewsClock {
   /** The newest message id of the recipients forgotten when the map was full. */
   private inboxFloor = 0;
 
-  constructor(hub: Hub, writer: WriterClient) {
-    hub.tapAll((id, topic, frame) => {
-      if (isDigestTopic(topic)) this.event = Math.max(this.event, id);
-      else if (topic === 'message.sent') this.sent(frame);
-    });
-    writer.onWrite(NEWS_METHODS, () => this.epoch++);
-    writer.onUncertain(() => this.epoch++);
+  /** Told of every event the hub publishes and of the writes that move the epoch. */
+  listen(hub: Hub, writer: WriterClient): this {
+    hub.tapAll((id, topic, frame) => this.published(id, topic, frame));
+    writer.onWrite(NEWS_METHODS, () => this.moved());
+    writer.onUncertain(() => this.moved());
+    return this;
+  }
+
+  /** An event published here (its id, topic and JSON frame). */
+  published(id: number, topic: string, frame: Buffer): void {
+    if (isDigestTopic(topic)) this.event = Math.max(this.event, id);
+    else if (topic === 'message.sent') this.sent(frame);
+  }
+
+  /** A write that may have stored news no event tells of (an audit entry, a pruning), or one whose outcome is unknown. */
+  moved(): void {
+    this.epoch++;
   }
 
   /** Events stored before this node started (not published here): each may be of a digest's topics. */
@@ -76,7 +86,7 @@ export class NewsClock {
       // below
     }
     if (typeof id !== 'number' || !Array.isArray(recipients)) {
-      this.epoch++;
+      this.moved();
       return;
     }
     for (const r of recipients as string[]) {
