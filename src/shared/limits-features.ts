@@ -116,6 +116,8 @@ export const TASK_MAX_CAPABILITIES = 64;
  */
 export const TASK_CLAIM_FIRST_BATCH = 8;
 export const TASK_CLAIM_BATCH = 256;
+/** PostgreSQL: candidates a claim lets the lease index refuse (a round trip each) before it reads the project's live leases at once. */
+export const TASK_CLAIM_INDEX_BLOCKED = 16;
 /** A checkpoint's `done` and `next` at most, UTF-8 bytes; its `data` at most, bytes of JSON. */
 export const CHECKPOINT_TEXT_MAX_BYTES = 2048;
 export const CHECKPOINT_DATA_MAX_BYTES = 16 * 1024;

@@ -1,0 +1,152 @@
+/**
+ * The scale suite's parts: HTTP with one kept-alive socket per agent, the standing population
+ * (other agents' leases, a backlog of tasks, a long event log), and the simulated agents — no
+ * model: the requests a Claude Code session makes (test/fixtures/claude-code) around each turn,
+ * edit and command, with a claim / checkpoint / complete cycle and a message now and then.
+ */
+import http from 'node:http';
+import { Tiktoken } from 'js-tiktoken/lite';
+import o200k_base from 'js-tiktoken/ranks/o200k_base';
+import { pooled } from '../lib/async.js';
+import { LatencyHistogram } from '../lib/latency.js';
+import { hookInput } from '../hooks/sessions.js';
+
+const enc = new Tiktoken(o200k_base);
+export const tokens = (s: string): number => enc.encode(s).length;
+
+/** The project every agent and the population work in. */
+const PROJECT = 'shop';
+/** The repository root every session reports (as the hooks suite's: hookInput names its files there). */
+const ROOT = '/bench/shop';
+
+const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity });
+
+export async function call(base: string, method: string, p: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; text: string }> {
+  const data = body === undefined ? undefined : JSON.stringify(body);
+  return new Promise((resolve, reject) => {
+    const req = http.request(`${base}${p}`, { method, agent, timeout: 30_000, headers: { ...headers, ...(data !== undefined ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) } : {}) } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString() }));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error(`${method} ${p}: timed out`)));
+    req.on('error', reject);
+    req.end(data);
+  });
+}
+
+async function ok<T>(base: string, method: string, p: string, body?: unknown, headers: Record<string, string> = {}): Promise<T> {
+  const r = await call(base, method, p, body, headers);
+  if (r.status !== 200) throw new Error(`${method} ${p}: ${r.status} ${r.text.slice(0, 200)}`);
+  return JSON.parse(r.text) as T;
+}
+
+export interface Population {
+  leases: number;
+  tasks: number;
+  events: number;
+}
+
+/** Other agents' live leases (one file each, in the team's project), a backlog of ready tasks, an event log. */
+export async function populate(base: string, pop: Population, log: (m: string) => void): Promise<void> {
+  const holders = await Promise.all(Array.from({ length: 50 }, (_, h) => ok<{ id: string }>(base, 'POST', '/api/instances/register', { name: `pop-${h}`, workspace: PROJECT })));
+  const n = (k: number) => Array.from({ length: k }, (_, i) => i);
+  log(`population: ${pop.leases} leases`);
+  await pooled(n(pop.leases), 16, async (i) => {
+    const h = holders[i % holders.length]!;
+    await ok(base, 'POST', '/api/leases', { project: PROJECT, resources: [`pop/${i % 97}/${i}.ts`], exclusive: true, reason: 'population' }, { 'x-koor-instance': h.id });
+  });
+  log(`population: ${pop.tasks} tasks`);
+  await pooled(n(pop.tasks), 16, async (i) => void (await ok(base, 'POST', '/api/tasks', { project: PROJECT, title: `backlog item ${i}`, paths: [`src/backlog/${i}/**`] })));
+  log(`population: ${pop.events} events`);
+  await pooled(n(pop.events), 32, async (i) => void (await ok(base, 'POST', '/api/events/publish', { topic: 'ci.build', data: { run: i, status: 'passed' } })));
+}
+
+/** What the agents saw in a step. */
+export interface Seen {
+  latency: Map<string, LatencyHistogram>;
+  requests: number;
+  errors: string[];
+  digestTokensMax: number;
+  startTokensMax: number;
+  digests: number;
+}
+
+export const newSeen = (): Seen => ({ latency: new Map(), requests: 0, errors: [], digestTokensMax: 0, startTokensMax: 0, digests: 0 });
+
+const bash = (event: string, sid: string, command: string): Record<string, unknown> => ({
+  ...hookInput(event, sid),
+  cwd: ROOT,
+  tool_name: 'Bash',
+  tool_input: { command, description: command },
+  ...(event === 'PostToolUse' ? { tool_response: { stdout: 'ok\n', stderr: '', interrupted: false } } : {}),
+});
+
+/**
+ * One simulated agent: a session bound at SessionStart, then turns every `turnMs` (jittered) until
+ * `until`: a prompt, two edits of its own files with their reports, a shell command, every fifth
+ * turn a task claimed, checkpointed and completed, every tenth a message to the next agent, the
+ * turn's Stop. Each request is timed under its kind.
+ */
+export async function runAgent(base: string, k: number, agents: number, turnMs: number, until: number, seen: Seen): Promise<void> {
+  const sid = `5ca1e000-0000-4000-8000-${String(k).padStart(12, '0')}`;
+  const name = `scale-a${k}`;
+  const headers = { 'x-koor-agent-name': name, 'x-koor-repo-root': ROOT };
+  const timed = async (kind: string, fn: () => Promise<{ status: number; text: string }>): Promise<string | null> => {
+    const t0 = performance.now();
+    const r = await fn();
+    const ms = performance.now() - t0;
+    let h = seen.latency.get(kind);
+    if (!h) seen.latency.set(kind, (h = new LatencyHistogram()));
+    h.record(ms);
+    seen.requests++;
+    if (r.status !== 200) {
+      if (seen.errors.length < 10) seen.errors.push(`${kind}: ${r.status} ${r.text.slice(0, 160)}`);
+      return null;
+    }
+    return r.text;
+  };
+  const hook = async (kind: string, input: Record<string, unknown>): Promise<string | undefined> => {
+    const text = await timed(kind, () => call(base, 'POST', '/api/hooks/claude-code', { ...input, session_id: sid, cwd: ROOT }, headers));
+    const out = text ? (JSON.parse(text) as { hookSpecificOutput?: { additionalContext?: string }; reason?: string }) : {};
+    return out.hookSpecificOutput?.additionalContext ?? out.reason;
+  };
+  const file = (i: number) => `src/agent-${k}/file-${i}.ts`;
+  const start = await hook('session start', hookInput('SessionStart', sid));
+  if (start) seen.startTokensMax = Math.max(seen.startTokensMax, tokens(start));
+  const me = (await ok<{ instance_id: string }>(base, 'GET', `/api/hooks/claude-code/sessions/${sid}`)).instance_id;
+  const agentHeaders = { 'x-koor-instance': me };
+  // Agents start spread over a turn, not all at once.
+  await new Promise((r) => setTimeout(r, Math.random() * turnMs));
+  for (let turn = 0; performance.now() < until; turn++) {
+    const t0 = performance.now();
+    const news = await hook('prompt', hookInput('UserPromptSubmit', sid));
+    if (news) {
+      seen.digests++;
+      seen.digestTokensMax = Math.max(seen.digestTokensMax, tokens(news));
+    }
+    for (let e = 0; e < 2; e++) {
+      await hook('edit', hookInput('PreToolUse', sid, file((turn + e) % 3)));
+      await hook('edit report', hookInput('PostToolUse', sid, file((turn + e) % 3)));
+    }
+    await hook('shell', bash('PreToolUse', sid, 'npm test'));
+    await hook('shell', bash('PostToolUse', sid, 'npm test'));
+    if (turn % 5 === 4) {
+      const claimed = await timed('claim', () => call(base, 'POST', '/api/tasks/claim', { project: PROJECT }, agentHeaders));
+      const id = claimed ? (JSON.parse(claimed) as { id?: number }).id : undefined;
+      if (id !== undefined) {
+        await timed('checkpoint', () => call(base, 'POST', `/api/tasks/${id}/checkpoint`, { done: 'half of it', next: 'the rest' }, agentHeaders));
+        await timed('complete', () => call(base, 'POST', `/api/tasks/${id}/complete`, {}, agentHeaders));
+      }
+    }
+    if (turn % 10 === 9) await timed('message', () => call(base, 'POST', '/api/messages', { to: [`scale-a${(k + 1) % agents}`], subject: 'status', body: 'done with my part' }, agentHeaders));
+    const stop = await hook('stop', hookInput('Stop', sid));
+    if (stop) {
+      seen.digests++;
+      seen.digestTokensMax = Math.max(seen.digestTokensMax, tokens(stop));
+    }
+    const left = turnMs * (0.8 + Math.random() * 0.4) - (performance.now() - t0);
+    if (left > 0) await new Promise((r) => setTimeout(r, left));
+  }
+}

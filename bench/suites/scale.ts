@@ -1,0 +1,104 @@
+/**
+ * Koor as one server for many agents: simulated agents (bench/scale/team.ts: no model, the requests
+ * a Claude Code session makes — hooks around every turn, edit and command, claims with paths,
+ * checkpoints, messages) against one koor-server on its defaults, over a standing population of
+ * other agents' leases, a backlog of tasks and a long event log, at growing team sizes. Per step,
+ * same run: round trip p50/p99 by kind of request, server CPU per hook and per agent-minute, the
+ * server's RSS, the largest digest and SessionStart orientation (o200k tokens).
+ *
+ *   npm run bench -- scale [--quick]
+ *     quick: 10 and 100 agents, 10,000 leases, 10,000 tasks, 100,000 events, 20 s a step
+ *     full:  10, 100 and 1,000 agents, 10,000 leases, 100,000 tasks, 1,000,000 events, 60 s a step
+ *
+ * The server is pinned to core 0, this process to core 1; its CPU is reported (`loadgen cores`):
+ * near 1.0 it, not the server, sets the pace. Bounds asserted (CI runs the quick variant): a digest
+ * ≤ 200 tokens, SessionStart ≤ 400, RSS ≤ 300 MB, every request answered 200.
+ */
+import fs from 'node:fs';
+import { cpuWindow } from '../lib/cpu.js';
+import { fmtInt, fmtMs } from '../lib/format.js';
+import { pin, spawnKoor } from '../lib/processes.js';
+import type { BenchOptions, BenchTable } from '../lib/suite.js';
+import { newSeen, populate, runAgent, type Population } from '../scale/team.js';
+
+export const timeoutMs = { quick: 10 * 60_000, full: 90 * 60_000 };
+
+const DIGEST_TOKENS_MAX = 200;
+const START_TOKENS_MAX = 400;
+const RSS_MAX_MB = 300;
+/** A simulated agent's turn: one every this many ms (a model's turn takes seconds). */
+const TURN_MS = 2000;
+const HOOK_KINDS = ['prompt', 'edit', 'edit report', 'shell', 'stop'];
+
+const rssMb = (pid: number): number => Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+
+export async function run({ quick, log }: BenchOptions): Promise<Record<string, unknown>> {
+  const steps = quick ? [10, 100] : [10, 100, 1000];
+  const pop: Population = quick ? { leases: 10_000, tasks: 10_000, events: 100_000 } : { leases: 10_000, tasks: 100_000, events: 1_000_000 };
+  const stepS = quick ? 20 : 60;
+  pin(process.pid, 1);
+  const server = await spawnKoor();
+  const failures: string[] = [];
+  const results: Array<Record<string, unknown>> = [];
+  try {
+    pin(server.pid, 0);
+    const t0 = performance.now();
+    await populate(server.url, pop, log);
+    log(`population in ${Math.round((performance.now() - t0) / 1000)} s; RSS ${Math.round(rssMb(server.pid))} MB`);
+    let offset = 0;
+    for (const agents of steps) {
+      log(`${agents} agents, ${stepS} s`);
+      const seen = newSeen();
+      const rss0 = rssMb(server.pid);
+      const stopCpu = cpuWindow({ server: server.pid });
+      const until = performance.now() + stepS * 1000;
+      await Promise.all(Array.from({ length: agents }, (_, i) => runAgent(server.url, offset + i, agents, TURN_MS, until, seen)));
+      const cpu = stopCpu();
+      offset += agents;
+      const hooks = HOOK_KINDS.reduce((n, k) => n + (seen.latency.get(k)?.count ?? 0), 0);
+      const serverCpuS = cpu.procs.server!.cpu_s;
+      const rss = rssMb(server.pid);
+      const r = {
+        agents,
+        requests: seen.requests,
+        hooks,
+        hooks_per_s: Math.round(hooks / cpu.wall_s),
+        server_cores: cpu.procs.server!.cores,
+        loadgen_cores: cpu.loadgen.cores,
+        // Every request's server CPU counted against the hooks (the rest of the mix is a few per turn).
+        server_us_per_hook: hooks > 0 ? Math.round((serverCpuS / hooks) * 1e6) : null,
+        server_ms_per_agent_minute: Math.round(((serverCpuS / agents) * (60 / cpu.wall_s)) * 1000),
+        rss_mb: Math.round(rss),
+        rss_growth_kb_per_agent: Math.round(((rss - rss0) * 1024) / agents),
+        digest_tokens_max: seen.digestTokensMax,
+        digests: seen.digests,
+        session_start_tokens_max: seen.startTokensMax,
+        latency: Object.fromEntries([...seen.latency].map(([k, h]) => [k, h.summary()])),
+        errors: seen.errors,
+      };
+      results.push(r);
+      log(`  ${hooks} hooks (${r.hooks_per_s}/s), server ${r.server_cores} cores, ${r.server_us_per_hook} µs a hook, RSS ${r.rss_mb} MB, loadgen ${r.loadgen_cores} cores`);
+      if (seen.errors.length > 0) failures.push(`${agents} agents: requests failed: ${seen.errors.join('; ')}`);
+      if (seen.digestTokensMax > DIGEST_TOKENS_MAX) failures.push(`${agents} agents: a digest of ${seen.digestTokensMax} tokens (at most ${DIGEST_TOKENS_MAX})`);
+      if (seen.startTokensMax > START_TOKENS_MAX) failures.push(`${agents} agents: a SessionStart of ${seen.startTokensMax} tokens (at most ${START_TOKENS_MAX})`);
+      if (rss > RSS_MAX_MB) failures.push(`${agents} agents: RSS ${Math.round(rss)} MB (at most ${RSS_MAX_MB})`);
+    }
+  } finally {
+    await server.stop();
+  }
+  const kinds = [...new Set(results.flatMap((r) => Object.keys(r.latency as object)))];
+  const lat = (r: Record<string, unknown>, k: string, p: 'p50' | 'p99') => fmtMs((r.latency as Record<string, Record<string, number | null>>)[k]?.[p] ?? null);
+  const tables: BenchTable[] = [
+    {
+      title: `One server, growing teams over ${fmtInt(pop.leases)} leases, ${fmtInt(pop.tasks)} tasks, ${fmtInt(pop.events)} events (a turn per agent every ${TURN_MS / 1000} s; server on core 0)`,
+      columns: ['agents', 'hooks/s', 'server cores', 'µs/hook', 'ms CPU/agent-min', 'RSS MB', 'KB/agent', 'digest tok max', 'start tok max', 'loadgen cores'],
+      rows: results.map((r) => [String(r.agents), fmtInt(r.hooks_per_s as number), String(r.server_cores), fmtInt(r.server_us_per_hook as number), fmtInt(r.server_ms_per_agent_minute as number), String(r.rss_mb), fmtInt(r.rss_growth_kb_per_agent as number), String(r.digest_tokens_max), String(r.session_start_tokens_max), String(r.loadgen_cores)]),
+    },
+    {
+      title: 'Round trip by kind, p50 / p99 (ms)',
+      columns: ['kind', ...results.map((r) => `${r.agents} agents`)],
+      rows: kinds.map((k) => [k, ...results.map((r) => `${lat(r, k, 'p50')} / ${lat(r, k, 'p99')}`)]),
+    },
+  ];
+  return { ok: failures.length === 0, population: pop, steps: results, tables, failures, notes: ['µs/hook: all of the server\'s CPU in the step over its hooks (claims, checkpoints and messages included: a few per turn)'] };
+}
