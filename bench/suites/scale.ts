@@ -7,7 +7,7 @@
  * server's RSS, the largest digest and SessionStart orientation (o200k tokens).
  *
  *   npm run bench -- scale [--quick]
- *     quick: 10 and 100 agents, 10,000 leases, 10,000 tasks, 100,000 events, 20 s a step
+ *     quick: 10 and 100 agents, 10,000 leases, 10,000 tasks, 20,000 events, 30 s a step
  *     full:  10, 100 and 1,000 agents, 10,000 leases, 100,000 tasks, 1,000,000 events, 60 s a step
  *
  * The server is pinned to core 0, this process to core 1; its CPU is reported (`loadgen cores`):
@@ -44,8 +44,8 @@ function rssMb(pid: number): { anon: number; file: number } {
 
 export async function run({ quick, log }: BenchOptions): Promise<Record<string, unknown>> {
   const steps = quick ? [10, 100] : [10, 100, 1000];
-  const pop: Population = quick ? { leases: 10_000, tasks: 10_000, events: 100_000 } : { leases: 10_000, tasks: 100_000, events: 1_000_000 };
-  const stepS = quick ? 20 : 60;
+  const pop: Population = quick ? { leases: 10_000, tasks: 10_000, events: 20_000 } : { leases: 10_000, tasks: 100_000, events: 1_000_000 };
+  const stepS = quick ? 30 : 60;
   pin(process.pid, 1);
   const server = await spawnKoor();
   const failures: string[] = [];

@@ -307,7 +307,7 @@ export class HookService {
       this.stats.quiet++;
       return NOTHING;
     }
-    const s = (await this.sessions.fresh(cached.session_id)) ?? cached;
+    const s = (await this.sessions.fresh(cached.session_id, cached)) ?? cached;
     const g = await this.gather(s, me);
     const editedNow = edited !== null && !s.edited.includes(edited) ? edited : null;
     const fresh = digestLines({ me, messages: g.messages, events: g.events, audit: g.audit, edited: editedNow === null ? s.edited : [...s.edited, editedNow], denied: s.denied, missed: g.missed });

@@ -33,8 +33,9 @@ export class SessionCache {
     return s;
   }
 
-  /** The row as stored now (and kept). */
-  fresh(id: string): Promise<HookSession | undefined> {
+  /** The row as stored now (and kept); `current`, the row a hook just read, where none are kept. */
+  async fresh(id: string, current?: HookSession): Promise<HookSession | undefined> {
+    if (!this.keep && current) return current;
     this.drop(id);
     return this.get(id);
   }
