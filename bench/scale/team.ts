@@ -21,7 +21,11 @@ const ROOT = '/bench/shop';
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity });
 
-export async function call(base: string, method: string, p: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; text: string }> {
+/**
+ * One request. A kept-alive socket the server closed while idle fails the next request on it
+ * before the server saw it: sent again once (Node's documented `reusedSocket` retry).
+ */
+export async function call(base: string, method: string, p: string, body?: unknown, headers: Record<string, string> = {}, retry = true): Promise<{ status: number; text: string }> {
   const data = body === undefined ? undefined : JSON.stringify(body);
   return new Promise((resolve, reject) => {
     const req = http.request(`${base}${p}`, { method, agent, timeout: 30_000, headers: { ...headers, ...(data !== undefined ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) } : {}) } }, (res) => {
@@ -31,7 +35,10 @@ export async function call(base: string, method: string, p: string, body?: unkno
       res.on('error', reject);
     });
     req.on('timeout', () => req.destroy(new Error(`${method} ${p}: timed out`)));
-    req.on('error', reject);
+    req.on('error', (err: NodeJS.ErrnoException) => {
+      if (retry && req.reusedSocket && (err.code === 'ECONNRESET' || err.message === 'socket hang up')) resolve(call(base, method, p, body, headers, false));
+      else reject(err);
+    });
     req.end(data);
   });
 }
