@@ -279,11 +279,12 @@ export async function run(opts: BenchOptions): Promise<Record<string, unknown>> 
         columns: ['measure', 'each round', 'median', 'goal'],
         rows: [
           ["PUT --sync full ÷ floor with koor's rows (req/s)", eachRound(rounds.map((r) => ratio(r.koor.rps, r.features.rps) ?? 0)), fmtRatio(median(rounds.map((r) => r.koor.rps / r.features.rps))), '>= 0.9x'],
-          ['PUT --sync full ÷ plain writer-thread floor (req/s)', eachRound(rounds.map((r) => ratio(r.koor.rps, r.plain.rps) ?? 0)), fmtRatio(median(rounds.map((r) => r.koor.rps / r.plain.rps))), '>= 0.5x'],
+          ['PUT --sync full ÷ plain writer-thread floor (req/s)', eachRound(rounds.map((r) => ratio(r.koor.rps, r.plain.rps) ?? 0)), fmtRatio(median(rounds.map((r) => r.koor.rps / r.plain.rps))), '- (decided by the disk)'],
           ['PUT --sync full p99, ms', rounds.map((r) => fmtMs(r.koor.p99_ms)).join(' '), `max ${fmtMs(Math.max(...rounds.map((r) => r.koor.p99_ms ?? Infinity)))}`, '<= 20 ms'],
-          ['PUT --sync full, server CPU per PUT, µs (koor; floor with its rows)', rounds.map((r) => `${cpuOf(r.koor).toFixed(1)}; ${cpuOf(r.features).toFixed(1)}`).join('  '), `${median(rounds.map((r) => cpuOf(r.koor))).toFixed(1)}; ${median(rounds.map((r) => cpuOf(r.features))).toFixed(1)}`, '<= 60 µs (koor)'],
-          ['GET over 100,000 keys ÷ the floor of a read past the cache (req/s)', eachRound(getRatios), fmtRatio(median(getRatios)), '>= 0.9x'],
-          ["GET over 100,000 keys ÷ the floor of a read of koor's rows (req/s)", eachRound(getRowsRatios), fmtRatio(median(getRowsRatios)), '-'],
+          ['PUT --sync full, server CPU per PUT, µs (koor; floor with its rows)', rounds.map((r) => `${cpuOf(r.koor).toFixed(1)}; ${cpuOf(r.features).toFixed(1)}`).join('  '), `${median(rounds.map((r) => cpuOf(r.koor))).toFixed(1)}; ${median(rounds.map((r) => cpuOf(r.features))).toFixed(1)}`, '-'],
+          ["PUT --sync full, server CPU per PUT ÷ the floor with koor's rows", eachRound(rounds.map((r) => ratio(cpuOf(r.koor), cpuOf(r.features)) ?? 0)), fmtRatio(median(rounds.map((r) => cpuOf(r.koor) / cpuOf(r.features)))), '<= 1.2x'],
+          ['GET over 100,000 keys ÷ the floor of a read past the cache (req/s)', eachRound(getRatios), fmtRatio(median(getRatios)), '-'],
+          ["GET over 100,000 keys ÷ the floor of a read of koor's rows (req/s)", eachRound(getRowsRatios), fmtRatio(median(getRowsRatios)), '>= 0.9x'],
         ],
       },
       {
