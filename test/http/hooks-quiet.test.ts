@@ -37,6 +37,7 @@ t.test('hooks: a hook that changes nothing writes nothing; news still reaches th
   // A cluster's balancer sends each request to any node: counted on the one writer only.
   const counts = async () => (ONE_WRITER ? { calls: await metric(s.url, 'koor_writer_calls_total'), quiet: await metric(s.url, 'koor_hook_quiet_total') } : null);
   const before = await counts();
+  const t0 = Date.now();
   for (let i = 0; i < 3; i++) {
     t.same(await a.edit('src/a.ts'), {}, 'another edit of its own file');
     t.same(await a.edited('src/a.ts'), {}, 'its report');
@@ -46,8 +47,10 @@ t.test('hooks: a hook that changes nothing writes nothing; news still reaches th
     t.same(await a.hook('Stop'), {}, 'its end');
   }
   const after = await counts();
+  // A session's heartbeat is written at most every 10 s: a slow machine may see one.
+  const heartbeats = Math.floor((Date.now() - t0) / 10_000);
   if (before && after) {
-    t.equal(after.calls, before.calls, 'eighteen hooks, not one write');
+    t.ok(after.calls - before.calls <= heartbeats, `eighteen hooks, not one write (${after.calls - before.calls}; heartbeats allowed: ${heartbeats})`);
     t.equal(after.quiet - before.quiet, 12, 'the news of twelve of them not read either');
   } else t.comment('cluster: writes and reads are not counted (see above)');
 
