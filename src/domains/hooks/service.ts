@@ -108,7 +108,9 @@ export class HookService {
     const late = (): boolean => performance.now() - ctx.arrivedMs > HOOK_LATE_MS;
     const s = await this.bind(input, ctx);
     this.progress(s);
-    this.shell(s, input);
+    const marked = this.shell(s, input);
+    // A cluster's next hook may reach another node, which must find the mark in the row: written first.
+    if (marked && this.d.clock === null) await marked;
     switch (event) {
       case 'PreToolUse':
         return this.guard(s, input, ctx.caller);
@@ -169,17 +171,16 @@ export class HookService {
    * A shell command starts (its agent may run no hook until it ends: not stale before then) or
    * ends, or none runs (the turn ended): kept by Shells, which writes a command once it has run
    * long enough to matter; the session's row, when it says more than this node saw, is cleared here.
+   * The write made now, if any (a cluster writes each at once).
    */
-  private shell(s: HookSession, input: HookInput): void {
+  private shell(s: HookSession, input: HookInput): Promise<unknown> | null {
     const id = s.session_id;
     const busy = busyChange(input, { busy_until: s.busy_until, busy_count: s.busy_count + this.shells.count(id) });
-    if (busy === null) return;
+    if (busy === null) return null;
     const rowHeld = s.busy_until !== '' || s.busy_count > 0;
-    if (busy === 'end') {
-      if (!this.shells.end(id)) void this.markBusy(id, 'end');
-    } else if (busy === 'clear') {
-      if (!this.shells.clear(id) && rowHeld) void this.markBusy(id, 'clear');
-    } else this.shells.start(id, busy.ms);
+    if (busy === 'end') return this.shells.end(id) ? null : this.markBusy(id, 'end');
+    if (busy === 'clear') return !this.shells.clear(id) && rowHeld ? this.markBusy(id, 'clear') : null;
+    return this.shells.start(id, busy.ms);
   }
 
   /** A change of the session's shell commands, written off the agent's path; a failed write is only logged. */

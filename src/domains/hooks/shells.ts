@@ -39,12 +39,12 @@ export class Shells {
     return this.running.get(sessionId)?.count ?? 0;
   }
 
-  /** A command starts that may run `ms`. */
-  start(sessionId: string, ms: number): void {
+  /** A command starts that may run `ms`; the write it made now, if any. */
+  start(sessionId: string, ms: number): Promise<unknown> | null {
     let r = this.running.get(sessionId);
     if (!r) {
       // Past the bound (a flood of sessions), or in a cluster, it is written at once.
-      if (this.deferMs === null || this.running.size >= HOOK_SESSIONS_REMEMBERED) return void this.write(sessionId, { ms });
+      if (this.deferMs === null || this.running.size >= HOOK_SESSIONS_REMEMBERED) return this.write(sessionId, { ms });
       r = { count: 0, untilMs: 0, written: 0, timer: null };
       this.running.set(sessionId, r);
     }
@@ -53,11 +53,13 @@ export class Shells {
     if (r.written > 0) {
       // The row already says busy: this one is counted at once.
       r.written++;
-      void this.write(sessionId, { ms });
-    } else if (r.timer === null) {
+      return this.write(sessionId, { ms });
+    }
+    if (r.timer === null) {
       r.timer = setTimeout(() => void this.flush(sessionId), this.deferMs ?? 0);
       r.timer.unref();
     }
+    return null;
   }
 
   /** One ends; false when this node knew of none running (the row's, if any, is the caller's). */

@@ -4,6 +4,7 @@ import type { Job } from '../../cluster/node.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
 import type { Logger } from '../../log.js';
 import { Periodic } from '../../shared/periodic.js';
+import type { Awaitable } from '../../shared/awaitable.js';
 import { stateRoutes, txnRoutes, watchRoutes } from './routes.js';
 import { StateService } from './service.js';
 import { ChangeFeed } from './watch.js';
@@ -23,7 +24,7 @@ export function stateDomain(p: Platform): Domain & { state: StateService; feed: 
     feed.closeAll(code, reason);
     feed.forget();
   });
-  const jobs = new StateJobs(p.writer, () => feed.poke(), log);
+  const jobs = new StateJobs(p.writer, (now) => p.readers.state.due(now), () => feed.poke(), log);
   const deps = { feed, maxBytes: p.config.wsBufferBytes };
   return {
     state,
@@ -58,6 +59,8 @@ class StateJobs implements Job {
 
   constructor(
     private readonly writer: WriterClient,
+    /** Whether some key's TTL has run out: the writer is called only then (an idle server writes nothing). */
+    private readonly due: (now: number) => Awaitable<boolean>,
     private readonly changed: () => void,
     private readonly log: Logger,
   ) {
@@ -75,7 +78,7 @@ class StateJobs implements Job {
 
   private async pass(): Promise<void> {
     try {
-      for (let turn = 0; turn < 16; turn++) {
+      for (let turn = 0; turn < 16 && (turn > 0 || (await this.due(Date.now()))); turn++) {
         const r = await this.writer.call('state.expire', { limit: STATE_EXPIRY_CHUNK });
         this.stats.expired += r.expired;
         if (r.expired > 0) this.changed();

@@ -55,6 +55,8 @@ export interface StateReader {
   atVersion(key: string, v: number): Awaitable<StateRow | undefined>;
   history(key: string, limit: number): Awaitable<StateMetaRow[]>;
   count(): Awaitable<number>;
+  /** Whether some key's TTL has run out by `now` (the state_expiring index). */
+  due(now: number): Awaitable<boolean>;
 }
 
 /**
@@ -73,6 +75,7 @@ const currentRow = (c: unknown[]): StateRow => ({
   owner: c[6] as string,
 });
 const NEWEST_REV = NEWEST_REVISION;
+const DUE = sql('SELECT 1 AS found FROM state WHERE expires_at > 0 AND expires_at <= ? LIMIT 1');
 /**
  * The change log's bounds: the oldest revision kept and the newest (retention never deletes the
  * newest change, so its max is the newest committed: revisions commit in order). One indexed
@@ -169,6 +172,7 @@ export function stateReader(db: Reads): StateReader {
   const newest = db.statement<{ id: number }>(NEWEST_REV);
   const bounds = db.statement<{ oldest: number | null; newest: number }>(LOG_BOUNDS);
   const changes = db.statement<ChangeRow>(CHANGES);
+  const due = db.statement<{ found: number }>(DUE);
   const page = pages[db.dialect](db);
   let versions = { atVersion: (key: string, v: number) => atVersion.get(key, v), history: (key: string, limit: number) => history.all(key, limit) };
   if (db.dialect === 'sqlite') versions = byRing(db, versions);
@@ -181,6 +185,7 @@ export function stateReader(db: Reads): StateReader {
     atVersion: versions.atVersion,
     history: versions.history,
     count: () => then(count.get(), (r) => r?.n ?? 0),
+    due: (now) => then(due.get(now), (r) => r !== undefined),
   };
 }
 
