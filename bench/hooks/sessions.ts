@@ -42,11 +42,11 @@ export const agent = new http.Agent({ keepAlive: true, maxSockets: SESSIONS + 4 
 /**
  * One request. A kept-alive socket the server closed while idle (during a wrk run) fails the next
  * request on it before the server saw it: sent again once on a fresh socket (Node's documented
- * `reusedSocket` retry).
+ * `reusedSocket` retry). `o.pool`: the sockets kept alive (the scale suite's has no cap).
  */
-export function request(base: string, method: string, p: string, body?: string, headers: Record<string, string> = {}, retry = true): Promise<{ status: number; text: string }> {
+export function request(base: string, method: string, p: string, body?: string, headers: Record<string, string> = {}, retry = true, o: { pool?: http.Agent; timeoutMs?: number } = {}): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
-    const req = http.request(`${base}${p}`, { method, agent: retry ? agent : false, headers: { ...headers, ...(body !== undefined ? { 'content-length': Buffer.byteLength(body) } : {}) }, timeout: 15_000 }, (res) => {
+    const req = http.request(`${base}${p}`, { method, agent: retry ? (o.pool ?? agent) : false, headers: { ...headers, ...(body !== undefined ? { 'content-length': Buffer.byteLength(body) } : {}) }, timeout: o.timeoutMs ?? 15_000 }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString() }));
@@ -54,7 +54,7 @@ export function request(base: string, method: string, p: string, body?: string, 
     });
     req.on('timeout', () => req.destroy(new Error(`${method} ${p}: timed out`)));
     req.on('error', (err: NodeJS.ErrnoException) => {
-      if (retry && req.reusedSocket && (err.code === 'ECONNRESET' || err.message === 'socket hang up')) resolve(request(base, method, p, body, headers, false));
+      if (retry && req.reusedSocket && (err.code === 'ECONNRESET' || err.message === 'socket hang up')) resolve(request(base, method, p, body, headers, false, o));
       else reject(err);
     });
     req.end(body);

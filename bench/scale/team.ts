@@ -9,7 +9,7 @@ import { Tiktoken } from 'js-tiktoken/lite';
 import o200k_base from 'js-tiktoken/ranks/o200k_base';
 import { pooled } from '../lib/async.js';
 import { LatencyHistogram } from '../lib/latency.js';
-import { hookInput } from '../hooks/sessions.js';
+import { hookInput, request } from '../hooks/sessions.js';
 
 const enc = new Tiktoken(o200k_base);
 export const tokens = (s: string): number => enc.encode(s).length;
@@ -21,27 +21,9 @@ const ROOT = '/bench/shop';
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity });
 
-/**
- * One request. A kept-alive socket the server closed while idle fails the next request on it
- * before the server saw it: sent again once (Node's documented `reusedSocket` retry).
- */
-export async function call(base: string, method: string, p: string, body?: unknown, headers: Record<string, string> = {}, retry = true): Promise<{ status: number; text: string }> {
-  const data = body === undefined ? undefined : JSON.stringify(body);
-  return new Promise((resolve, reject) => {
-    const req = http.request(`${base}${p}`, { method, agent, timeout: 30_000, headers: { ...headers, ...(data !== undefined ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) } : {}) } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString() }));
-      res.on('error', reject);
-    });
-    req.on('timeout', () => req.destroy(new Error(`${method} ${p}: timed out`)));
-    req.on('error', (err: NodeJS.ErrnoException) => {
-      if (retry && req.reusedSocket && (err.code === 'ECONNRESET' || err.message === 'socket hang up')) resolve(call(base, method, p, body, headers, false));
-      else reject(err);
-    });
-    req.end(data);
-  });
-}
+/** One request, its body JSON, on a socket of its agent's own (hooks/sessions.ts request). */
+export const call = (base: string, method: string, p: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; text: string }> =>
+  request(base, method, p, body === undefined ? undefined : JSON.stringify(body), { ...headers, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) }, true, { pool: agent, timeoutMs: 30_000 });
 
 async function ok<T>(base: string, method: string, p: string, body?: unknown, headers: Record<string, string> = {}): Promise<T> {
   const r = await call(base, method, p, body, headers);
