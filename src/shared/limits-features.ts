@@ -164,6 +164,11 @@ export const HOOK_SCAN_MESSAGES = 20;
  * then also held for the next digest, which shows them again rather than never.
  */
 export const HOOK_LATE_MS = 4000;
+/**
+ * Events of a digest's topics a node keeps parsed (news-clock.ts): a hook whose news since its
+ * last digest is all among them tells from them, without reading, that none concerns its agent.
+ */
+export const HOOK_NEWS_TAIL = 2048;
 /** A quiet session's cursors are written forward once this far behind, so another node's scans stay short too. */
 export const HOOK_CURSOR_LAG = 400;
 /**

@@ -63,4 +63,16 @@ t.test('hooks: a hook that changes nothing writes nothing; news still reaches th
   t.match(context(await a.hook('UserPromptSubmit')), /shop\/checkout updated/, 'a spec of its project changed');
   t.same(await a.hook('UserPromptSubmit'), {}, 'each told once');
   t.equal((await a.edit('src/b.ts')).hookSpecificOutput?.permissionDecision, 'deny', 'and the guard still refuses a file another agent holds');
+
+  // Others' news that does not concern A (B takes a file A never edited, a task is ready in another
+  // project): told apart from the events kept in memory, not read.
+  t.same(await b.edit('src/b2.ts'), {});
+  await call('POST', '/api/tasks', { project: 'elsewhere', title: 'Not in shop' });
+  const quiet0 = await counts();
+  t.same(await a.hook('UserPromptSubmit'), {}, 'news of nothing that concerns it');
+  const quiet1 = await counts();
+  if (quiet0 && quiet1) t.equal(quiet1.quiet - quiet0.quiet, 1, 'and not read');
+  // B's session ends: its lease on the file A was refused ends — news to A, from the same events.
+  await b.hook('SessionEnd');
+  t.match(context(await a.hook('UserPromptSubmit')), /Free again, no longer leased: src\/b\.ts/, 'the file it was refused is free');
 });

@@ -3,7 +3,8 @@ import { Hub } from '../../src/bus/hub.js';
 import { NewsClock } from '../../src/domains/hooks/news-clock.js';
 import { Shells } from '../../src/domains/hooks/shells.js';
 import { EditLeases } from '../../src/domains/hooks/edit-leases.js';
-import { HOOK_SESSIONS_REMEMBERED } from '../../src/shared/limits-features.js';
+import { repoRelative } from '../../src/domains/hooks/input.js';
+import { HOOK_NEWS_TAIL, HOOK_SCAN_EVENTS, HOOK_SESSIONS_REMEMBERED } from '../../src/shared/limits-features.js';
 import type { HookBusy } from '../../schemas/rpc/writer-hooks.js';
 import { silentLogger } from '../../src/log.js';
 
@@ -17,34 +18,60 @@ const frame = (o: unknown): Buffer => Buffer.from(JSON.stringify(o));
 const sent = (id: number, recipients: string[]) => frame({ id: 900 + id, topic: 'message.sent', data: { id, recipients } });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+const ev = (id: number, topic: string, data: unknown = { id }) => frame({ id, topic, data });
+/** Whether news may have come: the events after the mark, or null (read). */
+const since = (c: NewsClock, m: ReturnType<NewsClock['mark']>, a: string): boolean => c.after(m, a)?.length !== 0;
+
 t.test('news clock: a mark is passed by a digest topic, a message to that agent, or a write that may store news', async (t) => {
   const c = new NewsClock();
   let m = c.mark('a');
-  t.notOk(c.since(m, 'a'), 'nothing since');
-  c.published(10, 'ci.build', frame({ id: 10 }));
-  c.published(11, 'lease.denied', frame({ id: 11 }));
-  t.notOk(c.since(m, 'a'), 'events a digest does not read');
-  c.published(12, 'task.created', frame({ id: 12 }));
-  t.ok(c.since(m, 'a'), 'a task event');
+  t.same(c.after(m, 'a'), [], 'nothing since');
+  c.published(10, 'ci.build', ev(10, 'ci.build'));
+  c.published(11, 'lease.denied', ev(11, 'lease.denied'));
+  t.same(c.after(m, 'a'), [], 'events a digest does not read');
+  c.published(12, 'task.created', ev(12, 'task.created', { id: 3, status: 'ready' }));
+  t.same(c.after(m, 'a'), [{ id: 12, topic: 'task.created', data: { id: 3, status: 'ready' } }], 'a task event, its data parsed');
   m = c.mark('a');
-  c.published(13, 'lease.released', frame({ id: 13 }));
-  t.ok(c.since(m, 'a'), 'a lease let go');
+  c.published(13, 'lease.released', ev(13, 'lease.released'));
+  t.same(c.after(m, 'a')?.map((e) => e.id), [13], 'a lease let go');
   t.equal(c.newestDigestEvent(), 13);
   m = c.mark('a');
   const mb = c.mark('b');
   c.published(14, 'message.sent', sent(5, ['b']));
-  t.notOk(c.since(m, 'a'), 'a message to another agent');
-  t.ok(c.since(mb, 'b'), 'one to this agent');
-  t.notOk(c.since(c.mark('b'), 'b'), 'read since');
+  t.same(c.after(m, 'a'), [], 'a message to another agent');
+  t.equal(c.after(mb, 'b'), null, 'one to this agent: its inbox is read');
+  t.notOk(since(c, c.mark('b'), 'b'), 'read since');
   m = c.mark('a');
   c.moved();
-  t.ok(c.since(m, 'a'), 'an audited write (a spec, a rule, an agent joining), a pruning, an unknown outcome');
+  t.equal(c.after(m, 'a'), null, 'an audited write (a spec, a rule, an agent joining), a pruning, an unknown outcome');
   m = c.mark('a');
   c.published(15, 'message.sent', Buffer.from('{not json'));
-  t.ok(c.since(m, 'a'), 'a message frame it cannot read: every agent may have news');
-  t.ok(c.since({ event: -1, epoch: c.mark('a').epoch, message: 99 }, 'a'), 'a mark a full scan left: read again');
+  t.equal(c.after(m, 'a'), null, 'a message frame it cannot read: every agent may have news');
+  t.equal(c.after({ event: -1, epoch: c.mark('a').epoch, message: 99 }, 'a'), null, 'a mark a full scan left: read again');
   c.seen(500);
   t.equal(c.newestDigestEvent(), 500, 'events stored before it started count as news');
+  t.equal(c.after({ ...c.mark('a'), event: 13 }, 'a'), null, 'which it never saw: read');
+});
+
+t.test('news clock: the tail holds the newest events; a mark older than it, a gap in it or too much news reads', async (t) => {
+  const c = new NewsClock();
+  const m0 = c.mark('a');
+  for (let id = 1; id <= HOOK_SCAN_EVENTS + 1; id++) c.published(id, 'lease.acquired', ev(id, 'lease.acquired'));
+  t.equal(c.after(m0, 'a'), null, 'more than a digest reads at once');
+  t.equal(c.after({ ...m0, event: 1 }, 'a')?.length, HOOK_SCAN_EVENTS, 'as many as it reads');
+  for (let id = HOOK_SCAN_EVENTS + 2; id <= 2 * HOOK_NEWS_TAIL; id++) c.published(id, 'task.done', ev(id, 'task.done'));
+  const newest = 2 * HOOK_NEWS_TAIL;
+  t.equal(c.after({ ...m0, event: newest - HOOK_NEWS_TAIL - 1 }, 'a'), null, 'past its bound, the oldest went');
+  t.same(c.after({ ...m0, event: newest - 2 }, 'a')?.map((e) => e.id), [newest - 1, newest], 'the newest are kept');
+  const m = c.mark('a');
+  c.published(newest + 1, 'task.done', Buffer.from('{"id":1,"data":'));
+  c.published(newest + 2, 'task.done', ev(newest + 2, 'task.done'));
+  t.equal(c.after(m, 'a'), null, 'an event it could not read');
+  t.same(c.after(c.mark('a'), 'a'), [], 'after it, nothing');
+  const m2 = c.mark('a');
+  c.published(newest + 4, 'task.done', ev(newest + 4, 'task.done'));
+  c.published(newest + 3, 'task.done', ev(newest + 3, 'task.done'));
+  t.equal(c.after(m2, 'a'), null, 'one out of order');
 });
 
 t.test('news clock: the agents it remembers are bounded; one forgotten reads the newest message it forgot', async (t) => {
@@ -53,9 +80,9 @@ t.test('news clock: the agents it remembers are bounded; one forgotten reads the
   c.published(1, 'message.sent', sent(7, ['z']));
   const many = Array.from({ length: HOOK_SESSIONS_REMEMBERED }, (_, i) => `agent-${i}`);
   c.published(2, 'message.sent', sent(8, many));
-  t.ok(c.since(old, 'z'), 'z was forgotten: its mark is below the floor');
-  t.notOk(c.since(c.mark('z'), 'z'), 'and a new mark holds');
-  t.ok(c.since({ ...c.mark('agent-1'), message: 7 }, 'agent-1'), 'a remembered agent still reads its own');
+  t.ok(since(c, old, 'z'), 'z was forgotten: its mark is below the floor');
+  t.notOk(since(c, c.mark('z'), 'z'), 'and a new mark holds');
+  t.ok(since(c, { ...c.mark('agent-1'), message: 7 }, 'agent-1'), 'a remembered agent still reads its own');
 });
 
 t.test('shells: a command that ends soon writes nothing; one that runs long is written once, with its end', async (t) => {
@@ -140,4 +167,22 @@ t.test('edit leases: a file the agent leases is known until its lease ends or ru
   const cluster = new EditLeases(hub, renew, { exact: false, idleMs: 120_000, log: silentLogger() });
   t.match(cluster.set('s1', 'src/a.ts', { id: 'L3', expires_at: expires }, true), { id: 'L3' }, 'in a cluster, a copy to decide with');
   t.notOk(cluster.get('s1', 'src/a.ts', Date.now()), 'but none kept: another node may end it');
+});
+
+t.test('repoRelative: an edited file as the repository names it, resolved only when its path needs it', async (t) => {
+  const cases: Array<[root: string, cwd: string, file: string, rel: string | null]> = [
+    ['/repo/shop', '', '/repo/shop/src/a.ts', 'src/a.ts'],
+    ['/repo/shop', '/repo/shop/src', 'b.ts', 'src/b.ts'],
+    ['/repo/shop', '', '/repo/shop//src/./a.ts', 'src/a.ts'],
+    ['/repo/shop', '', '/repo/shop/src/../a.ts', 'a.ts'],
+    ['/repo/shop', '', '/repo/shop/../x.ts', null],
+    ['/repo/shop', '', '/repo/shopping/a.ts', null],
+    ['/repo/shop', '', '/repo/shop', null],
+    ['/repo/shop', '', '/repo/shop/', null],
+    ['/repo/shop/', '', '/repo/shop/a.ts', 'a.ts'],
+    ['/repo/shop', '', '/repo/shop/.env', '.env'],
+    ['/repo/shop', '', '/repo/shop/a..b/...', 'a..b/...'],
+    ['/repo/shop', '', '/repo/shop/src/', 'src'],
+  ];
+  for (const [root, cwd, file, rel] of cases) t.equal(repoRelative(root, cwd, file), rel, `${file} under ${root}`);
 });

@@ -25,8 +25,8 @@ export interface DigestInput {
   me: Me;
   /** Unread messages after the session's cursor. */
   messages: readonly InboxDbRow[];
-  /** Events after the session's cursor (the topics a digest reads). */
-  events: ReadonlyArray<Pick<Event, 'id' | 'topic' | 'data'>>;
+  /** Events after the session's cursor (the topics a digest reads), their data as stored or parsed. */
+  events: ReadonlyArray<Pick<Event, 'id' | 'topic'> & { data: string | Record<string, unknown> }>;
   /** Audit entries after the session's cursor (DIGEST_AUDIT_ACTIONS). */
   audit: readonly AuditNews[];
   /** Files this session edited, repository-relative. */
@@ -41,7 +41,8 @@ const quote = (s: string, max = DIGEST_PREVIEW_CHARS): string => {
   const one = s.replace(/\s+/g, ' ').trim();
   return JSON.stringify(one.length > max ? `${one.slice(0, max - 1)}…` : one);
 };
-const parse = (text: string): Record<string, unknown> => {
+const parse = (text: string | Record<string, unknown>): Record<string, unknown> => {
+  if (typeof text !== 'string') return text;
   try {
     const v = JSON.parse(text) as unknown;
     return v !== null && typeof v === 'object' ? (v as Record<string, unknown>) : {};

@@ -57,8 +57,16 @@ export interface HookCaller {
  */
 export const ownerOf = (c: HookCaller): string | null => c.tokenId ?? (c.role !== 'admin' && c.instanceId !== null ? `instance:${c.instanceId}` : null);
 
+/** A relative path with a `.`, `..` or empty segment (a slash first, last or doubled): path.resolve normalizes it. */
+const PATH_TO_NORMALIZE = /(^|\/)\.{1,2}(\/|$)|\/\/|\/$|^\//;
+
 /** A path Claude Code gave (absolute, or relative to the session's cwd) relative to the repository root; null outside it. */
 export function repoRelative(root: string, cwd: string, file: string): string | null {
+  // The usual case, an absolute path under the root with no `.`, `..` or empty segment, needs no resolving.
+  if (root.length > 1 && file.length > root.length + 1 && file.charCodeAt(root.length) === 47 && file.startsWith(root)) {
+    const rest = file.slice(root.length + 1);
+    if (!PATH_TO_NORMALIZE.test(rest) && !root.endsWith('/')) return rest;
+  }
   const abs = path.resolve(cwd || root, file);
   const rel = path.relative(root, abs).split(path.sep).join('/');
   if (rel === '' || rel.startsWith('../') || rel === '..' || path.isAbsolute(rel)) return null;

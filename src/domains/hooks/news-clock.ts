@@ -1,6 +1,6 @@
 import type { Hub } from '../../bus/hub.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
-import { HOOK_SESSIONS_REMEMBERED } from '../../shared/limits-features.js';
+import { HOOK_NEWS_TAIL, HOOK_SCAN_EVENTS, HOOK_SESSIONS_REMEMBERED } from '../../shared/limits-features.js';
 import { isDigestTopic } from './reader.js';
 
 /**
@@ -9,7 +9,7 @@ import { isDigestTopic } from './reader.js';
  */
 const NEWS_METHODS = ['specs.put', 'specs.delete', 'rules.decide', 'instances.register', 'hooks.bind', 'events.prune'] as const;
 
-/** Where the clock stood for an agent when a digest read the news (see NewsClock.since). */
+/** Where the clock stood for an agent when a digest read the news (see NewsClock.after). */
 export interface NewsMark {
   /** The newest event of a digest's topics seen here. */
   event: number;
@@ -19,9 +19,16 @@ export interface NewsMark {
   message: number;
 }
 
+/** An event of a digest's topics as the tail keeps it: its data parsed once. */
+export interface TailEvent {
+  id: number;
+  topic: string;
+  data: Record<string, unknown>;
+}
+
 /**
  * What a node knows of the news a digest reads without reading the database: the newest event
- * of a digest's topics (every event reaches the hub), the newest message sent to each agent
+ * of a digest's topics (every event reaches the hub) and the last HOOK_NEWS_TAIL of them, the newest message sent to each agent
  * (`message.sent` names its recipients), and an epoch that moves with each write that may store an audit entry a digest reports (spec
  * changes, rules accepted, agents joining), with each pruning of events, and with every write
  * whose outcome is unknown. A session whose digest read up to a mark the clock has not passed
@@ -33,6 +40,9 @@ export interface NewsMark {
 export class NewsClock {
   private event = 0;
   private epoch = 0;
+  /** The newest events of a digest's topics, oldest first; every one after `tailFloor` is here. */
+  private tail: TailEvent[] = [];
+  private tailFloor = 0;
   private readonly inbox = new Map<string, number>();
   /** The newest message id of the recipients forgotten when the map was full. */
   private inboxFloor = 0;
@@ -47,8 +57,12 @@ export class NewsClock {
 
   /** An event published here (its id, topic and JSON frame). */
   published(id: number, topic: string, frame: Buffer): void {
-    if (isDigestTopic(topic)) this.event = Math.max(this.event, id);
-    else if (topic === 'message.sent') this.sent(frame);
+    if (isDigestTopic(topic)) {
+      // One out of order (none is, where one writer numbers them) leaves the tail incomplete before it.
+      if (id > this.event) this.keep(id, topic, frame);
+      else this.tailFloor = Math.max(this.tailFloor, this.event);
+      this.event = Math.max(this.event, id);
+    } else if (topic === 'message.sent') this.sent(frame);
   }
 
   /** A write that may have stored news no event tells of (an audit entry, a pruning), or one whose outcome is unknown. */
@@ -59,6 +73,7 @@ export class NewsClock {
   /** Events stored before this node started (not published here): each may be of a digest's topics. */
   seen(newestEvent: number): void {
     this.event = Math.max(this.event, newestEvent);
+    this.tailFloor = Math.max(this.tailFloor, newestEvent);
   }
 
   /** The newest event of a digest's topics seen here (or stored before it started). */
@@ -71,9 +86,44 @@ export class NewsClock {
     return { event: this.event, epoch: this.epoch, message: this.inbox.get(agent) ?? this.inboxFloor };
   }
 
-  /** Whether news may have come for `agent` since `m`. */
-  since(m: NewsMark, agent: string): boolean {
-    return this.event > m.event || this.epoch !== m.epoch || (this.inbox.get(agent) ?? this.inboxFloor) > m.message;
+  /**
+   * What came for `agent` since `m`, when this node can tell without reading: the events of a
+   * digest's topics after it (empty: none) — null when its inbox or the audit epoch moved, or the
+   * tail no longer holds them all (or holds more than a digest reads at once).
+   */
+  after(m: NewsMark, agent: string): readonly TailEvent[] | null {
+    if (this.epoch !== m.epoch || (this.inbox.get(agent) ?? this.inboxFloor) > m.message) return null;
+    if (this.event <= m.event) return [];
+    if (m.event < this.tailFloor) return null;
+    let lo = 0;
+    let hi = this.tail.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.tail[mid]!.id <= m.event) lo = mid + 1;
+      else hi = mid;
+    }
+    return this.tail.length - lo > HOOK_SCAN_EVENTS ? null : this.tail.slice(lo);
+  }
+
+  /** An event of a digest's topics into the tail (one it cannot read leaves a gap: hooks read past it). */
+  private keep(id: number, topic: string, frame: Buffer): void {
+    let data: unknown;
+    try {
+      data = (JSON.parse(frame.toString('utf8')) as { data?: unknown }).data;
+    } catch {
+      // below
+    }
+    if (data === null || typeof data !== 'object') {
+      this.tail = [];
+      this.tailFloor = id;
+      return;
+    }
+    this.tail.push({ id, topic, data: data as Record<string, unknown> });
+    if (this.tail.length >= 2 * HOOK_NEWS_TAIL) {
+      const cut = this.tail.length - HOOK_NEWS_TAIL;
+      this.tailFloor = Math.max(this.tailFloor, this.tail[cut - 1]!.id);
+      this.tail = this.tail.slice(cut);
+    }
   }
 
   /** A `message.sent` event's frame (one it cannot read: every agent may have news). */

@@ -304,9 +304,15 @@ export class HookService {
   private async news(cached: HookSession, event: string, edited: string | null, late: () => boolean): Promise<Output> {
     const me = await this.me(cached);
     const hint = this.scanned.get(cached.session_id);
-    if (hint?.mark && cached.held.length === 0 && (edited === null || cached.edited.includes(edited)) && !this.d.clock!.since(hint.mark, me.id)) {
-      this.stats.quiet++;
-      return NOTHING;
+    if (hint?.mark && cached.held.length === 0 && (edited === null || cached.edited.includes(edited))) {
+      // Events since, kept parsed: when none makes a line of its digest, none concerns it.
+      const after = this.d.clock!.after(hint.mark, me.id);
+      if (after !== null && (after.length === 0 || digestLines({ me, messages: [], events: after, audit: [], edited: cached.edited, denied: cached.denied }).length === 0)) {
+        const last = after.at(-1)?.id;
+        if (last !== undefined) keepPerSession(this.scanned, cached.session_id, { ...hint, event: Math.max(hint.event, last), mark: { ...hint.mark, event: last } });
+        this.stats.quiet++;
+        return NOTHING;
+      }
     }
     const s = (await this.sessions.fresh(cached.session_id, cached)) ?? cached;
     const g = await this.gather(s, me);
