@@ -169,13 +169,12 @@ export function leaseStore(events: EventStore) {
         auto: req.auto === true ? 1 : 0,
         project: req.project,
       };
-      await tx.run(INSERT, row.id, row.holder, row.holder_name, row.resources, row.exclusive, row.reason, row.ttl_ms, row.acquired_at, row.expires_ms, row.fence, row.auto, row.project);
-      for (const r of resources) await tx.run(INSERT_RESOURCE, leaseKey(row.project, pathGlob(r)!.prefix), row.id, r);
-      await revive(tx, req.holder, row.acquired_at);
       const acquired = await events.publish(tx, { topic: 'lease.acquired', data: eventData(row, req.reason), source: 'leases' });
       // Its fencing token: the acquisition's event id, which only grows.
       row.fence = acquired.id;
-      await tx.run(SET_FENCE, row.fence, row.id);
+      await tx.run(INSERT, row.id, row.holder, row.holder_name, row.resources, row.exclusive, row.reason, row.ttl_ms, row.acquired_at, row.expires_ms, row.fence, row.auto, row.project);
+      for (const r of resources) await tx.run(INSERT_RESOURCE, leaseKey(row.project, pathGlob(r)!.prefix), row.id, r);
+      await revive(tx, req.holder, row.acquired_at);
       return { lease: decode(row), events: [acquired] };
     },
 
