@@ -95,6 +95,14 @@ t.test('a claim finds the free task behind 300 blocked ones, and says why when a
   t.match(got, { status: 200, body: { id: free.id, title: 'free' } }, 'the free task, however many are blocked before it');
   t.same(await call('POST', '/api/tasks/claim', { project: 'web' }, as(ann.id)), { status: 404, body: { error: 'no task ready in web: 300 ready tasks, all blocked: package.json held by ben', code: 404 } });
   t.same(await call('POST', '/api/tasks/claim', { project: 'empty' }, as(ann.id)), { status: 404, body: { error: 'no task ready in empty', code: 404 } }, 'no ready task at all: as before');
+  // The blocked ones are passed by in later claims while ben's lease lives — not by ben, whose lease it is.
+  const bens = await call('POST', '/api/tasks/claim', { project: 'web' }, as(ben.id));
+  t.match(bens, { status: 200, body: { title: /^blocked / } }, 'the holder of the lease claims one of them');
+  const lease = (await call('GET', '/api/leases')).body.find((l: { resources: string[]; reason: string }) => l.resources[0] === 'package.json' && l.reason === '');
+  t.equal((await call('DELETE', `/api/leases/${lease.id}`, undefined, as(ben.id))).status, 200);
+  t.same(await call('POST', '/api/tasks/claim', { project: 'web' }, as(ann.id)), { status: 404, body: { error: `no task ready in web: 299 ready tasks, all blocked: package.json held by ben (task #${bens.body.id})`, code: 404 } }, "the lease gone, ben's task holds the file");
+  t.equal((await call('POST', `/api/tasks/${bens.body.id}/complete`, {}, as(ben.id))).status, 200);
+  t.match(await call('POST', '/api/tasks/claim', { project: 'web' }, as(ann.id)), { status: 200, body: { title: /^blocked / } }, 'and once it is done, the file is free: a task passed by before is claimed');
 });
 
 t.test('a data file from before projects: leases go to their holder’s or their task’s project', async (t) => {

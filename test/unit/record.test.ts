@@ -68,7 +68,7 @@ t.test('a record without some fields: the row, the reply and the codecs of a rea
 });
 
 t.test('the task reply, as the API documents it', async (t) => {
-  const row = TASK.decode({ id: 1, project: 'p', title: 'T', data: 'null', priority: 0, deps: '[]', capabilities: '["go"]', status: 'ready', claimed_by: '', claimed_by_name: '', attempts: 0, max_attempts: 3, reason: '', created_at: '2026-11-29 18:00:00', updated_at: '2026-11-29 18:00:00', fence: 0, paths: '["src/**"]', lease_id: 'L1' });
+  const row = TASK.decode({ id: 1, project: 'p', title: 'T', data: 'null', priority: 0, deps: '[]', capabilities: '["go"]', status: 'ready', claimed_by: '', claimed_by_name: '', attempts: 0, max_attempts: 3, reason: '', created_at: '2026-11-29 18:00:00', updated_at: '2026-11-29 18:00:00', fence: 0, paths: '["src/**"]', lease_id: 'L1', blocked_by: '' });
   const wire = JSON.parse(TASK.json(row)) as Record<string, unknown>;
   t.ok(Compile(TASK.Wire).Check(wire), 'valid against Task');
   t.notOk('lease_id' in wire, "the claim's lease id is the server's");

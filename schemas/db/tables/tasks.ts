@@ -38,6 +38,8 @@ export const TASK = record(
     paths: input(f.list(Type.String()), Type.Union([Type.Array(Type.String()), Type.Null()])),
     /** The lease its current claim took on `paths` ('' = none): ended with the claim. */
     lease_id: hidden(f.text({ default: "''" })),
+    /** The lease that refused its last claim ('' = none): while that lease lives, claims of other agents pass it by in the query. */
+    blocked_by: hidden(f.text({ default: "''" })),
   },
   {
     indexes: [

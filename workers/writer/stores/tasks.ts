@@ -33,34 +33,46 @@ const CLAIMER = sql('SELECT name, capabilities FROM instances WHERE id = ?');
 /**
  * The claim order of the tasks_queue index (best priority, then oldest), from a point in it; a
  * task's capabilities must all be the claimer's (deps and capabilities are JSON text: SQLite's
- * json_each, PostgreSQL's jsonb_array_elements_text). `from`: the rest of the conditions, each an
- * index range, so a page deep in the queue costs a seek, not a walk. Parameters:
- * project, the claimer's capabilities, those of `from`, the limit.
+ * json_each, PostgreSQL's jsonb_array_elements_text); a task whose last claim another agent's lease
+ * refused is passed by while that lease lives (not the claimer's, not past its TTL). `from`: the
+ * rest of the conditions, each an index range, so a page deep in the queue costs a seek, not a
+ * walk. Parameters: project, the claimer's capabilities, the claimer, now, those of `from`, the limit.
  */
+const READY_WHERE = {
+  sqlite: `project = ? AND status = 'ready'
+           AND (capabilities = '[]' OR NOT EXISTS (SELECT 1 FROM json_each(tasks.capabilities) c WHERE c.value NOT IN (SELECT value FROM json_each(?))))
+           AND (blocked_by = '' OR NOT EXISTS (SELECT 1 FROM leases l WHERE l.id = tasks.blocked_by AND l.holder <> ? AND (l.expires_ms = 0 OR l.expires_ms > ?)))`,
+  pg: `project = ? AND status = 'ready'
+       AND (capabilities = '[]' OR NOT EXISTS (SELECT 1 FROM jsonb_array_elements_text(tasks.capabilities::jsonb) c(value)
+                                               WHERE c.value NOT IN (SELECT jsonb_array_elements_text(CAST(? AS text)::jsonb))))
+       AND (blocked_by = '' OR NOT EXISTS (SELECT 1 FROM leases l WHERE l.id = tasks.blocked_by AND l.holder <> CAST(? AS text) AND (l.expires_ms = 0 OR l.expires_ms > CAST(? AS bigint))))`,
+};
 const readyFrom = (from: string, order: string) =>
   dialects({
-    sqlite: `SELECT ${TASK.columns} FROM tasks
-             WHERE project = ? AND status = 'ready'
-               AND (capabilities = '[]' OR NOT EXISTS (SELECT 1 FROM json_each(tasks.capabilities) c WHERE c.value NOT IN (SELECT value FROM json_each(?))))
-               ${from}
-             ORDER BY ${order} LIMIT ?`,
-    pg: `SELECT ${TASK.columns} FROM tasks
-         WHERE project = ? AND status = 'ready'
-           AND (capabilities = '[]' OR NOT EXISTS (SELECT 1 FROM jsonb_array_elements_text(tasks.capabilities::jsonb) c(value)
-                                                   WHERE c.value NOT IN (SELECT jsonb_array_elements_text(CAST(? AS text)::jsonb))))
-           ${from.replace(/\?/g, 'CAST(? AS bigint)')}
-         ORDER BY ${order} LIMIT CAST(? AS bigint)`,
+    sqlite: `SELECT ${TASK.columns} FROM tasks WHERE ${READY_WHERE.sqlite} ${from} ORDER BY ${order} LIMIT ?`,
+    pg: `SELECT ${TASK.columns} FROM tasks WHERE ${READY_WHERE.pg} ${from.replace(/\?/g, 'CAST(? AS bigint)')} ORDER BY ${order} LIMIT CAST(? AS bigint)`,
   });
 const NEXT = readyFrom('', 'priority DESC, id');
+/** The ready tasks the claimer could do, blocked or not: how many, and the first in claim order (a refusal names it). Parameters: project, capabilities. */
+const READY_ANY = dialects({
+  sqlite: `SELECT ${TASK.columns}, count(*) OVER () AS n FROM tasks WHERE project = ? AND status = 'ready'
+           AND (capabilities = '[]' OR NOT EXISTS (SELECT 1 FROM json_each(tasks.capabilities) c WHERE c.value NOT IN (SELECT value FROM json_each(?))))
+           ORDER BY priority DESC, id LIMIT 1`,
+  pg: `SELECT ${TASK.columns}, count(*) OVER () AS n FROM tasks WHERE project = ? AND status = 'ready'
+       AND (capabilities = '[]' OR NOT EXISTS (SELECT 1 FROM jsonb_array_elements_text(tasks.capabilities::jsonb) c(value)
+                                               WHERE c.value NOT IN (SELECT jsonb_array_elements_text(CAST(? AS text)::jsonb))))
+       ORDER BY priority DESC, id LIMIT 1`,
+});
+const SET_BLOCKED_BY = sql('UPDATE tasks SET blocked_by = ? WHERE id = ?');
 /** After (priority, id) at the same priority; then below it. */
 const NEXT_SAME = readyFrom('AND priority = ? AND id > ?', 'id');
 const NEXT_BELOW = readyFrom('AND priority < ?', 'priority DESC, id');
 const CLAIM = sql(
-  `UPDATE tasks SET status = 'claimed', claimed_by = ?, claimed_by_name = ?, attempts = attempts + 1, reason = '', updated_at = ?, lease_id = ?
+  `UPDATE tasks SET status = 'claimed', claimed_by = ?, claimed_by_name = ?, attempts = attempts + 1, reason = '', updated_at = ?, lease_id = ?, blocked_by = ''
    WHERE id = ? RETURNING ${TASK.columns}`,
 );
 /** Paths of the tasks other agents have claimed in a project (their leases guard them too; a lease let go early does not free them). */
-const CLAIMED_PATHS = sql("SELECT id, paths, claimed_by_name FROM tasks WHERE project = ? AND status = 'claimed' AND paths <> '[]' AND claimed_by <> ?");
+const CLAIMED_PATHS = sql("SELECT id, paths, claimed_by_name, lease_id FROM tasks WHERE project = ? AND status = 'claimed' AND paths <> '[]' AND claimed_by <> ?");
 const LAST_CHECKPOINT = sql(`SELECT ${CHECKPOINT.columns} FROM task_checkpoints WHERE task_id = ? ORDER BY seq DESC LIMIT 1`);
 const INSERT_CHECKPOINT = sql(`INSERT INTO task_checkpoints (${CHECKPOINT.columns}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`);
 const PRUNE_CHECKPOINTS = sql('DELETE FROM task_checkpoints WHERE task_id = ? AND seq <= ?');
@@ -179,6 +191,9 @@ export function taskStore(events: EventStore, leases: ReturnType<typeof leaseSto
     return out;
   }
 
+  /** What holds a path against a claim: whose it is, as a refusal names it, and the lease (a claimed task's own, '' when it has none). */
+  type Holding = { label: string; lease: string };
+
   /** Whose a lease is, as a refusal names it: `ann`, or `ann (task #12)` for a claim's. */
   const leaseLabel = (l: Pick<LeaseRow, 'holder_name' | 'reason'>): string => {
     const task = /^task (\d+)$/.exec(l.reason);
@@ -192,13 +207,13 @@ export function taskStore(events: EventStore, leases: ReturnType<typeof leaseSto
    * (leaseFor's acquire) — a few seeks, where reading every live lease of a project cost a claim
    * 0.75 s with 10,000 of them (bench scale).
    */
-  async function heldAgainst(tx: Tx, project: string, holder: string, withLeases: boolean): Promise<GlobSet<string>> {
-    const held = new GlobSet<string>();
-    for (const t of await tx.all<{ id: number | string; paths: string; claimed_by_name: string }>(CLAIMED_PATHS, project, holder)) {
-      for (const p of JSON.parse(t.paths) as string[]) held.add(p, `${t.claimed_by_name} (task #${t.id})`);
+  async function heldAgainst(tx: Tx, project: string, holder: string, withLeases: boolean): Promise<GlobSet<Holding>> {
+    const held = new GlobSet<Holding>();
+    for (const t of await tx.all<{ id: number | string; paths: string; claimed_by_name: string; lease_id: string }>(CLAIMED_PATHS, project, holder)) {
+      for (const p of JSON.parse(t.paths) as string[]) held.add(p, { label: `${t.claimed_by_name} (task #${t.id})`, lease: t.lease_id });
     }
     if (!withLeases) return held;
-    for (const l of await leases.liveOfOthers(tx, project, holder)) for (const p of l.resources) held.add(p, leaseLabel(l));
+    for (const l of await leases.liveOfOthers(tx, project, holder)) for (const p of l.resources) held.add(p, { label: leaseLabel(l), lease: l.id });
     return held;
   }
 
@@ -207,18 +222,18 @@ export function taskStore(events: EventStore, leases: ReturnType<typeof leaseSto
    * <whom>`) when another agent's live lease or claimed task overlaps them; null for a task
    * without paths.
    */
-  async function leaseFor(tx: Tx, r: Row, holder: string, held: () => Promise<GlobSet<string>>): Promise<{ lease: LeaseRow; events: Event[] } | { blocked: string } | null> {
+  async function leaseFor(tx: Tx, r: Row, holder: string, held: () => Promise<GlobSet<Holding>>): Promise<{ lease: LeaseRow; events: Event[] } | { blocked: string; by: string } | null> {
     if (r.paths === '[]') return null;
     const paths = JSON.parse(r.paths) as string[];
     const taken = await held();
     for (const p of paths) {
       const hit = taken.overlapping(p);
-      if (hit) return { blocked: `${p} held by ${hit.label}` };
+      if (hit) return { blocked: `${p} held by ${hit.label.label}`, by: hit.label.lease };
     }
     const got = await leases.acquire(tx, { holder, project: r.project, resources: paths, exclusive: true, ttl_ms: 0, reason: `task ${r.id}` });
     if ('conflict' in got) {
       const l = got.conflict.leases[0];
-      return { blocked: `${got.conflict.resource} held by ${l ? leaseLabel(l) : 'another agent'}` };
+      return { blocked: `${got.conflict.resource} held by ${l ? leaseLabel(l) : 'another agent'}`, by: l?.id ?? '' };
     }
     return { lease: got.lease, events: [...got.events, ...(await leases.supersedeAuto(tx, holder, r.project, paths, got.lease.id))] };
   }
@@ -227,19 +242,19 @@ export function taskStore(events: EventStore, leases: ReturnType<typeof leaseSto
    * The ready tasks of `project` the claimer can do, in claim order, page by page: a first small
    * page (the best one is usually free), then larger ones from where the last ended.
    */
-  async function* readyInOrder(tx: Tx, project: string, caps: string): AsyncGenerator<Row> {
-    let page = await tx.all<Row>(NEXT, project, caps, TASK_CLAIM_FIRST_BATCH);
+  async function* readyInOrder(tx: Tx, project: string, caps: string, holder: string, now: number): AsyncGenerator<Row> {
+    let page = await tx.all<Row>(NEXT, project, caps, holder, now, TASK_CLAIM_FIRST_BATCH);
     yield* page;
     if (page.length < TASK_CLAIM_FIRST_BATCH) return;
     let last = page.at(-1)!;
     for (;;) {
-      page = await tx.all<Row>(NEXT_SAME, project, caps, last.priority, last.id, TASK_CLAIM_BATCH);
+      page = await tx.all<Row>(NEXT_SAME, project, caps, holder, now, last.priority, last.id, TASK_CLAIM_BATCH);
       yield* page;
       if (page.length === TASK_CLAIM_BATCH) {
         last = page.at(-1)!;
         continue;
       }
-      page = await tx.all<Row>(NEXT_BELOW, project, caps, last.priority, TASK_CLAIM_BATCH);
+      page = await tx.all<Row>(NEXT_BELOW, project, caps, holder, now, last.priority, TASK_CLAIM_BATCH);
       yield* page;
       if (page.length < TASK_CLAIM_BATCH) return;
       last = page.at(-1)!;
@@ -284,7 +299,7 @@ export function taskStore(events: EventStore, leases: ReturnType<typeof leaseSto
       // candidate has paths.
       // PostgreSQL: after TASK_CLAIM_INDEX_BLOCKED candidates refused by the index (a round trip
       // each), the project's live leases are read once and the rest skipped without a query.
-      let held: Promise<GlobSet<string>> | null = null;
+      let held: Promise<GlobSet<Holding>> | null = null;
       let bulk = false;
       const heldNow = () => {
         const withLeases = tx.dialect === 'pg' && blocked >= TASK_CLAIM_INDEX_BLOCKED;
@@ -298,17 +313,25 @@ export function taskStore(events: EventStore, leases: ReturnType<typeof leaseSto
       let taken: { lease: LeaseRow; events: Event[] } | null = null;
       let blocked = 0;
       let firstBlock = '';
-      for await (const c of readyInOrder(tx, req.project, who.capabilities)) {
+      for await (const c of readyInOrder(tx, req.project, who.capabilities, req.holder, Date.now())) {
         const got = await leaseFor(tx, c, req.holder, heldNow);
         if (got !== null && 'blocked' in got) {
           if (blocked++ === 0) firstBlock = got.blocked;
+          // Passed by in the query while that lease lives.
+          if (got.by !== '' && got.by !== c.blocked_by) await tx.run(SET_BLOCKED_BY, got.by, c.id);
           continue;
         }
         r = c;
         taken = got;
         break;
       }
-      if (!r) throw blocked === 0 ? fault('NO_TASK_READY', req.project) : fault('NO_TASK_FREE', req.project, blocked, firstBlock);
+      if (!r) {
+        // Those passed by in the query count too: the refusal names the first of all in claim order.
+        const first = await tx.get<Row & { n: number | string }>(READY_ANY, req.project, who.capabilities);
+        if (!first) throw fault('NO_TASK_READY', req.project);
+        const why = await leaseFor(tx, first, req.holder, heldNow);
+        throw fault('NO_TASK_FREE', req.project, Number(first.n), why !== null && 'blocked' in why ? why.blocked : firstBlock);
+      }
       const now = storageNow();
       const claimed = (await tx.get<Row>(CLAIM, req.holder, who.name, now, taken?.lease.id ?? '', r.id))!;
       await revive(tx, req.holder, now);
