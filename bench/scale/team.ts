@@ -37,19 +37,57 @@ export interface Population {
   events: number;
 }
 
-/** Other agents' live leases (one file each, in the team's project), a backlog of ready tasks, an event log. */
-export async function populate(base: string, pop: Population, log: (m: string) => void): Promise<void> {
-  const holders = await Promise.all(Array.from({ length: 50 }, (_, h) => ok<{ id: string }>(base, 'POST', '/api/instances/register', { name: `pop-${h}`, workspace: PROJECT })));
-  const n = (k: number) => Array.from({ length: k }, (_, i) => i);
-  log(`population: ${pop.leases} leases`);
-  await pooled(n(pop.leases), 16, async (i) => {
-    const h = holders[i % holders.length]!;
-    await ok(base, 'POST', '/api/leases', { project: PROJECT, resources: [`pop/${i % 97}/${i}.ts`], exclusive: true, reason: 'population' }, { 'x-koor-instance': h.id });
+/**
+ * Grows the standing population to `to`: other agents' live leases (one file each, in the team's
+ * project), a backlog of ready tasks, an event log. Lease i holds a file of task 2i (every other
+ * task of the oldest, first in claim order, is blocked: a claim passes them by), the rest of the
+ * leases files no task has. Called again, it adds what `to` has beyond what it made before.
+ */
+export function populator(base: string, log: (m: string) => void): (to: Population) => Promise<void> {
+  const made: Population = { leases: 0, tasks: 0, events: 0 };
+  let holders: Promise<Array<{ id: string }>> | null = null;
+  const range = (from: number, to: number) => Array.from({ length: Math.max(0, to - from) }, (_, i) => from + i);
+  return async (to) => {
+    holders ??= Promise.all(Array.from({ length: 50 }, (_, h) => ok<{ id: string }>(base, 'POST', '/api/instances/register', { name: `pop-${h}`, workspace: PROJECT })));
+    const hs = await holders;
+    log(`population: ${to.leases} leases`);
+    await pooled(range(made.leases, to.leases), 16, async (i) => {
+      const file = 2 * i < to.tasks ? `src/backlog/${2 * i}/held.ts` : `pop/${i % 97}/${i}.ts`;
+      await ok(base, 'POST', '/api/leases', { project: PROJECT, resources: [file], exclusive: true, reason: 'population' }, { 'x-koor-instance': hs[i % hs.length]!.id });
+    });
+    log(`population: ${to.tasks} tasks`);
+    await pooled(range(made.tasks, to.tasks), 16, async (i) => void (await ok(base, 'POST', '/api/tasks', { project: PROJECT, title: `backlog item ${i}`, paths: [`src/backlog/${i}/**`] })));
+    log(`population: ${to.events} events`);
+    await pooled(range(made.events, to.events), 32, async (i) => void (await ok(base, 'POST', '/api/events/publish', { topic: 'ci.build', data: { run: i, status: 'passed' } })));
+    Object.assign(made, to);
+  };
+}
+
+/**
+ * Claim round trips over the backlog as it stands: `claimers` agents each claim a task, complete
+ * it and add one in its place (the backlog keeps its size), `cycles` claims in all.
+ */
+export async function claimRound(base: string, claimers: number, cycles: number, round: string): Promise<{ latency: LatencyHistogram; errors: string[] }> {
+  const latency = new LatencyHistogram();
+  const errors: string[] = [];
+  const ids = await Promise.all(Array.from({ length: claimers }, (_, c) => ok<{ id: string }>(base, 'POST', '/api/instances/register', { name: `claimer-${round}-${c}`, workspace: PROJECT })));
+  let left = cycles;
+  await pooled(ids, claimers, async ({ id }) => {
+    const as = { 'x-koor-instance': id };
+    while (left-- > 0) {
+      const t0 = performance.now();
+      const r = await call(base, 'POST', '/api/tasks/claim', { project: PROJECT }, as);
+      latency.record(performance.now() - t0);
+      if (r.status !== 200) {
+        if (errors.length < 5) errors.push(`claim: ${r.status} ${r.text.slice(0, 160)}`);
+        continue;
+      }
+      const task = JSON.parse(r.text) as { id: number };
+      await ok(base, 'POST', `/api/tasks/${task.id}/complete`, {}, as);
+      await ok(base, 'POST', '/api/tasks', { project: PROJECT, title: `in place of ${task.id}`, paths: [`src/again/${task.id}/**`] });
+    }
   });
-  log(`population: ${pop.tasks} tasks`);
-  await pooled(n(pop.tasks), 16, async (i) => void (await ok(base, 'POST', '/api/tasks', { project: PROJECT, title: `backlog item ${i}`, paths: [`src/backlog/${i}/**`] })));
-  log(`population: ${pop.events} events`);
-  await pooled(n(pop.events), 32, async (i) => void (await ok(base, 'POST', '/api/events/publish', { topic: 'ci.build', data: { run: i, status: 'passed' } })));
+  return { latency, errors };
 }
 
 /** What the agents saw in a step. */

@@ -2,7 +2,7 @@
  * What each kind of hook costs the server, per call: CPU of every thread (/proc), writes (the
  * writer's calls, koor_writer_calls_total) and round trip, with 8 sessions of one repository
  * posting the input Claude Code sends (test/fixtures/claude-code) — against a cached state GET
- * (the read a hook that changes nothing should cost) measured the same way, in the same run.
+ * and a durable state PUT, measured the same way, in the same run.
  * koor-server with its defaults pinned to core 0 (every thread); this process on core 1.
  *
  *   edit held      PreToolUse Write of a file the session already leases (auto-lease)
@@ -11,6 +11,9 @@
  *   turn           UserPromptSubmit with no news
  *   stop           Stop with no news
  *   edit free      PreToolUse Write of a file nobody leases: takes an auto-lease (a write)
+ *
+ * and, the same way, `read` (a cached state GET: what a hook that changes nothing should cost) and
+ * `write` (a durable state PUT of a new key: the floor of a hook that takes a lease).
  *
  *   npm run bench -- hook-cost [--quick]
  *   KOOR_BENCH_BASELINE=<dir>/dist/src/main.js   the same for another build, alternated A B B A,
@@ -25,7 +28,7 @@ import type { BenchOptions, BenchTable } from '../lib/suite.js';
 import { hook, hookInput, json, ownFile, request, sessionId, hookHeaders } from '../hooks/sessions.js';
 
 const SESSIONS = 8;
-const KINDS = ['read', 'edit held', 'edit report', 'shell', 'turn', 'stop', 'edit free'] as const;
+const KINDS = ['read', 'write', 'edit held', 'edit report', 'shell', 'turn', 'stop', 'edit free'] as const;
 type Kind = (typeof KINDS)[number];
 /** The hook inputs of a call of each kind (two for a shell command), for session k's i-th call. */
 type Calls = (k: number, i: number) => Array<Record<string, unknown>>;
@@ -36,7 +39,7 @@ const bash = (event: string, sid: string): Record<string, unknown> => ({
   tool_input: { command: 'ls', description: 'list' },
   ...(event === 'PostToolUse' ? { tool_response: { stdout: 'a\n', stderr: '', interrupted: false } } : {}),
 });
-const CALLS: Record<Exclude<Kind, 'read'>, Calls> = {
+const CALLS: Record<Exclude<Kind, 'read' | 'write'>, Calls> = {
   'edit held': (k) => [hookInput('PreToolUse', sessionId(k), ownFile(k))],
   'edit report': (k) => [hookInput('PostToolUse', sessionId(k), ownFile(k))],
   shell: (k) => [bash('PreToolUse', sessionId(k)), bash('PostToolUse', sessionId(k))],
@@ -73,14 +76,13 @@ async function measure(main: string | undefined, calls: number, log: (m: string)
   });
   const out = {} as Record<Kind, Figures>;
   for (const kind of KINDS) {
-    const make: Calls = kind === 'read' ? () => [] : CALLS[kind];
     const one = async (k: number, i: number): Promise<number> => {
-      if (kind === 'read') {
-        const r = await request(base, 'GET', '/api/state/bench/hook-cost');
-        if (r.status !== 200) throw new Error(`read: ${r.status}`);
+      if (kind === 'read' || kind === 'write') {
+        const r = kind === 'read' ? await request(base, 'GET', '/api/state/bench/hook-cost') : await request(base, 'PUT', `/api/state/bench/hook-cost-${k}-${i}`, '{"n":1}', { 'content-type': 'application/json' });
+        if (r.status !== 200) throw new Error(`${kind}: ${r.status}`);
         return 1;
       }
-      const inputs = make(k, i);
+      const inputs = CALLS[kind](k, i);
       for (const input of inputs) {
         const r = await request(base, 'POST', '/api/hooks/claude-code', JSON.stringify(input), hookHeaders(k));
         if (r.status !== 200 || r.text.trim() !== '{}') throw new Error(`${kind}: ${r.status} ${r.text.slice(0, 200)}`);
@@ -130,12 +132,12 @@ export async function run({ quick, log }: BenchOptions): Promise<Record<string, 
   };
   const us = (x: number | null) => (x === null ? '-' : fmtInt(x));
   const table: BenchTable = {
-    title: `Server cost per hook (${SESSIONS} sessions, server on core 0; read = cached state GET)${baseline ? ', baseline build against this one, A B B A medians' : ''}`,
-    columns: baseline ? ['kind', 'base µs CPU', 'koor µs CPU', 'ratio', 'base writes', 'koor writes', 'base p50', 'koor p50', 'koor p99'] : ['kind', 'µs CPU', 'main µs', 'writes', 'p50', 'p99', 'x read'],
+    title: `Server cost per hook (${SESSIONS} sessions, server on core 0; read = cached state GET, write = durable state PUT)${baseline ? ', baseline build against this one, A B B A medians' : ''}`,
+    columns: baseline ? ['kind', 'base µs CPU', 'koor µs CPU', 'ratio', 'base writes', 'koor writes', 'base p50', 'koor p50', 'koor p99'] : ['kind', 'µs CPU', 'main µs', 'writes', 'p50', 'p99', 'x read', 'x write'],
     rows: KINDS.map((k) =>
       baseline
         ? [k, us(med('baseline', k, 'cpu_us')), us(med('koor', k, 'cpu_us')), fmtRatio(ratio(med('koor', k, 'cpu_us') ?? 0, med('baseline', k, 'cpu_us') ?? 0)), String(med('baseline', k, 'writes')), String(med('koor', k, 'writes')), fmtMs(med('baseline', k, 'p50_ms')), fmtMs(med('koor', k, 'p50_ms')), fmtMs(med('koor', k, 'p99_ms'))]
-        : [k, us(med('koor', k, 'cpu_us')), us(med('koor', k, 'main_us')), String(med('koor', k, 'writes')), fmtMs(med('koor', k, 'p50_ms')), fmtMs(med('koor', k, 'p99_ms')), fmtRatio(ratio(med('koor', k, 'cpu_us') ?? 0, med('koor', 'read', 'cpu_us') ?? 0))],
+        : [k, us(med('koor', k, 'cpu_us')), us(med('koor', k, 'main_us')), String(med('koor', k, 'writes')), fmtMs(med('koor', k, 'p50_ms')), fmtMs(med('koor', k, 'p99_ms')), fmtRatio(ratio(med('koor', k, 'cpu_us') ?? 0, med('koor', 'read', 'cpu_us') ?? 0)), fmtRatio(ratio(med('koor', k, 'cpu_us') ?? 0, med('koor', 'write', 'cpu_us') ?? 0))],
     ),
   };
   return { ok: true, runs, tables: [table], notes: ['CPU from /proc (10 ms ticks: ±1 tick over the run); writes = writer calls per hook (a progress heartbeat is at most one per session per touch interval)'] };

@@ -4,7 +4,9 @@
  * checkpoints, messages) against one koor-server on its defaults, over a standing population of
  * other agents' leases, a backlog of tasks and a long event log, at growing team sizes. Per step,
  * same run: round trip p50/p99 by kind of request, server CPU per hook and per agent-minute, the
- * server's RSS, the largest digest and SessionStart orientation (o200k tokens).
+ * server's RSS, the largest digest and SessionStart orientation (o200k tokens). Before the steps,
+ * claim round trips over a backlog of 100 tasks and 10 leases, then over the whole population
+ * (every other one of the oldest tasks blocked by another agent's lease): the same run's ratio.
  *
  *   npm run bench -- scale [--quick]
  *     quick: 10 and 100 agents, 10,000 leases, 10,000 tasks, 20,000 events, 30 s a step
@@ -17,10 +19,11 @@
  */
 import fs from 'node:fs';
 import { cpuWindow } from '../lib/cpu.js';
-import { fmtInt, fmtMs } from '../lib/format.js';
+import { fmtInt, fmtMs, fmtRatio, ratio } from '../lib/format.js';
+import type { LatencySummary } from '../lib/latency.js';
 import { pin, spawnKoor } from '../lib/processes.js';
 import type { BenchOptions, BenchTable } from '../lib/suite.js';
-import { newSeen, populate, runAgent, type Population } from '../scale/team.js';
+import { claimRound, newSeen, populator, runAgent, type Population } from '../scale/team.js';
 
 export const timeoutMs = { quick: 10 * 60_000, full: 90 * 60_000 };
 
@@ -35,6 +38,9 @@ const RSS_MAX_MB = { full: 300, quick: 400 };
 /** A simulated agent's turn: one every this many ms (a model's turn takes seconds). */
 const TURN_MS = 2000;
 const HOOK_KINDS = ['prompt', 'edit', 'edit report', 'shell', 'stop'];
+/** The small backlog claims are measured over first; then over the whole population (goal: p99 ≤ 2× this one's). */
+const CLAIMS_SMALL: Population = { leases: 10, tasks: 100, events: 0 };
+const CLAIMERS = 8;
 
 /**
  * The server's resident memory, MB: `anon` what it holds (heaps, caches, per-agent state: the
@@ -54,11 +60,21 @@ export async function run({ quick, log }: BenchOptions): Promise<Record<string, 
   pin(process.pid, 1);
   const server = await spawnKoor();
   const failures: string[] = [];
+  const claimCycles = quick ? 400 : 1000;
+  let claims: { small: LatencySummary; large: LatencySummary } | null = null;
   const results: Array<Record<string, unknown>> = [];
   try {
     pin(server.pid, 0);
+    const grow = populator(server.url, log);
+    // Claims over a small backlog, then over the whole population: the same agents' round trips.
+    await grow(CLAIMS_SMALL);
+    const claimsSmall = await claimRound(server.url, CLAIMERS, claimCycles, 'small');
     const t0 = performance.now();
-    await populate(server.url, pop, log);
+    await grow(pop);
+    const claimsLarge = await claimRound(server.url, CLAIMERS, claimCycles, 'large');
+    claims = { small: claimsSmall.latency.summary(), large: claimsLarge.latency.summary() };
+    for (const e of [...claimsSmall.errors, ...claimsLarge.errors]) failures.push(`claims: ${e}`);
+    log(`claims p99: ${fmtMs(claims.small.p99)} over ${CLAIMS_SMALL.tasks} tasks, ${fmtMs(claims.large.p99)} over ${pop.tasks}`);
     log(`population in ${Math.round((performance.now() - t0) / 1000)} s; RSS ${JSON.stringify(rssMb(server.pid))} MB`);
     let offset = 0;
     for (const agents of steps) {
@@ -117,5 +133,16 @@ export async function run({ quick, log }: BenchOptions): Promise<Record<string, 
       rows: kinds.map((k) => [k, ...results.map((r) => `${lat(r, k, 'p50')} / ${lat(r, k, 'p99')}`)]),
     },
   ];
-  return { ok: failures.length === 0, population: pop, steps: results, tables, failures, notes: ['µs/hook: all of the server\'s CPU in the step over its hooks (claims, checkpoints and messages included: a few per turn)'] };
+  if (claims) {
+    const c = claims;
+    tables.push({
+      title: `Claims by ${CLAIMERS} agents (claim, complete, a task added in its place; every other one of the oldest tasks blocked by a lease), ${claimCycles} per backlog`,
+      columns: ['backlog', 'claim p50', 'claim p99', 'p99 x small (goal ≤ 2)'],
+      rows: [
+        [`${fmtInt(CLAIMS_SMALL.tasks)} tasks, ${fmtInt(CLAIMS_SMALL.leases)} leases`, fmtMs(c.small.p50), fmtMs(c.small.p99), '1.00'],
+        [`${fmtInt(pop.tasks)} tasks, ${fmtInt(pop.leases)} leases`, fmtMs(c.large.p50), fmtMs(c.large.p99), fmtRatio(ratio(c.large.p99 ?? 0, c.small.p99 ?? 0))],
+      ],
+    });
+  }
+  return { ok: failures.length === 0, population: pop, claims, steps: results, tables, failures, notes: ['µs/hook: all of the server\'s CPU in the step over its hooks (claims, checkpoints and messages included: a few per turn)'] };
 }
