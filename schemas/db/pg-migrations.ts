@@ -32,6 +32,7 @@ import { IDEMPOTENCY_KEYS } from './tables/idempotency.js';
 import { MESSAGES, MESSAGE_RECIPIENTS } from './tables/messages.js';
 import { API_TOKENS } from './tables/tokens.js';
 import { LEASES } from './tables/leases.js';
+import { INSTANCES } from './tables/instances.js';
 
 export interface PgMigration {
   version: number;
@@ -309,5 +310,11 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
     version: 23,
     name: 'the lease that refused a task a claim: later claims pass it by in the query while that lease lives, not one lease check each (a backlog of 5,000 blocked tasks cost every claim 100 ms)',
     sql: addColumn(TASKS, 'blocked_by', 'pg'),
+  },
+  {
+    version: 24,
+    name: 'the project each agent works in, indexed: a session start lists the others of its project, not every agent of the server',
+    // projectOf as src/shared/workspace.ts has it: the folder the workspace ends in.
+    sql: [addColumn(INSTANCES, 'project', 'pg'), "UPDATE instances SET project = regexp_replace(regexp_replace(workspace, '[\\\\/]+$', ''), '^.*[\\\\/]', '');", createIndex(INSTANCES, 'instances_project', 'pg')].join('\n'),
   },
 ];

@@ -18,6 +18,7 @@ import { IDEMPOTENCY_KEYS } from './tables/idempotency.js';
 import { MESSAGES, MESSAGE_RECIPIENTS } from './tables/messages.js';
 import { API_TOKENS, tokenHash } from './tables/tokens.js';
 import { LEASES } from './tables/leases.js';
+import { INSTANCES } from './tables/instances.js';
 
 export interface Migration {
   version: number;
@@ -286,5 +287,15 @@ export const MIGRATIONS: readonly Migration[] = [
     version: 30,
     name: 'the lease that refused a task a claim: later claims pass it by in the query while that lease lives, not one lease check each (a backlog of 5,000 blocked tasks cost every claim 100 ms)',
     sql: addColumn(TASKS, 'blocked_by', 'sqlite'),
+  },
+  {
+    version: 31,
+    name: 'the project each agent works in, indexed: a session start lists the others of its project, not every agent of the server',
+    sql: [addColumn(INSTANCES, 'project', 'sqlite'), createIndex(INSTANCES, 'instances_project', 'sqlite')].join('\n'),
+    run: (db) => {
+      // projectOf as src/shared/workspace.ts has it: the folder the workspace ends in.
+      const set = db.prepare('UPDATE instances SET project = ? WHERE id = ?');
+      for (const r of db.prepare('SELECT id, workspace FROM instances').all() as Array<{ id: string; workspace: string }>) set.run(r.workspace.replace(/[\\/]+$/, '').split(/[\\/]/).pop() ?? '', r.id);
+    },
   },
 ];

@@ -7,6 +7,7 @@ import { PG_MIGRATIONS } from '../../schemas/db/pg-migrations.js';
 import { migratePg } from '../../workers/writer/pg/migrate.js';
 import { startTestServer, tempDir, TEST_BACKEND } from '../helpers/server.js';
 import { freshDatabase, providePostgres } from '../helpers/postgres.js';
+import { client as hookClient, context } from '../helpers/hook-client.js';
 
 /**
  * One Koor for a whole LAN. Leases belong to a project (a repository): two repositories
@@ -146,6 +147,9 @@ t.test('a data file from before projects: leases go to their holder’s or their
   t.match(await call('POST', '/api/leases', { project: 'web', resources: ['docs/a.md'] }, as(alphaPeer.id)), { status: 409, body: { conflicts: [{ id: 'l-task' }] } });
   t.equal((await call('POST', '/api/leases', { resources: ['package.json', 'src/index.ts', 'docs/a.md'] }, as(betaPeer.id))).status, 200, 'another project: all free');
   t.same((await call('GET', '/api/leases/check?path=package.json&project=alpha')).body.map((l: { id: string }) => l.id), ['l-alpha']);
+  // Its agents are found by the project their workspace names: a session starting in alpha is told of them.
+  const start = await hookClient(s.url).session('bfa00000-0000-4000-8000-000000000001', '/y/alpha', 'newcomer').hook('SessionStart');
+  t.match(context(start), /Also working in this repository: peer, i-alpha\./, 'the agents of alpha, one from before projects among them');
   // The task's lease still ends with its task.
   await call('POST', '/api/tasks/7/complete', {}, as('i-task'));
   t.notOk(((await call('GET', '/api/leases?project=web')).body as unknown[]).length, "the task's lease ended with it");

@@ -28,11 +28,14 @@ export const INSTANCE = record(
      * bound a coding-agent session to it (only that token drives the session's hooks).
      */
     token_id: hidden(f.text({ default: "''", afterSeq: true })),
+    /** The project its workspace names (projectOf): who else works in a repository is found by it. */
+    project: hidden(f.text({ default: "''", afterSeq: true })),
   },
   {
     seq: 'plain',
     indexes: [
       { name: 'instances_status', on: 'status, last_seen', pgOn: 'status, last_seen, seq' },
+      { name: 'instances_project', on: 'project, status, last_seen' },
       { name: 'instances_token_hash', on: 'token_hash' },
     ],
   },

@@ -33,15 +33,14 @@ export const prunedAfter = (oldestEvent: number, cursor: number): number => Math
  * lines of its unread messages (`shown` of `lines` fit the text).
  */
 export async function orientationOf(d: Reads, me: Me) {
-  const [instances, leases, tasks, unread] = await Promise.all([
-    d.instances.list({}),
+  const [others, leases, tasks, unread] = await Promise.all([
+    d.instances.inProject(me.project, me.id, 4),
     d.leases.list({ holder: null, project: me.project, resource: null, limit: 50 }),
     d.tasks.list({ project: me.project, statuses: ['ready'], claimedBy: null, after: 0, limit: 4 }),
     d.messages.inbox(me.id, { since: 0, unread: true, thread: null, limit: HOOK_SCAN_MESSAGES }),
   ]);
   const lines: string[] = [];
-  const others = instances.filter((i) => i.id !== me.id && i.status !== 'stale' && projectOf(i.workspace) === me.project);
-  if (others.length > 0) lines.push(`Also working in this repository: ${others.slice(0, 4).map((i) => (i.intent ? `${i.name} (${JSON.stringify(i.intent.slice(0, 60))})` : i.name)).join(', ')}${others.length > 4 ? ` and ${others.length - 4} more` : ''}.`);
+  if (others.count > 0) lines.push(`Also working in this repository: ${others.rows.map((i) => (i.intent ? `${i.name} (${JSON.stringify(i.intent.slice(0, 60))})` : i.name)).join(', ')}${others.count > 4 ? ` and ${others.count - 4} more` : ''}.`);
   const held = leases.filter((l) => l.holder !== me.id);
   if (held.length > 0) lines.push(`Files leased by others (edits to them are refused): ${held.slice(0, 4).map((l) => `${l.resources.slice(0, 3).join(', ')} (${l.holder_name})`).join('; ')}${held.length > 4 ? ` and ${held.length - 4} more: koor-cli lease list` : ''}.`);
   if (tasks.length > 0) lines.push(`Tasks ready in ${me.project}: ${tasks.slice(0, 3).map((t) => `#${t.id} ${JSON.stringify(t.title.slice(0, 60))}`).join('; ')}. Claim one: koor-cli task claim ${me.project}`);

@@ -18,6 +18,8 @@ export type TokenRow = Pick<InstanceDbRow, 'id' | 'name' | 'token_hash' | 'token
 export interface InstanceReader {
   /** Most recently seen first. */
   list(f: InstanceFilter): Awaitable<InstanceDbRow[]>;
+  /** The agents of `project` that are not stale, but `except`: the `limit` seen last, and how many there are. */
+  inProject(project: string, except: string, limit: number): Awaitable<{ rows: InstanceDbRow[]; count: number }>;
   stale(): Awaitable<InstanceDbRow[]>;
   get(id: string): Awaitable<InstanceDbRow | undefined>;
   /** Every agent's id, name and token hash (the identity index). */
@@ -50,6 +52,12 @@ const STALE = dialects({
   sqlite: `SELECT ${INSTANCE.columns} FROM instances WHERE status = 'stale' ORDER BY last_seen DESC`,
   pg: `SELECT ${INSTANCE.columns} FROM instances WHERE status = 'stale' ORDER BY last_seen DESC, seq DESC`,
 });
+/** Parameters: project, except; then the limit (IN_PROJECT) or none (IN_PROJECT_COUNT). Ties as LIST's. */
+const IN_PROJECT = dialects({
+  sqlite: `SELECT ${INSTANCE.columns} FROM instances WHERE project = ? AND status <> 'stale' AND id <> ? ORDER BY last_seen DESC, registered_at DESC LIMIT ?`,
+  pg: `SELECT ${INSTANCE.columns} FROM instances WHERE project = ? AND status <> 'stale' AND id <> ? ORDER BY last_seen DESC, registered_at DESC, seq LIMIT CAST(? AS bigint)`,
+});
+const IN_PROJECT_COUNT = sql("SELECT count(*) AS n FROM instances WHERE project = ? AND status <> 'stale' AND id <> ?");
 const GET = sql(`SELECT ${INSTANCE.columns} FROM instances WHERE id = ?`);
 const TOKENS = sql('SELECT id, name, token_hash, token_id FROM instances');
 const BY_TOKEN = sql('SELECT id, name, token_hash, token_id FROM instances WHERE token_hash = ?');
@@ -59,6 +67,8 @@ const COUNT = sql('SELECT count(*) AS n FROM instances');
 /** The instance registry's reads, on either backend. */
 export function instanceReader(db: Reads): InstanceReader {
   const list = db.statement<InstanceDbRow>(LIST);
+  const inProject = db.statement<InstanceDbRow>(IN_PROJECT);
+  const inProjectCount = db.statement<{ n: number | string }>(IN_PROJECT_COUNT);
   const stale = db.statement<InstanceDbRow>(STALE);
   const get = db.statement<InstanceDbRow>(GET);
   const tokens = db.statement<TokenRow>(TOKENS);
@@ -70,6 +80,7 @@ export function instanceReader(db: Reads): InstanceReader {
       const p = filterOf(f);
       return list.all(p.name, p.name, p.workspace, p.workspace, p.stack, p.stack, p.capability, p.capability);
     },
+    inProject: (project, except, limit) => then(inProject.all(project, except, limit), (rows) => then(inProjectCount.get(project, except), (c) => ({ rows, count: Number(c?.n ?? 0) }))),
     stale: () => stale.all(),
     get: (id) => get.get(id),
     tokens: () => tokens.all(),

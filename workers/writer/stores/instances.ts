@@ -8,12 +8,13 @@ import { fault } from '../fault.js';
 import { dialects, sql, type Tx } from '../sql.js';
 import { toRfc3339, storageNow } from '../../../schemas/db/time.js';
 import type { EventStore } from './events.js';
+import { projectOf } from '../../../src/shared/workspace.js';
 
 type M = WriterMethods;
 
 const GET = sql(`SELECT ${INSTANCE.columns} FROM instances WHERE id = ?`);
 /** The id, the instance's input fields (schemas/db/tables/instances.ts), then what registration sets. */
-const INSERT_COLUMNS = ['id', ...INSTANCE.inputs, 'status', 'token_hash', 'registered_at', 'last_seen', 'token_id'];
+const INSERT_COLUMNS = ['id', ...INSTANCE.inputs, 'status', 'token_hash', 'registered_at', 'last_seen', 'token_id', 'project'];
 const INSERT = sql(`INSERT INTO instances (${INSERT_COLUMNS.join(', ')}) VALUES (${INSERT_COLUMNS.map(() => '?').join(', ')})`);
 const TOUCH = {
   activate: sql("UPDATE instances SET status = 'active', last_seen = ? WHERE id = ?"),
@@ -47,7 +48,7 @@ export function instanceStore(events: EventStore) {
       const token = randomUUID();
       const now = storageNow();
       // Only its hash is stored: a data file or a backup holds no usable token.
-      await tx.run(INSERT, id, ...INSTANCE.values(req), 'pending', tokenHash(token), now, now, req.token_id ?? '');
+      await tx.run(INSERT, id, ...INSTANCE.values(req), 'pending', tokenHash(token), now, now, req.token_id ?? '', projectOf(req.workspace));
       return { ...INSTANCE.decode(await mustGet(tx, id)), token };
     },
 
