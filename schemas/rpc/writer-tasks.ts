@@ -24,7 +24,9 @@ export const TaskMethods = {
   },
   /**
    * Hands `holder` the best ready task of `project` whose capabilities it has (highest priority,
-   * then oldest), or NOT_FOUND. One writer transaction: each task is claimed exactly once.
+   * then oldest), or says there is none (`none`: how many ready tasks it could do, all blocked, and
+   * why the first is — a result, not a fault, so what the claim learnt of them is kept). One
+   * writer transaction: each task is claimed exactly once.
    */
   'tasks.claim': {
     req: Type.Object({ project: Type.String({ minLength: 1 }), holder: Type.String({ minLength: 1 }) }),
@@ -33,7 +35,10 @@ export const TaskMethods = {
      * another claimed task's paths, with an exclusive lease on them taken in the same write
      * (`lease`, null for a task without paths); `checkpoint`: the last one an earlier claimer recorded.
      */
-    res: Type.Object({ task: TaskRow, events: Events, lease: Type.Union([LeaseRow, Type.Null()]), checkpoint: Type.Union([CheckpointRow, Type.Null()]) }),
+    res: Type.Union([
+      Type.Object({ task: TaskRow, events: Events, lease: Type.Union([LeaseRow, Type.Null()]), checkpoint: Type.Union([CheckpointRow, Type.Null()]) }),
+      Type.Object({ none: Type.Object({ ready: Type.Integer({ minimum: 0 }), blocker: Type.String() }) }),
+    ]),
   },
   /** Records the claimer's progress; the newest `keep` of the task are kept. */
   'tasks.checkpoint': {

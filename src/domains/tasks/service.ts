@@ -58,6 +58,7 @@ export class TaskService {
   async claim(holder: string, project: string, audit: AuditTag, idem: IdemTag | null = null): Promise<Written> {
     checkName(project, 'project');
     const { res, replayed } = await this.writer.callIdempotent('tasks.claim', { project, holder }, idem, { audit });
+    if ('none' in res) throw res.none.ready === 0 ? fail('NO_TASK_READY', project) : fail('NO_TASK_FREE', project, res.none.ready, res.none.blocker);
     return { json: claimJson(res.task, res.lease, res.checkpoint), replayed };
   }
 

@@ -38,7 +38,7 @@ const DERIVE: Readonly<Record<string, (req: Req, res: Res) => Entry | null>> = {
   },
   'leases.release': (req) => ({ action: 'lease.release', resource: s(req.id), detail: '{}' }),
   'tasks.create': (req, res) => ({ action: 'task.create', resource: s((res.task as Res).id), detail: sortedJson({ project: req.project }) }),
-  'tasks.claim': (req, res) => ({ action: 'task.claim', resource: s((res.task as Res).id), detail: sortedJson({ project: req.project }) }),
+  'tasks.claim': (req, res) => (res.task ? { action: 'task.claim', resource: s((res.task as Res).id), detail: sortedJson({ project: req.project }) } : null),
   'tasks.complete': (req) => ({ action: 'task.complete', resource: s(req.id), detail: '{}' }),
   'tasks.fail': (req, res) => ({ action: 'task.fail', resource: s(req.id), detail: sortedJson({ reason: req.reason, status: (res.task as Res).status }) }),
   'tasks.release': (req) => ({ action: 'task.release', resource: s(req.id), detail: '{}' }),

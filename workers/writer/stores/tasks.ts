@@ -328,9 +328,9 @@ export function taskStore(events: EventStore, leases: ReturnType<typeof leaseSto
       if (!r) {
         // Those passed by in the query count too: the refusal names the first of all in claim order.
         const first = await tx.get<Row & { n: number | string }>(READY_ANY, req.project, who.capabilities);
-        if (!first) throw fault('NO_TASK_READY', req.project);
+        if (!first) return { none: { ready: 0, blocker: '' } };
         const why = await leaseFor(tx, first, req.holder, heldNow);
-        throw fault('NO_TASK_FREE', req.project, Number(first.n), why !== null && 'blocked' in why ? why.blocked : firstBlock);
+        return { none: { ready: Number(first.n), blocker: why !== null && 'blocked' in why ? why.blocked : firstBlock } };
       }
       const now = storageNow();
       const claimed = (await tx.get<Row>(CLAIM, req.holder, who.name, now, taken?.lease.id ?? '', r.id))!;
