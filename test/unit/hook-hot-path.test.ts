@@ -135,10 +135,10 @@ t.test('shells: a command that ends soon writes nothing; one that runs long is w
 t.test('edit leases: a file the agent leases is known until its lease ends or runs out', async (t) => {
   const hub = new Hub({ maxEvents: 100, maxBytes: 1 << 20 });
   const renewals: string[] = [];
-  let renewed = () => {};
+  let renewed = (_expiresAt: string) => {};
   const renew = (id: string) => {
     renewals.push(id);
-    return new Promise<void>((r) => (renewed = r));
+    return new Promise<string>((r) => (renewed = r));
   };
   const own = new EditLeases(hub, renew, { exact: true, idleMs: 120_000, log: silentLogger() });
   const expires = new Date(Date.now() + 60_000).toISOString();
@@ -152,10 +152,9 @@ t.test('edit leases: a file the agent leases is known until its lease ends or ru
   own.renew(own.get('s1', 'src/a.ts', Date.now())!, 'agent-1');
   own.renew(own.get('s1', 'src/a.ts', Date.now())!, 'agent-1');
   t.same(renewals, ['L1'], 'one renewal in flight at a time');
-  renewed();
+  renewed(new Date(Date.now() + 115_000).toISOString());
   await sleep(0);
-  t.notOk(own.get('s1', 'src/a.ts', Date.now()), 'renewed: read again at the next edit');
-  own.set('s1', 'src/a.ts', { id: 'L1', expires_at: new Date(Date.now() + 115_000).toISOString() }, true);
+  t.ok(own.get('s1', 'src/a.ts', Date.now() + 100_000), 'renewed: the copy runs on to its new expiry');
   own.renew(own.get('s1', 'src/a.ts', Date.now())!, 'agent-1');
   t.same(renewals, ['L1'], 'renewed 5 s ago: nothing written');
   hub.publish(1, 'lease.released', frame({ id: 1, topic: 'lease.released', data: { id: 'L1', reason: 'released' } }));
@@ -163,6 +162,12 @@ t.test('edit leases: a file the agent leases is known until its lease ends or ru
   t.ok(own.get('s1', 'src/b.ts', Date.now()), 'the others kept');
   hub.publish(2, 'lease.released', Buffer.from('{oops'));
   t.notOk(own.get('s1', 'src/b.ts', Date.now()), 'an event it cannot read: all forgotten');
+
+  const failing = new EditLeases(hub, () => Promise.reject(new Error('lease L5 not found')), { exact: true, idleMs: 120_000, log: silentLogger() });
+  failing.set('s1', 'src/c.ts', { id: 'L5', expires_at: expires }, true);
+  failing.renew(failing.get('s1', 'src/c.ts', Date.now())!, 'agent-1');
+  await sleep(0);
+  t.notOk(failing.get('s1', 'src/c.ts', Date.now()), 'a renewal that failed: read again at the next edit');
 
   const cluster = new EditLeases(hub, renew, { exact: false, idleMs: 120_000, log: silentLogger() });
   t.match(cluster.set('s1', 'src/a.ts', { id: 'L3', expires_at: expires }, true), { id: 'L3' }, 'in a cluster, a copy to decide with');

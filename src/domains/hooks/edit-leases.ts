@@ -38,8 +38,8 @@ export class EditLeases {
 
   constructor(
     hub: Hub,
-    /** Writes a lease's renewal (its holder's): `leases.renew`. */
-    private readonly write: (id: string, holder: string) => Promise<unknown>,
+    /** Writes a lease's renewal (its holder's): `leases.renew`; its new expiry (`expires_at`). */
+    private readonly write: (id: string, holder: string) => Promise<string>,
     private readonly opts: { exact: boolean; idleMs: number; log: Logger },
   ) {
     if (opts.exact) hub.tap('lease.released', (_id, frame) => this.released(frame));
@@ -68,20 +68,26 @@ export class EditLeases {
    * Another edit of a file it auto-leased: its idle lifetime runs from now again. Written off the
    * agent's path, and only once a tenth of the lifetime (at most RENEW_SLACK_MS) has passed since
    * the last renewal: the lease ends that much early at most, and a run of edits writes nothing.
+   * The copy runs on with the expiry the write gave (the lease's end, whenever it comes, drops it).
    */
   renew(l: OwnLease, holder: string): void {
     const idle = this.opts.idleMs;
     if (l.expiresMs - Date.now() > idle - Math.min(idle / 10, RENEW_SLACK_MS) || this.renewing.has(l.id)) return;
     addBounded(this.renewing, l.id, HOOK_SESSIONS_REMEMBERED);
     this.write(l.id, holder)
-      .catch((err: unknown) => this.opts.log.debug({ err, lease: l.id }, 'auto-lease renewal failed'))
-      .finally(() => {
-        this.renewing.delete(l.id);
+      .then((expiresAt) => {
+        l.expiresAt = expiresAt;
+        l.expiresMs = expiresAt === '' ? 0 : Date.parse(expiresAt);
+      })
+      .catch((err: unknown) => {
+        // Not renewed (gone, or the write's outcome unknown): read again at the next edit.
         this.drop(l.id);
-      });
+        this.opts.log.debug({ err, lease: l.id }, 'auto-lease renewal failed');
+      })
+      .finally(() => this.renewing.delete(l.id));
   }
 
-  /** The lease changed (renewed): read again at the next edit. */
+  /** The lease may have changed: read again at the next edit. */
   drop(leaseId: string): void {
     for (const key of this.filesOf.get(leaseId) ?? []) this.byFile.delete(key);
     this.filesOf.delete(leaseId);

@@ -79,7 +79,7 @@ export class HookService {
   ) {
     const exact = d.clock !== null;
     this.sessions = new SessionCache(d.reader, exact);
-    this.own = new EditLeases(d.hub, (id, holder) => d.writer.call('leases.renew', { id, holder }), { exact, idleMs: d.autoLeaseIdleMs, log: d.log });
+    this.own = new EditLeases(d.hub, (id, holder) => d.writer.call('leases.renew', { id, holder }).then((r) => LEASE.wire(r.lease).expires_at), { exact, idleMs: d.autoLeaseIdleMs, log: d.log });
     this.shells = new Shells((id, busy) => this.markBusy(id, busy), exact ? d.touchMs : null);
     d.writer.onUncertain(() => {
       this.sessions.clear();
