@@ -18,6 +18,7 @@
  *   npm run bench -- hook-cost [--quick]
  *   KOOR_BENCH_BASELINE=<dir>/dist/src/main.js   the same for another build, alternated A B B A,
  *                                                the figures the median of each build's two passes
+ *   KOOR_BENCH_SESSIONS=<n>                      sessions posting at once (default 8)
  */
 import { pooled } from '../lib/async.js';
 import { threadCpuPerRequest } from '../lib/cpu.js';
@@ -27,7 +28,7 @@ import { have, pin, spawnKoor } from '../lib/processes.js';
 import type { BenchOptions, BenchTable } from '../lib/suite.js';
 import { hook, hookInput, json, ownFile, request, sessionId, hookHeaders } from '../hooks/sessions.js';
 
-const SESSIONS = 8;
+const SESSIONS = Number(process.env.KOOR_BENCH_SESSIONS ?? 8);
 const KINDS = ['read', 'write', 'edit held', 'edit report', 'shell', 'turn', 'stop', 'edit free'] as const;
 type Kind = (typeof KINDS)[number];
 /** The hook inputs of a call of each kind (two for a shell command), for session k's i-th call. */
