@@ -71,11 +71,11 @@ export async function run({ quick, log }: BenchOptions): Promise<Record<string, 
     const claimsSmall = await claimRound(server.url, CLAIMERS, claimCycles, 'small');
     const t0 = performance.now();
     await grow(pop);
+    log(`population in ${Math.round((performance.now() - t0) / 1000)} s; RSS ${JSON.stringify(rssMb(server.pid))} MB`);
     const claimsLarge = await claimRound(server.url, CLAIMERS, claimCycles, 'large');
     claims = { small: claimsSmall.latency.summary(), large: claimsLarge.latency.summary() };
     for (const e of [...claimsSmall.errors, ...claimsLarge.errors]) failures.push(`claims: ${e}`);
     log(`claims p99: ${fmtMs(claims.small.p99)} over ${CLAIMS_SMALL.tasks} tasks, ${fmtMs(claims.large.p99)} over ${pop.tasks}`);
-    log(`population in ${Math.round((performance.now() - t0) / 1000)} s; RSS ${JSON.stringify(rssMb(server.pid))} MB`);
     let offset = 0;
     for (const agents of steps) {
       log(`${agents} agents, ${stepS} s`);

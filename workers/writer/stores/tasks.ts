@@ -5,6 +5,7 @@ import { GlobSet } from '../../../src/shared/glob-set.js';
 import { TASK_CLAIM_BATCH, TASK_CLAIM_FIRST_BATCH, TASK_CLAIM_INDEX_BLOCKED, TASK_RESUME_CHARS } from '../../../src/shared/limits-features.js';
 import { fault } from '../fault.js';
 import { dialects, sql, type Tx } from '../sql.js';
+import { LEASE_LIVE } from '../../../schemas/db/leases.js';
 import { storageNow } from '../../../schemas/db/time.js';
 import type { EventStore } from './events.js';
 import { revive, type leaseStore } from './leases.js';
@@ -30,6 +31,16 @@ const INSERT = dialects({
 const SET_FENCE = sql('UPDATE tasks SET fence = ? WHERE id = ?');
 const INSERT_DEP = sql('INSERT INTO task_deps (dep_id, task_id) VALUES (?, ?) ON CONFLICT DO NOTHING');
 const CLAIMER = sql('SELECT name, capabilities FROM instances WHERE id = ?');
+/** A ready task of the project the claimer can do. Parameters: project, the claimer's capabilities. */
+const READY_FOR = {
+  sqlite: `project = ? AND status = 'ready'
+           AND (capabilities = '[]' OR NOT EXISTS (SELECT 1 FROM json_each(tasks.capabilities) c WHERE c.value NOT IN (SELECT value FROM json_each(?))))`,
+  pg: `project = ? AND status = 'ready'
+       AND (capabilities = '[]' OR NOT EXISTS (SELECT 1 FROM jsonb_array_elements_text(tasks.capabilities::jsonb) c(value)
+                                               WHERE c.value NOT IN (SELECT jsonb_array_elements_text(CAST(? AS text)::jsonb))))`,
+};
+/** Not refused by a lease that still lives and is not the claimer's. Parameters: the claimer, now. */
+const NOT_PASSED = `(blocked_by = '' OR NOT EXISTS (SELECT 1 FROM leases l WHERE l.id = tasks.blocked_by AND l.holder <> ? AND ${LEASE_LIVE}))`;
 /**
  * The claim order of the tasks_queue index (best priority, then oldest), from a point in it; a
  * task's capabilities must all be the claimer's (deps and capabilities are JSON text: SQLite's
@@ -38,30 +49,16 @@ const CLAIMER = sql('SELECT name, capabilities FROM instances WHERE id = ?');
  * rest of the conditions, each an index range, so a page deep in the queue costs a seek, not a
  * walk. Parameters: project, the claimer's capabilities, the claimer, now, those of `from`, the limit.
  */
-const READY_WHERE = {
-  sqlite: `project = ? AND status = 'ready'
-           AND (capabilities = '[]' OR NOT EXISTS (SELECT 1 FROM json_each(tasks.capabilities) c WHERE c.value NOT IN (SELECT value FROM json_each(?))))
-           AND (blocked_by = '' OR NOT EXISTS (SELECT 1 FROM leases l WHERE l.id = tasks.blocked_by AND l.holder <> ? AND (l.expires_ms = 0 OR l.expires_ms > ?)))`,
-  pg: `project = ? AND status = 'ready'
-       AND (capabilities = '[]' OR NOT EXISTS (SELECT 1 FROM jsonb_array_elements_text(tasks.capabilities::jsonb) c(value)
-                                               WHERE c.value NOT IN (SELECT jsonb_array_elements_text(CAST(? AS text)::jsonb))))
-       AND (blocked_by = '' OR NOT EXISTS (SELECT 1 FROM leases l WHERE l.id = tasks.blocked_by AND l.holder <> CAST(? AS text) AND (l.expires_ms = 0 OR l.expires_ms > CAST(? AS bigint))))`,
-};
 const readyFrom = (from: string, order: string) =>
   dialects({
-    sqlite: `SELECT ${TASK.columns} FROM tasks WHERE ${READY_WHERE.sqlite} ${from} ORDER BY ${order} LIMIT ?`,
-    pg: `SELECT ${TASK.columns} FROM tasks WHERE ${READY_WHERE.pg} ${from.replace(/\?/g, 'CAST(? AS bigint)')} ORDER BY ${order} LIMIT CAST(? AS bigint)`,
+    sqlite: `SELECT ${TASK.columns} FROM tasks WHERE ${READY_FOR.sqlite} AND ${NOT_PASSED} ${from} ORDER BY ${order} LIMIT ?`,
+    pg: `SELECT ${TASK.columns} FROM tasks WHERE ${READY_FOR.pg} AND ${NOT_PASSED} ${from.replace(/\?/g, 'CAST(? AS bigint)')} ORDER BY ${order} LIMIT CAST(? AS bigint)`,
   });
 const NEXT = readyFrom('', 'priority DESC, id');
-/** The ready tasks the claimer could do, blocked or not: how many, and the first in claim order (a refusal names it). Parameters: project, capabilities. */
+/** The ready tasks the claimer could do, passed by or not: how many, and the first in claim order (a refusal names it). Parameters: project, capabilities. */
 const READY_ANY = dialects({
-  sqlite: `SELECT ${TASK.columns}, count(*) OVER () AS n FROM tasks WHERE project = ? AND status = 'ready'
-           AND (capabilities = '[]' OR NOT EXISTS (SELECT 1 FROM json_each(tasks.capabilities) c WHERE c.value NOT IN (SELECT value FROM json_each(?))))
-           ORDER BY priority DESC, id LIMIT 1`,
-  pg: `SELECT ${TASK.columns}, count(*) OVER () AS n FROM tasks WHERE project = ? AND status = 'ready'
-       AND (capabilities = '[]' OR NOT EXISTS (SELECT 1 FROM jsonb_array_elements_text(tasks.capabilities::jsonb) c(value)
-                                               WHERE c.value NOT IN (SELECT jsonb_array_elements_text(CAST(? AS text)::jsonb))))
-       ORDER BY priority DESC, id LIMIT 1`,
+  sqlite: `SELECT ${TASK.columns}, count(*) OVER () AS n FROM tasks WHERE ${READY_FOR.sqlite} ORDER BY priority DESC, id LIMIT 1`,
+  pg: `SELECT ${TASK.columns}, count(*) OVER () AS n FROM tasks WHERE ${READY_FOR.pg} ORDER BY priority DESC, id LIMIT 1`,
 });
 const SET_BLOCKED_BY = sql('UPDATE tasks SET blocked_by = ? WHERE id = ?');
 /** After (priority, id) at the same priority; then below it. */
