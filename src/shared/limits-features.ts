@@ -154,7 +154,7 @@ export const FILE_CHUNK_BYTES = 256 * 1024;
 // Coding-agent hooks.
 /** How long a shell command may run when its call names no `timeout` (ms; Claude Code's longest unless configured otherwise). */
 export const HOOK_SHELL_BUSY_DEFAULT_MS = 600_000;
-/** News read per digest: events and audit entries after the session's cursors (the cursors then move past them). */
+/** News read per digest: events and audit entries after the session's cursors (the cursors then move past them); events a node keeps parsed (HOOK_NEWS_TAIL) are taken all at once. */
 export const HOOK_SCAN_EVENTS = 500;
 export const HOOK_SCAN_AUDIT = 200;
 export const HOOK_SCAN_MESSAGES = 20;

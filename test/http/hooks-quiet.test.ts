@@ -72,6 +72,18 @@ t.test('hooks: a hook that changes nothing writes nothing; news still reaches th
   t.same(await a.hook('UserPromptSubmit'), {}, 'news of nothing that concerns it');
   const quiet1 = await counts();
   if (quiet0 && quiet1) t.equal(quiet1.quiet - quiet0.quiet, 1, 'and not read');
+  // More such news than a digest reads from the database at once, then some that concerns it.
+  for (let i = 0; i < 600; i += 25) await Promise.all(Array.from({ length: 25 }, (_, j) => call('POST', '/api/tasks', { project: 'elsewhere', title: `Elsewhere ${i + j}` })));
+  const quiet2 = await counts();
+  t.same(await a.hook('UserPromptSubmit'), {}, 'six hundred events, none of them its news');
+  const quiet3 = await counts();
+  if (quiet2 && quiet3) t.equal(quiet3.quiet - quiet2.quiet, 1, 'told apart without reading');
+  for (let i = 0; i < 600; i += 25) await Promise.all(Array.from({ length: 25 }, (_, j) => call('POST', '/api/tasks', { project: 'elsewhere', title: `Further ${i + j}` })));
+  await call('POST', '/api/tasks', { project: 'shop', title: 'Ship the badge' });
+  // A node that keeps them parsed reads them in one digest; a cluster's node, from the database, at most a digest's worth a hook.
+  let told = context(await a.hook('UserPromptSubmit'));
+  for (let i = 0; !ONE_WRITER && told === undefined && i < 2; i++) told = context(await a.hook('UserPromptSubmit'));
+  t.match(told, /Ship the badge/, 'the task in its project after them, told');
   // B's session ends: its lease on the file A was refused ends — news to A, from the same events.
   await b.hook('SessionEnd');
   t.match(context(await a.hook('UserPromptSubmit')), /Free again, no longer leased: src\/b\.ts/, 'the file it was refused is free');

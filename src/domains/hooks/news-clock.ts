@@ -1,6 +1,6 @@
 import type { Hub } from '../../bus/hub.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
-import { HOOK_NEWS_TAIL, HOOK_SCAN_EVENTS, HOOK_SESSIONS_REMEMBERED } from '../../shared/limits-features.js';
+import { HOOK_NEWS_TAIL, HOOK_SESSIONS_REMEMBERED } from '../../shared/limits-features.js';
 import { isDigestTopic } from './reader.js';
 
 /**
@@ -89,20 +89,25 @@ export class NewsClock {
   /**
    * What came for `agent` since `m`, when this node can tell without reading: the events of a
    * digest's topics after it (empty: none) — null when its inbox or the audit epoch moved, or the
-   * tail no longer holds them all (or holds more than a digest reads at once).
+   * tail no longer holds them all.
    */
   after(m: NewsMark, agent: string): readonly TailEvent[] | null {
     if (this.epoch !== m.epoch || (this.inbox.get(agent) ?? this.inboxFloor) > m.message) return null;
     if (this.event <= m.event) return [];
-    if (m.event < this.tailFloor) return null;
+    return this.events(m.event);
+  }
+
+  /** The events of a digest's topics after `id` — null when the tail no longer holds them all. */
+  events(id: number): TailEvent[] | null {
+    if (id < this.tailFloor) return null;
     let lo = 0;
     let hi = this.tail.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if (this.tail[mid]!.id <= m.event) lo = mid + 1;
+      if (this.tail[mid]!.id <= id) lo = mid + 1;
       else hi = mid;
     }
-    return this.tail.length - lo > HOOK_SCAN_EVENTS ? null : this.tail.slice(lo);
+    return this.tail.slice(lo);
   }
 
   /** An event of a digest's topics into the tail (one it cannot read leaves a gap: hooks read past it). */

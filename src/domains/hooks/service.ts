@@ -283,16 +283,18 @@ export class HookService {
     const eventFrom = Math.max(s.event_cursor, hint?.event ?? 0);
     const auditFrom = Math.max(s.audit_cursor, hint?.audit ?? 0);
     const clock = this.d.clock?.mark(me.id);
-    const [newestEvent, newestAudit, oldestEvent] = await Promise.all([this.d.reader.newestEvent(), this.d.reader.newestAudit(), this.d.reader.oldestEvent()]);
+    // The events the tail still holds are taken from it, parsed, all at once; only a session further behind reads them.
+    const kept = this.d.clock?.events(eventFrom) ?? null;
+    const [newestEvent, newestAudit, oldestEvent] = await Promise.all([kept ? clock!.event : this.d.reader.newestEvent(), this.d.reader.newestAudit(), this.d.reader.oldestEvent()]);
     const [messages, events, audit] = await Promise.all([
       this.d.messages.inbox(me.id, { since: s.message_cursor, unread: true, thread: null, limit: HOOK_SCAN_MESSAGES }),
-      this.d.reader.eventsAfter(eventFrom, newestEvent, HOOK_SCAN_EVENTS),
+      kept ?? this.d.reader.eventsAfter(eventFrom, newestEvent, HOOK_SCAN_EVENTS),
       this.d.reader.auditAfter(auditFrom, newestAudit, HOOK_SCAN_AUDIT),
     ]);
-    const eventThrough = events.length === HOOK_SCAN_EVENTS ? events.at(-1)!.id : Math.max(eventFrom, newestEvent);
+    const eventThrough = !kept && events.length === HOOK_SCAN_EVENTS ? events.at(-1)!.id : Math.max(eventFrom, newestEvent);
     const auditThrough = audit.length === HOOK_SCAN_AUDIT ? audit.at(-1)!.id : Math.max(auditFrom, newestAudit);
     // Where the clock stood before these reads, less what a full scan left unread: a later hook reads on from there.
-    const mark = clock && { event: events.length === HOOK_SCAN_EVENTS ? -1 : clock.event, epoch: audit.length === HOOK_SCAN_AUDIT ? -1 : clock.epoch, message: messages.length === HOOK_SCAN_MESSAGES ? -1 : clock.message };
+    const mark = clock && { event: !kept && events.length === HOOK_SCAN_EVENTS ? -1 : clock.event, epoch: audit.length === HOOK_SCAN_AUDIT ? -1 : clock.epoch, message: messages.length === HOOK_SCAN_MESSAGES ? -1 : clock.message };
     return { messages, events, audit, eventThrough, auditThrough, mark, missed: prunedAfter(oldestEvent, eventFrom) };
   }
 
