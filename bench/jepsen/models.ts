@@ -1,0 +1,297 @@
+/**
+ * Sequential specifications of Koor's coordination primitives for the checker in checker.ts, and
+ * two plain registers its published example histories are written against. An indeterminate
+ * operation's "no effect" outcome is never listed: the checker may leave it out of the order.
+ */
+
+import { indeterminate, type Model, type Op } from './checker.js';
+
+/** What an operation answered, or undefined when it is indeterminate. */
+function answer<I, O>(op: Op<I, O>): O | undefined {
+  return indeterminate(op as Op<unknown, unknown>) ? undefined : op.output;
+}
+
+/** `xs` (sorted) with `x` added. */
+function inserted<T>(xs: readonly T[], x: T): T[] {
+  const out = [...xs, x];
+  return out.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
+export type RegisterInput =
+  | { key: string; f: 'read' }
+  | { key: string; f: 'write'; value: string }
+  | { key: string; f: 'cas'; expect: number; value: string }
+  | { key: string; f: 'delete' };
+/** read → {value, version} (value null: absent), write → {version}, cas → {ok, version?}, delete → {ok}. */
+export type RegisterOutput = { value: string | null; version: number } | { version: number } | { ok: true; version: number } | { ok: false } | { ok: boolean };
+
+/**
+ * One key of the state store. `version` null: the key has a version no one has observed yet (an
+ * indeterminate write took effect); the first read or compare-and-set to see it fixes it. `seen`:
+ * the versions this key has had, which a write's new version must not be one of.
+ */
+export interface RegisterState {
+  value: string | null;
+  version: number | null;
+  seen: readonly number[];
+}
+
+export interface RegisterOptions {
+  /**
+   * Whether a delete also forgets the versions the key had, so that a write after it may start the
+   * numbering again (Koor's DELETE removes the key and its history; true, the default), or versions
+   * are never reused for a key, deletes or not (false).
+   */
+  forgetOnDelete?: boolean;
+}
+
+/**
+ * A compare-and-set register with versions, partitioned by key: GET gives value and version, PUT
+ * a new version, a PUT with If-Match succeeds only at the version it names (else 412), DELETE.
+ * Nothing is assumed about how versions are numbered except that each successful write gives the
+ * key one it has not had before and reports it; reads and compare-and-sets must then agree with it.
+ * Where a version nobody observed is involved, the model is lenient: it cannot tell a compare-and-set
+ * refused against it, or a write's new version, from one that equals it.
+ */
+export function casRegister(options: RegisterOptions = {}): Model<RegisterState, RegisterInput, RegisterOutput> {
+  const forget = options.forgetOnDelete ?? true;
+  const fresh = (s: RegisterState, v: number): boolean => !s.seen.includes(v);
+  /** The key at version `v` with `value`, `v` added to the versions it has had. */
+  const at = (s: RegisterState, value: string, v: number): RegisterState => ({ value, version: v, seen: inserted(s.seen, v) });
+  /** Whether the current version may be `e`, and the state with it fixed as `e` when it was unobserved. */
+  const matching = (s: RegisterState, e: number): RegisterState | null => {
+    if (s.value === null) return null;
+    if (s.version === e) return s;
+    return s.version === null && fresh(s, e) ? at(s, s.value, e) : null;
+  };
+  return {
+    name: 'cas-register',
+    init: () => ({ value: null, version: 0, seen: [] }),
+    key: (input) => input.key,
+    hash: (s) => `${s.version ?? '?'}|${s.seen.join(',')}|${s.value === null ? '-' : `+${s.value}`}`,
+    step(s, op) {
+      const input = op.input;
+      const out = answer(op);
+      switch (input.f) {
+        case 'read': {
+          if (!out) return [];
+          const r = out as { value: string | null; version: number };
+          if (s.value === null || r.value === null) return s.value === r.value ? [s] : [];
+          if (r.value !== s.value) return [];
+          const m = matching(s, r.version);
+          return m ? [m] : [];
+        }
+        case 'write': {
+          if (!out) return [{ value: input.value, version: null, seen: s.seen }];
+          const v = (out as { version: number }).version;
+          return fresh(s, v) ? [at(s, input.value, v)] : [];
+        }
+        case 'cas': {
+          const m = matching(s, input.expect);
+          if (!out) return m ? [{ value: input.value, version: null, seen: m.seen }] : [];
+          const c = out as { ok: boolean; version?: number };
+          if (!c.ok) return s.value !== null && s.version === input.expect ? [] : [s];
+          return m && c.version !== undefined && fresh(m, c.version) ? [at(m, input.value, c.version)] : [];
+        }
+        case 'delete': {
+          const gone: RegisterState = { value: null, version: 0, seen: forget ? [] : s.seen };
+          if (!out) return s.value === null ? [] : [gone];
+          if ((out as { ok: boolean }).ok) return s.value === null ? [] : [gone];
+          return s.value === null ? [s] : [];
+        }
+      }
+    },
+    describe(op) {
+      const i = op.input;
+      const o = answer(op) as Record<string, unknown> | undefined;
+      const call = i.f === 'write' ? `write(${i.key}, ${i.value})` : i.f === 'cas' ? `cas(${i.key}, @${i.expect} → ${i.value})` : `${i.f}(${i.key})`;
+      return `${call} → ${o === undefined ? '?' : JSON.stringify(o)}`;
+    },
+  };
+}
+
+export type LeaseInput =
+  | { res: string; f: 'acquire'; owner: string; ttlMs?: number }
+  | { res: string; f: 'release'; owner: string; lease: string }
+  | { res: string; f: 'fenced-write'; owner: string; fence: number };
+/** acquire → {ok: true, fence, lease} | {ok: false}; release and fenced-write → {ok}. */
+export type LeaseOutput = { ok: true; fence: number; lease: string } | { ok: false } | { ok: boolean };
+
+/**
+ * One resource. `holder.lease` null: granted by an indeterminate acquire, its id unknown;
+ * `holder.expires`: the earliest time its expiry may be observed (the acquire's call time plus its
+ * TTL). `fence`: the newest fence issued, or when `fenceKnown` is false (an indeterminate acquire
+ * took effect) a number below it.
+ */
+export interface LeaseState {
+  holder: { owner: string; lease: string | null; expires: number } | null;
+  fence: number;
+  fenceKnown: boolean;
+}
+
+/**
+ * Mutual exclusion with fencing tokens (file leases), partitioned by resource: at most one holder;
+ * each grant's fence is larger than every fence issued before for the resource; an acquire is
+ * refused only while someone holds the resource; a write guarded by a fence succeeds with the
+ * newest fence issued and is refused with any other. A lease may expire, but never before the
+ * operation seeing it expired returns `ttlMs` after the acquire's call (the server granted it after
+ * the call, so it cannot expire earlier), and need not ever (a sweep may be late). Expiry is applied
+ * lazily, by the operation that needs it (a grant over a held resource, a release refused to its
+ * holder): nothing else can tell whether it has happened, so no other order needs trying.
+ */
+export function leaseModel(): Model<LeaseState, LeaseInput, LeaseOutput> {
+  /** The resource free, if it is or its holder's lease may have expired by the time `op` returns. */
+  const free = (s: LeaseState, op: Op<LeaseInput, LeaseOutput>): LeaseState | null => (s.holder === null ? s : op.ret >= s.holder.expires ? { ...s, holder: null } : null);
+  return {
+    name: 'lease',
+    init: () => ({ holder: null, fence: -Infinity, fenceKnown: true }),
+    key: (input) => input.res,
+    hash: (s) => `${s.holder ? `${JSON.stringify(s.holder.owner)},${JSON.stringify(s.holder.lease)},${s.holder.expires}` : '-'}|${s.fence}|${s.fenceKnown ? 'k' : 'u'}`,
+    step(s, op) {
+      const input = op.input;
+      const out = answer(op) as { ok: boolean; fence?: number; lease?: string } | undefined;
+      switch (input.f) {
+        case 'acquire': {
+          const expires = op.call + (input.ttlMs === undefined || input.ttlMs <= 0 ? Infinity : input.ttlMs);
+          if (out && !out.ok) return s.holder !== null ? [s] : [];
+          const f = free(s, op);
+          if (!f) return [];
+          if (!out) return [{ holder: { owner: input.owner, lease: null, expires }, fence: f.fence, fenceKnown: false }];
+          if (out.fence === undefined || out.lease === undefined || !(out.fence > f.fence)) return [];
+          return [{ holder: { owner: input.owner, lease: out.lease, expires }, fence: out.fence, fenceKnown: true }];
+        }
+        case 'release': {
+          const h = s.holder;
+          const holds = h !== null && h.owner === input.owner && (h.lease === input.lease || h.lease === null);
+          if (!out || out.ok) return holds ? [{ ...s, holder: null }] : [];
+          // Refused: someone else's lease, or this one expired; an unknown lease id may differ.
+          if (h === null || h.owner !== input.owner || h.lease !== input.lease) return [s];
+          const f = free(s, op);
+          return f ? [f] : [];
+        }
+        case 'fenced-write': {
+          if (!out) return [];
+          if (s.fenceKnown) return (input.fence === s.fence) === out.ok ? [s] : [];
+          if (!out.ok) return [s];
+          return input.fence > s.fence ? [{ ...s, fence: input.fence, fenceKnown: true }] : [];
+        }
+      }
+    },
+    describe(op) {
+      const i = op.input;
+      const what = i.f === 'acquire' ? `acquire(${i.res}, ${i.owner}, ttl ${i.ttlMs ?? '∞'})` : i.f === 'release' ? `release(${i.res}, ${i.owner}, ${i.lease})` : `fenced-write(${i.res}, ${i.owner}, fence ${i.fence})`;
+      const o = answer(op);
+      return `${what} → ${o === undefined ? '?' : JSON.stringify(o)}`;
+    },
+  };
+}
+
+export type QueueInput = { queue: string; f: 'add'; task: string } | { queue: string; f: 'claim'; who: string } | { queue: string; f: 'complete'; task: string; who: string };
+/** add → {ok}, claim → {task} | {none: true}, complete → {ok}. */
+export type QueueOutput = { ok: boolean } | { task: string } | { none: true };
+
+/** One queue: the ready tasks and the claimed ones with their claimers, both sorted by task. */
+export interface QueueState {
+  ready: readonly string[];
+  claimed: readonly (readonly [task: string, who: string])[];
+}
+
+/**
+ * Exactly-once claims, partitioned by queue: a claim takes any ready task (Koor picks by priority
+ * and age; the order is not checked) and no other claim gets it while it is claimed; a claim finds
+ * none only when no task is ready; only the claimer completes a task, which then leaves the queue.
+ * A refused add changes nothing.
+ */
+export function queueModel(): Model<QueueState, QueueInput, QueueOutput> {
+  const without = (xs: readonly string[], x: string): string[] => xs.filter((y) => y !== x);
+  const claimedBy = (s: QueueState, task: string, who: string): boolean => s.claimed.some(([t, w]) => t === task && w === who);
+  const claim = (s: QueueState, task: string, who: string): QueueState => ({
+    ready: without(s.ready, task),
+    claimed: [...s.claimed, [task, who] as const].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)),
+  });
+  return {
+    name: 'queue',
+    init: () => ({ ready: [], claimed: [] }),
+    key: (input) => input.queue,
+    hash: (s) => JSON.stringify([s.ready, s.claimed]),
+    step(s, op) {
+      const input = op.input;
+      const out = answer(op) as { ok?: boolean; task?: string; none?: true } | undefined;
+      switch (input.f) {
+        case 'add': {
+          if (out && !out.ok) return [s];
+          const known = s.ready.includes(input.task) || s.claimed.some(([t]) => t === input.task);
+          return known ? [s] : [{ ready: inserted(s.ready, input.task), claimed: s.claimed }];
+        }
+        case 'claim': {
+          if (!out) return s.ready.map((t) => claim(s, t, input.who));
+          if (out.none) return s.ready.length === 0 ? [s] : [];
+          return out.task !== undefined && s.ready.includes(out.task) ? [claim(s, out.task, input.who)] : [];
+        }
+        case 'complete': {
+          const mine = claimedBy(s, input.task, input.who);
+          if (out && !out.ok) return mine ? [] : [s];
+          return mine ? [{ ready: s.ready, claimed: s.claimed.filter(([t]) => t !== input.task) }] : [];
+        }
+      }
+    },
+    describe(op) {
+      const i = op.input;
+      const what = i.f === 'add' ? `add(${i.queue}, ${i.task})` : i.f === 'claim' ? `claim(${i.queue}, ${i.who})` : `complete(${i.queue}, ${i.task}, ${i.who})`;
+      const o = answer(op);
+      return `${what} → ${o === undefined ? '?' : JSON.stringify(o)}`;
+    },
+  };
+}
+
+export type KvInput = { key: string; f: 'get' } | { key: string; f: 'put'; value: string } | { key: string; f: 'append'; value: string };
+/** get → {value}; put and append → {}. */
+export type KvOutput = { value?: string };
+
+/** A key-value store with get, put and append, partitioned by key; a missing key reads as ''. */
+export function kvModel(): Model<string, KvInput, KvOutput> {
+  return {
+    name: 'kv',
+    init: () => '',
+    key: (input) => input.key,
+    hash: (s) => s,
+    step(s, op) {
+      const input = op.input;
+      const out = answer(op);
+      if (input.f === 'get') return out && out.value === s ? [s] : [];
+      return [input.f === 'put' ? input.value : s + input.value];
+    },
+    describe(op) {
+      const i = op.input;
+      const o = answer(op);
+      return i.f === 'get' ? `get(${i.key}) → ${o === undefined ? '?' : JSON.stringify(o.value)}` : `${i.f}(${i.key}, ${JSON.stringify(i.value)})`;
+    },
+  };
+}
+
+export type ValueRegisterInput = { f: 'read' } | { f: 'write'; value: number } | { f: 'cas'; from: number; to: number };
+/** read → {value} (null: never written), write → {}, cas → {ok}. */
+export type ValueRegisterOutput = { value?: number | null; ok?: boolean };
+
+/** A single register compared by value (as etcd's in Jepsen's tests): read, write, cas(from, to). */
+export function valueRegister(): Model<number | null, ValueRegisterInput, ValueRegisterOutput> {
+  return {
+    name: 'value-register',
+    init: () => null,
+    hash: (s) => String(s),
+    step(s, op) {
+      const input = op.input;
+      const out = answer(op);
+      if (input.f === 'read') return out && out.value === s ? [s] : [];
+      if (input.f === 'write') return [input.value];
+      if (!out) return s === input.from ? [input.to] : [];
+      return out.ok === (s === input.from) ? [out.ok ? input.to : s] : [];
+    },
+    describe(op) {
+      const i = op.input;
+      const o = answer(op);
+      const what = i.f === 'read' ? 'read()' : i.f === 'write' ? `write(${i.value})` : `cas(${i.from}, ${i.to})`;
+      return `${what} → ${o === undefined ? '?' : JSON.stringify(o)}`;
+    },
+  };
+}
