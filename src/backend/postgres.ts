@@ -5,6 +5,7 @@ import { STARTUP_TIMEOUT_MS } from '../shared/limits.js';
 import { within } from '../within.js';
 import { runBackupThread } from '../rpc/backup-client.js';
 import { countsText, type Backend } from './backend.js';
+import { startPgClock } from '../shared/pg-clock.js';
 
 /**
  * A PostgreSQL database shared by the nodes of a cluster: every node writes (serialised by the
@@ -13,6 +14,7 @@ import { countsText, type Backend } from './backend.js';
  */
 export function postgresBackend(config: Config): Backend {
   let node: ClusterNode | null = null;
+  let stopClock: (() => Promise<void>) | null = null;
   const mustNode = (): ClusterNode => {
     if (node === null) throw new Error('the PostgreSQL backend is not open');
     return node;
@@ -31,6 +33,8 @@ export function postgresBackend(config: Config): Backend {
     othersWrite: true,
     async open(log) {
       node = await within(ClusterNode.open(config.database, log.child({ component: 'cluster' })), STARTUP_TIMEOUT_MS, 'connecting to the database');
+      // Leases, claims and expiries judged by the database's clock, as the writer's (pg-clock.ts).
+      stopClock = await within(startPgClock(config.database), STARTUP_TIMEOUT_MS, 'reading the database clock');
       return { kind: 'postgres', sql: node.sql, snapshots: node.snapshots };
     },
     fanout: (make) => make.feed(mustNode().sql),
@@ -47,6 +51,7 @@ export function postgresBackend(config: Config): Backend {
       return node;
     },
     async close() {
+      await stopClock?.();
       await node?.end();
     },
   };

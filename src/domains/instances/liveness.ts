@@ -3,6 +3,7 @@ import { Periodic } from '../../shared/periodic.js';
 import type { Presence } from './presence.js';
 import type { InstanceSummary } from '../../../schemas/http/instances.js';
 import type { InstanceService } from './service.js';
+import { dataNow } from '../../../schemas/db/time.js';
 
 /**
  * Liveness monitor: every interval, active instances unseen for the timeout
@@ -34,10 +35,10 @@ export class LivenessMonitor {
 
   async check(): Promise<InstanceSummary[]> {
     if (!this.presence.judging()) return [];
-    const stale = await this.instances.markStale(Date.now() - this.opts.timeoutMs);
+    const stale = await this.instances.markStale(dataNow() - this.opts.timeoutMs);
     if (stale.length > 0) this.opts.log.info({ count: stale.length }, 'instances went stale');
     if (this.opts.sessionKeepMs > 0) {
-      const ended = await this.instances.endStaleSessions(Date.now() - this.opts.sessionKeepMs);
+      const ended = await this.instances.endStaleSessions(dataNow() - this.opts.sessionKeepMs);
       if (ended > 0) this.opts.log.info({ count: ended }, 'coding-agent sessions of stale agents ended (killed without SessionEnd)');
     }
     return stale;

@@ -9,6 +9,8 @@
  * get a full timeout to heartbeat a restarted server.
  */
 
+import { dataNow } from '../../../schemas/db/time.js';
+
 /** The two clocks, injectable for tests: monotonic (ms, any origin) and wall (ms since the epoch). */
 export interface Clock {
   mono(): number;
@@ -24,7 +26,12 @@ export function presenceTolerance(timeoutMs: number): number {
   return Math.min(30_000, Math.max(1000, Math.floor(timeoutMs / 4)));
 }
 
-const systemClock: Clock = { mono: () => performance.now(), wall: () => Date.now() };
+/**
+ * The data's wall clock (dataNow): on one server its own, which NTP or a VM resume may step; on a
+ * cluster's node the database's, carried on the monotonic clock, which a step of the node's own
+ * clock does not move — so a node whose clock steps does not shift every lease of the cluster.
+ */
+const systemClock: Clock = { mono: () => performance.now(), wall: dataNow };
 
 /** What one absence was: how long the loop was held up (monotonic) and the wall-clock time not lived through by the server. */
 export interface Absence {

@@ -13,6 +13,7 @@ import { Periodic } from '../../shared/periodic.js';
 import type { Awaitable } from '../../shared/awaitable.js';
 import type { LeaseReader } from './reader.js';
 import { defined } from '../../shared/defined.js';
+import { dataNow } from '../../../schemas/db/time.js';
 
 export interface AcquireInput {
   /** The project its paths are in. */
@@ -125,7 +126,7 @@ export class LeaseService {
   }
 
   async get(id: string): Promise<Lease> {
-    const r = await this.reader.get(id, Date.now());
+    const r = await this.reader.get(id, dataNow());
     if (!r) throw fail('LEASE_NOT_FOUND', id);
     return LEASE.wire(LEASE.decode(r));
   }
@@ -135,7 +136,7 @@ export class LeaseService {
    * `resource`: only those with a resource overlapping that glob (in `project`, '' when null).
    */
   async list(f: { holder: string | null; project: string | null; resource: string | null; limit: number }): Promise<Lease[]> {
-    const now = Date.now();
+    const now = dataNow();
     if (f.resource === null) return (await this.reader.list(f.holder, f.project, f.limit, now)).map((r) => LEASE.wire(LEASE.decode(r)));
     const glob = checkResource(f.resource);
     const prefix = pathGlob(glob)!.prefix;
@@ -148,13 +149,13 @@ export class LeaseService {
 
   /** Live leases (the koor_leases gauge). */
   count(): Awaitable<number> {
-    return this.reader.count(Date.now());
+    return this.reader.count(dataNow());
   }
 
   /** Live leases of `project` with a resource matching the file `path`, oldest first. */
   async check(project: string, path: string): Promise<Lease[]> {
     const hits = new Map<string, Candidate>();
-    for (const r of await this.reader.startingBefore(project, path, Date.now())) if (!hits.has(r.id) && pathGlobMatch(r.held, path)) hits.set(r.id, r);
+    for (const r of await this.reader.startingBefore(project, path, dataNow())) if (!hits.has(r.id) && pathGlobMatch(r.held, path)) hits.set(r.id, r);
     return [...hits.values()].sort(byAge).map((r) => LEASE.wire(LEASE.decode(r)));
   }
 
@@ -179,7 +180,7 @@ export class LeaseService {
 
   private sweepNow(): Promise<void> {
     if (this.sweeping) return this.sweeping;
-    const due = this.reader.due(Date.now());
+    const due = this.reader.due(dataNow());
     if (due === false) return Promise.resolve();
     this.sweeping = (due === true ? this.expireDue() : due.then((d) => (d ? this.expireDue() : undefined), (err: unknown) => this.opts.log.warn({ err }, 'lease expiry check failed'))).finally(() => {
       this.sweeping = null;

@@ -8,6 +8,7 @@ import type { Awaitable } from '../../shared/awaitable.js';
 import { stateRoutes, txnRoutes, watchRoutes } from './routes.js';
 import { StateService } from './service.js';
 import { ChangeFeed } from './watch.js';
+import { dataNow } from '../../../schemas/db/time.js';
 
 /**
  * The state store: values with versions, history and rollback; a read cache where one
@@ -78,7 +79,7 @@ class StateJobs implements Job {
 
   private async pass(): Promise<void> {
     try {
-      for (let turn = 0; turn < 16 && (turn > 0 || (await this.due(Date.now()))); turn++) {
+      for (let turn = 0; turn < 16 && (turn > 0 || (await this.due(dataNow()))); turn++) {
         const r = await this.writer.call('state.expire', { limit: STATE_EXPIRY_CHUNK });
         this.stats.expired += r.expired;
         if (r.expired > 0) this.changed();

@@ -4,6 +4,7 @@ import { only, sql } from '../../../schemas/db/sql.js';
 import { MAX_KEY_BYTES } from '../../shared/limits.js';
 import { NEWEST_REVISION, withCurrentValue } from '../../../schemas/db/tables/state.js';
 import { findVersion, ringIds } from '../../shared/version-ring.js';
+import { dataNow } from '../../../schemas/db/time.js';
 
 export interface StateRow {
   value: Buffer;
@@ -146,7 +147,7 @@ const pages = {
     const hasAfter = db.statement<{ found: number }>(HAS_AFTER);
     return (after, limit, prefix) => {
       const hi = prefixEnd(prefix);
-      const now = Date.now();
+      const now = dataNow();
       const r = page.get(after, prefix, hi, now, limit) as { json: string | null; last: string | null };
       const last = r.last;
       return { json: r.json ?? '[]', next: last !== null && hasAfter.get(last, prefix, hi, now) !== undefined ? last : null };
@@ -155,7 +156,7 @@ const pages = {
   pg(db: Reads): (after: string, limit: number, prefix: string) => Awaitable<Page> {
     const rows = db.statement<{ key: string; version: number; content_type: string; updated_at: string }>(PAGE_ROWS);
     return (after, limit, prefix) =>
-      then(rows.all(after, prefix, prefixEnd(prefix), Date.now(), limit + 1), (list) => {
+      then(rows.all(after, prefix, prefixEnd(prefix), dataNow(), limit + 1), (list) => {
         const page = list.slice(0, limit);
         const json = `[${page.map((r) => JSON.stringify({ key: r.key, version: r.version, content_type: r.content_type, updated_at: `${r.updated_at.replace(' ', 'T')}Z` })).join(',')}]`;
         return { json, next: list.length > limit ? page.at(-1)!.key : null };

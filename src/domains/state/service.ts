@@ -4,7 +4,7 @@ import { compareHolds, currentOf, type TxnCurrent } from '../../../schemas/rpc/w
 import { fail } from '../../errors.js';
 import type { PoolClient } from '../../rpc/pool-client.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
-import { toRfc3339 } from '../../../schemas/db/time.js';
+import { dataNow, toRfc3339 } from '../../../schemas/db/time.js';
 import type { Awaitable } from '../../shared/awaitable.js';
 import { StateCache, cachedValue, type CachedValue } from './cache.js';
 import type { StateReader, StateRow } from './reader.js';
@@ -70,7 +70,7 @@ export class StateService {
   current(key: string): Awaitable<CachedValue | undefined> {
     const hit = this.cache.get(key);
     if (hit) {
-      if (hit.expiresAt === 0 || hit.expiresAt > Date.now()) return hit;
+      if (hit.expiresAt === 0 || hit.expiresAt > dataNow()) return hit;
       this.cache.delete(key);
       return undefined;
     }
@@ -80,7 +80,7 @@ export class StateService {
 
   private fill(key: string, row: StateRow | undefined): CachedValue | undefined {
     // Past its TTL and not yet swept: absent.
-    if (!row || (row.expires_at > 0 && row.expires_at <= Date.now())) return undefined;
+    if (!row || (row.expires_at > 0 && row.expires_at <= dataNow())) return undefined;
     // An ephemeral key goes when its agent does, in a writer step no reply of this front's tells of: never cached.
     if (row.owner) return cachedValue(row.value, row.version, row.hash, row.content_type, row.revision, row.expires_at);
     return this.cache.fill(key, row.value, row.version, row.hash, row.content_type, row.revision, row.expires_at);

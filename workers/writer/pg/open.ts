@@ -3,6 +3,7 @@ import { openPg } from '../../../src/shared/pg.js';
 import { PG_WRITER_IDLE_IN_TX_MS } from '../../../src/shared/limits.js';
 import type { Driver } from '../sql.js';
 import { pgDriver } from './driver.js';
+import { startPgClock } from '../../../src/shared/pg-clock.js';
 import { migratePg } from './migrate.js';
 
 /**
@@ -17,7 +18,12 @@ export async function openPgDriver(url: string): Promise<Driver> {
     const open = () => openPg(url, { max: 2, name: 'koor-writer', idleInTransactionMs: PG_WRITER_IDLE_IN_TX_MS });
     sql = open();
     await migratePg(sql);
-    return pgDriver(open, sql);
+    // Leases, claims and expiries judged by the database's clock, as every node's (pg-clock.ts).
+    const stopClock = await startPgClock(url);
+    const driver = pgDriver(open, sql);
+    const close = driver.close;
+    driver.close = () => Promise.all([close(), stopClock()]).then(() => {});
+    return driver;
   } catch (err) {
     await sql?.end({ timeout: 1 }).catch(() => {});
     throw err;

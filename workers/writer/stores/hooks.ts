@@ -7,7 +7,7 @@ import { NEWEST_EVENT } from '../../../schemas/db/tables/events.js';
 import { NEWEST_MESSAGE } from '../../../schemas/db/tables/messages.js';
 import { fault } from '../fault.js';
 import { sql, type Tx } from '../sql.js';
-import { storageNow } from '../../../schemas/db/time.js';
+import { dataNow, storageNow } from '../../../schemas/db/time.js';
 import type { EventStore } from './events.js';
 import { HOOK_DENIED_KEEP, HOOK_EDITED_KEEP, HOOK_PULL_WARNED_KEEP } from '../../../src/shared/limits-features.js';
 
@@ -98,11 +98,11 @@ export function hookStore(events: EventStore) {
 
     /** Its last progress now; with `busy`, a shell command started, one ended, or none runs. */
     async progress(tx: Tx, sessionId: string, busy?: HookBusy): Promise<boolean> {
-      const now = storageNow(Date.now());
+      const now = storageNow(dataNow());
       if (busy === undefined) return (await tx.run(PROGRESS, now, sessionId)) > 0;
       if (busy === 'end') return (await tx.run(BUSY_END, now, sessionId)) > 0;
       if (busy === 'clear') return (await tx.run(BUSY_CLEAR, now, sessionId)) > 0;
-      const until = storageNow(Date.now() + busy.ms);
+      const until = storageNow(dataNow() + busy.ms);
       return (await tx.run(BUSY_START, now, until, until, sessionId)) > 0;
     },
 

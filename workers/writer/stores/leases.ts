@@ -17,7 +17,7 @@ import {
 import { globsOverlap, pathGlob, prefixEnd, prefixKeySeeks } from '../../../src/shared/path-glob.js';
 import { fault } from '../fault.js';
 import { dialects, sql, type Dialect, type Tx } from '../sql.js';
-import { storageNow } from '../../../schemas/db/time.js';
+import { dataNow, storageNow } from '../../../schemas/db/time.js';
 import type { EventStore } from './events.js';
 
 type M = WriterMethods;
@@ -139,7 +139,7 @@ export function leaseStore(events: EventStore) {
       if (name === undefined) throw fault('IDENTITY_REQUIRED', 'lease');
       const resources = [...new Set(req.resources)];
       for (const r of resources) if (pathGlob(r) === null) throw fault('INVALID_PATTERN', r);
-      const now = Date.now();
+      const now = dataNow();
       const f: Filter = { project: req.project, holder: req.holder, exclusive: req.exclusive ? 1 : 0, now };
       // Every lease in the way, oldest first, but those blocking the first refused resource
       // before the rest: the reply's message names that resource and the first lease's holder.
@@ -179,7 +179,7 @@ export function leaseStore(events: EventStore) {
     },
 
     async renew(tx: Tx, req: ReqOf<M, 'leases.renew'>): Promise<ResOf<M, 'leases.renew'>> {
-      const now = Date.now();
+      const now = dataNow();
       const r = await live(tx, req.id, now, req.fence);
       heldBy(r, req.holder);
       const ttl = req.ttl_ms ?? r.ttl_ms;
@@ -190,13 +190,13 @@ export function leaseStore(events: EventStore) {
     },
 
     async release(tx: Tx, req: ReqOf<M, 'leases.release'>): Promise<ResOf<M, 'leases.release'>> {
-      const r = await live(tx, req.id, Date.now(), req.fence);
+      const r = await live(tx, req.id, dataNow(), req.fence);
       heldBy(r, req.holder);
       return { lease: decode(r), events: [await end(tx, r, 'released')] };
     },
 
     async expire(tx: Tx, req: ReqOf<M, 'leases.expire'>): Promise<ResOf<M, 'leases.expire'>> {
-      const rows = await tx.all<Row>(DUE, Date.now(), req.limit);
+      const rows = await tx.all<Row>(DUE, dataNow(), req.limit);
       return { released: rows.length, more: rows.length === req.limit, events: await endAll(tx, rows, 'expired') };
     },
 
@@ -221,7 +221,7 @@ export function leaseStore(events: EventStore) {
      * concurrent claims over 40 tasks missed their deadlines in a loaded cluster run).
      */
     async liveOfOthers(tx: Tx, project: string, holder: string): Promise<LeaseRow[]> {
-      return (await tx.all<Row>(LIVE_OTHERS, project, holder, Date.now())).map(decode);
+      return (await tx.all<Row>(LIVE_OTHERS, project, holder, dataNow())).map(decode);
     },
 
     /**
@@ -251,7 +251,7 @@ export function leaseStore(events: EventStore) {
     async fenceOver(tx: Tx, key: string): Promise<number> {
       if (pathGlob(key) === null) return 0;
       let max = 0;
-      const now = Date.now();
+      const now = dataNow();
       for (const { project } of await tx.all<{ project: string }>(PROJECTS)) {
         for (const c of await inTheWay(tx, key, { project, holder: '', exclusive: 1, now })) if (c.fence > max) max = c.fence;
       }
@@ -260,7 +260,7 @@ export function leaseStore(events: EventStore) {
 
     /** The holder was seen alive (heartbeat, activate): its TTL leases run from now again. */
     async renewHolder(tx: Tx, holder: string): Promise<void> {
-      const now = Date.now();
+      const now = dataNow();
       await tx.run(RENEW_HOLDER, now, holder, now);
     },
   };

@@ -1,7 +1,7 @@
 import type { ReqOf, ResOf } from '../../../schemas/rpc/envelope.js';
 import type { BudgetPeriods, Event, LlmRecordIn, WriterMethods } from '../../../schemas/rpc/writer.js';
 import { inserting, sql, type Tx } from '../sql.js';
-import { storageNow } from '../../../schemas/db/time.js';
+import { dataNow, storageNow } from '../../../schemas/db/time.js';
 import type { EventStore } from './events.js';
 import { HOOK_SESSION_ENDED_KEEP_MS } from '../../../schemas/db/tables/hooks.js';
 import { LLM, usageReply } from '../../../schemas/db/tables/llm.js';
@@ -107,7 +107,7 @@ export function llmStore(events: EventStore) {
         if (r.instance_id === '' && r.session_id !== '') {
           const s =
             (await tx.get<{ instance_id: string; project: string }>(SESSION, r.session_id)) ??
-            (await tx.get<{ instance_id: string; project: string }>(ENDED, r.session_id, storageNow(Date.now() - HOOK_SESSION_ENDED_KEEP_MS))) ??
+            (await tx.get<{ instance_id: string; project: string }>(ENDED, r.session_id, storageNow(dataNow() - HOOK_SESSION_ENDED_KEEP_MS))) ??
             (await tx.get<{ instance_id: string; project: string }>(SESSION_BEFORE, r.session_id));
           if (s) {
             r.instance_id = s.instance_id;

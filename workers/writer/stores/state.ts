@@ -7,7 +7,7 @@ import { findVersion, keepsRings, ringCount, ringIds, ringPush, toRing } from '.
 import { VERSION_RING_MAX } from '../../../src/shared/limits-features.js';
 import { VERSION_INDEXED } from '../../../schemas/db/tables/state.js';
 import type { Awaitable } from '../../../src/shared/awaitable.js';
-import { storageNow } from '../../../schemas/db/time.js';
+import { dataNow, storageNow } from '../../../schemas/db/time.js';
 import { STATE_CHANGES_CHANNEL } from '../../../schemas/rpc/cluster.js';
 import { logChange, logChangeSync, type ChangeType } from './changes.js';
 
@@ -152,7 +152,7 @@ export function stateStore(historyKeep = 0) {
       const hash = sha256(value);
       const at = storageNow();
       const k = historyKeep;
-      if (known === null) tx.send(EXPIRE_DUE_PG, key, Date.now());
+      if (known === null) tx.send(EXPIRE_DUE_PG, key, dataNow());
       const r = (await tx.get<{ version: number; dropped: number; revision: number }>(
         WRITE_PG, key, stateTopic(key), hash, contentType, by, key, value, hash, contentType, at, by, key, hash, contentType, at, by, bound.expiresAt, bound.owner, bound.fence, key, k, k,
       ))!;
@@ -190,7 +190,7 @@ export function stateStore(historyKeep = 0) {
   };
 
   /** Past its TTL and not yet swept: the key reads as absent. */
-  const expired = (row: Row | undefined): row is Row => row !== undefined && row.expires_at > 0 && row.expires_at <= Date.now();
+  const expired = (row: Row | undefined): row is Row => row !== undefined && row.expires_at > 0 && row.expires_at <= dataNow();
 
   /** The key's current row, or undefined when it has none or it expired (then swept now, with its `expire` change). */
   async function current(tx: Tx, key: string): Promise<Meta | undefined> {
@@ -247,7 +247,7 @@ export function stateStore(historyKeep = 0) {
 
   /** A put's expiry and owner from its request. */
   const boundOf = (req: { ttl_ms?: number; owner?: string; fence?: number }): Bound =>
-    req.ttl_ms === undefined && req.owner === undefined && req.fence === undefined ? NONE : { expiresAt: req.ttl_ms ? Date.now() + req.ttl_ms : 0, owner: req.owner ?? '', fence: req.fence ?? 0 };
+    req.ttl_ms === undefined && req.owner === undefined && req.fence === undefined ? NONE : { expiresAt: req.ttl_ms ? dataNow() + req.ttl_ms : 0, owner: req.owner ?? '', fence: req.fence ?? 0 };
 
   return {
     /** The dispatcher's end of a batch transaction: whether it committed. */
@@ -275,7 +275,7 @@ export function stateStore(historyKeep = 0) {
 
     /** Up to `limit` keys past their TTL deleted, each with its `expire` change. */
     async expire(tx: Tx, req: ReqOf<M, 'state.expire'>): Promise<ResOf<M, 'state.expire'>> {
-      const due = await tx.all<{ key: string; version: number }>(DUE, Date.now(), req.limit);
+      const due = await tx.all<{ key: string; version: number }>(DUE, dataNow(), req.limit);
       for (const d of due) await drop(tx, d.key, d.version, 'expire');
       return { expired: due.length, more: due.length === req.limit };
     },

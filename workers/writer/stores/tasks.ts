@@ -6,7 +6,7 @@ import { TASK_CLAIM_BATCH, TASK_CLAIM_FIRST_BATCH, TASK_CLAIM_INDEX_BLOCKED, TAS
 import { fault } from '../fault.js';
 import { dialects, sql, type Tx } from '../sql.js';
 import { LEASE_LIVE } from '../../../schemas/db/leases.js';
-import { storageNow } from '../../../schemas/db/time.js';
+import { dataNow, storageNow } from '../../../schemas/db/time.js';
 import type { EventStore } from './events.js';
 import { revive, type leaseStore } from './leases.js';
 import { defined } from '../../../src/shared/defined.js';
@@ -310,7 +310,7 @@ export function taskStore(events: EventStore, leases: ReturnType<typeof leaseSto
       let taken: { lease: LeaseRow; events: Event[] } | null = null;
       let blocked = 0;
       let firstBlock = '';
-      for await (const c of readyInOrder(tx, req.project, who.capabilities, req.holder, Date.now())) {
+      for await (const c of readyInOrder(tx, req.project, who.capabilities, req.holder, dataNow())) {
         const got = await leaseFor(tx, c, req.holder, heldNow);
         if (got !== null && 'blocked' in got) {
           if (blocked++ === 0) firstBlock = got.blocked;

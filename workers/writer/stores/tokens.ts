@@ -3,7 +3,7 @@ import type { ReqOf, ResOf } from '../../../schemas/rpc/envelope.js';
 import type { WriterMethods } from '../../../schemas/rpc/writer.js';
 import { fault } from '../fault.js';
 import { sql, type Tx } from '../sql.js';
-import { storageNow, toStorage } from '../../../schemas/db/time.js';
+import { dataNow, storageNow, toStorage } from '../../../schemas/db/time.js';
 import { TOKENS_MAX } from '../../../src/shared/limits-features.js';
 
 type M = WriterMethods;
@@ -19,7 +19,7 @@ export function tokenStore() {
     async create(tx: Tx, req: ReqOf<M, 'tokens.create'>): Promise<ResOf<M, 'tokens.create'>> {
       const n = Number((await tx.get<{ n: number | string }>(COUNT))!.n);
       if (n >= TOKENS_MAX) throw fault('TOO_MANY', 'tokens', n + 1, TOKENS_MAX);
-      const ms = Date.now();
+      const ms = dataNow();
       const now = storageNow(ms);
       const expires = req.ttl_ms === null ? null : toStorage(ms + req.ttl_ms);
       await tx.run(INSERT, req.id, req.name, req.role, JSON.stringify(req.scopes), req.token_hash, now, expires);
