@@ -118,56 +118,66 @@ export type LeaseInput =
 export type LeaseOutput = { ok: true; fence: number; lease: string } | { ok: false } | { ok: boolean };
 
 /**
- * One resource. `holder.lease` null: granted by an indeterminate acquire, its id unknown;
- * `holder.expires`: the earliest time its expiry may be observed (the acquire's call time plus its
- * TTL). `fence`: the newest fence issued, or when `fenceKnown` is false (an indeterminate acquire
- * took effect) a number below it.
+ * One resource. `owner`: who holds it (null: nobody), by one lease or several — an owner's own
+ * lease never keeps it from taking another (as Koor's don't). Each lease: its id (null: granted by
+ * an indeterminate acquire, its id unknown) and the earliest time its expiry may be observed (its
+ * acquire's call time plus its TTL). `fence`: the newest fence issued, or when `fenceKnown` is
+ * false (an indeterminate acquire took effect) a number below it.
  */
 export interface LeaseState {
-  holder: { owner: string; lease: string | null; expires: number } | null;
+  owner: string | null;
+  leases: ReadonlyArray<{ id: string | null; expires: number }>;
   fence: number;
   fenceKnown: boolean;
 }
 
 /**
- * Mutual exclusion with fencing tokens (file leases), partitioned by resource: at most one holder;
- * each grant's fence is larger than every fence issued before for the resource; an acquire is
- * refused only while someone holds the resource; a write guarded by a fence succeeds with the
- * newest fence issued and is refused with any other. A lease may expire, but never before the
- * operation seeing it expired returns `ttlMs` after the acquire's call (the server granted it after
- * the call, so it cannot expire earlier), and need not ever (a sweep may be late). Expiry is applied
- * lazily, by the operation that needs it (a grant over a held resource, a release refused to its
- * holder): nothing else can tell whether it has happened, so no other order needs trying.
+ * Mutual exclusion with fencing tokens (file leases), partitioned by resource: at most one owner
+ * at a time; each grant's fence is larger than every fence issued before for the resource; an
+ * acquire is refused only while another owner holds the resource; a write guarded by a fence
+ * succeeds with the newest fence issued and is refused with any other. A lease may expire, but
+ * never before the operation seeing it expired returns `ttlMs` after the acquire's call (the server
+ * granted it after the call, so it cannot expire earlier), and need not ever (a sweep may be late).
+ * Expiry is applied lazily, by the operation that needs it (a grant to another owner, a release
+ * refused to the holder): nothing else can tell whether it has happened, so no other order needs trying.
  */
 export function leaseModel(): Model<LeaseState, LeaseInput, LeaseOutput> {
-  /** The resource free, if it is or its holder's lease may have expired by the time `op` returns. */
-  const free = (s: LeaseState, op: Op<LeaseInput, LeaseOutput>): LeaseState | null => (s.holder === null ? s : op.ret >= s.holder.expires ? { ...s, holder: null } : null);
+  /** The state with `owner`'s leases, or null when another owner holds leases that cannot all have expired by the time `op` returns. */
+  const takeable = (s: LeaseState, owner: string, op: Op<LeaseInput, LeaseOutput>): LeaseState | null => {
+    if (s.owner === null || s.owner === owner) return s;
+    return s.leases.every((l) => op.ret >= l.expires) ? { ...s, owner: null, leases: [] } : null;
+  };
+  const without = (s: LeaseState, i: number): LeaseState => {
+    const leases = s.leases.filter((_, j) => j !== i);
+    return { ...s, leases, owner: leases.length === 0 ? null : s.owner };
+  };
   return {
     name: 'lease',
-    init: () => ({ holder: null, fence: -Infinity, fenceKnown: true }),
+    init: () => ({ owner: null, leases: [], fence: -Infinity, fenceKnown: true }),
     key: (input) => input.res,
-    hash: (s) => `${s.holder ? `${JSON.stringify(s.holder.owner)},${JSON.stringify(s.holder.lease)},${s.holder.expires}` : '-'}|${s.fence}|${s.fenceKnown ? 'k' : 'u'}`,
+    hash: (s) => `${JSON.stringify(s.owner)}:${s.leases.map((l) => `${l.id ?? '?'}@${l.expires}`).join(',')}|${s.fence}|${s.fenceKnown ? 'k' : 'u'}`,
     step(s, op) {
       const input = op.input;
       const out = answer(op) as { ok: boolean; fence?: number; lease?: string } | undefined;
       switch (input.f) {
         case 'acquire': {
           const expires = op.call + (input.ttlMs === undefined || input.ttlMs <= 0 ? Infinity : input.ttlMs);
-          if (out && !out.ok) return s.holder !== null ? [s] : [];
-          const f = free(s, op);
+          if (out && !out.ok) return s.owner !== null && s.owner !== input.owner ? [s] : [];
+          const f = takeable(s, input.owner, op);
           if (!f) return [];
-          if (!out) return [{ holder: { owner: input.owner, lease: null, expires }, fence: f.fence, fenceKnown: false }];
+          if (!out) return [{ owner: input.owner, leases: [...f.leases, { id: null, expires }], fence: f.fence, fenceKnown: false }];
           if (out.fence === undefined || out.lease === undefined || !(out.fence > f.fence)) return [];
-          return [{ holder: { owner: input.owner, lease: out.lease, expires }, fence: out.fence, fenceKnown: true }];
+          return [{ owner: input.owner, leases: [...f.leases, { id: out.lease, expires }], fence: out.fence, fenceKnown: true }];
         }
         case 'release': {
-          const h = s.holder;
-          const holds = h !== null && h.owner === input.owner && (h.lease === input.lease || h.lease === null);
-          if (!out || out.ok) return holds ? [{ ...s, holder: null }] : [];
-          // Refused: someone else's lease, or this one expired; an unknown lease id may differ.
-          if (h === null || h.owner !== input.owner || h.lease !== input.lease) return [s];
-          const f = free(s, op);
-          return f ? [f] : [];
+          const mine = s.owner === input.owner;
+          const known = mine ? s.leases.findIndex((l) => l.id === input.lease) : -1;
+          // Its lease, or one whose id nobody saw (an indeterminate acquire's): either may be the one released.
+          const candidates = known >= 0 ? [known] : mine ? s.leases.flatMap((l, i) => (l.id === null ? [i] : [])) : [];
+          if (!out || out.ok) return candidates.map((i) => without(s, i));
+          // Refused: not its lease (any more), or it expired.
+          if (known < 0) return [s];
+          return op.ret >= s.leases[known]!.expires ? [without(s, known)] : [];
         }
         case 'fenced-write': {
           if (!out) return [];

@@ -9,6 +9,7 @@
  * back); `isolate` cuts both ways.
  */
 import { execFileSync, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { onCleanup } from '../lib/cleanup.js';
 
 /** Every namespace a run makes is named with this prefix (and removed by it). */
 const PREFIX = 'koorj-';
@@ -53,11 +54,13 @@ export class Net {
   private readonly members = new Map<string, number>();
   /** Blackhole rules in place: the member `to` → the addresses it drops packets from. */
   private readonly cuts = new Map<string, Set<string>>();
+  private unregister = () => {};
 
   /** A network with `names` on it, in that order from 10.88.0.2. */
   static make(names: readonly string[]): Net {
     removeNetns();
     const net = new Net();
+    net.unregister = onCleanup(removeNetns);
     try {
       ip('netns', 'add', SWITCH);
       ip('-n', SWITCH, 'link', 'add', 'br0', 'type', 'bridge');
@@ -135,5 +138,6 @@ export class Net {
   remove(): void {
     this.cuts.clear();
     removeNetns();
+    this.unregister();
   }
 }

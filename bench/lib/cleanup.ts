@@ -11,6 +11,8 @@ import path from 'node:path';
 interface Tracked {
   child?: ChildProcess;
   dir?: string;
+  /** Undoes what is neither a child nor a dir (a network namespace, a server another user runs); synchronous. */
+  undo?: () => void;
 }
 const tracked = new Set<Tracked>();
 
@@ -27,12 +29,18 @@ export function trackChild(child: ChildProcess): void {
   child.once('exit', () => tracked.delete(t));
 }
 
+/** Registers `undo` to run at cleanup (after the children are stopped); the function returned unregisters it. */
+export function onCleanup(undo: () => void): () => void {
+  return register({ undo });
+}
+
 /** Kills every tracked child still alive and removes tracked dirs (async, graceful first). */
 export async function cleanupAll(): Promise<void> {
   const all = [...tracked];
   await Promise.all(all.map((t) => (t.child ? stopChild(t.child, 5000) : Promise.resolve())));
   for (const t of all) {
     if (t.dir) fs.rmSync(t.dir, { recursive: true, force: true });
+    undo(t);
     tracked.delete(t);
   }
 }
@@ -42,6 +50,7 @@ export function cleanupAllSync(): void {
   for (const t of tracked) {
     if (t.child && t.child.exitCode === null && t.child.signalCode === null) t.child.kill('SIGKILL');
     if (t.dir) fs.rmSync(t.dir, { recursive: true, force: true });
+    undo(t);
   }
   tracked.clear();
 }
@@ -59,6 +68,14 @@ export function makeTempDir(prefix: string): { dir: string; remove: () => void }
       tracked.delete(t);
     },
   };
+}
+
+function undo(t: Tracked): void {
+  try {
+    t.undo?.();
+  } catch {
+    // best effort: the rest is still cleaned up
+  }
 }
 
 /** SIGTERM, then SIGKILL past `graceMs`; resolves once the child has exited. */

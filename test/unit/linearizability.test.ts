@@ -96,6 +96,18 @@ t.test('leases: one holder, increasing fences, expiry', async (t) => {
   t.equal(verdict(m, [acquire('A', 0, 10, grant(1, 'LA')), release('B', 'LA', 15, 25, true)]), false, 'a release by someone else');
 });
 
+t.test('leases: an owner may hold several; a timed-out acquire granted late holds on', async (t) => {
+  const m = leaseModel();
+  t.equal(verdict(m, [acquire('A', 0, 10, grant(1, 'LA')), acquire('A', 20, 30, grant(2, 'LA2'))]), true, 'its own lease does not keep an owner from another');
+  t.equal(verdict(m, [acquire('A', 0, 10, grant(1, 'LA')), acquire('A', 20, 30, grant(2, 'LA2')), release('A', 'LA', 40, 50, true), acquire('B', 60, 70, grant(3, 'LB'))]), false, 'released one of two, it still holds the resource');
+  t.equal(verdict(m, [acquire('A', 0, 10, grant(1, 'LA')), acquire('A', 20, 30, { ok: false })]), false, 'nor is it refused for its own');
+  // A acquires and times out (the grant comes late), acquires again, releases that: B is still refused, then A releases the first.
+  const late = [acquire('A', 0, 0, undefined, 5000), acquire('A', 100, 110, grant(2, 'LA2')), release('A', 'LA2', 120, 130, true), acquire('B', 140, 150, { ok: false })];
+  t.equal(verdict(m, late), true, 'the timed-out acquire may hold the resource still');
+  t.equal(verdict(m, [...late, acquire('B', 200, 210, grant(5, 'LB'))]), false, 'and nobody else gets it before its TTL');
+  t.equal(verdict(m, [...late, acquire('B', 5200, 5210, grant(5, 'LB'))]), true, 'after it, someone may');
+});
+
 t.test('leases: fenced writes and indeterminate acquires', async (t) => {
   const m = leaseModel();
   const two = [acquire('A', 0, 10, grant(1, 'LA'), 15), acquire('B', 20, 30, grant(2, 'LB'))];

@@ -1,0 +1,220 @@
+/**
+ * The clients of a Jepsen-style run, as a process of their own inside a client namespace (the run's
+ * network is not reachable from outside it). Each worker is attached to one node and records every
+ * operation's invocation and completion on the machine's monotonic clock (shared by every process,
+ * so histories from several namespaces merge): a timeout, a refused connection, a 5xx or an answer
+ * it cannot read is indeterminate (ret Infinity). What it runs, per worker:
+ *   register: reads, blind writes and compare-and-sets (If-Match the ETag it read) on a few keys;
+ *   lease:    exclusive leases on a few resources, held briefly, released;
+ *   queue:    tasks added by one worker, claimed and completed by the others.
+ * Usage: node client.js '<json ClientPlan>' — the history is written to `plan.out` as JSON.
+ */
+import fs from 'node:fs';
+import http from 'node:http';
+import type { Op } from './checker.js';
+import type { LeaseInput, LeaseOutput, QueueInput, QueueOutput, RegisterInput, RegisterOutput } from './models.js';
+
+export interface ClientPlan {
+  /** Each worker's node (base URL) and kind. */
+  workers: Array<{ node: string; kind: 'register' | 'lease' | 'queue' }>;
+  durationMs: number;
+  /** A request not answered within this long is indeterminate. */
+  timeoutMs: number;
+  /** A lease's TTL. */
+  leaseTtlMs: number;
+  /** Distinguishes this process's names (agents, values, tasks) from another's. */
+  tag: string;
+  /** The run's own keys, resources and project (a cluster serves several runs). */
+  run: string;
+  out: string;
+}
+
+export interface History {
+  register: Op<RegisterInput, RegisterOutput>[];
+  lease: Op<LeaseInput, LeaseOutput>[];
+  queue: Op<QueueInput, QueueOutput>[];
+  /** Requests answered, by kind, and those that were indeterminate. */
+  counts: Record<string, { ok: number; unknown: number }>;
+  /** Why operations were indeterminate: "no answer", or a status and the start of its error. */
+  why: Record<string, number>;
+}
+
+const KEYS = ['r0', 'r1', 'r2'];
+const RESOURCES = ['l0', 'l1'];
+/** The one machine-wide monotonic clock, ms. */
+export const now = (): number => Number(process.hrtime.bigint()) / 1e6;
+
+const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity });
+
+interface Reply {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: string;
+}
+
+/** A request that never reached the server (the connection was refused): it had no effect. */
+const REFUSED = 'refused' as const;
+
+/** One request; null when no answer came in time (or the connection broke), REFUSED when it never left. */
+function request(base: string, method: string, path: string, body: string | undefined, headers: Record<string, string>, timeoutMs: number): Promise<Reply | null | typeof REFUSED> {
+  return new Promise((resolve) => {
+    const req = http.request(`${base}${path}`, { method, agent, headers: { ...headers, ...(body !== undefined ? { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) } : {}) } }, (res) => {
+      let data = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (data += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: data }));
+      res.on('error', () => resolve(null));
+    });
+    req.setTimeout(timeoutMs, () => req.destroy(new Error('timeout')));
+    req.on('error', (e: NodeJS.ErrnoException) => resolve(e.code === 'ECONNREFUSED' ? REFUSED : null));
+    req.end(body);
+  });
+}
+
+const json = (r: Reply): Record<string, unknown> => {
+  try {
+    return JSON.parse(r.body) as Record<string, unknown>;
+  } catch {
+    return {};
+  }
+};
+const pick = <T>(xs: readonly T[]): T => xs[Math.floor(Math.random() * xs.length)]!;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function main(plan: ClientPlan): Promise<void> {
+  const h: History = { register: [], lease: [], queue: [], counts: {}, why: {} };
+  const PROJECT = plan.run;
+  const until = now() + plan.durationMs;
+  /** Records an operation: `run` answers its output, undefined when its outcome is unknown, REFUSED when it had none (not recorded). */
+  async function op<I, O>(into: Op<I, O>[], client: string, input: I, run: () => Promise<O | undefined | typeof REFUSED>): Promise<O | undefined> {
+    const call = now();
+    const output = await run();
+    if (output === REFUSED) return undefined;
+    const ret = output === undefined ? Infinity : now();
+    into.push({ client, input, call, ret, ...(output !== undefined ? { output } : {}) });
+    const c = (h.counts[into === h.register ? 'register' : into === h.lease ? 'lease' : 'queue'] ??= { ok: 0, unknown: 0 });
+    if (output === undefined) c.unknown++;
+    else c.ok++;
+    return output;
+  }
+  const call = (base: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => request(base, method, path, body === undefined ? undefined : JSON.stringify(body), headers, plan.timeoutMs);
+  /** Definite answers: 2xx and the 4xx a refusal is; anything else is indeterminate. */
+  const definite = (r: Reply | null | typeof REFUSED, refusals: number[]): r is Reply => r !== null && r !== REFUSED && ((r.status >= 200 && r.status < 300) || refusals.includes(r.status));
+  /** The answer to `r`: REFUSED (no effect) or `read(r)` when definite, else undefined (unknown). */
+  const outcome = <O>(r: Reply | null | typeof REFUSED, refusals: number[], read: (r: Reply) => O): O | undefined | typeof REFUSED => {
+    if (r === REFUSED) return REFUSED;
+    if (definite(r, refusals)) return read(r);
+    const x = r as Reply | null;
+    const why = x === null ? 'no answer' : `${x.status} ${x.body.slice(0, 80)}`;
+    h.why[why] = (h.why[why] ?? 0) + 1;
+    return undefined;
+  };
+
+  /** The agent's id, registered as `name` (tried until the run ends). */
+  async function registered(base: string, name: string): Promise<string | null> {
+    while (now() < until) {
+      const r = await call(base, 'POST', '/api/instances/register', { name, workspace: PROJECT });
+      if (definite(r, [])) return String(json(r).id);
+      await sleep(200);
+    }
+    return null;
+  }
+
+  async function register(w: number, base: string): Promise<void> {
+    const me = `${plan.run}-${plan.tag}-w${w}`;
+    let n = 0;
+    while (now() < until) {
+      const key = pick(KEYS);
+      const path = `/api/state/${PROJECT}/${key}`;
+      const r = Math.random();
+      if (r < 0.4) {
+        let etag = '';
+        const read = await op(h.register, me, { key, f: 'read' } as RegisterInput, async () =>
+          outcome(await call(base, 'GET', path), [404], (x): RegisterOutput => {
+            if (x.status === 404) return { value: null, version: 0 };
+            etag = String(x.headers.etag ?? '');
+            return { value: x.body, version: Number(x.headers['x-koor-version']) };
+          }),
+        );
+        if (!read || !('value' in read) || read.value === null || Math.random() < 0.3) continue;
+        const value = JSON.stringify(`${me}-${n++}`);
+        await op(h.register, me, { key, f: 'cas', expect: read.version, value } as RegisterInput, async () =>
+          outcome(await call(base, 'PUT', path, JSON.parse(value), { 'if-match': etag }), [412], (x): RegisterOutput => (x.status === 412 ? { ok: false } : { ok: true, version: Number(json(x).version) })),
+        );
+      } else {
+        const value = JSON.stringify(`${me}-${n++}`);
+        await op(h.register, me, { key, f: 'write', value } as RegisterInput, async () => outcome(await call(base, 'PUT', path, JSON.parse(value)), [], (x): RegisterOutput => ({ version: Number(json(x).version) })));
+      }
+    }
+  }
+
+  async function lease(w: number, base: string): Promise<void> {
+    const name = `${plan.run}-${plan.tag}-l${w}`;
+    const id = await registered(base, name);
+    if (id === null) return;
+    const headers = { 'x-koor-instance': id };
+    while (now() < until) {
+      const res = pick(RESOURCES);
+      const body = { project: PROJECT, resources: [res], exclusive: true, ttl: `${Math.max(1, Math.round(plan.leaseTtlMs / 1000))}s`, reason: 'jepsen' };
+      const got = await op(h.lease, name, { res, f: 'acquire', owner: name, ttlMs: plan.leaseTtlMs } as LeaseInput, async () =>
+        outcome(await call(base, 'POST', '/api/leases', body, headers), [409], (x): LeaseOutput => {
+          if (x.status === 409) return { ok: false };
+          const l = json(x);
+          return { ok: true, fence: Number(l.fence), lease: String(l.id) };
+        }),
+      );
+      if (got && 'lease' in got) {
+        await sleep(Math.random() * 200);
+        await op(h.lease, name, { res, f: 'release', owner: name, lease: got.lease } as LeaseInput, async () => outcome(await call(base, 'DELETE', `/api/leases/${got.lease}`, undefined, headers), [404, 409], (x): LeaseOutput => ({ ok: x.status < 300 })));
+      } else await sleep(Math.random() * 50);
+    }
+  }
+
+  async function queue(w: number, base: string, adder: boolean): Promise<void> {
+    const name = `${plan.run}-${plan.tag}-q${w}`;
+    const id = await registered(base, name);
+    if (id === null) return;
+    const headers = { 'x-koor-instance': id };
+    let n = 0;
+    while (now() < until) {
+      if (adder) {
+        const task = `${plan.run}-${plan.tag}-t${n++}`;
+        await op(h.queue, name, { queue: PROJECT, f: 'add', task } as QueueInput, async () => outcome(await call(base, 'POST', '/api/tasks', { project: PROJECT, title: task }), [], (): QueueOutput => ({ ok: true })));
+        await sleep(100 + Math.random() * 100);
+        continue;
+      }
+      let claimedId = '';
+      const got = await op(h.queue, name, { queue: PROJECT, f: 'claim', who: name } as QueueInput, async () =>
+        outcome(await call(base, 'POST', '/api/tasks/claim', { project: PROJECT }, headers), [404], (x): QueueOutput => {
+          if (x.status === 404) return { none: true };
+          const t = json(x);
+          claimedId = String(t.id);
+          return { task: String(t.title) };
+        }),
+      );
+      if (got && 'task' in got) {
+        await op(h.queue, name, { queue: PROJECT, f: 'complete', task: got.task, who: name } as QueueInput, async () => outcome(await call(base, 'POST', `/api/tasks/${claimedId}/complete`, {}, headers), [404, 409], (x): QueueOutput => ({ ok: x.status < 300 })));
+      } else await sleep(50 + Math.random() * 50);
+    }
+  }
+
+  let adders = 0;
+  await Promise.all(
+    plan.workers.map((w, i) => {
+      if (w.kind === 'register') return register(i, w.node);
+      if (w.kind === 'lease') return lease(i, w.node);
+      return queue(i, w.node, adders++ === 0);
+    }),
+  );
+  fs.writeFileSync(plan.out, JSON.stringify(h, (_k, v: unknown) => (v === Infinity ? 'Infinity' : v)));
+}
+
+if (process.argv[2]) {
+  main(JSON.parse(process.argv[2]) as ClientPlan).then(
+    () => process.exit(0),
+    (e: unknown) => {
+      console.error(e);
+      process.exit(1);
+    },
+  );
+}

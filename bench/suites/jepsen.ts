@@ -1,0 +1,187 @@
+/**
+ * Cluster mode checked the way Jepsen checks databases: a 3-node cluster on PostgreSQL, each in a
+ * network namespace of its own on one bridge (bench/jepsen/netns.ts), clients in two more (c1 on
+ * n1 and n2, c2 on n3), and per run one nemesis: none, PostgreSQL cut off from a node, a node cut
+ * off from the others, c2 cut off from its node, skewed node clocks (ahead and behind, stepped),
+ * a paused node, a killed node, a PostgreSQL restart. Every operation's invocation and completion
+ * is recorded (timeouts and 5xx indeterminate) and each history checked for linearizability
+ * (bench/jepsen/checker.ts) against the models of Koor's promises: state compare-and-set, leases
+ * (one holder at a time), claims (each task once).
+ *
+ *   npm run bench -- jepsen [--quick]
+ *     quick: one run per nemesis, 20 s each; full: 3 runs per nemesis, 60 s each.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { sleep } from '../lib/async.js';
+import { fmtInt } from '../lib/format.js';
+import type { BenchOptions, BenchTable } from '../lib/suite.js';
+import { BENCH_DIST_DIR } from '../lib/suite.js';
+import { check, type Op } from '../jepsen/checker.js';
+import type { ClientPlan, History } from '../jepsen/client.js';
+import { Cluster, clusterUnavailable } from '../jepsen/cluster.js';
+import { casRegister, leaseModel, queueModel } from '../jepsen/models.js';
+import { Net, netnsUnavailable, removeNetns } from '../jepsen/netns.js';
+
+export const timeoutMs = { quick: 15 * 60_000, full: 120 * 60_000 };
+/** The checker's time per model and run, at most (then its verdict is unknown, reported). */
+const CHECK_TIMEOUT_MS = 60_000;
+
+/** A nemesis: what it does during a run (from `at` of the run's length), and what undoes it. */
+interface Nemesis {
+  name: string;
+  act(c: Cluster, net: Net, runMs: number): Promise<void>;
+}
+
+const during = (startFrac: number, lengthMs: number, on: () => void | Promise<void>, off: () => void | Promise<void>) => async (runMs: number) => {
+  await sleep(runMs * startFrac);
+  await on();
+  await sleep(lengthMs);
+  await off();
+};
+
+const NEMESES: Nemesis[] = [
+  { name: 'none', act: async () => {} },
+  { name: 'node cut off from PostgreSQL', act: (_c, net, ms) => during(0.25, ms * 0.4, () => net.isolate('n1', 'pg'), () => net.heal())(ms) },
+  { name: 'node cut off from the other nodes', act: (_c, net, ms) => during(0.25, ms * 0.4, () => (net.isolate('n1', 'n2'), net.isolate('n1', 'n3')), () => net.heal())(ms) },
+  { name: 'clients cut off from their node', act: (_c, net, ms) => during(0.25, ms * 0.4, () => net.isolate('c2', 'n3'), () => net.heal())(ms) },
+  {
+    name: 'clocks skewed (+90 s, -60 s, stepped)',
+    act: async (c, _net, ms) => {
+      await sleep(ms * 0.2);
+      c.skew('n1', '+90s');
+      c.skew('n2', '-60s');
+      await sleep(ms * 0.3);
+      c.skew('n1', '-30s');
+      c.skew('n3', '+300s');
+      await sleep(ms * 0.3);
+      for (const n of ['n1', 'n2', 'n3']) c.skew(n, '+0');
+    },
+  },
+  { name: 'node paused (SIGSTOP)', act: (c, _net, ms) => during(0.25, ms * 0.3, () => c.node('n2').signal('SIGSTOP'), () => c.node('n2').signal('SIGCONT'))(ms) },
+  { name: 'node killed and restarted', act: (c, _net, ms) => during(0.25, ms * 0.2, () => c.kill('n3'), () => c.node('n3').start())(ms) },
+  { name: 'PostgreSQL restarted', act: async (c, _net, ms) => (await sleep(ms * 0.3), c.restartPostgres(2000)) },
+];
+
+interface RunResult {
+  nemesis: string;
+  ops: number;
+  unknown: number;
+  anomalies: string[];
+  unknown_verdicts: string[];
+  byModel: Record<string, { ops: number; ok: number; verdict: string }>;
+}
+
+/** The clients of a run, in their namespaces; their merged history. */
+async function clients(net: Net, c: Cluster, run: string, runMs: number): Promise<History> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'koorj-h-'));
+  const base = (n: string) => c.node(n).url;
+  const plans: Array<[string, ClientPlan]> = [
+    ['c1', { workers: [...['n1', 'n2'].flatMap((n) => [{ node: base(n), kind: 'register' as const }, { node: base(n), kind: 'register' as const }, { node: base(n), kind: 'lease' as const }, { node: base(n), kind: 'queue' as const }])], durationMs: runMs, timeoutMs: 3000, leaseTtlMs: 5000, tag: 'a', run, out: path.join(dir, 'a.json') }],
+    ['c2', { workers: [{ node: base('n3'), kind: 'register' }, { node: base('n3'), kind: 'lease' }, { node: base('n3'), kind: 'queue' }], durationMs: runMs, timeoutMs: 3000, leaseTtlMs: 5000, tag: 'b', run, out: path.join(dir, 'b.json') }],
+  ];
+  try {
+    await Promise.all(
+      plans.map(
+        ([ns, plan]) =>
+          new Promise<void>((resolve, reject) => {
+            const p = net.spawn(ns, process.execPath, [path.join(BENCH_DIST_DIR, 'jepsen', 'client.js'), JSON.stringify(plan)], { stdio: ['ignore', 'ignore', 'pipe'] });
+            let err = '';
+            p.stderr?.on('data', (d: Buffer) => (err += d.toString()));
+            const timer = setTimeout(() => p.kill('SIGKILL'), runMs + 60_000);
+            p.once('exit', (code) => (clearTimeout(timer), code === 0 ? resolve() : reject(new Error(`clients ${ns} exited ${code}: ${err.slice(-1000)}`))));
+          }),
+      ),
+    );
+    const all: History = { register: [], lease: [], queue: [], counts: {}, why: {} };
+    for (const [, plan] of plans) {
+      const h = JSON.parse(fs.readFileSync(plan.out, 'utf8'), (_k, v: unknown) => (v === 'Infinity' ? Infinity : v)) as History;
+      all.register.push(...h.register);
+      all.lease.push(...h.lease);
+      all.queue.push(...h.queue);
+      for (const [k, n] of Object.entries(h.why)) all.why[k] = (all.why[k] ?? 0) + n;
+      for (const [k, v] of Object.entries(h.counts)) {
+        const t = (all.counts[k] ??= { ok: 0, unknown: 0 });
+        t.ok += v.ok;
+        t.unknown += v.unknown;
+      }
+    }
+    return all;
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const describe = (op: Op<unknown, unknown>) => `${String(op.client)} ${JSON.stringify(op.input)} → ${op.output === undefined ? '?' : JSON.stringify(op.output)} [${op.call.toFixed(1)}, ${op.ret === Infinity ? '∞' : op.ret.toFixed(1)}]`;
+
+/** Each model's verdict over the run's history; a failing partition's history is kept in `dumpDir` for reading. */
+function verdicts(h: History, dumpDir: string, run: string, log: (m: string) => void): Pick<RunResult, 'anomalies' | 'byModel' | 'unknown_verdicts'> {
+  const anomalies: string[] = [];
+  const unknown: string[] = [];
+  const byModel: RunResult['byModel'] = {};
+  const judge = <S, I, O>(name: string, model: Parameters<typeof check<S, I, O>>[0], ops: Op<I, O>[]) => {
+    const t0 = performance.now();
+    const r = check(model, ops, { timeoutMs: CHECK_TIMEOUT_MS });
+    log(`  ${name}: ${fmtInt(ops.length)} operations checked in ${Math.round(performance.now() - t0)} ms`);
+    byModel[name] = { ops: ops.length, ok: ops.filter((o) => o.ret !== Infinity).length, verdict: r.ok === true ? 'linearizable' : r.ok === false ? 'NOT linearizable' : 'unknown (timeout)' };
+    if (r.ok === 'unknown') unknown.push(`${name}: the checker gave up after ${CHECK_TIMEOUT_MS / 1000} s`);
+    if (r.ok !== false) return;
+    const file = path.join(dumpDir, `${run}-${name.replace(/\W+/g, '-')}.json`);
+    fs.writeFileSync(file, JSON.stringify(ops.filter((o) => !model.key || model.key(o.input) === r.key), (_k, v: unknown) => (v === Infinity ? 'Infinity' : v)));
+    anomalies.push(`${name}, key ${r.key}: no order places ${describe(r.op as Op<unknown, unknown>)}; before it: ${r.longest.slice(-4).map((o) => describe(o as Op<unknown, unknown>)).join('; ')} (the key's history: ${file})`);
+  };
+  judge('state compare-and-set', casRegister(), h.register);
+  judge('leases', leaseModel(), h.lease);
+  judge('claims', queueModel(), h.queue);
+  return { anomalies, byModel, unknown_verdicts: unknown };
+}
+
+export async function run({ quick, log }: BenchOptions): Promise<Record<string, unknown>> {
+  const why = netnsUnavailable() ?? clusterUnavailable();
+  if (why) return { ok: false, skipped: why, failures: [`jepsen: cannot run here: ${why}`] };
+  const runMs = quick ? 20_000 : 60_000;
+  const rounds = quick ? 1 : 3;
+  const results: RunResult[] = [];
+  // KOOR_BENCH_JEPSEN: only the nemeses whose name contains it (or one of its |-separated parts).
+  const only = process.env.KOOR_BENCH_JEPSEN ?? '';
+  const nemeses = NEMESES.filter((n) => only.split('|').some((o) => n.name.includes(o)));
+  const dumpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'koor-jepsen-histories-'));
+  const net = Net.make(['pg', 'n1', 'n2', 'n3', 'c1', 'c2']);
+  let cluster: Cluster | null = null;
+  try {
+    cluster = await Cluster.start(net, 3);
+    for (let round = 0; round < rounds; round++) {
+      for (const [i, nemesis] of nemeses.entries()) {
+        const runName = `j${round}x${i}`;
+        log(`${nemesis.name}: ${runMs / 1000} s`);
+        const [h] = await Promise.all([clients(net, cluster, runName, runMs), nemesis.act(cluster, net, runMs)]);
+        net.heal();
+        const v = verdicts(h, dumpDir, runName, log);
+        const ops = h.register.length + h.lease.length + h.queue.length;
+        const unknown = Object.values(h.counts).reduce((n, c) => n + c.unknown, 0);
+        results.push({ nemesis: nemesis.name, ops, unknown, ...v });
+        if (unknown > 0) log(`  indeterminate: ${JSON.stringify(h.why)}`);
+        log(`  ${fmtInt(ops)} operations, ${unknown} indeterminate; ${v.anomalies.length === 0 ? 'no anomaly' : v.anomalies.join('\n  ')}`);
+        // The next run starts on a whole cluster.
+        for (const n of cluster.nodes) if (n.child === null) await n.start();
+        await sleep(1000);
+      }
+    }
+  } finally {
+    await cluster?.stop();
+    net.remove();
+    removeNetns();
+  }
+  const failures = results.flatMap((r) => r.anomalies.map((a) => `${r.nemesis}: ${a}`));
+  const warnings = results.flatMap((r) => r.unknown_verdicts.map((a) => `${r.nemesis}: ${a}`));
+  if (failures.length === 0) fs.rmSync(dumpDir, { recursive: true, force: true });
+  const tables: BenchTable[] = [
+    {
+      title: `Jepsen-style runs: 3 nodes on PostgreSQL, each in its own network namespace, ${runMs / 1000} s a run`,
+      columns: ['nemesis', 'operations', 'indeterminate', 'state CAS', 'leases', 'claims', 'anomalies'],
+      rows: results.map((r) => [r.nemesis, fmtInt(r.ops), fmtInt(r.unknown), ...['state compare-and-set', 'leases', 'claims'].map((m) => `${fmtInt(r.byModel[m]!.ok)}/${fmtInt(r.byModel[m]!.ops)} ${r.byModel[m]!.verdict === 'linearizable' ? 'ok' : r.byModel[m]!.verdict}`), String(r.anomalies.length)]),
+    },
+  ];
+  return { ok: failures.length === 0, runs: results, tables, failures, warnings, notes: ['a model column: operations that completed / recorded, and the verdict over them (indeterminate ones may or may not have taken effect)'] };
+}
