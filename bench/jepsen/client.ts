@@ -2,8 +2,9 @@
  * The clients of a Jepsen-style run, as a process of their own inside a client namespace (the run's
  * network is not reachable from outside it). Each worker is attached to one node and records every
  * operation's invocation and completion on the machine's monotonic clock (shared by every process,
- * so histories from several namespaces merge): a timeout, a refused connection, a 5xx or an answer
- * it cannot read is indeterminate (ret Infinity). What it runs, per worker:
+ * so histories from several namespaces merge): a timeout, a broken connection or a 504 is
+ * indeterminate (ret Infinity); a refused connection, a 500, 503 or 507 had no effect (Koor says
+ * so) and is not recorded. What it runs, per worker:
  *   register: reads, blind writes and compare-and-sets (If-Match the ETag it read) on a few keys;
  *   lease:    exclusive leases on a few resources, held briefly, released;
  *   queue:    tasks added by one worker, claimed and completed by the others.
@@ -33,8 +34,8 @@ export interface History {
   register: Op<RegisterInput, RegisterOutput>[];
   lease: Op<LeaseInput, LeaseOutput>[];
   queue: Op<QueueInput, QueueOutput>[];
-  /** Requests answered, by kind, and those that were indeterminate. */
-  counts: Record<string, { ok: number; unknown: number }>;
+  /** Operations by kind and node (`lease@http://…`): answered, indeterminate, and failed with no effect (not in the history). */
+  counts: Record<string, { ok: number; unknown: number; failed: number }>;
   /** Why operations were indeterminate: "no answer", or a status and the start of its error. */
   why: Record<string, number>;
 }
@@ -52,8 +53,10 @@ interface Reply {
   body: string;
 }
 
-/** A request that never reached the server (the connection was refused): it had no effect. */
+/** A request that had no effect: it never reached the server (the connection was refused). */
 const REFUSED = 'refused' as const;
+/** Statuses that say nothing was written (docs/api.md, "Retries"): the operation failed, it is not recorded — a later read that sees it is an anomaly. */
+const NOT_WRITTEN = [500, 503, 507];
 
 /** One request; null when no answer came in time (or the connection broke), REFUSED when it never left. */
 function request(base: string, method: string, path: string, body: string | undefined, headers: Record<string, string>, timeoutMs: number): Promise<Reply | null | typeof REFUSED> {
@@ -86,13 +89,16 @@ async function main(plan: ClientPlan): Promise<void> {
   const PROJECT = plan.run;
   const until = now() + plan.durationMs;
   /** Records an operation: `run` answers its output, undefined when its outcome is unknown, REFUSED when it had none (not recorded). */
-  async function op<I, O>(into: Op<I, O>[], client: string, input: I, run: () => Promise<O | undefined | typeof REFUSED>): Promise<O | undefined> {
+  async function op<I, O>(node: string, into: Op<I, O>[], client: string, input: I, run: () => Promise<O | undefined | typeof REFUSED>): Promise<O | undefined> {
     const call = now();
     const output = await run();
-    if (output === REFUSED) return undefined;
+    const c = (h.counts[`${into === h.register ? 'register' : into === h.lease ? 'lease' : 'queue'}@${node}`] ??= { ok: 0, unknown: 0, failed: 0 });
+    if (output === REFUSED) {
+      c.failed++;
+      return undefined;
+    }
     const ret = output === undefined ? Infinity : now();
     into.push({ client, input, call, ret, ...(output !== undefined ? { output } : {}) });
-    const c = (h.counts[into === h.register ? 'register' : into === h.lease ? 'lease' : 'queue'] ??= { ok: 0, unknown: 0 });
     if (output === undefined) c.unknown++;
     else c.ok++;
     return output;
@@ -102,7 +108,7 @@ async function main(plan: ClientPlan): Promise<void> {
   const definite = (r: Reply | null | typeof REFUSED, refusals: number[]): r is Reply => r !== null && r !== REFUSED && ((r.status >= 200 && r.status < 300) || refusals.includes(r.status));
   /** The answer to `r`: REFUSED (no effect) or `read(r)` when definite, else undefined (unknown). */
   const outcome = <O>(r: Reply | null | typeof REFUSED, refusals: number[], read: (r: Reply) => O): O | undefined | typeof REFUSED => {
-    if (r === REFUSED) return REFUSED;
+    if (r === REFUSED || (r !== null && NOT_WRITTEN.includes(r.status))) return REFUSED;
     if (definite(r, refusals)) return read(r);
     const x = r as Reply | null;
     const why = x === null ? 'no answer' : `${x.status} ${x.body.slice(0, 80)}`;
@@ -129,7 +135,7 @@ async function main(plan: ClientPlan): Promise<void> {
       const r = Math.random();
       if (r < 0.4) {
         let etag = '';
-        const read = await op(h.register, me, { key, f: 'read' } as RegisterInput, async () =>
+        const read = await op(base, h.register, me, { key, f: 'read' } as RegisterInput, async () =>
           outcome(await call(base, 'GET', path), [404], (x): RegisterOutput => {
             if (x.status === 404) return { value: null, version: 0 };
             etag = String(x.headers.etag ?? '');
@@ -138,12 +144,12 @@ async function main(plan: ClientPlan): Promise<void> {
         );
         if (!read || !('value' in read) || read.value === null || Math.random() < 0.3) continue;
         const value = JSON.stringify(`${me}-${n++}`);
-        await op(h.register, me, { key, f: 'cas', expect: read.version, value } as RegisterInput, async () =>
+        await op(base, h.register, me, { key, f: 'cas', expect: read.version, value } as RegisterInput, async () =>
           outcome(await call(base, 'PUT', path, JSON.parse(value), { 'if-match': etag }), [412], (x): RegisterOutput => (x.status === 412 ? { ok: false } : { ok: true, version: Number(json(x).version) })),
         );
       } else {
         const value = JSON.stringify(`${me}-${n++}`);
-        await op(h.register, me, { key, f: 'write', value } as RegisterInput, async () => outcome(await call(base, 'PUT', path, JSON.parse(value)), [], (x): RegisterOutput => ({ version: Number(json(x).version) })));
+        await op(base, h.register, me, { key, f: 'write', value } as RegisterInput, async () => outcome(await call(base, 'PUT', path, JSON.parse(value)), [], (x): RegisterOutput => ({ version: Number(json(x).version) })));
       }
     }
   }
@@ -156,7 +162,7 @@ async function main(plan: ClientPlan): Promise<void> {
     while (now() < until) {
       const res = pick(RESOURCES);
       const body = { project: PROJECT, resources: [res], exclusive: true, ttl: `${Math.max(1, Math.round(plan.leaseTtlMs / 1000))}s`, reason: 'jepsen' };
-      const got = await op(h.lease, name, { res, f: 'acquire', owner: name, ttlMs: plan.leaseTtlMs } as LeaseInput, async () =>
+      const got = await op(base, h.lease, name, { res, f: 'acquire', owner: name, ttlMs: plan.leaseTtlMs } as LeaseInput, async () =>
         outcome(await call(base, 'POST', '/api/leases', body, headers), [409], (x): LeaseOutput => {
           if (x.status === 409) return { ok: false };
           const l = json(x);
@@ -165,7 +171,7 @@ async function main(plan: ClientPlan): Promise<void> {
       );
       if (got && 'lease' in got) {
         await sleep(Math.random() * 200);
-        await op(h.lease, name, { res, f: 'release', owner: name, lease: got.lease } as LeaseInput, async () => outcome(await call(base, 'DELETE', `/api/leases/${got.lease}`, undefined, headers), [404, 409], (x): LeaseOutput => ({ ok: x.status < 300 })));
+        await op(base, h.lease, name, { res, f: 'release', owner: name, lease: got.lease } as LeaseInput, async () => outcome(await call(base, 'DELETE', `/api/leases/${got.lease}`, undefined, headers), [404, 409], (x): LeaseOutput => ({ ok: x.status < 300 })));
       } else await sleep(Math.random() * 50);
     }
   }
@@ -179,12 +185,12 @@ async function main(plan: ClientPlan): Promise<void> {
     while (now() < until) {
       if (adder) {
         const task = `${plan.run}-${plan.tag}-t${n++}`;
-        await op(h.queue, name, { queue: PROJECT, f: 'add', task } as QueueInput, async () => outcome(await call(base, 'POST', '/api/tasks', { project: PROJECT, title: task }), [], (): QueueOutput => ({ ok: true })));
+        await op(base, h.queue, name, { queue: PROJECT, f: 'add', task } as QueueInput, async () => outcome(await call(base, 'POST', '/api/tasks', { project: PROJECT, title: task }), [], (): QueueOutput => ({ ok: true })));
         await sleep(100 + Math.random() * 100);
         continue;
       }
       let claimedId = '';
-      const got = await op(h.queue, name, { queue: PROJECT, f: 'claim', who: name } as QueueInput, async () =>
+      const got = await op(base, h.queue, name, { queue: PROJECT, f: 'claim', who: name } as QueueInput, async () =>
         outcome(await call(base, 'POST', '/api/tasks/claim', { project: PROJECT }, headers), [404], (x): QueueOutput => {
           if (x.status === 404) return { none: true };
           const t = json(x);
@@ -193,7 +199,7 @@ async function main(plan: ClientPlan): Promise<void> {
         }),
       );
       if (got && 'task' in got) {
-        await op(h.queue, name, { queue: PROJECT, f: 'complete', task: got.task, who: name } as QueueInput, async () => outcome(await call(base, 'POST', `/api/tasks/${claimedId}/complete`, {}, headers), [404, 409], (x): QueueOutput => ({ ok: x.status < 300 })));
+        await op(base, h.queue, name, { queue: PROJECT, f: 'complete', task: got.task, who: name } as QueueInput, async () => outcome(await call(base, 'POST', `/api/tasks/${claimedId}/complete`, {}, headers), [404, 409], (x): QueueOutput => ({ ok: x.status < 300 })));
       } else await sleep(50 + Math.random() * 50);
     }
   }

@@ -16,7 +16,10 @@ import { KOOR_MAIN_JS } from '../lib/suite.js';
 import type { Net } from './netns.js';
 
 const FAKETIME_LIB = '/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1';
-const PG_PORT = 5432;
+/** PostgreSQL's port: a run of its own (a killed run's server, if one is left, holds shared memory keyed by its port). */
+const PG_PORT = 20_000 + Math.floor(Math.random() * 20_000);
+/** Where a run keeps PostgreSQL's data and the nodes' (a killed run's dir is found by it, its server stopped). */
+const DIR_PREFIX = 'koorj-';
 const KOOR_PORT = 9800;
 
 /** Why this machine cannot run the cluster, or null. */
@@ -24,6 +27,22 @@ export function clusterUnavailable(): string | null {
   if (!postgresBinDir()) return 'PostgreSQL server binaries not found (apt-get install postgresql)';
   if (!fs.existsSync(FAKETIME_LIB)) return 'libfaketime not found (apt-get install faketime)';
   return null;
+}
+
+/** The PostgreSQL servers and dirs a killed run left: stopped, removed. */
+function stopLeftovers(bin: string): void {
+  for (const d of fs.readdirSync(os.tmpdir())) {
+    if (!d.startsWith(DIR_PREFIX)) continue;
+    const dir = path.join(os.tmpdir(), d);
+    if (fs.existsSync(path.join(dir, 'pg', 'postmaster.pid'))) {
+      try {
+        execFileSync('runuser', ['-u', 'postgres', '--', path.join(bin, 'pg_ctl'), '-D', path.join(dir, 'pg'), '-m', 'immediate', '-w', 'stop'], { stdio: 'ignore', timeout: 60_000 });
+      } catch {
+        // not running
+      }
+    }
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 class KoorProc {
@@ -78,7 +97,8 @@ export class Cluster {
   /** PostgreSQL, then `nodes` koor-server nodes on it (members `pg`, `n1`…, made by the caller). */
   static async start(net: Net, nodes: number, extraArgs: string[] = []): Promise<Cluster> {
     const bin = postgresBinDir()!;
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'koorj-'));
+    stopLeftovers(bin);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), DIR_PREFIX));
     fs.chmodSync(dir, 0o755);
     const data = path.join(dir, 'pg');
     fs.mkdirSync(data, { mode: 0o700 });
@@ -113,7 +133,12 @@ export class Cluster {
   }
 
   private pgCtl(args: string[]): void {
-    execFileSync('ip', ['netns', 'exec', this.net.ns('pg'), 'runuser', '-u', 'postgres', '--', path.join(postgresBinDir()!, 'pg_ctl'), '-D', this.pgData, ...args], { stdio: 'ignore', timeout: 120_000 });
+    try {
+      execFileSync('ip', ['netns', 'exec', this.net.ns('pg'), 'runuser', '-u', 'postgres', '--', path.join(postgresBinDir()!, 'pg_ctl'), '-D', this.pgData, ...args], { stdio: 'pipe', timeout: 120_000 });
+    } catch (e) {
+      const log = path.join(this.dir, 'pg.log');
+      throw new Error(`pg_ctl ${args.at(-1)}: ${(e as { stderr?: Buffer }).stderr?.toString().trim() ?? ''}\n${fs.existsSync(log) ? fs.readFileSync(log, 'utf8').slice(-800) : ''}`);
+    }
   }
 
   node(name: string): KoorProc {
