@@ -95,6 +95,8 @@ async function main(plan: ClientPlan): Promise<void> {
     const c = (h.counts[`${into === h.register ? 'register' : into === h.lease ? 'lease' : 'queue'}@${node}`] ??= { ok: 0, unknown: 0, failed: 0 });
     if (output === REFUSED) {
       c.failed++;
+      // As a client backs off from a node that is down: a refused connection answers at once.
+      await sleep(100);
       return undefined;
     }
     const ret = output === undefined ? Infinity : now();
