@@ -12,6 +12,7 @@
  */
 import fs from 'node:fs';
 import http from 'node:http';
+import { sleep } from '../lib/async.js';
 import type { Op } from './checker.js';
 import type { LeaseInput, LeaseOutput, QueueInput, QueueOutput, RegisterInput, RegisterOutput } from './models.js';
 
@@ -82,7 +83,6 @@ const json = (r: Reply): Record<string, unknown> => {
   }
 };
 const pick = <T>(xs: readonly T[]): T => xs[Math.floor(Math.random() * xs.length)]!;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function main(plan: ClientPlan): Promise<void> {
   const h: History = { register: [], lease: [], queue: [], counts: {}, why: {} };

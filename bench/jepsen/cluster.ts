@@ -153,7 +153,6 @@ export class Cluster {
   async kill(name: string): Promise<void> {
     const n = this.node(name);
     n.signal('SIGKILL');
-    await sleep(200);
     await n.stop();
   }
 

@@ -22,7 +22,7 @@ import { check, type Op } from '../jepsen/checker.js';
 import type { ClientPlan, History } from '../jepsen/client.js';
 import { Cluster, clusterUnavailable } from '../jepsen/cluster.js';
 import { casRegister, leaseModel, queueModel } from '../jepsen/models.js';
-import { Net, netnsUnavailable, removeNetns } from '../jepsen/netns.js';
+import { Net, netnsUnavailable } from '../jepsen/netns.js';
 
 export const timeoutMs = { quick: 15 * 60_000, full: 120 * 60_000 };
 /** The checker's time per model and run, at most (then its verdict is unknown, reported). */
@@ -198,7 +198,6 @@ export async function run({ quick, log }: BenchOptions): Promise<Record<string, 
   } finally {
     await cluster?.stop();
     net.remove();
-    removeNetns();
   }
   const failures = results.flatMap((r) => r.anomalies.map((a) => `${r.nemesis}: ${a}`));
   const warnings = results.flatMap((r) => r.unknown_verdicts.map((a) => `${r.nemesis}: ${a}`));
