@@ -36,6 +36,17 @@ export interface Model<S, I, O> {
   key?(input: I): string;
   /** Equal states, equal strings, and only then: the memo cache compares states by this. */
   hash(state: S): string;
+  /**
+   * Indeterminate operations with equal strings here have the same effect in every state (the model
+   * reads nothing else of them): the search then linearizes them in call order only, one order for
+   * k of them instead of every choice of which.
+   */
+  same?(input: I): string;
+  /**
+   * A partition's indeterminate operations that may be left out of its check without changing the
+   * verdict (none of their effects can make an order possible): the search need not try them.
+   */
+  needless?(ops: readonly Op<I, O>[]): ReadonlySet<Op<I, O>>;
   describe?(op: Op<I, O>): string;
 }
 
@@ -83,7 +94,10 @@ export function check<S, I, O>(model: Model<S, I, O>, history: readonly Op<I, O>
   }
   // Keys sorted by code unit (not locale), so the same history always reports the same failure;
   // each partition's operations by call time (a stable sort: ties stay in history order).
-  const byCall = (ops: Op<I, O>[]): Op<I, O>[] => ops.sort((a, b) => a.call - b.call);
+  const byCall = (ops: Op<I, O>[]): Op<I, O>[] => {
+    const skip = model.needless?.(ops);
+    return (skip && skip.size > 0 ? ops.filter((o) => !skip.has(o)) : ops).sort((a, b) => a.call - b.call);
+  };
   let turns = [...parts.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)).map((key) => ({ key, search: searchPartition(model, byCall(parts.get(key)!)) }));
   while (turns.length > 0) {
     const left: typeof turns = [];
@@ -157,6 +171,17 @@ function* searchPartition<S, I, O>(model: Model<S, I, O>, ops: readonly Op<I, O>
   const open = ops.map((op) => indeterminate(op as Op<unknown, unknown>));
   // What the model sees of an indeterminate operation: no output, never returned.
   const shown = ops.map((op, i) => (open[i] && (op.output !== undefined || op.ret !== Infinity) ? { client: op.client, input: op.input, call: op.call, ret: Infinity } : op));
+  // Each indeterminate operation's interchangeable predecessor (model.same), or -1.
+  const before = new Int32Array(n).fill(-1);
+  if (model.same) {
+    const last = new Map<string, number>();
+    ops.forEach((op, i) => {
+      if (!open[i]) return;
+      const k = model.same!(op.input);
+      before[i] = last.get(k) ?? -1;
+      last.set(k, i);
+    });
+  }
   let remaining = open.reduce((c, o) => c + (o ? 0 : 1), 0);
   if (remaining === 0) return { ok: true };
 
@@ -195,58 +220,78 @@ function* searchPartition<S, I, O>(model: Model<S, I, O>, ops: readonly Op<I, O>
     relink(call);
   };
 
-  // The linearized set as a bitset, with two Zobrist hashes kept up to date as bits flip. Ops are
-  // numbered by call time, so the set is mostly a run of ones and a few bits past it: words below
-  // `full` are all ones, from `top` on all zeros, and only the words between are stored.
-  const words = (n + 31) >>> 5;
+  // The linearized set in two bitsets: completed operations (numbered among themselves by call
+  // time) with two Zobrist hashes kept up to date as bits flip, and indeterminate ones (numbered
+  // among themselves). Completed ones are linearized mostly in call order, so their set is mostly a
+  // run of ones and a few bits past it: words below `full` are all ones, from `top` on all zeros,
+  // and only the words between are stored.
+  const slot = new Int32Array(n);
+  let done = 0;
+  let maybe = 0;
+  for (let i = 0; i < n; i++) slot[i] = open[i] ? maybe++ : done++;
+  const words = (done + 31) >>> 5;
   const bits = new Uint32Array(words);
+  const openWords = (maybe + 31) >>> 5;
+  const openBits = new Uint32Array(openWords);
   const rnd = random32(0x6b6f6f72);
-  const z1 = Uint32Array.from({ length: n }, rnd);
-  const z2 = Uint32Array.from({ length: n }, rnd);
+  const z1 = Uint32Array.from({ length: done }, rnd);
+  const z2 = Uint32Array.from({ length: done }, rnd);
   let h1 = 0;
   let h2 = 0;
   let full = 0;
   let top = 0;
   const flip = (i: number): void => {
-    const w = i >>> 5;
-    bits[w] ^= 1 << (i & 31);
-    h1 ^= z1[i];
-    h2 ^= z2[i];
+    const b = slot[i];
+    if (open[i]) {
+      openBits[b >>> 5] ^= 1 << (b & 31);
+      return;
+    }
+    const w = b >>> 5;
+    bits[w] ^= 1 << (b & 31);
+    h1 ^= z1[b];
+    h2 ^= z2[b];
     if (bits[w] === ALL) {
       if (w === full) while (full < words && bits[full] === ALL) full++;
     } else if (w < full) full = w;
     if (bits[w] !== 0) top = Math.max(top, w + 1);
     else if (w === top - 1) while (top > 0 && bits[top - 1] === 0) top--;
   };
-  // The explored pairs: by both hashes and the state's, where their sets are in one arena (one
-  // typed array for all: a typed array apiece costs more to allocate and collect), as full, top and
-  // the words between.
+  // The explored configurations: by both hashes and the state's, where their sets are in one arena
+  // (one typed array for all: a typed array apiece costs more to allocate and collect), as full,
+  // top, the words between, and the indeterminate operations' words. A configuration is as good as
+  // explored when one with the same completed operations and state, and a subset of its
+  // indeterminate ones, was: that one had every continuation this one has (an indeterminate
+  // operation may always be left out), so if it failed this one fails too. Without this, each
+  // place an unseen indeterminate write could go would be searched again, 2^k configurations for k.
   const cache = new Map<string, number[]>();
   let arena = new Uint32Array(1024);
   let used = 0;
-  /** Records (linearized set, state) as explored; false when it already was. */
+  /** Records (linearized set, state) as explored; false when it, or one it dominates, already was. */
   const remember = (stateHash: string): boolean => {
     const k = `${h1}.${h2}.${stateHash}`;
     let bucket = cache.get(k);
     const mid = Math.max(top - full, 0);
     if (bucket) {
-      for (const at of bucket) {
+      next: for (const at of bucket) {
         if (arena[at] !== full || arena[at + 1] !== mid) continue;
-        let j = 0;
-        while (j < mid && arena[at + 2 + j] === bits[full + j]) j++;
-        if (j === mid) return false;
+        for (let j = 0; j < mid; j++) if (arena[at + 2 + j] !== bits[full + j]) continue next;
+        const o = at + 2 + mid;
+        for (let j = 0; j < openWords; j++) if ((arena[o + j] & ~openBits[j]) !== 0) continue next;
+        return false;
       }
     } else cache.set(k, (bucket = []));
-    if (used + 2 + mid > arena.length) {
-      const bigger = new Uint32Array(Math.max(arena.length * 2, used + 2 + mid));
+    const size = 2 + mid + openWords;
+    if (used + size > arena.length) {
+      const bigger = new Uint32Array(Math.max(arena.length * 2, used + size));
       bigger.set(arena);
       arena = bigger;
     }
     arena[used] = full;
     arena[used + 1] = mid;
     arena.set(bits.subarray(full, full + mid), used + 2);
+    arena.set(openBits, used + 2 + mid);
     bucket.push(used);
-    used += 2 + mid;
+    used += size;
     return true;
   };
 
@@ -268,16 +313,32 @@ function* searchPartition<S, I, O>(model: Model<S, I, O>, ops: readonly Op<I, O>
   let wall = NIL;
   let steps = 0;
 
+  /**
+   * Whether indeterminate op `i`, linearized now into a state hashed `h`, would have reached that
+   * state from before the indeterminate operations linearized just before it (with no completed one
+   * since, the wall is the same): that configuration has fewer operations and so every continuation
+   * this one has — a timed-out write overwritten by another is as if it never landed. Only a short
+   * run back is looked at.
+   */
+  const reachedBefore = (i: number, h: string): boolean => {
+    for (let d = stackNode.length - 1, k = 0; d >= 0 && k < 8 && open[stackNode[d] >> 1]; d--, k++) {
+      for (const s2 of model.step(stackPrev[d], shown[i])) if (model.hash(s2) === h) return true;
+    }
+    return false;
+  };
+
   /** Linearizes `node` with the first of `succs` from `from` on that is new; false when none is. */
   const advance = (node: number, succs: readonly S[], from: number): boolean => {
     const i = node >> 1;
+    // An interchangeable one called earlier goes first (it is a candidate wherever this one is).
+    if (before[i] >= 0 && (openBits[slot[before[i]] >>> 5] & (1 << (slot[before[i]] & 31))) === 0) return false;
     // An indeterminate operation that changes nothing is better left out: that state, with fewer
     // operations linearized, has every continuation this one has.
     const here = open[i] ? model.hash(state) : null;
     flip(i);
     for (let j = from; j < succs.length; j++) {
       const h = model.hash(succs[j]);
-      if (h === here || !remember(h)) continue;
+      if (h === here || (open[i] && reachedBefore(i, h)) || !remember(h)) continue;
       stackNode.push(node);
       stackPrev.push(state);
       stackSuccs.push(succs);

@@ -17,6 +17,34 @@ function inserted<T>(xs: readonly T[], x: T): T[] {
   return out.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
 }
 
+/** Whether `v` is in `ranges` (flat lo, hi pairs). */
+function within(ranges: readonly number[], v: number): boolean {
+  for (let i = 0; i < ranges.length; i += 2) if (v >= ranges[i] && v <= ranges[i + 1]) return true;
+  return false;
+}
+
+/** `ranges` with `v` (not in them) added, merged with a neighbour it touches. */
+function withRange(ranges: readonly number[], v: number): number[] {
+  const out: number[] = [];
+  let placed = false;
+  for (let i = 0; i < ranges.length; i += 2) {
+    let lo = ranges[i];
+    let hi = ranges[i + 1];
+    if (!placed && v < lo - 1) {
+      out.push(v, v);
+      placed = true;
+    } else if (!placed && v === lo - 1) ((lo = v), (placed = true));
+    else if (!placed && v === hi + 1) {
+      hi = v;
+      placed = true;
+      if (i + 2 < ranges.length && ranges[i + 2] === v + 1) ((hi = ranges[i + 3]), (i += 2));
+    }
+    out.push(lo, hi);
+  }
+  if (!placed) out.push(v, v);
+  return out;
+}
+
 export type RegisterInput =
   | { key: string; f: 'read' }
   | { key: string; f: 'write'; value: string }
@@ -28,7 +56,9 @@ export type RegisterOutput = { value: string | null; version: number } | { versi
 /**
  * One key of the state store. `version` null: the key has a version no one has observed yet (an
  * indeterminate write took effect); the first read or compare-and-set to see it fixes it. `seen`:
- * the versions this key has had, which a write's new version must not be one of.
+ * the versions this key has had, which a write's new version must not be one of, as ranges (lo, hi
+ * inclusive, flat and sorted): versions mostly come one after another, so the state and its hash
+ * stay a few numbers long however many writes the key had.
  */
 export interface RegisterState {
   value: string | null;
@@ -55,9 +85,9 @@ export interface RegisterOptions {
  */
 export function casRegister(options: RegisterOptions = {}): Model<RegisterState, RegisterInput, RegisterOutput> {
   const forget = options.forgetOnDelete ?? true;
-  const fresh = (s: RegisterState, v: number): boolean => !s.seen.includes(v);
+  const fresh = (s: RegisterState, v: number): boolean => !within(s.seen, v);
   /** The key at version `v` with `value`, `v` added to the versions it has had. */
-  const at = (s: RegisterState, value: string, v: number): RegisterState => ({ value, version: v, seen: inserted(s.seen, v) });
+  const at = (s: RegisterState, value: string, v: number): RegisterState => ({ value, version: v, seen: withRange(s.seen, v) });
   /** Whether the current version may be `e`, and the state with it fixed as `e` when it was unobserved. */
   const matching = (s: RegisterState, e: number): RegisterState | null => {
     if (s.value === null) return null;
@@ -200,30 +230,47 @@ export type QueueInput = { queue: string; f: 'add'; task: string } | { queue: st
 /** add → {ok}, claim → {task} | {none: true}, complete → {ok}. */
 export type QueueOutput = { ok: boolean } | { task: string } | { none: true };
 
-/** One queue: the ready tasks and the claimed ones with their claimers, both sorted by task. */
+/**
+ * One queue: the ready tasks and the claimed ones with their claimers, both sorted by task; `owed`:
+ * how many of the ready tasks were taken by claims whose answers were lost — which ones is left
+ * open until an answer needs it (a claim finding none), so that k lost claims are one state, not
+ * one per way to pick their tasks.
+ */
 export interface QueueState {
   ready: readonly string[];
   claimed: readonly (readonly [task: string, who: string])[];
+  owed: number;
 }
 
 /**
  * Exactly-once claims, partitioned by queue: a claim takes any ready task (Koor picks by priority
  * and age; the order is not checked) and no other claim gets it while it is claimed; a claim finds
  * none only when no task is ready; only the claimer completes a task, which then leaves the queue.
- * A refused add changes nothing.
+ * A refused add changes nothing. A lost claim's task is never known, so never completed: it only
+ * makes one ready task fewer, any but those later claims are seen to get (lenient on one point: it
+ * may be one added after it).
  */
 export function queueModel(): Model<QueueState, QueueInput, QueueOutput> {
   const without = (xs: readonly string[], x: string): string[] => xs.filter((y) => y !== x);
   const claimedBy = (s: QueueState, task: string, who: string): boolean => s.claimed.some(([t, w]) => t === task && w === who);
   const claim = (s: QueueState, task: string, who: string): QueueState => ({
+    owed: s.owed,
     ready: without(s.ready, task),
     claimed: [...s.claimed, [task, who] as const].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)),
   });
   return {
     name: 'queue',
-    init: () => ({ ready: [], claimed: [] }),
+    init: () => ({ ready: [], claimed: [], owed: 0 }),
     key: (input) => input.queue,
-    hash: (s) => JSON.stringify([s.ready, s.claimed]),
+    hash: (s) => JSON.stringify([s.ready, s.claimed, s.owed]),
+    // A lost claim's effect is one more owed task, whoever made it; a lost complete is not alike.
+    same: (input) => (input.f === 'claim' ? 'claim' : JSON.stringify(input)),
+    // A lost add whose task no claim ever got: had it landed, its task would only be one more that
+    // a claim finding none must explain; leaving it out is never worse.
+    needless(ops) {
+      const seen = new Set(ops.flatMap((o) => (o.input.f === 'claim' && o.output && 'task' in o.output ? [o.output.task] : [])));
+      return new Set(ops.filter((o) => o.input.f === 'add' && indeterminate(o as Op<unknown, unknown>) && !seen.has(o.input.task)));
+    },
     step(s, op) {
       const input = op.input;
       const out = answer(op) as { ok?: boolean; task?: string; none?: true } | undefined;
@@ -231,17 +278,17 @@ export function queueModel(): Model<QueueState, QueueInput, QueueOutput> {
         case 'add': {
           if (out && !out.ok) return [s];
           const known = s.ready.includes(input.task) || s.claimed.some(([t]) => t === input.task);
-          return known ? [s] : [{ ready: inserted(s.ready, input.task), claimed: s.claimed }];
+          return known ? [s] : [{ ...s, ready: inserted(s.ready, input.task) }];
         }
         case 'claim': {
-          if (!out) return s.ready.map((t) => claim(s, t, input.who));
-          if (out.none) return s.ready.length === 0 ? [s] : [];
-          return out.task !== undefined && s.ready.includes(out.task) ? [claim(s, out.task, input.who)] : [];
+          if (!out) return s.owed < s.ready.length ? [{ ...s, owed: s.owed + 1 }] : [];
+          if (out.none) return s.owed === s.ready.length ? [{ ...s, ready: [], owed: 0 }] : [];
+          return out.task !== undefined && s.ready.includes(out.task) && s.owed < s.ready.length ? [claim(s, out.task, input.who)] : [];
         }
         case 'complete': {
           const mine = claimedBy(s, input.task, input.who);
           if (out && !out.ok) return mine ? [] : [s];
-          return mine ? [{ ready: s.ready, claimed: s.claimed.filter(([t]) => t !== input.task) }] : [];
+          return mine ? [{ ...s, claimed: s.claimed.filter(([t]) => t !== input.task) }] : [];
         }
       }
     },

@@ -151,10 +151,10 @@ function verdicts(h: History, dumpDir: string, run: string, log: (m: string) => 
     const r = check(model, ops, { timeoutMs: CHECK_TIMEOUT_MS });
     log(`  ${name}: ${fmtInt(ops.length)} operations checked in ${Math.round(performance.now() - t0)} ms`);
     byModel[name] = { ops: ops.length, ok: ops.filter((o) => o.ret !== Infinity).length, verdict: r.ok === true ? 'linearizable' : r.ok === false ? 'NOT linearizable' : 'unknown (timeout)' };
-    if (r.ok === 'unknown') unknown.push(`${name}: the checker gave up after ${CHECK_TIMEOUT_MS / 1000} s`);
-    if (r.ok !== false) return;
+    if (r.ok === true) return;
     const file = path.join(dumpDir, `${run}-${name.replace(/\W+/g, '-')}.json`);
-    fs.writeFileSync(file, JSON.stringify(ops.filter((o) => !model.key || model.key(o.input) === r.key), (_k, v: unknown) => (v === Infinity ? 'Infinity' : v)));
+    fs.writeFileSync(file, JSON.stringify(r.ok === false ? ops.filter((o) => !model.key || model.key(o.input) === r.key) : ops, (_k, v: unknown) => (v === Infinity ? 'Infinity' : v)));
+    if (r.ok === 'unknown') return void unknown.push(`${name}: the checker gave up after ${CHECK_TIMEOUT_MS / 1000} s (the history: ${file})`);
     anomalies.push(`${name}, key ${r.key}: no order places ${describe(r.op as Op<unknown, unknown>)}; before it: ${r.longest.slice(-4).map((o) => describe(o as Op<unknown, unknown>)).join('; ')} (the key's history: ${file})`);
   };
   judge('state compare-and-set', casRegister(), h.register);
@@ -201,7 +201,7 @@ export async function run({ quick, log }: BenchOptions): Promise<Record<string, 
   }
   const failures = results.flatMap((r) => r.anomalies.map((a) => `${r.nemesis}: ${a}`));
   const warnings = results.flatMap((r) => r.unknown_verdicts.map((a) => `${r.nemesis}: ${a}`));
-  if (failures.length === 0) fs.rmSync(dumpDir, { recursive: true, force: true });
+  if (failures.length === 0 && warnings.length === 0) fs.rmSync(dumpDir, { recursive: true, force: true });
   const pct = (x: number | null) => (x === null ? '–' : `${(100 * x).toFixed(x < 1 && x > 0.995 ? 1 : 0)}%`);
   const tables: BenchTable[] = [
     {

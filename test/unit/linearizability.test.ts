@@ -319,6 +319,34 @@ t.test('10,000 generated operations over 100 keys check in well under a second',
   t.comment(`checked in ${okMs.toFixed(0)} ms and ${badMs.toFixed(0)} ms of CPU`);
 });
 
+t.test('timed-out writes and claims do not multiply the search', async (t) => {
+  // A client cut off from the database times out 40 writes while another goes on writing and
+  // reading: each lost write may have landed anywhere after its call, 2^40 placements, and a stale
+  // read at the end makes the search try them all before it may say no.
+  const h: RegOp[] = [];
+  for (let i = 0; i < 40; i++) h.push(write(9, i * 10, Infinity, `lost${i}`));
+  for (let i = 0; i < 60; i++) h.push(write(1, i * 10 + 1, i * 10 + 4, `v${i}`, i + 1), read(2, i * 10 + 5, i * 10 + 8, `v${i}`, i + 1));
+  t.equal(check(casRegister(), h, { timeoutMs: 30_000 }).ok, true, 'linearizable: every lost write left out');
+  const stale = read(2, 700, 710, 'v3', 4);
+  const r = check(casRegister(), [...h, stale], { timeoutMs: 30_000 });
+  t.equal(r.ok, false, 'a stale read after them is found, the search not given up');
+  if (r.ok === false) t.equal(r.op, stale, 'and reported');
+  const q: Op<QueueInput, QueueOutput>[] = [];
+  const qop = (c: string, input: QueueInput, call: number, ret: number, output?: QueueOutput): Op<QueueInput, QueueOutput> => (output === undefined ? lost(c, input, call) : done(c, input, call, ret, output));
+  for (let i = 0; i < 30; i++) q.push(qop('a', { queue: 'q', f: 'add', task: `t${i}` }, i * 10, i * 10 + 2, { ok: true }));
+  for (let i = 0; i < 20; i++) q.push(qop(`x${i}`, { queue: 'q', f: 'claim', who: `x${i}` }, 300 + i, Infinity));
+  for (let i = 0; i < 10; i++) q.push(qop('b', { queue: 'q', f: 'claim', who: 'b' }, 400 + i * 10, 405 + i * 10, { task: `t${29 - i}` }));
+  q.push(qop('b', { queue: 'q', f: 'claim', who: 'b' }, 600, 605, { none: true }));
+  t.equal(check(queueModel(), q, { timeoutMs: 30_000 }).ok, true, 'claims: 20 timed-out claims took the 20 tasks nobody else got');
+  // Adds lost while claims find none: one landed late (a claim got its task), the others never showed.
+  for (let i = 0; i < 16; i++) q.push(qop('a', { queue: 'q', f: 'add', task: `late${i}` }, 610 + i, Infinity));
+  for (let i = 0; i < 40; i++) q.push(qop('b', { queue: 'q', f: 'claim', who: 'b' }, 640 + i * 10, 645 + i * 10, { none: true }));
+  q.push(qop('b', { queue: 'q', f: 'claim', who: 'b' }, 1050, 1055, { task: 'late15' }));
+  t.equal(check(queueModel(), q, { timeoutMs: 30_000 }).ok, true, 'claims: a lost add seen late, 15 never seen');
+  q.push(qop('b', { queue: 'q', f: 'claim', who: 'b' }, 1100, 1105, { task: 't29' }));
+  t.equal(check(queueModel(), q, { timeoutMs: 30_000 }).ok, false, 'a task claimed twice is found');
+});
+
 t.test('event streams: duplicates, reorders, gaps and phantoms', async (t) => {
   const pubs = (ids: (number | undefined)[]): Publish[] => ids.map((id, i) => ({ client: 0, call: i * 10, ret: i * 10 + 5, id }));
   const one = (resumeAfter: number | null, received: number[]): Subscriber => ({ name: 's', sessions: [{ resumeAfter, received }] });
