@@ -395,8 +395,3 @@ function* searchPartition<S, I, O>(model: Model<S, I, O>, ops: readonly Op<I, O>
   const culprit = blocked >= 0 ? blocked : ops.findIndex((_, i) => !open[i] && !placed.has(i));
   return { ok: false, op: ops[culprit], longest: best.map((x) => ops[x >> 1]) };
 }
-
-/** A line per operation of an order, for a report. */
-export function describeOrder<S, I, O>(model: Model<S, I, O>, order: readonly Op<I, O>[]): string[] {
-  return order.map((op) => `${op.client}: ${model.describe ? model.describe(op) : JSON.stringify({ input: op.input, output: op.output })} [${op.call}, ${op.ret}]`);
-}

@@ -6,7 +6,8 @@
  * indeterminate (ret Infinity); a refused connection, a 500, 503 or 507 had no effect (Koor says
  * so) and is not recorded. What it runs, per worker:
  *   register: reads, blind writes and compare-and-sets (If-Match the ETag it read) on a few keys;
- *   lease:    exclusive leases on a few resources, held briefly, released;
+ *   lease:    exclusive leases on a few resources, held briefly, released; a fenced write of the
+ *             resource's state key under the lease, and half the time one after it is released;
  *   queue:    tasks added by one worker, claimed and completed by the others.
  * Usage: node client.js '<json ClientPlan>' — the history is written to `plan.out` as JSON.
  */
@@ -161,8 +162,13 @@ async function main(plan: ClientPlan): Promise<void> {
     const id = await registered(base, name);
     if (id === null) return;
     const headers = { 'x-koor-instance': id };
+    /** A write of the resource's state key with X-Koor-Fence `fence`: accepted, or refused (409) as superseded. */
+    const fencedWrite = (res: string, fence: number) =>
+      op(base, h.lease, name, { res, f: 'fenced-write', owner: name, fence } as LeaseInput, async () =>
+        outcome(await call(base, 'PUT', `/api/state/${res}`, `${name}@${fence}`, { ...headers, 'x-koor-fence': String(fence) }), [409], (x): LeaseOutput => ({ ok: x.status < 300 })),
+      );
     while (now() < until) {
-      const res = pick(RESOURCES);
+      const res = `${PROJECT}/${pick(RESOURCES)}`;
       const body = { project: PROJECT, resources: [res], exclusive: true, ttl: `${Math.max(1, Math.round(plan.leaseTtlMs / 1000))}s`, reason: 'jepsen' };
       const got = await op(base, h.lease, name, { res, f: 'acquire', owner: name, ttlMs: plan.leaseTtlMs } as LeaseInput, async () =>
         outcome(await call(base, 'POST', '/api/leases', body, headers), [409], (x): LeaseOutput => {
@@ -172,8 +178,11 @@ async function main(plan: ClientPlan): Promise<void> {
         }),
       );
       if (got && 'lease' in got) {
+        await fencedWrite(res, got.fence);
         await sleep(Math.random() * 200);
         await op(base, h.lease, name, { res, f: 'release', owner: name, lease: got.lease } as LeaseInput, async () => outcome(await call(base, 'DELETE', `/api/leases/${got.lease}`, undefined, headers), [404, 409], (x): LeaseOutput => ({ ok: x.status < 300 })));
+        // Written again once the lease is gone: accepted until a newer holder writes or holds it.
+        if (Math.random() < 0.5) await fencedWrite(res, got.fence);
       } else await sleep(Math.random() * 50);
     }
   }

@@ -1,6 +1,6 @@
 /**
  * The system under test of a Jepsen-style run, in the run's own network (netns.ts): PostgreSQL in
- * namespace `pg`, koor-server nodes in `n1`…, each with a clock the nemesis can skew (libfaketime,
+ * namespace `pg`, koor-server nodes in `n1`… (or one node on its embedded SQLite, `sqlite: true`), each with a clock the nemesis can skew (libfaketime,
  * read again at every call: `skew(node, '+90s')`; the monotonic clock is left alone, as a real
  * skewed wall clock would be), and the faults the soak uses: SIGKILL and restart on the same
  * address, SIGSTOP … SIGCONT, a PostgreSQL restart.
@@ -94,8 +94,8 @@ export class Cluster {
     private readonly pgData: string,
   ) {}
 
-  /** PostgreSQL, then `nodes` koor-server nodes on it (members `pg`, `n1`…, made by the caller). */
-  static async start(net: Net, nodes: number, extraArgs: string[] = []): Promise<Cluster> {
+  /** PostgreSQL, then `nodes` koor-server nodes on it (members `pg`, `n1`…, made by the caller); with `sqlite`, one node on its own SQLite file. */
+  static async start(net: Net, nodes: number, opts: { sqlite?: boolean } = {}): Promise<Cluster> {
     const bin = postgresBinDir()!;
     stopLeftovers(bin);
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), DIR_PREFIX));
@@ -107,11 +107,13 @@ export class Cluster {
     // Interrupted (SIGINT, SIGTERM, an exit), the children are killed by the cleanup registry; PostgreSQL runs as another user.
     c.unregister = onCleanup(() => c.stopPostgres());
     try {
-      execFileSync('runuser', ['-u', 'postgres', '--', path.join(bin, 'initdb'), '-D', data, '-A', 'trust', '-U', 'postgres', '-E', 'UTF8', '--no-instructions'], { stdio: 'ignore', timeout: 120_000 });
-      fs.appendFileSync(path.join(data, 'pg_hba.conf'), 'host all all 10.88.0.0/24 trust\n');
-      c.pgStart = ['-l', path.join(dir, 'pg.log'), '-o', `-p ${PG_PORT} -k ${dir} -c listen_addresses=${net.addr('pg')} -c fsync=on -c synchronous_commit=on -c max_connections=200`, '-w', '-t', '60', 'start'];
-      c.pgCtl(c.pgStart);
-      const db = `postgres://postgres@${net.addr('pg')}:${PG_PORT}/postgres`;
+      if (!opts.sqlite) {
+        execFileSync('runuser', ['-u', 'postgres', '--', path.join(bin, 'initdb'), '-D', data, '-A', 'trust', '-U', 'postgres', '-E', 'UTF8', '--no-instructions'], { stdio: 'ignore', timeout: 120_000 });
+        fs.appendFileSync(path.join(data, 'pg_hba.conf'), 'host all all 10.88.0.0/24 trust\n');
+        c.pgStart = ['-l', path.join(dir, 'pg.log'), '-o', `-p ${PG_PORT} -k ${dir} -c listen_addresses=${net.addr('pg')} -c fsync=on -c synchronous_commit=on -c max_connections=200`, '-w', '-t', '60', 'start'];
+        c.pgCtl(c.pgStart);
+      }
+      const db = opts.sqlite ? [] : ['--database', `postgres://postgres@${net.addr('pg')}:${PG_PORT}/postgres`];
       for (let i = 1; i <= nodes; i++) {
         const name = `n${i}`;
         const clock = path.join(dir, `${name}.clock`);
@@ -119,7 +121,7 @@ export class Cluster {
         c.clockFiles.set(name, clock);
         const nodeDir = path.join(dir, name);
         fs.mkdirSync(nodeDir);
-        const args = ['--bind', `${net.addr(name)}:${KOOR_PORT}`, '--dashboard-bind', '', '--data-dir', nodeDir, '--database', db, '--rate-limit', '0', ...extraArgs];
+        const args = ['--bind', `${net.addr(name)}:${KOOR_PORT}`, '--dashboard-bind', '', '--data-dir', nodeDir, ...db, '--rate-limit', '0'];
         const env = [`LD_PRELOAD=${FAKETIME_LIB}`, `FAKETIME_TIMESTAMP_FILE=${clock}`, 'FAKETIME_NO_CACHE=1', 'FAKETIME_DONT_FAKE_MONOTONIC=1'];
         const proc = new KoorProc(name, `http://${net.addr(name)}:${KOOR_PORT}`, () => net.spawn(name, 'env', [...env, process.execPath, KOOR_MAIN_JS, ...args], { cwd: nodeDir, stdio: ['ignore', 'pipe', 'pipe'] }));
         c.nodes.push(proc);
@@ -177,7 +179,7 @@ export class Cluster {
 
   private stopPostgres(): void {
     try {
-      this.pgCtl(['-m', 'immediate', '-w', 'stop']);
+      if (this.pgStart.length > 0) this.pgCtl(['-m', 'immediate', '-w', 'stop']);
     } catch {
       // not running
     }

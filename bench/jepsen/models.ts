@@ -149,27 +149,32 @@ export type LeaseOutput = { ok: true; fence: number; lease: string } | { ok: fal
 
 /**
  * One resource. `owner`: who holds it (null: nobody), by one lease or several — an owner's own
- * lease never keeps it from taking another (as Koor's don't). Each lease: its id (null: granted by
- * an indeterminate acquire, its id unknown) and the earliest time its expiry may be observed (its
- * acquire's call time plus its TTL). `fence`: the newest fence issued, or when `fenceKnown` is
- * false (an indeterminate acquire took effect) a number below it.
+ * lease never keeps it from taking another (as Koor's don't). Each lease: its id and fence (null:
+ * granted by an indeterminate acquire, not known) and the earliest time its expiry may be observed
+ * (its acquire's call time plus its TTL). `fence`: the newest fence issued, or when `fenceKnown` is
+ * false (an indeterminate acquire took effect) a number below it. `written`: the largest fence a
+ * fenced write of the resource's key was accepted with.
  */
 export interface LeaseState {
   owner: string | null;
-  leases: ReadonlyArray<{ id: string | null; expires: number }>;
+  leases: ReadonlyArray<{ id: string | null; fence: number | null; expires: number }>;
   fence: number;
   fenceKnown: boolean;
+  written: number;
 }
 
 /**
  * Mutual exclusion with fencing tokens (file leases), partitioned by resource: at most one owner
  * at a time; each grant's fence is larger than every fence issued before for the resource; an
- * acquire is refused only while another owner holds the resource; a write guarded by a fence
- * succeeds with the newest fence issued and is refused with any other. A lease may expire, but
- * never before the operation seeing it expired returns `ttlMs` after the acquire's call (the server
+ * acquire is refused only while another owner holds the resource. A lease may expire, but never
+ * before the operation seeing it expired returns `ttlMs` after the acquire's call (the server
  * granted it after the call, so it cannot expire earlier), and need not ever (a sweep may be late).
  * Expiry is applied lazily, by the operation that needs it (a grant to another owner, a release
- * refused to the holder): nothing else can tell whether it has happened, so no other order needs trying.
+ * refused to the holder, a fenced write accepted past a lease): nothing else can tell whether it
+ * has happened, so no other order needs trying.
+ * A fenced write of the resource's key (X-Koor-Fence) is refused exactly when it is superseded:
+ * its fence is smaller than one a write was accepted with, or than a live lease's (Kleppmann's
+ * "refuse a token smaller than one seen", plus the holder the store knows of).
  */
 export function leaseModel(): Model<LeaseState, LeaseInput, LeaseOutput> {
   /** The state with `owner`'s leases, or null when another owner holds leases that cannot all have expired by the time `op` returns. */
@@ -177,15 +182,12 @@ export function leaseModel(): Model<LeaseState, LeaseInput, LeaseOutput> {
     if (s.owner === null || s.owner === owner) return s;
     return s.leases.every((l) => op.ret >= l.expires) ? { ...s, owner: null, leases: [] } : null;
   };
-  const without = (s: LeaseState, i: number): LeaseState => {
-    const leases = s.leases.filter((_, j) => j !== i);
-    return { ...s, leases, owner: leases.length === 0 ? null : s.owner };
-  };
+  const kept = (s: LeaseState, leases: LeaseState['leases']): LeaseState => ({ ...s, leases, owner: leases.length === 0 ? null : s.owner });
   return {
     name: 'lease',
-    init: () => ({ owner: null, leases: [], fence: -Infinity, fenceKnown: true }),
+    init: () => ({ owner: null, leases: [], fence: -Infinity, fenceKnown: true, written: -Infinity }),
     key: (input) => input.res,
-    hash: (s) => `${JSON.stringify(s.owner)}:${s.leases.map((l) => `${l.id ?? '?'}@${l.expires}`).join(',')}|${s.fence}|${s.fenceKnown ? 'k' : 'u'}`,
+    hash: (s) => `${JSON.stringify(s.owner)}:${s.leases.map((l) => `${l.id ?? '?'}#${l.fence ?? '?'}@${l.expires}`).join(',')}|${s.fence}|${s.fenceKnown ? 'k' : 'u'}|${s.written}`,
     step(s, op) {
       const input = op.input;
       const out = answer(op) as { ok: boolean; fence?: number; lease?: string } | undefined;
@@ -195,25 +197,29 @@ export function leaseModel(): Model<LeaseState, LeaseInput, LeaseOutput> {
           if (out && !out.ok) return s.owner !== null && s.owner !== input.owner ? [s] : [];
           const f = takeable(s, input.owner, op);
           if (!f) return [];
-          if (!out) return [{ owner: input.owner, leases: [...f.leases, { id: null, expires }], fence: f.fence, fenceKnown: false }];
+          if (!out) return [{ ...f, owner: input.owner, leases: [...f.leases, { id: null, fence: null, expires }], fenceKnown: false }];
           if (out.fence === undefined || out.lease === undefined || !(out.fence > f.fence)) return [];
-          return [{ owner: input.owner, leases: [...f.leases, { id: out.lease, expires }], fence: out.fence, fenceKnown: true }];
+          return [{ ...f, owner: input.owner, leases: [...f.leases, { id: out.lease, fence: out.fence, expires }], fence: out.fence, fenceKnown: true }];
         }
         case 'release': {
           const mine = s.owner === input.owner;
           const known = mine ? s.leases.findIndex((l) => l.id === input.lease) : -1;
           // Its lease, or one whose id nobody saw (an indeterminate acquire's): either may be the one released.
           const candidates = known >= 0 ? [known] : mine ? s.leases.flatMap((l, i) => (l.id === null ? [i] : [])) : [];
-          if (!out || out.ok) return candidates.map((i) => without(s, i));
+          if (!out || out.ok) return candidates.map((i) => kept(s, s.leases.filter((_, j) => j !== i)));
           // Refused: not its lease (any more), or it expired.
           if (known < 0) return [s];
-          return op.ret >= s.leases[known]!.expires ? [without(s, known)] : [];
+          return op.ret >= s.leases[known]!.expires ? [kept(s, s.leases.filter((_, j) => j !== known))] : [];
         }
         case 'fenced-write': {
-          if (!out) return [];
-          if (s.fenceKnown) return (input.fence === s.fence) === out.ok ? [s] : [];
-          if (!out.ok) return [s];
-          return input.fence > s.fence ? [{ ...s, fence: input.fence, fenceKnown: true }] : [];
+          const f = input.fence;
+          // Refused: superseded by an accepted write, or by a lease that may be live (one whose fence is unknown may be larger).
+          if (out && !out.ok) return f < s.written || s.leases.some((l) => l.fence === null || l.fence > f) ? [s] : [];
+          // Accepted (or maybe): not superseded, so every lease with a larger fence had expired by then.
+          if (f < s.written) return [];
+          const larger = s.leases.filter((l) => l.fence !== null && l.fence > f);
+          if (larger.some((l) => op.ret < l.expires)) return [];
+          return [{ ...kept(s, s.leases.filter((l) => !larger.includes(l))), written: f }];
         }
       }
     },

@@ -1,12 +1,14 @@
 /**
  * Cluster mode checked the way Jepsen checks databases: a 3-node cluster on PostgreSQL, each in a
  * network namespace of its own on one bridge (bench/jepsen/netns.ts), clients in two more (c1 on
- * n1 and n2, c2 on n3), and per run one nemesis: none, PostgreSQL cut off from a node, a node cut
- * off from the others, c2 cut off from its node, skewed node clocks (ahead and behind, stepped),
- * a paused node, a killed node, a PostgreSQL restart. Every operation's invocation and completion
- * is recorded (timeouts and 5xx indeterminate) and each history checked for linearizability
- * (bench/jepsen/checker.ts) against the models of Koor's promises: state compare-and-set, leases
- * (one holder at a time), claims (each task once).
+ * n1 and n2, c2 on n3), and per run one nemesis: none, PostgreSQL cut off from a node (both ways,
+ * or one way), a node cut off from the others, c2 cut off from its node, skewed node clocks
+ * (ahead and behind, stepped), a paused node, a killed node, a PostgreSQL restart. Then the single
+ * server on its embedded SQLite the same way: none, kill -9, SIGSTOP, clock steps. Every
+ * operation's invocation and completion is recorded (timeouts and 5xx indeterminate) and each
+ * history checked for linearizability (bench/jepsen/checker.ts) against the models of Koor's
+ * promises: state compare-and-set, leases (one holder at a time, fenced writes refused once
+ * superseded), claims (each task once).
  *
  *   npm run bench -- jepsen [--quick]
  *     quick: one run per nemesis, 20 s each; full: 3 runs per nemesis, 60 s each.
@@ -43,9 +45,10 @@ const during = (startFrac: number, lengthMs: number, on: () => void | Promise<vo
   await off();
 };
 
-const NEMESES: Nemesis[] = [
+const CLUSTER_NEMESES: Nemesis[] = [
   { name: 'none', act: async () => {} },
   { name: 'node cut off from PostgreSQL', target: 'n1', act: (_c, net, ms) => during(0.25, ms * 0.4, () => net.isolate('n1', 'pg'), () => net.heal())(ms) },
+  { name: "node's packets to PostgreSQL dropped (one way)", target: 'n1', act: (_c, net, ms) => during(0.25, ms * 0.4, () => net.cut('n1', 'pg'), () => net.heal())(ms) },
   { name: 'node cut off from the other nodes', target: 'n1', act: (_c, net, ms) => during(0.25, ms * 0.4, () => (net.isolate('n1', 'n2'), net.isolate('n1', 'n3')), () => net.heal())(ms) },
   { name: 'clients cut off from their node', target: 'n3', act: (_c, net, ms) => during(0.25, ms * 0.4, () => net.isolate('c2', 'n3'), () => net.heal())(ms) },
   {
@@ -66,7 +69,39 @@ const NEMESES: Nemesis[] = [
   { name: 'PostgreSQL restarted', act: async (c, _net, ms) => (await sleep(ms * 0.3), c.restartPostgres(2000)) },
 ];
 
+const SINGLE_NEMESES: Nemesis[] = [
+  { name: 'none', act: async () => {} },
+  { name: 'killed (kill -9) and restarted', target: 'n1', act: (c, _net, ms) => during(0.25, ms * 0.1, () => c.kill('n1'), () => c.node('n1').start())(ms) },
+  { name: 'paused (SIGSTOP)', target: 'n1', act: (c, _net, ms) => during(0.25, ms * 0.3, () => c.node('n1').signal('SIGSTOP'), () => c.node('n1').signal('SIGCONT'))(ms) },
+  {
+    name: 'clock stepped (+90 s, -60 s, +300 s)',
+    act: async (c, _net, ms) => {
+      for (const [at, offset] of [[0.2, '+90s'], [0.25, '-60s'], [0.25, '+300s'], [0.2, '+0']] as const) {
+        await sleep(ms * at);
+        c.skew('n1', offset);
+      }
+    },
+  },
+];
+
+/** A server under test: how it is started, the nodes each group of clients uses, its nemeses. */
+interface System {
+  name: string;
+  members: string[];
+  start(net: Net): Promise<Cluster>;
+  /** c1's nodes (two workers of each kind but lease per entry) and c2's node. */
+  c1: string[];
+  c2: string;
+  nemeses: Nemesis[];
+}
+
+const SYSTEMS: System[] = [
+  { name: '3 nodes on PostgreSQL', members: ['pg', 'n1', 'n2', 'n3', 'c1', 'c2'], start: (net) => Cluster.start(net, 3), c1: ['n1', 'n2'], c2: 'n3', nemeses: CLUSTER_NEMESES },
+  { name: 'one server on SQLite', members: ['n1', 'c1', 'c2'], start: (net) => Cluster.start(net, 1, { sqlite: true }), c1: ['n1', 'n1'], c2: 'n1', nemeses: SINGLE_NEMESES },
+];
+
 interface RunResult {
+  system: string;
   nemesis: string;
   ops: number;
   unknown: number;
@@ -78,12 +113,12 @@ interface RunResult {
 }
 
 /** The clients of a run, in their namespaces; their merged history. */
-async function clients(net: Net, c: Cluster, run: string, runMs: number): Promise<History> {
+async function clients(net: Net, c: Cluster, sys: System, run: string, runMs: number): Promise<History> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'koor-jepsen-clients-'));
   const base = (n: string) => c.node(n).url;
   const plans: Array<[string, ClientPlan]> = [
-    ['c1', { workers: [...['n1', 'n2'].flatMap((n) => [{ node: base(n), kind: 'register' as const }, { node: base(n), kind: 'register' as const }, { node: base(n), kind: 'lease' as const }, { node: base(n), kind: 'queue' as const }])], durationMs: runMs, timeoutMs: 3000, leaseTtlMs: 5000, tag: 'a', run, out: path.join(dir, 'a.json') }],
-    ['c2', { workers: [{ node: base('n3'), kind: 'register' }, { node: base('n3'), kind: 'lease' }, { node: base('n3'), kind: 'queue' }], durationMs: runMs, timeoutMs: 3000, leaseTtlMs: 5000, tag: 'b', run, out: path.join(dir, 'b.json') }],
+    ['c1', { workers: [...sys.c1.flatMap((n) => [{ node: base(n), kind: 'register' as const }, { node: base(n), kind: 'register' as const }, { node: base(n), kind: 'lease' as const }, { node: base(n), kind: 'queue' as const }])], durationMs: runMs, timeoutMs: 3000, leaseTtlMs: 5000, tag: 'a', run, out: path.join(dir, 'a.json') }],
+    ['c2', { workers: [{ node: base(sys.c2), kind: 'register' }, { node: base(sys.c2), kind: 'lease' }, { node: base(sys.c2), kind: 'queue' }], durationMs: runMs, timeoutMs: 3000, leaseTtlMs: 5000, tag: 'b', run, out: path.join(dir, 'b.json') }],
   ];
   try {
     await Promise.all(
@@ -170,44 +205,51 @@ export async function run({ quick, log }: BenchOptions): Promise<Record<string, 
   const runMs = quick ? 20_000 : 60_000;
   const rounds = quick ? 1 : 3;
   const results: RunResult[] = [];
-  // KOOR_BENCH_JEPSEN: only the nemeses whose name contains it (or one of its |-separated parts).
+  // KOOR_BENCH_JEPSEN: only the nemeses whose "server: nemesis" name contains it (or one of its |-separated parts).
   const only = process.env.KOOR_BENCH_JEPSEN ?? '';
-  const nemeses = NEMESES.filter((n) => only.split('|').some((o) => n.name.includes(o)));
   const dumpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'koor-jepsen-histories-'));
-  const net = Net.make(['pg', 'n1', 'n2', 'n3', 'c1', 'c2']);
-  let cluster: Cluster | null = null;
-  try {
-    cluster = await Cluster.start(net, 3);
-    for (let round = 0; round < rounds; round++) {
-      for (const [i, nemesis] of nemeses.entries()) {
-        const runName = `j${round}x${i}`;
-        log(`${nemesis.name}: ${runMs / 1000} s`);
-        const [h] = await Promise.all([clients(net, cluster, runName, runMs), nemesis.act(cluster, net, runMs)]);
-        net.heal();
-        const v = verdicts(h, dumpDir, runName, log);
-        const ops = h.register.length + h.lease.length + h.queue.length;
-        const unknown = Object.values(h.counts).reduce((n, c) => n + c.unknown, 0);
-        results.push({ nemesis: nemesis.name, ops, unknown, ...v, availability: availability(h, nemesis.target ? cluster.node(nemesis.target).url : null) });
-        if (unknown > 0) log(`  indeterminate: ${JSON.stringify(h.why)}`);
-        log(`  ${fmtInt(ops)} operations, ${unknown} indeterminate; ${v.anomalies.length === 0 ? 'no anomaly' : v.anomalies.join('\n  ')}`);
-        // The next run starts on a whole cluster.
-        for (const n of cluster.nodes) if (n.child === null) await n.start();
-        await sleep(1000);
+  for (const sys of SYSTEMS) {
+    const nemeses = sys.nemeses.filter((n) => only.split('|').some((o) => `${sys.name}: ${n.name}`.includes(o)));
+    if (nemeses.length === 0) continue;
+    const net = Net.make(sys.members);
+    let cluster: Cluster | null = null;
+    try {
+      cluster = await sys.start(net);
+      for (let round = 0; round < rounds; round++) {
+        for (const [i, nemesis] of nemeses.entries()) {
+          const runName = `j${SYSTEMS.indexOf(sys)}r${round}x${i}`;
+          log(`${sys.name}: ${nemesis.name}: ${runMs / 1000} s`);
+          const [h] = await Promise.all([clients(net, cluster, sys, runName, runMs), nemesis.act(cluster, net, runMs)]);
+          net.heal();
+          const v = verdicts(h, dumpDir, runName, log);
+          const ops = h.register.length + h.lease.length + h.queue.length;
+          const unknown = Object.values(h.counts).reduce((n, c) => n + c.unknown, 0);
+          results.push({ system: sys.name, nemesis: nemesis.name, ops, unknown, ...v, availability: availability(h, nemesis.target ? cluster.node(nemesis.target).url : null) });
+          if (unknown > 0) log(`  indeterminate: ${JSON.stringify(h.why)}`);
+          log(`  ${fmtInt(ops)} operations, ${unknown} indeterminate; ${v.anomalies.length === 0 ? 'no anomaly' : v.anomalies.join('\n  ')}`);
+          // The next run starts on a whole server, its clocks right.
+          for (const n of cluster.nodes) {
+            cluster.skew(n.name, '+0');
+            if (n.child === null) await n.start();
+          }
+          await sleep(1000);
+        }
       }
+    } finally {
+      await cluster?.stop();
+      net.remove();
     }
-  } finally {
-    await cluster?.stop();
-    net.remove();
   }
-  const failures = results.flatMap((r) => r.anomalies.map((a) => `${r.nemesis}: ${a}`));
-  const warnings = results.flatMap((r) => r.unknown_verdicts.map((a) => `${r.nemesis}: ${a}`));
+  const failures = results.flatMap((r) => r.anomalies.map((a) => `${r.system}: ${r.nemesis}: ${a}`));
+  const warnings = results.flatMap((r) => r.unknown_verdicts.map((a) => `${r.system}: ${r.nemesis}: ${a}`));
   if (failures.length === 0 && warnings.length === 0) fs.rmSync(dumpDir, { recursive: true, force: true });
   const pct = (x: number | null) => (x === null ? '–' : `${(100 * x).toFixed(x < 1 && x > 0.995 ? 1 : 0)}%`);
   const tables: BenchTable[] = [
     {
-      title: `Jepsen-style runs: 3 nodes on PostgreSQL, each in its own network namespace, ${runMs / 1000} s a run`,
-      columns: ['nemesis', 'operations checked', 'indeterminate', 'anomalies', 'answered: state / leases / claims', 'on its target node'],
+      title: `Jepsen-style runs: each node (and PostgreSQL) in its own network namespace, ${runMs / 1000} s a run`,
+      columns: ['server', 'nemesis', 'operations checked', 'indeterminate', 'anomalies', 'answered: state / leases / claims', 'on its target node'],
       rows: results.map((r) => [
+        r.system,
         r.nemesis,
         fmtInt(r.ops),
         fmtInt(r.unknown),

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Config } from '../config.js';
 import { ensureDataDir, lockDataDir, restoreDataDir } from '../data-dir.js';
+import { startLocalClock } from '../shared/local-clock.js';
 import { openReader, type ReadDb } from './read-db.js';
 import { countsText, type Backend } from './backend.js';
 import { turnSnapshot } from './reads.js';
@@ -15,6 +16,8 @@ export function sqliteBackend(config: Config): Backend {
   const dbPath = path.join(config.dataDir, 'data.db');
   ensureDataDir(config.dataDir);
   const lock = lockDataDir(config.dataDir);
+  // Before the writer thread starts: it reads the same base (local-clock.ts).
+  const wallAhead = startLocalClock(config.dataDir);
   let reader: ReadDb | null = null;
   return {
     label: dbPath,
@@ -24,7 +27,8 @@ export function sqliteBackend(config: Config): Backend {
     // Staged beside data.db (same file system); a restore restarts the server on the file.
     snapshots: { stagingDir: config.dataDir, backupJob: (dest) => ({ source: dbPath, dest }), restoreJob: null },
     othersWrite: false,
-    async open() {
+    async open(log) {
+      if (Math.abs(wallAhead) > 2000) log.warn({ wallAheadMs: wallAhead }, 'the wall clock moved since this boot first ran the server on this data directory; leases and TTLs keep to the monotonic clock, data times stay off by this much until the next boot (or until clock.json is removed with the server stopped)');
       reader = openReader(dbPath);
       return { kind: 'sqlite', db: reader, snapshot: turnSnapshot(reader) };
     },

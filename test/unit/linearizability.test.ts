@@ -112,14 +112,23 @@ t.test('leases: fenced writes and indeterminate acquires', async (t) => {
   const m = leaseModel();
   const two = [acquire('A', 0, 10, grant(1, 'LA'), 15), acquire('B', 20, 30, grant(2, 'LB'))];
   t.equal(verdict(m, [...two, fenced('B', 2, 40, 50, true), fenced('A', 1, 40, 50, false)]), true, 'the newest fence writes, an older one is refused');
-  t.equal(verdict(m, [...two, fenced('A', 1, 40, 50, true)]), false, 'an older fence writing');
+  t.equal(verdict(m, [...two, fenced('A', 1, 40, 50, true)]), false, 'an older fence writing while the newer lease is live');
   t.equal(verdict(m, [...two, fenced('B', 2, 40, 50, false)]), false, 'the newest fence refused');
   t.equal(verdict(m, [...two, fenced('A', 1, 15, 25, true)]), true, 'the older fence racing the grant of the newer');
-  t.equal(verdict(m, [fenced('A', 1, 0, 10, true)]), false, 'a fence never issued');
+  t.equal(verdict(m, [...two, fenced('B', 2, 40, 50, true), release('B', 'LB', 60, 70, true), fenced('A', 1, 80, 90, true)]), false, 'an older fence writing after a newer one wrote');
+  t.equal(verdict(m, [...two, release('B', 'LB', 60, 70, true), fenced('A', 1, 80, 90, true)]), true, '... but not superseded when the newer lease is gone unused');
+  t.equal(verdict(m, [...two, release('B', 'LB', 60, 70, true), fenced('A', 1, 80, 90, false)]), false, '... then refusing it is wrong');
+  t.equal(verdict(m, [acquire('A', 0, 10, grant(1, 'LA'), 50), acquire('A', 20, 30, grant(2, 'LA2'), 100), fenced('A', 1, 60, 70, true)]), false, 'a smaller fence than a live lease of the same owner');
+  t.equal(verdict(m, [acquire('A', 0, 10, grant(1, 'LA'), 50), acquire('A', 20, 30, grant(2, 'LA2'), 40), fenced('A', 1, 60, 70, true)]), true, '... not once that lease may have expired');
+  t.equal(verdict(m, [fenced('A', 1, 0, 10, true), fenced('A', 0, 20, 30, false)]), true, 'with no lease: refuse a token smaller than one seen');
+  t.equal(verdict(m, [fenced('A', 1, 0, 10, true), fenced('A', 0, 20, 30, true)]), false, '... never accept it');
   t.equal(verdict(m, [acquire('A', 0, 0), acquire('B', 10, 20, { ok: false })]), true, 'a timed-out acquire may have been granted');
-  t.equal(verdict(m, [acquire('A', 0, 0), fenced('A', 7, 10, 20, true), fenced('C', 6, 30, 40, true)]), false, '... with one fence: the first write fixes it');
-  t.equal(verdict(m, [acquire('A', 0, 0), fenced('A', 7, 10, 20, true), acquire('B', 30, 40, grant(8, 'LB'))]), false, '... and the lease is still held');
-  t.equal(verdict(m, [acquire('A', 0, 0), fenced('A', 7, 10, 20, true), release('A', 'LA', 30, 35, true), acquire('B', 40, 50, grant(8, 'LB'))]), true, '... until released');
+  t.equal(verdict(m, [acquire('A', 0, 0), fenced('C', 6, 30, 40, false)]), true, '... and its unknown fence may supersede a write');
+  const held = [acquire('A', 0, 0), acquire('B', 10, 20, { ok: false })];
+  t.equal(verdict(m, [...held, acquire('B', 30, 40, grant(8, 'LB'))]), false, '... and, shown granted by a refusal, is still held');
+  t.equal(verdict(m, [...held, release('A', 'LA', 25, 28, true), acquire('B', 30, 40, grant(8, 'LB'))]), true, '... until released');
+  t.equal(verdict(m, [lost<LeaseInput, LeaseOutput>('A', { res: 'r', f: 'fenced-write', owner: 'A', fence: 9 }, 0), fenced('B', 5, 20, 30, false)]), true, 'a timed-out fenced write may have landed and superseded another');
+  t.equal(verdict(m, [fenced('B', 5, 20, 30, false)]), false, '... without it, nothing did');
 });
 
 type QOp = Op<QueueInput, QueueOutput>;

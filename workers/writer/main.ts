@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { isDatabaseUnavailable } from '../../src/shared/pg-errors.js';
 import { STORAGE_PROBE_MS } from '../../src/shared/limits.js';
 import { Periodic } from '../../src/shared/periodic.js';
@@ -33,6 +34,8 @@ async function open(): Promise<Driver | null> {
     if (startup.db_path === '') throw new Error('no data file and no database URL');
     const { openWriterDb } = await import('./sqlite/db.js');
     const { sqliteDriver } = await import('./sqlite/driver.js');
+    // The front's data clock: the base it set up in the data directory (local-clock.ts).
+    (await import('../../src/shared/local-clock.js')).startLocalClock(path.dirname(startup.db_path));
     return sqliteDriver(openWriterDb(startup.db_path, startup.limits, { sync: startup.sync, log, historyKeep: startup.state_history_keep }), startup.limits.wal_checkpoint_bytes, startup.sync, (kind) => stats.recordCheckpoint(kind));
   } catch (err) {
     // Reported to the front process, which turns it into one clear startup error.
