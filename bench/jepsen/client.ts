@@ -8,18 +8,23 @@
  *   register: reads, blind writes and compare-and-sets (If-Match the ETag it read) on a few keys;
  *   lease:    exclusive leases on a few resources, held briefly, released; a fenced write of the
  *             resource's state key under the lease, and half the time one after it is released;
- *   queue:    tasks added by one worker, claimed and completed by the others.
+ *   queue:    tasks added by one worker, claimed and completed by the others;
+ *   publish:  events published to the run's topic;
+ *   subscribe: a WebSocket subscription to it, closed and resumed (since=<last id>) every few
+ *             seconds and whenever it goes quiet past a ping's answer, each connection a session.
  * Usage: node client.js '<json ClientPlan>' — the history is written to `plan.out` as JSON.
  */
 import fs from 'node:fs';
 import http from 'node:http';
+import WebSocket from 'ws';
 import { sleep } from '../lib/async.js';
 import type { Op } from './checker.js';
 import type { LeaseInput, LeaseOutput, QueueInput, QueueOutput, RegisterInput, RegisterOutput } from './models.js';
+import type { Publish, Session, Subscriber } from './streams.js';
 
 export interface ClientPlan {
   /** Each worker's node (base URL) and kind. */
-  workers: Array<{ node: string; kind: 'register' | 'lease' | 'queue' }>;
+  workers: Array<{ node: string; kind: 'register' | 'lease' | 'queue' | 'publish' | 'subscribe' }>;
   durationMs: number;
   /** A request not answered within this long is indeterminate. */
   timeoutMs: number;
@@ -36,6 +41,8 @@ export interface History {
   register: Op<RegisterInput, RegisterOutput>[];
   lease: Op<LeaseInput, LeaseOutput>[];
   queue: Op<QueueInput, QueueOutput>[];
+  publishes: Publish[];
+  subscribers: Subscriber[];
   /** Operations by kind and node (`lease@http://…`): answered, indeterminate, and failed with no effect (not in the history). */
   counts: Record<string, { ok: number; unknown: number; failed: number }>;
   /** Why operations were indeterminate: "no answer", or a status and the start of its error. */
@@ -86,7 +93,7 @@ const json = (r: Reply): Record<string, unknown> => {
 const pick = <T>(xs: readonly T[]): T => xs[Math.floor(Math.random() * xs.length)]!;
 
 async function main(plan: ClientPlan): Promise<void> {
-  const h: History = { register: [], lease: [], queue: [], counts: {}, why: {} };
+  const h: History = { register: [], lease: [], queue: [], publishes: [], subscribers: [], counts: {}, why: {} };
   const PROJECT = plan.run;
   const until = now() + plan.durationMs;
   /** Records an operation: `run` answers its output, undefined when its outcome is unknown, REFUSED when it had none (not recorded). */
@@ -215,11 +222,71 @@ async function main(plan: ClientPlan): Promise<void> {
     }
   }
 
+  const topic = `${plan.run}.s`;
+  async function publish(w: number, base: string): Promise<void> {
+    const name = `${plan.run}-${plan.tag}-p${w}`;
+    const c = (h.counts[`stream@${base}`] ??= { ok: 0, unknown: 0, failed: 0 });
+    let n = 0;
+    while (now() < until) {
+      const t0 = now();
+      const r = await call(base, 'POST', '/api/events/publish', { topic, data: { n: n++ }, source: name });
+      const out = outcome(r, [], (x) => Number(json(x).id));
+      if (out === REFUSED) {
+        c.failed++;
+        await sleep(100);
+        continue;
+      }
+      h.publishes.push(out === undefined ? { client: name, call: t0, ret: Infinity } : { client: name, call: t0, ret: now(), id: out });
+      if (out === undefined) c.unknown++;
+      else c.ok++;
+      await sleep(20 + Math.random() * 30);
+    }
+  }
+
+  /** Subscribes until the run ends and a little after (to catch up), resuming from the last id after every close. */
+  async function subscribe(w: number, base: string): Promise<void> {
+    const sessions: Session[] = [];
+    h.subscribers.push({ name: `${plan.run}-${plan.tag}-s${w}`, sessions });
+    let last = 0;
+    while (now() < until + 3000) {
+      const since = last;
+      const received: number[] = [];
+      sessions.push({ resumeAfter: since, received });
+      await new Promise<void>((resolve) => {
+        const ws = new WebSocket(`${base.replace(/^http/, 'ws')}/api/events/subscribe?pattern=${encodeURIComponent(topic)}&since=${since}`, { handshakeTimeout: plan.timeoutMs });
+        let answered = now();
+        // Closed on purpose after a while (to resume), when a ping goes unanswered (a silent partition), and at the end.
+        const endAt = Math.min(now() + 2000 + Math.random() * 3000, until + 3000);
+        const timer = setInterval(() => {
+          if (now() >= endAt || now() - answered > plan.timeoutMs) ws.terminate();
+          else if (ws.readyState === WebSocket.OPEN) ws.ping();
+        }, 500);
+        ws.on('upgrade', (res) => {
+          const oldest = Number(res.headers['x-koor-oldest-event'] ?? 0);
+          const why = 'a resume past the retained events';
+          if (oldest > since + 1) h.why[why] = (h.why[why] ?? 0) + 1;
+        });
+        ws.on('pong', () => (answered = now()));
+        ws.on('message', (d) => {
+          answered = now();
+          const id = Number((JSON.parse(d.toString()) as { id: number }).id);
+          received.push(id);
+          last = Math.max(last, id);
+        });
+        ws.on('error', () => {});
+        ws.on('close', () => (clearInterval(timer), resolve()));
+      });
+      if (received.length === 0) await sleep(100);
+    }
+  }
+
   let adders = 0;
   await Promise.all(
     plan.workers.map((w, i) => {
       if (w.kind === 'register') return register(i, w.node);
       if (w.kind === 'lease') return lease(i, w.node);
+      if (w.kind === 'publish') return publish(i, w.node);
+      if (w.kind === 'subscribe') return subscribe(i, w.node);
       return queue(i, w.node, adders++ === 0);
     }),
   );

@@ -121,7 +121,7 @@ export class Cluster {
         c.clockFiles.set(name, clock);
         const nodeDir = path.join(dir, name);
         fs.mkdirSync(nodeDir);
-        const args = ['--bind', `${net.addr(name)}:${KOOR_PORT}`, '--dashboard-bind', '', '--data-dir', nodeDir, ...db, '--rate-limit', '0'];
+        const args = ['--bind', `${net.addr(name)}:${KOOR_PORT}`, '--dashboard-bind', '', '--data-dir', nodeDir, ...db, '--rate-limit', '0', '--event-retention', '5000000'];
         const env = [`LD_PRELOAD=${FAKETIME_LIB}`, `FAKETIME_TIMESTAMP_FILE=${clock}`, 'FAKETIME_NO_CACHE=1', 'FAKETIME_DONT_FAKE_MONOTONIC=1'];
         const proc = new KoorProc(name, `http://${net.addr(name)}:${KOOR_PORT}`, () => net.spawn(name, 'env', [...env, process.execPath, KOOR_MAIN_JS, ...args], { cwd: nodeDir, stdio: ['ignore', 'pipe', 'pipe'] }));
         c.nodes.push(proc);

@@ -21,6 +21,7 @@ import { fmtInt } from '../lib/format.js';
 import type { BenchOptions, BenchTable } from '../lib/suite.js';
 import { BENCH_DIST_DIR } from '../lib/suite.js';
 import { check, type Op } from '../jepsen/checker.js';
+import { checkStreams, describeAnomaly } from '../jepsen/streams.js';
 import type { ClientPlan, History } from '../jepsen/client.js';
 import { Cluster, clusterUnavailable } from '../jepsen/cluster.js';
 import { casRegister, leaseModel, queueModel } from '../jepsen/models.js';
@@ -117,8 +118,8 @@ async function clients(net: Net, c: Cluster, sys: System, run: string, runMs: nu
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'koor-jepsen-clients-'));
   const base = (n: string) => c.node(n).url;
   const plans: Array<[string, ClientPlan]> = [
-    ['c1', { workers: [...sys.c1.flatMap((n) => [{ node: base(n), kind: 'register' as const }, { node: base(n), kind: 'register' as const }, { node: base(n), kind: 'lease' as const }, { node: base(n), kind: 'queue' as const }])], durationMs: runMs, timeoutMs: 3000, leaseTtlMs: 5000, tag: 'a', run, out: path.join(dir, 'a.json') }],
-    ['c2', { workers: [{ node: base(sys.c2), kind: 'register' }, { node: base(sys.c2), kind: 'lease' }, { node: base(sys.c2), kind: 'queue' }], durationMs: runMs, timeoutMs: 3000, leaseTtlMs: 5000, tag: 'b', run, out: path.join(dir, 'b.json') }],
+    ['c1', { workers: [...sys.c1.flatMap((n) => [{ node: base(n), kind: 'register' as const }, { node: base(n), kind: 'register' as const }, { node: base(n), kind: 'lease' as const }, { node: base(n), kind: 'queue' as const }, { node: base(n), kind: 'publish' as const }, { node: base(n), kind: 'subscribe' as const }])], durationMs: runMs, timeoutMs: 3000, leaseTtlMs: 5000, tag: 'a', run, out: path.join(dir, 'a.json') }],
+    ['c2', { workers: [{ node: base(sys.c2), kind: 'register' }, { node: base(sys.c2), kind: 'lease' }, { node: base(sys.c2), kind: 'queue' }, { node: base(sys.c2), kind: 'publish' }, { node: base(sys.c2), kind: 'subscribe' }], durationMs: runMs, timeoutMs: 3000, leaseTtlMs: 5000, tag: 'b', run, out: path.join(dir, 'b.json') }],
   ];
   try {
     await Promise.all(
@@ -133,12 +134,14 @@ async function clients(net: Net, c: Cluster, sys: System, run: string, runMs: nu
           }),
       ),
     );
-    const all: History = { register: [], lease: [], queue: [], counts: {}, why: {} };
+    const all: History = { register: [], lease: [], queue: [], publishes: [], subscribers: [], counts: {}, why: {} };
     for (const [, plan] of plans) {
       const h = JSON.parse(fs.readFileSync(plan.out, 'utf8'), (_k, v: unknown) => (v === 'Infinity' ? Infinity : v)) as History;
       all.register.push(...h.register);
       all.lease.push(...h.lease);
       all.queue.push(...h.queue);
+      all.publishes.push(...h.publishes);
+      all.subscribers.push(...h.subscribers);
       for (const [k, n] of Object.entries(h.why)) all.why[k] = (all.why[k] ?? 0) + n;
       for (const [k, v] of Object.entries(h.counts)) {
         const t = (all.counts[k] ??= { ok: 0, unknown: 0, failed: 0 });
@@ -153,7 +156,7 @@ async function clients(net: Net, c: Cluster, sys: System, run: string, runMs: nu
   }
 }
 
-const CLASSES = { register: 'state', lease: 'leases', queue: 'claims' } as const;
+const CLASSES = { register: 'state', lease: 'leases', queue: 'claims', stream: 'events' } as const;
 
 /** The share of operations answered per route class, over every node and over `target`'s. */
 function availability(h: History, target: string | null): RunResult['availability'] {
@@ -195,6 +198,16 @@ function verdicts(h: History, dumpDir: string, run: string, log: (m: string) => 
   judge('state compare-and-set', casRegister(), h.register);
   judge('leases', leaseModel(), h.lease);
   judge('claims', queueModel(), h.queue);
+  // Events: every subscriber gets each acknowledged event once, in id order, across its resumes.
+  const delivered = h.subscribers.reduce((n, s) => n + s.sessions.reduce((m, x) => m + x.received.length, 0), 0);
+  const streamAnomalies = checkStreams(h.publishes, h.subscribers);
+  log(`  events: ${fmtInt(h.publishes.length)} publishes, ${fmtInt(delivered)} deliveries over ${h.subscribers.reduce((n, s) => n + s.sessions.length, 0)} sessions checked`);
+  byModel.events = { ops: h.publishes.length, ok: h.publishes.filter((p) => p.id !== undefined).length, verdict: streamAnomalies.length === 0 ? 'no gap, duplicate or reorder' : `${streamAnomalies.length} anomalies` };
+  if (streamAnomalies.length > 0) {
+    const file = path.join(dumpDir, `${run}-events.json`);
+    fs.writeFileSync(file, JSON.stringify({ publishes: h.publishes, subscribers: h.subscribers }, (_k, v: unknown) => (v === Infinity ? 'Infinity' : v)));
+    anomalies.push(`events: ${streamAnomalies.slice(0, 5).map(describeAnomaly).join('; ')}${streamAnomalies.length > 5 ? ` and ${streamAnomalies.length - 5} more` : ''} (the history: ${file})`);
+  }
   return { anomalies, byModel, unknown_verdicts: unknown };
 }
 
@@ -222,7 +235,7 @@ export async function run({ quick, log }: BenchOptions): Promise<Record<string, 
           const [h] = await Promise.all([clients(net, cluster, sys, runName, runMs), nemesis.act(cluster, net, runMs)]);
           net.heal();
           const v = verdicts(h, dumpDir, runName, log);
-          const ops = h.register.length + h.lease.length + h.queue.length;
+          const ops = h.register.length + h.lease.length + h.queue.length + h.publishes.length;
           const unknown = Object.values(h.counts).reduce((n, c) => n + c.unknown, 0);
           results.push({ system: sys.name, nemesis: nemesis.name, ops, unknown, ...v, availability: availability(h, nemesis.target ? cluster.node(nemesis.target).url : null) });
           if (unknown > 0) log(`  indeterminate: ${JSON.stringify(h.why)}`);
@@ -247,7 +260,7 @@ export async function run({ quick, log }: BenchOptions): Promise<Record<string, 
   const tables: BenchTable[] = [
     {
       title: `Jepsen-style runs: each node (and PostgreSQL) in its own network namespace, ${runMs / 1000} s a run`,
-      columns: ['server', 'nemesis', 'operations checked', 'indeterminate', 'anomalies', 'answered: state / leases / claims', 'on its target node'],
+      columns: ['server', 'nemesis', 'operations checked', 'indeterminate', 'anomalies', 'answered: state / leases / claims / events', 'on its target node'],
       rows: results.map((r) => [
         r.system,
         r.nemesis,
