@@ -10,3 +10,17 @@ export function within<T>(p: Promise<T> | T, ms: number, what: string, code?: st
   });
   return Promise.race([Promise.resolve(p), timeout]).finally(() => clearTimeout(timer));
 }
+
+/**
+ * `p`'s value, or `late()`'s once `ms` passed (`p` then runs on; a later rejection of it is
+ * nobody's and is dropped, not left unhandled).
+ */
+export function orElse<T>(p: Promise<T>, ms: number, late: () => T): Promise<T> {
+  p.catch(() => {});
+  let timer: NodeJS.Timeout | undefined;
+  const fallback = new Promise<T>((resolve) => {
+    timer = setTimeout(() => resolve(late()), Math.max(0, ms));
+    timer.unref();
+  });
+  return Promise.race([p, fallback]).finally(() => clearTimeout(timer));
+}

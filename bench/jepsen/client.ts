@@ -9,6 +9,7 @@
  *   lease:    exclusive leases on a few resources, held briefly, released; a fenced write of the
  *             resource's state key under the lease, and half the time one after it is released;
  *   queue:    tasks added by one worker, claimed and completed by the others;
+ *   hook:     a coding session's edit guard (PreToolUse) on the lease workers' resources;
  *   publish:  events published to the run's topic;
  *   subscribe: a WebSocket subscription to it, closed and resumed (since=<last id>) every few
  *             seconds and whenever it goes quiet past a ping's answer, each connection a session.
@@ -24,12 +25,14 @@ import type { Publish, Session, Subscriber } from './streams.js';
 
 export interface ClientPlan {
   /** Each worker's node (base URL) and kind. */
-  workers: Array<{ node: string; kind: 'register' | 'lease' | 'queue' | 'publish' | 'subscribe' }>;
+  workers: Array<{ node: string; kind: 'register' | 'lease' | 'queue' | 'publish' | 'subscribe' | 'hook' }>;
   durationMs: number;
   /** A request not answered within this long is indeterminate. */
   timeoutMs: number;
   /** A lease's TTL. */
   leaseTtlMs: number;
+  /** The servers' --auto-lease-idle. */
+  autoLeaseIdleMs: number;
   /** Distinguishes this process's names (agents, values, tasks) from another's. */
   tag: string;
   /** The run's own keys, resources and project (a cluster serves several runs). */
@@ -45,7 +48,7 @@ export interface History {
   subscribers: Subscriber[];
   /** Operations by kind and node (`lease@http://…`): answered, indeterminate, and failed with no effect (not in the history). */
   counts: Record<string, { ok: number; unknown: number; failed: number }>;
-  /** Why operations were indeterminate: "no answer", or a status and the start of its error. */
+  /** Why operations were not answered (indeterminate, or failed with no effect): "no answer", or a status and the start of its error. */
   why: Record<string, number>;
 }
 
@@ -64,6 +67,8 @@ interface Reply {
 
 /** A request that had no effect: it never reached the server (the connection was refused). */
 const REFUSED = 'refused' as const;
+/** An edit denied because the server could not confirm its lease in time: answered, its effect unknown. */
+const UNSURE = 'unsure' as const;
 /** Statuses that say nothing was written (docs/api.md, "Retries"): the operation failed, it is not recorded — a later read that sees it is an anomaly. */
 const NOT_WRITTEN = [500, 503, 507];
 
@@ -97,10 +102,17 @@ async function main(plan: ClientPlan): Promise<void> {
   const PROJECT = plan.run;
   const until = now() + plan.durationMs;
   /** Records an operation: `run` answers its output, undefined when its outcome is unknown, REFUSED when it had none (not recorded). */
-  async function op<I, O>(node: string, into: Op<I, O>[], client: string, input: I, run: () => Promise<O | undefined | typeof REFUSED>): Promise<O | undefined> {
+  async function op<I, O>(node: string, into: Op<I, O>[], client: string, input: I, run: () => Promise<O | undefined | typeof REFUSED | typeof UNSURE>, kind?: string): Promise<O | undefined> {
     const call = now();
     const output = await run();
-    const c = (h.counts[`${into === h.register ? 'register' : into === h.lease ? 'lease' : 'queue'}@${node}`] ??= { ok: 0, unknown: 0, failed: 0 });
+    const c = (h.counts[`${kind ?? (into === h.register ? 'register' : into === h.lease ? 'lease' : 'queue')}@${node}`] ??= { ok: 0, unknown: 0, failed: 0 });
+    if (output === UNSURE) {
+      // A safe answer in time, whose effect is unknown: the guard may still take its auto-lease.
+      into.push({ client, input, call, ret: Infinity });
+      c.ok++;
+      h.why['hook denied as not confirmed'] = (h.why['hook denied as not confirmed'] ?? 0) + 1;
+      return undefined;
+    }
     if (output === REFUSED) {
       c.failed++;
       // As a client backs off from a node that is down: a refused connection answers at once.
@@ -118,7 +130,12 @@ async function main(plan: ClientPlan): Promise<void> {
   const definite = (r: Reply | null | typeof REFUSED, refusals: number[]): r is Reply => r !== null && r !== REFUSED && ((r.status >= 200 && r.status < 300) || refusals.includes(r.status));
   /** The answer to `r`: REFUSED (no effect) or `read(r)` when definite, else undefined (unknown). */
   const outcome = <O>(r: Reply | null | typeof REFUSED, refusals: number[], read: (r: Reply) => O): O | undefined | typeof REFUSED => {
-    if (r === REFUSED || (r !== null && NOT_WRITTEN.includes(r.status))) return REFUSED;
+    if (r === REFUSED) return REFUSED;
+    if (r !== null && NOT_WRITTEN.includes(r.status)) {
+      const why = `${r.status} ${r.body.slice(0, 80)}`;
+      h.why[why] = (h.why[why] ?? 0) + 1;
+      return REFUSED;
+    }
     if (definite(r, refusals)) return read(r);
     const x = r as Reply | null;
     const why = x === null ? 'no answer' : `${x.status} ${x.body.slice(0, 80)}`;
@@ -222,6 +239,36 @@ async function main(plan: ClientPlan): Promise<void> {
     }
   }
 
+  /**
+   * A coding session's edit guard: bursts (0.5-8 s) of PreToolUse Write hooks on one of the lease workers'
+   * resources, then a pause longer than the auto-lease's idle lifetime (so it expires). The guard
+   * renews an auto-lease only once a tenth of its lifetime passed, so each allow is checked as
+   * holding the file for nine tenths of it.
+   */
+  async function hook(w: number, base: string): Promise<void> {
+    const name = `${plan.run}-${plan.tag}-k${w}`;
+    const root = `/jepsen/${PROJECT}`;
+    const headers = { 'x-koor-repo-root': root, 'x-koor-agent-name': name };
+    const input = (event: string, extra: Record<string, unknown> = {}) => ({ session_id: name, hook_event_name: event, cwd: root, ...extra });
+    while (now() < until && !definite(await call(base, 'POST', '/api/hooks/claude-code', input('UserPromptSubmit', { prompt: 'go' }), headers), [])) await sleep(200);
+    while (now() < until) {
+      const res = `${PROJECT}/${pick(RESOURCES)}`;
+      for (let i = 5 + Math.floor(Math.random() * 35); i > 0 && now() < until; i--) {
+        const edit = input('PreToolUse', { tool_name: 'Write', tool_input: { file_path: `${root}/${res}`, content: 'x' } });
+        await op(base, h.lease, name, { res, f: 'guard', owner: name, ttlMs: plan.autoLeaseIdleMs * 0.9 } as LeaseInput, async () =>
+          outcome(await call(base, 'POST', '/api/hooks/claude-code', edit, headers), [], (x): LeaseOutput | typeof UNSURE => {
+            const o = json(x).hookSpecificOutput as { permissionDecision?: string; permissionDecisionReason?: string } | undefined;
+            if (o?.permissionDecisionReason?.startsWith('Koor: could not confirm')) return UNSURE;
+            return { ok: o?.permissionDecision !== 'deny' };
+          }),
+          'guard',
+        );
+        await sleep(100 + Math.random() * 200);
+      }
+      await sleep(plan.autoLeaseIdleMs + 500);
+    }
+  }
+
   const topic = `${plan.run}.s`;
   async function publish(w: number, base: string): Promise<void> {
     const name = `${plan.run}-${plan.tag}-p${w}`;
@@ -286,6 +333,7 @@ async function main(plan: ClientPlan): Promise<void> {
       if (w.kind === 'register') return register(i, w.node);
       if (w.kind === 'lease') return lease(i, w.node);
       if (w.kind === 'publish') return publish(i, w.node);
+      if (w.kind === 'hook') return hook(i, w.node);
       if (w.kind === 'subscribe') return subscribe(i, w.node);
       return queue(i, w.node, adders++ === 0);
     }),

@@ -21,6 +21,8 @@ const PG_PORT = 20_000 + Math.floor(Math.random() * 20_000);
 /** Where a run keeps PostgreSQL's data and the nodes' (a killed run's dir is found by it, its server stopped). */
 const DIR_PREFIX = 'koorj-';
 const KOOR_PORT = 9800;
+/** The nodes' --auto-lease-idle: short, so that the edit guard's auto-leases come and go within a run. */
+export const AUTO_LEASE_IDLE_MS = 4000;
 
 /** Why this machine cannot run the cluster, or null. */
 export function clusterUnavailable(): string | null {
@@ -121,7 +123,7 @@ export class Cluster {
         c.clockFiles.set(name, clock);
         const nodeDir = path.join(dir, name);
         fs.mkdirSync(nodeDir);
-        const args = ['--bind', `${net.addr(name)}:${KOOR_PORT}`, '--dashboard-bind', '', '--data-dir', nodeDir, ...db, '--rate-limit', '0', '--event-retention', '5000000'];
+        const args = ['--bind', `${net.addr(name)}:${KOOR_PORT}`, '--dashboard-bind', '', '--data-dir', nodeDir, ...db, '--rate-limit', '0', '--event-retention', '5000000', '--auto-lease-idle', `${AUTO_LEASE_IDLE_MS}ms`];
         const env = [`LD_PRELOAD=${FAKETIME_LIB}`, `FAKETIME_TIMESTAMP_FILE=${clock}`, 'FAKETIME_NO_CACHE=1', 'FAKETIME_DONT_FAKE_MONOTONIC=1'];
         const proc = new KoorProc(name, `http://${net.addr(name)}:${KOOR_PORT}`, () => net.spawn(name, 'env', [...env, process.execPath, KOOR_MAIN_JS, ...args], { cwd: nodeDir, stdio: ['ignore', 'pipe', 'pipe'] }));
         c.nodes.push(proc);

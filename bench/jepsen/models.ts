@@ -143,8 +143,9 @@ export function casRegister(options: RegisterOptions = {}): Model<RegisterState,
 export type LeaseInput =
   | { res: string; f: 'acquire'; owner: string; ttlMs?: number }
   | { res: string; f: 'release'; owner: string; lease: string }
-  | { res: string; f: 'fenced-write'; owner: string; fence: number };
-/** acquire → {ok: true, fence, lease} | {ok: false}; release and fenced-write → {ok}. */
+  | { res: string; f: 'fenced-write'; owner: string; fence: number }
+  | { res: string; f: 'guard'; owner: string; ttlMs: number };
+/** acquire → {ok: true, fence, lease} | {ok: false}; release, fenced-write and guard → {ok}. */
 export type LeaseOutput = { ok: true; fence: number; lease: string } | { ok: false } | { ok: boolean };
 
 /**
@@ -175,6 +176,9 @@ export interface LeaseState {
  * A fenced write of the resource's key (X-Koor-Fence) is refused exactly when it is superseded:
  * its fence is smaller than one a write was accepted with, or than a live lease's (Kleppmann's
  * "refuse a token smaller than one seen", plus the holder the store knows of).
+ * The edit guard (a PreToolUse hook) allows an edit only to the resource's owner or when it is
+ * free, and then takes or renews an auto-lease (id `auto`) for `ttlMs` from its call; it denies
+ * only while another owner holds the resource.
  */
 export function leaseModel(): Model<LeaseState, LeaseInput, LeaseOutput> {
   /** The state with `owner`'s leases, or null when another owner holds leases that cannot all have expired by the time `op` returns. */
@@ -211,6 +215,15 @@ export function leaseModel(): Model<LeaseState, LeaseInput, LeaseOutput> {
           if (known < 0) return [s];
           return op.ret >= s.leases[known]!.expires ? [kept(s, s.leases.filter((_, j) => j !== known))] : [];
         }
+        case 'guard': {
+          if (out && !out.ok) return s.owner !== null && s.owner !== input.owner ? [s] : [];
+          const f = takeable(s, input.owner, op);
+          if (!f) return [];
+          const expires = op.call + input.ttlMs;
+          const auto = f.leases.findIndex((l) => l.id === 'auto');
+          if (auto >= 0) return [{ ...f, leases: f.leases.map((l, i) => (i === auto ? { ...l, expires: Math.max(l.expires, expires) } : l)) }];
+          return [{ ...f, owner: input.owner, leases: [...f.leases, { id: 'auto', fence: null, expires }], fenceKnown: false }];
+        }
         case 'fenced-write': {
           const f = input.fence;
           // Refused: superseded by an accepted write, or by a lease that may be live (one whose fence is unknown may be larger).
@@ -225,7 +238,7 @@ export function leaseModel(): Model<LeaseState, LeaseInput, LeaseOutput> {
     },
     describe(op) {
       const i = op.input;
-      const what = i.f === 'acquire' ? `acquire(${i.res}, ${i.owner}, ttl ${i.ttlMs ?? '∞'})` : i.f === 'release' ? `release(${i.res}, ${i.owner}, ${i.lease})` : `fenced-write(${i.res}, ${i.owner}, fence ${i.fence})`;
+      const what = i.f === 'acquire' ? `acquire(${i.res}, ${i.owner}, ttl ${i.ttlMs ?? '∞'})` : i.f === 'release' ? `release(${i.res}, ${i.owner}, ${i.lease})` : i.f === 'guard' ? `guard(${i.res}, ${i.owner}, ttl ${i.ttlMs})` : `fenced-write(${i.res}, ${i.owner}, fence ${i.fence})`;
       const o = answer(op);
       return `${what} → ${o === undefined ? '?' : JSON.stringify(o)}`;
     },

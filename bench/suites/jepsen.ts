@@ -23,7 +23,7 @@ import { BENCH_DIST_DIR } from '../lib/suite.js';
 import { check, type Op } from '../jepsen/checker.js';
 import { checkStreams, describeAnomaly } from '../jepsen/streams.js';
 import type { ClientPlan, History } from '../jepsen/client.js';
-import { Cluster, clusterUnavailable } from '../jepsen/cluster.js';
+import { AUTO_LEASE_IDLE_MS, Cluster, clusterUnavailable } from '../jepsen/cluster.js';
 import { casRegister, leaseModel, queueModel } from '../jepsen/models.js';
 import { Net, netnsUnavailable } from '../jepsen/netns.js';
 
@@ -118,8 +118,8 @@ async function clients(net: Net, c: Cluster, sys: System, run: string, runMs: nu
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'koor-jepsen-clients-'));
   const base = (n: string) => c.node(n).url;
   const plans: Array<[string, ClientPlan]> = [
-    ['c1', { workers: [...sys.c1.flatMap((n) => [{ node: base(n), kind: 'register' as const }, { node: base(n), kind: 'register' as const }, { node: base(n), kind: 'lease' as const }, { node: base(n), kind: 'queue' as const }, { node: base(n), kind: 'publish' as const }, { node: base(n), kind: 'subscribe' as const }])], durationMs: runMs, timeoutMs: 3000, leaseTtlMs: 5000, tag: 'a', run, out: path.join(dir, 'a.json') }],
-    ['c2', { workers: [{ node: base(sys.c2), kind: 'register' }, { node: base(sys.c2), kind: 'lease' }, { node: base(sys.c2), kind: 'queue' }, { node: base(sys.c2), kind: 'publish' }, { node: base(sys.c2), kind: 'subscribe' }], durationMs: runMs, timeoutMs: 3000, leaseTtlMs: 5000, tag: 'b', run, out: path.join(dir, 'b.json') }],
+    ['c1', { workers: [...sys.c1.flatMap((n) => [{ node: base(n), kind: 'register' as const }, { node: base(n), kind: 'register' as const }, { node: base(n), kind: 'lease' as const }, { node: base(n), kind: 'queue' as const }, { node: base(n), kind: 'publish' as const }, { node: base(n), kind: 'subscribe' as const }, { node: base(n), kind: 'hook' as const }])], durationMs: runMs, timeoutMs: 3000, leaseTtlMs: 5000, autoLeaseIdleMs: AUTO_LEASE_IDLE_MS, tag: 'a', run, out: path.join(dir, 'a.json') }],
+    ['c2', { workers: [{ node: base(sys.c2), kind: 'register' }, { node: base(sys.c2), kind: 'lease' }, { node: base(sys.c2), kind: 'queue' }, { node: base(sys.c2), kind: 'publish' }, { node: base(sys.c2), kind: 'subscribe' }, { node: base(sys.c2), kind: 'hook' }], durationMs: runMs, timeoutMs: 3000, leaseTtlMs: 5000, autoLeaseIdleMs: AUTO_LEASE_IDLE_MS, tag: 'b', run, out: path.join(dir, 'b.json') }],
   ];
   try {
     await Promise.all(
@@ -156,7 +156,7 @@ async function clients(net: Net, c: Cluster, sys: System, run: string, runMs: nu
   }
 }
 
-const CLASSES = { register: 'state', lease: 'leases', queue: 'claims', stream: 'events' } as const;
+const CLASSES = { register: 'state', lease: 'leases', queue: 'claims', stream: 'events', guard: 'hooks' } as const;
 
 /** The share of operations answered per route class, over every node and over `target`'s. */
 function availability(h: History, target: string | null): RunResult['availability'] {
@@ -238,7 +238,7 @@ export async function run({ quick, log }: BenchOptions): Promise<Record<string, 
           const ops = h.register.length + h.lease.length + h.queue.length + h.publishes.length;
           const unknown = Object.values(h.counts).reduce((n, c) => n + c.unknown, 0);
           results.push({ system: sys.name, nemesis: nemesis.name, ops, unknown, ...v, availability: availability(h, nemesis.target ? cluster.node(nemesis.target).url : null) });
-          if (unknown > 0) log(`  indeterminate: ${JSON.stringify(h.why)}`);
+          if (Object.keys(h.why).length > 0) log(`  not answered: ${JSON.stringify(h.why)}`);
           log(`  ${fmtInt(ops)} operations, ${unknown} indeterminate; ${v.anomalies.length === 0 ? 'no anomaly' : v.anomalies.join('\n  ')}`);
           // The next run starts on a whole server, its clocks right.
           for (const n of cluster.nodes) {
@@ -260,7 +260,7 @@ export async function run({ quick, log }: BenchOptions): Promise<Record<string, 
   const tables: BenchTable[] = [
     {
       title: `Jepsen-style runs: each node (and PostgreSQL) in its own network namespace, ${runMs / 1000} s a run`,
-      columns: ['server', 'nemesis', 'operations checked', 'indeterminate', 'anomalies', 'answered: state / leases / claims / events', 'on its target node'],
+      columns: ['server', 'nemesis', 'operations checked', 'indeterminate', 'anomalies', 'answered: state / leases / claims / events / hooks', 'on its target node'],
       rows: results.map((r) => [
         r.system,
         r.nemesis,

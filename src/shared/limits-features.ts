@@ -165,6 +165,12 @@ export const HOOK_SCAN_MESSAGES = 20;
  */
 export const HOOK_LATE_MS = 4000;
 /**
+ * An edit's PreToolUse is answered within this long of its arrival, a deny when the lease could
+ * not be checked by then (hooks/service.ts): under the shortest client timeout (Codex caps a hook
+ * at 3 s, the command bridge's own start included), past which a client lets the edit through.
+ */
+export const HOOK_GUARD_DEADLINE_MS = 2000;
+/**
  * Events of a digest's topics a node keeps parsed (news-clock.ts): a hook whose news since its
  * last digest is all among them tells from them, without reading, that none concerns its agent.
  */

@@ -131,6 +131,19 @@ t.test('leases: fenced writes and indeterminate acquires', async (t) => {
   t.equal(verdict(m, [fenced('B', 5, 20, 30, false)]), false, '... without it, nothing did');
 });
 
+t.test('leases: the edit guard (PreToolUse) and its auto-leases', async (t) => {
+  const m = leaseModel();
+  const guard = (owner: string, call: number, ret: number, ok?: boolean): LeaseOp => (ok === undefined ? lost(owner, { res: 'r', f: 'guard', owner, ttlMs: 100 }, call) : done(owner, { res: 'r', f: 'guard', owner, ttlMs: 100 }, call, ret, { ok }));
+  t.equal(verdict(m, [guard('A', 0, 10, true), guard('B', 20, 30, false), acquire('C', 40, 50, { ok: false })]), true, 'A allowed (auto-leased), B denied, C refused the lease');
+  t.equal(verdict(m, [guard('A', 0, 10, true), acquire('C', 40, 50, grant(1, 'LC'))]), false, 'a lease granted while an edit holds the file');
+  t.equal(verdict(m, [guard('A', 0, 10, true), acquire('C', 140, 150, grant(1, 'LC'))]), true, '... not once its idle lifetime may have run out');
+  t.equal(verdict(m, [guard('A', 0, 10, true), guard('A', 80, 90, true), acquire('C', 140, 150, grant(1, 'LC'))]), false, 'each edit renews it');
+  t.equal(verdict(m, [guard('A', 0, 10, true), guard('B', 20, 30, true)]), false, 'two agents allowed one file at once');
+  t.equal(verdict(m, [guard('B', 20, 30, false)]), false, 'an edit denied while nobody holds the file');
+  t.equal(verdict(m, [acquire('C', 0, 10, grant(1, 'LC')), guard('A', 20, 30, false), release('C', 'LC', 40, 50, true), guard('A', 60, 70, true)]), true, 'denied while leased, allowed once released');
+  t.equal(verdict(m, [guard('A', 0, 0), guard('B', 20, 30, false)]), true, 'an edit hook without an answer (or denied as not confirmed) may have auto-leased');
+});
+
 type QOp = Op<QueueInput, QueueOutput>;
 const add = (task: string, call: number, ret: number): QOp => done('p', { queue: 'q', f: 'add', task }, call, ret, { ok: true });
 const claim = (who: string, call: number, ret: number, out?: QueueOutput): QOp => (out === undefined ? lost(who, { queue: 'q', f: 'claim', who }, call) : done(who, { queue: 'q', f: 'claim', who }, call, ret, out));

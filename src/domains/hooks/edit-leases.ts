@@ -1,3 +1,4 @@
+import { dataNow } from '../../../schemas/db/time.js';
 import type { Hub } from '../../bus/hub.js';
 import type { Lease } from '../../../schemas/http/leases.js';
 import type { Logger } from '../../log.js';
@@ -72,7 +73,7 @@ export class EditLeases {
    */
   renew(l: OwnLease, holder: string): void {
     const idle = this.opts.idleMs;
-    if (l.expiresMs - Date.now() > idle - Math.min(idle / 10, RENEW_SLACK_MS) || this.renewing.has(l.id)) return;
+    if (l.expiresMs - dataNow() > idle - Math.min(idle / 10, RENEW_SLACK_MS) || this.renewing.has(l.id)) return;
     addBounded(this.renewing, l.id, HOOK_SESSIONS_REMEMBERED);
     this.write(l.id, holder)
       .then((expiresAt) => {

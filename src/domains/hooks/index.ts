@@ -37,6 +37,7 @@ export function hooksDomain(p: Platform, d: { leases: LeaseService; instances: I
     metrics: (m) => {
       m.labeled('koor_hook_calls_total', 'Coding-agent hook calls by event.', 'counter', () => [...hooks.stats.calls].map(([event, value]) => ({ labels: { event }, value })));
       m.counter('koor_hook_denials_total', 'Edits refused by a hook because another agent leases the file.', () => hooks.stats.denied);
+      m.counter('koor_hook_unconfirmed_total', 'Edits refused by a hook because the lease could not be checked within its deadline (a stalled writer, a node cut off from the database).', () => hooks.stats.unconfirmed);
       m.counter('koor_hook_pull_first_total', 'Edits refused once because another agent let the file go after the session last pulled (pull first).', () => hooks.stats.pull_first);
       m.counter('koor_hook_auto_leases_total', 'Leases taken by a hook on the first edit of a free file (--hook-edits auto-lease).', () => hooks.stats.auto_leased);
       m.counter('koor_hook_digests_total', 'Digests put into a model context by hooks.', () => hooks.stats.digests);

@@ -8,6 +8,7 @@ import type { Route } from '../../http/route.js';
 import type { HookInput } from './input.js';
 import type { HookService } from './service.js';
 import { rule } from '../../http/permissions.js';
+import { answerInTime } from './deadline.js';
 
 /**
  * Headers the installer fills from the agent's environment (`$KOOR_AGENT_NAME` …; empty when
@@ -46,7 +47,7 @@ export function hookRoutes(svc: HookService): Route[] {
         if (!b.session_id) throw fail('FIELD_REQUIRED', 'session_id');
         if (!b.hook_event_name) throw fail('FIELD_REQUIRED', 'hook_event_name');
         const client = (ctx.extraHeaders['x-koor-client'] ?? '').trim();
-        sendJson(ctx, 200, await svc.handle(b as HookInput, { ...contextOf(ctx), client: CLIENTS.has(client) ? client : 'claude-code', arrivedMs: ctx.t0 }));
+        sendJson(ctx, 200, await answerInTime(svc, b as HookInput, { ...contextOf(ctx), client: CLIENTS.has(client) ? client : 'claude-code', arrivedMs: ctx.t0 }));
       },
     },
     {

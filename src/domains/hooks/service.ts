@@ -1,6 +1,7 @@
 import type { HookSession, LeaseRow } from '../../../schemas/rpc/writer.js';
 import { fail } from '../../errors.js';
 import { checkName, checkProject } from '../../names.js';
+import { dataNow } from '../../../schemas/db/time.js';
 import { DIGEST_TOKENS, HOOK_CURSOR_LAG, HOOK_LATE_MS, HOOK_SCAN_AUDIT, HOOK_SCAN_EVENTS, HOOK_SCAN_MESSAGES, HOOK_SESSIONS_REMEMBERED, PROJECT_MAX_BYTES } from '../../shared/limits-features.js';
 import { inScope, permitTargets } from '../../access.js';
 import type { Logger } from '../../log.js';
@@ -54,7 +55,7 @@ export class HookService {
   private readonly shells: Shells;
   /** The leases this node's sessions hold on files they edit. */
   private readonly own: EditLeases;
-  readonly stats = { calls: new Map<string, number>(), denied: 0, pull_first: 0, auto_leased: 0, digests: 0, bound: 0, quiet: 0 };
+  readonly stats = { calls: new Map<string, number>(), denied: 0, unconfirmed: 0, pull_first: 0, auto_leased: 0, digests: 0, bound: 0, quiet: 0 };
 
   constructor(
     private readonly d: {
@@ -223,7 +224,7 @@ export class HookService {
     if (rel === null) return NOTHING;
     const me = await this.me(s);
     // Most edits are of a file the agent already leases: known here (exact mode), the lease table is not read.
-    let own = this.own.get(s.session_id, rel, Date.now());
+    let own = this.own.get(s.session_id, rel, dataNow());
     const leases = own ? [] : await this.d.leases.check(s.project, rel);
     const blocking = leases.find((l) => l.holder !== me.id && l.exclusive);
     if (blocking) return this.deny(me, rel, blocking, input.tool_name ?? '', s.session_id);
