@@ -38,8 +38,9 @@ export const IdemTag = Type.Object({
 export type IdemTag = Static<typeof IdemTag>;
 
 /**
- * A request on an RPC port: named method, typed request, absolute deadline (epoch ms). On the
- * writer's port it and its reply cross in the compact form of `writer-wire.ts`.
+ * A request on an RPC port: named method, typed request, absolute deadline (ms on the monotonic
+ * clock, src/shared/mono-clock.ts: every thread reads the same one, and a wall-clock step does not
+ * move it). On the writer's port it and its reply cross in the compact form of `writer-wire.ts`.
  */
 export const RequestEnvelope = Type.Object({
   id: Type.Integer({ minimum: 1 }),

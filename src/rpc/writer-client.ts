@@ -7,6 +7,7 @@ import { AppError, fail } from '../errors.js';
 import type { Logger } from '../log.js';
 import { WRITER_LIMITS, WRITER_RESTART_BACKOFF_MAX_MS, WRITER_RESTART_BACKOFF_MS } from '../shared/limits.js';
 import { InFlight, type WriterStats } from './writer-in-flight.js';
+import { monoNow } from '../shared/mono-clock.js';
 
 /** The writer thread, for both backends (the start-up data's database URL selects PostgreSQL). */
 const WRITER_URL = new URL('../../workers/writer/main.js', import.meta.url);
@@ -122,7 +123,7 @@ export class WriterClient {
       return Promise.reject(fail('WRITER_QUEUE_FULL'));
     }
     const id = this.nextId++;
-    const deadline = Date.now() + (opts.deadlineMs ?? this.opts.deadlineMs);
+    const deadline = monoNow() + (opts.deadlineMs ?? this.opts.deadlineMs);
     const env: RequestEnvelope = { id, method, deadline, req };
     if (opts.audit) env.audit = opts.audit;
     if (opts.idem) env.idem = opts.idem;

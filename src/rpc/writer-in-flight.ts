@@ -1,5 +1,6 @@
 import { AppError, fail } from '../errors.js';
 import { WRITER_OUTCOME_GRACE_MS } from '../shared/limits.js';
+import { monoNow } from '../shared/mono-clock.js';
 
 /** A call sent to the writer and not answered yet. */
 export interface Pending {
@@ -7,9 +8,9 @@ export interface Pending {
   /** Resolve with `{ res, replayed }` (callIdempotent). */
   wrap: boolean;
   reject: (e: AppError) => void;
-  /** Date.now() past which a call the writer has not begun gets DEADLINE_EXCEEDED. */
+  /** monoNow() past which a call the writer has not begun gets DEADLINE_EXCEEDED (the monotonic clock: a wall-clock step neither fails calls nor stretches them). */
   deadline: number;
-  /** A call the writer had begun when its deadline passed: Date.now() past which it is `outcome unknown` (0: not overdue yet). */
+  /** A call the writer had begun when its deadline passed: monoNow() past which it is `outcome unknown` (0: not overdue yet). */
   graceUntil: number;
   method: string;
 }
@@ -87,7 +88,7 @@ export class InFlight {
   private arm(at: number): void {
     if (this.timer) clearTimeout(this.timer);
     this.at = at;
-    this.timer = setTimeout(this.sweep, Math.max(0, at - Date.now()));
+    this.timer = setTimeout(this.sweep, Math.max(0, at - monoNow()));
     this.timer.unref();
   }
 
@@ -103,7 +104,7 @@ export class InFlight {
   private readonly sweep = (): void => {
     this.timer = null;
     this.at = Infinity;
-    const now = Date.now();
+    const now = monoNow();
     const started = this.startedThrough();
     let next = Infinity;
     let givingUp = false;
@@ -128,7 +129,7 @@ export class InFlight {
 
   /** Begun calls still unanswered past their grace: outcome unknown (see sweep). */
   private readonly giveUp = (): void => {
-    const now = Date.now();
+    const now = monoNow();
     let gaveUp = false;
     for (const [id, p] of this.calls) {
       if (p.graceUntil === 0 || p.graceUntil > now) continue;

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { setDataClock } from '../../schemas/db/time.js';
+import { monoNow } from './mono-clock.js';
 
 /** The file in the data directory that keeps the clock's base across restarts. */
 const CLOCK_FILE = 'clock.json';
@@ -13,8 +14,6 @@ interface Base {
   /** The monotonic clock (machine-wide since boot), ms. */
   mono: number;
 }
-
-const monoMs = (): number => Number(process.hrtime.bigint()) / 1e6;
 
 function bootId(): string {
   try {
@@ -40,19 +39,19 @@ export function startLocalClock(dataDir: string): number {
   let base: Base | null = null;
   try {
     const b = JSON.parse(fs.readFileSync(file, 'utf8')) as Base;
-    if (boot !== '' && b.boot === boot && Number.isFinite(b.wall) && Number.isFinite(b.mono) && b.mono <= monoMs()) base = b;
+    if (boot !== '' && b.boot === boot && Number.isFinite(b.wall) && Number.isFinite(b.mono) && b.mono <= monoNow()) base = b;
   } catch {
     // none yet, or unreadable: a new base
   }
   if (!base) {
-    base = { boot, wall: Date.now(), mono: monoMs() };
+    base = { boot, wall: Date.now(), mono: monoNow() };
     const tmp = `${file}.${process.pid}.tmp`;
     fs.writeFileSync(tmp, JSON.stringify(base));
     fs.renameSync(tmp, file);
   }
   const { wall, mono } = base;
   // Whole milliseconds, as Date.now() gives them: the tables store them as integers.
-  const now = (): number => Math.floor(wall + (monoMs() - mono));
+  const now = (): number => Math.floor(wall + (monoNow() - mono));
   setDataClock(now);
   return Date.now() - now();
 }

@@ -11,6 +11,7 @@ import { sqliteDriver } from '../../workers/writer/sqlite/driver.js';
 import type { Driver } from '../../workers/writer/sql.js';
 import { freshDatabase, providePostgres } from '../helpers/postgres.js';
 import { tempDir } from '../helpers/server.js';
+import { monoNow } from '../../src/shared/mono-clock.js';
 
 /**
  * The inbox survives a copy between the stores: `--migrate-from` and a restore carry
@@ -28,7 +29,7 @@ if ('skipped' in started) {
     const d = createDispatcher(driver);
     let n = 1;
     return async <T = any>(method: string, req: unknown): Promise<T> => {
-      const r = (await d.run([{ id: n++, method, deadline: Date.now() + 10_000, req }])).replies[0]!;
+      const r = (await d.run([{ id: n++, method, deadline: monoNow() + 10_000, req }])).replies[0]!;
       if (!r.ok) throw new Error(`${method}: ${r.err.message}`);
       return r.res as T;
     };

@@ -10,6 +10,7 @@ import { migratePg } from '../../workers/writer/pg/migrate.js';
 import { openPgDriver } from '../../workers/writer/pg/open.js';
 import { freshDatabase, providePostgres } from '../helpers/postgres.js';
 import { waitUntil } from '../helpers/wait.js';
+import { monoNow } from '../../src/shared/mono-clock.js';
 
 /**
  * Cluster mode's writer thread (workers/writer/main.ts) through the same client as SQLite's: it
@@ -43,7 +44,7 @@ if ('skipped' in started) {
     const logged: string[] = [];
     const d = createDispatcher(pgDriver(() => sql), { log: { error: (_o, msg) => logged.push(msg) } });
     let id = 0;
-    const put = (key: string, actor?: string) => ({ id: ++id, method: 'state.put', deadline: Date.now() + 60_000, req: { key, value: Buffer.from(key), content_type: 'text/plain', updated_by: '' }, ...(actor ? { audit: { actor } } : {}) });
+    const put = (key: string, actor?: string) => ({ id: ++id, method: 'state.put', deadline: monoNow() + 60_000, req: { key, value: Buffer.from(key), content_type: 'text/plain', updated_by: '' }, ...(actor ? { audit: { actor } } : {}) });
     // Sent without waiting for them: every entry of a batch is there after its commit.
     const ok = await d.run(['a', 'b', 'c', 'd'].map((k) => put(k, `agent-${k}`)));
     t.same(ok.replies.map((r) => r.ok), [true, true, true, true]);
@@ -70,7 +71,7 @@ if ('skipped' in started) {
     const d = createDispatcher(pgDriver(() => sql), { log: { error: () => {} } });
     let id = 0;
     const call = async (method: string, req: unknown) => {
-      const r = (await d.run([{ id: ++id, method, deadline: Date.now() + 60_000, req }])).replies[0]!;
+      const r = (await d.run([{ id: ++id, method, deadline: monoNow() + 60_000, req }])).replies[0]!;
       if (!r.ok) throw new Error(JSON.stringify(r));
       return r.res as { disabled: boolean; dropped: number };
     };
@@ -105,7 +106,7 @@ if ('skipped' in started) {
       { log: { error: () => {} } },
     );
     let id = 0;
-    const put = (key: string) => ({ id: ++id, method: 'state.put', deadline: Date.now() + 60_000, req: { key, value: Buffer.from(key), content_type: 'text/plain', updated_by: '' } });
+    const put = (key: string) => ({ id: ++id, method: 'state.put', deadline: monoNow() + 60_000, req: { key, value: Buffer.from(key), content_type: 'text/plain', updated_by: '' } });
     /** Runs a batch of `keys`; once its session sleeps, ends the session from outside; the replies. */
     const cut = async (keys: string[]) => {
       const run = d.run(keys.map(put));
@@ -128,7 +129,7 @@ if ('skipped' in started) {
   t.test('PostgreSQL out of reach: the writer retries with back-off, refusing batches at once meanwhile', async (t) => {
     let tries = 0;
     const d = createDispatcher(pgDriver(() => (tries++, openPg('postgres://postgres@127.0.0.1:1/none', { max: 2, name: 'koor-test-writer' }))), { log: { error: () => {} } });
-    const put = { id: 1, method: 'state.put', deadline: Date.now() + 60_000, req: { key: 'k', value: Buffer.from('v'), content_type: 'text/plain', updated_by: '' } };
+    const put = { id: 1, method: 'state.put', deadline: monoNow() + 60_000, req: { key: 'k', value: Buffer.from('v'), content_type: 'text/plain', updated_by: '' } };
     // The first failure (in the first batch, so not before t0) holds the next try back
     // PG_RECONNECT_BACKOFF_MS: every batch that ended before t0 + that asked within it. A slow
     // machine may let the later batches run past it (then they may try again): only the ones

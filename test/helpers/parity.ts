@@ -14,6 +14,7 @@ import { pgReaders, sqliteReaders, type Readers } from '../../src/domains/reader
 import { openReader, type Awaitable } from '../../src/backend/read-db.js';
 import { TABLES } from '../../schemas/db/tables/index.js';
 import { tempDir } from './server.js';
+import { monoNow } from '../../src/shared/mono-clock.js';
 
 /**
  * Backend parity (cluster mode): one scenario of writer calls, run on a fresh SQLite
@@ -102,7 +103,7 @@ export async function parity(t: Tap, pg: Postgres, opts: { stateHistoryKeep?: nu
       const transcript: unknown[] = [];
       let id = 1;
       const batch: Batch = async (envs) => {
-        const { replies } = await d.run(envs.map((e) => ({ id: id++, method: e.method, deadline: Date.now() + 60_000, req: e.req, ...(e.audit ? { audit: e.audit } : {}), ...(e.idem ? { idem: e.idem } : {}) })));
+        const { replies } = await d.run(envs.map((e) => ({ id: id++, method: e.method, deadline: monoNow() + 60_000, req: e.req, ...(e.audit ? { audit: e.audit } : {}), ...(e.idem ? { idem: e.idem } : {}) })));
         for (const r of replies) transcript.push(norm(r));
         return replies;
       };
@@ -145,7 +146,7 @@ export async function parity(t: Tap, pg: Postgres, opts: { stateHistoryKeep?: nu
       const transcript: unknown[] = [];
       let id = 1;
       const batch: Batch = async (envs) => {
-        const { replies } = await d.run(envs.map((e) => ({ id: id++, method: e.method, deadline: Date.now() + 60_000, req: e.req, ...(e.audit ? { audit: e.audit } : {}), ...(e.idem ? { idem: e.idem } : {}) })));
+        const { replies } = await d.run(envs.map((e) => ({ id: id++, method: e.method, deadline: monoNow() + 60_000, req: e.req, ...(e.audit ? { audit: e.audit } : {}), ...(e.idem ? { idem: e.idem } : {}) })));
         for (const r of replies) transcript.push(norm(r));
         return replies;
       };

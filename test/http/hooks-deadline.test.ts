@@ -1,5 +1,7 @@
 import path from 'node:path';
 import Database from 'better-sqlite3';
+import { Tiktoken } from 'js-tiktoken/lite';
+import o200k_base from 'js-tiktoken/ranks/o200k_base';
 import t from 'tap';
 import { client } from '../helpers/hook-client.js';
 import { spawnServer, sqliteOnly, tempDir } from '../helpers/server.js';
@@ -30,6 +32,9 @@ if (!sqliteOnly(t, 'holds the SQLite file locked')) {
     lock.close();
     t.equal(held.hookSpecificOutput?.permissionDecision, 'deny', 'the writer held up: the edit of a new file is denied');
     t.match(held.hookSpecificOutput?.permissionDecisionReason, /^Koor: could not confirm in time that no other agent leases \/work\/shop\/src\/b\.ts/, 'as not confirmed');
+    const reason = held.hookSpecificOutput?.permissionDecisionReason ?? '';
+    const tokens = new Tiktoken(o200k_base).encode(reason).length;
+    t.ok(tokens <= 50, `the reason is short: ${tokens} tokens (o200k)`);
     t.ok(ms < 5000, `answered before Claude Code's 5-s timeout, which would let it through (${Math.round(ms)} ms)`);
     t.same(await a.edit('src/a.ts'), {}, 'meanwhile the file it holds needed no write');
 

@@ -7,6 +7,7 @@ import { createDispatcher } from '../../workers/writer/dispatch.js';
 import { openWriterDb } from '../../workers/writer/sqlite/db.js';
 import { sqliteDriver } from '../../workers/writer/sqlite/driver.js';
 import { tempDir } from '../helpers/server.js';
+import { monoNow } from '../../src/shared/mono-clock.js';
 
 /**
  * Idempotent writes in the writer's dispatcher (workers/writer/idempotency.ts), on both
@@ -24,7 +25,7 @@ t.test('a key stores its first result once; a retry gets it back, replayed; anot
   const env = (topic: string, key?: string, caller = 'agent-a') => ({
     id: n++,
     method: 'events.publish',
-    deadline: Date.now() + 5000,
+    deadline: monoNow() + 5000,
     req: { topic, data: '{}', source: '' },
     ...(key ? { idem: { caller, key, hash: `h-${topic}` } } : {}),
   });
@@ -45,7 +46,7 @@ t.test('a key stores its first result once; a retry gets it back, replayed; anot
   t.ok(other!.ok && !('replayed' in other!), 'keys are per caller');
 
   // guarded path: a failing envelope in the batch makes every envelope run in its own savepoint
-  const bad = { id: n++, method: 'tasks.claim', deadline: Date.now() + 5000, req: { project: 'none', holder: 'nobody' } };
+  const bad = { id: n++, method: 'tasks.claim', deadline: monoNow() + 5000, req: { project: 'none', holder: 'nobody' } };
   const r = await d.run([env('c', 'k2'), bad, env('c', 'k2'), env('d')]);
   t.same(r.replies.map((x) => (x.ok ? ('replayed' in x ? 'replayed' : 'ok') : 'failed')), ['ok', 'failed', 'replayed', 'ok']);
   t.same([events(), keys()], [4, 3], 'one event per first write, one key per (caller, key)');
@@ -59,7 +60,7 @@ t.test("a result stored before an upgrade changed its shape is replayed in today
   const earlier = { message: { id: 7, from: 'ag-1', from_name: 'ann', to: ['bob'], recipients: ['ag-2'], thread_id: 7, reply_to: 0, subject: 's', body: 'b', importance: 'normal', ack_required: false, created_at: '2026-11-29 18:00:00' }, events: [] };
   db.prepare('INSERT INTO idempotency_keys (caller, key, method, request_hash, reply, created_at) VALUES (?, ?, ?, ?, ?, ?)').run('ag-1', 'k', 'messages.send', 'h', JSON.stringify(earlier), '2026-11-29 18:00:00');
   const req = { from: 'ag-1', from_name: 'ann', to: ['bob'], recipients: ['ag-2'], subject: 's', body: 'b', importance: 'normal', ack_required: false };
-  const [again] = (await d.run([{ id: 1, method: 'messages.send', deadline: Date.now() + 5000, req, idem: { caller: 'ag-1', key: 'k', hash: 'h' } }])).replies as [ReplyEnvelope & { ok: true; replayed?: true }];
+  const [again] = (await d.run([{ id: 1, method: 'messages.send', deadline: monoNow() + 5000, req, idem: { caller: 'ag-1', key: 'k', hash: 'h' } }])).replies as [ReplyEnvelope & { ok: true; replayed?: true }];
   t.ok(again.ok && again.replayed);
   const m = (again.res as { message: Record<string, unknown> }).message;
   t.same([m.from_id, m.to_json, 'from' in m, 'to' in m], ['ag-1', ['bob'], false, false], "the row's names, as MESSAGE.json reads them");

@@ -9,6 +9,7 @@ import { createDispatcher } from '../../workers/writer/dispatch.js';
 import { openWriterDb } from '../../workers/writer/sqlite/db.js';
 import { sqliteDriver } from '../../workers/writer/sqlite/driver.js';
 import { tempDir } from '../helpers/server.js';
+import { monoNow } from '../../src/shared/mono-clock.js';
 
 /** The agent inbox's storage through the one writer on SQLite and the front's reader; the PostgreSQL twin is test/cluster/parity-inbox.test.ts. */
 
@@ -26,7 +27,7 @@ function open(t: Tap.Test) {
   const read: Readers = sqliteReaders(readDb);
   let n = 1;
   const call = async (method: string, req: unknown, actor?: string): Promise<ReplyEnvelope> =>
-    (await d.run([{ id: n++, method, deadline: Date.now() + 5000, req, ...(actor ? { audit: { actor } } : {}) }])).replies[0]!;
+    (await d.run([{ id: n++, method, deadline: monoNow() + 5000, req, ...(actor ? { audit: { actor } } : {}) }])).replies[0]!;
   const ok = async <T = any>(method: string, req: unknown, actor?: string): Promise<T> => {
     const r = await call(method, req, actor);
     if (!r.ok) throw new Error(`${method}: ${r.err.status} ${r.err.message}`);

@@ -11,6 +11,7 @@ import type { WriterStartup } from '../../schemas/rpc/writer.js';
 import { createWriterStatsBuffer } from '../../schemas/rpc/writer-stats.js';
 import type { RequestEnvelope } from '../../schemas/rpc/envelope.js';
 import { decodeReply, encodeRequest, type WireReply } from '../../schemas/rpc/writer-wire.js';
+import { monoNow } from '../../src/shared/mono-clock.js';
 
 const WRITER = new URL('../../workers/writer/main.js', import.meta.url);
 
@@ -70,7 +71,7 @@ t.test('writer validates envelopes and requests', async (t) => {
   const r3 = await w.call({ id: 3, method: 'state.put', deadline: far(), req: { key: 'k', value: 'not bytes', content_type: 'x', updated_by: '' } });
   t.equal(r3.err.status, 'INVALID_ARGUMENT');
   t.match(r3.err.message, /^invalid state\.put request: \/value/);
-  const r4 = await w.call({ id: 4, method: 'state.put', deadline: Date.now() - 1, req: { key: 'k', value: Buffer.from('v'), content_type: 'x', updated_by: '' } });
+  const r4 = await w.call({ id: 4, method: 'state.put', deadline: monoNow() - 1, req: { key: 'k', value: Buffer.from('v'), content_type: 'x', updated_by: '' } });
   t.same(r4.err, { status: 'DEADLINE_EXCEEDED', message: 'deadline exceeded before the write started' });
   const ok = await w.call({ id: 5, method: 'state.put', deadline: far(), req: { key: 'k', value: Buffer.from('v'), content_type: 'text/plain', updated_by: '' } });
   t.equal(ok.ok, true);

@@ -2,6 +2,7 @@ import { Compile, type TSchema } from '../../schemas/typebox.js';
 import { RequestEnvelope, type ReplyEnvelope } from '../../schemas/rpc/envelope.js';
 import { WriterMethods } from '../../schemas/rpc/writer.js';
 import { fault, type Fault } from './fault.js';
+import { monoNow } from '../../src/shared/mono-clock.js';
 
 const checkEnvelope = Compile(RequestEnvelope);
 /** A method's request check, compiled on its first envelope, not at start-up (~40 ms of TypeBox for all methods). */
@@ -26,7 +27,7 @@ export function admit(raw: unknown, has: (method: string) => boolean): { env: Re
     return { reply: failReply(id, fault('MALFORMED_ENVELOPE')) };
   }
   const env = raw;
-  if (env.deadline < Date.now()) return { reply: failReply(env.id, fault('DEADLINE_BEFORE_WRITE')) };
+  if (env.deadline < monoNow()) return { reply: failReply(env.id, fault('DEADLINE_BEFORE_WRITE')) };
   const check = methodCheck(env.method);
   if (!check || !has(env.method)) return { reply: failReply(env.id, fault('UNKNOWN_METHOD', env.method)) };
   if (!check.Check(env.req)) {
