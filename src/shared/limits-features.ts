@@ -166,7 +166,7 @@ export const HOOK_SCAN_MESSAGES = 20;
 export const HOOK_LATE_MS = 4000;
 /**
  * An edit's PreToolUse is answered within this long of its arrival, a deny when the lease could
- * not be checked by then (hooks/service.ts): under the shortest client timeout (Codex caps a hook
+ * not be checked by then (hooks/deadline.ts): under the shortest client timeout (Codex caps a hook
  * at 3 s, the command bridge's own start included), past which a client lets the edit through.
  */
 export const HOOK_GUARD_DEADLINE_MS = 2000;

@@ -256,7 +256,7 @@ export function withHeld(held: readonly string[], lines: readonly string[]): str
 /** Lines a digest had no room for, as the session holds them: the oldest, each within its bound. */
 export const heldOf = (lines: readonly string[]): string[] => lines.slice(0, HOOK_HELD_LINES).map((l) => (l.length > HOOK_HELD_LINE_CHARS ? `${l.slice(0, HOOK_HELD_LINE_CHARS - 1)}…` : l));
 
-/** The reason of an edit refused because its lease could not be checked in time (hooks/service.ts), as the model reads it. */
+/** The reason of an edit refused because its lease could not be checked in time (deadline.ts), as the model reads it. */
 export function unconfirmedReason(file: string): string {
   return `Koor: could not confirm in time that no other agent leases ${file} (the server is slow or cut off from its database). Do not edit it yet: try again in a moment.`;
 }
