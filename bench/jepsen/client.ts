@@ -12,7 +12,8 @@
  *   hook:     a coding session's edit guard (PreToolUse) on the lease workers' resources;
  *   publish:  events published to the run's topic;
  *   subscribe: a WebSocket subscription to it, closed and resumed (since=<last id>) every few
- *             seconds and whenever it goes quiet past a ping's answer, each connection a session.
+ *             seconds and whenever it goes quiet past a ping's answer, each connection a session;
+ *   watch:    a watch of the run's state keys, resumed the same way (since_revision=<last>).
  * Usage: node client.js '<json ClientPlan>' — the history is written to `plan.out` as JSON.
  */
 import fs from 'node:fs';
@@ -25,7 +26,7 @@ import type { Publish, Session, Subscriber } from './streams.js';
 
 export interface ClientPlan {
   /** Each worker's node (base URL) and kind. */
-  workers: Array<{ node: string; kind: 'register' | 'lease' | 'queue' | 'publish' | 'subscribe' | 'hook' }>;
+  workers: Array<{ node: string; kind: 'register' | 'lease' | 'queue' | 'publish' | 'subscribe' | 'watch' | 'hook' }>;
   durationMs: number;
   /** A request not answered within this long is indeterminate. */
   timeoutMs: number;
@@ -46,6 +47,8 @@ export interface History {
   queue: Op<QueueInput, QueueOutput>[];
   publishes: Publish[];
   subscribers: Subscriber[];
+  /** Watchers of the run's state keys (their writes, the publishes, are in `register` and `lease`). */
+  watchers: Subscriber[];
   /** Operations by kind and node (`lease@http://…`): answered, indeterminate, and failed with no effect (not in the history). */
   counts: Record<string, { ok: number; unknown: number; failed: number }>;
   /** Why operations were not answered (indeterminate, or failed with no effect): "no answer", or a status and the start of its error. */
@@ -98,7 +101,7 @@ const json = (r: Reply): Record<string, unknown> => {
 const pick = <T>(xs: readonly T[]): T => xs[Math.floor(Math.random() * xs.length)]!;
 
 async function main(plan: ClientPlan): Promise<void> {
-  const h: History = { register: [], lease: [], queue: [], publishes: [], subscribers: [], counts: {}, why: {} };
+  const h: History = { register: [], lease: [], queue: [], publishes: [], subscribers: [], watchers: [], counts: {}, why: {} };
   const PROJECT = plan.run;
   const until = now() + plan.durationMs;
   /** Records an operation: `run` answers its output, undefined when its outcome is unknown, REFUSED when it had none (not recorded). */
@@ -171,12 +174,19 @@ async function main(plan: ClientPlan): Promise<void> {
         );
         if (!read || !('value' in read) || read.value === null || Math.random() < 0.3) continue;
         const value = JSON.stringify(`${me}-${n++}`);
+        // Half through If-Match, half as a transaction comparing the version.
+        const txn = { compare: [{ key: `${PROJECT}/${key}`, version: read.version }], success: [{ op: 'put', key: `${PROJECT}/${key}`, value: JSON.parse(value) as string }] };
         await op(base, h.register, me, { key, f: 'cas', expect: read.version, value } as RegisterInput, async () =>
-          outcome(await call(base, 'PUT', path, JSON.parse(value), { 'if-match': etag }), [412], (x): RegisterOutput => (x.status === 412 ? { ok: false } : { ok: true, version: Number(json(x).version) })),
+          Math.random() < 0.5
+            ? outcome(await call(base, 'PUT', path, JSON.parse(value), { 'if-match': etag }), [412], (x): RegisterOutput => (x.status === 412 ? { ok: false } : { ok: true, version: Number(json(x).version), revision: Number(json(x).revision) }))
+            : outcome(await call(base, 'POST', '/api/txn', txn), [], (x): RegisterOutput => {
+                const r = json(x) as { succeeded?: boolean; revision?: number; results?: Array<{ version?: number }> };
+                return r.succeeded ? { ok: true, version: Number(r.results?.[0]?.version), revision: Number(r.revision) } : { ok: false };
+              }),
         );
       } else {
         const value = JSON.stringify(`${me}-${n++}`);
-        await op(base, h.register, me, { key, f: 'write', value } as RegisterInput, async () => outcome(await call(base, 'PUT', path, JSON.parse(value)), [], (x): RegisterOutput => ({ version: Number(json(x).version) })));
+        await op(base, h.register, me, { key, f: 'write', value } as RegisterInput, async () => outcome(await call(base, 'PUT', path, JSON.parse(value)), [], (x): RegisterOutput => ({ version: Number(json(x).version), revision: Number(json(x).revision) })));
       }
     }
   }
@@ -189,7 +199,7 @@ async function main(plan: ClientPlan): Promise<void> {
     /** A write of the resource's state key with X-Koor-Fence `fence`: accepted, or refused (409) as superseded. */
     const fencedWrite = (res: string, fence: number) =>
       op(base, h.lease, name, { res, f: 'fenced-write', owner: name, fence } as LeaseInput, async () =>
-        outcome(await call(base, 'PUT', `/api/state/${res}`, `${name}@${fence}`, { ...headers, 'x-koor-fence': String(fence) }), [409], (x): LeaseOutput => ({ ok: x.status < 300 })),
+        outcome(await call(base, 'PUT', `/api/state/${res}`, `${name}@${fence}`, { ...headers, 'x-koor-fence': String(fence) }), [409], (x): LeaseOutput => (x.status < 300 ? { ok: true, revision: Number(json(x).revision) } : { ok: false })),
       );
     while (now() < until) {
       const res = `${PROJECT}/${pick(RESOURCES)}`;
@@ -290,17 +300,22 @@ async function main(plan: ClientPlan): Promise<void> {
     }
   }
 
-  /** Subscribes until the run ends and a little after (to catch up), resuming from the last id after every close. */
-  async function subscribe(w: number, base: string): Promise<void> {
+  /**
+   * Subscribes until the run ends and a little after (to catch up), resuming from the last id
+   * after every close: to the run's events, or (`watch`) to the changes of its state keys, whose
+   * ids are revisions.
+   */
+  async function subscribe(w: number, base: string, watch: boolean): Promise<void> {
     const sessions: Session[] = [];
-    h.subscribers.push({ name: `${plan.run}-${plan.tag}-s${w}`, sessions });
+    (watch ? h.watchers : h.subscribers).push({ name: `${plan.run}-${plan.tag}-${watch ? 'w' : 's'}${w}`, sessions });
+    const url = (since: number) => (watch ? `/api/state/watch?prefix=${encodeURIComponent(`${PROJECT}/`)}&since_revision=${since}` : `/api/events/subscribe?pattern=${encodeURIComponent(topic)}&since=${since}`);
     let last = 0;
     while (now() < until + 3000) {
       const since = last;
       const received: number[] = [];
       sessions.push({ resumeAfter: since, received });
       await new Promise<void>((resolve) => {
-        const ws = new WebSocket(`${base.replace(/^http/, 'ws')}/api/events/subscribe?pattern=${encodeURIComponent(topic)}&since=${since}`, { handshakeTimeout: plan.timeoutMs });
+        const ws = new WebSocket(`${base.replace(/^http/, 'ws')}${url(since)}`, { handshakeTimeout: plan.timeoutMs });
         let answered = now();
         // Closed on purpose after a while (to resume), when a ping goes unanswered (a silent partition), and at the end.
         const endAt = Math.min(now() + 2000 + Math.random() * 3000, until + 3000);
@@ -309,14 +324,15 @@ async function main(plan: ClientPlan): Promise<void> {
           else if (ws.readyState === WebSocket.OPEN) ws.ping();
         }, 500);
         ws.on('upgrade', (res) => {
-          const oldest = Number(res.headers['x-koor-oldest-event'] ?? 0);
-          const why = 'a resume past the retained events';
+          const oldest = Number(res.headers[watch ? 'x-koor-oldest-revision' : 'x-koor-oldest-event'] ?? 0);
+          const why = 'a resume past the retained events or changes';
           if (oldest > since + 1) h.why[why] = (h.why[why] ?? 0) + 1;
         });
         ws.on('pong', () => (answered = now()));
         ws.on('message', (d) => {
           answered = now();
-          const id = Number((JSON.parse(d.toString()) as { id: number }).id);
+          const frame = JSON.parse(d.toString()) as { id?: number; revision?: number };
+          const id = Number(watch ? frame.revision : frame.id);
           received.push(id);
           last = Math.max(last, id);
         });
@@ -334,7 +350,8 @@ async function main(plan: ClientPlan): Promise<void> {
       if (w.kind === 'lease') return lease(i, w.node);
       if (w.kind === 'publish') return publish(i, w.node);
       if (w.kind === 'hook') return hook(i, w.node);
-      if (w.kind === 'subscribe') return subscribe(i, w.node);
+      if (w.kind === 'subscribe') return subscribe(i, w.node, false);
+      if (w.kind === 'watch') return subscribe(i, w.node, true);
       return queue(i, w.node, adders++ === 0);
     }),
   );

@@ -50,8 +50,8 @@ export type RegisterInput =
   | { key: string; f: 'write'; value: string }
   | { key: string; f: 'cas'; expect: number; value: string }
   | { key: string; f: 'delete' };
-/** read → {value, version} (value null: absent), write → {version}, cas → {ok, version?}, delete → {ok}. */
-export type RegisterOutput = { value: string | null; version: number } | { version: number } | { ok: true; version: number } | { ok: false } | { ok: boolean };
+/** read → {value, version} (value null: absent), write → {version}, cas → {ok, version?}, delete → {ok}; a write's revision rides along for the watch check. */
+export type RegisterOutput = { value: string | null; version: number } | { version: number; revision?: number } | { ok: true; version: number; revision?: number } | { ok: false } | { ok: boolean };
 
 /**
  * One key of the state store. `version` null: the key has a version no one has observed yet (an
@@ -146,7 +146,7 @@ export type LeaseInput =
   | { res: string; f: 'fenced-write'; owner: string; fence: number }
   | { res: string; f: 'guard'; owner: string; ttlMs: number };
 /** acquire → {ok: true, fence, lease} | {ok: false}; release, fenced-write and guard → {ok}. */
-export type LeaseOutput = { ok: true; fence: number; lease: string } | { ok: false } | { ok: boolean };
+export type LeaseOutput = { ok: true; fence: number; lease: string } | { ok: false } | { ok: boolean; revision?: number };
 
 /**
  * One resource. `owner`: who holds it (null: nobody), by one lease or several — an owner's own

@@ -21,7 +21,7 @@ import { fmtInt } from '../lib/format.js';
 import type { BenchOptions, BenchTable } from '../lib/suite.js';
 import { BENCH_DIST_DIR } from '../lib/suite.js';
 import { check, type Op } from '../jepsen/checker.js';
-import { checkStreams, describeAnomaly } from '../jepsen/streams.js';
+import { checkStreams, describeAnomaly, type Publish, type Subscriber } from '../jepsen/streams.js';
 import type { ClientPlan, History } from '../jepsen/client.js';
 import { AUTO_LEASE_IDLE_MS, Cluster, clusterUnavailable } from '../jepsen/cluster.js';
 import { casRegister, leaseModel, queueModel } from '../jepsen/models.js';
@@ -118,8 +118,8 @@ async function clients(net: Net, c: Cluster, sys: System, run: string, runMs: nu
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'koor-jepsen-clients-'));
   const base = (n: string) => c.node(n).url;
   const plans: Array<[string, ClientPlan]> = [
-    ['c1', { workers: [...sys.c1.flatMap((n) => [{ node: base(n), kind: 'register' as const }, { node: base(n), kind: 'register' as const }, { node: base(n), kind: 'lease' as const }, { node: base(n), kind: 'queue' as const }, { node: base(n), kind: 'publish' as const }, { node: base(n), kind: 'subscribe' as const }, { node: base(n), kind: 'hook' as const }])], durationMs: runMs, timeoutMs: 3000, leaseTtlMs: 5000, autoLeaseIdleMs: AUTO_LEASE_IDLE_MS, tag: 'a', run, out: path.join(dir, 'a.json') }],
-    ['c2', { workers: [{ node: base(sys.c2), kind: 'register' }, { node: base(sys.c2), kind: 'lease' }, { node: base(sys.c2), kind: 'queue' }, { node: base(sys.c2), kind: 'publish' }, { node: base(sys.c2), kind: 'subscribe' }, { node: base(sys.c2), kind: 'hook' }], durationMs: runMs, timeoutMs: 3000, leaseTtlMs: 5000, autoLeaseIdleMs: AUTO_LEASE_IDLE_MS, tag: 'b', run, out: path.join(dir, 'b.json') }],
+    ['c1', { workers: [...sys.c1.flatMap((n) => [{ node: base(n), kind: 'register' as const }, { node: base(n), kind: 'register' as const }, { node: base(n), kind: 'lease' as const }, { node: base(n), kind: 'queue' as const }, { node: base(n), kind: 'publish' as const }, { node: base(n), kind: 'subscribe' as const }, { node: base(n), kind: 'watch' as const }, { node: base(n), kind: 'hook' as const }])], durationMs: runMs, timeoutMs: 3000, leaseTtlMs: 5000, autoLeaseIdleMs: AUTO_LEASE_IDLE_MS, tag: 'a', run, out: path.join(dir, 'a.json') }],
+    ['c2', { workers: [{ node: base(sys.c2), kind: 'register' }, { node: base(sys.c2), kind: 'lease' }, { node: base(sys.c2), kind: 'queue' }, { node: base(sys.c2), kind: 'publish' }, { node: base(sys.c2), kind: 'subscribe' }, { node: base(sys.c2), kind: 'watch' }, { node: base(sys.c2), kind: 'hook' }], durationMs: runMs, timeoutMs: 3000, leaseTtlMs: 5000, autoLeaseIdleMs: AUTO_LEASE_IDLE_MS, tag: 'b', run, out: path.join(dir, 'b.json') }],
   ];
   try {
     await Promise.all(
@@ -134,11 +134,11 @@ async function clients(net: Net, c: Cluster, sys: System, run: string, runMs: nu
           }),
       ),
     );
-    const all: History = { register: [], lease: [], queue: [], publishes: [], subscribers: [], counts: {}, why: {} };
+    const all: History = { register: [], lease: [], queue: [], publishes: [], subscribers: [], watchers: [], counts: {}, why: {} };
     for (const [, plan] of plans) {
       const h = JSON.parse(fs.readFileSync(plan.out, 'utf8'), (_k, v: unknown) => (v === 'Infinity' ? Infinity : v)) as History;
       // A loop, not push(...xs): a single server's run records 150,000 operations and more, past the call stack's room for arguments.
-      for (const k of ['register', 'lease', 'queue', 'publishes', 'subscribers'] as const) for (const x of h[k]) (all[k] as unknown[]).push(x);
+      for (const k of ['register', 'lease', 'queue', 'publishes', 'subscribers', 'watchers'] as const) for (const x of h[k]) (all[k] as unknown[]).push(x);
       for (const [k, n] of Object.entries(h.why)) all.why[k] = (all.why[k] ?? 0) + n;
       for (const [k, v] of Object.entries(h.counts)) {
         const t = (all.counts[k] ??= { ok: 0, unknown: 0, failed: 0 });
@@ -176,6 +176,18 @@ function availability(h: History, target: string | null): RunResult['availabilit
 
 const describe = (op: Op<unknown, unknown>) => `${String(op.client)} ${JSON.stringify(op.input)} → ${op.output === undefined ? '?' : JSON.stringify(op.output)} [${op.call.toFixed(1)}, ${op.ret === Infinity ? '∞' : op.ret.toFixed(1)}]`;
 
+/** The run's state writes as a watch sees them: a revision each when acknowledged, none when indeterminate (refusals wrote nothing). */
+function stateWrites(h: History): Publish[] {
+  const out: Publish[] = [];
+  for (const o of [...h.register, ...h.lease]) {
+    if (o.input.f !== 'write' && o.input.f !== 'cas' && o.input.f !== 'fenced-write') continue;
+    const r = o.output as { revision?: number } | undefined;
+    if (o.ret === Infinity || r === undefined) out.push({ client: o.client, call: o.call, ret: Infinity });
+    else if (r.revision !== undefined) out.push({ client: o.client, call: o.call, ret: o.ret, id: r.revision });
+  }
+  return out;
+}
+
 /** Each model's verdict over the run's history; a failing partition's history is kept in `dumpDir` for reading. */
 function verdicts(h: History, dumpDir: string, run: string, log: (m: string) => void): Pick<RunResult, 'anomalies' | 'byModel' | 'unknown_verdicts'> {
   const anomalies: string[] = [];
@@ -195,16 +207,19 @@ function verdicts(h: History, dumpDir: string, run: string, log: (m: string) => 
   judge('state compare-and-set', casRegister(), h.register);
   judge('leases', leaseModel(), h.lease);
   judge('claims', queueModel(), h.queue);
-  // Events: every subscriber gets each acknowledged event once, in id order, across its resumes.
-  const delivered = h.subscribers.reduce((n, s) => n + s.sessions.reduce((m, x) => m + x.received.length, 0), 0);
-  const streamAnomalies = checkStreams(h.publishes, h.subscribers);
-  log(`  events: ${fmtInt(h.publishes.length)} publishes, ${fmtInt(delivered)} deliveries over ${h.subscribers.reduce((n, s) => n + s.sessions.length, 0)} sessions checked`);
-  byModel.events = { ops: h.publishes.length, ok: h.publishes.filter((p) => p.id !== undefined).length, verdict: streamAnomalies.length === 0 ? 'no gap, duplicate or reorder' : `${streamAnomalies.length} anomalies` };
-  if (streamAnomalies.length > 0) {
-    const file = path.join(dumpDir, `${run}-events.json`);
-    fs.writeFileSync(file, JSON.stringify({ publishes: h.publishes, subscribers: h.subscribers }, (_k, v: unknown) => (v === Infinity ? 'Infinity' : v)));
-    anomalies.push(`events: ${streamAnomalies.slice(0, 5).map(describeAnomaly).join('; ')}${streamAnomalies.length > 5 ? ` and ${streamAnomalies.length - 5} more` : ''} (the history: ${file})`);
-  }
+  // Events and watches: every subscriber gets each acknowledged event (each state change) once, in id (revision) order, across its resumes.
+  const streams = (name: string, publishes: Publish[], subscribers: Subscriber[], what: string) => {
+    const delivered = subscribers.reduce((n, s) => n + s.sessions.reduce((m, x) => m + x.received.length, 0), 0);
+    const found = checkStreams(publishes, subscribers);
+    log(`  ${name}: ${fmtInt(publishes.length)} ${what}, ${fmtInt(delivered)} deliveries over ${subscribers.reduce((n, s) => n + s.sessions.length, 0)} sessions checked`);
+    byModel[name] = { ops: publishes.length, ok: publishes.filter((p) => p.id !== undefined).length, verdict: found.length === 0 ? 'no gap, duplicate or reorder' : `${found.length} anomalies` };
+    if (found.length === 0) return;
+    const file = path.join(dumpDir, `${run}-${name}.json`);
+    fs.writeFileSync(file, JSON.stringify({ publishes, subscribers }, (_k, v: unknown) => (v === Infinity ? 'Infinity' : v)));
+    anomalies.push(`${name}: ${found.slice(0, 5).map(describeAnomaly).join('; ')}${found.length > 5 ? ` and ${found.length - 5} more` : ''} (the history: ${file})`);
+  };
+  streams('events', h.publishes, h.subscribers, 'publishes');
+  streams('watches', stateWrites(h), h.watchers, 'state writes');
   return { anomalies, byModel, unknown_verdicts: unknown };
 }
 
