@@ -19,6 +19,7 @@
 import fs from 'node:fs';
 import http from 'node:http';
 import WebSocket from 'ws';
+import { monoNow } from '../../src/shared/mono-clock.js';
 import { sleep } from '../lib/async.js';
 import type { Op } from './checker.js';
 import type { LeaseInput, LeaseOutput, QueueInput, QueueOutput, RegisterInput, RegisterOutput } from './models.js';
@@ -58,7 +59,7 @@ export interface History {
 const KEYS = ['r0', 'r1', 'r2'];
 const RESOURCES = ['l0', 'l1'];
 /** The one machine-wide monotonic clock, ms. */
-export const now = (): number => Number(process.hrtime.bigint()) / 1e6;
+export const now = monoNow;
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity });
 
