@@ -103,8 +103,8 @@ const AT_ID = only(
 );
 const META_AT_ID = only('sqlite', 'SELECT key, version, hash, content_type, updated_at, updated_by FROM state_history WHERE id = ? AND key = ?');
 const COUNT = sql('SELECT count(*) AS n FROM state');
-/** `key > after`, within the prefix's range [lo, hi), not expired at `now` (epoch ms). */
-const IN_PAGE = 'key > ? AND key >= ? AND key < ? AND (expires_at = 0 OR expires_at > ?)';
+/** `key > after`, within the prefix's range [lo, hi), not expired at `now` (epoch ms; `+`: not matched to state_expiring, see LEASE_LIVE). */
+const IN_PAGE = 'key > ? AND key >= ? AND key < ? AND (+expires_at = 0 OR +expires_at > ?)';
 /**
  * A page of keys, keyset-paged on the primary key (each page one index range, whatever the page
  * number). SQLite builds the page's JSON in C (no JS object per row): ~1 µs per key, so the

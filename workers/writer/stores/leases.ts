@@ -50,8 +50,8 @@ const SET_FENCE = sql('UPDATE leases SET fence = ? WHERE id = ?');
 const INSERT_RESOURCE = sql('INSERT INTO lease_resources (prefix, lease_id, resource) VALUES (?, ?, ?) ON CONFLICT DO NOTHING');
 const DELETE = sql('DELETE FROM leases WHERE id = ?');
 const SET_EXPIRY = sql('UPDATE leases SET ttl_ms = ?, expires_ms = ? WHERE id = ?');
-/** An auto-lease's TTL is an idle lifetime: only its holder's edits of the file renew it. */
-const RENEW_HOLDER = sql('UPDATE leases SET expires_ms = ? + ttl_ms WHERE holder = ? AND ttl_ms > 0 AND expires_ms > ? AND auto = 0');
+/** An auto-lease's TTL is an idle lifetime: only its holder's edits of the file renew it. (`+`: see LEASE_LIVE.) */
+const RENEW_HOLDER = sql('UPDATE leases SET expires_ms = ? + ttl_ms WHERE holder = ? AND ttl_ms > 0 AND +expires_ms > ? AND auto = 0');
 const SHIFT = sql('UPDATE leases SET expires_ms = expires_ms + ? WHERE expires_ms > 0');
 const HOLDER_NAME = sql('SELECT name FROM instances WHERE id = ?');
 /** The live leases of other holders in a project (a claim's exclusive task lease conflicts with any of them). Parameters: project, holder, now. */
