@@ -107,15 +107,36 @@ function buildNfa(tokens: readonly GlobToken[]): Nfa {
   return { edges, eps, accept: s };
 }
 
-/** A parsed path glob with what the lease index and the matchers need. */
-export interface PathGlob {
-  readonly pattern: string;
-  /** The literal text before the first wildcard: every matching path starts with it. */
-  readonly prefix: string;
-  /** No wildcard at all: the glob is the one path `prefix`. */
-  readonly literal: boolean;
-  readonly re: RegExp;
-  readonly nfa: Nfa;
+/**
+ * A parsed path glob with what the lease index and the matchers need. Its matcher and automaton
+ * are built when first used: most globs a server sees are plain paths (an edit's auto-lease),
+ * matched by comparing strings, and few are ever searched for an overlap.
+ */
+export class PathGlob {
+  private matcher: RegExp | undefined;
+  private automaton: Nfa | undefined;
+
+  constructor(
+    readonly pattern: string,
+    /** The literal text before the first wildcard: every matching path starts with it. */
+    readonly prefix: string,
+    /** No wildcard at all: the glob is the one path `prefix`. */
+    readonly literal: boolean,
+    private readonly tokens: readonly GlobToken[],
+  ) {}
+
+  get re(): RegExp {
+    return (this.matcher ??= new RegExp(tokensToRegExpSource(this.tokens), 'su'));
+  }
+
+  get nfa(): Nfa {
+    return (this.automaton ??= buildNfa(this.tokens));
+  }
+
+  /** Does `path` match it? A plain path is compared, a path not starting with the prefix is refused at once. */
+  matches(path: string): boolean {
+    return this.literal ? path === this.prefix : path.startsWith(this.prefix) && this.re.test(path);
+  }
 }
 
 const cache = new Map<string, PathGlob | null>();
@@ -130,7 +151,7 @@ export function pathGlob(pattern: string): PathGlob | null {
     let n = 0;
     let prefix = '';
     for (let t = tokens[0]; t !== undefined && t.kind === 'char'; t = tokens[++n]) prefix += String.fromCodePoint(t.cp);
-    g = { pattern, prefix, literal: n === tokens.length, re: new RegExp(tokensToRegExpSource(tokens), 'su'), nfa: buildNfa(tokens) };
+    g = new PathGlob(pattern, prefix, n === tokens.length, tokens);
   }
   setBounded(cache, pattern, g, GLOB_CACHE_MAX_PATTERNS);
   return g;
@@ -150,7 +171,7 @@ export function isValidPathGlob(pattern: string): boolean {
 
 /** Does `path` match the path glob `pattern`? A malformed pattern matches nothing. */
 export function pathGlobMatch(pattern: string, path: string): boolean {
-  return pathGlob(pattern)?.re.test(path) ?? false;
+  return pathGlob(pattern)?.matches(path) ?? false;
 }
 
 /**
@@ -178,8 +199,8 @@ function intersect(a: string, b: string): SearchResult {
   const gb = pathGlob(b);
   if (ga === null || gb === null) return null;
   // The common cases need no search: one side is a plain path.
-  if (ga.literal) return gb.re.test(ga.prefix) ? ga.prefix : null;
-  if (gb.literal) return ga.re.test(gb.prefix) ? gb.prefix : null;
+  if (ga.literal) return gb.matches(ga.prefix) ? ga.prefix : null;
+  if (gb.literal) return ga.matches(gb.prefix) ? gb.prefix : null;
   // Literal prefixes that disagree rule out any common path at once.
   if (!ga.prefix.startsWith(gb.prefix) && !gb.prefix.startsWith(ga.prefix)) return null;
   return search(ga.nfa, gb.nfa);
