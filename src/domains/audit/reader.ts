@@ -39,7 +39,7 @@ export interface AuditReader {
 const COLUMNS = AUDIT.columns;
 /** Parameters: from ×2, to ×2. */
 const SPAN = '(CAST(? AS text) IS NULL OR timestamp >= ?) AND (CAST(? AS text) IS NULL OR timestamp <= ?)';
-const LIST = sql(`SELECT ${COLUMNS} FROM audit_log WHERE (CAST(? AS text) IS NULL OR actor = ?) AND (CAST(? AS text) IS NULL OR action = ?) AND ${SPAN} ORDER BY id DESC LIMIT ?`);
+const LIST = sql(`SELECT ${COLUMNS} FROM audit_log WHERE (CAST(? AS text) IS NULL OR actor = ?) AND (CAST(? AS text) IS NULL OR action = ?) AND ${SPAN} ORDER BY id DESC LIMIT CAST(? AS bigint)`);
 const TOTALS = sql(`SELECT count(*) AS total, count(DISTINCT actor) AS actors, count(DISTINCT resource) AS resources FROM audit_log WHERE ${SPAN}`);
 const BY_ACTION = sql(`SELECT action AS k, count(*) AS n FROM audit_log WHERE ${SPAN} GROUP BY action ORDER BY action`);
 const BY_OUTCOME = sql(`SELECT outcome AS k, count(*) AS n FROM audit_log WHERE ${SPAN} GROUP BY outcome ORDER BY outcome`);

@@ -15,8 +15,8 @@ export interface ComplianceReader {
 const COLUMNS = COMPLIANCE_RUN.columns;
 
 /** The compliance runs on the front process's SQLite read connection. */
-const ALL = sql(`SELECT ${COLUMNS} FROM compliance_runs ORDER BY id DESC LIMIT ?`);
-const BY_INSTANCE = sql(`SELECT ${COLUMNS} FROM compliance_runs WHERE instance_id = ? ORDER BY id DESC LIMIT ?`);
+const ALL = sql(`SELECT ${COLUMNS} FROM compliance_runs ORDER BY id DESC LIMIT CAST(? AS bigint)`);
+const BY_INSTANCE = sql(`SELECT ${COLUMNS} FROM compliance_runs WHERE instance_id = ? ORDER BY id DESC LIMIT CAST(? AS bigint)`);
 
 /** The compliance runs' reads, on either backend. */
 export function complianceReader(db: Reads): ComplianceReader {

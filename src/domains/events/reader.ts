@@ -133,13 +133,13 @@ export function sqliteEventsReader(db: ReadDb, snapshot: TurnSnapshot | null = n
   const enter = snapshot === null ? () => {} : snapshot.enter;
   db.function('koor_glob', { deterministic: true }, (pattern, topic) => (matcherFor(String(pattern))(String(topic)) ? 1 : 0));
   const q = {
-    newest: db.prepare<[Filters & { lo: number; hi: number; last: number }], Event>(`SELECT ${COLUMNS} FROM events WHERE id >= @lo AND id < @hi AND ${FILTERS} ORDER BY id DESC LIMIT @last`),
-    after: db.prepare<[Filters & { lo: number; hi: number; last: number }], Event>(`SELECT ${COLUMNS} FROM events WHERE id > @lo AND id <= @hi AND ${FILTERS} ORDER BY id ASC LIMIT @last`),
+    newest: db.prepare<[Filters & { lo: number; hi: number; last: number }], Event>(`SELECT ${COLUMNS} FROM events WHERE id >= @lo AND id < @hi AND ${FILTERS} ORDER BY id DESC LIMIT CAST(@last AS bigint)`),
+    after: db.prepare<[Filters & { lo: number; hi: number; last: number }], Event>(`SELECT ${COLUMNS} FROM events WHERE id > @lo AND id <= @hi AND ${FILTERS} ORDER BY id ASC LIMIT CAST(@last AS bigint)`),
     window: db.prepare<[Pick<Filters, 'pattern' | 'sqlGlob' | 'exact'> & { after: number; upto: number }], Event>(
       `SELECT ${COLUMNS} FROM events WHERE id > @after AND id <= @upto AND ${TOPIC_FILTER} ORDER BY id`,
     ),
     between: db.prepare<[number, number], Event>(`SELECT ${COLUMNS} FROM events WHERE id > ? AND id < ? ORDER BY id`),
-    since: db.prepare<[number, number], Event>(`SELECT ${COLUMNS} FROM events WHERE id > ? ORDER BY id LIMIT ?`),
+    since: db.prepare<[number, number], Event>(`SELECT ${COLUMNS} FROM events WHERE id > ? ORDER BY id LIMIT CAST(? AS bigint)`),
     oldest: db.prepare<[], number | null>('SELECT min(id) FROM events').pluck(),
     lastId: db.prepare<[], number | null>("SELECT seq FROM sqlite_sequence WHERE name = 'events'").pluck(),
   };

@@ -42,7 +42,7 @@ const SESSION_OF = sql(`SELECT ${COLS} FROM hook_sessions WHERE instance_id = ? 
 /** The audit actions a digest reports (as the audit log names them). */
 const DIGEST_AUDIT_ACTIONS = ['rule.accept', 'spec.put', 'spec.delete', 'instance.register'] as const;
 const AUDIT_AFTER = sql(
-  `SELECT id, actor, action, resource, detail FROM audit_log WHERE id > ? AND id <= ? AND action IN (${DIGEST_AUDIT_ACTIONS.map((a) => `'${a}'`).join(', ')}) ORDER BY id LIMIT ?`,
+  `SELECT id, actor, action, resource, detail FROM audit_log WHERE id > ? AND id <= ? AND action IN (${DIGEST_AUDIT_ACTIONS.map((a) => `'${a}'`).join(', ')}) ORDER BY id LIMIT CAST(? AS bigint)`,
 );
 /** The topics a digest reads (src/domains/hooks/digest.ts): every `task.*` and these. */
 const DIGEST_TOPICS = ['lease.acquired', 'lease.released', 'budget.exceeded'] as const;
@@ -50,7 +50,7 @@ const DIGEST_TOPICS = ['lease.acquired', 'lease.released', 'budget.exceeded'] as
 export const isDigestTopic = (topic: string): boolean => topic.startsWith('task.') || (DIGEST_TOPICS as readonly string[]).includes(topic);
 /** substr works alike in both dialects. */
 const EVENTS_AFTER = sql(
-  `SELECT id, topic, data FROM events WHERE id > ? AND id <= ? AND (substr(topic, 1, 5) = 'task.' OR topic IN (${DIGEST_TOPICS.map((t) => `'${t}'`).join(', ')})) ORDER BY id LIMIT ?`,
+  `SELECT id, topic, data FROM events WHERE id > ? AND id <= ? AND (substr(topic, 1, 5) = 'task.' OR topic IN (${DIGEST_TOPICS.map((t) => `'${t}'`).join(', ')})) ORDER BY id LIMIT CAST(? AS bigint)`,
 );
 
 export function hookReader(db: Reads): HookReader {

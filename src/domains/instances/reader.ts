@@ -54,7 +54,7 @@ const STALE = dialects({
 });
 /** Parameters: project, except; then the limit (IN_PROJECT) or none (IN_PROJECT_COUNT). Ties as LIST's. */
 const IN_PROJECT = dialects({
-  sqlite: `SELECT ${INSTANCE.columns} FROM instances WHERE project = ? AND status <> 'stale' AND id <> ? ORDER BY last_seen DESC, registered_at DESC LIMIT ?`,
+  sqlite: `SELECT ${INSTANCE.columns} FROM instances WHERE project = ? AND status <> 'stale' AND id <> ? ORDER BY last_seen DESC, registered_at DESC LIMIT CAST(? AS bigint)`,
   pg: `SELECT ${INSTANCE.columns} FROM instances WHERE project = ? AND status <> 'stale' AND id <> ? ORDER BY last_seen DESC, registered_at DESC, seq LIMIT CAST(? AS bigint)`,
 });
 const IN_PROJECT_COUNT = sql("SELECT count(*) AS n FROM instances WHERE project = ? AND status <> 'stale' AND id <> ?");

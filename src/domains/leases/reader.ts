@@ -27,14 +27,15 @@ const COLS = LEASE.columns;
 const GET = sql(`SELECT ${COLS} FROM leases l WHERE id = ? AND ${LEASE_LIVE}`);
 /** Acquisition order (SQLite's rowid, PostgreSQL's seq). Parameters: holder ×2, project ×2, now, limit. */
 const LIST = dialects({
-  sqlite: `SELECT ${COLS} FROM leases l WHERE (? IS NULL OR holder = ?) AND (? IS NULL OR project = ?) AND ${LEASE_LIVE} ORDER BY rowid LIMIT ?`,
-  pg: `SELECT ${COLS} FROM leases l WHERE (CAST(? AS text) IS NULL OR holder = ?) AND (CAST(? AS text) IS NULL OR project = ?) AND ${LEASE_LIVE} ORDER BY seq LIMIT ?`,
+  sqlite: `SELECT ${COLS} FROM leases l WHERE (? IS NULL OR holder = ?) AND (? IS NULL OR project = ?) AND ${LEASE_LIVE} ORDER BY rowid LIMIT CAST(? AS bigint)`,
+  pg: `SELECT ${COLS} FROM leases l WHERE (CAST(? AS text) IS NULL OR holder = ?) AND (CAST(? AS text) IS NULL OR project = ?) AND ${LEASE_LIVE} ORDER BY seq LIMIT CAST(? AS bigint)`,
 });
 const AT_KEY = leaseCandidates({ sqlite: `r.prefix = ? AND ${LEASE_LIVE}`, pg: '' });
 /** Parameters: key, its floor, its length, now. */
 const STARTING_PG = leaseCandidates({ sqlite: '', pg: `${LEASE_KEYS_STARTING_PG} AND ${LEASE_LIVE}` });
 const UNDER = leaseCandidates({ sqlite: `${LEASE_KEYS_UNDER} AND ${LEASE_LIVE}`, pg: `${LEASE_KEYS_UNDER} AND ${LEASE_LIVE}` });
-const COUNT = sql(`SELECT count(*) AS n FROM leases l WHERE ${LEASE_LIVE}`);
+/** Every lease less those past their TTL (the expiry index counts them): no lease is read. Parameter: now. */
+const COUNT = sql('SELECT (SELECT count(*) FROM leases) - (SELECT count(*) FROM leases WHERE expires_ms > 0 AND expires_ms <= ?) AS n');
 const DUE = sql('SELECT 1 AS found FROM leases WHERE expires_ms > 0 AND expires_ms <= ? LIMIT 1');
 
 /**

@@ -63,13 +63,13 @@ const span = (s: Span) => [s.from, s.from, s.to, s.to];
 /** The summary's filter: the span, and one project when asked. */
 const SUMMARY_WHERE = `${SPAN} AND (CAST(? AS text) IS NULL OR project = ?)`;
 const summarySpan = (s: Span) => [...span(s), s.project ?? null, s.project ?? null];
-const listBy = (where: string) => sql(`SELECT ${COLUMNS} FROM llm_usage WHERE ${where} AND ${SPAN} ORDER BY created_at DESC, id DESC LIMIT ?`);
+const listBy = (where: string) => sql(`SELECT ${COLUMNS} FROM llm_usage WHERE ${where} AND ${SPAN} ORDER BY created_at DESC, id DESC LIMIT CAST(? AS bigint)`);
 /** The list by its one filter (parameters: the filter's value, unless all, then the span and the limit). */
 const LISTS = { all: listBy('1 = 1'), instance_id: listBy('instance_id = ?'), project: listBy('project = ?'), session_tag: listBy('session_tag = ?') };
 const SESSION_OWNER = sql(
   `SELECT o.instance_id, coalesce(i.token_id, '') AS token_id
      FROM (SELECT coalesce((SELECT instance_id FROM hook_sessions WHERE session_id = ?),
-                           (SELECT instance_id FROM llm_usage WHERE session_id = ? AND instance_id <> '' ORDER BY id DESC LIMIT 1), '') AS instance_id) o
+                           (SELECT instance_id FROM llm_usage WHERE session_id = ? AND session_id <> '' AND instance_id <> '' ORDER BY id DESC LIMIT 1), '') AS instance_id) o
      LEFT JOIN instances i ON i.id = o.instance_id`,
 );
 const GROUP_COLUMNS: readonly GroupColumn[] = ['instance_id', 'project', 'model', 'session_tag'];

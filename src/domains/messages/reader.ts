@@ -44,14 +44,14 @@ function inboxQuery(unread: boolean) {
   const read = unread ? " AND r.read_at = ''" : '';
   const from = 'FROM message_recipients r JOIN messages m ON m.id = r.message_id WHERE r.recipient = ? AND r.message_id > ?';
   return dialects({
-    sqlite: `SELECT ${INBOX_COLUMNS} ${from}${read} AND (? IS NULL OR m.thread_id = ?) ORDER BY r.message_id LIMIT ?`,
-    pg: `SELECT ${INBOX_COLUMNS} ${from}${read} AND (CAST(? AS bigint) IS NULL OR m.thread_id = ?) ORDER BY r.message_id LIMIT ?`,
+    sqlite: `SELECT ${INBOX_COLUMNS} ${from}${read} AND (? IS NULL OR m.thread_id = ?) ORDER BY r.message_id LIMIT CAST(? AS bigint)`,
+    pg: `SELECT ${INBOX_COLUMNS} ${from}${read} AND (CAST(? AS bigint) IS NULL OR m.thread_id = ?) ORDER BY r.message_id LIMIT CAST(? AS bigint)`,
   });
 }
 
 const GET = sql(`SELECT ${MESSAGE.columns} FROM messages WHERE id = ?`);
 const RECIPIENTS = sql(`SELECT ${RECIPIENT.columns} FROM message_recipients WHERE message_id = ? ORDER BY recipient`);
-const THREAD = sql(`SELECT ${MESSAGE.columns} FROM messages WHERE thread_id = ? AND id > ? ORDER BY id LIMIT ?`);
+const THREAD = sql(`SELECT ${MESSAGE.columns} FROM messages WHERE thread_id = ? AND id > ? ORDER BY id LIMIT CAST(? AS bigint)`);
 /** Parameters: thread, who ×2. */
 const IN_THREAD = sql(
   `SELECT 1 AS found FROM messages m WHERE m.thread_id = ?

@@ -83,13 +83,13 @@ const DUE = sql('SELECT 1 AS found FROM state WHERE expires_at > 0 AND expires_a
  * query of the log itself, on both backends (not PostgreSQL's counter row as well).
  */
 const LOG_BOUNDS = sql('SELECT min(id) AS oldest, coalesce(max(id), 0) AS newest FROM state_changes');
-const CHANGES = sql('SELECT id, topic, type, version, hash, content_type, updated_by FROM state_changes WHERE id > ? AND id <= ? ORDER BY id LIMIT ?');
+const CHANGES = sql('SELECT id, topic, type, version, hash, content_type, updated_by FROM state_changes WHERE id > ? AND id <= ? ORDER BY id LIMIT CAST(? AS bigint)');
 /** A kept version; revision and expiry are the current row's when it is the current version, else 0. */
 const AT_VERSION = sql(
   `SELECT h.value, h.version, h.hash, h.content_type, coalesce(s.revision, 0) AS revision, coalesce(s.expires_at, 0) AS expires_at
      FROM state_history h LEFT JOIN state s ON s.key = h.key AND s.version = h.version WHERE h.key = ? AND h.version = ?`,
 );
-const HISTORY = sql('SELECT key, version, hash, content_type, updated_at, updated_by FROM state_history WHERE key = ? ORDER BY version DESC LIMIT ?');
+const HISTORY = sql('SELECT key, version, hash, content_type, updated_at, updated_by FROM state_history WHERE key = ? ORDER BY version DESC LIMIT CAST(? AS bigint)');
 /**
  * SQLite: a key's current version and its version ring (a file keeping rings has no
  * (key, version) index; a NULL ring is a file keeping the index, read by AT_VERSION and HISTORY).
@@ -116,10 +116,10 @@ const PAGE_JSON = only(
   'sqlite',
   `SELECT json_group_array(json_object('key', key, 'version', version, 'content_type', content_type,
           'updated_at', replace(updated_at, ' ', 'T') || 'Z') ORDER BY key) AS json, max(key) AS last
-     FROM (SELECT key, version, content_type, updated_at FROM state WHERE ${IN_PAGE} ORDER BY key LIMIT ?)`,
+     FROM (SELECT key, version, content_type, updated_at FROM state WHERE ${IN_PAGE} ORDER BY key LIMIT CAST(? AS bigint))`,
 );
 const HAS_AFTER = only('sqlite', `SELECT 1 AS found FROM state WHERE ${IN_PAGE} LIMIT 1`);
-const PAGE_ROWS = only('pg', `SELECT key, version, content_type, updated_at FROM state WHERE ${IN_PAGE} ORDER BY key LIMIT ?`);
+const PAGE_ROWS = only('pg', `SELECT key, version, content_type, updated_at FROM state WHERE ${IN_PAGE} ORDER BY key LIMIT CAST(? AS bigint)`);
 
 /** Above every key (at most MAX_KEY_BYTES, 4 bytes per U+10FFFF): the upper end of the listing without a prefix. */
 const TOP = '\u{10FFFF}'.repeat(Math.ceil(MAX_KEY_BYTES / 4) + 1);

@@ -32,11 +32,11 @@ const LIST = dialects({
   sqlite: `SELECT ${TASK.columns} FROM tasks
            WHERE id > ? AND (? IS NULL OR project = ?) AND (? IS NULL OR claimed_by = ?)
              AND (? IS NULL OR status IN (SELECT value FROM json_each(?)))
-           ORDER BY id LIMIT ?`,
+           ORDER BY id LIMIT CAST(? AS bigint)`,
   pg: `SELECT ${TASK.columns} FROM tasks
        WHERE id > ? AND (CAST(? AS text) IS NULL OR project = ?) AND (CAST(? AS text) IS NULL OR claimed_by = ?)
          AND (CAST(? AS text) IS NULL OR status IN (SELECT jsonb_array_elements_text(CAST(? AS text)::jsonb)))
-       ORDER BY id LIMIT ?`,
+       ORDER BY id LIMIT CAST(? AS bigint)`,
 });
 
 /** The task queues' reads, on either backend. */

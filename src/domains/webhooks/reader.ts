@@ -41,7 +41,7 @@ const ACTIVE = dialects({
   sqlite: `SELECT ${ACTIVE_COLS} FROM webhooks WHERE active = 1`,
   pg: `SELECT ${ACTIVE_COLS}, (SELECT value FROM koor_counters WHERE name = 'restores') AS restores FROM webhooks WHERE active = 1`,
 });
-const TOPICS_AFTER = sql('SELECT id, topic FROM events WHERE id > ? AND id <= ? ORDER BY id LIMIT ?');
+const TOPICS_AFTER = sql('SELECT id, topic FROM events WHERE id > ? AND id <= ? ORDER BY id LIMIT CAST(? AS bigint)');
 /**
  * Events by id: SQLite reads the range between the first and the last wanted (one index range,
  * no round trip) and drops the few not wanted; PostgreSQL fetches just those (an array literal).

@@ -30,7 +30,7 @@ export function applyHistoryMode(db: DB, keep: number): { converted: 'rings' | '
   let keys = 0;
   let dropped = 0;
   db.transaction(() => {
-    const page = db.prepare('SELECT key FROM state WHERE key > ? ORDER BY key LIMIT ?').pluck();
+    const page = db.prepare('SELECT key FROM state WHERE key > ? ORDER BY key LIMIT CAST(? AS bigint)').pluck();
     const ids = db.prepare('SELECT id FROM state_history WHERE key = ? ORDER BY version').pluck();
     const set = db.prepare('UPDATE state SET ring = ? WHERE key = ?');
     let after = '';

@@ -18,8 +18,8 @@ const LOG = dialects({
        stored AS (INSERT INTO state_changes (id, topic, type, version, hash, content_type, updated_by) SELECT id, ?, ?, ?, ?, ?, ? FROM counter RETURNING id)
        SELECT id, pg_notify('${STATE_CHANGES_CHANNEL}', id::text)::text AS woken FROM stored`,
 });
-const CUTOFF = sql('SELECT id FROM state_changes ORDER BY id DESC LIMIT 1 OFFSET ?');
-const PRUNE = sql('DELETE FROM state_changes WHERE id IN (SELECT id FROM state_changes WHERE id <= ? ORDER BY id LIMIT ?)');
+const CUTOFF = sql('SELECT id FROM state_changes ORDER BY id DESC LIMIT 1 OFFSET CAST(? AS bigint)');
+const PRUNE = sql('DELETE FROM state_changes WHERE id IN (SELECT id FROM state_changes WHERE id <= ? ORDER BY id LIMIT CAST(? AS bigint))');
 
 /** The newest revision the transaction now running took (0: none yet). */
 let takenInTx = 0;

@@ -9,7 +9,7 @@ type M = WriterMethods;
 const INSERT = inserting(`INSERT INTO compliance_runs (${COMPLIANCE_RUN.inputs.join(', ')}, run_at) VALUES (${COMPLIANCE_RUN.inputs.map(() => '?').join(', ')}, ?)`);
 // The (keep+1)-th newest id of a pair: it and everything older go. Both use the
 // (instance_id, contract, id) index.
-const CUTOFF = sql('SELECT id FROM compliance_runs WHERE instance_id = ? AND contract = ? ORDER BY id DESC LIMIT 1 OFFSET ?');
+const CUTOFF = sql('SELECT id FROM compliance_runs WHERE instance_id = ? AND contract = ? ORDER BY id DESC LIMIT 1 OFFSET CAST(? AS bigint)');
 const PRUNE = sql('DELETE FROM compliance_runs WHERE instance_id = ? AND contract = ? AND id <= ?');
 
 /** Compliance runs: a pass's rows in one call, retention per (instance, contract). */

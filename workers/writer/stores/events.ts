@@ -21,10 +21,10 @@ const PUBLISH = dialects({
        stored AS (INSERT INTO events (id, topic, data, source, created_at) SELECT id, ?, ?, ?, ? FROM counter RETURNING id)
        SELECT id, pg_notify('${EVENTS_CHANNEL}', id::text)::text AS woken FROM stored`,
 });
-const CUTOFF = sql('SELECT id FROM events ORDER BY id DESC LIMIT 1 OFFSET ?');
+const CUTOFF = sql('SELECT id FROM events ORDER BY id DESC LIMIT 1 OFFSET CAST(? AS bigint)');
 /** The oldest cursor of an active webhook: the events after it are yet to be delivered. */
 const HELD = sql('SELECT min(cursor) AS cursor FROM webhooks WHERE active = 1');
-const PRUNE = sql('DELETE FROM events WHERE id IN (SELECT id FROM events WHERE id <= ? ORDER BY id LIMIT ?)');
+const PRUNE = sql('DELETE FROM events WHERE id IN (SELECT id FROM events WHERE id <= ? ORDER BY id LIMIT CAST(? AS bigint))');
 
 /** Event log writes: append, and prune in bounded chunks. */
 export function eventStore(limits: { webhookBacklogMax: number }) {

@@ -40,7 +40,7 @@ const STALE_SESSIONS = sql(
   `SELECT s.session_id, s.instance_id FROM instances i JOIN hook_sessions s ON s.instance_id = i.id
    WHERE i.status = 'stale' AND i.last_seen < ?
      AND NOT EXISTS (SELECT 1 FROM message_recipients r WHERE r.recipient = i.id AND r.read_at = '')
-   ORDER BY i.last_seen LIMIT ?`,
+   ORDER BY i.last_seen LIMIT CAST(? AS bigint)`,
 );
 const PROGRESS = sql('UPDATE hook_sessions SET last_progress_at = ? WHERE session_id = ?');
 /** A shell command starts: held until the latest end of those running. */

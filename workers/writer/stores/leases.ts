@@ -42,8 +42,8 @@ const BY_HOLDER = dialects({
 });
 /** Through the expires_ms index, ties in acquisition order. */
 const DUE = dialects({
-  sqlite: `SELECT ${COLS} FROM leases WHERE expires_ms > 0 AND expires_ms <= ? ORDER BY expires_ms LIMIT ?`,
-  pg: `SELECT ${COLS} FROM leases WHERE expires_ms > 0 AND expires_ms <= ? ORDER BY expires_ms, seq LIMIT ?`,
+  sqlite: `SELECT ${COLS} FROM leases WHERE expires_ms > 0 AND expires_ms <= ? ORDER BY expires_ms LIMIT CAST(? AS bigint)`,
+  pg: `SELECT ${COLS} FROM leases WHERE expires_ms > 0 AND expires_ms <= ? ORDER BY expires_ms, seq LIMIT CAST(? AS bigint)`,
 });
 const INSERT = sql(`INSERT INTO leases (${COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
 const SET_FENCE = sql('UPDATE leases SET fence = ? WHERE id = ?');
@@ -58,8 +58,15 @@ const HOLDER_NAME = sql('SELECT name FROM instances WHERE id = ?');
 const LIVE_OTHERS = sql(`SELECT ${COLS} FROM leases l WHERE l.project = ? AND l.holder <> ? AND ${LEASE_LIVE}`);
 /** The projects that hold leases (a fenced state write, whose key is in no project, asks each). */
 const PROJECTS = sql('SELECT DISTINCT project FROM leases');
-/** A holder's auto-leases (one file each), which a task lease of the same holder may take over. */
-const AUTO_OF = sql(`SELECT ${COLS} FROM leases WHERE holder = ? AND auto = 1 AND project = ?`);
+/**
+ * A holder's auto-leases (one file each), which a task lease of the same holder may take over.
+ * Through the holder's index: SQLite, without statistics, took the project's (every lease of the
+ * project read at each claim; `+project` is matched to no index).
+ */
+const AUTO_OF = dialects({
+  sqlite: `SELECT ${COLS} FROM leases WHERE holder = ? AND auto = 1 AND +project = ?`,
+  pg: `SELECT ${COLS} FROM leases WHERE holder = ? AND auto = 1 AND project = ?`,
+});
 /** Denials an auto-lease caused now wait on the lease that took it over (a UUID replaced in the JSON list). */
 const REPOINT_DENIED = sql("UPDATE hook_sessions SET denied = replace(denied, ?, ?) WHERE denied LIKE ?");
 

@@ -12,8 +12,12 @@ type M = WriterMethods;
 const INSERT = inserting(`INSERT INTO llm_usage (${LLM.inputs.join(', ')}, created_at) VALUES (${LLM.inputs.map(() => '?').join(', ')}, ?)`);
 const BY_KEY = sql("SELECT id, created_at, instance_id, project FROM llm_usage WHERE dedup_key = ? AND dedup_key <> ''");
 const SESSION = sql('SELECT instance_id, project FROM hook_sessions WHERE session_id = ?');
-/** A session whose hooks ended it already (its export flushed at exit): whom its earlier records went to. */
-const SESSION_BEFORE = sql("SELECT instance_id, project FROM llm_usage WHERE session_id = ? AND instance_id <> '' ORDER BY id DESC LIMIT 1");
+/**
+ * A session whose hooks ended it already (its export flushed at exit): whom its earlier records
+ * went to. `session_id <> ''` lets the partial index llm_usage_client_session serve it (without
+ * it the whole table was read: 0.75–1.2 ms at 20,000 records).
+ */
+const SESSION_BEFORE = sql("SELECT instance_id, project FROM llm_usage WHERE session_id = ? AND session_id <> '' AND instance_id <> '' ORDER BY id DESC LIMIT 1");
 const NAME_OF = sql('SELECT name FROM instances WHERE id = ?');
 /** A session's records from before a hook bound it, now the bound agent's. */
 const ATTRIBUTE = sql(

@@ -41,7 +41,7 @@ const ACK = sql(
    WHERE recipient = ? AND message_id = ? RETURNING ${RECIPIENT.columns}`,
 );
 /** The oldest first, ties by id (SQLite's created_at index walks them in rowid = id order); inbox rows go by the reference. */
-const PRUNE = sql('DELETE FROM messages WHERE id IN (SELECT id FROM messages WHERE created_at < ? ORDER BY created_at, id LIMIT ?)');
+const PRUNE = sql('DELETE FROM messages WHERE id IN (SELECT id FROM messages WHERE created_at < ? ORDER BY created_at, id LIMIT CAST(? AS bigint))');
 const DROP_INBOX = sql('DELETE FROM message_recipients WHERE recipient = ?');
 
 /** An id no row can have (beyond int8, where PostgreSQL would refuse the parameter) finds nothing. */

@@ -55,7 +55,7 @@ const FENCE = sql('SELECT fence FROM state WHERE key = ?');
 const DROP_ONE = sql('DELETE FROM state_history WHERE key = ? AND version = ?');
 const DROP_ID = only('sqlite', 'DELETE FROM state_history WHERE id = ?');
 const RING = only('sqlite', 'SELECT version, hid, ring FROM state WHERE key = ?');
-const KEYS_RINGS_AFTER = only('sqlite', 'SELECT key, ring FROM state WHERE key > ? ORDER BY key LIMIT ?');
+const KEYS_RINGS_AFTER = only('sqlite', 'SELECT key, ring FROM state WHERE key > ? ORDER BY key LIMIT CAST(? AS bigint)');
 const SET_RING = only('sqlite', 'UPDATE state SET ring = ? WHERE key = ?');
 const VERSION_AT_ID = only('sqlite', 'SELECT value, content_type, version FROM state_history WHERE id = ? AND key = ?');
 /**
@@ -104,11 +104,12 @@ const EXPIRE_DUE_PG = only(
     stored AS (INSERT INTO state_changes (id, topic, type, version) SELECT counter.id, 's:' || gone.key, 'expire', gone.version FROM counter, gone RETURNING id)
     SELECT pg_notify('${STATE_CHANGES_CHANNEL}', id::text) FROM stored`,
 );
-const DUE = sql('SELECT key, version FROM state WHERE expires_at > 0 AND expires_at <= ? ORDER BY expires_at LIMIT ?');
-const OWNED = sql('SELECT key, version FROM state WHERE owner = ?');
+const DUE = sql('SELECT key, version FROM state WHERE expires_at > 0 AND expires_at <= ? ORDER BY expires_at LIMIT CAST(? AS bigint)');
+/** Through the partial index state_owned, which `owner <> ''` lets serve it (an owner is an instance id). */
+const OWNED = sql("SELECT key, version FROM state WHERE owner = ? AND owner <> ''");
 const DELETE = sql('DELETE FROM state WHERE key = ?');
 const DELETE_HISTORY = sql('DELETE FROM state_history WHERE key = ?');
-const KEYS_AFTER = sql('SELECT key, version FROM state WHERE key > ? ORDER BY key LIMIT ?');
+const KEYS_AFTER = sql('SELECT key, version FROM state WHERE key > ? ORDER BY key LIMIT CAST(? AS bigint)');
 const OLDEST = sql('SELECT min(version) AS lo FROM state_history WHERE key = ?');
 const DROP_RANGE = sql('DELETE FROM state_history WHERE key = ? AND version BETWEEN ? AND ?');
 const VERSION = sql('SELECT value, content_type FROM state_history WHERE key = ? AND version = ?');

@@ -51,14 +51,19 @@ const NOT_PASSED = `(blocked_by = '' OR NOT EXISTS (SELECT 1 FROM leases l WHERE
  */
 const readyFrom = (from: string, order: string) =>
   dialects({
-    sqlite: `SELECT ${TASK.columns} FROM tasks WHERE ${READY_FOR.sqlite} AND ${NOT_PASSED} ${from} ORDER BY ${order} LIMIT ?`,
+    sqlite: `SELECT ${TASK.columns} FROM tasks WHERE ${READY_FOR.sqlite} AND ${NOT_PASSED} ${from} ORDER BY ${order} LIMIT CAST(? AS bigint)`,
     pg: `SELECT ${TASK.columns} FROM tasks WHERE ${READY_FOR.pg} AND ${NOT_PASSED} ${from.replace(/\?/g, 'CAST(? AS bigint)')} ORDER BY ${order} LIMIT CAST(? AS bigint)`,
   });
 const NEXT = readyFrom('', 'priority DESC, id');
-/** The ready tasks the claimer could do, passed by or not: how many, and the first in claim order (a refusal names it). Parameters: project, capabilities. */
+/**
+ * The ready tasks the claimer could do, passed by or not: how many, and the first in claim order
+ * (a refusal names it). The count is its own subquery: `count(*) OVER ()` copied and sorted every
+ * ready task (5.6–9.7 ms a refused claim with 4,000 of them, against 0.5). Parameters: project,
+ * capabilities, project, capabilities.
+ */
 const READY_ANY = dialects({
-  sqlite: `SELECT ${TASK.columns}, count(*) OVER () AS n FROM tasks WHERE ${READY_FOR.sqlite} ORDER BY priority DESC, id LIMIT 1`,
-  pg: `SELECT ${TASK.columns}, count(*) OVER () AS n FROM tasks WHERE ${READY_FOR.pg} ORDER BY priority DESC, id LIMIT 1`,
+  sqlite: `SELECT ${TASK.columns}, (SELECT count(*) FROM tasks WHERE ${READY_FOR.sqlite}) AS n FROM tasks WHERE ${READY_FOR.sqlite} ORDER BY priority DESC, id LIMIT 1`,
+  pg: `SELECT ${TASK.columns}, (SELECT count(*) FROM tasks WHERE ${READY_FOR.pg}) AS n FROM tasks WHERE ${READY_FOR.pg} ORDER BY priority DESC, id LIMIT 1`,
 });
 const SET_BLOCKED_BY = sql('UPDATE tasks SET blocked_by = ? WHERE id = ?');
 /** After (priority, id) at the same priority; then below it. */
@@ -102,7 +107,7 @@ const CLAIMED_BY = sql(`SELECT ${TASK.columns} FROM tasks WHERE claimed_by = ? A
  * ones are mostly the oldest). Their checkpoints and dependency rows go with them: a dependent
  * of a task that is gone was unblocked (done) or is settled by hand.
  */
-const PRUNABLE = sql("DELETE FROM tasks WHERE id IN (SELECT id FROM tasks WHERE status IN ('done', 'failed') AND updated_at < ? ORDER BY id LIMIT ?) RETURNING id, deps");
+const PRUNABLE = sql("DELETE FROM tasks WHERE id IN (SELECT id FROM tasks WHERE status IN ('done', 'failed') AND updated_at < ? ORDER BY id LIMIT CAST(? AS bigint)) RETURNING id, deps");
 const DROP_CHECKPOINTS = sql('DELETE FROM task_checkpoints WHERE task_id = ?');
 const DROP_DEPENDENTS = sql('DELETE FROM task_deps WHERE dep_id = ?');
 const DROP_DEP = sql('DELETE FROM task_deps WHERE dep_id = ? AND task_id = ?');
@@ -324,7 +329,7 @@ export function taskStore(events: EventStore, leases: ReturnType<typeof leaseSto
       }
       if (!r) {
         // Those passed by in the query count too: the refusal names the first of all in claim order.
-        const first = await tx.get<Row & { n: number | string }>(READY_ANY, req.project, who.capabilities);
+        const first = await tx.get<Row & { n: number | string }>(READY_ANY, req.project, who.capabilities, req.project, who.capabilities);
         if (!first) return { none: { ready: 0, blocker: '' } };
         const why = await leaseFor(tx, first, req.holder, heldNow);
         return { none: { ready: Number(first.n), blocker: why !== null && 'blocked' in why ? why.blocked : firstBlock } };
