@@ -317,4 +317,9 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
     // projectOf as src/shared/workspace.ts has it: the folder the workspace ends in.
     sql: [addColumn(INSTANCES, 'project', 'pg'), "UPDATE instances SET project = regexp_replace(regexp_replace(workspace, '[\\\\/]+$', ''), '^.*[\\\\/]', '');", createIndex(INSTANCES, 'instances_project', 'pg')].join('\n'),
   },
+  {
+    version: 25,
+    name: 'tasks a lease refused are out of the claim order until it ends: a claim no longer walks past every blocked task (2,000 of them ahead cost each claim ~3 ms)',
+    sql: [createIndex(TASKS, 'tasks_open', 'pg'), createIndex(TASKS, 'tasks_blocked_by', 'pg'), "UPDATE tasks SET blocked_by = '' WHERE blocked_by <> '' AND blocked_by NOT IN (SELECT id FROM leases);"].join('\n'),
+  },
 ];

@@ -298,4 +298,9 @@ export const MIGRATIONS: readonly Migration[] = [
       for (const r of db.prepare('SELECT id, workspace FROM instances').all() as Array<{ id: string; workspace: string }>) set.run(r.workspace.replace(/[\\/]+$/, '').split(/[\\/]/).pop() ?? '', r.id);
     },
   },
+  {
+    version: 32,
+    name: 'tasks a lease refused are out of the claim order until it ends: a claim no longer walks past every blocked task (2,000 of them ahead cost each claim ~3 ms)',
+    sql: [createIndex(TASKS, 'tasks_open', 'sqlite'), createIndex(TASKS, 'tasks_blocked_by', 'sqlite'), "UPDATE tasks SET blocked_by = '' WHERE blocked_by <> '' AND blocked_by NOT IN (SELECT id FROM leases);"].join('\n'),
+  },
 ];

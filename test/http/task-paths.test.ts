@@ -177,3 +177,25 @@ t.test('50 agents claiming tasks with overlapping paths at once: no two claimed 
   t.equal(leases.length, won.length, 'one lease per claim');
   for (const w of won) t.ok(leases.some((l) => l.id === w.lease.id && l.holder === w.claimed_by && JSON.stringify(l.resources) === JSON.stringify(w.paths)), `${w.title}: its lease holds its paths`);
 });
+
+t.test('a task a lease refused is in the claim order again once the lease ends: past its TTL, or the claim it guarded settled', async (t) => {
+  const s = await startTestServer(t);
+  const { call, register, as } = client(s.url);
+  const ann = await register('ann');
+  const ben = await register('ben');
+  const a = (await call('POST', '/api/tasks', { project: 'web', title: 'a', paths: ['a.ts'] })).body;
+  await call('POST', '/api/leases', { resources: ['a.ts'], ttl: '1s' }, as(ben.id));
+  t.match(await call('POST', '/api/tasks/claim', { project: 'web' }, as(ann.id)), { status: 404, body: { error: /all blocked: a\.ts held by ben/ } }, 'refused while the lease lives');
+  await new Promise((r) => setTimeout(r, 1100));
+  t.match(await call('POST', '/api/tasks/claim', { project: 'web' }, as(ann.id)), { status: 200, body: { id: a.id } }, 'claimed once it is past its TTL, swept or not');
+
+  // A claimed task's paths refuse others even after its lease is let go; settled, they are free.
+  const b = (await call('POST', '/api/tasks', { project: 'web', title: 'b', priority: 5, paths: ['src/**'] })).body;
+  const c = (await call('POST', '/api/tasks', { project: 'web', title: 'c', paths: ['src/x.ts'] })).body;
+  const cb = (await call('POST', '/api/tasks/claim', { project: 'web' }, as(ben.id))).body;
+  t.equal(cb.id, b.id);
+  t.equal((await call('DELETE', `/api/leases/${cb.lease.id}`, undefined, as(ben.id))).status, 200, 'its lease let go early');
+  t.match(await call('POST', '/api/tasks/claim', { project: 'web' }, as(ann.id)), { status: 404, body: { error: new RegExp(`src/x\\.ts held by ben \\(task #${b.id}\\)`) } }, 'still refused by the claimed task');
+  await call('POST', `/api/tasks/${b.id}/complete`, {}, as(ben.id));
+  t.match(await call('POST', '/api/tasks/claim', { project: 'web' }, as(ann.id)), { status: 200, body: { id: c.id } }, 'claimed once that task is done');
+});

@@ -38,7 +38,10 @@ export const TASK = record(
     paths: input(f.list(Type.String()), Type.Union([Type.Array(Type.String()), Type.Null()])),
     /** The lease its current claim took on `paths` ('' = none): ended with the claim. */
     lease_id: hidden(f.text({ default: "''" })),
-    /** The lease that refused its last claim ('' = none): while that lease lives, claims of other agents pass it by in the query. */
+    /**
+     * The lease that refused its last claim ('' = none): claims pass it by in the index while that
+     * lease lives. Cleared when the lease ends, and by a claim of the lease's holder.
+     */
     blocked_by: hidden(f.text({ default: "''" })),
   },
   {
@@ -46,6 +49,10 @@ export const TASK = record(
       // the claim order: best priority first, then oldest
       { name: 'tasks_queue', on: 'project, status, priority DESC, id' },
       { name: 'tasks_claimed', on: 'claimed_by', where: "status = 'claimed'" },
+      // the claim order of the tasks no lease refused: a claim never walks past blocked ones
+      { name: 'tasks_open', on: 'project, status, blocked_by, priority DESC, id' },
+      // the tasks a lease refused, cleared when it ends
+      { name: 'tasks_blocked_by', on: 'blocked_by', where: "blocked_by <> ''" },
     ],
   },
 );

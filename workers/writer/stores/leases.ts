@@ -49,6 +49,8 @@ const INSERT = sql(`INSERT INTO leases (${COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?,
 const SET_FENCE = sql('UPDATE leases SET fence = ? WHERE id = ?');
 const INSERT_RESOURCE = sql('INSERT INTO lease_resources (prefix, lease_id, resource) VALUES (?, ?, ?) ON CONFLICT DO NOTHING');
 const DELETE = sql('DELETE FROM leases WHERE id = ?');
+/** The tasks a lease refused a claim are in the claim order again once it ends (tasks.ts, NOT_PASSED). */
+const UNBLOCK = sql("UPDATE tasks SET blocked_by = '' WHERE blocked_by = ? AND blocked_by <> ''");
 const SET_EXPIRY = sql('UPDATE leases SET ttl_ms = ?, expires_ms = ? WHERE id = ?');
 /** An auto-lease's TTL is an idle lifetime: only its holder's edits of the file renew it. (`+`: see LEASE_LIVE.) */
 const RENEW_HOLDER = sql('UPDATE leases SET expires_ms = ? + ttl_ms WHERE holder = ? AND ttl_ms > 0 AND +expires_ms > ? AND auto = 0');
@@ -115,6 +117,7 @@ export function leaseStore(events: EventStore) {
   /** Deletes the lease and stores its `lease.released` event. */
   async function end(tx: Tx, r: Row, why: LeaseEnd): Promise<Event> {
     await tx.run(DELETE, r.id);
+    await tx.run(UNBLOCK, r.id);
     return events.publish(tx, { topic: 'lease.released', data: eventData(r, why), source: 'leases' });
   }
 

@@ -5,7 +5,6 @@ import { GlobSet } from '../../../src/shared/glob-set.js';
 import { TASK_CLAIM_BATCH, TASK_CLAIM_FIRST_BATCH, TASK_CLAIM_INDEX_BLOCKED, TASK_RESUME_CHARS } from '../../../src/shared/limits-features.js';
 import { fault } from '../fault.js';
 import { dialects, sql, type Tx } from '../sql.js';
-import { LEASE_LIVE } from '../../../schemas/db/leases.js';
 import { dataNow, storageNow } from '../../../schemas/db/time.js';
 import type { EventStore } from './events.js';
 import { revive, type leaseStore } from './leases.js';
@@ -39,15 +38,24 @@ const READY_FOR = {
        AND (capabilities = '[]' OR NOT EXISTS (SELECT 1 FROM jsonb_array_elements_text(tasks.capabilities::jsonb) c(value)
                                                WHERE c.value NOT IN (SELECT jsonb_array_elements_text(CAST(? AS text)::jsonb))))`,
 };
-/** Not refused by a lease that still lives and is not the claimer's. Parameters: the claimer, now. */
-const NOT_PASSED = `(blocked_by = '' OR NOT EXISTS (SELECT 1 FROM leases l WHERE l.id = tasks.blocked_by AND l.holder <> ? AND ${LEASE_LIVE}))`;
+/**
+ * Not refused by a lease that still lives and is not the claimer's: a lease's end clears the
+ * tasks it refused (leases.ts), and a claim first clears those refused by its claimer's leases or
+ * by leases past their TTL not yet swept (UNBLOCK_FOR) — so the tasks_open index holds exactly the
+ * tasks to consider, and a claim never walks past blocked ones.
+ */
+const NOT_PASSED = "blocked_by = ''";
+/** Clears the tasks refused by `holder`'s leases or by leases past their TTL at `now`. Parameters: holder, now. */
+const UNBLOCK_FOR = sql(
+  "UPDATE tasks SET blocked_by = '' WHERE blocked_by <> '' AND blocked_by IN (SELECT id FROM leases WHERE holder = ? UNION ALL SELECT id FROM leases WHERE expires_ms > 0 AND expires_ms <= ?)",
+);
 /**
  * The claim order of the tasks_queue index (best priority, then oldest), from a point in it; a
  * task's capabilities must all be the claimer's (deps and capabilities are JSON text: SQLite's
  * json_each, PostgreSQL's jsonb_array_elements_text); a task whose last claim another agent's lease
- * refused is passed by while that lease lives (not the claimer's, not past its TTL). `from`: the
- * rest of the conditions, each an index range, so a page deep in the queue costs a seek, not a
- * walk. Parameters: project, the claimer's capabilities, the claimer, now, those of `from`, the limit.
+ * refused is passed by while that lease lives (NOT_PASSED). `from`: the rest of the conditions,
+ * each an index range, so a page deep in the queue costs a seek, not a walk. Parameters: project,
+ * the claimer's capabilities, those of `from`, the limit.
  */
 const readyFrom = (from: string, order: string) =>
   dialects({
@@ -65,7 +73,8 @@ const READY_ANY = dialects({
   sqlite: `SELECT ${TASK.columns}, (SELECT count(*) FROM tasks WHERE ${READY_FOR.sqlite}) AS n FROM tasks WHERE ${READY_FOR.sqlite} ORDER BY priority DESC, id LIMIT 1`,
   pg: `SELECT ${TASK.columns}, (SELECT count(*) FROM tasks WHERE ${READY_FOR.pg}) AS n FROM tasks WHERE ${READY_FOR.pg} ORDER BY priority DESC, id LIMIT 1`,
 });
-const SET_BLOCKED_BY = sql('UPDATE tasks SET blocked_by = ? WHERE id = ?');
+/** Only to a lease that lives: one already ended would never clear it (a claimed task's paths refuse claims after its lease is let go). Parameters: lease, task, lease. */
+const SET_BLOCKED_BY = sql('UPDATE tasks SET blocked_by = ? WHERE id = ? AND EXISTS (SELECT 1 FROM leases WHERE id = ?)');
 /** After (priority, id) at the same priority; then below it. */
 const NEXT_SAME = readyFrom('AND priority = ? AND id > ?', 'id');
 const NEXT_BELOW = readyFrom('AND priority < ?', 'priority DESC, id');
@@ -245,18 +254,19 @@ export function taskStore(events: EventStore, leases: ReturnType<typeof leaseSto
    * page (the best one is usually free), then larger ones from where the last ended.
    */
   async function* readyInOrder(tx: Tx, project: string, caps: string, holder: string, now: number): AsyncGenerator<Row> {
-    let page = await tx.all<Row>(NEXT, project, caps, holder, now, TASK_CLAIM_FIRST_BATCH);
+    await tx.run(UNBLOCK_FOR, holder, now);
+    let page = await tx.all<Row>(NEXT, project, caps, TASK_CLAIM_FIRST_BATCH);
     yield* page;
     if (page.length < TASK_CLAIM_FIRST_BATCH) return;
     let last = page.at(-1)!;
     for (;;) {
-      page = await tx.all<Row>(NEXT_SAME, project, caps, holder, now, last.priority, last.id, TASK_CLAIM_BATCH);
+      page = await tx.all<Row>(NEXT_SAME, project, caps, last.priority, last.id, TASK_CLAIM_BATCH);
       yield* page;
       if (page.length === TASK_CLAIM_BATCH) {
         last = page.at(-1)!;
         continue;
       }
-      page = await tx.all<Row>(NEXT_BELOW, project, caps, holder, now, last.priority, TASK_CLAIM_BATCH);
+      page = await tx.all<Row>(NEXT_BELOW, project, caps, last.priority, TASK_CLAIM_BATCH);
       yield* page;
       if (page.length < TASK_CLAIM_BATCH) return;
       last = page.at(-1)!;
@@ -320,7 +330,7 @@ export function taskStore(events: EventStore, leases: ReturnType<typeof leaseSto
         if (got !== null && 'blocked' in got) {
           if (blocked++ === 0) firstBlock = got.blocked;
           // Passed by in the query while that lease lives.
-          if (got.by !== '' && got.by !== c.blocked_by) await tx.run(SET_BLOCKED_BY, got.by, c.id);
+          if (got.by !== '' && got.by !== c.blocked_by) await tx.run(SET_BLOCKED_BY, got.by, c.id, got.by);
           continue;
         }
         r = c;
