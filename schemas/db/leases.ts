@@ -51,7 +51,7 @@ export const LEASE_KEYS_UNDER = 'r.prefix > ? AND r.prefix < ?';
  * A lease has not expired at `?` (epoch ms; 0 = no TTL). The unary `+` keeps the column from
  * being matched against the partial index leases_expiry: SQLite re-prepares a statement at every
  * run when a bound parameter decides whether a partial index applies (15 µs a lease check instead
- * of 0.5; test/unit/partial-index-params.test.ts keeps it so).
+ * of 0.5; test/unit/sql-reprepare.test.ts keeps it so).
  */
 export const LEASE_LIVE = '(+l.expires_ms = 0 OR +l.expires_ms > ?)';
 

@@ -117,7 +117,7 @@ export function leaseStore(events: EventStore) {
   /** Deletes the lease and stores its `lease.released` event. */
   async function end(tx: Tx, r: Row, why: LeaseEnd): Promise<Event> {
     await tx.run(DELETE, r.id);
-    await tx.run(UNBLOCK, r.id);
+    tx.send(UNBLOCK, r.id);
     return events.publish(tx, { topic: 'lease.released', data: eventData(r, why), source: 'leases' });
   }
 
