@@ -50,7 +50,7 @@ const UNBLOCK_FOR = sql(
   "UPDATE tasks SET blocked_by = '' WHERE blocked_by <> '' AND blocked_by IN (SELECT id FROM leases WHERE holder = ? UNION ALL SELECT id FROM leases WHERE expires_ms > 0 AND expires_ms <= ?)",
 );
 /**
- * The claim order of the tasks_queue index (best priority, then oldest), from a point in it; a
+ * The claim order of the tasks_open index (best priority, then oldest), from a point in it; a
  * task's capabilities must all be the claimer's (deps and capabilities are JSON text: SQLite's
  * json_each, PostgreSQL's jsonb_array_elements_text); a task whose last claim another agent's lease
  * refused is passed by while that lease lives (NOT_PASSED). `from`: the rest of the conditions,
