@@ -25,11 +25,18 @@ export interface LeaseReader {
 
 const COLS = LEASE.columns;
 const GET = sql(`SELECT ${COLS} FROM leases l WHERE id = ? AND ${LEASE_LIVE}`);
-/** Acquisition order (SQLite's rowid, PostgreSQL's seq). Parameters: holder ×2, project ×2, now, limit. */
-const LIST = dialects({
-  sqlite: `SELECT ${COLS} FROM leases l WHERE (? IS NULL OR holder = ?) AND (? IS NULL OR project = ?) AND ${LEASE_LIVE} ORDER BY rowid LIMIT CAST(? AS bigint)`,
-  pg: `SELECT ${COLS} FROM leases l WHERE (CAST(? AS text) IS NULL OR holder = ?) AND (CAST(? AS text) IS NULL OR project = ?) AND ${LEASE_LIVE} ORDER BY seq LIMIT CAST(? AS bigint)`,
-});
+/**
+ * Acquisition order (SQLite's rowid, PostgreSQL's seq), one statement per filter: `(? IS NULL OR
+ * project = ?)` kept SQLite off the project's and the holder's indexes (every lease read: 216 µs
+ * for a session start's list of its project's leases, 17 through the index). Parameters: the
+ * filters' values, now, limit.
+ */
+const listWhere = (where: string) =>
+  dialects({
+    sqlite: `SELECT ${COLS} FROM leases l WHERE ${where} ${LEASE_LIVE} ORDER BY rowid LIMIT CAST(? AS bigint)`,
+    pg: `SELECT ${COLS} FROM leases l WHERE ${where} ${LEASE_LIVE} ORDER BY seq LIMIT CAST(? AS bigint)`,
+  });
+const LISTS = { all: listWhere(''), holder: listWhere('holder = ? AND'), project: listWhere('project = ? AND'), both: listWhere('holder = ? AND project = ? AND') };
 const AT_KEY = leaseCandidates({ sqlite: `r.prefix = ? AND ${LEASE_LIVE}`, pg: '' });
 /** Parameters: key, its floor, its length, now. */
 const STARTING_PG = leaseCandidates({ sqlite: '', pg: `${LEASE_KEYS_STARTING_PG} AND ${LEASE_LIVE}` });
@@ -62,13 +69,20 @@ const startingBefore = {
 /** The lease table's reads, on either backend. */
 export function leaseReader(db: Reads): LeaseReader {
   const get = db.statement<LeaseDbRow>(GET);
-  const list = db.statement<LeaseDbRow>(LIST);
+  const lists = { all: db.statement<LeaseDbRow>(LISTS.all), holder: db.statement<LeaseDbRow>(LISTS.holder), project: db.statement<LeaseDbRow>(LISTS.project), both: db.statement<LeaseDbRow>(LISTS.both) };
   const under = db.statement<LeaseCandidate>(UNDER);
   const count = db.statement<{ n: number }>(COUNT);
   const due = db.statement<{ found: number }>(DUE);
   return {
     get: (id, now) => get.get(id, now),
-    list: (holder, project, limit, now) => list.all(holder, holder, project, project, now, limit),
+    list: (holder, project, limit, now) =>
+      holder === null
+        ? project === null
+          ? lists.all.all(now, limit)
+          : lists.project.all(project, now, limit)
+        : project === null
+          ? lists.holder.all(holder, now, limit)
+          : lists.both.all(holder, project, now, limit),
     startingBefore: startingBefore[db.dialect](db),
     under: (project, prefix, now) => {
       const key = leaseKey(project, prefix);
