@@ -110,6 +110,21 @@ else {
     await shot(page, 'roster-stale');
   });
 
+  t.test('roster: a page of the agents seen last, however many there are; more on request', async (t) => {
+    const before = (await api('GET', '/api/instances')).length as number;
+    const added = 60 - before;
+    for (let i = 0; i < added; i++) await api('POST', '/api/instances/register', JSON.stringify({ name: `crowd-${i}`, workspace: 'web' }));
+    const heading = page.locator('#roster-h');
+    await waitUntil('the heading to count 60 agents', async () => /^Agents 60, the 50 seen last shown/.test(await heading.innerText()), 15_000);
+    await waitUntil('50 rows', async () => (await page.locator('table.roster tbody tr').count()) === 50, 10_000);
+    t.pass('60 agents: the heading counts them all, the table shows the 50 seen last');
+    t.equal(await page.locator(`table.roster tbody tr >> text=crowd-${added - 1}`).count(), 1, 'the one registered last is among them');
+    await page.getByRole('button', { name: 'Show 10 more' }).click();
+    await waitUntil('60 rows', async () => (await page.locator('table.roster tbody tr').count()) === 60, 10_000);
+    t.equal(await page.getByRole('button', { name: /^Show \d+ more$/ }).count(), 0, 'every agent shown: no more to ask for');
+    t.match(await heading.innerText(), /^Agents 60(?!, the)/, 'and the heading says so');
+  });
+
   t.test('live events: a REST publish arrives without a reload; filter and pause', async (t) => {
     const e1 = await publish(s.url, 'ui.hello', { from: 'rest' }, AUTH);
     const row = page.locator(`tr[data-event="${e1.id}"]`);

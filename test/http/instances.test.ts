@@ -71,6 +71,12 @@ t.test('instance lifecycle over REST', async (t) => {
 
   const list = await json(await fetch(u('/api/instances')));
   t.equal(list.length, 2);
+  t.same((await json(await fetch(u('/api/instances?limit=1')))).map((i: any) => i.id), [list[0].id], 'limit: the agents seen last, in the list\'s order');
+  t.same((await json(await fetch(u('/api/instances?limit=5')))).map((i: any) => i.id), list.map((i: any) => i.id), 'a limit above the count: all');
+  for (const [q, error] of [['limit=0', 'limit must be a positive integer'], ['limit=x', 'limit must be a positive integer'], ['limit=10001', 'limit must be at most 10000']]) {
+    const r = await fetch(u(`/api/instances?${q}`));
+    t.same([r.status, (await json(r)).error], [400, error], q);
+  }
   t.same((await json(await fetch(u('/api/instances?stack=react')))).map((i: any) => i.id), [a.id]);
   t.same((await json(await fetch(u('/api/instances?capability=review')))).map((i: any) => i.id), [a.id]);
   t.same((await json(await fetch(u('/api/instances?capability=rev')))).map((i: any) => i.id), [], 'capability is an exact member');

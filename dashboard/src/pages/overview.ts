@@ -8,7 +8,7 @@ import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import type { EventReply as KoorEvent } from '../../../schemas/http/events.js';
 import type { InstanceSummary } from '../../../schemas/http/instances.js';
 import type { MetricsReply } from '../../../schemas/http/system.js';
-import { getJson, send } from '../api.js';
+import { getJson, query, send } from '../api.js';
 import { isValidGlob, matcherFor } from '../../../src/shared/glob.js';
 import { projectOf } from '../../../src/shared/workspace.js';
 import { AgentRef, namesOf, withNames } from '../names.js';
@@ -20,6 +20,8 @@ const METRICS_POLL_MS = 5000;
 const ROSTER_REFRESH_MS = 30_000;
 /** Events that concern agents are gathered this long before the roster is read again. */
 const ROSTER_EVENT_DELAY_MS = 1000;
+/** Agents the roster shows at first (the ones seen last), and how many more "Show more" adds. */
+const ROSTER_PAGE = 50;
 /** Rows of the event table (the filter runs over the whole buffer). */
 const EVENT_ROWS = 200;
 /** Characters of an event's data shown in its row (all of it in the tooltip). */
@@ -74,17 +76,23 @@ function Figures({ m, healthy, lastEventId, onReset }: { m: MetricsReply; health
   </section>`;
 }
 
-/** The roster, read again when the event stream or the figures say it changed. */
-function useRoster(instancesCount: number): Loaded<InstanceSummary[]> {
-  const roster = useLoad(() => getJson<'GET /api/instances'>('/api/instances'), []);
+/**
+ * The roster's first `shown` agents, seen last first (a page, however many agents the server
+ * has), read again when the event stream or the figures say it changed.
+ */
+function useRoster(instancesCount: number, shown: number): Loaded<InstanceSummary[]> {
+  const roster = useLoad(() => getJson<'GET /api/instances'>(`/api/instances${query({ limit: shown })}`), [shown]);
   const names = useRef(new Set<string>());
   names.current = new Set((roster.data ?? []).map((i) => i.name));
-  // agent.stale, or anything an agent of the roster published (it was just seen).
-  // At most one read per ROSTER_EVENT_DELAY_MS however busy the stream is.
+  const partial = useRef(false);
+  partial.current = (roster.data?.length ?? 0) < instancesCount;
+  // agent.stale, or anything an agent of the roster published (it was just seen) — any agent when
+  // the page does not hold them all: one just seen moves into it. At most one read per
+  // ROSTER_EVENT_DELAY_MS however busy the stream is.
   useOnEvents(
     '*',
     (events) => {
-      if (events.some((e) => e.topic.startsWith('agent.') || (e.source !== '' && names.current.has(e.source)))) roster.reload();
+      if (events.some((e) => e.topic.startsWith('agent.') || (e.source !== '' && (partial.current || names.current.has(e.source))))) roster.reload();
     },
     ROSTER_EVENT_DELAY_MS,
   );
@@ -97,15 +105,18 @@ function useRoster(instancesCount: number): Loaded<InstanceSummary[]> {
   return roster;
 }
 
-function Roster({ roster }: { roster: Loaded<InstanceSummary[]> }) {
+function Roster({ roster, total, onMore }: { roster: Loaded<InstanceSummary[]>; total: number; onMore: () => void }) {
   const [now, setNow] = useState(Date.now());
   // "Last seen" ages move on without a request.
   useVisibleInterval(() => setNow(Date.now()), 5000);
   const list = roster.data ?? [];
   const stale = list.filter((i) => i.status === 'stale').length;
+  const all = Math.max(total, list.length);
+  const more = Math.min(ROSTER_PAGE, all - list.length);
   return html`<section aria-labelledby="roster-h" class="panel">
     <div class="panel-head">
-      <h2 id="roster-h">Agents <span class="count">${list.length}${stale > 0 ? html`, <span class="stale-text">${stale} stale</span>` : null}</span></h2>
+      <h2 id="roster-h">Agents <span class="count">${fmtInt(all)}${list.length < all ? `, the ${fmtInt(list.length)} seen last shown` : null}${stale > 0 ? html`, <span class="stale-text">${stale} stale${list.length < all ? ' of them' : ''}</span>` : null}</span></h2>
+      ${more > 0 ? html`<button type="button" onClick=${onMore}>Show ${fmtInt(more)} more</button>` : null}
     </div>
     <${ErrorNote} error=${roster.error} />
     ${list.length === 0 && !roster.loading
@@ -202,7 +213,8 @@ export function Overview({ initial }: { initial: MetricsReply }) {
   const [lastEventId, setLastEventId] = useState(live.lastId);
   const [confirmEl, confirm] = useConfirm();
   const [actionError, , run] = useAction();
-  const roster = useRoster(metrics.instances);
+  const [rosterRows, setRosterRows] = useState(ROSTER_PAGE);
+  const roster = useRoster(metrics.instances, rosterRows);
   const poll = () =>
     getJson<'GET /api/metrics'>('/api/metrics').then(
       (m) => {
@@ -226,7 +238,7 @@ export function Overview({ initial }: { initial: MetricsReply }) {
     <${ErrorNote} error=${actionError} />
     <${Figures} m=${metrics} healthy=${error === null} lastEventId=${lastEventId} onReset=${reset} />
     <div class="two-cols">
-      <${Roster} roster=${roster} />
+      <${Roster} roster=${roster} total=${metrics.instances} onMore=${() => setRosterRows((n) => n + ROSTER_PAGE)} />
       <${EventStream} roster=${roster.data ?? NO_AGENTS} />
     </div>
     ${confirmEl}`;

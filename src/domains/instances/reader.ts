@@ -16,8 +16,8 @@ export type TokenRow = Pick<InstanceDbRow, 'id' | 'name' | 'token_hash' | 'token
 
 /** Read-only queries of the instance registry; SQLite answers at once, PostgreSQL with a promise. */
 export interface InstanceReader {
-  /** Most recently seen first. */
-  list(f: InstanceFilter): Awaitable<InstanceDbRow[]>;
+  /** Most recently seen first: the first `limit`, or all. */
+  list(f: InstanceFilter, limit?: number): Awaitable<InstanceDbRow[]>;
   /** The agents of `project` that are not stale, but `except`: the `limit` seen last, and how many there are. */
   inProject(project: string, except: string, limit: number): Awaitable<{ rows: InstanceDbRow[]; count: number }>;
   stale(): Awaitable<InstanceDbRow[]>;
@@ -33,7 +33,7 @@ export interface InstanceReader {
 const filterOf = (f: InstanceFilter) => ({ name: f.name ?? null, workspace: f.workspace ?? null, stack: f.stack ?? null, capability: f.capability ?? null });
 
 /**
- * Parameters: name ×2, workspace ×2, stack ×2, capability ×2. Ties in last_seen (1 s precision)
+ * Parameters: name ×2, workspace ×2, stack ×2, capability ×2, the limit. Ties in last_seen (1 s precision)
  * end in insertion order (SQLite's rowid, PostgreSQL's seq): ascending in a list (SQLite's sorter
  * keeps the table's order), descending among the stale (it walks the (status, last_seen) index
  * backwards). Capabilities are JSON text: SQLite's json_each, PostgreSQL's jsonb_array_elements_text.
@@ -42,11 +42,11 @@ const LIST = dialects({
   sqlite: `SELECT ${INSTANCE.columns} FROM instances
            WHERE (? IS NULL OR name = ?) AND (? IS NULL OR workspace = ?) AND (? IS NULL OR stack = ?)
              AND (? IS NULL OR EXISTS (SELECT 1 FROM json_each(instances.capabilities) WHERE value = ?))
-           ORDER BY last_seen DESC, registered_at DESC`,
+           ORDER BY last_seen DESC, registered_at DESC LIMIT CAST(? AS bigint)`,
   pg: `SELECT ${INSTANCE.columns} FROM instances
        WHERE (CAST(? AS text) IS NULL OR name = ?) AND (CAST(? AS text) IS NULL OR workspace = ?) AND (CAST(? AS text) IS NULL OR stack = ?)
          AND (CAST(? AS text) IS NULL OR EXISTS (SELECT 1 FROM jsonb_array_elements_text(capabilities::jsonb) c WHERE c = ?))
-       ORDER BY last_seen DESC, registered_at DESC, seq`,
+       ORDER BY last_seen DESC, registered_at DESC, seq LIMIT CAST(? AS bigint)`,
 });
 const STALE = dialects({
   sqlite: `SELECT ${INSTANCE.columns} FROM instances WHERE status = 'stale' ORDER BY last_seen DESC`,
@@ -76,9 +76,9 @@ export function instanceReader(db: Reads): InstanceReader {
   const byId = db.statement<TokenRow>(BY_ID);
   const count = db.statement<{ n: number }>(COUNT);
   return {
-    list(f) {
+    list(f, limit = Number.MAX_SAFE_INTEGER) {
       const p = filterOf(f);
-      return list.all(p.name, p.name, p.workspace, p.workspace, p.stack, p.stack, p.capability, p.capability);
+      return list.all(p.name, p.name, p.workspace, p.workspace, p.stack, p.stack, p.capability, p.capability, limit);
     },
     inProject: (project, except, limit) => then(inProject.all(project, except, limit), (rows) => then(inProjectCount.get(project, except), (c) => ({ rows, count: Number(c?.n ?? 0) }))),
     stale: () => stale.all(),

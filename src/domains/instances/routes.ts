@@ -1,4 +1,4 @@
-import { DeletedReply, Query } from '../../../schemas/http/common.js';
+import { DeletedReply, PositiveInt, Query } from '../../../schemas/http/common.js';
 import { auditBy } from '../../http/actor.js';
 import { CapabilitiesBody, CapabilitiesReply, InstanceListReply, InstanceStatusReply, InstanceSummary, LivenessReply, RegisterBody, RegisterReply } from '../../../schemas/http/instances.js';
 import { INSTANCE } from '../../../schemas/db/tables/instances.js';
@@ -8,7 +8,8 @@ import type { Ctx } from '../../http/context.js';
 import { replayHeaders, requestIdem } from '../../http/idempotency.js';
 import { sendJson } from '../../http/reply.js';
 import type { Route } from '../../http/route.js';
-import { queryParams } from '../../http/query.js';
+import { positiveInt, queryParams } from '../../http/query.js';
+import { COORD_LIST_MAX_LIMIT } from '../../shared/limits-features.js';
 import type { LivenessMonitor } from './liveness.js';
 import type { InstanceService } from './service.js';
 import { rule } from '../../http/permissions.js';
@@ -29,11 +30,18 @@ export function instanceRoutes(svc: InstanceService, liveness: LivenessMonitor):
       summary: 'List agents',
       rule: rule('read', 'list agents'),
       replies: { 200: InstanceListReply },
-      query: Query({ name: 'Only agents of this name', workspace: 'Only agents in this workspace', stack: 'Only agents of this stack', capability: 'Only agents with this capability' }),
+      query: Query({
+        name: 'Only agents of this name',
+        workspace: 'Only agents in this workspace',
+        stack: 'Only agents of this stack',
+        capability: 'Only agents with this capability',
+        limit: PositiveInt('Only the agents seen last, this many (default: all)'),
+      }),
       handler: async (ctx) => {
         const q = queryParams(ctx);
         const f = (k: string) => (q.get(k) ? q.get(k)! : undefined);
-        sendJson(ctx, 200, await svc.list({ name: f('name'), workspace: f('workspace'), stack: f('stack'), capability: f('capability') }));
+        const limit = q.has('limit') ? positiveInt(q, 'limit', 0, COORD_LIST_MAX_LIMIT) : undefined;
+        sendJson(ctx, 200, await svc.list({ name: f('name'), workspace: f('workspace'), stack: f('stack'), capability: f('capability') }, limit));
       },
     },
     { method: 'GET', path: '/api/instances/stale', summary: 'List agents gone stale', rule: rule('read', 'list agents'), replies: { 200: InstanceListReply }, handler: async (ctx) => sendJson(ctx, 200, await svc.stale()) },

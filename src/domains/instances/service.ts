@@ -173,8 +173,8 @@ export class InstanceService {
     this.writer.call('instances.touch', { id: identity.instanceId, op: 'touch' }).catch((err: unknown) => this.log.debug({ err, id: identity.instanceId }, 'last_seen refresh failed'));
   }
 
-  async list(f: InstanceFilter): Promise<InstanceSummary[]> {
-    return (await this.reader.list(f)).map((r) => INSTANCE.wire(INSTANCE.decode(r)));
+  async list(f: InstanceFilter, limit?: number): Promise<InstanceSummary[]> {
+    return (await this.reader.list(f, limit)).map((r) => INSTANCE.wire(INSTANCE.decode(r)));
   }
 
   async stale(): Promise<InstanceSummary[]> {
