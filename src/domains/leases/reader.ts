@@ -37,10 +37,10 @@ const listWhere = (where: string) =>
     pg: `SELECT ${COLS} FROM leases l WHERE ${where} ${LEASE_LIVE} ORDER BY seq LIMIT CAST(? AS bigint)`,
   });
 const LISTS = { all: listWhere(''), holder: listWhere('holder = ? AND'), project: listWhere('project = ? AND'), both: listWhere('holder = ? AND project = ? AND') };
-const AT_KEY = leaseCandidates({ sqlite: `r.prefix = ? AND ${LEASE_LIVE}`, pg: '' });
+const AT_KEY = leaseCandidates({ sqlite: 'r.prefix = ?', pg: '' }, LEASE_LIVE);
 /** Parameters: key, its floor, its length, now. */
-const STARTING_PG = leaseCandidates({ sqlite: '', pg: `${LEASE_KEYS_STARTING_PG} AND ${LEASE_LIVE}` });
-const UNDER = leaseCandidates({ sqlite: `${LEASE_KEYS_UNDER} AND ${LEASE_LIVE}`, pg: `${LEASE_KEYS_UNDER} AND ${LEASE_LIVE}` });
+const STARTING_PG = leaseCandidates({ sqlite: '', pg: LEASE_KEYS_STARTING_PG }, LEASE_LIVE);
+const UNDER = leaseCandidates({ sqlite: LEASE_KEYS_UNDER, pg: LEASE_KEYS_UNDER }, LEASE_LIVE);
 /** Every lease less those past their TTL (the expiry index counts them): no lease is read. Parameter: now. */
 const COUNT = sql('SELECT (SELECT count(*) FROM leases) - (SELECT count(*) FROM leases WHERE expires_ms > 0 AND expires_ms <= ?) AS n');
 const DUE = sql('SELECT 1 AS found FROM leases WHERE expires_ms > 0 AND expires_ms <= ? LIMIT 1');

@@ -79,10 +79,10 @@ const REPOINT_DENIED = sql("UPDATE hook_sessions SET denied = replace(denied, ?,
  * not matter: conflicts are sorted by seq. Filter parameters: holder, exclusive, now.
  */
 const IN_THE_WAY = `l.holder <> ? AND (l.exclusive = 1 OR CAST(? AS integer) = 1) AND ${LEASE_LIVE}`;
-const AT_KEY = leaseCandidates({ sqlite: `r.prefix = ? AND ${IN_THE_WAY}`, pg: '' });
-const UNDER = leaseCandidates({ sqlite: `${LEASE_KEYS_UNDER} AND ${IN_THE_WAY}`, pg: '' });
+const AT_KEY = leaseCandidates({ sqlite: 'r.prefix = ?', pg: '' }, IN_THE_WAY);
+const UNDER = leaseCandidates({ sqlite: LEASE_KEYS_UNDER, pg: '' }, IN_THE_WAY);
 /** Parameters: key, its floor, its length, key, key end, then the filter. */
-const KEYED_PG = leaseCandidates({ sqlite: '', pg: `(${LEASE_KEYS_STARTING_PG} OR (${LEASE_KEYS_UNDER})) AND ${IN_THE_WAY}` });
+const KEYED_PG = leaseCandidates({ sqlite: '', pg: `${LEASE_KEYS_STARTING_PG} OR (${LEASE_KEYS_UNDER})` }, IN_THE_WAY);
 /** Candidates for `key` (leaseKey: its project first, so only that project's leases are found). */
 const candidates: Record<Dialect, (tx: Tx, key: Buffer, floor: number, f: Filter) => Promise<Candidate[]>> = {
   async sqlite(tx, key, floor, f) {
