@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { openPg } from '../../src/shared/pg.js';
 import { allProcs } from './cpu.js';
-import { freePort } from './processes.js';
+import { freePort, pin } from './processes.js';
 
 export interface Postgres {
   url: string;
@@ -108,6 +108,12 @@ export function postgresCpu(pid: number): number {
   let total = 0;
   for (const [p, c] of allProcs()) if (p === pid || c.ppid === pid) total += c.user + c.sys;
   return total;
+}
+
+/** Pins the postmaster and its backends to `cpu` (backends started later inherit it). */
+export function pinPostgres(pgPid: number, cpu: number): void {
+  pin(pgPid, cpu);
+  for (const [pid, c] of allProcs()) if (c.ppid === pgPid) pin(pid, cpu);
 }
 
 /** A new empty database `name` on the server `pg` (dropped first if it exists); its URL. */

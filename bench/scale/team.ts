@@ -64,15 +64,16 @@ export function populator(base: string, log: (m: string) => void): (to: Populati
 }
 
 /**
- * Claim round trips over the backlog as it stands: `claimers` agents each claim a task, complete
- * it and add one in its place (the backlog keeps its size), `cycles` claims in all.
+ * Claim round trips over the backlog as it stands: `claimers` agents (spread over the nodes at
+ * `bases`) each claim a task, complete it and add one in its place (the backlog keeps its size),
+ * `cycles` claims in all.
  */
-export async function claimRound(base: string, claimers: number, cycles: number, round: string): Promise<{ latency: LatencyHistogram; errors: string[] }> {
+export async function claimRound(bases: string[], claimers: number, cycles: number, round: string): Promise<{ latency: LatencyHistogram; errors: string[] }> {
   const latency = new LatencyHistogram();
   const errors: string[] = [];
-  const ids = await Promise.all(Array.from({ length: claimers }, (_, c) => ok<{ id: string }>(base, 'POST', '/api/instances/register', { name: `claimer-${round}-${c}`, workspace: PROJECT })));
+  const ids = await Promise.all(Array.from({ length: claimers }, (_, c) => ok<{ id: string }>(bases[c % bases.length]!, 'POST', '/api/instances/register', { name: `claimer-${round}-${c}`, workspace: PROJECT }).then((r) => ({ id: r.id, base: bases[c % bases.length]! }))));
   let left = cycles;
-  await pooled(ids, claimers, async ({ id }) => {
+  await pooled(ids, claimers, async ({ id, base }) => {
     const as = { 'x-koor-instance': id };
     while (left-- > 0) {
       const t0 = performance.now();
@@ -93,6 +94,8 @@ export async function claimRound(base: string, claimers: number, cycles: number,
 /** What the agents saw in a step. */
 export interface Seen {
   latency: Map<string, LatencyHistogram>;
+  /** Every hook's round trip, whatever its kind. */
+  hooks: LatencyHistogram;
   requests: number;
   errors: string[];
   digestTokensMax: number;
@@ -100,7 +103,7 @@ export interface Seen {
   digests: number;
 }
 
-export const newSeen = (): Seen => ({ latency: new Map(), requests: 0, errors: [], digestTokensMax: 0, startTokensMax: 0, digests: 0 });
+export const newSeen = (): Seen => ({ latency: new Map(), hooks: new LatencyHistogram(), requests: 0, errors: [], digestTokensMax: 0, startTokensMax: 0, digests: 0 });
 
 const bash = (event: string, sid: string, command: string): Record<string, unknown> => ({
   ...hookInput(event, sid),
@@ -120,13 +123,14 @@ export async function runAgent(base: string, k: number, agents: number, turnMs: 
   const sid = `5ca1e000-0000-4000-8000-${String(k).padStart(12, '0')}`;
   const name = `scale-a${k}`;
   const headers = { 'x-koor-agent-name': name, 'x-koor-repo-root': ROOT };
-  const timed = async (kind: string, fn: () => Promise<{ status: number; text: string }>): Promise<string | null> => {
+  const timed = async (kind: string, fn: () => Promise<{ status: number; text: string }>, isHook = false): Promise<string | null> => {
     const t0 = performance.now();
     const r = await fn();
     const ms = performance.now() - t0;
     let h = seen.latency.get(kind);
     if (!h) seen.latency.set(kind, (h = new LatencyHistogram()));
     h.record(ms);
+    if (isHook) seen.hooks.record(ms);
     seen.requests++;
     if (r.status !== 200) {
       if (seen.errors.length < 10) seen.errors.push(`${kind}: ${r.status} ${r.text.slice(0, 160)}`);
@@ -135,7 +139,7 @@ export async function runAgent(base: string, k: number, agents: number, turnMs: 
     return r.text;
   };
   const hook = async (kind: string, input: Record<string, unknown>): Promise<string | undefined> => {
-    const text = await timed(kind, () => call(base, 'POST', '/api/hooks/claude-code', { ...input, session_id: sid, cwd: ROOT }, headers));
+    const text = await timed(kind, () => call(base, 'POST', '/api/hooks/claude-code', { ...input, session_id: sid, cwd: ROOT }, headers), kind !== 'session start');
     const out = text ? (JSON.parse(text) as { hookSpecificOutput?: { additionalContext?: string }; reason?: string }) : {};
     return out.hookSpecificOutput?.additionalContext ?? out.reason;
   };

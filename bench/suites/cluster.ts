@@ -32,12 +32,11 @@ import { openPg } from '../../src/shared/pg.js';
 import { makeDoc } from '../lib/doc.js';
 import { pooled } from '../lib/async.js';
 import { makeTempDir } from '../lib/cleanup.js';
-import { allProcs } from '../lib/cpu.js';
 import { fmtCores, fmtInt, fmtMs, fmtRatio, ratio } from '../lib/format.js';
 import { LatencyHistogram } from '../lib/latency.js';
 import { have, pin, spawnKoor, type ServerProc } from '../lib/processes.js';
 import type { BenchOptions, BenchTable } from '../lib/suite.js';
-import { createDatabase, startPostgres, type Postgres } from '../lib/postgres.js';
+import { createDatabase, pinPostgres, startPostgres, type Postgres } from '../lib/postgres.js';
 import { CLAIMERS, CONFIGS, CONNECTIONS, DELIVERY_MAX_IN_FLIGHT, DELIVERY_RATES, GEN_CORE, GET_KEYS, PUT_KEYS, SERVER_CORE, type Config, type ConfigName } from '../cluster/configs.js';
 import { cleanest, DISTURBED_CORES, type CpuFigures } from '../cluster/cpu.js';
 import { must } from '../cluster/http.js';
@@ -68,11 +67,6 @@ function fsyncProbe(dir: string, seconds: number): { fsyncs_per_s: number; p50_m
 }
 
 /** Pins PostgreSQL's postmaster and every process it has forked so far (new backends inherit). */
-function pinPostgres(pgPid: number, cpu: number): void {
-  pin(pgPid, cpu);
-  for (const [pid, c] of allProcs()) if (c.ppid === pgPid) pin(pid, cpu);
-}
-
 interface ConfigResult {
   config: ConfigName;
   nodes: number;

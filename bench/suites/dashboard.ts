@@ -1,7 +1,7 @@
 /**
  * Dashboard: what the web UI costs.
  *   paint    time from navigation to the first frame in which the overview shows its figures, the
- *            roster of 200 agents and the live event list, in Debian's chromium (playwright-core),
+ *            roster (its first page: the 50 of 200 agents seen last) and the live event list, in Debian's chromium (playwright-core),
  *            against a server holding 1,000 state keys, 200 agents and 1,000 retained events; a
  *            cold load (fresh browser context: empty cache) and a warm one (reload: cached assets
  *            revalidated by ETag), with the bytes that crossed the wire
@@ -13,18 +13,20 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { chromium, type Browser, type Request } from 'playwright-core';
-import { pooled, sleep, withTimeout } from '../lib/async.js';
+import type { Browser } from 'playwright-core';
+import { pooled, sleep } from '../lib/async.js';
 import { cpuWindow } from '../lib/cpu.js';
 import { fmtCores, fmtInt, fmtMs, median } from '../lib/format.js';
 import { pin, spawnKoor } from '../lib/processes.js';
-import { REPO_ROOT, type BenchOptions, type BenchTable } from '../lib/suite.js';
+import type { BenchOptions, BenchTable } from '../lib/suite.js';
+import { DASHBOARD_DIST, dashboardUnmeasurable, launchChromium, measurePaint, ROSTER_PAGE, type Paint } from '../lib/dashboard-paint.js';
 
 const KEYS = 1000;
 const AGENTS = 200;
 const EVENTS = 1000;
-const CHROMIUM = ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/lib/chromium/chromium'];
-const DIST = path.join(REPO_ROOT, 'dist', 'dashboard');
+/** Roster rows the overview shows of them. */
+const SHOWN = Math.min(AGENTS, ROSTER_PAGE);
+const DIST = DASHBOARD_DIST;
 
 async function ok(r: Promise<Response>, what: string): Promise<any> {
   const res = await r;
@@ -44,65 +46,6 @@ function bundleSizes(): { files: Array<{ file: string; raw: number; gzip: number
   });
   const sum = (list: typeof files) => list.reduce((a, f) => ({ raw: a.raw + f.raw, gzip: a.gzip + f.gzip, br: a.br + f.br }), { raw: 0, gzip: 0, br: 0 });
   return { files, initial: sum(files.filter((f) => f.file === 'index.html' || named.has(path.basename(f.file)))), all: sum(files) };
-}
-
-interface Paint {
-  meaningful_ms: number;
-  fcp_ms: number | null;
-  wire_bytes: number;
-  requests: number;
-}
-
-/**
- * Marks (in the page) the first frame after the overview shows its state-key figure, all
- * `agents` roster rows and at least one event row: the first paint a person can use.
- */
-function markMeaningfulPaint(agents: number): void {
-  const w = window as unknown as { __koorPaint?: number };
-  const ready = () =>
-    document.querySelector('[data-metric="state_keys"]') !== null &&
-    document.querySelectorAll('table.roster tbody tr').length >= agents &&
-    document.querySelector('table.events tbody tr') !== null;
-  const obs = new MutationObserver(() => {
-    if (w.__koorPaint !== undefined || !ready()) return;
-    obs.disconnect();
-    // The rAF callback runs before the frame is painted; the next one after it was.
-    requestAnimationFrame(() => requestAnimationFrame(() => (w.__koorPaint = performance.now())));
-  });
-  document.addEventListener('DOMContentLoaded', () => obs.observe(document.body, { childList: true, subtree: true }));
-}
-
-async function measurePaint(browser: Browser, url: string, runs: number, log: (m: string) => void): Promise<{ cold: Paint[]; warm: Paint[] }> {
-  const cold: Paint[] = [];
-  const warm: Paint[] = [];
-  for (let i = 0; i < runs; i++) {
-    const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, serviceWorkers: 'block' });
-    await context.addInitScript(markMeaningfulPaint, AGENTS);
-    const page = await context.newPage();
-    for (const [kind, list] of [['cold', cold], ['warm', warm]] as const) {
-      const sizes: Array<Promise<number>> = [];
-      const onRequest = (req: Request) => sizes.push(req.sizes().then((s) => s.responseBodySize + s.responseHeadersSize));
-      page.on('requestfinished', onRequest);
-      if (kind === 'cold') await page.goto(url, { waitUntil: 'commit' });
-      else await page.reload({ waitUntil: 'commit' });
-      try {
-        await page.waitForFunction(() => (window as unknown as { __koorPaint?: number }).__koorPaint !== undefined, undefined, { timeout: 30_000 });
-      } catch (e) {
-        const seen = await page.evaluate(() => ({ figures: document.querySelector('[data-metric="state_keys"]')?.textContent ?? null, roster: document.querySelectorAll('table.roster tbody tr').length, events: document.querySelectorAll('table.events tbody tr').length, text: document.body.innerText.slice(0, 300) }));
-        throw new Error(`the overview never became usable (${kind} load): ${JSON.stringify(seen)}: ${(e as Error).message}`);
-      }
-      const t = await page.evaluate(() => ({
-        paint: (window as unknown as { __koorPaint: number }).__koorPaint,
-        fcp: performance.getEntriesByName('first-contentful-paint')[0]?.startTime ?? null,
-      }));
-      page.off('requestfinished', onRequest);
-      const bytes = (await Promise.all(sizes)).reduce((a, b) => a + b, 0);
-      list.push({ meaningful_ms: Math.round(t.paint * 10) / 10, fcp_ms: t.fcp === null ? null : Math.round(t.fcp * 10) / 10, wire_bytes: bytes, requests: sizes.length });
-    }
-    await context.close();
-    log(`paint run ${i + 1}/${runs}: cold ${cold.at(-1)!.meaningful_ms} ms, warm ${warm.at(-1)!.meaningful_ms} ms`);
-  }
-  return { cold, warm };
 }
 
 /** HTTP requests the server answered so far (all listeners, all routes), from its own registry. */
@@ -125,7 +68,6 @@ async function loadWindow(api: string, pid: number, ms: number): Promise<{ reque
 
 export async function run({ quick, log }: BenchOptions): Promise<Record<string, unknown>> {
   const warnings: string[] = [];
-  const exe = CHROMIUM.find((p) => fs.existsSync(p));
   if (!fs.existsSync(path.join(DIST, 'index.html'))) throw new Error(`${DIST} is missing: run npm run build first`);
   const bundle = bundleSizes();
   const tables: BenchTable[] = [
@@ -139,8 +81,9 @@ export async function run({ quick, log }: BenchOptions): Promise<Record<string, 
       ],
     },
   ];
-  if (!exe) {
-    warnings.push('no chromium (apt-get install chromium): paint and load not measured');
+  const unmeasurable = dashboardUnmeasurable();
+  if (unmeasurable) {
+    warnings.push(`${unmeasurable}: paint and load not measured`);
     return { bundle, tables, warnings };
   }
 
@@ -166,16 +109,14 @@ export async function run({ quick, log }: BenchOptions): Promise<Record<string, 
       await ok(fetch(`${server.url}/api/events/publish`, { method: 'POST', body: JSON.stringify({ topic: i % 3 ? 'build.done' : 'task.claimed', data: { i, by: `agent-${i % AGENTS}` } }) }), 'publish');
     });
 
-    const args = ['--disable-dev-shm-usage', '--disable-background-networking', '--disable-component-update', '--no-first-run'];
-    if (process.getuid?.() === 0) args.push('--no-sandbox');
-    browser = await withTimeout(chromium.launch({ executablePath: exe, args }), 60_000, 'launching chromium');
+    browser = await launchChromium();
     const pinned = pin(server.pid, 0);
     if (!pinned) warnings.push('taskset unavailable: server and browser share cores');
 
     log('warm-up load');
-    await measurePaint(browser, dash, 1, () => {});
+    await measurePaint(browser, dash, 1, SHOWN, () => {});
     log(`paint: ${RUNS} cold + warm loads`);
-    const paint = await measurePaint(browser, dash, RUNS, log);
+    const paint = await measurePaint(browser, dash, RUNS, SHOWN, log);
 
     log(`load: ${WINDOW_MS / 1000} s with no tab, then ${WINDOW_MS / 1000} s with the overview open`);
     const idle = await loadWindow(server.url, server.pid, WINDOW_MS);
@@ -184,7 +125,7 @@ export async function run({ quick, log }: BenchOptions): Promise<Record<string, 
     let pageRequests = 0;
     page.on('request', () => pageRequests++);
     await page.goto(dash);
-    await page.locator('table.roster tbody tr').nth(AGENTS - 1).waitFor({ timeout: 30_000 });
+    await page.locator('table.roster tbody tr').nth(SHOWN - 1).waitFor({ timeout: 30_000 });
     await sleep(2000); // the first reads are over
     pageRequests = 0;
     const tab = await loadWindow(server.url, server.pid, WINDOW_MS);
@@ -214,7 +155,7 @@ export async function run({ quick, log }: BenchOptions): Promise<Record<string, 
       ],
     });
     const notes = [
-      `meaningful paint = navigation start → the frame after the overview shows its figures, all ${AGENTS} roster rows and the event list`,
+      `meaningful paint = navigation start → the frame after the overview shows its figures, ${SHOWN} roster rows (the agents seen last) and the event list`,
       `the tab made ${tabPageRequests} requests in the window (browser side); the server counted ${tab.requests}`,
       'server cores = CPU of the koor-server process (all threads) / wall time; the browser runs on the same machine',
     ];

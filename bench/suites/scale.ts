@@ -1,10 +1,13 @@
 /**
  * Koor as one server for many agents: simulated agents (bench/scale/team.ts: no model, the requests
  * a Claude Code session makes — hooks around every turn, edit and command, claims with paths,
- * checkpoints, messages) against one koor-server on its defaults, over a standing population of
+ * checkpoints, messages) against one koor-server on its defaults (then, the same again, against
+ * three nodes on one PostgreSQL, the agents spread over them), over a standing population of
  * other agents' leases, a backlog of tasks and a long event log, at growing team sizes. Per step,
  * same run: round trip p50/p99 by kind of request, server CPU per hook and per agent-minute, the
- * server's RSS, the largest digest and SessionStart orientation (o200k tokens). Before the steps,
+ * server's RSS, the largest digest and SessionStart orientation (o200k tokens), and the dashboard
+ * beside the team (bench/scale/dashboard.ts: the overview's first paint in chromium once every
+ * agent has started, then one tab open on it to the step's end). Before the steps,
  * claim round trips over a backlog of 100 tasks and 10 leases, then over the whole population
  * (every other one of the oldest tasks blocked by another agent's lease): the same run's ratio.
  *
@@ -12,17 +15,23 @@
  *     quick: 10 and 100 agents, 10,000 leases, 10,000 tasks, 20,000 events, 30 s a step
  *     full:  10, 100 and 1,000 agents, 10,000 leases, 100,000 tasks, 1,000,000 events, 60 s a step
  *
- * The server is pinned to core 0, this process to core 1; its CPU is reported (`loadgen cores`):
- * near 1.0 it, not the server, sets the pace. Bounds asserted (CI runs the quick variant): a digest
- * ≤ 200 tokens, SessionStart ≤ 400, resident memory the server holds ≤ 300 MB (quick: 400, see
- * RSS_MAX_MB; the database file it maps is reported apart), every request answered 200.
+ * The server (the nodes and PostgreSQL) is pinned to core 0, this process and the browser to core
+ * 1; this process's CPU is reported (`loadgen cores`): near 1.0 it, not the server, sets the pace.
+ * Bounds asserted (CI runs the quick variant): a digest ≤ 200 tokens, SessionStart ≤ 400, resident
+ * memory the SQLite server holds ≤ 300 MB (quick: 400, see RSS_MAX_MB; the database file it maps is
+ * reported apart), every request answered 200. Without Debian's postgresql the cluster arm is
+ * skipped with a warning.
  */
 import fs from 'node:fs';
-import { cpuWindow } from '../lib/cpu.js';
+import { allProcs, procCpu } from '../lib/cpu.js';
 import { fmtInt, fmtMs, fmtRatio, ratio } from '../lib/format.js';
 import type { LatencySummary } from '../lib/latency.js';
-import { pin, spawnKoor } from '../lib/processes.js';
+import { createDatabase, pinPostgres, startPostgres } from '../lib/postgres.js';
+import { pin, spawnKoor, type ServerProc } from '../lib/processes.js';
 import type { BenchOptions, BenchTable } from '../lib/suite.js';
+import { dashboardUnmeasurable, launchChromium } from '../lib/dashboard-paint.js';
+import { dashboardBeside, type DashboardStep } from '../scale/dashboard.js';
+import type { Browser } from 'playwright-core';
 import { claimRound, newSeen, populator, runAgent, type Population } from '../scale/team.js';
 
 export const timeoutMs = { quick: 10 * 60_000, full: 90 * 60_000 };
@@ -37,7 +46,6 @@ const START_TOKENS_MAX = 400;
 const RSS_MAX_MB = { full: 300, quick: 400 };
 /** A simulated agent's turn: one every this many ms (a model's turn takes seconds). */
 const TURN_MS = 2000;
-const HOOK_KINDS = ['prompt', 'edit', 'edit report', 'shell', 'stop'];
 /** The small backlog claims are measured over first; then over the whole population (goal: p99 ≤ 2× this one's). */
 const CLAIMS_SMALL: Population = { leases: 10, tasks: 100, events: 0 };
 const CLAIMERS = 8;
@@ -47,102 +55,247 @@ const CLAIMERS = 8;
  * bound applies to it), `file` pages of the database file it maps (the reader's mmap: the page
  * cache of what was read, which the kernel reclaims).
  */
-function rssMb(pid: number): { anon: number; file: number } {
-  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
-  return { anon: Math.round(kb('RssAnon') / 1024), file: Math.round((kb('RssFile') + kb('RssShmem')) / 1024) };
+function rssMb(pids: number[]): { anon: number; file: number } {
+  let anon = 0;
+  let file = 0;
+  for (const pid of pids) {
+    const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
+    anon += kb('RssAnon');
+    file += kb('RssFile') + kb('RssShmem');
+  }
+  return { anon: Math.round(anon / 1024), file: Math.round(file / 1024) };
+}
+
+/** CPU seconds (user + system) of these processes and of the children of `parents` (PostgreSQL's backends). */
+function cpuSeconds(pids: number[], parents: number[] = []): number {
+  let s = 0;
+  for (const pid of pids) {
+    const t = procCpu(pid).total;
+    if (t) s += t.user + t.sys;
+  }
+  if (parents.length > 0) for (const [pid, c] of allProcs()) if (parents.includes(c.ppid) || parents.includes(pid)) s += c.user + c.sys;
+  return s;
+}
+
+/** One arm of the run: a server (one node or several on one database) the same team is run against. */
+interface Arm {
+  name: string;
+  urls: string[];
+  /** CPU seconds its processes have used so far. */
+  cpuS: () => number;
+  /** Memory its nodes hold (PostgreSQL's apart), MB. */
+  rss: () => { anon: number; file: number };
+  /** The bound on `rss().anon`, if asserted. */
+  rssMax: number | null;
+  dash: { browser: Browser; url: string } | null;
+}
+
+interface ArmResult {
+  arm: string;
+  claims: { small: LatencySummary; large: LatencySummary } | null;
+  steps: Array<Record<string, unknown>>;
+}
+
+interface RunShape {
+  steps: number[];
+  pop: Population;
+  stepS: number;
+  claimCycles: number;
+  log: (m: string) => void;
+  failures: string[];
+}
+
+/** The population, the claim rounds, then each team size in turn, against one arm. */
+async function runArm(arm: Arm, o: RunShape): Promise<ArmResult> {
+  const { log, failures } = o;
+  const grow = populator(arm.urls[0]!, log);
+  // Claims over a small backlog, then over the whole population: the same agents' round trips.
+  await grow(CLAIMS_SMALL);
+  const claimsSmall = await claimRound(arm.urls, CLAIMERS, o.claimCycles, 'small');
+  const t0 = performance.now();
+  await grow(o.pop);
+  log(`${arm.name}: population in ${Math.round((performance.now() - t0) / 1000)} s; RSS ${JSON.stringify(arm.rss())} MB`);
+  const claimsLarge = await claimRound(arm.urls, CLAIMERS, o.claimCycles, 'large');
+  const claims = { small: claimsSmall.latency.summary(), large: claimsLarge.latency.summary() };
+  for (const e of [...claimsSmall.errors, ...claimsLarge.errors]) failures.push(`${arm.name}: claims: ${e}`);
+  log(`${arm.name}: claims p99: ${fmtMs(claims.small.p99)} over ${CLAIMS_SMALL.tasks} tasks, ${fmtMs(claims.large.p99)} over ${o.pop.tasks}`);
+  const results: Array<Record<string, unknown>> = [];
+  let offset = 0;
+  for (const agents of o.steps) {
+    log(`${arm.name}: ${agents} agents, ${o.stepS} s`);
+    const seen = newSeen();
+    const rss0 = arm.rss();
+    const cpu0 = arm.cpuS();
+    const self0 = process.cpuUsage();
+    const w0 = performance.now();
+    const until = w0 + o.stepS * 1000;
+    // The dashboard once every agent has started (they start spread over a turn).
+    const tab = arm.dash ? dashboardBeside(arm.dash.browser, arm.dash.url, w0 + TURN_MS * 1.5, until, log) : Promise.resolve(null);
+    const [dashboard] = await Promise.all([
+      tab.catch((e: Error) => (failures.push(`${arm.name}, ${agents} agents: dashboard: ${e.message}`), null)),
+      ...Array.from({ length: agents }, (_, i) => runAgent(arm.urls[i % arm.urls.length]!, offset + i, agents, TURN_MS, until, seen)),
+    ]);
+    const wallS = (performance.now() - w0) / 1000;
+    const serverCpuS = arm.cpuS() - cpu0;
+    const self = process.cpuUsage(self0);
+    offset += agents;
+    const hooks = seen.hooks.count;
+    const rss = arm.rss();
+    const r = {
+      agents,
+      requests: seen.requests,
+      hooks,
+      hooks_per_s: Math.round(hooks / wallS),
+      server_cores: Math.round((serverCpuS / wallS) * 100) / 100,
+      loadgen_cores: Math.round(((self.user + self.system) / 1e6 / wallS) * 100) / 100,
+      // Every request's server CPU counted against the hooks (the rest of the mix is a few per turn).
+      server_us_per_hook: hooks > 0 ? Math.round((serverCpuS / hooks) * 1e6) : null,
+      server_ms_per_agent_minute: Math.round(((serverCpuS / agents) * (60 / wallS)) * 1000),
+      rss_anon_mb: rss.anon,
+      rss_file_mb: rss.file,
+      rss_growth_kb_per_agent: Math.round(((rss.anon - rss0.anon) * 1024) / agents),
+      digest_tokens_max: seen.digestTokensMax,
+      digests: seen.digests,
+      session_start_tokens_max: seen.startTokensMax,
+      hook_latency: seen.hooks.summary(),
+      latency: Object.fromEntries([...seen.latency].map(([k, h]) => [k, h.summary()])),
+      dashboard,
+      errors: seen.errors,
+    };
+    results.push(r);
+    log(`  ${hooks} hooks (${r.hooks_per_s}/s), server ${r.server_cores} cores, ${r.server_us_per_hook} µs a hook, hook p50/p99 ${fmtMs(r.hook_latency.p50)} / ${fmtMs(r.hook_latency.p99)} ms, RSS ${rss.anon} MB + ${rss.file} MB mapped, loadgen ${r.loadgen_cores} cores`);
+    const at = `${arm.name}, ${agents} agents`;
+    if (seen.errors.length > 0) failures.push(`${at}: requests failed: ${seen.errors.join('; ')}`);
+    if (seen.digestTokensMax > DIGEST_TOKENS_MAX) failures.push(`${at}: a digest of ${seen.digestTokensMax} tokens (at most ${DIGEST_TOKENS_MAX})`);
+    if (seen.startTokensMax > START_TOKENS_MAX) failures.push(`${at}: a SessionStart of ${seen.startTokensMax} tokens (at most ${START_TOKENS_MAX})`);
+    if (arm.rssMax !== null && rss.anon > arm.rssMax) failures.push(`${at}: RSS ${rss.anon} MB held (at most ${arm.rssMax}; the mapped database file apart)`);
+  }
+  return { arm: arm.name, claims, steps: results };
+}
+
+/** Three nodes on a fresh PostgreSQL, all on core 0; null (and why) without PostgreSQL. */
+async function clusterArm(): Promise<{ arm: Arm; stop: () => Promise<void> } | { skipped: string }> {
+  const pg = await startPostgres();
+  if ('skipped' in pg) return pg;
+  const nodes: ServerProc[] = [];
+  const stop = async () => {
+    for (const n of nodes) await n.stop();
+    pg.stop();
+  };
+  try {
+    const database = await createDatabase(pg, 'koor_bench_scale');
+    // One after another: the first applies the migrations.
+    for (let i = 0; i < 3; i++) {
+      const n = await spawnKoor(['--database', database]);
+      nodes.push(n);
+      pin(n.pid, 0);
+    }
+    pinPostgres(pg.pid, 0);
+    const pids = nodes.map((n) => n.pid);
+    return { arm: { name: '3 nodes, PostgreSQL', urls: nodes.map((n) => n.url), cpuS: () => cpuSeconds(pids, [pg.pid]), rss: () => rssMb(pids), rssMax: null, dash: null }, stop };
+  } catch (e) {
+    await stop();
+    throw e;
+  }
 }
 
 export async function run({ quick, log }: BenchOptions): Promise<Record<string, unknown>> {
-  const steps = quick ? [10, 100] : [10, 100, 1000];
-  const pop: Population = quick ? { leases: 10_000, tasks: 10_000, events: 20_000 } : { leases: 10_000, tasks: 100_000, events: 1_000_000 };
-  const stepS = quick ? 30 : 60;
+  const shape: RunShape = {
+    steps: quick ? [10, 100] : [10, 100, 1000],
+    pop: quick ? { leases: 10_000, tasks: 10_000, events: 20_000 } : { leases: 10_000, tasks: 100_000, events: 1_000_000 },
+    stepS: quick ? 30 : 60,
+    claimCycles: quick ? 400 : 1000,
+    log,
+    failures: [],
+  };
+  const warnings: string[] = [];
   pin(process.pid, 1);
-  const server = await spawnKoor();
-  const failures: string[] = [];
-  const claimCycles = quick ? 400 : 1000;
-  let claims: { small: LatencySummary; large: LatencySummary } | null = null;
-  const results: Array<Record<string, unknown>> = [];
+  const arms: ArmResult[] = [];
+  const server = await spawnKoor(['--dashboard-bind', '127.0.0.1:0']);
+  let browser: Browser | null = null;
   try {
     pin(server.pid, 0);
-    const grow = populator(server.url, log);
-    // Claims over a small backlog, then over the whole population: the same agents' round trips.
-    await grow(CLAIMS_SMALL);
-    const claimsSmall = await claimRound(server.url, CLAIMERS, claimCycles, 'small');
-    const t0 = performance.now();
-    await grow(pop);
-    log(`population in ${Math.round((performance.now() - t0) / 1000)} s; RSS ${JSON.stringify(rssMb(server.pid))} MB`);
-    const claimsLarge = await claimRound(server.url, CLAIMERS, claimCycles, 'large');
-    claims = { small: claimsSmall.latency.summary(), large: claimsLarge.latency.summary() };
-    for (const e of [...claimsSmall.errors, ...claimsLarge.errors]) failures.push(`claims: ${e}`);
-    log(`claims p99: ${fmtMs(claims.small.p99)} over ${CLAIMS_SMALL.tasks} tasks, ${fmtMs(claims.large.p99)} over ${pop.tasks}`);
-    let offset = 0;
-    for (const agents of steps) {
-      log(`${agents} agents, ${stepS} s`);
-      const seen = newSeen();
-      const rss0 = rssMb(server.pid);
-      const stopCpu = cpuWindow({ server: server.pid });
-      const until = performance.now() + stepS * 1000;
-      await Promise.all(Array.from({ length: agents }, (_, i) => runAgent(server.url, offset + i, agents, TURN_MS, until, seen)));
-      const cpu = stopCpu();
-      offset += agents;
-      const hooks = HOOK_KINDS.reduce((n, k) => n + (seen.latency.get(k)?.count ?? 0), 0);
-      const serverCpuS = cpu.procs.server!.cpu_s;
-      const rss = rssMb(server.pid);
-      const r = {
-        agents,
-        requests: seen.requests,
-        hooks,
-        hooks_per_s: Math.round(hooks / cpu.wall_s),
-        server_cores: cpu.procs.server!.cores,
-        loadgen_cores: cpu.loadgen.cores,
-        // Every request's server CPU counted against the hooks (the rest of the mix is a few per turn).
-        server_us_per_hook: hooks > 0 ? Math.round((serverCpuS / hooks) * 1e6) : null,
-        server_ms_per_agent_minute: Math.round(((serverCpuS / agents) * (60 / cpu.wall_s)) * 1000),
-        rss_anon_mb: rss.anon,
-        rss_file_mb: rss.file,
-        rss_growth_kb_per_agent: Math.round(((rss.anon - rss0.anon) * 1024) / agents),
-        digest_tokens_max: seen.digestTokensMax,
-        digests: seen.digests,
-        session_start_tokens_max: seen.startTokensMax,
-        latency: Object.fromEntries([...seen.latency].map(([k, h]) => [k, h.summary()])),
-        errors: seen.errors,
-      };
-      results.push(r);
-      log(`  ${hooks} hooks (${r.hooks_per_s}/s), server ${r.server_cores} cores, ${r.server_us_per_hook} µs a hook, RSS ${rss.anon} MB + ${rss.file} MB mapped, loadgen ${r.loadgen_cores} cores`);
-      if (seen.errors.length > 0) failures.push(`${agents} agents: requests failed: ${seen.errors.join('; ')}`);
-      if (seen.digestTokensMax > DIGEST_TOKENS_MAX) failures.push(`${agents} agents: a digest of ${seen.digestTokensMax} tokens (at most ${DIGEST_TOKENS_MAX})`);
-      if (seen.startTokensMax > START_TOKENS_MAX) failures.push(`${agents} agents: a SessionStart of ${seen.startTokensMax} tokens (at most ${START_TOKENS_MAX})`);
-      const rssMax = quick ? RSS_MAX_MB.quick : RSS_MAX_MB.full;
-      if (rss.anon > rssMax) failures.push(`${agents} agents: RSS ${rss.anon} MB held (at most ${rssMax}; the mapped database file apart)`);
-    }
+    const dashPort = Number(/"dashboard":"127\.0\.0\.1:(\d+)"/.exec(server.output())?.[1]);
+    const unmeasurable = dashPort ? dashboardUnmeasurable() : `no dashboard port in the server's log`;
+    if (unmeasurable) warnings.push(`${unmeasurable}: the dashboard not measured`);
+    // Launched from this process: it shares its core.
+    else browser = await launchChromium();
+    const sqlite: Arm = {
+      name: '1 node, SQLite',
+      urls: [server.url],
+      cpuS: () => cpuSeconds([server.pid]),
+      rss: () => rssMb([server.pid]),
+      rssMax: quick ? RSS_MAX_MB.quick : RSS_MAX_MB.full,
+      dash: browser ? { browser, url: `http://127.0.0.1:${dashPort}/` } : null,
+    };
+    arms.push(await runArm(sqlite, shape));
   } finally {
+    await browser?.close();
     await server.stop();
   }
-  const kinds = [...new Set(results.flatMap((r) => Object.keys(r.latency as object)))];
-  const lat = (r: Record<string, unknown>, k: string, p: 'p50' | 'p99') => fmtMs((r.latency as Record<string, Record<string, number | null>>)[k]?.[p] ?? null);
-  const tables: BenchTable[] = [
-    {
-      title: `One server, growing teams over ${fmtInt(pop.leases)} leases, ${fmtInt(pop.tasks)} tasks, ${fmtInt(pop.events)} events (a turn per agent every ${TURN_MS / 1000} s; server on core 0)`,
-      columns: ['agents', 'hooks/s', 'server cores', 'µs/hook', 'ms CPU/agent-min', 'RSS MB held', 'MB mapped', 'KB/agent', 'digest tok max', 'start tok max', 'loadgen cores'],
-      rows: results.map((r) => [String(r.agents), fmtInt(r.hooks_per_s as number), String(r.server_cores), fmtInt(r.server_us_per_hook as number), fmtInt(r.server_ms_per_agent_minute as number), String(r.rss_anon_mb), String(r.rss_file_mb), fmtInt(r.rss_growth_kb_per_agent as number), String(r.digest_tokens_max), String(r.session_start_tokens_max), String(r.loadgen_cores)]),
-    },
-    {
-      title: 'Round trip by kind, p50 / p99 (ms)',
-      columns: ['kind', ...results.map((r) => `${r.agents} agents`)],
-      rows: kinds.map((k) => [k, ...results.map((r) => `${lat(r, k, 'p50')} / ${lat(r, k, 'p99')}`)]),
-    },
-  ];
-  if (claims) {
-    const c = claims;
+  const cluster = await clusterArm();
+  if ('skipped' in cluster) warnings.push(`the cluster arm not run: ${cluster.skipped}`);
+  else {
+    try {
+      arms.push(await runArm(cluster.arm, shape));
+    } finally {
+      await cluster.stop();
+    }
+  }
+  return { ok: shape.failures.length === 0, population: shape.pop, arms, tables: tablesOf(arms, shape), failures: shape.failures, warnings, notes: ['µs/hook: all of the server\'s CPU in the step (every node\'s, and PostgreSQL\'s with its backends) over its hooks (claims, checkpoints and messages included: a few per turn)'] };
+}
+
+type Step = Record<string, unknown> & { agents: number; latency: Record<string, LatencySummary>; hook_latency: LatencySummary; dashboard: DashboardStep | null };
+
+function tablesOf(arms: ArmResult[], o: RunShape): BenchTable[] {
+  const tables: BenchTable[] = [];
+  const lat = (s: LatencySummary | undefined) => `${fmtMs(s?.p50 ?? null)} / ${fmtMs(s?.p99 ?? null)}`;
+  for (const a of arms) {
+    const steps = a.steps as Step[];
+    const first = steps[0]!;
     tables.push({
-      title: `Claims by ${CLAIMERS} agents (claim, complete, a task added in its place; every other one of the oldest tasks blocked by a lease), ${claimCycles} per backlog`,
-      columns: ['backlog', 'claim p50', 'claim p99', 'p99 x small (goal ≤ 2)'],
+      title: `${a.arm}: growing teams over ${fmtInt(o.pop.leases)} leases, ${fmtInt(o.pop.tasks)} tasks, ${fmtInt(o.pop.events)} events (a turn per agent every ${TURN_MS / 1000} s; server on core 0)`,
+      columns: ['agents', 'hooks/s', 'server cores', 'µs/hook', 'x first', 'hook p50 / p99 ms', 'p99 x first (goal ≤ 2)', 'ms CPU/agent-min', 'RSS MB held', 'MB mapped', 'KB/agent', 'digest tok max', 'start tok max', 'loadgen cores'],
+      rows: steps.map((r) => [String(r.agents), fmtInt(r.hooks_per_s as number), String(r.server_cores), fmtInt(r.server_us_per_hook as number), fmtRatio(ratio(r.server_us_per_hook as number, first.server_us_per_hook as number)), lat(r.hook_latency), fmtRatio(ratio(r.hook_latency.p99 ?? 0, first.hook_latency.p99 ?? 0)), fmtInt(r.server_ms_per_agent_minute as number), String(r.rss_anon_mb), String(r.rss_file_mb), fmtInt(r.rss_growth_kb_per_agent as number), String(r.digest_tokens_max), String(r.session_start_tokens_max), String(r.loadgen_cores)]),
+    });
+    const kinds = [...new Set(steps.flatMap((r) => Object.keys(r.latency)))];
+    tables.push({ title: `${a.arm}: round trip by kind, p50 / p99 (ms)`, columns: ['kind', ...steps.map((r) => `${r.agents} agents`)], rows: kinds.map((k) => [k, ...steps.map((r) => lat(r.latency[k]))]) });
+    const dash = steps.filter((r) => r.dashboard !== null);
+    if (dash.length > 0) {
+      const base = dash[0]!.dashboard!.paint_cold_ms;
+      tables.push({
+        title: `${a.arm}: the dashboard beside the team: the overview's first paint (median of 3 loads once every agent started), then one tab open to the step's end`,
+        columns: ['agents', 'paint cold ms', `x ${dash[0]!.agents} agents (goal ≤ 2)`, 'paint warm ms', 'cold KB', 'tab req/s', 'tab HTTP KB/s', 'tab WS frames/s', 'tab WS KB/s'],
+        rows: dash.map((r) => {
+          const d = r.dashboard!;
+          return [String(r.agents), fmtMs(d.paint_cold_ms), fmtRatio(ratio(d.paint_cold_ms, base)), fmtMs(d.paint_warm_ms), fmtInt(Math.round(d.cold_bytes / 1024)), String(d.tab_req_per_s), String(d.tab_http_kb_per_s), String(d.tab_ws_frames_per_s), String(d.tab_ws_kb_per_s)];
+        }),
+      });
+    }
+    if (a.claims) {
+      const c = a.claims;
+      tables.push({
+        title: `${a.arm}: claims by ${CLAIMERS} agents (claim, complete, a task added in its place; every other one of the oldest tasks blocked by a lease), ${o.claimCycles} per backlog`,
+        columns: ['backlog', 'claim p50', 'claim p99', 'p99 x small (goal ≤ 2)'],
+        rows: [
+          [`${fmtInt(CLAIMS_SMALL.tasks)} tasks, ${fmtInt(CLAIMS_SMALL.leases)} leases`, fmtMs(c.small.p50), fmtMs(c.small.p99), '1.00'],
+          [`${fmtInt(o.pop.tasks)} tasks, ${fmtInt(o.pop.leases)} leases`, fmtMs(c.large.p50), fmtMs(c.large.p99), fmtRatio(ratio(c.large.p99 ?? 0, c.small.p99 ?? 0))],
+        ],
+      });
+    }
+  }
+  if (arms.length === 2) {
+    const [s, c] = arms as [ArmResult, ArmResult];
+    const pairs = (s.steps as Step[]).map((a, i) => [a, (c.steps as Step[])[i]] as const).filter((p): p is readonly [Step, Step] => p[1] !== undefined);
+    tables.push({
+      title: `${c.arm} against ${s.arm}, same team, same population (goal ≤ 1.5)`,
+      columns: ['agents', 'µs/hook', 'x', 'hook p50 ms', 'x', 'hook p99 ms', 'x', 'claim p99 over the population ms', 'x'],
       rows: [
-        [`${fmtInt(CLAIMS_SMALL.tasks)} tasks, ${fmtInt(CLAIMS_SMALL.leases)} leases`, fmtMs(c.small.p50), fmtMs(c.small.p99), '1.00'],
-        [`${fmtInt(pop.tasks)} tasks, ${fmtInt(pop.leases)} leases`, fmtMs(c.large.p50), fmtMs(c.large.p99), fmtRatio(ratio(c.large.p99 ?? 0, c.small.p99 ?? 0))],
+        ...pairs.map(([a, b]) => [String(a.agents), `${fmtInt(a.server_us_per_hook as number)} → ${fmtInt(b.server_us_per_hook as number)}`, fmtRatio(ratio(b.server_us_per_hook as number, a.server_us_per_hook as number)), `${fmtMs(a.hook_latency.p50)} → ${fmtMs(b.hook_latency.p50)}`, fmtRatio(ratio(b.hook_latency.p50 ?? 0, a.hook_latency.p50 ?? 0)), `${fmtMs(a.hook_latency.p99)} → ${fmtMs(b.hook_latency.p99)}`, fmtRatio(ratio(b.hook_latency.p99 ?? 0, a.hook_latency.p99 ?? 0)), '', '']),
+        ['claims', '', '', '', '', '', '', `${fmtMs(s.claims?.large.p99)} → ${fmtMs(c.claims?.large.p99)}`, fmtRatio(ratio(c.claims?.large.p99 ?? 0, s.claims?.large.p99 ?? 0))],
       ],
     });
   }
-  return { ok: failures.length === 0, population: pop, claims, steps: results, tables, failures, notes: ['µs/hook: all of the server\'s CPU in the step over its hooks (claims, checkpoints and messages included: a few per turn)'] };
+  return tables;
 }
