@@ -1,6 +1,6 @@
 /**
  * The dashboard beside a team at work: the overview's first paint while the agents run, then one
- * tab left open on it until the step ends, what it fetched and was pushed counted.
+ * tab left open on it for a while, what it fetched and was pushed counted.
  */
 import type { Browser } from 'playwright-core';
 import { sleep } from '../lib/async.js';
@@ -23,11 +23,8 @@ export interface DashboardStep {
 
 const PAINT_RUNS = 3;
 
-/**
- * From `from` (every agent started) measures the paint, then keeps a tab open on `url` until
- * `until` (performance.now() clock), a second short of it.
- */
-export async function dashboardBeside(browser: Browser, url: string, from: number, until: number, log: (m: string) => void): Promise<DashboardStep> {
+/** From `from` (performance.now() clock) measures the paint, then keeps a tab open on `url` for `tabMs`. */
+export async function dashboardBeside(browser: Browser, url: string, from: number, tabMs: number, log: (m: string) => void): Promise<DashboardStep> {
   await sleep(Math.max(0, from - performance.now()));
   const paint = await measurePaint(browser, url, PAINT_RUNS, ROSTER_PAGE, (m) => log(`  dashboard ${m}`));
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
@@ -39,7 +36,7 @@ export async function dashboardBeside(browser: Browser, url: string, from: numbe
     await sleep(1000); // the first reads are over
     const a = await tab.read();
     const t0 = performance.now();
-    await sleep(Math.max(1000, until - 1000 - t0));
+    await sleep(tabMs);
     const b = await tab.read();
     const s = (performance.now() - t0) / 1000;
     const per = (x: number) => Math.round((x / s) * 10) / 10;

@@ -96,6 +96,8 @@ export interface Seen {
   latency: Map<string, LatencyHistogram>;
   /** Every hook's round trip, whatever its kind. */
   hooks: LatencyHistogram;
+  /** Past the measured window: round trips no longer counted (failures still are). */
+  frozen: boolean;
   requests: number;
   errors: string[];
   digestTokensMax: number;
@@ -103,7 +105,7 @@ export interface Seen {
   digests: number;
 }
 
-export const newSeen = (): Seen => ({ latency: new Map(), hooks: new LatencyHistogram(), requests: 0, errors: [], digestTokensMax: 0, startTokensMax: 0, digests: 0 });
+export const newSeen = (): Seen => ({ latency: new Map(), hooks: new LatencyHistogram(), frozen: false, requests: 0, errors: [], digestTokensMax: 0, startTokensMax: 0, digests: 0 });
 
 const bash = (event: string, sid: string, command: string): Record<string, unknown> => ({
   ...hookInput(event, sid),
@@ -115,11 +117,11 @@ const bash = (event: string, sid: string, command: string): Record<string, unkno
 
 /**
  * One simulated agent: a session bound at SessionStart, then turns every `turnMs` (jittered) until
- * `until`: a prompt, two edits of its own files with their reports, a shell command, every fifth
+ * `stop.at` (performance.now() clock; it may be moved while the agent runs): a prompt, two edits of its own files with their reports, a shell command, every fifth
  * turn a task claimed, checkpointed and completed, every tenth a message to the next agent, the
  * turn's Stop. Each request is timed under its kind.
  */
-export async function runAgent(base: string, k: number, agents: number, turnMs: number, until: number, seen: Seen): Promise<void> {
+export async function runAgent(base: string, k: number, agents: number, turnMs: number, stop: { at: number }, seen: Seen): Promise<void> {
   const sid = `5ca1e000-0000-4000-8000-${String(k).padStart(12, '0')}`;
   const name = `scale-a${k}`;
   const headers = { 'x-koor-agent-name': name, 'x-koor-repo-root': ROOT };
@@ -127,11 +129,13 @@ export async function runAgent(base: string, k: number, agents: number, turnMs: 
     const t0 = performance.now();
     const r = await fn();
     const ms = performance.now() - t0;
-    let h = seen.latency.get(kind);
-    if (!h) seen.latency.set(kind, (h = new LatencyHistogram()));
-    h.record(ms);
-    if (isHook) seen.hooks.record(ms);
-    seen.requests++;
+    if (!seen.frozen) {
+      let h = seen.latency.get(kind);
+      if (!h) seen.latency.set(kind, (h = new LatencyHistogram()));
+      h.record(ms);
+      if (isHook) seen.hooks.record(ms);
+      seen.requests++;
+    }
     if (r.status !== 200) {
       if (seen.errors.length < 10) seen.errors.push(`${kind}: ${r.status} ${r.text.slice(0, 160)}`);
       return null;
@@ -150,7 +154,7 @@ export async function runAgent(base: string, k: number, agents: number, turnMs: 
   const agentHeaders = { 'x-koor-instance': me };
   // Agents start spread over a turn, not all at once.
   await new Promise((r) => setTimeout(r, Math.random() * turnMs));
-  for (let turn = 0; performance.now() < until; turn++) {
+  for (let turn = 0; performance.now() < stop.at; turn++) {
     const t0 = performance.now();
     const news = await hook('prompt', hookInput('UserPromptSubmit', sid));
     if (news) {

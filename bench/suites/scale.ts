@@ -6,8 +6,8 @@
  * other agents' leases, a backlog of tasks and a long event log, at growing team sizes. Per step,
  * same run: round trip p50/p99 by kind of request, server CPU per hook and per agent-minute, the
  * server's RSS, the largest digest and SessionStart orientation (o200k tokens), and the dashboard
- * beside the team (bench/scale/dashboard.ts: the overview's first paint in chromium once every
- * agent has started, then one tab open on it to the step's end). Before the steps,
+ * beside the team (bench/scale/dashboard.ts: the overview's first paint in chromium, then one tab
+ * open on it, while the agents run on after the step's measured window). Before the steps,
  * claim round trips over a backlog of 100 tasks and 10 leases, then over the whole population
  * (every other one of the oldest tasks blocked by another agent's lease): the same run's ratio.
  *
@@ -20,9 +20,10 @@
  * Bounds asserted (CI runs the quick variant): a digest ≤ 200 tokens, SessionStart ≤ 400, resident
  * memory the SQLite server holds ≤ 300 MB (quick: 400, see RSS_MAX_MB; the database file it maps is
  * reported apart), every request answered 200. Without Debian's postgresql the cluster arm is
- * skipped with a warning.
+ * skipped with a warning; KOOR_BENCH_SCALE_ARMS=sqlite (or =cluster) runs one arm alone.
  */
 import fs from 'node:fs';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { allProcs, procCpu } from '../lib/cpu.js';
 import { fmtInt, fmtMs, fmtRatio, ratio } from '../lib/format.js';
 import type { LatencySummary } from '../lib/latency.js';
@@ -49,6 +50,8 @@ const TURN_MS = 2000;
 /** The small backlog claims are measured over first; then over the whole population (goal: p99 ≤ 2× this one's). */
 const CLAIMS_SMALL: Population = { leases: 10, tasks: 100, events: 0 };
 const CLAIMERS = 8;
+/** The load generator's event-loop delay is sampled this often (ms; a sample's delay includes it, taken off). */
+const LAG_RESOLUTION_MS = 1;
 
 /**
  * The server's resident memory, MB: `anon` what it holds (heaps, caches, per-agent state: the
@@ -65,6 +68,32 @@ function rssMb(pids: number[]): { anon: number; file: number } {
     file += kb('RssFile') + kb('RssShmem');
   }
   return { anon: Math.round(anon / 1024), file: Math.round(file / 1024) };
+}
+
+/**
+ * The hook route's latency as the servers measured it (request read → reply written: not the
+ * time a request waited before its node's event loop read it), cumulative per bucket bound.
+ */
+async function serverHookBuckets(urls: string[]): Promise<Map<string, number>> {
+  const m = new Map<string, number>();
+  for (const u of urls) {
+    const text = await (await fetch(`${u}/metrics`)).text();
+    for (const line of text.split('\n')) {
+      if (!line.startsWith('koor_http_request_duration_seconds_bucket{') || !line.includes('route="/api/hooks/claude-code"')) continue;
+      const le = /le="([^"]+)"/.exec(line)?.[1];
+      if (le) m.set(le, (m.get(le) ?? 0) + Number(line.slice(line.lastIndexOf(' ') + 1)));
+    }
+  }
+  return m;
+}
+
+/** The bucket bound (ms) at or under which fraction `q` of the hooks between two readings were answered. */
+function bucketQuantile(a: Map<string, number>, b: Map<string, number>, q: number): number | null {
+  const rows = [...b].map(([le, n]) => [le === '+Inf' ? Infinity : Number(le), n - (a.get(le) ?? 0)] as const).sort((x, y) => x[0] - y[0]);
+  const total = rows.at(-1)?.[1] ?? 0;
+  if (total === 0) return null;
+  const hit = rows.find(([, n]) => n >= q * total);
+  return hit ? hit[0] * 1000 : null;
 }
 
 /** CPU seconds (user + system) of these processes and of the children of `parents` (PostgreSQL's backends). */
@@ -101,6 +130,8 @@ interface RunShape {
   steps: number[];
   pop: Population;
   stepS: number;
+  /** Seconds an overview tab stays open beside the team, after the paints (past the measured window). */
+  tabS: number;
   claimCycles: number;
   log: (m: string) => void;
   failures: string[];
@@ -126,19 +157,35 @@ async function runArm(arm: Arm, o: RunShape): Promise<ArmResult> {
     log(`${arm.name}: ${agents} agents, ${o.stepS} s`);
     const seen = newSeen();
     const rss0 = arm.rss();
+    const buckets0 = await serverHookBuckets(arm.urls);
+    // This process's own pauses: a hook's round trip includes them.
+    const lag = monitorEventLoopDelay({ resolution: LAG_RESOLUTION_MS });
+    lag.enable();
     const cpu0 = arm.cpuS();
     const self0 = process.cpuUsage();
     const w0 = performance.now();
-    const until = w0 + o.stepS * 1000;
-    // The dashboard once every agent has started (they start spread over a turn).
-    const tab = arm.dash ? dashboardBeside(arm.dash.browser, arm.dash.url, w0 + TURN_MS * 1.5, until, log) : Promise.resolve(null);
-    const [dashboard] = await Promise.all([
+    const measuredUntil = w0 + o.stepS * 1000;
+    // The dashboard after the measured window, the agents running on until it is done: a browser
+    // on the load generator's core would slow the team it measures.
+    const stop = { at: arm.dash ? Infinity : measuredUntil };
+    const measured = new Promise<{ wallS: number; serverCpuS: number; self: NodeJS.CpuUsage; buckets1: Map<string, number> }>((resolve, reject) =>
+      setTimeout(() => {
+        const wallS = (performance.now() - w0) / 1000;
+        const serverCpuS = arm.cpuS() - cpu0;
+        const self = process.cpuUsage(self0);
+        seen.frozen = true;
+        lag.disable();
+        serverHookBuckets(arm.urls).then((buckets1) => resolve({ wallS, serverCpuS, self, buckets1 }), reject);
+      }, measuredUntil - performance.now()),
+    );
+    const tab = arm.dash
+      ? dashboardBeside(arm.dash.browser, arm.dash.url, measuredUntil, o.tabS * 1000, log).finally(() => (stop.at = 0))
+      : Promise.resolve(null);
+    const [dashboard, { wallS, serverCpuS, self, buckets1 }] = await Promise.all([
       tab.catch((e: Error) => (failures.push(`${arm.name}, ${agents} agents: dashboard: ${e.message}`), null)),
-      ...Array.from({ length: agents }, (_, i) => runAgent(arm.urls[i % arm.urls.length]!, offset + i, agents, TURN_MS, until, seen)),
+      measured,
+      ...Array.from({ length: agents }, (_, i) => runAgent(arm.urls[i % arm.urls.length]!, offset + i, agents, TURN_MS, stop, seen)),
     ]);
-    const wallS = (performance.now() - w0) / 1000;
-    const serverCpuS = arm.cpuS() - cpu0;
-    const self = process.cpuUsage(self0);
     offset += agents;
     const hooks = seen.hooks.count;
     const rss = arm.rss();
@@ -159,12 +206,17 @@ async function runArm(arm: Arm, o: RunShape): Promise<ArmResult> {
       digests: seen.digests,
       session_start_tokens_max: seen.startTokensMax,
       hook_latency: seen.hooks.summary(),
+      // The servers' own view of the same hooks (bucket bounds, ms), and this process's event-loop delay.
+      server_hook_p50_ms_at_most: bucketQuantile(buckets0, buckets1, 0.5),
+      server_hook_p99_ms_at_most: bucketQuantile(buckets0, buckets1, 0.99),
+      loadgen_lag_p99_ms: Math.round((lag.percentile(99) / 1e6 - LAG_RESOLUTION_MS) * 100) / 100,
+      loadgen_lag_max_ms: Math.round((lag.max / 1e6 - LAG_RESOLUTION_MS) * 100) / 100,
       latency: Object.fromEntries([...seen.latency].map(([k, h]) => [k, h.summary()])),
       dashboard,
       errors: seen.errors,
     };
     results.push(r);
-    log(`  ${hooks} hooks (${r.hooks_per_s}/s), server ${r.server_cores} cores, ${r.server_us_per_hook} µs a hook, hook p50/p99 ${fmtMs(r.hook_latency.p50)} / ${fmtMs(r.hook_latency.p99)} ms, RSS ${rss.anon} MB + ${rss.file} MB mapped, loadgen ${r.loadgen_cores} cores`);
+    log(`  ${hooks} hooks (${r.hooks_per_s}/s), server ${r.server_cores} cores, ${r.server_us_per_hook} µs a hook, hook p50/p99 ${fmtMs(r.hook_latency.p50)} / ${fmtMs(r.hook_latency.p99)} ms (server-side ≤ ${r.server_hook_p50_ms_at_most} / ≤ ${r.server_hook_p99_ms_at_most}; loadgen lag p99 ${r.loadgen_lag_p99_ms} ms), RSS ${rss.anon} MB + ${rss.file} MB mapped, loadgen ${r.loadgen_cores} cores`);
     const at = `${arm.name}, ${agents} agents`;
     if (seen.errors.length > 0) failures.push(`${at}: requests failed: ${seen.errors.join('; ')}`);
     if (seen.digestTokensMax > DIGEST_TOKENS_MAX) failures.push(`${at}: a digest of ${seen.digestTokensMax} tokens (at most ${DIGEST_TOKENS_MAX})`);
@@ -205,6 +257,7 @@ export async function run({ quick, log }: BenchOptions): Promise<Record<string, 
     steps: quick ? [10, 100] : [10, 100, 1000],
     pop: quick ? { leases: 10_000, tasks: 10_000, events: 20_000 } : { leases: 10_000, tasks: 100_000, events: 1_000_000 },
     stepS: quick ? 30 : 60,
+    tabS: quick ? 15 : 30,
     claimCycles: quick ? 400 : 1000,
     log,
     failures: [],
@@ -212,6 +265,24 @@ export async function run({ quick, log }: BenchOptions): Promise<Record<string, 
   const warnings: string[] = [];
   pin(process.pid, 1);
   const arms: ArmResult[] = [];
+  const only = process.env.KOOR_BENCH_SCALE_ARMS;
+  if (only !== undefined && only !== 'sqlite' && only !== 'cluster') throw new Error(`KOOR_BENCH_SCALE_ARMS: sqlite or cluster, not ${only}`);
+  if (only !== 'cluster') arms.push(await sqliteArm(quick, shape, warnings));
+  const cluster = only === 'sqlite' ? null : await clusterArm();
+  if (cluster === null) warnings.push('the cluster arm not run (KOOR_BENCH_SCALE_ARMS=sqlite)');
+  else if ('skipped' in cluster) warnings.push(`the cluster arm not run: ${cluster.skipped}`);
+  else {
+    try {
+      arms.push(await runArm(cluster.arm, shape));
+    } finally {
+      await cluster.stop();
+    }
+  }
+  return { ok: shape.failures.length === 0, population: shape.pop, arms, tables: tablesOf(arms, shape), failures: shape.failures, warnings, notes: ['µs/hook: all of the server\'s CPU in the step (every node\'s, and PostgreSQL\'s with its backends) over its hooks (claims, checkpoints and messages included: a few per turn)'] };
+}
+
+/** One server on SQLite, the dashboard (when chromium is here) beside the team. */
+async function sqliteArm(quick: boolean, shape: RunShape, warnings: string[]): Promise<ArmResult> {
   const server = await spawnKoor(['--dashboard-bind', '127.0.0.1:0']);
   let browser: Browser | null = null;
   try {
@@ -229,21 +300,11 @@ export async function run({ quick, log }: BenchOptions): Promise<Record<string, 
       rssMax: quick ? RSS_MAX_MB.quick : RSS_MAX_MB.full,
       dash: browser ? { browser, url: `http://127.0.0.1:${dashPort}/` } : null,
     };
-    arms.push(await runArm(sqlite, shape));
+    return await runArm(sqlite, shape);
   } finally {
     await browser?.close();
     await server.stop();
   }
-  const cluster = await clusterArm();
-  if ('skipped' in cluster) warnings.push(`the cluster arm not run: ${cluster.skipped}`);
-  else {
-    try {
-      arms.push(await runArm(cluster.arm, shape));
-    } finally {
-      await cluster.stop();
-    }
-  }
-  return { ok: shape.failures.length === 0, population: shape.pop, arms, tables: tablesOf(arms, shape), failures: shape.failures, warnings, notes: ['µs/hook: all of the server\'s CPU in the step (every node\'s, and PostgreSQL\'s with its backends) over its hooks (claims, checkpoints and messages included: a few per turn)'] };
 }
 
 type Step = Record<string, unknown> & { agents: number; latency: Record<string, LatencySummary>; hook_latency: LatencySummary; dashboard: DashboardStep | null };
@@ -256,8 +317,8 @@ function tablesOf(arms: ArmResult[], o: RunShape): BenchTable[] {
     const first = steps[0]!;
     tables.push({
       title: `${a.arm}: growing teams over ${fmtInt(o.pop.leases)} leases, ${fmtInt(o.pop.tasks)} tasks, ${fmtInt(o.pop.events)} events (a turn per agent every ${TURN_MS / 1000} s; server on core 0)`,
-      columns: ['agents', 'hooks/s', 'server cores', 'µs/hook', 'x first', 'hook p50 / p99 ms', 'p99 x first (goal ≤ 2)', 'ms CPU/agent-min', 'RSS MB held', 'MB mapped', 'KB/agent', 'digest tok max', 'start tok max', 'loadgen cores'],
-      rows: steps.map((r) => [String(r.agents), fmtInt(r.hooks_per_s as number), String(r.server_cores), fmtInt(r.server_us_per_hook as number), fmtRatio(ratio(r.server_us_per_hook as number, first.server_us_per_hook as number)), lat(r.hook_latency), fmtRatio(ratio(r.hook_latency.p99 ?? 0, first.hook_latency.p99 ?? 0)), fmtInt(r.server_ms_per_agent_minute as number), String(r.rss_anon_mb), String(r.rss_file_mb), fmtInt(r.rss_growth_kb_per_agent as number), String(r.digest_tokens_max), String(r.session_start_tokens_max), String(r.loadgen_cores)]),
+      columns: ['agents', 'hooks/s', 'server cores', 'µs/hook', 'x first', 'hook p50 / p99 ms', 'p99 x first (goal ≤ 2)', 'server-side p50 / p99 ≤ ms', 'loadgen lag p99 / max ms', 'ms CPU/agent-min', 'RSS MB held', 'MB mapped', 'KB/agent', 'digest tok max', 'start tok max', 'loadgen cores'],
+      rows: steps.map((r) => [String(r.agents), fmtInt(r.hooks_per_s as number), String(r.server_cores), fmtInt(r.server_us_per_hook as number), fmtRatio(ratio(r.server_us_per_hook as number, first.server_us_per_hook as number)), lat(r.hook_latency), fmtRatio(ratio(r.hook_latency.p99 ?? 0, first.hook_latency.p99 ?? 0)), `${fmtMs(r.server_hook_p50_ms_at_most as number | null)} / ${fmtMs(r.server_hook_p99_ms_at_most as number | null)}`, `${r.loadgen_lag_p99_ms} / ${r.loadgen_lag_max_ms}`, fmtInt(r.server_ms_per_agent_minute as number), String(r.rss_anon_mb), String(r.rss_file_mb), fmtInt(r.rss_growth_kb_per_agent as number), String(r.digest_tokens_max), String(r.session_start_tokens_max), String(r.loadgen_cores)]),
     });
     const kinds = [...new Set(steps.flatMap((r) => Object.keys(r.latency)))];
     tables.push({ title: `${a.arm}: round trip by kind, p50 / p99 (ms)`, columns: ['kind', ...steps.map((r) => `${r.agents} agents`)], rows: kinds.map((k) => [k, ...steps.map((r) => lat(r.latency[k]))]) });
@@ -265,7 +326,7 @@ function tablesOf(arms: ArmResult[], o: RunShape): BenchTable[] {
     if (dash.length > 0) {
       const base = dash[0]!.dashboard!.paint_cold_ms;
       tables.push({
-        title: `${a.arm}: the dashboard beside the team: the overview's first paint (median of 3 loads once every agent started), then one tab open to the step's end`,
+        title: `${a.arm}: the dashboard beside the team (after the measured window, the agents running on): the overview's first paint (median of 3 loads), then one tab open ${o.tabS} s`,
         columns: ['agents', 'paint cold ms', `x ${dash[0]!.agents} agents (goal ≤ 2)`, 'paint warm ms', 'cold KB', 'tab req/s', 'tab HTTP KB/s', 'tab WS frames/s', 'tab WS KB/s'],
         rows: dash.map((r) => {
           const d = r.dashboard!;

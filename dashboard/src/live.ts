@@ -10,6 +10,11 @@ import { ApiError, getJson, getToken, request } from './api.js';
 
 /** Events kept in the page (the server's default retention). */
 const LIVE_BUFFER_EVENTS = 1000;
+/**
+ * Pages are told of new events at most this often (the first after a quiet spell at the next
+ * frame): a thousand agents' events, drawn at every frame, kept a core of the browser busy.
+ */
+const LIVE_FLUSH_MS = 250;
 /** Events read from history when the page opens. */
 const HISTORY_EVENTS = 200;
 const RECONNECT_MIN_MS = 1000;
@@ -34,6 +39,7 @@ export class LiveStream {
   private ws: WebSocket | null = null;
   private retryMs = RECONNECT_MIN_MS;
   private retryTimer: ReturnType<typeof setTimeout> | null = null;
+  private flushedAt = -Infinity;
   private pending: KoorEvent[] = [];
   private flushScheduled = false;
   private stopped = false;
@@ -129,14 +135,17 @@ export class LiveStream {
     }
     if (this.pending.length > 0 && !this.flushScheduled) {
       this.flushScheduled = true;
-      // One render per frame however fast events arrive (a background tab still buffers).
-      if (document.visibilityState === 'visible') requestAnimationFrame(() => this.flush());
-      else setTimeout(() => this.flush(), 250);
+      // One render per LIVE_FLUSH_MS, on a frame, however fast events arrive (a background tab still buffers).
+      const wait = Math.max(0, this.flushedAt + LIVE_FLUSH_MS - performance.now());
+      const visible = document.visibilityState === 'visible';
+      if (visible && wait === 0) requestAnimationFrame(() => this.flush());
+      else setTimeout(() => (document.visibilityState === 'visible' ? requestAnimationFrame(() => this.flush()) : this.flush()), visible ? wait : Math.max(wait, LIVE_FLUSH_MS));
     }
   }
 
   private flush(): void {
     this.flushScheduled = false;
+    this.flushedAt = performance.now();
     if (this.pending.length === 0) return;
     const fresh = this.pending;
     this.pending = [];
