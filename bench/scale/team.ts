@@ -176,10 +176,10 @@ export async function runAgent(base: string, k: number, agents: number, turnMs: 
       }
     }
     if (turn % 10 === 9) await timed('message', () => call(base, 'POST', '/api/messages', { to: [`scale-a${(k + 1) % agents}`], subject: 'status', body: 'done with my part' }, agentHeaders));
-    const stop = await hook('stop', hookInput('Stop', sid));
-    if (stop) {
+    const atStop = await hook('stop', hookInput('Stop', sid));
+    if (atStop) {
       seen.digests++;
-      seen.digestTokensMax = Math.max(seen.digestTokensMax, tokens(stop));
+      seen.digestTokensMax = Math.max(seen.digestTokensMax, tokens(atStop));
     }
     const left = turnMs * (0.8 + Math.random() * 0.4) - (performance.now() - t0);
     if (left > 0) await new Promise((r) => setTimeout(r, left));

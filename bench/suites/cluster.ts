@@ -66,7 +66,6 @@ function fsyncProbe(dir: string, seconds: number): { fsyncs_per_s: number; p50_m
   }
 }
 
-/** Pins PostgreSQL's postmaster and every process it has forked so far (new backends inherit). */
 interface ConfigResult {
   config: ConfigName;
   nodes: number;

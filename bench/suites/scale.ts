@@ -72,7 +72,8 @@ function rssMb(pids: number[]): { anon: number; file: number } {
 
 /**
  * The hook route's latency as the servers measured it (request read → reply written: not the
- * time a request waited before its node's event loop read it), cumulative per bucket bound.
+ * time a request waited before its node's event loop read it; SessionStart's too, a few),
+ * cumulative per bucket bound.
  */
 async function serverHookBuckets(urls: string[]): Promise<Map<string, number>> {
   const m = new Map<string, number>();
@@ -168,27 +169,27 @@ async function runArm(arm: Arm, o: RunShape): Promise<ArmResult> {
     // The dashboard after the measured window, the agents running on until it is done: a browser
     // on the load generator's core would slow the team it measures.
     const stop = { at: arm.dash ? Infinity : measuredUntil };
-    const measured = new Promise<{ wallS: number; serverCpuS: number; self: NodeJS.CpuUsage; buckets1: Map<string, number> }>((resolve, reject) =>
+    const measured = new Promise<{ wallS: number; serverCpuS: number; self: NodeJS.CpuUsage; rss: { anon: number; file: number }; buckets1: Map<string, number> }>((resolve, reject) =>
       setTimeout(() => {
         const wallS = (performance.now() - w0) / 1000;
         const serverCpuS = arm.cpuS() - cpu0;
         const self = process.cpuUsage(self0);
+        const rss = arm.rss();
         seen.frozen = true;
         lag.disable();
-        serverHookBuckets(arm.urls).then((buckets1) => resolve({ wallS, serverCpuS, self, buckets1 }), reject);
+        serverHookBuckets(arm.urls).then((buckets1) => resolve({ wallS, serverCpuS, self, rss, buckets1 }), reject);
       }, measuredUntil - performance.now()),
     );
     const tab = arm.dash
       ? dashboardBeside(arm.dash.browser, arm.dash.url, measuredUntil, o.tabS * 1000, log).finally(() => (stop.at = 0))
       : Promise.resolve(null);
-    const [dashboard, { wallS, serverCpuS, self, buckets1 }] = await Promise.all([
+    const [dashboard, { wallS, serverCpuS, self, rss, buckets1 }] = await Promise.all([
       tab.catch((e: Error) => (failures.push(`${arm.name}, ${agents} agents: dashboard: ${e.message}`), null)),
       measured,
       ...Array.from({ length: agents }, (_, i) => runAgent(arm.urls[i % arm.urls.length]!, offset + i, agents, TURN_MS, stop, seen)),
     ]);
     offset += agents;
     const hooks = seen.hooks.count;
-    const rss = arm.rss();
     const r = {
       agents,
       requests: seen.requests,

@@ -73,6 +73,7 @@ t.test('instance lifecycle over REST', async (t) => {
   t.equal(list.length, 2);
   t.same((await json(await fetch(u('/api/instances?limit=1')))).map((i: any) => i.id), [list[0].id], 'limit: the agents seen last, in the list\'s order');
   t.same((await json(await fetch(u('/api/instances?limit=5')))).map((i: any) => i.id), list.map((i: any) => i.id), 'a limit above the count: all');
+  t.same((await json(await fetch(u('/api/instances?limit=')))).map((i: any) => i.id), list.map((i: any) => i.id), 'an empty limit: all');
   for (const [q, error] of [['limit=0', 'limit must be a positive integer'], ['limit=x', 'limit must be a positive integer'], ['limit=10001', 'limit must be at most 10000']]) {
     const r = await fetch(u(`/api/instances?${q}`));
     t.same([r.status, (await json(r)).error], [400, error], q);

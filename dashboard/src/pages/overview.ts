@@ -26,7 +26,8 @@ const ROSTER_PAGE = 50;
 const EVENT_ROWS = 200;
 /** Characters of an event's data shown in its row (all of it in the tooltip). */
 const DATA_CHARS = 120;
-const NO_AGENTS: readonly InstanceSummary[] = [];
+/** Agents whose names the event stream keeps from roster pages, at most (then it starts again). */
+const NAMES_KEPT = 5000;
 
 function Figure({ label, value, metric, hint }: { label: string; value: string; metric?: string; hint?: string }) {
   return html`<div class="figure"><dt>${label}</dt><dd data-metric=${metric} title=${hint}>${value}</dd></div>`;
@@ -112,10 +113,12 @@ function Roster({ roster, total, onMore }: { roster: Loaded<InstanceSummary[]>; 
   const list = roster.data ?? [];
   const stale = list.filter((i) => i.status === 'stale').length;
   const all = Math.max(total, list.length);
-  const more = Math.min(ROSTER_PAGE, all - list.length);
+  // Nothing read yet (or the first read failed): no page to speak of.
+  const partial = roster.data !== null && list.length < all;
+  const more = partial ? Math.min(ROSTER_PAGE, all - list.length) : 0;
   return html`<section aria-labelledby="roster-h" class="panel">
     <div class="panel-head">
-      <h2 id="roster-h">Agents <span class="count">${fmtInt(all)}${list.length < all ? `, the ${fmtInt(list.length)} seen last shown` : null}${stale > 0 ? html`, <span class="stale-text">${stale} stale${list.length < all ? ' of them' : ''}</span>` : null}</span></h2>
+      <h2 id="roster-h">Agents <span class="count">${fmtInt(all)}${partial ? `, the ${fmtInt(list.length)} seen last shown` : null}${stale > 0 ? html`, <span class="stale-text">${stale} stale${partial ? ' of them' : ''}</span>` : null}</span></h2>
       ${more > 0 ? html`<button type="button" onClick=${onMore}>Show ${fmtInt(more)} more</button>` : null}
     </div>
     <${ErrorNote} error=${roster.error} />
@@ -215,6 +218,13 @@ export function Overview({ initial }: { initial: MetricsReply }) {
   const [actionError, , run] = useAction();
   const [rosterRows, setRosterRows] = useState(ROSTER_PAGE);
   const roster = useRoster(metrics.instances, rosterRows);
+  // The stream names every agent any roster page showed, not only the page on screen.
+  const everShown = useRef(new Map<string, InstanceSummary>());
+  const named = useMemo(() => {
+    if (everShown.current.size > NAMES_KEPT) everShown.current.clear();
+    for (const i of roster.data ?? []) everShown.current.set(i.id, i);
+    return [...everShown.current.values()];
+  }, [roster.data]);
   const poll = () =>
     getJson<'GET /api/metrics'>('/api/metrics').then(
       (m) => {
@@ -239,7 +249,7 @@ export function Overview({ initial }: { initial: MetricsReply }) {
     <${Figures} m=${metrics} healthy=${error === null} lastEventId=${lastEventId} onReset=${reset} />
     <div class="two-cols">
       <${Roster} roster=${roster} total=${metrics.instances} onMore=${() => setRosterRows((n) => n + ROSTER_PAGE)} />
-      <${EventStream} roster=${roster.data ?? NO_AGENTS} />
+      <${EventStream} roster=${named} />
     </div>
     ${confirmEl}`;
 }

@@ -40,7 +40,8 @@ export function instanceRoutes(svc: InstanceService, liveness: LivenessMonitor):
       handler: async (ctx) => {
         const q = queryParams(ctx);
         const f = (k: string) => (q.get(k) ? q.get(k)! : undefined);
-        const limit = q.has('limit') ? positiveInt(q, 'limit', 0, COORD_LIST_MAX_LIMIT) : undefined;
+        // Absent or empty: every agent.
+        const limit = q.get('limit') ? positiveInt(q, 'limit', 0, COORD_LIST_MAX_LIMIT) : undefined;
         sendJson(ctx, 200, await svc.list({ name: f('name'), workspace: f('workspace'), stack: f('stack'), capability: f('capability') }, limit));
       },
     },
