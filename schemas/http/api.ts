@@ -3168,6 +3168,8 @@ export interface operations {
                 stack?: string;
                 /** @description Only agents with this capability */
                 capability?: string;
+                /** @description Only the agents seen last, this many (default: all) */
+                limit?: number;
             };
             header?: never;
             path?: never;

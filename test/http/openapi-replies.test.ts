@@ -337,7 +337,7 @@ t.test('every GET reply (and the seeding writes) is what GET /api/openapi.json s
       { url: `/api/events/history?from=${today}T00:00:00Z&to=2999-01-01T00:00:00Z` },
       { url: '/api/events/history?last=0', status: 400 },
     ],
-    'GET /api/instances': [{ url: '/api/instances' }, { url: '/api/instances?name=alice' }, { url: '/api/instances?workspace=web' }, { url: '/api/instances?stack=ts' }, { url: '/api/instances?capability=go' }],
+    'GET /api/instances': [{ url: '/api/instances' }, { url: '/api/instances?name=alice' }, { url: '/api/instances?workspace=web' }, { url: '/api/instances?stack=ts' }, { url: '/api/instances?capability=go' }, { url: '/api/instances?limit=2' }],
     'GET /api/instances/stale': [{ url: '/api/instances/stale' }],
     'GET /api/instances/{id}': [{ url: `/api/instances/${alice.id}` }, { url: `/api/instances/${ghost.id}` }, { url: '/api/instances/nobody', status: 404 }],
     'GET /api/leases': [{ url: '/api/leases' }, { url: `/api/leases?holder=${alice.id}` }, { url: '/api/leases?project=web' }, { url: '/api/leases?resource=src/a.ts&project=web' }, { url: '/api/leases?limit=1' }],
