@@ -41,7 +41,7 @@ export function instanceRoutes(svc: InstanceService, liveness: LivenessMonitor):
         const q = queryParams(ctx);
         const f = (k: string) => (q.get(k) ? q.get(k)! : undefined);
         // Absent or empty: every agent.
-        const limit = q.get('limit') ? positiveInt(q, 'limit', 0, COORD_LIST_MAX_LIMIT) : undefined;
+        const limit = positiveInt(q, 'limit', Number.MAX_SAFE_INTEGER, COORD_LIST_MAX_LIMIT);
         sendJson(ctx, 200, await svc.list({ name: f('name'), workspace: f('workspace'), stack: f('stack'), capability: f('capability') }, limit));
       },
     },
