@@ -136,6 +136,7 @@ async function startOn(backend: Backend, config: Config, log: Logger, undo: Arra
   for (const d of domains) d.metrics?.(metrics);
 
   const limiter = new RateLimiter({ perSecond: config.rateLimit, burst: config.rateBurst > 0 ? config.rateBurst : 2 * config.rateLimit, limitAdmin: config.rateLimitAdmin === 1 });
+  metrics.counter('koor_db_reads_total', "Read statements this node's readers ran (on PostgreSQL each a round trip; the event log's own reads not counted).", () => readers.reads.statements());
   metrics.gauge('koor_storage_full', 'Whether the disk holding the database is full: the last write failed for it and none succeeded since; writes answer 507.', () => (writer.storageFull ? 1 : 0));
   metrics.counter('koor_mcp_sessions_evicted_total', 'MCP sessions closed to make room for a new one: past their token\'s or agent\'s cap, or the least recently used at the global cap.', () => mcp.evicted);
   metrics.counter('koor_rate_limited_total', 'Requests refused with 429: past their token\'s rate.', () => limiter.limited);

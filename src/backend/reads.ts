@@ -30,6 +30,8 @@ export interface Reads {
    * SQLite the turn's read transaction (sqliteReads' `snapshot`), `fn`'s reads answering within the turn.
    */
   consistent<T>(fn: () => Awaitable<T>): Awaitable<T>;
+  /** Statements run so far (on PostgreSQL each a round trip): the `koor_db_reads_total` counter. */
+  statements(): number;
 }
 
 /**
@@ -98,7 +100,11 @@ export function turnSnapshot(db: ReadDb): TurnSnapshot {
 
 /** `snapshot`: the reads of a turn in one read transaction (the server's); without it, each read on its own. */
 export function sqliteReads(db: ReadDb, snapshot: TurnSnapshot | null = null): Reads {
-  const enter = snapshot === null ? () => {} : snapshot.enter;
+  let runs = 0;
+  const enter = (): void => {
+    runs++;
+    snapshot?.enter();
+  };
   return {
     dialect: 'sqlite',
     statement<T>(q: Query, fromColumns?: (c: unknown[]) => T): ReadStatement<T> {
@@ -130,9 +136,10 @@ export function sqliteReads(db: ReadDb, snapshot: TurnSnapshot | null = null): R
     },
     // Within the turn's read transaction, the reads are of one snapshot (they answer within the turn).
     consistent: (fn) => {
-      enter();
+      snapshot?.enter();
       return fn();
     },
+    statements: () => runs,
   };
 }
 
@@ -147,10 +154,11 @@ export function pgReads(sql: Sql, snapshots: TxClient): Reads {
   /** The answers a `consistent` read's statements will give, while it starts them. */
   let started: Promise<unknown>[] | null = null;
   const track = <R>(p: Promise<R>): Promise<R> => (started?.push(p), p);
+  let runs = 0;
   return {
     dialect: 'pg',
     statement<T>(q: Query): ReadStatement<T> {
-      const run = (params: Param[]) => scope.unsafe<T[]>(q.pg, params as never[], { prepare: true });
+      const run = (params: Param[]) => (runs++, scope.unsafe<T[]>(q.pg, params as never[], { prepare: true }));
       return {
         get: (...params) => track((async () => (await run(params))[0])()),
         // A plain array (postgres.js's row list carries more).
@@ -175,5 +183,6 @@ export function pgReads(sql: Sql, snapshots: TxClient): Reads {
         return await r;
       });
     },
+    statements: () => runs,
   };
 }

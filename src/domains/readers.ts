@@ -48,6 +48,8 @@ export interface Readers {
   hooks: HookReader;
   tokens: TokenReader;
   webhooks: WebhookReader;
+  /** The read side itself: how many statements the readers above ran (Reads.statements). */
+  reads: Pick<Reads, 'statements'>;
 }
 
 /** SQLite's readers answer synchronously; the event log's local fan-out relies on it. */
@@ -108,6 +110,7 @@ function readersOver(db: Reads): Omit<Readers, 'events' | 'syncEvents'> {
     hooks: hookReader(db),
     tokens: tokenReader(db),
     webhooks: webhookReader(db),
+    reads: { statements: () => db.statements() },
   };
 }
 

@@ -9,7 +9,9 @@ import { waitUntil } from '../helpers/wait.js';
  * makes no write — counted by the writer's calls, `koor_writer_calls_total` — and reads no
  * news it has read; yet news of every kind reaches the next hook after it is acknowledged.
  * A cluster's node cannot know what the others wrote, so there hooks read (and a shell command
- * is written as it starts: its end may reach another node); news reaches them all the same.
+ * is written as it starts: its end may reach another node) — one statement a hook, the session's
+ * row with whether anything past its cursors is news (`koor_db_reads_total`, every node's); news
+ * reaches them all the same.
  */
 const ONE_WRITER = TEST_BACKEND !== 'cluster';
 
@@ -36,7 +38,12 @@ t.test('hooks: a hook that changes nothing writes nothing; news still reaches th
 
   // A cluster's balancer sends each request to any node: counted on the one writer only.
   const counts = async () => (ONE_WRITER ? { calls: await metric(s.url, 'koor_writer_calls_total'), quiet: await metric(s.url, 'koor_hook_quiet_total') } : null);
+  // Read statements, every node's: a cluster's node reads a hook's session and what its digest would find in one.
+  const reads = async () => (await Promise.all(s.nodeUrls.map((u) => metric(u, 'koor_db_reads_total')))).reduce((a, b) => a + b, 0);
   const before = await counts();
+  // What reading the counters reads itself (a scrape's gauges), taken off.
+  const scrape = -(await reads()) + (await reads());
+  const read0 = await reads();
   const t0 = Date.now();
   for (let i = 0; i < 3; i++) {
     t.same(await a.edit('src/a.ts'), {}, 'another edit of its own file');
@@ -47,6 +54,9 @@ t.test('hooks: a hook that changes nothing writes nothing; news still reaches th
     t.same(await a.hook('Stop'), {}, 'its end');
   }
   const after = await counts();
+  const read = (await reads()) - read0 - scrape;
+  // At most two a hook: its session (a cluster's: with what its digest would find), an edit's lease check. Four and more read each of a digest's sources.
+  t.ok(read <= 36, `eighteen hooks, at most two reads each (${read}; what a scrape reads, ${scrape}, taken off)`);
   // A session's heartbeat is written at most every 10 s: a slow machine may see one.
   const heartbeats = Math.floor((Date.now() - t0) / 10_000);
   if (before && after) {

@@ -2,7 +2,7 @@ import type { HookSession, LeaseRow } from '../../../schemas/rpc/writer.js';
 import { fail } from '../../errors.js';
 import { checkName, checkProject } from '../../names.js';
 import { dataNow } from '../../../schemas/db/time.js';
-import { DIGEST_TOKENS, HOOK_CURSOR_LAG, HOOK_LATE_MS, HOOK_SCAN_AUDIT, HOOK_SCAN_EVENTS, HOOK_SCAN_MESSAGES, HOOK_SESSIONS_REMEMBERED, PROJECT_MAX_BYTES } from '../../shared/limits-features.js';
+import { DIGEST_TOKENS, HOOK_CURSOR_LAG, HOOK_LATE_MS, HOOK_SCAN_EVENTS, HOOK_SESSIONS_REMEMBERED, PROJECT_MAX_BYTES } from '../../shared/limits-features.js';
 import { inScope, permitTargets } from '../../access.js';
 import type { Logger } from '../../log.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
@@ -19,12 +19,13 @@ import type { Lease } from '../../../schemas/http/leases.js';
 import type { MessageReader } from '../messages/reader.js';
 import type { TaskReader } from '../tasks/reader.js';
 import { digestFit, digestLines, heldOf, leasedReason, withHeld, type Me } from './digest.js';
-import { digestOf, orientationOf, prunedAfter } from './briefing.js';
+import { digestOf, orientationOf } from './briefing.js';
 import { changedSincePull, noteSync, pullFirstReason } from './pull-first.js';
-import type { HookReader } from './reader.js';
+import type { HookProbe, HookReader } from './reader.js';
 import { setBounded } from '../../shared/bounded.js';
 import { withMembers } from '../../raw-json.js';
 import type { NewsClock, NewsMark } from './news-clock.js';
+import { gather } from './gather.js';
 import { SessionCache } from './sessions.js';
 import { Shells } from './shells.js';
 import { EditLeases } from './edit-leases.js';
@@ -107,35 +108,41 @@ export class HookService {
       return this.end(input.session_id);
     }
     const late = (): boolean => performance.now() - ctx.arrivedMs > HOOK_LATE_MS;
-    const s = await this.bind(input, ctx);
+    const { s, probe } = await this.bind(input, ctx);
     this.progress(s);
     const marked = this.shell(s, input);
     // A cluster's next hook may reach another node, which must find the mark in the row: written first.
     if (marked && this.d.clock === null) await marked;
     switch (event) {
       case 'PreToolUse':
-        return this.guard(s, input, ctx.caller);
+        return this.guard(s, input, ctx.caller, probe);
       case 'SessionStart':
         return this.orientation(s, event, late);
       case 'UserPromptSubmit':
-        return this.news(s, event, null, late);
+        return this.news(s, event, null, late, probe);
       case 'PostToolUse':
         if (await noteSync(this.pull, s, input.tool_name === SHELL_TOOL ? input.tool_input?.command : undefined)) this.sessions.drop(s.session_id);
-        return this.news(s, event, this.editedPath(s, input), late);
+        return this.news(s, event, this.editedPath(s, input), late, probe);
       case 'Stop':
         // Never keeps a session from stopping twice in a row (`stop_hook_active`): at most one more turn per stop.
-        return input.stop_hook_active === true ? NOTHING : this.news(s, event, null, late);
+        return input.stop_hook_active === true ? NOTHING : this.news(s, event, null, late, probe);
       default:
         return NOTHING;
     }
   }
 
-  /** The session's binding (made at its first hook: an instance registered and activated for it). */
-  private async bind(input: HookInput, ctx: HookContext): Promise<HookSession> {
-    const known = await this.sessions.get(input.session_id);
+  /**
+   * The session's binding (made at its first hook: an instance registered and activated for it).
+   * Where rows are not kept (a cluster), read with what its digest would find (HookProbe).
+   */
+  private async bind(input: HookInput, ctx: HookContext): Promise<{ s: HookSession; probe: HookProbe | null }> {
+    const id = input.session_id;
+    const hint = this.d.clock === null ? this.scanned.get(id) : undefined;
+    const probe = this.d.clock === null ? ((await this.d.reader.probe(id, hint?.event ?? 0, hint?.audit ?? 0)) ?? null) : null;
+    const known = probe?.session ?? (this.d.clock === null ? undefined : await this.sessions.get(id));
     if (known) {
       await this.permitDrive(known, ctx.caller);
-      return known;
+      return { s: known, probe };
     }
     const root = ctx.repoRoot || input.cwd || '';
     const repo = folderOf(root) || 'repo';
@@ -157,7 +164,7 @@ export class HookService {
       this.stats.bound++;
       this.d.remember(r.instance);
     }
-    return r.session;
+    return { s: r.session, probe: null };
   }
 
   /** A sign of life and progress, at most one write per session per interval (fire and forget). */
@@ -219,7 +226,7 @@ export class HookService {
    * agent, held until it has not edited the file for `autoLeaseIdleMs` (each edit of it renews
    * the lease; 0: while it lives) and released when its session ends or it goes stale.
    */
-  private async guard(s: HookSession, input: HookInput, caller: HookCaller): Promise<Output> {
+  private async guard(s: HookSession, input: HookInput, caller: HookCaller, probe: HookProbe | null): Promise<Output> {
     const rel = this.editedPath(s, input);
     if (rel === null) return NOTHING;
     const me = await this.me(s);
@@ -232,7 +239,7 @@ export class HookService {
     const mine = auto ?? leases.find((l) => l.holder === me.id && l.exclusive);
     if (mine) own = this.own.set(s.session_id, rel, mine, mine === auto);
     // Free to edit, but maybe not on a fresh copy: pull first (pull-first.ts).
-    const changed = await changedSincePull(this.pull, s, me.id, rel, HOOK_SCAN_EVENTS);
+    const changed = await changedSincePull(this.pull, s, me.id, rel, HOOK_SCAN_EVENTS, probe?.newestEvent);
     if (changed !== null) {
       this.sessions.drop(s.session_id);
       this.stats.pull_first++;
@@ -274,37 +281,11 @@ export class HookService {
   }
 
   /**
-   * The news after a session's cursors: its unread messages after the message cursor, and the
-   * events and audit entries a digest reads after the event and audit cursors — or after what
-   * this node already scanned for the session (`scanned`), so a quiet session on a busy bus does
-   * not read the same stretch of the log at every hook. `*Through`: how far the scans reached.
-   */
-  private async gather(s: HookSession, me: Me) {
-    const hint = this.scanned.get(s.session_id);
-    const eventFrom = Math.max(s.event_cursor, hint?.event ?? 0);
-    const auditFrom = Math.max(s.audit_cursor, hint?.audit ?? 0);
-    const clock = this.d.clock?.mark(me.id);
-    // The events the tail still holds are taken from it, parsed, all at once; only a session further behind reads them.
-    const kept = this.d.clock?.events(eventFrom) ?? null;
-    const [newestEvent, newestAudit, oldestEvent] = await Promise.all([kept ? clock!.event : this.d.reader.newestEvent(), this.d.reader.newestAudit(), this.d.reader.oldestEvent()]);
-    const [messages, events, audit] = await Promise.all([
-      this.d.messages.inbox(me.id, { since: s.message_cursor, unread: true, thread: null, limit: HOOK_SCAN_MESSAGES }),
-      kept ?? this.d.reader.eventsAfter(eventFrom, newestEvent, HOOK_SCAN_EVENTS),
-      this.d.reader.auditAfter(auditFrom, newestAudit, HOOK_SCAN_AUDIT),
-    ]);
-    const eventThrough = !kept && events.length === HOOK_SCAN_EVENTS ? events.at(-1)!.id : Math.max(eventFrom, newestEvent);
-    const auditThrough = audit.length === HOOK_SCAN_AUDIT ? audit.at(-1)!.id : Math.max(auditFrom, newestAudit);
-    // Where the clock stood before these reads, less what a full scan left unread: a later hook reads on from there.
-    const mark = clock && { event: !kept && events.length === HOOK_SCAN_EVENTS ? -1 : clock.event, epoch: audit.length === HOOK_SCAN_AUDIT ? -1 : clock.epoch, message: messages.length === HOOK_SCAN_MESSAGES ? -1 : clock.message };
-    return { messages, events, audit, eventThrough, auditThrough, mark, missed: prunedAfter(oldestEvent, eventFrom) };
-  }
-
-  /**
    * What concerns the agent since its last digest, as this event's output; nothing when nothing
    * does. Nothing read when the news clock has not moved for it since this node last read its news
    * and nothing else is to be said or noted (the hook of a quiet turn); else from its row as stored.
    */
-  private async news(cached: HookSession, event: string, edited: string | null, late: () => boolean): Promise<Output> {
+  private async news(cached: HookSession, event: string, edited: string | null, late: () => boolean, probe: HookProbe | null): Promise<Output> {
     const me = await this.me(cached);
     const hint = this.scanned.get(cached.session_id);
     if (hint?.mark && cached.held.length === 0 && (edited === null || cached.edited.includes(edited))) {
@@ -318,7 +299,7 @@ export class HookService {
       }
     }
     const s = (await this.sessions.fresh(cached.session_id, cached)) ?? cached;
-    const g = await this.gather(s, me);
+    const g = await gather(this.d, s, me, this.scanned.get(s.session_id), s === probe?.session ? probe : null);
     const editedNow = edited !== null && !s.edited.includes(edited) ? edited : null;
     const fresh = digestLines({ me, messages: g.messages, events: g.events, audit: g.audit, edited: editedNow === null ? s.edited : [...s.edited, editedNow], denied: s.denied, missed: g.missed });
     // The cursors move past all the news read; what the text has no room for is held for the next digest.
