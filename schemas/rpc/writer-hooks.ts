@@ -47,10 +47,10 @@ export const HookMethods = {
   },
   /**
    * A sign of life and of progress: the session's last_progress_at, its instance back to active
-   * if it had gone stale, its TTL leases renewed (as a heartbeat does). With `busy`: a shell
-   * command starts and may run `ms` without a hook, so its agent is not judged stale before
-   * then (the latest end of the commands running); `end`: one ended (the hold lasts while another
-   * runs); `clear`: none runs (the turn stopped).
+   * if it had gone stale, its TTL leases renewed (as a heartbeat does). With `busy`, the
+   * session's row alone (its last_progress_at with it): a shell command starts and may run `ms`
+   * without a hook, so its agent is not judged stale before then (the latest end of the commands
+   * running); `end`: one ended (the hold lasts while another runs); `clear`: none runs (the turn stopped).
    */
   'hooks.progress': {
     req: Type.Object({ session_id: SessionId, busy: Type.Optional(HookBusy) }),

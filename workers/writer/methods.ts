@@ -177,6 +177,8 @@ export function writerMethods(driver: Driver, opts: MethodOptions = {}) {
       return { session, instance, created: true };
     },
     'hooks.progress': async (tx, req) => {
+      // A shell command's mark is the session's row alone: its hooks' progress, written at most every touch interval, is the heartbeat.
+      if (req.busy !== undefined) return { found: await hooks.progress(tx, req.session_id, req.busy) };
       const s = await hooks.get(tx, req.session_id);
       if (!s || !(await hooks.progress(tx, req.session_id, req.busy))) return { found: false };
       // As a heartbeat: back to active if it had gone stale, its TTL leases renewed.
