@@ -78,6 +78,26 @@ t.test('news clock: the tail holds the newest events; a mark older than it or a 
   t.equal(c.after(m2, 'a'), null, 'one out of order');
 });
 
+t.test("news clock of a cluster's node: the feed's events up to the newest a hook read stored, from the first it published, none past a close", async (t) => {
+  const hub = new Hub({ maxEvents: 100, maxBytes: 1 << 20 }, () => {});
+  const c = new NewsClock().listenFeed(hub);
+  t.equal(c.eventsThrough(0, 0), null, 'nothing published yet: read');
+  hub.publish(41, 'ci.build', ev(41, 'ci.build'));
+  hub.publish(42, 'task.created', ev(42, 'task.created', { id: 7 }));
+  t.same(c.eventsThrough(40, 42), [{ id: 42, topic: 'task.created', data: { id: 7 } }], 'from the first event it published: its data parsed');
+  t.equal(c.eventsThrough(39, 42), null, 'not before it (stored before this node started): read');
+  t.equal(c.eventsThrough(40, 43), null, 'one stored it has not published yet: read');
+  hub.publish(43, 'lease.acquired', ev(43, 'lease.acquired'));
+  hub.publish(44, 'task.done', ev(44, 'task.done'));
+  t.same(c.eventsThrough(40, 43)?.map((e) => e.id), [42, 43], 'none past the newest the hook read stored');
+  t.same(c.eventsThrough(44, 44), [], 'none after it');
+  hub.closeAll(1012, 'data restored from a backup');
+  t.equal(c.eventsThrough(40, 44), null, 'after a close (a restore, a feed that fell behind): read');
+  hub.publish(10, 'task.created', ev(10, 'task.created'));
+  t.same(c.eventsThrough(9, 10)?.map((e) => e.id), [10], 'then from the next event it publishes, whatever its id');
+  t.equal(c.eventsThrough(8, 10), null, 'and not before it');
+});
+
 t.test('news clock: the agents it remembers are bounded; one forgotten reads the newest message it forgot', async (t) => {
   const c = new NewsClock();
   const old = c.mark('z');

@@ -14,7 +14,7 @@ import type { HookProbe, HookReader } from './reader.js';
  * reader.ts) found nothing of is not read. `*Through`: how far the scans reached.
  */
 export async function gather(
-  d: { reader: HookReader; messages: MessageReader; clock: NewsClock | null },
+  d: { reader: HookReader; messages: MessageReader; clock: NewsClock | null; feed: NewsClock | null },
   s: HookSession,
   me: Me,
   hint: { event: number; audit: number } | undefined,
@@ -24,7 +24,8 @@ export async function gather(
   const auditFrom = probe?.auditFrom ?? Math.max(s.audit_cursor, hint?.audit ?? 0);
   const clock = d.clock?.mark(me.id);
   // The events the tail still holds are taken from it, parsed, all at once; only a session further behind reads them.
-  const kept = d.clock?.events(eventFrom) ?? null;
+  // A cluster's node takes them from the feed's tail when it has published every one stored when the probe read.
+  const kept = d.clock?.events(eventFrom) ?? (probe?.eventNews ? (d.feed?.eventsThrough(eventFrom, probe.newestEvent) ?? null) : null);
   const [newestEvent, newestAudit, oldestEvent] = probe
     ? [probe.newestEvent, probe.newestAudit, probe.oldestEvent]
     : await Promise.all([kept ? clock!.event : d.reader.newestEvent(), d.reader.newestAudit(), d.reader.oldestEvent()]);

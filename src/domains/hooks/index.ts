@@ -26,6 +26,7 @@ export function hooksDomain(p: Platform, d: { leases: LeaseService; instances: I
     autoLeaseIdleMs: p.config.autoLeaseIdleMs,
     touchMs: touchIntervalMs(p.config.livenessTimeoutMs),
     clock,
+    feed: clock ? null : new NewsClock().listenFeed(p.hub),
     hub: p.hub,
     log: p.log.child({ component: 'hooks' }),
   });

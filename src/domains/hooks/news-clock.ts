@@ -39,6 +39,10 @@ export interface TailEvent {
  */
 export class NewsClock {
   private event = 0;
+  /** The newest event of any topic published here. */
+  private newest = 0;
+  /** A feed's clock before its first event (or after a reset): the tail starts at that event. */
+  private restarting = false;
   private epoch = 0;
   /** The newest events of a digest's topics, oldest first; every one after `tailFloor` is here. */
   private tail: TailEvent[] = [];
@@ -46,6 +50,19 @@ export class NewsClock {
   private readonly inbox = new Map<string, number>();
   /** The newest message id of the recipients forgotten when the map was full. */
   private inboxFloor = 0;
+
+  /**
+   * A cluster's node, for the events alone: told of every event the hub publishes (the event
+   * feed's, in id order), the tail dropped at each of the hub's closes (a feed that fell behind
+   * retention, a restore). Its epoch and inboxes are not kept: other nodes' writes never reach
+   * them. A hook asks it for the events up to the newest one it read stored (eventsThrough).
+   */
+  listenFeed(hub: Hub): this {
+    this.reset();
+    hub.tapAll((id, topic, frame) => this.published(id, topic, frame));
+    hub.onCloseAll(() => this.reset());
+    return this;
+  }
 
   /** Told of every event the hub publishes and of the writes that move the epoch. */
   listen(hub: Hub, writer: WriterClient): this {
@@ -57,6 +74,11 @@ export class NewsClock {
 
   /** An event published here (its id, topic and JSON frame). */
   published(id: number, topic: string, frame: Buffer): void {
+    if (this.restarting) {
+      this.restarting = false;
+      this.tailFloor = id - 1;
+    }
+    this.newest = Math.max(this.newest, id);
     if (isDigestTopic(topic)) {
       // One out of order (none is, where one writer numbers them) leaves the tail incomplete before it.
       if (id > this.event) this.keep(id, topic, frame);
@@ -95,6 +117,28 @@ export class NewsClock {
     if (this.epoch !== m.epoch || (this.inbox.get(agent) ?? this.inboxFloor) > m.message) return null;
     if (this.event <= m.event) return [];
     return this.events(m.event);
+  }
+
+  /**
+   * The events of a digest's topics after `id` up to `upto` — null unless every event up to
+   * `upto` was published here and the tail holds them all.
+   */
+  eventsThrough(id: number, upto: number): TailEvent[] | null {
+    if (this.newest < upto) return null;
+    const after = this.events(id);
+    if (after === null) return null;
+    let n = after.length;
+    while (n > 0 && after[n - 1]!.id > upto) n--;
+    return n === after.length ? after : after.slice(0, n);
+  }
+
+  /** The tail forgotten: it starts again at the next event published. */
+  private reset(): void {
+    this.tail = [];
+    this.tailFloor = Number.MAX_SAFE_INTEGER;
+    this.event = 0;
+    this.newest = 0;
+    this.restarting = true;
   }
 
   /** The events of a digest's topics after `id` — null when the tail no longer holds them all. */

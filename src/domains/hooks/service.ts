@@ -75,6 +75,8 @@ export class HookService {
       touchMs: number;
       /** What this node knows of the news without reading it: null where it cannot know it (a cluster, news-clock.ts), and sessions are read at every hook. */
       clock: NewsClock | null;
+      /** Where there is no clock (a cluster): the events the event feed published, a digest's read from them when it has them all (NewsClock.listenFeed). */
+      feed: NewsClock | null;
       hub: Hub;
       log: Logger;
     },
