@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The contract suites (test/http, test/mcp) again in cluster mode, plus one CLI file as a smoke
-# test: every server a test starts is three koor nodes on one throwaway PostgreSQL behind a
+# test: every server a test starts is two koor nodes on one throwaway PostgreSQL behind a
 # round-robin balancer, so each request of a test may land on another node
 # (KOOR_TEST_BACKEND=cluster; see test/helpers/server.ts and test/helpers/round-robin.ts). Tests
 # that read figures a node keeps for itself run on one node, still on PostgreSQL, and say why.
@@ -24,8 +24,8 @@ if [ "$(id -u)" != 0 ] || ! id postgres >/dev/null 2>&1; then
   echo "# Cluster pass SKIPPED: starting a throwaway PostgreSQL needs root and the postgres user"
   exit 0
 fi
-echo "# Cluster pass: test/http, test/mcp, test/cli/coord, inbox and state-watch on 3 nodes per server, one PostgreSQL ($pg_ctl)"
+echo "# Cluster pass: test/http, test/mcp, test/cli/coord, inbox and state-watch on 2 nodes per server, one PostgreSQL ($pg_ctl)"
 # Two files at a time here (three in the main pass, package.json's tap.jobs): each file's server is
-# three nodes and the balancer on the one PostgreSQL, on a 2-core machine. One PostgreSQL for the
+# two nodes and the balancer on the one PostgreSQL, on a 2-core machine. One PostgreSQL for the
 # whole pass (test/setup/shared-postgres.ts), each test server on a database of its own on it.
 KOOR_TEST_BACKEND=cluster exec node dist/test/setup/shared-postgres.js test/tap-pass.sh --jobs=2 dist/test/http dist/test/mcp dist/test/cli/coord.test.js dist/test/cli/inbox.test.js dist/test/cli/state-watch.test.js
