@@ -8,7 +8,7 @@ import { startTestServer } from '../helpers/server.js';
  * count of what it makes stays one); another request under the key is a 409 naming the key and
  * writes nothing. A registration's or a token's retry gets a new secret, since the first one's
  * plain text is never stored (the first stops working, the new one works). Both backends (the
- * cluster pass spreads the requests over three nodes).
+ * cluster pass spreads the requests over its nodes).
  */
 
 type Headers = Record<string, string>;

@@ -41,7 +41,7 @@ interface Sample {
 }
 
 // The document is the same on every backend, and replies.test.ts checks the replies on PostgreSQL
-// against the same schemas in the cluster pass; three nodes would make this file slow (~15 s).
+// against the same schemas in the cluster pass; several nodes would make this file slow (~15 s).
 const skip = TEST_BACKEND === 'sqlite' ? false : 'the API description is checked in the main (SQLite) pass';
 
 /** `application/json; charset=utf-8` → `application/json`. */

@@ -8,7 +8,7 @@
 import { spawn } from 'node:child_process';
 import { providePostgres } from '../helpers/postgres.js';
 
-/** Connections enough for two files at a time, each with a few servers of three nodes alive. */
+/** Connections enough for two files at a time, each with a few servers of several nodes alive. */
 const MAX_CONNECTIONS = '600';
 
 const [command, ...args] = process.argv.slice(2);

@@ -96,6 +96,13 @@ t.test("news clock of a cluster's node: the feed's events up to the newest a hoo
   hub.publish(10, 'task.created', ev(10, 'task.created'));
   t.same(c.eventsThrough(9, 10)?.map((e) => e.id), [10], 'then from the next event it publishes, whatever its id');
   t.equal(c.eventsThrough(8, 10), null, 'and not before it');
+  hub.publish(11, 'task.done', ev(11, 'task.done'));
+  hub.publish(15, 'task.done', ev(15, 'task.done'));
+  t.equal(c.eventsThrough(10, 15), null, 'an id that does not follow the one before (no close seen): the tail starts again there');
+  t.same(c.eventsThrough(14, 15)?.map((e) => e.id), [15], 'from it');
+  hub.publish(3, 'task.created', ev(3, 'task.created'));
+  t.equal(c.eventsThrough(10, 15), null, 'ids that went down (a restored log)');
+  t.same(c.eventsThrough(2, 3)?.map((e) => e.id), [3], 'are its new start');
 });
 
 t.test('news clock: the agents it remembers are bounded; one forgotten reads the newest message it forgot', async (t) => {

@@ -41,6 +41,8 @@ export class NewsClock {
   private event = 0;
   /** The newest event of any topic published here. */
   private newest = 0;
+  /** A feed's clock (listenFeed): every id is published, one after another. */
+  private feed = false;
   /** A feed's clock before its first event (or after a reset): the tail starts at that event. */
   private restarting = false;
   private epoch = 0;
@@ -58,6 +60,7 @@ export class NewsClock {
    * them. A hook asks it for the events up to the newest one it read stored (eventsThrough).
    */
   listenFeed(hub: Hub): this {
+    this.feed = true;
     this.reset();
     hub.tapAll((id, topic, frame) => this.published(id, topic, frame));
     hub.onCloseAll(() => this.reset());
@@ -74,6 +77,8 @@ export class NewsClock {
 
   /** An event published here (its id, topic and JSON frame). */
   published(id: number, topic: string, frame: Buffer): void {
+    // A feed's ids follow one another: any other (a restore's log, a jump past pruned events) starts the tail again.
+    if (this.feed && !this.restarting && id !== this.newest + 1) this.reset();
     if (this.restarting) {
       this.restarting = false;
       this.tailFloor = id - 1;
@@ -84,7 +89,7 @@ export class NewsClock {
       if (id > this.event) this.keep(id, topic, frame);
       else this.tailFloor = Math.max(this.tailFloor, this.event);
       this.event = Math.max(this.event, id);
-    } else if (topic === 'message.sent') this.sent(frame);
+    } else if (topic === 'message.sent' && !this.feed) this.sent(frame);
   }
 
   /** A write that may have stored news no event tells of (an audit entry, a pruning), or one whose outcome is unknown. */

@@ -38,15 +38,15 @@ export async function noteSync(d: Deps, s: HookSession, command: unknown): Promi
  * for `rel` with that release (`pull_warned`), so the same edit again goes through (on any node),
  * while another file let go since the pull is still asked for — the warning used to move the
  * session's one sync point, which took every release before it as pulled. Reads at most the
- * `scan` newest events (`newestEvent`: the newest id, where this hook has read it already).
+ * `scan` newest events.
  */
-export async function changedSincePull(d: Deps, s: HookSession, me: string, rel: string, scan: number, newestEvent?: number): Promise<string | null> {
+export async function changedSincePull(d: Deps, s: HookSession, me: string, rel: string, scan: number): Promise<string | null> {
   if (s.synced_event === 0) return null;
   const warned = s.pull_warned.find((w) => w.path === rel)?.event ?? 0;
   const since = Math.max(s.synced_event - 1, warned);
   // No lease let go since (the usual edit): nothing read.
   if (d.newestDigestEvent !== null && d.newestDigestEvent() <= since) return null;
-  const newest = newestEvent ?? (await d.reader.newestEvent());
+  const newest = await d.reader.newestEvent();
   if (newest <= since) return null;
   const events = await d.reader.eventsAfter(Math.max(since, newest - scan), newest, scan);
   for (let i = events.length - 1; i >= 0; i--) {

@@ -117,7 +117,7 @@ export class HookService {
     if (marked && this.d.clock === null) await marked;
     switch (event) {
       case 'PreToolUse':
-        return this.guard(s, input, ctx.caller, probe);
+        return this.guard(s, input, ctx.caller);
       case 'SessionStart':
         return this.orientation(s, event, late);
       case 'UserPromptSubmit':
@@ -228,7 +228,7 @@ export class HookService {
    * agent, held until it has not edited the file for `autoLeaseIdleMs` (each edit of it renews
    * the lease; 0: while it lives) and released when its session ends or it goes stale.
    */
-  private async guard(s: HookSession, input: HookInput, caller: HookCaller, probe: HookProbe | null): Promise<Output> {
+  private async guard(s: HookSession, input: HookInput, caller: HookCaller): Promise<Output> {
     const rel = this.editedPath(s, input);
     if (rel === null) return NOTHING;
     const me = await this.me(s);
@@ -241,7 +241,8 @@ export class HookService {
     const mine = auto ?? leases.find((l) => l.holder === me.id && l.exclusive);
     if (mine) own = this.own.set(s.session_id, rel, mine, mine === auto);
     // Free to edit, but maybe not on a fresh copy: pull first (pull-first.ts).
-    const changed = await changedSincePull(this.pull, s, me.id, rel, HOOK_SCAN_EVENTS, probe?.newestEvent);
+    // The newest event read after the lease check (not the probe's): a release that freed the file is below it.
+    const changed = await changedSincePull(this.pull, s, me.id, rel, HOOK_SCAN_EVENTS);
     if (changed !== null) {
       this.sessions.drop(s.session_id);
       this.stats.pull_first++;
