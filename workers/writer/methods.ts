@@ -180,7 +180,7 @@ export function writerMethods(driver: Driver, opts: MethodOptions = {}) {
       // A shell command's mark is the session's row alone: its hooks' progress, written at most every touch interval, is the heartbeat.
       if (req.busy !== undefined) return { found: await hooks.progress(tx, req.session_id, req.busy) };
       const s = await hooks.get(tx, req.session_id);
-      if (!s || !(await hooks.progress(tx, req.session_id, req.busy))) return { found: false };
+      if (!s || !(await hooks.progress(tx, req.session_id))) return { found: false };
       // As a heartbeat: back to active if it had gone stale, its TTL leases renewed.
       if (!(await hooks.instanceExists(tx, s.instance_id))) return { found: false };
       await instances.touch(tx, { id: s.instance_id, op: 'heartbeat' });

@@ -139,9 +139,13 @@ export class HookService {
    */
   private async bind(input: HookInput, ctx: HookContext): Promise<{ s: HookSession; probe: HookProbe | null }> {
     const id = input.session_id;
-    const hint = this.d.clock === null ? this.scanned.get(id) : undefined;
-    const probe = this.d.clock === null ? ((await this.d.reader.probe(id, hint?.event ?? 0, hint?.audit ?? 0)) ?? null) : null;
-    const known = probe?.session ?? (this.d.clock === null ? undefined : await this.sessions.get(id));
+    let probe: HookProbe | null = null;
+    let known: HookSession | undefined;
+    if (this.d.clock === null) {
+      const hint = this.scanned.get(id);
+      probe = (await this.d.reader.probe(id, hint?.event ?? 0, hint?.audit ?? 0)) ?? null;
+      known = probe?.session;
+    } else known = await this.sessions.get(id);
     if (known) {
       await this.permitDrive(known, ctx.caller);
       return { s: known, probe };
