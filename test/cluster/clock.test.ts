@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import { ensureFaketime } from '../helpers/faketime.js';
-import { freshDatabase, providePostgres } from '../helpers/postgres.js';
+import { freshDatabase, filePostgres } from '../helpers/postgres.js';
 import { spawnServer, tempDir, type ServerProcess } from '../helpers/server.js';
 import { waitUntil } from '../helpers/wait.js';
 
@@ -14,7 +14,7 @@ import { waitUntil } from '../helpers/wait.js';
  * two agents held one file at once. Real nodes, their clocks set off by libfaketime.
  */
 const faketime = ensureFaketime();
-const started = 'path' in faketime ? await providePostgres() : { skipped: faketime.skip };
+const started = 'path' in faketime ? await filePostgres() : { skipped: faketime.skip };
 if ('skipped' in started) {
   t.skip(`clock-skewed nodes: ${started.skipped}`);
 } else {

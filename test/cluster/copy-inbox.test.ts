@@ -9,7 +9,7 @@ import { pgDriver } from '../../workers/writer/pg/driver.js';
 import { openWriterDb } from '../../workers/writer/sqlite/db.js';
 import { sqliteDriver } from '../../workers/writer/sqlite/driver.js';
 import type { Driver } from '../../workers/writer/sql.js';
-import { freshDatabase, providePostgres } from '../helpers/postgres.js';
+import { freshDatabase, filePostgres } from '../helpers/postgres.js';
 import { tempDir } from '../helpers/server.js';
 import { monoNow } from '../../src/shared/mono-clock.js';
 
@@ -18,7 +18,7 @@ import { monoNow } from '../../src/shared/mono-clock.js';
  * its rows, and message ids continue from where they were on the other side (the PostgreSQL
  * counter row, SQLite's sqlite_sequence), so a recipient's `since` cursor stays valid.
  */
-const started = await providePostgres();
+const started = await filePostgres();
 if ('skipped' in started) {
   t.skip(`inbox copies: ${started.skipped}`);
 } else {

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
-import { freshDatabase, providePostgres } from '../helpers/postgres.js';
+import { freshDatabase, filePostgres } from '../helpers/postgres.js';
 import { runServer, spawnServer, startTestServer, tempDir } from '../helpers/server.js';
 import { subscribe } from '../helpers/ws.js';
 import { runCli } from '../cli/helpers.js';
@@ -16,7 +16,7 @@ import { openPg } from '../../src/shared/pg.js';
  * database under every node, whose subscribers resume on the restored log. Each time, the same
  * reads answer the same bytes on both sides.
  */
-const started = await providePostgres();
+const started = await filePostgres();
 if ('skipped' in started) {
   t.skip(`store copies: ${started.skipped}`);
 } else {

@@ -4,7 +4,7 @@ import { createTable } from '../../schemas/db/table.js';
 import { TABLES } from '../../schemas/db/tables/index.js';
 import { migratePg } from '../../workers/writer/pg/migrate.js';
 import { PG_MIGRATIONS } from '../../schemas/db/pg-migrations.js';
-import { freshDatabase, providePostgres } from '../helpers/postgres.js';
+import { freshDatabase, filePostgres } from '../helpers/postgres.js';
 
 /**
  * PostgreSQL's half of test/unit/db-schema.test.ts: the PostgreSQL migrations (a history that
@@ -24,7 +24,7 @@ async function describe(sql: Sql): Promise<Record<string, unknown>> {
   return { columns: [...columns], constraints: [...constraints], indexes: [...indexes] };
 }
 
-const started = await providePostgres();
+const started = await filePostgres();
 if ('skipped' in started) {
   t.skip(`PostgreSQL schema declarations: ${started.skipped}`);
 } else {

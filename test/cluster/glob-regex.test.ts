@@ -2,13 +2,13 @@ import t from 'tap';
 import { globMatch, postgresRegexOf } from '../../src/shared/glob.js';
 import { openPg } from '../../src/shared/pg.js';
 import { GLOB_TABLE } from '../helpers/glob-table.js';
-import { providePostgres } from '../helpers/postgres.js';
+import { filePostgres } from '../helpers/postgres.js';
 
 /**
  * Cluster mode filters event topics in PostgreSQL with postgresRegexOf(pattern): it must match
  * exactly what the glob matcher matches, on the same table the matcher is tested with.
  */
-const started = await providePostgres();
+const started = await filePostgres();
 if ('skipped' in started) {
   t.skip(`topic globs as PostgreSQL regular expressions: ${started.skipped}`);
 } else {

@@ -1,12 +1,12 @@
 import t from 'tap';
 import postgres from 'postgres';
-import { providePostgres } from '../helpers/postgres.js';
+import { filePostgres } from '../helpers/postgres.js';
 import { migratePg } from '../../workers/writer/pg/migrate.js';
 import { PG_MIGRATIONS } from '../../schemas/db/pg-migrations.js';
 
 /** Cluster mode: schema migrations on a real PostgreSQL, several nodes starting at once. */
 
-const started = await providePostgres();
+const started = await filePostgres();
 if ('skipped' in started) {
   t.skip(`PostgreSQL migrations: ${started.skipped}`);
 } else {

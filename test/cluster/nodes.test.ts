@@ -1,7 +1,7 @@
 import t from 'tap';
 import postgres from 'postgres';
 import type { KoorServer } from '../../src/server.js';
-import { freshDatabase, providePostgres } from '../helpers/postgres.js';
+import { freshDatabase, filePostgres } from '../helpers/postgres.js';
 import { startTestServer } from '../helpers/server.js';
 import { publish, subscribe, watch } from '../helpers/ws.js';
 import { waitUntil } from '../helpers/wait.js';
@@ -13,7 +13,7 @@ import { waitUntil } from '../helpers/wait.js';
  * with no gap or duplicate and resumes on another node, deregistered agents are refused
  * everywhere, and the background jobs run on one elected node and move when it stops.
  */
-const started = await providePostgres();
+const started = await filePostgres();
 if ('skipped' in started) {
   t.skip(`cluster nodes: ${started.skipped}`);
 } else {

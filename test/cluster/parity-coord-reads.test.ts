@@ -1,12 +1,12 @@
 import t from 'tap';
 import type { ReplyEnvelope } from '../../schemas/rpc/envelope.js';
-import { providePostgres } from '../helpers/postgres.js';
+import { filePostgres } from '../helpers/postgres.js';
 import { checkParity, type Call, type Scenario } from '../helpers/parity.js';
 import { tokenHash } from '../../schemas/db/tables/tokens.js';
 
 /** Cluster mode: the instance, rule, lease and task readers answer alike on both backends. */
 
-const started = await providePostgres();
+const started = await filePostgres();
 if ('skipped' in started) {
   t.skip(`reader parity (instances, rules, leases, tasks): ${started.skipped}`);
 } else {

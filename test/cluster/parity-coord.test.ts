@@ -1,11 +1,11 @@
 import t from 'tap';
 import type { ReplyEnvelope } from '../../schemas/rpc/envelope.js';
-import { providePostgres } from '../helpers/postgres.js';
+import { filePostgres } from '../helpers/postgres.js';
 import { checkParity, type Call, type Scenario } from '../helpers/parity.js';
 
 /** Cluster mode: the instance, lease and task writer methods answer and store alike on both backends. */
 
-const started = await providePostgres();
+const started = await filePostgres();
 if ('skipped' in started) {
   t.skip(`writer parity (instances, leases, tasks): ${started.skipped}`);
 } else {

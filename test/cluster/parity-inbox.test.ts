@@ -1,12 +1,12 @@
 import t from 'tap';
 import type { ReplyEnvelope } from '../../schemas/rpc/envelope.js';
 import type { MessageRow as Message } from '../../schemas/rpc/writer.js';
-import { providePostgres } from '../helpers/postgres.js';
+import { filePostgres } from '../helpers/postgres.js';
 import { checkParity, type Call } from '../helpers/parity.js';
 
 /** Cluster mode: the agent inbox's writer methods and reader answer and store alike on both backends. */
 
-const started = await providePostgres();
+const started = await filePostgres();
 if ('skipped' in started) {
   t.skip(`writer parity (inbox): ${started.skipped}`);
 } else {

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { providePostgres } from '../helpers/postgres.js';
+import { filePostgres } from '../helpers/postgres.js';
 import { checkParity, type Call, type Scenario } from '../helpers/parity.js';
 import { periodsAt } from '../../src/domains/llm/periods.js';
 /** An `llm.record` request of one record (a batch, with the budget periods). */
@@ -14,7 +14,7 @@ const llmRecord = (r: { instance_id: string; project: string; provider: string; 
  * methods answer and store alike on both backends.
  */
 
-const started = await providePostgres();
+const started = await filePostgres();
 if ('skipped' in started) {
   t.skip(`writer parity (rules, webhooks, ops): ${started.skipped}`);
 } else {

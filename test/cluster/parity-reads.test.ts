@@ -1,5 +1,5 @@
 import t from 'tap';
-import { providePostgres } from '../helpers/postgres.js';
+import { filePostgres } from '../helpers/postgres.js';
 import { checkParity, type Scenario } from '../helpers/parity.js';
 import { roundedSum } from '../../src/domains/llm/reader.js';
 import { periodsAt } from '../../src/domains/llm/periods.js';
@@ -15,7 +15,7 @@ const llmRecord = (r: { instance_id: string; project: string; provider: string; 
  * and webhook readers answer alike on both backends, for every method, filter and ordering tie.
  */
 
-const started = await providePostgres();
+const started = await filePostgres();
 if ('skipped' in started) {
   t.skip(`reader parity (specs, templates, audit, llm, agent metrics, compliance, webhooks): ${started.skipped}`);
 } else {

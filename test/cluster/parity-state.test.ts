@@ -1,10 +1,10 @@
 import t from 'tap';
-import { providePostgres } from '../helpers/postgres.js';
+import { filePostgres } from '../helpers/postgres.js';
 import { checkParity, type Scenario } from '../helpers/parity.js';
 
 /** Cluster mode: the state and event-log writer methods answer and store alike on both backends. */
 
-const started = await providePostgres();
+const started = await filePostgres();
 if ('skipped' in started) {
   t.skip(`writer parity (state, events): ${started.skipped}`);
 } else {

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { openPg } from '../../src/shared/pg.js';
 import { LEASE_KEYS_STARTING_PG, LEASE_KEYS_UNDER, LEASE_LIVE, leaseCandidates, leaseKey, leaseKeyFloor } from '../../schemas/db/leases.js';
-import { freshDatabase, providePostgres } from '../helpers/postgres.js';
+import { freshDatabase, filePostgres } from '../helpers/postgres.js';
 import { spawnServer } from '../helpers/server.js';
 import { prefixEnd } from '../../src/shared/path-glob.js';
 
@@ -13,7 +13,7 @@ import { prefixEnd } from '../../src/shared/path-glob.js';
  * leases, growing with them); the candidates statement reads the index first, then each lease by
  * its id. Checked with the generic plan forced, on a database holding a few hundred leases.
  */
-const started = await providePostgres();
+const started = await filePostgres();
 if ('skipped' in started) {
   t.skip(`lease checks' plans on PostgreSQL: ${started.skipped}`);
 } else {

@@ -3,7 +3,7 @@ import type { Sql } from 'postgres';
 import { PG_RECONNECT_BACKOFF_MS } from '../../src/shared/limits.js';
 import { isDatabaseUnavailable, openPg } from '../../src/shared/pg.js';
 import { TxClient } from '../../src/shared/pg-tx.js';
-import { freshDatabase, providePostgres } from '../helpers/postgres.js';
+import { freshDatabase, filePostgres } from '../helpers/postgres.js';
 import { waitUntil } from '../helpers/wait.js';
 
 /**
@@ -14,7 +14,7 @@ import { waitUntil } from '../helpers/wait.js';
  * opens another; a client that cannot connect is tried again after a back-off. And a client
  * ended while its connection starts leaves no unhandled rejection (openPg, `fetch_types`).
  */
-const started = await providePostgres();
+const started = await filePostgres();
 if ('skipped' in started) {
   t.skip(`PostgreSQL transactions: ${started.skipped}`);
 } else {

@@ -9,7 +9,7 @@ import { openPg } from '../../src/shared/pg.js';
 import { TxClient } from '../../src/shared/pg-tx.js';
 import { pgDriver } from '../../workers/writer/pg/driver.js';
 import { migratePg } from '../../workers/writer/pg/migrate.js';
-import type { Postgres } from '../../bench/lib/postgres.js';
+import type { PgServer } from './postgres.js';
 import { pgReaders, sqliteReaders, type Readers } from '../../src/domains/readers.js';
 import { openReader, type Awaitable } from '../../src/backend/read-db.js';
 import { TABLES } from '../../schemas/db/tables/index.js';
@@ -91,7 +91,7 @@ let n = 0;
 
 const byJson = (a: unknown, b: unknown) => (canon(a) < canon(b) ? -1 : 1);
 
-export async function parity(t: Tap, pg: Postgres, opts: { stateHistoryKeep?: number } = {}) {
+export async function parity(t: Tap, pg: PgServer, opts: { stateHistoryKeep?: number } = {}) {
   const admin = openPg(pg.url, { max: 1, name: 'koor-parity-admin' });
   t.teardown(() => admin.end({ timeout: 1 }));
   async function onSqlite(scenario: Scenario): Promise<Run> {
@@ -185,7 +185,7 @@ export async function parity(t: Tap, pg: Postgres, opts: { stateHistoryKeep?: nu
  * Runs `scenario` on both backends and asserts the same transcript (replies and reads) and the
  * same rows; the SQLite run is returned for checks that the scenario did what it meant to.
  */
-export async function checkParity(t: Tap & { same(a: unknown, b: unknown, msg: string): unknown }, pg: Postgres, name: string, scenario: Scenario, opts: { stateHistoryKeep?: number } = {}): Promise<Run> {
+export async function checkParity(t: Tap & { same(a: unknown, b: unknown, msg: string): unknown }, pg: PgServer, name: string, scenario: Scenario, opts: { stateHistoryKeep?: number } = {}): Promise<Run> {
   const p = await parity(t, pg, opts);
   const { sqlite, pg: onPg } = await p.run(scenario);
   t.same(onPg.transcript, sqlite.transcript, `${name}: the same replies and reads`);

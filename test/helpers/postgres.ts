@@ -26,3 +26,18 @@ let databases = 0;
 export function freshDatabase(pg: { url: string }, prefix = 'koor'): Promise<string> {
   return createDatabase(pg, `${prefix}_${process.pid}_${++databases}`);
 }
+
+/** A PostgreSQL a test file only connects to and makes databases on: it never restarts, stops or signals it. */
+export type PgServer = Pick<Postgres, 'url' | 'stop'>;
+
+/**
+ * A PostgreSQL for a test file that never restarts, stops or signals it: a database of its own on
+ * the server its run shares (KOOR_TEST_POSTGRES_URL, test/setup/shared-postgres.ts: npm test's
+ * main pass and its cluster pass each start one), whose `stop` leaves that server running; run
+ * alone, a server of its own (providePostgres). initdb, start and stop are ~1.5 s of CPU a file.
+ */
+export async function filePostgres(): Promise<PgServer | { skipped: string }> {
+  const shared = process.env.KOOR_TEST_POSTGRES_URL;
+  if (shared === undefined || shared === '') return providePostgres();
+  return { url: await freshDatabase({ url: shared }, 'file'), stop: () => {} };
+}
