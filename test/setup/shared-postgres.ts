@@ -12,7 +12,7 @@
 import { spawn } from 'node:child_process';
 import { providePostgres } from '../helpers/postgres.js';
 
-/** Connections enough for two files at a time, each with a few servers of several nodes alive. */
+/** Connections enough for three files at a time, each with a few servers of several nodes alive. */
 const MAX_CONNECTIONS = '600';
 
 const optional = process.argv[2] === '--if-available';
