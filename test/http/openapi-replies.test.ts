@@ -57,7 +57,7 @@ function mediaOf(content: Record<string, Json>, contentType: string | null): [st
 
 t.test('every GET reply (and the seeding writes) is what GET /api/openapi.json says it is', { skip }, async (t) => {
   const started = Date.now();
-  const s = await startTestServer(t, { livenessTimeoutMs: 1000, livenessIntervalMs: 3_600_000 });
+  const s = await startTestServer(t, { livenessTimeoutMs: 2000, livenessIntervalMs: 3_600_000 });
   const up = Date.now() - started;
   const doc = (await (await fetch(`${s.url}/api/openapi.json`)).json()) as Doc;
   const { Ajv2020 } = await import('ajv/dist/2020.js');
@@ -154,7 +154,7 @@ t.test('every GET reply (and the seeding writes) is what GET /api/openapi.json s
 
   // --- Seed: something for every GET route to show. ---
   const rx = await startReceiver(t);
-  // An agent that goes stale: active first, judged once its last_seen is over a second old (below).
+  // An agent that goes stale: active first, judged once its last_seen is over two seconds old (below).
   const ghost = await call('POST', '/api/instances/register', '/api/instances/register', { name: 'ghost', workspace: 'web', stack: 'go' });
   await call('POST', '/api/instances/{id}/activate', `/api/instances/${ghost.id}/activate`);
   const alice = await call('POST', '/api/instances/register', '/api/instances/register', { name: 'alice', workspace: 'web', stack: 'ts', capabilities: ['ts'] });
@@ -278,7 +278,18 @@ t.test('every GET reply (and the seeding writes) is what GET /api/openapi.json s
 
   // The ghost goes stale (its last_seen has one-second precision); then alice is active, so a
   // compliance pass checks her workspace's contract (which has an endpoint without schemas).
-  await waitUntil('the ghost to go stale', async () => (await call('POST', '/api/liveness/check', '/api/liveness/check')).count > 0, 5000, 100);
+  // Alice and bob beat just before each check: a seeding slower than the timeout (a loaded
+  // machine's, ~3 s) would make them stale too, and their leases and claim would be gone.
+  const beat = (id: string) => fetch(`${s.url}/api/instances/${id}/heartbeat`, { method: 'POST', headers: { 'x-koor-instance': id } }).then((r) => r.arrayBuffer());
+  await waitUntil(
+    'the ghost to go stale',
+    async () => {
+      await Promise.all([beat(alice.id), beat(bob.id)]);
+      return (await call('POST', '/api/liveness/check', '/api/liveness/check')).count > 0;
+    },
+    10_000,
+    100,
+  );
   await call('POST', '/api/instances/{id}/activate', `/api/instances/${alice.id}/activate`);
   await call('POST', '/api/compliance/run', '/api/compliance/run');
   const seeded = Date.now() - started;
