@@ -14,7 +14,7 @@ import type { HookReader } from './reader.js';
  */
 const GIT_SYNC = /\bgit\s+(?:-C\s+\S+\s+)?(?:pull|rebase|merge|reset)\b/;
 
-interface Deps {
+export interface PullDeps {
   reader: HookReader;
   writer: WriterClient;
   /** The newest event of a digest's topics (lease releases among them) when this node sees every event as it is stored (one writer); null otherwise. */
@@ -22,7 +22,7 @@ interface Deps {
 }
 
 /** A PostToolUse of a shell command (`command`: what it ran) that synced the clone: what ended before now is in it. True when the session's row changed. */
-export async function noteSync(d: Deps, s: HookSession, command: unknown): Promise<boolean> {
+export async function noteSync(d: PullDeps, s: HookSession, command: unknown): Promise<boolean> {
   if (typeof command !== 'string' || !GIT_SYNC.test(command)) return false;
   const from = (await d.reader.newestEvent()) + 1;
   if (from <= s.synced_event) return false;
@@ -40,7 +40,7 @@ export async function noteSync(d: Deps, s: HookSession, command: unknown): Promi
  * session's one sync point, which took every release before it as pulled. Reads at most the
  * `scan` newest events.
  */
-export async function changedSincePull(d: Deps, s: HookSession, me: string, rel: string, scan: number): Promise<string | null> {
+export async function changedSincePull(d: PullDeps, s: HookSession, me: string, rel: string, scan: number): Promise<string | null> {
   if (s.synced_event === 0) return null;
   const warned = s.pull_warned.find((w) => w.path === rel)?.event ?? 0;
   const since = Math.max(s.synced_event - 1, warned);

@@ -20,7 +20,7 @@ import type { MessageReader } from '../messages/reader.js';
 import type { TaskReader } from '../tasks/reader.js';
 import { digestFit, digestLines, heldOf, leasedReason, withHeld, type Me } from './digest.js';
 import { digestOf, orientationOf } from './briefing.js';
-import { changedSincePull, noteSync, pullFirstReason } from './pull-first.js';
+import { changedSincePull, noteSync, pullFirstReason, type PullDeps } from './pull-first.js';
 import type { HookProbe, HookReader } from './reader.js';
 import { setBounded } from '../../shared/bounded.js';
 import { withMembers } from '../../raw-json.js';
@@ -56,6 +56,8 @@ export class HookService {
   private readonly shells: Shells;
   /** The leases this node's sessions hold on files they edit. */
   private readonly own: EditLeases;
+  /** What pull-first reads and writes with. */
+  private readonly pull: PullDeps;
   readonly stats = { calls: new Map<string, number>(), denied: 0, unconfirmed: 0, pull_first: 0, auto_leased: 0, digests: 0, bound: 0, quiet: 0 };
 
   constructor(
@@ -82,6 +84,8 @@ export class HookService {
     },
   ) {
     const exact = d.clock !== null;
+    const clock = d.clock;
+    this.pull = { reader: d.reader, writer: d.writer, newestDigestEvent: clock ? () => clock.newestDigestEvent() : null };
     this.sessions = new SessionCache(d.reader, exact);
     this.own = new EditLeases(d.hub, (id, holder) => d.writer.call('leases.renew', { id, holder }).then((r) => LEASE.wire(r.lease).expires_at), { exact, idleMs: d.autoLeaseIdleMs, log: d.log });
     this.shells = new Shells((id, busy) => this.markBusy(id, busy), exact ? d.touchMs : null);
@@ -200,12 +204,6 @@ export class HookService {
   /** A change of the session's shell commands, written off the agent's path; a failed write is only logged. */
   private markBusy(id: string, busy: HookBusy): Promise<unknown> {
     return this.sessions.writing(id, () => this.d.writer.call('hooks.progress', { session_id: id, busy })).catch((err: unknown) => this.d.log.warn({ err, session: id }, 'shell command not recorded'));
-  }
-
-  /** What pull-first reads and writes with. */
-  private get pull() {
-    const clock = this.d.clock;
-    return { reader: this.d.reader, writer: this.d.writer, newestDigestEvent: clock ? () => clock.newestDigestEvent() : null };
   }
 
   private async me(s: HookSession): Promise<Me> {
