@@ -25,7 +25,7 @@ export function stateDomain(p: Platform): Domain & { state: StateService; feed: 
     feed.closeAll(code, reason);
     feed.forget();
   });
-  const jobs = new StateJobs(p.writer, (now) => p.readers.state.due(now), () => feed.poke(), log);
+  const jobs = new StateJobs(p.writer, (now) => p.readers.state.due(now), () => p.readers.state.newestRevision(), () => feed.poke(), log);
   const deps = { feed, maxBytes: p.config.wsBufferBytes };
   return {
     state,
@@ -51,17 +51,21 @@ export function stateDomain(p: Platform): Domain & { state: StateService; feed: 
 
 /**
  * The state store's background jobs (once per deployment): keys past their TTL deleted each
- * second with their `expire` changes; the change log kept to its newest STATE_CHANGES_KEEP.
+ * second with their `expire` changes; the change log kept to its newest STATE_CHANGES_KEEP, cut
+ * only when it grew since (an idle server writes nothing).
  */
 class StateJobs implements Job {
   private readonly timer: Periodic;
   private lastPrune = 0;
+  /** The newest revision when the change log was last cut (0: a store with no change yet needs none). */
+  private prunedAt = 0;
   readonly stats = { expired: 0, changes_pruned: 0 };
 
   constructor(
     private readonly writer: WriterClient,
     /** Whether some key's TTL has run out: the writer is called only then (an idle server writes nothing). */
     private readonly due: (now: number) => Awaitable<boolean>,
+    private readonly revision: () => Awaitable<number>,
     private readonly changed: () => void,
     private readonly log: Logger,
   ) {
@@ -87,10 +91,17 @@ class StateJobs implements Job {
       }
       if (Date.now() - this.lastPrune >= STATE_CHANGES_PRUNE_MS) {
         this.lastPrune = Date.now();
-        for (let turn = 0; turn < 16; turn++) {
-          const r = await this.writer.call('state.prune_changes', { keep: STATE_CHANGES_KEEP, chunk: STATE_CHANGES_PRUNE_CHUNK });
-          this.stats.changes_pruned += r.deleted;
-          if (!r.more) break;
+        const revision = await this.revision();
+        if (revision !== this.prunedAt) {
+          for (let turn = 0; turn < 16; turn++) {
+            const r = await this.writer.call('state.prune_changes', { keep: STATE_CHANGES_KEEP, chunk: STATE_CHANGES_PRUNE_CHUNK });
+            this.stats.changes_pruned += r.deleted;
+            // Cut to its size: the next pass cuts again only after a change.
+            if (!r.more) {
+              this.prunedAt = revision;
+              break;
+            }
+          }
         }
       }
     } catch (err) {
