@@ -77,6 +77,12 @@ t.test('hooks: a session belongs to the token that bound it; koor-cli acts as it
   const other = { error: "agent token may not call hooks for another agent's session", code: 403 };
   t.same(await hook(b, 'sess-a', 'UserPromptSubmit'), { status: 403, body: other }, "bob's token driving ann's session: refused");
   t.same(await hook(b, 'sess-a', 'SessionEnd'), { status: 403, body: other }, 'nor may it end it');
+  // An edit ann's session holds the file of is answered from what the server keeps: not for bob either.
+  const edit = (tok: string, tool_name: string) =>
+    call('POST', '/api/hooks/claude-code', tok, { session_id: 'sess-a', hook_event_name: 'PreToolUse', cwd: '/w/web', tool_name, tool_input: { file_path: '/w/web/a.ts' } }, undefined, { 'x-koor-repo-root': '/w/web' });
+  for (let i = 0; i < 2; i++) t.same(await edit(a, 'Edit'), { status: 200, body: {} }, 'ann edits a.ts, leased to her session at the first edit');
+  t.same(await edit(b, 'Edit'), { status: 403, body: other }, "bob's token editing through ann's session: refused");
+  t.same(await edit(b, 'Read'), { status: 403, body: other }, 'or reading through it');
   t.equal((await call('GET', '/api/hooks/claude-code/sessions/sess-a', a)).status, 200, 'the session lives on');
 
   // An agent's own instance token binds sessions too, and only it drives them.

@@ -57,6 +57,10 @@ export interface HookCaller {
  */
 export const ownerOf = (c: HookCaller): string | null => c.tokenId ?? (c.role !== 'admin' && c.instanceId !== null ? `instance:${c.instanceId}` : null);
 
+/** Whether `c` may drive a session of agent `instanceId` that the owner `boundBy` bound (null: not known here): the operator, that agent, or that owner. */
+export const drives = (c: HookCaller, instanceId: string, boundBy: string | null): boolean =>
+  c.role === 'admin' || c.instanceId === instanceId || (boundBy !== null && ownerOf(c) === boundBy);
+
 /** A relative path with a `.`, `..` or empty segment (a slash first, last or doubled): path.resolve normalizes it. */
 const PATH_TO_NORMALIZE = /(^|\/)\.{1,2}(\/|$)|\/\/|\/$|^\//;
 
@@ -71,6 +75,14 @@ export function repoRelative(root: string, cwd: string, file: string): string | 
   const rel = path.relative(root, abs).split(path.sep).join('/');
   if (rel === '' || rel.startsWith('../') || rel === '..' || path.isAbsolute(rel)) return null;
   return rel;
+}
+
+/** The file an edit hook names, relative to the session's repository root; null for another tool, or a file outside the root. */
+export function editedPath(s: Pick<HookSession, 'repo_root'>, input: HookInput): string | null {
+  const field = input.tool_name !== undefined ? EDIT_TOOLS[input.tool_name] : undefined;
+  const file = field !== undefined ? input.tool_input?.[field] : undefined;
+  if (typeof file !== 'string' || s.repo_root === '') return null;
+  return repoRelative(s.repo_root, input.cwd ?? '', file);
 }
 
 /**

@@ -41,11 +41,8 @@ export async function noteSync(d: PullDeps, s: HookSession, command: unknown): P
  * `scan` newest events.
  */
 export async function changedSincePull(d: PullDeps, s: HookSession, me: string, rel: string, scan: number): Promise<string | null> {
-  if (s.synced_event === 0) return null;
-  const warned = s.pull_warned.find((w) => w.path === rel)?.event ?? 0;
-  const since = Math.max(s.synced_event - 1, warned);
-  // No lease let go since (the usual edit): nothing read.
-  if (d.newestDigestEvent !== null && d.newestDigestEvent() <= since) return null;
+  const since = sincePull(s, rel);
+  if (since === null || pulledSince(d, since)) return null;
   const newest = await d.reader.newestEvent();
   if (newest <= since) return null;
   const events = await d.reader.eventsAfter(Math.max(since, newest - scan), newest, scan);
@@ -59,6 +56,22 @@ export async function changedSincePull(d: PullDeps, s: HookSession, me: string, 
     return l.holder_name;
   }
   return null;
+}
+
+/** The newest event `rel`'s copy in the session's clone is known to have (its sync, or a warning about `rel` since); null when no sync was seen. */
+function sincePull(s: HookSession, rel: string): number | null {
+  if (s.synced_event === 0) return null;
+  for (const w of s.pull_warned) if (w.path === rel) return Math.max(s.synced_event - 1, w.event);
+  return s.synced_event - 1;
+}
+
+/** No lease was let go after event `since`, known without a read (the usual edit); false when it must be read. */
+const pulledSince = (d: PullDeps, since: number): boolean => d.newestDigestEvent !== null && d.newestDigestEvent() <= since;
+
+/** changedSincePull's null, known without a read or a promise; false when it must be asked. */
+export function notChangedSincePull(d: PullDeps, s: HookSession, rel: string): boolean {
+  const since = sincePull(s, rel);
+  return since === null || pulledSince(d, since);
 }
 
 /** The refusal's reason, as the model reads it (≈40 tokens). */

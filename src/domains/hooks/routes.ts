@@ -5,7 +5,7 @@ import type { Ctx } from '../../http/context.js';
 import { pathName } from '../../http/path.js';
 import { sendJson, sendJsonText } from '../../http/reply.js';
 import type { Route } from '../../http/route.js';
-import type { HookInput } from './input.js';
+import type { HookCaller, HookContext, HookInput } from './input.js';
 import type { HookService } from './service.js';
 import { rule } from '../../http/permissions.js';
 import { answerInTime } from './deadline.js';
@@ -23,13 +23,19 @@ const CONTEXT_HEADERS = {
 };
 /** The clients whose input this endpoint takes (the others' translated by the bridge or plugin, cli/hooks/clients/); any other value counts as Claude Code. */
 const CLIENTS = new Set(['claude-code', 'cursor', 'codex', 'copilot', 'gemini', 'opencode', 'kilo']);
-const contextOf = (ctx: Ctx) => ({
-  agentName: (ctx.extraHeaders['x-koor-agent-name'] ?? '').trim(),
-  // KOOR_PROJECT overrides; else the repository's identity its clones share; else (the service) its folder.
-  project: (ctx.extraHeaders['x-koor-project'] ?? '').trim() || (ctx.extraHeaders['x-koor-repository'] ?? '').trim(),
-  repoRoot: (ctx.extraHeaders['x-koor-repo-root'] ?? '').trim(),
-  caller: { role: ctx.principal.role, tokenId: ctx.principal.tokenId, instanceId: ctx.identity?.instanceId ?? null, scopes: ctx.principal.scopes },
-});
+const callerOf = (ctx: Ctx): HookCaller => ({ role: ctx.principal.role, tokenId: ctx.principal.tokenId, instanceId: ctx.identity?.instanceId ?? null, scopes: ctx.principal.scopes });
+const contextOf = (ctx: Ctx, caller: HookCaller): HookContext => {
+  const client = (ctx.extraHeaders['x-koor-client'] ?? '').trim();
+  return {
+    agentName: (ctx.extraHeaders['x-koor-agent-name'] ?? '').trim(),
+    // KOOR_PROJECT overrides; else the repository's identity its clones share; else (the service) its folder.
+    project: (ctx.extraHeaders['x-koor-project'] ?? '').trim() || (ctx.extraHeaders['x-koor-repository'] ?? '').trim(),
+    repoRoot: (ctx.extraHeaders['x-koor-repo-root'] ?? '').trim(),
+    client: CLIENTS.has(client) ? client : 'claude-code',
+    caller,
+    arrivedMs: ctx.t0,
+  };
+};
 
 export function hookRoutes(svc: HookService): Route[] {
   return [
@@ -42,12 +48,15 @@ export function hookRoutes(svc: HookService): Route[] {
       body: 'json',
       schema: ClaudeHookInput,
       headers: CONTEXT_HEADERS,
-      handler: async (ctx) => {
+      handler: (ctx) => {
         const b = ctx.json as Partial<HookInput>;
         if (!b.session_id) throw fail('FIELD_REQUIRED', 'session_id');
         if (!b.hook_event_name) throw fail('FIELD_REQUIRED', 'hook_event_name');
-        const client = (ctx.extraHeaders['x-koor-client'] ?? '').trim();
-        sendJson(ctx, 200, await answerInTime(svc, b as HookInput, { ...contextOf(ctx), client: CLIENTS.has(client) ? client : 'claude-code', arrivedMs: ctx.t0 }));
+        const caller = callerOf(ctx);
+        // A hook that changes nothing, answered at once from what the node keeps (HookService.quick).
+        const quick = svc.quick(b as HookInput, caller);
+        if (quick !== undefined) return sendJson(ctx, 200, quick);
+        return answerInTime(svc, b as HookInput, contextOf(ctx, caller)).then((out) => sendJson(ctx, 200, out));
       },
     },
     {

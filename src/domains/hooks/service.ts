@@ -7,7 +7,7 @@ import { inScope, permitTargets } from '../../access.js';
 import type { Logger } from '../../log.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
 import type { HookBusy } from '../../../schemas/rpc/writer-hooks.js';
-import { busyChange, derivedName, EDIT_TOOLS, ownerOf, repoRelative, SHELL_TOOL, type HookCaller, type HookContext, type HookInput } from './input.js';
+import { busyChange, derivedName, drives, editedPath, ownerOf, SHELL_TOOL, type HookCaller, type HookContext, type HookInput } from './input.js';
 import { literalPathGlob } from '../../shared/path-glob.js';
 import { folderOf } from '../../shared/workspace.js';
 import { checkFields, clipUtf8 } from '../instances/fields.js';
@@ -20,7 +20,7 @@ import type { MessageReader } from '../messages/reader.js';
 import type { TaskReader } from '../tasks/reader.js';
 import { digestFit, digestLines, heldOf, leasedReason, withHeld, type Me } from './digest.js';
 import { digestOf, orientationOf } from './briefing.js';
-import { changedSincePull, noteSync, pullFirstReason, type PullDeps } from './pull-first.js';
+import { changedSincePull, notChangedSincePull, noteSync, pullFirstReason, type PullDeps } from './pull-first.js';
 import type { HookProbe, HookReader } from './reader.js';
 import { setBounded } from '../../shared/bounded.js';
 import { withMembers } from '../../raw-json.js';
@@ -58,7 +58,7 @@ export class HookService {
   private readonly own: EditLeases;
   /** What pull-first reads and writes with. */
   private readonly pull: PullDeps;
-  readonly stats = { calls: new Map<string, number>(), denied: 0, unconfirmed: 0, pull_first: 0, auto_leased: 0, digests: 0, bound: 0, quiet: 0 };
+  readonly stats = { calls: new Map<string, number>(), denied: 0, unconfirmed: 0, pull_first: 0, auto_leased: 0, digests: 0, bound: 0, quiet: 0, kept: 0 };
 
   constructor(
     private readonly d: {
@@ -105,6 +105,28 @@ export class HookService {
     return this.shells.close();
   }
 
+  /**
+   * `handle`'s answer to a PreToolUse that changes nothing (the edit of a file its agent leases, a
+   * tool that neither edits nor runs a shell command), from what this node keeps: no read, no
+   * promise. Undefined when any of it is not kept here (a cluster, a session or lease not seen since
+   * it was written, a release since the clone's pull): `handle` then.
+   */
+  quick(input: HookInput, caller: HookCaller): Output | undefined {
+    if (this.d.clock === null || input.hook_event_name !== 'PreToolUse') return undefined;
+    const s = this.sessions.kept(input.session_id);
+    const b = s && this.bound.get(s.session_id);
+    if (s === undefined || b?.instanceId !== s.instance_id || !drives(caller, s.instance_id, b.tokenId)) return undefined;
+    if (busyChange(input, { busy_until: s.busy_until, busy_count: s.busy_count + this.shells.count(s.session_id) }) !== null) return undefined;
+    const rel = editedPath(s, input);
+    const own = rel === null ? undefined : this.own.get(s.session_id, rel, dataNow());
+    if (rel !== null && (own === undefined || !notChangedSincePull(this.pull, s, rel))) return undefined;
+    this.stats.calls.set('PreToolUse', (this.stats.calls.get('PreToolUse') ?? 0) + 1);
+    this.stats.kept++;
+    this.progress(s);
+    if (own?.auto && this.d.edits === 'auto-lease') this.own.renew(own, b.instanceId);
+    return NOTHING;
+  }
+
   async handle(input: HookInput, ctx: HookContext): Promise<Output> {
     const event = input.hook_event_name;
     this.stats.calls.set(event, (this.stats.calls.get(event) ?? 0) + 1);
@@ -128,7 +150,7 @@ export class HookService {
         return this.news(s, event, null, late, probe);
       case 'PostToolUse':
         if (await noteSync(this.pull, s, input.tool_name === SHELL_TOOL ? input.tool_input?.command : undefined)) this.sessions.drop(s.session_id);
-        return this.news(s, event, this.editedPath(s, input), late, probe);
+        return this.news(s, event, editedPath(s, input), late, probe);
       case 'Stop':
         // Never keeps a session from stopping twice in a row (`stop_hook_active`): at most one more turn per stop.
         return input.stop_hook_active === true ? NOTHING : this.news(s, event, null, late, probe);
@@ -217,13 +239,6 @@ export class HookService {
     return { id: b.instanceId, name: b.name, project: s.project };
   }
 
-  private editedPath(s: HookSession, input: HookInput): string | null {
-    const field = input.tool_name !== undefined ? EDIT_TOOLS[input.tool_name] : undefined;
-    const file = field !== undefined ? input.tool_input?.[field] : undefined;
-    if (typeof file !== 'string' || s.repo_root === '') return null;
-    return repoRelative(s.repo_root, input.cwd ?? '', file);
-  }
-
   /**
    * PreToolUse of an edit: refused when another agent holds an exclusive lease on the file; with
    * `auto-lease`, the first edit of a file nobody leases takes an exclusive lease on it for this
@@ -231,7 +246,7 @@ export class HookService {
    * the lease; 0: while it lives) and released when its session ends or it goes stale.
    */
   private async guard(s: HookSession, input: HookInput, caller: HookCaller): Promise<Output> {
-    const rel = this.editedPath(s, input);
+    const rel = editedPath(s, input);
     if (rel === null) return NOTHING;
     const me = await this.me(s);
     // Most edits are of a file the agent already leases: known here (exact mode), the lease table is not read.
@@ -346,11 +361,10 @@ export class HookService {
 
   /** Refuses a caller that may not drive this session: not the operator, its agent, or the token that bound it. */
   private async permitDrive(s: HookSession, caller: HookCaller): Promise<void> {
-    if (caller.role === 'admin' || caller.instanceId === s.instance_id) return;
-    const owner = ownerOf(caller);
-    if (owner !== null) {
+    if (drives(caller, s.instance_id, null)) return;
+    if (ownerOf(caller) !== null) {
       await this.me(s);
-      if (this.bound.get(s.session_id)?.tokenId === owner) return;
+      if (drives(caller, s.instance_id, this.bound.get(s.session_id)?.tokenId ?? null)) return;
     }
     throw fail('ROLE_FORBIDDEN', caller.role, "call hooks for another agent's session");
   }

@@ -33,6 +33,11 @@ export class SessionCache {
     return s;
   }
 
+  /** The copy kept of the row, if any (none where none are kept). */
+  kept(id: string): HookSession | undefined {
+    return this.rows.get(id);
+  }
+
   /** The row as stored now (and kept); `current`, the row a hook just read, where none are kept. */
   async fresh(id: string, current?: HookSession): Promise<HookSession | undefined> {
     if (!this.keep && current) return current;
