@@ -42,7 +42,7 @@ export function hooksDomain(p: Platform, d: { leases: LeaseService; instances: I
       m.counter('koor_hook_pull_first_total', 'Edits refused once because another agent let the file go after the session last pulled (pull first).', () => hooks.stats.pull_first);
       m.counter('koor_hook_auto_leases_total', 'Leases taken by a hook on the first edit of a free file (--hook-edits auto-lease).', () => hooks.stats.auto_leased);
       m.counter('koor_hook_digests_total', 'Digests put into a model context by hooks.', () => hooks.stats.digests);
-      m.counter('koor_hook_kept_total', 'PreToolUse hooks answered from what the node keeps, without a read: an edit of a file its agent leases, a tool that neither edits nor runs a shell command.', () => hooks.stats.kept);
+      m.counter('koor_hook_kept_total', 'Hooks answered from what the node keeps, without a read or a wait: nothing to tell the model, nothing to write on its path (an edit of a file its agent leases, a turn with no news).', () => hooks.stats.kept);
       m.counter('koor_hook_quiet_total', 'Hooks answered "nothing new" without reading: the news clock had not moved for the session since it last read its news.', () => hooks.stats.quiet);
     },
   };

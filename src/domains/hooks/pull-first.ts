@@ -21,9 +21,12 @@ export interface PullDeps {
   newestDigestEvent: (() => number) | null;
 }
 
+/** Whether a shell command (`command`: what it ran) syncs the clone. */
+export const syncs = (command: unknown): boolean => typeof command === 'string' && GIT_SYNC.test(command);
+
 /** A PostToolUse of a shell command (`command`: what it ran) that synced the clone: what ended before now is in it. True when the session's row changed. */
 export async function noteSync(d: PullDeps, s: HookSession, command: unknown): Promise<boolean> {
-  if (typeof command !== 'string' || !GIT_SYNC.test(command)) return false;
+  if (!syncs(command)) return false;
   const from = (await d.reader.newestEvent()) + 1;
   if (from <= s.synced_event) return false;
   await d.writer.call('hooks.advance', { session_id: s.session_id, synced_event: from });

@@ -7,7 +7,7 @@ import { inScope, permitTargets } from '../../access.js';
 import type { Logger } from '../../log.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
 import type { HookBusy } from '../../../schemas/rpc/writer-hooks.js';
-import { busyChange, derivedName, drives, editedPath, ownerOf, SHELL_TOOL, type HookCaller, type HookContext, type HookInput } from './input.js';
+import { derivedName, drives, editedPath, ownerOf, SHELL_TOOL, type HookCaller, type HookContext, type HookInput } from './input.js';
 import { literalPathGlob } from '../../shared/path-glob.js';
 import { folderOf } from '../../shared/workspace.js';
 import { checkFields, clipUtf8 } from '../instances/fields.js';
@@ -20,7 +20,7 @@ import type { MessageReader } from '../messages/reader.js';
 import type { TaskReader } from '../tasks/reader.js';
 import { digestFit, digestLines, heldOf, leasedReason, withHeld, type Me } from './digest.js';
 import { digestOf, orientationOf } from './briefing.js';
-import { changedSincePull, notChangedSincePull, noteSync, pullFirstReason, type PullDeps } from './pull-first.js';
+import { changedSincePull, notChangedSincePull, noteSync, pullFirstReason, syncs, type PullDeps } from './pull-first.js';
 import type { HookProbe, HookReader } from './reader.js';
 import { setBounded } from '../../shared/bounded.js';
 import { withMembers } from '../../raw-json.js';
@@ -28,7 +28,7 @@ import type { NewsClock, NewsMark } from './news-clock.js';
 import { gather } from './gather.js';
 import { SessionCache } from './sessions.js';
 import { Shells } from './shells.js';
-import { EditLeases } from './edit-leases.js';
+import { EditLeases, type OwnLease } from './edit-leases.js';
 import type { Hub } from '../../bus/hub.js';
 
 /** `m.set(k, v)`, the map forgotten first when it holds HOOK_SESSIONS_REMEMBERED entries. */
@@ -106,23 +106,32 @@ export class HookService {
   }
 
   /**
-   * `handle`'s answer to a PreToolUse that changes nothing (the edit of a file its agent leases, a
-   * tool that neither edits nor runs a shell command), from what this node keeps: no read, no
-   * promise. Undefined when any of it is not kept here (a cluster, a session or lease not seen since
-   * it was written, a release since the clone's pull): `handle` then.
+   * `handle`'s answer to a hook that says nothing to the model and writes nothing on its path —
+   * the edit of a file its agent leases, any other tool, the report of a tool, a turn with no news
+   * — from what this node keeps: no read, no promise. Undefined when any of it is not kept here (a
+   * cluster, a session or lease not seen since it was written, a release since the clone's pull,
+   * news, a git pull to note): `handle` then.
    */
   quick(input: HookInput, caller: HookCaller): Output | undefined {
-    if (this.d.clock === null || input.hook_event_name !== 'PreToolUse') return undefined;
+    const event = input.hook_event_name;
+    if (this.d.clock === null || event === 'SessionStart' || event === 'SessionEnd') return undefined;
     const s = this.sessions.kept(input.session_id);
     const b = s && this.bound.get(s.session_id);
     if (s === undefined || b?.instanceId !== s.instance_id || !drives(caller, s.instance_id, b.tokenId)) return undefined;
-    if (busyChange(input, { busy_until: s.busy_until, busy_count: s.busy_count + this.shells.count(s.session_id) }) !== null) return undefined;
     const rel = editedPath(s, input);
-    const own = rel === null ? undefined : this.own.get(s.session_id, rel, dataNow());
-    if (rel !== null && (own === undefined || !notChangedSincePull(this.pull, s, rel))) return undefined;
-    this.stats.calls.set('PreToolUse', (this.stats.calls.get('PreToolUse') ?? 0) + 1);
+    let own: OwnLease | undefined;
+    if (event === 'PreToolUse' && rel !== null) {
+      own = this.own.get(s.session_id, rel, dataNow());
+      if (own === undefined || !notChangedSincePull(this.pull, s, rel)) return undefined;
+    } else if (event === 'PostToolUse' || event === 'UserPromptSubmit' || (event === 'Stop' && input.stop_hook_active !== true)) {
+      // A git pull to note is read and written.
+      if (event === 'PostToolUse' && input.tool_name === SHELL_TOOL && syncs(input.tool_input?.command)) return undefined;
+      if (!this.quiet(s, { id: b.instanceId, name: b.name, project: s.project }, event === 'PostToolUse' ? rel : null)) return undefined;
+    }
+    this.stats.calls.set(event, (this.stats.calls.get(event) ?? 0) + 1);
     this.stats.kept++;
     this.progress(s);
+    void this.shells.note(s, input);
     if (own?.auto && this.d.edits === 'auto-lease') this.own.renew(own, b.instanceId);
     return NOTHING;
   }
@@ -138,7 +147,8 @@ export class HookService {
     const late = (): boolean => performance.now() - ctx.arrivedMs > HOOK_LATE_MS;
     const { s, probe } = await this.bind(input, ctx);
     this.progress(s);
-    const marked = this.shell(s, input);
+    // Kept by Shells, which writes a command once it has run long enough to matter.
+    const marked = this.shells.note(s, input);
     // A cluster's next hook may reach another node, which must find the mark in the row: written first.
     if (marked && this.d.clock === null) await marked;
     switch (event) {
@@ -205,22 +215,6 @@ export class HookService {
     if (now - (this.lastProgress.get(s.session_id) ?? 0) < this.d.touchMs) return;
     keepPerSession(this.lastProgress, s.session_id, now);
     this.d.writer.call('hooks.progress', { session_id: s.session_id }).catch((err: unknown) => this.d.log.debug({ err, session: s.session_id }, 'hook progress not recorded'));
-  }
-
-  /**
-   * A shell command starts (its agent may run no hook until it ends: not stale before then) or
-   * ends, or none runs (the turn ended): kept by Shells, which writes a command once it has run
-   * long enough to matter; the session's row, when it says more than this node saw, is cleared here.
-   * The write made now, if any (a cluster writes each at once).
-   */
-  private shell(s: HookSession, input: HookInput): Promise<unknown> | null {
-    const id = s.session_id;
-    const busy = busyChange(input, { busy_until: s.busy_until, busy_count: s.busy_count + this.shells.count(id) });
-    if (busy === null) return null;
-    const rowHeld = s.busy_until !== '' || s.busy_count > 0;
-    if (busy === 'end') return this.shells.end(id) ? null : this.markBusy(id, 'end');
-    if (busy === 'clear') return !this.shells.clear(id) && rowHeld ? this.markBusy(id, 'clear') : null;
-    return this.shells.start(id, busy.ms);
   }
 
   /** A change of the session's shell commands, written off the agent's path; a failed write is only logged. */
@@ -307,17 +301,7 @@ export class HookService {
    */
   private async news(cached: HookSession, event: string, edited: string | null, late: () => boolean, probe: HookProbe | null): Promise<Output> {
     const me = await this.me(cached);
-    const hint = this.scanned.get(cached.session_id);
-    if (hint?.mark && cached.held.length === 0 && (edited === null || cached.edited.includes(edited))) {
-      // Events since, kept parsed: when none makes a line of its digest, none concerns it.
-      const after = this.d.clock!.after(hint.mark, me.id);
-      if (after !== null && (after.length === 0 || digestLines({ me, messages: [], events: after, audit: [], edited: cached.edited, denied: cached.denied }).length === 0)) {
-        const last = after.at(-1)?.id;
-        if (last !== undefined) keepPerSession(this.scanned, cached.session_id, { ...hint, event: Math.max(hint.event, last), mark: { ...hint.mark, event: last } });
-        this.stats.quiet++;
-        return NOTHING;
-      }
-    }
+    if (this.quiet(cached, me, edited)) return NOTHING;
     const s = (await this.sessions.fresh(cached.session_id, cached)) ?? cached;
     const g = await gather(this.d, s, me, this.scanned.get(s.session_id), s === probe?.session ? probe : null);
     const editedNow = edited !== null && !s.edited.includes(edited) ? edited : null;
@@ -342,6 +326,22 @@ export class HookService {
     this.stats.digests++;
     if (event === 'Stop') return { decision: 'block', reason: text };
     return { hookSpecificOutput: { hookEventName: event, additionalContext: text } };
+  }
+
+  /**
+   * Whether nothing concerns the session since this node last read its news, known without a read:
+   * the news clock has not moved for it, or none of the events since, kept parsed, makes a line of
+   * its digest — and nothing else is to be said or noted. Then where it read to moves past them.
+   */
+  private quiet(cached: HookSession, me: Me, edited: string | null): boolean {
+    const hint = this.scanned.get(cached.session_id);
+    if (!hint?.mark || cached.held.length > 0 || (edited !== null && !cached.edited.includes(edited))) return false;
+    const after = this.d.clock!.after(hint.mark, me.id);
+    if (after === null || (after.length > 0 && digestLines({ me, messages: [], events: after, audit: [], edited: cached.edited, denied: cached.denied }).length > 0)) return false;
+    const last = after.at(-1)?.id;
+    if (last !== undefined) keepPerSession(this.scanned, cached.session_id, { ...hint, event: Math.max(hint.event, last), mark: { ...hint.mark, event: last } });
+    this.stats.quiet++;
+    return true;
   }
 
   /**

@@ -1,6 +1,8 @@
+import type { HookSession } from '../../../schemas/rpc/writer.js';
 import type { HookBusy } from '../../../schemas/rpc/writer-hooks.js';
 import { HOOK_BUSY_MAX_MS } from '../../../schemas/rpc/writer-hooks.js';
 import { HOOK_SESSIONS_REMEMBERED } from '../../shared/limits-features.js';
+import { busyChange, type HookInput } from './input.js';
 
 interface Running {
   /** Commands started and not ended, as this node saw them. */
@@ -33,6 +35,22 @@ export class Shells {
     /** null: every command written at once (a cluster: a session's next hook may reach any node, which must find it in the row). */
     private readonly deferMs: number | null,
   ) {}
+
+  /**
+   * A hook's news of its session's commands (busyChange): one starts (its agent may run no hook
+   * until it ends: not stale before then), one ends, or none runs (the turn ended). The session's
+   * row, when it says more than this node saw, is cleared here. The write made now, if any (a
+   * cluster writes each at once).
+   */
+  note(s: Pick<HookSession, 'session_id' | 'busy_until' | 'busy_count'>, input: HookInput): Promise<unknown> | null {
+    const id = s.session_id;
+    const busy = busyChange(input, { busy_until: s.busy_until, busy_count: s.busy_count + this.count(id) });
+    if (busy === null) return null;
+    const rowHeld = s.busy_until !== '' || s.busy_count > 0;
+    if (busy === 'end') return this.end(id) ? null : this.write(id, 'end');
+    if (busy === 'clear') return !this.clear(id) && rowHeld ? this.write(id, 'clear') : null;
+    return this.start(id, busy.ms);
+  }
 
   /** Commands of the session this node knows to be running. */
   count(sessionId: string): number {
