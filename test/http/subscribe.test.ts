@@ -199,8 +199,10 @@ t.test('an event committed past its caller\'s deadline and never announced still
   // Same batch: the publish runs at once, then a slow step delays the COMMIT past the
   // publisher's deadline. The caller is told it committed (a begun write is waited
   // for, never a 503 after its commit); a raw writer call announces nothing, the feed finds it.
-  const lost = s.writer.call('events.publish', { topic: 'lost-reply', data: '2', source: '' }, { deadlineMs: 50 }).catch((e: { status?: string }) => e);
-  const blocker = s.writer.call('sys.sleep', { ms: 300 });
+  // The deadline leaves a loaded machine time to begin the publish (at 50 ms a busy cluster pass
+  // began it too late: refused unwritten, as it must be); the slow step runs well past it.
+  const lost = s.writer.call('events.publish', { topic: 'lost-reply', data: '2', source: '' }, { deadlineMs: 250 }).catch((e: { status?: string }) => e);
+  const blocker = s.writer.call('sys.sleep', { ms: 750 });
   t.equal(((await lost) as { id?: number }).id, 2, 'the caller learns it committed');
   await blocker;
   await publish(s.url, 'third', 3);
