@@ -33,6 +33,7 @@ import { MESSAGES, MESSAGE_RECIPIENTS } from './tables/messages.js';
 import { API_TOKENS } from './tables/tokens.js';
 import { LEASES } from './tables/leases.js';
 import { INSTANCES } from './tables/instances.js';
+import { AUDIT_LOG } from './tables/audit.js';
 
 export interface PgMigration {
   version: number;
@@ -321,5 +322,10 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
     version: 25,
     name: 'tasks a lease refused are out of the claim order until it ends: a claim no longer walks past every blocked task (2,000 of them ahead cost each claim ~3 ms)',
     sql: [createIndex(TASKS, 'tasks_open', 'pg'), createIndex(TASKS, 'tasks_blocked_by', 'pg'), "UPDATE tasks SET blocked_by = '' WHERE blocked_by <> '' AND blocked_by NOT IN (SELECT id FROM leases);"].join('\n'),
+  },
+  {
+    version: 26,
+    name: 'the audit entries a digest reports, indexed: a digest seeks them instead of walking every entry since its cursor (1,000 agents writing: thousands a digest)',
+    sql: createIndex(AUDIT_LOG, 'audit_log_digest', 'pg'),
   },
 ];

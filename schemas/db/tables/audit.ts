@@ -1,13 +1,18 @@
 import { dialects } from '../sql.js';
 import { f, record } from '../record.js';
 
+/** The entries a digest reports (src/domains/hooks/reader.ts), as SQL: the term its reads and their index share. */
+export const DIGEST_AUDIT = "action IN ('rule.accept', 'spec.put', 'spec.delete', 'instance.register')";
+
 /**
- * The audit log: an entry per audited write, in the write's own transaction. No indexes. Not by
+ * The audit log: an entry per audited write, in the write's own transaction. Not indexed by
  * actor or action (they cost every audited write two more b-tree inserts, and no query used
  * them: a listing filtered by actor walks the log newest first, bounded by audit_keep). Not by
  * timestamp (a page in every audited commit): entries are written in time order, so retention by
  * age walks the oldest by id, and a span's counts (`timestamp >= ? OR ? IS NULL`) scanned the
- * table with the index too.
+ * table with the index too. One partial index, of the few entries a digest reports (an insert
+ * more for those alone): a digest seeks them, where it walked every entry since its cursor — with
+ * 1,000 agents writing, thousands a digest, 16 % of the server's main thread.
  */
 export const AUDIT = record(
   'audit_log',
@@ -22,6 +27,7 @@ export const AUDIT = record(
     detail: f.text({ default: "'{}'" }),
     outcome: f.text({ default: "'success'" }),
   },
+  { indexes: [{ name: 'audit_log_digest', on: 'id', where: DIGEST_AUDIT }] },
 );
 export const AUDIT_LOG = AUDIT.table;
 

@@ -27,7 +27,7 @@ export interface DigestInput {
   messages: readonly InboxDbRow[];
   /** Events after the session's cursor (the topics a digest reads), their data as stored or parsed. */
   events: ReadonlyArray<Pick<Event, 'id' | 'topic'> & { data: string | Record<string, unknown> }>;
-  /** Audit entries after the session's cursor (DIGEST_AUDIT_ACTIONS). */
+  /** Audit entries after the session's cursor (DIGEST_AUDIT, schemas/db/tables/audit.ts). */
   audit: readonly AuditNews[];
   /** Files this session edited, repository-relative. */
   edited: readonly string[];

@@ -4,7 +4,7 @@ import { HOOK_NEWS_TAIL, HOOK_SESSIONS_REMEMBERED } from '../../shared/limits-fe
 import { isDigestTopic } from './reader.js';
 
 /**
- * Writer methods that may store an audit entry a digest reports (reader.ts, DIGEST_AUDIT_ACTIONS),
+ * Writer methods that may store an audit entry a digest reports (schemas/db/tables/audit.ts, DIGEST_AUDIT),
  * and the pruning of events, which a digest reports when a session had not read them.
  */
 const NEWS_METHODS = ['specs.put', 'specs.delete', 'rules.decide', 'instances.register', 'hooks.bind', 'events.prune'] as const;

@@ -1,6 +1,6 @@
 import { dialects, sql, type Query } from '../../../schemas/db/sql.js';
 import { HOOK_SESSION, type HookSessionRow } from '../../../schemas/db/tables/hooks.js';
-import { NEWEST_AUDIT } from '../../../schemas/db/tables/audit.js';
+import { DIGEST_AUDIT, NEWEST_AUDIT } from '../../../schemas/db/tables/audit.js';
 import { NEWEST_EVENT, OLDEST_EVENT } from '../../../schemas/db/tables/events.js';
 import type { Event, HookSession } from '../../../schemas/rpc/writer.js';
 import { then, type Awaitable } from '../../shared/awaitable.js';
@@ -60,9 +60,6 @@ export interface HookReader {
 const COLS = HOOK_SESSION.columns;
 const SESSION = sql(`SELECT ${COLS} FROM hook_sessions WHERE session_id = ?`);
 const SESSION_OF = sql(`SELECT ${COLS} FROM hook_sessions WHERE instance_id = ? ORDER BY created_at DESC LIMIT 1`);
-/** The audit actions a digest reports (as the audit log names them). */
-const DIGEST_AUDIT_ACTIONS = ['rule.accept', 'spec.put', 'spec.delete', 'instance.register'] as const;
-const DIGEST_AUDIT = `action IN (${DIGEST_AUDIT_ACTIONS.map((a) => `'${a}'`).join(', ')})`;
 const AUDIT_AFTER = sql(`SELECT id, actor, action, resource, detail FROM audit_log WHERE id > ? AND id <= ? AND ${DIGEST_AUDIT} ORDER BY id LIMIT CAST(? AS bigint)`);
 /** The topics a digest reads (src/domains/hooks/digest.ts): every `task.*` and these. */
 const DIGEST_TOPICS = ['lease.acquired', 'lease.released', 'budget.exceeded'] as const;
