@@ -34,6 +34,8 @@ import type { Hub } from '../../bus/hub.js';
 /** `m.set(k, v)`, the map forgotten first when it holds HOOK_SESSIONS_REMEMBERED entries. */
 const keepPerSession = <V>(m: Map<string, V>, k: string, v: V): void => setBounded(m, k, v, HOOK_SESSIONS_REMEMBERED);
 
+/** A session's agent as its digests name it: its binding's instance and name, the session's project. */
+const meOf = (b: { instanceId: string; name: string }, s: HookSession): Me => ({ id: b.instanceId, name: b.name, project: s.project });
 type Output = Record<string, unknown>;
 const NOTHING: Output = {};
 
@@ -126,7 +128,7 @@ export class HookService {
     } else if (event === 'PostToolUse' || event === 'UserPromptSubmit' || (event === 'Stop' && input.stop_hook_active !== true)) {
       // A git pull to note is read and written.
       if (event === 'PostToolUse' && input.tool_name === SHELL_TOOL && syncs(input.tool_input?.command)) return undefined;
-      if (!this.quiet(s, { id: b.instanceId, name: b.name, project: s.project }, event === 'PostToolUse' ? rel : null)) return undefined;
+      if (!this.quiet(s, meOf(b, s), event === 'PostToolUse' ? rel : null)) return undefined;
     }
     this.stats.calls.set(event, (this.stats.calls.get(event) ?? 0) + 1);
     this.stats.kept++;
@@ -230,7 +232,7 @@ export class HookService {
       b = { instanceId: s.instance_id, name: i?.name ?? '', tokenId: i?.token_id ?? '' };
       keepPerSession(this.bound, s.session_id, b);
     }
-    return { id: b.instanceId, name: b.name, project: s.project };
+    return meOf(b, s);
   }
 
   /**
