@@ -175,6 +175,8 @@ export const HOOK_GUARD_DEADLINE_MS = 2000;
  * last digest is all among them tells from them, without reading, that none concerns its agent.
  */
 export const HOOK_NEWS_TAIL = 2048;
+/** Audit entries a digest reports that a node keeps as it last read them, for every session's digest (audit-tail.ts). */
+export const HOOK_AUDIT_TAIL = 2048;
 /** A quiet session's cursors are written forward once this far behind, so another node's scans stay short too. */
 export const HOOK_CURSOR_LAG = 400;
 /**

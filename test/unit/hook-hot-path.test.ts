@@ -4,7 +4,9 @@ import { NewsClock } from '../../src/domains/hooks/news-clock.js';
 import { Shells } from '../../src/domains/hooks/shells.js';
 import { EditLeases } from '../../src/domains/hooks/edit-leases.js';
 import { repoRelative } from '../../src/domains/hooks/input.js';
-import { HOOK_NEWS_TAIL, HOOK_SCAN_EVENTS, HOOK_SESSIONS_REMEMBERED } from '../../src/shared/limits-features.js';
+import { AuditTail } from '../../src/domains/hooks/audit-tail.js';
+import type { AuditNews } from '../../src/domains/hooks/reader.js';
+import { HOOK_AUDIT_TAIL, HOOK_NEWS_TAIL, HOOK_SCAN_EVENTS, HOOK_SESSIONS_REMEMBERED } from '../../src/shared/limits-features.js';
 import type { HookBusy } from '../../schemas/rpc/writer-hooks.js';
 import { silentLogger } from '../../src/log.js';
 
@@ -221,4 +223,69 @@ t.test('repoRelative: an edited file as the repository names it, resolved only w
     ['/repo/shop', '', '/repo/shop/src/', 'src'],
   ];
   for (const [root, cwd, file, rel] of cases) t.equal(repoRelative(root, cwd, file), rel, `${file} under ${root}`);
+});
+
+t.test('audit tail: every answer is what the log read directly gives, whatever the order sessions ask in; a team reads each entry about once', async (t) => {
+  let seed = 7;
+  const rnd = (n: number) => {
+    // mulberry32
+    let x = (seed = (seed + 0x6d2b79f5) | 0);
+    x = Math.imul(x ^ (x >>> 15), x | 1);
+    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
+    return ((x ^ (x >>> 14)) >>> 0) % n;
+  };
+  /**
+   * `sessions` at cursors of their own, one asking at a time, each reading on from where it read to,
+   * a few now and then long silent; the log (ids 1.., every third a digest's entry) growing a few
+   * ids a round and now and then by a burst of `burst` ids (a team joining).
+   */
+  const run = (o: { sessions: number; rounds: number; burst: number; burstOneIn: number }) => {
+    const log: AuditNews[] = [];
+    let newest = 0;
+    const grow = (k: number) => {
+      for (let i = 0; i < k; i++) {
+        newest++;
+        if (newest % 3 === 0) log.push({ id: newest, actor: `a${newest}`, action: 'instance.register', resource: `i${newest}`, detail: '{}' });
+      }
+    };
+    const direct = (after: number, upto: number, limit: number) => {
+      let lo = 0;
+      for (let hi = log.length; lo < hi; ) {
+        const mid = (lo + hi) >>> 1;
+        if (log[mid]!.id <= after) lo = mid + 1;
+        else hi = mid;
+      }
+      return log.slice(lo, lo + limit).filter((e) => e.id <= upto);
+    };
+    let rowsRead = 0;
+    const tail = new AuditTail((after, upto, limit) => {
+      const got = direct(after, upto, limit);
+      rowsRead += got.length;
+      return got;
+    });
+    const cursors = Array.from({ length: o.sessions }, () => 0);
+    let asked = 0;
+    let mismatches = 0;
+    for (let round = 0; round < o.rounds; round++) {
+      grow(rnd(o.burstOneIn) === 0 ? o.burst : rnd(4));
+      const s = rnd(cursors.length);
+      if (rnd(200) === 0) cursors[s] = Math.max(0, newest - 3 * HOOK_AUDIT_TAIL - rnd(500)); // a session long silent
+      const limit = [1, 5, 200][rnd(3)]!;
+      const got = tail.after(cursors[s]!, newest, limit) as AuditNews[];
+      const want = direct(cursors[s]!, newest, limit);
+      asked += want.length;
+      if (JSON.stringify(got.map((e) => e.id)) !== JSON.stringify(want.map((e) => e.id))) mismatches++;
+      cursors[s] = got.length === limit ? got.at(-1)!.id : newest;
+    }
+    return { mismatches, rowsRead, asked, tail };
+  };
+  // Bursts longer than the stretch reads at once, sessions far apart.
+  const harsh = run({ sessions: 100, rounds: 3000, burst: 4 * HOOK_AUDIT_TAIL, burstOneIn: 300 });
+  t.equal(harsh.mismatches, 0, 'bursts longer than the stretch: every answer the direct read');
+  // A team: its sessions ask often, a burst of joins now and then.
+  const team = run({ sessions: 50, rounds: 3000, burst: 2 * HOOK_AUDIT_TAIL, burstOneIn: 1500 });
+  t.equal(team.mismatches, 0, 'a team: every answer the direct read');
+  t.ok(team.rowsRead < team.asked / 3, `a team: entries read from the log (${team.rowsRead}) a fraction of those answered (${team.asked})`);
+  t.same(team.tail.after(5, 5, 10), [], 'an empty range');
+  t.same((team.tail.after(0, 30, 4) as AuditNews[]).map((e) => e.id), [3, 6, 9, 12], 'behind the stretch: read');
 });

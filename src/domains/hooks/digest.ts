@@ -161,7 +161,7 @@ export function digestLines(d: DigestInput): string[] {
     if (a.action === 'rule.accept' && project === me.project) rules.push(name);
     else if ((a.action === 'spec.put' || a.action === 'spec.delete') && project === me.project && a.actor !== me.name) {
       specs.push(`${project}/${name} ${a.action === 'spec.put' ? 'updated' : 'deleted'}${a.actor ? ` by ${a.actor}` : ''}`);
-    } else if (a.action === 'instance.register' && a.resource !== me.id && a.actor !== '' && projectOf(str(parse(a.detail).workspace)) === me.project) joined.push(a.actor);
+    } else if (a.action === 'instance.register' && a.resource !== me.id && a.actor !== '' && (a.project ??= projectOf(str(parse(a.detail).workspace))) === me.project) joined.push(a.actor);
   }
   if (rules.length > 0) lines.push(`Rule${rules.length === 1 ? '' : 's'} accepted in ${me.project}: ${rules.slice(0, DIGEST_LIST_MAX).join(', ')}${more(rules.length)}. See: koor-cli rules list ${me.project}`);
   if (specs.length > 0) lines.push(`Spec${specs.length === 1 ? '' : 's'} ${specs.slice(0, DIGEST_LIST_MAX).join('; ')}${more(specs.length)}.`);

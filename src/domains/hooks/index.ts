@@ -5,6 +5,7 @@ import { touchIntervalMs } from '../../shared/limits.js';
 import { hookRoutes } from './routes.js';
 import { HookService } from './service.js';
 import { NewsClock } from './news-clock.js';
+import { withAuditTail } from './audit-tail.js';
 import { then } from '../../shared/awaitable.js';
 
 /** Coding-agent hooks: Claude Code's hook endpoint, the edit guard, the digests. */
@@ -15,7 +16,8 @@ export function hooksDomain(p: Platform, d: { leases: LeaseService; instances: I
   // Stored before this node started: not published here.
   if (clock) void then(r.hooks.newestEvent(), (id) => clock.seen(id));
   const hooks = new HookService({
-    reader: r.hooks,
+    // One writer: the audit entries digests read are kept once for every session (audit-tail.ts).
+    reader: clock ? withAuditTail(r.hooks) : r.hooks,
     messages: r.messages,
     instances: r.instances,
     tasks: r.tasks,

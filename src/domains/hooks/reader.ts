@@ -14,6 +14,8 @@ export interface AuditNews {
   action: string;
   resource: string;
   detail: string;
+  /** An `instance.register` entry's project (its workspace's), once a digest has worked it out: entries a node keeps serve many digests (audit-tail.ts). */
+  project?: string;
 }
 
 /** An event a digest reports (EVENTS_AFTER's topics). */
