@@ -18,8 +18,12 @@ export const sessionId = (k: number): string => `b0000000-0000-4000-8000-${Strin
 export const agentName = (k: number): string => `bench-s${String(k).padStart(2, '0')}`;
 export const ownFile = (k: number): string => `src/mod-${k}/index.ts`;
 
+const fixtures = new Map<string, Record<string, unknown>>();
+/** A hook event's recorded input, read once (its objects shared: hookInput copies what it changes). */
 function fixture(event: string): Record<string, unknown> {
-  return JSON.parse(fs.readFileSync(path.join(FIXTURES, `${event}.json`), 'utf8')) as Record<string, unknown>;
+  let f = fixtures.get(event);
+  if (!f) fixtures.set(event, (f = JSON.parse(fs.readFileSync(path.join(FIXTURES, `${event}.json`), 'utf8')) as Record<string, unknown>));
+  return f;
 }
 
 /** A hook's input as Claude Code sends it, for session `sid` in ROOT; `file` (repository-relative) for the tool events. */

@@ -4,12 +4,12 @@
  * model: the requests a Claude Code session makes (test/fixtures/claude-code) around each turn,
  * edit and command, with a claim / checkpoint / complete cycle and a message now and then.
  */
-import http from 'node:http';
 import { Tiktoken } from 'js-tiktoken/lite';
 import o200k_base from 'js-tiktoken/ranks/o200k_base';
 import { pooled } from '../lib/async.js';
 import { LatencyHistogram } from '../lib/latency.js';
-import { hookInput, request } from '../hooks/sessions.js';
+import { hookInput } from '../hooks/sessions.js';
+import { LeanHttp } from '../lib/lean-http.js';
 
 const enc = new Tiktoken(o200k_base);
 export const tokens = (s: string): number => enc.encode(s).length;
@@ -19,11 +19,12 @@ const PROJECT = 'shop';
 /** The repository root every session reports (as the hooks suite's: hookInput names its files there). */
 const ROOT = '/bench/shop';
 
-const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity });
+/** Kept-alive sockets, as many as requests at once: an agent's own, while its requests follow one another. */
+export const lean = new LeanHttp();
 
-/** One request, its body JSON, on a socket of its agent's own (hooks/sessions.ts request). */
+/** One request, its body JSON (lean-http.ts: the generator must not be the limit at 1,000 agents). */
 export const call = (base: string, method: string, p: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; text: string }> =>
-  request(base, method, p, body === undefined ? undefined : JSON.stringify(body), { ...headers, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) }, true, { pool: agent, timeoutMs: 30_000 });
+  lean.request(base, method, p, body === undefined ? undefined : JSON.stringify(body), { ...headers, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) });
 
 async function ok<T>(base: string, method: string, p: string, body?: unknown, headers: Record<string, string> = {}): Promise<T> {
   const r = await call(base, method, p, body, headers);
@@ -91,21 +92,36 @@ export async function claimRound(bases: string[], claimers: number, cycles: numb
   return { latency, errors };
 }
 
-/** What the agents saw in a step. */
-export interface Seen {
+/** Round trips by kind, and every hook's whatever its kind. */
+export interface Timings {
   latency: Map<string, LatencyHistogram>;
-  /** Every hook's round trip, whatever its kind. */
   hooks: LatencyHistogram;
-  /** Past the measured window: round trips no longer counted (failures still are). */
-  frozen: boolean;
   requests: number;
+}
+
+const newTimings = (): Timings => ({ latency: new Map(), hooks: new LatencyHistogram(), requests: 0 });
+
+/**
+ * What the agents saw in a step: in its join (every agent's SessionStart at once and its first
+ * WARM_TURNS turns: the files it edits taken, the joins read as news) and in its measured window
+ * after; failures and the largest texts in either.
+ */
+export interface Seen {
+  phase: 'join' | 'window' | 'done';
+  join: Timings;
+  window: Timings;
+  /** Agents past their join. */
+  joined: number;
   errors: string[];
   digestTokensMax: number;
   startTokensMax: number;
   digests: number;
 }
 
-export const newSeen = (): Seen => ({ latency: new Map(), hooks: new LatencyHistogram(), frozen: false, requests: 0, errors: [], digestTokensMax: 0, startTokensMax: 0, digests: 0 });
+/** Turns an agent takes before the measured window may begin. */
+export const WARM_TURNS = 2;
+
+export const newSeen = (): Seen => ({ phase: 'join', join: newTimings(), window: newTimings(), joined: 0, errors: [], digestTokensMax: 0, startTokensMax: 0, digests: 0 });
 
 const bash = (event: string, sid: string, command: string): Record<string, unknown> => ({
   ...hookInput(event, sid),
@@ -117,7 +133,8 @@ const bash = (event: string, sid: string, command: string): Record<string, unkno
 
 /**
  * One simulated agent: a session bound at SessionStart, then turns every `turnMs` (jittered) until
- * `stop.at` (performance.now() clock; it may be moved while the agent runs): a prompt, two edits of its own files with their reports, a shell command, every fifth
+ * `stop.at` (performance.now() clock; it may be moved while the agent runs; `seen.joined` counts it
+ * once past its first WARM_TURNS): a prompt, two edits of its own files with their reports, a shell command, every fifth
  * turn a task claimed, checkpointed and completed, every tenth a message to the next agent, the
  * turn's Stop. Each request is timed under its kind.
  */
@@ -129,12 +146,13 @@ export async function runAgent(base: string, k: number, agents: number, turnMs: 
     const t0 = performance.now();
     const r = await fn();
     const ms = performance.now() - t0;
-    if (!seen.frozen) {
-      let h = seen.latency.get(kind);
-      if (!h) seen.latency.set(kind, (h = new LatencyHistogram()));
+    if (seen.phase !== 'done') {
+      const at = seen[seen.phase];
+      let h = at.latency.get(kind);
+      if (!h) at.latency.set(kind, (h = new LatencyHistogram()));
       h.record(ms);
-      if (isHook) seen.hooks.record(ms);
-      seen.requests++;
+      if (isHook) at.hooks.record(ms);
+      at.requests++;
     }
     if (r.status !== 200) {
       if (seen.errors.length < 10) seen.errors.push(`${kind}: ${r.status} ${r.text.slice(0, 160)}`);
@@ -181,6 +199,7 @@ export async function runAgent(base: string, k: number, agents: number, turnMs: 
       seen.digests++;
       seen.digestTokensMax = Math.max(seen.digestTokensMax, tokens(atStop));
     }
+    if (turn === WARM_TURNS - 1) seen.joined++;
     const left = turnMs * (0.8 + Math.random() * 0.4) - (performance.now() - t0);
     if (left > 0) await new Promise((r) => setTimeout(r, left));
   }

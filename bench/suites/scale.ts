@@ -4,7 +4,9 @@
  * checkpoints, messages) against one koor-server on its defaults (then, the same again, against
  * three nodes on one PostgreSQL, the agents spread over them), over a standing population of
  * other agents' leases, a backlog of tasks and a long event log, at growing team sizes. Per step,
- * same run: round trip p50/p99 by kind of request, server CPU per hook and per agent-minute, the
+ * same run: the join (every agent's SessionStart at once and its first two turns, a worst case
+ * of a team starting: its time and round trips, reported apart), then a measured window: round
+ * trip p50/p99 by kind of request, server CPU per hook and per agent-minute, the
  * server's RSS, the largest digest and SessionStart orientation (o200k tokens), and the dashboard
  * beside the team (bench/scale/dashboard.ts: the overview's first paint in chromium, then one tab
  * open on it, while the agents run on after the step's measured window). Before the steps,
@@ -33,7 +35,7 @@ import type { BenchOptions, BenchTable } from '../lib/suite.js';
 import { dashboardUnmeasurable, launchChromium } from '../lib/dashboard-paint.js';
 import { dashboardBeside, type DashboardStep } from '../scale/dashboard.js';
 import type { Browser } from 'playwright-core';
-import { claimRound, newSeen, populator, runAgent, type Population } from '../scale/team.js';
+import { claimRound, newSeen, populator, runAgent, WARM_TURNS, type Population, type Seen } from '../scale/team.js';
 
 export const timeoutMs = { quick: 10 * 60_000, full: 90 * 60_000 };
 
@@ -47,6 +49,18 @@ const START_TOKENS_MAX = 400;
 const RSS_MAX_MB = { full: 300, quick: 400 };
 /** A simulated agent's turn: one every this many ms (a model's turn takes seconds). */
 const TURN_MS = 2000;
+/** The longest a step's join may take (seconds) before its measured window begins all the same (a failure). */
+const JOIN_MAX_S = 180;
+
+/** Seconds until every one of `agents` is past its join (or JOIN_MAX_S, or the team failed). */
+async function joined(seen: Seen, agents: number, team: Promise<unknown>): Promise<number> {
+  const t0 = performance.now();
+  let failed = false;
+  team.catch(() => (failed = true));
+  while (seen.joined < agents && !failed && performance.now() - t0 < JOIN_MAX_S * 1000) await new Promise((r) => setTimeout(r, 50));
+  return (performance.now() - t0) / 1000;
+}
+
 /** The small backlog claims are measured over first; then over the whole population (goal: p99 ≤ 2× this one's). */
 const CLAIMS_SMALL: Population = { leases: 10, tasks: 100, events: 0 };
 const CLAIMERS = 8;
@@ -155,9 +169,19 @@ async function runArm(arm: Arm, o: RunShape): Promise<ArmResult> {
   const results: Array<Record<string, unknown>> = [];
   let offset = 0;
   for (const agents of o.steps) {
-    log(`${arm.name}: ${agents} agents, ${o.stepS} s`);
+    log(`${arm.name}: ${agents} agents join at once, then ${o.stepS} s measured`);
     const seen = newSeen();
     const rss0 = arm.rss();
+    // The agents run on past the measured window until the dashboard beside them is done: a browser
+    // on the load generator's core would slow the team it measures.
+    const stop = { at: Infinity };
+    const j0 = performance.now();
+    const team = Promise.all(Array.from({ length: agents }, (_, i) => runAgent(arm.urls[i % arm.urls.length]!, offset + i, agents, TURN_MS, stop, seen)));
+    // The join: every SessionStart at once, then each agent's first turns (its files taken, the joins read as news).
+    const joinS = await joined(seen, agents, team);
+    const join = { s: Math.round(joinS * 10) / 10, complete: seen.joined >= agents, session_start: seen.join.latency.get('session start')?.summary() ?? null, hook_latency: seen.join.hooks.summary() };
+    if (!join.complete) failures.push(`${arm.name}, ${agents} agents: ${agents - seen.joined} agents not past their first ${WARM_TURNS} turns after ${JOIN_MAX_S} s`);
+    seen.phase = 'window';
     const buckets0 = await serverHookBuckets(arm.urls);
     // This process's own pauses: a hook's round trip includes them.
     const lag = monitorEventLoopDelay({ resolution: LAG_RESOLUTION_MS });
@@ -166,16 +190,14 @@ async function runArm(arm: Arm, o: RunShape): Promise<ArmResult> {
     const self0 = process.cpuUsage();
     const w0 = performance.now();
     const measuredUntil = w0 + o.stepS * 1000;
-    // The dashboard after the measured window, the agents running on until it is done: a browser
-    // on the load generator's core would slow the team it measures.
-    const stop = { at: arm.dash ? Infinity : measuredUntil };
+    if (!arm.dash) stop.at = measuredUntil;
     const measured = new Promise<{ wallS: number; serverCpuS: number; self: NodeJS.CpuUsage; rss: { anon: number; file: number }; buckets1: Map<string, number> }>((resolve, reject) =>
       setTimeout(() => {
         const wallS = (performance.now() - w0) / 1000;
         const serverCpuS = arm.cpuS() - cpu0;
         const self = process.cpuUsage(self0);
         const rss = arm.rss();
-        seen.frozen = true;
+        seen.phase = 'done';
         lag.disable();
         serverHookBuckets(arm.urls).then((buckets1) => resolve({ wallS, serverCpuS, self, rss, buckets1 }), reject);
       }, measuredUntil - performance.now()),
@@ -186,13 +208,15 @@ async function runArm(arm: Arm, o: RunShape): Promise<ArmResult> {
     const [dashboard, { wallS, serverCpuS, self, rss, buckets1 }] = await Promise.all([
       tab.catch((e: Error) => (failures.push(`${arm.name}, ${agents} agents: dashboard: ${e.message}`), null)),
       measured,
-      ...Array.from({ length: agents }, (_, i) => runAgent(arm.urls[i % arm.urls.length]!, offset + i, agents, TURN_MS, stop, seen)),
+      team,
     ]);
+    log(`  join: ${join.s} s from the first SessionStart to every agent past its first ${WARM_TURNS} turns; session start p50/p99 ${fmtMs(join.session_start?.p50 ?? null)} / ${fmtMs(join.session_start?.p99 ?? null)} ms, its hooks p50/p99 ${fmtMs(join.hook_latency.p50)} / ${fmtMs(join.hook_latency.p99)} ms (${Math.round((performance.now() - j0) / 1000)} s in all)`);
     offset += agents;
-    const hooks = seen.hooks.count;
+    const hooks = seen.window.hooks.count;
     const r = {
       agents,
-      requests: seen.requests,
+      join,
+      requests: seen.window.requests,
       hooks,
       hooks_per_s: Math.round(hooks / wallS),
       server_cores: Math.round((serverCpuS / wallS) * 100) / 100,
@@ -206,13 +230,13 @@ async function runArm(arm: Arm, o: RunShape): Promise<ArmResult> {
       digest_tokens_max: seen.digestTokensMax,
       digests: seen.digests,
       session_start_tokens_max: seen.startTokensMax,
-      hook_latency: seen.hooks.summary(),
+      hook_latency: seen.window.hooks.summary(),
       // The servers' own view of the same hooks (bucket bounds, ms), and this process's event-loop delay.
       server_hook_p50_ms_at_most: bucketQuantile(buckets0, buckets1, 0.5),
       server_hook_p99_ms_at_most: bucketQuantile(buckets0, buckets1, 0.99),
       loadgen_lag_p99_ms: Math.round((lag.percentile(99) / 1e6 - LAG_RESOLUTION_MS) * 100) / 100,
       loadgen_lag_max_ms: Math.round((lag.max / 1e6 - LAG_RESOLUTION_MS) * 100) / 100,
-      latency: Object.fromEntries([...seen.latency].map(([k, h]) => [k, h.summary()])),
+      latency: Object.fromEntries([...seen.window.latency].map(([k, h]) => [k, h.summary()])),
       dashboard,
       errors: seen.errors,
     };
@@ -308,7 +332,7 @@ async function sqliteArm(quick: boolean, shape: RunShape, warnings: string[]): P
   }
 }
 
-type Step = Record<string, unknown> & { agents: number; latency: Record<string, LatencySummary>; hook_latency: LatencySummary; dashboard: DashboardStep | null };
+type Step = Record<string, unknown> & { agents: number; join: { s: number; session_start: LatencySummary | null; hook_latency: LatencySummary }; latency: Record<string, LatencySummary>; hook_latency: LatencySummary; dashboard: DashboardStep | null };
 
 function tablesOf(arms: ArmResult[], o: RunShape): BenchTable[] {
   const tables: BenchTable[] = [];
@@ -320,6 +344,11 @@ function tablesOf(arms: ArmResult[], o: RunShape): BenchTable[] {
       title: `${a.arm}: growing teams over ${fmtInt(o.pop.leases)} leases, ${fmtInt(o.pop.tasks)} tasks, ${fmtInt(o.pop.events)} events (a turn per agent every ${TURN_MS / 1000} s; server on core 0)`,
       columns: ['agents', 'hooks/s', 'server cores', 'µs/hook', 'x first', 'hook p50 / p99 ms', 'p99 x first (goal ≤ 2)', 'server-side p50 / p99 ≤ ms', 'loadgen lag p99 / max ms', 'ms CPU/agent-min', 'RSS MB held', 'MB mapped', 'KB/agent', 'digest tok max', 'start tok max', 'loadgen cores'],
       rows: steps.map((r) => [String(r.agents), fmtInt(r.hooks_per_s as number), String(r.server_cores), fmtInt(r.server_us_per_hook as number), fmtRatio(ratio(r.server_us_per_hook as number, first.server_us_per_hook as number)), lat(r.hook_latency), fmtRatio(ratio(r.hook_latency.p99 ?? 0, first.hook_latency.p99 ?? 0)), `${fmtMs(r.server_hook_p50_ms_at_most as number | null)} / ${fmtMs(r.server_hook_p99_ms_at_most as number | null)}`, `${r.loadgen_lag_p99_ms} / ${r.loadgen_lag_max_ms}`, fmtInt(r.server_ms_per_agent_minute as number), String(r.rss_anon_mb), String(r.rss_file_mb), fmtInt(r.rss_growth_kb_per_agent as number), String(r.digest_tokens_max), String(r.session_start_tokens_max), String(r.loadgen_cores)]),
+    });
+    tables.push({
+      title: `${a.arm}: the joins (every agent's SessionStart at once, then its first ${WARM_TURNS} turns: its files taken, the others' joins read as news), before each measured window`,
+      columns: ['agents', 'join s', 'session start p50 / p99 ms', 'its hooks p50 / p99 ms'],
+      rows: steps.map((r) => [String(r.agents), String(r.join.s), lat(r.join.session_start ?? undefined), lat(r.join.hook_latency)]),
     });
     const kinds = [...new Set(steps.flatMap((r) => Object.keys(r.latency)))];
     tables.push({ title: `${a.arm}: round trip by kind, p50 / p99 (ms)`, columns: ['kind', ...steps.map((r) => `${r.agents} agents`)], rows: kinds.map((k) => [k, ...steps.map((r) => lat(r.latency[k]))]) });
