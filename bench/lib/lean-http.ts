@@ -135,10 +135,4 @@ export class LeanHttp {
     };
     return attempt(false);
   }
-
-  /** Every kept-alive connection closed. */
-  close(): void {
-    for (const list of this.idle.values()) for (const c of list) c.sock.destroy();
-    this.idle.clear();
-  }
 }

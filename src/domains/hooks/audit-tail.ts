@@ -1,5 +1,6 @@
 import { HOOK_AUDIT_TAIL } from '../../shared/limits-features.js';
 import { then, type Awaitable } from '../../shared/awaitable.js';
+import { firstAfter } from './news-clock.js';
 import type { AuditNews, HookReader } from './reader.js';
 
 /**
@@ -62,19 +63,13 @@ export class AuditTail {
 
   /** The kept entries in (after, upto], at most `limit`. */
   private slice(after: number, upto: number, limit: number): AuditNews[] {
-    let lo = 0;
-    let hi = this.rows.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (this.rows[mid]!.id <= after) lo = mid + 1;
-      else hi = mid;
-    }
+    const lo = firstAfter(this.rows, after);
     let end = Math.min(this.rows.length, lo + limit);
     while (end > lo && this.rows[end - 1]!.id > upto) end--;
     return this.rows.slice(lo, end);
   }
 
-  /** At most HOOK_AUDIT_TAIL entries kept: the oldest go, the floor moving past them. */
+  /** Past twice HOOK_AUDIT_TAIL entries, the oldest go down to HOOK_AUDIT_TAIL, the floor moving past them. */
   private trim(): void {
     if (this.rows.length < 2 * HOOK_AUDIT_TAIL) return;
     const cut = this.rows.length - HOOK_AUDIT_TAIL;

@@ -9,6 +9,18 @@ import { isDigestTopic } from './reader.js';
  */
 const NEWS_METHODS = ['specs.put', 'specs.delete', 'rules.decide', 'instances.register', 'hooks.bind', 'events.prune'] as const;
 
+/** The index of the first row past `id` in rows sorted by id. */
+export function firstAfter(rows: ReadonlyArray<{ id: number }>, id: number): number {
+  let lo = 0;
+  let hi = rows.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (rows[mid]!.id <= id) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
 /** Where the clock stood for an agent when a digest read the news (see NewsClock.after). */
 export interface NewsMark {
   /** The newest event of a digest's topics seen here. */
@@ -149,14 +161,7 @@ export class NewsClock {
   /** The events of a digest's topics after `id` — null when the tail no longer holds them all. */
   events(id: number): TailEvent[] | null {
     if (id < this.tailFloor) return null;
-    let lo = 0;
-    let hi = this.tail.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (this.tail[mid]!.id <= id) lo = mid + 1;
-      else hi = mid;
-    }
-    return this.tail.slice(lo);
+    return this.tail.slice(firstAfter(this.tail, id));
   }
 
   /** An event of a digest's topics into the tail (one it cannot read leaves a gap: hooks read past it). */
