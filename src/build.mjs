@@ -69,17 +69,26 @@ function keepOwnUrl(outFile) {
 }
 
 const force = process.argv.includes('--force');
+// tsc writes main.js (and its map) again when the source changed: that is the new input. Every
+// such copy is made before the inputs' newest time is taken and any bundle is written, so each
+// bundle ends newer than every input (one entry's copy made after another's bundle made that
+// bundle look stale to the next build, which then rebundled it: a start that should write nothing).
+const fresh = new Set();
+for (const entry of ENTRIES) {
+  const out = path.join(DIST, entry);
+  if (isBundle(out)) continue;
+  const input = tscCopy(out);
+  fs.renameSync(out, input);
+  fs.renameSync(`${out}.map`, `${input}.map`);
+  const text = fs.readFileSync(input, 'utf8').replace(/\/\/# sourceMappingURL=.*$/m, `//# sourceMappingURL=${path.basename(input)}.map`);
+  fs.writeFileSync(input, text);
+  fresh.add(entry);
+}
 const newest = force ? Infinity : newestInput();
 for (const entry of ENTRIES) {
   const out = path.join(DIST, entry);
   const input = tscCopy(out);
-  // tsc writes main.js (and its map) again when the source changed: that is the new input.
-  if (!isBundle(out)) {
-    fs.renameSync(out, input);
-    fs.renameSync(`${out}.map`, `${input}.map`);
-    const text = fs.readFileSync(input, 'utf8').replace(/\/\/# sourceMappingURL=.*$/m, `//# sourceMappingURL=${path.basename(input)}.map`);
-    fs.writeFileSync(input, text);
-  } else if (fs.statSync(out).mtimeMs >= newest) continue;
+  if (!fresh.has(entry) && fs.statSync(out).mtimeMs >= newest) continue;
   const result = await esbuild.build({
     entryPoints: [input],
     outfile: out,
