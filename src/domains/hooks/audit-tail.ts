@@ -36,7 +36,7 @@ export class AuditTail {
     const from = this.ceil;
     return then(this.read(from, upto, HOOK_AUDIT_TAIL), (got) => {
       if (this.ceil !== from) return this.read(after, upto, limit);
-      this.rows = this.rows.length === 0 ? got : this.rows.concat(got);
+      this.rows = this.rows.concat(got);
       this.ceil = got.length === HOOK_AUDIT_TAIL ? got.at(-1)!.id : upto;
       this.trim();
       // Still short of it (the stretch lagged more than a read's worth): it starts again where this session is.
