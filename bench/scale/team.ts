@@ -13,6 +13,12 @@ import { LeanHttp } from '../lib/lean-http.js';
 
 const enc = new Tiktoken(o200k_base);
 export const tokens = (s: string): number => enc.encode(s).length;
+/**
+ * The larger of `max` and `s`'s tokens: a token is at least one byte of UTF-8, so a text of no
+ * more than `max` bytes cannot exceed it and is not encoded (a thousand agents' digests, each
+ * encoded, took a tenth of the load generator's CPU).
+ */
+const maxTokens = (max: number, s: string): number => (Buffer.byteLength(s) <= max ? max : Math.max(max, tokens(s)));
 
 /** The project every agent and the population work in. */
 const PROJECT = 'shop';
@@ -167,7 +173,7 @@ export async function runAgent(base: string, k: number, agents: number, turnMs: 
   };
   const file = (i: number) => `src/agent-${k}/file-${i}.ts`;
   const start = await hook('session start', hookInput('SessionStart', sid));
-  if (start) seen.startTokensMax = Math.max(seen.startTokensMax, tokens(start));
+  if (start) seen.startTokensMax = maxTokens(seen.startTokensMax, start);
   const me = (await ok<{ instance_id: string }>(base, 'GET', `/api/hooks/claude-code/sessions/${sid}`)).instance_id;
   const agentHeaders = { 'x-koor-instance': me };
   // Agents start spread over a turn, not all at once.
@@ -177,7 +183,7 @@ export async function runAgent(base: string, k: number, agents: number, turnMs: 
     const news = await hook('prompt', hookInput('UserPromptSubmit', sid));
     if (news) {
       seen.digests++;
-      seen.digestTokensMax = Math.max(seen.digestTokensMax, tokens(news));
+      seen.digestTokensMax = maxTokens(seen.digestTokensMax, news);
     }
     for (let e = 0; e < 2; e++) {
       await hook('edit', hookInput('PreToolUse', sid, file((turn + e) % 3)));
@@ -197,7 +203,7 @@ export async function runAgent(base: string, k: number, agents: number, turnMs: 
     const atStop = await hook('stop', hookInput('Stop', sid));
     if (atStop) {
       seen.digests++;
-      seen.digestTokensMax = Math.max(seen.digestTokensMax, tokens(atStop));
+      seen.digestTokensMax = maxTokens(seen.digestTokensMax, atStop);
     }
     if (turn === WARM_TURNS - 1) seen.joined++;
     const left = turnMs * (0.8 + Math.random() * 0.4) - (performance.now() - t0);

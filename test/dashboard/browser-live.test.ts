@@ -3,7 +3,8 @@
  * with a token: the token prompt (wrong, then right), the overview's figures against
  * /api/metrics, an agent registered by a koor-cli subprocess appearing in the roster and turning
  * stale without a reload, an event published over REST arriving in the live stream (filter,
- * pause), a narrow window; and no request leaving 127.0.0.1, the token in no URL.
+ * pause, a page of rows then more), a narrow window; and no request leaving 127.0.0.1, the token in
+ * no URL.
  * Screenshots go to test-output/dashboard/.
  */
 import t from 'tap';
@@ -150,6 +151,16 @@ else {
     await page.locator(`tr[data-event="${e2.id}"]`).waitFor();
     t.pass('resumed: the waiting event is shown');
     await shot(page, 'events');
+
+    // A page of rows at first (a busy team's stream is drawn several times a second), more on request.
+    for (let i = 0; i < 55; i++) await publish(s.url, 'ui.many', { i }, AUTH);
+    const rows = page.locator('table.events tbody tr');
+    const more = page.getByRole('button', { name: 'Show 50 more events' });
+    await more.waitFor({ timeout: 10_000 });
+    t.equal(await rows.count(), 50, '50 rows of the 57 matching');
+    await more.click();
+    await waitUntil('every matching row', async () => (await rows.count()) === 57, 5000);
+    t.equal(await more.count(), 0, 'every matching event shown: no more to ask for');
   });
 
   t.test('narrow window: the layout stacks and nothing overflows', async (t) => {

@@ -22,8 +22,12 @@ const ROSTER_REFRESH_MS = 30_000;
 const ROSTER_EVENT_DELAY_MS = 1000;
 /** Agents the roster shows at first (the ones seen last), and how many more "Show more" adds. */
 const ROSTER_PAGE = 50;
-/** Rows of the event table (the filter runs over the whole buffer). */
-const EVENT_ROWS = 200;
+/**
+ * Rows of the event table at first, and how many more "Show more" adds (the filter runs over the
+ * whole buffer): beside a thousand agents the table changes several times a second, and each row
+ * drawn is laid out again each time.
+ */
+const EVENT_ROWS = 50;
 /** Characters of an event's data shown in its row (all of it in the tooltip). */
 const DATA_CHARS = 120;
 /** Agents whose names the event stream keeps from roster pages, at most (then it starts again). */
@@ -150,6 +154,7 @@ function EventStream({ roster }: { roster: readonly InstanceSummary[] }) {
   const [paused, setPaused] = useState(false);
   const [filter, setFilter] = useState('');
   const [missed, setMissed] = useState(0);
+  const [rows, setRows] = useState(EVENT_ROWS);
   const pausedRef = useRef(paused);
   pausedRef.current = paused;
   useEffect(() => {
@@ -172,9 +177,17 @@ function EventStream({ roster }: { roster: readonly InstanceSummary[] }) {
   const shown = useMemo(() => {
     const match = valid && filter !== '' ? matcherFor(filter) : null;
     const out: KoorEvent[] = [];
-    for (let i = events.length - 1; i >= 0 && out.length < EVENT_ROWS; i--) if (!match || match(events[i]!.topic)) out.push(events[i]!);
-    return out;
-  }, [events, filter, valid]);
+    let more = false;
+    for (let i = events.length - 1; i >= 0; i--) {
+      if (match && !match(events[i]!.topic)) continue;
+      if (out.length === rows) {
+        more = true;
+        break;
+      }
+      out.push(events[i]!);
+    }
+    return { rows: out, more };
+  }, [events, filter, valid, rows]);
   // Agent ids in the rows read as names (the id stays in the tooltip).
   const names = useMemo(() => namesOf(roster, events), [roster, events]);
   return html`<section aria-labelledby="events-h" class="panel">
@@ -188,13 +201,13 @@ function EventStream({ roster }: { roster: readonly InstanceSummary[] }) {
     </div>
     <p id="event-filter-help" class=${valid ? 'muted small' : 'error small'}>${valid ? html`Glob as the server matches topics: <code>*</code> any run of characters but <code>/</code>, <code>?</code> one.` : `Not a valid pattern: ${filter}`}</p>
     ${paused ? html`<p class="paused-note" role="status">Paused${missed > 0 ? ` — ${missed} new event${missed === 1 ? '' : 's'} waiting` : ''}.</p>` : null}
-    ${shown.length === 0
+    ${shown.rows.length === 0
       ? html`<p class="muted">${events.length === 0 ? 'No events yet. Publish one: ' : 'No event matches the filter.'}${events.length === 0 ? html`<code>koor-cli events publish demo.hello --data '{"hi":1}'</code>` : null}</p>`
       : html`<${TableWrap} label="Live events">
           <table class="events">
-            <thead><tr><th scope="col">#</th><th scope="col">Time (UTC)</th><th scope="col">Topic</th><th scope="col">Source</th><th scope="col">Data</th></tr></thead>
+            <thead><tr><th scope="col" class="col-id">#</th><th scope="col" class="col-time">Time (UTC)</th><th scope="col">Topic</th><th scope="col" class="col-source">Source</th><th scope="col">Data</th></tr></thead>
             <tbody>
-              ${shown.map(
+              ${shown.rows.map(
                 (e) => html`<tr key=${e.id} data-event=${e.id}>
                   <td class="num">${e.id}</td>
                   <td class="nowrap">${fmtTime(e.created_at)}</td>
@@ -205,7 +218,8 @@ function EventStream({ roster }: { roster: readonly InstanceSummary[] }) {
               )}
             </tbody>
           </table>
-        <//>`}
+        <//>
+        ${shown.more ? html`<button type="button" class="more" onClick=${() => setRows((n) => n + EVENT_ROWS)}>Show ${EVENT_ROWS} more events</button>` : null}`}
   </section>`;
 }
 
