@@ -141,7 +141,8 @@ const bash = (event: string, sid: string, command: string): Record<string, unkno
  * One simulated agent: a session bound at SessionStart, then turns every `turnMs` (jittered) until
  * `stop.at` (performance.now() clock; it may be moved while the agent runs; `seen.joined` counts it
  * once past its first WARM_TURNS): a prompt, two edits of its own files with their reports, a shell command, every fifth
- * turn a task claimed, checkpointed and completed, every tenth a message to the next agent, the
+ * turn a task claimed, checkpointed and completed, every tenth a message to the next agent (each
+ * agent at its own phase of those: agents that join together do not all claim in the same turn), the
  * turn's Stop. Each request is timed under its kind.
  */
 export async function runAgent(base: string, k: number, agents: number, turnMs: number, stop: { at: number }, seen: Seen): Promise<void> {
@@ -191,7 +192,7 @@ export async function runAgent(base: string, k: number, agents: number, turnMs: 
     }
     await hook('shell', bash('PreToolUse', sid, 'npm test'));
     await hook('shell', bash('PostToolUse', sid, 'npm test'));
-    if (turn % 5 === 4) {
+    if ((turn + k) % 5 === 4) {
       const claimed = await timed('claim', () => call(base, 'POST', '/api/tasks/claim', { project: PROJECT }, agentHeaders));
       const id = claimed ? (JSON.parse(claimed) as { id?: number }).id : undefined;
       if (id !== undefined) {
@@ -199,7 +200,7 @@ export async function runAgent(base: string, k: number, agents: number, turnMs: 
         await timed('complete', () => call(base, 'POST', `/api/tasks/${id}/complete`, {}, agentHeaders));
       }
     }
-    if (turn % 10 === 9) await timed('message', () => call(base, 'POST', '/api/messages', { to: [`scale-a${(k + 1) % agents}`], subject: 'status', body: 'done with my part' }, agentHeaders));
+    if ((turn + k) % 10 === 9) await timed('message', () => call(base, 'POST', '/api/messages', { to: [`scale-a${(k + 1) % agents}`], subject: 'status', body: 'done with my part' }, agentHeaders));
     const atStop = await hook('stop', hookInput('Stop', sid));
     if (atStop) {
       seen.digests++;
