@@ -173,8 +173,12 @@ export const HOOK_GUARD_DEADLINE_MS = 2000;
 /**
  * Events of a digest's topics a node keeps parsed (news-clock.ts): a hook whose news since its
  * last digest is all among them tells from them, without reading, that none concerns its agent.
+ * Beside a thousand agents (~500 such events a second) 2,048 covered ~4 s: once hooks fell a few
+ * seconds behind, their digests fell off it and read the database, which put them further behind
+ * — the server collapsed (hooks answered in 2–7 s) after minutes at ~0.9 of its core. 8,192
+ * covers ~16 s of that team (~10 MB of parsed events at most).
  */
-export const HOOK_NEWS_TAIL = 2048;
+export const HOOK_NEWS_TAIL = 8192;
 /** Audit entries a digest reports that a node keeps as it last read them, for every session's digest (audit-tail.ts). */
 export const HOOK_AUDIT_TAIL = 2048;
 /** A quiet session's cursors are written forward once this far behind, so another node's scans stay short too. */
