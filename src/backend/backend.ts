@@ -4,7 +4,7 @@ import type { Job } from '../cluster/node.js';
 import type { Logger } from '../log.js';
 import type { TxClient } from '../shared/pg-tx.js';
 import type { SnapshotCounts } from '../shared/snapshot.js';
-import type { ReadDb } from './read-db.js';
+import type { ReadDb, ReaderMap } from './read-db.js';
 import type { TurnSnapshot } from './reads.js';
 import type { Awaitable } from '../shared/awaitable.js';
 
@@ -26,7 +26,7 @@ export interface Snapshots {
  * SQLite read connection (with its turn's read transaction: src/backend/reads.ts), or the
  * PostgreSQL pool and its snapshot client.
  */
-export type ReadSide = { readonly kind: 'sqlite'; readonly db: ReadDb; readonly snapshot: TurnSnapshot } | { readonly kind: 'postgres'; readonly sql: Sql; readonly snapshots: TxClient };
+export type ReadSide = { readonly kind: 'sqlite'; readonly db: ReadDb; readonly snapshot: TurnSnapshot; readonly map: ReaderMap } | { readonly kind: 'postgres'; readonly sql: Sql; readonly snapshots: TxClient };
 
 /**
  * How committed events reach this node's subscribers, made by the event log (src/domains/events):

@@ -1,7 +1,7 @@
 import type { Sql, TransactionSql } from 'postgres';
 import type { Dialect, Param, Query } from '../../schemas/db/sql.js';
 import type { TxClient } from '../shared/pg-tx.js';
-import type { ReadDb } from './read-db.js';
+import type { ReadDb, ReaderMap } from './read-db.js';
 import type { Awaitable } from '../shared/awaitable.js';
 
 /** One read statement, prepared once: SQLite answers at once, PostgreSQL with a promise. */
@@ -47,13 +47,16 @@ export interface Reads {
  * across one: checkpoints wait at most that long for it.
  */
 export interface TurnSnapshot {
-  /** Begins the turn's read transaction unless one is open. */
+  /** Begins the turn's read transaction unless one is open (each read statement calls it). */
   enter(): void;
   /** Ends it (if open): the next read sees every commit made since. */
   end(): void;
+  /** Writes committed (the writer's replies land): `end`, and counted for the reader's map. */
+  wrote(): void;
 }
 
-export function turnSnapshot(db: ReadDb): TurnSnapshot {
+/** `map`: whether the connection maps the data file, decided from its reads and writes (the server's reader). */
+export function turnSnapshot(db: ReadDb, map: ReaderMap | null = null): TurnSnapshot {
   const begin = db.prepare('BEGIN');
   const commit = db.prepare('COMMIT');
   const rollback = db.prepare('ROLLBACK');
@@ -81,8 +84,10 @@ export function turnSnapshot(db: ReadDb): TurnSnapshot {
   };
   return {
     enter() {
+      map?.read();
       // Someone else's transaction on this connection (none today) is left alone.
       if (open || !db.open || db.inTransaction) return;
+      map?.decide();
       try {
         begin.run();
       } catch {
@@ -95,6 +100,10 @@ export function turnSnapshot(db: ReadDb): TurnSnapshot {
       }
     },
     end,
+    wrote() {
+      map?.wrote();
+      end();
+    },
   };
 }
 

@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { Config } from '../config.js';
 import { ensureDataDir, lockDataDir, restoreDataDir } from '../data-dir.js';
 import { startLocalClock } from '../shared/local-clock.js';
-import { openReader, type ReadDb } from './read-db.js';
+import { openReader, ReaderMap, type ReadDb } from './read-db.js';
 import { countsText, type Backend } from './backend.js';
 import { turnSnapshot } from './reads.js';
 
@@ -30,7 +30,8 @@ export function sqliteBackend(config: Config): Backend {
     async open(log) {
       if (Math.abs(wallAhead) > 2000) log.warn({ wallAheadMs: wallAhead }, 'the wall clock moved since this boot first ran the server on this data directory; leases and TTLs keep to the monotonic clock, data times stay off by this much until the next boot (or until clock.json is removed with the server stopped)');
       reader = openReader(dbPath);
-      return { kind: 'sqlite', db: reader, snapshot: turnSnapshot(reader) };
+      const map = new ReaderMap(reader);
+      return { kind: 'sqlite', db: reader, snapshot: turnSnapshot(reader, map), map };
     },
     // One writer behind this process: a write's reply is the whole story, answered synchronously.
     fanout: async (make) => make.local(),

@@ -4,7 +4,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import t from 'tap';
 import { sqliteReads, turnSnapshot } from '../../src/backend/reads.js';
-import { openReader } from '../../src/backend/read-db.js';
+import { openReader, ReaderMap } from '../../src/backend/read-db.js';
 
 /** A WAL file with a writing connection (the writer thread's part) and the front's reader over it. */
 function files(t: Tap.Test) {
@@ -79,4 +79,47 @@ t.test("end() after the reader closed, and someone else's transaction, are left 
   reader.close();
   t.doesNotThrow(() => snap.end());
   await nextTurn();
+});
+
+t.test('the reader maps the data file unless the writes it sees are many and outnumber its reads 1 to 100, and reads the same either way', async (t) => {
+  const { put, reader } = files(t);
+  const map = new ReaderMap(reader, 200);
+  const snap = turnSnapshot(reader, map);
+  const v = sqliteReads(reader, snap).statement<{ v: number }>({ sqlite: 'SELECT v FROM kv WHERE k = ?', pg: '' });
+  const mmapSize = () => reader.pragma('mmap_size', { simple: true }) as number;
+  const nextWindow = async () => {
+    await new Promise((r) => setTimeout(r, 250));
+    snap.end();
+  };
+  t.ok(map.mapped && mmapSize() > 0, 'mapped from the start');
+  // A write now and then (an idle server's own jobs), next to no read: the map stays.
+  put(1);
+  snap.wrote();
+  await nextWindow();
+  t.equal(v.get('a')?.v, 1);
+  t.ok(map.mapped, 'a few writes a second leave it mapped');
+  // A window of writes with a read after each (hooks that take leases, say): 1 read per write.
+  for (let i = 0; i < 50; i++) {
+    put(100 + i);
+    snap.wrote();
+    t.equal(v.get('a')?.v, 100 + i, 'each read after a write sees it');
+  }
+  await nextWindow();
+  t.equal(v.get('a')?.v, 149, 'the first read of the next window decides, and reads on');
+  t.equal(map.mapped, false, 'no longer mapped');
+  t.equal(mmapSize(), 0, 'the connection reads pages with pread');
+  t.equal(map.switches, 1);
+  // Windows of 50 writes and reads 100 to 1 (the deciding read among them) stay mapped; one read fewer does not.
+  for (const [reads, mapped] of [[5000, true], [4999, false]] as const) {
+    for (let i = 0; i < 50; i++) {
+      put(reads + i);
+      snap.wrote();
+    }
+    for (let i = 0; i < reads - 1; i++) v.get('a');
+    await nextWindow();
+    t.equal(v.get('a')?.v, reads + 49, `${reads} reads to 50 writes`);
+    t.equal(map.mapped, mapped, mapped ? 'mapped again' : 'not mapped');
+    t.equal(mmapSize() > 0, mapped);
+  }
+  t.equal(map.switches, 3);
 });
