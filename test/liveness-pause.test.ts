@@ -19,6 +19,8 @@ const TIMEOUT_MS = 10_000;
 const TIMEOUT = '10s';
 /** Heartbeats and monitor passes: a tenth of the timeout. */
 const BEAT_MS = 1000;
+// The tests wait out timeouts on servers of their own (~58 and ~35 s): side by side, not one after the other.
+t.jobs = 2;
 
 async function call(url: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: any }> {
   const r = await fetch(`${url}${path}`, {
