@@ -11,7 +11,7 @@ export type ReadDb = Database.Database;
  * cache, shared with the writer and reclaimable, so idle RSS does not grow. WAL pages are read as
  * before; a data file past 1 GiB is read past that point by pread.
  */
-export const READER_MMAP_BYTES = 1 << 30;
+const READER_MMAP_BYTES = 1 << 30;
 /**
  * Read statements per write, at least, for the map to pay (see ReaderMap): a statement saves a
  * few page reads of ~3.5 µs, a read transaction after a write costs the map ~60–360 µs.
