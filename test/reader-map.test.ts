@@ -1,5 +1,5 @@
 import t from 'tap';
-import { startTestServer } from './helpers/server.js';
+import { metric, startTestServer } from './helpers/server.js';
 
 /**
  * The front's SQLite reader maps the data file while its reads outnumber the writes it sees 100
@@ -8,12 +8,6 @@ import { startTestServer } from './helpers/server.js';
  * stops the map, a second of reads with no write brings it back, and every read answers the same
  * either way.
  */
-async function metric(base: string, name: string): Promise<number> {
-  const text = await (await fetch(`${base}/metrics`)).text();
-  const m = new RegExp(`^${name} (\\d+)`, 'm').exec(text);
-  if (!m) throw new Error(`${name} not in /metrics`);
-  return Number(m[1]);
-}
 
 t.test('a stream of writes stops the reader mapping the data file; reads alone bring it back', async (t) => {
   const s = await startTestServer(t);

@@ -275,3 +275,11 @@ export async function summedMetric(nodeUrls: readonly string[], pick: (metrics: 
   const all = await Promise.all(nodeUrls.map(async (u) => json(await fetch(`${u}/api/metrics`))));
   return all.reduce((n: number, m) => n + pick(m), 0);
 }
+
+/** A number from a server's Prometheus page (`GET /metrics`); a name it lacks fails the test. */
+export async function metric(base: string, name: string): Promise<number> {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  const m = new RegExp(`^${name} (\\d+)`, 'm').exec(text);
+  if (!m) throw new Error(`${name} not in /metrics`);
+  return Number(m[1]);
+}

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { startTestServer, TEST_BACKEND } from '../helpers/server.js';
+import { metric, startTestServer, TEST_BACKEND } from '../helpers/server.js';
 import { client, context } from '../helpers/hook-client.js';
 import { waitUntil } from '../helpers/wait.js';
 
@@ -15,12 +15,6 @@ import { waitUntil } from '../helpers/wait.js';
  */
 const ONE_WRITER = TEST_BACKEND !== 'cluster';
 
-async function metric(base: string, name: string): Promise<number> {
-  const text = await (await fetch(`${base}/metrics`)).text();
-  const m = new RegExp(`^${name} (\\d+)`, 'm').exec(text);
-  if (!m) throw new Error(`${name} not in /metrics`);
-  return Number(m[1]);
-}
 
 t.test('hooks: a hook that changes nothing writes nothing; news still reaches the next hook', async (t) => {
   const s = await startTestServer(t);
