@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import type { AppOptions } from 'uWebSockets.js';
 import type { Backend } from './backend/backend.js';
 import { chooseBackend } from './backend/choose.js';
-import type { ReaderMap } from './backend/read-db.js';
 import { Hub } from './bus/hub.js';
 import { ConfigError, type Config } from './config.js';
 import { adminDomain } from './domains/admin/index.js';
@@ -79,16 +78,12 @@ async function startOn(backend: Backend, config: Config, log: Logger, undo: Arra
   const uptimeMs = (): number => performance.now() - started;
   const { writer, pool } = await startThreads(backend, config, log, undo);
   // The domains' readers over the read side the backend opened (a statement that does not prepare fails here too).
-  let map: ReaderMap | null = null;
-  const readers = await backend
+  const { side, readers } = await backend
     .open(log)
     .then((side) => {
       // A SQLite read of a turn shares its read transaction until a writer reply lands (src/backend/reads.ts).
-      if (side.kind === 'sqlite') {
-        writer.beforeReplies(side.snapshot.wrote);
-        map = side.map;
-      }
-      return readersOf(side, config.readDeadlineMs);
+      if (side.kind === 'sqlite') writer.beforeReplies(side.snapshot.wrote);
+      return { side, readers: readersOf(side, config.readDeadlineMs) };
     })
     .catch((e: unknown) => {
       throw new ConfigError(`failed to open database ${backend.label}: ${(e as Error).message}`);
@@ -142,10 +137,10 @@ async function startOn(backend: Backend, config: Config, log: Logger, undo: Arra
 
   const limiter = new RateLimiter({ perSecond: config.rateLimit, burst: config.rateBurst > 0 ? config.rateBurst : 2 * config.rateLimit, limitAdmin: config.rateLimitAdmin === 1 });
   metrics.counter('koor_db_reads_total', "Read statements this node's readers ran (on PostgreSQL each a round trip; the event log's own reads not counted).", () => readers.reads.statements());
-  if (map !== null) {
-    const m: ReaderMap = map;
-    metrics.gauge('koor_reader_mapped', "Whether the front's SQLite reader maps the data file now: while its reads outnumber the writes it sees 100 to 1.", () => (m.mapped ? 1 : 0));
-    metrics.counter('koor_reader_map_switches_total', "Times the front's SQLite reader began or stopped mapping the data file.", () => m.switches);
+  if (side.kind === 'sqlite') {
+    const { map } = side;
+    metrics.gauge('koor_reader_mapped', "Whether the front's SQLite reader maps the data file now: while its reads outnumber the writes it sees 100 to 1, or the writes are fewer than 20 a second.", () => (map.mapped ? 1 : 0));
+    metrics.counter('koor_reader_map_switches_total', "Times the front's SQLite reader began or stopped mapping the data file.", () => map.switches);
   }
   metrics.gauge('koor_storage_full', 'Whether the disk holding the database is full: the last write failed for it and none succeeded since; writes answer 507.', () => (writer.storageFull ? 1 : 0));
   metrics.counter('koor_mcp_sessions_evicted_total', 'MCP sessions closed to make room for a new one: past their token\'s or agent\'s cap, or the least recently used at the global cap.', () => mcp.evicted);

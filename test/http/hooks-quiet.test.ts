@@ -15,7 +15,6 @@ import { waitUntil } from '../helpers/wait.js';
  */
 const ONE_WRITER = TEST_BACKEND !== 'cluster';
 
-
 t.test('hooks: a hook that changes nothing writes nothing; news still reaches the next hook', async (t) => {
   const s = await startTestServer(t);
   const { call, session } = client(s.url);
