@@ -96,6 +96,27 @@ export function allProcs(): Map<number, CpuSample> {
   return m;
 }
 
+/** CPU seconds (user + system) of servers' main threads, of their other threads, and of other processes (PostgreSQL's). */
+export interface CpuSplit {
+  main: number;
+  threads: number;
+  children: number;
+}
+
+/** `pids`' CPU so far (their other threads: the process's whole less its main thread's, so threads that ended count too), and `parents`' with their children's. */
+export function cpuSplit(pids: number[], parents: number[] = []): CpuSplit {
+  const s: CpuSplit = { main: 0, threads: 0, children: 0 };
+  for (const pid of pids) {
+    const p = procCpu(pid);
+    const main = p.threads.get(pid);
+    const mainS = main ? main.user + main.sys : 0;
+    s.main += mainS;
+    if (p.total) s.threads += p.total.user + p.total.sys - mainS;
+  }
+  if (parents.length > 0) for (const [pid, c] of allProcs()) if (parents.includes(c.ppid) || parents.includes(pid)) s.children += c.user + c.sys;
+  return s;
+}
+
 /** Busy (without steal), steal and total seconds of the whole machine (/proc/stat "cpu" line). */
 function systemCpu(): { busy: number; steal: number; total: number } | null {
   try {

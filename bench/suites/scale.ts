@@ -26,7 +26,7 @@
  */
 import fs from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { allProcs, procCpu } from '../lib/cpu.js';
+import { cpuSplit, type CpuSplit } from '../lib/cpu.js';
 import { fmtInt, fmtMs, fmtRatio, ratio } from '../lib/format.js';
 import type { LatencySummary } from '../lib/latency.js';
 import { createDatabase, pinPostgres, startPostgres } from '../lib/postgres.js';
@@ -87,20 +87,28 @@ function rssMb(pids: number[]): { anon: number; file: number } {
 /**
  * The hook route's latency as the servers measured it (request read → reply written: not the
  * time a request waited before its node's event loop read it; SessionStart's too, a few),
- * cumulative per bucket bound.
+ * cumulative per bucket bound; with the read statements and writer calls every node counted.
  */
-async function serverHookBuckets(urls: string[]): Promise<Map<string, number>> {
+async function serverHookBuckets(urls: string[]): Promise<{ buckets: Map<string, number>; reads: number; writes: number }> {
   const m = new Map<string, number>();
+  let reads = 0;
+  let writes = 0;
   for (const u of urls) {
     const text = await (await fetch(`${u}/metrics`)).text();
     for (const line of text.split('\n')) {
+      const value = Number(line.slice(line.lastIndexOf(' ') + 1));
+      if (line.startsWith('koor_db_reads_total ')) reads += value;
+      if (line.startsWith('koor_writer_calls_total ')) writes += value;
       if (!line.startsWith('koor_http_request_duration_seconds_bucket{') || !line.includes('route="/api/hooks/claude-code"')) continue;
       const le = /le="([^"]+)"/.exec(line)?.[1];
-      if (le) m.set(le, (m.get(le) ?? 0) + Number(line.slice(line.lastIndexOf(' ') + 1)));
+      if (le) m.set(le, (m.get(le) ?? 0) + value);
     }
   }
-  return m;
+  return { buckets: m, reads, writes };
 }
+
+/** µs a hook by where they went, for the log. */
+const split = (s: { main: number; threads: number; postgres: number } | null) => (s === null ? 'none' : `main threads ${s.main}, other threads ${s.threads}${s.postgres > 0 ? `, PostgreSQL ${s.postgres}` : ''}`);
 
 /** The bucket bound (ms) at or under which fraction `q` of the hooks between two readings were answered. */
 function bucketQuantile(a: Map<string, number>, b: Map<string, number>, q: number): number | null {
@@ -111,23 +119,12 @@ function bucketQuantile(a: Map<string, number>, b: Map<string, number>, q: numbe
   return hit ? hit[0] * 1000 : null;
 }
 
-/** CPU seconds (user + system) of these processes and of the children of `parents` (PostgreSQL's backends). */
-function cpuSeconds(pids: number[], parents: number[] = []): number {
-  let s = 0;
-  for (const pid of pids) {
-    const t = procCpu(pid).total;
-    if (t) s += t.user + t.sys;
-  }
-  if (parents.length > 0) for (const [pid, c] of allProcs()) if (parents.includes(c.ppid) || parents.includes(pid)) s += c.user + c.sys;
-  return s;
-}
-
 /** One arm of the run: a server (one node or several on one database) the same team is run against. */
 interface Arm {
   name: string;
   urls: string[];
-  /** CPU seconds its processes have used so far. */
-  cpuS: () => number;
+  /** Its CPU seconds so far: the nodes' main threads, their other threads (writer, pool), PostgreSQL's processes. */
+  cpu: () => CpuSplit;
   /** Memory its nodes hold (PostgreSQL's apart), MB. */
   rss: () => { anon: number; file: number };
   /** The bound on `rss().anon`, if asserted. */
@@ -186,26 +183,27 @@ async function runArm(arm: Arm, o: RunShape): Promise<ArmResult> {
     // This process's own pauses: a hook's round trip includes them.
     const lag = monitorEventLoopDelay({ resolution: LAG_RESOLUTION_MS });
     lag.enable();
-    const cpu0 = arm.cpuS();
+    const cpu0 = arm.cpu();
     const self0 = process.cpuUsage();
     const w0 = performance.now();
     const measuredUntil = w0 + o.stepS * 1000;
     if (!arm.dash) stop.at = measuredUntil;
-    const measured = new Promise<{ wallS: number; serverCpuS: number; self: NodeJS.CpuUsage; rss: { anon: number; file: number }; buckets1: Map<string, number> }>((resolve, reject) =>
+    const measured = new Promise<{ wallS: number; cpu: CpuSplit; self: NodeJS.CpuUsage; rss: { anon: number; file: number }; buckets1: Awaited<ReturnType<typeof serverHookBuckets>> }>((resolve, reject) =>
       setTimeout(() => {
         const wallS = (performance.now() - w0) / 1000;
-        const serverCpuS = arm.cpuS() - cpu0;
+        const c1 = arm.cpu();
+        const cpu = { main: c1.main - cpu0.main, threads: c1.threads - cpu0.threads, children: c1.children - cpu0.children };
         const self = process.cpuUsage(self0);
         const rss = arm.rss();
         seen.phase = 'done';
         lag.disable();
-        serverHookBuckets(arm.urls).then((buckets1) => resolve({ wallS, serverCpuS, self, rss, buckets1 }), reject);
+        serverHookBuckets(arm.urls).then((buckets1) => resolve({ wallS, cpu, self, rss, buckets1 }), reject);
       }, measuredUntil - performance.now()),
     );
     const tab = arm.dash
       ? dashboardBeside(arm.dash.browser, arm.dash.url, measuredUntil, o.tabS * 1000, log).finally(() => (stop.at = 0))
       : Promise.resolve(null);
-    const [dashboard, { wallS, serverCpuS, self, rss, buckets1 }] = await Promise.all([
+    const [dashboard, { wallS, cpu, self, rss, buckets1 }] = await Promise.all([
       tab.catch((e: Error) => (failures.push(`${arm.name}, ${agents} agents: dashboard: ${e.message}`), null)),
       measured,
       team,
@@ -213,6 +211,8 @@ async function runArm(arm: Arm, o: RunShape): Promise<ArmResult> {
     log(`  join: ${join.s} s from the first SessionStart to every agent past its first ${WARM_TURNS} turns; session start p50/p99 ${fmtMs(join.session_start?.p50 ?? null)} / ${fmtMs(join.session_start?.p99 ?? null)} ms, its hooks p50/p99 ${fmtMs(join.hook_latency.p50)} / ${fmtMs(join.hook_latency.p99)} ms (${Math.round((performance.now() - j0) / 1000)} s in all)`);
     offset += agents;
     const hooks = seen.window.hooks.count;
+    const serverCpuS = cpu.main + cpu.threads + cpu.children;
+    const perHook = (sec: number) => Math.round((sec / hooks) * 1e6);
     const r = {
       agents,
       join,
@@ -220,9 +220,13 @@ async function runArm(arm: Arm, o: RunShape): Promise<ArmResult> {
       hooks,
       hooks_per_s: Math.round(hooks / wallS),
       server_cores: Math.round((serverCpuS / wallS) * 100) / 100,
+      // Where it went: the nodes' main threads (HTTP, reads), their other threads (writer, pool), PostgreSQL's processes; and what they ran.
+      server_us_per_hook_split: hooks > 0 ? { main: perHook(cpu.main), threads: perHook(cpu.threads), postgres: perHook(cpu.children) } : null,
+      reads_per_hook: hooks > 0 ? Math.round(((buckets1.reads - buckets0.reads) / hooks) * 100) / 100 : null,
+      writer_calls_per_hook: hooks > 0 ? Math.round(((buckets1.writes - buckets0.writes) / hooks) * 100) / 100 : null,
       loadgen_cores: Math.round(((self.user + self.system) / 1e6 / wallS) * 100) / 100,
       // Every request's server CPU counted against the hooks (the rest of the mix is a few per turn).
-      server_us_per_hook: hooks > 0 ? Math.round((serverCpuS / hooks) * 1e6) : null,
+      server_us_per_hook: hooks > 0 ? perHook(serverCpuS) : null,
       server_ms_per_agent_minute: Math.round(((serverCpuS / agents) * (60 / wallS)) * 1000),
       rss_anon_mb: rss.anon,
       rss_file_mb: rss.file,
@@ -232,8 +236,8 @@ async function runArm(arm: Arm, o: RunShape): Promise<ArmResult> {
       session_start_tokens_max: seen.startTokensMax,
       hook_latency: seen.window.hooks.summary(),
       // The servers' own view of the same hooks (bucket bounds, ms), and this process's event-loop delay.
-      server_hook_p50_ms_at_most: bucketQuantile(buckets0, buckets1, 0.5),
-      server_hook_p99_ms_at_most: bucketQuantile(buckets0, buckets1, 0.99),
+      server_hook_p50_ms_at_most: bucketQuantile(buckets0.buckets, buckets1.buckets, 0.5),
+      server_hook_p99_ms_at_most: bucketQuantile(buckets0.buckets, buckets1.buckets, 0.99),
       loadgen_lag_p99_ms: Math.round((lag.percentile(99) / 1e6 - LAG_RESOLUTION_MS) * 100) / 100,
       loadgen_lag_max_ms: Math.round((lag.max / 1e6 - LAG_RESOLUTION_MS) * 100) / 100,
       latency: Object.fromEntries([...seen.window.latency].map(([k, h]) => [k, h.summary()])),
@@ -241,7 +245,7 @@ async function runArm(arm: Arm, o: RunShape): Promise<ArmResult> {
       errors: seen.errors,
     };
     results.push(r);
-    log(`  ${hooks} hooks (${r.hooks_per_s}/s), server ${r.server_cores} cores, ${r.server_us_per_hook} µs a hook, hook p50/p99 ${fmtMs(r.hook_latency.p50)} / ${fmtMs(r.hook_latency.p99)} ms (server-side ≤ ${r.server_hook_p50_ms_at_most} / ≤ ${r.server_hook_p99_ms_at_most}; loadgen lag p99 ${r.loadgen_lag_p99_ms} ms), RSS ${rss.anon} MB + ${rss.file} MB mapped, loadgen ${r.loadgen_cores} cores`);
+    log(`  ${hooks} hooks (${r.hooks_per_s}/s), server ${r.server_cores} cores, ${r.server_us_per_hook} µs a hook (${split(r.server_us_per_hook_split)}; ${r.reads_per_hook} reads, ${r.writer_calls_per_hook} writer calls), hook p50/p99 ${fmtMs(r.hook_latency.p50)} / ${fmtMs(r.hook_latency.p99)} ms (server-side ≤ ${r.server_hook_p50_ms_at_most} / ≤ ${r.server_hook_p99_ms_at_most}; loadgen lag p99 ${r.loadgen_lag_p99_ms} ms), RSS ${rss.anon} MB + ${rss.file} MB mapped, loadgen ${r.loadgen_cores} cores`);
     const at = `${arm.name}, ${agents} agents`;
     if (seen.errors.length > 0) failures.push(`${at}: requests failed: ${seen.errors.join('; ')}`);
     if (seen.digestTokensMax > DIGEST_TOKENS_MAX) failures.push(`${at}: a digest of ${seen.digestTokensMax} tokens (at most ${DIGEST_TOKENS_MAX})`);
@@ -270,7 +274,7 @@ async function clusterArm(): Promise<{ arm: Arm; stop: () => Promise<void> } | {
     }
     pinPostgres(pg.pid, 0);
     const pids = nodes.map((n) => n.pid);
-    return { arm: { name: '3 nodes, PostgreSQL', urls: nodes.map((n) => n.url), cpuS: () => cpuSeconds(pids, [pg.pid]), rss: () => rssMb(pids), rssMax: null, dash: null }, stop };
+    return { arm: { name: '3 nodes, PostgreSQL', urls: nodes.map((n) => n.url), cpu: () => cpuSplit(pids, [pg.pid]), rss: () => rssMb(pids), rssMax: null, dash: null }, stop };
   } catch (e) {
     await stop();
     throw e;
@@ -320,7 +324,7 @@ async function sqliteArm(quick: boolean, shape: RunShape, warnings: string[]): P
     const sqlite: Arm = {
       name: '1 node, SQLite',
       urls: [server.url],
-      cpuS: () => cpuSeconds([server.pid]),
+      cpu: () => cpuSplit([server.pid]),
       rss: () => rssMb([server.pid]),
       rssMax: quick ? RSS_MAX_MB.quick : RSS_MAX_MB.full,
       dash: browser ? { browser, url: `http://127.0.0.1:${dashPort}/` } : null,
