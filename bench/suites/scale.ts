@@ -89,7 +89,7 @@ function rssMb(pids: number[]): { anon: number; file: number } {
  * time a request waited before its node's event loop read it; SessionStart's too, a few),
  * cumulative per bucket bound; with the read statements and writer calls every node counted.
  */
-async function serverHookBuckets(urls: string[]): Promise<{ buckets: Map<string, number>; reads: number; writes: number }> {
+async function serverReadings(urls: string[]): Promise<{ buckets: Map<string, number>; reads: number; writes: number }> {
   const m = new Map<string, number>();
   let reads = 0;
   let writes = 0;
@@ -179,7 +179,7 @@ async function runArm(arm: Arm, o: RunShape): Promise<ArmResult> {
     const join = { s: Math.round(joinS * 10) / 10, complete: seen.joined >= agents, session_start: seen.join.latency.get('session start')?.summary() ?? null, hook_latency: seen.join.hooks.summary() };
     if (!join.complete) failures.push(`${arm.name}, ${agents} agents: ${agents - seen.joined} agents not past their first ${WARM_TURNS} turns after ${JOIN_MAX_S} s`);
     seen.phase = 'window';
-    const buckets0 = await serverHookBuckets(arm.urls);
+    const readings0 = await serverReadings(arm.urls);
     // This process's own pauses: a hook's round trip includes them.
     const lag = monitorEventLoopDelay({ resolution: LAG_RESOLUTION_MS });
     lag.enable();
@@ -188,7 +188,7 @@ async function runArm(arm: Arm, o: RunShape): Promise<ArmResult> {
     const w0 = performance.now();
     const measuredUntil = w0 + o.stepS * 1000;
     if (!arm.dash) stop.at = measuredUntil;
-    const measured = new Promise<{ wallS: number; cpu: CpuSplit; self: NodeJS.CpuUsage; rss: { anon: number; file: number }; buckets1: Awaited<ReturnType<typeof serverHookBuckets>> }>((resolve, reject) =>
+    const measured = new Promise<{ wallS: number; cpu: CpuSplit; self: NodeJS.CpuUsage; rss: { anon: number; file: number }; readings1: Awaited<ReturnType<typeof serverReadings>> }>((resolve, reject) =>
       setTimeout(() => {
         const wallS = (performance.now() - w0) / 1000;
         const c1 = arm.cpu();
@@ -197,13 +197,13 @@ async function runArm(arm: Arm, o: RunShape): Promise<ArmResult> {
         const rss = arm.rss();
         seen.phase = 'done';
         lag.disable();
-        serverHookBuckets(arm.urls).then((buckets1) => resolve({ wallS, cpu, self, rss, buckets1 }), reject);
+        serverReadings(arm.urls).then((readings1) => resolve({ wallS, cpu, self, rss, readings1 }), reject);
       }, measuredUntil - performance.now()),
     );
     const tab = arm.dash
       ? dashboardBeside(arm.dash.browser, arm.dash.url, measuredUntil, o.tabS * 1000, log).finally(() => (stop.at = 0))
       : Promise.resolve(null);
-    const [dashboard, { wallS, cpu, self, rss, buckets1 }] = await Promise.all([
+    const [dashboard, { wallS, cpu, self, rss, readings1 }] = await Promise.all([
       tab.catch((e: Error) => (failures.push(`${arm.name}, ${agents} agents: dashboard: ${e.message}`), null)),
       measured,
       team,
@@ -222,8 +222,8 @@ async function runArm(arm: Arm, o: RunShape): Promise<ArmResult> {
       server_cores: Math.round((serverCpuS / wallS) * 100) / 100,
       // Where it went: the nodes' main threads (HTTP, reads), their other threads (writer, pool), PostgreSQL's processes; and what they ran.
       server_us_per_hook_split: hooks > 0 ? { main: perHook(cpu.main), threads: perHook(cpu.threads), postgres: perHook(cpu.children) } : null,
-      reads_per_hook: hooks > 0 ? Math.round(((buckets1.reads - buckets0.reads) / hooks) * 100) / 100 : null,
-      writer_calls_per_hook: hooks > 0 ? Math.round(((buckets1.writes - buckets0.writes) / hooks) * 100) / 100 : null,
+      reads_per_hook: hooks > 0 ? Math.round(((readings1.reads - readings0.reads) / hooks) * 100) / 100 : null,
+      writer_calls_per_hook: hooks > 0 ? Math.round(((readings1.writes - readings0.writes) / hooks) * 100) / 100 : null,
       loadgen_cores: Math.round(((self.user + self.system) / 1e6 / wallS) * 100) / 100,
       // Every request's server CPU counted against the hooks (the rest of the mix is a few per turn).
       server_us_per_hook: hooks > 0 ? perHook(serverCpuS) : null,
@@ -236,8 +236,8 @@ async function runArm(arm: Arm, o: RunShape): Promise<ArmResult> {
       session_start_tokens_max: seen.startTokensMax,
       hook_latency: seen.window.hooks.summary(),
       // The servers' own view of the same hooks (bucket bounds, ms), and this process's event-loop delay.
-      server_hook_p50_ms_at_most: bucketQuantile(buckets0.buckets, buckets1.buckets, 0.5),
-      server_hook_p99_ms_at_most: bucketQuantile(buckets0.buckets, buckets1.buckets, 0.99),
+      server_hook_p50_ms_at_most: bucketQuantile(readings0.buckets, readings1.buckets, 0.5),
+      server_hook_p99_ms_at_most: bucketQuantile(readings0.buckets, readings1.buckets, 0.99),
       loadgen_lag_p99_ms: Math.round((lag.percentile(99) / 1e6 - LAG_RESOLUTION_MS) * 100) / 100,
       loadgen_lag_max_ms: Math.round((lag.max / 1e6 - LAG_RESOLUTION_MS) * 100) / 100,
       latency: Object.fromEntries([...seen.window.latency].map(([k, h]) => [k, h.summary()])),
