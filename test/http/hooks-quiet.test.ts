@@ -8,8 +8,8 @@ import { waitUntil } from '../helpers/wait.js';
  * file the agent holds, a shell command that ends soon, a PostToolUse, a turn with no news)
  * makes no write — counted by the writer's calls, `koor_writer_calls_total` — and reads no
  * news it has read; yet news of every kind reaches the next hook after it is acknowledged.
- * A cluster's node cannot know what the others wrote, so there hooks read (and a shell command
- * is written as it starts: its end may reach another node) — one statement a hook, the session's
+ * A cluster's node cannot know what the others wrote, so there hooks read (and a shell command's
+ * end that reaches another node than its start is written) — one statement a hook, the session's
  * row with whether anything past its cursors is news (`koor_db_reads_total`, every node's); news
  * reaches them all the same.
  */

@@ -3,7 +3,7 @@ import { Hub } from '../../src/bus/hub.js';
 import { NewsClock } from '../../src/domains/hooks/news-clock.js';
 import { Shells } from '../../src/domains/hooks/shells.js';
 import { EditLeases } from '../../src/domains/hooks/edit-leases.js';
-import { repoRelative } from '../../src/domains/hooks/input.js';
+import { repoRelative, type HookInput } from '../../src/domains/hooks/input.js';
 import { AuditTail } from '../../src/domains/hooks/audit-tail.js';
 import type { AuditNews } from '../../src/domains/hooks/reader.js';
 import { HOOK_AUDIT_TAIL, HOOK_NEWS_TAIL, HOOK_SCAN_EVENTS, HOOK_SESSIONS_REMEMBERED } from '../../src/shared/limits-features.js';
@@ -118,51 +118,69 @@ t.test('news clock: the agents it remembers are bounded; one forgotten reads the
   t.ok(since(c, { ...c.mark('agent-1'), message: 7 }, 'agent-1'), 'a remembered agent still reads its own');
 });
 
-t.test('shells: a command that ends soon writes nothing; one that runs long is written once, with its end', async (t) => {
+t.test('shells: a command that ends soon writes nothing; one that runs long is written once; an end is written wherever its start may wait', async (t) => {
   const writes: Array<[string, HookBusy]> = [];
-  const write = async (id: string, busy: HookBusy) => void writes.push([id, busy]);
-  const sh = new Shells(write, 30);
-  sh.start('s', 60_000);
+  let acked = Promise.resolve();
+  const write = async (id: string, busy: HookBusy) => {
+    writes.push([id, busy]);
+    await acked;
+  };
+  const row = (busy_count = 0) => ({ session_id: 's', busy_until: busy_count > 0 ? '2026-12-01 20:00:00' : '', busy_count });
+  const bash = (timeout: number): HookInput => ({ session_id: 's', hook_event_name: 'PreToolUse', tool_name: 'Bash', tool_input: { command: 'npm test', timeout } });
+  const ended: HookInput = { ...bash(60_000), hook_event_name: 'PostToolUse' };
+  const stop: HookInput = { session_id: 's', hook_event_name: 'Stop' };
+  const sh = new Shells(write, 30, false);
+  t.equal(sh.note(row(), bash(60_000)), null, 'a start waits');
   t.equal(sh.count('s'), 1);
-  t.ok(sh.end('s'), 'known here');
+  t.equal(sh.note(row(), ended), null, 'its end takes it back');
   await sleep(60);
   t.same(writes, [], 'ended before it mattered: nothing written');
-  t.notOk(sh.end('s'), 'none running here: the row is the caller’s');
+  t.equal(sh.note(row(), ended), null, 'an end with none waiting and none in the row: nothing to write (one node sees every hook)');
 
-  sh.start('s', 60_000);
-  sh.start('s', 1_000);
-  t.ok(sh.end('s'), 'the short one ends first');
+  sh.note(row(), bash(60_000));
+  sh.note(row(), bash(1_000));
+  t.equal(sh.note(row(), ended), null, 'one ends first');
   await sleep(60);
-  t.equal(writes.length, 1, 'the long one written once it ran long');
-  t.match(writes[0], ['s', { ms: Number }]);
-  t.ok((writes[0]![1] as { ms: number }).ms > 50_000, 'for what its timeout leaves');
-  sh.start('s', 1_000);
-  t.equal(writes.length, 2, 'another while the row says busy: counted at once');
-  t.ok(sh.end('s'));
-  t.ok(sh.end('s'));
-  t.same(writes.slice(2).map((w) => w[1]), ['end', 'end'], 'each end written');
-  t.equal(sh.count('s'), 0);
+  t.equal(writes.length, 1, 'the other written once it waited');
+  t.ok((writes[0]![1] as { ms: number }).ms > 50_000, 'for the longest timeout left');
+  t.not(sh.note(row(1), ended), null, 'its end, with the row holding it: written');
+  t.same(writes.at(-1), ['s', 'end']);
 
-  sh.start('s', 60_000);
-  t.notOk(sh.clear('s'), 'the turn ended before it was written: nothing to clear');
+  sh.note(row(), bash(60_000));
+  t.equal(sh.note(row(), stop), null, 'the turn ended before it was written: nothing to clear');
   await sleep(60);
-  t.equal(writes.length, 4, 'and nothing written later');
-  sh.start('s', 60_000);
-  await sleep(60);
-  t.ok(sh.clear('s'), 'written, then the turn ended: cleared');
+  t.equal(writes.length, 2, 'nor written later');
+  t.not(sh.note(row(1), stop), null, 'a turn that ends with the row holding one: cleared');
   t.same(writes.at(-1), ['s', 'clear']);
 
+  // A start being written while a hook read the row without it: its end is still written.
+  let ack = () => {};
+  acked = new Promise<void>((r) => (ack = r));
+  sh.note(row(), bash(60_000));
+  await sleep(60);
+  t.not(sh.note(row(), ended), null, 'an end while its start is being written: written too');
+  ack();
+  await sleep(0);
+  t.same(writes.slice(-2).map((w) => typeof w[1]), ['object', 'string'], 'after its start');
+  t.equal(sh.note(row(), ended), null, 'once acknowledged, the row is what tells');
+
   const at = writes.length;
-  sh.start('t', 60_000);
+  sh.note({ ...row(), session_id: 't' }, { ...bash(60_000), session_id: 't' });
   await sh.close();
-  t.match(writes.slice(at), [['t', { ms: Number }]], 'closing writes what is pending');
+  t.match(writes.slice(at), [['t', { ms: Number }]], 'closing writes what waits');
   t.equal(writes.length, at + 1, 'once');
 
+  // A cluster: each node keeps its own; an end may reach another node than its start.
   const cluster: Array<[string, HookBusy]> = [];
-  const now = new Shells(async (id, busy) => void cluster.push([id, busy]), null);
-  now.start('c', 5_000);
-  t.same(cluster, [['c', { ms: 5_000 }]], 'in a cluster, written as it starts');
-  t.notOk(now.end('c'), 'and its end is the caller’s, wherever it lands');
+  const one = new Shells(async (id, busy) => void cluster.push([id, busy]), 30, true);
+  const two = new Shells(async (id, busy) => void cluster.push([id, busy]), 30, true);
+  t.equal(one.note(row(), bash(5_000)), null, 'a start waits on its node');
+  t.equal(one.note(row(), ended), null, 'its end on the same node takes it back');
+  t.equal(one.note(row(), bash(5_000)), null);
+  t.not(two.note(row(), ended), null, 'its end on another node: written, though the row holds none');
+  await sleep(60);
+  t.match(cluster, [['s', 'end'], ['s', { ms: Number }]], 'then its start: the row counts one and takes one');
+  t.equal(two.note(row(), stop), null, 'a turn that ends with nothing in the row writes nothing');
 });
 
 t.test('edit leases: a file the agent leases is known until its lease ends or runs out', async (t) => {

@@ -17,8 +17,8 @@ const lines = (events: ReturnType<typeof ev>[]) => digestLines({ me, messages: [
 
 t.test('busyChange: a shell command holds its session busy for its timeout, capped; its end, failure or the turn lets go', async (t) => {
   const pre = (tool_input: Record<string, unknown>, tool_name = 'Bash'): HookInput => ({ session_id: 's', hook_event_name: 'PreToolUse', tool_name, tool_input });
-  const idle = { busy_until: '', busy_count: 0 };
-  const running = { busy_until: '2026-11-28 05:00:00', busy_count: 1 };
+  const idle = false;
+  const running = true;
   t.same(busyChange(pre({ command: 'npm test', timeout: 480_000 }), idle), { ms: 480_000 }, 'its own timeout');
   t.same(busyChange(pre({ command: 'npm test' }), idle), { ms: 600_000 }, 'none named: the longest the client runs one');
   t.same(busyChange(pre({ command: 'sleep 1e9', timeout: 1e12 }), idle), { ms: 3_600_000 }, 'capped at an hour');
@@ -30,7 +30,7 @@ t.test('busyChange: a shell command holds its session busy for its timeout, capp
   t.equal(busyChange(post, running), 'end', 'its end: one fewer runs');
   t.equal(busyChange({ ...post, hook_event_name: 'PostToolUseFailure' }, running), 'end', 'a failed or interrupted one ends too');
   t.equal(busyChange({ ...post, tool_input: { command: 'npm run dev', run_in_background: true } }, running), null, 'a background one was never counted');
-  t.equal(busyChange(post, idle), null, 'nothing held: no write');
+  t.equal(busyChange(post, idle), null, 'none may be counted: no write');
   t.equal(busyChange({ session_id: 's', hook_event_name: 'Stop' }, running), 'clear', 'the turn ended: none runs (hooks installed before failures were hooked end them here)');
   t.equal(busyChange({ session_id: 's', hook_event_name: 'Stop' }, idle), null);
   t.equal(busyChange({ session_id: 's', hook_event_name: 'PostToolUse', tool_name: 'Read', tool_input: {} }, running), null, 'another tool ending: the command may still run');

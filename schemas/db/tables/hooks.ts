@@ -37,7 +37,7 @@ export const HOOK_SESSION = record(
     held: hidden(f.list(Type.String())),
     /** Storage time until which a tool it started may run without a hook (a long shell command): its agent is not judged stale before it ('': none). */
     busy_until: hidden(f.text({ default: "''" })),
-    /** Shell commands it started and has not ended (parallel calls: the first to end does not clear busy_until while another runs). */
+    /** Shell commands it started and has not ended (parallel calls: the first to end does not clear busy_until while another runs); below zero while an end is written before its start (a cluster), holding nothing. */
     busy_count: hidden(f.int({ default: 0 })),
     /** Files it was told to pull first, with the release it was told of (bounded): the same file goes through after, others released since its pull are still asked. */
     pull_warned: hidden(f.list(Type.Object({ path: Type.String(), event: Type.Integer() }))),

@@ -90,11 +90,11 @@ export function editedPath(s: Pick<HookSession, 'repo_root'>, input: HookInput):
  * `timeout` (or the client's default) — none when it runs in the background, which returns at
  * once —; one ends at its PostToolUse or PostToolUseFailure (a failure or an interrupt; hooks
  * installed before it was hooked end it at the turn's Stop); none runs at the turn's Stop. Null:
- * nothing to write (anything else, or nothing held).
+ * nothing to write (anything else, or an end or Stop when `held`, whether a command may be
+ * counted, is false).
  */
-export function busyChange(input: HookInput, s: Pick<HookSession, 'busy_until' | 'busy_count'>): HookBusy | null {
+export function busyChange(input: HookInput, held: boolean): HookBusy | null {
   const event = input.hook_event_name;
-  const held = s.busy_until !== '' || s.busy_count > 0;
   if (event === 'Stop') return held ? 'clear' : null;
   if (input.tool_name !== SHELL_TOOL || input.tool_input?.run_in_background === true) return null;
   if (event === 'PostToolUse' || event === 'PostToolUseFailure') return held ? 'end' : null;

@@ -75,7 +75,7 @@ export class HookService {
       edits: 'deny' | 'auto-lease';
       /** An auto-lease's idle lifetime, ms (0 = the session's life). */
       autoLeaseIdleMs: number;
-      /** A session's progress is written at most this often (touchIntervalMs of the liveness timeout); a shell command is written once it has run this long. */
+      /** A session's progress is written at most this often (touchIntervalMs of the liveness timeout); a shell command's start once it has waited this long. */
       touchMs: number;
       /** What this node knows of the news without reading it: null where it cannot know it (a cluster, news-clock.ts), and sessions are read at every hook. */
       clock: NewsClock | null;
@@ -90,7 +90,7 @@ export class HookService {
     this.pull = { reader: d.reader, writer: d.writer, newestDigestEvent: clock ? () => clock.newestDigestEvent() : null };
     this.sessions = new SessionCache(d.reader, exact);
     this.own = new EditLeases(d.hub, (id, holder) => d.writer.call('leases.renew', { id, holder }).then((r) => LEASE.wire(r.lease).expires_at), { exact, idleMs: d.autoLeaseIdleMs, log: d.log });
-    this.shells = new Shells((id, busy) => this.markBusy(id, busy), exact ? d.touchMs : null);
+    this.shells = new Shells((id, busy) => this.markBusy(id, busy), d.touchMs, !exact);
     d.writer.onUncertain(() => {
       this.sessions.clear();
       this.own.clear();
@@ -149,10 +149,8 @@ export class HookService {
     const late = (): boolean => performance.now() - ctx.arrivedMs > HOOK_LATE_MS;
     const { s, probe } = await this.bind(input, ctx);
     this.progress(s);
-    // Kept by Shells, which writes a command once it has run long enough to matter.
-    const marked = this.shells.note(s, input);
-    // A cluster's next hook may reach another node, which must find the mark in the row: written first.
-    if (marked && this.d.clock === null) await marked;
+    // Kept by Shells, which writes a command once it has run long enough to matter (off the agent's path).
+    void this.shells.note(s, input);
     switch (event) {
       case 'PreToolUse':
         return this.guard(s, input, ctx.caller);

@@ -49,11 +49,15 @@ const BUSY_START = sql(
      busy_until = CASE WHEN busy_until > ? THEN busy_until ELSE ? END
    WHERE session_id = ?`,
 );
-/** One ended: the hold goes with the last one running (the right-hand sides read the row as it was). */
+/**
+ * One ended: the hold goes with the last one running (the right-hand sides read the row as it
+ * was). The count may dip below zero: in a cluster an end may be written before its start, which
+ * waits on another node (src/domains/hooks/shells.ts); a count not above zero holds nothing.
+ */
 const BUSY_END = sql(
   `UPDATE hook_sessions SET last_progress_at = ?,
      busy_until = CASE WHEN busy_count > 1 THEN busy_until ELSE '' END,
-     busy_count = CASE WHEN busy_count > 1 THEN busy_count - 1 ELSE 0 END
+     busy_count = busy_count - 1
    WHERE session_id = ?`,
 );
 const BUSY_CLEAR = sql("UPDATE hook_sessions SET last_progress_at = ?, busy_until = '', busy_count = 0 WHERE session_id = ?");

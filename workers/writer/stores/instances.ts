@@ -25,8 +25,8 @@ const SET_CAPS = sql('UPDATE instances SET capabilities = ?, last_seen = ? WHERE
 const SET_INTENT = sql('UPDATE instances SET intent = ?, last_seen = ? WHERE id = ?');
 const DELETE = sql('DELETE FROM instances WHERE id = ?');
 const REKEY = sql('UPDATE instances SET token_hash = ? WHERE id = ?');
-/** Unseen since the cutoff, unless a hook session of theirs runs a tool that may still be running then (a long shell command). */
-const NOT_BUSY = "NOT EXISTS (SELECT 1 FROM hook_sessions h WHERE h.instance_id = instances.id AND h.busy_until >= ?)";
+/** Unseen since the cutoff, unless a hook session of theirs runs a tool that may still be running then (a long shell command; a count not above zero holds nothing). */
+const NOT_BUSY = "NOT EXISTS (SELECT 1 FROM hook_sessions h WHERE h.instance_id = instances.id AND h.busy_count > 0 AND h.busy_until >= ?)";
 /** In the (status, last_seen) index's order, ties in insertion order (SQLite's rowid, PostgreSQL's seq). */
 const STALE_CANDIDATES = dialects({
   sqlite: `SELECT ${INSTANCE.columns} FROM instances WHERE status = 'active' AND last_seen < ? AND ${NOT_BUSY} ORDER BY last_seen`,
