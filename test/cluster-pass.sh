@@ -9,8 +9,9 @@
 # another node), inbox.test (send/inbox/ack/thread, and `wait` woken by a message or a task
 # committed through another node) and state-watch.test (a watch resumed across a restart of a
 # node on PostgreSQL) run again; the other CLI files run once, in the main pass. Of test/http, the
-# files of the listener alone (the Host/Origin guard, the body cap, the per-node rate limit) run
-# once too: what they check is refused before any database.
+# files of the listener alone (the Host/Origin guard, the body cap, the per-node rate limit, TLS,
+# which every case of tls.test ran on one node) run once too: what they check is decided before
+# any database.
 # Runs the compiled suite (dist/test, built by `npm run build:test`). npm test runs this after the
 # main pass; tap's setup step (test/setup/install.ts) installs Debian's postgresql when it is
 # absent and this is root.
@@ -31,6 +32,6 @@ echo "# Cluster pass: test/http (but the listener's own files), test/mcp, test/c
 # cores idled ~9 % of the pass (a file's requests wait on PostgreSQL's round trips); three kept
 # them ~96 % busy and took the pass from 467 to 426 s, same session. One PostgreSQL for the whole pass
 # (test/setup/shared-postgres.ts), each test server on a database of its own on it.
-http=$(ls dist/test/http/*.test.js | grep -vE '/(host-origin|body-limit|rate-limit)\.test\.js$')
+http=$(ls dist/test/http/*.test.js | grep -vE '/(host-origin|body-limit|rate-limit|tls)\.test\.js$')
 [ -n "$http" ] || { echo "# Cluster pass: no dist/test/http files (npm run build:test first)"; exit 1; }
 KOOR_TEST_BACKEND=cluster exec node dist/test/setup/shared-postgres.js test/tap-pass.sh --jobs=3 $http dist/test/mcp dist/test/cli/coord.test.js dist/test/cli/inbox.test.js dist/test/cli/state-watch.test.js

@@ -6,6 +6,7 @@
 import postgres, { type Sql } from 'postgres';
 import { reconnectWaitMs } from './pg-errors.js';
 import { defined } from './defined.js';
+import { PG_RANDOM_PAGE_COST } from './limits.js';
 
 /**
  * postgres.js's wait before it reconnects a connection that closed, in seconds, by the client's
@@ -19,8 +20,8 @@ export const reconnectDelayS = (closedWithError: number): number => reconnectWai
 /**
  * One way to open a PostgreSQL client for koor (cluster mode): int8 columns read as JS numbers
  * (koor's ids, versions and epoch-ms values stay far below 2^53; postgres.js would give strings),
- * notices silenced, the node named in `pg_stat_activity`, a lost connection reconnected within
- * 1 s (reconnectDelayS).
+ * notices silenced, the node named in `pg_stat_activity`, its plans costed for hot pages
+ * (PG_RANDOM_PAGE_COST), a lost connection reconnected within 1 s (reconnectDelayS).
  *
  * No array types fetched (`fetch_types: false`): postgres.js 3.4.9 reads them on every new
  * connection with a query whose failure nothing handles, so a connection lost or a client ended
@@ -31,7 +32,7 @@ export function openPg(url: string, opts: { max: number; name: string; idleTimeo
   return postgres(url, {
     max: opts.max,
     onnotice: () => {},
-    connection: { application_name: opts.name, ...defined({ idle_in_transaction_session_timeout: opts.idleInTransactionMs }) },
+    connection: { application_name: opts.name, random_page_cost: PG_RANDOM_PAGE_COST, ...defined({ idle_in_transaction_session_timeout: opts.idleInTransactionMs }) },
     backoff: reconnectDelayS,
     fetch_types: false,
     ...defined({ idle_timeout: opts.idleTimeoutS }),
