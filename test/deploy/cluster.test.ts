@@ -117,6 +117,8 @@ t.test('nginx.conf: self-contained, its upstreams name exactly the compose nodes
   t.same(ups.get('koor_nodes'), nodes, 'REST/WebSocket upstream: all three nodes');
   t.same(ups.get('koor_mcp'), nodes, 'MCP upstream: all three nodes');
   t.match(confText, /upstream koor_mcp \{\s*(#[^\n]*\n\s*)*hash \$binary_remote_addr consistent;/, 'MCP upstream sticks by client address');
+  t.same(ups.get('koor_hooks'), nodes, 'hooks upstream: all three nodes');
+  t.match(confText, /upstream koor_hooks \{\s*hash \$binary_remote_addr consistent;/, 'and sticks by client address');
   t.same(ups.get('koor_dashboard'), ['koor-1:9847'], 'dashboard upstream: the one node that serves it');
   for (const [name, servers] of ups) {
     for (const s of servers) t.ok(nodeNames.includes(s.split(':')[0]!), `${name}: ${s} is a compose service`);
@@ -211,7 +213,7 @@ async function prepare(t: Tap.Test, nodePorts: number[], dashPort: number): Prom
   const dir = tempDir(t, 'koor-cluster-nginx-');
   const temp = (n: string) => path.join(dir, n);
   const [api, dash] = (await freePorts(2)) as [number, number];
-  let conf = swap(confText, /\bkoor-(\d):9800\b/g, 6, (m) => `127.0.0.1:${nodePorts[Number(m[1]) - 1]}`);
+  let conf = swap(confText, /\bkoor-(\d):9800\b/g, 9, (m) => `127.0.0.1:${nodePorts[Number(m[1]) - 1]}`);
   conf = swap(conf, /\bkoor-1:9847\b/g, 1, () => `127.0.0.1:${dashPort}`);
   conf = swap(conf, /^(\s*)listen 9800;$/gm, 1, (m) => `${m[1]}listen 127.0.0.1:${api};`);
   conf = swap(conf, /^(\s*)listen 9847;$/gm, 1, (m) => `${m[1]}listen 127.0.0.1:${dash};`);
@@ -317,6 +319,13 @@ t.test('nginx.conf in front of three stand-in nodes', async (t) => {
       if (i > 0) t.equal(r.headers['mcp-session-id'], 'sess-1', 'Mcp-Session-Id passes both ways');
     }
     t.equal(mcpNodes.size, 1, `all /mcp requests of one client on one node (${[...mcpNodes].join(',')})`);
+    const hookNodes = new Set<string>();
+    for (let i = 0; i < 6; i++) {
+      const r = await request(`${front.base}/api/hooks/claude-code`, { method: 'POST', id: `hook-${i}`, body: '{}' });
+      t.equal(r.status, 200);
+      hookNodes.add(JSON.parse(r.body).node);
+    }
+    t.equal(hookNodes.size, 1, `all hooks of one client on one node (${[...hookNodes].join(',')})`);
     const firstChunk = await new Promise<{ node: string; chunk: string }>((resolve, reject) => {
       const req = http.get(`${front.base}/mcp`, { agent: false, headers: { 'x-test-id': 'mcp-stream', accept: 'text/event-stream', 'mcp-session-id': 'sess-1' } }, (res) => {
         res.once('data', (c: Buffer) => {
