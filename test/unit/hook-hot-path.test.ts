@@ -159,9 +159,10 @@ t.test('shells: a command that ends soon writes nothing; one that runs long is w
   sh.note(row(), bash(60_000));
   await sleep(60);
   t.not(sh.note(row(), ended), null, 'an end while its start is being written: written too');
+  t.not(sh.note(row(), stop), null, 'and the turn\'s end: the row cleared');
   ack();
   await sleep(0);
-  t.same(writes.slice(-2).map((w) => typeof w[1]), ['object', 'string'], 'after its start');
+  t.same(writes.slice(-3).map((w) => w[1]), [{ ms: (writes.at(-3)![1] as { ms: number }).ms }, 'end', 'clear'], 'each after its start');
   t.equal(sh.note(row(), ended), null, 'once acknowledged, the row is what tells');
 
   const at = writes.length;

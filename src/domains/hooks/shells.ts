@@ -45,8 +45,9 @@ export class Shells {
    */
   note(s: Pick<HookSession, 'session_id' | 'busy_until' | 'busy_count'>, input: HookInput): Promise<unknown> | null {
     const id = s.session_id;
-    const rowHeld = s.busy_until !== '' || s.busy_count > 0;
-    const busy = busyChange(input, rowHeld || this.count(id) > 0 || this.flushing.has(id) || this.endsAnywhere);
+    // The row, or a start written here that it may not show yet.
+    const rowHeld = s.busy_until !== '' || s.busy_count > 0 || this.flushing.has(id);
+    const busy = busyChange(input, rowHeld || this.count(id) > 0 || this.endsAnywhere);
     if (busy === null) return null;
     if (busy === 'end') return this.end(id) ? null : this.write(id, 'end');
     if (busy === 'clear') {
