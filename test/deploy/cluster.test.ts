@@ -115,10 +115,10 @@ t.test('nginx.conf: self-contained, its upstreams name exactly the compose nodes
   const ups = upstreams(confText);
   const nodes = nodeNames.map((n) => `${n}:9800`);
   t.same(ups.get('koor_nodes'), nodes, 'REST/WebSocket upstream: all three nodes');
-  t.same(ups.get('koor_mcp'), nodes, 'MCP upstream: all three nodes');
-  t.match(confText, /upstream koor_mcp \{\s*(#[^\n]*\n\s*)*hash \$binary_remote_addr consistent;/, 'MCP upstream sticks by client address');
-  t.same(ups.get('koor_hooks'), nodes, 'hooks upstream: all three nodes');
-  t.match(confText, /upstream koor_hooks \{\s*hash \$binary_remote_addr consistent;/, 'and sticks by client address');
+  t.same(ups.get('koor_by_client'), nodes, 'MCP and hooks upstream: all three nodes');
+  t.match(confText, /upstream koor_by_client \{\s*(#[^\n]*\n\s*)*hash \$binary_remote_addr consistent;/, 'MCP and hooks upstream sticks by client address');
+  t.match(confText, /location = \/mcp \{[^}]*proxy_pass http:\/\/koor_by_client;/, '/mcp goes through it');
+  t.match(confText, /location \^~ \/api\/hooks\/ \{[^}]*proxy_pass http:\/\/koor_by_client;/, 'and so do the hooks');
   t.same(ups.get('koor_dashboard'), ['koor-1:9847'], 'dashboard upstream: the one node that serves it');
   for (const [name, servers] of ups) {
     for (const s of servers) t.ok(nodeNames.includes(s.split(':')[0]!), `${name}: ${s} is a compose service`);
@@ -213,7 +213,7 @@ async function prepare(t: Tap.Test, nodePorts: number[], dashPort: number): Prom
   const dir = tempDir(t, 'koor-cluster-nginx-');
   const temp = (n: string) => path.join(dir, n);
   const [api, dash] = (await freePorts(2)) as [number, number];
-  let conf = swap(confText, /\bkoor-(\d):9800\b/g, 9, (m) => `127.0.0.1:${nodePorts[Number(m[1]) - 1]}`);
+  let conf = swap(confText, /\bkoor-(\d):9800\b/g, 6, (m) => `127.0.0.1:${nodePorts[Number(m[1]) - 1]}`);
   conf = swap(conf, /\bkoor-1:9847\b/g, 1, () => `127.0.0.1:${dashPort}`);
   conf = swap(conf, /^(\s*)listen 9800;$/gm, 1, (m) => `${m[1]}listen 127.0.0.1:${api};`);
   conf = swap(conf, /^(\s*)listen 9847;$/gm, 1, (m) => `${m[1]}listen 127.0.0.1:${dash};`);
