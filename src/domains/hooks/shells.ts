@@ -63,7 +63,7 @@ export class Shells {
   }
 
   /** A command starts that may run `ms`; the write made now, if any (past the bound of sessions kept). */
-  start(sessionId: string, ms: number): Promise<unknown> | null {
+  private start(sessionId: string, ms: number): Promise<unknown> | null {
     let p = this.pending.get(sessionId);
     if (!p) {
       if (this.pending.size >= HOOK_SESSIONS_REMEMBERED) return this.write(sessionId, { ms });
@@ -77,7 +77,7 @@ export class Shells {
   }
 
   /** One ends: true when it took back a start waiting here (nothing to write). */
-  end(sessionId: string): boolean {
+  private end(sessionId: string): boolean {
     const p = this.pending.get(sessionId);
     if (!p) return false;
     if (--p.count <= 0) this.forget(sessionId);
