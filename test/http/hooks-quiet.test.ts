@@ -16,7 +16,7 @@ import { waitUntil } from '../helpers/wait.js';
 const ONE_WRITER = TEST_BACKEND !== 'cluster';
 
 t.test('hooks: a hook that changes nothing writes nothing; news still reaches the next hook', async (t) => {
-  const s = await startTestServer(t);
+  const s = await startTestServer(t, { eventRetention: 100, pruneIntervalMs: 3_600_000 });
   const { call, session } = client(s.url);
   const a = session('quiet000-0000-4000-8000-00000000000a', '/clone-a/shop', 'agent-a');
   const b = session('quiet000-0000-4000-8000-00000000000b', '/clone-b/shop', 'agent-b');
@@ -82,6 +82,12 @@ t.test('hooks: a hook that changes nothing writes nothing; news still reaches th
   t.same(await a.hook('UserPromptSubmit'), {}, 'six hundred events, none of them its news');
   const quiet3 = await counts();
   if (quiet2 && quiet3) t.equal(quiet3.quiet - quiet2.quiet, 1, 'told apart without reading');
+  // Retention (the newest 100 kept) prunes events past A's stored cursor (written only now and then) that A has read: nothing missed, nothing read.
+  t.ok((await s.events.prune()) > 0, 'the log pruned');
+  const pruned0 = await counts();
+  t.same(await a.hook('UserPromptSubmit'), {}, 'a pruning of what it has read is not news');
+  const pruned1 = await counts();
+  if (pruned0 && pruned1) t.equal(pruned1.quiet - pruned0.quiet, 1, 'and not read');
   for (let i = 0; i < 600; i += 25) await Promise.all(Array.from({ length: 25 }, (_, j) => call('POST', '/api/tasks', { project: 'elsewhere', title: `Further ${i + j}` })));
   await call('POST', '/api/tasks', { project: 'shop', title: 'Ship the badge' });
   // A node that keeps them parsed reads them in one digest; a cluster's node, from the database, at most a digest's worth a hook.

@@ -1,7 +1,7 @@
 import { Tiktoken } from 'js-tiktoken/lite';
 import o200k_base from 'js-tiktoken/ranks/o200k_base';
 import t from 'tap';
-import { startTestServer } from '../helpers/server.js';
+import { startTestServer, tempDir } from '../helpers/server.js';
 import { waitUntil } from '../helpers/wait.js';
 import { client, context, fixture } from '../helpers/hook-client.js';
 
@@ -350,12 +350,17 @@ t.test('hooks: a long shell command keeps its agent from going stale; one that w
 });
 
 t.test('hooks: news the event log pruned before a silent session read it is said, not skipped', async (t) => {
-  const s = await startTestServer(t, { eventRetention: 5, pruneIntervalMs: 3_600_000 });
-  const { call, session } = client(s.url);
-  const a = session('miss0000-0000-4000-8000-00000000000a', '/clone-a/shop', 'agent-a');
-  await a.hook('UserPromptSubmit');
+  const dataDir = tempDir(t);
+  const opts = { dataDir, eventRetention: 5, pruneIntervalMs: 3_600_000 };
+  const s1 = await startTestServer(t, opts);
+  const a1 = client(s1.url).session('miss0000-0000-4000-8000-00000000000a', '/clone-a/shop', 'agent-a');
+  await a1.hook('UserPromptSubmit');
   // A busy log while A is silent: more events than retention keeps (one may have released its claim).
-  for (let i = 0; i < 12; i++) await call('POST', '/api/events/publish', { topic: 'build.step', data: { i } });
+  for (let i = 0; i < 12; i++) await client(s1.url).call('POST', '/api/events/publish', { topic: 'build.step', data: { i } });
+  // A server that saw every event since keeps those a digest reads in memory: a restart has not seen them.
+  await s1.close();
+  const s = await startTestServer(t, opts);
+  const a = client(s.url).session('miss0000-0000-4000-8000-00000000000a', '/clone-a/shop', 'agent-a');
   await s.events.prune();
   const text = context(await a.hook('UserPromptSubmit'))!;
   t.equal(text, "Koor:\n- You missed 7 events (Koor's log pruned them while you were silent), so this news may be incomplete: check your claims and leases: koor-cli task list shop; koor-cli lease list");

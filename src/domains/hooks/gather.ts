@@ -38,5 +38,6 @@ export async function gather(
   const auditThrough = audit.length === HOOK_SCAN_AUDIT ? audit.at(-1)!.id : Math.max(auditFrom, newestAudit);
   // Where the clock stood before these reads, less what a full scan left unread: a later hook reads on from there.
   const mark = clock && { event: !kept && events.length === HOOK_SCAN_EVENTS ? -1 : clock.event, epoch: audit.length === HOOK_SCAN_AUDIT ? -1 : clock.epoch, message: messages.length === HOOK_SCAN_MESSAGES ? -1 : clock.message };
-  return { messages, events, audit, eventThrough, auditThrough, mark, missed: prunedAfter(oldestEvent, eventFrom) };
+  // Events the tail held are every one a digest reads since: retention may have pruned them stored, none is missed.
+  return { messages, events, audit, eventThrough, auditThrough, mark, missed: kept ? 0 : prunedAfter(oldestEvent, eventFrom) };
 }

@@ -4,10 +4,11 @@ import { HOOK_NEWS_TAIL, HOOK_SESSIONS_REMEMBERED } from '../../shared/limits-fe
 import { isDigestTopic } from './reader.js';
 
 /**
- * Writer methods that may store an audit entry a digest reports (schemas/db/tables/audit.ts, DIGEST_AUDIT),
- * and the pruning of events, which a digest reports when a session had not read them.
+ * Writer methods that may store an audit entry a digest reports (schemas/db/tables/audit.ts, DIGEST_AUDIT).
+ * Not the pruning of events: what a session has not read of a digest's topics is in the tail, or
+ * its hook reads the database, which tells it what was pruned (gather.ts).
  */
-const NEWS_METHODS = ['specs.put', 'specs.delete', 'rules.decide', 'instances.register', 'hooks.bind', 'events.prune'] as const;
+const NEWS_METHODS = ['specs.put', 'specs.delete', 'rules.decide', 'instances.register', 'hooks.bind'] as const;
 
 /** The index of the first row past `id` in rows sorted by id. */
 export function firstAfter(rows: ReadonlyArray<{ id: number }>, id: number): number {
@@ -42,8 +43,7 @@ export interface TailEvent {
  * What a node knows of the news a digest reads without reading the database: the newest event
  * of a digest's topics (every event reaches the hub) and the last HOOK_NEWS_TAIL of them, the newest message sent to each agent
  * (`message.sent` names its recipients), and an epoch that moves with each write that may store an audit entry a digest reports (spec
- * changes, rules accepted, agents joining), with each pruning of events, and with every write
- * whose outcome is unknown. A session whose digest read up to a mark the clock has not passed
+ * changes, rules accepted, agents joining) and with every write whose outcome is unknown. A session whose digest read up to a mark the clock has not passed
  * has no news: its hook answers without reading. Each part moves before the write it follows is
  * acknowledged, so a hook after an acknowledged write always reads it — where every write passes
  * through this node (one writer: SQLite). A cluster's node learns of the others' writes later
@@ -104,7 +104,7 @@ export class NewsClock {
     } else if (topic === 'message.sent' && !this.feed) this.sent(frame);
   }
 
-  /** A write that may have stored news no event tells of (an audit entry, a pruning), or one whose outcome is unknown. */
+  /** A write that may have stored news no event tells of (an audit entry), or one whose outcome is unknown. */
   moved(): void {
     this.epoch++;
   }
