@@ -1,7 +1,7 @@
 import { Tiktoken } from 'js-tiktoken/lite';
 import o200k_base from 'js-tiktoken/ranks/o200k_base';
 import t from 'tap';
-import { digestText, tokenEstimate } from '../../src/domains/hooks/digest.js';
+import { digestLines, digestText, mayConcern, tokenEstimate } from '../../src/domains/hooks/digest.js';
 
 /**
  * The digest's token estimate (src/domains/hooks/digest.ts) bounds the real o200k count from
@@ -46,4 +46,37 @@ t.test('digestText stays within its budget for any mix of those lines, and says 
   t.equal(digestText([], 200), null, 'nothing: no text at all');
   const short = digestText(['one thing'], 200);
   t.equal(short, 'Koor:\n- one thing', 'a short digest is as written');
+});
+
+t.test('mayConcern is true of an event whenever digestLines makes a line of the events it is among', async (t) => {
+  // A seeded generator: the same draws each run, over the fields digestLines reads.
+  let seed = 42;
+  const rnd = (n: number): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) % n);
+  const pick = <T>(xs: readonly T[]): T => xs[rnd(xs.length)]!;
+  const agents = ['me', 'ann', 'bob'];
+  const projects = ['shop', 'other', undefined];
+  const globs = ['src/a.ts', 'src/*.ts', 'src/**', 'lib/[ab].ts', 'src\\*x.ts', '**/a.ts', 'src/a?.ts', 'lib/b.ts', 3];
+  const me = { id: 'me', name: 'me-name', project: 'shop' };
+  const event = (i: number) => {
+    const topic = pick(['task.ready', 'task.claimed', 'task.released', 'task.done', 'lease.acquired', 'lease.released', 'budget.exceeded']);
+    const data: Record<string, unknown> = { id: pick(['L1', 'L2', 7, 8]), project: pick(projects), status: pick(['ready', 'claimed', 'done']), claimed_by: pick(agents), released_from: pick(agents), reason: pick(['stale', 'released']), resume: pick(['next step', undefined]), holder: pick(agents), holder_name: 'x', resources: [pick(globs), pick(globs)], scope: pick(['global', 'agent:me', 'project:other']), title: 't' };
+    return { id: i, topic, data };
+  };
+  let lined = 0;
+  for (let n = 0; n < 5000; n++) {
+    const events = Array.from({ length: 1 + rnd(3) }, (_, i) => event(i + 1));
+    const edited = [pick(['src/a.ts', 'lib/b.ts', 'src/*x.ts']), pick(['src/ab.ts', 'docs/x.md'])].slice(0, rnd(3));
+    const denied = rnd(2) ? [{ path: 'src/a.ts', lease_id: pick(['L1', 'L2']) }] : [];
+    if (digestLines({ me, messages: [], events, audit: [], edited, denied }).length === 0) continue;
+    lined++;
+    if (!events.some((e) => mayConcern(e, me, edited, denied))) {
+      t.fail(`lines of events none of which may concern it: ${JSON.stringify({ events, edited, denied })}`);
+      return;
+    }
+  }
+  t.ok(lined > 500, `${lined} of 5,000 draws made a line, each with an event that may concern it`);
+  // And most events of others are told apart: a task of another agent, another project's lease, a lease far from its edits.
+  t.notOk(mayConcern({ topic: 'task.claimed', data: { status: 'claimed', project: 'shop', claimed_by: 'ann' } }, me, [], []));
+  t.notOk(mayConcern({ topic: 'lease.acquired', data: { holder: 'ann', project: 'other', resources: ['src/a.ts'] } }, me, ['src/a.ts'], []));
+  t.notOk(mayConcern({ topic: 'lease.acquired', data: { holder: 'ann', project: 'shop', resources: ['lib/**'] } }, me, ['src/a.ts'], []));
 });

@@ -169,6 +169,30 @@ export function digestLines(d: DigestInput): string[] {
   return lines;
 }
 
+/** A glob's characters before its first that may be special: every path it matches starts with them. */
+const plainStart = (glob: string): string => {
+  const i = glob.search(/[\\*?[]/);
+  return i < 0 ? glob : glob.slice(0, i);
+};
+
+/**
+ * Whether the event of a digest's topics (its data parsed) may make a line of `me`'s digest, told
+ * without making it: false only where digestLines makes none of it whatever else the digest holds
+ * (a quiet hook, service.ts, checks each event since its mark here first, and digestLines only
+ * when one may). Kept beside digestLines: each line it makes of an event needs a case here.
+ */
+export function mayConcern(e: { topic: string; data: Record<string, unknown> }, me: Me, edited: readonly string[], denied: ReadonlyArray<{ lease_id: string }>): boolean {
+  const x = e.data;
+  if (e.topic.startsWith('task.')) return (x.status === 'ready' && x.project === me.project) || x.claimed_by === me.id || x.released_from === me.id;
+  if (e.topic === 'lease.released') return x.holder === me.id || denied.some((d) => d.lease_id === x.id);
+  if (e.topic === 'lease.acquired') {
+    if (x.holder === me.id || (typeof x.project === 'string' && x.project !== me.project) || edited.length === 0) return false;
+    if (!Array.isArray(x.resources)) return true;
+    return (x.resources as unknown[]).some((g) => typeof g !== 'string' || edited.some((p) => p.startsWith(plainStart(g))));
+  }
+  return true;
+}
+
 /**
  * An upper estimate of a text's o200k tokens without the tokenizer (2 MB of ranks the server does
  * not load): letters and digits at most 2.2 to a token (names, paths and words take more per

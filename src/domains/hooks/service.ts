@@ -18,7 +18,7 @@ import { LEASE } from '../../../schemas/db/tables/leases.js';
 import type { Lease } from '../../../schemas/http/leases.js';
 import type { MessageReader } from '../messages/reader.js';
 import type { TaskReader } from '../tasks/reader.js';
-import { digestFit, digestLines, heldOf, leasedReason, withHeld, type Me } from './digest.js';
+import { digestFit, digestLines, heldOf, leasedReason, mayConcern, withHeld, type Me } from './digest.js';
 import { digestOf, orientationOf } from './briefing.js';
 import { changedSincePull, notChangedSincePull, noteSync, pullFirstReason, syncs, type PullDeps } from './pull-first.js';
 import type { HookProbe, HookReader } from './reader.js';
@@ -337,7 +337,9 @@ export class HookService {
     const hint = this.scanned.get(cached.session_id);
     if (!hint?.mark || cached.held.length > 0 || (edited !== null && !cached.edited.includes(edited))) return false;
     const after = this.d.clock!.after(hint.mark, me.id);
-    if (after === null || (after.length > 0 && digestLines({ me, messages: [], events: after, audit: [], edited: cached.edited, denied: cached.denied }).length > 0)) return false;
+    if (after === null) return false;
+    // Most events since concern other agents: told apart from their fields, lines made only of those that may concern it.
+    if (after.some((e) => mayConcern(e, me, cached.edited, cached.denied)) && digestLines({ me, messages: [], events: after, audit: [], edited: cached.edited, denied: cached.denied }).length > 0) return false;
     const last = after.at(-1)?.id;
     if (last !== undefined) keepPerSession(this.scanned, cached.session_id, { ...hint, event: Math.max(hint.event, last), mark: { ...hint.mark, event: last } });
     this.stats.quiet++;
