@@ -42,8 +42,9 @@ export interface TailEvent {
 /**
  * What a node knows of the news a digest reads without reading the database: the newest event
  * of a digest's topics (every event reaches the hub) and the last HOOK_NEWS_TAIL of them, the newest message sent to each agent
- * (`message.sent` names its recipients), and an epoch that moves with each write that may store an audit entry a digest reports (spec
- * changes, rules accepted, agents joining) and with every write whose outcome is unknown. A session whose digest read up to a mark the clock has not passed
+ * (`message.sent` names its recipients), and an epoch that moves with each write that may store an
+ * audit entry a digest reports (spec changes, rules accepted, agents joining) and with every write
+ * whose outcome is unknown. A session whose digest read up to a mark the clock has not passed
  * has no news: its hook answers without reading. Each part moves before the write it follows is
  * acknowledged, so a hook after an acknowledged write always reads it — where every write passes
  * through this node (one writer: SQLite). A cluster's node learns of the others' writes later
