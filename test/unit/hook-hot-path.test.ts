@@ -45,7 +45,7 @@ t.test('news clock: a mark is passed by a digest topic, a message to that agent,
   t.notOk(since(c, c.mark('b'), 'b'), 'read since');
   m = c.mark('a');
   c.moved();
-  t.equal(c.after(m, 'a'), null, 'an audited write (a spec, a rule, an agent joining), a pruning, an unknown outcome');
+  t.equal(c.after(m, 'a'), null, 'an audited write (a spec, a rule, an agent joining), an unknown outcome');
   m = c.mark('a');
   c.published(15, 'message.sent', Buffer.from('{not json'));
   t.equal(c.after(m, 'a'), null, 'a message frame it cannot read: every agent may have news');

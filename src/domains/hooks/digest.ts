@@ -103,9 +103,9 @@ export function digestLines(d: DigestInput): string[] {
       if (t.status === 'ready' && t.project === me.project) ready.set(id, str(t.title));
       else ready.delete(id);
       // This agent claimed a task an earlier claimer checkpointed: continue, do not restart.
-      if (e.topic === 'task.claimed' && t.claimed_by === me.id && typeof t.resume === 'string') resumes.push(`Resume task #${id} ${quote(str(t.title))} from its last checkpoint, next: ${quote(t.resume)}. See: koor-cli task checkpoints ${id}`);
+      if (isResume(e.topic, t, me.id)) resumes.push(`Resume task #${id} ${quote(str(t.title))} from its last checkpoint, next: ${quote(str(t.resume))}. See: koor-cli task checkpoints ${id}`);
       // Its claim was released because it went stale (silent past the liveness timeout): say so, and whose the task is now.
-      if (e.topic === 'task.released' && t.released_from === me.id && t.reason === 'stale') lostTasks.set(id, { title: str(t.title), now: { status: str(t.status) } });
+      if (isLostClaim(e.topic, t, me.id)) lostTasks.set(id, { title: str(t.title), now: { status: str(t.status) } });
       else if (lostTasks.has(id)) {
         if (e.topic === 'task.claimed' && t.claimed_by === me.id) lostTasks.delete(id);
         else lostTasks.get(id)!.now = { status: str(t.status), by: str(t.claimed_by_name) };
@@ -169,8 +169,13 @@ export function digestLines(d: DigestInput): string[] {
   return lines;
 }
 
+/** A task event: `agent` claimed it where an earlier claimer left a checkpoint (a line of its digest). */
+export const isResume = (topic: string, t: Record<string, unknown>, agent: string): boolean => topic === 'task.claimed' && t.claimed_by === agent && typeof t.resume === 'string';
+/** A task event: Koor released `agent`'s claim because it went stale (a line of its digest). */
+export const isLostClaim = (topic: string, t: Record<string, unknown>, agent: string): boolean => topic === 'task.released' && t.released_from === agent && t.reason === 'stale';
+
 /** A glob's characters before its first that may be special: every path it matches starts with them. */
-const plainStart = (glob: string): string => {
+export const plainStart = (glob: string): string => {
   const i = glob.search(/[\\*?[]/);
   return i < 0 ? glob : glob.slice(0, i);
 };
@@ -183,8 +188,9 @@ const plainStart = (glob: string): string => {
  */
 export function mayConcern(e: { topic: string; data: Record<string, unknown> }, me: Me, edited: readonly string[], denied: ReadonlyArray<{ lease_id: string }>): boolean {
   const x = e.data;
-  if (e.topic.startsWith('task.')) return (x.status === 'ready' && x.project === me.project) || x.claimed_by === me.id || x.released_from === me.id;
-  if (e.topic === 'lease.released') return x.holder === me.id || denied.some((d) => d.lease_id === x.id);
+  // A task's later events make lines of its lost claim only after the one that lost it, which is here.
+  if (e.topic.startsWith('task.')) return (x.status === 'ready' && x.project === me.project) || isResume(e.topic, x, me.id) || isLostClaim(e.topic, x, me.id);
+  if (e.topic === 'lease.released') return (x.holder === me.id && x.reason === 'stale') || denied.some((d) => d.lease_id === x.id);
   if (e.topic === 'lease.acquired') {
     if (x.holder === me.id || (typeof x.project === 'string' && x.project !== me.project) || edited.length === 0) return false;
     if (!Array.isArray(x.resources)) return true;

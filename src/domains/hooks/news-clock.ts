@@ -63,6 +63,7 @@ export class NewsClock {
   private tail: TailEvent[] = [];
   private tailFloor = 0;
   private readonly inbox = new Map<string, number>();
+  private readonly kept: Array<(e: TailEvent) => void> = [];
   /** The newest message id of the recipients forgotten when the map was full. */
   private inboxFloor = 0;
 
@@ -132,9 +133,23 @@ export class NewsClock {
    * tail no longer holds them all.
    */
   after(m: NewsMark, agent: string): readonly TailEvent[] | null {
+    const newest = this.newestAfter(m, agent);
+    if (newest === null) return null;
+    return newest <= m.event ? [] : this.events(m.event);
+  }
+
+  /**
+   * The newest event of a digest's topics, when what came for `agent` since `m` is told by the
+   * events after it alone and the tail holds every one (see after); null otherwise.
+   */
+  newestAfter(m: NewsMark, agent: string): number | null {
     if (this.epoch !== m.epoch || (this.inbox.get(agent) ?? this.inboxFloor) > m.message) return null;
-    if (this.event <= m.event) return [];
-    return this.events(m.event);
+    return this.event > m.event && m.event < this.tailFloor ? null : this.event;
+  }
+
+  /** `fn` is told of each event the tail keeps from now on, its data parsed. */
+  onKept(fn: (e: TailEvent) => void): void {
+    this.kept.push(fn);
   }
 
   /**
@@ -178,7 +193,9 @@ export class NewsClock {
       this.tailFloor = id;
       return;
     }
-    this.tail.push({ id, topic, data: data as Record<string, unknown> });
+    const e = { id, topic, data: data as Record<string, unknown> };
+    this.tail.push(e);
+    for (const fn of this.kept) fn(e);
     if (this.tail.length >= 2 * HOOK_NEWS_TAIL) {
       const cut = this.tail.length - HOOK_NEWS_TAIL;
       this.tailFloor = Math.max(this.tailFloor, this.tail[cut - 1]!.id);

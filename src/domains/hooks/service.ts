@@ -18,7 +18,8 @@ import { LEASE } from '../../../schemas/db/tables/leases.js';
 import type { Lease } from '../../../schemas/http/leases.js';
 import type { MessageReader } from '../messages/reader.js';
 import type { TaskReader } from '../tasks/reader.js';
-import { digestFit, digestLines, heldOf, leasedReason, mayConcern, withHeld, type Me } from './digest.js';
+import { digestFit, digestLines, heldOf, leasedReason, withHeld, type Me } from './digest.js';
+import { ConcernIndex, quietThrough } from './concern-index.js';
 import { digestOf, orientationOf } from './briefing.js';
 import { changedSincePull, notChangedSincePull, noteSync, pullFirstReason, syncs, type PullDeps } from './pull-first.js';
 import type { HookProbe, HookReader } from './reader.js';
@@ -60,6 +61,8 @@ export class HookService {
   private readonly own: EditLeases;
   /** What pull-first reads and writes with. */
   private readonly pull: PullDeps;
+  /** Whom the events the clock keeps may concern (where there is a clock). */
+  private readonly concerns: ConcernIndex | null;
   readonly stats = { calls: new Map<string, number>(), denied: 0, unconfirmed: 0, pull_first: 0, auto_leased: 0, digests: 0, bound: 0, quiet: 0, kept: 0 };
 
   constructor(
@@ -88,6 +91,7 @@ export class HookService {
     const exact = d.clock !== null;
     const clock = d.clock;
     this.pull = { reader: d.reader, writer: d.writer, newestDigestEvent: clock ? () => clock.newestDigestEvent() : null };
+    this.concerns = clock && ConcernIndex.of(clock);
     this.sessions = new SessionCache(d.reader, exact);
     this.own = new EditLeases(d.hub, (id, holder) => d.writer.call('leases.renew', { id, holder }).then((r) => LEASE.wire(r.lease).expires_at), { exact, idleMs: d.autoLeaseIdleMs, log: d.log });
     this.shells = new Shells((id, busy) => this.markBusy(id, busy), d.touchMs, !exact);
@@ -329,19 +333,15 @@ export class HookService {
   }
 
   /**
-   * Whether nothing concerns the session since this node last read its news, known without a read:
-   * the news clock has not moved for it, or none of the events since, kept parsed, makes a line of
-   * its digest — and nothing else is to be said or noted. Then where it read to moves past them.
+   * Whether nothing concerns the session since this node last read its news, known without a read
+   * (quietThrough) — and nothing else is to be said or noted. Then where it read to moves past it.
    */
   private quiet(cached: HookSession, me: Me, edited: string | null): boolean {
     const hint = this.scanned.get(cached.session_id);
     if (!hint?.mark || cached.held.length > 0 || (edited !== null && !cached.edited.includes(edited))) return false;
-    const after = this.d.clock!.after(hint.mark, me.id);
-    if (after === null) return false;
-    // Most events since concern other agents: told apart from their fields, lines made only of those that may concern it.
-    if (after.some((e) => mayConcern(e, me, cached.edited, cached.denied)) && digestLines({ me, messages: [], events: after, audit: [], edited: cached.edited, denied: cached.denied }).length > 0) return false;
-    const last = after.at(-1)?.id;
-    if (last !== undefined) keepPerSession(this.scanned, cached.session_id, { ...hint, event: Math.max(hint.event, last), mark: { ...hint.mark, event: last } });
+    const through = quietThrough(this.d.clock!, this.concerns!, hint.mark, me, cached);
+    if (through === null) return false;
+    if (through > hint.mark.event) keepPerSession(this.scanned, cached.session_id, { ...hint, event: Math.max(hint.event, through), mark: { ...hint.mark, event: through } });
     this.stats.quiet++;
     return true;
   }
