@@ -13,13 +13,13 @@ interface Acquired {
 
 /**
  * Whom the events of a node's tail may concern, by the fields mayConcern (digest.ts) reads: the
- * newest event naming each agent (a claim to resume, a claim or lease lost as stale), making a task ready
- * in each project, ending each lease; the leases taken, with the files they cover. A quiet hook
- * asks it whether any event since its mark may concern its session — a few lookups, where
- * mayConcern over the events themselves is one call per event since (at 1,000 agents, hundreds
- * a hook). Never false where mayConcern is true of one of them (test/unit/digest.test.ts).
- * Bounded: past HOOK_SESSIONS_REMEMBERED keys the maps start again, and a mark older than that
- * is answered "may" (its events are then read one by one).
+ * newest event naming each agent (a claim to resume, a claim or lease lost as stale), making a
+ * task ready in each project, ending each lease; the leases taken, with the files they cover. A
+ * quiet hook asks it whether any event since its mark may concern its session — a few lookups,
+ * where mayConcern over the events themselves is one call per event since (at 1,000 agents,
+ * hundreds a hook). Never false where mayConcern is true of one of them
+ * (test/unit/digest.test.ts). Bounded: past HOOK_SESSIONS_REMEMBERED keys the maps start again,
+ * and a mark older than that is answered "may" (its events are then read one by one).
  */
 export class ConcernIndex {
   private readonly named = new Map<string, number>();
