@@ -1,6 +1,12 @@
 import { HOOK_NEWS_TAIL, HOOK_SESSIONS_REMEMBERED } from '../../shared/limits-features.js';
-import { digestLines, isLostClaim, isResume, mayConcern, plainStart, type Me } from './digest.js';
+import { digestLines, isLostClaim, isResume, type Me } from './digest.js';
 import { firstAfter, type NewsClock, type NewsMark, type TailEvent } from './news-clock.js';
+
+/** A glob's characters before its first that may be special: every path it matches starts with them. */
+const plainStart = (glob: string): string => {
+  const i = glob.search(/[\\*?[]/);
+  return i < 0 ? glob : glob.slice(0, i);
+};
 
 /** A `lease.acquired` event as the index keeps it: what decides whom it may concern. */
 interface Acquired {
@@ -12,14 +18,15 @@ interface Acquired {
 }
 
 /**
- * Whom the events of a node's tail may concern, by the fields mayConcern (digest.ts) reads: the
- * newest event naming each agent (a claim to resume, a claim or lease lost as stale), making a
- * task ready in each project, ending each lease; the leases taken, with the files they cover. A
- * quiet hook asks it whether any event since its mark may concern its session — a few lookups,
- * where mayConcern over the events themselves is one call per event since (at 1,000 agents,
- * hundreds a hook). Never false where mayConcern is true of one of them
- * (test/unit/digest.test.ts). Bounded: past HOOK_SESSIONS_REMEMBERED keys the maps start again,
- * and a mark older than that is answered "may" (its events are then read one by one).
+ * Whom the events of a node's tail may concern, by the fields digestLines (digest.ts) makes lines
+ * of: the newest event naming each agent (a claim to resume, a claim or lease lost as stale),
+ * making a task ready in each project, ending each lease; the leases taken, with the files they
+ * cover. A quiet hook asks it whether any event since its mark may concern its session — a few
+ * lookups, where digestLines of the events themselves goes through each one since (at 1,000
+ * agents, hundreds a hook). Never false where digestLines makes a line of them
+ * (test/unit/digest.test.ts): each line digestLines makes of an event needs a case here. Bounded:
+ * past HOOK_SESSIONS_REMEMBERED keys the maps start again, and a mark older than that is answered
+ * "may" (a digest of its events is then made).
  */
 export class ConcernIndex {
   private readonly named = new Map<string, number>();
@@ -94,13 +101,13 @@ export class ConcernIndex {
 /**
  * The newest event of a digest's topics when nothing since `m` is news to `me`'s session, told
  * without a read; null when something may be: its inbox or the audit epoch moved, the tail lacks
- * some of the events, or one of them makes a line of its digest (the index first, then the events
- * it cannot rule out, then digestLines of them).
+ * some of the events, or one of them makes a line of its digest (the index first, then, when it
+ * cannot rule them out, digestLines of them).
  */
 export function quietThrough(clock: NewsClock, index: ConcernIndex, m: NewsMark, me: Me, s: { edited: readonly string[]; denied: ReadonlyArray<{ path: string; lease_id: string }> }): number | null {
   const newest = clock.newestAfter(m, me.id);
   if (newest === null || newest <= m.event || !index.mayConcern(m.event, me, s.edited, s.denied)) return newest;
   const after = clock.events(m.event);
-  if (after === null || (after.some((e) => mayConcern(e, me, s.edited, s.denied)) && digestLines({ me, messages: [], events: after, audit: [], edited: s.edited, denied: s.denied }).length > 0)) return null;
+  if (after === null || digestLines({ me, messages: [], events: after, audit: [], edited: s.edited, denied: s.denied }).length > 0) return null;
   return newest;
 }

@@ -174,31 +174,6 @@ export const isResume = (topic: string, t: Record<string, unknown>, agent: strin
 /** A task event: Koor released `agent`'s claim because it went stale (a line of its digest). */
 export const isLostClaim = (topic: string, t: Record<string, unknown>, agent: string): boolean => topic === 'task.released' && t.released_from === agent && t.reason === 'stale';
 
-/** A glob's characters before its first that may be special: every path it matches starts with them. */
-export const plainStart = (glob: string): string => {
-  const i = glob.search(/[\\*?[]/);
-  return i < 0 ? glob : glob.slice(0, i);
-};
-
-/**
- * Whether the event of a digest's topics (its data parsed) may make a line of `me`'s digest, told
- * without making it: false only where digestLines makes none of it whatever else the digest holds
- * (a quiet hook, service.ts, checks each event since its mark here first, and digestLines only
- * when one may). Kept beside digestLines: each line it makes of an event needs a case here.
- */
-export function mayConcern(e: { topic: string; data: Record<string, unknown> }, me: Me, edited: readonly string[], denied: ReadonlyArray<{ lease_id: string }>): boolean {
-  const x = e.data;
-  // A task's later events make lines of its lost claim only after the one that lost it, which is here.
-  if (e.topic.startsWith('task.')) return (x.status === 'ready' && x.project === me.project) || isResume(e.topic, x, me.id) || isLostClaim(e.topic, x, me.id);
-  if (e.topic === 'lease.released') return (x.holder === me.id && x.reason === 'stale') || denied.some((d) => d.lease_id === x.id);
-  if (e.topic === 'lease.acquired') {
-    if (x.holder === me.id || (typeof x.project === 'string' && x.project !== me.project) || edited.length === 0) return false;
-    if (!Array.isArray(x.resources)) return true;
-    return (x.resources as unknown[]).some((g) => typeof g !== 'string' || edited.some((p) => p.startsWith(plainStart(g))));
-  }
-  return true;
-}
-
 /**
  * An upper estimate of a text's o200k tokens without the tokenizer (2 MB of ranks the server does
  * not load): letters and digits at most 2.2 to a token (names, paths and words take more per
