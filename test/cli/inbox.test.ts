@@ -9,8 +9,8 @@ import { waitUntil } from '../helpers/wait.js';
 
 /**
  * The agent inbox through koor-cli: send, inbox, ack, thread and wait, each a
- * subprocess against a real server. Also in the cluster pass (test/cluster-pass.sh): every
- * request may land on another node, and a message sent on one node reaches a `wait` on another.
+ * subprocess against a real server. `wait` is the inbox's and the event log's subscriptions,
+ * which the cluster pass crosses nodes on in test/http (inbox, subscribe).
  */
 
 type Agent = { id: string; name: string; token: string };
