@@ -1,4 +1,5 @@
 import { createDatabase, postgresBinDir, startPostgres, type Postgres } from '../../bench/lib/postgres.js';
+import { openPg } from '../../src/shared/pg.js';
 import { provided, type Needed } from './apt.js';
 
 export const POSTGRESQL: Needed = { pkg: 'postgresql', find: postgresBinDir };
@@ -7,9 +8,12 @@ export const POSTGRESQL: Needed = { pkg: 'postgresql', find: postgresBinDir };
  * What a test server's PostgreSQL skips: the fsyncs and full-page images that only an OS crash or
  * a power cut needs. A commit still reaches the kernel before it is acknowledged, so a kill -9 of
  * PostgreSQL or of a node (test/cluster/faults.test.ts) loses nothing acknowledged, as in
- * production; the benchmarks keep the durable settings.
+ * production; the benchmarks keep the durable settings. And autovacuum: its launcher visits every
+ * database once a naptime (a worker process each), and the cluster pass leaves ~300 small
+ * databases behind on its shared server, a worker every ~0.2 s by its end, for tables no test
+ * keeps long enough to need one.
  */
-const TEST_SETTINGS = { fsync: 'off', full_page_writes: 'off' };
+const TEST_SETTINGS = { fsync: 'off', full_page_writes: 'off', autovacuum: 'off' };
 
 /**
  * A throwaway PostgreSQL for a test file (cluster mode), or for the whole cluster pass
@@ -25,6 +29,53 @@ let databases = 0;
 /** A new empty database on `pg` (one per test, so nodes of one test share it and no other); its URL. */
 export function freshDatabase(pg: { url: string }, prefix = 'koor'): Promise<string> {
   return createDatabase(pg, `${prefix}_${process.pid}_${++databases}`);
+}
+
+/**
+ * Empties every table a server's migrations made but its schema version, and sets its counters
+ * back to the 0 the migrations seed them with: what a new database holds once a server has
+ * migrated it. Its identities restart. Waits at most 2 s for a lock (a connection left in a
+ * transaction): then the database is not reused.
+ */
+const EMPTY_DATABASE = `
+SET lock_timeout = '2s';
+DO $$
+DECLARE tables text;
+BEGIN
+  SELECT string_agg(format('%I', tablename), ', ') INTO tables FROM pg_tables
+    WHERE schemaname = 'public' AND tablename NOT IN ('koor_schema', 'koor_counters');
+  IF tables IS NOT NULL THEN EXECUTE 'TRUNCATE ' || tables || ' RESTART IDENTITY'; END IF;
+  UPDATE koor_counters SET value = 0;
+END $$;`;
+
+/** Databases of this process whose server and data directory are gone, emptied (recycleDatabase). */
+const spare: string[] = [];
+
+/**
+ * A database for a test server (the suites' startTestServer): one an earlier server of this test
+ * process left, emptied, else a new one. CREATE DATABASE copies a template's ~8 MB of catalogs,
+ * ~0.3 s of PostgreSQL's CPU and ~0.2 s of the start, and the cluster pass starts ~300 servers.
+ */
+export function suiteDatabase(pg: { url: string }): Promise<string> {
+  const reused = spare.pop();
+  return reused !== undefined ? Promise.resolve(reused) : freshDatabase(pg, 'suite');
+}
+
+/**
+ * Hands a test server's database to the next server of this process, emptied (EMPTY_DATABASE):
+ * only once every node of the server has closed and nothing can start on its data directory
+ * again. A database that cannot be emptied (never migrated, a lock held) is left alone.
+ */
+export async function recycleDatabase(url: string): Promise<void> {
+  const sql = openPg(url, { max: 1, name: 'koor-test-recycle' });
+  try {
+    await sql.unsafe(EMPTY_DATABASE);
+    spare.push(url);
+  } catch {
+    // Left as it is: the next server gets a new database.
+  } finally {
+    await sql.end({ timeout: 1 });
+  }
 }
 
 /** A PostgreSQL a test file only connects to and makes databases on: it never restarts, stops or signals it. */

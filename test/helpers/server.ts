@@ -8,7 +8,7 @@ import { testConfig } from './config.js';
 import { silentLogger } from '../../src/log.js';
 import { startServer, type KoorServer } from '../../src/server.js';
 import type { Postgres } from '../../bench/lib/postgres.js';
-import { freshDatabase, providePostgres } from './postgres.js';
+import { providePostgres, recycleDatabase, suiteDatabase } from './postgres.js';
 import { roundRobin } from './round-robin.js';
 import { repoPath } from './paths.js';
 
@@ -67,7 +67,7 @@ async function databaseFor(dataDir: string): Promise<string> {
   const pg = await testPg;
   let url = databases.get(dataDir);
   if (!url) {
-    url = await freshDatabase(pg, 'suite');
+    url = await suiteDatabase(pg);
     databases.set(dataDir, url);
   }
   return url;
@@ -102,6 +102,14 @@ export interface TestServer extends KoorServer {
 export async function startTestServer(t: Teardown, over: Partial<Config> = {}, opts: TestServerOptions = {}): Promise<TestServer> {
   const dataDir = over.dataDir ?? tempDir(t);
   const database = over.database ?? (TEST_BACKEND !== 'sqlite' ? await databaseFor(dataDir) : '');
+  // A data directory of its own: its database goes to the next server once this one has closed
+  // (teardowns run last first: this one after the close below, before the directory is removed).
+  if (over.dataDir === undefined && over.database === undefined && database !== '') {
+    t.teardown(() => {
+      databases.delete(dataDir);
+      return recycleDatabase(database);
+    });
+  }
   const config = testConfig({
     bind: parseBind('127.0.0.1:0', 'bind'),
     dashboardBind: null,
