@@ -9,9 +9,9 @@ export const POSTGRESQL: Needed = { pkg: 'postgresql', find: postgresBinDir };
  * a power cut needs. A commit still reaches the kernel before it is acknowledged, so a kill -9 of
  * PostgreSQL or of a node (test/cluster/faults.test.ts) loses nothing acknowledged, as in
  * production; the benchmarks keep the durable settings. And autovacuum: its launcher visits every
- * database once a naptime (a worker process each), and the cluster pass leaves ~300 small
- * databases behind on its shared server, a worker every ~0.2 s by its end, for tables no test
- * keeps long enough to need one.
+ * database once a naptime (a worker process each), and a pass leaves a database or more per test
+ * file on its shared server (~300 in the cluster pass before they were reused, a worker every
+ * ~0.2 s by its end), for tables no test keeps long enough to need one.
  */
 const TEST_SETTINGS = { fsync: 'off', full_page_writes: 'off', autovacuum: 'off' };
 
