@@ -3,7 +3,9 @@
  * writer thread, the copy between the stores): how a client is opened, and which errors mean the
  * database cannot be reached.
  */
-import postgres, { type Sql } from 'postgres';
+import { createRequire } from 'node:module';
+import type { Sql } from 'postgres';
+import type postgresJs from 'postgres';
 import { reconnectWaitMs } from './pg-errors.js';
 import { defined } from './defined.js';
 import { PG_RANDOM_PAGE_COST } from './limits.js';
@@ -18,6 +20,14 @@ import { PG_RANDOM_PAGE_COST } from './limits.js';
 export const reconnectDelayS = (closedWithError: number): number => reconnectWaitMs(closedWithError) / 1000;
 
 /**
+ * postgres.js, loaded at the first client: a SQLite server never opens one, and loading it (with
+ * the net, tls and crypto modules it pulls in) cost each SQLite start ~70 ms on the front and as
+ * much again on the writer thread.
+ */
+const requirePg = createRequire(import.meta.url);
+let postgres: typeof postgresJs | undefined;
+
+/**
  * One way to open a PostgreSQL client for koor (cluster mode): int8 columns read as JS numbers
  * (koor's ids, versions and epoch-ms values stay far below 2^53; postgres.js would give strings),
  * notices silenced, the node named in `pg_stat_activity`, its plans costed for hot pages
@@ -29,6 +39,7 @@ export const reconnectDelayS = (closedWithError: number): number => reconnectWai
  * array column and passes its one array parameter as a literal (`CAST(? AS bigint[])`).
  */
 export function openPg(url: string, opts: { max: number; name: string; idleTimeoutS?: number; idleInTransactionMs?: number }): Sql {
+  postgres ??= requirePg('postgres') as typeof postgresJs;
   return postgres(url, {
     max: opts.max,
     onnotice: () => {},
