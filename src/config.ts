@@ -62,15 +62,15 @@ export interface Config {
   maxBodyBytes: number;
   /** Deadline of one writer RPC, ms. */
   rpcDeadlineMs: number;
-  /** Deadline of one database read in cluster mode, ms: past it 503 (src/domains/readers.ts). */
+  /** Cluster mode: a database read's deadline, ms (past it 503: src/domains/readers.ts); a node's read pool size (src/cluster/node.ts). */
   readDeadlineMs: number;
+  pgConnections: number;
   /** Max writer RPCs in flight before RESOURCE_EXHAUSTED. */
   rpcMaxInFlight: number;
   /** Byte budget of the front-process state cache. */
   cacheBytes: number;
-  /** piscina threads for CPU jobs. */
+  /** piscina threads for CPU jobs, and the deadline of one job, ms. */
   poolThreads: number;
-  /** Deadline of one pool job, ms. */
   poolDeadlineMs: number;
   /** Events kept by the pruner (newest N). */
   eventRetention: number;
@@ -164,6 +164,7 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'maxBodyBytes', flag: 'max-body-bytes', env: 'KOOR_MAX_BODY_BYTES', file: 'max_body_bytes', kind: 'bytes', def: '10485760', help: 'request body cap in bytes (suffixes k, m)' },
   { key: 'rpcDeadlineMs', flag: 'rpc-deadline', env: 'KOOR_RPC_DEADLINE', file: 'rpc_deadline', kind: 'duration', def: '5s', help: 'deadline of one write' },
   { key: 'readDeadlineMs', flag: 'read-deadline', env: 'KOOR_READ_DEADLINE', file: 'read_deadline', kind: 'duration', def: '10s', help: 'deadline of one database read, cluster mode (past it 503)' },
+  { key: 'pgConnections', flag: 'pg-connections', env: 'KOOR_PG_CONNECTIONS', file: 'pg_connections', kind: 'posint', def: '8', help: "cluster mode: PostgreSQL connections of a node's reads (and half as many, at least 1, for its read transactions); LISTEN, the election and the writer take 5 more" },
   { key: 'rpcMaxInFlight', flag: 'rpc-max-in-flight', env: 'KOOR_RPC_MAX_IN_FLIGHT', file: 'rpc_max_in_flight', kind: 'posint', def: '20000', help: 'writes in flight before 503' },
   { key: 'cacheBytes', flag: 'cache-bytes', env: 'KOOR_CACHE_BYTES', file: 'cache_bytes', kind: 'bytes', def: '64m', help: 'state read cache budget in bytes' },
   { key: 'poolThreads', flag: 'pool-threads', env: 'KOOR_POOL_THREADS', file: 'pool_threads', kind: 'posint', def: '2', help: 'worker threads for CPU jobs' },

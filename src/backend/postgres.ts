@@ -32,9 +32,9 @@ export function postgresBackend(config: Config): Backend {
     },
     othersWrite: true,
     async open(log) {
-      node = await within(ClusterNode.open(config.database, log.child({ component: 'cluster' })), STARTUP_TIMEOUT_MS, 'connecting to the database');
+      node = await within(ClusterNode.open(config.database, config.pgConnections, log.child({ component: 'cluster' })), STARTUP_TIMEOUT_MS, 'connecting to the database');
       // Leases, claims and expiries judged by the database's clock, as the writer's (pg-clock.ts).
-      stopClock = await within(startPgClock(config.database), STARTUP_TIMEOUT_MS, 'reading the database clock');
+      stopClock = await within(startPgClock(node.sql), STARTUP_TIMEOUT_MS, 'reading the database clock');
       return { kind: 'postgres', sql: node.sql, snapshots: node.snapshots };
     },
     fanout: (make) => make.feed(mustNode().sql),

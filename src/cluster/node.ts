@@ -1,6 +1,6 @@
 import type { Sql } from 'postgres';
 import { CHANGES_CHANNEL } from '../../schemas/rpc/cluster.js';
-import { CLUSTER_LEADER_CHECK_MS, CLUSTER_LEADER_RETRY_MS, CLUSTER_READ_CONNECTIONS, CLUSTER_RESTORE_CHECK_MS, CLUSTER_SNAPSHOT_CONNECTIONS } from '../shared/limits.js';
+import { CLUSTER_LEADER_CHECK_MS, CLUSTER_LEADER_RETRY_MS, CLUSTER_RESTORE_CHECK_MS } from '../shared/limits.js';
 import type { Logger } from '../log.js';
 import { openPg } from '../shared/pg.js';
 import { TxClient } from '../shared/pg-tx.js';
@@ -42,17 +42,24 @@ export class ClusterNode {
     private readonly leaderSql: Sql,
     private readonly log: Logger,
     url: string,
+    connections: number,
   ) {
-    this.snapshots = new TxClient(() => openPg(url, { max: CLUSTER_SNAPSHOT_CONNECTIONS, name: 'koor-snapshot' }));
+    this.snapshots = new TxClient(() => openPg(url, { max: Math.max(1, Math.floor(connections / 2)), name: 'koor-snapshot' }));
   }
 
-  /** Opens the pools and checks PostgreSQL answers (start-up fails with its reason otherwise). */
-  static async open(url: string, log: Logger): Promise<ClusterNode> {
-    const sql = openPg(url, { max: CLUSTER_READ_CONNECTIONS, name: 'koor-reader' });
+  /**
+   * Opens the pools and checks PostgreSQL answers (start-up fails with its reason otherwise).
+   * `connections` (--pg-connections): the read pool's size, which the database clock's reading
+   * shares; the snapshot reads get half as many (at least 1). Besides them a node opens 1 for
+   * LISTEN, 1 for the election and 3 on its writer thread (a batch's, the next one's, its clock's):
+   * 17 at the default 8, so PostgreSQL's default `max_connections` of 100 takes 5 nodes.
+   */
+  static async open(url: string, connections: number, log: Logger): Promise<ClusterNode> {
+    const sql = openPg(url, { max: connections, name: 'koor-reader' });
     const leaderSql = openPg(url, { max: 1, name: 'koor-leader' });
     try {
       await sql`SELECT 1`;
-      return new ClusterNode(sql, leaderSql, log, url);
+      return new ClusterNode(sql, leaderSql, log, url, connections);
     } catch (e) {
       await Promise.allSettled([sql.end({ timeout: 1 }), leaderSql.end({ timeout: 1 })]);
       throw e;

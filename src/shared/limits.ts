@@ -123,13 +123,6 @@ export const CLUSTER_LEADER_CHECK_MS = 1000;
  * is seen this late at most (src/cluster/node.ts).
  */
 export const CLUSTER_RESTORE_CHECK_MS = 5000;
-/**
- * Connections of a node's PostgreSQL read pool, and of the client of its snapshot reads (read
- * transactions: a replay step, the audit summary, a message with its receipts); plus 2 for its
- * writer, 1 for LISTEN, 1 for the election.
- */
-export const CLUSTER_READ_CONNECTIONS = 8;
-export const CLUSTER_SNAPSHOT_CONNECTIONS = 4;
 
 // --- Writer thread (passed to the worker in WriterLimits) -----------------------------------
 

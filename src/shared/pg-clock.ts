@@ -14,10 +14,15 @@ const PG_CLOCK_STALE_MS = 60_000;
  * PG_CLOCK_SYNC_MS and carried forward between readings on the monotonic clock, which a step of
  * the wall clock does not move. A reading is taken as the time at its answer's arrival: never
  * later than the database's, so a node does not see a lease end before the database would.
- * Cut off from the database, the last reading carries on.
+ * Cut off from the database, the last reading carries on. `on`: a URL to read on a connection of
+ * the clock's own (the writer thread's, whose pool a batch may hold for a while), or a client it
+ * shares (the front's read pool: a reading queued behind reads takes longer and is dropped).
  */
-export async function startPgClock(url: string): Promise<() => Promise<void>> {
-  const sql: Sql = openPg(url, { max: 1, name: 'koor-clock' });
+export async function startPgClock(on: string | Sql): Promise<() => Promise<void>> {
+  const sql: Sql = typeof on === 'string' ? openPg(on, { max: 1, name: 'koor-clock' }) : on;
+  const end = async (): Promise<void> => {
+    if (typeof on === 'string') await sql.end({ timeout: 1 }).catch(() => {});
+  };
   let at = 0;
   let base = 0;
   let keptAt = -Infinity;
@@ -36,7 +41,7 @@ export async function startPgClock(url: string): Promise<() => Promise<void>> {
   try {
     await read();
   } catch (err) {
-    await sql.end({ timeout: 1 }).catch(() => {});
+    await end();
     throw err;
   }
   // Whole milliseconds, as Date.now() gives them: the tables store them as integers.
@@ -46,6 +51,6 @@ export async function startPgClock(url: string): Promise<() => Promise<void>> {
   return async () => {
     clearInterval(timer);
     setDataClock(Date.now);
-    await sql.end({ timeout: 1 }).catch(() => {});
+    await end();
   };
 }

@@ -148,6 +148,40 @@ if ('skipped' in started) {
     t.equal(await replay(a!.url, EVENTS), 'replayed', 'a replay: answered again');
   });
 
+  t.test('--pg-connections bounds a node\'s connections: reads held up queue on its pool, never open more', async (t) => {
+    const c = await spawnServer(['--database', database, '--pg-connections', '3']);
+    spawned.push(c);
+    const locker = openPg(database, { max: 1, name: 'koor-test-locker' });
+    let release!: () => void;
+    const released = new Promise<void>((r) => (release = r));
+    const locked = locker.begin(async (tx) => {
+      await tx`LOCK TABLE audit_log IN ACCESS EXCLUSIVE MODE`;
+      await released;
+    });
+    const pid = c.child.pid!;
+    const mine = (app: string) =>
+      admin<{ n: number }[]>`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = ${dbName} AND application_name = ${app} AND wait_event_type = 'Lock'`.then((r) => r[0]!.n);
+    try {
+      await waitUntil('the lock held', async () => (await admin`SELECT count(*)::int AS n FROM pg_locks l JOIN pg_stat_activity a USING (pid) WHERE a.application_name = 'koor-test-locker' AND l.granted AND l.mode = 'AccessExclusiveLock'`)[0]!.n >= 1);
+      // Ten plain reads of the audit log (the read pool) and four summaries (read transactions).
+      const held = [...Array.from({ length: 10 }, () => get(c.url, '/api/audit?limit=1')), ...Array.from({ length: 4 }, () => reads.audit(c.url))];
+      await waitUntil('the read pool full and a read transaction waiting', async () => (await mine('koor-reader')) === 3 && (await mine('koor-snapshot')) === 1, 10_000);
+      await new Promise((r) => setTimeout(r, 500));
+      t.equal(await mine('koor-reader'), 3, 'reads waiting on the lock: 3 connections, the pool size, for 10 reads');
+      t.equal(await mine('koor-snapshot'), 1, 'read transactions waiting: 1 connection (half of 3, rounded down), for 4');
+      release();
+      await locked;
+      const answers = await Promise.all(held);
+      t.same([...new Set(answers.map((r) => r.status))], [200], 'every queued read answered once the lock went');
+      t.equal(c.child.pid, pid, 'the same node');
+    } finally {
+      release();
+      await locked.catch(() => {});
+      await locker.end({ timeout: 1 });
+      c.child.kill('SIGKILL');
+    }
+  });
+
   t.test('a read the database holds up answers 503 at --read-deadline, and the next one 200', async (t) => {
     const c = await spawnServer(['--database', database, '--read-deadline', '1500ms']);
     spawned.push(c);

@@ -12,8 +12,11 @@ const TEST_POOL_DEADLINE_MS = 30_000;
  *   of the budget set their own);
  * - `sync: 'normal'`: the same SQLite file and WAL, without an fsync per commit. Such a server is
  *   never power-cut; what crashes survive is tested on subprocesses with the default `full`
- *   (test/durability.test.ts, test/http/webhooks-durable.test.ts).
+ *   (test/durability.test.ts, test/http/webhooks-durable.test.ts);
+ * - cluster mode: 2 read connections a node (`--pg-connections`, 8 in production): a
+ *   PostgreSQL backend costs this machine ~40 ms of CPU to start, and a test's few requests
+ *   queue on 2 no slower than they spread over 8 (nodes started as processes keep the default).
  */
 export function testConfig(over: Partial<Config> = {}): Config {
-  return defaultConfig({ testHooks: true, poolDeadlineMs: TEST_POOL_DEADLINE_MS, sync: 'normal', ...over });
+  return defaultConfig({ testHooks: true, poolDeadlineMs: TEST_POOL_DEADLINE_MS, sync: 'normal', pgConnections: 2, ...over });
 }
