@@ -34,17 +34,22 @@ export function freshDatabase(pg: { url: string }, prefix = 'koor'): Promise<str
 /**
  * Empties every table a server's migrations made but its schema version, and sets its counters
  * back to the 0 the migrations seed them with: what a new database holds once a server has
- * migrated it. Its identities restart. Waits at most 2 s for a lock (a connection left in a
- * transaction): then the database is not reused.
+ * migrated it. Its sequences restart. Rows are deleted, foreign keys unchecked (replica role):
+ * TRUNCATE made new files for each table and index, 60–100 ms where this takes 6–18. Waits at
+ * most 2 s for a lock (a connection left in a transaction): then the database is not reused.
  */
 const EMPTY_DATABASE = `
 SET lock_timeout = '2s';
+SET session_replication_role = replica;
 DO $$
-DECLARE tables text;
+DECLARE r record;
 BEGIN
-  SELECT string_agg(format('%I', tablename), ', ') INTO tables FROM pg_tables
-    WHERE schemaname = 'public' AND tablename NOT IN ('koor_schema', 'koor_counters');
-  IF tables IS NOT NULL THEN EXECUTE 'TRUNCATE ' || tables || ' RESTART IDENTITY'; END IF;
+  FOR r IN SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename NOT IN ('koor_schema', 'koor_counters') LOOP
+    EXECUTE format('DELETE FROM %I', r.tablename);
+  END LOOP;
+  FOR r IN SELECT sequencename FROM pg_sequences WHERE schemaname = 'public' LOOP
+    EXECUTE format('ALTER SEQUENCE %I RESTART', r.sequencename);
+  END LOOP;
   UPDATE koor_counters SET value = 0;
 END $$;`;
 
