@@ -99,6 +99,18 @@ function migrate(db: DB, migrations: readonly Migration[], log?: NoticeLog): voi
   const upgrading = current > 0 && current < latest;
   const t0 = Date.now();
   if (upgrading) log?.info({ from: current, to: latest }, 'upgrading the data file from an older server');
+  // A new file takes every migration in one transaction: one commit (one fsync at --sync full),
+  // not one per version, and nothing in it to erase.
+  if (current === 0 && latest > 0) {
+    db.transaction(() => {
+      for (const m of migrations) {
+        db.exec(m.sql);
+        m.run?.(db);
+      }
+      db.pragma(`user_version = ${latest}`);
+    }).immediate();
+    return;
+  }
   for (const m of migrations) {
     if (m.version <= current) continue;
     if (m.run) db.pragma('secure_delete = ON');
