@@ -8,8 +8,8 @@
  * A relative import keeps pointing at what it named in the source tree: `../../src/x.js` from
  * dist/test/<dir>/ is dist/src/x.js (tsc's output, same layout); `../../cli/x.js` becomes
  * dist/cli-cjs/x.js (the CLI is compiled there); anything outside the compiled trees
- * (dashboard/build.mjs) is imported from where it is. Source maps (tap runs node with
- * --enable-source-maps) keep stack traces pointing at test/*.ts.
+ * (dashboard/build.mjs) is imported from where it is. Source maps point stack traces at
+ * test/*.ts when the files run with KOOR_TEST_SOURCE_MAPS=1 (test/setup/unhook.cjs).
  *
  * Run by `npm run build:test` (and so by `npm test`), after `npm run build`: about a second, and
  * only files changed since their last build (or all, when this script changed) are compiled again;

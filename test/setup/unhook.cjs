@@ -7,6 +7,12 @@
  * spends — for what only coverage and `tap --changed` use, both unused here (coverage is off).
  * On a 2-core machine that runs three files at a time, CPU is what the suite waits for.
  *
+ * tap also starts each file with --enable-source-maps: every module and worker thread then reads
+ * and parses its source map as it loads (the writer thread's bundle has a 600 KB one, read again
+ * by each server a test starts), ~0.5–1.3 s of CPU a file. The child runs without it: a failure's
+ * stack points at dist/test/*.js, whose lines are the test's own (esbuild strips types only);
+ * KOOR_TEST_SOURCE_MAPS=1 keeps it, for stacks that name the .ts sources.
+ *
  * So the file runs again in a child without that hook (argv and NODE_OPTIONS), stdio shared (tap
  * reads the child's TAP as the file's), and this process leaves with the child's exit code or
  * signal. `--require` runs before `--import`: the hook is never registered here. The child watches
@@ -18,8 +24,9 @@ const { isMainThread } = require('node:worker_threads');
 
 const MARK = 'TAP_UNHOOKED_PARENT';
 const isHook = (arg) => arg.includes('@tapjs/processinfo');
-/** `args` without the hook: `--import=<hook>`, or `--import` / `--loader` followed by it. */
-const withoutHook = (args) => args.filter((a, i) => !isHook(a) && !(/^--(import|loader|experimental-loader)$/.test(a) && isHook(args[i + 1] ?? '')));
+/** `args` without the hook (`--import=<hook>`, or `--import` / `--loader` followed by it) and, unless asked for, source maps. */
+const withoutHook = (args) =>
+  args.filter((a, i) => !isHook(a) && !(/^--(import|loader|experimental-loader)$/.test(a) && isHook(args[i + 1] ?? '')) && !(a === '--enable-source-maps' && process.env.KOOR_TEST_SOURCE_MAPS !== '1'));
 /**
  * `args` with this file's own `--require` (package.json gives it relative to the repository)
  * as its absolute path: the child's worker threads inherit its argv, and a test that changed
