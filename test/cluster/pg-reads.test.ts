@@ -101,21 +101,39 @@ if ('skipped' in started) {
     plain: (base: string) => get(base, `/api/instances/${ann.id}`),
   };
 
+  /**
+   * ACCESS EXCLUSIVE locks on `tables` (comma-separated), held in a transaction on a connection of
+   * the test's own; resolves once every one is granted, to `unlock`: it ends the transaction and
+   * the connection (once, however often called) and rejects when the transaction failed.
+   */
+  const holdLocks = async (tables: string): Promise<() => Promise<void>> => {
+    const locker = openPg(database, { max: 1, name: 'koor-test-locker' });
+    let release!: () => void;
+    const released = new Promise<void>((r) => (release = r));
+    const locked = locker.begin(async (tx) => {
+      await tx.unsafe(`LOCK TABLE ${tables} IN ACCESS EXCLUSIVE MODE`);
+      await released;
+    });
+    let ended: Promise<void> | undefined;
+    const unlock = (): Promise<void> => (ended ??= (release(), locked.then(() => undefined).finally(() => locker.end({ timeout: 1 }))));
+    try {
+      const want = tables.split(',').length;
+      await waitUntil('the locks held', async () => (await admin`SELECT count(*)::int AS n FROM pg_locks l JOIN pg_stat_activity a USING (pid) WHERE a.application_name = 'koor-test-locker' AND l.mode = 'AccessExclusiveLock' AND l.granted`)[0]!.n >= want);
+    } catch (e) {
+      await unlock().catch(() => {});
+      throw e;
+    }
+    return unlock;
+  };
+
   t.test('sessions ended in the middle of snapshot reads: the node lives, those reads answer 503, the next ones 200', async (t) => {
     for (const [name, read] of Object.entries(reads)) t.equal((await read(a!.url)).status, 200, `${name}: answered before`);
     t.equal(await replay(a!.url, EVENTS), 'replayed', 'a replay: answered before');
 
     // Each read waits inside its transaction for a lock this test holds, so that the node's
     // sessions end in the middle of them (a replay's first statement reads koor_counters).
-    const locker = openPg(database, { max: 1, name: 'koor-test-locker' });
-    let release!: () => void;
-    const released = new Promise<void>((r) => (release = r));
-    const locked = locker.begin(async (tx) => {
-      await tx`LOCK TABLE audit_log, messages, koor_counters IN ACCESS EXCLUSIVE MODE`;
-      await released;
-    });
+    const unlock = await holdLocks('audit_log, messages, koor_counters');
     try {
-      await waitUntil('the locks held', async () => (await admin`SELECT count(*)::int AS n FROM pg_locks l JOIN pg_stat_activity a USING (pid) WHERE a.application_name = 'koor-test-locker' AND l.mode = 'AccessExclusiveLock' AND l.granted`)[0]!.n >= 3);
       const audit = reads.audit(a!.url);
       const msg = reads.message(a!.url);
       const replayed = replay(a!.url, EVENTS);
@@ -126,17 +144,14 @@ if ('skipped' in started) {
         10_000,
       );
       await admin`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = ${dbName} AND application_name NOT LIKE 'koor-test-%'`;
-      release();
-      await locked;
+      await unlock();
 
       const [auditR, msgR, replayR] = await Promise.all([audit, msg, replayed]);
       t.ok(unavailable(auditR), `the audit summary cut: 503 database unavailable (${auditR.status} ${auditR.text})`);
       t.ok(unavailable(msgR), `the message read cut: 503 database unavailable (${msgR.status} ${msgR.text})`);
       t.equal(replayR, 'replay failed', 'the replay cut: closed 1011, to resume with since=');
     } finally {
-      release();
-      await locked.catch(() => {});
-      await locker.end({ timeout: 1 });
+      await unlock().catch(() => {});
     }
     // The driver's failure came a moment after the answers, when it did: give it that moment.
     await new Promise((r) => setTimeout(r, 300));
@@ -151,33 +166,23 @@ if ('skipped' in started) {
   t.test('--pg-connections bounds a node\'s connections: reads held up queue on its pool, never open more', async (t) => {
     const c = await spawnServer(['--database', database, '--pg-connections', '3']);
     spawned.push(c);
-    const locker = openPg(database, { max: 1, name: 'koor-test-locker' });
-    let release!: () => void;
-    const released = new Promise<void>((r) => (release = r));
-    const locked = locker.begin(async (tx) => {
-      await tx`LOCK TABLE audit_log IN ACCESS EXCLUSIVE MODE`;
-      await released;
-    });
     const pid = c.child.pid!;
     const mine = (app: string) =>
       admin<{ n: number }[]>`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = ${dbName} AND application_name = ${app} AND wait_event_type = 'Lock'`.then((r) => r[0]!.n);
+    const unlock = await holdLocks('audit_log');
     try {
-      await waitUntil('the lock held', async () => (await admin`SELECT count(*)::int AS n FROM pg_locks l JOIN pg_stat_activity a USING (pid) WHERE a.application_name = 'koor-test-locker' AND l.granted AND l.mode = 'AccessExclusiveLock'`)[0]!.n >= 1);
       // Ten plain reads of the audit log (the read pool) and four summaries (read transactions).
       const held = [...Array.from({ length: 10 }, () => get(c.url, '/api/audit?limit=1')), ...Array.from({ length: 4 }, () => reads.audit(c.url))];
       await waitUntil('the read pool full and a read transaction waiting', async () => (await mine('koor-reader')) === 3 && (await mine('koor-snapshot')) === 1, 10_000);
       await new Promise((r) => setTimeout(r, 500));
       t.equal(await mine('koor-reader'), 3, 'reads waiting on the lock: 3 connections, the pool size, for 10 reads');
       t.equal(await mine('koor-snapshot'), 1, 'read transactions waiting: 1 connection (half of 3, rounded down), for 4');
-      release();
-      await locked;
+      await unlock();
       const answers = await Promise.all(held);
       t.same([...new Set(answers.map((r) => r.status))], [200], 'every queued read answered once the lock went');
       t.equal(c.child.pid, pid, 'the same node');
     } finally {
-      release();
-      await locked.catch(() => {});
-      await locker.end({ timeout: 1 });
+      await unlock().catch(() => {});
       c.child.kill('SIGKILL');
     }
   });
@@ -186,24 +191,15 @@ if ('skipped' in started) {
     const c = await spawnServer(['--database', database, '--read-deadline', '1500ms']);
     spawned.push(c);
     t.equal((await reads.plain(c.url)).status, 200, 'answered before');
-    const locker = openPg(database, { max: 1, name: 'koor-test-locker' });
-    let release!: () => void;
-    const released = new Promise<void>((r) => (release = r));
-    const locked = locker.begin(async (tx) => {
-      await tx`LOCK TABLE instances IN ACCESS EXCLUSIVE MODE`;
-      await released;
-    });
+    const unlock = await holdLocks('instances');
     try {
-      await waitUntil('the lock held', async () => (await admin`SELECT count(*)::int AS n FROM pg_locks l JOIN pg_stat_activity a USING (pid) WHERE a.application_name = 'koor-test-locker' AND l.mode = 'AccessExclusiveLock' AND l.granted`)[0]!.n >= 1);
       const t0 = Date.now();
       const r = await reads.plain(c.url);
       const took = Date.now() - t0;
       t.ok(unavailable(r), `503 database unavailable (${r.status} ${r.text})`);
       t.ok(took >= 1000 && took < 8000, `at the deadline, not before and not held: ${took} ms`);
     } finally {
-      release();
-      await locked.catch(() => {});
-      await locker.end({ timeout: 1 });
+      await unlock().catch(() => {});
     }
     t.equal((await reads.plain(c.url)).status, 200, 'the lock gone, the next read answers 200');
     alive(t, c, 'the node');
