@@ -24,8 +24,8 @@ const { isMainThread } = require('node:worker_threads');
 
 const MARK = 'TAP_UNHOOKED_PARENT';
 const isHook = (arg) => arg.includes('@tapjs/processinfo');
-/** `args` without the hook (`--import=<hook>`, or `--import` / `--loader` followed by it) and, unless asked for, source maps. */
-const withoutHook = (args) =>
+/** `args` for the child: without the hook (`--import=<hook>`, or `--import` / `--loader` followed by it) and, unless asked for, source maps. */
+const childArgs = (args) =>
   args.filter((a, i) => !isHook(a) && !(/^--(import|loader|experimental-loader)$/.test(a) && isHook(args[i + 1] ?? '')) && !(a === '--enable-source-maps' && process.env.KOOR_TEST_SOURCE_MAPS !== '1'));
 /**
  * `args` with this file's own `--require` (package.json gives it relative to the repository)
@@ -36,10 +36,10 @@ const absoluteSelf = (args) => args.map((a) => (a.startsWith('--require=') && pa
 
 if (isMainThread && process.env[MARK] === undefined && process.execArgv.some(isHook)) {
   const env = { ...process.env, [MARK]: String(process.pid) };
-  const options = withoutHook((env.NODE_OPTIONS ?? '').split(/\s+/).filter((a) => a !== ''));
+  const options = childArgs((env.NODE_OPTIONS ?? '').split(/\s+/).filter((a) => a !== ''));
   if (options.length > 0) env.NODE_OPTIONS = options.join(' ');
   else delete env.NODE_OPTIONS;
-  const r = spawnSync(process.execPath, [...absoluteSelf(withoutHook(process.execArgv)), ...process.argv.slice(1)], { stdio: 'inherit', env });
+  const r = spawnSync(process.execPath, [...absoluteSelf(childArgs(process.execArgv)), ...process.argv.slice(1)], { stdio: 'inherit', env });
   if (r.error) {
     process.stderr.write(`test/setup/unhook.cjs: could not run ${process.argv[1]} again: ${r.error.message}\n`);
     process.exit(1);
