@@ -37,3 +37,14 @@ t.test('unknown errors become a generic 500 without leaking details', async (t) 
   t.equal(e.httpStatus, 500);
   t.equal(e.message, 'failed to save state');
 });
+
+t.test("a refusal (4xx) carries no stack frames; a fault (5xx) does, and the process's stack limit is left as it was", async (t) => {
+  const limit = Error.stackTraceLimit;
+  const refused = new AppError('NOT_FOUND', 'key not found: a');
+  t.equal(Error.stackTraceLimit, limit);
+  t.notMatch(refused.stack ?? '', /\n\s+at /, 'no frames on a 404');
+  t.match(refused.stack ?? '', /key not found: a/, 'the message still heads it');
+  const fault = new AppError('INTERNAL', 'failed');
+  t.match(fault.stack ?? '', /\n\s+at /, 'frames on a 500');
+  t.equal(Error.stackTraceLimit, limit);
+});
