@@ -24,7 +24,6 @@
  * reported apart), every request answered 200. Without Debian's postgresql the cluster arm is
  * skipped with a warning; KOOR_BENCH_SCALE_ARMS=sqlite (or =cluster) runs one arm alone.
  */
-import fs from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { cpuSplit, type CpuSplit } from '../lib/cpu.js';
 import { fmtInt, fmtMs, fmtRatio, ratio } from '../lib/format.js';
@@ -35,6 +34,8 @@ import type { BenchOptions, BenchTable } from '../lib/suite.js';
 import { dashboardUnmeasurable, launchChromium } from '../lib/dashboard-paint.js';
 import { dashboardBeside, type DashboardStep } from '../scale/dashboard.js';
 import type { Browser } from 'playwright-core';
+import { bucketQuantile, rssMb, serverReadings, split } from '../scale/readings.js';
+import { probeBeside, type ProbeResult } from '../scale/probe.js';
 import { claimRound, newSeen, populator, runAgent, WARM_TURNS, type Population, type Seen } from '../scale/team.js';
 
 export const timeoutMs = { quick: 10 * 60_000, full: 90 * 60_000 };
@@ -66,58 +67,6 @@ const CLAIMS_SMALL: Population = { leases: 10, tasks: 100, events: 0 };
 const CLAIMERS = 8;
 /** The load generator's event-loop delay is sampled this often (ms; a sample's delay includes it, taken off). */
 const LAG_RESOLUTION_MS = 1;
-
-/**
- * The server's resident memory, MB: `anon` what it holds (heaps, caches, per-agent state: the
- * bound applies to it), `file` pages of the database file it maps (the reader's mmap: the page
- * cache of what was read, which the kernel reclaims).
- */
-function rssMb(pids: number[]): { anon: number; file: number } {
-  let anon = 0;
-  let file = 0;
-  for (const pid of pids) {
-    const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
-    const kb = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
-    anon += kb('RssAnon');
-    file += kb('RssFile') + kb('RssShmem');
-  }
-  return { anon: Math.round(anon / 1024), file: Math.round(file / 1024) };
-}
-
-/**
- * The hook route's latency as the servers measured it (request read → reply written: not the
- * time a request waited before its node's event loop read it; SessionStart's too, a few),
- * cumulative per bucket bound; with the read statements and writer calls every node counted.
- */
-async function serverReadings(urls: string[]): Promise<{ buckets: Map<string, number>; reads: number; writes: number }> {
-  const m = new Map<string, number>();
-  let reads = 0;
-  let writes = 0;
-  for (const u of urls) {
-    const text = await (await fetch(`${u}/metrics`)).text();
-    for (const line of text.split('\n')) {
-      const value = Number(line.slice(line.lastIndexOf(' ') + 1));
-      if (line.startsWith('koor_db_reads_total ')) reads += value;
-      if (line.startsWith('koor_writer_calls_total ')) writes += value;
-      if (!line.startsWith('koor_http_request_duration_seconds_bucket{') || !line.includes('route="/api/hooks/claude-code"')) continue;
-      const le = /le="([^"]+)"/.exec(line)?.[1];
-      if (le) m.set(le, (m.get(le) ?? 0) + value);
-    }
-  }
-  return { buckets: m, reads, writes };
-}
-
-/** µs a hook by where they went, for the log. */
-const split = (s: { main: number; threads: number; postgres: number } | null) => (s === null ? 'none' : `main threads ${s.main}, other threads ${s.threads}${s.postgres > 0 ? `, PostgreSQL ${s.postgres}` : ''}`);
-
-/** The bucket bound (ms) at or under which fraction `q` of the hooks between two readings were answered. */
-function bucketQuantile(a: Map<string, number>, b: Map<string, number>, q: number): number | null {
-  const rows = [...b].map(([le, n]) => [le === '+Inf' ? Infinity : Number(le), n - (a.get(le) ?? 0)] as const).sort((x, y) => x[0] - y[0]);
-  const total = rows.at(-1)?.[1] ?? 0;
-  if (total === 0) return null;
-  const hit = rows.find(([, n]) => n >= q * total);
-  return hit ? hit[0] * 1000 : null;
-}
 
 /** One arm of the run: a server (one node or several on one database) the same team is run against. */
 interface Arm {
@@ -188,6 +137,8 @@ async function runArm(arm: Arm, o: RunShape): Promise<ArmResult> {
     const w0 = performance.now();
     const measuredUntil = w0 + o.stepS * 1000;
     if (!arm.dash) stop.at = measuredUntil;
+    // One more agent, in a process of its own, timing a hook that changes nothing (probe.ts).
+    const probe = probeBeside(arm.urls[0]!, Math.max(5, o.stepS - 3), 900_000 + offset, 1);
     const measured = new Promise<{ wallS: number; cpu: CpuSplit; self: NodeJS.CpuUsage; rss: { anon: number; file: number }; readings1: Awaited<ReturnType<typeof serverReadings>> }>((resolve, reject) =>
       setTimeout(() => {
         const wallS = (performance.now() - w0) / 1000;
@@ -203,11 +154,13 @@ async function runArm(arm: Arm, o: RunShape): Promise<ArmResult> {
     const tab = arm.dash
       ? dashboardBeside(arm.dash.browser, arm.dash.url, measuredUntil, o.tabS * 1000, log).finally(() => (stop.at = 0))
       : Promise.resolve(null);
-    const [dashboard, { wallS, cpu, self, rss, readings1 }] = await Promise.all([
+    const [dashboard, { wallS, cpu, self, rss, readings1 }, probed] = await Promise.all([
       tab.catch((e: Error) => (failures.push(`${arm.name}, ${agents} agents: dashboard: ${e.message}`), null)),
       measured,
+      probe,
       team,
     ]);
+    if ('failed' in probed) failures.push(`${arm.name}, ${agents} agents: probe: ${probed.failed}`);
     log(`  join: ${join.s} s from the first SessionStart to every agent past its first ${WARM_TURNS} turns; session start p50/p99 ${fmtMs(join.session_start?.p50 ?? null)} / ${fmtMs(join.session_start?.p99 ?? null)} ms, its hooks p50/p99 ${fmtMs(join.hook_latency.p50)} / ${fmtMs(join.hook_latency.p99)} ms (${Math.round((performance.now() - j0) / 1000)} s in all)`);
     offset += agents;
     const hooks = seen.window.hooks.count;
@@ -235,6 +188,10 @@ async function runArm(arm: Arm, o: RunShape): Promise<ArmResult> {
       digests: seen.digests,
       session_start_tokens_max: seen.startTokensMax,
       hook_latency: seen.window.hooks.summary(),
+      probe_latency: 'failed' in probed ? null : probed,
+      // Hooks a second two cores would answer, from where this step's CPU went: the main thread is
+      // one thread (1 core ÷ its µs a hook), the rest runs beside it (2 cores ÷ all of it). One node only.
+      capacity_2_cores: hooks > 0 && cpu.children === 0 ? Math.round(Math.min(1 / (cpu.main / hooks), 2 / ((cpu.main + cpu.threads) / hooks))) : null,
       // The servers' own view of the same hooks (bucket bounds, ms), and this process's event-loop delay.
       server_hook_p50_ms_at_most: bucketQuantile(readings0.buckets, readings1.buckets, 0.5),
       server_hook_p99_ms_at_most: bucketQuantile(readings0.buckets, readings1.buckets, 0.99),
@@ -245,7 +202,7 @@ async function runArm(arm: Arm, o: RunShape): Promise<ArmResult> {
       errors: seen.errors,
     };
     results.push(r);
-    log(`  ${hooks} hooks (${r.hooks_per_s}/s), server ${r.server_cores} cores, ${r.server_us_per_hook} µs a hook (${split(r.server_us_per_hook_split)}; ${r.reads_per_hook} reads, ${r.writer_calls_per_hook} writer calls), hook p50/p99 ${fmtMs(r.hook_latency.p50)} / ${fmtMs(r.hook_latency.p99)} ms (server-side ≤ ${r.server_hook_p50_ms_at_most} / ≤ ${r.server_hook_p99_ms_at_most}; loadgen lag p99 ${r.loadgen_lag_p99_ms} ms), RSS ${rss.anon} MB + ${rss.file} MB mapped, loadgen ${r.loadgen_cores} cores`);
+    log(`  ${hooks} hooks (${r.hooks_per_s}/s), server ${r.server_cores} cores, ${r.server_us_per_hook} µs a hook (${split(r.server_us_per_hook_split)}; ${r.reads_per_hook} reads, ${r.writer_calls_per_hook} writer calls), hook p50/p99 ${fmtMs(r.hook_latency.p50)} / ${fmtMs(r.hook_latency.p99)} ms (a probe's ${fmtMs(r.probe_latency?.p50 ?? null)} / ${fmtMs(r.probe_latency?.p99 ?? null)}; server-side ≤ ${r.server_hook_p50_ms_at_most} / ≤ ${r.server_hook_p99_ms_at_most}; loadgen lag p99 ${r.loadgen_lag_p99_ms} ms), RSS ${rss.anon} MB + ${rss.file} MB mapped, loadgen ${r.loadgen_cores} cores${r.capacity_2_cores === null ? '' : `; 2 cores: ${r.capacity_2_cores} hooks/s`}`);
     const at = `${arm.name}, ${agents} agents`;
     if (seen.errors.length > 0) failures.push(`${at}: requests failed: ${seen.errors.join('; ')}`);
     if (seen.digestTokensMax > DIGEST_TOKENS_MAX) failures.push(`${at}: a digest of ${seen.digestTokensMax} tokens (at most ${DIGEST_TOKENS_MAX})`);
@@ -336,7 +293,7 @@ async function sqliteArm(quick: boolean, shape: RunShape, warnings: string[]): P
   }
 }
 
-type Step = Record<string, unknown> & { agents: number; join: { s: number; session_start: LatencySummary | null; hook_latency: LatencySummary }; latency: Record<string, LatencySummary>; hook_latency: LatencySummary; dashboard: DashboardStep | null };
+type Step = Record<string, unknown> & { agents: number; join: { s: number; session_start: LatencySummary | null; hook_latency: LatencySummary }; latency: Record<string, LatencySummary>; hook_latency: LatencySummary; probe_latency: ProbeResult | null; dashboard: DashboardStep | null };
 
 function tablesOf(arms: ArmResult[], o: RunShape): BenchTable[] {
   const tables: BenchTable[] = [];
@@ -346,8 +303,8 @@ function tablesOf(arms: ArmResult[], o: RunShape): BenchTable[] {
     const first = steps[0]!;
     tables.push({
       title: `${a.arm}: growing teams over ${fmtInt(o.pop.leases)} leases, ${fmtInt(o.pop.tasks)} tasks, ${fmtInt(o.pop.events)} events (a turn per agent every ${TURN_MS / 1000} s; server on core 0)`,
-      columns: ['agents', 'hooks/s', 'server cores', 'µs/hook', 'x first', 'hook p50 / p99 ms', 'p99 x first (goal ≤ 2)', 'server-side p50 / p99 ≤ ms', 'loadgen lag p99 / max ms', 'ms CPU/agent-min', 'RSS MB held', 'MB mapped', 'KB/agent', 'digest tok max', 'start tok max', 'loadgen cores'],
-      rows: steps.map((r) => [String(r.agents), fmtInt(r.hooks_per_s as number), String(r.server_cores), fmtInt(r.server_us_per_hook as number), fmtRatio(ratio(r.server_us_per_hook as number, first.server_us_per_hook as number)), lat(r.hook_latency), fmtRatio(ratio(r.hook_latency.p99 ?? 0, first.hook_latency.p99 ?? 0)), `${fmtMs(r.server_hook_p50_ms_at_most as number | null)} / ${fmtMs(r.server_hook_p99_ms_at_most as number | null)}`, `${r.loadgen_lag_p99_ms} / ${r.loadgen_lag_max_ms}`, fmtInt(r.server_ms_per_agent_minute as number), String(r.rss_anon_mb), String(r.rss_file_mb), fmtInt(r.rss_growth_kb_per_agent as number), String(r.digest_tokens_max), String(r.session_start_tokens_max), String(r.loadgen_cores)]),
+      columns: ['agents', 'hooks/s', 'server cores', 'µs/hook', 'x first', '2 cores hooks/s', 'hook p50 / p99 ms', 'p99 x first', 'probe p50 / p99 ms', 'probe p99 x first (goal ≤ 2)', 'server-side p50 / p99 ≤ ms', 'loadgen lag p99 / max ms', 'ms CPU/agent-min', 'RSS MB held', 'MB mapped', 'KB/agent', 'digest tok max', 'start tok max', 'loadgen cores'],
+      rows: steps.map((r) => [String(r.agents), fmtInt(r.hooks_per_s as number), String(r.server_cores), fmtInt(r.server_us_per_hook as number), fmtRatio(ratio(r.server_us_per_hook as number, first.server_us_per_hook as number)), r.capacity_2_cores === null ? '-' : fmtInt(r.capacity_2_cores as number), lat(r.hook_latency), fmtRatio(ratio(r.hook_latency.p99 ?? 0, first.hook_latency.p99 ?? 0)), lat(r.probe_latency ?? undefined), fmtRatio(ratio(r.probe_latency?.p99 ?? 0, first.probe_latency?.p99 ?? 0)), `${fmtMs(r.server_hook_p50_ms_at_most as number | null)} / ${fmtMs(r.server_hook_p99_ms_at_most as number | null)}`, `${r.loadgen_lag_p99_ms} / ${r.loadgen_lag_max_ms}`, fmtInt(r.server_ms_per_agent_minute as number), String(r.rss_anon_mb), String(r.rss_file_mb), fmtInt(r.rss_growth_kb_per_agent as number), String(r.digest_tokens_max), String(r.session_start_tokens_max), String(r.loadgen_cores)]),
     });
     tables.push({
       title: `${a.arm}: the joins (every agent's SessionStart at once, then its first ${WARM_TURNS} turns: its files taken, the others' joins read as news), before each measured window`,
