@@ -6,8 +6,9 @@
  * other agents' leases, a backlog of tasks and a long event log, at growing team sizes. Per step,
  * same run: the join (every agent's SessionStart at once and its first two turns, a worst case
  * of a team starting: its time and round trips, reported apart), then a measured window: round
- * trip p50/p99 by kind of request, server CPU per hook and per agent-minute, the
- * server's RSS, the largest digest and SessionStart orientation (o200k tokens), and the dashboard
+ * trip p50/p99 by kind of request, a probe's (bench/scale/probe.ts: one more agent in a process
+ * of its own, free of this process's queueing), server CPU per hook and per agent-minute with
+ * the hooks a second two cores would answer from where it went, the server's RSS, the largest digest and SessionStart orientation (o200k tokens), and the dashboard
  * beside the team (bench/scale/dashboard.ts: the overview's first paint in chromium, then one tab
  * open on it, while the agents run on after the step's measured window). Before the steps,
  * claim round trips over a backlog of 100 tasks and 10 leases, then over the whole population
