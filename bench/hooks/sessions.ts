@@ -38,6 +38,14 @@ export function hookInput(event: string, sid: string, file?: string): Record<str
   return input;
 }
 
+/** A shell command's hook input (Claude Code's Bash tool), for session `sid`; its output `stdout` after it. */
+export const shellInput = (event: string, sid: string, command: string, description = command, stdout = 'ok\n'): Record<string, unknown> => ({
+  ...hookInput(event, sid),
+  tool_name: 'Bash',
+  tool_input: { command, description },
+  ...(event === 'PostToolUse' ? { tool_response: { stdout, stderr: '', interrupted: false } } : {}),
+});
+
 export const hookHeaders = (k: number): Record<string, string> => ({ 'content-type': 'application/json', 'x-koor-agent-name': agentName(k), 'x-koor-repo-root': ROOT });
 
 /** HTTP from this process: keep-alive, one socket per session at most. */

@@ -11,7 +11,7 @@
  */
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { hookInput } from '../hooks/sessions.js';
+import { hookInput, shellInput } from '../hooks/sessions.js';
 import { LatencyHistogram, type LatencySummary } from '../lib/latency.js';
 import { LeanHttp } from '../lib/lean-http.js';
 
@@ -21,7 +21,7 @@ const ROOT = '/bench/shop';
 
 export type ProbeResult = LatencySummary & { count: number };
 
-/** Runs the probe in a process of its own on `core` for `seconds` against `base`; its summary, or null (and why) if it failed. */
+/** Runs the probe in a process of its own on `core` for `seconds` against `base`; its summary, or why it failed. */
 export function probeBeside(base: string, seconds: number, k: number, core: number): Promise<ProbeResult | { failed: string }> {
   return new Promise((resolve) => {
     const child = spawn('taskset', ['-c', String(core), process.execPath, fileURLToPath(import.meta.url), base, String(seconds), String(k)], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -53,7 +53,7 @@ async function main(base: string, seconds: number, k: number): Promise<void> {
   // A file of its own: an earlier step's probe may hold its file until the lease's idle lifetime ends.
   const file = `src/probe/${k}.ts`;
   const edit = hookInput('PreToolUse', sid, file);
-  const shell = { ...hookInput('PreToolUse', sid), tool_name: 'Bash', tool_input: { command: 'ls', description: 'list' } };
+  const shell = shellInput('PreToolUse', sid, 'ls', 'list');
   // Bound, its file leased, the news of the others' joins read: from then on its hooks change nothing.
   const end = performance.now() + seconds * 1000;
   await post(hookInput('SessionStart', sid));

@@ -8,7 +8,7 @@ import { Tiktoken } from 'js-tiktoken/lite';
 import o200k_base from 'js-tiktoken/ranks/o200k_base';
 import { pooled } from '../lib/async.js';
 import { LatencyHistogram } from '../lib/latency.js';
-import { hookInput } from '../hooks/sessions.js';
+import { hookInput, shellInput } from '../hooks/sessions.js';
 import { LeanHttp } from '../lib/lean-http.js';
 
 const enc = new Tiktoken(o200k_base);
@@ -129,14 +129,6 @@ export const WARM_TURNS = 2;
 
 export const newSeen = (): Seen => ({ phase: 'join', join: newTimings(), window: newTimings(), joined: 0, errors: [], digestTokensMax: 0, startTokensMax: 0, digests: 0 });
 
-const bash = (event: string, sid: string, command: string): Record<string, unknown> => ({
-  ...hookInput(event, sid),
-  cwd: ROOT,
-  tool_name: 'Bash',
-  tool_input: { command, description: command },
-  ...(event === 'PostToolUse' ? { tool_response: { stdout: 'ok\n', stderr: '', interrupted: false } } : {}),
-});
-
 /**
  * One simulated agent: a session bound at SessionStart, then turns every `turnMs` (jittered) until
  * `stop.at` (performance.now() clock; it may be moved while the agent runs; `seen.joined` counts it
@@ -190,8 +182,8 @@ export async function runAgent(base: string, k: number, agents: number, turnMs: 
       await hook('edit', hookInput('PreToolUse', sid, file((turn + e) % 3)));
       await hook('edit report', hookInput('PostToolUse', sid, file((turn + e) % 3)));
     }
-    await hook('shell', bash('PreToolUse', sid, 'npm test'));
-    await hook('shell', bash('PostToolUse', sid, 'npm test'));
+    await hook('shell', shellInput('PreToolUse', sid, 'npm test'));
+    await hook('shell', shellInput('PostToolUse', sid, 'npm test'));
     if ((turn + k) % 5 === 4) {
       const claimed = await timed('claim', () => call(base, 'POST', '/api/tasks/claim', { project: PROJECT }, agentHeaders));
       const id = claimed ? (JSON.parse(claimed) as { id?: number }).id : undefined;

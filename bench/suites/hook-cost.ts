@@ -26,7 +26,7 @@ import { fmtInt, fmtMs, fmtRatio, median, ratio } from '../lib/format.js';
 import { LatencyHistogram } from '../lib/latency.js';
 import { have, pin, spawnKoor } from '../lib/processes.js';
 import type { BenchOptions, BenchTable } from '../lib/suite.js';
-import { hook, hookInput, json, ownFile, request, sessionId, hookHeaders } from '../hooks/sessions.js';
+import { hook, hookInput, json, ownFile, request, sessionId, hookHeaders, shellInput } from '../hooks/sessions.js';
 
 const SESSIONS = Number(process.env.KOOR_BENCH_SESSIONS ?? 8);
 const KINDS = ['read', 'write', 'edit held', 'edit report', 'shell', 'turn', 'stop', 'edit free'] as const;
@@ -34,12 +34,7 @@ type Kind = (typeof KINDS)[number];
 /** The hook inputs of a call of each kind (two for a shell command), for session k's i-th call. */
 type Calls = (k: number, i: number) => Array<Record<string, unknown>>;
 
-const bash = (event: string, sid: string): Record<string, unknown> => ({
-  ...hookInput(event, sid),
-  tool_name: 'Bash',
-  tool_input: { command: 'ls', description: 'list' },
-  ...(event === 'PostToolUse' ? { tool_response: { stdout: 'a\n', stderr: '', interrupted: false } } : {}),
-});
+const bash = (event: string, sid: string): Record<string, unknown> => shellInput(event, sid, 'ls', 'list', 'a\n');
 const CALLS: Record<Exclude<Kind, 'read' | 'write'>, Calls> = {
   'edit held': (k) => [hookInput('PreToolUse', sessionId(k), ownFile(k))],
   'edit report': (k) => [hookInput('PostToolUse', sessionId(k), ownFile(k))],

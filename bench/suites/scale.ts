@@ -192,7 +192,7 @@ async function runArm(arm: Arm, o: RunShape): Promise<ArmResult> {
       probe_latency: 'failed' in probed ? null : probed,
       // Hooks a second two cores would answer, from where this step's CPU went: the main thread is
       // one thread (1 core ÷ its µs a hook), the rest runs beside it (2 cores ÷ all of it). One node only.
-      capacity_2_cores: hooks > 0 && cpu.children === 0 ? Math.round(Math.min(1 / (cpu.main / hooks), 2 / ((cpu.main + cpu.threads) / hooks))) : null,
+      capacity_2_cores: hooks > 0 && cpu.children === 0 ? Math.round(Math.min(hooks / cpu.main, (2 * hooks) / (cpu.main + cpu.threads))) : null,
       // The servers' own view of the same hooks (bucket bounds, ms), and this process's event-loop delay.
       server_hook_p50_ms_at_most: bucketQuantile(readings0.buckets, readings1.buckets, 0.5),
       server_hook_p99_ms_at_most: bucketQuantile(readings0.buckets, readings1.buckets, 0.99),
