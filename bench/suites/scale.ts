@@ -178,6 +178,7 @@ async function runArm(arm: Arm, o: RunShape): Promise<ArmResult> {
       server_us_per_hook_split: hooks > 0 ? { main: perHook(cpu.main), threads: perHook(cpu.threads), postgres: perHook(cpu.children) } : null,
       reads_per_hook: hooks > 0 ? Math.round(((readings1.reads - readings0.reads) / hooks) * 100) / 100 : null,
       writer_calls_per_hook: hooks > 0 ? Math.round(((readings1.writes - readings0.writes) / hooks) * 100) / 100 : null,
+      writer_batches_per_hook: hooks > 0 ? Math.round(((readings1.batches - readings0.batches) / hooks) * 100) / 100 : null,
       loadgen_cores: Math.round(((self.user + self.system) / 1e6 / wallS) * 100) / 100,
       // Every request's server CPU counted against the hooks (the rest of the mix is a few per turn).
       server_us_per_hook: hooks > 0 ? perHook(serverCpuS) : null,
@@ -203,7 +204,7 @@ async function runArm(arm: Arm, o: RunShape): Promise<ArmResult> {
       errors: seen.errors,
     };
     results.push(r);
-    log(`  ${hooks} hooks (${r.hooks_per_s}/s), server ${r.server_cores} cores, ${r.server_us_per_hook} µs a hook (${split(r.server_us_per_hook_split)}; ${r.reads_per_hook} reads, ${r.writer_calls_per_hook} writer calls), hook p50/p99 ${fmtMs(r.hook_latency.p50)} / ${fmtMs(r.hook_latency.p99)} ms (a probe's ${fmtMs(r.probe_latency?.p50 ?? null)} / ${fmtMs(r.probe_latency?.p99 ?? null)}; server-side ≤ ${r.server_hook_p50_ms_at_most} / ≤ ${r.server_hook_p99_ms_at_most}; loadgen lag p99 ${r.loadgen_lag_p99_ms} ms), RSS ${rss.anon} MB + ${rss.file} MB mapped, loadgen ${r.loadgen_cores} cores${r.capacity_2_cores === null ? '' : `; 2 cores: ${r.capacity_2_cores} hooks/s`}`);
+    log(`  ${hooks} hooks (${r.hooks_per_s}/s), server ${r.server_cores} cores, ${r.server_us_per_hook} µs a hook (${split(r.server_us_per_hook_split)}; ${r.reads_per_hook} reads, ${r.writer_calls_per_hook} writer calls in ${r.writer_batches_per_hook} batches), hook p50/p99 ${fmtMs(r.hook_latency.p50)} / ${fmtMs(r.hook_latency.p99)} ms (a probe's ${fmtMs(r.probe_latency?.p50 ?? null)} / ${fmtMs(r.probe_latency?.p99 ?? null)}; server-side ≤ ${r.server_hook_p50_ms_at_most} / ≤ ${r.server_hook_p99_ms_at_most}; loadgen lag p99 ${r.loadgen_lag_p99_ms} ms), RSS ${rss.anon} MB + ${rss.file} MB mapped, loadgen ${r.loadgen_cores} cores${r.capacity_2_cores === null ? '' : `; 2 cores: ${r.capacity_2_cores} hooks/s`}`);
     const at = `${arm.name}, ${agents} agents`;
     if (seen.errors.length > 0) failures.push(`${at}: requests failed: ${seen.errors.join('; ')}`);
     if (seen.digestTokensMax > DIGEST_TOKENS_MAX) failures.push(`${at}: a digest of ${seen.digestTokensMax} tokens (at most ${DIGEST_TOKENS_MAX})`);
@@ -239,9 +240,17 @@ async function clusterArm(): Promise<{ arm: Arm; stop: () => Promise<void> } | {
   }
 }
 
+/** KOOR_BENCH_SCALE_STEPS=1000 (or 10,100): the team sizes to run instead of the default ones. */
+function stepsOf(v: string | undefined): number[] | null {
+  if (v === undefined || v === '') return null;
+  const steps = v.split(',').map(Number);
+  if (!steps.every((n) => Number.isInteger(n) && n > 0)) throw new Error(`KOOR_BENCH_SCALE_STEPS: team sizes like 10,100,1000, not ${v}`);
+  return steps;
+}
+
 export async function run({ quick, log }: BenchOptions): Promise<Record<string, unknown>> {
   const shape: RunShape = {
-    steps: quick ? [10, 100] : [10, 100, 1000],
+    steps: stepsOf(process.env.KOOR_BENCH_SCALE_STEPS) ?? (quick ? [10, 100] : [10, 100, 1000]),
     pop: quick ? { leases: 10_000, tasks: 10_000, events: 20_000 } : { leases: 10_000, tasks: 100_000, events: 1_000_000 },
     stepS: quick ? 30 : 60,
     tabS: quick ? 15 : 30,

@@ -5,7 +5,7 @@ import { createWriterStatsBuffer, WriterStatsView } from '../../schemas/rpc/writ
 import { decodeReply, encodeRequest, type WireReply, type WireRequest, type WriterControl, type WriterNotice } from '../../schemas/rpc/writer-wire.js';
 import { AppError, fail } from '../errors.js';
 import type { Logger } from '../log.js';
-import { WRITER_LIMITS, WRITER_RESTART_BACKOFF_MAX_MS, WRITER_RESTART_BACKOFF_MS } from '../shared/limits.js';
+import { WRITER_LAZY_MS, WRITER_LIMITS, WRITER_RESTART_BACKOFF_MAX_MS, WRITER_RESTART_BACKOFF_MS } from '../shared/limits.js';
 import { InFlight, type WriterStats } from './writer-in-flight.js';
 import { monoNow } from '../shared/mono-clock.js';
 
@@ -48,6 +48,9 @@ export class WriterClient {
   /** Requests of this turn, posted as one message (one structured clone, one wake-up). */
   private outbox: WireRequest[] = [];
   private outboxScheduled = false;
+  /** Writes that may wait (`lazy`): they go with the next message, or WRITER_LAZY_MS after the first of them. */
+  private lazy: WireRequest[] = [];
+  private lazyTimer: NodeJS.Timeout | null = null;
   private nextId = 1;
   private closing = false;
   private backoff = WRITER_RESTART_BACKOFF_MS;
@@ -101,8 +104,13 @@ export class WriterClient {
     this.committedHook = fn;
   }
 
-  /** `opts.audit`: record an audit entry with this write, in its savepoint. */
-  call<K extends WriterMethod>(method: K, req: ReqOf<WriterMethods, K>, opts?: { deadlineMs?: number; audit?: AuditTag }): Promise<ResOf<WriterMethods, K>> {
+  /**
+   * `opts.audit`: record an audit entry with this write, in its savepoint. `opts.lazy`: a write
+   * nobody waits for (a last-seen time, a lease's renewal, a session's progress): it rides with
+   * the next message to the writer, or goes WRITER_LAZY_MS later — one wake-up of the writer and
+   * one commit for many, not one each.
+   */
+  call<K extends WriterMethod>(method: K, req: ReqOf<WriterMethods, K>, opts?: { deadlineMs?: number; audit?: AuditTag; lazy?: boolean }): Promise<ResOf<WriterMethods, K>> {
     return this.post(method, req, opts ?? {}, false) as Promise<ResOf<WriterMethods, K>>;
   }
 
@@ -116,14 +124,14 @@ export class WriterClient {
   }
 
   /** `opts.urgent`: other requests of this turn will wait for this call's outcome (see the outbox below). */
-  private post(method: string, req: unknown, opts: { deadlineMs?: number; audit?: AuditTag; idem?: IdemTag; urgent?: boolean }, wrap: boolean): Promise<unknown> {
+  private post(method: string, req: unknown, opts: { deadlineMs?: number; audit?: AuditTag; idem?: IdemTag; urgent?: boolean; lazy?: boolean }, wrap: boolean): Promise<unknown> {
     if (this.closing) return Promise.reject(fail('SHUTTING_DOWN'));
     if (this.pending.size >= this.opts.maxInFlight) {
       this.stats.rejectedFull++;
       return Promise.reject(fail('WRITER_QUEUE_FULL'));
     }
     const id = this.nextId++;
-    const deadline = monoNow() + (opts.deadlineMs ?? this.opts.deadlineMs);
+    const deadline = monoNow() + (opts.deadlineMs ?? this.opts.deadlineMs) + (opts.lazy === true ? WRITER_LAZY_MS : 0);
     const env: RequestEnvelope = { id, method, deadline, req };
     if (opts.audit) env.audit = opts.audit;
     if (opts.idem) env.idem = opts.idem;
@@ -135,15 +143,21 @@ export class WriterClient {
         this.waiting.push(wire);
         return;
       }
-      // A call others will wait for (`urgent`) while none else is in flight: the writer is idle, so it
+      if (opts.lazy === true) {
+        this.lazy.push(wire);
+        this.lazyTimer ??= setTimeout(this.flushLazy, WRITER_LAZY_MS);
+        return;
+      }
+      // A call others will wait for (`urgent`) while none else is in flight (lazy ones aside, which go
+      // with it): the writer is idle, so it
       // is posted at once rather than after this turn's other requests, and its batch runs while
       // they are parsed. The transaction of a contended key that may win, with the others of that
       // key waiting for its outcome (StateService.txnGates), no longer waits for theirs to be read
       // and parked (+9 % contended compare-and-sets over four alternated pairs). Other calls
       // still go once per turn: posting the first at once split a turn of 4 PUTs into 1 + 3, two
       // commits for one (-20 % PUTs at 4 connections in one run).
-      if (opts.urgent === true && this.pending.size === 1) {
-        this.port.postMessage([wire]);
+      if (opts.urgent === true && this.pending.size === 1 + this.lazy.length) {
+        this.port.postMessage(this.lazy.length > 0 ? [...this.takeLazy(), wire] : [wire]);
         return;
       }
       this.outbox.push(wire);
@@ -157,11 +171,29 @@ export class WriterClient {
   private readonly flushOutbox = (): void => {
     this.outboxScheduled = false;
     if (this.outbox.length === 0) return;
-    const batch = this.outbox;
+    // The lazy writes first: they were asked for before this turn's.
+    const batch = this.lazy.length > 0 ? [...this.takeLazy(), ...this.outbox] : this.outbox;
     this.outbox = [];
     if (this.port) this.port.postMessage(batch);
     else this.waiting.push(...batch);
   };
+
+  /** WRITER_LAZY_MS after the first lazy write, with no other message to ride with. */
+  private readonly flushLazy = (): void => {
+    this.lazyTimer = null;
+    if (this.lazy.length === 0) return;
+    const batch = this.takeLazy();
+    if (this.port) this.port.postMessage(batch);
+    else this.waiting.push(...batch);
+  };
+
+  private takeLazy(): WireRequest[] {
+    const batch = this.lazy;
+    this.lazy = [];
+    if (this.lazyTimer !== null) clearTimeout(this.lazyTimer);
+    this.lazyTimer = null;
+    return batch;
+  }
 
   get inFlight(): number {
     return this.pending.size;
@@ -357,6 +389,7 @@ export class WriterClient {
     this.pending.failAll(err);
     this.waiting = [];
     this.outbox = [];
+    this.takeLazy();
   }
 
   private notifyUncertain(): void {

@@ -167,6 +167,8 @@ const SQLITE_BUSY_TIMEOUT_MS = 5000;
  * first saw it overdue, so a pause of the whole process (SIGSTOP) does not spend it.
  */
 export const WRITER_OUTCOME_GRACE_MS = 10_000;
+/** The longest a write nobody waits for (WriterClient.call's `lazy`) waits for another to ride with, ms. */
+export const WRITER_LAZY_MS = 100;
 /** Wait before respawning a writer that died, ms (doubles up to the max). */
 export const WRITER_RESTART_BACKOFF_MS = 50;
 export const WRITER_RESTART_BACKOFF_MAX_MS = 2000;

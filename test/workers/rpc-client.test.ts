@@ -211,3 +211,31 @@ t.test("a reply ends the reader's turn snapshot before its caller resumes: a rea
     t.equal(after, String(v), `the read right after write ${v} is acknowledged sees it`);
   }
 });
+
+t.test('lazy writes ride with the next message to the writer, or go by themselves: one batch, never lost', async (t) => {
+  const w = new WriterClient({ dbPath: path.join(tempDir(t), 'data.db'), logLevel: 'silent', deadlineMs: 5000, maxInFlight: 100, log: silentLogger() });
+  await w.start();
+  t.teardown(() => w.close(0));
+  const put = (key: string) => ({ key, value: Buffer.from(key), content_type: 'text/plain', updated_by: '' });
+  // Three lazy writes, then in a later turn one that is not: all four in one batch.
+  const b0 = w.batches.batches;
+  const lazy = ['a', 'b', 'c'].map((k) => w.call('state.put', put(k), { lazy: true }));
+  await new Promise((r) => setImmediate(r));
+  t.equal(w.batches.batches, b0, 'a lazy write waits');
+  const now = await w.call('state.put', put('d'));
+  const done = await Promise.all(lazy);
+  t.equal(w.batches.batches - b0, 1, 'the lazy writes went with the next one: one batch');
+  t.ok(done.every((r) => r.revision < now.revision), 'and ran before it, in the order they were asked for');
+  t.same(done.map((r) => r.revision), [...done.map((r) => r.revision)].sort((x, y) => x - y));
+  // Alone, it goes by itself soon after: nothing else needs to be written for it to be.
+  const b1 = w.batches.batches;
+  const alone = await w.call('state.put', put('e'), { lazy: true });
+  t.ok(alone.revision > now.revision, 'a lazy write with nothing to ride with is written');
+  t.equal(w.batches.batches - b1, 1);
+  // An urgent write takes the waiting lazy ones with it.
+  const b2 = w.batches.batches;
+  const waiting = w.call('state.put', put('f'), { lazy: true });
+  const urgent = await w.callIdempotent('state.put', put('g'), null, { urgent: true });
+  t.ok((await waiting).revision < urgent.res.revision);
+  t.equal(w.batches.batches - b2, 1, 'in its batch');
+});

@@ -93,7 +93,7 @@ export class HookService {
     this.pull = { reader: d.reader, writer: d.writer, newestDigestEvent: clock ? () => clock.newestDigestEvent() : null };
     this.concerns = clock && ConcernIndex.of(clock);
     this.sessions = new SessionCache(d.reader, exact);
-    this.own = new EditLeases(d.hub, (id, holder) => d.writer.call('leases.renew', { id, holder }).then((r) => LEASE.wire(r.lease).expires_at), { exact, idleMs: d.autoLeaseIdleMs, log: d.log });
+    this.own = new EditLeases(d.hub, (id, holder) => d.writer.call('leases.renew', { id, holder }, { lazy: true }).then((r) => LEASE.wire(r.lease).expires_at), { exact, idleMs: d.autoLeaseIdleMs, log: d.log });
     this.shells = new Shells((id, busy) => this.markBusy(id, busy), d.touchMs, !exact);
     d.writer.onUncertain(() => {
       this.sessions.clear();
@@ -218,7 +218,7 @@ export class HookService {
     const now = Date.now();
     if (now - (this.lastProgress.get(s.session_id) ?? 0) < this.d.touchMs) return;
     keepPerSession(this.lastProgress, s.session_id, now);
-    this.d.writer.call('hooks.progress', { session_id: s.session_id }).catch((err: unknown) => this.d.log.debug({ err, session: s.session_id }, 'hook progress not recorded'));
+    this.d.writer.call('hooks.progress', { session_id: s.session_id }, { lazy: true }).catch((err: unknown) => this.d.log.debug({ err, session: s.session_id }, 'hook progress not recorded'));
   }
 
   /** A change of the session's shell commands, written off the agent's path; a failed write is only logged. */

@@ -170,7 +170,7 @@ export class InstanceService {
     const now = Date.now();
     if (now - (this.lastTouch.get(identity.instanceId) ?? 0) < this.touchMs) return;
     this.lastTouch.set(identity.instanceId, now);
-    this.writer.call('instances.touch', { id: identity.instanceId, op: 'touch' }).catch((err: unknown) => this.log.debug({ err, id: identity.instanceId }, 'last_seen refresh failed'));
+    this.writer.call('instances.touch', { id: identity.instanceId, op: 'touch' }, { lazy: true }).catch((err: unknown) => this.log.debug({ err, id: identity.instanceId }, 'last_seen refresh failed'));
   }
 
   async list(f: InstanceFilter, limit?: number): Promise<InstanceSummary[]> {
