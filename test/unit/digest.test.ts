@@ -2,6 +2,7 @@ import { Tiktoken } from 'js-tiktoken/lite';
 import o200k_base from 'js-tiktoken/ranks/o200k_base';
 import t from 'tap';
 import { ConcernIndex } from '../../src/domains/hooks/concern-index.js';
+import { HOOK_NEWS_TAIL } from '../../src/shared/limits-features.js';
 import { digestLines, digestText, tokenEstimate } from '../../src/domains/hooks/digest.js';
 
 /**
@@ -51,12 +52,19 @@ t.test('digestText stays within its budget for any mix of those lines, and says 
 
 t.test('the concern index may not rule out events digestLines makes a line of', async (t) => {
   // A seeded generator: the same draws each run, over the fields digestLines reads.
+  // mulberry32: an LCG's low bits (what \`% n\` keeps) repeat with a short period, and some pairs of draws never came up.
   let seed = 42;
-  const rnd = (n: number): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) % n);
+  const rnd = (n: number): number => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let x = Math.imul(seed ^ (seed >>> 15), seed | 1);
+    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
+    return ((x ^ (x >>> 14)) >>> 0) % n;
+  };
   const pick = <T>(xs: readonly T[]): T => xs[rnd(xs.length)]!;
   const agents = ['me', 'ann', 'bob'];
   const projects = ['shop', 'other', undefined];
-  const globs = ['src/a.ts', 'src/*.ts', 'src/**', 'lib/[ab].ts', 'src\\*x.ts', '**/a.ts', 'src/a?.ts', 'lib/b.ts', 3];
+  // Files (an edit hook's lease: the glob `src/\*x.ts` is the file src/*x.ts) and globs; the same file leased by one agent then another.
+  const globs = ['src/a.ts', 'src/*.ts', 'src/**', 'lib/[ab].ts', 'src\\*x.ts', 'src/\\*x.ts', '**/a.ts', 'src/a?.ts', 'lib/b.ts', 'src/a.ts', 'lib/b.ts', 3];
   const me = { id: 'me', name: 'me-name', project: 'shop' };
   const event = (i: number) => {
     const topic = pick(['task.ready', 'task.claimed', 'task.released', 'task.done', 'lease.acquired', 'lease.released', 'budget.exceeded']);
@@ -66,7 +74,7 @@ t.test('the concern index may not rule out events digestLines makes a line of', 
   let lined = 0;
   let ruledOut = 0;
   for (let n = 0; n < 5000; n++) {
-    const events = Array.from({ length: 1 + rnd(3) }, (_, i) => event(i + 1));
+    const events = Array.from({ length: 1 + rnd(4) }, (_, i) => event(i + 1));
     const edited = [pick(['src/a.ts', 'lib/b.ts', 'src/*x.ts']), pick(['src/ab.ts', 'docs/x.md'])].slice(0, rnd(3));
     const denied = rnd(2) ? [{ path: 'src/a.ts', lease_id: pick(['L1', 'L2']) }] : [];
     // The index of a node that kept events 1..9 before these: asked since the first of them.
@@ -100,4 +108,34 @@ t.test('the concern index may not rule out events digestLines makes a line of', 
   t.notOk(one({ topic: 'task.claimed', data: { status: 'claimed', project: 'shop', claimed_by: 'ann' } }, []));
   t.notOk(one({ topic: 'lease.acquired', data: { holder: 'ann', project: 'other', resources: ['src/a.ts'] } }, ['src/a.ts']));
   t.notOk(one({ topic: 'lease.acquired', data: { holder: 'ann', project: 'shop', resources: ['lib/**'] } }, ['src/a.ts']));
+  // A file leased by one agent then another: the newest taken by someone else is what counts.
+  const taken = new ConcernIndex(0);
+  const lease = (id: number, holder: string, project = 'shop') => taken.add({ id, topic: 'lease.acquired', data: { holder, project, resources: ['src/a.ts'] } });
+  lease(1, 'ann');
+  lease(2, 'me');
+  lease(3, 'me');
+  lease(4, 'ann', 'other');
+  t.ok(taken.mayConcern(0, me, ['src/a.ts'], []), "ann's lease of the file it edited");
+  t.notOk(taken.mayConcern(1, me, ['src/a.ts'], []), 'past it, only its own (and another project\'s file of that path)');
+  lease(5, 'bob');
+  t.ok(taken.mayConcern(4, me, ['src/a.ts'], []), "bob's, after its own");
+  lease(6, 'me');
+  t.ok(taken.mayConcern(4, me, ['src/a.ts'], []), 'still, with its own after it');
+  t.notOk(taken.mayConcern(5, me, ['src/a.ts'], []));
+  t.notOk(taken.mayConcern(0, me, ['src/b.ts'], []), 'another file');
+  // A task's paths: a glob, kept by the folder its matches are under.
+  const claimed = new ConcernIndex(0);
+  claimed.add({ id: 1, topic: 'lease.acquired', data: { holder: 'ann', project: 'shop', resources: ['src/backlog/1/**'] } });
+  t.ok(claimed.mayConcern(0, me, ['docs/x.md', 'src/backlog/1/deep/x.ts'], []), 'a file under the folder of a glob another agent leased');
+  t.notOk(claimed.mayConcern(0, me, ['src/backlog/12/x.ts', 'src/backlog/x.ts'], []), 'not one beside it');
+  claimed.add({ id: 2, topic: 'lease.acquired', data: { holder: 'bob', project: 'shop', resources: ['**/*.md'] } });
+  t.ok(claimed.mayConcern(1, me, ['docs/x.md'], []), 'a glob of any folder');
+  claimed.add({ id: 3, topic: 'lease.acquired', data: { holder: 'bob', project: 'shop', resources: ['lib/a?.ts'] } });
+  t.ok(claimed.mayConcern(2, me, ['lib/ab.ts'], []), 'a glob whose literal start ends inside a name');
+  // Bounded: past its files and folders it forgets them all, and a mark before that may miss some.
+  const full = new ConcernIndex(0);
+  const bound = 2 * HOOK_NEWS_TAIL;
+  for (let i = 1; i <= bound + 1; i++) full.add({ id: i, topic: 'lease.acquired', data: { holder: 'ann', project: 'shop', resources: [`f/${i}.ts`] } });
+  t.ok(full.mayConcern(bound, me, ['x.ts'], []), 'a mark from before it forgot: may');
+  t.notOk(full.mayConcern(bound + 1, me, ['x.ts'], []), 'a mark since: told apart again');
 });

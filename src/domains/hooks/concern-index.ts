@@ -1,4 +1,5 @@
 import { HOOK_NEWS_TAIL, HOOK_SESSIONS_REMEMBERED } from '../../shared/limits-features.js';
+import { pathGlob } from '../../shared/path-glob.js';
 import { digestLines, isLostClaim, isResume, type Me } from './digest.js';
 import { firstAfter, type NewsClock, type NewsMark, type TailEvent } from './news-clock.js';
 
@@ -8,7 +9,17 @@ const plainStart = (glob: string): string => {
   return i < 0 ? glob : glob.slice(0, i);
 };
 
-/** A `lease.acquired` event as the index keeps it: what decides whom it may concern. */
+/**
+ * The newest leases taken on a file or under a folder: by whom the newest was, and the newest by
+ * anyone else (0: none) — whether one after a mark is another agent's is then two comparisons.
+ */
+interface Taken {
+  id: number;
+  holder: string;
+  other: number;
+}
+
+/** A `lease.acquired` event whose fields are not all strings (none this server writes), as the index keeps it. */
 interface Acquired {
   id: number;
   holder: unknown;
@@ -17,21 +28,35 @@ interface Acquired {
   starts: string[] | null;
 }
 
+/** A glob's literal start up to its last `/` (every path it matches is under that folder; '' for any). */
+const folderOf = (start: string): string => start.slice(0, start.lastIndexOf('/') + 1);
+
 /**
  * Whom the events of a node's tail may concern, by the fields digestLines (digest.ts) makes lines
  * of: the newest event naming each agent (a claim to resume, a claim or lease lost as stale),
- * making a task ready in each project, ending each lease; the leases taken, with the files they
- * cover. A quiet hook asks it whether any event since its mark may concern its session — a few
- * lookups, where digestLines of the events themselves goes through each one since (at 1,000
- * agents, hundreds a hook). Never false where digestLines makes a line of them
+ * making a task ready in each project, ending each lease; the leases taken, by the file each glob
+ * is (an edit hook's lease) or the folder its matches are under (a task's paths). A quiet hook
+ * asks it whether any event since its mark may concern its session — a few lookups for each file
+ * it edited, where digestLines of the events themselves goes through each one since (at 1,000
+ * agents, hundreds a hook), and so did this index's list of leases before it kept them by file
+ * and folder. Never false where digestLines makes a line of them
  * (test/unit/digest.test.ts): each line digestLines makes of an event needs a case here. Bounded:
- * past HOOK_SESSIONS_REMEMBERED keys the maps start again, and a mark older than that is answered
- * "may" (a digest of its events is then made).
+ * past HOOK_SESSIONS_REMEMBERED keys of a map (2 × HOOK_NEWS_TAIL files and folders) the maps
+ * start again, and a mark older than that is answered "may" (a digest of its events is then made).
  */
 export class ConcernIndex {
   private readonly named = new Map<string, number>();
   private readonly ready = new Map<string, number>();
   private readonly released = new Map<string, number>();
+  /**
+   * Leases by project, then by the file their glob is or the folder its matches are under
+   * (`dir/`, '' for a glob of any folder). By project first: a lookup by the session's own path
+   * strings, whose hashes V8 keeps, not by a key made for it (hashed anew at each lookup).
+   */
+  private readonly onFile = new Map<string, Map<string, Taken>>();
+  private readonly underFolder = new Map<string, Map<string, Taken>>();
+  /** Paths kept in both. */
+  private files = 0;
   private acquired: Acquired[] = [];
   /** The newest event of any other topic (a budget exceeded): news to anyone. */
   private other = 0;
@@ -61,8 +86,16 @@ export class ConcernIndex {
       if (typeof x.id === 'string') this.set(this.released, x.id, e.id);
     } else if (e.topic === 'lease.acquired') {
       const r = x.resources;
-      const starts = Array.isArray(r) && r.every((g) => typeof g === 'string') ? (r as string[]).map(plainStart) : null;
-      this.acquired.push({ id: e.id, holder: x.holder, project: x.project, starts });
+      const globs = Array.isArray(r) && r.every((g) => typeof g === 'string') ? (r as string[]) : null;
+      if (globs !== null && typeof x.project === 'string' && typeof x.holder === 'string') {
+        for (const g of globs) {
+          // A malformed glob matches nothing (digestLines makes no line of it).
+          const glob = pathGlob(g);
+          if (glob !== null) this.taken(glob.literal ? this.onFile : this.underFolder, x.project, glob.literal ? glob.prefix : folderOf(glob.prefix), e.id, x.holder);
+        }
+        return;
+      }
+      this.acquired.push({ id: e.id, holder: x.holder, project: x.project, starts: globs === null ? null : globs.map(plainStart) });
       if (this.acquired.length >= 2 * HOOK_NEWS_TAIL) {
         const cut = this.acquired.length - HOOK_NEWS_TAIL;
         this.floor = Math.max(this.floor, this.acquired[cut - 1]!.id);
@@ -77,6 +110,19 @@ export class ConcernIndex {
     if ((this.named.get(me.id) ?? 0) > since || (this.ready.get(me.project) ?? 0) > since) return true;
     for (const d of denied) if ((this.released.get(d.lease_id) ?? 0) > since) return true;
     if (edited.length === 0) return false;
+    const files = this.onFile.get(me.project);
+    const folders = this.underFolder.get(me.project);
+    for (const p of edited) {
+      if (files !== undefined && newer(files.get(p), me.id, since)) return true;
+      if (folders === undefined) continue;
+      // The folders it is in, from the top: '', 'src/', 'src/api/', …
+      for (let end = 0; ; ) {
+        if (newer(folders.get(p.slice(0, end)), me.id, since)) return true;
+        const slash = p.indexOf('/', end);
+        if (slash < 0) break;
+        end = slash + 1;
+      }
+    }
     for (let i = firstAfter(this.acquired, since); i < this.acquired.length; i++) {
       const a = this.acquired[i]!;
       if (a.holder === me.id || (typeof a.project === 'string' && a.project !== me.project)) continue;
@@ -86,17 +132,44 @@ export class ConcernIndex {
     return false;
   }
 
-  private set(m: Map<string, number>, key: string, id: number): void {
-    if (m.size >= HOOK_SESSIONS_REMEMBERED && !m.has(key)) {
-      // Forgotten whole: what they said of the events up to this one is lost.
-      this.named.clear();
-      this.ready.clear();
-      this.released.clear();
-      this.floor = Math.max(this.floor, id);
+  private taken(m: Map<string, Map<string, Taken>>, project: string, path: string, id: number, holder: string): void {
+    let paths = m.get(project);
+    const f = paths?.get(path);
+    if (f === undefined) {
+      // As many as the tail of events keeps: a mark older than that is read from the database anyway.
+      if (this.files >= 2 * HOOK_NEWS_TAIL) {
+        this.forget(id);
+        paths = undefined;
+      }
+      if (paths === undefined) m.set(project, (paths = new Map()));
+      paths.set(path, { id, holder, other: 0 });
+      this.files++;
+    } else {
+      if (f.holder !== holder) f.other = f.id;
+      f.id = id;
+      f.holder = holder;
     }
+  }
+
+  /** Every map forgotten whole: what they said of the events up to `id` is lost. */
+  private forget(id: number): void {
+    this.named.clear();
+    this.ready.clear();
+    this.released.clear();
+    this.onFile.clear();
+    this.underFolder.clear();
+    this.files = 0;
+    this.floor = Math.max(this.floor, id);
+  }
+
+  private set(m: Map<string, number>, key: string, id: number): void {
+    if (m.size >= HOOK_SESSIONS_REMEMBERED && !m.has(key)) this.forget(id);
     m.set(key, id);
   }
 }
+
+/** A lease taken after `since` by someone other than `me`. */
+const newer = (t: Taken | undefined, me: string, since: number): boolean => t !== undefined && (t.holder === me ? t.other : t.id) > since;
 
 /**
  * The newest event of a digest's topics when nothing since `m` is news to `me`'s session, told
