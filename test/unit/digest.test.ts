@@ -132,10 +132,11 @@ t.test('the concern index may not rule out events digestLines makes a line of', 
   t.ok(claimed.mayConcern(1, me, ['docs/x.md'], []), 'a glob of any folder');
   claimed.add({ id: 3, topic: 'lease.acquired', data: { holder: 'bob', project: 'shop', resources: ['lib/a?.ts'] } });
   t.ok(claimed.mayConcern(2, me, ['lib/ab.ts'], []), 'a glob whose literal start ends inside a name');
-  // Bounded: past its files and folders it forgets them all, and a mark before that may miss some.
+  // Bounded: two generations of files and folders, the older dropped as the newer fills; a mark from before what was dropped may miss some.
   const full = new ConcernIndex(0);
-  const bound = 2 * HOOK_NEWS_TAIL;
-  for (let i = 1; i <= bound + 1; i++) full.add({ id: i, topic: 'lease.acquired', data: { holder: 'ann', project: 'shop', resources: [`f/${i}.ts`] } });
-  t.ok(full.mayConcern(bound, me, ['x.ts'], []), 'a mark from before it forgot: may');
-  t.notOk(full.mayConcern(bound + 1, me, ['x.ts'], []), 'a mark since: told apart again');
+  for (let i = 1; i <= 2 * HOOK_NEWS_TAIL + 1; i++) full.add({ id: i, topic: 'lease.acquired', data: { holder: 'ann', project: 'shop', resources: [`f/${i}.ts`] } });
+  t.ok(full.mayConcern(HOOK_NEWS_TAIL - 1, me, ['x.ts'], []), 'a mark from before what it dropped: may');
+  t.notOk(full.mayConcern(HOOK_NEWS_TAIL, me, ['x.ts'], []), 'a mark since: told apart');
+  t.ok(full.mayConcern(HOOK_NEWS_TAIL, me, [`f/${HOOK_NEWS_TAIL + 5}.ts`], []), 'by the older generation too');
+  t.ok(full.mayConcern(2 * HOOK_NEWS_TAIL, me, [`f/${2 * HOOK_NEWS_TAIL + 1}.ts`], []), 'and the newer');
 });

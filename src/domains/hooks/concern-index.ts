@@ -28,6 +28,22 @@ interface Acquired {
   starts: string[] | null;
 }
 
+/**
+ * Leases taken from event `from` on, by project, then by the file their glob is or the folder its
+ * matches are under (`dir/`, '' for a glob of any folder). By project first: a lookup by the
+ * session's own path strings, whose hashes V8 keeps, not by a key made for it (hashed anew at
+ * each lookup).
+ */
+interface Generation {
+  from: number;
+  onFile: Map<string, Map<string, Taken>>;
+  underFolder: Map<string, Map<string, Taken>>;
+  /** Paths kept in both. */
+  size: number;
+}
+
+const generation = (from: number): Generation => ({ from, onFile: new Map(), underFolder: new Map(), size: 0 });
+
 /** A glob's literal start up to its last `/` (every path it matches is under that folder; '' for any). */
 const folderOf = (start: string): string => start.slice(0, start.lastIndexOf('/') + 1);
 
@@ -41,22 +57,17 @@ const folderOf = (start: string): string => start.slice(0, start.lastIndexOf('/'
  * agents, hundreds a hook), and so did this index's list of leases before it kept them by file
  * and folder. Never false where digestLines makes a line of them
  * (test/unit/digest.test.ts): each line digestLines makes of an event needs a case here. Bounded:
- * past HOOK_SESSIONS_REMEMBERED keys of a map (2 × HOOK_NEWS_TAIL files and folders) the maps
- * start again, and a mark older than that is answered "may" (a digest of its events is then made).
+ * past HOOK_SESSIONS_REMEMBERED keys the maps of agents, projects and leases start again; the
+ * files and folders are kept in two generations of up to HOOK_NEWS_TAIL each, the older dropped
+ * when the newer fills. A mark older than what was dropped is answered "may" (a digest of its
+ * events is then made).
  */
 export class ConcernIndex {
   private readonly named = new Map<string, number>();
   private readonly ready = new Map<string, number>();
   private readonly released = new Map<string, number>();
-  /**
-   * Leases by project, then by the file their glob is or the folder its matches are under
-   * (`dir/`, '' for a glob of any folder). By project first: a lookup by the session's own path
-   * strings, whose hashes V8 keeps, not by a key made for it (hashed anew at each lookup).
-   */
-  private readonly onFile = new Map<string, Map<string, Taken>>();
-  private readonly underFolder = new Map<string, Map<string, Taken>>();
-  /** Paths kept in both. */
-  private files = 0;
+  /** The leases taken on files and folders: the generation being filled, then the one before it. */
+  private gens: [Generation, Generation] = [generation(0), generation(0)];
   private acquired: Acquired[] = [];
   /** The newest event of any other topic (a budget exceeded): news to anyone. */
   private other = 0;
@@ -91,7 +102,7 @@ export class ConcernIndex {
         for (const g of globs) {
           // A malformed glob matches nothing (digestLines makes no line of it).
           const glob = pathGlob(g);
-          if (glob !== null) this.taken(glob.literal ? this.onFile : this.underFolder, x.project, glob.literal ? glob.prefix : folderOf(glob.prefix), e.id, x.holder);
+          if (glob !== null) this.taken(glob.literal ? 'onFile' : 'underFolder', x.project, glob.literal ? glob.prefix : folderOf(glob.prefix), e.id, x.holder);
         }
         return;
       }
@@ -110,17 +121,19 @@ export class ConcernIndex {
     if ((this.named.get(me.id) ?? 0) > since || (this.ready.get(me.project) ?? 0) > since) return true;
     for (const d of denied) if ((this.released.get(d.lease_id) ?? 0) > since) return true;
     if (edited.length === 0) return false;
-    const files = this.onFile.get(me.project);
-    const folders = this.underFolder.get(me.project);
-    for (const p of edited) {
-      if (files !== undefined && newer(files.get(p), me.id, since)) return true;
-      if (folders === undefined) continue;
-      // The folders it is in, from the top: '', 'src/', 'src/api/', …
-      for (let end = 0; ; ) {
-        if (newer(folders.get(p.slice(0, end)), me.id, since)) return true;
-        const slash = p.indexOf('/', end);
-        if (slash < 0) break;
-        end = slash + 1;
+    for (const g of this.gens) {
+      const files = g.onFile.get(me.project);
+      const folders = g.underFolder.get(me.project);
+      for (const p of edited) {
+        if (files !== undefined && newer(files.get(p), me.id, since)) return true;
+        if (folders === undefined) continue;
+        // The folders it is in, from the top: '', 'src/', 'src/api/', …
+        for (let end = 0; ; ) {
+          if (newer(folders.get(p.slice(0, end)), me.id, since)) return true;
+          const slash = p.indexOf('/', end);
+          if (slash < 0) break;
+          end = slash + 1;
+        }
       }
     }
     for (let i = firstAfter(this.acquired, since); i < this.acquired.length; i++) {
@@ -132,18 +145,25 @@ export class ConcernIndex {
     return false;
   }
 
-  private taken(m: Map<string, Map<string, Taken>>, project: string, path: string, id: number, holder: string): void {
-    let paths = m.get(project);
+  /**
+   * A lease on a file or folder, into the newer generation. A full one becomes the older, the
+   * older dropped: what it knew was of the leases taken before the newer began (a later one of
+   * the same path is in the newer), so marks from then on are still told apart.
+   */
+  private taken(kind: 'onFile' | 'underFolder', project: string, path: string, id: number, holder: string): void {
+    let g = this.gens[0];
+    let paths = g[kind].get(project);
     const f = paths?.get(path);
     if (f === undefined) {
-      // As many as the tail of events keeps: a mark older than that is read from the database anyway.
-      if (this.files >= 2 * HOOK_NEWS_TAIL) {
-        this.forget(id);
+      if (g.size >= HOOK_NEWS_TAIL) {
+        this.floor = Math.max(this.floor, g.from - 1);
+        this.gens = [generation(id), g];
+        g = this.gens[0];
         paths = undefined;
       }
-      if (paths === undefined) m.set(project, (paths = new Map()));
+      if (paths === undefined) g[kind].set(project, (paths = new Map()));
       paths.set(path, { id, holder, other: 0 });
-      this.files++;
+      g.size++;
     } else {
       if (f.holder !== holder) f.other = f.id;
       f.id = id;
@@ -156,9 +176,7 @@ export class ConcernIndex {
     this.named.clear();
     this.ready.clear();
     this.released.clear();
-    this.onFile.clear();
-    this.underFolder.clear();
-    this.files = 0;
+    this.gens = [generation(id), generation(id)];
     this.floor = Math.max(this.floor, id);
   }
 
