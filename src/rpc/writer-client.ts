@@ -148,12 +148,12 @@ export class WriterClient {
         this.lazyTimer ??= setTimeout(this.flushLazy, WRITER_LAZY_MS);
         return;
       }
-      // A call others will wait for (`urgent`) while none else is in flight (lazy ones aside, which go
-      // with it): the writer is idle, so it
-      // is posted at once rather than after this turn's other requests, and its batch runs while
-      // they are parsed. The transaction of a contended key that may win, with the others of that
-      // key waiting for its outcome (StateService.txnGates), no longer waits for theirs to be read
-      // and parked (+9 % contended compare-and-sets over four alternated pairs). Other calls
+      // A call others will wait for (`urgent`) while none else is in flight (lazy ones aside, which
+      // go with it): the writer is idle, so it is posted at once rather than after this turn's
+      // other requests, and its batch runs while they are parsed. The transaction of a contended
+      // key that may win, with the others of that key waiting for its outcome
+      // (StateService.txnGates), no longer waits for theirs to be read and parked (+9 %
+      // contended compare-and-sets over four alternated pairs). Other calls
       // still go once per turn: posting the first at once split a turn of 4 PUTs into 1 + 3, two
       // commits for one (-20 % PUTs at 4 connections in one run).
       if (opts.urgent === true && this.pending.size === 1 + this.lazy.length) {
@@ -171,7 +171,7 @@ export class WriterClient {
   private readonly flushOutbox = (): void => {
     this.outboxScheduled = false;
     if (this.outbox.length === 0) return;
-    // The lazy writes first: they were asked for before this turn's.
+    // The lazy writes first: most were asked for in earlier turns (and none is waited for).
     const batch = this.lazy.length > 0 ? [...this.takeLazy(), ...this.outbox] : this.outbox;
     this.outbox = [];
     if (this.port) this.port.postMessage(batch);
