@@ -174,18 +174,20 @@ export class WriterClient {
     // The lazy writes first: most were asked for in earlier turns (and none is waited for).
     const batch = this.lazy.length > 0 ? [...this.takeLazy(), ...this.outbox] : this.outbox;
     this.outbox = [];
-    if (this.port) this.port.postMessage(batch);
-    else this.waiting.push(...batch);
+    this.send(batch);
   };
 
   /** WRITER_LAZY_MS after the first lazy write, with no other message to ride with. */
   private readonly flushLazy = (): void => {
     this.lazyTimer = null;
-    if (this.lazy.length === 0) return;
-    const batch = this.takeLazy();
+    if (this.lazy.length > 0) this.send(this.takeLazy());
+  };
+
+  /** One message to the writer, or kept for the next writer while it (re)starts. */
+  private send(batch: WireRequest[]): void {
     if (this.port) this.port.postMessage(batch);
     else this.waiting.push(...batch);
-  };
+  }
 
   private takeLazy(): WireRequest[] {
     const batch = this.lazy;
