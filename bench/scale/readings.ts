@@ -26,13 +26,16 @@ export function rssMb(pids: number[]): { anon: number; file: number } {
  * The hook route's latency as the servers measured it (request read → reply written: not the
  * time a request waited before its node's event loop read it; SessionStart's too, a few),
  * cumulative per bucket bound; with the read statements, writer calls and the writers' batches
- * (transactions: a wake-up of the writer and a commit each) every node counted.
+ * (transactions: a wake-up of the writer and a commit each) every node counted, and the V8 heaps
+ * of the front and writer threads, MB (the two largest parts of what `rssMb` calls `anon`).
  */
-export async function serverReadings(urls: string[]): Promise<{ buckets: Map<string, number>; reads: number; writes: number; batches: number }> {
+export async function serverReadings(urls: string[]): Promise<{ buckets: Map<string, number>; reads: number; writes: number; batches: number; heapMb: { main: number; writer: number } }> {
   const m = new Map<string, number>();
   let reads = 0;
   let writes = 0;
   let batches = 0;
+  let mainHeap = 0;
+  let writerHeap = 0;
   for (const u of urls) {
     const text = await (await fetch(`${u}/metrics`)).text();
     for (const line of text.split('\n')) {
@@ -40,12 +43,14 @@ export async function serverReadings(urls: string[]): Promise<{ buckets: Map<str
       if (line.startsWith('koor_db_reads_total ')) reads += value;
       if (line.startsWith('koor_writer_calls_total ')) writes += value;
       if (line.startsWith('koor_writer_batch_size_count ')) batches += value;
+      if (line.startsWith('nodejs_heap_size_total_bytes ')) mainHeap += value;
+      if (line.startsWith('koor_writer_heap_bytes{kind="total"} ')) writerHeap += value;
       if (!line.startsWith('koor_http_request_duration_seconds_bucket{') || !line.includes('route="/api/hooks/claude-code"')) continue;
       const le = /le="([^"]+)"/.exec(line)?.[1];
       if (le) m.set(le, (m.get(le) ?? 0) + value);
     }
   }
-  return { buckets: m, reads, writes, batches };
+  return { buckets: m, reads, writes, batches, heapMb: { main: Math.round(mainHeap / 2 ** 20), writer: Math.round(writerHeap / 2 ** 20) } };
 }
 
 /** µs a hook by where they went, for the log. */

@@ -185,6 +185,8 @@ async function runArm(arm: Arm, o: RunShape): Promise<ArmResult> {
       server_ms_per_agent_minute: Math.round(((serverCpuS / agents) * (60 / wallS)) * 1000),
       rss_anon_mb: rss.anon,
       rss_file_mb: rss.file,
+      // The V8 heaps within rss_anon_mb, at the window's end: the front's and the writer's (every node's).
+      heap_mb: readings1.heapMb,
       rss_growth_kb_per_agent: Math.round(((rss.anon - rss0.anon) * 1024) / agents),
       digest_tokens_max: seen.digestTokensMax,
       digests: seen.digests,
@@ -204,7 +206,7 @@ async function runArm(arm: Arm, o: RunShape): Promise<ArmResult> {
       errors: seen.errors,
     };
     results.push(r);
-    log(`  ${hooks} hooks (${r.hooks_per_s}/s), server ${r.server_cores} cores, ${r.server_us_per_hook} µs a hook (${split(r.server_us_per_hook_split)}; ${r.reads_per_hook} reads, ${r.writer_calls_per_hook} writer calls in ${r.writer_batches_per_hook} batches), hook p50/p99 ${fmtMs(r.hook_latency.p50)} / ${fmtMs(r.hook_latency.p99)} ms (a probe's ${fmtMs(r.probe_latency?.p50 ?? null)} / ${fmtMs(r.probe_latency?.p99 ?? null)}; server-side ≤ ${r.server_hook_p50_ms_at_most} / ≤ ${r.server_hook_p99_ms_at_most}; loadgen lag p99 ${r.loadgen_lag_p99_ms} ms), RSS ${rss.anon} MB + ${rss.file} MB mapped, loadgen ${r.loadgen_cores} cores${r.capacity_2_cores === null ? '' : `; 2 cores: ${r.capacity_2_cores} hooks/s`}`);
+    log(`  ${hooks} hooks (${r.hooks_per_s}/s), server ${r.server_cores} cores, ${r.server_us_per_hook} µs a hook (${split(r.server_us_per_hook_split)}; ${r.reads_per_hook} reads, ${r.writer_calls_per_hook} writer calls in ${r.writer_batches_per_hook} batches), hook p50/p99 ${fmtMs(r.hook_latency.p50)} / ${fmtMs(r.hook_latency.p99)} ms (a probe's ${fmtMs(r.probe_latency?.p50 ?? null)} / ${fmtMs(r.probe_latency?.p99 ?? null)}; server-side ≤ ${r.server_hook_p50_ms_at_most} / ≤ ${r.server_hook_p99_ms_at_most}; loadgen lag p99 ${r.loadgen_lag_p99_ms} ms), RSS ${rss.anon} MB (heaps: front ${r.heap_mb.main}, writer ${r.heap_mb.writer}) + ${rss.file} MB mapped, loadgen ${r.loadgen_cores} cores${r.capacity_2_cores === null ? '' : `; 2 cores: ${r.capacity_2_cores} hooks/s`}`);
     const at = `${arm.name}, ${agents} agents`;
     if (seen.errors.length > 0) failures.push(`${at}: requests failed: ${seen.errors.join('; ')}`);
     if (seen.digestTokensMax > DIGEST_TOKENS_MAX) failures.push(`${at}: a digest of ${seen.digestTokensMax} tokens (at most ${DIGEST_TOKENS_MAX})`);

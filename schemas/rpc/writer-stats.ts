@@ -33,7 +33,14 @@ const COMMITTED_REVISION = 5;
 const CHECKPOINTS_AT = 6;
 export const CHECKPOINT_KINDS = ['background', 'tail', 'inline'] as const;
 export type CheckpointKind = (typeof CHECKPOINT_KINDS)[number];
-const BATCH_BUCKETS_AT = CHECKPOINTS_AT + CHECKPOINT_KINDS.length;
+/**
+ * The writer thread's V8 heap, bytes: used and total (what it holds of the process's memory), as
+ * it last took them (after a batch, at most once a second). The front's own heap is Node's
+ * `nodejs_heap_*`; this is the other large heap of the process.
+ */
+const HEAP_USED = CHECKPOINTS_AT + CHECKPOINT_KINDS.length;
+const HEAP_TOTAL = HEAP_USED + 1;
+const BATCH_BUCKETS_AT = HEAP_TOTAL + 1;
 const COMMIT_BUCKETS_AT = BATCH_BUCKETS_AT + BATCH_SIZE_BUCKETS.length + 1;
 const SLOTS = COMMIT_BUCKETS_AT + COMMIT_SECONDS_BUCKETS.length + 1;
 
@@ -102,6 +109,17 @@ export class WriterStatsView {
   /** Writer side: a WAL checkpoint finished. */
   recordCheckpoint(kind: CheckpointKind): void {
     this.a[CHECKPOINTS_AT + CHECKPOINT_KINDS.indexOf(kind)]!++;
+  }
+
+  /** Writer side: its V8 heap now (v8.getHeapStatistics). */
+  recordHeap(used: number, total: number): void {
+    this.a[HEAP_USED] = used;
+    this.a[HEAP_TOTAL] = total;
+  }
+
+  /** The writer thread's V8 heap as it last recorded it, bytes (0 before it did). */
+  get heap(): { used: number; total: number } {
+    return { used: this.a[HEAP_USED]!, total: this.a[HEAP_TOTAL]! };
   }
 
   checkpoints(kind: CheckpointKind): number {

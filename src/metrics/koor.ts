@@ -43,6 +43,13 @@ export function defineKoorMetrics(m: Metrics, s: MetricSources): void {
   m.labeled('koor_writer_checkpoints_total', 'SQLite WAL checkpoints, by where they ran: the checkpointer thread (background), the few frames left after one, in the writer (tail), all of it in the writer (inline: the WAL past 4x its limit).', 'counter', () =>
     CHECKPOINT_KINDS.map((kind) => ({ labels: { kind }, value: writer.batches.checkpoints(kind) })),
   );
+  m.labeled('koor_writer_heap_bytes', "The writer thread's V8 heap (used, total), as it last took it (after a batch, at most once a second); the front's is nodejs_heap_size_*.", 'gauge', () => {
+    const h = writer.batches.heap;
+    return [
+      { labels: { kind: 'used' }, value: h.used },
+      { labels: { kind: 'total' }, value: h.total },
+    ];
+  });
   m.labeled('koor_rpc_deadline_exceeded_total', 'Calls that exceeded their deadline, by target.', 'counter', () => [
     { labels: { target: 'writer' }, value: writer.stats.deadlineExceeded },
     { labels: { target: 'pool' }, value: pool.stats.timeouts },

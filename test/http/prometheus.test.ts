@@ -53,6 +53,9 @@ t.test('writer batches and commit latency come from the writer thread; queue dep
   t.ok(sample(m, 'koor_writer_calls_total') >= 40);
   t.equal(sample(m, 'koor_writer_queue_depth'), 0, 'nothing in flight once all replies arrived');
   t.equal(sample(m, 'koor_writer_restarts_total'), 0);
+  // The writer thread's heap, taken by the writer itself: a live isolate's, under its total.
+  const heapUsed = sample(m, 'koor_writer_heap_bytes', { kind: 'used' });
+  t.ok(heapUsed > 1e6 && heapUsed <= sample(m, 'koor_writer_heap_bytes', { kind: 'total' }), `the writer's heap is reported (${heapUsed} bytes used)`);
   t.equal(sample(m, 'koor_rpc_deadline_exceeded_total', { target: 'writer' }), 0);
   t.equal(sample(m, 'koor_rpc_rejected_total', { target: 'pool' }), 0);
 

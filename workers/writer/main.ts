@@ -1,4 +1,5 @@
 import path from 'node:path';
+import v8 from 'node:v8';
 import { isDatabaseUnavailable } from '../../src/shared/pg-errors.js';
 import { STORAGE_PROBE_MS } from '../../src/shared/limits.js';
 import { Periodic } from '../../src/shared/periodic.js';
@@ -103,6 +104,16 @@ function highestId(batch: readonly unknown[]): number {
   return max;
 }
 
+/** The writer's heap is taken for /metrics (koor_writer_heap_bytes) after a batch at most this often, ms. */
+const HEAP_EVERY_MS = 1000;
+let heapAt = -Infinity;
+function recordHeap(now: number): void {
+  if (now - heapAt < HEAP_EVERY_MS) return;
+  heapAt = now;
+  const h = v8.getHeapStatistics();
+  stats.recordHeap(h.used_heap_size, h.total_heap_size);
+}
+
 /** Lets the port deliver what arrived meanwhile (on SQLite a batch runs within one turn). */
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
@@ -114,7 +125,9 @@ async function pump(): Promise<void> {
     stats.startBatch(highestId(batch));
     const t0 = performance.now();
     const { replies, commitError } = await dispatcher.run(batch);
-    stats.recordBatch(batch.length, (performance.now() - t0) / 1000, commitError !== undefined);
+    const t1 = performance.now();
+    stats.recordBatch(batch.length, (t1 - t0) / 1000, commitError !== undefined);
+    recordHeap(t1);
     if (commitError) {
       // PostgreSQL out of reach: every batch fails until it is back — one warning per 10 s, not one per batch.
       // A COMMIT whose answer was lost with the connection: the same outage, its writes answered 504.
@@ -154,5 +167,6 @@ port.on('message', (msg: unknown) => {
   if (!running) void pump();
 });
 
+recordHeap(performance.now());
 notify({ control: 'ready' });
 log.debug(startup.database_url ? { backend: 'postgresql' } : { dbPath: startup.db_path }, 'writer ready');
