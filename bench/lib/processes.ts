@@ -38,9 +38,9 @@ function cleanEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
  * Starts `node <script> <args>` and resolves once it logs its listen address. Output is drained
  * continuously (a full pipe would stall the child) and only a bounded tail is kept.
  */
-export function spawnNode(name: string, script: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; startTimeoutMs?: number; dir?: () => void } = {}): Promise<ServerProc> {
+export function spawnNode(name: string, script: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; startTimeoutMs?: number; dir?: () => void; nodeFlags?: string[] } = {}): Promise<ServerProc> {
   if (!fs.existsSync(script)) return Promise.reject(new Error(`${name}: ${script} not found (run the build first)`));
-  const child = spawn(process.execPath, [script, ...args], {
+  const child = spawn(process.execPath, [...(opts.nodeFlags ?? []), script, ...args], {
     cwd: opts.cwd ?? REPO_ROOT,
     env: cleanEnv(opts.env),
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -91,8 +91,10 @@ export function spawnNode(name: string, script: string, args: string[], opts: { 
 export async function spawnKoor(extraArgs: string[] = [], env: NodeJS.ProcessEnv = {}, main?: string): Promise<ServerProc & { dataDir: string }> {
   const tmp = makeTempDir('koor-bench-');
   try {
-    // KOOR_BENCH_SERVER: another build's dist/src/main.js, to measure it under the same harness.
+    // KOOR_BENCH_SERVER: another build's dist/src/main.js, to measure it under the same harness;
+    // KOOR_BENCH_SERVER_FLAGS: node's flags for the server alone (`--max-semi-space-size=4`), not this process's.
     const p = await spawnNode('koor-server', main ?? (process.env.KOOR_BENCH_SERVER || KOOR_MAIN_JS), ['--bind', '127.0.0.1:0', '--dashboard-bind', '', '--data-dir', tmp.dir, ...extraArgs], {
+      nodeFlags: (process.env.KOOR_BENCH_SERVER_FLAGS ?? '').split(' ').filter((f) => f !== ''),
       cwd: tmp.dir,
       env,
       dir: tmp.remove,
