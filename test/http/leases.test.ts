@@ -52,6 +52,8 @@ t.test('leases: identity, shapes, all-or-nothing, conflicts decided on the globs
   t.same(Object.keys(a1.body).sort(), LEASE_KEYS);
   t.match(a1.body, { holder: alice.id, holder_name: 'alice', resources: ['src/**/*.ts'], exclusive: true, reason: 'refactor the API', expires_at: '' });
   t.match(a1.body.acquired_at, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+  // A UUID in time order (version 7): a later lease's id sorts after an earlier one's.
+  t.match(a1.body.id, /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
   t.equal((await call('GET', `/api/instances/${alice.id}`)).body.status, 'active', 'taking a lease is a sign of life: pending → active');
 
   // Overlap both ways, decided on the globs: all or nothing.

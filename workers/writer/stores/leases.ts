@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type { ReqOf, ResOf } from '../../../schemas/rpc/envelope.js';
 import type { Event, LeaseRow, WriterMethods } from '../../../schemas/rpc/writer.js';
 import { LEASE } from '../../../schemas/db/tables/leases.js';
@@ -15,6 +14,7 @@ import {
   type LeaseDbRow as Row,
 } from '../../../schemas/db/leases.js';
 import { globsOverlap, pathGlob, prefixEnd, prefixKeySeeks } from '../../../src/shared/path-glob.js';
+import { uuidv7 } from '../../../src/shared/uuid7.js';
 import { fault } from '../fault.js';
 import { dialects, sql, type Dialect, type Tx } from '../sql.js';
 import { dataNow, storageNow } from '../../../schemas/db/time.js';
@@ -166,7 +166,8 @@ export function leaseStore(events: EventStore) {
         return { conflict: { resource: first, leases } };
       }
       const row: Row = {
-        id: randomUUID(),
+        // In time order: the lease table's key and its resources' index take each new lease at their end (uuid7.ts).
+        id: uuidv7(now),
         holder: req.holder,
         holder_name: name,
         resources: JSON.stringify(resources),
