@@ -122,15 +122,20 @@ export class PathGlob {
     readonly prefix: string,
     /** No wildcard at all: the glob is the one path `prefix`. */
     readonly literal: boolean,
-    private readonly tokens: readonly GlobToken[],
+    /** Its tokens; null for a plain path (parsed when first needed). */
+    private tokens: readonly GlobToken[] | null,
   ) {}
 
+  private parsed(): readonly GlobToken[] {
+    return (this.tokens ??= parseGlob(this.pattern, true)!);
+  }
+
   get re(): RegExp {
-    return (this.matcher ??= new RegExp(tokensToRegExpSource(this.tokens), 'su'));
+    return (this.matcher ??= new RegExp(tokensToRegExpSource(this.parsed()), 'su'));
   }
 
   get nfa(): Nfa {
-    return (this.automaton ??= buildNfa(this.tokens));
+    return (this.automaton ??= buildNfa(this.parsed()));
   }
 
   /** Does `path` match it? A plain path is compared, a path not starting with the prefix is refused at once. */
@@ -141,8 +146,18 @@ export class PathGlob {
 
 const cache = new Map<string, PathGlob | null>();
 
-/** The parsed glob, or null when it is malformed (cached, bounded like the topic matcher). */
+/** A glob without `\\`, `*`, `?` or `[`: one path, and never malformed. */
+const PLAIN = /^[^\\*?[]*$/;
+
+/**
+ * The parsed glob, or null when it is malformed (cached, bounded like the topic matcher). A plain
+ * path — most globs: every edit's auto-lease — is neither parsed nor cached: its glob is the path,
+ * made anew at each call (a token per character, kept in the cache, was ~1 KB for each lease a
+ * node saw taken, all of it outliving the young generation: a third of the front's promoted bytes
+ * while agents took leases).
+ */
 export function pathGlob(pattern: string): PathGlob | null {
+  if (PLAIN.test(pattern)) return new PathGlob(pattern, pattern, true, null);
   let g = cache.get(pattern);
   if (g !== undefined) return g;
   const tokens = parseGlob(pattern, true);
