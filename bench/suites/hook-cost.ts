@@ -11,6 +11,8 @@
  *   turn           UserPromptSubmit with no news
  *   stop           Stop with no news
  *   edit free      PreToolUse Write of a file nobody leases: takes an auto-lease (a write)
+ *   edit free 10k  the same once 10,000 other leases stand (taken by another agent first, not
+ *                  counted): the lease table and its indexes past the writer's page cache
  *
  * and, the same way, `read` (a cached state GET: what a hook that changes nothing should cost) and
  * `write` (a durable state PUT of a new key: the floor of a hook that takes a lease).
@@ -29,7 +31,9 @@ import type { BenchOptions, BenchTable } from '../lib/suite.js';
 import { hook, hookInput, json, ownFile, request, sessionId, hookHeaders, shellInput } from '../hooks/sessions.js';
 
 const SESSIONS = Number(process.env.KOOR_BENCH_SESSIONS ?? 8);
-const KINDS = ['read', 'write', 'edit held', 'edit report', 'shell', 'turn', 'stop', 'edit free'] as const;
+const KINDS = ['read', 'write', 'edit held', 'edit report', 'shell', 'turn', 'stop', 'edit free', 'edit free 10k'] as const;
+/** The other leases standing before `edit free 10k`. */
+const STANDING_LEASES = 10_000;
 type Kind = (typeof KINDS)[number];
 /** The hook inputs of a call of each kind (two for a shell command), for session k's i-th call. */
 type Calls = (k: number, i: number) => Array<Record<string, unknown>>;
@@ -42,7 +46,17 @@ const CALLS: Record<Exclude<Kind, 'read' | 'write'>, Calls> = {
   turn: (k) => [hookInput('UserPromptSubmit', sessionId(k))],
   stop: (k) => [hookInput('Stop', sessionId(k))],
   'edit free': (k, i) => [hookInput('PreToolUse', sessionId(k), `src/free-${k}/${i}.ts`)],
+  'edit free 10k': (k, i) => [hookInput('PreToolUse', sessionId(k), `src/big-${k}/${i}.ts`)],
 };
+
+/** STANDING_LEASES leases of another agent, one file each, in the sessions' project (the repository's folder). */
+async function standingLeases(base: string): Promise<void> {
+  const other = await json<{ id: string }>(base, 'POST', '/api/instances/register', { name: 'bench-standing' });
+  const ids = Array.from({ length: STANDING_LEASES }, (_, i) => i);
+  await pooled(ids, 32, async (i) => {
+    await json(base, 'POST', '/api/leases', { project: 'shop', resources: [`lib/standing-${i % 97}/${i}.ts`], exclusive: true, reason: 'standing' }, { 'x-koor-instance': other.id });
+  });
+}
 
 interface Figures {
   cpu_us: number;
@@ -72,6 +86,10 @@ async function measure(main: string | undefined, calls: number, log: (m: string)
   });
   const out = {} as Record<Kind, Figures>;
   for (const kind of KINDS) {
+    if (kind === 'edit free 10k') {
+      log(`  ${STANDING_LEASES} other leases`);
+      await standingLeases(base);
+    }
     const one = async (k: number, i: number): Promise<number> => {
       if (kind === 'read' || kind === 'write') {
         const r = kind === 'read' ? await request(base, 'GET', '/api/state/bench/hook-cost') : await request(base, 'PUT', `/api/state/bench/hook-cost-${k}-${i}`, '{"n":1}', { 'content-type': 'application/json' });
