@@ -20,10 +20,18 @@ export const LeaseMethods = {
       exclusive: Type.Boolean(),
       ttl_ms: Type.Integer({ minimum: 0 }),
       reason: Type.String(),
-      /** An edit hook's auto-lease: its TTL is an idle lifetime that heartbeats do not renew. */
+      /**
+       * An edit hook's auto-lease: its TTL is an idle lifetime that heartbeats do not renew. It is
+       * the hook's whole decision, in the writer's transaction: another holder's lease in the way
+       * is a conflict; else a live lease of the holder's own on the path is `held` (nothing taken).
+       */
       auto: Type.Optional(Type.Boolean()),
     }),
-    res: Type.Union([Type.Object({ lease: LeaseRow, events: Events }), Type.Object({ conflict: Type.Object({ resource: Type.String(), leases: Type.Array(LeaseRow) }) })]),
+    res: Type.Union([
+      Type.Object({ lease: LeaseRow, events: Events }),
+      Type.Object({ conflict: Type.Object({ resource: Type.String(), leases: Type.Array(LeaseRow) }) }),
+      Type.Object({ held: Type.Array(LeaseRow) }),
+    ]),
   },
   /** Pushes a lease's expiry to now + TTL (`ttl_ms` replaces it when given; 0 = no TTL any more); holder only. */
   'leases.renew': {

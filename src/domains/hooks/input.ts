@@ -17,6 +17,10 @@ export const EDIT_TOOLS: Readonly<Record<string, string>> = { Edit: 'file_path',
 /** The shell tool, whose commands (a build, a test run) may run for minutes without a hook. */
 export const SHELL_TOOL = 'Bash';
 
+/** A hook's answer (Claude Code's hook output); NOTHING: nothing to say, the tool goes ahead. */
+export type HookOutput = Record<string, unknown>;
+export const NOTHING: HookOutput = {};
+
 /** The part of a hook's input Koor reads (Claude Code's documented hook input; other members are ignored). */
 export interface HookInput {
   session_id: string;

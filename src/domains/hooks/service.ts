@@ -1,27 +1,24 @@
-import type { HookSession, LeaseRow } from '../../../schemas/rpc/writer.js';
+import type { HookSession } from '../../../schemas/rpc/writer.js';
 import { fail } from '../../errors.js';
 import { checkName, checkProject } from '../../names.js';
 import { dataNow } from '../../../schemas/db/time.js';
-import { DIGEST_TOKENS, HOOK_CURSOR_LAG, HOOK_LATE_MS, HOOK_SCAN_EVENTS, HOOK_SESSIONS_REMEMBERED, PROJECT_MAX_BYTES } from '../../shared/limits-features.js';
-import { inScope, permitTargets } from '../../access.js';
+import { DIGEST_TOKENS, HOOK_CURSOR_LAG, HOOK_LATE_MS, HOOK_SESSIONS_REMEMBERED, PROJECT_MAX_BYTES } from '../../shared/limits-features.js';
+import { permitTargets } from '../../access.js';
 import type { Logger } from '../../log.js';
 import type { WriterClient } from '../../rpc/writer-client.js';
 import type { HookBusy } from '../../../schemas/rpc/writer-hooks.js';
-import { derivedName, drives, editedPath, ownerOf, SHELL_TOOL, type HookCaller, type HookContext, type HookInput } from './input.js';
-import { literalPathGlob } from '../../shared/path-glob.js';
+import { derivedName, drives, editedPath, NOTHING, ownerOf, SHELL_TOOL, type HookCaller, type HookContext, type HookInput, type HookOutput } from './input.js';
 import { folderOf } from '../../shared/workspace.js';
 import { checkFields, clipUtf8 } from '../instances/fields.js';
 import { HOOK_SESSION } from '../../../schemas/db/tables/hooks.js';
 import type { InstanceReader } from '../instances/reader.js';
 import type { LeaseService } from '../leases/service.js';
-import { LEASE } from '../../../schemas/db/tables/leases.js';
-import type { Lease } from '../../../schemas/http/leases.js';
 import type { MessageReader } from '../messages/reader.js';
 import type { TaskReader } from '../tasks/reader.js';
-import { digestFit, digestLines, heldOf, leasedReason, withHeld, type Me } from './digest.js';
+import { digestFit, digestLines, heldOf, withHeld, type Me } from './digest.js';
 import { ConcernIndex, quietThrough } from './concern-index.js';
 import { digestOf, orientationOf } from './briefing.js';
-import { changedSincePull, notChangedSincePull, noteSync, pullFirstReason, syncs, type PullDeps } from './pull-first.js';
+import { notChangedSincePull, noteSync, syncs, type PullDeps } from './pull-first.js';
 import type { HookProbe, HookReader } from './reader.js';
 import { setBounded } from '../../shared/bounded.js';
 import { withMembers } from '../../raw-json.js';
@@ -29,7 +26,8 @@ import type { NewsClock, NewsMark } from './news-clock.js';
 import { gather } from './gather.js';
 import { SessionCache } from './sessions.js';
 import { Shells } from './shells.js';
-import { EditLeases, type OwnLease } from './edit-leases.js';
+import type { OwnLease } from './edit-leases.js';
+import { EditGuard } from './guard.js';
 import type { Hub } from '../../bus/hub.js';
 
 /** `m.set(k, v)`, the map forgotten first when it holds HOOK_SESSIONS_REMEMBERED entries. */
@@ -37,11 +35,7 @@ const keepPerSession = <V>(m: Map<string, V>, k: string, v: V): void => setBound
 
 /** A session's agent as its digests name it: its binding's instance and name, the session's project. */
 const meOf = (b: { instanceId: string; name: string }, s: HookSession): Me => ({ id: b.instanceId, name: b.name, project: s.project });
-type Output = Record<string, unknown>;
-const NOTHING: Output = {};
-
-/** The reason of a lease an edit hook takes (it ends after an idle lifetime). */
-const AUTO_LEASE_REASON = 'editing (auto-lease)';
+type Output = HookOutput;
 
 /**
  * Coding-agent hooks: one endpoint takes every hook event of a session, binds the
@@ -57,8 +51,8 @@ export class HookService {
   private readonly scanned = new Map<string, { event: number; audit: number; mark: NewsMark | undefined }>();
   private readonly sessions: SessionCache;
   private readonly shells: Shells;
-  /** The leases this node's sessions hold on files they edit. */
-  private readonly own: EditLeases;
+  /** Edits: refused, auto-leased, asked to pull first; the leases this node's sessions hold on files they edit. */
+  private readonly edit: EditGuard;
   /** What pull-first reads and writes with. */
   private readonly pull: PullDeps;
   /** Whom the events the clock keeps may concern (where there is a clock). */
@@ -93,11 +87,11 @@ export class HookService {
     this.pull = { reader: d.reader, writer: d.writer, newestDigestEvent: clock ? () => clock.newestDigestEvent() : null };
     this.concerns = clock && ConcernIndex.of(clock);
     this.sessions = new SessionCache(d.reader, exact);
-    this.own = new EditLeases(d.hub, (id, holder) => d.writer.call('leases.renew', { id, holder }, { lazy: true }).then((r) => LEASE.wire(r.lease).expires_at), { exact, idleMs: d.autoLeaseIdleMs, log: d.log });
+    this.edit = new EditGuard(d, { exact, pull: this.pull, sessions: this.sessions, stats: this.stats });
     this.shells = new Shells((id, busy) => this.markBusy(id, busy), d.touchMs, !exact);
     d.writer.onUncertain(() => {
       this.sessions.clear();
-      this.own.clear();
+      this.edit.own.clear();
     });
   }
 
@@ -127,7 +121,7 @@ export class HookService {
     const rel = editedPath(s, input);
     let own: OwnLease | undefined;
     if (event === 'PreToolUse' && rel !== null) {
-      own = this.own.get(s.session_id, rel, dataNow());
+      own = this.edit.own.get(s.session_id, rel, dataNow());
       if (own === undefined || !notChangedSincePull(this.pull, s, rel)) return undefined;
     } else if (event === 'PostToolUse' || event === 'UserPromptSubmit' || (event === 'Stop' && input.stop_hook_active !== true)) {
       // A git pull to note is read and written.
@@ -138,7 +132,7 @@ export class HookService {
     this.stats.kept++;
     this.progress(s);
     void this.shells.note(s, input);
-    if (own?.auto && this.d.edits === 'auto-lease') this.own.renew(own, b.instanceId);
+    if (own?.auto && this.d.edits === 'auto-lease') this.edit.own.renew(own, b.instanceId);
     return NOTHING;
   }
 
@@ -156,8 +150,10 @@ export class HookService {
     // Kept by Shells, which writes a command once it has run long enough to matter (off the agent's path).
     void this.shells.note(s, input);
     switch (event) {
-      case 'PreToolUse':
-        return this.guard(s, input, ctx.caller);
+      case 'PreToolUse': {
+        const rel = editedPath(s, input);
+        return rel === null ? NOTHING : this.edit.guard(s, await this.me(s), rel, input.tool_name ?? '', ctx.caller);
+      }
       case 'SessionStart':
         return this.orientation(s, event, late);
       case 'UserPromptSubmit':
@@ -235,67 +231,6 @@ export class HookService {
       keepPerSession(this.bound, s.session_id, b);
     }
     return meOf(b, s);
-  }
-
-  /**
-   * PreToolUse of an edit: refused when another agent holds an exclusive lease on the file; with
-   * `auto-lease`, the first edit of a file nobody leases takes an exclusive lease on it for this
-   * agent, held until it has not edited the file for `autoLeaseIdleMs` (each edit of it renews
-   * the lease; 0: while it lives) and released when its session ends or it goes stale.
-   */
-  private async guard(s: HookSession, input: HookInput, caller: HookCaller): Promise<Output> {
-    const rel = editedPath(s, input);
-    if (rel === null) return NOTHING;
-    const me = await this.me(s);
-    // Most edits are of a file the agent already leases: known here (exact mode), the lease table is not read.
-    let own = this.own.get(s.session_id, rel, dataNow());
-    const leases = own ? [] : await this.d.leases.check(s.project, rel);
-    const blocking = leases.find((l) => l.holder !== me.id && l.exclusive);
-    if (blocking) return this.deny(me, rel, blocking, input.tool_name ?? '', s.session_id);
-    const auto = leases.find((l) => l.holder === me.id && l.reason === AUTO_LEASE_REASON && l.expires_at !== '');
-    const mine = auto ?? leases.find((l) => l.holder === me.id && l.exclusive);
-    if (mine) own = this.own.set(s.session_id, rel, mine, mine === auto);
-    // Free to edit, but maybe not on a fresh copy: pull first (pull-first.ts).
-    // The newest event read after the lease check (not the probe's): a release that freed the file is below it.
-    const changed = await changedSincePull(this.pull, s, me.id, rel, HOOK_SCAN_EVENTS);
-    if (changed !== null) {
-      this.sessions.drop(s.session_id);
-      this.stats.pull_first++;
-      return { hookSpecificOutput: { hookEventName: 'PreToolUse', permissionDecision: 'deny', permissionDecisionReason: pullFirstReason(rel, changed) } };
-    }
-    if (this.d.edits !== 'auto-lease') return NOTHING;
-    if (own?.auto) this.own.renew(own, me.id);
-    if (own || leases.length > 0) return NOTHING;
-    // A scoped token's agent leases only files its scopes reach; others it edits unleased.
-    if (caller.scopes !== null && !inScope(caller.scopes, { kind: 'path', name: rel, project: s.project })) return NOTHING;
-    const r = await this.d.writer.call(
-      'leases.acquire',
-      { holder: me.id, project: s.project, resources: [literalPathGlob(rel)], exclusive: true, ttl_ms: this.d.autoLeaseIdleMs, reason: AUTO_LEASE_REASON, auto: true },
-      { audit: { actor: me.name } },
-    );
-    if ('conflict' in r) {
-      // Taken by another agent between the check and the acquire.
-      const other = r.conflict.leases.find((l: LeaseRow) => l.holder !== me.id);
-      if (other) return this.deny(me, rel, LEASE.wire(other), input.tool_name ?? '', s.session_id);
-      return NOTHING;
-    }
-    this.stats.auto_leased++;
-    this.own.set(s.session_id, rel, LEASE.wire(r.lease), true);
-    return NOTHING;
-  }
-
-  /**
-   * The refusal of an edit, answered without waiting for its record (the `lease.denied` event, its
-   * audit entry, the session's list of refusals its digest watches): the decision was read; a
-   * writer that is slow, full or restarting must not turn it into a failed hook, which the client
-   * takes as no objection and lets the edit through.
-   */
-  private deny(me: Me, rel: string, lease: Pick<Lease, 'id' | 'holder' | 'holder_name' | 'reason' | 'acquired_at'>, tool: string, sessionId: string): Output {
-    this.stats.denied++;
-    this.sessions
-      .writing(sessionId, () => this.d.writer.call('hooks.denied', { agent: me.id, agent_name: me.name, path: rel, lease_id: lease.id, holder: lease.holder, holder_name: lease.holder_name, tool, project: me.project, session_id: sessionId }, { audit: { actor: me.name } }))
-      .catch((err: unknown) => this.d.log.warn({ err, session: sessionId, path: rel }, 'edit refusal not recorded'));
-    return { hookSpecificOutput: { hookEventName: 'PreToolUse', permissionDecision: 'deny', permissionDecisionReason: leasedReason(rel, lease) } };
   }
 
   /**

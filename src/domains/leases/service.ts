@@ -113,6 +113,7 @@ export class LeaseService {
       const { resource, leases } = r.conflict;
       throw failWith('LEASE_CONFLICT', { body: { conflicts: leases.map(LEASE.wire) } }, resource, leases[0]!.holder_name);
     }
+    if (!('lease' in r)) throw new Error('leases.acquire answered `held` to a request that is not an auto-lease');
     return { lease: LEASE.wire(r.lease), replayed };
   }
 

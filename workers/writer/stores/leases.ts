@@ -150,13 +150,20 @@ export function leaseStore(events: EventStore) {
       const resources = [...new Set(req.resources)];
       for (const r of resources) if (pathGlob(r) === null) throw fault('INVALID_PATTERN', r);
       const now = dataNow();
-      const f: Filter = { project: req.project, holder: req.holder, exclusive: req.exclusive ? 1 : 0, now };
+      const auto = req.auto === true;
+      // An auto-lease reads every live lease on its paths, the holder's own among them (no holder is named ''), in one pass.
+      const f: Filter = { project: req.project, holder: auto ? '' : req.holder, exclusive: auto || req.exclusive ? 1 : 0, now };
       // Every lease in the way, oldest first, but those blocking the first refused resource
       // before the rest: the reply's message names that resource and the first lease's holder.
       let first: string | null = null;
       const conflicts = new Map<string, Candidate & { rank: number }>();
+      const own = new Map<string, Candidate>();
       for (const r of resources) {
         for (const c of await inTheWay(tx, r, f)) {
+          if (c.holder === req.holder) {
+            own.set(c.id, c);
+            continue;
+          }
           first ??= r;
           if (!conflicts.has(c.id)) conflicts.set(c.id, { ...c, rank: r === first ? 0 : 1 });
         }
@@ -165,6 +172,7 @@ export function leaseStore(events: EventStore) {
         const leases = [...conflicts.values()].sort((a, b) => a.rank - b.rank || a.seq - b.seq).map(decode);
         return { conflict: { resource: first, leases } };
       }
+      if (own.size > 0) return { held: [...own.values()].sort((a, b) => a.seq - b.seq).map(decode) };
       const row: Row = {
         // In time order: the lease table's key and its resources' index take each new lease at their end (uuid7.ts).
         id: uuidv7(now),

@@ -246,6 +246,7 @@ export function taskStore(events: EventStore, leases: ReturnType<typeof leaseSto
       const l = got.conflict.leases[0];
       return { blocked: `${got.conflict.resource} held by ${l ? leaseLabel(l) : 'another agent'}`, by: l?.id ?? '' };
     }
+    if (!('lease' in got)) throw new Error('leases.acquire answered `held` to a request that is not an auto-lease');
     return { lease: got.lease, events: [...got.events, ...(await leases.supersedeAuto(tx, holder, r.project, paths, got.lease.id))] };
   }
 
