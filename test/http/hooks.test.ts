@@ -188,7 +188,7 @@ t.test('hooks: an edit of a file another agent let go after this clone last pull
   t.same(await b.edit('src/index.ts'), {}, 'A let it go before B pulled: B edits');
   await bash(a, 'git pull --rebase -q 2>&1; echo done');
   const bId = (await call('GET', `/api/hooks/claude-code/sessions/${b.id}`)).body.instance_id;
-  const leaseOf = async (file: string) => ((await call('GET', '/api/leases')).body as Array<{ id: string; resources: string[] }>).find((l) => l.resources.includes(file))!;
+  const leaseOf = async (file: string) => ((await call('GET', '/api/leases')).body as Array<{ id: string; holder: string; resources: string[] }>).find((l) => l.resources.includes(file))!;
   // B also changed another file since A pulled, and let it go first.
   t.same(await b.edit('src/util.ts'), {}, 'B edits another file');
   t.equal((await call('DELETE', `/api/leases/${(await leaseOf('src/util.ts')).id}`, undefined, { 'x-koor-instance': bId })).status, 200);
@@ -198,6 +198,8 @@ t.test('hooks: an edit of a file another agent let go after this clone last pull
   t.equal(refused?.permissionDecision, 'deny', 'A pulled before that: refused');
   t.equal(refused?.permissionDecisionReason, 'Koor: src/index.ts may have changed since your last git pull: agent-b held it and let it go since. Pull first (git pull --rebase), then make this edit again, or your push may conflict.');
   t.ok(tokens(refused!.permissionDecisionReason!) <= 50, `in few tokens (${tokens(refused!.permissionDecisionReason!)})`);
+  const aId = (await call('GET', `/api/hooks/claude-code/sessions/${a.id}`)).body.instance_id;
+  t.equal((await leaseOf('src/index.ts')).holder, aId, 'the file is held for A while it pulls');
   t.same(await a.edit('src/index.ts', 'Edit'), {}, 'once: the same edit again goes through');
   // The warning about index.ts is no pull: util.ts, let go before it, is still asked for.
   t.equal((await a.edit('src/util.ts', 'Edit')).hookSpecificOutput?.permissionDecision, 'deny', 'another file let go since the pull: refused too');
@@ -225,6 +227,21 @@ t.test('hooks: --hook-edits deny refuses only files others leased, and takes no 
   const d = await a.edit('docs/guide/intro.md', 'MultiEdit');
   t.match(d.hookSpecificOutput?.permissionDecisionReason, /docs\/guide\/intro\.md is leased by agent human-ish .*"rewriting docs"/);
   t.same(await a.hook('PreToolUse', { tool_name: 'NotebookEdit', tool_input: { notebook_path: '/r/shop/docs/a.ipynb' } }).then((o) => o.hookSpecificOutput?.permissionDecision), 'deny', 'NotebookEdit: notebook_path');
+});
+
+t.test("hooks: another agent's shared lease lets an edit go, unleased; its exclusive one refuses it", async (t) => {
+  const s = await startTestServer(t);
+  const { call, session } = client(s.url);
+  const other = (await call('POST', '/api/instances/register', { name: 'reader', workspace: '/elsewhere/shop' })).body;
+  const shared = await call('POST', '/api/leases', { project: 'shop', resources: ['docs/**'], exclusive: false, reason: 'reading' }, { 'x-koor-instance': other.id });
+  t.equal(shared.status, 200);
+  const a = session('dddd0000-0000-4000-8000-000000000004', '/r/shop', 'agent-d');
+  t.same(await a.edit('docs/intro.md'), {}, 'a shared lease does not refuse it');
+  t.same(((await call('GET', '/api/leases')).body as Array<{ id: string }>).map((l) => l.id), [shared.body.id], 'and it takes no lease beside it');
+  await call('POST', '/api/leases', { project: 'shop', resources: ['lib/**'], reason: 'refactoring' }, { 'x-koor-instance': other.id });
+  t.match((await a.edit('lib/x.ts')).hookSpecificOutput?.permissionDecisionReason, /lib\/x\.ts is leased by agent reader .*"refactoring"/, 'an exclusive one does');
+  t.same(await a.edit('src/y.ts'), {}, 'a free file');
+  t.equal(((await call('GET', '/api/leases')).body as Array<{ holder_name: string }>).filter((l) => l.holder_name === 'agent-d').length, 1, 'is auto-leased');
 });
 
 t.test('hooks: a file named with glob characters is leased as itself; a session bound anew acts as its new agent', async (t) => {
