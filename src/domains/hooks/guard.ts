@@ -18,6 +18,17 @@ import type { SessionCache } from './sessions.js';
 /** The reason of a lease an edit hook takes (it ends after an idle lifetime). */
 const AUTO_LEASE_REASON = 'editing (auto-lease)';
 
+/** Another agent's exclusive lease among `leases`: it refuses the edit. */
+const blockingOf = (leases: readonly Lease[], me: Me): Lease | undefined => leases.find((l) => l.holder !== me.id && l.exclusive);
+
+/** The agent's own lease among `leases` that makes the file its own: its auto-lease, else an exclusive one. */
+function mineOf(leases: readonly Lease[], me: Me): { lease: Lease; auto: boolean } | undefined {
+  const auto = leases.find((l) => l.holder === me.id && l.reason === AUTO_LEASE_REASON && l.expires_at !== '');
+  if (auto) return { lease: auto, auto: true };
+  const exclusive = leases.find((l) => l.holder === me.id && l.exclusive);
+  return exclusive && { lease: exclusive, auto: false };
+}
+
 /**
  * The guard of a session's edits (PreToolUse of a tool that changes a file): another agent's
  * lease refuses it, a file nobody leases is auto-leased, a file another agent let go since the
@@ -46,11 +57,10 @@ export class EditGuard {
     // Else, where it may take an auto-lease (a scoped token's agent only on files its scopes reach), the writer decides.
     if (own === undefined && this.d.edits === 'auto-lease' && (caller.scopes === null || inScope(caller.scopes, { kind: 'path', name: rel, project: s.project }))) return this.lease(s, me, rel, tool);
     const leases = own ? [] : await this.d.leases.check(s.project, rel);
-    const blocking = leases.find((l) => l.holder !== me.id && l.exclusive);
+    const blocking = blockingOf(leases, me);
     if (blocking) return this.deny(me, rel, blocking, tool, s.session_id);
-    const auto = leases.find((l) => l.holder === me.id && l.reason === AUTO_LEASE_REASON && l.expires_at !== '');
-    const mine = auto ?? leases.find((l) => l.holder === me.id && l.exclusive);
-    if (mine) own = this.own.set(s.session_id, rel, mine, mine === auto);
+    const mine = mineOf(leases, me);
+    if (mine) own = this.own.set(s.session_id, rel, mine.lease, mine.auto);
     // Free to edit, but maybe not on a fresh copy: pull first (pull-first.ts).
     // The newest event read after the lease check (not the probe's): a release that freed the file is below it.
     const changed = await changedSincePull(this.x.pull, s, me.id, rel, HOOK_SCAN_EVENTS);
@@ -78,19 +88,19 @@ export class EditGuard {
       );
     } catch (err) {
       // A writer that failed the call (its disk full, restarting) still lets another agent's lease refuse the edit: read.
-      const blocking = (await this.d.leases.check(s.project, rel)).find((l) => l.holder !== me.id && l.exclusive);
+      const blocking = blockingOf(await this.d.leases.check(s.project, rel), me);
       if (blocking) return this.deny(me, rel, blocking, tool, s.session_id);
       throw err;
     }
     let own: OwnLease | undefined;
     if ('conflict' in r) {
-      const blocking = r.conflict.leases.map(LEASE.wire).find((l) => l.exclusive);
+      // Only other agents' leases are in the way.
+      const blocking = blockingOf(r.conflict.leases.map(LEASE.wire), me);
       if (blocking) return this.deny(me, rel, blocking, tool, s.session_id);
     } else if ('held' in r) {
-      const held = r.held.map(LEASE.wire);
-      const auto = held.find((l) => l.reason === AUTO_LEASE_REASON && l.expires_at !== '');
-      const mine = auto ?? held.find((l) => l.exclusive);
-      if (mine) own = this.own.set(s.session_id, rel, mine, mine === auto);
+      // Only the agent's own.
+      const mine = mineOf(r.held.map(LEASE.wire), me);
+      if (mine) own = this.own.set(s.session_id, rel, mine.lease, mine.auto);
     } else {
       this.x.stats.auto_leased++;
       own = this.own.set(s.session_id, rel, LEASE.wire(r.lease), true);

@@ -35,8 +35,6 @@ const keepPerSession = <V>(m: Map<string, V>, k: string, v: V): void => setBound
 
 /** A session's agent as its digests name it: its binding's instance and name, the session's project. */
 const meOf = (b: { instanceId: string; name: string }, s: HookSession): Me => ({ id: b.instanceId, name: b.name, project: s.project });
-type Output = HookOutput;
-
 /**
  * Coding-agent hooks: one endpoint takes every hook event of a session, binds the
  * session to an agent instance at its first hook, guards edits against other agents' leases
@@ -112,7 +110,7 @@ export class HookService {
    * cluster, a session or lease not seen since it was written, a release since the clone's pull,
    * news, a git pull to note): `handle` then.
    */
-  quick(input: HookInput, caller: HookCaller): Output | undefined {
+  quick(input: HookInput, caller: HookCaller): HookOutput | undefined {
     const event = input.hook_event_name;
     if (this.d.clock === null || event === 'SessionStart' || event === 'SessionEnd') return undefined;
     const s = this.sessions.kept(input.session_id);
@@ -136,7 +134,7 @@ export class HookService {
     return NOTHING;
   }
 
-  async handle(input: HookInput, ctx: HookContext): Promise<Output> {
+  async handle(input: HookInput, ctx: HookContext): Promise<HookOutput> {
     const event = input.hook_event_name;
     this.stats.calls.set(event, (this.stats.calls.get(event) ?? 0) + 1);
     if (event === 'SessionEnd') {
@@ -238,7 +236,7 @@ export class HookService {
    * does. Nothing read when the news clock has not moved for it since this node last read its news
    * and nothing else is to be said or noted (the hook of a quiet turn); else from its row as stored.
    */
-  private async news(cached: HookSession, event: string, edited: string | null, late: () => boolean, probe: HookProbe | null): Promise<Output> {
+  private async news(cached: HookSession, event: string, edited: string | null, late: () => boolean, probe: HookProbe | null): Promise<HookOutput> {
     const me = await this.me(cached);
     if (this.quiet(cached, me, edited)) return NOTHING;
     const s = (await this.sessions.fresh(cached.session_id, cached)) ?? cached;
@@ -285,7 +283,7 @@ export class HookService {
    * SessionStart: who else works in this repository, what they hold, what is ready to claim, what
    * is unread — within ORIENTATION_TOKENS, and nothing when there is none of it.
    */
-  private async orientation(s: HookSession, event: string, late: () => boolean): Promise<Output> {
+  private async orientation(s: HookSession, event: string, late: () => boolean): Promise<HookOutput> {
     const me = await this.me(s);
     const o = await orientationOf(this.d, me);
     if (o === null) return NOTHING;
@@ -307,7 +305,7 @@ export class HookService {
   }
 
   /** SessionEnd: the session's instance is deregistered, its leases (auto-leases included) and claimed tasks let go. */
-  private async end(sessionId: string): Promise<Output> {
+  private async end(sessionId: string): Promise<HookOutput> {
     this.bound.delete(sessionId);
     this.lastProgress.delete(sessionId);
     this.scanned.delete(sessionId);
