@@ -21,12 +21,15 @@
  *   KOOR_BENCH_BASELINE=<dir>/dist/src/main.js   the same for another build, alternated A B B A,
  *                                                the figures the median of each build's two passes
  *   KOOR_BENCH_SESSIONS=<n>                      sessions posting at once (default 8)
+ *   KOOR_BENCH_HOOK_BACKEND=postgres             one cluster node on a fresh PostgreSQL (both on
+ *                                                core 0), PostgreSQL's CPU counted with the node's
  */
 import { pooled } from '../lib/async.js';
 import { threadCpuPerRequest } from '../lib/cpu.js';
 import { fmtInt, fmtMs, fmtRatio, median, ratio } from '../lib/format.js';
 import { LatencyHistogram } from '../lib/latency.js';
 import { have, pin, spawnKoor } from '../lib/processes.js';
+import { createDatabase, pinPostgres, postgresCpu, startPostgres } from '../lib/postgres.js';
 import type { BenchOptions, BenchTable } from '../lib/suite.js';
 import { hook, hookInput, json, ownFile, request, sessionId, hookHeaders, shellInput } from '../hooks/sessions.js';
 
@@ -61,6 +64,8 @@ async function standingLeases(base: string): Promise<void> {
 interface Figures {
   cpu_us: number;
   main_us: number;
+  /** PostgreSQL's CPU per hook (its backends'), on that backend. */
+  pg_us: number;
   writes: number;
   p50_ms: number | null;
   p99_ms: number | null;
@@ -72,9 +77,10 @@ async function writerCalls(base: string): Promise<number> {
 }
 
 /** One build: a fresh server, its sessions set up, every kind measured in turn. */
-async function measure(main: string | undefined, calls: number, log: (m: string) => void): Promise<Record<Kind, Figures>> {
-  const server = await spawnKoor([], {}, main);
+async function measure(main: string | undefined, calls: number, pg: { url: string; pid: number } | null, log: (m: string) => void): Promise<Record<Kind, Figures>> {
+  const server = await spawnKoor(pg ? ['--database', await createDatabase(pg, 'koor_bench_hook_cost')] : [], {}, main);
   pin(server.pid, 0);
+  if (pg) pinPostgres(pg.pid, 0);
   const base = server.url;
   const ks = Array.from({ length: SESSIONS }, (_, i) => i + 1);
   await json(base, 'PUT', '/api/state/bench/hook-cost', { mode: 'fast', n: 1 });
@@ -110,6 +116,7 @@ async function measure(main: string | undefined, calls: number, log: (m: string)
     const hist = new LatencyHistogram();
     const w0 = await writerCalls(base);
     const per = threadCpuPerRequest(server.pid);
+    const pg0 = pg ? postgresCpu(pg.pid) : 0;
     let n = 0;
     await pooled(ks, SESSIONS, async (k) => {
       for (let i = 0; i < calls / SESSIONS; i++) {
@@ -120,9 +127,10 @@ async function measure(main: string | undefined, calls: number, log: (m: string)
       }
     });
     const cpu = per(n);
+    const pgUs = pg ? Math.round(((postgresCpu(pg.pid) - pg0) / n) * 1e6) : 0;
     const w1 = await writerCalls(base);
     const lat = hist.summary();
-    out[kind] = { cpu_us: Math.round(cpu.main_us + cpu.other_us), main_us: cpu.main_us, writes: Math.round(((w1 - w0) / n) * 100) / 100, p50_ms: lat.p50, p99_ms: lat.p99 };
+    out[kind] = { cpu_us: Math.round(cpu.main_us + cpu.other_us) + pgUs, main_us: cpu.main_us, pg_us: pgUs, writes: Math.round(((w1 - w0) / n) * 100) / 100, p50_ms: lat.p50, p99_ms: lat.p99 };
     log(`  ${kind}: ${out[kind].cpu_us} µs, ${out[kind].writes} writes per hook`);
   }
   await server.stop();
@@ -134,24 +142,35 @@ export async function run({ quick, log }: BenchOptions): Promise<Record<string, 
   pin(process.pid, 1);
   const calls = quick ? 1600 : 4800;
   const baseline = process.env.KOOR_BENCH_BASELINE;
+  const backend = process.env.KOOR_BENCH_HOOK_BACKEND ?? 'sqlite';
+  if (backend !== 'sqlite' && backend !== 'postgres') throw new Error(`KOOR_BENCH_HOOK_BACKEND: sqlite or postgres, not ${backend}`);
+  const started = backend === 'postgres' ? await startPostgres() : null;
+  if (started && 'skipped' in started) return { ok: true, skipped: started.skipped, warnings: [`hook-cost: skipped, ${started.skipped}`] };
+  const pg = started;
   const builds: Array<{ name: string; main?: string }> = baseline ? [{ name: 'baseline', main: baseline }, { name: 'koor' }, { name: 'koor' }, { name: 'baseline', main: baseline }] : [{ name: 'koor' }];
   const runs: Record<string, Array<Record<Kind, Figures>>> = {};
   for (const b of builds) {
     log(`${b.name}: ${calls} calls of each kind, ${SESSIONS} sessions`);
-    (runs[b.name] ??= []).push(await measure(b.main, calls, log));
+    try {
+      (runs[b.name] ??= []).push(await measure(b.main, calls, pg, log));
+    } catch (e) {
+      pg?.stop();
+      throw e;
+    }
   }
+  pg?.stop();
   const med = (name: string, kind: Kind, f: keyof Figures): number | null => {
     const xs = (runs[name] ?? []).map((r) => r[kind][f]).filter((x): x is number => x !== null);
     return xs.length > 0 ? median(xs) : null;
   };
   const us = (x: number | null) => (x === null ? '-' : fmtInt(x));
   const table: BenchTable = {
-    title: `Server cost per hook (${SESSIONS} sessions, server on core 0; read = cached state GET, write = durable state PUT)${baseline ? ', baseline build against this one, A B B A medians' : ''}`,
-    columns: baseline ? ['kind', 'base µs CPU', 'koor µs CPU', 'ratio', 'base writes', 'koor writes', 'base p50', 'koor p50', 'koor p99'] : ['kind', 'µs CPU', 'main µs', 'writes', 'p50', 'p99', 'x read', 'x write'],
+    title: `Server cost per hook (${SESSIONS} sessions, ${pg ? 'one cluster node and PostgreSQL' : 'server'} on core 0${pg ? ", PostgreSQL's CPU counted" : ''}; read = cached state GET, write = durable state PUT)${baseline ? ', baseline build against this one, A B B A medians' : ''}`,
+    columns: baseline ? ['kind', 'base µs CPU', 'koor µs CPU', 'ratio', 'base writes', 'koor writes', 'base p50', 'koor p50', 'koor p99'] : ['kind', 'µs CPU', 'main µs', 'PostgreSQL µs', 'writes', 'p50', 'p99', 'x read', 'x write'],
     rows: KINDS.map((k) =>
       baseline
         ? [k, us(med('baseline', k, 'cpu_us')), us(med('koor', k, 'cpu_us')), fmtRatio(ratio(med('koor', k, 'cpu_us') ?? 0, med('baseline', k, 'cpu_us') ?? 0)), String(med('baseline', k, 'writes')), String(med('koor', k, 'writes')), fmtMs(med('baseline', k, 'p50_ms')), fmtMs(med('koor', k, 'p50_ms')), fmtMs(med('koor', k, 'p99_ms'))]
-        : [k, us(med('koor', k, 'cpu_us')), us(med('koor', k, 'main_us')), String(med('koor', k, 'writes')), fmtMs(med('koor', k, 'p50_ms')), fmtMs(med('koor', k, 'p99_ms')), fmtRatio(ratio(med('koor', k, 'cpu_us') ?? 0, med('koor', 'read', 'cpu_us') ?? 0)), fmtRatio(ratio(med('koor', k, 'cpu_us') ?? 0, med('koor', 'write', 'cpu_us') ?? 0))],
+        : [k, us(med('koor', k, 'cpu_us')), us(med('koor', k, 'main_us')), us(med('koor', k, 'pg_us')), String(med('koor', k, 'writes')), fmtMs(med('koor', k, 'p50_ms')), fmtMs(med('koor', k, 'p99_ms')), fmtRatio(ratio(med('koor', k, 'cpu_us') ?? 0, med('koor', 'read', 'cpu_us') ?? 0)), fmtRatio(ratio(med('koor', k, 'cpu_us') ?? 0, med('koor', 'write', 'cpu_us') ?? 0))],
     ),
   };
   return { ok: true, runs, tables: [table], notes: ['CPU from /proc (10 ms ticks: ±1 tick over the run); writes = writer calls per hook (a progress heartbeat is at most one per session per touch interval)'] };

@@ -57,6 +57,13 @@ t.test('hooks: a hook that changes nothing writes nothing; news still reaches th
     t.equal(after.quiet - before.quiet, 12, 'the news of twelve of them not read either');
     t.equal(after.kept - before.kept, 18, 'all eighteen answered from what the server keeps, with no read at all');
   } else t.comment('cluster: writes and reads are not counted (see above)');
+  // Another edit of a file it holds writes nothing on either backend (a cluster's node reads the
+  // lease table where one writer's node keeps a copy): every node's writer counted.
+  const writes = async () => (await Promise.all(s.nodeUrls.map((u) => metric(u, 'koor_writer_calls_total')))).reduce((x, y) => x + y, 0);
+  const edits0 = await writes();
+  for (let i = 0; i < 4; i++) t.same(await a.edit('src/a.ts'), {}, 'an edit of its own file');
+  const editWrites = (await writes()) - edits0;
+  t.ok(editWrites <= 2 * Math.floor((Date.now() - bound) / 10_000), `four edits of a file it holds, not one write (${editWrites})`);
 
   // News of each kind reaches A's next hook, though A's hooks read none since.
   await call('POST', '/api/messages', { to: ['agent-a'], subject: 'lunch?', body: 'at noon' });
