@@ -34,7 +34,8 @@ const DERIVE: Readonly<Record<string, (req: Req, res: Res) => Entry | null>> = {
   'templates.delete': (req) => ({ action: 'template.delete', resource: s(req.id), detail: '{}' }),
   'leases.acquire': (req, res) => {
     const lease = res.lease as { id: string } | undefined;
-    return lease ? { action: 'lease.acquire', resource: lease.id, detail: sortedJson({ exclusive: req.exclusive, project: req.project, resources: req.resources }) } : null;
+    // Its keys in order already (an edit's auto-lease is the commonest audited write).
+    return lease ? { action: 'lease.acquire', resource: lease.id, detail: JSON.stringify({ exclusive: req.exclusive, project: req.project, resources: req.resources }) } : null;
   },
   'leases.release': (req) => ({ action: 'lease.release', resource: s(req.id), detail: '{}' }),
   'tasks.create': (req, res) => ({ action: 'task.create', resource: s((res.task as Res).id), detail: sortedJson({ project: req.project }) }),
