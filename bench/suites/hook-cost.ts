@@ -149,16 +149,14 @@ export async function run({ quick, log }: BenchOptions): Promise<Record<string, 
   const pg = started;
   const builds: Array<{ name: string; main?: string }> = baseline ? [{ name: 'baseline', main: baseline }, { name: 'koor' }, { name: 'koor' }, { name: 'baseline', main: baseline }] : [{ name: 'koor' }];
   const runs: Record<string, Array<Record<Kind, Figures>>> = {};
-  for (const b of builds) {
-    log(`${b.name}: ${calls} calls of each kind, ${SESSIONS} sessions`);
-    try {
+  try {
+    for (const b of builds) {
+      log(`${b.name}: ${calls} calls of each kind, ${SESSIONS} sessions`);
       (runs[b.name] ??= []).push(await measure(b.main, calls, pg, log));
-    } catch (e) {
-      pg?.stop();
-      throw e;
     }
+  } finally {
+    pg?.stop();
   }
-  pg?.stop();
   const med = (name: string, kind: Kind, f: keyof Figures): number | null => {
     const xs = (runs[name] ?? []).map((r) => r[kind][f]).filter((x): x is number => x !== null);
     return xs.length > 0 ? median(xs) : null;
