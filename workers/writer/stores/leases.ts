@@ -2,7 +2,6 @@ import type { ReqOf, ResOf } from '../../../schemas/rpc/envelope.js';
 import type { Event, LeaseRow, WriterMethods } from '../../../schemas/rpc/writer.js';
 import { LEASE } from '../../../schemas/db/tables/leases.js';
 import {
-  LEASE_KEY_SEEK,
   LEASE_KEYS_STARTING_PG,
   LEASE_KEYS_UNDER,
   LEASE_LIVE,
@@ -13,7 +12,8 @@ import {
   type LeaseCandidate as Candidate,
   type LeaseDbRow as Row,
 } from '../../../schemas/db/leases.js';
-import { globsOverlap, pathGlob, prefixEnd, prefixKeySeeks } from '../../../src/shared/path-glob.js';
+import { globsOverlap, pathGlob, prefixEnd } from '../../../src/shared/path-glob.js';
+import { LeaseKeys } from './lease-keys.js';
 import { uuidv7 } from '../../../src/shared/uuid7.js';
 import { fault } from '../fault.js';
 import { dialects, sql, type Dialect, type Tx } from '../sql.js';
@@ -83,18 +83,17 @@ const AT_KEY = leaseCandidates({ sqlite: 'r.prefix = ?', pg: '' }, IN_THE_WAY);
 const UNDER = leaseCandidates({ sqlite: LEASE_KEYS_UNDER, pg: '' }, IN_THE_WAY);
 /** Parameters: key, its floor, its length, key, key end, then the filter. */
 const KEYED_PG = leaseCandidates({ sqlite: '', pg: `${LEASE_KEYS_STARTING_PG} OR (${LEASE_KEYS_UNDER})` }, IN_THE_WAY);
-/** Candidates for `key` (leaseKey: its project first, so only that project's leases are found). */
-const candidates: Record<Dialect, (tx: Tx, key: Buffer, floor: number, f: Filter) => Promise<Candidate[]>> = {
-  async sqlite(tx, key, floor, f) {
+/**
+ * Candidates for `key` (leaseKey: its project first, so only that project's leases are found).
+ * SQLite looks the keys up in the writer's copy of them (lease-keys.ts) and reads only those it
+ * found; PostgreSQL, where other nodes insert, reads the index.
+ */
+const candidates: Record<Dialect, (tx: Tx, key: Buffer, floor: number, f: Filter, keys: LeaseKeys) => Promise<Candidate[]>> = {
+  async sqlite(tx, key, floor, f, keys) {
+    const db = tx.sync!;
     const rows: Candidate[] = [];
-    const seeks = prefixKeySeeks(key, floor);
-    let step = seeks.next();
-    while (!step.done) {
-      const [x, inclusive] = step.value;
-      step = seeks.next((await tx.get<{ prefix: Buffer }>(inclusive ? LEASE_KEY_SEEK.atMost : LEASE_KEY_SEEK.below, x))?.prefix);
-    }
-    for (const k of step.value) rows.push(...(await tx.all<Candidate>(AT_KEY, k, f.holder, f.exclusive, f.now)));
-    rows.push(...(await tx.all<Candidate>(UNDER, key, prefixEnd(key), f.holder, f.exclusive, f.now)));
+    for (const k of keys.prefixesOf(db, key, floor)) rows.push(...db.all<Candidate>(AT_KEY, k, f.holder, f.exclusive, f.now));
+    if (keys.anyUnder(db, key)) rows.push(...db.all<Candidate>(UNDER, key, prefixEnd(key), f.holder, f.exclusive, f.now));
     return rows;
   },
   async pg(tx, key, floor, f) {
@@ -108,9 +107,10 @@ const candidates: Record<Dialect, (tx: Tx, key: Buffer, floor: number, f: Filter
  * overlapping exclusive leases. Expired leases (TTL past, not yet swept) count as gone everywhere.
  */
 export function leaseStore(events: EventStore) {
+  const keys = new LeaseKeys();
   /** Live leases of other holders in `f.project` with a resource that overlaps `resource`. */
   async function inTheWay(tx: Tx, resource: string, f: Filter): Promise<Candidate[]> {
-    const rows = await candidates[tx.dialect](tx, leaseKey(f.project, pathGlob(resource)!.prefix), leaseKeyFloor(f.project), f);
+    const rows = await candidates[tx.dialect](tx, leaseKey(f.project, pathGlob(resource)!.prefix), leaseKeyFloor(f.project), f, keys);
     return rows.filter((r) => globsOverlap(resource, r.held));
   }
 
@@ -192,7 +192,11 @@ export function leaseStore(events: EventStore) {
       // Its fencing token: the acquisition's event id, which only grows.
       row.fence = acquired.id;
       await tx.run(INSERT, row.id, row.holder, row.holder_name, row.resources, row.exclusive, row.reason, row.ttl_ms, row.acquired_at, row.expires_ms, row.fence, row.auto, row.project);
-      for (const r of resources) await tx.run(INSERT_RESOURCE, leaseKey(row.project, pathGlob(r)!.prefix), row.id, r);
+      for (const r of resources) {
+        const key = leaseKey(row.project, pathGlob(r)!.prefix);
+        await tx.run(INSERT_RESOURCE, key, row.id, r);
+        keys.add(key);
+      }
       await revive(tx, req.holder, row.acquired_at);
       return { lease: decode(row), events: [acquired] };
     },
