@@ -1,4 +1,5 @@
 import { globsOverlap, pathGlob } from './path-glob.js';
+import { firstAfter } from './sorted.js';
 
 /**
  * Path globs held by someone, each with what to say of it, asked "does anything here overlap this
@@ -35,14 +36,7 @@ export class GlobSet<T> {
     }
     // Entries whose prefix extends p.
     const keys = (this.sorted ??= [...this.byPrefix.keys()].sort());
-    let lo = 0;
-    let hi = keys.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (keys[mid]! <= p) lo = mid + 1;
-      else hi = mid;
-    }
-    for (let i = lo; i < keys.length && keys[i]!.startsWith(p); i++) {
+    for (let i = firstAfter(keys, p); i < keys.length && keys[i]!.startsWith(p); i++) {
       const hit = this.first(this.byPrefix.get(keys[i]!), glob);
       if (hit) return hit;
     }

@@ -1,5 +1,6 @@
 import type { SyncTx } from '../sql.js';
 import { only } from '../sql.js';
+import { firstAfter } from '../../../src/shared/sorted.js';
 
 const ALL_KEYS = only('sqlite', 'SELECT DISTINCT prefix FROM lease_resources');
 
@@ -49,7 +50,7 @@ export class LeaseKeys {
     const r = this.runOf(s);
     const run = this.runs[r];
     if (run === undefined) return false;
-    const i = after(run, s);
+    const i = firstAfter(run, s);
     const next = i < run.length ? run[i] : this.heads[r + 1];
     return next !== undefined && next.startsWith(s);
   }
@@ -73,7 +74,7 @@ export class LeaseKeys {
       this.heads.push(s);
       return;
     }
-    run.splice(after(run, s), 0, s);
+    run.splice(firstAfter(run, s), 0, s);
     this.heads[r] = run[0]!;
     if (run.length > 2 * this.run) {
       this.runs.splice(r + 1, 0, run.splice(this.run));
@@ -83,7 +84,7 @@ export class LeaseKeys {
 
   /** The run `s` belongs in: the last whose head is at most `s` (the first when none is). */
   private runOf(s: string): number {
-    return Math.max(0, after(this.heads, s) - 1);
+    return Math.max(0, firstAfter(this.heads, s) - 1);
   }
 
   private loaded(tx: SyncTx): Set<string> {
@@ -101,16 +102,4 @@ export class LeaseKeys {
     this.set = new Set(keys);
     return this.set;
   }
-}
-
-/** The index of the first key > `s` in the ordered `keys`. */
-function after(keys: string[], s: string): number {
-  let lo = 0;
-  let hi = keys.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (keys[mid]! <= s) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }
