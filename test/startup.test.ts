@@ -152,6 +152,11 @@ t.test('npm start: builds only when needed, passes flags after --, and SIGTERM s
     env: cleanEnv(),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  // However the test ends (a start too slow on a loaded machine included), npm and the server it
+  // started do not outlive it: a timed-out run left one serving for hours.
+  t.teardown(() => {
+    if (npm.exitCode === null && npm.signalCode === null) npm.kill('SIGTERM');
+  });
   let out = '';
   npm.stdout.on('data', (d: Buffer) => (out += d.toString()));
   npm.stderr.on('data', (d: Buffer) => (out += d.toString()));
