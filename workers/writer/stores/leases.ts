@@ -32,7 +32,11 @@ const decode = LEASE.decode;
 const eventData = (r: Row, reason: string): string =>
   `{"id":${JSON.stringify(r.id)},"holder":${JSON.stringify(r.holder)},"holder_name":${JSON.stringify(r.holder_name)},"resources":${r.resources},"exclusive":${r.exclusive === 1},"reason":${JSON.stringify(reason)},"project":${JSON.stringify(r.project)}}`;
 
-export const revive = (tx: Tx, id: string, now: string): Promise<number> => tx.run(REVIVE, now, id, now);
+/**
+ * The holder is alive: active, seen now. Sent, not awaited — its result is not read, and on
+ * PostgreSQL it rides with the transaction's next statement instead of a round trip of its own.
+ */
+export const revive = (tx: Tx, id: string, now: string): void => tx.send(REVIVE, now, id, now);
 
 const GET = sql(`SELECT ${COLS} FROM leases WHERE id = ?`);
 /** Acquisition order: SQLite's rowid, PostgreSQL's seq. */
@@ -145,10 +149,21 @@ export function leaseStore(events: EventStore) {
 
   return {
     async acquire(tx: Tx, req: ReqOf<M, 'leases.acquire'>): Promise<ResOf<M, 'leases.acquire'>> {
-      const name = (await tx.get<{ name: string }>(HOLDER_NAME, req.holder))?.name;
-      if (name === undefined) throw fault('IDENTITY_REQUIRED', 'lease');
+      // The holder's name is asked now and read once the paths are checked: on PostgreSQL the
+      // question rides with the first lease check (one round trip less under the write lock).
+      const named = tx.get<{ name: string }>(HOLDER_NAME, req.holder);
+      named.catch(() => {});
+      const holderName = async (): Promise<string> => {
+        const n = (await named)?.name;
+        if (n === undefined) throw fault('IDENTITY_REQUIRED', 'lease');
+        return n;
+      };
       const resources = [...new Set(req.resources)];
-      for (const r of resources) if (pathGlob(r) === null) throw fault('INVALID_PATTERN', r);
+      const invalid = resources.find((r) => pathGlob(r) === null);
+      if (invalid !== undefined) {
+        await holderName();
+        throw fault('INVALID_PATTERN', invalid);
+      }
       const now = dataNow();
       const auto = req.auto === true;
       // An auto-lease reads every live lease on its paths, the holder's own among them (no holder is named ''), in one pass.
@@ -168,6 +183,7 @@ export function leaseStore(events: EventStore) {
           if (!conflicts.has(c.id)) conflicts.set(c.id, { ...c, rank: r === first ? 0 : 1 });
         }
       }
+      const name = await holderName();
       if (first !== null) {
         const leases = [...conflicts.values()].sort((a, b) => a.rank - b.rank || a.seq - b.seq).map(decode);
         return { conflict: { resource: first, leases } };
@@ -197,7 +213,7 @@ export function leaseStore(events: EventStore) {
         await tx.run(INSERT_RESOURCE, key, row.id, r);
         keys.add(key);
       }
-      await revive(tx, req.holder, row.acquired_at);
+      revive(tx, req.holder, row.acquired_at);
       return { lease: decode(row), events: [acquired] };
     },
 
@@ -207,8 +223,8 @@ export function leaseStore(events: EventStore) {
       heldBy(r, req.holder);
       const ttl = req.ttl_ms ?? r.ttl_ms;
       const expires = ttl > 0 ? now + ttl : 0;
-      await tx.run(SET_EXPIRY, ttl, expires, r.id);
-      await revive(tx, req.holder, storageNow(now));
+      tx.send(SET_EXPIRY, ttl, expires, r.id);
+      revive(tx, req.holder, storageNow(now));
       return { lease: decode({ ...r, ttl_ms: ttl, expires_ms: expires }) };
     },
 

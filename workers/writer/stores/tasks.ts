@@ -173,7 +173,7 @@ export function taskStore(events: EventStore, leases: ReturnType<typeof leaseSto
   async function settleTo(tx: Tx, r: Row, req: ReqOf<M, 'tasks.fail'>, status: string, what: string): Promise<Settled> {
     const now = storageNow();
     const after = await settle(tx, r.id, status, req.reason, now);
-    await revive(tx, req.holder, now);
+    revive(tx, req.holder, now);
     if (status === 'done') for (const { id } of await tx.all<{ id: number }>(UNBLOCKABLE, r.id)) await tx.run(UNBLOCK, now, id);
     // The claim's lease on the task's paths ends with it.
     const freed = r.lease_id === '' ? null : await leases.endIfHeld(tx, r.lease_id, 'released');
@@ -347,7 +347,7 @@ export function taskStore(events: EventStore, leases: ReturnType<typeof leaseSto
       }
       const now = storageNow();
       const claimed = (await tx.get<Row>(CLAIM, req.holder, who.name, now, taken?.lease.id ?? '', r.id))!;
-      await revive(tx, req.holder, now);
+      revive(tx, req.holder, now);
       const checkpoint = (await tx.get<CheckpointRow>(LAST_CHECKPOINT, r.id)) ?? null;
       const event = await announce(tx, 'claimed', claimed, checkpoint === null ? {} : { resume: checkpoint.next.slice(0, TASK_RESUME_CHARS) });
       // The claim's fencing token: its event id, which only grows; the task's lease carries it too.
@@ -368,7 +368,7 @@ export function taskStore(events: EventStore, leases: ReturnType<typeof leaseSto
       const cp: CheckpointRow = { task_id: r.id, seq: (last?.seq ?? 0) + 1, done: req.done, next: req.next, data: req.data, by_id: req.holder, by_name: r.claimed_by_name, at: storageNow() };
       await tx.run(INSERT_CHECKPOINT, cp.task_id, cp.seq, cp.done, cp.next, cp.data, cp.by_id, cp.by_name, cp.at);
       if (cp.seq > req.keep) await tx.run(PRUNE_CHECKPOINTS, r.id, cp.seq - req.keep);
-      await revive(tx, req.holder, cp.at);
+      revive(tx, req.holder, cp.at);
       return { checkpoint: cp };
     },
 
