@@ -305,31 +305,20 @@ function search(A: Nfa, B: Nfa): SearchResult {
  * Every key of a sorted index that is a prefix of `p` (keys and `p` are UTF-8 bytes), found with
  * a few seeks instead of one lookup per prefix length. `atMost(x, inclusive)` returns the largest
  * key ≤ x (< x when not inclusive), or undefined. Used to find the leases whose literal prefix
- * starts the path (or prefix) at hand: only those can match it.
+ * starts the path (or prefix) at hand: only those can match it. `floor`: every key sought is at
+ * least that long and shares `p`'s first `floor` bytes (a lease key's project part): the search
+ * ends there rather than walk through other projects' keys.
  *
  * Why it is complete: if the largest key K ≤ x is not a prefix of p, let c = the common prefix of
  * K and p; K < p[0..c+1) (K ≤ p and they differ at c), so no key lies in (p[0..c], K] that is a
  * prefix of p longer than c: the search continues at p[0..c]. Each step shortens x or passes a key.
  */
 export function prefixKeysOf(p: Buffer, atMost: (x: Buffer, inclusive: boolean) => Buffer | undefined, floor = 0): Buffer[] {
-  const seeks = prefixKeySeeks(p, floor);
-  let step = seeks.next();
-  while (!step.done) step = seeks.next(atMost(...step.value));
-  return step.value;
-}
-
-/**
- * prefixKeysOf's seeks, for a caller whose index answers asynchronously: yields each seek
- * `[x, inclusive]`, is resumed with its answer, returns the keys found. `floor`: every key sought
- * is at least that long and shares `p`'s first `floor` bytes (a lease key's project
- * part): the search ends there rather than walk through other projects' keys.
- */
-export function* prefixKeySeeks(p: Buffer, floor = 0): Generator<[x: Buffer, inclusive: boolean], Buffer[], Buffer | undefined> {
   const found: Buffer[] = [];
   let x = p;
   let inclusive = true;
   for (;;) {
-    const k = yield [x, inclusive];
+    const k = atMost(x, inclusive);
     if (k === undefined) return found;
     let c = 0;
     while (c < k.length && c < p.length && k[c] === p[c]) c++;

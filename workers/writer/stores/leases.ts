@@ -78,9 +78,10 @@ const REPOINT_DENIED = sql("UPDATE hook_sessions SET denied = replace(denied, ?,
 
 /**
  * Leases of other holders, live, that could be in the way of a request: those at an index key the
- * request's prefix starts with, and those under the prefix. SQLite finds the first set by seeks
- * (prefixKeysOf: one each), PostgreSQL both in one statement (one round trip). Their order does
- * not matter: conflicts are sorted by seq. Filter parameters: holder, exclusive, now.
+ * request's prefix starts with, and those under the prefix. SQLite reads only the keys its
+ * writer's copy of them holds (`candidates` below), PostgreSQL both sets in one statement (one
+ * round trip). Their order does not matter: conflicts are sorted by seq. Filter parameters:
+ * holder, exclusive, now.
  */
 const IN_THE_WAY = `l.holder <> ? AND (l.exclusive = 1 OR CAST(? AS integer) = 1) AND ${LEASE_LIVE}`;
 const AT_KEY = leaseCandidates({ sqlite: 'r.prefix = ?', pg: '' }, IN_THE_WAY);
